@@ -1,0 +1,3 @@
+//! The `bufpool` command: `bench`, `sim`, `inspect`.
+
+fn main() {}

@@ -1,0 +1,356 @@
+//! Page identity and the on-disk page format.
+//!
+//! Owns: [`FileId`], [`PageNo`], [`PageId`] (one `u64`, file in the high 32 bits, the way PostgreSQL's buffer tag
+//! names relation + block), [`Lsn`], the validated [`PageSize`], and the layout of the pool's page header.
+//!
+//! # Page format
+//! Every page starts with a [`PAGE_HEADER_SIZE`]-byte header owned by the pool; the caller sees only the rest
+//! (the *user region*, [`PageSize::user_bytes`]).
+//!
+//! | bytes    | field      | meaning                                                                    |
+//! |----------|------------|----------------------------------------------------------------------------|
+//! | 0..4     | `checksum` | CRC-32C over bytes `4..page_size` (so it covers the page number and LSN)   |
+//! | 4..8     | `page_no`  | the page's own number: a page read from the wrong offset fails the check   |
+//! | 8..16    | `lsn`      | page LSN: the WAL must be durable up to here before the page is written    |
+//! | 16..18   | `magic`    | [`PAGE_MAGIC`], so `bufpool inspect` can tell our pages from foreign bytes |
+//! | 18..20   | `format`   | [`PAGE_FORMAT_VERSION`]                                                     |
+//! | 20..24   | `reserved` | zero                                                                       |
+//!
+//! All integers are little-endian. A page whose bytes are all zero is a page that was never written (a hole in
+//! the file, or a page allocated but not yet flushed); it reads as a zeroed user region, not as corruption.
+
+use std::alloc::{self, Layout};
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+
+/// Identifies an open file of the pool. An engine may choose it ([`crate::BufferPool::open_file_as`]) to keep
+/// stable, persistent ids (as PostgreSQL's catalog keeps relfilenodes); otherwise the pool assigns one.
+///
+/// `u32::MAX` is reserved (it would make the reserved [`PageId::INVALID`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct FileId(pub u32);
+
+impl FileId {
+    /// The largest id a caller may use.
+    pub const MAX: FileId = FileId(u32::MAX - 1);
+}
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "file {}", self.0)
+    }
+}
+
+/// A page's number within its file: page `n` lives at byte offset `n * page_size`.
+pub type PageNo = u32;
+
+/// Log sequence number: a position in the engine's write-ahead log.
+pub type Lsn = u64;
+
+/// Names one page of one file: `(FileId, PageNo)` packed into a `u64`, file in the high bits, so pages of one file
+/// sort together and in file order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PageId(u64);
+
+impl PageId {
+    /// A value no real page has; marks a frame that holds no page.
+    pub const INVALID: PageId = PageId(u64::MAX);
+
+    /// The page `page_no` of `file`.
+    #[inline]
+    pub const fn new(file: FileId, page_no: PageNo) -> PageId {
+        PageId(((file.0 as u64) << 32) | page_no as u64)
+    }
+
+    /// The file this page belongs to.
+    #[inline]
+    pub const fn file(self) -> FileId {
+        FileId((self.0 >> 32) as u32)
+    }
+
+    /// The page's number within its file.
+    #[inline]
+    pub const fn page_no(self) -> PageNo {
+        self.0 as u32
+    }
+
+    /// The packed representation (same as `u64::from(self)`).
+    #[inline]
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// Rebuilds a page id from its packed form.
+    #[inline]
+    pub const fn from_u64(raw: u64) -> PageId {
+        PageId(raw)
+    }
+}
+
+impl From<PageId> for u64 {
+    #[inline]
+    fn from(p: PageId) -> u64 {
+        p.0
+    }
+}
+
+impl From<u64> for PageId {
+    #[inline]
+    fn from(raw: u64) -> PageId {
+        PageId(raw)
+    }
+}
+
+impl fmt::Debug for PageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == PageId::INVALID {
+            write!(f, "PageId(INVALID)")
+        } else {
+            write!(f, "PageId({}:{})", self.file().0, self.page_no())
+        }
+    }
+}
+
+impl fmt::Display for PageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "page {}:{}", self.file().0, self.page_no())
+    }
+}
+
+/// Size of the pool's header at the start of every page.
+pub const PAGE_HEADER_SIZE: usize = 24;
+/// Marks a page written by bufpool (bytes 16..18 of the header).
+pub const PAGE_MAGIC: u16 = 0xB0F1;
+/// Version of the page format described in this module.
+pub const PAGE_FORMAT_VERSION: u16 = 1;
+
+pub(crate) const OFF_CHECKSUM: usize = 0;
+pub(crate) const OFF_PAGE_NO: usize = 4;
+pub(crate) const OFF_LSN: usize = 8;
+pub(crate) const OFF_MAGIC: usize = 16;
+pub(crate) const OFF_FORMAT: usize = 18;
+
+const _: () = assert!(OFF_FORMAT + 2 + 4 == PAGE_HEADER_SIZE);
+const _: () = assert!(
+    PAGE_HEADER_SIZE % 8 == 0,
+    "user region must stay 8-byte aligned"
+);
+
+/// A validated page size: a power of two from 4 KiB to 64 KiB.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PageSize(u32);
+
+impl PageSize {
+    /// The smallest page size (and the default).
+    pub const MIN: usize = 4096;
+    /// The largest page size.
+    pub const MAX: usize = 65536;
+    /// 4 KiB, the default.
+    pub const DEFAULT: PageSize = PageSize(4096);
+
+    /// Validates `bytes`; `None` unless it is a power of two in `MIN..=MAX`.
+    pub const fn new(bytes: usize) -> Option<PageSize> {
+        if bytes.is_power_of_two() && bytes >= Self::MIN && bytes <= Self::MAX {
+            Some(PageSize(bytes as u32))
+        } else {
+            None
+        }
+    }
+
+    /// The page size in bytes.
+    #[inline]
+    pub const fn bytes(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Bytes of a page that belong to the caller (the page minus the pool header).
+    #[inline]
+    pub const fn user_bytes(self) -> usize {
+        self.0 as usize - PAGE_HEADER_SIZE
+    }
+
+    /// Byte offset of page `page_no` in its file.
+    #[inline]
+    pub const fn offset_of(self, page_no: PageNo) -> u64 {
+        page_no as u64 * self.0 as u64
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Reads a little-endian `u32` at `off` of a header.
+#[inline]
+pub(crate) fn get_u32(page: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(page[off..off + 4].try_into().expect("4 bytes"))
+}
+
+/// Reads a little-endian `u64` at `off` of a header.
+#[inline]
+pub(crate) fn get_u64(page: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(page[off..off + 8].try_into().expect("8 bytes"))
+}
+
+/// Reads a little-endian `u16` at `off` of a header.
+#[inline]
+pub(crate) fn get_u16(page: &[u8], off: usize) -> u16 {
+    u16::from_le_bytes(page[off..off + 2].try_into().expect("2 bytes"))
+}
+
+/// The header fields of a page image, decoded without verifying anything.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PageHeader {
+    /// Stored checksum.
+    pub checksum: u32,
+    /// Stored page number.
+    pub page_no: PageNo,
+    /// Stored page LSN.
+    pub lsn: Lsn,
+    /// Stored magic; [`PAGE_MAGIC`] on a bufpool page.
+    pub magic: u16,
+    /// Stored format version.
+    pub format: u16,
+}
+
+impl PageHeader {
+    /// Decodes the header of `page`; `None` if `page` is shorter than a header.
+    pub fn decode(page: &[u8]) -> Option<PageHeader> {
+        if page.len() < PAGE_HEADER_SIZE {
+            return None;
+        }
+        Some(PageHeader {
+            checksum: get_u32(page, OFF_CHECKSUM),
+            page_no: get_u32(page, OFF_PAGE_NO),
+            lsn: get_u64(page, OFF_LSN),
+            magic: get_u16(page, OFF_MAGIC),
+            format: get_u16(page, OFF_FORMAT),
+        })
+    }
+}
+
+/// Alignment of every buffer the pool hands to storage: enough for O_DIRECT on any common device.
+pub const IO_ALIGN: usize = 4096;
+
+/// A zero-initialised heap buffer aligned for direct I/O. Used for frame memory (one allocation for the whole
+/// pool) and for private page copies written back.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: AlignedBuf owns its allocation exclusively, like a Box<[u8]>; shared access only hands out `&[u8]`.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: as above: `&AlignedBuf` only allows reads through `Deref`, or raw pointers whose users uphold their own
+// synchronisation (see `frame.rs`).
+unsafe impl Sync for AlignedBuf {}
+
+impl AlignedBuf {
+    /// A zeroed buffer of `len` bytes aligned to [`IO_ALIGN`]. `len` is rounded up to a non-zero multiple of it.
+    pub fn zeroed(len: usize) -> AlignedBuf {
+        Self::zeroed_aligned(len, IO_ALIGN)
+    }
+
+    /// A zeroed buffer of `len` bytes aligned to `align` (a power of two, at least [`IO_ALIGN`]).
+    pub fn zeroed_aligned(len: usize, align: usize) -> AlignedBuf {
+        let align = align.max(IO_ALIGN);
+        let len = len.max(1).div_ceil(IO_ALIGN) * IO_ALIGN;
+        let layout =
+            Layout::from_size_align(len, align).expect("power-of-two alignment and a sane size");
+        // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        AlignedBuf { ptr, layout }
+    }
+
+    /// Length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Never empty; present for the `len` convention.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Raw pointer to the first byte, for code that synchronises access itself (frame memory).
+    #[inline]
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Deref for AlignedBuf {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: ptr is valid for layout.size() initialised (zeroed) bytes for the lifetime of self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
+    }
+}
+
+impl DerefMut for AlignedBuf {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in deref, and &mut self guarantees exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size()) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: ptr was allocated with exactly this layout in zeroed_aligned.
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+impl fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlignedBuf")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_id_packs_file_high() {
+        let p = PageId::new(FileId(7), 0xdead_beef);
+        assert_eq!(p.file(), FileId(7));
+        assert_eq!(p.page_no(), 0xdead_beef);
+        assert_eq!(u64::from(p), (7u64 << 32) | 0xdead_beef);
+        assert_eq!(PageId::from(u64::from(p)), p);
+        assert!(PageId::new(FileId(1), 5) < PageId::new(FileId(2), 0));
+    }
+
+    #[test]
+    fn page_sizes() {
+        assert!(PageSize::new(4096).is_some());
+        assert!(PageSize::new(65536).is_some());
+        assert!(PageSize::new(2048).is_none());
+        assert!(PageSize::new(131072).is_none());
+        assert!(PageSize::new(5000).is_none());
+        assert_eq!(PageSize::DEFAULT.user_bytes(), 4096 - 24);
+        assert_eq!(PageSize::DEFAULT.offset_of(3), 12288);
+    }
+
+    #[test]
+    fn aligned_buf_is_aligned_and_zeroed() {
+        let mut b = AlignedBuf::zeroed(100);
+        assert_eq!(b.len(), IO_ALIGN);
+        assert_eq!(b.as_ptr() as usize % IO_ALIGN, 0);
+        assert!(b.iter().all(|&x| x == 0));
+        b[5] = 1;
+        assert_eq!(b[5], 1);
+    }
+}

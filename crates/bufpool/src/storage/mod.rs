@@ -1,0 +1,177 @@
+//! The `Storage` trait: where page images live. The seam for every backend and every reliability test.
+//!
+//! Owns: the byte-level contract between the pool and a file-like device. Implementations beside this file:
+//! - [`FileStorage`] (`file.rs`): a real file through `pread`/`pwrite`, O_DIRECT probed at open with a buffered
+//!   fallback where the filesystem refuses it (tmpfs, some overlay filesystems);
+//! - [`MemoryStorage`] (`memory.rs`): a growable in-memory image for unit tests;
+//!
+//! # Contract
+//! - Offsets and lengths the pool passes are multiples of the page size, and buffers are aligned to
+//!   [`IO_ALIGN`], so an O_DIRECT backend can pass them straight through.
+//! - `read_at` returns the number of bytes read: fewer than asked only at end of file. Any other failure is an
+//!   `Err`. `write_at` writes everything or fails.
+//! - `sync` makes every completed write durable. After a failed `sync` the pool trusts nothing: it marks the file
+//!   failed (see [`crate::Error::FileFailed`]); backends need not (and should not) retry.
+//! - `submit` is the batch form: a backend that can keep many requests in flight (io_uring) overrides it; the
+//!   default runs the batch one request at a time. Every request's `result` is set before `submit` returns.
+//! - Implementations are `Send + Sync`; the pool calls them from many threads at once, for different offsets.
+
+mod file;
+mod memory;
+
+use std::io;
+
+pub use file::{FileStorage, OpenMode};
+pub use memory::MemoryStorage;
+
+pub use crate::page::{AlignedBuf, IO_ALIGN};
+
+/// One request of a batch.
+#[derive(Debug)]
+pub struct IoRequest<'a> {
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// What to do, with the buffer.
+    pub kind: IoKind<'a>,
+    /// Set by [`Storage::submit`]: bytes transferred, or the error.
+    pub result: Option<io::Result<usize>>,
+}
+
+impl<'a> IoRequest<'a> {
+    /// A read of `buf.len()` bytes at `offset`.
+    pub fn read(offset: u64, buf: &'a mut [u8]) -> Self {
+        IoRequest {
+            offset,
+            kind: IoKind::Read(buf),
+            result: None,
+        }
+    }
+
+    /// A write of `buf` at `offset`.
+    pub fn write(offset: u64, buf: &'a [u8]) -> Self {
+        IoRequest {
+            offset,
+            kind: IoKind::Write(buf),
+            result: None,
+        }
+    }
+}
+
+/// The direction and buffer of an [`IoRequest`].
+#[derive(Debug)]
+pub enum IoKind<'a> {
+    /// Read into this buffer.
+    Read(&'a mut [u8]),
+    /// Write this buffer.
+    Write(&'a [u8]),
+}
+
+/// Static facts about a backend, reported in [`crate::Stats`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StorageInfo {
+    /// Short name: "pread", "io_uring", "memory", "faulty", ...
+    pub backend: &'static str,
+    /// True when reads and writes bypass the OS page cache (O_DIRECT).
+    pub direct: bool,
+}
+
+/// A file-like device addressed by byte offset. See the module docs for the contract.
+pub trait Storage: Send + Sync + 'static {
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (fewer only at end of file).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+
+    /// Writes all of `buf` at `offset`, extending the file if needed.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+
+    /// Makes every completed write durable.
+    fn sync(&self) -> io::Result<()>;
+
+    /// Runs a batch of requests, setting each one's `result`. The default runs them one at a time.
+    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+        for req in batch.iter_mut() {
+            req.result = Some(match &mut req.kind {
+                IoKind::Read(buf) => self.read_at(buf, req.offset),
+                IoKind::Write(buf) => self.write_at(buf, req.offset).map(|()| buf.len()),
+            });
+        }
+    }
+
+    /// What this backend is.
+    fn info(&self) -> StorageInfo;
+
+    /// `(device, inode)` of the underlying file, so the pool can refuse to open one file twice. `None` for
+    /// backends that are not files.
+    fn identity(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+impl<S: Storage + ?Sized> Storage for Box<S> {
+    fn len(&self) -> io::Result<u64> {
+        (**self).len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        (**self).read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        (**self).write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        (**self).sync()
+    }
+    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+        (**self).submit(batch)
+    }
+    fn info(&self) -> StorageInfo {
+        (**self).info()
+    }
+    fn identity(&self) -> Option<(u64, u64)> {
+        (**self).identity()
+    }
+}
+
+impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
+    fn len(&self) -> io::Result<u64> {
+        (**self).len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        (**self).read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        (**self).write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        (**self).sync()
+    }
+    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+        (**self).submit(batch)
+    }
+    fn info(&self) -> StorageInfo {
+        (**self).info()
+    }
+    fn identity(&self) -> Option<(u64, u64)> {
+        (**self).identity()
+    }
+}
+
+/// Reads exactly `buf.len()` bytes, looping over short transfers; returns the count actually read, which is less
+/// than `buf.len()` only at end of file. Shared by backends whose primitive may return short.
+pub(crate) fn read_full(
+    mut read: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+    buf: &mut [u8],
+    offset: u64,
+) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match read(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
