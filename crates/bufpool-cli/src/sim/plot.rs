@@ -56,6 +56,14 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         (y_max * 1.05).min(100.0)
     };
 
+    // Tick marks at the simulated sizes: a log axis's own ticks are powers of ten, too few over a short range.
+    let mut ticks: Vec<f64> = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0 as f64))
+        .collect();
+    ticks.sort_by(f64::total_cmp);
+    ticks.dedup();
+
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -63,7 +71,12 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d((x_min as f64..x_max as f64).log_scale(), 0.0..y_max)?;
+        .build_cartesian_2d(
+            (x_min as f64..x_max as f64)
+                .log_scale()
+                .with_key_points(ticks),
+            0.0..y_max,
+        )?;
     chart
         .configure_mesh()
         .x_desc("cache size (pages, log scale)")
