@@ -18,7 +18,7 @@
 
 use std::collections::BinaryHeap;
 
-use bufpool::{FrameIdx, PolicyKind};
+use bufpool::{FrameIdx, Policy, PolicyKind};
 
 use super::trace::Trace;
 
@@ -69,10 +69,14 @@ pub fn simulate_policy(
     frames: usize,
 ) -> Result<Outcome, SimError> {
     let frames = frames.max(1);
+    replay(trace, &*kind.build(frames), frames)
+}
+
+/// Replays `trace` through `policy`, built for `frames` frames.
+fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, SimError> {
     assert!(frames < NONE as usize, "frame indices are u32");
-    let policy = kind.build(frames);
     let contract = |request: usize, what: String| SimError::Contract {
-        policy: kind.name(),
+        policy: policy.name(),
         frames,
         request,
         what,
@@ -322,6 +326,49 @@ mod tests {
                 kind.name()
             );
         }
+    }
+
+    /// A policy that breaks the contract, to see the simulator report it rather than go wrong.
+    enum Broken {
+        /// `victim` finds nothing although nothing is latched.
+        FindsNothing,
+        /// `victim` offers a frame index that holds no page.
+        OffersEmptyFrame,
+    }
+
+    impl Policy for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        fn on_hit(&self, _: FrameIdx) {}
+        fn on_insert(&self, _: FrameIdx, _: u64) {}
+        fn on_remove(&self, _: FrameIdx) {}
+        fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+            match self {
+                Broken::FindsNothing => None,
+                Broken::OffersEmptyFrame => try_take(7).then_some(7),
+            }
+        }
+    }
+
+    #[test]
+    fn contract_breaches_are_reported() {
+        let t = Trace::from_keys([1, 2, 3, 4, 5]);
+        let e = replay(&t, &Broken::FindsNothing, 2)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "policy broken with 2 frames broke the Policy contract at request 2: victim() found \
+             nothing although no frame is latched"
+        );
+        let e = replay(&t, &Broken::OffersEmptyFrame, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("at request 2: offered frame 7, which holds no page"),
+            "{e}"
+        );
     }
 
     proptest! {
