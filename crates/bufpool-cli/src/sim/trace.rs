@@ -4,12 +4,13 @@
 //! (gzip, xz, zstd, detected by magic bytes, never by name) and the interned in-memory form [`Trace`].
 //!
 //! Every reader streams: it reads the (decompressed) file once, front to back, through a buffered reader, and
-//! hands each page key to a sink. Nothing but the interned trace (four bytes per request plus eight per distinct
-//! page) is kept in memory, whatever the size of the file.
+//! hands each page key to a sink. Only the interned trace is kept: four bytes per request and eight per distinct
+//! page (plus, while reading, a hash index of the distinct keys), never the file's text or records.
 //!
 //! Formats (one access names one page; sizes are ignored, every page is one cache slot):
 //! - `lis`: the ARC paper's traces. Each line is `start count ignored request_no`; it requests pages
-//!   `start .. start+count-1` in order. Only the first two fields are read; at least two are required.
+//!   `start .. start+count-1` in order (a count of 0 requests nothing). Only the first two fields are read; at
+//!   least two are required; blank lines are skipped.
 //! - `lirs`: the LIRS paper's traces. One page number (`u64`) per line. Blank lines and lines holding only `*`
 //!   (the LIRS simulator's "print the stacks here" breakpoint marker) are skipped; CRLF line ends are accepted.
 //! - `u32be`: binary, one big-endian `u32` key per access (the cache2k traces).
