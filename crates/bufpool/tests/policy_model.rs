@@ -854,3 +854,76 @@ fn concurrent_smoke() {
         assert_eq!(policy.victim(&mut |_| true), None, "{}", config.name());
     }
 }
+
+/// Hit ratios of every configuration on a synthetic trace (Zipf-like skew with periodic one-pass scans),
+/// replayed single-threaded as the simulator does. A sanity check that the scan-resistant policies beat LRU
+/// here; prints a table. Run with
+/// `cargo test --release -p bufpool --test policy_model -- --ignored --nocapture hit_ratio_sanity`.
+#[test]
+#[ignore = "prints a table; seconds in release, slow in debug"]
+fn hit_ratio_sanity() {
+    const FRAMES: usize = 1_000;
+    const REFS: usize = 400_000;
+    const KEYS: u64 = 20_000;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    // Approximate Zipf(~1): key = KEYS^u - 1 for uniform u, so small keys are hot.
+    let mut trace = Vec::with_capacity(REFS);
+    let mut scan = 1_000_000u64;
+    while trace.len() < REFS {
+        if trace.len() % 50_000 == 0 && trace.len() > 0 {
+            for _ in 0..3_000 {
+                trace.push(scan);
+                scan += 1;
+            }
+        }
+        let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
+        trace.push(((KEYS as f64).powf(u) - 1.0) as u64);
+    }
+    let mut configs: Vec<bufpool::policy::PolicyConfig> =
+        PolicyKind::ALL.iter().map(|&k| k.into()).collect();
+    configs.extend(PolicyKind::ALL.iter().map(|&k| k.with_admission(Admission::TinyLfu)));
+    let mut ratios = std::collections::HashMap::new();
+    for config in configs {
+        let policy = config.build(FRAMES);
+        let mut table = std::collections::HashMap::<u64, Frame>::new();
+        let mut frame_key: Vec<Option<u64>> = vec![None; FRAMES];
+        let mut free: Vec<Frame> = (0..FRAMES as Frame).rev().collect();
+        let mut hits = 0usize;
+        let start = std::time::Instant::now();
+        for &key in &trace {
+            if let Some(&f) = table.get(&key) {
+                policy.on_hit(f);
+                hits += 1;
+                continue;
+            }
+            let f = match free.pop() {
+                Some(f) => f,
+                None => {
+                    let f = policy.victim_for(key, &mut |_| true).expect("a victim");
+                    table.remove(&frame_key[f as usize].take().expect("victim was resident"));
+                    f
+                }
+            };
+            table.insert(key, f);
+            frame_key[f as usize] = Some(key);
+            policy.on_insert(f, key);
+        }
+        let ratio = 100.0 * hits as f64 / trace.len() as f64;
+        println!(
+            "{:<18} hit ratio {:6.2} %  ({:.0} ns/ref)",
+            config.name(),
+            ratio,
+            start.elapsed().as_nanos() as f64 / trace.len() as f64
+        );
+        ratios.insert(config.name(), ratio);
+    }
+    assert!(ratios["arc"] > ratios["lru"], "ARC resists the scans");
+    assert!(ratios["w-tinylfu"] > ratios["lru"], "W-TinyLFU resists the scans");
+    assert!(ratios["lru+tinylfu"] > ratios["lru"], "admission protects LRU");
+}
