@@ -25,6 +25,29 @@
 //!   page: `drop_file`, `free_page`, a failed load), never both;
 //! - `try_take(frame)` returns true only after it has latched the frame exclusively, so a victim is never a
 //!   latched page, nor one the engine's eviction veto protects.
+//!
+//! Callers that know which page the frame is wanted for (a miss, `new_page`, the simulator) should call
+//! [`Policy::victim_for`] with that page's key: ARC is only exact that way, and every other policy accepts it.
+//!
+//! # The policies
+//! | name        | file           | hit path                                   | miss path (insert/remove/victim) |
+//! |-------------|----------------|--------------------------------------------|----------------------------------|
+//! | `fifo`      | `fifo.rs`      | nothing                                    | one mutex, O(1)                  |
+//! | `clock`     | `clock.rs`     | lock-free: relaxed store of a bit          | lock-free                        |
+//! | `lru`       | `lru.rs`       | lock-free: hit buffer (`hitbuf.rs`)        | one mutex, O(1)                  |
+//! | `lru-k`     | `lru_k.rs`     | lock-free: hit buffer                      | one mutex, O(log n)              |
+//! | `2q`        | `two_q.rs`     | lock-free: hit buffer                      | one mutex, O(1)                  |
+//! | `arc`       | `arc.rs`       | lock-free: hit buffer                      | one mutex, O(1)                  |
+//! | `sieve`     | `sieve.rs`     | lock-free: relaxed store of a bit          | one mutex, O(1) amortised        |
+//! | `s3-fifo`   | `s3fifo.rs`    | lock-free: relaxed store of a 2-bit count  | one mutex, O(1) amortised        |
+//! | `w-tinylfu` | `wtinylfu.rs`  | lock-free: hit buffer                      | one mutex, O(1) + sketch aging   |
+//! | `+tinylfu`  | `admission.rs` | inner's + lock-free sketch increment       | wrapper mutex, then inner's      |
+//!
+//! The hit buffer records hits lock-free and replays them under the policy's mutex before every insert,
+//! removal and victim; single-threaded (the simulator) the order is exact, with many threads it is per-thread
+//! (see `hitbuf.rs` for the precise guarantees). Shared helpers: `list.rs` (intrusive frame lists),
+//! `ghost.rs` (bounded ghost key lists), `sketch.rs` (count-min sketch). Each policy file's `//!` header cites
+//! its paper, states its memory bound for ghost or history state, and lists its deviations.
 
 mod admission;
 mod arc;
