@@ -332,11 +332,11 @@ impl Model for ArcModel {
             self.t2.push(f);
         } else {
             while self.t1.len() + self.b1.len() >= self.c && self.b1.pop_front().is_some() {}
-            while self.t1.len() + self.t2.len() + self.b1.len() + self.b2.len() >= 2 * self.c
-                && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
-            {}
             self.t1.push(f);
         }
+        while self.t1.len() + self.t2.len() + self.b1.len() + self.b2.len() > 2 * self.c
+            && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
+        {}
     }
     fn remove(&mut self, f: Frame) {
         remove_item(&mut self.t1, &f);

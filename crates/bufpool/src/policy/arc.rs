@@ -27,8 +27,9 @@
 //! evicted page goes to the ghost list of the list it came from. State changes made before every candidate
 //! is refused (the `p` update, a trimmed ghost) are kept: the paper has no notion of an impossible eviction.
 //!
-//! Memory bound: B1 + B2 ≤ c keys (the directory T1 ∪ T2 ∪ B1 ∪ B2 ≤ 2c), plus at most
-//! `PENDING_MAX` keys awaiting their `on_insert` after a ghost hit.
+//! Memory bound: the directory |T1| + |T2| + |B1| + |B2| stays ≤ 2c (every path that adds a resident page first
+//! drops a ghost when the directory is full), so B1 + B2 ≤ 2c keys (≤ c while the cache is full, as in the
+//! paper), plus at most `PENDING_MAX` keys awaiting their `on_insert` after a ghost hit.
 //!
 //! Hit path: no lock; hits go through the lock-free hit buffer (`hitbuf`), replayed in order (exactly, when
 //! single-threaded) before every insert, removal and victim. Everything else: one mutex, O(1).
@@ -185,14 +186,19 @@ impl State {
             self.lists.push_back(T2, frame);
         } else {
             // Case IV without a REPLACE (a free frame, or `victim_for` already made room): keep
-            // |L1| ≤ c and |L1| + |L2| ≤ 2c once x is in. No-op when `victim_for(x)` ran.
-            let c = self.c;
-            while self.t1() + self.b1.len() >= c && self.b1.pop_front().is_some() {}
-            while self.t1() + self.t2() + self.b1.len() + self.b2.len() >= 2 * c
-                && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
-            {}
+            // |L1| ≤ c once x is in. No-op when `victim_for(x)` ran.
+            while self.t1() + self.b1.len() >= self.c && self.b1.pop_front().is_some() {}
             self.lists.push_back(T1, frame);
         }
+        // Keep the directory ≤ 2c (Case IV's "delete B2's LRU"). A no-op right after `victim_for(x)`, which
+        // made room; needed when other pages were placed between a ghost hit's `victim_for` and its insert.
+        while self.t1() + self.t2() + self.b1.len() + self.b2.len() > 2 * self.c
+            && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
+        {}
+        debug_assert!(
+            self.t1() + self.t2() + self.b1.len() + self.b2.len() <= 2 * self.c,
+            "ARC directory exceeds 2c"
+        );
     }
 }
 
