@@ -1015,3 +1015,45 @@ fn every_policy_runs_the_pool() {
         );
     }
 }
+
+/// Cost of `on_hit` per configuration, with one and two threads hitting random resident frames (no
+/// assertions: a table for the report). Run with
+/// `cargo test --release -p bufpool --test policy_model -- --ignored --nocapture hit_path_cost`.
+#[test]
+#[ignore = "prints a table of timings"]
+fn hit_path_cost() {
+    const FRAMES: usize = 4_096;
+    const HITS: u64 = 2_000_000;
+    let mut configs: Vec<bufpool::policy::PolicyConfig> =
+        PolicyKind::ALL.iter().map(|&k| k.into()).collect();
+    configs.push(PolicyKind::Lru.with_admission(Admission::TinyLfu));
+    for config in configs {
+        let policy = config.build(FRAMES);
+        for f in 0..FRAMES as Frame {
+            policy.on_insert(f, u64::from(f));
+        }
+        let mut line = format!("{:<14}", config.name());
+        for threads in [1u64, 2] {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    let policy = &policy;
+                    s.spawn(move || {
+                        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+                        for _ in 0..HITS / threads {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            policy.on_hit((rng % FRAMES as u64) as Frame);
+                        }
+                    });
+                }
+            });
+            // Drain what the buffers hold, as the next miss would.
+            let _ = policy.victim(&mut |_| false);
+            let ns = start.elapsed().as_nanos() as f64 / HITS as f64;
+            line += &format!("  {threads} thread(s): {ns:5.1} ns/hit");
+        }
+        println!("{line}");
+    }
+}
