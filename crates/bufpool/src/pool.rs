@@ -54,9 +54,9 @@ use crate::wal::{NoWal, Wal};
 const EVICT_ATTEMPTS_MAX: usize = 8;
 /// Optimistic attempts before falling back to a shared latch.
 const OPTIMISTIC_ATTEMPTS_MAX: u32 = 64;
-/// How long (in backoff steps; past the first few dozen each is ~20 us) `free_page`, `close_file` and `drop_file`
-/// wait for a latched page before reporting [`Error::PageLatched`]: about a second.
-const LATCH_WAIT_STEPS_MAX: u32 = 50_000;
+/// How long `free_page`, `close_file` and `drop_file` wait for a latched page before reporting
+/// [`Error::PageLatched`].
+const LATCH_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 /// Largest pool: frame indices are `u32` and `u32::MAX` marks a chain's end.
 const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
 
@@ -344,18 +344,22 @@ impl BufferPool {
         result
     }
 
-    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_STEPS_MAX`]. `Ok(false)` if the frame is free.
+    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_MAX`]. `Ok(false)` if the frame is free.
     fn latch_exclusive_waiting(&self, idx: FrameIdx) -> Result<bool> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
+        let mut deadline = None;
         loop {
             match h.state.try_latch_exclusive() {
                 TryLatch::Ok => return Ok(true),
                 TryLatch::Free => return Ok(false),
-                TryLatch::Busy { .. } if backoff.steps() >= LATCH_WAIT_STEPS_MAX => {
-                    return Err(Error::PageLatched { page: h.page_id() });
+                TryLatch::Busy { .. } => {
+                    let now = std::time::Instant::now();
+                    if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
+                        return Err(Error::PageLatched { page: h.page_id() });
+                    }
+                    backoff.snooze();
                 }
-                TryLatch::Busy { .. } => backoff.snooze(),
             }
         }
     }
@@ -390,7 +394,7 @@ impl BufferPool {
 
     /// Runs `f` on `page` without latching it: reads the frame's version, runs `f` over a [`PageView`] (atomic
     /// loads), and returns `f`'s result only if the version is unchanged; otherwise runs `f` again. After
-    /// [`OPTIMISTIC_ATTEMPTS_MAX`] conflicts it takes a shared latch, so it always makes progress. A page that is
+    /// 64 conflicts it takes a shared latch, so it always makes progress. A page that is
     /// not resident is loaded (and `f` runs under a shared latch).
     ///
     /// `f` may see torn bytes on a run whose result is discarded; see [`PageView`].
@@ -705,7 +709,14 @@ impl BufferPool {
         let idx = match self.acquire_frame() {
             Ok(idx) => idx,
             Err(e) => {
-                f.free.lock().insert(page_no);
+                // Give the page number back: shrink the file again if nobody allocated after us.
+                if reused.is_some()
+                    || f.pages
+                        .compare_exchange(page_no + 1, page_no, AcqRel, Acquire)
+                        .is_err()
+                {
+                    f.free.lock().insert(page_no);
+                }
                 return Err(e);
             }
         };
