@@ -168,26 +168,33 @@ impl Builder {
                 .expect("queue sized for every frame");
         }
         Ok(BufferPool {
-            page_size,
-            headers: (0..self.frames).map(|_| FrameHeader::new()).collect(),
-            memory: FrameMemory::new(self.frames, page_size.bytes()),
-            load_errors: (0..self.frames).map(|_| Mutex::new(None)).collect(),
-            table: PageTable::new(self.frames),
-            free,
-            policy: self.policy.build(self.frames),
-            wal: self.wal,
-            files: Files::new(),
-            counters: Counters::new(),
-            open_mode: self.open_mode,
-            veto: self.veto,
+            core: Arc::new(Core {
+                page_size,
+                headers: (0..self.frames).map(|_| FrameHeader::new()).collect(),
+                memory: FrameMemory::new(self.frames, page_size.bytes()),
+                load_errors: (0..self.frames).map(|_| Mutex::new(None)).collect(),
+                table: PageTable::new(self.frames),
+                free,
+                policy: self.policy.build(self.frames),
+                wal: self.wal,
+                files: Files::new(),
+                counters: Counters::new(),
+                open_mode: self.open_mode,
+                veto: self.veto,
+            }),
         })
     }
 }
 
 /// A fixed set of page frames shared by many threads, caching pages of many files.
 ///
-/// See the crate docs for the model and an example.
+/// `Send + Sync`: share it by reference or in an `Arc`. See the crate docs for the model and an example.
 pub struct BufferPool {
+    core: Arc<Core>,
+}
+
+/// The pool's state, shared with its background workers.
+pub(crate) struct Core {
     page_size: PageSize,
     headers: Box<[FrameHeader]>,
     memory: FrameMemory,
@@ -217,32 +224,32 @@ impl BufferPool {
 
     /// Page size in bytes.
     pub fn page_size(&self) -> usize {
-        self.page_size.bytes()
+        self.core.page_size.bytes()
     }
 
     /// Bytes of each page that belong to the caller (the page minus the pool's header).
     pub fn user_bytes(&self) -> usize {
-        self.page_size.user_bytes()
+        self.core.page_size.user_bytes()
     }
 
     /// Number of frames.
     pub fn frames(&self) -> usize {
-        self.headers.len()
+        self.core.headers.len()
     }
 
     /// The policy's name.
     pub fn policy_name(&self) -> &'static str {
-        self.policy.name()
+        self.core.policy.name()
     }
 
     #[inline]
     pub(crate) fn header(&self, idx: FrameIdx) -> &FrameHeader {
-        &self.headers[idx as usize]
+        &self.core.headers[idx as usize]
     }
 
     #[inline]
     pub(crate) fn memory(&self) -> &FrameMemory {
-        &self.memory
+        &self.core.memory
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -256,18 +263,18 @@ impl BufferPool {
 
     /// Opens or creates the data file at `path` under the engine's own persistent `id`. Refused if `id` is open.
     pub fn open_file_as(&self, id: FileId, path: impl AsRef<Path>) -> Result<FileId> {
-        if self.files.get(id).is_ok() {
+        if self.core.files.get(id).is_ok() {
             return Err(Error::FileIdInUse(id));
         }
         self.open_path(Some(id), path.as_ref())
     }
 
     fn open_path(&self, id: Option<FileId>, path: &Path) -> Result<FileId> {
-        let storage = FileStorage::open(path, self.open_mode).map_err(|e| Error::Open {
+        let storage = FileStorage::open(path, self.core.open_mode).map_err(|e| Error::Open {
             path: path.to_path_buf(),
             source: Arc::new(e),
         })?;
-        self.files.register(
+        self.core.files.register(
             id,
             Box::new(storage),
             Some(path.to_path_buf()),
@@ -277,38 +284,40 @@ impl BufferPool {
 
     /// Serves pages from any [`Storage`] (in-memory, fault-injecting, ...) under a fresh id.
     pub fn open_storage(&self, storage: impl Storage) -> Result<FileId> {
-        self.files
+        self.core
+            .files
             .register(None, Box::new(storage), None, self.page_size())
     }
 
     /// Serves pages from any [`Storage`] under the engine's own `id`.
     pub fn open_storage_as(&self, id: FileId, storage: impl Storage) -> Result<FileId> {
-        self.files
+        self.core
+            .files
             .register(Some(id), Box::new(storage), None, self.page_size())
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist.
     pub fn file_pages(&self, file: FileId) -> Result<u32> {
-        Ok(self.files.get(file)?.pages.load(Acquire))
+        Ok(self.core.files.get(file)?.pages.load(Acquire))
     }
 
     /// Writes the file's dirty pages, syncs it, discards its pages from the pool and closes it.
     /// Fails with [`Error::PageLatched`] if a guard on one of its pages is held for more than about a second.
     pub fn close_file(&self, file: FileId) -> Result<()> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         self.flush_file_entry(&f)?;
         self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
-        self.files.unregister(file);
+        self.core.files.unregister(file);
         Ok(())
     }
 
     /// Discards the file's cached pages without writing them, and closes it (the file itself is left on disk:
     /// removing it is the engine's business).
     pub fn drop_file(&self, file: FileId) -> Result<()> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         self.sweep_file(&f, false)?;
-        self.files.unregister(file);
+        self.core.files.unregister(file);
         Ok(())
     }
 
@@ -379,7 +388,7 @@ impl BufferPool {
 
     /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
-        let f = self.files.get(page.file())?;
+        let f = self.core.files.get(page.file())?;
         if f.is_failed() {
             return Err(f.failed_error());
         }
@@ -405,7 +414,7 @@ impl BufferPool {
     ) -> Result<R> {
         let mut backoff = Backoff::new();
         for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let Some(idx) = self.table.lookup(page, &self.headers) else {
+            let Some(idx) = self.core.table.lookup(page, &self.core.headers) else {
                 if attempt == 0 {
                     break;
                 }
@@ -427,11 +436,11 @@ impl BufferPool {
             };
             let r = f(&view);
             if h.state.optimistic_validate(version) {
-                self.policy.on_hit(idx);
-                self.counters.inc(Counter::Hits);
+                self.core.policy.on_hit(idx);
+                self.core.counters.inc(Counter::Hits);
                 return view_result(&view, r);
             }
-            self.counters.inc(Counter::OptimisticRetries);
+            self.core.counters.inc(Counter::OptimisticRetries);
         }
         let guard = self.read(page)?;
         let view = PageView {
@@ -451,7 +460,7 @@ impl BufferPool {
         // fails meanwhile, we return that load's error instead of trying again (one failed read, one error).
         let mut waited: Option<(FrameIdx, u64)> = None;
         loop {
-            if let Some(idx) = self.table.lookup(page, &self.headers) {
+            if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
                 let h = self.header(idx);
                 let latched = match mode {
                     Mode::Shared => h.state.try_latch_shared(),
@@ -459,14 +468,14 @@ impl BufferPool {
                 };
                 match latched {
                     TryLatch::Ok if h.page_id() == page => {
-                        self.policy.on_hit(idx);
-                        self.counters.inc(Counter::Hits);
+                        self.core.policy.on_hit(idx);
+                        self.core.counters.inc(Counter::Hits);
                         return Ok(idx);
                     }
                     TryLatch::Ok => self.unlatch_unchanged(idx, mode),
                     TryLatch::Busy { version } if h.page_id() == page => {
                         if waited.is_none() {
-                            self.counters.inc(Counter::SingleFlightWaits);
+                            self.core.counters.inc(Counter::SingleFlightWaits);
                         }
                         waited = Some((idx, version));
                         backoff.snooze();
@@ -502,7 +511,7 @@ impl BufferPool {
         if self.header(idx).failed_version.load(Acquire) != version + 1 {
             return None;
         }
-        match &*self.load_errors[idx as usize].lock() {
+        match &*self.core.load_errors[idx as usize].lock() {
             Some((v, e)) if *v == version + 1 => Some(e.clone()),
             _ => None,
         }
@@ -510,46 +519,52 @@ impl BufferPool {
 
     /// The miss path. `Ok(None)` when another thread mapped the page first (the caller looks again).
     fn load(&self, page: PageId, mode: Mode) -> Result<Option<FrameIdx>> {
-        let file = self.files.get(page.file())?;
+        let file = self.core.files.get(page.file())?;
         let pages = file.pages.load(Acquire);
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if self.table.lookup_locked(page, &self.headers).is_some() {
+        if self
+            .core
+            .table
+            .lookup_locked(page, &self.core.headers)
+            .is_some()
+        {
             return Ok(None);
         }
         let idx = self.acquire_frame()?;
         let h = self.header(idx);
         h.page_id.store(page.as_u64(), SeqCst);
         if self
+            .core
             .table
-            .insert_if_absent(page, idx, &self.headers)
+            .insert_if_absent(page, idx, &self.core.headers)
             .is_err()
         {
             self.release_unmapped(idx);
             return Ok(None);
         }
         if file.closing.load(SeqCst) {
-            self.table.remove(page, idx, &self.headers);
+            self.core.table.remove(page, idx, &self.core.headers);
             self.release_unmapped(idx);
             return Err(Error::FileNotOpen(page.file()));
         }
-        self.counters.inc(Counter::Misses);
+        self.core.counters.inc(Counter::Misses);
         match self.read_frame(&file, page, idx) {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
                 h.dirty.store(false, Relaxed);
-                self.policy.on_insert(idx, page.as_u64());
+                self.core.policy.on_insert(idx, page.as_u64());
                 if mode == Mode::Shared {
                     h.state.downgrade();
                 }
                 Ok(Some(idx))
             }
             Err(e) => {
-                self.table.remove(page, idx, &self.headers);
+                self.core.table.remove(page, idx, &self.core.headers);
                 h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
                 let version = (h.state.load() >> 8) + 1;
-                *self.load_errors[idx as usize].lock() = Some((version, e.clone()));
+                *self.core.load_errors[idx as usize].lock() = Some((version, e.clone()));
                 h.failed_version.store(version, Release);
                 let v = h.state.unlatch_to_free();
                 debug_assert_eq!(v, version);
@@ -562,28 +577,28 @@ impl BufferPool {
     /// Reads and verifies `page` into frame `idx` (exclusively latched by the caller). Returns the page LSN.
     fn read_frame(&self, file: &FileEntry, page: PageId, idx: FrameIdx) -> Result<u64> {
         // SAFETY: the caller holds the exclusive latch on idx.
-        let buf = unsafe { self.memory.page_mut(idx) };
-        self.counters.inc(Counter::Reads);
+        let buf = unsafe { self.core.memory.page_mut(idx) };
+        self.core.counters.inc(Counter::Reads);
         let want = buf.len();
         let got = match file
             .storage
-            .read_at(buf, self.page_size.offset_of(page.page_no()))
+            .read_at(buf, self.core.page_size.offset_of(page.page_no()))
         {
             Ok(n) => n,
             Err(e) => {
-                self.counters.inc(Counter::ReadErrors);
+                self.core.counters.inc(Counter::ReadErrors);
                 return Err(Error::io(file.id, Some(page), "read", e));
             }
         };
         if got < want {
-            self.counters.inc(Counter::ReadErrors);
+            self.core.counters.inc(Counter::ReadErrors);
             return Err(Error::ShortRead { page, got, want });
         }
         match checksum::verify(buf, page.page_no()) {
             Ok(Verified::Valid) => Ok(checksum::lsn_of(buf)),
             Ok(Verified::Fresh) => Ok(0),
             Err(reason) => {
-                self.counters.inc(Counter::CorruptPages);
+                self.core.counters.inc(Counter::CorruptPages);
                 Err(Error::Corrupt { page, reason })
             }
         }
@@ -593,12 +608,12 @@ impl BufferPool {
     fn acquire_frame(&self) -> Result<FrameIdx> {
         let mut last_error = None;
         for _ in 0..EVICT_ATTEMPTS_MAX {
-            if let Some(idx) = self.free.pop() {
+            if let Some(idx) = self.core.free.pop() {
                 let latched = self.header(idx).state.latch_free_exclusive();
                 assert!(latched, "frame {idx} on the free list was not free");
                 return Ok(idx);
             }
-            let Some(idx) = self.policy.victim(&mut |idx| self.try_take(idx)) else {
+            let Some(idx) = self.core.policy.victim(&mut |idx| self.try_take(idx)) else {
                 break;
             };
             match self.evict(idx) {
@@ -606,7 +621,7 @@ impl BufferPool {
                 Err(e) => last_error = Some(e),
             }
         }
-        self.counters.inc(Counter::Exhausted);
+        self.core.counters.inc(Counter::Exhausted);
         Err(last_error.unwrap_or(Error::PoolExhausted {
             frames: self.frames(),
         }))
@@ -616,20 +631,20 @@ impl BufferPool {
     fn try_take(&self, idx: FrameIdx) -> bool {
         let h = self.header(idx);
         if h.state.try_latch_exclusive() != TryLatch::Ok {
-            self.counters.inc(Counter::LatchedSkips);
+            self.core.counters.inc(Counter::LatchedSkips);
             return false;
         }
         let page = h.page_id();
         let refuse = page == PageId::INVALID
-            || self.veto.as_ref().is_some_and(|veto| {
+            || self.core.veto.as_ref().is_some_and(|veto| {
                 let v = veto(page);
                 if v {
-                    self.counters.inc(Counter::VetoSkips);
+                    self.core.counters.inc(Counter::VetoSkips);
                 }
                 v
             })
             // A dirty page of a failed (or vanished) file cannot be written, so it must not be evicted.
-            || (h.dirty.load(Acquire) && self.files.get(page.file()).map_or(true, |f| f.is_failed()));
+            || (h.dirty.load(Acquire) && self.core.files.get(page.file()).map_or(true, |f| f.is_failed()));
         if refuse {
             h.state.unlatch_exclusive_unchanged();
         }
@@ -643,28 +658,29 @@ impl BufferPool {
         let page = h.page_id();
         if h.dirty.load(Acquire) {
             if let Err(e) = self
+                .core
                 .files
                 .get(page.file())
                 .and_then(|f| self.write_frame(&f, page, idx))
             {
-                self.policy.on_insert(idx, page.as_u64());
+                self.core.policy.on_insert(idx, page.as_u64());
                 h.state.unlatch_exclusive_unchanged();
                 return Err(e);
             }
-            self.counters.inc(Counter::DirtyEvictions);
+            self.core.counters.inc(Counter::DirtyEvictions);
         }
-        let removed = self.table.remove(page, idx, &self.headers);
+        let removed = self.core.table.remove(page, idx, &self.core.headers);
         debug_assert!(removed, "victim {page:?} was not mapped");
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
-        self.counters.inc(Counter::Evictions);
+        self.core.counters.inc(Counter::Evictions);
         Ok(())
     }
 
     /// Drops the page in `idx` (exclusively latched) without writing it and frees the frame.
     fn discard(&self, idx: FrameIdx, page: PageId) {
         let h = self.header(idx);
-        self.table.remove(page, idx, &self.headers);
-        self.policy.on_remove(idx);
+        self.core.table.remove(page, idx, &self.core.headers);
+        self.core.policy.on_remove(idx);
         h.dirty.store(false, Release);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         h.state.unlatch_to_free();
@@ -680,7 +696,8 @@ impl BufferPool {
     }
 
     fn push_free(&self, idx: FrameIdx) {
-        self.free
+        self.core
+            .free
             .push(idx)
             .expect("free list holds every frame at most once");
     }
@@ -688,7 +705,7 @@ impl BufferPool {
     /// A new zeroed page of `file`: the lowest freed page number, or a new one at the end of the file. The page is
     /// dirty; it reaches the file when it is flushed, checkpointed or evicted.
     pub fn new_page(&self, file: FileId) -> Result<WriteGuard<'_>> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         if f.is_failed() {
             return Err(f.failed_error());
         }
@@ -722,13 +739,14 @@ impl BufferPool {
         };
         let h = self.header(idx);
         // SAFETY: acquire_frame returned idx exclusively latched.
-        unsafe { self.memory.page_mut(idx) }.fill(0);
+        unsafe { self.core.memory.page_mut(idx) }.fill(0);
         h.lsn.store(0, Relaxed);
         h.dirty.store(true, Release);
         h.page_id.store(page.as_u64(), SeqCst);
         if self
+            .core
             .table
-            .insert_if_absent(page, idx, &self.headers)
+            .insert_if_absent(page, idx, &self.core.headers)
             .is_err()
         {
             // A stale copy of this freed page is still resident (someone read it after free_page): reuse it.
@@ -738,7 +756,7 @@ impl BufferPool {
             g.set_lsn(0);
             return Ok(g);
         }
-        self.policy.on_insert(idx, page.as_u64());
+        self.core.policy.on_insert(idx, page.as_u64());
         Ok(WriteGuard {
             pool: self,
             idx,
@@ -750,15 +768,16 @@ impl BufferPool {
     /// cached copy unwritten. The free list lives in memory: an engine that needs it across restarts keeps its
     /// own record (as every engine keeps its free-space map), and re-frees those pages after reopening.
     pub fn free_page(&self, page: PageId) -> Result<()> {
-        let f = self.files.get(page.file())?;
+        let f = self.core.files.get(page.file())?;
         let pages = f.pages.load(Acquire);
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
         if let Some(idx) = self
+            .core
             .table
-            .lookup(page, &self.headers)
-            .or_else(|| self.table.lookup_locked(page, &self.headers))
+            .lookup(page, &self.core.headers)
+            .or_else(|| self.core.table.lookup_locked(page, &self.core.headers))
         {
             if self.latch_exclusive_waiting(idx)? {
                 if self.header(idx).page_id() == page {
@@ -782,8 +801,8 @@ impl BufferPool {
             return Err(file.failed_error());
         }
         let lsn = self.header(idx).lsn.load(Acquire);
-        self.counters.inc(Counter::WalFlushes);
-        self.wal.flush_to(lsn)?;
+        self.core.counters.inc(Counter::WalFlushes);
+        self.core.wal.flush_to(lsn)?;
         let page_size = self.page_size();
         let result = WRITE_BUF.with(|cell| {
             let mut cell = cell.borrow_mut();
@@ -792,19 +811,19 @@ impl BufferPool {
                 slot => slot.insert(AlignedBuf::zeroed(page_size)),
             };
             // SAFETY: the caller holds a latch on idx, so no writer changes the page while we copy it.
-            buf.copy_from_slice(unsafe { self.memory.page(idx) });
+            buf.copy_from_slice(unsafe { self.core.memory.page(idx) });
             checksum::stamp(buf, page.page_no());
             file.storage
-                .write_at(buf, self.page_size.offset_of(page.page_no()))
+                .write_at(buf, self.core.page_size.offset_of(page.page_no()))
         });
         if let Err(e) = result {
-            self.counters.inc(Counter::WriteErrors);
+            self.core.counters.inc(Counter::WriteErrors);
             let err = Error::io(file.id, Some(page), "write", e);
             file.fail(&err);
             return Err(err);
         }
         file.unsynced.store(true, Release);
-        self.counters.inc(Counter::Writes);
+        self.core.counters.inc(Counter::Writes);
         Ok(())
     }
 
@@ -829,9 +848,9 @@ impl BufferPool {
         if !file.unsynced.swap(false, AcqRel) {
             return Ok(());
         }
-        self.counters.inc(Counter::Syncs);
+        self.core.counters.inc(Counter::Syncs);
         if let Err(e) = file.storage.sync() {
-            self.counters.inc(Counter::WriteErrors);
+            self.core.counters.inc(Counter::WriteErrors);
             file.unsynced.store(true, Release);
             let err = Error::io(file.id, None, "sync", e);
             file.fail(&err);
@@ -843,7 +862,7 @@ impl BufferPool {
     /// Writes `page` if it is dirty, then syncs its file: when this returns `Ok`, the page's current content is
     /// durable.
     pub fn flush(&self, page: PageId) -> Result<()> {
-        let file = self.files.get(page.file())?;
+        let file = self.core.files.get(page.file())?;
         if let Some(idx) = self.latch_resident_shared(page) {
             let r = self.write_if_dirty(&file, page, idx);
             self.header(idx).state.unlatch_shared();
@@ -857,9 +876,10 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         loop {
             let idx = self
+                .core
                 .table
-                .lookup(page, &self.headers)
-                .or_else(|| self.table.lookup_locked(page, &self.headers))?;
+                .lookup(page, &self.core.headers)
+                .or_else(|| self.core.table.lookup_locked(page, &self.core.headers))?;
             let h = self.header(idx);
             match h.state.try_latch_shared() {
                 TryLatch::Ok if h.page_id() == page => return Some(idx),
@@ -872,7 +892,7 @@ impl BufferPool {
 
     /// Writes every dirty page of `file` (in page order) and syncs it.
     pub fn flush_file(&self, file: FileId) -> Result<()> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         self.flush_file_entry(&f)
     }
 
@@ -886,7 +906,7 @@ impl BufferPool {
     /// unsynced writes. Keeps going after an error and returns the first one.
     pub fn checkpoint(&self) -> Result<()> {
         let mut first_error = self.write_dirty(|_| true);
-        for f in self.files.all() {
+        for f in self.core.files.all() {
             if let Err(e) = self.sync_file(&f) {
                 first_error.get_or_insert(e);
             }
@@ -921,6 +941,7 @@ impl BufferPool {
             }
             if h.page_id() == page {
                 let r = self
+                    .core
                     .files
                     .get(page.file())
                     .and_then(|f| self.write_if_dirty(&f, page, idx));
@@ -937,7 +958,7 @@ impl BufferPool {
     /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable.
     pub fn close(self) -> Result<()> {
         let mut first_error = self.checkpoint().err();
-        for f in self.files.all() {
+        for f in self.core.files.all() {
             if let Err(e) = self.close_file(f.id) {
                 first_error.get_or_insert(e);
             }
@@ -950,15 +971,15 @@ impl BufferPool {
 
     /// Counters since the pool was built, and a scan of the frames (resident and dirty counts) and files.
     pub fn stats(&self) -> Stats {
-        let mut s = self.counters.snapshot();
+        let mut s = self.core.counters.snapshot();
         s.frames = self.frames();
-        for h in self.headers.iter() {
+        for h in self.core.headers.iter() {
             if h.page_id() != PageId::INVALID {
                 s.resident += 1;
                 s.dirty += h.dirty.load(Relaxed) as usize;
             }
         }
-        s.files = self.files.all().iter().map(|f| f.stats()).collect();
+        s.files = self.core.files.all().iter().map(|f| f.stats()).collect();
         s
     }
 }
@@ -975,7 +996,7 @@ impl std::fmt::Debug for BufferPool {
         f.debug_struct("BufferPool")
             .field("frames", &self.frames())
             .field("page_size", &self.page_size())
-            .field("policy", &self.policy.name())
+            .field("policy", &self.core.policy.name())
             .finish_non_exhaustive()
     }
 }
