@@ -9,8 +9,8 @@
 
 use crate::error::CorruptReason;
 use crate::page::{
-    get_u16, get_u32, PageNo, OFF_CHECKSUM, OFF_FORMAT, OFF_LSN, OFF_MAGIC, OFF_PAGE_NO,
-    PAGE_FORMAT_VERSION, PAGE_MAGIC,
+    get_u16, get_u32, PageNo, OFF_CHECKSUM, OFF_FORMAT, OFF_LSN, OFF_MAGIC, OFF_PAGE_NO, PAGE_FORMAT_VERSION,
+    PAGE_MAGIC,
 };
 
 /// What reading a page image found.
@@ -103,19 +103,13 @@ mod tests {
     fn bit_flip_is_caught() {
         let mut p = page(1, 7);
         p[1000] ^= 0x10;
-        assert!(matches!(
-            verify(&p, 1),
-            Err(CorruptReason::ChecksumMismatch { .. })
-        ));
+        assert!(matches!(verify(&p, 1), Err(CorruptReason::ChecksumMismatch { .. })));
     }
 
     #[test]
     fn wrong_offset_is_caught() {
         let p = page(4, 7);
-        assert_eq!(
-            verify(&p, 5),
-            Err(CorruptReason::WrongPageNumber { stored: 4 })
-        );
+        assert_eq!(verify(&p, 5), Err(CorruptReason::WrongPageNumber { stored: 4 }));
     }
 
     #[test]

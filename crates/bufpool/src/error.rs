@@ -50,10 +50,7 @@ impl std::fmt::Display for CorruptReason {
                 write!(f, "page header names page {stored} (misdirected write?)")
             }
             CorruptReason::BadMagic { magic, format } => {
-                write!(
-                    f,
-                    "not a bufpool page (magic {magic:#06x}, format {format})"
-                )
+                write!(f, "not a bufpool page (magic {magic:#06x}, format {format})")
             }
         }
     }

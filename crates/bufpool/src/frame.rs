@@ -226,11 +226,7 @@ const HUGE_PAGE: usize = 2 << 20;
 impl FrameMemory {
     pub(crate) fn new(frames: usize, page_size: usize) -> FrameMemory {
         let len = frames * page_size;
-        let align = if len >= HUGE_PAGE {
-            HUGE_PAGE
-        } else {
-            page_size
-        };
+        let align = if len >= HUGE_PAGE { HUGE_PAGE } else { page_size };
         let buf = AlignedBuf::zeroed_aligned(len, align);
         #[cfg(target_os = "linux")]
         if len >= HUGE_PAGE {
@@ -330,10 +326,7 @@ mod tests {
         assert_eq!(w.optimistic_begin(), None);
         assert!(!w.optimistic_validate(v0));
         w.unlatch_exclusive();
-        assert!(
-            !w.optimistic_validate(v0),
-            "an exclusive release bumps the version"
-        );
+        assert!(!w.optimistic_validate(v0), "an exclusive release bumps the version");
         assert_eq!(w.optimistic_begin(), Some(v0 + 1));
     }
 
@@ -488,18 +481,13 @@ mod loom_models {
             let reads = Arc::new(AtomicUsize::new(0));
             let page = Arc::new(LAtomicU64::new(0));
             let run = {
-                let (frames, table, reads, page) =
-                    (frames.clone(), table.clone(), reads.clone(), page.clone());
+                let (frames, table, reads, page) = (frames.clone(), table.clone(), reads.clone(), page.clone());
                 move |me: usize| loop {
                     let mapped = *table.lock().unwrap();
                     if let Some(idx) = mapped {
                         match frames[idx].try_latch_shared() {
                             TryLatch::Ok => {
-                                assert_eq!(
-                                    page.load(Relaxed),
-                                    42,
-                                    "saw the page before its read finished"
-                                );
+                                assert_eq!(page.load(Relaxed), 42, "saw the page before its read finished");
                                 frames[idx].unlatch_shared();
                                 return;
                             }
