@@ -44,7 +44,7 @@ use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::page::{FileId, PageId, PageSize};
-use crate::policy::{FrameIdx, Policy, PolicyKind};
+use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::stats::{Counter, Counters, Stats};
 use crate::storage::{FileStorage, OpenMode, Storage};
 use crate::sync::Backoff;
@@ -79,7 +79,7 @@ pub(crate) enum Mode {
 pub struct Builder {
     frames: usize,
     page_size: usize,
-    policy: PolicyKind,
+    policy: PolicyConfig,
     wal: Arc<dyn Wal>,
     open_mode: OpenMode,
     veto: Option<Box<EvictionVeto>>,
@@ -92,7 +92,7 @@ impl Default for Builder {
         Builder {
             frames: 1024,
             page_size: PageSize::DEFAULT.bytes(),
-            policy: PolicyKind::default(),
+            policy: PolicyConfig::default(),
             wal: Arc::new(NoWal),
             open_mode: OpenMode::default(),
             veto: None,
@@ -115,9 +115,10 @@ impl Builder {
         self
     }
 
-    /// The replacement policy. Default [`PolicyKind::Clock`].
-    pub fn policy(mut self, policy: PolicyKind) -> Self {
-        self.policy = policy;
+    /// The replacement policy, optionally with an admission filter: a [`PolicyKind`] or a
+    /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default CLOCK.
+    pub fn policy(mut self, policy: impl Into<PolicyConfig>) -> Self {
+        self.policy = policy.into();
         self
     }
 
@@ -599,7 +600,7 @@ impl BufferPool {
         if self.core.table.lookup_locked(page, &self.core.headers).is_some() {
             return Ok(None);
         }
-        let idx = self.acquire_frame()?;
+        let idx = self.acquire_frame(page)?;
         let h = self.header(idx);
         h.page_id.store(page.as_u64(), SeqCst);
         if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
@@ -679,8 +680,8 @@ impl BufferPool {
         }
     }
 
-    /// A free frame, exclusively latched, holding no page and not in the table or the policy.
-    fn acquire_frame(&self) -> Result<FrameIdx> {
+    /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy.
+    fn acquire_frame(&self, page: PageId) -> Result<FrameIdx> {
         let mut last_error = None;
         for _ in 0..EVICT_ATTEMPTS_MAX {
             if let Some(idx) = self.core.free.pop() {
@@ -688,7 +689,11 @@ impl BufferPool {
                 assert!(latched, "frame {idx} on the free list was not free");
                 return Ok(idx);
             }
-            let Some(idx) = self.core.policy.victim(&mut |idx| self.try_take(idx)) else {
+            let Some(idx) = self
+                .core
+                .policy
+                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
+            else {
                 break;
             };
             match self.evict(idx) {
@@ -816,7 +821,7 @@ impl BufferPool {
                 })?,
         };
         let page = PageId::new(file, page_no);
-        let idx = match self.acquire_frame() {
+        let idx = match self.acquire_frame(page) {
             Ok(idx) => idx,
             Err(e) => {
                 // Give the page number back: shrink the file again if nobody allocated after us.
