@@ -313,6 +313,10 @@ impl<'p> Runner<'p> {
         if self.uses(|s| raw_users.contains(&s)) {
             systems::raw_file::prepare(&self.path("raw.pages"), pages, seed)?;
         }
+        if self.uses(|s| s == SystemKind::Bufpool) {
+            let frames = self.plan.frames as usize;
+            systems::bufpool_sys::prepare(&self.path("bufpool.pages"), pages, frames, seed)?;
+        }
         if self.uses(|s| s == SystemKind::PageDb) {
             systems::page_db::prepare(&self.path("page-db.pages"), pages, seed)?;
         }
@@ -385,11 +389,19 @@ impl<'p> Runner<'p> {
         let (frames, seed) = (self.plan.frames as usize, self.plan.seed);
         match kind {
             SystemKind::Bufpool => {
-                self.unavailable(
-                    kind,
-                    systems::bufpool_sys::UNAVAILABLE.to_string(),
-                    cases.len(),
-                );
+                let sys =
+                    systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
+                let direct = sys.direct();
+                if !direct {
+                    self.note(
+                        "bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into(),
+                    );
+                }
+                self.run_cases(&sys, kind, cases, Some(direct))?;
+                let st = sys.stats();
+                if st.corrupt_pages > 0 {
+                    bail!("bufpool reported {} corrupt pages", st.corrupt_pages);
+                }
                 Ok(())
             }
             SystemKind::RawMemory => {

@@ -123,17 +123,8 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  {}",
-        "system",
-        "ops/s",
-        "ns/op",
-        "p50",
-        "p99",
-        "p99.9",
-        "hit",
-        "rd/op",
-        "wr/op",
-        "bufpool ns/op / this"
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool ns/op / this",
+        "system", "ops/s", "ns/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
     );
     for ((_, access, dist, threads), rows) in groups {
         let first = rows[0];

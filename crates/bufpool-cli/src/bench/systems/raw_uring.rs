@@ -124,15 +124,15 @@ impl Worker for RawUringWorker<'_> {
         let mut in_flight = 0usize;
         let result = (|| -> Result<()> {
             loop {
-                let stopping = ctx.stop.load(Ordering::Relaxed);
-                while !stopping {
-                    let Some(slot) = free.pop() else { break };
-                    let page = ctx.seq[i] & !OP_WRITE;
-                    i = if i + 1 == len { 0 } else { i + 1 };
-                    self.slot_t0[slot] = (submitted % SAMPLE_EVERY == 0).then(Instant::now);
-                    self.push(slot, page)?;
-                    submitted += 1;
-                    in_flight += 1;
+                if !ctx.stop.load(Ordering::Relaxed) {
+                    while let Some(slot) = free.pop() {
+                        let page = ctx.seq[i] & !OP_WRITE;
+                        i = if i + 1 == len { 0 } else { i + 1 };
+                        self.slot_t0[slot] = (submitted % SAMPLE_EVERY == 0).then(Instant::now);
+                        self.push(slot, page)?;
+                        submitted += 1;
+                        in_flight += 1;
+                    }
                 }
                 if in_flight == 0 {
                     return Ok(());
