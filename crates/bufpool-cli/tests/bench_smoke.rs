@@ -42,7 +42,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("bufpool ns/op / this"),
+        stdout.contains("bufpool/this"),
         "no summary table:\n{stdout}"
     );
 

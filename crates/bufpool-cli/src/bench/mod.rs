@@ -14,7 +14,6 @@ mod selfcheck;
 mod systems;
 mod workload;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -100,6 +99,9 @@ pub struct BenchArgs {
     /// Tiny sizes and durations for CI: every workload in a few seconds.
     #[arg(long)]
     smoke: bool,
+    /// Rounds per case (systems take turns each round); the round with the median throughput is reported.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    repeat: u32,
     /// Seed of the access sequences and of the pages' self-check tags.
     #[arg(long, default_value_t = 0xB0F1_5EED)]
     seed: u64,
@@ -112,6 +114,7 @@ struct Plan {
     frames: u32,
     file_pages: u32,
     duration: Duration,
+    repeat: usize,
     seed: u64,
 }
 
@@ -210,6 +213,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         frames,
         file_pages,
         duration: Duration::from_secs_f64(seconds),
+        repeat: args.repeat as usize,
         seed: args.seed,
     })
 }
@@ -223,6 +227,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .tempdir_in(&base)
         .with_context(|| format!("creating a directory in {}", base.display()))?;
     let mut runner = Runner::new(&plan, dir.path());
+    runner.note(format!(
+        "latency: 1 op in {} timed with Instant::now() pairs; their cost ({} ns, calibrated) is subtracted; \
+         ns/op = threads / ops_per_sec",
+        driver::SAMPLE_EVERY,
+        runner.timer_ns
+    ));
     runner.prepare()?;
     runner.run_all()?;
     println!("{}", report::summary(&runner.results));
@@ -245,7 +255,6 @@ struct Runner<'p> {
     results: Vec<CaseResult>,
     unavailable: Vec<Unavailable>,
     notes: Vec<String>,
-    seqs: HashMap<(Workload, String, usize), Vec<Vec<u32>>>,
     timer_ns: u64,
     pb: ProgressBar,
 }
@@ -274,7 +283,6 @@ impl<'p> Runner<'p> {
             results: Vec::new(),
             unavailable: Vec::new(),
             notes: Vec::new(),
-            seqs: HashMap::new(),
             timer_ns: driver::calibrate_timer(),
             pb,
         }
@@ -325,6 +333,8 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
+    /// Runs each workload: opens (and warms) every system that can do it, then measures each case on each system,
+    /// one system after the other, `repeat` rounds, so the systems of a case are measured close together in time.
     fn run_all(&mut self) -> Result<()> {
         let workloads: Vec<Workload> = {
             let mut w: Vec<_> = self.plan.cases.iter().map(|c| c.workload).collect();
@@ -339,25 +349,112 @@ impl<'p> Runner<'p> {
                 .filter(|c| c.workload == w)
                 .cloned()
                 .collect();
+            let mut opened = Vec::new();
             for &kind in &self.plan.systems.clone() {
-                let mine: Vec<CaseSpec> = cases
+                let n = cases
                     .iter()
                     .filter(|c| kind.supports(c.workload, c.access))
-                    .cloned()
-                    .collect();
-                if mine.is_empty() {
+                    .count();
+                if n == 0 {
                     continue;
                 }
-                self.run_system(kind, &mine)
-                    .with_context(|| format!("{} on the {} workload", kind.name(), w.name()))?;
+                self.pb
+                    .set_message(format!("{}: opening and warming {}", w.name(), kind.name()));
+                match self.open(kind, &cases[0]) {
+                    Ok(Some(o)) => opened.push(o),
+                    Ok(None) => self.pb.inc((n * self.plan.repeat) as u64),
+                    Err(e) => {
+                        return Err(e.context(format!(
+                            "opening {} for the {} workload",
+                            kind.name(),
+                            w.name()
+                        )))
+                    }
+                }
+            }
+            for case in &cases {
+                self.run_case(case, &mut opened)?;
             }
         }
         self.pb.finish_and_clear();
         Ok(())
     }
 
-    fn unavailable(&mut self, kind: SystemKind, reason: String, skipped: usize) {
-        self.pb.inc(skipped as u64);
+    fn run_case(&mut self, case: &CaseSpec, opened: &mut [Opened]) -> Result<()> {
+        let seqs: Vec<Vec<u32>> = (0..case.threads)
+            .map(|t| workload::sequence(case, self.plan.seed, t))
+            .collect();
+        let read_kind = match case.access {
+            Access::Optimistic => OpKind::Optimistic,
+            Access::Exclusive => OpKind::Write,
+            _ => OpKind::Shared,
+        };
+        let mine: Vec<usize> = (0..opened.len())
+            .filter(|&i| opened[i].kind.supports(case.workload, case.access))
+            .collect();
+        let mut rounds: Vec<Vec<driver::Measured>> = mine.iter().map(|_| Vec::new()).collect();
+        for _ in 0..self.plan.repeat {
+            for (slot, &i) in mine.iter().enumerate() {
+                let o = &mut opened[i];
+                self.pb.set_message(format!(
+                    "{} {} {} {} threads={}",
+                    case.workload.name(),
+                    o.kind.name(),
+                    case.access.name(),
+                    case.dist,
+                    case.threads
+                ));
+                let m = (o.run)(case, &seqs, read_kind).with_context(|| {
+                    format!(
+                        "{} on {} {} {} threads={}",
+                        o.kind.name(),
+                        case.workload.name(),
+                        case.access.name(),
+                        case.dist,
+                        case.threads
+                    )
+                })?;
+                rounds[slot].push(m);
+                self.pb.inc(1);
+            }
+        }
+        for (slot, &i) in mine.iter().enumerate() {
+            let mut ms = std::mem::take(&mut rounds[slot]);
+            // The median round by throughput stands for the case (all of its numbers come from that round).
+            ms.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            let m = ms.swap_remove(ms.len() / 2);
+            let q = |p: f64| m.hist.value_at_quantile(p) as f64;
+            let all = m.all_ops.max(1) as f64;
+            let measured_threads = if case.workload == Workload::Scan {
+                1
+            } else {
+                case.threads
+            };
+            self.results.push(CaseResult {
+                workload: case.workload.name(),
+                system: opened[i].kind.name(),
+                access: case.access.name(),
+                dist: case.dist.to_string(),
+                threads: case.threads,
+                pages: case.pages,
+                frames: case.frames,
+                ops_per_sec: m.ops_per_sec,
+                ns_per_op_p50: q(0.5),
+                ns_per_op_p99: q(0.99),
+                ns_per_op_p999: q(0.999),
+                ns_per_op_mean: measured_threads as f64 * 1e9 / m.ops_per_sec.max(1e-9),
+                hit_ratio: (1.0 - m.io[1] as f64 / m.measured_ops.max(1) as f64).clamp(0.0, 1.0),
+                reads_per_op: m.io[0] as f64 / all,
+                writes_per_op: m.io[2] as f64 / all,
+                scan_ops_per_sec: m.scan_ops_per_sec,
+                direct_io: opened[i].direct,
+                seconds: self.plan.duration.as_secs_f64(),
+            });
+        }
+        Ok(())
+    }
+
+    fn unavailable(&mut self, kind: SystemKind, reason: String) {
         if !self.unavailable.iter().any(|u| u.system == kind.name()) {
             self.pb
                 .println(format!("{} unavailable: {reason}", kind.name()));
@@ -385,9 +482,11 @@ impl<'p> Runner<'p> {
         Ok(f)
     }
 
-    fn run_system(&mut self, kind: SystemKind, cases: &[CaseSpec]) -> Result<()> {
+    /// Opens `kind` over its data file and warms it for `first`'s workload; `None` if it is unavailable here.
+    fn open(&mut self, kind: SystemKind, first: &CaseSpec) -> Result<Option<Opened>> {
         let (frames, seed) = (self.plan.frames as usize, self.plan.seed);
-        match kind {
+        let (duration, timer_ns) = (self.plan.duration, self.timer_ns);
+        let o = match kind {
             SystemKind::Bufpool => {
                 let sys =
                     systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
@@ -397,32 +496,61 @@ impl<'p> Runner<'p> {
                         "bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into(),
                     );
                 }
-                self.run_cases(&sys, kind, cases, Some(direct))?;
-                let st = sys.stats();
-                if st.corrupt_pages > 0 {
-                    bail!("bufpool reported {} corrupt pages", st.corrupt_pages);
-                }
-                Ok(())
+                let check = |sys: &systems::bufpool_sys::Bufpool| {
+                    let st = sys.stats();
+                    if st.corrupt_pages > 0 {
+                        bail!("bufpool reported {} corrupt pages", st.corrupt_pages);
+                    }
+                    Ok(())
+                };
+                opened(
+                    sys,
+                    kind,
+                    Some(direct),
+                    first,
+                    seed,
+                    duration,
+                    timer_ns,
+                    check,
+                )?
             }
             SystemKind::RawMemory => {
                 let f = RawFile::open(&self.path("raw.pages"))?;
-                let sys = systems::raw_memory::RawMemory::load(&f, cases[0].pages, seed)?;
-                self.run_cases(&sys, kind, cases, None)
+                let sys = systems::raw_memory::RawMemory::load(&f, first.pages, seed)?;
+                opened(sys, kind, None, first, seed, duration, timer_ns, no_check)?
             }
             SystemKind::RawPread => {
                 let sys = systems::raw_pread::RawPread::new(self.raw(kind)?, seed);
                 let direct = sys.direct();
-                self.run_cases(&sys, kind, cases, Some(direct))
+                opened(
+                    sys,
+                    kind,
+                    Some(direct),
+                    first,
+                    seed,
+                    duration,
+                    timer_ns,
+                    no_check,
+                )?
             }
             SystemKind::RawUring => {
                 match systems::raw_uring::RawUring::new(self.raw(kind)?, seed) {
                     Ok(sys) => {
                         let direct = sys.direct();
-                        self.run_cases(&sys, kind, cases, Some(direct))
+                        opened(
+                            sys,
+                            kind,
+                            Some(direct),
+                            first,
+                            seed,
+                            duration,
+                            timer_ns,
+                            no_check,
+                        )?
                     }
                     Err(e) => {
-                        self.unavailable(kind, format!("{e:#}"), cases.len());
-                        Ok(())
+                        self.unavailable(kind, format!("{e:#}"));
+                        return Ok(None);
                     }
                 }
             }
@@ -435,113 +563,119 @@ impl<'p> Runner<'p> {
                         "page-db: the filesystem refused Direct I/O; buffered I/O was used".into(),
                     );
                 }
-                self.run_cases(&sys, kind, cases, Some(direct))
+                opened(
+                    sys,
+                    kind,
+                    Some(direct),
+                    first,
+                    seed,
+                    duration,
+                    timer_ns,
+                    no_check,
+                )?
             }
             SystemKind::NaiveLru => {
                 let f = self.raw(kind)?;
                 let direct = f.direct;
                 let sys = systems::naive_lru::NaiveLru::new(f, frames, seed);
-                self.run_cases(&sys, kind, cases, Some(direct))
+                opened(
+                    sys,
+                    kind,
+                    Some(direct),
+                    first,
+                    seed,
+                    duration,
+                    timer_ns,
+                    no_check,
+                )?
             }
             SystemKind::QuickCache => {
                 let f = self.raw(kind)?;
                 let direct = f.direct;
                 let sys = systems::quick_cache::QuickCache::new(f, frames, seed);
-                self.run_cases(&sys, kind, cases, Some(direct))
+                opened(
+                    sys,
+                    kind,
+                    Some(direct),
+                    first,
+                    seed,
+                    duration,
+                    timer_ns,
+                    no_check,
+                )?
             }
-        }
-    }
-
-    /// Warms `sys` for the workload, then measures each case.
-    fn run_cases<S: System>(
-        &mut self,
-        sys: &S,
-        kind: SystemKind,
-        cases: &[CaseSpec],
-        direct: Option<bool>,
-    ) -> Result<()> {
-        let first = &cases[0];
-        self.pb.set_message(format!(
-            "{} {}: warming up",
-            first.workload.name(),
-            kind.name()
-        ));
-        warm_up(sys, first)?;
-        for case in cases {
-            self.pb.set_message(format!(
-                "{} {} {} {} threads={}",
-                case.workload.name(),
-                kind.name(),
-                case.access.name(),
-                case.dist,
-                case.threads
-            ));
-            let key = (case.workload, case.dist.to_string(), case.threads);
-            let seed = self.plan.seed;
-            let seqs = self.seqs.entry(key).or_insert_with(|| {
-                (0..case.threads)
-                    .map(|t| workload::sequence(case, seed, t))
-                    .collect()
-            });
-            let read_kind = match case.access {
-                Access::Optimistic => OpKind::Optimistic,
-                Access::Exclusive => OpKind::Write,
-                _ => OpKind::Shared,
-            };
-            let m = measure(
-                sys,
-                case,
-                seqs,
-                read_kind,
-                self.plan.duration,
-                self.timer_ns,
-            )?;
-            let q = |p: f64| m.hist.value_at_quantile(p) as f64;
-            let all = m.all_ops.max(1) as f64;
-            let measured_threads = if case.workload == Workload::Scan {
-                1
-            } else {
-                case.threads
-            };
-            self.results.push(CaseResult {
-                workload: case.workload.name(),
-                system: kind.name(),
-                access: case.access.name(),
-                dist: case.dist.to_string(),
-                threads: case.threads,
-                pages: case.pages,
-                frames: case.frames,
-                ops_per_sec: m.ops_per_sec,
-                ns_per_op_p50: q(0.5),
-                ns_per_op_p99: q(0.99),
-                ns_per_op_p999: q(0.999),
-                ns_per_op_mean: measured_threads as f64 * 1e9 / m.ops_per_sec.max(1e-9),
-                hit_ratio: (1.0 - m.io[1] as f64 / m.measured_ops.max(1) as f64).clamp(0.0, 1.0),
-                reads_per_op: m.io[0] as f64 / all,
-                writes_per_op: m.io[2] as f64 / all,
-                scan_ops_per_sec: m.scan_ops_per_sec,
-                direct_io: direct,
-                seconds: self.plan.duration.as_secs_f64(),
-            });
-            self.pb.inc(1);
-        }
-        Ok(())
+        };
+        Ok(Some(o))
     }
 }
 
-/// Brings a freshly opened system to the workload's starting state with accesses outside the measured sequences:
-/// hit reads every page; miss and mixed fill the pool with the first `frames` pages; scan reads the hot set twice.
-fn warm_up<S: System>(sys: &S, case: &CaseSpec) -> Result<()> {
+/// Runs one case on an opened system: `(case, per-thread sequences, how reads are made)`.
+type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], OpKind) -> Result<driver::Measured>>;
+
+/// A system opened and warmed for one workload.
+struct Opened {
+    kind: SystemKind,
+    direct: Option<bool>,
+    run: CaseRun,
+}
+
+/// Warms `sys` for `first`'s workload and wraps it for measuring; `check` runs after every case.
+#[allow(clippy::too_many_arguments)]
+fn opened<S: System + 'static>(
+    sys: S,
+    kind: SystemKind,
+    direct: Option<bool>,
+    first: &CaseSpec,
+    seed: u64,
+    duration: Duration,
+    timer_ns: u64,
+    check: impl Fn(&S) -> Result<()> + 'static,
+) -> Result<Opened> {
+    warm_up(&sys, first, seed)?;
+    Ok(Opened {
+        kind,
+        direct,
+        run: Box::new(move |case, seqs, read_kind| {
+            let m = measure(&sys, case, seqs, read_kind, duration, timer_ns)?;
+            check(&sys)?;
+            Ok(m)
+        }),
+    })
+}
+
+fn no_check<S>(_: &S) -> Result<()> {
+    Ok(())
+}
+
+/// Salt of the warm-up sequences, so no measured sequence starts with pages the warm-up just loaded.
+const WARM_SALT: u64 = 0x3a9d_77e1_c0ff_ee00;
+
+/// Brings a freshly opened system to the workload's steady state with accesses outside the measured sequences:
+/// hit reads every page; miss runs `frames` ops and mixed `2 x frames` ops (reads and writes, so dirty pages are
+/// being evicted when measuring starts) of a differently seeded sequence; scan reads the hot set twice.
+fn warm_up<S: System>(sys: &S, case: &CaseSpec, seed: u64) -> Result<()> {
     let mut w = sys.worker()?;
-    let (upto, rounds) = match case.workload {
-        Workload::Hit => (case.pages, 1),
-        Workload::Miss | Workload::Mixed => (case.frames.min(case.pages), 1),
-        Workload::Scan => (case.hot_pages, 2),
-    };
-    for _ in 0..rounds {
-        for p in 0..upto {
-            w.op(p, OpKind::Shared)?;
+    match case.workload {
+        Workload::Hit => (0..case.pages).try_for_each(|p| w.op(p, OpKind::Shared)),
+        Workload::Scan => {
+            (0..2 * case.hot_pages).try_for_each(|i| w.op(i % case.hot_pages, OpKind::Shared))
+        }
+        Workload::Miss | Workload::Mixed => {
+            let n = case.frames as usize
+                * if case.workload == Workload::Mixed {
+                    2
+                } else {
+                    1
+                };
+            let seq = workload::sequence(case, seed ^ WARM_SALT, 0);
+            seq.iter().cycle().take(n).try_for_each(|&op| {
+                let kind = if op & workload::OP_WRITE != 0 {
+                    OpKind::Write
+                } else {
+                    OpKind::Shared
+                };
+                w.op(op & !workload::OP_WRITE, kind)
+            })
         }
     }
-    Ok(())
 }

@@ -105,7 +105,8 @@ fn fmt_ns(x: f64) -> String {
     }
 }
 
-/// The summary table: one block per case, one row per system, with bufpool's mean ns/op over each other's.
+/// The summary table: one block per case, one row per system, with bufpool's mean and median ns/op over each
+/// other system's (below 1.0: bufpool is faster).
 pub fn summary(results: &[CaseResult]) -> String {
     let mut groups: BTreeMap<(usize, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
     let order = |w: &str| {
@@ -123,7 +124,7 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool ns/op / this",
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op p50",
         "system", "ops/s", "ns/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
     );
     for ((_, access, dist, threads), rows) in groups {
@@ -136,11 +137,17 @@ pub fn summary(results: &[CaseResult]) -> String {
         let bp = rows
             .iter()
             .find(|r| r.system == "bufpool")
-            .map(|r| r.ns_per_op_mean);
+            .map(|r| (r.ns_per_op_mean, r.ns_per_op_p50));
         for r in rows {
             let ratio = match (bp, r.system) {
                 (Some(_), "bufpool") | (None, _) => String::new(),
-                (Some(b), _) => format!("{:.2}x", b / r.ns_per_op_mean),
+                (Some((mean, p50)), _) => {
+                    format!(
+                        "{:>5.2}x {:>5.2}x",
+                        mean / r.ns_per_op_mean,
+                        p50 / r.ns_per_op_p50
+                    )
+                }
             };
             let _ = writeln!(
                 s,
