@@ -98,11 +98,7 @@ impl State {
     }
 
     /// `REPLACE(x, p)`, with refusals falling back to the other list.
-    fn replace(
-        &mut self,
-        x_in_b2: bool,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn replace(&mut self, x_in_b2: bool, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let t1 = self.t1() as f64;
         let from_t1 = self.t1() >= 1 && (t1 > self.p || (x_in_b2 && t1 == self.p));
         let order = if from_t1 { [T1, T2] } else { [T2, T1] };
@@ -119,11 +115,7 @@ impl State {
             if let Some(f) = self.lists.take_first(list, try_take) {
                 if ghost || list != order[0] {
                     let key = self.keys[f as usize];
-                    let b = if list == T1 {
-                        &mut self.b1
-                    } else {
-                        &mut self.b2
-                    };
+                    let b = if list == T1 { &mut self.b1 } else { &mut self.b2 };
                     b.push_back(key, ());
                 }
                 return Some(f);
@@ -132,11 +124,7 @@ impl State {
         None
     }
 
-    fn victim(
-        &mut self,
-        key: Option<u64>,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn victim(&mut self, key: Option<u64>, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let c = self.c;
         if let Some(x) = key.filter(|&x| self.b1.contains(x)) {
             self.grow_p(); // Case II
@@ -162,9 +150,7 @@ impl State {
                 self.take_from([T1, T2], false, try_take)
             }
         } else {
-            if self.t1() + self.t2() + self.b1.len() + self.b2.len() >= 2 * c
-                && self.b2.pop_front().is_none()
-            {
+            if self.t1() + self.t2() + self.b1.len() + self.b2.len() >= 2 * c && self.b2.pop_front().is_none() {
                 self.b1.pop_front();
             }
             self.replace(false, try_take)
@@ -305,11 +291,7 @@ mod tests {
         let p = Arc::new(2);
         replay(&p, 2, &[1, 2, 3]);
         let st = p.state.lock();
-        assert_eq!(
-            (st.t1(), st.b1.len()),
-            (2, 0),
-            "Case IV with |T1| = c: no ghost for 1"
-        );
+        assert_eq!((st.t1(), st.b1.len()), (2, 0), "Case IV with |T1| = c: no ghost for 1");
     }
 
     #[test]
@@ -318,10 +300,6 @@ mod tests {
         let mut keys = vec![1, 2, 1, 2];
         keys.extend(100..120);
         keys.extend([1, 2]);
-        assert_eq!(
-            replay(&p, 4, &keys),
-            4,
-            "1 and 2 live in T2 through the scan"
-        );
+        assert_eq!(replay(&p, 4, &keys), 4, "1 and 2 live in T2 through the scan");
     }
 }

@@ -134,11 +134,7 @@ impl FrameLists {
 
     /// Offers the frames of `list`, oldest first, to `try_take`; unlinks and returns the first one accepted.
     /// Refused frames keep their place.
-    pub(crate) fn take_first(
-        &mut self,
-        list: usize,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    pub(crate) fn take_first(&mut self, list: usize, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let mut cur = self.front(list);
         while let Some(f) = cur {
             cur = self.next(f);
