@@ -130,11 +130,7 @@ impl Model for LruKModel {
             self.t += 1;
             if self.t - *last > crp {
                 let correlated = *last - hist[0];
-                hist[1] = if hist[0] == 0 {
-                    0
-                } else {
-                    hist[0] + correlated
-                };
+                hist[1] = if hist[0] == 0 { 0 } else { hist[0] + correlated };
                 hist[0] = self.t;
             }
             *last = self.t;
@@ -161,9 +157,7 @@ impl Model for LruKModel {
             .pages
             .iter()
             .enumerate()
-            .filter_map(|(f, p)| {
-                p.map(|(_, hist, last)| (now - last <= self.crp, hist[1], last, f as Frame))
-            })
+            .filter_map(|(f, p)| p.map(|(_, hist, last)| (now - last <= self.crp, hist[1], last, f as Frame)))
             .collect();
         cands.sort(); // eligible (false) first, then oldest HIST(K), then oldest LAST
         let f = cands.iter().map(|c| c.3).find(|&f| !refused(f))?;
@@ -221,11 +215,7 @@ impl Model for TwoQModel {
     fn victim(&mut self, _: Option<u64>, refused: &dyn Fn(Frame) -> bool) -> Option<Frame> {
         let a1in_first = self.a1in.len() > self.kin;
         for from_a1in in [a1in_first, !a1in_first] {
-            let list = if from_a1in {
-                &mut self.a1in
-            } else {
-                &mut self.am
-            };
+            let list = if from_a1in { &mut self.a1in } else { &mut self.am };
             if let Some(f) = first_unrefused(list, refused) {
                 remove_item(list, &f);
                 if from_a1in {
@@ -285,12 +275,7 @@ impl ArcModel {
         self.take([from_t1, !from_t1], true, refused)
     }
 
-    fn take(
-        &mut self,
-        order: [bool; 2],
-        ghost_first: bool,
-        refused: &dyn Fn(Frame) -> bool,
-    ) -> Option<Frame> {
+    fn take(&mut self, order: [bool; 2], ghost_first: bool, refused: &dyn Fn(Frame) -> bool) -> Option<Frame> {
         for (i, from_t1) in order.into_iter().enumerate() {
             let list = if from_t1 { &mut self.t1 } else { &mut self.t2 };
             if let Some(f) = first_unrefused(list, refused) {
@@ -325,18 +310,16 @@ impl Model for ArcModel {
             remove_deque(&mut self.b1, &x);
             self.t2.push(f);
         } else if self.b2.contains(&x) {
-            self.p = self
-                .p
-                .saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
+            self.p = self.p.saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
             remove_deque(&mut self.b2, &x);
             self.t2.push(f);
         } else {
             while self.t1.len() + self.b1.len() >= self.c && self.b1.pop_front().is_some() {}
-            while self.t1.len() + self.t2.len() + self.b1.len() + self.b2.len() >= 2 * self.c
-                && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
-            {}
             self.t1.push(f);
         }
+        while self.t1.len() + self.t2.len() + self.b1.len() + self.b2.len() > 2 * self.c
+            && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
+        {}
     }
     fn remove(&mut self, f: Frame) {
         remove_item(&mut self.t1, &f);
@@ -353,9 +336,7 @@ impl Model for ArcModel {
             }
             if self.b2.contains(&x) {
                 // Case III
-                self.p = self
-                    .p
-                    .saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
+                self.p = self.p.saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
                 remove_deque(&mut self.b2, &x);
                 self.to_t2.push(x);
                 return self.replace(true, refused);
@@ -533,11 +514,9 @@ impl Model for S3FifoModel {
     }
     fn victim(&mut self, _: Option<u64>, refused: &dyn Fn(Frame) -> bool) -> Option<Frame> {
         if self.small.len() >= self.small_target || self.main.is_empty() {
-            self.evict_small(refused)
-                .or_else(|| self.evict_main(refused))
+            self.evict_small(refused).or_else(|| self.evict_main(refused))
         } else {
-            self.evict_main(refused)
-                .or_else(|| self.evict_small(refused))
+            self.evict_main(refused).or_else(|| self.evict_small(refused))
         }
     }
 }
@@ -614,14 +593,10 @@ fn run(frames: usize, policy: &dyn Policy, mut model: Option<&mut dyn Model>, op
     // Finally every resident frame comes out, each once, and then nothing.
     let live = resident.iter().filter(|r| r.is_some()).count();
     for _ in 0..live {
-        let f = checked_victim(policy, &mut model, &resident, None, 0, ops.len())
-            .expect("a tracked frame is left");
+        let f = checked_victim(policy, &mut model, &resident, None, 0, ops.len()).expect("a tracked frame is left");
         resident[f as usize] = None;
     }
-    assert_eq!(
-        policy.victim(&mut |f| panic!("offered untracked frame {f}")),
-        None
-    );
+    assert_eq!(policy.victim(&mut |f| panic!("offered untracked frame {f}")), None);
 }
 
 /// Calls the policy's victim (with `key`: `victim_for`) refusing the frames in `refuse`, checks the contract,
@@ -637,10 +612,7 @@ fn checked_victim(
     let refused = |f: Frame| f < 8 && refuse & (1 << f) != 0;
     let mut accepted = None;
     let mut try_take = |f: Frame| {
-        assert!(
-            accepted.is_none(),
-            "step {step}: offered {f} after accepting"
-        );
+        assert!(accepted.is_none(), "step {step}: offered {f} after accepting");
         assert!(
             resident.get(f as usize).is_some_and(Option::is_some),
             "step {step}: offered untracked frame {f}"
@@ -656,19 +628,13 @@ fn checked_victim(
         Some(k) => policy.victim_for(k, &mut try_take),
         None => policy.victim(&mut try_take),
     };
-    assert_eq!(
-        got, accepted,
-        "step {step}: returned a frame try_take did not accept"
-    );
+    assert_eq!(got, accepted, "step {step}: returned a frame try_take did not accept");
     if got.is_none() {
         let all_refused = resident
             .iter()
             .enumerate()
             .all(|(f, r)| r.is_none() || refused(f as Frame));
-        assert!(
-            all_refused,
-            "step {step}: None while an unrefused frame is tracked"
-        );
+        assert!(all_refused, "step {step}: None while an unrefused frame is tracked");
     }
     if let Some(m) = model.as_deref_mut() {
         let expected = m.victim(key, &refused);
@@ -762,11 +728,7 @@ fn concurrent_smoke() {
     const RESIDENT: u8 = 1;
     const TAKEN: u8 = 2;
     let mut configs: Vec<_> = PolicyKind::ALL.iter().map(|&k| k.into()).collect();
-    configs.extend(
-        PolicyKind::ALL
-            .iter()
-            .map(|&k| k.with_admission(Admission::TinyLfu)),
-    );
+    configs.extend(PolicyKind::ALL.iter().map(|&k| k.with_admission(Admission::TinyLfu)));
     for config in configs {
         let policy = config.build(FRAMES);
         let state: Vec<AtomicU8> = (0..FRAMES).map(|_| AtomicU8::new(RESIDENT)).collect();
@@ -777,8 +739,7 @@ fn concurrent_smoke() {
             for t in 0..THREADS {
                 let (policy, state) = (&policy, &state);
                 s.spawn(move || {
-                    let mut rng =
-                        0x9e37_79b9_7f4a_7c15u64 ^ (t + 1).wrapping_mul(0xff51_afd7_ed55_8ccd);
+                    let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1).wrapping_mul(0xff51_afd7_ed55_8ccd);
                     let mut next = move || {
                         rng ^= rng << 13;
                         rng ^= rng >> 7;
@@ -812,12 +773,7 @@ fn concurrent_smoke() {
                                 } else {
                                     policy.victim_for(key, &mut try_take)
                                 };
-                                assert_eq!(
-                                    got,
-                                    accepted,
-                                    "{}: returned a frame it did not take",
-                                    config.name()
-                                );
+                                assert_eq!(got, accepted, "{}: returned a frame it did not take", config.name());
                                 if let Some(g) = got {
                                     policy.on_insert(g, key);
                                     state[g as usize].store(RESIDENT, SeqCst);
@@ -844,11 +800,7 @@ fn concurrent_smoke() {
             let f = policy
                 .victim(&mut |_| true)
                 .unwrap_or_else(|| panic!("{}: lost track of a resident frame", config.name()));
-            assert!(
-                !seen[f as usize],
-                "{}: frame {f} returned twice",
-                config.name()
-            );
+            assert!(!seen[f as usize], "{}: frame {f} returned twice", config.name());
             seen[f as usize] = true;
         }
         assert_eq!(policy.victim(&mut |_| true), None, "{}", config.name());
@@ -885,13 +837,8 @@ fn hit_ratio_sanity() {
         let u = (next() >> 11) as f64 / (1u64 << 53) as f64;
         trace.push(((KEYS as f64).powf(u) - 1.0) as u64);
     }
-    let mut configs: Vec<bufpool::policy::PolicyConfig> =
-        PolicyKind::ALL.iter().map(|&k| k.into()).collect();
-    configs.extend(
-        PolicyKind::ALL
-            .iter()
-            .map(|&k| k.with_admission(Admission::TinyLfu)),
-    );
+    let mut configs: Vec<bufpool::policy::PolicyConfig> = PolicyKind::ALL.iter().map(|&k| k.into()).collect();
+    configs.extend(PolicyKind::ALL.iter().map(|&k| k.with_admission(Admission::TinyLfu)));
     let mut ratios = std::collections::HashMap::new();
     for config in configs {
         let policy = config.build(FRAMES);
@@ -928,14 +875,8 @@ fn hit_ratio_sanity() {
         ratios.insert(config.name(), ratio);
     }
     assert!(ratios["arc"] > ratios["lru"], "ARC resists the scans");
-    assert!(
-        ratios["w-tinylfu"] > ratios["lru"],
-        "W-TinyLFU resists the scans"
-    );
-    assert!(
-        ratios["lru+tinylfu"] > ratios["lru"],
-        "admission protects LRU"
-    );
+    assert!(ratios["w-tinylfu"] > ratios["lru"], "W-TinyLFU resists the scans");
+    assert!(ratios["lru+tinylfu"] > ratios["lru"], "admission protects LRU");
 }
 
 /// Every policy behind the real pool: two threads read and rewrite pages of a file four times larger than
@@ -959,9 +900,8 @@ fn every_policy_runs_the_pool() {
             assert_eq!(g.page_id().page_no(), n);
             g[..4].copy_from_slice(&n.to_le_bytes());
         }
-        let versions: Vec<std::sync::atomic::AtomicU32> = (0..PAGES)
-            .map(|_| std::sync::atomic::AtomicU32::new(0))
-            .collect();
+        let versions: Vec<std::sync::atomic::AtomicU32> =
+            (0..PAGES).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
         std::thread::scope(|s| {
             for t in 0..2u64 {
                 let (pool, versions) = (&pool, &versions);
@@ -980,23 +920,13 @@ fn every_policy_runs_the_pool() {
                         let page = PageId::new(file, n);
                         if rng & 6 == 0 {
                             let mut g = pool.write(page).expect("write");
-                            assert_eq!(
-                                u32::from_le_bytes(g[..4].try_into().unwrap()),
-                                n,
-                                "{}",
-                                kind.name()
-                            );
+                            assert_eq!(u32::from_le_bytes(g[..4].try_into().unwrap()), n, "{}", kind.name());
                             let v = u32::from_le_bytes(g[4..8].try_into().unwrap()) + 1;
                             g[4..8].copy_from_slice(&v.to_le_bytes());
                             versions[n as usize].store(v, SeqCst);
                         } else {
                             let g = pool.read(page).expect("read");
-                            assert_eq!(
-                                u32::from_le_bytes(g[..4].try_into().unwrap()),
-                                n,
-                                "{}",
-                                kind.name()
-                            );
+                            assert_eq!(u32::from_le_bytes(g[..4].try_into().unwrap()), n, "{}", kind.name());
                             let v = u32::from_le_bytes(g[4..8].try_into().unwrap());
                             assert!(
                                 v >= versions[n as usize].load(SeqCst),
@@ -1008,10 +938,48 @@ fn every_policy_runs_the_pool() {
                 });
             }
         });
-        assert!(
-            pool.stats().evictions > 0,
-            "{}: the workload evicts",
-            kind.name()
-        );
+        assert!(pool.stats().evictions > 0, "{}: the workload evicts", kind.name());
+    }
+}
+
+/// Cost of `on_hit` per configuration, with one and two threads hitting random resident frames (no
+/// assertions: a table for the report). Run with
+/// `cargo test --release -p bufpool --test policy_model -- --ignored --nocapture hit_path_cost`.
+#[test]
+#[ignore = "prints a table of timings"]
+fn hit_path_cost() {
+    const FRAMES: usize = 4_096;
+    const HITS: u64 = 2_000_000;
+    let mut configs: Vec<bufpool::policy::PolicyConfig> =
+        PolicyKind::ALL.iter().map(|&k| k.into()).collect();
+    configs.push(PolicyKind::Lru.with_admission(Admission::TinyLfu));
+    for config in configs {
+        let policy = config.build(FRAMES);
+        for f in 0..FRAMES as Frame {
+            policy.on_insert(f, u64::from(f));
+        }
+        let mut line = format!("{:<14}", config.name());
+        for threads in [1u64, 2] {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    let policy = &policy;
+                    s.spawn(move || {
+                        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+                        for _ in 0..HITS / threads {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            policy.on_hit((rng % FRAMES as u64) as Frame);
+                        }
+                    });
+                }
+            });
+            // Drain what the buffers hold, as the next miss would.
+            let _ = policy.victim(&mut |_| false);
+            let ns = start.elapsed().as_nanos() as f64 / HITS as f64;
+            line += &format!("  {threads} thread(s): {ns:5.1} ns/hit");
+        }
+        println!("{line}");
     }
 }

@@ -92,11 +92,7 @@ impl TinyLfuAdmission {
         }
     }
 
-    fn take(
-        &self,
-        key: Option<u64>,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn take(&self, key: Option<u64>, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let mut st = self.state.lock();
         let mut cur = st.probation.front(PROBATION);
         while let Some(f) = cur {
@@ -197,11 +193,7 @@ mod tests {
         // miss evicts it rather than another LRU page.
         assert_eq!(p.victim(&mut |_| true), Some(0));
         p.on_insert(0, 100);
-        assert_eq!(
-            p.victim(&mut |_| true),
-            Some(0),
-            "scan page 100 leaves first"
-        );
+        assert_eq!(p.victim(&mut |_| true), Some(0), "scan page 100 leaves first");
         p.on_insert(0, 101);
         assert_eq!(p.victim(&mut |_| true), Some(0));
         p.on_insert(0, 0); // page 0 again: it was seen twice, hotter than 101: admitted
@@ -219,11 +211,7 @@ mod tests {
         assert_eq!(p.victim(&mut |_| true), Some(0));
         p.on_insert(0, 3); // colder than 1: probation
         p.on_hit(0); // used: promoted at the next victim
-        assert_eq!(
-            p.victim(&mut |_| true),
-            Some(1),
-            "LRU's victim, not the promoted page"
-        );
+        assert_eq!(p.victim(&mut |_| true), Some(1), "LRU's victim, not the promoted page");
         assert_eq!(p.victim(&mut |_| true), Some(0));
         assert_eq!(p.victim(&mut |_| true), None);
     }

@@ -27,8 +27,9 @@
 //! evicted page goes to the ghost list of the list it came from. State changes made before every candidate
 //! is refused (the `p` update, a trimmed ghost) are kept: the paper has no notion of an impossible eviction.
 //!
-//! Memory bound: B1 + B2 ≤ c keys (the directory T1 ∪ T2 ∪ B1 ∪ B2 ≤ 2c), plus at most
-//! `PENDING_MAX` keys awaiting their `on_insert` after a ghost hit.
+//! Memory bound: the directory |T1| + |T2| + |B1| + |B2| stays ≤ 2c (every path that adds a resident page first
+//! drops a ghost when the directory is full), so B1 + B2 ≤ 2c keys (≤ c while the cache is full, as in the
+//! paper), plus at most `PENDING_MAX` keys awaiting their `on_insert` after a ghost hit.
 //!
 //! Hit path: no lock; hits go through the lock-free hit buffer (`hitbuf`), replayed in order (exactly, when
 //! single-threaded) before every insert, removal and victim. Everything else: one mutex, O(1).
@@ -97,11 +98,7 @@ impl State {
     }
 
     /// `REPLACE(x, p)`, with refusals falling back to the other list.
-    fn replace(
-        &mut self,
-        x_in_b2: bool,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn replace(&mut self, x_in_b2: bool, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let t1 = self.t1() as f64;
         let from_t1 = self.t1() >= 1 && (t1 > self.p || (x_in_b2 && t1 == self.p));
         let order = if from_t1 { [T1, T2] } else { [T2, T1] };
@@ -118,11 +115,7 @@ impl State {
             if let Some(f) = self.lists.take_first(list, try_take) {
                 if ghost || list != order[0] {
                     let key = self.keys[f as usize];
-                    let b = if list == T1 {
-                        &mut self.b1
-                    } else {
-                        &mut self.b2
-                    };
+                    let b = if list == T1 { &mut self.b1 } else { &mut self.b2 };
                     b.push_back(key, ());
                 }
                 return Some(f);
@@ -131,11 +124,7 @@ impl State {
         None
     }
 
-    fn victim(
-        &mut self,
-        key: Option<u64>,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn victim(&mut self, key: Option<u64>, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let c = self.c;
         if let Some(x) = key.filter(|&x| self.b1.contains(x)) {
             self.grow_p(); // Case II
@@ -161,9 +150,7 @@ impl State {
                 self.take_from([T1, T2], false, try_take)
             }
         } else {
-            if self.t1() + self.t2() + self.b1.len() + self.b2.len() >= 2 * c
-                && self.b2.pop_front().is_none()
-            {
+            if self.t1() + self.t2() + self.b1.len() + self.b2.len() >= 2 * c && self.b2.pop_front().is_none() {
                 self.b1.pop_front();
             }
             self.replace(false, try_take)
@@ -185,14 +172,19 @@ impl State {
             self.lists.push_back(T2, frame);
         } else {
             // Case IV without a REPLACE (a free frame, or `victim_for` already made room): keep
-            // |L1| ≤ c and |L1| + |L2| ≤ 2c once x is in. No-op when `victim_for(x)` ran.
-            let c = self.c;
-            while self.t1() + self.b1.len() >= c && self.b1.pop_front().is_some() {}
-            while self.t1() + self.t2() + self.b1.len() + self.b2.len() >= 2 * c
-                && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
-            {}
+            // |L1| ≤ c once x is in. No-op when `victim_for(x)` ran.
+            while self.t1() + self.b1.len() >= self.c && self.b1.pop_front().is_some() {}
             self.lists.push_back(T1, frame);
         }
+        // Keep the directory ≤ 2c (Case IV's "delete B2's LRU"). A no-op right after `victim_for(x)`, which
+        // made room; needed when other pages were placed between a ghost hit's `victim_for` and its insert.
+        while self.t1() + self.t2() + self.b1.len() + self.b2.len() > 2 * self.c
+            && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
+        {}
+        debug_assert!(
+            self.t1() + self.t2() + self.b1.len() + self.b2.len() <= 2 * self.c,
+            "ARC directory exceeds 2c"
+        );
     }
 }
 
@@ -299,11 +291,7 @@ mod tests {
         let p = Arc::new(2);
         replay(&p, 2, &[1, 2, 3]);
         let st = p.state.lock();
-        assert_eq!(
-            (st.t1(), st.b1.len()),
-            (2, 0),
-            "Case IV with |T1| = c: no ghost for 1"
-        );
+        assert_eq!((st.t1(), st.b1.len()), (2, 0), "Case IV with |T1| = c: no ghost for 1");
     }
 
     #[test]
@@ -312,10 +300,6 @@ mod tests {
         let mut keys = vec![1, 2, 1, 2];
         keys.extend(100..120);
         keys.extend([1, 2]);
-        assert_eq!(
-            replay(&p, 4, &keys),
-            4,
-            "1 and 2 live in T2 through the scan"
-        );
+        assert_eq!(replay(&p, 4, &keys), 4, "1 and 2 live in T2 through the scan");
     }
 }

@@ -58,11 +58,7 @@ mod tests {
             p.on_insert(f, u64::from(f));
         }
         p.on_hit(2);
-        assert_eq!(
-            p.victim(&mut |f| f != 2),
-            Some(0),
-            "2 refused keeps its place"
-        );
+        assert_eq!(p.victim(&mut |f| f != 2), Some(0), "2 refused keeps its place");
         assert_eq!(p.victim(&mut |_| true), Some(2));
         p.on_remove(1);
         assert_eq!(p.victim(&mut |_| true), None);

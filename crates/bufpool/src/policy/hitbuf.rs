@@ -91,12 +91,7 @@ impl HitBuffer {
                 return false;
             }
             if s.tail
-                .compare_exchange(
-                    tail,
-                    tail.wrapping_add(1),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
+                .compare_exchange(tail, tail.wrapping_add(1), Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
                 s.slots[tail % STRIPE_SLOTS].store(frame.wrapping_add(1), Ordering::Release);

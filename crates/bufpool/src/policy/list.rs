@@ -32,6 +32,10 @@ impl FrameLists {
     /// `lists` empty lists over `frames` frames.
     pub(crate) fn new(frames: usize, lists: usize) -> FrameLists {
         debug_assert!(lists < NO_LIST as usize);
+        debug_assert!(
+            frames < NIL as usize,
+            "frame indices must not reach the NIL sentinel"
+        );
         FrameLists {
             prev: vec![NIL; frames].into(),
             next: vec![NIL; frames].into(),
@@ -130,11 +134,7 @@ impl FrameLists {
 
     /// Offers the frames of `list`, oldest first, to `try_take`; unlinks and returns the first one accepted.
     /// Refused frames keep their place.
-    pub(crate) fn take_first(
-        &mut self,
-        list: usize,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    pub(crate) fn take_first(&mut self, list: usize, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let mut cur = self.front(list);
         while let Some(f) = cur {
             cur = self.next(f);

@@ -212,11 +212,7 @@ mod tests {
         assert_eq!(p.victim(&mut |_| true), Some(2));
         p.on_insert(2, 200); // t6, new page
         p.on_hit(2); // t7: HIST(2) = [7, 6]
-        assert_eq!(
-            p.victim(&mut |_| true),
-            Some(0),
-            "oldest 2nd-last reference (t1)"
-        );
+        assert_eq!(p.victim(&mut |_| true), Some(0), "oldest 2nd-last reference (t1)");
         assert_eq!(p.victim(&mut |f| f != 1), Some(2), "1 refused");
     }
 

@@ -194,10 +194,7 @@ impl PolicyKind {
 
     /// This policy with an admission filter in front of it.
     pub fn with_admission(self, admission: Admission) -> PolicyConfig {
-        PolicyConfig {
-            kind: self,
-            admission,
-        }
+        PolicyConfig { kind: self, admission }
     }
 }
 

@@ -66,11 +66,7 @@ impl S3Fifo {
         }
     }
 
-    fn evict_small(
-        &self,
-        st: &mut State,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn evict_small(&self, st: &mut State, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let mut cur = st.lists.front(SMALL);
         while let Some(t) = cur {
             cur = st.lists.next(t);
@@ -94,11 +90,7 @@ impl S3Fifo {
         None
     }
 
-    fn evict_main(
-        &self,
-        st: &mut State,
-        try_take: &mut dyn FnMut(FrameIdx) -> bool,
-    ) -> Option<FrameIdx> {
+    fn evict_main(&self, st: &mut State, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
         let mut steps = 4 * st.lists.len(MAIN) + 1;
         let mut cur = st.lists.front(MAIN);
         while let Some(t) = cur {
@@ -142,11 +134,7 @@ impl Policy for S3Fifo {
         st.lists.remove(frame);
         st.keys[frame as usize] = key;
         self.freq[frame as usize].store(0, Relaxed);
-        let list = if st.ghost.remove(key).is_some() {
-            MAIN
-        } else {
-            SMALL
-        };
+        let list = if st.ghost.remove(key).is_some() { MAIN } else { SMALL };
         st.lists.push_back(list, frame);
     }
 
@@ -188,11 +176,7 @@ mod tests {
             assert_eq!(st.lists.list_of(0), Some(MAIN));
             assert!(st.ghost.len() == 0);
         }
-        assert_eq!(
-            p.victim(&mut |f| f != 2),
-            Some(3),
-            "2 refused keeps its place"
-        );
+        assert_eq!(p.victim(&mut |f| f != 2), Some(3), "2 refused keeps its place");
     }
 
     #[test]

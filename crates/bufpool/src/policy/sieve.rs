@@ -114,11 +114,7 @@ mod tests {
         p.on_hit(2);
         assert_eq!(p.victim(&mut |_| true), Some(1), "0 visited: cleared, kept");
         p.on_insert(1, 9); // new page at the head, behind the hand
-        assert_eq!(
-            p.victim(&mut |_| true),
-            Some(3),
-            "hand resumed at 2: cleared, 3 out"
-        );
+        assert_eq!(p.victim(&mut |_| true), Some(3), "hand resumed at 2: cleared, 3 out");
         // The hand moves on to the head, where the new page 1 sits unvisited.
         assert_eq!(p.victim(&mut |_| true), Some(1));
         // Wrapped to the tail: 0 (cleared on the first sweep) goes; 2 is refused.

@@ -104,10 +104,7 @@ mod tests {
             s.increment(7);
         }
         assert_eq!(s.frequency(7), 15);
-        assert!(
-            s.frequency(8) <= 1,
-            "an unseen key may only collide, at most once here"
-        );
+        assert!(s.frequency(8) <= 1, "an unseen key may only collide, at most once here");
         for k in 1000..1000 + s.sample_size() as u64 {
             s.increment(k);
         }

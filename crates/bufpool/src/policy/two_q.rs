@@ -78,11 +78,7 @@ impl Policy for TwoQ {
         let mut st = self.state.lock();
         st.lists.remove(frame);
         st.keys[frame as usize] = key;
-        let list = if st.a1out.remove(key).is_some() {
-            AM
-        } else {
-            A1IN
-        };
+        let list = if st.a1out.remove(key).is_some() { AM } else { A1IN };
         st.lists.push_back(list, frame);
     }
 

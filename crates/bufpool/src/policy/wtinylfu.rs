@@ -140,9 +140,7 @@ impl State {
     }
 
     fn shrink_window(&mut self, quota: usize) {
-        let quota = quota
-            .min(self.window_max.saturating_sub(1))
-            .min(TRANSFER_MAX);
+        let quota = quota.min(self.window_max.saturating_sub(1)).min(TRANSFER_MAX);
         self.window_max -= quota;
         self.protected_max += quota;
         let mut moved = 0;
@@ -161,10 +159,7 @@ impl State {
         let candidate = (self.lists.len(WINDOW) >= self.window_max)
             .then(|| self.lists.front(WINDOW))
             .flatten();
-        let main_victim = self
-            .lists
-            .front(PROBATION)
-            .or_else(|| self.lists.front(PROTECTED));
+        let main_victim = self.lists.front(PROBATION).or_else(|| self.lists.front(PROTECTED));
         let preferred = match (candidate, main_victim) {
             (Some(c), Some(v)) => Some(if self.freq(c) > self.freq(v) { v } else { c }),
             (c, v) => c.or(v).or_else(|| self.lists.front(WINDOW)),

@@ -49,10 +49,7 @@ impl FileStorage {
             .create(true)
             .truncate(false)
             .open(path)?;
-        Ok(FileStorage {
-            file,
-            direct: false,
-        })
+        Ok(FileStorage { file, direct: false })
     }
 
     fn open_direct(path: &Path) -> io::Result<FileStorage> {
@@ -117,11 +114,7 @@ mod tests {
         let mut back = AlignedBuf::zeroed(4096);
         assert_eq!(s.read_at(&mut back, 8192).unwrap(), 4096);
         assert!(back.iter().all(|&b| b == 0x5a));
-        assert_eq!(
-            s.read_at(&mut back, 12288).unwrap(),
-            0,
-            "end of file reads nothing"
-        );
+        assert_eq!(s.read_at(&mut back, 12288).unwrap(), 0, "end of file reads nothing");
         assert!(s.identity().is_some());
     }
 }
