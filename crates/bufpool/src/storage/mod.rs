@@ -4,6 +4,7 @@
 //! - [`FileStorage`] (`file.rs`): a real file through `pread`/`pwrite`, O_DIRECT probed at open with a buffered
 //!   fallback where the filesystem refuses it (tmpfs, some overlay filesystems);
 //! - [`MemoryStorage`] (`memory.rs`): a growable in-memory image for unit tests;
+//! - [`UringStorage`] (`uring.rs`): the same file through io_uring, a whole [`Storage::submit`] batch in flight;
 //!
 //! # Contract
 //! - Offsets and lengths the pool passes are multiples of the page size, and buffers are aligned to
@@ -18,11 +19,13 @@
 
 mod file;
 mod memory;
+mod uring;
 
 use std::io;
 
 pub use file::{FileStorage, OpenMode};
 pub use memory::MemoryStorage;
+pub use uring::{uring_available, UringStorage};
 
 pub use crate::page::{AlignedBuf, IO_ALIGN};
 
