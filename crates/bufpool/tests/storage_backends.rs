@@ -1,5 +1,6 @@
 //! One suite of `Storage` contract tests, run against every backend: `FileStorage` (pread), `MemoryStorage`,
-//! and `UringStorage` (io_uring; skipped with a printed notice only where `uring_available()` is false).
+//! and `UringStorage` (io_uring; skipped with a printed notice only where `uring_available()` is false), the
+//! file backends both with O_DIRECT (where the filesystem allows it) and buffered.
 //!
 //! Each test is written once against a `Backend` (a storage plus, for file backends, the path to reopen it
 //! at) and instantiated per backend by the `contract_suite!` macro at the bottom. Buffers are `AlignedBuf`
@@ -26,9 +27,17 @@ struct Backend {
 }
 
 fn file_backend() -> Option<Backend> {
+    file_backend_in(OpenMode::DirectOrBuffered)
+}
+
+fn file_buffered_backend() -> Option<Backend> {
+    file_backend_in(OpenMode::Buffered)
+}
+
+fn file_backend_in(mode: OpenMode) -> Option<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data");
-    let storage = FileStorage::open(&path, OpenMode::DirectOrBuffered).unwrap();
+    let storage = FileStorage::open(&path, mode).unwrap();
     Some(Backend {
         storage: Arc::new(storage),
         path: Some(path),
@@ -45,6 +54,14 @@ fn memory_backend() -> Option<Backend> {
 }
 
 fn uring_backend() -> Option<Backend> {
+    uring_backend_in(OpenMode::DirectOrBuffered)
+}
+
+fn uring_buffered_backend() -> Option<Backend> {
+    uring_backend_in(OpenMode::Buffered)
+}
+
+fn uring_backend_in(mode: OpenMode) -> Option<Backend> {
     if !uring_available() {
         println!(
             "NOTICE: io_uring is unavailable on this machine: UringStorage contract test skipped"
@@ -53,7 +70,7 @@ fn uring_backend() -> Option<Backend> {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data");
-    let storage = UringStorage::open(&path, OpenMode::DirectOrBuffered).unwrap();
+    let storage = UringStorage::open(&path, mode).unwrap();
     Some(Backend {
         storage: Arc::new(storage),
         path: Some(path),
@@ -338,6 +355,10 @@ macro_rules! contract_suite {
 contract_suite!(file, file_backend);
 contract_suite!(memory, memory_backend);
 contract_suite!(uring, uring_backend);
+// Through the page cache too: another kernel path (buffered io_uring reads may complete short or be punted to
+// worker threads).
+contract_suite!(file_buffered, file_buffered_backend);
+contract_suite!(uring_buffered, uring_buffered_backend);
 
 /// On a direct file, a misaligned request fails alone: the rest of its batch still succeeds.
 #[test]

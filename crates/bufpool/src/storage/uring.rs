@@ -361,8 +361,11 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
     let mut resubmit: Vec<usize> = Vec::new();
     let mut in_flight = 0usize;
     let mut enter_failures = 0u32;
+    // Set when the ring refused an `io_uring_enter` outright: push nothing more, let what the kernel holds
+    // complete, fail the rest with this error, and have the caller replace the ring.
+    let mut refused: Option<io::Error> = None;
     loop {
-        {
+        if refused.is_none() {
             let mut sq = ring.submission();
             while in_flight < capacity {
                 let index = match resubmit.pop() {
@@ -383,7 +386,7 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
                 // the whole of this call, and at `file`, borrowed likewise. This function does not return
                 // while the kernel may still use the entry: it loops until `in_flight` (every entry pushed and
                 // not yet reaped) is 0; it returns early only after finding that the kernel consumed none of
-                // the pushed entries, and then the caller drops the ring unsubmitted; otherwise it aborts.
+                // the pending entries, and then the caller drops the ring with them unread; else it aborts.
                 if unsafe { sq.push(&entry) }.is_err() {
                     resubmit.push(index);
                     break;
@@ -392,7 +395,13 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
             }
         }
         if in_flight == 0 {
-            return RingState::Clean;
+            return match refused {
+                None => RingState::Clean,
+                Some(e) => {
+                    fail_unfinished(slots, &e);
+                    RingState::Unusable
+                }
+            };
         }
         let entered = ring.submit_and_wait(1);
         for cqe in ring.completion() {
@@ -407,29 +416,37 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
                 None => debug_assert!(false, "completion for unknown slot {index}"),
             }
         }
-        match entered {
-            Ok(_) => enter_failures = 0,
-            Err(e) => {
-                let transient = matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
-                );
-                if !transient && ring.submission().len() == in_flight {
-                    // The kernel consumed none of what is pending: fail the batch and drop the ring.
-                    for slot in slots.iter_mut() {
-                        if slot.result.is_none() {
-                            *slot.result = Some(Err(copy_error(&e)));
-                        }
-                    }
-                    return RingState::Unusable;
-                }
-                enter_failures += 1;
-                if enter_failures >= ENTER_FAILURES_MAX {
-                    // The kernel holds buffers we cannot prove it is done with; returning would be unsound.
-                    std::process::abort();
-                }
-                std::thread::yield_now();
-            }
+        let Err(e) = entered else {
+            enter_failures = 0;
+            continue;
+        };
+        enter_failures += 1;
+        let transient = matches!(
+            e.raw_os_error(),
+            Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
+        );
+        let give_up = !transient || enter_failures >= ENTER_FAILURES_MAX;
+        if give_up && ring.submission().len() == in_flight {
+            // The kernel consumed none of what is pending, so it holds none of our buffers.
+            fail_unfinished(slots, &e);
+            return RingState::Unusable;
+        }
+        if enter_failures >= ENTER_FAILURES_MAX {
+            // The kernel holds buffers we cannot prove it is done with; returning would be unsound.
+            std::process::abort();
+        }
+        if !transient {
+            refused.get_or_insert(e);
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Gives every slot without a result the error `e`.
+fn fail_unfinished(slots: &mut [Slot<'_>], e: &io::Error) {
+    for slot in slots.iter_mut() {
+        if slot.result.is_none() {
+            *slot.result = Some(Err(copy_error(e)));
         }
     }
 }
