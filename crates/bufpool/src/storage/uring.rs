@@ -515,4 +515,83 @@ mod tests {
             assert!(b.iter().all(|&x| x == i as u8), "page {i}");
         }
     }
+
+    /// The completion logic without a kernel: short transfers continue, EOF stops, retries are bounded.
+    #[test]
+    fn completion_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("f")).unwrap();
+        file.set_len(3 * 4096).unwrap();
+        let fd = types::Fd(file.as_raw_fd());
+
+        // A read cut short inside the file continues where it stopped.
+        let mut buf = vec![0u8; 2 * 4096];
+        let mut result = None;
+        let mut slot = Slot::read(&mut buf, 0, &mut result);
+        slot.entry(fd, 0);
+        assert!(
+            slot.complete(4096, &file),
+            "short read inside the file continues"
+        );
+        assert_eq!(slot.done, 4096);
+        slot.entry(fd, 0);
+        assert_eq!(slot.asked, 4096, "the continuation asks for the rest");
+        assert!(!slot.complete(4096, &file));
+        assert!(matches!(result, Some(Ok(8192))));
+
+        // A read cut short at the end of the file is a legitimate short count.
+        let mut result = None;
+        let mut slot = Slot::read(&mut buf, 2 * 4096, &mut result);
+        slot.entry(fd, 0);
+        assert!(!slot.complete(4096, &file));
+        assert!(matches!(result, Some(Ok(4096))));
+
+        // A read of nothing is end of file, keeping what was read before.
+        let mut result = None;
+        let mut slot = Slot::read(&mut buf, 2 * 4096, &mut result);
+        slot.entry(fd, 0);
+        assert!(slot.complete(1024, &file), "short, and the file goes on");
+        slot.entry(fd, 0);
+        assert!(!slot.complete(0, &file));
+        assert!(matches!(result, Some(Ok(1024))));
+
+        // EINTR and EAGAIN are retried, a bounded number of times.
+        let mut result = None;
+        let mut slot = Slot::read(&mut buf, 0, &mut result);
+        slot.entry(fd, 0);
+        for _ in 0..RETRIES_MAX {
+            assert!(slot.complete(-libc::EINTR, &file));
+        }
+        assert!(!slot.complete(-libc::EAGAIN, &file));
+        let err = result.unwrap().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+
+        // Other errors are final.
+        let mut result = None;
+        let mut slot = Slot::read(&mut buf, 0, &mut result);
+        slot.entry(fd, 0);
+        assert!(!slot.complete(-libc::EIO, &file));
+        assert_eq!(result.unwrap().unwrap_err().raw_os_error(), Some(libc::EIO));
+
+        // A short write continues; a write of nothing is an error.
+        let data = vec![7u8; 8192];
+        let mut result = None;
+        let mut slot = Slot::write(&data, 0, &mut result);
+        slot.entry(fd, 0);
+        assert!(slot.complete(100, &file));
+        slot.entry(fd, 0);
+        assert_eq!(slot.asked, 8092);
+        assert!(!slot.complete(0, &file));
+        assert_eq!(
+            result.unwrap().unwrap_err().kind(),
+            io::ErrorKind::WriteZero
+        );
+
+        // fsync reports success as a count of 0.
+        let mut result = None;
+        let mut slot = Slot::fsync(&mut result);
+        slot.entry(fd, 0);
+        assert!(!slot.complete(0, &file));
+        assert!(matches!(result, Some(Ok(0))));
+    }
 }
