@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p bufpool --example uring_vs_pread -- --file-mb 1024 --seconds 5 [--dir DIR] [--keep]
+//!     [--threads 1,2] [--depths 1,8,32]
 //! ```
 //!
 //! Creates (or reuses, with `--keep`) a data file of `--file-mb` MiB in `--dir` (default: the system temporary
@@ -31,6 +32,19 @@ struct Args {
     seconds: f64,
     dir: PathBuf,
     keep: bool,
+    threads: Vec<usize>,
+    depths: Vec<usize>,
+}
+
+fn parse_list(flag: &str, value: &str) -> Result<Vec<usize>, String> {
+    let list: Vec<usize> = value
+        .split(',')
+        .map(|v| v.trim().parse().map_err(|e| format!("{flag}: {e}")))
+        .collect::<Result<_, _>>()?;
+    if list.contains(&0) {
+        return Err(format!("{flag}: values must be positive"));
+    }
+    Ok(list)
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -39,6 +53,8 @@ fn parse_args() -> Result<Args, String> {
         seconds: 5.0,
         dir: std::env::temp_dir(),
         keep: false,
+        threads: vec![1, 2],
+        depths: vec![1, 8, 32],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,9 +68,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--dir" => args.dir = PathBuf::from(value()?),
             "--keep" => args.keep = true,
+            "--threads" => args.threads = parse_list("--threads", &value()?)?,
+            "--depths" => args.depths = parse_list("--depths", &value()?)?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: uring_vs_pread [--file-mb N] [--seconds S] [--dir DIR] [--keep]".into(),
+                    "usage: uring_vs_pread [--file-mb N] [--seconds S] [--dir DIR] [--keep] \
+                     [--threads 1,2] [--depths 1,8,32]"
+                        .into(),
                 )
             }
             other => return Err(format!("unknown argument {other}")),
@@ -189,7 +209,7 @@ fn main() {
         println!("{name:<28} {iops:>10.0} {reads:>12}");
     };
 
-    for threads in [1, 2] {
+    for &threads in &args.threads {
         let pread = Arc::clone(&pread);
         report(
             format!("pread, {threads} thread(s)"),
@@ -208,8 +228,8 @@ fn main() {
             }),
         );
     }
-    for threads in [1, 2] {
-        for depth in [1usize, 8, 32] {
+    for &threads in &args.threads {
+        for &depth in &args.depths {
             let uring = Arc::clone(&uring);
             report(
                 format!("io_uring QD{depth}, {threads} thread(s)"),
