@@ -57,8 +57,10 @@ const RETRIES_MAX: u32 = 64;
 const ENTER_FAILURES_MAX: u32 = 10_000;
 
 thread_local! {
-    /// This thread's ring; `None` until the first I/O, or after a ring was dropped as unusable.
-    static RING: RefCell<Option<IoUring>> = const { RefCell::new(None) };
+    /// This thread's ring and the process it was made in; `None` until the first I/O, or after a ring was
+    /// dropped as unusable. A child of `fork` inherits the forking thread's ring but may not submit to it
+    /// (`SINGLE_ISSUER`), and must not share it anyway: it makes its own.
+    static RING: RefCell<Option<(IoUring, u32)>> = const { RefCell::new(None) };
 }
 
 /// The probe's verdict, computed once per process: `Err` holds why io_uring cannot be used.
@@ -152,9 +154,16 @@ impl UringStorage {
             let mut ring_slot = cell
                 .try_borrow_mut()
                 .map_err(|_| io::Error::other("io_uring ring already in use on this thread"))?;
-            let ring = match &mut *ring_slot {
+            let pid = std::process::id();
+            if ring_slot
+                .as_ref()
+                .is_some_and(|(_, made_in)| *made_in != pid)
+            {
+                *ring_slot = None;
+            }
+            let (ring, _) = match &mut *ring_slot {
                 Some(ring) => ring,
-                none => none.insert(new_ring(RING_ENTRIES)?),
+                none => none.insert((new_ring(RING_ENTRIES)?, pid)),
             };
             if drive(ring, &self.file, slots) == RingState::Unusable {
                 *ring_slot = None;
