@@ -412,7 +412,12 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
                 }
             };
         }
-        let entered = ring.submit_and_wait(1);
+        // With everything pushed, wait for all of it in one call; otherwise wake at the first completion to
+        // refill the ring. (If the kernel submits only part of the queue, it returns without waiting, so
+        // entries it never consumed cannot keep this waiting.)
+        let everything_pushed = refused.is_none() && resubmit.is_empty() && next >= slots.len();
+        let want = if everything_pushed { in_flight } else { 1 };
+        let entered = ring.submit_and_wait(want);
         for cqe in ring.completion() {
             in_flight = in_flight.saturating_sub(1);
             let index = cqe.user_data() as usize;
