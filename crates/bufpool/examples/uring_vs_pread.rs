@@ -20,9 +20,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bufpool::storage::{
-    uring_available, AlignedBuf, FileStorage, IoRequest, OpenMode, Storage, UringStorage,
-};
+use bufpool::storage::{uring_available, AlignedBuf, FileStorage, IoRequest, OpenMode, Storage, UringStorage};
 
 const PAGE: usize = 4096;
 const FILL_CHUNK: usize = 4 << 20;
@@ -60,12 +58,8 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
-            "--file-mb" => {
-                args.file_mb = value()?.parse().map_err(|e| format!("--file-mb: {e}"))?
-            }
-            "--seconds" => {
-                args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?
-            }
+            "--file-mb" => args.file_mb = value()?.parse().map_err(|e| format!("--file-mb: {e}"))?,
+            "--seconds" => args.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
             "--dir" => args.dir = PathBuf::from(value()?),
             "--keep" => args.keep = true,
             "--threads" => args.threads = parse_list("--threads", &value()?)?,
@@ -88,19 +82,12 @@ fn parse_args() -> Result<Args, String> {
 
 /// Writes the data file unless one of the right size is there: page `n` starts with `n` (little endian).
 fn create_file(path: &PathBuf, bytes: u64) -> std::io::Result<()> {
-    if std::fs::metadata(path)
-        .map(|m| m.len() == bytes)
-        .unwrap_or(false)
-    {
+    if std::fs::metadata(path).map(|m| m.len() == bytes).unwrap_or(false) {
         println!("reusing {}", path.display());
         return Ok(());
     }
     let started = Instant::now();
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
     let mut chunk = vec![0x5au8; FILL_CHUNK];
     let mut page_no = 0u64;
     let mut written = 0u64;
@@ -137,10 +124,7 @@ impl Rng {
 
 fn check(buf: &[u8], page_no: u64) {
     let stamp = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
-    assert_eq!(
-        stamp, page_no,
-        "page {page_no} read back the stamp of page {stamp}"
-    );
+    assert_eq!(stamp, page_no, "page {page_no} read back the stamp of page {stamp}");
 }
 
 /// Runs `threads` workers for `seconds`; each calls `work(rng)` (returning reads done) until time is up.
@@ -187,16 +171,12 @@ fn main() {
         eprintln!("cannot create {}: {e}", path.display());
         std::process::exit(1);
     }
-    let opened = FileStorage::open(&path, OpenMode::DirectOnly).and_then(|f| {
-        UringStorage::open(&path, OpenMode::DirectOnly).map(|u| (Arc::new(f), Arc::new(u)))
-    });
+    let opened = FileStorage::open(&path, OpenMode::DirectOnly)
+        .and_then(|f| UringStorage::open(&path, OpenMode::DirectOnly).map(|u| (Arc::new(f), Arc::new(u))));
     let (pread, uring) = match opened {
         Ok(pair) => pair,
         Err(e) => {
-            eprintln!(
-                "{} refuses O_DIRECT ({e}); use --dir on a real disk",
-                path.display()
-            );
+            eprintln!("{} refuses O_DIRECT ({e}); use --dir on a real disk", path.display());
             std::process::exit(1);
         }
     };
@@ -248,12 +228,7 @@ fn main() {
                             .collect();
                         uring.submit(&mut batch);
                         for r in &batch {
-                            let n = r
-                                .result
-                                .as_ref()
-                                .expect("set")
-                                .as_ref()
-                                .expect("io_uring read");
+                            let n = r.result.as_ref().expect("set").as_ref().expect("io_uring read");
                             assert_eq!(*n, PAGE);
                         }
                         drop(batch);

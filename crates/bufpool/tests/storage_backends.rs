@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::thread;
 
 use bufpool::storage::{
-    uring_available, AlignedBuf, FileStorage, IoKind, IoRequest, MemoryStorage, OpenMode, Storage,
-    UringStorage,
+    uring_available, AlignedBuf, FileStorage, IoKind, IoRequest, MemoryStorage, OpenMode, Storage, UringStorage,
 };
 
 const PAGE: usize = 4096;
@@ -63,9 +62,7 @@ fn uring_buffered_backend() -> Option<Backend> {
 
 fn uring_backend_in(mode: OpenMode) -> Option<Backend> {
     if !uring_available() {
-        println!(
-            "NOTICE: io_uring is unavailable on this machine: UringStorage contract test skipped"
-        );
+        println!("NOTICE: io_uring is unavailable on this machine: UringStorage contract test skipped");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -87,11 +84,7 @@ fn page(seed: u8, page_no: u64) -> AlignedBuf {
 }
 
 fn assert_page(buf: &[u8], seed: u8, page_no: u64, what: &str) {
-    assert_eq!(
-        &buf[..8],
-        &page_no.to_le_bytes(),
-        "{what}: page number stamp"
-    );
+    assert_eq!(&buf[..8], &page_no.to_le_bytes(), "{what}: page number stamp");
     assert!(
         buf[8..PAGE].iter().all(|&b| b == seed),
         "{what}: expected fill {seed:#04x}"
@@ -137,16 +130,8 @@ fn short_count_at_and_after_eof(b: Backend) {
         "a read across the end returns what exists"
     );
     assert_page(&two[..PAGE], 7, 2, "last page");
-    assert_eq!(
-        s.read_at(&mut two, off(3)).unwrap(),
-        0,
-        "read at end of file"
-    );
-    assert_eq!(
-        s.read_at(&mut two, off(50)).unwrap(),
-        0,
-        "read past end of file"
-    );
+    assert_eq!(s.read_at(&mut two, off(3)).unwrap(), 0, "read at end of file");
+    assert_eq!(s.read_at(&mut two, off(50)).unwrap(), 0, "read past end of file");
     assert_eq!(s.len().unwrap(), off(3), "reads do not extend");
 }
 
@@ -198,11 +183,7 @@ fn mixed_batch_sets_each_result(b: Backend) {
     drop(batch);
     assert_page(&r0, 0x40, 0, "batched read of page 0");
     assert_page(&r3, 0x43, 3, "batched read of page 3");
-    assert_eq!(
-        s.len().unwrap(),
-        off(10),
-        "the batched write extended the file"
-    );
+    assert_eq!(s.len().unwrap(), off(10), "the batched write extended the file");
     let mut back = AlignedBuf::zeroed(PAGE);
     for (p, seed) in [(4u64, 0x54u8), (9, 0x59)] {
         assert_eq!(s.read_at(&mut back, off(p)).unwrap(), PAGE);
@@ -244,10 +225,7 @@ fn identity_names_the_file(b: Backend) {
         None => assert_eq!(s.identity(), None),
     }
     let info = s.info();
-    assert!(
-        ["pread", "io_uring", "memory"].contains(&info.backend),
-        "{info:?}"
-    );
+    assert!(["pread", "io_uring", "memory"].contains(&info.backend), "{info:?}");
 }
 
 /// Threads each own the pages `t, t + THREADS, ...`; every round each writes its pages in one batch and reads
@@ -276,8 +254,7 @@ fn concurrent_batches_from_many_threads(b: Backend) {
                         assert_eq!(r.result.as_ref().unwrap().as_ref().unwrap(), &PAGE);
                     }
                     drop(batch);
-                    let mut reads: Vec<AlignedBuf> =
-                        (0..=mine.len()).map(|_| AlignedBuf::zeroed(PAGE)).collect();
+                    let mut reads: Vec<AlignedBuf> = (0..=mine.len()).map(|_| AlignedBuf::zeroed(PAGE)).collect();
                     let (shared, own) = reads.split_first_mut().unwrap();
                     let mut batch: Vec<IoRequest<'_>> = mine
                         .iter()
@@ -379,11 +356,7 @@ fn uring_failed_request_does_not_fail_its_batch() {
         IoRequest::read(off(1), &mut big[1..PAGE + 1]),
     ];
     s.submit(&mut batch);
-    assert!(
-        matches!(batch[0].result, Some(Ok(PAGE))),
-        "{:?}",
-        batch[0].result
-    );
+    assert!(matches!(batch[0].result, Some(Ok(PAGE))), "{:?}", batch[0].result);
     let err = batch[1].result.as_ref().unwrap().as_ref().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL), "{err}");
     drop(batch);

@@ -125,11 +125,7 @@ mod tests {
         let mut back = AlignedBuf::zeroed(4096);
         assert_eq!(s.read_at(&mut back, 8192).unwrap(), 4096);
         assert!(back.iter().all(|&b| b == 0x5a));
-        assert_eq!(
-            s.read_at(&mut back, 12288).unwrap(),
-            0,
-            "end of file reads nothing"
-        );
+        assert_eq!(s.read_at(&mut back, 12288).unwrap(), 0, "end of file reads nothing");
         assert!(s.identity().is_some());
     }
 }

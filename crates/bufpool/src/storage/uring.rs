@@ -99,8 +99,7 @@ fn probe() -> io::Result<()> {
     let nop = opcode::Nop::new().build().user_data(0);
     // SAFETY: a no-op references no memory; the ring is dropped at the end of this function, after its
     // completion was waited for (or, on error, with the kernel holding nothing of ours either way).
-    unsafe { ring.submission().push(&nop) }
-        .map_err(|_| io::Error::other("io_uring probe: submission queue full"))?;
+    unsafe { ring.submission().push(&nop) }.map_err(|_| io::Error::other("io_uring probe: submission queue full"))?;
     ring.submit_and_wait(1)?;
     let res = ring
         .completion()
@@ -155,10 +154,7 @@ impl UringStorage {
                 .try_borrow_mut()
                 .map_err(|_| io::Error::other("io_uring ring already in use on this thread"))?;
             let pid = std::process::id();
-            if ring_slot
-                .as_ref()
-                .is_some_and(|(_, made_in)| *made_in != pid)
-            {
+            if ring_slot.as_ref().is_some_and(|(_, made_in)| *made_in != pid) {
                 *ring_slot = None;
             }
             let (ring, _) = match &mut *ring_slot {
@@ -219,11 +215,7 @@ impl Storage for UringStorage {
         let mut slots: Vec<Slot<'_>> = batch
             .iter_mut()
             .map(|req| {
-                let IoRequest {
-                    offset,
-                    kind,
-                    result,
-                } = req;
+                let IoRequest { offset, kind, result } = req;
                 *result = None;
                 match kind {
                     IoKind::Read(buf) => Slot::read(buf, *offset, result),
@@ -310,9 +302,7 @@ impl<'a> Slot<'a> {
             Op::Write(ptr) => opcode::Write::new(fd, ptr.wrapping_add(self.done), asked)
                 .offset(at)
                 .build(),
-            Op::Fsync => opcode::Fsync::new(fd)
-                .flags(types::FsyncFlags::DATASYNC)
-                .build(),
+            Op::Fsync => opcode::Fsync::new(fd).flags(types::FsyncFlags::DATASYNC).build(),
         };
         entry.user_data(index as u64)
     }
@@ -435,10 +425,7 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
             continue;
         };
         enter_failures += 1;
-        let transient = matches!(
-            e.raw_os_error(),
-            Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
-        );
+        let transient = matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY));
         let give_up = !transient || enter_failures >= ENTER_FAILURES_MAX;
         if give_up && ring.submission().len() == in_flight {
             // The kernel consumed none of what is pending, so it holds none of our buffers.
@@ -543,10 +530,7 @@ mod tests {
         let mut result = None;
         let mut slot = Slot::read(&mut buf, 0, &mut result);
         slot.entry(fd, 0);
-        assert!(
-            slot.complete(4096, &file),
-            "short read inside the file continues"
-        );
+        assert!(slot.complete(4096, &file), "short read inside the file continues");
         assert_eq!(slot.done, 4096);
         slot.entry(fd, 0);
         assert_eq!(slot.asked, 4096, "the continuation asks for the rest");
@@ -596,10 +580,7 @@ mod tests {
         slot.entry(fd, 0);
         assert_eq!(slot.asked, 8092);
         assert!(!slot.complete(0, &file));
-        assert_eq!(
-            result.unwrap().unwrap_err().kind(),
-            io::ErrorKind::WriteZero
-        );
+        assert_eq!(result.unwrap().unwrap_err().kind(), io::ErrorKind::WriteZero);
 
         // fsync reports success as a count of 0.
         let mut result = None;
