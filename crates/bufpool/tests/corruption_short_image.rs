@@ -18,8 +18,7 @@ fn verify_rejects_short_images_without_panicking() {
         for fill in [0x00u8, 0xFF, 0x5A] {
             let image = vec![fill; len];
             let r = std::panic::catch_unwind(|| verify(&image, 0));
-            let r = r
-                .unwrap_or_else(|_| panic!("verify panicked on a {len}-byte image of {fill:#04x}"));
+            let r = r.unwrap_or_else(|_| panic!("verify panicked on a {len}-byte image of {fill:#04x}"));
             assert!(r.is_err(), "a {len}-byte image is not a page: {r:?}");
         }
     }

@@ -39,9 +39,7 @@ fn flush_after_reopen_makes_earlier_writes_durable() {
 
     let image = storage.crash();
     let after = BufferPool::builder().frames(4).build().unwrap();
-    let file = after
-        .open_storage(bufpool::MemoryStorage::from_bytes(image))
-        .unwrap();
+    let file = after.open_storage(bufpool::MemoryStorage::from_bytes(image)).unwrap();
     let page = after.read(PageId::new(file, 0));
     assert!(
         page.is_ok_and(|g| g.iter().all(|&b| b == 0xA1)),
