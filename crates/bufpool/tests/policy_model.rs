@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 
-use bufpool::policy::{Admission, Arc, LruK, Policy, PolicyKind};
+use bufpool::policy::{Admission, ArcPolicy, LruK, Policy, PolicyKind};
 use proptest::prelude::*;
 
 type Frame = u32;
@@ -707,7 +707,7 @@ proptest! {
     #[test]
     fn arc_integer_delta_matches_model((frames, ops) in scenario()) {
         let mut m = ArcModel::new(frames, false);
-        run(frames, &Arc::with_real_delta(frames, false), Some(&mut m), &ops);
+        run(frames, &ArcPolicy::with_real_delta(frames, false), Some(&mut m), &ops);
     }
 
     #[test]
