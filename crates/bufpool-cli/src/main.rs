@@ -10,7 +10,11 @@ mod inspect;
 mod sim;
 
 #[derive(Parser)]
-#[command(name = "bufpool", version, about = "bufpool: benchmark, simulate and inspect a buffer pool")]
+#[command(
+    name = "bufpool",
+    version,
+    about = "bufpool: benchmark, simulate and inspect a buffer pool"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -82,6 +82,15 @@ pub enum Error {
         /// The page that could not be written.
         page: PageId,
     },
+    /// A data file could not be opened or created.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The path given.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// The file ended before the page did: a truncated file or a torn extension.
     #[error("short read of {page}: got {got} of {want} bytes")]
     ShortRead {

@@ -76,6 +76,7 @@ pub struct StorageInfo {
 }
 
 /// A file-like device addressed by byte offset. See the module docs for the contract.
+#[allow(clippy::len_without_is_empty)] // `len` is a fallible size query, not a collection length.
 pub trait Storage: Send + Sync + 'static {
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;

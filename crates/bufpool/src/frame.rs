@@ -1,0 +1,379 @@
+//! Frames: the state word (latch + version), the frame headers, and the frame memory.
+//!
+//! Owns the latch protocol and most of the crate's `unsafe` (handing out page bytes under a latch; reading them
+//! optimistically through atomics).
+//!
+//! # The state word (after vmcache and LeanStore)
+//! One `u64` per frame: `version << 8 | lock`. `lock` is
+//! - `0`: unlatched; `1..=MAX_SHARED`: that many shared holders;
+//! - `EXCLUSIVE`: one exclusive holder (a writer, a loader, or the evictor);
+//! - `FREE`: the frame holds no page.
+//!
+//! Rules: only an exclusive holder changes page bytes or the frame's page id; releasing an exclusive latch after a
+//! change bumps the version; shared latches never change the version. An optimistic reader reads the version (it
+//! must not be `EXCLUSIVE`/`FREE`), reads bytes through atomic loads, then re-reads the word: an unchanged version
+//! means nothing was written meanwhile. A latched frame is pinned: the evictor takes only unlatched frames (by CAS
+//! `0 -> EXCLUSIVE`).
+//!
+//! # Frame memory
+//! One allocation of `frames * page_size` bytes, aligned to 2 MiB when large enough so the kernel can back it with
+//! huge pages. Frame `i`'s page occupies `[i * page_size, (i + 1) * page_size)`.
+//!
+//! The optimistic path reads bytes with relaxed atomic loads while a writer may be storing into them with plain
+//! stores under its exclusive latch (guards hand out `&mut [u8]`). That is the seqlock pattern: the value read is
+//! discarded unless the version validates. It is the same position as `crossbeam`'s seqlock and the
+//! `atomic-memcpy` crate until byte-wise atomic memcpy (C++ P1478) exists; readers never form a reference to
+//! bytes that another thread may write.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+
+use crate::page::{AlignedBuf, PageId};
+use crate::sync::{fence, AtomicU64};
+
+/// Lock field values of the state word.
+pub(crate) const LOCK_MASK: u64 = 0xFF;
+pub(crate) const UNLATCHED: u64 = 0;
+pub(crate) const MAX_SHARED: u64 = 250;
+pub(crate) const EXCLUSIVE: u64 = 253;
+pub(crate) const FREE: u64 = 255;
+const VERSION_ONE: u64 = 1 << 8;
+
+/// Outcome of trying to latch a frame.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TryLatch {
+    /// Latched.
+    Ok,
+    /// Latched by someone else in a conflicting mode; `version` is the word's version seen.
+    Busy { version: u64 },
+    /// The frame holds no page.
+    Free,
+}
+
+/// A frame's state word.
+#[derive(Debug)]
+pub(crate) struct StateWord(AtomicU64);
+
+impl StateWord {
+    /// A word for a frame that holds no page.
+    pub(crate) fn new_free() -> StateWord {
+        StateWord(AtomicU64::new(FREE))
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> u64 {
+        self.0.load(Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn try_latch_shared(&self) -> TryLatch {
+        let mut s = self.0.load(Relaxed);
+        loop {
+            let lock = s & LOCK_MASK;
+            if lock == FREE {
+                return TryLatch::Free;
+            }
+            if lock >= MAX_SHARED {
+                return TryLatch::Busy { version: s >> 8 };
+            }
+            match self.0.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
+                Ok(_) => return TryLatch::Ok,
+                Err(now) => s = now,
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn unlatch_shared(&self) {
+        let prev = self.0.fetch_sub(1, Release);
+        debug_assert!(
+            (1..=MAX_SHARED).contains(&(prev & LOCK_MASK)),
+            "unlatch_shared of {prev:#x}"
+        );
+    }
+
+    /// Latches exclusively if (and only if) the frame holds a page and is unlatched.
+    #[inline]
+    pub(crate) fn try_latch_exclusive(&self) -> TryLatch {
+        let s = self.0.load(Relaxed);
+        match s & LOCK_MASK {
+            FREE => TryLatch::Free,
+            UNLATCHED => match self.0.compare_exchange(s, s | EXCLUSIVE, Acquire, Relaxed) {
+                Ok(_) => {
+                    // Order the latch before the stores that follow it, for optimistic readers (seqlock writer).
+                    fence(Release);
+                    TryLatch::Ok
+                }
+                Err(now) if now & LOCK_MASK == FREE => TryLatch::Free,
+                Err(now) => TryLatch::Busy { version: now >> 8 },
+            },
+            _ => TryLatch::Busy { version: s >> 8 },
+        }
+    }
+
+    /// Latches a `FREE` frame exclusively (the caller took it from the free list, so nobody else may).
+    pub(crate) fn latch_free_exclusive(&self) -> bool {
+        let s = self.0.load(Relaxed);
+        s & LOCK_MASK == FREE
+            && self
+                .0
+                .compare_exchange(s, (s & !LOCK_MASK) | EXCLUSIVE, Acquire, Relaxed)
+                .is_ok()
+    }
+
+    /// Releases an exclusive latch after changing the page: bumps the version.
+    #[inline]
+    pub(crate) fn unlatch_exclusive(&self) {
+        let s = self.0.load(Relaxed);
+        debug_assert_eq!(s & LOCK_MASK, EXCLUSIVE);
+        self.0.store((s & !LOCK_MASK) + VERSION_ONE, Release);
+    }
+
+    /// Releases an exclusive latch taken only to inspect the frame: nothing changed, so the version stays.
+    #[inline]
+    pub(crate) fn unlatch_exclusive_unchanged(&self) {
+        let s = self.0.load(Relaxed);
+        debug_assert_eq!(s & LOCK_MASK, EXCLUSIVE);
+        self.0.store(s & !LOCK_MASK, Release);
+    }
+
+    /// Exclusive -> one shared holder, after a change: bumps the version. Returns the new version.
+    #[inline]
+    pub(crate) fn downgrade(&self) -> u64 {
+        let s = self.0.load(Relaxed);
+        debug_assert_eq!(s & LOCK_MASK, EXCLUSIVE);
+        let new = (s & !LOCK_MASK) + VERSION_ONE;
+        self.0.store(new | 1, Release);
+        new >> 8
+    }
+
+    /// Exclusive -> `FREE` (the frame no longer holds a page): bumps the version. Returns the new version.
+    pub(crate) fn unlatch_to_free(&self) -> u64 {
+        let s = self.0.load(Relaxed);
+        debug_assert_eq!(s & LOCK_MASK, EXCLUSIVE);
+        let new = (s & !LOCK_MASK) + VERSION_ONE;
+        self.0.store(new | FREE, Release);
+        new >> 8
+    }
+
+    /// Starts an optimistic read: the version, unless the frame is exclusively latched or free.
+    #[inline]
+    pub(crate) fn optimistic_begin(&self) -> Option<u64> {
+        let s = self.0.load(Acquire);
+        match s & LOCK_MASK {
+            EXCLUSIVE | FREE => None,
+            _ => Some(s >> 8),
+        }
+    }
+
+    /// Ends an optimistic read begun at `version`: true if no exclusive holder intervened.
+    #[inline]
+    pub(crate) fn optimistic_validate(&self, version: u64) -> bool {
+        // Keep the preceding (atomic) data loads before the re-read of the word (seqlock reader).
+        fence(Acquire);
+        let s = self.0.load(Relaxed);
+        s >> 8 == version && !matches!(s & LOCK_MASK, EXCLUSIVE | FREE)
+    }
+}
+
+/// Marks a frame on the page-table chain's end.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Everything the pool keeps per frame besides the page bytes. Cache-line aligned so two frames' hot words never
+/// share a line.
+#[derive(Debug)]
+#[repr(align(64))]
+pub(crate) struct FrameHeader {
+    pub(crate) state: StateWord,
+    /// The page held, or `PageId::INVALID`. Written only under the exclusive latch (SeqCst: `close`/`drop_file`
+    /// sweeps pair with it, see `pool.rs`).
+    pub(crate) page_id: std::sync::atomic::AtomicU64,
+    /// Next frame on this page's page-table chain (`NIL` at the end); written only under the table's stripe lock.
+    pub(crate) next: AtomicU32,
+    /// Set by every write guard; cleared only by the writer of the page image, while writers are excluded.
+    pub(crate) dirty: AtomicBool,
+    /// The page LSN (also stored in the page header bytes).
+    pub(crate) lsn: std::sync::atomic::AtomicU64,
+    /// Version at which a load into this frame failed (the error is in the pool's error slots); 0 if never.
+    pub(crate) failed_version: std::sync::atomic::AtomicU64,
+}
+
+impl FrameHeader {
+    pub(crate) fn new() -> FrameHeader {
+        FrameHeader {
+            state: StateWord::new_free(),
+            page_id: std::sync::atomic::AtomicU64::new(PageId::INVALID.as_u64()),
+            next: AtomicU32::new(NIL),
+            dirty: AtomicBool::new(false),
+            lsn: std::sync::atomic::AtomicU64::new(0),
+            failed_version: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn page_id(&self) -> PageId {
+        PageId::from_u64(self.page_id.load(Acquire))
+    }
+}
+
+/// The page bytes of every frame: one aligned allocation.
+pub(crate) struct FrameMemory {
+    buf: AlignedBuf,
+    page_size: usize,
+}
+
+const HUGE_PAGE: usize = 2 << 20;
+
+impl FrameMemory {
+    pub(crate) fn new(frames: usize, page_size: usize) -> FrameMemory {
+        let len = frames * page_size;
+        let align = if len >= HUGE_PAGE {
+            HUGE_PAGE
+        } else {
+            page_size
+        };
+        let buf = AlignedBuf::zeroed_aligned(len, align);
+        #[cfg(target_os = "linux")]
+        if len >= HUGE_PAGE {
+            // SAFETY: the range is exactly our own live allocation; MADV_HUGEPAGE is advice and never changes
+            // its contents or validity. A failure (no THP support) is harmless and ignored.
+            unsafe {
+                libc::madvise(buf.as_ptr().cast(), buf.len(), libc::MADV_HUGEPAGE);
+            }
+        }
+        FrameMemory { buf, page_size }
+    }
+
+    #[inline]
+    fn page_ptr(&self, idx: u32) -> *mut u8 {
+        debug_assert!((idx as usize + 1) * self.page_size <= self.buf.len());
+        // SAFETY: idx < frames (callers index from the header array of the same length), so the offset stays
+        // inside the allocation.
+        unsafe { self.buf.as_ptr().add(idx as usize * self.page_size) }
+    }
+
+    /// The whole page of frame `idx`.
+    ///
+    /// # Safety
+    /// The caller holds a latch on frame `idx` (shared or exclusive), so no other thread writes these bytes for the
+    /// lifetime of the returned slice.
+    #[inline]
+    pub(crate) unsafe fn page(&self, idx: u32) -> &[u8] {
+        // SAFETY: in bounds (page_ptr); no concurrent writer per the caller's latch.
+        unsafe { std::slice::from_raw_parts(self.page_ptr(idx), self.page_size) }
+    }
+
+    /// The whole page of frame `idx`, writable.
+    ///
+    /// # Safety
+    /// The caller holds the exclusive latch on frame `idx` (so no other thread reads or writes these bytes except
+    /// optimistic readers, who only use atomic loads and discard what they read unless the version validates),
+    /// and does not create two overlapping slices from it.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn page_mut(&self, idx: u32) -> &mut [u8] {
+        // SAFETY: in bounds (page_ptr); exclusive per the caller's latch.
+        unsafe { std::slice::from_raw_parts_mut(self.page_ptr(idx), self.page_size) }
+    }
+
+    /// Copies `dst.len()` bytes at `offset` of frame `idx`'s page into `dst` with atomic loads, without a latch.
+    /// The bytes may be torn by a concurrent writer: callers validate the version afterwards.
+    #[inline]
+    pub(crate) fn read_atomic(&self, idx: u32, offset: usize, dst: &mut [u8]) {
+        use std::sync::atomic::{AtomicU64 as A64, AtomicU8};
+        assert!(
+            offset + dst.len() <= self.page_size,
+            "optimistic read out of the page (callers check first)"
+        );
+        let base = self.page_ptr(idx);
+        let mut i = 0;
+        // See the module docs for the race with a latched writer's plain stores: only atomic loads are made here,
+        // and callers discard what they read unless the version validates.
+        while i < dst.len() {
+            // SAFETY: offset + i < page_size (asserted above), so the address stays inside frame idx's page.
+            let p = unsafe { base.add(offset + i) };
+            if (p as usize) % 8 == 0 && dst.len() - i >= 8 {
+                // SAFETY: p is 8-aligned (checked), in bounds for 8 bytes (dst.len() - i >= 8 and the assert above),
+                // and valid for the pool's lifetime.
+                let w = unsafe { A64::from_ptr(p.cast::<u64>()) }.load(Relaxed);
+                dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+                i += 8;
+            } else {
+                // SAFETY: p is in bounds and valid for the pool's lifetime; u8 needs no alignment.
+                dst[i] = unsafe { AtomicU8::from_ptr(p) }.load(Relaxed);
+                i += 1;
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_latches_count_and_exclude_writers() {
+        let w = StateWord::new_free();
+        assert_eq!(w.try_latch_shared(), TryLatch::Free);
+        assert!(w.latch_free_exclusive());
+        w.unlatch_exclusive();
+        let v0 = w.optimistic_begin().unwrap();
+        assert_eq!(w.try_latch_shared(), TryLatch::Ok);
+        assert_eq!(w.try_latch_shared(), TryLatch::Ok);
+        assert!(matches!(w.try_latch_exclusive(), TryLatch::Busy { .. }));
+        assert!(
+            w.optimistic_validate(v0),
+            "shared latches do not invalidate optimistic readers"
+        );
+        w.unlatch_shared();
+        w.unlatch_shared();
+        assert_eq!(w.try_latch_exclusive(), TryLatch::Ok);
+        assert_eq!(w.optimistic_begin(), None);
+        assert!(!w.optimistic_validate(v0));
+        w.unlatch_exclusive();
+        assert!(
+            !w.optimistic_validate(v0),
+            "an exclusive release bumps the version"
+        );
+        assert_eq!(w.optimistic_begin(), Some(v0 + 1));
+    }
+
+    #[test]
+    fn unchanged_release_keeps_version_and_free_bumps_it() {
+        let w = StateWord::new_free();
+        assert!(w.latch_free_exclusive());
+        w.unlatch_exclusive();
+        let v = w.optimistic_begin().unwrap();
+        assert_eq!(w.try_latch_exclusive(), TryLatch::Ok);
+        w.unlatch_exclusive_unchanged();
+        assert!(w.optimistic_validate(v));
+        assert_eq!(w.try_latch_exclusive(), TryLatch::Ok);
+        let nv = w.unlatch_to_free();
+        assert_eq!(nv, v + 1);
+        assert_eq!(w.try_latch_exclusive(), TryLatch::Free);
+        assert_eq!(w.optimistic_begin(), None);
+    }
+
+    #[test]
+    fn shared_count_saturates_as_busy() {
+        let w = StateWord::new_free();
+        assert!(w.latch_free_exclusive());
+        w.unlatch_exclusive();
+        for _ in 0..MAX_SHARED {
+            assert_eq!(w.try_latch_shared(), TryLatch::Ok);
+        }
+        assert!(matches!(w.try_latch_shared(), TryLatch::Busy { .. }));
+    }
+
+    #[test]
+    fn atomic_read_copies_bytes() {
+        let m = FrameMemory::new(2, 4096);
+        // SAFETY: single-threaded test; nobody else touches frame 1.
+        let p = unsafe { m.page_mut(1) };
+        for (i, b) in p.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let mut out = [0u8; 21];
+        m.read_atomic(1, 3, &mut out);
+        assert!(out.iter().enumerate().all(|(i, &b)| b == (i + 3) as u8));
+    }
+}

@@ -1,0 +1,237 @@
+//! Guards: the only way to reach page bytes.
+//!
+//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; marks the page dirty), and [`PageView`]
+//! (what an optimistic reader sees). A guard borrows the pool, so it cannot outlive it; dropping it releases the
+//! latch. Guards deref to the page's *user region* (the page minus the pool's 24-byte header).
+//!
+//! A thread must not ask for a page it already holds a conflicting guard on (that waits forever, as with any
+//! latch), and threads that hold several guards at once must take them in one global order (e.g. parent before
+//! child, left before right) to avoid deadlocks between them; the pool itself never waits for a latch while it
+//! holds one, except the eviction of an unlatched frame, which never blocks.
+
+use std::cell::Cell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use crate::page::{Lsn, PageId, OFF_LSN, PAGE_HEADER_SIZE};
+use crate::policy::FrameIdx;
+use crate::pool::BufferPool;
+
+/// A shared latch on a page: many readers at once, no writer.
+pub struct ReadGuard<'a> {
+    pub(crate) pool: &'a BufferPool,
+    pub(crate) idx: FrameIdx,
+    pub(crate) page: PageId,
+}
+
+impl ReadGuard<'_> {
+    /// The page this guard holds.
+    pub fn page_id(&self) -> PageId {
+        self.page
+    }
+
+    /// The page's LSN.
+    pub fn lsn(&self) -> Lsn {
+        self.pool
+            .header(self.idx)
+            .lsn
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Deref for ReadGuard<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: this guard holds a shared latch on the frame, so no writer exists until it is dropped, and the
+        // returned borrow cannot outlive the guard.
+        unsafe { &self.pool.memory().page(self.idx)[PAGE_HEADER_SIZE..] }
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    fn drop(&mut self) {
+        self.pool.header(self.idx).state.unlatch_shared();
+    }
+}
+
+impl fmt::Debug for ReadGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadGuard")
+            .field("page", &self.page)
+            .field("frame", &self.idx)
+            .finish()
+    }
+}
+
+/// An exclusive latch on a page. Taking it marks the page dirty: it will be written before its frame is reused.
+pub struct WriteGuard<'a> {
+    pub(crate) pool: &'a BufferPool,
+    pub(crate) idx: FrameIdx,
+    pub(crate) page: PageId,
+}
+
+impl<'a> WriteGuard<'a> {
+    /// The page this guard holds.
+    pub fn page_id(&self) -> PageId {
+        self.page
+    }
+
+    /// The page's LSN.
+    pub fn lsn(&self) -> Lsn {
+        self.pool
+            .header(self.idx)
+            .lsn
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the page's LSN: the log record that describes the latest change to this page. The pool will not
+    /// write the page before `wal.flush_to(lsn)` has returned.
+    pub fn set_lsn(&mut self, lsn: Lsn) {
+        // SAFETY: this guard holds the exclusive latch on the frame.
+        let page = unsafe { self.pool.memory().page_mut(self.idx) };
+        page[OFF_LSN..OFF_LSN + 8].copy_from_slice(&lsn.to_le_bytes());
+        self.pool
+            .header(self.idx)
+            .lsn
+            .store(lsn, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Turns the exclusive latch into a shared one without letting another writer in between.
+    pub fn downgrade(self) -> ReadGuard<'a> {
+        let (pool, idx, page) = (self.pool, self.idx, self.page);
+        std::mem::forget(self);
+        pool.header(idx).state.downgrade();
+        ReadGuard { pool, idx, page }
+    }
+}
+
+impl Deref for WriteGuard<'_> {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: this guard holds the exclusive latch; the borrow is tied to &self.
+        unsafe { &self.pool.memory().page(self.idx)[PAGE_HEADER_SIZE..] }
+    }
+}
+
+impl DerefMut for WriteGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: this guard holds the exclusive latch, and &mut self makes this the only live slice from it.
+        unsafe { &mut self.pool.memory().page_mut(self.idx)[PAGE_HEADER_SIZE..] }
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.pool.header(self.idx).state.unlatch_exclusive();
+    }
+}
+
+impl fmt::Debug for WriteGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteGuard")
+            .field("page", &self.page)
+            .field("frame", &self.idx)
+            .finish()
+    }
+}
+
+/// The page's user region as an optimistic reader sees it: read through atomic loads, possibly torn by a
+/// concurrent writer. Whatever the closure computes from it is discarded and the closure re-run unless the page
+/// was unchanged throughout, so the closure must tolerate garbage (never loop on it, never trust a length from it
+/// without bounds). Out-of-range reads do not panic: they return zeroes and, if the page turns out to have been
+/// consistent, [`crate::Error::InvalidAccess`] is returned instead of the closure's result.
+pub struct PageView<'a> {
+    pub(crate) pool: &'a BufferPool,
+    pub(crate) idx: FrameIdx,
+    pub(crate) page: PageId,
+    pub(crate) bad: Cell<Option<(usize, usize)>>,
+}
+
+impl PageView<'_> {
+    /// The page being read.
+    pub fn page_id(&self) -> PageId {
+        self.page
+    }
+
+    /// Size of the user region.
+    pub fn len(&self) -> usize {
+        self.pool.user_bytes()
+    }
+
+    /// Never empty.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Copies `buf.len()` bytes at `offset` of the user region into `buf`. Returns false (and fills `buf` with
+    /// zeroes) if the range is outside the user region.
+    #[inline]
+    pub fn read_into(&self, offset: usize, buf: &mut [u8]) -> bool {
+        match offset.checked_add(buf.len()) {
+            Some(end) if end <= self.len() => {
+                self.pool
+                    .memory()
+                    .read_atomic(self.idx, PAGE_HEADER_SIZE + offset, buf);
+                true
+            }
+            _ => {
+                buf.fill(0);
+                if self.bad.get().is_none() {
+                    self.bad.set(Some((offset, buf.len())));
+                }
+                false
+            }
+        }
+    }
+
+    /// `N` bytes at `offset`.
+    #[inline]
+    pub fn read_array<const N: usize>(&self, offset: usize) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.read_into(offset, &mut b);
+        b
+    }
+
+    /// The byte at `offset`.
+    #[inline]
+    pub fn read_u8(&self, offset: usize) -> u8 {
+        self.read_array::<1>(offset)[0]
+    }
+
+    /// A little-endian `u16` at `offset`.
+    #[inline]
+    pub fn read_u16(&self, offset: usize) -> u16 {
+        u16::from_le_bytes(self.read_array(offset))
+    }
+
+    /// A little-endian `u32` at `offset`.
+    #[inline]
+    pub fn read_u32(&self, offset: usize) -> u32 {
+        u32::from_le_bytes(self.read_array(offset))
+    }
+
+    /// A little-endian `u64` at `offset`.
+    #[inline]
+    pub fn read_u64(&self, offset: usize) -> u64 {
+        u64::from_le_bytes(self.read_array(offset))
+    }
+
+    /// A copy of the whole user region.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0u8; self.len()];
+        self.read_into(0, &mut v);
+        v
+    }
+}
+
+impl fmt::Debug for PageView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageView")
+            .field("page", &self.page)
+            .field("frame", &self.idx)
+            .finish()
+    }
+}

@@ -1,0 +1,191 @@
+//! Counters and their snapshot.
+//!
+//! Owns [`Stats`] (the public snapshot) and the striped counters behind it. A hit increments a counter, so a
+//! single shared `AtomicU64` would bounce one cache line between every core on every hit; each thread instead
+//! adds to its own cache-padded stripe (chosen once per thread), and [`Counters::snapshot`] sums the stripes.
+//! Sums are exact: every stripe update is an atomic add, whoever shares it.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crossbeam_utils::CachePadded;
+
+use crate::page::FileId;
+
+/// What a counter counts. The order is the order of the fields of [`Stats`].
+#[derive(Clone, Copy, Debug)]
+#[repr(usize)]
+pub(crate) enum Counter {
+    Hits,
+    Misses,
+    Reads,
+    Writes,
+    Evictions,
+    DirtyEvictions,
+    CorruptPages,
+    OptimisticRetries,
+    OptimisticFallbacks,
+    Syncs,
+    WalFlushes,
+    ReadErrors,
+    WriteErrors,
+    Exhausted,
+    VetoSkips,
+    LatchedSkips,
+    SingleFlightWaits,
+}
+
+const COUNTERS: usize = Counter::SingleFlightWaits as usize + 1;
+const STRIPES: usize = 32;
+
+/// The pool's counters, striped per thread.
+pub(crate) struct Counters {
+    stripes: Box<[CachePadded<[AtomicU64; COUNTERS]>]>,
+}
+
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline]
+fn my_stripe() -> usize {
+    STRIPE.with(|s| {
+        let v = s.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let v = NEXT_STRIPE.fetch_add(1, Relaxed) % STRIPES;
+        s.set(v);
+        v
+    })
+}
+
+impl Counters {
+    pub(crate) fn new() -> Counters {
+        Counters {
+            stripes: (0..STRIPES)
+                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+                .collect(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, c: Counter, n: u64) {
+        self.stripes[my_stripe()][c as usize].fetch_add(n, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn inc(&self, c: Counter) {
+        self.add(c, 1);
+    }
+
+    fn sum(&self, c: Counter) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s[c as usize].load(Relaxed))
+            .sum()
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        use Counter::*;
+        Stats {
+            hits: self.sum(Hits),
+            misses: self.sum(Misses),
+            reads: self.sum(Reads),
+            writes: self.sum(Writes),
+            evictions: self.sum(Evictions),
+            dirty_evictions: self.sum(DirtyEvictions),
+            corrupt_pages: self.sum(CorruptPages),
+            optimistic_retries: self.sum(OptimisticRetries),
+            optimistic_fallbacks: self.sum(OptimisticFallbacks),
+            syncs: self.sum(Syncs),
+            wal_flushes: self.sum(WalFlushes),
+            read_errors: self.sum(ReadErrors),
+            write_errors: self.sum(WriteErrors),
+            exhausted: self.sum(Exhausted),
+            veto_skips: self.sum(VetoSkips),
+            latched_skips: self.sum(LatchedSkips),
+            single_flight_waits: self.sum(SingleFlightWaits),
+            ..Stats::default()
+        }
+    }
+}
+
+/// A snapshot of the pool's counters (monotonic since the pool was built) and of its state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Requests served from a resident page.
+    pub hits: u64,
+    /// Requests that had to load the page (one per load: threads that waited for another's load count as hits).
+    pub misses: u64,
+    /// Page reads from storage.
+    pub reads: u64,
+    /// Page writes to storage.
+    pub writes: u64,
+    /// Pages evicted to free a frame.
+    pub evictions: u64,
+    /// Evictions that had to write the page first.
+    pub dirty_evictions: u64,
+    /// Pages that failed verification on read.
+    pub corrupt_pages: u64,
+    /// Optimistic reads re-run because the page changed underneath.
+    pub optimistic_retries: u64,
+    /// Optimistic reads that gave up retrying and took a shared latch.
+    pub optimistic_fallbacks: u64,
+    /// File syncs (fsync/fdatasync) issued.
+    pub syncs: u64,
+    /// Calls to the WAL's `flush_to` before page writes.
+    pub wal_flushes: u64,
+    /// Failed page reads (I/O errors and short reads; corruption is counted separately).
+    pub read_errors: u64,
+    /// Failed page writes and syncs.
+    pub write_errors: u64,
+    /// Requests refused with [`crate::Error::PoolExhausted`].
+    pub exhausted: u64,
+    /// Eviction candidates skipped because the engine's veto protected them.
+    pub veto_skips: u64,
+    /// Eviction candidates skipped because they were latched (pinned).
+    pub latched_skips: u64,
+    /// Requests that found their page being loaded by another thread and waited for it (single flight).
+    pub single_flight_waits: u64,
+    /// Frames in the pool.
+    pub frames: usize,
+    /// Frames holding a page at the time of the snapshot.
+    pub resident: usize,
+    /// Frames holding a dirty page at the time of the snapshot.
+    pub dirty: usize,
+    /// Open files.
+    pub files: Vec<FileStats>,
+}
+
+impl Stats {
+    /// Hits over all requests (1.0 when there were none).
+    pub fn hit_ratio(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 {
+            1.0
+        } else {
+            self.hits as f64 / total as f64
+        }
+    }
+}
+
+/// Per-file facts in [`Stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStats {
+    /// The file's id.
+    pub file: FileId,
+    /// The path it was opened from, if it is a file.
+    pub path: Option<std::path::PathBuf>,
+    /// The storage backend ("pread", "io_uring", "memory", ...).
+    pub backend: &'static str,
+    /// True when the file runs with O_DIRECT; false when buffered (the filesystem refused O_DIRECT, or asked).
+    pub direct: bool,
+    /// Pages allocated in the file.
+    pub pages: u32,
+    /// True once a write or sync failed: the file refuses writes.
+    pub failed: bool,
+}
