@@ -30,21 +30,15 @@
 pub mod bench;
 mod error;
 mod node;
-mod shim;
 mod tree;
 mod wal;
-
-/// The pool API the tree is written against (`bufpool`'s public API).
-mod pool {
-    pub use crate::shim::{BufferPool, WriteGuard};
-}
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub use bufpool::BufferPool;
 pub use error::{Error, Result};
 pub use node::Limits;
-pub use pool::BufferPool;
 pub use tree::{RangeIter, Tree, TreeStats, MAX_RESTARTS};
 pub use wal::TreeWal;
 

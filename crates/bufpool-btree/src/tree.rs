@@ -38,11 +38,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use bufpool::{FileId, Lsn, PageId, PageNo};
+use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, WriteGuard};
 
 use crate::error::{Error, Result};
 use crate::node::{self, Fence, Limits, Node, NO_PAGE};
-use crate::pool::{BufferPool, WriteGuard};
 use crate::wal::{Op, OwnedOp, TreeWal};
 
 /// Restarts of one operation after which the tree reports an error instead of spinning (a sign of corruption,
@@ -145,7 +144,7 @@ impl Tree {
     /// was built with); creates a new tree if both the file and the log are empty.
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
         let tree = Tree::attach(pool, wal, path)?;
-        tree.recover()?;
+        let replayed = tree.recover()?;
         if tree.pool.file_pages(tree.file)? == 0 {
             tree.init_new()?;
             return Ok(tree);
@@ -164,7 +163,9 @@ impl Tree {
         tree.root.store(meta_u32(&meta, M_ROOT), Ordering::Release);
         drop(meta);
         // Recovered pages go to disk and the replayed log is cut, so the next recovery starts here.
-        tree.checkpoint()?;
+        if replayed > 0 {
+            tree.checkpoint()?;
+        }
         Ok(tree)
     }
 
@@ -213,15 +214,17 @@ impl Tree {
         self.wal.commit()
     }
 
-    /// Redoes every valid log record whose LSN is above its page's LSN.
-    fn recover(&self) -> Result<()> {
+    /// Redoes every valid log record whose LSN is above its page's LSN; returns the number of records read.
+    fn recover(&self) -> Result<usize> {
+        let mut records = 0;
         self.wal.scan(|lsn, ops| {
+            records += 1;
             for op in ops {
                 self.redo(lsn, op)?;
             }
             Ok(())
         })?;
-        Ok(())
+        Ok(records)
     }
 
     fn redo(&self, lsn: Lsn, op: OwnedOp) -> Result<()> {
@@ -291,11 +294,10 @@ impl Tree {
     }
 
     /// Copies a consistent image of page `no`'s user region into `buf`.
-    #[allow(clippy::let_unit_value)] // TEMPORARY: `read_into`'s return type is not settled yet.
     fn copy_page(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
-        self.pool.read_optimistic(self.pid(no), |v| {
-            let _ = v.read_into(0, buf);
-        })?;
+        // A torn copy is discarded by the pool's version check; a consistent one is decoded with bounds checks.
+        self.pool
+            .read_optimistic(self.pid(no), |v| v.read_into(0, buf))?;
         Ok(())
     }
 

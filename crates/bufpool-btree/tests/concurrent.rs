@@ -22,9 +22,9 @@ fn ops_per_thread(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn run(threads: u64, ops: usize) {
+fn run(threads: u64, ops: usize, frames: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let tree = common::open(dir.path(), 512);
+    let tree = common::open(dir.path(), frames);
     for i in 0..SHARED_IDS {
         let id = SHARED_BASE + i;
         tree.put(&key(id), &value(id, 0)).unwrap();
@@ -113,10 +113,17 @@ fn run(threads: u64, ops: usize) {
 
 #[test]
 fn two_threads() {
-    run(2, ops_per_thread(4000));
+    run(2, ops_per_thread(4000), 512);
 }
 
 #[test]
 fn eight_threads() {
-    run(8, ops_per_thread(1500));
+    run(8, ops_per_thread(1500), 512);
+}
+
+/// A pool much smaller than the tree: lookups miss, dirty pages are evicted (after the log is flushed to their
+/// LSN) while other threads latch, split and merge.
+#[test]
+fn eight_threads_small_pool() {
+    run(8, ops_per_thread(1500), 40);
 }
