@@ -32,9 +32,7 @@ fn oltp_lru_and_arc_match_the_arc_paper() {
         .filter(|n| bufpool::PolicyKind::from_name(n).is_none())
         .collect();
     if !missing.is_empty() {
-        eprintln!(
-            "SKIPPED: the pool has no policy named {missing:?} yet; this test runs once it has"
-        );
+        eprintln!("SKIPPED: the pool has no policy named {missing:?} yet; this test runs once it has");
         return;
     }
 
@@ -61,10 +59,7 @@ fn oltp_lru_and_arc_match_the_arc_paper() {
 
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(doc["trace"], "OLTP.lis.zst");
-    assert_eq!(
-        doc["requests"], 914_145,
-        "requests after expanding `start count` lines"
-    );
+    assert_eq!(doc["requests"], 914_145, "requests after expanding `start count` lines");
     assert_eq!(doc["distinct_pages"], 186_880);
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results.len(), 10);

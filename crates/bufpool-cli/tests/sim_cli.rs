@@ -20,11 +20,7 @@ fn write_trace(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("mixed.trace.gz");
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     for i in 0..4000u64 {
-        let page = if i % 3 == 0 {
-            1000 + (i / 3) % 400
-        } else {
-            i % 20
-        };
+        let page = if i % 3 == 0 { 1000 + (i / 3) % 400 } else { i % 20 };
         writeln!(e, "{page}").unwrap();
     }
     std::fs::write(&path, e.finish().unwrap()).unwrap();
@@ -36,29 +32,14 @@ fn json_has_the_documented_shape() {
     let dir = tempfile::tempdir().unwrap();
     let trace = write_trace(dir.path());
     let json = dir.path().join("out.json");
-    let out = sim(
-        &["--cache", "5%,25", "--json", json.to_str().unwrap()],
-        &trace,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sim(&["--cache", "5%,25", "--json", json.to_str().unwrap()], &trace);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        table.contains("4000 requests, 420 distinct pages"),
-        "{table}"
-    );
+    assert!(table.contains("4000 requests, 420 distinct pages"), "{table}");
     assert!(table.contains("21 (5%)"), "{table}");
 
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let keys: Vec<&str> = doc
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 5, "{keys:?}");
     assert_eq!(doc["trace"], "mixed.trace.gz");
     assert_eq!(doc["requests"], 4000);
@@ -103,11 +84,7 @@ fn plot_is_an_svg_with_one_curve_per_policy() {
         ],
         &trace,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg"), "{}", &text[..text.len().min(200)]);
     assert!(text.trim_end().ends_with("</svg>"));
@@ -151,9 +128,5 @@ fn unknown_policy_and_format_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --format"));
     let out = sim(&["--format", "u32be"], &other);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

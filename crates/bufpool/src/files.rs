@@ -155,7 +155,10 @@ impl Files {
                 identity,
                 pages: AtomicU32::new(pages),
                 free: Mutex::new(BTreeSet::new()),
-                unsynced: AtomicBool::new(false),
+                // Writes made through an earlier handle of this file may not be durable yet (a reopened file, a
+                // restarted process over a warm page cache): the first flush or checkpoint syncs, as PostgreSQL
+                // fsyncs its data directory at start-up. See tests/sim_regression_reopen_unsynced.rs.
+                unsynced: AtomicBool::new(true),
                 sync_lock: Mutex::new(()),
                 closing: AtomicBool::new(false),
                 failed: Mutex::new(None),

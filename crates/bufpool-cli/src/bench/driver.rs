@@ -109,11 +109,7 @@ pub trait Worker {
             if i == len {
                 i = 0;
             }
-            let kind = if op & OP_WRITE != 0 {
-                OpKind::Write
-            } else {
-                read
-            };
+            let kind = if op & OP_WRITE != 0 { OpKind::Write } else { read };
             let page = op & !OP_WRITE;
             if n % SAMPLE_EVERY == 0 {
                 let t0 = Instant::now();
@@ -261,18 +257,13 @@ pub fn measure<S: System>(
         }
     }
     let secs = (end - start).as_secs_f64().max(1e-9);
-    let io = [
-        after[0] - before[0],
-        after[1] - before[1],
-        after[2] - before[2],
-    ];
+    let io = [after[0] - before[0], after[1] - before[1], after[2] - before[2]];
     Ok(Measured {
         ops_per_sec: measured_ops as f64 / secs,
         hist,
         measured_ops,
         all_ops,
-        scan_ops_per_sec: (case.workload == super::workload::Workload::Scan)
-            .then(|| scan_ops as f64 / secs),
+        scan_ops_per_sec: (case.workload == super::workload::Workload::Scan).then(|| scan_ops as f64 / secs),
         io,
     })
 }

@@ -70,12 +70,7 @@ struct JsonOut<'a> {
 }
 
 /// Writes the JSON file.
-pub fn write_json(
-    path: &Path,
-    results: &[CaseResult],
-    unavailable: &[Unavailable],
-    notes: &[String],
-) -> Result<()> {
+pub fn write_json(path: &Path, results: &[CaseResult], unavailable: &[Unavailable], notes: &[String]) -> Result<()> {
     let out = JsonOut {
         results,
         unavailable,
@@ -142,11 +137,7 @@ pub fn summary(results: &[CaseResult]) -> String {
             let ratio = match (bp, r.system) {
                 (Some(_), "bufpool") | (None, _) => String::new(),
                 (Some((mean, p50)), _) => {
-                    format!(
-                        "{:>5.2}x {:>5.2}x",
-                        mean / r.ns_per_op_mean,
-                        p50 / r.ns_per_op_p50
-                    )
+                    format!("{:>5.2}x {:>5.2}x", mean / r.ns_per_op_mean, p50 / r.ns_per_op_p50)
                 }
             };
             let _ = writeln!(

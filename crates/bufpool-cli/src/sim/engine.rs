@@ -63,11 +63,7 @@ impl Outcome {
 }
 
 /// Replays `trace` through `kind`'s policy in a cache of `frames` frames (at least one).
-pub fn simulate_policy(
-    trace: &Trace,
-    kind: PolicyKind,
-    frames: usize,
-) -> Result<Outcome, SimError> {
+pub fn simulate_policy(trace: &Trace, kind: PolicyKind, frames: usize) -> Result<Outcome, SimError> {
     let frames = frames.max(1);
     replay(trace, &*kind.build(frames), frames)
 }
@@ -108,10 +104,7 @@ fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, 
                     holds_page
                 });
                 if let Some(f) = offered_empty {
-                    return Err(contract(
-                        i,
-                        format!("offered frame {f}, which holds no page"),
-                    ));
+                    return Err(contract(i, format!("offered frame {f}, which holds no page")));
                 }
                 let Some(v) = victim else {
                     return Err(contract(
@@ -149,11 +142,7 @@ pub fn next_uses(trace: &Trace) -> Vec<u32> {
 /// Belady's optimum: replays `trace` in a cache of `frames` frames (at least one), evicting the resident page
 /// whose next use is furthest. `next` is [`next_uses`] of the same trace.
 pub fn simulate_opt(trace: &Trace, next: &[u32], frames: usize) -> Outcome {
-    assert_eq!(
-        next.len(),
-        trace.requests.len(),
-        "next uses of another trace"
-    );
+    assert_eq!(next.len(), trace.requests.len(), "next uses of another trace");
     let frames = frames.max(1);
     // cur_next[page] is the next use of a resident page. NONE there means "never used again", so residency is
     // kept in its own vector.
@@ -177,9 +166,7 @@ pub fn simulate_opt(trace: &Trace, next: &[u32], frames: usize) -> Outcome {
             misses += 1;
             if held == frames {
                 loop {
-                    let (x, q) = heap
-                        .pop()
-                        .expect("a full cache has a current heap entry per page");
+                    let (x, q) = heap.pop().expect("a full cache has a current heap entry per page");
                     if resident[q as usize] && cur_next[q as usize] == x {
                         resident[q as usize] = false;
                         break;
@@ -292,17 +279,8 @@ mod tests {
             }
             misses += 1;
             if cache.len() == frames {
-                let far = |c: &u64| {
-                    keys[i + 1..]
-                        .iter()
-                        .position(|x| x == c)
-                        .unwrap_or(usize::MAX)
-                };
-                let (at, _) = cache
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|(_, c)| far(c))
-                    .unwrap();
+                let far = |c: &u64| keys[i + 1..].iter().position(|x| x == c).unwrap_or(usize::MAX);
+                let (at, _) = cache.iter().enumerate().max_by_key(|(_, c)| far(c)).unwrap();
                 cache.swap_remove(at);
             }
             cache.push(k);
@@ -320,11 +298,7 @@ mod tests {
             assert_eq!(all.misses, 97, "{}", kind.name());
             assert_eq!(all.requests, 500);
             let small = simulate_policy(&t, kind, 10).unwrap();
-            assert!(
-                small.misses > 97 && small.misses <= 500,
-                "{}: {small:?}",
-                kind.name()
-            );
+            assert!(small.misses > 97 && small.misses <= 500, "{}: {small:?}", kind.name());
         }
     }
 
@@ -354,21 +328,14 @@ mod tests {
     #[test]
     fn contract_breaches_are_reported() {
         let t = Trace::from_keys([1, 2, 3, 4, 5]);
-        let e = replay(&t, &Broken::FindsNothing, 2)
-            .unwrap_err()
-            .to_string();
+        let e = replay(&t, &Broken::FindsNothing, 2).unwrap_err().to_string();
         assert_eq!(
             e,
             "policy broken with 2 frames broke the Policy contract at request 2: victim() found \
              nothing although no frame is latched"
         );
-        let e = replay(&t, &Broken::OffersEmptyFrame, 2)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.ends_with("at request 2: offered frame 7, which holds no page"),
-            "{e}"
-        );
+        let e = replay(&t, &Broken::OffersEmptyFrame, 2).unwrap_err().to_string();
+        assert!(e.ends_with("at request 2: offered frame 7, which holds no page"), "{e}");
     }
 
     proptest! {

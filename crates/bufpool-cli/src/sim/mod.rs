@@ -104,10 +104,7 @@ impl CacheSize {
 fn parse_cache_size(s: &str) -> Result<CacheSize, String> {
     let s = s.trim();
     if let Some(p) = s.strip_suffix('%') {
-        let v: f64 = p
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not a percent"))?;
+        let v: f64 = p.trim().parse().map_err(|_| format!("{s:?} is not a percent"))?;
         if !(v > 0.0 && v <= 100.0) {
             return Err(format!("{s:?}: a percent must be in (0, 100]"));
         }
@@ -157,11 +154,7 @@ pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
             match PolicyKind::from_name(name) {
                 Some(k) => Row::Policy(k),
                 None => {
-                    let known: Vec<&str> = PolicyKind::ALL
-                        .iter()
-                        .map(|k| k.name())
-                        .chain([OPT])
-                        .collect();
+                    let known: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.name()).chain([OPT]).collect();
                     anyhow::bail!("unknown policy {name:?}; known: all, {}", known.join(", "));
                 }
             }
@@ -175,11 +168,7 @@ pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
 }
 
 /// Runs every `(row, cache pages)` job on `threads` worker threads; results in job order.
-pub fn run_jobs(
-    trace: &Trace,
-    jobs: &[(Row, u64)],
-    threads: usize,
-) -> Result<Vec<Outcome>, SimError> {
+pub fn run_jobs(trace: &Trace, jobs: &[(Row, u64)], threads: usize) -> Result<Vec<Outcome>, SimError> {
     let next = if jobs.iter().any(|(r, _)| *r == Row::Opt) {
         engine::next_uses(trace)
     } else {
@@ -194,17 +183,14 @@ pub fn run_jobs(
         return jobs.iter().map(run_one).collect();
     }
     let next_job = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Outcome, SimError>>>> =
-        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<Outcome, SimError>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next_job.fetch_add(1, Ordering::Relaxed);
                 let Some(job) = jobs.get(i) else { break };
                 let r = run_one(job);
-                results
-                    .lock()
-                    .expect("no worker panics while holding the lock")[i] = Some(r);
+                results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
             });
         }
     });
@@ -248,9 +234,7 @@ pub fn sweep_sizes(asked: &[u64], distinct: u64, points: u32) -> Vec<u64> {
     let (l, h) = ((lo as f64).ln(), (hi as f64).ln());
     let points = points.max(2);
     for i in 0..points {
-        let x = (l + (h - l) * f64::from(i) / f64::from(points - 1))
-            .exp()
-            .round() as u64;
+        let x = (l + (h - l) * f64::from(i) / f64::from(points - 1)).exp().round() as u64;
         sizes.insert(x.clamp(lo, hi));
     }
     sizes.into_iter().collect()
@@ -274,26 +258,17 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
 
-    let asked: Vec<u64> = args
-        .cache
-        .iter()
-        .map(|c| c.pages(distinct as usize))
-        .collect();
+    let asked: Vec<u64> = args.cache.iter().map(|c| c.pages(distinct as usize)).collect();
     let mut sizes: Vec<u64> = asked.clone();
     if args.plot.is_some() {
         sizes = sweep_sizes(&asked, distinct, args.plot_points);
     }
     sizes.sort_unstable();
     sizes.dedup();
-    let jobs: Vec<(Row, u64)> = rows
-        .iter()
-        .flat_map(|&r| sizes.iter().map(move |&p| (r, p)))
-        .collect();
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let jobs: Vec<(Row, u64)> = rows.iter().flat_map(|&r| sizes.iter().map(move |&p| (r, p))).collect();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let t1 = Instant::now();
     let outcomes = run_jobs(trace, &jobs, threads)?;
     let sim_s = t1.elapsed().as_secs_f64();
@@ -305,10 +280,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         outcomes[i].miss_ratio()
     };
 
-    print!(
-        "{}",
-        render_table(&name, &loaded, &rows, &args.cache, &asked, &ratio)
-    );
+    print!("{}", render_table(&name, &loaded, &rows, &args.cache, &asked, &ratio));
     eprintln!(
         "bufpool sim: read {} in {load_s:.2} s; {} simulations on {} threads in {sim_s:.2} s",
         args.trace.display(),
@@ -345,12 +317,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 points: sizes.iter().map(|&p| (p, ratio(row, p))).collect(),
             })
             .collect();
-        let title = format!(
-            "{name}: {} requests, {distinct} distinct pages",
-            trace.requests.len()
-        );
-        plot::write_svg(path, &title, &curves)
-            .with_context(|| format!("drawing {}", path.display()))?;
+        let title = format!("{name}: {} requests, {distinct} distinct pages", trace.requests.len());
+        plot::write_svg(path, &title, &curves).with_context(|| format!("drawing {}", path.display()))?;
     }
     Ok(())
 }

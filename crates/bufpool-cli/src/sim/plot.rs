@@ -50,11 +50,7 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.1 * 100.0))
         .fold(0.0f64, f64::max);
-    let y_max = if y_max <= 0.0 {
-        1.0
-    } else {
-        (y_max * 1.05).min(100.0)
-    };
+    let y_max = if y_max <= 0.0 { 1.0 } else { (y_max * 1.05).min(100.0) };
 
     // Tick marks at the simulated sizes: a log axis's own ticks are powers of ten, too few over a short range.
     let mut ticks: Vec<f64> = curves
@@ -72,9 +68,7 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         .x_label_area_size(48)
         .y_label_area_size(64)
         .build_cartesian_2d(
-            (x_min as f64..x_max as f64)
-                .log_scale()
-                .with_key_points(ticks),
+            (x_min as f64..x_max as f64).log_scale().with_key_points(ticks),
             0.0..y_max,
         )?;
     chart
@@ -87,11 +81,7 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
 
     let mut colour = COLOURS.iter().cycle();
     for c in curves {
-        let pts: Vec<(f64, f64)> = c
-            .points
-            .iter()
-            .map(|&(x, y)| (x as f64, y * 100.0))
-            .collect();
+        let pts: Vec<(f64, f64)> = c.points.iter().map(|&(x, y)| (x as f64, y * 100.0)).collect();
         if c.name == "opt" {
             let style = BLACK.stroke_width(2);
             chart

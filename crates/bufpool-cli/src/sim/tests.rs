@@ -22,9 +22,7 @@ fn keys(format: Format, bytes: &[u8]) -> Vec<u64> {
 }
 
 fn err(format: Format, bytes: &[u8]) -> String {
-    keys_of(format, bytes, &CsvColumn::Auto)
-        .unwrap_err()
-        .to_string()
+    keys_of(format, bytes, &CsvColumn::Auto).unwrap_err().to_string()
 }
 
 #[test]
@@ -65,10 +63,7 @@ fn lirs_malformed_lines_name_the_line() {
 
 #[test]
 fn u32be_reads_big_endian_keys() {
-    let bytes: Vec<u8> = [0u32, 1, 0xdead_beef, 1]
-        .iter()
-        .flat_map(|k| k.to_be_bytes())
-        .collect();
+    let bytes: Vec<u8> = [0u32, 1, 0xdead_beef, 1].iter().flat_map(|k| k.to_be_bytes()).collect();
     assert_eq!(keys(Format::U32be, &bytes), vec![0, 1, 0xdead_beef, 1]);
     assert_eq!(keys(Format::U32be, b""), Vec::<u64>::new());
 }
@@ -113,22 +108,14 @@ fn csv_finds_the_id_column_by_header_name() {
     assert_eq!(keys(Format::Csv, text), vec![10, 11, 10]);
     let tabs = b"time\tKey\tsize\n1\t5\t1\n2\t6\t1\n";
     assert_eq!(keys(Format::Csv, tabs), vec![5, 6]);
-    let named = keys_of(
-        Format::Csv,
-        b"a,b,c\n1,2,3\n4,5,6\n",
-        &CsvColumn::Name("c".into()),
-    )
-    .unwrap();
+    let named = keys_of(Format::Csv, b"a,b,c\n1,2,3\n4,5,6\n", &CsvColumn::Name("c".into())).unwrap();
     assert_eq!(named, vec![3, 6]);
 }
 
 #[test]
 fn csv_by_index_with_or_without_header() {
     let idx = CsvColumn::parse("2").unwrap();
-    assert_eq!(
-        keys_of(Format::Csv, b"1,10\n2,20\n", &idx).unwrap(),
-        vec![10, 20]
-    );
+    assert_eq!(keys_of(Format::Csv, b"1,10\n2,20\n", &idx).unwrap(), vec![10, 20]);
     assert_eq!(
         keys_of(Format::Csv, b"t,page\n1,10\n2,20\n", &idx).unwrap(),
         vec![10, 20]
@@ -159,10 +146,7 @@ fn csv_errors_name_the_line() {
     let e = keys_of(Format::Csv, b"a,b\n1,2\n", &CsvColumn::Name("zz".into()))
         .unwrap_err()
         .to_string();
-    assert!(
-        e.starts_with("t: line 1: the header has no column \"zz\""),
-        "{e}"
-    );
+    assert!(e.starts_with("t: line 1: the header has no column \"zz\""), "{e}");
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -192,25 +176,14 @@ fn decompression_is_detected_by_magic_bytes() {
         (xz(&plain), Compression::Xz),
         (zstd(&plain), Compression::Zstd),
         // Concatenated gzip members and zstd frames are one stream, as `cat a.gz b.gz` makes.
-        (
-            [gzip(&plain[..20]), gzip(&plain[20..])].concat(),
-            Compression::Gzip,
-        ),
-        (
-            [zstd(&plain[..20]), zstd(&plain[20..])].concat(),
-            Compression::Zstd,
-        ),
+        ([gzip(&plain[..20]), gzip(&plain[20..])].concat(), Compression::Gzip),
+        ([zstd(&plain[..20]), zstd(&plain[20..])].concat(), Compression::Zstd),
     ] {
         let (mut r, found) = trace::decompress(Cursor::new(packed)).unwrap();
         assert_eq!(found, want);
         let mut out = Vec::new();
         std::io::copy(&mut r, &mut out).unwrap();
-        assert!(
-            out == plain,
-            "{want}: {} bytes out of {}",
-            out.len(),
-            plain.len()
-        );
+        assert!(out == plain, "{want}: {} bytes out of {}", out.len(), plain.len());
     }
     // Shorter than any magic number, and empty.
     for tiny in [&b"7\n"[..], b""] {
@@ -246,26 +219,17 @@ fn auto_format_by_name_after_the_compression_suffix() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let lis = load_auto(d, "a.lis.zst", &zstd(b"5 2 0 0\n5 1 0 1\n")).unwrap();
-    assert_eq!(
-        (lis.format, lis.compression),
-        (Format::Lis, Compression::Zstd)
-    );
+    assert_eq!((lis.format, lis.compression), (Format::Lis, Compression::Zstd));
     assert_eq!(lis.trace.keys, vec![5, 6]);
     assert_eq!(lis.trace.requests, vec![0, 1, 0]);
 
     let text = load_auto(d, "b.trace.gz", &gzip(b"3\n*\n4\n3\n")).unwrap();
-    assert_eq!(
-        (text.format, text.compression),
-        (Format::Lirs, Compression::Gzip)
-    );
+    assert_eq!((text.format, text.compression), (Format::Lirs, Compression::Gzip));
     assert_eq!(text.trace.requests.len(), 3);
 
     let bin: Vec<u8> = [3u32, 4, 3].iter().flat_map(|k| k.to_be_bytes()).collect();
     let binary = load_auto(d, "c.trace.xz", &xz(&bin)).unwrap();
-    assert_eq!(
-        (binary.format, binary.compression),
-        (Format::U32be, Compression::Xz)
-    );
+    assert_eq!((binary.format, binary.compression), (Format::U32be, Compression::Xz));
     assert_eq!(binary.trace.keys, vec![3, 4]);
 
     let og = load_auto(d, "d.oracleGeneral.bin", &oracle_record(0, 9, 1, -1)).unwrap();
@@ -294,8 +258,7 @@ fn load_errors_name_the_file_and_the_line() {
             path.display()
         )
     );
-    let missing =
-        trace::load(&dir.path().join("none.lis"), Format::Auto, &CsvColumn::Auto).unwrap_err();
+    let missing = trace::load(&dir.path().join("none.lis"), Format::Auto, &CsvColumn::Auto).unwrap_err();
     assert!(matches!(missing, TraceError::Io { .. }));
 }
 
@@ -346,9 +309,7 @@ fn results_do_not_depend_on_thread_count() {
     let mut x = 1u64;
     let keys: Vec<u64> = (0..20_000)
         .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (x >> 33) % 3000
         })
         .collect();

@@ -252,15 +252,12 @@ pub fn load(path: &Path, format: Format, csv: &CsvColumn) -> Result<LoadedTrace,
     };
     let file = File::open(path).map_err(io_err)?;
     let (mut reader, compression) = decompress(file).map_err(io_err)?;
-    let format =
-        match format {
-            Format::Auto => detect(path, &mut reader).map_err(io_err)?.ok_or_else(|| {
-                TraceError::UnknownFormat {
-                    path: shown.clone(),
-                }
-            })?,
-            f => f,
-        };
+    let format = match format {
+        Format::Auto => detect(path, &mut reader)
+            .map_err(io_err)?
+            .ok_or_else(|| TraceError::UnknownFormat { path: shown.clone() })?,
+        f => f,
+    };
     let mut builder = TraceBuilder::default();
     let mut too_large = false;
     parse(format, &mut reader, csv, &shown, &mut |key| {
@@ -307,10 +304,7 @@ pub fn decompress<R: Read + 'static>(mut inner: R) -> io::Result<(Box<dyn BufRea
     } else {
         Compression::None
     };
-    let raw = BufReader::with_capacity(
-        READ_BUFFER_BYTES,
-        io::Cursor::new(head.to_vec()).chain(inner),
-    );
+    let raw = BufReader::with_capacity(READ_BUFFER_BYTES, io::Cursor::new(head.to_vec()).chain(inner));
     let reader: Box<dyn BufRead> = match compression {
         Compression::None => Box::new(raw),
         Compression::Gzip => Box::new(BufReader::with_capacity(
@@ -359,9 +353,7 @@ pub fn detect(path: &Path, reader: &mut dyn BufRead) -> io::Result<Option<Format
         // taken as text, so its error names the bad line.
         let head = reader.fill_buf()?;
         let head = &head[..head.len().min(SNIFF_BYTES)];
-        let text = head
-            .iter()
-            .all(|&b| b.is_ascii_graphic() || b" \t\r\n".contains(&b));
+        let text = head.iter().all(|&b| b.is_ascii_graphic() || b" \t\r\n".contains(&b));
         return Ok(Some(if text { Format::Lirs } else { Format::U32be }));
     }
     Ok(None)
@@ -376,18 +368,14 @@ pub fn parse(
     sink: &mut dyn FnMut(u64) -> bool,
 ) -> Result<(), TraceError> {
     match format {
-        Format::Auto => Err(TraceError::UnknownFormat {
-            path: path.to_string(),
-        }),
+        Format::Auto => Err(TraceError::UnknownFormat { path: path.to_string() }),
         Format::Lis => parse_lines(reader, path, &mut |line, _| parse_lis(line, sink)),
         Format::Lirs => parse_lines(reader, path, &mut |line, _| parse_lirs(line, sink)),
         Format::Csv => {
             let mut state = CsvState::new(csv.clone());
             parse_lines(reader, path, &mut |line, no| state.line(line, no, sink))
         }
-        Format::U32be => parse_records::<4>(reader, path, &mut |r| {
-            Ok(sink(u64::from(u32::from_be_bytes(*r))))
-        }),
+        Format::U32be => parse_records::<4>(reader, path, &mut |r| Ok(sink(u64::from(u32::from_be_bytes(*r))))),
         Format::OracleGeneral => parse_records::<24>(reader, path, &mut |r| {
             let mut id = [0u8; 8];
             id.copy_from_slice(&r[4..12]);
@@ -414,12 +402,10 @@ fn parse_lines(
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| TraceError::Io {
-                path: path.to_string(),
-                source,
-            })?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| TraceError::Io {
+            path: path.to_string(),
+            source,
+        })?;
         if n == 0 {
             return Ok(());
         }
@@ -451,9 +437,7 @@ fn parse_lis(line: &str, sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, Stri
         return Ok(Flow::More);
     };
     let Some(count) = fields.next() else {
-        return Err(format!(
-            "expected `start count ignored request_no`, found {line:?}"
-        ));
+        return Err(format!("expected `start count ignored request_no`, found {line:?}"));
     };
     let start = parse_u64(start, "start page")?;
     let count = parse_u64(count, "page count")?;
@@ -556,12 +540,7 @@ impl CsvState {
         CsvState { want, layout: None }
     }
 
-    fn line(
-        &mut self,
-        line: &str,
-        no: u64,
-        sink: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<Flow, String> {
+    fn line(&mut self, line: &str, no: u64, sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, String> {
         if line.trim().is_empty() {
             return Ok(Flow::More);
         }
@@ -572,10 +551,7 @@ impl CsvState {
                     .into_iter()
                     .find(|d| line.contains(*d))
                     .unwrap_or(',');
-                let names: Vec<String> = line
-                    .split(delim)
-                    .map(|f| unquote(f).to_ascii_lowercase())
-                    .collect();
+                let names: Vec<String> = line.split(delim).map(|f| unquote(f).to_ascii_lowercase()).collect();
                 let find = |n: &str| names.iter().position(|h| h == &n.to_ascii_lowercase());
                 let header_col = match &self.want {
                     CsvColumn::Auto => CSV_ID_COLUMNS.iter().find_map(|n| find(n)),
@@ -591,11 +567,7 @@ impl CsvState {
                         let c = i - 1;
                         self.layout = Some((delim, c));
                         // A header line: its id field is not a number. Skip it.
-                        if names
-                            .get(c)
-                            .is_some_and(|f| !f.is_empty() && f.parse::<u64>().is_err())
-                            && no == 1
-                        {
+                        if names.get(c).is_some_and(|f| !f.is_empty() && f.parse::<u64>().is_err()) && no == 1 {
                             return Ok(Flow::More);
                         }
                         (delim, c)
@@ -613,13 +585,10 @@ impl CsvState {
                 }
             }
         };
-        let field = line.split(delim).nth(col).ok_or_else(|| {
-            format!(
-                "no column {} (found {} fields)",
-                col + 1,
-                line.split(delim).count()
-            )
-        })?;
+        let field = line
+            .split(delim)
+            .nth(col)
+            .ok_or_else(|| format!("no column {} (found {} fields)", col + 1, line.split(delim).count()))?;
         let id = unquote(field);
         if id.is_empty() {
             return Err(format!("empty id in column {}", col + 1));

@@ -21,10 +21,7 @@ const PAGE_SIZE: usize = 4096;
 /// Writes `pages` pages through a pool of `frames` frames: `new_page`, the self-check into the user bytes, and a
 /// final checkpoint.
 pub fn prepare(path: &Path, pages: u32, frames: usize, seed: u64) -> Result<()> {
-    let pool = BufferPool::builder()
-        .frames(frames)
-        .page_size(PAGE_SIZE)
-        .build()?;
+    let pool = BufferPool::builder().frames(frames).page_size(PAGE_SIZE).build()?;
     let file = pool.open_file(path)?;
     for p in 0..pages {
         let mut g = pool.new_page(file)?;
@@ -101,10 +98,7 @@ pub struct Bufpool {
 impl Bufpool {
     /// A pool of `frames` frames over the file at `path`.
     pub fn open(path: &Path, frames: usize, seed: u64) -> Result<Bufpool> {
-        let pool = BufferPool::builder()
-            .frames(frames)
-            .page_size(PAGE_SIZE)
-            .build()?;
+        let pool = BufferPool::builder().frames(frames).page_size(PAGE_SIZE).build()?;
         let inner = FileStorage::open(path, OpenMode::DirectOrBuffered)
             .with_context(|| format!("opening {}", path.display()))?;
         let direct = inner.info().direct;
