@@ -83,9 +83,9 @@ pub use error::{CorruptReason, Error, Result};
 pub use guard::{PageView, ReadGuard, WriteGuard};
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{AccessHint, FrameIdx, Policy, PolicyKind};
-pub use pool::{BufferPool, Builder, EvictionVeto};
+pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use stats::{FileStats, Stats};
-pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage};
+pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};
 pub use writer::{WriterConfig, RUN_PAGES_MAX};
 

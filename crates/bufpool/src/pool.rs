@@ -46,7 +46,7 @@ use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::page::{FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::stats::{Counter, Counters, Stats};
-use crate::storage::{FileStorage, OpenMode, Storage};
+use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
 use crate::sync::Backoff;
 use crate::table::PageTable;
 use crate::wal::{NoWal, Wal};
@@ -75,6 +75,18 @@ pub(crate) enum Mode {
     Exclusive,
 }
 
+/// Which storage backend [`BufferPool::open_file`] uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum IoBackend {
+    /// io_uring where the kernel allows it (probed once per process), `pread`/`pwrite` otherwise. The default.
+    #[default]
+    Auto,
+    /// Always `pread`/`pwrite` ([`FileStorage`]).
+    Pread,
+    /// Always io_uring ([`crate::storage::UringStorage`]); opening fails where it is unavailable.
+    Uring,
+}
+
 /// Configures and builds a [`BufferPool`].
 pub struct Builder {
     frames: usize,
@@ -85,6 +97,7 @@ pub struct Builder {
     veto: Option<Box<EvictionVeto>>,
     io_threads: usize,
     writer: Option<WriterConfig>,
+    io_backend: IoBackend,
 }
 
 impl Default for Builder {
@@ -98,6 +111,7 @@ impl Default for Builder {
             veto: None,
             io_threads: 1,
             writer: None,
+            io_backend: IoBackend::default(),
         }
     }
 }
@@ -139,6 +153,13 @@ impl Builder {
     /// it short and never call into the pool from it.
     pub fn eviction_veto(mut self, veto: impl Fn(PageId) -> bool + Send + Sync + 'static) -> Self {
         self.veto = Some(Box::new(veto));
+        self
+    }
+
+    /// The storage backend for files opened by path. Default [`IoBackend::Auto`]; [`Stats::files`] says which
+    /// backend each file got.
+    pub fn io_backend(mut self, backend: IoBackend) -> Self {
+        self.io_backend = backend;
         self
     }
 
@@ -198,6 +219,7 @@ impl Builder {
             files: Files::new(),
             counters: Counters::new(),
             open_mode: self.open_mode,
+            io_backend: self.io_backend,
             veto: self.veto,
             dirty_pages: AtomicUsize::new(0),
             background_error: Mutex::new(None),
@@ -238,6 +260,7 @@ pub(crate) struct Core {
     pub(crate) files: Files,
     pub(crate) counters: Counters,
     pub(crate) open_mode: OpenMode,
+    pub(crate) io_backend: IoBackend,
     pub(crate) veto: Option<Box<EvictionVeto>>,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
@@ -344,13 +367,22 @@ impl BufferPool {
     }
 
     fn open_path(&self, id: Option<FileId>, path: &Path) -> Result<FileId> {
-        let storage = FileStorage::open(path, self.core.open_mode).map_err(|e| Error::Open {
+        let mode = self.core.open_mode;
+        let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
+            IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+            IoBackend::Uring => UringStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+            IoBackend::Auto if uring_available() => {
+                UringStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>)
+            }
+            IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+        };
+        let storage = storage.map_err(|e| Error::Open {
             path: path.to_path_buf(),
             source: Arc::new(e),
         })?;
         self.core
             .files
-            .register(id, Box::new(storage), Some(path.to_path_buf()), self.page_size())
+            .register(id, storage, Some(path.to_path_buf()), self.page_size())
     }
 
     /// Serves pages from any [`Storage`] (in-memory, fault-injecting, ...) under a fresh id.

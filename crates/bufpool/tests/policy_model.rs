@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 
-use bufpool::policy::{Admission, Arc, LruK, Policy, PolicyKind};
+use bufpool::policy::{Admission, ArcPolicy, LruK, Policy, PolicyKind};
 use proptest::prelude::*;
 
 type Frame = u32;
@@ -233,10 +233,11 @@ impl Model for TwoQModel {
     }
 }
 
-/// ARC, written from the paper's Figure 4 (integer δ).
+/// ARC, written from the paper's Figure 4 (real or integer δ).
 struct ArcModel {
     c: usize,
-    p: usize,
+    real: bool,
+    p: f64,
     keys: Vec<u64>,
     t1: Vec<Frame>,
     t2: Vec<Frame>,
@@ -247,10 +248,11 @@ struct ArcModel {
 }
 
 impl ArcModel {
-    fn new(c: usize) -> Self {
+    fn new(c: usize, real: bool) -> Self {
         ArcModel {
             c,
-            p: 0,
+            real,
+            p: 0.0,
             keys: vec![0; c],
             t1: vec![],
             t2: vec![],
@@ -260,18 +262,28 @@ impl ArcModel {
         }
     }
 
-    fn delta(num: usize, den: usize) -> usize {
+    fn delta(&self, num: usize, den: usize) -> f64 {
         if num <= den {
-            1
+            1.0
+        } else if self.real {
+            num as f64 / den as f64
         } else {
-            num / den
+            (num / den) as f64
         }
+    }
+
+    fn grow(&mut self) {
+        self.p = (self.p + self.delta(self.b2.len(), self.b1.len())).min(self.c as f64);
+    }
+
+    fn shrink(&mut self) {
+        self.p = (self.p - self.delta(self.b1.len(), self.b2.len())).max(0.0);
     }
 
     /// REPLACE(x, p), falling back to the other list when every candidate is refused.
     fn replace(&mut self, x_in_b2: bool, refused: &dyn Fn(Frame) -> bool) -> Option<Frame> {
-        let t1 = self.t1.len();
-        let from_t1 = t1 >= 1 && (t1 > self.p || (x_in_b2 && t1 == self.p));
+        let t1 = self.t1.len() as f64;
+        let from_t1 = t1 >= 1.0 && (t1 > self.p || (x_in_b2 && t1 == self.p));
         self.take([from_t1, !from_t1], true, refused)
     }
 
@@ -306,11 +318,11 @@ impl Model for ArcModel {
         if remove_item(&mut self.to_t2, &x) {
             self.t2.push(f);
         } else if self.b1.contains(&x) {
-            self.p = (self.p + Self::delta(self.b2.len(), self.b1.len())).min(self.c);
+            self.grow();
             remove_deque(&mut self.b1, &x);
             self.t2.push(f);
         } else if self.b2.contains(&x) {
-            self.p = self.p.saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
+            self.shrink();
             remove_deque(&mut self.b2, &x);
             self.t2.push(f);
         } else {
@@ -329,14 +341,14 @@ impl Model for ArcModel {
         if let Some(x) = key {
             if self.b1.contains(&x) {
                 // Case II
-                self.p = (self.p + Self::delta(self.b2.len(), self.b1.len())).min(self.c);
+                self.grow();
                 remove_deque(&mut self.b1, &x);
                 self.to_t2.push(x);
                 return self.replace(false, refused);
             }
             if self.b2.contains(&x) {
                 // Case III
-                self.p = self.p.saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
+                self.shrink();
                 remove_deque(&mut self.b2, &x);
                 self.to_t2.push(x);
                 return self.replace(true, refused);
@@ -689,7 +701,13 @@ proptest! {
 
     #[test]
     fn arc_matches_model((frames, ops) in scenario()) {
-        run(frames, &Arc::new(frames), Some(&mut ArcModel::new(frames)), &ops);
+        run(frames, &*PolicyKind::Arc.build(frames), Some(&mut ArcModel::new(frames, true)), &ops);
+    }
+
+    #[test]
+    fn arc_integer_delta_matches_model((frames, ops) in scenario()) {
+        let mut m = ArcModel::new(frames, false);
+        run(frames, &ArcPolicy::with_real_delta(frames, false), Some(&mut m), &ops);
     }
 
     #[test]
@@ -950,8 +968,7 @@ fn every_policy_runs_the_pool() {
 fn hit_path_cost() {
     const FRAMES: usize = 4_096;
     const HITS: u64 = 2_000_000;
-    let mut configs: Vec<bufpool::policy::PolicyConfig> =
-        PolicyKind::ALL.iter().map(|&k| k.into()).collect();
+    let mut configs: Vec<bufpool::policy::PolicyConfig> = PolicyKind::ALL.iter().map(|&k| k.into()).collect();
     configs.push(PolicyKind::Lru.with_admission(Admission::TinyLfu));
     for config in configs {
         let policy = config.build(FRAMES);
