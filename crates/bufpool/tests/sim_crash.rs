@@ -189,6 +189,11 @@ struct Tally {
     foreign_errors: u64,
     /// Misses that failed with the write error of the victim they tried to evict (allowed).
     victim_write_errors: u64,
+    /// Clean-checkpoint checks run (skipped while a file has failed).
+    clean_checks: u64,
+    /// Latch checks run, and pages latched by them.
+    latch_checks: u64,
+    latch_checked_pages: u64,
     faults: FaultCounts,
     violations: Vec<String>,
     trace: u64,
@@ -217,6 +222,9 @@ impl Tally {
         self.dirty_marked_clean += o.dirty_marked_clean;
         self.foreign_errors += o.foreign_errors;
         self.victim_write_errors += o.victim_write_errors;
+        self.clean_checks += o.clean_checks;
+        self.latch_checks += o.latch_checks;
+        self.latch_checked_pages += o.latch_checked_pages;
         self.faults.add(&o.faults);
         self.violations
             .extend(o.violations.iter().take(20).cloned());
@@ -634,6 +642,8 @@ fn check_latches(pool: &BufferPool, files: &[FileSim], t: &mut Tally) {
         .iter()
         .flat_map(|f| f.allocated().into_iter().map(move |n| PageId::new(f.id, n)))
         .collect();
+    t.latch_checks += 1;
+    t.latch_checked_pages += pages.len() as u64;
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -659,6 +669,7 @@ fn check_no_dirty_marked_clean(pool: &BufferPool, files: &[FileSim], t: &mut Tal
     if files.iter().any(|f| f.failed_for > 0) || pool.stats().files.iter().any(|s| s.failed) {
         return;
     }
+    t.clean_checks += 1;
     let configs: Vec<_> = files.iter().map(|f| f.storage.config()).collect();
     for f in files {
         f.storage.set_config(FaultConfig::none());
@@ -1039,6 +1050,10 @@ fn report(name: &str, seeds: u64, epochs: usize, ops: usize, t: &Tally) {
         },
         t.foreign_errors,
         t.victim_write_errors
+    );
+    println!(
+        "  checks: {} latch checks ({} pages write-latched after the crash), {} clean-checkpoint checks",
+        t.latch_checks, t.latch_checked_pages, t.clean_checks
     );
     for v in t.violations.iter().take(20) {
         println!("    {v}");
