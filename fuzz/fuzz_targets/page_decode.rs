@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(Verified::Valid) => {
             let mut again = image.to_vec();
             stamp(&mut again, page_no);
-            assert_eq!(again, image, "Valid for an image the pool would not have written");
+            assert_eq!(
+                again, image,
+                "Valid for an image the pool would not have written"
+            );
         }
         Err(_) => {}
     }

@@ -10,14 +10,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId};
 use arbitrary::Arbitrary;
+use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
     NewPage(u8),
-    Write { page: u8, offset: u16, byte: u8 },
+    Write {
+        page: u8,
+        offset: u16,
+        byte: u8,
+    },
     Read(u8),
     ReadOptimistic(u8),
     Flush(u8),
@@ -26,7 +30,11 @@ enum Op {
     Free(u8),
     CloseReopen,
     /// Flips bits of a stored byte; the page is then allowed to read as corrupt until rewritten.
-    CorruptStored { page: u8, offset: u16, xor: u8 },
+    CorruptStored {
+        page: u8,
+        offset: u16,
+        xor: u8,
+    },
 }
 
 struct Model {
@@ -40,13 +48,20 @@ fn pick(model: &Model, i: u8) -> Option<u32> {
     if model.pages.is_empty() {
         return None;
     }
-    model.pages.keys().nth(i as usize % model.pages.len()).copied()
+    model
+        .pages
+        .keys()
+        .nth(i as usize % model.pages.len())
+        .copied()
 }
 
 fn check(model: &Model, n: u32, got: Result<Vec<u8>, Error>) {
     match got {
         Ok(bytes) => assert_eq!(&bytes, &model.pages[&n], "page {n}: wrong bytes"),
-        Err(Error::Corrupt { .. }) => assert!(model.damaged.contains_key(&n), "page {n}: corrupt but not damaged"),
+        Err(Error::Corrupt { .. }) => assert!(
+            model.damaged.contains_key(&n),
+            "page {n}: corrupt but not damaged"
+        ),
         Err(e) => panic!("page {n}: unexpected error {e}"),
     }
 }
@@ -55,7 +70,10 @@ fuzz_target!(|ops: Vec<Op>| {
     let storage = Arc::new(MemoryStorage::new());
     let pool = BufferPool::builder().frames(3).build().unwrap();
     let mut file = pool.open_storage_as(FileId(7), storage.clone()).unwrap();
-    let mut model = Model { pages: BTreeMap::new(), damaged: BTreeMap::new() };
+    let mut model = Model {
+        pages: BTreeMap::new(),
+        damaged: BTreeMap::new(),
+    };
     let user = pool.user_bytes();
     for op in ops.into_iter().take(200) {
         match op {
@@ -64,14 +82,23 @@ fuzz_target!(|ops: Vec<Op>| {
                 assert!(g.iter().all(|&b| b == 0), "new page not zeroed");
                 let n = g.page_id().page_no();
                 g.fill(fill);
-                assert!(model.pages.insert(n, vec![fill; user]).is_none(), "page {n} handed out twice");
+                assert!(
+                    model.pages.insert(n, vec![fill; user]).is_none(),
+                    "page {n} handed out twice"
+                );
                 model.damaged.remove(&n);
             }
             Op::Write { page, offset, byte } => {
-                let Some(n) = pick(&model, page) else { continue };
+                let Some(n) = pick(&model, page) else {
+                    continue;
+                };
                 match pool.write(PageId::new(file, n)) {
                     Ok(mut g) => {
-                        assert_eq!(&g[..], &model.pages[&n][..], "page {n}: wrong bytes under write");
+                        assert_eq!(
+                            &g[..],
+                            &model.pages[&n][..],
+                            "page {n}: wrong bytes under write"
+                        );
                         let at = offset as usize % user;
                         g[at] = byte;
                         model.pages.get_mut(&n).unwrap()[at] = byte;
@@ -80,21 +107,37 @@ fuzz_target!(|ops: Vec<Op>| {
                 }
             }
             Op::Read(page) => {
-                let Some(n) = pick(&model, page) else { continue };
-                check(&model, n, pool.read(PageId::new(file, n)).map(|g| g.to_vec()));
+                let Some(n) = pick(&model, page) else {
+                    continue;
+                };
+                check(
+                    &model,
+                    n,
+                    pool.read(PageId::new(file, n)).map(|g| g.to_vec()),
+                );
             }
             Op::ReadOptimistic(page) => {
-                let Some(n) = pick(&model, page) else { continue };
-                check(&model, n, pool.read_optimistic(PageId::new(file, n), |v| v.to_vec()));
+                let Some(n) = pick(&model, page) else {
+                    continue;
+                };
+                check(
+                    &model,
+                    n,
+                    pool.read_optimistic(PageId::new(file, n), |v| v.to_vec()),
+                );
             }
             Op::Flush(page) => {
-                let Some(n) = pick(&model, page) else { continue };
+                let Some(n) = pick(&model, page) else {
+                    continue;
+                };
                 pool.flush(PageId::new(file, n)).unwrap();
             }
             Op::FlushFile => pool.flush_file(file).unwrap(),
             Op::Checkpoint => pool.checkpoint().unwrap(),
             Op::Free(page) => {
-                let Some(n) = pick(&model, page) else { continue };
+                let Some(n) = pick(&model, page) else {
+                    continue;
+                };
                 pool.free_page(PageId::new(file, n)).unwrap();
                 model.pages.remove(&n);
                 model.damaged.remove(&n);
@@ -114,13 +157,17 @@ fuzz_target!(|ops: Vec<Op>| {
                 // Damage done before the close was overwritten by the close's writes only for dirty pages:
                 // re-read everything once to learn which pages are damaged now.
                 for (&n, _) in model.pages.clone().iter() {
-                    if let Err(Error::Corrupt { .. }) = pool.read(PageId::new(file, n)).map(|g| g.to_vec()) {
+                    if let Err(Error::Corrupt { .. }) =
+                        pool.read(PageId::new(file, n)).map(|g| g.to_vec())
+                    {
                         model.damaged.insert(n, ());
                     }
                 }
             }
             Op::CorruptStored { page, offset, xor } => {
-                let Some(n) = pick(&model, page) else { continue };
+                let Some(n) = pick(&model, page) else {
+                    continue;
+                };
                 if xor == 0 {
                     continue;
                 }
