@@ -150,6 +150,7 @@ fn run_random(seed: u64, cases: u64) -> Tally {
                     CorruptReason::ChecksumMismatch { .. } => t.checksum_mismatch += 1,
                     CorruptReason::WrongPageNumber { .. } => t.wrong_page_number += 1,
                     CorruptReason::BadMagic { .. } => t.bad_magic += 1,
+                    CorruptReason::TooShort { len } => panic!("full-size image reported too short ({len})"),
                 }
             }
         }

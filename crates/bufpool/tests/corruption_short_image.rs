@@ -7,19 +7,17 @@
 //! first input of four bytes (a page number and an empty image) found it within a second. The library must not
 //! panic on input it did not create; a short image is simply not a valid page and should be reported as such.
 //!
-//! While the fix is pending this test is ignored; the fuzz target skips short images until then.
+//! Fixed in `checksum::verify` (images shorter than a header are `Corrupt(TooShort)`).
 
 use bufpool::checksum::verify;
 
 #[test]
-#[ignore = "bug B1 (open, owned by the lead): verify panics on images shorter than the page header"]
 fn verify_rejects_short_images_without_panicking() {
     for len in 0..bufpool::PAGE_HEADER_SIZE {
         for fill in [0x00u8, 0xFF, 0x5A] {
             let image = vec![fill; len];
             let r = std::panic::catch_unwind(|| verify(&image, 0));
-            let r = r
-                .unwrap_or_else(|_| panic!("verify panicked on a {len}-byte image of {fill:#04x}"));
+            let r = r.unwrap_or_else(|_| panic!("verify panicked on a {len}-byte image of {fill:#04x}"));
             assert!(r.is_err(), "a {len}-byte image is not a page: {r:?}");
         }
     }

@@ -228,15 +228,10 @@ fn every_three_bit_error_in_a_4k_page_is_detected_exhaustively() {
     let mut pairs = 0u64;
     for i in 0..syn.len() {
         for j in i + 1..syn.len() {
-            assert!(
-                !set.contains(syn[i] ^ syn[j]),
-                "bits {i} and {j} cancel a third bit"
-            );
+            assert!(!set.contains(syn[i] ^ syn[j]), "bits {i} and {j} cancel a third bit");
         }
         pairs += (syn.len() - i - 1) as u64;
     }
     assert_eq!(pairs, 32768 * 32767 / 2);
-    println!(
-        "3-bit errors in a 4 KiB page: {pairs} pairs checked against 32768 syndromes, none escapes"
-    );
+    println!("3-bit errors in a 4 KiB page: {pairs} pairs checked against 32768 syndromes, none escapes");
 }

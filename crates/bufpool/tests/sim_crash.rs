@@ -226,8 +226,7 @@ impl Tally {
         self.latch_checks += o.latch_checks;
         self.latch_checked_pages += o.latch_checked_pages;
         self.faults.add(&o.faults);
-        self.violations
-            .extend(o.violations.iter().take(20).cloned());
+        self.violations.extend(o.violations.iter().take(20).cloned());
         self.trace ^= o.trace.rotate_left(17);
     }
 
@@ -289,10 +288,7 @@ fn check_read(f: &mut FileSim, n: u32, bytes: &[u8], lsn: Option<u64>, t: &mut T
     match version_of(content) {
         None => {
             t.wrong += 1;
-            t.violation(format!(
-                "{what}: {id} page {n}: wrong bytes (model: v{})",
-                p.written
-            ));
+            t.violation(format!("{what}: {id} page {n}: wrong bytes (model: v{})", p.written));
         }
         Some(v) => {
             if let (Some(l), Content::Version(_)) = (lsn, content) {
@@ -303,10 +299,7 @@ fn check_read(f: &mut FileSim, n: u32, bytes: &[u8], lsn: Option<u64>, t: &mut T
             if p.certain {
                 if v != p.written {
                     t.wrong += 1;
-                    t.violation(format!(
-                        "{what}: {id} page {n}: read v{v}, last written v{}",
-                        p.written
-                    ));
+                    t.violation(format!("{what}: {id} page {n}: read v{v}, last written v{}", p.written));
                 }
             } else if v != 0 && !p.history.contains(&v) || v < p.floor {
                 t.wrong += 1;
@@ -329,11 +322,7 @@ fn step(pool: &BufferPool, files: &mut [FileSim], own: usize, rng: &mut StdRng, 
     if !files[own].open {
         return;
     }
-    let failed = pool
-        .stats()
-        .files
-        .iter()
-        .any(|s| s.file == files[own].id && s.failed);
+    let failed = pool.stats().files.iter().any(|s| s.file == files[own].id && s.failed);
     let f = &mut files[own];
     // A failed file is dropped and reopened after a while, as an engine recovers it.
     if failed || f.failed_for > 0 {
@@ -465,10 +454,7 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
         let p = f.page(n);
         if p.certain {
             t.wrong += 1;
-            t.violation(format!(
-                "{what}: {id} page {n}: {e}, but v{} was intact",
-                p.written
-            ));
+            t.violation(format!("{what}: {id} page {n}: {e}, but v{} was intact", p.written));
         }
     }
 }
@@ -496,9 +482,7 @@ fn op_write(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
 }
 
 fn op_read(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
-    let r = pool
-        .read(PageId::new(f.id, n))
-        .map(|g| (g.to_vec(), g.lsn()));
+    let r = pool.read(PageId::new(f.id, n)).map(|g| (g.to_vec(), g.lsn()));
     check_corrupt(&r, f, n, t, "read");
     if let Ok((bytes, lsn)) = &r {
         check_read(f, n, bytes, Some(*lsn), t, "read");
@@ -689,9 +673,7 @@ fn check_no_dirty_marked_clean(pool: &BufferPool, files: &[FileSim], t: &mut Tal
                 continue;
             }
             let at = n * PAGE_SIZE;
-            let got = live
-                .get(at + 24..at + PAGE_SIZE)
-                .map(|b| decode(b, f.id, n as u32));
+            let got = live.get(at + 24..at + PAGE_SIZE).map(|b| decode(b, f.id, n as u32));
             if got != Some(Content::Version(p.written)) && !(p.written == 0 && got.is_none()) {
                 t.dirty_marked_clean += 1;
                 t.violation(format!(
@@ -705,12 +687,7 @@ fn check_no_dirty_marked_clean(pool: &BufferPool, files: &[FileSim], t: &mut Tal
 
 /// Opens the crash images in a fresh pool and checks every page against the floors; returns the storages and
 /// model for the next epoch (durable = image; corrupt and partial pages freed).
-fn verify_after_crash(
-    images: Vec<Vec<u8>>,
-    files: &mut [FileSim],
-    seed: u64,
-    t: &mut Tally,
-) -> BufferPool {
+fn verify_after_crash(images: Vec<Vec<u8>>, files: &mut [FileSim], seed: u64, t: &mut Tally) -> BufferPool {
     let pool = BufferPool::builder().frames(FRAMES).build().unwrap();
     for (f, image) in files.iter_mut().zip(images) {
         let check = BufferPool::builder().frames(FRAMES).build().unwrap();
@@ -729,10 +706,7 @@ fn verify_after_crash(
             let got = if i < n {
                 check.read(page).map(|g| (g.to_vec(), g.lsn()))
             } else {
-                Err(Error::OutOfRange {
-                    page,
-                    pages: n as u32,
-                })
+                Err(Error::OutOfRange { page, pages: n as u32 })
             };
             let seen = match got {
                 Ok((bytes, lsn)) => match decode(&bytes, id, i as u32) {
@@ -836,10 +810,7 @@ fn new_files(count: usize, seed: u64, rng: &mut StdRng) -> Vec<FileSim> {
     (0..count)
         .map(|i| FileSim {
             id: FileId(i as u32 + 1),
-            storage: Arc::new(FaultyStorage::new(
-                splitmix(seed ^ i as u64),
-                fault_config(rng),
-            )),
+            storage: Arc::new(FaultyStorage::new(splitmix(seed ^ i as u64), fault_config(rng))),
             pages: Vec::new(),
             next_version: 0,
             failed_for: 0,
@@ -975,12 +946,7 @@ fn run_threads(seed: u64, epochs: usize, ops: usize) -> Tally {
         check_latches(&pool, &files, &mut total);
         finish_epoch(&files, &mut total);
         drop(pool);
-        pool = verify_after_crash(
-            images,
-            &mut files,
-            splitmix(seed ^ epoch as u64),
-            &mut total,
-        );
+        pool = verify_after_crash(images, &mut files, splitmix(seed ^ epoch as u64), &mut total);
     }
     total
 }
@@ -1016,12 +982,7 @@ fn report(name: &str, seeds: u64, epochs: usize, ops: usize, t: &Tally) {
     );
     println!(
         "  pool errors seen: io {}, short read {}, corrupt {}, file failed {}, exhausted {}, other {}",
-        t.errors_io,
-        t.errors_short_read,
-        t.errors_corrupt,
-        t.errors_file_failed,
-        t.errors_exhausted,
-        t.errors_other
+        t.errors_io, t.errors_short_read, t.errors_corrupt, t.errors_file_failed, t.errors_exhausted, t.errors_other
     );
     println!(
         "  after crashes: {} pages checked ({} with a flushed floor); corrupt: {} never flushed, {} flushed then torn \
@@ -1098,10 +1059,7 @@ fn same_seed_same_trace() {
     let a = run_single(7, 3, 200);
     let b = run_single(7, 3, 200);
     let c = run_single(8, 3, 200);
-    assert_eq!(
-        a.trace, b.trace,
-        "single-threaded runs must be deterministic"
-    );
+    assert_eq!(a.trace, b.trace, "single-threaded runs must be deterministic");
     assert_eq!((a.ops, a.ops_ok, a.faults), (b.ops, b.ops_ok, b.faults));
     assert_ne!(a.trace, c.trace);
 }

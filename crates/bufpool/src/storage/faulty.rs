@@ -288,11 +288,7 @@ impl State {
 
     /// The fault for this call: a matching trigger if any, else one drawn from the probabilities.
     fn decide(&mut self, op: Op, nth: u64) -> Option<Fault> {
-        if let Some(i) = self
-            .triggers
-            .iter()
-            .position(|t| t.op == op && t.nth == nth)
-        {
+        if let Some(i) = self.triggers.iter().position(|t| t.op == op && t.nth == nth) {
             return Some(self.triggers.swap_remove(i).fault);
         }
         let c = self.config.clone();
@@ -922,10 +918,7 @@ mod tests {
         s.inject_next(Op::Write, Fault::Torn);
         s.write_at(&page(2), 0).unwrap();
         let live = s.live_image();
-        let new = live[..4096]
-            .chunks(SECTOR_SIZE)
-            .filter(|c| c[0] == 2)
-            .count();
+        let new = live[..4096].chunks(SECTOR_SIZE).filter(|c| c[0] == 2).count();
         assert!(new > 0 && new < 8, "a strict, non-empty subset landed");
         s.inject_next(Op::Write, Fault::Misdirected);
         s.write_at(&page(3), 4096).unwrap();

@@ -6,6 +6,7 @@
 //! - [`MemoryStorage`] (`memory.rs`): a growable in-memory image for unit tests;
 //! - [`FaultyStorage`] (`faulty.rs`): test tooling: seeded fault injection (EIO, short, torn and misdirected
 //!   writes, latency) and crash simulation over a live and a durable image;
+//! - [`UringStorage`] (`uring.rs`): the same file through io_uring, a whole [`Storage::submit`] batch in flight;
 //!
 //! # Contract
 //! - Offsets and lengths the pool passes are multiples of the page size, and buffers are aligned to
@@ -21,12 +22,14 @@
 mod faulty;
 mod file;
 mod memory;
+mod uring;
 
 use std::io;
 
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
 pub use file::{FileStorage, OpenMode};
 pub use memory::MemoryStorage;
+pub use uring::{uring_available, UringStorage};
 
 pub use crate::page::{AlignedBuf, IO_ALIGN};
 
