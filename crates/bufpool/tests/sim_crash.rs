@@ -36,10 +36,12 @@
 //! `BUFPOOL_SIM_SEEDS=400 cargo test --release -p bufpool --test sim_crash -- --nocapture`. The figures printed
 //! at the end are the ones RELIABILITY.md quotes.
 //!
-//! # Model conservatism (documented gaps)
-//! A checkpoint or flush raises a page's durability floor only to a version this pool instance wrote since the
-//! file was last (re)opened: content merely read back after `drop_file` + reopen is not claimed durable by a
-//! later flush (finding B2 in RELIABILITY.md; `sim_regression_reopen_unsynced.rs`).
+//! # Model conservatism (documented gap)
+//! A flush or checkpoint raises a page's durability floor to the page's current version, also when that content
+//! was only read back after `drop_file` + reopen (finding B2, fixed: `sim_regression_reopen_unsynced.rs`), except
+//! once the file's storage has failed a sync: the failed sync dropped dirty data from the "page cache" that the
+//! reopened file still shows and no later sync can make durable (O4 in RELIABILITY.md), so for such files only
+//! versions written since the reopen count.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -425,11 +427,9 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
     // A miss whose victim could not be written returns the victim's write error (naming the victim): allowed,
     // counted. Any other error naming another page is another page's *load* error: bug B3.
     let (named, victim_write) = match r {
-        Err(
-            Error::Corrupt { page, .. }
-            | Error::ShortRead { page, .. }
-            | Error::OutOfRange { page, .. },
-        ) => (Some(*page), false),
+        Err(Error::Corrupt { page, .. } | Error::ShortRead { page, .. } | Error::OutOfRange { page, .. }) => {
+            (Some(*page), false)
+        }
         Err(Error::Io { page, op, .. }) => (*page, *op == "write"),
         Err(Error::NoSpace { page }) => (Some(*page), true),
         _ => (None, false),
@@ -441,9 +441,7 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
             } else {
                 t.foreign_errors += 1;
                 if !B3_OPEN {
-                    t.violation(format!(
-                        "{what}: asked for {asked}, got an error about {q}: {e}"
-                    ));
+                    t.violation(format!("{what}: asked for {asked}, got an error about {q}: {e}"));
                 }
             }
             return;
@@ -499,13 +497,21 @@ fn op_read_optimistic(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally)
     note_result(&r, t, "read_optimistic");
 }
 
-/// The version a completed flush of page `p` guarantees (see the module docs on conservatism).
-fn flush_covers(p: &PageModel) -> Option<u64> {
-    (p.allocated && p.certain && p.rewritten).then_some(p.written)
+/// The version a completed flush of page `p` guarantees: the current one, if the model knows it. Content merely
+/// read back (after `drop_file` + reopen) is trusted only while the file's storage never failed a sync: a failed
+/// sync dropped the page cache's dirty data, which a reopened file still shows but no later sync can make
+/// durable (see O4 in RELIABILITY.md).
+fn flush_covers(p: &PageModel, trust_reads: bool) -> Option<u64> {
+    (p.allocated && p.certain && (p.rewritten || trust_reads)).then_some(p.written)
+}
+
+fn trust_reads(f: &FileSim) -> bool {
+    f.storage.counts().sync_eio == 0
 }
 
 fn op_flush(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
-    let covers = flush_covers(f.page(n));
+    let trust = trust_reads(f);
+    let covers = flush_covers(f.page(n), trust);
     let r = pool.flush(PageId::new(f.id, n));
     if r.is_ok() {
         if let Some(v) = covers {
@@ -526,7 +532,8 @@ fn raise_floors(f: &mut FileSim, covers: &[Option<u64>]) {
 }
 
 fn op_flush_file(pool: &BufferPool, f: &mut FileSim, t: &mut Tally) {
-    let covers: Vec<_> = f.pages.iter().map(flush_covers).collect();
+    let trust = trust_reads(f);
+    let covers: Vec<_> = f.pages.iter().map(|p| flush_covers(p, trust)).collect();
     let r = pool.flush_file(f.id);
     if r.is_ok() {
         raise_floors(f, &covers);
@@ -538,7 +545,10 @@ fn op_flush_file(pool: &BufferPool, f: &mut FileSim, t: &mut Tally) {
 fn op_checkpoint(pool: &BufferPool, files: &mut [FileSim], t: &mut Tally) {
     let covers: Vec<Vec<_>> = files
         .iter()
-        .map(|f| f.pages.iter().map(flush_covers).collect())
+        .map(|f| {
+            let trust = trust_reads(f);
+            f.pages.iter().map(|p| flush_covers(p, trust)).collect()
+        })
         .collect();
     let r = pool.checkpoint();
     if r.is_ok() {
@@ -1004,11 +1014,7 @@ fn report(name: &str, seeds: u64, epochs: usize, ops: usize, t: &Tally) {
     );
     println!(
         "  another page's load error returned (bug B3{}): {}; misses failed by their victim's write error: {}",
-        if B3_OPEN {
-            ", open: reported, not failed"
-        } else {
-            ""
-        },
+        if B3_OPEN { ", open: reported, not failed" } else { "" },
         t.foreign_errors,
         t.victim_write_errors
     );
