@@ -38,10 +38,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, WriteGuard};
+use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{Error, Result};
-use crate::node::{self, Fence, Limits, Node, NO_PAGE};
+use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
 use crate::wal::{Op, OwnedOp, TreeWal};
 
 /// Restarts of one operation after which the tree reports an error instead of spinning (a sign of corruption,
@@ -68,17 +68,32 @@ fn set_meta_u32(b: &mut [u8], off: usize, v: u32) {
 }
 
 thread_local! {
-    /// One page-sized buffer per thread for optimistic copies; taken (not borrowed) so re-entrant use from a
-    /// `get_with` closure simply allocates another.
+    /// One value buffer per thread for `get_with`; taken (not borrowed) so re-entrant use from a `get_with`
+    /// closure simply allocates another.
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut buf = SCRATCH.with(Cell::take);
-    buf.resize(len, 0);
     let r = f(&mut buf);
     SCRATCH.with(|s| s.set(buf));
     r
+}
+
+/// The pool's optimistic view as [`PageBytes`]; ranges are checked here, so the pool never sees an
+/// out-of-range read (which it would report as a caller bug).
+struct ViewBytes<'v, 'p>(&'v PageView<'p>);
+
+impl PageBytes for ViewBytes<'_, '_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read(&self, off: usize, dst: &mut [u8]) -> bool {
+        match off.checked_add(dst.len()) {
+            Some(end) if end <= self.0.len() => self.0.read_into(off, dst),
+            _ => false,
+        }
+    }
 }
 
 /// Counts of a tree's pages and entries, from [`Tree::check`].
@@ -314,6 +329,33 @@ impl Tree {
         Ok(())
     }
 
+    /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
+    /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
+    fn descend(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+        let mut restarts = 0;
+        'restart: loop {
+            let mut no = self.root.load(Ordering::Acquire);
+            let mut expect: Option<u8> = None;
+            loop {
+                let p = self.pool.read_optimistic(self.pid(no), |v| {
+                    node::probe(&ViewBytes(v), key, expect, value.as_deref_mut())
+                })?;
+                match p {
+                    Probe::Restart => {
+                        self.restart(&mut restarts)?;
+                        continue 'restart;
+                    }
+                    Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                    Probe::Child { page, level } => {
+                        no = page;
+                        expect = Some(level);
+                    }
+                    Probe::Leaf { found } => return Ok((no, found)),
+                }
+            }
+        }
+    }
+
     /// Leaves in `buf` a consistent copy of the leaf covering `key` and returns its page number.
     fn find_leaf(&self, key: &[u8], buf: &mut [u8]) -> Result<PageNo> {
         let mut restarts = 0;
@@ -350,13 +392,9 @@ impl Tree {
     /// buffer: no allocation.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         self.check_key(key)?;
-        with_scratch(self.limits.user_bytes, |buf| {
-            let no = self.find_leaf(key, buf)?;
-            let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
-            let v = n
-                .leaf_get(key)
-                .ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
-            Ok(f(v))
+        with_scratch(|buf| {
+            let (_, found) = self.descend(key, Some(buf))?;
+            Ok(f(found.then_some(buf.as_slice())))
         })
     }
 
@@ -366,8 +404,8 @@ impl Tree {
     }
 
     /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order, sharing the
-    /// copies of inner nodes between neighbouring keys, then each distinct leaf is read once. Every result
-    /// reflects the tree at some moment during the call.
+    /// copies of inner nodes between neighbouring keys to find every key's leaf first; then the leaves are read.
+    /// Every result reflects the tree at some moment during the call.
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         for k in keys {
             self.check_key(k)?;
@@ -385,28 +423,21 @@ impl Tree {
         //     let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
         //     pages.dedup();
         //     self.pool.prefetch(&pages)?;
-        // Phase 2: read each leaf once; a key its (fresh) copy no longer covers takes a normal lookup.
+        // Phase 2: look each key up in its leaf; a key the leaf no longer covers takes a normal lookup.
         let mut out = vec![None; keys.len()];
-        with_scratch(self.limits.user_bytes, |buf| -> Result<()> {
-            let mut loaded = NO_PAGE;
-            for (j, &i) in order.iter().enumerate() {
-                let key = keys[i];
-                if leaf_of[j] != loaded {
-                    self.copy_page(leaf_of[j], buf)?;
-                    loaded = leaf_of[j];
-                }
-                match Node::parse(buf) {
-                    Some(n) if n.is_leaf() && n.covers(key) => {
-                        out[i] = n
-                            .leaf_get(key)
-                            .ok_or_else(|| self.corrupt(loaded, "bad leaf entry"))?
-                            .map(<[u8]>::to_vec);
-                    }
-                    _ => out[i] = self.get(key)?,
-                }
-            }
-            Ok(())
-        })?;
+        let mut val = Vec::new();
+        for (j, &i) in order.iter().enumerate() {
+            let key = keys[i];
+            let no = leaf_of[j];
+            let p = self.pool.read_optimistic(self.pid(no), |v| {
+                node::probe(&ViewBytes(v), key, Some(0), Some(&mut val))
+            })?;
+            out[i] = match p {
+                Probe::Leaf { found } => found.then(|| val.clone()),
+                Probe::Restart | Probe::Child { .. } => self.get(key)?,
+                Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+            };
+        }
         Ok(out)
     }
 
@@ -469,7 +500,7 @@ impl Tree {
         }
         let mut restarts = 0;
         loop {
-            let no = with_scratch(self.limits.user_bytes, |buf| self.find_leaf(key, buf))?;
+            let (no, _) = self.descend(key, None)?;
             let mut g = self.pool.write(self.pid(no))?;
             if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
                 drop(g);
@@ -495,16 +526,11 @@ impl Tree {
         self.check_key(key)?;
         let mut restarts = 0;
         loop {
-            let found = with_scratch(self.limits.user_bytes, |buf| -> Result<_> {
-                let no = self.find_leaf(key, buf)?;
-                let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
-                let v = n
-                    .leaf_get(key)
-                    .ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
-                Ok(v.map(|_| no))
-            })?;
-            // Absent in a consistent copy of the covering leaf: absent at that moment, no latch needed.
-            let Some(no) = found else { return Ok(false) };
+            let (no, found) = self.descend(key, None)?;
+            // Absent from a consistent look at the covering leaf: absent at that moment, no latch needed.
+            if !found {
+                return Ok(false);
+            }
             let mut g = self.pool.write(self.pid(no))?;
             if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
                 drop(g);
