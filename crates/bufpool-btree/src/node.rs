@@ -716,7 +716,10 @@ impl PageBytes for [u8] {
         <[u8]>::len(self)
     }
     fn read(&self, off: usize, dst: &mut [u8]) -> bool {
-        match off.checked_add(dst.len()).and_then(|end| self.get(off..end)) {
+        match off
+            .checked_add(dst.len())
+            .and_then(|end| self.get(off..end))
+        {
             Some(src) => {
                 dst.copy_from_slice(src);
                 true
@@ -1050,7 +1053,10 @@ mod tests {
                 Probe::Leaf { found: true }
             );
             assert_eq!(val, vec![i; 30]);
-            assert_eq!(probe(&leafb[..], &[b'c', i], None, None), Probe::Leaf { found: false });
+            assert_eq!(
+                probe(&leafb[..], &[b'c', i], None, None),
+                Probe::Leaf { found: false }
+            );
         }
         let mut inner = vec![0u8; U];
         init(&mut inner, KIND_INNER, 2, 7, None, None);
@@ -1062,7 +1068,10 @@ mod tests {
             let want = n.child_at(n.child_pos(probe_key).unwrap()).unwrap();
             assert_eq!(
                 probe(&inner[..], probe_key, None, None),
-                Probe::Child { page: want, level: 1 }
+                Probe::Child {
+                    page: want,
+                    level: 1
+                }
             );
         }
         let mut dead = vec![0u8; U];
@@ -1072,7 +1081,11 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for _ in 0..3000 {
-            let mut b = if rng.random() { leafb.clone() } else { inner.clone() };
+            let mut b = if rng.random() {
+                leafb.clone()
+            } else {
+                inner.clone()
+            };
             for _ in 0..rng.random_range(1..6) {
                 let at = rng.random_range(0..200);
                 b[at] = rng.random();
