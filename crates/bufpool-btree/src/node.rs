@@ -702,6 +702,74 @@ pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malforme
     Ok(true)
 }
 
+/// Leaves `left` and `right` (adjacent, `right` numbered `right_no`) whose merge did not fit: moves entries so both
+/// hold about half the bytes. `parent_accepts(sep)` says whether the parent can take the new separator in place of
+/// the old; if not (or if nothing would move), both pages stay unchanged and `Ok(None)` is returned.
+pub fn redistribute_leaves(
+    left: &mut [u8],
+    right: &mut [u8],
+    right_no: u32,
+    parent_accepts: impl FnOnce(&[u8]) -> bool,
+) -> Result<Option<Vec<u8>>, Malformed> {
+    let l = Node::parse(left).ok_or(Malformed)?;
+    let r = Node::parse(right).ok_or(Malformed)?;
+    if !l.is_leaf() || !r.is_leaf() || l.link() != right_no {
+        return Err(Malformed);
+    }
+    let (l_count, mut es) = (l.count(), entries(&l)?);
+    es.extend(entries(&r)?);
+    if es.len() < 2 {
+        return Ok(None);
+    }
+    let m = split_point(&es);
+    if m == l_count {
+        return Ok(None);
+    }
+    let sep = shortest_separator(&es[m - 1].0, &es[m].0);
+    let low = l.low().map(<[u8]>::to_vec);
+    let high = r.high().map(<[u8]>::to_vec);
+    let next = r.link();
+    fn pairs(s: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+        s.iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect()
+    }
+    let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
+    if !fits(
+        left.len(),
+        low.as_deref(),
+        Some(&sep),
+        lo_es.iter().copied(),
+    ) || !fits(
+        right.len(),
+        Some(&sep),
+        high.as_deref(),
+        hi_es.iter().copied(),
+    ) || !parent_accepts(&sep)
+    {
+        return Ok(None);
+    }
+    rebuild(
+        right,
+        KIND_LEAF,
+        0,
+        next,
+        Some(&sep),
+        high.as_deref(),
+        hi_es,
+    )?;
+    rebuild(
+        left,
+        KIND_LEAF,
+        0,
+        right_no,
+        low.as_deref(),
+        Some(&sep),
+        lo_es,
+    )?;
+    Ok(Some(sep))
+}
+
 /// Bytes a node can be read from without a full copy: a plain slice, or the pool's optimistic page view.
 /// `read` fills `dst` from `off` and returns false (touching nothing it should not) if that is out of range.
 pub trait PageBytes {
@@ -1092,5 +1160,36 @@ mod tests {
             }
             let _ = probe(&b[..], b"c\x05\x05", None, Some(&mut val));
         }
+    }
+
+    #[test]
+    fn redistribute_balances_two_leaves() {
+        let mut l = leaf(Some(b"a"), Some(b"m"));
+        let mut r = leaf(Some(b"m"), None);
+        init(&mut l, KIND_LEAF, 0, 9, Some(b"a"), Some(b"m"));
+        leaf_upsert(&mut l, b"b", &[1; 100]).unwrap();
+        for i in 0..30u8 {
+            leaf_upsert(&mut r, &[b'n', i], &[2; 100]).unwrap();
+        }
+        let sep = redistribute_leaves(&mut l, &mut r, 9, |_| true)
+            .unwrap()
+            .unwrap();
+        let (ln, rn) = (Node::parse(&l).unwrap(), Node::parse(&r).unwrap());
+        assert_eq!(ln.count() + rn.count(), 31);
+        assert!(
+            ln.count() >= 14 && rn.count() >= 14,
+            "{} {}",
+            ln.count(),
+            rn.count()
+        );
+        assert_eq!((ln.high(), rn.low()), (Some(&sep[..]), Some(&sep[..])));
+        assert_eq!((ln.low(), rn.high(), ln.link()), (Some(&b"a"[..]), None, 9));
+        // A parent that cannot take the separator leaves both pages as they were.
+        let (l2, r2) = (l.clone(), r.clone());
+        assert_eq!(
+            redistribute_leaves(&mut l, &mut r, 9, |_| false).unwrap(),
+            None
+        );
+        assert_eq!((l, r), (l2, r2));
     }
 }

@@ -723,8 +723,9 @@ impl Tree {
         Ok(())
     }
 
-    /// After a delete left the leaf covering `key` underfull: merges it with a sibling, and ancestors that
-    /// become underfull in turn; collapses a root left with one child.
+    /// After a delete left the leaf covering `key` underfull: merges it with a sibling (or, for a leaf whose
+    /// sibling is too full, redistributes the two), and ancestors that become underfull in turn; collapses a root
+    /// left with one child.
     fn merge_underfull(&self, key: &[u8]) -> Result<()> {
         let mut meta = self.pool.write(self.pid(META))?;
         let path = self.path_to(&meta, key)?;
@@ -737,13 +738,14 @@ impl Tree {
         }
         let mut changed = vec![false; path.len()];
         let mut others: Vec<WriteGuard<'_>> = Vec::new();
-        let mut meta_changed = false;
+        let mut changed_any = false;
         let mut j = path.len() - 1;
         while j > 0 {
             let n = Node::parse(&guards[j]).ok_or_else(|| self.corrupt(path[j], "node"))?;
             if n.entry_bytes() >= self.limits.underflow_bytes() {
                 break;
             }
+            let is_leaf = n.is_leaf();
             let p =
                 Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
             let pos = p
@@ -755,6 +757,7 @@ impl Tree {
             if p.children() < 2 {
                 break;
             }
+            let parent_room = p.free_bytes();
             // Merge children `lpos` and `lpos + 1`, whichever pair includes ours.
             let lpos = if pos + 1 < p.children() { pos } else { pos - 1 };
             let sep = p
@@ -786,13 +789,40 @@ impl Tree {
                 ok
             };
             if !merged {
+                // Too full to merge: even the two leaves out instead (inner nodes are left as they are).
+                if is_leaf {
+                    let (old_sep_len, room) = (sep.len(), parent_room);
+                    let (left, right, right_no) = if lpos == pos {
+                        (&mut *guards[j], &mut *sib, sib_no)
+                    } else {
+                        (&mut *sib, &mut *guards[j], path[j])
+                    };
+                    let new_sep = node::redistribute_leaves(left, right, right_no, |s| {
+                        room + old_sep_len >= s.len()
+                    })
+                    .map_err(|_| self.corrupt(path[j], "redistribute"))?;
+                    if let Some(new_sep) = new_sep {
+                        let parent = &mut guards[j - 1];
+                        node::remove_at(parent, lpos)
+                            .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+                        let ok = node::insert_at(parent, lpos, &new_sep, &right_no.to_le_bytes())
+                            .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+                        if !ok {
+                            return Err(Error::Invariant("separator room was checked".into()));
+                        }
+                        changed[j] = true;
+                        changed[j - 1] = true;
+                        others.push(sib);
+                        changed_any = true;
+                    }
+                }
                 break;
             }
             node::remove_at(&mut guards[j - 1], lpos)
                 .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
             changed[j] = true;
             changed[j - 1] = true;
-            meta_changed = true;
+            changed_any = true;
             others.push(sib);
             j -= 1;
         }
@@ -805,9 +835,9 @@ impl Tree {
             set_meta_u32(&mut meta, M_ROOT, child);
             new_root = Some(child);
             changed[0] = true;
-            meta_changed = true;
+            changed_any = true;
         }
-        if !meta_changed {
+        if !changed_any {
             return Ok(());
         }
         let mut all: Vec<&mut WriteGuard<'_>> = guards
