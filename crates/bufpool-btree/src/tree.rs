@@ -247,7 +247,24 @@ impl Tree {
         while self.pool.file_pages(self.file)? <= no {
             drop(self.pool.new_page(self.file)?);
         }
-        let mut g = self.pool.write(self.pid(no))?;
+        let mut g = match self.pool.write(self.pid(no)) {
+            Ok(g) => g,
+            // A page torn by a crash mid-write fails its checksum. Its first change after the redo point was
+            // logged as a full image (full-page writes), so an image is what replay meets first: rebuild the
+            // page from it. The pool has no "overwrite unread" call; freeing the page and allocating it again
+            // (the pool hands out the lowest free page number) gives a zeroed frame for it, unread.
+            Err(bufpool::Error::Corrupt { .. }) if matches!(op, OwnedOp::Image(..)) => {
+                self.pool.free_page(self.pid(no))?;
+                let g = self.pool.new_page(self.file)?;
+                if g.page_id() != self.pid(no) {
+                    return Err(
+                        self.corrupt(no, "could not reclaim a torn page for its logged image")
+                    );
+                }
+                g
+            }
+            Err(e) => return Err(e.into()),
+        };
         if g.lsn() >= lsn {
             return Ok(());
         }
