@@ -482,8 +482,9 @@ impl Tree {
                     }
                 }
             }
-            let top = stack.last().expect("not empty");
-            let n = Node::parse(top).expect("checked above");
+            let Some(n) = stack.last().and_then(|top| Node::parse(top)) else {
+                return Err(Error::Invariant("inner-node stack lost its copy".into()));
+            };
             let child = n
                 .child_pos(key)
                 .and_then(|p| n.child_at(p))
@@ -519,7 +520,7 @@ impl Tree {
         loop {
             let (no, _) = self.descend(key, None)?;
             let mut g = self.pool.write(self.pid(no))?;
-            if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
+            if !self.latched_leaf_covers(no, &g, key)? {
                 drop(g);
                 self.restart(&mut restarts)?;
                 continue;
@@ -538,6 +539,16 @@ impl Tree {
         }
     }
 
+    /// After latching the leaf an optimistic descent found: is it still the live leaf covering `key`? (It may
+    /// have been split, merged away or freed in between; then the caller restarts.)
+    fn latched_leaf_covers(&self, no: PageNo, page: &[u8], key: &[u8]) -> Result<bool> {
+        match Node::parse(page) {
+            Some(n) => Ok(n.is_leaf() && n.covers(key)),
+            None if Node::is_dead(page) => Ok(false),
+            None => Err(self.corrupt(no, "not a tree node")),
+        }
+    }
+
     /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`].
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.check_key(key)?;
@@ -549,7 +560,7 @@ impl Tree {
                 return Ok(false);
             }
             let mut g = self.pool.write(self.pid(no))?;
-            if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
+            if !self.latched_leaf_covers(no, &g, key)? {
                 drop(g);
                 self.restart(&mut restarts)?;
                 continue;
