@@ -396,7 +396,7 @@ impl TreeWal {
     }
 
     /// Appends one atomic record of `ops`; returns its end LSN (to stamp on every page it changed). Not durable
-    /// until [`TreeWal::flush_to`] or [`TreeWal::commit`].
+    /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`].
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
         self.check_failed()?;
         let mut st = self.state.lock();
