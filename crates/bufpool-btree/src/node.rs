@@ -316,11 +316,7 @@ impl<'a> Node<'a> {
         if p > self.count {
             return None;
         }
-        let lo = if p == 0 {
-            self.low()
-        } else {
-            Some(self.key(p - 1)?)
-        };
+        let lo = if p == 0 { self.low() } else { Some(self.key(p - 1)?) };
         let hi = if p == self.count {
             self.high()
         } else {
@@ -502,8 +498,7 @@ pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malform
                 b[at..at + val.len()].copy_from_slice(val);
                 return Ok(true);
             }
-            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT
-            {
+            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT {
                 return Ok(false);
             }
             remove_at(b, i)?;
@@ -621,12 +616,7 @@ pub fn inner_insert(b: &mut [u8], sep: &[u8], child: u32) -> Result<bool, Malfor
 
 /// Splits the full inner node `left` after inserting `(sep, child)`; `right` is a fresh page. Returns the
 /// separator promoted to the parent (it moves up: it is in neither half).
-pub fn split_inner(
-    left: &mut [u8],
-    right: &mut [u8],
-    sep: &[u8],
-    child: u32,
-) -> Result<Vec<u8>, Malformed> {
+pub fn split_inner(left: &mut [u8], right: &mut [u8], sep: &[u8], child: u32) -> Result<Vec<u8>, Malformed> {
     let n = Node::parse(left).ok_or(Malformed)?;
     if n.is_leaf() {
         return Err(Malformed);
@@ -644,8 +634,7 @@ pub fn split_inner(
     let (level, child0) = (n.level(), n.link());
     let m = split_point(&es).clamp(1, es.len() - 2);
     let (up, right_child0) = es[m].clone();
-    let right_child0 =
-        u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
+    let right_child0 = u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
     let hi_es = es[m + 1..].to_vec();
     let lo_es = es[..m].to_vec();
     rebuild(
@@ -690,15 +679,7 @@ pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malforme
     }
     let (kind, level) = (left[OFF_KIND], left[OFF_LEVEL]);
     let link = if l.is_leaf() { r.link() } else { l.link() };
-    rebuild(
-        left,
-        kind,
-        level,
-        link,
-        low.as_deref(),
-        high.as_deref(),
-        pairs(),
-    )?;
+    rebuild(left, kind, level, link, low.as_deref(), high.as_deref(), pairs())?;
     Ok(true)
 }
 
@@ -730,43 +711,17 @@ pub fn redistribute_leaves(
     let high = r.high().map(<[u8]>::to_vec);
     let next = r.link();
     fn pairs(s: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
-        s.iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect()
+        s.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()
     }
     let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
-    if !fits(
-        left.len(),
-        low.as_deref(),
-        Some(&sep),
-        lo_es.iter().copied(),
-    ) || !fits(
-        right.len(),
-        Some(&sep),
-        high.as_deref(),
-        hi_es.iter().copied(),
-    ) || !parent_accepts(&sep)
+    if !fits(left.len(), low.as_deref(), Some(&sep), lo_es.iter().copied())
+        || !fits(right.len(), Some(&sep), high.as_deref(), hi_es.iter().copied())
+        || !parent_accepts(&sep)
     {
         return Ok(None);
     }
-    rebuild(
-        right,
-        KIND_LEAF,
-        0,
-        next,
-        Some(&sep),
-        high.as_deref(),
-        hi_es,
-    )?;
-    rebuild(
-        left,
-        KIND_LEAF,
-        0,
-        right_no,
-        low.as_deref(),
-        Some(&sep),
-        lo_es,
-    )?;
+    rebuild(right, KIND_LEAF, 0, next, Some(&sep), high.as_deref(), hi_es)?;
+    rebuild(left, KIND_LEAF, 0, right_no, low.as_deref(), Some(&sep), lo_es)?;
     Ok(Some(sep))
 }
 
@@ -784,10 +739,7 @@ impl PageBytes for [u8] {
         <[u8]>::len(self)
     }
     fn read(&self, off: usize, dst: &mut [u8]) -> bool {
-        match off
-            .checked_add(dst.len())
-            .and_then(|end| self.get(off..end))
-        {
+        match off.checked_add(dst.len()).and_then(|end| self.get(off..end)) {
             Some(src) => {
                 dst.copy_from_slice(src);
                 true
@@ -845,12 +797,7 @@ pub enum Probe {
 /// bytes that may be torn: every offset and length is bounds-checked, so garbage gives `Malformed` or a wrong
 /// answer (which the optimistic reader discards), never a panic or an endless loop. For a leaf that holds the key
 /// and a `value` buffer, copies the value into it.
-pub fn probe<S: PageBytes + ?Sized>(
-    s: &S,
-    key: &[u8],
-    expect_level: Option<u8>,
-    value: Option<&mut Vec<u8>>,
-) -> Probe {
+pub fn probe<S: PageBytes + ?Sized>(s: &S, key: &[u8], expect_level: Option<u8>, value: Option<&mut Vec<u8>>) -> Probe {
     probe_inner(s, key, expect_level, value).unwrap_or(Probe::Malformed)
 }
 
@@ -938,9 +885,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
                 return None;
             }
         }
-        return Some(Probe::Leaf {
-            found: hit.is_some(),
-        });
+        return Some(Probe::Leaf { found: hit.is_some() });
     }
     // Inner: the child right of the last separator <= key (`link` if there is none).
     let child = match hit {
@@ -1121,10 +1066,7 @@ mod tests {
                 Probe::Leaf { found: true }
             );
             assert_eq!(val, vec![i; 30]);
-            assert_eq!(
-                probe(&leafb[..], &[b'c', i], None, None),
-                Probe::Leaf { found: false }
-            );
+            assert_eq!(probe(&leafb[..], &[b'c', i], None, None), Probe::Leaf { found: false });
         }
         let mut inner = vec![0u8; U];
         init(&mut inner, KIND_INNER, 2, 7, None, None);
@@ -1136,10 +1078,7 @@ mod tests {
             let want = n.child_at(n.child_pos(probe_key).unwrap()).unwrap();
             assert_eq!(
                 probe(&inner[..], probe_key, None, None),
-                Probe::Child {
-                    page: want,
-                    level: 1
-                }
+                Probe::Child { page: want, level: 1 }
             );
         }
         let mut dead = vec![0u8; U];
@@ -1149,11 +1088,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         for _ in 0..3000 {
-            let mut b = if rng.random() {
-                leafb.clone()
-            } else {
-                inner.clone()
-            };
+            let mut b = if rng.random() { leafb.clone() } else { inner.clone() };
             for _ in 0..rng.random_range(1..6) {
                 let at = rng.random_range(0..200);
                 b[at] = rng.random();
@@ -1171,25 +1106,15 @@ mod tests {
         for i in 0..30u8 {
             leaf_upsert(&mut r, &[b'n', i], &[2; 100]).unwrap();
         }
-        let sep = redistribute_leaves(&mut l, &mut r, 9, |_| true)
-            .unwrap()
-            .unwrap();
+        let sep = redistribute_leaves(&mut l, &mut r, 9, |_| true).unwrap().unwrap();
         let (ln, rn) = (Node::parse(&l).unwrap(), Node::parse(&r).unwrap());
         assert_eq!(ln.count() + rn.count(), 31);
-        assert!(
-            ln.count() >= 14 && rn.count() >= 14,
-            "{} {}",
-            ln.count(),
-            rn.count()
-        );
+        assert!(ln.count() >= 14 && rn.count() >= 14, "{} {}", ln.count(), rn.count());
         assert_eq!((ln.high(), rn.low()), (Some(&sep[..]), Some(&sep[..])));
         assert_eq!((ln.low(), rn.high(), ln.link()), (Some(&b"a"[..]), None, 9));
         // A parent that cannot take the separator leaves both pages as they were.
         let (l2, r2) = (l.clone(), r.clone());
-        assert_eq!(
-            redistribute_leaves(&mut l, &mut r, 9, |_| false).unwrap(),
-            None
-        );
+        assert_eq!(redistribute_leaves(&mut l, &mut r, 9, |_| false).unwrap(), None);
         assert_eq!((l, r), (l2, r2));
     }
 }

@@ -62,6 +62,7 @@
 //!   durable.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod batch;
 pub mod checksum;
 mod error;
 mod files;
@@ -70,20 +71,25 @@ mod guard;
 pub mod page;
 pub mod policy;
 mod pool;
+mod scan;
 mod stats;
 pub mod storage;
 mod sync;
 mod table;
 mod wal;
+mod writer;
 
+pub use batch::BATCH_PAGES_MAX;
 pub use error::{CorruptReason, Error, Result};
 pub use guard::{PageView, ReadGuard, WriteGuard};
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
-pub use policy::{AccessHint, FrameIdx, Policy, PolicyKind};
-pub use pool::{BufferPool, Builder, EvictionVeto};
+pub use policy::{FrameIdx, Policy, PolicyKind};
+pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
+pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use stats::{FileStats, Stats};
-pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage};
+pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};
+pub use writer::{WriterConfig, RUN_PAGES_MAX};
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[doc = include_str!("../../../README.md")]

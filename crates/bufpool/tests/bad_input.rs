@@ -34,10 +34,7 @@ fn file_opened_twice_and_ids_in_use() {
     assert_eq!(a, FileId(10));
     assert!(matches!(
         pool.open_file(dir.path().join("a")),
-        Err(Error::FileAlreadyOpen {
-            file: FileId(10),
-            ..
-        })
+        Err(Error::FileAlreadyOpen { file: FileId(10), .. })
     ));
     assert!(matches!(
         pool.open_file_as(FileId(10), dir.path().join("b")),
@@ -87,11 +84,7 @@ fn invalid_configuration() {
         BufferPool::builder().frames(0).build(),
         Err(Error::InvalidConfig(_))
     ));
-    let pool = BufferPool::builder()
-        .page_size(65536)
-        .frames(2)
-        .build()
-        .unwrap();
+    let pool = BufferPool::builder().page_size(65536).frames(2).build().unwrap();
     assert_eq!(pool.user_bytes(), 65536 - 24);
 }
 
@@ -111,11 +104,7 @@ fn free_page_is_reused_and_refused_while_latched() {
     drop(g);
     pool.free_page(PageId::new(file, 1)).unwrap();
     let mut g = pool.new_page(file).unwrap();
-    assert_eq!(
-        g.page_id(),
-        PageId::new(file, 1),
-        "the freed page is reused first"
-    );
+    assert_eq!(g.page_id(), PageId::new(file, 1), "the freed page is reused first");
     assert!(g.iter().all(|&b| b == 0), "a reused page starts zeroed");
     g[0] = 1;
     drop(g);

@@ -68,10 +68,7 @@ fn run(threads: usize, ops_per_thread: usize) {
         );
     }
     let s = pool.stats();
-    assert!(
-        s.evictions > 0 && s.misses > 0,
-        "the pool was under pressure"
-    );
+    assert!(s.evictions > 0 && s.misses > 0, "the pool was under pressure");
     pool.checkpoint().unwrap();
     drop(pool);
     let pool = BufferPool::builder().frames(8).build().unwrap();

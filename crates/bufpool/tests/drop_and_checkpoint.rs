@@ -24,10 +24,7 @@ fn drop_file_discards_unwritten_pages() {
     assert_eq!(pool.stats().resident, 0);
     let file = pool.open_file(&path).unwrap();
     for n in 0..10 {
-        assert_eq!(
-            common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n),
-            1
-        );
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
     }
 }
 
@@ -48,10 +45,7 @@ fn checkpoint_then_fresh_pool_reads_everything() {
     let file = pool.open_file(&path).unwrap();
     assert_eq!(pool.file_pages(file).unwrap(), 200);
     for n in (0..200).rev() {
-        assert_eq!(
-            common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n),
-            3
-        );
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 3);
     }
 }
 
@@ -68,10 +62,7 @@ fn close_makes_everything_durable() {
     let pool = BufferPool::builder().frames(64).build().unwrap();
     let file = pool.open_file(&path).unwrap();
     for n in 0..20 {
-        assert_eq!(
-            common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n),
-            4
-        );
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 4);
     }
     pool.close_file(file).unwrap();
     assert!(pool.read(PageId::new(file, 0)).is_err());

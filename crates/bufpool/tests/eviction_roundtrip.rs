@@ -26,11 +26,7 @@ fn ten_thousand_pages_through_sixty_four_frames() {
     }
     let s = pool.stats();
     // Writing evicts all but the last 64 pages; reading back misses on all but at most 64 of them again.
-    assert!(
-        s.evictions >= 2 * (PAGES - 64) as u64,
-        "evictions {}",
-        s.evictions
-    );
+    assert!(s.evictions >= 2 * (PAGES - 64) as u64, "evictions {}", s.evictions);
     assert!(
         s.dirty_evictions >= (PAGES - 64) as u64,
         "dirty evictions {}",

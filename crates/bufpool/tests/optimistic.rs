@@ -48,18 +48,12 @@ fn out_of_range_view_access_is_an_error() {
     let file = pool.open_storage(MemoryStorage::new()).unwrap();
     drop(pool.new_page(file).unwrap());
     let r = pool.read_optimistic(PageId::new(file, 0), |v| v.read_u64(v.len() - 4));
-    assert!(
-        matches!(r, Err(Error::InvalidAccess { len: 8, .. })),
-        "{r:?}"
-    );
+    assert!(matches!(r, Err(Error::InvalidAccess { len: 8, .. })), "{r:?}");
     let mut buf = [1u8; 16];
-    let r = pool.read_optimistic(PageId::new(file, 0), |v| {
-        v.read_into(usize::MAX - 3, &mut buf)
-    });
+    let r = pool.read_optimistic(PageId::new(file, 0), |v| v.read_into(usize::MAX - 3, &mut buf));
     assert!(matches!(r, Err(Error::InvalidAccess { .. })));
     assert_eq!(
-        pool.read_optimistic(PageId::new(file, 0), |v| v.read_u32(0))
-            .unwrap(),
+        pool.read_optimistic(PageId::new(file, 0), |v| v.read_u32(0)).unwrap(),
         0
     );
 }

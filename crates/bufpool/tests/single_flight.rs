@@ -65,16 +65,9 @@ fn a_failed_load_wakes_every_waiter_with_its_error() {
             });
         }
     });
-    assert_eq!(
-        storage.reads.load(SeqCst),
-        1,
-        "one failed read, eight errors"
-    );
+    assert_eq!(storage.reads.load(SeqCst), 1, "one failed read, eight errors");
     let st = pool.stats();
-    assert_eq!(
-        st.resident, 0,
-        "the failed frame went back to the free list"
-    );
+    assert_eq!(st.resident, 0, "the failed frame went back to the free list");
     storage.fail_reads.store(false, SeqCst);
     storage.read_delay_ms.store(0, SeqCst);
     assert!(

@@ -37,11 +37,7 @@ fn every_write_follows_its_log_flush() {
             }
         }));
     }
-    let pool = BufferPool::builder()
-        .frames(8)
-        .wal(wal.clone())
-        .build()
-        .unwrap();
+    let pool = BufferPool::builder().frames(8).wal(wal.clone()).build().unwrap();
     let file = pool.open_storage(storage.clone()).unwrap();
     let mut lsn = 0;
     for n in 0..64u32 {

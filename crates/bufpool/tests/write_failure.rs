@@ -25,10 +25,7 @@ fn failed_write_latches_file_failure_and_keeps_the_page() {
         common::fill_page(&mut g, 0, 2);
     }
     storage.fail_writes.store(true, SeqCst);
-    assert!(matches!(
-        pool.flush(page),
-        Err(Error::Io { op: "write", .. })
-    ));
+    assert!(matches!(pool.flush(page), Err(Error::Io { op: "write", .. })));
     storage.fail_writes.store(false, SeqCst);
     // The device is fine again, but the file is not trusted any more.
     assert!(matches!(pool.flush(page), Err(Error::FileFailed { .. })));
@@ -55,10 +52,7 @@ fn failed_sync_latches_file_failure() {
     let file = pool.open_storage(storage.clone()).unwrap();
     let page = pool.new_page(file).unwrap().page_id();
     storage.fail_syncs.store(true, SeqCst);
-    assert!(matches!(
-        pool.flush(page),
-        Err(Error::Io { op: "sync", .. })
-    ));
+    assert!(matches!(pool.flush(page), Err(Error::Io { op: "sync", .. })));
     storage.fail_syncs.store(false, SeqCst);
     assert!(matches!(pool.flush(page), Err(Error::FileFailed { .. })));
     let _ = PageId::new(file, 0);

@@ -1,10 +1,584 @@
-//! `bufpool bench`.
+//! `bufpool bench`: workloads run against bufpool, its peers and the hardware limits, side by side, on the same
+//! pages with the same pre-generated access sequences; every access verifies the page's self-check, so each run
+//! is also a consistency check (a mismatch ends the run with a non-zero exit).
+//!
+//! Module map: `workload.rs` (shapes, distributions, sequences), `driver.rs` (the `System`/`Worker` traits and
+//! the measurement loop), `selfcheck.rs` (the words each page carries), `systems/` (one file per system),
+//! `report.rs` (JSON and the summary table). This file parses arguments, prepares the data files and runs the
+//! plan: for each workload, each system that can do it is opened over its own file, warmed, and measured on
+//! each of the workload's cases. BENCHMARKS.md at the repository root explains the numbers.
+
+mod driver;
+mod report;
+mod selfcheck;
+mod systems;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use driver::{measure, OpKind, System, Worker};
+use report::{CaseResult, Unavailable};
+use systems::{raw_file::RawFile, SystemKind};
+use workload::{Access, CaseSpec, Dist, Workload};
+
+/// Which workloads to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkloadArg {
+    /// Every page resident: optimistic, shared and exclusive access.
+    Hit,
+    /// Data 10x the pool: random reads.
+    Miss,
+    /// 80% reads, 20% writes over data 4x the pool.
+    Mixed,
+    /// A hot set read while another thread scans.
+    Scan,
+    /// All of the above.
+    All,
+}
+
+/// A comma-separated list of thread counts.
+#[derive(Clone, Debug)]
+pub struct ThreadList(Vec<usize>);
+
+/// A comma-separated list of systems.
+#[derive(Clone, Debug)]
+pub struct SystemList(Vec<SystemKind>);
+
+fn parse_thread_list(s: &str) -> Result<ThreadList, String> {
+    workload::parse_threads(s).map(ThreadList)
+}
+
+fn parse_system_list(s: &str) -> Result<SystemList, String> {
+    systems::parse_systems(s).map(SystemList)
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let x: f64 = s
+        .parse()
+        .map_err(|_| format!("bad duration `{s}`: expected seconds, e.g. 0.5"))?;
+    if !(x > 0.0 && x <= 3600.0) {
+        return Err(format!("seconds must be in (0, 3600], got {s}"));
+    }
+    Ok(x)
+}
 
 /// Arguments of `bufpool bench`.
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Workload to run.
+    #[arg(long, value_enum, default_value = "all")]
+    workload: WorkloadArg,
+    /// Thread counts, e.g. 1,2,8 (default: hit 1,2; miss 1,2,8; mixed 1,2; scan is always 1 reader + 1 scanner).
+    #[arg(long, value_parser = parse_thread_list)]
+    threads: Option<ThreadList>,
+    /// Data pages (default: hit = frames, miss = 10x frames, mixed = 4x frames, scan range = 10x frames).
+    #[arg(long)]
+    pages: Option<u32>,
+    /// Pool frames (4 KiB pages) of every system [default: 8192, smoke: 64].
+    #[arg(long)]
+    frames: Option<u32>,
+    /// Measured seconds per case, fractional allowed [default: 0.5, smoke: 0.05].
+    #[arg(long, value_parser = parse_seconds)]
+    seconds: Option<f64>,
+    /// Page distribution: uniform or zipf:THETA (default: hit runs uniform and zipf:0.99, others uniform).
+    #[arg(long)]
+    dist: Option<Dist>,
+    /// Directory for the data files (a temporary directory is made inside it and removed at the end).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Systems to run, e.g. bufpool,raw-memory (default: all).
+    #[arg(long, value_parser = parse_system_list)]
+    systems: Option<SystemList>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Tiny sizes and durations for CI: every workload in a few seconds.
+    #[arg(long)]
+    smoke: bool,
+    /// Rounds per case (systems take turns each round); the round with the median throughput is reported.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    repeat: u32,
+    /// Seed of the access sequences and of the pages' self-check tags.
+    #[arg(long, default_value_t = 0xB0F1_5EED)]
+    seed: u64,
+}
+
+/// The resolved plan.
+struct Plan {
+    cases: Vec<CaseSpec>,
+    systems: Vec<SystemKind>,
+    frames: u32,
+    file_pages: u32,
+    duration: Duration,
+    repeat: usize,
+    seed: u64,
+}
+
+fn plan(args: &BenchArgs) -> Result<Plan> {
+    let frames = args.frames.unwrap_or(if args.smoke { 64 } else { 8192 });
+    if !(16..=1 << 22).contains(&frames) {
+        bail!("--frames must be in 16..=4194304, got {frames}");
+    }
+    if let Some(p) = args.pages {
+        if !(2..=1 << 28).contains(&p) {
+            bail!("--pages must be in 2..=268435456, got {p}");
+        }
+    }
+    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.5 });
+    let workloads: Vec<Workload> = match args.workload {
+        WorkloadArg::All => Workload::ALL.to_vec(),
+        WorkloadArg::Hit => vec![Workload::Hit],
+        WorkloadArg::Miss => vec![Workload::Miss],
+        WorkloadArg::Mixed => vec![Workload::Mixed],
+        WorkloadArg::Scan => vec![Workload::Scan],
+    };
+    let threads = |default: &[usize]| args.threads.as_ref().map_or(default.to_vec(), |t| t.0.clone());
+    let dists = |default: &[Dist]| args.dist.map_or(default.to_vec(), |d| vec![d]);
+    let mut cases = Vec::new();
+    for w in workloads {
+        let (pages, accesses, dists, threads, hot) = match w {
+            Workload::Hit => {
+                let pages = args.pages.unwrap_or(frames);
+                let acc = vec![Access::Optimistic, Access::Shared, Access::Exclusive];
+                (
+                    pages,
+                    acc,
+                    dists(&[Dist::Uniform, Dist::Zipf(0.99)]),
+                    threads(&[1, 2]),
+                    pages,
+                )
+            }
+            Workload::Miss => {
+                let pages = args.pages.unwrap_or(frames.saturating_mul(10));
+                (
+                    pages,
+                    vec![Access::Shared],
+                    dists(&[Dist::Uniform]),
+                    threads(&[1, 2, 8]),
+                    pages,
+                )
+            }
+            Workload::Mixed => {
+                let pages = args.pages.unwrap_or(frames.saturating_mul(4));
+                (
+                    pages,
+                    vec![Access::Mixed],
+                    dists(&[Dist::Uniform]),
+                    threads(&[1, 2]),
+                    pages,
+                )
+            }
+            Workload::Scan => {
+                let hot = frames / 2;
+                let pages = hot.saturating_add(args.pages.unwrap_or(frames.saturating_mul(10)));
+                (pages, vec![Access::Scan], vec![Dist::Uniform], vec![2], hot)
+            }
+        };
+        for &access in &accesses {
+            for &dist in &dists {
+                for &t in &threads {
+                    let case = CaseSpec {
+                        workload: w,
+                        access,
+                        dist,
+                        threads: t,
+                        pages,
+                        frames,
+                        hot_pages: hot,
+                    };
+                    workload::check_case(&case)?;
+                    cases.push(case);
+                }
+            }
+        }
+    }
+    let file_pages = cases.iter().map(|c| c.pages).max().unwrap_or(0);
+    if file_pages >= workload::OP_WRITE {
+        bail!("too many pages: {file_pages}");
+    }
+    Ok(Plan {
+        cases,
+        systems: args.systems.as_ref().map_or(SystemKind::ALL.to_vec(), |s| s.0.clone()),
+        frames,
+        file_pages,
+        duration: Duration::from_secs_f64(seconds),
+        repeat: args.repeat as usize,
+        seed: args.seed,
+    })
+}
 
 /// Runs `bufpool bench`.
-pub fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`bufpool bench` is not built yet")
+pub fn run(args: BenchArgs) -> Result<()> {
+    let plan = plan(&args)?;
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("bufpool-bench-")
+        .tempdir_in(&base)
+        .with_context(|| format!("creating a directory in {}", base.display()))?;
+    let mut runner = Runner::new(&plan, dir.path());
+    runner.note(format!(
+        "latency: 1 op in {} timed with Instant::now() pairs; their cost ({} ns, calibrated) is subtracted; \
+         ns/op = threads / ops_per_sec",
+        driver::SAMPLE_EVERY,
+        runner.timer_ns
+    ));
+    runner.prepare()?;
+    runner.run_all()?;
+    println!("{}", report::summary(&runner.results));
+    for u in &runner.unavailable {
+        println!("unavailable: {} ({})", u.system, u.reason);
+    }
+    for n in &runner.notes {
+        println!("note: {n}");
+    }
+    if let Some(path) = &args.json {
+        report::write_json(path, &runner.results, &runner.unavailable, &runner.notes)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+struct Runner<'p> {
+    plan: &'p Plan,
+    dir: &'p Path,
+    results: Vec<CaseResult>,
+    unavailable: Vec<Unavailable>,
+    notes: Vec<String>,
+    timer_ns: u64,
+    pb: ProgressBar,
+}
+
+impl<'p> Runner<'p> {
+    fn new(plan: &'p Plan, dir: &'p Path) -> Runner<'p> {
+        let total: usize = plan
+            .cases
+            .iter()
+            .map(|c| plan.systems.iter().filter(|s| s.supports(c.workload, c.access)).count())
+            .sum();
+        let pb = ProgressBar::new(total as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        Runner {
+            plan,
+            dir,
+            results: Vec::new(),
+            unavailable: Vec::new(),
+            notes: Vec::new(),
+            timer_ns: driver::calibrate_timer(),
+            pb,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn uses(&self, pred: impl Fn(SystemKind) -> bool) -> bool {
+        self.plan.systems.iter().any(|&s| pred(s))
+            && self.plan.cases.iter().any(|c| {
+                self.plan
+                    .systems
+                    .iter()
+                    .any(|&s| pred(s) && s.supports(c.workload, c.access))
+            })
+    }
+
+    /// Writes each format's data file once, at the largest size any case needs.
+    fn prepare(&mut self) -> Result<()> {
+        let (pages, seed) = (self.plan.file_pages, self.plan.seed);
+        let mib = pages as f64 * 4096.0 / (1 << 20) as f64;
+        self.pb.println(format!(
+            "preparing data files in {}: {pages} pages ({mib:.0} MiB) per format",
+            self.dir.display()
+        ));
+        let t = Instant::now();
+        let raw_users = [
+            SystemKind::RawMemory,
+            SystemKind::RawPread,
+            SystemKind::RawUring,
+            SystemKind::NaiveLru,
+            SystemKind::QuickCache,
+        ];
+        if self.uses(|s| raw_users.contains(&s)) {
+            systems::raw_file::prepare(&self.path("raw.pages"), pages, seed)?;
+        }
+        if self.uses(|s| s == SystemKind::Bufpool) {
+            let frames = self.plan.frames as usize;
+            systems::bufpool_sys::prepare(&self.path("bufpool.pages"), pages, frames, seed)?;
+        }
+        if self.uses(|s| s == SystemKind::PageDb) {
+            systems::page_db::prepare(&self.path("page-db.pages"), pages, seed)?;
+        }
+        self.pb
+            .println(format!("prepared in {:.1} s", t.elapsed().as_secs_f64()));
+        Ok(())
+    }
+
+    /// Runs each workload: opens (and warms) every system that can do it, then measures each case on each system,
+    /// one system after the other, `repeat` rounds, so the systems of a case are measured close together in time.
+    fn run_all(&mut self) -> Result<()> {
+        let workloads: Vec<Workload> = {
+            let mut w: Vec<_> = self.plan.cases.iter().map(|c| c.workload).collect();
+            w.dedup();
+            w
+        };
+        for w in workloads {
+            let cases: Vec<CaseSpec> = self.plan.cases.iter().filter(|c| c.workload == w).cloned().collect();
+            let mut opened = Vec::new();
+            for &kind in &self.plan.systems.clone() {
+                let n = cases.iter().filter(|c| kind.supports(c.workload, c.access)).count();
+                if n == 0 {
+                    continue;
+                }
+                self.pb
+                    .set_message(format!("{}: opening and warming {}", w.name(), kind.name()));
+                match self.open(kind, &cases[0]) {
+                    Ok(Some(o)) => opened.push(o),
+                    Ok(None) => self.pb.inc((n * self.plan.repeat) as u64),
+                    Err(e) => return Err(e.context(format!("opening {} for the {} workload", kind.name(), w.name()))),
+                }
+            }
+            for case in &cases {
+                self.run_case(case, &mut opened)?;
+            }
+        }
+        self.pb.finish_and_clear();
+        Ok(())
+    }
+
+    fn run_case(&mut self, case: &CaseSpec, opened: &mut [Opened]) -> Result<()> {
+        let seqs: Vec<Vec<u32>> = (0..case.threads)
+            .map(|t| workload::sequence(case, self.plan.seed, t))
+            .collect();
+        let read_kind = match case.access {
+            Access::Optimistic => OpKind::Optimistic,
+            Access::Exclusive => OpKind::Write,
+            _ => OpKind::Shared,
+        };
+        let mine: Vec<usize> = (0..opened.len())
+            .filter(|&i| opened[i].kind.supports(case.workload, case.access))
+            .collect();
+        let mut rounds: Vec<Vec<driver::Measured>> = mine.iter().map(|_| Vec::new()).collect();
+        for _ in 0..self.plan.repeat {
+            for (slot, &i) in mine.iter().enumerate() {
+                let o = &mut opened[i];
+                self.pb.set_message(format!(
+                    "{} {} {} {} threads={}",
+                    case.workload.name(),
+                    o.kind.name(),
+                    case.access.name(),
+                    case.dist,
+                    case.threads
+                ));
+                let m = (o.run)(case, &seqs, read_kind).with_context(|| {
+                    format!(
+                        "{} on {} {} {} threads={}",
+                        o.kind.name(),
+                        case.workload.name(),
+                        case.access.name(),
+                        case.dist,
+                        case.threads
+                    )
+                })?;
+                rounds[slot].push(m);
+                self.pb.inc(1);
+            }
+        }
+        for (slot, &i) in mine.iter().enumerate() {
+            let mut ms = std::mem::take(&mut rounds[slot]);
+            // The median round by throughput stands for the case (all of its numbers come from that round).
+            ms.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            let m = ms.swap_remove(ms.len() / 2);
+            let q = |p: f64| m.hist.value_at_quantile(p) as f64;
+            let all = m.all_ops.max(1) as f64;
+            let measured_threads = if case.workload == Workload::Scan {
+                1
+            } else {
+                case.threads
+            };
+            self.results.push(CaseResult {
+                workload: case.workload.name(),
+                system: opened[i].kind.name(),
+                access: case.access.name(),
+                dist: case.dist.to_string(),
+                threads: case.threads,
+                pages: case.pages,
+                frames: case.frames,
+                ops_per_sec: m.ops_per_sec,
+                ns_per_op_p50: q(0.5),
+                ns_per_op_p99: q(0.99),
+                ns_per_op_p999: q(0.999),
+                ns_per_op_mean: measured_threads as f64 * 1e9 / m.ops_per_sec.max(1e-9),
+                hit_ratio: (1.0 - m.io[1] as f64 / m.measured_ops.max(1) as f64).clamp(0.0, 1.0),
+                reads_per_op: m.io[0] as f64 / all,
+                writes_per_op: m.io[2] as f64 / all,
+                scan_ops_per_sec: m.scan_ops_per_sec,
+                direct_io: opened[i].direct,
+                seconds: self.plan.duration.as_secs_f64(),
+            });
+        }
+        Ok(())
+    }
+
+    fn unavailable(&mut self, kind: SystemKind, reason: String) {
+        if !self.unavailable.iter().any(|u| u.system == kind.name()) {
+            self.pb.println(format!("{} unavailable: {reason}", kind.name()));
+            self.unavailable.push(Unavailable {
+                system: kind.name(),
+                reason,
+            });
+        }
+    }
+
+    fn note(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    fn raw(&mut self, kind: SystemKind) -> Result<RawFile> {
+        let f = RawFile::open(&self.path("raw.pages"))?;
+        if !f.direct {
+            self.note(format!(
+                "{}: the filesystem refused O_DIRECT; buffered reads through the OS page cache were used",
+                kind.name()
+            ));
+        }
+        Ok(f)
+    }
+
+    /// Opens `kind` over its data file and warms it for `first`'s workload; `None` if it is unavailable here.
+    fn open(&mut self, kind: SystemKind, first: &CaseSpec) -> Result<Option<Opened>> {
+        let (frames, seed) = (self.plan.frames as usize, self.plan.seed);
+        let (duration, timer_ns) = (self.plan.duration, self.timer_ns);
+        let o = match kind {
+            SystemKind::Bufpool => {
+                let sys = systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
+                let direct = sys.direct();
+                if !direct {
+                    self.note("bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into());
+                }
+                let check = |sys: &systems::bufpool_sys::Bufpool| {
+                    let st = sys.stats();
+                    if st.corrupt_pages > 0 {
+                        bail!("bufpool reported {} corrupt pages", st.corrupt_pages);
+                    }
+                    Ok(())
+                };
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, check)?
+            }
+            SystemKind::RawMemory => {
+                let f = RawFile::open(&self.path("raw.pages"))?;
+                let sys = systems::raw_memory::RawMemory::load(&f, first.pages, seed)?;
+                opened(sys, kind, None, first, seed, duration, timer_ns, no_check)?
+            }
+            SystemKind::RawPread => {
+                let sys = systems::raw_pread::RawPread::new(self.raw(kind)?, seed);
+                let direct = sys.direct();
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
+            }
+            SystemKind::RawUring => match systems::raw_uring::RawUring::new(self.raw(kind)?, seed) {
+                Ok(sys) => {
+                    let direct = sys.direct();
+                    opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
+                }
+                Err(e) => {
+                    self.unavailable(kind, format!("{e:#}"));
+                    return Ok(None);
+                }
+            },
+            SystemKind::PageDb => {
+                let sys = systems::page_db::PageDb::open(&self.path("page-db.pages"), frames, seed)?;
+                let direct = sys.direct();
+                if !direct {
+                    self.note("page-db: the filesystem refused Direct I/O; buffered I/O was used".into());
+                }
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
+            }
+            SystemKind::NaiveLru => {
+                let f = self.raw(kind)?;
+                let direct = f.direct;
+                let sys = systems::naive_lru::NaiveLru::new(f, frames, seed);
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
+            }
+            SystemKind::QuickCache => {
+                let f = self.raw(kind)?;
+                let direct = f.direct;
+                let sys = systems::quick_cache::QuickCache::new(f, frames, seed);
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
+            }
+        };
+        Ok(Some(o))
+    }
+}
+
+/// Runs one case on an opened system: `(case, per-thread sequences, how reads are made)`.
+type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], OpKind) -> Result<driver::Measured>>;
+
+/// A system opened and warmed for one workload.
+struct Opened {
+    kind: SystemKind,
+    direct: Option<bool>,
+    run: CaseRun,
+}
+
+/// Warms `sys` for `first`'s workload and wraps it for measuring; `check` runs after every case.
+#[allow(clippy::too_many_arguments)]
+fn opened<S: System + 'static>(
+    sys: S,
+    kind: SystemKind,
+    direct: Option<bool>,
+    first: &CaseSpec,
+    seed: u64,
+    duration: Duration,
+    timer_ns: u64,
+    check: impl Fn(&S) -> Result<()> + 'static,
+) -> Result<Opened> {
+    warm_up(&sys, first, seed)?;
+    Ok(Opened {
+        kind,
+        direct,
+        run: Box::new(move |case, seqs, read_kind| {
+            let m = measure(&sys, case, seqs, read_kind, duration, timer_ns)?;
+            check(&sys)?;
+            Ok(m)
+        }),
+    })
+}
+
+fn no_check<S>(_: &S) -> Result<()> {
+    Ok(())
+}
+
+/// Salt of the warm-up sequences, so no measured sequence starts with pages the warm-up just loaded.
+const WARM_SALT: u64 = 0x3a9d_77e1_c0ff_ee00;
+
+/// Brings a freshly opened system to the workload's steady state with accesses outside the measured sequences:
+/// hit reads every page; miss runs `frames` ops and mixed `2 x frames` ops (reads and writes, so dirty pages are
+/// being evicted when measuring starts) of a differently seeded sequence; scan reads the hot set twice.
+fn warm_up<S: System>(sys: &S, case: &CaseSpec, seed: u64) -> Result<()> {
+    let mut w = sys.worker()?;
+    match case.workload {
+        Workload::Hit => (0..case.pages).try_for_each(|p| w.op(p, OpKind::Shared)),
+        Workload::Scan => (0..2 * case.hot_pages).try_for_each(|i| w.op(i % case.hot_pages, OpKind::Shared)),
+        Workload::Miss | Workload::Mixed => {
+            let n = case.frames as usize * if case.workload == Workload::Mixed { 2 } else { 1 };
+            let seq = workload::sequence(case, seed ^ WARM_SALT, 0);
+            seq.iter().cycle().take(n).try_for_each(|&op| {
+                let kind = if op & workload::OP_WRITE != 0 {
+                    OpKind::Write
+                } else {
+                    OpKind::Shared
+                };
+                w.op(op & !workload::OP_WRITE, kind)
+            })
+        }
+    }
 }

@@ -19,6 +19,8 @@ pub struct Instrumented {
     pub writes: AtomicUsize,
     pub syncs: AtomicUsize,
     pub read_delay_ms: AtomicU64,
+    /// While set, reads block (until it is cleared).
+    pub read_gate_closed: AtomicBool,
     pub fail_writes: AtomicBool,
     pub fail_reads: AtomicBool,
     pub fail_syncs: AtomicBool,
@@ -38,6 +40,9 @@ impl Storage for Instrumented {
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.reads.fetch_add(1, SeqCst);
+        while self.read_gate_closed.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let d = self.read_delay_ms.load(SeqCst);
         if d > 0 {
             std::thread::sleep(Duration::from_millis(d));

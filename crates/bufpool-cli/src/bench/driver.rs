@@ -1,0 +1,269 @@
+//! The measurement loop: runs one case against one system on N threads and turns what happened into numbers.
+//!
+//! Owns: the [`System`] and [`Worker`] traits every benchmarked system implements, the shared I/O counters
+//! ([`IoCounters`]) from which hit ratios and device reads/writes per op are derived, and latency sampling.
+//!
+//! Measurement rules (documented in BENCHMARKS.md):
+//! - Threads start together on a barrier and stop when the driver raises a flag after the case's duration.
+//! - Throughput is completed ops / elapsed wall time. "ns/op" in ratios is `threads / ops_per_sec` (the mean
+//!   time one thread spends per op), which includes no timer overhead.
+//! - Latency percentiles come from a sample of 1 op in [`SAMPLE_EVERY`], each timed with two `Instant::now()`
+//!   calls (vDSO, TSC clock here); the calibrated cost of the clock pair is subtracted from every sample.
+//! - Hit ratio is `1 - device reads of measured pages / measured ops`, counted by the wrappers around each
+//!   system's storage, the same way for every system (a pool miss is one device read).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use hdrhistogram::Histogram;
+
+use super::workload::{CaseSpec, OP_WRITE};
+
+/// One op in this many is timed for the latency histogram.
+pub const SAMPLE_EVERY: u64 = 16;
+
+/// The kind of an individual access, as a system sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Optimistic read.
+    Optimistic,
+    /// Shared-latched read.
+    Shared,
+    /// Exclusive-latched write of the page's counters.
+    Write,
+}
+
+/// Device I/O a system performed, counted where it touches its file.
+#[derive(Debug, Default)]
+pub struct IoCounters {
+    /// Page reads from the device.
+    pub reads: AtomicU64,
+    /// Page reads of pages below the measured limit (the hot set of `scan`; every page otherwise).
+    pub measured_reads: AtomicU64,
+    /// Page writes to the device.
+    pub writes: AtomicU64,
+    /// Pages at or above this number are not measured for the hit ratio.
+    pub measured_below: AtomicU64,
+}
+
+impl IoCounters {
+    /// Counts one device read of `page`.
+    #[inline]
+    pub fn read(&self, page: u64) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        if page < self.measured_below.load(Ordering::Relaxed) {
+            self.measured_reads.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one device write.
+    #[inline]
+    pub fn write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> [u64; 3] {
+        [
+            self.reads.load(Ordering::Relaxed),
+            self.measured_reads.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        ]
+    }
+}
+
+/// A benchmarked system: a pool, a peer or a limit, opened over its prepared data file.
+pub trait System: Sync {
+    /// A thread's handle (its private buffers, ring, ...).
+    type Worker<'a>: Worker
+    where
+        Self: 'a;
+
+    /// A handle for one thread.
+    fn worker(&self) -> Result<Self::Worker<'_>>;
+
+    /// The system's I/O counters.
+    fn counters(&self) -> &IoCounters;
+}
+
+/// One thread's view of a system.
+pub trait Worker {
+    /// Accesses `page` as `kind` and verifies its self-check; an `Err` is a consistency failure (or I/O error)
+    /// and aborts the run.
+    fn op(&mut self, page: u32, kind: OpKind) -> Result<()>;
+
+    /// Replays `ctx.seq` until `ctx.stop` is raised. Systems that keep several operations in flight (io_uring)
+    /// override this; the default issues one op at a time.
+    fn run(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
+        let len = ctx.seq.len();
+        let mut i = 0usize;
+        let mut n = 0u64;
+        let read = ctx.read_kind;
+        loop {
+            if n % 32 == 0 && ctx.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let op = ctx.seq[i];
+            i += 1;
+            if i == len {
+                i = 0;
+            }
+            let kind = if op & OP_WRITE != 0 { OpKind::Write } else { read };
+            let page = op & !OP_WRITE;
+            if n % SAMPLE_EVERY == 0 {
+                let t0 = Instant::now();
+                self.op(page, kind)?;
+                ctx.record(t0.elapsed());
+            } else {
+                self.op(page, kind)?;
+            }
+            n += 1;
+        }
+        ctx.ops = n;
+        Ok(())
+    }
+}
+
+/// What one thread is given and what it reports.
+pub struct ThreadCtx<'a> {
+    /// The op sequence to replay (cyclically).
+    pub seq: &'a [u32],
+    /// How reads are made in this case.
+    pub read_kind: OpKind,
+    /// Raised by the driver when time is up (or a thread failed).
+    pub stop: &'a AtomicBool,
+    /// Latency samples in ns.
+    pub hist: Histogram<u64>,
+    /// Ops completed.
+    pub ops: u64,
+    /// Calibrated cost of timing an op, subtracted from each sample.
+    pub timer_ns: u64,
+}
+
+impl ThreadCtx<'_> {
+    /// Records one latency sample.
+    #[inline]
+    pub fn record(&mut self, d: Duration) {
+        let ns = (d.as_nanos() as u64).saturating_sub(self.timer_ns).max(1);
+        self.hist.saturating_record(ns);
+    }
+}
+
+/// Cost of `let t = Instant::now(); t.elapsed()` in ns: the median of many tries.
+pub fn calibrate_timer() -> u64 {
+    let mut v: Vec<u64> = (0..2001)
+        .map(|_| {
+            let t = Instant::now();
+            t.elapsed().as_nanos() as u64
+        })
+        .collect();
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// The raw outcome of one case on one system.
+#[derive(Debug)]
+pub struct Measured {
+    /// Measured ops per second (for `scan`: the hot reader's).
+    pub ops_per_sec: f64,
+    /// Latency samples of the measured threads.
+    pub hist: Histogram<u64>,
+    /// Ops of the measured threads.
+    pub measured_ops: u64,
+    /// Ops of every thread.
+    pub all_ops: u64,
+    /// The scanner's ops per second (`scan` only).
+    pub scan_ops_per_sec: Option<f64>,
+    /// `[reads, measured reads, writes]` during the case.
+    pub io: [u64; 3],
+}
+
+/// Runs `case` on `sys` for `duration`: one sequence per thread; for `scan`, thread 0 is the measured hot reader
+/// and thread 1 the scanner.
+pub fn measure<S: System>(
+    sys: &S,
+    case: &CaseSpec,
+    seqs: &[Vec<u32>],
+    read_kind: OpKind,
+    duration: Duration,
+    timer_ns: u64,
+) -> Result<Measured> {
+    let threads = seqs.len();
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(threads + 1);
+    sys.counters()
+        .measured_below
+        .store(u64::from(case.hot_pages), Ordering::Relaxed);
+    let (outs, before, after, start) = std::thread::scope(|s| {
+        let handles: Vec<_> = seqs
+            .iter()
+            .map(|seq| {
+                let (stop, barrier) = (&stop, &barrier);
+                s.spawn(move || -> Result<(u64, Histogram<u64>, Instant)> {
+                    let worker = sys.worker();
+                    barrier.wait();
+                    let mut worker = worker?;
+                    let mut ctx = ThreadCtx {
+                        seq,
+                        read_kind,
+                        stop,
+                        hist: new_hist(),
+                        ops: 0,
+                        timer_ns,
+                    };
+                    let r = worker.run(&mut ctx);
+                    if r.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    r.map(|()| (ctx.ops, ctx.hist, Instant::now()))
+                })
+            })
+            .collect();
+        let before = sys.counters().snapshot();
+        barrier.wait();
+        let start = Instant::now();
+        while start.elapsed() < duration && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(2).min(duration));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let outs: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark thread panicked")))
+            })
+            .collect();
+        // Every thread has stopped: the counters now cover exactly the ops counted.
+        let after = sys.counters().snapshot();
+        (outs, before, after, start)
+    });
+    let mut hist = new_hist();
+    let (mut measured_ops, mut all_ops, mut scan_ops) = (0u64, 0u64, 0u64);
+    let mut end = start;
+    for (t, out) in outs.into_iter().enumerate() {
+        let (ops, h, thread_end) = out?;
+        end = end.max(thread_end);
+        all_ops += ops;
+        if case.workload == super::workload::Workload::Scan && t == 1 {
+            scan_ops += ops;
+        } else {
+            measured_ops += ops;
+            hist.add(&h).expect("histograms share bounds");
+        }
+    }
+    let secs = (end - start).as_secs_f64().max(1e-9);
+    let io = [after[0] - before[0], after[1] - before[1], after[2] - before[2]];
+    Ok(Measured {
+        ops_per_sec: measured_ops as f64 / secs,
+        hist,
+        measured_ops,
+        all_ops,
+        scan_ops_per_sec: (case.workload == super::workload::Workload::Scan).then(|| scan_ops as f64 / secs),
+        io,
+    })
+}

@@ -1,0 +1,164 @@
+//! Results: one [`CaseResult`] per measured (case, system), the JSON file, and the summary table.
+//!
+//! Owns the JSON schema: `{"results": [CaseResult, ...], "unavailable": [{"system", "reason"}], "notes": [..]}`.
+//! Ratios in the table compare mean ns/op (`threads / ops_per_sec`), which carries no timer overhead.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+/// One measured case on one system.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// hit | miss | mixed | scan.
+    pub workload: &'static str,
+    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache.
+    pub system: &'static str,
+    /// optimistic | shared | exclusive | mixed | scan.
+    pub access: &'static str,
+    /// uniform | zipf:THETA.
+    pub dist: String,
+    /// Threads issuing ops (scan: hot reader + scanner = 2).
+    pub threads: usize,
+    /// Data pages of the case.
+    pub pages: u32,
+    /// Pool frames (cache capacity in pages).
+    pub frames: u32,
+    /// Ops per second of the measured threads (scan: the hot reader).
+    pub ops_per_sec: f64,
+    /// Median sampled latency.
+    pub ns_per_op_p50: f64,
+    /// 99th percentile sampled latency.
+    pub ns_per_op_p99: f64,
+    /// 99.9th percentile sampled latency.
+    pub ns_per_op_p999: f64,
+    /// Mean time a thread spends per op: `threads / ops_per_sec` (scan: of the hot reader alone).
+    pub ns_per_op_mean: f64,
+    /// `1 - device reads of measured pages / measured ops` (scan: the hot set's during the scan).
+    pub hit_ratio: f64,
+    /// Device page reads per op (all threads' ops).
+    pub reads_per_op: f64,
+    /// Device page writes per op (all threads' ops).
+    pub writes_per_op: f64,
+    /// The scanner's pages per second (scan only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_ops_per_sec: Option<f64>,
+    /// Whether the system's file bypassed the page cache (O_DIRECT); `None` for raw-memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct_io: Option<bool>,
+    /// Measured seconds.
+    pub seconds: f64,
+}
+
+/// A system that could not run at all.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unavailable {
+    /// The system's name.
+    pub system: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    results: &'a [CaseResult],
+    unavailable: &'a [Unavailable],
+    notes: &'a [String],
+}
+
+/// Writes the JSON file.
+pub fn write_json(path: &Path, results: &[CaseResult], unavailable: &[Unavailable], notes: &[String]) -> Result<()> {
+    let out = JsonOut {
+        results,
+        unavailable,
+        notes,
+    };
+    let text = serde_json::to_string_pretty(&out)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+fn fmt_ops(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn fmt_ns(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}ms", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.1}us", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// The summary table: one block per case, one row per system, with bufpool's mean and median ns/op over each
+/// other system's (below 1.0: bufpool is faster).
+pub fn summary(results: &[CaseResult]) -> String {
+    let mut groups: BTreeMap<(usize, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
+    let order = |w: &str| {
+        ["hit", "miss", "mixed", "scan"]
+            .iter()
+            .position(|x| *x == w)
+            .unwrap_or(9)
+    };
+    for r in results {
+        groups
+            .entry((order(r.workload), r.access, r.dist.clone(), r.threads))
+            .or_default()
+            .push(r);
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op p50",
+        "system", "ops/s", "ns/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
+    );
+    for ((_, access, dist, threads), rows) in groups {
+        let first = rows[0];
+        let _ = writeln!(
+            s,
+            "-- {} {access} {dist} threads={threads} pages={} frames={}",
+            first.workload, first.pages, first.frames
+        );
+        let bp = rows
+            .iter()
+            .find(|r| r.system == "bufpool")
+            .map(|r| (r.ns_per_op_mean, r.ns_per_op_p50));
+        for r in rows {
+            let ratio = match (bp, r.system) {
+                (Some(_), "bufpool") | (None, _) => String::new(),
+                (Some((mean, p50)), _) => {
+                    format!("{:>5.2}x {:>5.2}x", mean / r.ns_per_op_mean, p50 / r.ns_per_op_p50)
+                }
+            };
+            let _ = writeln!(
+                s,
+                "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
+                r.system,
+                fmt_ops(r.ops_per_sec),
+                fmt_ns(r.ns_per_op_mean),
+                fmt_ns(r.ns_per_op_p50),
+                fmt_ns(r.ns_per_op_p99),
+                fmt_ns(r.ns_per_op_p999),
+                r.hit_ratio,
+                r.reads_per_op,
+                r.writes_per_op,
+                ratio,
+                match r.scan_ops_per_sec {
+                    Some(x) => format!("  (scanner {} pages/s)", fmt_ops(x)),
+                    None => String::new(),
+                }
+            );
+        }
+    }
+    s
+}

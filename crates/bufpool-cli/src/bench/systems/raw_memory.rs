@@ -1,0 +1,81 @@
+//! `raw-memory`, the floor for hits: the pages in one plain in-memory array, no pool, no latch, no lookup.
+//!
+//! An access computes the page's address and checks its self-check words, as every other system does. The words
+//! are `AtomicU64`s read and written with `Relaxed` ordering, which compiles to plain loads and stores: the
+//! cheapest race-free access there is. With no latch, concurrent writers may interleave their two counter stores,
+//! so this limit checks page number and tag only, never `head == tail`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Result;
+
+use super::raw_file::{RawFile, RAW_PAGE};
+use crate::bench::driver::{IoCounters, OpKind, System, Worker};
+use crate::bench::selfcheck::{self, Words};
+
+const WORDS: usize = RAW_PAGE / 8;
+
+/// The pages in memory.
+pub struct RawMemory {
+    words: Box<[AtomicU64]>,
+    seed: u64,
+    counters: IoCounters,
+}
+
+impl RawMemory {
+    /// Loads pages `0..pages` of the raw file into memory.
+    pub fn load(file: &RawFile, pages: u32, seed: u64) -> Result<RawMemory> {
+        let mut words = Vec::with_capacity(pages as usize * WORDS);
+        let mut buf = bufpool::storage::AlignedBuf::zeroed(RAW_PAGE);
+        for p in 0..pages {
+            file.read_page(p, &mut buf)?;
+            selfcheck::verify(&buf, seed, p)?;
+            words.extend(
+                buf.chunks_exact(8)
+                    .map(|w| AtomicU64::new(u64::from_le_bytes(w.try_into().expect("8 bytes")))),
+            );
+        }
+        Ok(RawMemory {
+            words: words.into_boxed_slice(),
+            seed,
+            counters: IoCounters::default(),
+        })
+    }
+}
+
+/// A thread's handle on [`RawMemory`].
+pub struct RawMemoryWorker<'a>(&'a RawMemory);
+
+impl System for RawMemory {
+    type Worker<'a> = RawMemoryWorker<'a>;
+
+    fn worker(&self) -> Result<RawMemoryWorker<'_>> {
+        Ok(RawMemoryWorker(self))
+    }
+
+    fn counters(&self) -> &IoCounters {
+        &self.counters
+    }
+}
+
+impl Worker for RawMemoryWorker<'_> {
+    #[inline]
+    fn op(&mut self, page: u32, kind: OpKind) -> Result<()> {
+        let m = self.0;
+        let base = page as usize * WORDS;
+        let w = &m.words[base..base + WORDS];
+        let words = Words {
+            page: w[selfcheck::OFF_PAGE / 8].load(Ordering::Relaxed),
+            tag: w[selfcheck::OFF_TAG / 8].load(Ordering::Relaxed),
+            head: w[selfcheck::OFF_HEAD / 8].load(Ordering::Relaxed),
+            tail: w[WORDS - 1].load(Ordering::Relaxed),
+        };
+        words.verify(m.seed, page, false)?;
+        if kind == OpKind::Write {
+            let next = words.head.wrapping_add(1);
+            w[selfcheck::OFF_HEAD / 8].store(next, Ordering::Relaxed);
+            w[WORDS - 1].store(next, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! `bufpool bench --smoke`: every workload, every system, tiny sizes, a fraction of a second per case, through
+//! the real binary. Asserts the JSON has every field with sane values and that every system is listed (only
+//! `raw-uring` may be reported unavailable, where the kernel or sandbox refuses io_uring). Also checks that bad
+//! arguments are refused with a message and a non-zero exit.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const SYSTEMS: [&str; 7] = [
+    "bufpool",
+    "raw-memory",
+    "raw-pread",
+    "raw-uring",
+    "page-db",
+    "naive-lru",
+    "quick-cache",
+];
+
+fn bench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bufpool"));
+    c.arg("bench");
+    c
+}
+
+#[test]
+fn smoke_run_writes_sane_json_for_every_workload_and_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let out = bench()
+        .args(["--smoke", "--seconds", "0.03", "--dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bench failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bufpool/this"), "no summary table:\n{stdout}");
+
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = v["results"].as_array().expect("results array");
+    assert!(!results.is_empty());
+    let unavailable: Vec<&str> = v["unavailable"]
+        .as_array()
+        .expect("unavailable array")
+        .iter()
+        .map(|u| u["system"].as_str().unwrap())
+        .collect();
+    for u in &unavailable {
+        assert_eq!(*u, "raw-uring", "only io_uring may be unavailable");
+    }
+
+    for r in results {
+        for f in ["workload", "system", "access", "dist"] {
+            assert!(r[f].is_string(), "{f} missing in {r}");
+        }
+        for f in ["threads", "pages", "frames"] {
+            assert!(r[f].as_u64().unwrap() > 0, "{f} in {r}");
+        }
+        for f in [
+            "ops_per_sec",
+            "ns_per_op_p50",
+            "ns_per_op_p99",
+            "ns_per_op_p999",
+            "hit_ratio",
+            "reads_per_op",
+            "writes_per_op",
+        ] {
+            let x = r[f].as_f64().unwrap_or_else(|| panic!("{f} missing in {r}"));
+            assert!(x.is_finite() && x >= 0.0, "{f} = {x} in {r}");
+        }
+        assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+        let h = r["hit_ratio"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&h), "{r}");
+        let (p50, p99, p999) = (
+            r["ns_per_op_p50"].as_f64().unwrap(),
+            r["ns_per_op_p99"].as_f64().unwrap(),
+            r["ns_per_op_p999"].as_f64().unwrap(),
+        );
+        assert!(p50 > 0.0 && p50 <= p99 && p99 <= p999, "{r}");
+        assert!(SYSTEMS.contains(&r["system"].as_str().unwrap()), "{r}");
+        assert!(
+            ["optimistic", "shared", "exclusive", "mixed", "scan"].contains(&r["access"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+
+    let find = |w: &str, s: &str| -> Vec<&Value> {
+        results
+            .iter()
+            .filter(|r| r["workload"] == w && r["system"] == s)
+            .collect()
+    };
+    for s in SYSTEMS {
+        let listed = results.iter().any(|r| r["system"] == s) || unavailable.contains(&s);
+        assert!(listed, "system {s} is neither measured nor reported unavailable");
+    }
+    for w in ["hit", "miss", "mixed", "scan"] {
+        assert!(!find(w, "bufpool").is_empty(), "bufpool missing from {w}");
+    }
+    // hit: three access kinds, two distributions, one and two threads; everything resident.
+    let hit = find("hit", "bufpool");
+    assert_eq!(hit.len(), 12);
+    assert!(hit.iter().all(|r| r["hit_ratio"] == 1.0 && r["reads_per_op"] == 0.0));
+    assert_eq!(find("hit", "raw-memory").len(), 12);
+    // miss: data 10x the pool, so roughly one read per op; the raw limit reads on every op.
+    for r in find("miss", "bufpool") {
+        assert!(r["hit_ratio"].as_f64().unwrap() < 0.5, "{r}");
+        assert!(r["reads_per_op"].as_f64().unwrap() > 0.5, "{r}");
+    }
+    for r in find("miss", "raw-pread") {
+        assert_eq!(r["hit_ratio"], 0.0);
+        assert_eq!(r["reads_per_op"], 1.0);
+    }
+    let threads: Vec<u64> = find("miss", "bufpool")
+        .iter()
+        .map(|r| r["threads"].as_u64().unwrap())
+        .collect();
+    assert_eq!(threads, [1, 2, 8]);
+    // mixed: dirty pages are written back on eviction.
+    let mixed_writes: f64 = ["bufpool", "naive-lru"]
+        .iter()
+        .flat_map(|s| find("mixed", s))
+        .map(|r| r["writes_per_op"].as_f64().unwrap())
+        .sum();
+    assert!(mixed_writes > 0.0, "no write-back in the mixed workload");
+    // scan: the hot reader and the scanner both ran.
+    for r in find("scan", "bufpool") {
+        assert_eq!(r["threads"], 2);
+        assert!(r["scan_ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_with_a_message() {
+    for (args, needle) in [
+        (&["--dist", "zipf:2"][..], "zipf"),
+        (&["--dist", "normal"][..], "distribution"),
+        (&["--threads", "0"][..], "thread"),
+        (&["--threads", "1,x"][..], "thread"),
+        (&["--systems", "bufpool,nope"][..], "unknown system"),
+        (&["--seconds", "0"][..], "seconds"),
+        (&["--seconds=-1"][..], "seconds"),
+        (&["--workload", "everything"][..], "workload"),
+        (&["--frames", "1"][..], "frames"),
+    ] {
+        let out = bench().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: message {err:?} lacks {needle:?}");
+    }
+}
