@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! cargo run -p bufpool-btree --release --example load_lookup -- \
-//!     [tuples] [frames] [threads] [lookup_secs] [lookup_frames|-] [dir]
+//!     [tuples] [frames] [threads] [lookup_secs] [lookup_frames|-] [lookup_batch] [dir]
 //! ```
-//! `lookup_frames` (or `-`): reopen with that many frames after the load, so lookups start cold. `dir` defaults to
+//! `lookup_frames` (or `-`): reopen with that many frames after the load, so lookups start cold. `lookup_batch`:
+//! keys per `get_many` call (1, the default, uses `get_with`). `dir` defaults to
 //! a new temporary directory (removed afterwards); a given `dir` must not hold a tree.
 
 use std::time::Duration;
@@ -20,10 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         threads: arg(2, 2) as usize,
         lookup_time: Duration::from_secs(arg(3, 10)),
         lookup_frames: args.get(4).and_then(|s| s.parse().ok()),
+        lookup_batch: arg(5, 1) as usize,
         ..BenchConfig::default()
     };
     let tmp;
-    let dir = match args.get(5) {
+    let dir = match args.get(6) {
         Some(d) => std::path::PathBuf::from(d),
         None => {
             tmp = std::env::temp_dir().join(format!("bufpool-btree-bench-{}", std::process::id()));
@@ -31,15 +33,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let report = run(&dir, &cfg);
-    if args.get(5).is_none() {
+    if args.get(6).is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let report = report?;
     println!(
-        "tuples={} frames={} lookup_frames={:?} threads={} load={:.0} puts/s lookups={:.0} ops/s ({:.0} per CPU-second, {} lookups) tree={:?}",
+        "tuples={} frames={} lookup_frames={:?} lookup_batch={} threads={} load={:.0} puts/s lookups={:.0} ops/s ({:.0} per CPU-second, {} lookups) tree={:?}",
         cfg.tuples,
         cfg.frames,
         cfg.lookup_frames,
+        cfg.lookup_batch,
         cfg.threads,
         report.load_ops_per_sec,
         report.lookup_ops_per_sec,

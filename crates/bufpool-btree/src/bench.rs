@@ -31,6 +31,8 @@ pub struct BenchConfig {
     pub lookup_time: Duration,
     /// Commit after this many puts during the load (group commit batches).
     pub commit_every: u64,
+    /// Keys per lookup call: 1 uses `get_with` (no allocation); more use `get_many` (which prefetches the leaves).
+    pub lookup_batch: usize,
 }
 
 impl Default for BenchConfig {
@@ -43,6 +45,7 @@ impl Default for BenchConfig {
             threads: 2,
             lookup_time: Duration::from_secs(10),
             commit_every: 10_000,
+            lookup_batch: 1,
         }
     }
 }
@@ -140,7 +143,25 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
                 s.spawn(move || -> Result<u64> {
                     let mut rng = mix(t as u64 + 0x5eed);
                     let mut n = 0u64;
+                    let batch = cfg.lookup_batch.max(1);
+                    let mut ids = Vec::with_capacity(batch);
                     while Instant::now() < deadline {
+                        if batch > 1 {
+                            ids.clear();
+                            for _ in 0..batch {
+                                rng = mix(rng);
+                                ids.push(mix(rng % cfg.tuples.max(1)));
+                            }
+                            let keys: Vec<[u8; 8]> = ids.iter().map(|k| k.to_be_bytes()).collect();
+                            let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+                            for (k, v) in ids.iter().zip(tree.get_many(&refs)?) {
+                                if v.as_deref() != Some(&value_for(*k)[..]) {
+                                    return Err(Error::Invariant(format!("wrong value for key {k}")));
+                                }
+                            }
+                            n += batch as u64;
+                            continue;
+                        }
                         for _ in 0..256 {
                             rng = mix(rng);
                             let k = mix(rng % cfg.tuples.max(1));

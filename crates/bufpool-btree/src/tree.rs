@@ -411,8 +411,9 @@ impl Tree {
     }
 
     /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order, sharing the
-    /// copies of inner nodes between neighbouring keys to find every key's leaf first; then the leaves are read.
-    /// Every result reflects the tree at some moment during the call.
+    /// copies of inner nodes between neighbouring keys to find every key's leaf first; then the missing leaves are
+    /// prefetched (`BufferPool::prefetch`) and the leaves read. Every result reflects the tree at some moment
+    /// during the call.
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         for k in keys {
             self.check_key(k)?;
@@ -425,11 +426,11 @@ impl Tree {
         for &i in &order {
             leaf_of.push(self.leaf_no_shared(keys[i], &mut stack)?);
         }
-        // PREFETCH SEAM: once the pool has `prefetch(&[PageId])`, issue it here for the distinct pages in
-        // `leaf_of` (already in key order, so mostly ascending page runs), so phase 2's reads overlap:
-        //     let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
-        //     pages.dedup();
-        //     self.pool.prefetch(&pages)?;
+        // Start the reads of the leaves that are not resident, so phase 2's misses overlap instead of queueing
+        // one by one (the pool's I/O workers complete them). A hint: errors surface in phase 2's own reads.
+        let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
+        pages.dedup();
+        let _ = self.pool.prefetch(&pages);
         // Phase 2: look each key up in its leaf; a key the leaf no longer covers takes a normal lookup.
         let mut out = vec![None; keys.len()];
         let mut val = Vec::new();

@@ -165,8 +165,18 @@ fn limits_are_enforced() {
 
 #[test]
 fn get_many_and_get_with() {
+    get_many_with_frames(FRAMES);
+}
+
+/// With a pool a fraction of the tree, most leaves are prefetched rather than resident.
+#[test]
+fn get_many_out_of_memory() {
+    get_many_with_frames(24);
+}
+
+fn get_many_with_frames(frames: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let tree = common::open(dir.path(), FRAMES);
+    let tree = common::open(dir.path(), frames);
     for id in (0..2000u64).step_by(2) {
         tree.put(&common::key(id), &common::value(id, 0)).unwrap();
     }
