@@ -880,6 +880,14 @@ impl Tree {
         self.wal.truncate_before(redo)
     }
 
+    /// [`Tree::checkpoint`] with the page writes paced over about `target` (`BufferPool::checkpoint_spread`), so
+    /// foreground work keeps the device's attention meanwhile.
+    pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
+        let redo = self.wal.begin_checkpoint();
+        self.pool.checkpoint_spread(target)?;
+        self.wal.truncate_before(redo)
+    }
+
     /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was
     /// committed: the next `open` recovers it from the log.)
     pub fn close(self) -> Result<()> {

@@ -68,6 +68,8 @@ fn crash_child() {
         live.extend(put_now);
         if batch % 40 == 39 {
             tree.checkpoint().unwrap();
+        } else if batch % 40 == 19 {
+            tree.checkpoint_spread(Duration::from_millis(20)).unwrap();
         }
     }
 }
