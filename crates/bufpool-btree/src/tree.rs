@@ -551,12 +551,17 @@ impl Tree {
                 self.restart(&mut restarts)?;
                 continue;
             }
+            let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
             if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
                 return Ok(false);
             }
             let lsn = self.wal.append_leaf(g.lsn(), no, &g, Op::Del { page: no, key })?;
             g.set_lsn(lsn);
-            let underfull = Node::parse(&g).is_some_and(|n| n.entry_bytes() < self.limits.underflow_bytes())
+            // Try a merge when this delete made the leaf underfull, or empty; not on every delete from a leaf
+            // that stayed underfull because its sibling was too full (that would take the meta latch each time).
+            let threshold = self.limits.underflow_bytes();
+            let underfull = Node::parse(&g)
+                .is_some_and(|n| n.entry_bytes() < threshold && (before >= threshold || n.count() == 0))
                 && no != self.root.load(Ordering::Acquire);
             drop(g);
             if underfull {
