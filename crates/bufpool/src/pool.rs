@@ -246,6 +246,12 @@ pub(crate) struct Background {
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
+// The contract: threads share one pool by reference or `Arc`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<BufferPool>();
+};
+
 /// The pool's state, shared with its background workers.
 pub(crate) struct Core {
     pub(crate) page_size: PageSize,
