@@ -101,7 +101,7 @@ pub trait Worker {
         let mut n = 0u64;
         let read = ctx.read_kind;
         loop {
-            if n % 32 == 0 && ctx.stop.load(Ordering::Relaxed) {
+            if n.is_multiple_of(32) && ctx.stop.load(Ordering::Relaxed) {
                 break;
             }
             let op = ctx.seq[i];
@@ -111,7 +111,7 @@ pub trait Worker {
             }
             let kind = if op & OP_WRITE != 0 { OpKind::Write } else { read };
             let page = op & !OP_WRITE;
-            if n % SAMPLE_EVERY == 0 {
+            if n.is_multiple_of(SAMPLE_EVERY) {
                 let t0 = Instant::now();
                 self.op(page, kind)?;
                 ctx.record(t0.elapsed());
