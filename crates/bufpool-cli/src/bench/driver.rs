@@ -21,8 +21,11 @@ use hdrhistogram::Histogram;
 
 use super::workload::{CaseSpec, OP_WRITE};
 
+/// A scan case runs at most this many times its duration while waiting for the scanner to pass the pool.
+pub const SCAN_EXTEND_MAX: u32 = 20;
+
 /// One op in this many is timed for the latency histogram.
-pub const SAMPLE_EVERY: u64 = 16;
+pub const SAMPLE_EVERY: u64 = 32;
 
 /// The kind of an individual access, as a system sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +104,11 @@ pub trait Worker {
         let mut n = 0u64;
         let read = ctx.read_kind;
         loop {
-            if n % 32 == 0 && ctx.stop.load(Ordering::Relaxed) {
-                break;
+            if n % 32 == 0 {
+                ctx.progress.store(n, Ordering::Relaxed);
+                if ctx.stop.load(Ordering::Relaxed) {
+                    break;
+                }
             }
             let op = ctx.seq[i];
             i += 1;
@@ -137,6 +143,8 @@ pub struct ThreadCtx<'a> {
     pub read_kind: OpKind,
     /// Raised by the driver when time is up (or a thread failed).
     pub stop: &'a AtomicBool,
+    /// Ops completed so far, published every few dozen ops (the driver watches the scanner's).
+    pub progress: &'a AtomicU64,
     /// Latency samples in ns.
     pub hist: Histogram<u64>,
     /// Ops completed.
@@ -183,6 +191,8 @@ pub struct Measured {
     pub all_ops: u64,
     /// The scanner's ops per second (`scan` only).
     pub scan_ops_per_sec: Option<f64>,
+    /// Measured seconds (longer than asked for a scan whose scanner was slow to pass the pool).
+    pub seconds: f64,
     /// `[reads, measured reads, writes]` during the case.
     pub io: [u64; 3],
 }
@@ -199,14 +209,21 @@ pub fn measure<S: System>(
 ) -> Result<Measured> {
     let threads = seqs.len();
     let stop = AtomicBool::new(false);
+    let progress: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
     let barrier = Barrier::new(threads + 1);
+    // A scan case also runs until the scanner has passed through the whole pool once (else the scan puts no
+    // pressure on the hot set), within a bound.
+    let is_scan = case.workload == super::workload::Workload::Scan;
+    let scan_pages_min = if is_scan { u64::from(case.frames) } else { 0 };
+    let duration_max = duration * SCAN_EXTEND_MAX;
     sys.counters()
         .measured_below
         .store(u64::from(case.hot_pages), Ordering::Relaxed);
     let (outs, before, after, start) = std::thread::scope(|s| {
         let handles: Vec<_> = seqs
             .iter()
-            .map(|seq| {
+            .zip(&progress)
+            .map(|(seq, progress)| {
                 let (stop, barrier) = (&stop, &barrier);
                 s.spawn(move || -> Result<(u64, Histogram<u64>, Instant)> {
                     let worker = sys.worker();
@@ -216,6 +233,7 @@ pub fn measure<S: System>(
                         seq,
                         read_kind,
                         stop,
+                        progress,
                         hist: new_hist(),
                         ops: 0,
                         timer_ns,
@@ -231,7 +249,12 @@ pub fn measure<S: System>(
         let before = sys.counters().snapshot();
         barrier.wait();
         let start = Instant::now();
-        while start.elapsed() < duration && !stop.load(Ordering::Relaxed) {
+        let scanned = || progress.get(1).map_or(0, |p| p.load(Ordering::Relaxed));
+        while !stop.load(Ordering::Relaxed) {
+            let t = start.elapsed();
+            if t >= duration_max || (t >= duration && scanned() >= scan_pages_min) {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(2).min(duration));
         }
         stop.store(true, Ordering::Relaxed);
@@ -271,8 +294,8 @@ pub fn measure<S: System>(
         hist,
         measured_ops,
         all_ops,
-        scan_ops_per_sec: (case.workload == super::workload::Workload::Scan)
-            .then(|| scan_ops as f64 / secs),
+        scan_ops_per_sec: is_scan.then(|| scan_ops as f64 / secs),
+        seconds: secs,
         io,
     })
 }

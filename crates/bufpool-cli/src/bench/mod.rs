@@ -236,6 +236,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     runner.prepare()?;
     runner.run_all()?;
     println!("{}", report::summary(&runner.results));
+    let targets = report::targets(&runner.results);
+    if !targets.is_empty() {
+        println!("targets (from this run):\n{targets}");
+    }
     for u in &runner.unavailable {
         println!("unavailable: {} ({})", u.system, u.reason);
     }
@@ -448,7 +452,7 @@ impl<'p> Runner<'p> {
                 writes_per_op: m.io[2] as f64 / all,
                 scan_ops_per_sec: m.scan_ops_per_sec,
                 direct_io: opened[i].direct,
-                seconds: self.plan.duration.as_secs_f64(),
+                seconds: m.seconds,
             });
         }
         Ok(())

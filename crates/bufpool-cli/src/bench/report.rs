@@ -171,3 +171,101 @@ pub fn summary(results: &[CaseResult]) -> String {
     }
     s
 }
+
+/// The targets, judged from this run's results: one line per comparison that the run measured.
+pub fn targets(results: &[CaseResult]) -> String {
+    let find = |w: &str, s: &str, a: &str, d: &str, t: usize| {
+        results.iter().find(|r| {
+            r.workload == w && r.system == s && r.access == a && r.dist == d && r.threads == t
+        })
+    };
+    let mut dists: Vec<&str> = results
+        .iter()
+        .filter(|r| r.workload == "hit")
+        .map(|r| r.dist.as_str())
+        .collect();
+    dists.sort_unstable();
+    dists.dedup();
+    let mut threads: Vec<usize> = results.iter().map(|r| r.threads).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let mut s = String::new();
+    for (access, limit) in [("optimistic", 1.3), ("shared", 1.6)] {
+        for d in &dists {
+            for &t in &threads {
+                let (Some(b), Some(r)) = (
+                    find("hit", "bufpool", access, d, t),
+                    find("hit", "raw-memory", access, d, t),
+                ) else {
+                    continue;
+                };
+                let (mean, p50) = (
+                    b.ns_per_op_mean / r.ns_per_op_mean,
+                    b.ns_per_op_p50 / r.ns_per_op_p50,
+                );
+                let _ = writeln!(
+                    s,
+                    "{access} hit {d} threads={t}: bufpool/raw-memory ns/op {mean:.2}x (p50 {p50:.2}x), target <= {limit}x: {}",
+                    verdict(mean <= limit)
+                );
+            }
+        }
+    }
+    for access in ["optimistic", "shared", "exclusive"] {
+        for d in &dists {
+            for sys in ["bufpool", "raw-memory"] {
+                let (Some(one), Some(two)) = (
+                    find("hit", sys, access, d, 1),
+                    find("hit", sys, access, d, 2),
+                ) else {
+                    continue;
+                };
+                let x = two.ops_per_sec / one.ops_per_sec;
+                let v = if sys == "bufpool" {
+                    format!(", target >= 1.9x: {}", verdict(x >= 1.9))
+                } else {
+                    " (the machine's ceiling)".to_string()
+                };
+                let _ = writeln!(
+                    s,
+                    "{access} hit {d}: {sys} 2 threads / 1 thread throughput {x:.2}x{v}"
+                );
+            }
+        }
+    }
+    for access in ["shared", "exclusive"] {
+        for d in &dists {
+            for &t in &threads {
+                let (Some(b), Some(p)) = (
+                    find("hit", "bufpool", access, d, t),
+                    find("hit", "page-db", access, d, t),
+                ) else {
+                    continue;
+                };
+                let x = b.ops_per_sec / p.ops_per_sec;
+                let _ = writeln!(
+                    s,
+                    "{access} hit {d} threads={t}: bufpool/page-db throughput {x:.2}x, target >= 3x: {}",
+                    verdict(x >= 3.0)
+                );
+            }
+        }
+    }
+    for &t in &threads {
+        let (Some(b), Some(r)) = (
+            find("miss", "bufpool", "shared", "uniform", t),
+            find("miss", "raw-pread", "shared", "uniform", t),
+        ) else {
+            continue;
+        };
+        let x = b.ops_per_sec / r.ops_per_sec;
+        let _ = writeln!(
+            s,
+            "miss threads={t}: bufpool/raw-pread throughput {x:.2}x (bufpool reads {:.2} pages/op), target >= 0.9x: {}",
+            b.reads_per_op,
+            verdict(x >= 0.9)
+        );
+    }
+    s
+}
