@@ -8,7 +8,10 @@
 //! - Throughput is completed ops / elapsed wall time. "ns/op" in ratios is `threads / ops_per_sec` (the mean
 //!   time one thread spends per op), which includes no timer overhead.
 //! - Latency percentiles come from a sample of 1 op in [`SAMPLE_EVERY`], each timed with two `Instant::now()`
-//!   calls (vDSO, TSC clock here); the calibrated cost of the clock pair is subtracted from every sample.
+//!   calls (vDSO, TSC clock here); the calibrated cost of the clock pair is subtracted from every sample. On the
+//!   AMD EPYC VM this was built on, the TSC itself advances in steps of ~10 ns, so hit percentiles are only good to
+//!   about +-10 ns; the throughput-derived ns/op is the precise figure for hits. (A fenced `rdtsc` clock was tried
+//!   and dropped: same steps, same cost.)
 //! - Hit ratio is `1 - device reads of measured pages / measured ops`, counted by the wrappers around each
 //!   system's storage, the same way for every system (a pool miss is one device read).
 
