@@ -12,6 +12,9 @@
 //!   AMD EPYC VM this was built on, the TSC itself advances in steps of ~10 ns, so hit percentiles are only good to
 //!   about +-10 ns; the throughput-derived ns/op is the precise figure for hits. (A fenced `rdtsc` clock was tried
 //!   and dropped: same steps, same cost.)
+//! - CPU ns/op is the CPU time of the measured threads (`CLOCK_THREAD_CPUTIME_ID`) per op: unlike wall-clock
+//!   throughput it does not count time a thread sat descheduled, so it is the steadier measure of hit cost on a
+//!   shared machine. It does count spinning, but not blocking (in a futex) or waiting for I/O.
 //! - Hit ratio is `1 - device reads of measured pages / measured ops`, counted by the wrappers around each
 //!   system's storage, the same way for every system (a pool miss is one device read).
 
@@ -177,6 +180,20 @@ pub fn calibrate_timer() -> u64 {
     v[v.len() / 2]
 }
 
+/// CPU time this thread has used, in ns (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static histogram bounds are valid")
 }
@@ -190,6 +207,8 @@ pub struct Measured {
     pub hist: Histogram<u64>,
     /// Ops of the measured threads.
     pub measured_ops: u64,
+    /// CPU time the measured threads used per op (excludes time they were descheduled or blocked).
+    pub cpu_ns_per_op: f64,
     /// Ops of every thread.
     pub all_ops: u64,
     /// The scanner's ops per second (`scan` only).
@@ -228,7 +247,7 @@ pub fn measure<S: System>(
             .zip(&progress)
             .map(|(seq, progress)| {
                 let (stop, barrier) = (&stop, &barrier);
-                s.spawn(move || -> Result<(u64, Histogram<u64>, Instant)> {
+                s.spawn(move || -> Result<(u64, Histogram<u64>, Instant, u64)> {
                     let worker = sys.worker();
                     barrier.wait();
                     let mut worker = worker?;
@@ -241,11 +260,13 @@ pub fn measure<S: System>(
                         ops: 0,
                         timer_ns,
                     };
+                    let cpu0 = thread_cpu_ns();
                     let r = worker.run(&mut ctx);
+                    let cpu = thread_cpu_ns().saturating_sub(cpu0);
                     if r.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
-                    r.map(|()| (ctx.ops, ctx.hist, Instant::now()))
+                    r.map(|()| (ctx.ops, ctx.hist, Instant::now(), cpu))
                 })
             })
             .collect();
@@ -274,15 +295,17 @@ pub fn measure<S: System>(
     });
     let mut hist = new_hist();
     let (mut measured_ops, mut all_ops, mut scan_ops) = (0u64, 0u64, 0u64);
+    let mut measured_cpu_ns = 0u64;
     let mut end = start;
     for (t, out) in outs.into_iter().enumerate() {
-        let (ops, h, thread_end) = out?;
+        let (ops, h, thread_end, cpu) = out?;
         end = end.max(thread_end);
         all_ops += ops;
         if case.workload == super::workload::Workload::Scan && t == 1 {
             scan_ops += ops;
         } else {
             measured_ops += ops;
+            measured_cpu_ns += cpu;
             hist.add(&h).expect("histograms share bounds");
         }
     }
@@ -296,6 +319,7 @@ pub fn measure<S: System>(
         ops_per_sec: measured_ops as f64 / secs,
         hist,
         measured_ops,
+        cpu_ns_per_op: measured_cpu_ns as f64 / measured_ops.max(1) as f64,
         all_ops,
         scan_ops_per_sec: is_scan.then(|| scan_ops as f64 / secs),
         seconds: secs,
