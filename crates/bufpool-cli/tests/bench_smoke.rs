@@ -41,10 +41,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("bufpool/this"),
-        "no summary table:\n{stdout}"
-    );
+    assert!(stdout.contains("bufpool/this"), "no summary table:\n{stdout}");
 
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let results = v["results"].as_array().expect("results array");
@@ -75,9 +72,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
             "reads_per_op",
             "writes_per_op",
         ] {
-            let x = r[f]
-                .as_f64()
-                .unwrap_or_else(|| panic!("{f} missing in {r}"));
+            let x = r[f].as_f64().unwrap_or_else(|| panic!("{f} missing in {r}"));
             assert!(x.is_finite() && x >= 0.0, "{f} = {x} in {r}");
         }
         assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
@@ -91,8 +86,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
         assert!(p50 > 0.0 && p50 <= p99 && p99 <= p999, "{r}");
         assert!(SYSTEMS.contains(&r["system"].as_str().unwrap()), "{r}");
         assert!(
-            ["optimistic", "shared", "exclusive", "mixed", "scan"]
-                .contains(&r["access"].as_str().unwrap()),
+            ["optimistic", "shared", "exclusive", "mixed", "scan"].contains(&r["access"].as_str().unwrap()),
             "{r}"
         );
     }
@@ -105,10 +99,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     };
     for s in SYSTEMS {
         let listed = results.iter().any(|r| r["system"] == s) || unavailable.contains(&s);
-        assert!(
-            listed,
-            "system {s} is neither measured nor reported unavailable"
-        );
+        assert!(listed, "system {s} is neither measured nor reported unavailable");
     }
     for w in ["hit", "miss", "mixed", "scan"] {
         assert!(!find(w, "bufpool").is_empty(), "bufpool missing from {w}");
@@ -116,9 +107,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     // hit: three access kinds, two distributions, one and two threads; everything resident.
     let hit = find("hit", "bufpool");
     assert_eq!(hit.len(), 12);
-    assert!(hit
-        .iter()
-        .all(|r| r["hit_ratio"] == 1.0 && r["reads_per_op"] == 0.0));
+    assert!(hit.iter().all(|r| r["hit_ratio"] == 1.0 && r["reads_per_op"] == 0.0));
     assert_eq!(find("hit", "raw-memory").len(), 12);
     // miss: data 10x the pool, so roughly one read per op; the raw limit reads on every op.
     for r in find("miss", "bufpool") {
@@ -164,9 +153,6 @@ fn bad_arguments_are_refused_with_a_message() {
         let out = bench().args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} was accepted");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(needle),
-            "{args:?}: message {err:?} lacks {needle:?}"
-        );
+        assert!(err.contains(needle), "{args:?}: message {err:?} lacks {needle:?}");
     }
 }

@@ -9,8 +9,8 @@
 
 use crate::error::CorruptReason;
 use crate::page::{
-    get_u16, get_u32, PageNo, OFF_CHECKSUM, OFF_FORMAT, OFF_LSN, OFF_MAGIC, OFF_PAGE_NO,
-    PAGE_FORMAT_VERSION, PAGE_MAGIC,
+    get_u16, get_u32, PageNo, OFF_CHECKSUM, OFF_FORMAT, OFF_LSN, OFF_MAGIC, OFF_PAGE_NO, PAGE_FORMAT_VERSION,
+    PAGE_HEADER_SIZE, PAGE_MAGIC,
 };
 
 /// What reading a page image found.
@@ -22,14 +22,19 @@ pub enum Verified {
     Fresh,
 }
 
-/// Computes the checksum of a page image (over everything after the checksum field).
+/// Computes the checksum of a page image (over everything after the checksum field; 0 for an image shorter than
+/// the checksum field).
 #[inline]
 pub fn compute(page: &[u8]) -> u32 {
-    crc32c::crc32c(&page[OFF_CHECKSUM + 4..])
+    page.get(OFF_CHECKSUM + 4..).map_or(0, crc32c::crc32c)
 }
 
 /// Writes the header (page number, magic, format) and checksum into `page`, keeping the LSN already there.
+/// An image shorter than [`PAGE_HEADER_SIZE`] is left unchanged (and [`verify`] rejects it).
 pub fn stamp(page: &mut [u8], page_no: PageNo) {
+    if page.len() < PAGE_HEADER_SIZE {
+        return;
+    }
     page[OFF_PAGE_NO..OFF_PAGE_NO + 4].copy_from_slice(&page_no.to_le_bytes());
     page[OFF_MAGIC..OFF_MAGIC + 2].copy_from_slice(&PAGE_MAGIC.to_le_bytes());
     page[OFF_FORMAT..OFF_FORMAT + 2].copy_from_slice(&PAGE_FORMAT_VERSION.to_le_bytes());
@@ -43,6 +48,9 @@ pub fn stamp(page: &mut [u8], page_no: PageNo) {
 /// An all-zero image is [`Verified::Fresh`]. Anything else must carry a matching checksum, bufpool's magic and
 /// format, and `page_no` itself.
 pub fn verify(page: &[u8], page_no: PageNo) -> Result<Verified, CorruptReason> {
+    if page.len() < PAGE_HEADER_SIZE {
+        return Err(CorruptReason::TooShort { len: page.len() });
+    }
     let stored = get_u32(page, OFF_CHECKSUM);
     let computed = compute(page);
     if stored != computed {
@@ -66,7 +74,8 @@ pub fn verify(page: &[u8], page_no: PageNo) -> Result<Verified, CorruptReason> {
 /// The LSN stored in a page image.
 #[inline]
 pub fn lsn_of(page: &[u8]) -> u64 {
-    crate::page::get_u64(page, OFF_LSN)
+    page.get(OFF_LSN..OFF_LSN + 8)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
 fn is_all_zero(page: &[u8]) -> bool {
@@ -103,19 +112,26 @@ mod tests {
     fn bit_flip_is_caught() {
         let mut p = page(1, 7);
         p[1000] ^= 0x10;
-        assert!(matches!(
-            verify(&p, 1),
-            Err(CorruptReason::ChecksumMismatch { .. })
-        ));
+        assert!(matches!(verify(&p, 1), Err(CorruptReason::ChecksumMismatch { .. })));
     }
 
     #[test]
     fn wrong_offset_is_caught() {
         let p = page(4, 7);
-        assert_eq!(
-            verify(&p, 5),
-            Err(CorruptReason::WrongPageNumber { stored: 4 })
-        );
+        assert_eq!(verify(&p, 5), Err(CorruptReason::WrongPageNumber { stored: 4 }));
+    }
+
+    #[test]
+    fn short_images_are_corrupt_not_a_panic() {
+        for len in [0, 1, 4, 23] {
+            assert_eq!(verify(&vec![0u8; len], 0), Err(CorruptReason::TooShort { len }));
+            let mut p = vec![1u8; len];
+            stamp(&mut p, 0);
+            assert_eq!(p, vec![1u8; len], "a short image is left unchanged");
+            if len < 16 {
+                assert_eq!(lsn_of(&p), 0);
+            }
+        }
     }
 
     #[test]

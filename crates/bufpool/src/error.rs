@@ -28,6 +28,11 @@ pub enum CorruptReason {
         /// Page number stored in the header.
         stored: u32,
     },
+    /// The image is shorter than a page header: not a page at all.
+    TooShort {
+        /// Length of the image.
+        len: usize,
+    },
     /// The header's magic or format version is not bufpool's.
     BadMagic {
         /// Magic stored in the header.
@@ -49,11 +54,9 @@ impl std::fmt::Display for CorruptReason {
             CorruptReason::WrongPageNumber { stored } => {
                 write!(f, "page header names page {stored} (misdirected write?)")
             }
+            CorruptReason::TooShort { len } => write!(f, "{len} bytes is shorter than a page header"),
             CorruptReason::BadMagic { magic, format } => {
-                write!(
-                    f,
-                    "not a bufpool page (magic {magic:#06x}, format {format})"
-                )
+                write!(f, "not a bufpool page (magic {magic:#06x}, format {format})")
             }
         }
     }

@@ -53,11 +53,7 @@ impl FileEntry {
     pub(crate) fn failed_error(&self) -> Error {
         Error::FileFailed {
             file: self.id,
-            first: self
-                .failed
-                .lock()
-                .clone()
-                .unwrap_or_else(|| "unknown".into()),
+            first: self.failed.lock().clone().unwrap_or_else(|| "unknown".into()),
         }
     }
 
@@ -98,11 +94,7 @@ impl Files {
 
     #[inline]
     pub(crate) fn get(&self, id: FileId) -> Result<Arc<FileEntry>> {
-        self.map
-            .read()
-            .get(&id)
-            .cloned()
-            .ok_or(Error::FileNotOpen(id))
+        self.map.read().get(&id).cloned().ok_or(Error::FileNotOpen(id))
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<FileEntry>> {
@@ -135,34 +127,22 @@ impl Files {
         }
         let id = match id {
             Some(id) if id > FileId::MAX => {
-                return Err(Error::InvalidConfig(format!(
-                    "file id {} is reserved",
-                    id.0
-                )));
+                return Err(Error::InvalidConfig(format!("file id {} is reserved", id.0)));
             }
             Some(id) if map.contains_key(&id) => return Err(Error::FileIdInUse(id)),
             Some(id) => id,
             None => {
                 let mut next = self.next_id.lock();
                 while map.contains_key(&FileId(*next)) {
-                    *next = next
-                        .checked_add(1)
-                        .filter(|n| *n <= FileId::MAX.0)
-                        .unwrap_or(0);
+                    *next = next.checked_add(1).filter(|n| *n <= FileId::MAX.0).unwrap_or(0);
                 }
                 let id = FileId(*next);
-                *next = next
-                    .checked_add(1)
-                    .filter(|n| *n <= FileId::MAX.0)
-                    .unwrap_or(0);
+                *next = next.checked_add(1).filter(|n| *n <= FileId::MAX.0).unwrap_or(0);
                 id
             }
         };
         let pages = u32::try_from(pages).map_err(|_| {
-            Error::InvalidConfig(format!(
-                "file has {pages} pages; at most {} are addressable",
-                u32::MAX
-            ))
+            Error::InvalidConfig(format!("file has {pages} pages; at most {} are addressable", u32::MAX))
         })?;
         let info = storage.info();
         map.insert(
@@ -175,7 +155,10 @@ impl Files {
                 identity,
                 pages: AtomicU32::new(pages),
                 free: Mutex::new(BTreeSet::new()),
-                unsynced: AtomicBool::new(false),
+                // Writes made through an earlier handle of this file may not be durable yet (a reopened file, a
+                // restarted process over a warm page cache): the first flush or checkpoint syncs, as PostgreSQL
+                // fsyncs its data directory at start-up. See tests/sim_regression_reopen_unsynced.rs.
+                unsynced: AtomicBool::new(true),
                 sync_lock: Mutex::new(()),
                 closing: AtomicBool::new(false),
                 failed: Mutex::new(None),

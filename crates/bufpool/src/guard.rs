@@ -172,9 +172,7 @@ impl PageView<'_> {
     pub fn read_into(&self, offset: usize, buf: &mut [u8]) -> bool {
         match offset.checked_add(buf.len()) {
             Some(end) if end <= self.len() => {
-                self.pool
-                    .memory()
-                    .read_atomic(self.idx, PAGE_HEADER_SIZE + offset, buf);
+                self.pool.memory().read_atomic(self.idx, PAGE_HEADER_SIZE + offset, buf);
                 true
             }
             _ => {

@@ -1,6 +1,68 @@
 //! bufpool: a buffer pool manager for Rust storage engines.
+//!
+//! A storage engine asks for page `P` of file `F` and gets bytes it may read (or write) for as long as it holds a
+//! guard. The pool keeps a fixed number of page-sized frames in memory, decides which page to evict when it needs
+//! a frame, writes dirty pages back (after the log that describes them is durable), verifies every page it reads,
+//! and reports what it did ([`Stats`]).
+//!
+//! # The model
+//! - **Pages** are named by [`PageId`]: a [`FileId`] and a page number, packed into one `u64`. One pool serves
+//!   many files. Page `n` of a file lives at byte offset `n * page_size`.
+//! - **Frames** are one aligned allocation made at build time. Each frame has a state word holding a latch and a
+//!   version (`frame.rs`); the page table (`table.rs`) maps pages to frames without locks on lookups.
+//! - **Guards** are the only way to reach page bytes: [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive
+//!   latch; marks the page dirty), and [`BufferPool::read_optimistic`], which runs a closure over a [`PageView`]
+//!   without latching and re-runs it if a writer intervened. A latched page is pinned: it is never evicted.
+//!   Guards deref to the page's *user region*: the page minus a 24-byte header the pool owns.
+//! - **Misses** are single-flight: however many threads ask for a missing page, it is read once.
+//! - **Write-back** obeys the WAL rule ([`Wal::flush_to`] before a page with that LSN is written) and stamps a
+//!   CRC-32C that covers the page number, so bit flips, torn pages and misdirected writes come back as
+//!   [`Error::Corrupt`], never as bytes. After a failed write or sync, a file refuses writes
+//!   ([`Error::FileFailed`]).
+//! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); CLOCK is the default.
+//! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
+//!   backend you write.
+//!
+//! # Example
+//! ```
+//! use bufpool::{BufferPool, PageId};
+//!
+//! # fn main() -> bufpool::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let pool = BufferPool::builder().frames(256).build()?;
+//! let file = pool.open_file(dir.path().join("data.db"))?;
+//!
+//! // A new page is zeroed and exclusively latched; writing through the guard marks it dirty.
+//! let page: PageId = {
+//!     let mut guard = pool.new_page(file)?;
+//!     guard[..5].copy_from_slice(b"hello");
+//!     guard.set_lsn(1); // the log record that describes this change
+//!     guard.page_id()
+//! }; // dropping the guard releases the latch
+//!
+//! // Shared and optimistic reads.
+//! assert_eq!(&pool.read(page)?[..5], b"hello");
+//! let first = pool.read_optimistic(page, |view| view.read_u8(0))?;
+//! assert_eq!(first, b'h');
+//!
+//! // Make it durable, and look at what happened.
+//! pool.checkpoint()?;
+//! let stats = pool.stats();
+//! assert_eq!(stats.writes, 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Rules for callers
+//! - Do not ask for a page you already hold a conflicting guard on (that waits forever, as any latch would); when
+//!   holding several guards, take them in one global order.
+//! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
+//!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).
+//! - Dropping a pool writes nothing: call [`BufferPool::checkpoint`] or [`BufferPool::close`] to make dirty pages
+//!   durable.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod batch;
 pub mod checksum;
 mod error;
 mod files;
@@ -14,12 +76,20 @@ pub mod storage;
 mod sync;
 mod table;
 mod wal;
+mod writer;
 
+pub use batch::BATCH_PAGES_MAX;
 pub use error::{CorruptReason, Error, Result};
 pub use guard::{PageView, ReadGuard, WriteGuard};
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{AccessHint, FrameIdx, Policy, PolicyKind};
-pub use pool::{BufferPool, Builder, EvictionVeto};
+pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use stats::{FileStats, Stats};
-pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage};
+pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};
+pub use writer::{WriterConfig, RUN_PAGES_MAX};
+
+/// The README's example, compiled and run as a doctest so it cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

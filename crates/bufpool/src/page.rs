@@ -132,10 +132,7 @@ pub(crate) const OFF_MAGIC: usize = 16;
 pub(crate) const OFF_FORMAT: usize = 18;
 
 const _: () = assert!(OFF_FORMAT + 2 + 4 == PAGE_HEADER_SIZE);
-const _: () = assert!(
-    PAGE_HEADER_SIZE % 8 == 0,
-    "user region must stay 8-byte aligned"
-);
+const _: () = assert!(PAGE_HEADER_SIZE % 8 == 0, "user region must stay 8-byte aligned");
 
 /// A validated page size: a power of two from 4 KiB to 64 KiB.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -258,8 +255,7 @@ impl AlignedBuf {
     pub fn zeroed_aligned(len: usize, align: usize) -> AlignedBuf {
         let align = align.max(IO_ALIGN);
         let len = len.max(1).div_ceil(IO_ALIGN) * IO_ALIGN;
-        let layout =
-            Layout::from_size_align(len, align).expect("power-of-two alignment and a sane size");
+        let layout = Layout::from_size_align(len, align).expect("power-of-two alignment and a sane size");
         // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(raw) else {
@@ -313,9 +309,7 @@ impl Drop for AlignedBuf {
 
 impl fmt::Debug for AlignedBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlignedBuf")
-            .field("len", &self.len())
-            .finish()
+        f.debug_struct("AlignedBuf").field("len", &self.len()).finish()
     }
 }
 

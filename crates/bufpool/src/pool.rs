@@ -29,34 +29,36 @@
 //! registry lock | file sync lock. The pool never waits for a frame latch while holding another, except a
 //! caller's own guards, which the caller orders.
 
-use std::cell::RefCell;
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
 
+use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
 use crate::checksum::{self, Verified};
 use crate::error::{Error, Result};
 use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
-use crate::page::{AlignedBuf, FileId, PageId, PageSize};
-use crate::policy::{FrameIdx, Policy, PolicyKind};
+use crate::page::{FileId, PageId, PageSize};
+use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::stats::{Counter, Counters, Stats};
-use crate::storage::{FileStorage, OpenMode, Storage};
+use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
 use crate::sync::Backoff;
 use crate::table::PageTable;
 use crate::wal::{NoWal, Wal};
+use crate::writer::WriterConfig;
 
 /// How many victims a miss tries before giving up (each may fail to be written).
 const EVICT_ATTEMPTS_MAX: usize = 8;
 /// Optimistic attempts before falling back to a shared latch.
 const OPTIMISTIC_ATTEMPTS_MAX: u32 = 64;
-/// How long (in backoff steps; past the first few dozen each is ~20 us) `free_page`, `close_file` and `drop_file`
-/// wait for a latched page before reporting [`Error::PageLatched`]: about a second.
-const LATCH_WAIT_STEPS_MAX: u32 = 50_000;
+/// How long `free_page`, `close_file` and `drop_file` wait for a latched page before reporting
+/// [`Error::PageLatched`].
+const LATCH_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 /// Largest pool: frame indices are `u32` and `u32::MAX` marks a chain's end.
 const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
 
@@ -68,19 +70,34 @@ pub type EvictionVeto = dyn Fn(PageId) -> bool + Send + Sync;
 type LoadErrorSlot = Mutex<Option<(u64, Error)>>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Shared,
     Exclusive,
+}
+
+/// Which storage backend [`BufferPool::open_file`] uses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum IoBackend {
+    /// io_uring where the kernel allows it (probed once per process), `pread`/`pwrite` otherwise. The default.
+    #[default]
+    Auto,
+    /// Always `pread`/`pwrite` ([`FileStorage`]).
+    Pread,
+    /// Always io_uring ([`crate::storage::UringStorage`]); opening fails where it is unavailable.
+    Uring,
 }
 
 /// Configures and builds a [`BufferPool`].
 pub struct Builder {
     frames: usize,
     page_size: usize,
-    policy: PolicyKind,
+    policy: PolicyConfig,
     wal: Arc<dyn Wal>,
     open_mode: OpenMode,
     veto: Option<Box<EvictionVeto>>,
+    io_threads: usize,
+    writer: Option<WriterConfig>,
+    io_backend: IoBackend,
 }
 
 impl Default for Builder {
@@ -88,10 +105,13 @@ impl Default for Builder {
         Builder {
             frames: 1024,
             page_size: PageSize::DEFAULT.bytes(),
-            policy: PolicyKind::default(),
+            policy: PolicyConfig::default(),
             wal: Arc::new(NoWal),
             open_mode: OpenMode::default(),
             veto: None,
+            io_threads: 1,
+            writer: None,
+            io_backend: IoBackend::default(),
         }
     }
 }
@@ -109,9 +129,10 @@ impl Builder {
         self
     }
 
-    /// The replacement policy. Default [`PolicyKind::Clock`].
-    pub fn policy(mut self, policy: PolicyKind) -> Self {
-        self.policy = policy;
+    /// The replacement policy, optionally with an admission filter: a [`PolicyKind`] or a
+    /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default CLOCK.
+    pub fn policy(mut self, policy: impl Into<PolicyConfig>) -> Self {
+        self.policy = policy.into();
         self
     }
 
@@ -132,6 +153,26 @@ impl Builder {
     /// it short and never call into the pool from it.
     pub fn eviction_veto(mut self, veto: impl Fn(PageId) -> bool + Send + Sync + 'static) -> Self {
         self.veto = Some(Box::new(veto));
+        self
+    }
+
+    /// The storage backend for files opened by path. Default [`IoBackend::Auto`]; [`Stats::files`] says which
+    /// backend each file got.
+    pub fn io_backend(mut self, backend: IoBackend) -> Self {
+        self.io_backend = backend;
+        self
+    }
+
+    /// Threads that complete [`BufferPool::prefetch`] reads (default 1; with the io_uring backend one thread keeps
+    /// a whole batch in flight, with pread each thread keeps one). 0: `prefetch` reads synchronously.
+    pub fn io_threads(mut self, n: usize) -> Self {
+        self.io_threads = n;
+        self
+    }
+
+    /// Starts a background writer with these settings (see [`WriterConfig`]); off by default.
+    pub fn background_writer(mut self, config: WriterConfig) -> Self {
+        self.writer = Some(config);
         self
     }
 
@@ -164,10 +205,9 @@ impl Builder {
         }
         let free = ArrayQueue::new(self.frames);
         for i in 0..self.frames {
-            free.push(i as FrameIdx)
-                .expect("queue sized for every frame");
+            free.push(i as FrameIdx).expect("queue sized for every frame");
         }
-        Ok(BufferPool {
+        let core = Arc::new(Core {
             page_size,
             headers: (0..self.frames).map(|_| FrameHeader::new()).collect(),
             memory: FrameMemory::new(self.frames, page_size.bytes()),
@@ -179,37 +219,101 @@ impl Builder {
             files: Files::new(),
             counters: Counters::new(),
             open_mode: self.open_mode,
+            io_backend: self.io_backend,
             veto: self.veto,
-        })
+            dirty_pages: AtomicUsize::new(0),
+            background_error: Mutex::new(None),
+        });
+        let writer = self.writer;
+        let io_threads = self.io_threads;
+        BufferPool::start_background(core, io_threads, writer)
     }
 }
 
 /// A fixed set of page frames shared by many threads, caching pages of many files.
 ///
-/// See the crate docs for the model and an example.
+/// `Send + Sync`: share it by reference or in an `Arc`. See the crate docs for the model and an example.
 pub struct BufferPool {
-    page_size: PageSize,
-    headers: Box<[FrameHeader]>,
-    memory: FrameMemory,
-    /// Per frame: the error of the last failed load and the version it was recorded at (cold; see `fix`).
-    load_errors: Box<[LoadErrorSlot]>,
-    table: PageTable,
-    free: ArrayQueue<FrameIdx>,
-    policy: Box<dyn Policy>,
-    wal: Arc<dyn Wal>,
-    files: Files,
-    counters: Counters,
-    open_mode: OpenMode,
-    veto: Option<Box<EvictionVeto>>,
+    pub(crate) core: Arc<Core>,
+    /// The pool's threads; `None` in the handles those threads use themselves.
+    pub(crate) background: Option<Background>,
 }
 
-thread_local! {
-    /// Private copy of a page being written: the checksum is stamped into the copy, never into the shared frame,
-    /// which readers may be using (PostgreSQL's FlushBuffer does the same).
-    static WRITE_BUF: RefCell<Option<AlignedBuf>> = const { RefCell::new(None) };
+/// The threads a pool owns: I/O workers (prefetch) and the background writer. Dropping the senders stops them.
+pub(crate) struct Background {
+    pub(crate) prefetch_tx: crossbeam_channel::Sender<Vec<PendingLoad>>,
+    stop_tx: Option<crossbeam_channel::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The pool's state, shared with its background workers.
+pub(crate) struct Core {
+    pub(crate) page_size: PageSize,
+    pub(crate) headers: Box<[FrameHeader]>,
+    pub(crate) memory: FrameMemory,
+    /// Per frame: the error of the last failed load and the version it was recorded at (cold; see `fix`).
+    pub(crate) load_errors: Box<[LoadErrorSlot]>,
+    pub(crate) table: PageTable,
+    pub(crate) free: ArrayQueue<FrameIdx>,
+    pub(crate) policy: Box<dyn Policy>,
+    pub(crate) wal: Arc<dyn Wal>,
+    pub(crate) files: Files,
+    pub(crate) counters: Counters,
+    pub(crate) open_mode: OpenMode,
+    pub(crate) io_backend: IoBackend,
+    pub(crate) veto: Option<Box<EvictionVeto>>,
+    /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
+    pub(crate) dirty_pages: AtomicUsize,
+    /// The first error the background writer hit since a caller last saw one.
+    pub(crate) background_error: Mutex<Option<Error>>,
 }
 
 impl BufferPool {
+    /// Wraps `core` and starts its threads.
+    fn start_background(core: Arc<Core>, io_threads: usize, writer: Option<WriterConfig>) -> Result<BufferPool> {
+        let (prefetch_tx, prefetch_rx) = crossbeam_channel::bounded::<Vec<PendingLoad>>(PREFETCH_QUEUE_MAX);
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut pool = BufferPool {
+            core,
+            background: Some(Background {
+                prefetch_tx,
+                stop_tx: Some(stop_tx),
+                threads: Vec::new(),
+            }),
+        };
+        let spawn_error = |e: std::io::Error| Error::InvalidConfig(format!("cannot start a pool thread: {e}"));
+        for n in 0..io_threads {
+            let handle = pool.handle();
+            let rx = prefetch_rx.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("bufpool-io-{n}"))
+                .spawn(move || {
+                    for batch in rx.iter() {
+                        handle.run_prefetch(batch);
+                    }
+                })
+                .map_err(spawn_error)?;
+            pool.background.as_mut().expect("set above").threads.push(t);
+        }
+        if let Some(config) = writer {
+            let handle = pool.handle();
+            let t = std::thread::Builder::new()
+                .name("bufpool-writer".into())
+                .spawn(move || handle.writer_loop(&config, &stop_rx))
+                .map_err(spawn_error)?;
+            pool.background.as_mut().expect("set above").threads.push(t);
+        }
+        Ok(pool)
+    }
+
+    /// A handle on the same pool for its own threads (owns no threads itself).
+    fn handle(&self) -> BufferPool {
+        BufferPool {
+            core: self.core.clone(),
+            background: None,
+        }
+    }
+
     /// A builder with the defaults: 1024 frames of 4 KiB, CLOCK, no WAL.
     pub fn builder() -> Builder {
         Builder::default()
@@ -217,32 +321,32 @@ impl BufferPool {
 
     /// Page size in bytes.
     pub fn page_size(&self) -> usize {
-        self.page_size.bytes()
+        self.core.page_size.bytes()
     }
 
     /// Bytes of each page that belong to the caller (the page minus the pool's header).
     pub fn user_bytes(&self) -> usize {
-        self.page_size.user_bytes()
+        self.core.page_size.user_bytes()
     }
 
     /// Number of frames.
     pub fn frames(&self) -> usize {
-        self.headers.len()
+        self.core.headers.len()
     }
 
     /// The policy's name.
     pub fn policy_name(&self) -> &'static str {
-        self.policy.name()
+        self.core.policy.name()
     }
 
     #[inline]
     pub(crate) fn header(&self, idx: FrameIdx) -> &FrameHeader {
-        &self.headers[idx as usize]
+        &self.core.headers[idx as usize]
     }
 
     #[inline]
     pub(crate) fn memory(&self) -> &FrameMemory {
-        &self.memory
+        &self.core.memory
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -256,59 +360,67 @@ impl BufferPool {
 
     /// Opens or creates the data file at `path` under the engine's own persistent `id`. Refused if `id` is open.
     pub fn open_file_as(&self, id: FileId, path: impl AsRef<Path>) -> Result<FileId> {
-        if self.files.get(id).is_ok() {
+        if self.core.files.get(id).is_ok() {
             return Err(Error::FileIdInUse(id));
         }
         self.open_path(Some(id), path.as_ref())
     }
 
     fn open_path(&self, id: Option<FileId>, path: &Path) -> Result<FileId> {
-        let storage = FileStorage::open(path, self.open_mode).map_err(|e| Error::Open {
+        let mode = self.core.open_mode;
+        let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
+            IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+            IoBackend::Uring => UringStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+            IoBackend::Auto if uring_available() => {
+                UringStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>)
+            }
+            IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+        };
+        let storage = storage.map_err(|e| Error::Open {
             path: path.to_path_buf(),
             source: Arc::new(e),
         })?;
-        self.files.register(
-            id,
-            Box::new(storage),
-            Some(path.to_path_buf()),
-            self.page_size(),
-        )
+        self.core
+            .files
+            .register(id, storage, Some(path.to_path_buf()), self.page_size())
     }
 
     /// Serves pages from any [`Storage`] (in-memory, fault-injecting, ...) under a fresh id.
     pub fn open_storage(&self, storage: impl Storage) -> Result<FileId> {
-        self.files
+        self.core
+            .files
             .register(None, Box::new(storage), None, self.page_size())
     }
 
     /// Serves pages from any [`Storage`] under the engine's own `id`.
     pub fn open_storage_as(&self, id: FileId, storage: impl Storage) -> Result<FileId> {
-        self.files
+        self.core
+            .files
             .register(Some(id), Box::new(storage), None, self.page_size())
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist.
     pub fn file_pages(&self, file: FileId) -> Result<u32> {
-        Ok(self.files.get(file)?.pages.load(Acquire))
+        Ok(self.core.files.get(file)?.pages.load(Acquire))
     }
 
     /// Writes the file's dirty pages, syncs it, discards its pages from the pool and closes it.
     /// Fails with [`Error::PageLatched`] if a guard on one of its pages is held for more than about a second.
     pub fn close_file(&self, file: FileId) -> Result<()> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         self.flush_file_entry(&f)?;
         self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
-        self.files.unregister(file);
+        self.core.files.unregister(file);
         Ok(())
     }
 
     /// Discards the file's cached pages without writing them, and closes it (the file itself is left on disk:
     /// removing it is the engine's business).
     pub fn drop_file(&self, file: FileId) -> Result<()> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         self.sweep_file(&f, false)?;
-        self.files.unregister(file);
+        self.core.files.unregister(file);
         Ok(())
     }
 
@@ -330,7 +442,7 @@ impl BufferPool {
                 return Ok(());
             }
             if write_dirty && h.dirty.load(Acquire) {
-                if let Err(e) = self.write_frame(file, page, idx) {
+                if let Err(e) = self.write_run(file, &[(page, idx)]) {
                     h.state.unlatch_exclusive_unchanged();
                     return Err(e);
                 }
@@ -344,18 +456,22 @@ impl BufferPool {
         result
     }
 
-    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_STEPS_MAX`]. `Ok(false)` if the frame is free.
+    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_MAX`]. `Ok(false)` if the frame is free.
     fn latch_exclusive_waiting(&self, idx: FrameIdx) -> Result<bool> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
+        let mut deadline = None;
         loop {
             match h.state.try_latch_exclusive() {
                 TryLatch::Ok => return Ok(true),
                 TryLatch::Free => return Ok(false),
-                TryLatch::Busy { .. } if backoff.steps() >= LATCH_WAIT_STEPS_MAX => {
-                    return Err(Error::PageLatched { page: h.page_id() });
+                TryLatch::Busy { .. } => {
+                    let now = std::time::Instant::now();
+                    if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
+                        return Err(Error::PageLatched { page: h.page_id() });
+                    }
+                    backoff.snooze();
                 }
-                TryLatch::Busy { .. } => backoff.snooze(),
             }
         }
     }
@@ -366,42 +482,30 @@ impl BufferPool {
     /// A shared latch on `page`, loading it if needed.
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
         let idx = self.fix(page, Mode::Shared)?;
-        Ok(ReadGuard {
-            pool: self,
-            idx,
-            page,
-        })
+        Ok(ReadGuard { pool: self, idx, page })
     }
 
     /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
-        let f = self.files.get(page.file())?;
+        let f = self.core.files.get(page.file())?;
         if f.is_failed() {
             return Err(f.failed_error());
         }
         let idx = self.fix(page, Mode::Exclusive)?;
-        self.header(idx).dirty.store(true, Release);
-        Ok(WriteGuard {
-            pool: self,
-            idx,
-            page,
-        })
+        self.mark_dirty(self.header(idx));
+        Ok(WriteGuard { pool: self, idx, page })
     }
 
     /// Runs `f` on `page` without latching it: reads the frame's version, runs `f` over a [`PageView`] (atomic
     /// loads), and returns `f`'s result only if the version is unchanged; otherwise runs `f` again. After
-    /// [`OPTIMISTIC_ATTEMPTS_MAX`] conflicts it takes a shared latch, so it always makes progress. A page that is
+    /// 64 conflicts it takes a shared latch, so it always makes progress. A page that is
     /// not resident is loaded (and `f` runs under a shared latch).
     ///
     /// `f` may see torn bytes on a run whose result is discarded; see [`PageView`].
-    pub fn read_optimistic<R>(
-        &self,
-        page: PageId,
-        mut f: impl FnMut(&PageView<'_>) -> R,
-    ) -> Result<R> {
+    pub fn read_optimistic<R>(&self, page: PageId, mut f: impl FnMut(&PageView<'_>) -> R) -> Result<R> {
         let mut backoff = Backoff::new();
         for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let Some(idx) = self.table.lookup(page, &self.headers) else {
+            let Some(idx) = self.core.table.lookup(page, &self.core.headers) else {
                 if attempt == 0 {
                     break;
                 }
@@ -423,11 +527,11 @@ impl BufferPool {
             };
             let r = f(&view);
             if h.state.optimistic_validate(version) {
-                self.policy.on_hit(idx);
-                self.counters.inc(Counter::Hits);
+                self.core.policy.on_hit(idx);
+                self.core.counters.inc(Counter::Hits);
                 return view_result(&view, r);
             }
-            self.counters.inc(Counter::OptimisticRetries);
+            self.core.counters.inc(Counter::OptimisticRetries);
         }
         let guard = self.read(page)?;
         let view = PageView {
@@ -447,7 +551,7 @@ impl BufferPool {
         // fails meanwhile, we return that load's error instead of trying again (one failed read, one error).
         let mut waited: Option<(FrameIdx, u64)> = None;
         loop {
-            if let Some(idx) = self.table.lookup(page, &self.headers) {
+            if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
                 let h = self.header(idx);
                 let latched = match mode {
                     Mode::Shared => h.state.try_latch_shared(),
@@ -455,14 +559,14 @@ impl BufferPool {
                 };
                 match latched {
                     TryLatch::Ok if h.page_id() == page => {
-                        self.policy.on_hit(idx);
-                        self.counters.inc(Counter::Hits);
+                        self.core.policy.on_hit(idx);
+                        self.core.counters.inc(Counter::Hits);
                         return Ok(idx);
                     }
                     TryLatch::Ok => self.unlatch_unchanged(idx, mode),
                     TryLatch::Busy { version } if h.page_id() == page => {
                         if waited.is_none() {
-                            self.counters.inc(Counter::SingleFlightWaits);
+                            self.core.counters.inc(Counter::SingleFlightWaits);
                         }
                         waited = Some((idx, version));
                         backoff.snooze();
@@ -498,7 +602,7 @@ impl BufferPool {
         if self.header(idx).failed_version.load(Acquire) != version + 1 {
             return None;
         }
-        match &*self.load_errors[idx as usize].lock() {
+        match &*self.core.load_errors[idx as usize].lock() {
             Some((v, e)) if *v == version + 1 => Some(e.clone()),
             _ => None,
         }
@@ -506,46 +610,75 @@ impl BufferPool {
 
     /// The miss path. `Ok(None)` when another thread mapped the page first (the caller looks again).
     fn load(&self, page: PageId, mode: Mode) -> Result<Option<FrameIdx>> {
-        let file = self.files.get(page.file())?;
+        let Some((file, idx)) = self.reserve(page)? else {
+            return Ok(None);
+        };
+        // SAFETY: reserve returned idx exclusively latched by us.
+        let buf = unsafe { self.core.memory.page_mut(idx) };
+        let got = file.storage.read_at(buf, self.core.page_size.offset_of(page.page_no()));
+        self.finish_load(&file, page, idx, got, Some(mode))?;
+        Ok(Some(idx))
+    }
+
+    /// First half of a miss: checks the page exists, takes a frame and maps the page to it, exclusively latched,
+    /// so concurrent requests wait for this load (single flight). `Ok(None)` if the page is mapped already.
+    /// The caller must read into the frame and call [`BufferPool::finish_load`].
+    pub(crate) fn reserve(&self, page: PageId) -> Result<Option<(Arc<FileEntry>, FrameIdx)>> {
+        let file = self.core.files.get(page.file())?;
         let pages = file.pages.load(Acquire);
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if self.table.lookup_locked(page, &self.headers).is_some() {
+        if self.core.table.lookup_locked(page, &self.core.headers).is_some() {
             return Ok(None);
         }
-        let idx = self.acquire_frame()?;
+        let idx = self.acquire_frame(page)?;
         let h = self.header(idx);
         h.page_id.store(page.as_u64(), SeqCst);
-        if self
-            .table
-            .insert_if_absent(page, idx, &self.headers)
-            .is_err()
-        {
+        if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
             self.release_unmapped(idx);
             return Ok(None);
         }
         if file.closing.load(SeqCst) {
-            self.table.remove(page, idx, &self.headers);
+            self.core.table.remove(page, idx, &self.core.headers);
             self.release_unmapped(idx);
             return Err(Error::FileNotOpen(page.file()));
         }
-        self.counters.inc(Counter::Misses);
-        match self.read_frame(&file, page, idx) {
+        self.core.counters.inc(Counter::Misses);
+        Ok(Some((file, idx)))
+    }
+
+    /// Second half of a miss: `got` is the outcome of reading `page` into frame `idx` (reserved by the caller).
+    /// Verifies the image and publishes the page, leaving the frame latched in `mode` (`None`: unlatched, for
+    /// prefetch); or, on failure, unmaps the page, frees the frame and records the error for every waiter.
+    pub(crate) fn finish_load(
+        &self,
+        file: &FileEntry,
+        page: PageId,
+        idx: FrameIdx,
+        got: std::io::Result<usize>,
+        mode: Option<Mode>,
+    ) -> Result<()> {
+        let h = self.header(idx);
+        match self.verify_frame(file, page, idx, got) {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
-                h.dirty.store(false, Relaxed);
-                self.policy.on_insert(idx, page.as_u64());
-                if mode == Mode::Shared {
-                    h.state.downgrade();
+                debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
+                self.core.policy.on_insert(idx, page.as_u64());
+                match mode {
+                    Some(Mode::Shared) => {
+                        h.state.downgrade();
+                    }
+                    Some(Mode::Exclusive) => {}
+                    None => h.state.unlatch_exclusive(),
                 }
-                Ok(Some(idx))
+                Ok(())
             }
             Err(e) => {
-                self.table.remove(page, idx, &self.headers);
+                self.core.table.remove(page, idx, &self.core.headers);
                 h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
                 let version = (h.state.load() >> 8) + 1;
-                *self.load_errors[idx as usize].lock() = Some((version, e.clone()));
+                *self.core.load_errors[idx as usize].lock() = Some((version, e.clone()));
                 h.failed_version.store(version, Release);
                 let v = h.state.unlatch_to_free();
                 debug_assert_eq!(v, version);
@@ -555,46 +688,44 @@ impl BufferPool {
         }
     }
 
-    /// Reads and verifies `page` into frame `idx` (exclusively latched by the caller). Returns the page LSN.
-    fn read_frame(&self, file: &FileEntry, page: PageId, idx: FrameIdx) -> Result<u64> {
+    /// Checks the outcome of a read into frame `idx` (exclusively latched by the caller). Returns the page LSN.
+    fn verify_frame(&self, file: &FileEntry, page: PageId, idx: FrameIdx, got: std::io::Result<usize>) -> Result<u64> {
+        self.core.counters.inc(Counter::Reads);
         // SAFETY: the caller holds the exclusive latch on idx.
-        let buf = unsafe { self.memory.page_mut(idx) };
-        self.counters.inc(Counter::Reads);
+        let buf = unsafe { self.core.memory.page(idx) };
         let want = buf.len();
-        let got = match file
-            .storage
-            .read_at(buf, self.page_size.offset_of(page.page_no()))
-        {
-            Ok(n) => n,
-            Err(e) => {
-                self.counters.inc(Counter::ReadErrors);
-                return Err(Error::io(file.id, Some(page), "read", e));
-            }
-        };
+        let got = got.map_err(|e| {
+            self.core.counters.inc(Counter::ReadErrors);
+            Error::io(file.id, Some(page), "read", e)
+        })?;
         if got < want {
-            self.counters.inc(Counter::ReadErrors);
+            self.core.counters.inc(Counter::ReadErrors);
             return Err(Error::ShortRead { page, got, want });
         }
         match checksum::verify(buf, page.page_no()) {
             Ok(Verified::Valid) => Ok(checksum::lsn_of(buf)),
             Ok(Verified::Fresh) => Ok(0),
             Err(reason) => {
-                self.counters.inc(Counter::CorruptPages);
+                self.core.counters.inc(Counter::CorruptPages);
                 Err(Error::Corrupt { page, reason })
             }
         }
     }
 
-    /// A free frame, exclusively latched, holding no page and not in the table or the policy.
-    fn acquire_frame(&self) -> Result<FrameIdx> {
+    /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy.
+    fn acquire_frame(&self, page: PageId) -> Result<FrameIdx> {
         let mut last_error = None;
         for _ in 0..EVICT_ATTEMPTS_MAX {
-            if let Some(idx) = self.free.pop() {
+            if let Some(idx) = self.core.free.pop() {
                 let latched = self.header(idx).state.latch_free_exclusive();
                 assert!(latched, "frame {idx} on the free list was not free");
                 return Ok(idx);
             }
-            let Some(idx) = self.policy.victim(&mut |idx| self.try_take(idx)) else {
+            let Some(idx) = self
+                .core
+                .policy
+                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
+            else {
                 break;
             };
             match self.evict(idx) {
@@ -602,30 +733,28 @@ impl BufferPool {
                 Err(e) => last_error = Some(e),
             }
         }
-        self.counters.inc(Counter::Exhausted);
-        Err(last_error.unwrap_or(Error::PoolExhausted {
-            frames: self.frames(),
-        }))
+        self.core.counters.inc(Counter::Exhausted);
+        Err(last_error.unwrap_or(Error::PoolExhausted { frames: self.frames() }))
     }
 
     /// The policy offers `idx`: take it if it can be latched exclusively and nothing protects it.
-    fn try_take(&self, idx: FrameIdx) -> bool {
+    pub(crate) fn try_take(&self, idx: FrameIdx) -> bool {
         let h = self.header(idx);
         if h.state.try_latch_exclusive() != TryLatch::Ok {
-            self.counters.inc(Counter::LatchedSkips);
+            self.core.counters.inc(Counter::LatchedSkips);
             return false;
         }
         let page = h.page_id();
         let refuse = page == PageId::INVALID
-            || self.veto.as_ref().is_some_and(|veto| {
+            || self.core.veto.as_ref().is_some_and(|veto| {
                 let v = veto(page);
                 if v {
-                    self.counters.inc(Counter::VetoSkips);
+                    self.core.counters.inc(Counter::VetoSkips);
                 }
                 v
             })
             // A dirty page of a failed (or vanished) file cannot be written, so it must not be evicted.
-            || (h.dirty.load(Acquire) && self.files.get(page.file()).map_or(true, |f| f.is_failed()));
+            || (h.dirty.load(Acquire) && self.core.files.get(page.file()).map_or(true, |f| f.is_failed()));
         if refuse {
             h.state.unlatch_exclusive_unchanged();
         }
@@ -639,36 +768,59 @@ impl BufferPool {
         let page = h.page_id();
         if h.dirty.load(Acquire) {
             if let Err(e) = self
+                .core
                 .files
                 .get(page.file())
-                .and_then(|f| self.write_frame(&f, page, idx))
+                .and_then(|f| self.write_run(&f, &[(page, idx)]))
             {
-                self.policy.on_insert(idx, page.as_u64());
+                self.core.policy.on_insert(idx, page.as_u64());
                 h.state.unlatch_exclusive_unchanged();
                 return Err(e);
             }
-            self.counters.inc(Counter::DirtyEvictions);
+            self.mark_clean(h);
+            self.core.counters.inc(Counter::DirtyEvictions);
         }
-        let removed = self.table.remove(page, idx, &self.headers);
-        debug_assert!(removed, "victim {page:?} was not mapped");
-        h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
-        self.counters.inc(Counter::Evictions);
+        self.unmap_victim(idx, page);
+        self.core.counters.inc(Counter::Evictions);
         Ok(())
+    }
+
+    /// Unmaps the clean page of victim `idx` (exclusively latched, no longer tracked by the policy).
+    pub(crate) fn unmap_victim(&self, idx: FrameIdx, page: PageId) {
+        let removed = self.core.table.remove(page, idx, &self.core.headers);
+        debug_assert!(removed, "victim {page:?} was not mapped");
+        self.header(idx).page_id.store(PageId::INVALID.as_u64(), SeqCst);
+    }
+
+    /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.
+    #[inline]
+    pub(crate) fn mark_dirty(&self, h: &FrameHeader) {
+        if !h.dirty.swap(true, AcqRel) {
+            self.core.dirty_pages.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Clears a page's dirty flag (after its image was written, or when it is discarded).
+    #[inline]
+    pub(crate) fn mark_clean(&self, h: &FrameHeader) {
+        if h.dirty.swap(false, AcqRel) {
+            self.core.dirty_pages.fetch_sub(1, Relaxed);
+        }
     }
 
     /// Drops the page in `idx` (exclusively latched) without writing it and frees the frame.
     fn discard(&self, idx: FrameIdx, page: PageId) {
         let h = self.header(idx);
-        self.table.remove(page, idx, &self.headers);
-        self.policy.on_remove(idx);
-        h.dirty.store(false, Release);
+        self.core.table.remove(page, idx, &self.core.headers);
+        self.core.policy.on_remove(idx);
+        self.mark_clean(h);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         h.state.unlatch_to_free();
         self.push_free(idx);
     }
 
     /// Frees `idx`, which is exclusively latched, not mapped and not tracked.
-    fn release_unmapped(&self, idx: FrameIdx) {
+    pub(crate) fn release_unmapped(&self, idx: FrameIdx) {
         let h = self.header(idx);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         h.state.unlatch_to_free();
@@ -676,7 +828,8 @@ impl BufferPool {
     }
 
     fn push_free(&self, idx: FrameIdx) {
-        self.free
+        self.core
+            .free
             .push(idx)
             .expect("free list holds every frame at most once");
     }
@@ -684,7 +837,7 @@ impl BufferPool {
     /// A new zeroed page of `file`: the lowest freed page number, or a new one at the end of the file. The page is
     /// dirty; it reaches the file when it is flushed, checkpointed or evicted.
     pub fn new_page(&self, file: FileId) -> Result<WriteGuard<'_>> {
-        let f = self.files.get(file)?;
+        let f = self.core.files.get(file)?;
         if f.is_failed() {
             return Err(f.failed_error());
         }
@@ -693,33 +846,30 @@ impl BufferPool {
             Some(n) => n,
             None => f
                 .pages
-                .fetch_update(AcqRel, Acquire, |n| {
-                    n.checked_add(1).filter(|&n| n < u32::MAX)
-                })
+                .fetch_update(AcqRel, Acquire, |n| n.checked_add(1).filter(|&n| n < u32::MAX))
                 .map_err(|n| Error::OutOfRange {
                     page: PageId::new(file, n),
                     pages: n,
                 })?,
         };
         let page = PageId::new(file, page_no);
-        let idx = match self.acquire_frame() {
+        let idx = match self.acquire_frame(page) {
             Ok(idx) => idx,
             Err(e) => {
-                f.free.lock().insert(page_no);
+                // Give the page number back: shrink the file again if nobody allocated after us.
+                if reused.is_some() || f.pages.compare_exchange(page_no + 1, page_no, AcqRel, Acquire).is_err() {
+                    f.free.lock().insert(page_no);
+                }
                 return Err(e);
             }
         };
         let h = self.header(idx);
         // SAFETY: acquire_frame returned idx exclusively latched.
-        unsafe { self.memory.page_mut(idx) }.fill(0);
+        unsafe { self.core.memory.page_mut(idx) }.fill(0);
         h.lsn.store(0, Relaxed);
-        h.dirty.store(true, Release);
+        self.mark_dirty(h);
         h.page_id.store(page.as_u64(), SeqCst);
-        if self
-            .table
-            .insert_if_absent(page, idx, &self.headers)
-            .is_err()
-        {
+        if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
             // A stale copy of this freed page is still resident (someone read it after free_page): reuse it.
             self.release_unmapped(idx);
             let mut g = self.write(page)?;
@@ -727,27 +877,24 @@ impl BufferPool {
             g.set_lsn(0);
             return Ok(g);
         }
-        self.policy.on_insert(idx, page.as_u64());
-        Ok(WriteGuard {
-            pool: self,
-            idx,
-            page,
-        })
+        self.core.policy.on_insert(idx, page.as_u64());
+        Ok(WriteGuard { pool: self, idx, page })
     }
 
     /// Returns `page` to its file's free list (reused by a later [`BufferPool::new_page`]) and discards its
     /// cached copy unwritten. The free list lives in memory: an engine that needs it across restarts keeps its
     /// own record (as every engine keeps its free-space map), and re-frees those pages after reopening.
     pub fn free_page(&self, page: PageId) -> Result<()> {
-        let f = self.files.get(page.file())?;
+        let f = self.core.files.get(page.file())?;
         let pages = f.pages.load(Acquire);
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
         if let Some(idx) = self
+            .core
             .table
-            .lookup(page, &self.headers)
-            .or_else(|| self.table.lookup_locked(page, &self.headers))
+            .lookup(page, &self.core.headers)
+            .or_else(|| self.core.table.lookup_locked(page, &self.core.headers))
         {
             if self.latch_exclusive_waiting(idx)? {
                 if self.header(idx).page_id() == page {
@@ -761,172 +908,11 @@ impl BufferPool {
         Ok(())
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Write-back
-
-    /// Writes the image of `page` (in frame `idx`, latched shared or exclusive by the caller) to its file, after
-    /// making the WAL durable up to the page's LSN. Does not touch the dirty flag.
-    fn write_frame(&self, file: &FileEntry, page: PageId, idx: FrameIdx) -> Result<()> {
-        if file.is_failed() {
-            return Err(file.failed_error());
-        }
-        let lsn = self.header(idx).lsn.load(Acquire);
-        self.counters.inc(Counter::WalFlushes);
-        self.wal.flush_to(lsn)?;
-        let page_size = self.page_size();
-        let result = WRITE_BUF.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let buf = match &mut *cell {
-                Some(b) if b.len() == page_size => b,
-                slot => slot.insert(AlignedBuf::zeroed(page_size)),
-            };
-            // SAFETY: the caller holds a latch on idx, so no writer changes the page while we copy it.
-            buf.copy_from_slice(unsafe { self.memory.page(idx) });
-            checksum::stamp(buf, page.page_no());
-            file.storage
-                .write_at(buf, self.page_size.offset_of(page.page_no()))
-        });
-        if let Err(e) = result {
-            self.counters.inc(Counter::WriteErrors);
-            let err = Error::io(file.id, Some(page), "write", e);
-            file.fail(&err);
-            return Err(err);
-        }
-        file.unsynced.store(true, Release);
-        self.counters.inc(Counter::Writes);
-        Ok(())
-    }
-
-    /// Writes frame `idx` (latched by the caller, holding `page`) if it is dirty; clears the flag only after.
-    fn write_if_dirty(&self, file: &FileEntry, page: PageId, idx: FrameIdx) -> Result<()> {
-        let h = self.header(idx);
-        if h.dirty.load(Acquire) {
-            self.write_frame(file, page, idx)?;
-            h.dirty.store(false, Release);
-        }
-        Ok(())
-    }
-
-    /// Makes every completed write of `file` durable.
-    fn sync_file(&self, file: &FileEntry) -> Result<()> {
-        // Serialise syncs: a caller whose write another thread's sync is covering waits for that sync to finish
-        // instead of returning early on a cleared flag.
-        let _g = file.sync_lock.lock();
-        if file.is_failed() {
-            return Err(file.failed_error());
-        }
-        if !file.unsynced.swap(false, AcqRel) {
-            return Ok(());
-        }
-        self.counters.inc(Counter::Syncs);
-        if let Err(e) = file.storage.sync() {
-            self.counters.inc(Counter::WriteErrors);
-            file.unsynced.store(true, Release);
-            let err = Error::io(file.id, None, "sync", e);
-            file.fail(&err);
-            return Err(err);
-        }
-        Ok(())
-    }
-
-    /// Writes `page` if it is dirty, then syncs its file: when this returns `Ok`, the page's current content is
-    /// durable.
-    pub fn flush(&self, page: PageId) -> Result<()> {
-        let file = self.files.get(page.file())?;
-        if let Some(idx) = self.latch_resident_shared(page) {
-            let r = self.write_if_dirty(&file, page, idx);
-            self.header(idx).state.unlatch_shared();
-            r?;
-        }
-        self.sync_file(&file)
-    }
-
-    /// A shared latch on `page` if it is resident (waiting for an exclusive holder); `None` if it is not.
-    fn latch_resident_shared(&self, page: PageId) -> Option<FrameIdx> {
-        let mut backoff = Backoff::new();
-        loop {
-            let idx = self
-                .table
-                .lookup(page, &self.headers)
-                .or_else(|| self.table.lookup_locked(page, &self.headers))?;
-            let h = self.header(idx);
-            match h.state.try_latch_shared() {
-                TryLatch::Ok if h.page_id() == page => return Some(idx),
-                TryLatch::Ok => h.state.unlatch_shared(),
-                TryLatch::Busy { .. } => backoff.snooze(),
-                TryLatch::Free => {}
-            }
-        }
-    }
-
-    /// Writes every dirty page of `file` (in page order) and syncs it.
-    pub fn flush_file(&self, file: FileId) -> Result<()> {
-        let f = self.files.get(file)?;
-        self.flush_file_entry(&f)
-    }
-
-    fn flush_file_entry(&self, f: &FileEntry) -> Result<()> {
-        let first_error = self.write_dirty(|p| p.file() == f.id);
-        let synced = self.sync_file(f);
-        first_error.map_or(synced, Err)
-    }
-
-    /// Writes every page that was dirty when it started (in file and page order), then syncs every file with
-    /// unsynced writes. Keeps going after an error and returns the first one.
-    pub fn checkpoint(&self) -> Result<()> {
-        let mut first_error = self.write_dirty(|_| true);
-        for f in self.files.all() {
-            if let Err(e) = self.sync_file(&f) {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// Writes the dirty pages `select`ed, sorted by page id; returns the first error.
-    fn write_dirty(&self, select: impl Fn(PageId) -> bool) -> Option<Error> {
-        let mut dirty: Vec<(PageId, FrameIdx)> = (0..self.frames() as FrameIdx)
-            .filter_map(|idx| {
-                let h = self.header(idx);
-                let page = h.page_id();
-                (page != PageId::INVALID && h.dirty.load(Acquire) && select(page))
-                    .then_some((page, idx))
-            })
-            .collect();
-        dirty.sort_unstable();
-        let mut first_error = None;
-        for (page, idx) in dirty {
-            let h = self.header(idx);
-            let mut backoff = Backoff::new();
-            let latched = loop {
-                match h.state.try_latch_shared() {
-                    TryLatch::Ok => break true,
-                    TryLatch::Free => break false,
-                    TryLatch::Busy { .. } => backoff.snooze(),
-                }
-            };
-            if !latched {
-                continue;
-            }
-            if h.page_id() == page {
-                let r = self
-                    .files
-                    .get(page.file())
-                    .and_then(|f| self.write_if_dirty(&f, page, idx));
-                if let Err(e) = r {
-                    first_error.get_or_insert(e);
-                }
-            }
-            h.state.unlatch_shared();
-        }
-        first_error
-    }
-
     /// Checkpoints and closes every file, reporting the first error. Dropping a pool does not write anything:
     /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable.
     pub fn close(self) -> Result<()> {
         let mut first_error = self.checkpoint().err();
-        for f in self.files.all() {
+        for f in self.core.files.all() {
             if let Err(e) = self.close_file(f.id) {
                 first_error.get_or_insert(e);
             }
@@ -939,15 +925,15 @@ impl BufferPool {
 
     /// Counters since the pool was built, and a scan of the frames (resident and dirty counts) and files.
     pub fn stats(&self) -> Stats {
-        let mut s = self.counters.snapshot();
+        let mut s = self.core.counters.snapshot();
         s.frames = self.frames();
-        for h in self.headers.iter() {
+        for h in self.core.headers.iter() {
             if h.page_id() != PageId::INVALID {
                 s.resident += 1;
                 s.dirty += h.dirty.load(Relaxed) as usize;
             }
         }
-        s.files = self.files.all().iter().map(|f| f.stats()).collect();
+        s.files = self.core.files.all().iter().map(|f| f.stats()).collect();
         s
     }
 }
@@ -959,12 +945,26 @@ fn view_result<R>(view: &PageView<'_>, r: R) -> Result<R> {
     }
 }
 
+impl Drop for BufferPool {
+    /// Stops the pool's threads (the writer finishes its round; queued prefetches complete). Writes nothing else:
+    /// see [`BufferPool::close`].
+    fn drop(&mut self) {
+        if let Some(mut bg) = self.background.take() {
+            drop(bg.stop_tx.take());
+            drop(bg.prefetch_tx);
+            for t in bg.threads {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for BufferPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BufferPool")
             .field("frames", &self.frames())
             .field("page_size", &self.page_size())
-            .field("policy", &self.policy.name())
+            .field("policy", &self.core.policy.name())
             .finish_non_exhaustive()
     }
 }

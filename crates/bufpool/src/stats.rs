@@ -33,9 +33,10 @@ pub(crate) enum Counter {
     VetoSkips,
     LatchedSkips,
     SingleFlightWaits,
+    Prefetched,
 }
 
-const COUNTERS: usize = Counter::SingleFlightWaits as usize + 1;
+const COUNTERS: usize = Counter::Prefetched as usize + 1;
 const STRIPES: usize = 32;
 
 /// The pool's counters, striped per thread.
@@ -82,10 +83,7 @@ impl Counters {
     }
 
     fn sum(&self, c: Counter) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| s[c as usize].load(Relaxed))
-            .sum()
+        self.stripes.iter().map(|s| s[c as usize].load(Relaxed)).sum()
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
@@ -108,6 +106,7 @@ impl Counters {
             veto_skips: self.sum(VetoSkips),
             latched_skips: self.sum(LatchedSkips),
             single_flight_waits: self.sum(SingleFlightWaits),
+            prefetched: self.sum(Prefetched),
             ..Stats::default()
         }
     }
@@ -151,6 +150,8 @@ pub struct Stats {
     pub latched_skips: u64,
     /// Requests that found their page being loaded by another thread and waited for it (single flight).
     pub single_flight_waits: u64,
+    /// Loads started by [`crate::BufferPool::prefetch`].
+    pub prefetched: u64,
     /// Frames in the pool.
     pub frames: usize,
     /// Frames holding a page at the time of the snapshot.

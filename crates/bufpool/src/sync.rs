@@ -39,9 +39,4 @@ impl Backoff {
         }
         self.step = self.step.saturating_add(1);
     }
-
-    /// Number of snoozes so far.
-    pub(crate) fn steps(&self) -> u32 {
-        self.step
-    }
 }

@@ -41,9 +41,7 @@ impl PageTable {
         PageTable {
             buckets: (0..n).map(|_| AtomicU32::new(NIL)).collect(),
             shift: 64 - n.trailing_zeros(),
-            stripes: (0..stripes)
-                .map(|_| CachePadded::new(Mutex::new(())))
-                .collect(),
+            stripes: (0..stripes).map(|_| CachePadded::new(Mutex::new(()))).collect(),
         }
     }
 
@@ -167,11 +165,7 @@ mod tests {
         h[3].page_id.store(PageId::INVALID.as_u64(), SeqCst);
         assert_eq!(t.lookup(pages[3], &h), None);
         for (f, &p) in pages.iter().enumerate().filter(|(f, _)| *f != 3) {
-            assert_eq!(
-                t.lookup(p, &h),
-                Some(f as u32),
-                "other chain members survive a removal"
-            );
+            assert_eq!(t.lookup(p, &h), Some(f as u32), "other chain members survive a removal");
         }
     }
 

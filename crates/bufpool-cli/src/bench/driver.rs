@@ -121,11 +121,7 @@ pub trait Worker {
             if i == len {
                 i = 0;
             }
-            let kind = if op & OP_WRITE != 0 {
-                OpKind::Write
-            } else {
-                read
-            };
+            let kind = if op & OP_WRITE != 0 { OpKind::Write } else { read };
             let page = op & !OP_WRITE;
             if n % SAMPLE_EVERY == 0 {
                 let t0 = Instant::now();
@@ -182,10 +178,7 @@ pub fn calibrate_timer() -> u64 {
 
 /// CPU time this thread has used, in ns (`CLOCK_THREAD_CPUTIME_ID`).
 fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
@@ -310,11 +303,7 @@ pub fn measure<S: System>(
         }
     }
     let secs = (end - start).as_secs_f64().max(1e-9);
-    let io = [
-        after[0] - before[0],
-        after[1] - before[1],
-        after[2] - before[2],
-    ];
+    let io = [after[0] - before[0], after[1] - before[1], after[2] - before[2]];
     Ok(Measured {
         ops_per_sec: measured_ops as f64 / secs,
         hist,

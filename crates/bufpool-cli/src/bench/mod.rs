@@ -160,11 +160,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         WorkloadArg::Mixed => vec![Workload::Mixed],
         WorkloadArg::Scan => vec![Workload::Scan],
     };
-    let threads = |default: &[usize]| {
-        args.threads
-            .as_ref()
-            .map_or(default.to_vec(), |t| t.0.clone())
-    };
+    let threads = |default: &[usize]| args.threads.as_ref().map_or(default.to_vec(), |t| t.0.clone());
     let dists = |default: &[Dist]| args.dist.map_or(default.to_vec(), |d| vec![d]);
     let mut cases = Vec::new();
     for w in workloads {
@@ -233,10 +229,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
     }
     Ok(Plan {
         cases,
-        systems: args
-            .systems
-            .as_ref()
-            .map_or(SystemKind::ALL.to_vec(), |s| s.0.clone()),
+        systems: args.systems.as_ref().map_or(SystemKind::ALL.to_vec(), |s| s.0.clone()),
         frames,
         file_pages,
         duration: Duration::from_secs_f64(seconds),
@@ -295,12 +288,7 @@ impl<'p> Runner<'p> {
         let total: usize = plan
             .cases
             .iter()
-            .map(|c| {
-                plan.systems
-                    .iter()
-                    .filter(|s| s.supports(c.workload, c.access))
-                    .count()
-            })
+            .map(|c| plan.systems.iter().filter(|s| s.supports(c.workload, c.access)).count())
             .sum();
         let pb = ProgressBar::new(total as u64);
         pb.set_style(
@@ -373,19 +361,10 @@ impl<'p> Runner<'p> {
             w
         };
         for w in workloads {
-            let cases: Vec<CaseSpec> = self
-                .plan
-                .cases
-                .iter()
-                .filter(|c| c.workload == w)
-                .cloned()
-                .collect();
+            let cases: Vec<CaseSpec> = self.plan.cases.iter().filter(|c| c.workload == w).cloned().collect();
             let mut opened = Vec::new();
             for &kind in &self.plan.systems.clone() {
-                let n = cases
-                    .iter()
-                    .filter(|c| kind.supports(c.workload, c.access))
-                    .count();
+                let n = cases.iter().filter(|c| kind.supports(c.workload, c.access)).count();
                 if n == 0 {
                     continue;
                 }
@@ -394,13 +373,7 @@ impl<'p> Runner<'p> {
                 match self.open(kind, &cases[0]) {
                     Ok(Some(o)) => opened.push(o),
                     Ok(None) => self.pb.inc((n * self.plan.repeat) as u64),
-                    Err(e) => {
-                        return Err(e.context(format!(
-                            "opening {} for the {} workload",
-                            kind.name(),
-                            w.name()
-                        )))
-                    }
+                    Err(e) => return Err(e.context(format!("opening {} for the {} workload", kind.name(), w.name()))),
                 }
             }
             for case in &cases {
@@ -488,8 +461,7 @@ impl<'p> Runner<'p> {
 
     fn unavailable(&mut self, kind: SystemKind, reason: String) {
         if !self.unavailable.iter().any(|u| u.system == kind.name()) {
-            self.pb
-                .println(format!("{} unavailable: {reason}", kind.name()));
+            self.pb.println(format!("{} unavailable: {reason}", kind.name()));
             self.unavailable.push(Unavailable {
                 system: kind.name(),
                 reason,
@@ -520,14 +492,12 @@ impl<'p> Runner<'p> {
         let (duration, timer_ns) = (self.plan.duration, self.timer_ns);
         let o = match kind {
             SystemKind::Bufpool => {
-                let sys =
-                    systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
+                let sys = systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
                 let direct = sys.direct();
                 if !direct {
-                    self.note(
-                        "bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into(),
-                    );
+                    self.note("bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into());
                 }
+                self.note(format!("bufpool: storage backend {}", sys.backend()));
                 let check = |sys: &systems::bufpool_sys::Bufpool| {
                     let st = sys.stats();
                     if st.corrupt_pages > 0 {
@@ -535,16 +505,7 @@ impl<'p> Runner<'p> {
                     }
                     Ok(())
                 };
-                opened(
-                    sys,
-                    kind,
-                    Some(direct),
-                    first,
-                    seed,
-                    duration,
-                    timer_ns,
-                    check,
-                )?
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, check)?
             }
             SystemKind::RawMemory => {
                 let f = RawFile::open(&self.path("raw.pages"))?;
@@ -554,87 +515,37 @@ impl<'p> Runner<'p> {
             SystemKind::RawPread => {
                 let sys = systems::raw_pread::RawPread::new(self.raw(kind)?, seed);
                 let direct = sys.direct();
-                opened(
-                    sys,
-                    kind,
-                    Some(direct),
-                    first,
-                    seed,
-                    duration,
-                    timer_ns,
-                    no_check,
-                )?
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
-            SystemKind::RawUring => {
-                match systems::raw_uring::RawUring::new(self.raw(kind)?, seed) {
-                    Ok(sys) => {
-                        let direct = sys.direct();
-                        opened(
-                            sys,
-                            kind,
-                            Some(direct),
-                            first,
-                            seed,
-                            duration,
-                            timer_ns,
-                            no_check,
-                        )?
-                    }
-                    Err(e) => {
-                        self.unavailable(kind, format!("{e:#}"));
-                        return Ok(None);
-                    }
+            SystemKind::RawUring => match systems::raw_uring::RawUring::new(self.raw(kind)?, seed) {
+                Ok(sys) => {
+                    let direct = sys.direct();
+                    opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
                 }
-            }
+                Err(e) => {
+                    self.unavailable(kind, format!("{e:#}"));
+                    return Ok(None);
+                }
+            },
             SystemKind::PageDb => {
-                let sys =
-                    systems::page_db::PageDb::open(&self.path("page-db.pages"), frames, seed)?;
+                let sys = systems::page_db::PageDb::open(&self.path("page-db.pages"), frames, seed)?;
                 let direct = sys.direct();
                 if !direct {
-                    self.note(
-                        "page-db: the filesystem refused Direct I/O; buffered I/O was used".into(),
-                    );
+                    self.note("page-db: the filesystem refused Direct I/O; buffered I/O was used".into());
                 }
-                opened(
-                    sys,
-                    kind,
-                    Some(direct),
-                    first,
-                    seed,
-                    duration,
-                    timer_ns,
-                    no_check,
-                )?
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
             SystemKind::NaiveLru => {
                 let f = self.raw(kind)?;
                 let direct = f.direct;
                 let sys = systems::naive_lru::NaiveLru::new(f, frames, seed);
-                opened(
-                    sys,
-                    kind,
-                    Some(direct),
-                    first,
-                    seed,
-                    duration,
-                    timer_ns,
-                    no_check,
-                )?
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
             SystemKind::QuickCache => {
                 let f = self.raw(kind)?;
                 let direct = f.direct;
                 let sys = systems::quick_cache::QuickCache::new(f, frames, seed);
-                opened(
-                    sys,
-                    kind,
-                    Some(direct),
-                    first,
-                    seed,
-                    duration,
-                    timer_ns,
-                    no_check,
-                )?
+                opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
         };
         Ok(Some(o))
@@ -689,16 +600,9 @@ fn warm_up<S: System>(sys: &S, case: &CaseSpec, seed: u64) -> Result<()> {
     let mut w = sys.worker()?;
     match case.workload {
         Workload::Hit => (0..case.pages).try_for_each(|p| w.op(p, OpKind::Shared)),
-        Workload::Scan => {
-            (0..2 * case.hot_pages).try_for_each(|i| w.op(i % case.hot_pages, OpKind::Shared))
-        }
+        Workload::Scan => (0..2 * case.hot_pages).try_for_each(|i| w.op(i % case.hot_pages, OpKind::Shared)),
         Workload::Miss | Workload::Mixed => {
-            let n = case.frames as usize
-                * if case.workload == Workload::Mixed {
-                    2
-                } else {
-                    1
-                };
+            let n = case.frames as usize * if case.workload == Workload::Mixed { 2 } else { 1 };
             let seq = workload::sequence(case, seed ^ WARM_SALT, 0);
             seq.iter().cycle().take(n).try_for_each(|&op| {
                 let kind = if op & workload::OP_WRITE != 0 {

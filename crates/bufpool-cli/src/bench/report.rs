@@ -72,12 +72,7 @@ struct JsonOut<'a> {
 }
 
 /// Writes the JSON file.
-pub fn write_json(
-    path: &Path,
-    results: &[CaseResult],
-    unavailable: &[Unavailable],
-    notes: &[String],
-) -> Result<()> {
+pub fn write_json(path: &Path, results: &[CaseResult], unavailable: &[Unavailable], notes: &[String]) -> Result<()> {
     let out = JsonOut {
         results,
         unavailable,
@@ -178,9 +173,9 @@ pub fn summary(results: &[CaseResult]) -> String {
 /// against raw memory is judged on CPU ns/op (steady on a shared machine); throughput targets on wall-clock rates.
 pub fn targets(results: &[CaseResult]) -> String {
     let find = |w: &str, s: &str, a: &str, d: &str, t: usize| {
-        results.iter().find(|r| {
-            r.workload == w && r.system == s && r.access == a && r.dist == d && r.threads == t
-        })
+        results
+            .iter()
+            .find(|r| r.workload == w && r.system == s && r.access == a && r.dist == d && r.threads == t)
     };
     let mut dists: Vec<&str> = results
         .iter()
@@ -218,10 +213,7 @@ pub fn targets(results: &[CaseResult]) -> String {
     for access in ["optimistic", "shared", "exclusive"] {
         for d in &dists {
             for sys in ["bufpool", "raw-memory"] {
-                let (Some(one), Some(two)) = (
-                    find("hit", sys, access, d, 1),
-                    find("hit", sys, access, d, 2),
-                ) else {
+                let (Some(one), Some(two)) = (find("hit", sys, access, d, 1), find("hit", sys, access, d, 2)) else {
                     continue;
                 };
                 let x = two.ops_per_sec / one.ops_per_sec;

@@ -77,10 +77,7 @@ impl Words {
     /// `head == tail` (only meaningful when the read was latched or validated).
     #[inline]
     pub fn verify(&self, seed: u64, page: u32, counters: bool) -> Result<()> {
-        if self.page != u64::from(page)
-            || self.tag != tag(seed, page)
-            || (counters && self.head != self.tail)
-        {
+        if self.page != u64::from(page) || self.tag != tag(seed, page) || (counters && self.head != self.tail) {
             return Err(mismatch(*self, seed, page));
         }
         Ok(())

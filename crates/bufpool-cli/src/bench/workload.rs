@@ -189,12 +189,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 4] = [
-        Workload::Hit,
-        Workload::Miss,
-        Workload::Mixed,
-        Workload::Scan,
-    ];
+    pub const ALL: [Workload; 4] = [Workload::Hit, Workload::Miss, Workload::Mixed, Workload::Scan];
 
     /// The name used in output and JSON.
     pub fn name(self) -> &'static str {

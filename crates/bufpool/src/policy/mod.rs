@@ -25,10 +25,55 @@
 //!   page: `drop_file`, `free_page`, a failed load), never both;
 //! - `try_take(frame)` returns true only after it has latched the frame exclusively, so a victim is never a
 //!   latched page, nor one the engine's eviction veto protects.
+//!
+//! Callers that know which page the frame is wanted for (a miss, `new_page`, the simulator) should call
+//! [`Policy::victim_for`] with that page's key: ARC is only exact that way, and every other policy accepts it.
+//!
+//! # The policies
+//! | name        | file           | hit path                                   | miss path (insert/remove/victim) |
+//! |-------------|----------------|--------------------------------------------|----------------------------------|
+//! | `fifo`      | `fifo.rs`      | nothing                                    | one mutex, O(1)                  |
+//! | `clock`     | `clock.rs`     | lock-free: relaxed store of a bit          | lock-free                        |
+//! | `lru`       | `lru.rs`       | lock-free: hit buffer (`hitbuf.rs`)        | one mutex, O(1)                  |
+//! | `lru-k`     | `lru_k.rs`     | lock-free: hit buffer                      | one mutex, O(log n)              |
+//! | `2q`        | `two_q.rs`     | lock-free: hit buffer                      | one mutex, O(1)                  |
+//! | `arc`       | `arc.rs`       | lock-free: hit buffer                      | one mutex, O(1)                  |
+//! | `sieve`     | `sieve.rs`     | lock-free: relaxed store of a bit          | one mutex, O(1) amortised        |
+//! | `s3-fifo`   | `s3fifo.rs`    | lock-free: relaxed store of a 2-bit count  | one mutex, O(1) amortised        |
+//! | `w-tinylfu` | `wtinylfu.rs`  | lock-free: hit buffer                      | one mutex, O(1) + sketch aging   |
+//! | `+tinylfu`  | `admission.rs` | inner's + lock-free sketch increment       | wrapper mutex, then inner's      |
+//!
+//! The hit buffer records hits lock-free and replays them under the policy's mutex before every insert,
+//! removal and victim; single-threaded (the simulator) the order is exact, with many threads it is per-thread
+//! (see `hitbuf.rs` for the precise guarantees). Shared helpers: `list.rs` (intrusive frame lists),
+//! `ghost.rs` (bounded ghost key lists), `sketch.rs` (count-min sketch). Each policy file's `//!` header cites
+//! its paper, states its memory bound for ghost or history state, and lists its deviations.
 
+mod admission;
+mod arc;
 mod clock;
+mod fifo;
+mod ghost;
+mod hitbuf;
+mod list;
+mod lru;
+mod lru_k;
+mod s3fifo;
+mod sieve;
+mod sketch;
+mod two_q;
+mod wtinylfu;
 
+pub use admission::TinyLfuAdmission;
+pub use arc::Arc;
 pub use clock::Clock;
+pub use fifo::Fifo;
+pub use lru::Lru;
+pub use lru_k::LruK;
+pub use s3fifo::S3Fifo;
+pub use sieve::Sieve;
+pub use two_q::TwoQ;
+pub use wtinylfu::WTinyLfu;
 
 /// Index of a frame in the pool's frame array.
 pub type FrameIdx = u32;
@@ -59,25 +104,71 @@ pub trait Policy: Send + Sync {
 
     /// Chooses a frame to evict; see the module docs.
     fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx>;
+
+    /// Chooses a frame to evict to make room for the page `key`, which missed and will be placed (with
+    /// [`Policy::on_insert`]) in the frame returned. Same contract as [`Policy::victim`].
+    ///
+    /// Callers that know the incoming page (the pool's miss path, `bufpool sim`) should call this rather than
+    /// `victim`: ARC's choice depends on whether the incoming page is in a ghost list (the paper's
+    /// `REPLACE(x, p)` runs after `p` adapts to `x`), so only this entry point reproduces the paper exactly.
+    /// The default ignores `key`.
+    fn victim_for(&self, key: u64, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        let _ = key;
+        self.victim(try_take)
+    }
 }
 
 /// The policies a pool can be built with.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
 #[non_exhaustive]
 pub enum PolicyKind {
+    /// FIFO: evict in insertion order; hits are ignored.
+    Fifo,
     /// CLOCK (second chance): one reference bit per frame, a sweeping hand. The default.
     #[default]
     Clock,
+    /// Exact LRU.
+    Lru,
+    /// LRU-K (K = 2), with retained history and a correlated reference period.
+    LruK,
+    /// Full 2Q: A1in FIFO, A1out ghost FIFO, Am LRU.
+    TwoQ,
+    /// ARC: T1, T2, ghost lists B1, B2 and the adaptive target `p`.
+    Arc,
+    /// SIEVE: a FIFO with a visited bit and a hand that keeps visited pages in place.
+    Sieve,
+    /// S3-FIFO: small FIFO (10 %), main FIFO with reinsertion, ghost FIFO.
+    S3Fifo,
+    /// W-TinyLFU: window LRU, SLRU main, count-min sketch admission, hill-climbed window size.
+    WTinyLfu,
 }
 
 impl PolicyKind {
     /// Every policy, in the order `bufpool sim` reports them.
-    pub const ALL: &'static [PolicyKind] = &[PolicyKind::Clock];
+    pub const ALL: &'static [PolicyKind] = &[
+        PolicyKind::Fifo,
+        PolicyKind::Clock,
+        PolicyKind::Lru,
+        PolicyKind::LruK,
+        PolicyKind::TwoQ,
+        PolicyKind::Arc,
+        PolicyKind::Sieve,
+        PolicyKind::S3Fifo,
+        PolicyKind::WTinyLfu,
+    ];
 
     /// The policy's name (as accepted by [`PolicyKind::from_name`]).
     pub fn name(self) -> &'static str {
         match self {
+            PolicyKind::Fifo => "fifo",
             PolicyKind::Clock => "clock",
+            PolicyKind::Lru => "lru",
+            PolicyKind::LruK => "lru-k",
+            PolicyKind::TwoQ => "2q",
+            PolicyKind::Arc => "arc",
+            PolicyKind::Sieve => "sieve",
+            PolicyKind::S3Fifo => "s3-fifo",
+            PolicyKind::WTinyLfu => "w-tinylfu",
         }
     }
 
@@ -86,10 +177,114 @@ impl PolicyKind {
         Self::ALL.iter().copied().find(|k| k.name() == name)
     }
 
-    /// Builds the policy for a pool (or simulated cache) of `frames` frames.
+    /// Builds the policy for a pool (or simulated cache) of `frames` frames, with its default parameters.
     pub fn build(self, frames: usize) -> Box<dyn Policy> {
         match self {
+            PolicyKind::Fifo => Box::new(Fifo::new(frames)),
             PolicyKind::Clock => Box::new(Clock::new(frames)),
+            PolicyKind::Lru => Box::new(Lru::new(frames)),
+            PolicyKind::LruK => Box::new(LruK::new(frames)),
+            PolicyKind::TwoQ => Box::new(TwoQ::new(frames)),
+            PolicyKind::Arc => Box::new(Arc::new(frames)),
+            PolicyKind::Sieve => Box::new(Sieve::new(frames)),
+            PolicyKind::S3Fifo => Box::new(S3Fifo::new(frames)),
+            PolicyKind::WTinyLfu => Box::new(WTinyLfu::new(frames)),
         }
+    }
+
+    /// This policy with an admission filter in front of it.
+    pub fn with_admission(self, admission: Admission) -> PolicyConfig {
+        PolicyConfig { kind: self, admission }
+    }
+}
+
+/// An admission filter that can sit in front of any [`PolicyKind`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Every missed page is admitted to the policy (no filter). The default.
+    #[default]
+    None,
+    /// TinyLFU admission: a missed page colder than the page it displaced waits on probation and is evicted
+    /// first. See [`TinyLfuAdmission`].
+    TinyLfu,
+}
+
+/// A replacement policy and its admission filter: what a pool or a simulation is built with.
+///
+/// Names: a [`PolicyKind`] name, optionally followed by `+tinylfu` (`"lru+tinylfu"`, `"arc+tinylfu"`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
+pub struct PolicyConfig {
+    /// The replacement policy.
+    pub kind: PolicyKind,
+    /// The admission filter in front of it.
+    pub admission: Admission,
+}
+
+impl From<PolicyKind> for PolicyConfig {
+    fn from(kind: PolicyKind) -> PolicyConfig {
+        kind.with_admission(Admission::None)
+    }
+}
+
+impl PolicyConfig {
+    /// The configuration's name, as accepted by [`PolicyConfig::from_name`].
+    pub fn name(self) -> String {
+        match self.admission {
+            Admission::None => self.kind.name().to_string(),
+            Admission::TinyLfu => format!("{}+tinylfu", self.kind.name()),
+        }
+    }
+
+    /// Parses `KIND` or `KIND+tinylfu`.
+    pub fn from_name(name: &str) -> Option<PolicyConfig> {
+        let (kind, admission) = match name.strip_suffix("+tinylfu") {
+            Some(kind) => (kind, Admission::TinyLfu),
+            None => (name, Admission::None),
+        };
+        Some(PolicyKind::from_name(kind)?.with_admission(admission))
+    }
+
+    /// Builds the policy (wrapped in its admission filter, if any) for `frames` frames.
+    pub fn build(self, frames: usize) -> Box<dyn Policy> {
+        let inner = self.kind.build(frames);
+        match self.admission {
+            Admission::None => inner,
+            Admission::TinyLfu => Box::new(TinyLfuAdmission::new(inner, frames)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        let names: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "fifo",
+                "clock",
+                "lru",
+                "lru-k",
+                "2q",
+                "arc",
+                "sieve",
+                "s3-fifo",
+                "w-tinylfu"
+            ]
+        );
+        for &k in PolicyKind::ALL {
+            assert_eq!(PolicyKind::from_name(k.name()), Some(k));
+            assert_eq!(k.build(4).name(), k.name());
+            let c = k.with_admission(Admission::TinyLfu);
+            assert_eq!(PolicyConfig::from_name(&c.name()), Some(c));
+            assert_eq!(c.build(4).name(), c.name());
+            assert_eq!(PolicyConfig::from_name(k.name()), Some(k.into()));
+        }
+        assert_eq!(PolicyKind::default(), PolicyKind::Clock);
+        assert_eq!(PolicyConfig::from_name("nope+tinylfu"), None);
     }
 }

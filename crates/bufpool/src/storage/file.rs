@@ -34,40 +34,49 @@ pub struct FileStorage {
 impl FileStorage {
     /// Opens or creates `path` for reading and writing.
     pub fn open(path: impl AsRef<Path>, mode: OpenMode) -> io::Result<FileStorage> {
-        let path = path.as_ref();
-        if mode != OpenMode::Buffered {
-            match Self::open_direct(path) {
-                Ok(f) => return Ok(f),
-                Err(e) if mode == OpenMode::DirectOnly => return Err(e),
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        Ok(FileStorage {
-            file,
-            direct: false,
-        })
+        let (file, direct) = open_probed(path.as_ref(), mode)?;
+        Ok(FileStorage { file, direct })
     }
+}
 
-    fn open_direct(path: &Path) -> io::Result<FileStorage> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_DIRECT)
-            .open(path)?;
-        // Some filesystems accept the flag at open and refuse the I/O; find out now, not on the first miss.
-        let mut probe = AlignedBuf::zeroed(IO_ALIGN);
-        file.read_at(&mut probe, 0)?;
-        Ok(FileStorage { file, direct: true })
+/// Opens or creates `path` read-write per `mode`, probing O_DIRECT; returns the file and whether it is direct.
+/// Shared by every file-backed backend (this one and `uring.rs`) so they agree on when O_DIRECT is used.
+pub(super) fn open_probed(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
+    if mode != OpenMode::Buffered {
+        match open_direct(path) {
+            Ok(file) => return Ok((file, true)),
+            Err(e) if mode == OpenMode::DirectOnly => return Err(e),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
     }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    Ok((file, false))
+}
+
+fn open_direct(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    // Some filesystems accept the flag at open and refuse the I/O; find out now, not on the first miss.
+    let mut probe = AlignedBuf::zeroed(IO_ALIGN);
+    file.read_at(&mut probe, 0)?;
+    Ok(file)
+}
+
+/// `(device, inode)` of an open file: what [`Storage::identity`] reports for file-backed backends.
+pub(super) fn file_identity(file: &File) -> Option<(u64, u64)> {
+    let m = file.metadata().ok()?;
+    Some((m.dev(), m.ino()))
 }
 
 impl Storage for FileStorage {
@@ -96,8 +105,7 @@ impl Storage for FileStorage {
     }
 
     fn identity(&self) -> Option<(u64, u64)> {
-        let m = self.file.metadata().ok()?;
-        Some((m.dev(), m.ino()))
+        file_identity(&self.file)
     }
 }
 
@@ -117,11 +125,7 @@ mod tests {
         let mut back = AlignedBuf::zeroed(4096);
         assert_eq!(s.read_at(&mut back, 8192).unwrap(), 4096);
         assert!(back.iter().all(|&b| b == 0x5a));
-        assert_eq!(
-            s.read_at(&mut back, 12288).unwrap(),
-            0,
-            "end of file reads nothing"
-        );
+        assert_eq!(s.read_at(&mut back, 12288).unwrap(), 0, "end of file reads nothing");
         assert!(s.identity().is_some());
     }
 }

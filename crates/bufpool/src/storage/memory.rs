@@ -46,8 +46,7 @@ impl Storage for MemoryStorage {
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let data = self.data.lock();
-        let start =
-            usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         if start >= data.len() {
             return Ok(0);
         }
@@ -58,8 +57,7 @@ impl Storage for MemoryStorage {
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         let mut data = self.data.lock();
-        let start =
-            usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let end = start
             .checked_add(buf.len())
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;

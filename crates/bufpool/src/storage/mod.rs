@@ -4,6 +4,9 @@
 //! - [`FileStorage`] (`file.rs`): a real file through `pread`/`pwrite`, O_DIRECT probed at open with a buffered
 //!   fallback where the filesystem refuses it (tmpfs, some overlay filesystems);
 //! - [`MemoryStorage`] (`memory.rs`): a growable in-memory image for unit tests;
+//! - [`FaultyStorage`] (`faulty.rs`): test tooling: seeded fault injection (EIO, short, torn and misdirected
+//!   writes, latency) and crash simulation over a live and a durable image;
+//! - [`UringStorage`] (`uring.rs`): the same file through io_uring, a whole [`Storage::submit`] batch in flight;
 //!
 //! # Contract
 //! - Offsets and lengths the pool passes are multiples of the page size, and buffers are aligned to
@@ -16,13 +19,17 @@
 //!   default runs the batch one request at a time. Every request's `result` is set before `submit` returns.
 //! - Implementations are `Send + Sync`; the pool calls them from many threads at once, for different offsets.
 
+mod faulty;
 mod file;
 mod memory;
+mod uring;
 
 use std::io;
 
+pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
 pub use file::{FileStorage, OpenMode};
 pub use memory::MemoryStorage;
+pub use uring::{uring_available, UringStorage};
 
 pub use crate::page::{AlignedBuf, IO_ALIGN};
 

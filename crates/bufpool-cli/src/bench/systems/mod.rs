@@ -83,13 +83,10 @@ impl fmt::Display for SystemKind {
 impl FromStr for SystemKind {
     type Err = String;
     fn from_str(s: &str) -> Result<SystemKind, String> {
-        SystemKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = SystemKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown system `{s}`: expected some of {}", names.join(","))
-            })
+        SystemKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let names: Vec<_> = SystemKind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown system `{s}`: expected some of {}", names.join(","))
+        })
     }
 }
 

@@ -85,9 +85,7 @@ impl NaiveLru {
                 tail: NONE,
                 free: (0..frames).rev().collect(),
             }),
-            frames: (0..frames)
-                .map(|_| RwLock::new(AlignedBuf::zeroed(RAW_PAGE)))
-                .collect(),
+            frames: (0..frames).map(|_| RwLock::new(AlignedBuf::zeroed(RAW_PAGE))).collect(),
         }
     }
 

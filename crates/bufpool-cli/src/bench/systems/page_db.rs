@@ -9,9 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use page_db::{
-    BufferPool, Page, PageFile, PageFileOptions, PageId, PageResult, PageStore, DEFAULT_PAGE_SIZE,
-};
+use page_db::{BufferPool, Page, PageFile, PageFileOptions, PageId, PageResult, PageStore, DEFAULT_PAGE_SIZE};
 
 use crate::bench::driver::{IoCounters, OpKind, System, Worker};
 use crate::bench::selfcheck;

@@ -69,8 +69,7 @@ impl RawFile {
         debug_assert_eq!(buf.len(), RAW_PAGE);
         self.counters.read(u64::from(page));
         let off = page as u64 * RAW_PAGE as u64;
-        let n =
-            read_full(&self.file, buf, off).with_context(|| format!("reading raw page {page}"))?;
+        let n = read_full(&self.file, buf, off).with_context(|| format!("reading raw page {page}"))?;
         if n != RAW_PAGE {
             bail!("short read of raw page {page}: {n} bytes");
         }

@@ -58,9 +58,7 @@ impl System for RawUring {
         Ok(RawUringWorker {
             sys: self,
             ring,
-            bufs: (0..QUEUE_DEPTH)
-                .map(|_| AlignedBuf::zeroed(RAW_PAGE))
-                .collect(),
+            bufs: (0..QUEUE_DEPTH).map(|_| AlignedBuf::zeroed(RAW_PAGE)).collect(),
             slot_page: vec![0; QUEUE_DEPTH],
             slot_t0: vec![None; QUEUE_DEPTH],
         })
@@ -82,8 +80,7 @@ impl RawUringWorker<'_> {
         self.sys.file.counters.read(u64::from(page));
         // SAFETY: the buffer of `slot` stays alive and untouched until this slot's completion is reaped (slots are
         // reused only after their completion, and `drain` reaps every one before the worker can be dropped).
-        unsafe { self.ring.submission().push(&e) }
-            .map_err(|_| anyhow!("io_uring submission queue full"))?;
+        unsafe { self.ring.submission().push(&e) }.map_err(|_| anyhow!("io_uring submission queue full"))?;
         Ok(())
     }
 

@@ -1,0 +1,48 @@
+//! The crate's error type: the pool's errors plus what the tree itself can refuse or detect.
+
+use bufpool::PageId;
+
+/// Result alias for the tree.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the tree.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The buffer pool failed (I/O, corruption caught by the page checksum, exhaustion, ...).
+    #[error(transparent)]
+    Pool(#[from] bufpool::Error),
+    /// The key is longer than [`crate::Limits::max_key`].
+    #[error("key of {len} bytes exceeds the limit of {max}")]
+    KeyTooLong {
+        /// Length given.
+        len: usize,
+        /// Longest accepted.
+        max: usize,
+    },
+    /// The value is longer than [`crate::Limits::max_value`].
+    #[error("value of {len} bytes exceeds the limit of {max}")]
+    ValueTooLong {
+        /// Length given.
+        len: usize,
+        /// Longest accepted.
+        max: usize,
+    },
+    /// A page of the tree is not a well-formed node although its checksum is valid (a bug, or foreign bytes).
+    #[error("corrupt tree node {page}: {what}")]
+    CorruptNode {
+        /// The page.
+        page: PageId,
+        /// What was wrong.
+        what: &'static str,
+    },
+    /// The data file is not a tree of this format (bad meta page), or was made with another page size.
+    #[error("not a bufpool-btree file: {0}")]
+    BadMeta(String),
+    /// The log failed (I/O) or is unreadable where it must be valid (its header).
+    #[error("log error: {0}")]
+    Log(String),
+    /// A structural check of the tree failed (see [`crate::Tree::check`]).
+    #[error("tree invariant violated: {0}")]
+    Invariant(String),
+}

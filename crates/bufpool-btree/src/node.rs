@@ -1,0 +1,843 @@
+//! Node layout: how a B+tree node (leaf or inner) is laid out in a page's user region, and the pure operations
+//! on it (search, insert, remove, split, merge) over plain byte slices.
+//!
+//! Owns the slotted-page format and its invariants. Nothing here knows the pool, latches or the log: the tree
+//! hands in the bytes of a latched page (or a private copy taken by an optimistic read) and gets bytes back.
+//!
+//! # Layout (all integers little-endian, offsets within the user region of `U` bytes)
+//!
+//! | bytes            | field       | meaning                                                                 |
+//! |------------------|-------------|-------------------------------------------------------------------------|
+//! | 0                | `kind`      | [`KIND_DEAD`] (free page), [`KIND_LEAF`] or [`KIND_INNER`]               |
+//! | 1                | `level`     | 0 for leaves, parent = child + 1                                        |
+//! | 2..4             | `count`     | number of entries (slots)                                               |
+//! | 4..6             | `heap_lo`   | start of the entry heap, which grows down from `U`                      |
+//! | 6..8             | `garbage`   | bytes in the heap held by removed entries (reclaimed by compaction)     |
+//! | 8..12            | `link`      | leaf: next leaf's page number; inner: leftmost child; dead: next free   |
+//! | 12..14           | `low_len`   | length of the low fence key, [`INFINITE`] for minus infinity            |
+//! | 14..16           | `high_len`  | length of the high fence key, [`INFINITE`] for plus infinity            |
+//! | 16..20           | `magic`     | [`NODE_MAGIC`]                                                          |
+//! | 20..24           | reserved    | zero                                                                    |
+//! | 24..             | fences      | low fence bytes, then high fence bytes                                  |
+//! | then             | slots       | `count` × u16 entry offsets, in key order                               |
+//! | `heap_lo`..`U`   | heap        | entries: `klen u16, vlen u16, key, value` (inner: value = child u32)    |
+//!
+//! # Invariants
+//! - Keys in a node are strictly increasing and lie in `[low, high)` (the fences).
+//! - Inner node: children `[link, child(0), .., child(count-1)]`; child `p` covers `[sep(p-1), sep(p))`, with the
+//!   node's own fences at the ends, and that child's fences are exactly those bounds. This is what makes an
+//!   optimistic reader's copy self-validating: a live node whose fences cover the key is the right node.
+//! - A dead page (freed) has `kind == KIND_DEAD`; readers that reach it through a stale pointer restart.
+//!
+//! Every accessor is bounds-checked and returns `None` on malformed bytes, so a torn optimistic copy or a
+//! crafted page can never cause a panic.
+
+use std::cmp::Ordering;
+
+/// A freed page (on the tree's free list).
+pub const KIND_DEAD: u8 = 0;
+/// A leaf node: keys and values.
+pub const KIND_LEAF: u8 = 1;
+/// An inner node: separators and child page numbers.
+pub const KIND_INNER: u8 = 2;
+/// Fence length meaning "infinite" (no bound).
+pub const INFINITE: u16 = 0xFFFF;
+/// "No page" in a link field.
+pub const NO_PAGE: u32 = u32::MAX;
+/// Marks a node page (bytes 16..20).
+pub const NODE_MAGIC: u32 = 0x4454_4E42; // "BNTD"
+/// Size of the node header.
+pub const HDR: usize = 24;
+/// Bytes of an entry besides key and value (klen, vlen).
+pub const ENTRY_OVERHEAD: usize = 4;
+/// Bytes of one slot.
+pub const SLOT: usize = 2;
+
+const OFF_KIND: usize = 0;
+const OFF_LEVEL: usize = 1;
+const OFF_COUNT: usize = 2;
+const OFF_HEAP: usize = 4;
+const OFF_GARBAGE: usize = 6;
+const OFF_LINK: usize = 8;
+const OFF_LOW: usize = 12;
+const OFF_HIGH: usize = 14;
+const OFF_MAGIC: usize = 16;
+
+/// The node's bytes are not a well-formed node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Malformed;
+
+/// Upper bound of the page's user region this format supports (offsets are u16).
+pub const MAX_USER_BYTES: usize = 65535;
+
+/// Size limits derived from the page's user region; see [`crate::Limits`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Limits {
+    /// Bytes of the user region.
+    pub user_bytes: usize,
+    /// Longest key accepted.
+    pub max_key: usize,
+    /// Longest value accepted.
+    pub max_value: usize,
+}
+
+impl Limits {
+    /// Limits for a user region of `user_bytes`: keys up to `user_bytes / 32`, values up to `user_bytes / 4`.
+    ///
+    /// Why these suffice: a node's capacity besides header and two fences is `U - 24 - 2K`; a split of a full
+    /// node plus one more entry must leave two halves that fit, which holds while that capacity is at least
+    /// three largest entries, `3 (4 + 2 + K + V)`: true for every `U >= 4072` with `K = U/32`, `V = U/4`.
+    pub fn for_user_bytes(user_bytes: usize) -> Limits {
+        Limits {
+            user_bytes,
+            max_key: user_bytes / 32,
+            max_value: user_bytes / 4,
+        }
+    }
+
+    /// Bytes a leaf entry of the largest size takes, slot included.
+    pub fn max_leaf_entry(&self) -> usize {
+        SLOT + ENTRY_OVERHEAD + self.max_key + self.max_value
+    }
+
+    /// Bytes an inner entry of the largest size takes, slot included.
+    pub fn max_inner_entry(&self) -> usize {
+        SLOT + ENTRY_OVERHEAD + self.max_key + 4
+    }
+
+    /// Entry bytes below which a non-root node is considered underfull and merged with a sibling.
+    pub fn underflow_bytes(&self) -> usize {
+        self.user_bytes / 4
+    }
+}
+
+#[inline]
+fn rd16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+#[inline]
+fn rd32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+#[inline]
+fn wr16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+#[inline]
+fn wr32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// A fence key: `None` is infinite (minus infinity for a low fence, plus infinity for a high one).
+pub type Fence<'a> = Option<&'a [u8]>;
+
+/// A read-only, validated view of a node.
+#[derive(Clone, Copy, Debug)]
+pub struct Node<'a> {
+    b: &'a [u8],
+    count: usize,
+    heap_lo: usize,
+    slots_at: usize,
+}
+
+impl<'a> Node<'a> {
+    /// Validates the header of `b` and returns a view; `None` if it is not a live, well-formed node header.
+    /// Individual entries are checked as they are read.
+    pub fn parse(b: &'a [u8]) -> Option<Node<'a>> {
+        if b.len() > MAX_USER_BYTES || b.len() < HDR {
+            return None;
+        }
+        let kind = *b.get(OFF_KIND)?;
+        let level = *b.get(OFF_LEVEL)?;
+        if rd32(b, OFF_MAGIC)? != NODE_MAGIC {
+            return None;
+        }
+        match kind {
+            KIND_LEAF if level == 0 => {}
+            KIND_INNER if level > 0 => {}
+            _ => return None,
+        }
+        let count = rd16(b, OFF_COUNT)? as usize;
+        let heap_lo = rd16(b, OFF_HEAP)? as usize;
+        let low = fence_len(rd16(b, OFF_LOW)?);
+        let high = fence_len(rd16(b, OFF_HIGH)?);
+        let slots_at = HDR + low + high;
+        let slots_end = slots_at + count * SLOT;
+        if slots_end > heap_lo || heap_lo > b.len() {
+            return None;
+        }
+        Some(Node {
+            b,
+            count,
+            heap_lo,
+            slots_at,
+        })
+    }
+
+    /// True if the page is a dead (freed) node page.
+    pub fn is_dead(b: &[u8]) -> bool {
+        b.first() == Some(&KIND_DEAD) && rd32(b, OFF_MAGIC) == Some(NODE_MAGIC)
+    }
+
+    /// The link of a dead page (next free page).
+    pub fn dead_link(b: &[u8]) -> Option<u32> {
+        rd32(b, OFF_LINK)
+    }
+
+    /// True for a leaf.
+    pub fn is_leaf(&self) -> bool {
+        self.b[OFF_KIND] == KIND_LEAF
+    }
+
+    /// Level: 0 for leaves.
+    pub fn level(&self) -> u8 {
+        self.b[OFF_LEVEL]
+    }
+
+    /// Number of entries.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Leaf: next leaf; inner: leftmost child.
+    pub fn link(&self) -> u32 {
+        rd32(self.b, OFF_LINK).unwrap_or(NO_PAGE)
+    }
+
+    /// The low fence (inclusive).
+    pub fn low(&self) -> Fence<'a> {
+        let len = rd16(self.b, OFF_LOW).unwrap_or(INFINITE);
+        if len == INFINITE {
+            None
+        } else {
+            self.b.get(HDR..HDR + len as usize)
+        }
+    }
+
+    /// The high fence (exclusive).
+    pub fn high(&self) -> Fence<'a> {
+        let len = rd16(self.b, OFF_HIGH).unwrap_or(INFINITE);
+        if len == INFINITE {
+            return None;
+        }
+        let at = HDR + fence_len(rd16(self.b, OFF_LOW).unwrap_or(INFINITE));
+        self.b.get(at..at + len as usize)
+    }
+
+    /// True if `key` lies in `[low, high)`.
+    pub fn covers(&self, key: &[u8]) -> bool {
+        self.low().is_none_or(|lo| key >= lo) && self.high().is_none_or(|hi| key < hi)
+    }
+
+    /// Bytes held by live entries and their slots.
+    pub fn entry_bytes(&self) -> usize {
+        let garbage = rd16(self.b, OFF_GARBAGE).unwrap_or(0) as usize;
+        (self.b.len() - self.heap_lo).saturating_sub(garbage) + self.count * SLOT
+    }
+
+    /// Bytes available for entries (contiguous free space plus garbage).
+    pub fn free_bytes(&self) -> usize {
+        let garbage = rd16(self.b, OFF_GARBAGE).unwrap_or(0) as usize;
+        self.heap_lo - (self.slots_at + self.count * SLOT) + garbage
+    }
+
+    /// Entry `i` as `(key, value)`.
+    pub fn entry(&self, i: usize) -> Option<(&'a [u8], &'a [u8])> {
+        if i >= self.count {
+            return None;
+        }
+        let off = rd16(self.b, self.slots_at + i * SLOT)? as usize;
+        if off < self.heap_lo {
+            return None;
+        }
+        let klen = rd16(self.b, off)? as usize;
+        let vlen = rd16(self.b, off + 2)? as usize;
+        let k0 = off + ENTRY_OVERHEAD;
+        let key = self.b.get(k0..k0 + klen)?;
+        let val = self.b.get(k0 + klen..k0 + klen + vlen)?;
+        Some((key, val))
+    }
+
+    /// Key of entry `i`.
+    pub fn key(&self, i: usize) -> Option<&'a [u8]> {
+        self.entry(i).map(|(k, _)| k)
+    }
+
+    /// Binary search: `Ok(i)` if entry `i` has `key`, `Err(i)` for the insertion point. `None` if malformed.
+    pub fn search(&self, key: &[u8]) -> Option<Result<usize, usize>> {
+        let (mut lo, mut hi) = (0, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid)?.cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Some(Ok(mid)),
+            }
+        }
+        Some(Err(lo))
+    }
+
+    /// Leaf lookup: the value stored under `key`, if any.
+    pub fn leaf_get(&self, key: &[u8]) -> Option<Option<&'a [u8]>> {
+        match self.search(key)? {
+            Ok(i) => Some(Some(self.entry(i)?.1)),
+            Err(_) => Some(None),
+        }
+    }
+
+    /// Inner node: the number of children (`count + 1`).
+    pub fn children(&self) -> usize {
+        self.count + 1
+    }
+
+    /// Inner node: child at position `p` (0 is the leftmost, `link`).
+    pub fn child_at(&self, p: usize) -> Option<u32> {
+        if p == 0 {
+            return rd32(self.b, OFF_LINK);
+        }
+        let (_, v) = self.entry(p - 1)?;
+        Some(u32::from_le_bytes(v.try_into().ok()?))
+    }
+
+    /// Inner node: position of the child covering `key`.
+    pub fn child_pos(&self, key: &[u8]) -> Option<usize> {
+        Some(match self.search(key)? {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        })
+    }
+
+    /// Inner node: the bounds `[low, high)` child `p` must have.
+    pub fn child_bounds(&self, p: usize) -> Option<(Fence<'a>, Fence<'a>)> {
+        if p > self.count {
+            return None;
+        }
+        let lo = if p == 0 {
+            self.low()
+        } else {
+            Some(self.key(p - 1)?)
+        };
+        let hi = if p == self.count {
+            self.high()
+        } else {
+            Some(self.key(p)?)
+        };
+        Some((lo, hi))
+    }
+
+    /// The end of the used region before the heap (header, fences, slots): the start of the free "hole".
+    pub fn hole(&self) -> (usize, usize) {
+        let start = self.slots_at + self.count * SLOT;
+        (start, self.heap_lo - start)
+    }
+}
+
+fn fence_len(raw: u16) -> usize {
+    if raw == INFINITE {
+        0
+    } else {
+        raw as usize
+    }
+}
+
+fn fence_raw(f: Fence<'_>) -> u16 {
+    match f {
+        None => INFINITE,
+        Some(k) => k.len() as u16,
+    }
+}
+
+/// The entry `(key, value)` bytes needed in a node, slot included.
+pub fn entry_size(key: &[u8], val: &[u8]) -> usize {
+    SLOT + ENTRY_OVERHEAD + key.len() + val.len()
+}
+
+/// Writes an empty node with the given header into `b` (the whole user region).
+pub fn init(b: &mut [u8], kind: u8, level: u8, link: u32, low: Fence<'_>, high: Fence<'_>) {
+    b.fill(0);
+    b[OFF_KIND] = kind;
+    b[OFF_LEVEL] = level;
+    wr16(b, OFF_COUNT, 0);
+    wr16(b, OFF_HEAP, b.len() as u16);
+    wr16(b, OFF_GARBAGE, 0);
+    wr32(b, OFF_LINK, link);
+    wr16(b, OFF_LOW, fence_raw(low));
+    wr16(b, OFF_HIGH, fence_raw(high));
+    wr32(b, OFF_MAGIC, NODE_MAGIC);
+    let mut at = HDR;
+    for f in [low, high].into_iter().flatten() {
+        b[at..at + f.len()].copy_from_slice(f);
+        at += f.len();
+    }
+}
+
+/// Marks `b` as a dead page whose free-list link is `next_free`.
+pub fn init_dead(b: &mut [u8], next_free: u32) {
+    b.fill(0);
+    b[OFF_KIND] = KIND_DEAD;
+    wr32(b, OFF_LINK, next_free);
+    wr32(b, OFF_MAGIC, NODE_MAGIC);
+}
+
+/// Inserts `(key, val)` as entry `idx`, compacting if needed. `Ok(false)` if it does not fit (page unchanged).
+pub fn insert_at(b: &mut [u8], idx: usize, key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    let (count, slots_at) = (n.count, n.slots_at);
+    if idx > count || key.len() >= INFINITE as usize || val.len() >= INFINITE as usize {
+        return Err(Malformed);
+    }
+    let need = entry_size(key, val);
+    if n.free_bytes() < need {
+        return Ok(false);
+    }
+    if n.heap_lo - (slots_at + count * SLOT) < need {
+        compact(b)?;
+    }
+    let heap_lo = rd16(b, OFF_HEAP).ok_or(Malformed)? as usize;
+    if heap_lo < slots_at + (count + 1) * SLOT + need - SLOT {
+        // Only reachable when the garbage counter lied: the page is not what this module wrote.
+        return Err(Malformed);
+    }
+    let off = heap_lo - (need - SLOT);
+    wr16(b, off, key.len() as u16);
+    wr16(b, off + 2, val.len() as u16);
+    b[off + 4..off + 4 + key.len()].copy_from_slice(key);
+    b[off + 4 + key.len()..off + 4 + key.len() + val.len()].copy_from_slice(val);
+    let s = slots_at + idx * SLOT;
+    b.copy_within(s..slots_at + count * SLOT, s + SLOT);
+    wr16(b, s, off as u16);
+    wr16(b, OFF_COUNT, (count + 1) as u16);
+    wr16(b, OFF_HEAP, off as u16);
+    Ok(true)
+}
+
+/// Removes entry `idx`.
+pub fn remove_at(b: &mut [u8], idx: usize) -> Result<(), Malformed> {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    let (k, v) = n.entry(idx).ok_or(Malformed)?;
+    let size = ENTRY_OVERHEAD + k.len() + v.len();
+    let (count, slots_at) = (n.count, n.slots_at);
+    let garbage = rd16(b, OFF_GARBAGE).ok_or(Malformed)? as usize + size;
+    let s = slots_at + idx * SLOT;
+    b.copy_within(s + SLOT..slots_at + count * SLOT, s);
+    wr16(b, OFF_COUNT, (count - 1) as u16);
+    wr16(b, OFF_GARBAGE, garbage as u16);
+    if count == 1 {
+        // Empty: reset the heap so the whole region is contiguous again.
+        wr16(b, OFF_HEAP, b.len() as u16);
+        wr16(b, OFF_GARBAGE, 0);
+    }
+    Ok(())
+}
+
+/// Rewrites the heap without garbage, keeping entries and their order.
+pub fn compact(b: &mut [u8]) -> Result<(), Malformed> {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = (0..n.count)
+        .map(|i| n.entry(i).map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Option<_>>()
+        .ok_or(Malformed)?;
+    let (kind, level, link) = (b[OFF_KIND], b[OFF_LEVEL], n.link());
+    let low = n.low().map(<[u8]>::to_vec);
+    let high = n.high().map(<[u8]>::to_vec);
+    rebuild(
+        b,
+        kind,
+        level,
+        link,
+        low.as_deref(),
+        high.as_deref(),
+        entries.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+    )
+}
+
+/// Writes a fresh node holding `entries` (in key order). `Err` if they do not fit.
+pub fn rebuild<'e>(
+    b: &mut [u8],
+    kind: u8,
+    level: u8,
+    link: u32,
+    low: Fence<'_>,
+    high: Fence<'_>,
+    entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>,
+) -> Result<(), Malformed> {
+    init(b, kind, level, link, low, high);
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if !insert_at(b, i, k, v)? {
+            return Err(Malformed);
+        }
+    }
+    Ok(())
+}
+
+/// True if a node with these fences and entries would fit in `user_bytes`.
+pub fn fits<'e>(
+    user_bytes: usize,
+    low: Fence<'_>,
+    high: Fence<'_>,
+    entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>,
+) -> bool {
+    let fixed = HDR + low.map_or(0, <[u8]>::len) + high.map_or(0, <[u8]>::len);
+    let var: usize = entries.into_iter().map(|(k, v)| entry_size(k, v)).sum();
+    fixed + var <= user_bytes
+}
+
+/// Leaf: insert or replace `key`. `Ok(false)` if it does not fit (page unchanged).
+pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    if !n.is_leaf() {
+        return Err(Malformed);
+    }
+    match n.search(key).ok_or(Malformed)? {
+        Ok(i) => {
+            let (_, old) = n.entry(i).ok_or(Malformed)?;
+            if old.len() == val.len() {
+                // Same size: overwrite in place.
+                let off = rd16(b, n.slots_at + i * SLOT).ok_or(Malformed)? as usize;
+                let at = off + ENTRY_OVERHEAD + key.len();
+                b[at..at + val.len()].copy_from_slice(val);
+                return Ok(true);
+            }
+            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT
+            {
+                return Ok(false);
+            }
+            remove_at(b, i)?;
+            let ok = insert_at(b, i, key, val)?;
+            debug_assert!(ok, "space was checked");
+            Ok(ok)
+        }
+        Err(i) => insert_at(b, i, key, val),
+    }
+}
+
+/// Leaf: remove `key`. `Ok(false)` if absent.
+pub fn leaf_delete(b: &mut [u8], key: &[u8]) -> Result<bool, Malformed> {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    if !n.is_leaf() {
+        return Err(Malformed);
+    }
+    match n.search(key).ok_or(Malformed)? {
+        Ok(i) => remove_at(b, i).map(|()| true),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The shortest separator `s` with `left < s <= right`, for `left < right`: a prefix of `right`.
+pub fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
+    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
+    right[..(common + 1).min(right.len())].to_vec()
+}
+
+/// Owned entries of a node.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// All entries of a node, owned.
+pub fn entries(n: &Node<'_>) -> Result<Entries, Malformed> {
+    (0..n.count())
+        .map(|i| n.entry(i).map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<Option<_>>()
+        .ok_or(Malformed)
+}
+
+/// Index at which to split `entries` so that both halves hold about half the bytes; at least one entry each side.
+fn split_point(entries: &Entries) -> usize {
+    let total: usize = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
+    let mut acc = 0;
+    for (i, (k, v)) in entries.iter().enumerate() {
+        acc += entry_size(k, v);
+        if acc * 2 >= total {
+            return (i + 1).clamp(1, entries.len() - 1);
+        }
+    }
+    entries.len() / 2
+}
+
+/// Splits the full leaf `left` after upserting `(key, val)` into it: `left` keeps the lower half, `right` (a fresh
+/// page numbered `right_no`) gets the upper half. Returns the separator (the new high fence of `left`, low fence
+/// of `right`).
+pub fn split_leaf(
+    left: &mut [u8],
+    right: &mut [u8],
+    right_no: u32,
+    key: &[u8],
+    val: &[u8],
+) -> Result<Vec<u8>, Malformed> {
+    let n = Node::parse(left).ok_or(Malformed)?;
+    if !n.is_leaf() {
+        return Err(Malformed);
+    }
+    let mut es = entries(&n)?;
+    match es.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+        Ok(i) => es[i].1 = val.to_vec(),
+        Err(i) => es.insert(i, (key.to_vec(), val.to_vec())),
+    }
+    if es.len() < 2 {
+        return Err(Malformed);
+    }
+    let low = n.low().map(<[u8]>::to_vec);
+    let high = n.high().map(<[u8]>::to_vec);
+    let next = n.link();
+    let m = split_point(&es);
+    let sep = shortest_separator(&es[m - 1].0, &es[m].0);
+    let pairs = |s: &[(Vec<u8>, Vec<u8>)]| -> Vec<(Vec<u8>, Vec<u8>)> { s.to_vec() };
+    let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
+    rebuild(
+        right,
+        KIND_LEAF,
+        0,
+        next,
+        Some(&sep),
+        high.as_deref(),
+        hi_es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+    )?;
+    rebuild(
+        left,
+        KIND_LEAF,
+        0,
+        right_no,
+        low.as_deref(),
+        Some(&sep),
+        lo_es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+    )?;
+    Ok(sep)
+}
+
+/// Inner node: inserts separator `sep` with child `child` (the child right of `sep`). `Ok(false)` if no room.
+pub fn inner_insert(b: &mut [u8], sep: &[u8], child: u32) -> Result<bool, Malformed> {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    if n.is_leaf() {
+        return Err(Malformed);
+    }
+    match n.search(sep).ok_or(Malformed)? {
+        Ok(_) => Err(Malformed),
+        Err(i) => insert_at(b, i, sep, &child.to_le_bytes()),
+    }
+}
+
+/// Splits the full inner node `left` after inserting `(sep, child)`; `right` is a fresh page. Returns the
+/// separator promoted to the parent (it moves up: it is in neither half).
+pub fn split_inner(
+    left: &mut [u8],
+    right: &mut [u8],
+    sep: &[u8],
+    child: u32,
+) -> Result<Vec<u8>, Malformed> {
+    let n = Node::parse(left).ok_or(Malformed)?;
+    if n.is_leaf() {
+        return Err(Malformed);
+    }
+    let mut es = entries(&n)?;
+    match es.binary_search_by(|(k, _)| k.as_slice().cmp(sep)) {
+        Ok(_) => return Err(Malformed),
+        Err(i) => es.insert(i, (sep.to_vec(), child.to_le_bytes().to_vec())),
+    }
+    if es.len() < 3 {
+        return Err(Malformed);
+    }
+    let low = n.low().map(<[u8]>::to_vec);
+    let high = n.high().map(<[u8]>::to_vec);
+    let (level, child0) = (n.level(), n.link());
+    let m = split_point(&es).clamp(1, es.len() - 2);
+    let (up, right_child0) = es[m].clone();
+    let right_child0 =
+        u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
+    let hi_es = es[m + 1..].to_vec();
+    let lo_es = es[..m].to_vec();
+    rebuild(
+        right,
+        KIND_INNER,
+        level,
+        right_child0,
+        Some(&up),
+        high.as_deref(),
+        hi_es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+    )?;
+    rebuild(
+        left,
+        KIND_INNER,
+        level,
+        child0,
+        low.as_deref(),
+        Some(&up),
+        lo_es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+    )?;
+    Ok(up)
+}
+
+/// Merges the right sibling `right` into `left` (same kind and level, adjacent, `sep` the parent's separator
+/// between them). `Ok(false)` if the result would not fit (both unchanged).
+pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malformed> {
+    let l = Node::parse(left).ok_or(Malformed)?;
+    let r = Node::parse(right).ok_or(Malformed)?;
+    if l.is_leaf() != r.is_leaf() || l.level() != r.level() {
+        return Err(Malformed);
+    }
+    let mut es = entries(&l)?;
+    if !l.is_leaf() {
+        es.push((sep.to_vec(), r.link().to_le_bytes().to_vec()));
+    }
+    es.extend(entries(&r)?);
+    let low = l.low().map(<[u8]>::to_vec);
+    let high = r.high().map(<[u8]>::to_vec);
+    let pairs = || es.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
+    if !fits(left.len(), low.as_deref(), high.as_deref(), pairs()) {
+        return Ok(false);
+    }
+    let (kind, level) = (left[OFF_KIND], left[OFF_LEVEL]);
+    let link = if l.is_leaf() { r.link() } else { l.link() };
+    rebuild(
+        left,
+        kind,
+        level,
+        link,
+        low.as_deref(),
+        high.as_deref(),
+        pairs(),
+    )?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: usize = 4096 - 24;
+
+    fn leaf(low: Fence<'_>, high: Fence<'_>) -> Vec<u8> {
+        let mut b = vec![0u8; U];
+        init(&mut b, KIND_LEAF, 0, NO_PAGE, low, high);
+        b
+    }
+
+    fn keys(b: &[u8]) -> Vec<Vec<u8>> {
+        let n = Node::parse(b).unwrap();
+        (0..n.count()).map(|i| n.key(i).unwrap().to_vec()).collect()
+    }
+
+    #[test]
+    fn upsert_get_delete() {
+        let mut b = leaf(None, None);
+        assert!(leaf_upsert(&mut b, b"b", b"2").unwrap());
+        assert!(leaf_upsert(&mut b, b"a", b"1").unwrap());
+        assert!(leaf_upsert(&mut b, b"c", b"3").unwrap());
+        assert!(leaf_upsert(&mut b, b"b", b"22").unwrap());
+        assert!(leaf_upsert(&mut b, b"a", b"9").unwrap());
+        let n = Node::parse(&b).unwrap();
+        assert_eq!(n.leaf_get(b"b"), Some(Some(&b"22"[..])));
+        assert_eq!(n.leaf_get(b"a"), Some(Some(&b"9"[..])));
+        assert_eq!(n.leaf_get(b"x"), Some(None));
+        assert_eq!(keys(&b), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert!(leaf_delete(&mut b, b"b").unwrap());
+        assert!(!leaf_delete(&mut b, b"b").unwrap());
+        assert_eq!(keys(&b), vec![b"a".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn fills_then_compacts_then_refuses() {
+        let mut b = leaf(None, None);
+        let v = vec![7u8; 100];
+        let mut n = 0u32;
+        while leaf_upsert(&mut b, &n.to_be_bytes(), &v).unwrap() {
+            n += 1;
+        }
+        assert!(n > 30);
+        let full = Node::parse(&b).unwrap().entry_bytes();
+        // Delete every other entry, then the freed space is reusable through compaction.
+        for i in (0..n).step_by(2) {
+            assert!(leaf_delete(&mut b, &i.to_be_bytes()).unwrap());
+        }
+        for i in (0..n).step_by(2) {
+            assert!(leaf_upsert(&mut b, &i.to_be_bytes(), &v).unwrap(), "{i}");
+        }
+        assert_eq!(Node::parse(&b).unwrap().entry_bytes(), full);
+        assert_eq!(Node::parse(&b).unwrap().count(), n as usize);
+    }
+
+    #[test]
+    fn split_leaf_keeps_order_and_fences() {
+        let mut l = leaf(Some(b"a"), Some(b"z"));
+        let v = vec![1u8; 200];
+        let mut i = 0u8;
+        while leaf_upsert(&mut l, &[b'b', i], &v).unwrap() {
+            i += 1;
+        }
+        let mut r = vec![0u8; U];
+        let sep = split_leaf(&mut l, &mut r, 42, &[b'b', i], &v).unwrap();
+        let (ln, rn) = (Node::parse(&l).unwrap(), Node::parse(&r).unwrap());
+        assert_eq!(ln.count() + rn.count(), i as usize + 1);
+        assert_eq!(ln.high(), Some(&sep[..]));
+        assert_eq!(rn.low(), Some(&sep[..]));
+        assert_eq!(ln.low(), Some(&b"a"[..]));
+        assert_eq!(rn.high(), Some(&b"z"[..]));
+        assert_eq!(ln.link(), 42);
+        assert!(keys(&l).iter().all(|k| k.as_slice() < sep.as_slice()));
+        assert!(keys(&r).iter().all(|k| k.as_slice() >= sep.as_slice()));
+    }
+
+    #[test]
+    fn separator_is_short_and_between() {
+        assert_eq!(shortest_separator(b"abc", b"abd"), b"abd");
+        assert_eq!(shortest_separator(b"ab", b"abzz"), b"abz");
+        assert_eq!(shortest_separator(b"a", b"zzz"), b"z");
+    }
+
+    #[test]
+    fn inner_split_and_merge_roundtrip() {
+        let mut b = vec![0u8; U];
+        init(&mut b, KIND_INNER, 1, 1000, None, None);
+        let mut i = 0u32;
+        loop {
+            let k = format!("key{:06}{}", i * 2, "x".repeat(60));
+            if !inner_insert(&mut b, k.as_bytes(), i).unwrap() {
+                break;
+            }
+            i += 1;
+        }
+        let mut r = vec![0u8; U];
+        let k = format!("key{:06}", 1);
+        let up = split_inner(&mut b, &mut r, k.as_bytes(), 77).unwrap();
+        let (ln, rn) = (Node::parse(&b).unwrap(), Node::parse(&r).unwrap());
+        assert_eq!(ln.children() + rn.children(), i as usize + 2);
+        assert_eq!(ln.high(), Some(&up[..]));
+        assert_eq!(rn.low(), Some(&up[..]));
+        // Merging back restores every separator, the promoted one included.
+        let r_copy = r.clone();
+        assert!(merge(&mut b, &r_copy, &up).unwrap());
+        let n = Node::parse(&b).unwrap();
+        assert_eq!(n.children(), i as usize + 2);
+        assert_eq!(n.high(), None);
+        let ks = keys(&b);
+        assert!(ks.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut good = leaf(None, None);
+        for i in 0..20u32 {
+            leaf_upsert(&mut good, &i.to_be_bytes(), b"value").unwrap();
+        }
+        for _ in 0..2000 {
+            let mut b = good.clone();
+            for _ in 0..rng.random_range(1..8) {
+                let at = rng.random_range(0..64.min(b.len()));
+                b[at] = rng.random();
+                let at = rng.random_range(0..b.len());
+                b[at] = rng.random();
+            }
+            if let Some(n) = Node::parse(&b) {
+                let _ = n.search(b"\x00\x00\x00\x05");
+                let _ = n.child_pos(b"abc");
+                let _ = n.child_at(3);
+                let _ = (n.low(), n.high(), n.entry_bytes(), n.free_bytes());
+            }
+            let _ = leaf_upsert(&mut b, b"k", b"v");
+            let _ = leaf_delete(&mut b, b"\x00\x00\x00\x05");
+        }
+    }
+}

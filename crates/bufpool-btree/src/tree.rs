@@ -1,0 +1,1024 @@
+//! The B+tree: lookups, updates, structure changes, range scans, recovery and the invariant checker.
+//!
+//! Owns the tree's concurrency protocol and its use of the pool and the log. Node bytes are `node.rs`'s
+//! business, log records `wal.rs`'s.
+//!
+//! # Concurrency protocol
+//! - **Readers** (`get`, `get_many`, `range`) take no latch. Each node is copied whole with
+//!   `pool.read_optimistic` (the pool validates the copy against the page version and re-runs on change), and
+//!   the copy is then checked on its own: it must be a live node of the expected level whose fence keys cover
+//!   the search key. Fence keys make every consistent copy self-validating, so no parent/child version
+//!   coupling is needed: a stale child pointer leads to a node that is dead (freed), of the wrong level, or
+//!   whose fences no longer cover the key, and the reader restarts from the root (bounded by
+//!   [`MAX_RESTARTS`]). A node whose fences cover the key at the moment of its copy holds that key's current
+//!   entry, because every change to an entry happens under the exclusive latch of the leaf covering it.
+//! - **Leaf writers** (`put`, `delete` that change one leaf only) descend optimistically, latch the leaf with
+//!   `pool.write`, re-check it (live leaf covering the key), change it, log, `set_lsn`, release. They hold one
+//!   latch and never wait for another while holding it.
+//! - **Structure changes** (split, merge, root change) are serialised by the exclusive latch of the meta page
+//!   (page 0). While it is held, inner nodes cannot change (only structure changes touch them), so the path
+//!   read under short shared latches stays valid. The changer then latches, top-down, the path nodes it will
+//!   modify (for a split only from the highest node that absorbs the separator; for a merge the whole path),
+//!   then siblings and pages taken from the free list, does the change, logs one atomic record of full page
+//!   images, stamps every page, publishes a new root, and releases.
+//! - **Latch order** (deadlock freedom): meta page → inner nodes top-down → leaves (path leaf, then its
+//!   sibling) → free-list pages. Only the meta holder ever holds more than one latch, so two threads can never
+//!   wait on each other in a cycle: leaf writers hold one latch and wait for none while holding it, readers hold
+//!   none. The log's mutexes are leaves of this order (taken while holding latches, never the other way).
+//!
+//! # Durability
+//! Every change is logged (`wal.rs`) before its page latch is released and the page is stamped with the
+//! record's end LSN; the pool writes a page only after `wal.flush_to(page_lsn)`. [`Tree::commit`] makes every
+//! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, WriteGuard};
+
+use crate::error::{Error, Result};
+use crate::node::{self, Fence, Limits, Node, NO_PAGE};
+use crate::wal::{Op, OwnedOp, TreeWal};
+
+/// Restarts of one operation after which the tree reports an error instead of spinning (a sign of corruption,
+/// e.g. fence keys that cover nothing, rather than of contention).
+pub const MAX_RESTARTS: usize = 1_000_000;
+
+/// The meta page.
+const META: PageNo = 0;
+const META_MAGIC: &[u8; 8] = b"BPTREE01";
+const META_FORMAT: u32 = 1;
+const M_FORMAT: usize = 8;
+const M_PAGE_SIZE: usize = 12;
+const M_ROOT: usize = 16;
+const M_FREE: usize = 20;
+
+fn meta_u32(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(NO_PAGE, u32::from_le_bytes)
+}
+
+fn set_meta_u32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+thread_local! {
+    /// One page-sized buffer per thread for optimistic copies; taken (not borrowed) so re-entrant use from a
+    /// `get_with` closure simply allocates another.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let mut buf = SCRATCH.with(Cell::take);
+    buf.resize(len, 0);
+    let r = f(&mut buf);
+    SCRATCH.with(|s| s.set(buf));
+    r
+}
+
+/// Counts of a tree's pages and entries, from [`Tree::check`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct TreeStats {
+    /// Levels (1 for a tree that is a single leaf).
+    pub depth: usize,
+    /// Inner nodes.
+    pub inner_nodes: usize,
+    /// Leaves.
+    pub leaves: usize,
+    /// Key-value pairs.
+    pub entries: usize,
+    /// Pages on the tree's free list.
+    pub free_pages: usize,
+}
+
+/// A crash-safe B+tree of byte-string keys and values on a [`BufferPool`] file and a [`TreeWal`].
+pub struct Tree {
+    pool: Arc<BufferPool>,
+    wal: Arc<TreeWal>,
+    file: FileId,
+    /// Cached root page number; changed only under the meta latch, after the meta page itself.
+    root: AtomicU32,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("file", &self.file)
+            .field("root", &self.root.load(Ordering::Relaxed))
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Tree {
+    /// Creates a new tree in the data file at `path` (which must be empty or absent), logging to `wal` (which
+    /// must be the WAL the pool was built with, and empty).
+    pub fn create(
+        pool: Arc<BufferPool>,
+        wal: Arc<TreeWal>,
+        path: impl AsRef<Path>,
+    ) -> Result<Tree> {
+        let tree = Tree::attach(pool, wal, path)?;
+        if tree.pool.file_pages(tree.file)? != 0 || tree.wal.end_lsn() != tree.wal.durable_lsn() {
+            return Err(Error::BadMeta("create: the data file is not empty".into()));
+        }
+        let mut found_records = false;
+        tree.wal.scan(|_, _| {
+            found_records = true;
+            Ok(())
+        })?;
+        if found_records {
+            return Err(Error::BadMeta("create: the log is not empty".into()));
+        }
+        tree.init_new()?;
+        Ok(tree)
+    }
+
+    /// Opens the tree in the data file at `path`, running recovery from `wal` (which must be the WAL the pool
+    /// was built with); creates a new tree if both the file and the log are empty.
+    pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
+        let tree = Tree::attach(pool, wal, path)?;
+        let replayed = tree.recover()?;
+        if tree.pool.file_pages(tree.file)? == 0 {
+            tree.init_new()?;
+            return Ok(tree);
+        }
+        let meta = tree.pool.read(tree.pid(META))?;
+        if meta.get(..8) != Some(&META_MAGIC[..]) || meta_u32(&meta, M_FORMAT) != META_FORMAT {
+            return Err(Error::BadMeta("bad magic or format in page 0".into()));
+        }
+        let ps = meta_u32(&meta, M_PAGE_SIZE) as usize;
+        if ps != tree.pool.page_size() {
+            return Err(Error::BadMeta(format!(
+                "tree was made with {ps}-byte pages, the pool has {}",
+                tree.pool.page_size()
+            )));
+        }
+        tree.root.store(meta_u32(&meta, M_ROOT), Ordering::Release);
+        drop(meta);
+        // Recovered pages go to disk and the replayed log is cut, so the next recovery starts here.
+        if replayed > 0 {
+            tree.checkpoint()?;
+        }
+        Ok(tree)
+    }
+
+    fn attach(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
+        let user = pool.user_bytes();
+        if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::MAX_USER_BYTES).contains(&user) {
+            return Err(Error::BadMeta(format!("unsupported page user size {user}")));
+        }
+        let file = pool.open_file(path)?;
+        Ok(Tree {
+            pool,
+            wal,
+            file,
+            root: AtomicU32::new(NO_PAGE),
+            limits: Limits::for_user_bytes(user),
+        })
+    }
+
+    fn init_new(&self) -> Result<()> {
+        let mut meta = self.pool.new_page(self.file)?;
+        let mut root = self.pool.new_page(self.file)?;
+        if meta.page_id().page_no() != META || root.page_id().page_no() != META + 1 {
+            return Err(Error::BadMeta("new file did not start at page 0".into()));
+        }
+        meta.fill(0);
+        meta[..8].copy_from_slice(META_MAGIC);
+        set_meta_u32(&mut meta, M_FORMAT, META_FORMAT);
+        set_meta_u32(&mut meta, M_PAGE_SIZE, self.pool.page_size() as u32);
+        set_meta_u32(&mut meta, M_ROOT, 1);
+        set_meta_u32(&mut meta, M_FREE, NO_PAGE);
+        node::init(&mut root, node::KIND_LEAF, 0, NO_PAGE, None, None);
+        let lsn = self.wal.append(&[
+            Op::Image {
+                page: META,
+                bytes: &meta,
+            },
+            Op::Image {
+                page: 1,
+                bytes: &root,
+            },
+        ])?;
+        meta.set_lsn(lsn);
+        root.set_lsn(lsn);
+        self.root.store(1, Ordering::Release);
+        drop((meta, root));
+        self.wal.commit()
+    }
+
+    /// Redoes every valid log record whose LSN is above its page's LSN; returns the number of records read.
+    fn recover(&self) -> Result<usize> {
+        let mut records = 0;
+        self.wal.scan(|lsn, ops| {
+            records += 1;
+            for op in ops {
+                self.redo(lsn, op)?;
+            }
+            Ok(())
+        })?;
+        Ok(records)
+    }
+
+    fn redo(&self, lsn: Lsn, op: OwnedOp) -> Result<()> {
+        let no = op.page();
+        while self.pool.file_pages(self.file)? <= no {
+            drop(self.pool.new_page(self.file)?);
+        }
+        let mut g = self.pool.write(self.pid(no))?;
+        if g.lsn() >= lsn {
+            return Ok(());
+        }
+        let applied = match &op {
+            OwnedOp::Image(_, img) if img.len() == g.len() => {
+                g.copy_from_slice(img);
+                true
+            }
+            OwnedOp::Image(..) => false,
+            OwnedOp::Put(_, k, v) => node::leaf_upsert(&mut g, k, v).unwrap_or(false),
+            OwnedOp::Del(_, k) => node::leaf_delete(&mut g, k).is_ok(),
+        };
+        if !applied {
+            return Err(self.corrupt(no, "log record does not apply to the page"));
+        }
+        g.set_lsn(lsn);
+        Ok(())
+    }
+
+    /// The size limits of keys and values for this tree's page size.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The pool the tree lives in.
+    pub fn pool(&self) -> &Arc<BufferPool> {
+        &self.pool
+    }
+
+    /// The tree's log.
+    pub fn wal(&self) -> &Arc<TreeWal> {
+        &self.wal
+    }
+
+    /// The pool's id of the data file.
+    pub fn file(&self) -> FileId {
+        self.file
+    }
+
+    fn pid(&self, no: PageNo) -> PageId {
+        PageId::new(self.file, no)
+    }
+
+    fn corrupt(&self, no: PageNo, what: &'static str) -> Error {
+        Error::CorruptNode {
+            page: self.pid(no),
+            what,
+        }
+    }
+
+    fn check_key(&self, key: &[u8]) -> Result<()> {
+        if key.len() > self.limits.max_key {
+            return Err(Error::KeyTooLong {
+                len: key.len(),
+                max: self.limits.max_key,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies a consistent image of page `no`'s user region into `buf`.
+    fn copy_page(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
+        // A torn copy is discarded by the pool's version check; a consistent one is decoded with bounds checks.
+        self.pool
+            .read_optimistic(self.pid(no), |v| v.read_into(0, buf))?;
+        Ok(())
+    }
+
+    fn restart(&self, restarts: &mut usize) -> Result<()> {
+        *restarts += 1;
+        if *restarts >= MAX_RESTARTS {
+            return Err(Error::Invariant(format!(
+                "gave up after {MAX_RESTARTS} restarts: fence keys cover nothing?"
+            )));
+        }
+        if *restarts % 64 == 0 {
+            std::thread::yield_now();
+        }
+        Ok(())
+    }
+
+    /// Leaves in `buf` a consistent copy of the leaf covering `key` and returns its page number.
+    fn find_leaf(&self, key: &[u8], buf: &mut [u8]) -> Result<PageNo> {
+        let mut restarts = 0;
+        'restart: loop {
+            let mut no = self.root.load(Ordering::Acquire);
+            let mut expect: Option<u8> = None;
+            loop {
+                self.copy_page(no, buf)?;
+                let Some(n) = Node::parse(buf) else {
+                    if Node::is_dead(buf) {
+                        self.restart(&mut restarts)?;
+                        continue 'restart;
+                    }
+                    return Err(self.corrupt(no, "not a tree node"));
+                };
+                if !n.covers(key) || expect.is_some_and(|l| l != n.level()) {
+                    self.restart(&mut restarts)?;
+                    continue 'restart;
+                }
+                if n.is_leaf() {
+                    return Ok(no);
+                }
+                let child = n
+                    .child_pos(key)
+                    .and_then(|p| n.child_at(p))
+                    .ok_or_else(|| self.corrupt(no, "bad inner entry"))?;
+                expect = Some(n.level() - 1);
+                no = child;
+            }
+        }
+    }
+
+    /// Looks `key` up and calls `f` with its value (or `None`) while the value is still in the thread's page
+    /// buffer: no allocation.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        self.check_key(key)?;
+        with_scratch(self.limits.user_bytes, |buf| {
+            let no = self.find_leaf(key, buf)?;
+            let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
+            let v = n
+                .leaf_get(key)
+                .ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
+            Ok(f(v))
+        })
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, |v| v.map(<[u8]>::to_vec))
+    }
+
+    /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order, sharing the
+    /// copies of inner nodes between neighbouring keys, then each distinct leaf is read once. Every result
+    /// reflects the tree at some moment during the call.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        for k in keys {
+            self.check_key(k)?;
+        }
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_unstable_by_key(|&i| keys[i]);
+        // Phase 1: each key's leaf page, through a stack of shared inner-node copies.
+        let mut stack: Vec<Vec<u8>> = Vec::new();
+        let mut leaf_of = Vec::with_capacity(order.len());
+        for &i in &order {
+            leaf_of.push(self.leaf_no_shared(keys[i], &mut stack)?);
+        }
+        // PREFETCH SEAM: once the pool has `prefetch(&[PageId])`, issue it here for the distinct pages in
+        // `leaf_of` (already in key order, so mostly ascending page runs), so phase 2's reads overlap:
+        //     let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
+        //     pages.dedup();
+        //     self.pool.prefetch(&pages)?;
+        // Phase 2: read each leaf once; a key its (fresh) copy no longer covers takes a normal lookup.
+        let mut out = vec![None; keys.len()];
+        with_scratch(self.limits.user_bytes, |buf| -> Result<()> {
+            let mut loaded = NO_PAGE;
+            for (j, &i) in order.iter().enumerate() {
+                let key = keys[i];
+                if leaf_of[j] != loaded {
+                    self.copy_page(leaf_of[j], buf)?;
+                    loaded = leaf_of[j];
+                }
+                match Node::parse(buf) {
+                    Some(n) if n.is_leaf() && n.covers(key) => {
+                        out[i] = n
+                            .leaf_get(key)
+                            .ok_or_else(|| self.corrupt(loaded, "bad leaf entry"))?
+                            .map(<[u8]>::to_vec);
+                    }
+                    _ => out[i] = self.get(key)?,
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The leaf page number for `key`, reusing the copies of inner nodes in `stack` (root first) that still
+    /// cover it. Copies may be stale; the leaf read afterwards is validated by its fences.
+    fn leaf_no_shared(&self, key: &[u8], stack: &mut Vec<Vec<u8>>) -> Result<PageNo> {
+        let mut restarts = 0;
+        loop {
+            while stack
+                .last()
+                .is_some_and(|b| !Node::parse(b).is_some_and(|n| n.covers(key)))
+            {
+                stack.pop();
+            }
+            if stack.is_empty() {
+                let root = self.root.load(Ordering::Acquire);
+                let mut b = vec![0u8; self.limits.user_bytes];
+                self.copy_page(root, &mut b)?;
+                match Node::parse(&b) {
+                    Some(n) if n.covers(key) && n.is_leaf() => return Ok(root),
+                    Some(n) if n.covers(key) => stack.push(b),
+                    _ => {
+                        self.restart(&mut restarts)?;
+                        continue;
+                    }
+                }
+            }
+            let top = stack.last().expect("not empty");
+            let n = Node::parse(top).expect("checked above");
+            let child = n
+                .child_pos(key)
+                .and_then(|p| n.child_at(p))
+                .ok_or(Error::Invariant(
+                    "bad inner entry in a validated copy".into(),
+                ))?;
+            if n.level() == 1 {
+                return Ok(child);
+            }
+            let level = n.level();
+            let mut b = vec![0u8; self.limits.user_bytes];
+            self.copy_page(child, &mut b)?;
+            match Node::parse(&b) {
+                Some(c) if c.covers(key) && c.level() + 1 == level => stack.push(b),
+                _ => {
+                    stack.clear();
+                    self.restart(&mut restarts)?;
+                }
+            }
+        }
+    }
+
+    /// Inserts `key` with `val`, replacing any value it had. Not durable until [`Tree::commit`].
+    pub fn put(&self, key: &[u8], val: &[u8]) -> Result<()> {
+        self.check_key(key)?;
+        if val.len() > self.limits.max_value {
+            return Err(Error::ValueTooLong {
+                len: val.len(),
+                max: self.limits.max_value,
+            });
+        }
+        let mut restarts = 0;
+        loop {
+            let no = with_scratch(self.limits.user_bytes, |buf| self.find_leaf(key, buf))?;
+            let mut g = self.pool.write(self.pid(no))?;
+            if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
+                drop(g);
+                self.restart(&mut restarts)?;
+                continue;
+            }
+            let fitted =
+                node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
+            if fitted {
+                let lsn = self
+                    .wal
+                    .append_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val })?;
+                g.set_lsn(lsn);
+                return Ok(());
+            }
+            drop(g);
+            return self.split_insert(key, val);
+        }
+    }
+
+    /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`].
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.check_key(key)?;
+        let mut restarts = 0;
+        loop {
+            let found = with_scratch(self.limits.user_bytes, |buf| -> Result<_> {
+                let no = self.find_leaf(key, buf)?;
+                let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
+                let v = n
+                    .leaf_get(key)
+                    .ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
+                Ok(v.map(|_| no))
+            })?;
+            // Absent in a consistent copy of the covering leaf: absent at that moment, no latch needed.
+            let Some(no) = found else { return Ok(false) };
+            let mut g = self.pool.write(self.pid(no))?;
+            if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
+                drop(g);
+                self.restart(&mut restarts)?;
+                continue;
+            }
+            if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
+                return Ok(false);
+            }
+            let lsn = self
+                .wal
+                .append_leaf(g.lsn(), no, &g, Op::Del { page: no, key })?;
+            g.set_lsn(lsn);
+            let underfull = Node::parse(&g)
+                .is_some_and(|n| n.entry_bytes() < self.limits.underflow_bytes())
+                && no != self.root.load(Ordering::Acquire);
+            drop(g);
+            if underfull {
+                self.merge_underfull(key)?;
+            }
+            return Ok(true);
+        }
+    }
+
+    /// Page numbers from the root to the leaf covering `key`. Only valid while the meta latch is held (inner
+    /// nodes are then stable).
+    fn path_to(&self, meta: &[u8], key: &[u8]) -> Result<Vec<PageNo>> {
+        let mut no = meta_u32(meta, M_ROOT);
+        let mut path = Vec::new();
+        loop {
+            path.push(no);
+            if path.len() > 64 {
+                return Err(Error::Invariant("path longer than 64 levels".into()));
+            }
+            let g = self.pool.read(self.pid(no))?;
+            let n = Node::parse(&g).ok_or_else(|| self.corrupt(no, "not a node on the path"))?;
+            if !n.covers(key) {
+                return Err(self.corrupt(no, "path node does not cover the key"));
+            }
+            if n.is_leaf() {
+                return Ok(path);
+            }
+            no = n
+                .child_pos(key)
+                .and_then(|p| n.child_at(p))
+                .ok_or_else(|| self.corrupt(no, "bad inner entry"))?;
+        }
+    }
+
+    /// Takes a page for a new node: the head of the free list, or a new page at the end of the file.
+    fn alloc<'p>(&'p self, meta: &mut WriteGuard<'_>) -> Result<WriteGuard<'p>> {
+        let head = meta_u32(meta, M_FREE);
+        if head == NO_PAGE {
+            return Ok(self.pool.new_page(self.file)?);
+        }
+        let g = self.pool.write(self.pid(head))?;
+        if !Node::is_dead(&g) {
+            return Err(self.corrupt(head, "free-list page is not free"));
+        }
+        let next = Node::dead_link(&g).unwrap_or(NO_PAGE);
+        set_meta_u32(meta, M_FREE, next);
+        Ok(g)
+    }
+
+    /// Puts a node's page on the free list (the caller has unlinked it and holds its latch).
+    fn free(&self, meta: &mut WriteGuard<'_>, g: &mut WriteGuard<'_>) {
+        node::init_dead(g, meta_u32(meta, M_FREE));
+        set_meta_u32(meta, M_FREE, g.page_id().page_no());
+    }
+
+    /// Logs `pages` (all changed) as one atomic record and stamps them.
+    fn log_images(&self, pages: &mut [&mut WriteGuard<'_>]) -> Result<()> {
+        let lsn = {
+            let ops: Vec<Op<'_>> = pages
+                .iter()
+                .map(|g| Op::Image {
+                    page: g.page_id().page_no(),
+                    bytes: g,
+                })
+                .collect();
+            self.wal.append(&ops)?
+        };
+        for g in pages.iter_mut() {
+            g.set_lsn(lsn);
+        }
+        Ok(())
+    }
+
+    /// Inserts `(key, val)` into a full leaf: splits the leaf, and its ancestors as far as needed.
+    fn split_insert(&self, key: &[u8], val: &[u8]) -> Result<()> {
+        let mut meta = self.pool.write(self.pid(META))?;
+        let path = self.path_to(&meta, key)?;
+        let leaf_at = path.len() - 1;
+        // The highest path node that changes: the first ancestor with room for a separator of any size, or the
+        // root if every node up to it splits. Inner nodes are stable while we hold the meta latch.
+        let mut top = leaf_at;
+        let mut root_splits = false;
+        loop {
+            if top == 0 {
+                root_splits = true;
+                break;
+            }
+            let g = self.pool.read(self.pid(path[top - 1]))?;
+            let n = Node::parse(&g).ok_or_else(|| self.corrupt(path[top - 1], "inner"))?;
+            top -= 1;
+            if n.free_bytes() >= self.limits.max_inner_entry() {
+                break;
+            }
+        }
+        let mut guards = Vec::with_capacity(path.len() - top);
+        for &no in &path[top..] {
+            guards.push(self.pool.write(self.pid(no))?);
+        }
+        // A concurrent delete may have made room meanwhile.
+        let leaf_no = path[leaf_at];
+        let leaf = guards.last_mut().expect("path is not empty");
+        if node::leaf_upsert(leaf, key, val).map_err(|_| self.corrupt(leaf_no, "leaf"))? {
+            let lsn = self.wal.append_leaf(
+                leaf.lsn(),
+                leaf_no,
+                leaf,
+                Op::Put {
+                    page: leaf_no,
+                    key,
+                    val,
+                },
+            )?;
+            leaf.set_lsn(lsn);
+            return Ok(());
+        }
+        let mut fresh: Vec<WriteGuard<'_>> = Vec::new();
+        let mut right = self.alloc(&mut meta)?;
+        let mut right_no = right.page_id().page_no();
+        let mut sep = node::split_leaf(leaf, &mut right, right_no, key, val)
+            .map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
+        fresh.push(right);
+        let mut new_root = None;
+        // guards[j] holds path[top + j]; the node at index j has just split into itself and `right_no`.
+        let mut j = guards.len() - 1;
+        loop {
+            if j == 0 {
+                if root_splits {
+                    let old_root = path[0];
+                    let level = Node::parse(&guards[0])
+                        .ok_or_else(|| self.corrupt(old_root, "root"))?
+                        .level();
+                    let mut r = self.alloc(&mut meta)?;
+                    let r_no = r.page_id().page_no();
+                    node::init(&mut r, node::KIND_INNER, level + 1, old_root, None, None);
+                    if !node::inner_insert(&mut r, &sep, right_no)
+                        .map_err(|_| self.corrupt(r_no, "new root"))?
+                    {
+                        return Err(self.corrupt(r_no, "separator does not fit a new root"));
+                    }
+                    set_meta_u32(&mut meta, M_ROOT, r_no);
+                    new_root = Some(r_no);
+                    fresh.push(r);
+                    break;
+                }
+                return Err(Error::Invariant(
+                    "split reached a node predicted to absorb the separator".into(),
+                ));
+            }
+            let parent_no = path[top + j - 1];
+            let parent = &mut guards[j - 1];
+            if node::inner_insert(parent, &sep, right_no)
+                .map_err(|_| self.corrupt(parent_no, "inner"))?
+            {
+                break;
+            }
+            if j - 1 == 0 && !root_splits {
+                return Err(Error::Invariant(
+                    "node predicted to absorb a separator is full".into(),
+                ));
+            }
+            let mut r = self.alloc(&mut meta)?;
+            let r_no = r.page_id().page_no();
+            sep = node::split_inner(parent, &mut r, &sep, right_no)
+                .map_err(|_| self.corrupt(parent_no, "inner split"))?;
+            right_no = r_no;
+            fresh.push(r);
+            j -= 1;
+        }
+        let mut all: Vec<&mut WriteGuard<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
+        all.push(&mut meta);
+        self.log_images(&mut all)?;
+        if let Some(r) = new_root {
+            self.root.store(r, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// After a delete left the leaf covering `key` underfull: merges it with a sibling, and ancestors that
+    /// become underfull in turn; collapses a root left with one child.
+    fn merge_underfull(&self, key: &[u8]) -> Result<()> {
+        let mut meta = self.pool.write(self.pid(META))?;
+        let path = self.path_to(&meta, key)?;
+        if path.len() == 1 {
+            return Ok(());
+        }
+        let mut guards = Vec::with_capacity(path.len());
+        for &no in &path {
+            guards.push(self.pool.write(self.pid(no))?);
+        }
+        let mut changed = vec![false; path.len()];
+        let mut others: Vec<WriteGuard<'_>> = Vec::new();
+        let mut meta_changed = false;
+        let mut j = path.len() - 1;
+        while j > 0 {
+            let n = Node::parse(&guards[j]).ok_or_else(|| self.corrupt(path[j], "node"))?;
+            if n.entry_bytes() >= self.limits.underflow_bytes() {
+                break;
+            }
+            let p =
+                Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+            let pos = p
+                .child_pos(key)
+                .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+            if p.child_at(pos) != Some(path[j]) {
+                return Err(Error::Invariant("path changed under the meta latch".into()));
+            }
+            if p.children() < 2 {
+                break;
+            }
+            // Merge children `lpos` and `lpos + 1`, whichever pair includes ours.
+            let lpos = if pos + 1 < p.children() { pos } else { pos - 1 };
+            let sep = p
+                .key(lpos)
+                .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?
+                .to_vec();
+            let sib_no = if lpos == pos {
+                p.child_at(pos + 1)
+            } else {
+                p.child_at(pos - 1)
+            }
+            .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+            let mut sib = self.pool.write(self.pid(sib_no))?;
+            let merged = if lpos == pos {
+                // Ours is the left one: absorb the right sibling, which is freed.
+                let ok = node::merge(&mut guards[j], &sib, &sep)
+                    .map_err(|_| self.corrupt(path[j], "merge"))?;
+                if ok {
+                    self.free(&mut meta, &mut sib);
+                }
+                ok
+            } else {
+                // Ours is the right one: the left sibling absorbs it, ours is freed.
+                let ok = node::merge(&mut sib, &guards[j], &sep)
+                    .map_err(|_| self.corrupt(sib_no, "merge"))?;
+                if ok {
+                    self.free(&mut meta, &mut guards[j]);
+                }
+                ok
+            };
+            if !merged {
+                break;
+            }
+            node::remove_at(&mut guards[j - 1], lpos)
+                .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+            changed[j] = true;
+            changed[j - 1] = true;
+            meta_changed = true;
+            others.push(sib);
+            j -= 1;
+        }
+        // A root inner node left with a single child hands the root to that child.
+        let mut new_root = None;
+        let r = Node::parse(&guards[0]).ok_or_else(|| self.corrupt(path[0], "root"))?;
+        if !r.is_leaf() && r.count() == 0 {
+            let child = r.link();
+            self.free(&mut meta, &mut guards[0]);
+            set_meta_u32(&mut meta, M_ROOT, child);
+            new_root = Some(child);
+            changed[0] = true;
+            meta_changed = true;
+        }
+        if !meta_changed {
+            return Ok(());
+        }
+        let mut all: Vec<&mut WriteGuard<'_>> = guards
+            .iter_mut()
+            .zip(&changed)
+            .filter(|(_, &c)| c)
+            .map(|(g, _)| g)
+            .chain(others.iter_mut())
+            .collect();
+        all.push(&mut meta);
+        self.log_images(&mut all)?;
+        if let Some(r) = new_root {
+            self.root.store(r, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
+    /// it is reached (no latch is held between calls), so concurrent changes to leaves not yet reached are seen;
+    /// every key is returned at most once, in increasing order.
+    pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> RangeIter<'_> {
+        let own = |b: Bound<&&[u8]>| match b {
+            Bound::Included(k) => Bound::Included(k.to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        RangeIter {
+            tree: self,
+            buf: vec![0u8; self.limits.user_bytes],
+            batch: VecDeque::new(),
+            from: Some(own(range.start_bound())),
+            end: own(range.end_bound()),
+            next_leaf: None,
+        }
+    }
+
+    /// Makes every change made before the call durable (one fsync shared by concurrent committers).
+    pub fn commit(&self) -> Result<()> {
+        self.wal.commit()
+    }
+
+    /// Writes every dirty page to the data file and cuts the log before the checkpoint's redo point, so recovery
+    /// starts there.
+    pub fn checkpoint(&self) -> Result<()> {
+        let redo = self.wal.begin_checkpoint();
+        self.pool.checkpoint()?;
+        self.wal.truncate_before(redo)
+    }
+
+    /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was
+    /// committed: the next `open` recovers it from the log.)
+    pub fn close(self) -> Result<()> {
+        self.checkpoint()?;
+        self.pool.close_file(self.file)?;
+        Ok(())
+    }
+
+    /// Checks every structural invariant: node format, levels (all leaves at one depth), keys sorted and within
+    /// their fences, each child's fences equal to its parent's bounds for it, the leaf chain linking the leaves in
+    /// key order, and the free list. Excludes structure changes while it runs (meta latch); run it while no
+    /// leaf writers are active for an exact result.
+    pub fn check(&self) -> Result<TreeStats> {
+        let meta = self.pool.write(self.pid(META))?;
+        let root = meta_u32(&meta, M_ROOT);
+        if root != self.root.load(Ordering::Acquire) {
+            return Err(Error::Invariant(
+                "cached root differs from the meta page".into(),
+            ));
+        }
+        let mut stats = TreeStats::default();
+        let mut leaves = Vec::new();
+        let rb = self.pool.read(self.pid(root))?.to_vec();
+        let level = Node::parse(&rb)
+            .ok_or_else(|| self.corrupt(root, "root"))?
+            .level();
+        stats.depth = level as usize + 1;
+        self.check_node(root, level, None, None, &mut leaves, &mut stats)?;
+        for w in leaves.windows(2) {
+            if w[0].1 != w[1].0 {
+                return Err(Error::Invariant(format!(
+                    "leaf {} links to {}, next leaf is {}",
+                    w[0].0, w[0].1, w[1].0
+                )));
+            }
+        }
+        if leaves.last().is_some_and(|l| l.1 != NO_PAGE) {
+            return Err(Error::Invariant("last leaf links somewhere".into()));
+        }
+        let mut free = meta_u32(&meta, M_FREE);
+        while free != NO_PAGE {
+            stats.free_pages += 1;
+            if stats.free_pages > self.pool.file_pages(self.file)? as usize {
+                return Err(Error::Invariant("free list has a cycle".into()));
+            }
+            let g = self.pool.read(self.pid(free))?;
+            if !Node::is_dead(&g) {
+                return Err(Error::Invariant(format!("free page {free} is not dead")));
+            }
+            free = Node::dead_link(&g).unwrap_or(NO_PAGE);
+        }
+        Ok(stats)
+    }
+
+    fn check_node(
+        &self,
+        no: PageNo,
+        level: u8,
+        low: Fence<'_>,
+        high: Fence<'_>,
+        leaves: &mut Vec<(PageNo, PageNo)>,
+        stats: &mut TreeStats,
+    ) -> Result<()> {
+        let b = self.pool.read(self.pid(no))?.to_vec();
+        let n = Node::parse(&b).ok_or_else(|| self.corrupt(no, "not a node"))?;
+        let fail = |what: String| Err(Error::Invariant(format!("page {no}: {what}")));
+        if n.level() != level {
+            return fail(format!("level {} where {level} expected", n.level()));
+        }
+        if n.low() != low || n.high() != high {
+            return fail(format!(
+                "fences {:?}..{:?}, parent says {low:?}..{high:?}",
+                n.low(),
+                n.high()
+            ));
+        }
+        let mut prev: Option<&[u8]> = None;
+        for i in 0..n.count() {
+            let (k, _) = n.entry(i).ok_or_else(|| self.corrupt(no, "entry"))?;
+            if prev.is_some_and(|p| p >= k) {
+                return fail(format!("keys out of order at slot {i}"));
+            }
+            if !n.covers(k) {
+                return fail(format!("key at slot {i} outside the fences"));
+            }
+            prev = Some(k);
+        }
+        if n.is_leaf() {
+            stats.leaves += 1;
+            stats.entries += n.count();
+            leaves.push((no, n.link()));
+            return Ok(());
+        }
+        stats.inner_nodes += 1;
+        for p in 0..n.children() {
+            let (lo, hi) = n
+                .child_bounds(p)
+                .ok_or_else(|| self.corrupt(no, "bounds"))?;
+            let child = n.child_at(p).ok_or_else(|| self.corrupt(no, "child"))?;
+            self.check_node(child, level - 1, lo, hi, leaves, stats)?;
+        }
+        Ok(())
+    }
+}
+
+/// Iterator returned by [`Tree::range`]: `(key, value)` pairs in key order, or the error that ended the scan.
+pub struct RangeIter<'t> {
+    tree: &'t Tree,
+    buf: Vec<u8>,
+    batch: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Lower bound of the keys not yet returned; `None` once the scan is over.
+    from: Option<Bound<Vec<u8>>>,
+    end: Bound<Vec<u8>>,
+    /// The next leaf by sibling link, with the low fence it must have to continue the scan.
+    next_leaf: Option<PageNo>,
+}
+
+impl std::fmt::Debug for RangeIter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeIter")
+            .field("from", &self.from)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+impl RangeIter<'_> {
+    fn before_end(&self, k: &[u8]) -> bool {
+        match &self.end {
+            Bound::Included(e) => k <= e.as_slice(),
+            Bound::Excluded(e) => k < e.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    /// Copies the next leaf and moves its pairs in range into `batch`.
+    fn fill(&mut self) -> Result<()> {
+        let Some(from) = self.from.take() else {
+            return Ok(());
+        };
+        let start: &[u8] = match &from {
+            Bound::Included(k) | Bound::Excluded(k) => k,
+            Bound::Unbounded => &[],
+        };
+        // Follow the sibling link if that leaf still starts exactly where the last one ended; else descend.
+        let mut found = None;
+        if let Some(next) = self.next_leaf.take() {
+            self.tree.copy_page(next, &mut self.buf)?;
+            if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.low() == Some(start)) {
+                found = Some(next);
+            }
+        }
+        if found.is_none() {
+            self.tree.find_leaf(start, &mut self.buf)?;
+        }
+        let n = Node::parse(&self.buf).ok_or(Error::Invariant("leaf copy".into()))?;
+        for i in 0..n.count() {
+            let (k, v) = n.entry(i).ok_or(Error::Invariant("leaf entry".into()))?;
+            let after_start = match &from {
+                Bound::Included(s) => k >= s.as_slice(),
+                Bound::Excluded(s) => k > s.as_slice(),
+                Bound::Unbounded => true,
+            };
+            if after_start && self.before_end(k) {
+                self.batch.push_back((k.to_vec(), v.to_vec()));
+            }
+        }
+        if let Some(h) = n.high() {
+            if self.before_end(h) {
+                self.from = Some(Bound::Included(h.to_vec()));
+                self.next_leaf = Some(n.link());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for RangeIter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.batch.is_empty() {
+            self.from.as_ref()?;
+            if let Err(e) = self.fill() {
+                self.from = None;
+                return Some(Err(e));
+            }
+        }
+        self.batch.pop_front().map(Ok)
+    }
+}

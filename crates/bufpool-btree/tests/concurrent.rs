@@ -1,0 +1,129 @@
+//! Many threads read and write one tree: each thread owns a key range (checked exactly against its own model,
+//! during the run and after it) and all threads fight over a shared range (values must stay well-formed).
+//! Keys of all ranges interleave in key order, so threads share leaves and split and merge them concurrently.
+//! Afterwards the tree's invariants are checked (sorted keys, separator bounds, leaf chain, one leaf depth).
+//!
+//! Longer: `BTREE_CONC_OPS=200000 cargo test -p bufpool-btree --release --test concurrent`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{key, mix, value};
+
+const SHARED_BASE: u64 = 1 << 40;
+const SHARED_IDS: u64 = 300;
+const OWN_IDS: u64 = 400;
+
+fn ops_per_thread(default: usize) -> usize {
+    std::env::var("BTREE_CONC_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run(threads: u64, ops: usize, frames: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = common::open(dir.path(), frames);
+    for i in 0..SHARED_IDS {
+        let id = SHARED_BASE + i;
+        tree.put(&key(id), &value(id, 0)).unwrap();
+    }
+    let models: Vec<BTreeMap<u64, u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let tree = &tree;
+                s.spawn(move || {
+                    let mut model = BTreeMap::new();
+                    let mut rng = mix(t + 1);
+                    for n in 0..ops as u64 {
+                        rng = mix(rng);
+                        let own = t * 1_000_000 + rng % OWN_IDS;
+                        let shared = SHARED_BASE + (rng >> 20) % SHARED_IDS;
+                        match (rng >> 40) % 16 {
+                            0..=4 => {
+                                tree.put(&key(own), &value(own, n)).unwrap();
+                                model.insert(own, n);
+                            }
+                            5..=7 => {
+                                let had = model.remove(&own).is_some();
+                                assert_eq!(tree.delete(&key(own)).unwrap(), had);
+                            }
+                            8..=9 => {
+                                let want = model.get(&own).map(|&v| value(own, v));
+                                assert_eq!(
+                                    tree.get(&key(own)).unwrap(),
+                                    want,
+                                    "thread {t} id {own}"
+                                );
+                            }
+                            10..=11 => tree.put(&key(shared), &value(shared, n)).unwrap(),
+                            12 => {
+                                tree.delete(&key(shared)).unwrap();
+                            }
+                            13 => {
+                                if let Some(v) = tree.get(&key(shared)).unwrap() {
+                                    assert_eq!(
+                                        v[..8],
+                                        shared.to_le_bytes(),
+                                        "shared value of another key"
+                                    );
+                                }
+                            }
+                            14 => {
+                                // A short scan: keys strictly increasing, each value belonging to its key.
+                                let from = key(rng);
+                                let mut prev: Option<Vec<u8>> = None;
+                                for pair in tree.range(from.as_slice()..).take(50) {
+                                    let (k, v) = pair.unwrap();
+                                    assert!(prev.as_ref().is_none_or(|p| *p < k));
+                                    assert!(k >= from);
+                                    let id = u64::from_le_bytes(v[..8].try_into().unwrap());
+                                    assert_eq!(key(id), k);
+                                    prev = Some(k);
+                                }
+                            }
+                            _ => tree.commit().unwrap(),
+                        }
+                    }
+                    model
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let stats = tree.check().unwrap();
+    let mut expected = 0;
+    for (t, model) in models.iter().enumerate() {
+        for i in 0..OWN_IDS {
+            let id = t as u64 * 1_000_000 + i;
+            let want = model.get(&id).map(|&v| value(id, v));
+            assert_eq!(tree.get(&key(id)).unwrap(), want);
+        }
+        expected += model.len();
+    }
+    let shared_present = (0..SHARED_IDS)
+        .filter(|i| tree.get(&key(SHARED_BASE + i)).unwrap().is_some())
+        .count();
+    assert_eq!(stats.entries, expected + shared_present);
+    let scanned = tree.range::<std::ops::RangeFull>(..).count();
+    assert_eq!(scanned, stats.entries);
+    assert!(stats.depth >= 2, "{stats:?}");
+}
+
+#[test]
+fn two_threads() {
+    run(2, ops_per_thread(4000), 512);
+}
+
+#[test]
+fn eight_threads() {
+    run(8, ops_per_thread(1500), 512);
+}
+
+/// A pool much smaller than the tree: lookups miss, dirty pages are evicted (after the log is flushed to their
+/// LSN) while other threads latch, split and merge.
+#[test]
+fn eight_threads_small_pool() {
+    run(8, ops_per_thread(1500), 40);
+}

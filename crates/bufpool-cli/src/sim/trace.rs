@@ -1,0 +1,617 @@
+//! Trace readers: turn a page-access trace file into the sequence of page keys it requests.
+//!
+//! Owns the supported formats ([`Format`]), format detection from the file name, transparent decompression
+//! (gzip, xz, zstd, detected by magic bytes, never by name) and the interned in-memory form [`Trace`].
+//!
+//! Every reader streams: it reads the (decompressed) file once, front to back, through a buffered reader, and
+//! hands each page key to a sink. Only the interned trace is kept: four bytes per request and eight per distinct
+//! page (plus, while reading, a hash index of the distinct keys), never the file's text or records.
+//!
+//! Formats (one access names one page; sizes are ignored, every page is one cache slot):
+//! - `lis`: the ARC paper's traces. Each line is `start count ignored request_no`; it requests pages
+//!   `start .. start+count-1` in order (a count of 0 requests nothing). Only the first two fields are read; at
+//!   least two are required; blank lines are skipped.
+//! - `lirs`: the LIRS paper's traces. One page number (`u64`) per line. Blank lines and lines holding only `*`
+//!   (the LIRS simulator's "print the stacks here" breakpoint marker) are skipped; CRLF line ends are accepted.
+//! - `u32be`: binary, one big-endian `u32` key per access (the cache2k traces).
+//! - `oracle-general`: libCacheSim's `oracleGeneral` binary form, packed little-endian 24-byte records
+//!   `u32 time, u64 id, u32 size, i64 next_access`; only `id` is used.
+//! - `csv`: libCacheSim-style CSV. See [`CsvColumn`] for how the id column is found. A numeric id is the key
+//!   itself; any other non-empty id (libCacheSim's string ids) is hashed to a key with 64-bit FNV-1a.
+//!
+//! Errors name the 1-based line of a text format, or the byte offset in the decompressed stream of a binary one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Buffer size of the readers between the file, the decompressor and the parser.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Bytes sniffed at the start of a `.trace` file to tell text from binary.
+const SNIFF_BYTES: usize = 4096;
+
+/// Column names tried, in this order, when a CSV header names the id column and no `--csv-column` is given.
+pub const CSV_ID_COLUMNS: &[&str] = &[
+    "obj_id",
+    "object_id",
+    "id",
+    "key",
+    "obj",
+    "page",
+    "page_id",
+    "block",
+    "lba",
+    "lbn",
+];
+
+/// Errors of reading a trace.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The file could not be opened or read (including a corrupt compressed stream).
+    #[error("{path}: {source}")]
+    Io {
+        /// The trace file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// A text trace has a line that is not in its format.
+    #[error("{path}: line {line}: {reason}")]
+    Line {
+        /// The trace file.
+        path: String,
+        /// 1-based line number in the decompressed text.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A binary trace has a malformed record.
+    #[error("{path}: byte offset {offset}: {reason}")]
+    Binary {
+        /// The trace file.
+        path: String,
+        /// Offset in the decompressed stream of the record that is malformed.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `--format auto` could not tell the format from the file name.
+    #[error("{path}: cannot tell the trace format from the file name; pass --format (lis, lirs, u32be, oracle-general, csv)")]
+    UnknownFormat {
+        /// The trace file.
+        path: String,
+    },
+    /// The trace has more requests or distinct pages than the simulator indexes (`u32::MAX - 1`).
+    #[error("{path}: more than {max} requests or distinct pages: too large to simulate")]
+    TooLarge {
+        /// The trace file.
+        path: String,
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// A trace file format, as named by `--format`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Format {
+    /// Decide from the file name, after stripping a compression suffix: `.lis` is lis, `.trace`/`.trc` is lirs if
+    /// its first bytes are text and u32be otherwise, a name with `.oracleGeneral` is oracle-general, `.csv` is csv.
+    Auto,
+    /// ARC traces: `start count ignored request_no` per line.
+    Lis,
+    /// LIRS traces: one page number per line.
+    Lirs,
+    /// Big-endian u32 keys.
+    U32be,
+    /// libCacheSim oracleGeneral records.
+    OracleGeneral,
+    /// libCacheSim-style CSV.
+    Csv,
+}
+
+impl Format {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Lis => "lis",
+            Format::Lirs => "lirs",
+            Format::U32be => "u32be",
+            Format::OracleGeneral => "oracle-general",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// The compression a trace file was found to use (by its magic bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// gzip (any number of members).
+    Gzip,
+    /// xz (any number of streams).
+    Xz,
+    /// zstd (any number of frames).
+    Zstd,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+/// Which CSV column holds the page id.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub enum CsvColumn {
+    /// The first line must be a header with one of [`CSV_ID_COLUMNS`] (case-insensitive); that column is used.
+    #[default]
+    Auto,
+    /// The first line must be a header with this column name (case-insensitive).
+    Name(String),
+    /// This 1-based column (as libCacheSim's `obj-id-col`). The first line is a header, and skipped, only if that
+    /// field of it is not a number.
+    Index(usize),
+}
+
+impl CsvColumn {
+    /// Parses `--csv-column`: a number is a 1-based index, anything else a header name.
+    pub fn parse(s: &str) -> Result<CsvColumn, String> {
+        match s.parse::<usize>() {
+            Ok(0) => Err("CSV column indices start at 1".into()),
+            Ok(i) => Ok(CsvColumn::Index(i)),
+            Err(_) if s.trim().is_empty() => Err("empty CSV column name".into()),
+            Err(_) => Ok(CsvColumn::Name(s.trim().to_string())),
+        }
+    }
+}
+
+/// A trace in memory: requests as dense page indices, and each dense index's original key.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// `keys[p]` is the key of dense page `p` (in order of first appearance).
+    pub keys: Vec<u64>,
+    /// Every request, as a dense page index (`< keys.len()`).
+    pub requests: Vec<u32>,
+}
+
+impl Trace {
+    /// Interns a sequence of keys (for tests).
+    #[cfg(test)]
+    pub fn from_keys(keys: impl IntoIterator<Item = u64>) -> Trace {
+        let mut b = TraceBuilder::default();
+        for k in keys {
+            b.push(k);
+        }
+        b.finish()
+    }
+
+    /// Number of distinct pages.
+    pub fn distinct_pages(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// Builds a [`Trace`] from keys one at a time.
+#[derive(Default)]
+struct TraceBuilder {
+    index: HashMap<u64, u32>,
+    trace: Trace,
+}
+
+impl TraceBuilder {
+    /// Largest count of requests or distinct pages: dense indices are `u32`, and `u32::MAX` is the simulator's
+    /// "none" marker.
+    const MAX: usize = u32::MAX as usize - 1;
+
+    fn push(&mut self, key: u64) {
+        let next = self.trace.keys.len() as u32;
+        let p = *self.index.entry(key).or_insert(next);
+        if p == next {
+            self.trace.keys.push(key);
+        }
+        self.trace.requests.push(p);
+    }
+
+    fn full(&self) -> bool {
+        self.trace.requests.len() >= Self::MAX || self.trace.keys.len() >= Self::MAX
+    }
+
+    fn finish(self) -> Trace {
+        self.trace
+    }
+}
+
+/// A trace read from a file, with what was found out about it.
+#[derive(Debug)]
+pub struct LoadedTrace {
+    /// The requests.
+    pub trace: Trace,
+    /// The format it was parsed as.
+    pub format: Format,
+    /// The compression it was stored with.
+    pub compression: Compression,
+}
+
+/// Reads the whole trace at `path` in `format` (`Auto` decides from the name).
+pub fn load(path: &Path, format: Format, csv: &CsvColumn) -> Result<LoadedTrace, TraceError> {
+    let shown = path.display().to_string();
+    let io_err = |source| TraceError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let (mut reader, compression) = decompress(file).map_err(io_err)?;
+    let format = match format {
+        Format::Auto => detect(path, &mut reader)
+            .map_err(io_err)?
+            .ok_or_else(|| TraceError::UnknownFormat { path: shown.clone() })?,
+        f => f,
+    };
+    let mut builder = TraceBuilder::default();
+    let mut too_large = false;
+    parse(format, &mut reader, csv, &shown, &mut |key| {
+        if builder.full() {
+            too_large = true;
+            return false;
+        }
+        builder.push(key);
+        true
+    })?;
+    if too_large {
+        return Err(TraceError::TooLarge {
+            path: shown,
+            max: TraceBuilder::MAX as u64,
+        });
+    }
+    Ok(LoadedTrace {
+        trace: builder.finish(),
+        format,
+        compression,
+    })
+}
+
+/// Wraps `inner` in the decompressor its magic bytes call for.
+pub fn decompress<R: Read + 'static>(mut inner: R) -> io::Result<(Box<dyn BufRead>, Compression)> {
+    // Read the magic bytes by hand (a reader may return fewer than asked), then put them back in front.
+    let mut head = [0u8; 6];
+    let mut have = 0;
+    while have < head.len() {
+        match inner.read(&mut head[have..]) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let head = &head[..have];
+    let compression = if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Compression::Xz
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    };
+    let raw = BufReader::with_capacity(READ_BUFFER_BYTES, io::Cursor::new(head.to_vec()).chain(inner));
+    let reader: Box<dyn BufRead> = match compression {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            READ_BUFFER_BYTES,
+            flate2::bufread::MultiGzDecoder::new(raw),
+        )),
+        Compression::Xz => Box::new(BufReader::with_capacity(
+            READ_BUFFER_BYTES,
+            liblzma::bufread::XzDecoder::new_multi_decoder(raw),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            READ_BUFFER_BYTES,
+            zstd::stream::read::Decoder::with_buffer(raw)?,
+        )),
+    };
+    Ok((reader, compression))
+}
+
+/// Decides the format of `path` for `--format auto` (`None`: the name says nothing), sniffing the stream's first
+/// bytes for `.trace` files.
+pub fn detect(path: &Path, reader: &mut dyn BufRead) -> io::Result<Option<Format>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stem = name.as_str();
+    for suffix in [".gz", ".gzip", ".xz", ".zst", ".zstd"] {
+        if let Some(s) = stem.strip_suffix(suffix) {
+            stem = s;
+            break;
+        }
+    }
+    let lower = stem.to_ascii_lowercase();
+    if lower.ends_with(".lis") {
+        return Ok(Some(Format::Lis));
+    }
+    if lower.contains(".oraclegeneral") {
+        return Ok(Some(Format::OracleGeneral));
+    }
+    if lower.ends_with(".csv") {
+        return Ok(Some(Format::Csv));
+    }
+    if lower.ends_with(".trace") || lower.ends_with(".trc") {
+        // Text is printable ASCII and line ends; a binary u32be trace of real keys has other bytes (NULs at
+        // least: keys below 2^24) within its first few records. Text that is not a valid LIRS trace is still
+        // taken as text, so its error names the bad line.
+        let head = reader.fill_buf()?;
+        let head = &head[..head.len().min(SNIFF_BYTES)];
+        let text = head.iter().all(|&b| b.is_ascii_graphic() || b" \t\r\n".contains(&b));
+        return Ok(Some(if text { Format::Lirs } else { Format::U32be }));
+    }
+    Ok(None)
+}
+
+/// Parses `reader` as `format` (not `Auto`), calling `sink` with each key in order until it returns false.
+pub fn parse(
+    format: Format,
+    reader: &mut dyn BufRead,
+    csv: &CsvColumn,
+    path: &str,
+    sink: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), TraceError> {
+    match format {
+        Format::Auto => Err(TraceError::UnknownFormat { path: path.to_string() }),
+        Format::Lis => parse_lines(reader, path, &mut |line, _| parse_lis(line, sink)),
+        Format::Lirs => parse_lines(reader, path, &mut |line, _| parse_lirs(line, sink)),
+        Format::Csv => {
+            let mut state = CsvState::new(csv.clone());
+            parse_lines(reader, path, &mut |line, no| state.line(line, no, sink))
+        }
+        Format::U32be => parse_records::<4>(reader, path, &mut |r| Ok(sink(u64::from(u32::from_be_bytes(*r))))),
+        Format::OracleGeneral => parse_records::<24>(reader, path, &mut |r| {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&r[4..12]);
+            Ok(sink(u64::from_le_bytes(id)))
+        }),
+    }
+}
+
+/// What a line parser tells the line loop.
+enum Flow {
+    /// Go on with the next line.
+    More,
+    /// The sink asked to stop.
+    Stop,
+}
+
+/// Feeds each line (without its `\n` or `\r\n`, as `&str`) and its 1-based number to `each`.
+fn parse_lines(
+    reader: &mut dyn BufRead,
+    path: &str,
+    each: &mut dyn FnMut(&str, u64) -> Result<Flow, String>,
+) -> Result<(), TraceError> {
+    let mut buf = Vec::with_capacity(256);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| TraceError::Io {
+            path: path.to_string(),
+            source,
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let line_err = |reason: String| TraceError::Line {
+            path: path.to_string(),
+            line: line_no,
+            reason,
+        };
+        let text = std::str::from_utf8(&buf).map_err(|_| line_err("not UTF-8 text".into()))?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        match each(text, line_no).map_err(line_err)? {
+            Flow::More => {}
+            Flow::Stop => return Ok(()),
+        }
+    }
+}
+
+fn parse_u64(field: &str, what: &str) -> Result<u64, String> {
+    field
+        .parse::<u64>()
+        .map_err(|_| format!("{what} {field:?} is not an unsigned integer"))
+}
+
+fn parse_lis(line: &str, sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, String> {
+    let mut fields = line.split_ascii_whitespace();
+    let Some(start) = fields.next() else {
+        return Ok(Flow::More);
+    };
+    let Some(count) = fields.next() else {
+        return Err(format!("expected `start count ignored request_no`, found {line:?}"));
+    };
+    let start = parse_u64(start, "start page")?;
+    let count = parse_u64(count, "page count")?;
+    if start.checked_add(count).is_none() {
+        return Err(format!("pages {start}+{count} overflow u64"));
+    }
+    for page in start..start + count {
+        if !sink(page) {
+            return Ok(Flow::Stop);
+        }
+    }
+    Ok(Flow::More)
+}
+
+fn parse_lirs(line: &str, sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, String> {
+    let t = line.trim();
+    if t.is_empty() || t == "*" {
+        return Ok(Flow::More);
+    }
+    let key = parse_u64(t, "page number")?;
+    Ok(if sink(key) { Flow::More } else { Flow::Stop })
+}
+
+/// Feeds each `N`-byte record to `each`; a trailing partial record is an error at its offset.
+fn parse_records<const N: usize>(
+    reader: &mut dyn BufRead,
+    path: &str,
+    each: &mut dyn FnMut(&[u8; N]) -> Result<bool, String>,
+) -> Result<(), TraceError> {
+    let mut offset = 0u64;
+    let mut partial = [0u8; N];
+    let mut partial_len = 0usize;
+    loop {
+        let buf = reader.fill_buf().map_err(|source| TraceError::Io {
+            path: path.to_string(),
+            source,
+        })?;
+        if buf.is_empty() {
+            if partial_len != 0 {
+                return Err(TraceError::Binary {
+                    path: path.to_string(),
+                    offset,
+                    reason: format!("truncated record: {partial_len} of {N} bytes"),
+                });
+            }
+            return Ok(());
+        }
+        let len = buf.len();
+        let mut i = 0;
+        // Finish a record split across buffer refills.
+        if partial_len != 0 {
+            let take = (N - partial_len).min(len);
+            partial[partial_len..partial_len + take].copy_from_slice(&buf[..take]);
+            partial_len += take;
+            i = take;
+            if partial_len == N {
+                partial_len = 0;
+                let go = each(&partial).map_err(|reason| TraceError::Binary {
+                    path: path.to_string(),
+                    offset,
+                    reason,
+                })?;
+                offset += N as u64;
+                if !go {
+                    return Ok(());
+                }
+            }
+        }
+        while i + N <= len {
+            let rec: &[u8; N] = buf[i..i + N].try_into().expect("slice of length N");
+            let go = each(rec).map_err(|reason| TraceError::Binary {
+                path: path.to_string(),
+                offset,
+                reason,
+            })?;
+            offset += N as u64;
+            i += N;
+            if !go {
+                return Ok(());
+            }
+        }
+        if i < len {
+            let rest = len - i;
+            partial[..rest].copy_from_slice(&buf[i..]);
+            partial_len = rest;
+        }
+        reader.consume(len);
+    }
+}
+
+/// Parsing state of a CSV trace: the delimiter and id column, fixed by the first line.
+struct CsvState {
+    want: CsvColumn,
+    /// `(delimiter, 0-based id column)`, once the first line has been seen.
+    layout: Option<(char, usize)>,
+}
+
+impl CsvState {
+    fn new(want: CsvColumn) -> CsvState {
+        CsvState { want, layout: None }
+    }
+
+    fn line(&mut self, line: &str, no: u64, sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, String> {
+        if line.trim().is_empty() {
+            return Ok(Flow::More);
+        }
+        let (delim, col) = match self.layout {
+            Some(l) => l,
+            None => {
+                let delim = [',', '\t', ';', '|']
+                    .into_iter()
+                    .find(|d| line.contains(*d))
+                    .unwrap_or(',');
+                let names: Vec<String> = line.split(delim).map(|f| unquote(f).to_ascii_lowercase()).collect();
+                let find = |n: &str| names.iter().position(|h| h == &n.to_ascii_lowercase());
+                let header_col = match &self.want {
+                    CsvColumn::Auto => CSV_ID_COLUMNS.iter().find_map(|n| find(n)),
+                    CsvColumn::Name(n) => find(n),
+                    CsvColumn::Index(_) => None,
+                };
+                match (&self.want, header_col) {
+                    (_, Some(c)) => {
+                        self.layout = Some((delim, c));
+                        return Ok(Flow::More);
+                    }
+                    (CsvColumn::Index(i), None) => {
+                        let c = i - 1;
+                        self.layout = Some((delim, c));
+                        // A header line: its id field is not a number. Skip it.
+                        if names.get(c).is_some_and(|f| !f.is_empty() && f.parse::<u64>().is_err()) && no == 1 {
+                            return Ok(Flow::More);
+                        }
+                        (delim, c)
+                    }
+                    (CsvColumn::Name(n), None) => {
+                        return Err(format!("the header has no column {n:?} (header: {line:?})"));
+                    }
+                    (CsvColumn::Auto, None) => {
+                        return Err(format!(
+                            "the first line is not a header naming the id column (one of {}); pass --csv-column \
+                             NAME or a 1-based index",
+                            CSV_ID_COLUMNS.join(", ")
+                        ));
+                    }
+                }
+            }
+        };
+        let field = line
+            .split(delim)
+            .nth(col)
+            .ok_or_else(|| format!("no column {} (found {} fields)", col + 1, line.split(delim).count()))?;
+        let id = unquote(field);
+        if id.is_empty() {
+            return Err(format!("empty id in column {}", col + 1));
+        }
+        let key = id.parse::<u64>().unwrap_or_else(|_| fnv1a(id.as_bytes()));
+        Ok(if sink(key) { Flow::More } else { Flow::Stop })
+    }
+}
+
+fn unquote(field: &str) -> &str {
+    let f = field.trim();
+    f.strip_prefix('"')
+        .and_then(|f| f.strip_suffix('"'))
+        .unwrap_or(f)
+        .trim()
+}
+
+/// 64-bit FNV-1a: a stable hash of string ids (the same key on every run and machine).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,490 @@
+//! Write-back: page runs, flush, checkpoints (immediate and spread), syncs, and the background writer.
+//!
+//! Owns every path by which a page image reaches storage except the eviction of a single victim (`pool.rs`),
+//! which calls [`BufferPool::write_run`] too. Principal entry points: [`BufferPool::flush`],
+//! [`BufferPool::flush_file`], [`BufferPool::checkpoint`], [`BufferPool::checkpoint_spread`], and the writer
+//! thread started by [`crate::Builder::background_writer`].
+//!
+//! # The write rule (as PostgreSQL's FlushBuffer reads)
+//! 1. The writer holds a latch that excludes writers (shared, or exclusive when evicting) on every page it writes.
+//! 2. `wal.flush_to(max page LSN of the run)` returns first.
+//! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
+//! 4. A run of consecutive pages of one file goes out as one write.
+//! 5. Only after the write succeeded is the dirty flag cleared; a failed write or sync latches the file failed.
+//!
+//! A writer never *waits* for a latch while it holds others: when the next page of a run is busy, the run so far
+//! is written and released first (callers may latch pages in any order, so waiting while holding could deadlock).
+//!
+//! # The background writer
+//! Wakes every `interval` and (1) keeps `free_frames_target` frames on the free list by evicting victims in
+//! batches, writing dirty ones in sorted, coalesced runs, so a miss rarely runs the policy or waits for a write;
+//! (2) when more than `dirty_ratio_max` of the frames are dirty, writes dirty pages in page order, coalesced;
+//! (3) never writes more than `pages_per_sec_max` pages a second. Its errors latch the file failed (as any write
+//! failure does), are counted in [`crate::Stats::write_errors`], and are returned once by the next `flush`,
+//! `flush_file`, `checkpoint` or `close`. It stops when the pool is dropped.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering::*;
+use std::time::{Duration, Instant};
+
+use crate::checksum;
+use crate::error::{Error, Result};
+use crate::files::FileEntry;
+use crate::frame::{FrameHeader, TryLatch};
+use crate::page::{AlignedBuf, FileId, PageId};
+use crate::policy::FrameIdx;
+use crate::pool::BufferPool;
+use crate::stats::Counter;
+use crate::sync::Backoff;
+
+/// Most pages written by one call to `write_at` (128 KiB of 4 KiB pages).
+pub const RUN_PAGES_MAX: usize = 32;
+
+/// Settings of the background writer (see the module docs).
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// How often the writer wakes up.
+    pub interval: Duration,
+    /// Free frames the writer keeps ready for misses; 0 turns that part off.
+    pub free_frames_target: usize,
+    /// When more than this fraction of frames is dirty, the writer writes dirty pages back.
+    pub dirty_ratio_max: f64,
+    /// At most this many page writes per second (0: no limit).
+    pub pages_per_sec_max: u64,
+    /// Pages handled per round, for each of the two jobs.
+    pub batch_pages: usize,
+}
+
+impl WriterConfig {
+    /// Defaults for a pool of `frames` frames: wake every 10 ms, keep 1/32 of the frames free (at least 1), write
+    /// back above 10% dirty, no rate limit, 64 pages per round.
+    pub fn for_frames(frames: usize) -> WriterConfig {
+        WriterConfig {
+            interval: Duration::from_millis(10),
+            free_frames_target: (frames / 32).max(1),
+            dirty_ratio_max: 0.10,
+            pages_per_sec_max: 0,
+            batch_pages: 64,
+        }
+    }
+}
+
+thread_local! {
+    /// Private copies of pages being written: the checksum is stamped into the copy, never into the shared frame.
+    static WRITE_BUF: RefCell<Option<AlignedBuf>> = const { RefCell::new(None) };
+}
+
+impl BufferPool {
+    /// Writes a run of consecutive pages of `file` (each latched by the caller so no writer changes it) as one
+    /// write, after `wal.flush_to` the run's highest LSN. Does not touch dirty flags.
+    pub(crate) fn write_run(&self, file: &FileEntry, run: &[(PageId, FrameIdx)]) -> Result<()> {
+        debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
+        debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
+        if file.is_failed() {
+            return Err(file.failed_error());
+        }
+        let lsn = run
+            .iter()
+            .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
+            .max()
+            .unwrap_or(0);
+        self.core.counters.inc(Counter::WalFlushes);
+        self.core.wal.flush_to(lsn)?;
+        let page_size = self.page_size();
+        let len = run.len() * page_size;
+        let result = WRITE_BUF.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let buf = match &mut *cell {
+                Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
+                slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
+            };
+            for (k, &(page, idx)) in run.iter().enumerate() {
+                let copy = &mut buf[k * page_size..(k + 1) * page_size];
+                // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
+                copy.copy_from_slice(unsafe { self.core.memory.page(idx) });
+                checksum::stamp(copy, page.page_no());
+            }
+            file.storage
+                .write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
+        });
+        if let Err(e) = result {
+            self.core.counters.inc(Counter::WriteErrors);
+            let err = Error::io(file.id, Some(run[0].0), "write", e);
+            file.fail(&err);
+            return Err(err);
+        }
+        file.unsynced.store(true, Release);
+        self.core.counters.add(Counter::Writes, run.len() as u64);
+        Ok(())
+    }
+
+    /// Writes a run whose pages are latched and dirty, then marks them clean.
+    fn write_run_and_clean(&self, file: &FileEntry, run: &[(PageId, FrameIdx)]) -> Result<()> {
+        self.write_run(file, run)?;
+        for &(_, idx) in run {
+            self.mark_clean(self.header(idx));
+        }
+        Ok(())
+    }
+
+    /// Makes every completed write of `file` durable.
+    pub(crate) fn sync_file(&self, file: &FileEntry) -> Result<()> {
+        // Serialise syncs: a caller whose write another thread's sync is covering waits for that sync to finish
+        // instead of returning early on a cleared flag.
+        let _g = file.sync_lock.lock();
+        if file.is_failed() {
+            return Err(file.failed_error());
+        }
+        if !file.unsynced.swap(false, AcqRel) {
+            return Ok(());
+        }
+        self.core.counters.inc(Counter::Syncs);
+        if let Err(e) = file.storage.sync() {
+            self.core.counters.inc(Counter::WriteErrors);
+            file.unsynced.store(true, Release);
+            let err = Error::io(file.id, None, "sync", e);
+            file.fail(&err);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Writes `page` if it is dirty, then syncs its file: when this returns `Ok`, the page's content as of the
+    /// call is durable.
+    pub fn flush(&self, page: PageId) -> Result<()> {
+        self.take_background_error()?;
+        let file = self.core.files.get(page.file())?;
+        if let Some(idx) = self.latch_resident_shared(page) {
+            let h = self.header(idx);
+            let r = if h.dirty.load(Acquire) {
+                self.write_run_and_clean(&file, &[(page, idx)])
+            } else {
+                Ok(())
+            };
+            h.state.unlatch_shared();
+            r?;
+        }
+        self.sync_file(&file)
+    }
+
+    /// A shared latch on `page` if it is resident (waiting for an exclusive holder); `None` if it is not.
+    fn latch_resident_shared(&self, page: PageId) -> Option<FrameIdx> {
+        let mut backoff = Backoff::new();
+        loop {
+            let t = &self.core.table;
+            let idx = t
+                .lookup(page, &self.core.headers)
+                .or_else(|| t.lookup_locked(page, &self.core.headers))?;
+            let h = self.header(idx);
+            match h.state.try_latch_shared() {
+                TryLatch::Ok if h.page_id() == page => return Some(idx),
+                TryLatch::Ok => h.state.unlatch_shared(),
+                TryLatch::Busy { .. } => backoff.snooze(),
+                TryLatch::Free => {}
+            }
+        }
+    }
+
+    /// Writes every dirty page of `file` (in page order, coalesced) and syncs it.
+    pub fn flush_file(&self, file: FileId) -> Result<()> {
+        self.take_background_error()?;
+        let f = self.core.files.get(file)?;
+        self.flush_file_entry(&f)
+    }
+
+    pub(crate) fn flush_file_entry(&self, f: &FileEntry) -> Result<()> {
+        let first_error = self.write_dirty(self.dirty_pages(|p| p.file() == f.id), None);
+        let synced = self.sync_file(f);
+        first_error.map_or(synced, Err)
+    }
+
+    /// Writes every page that was dirty when it started (in file and page order, consecutive pages coalesced),
+    /// then syncs every file with unsynced writes. Keeps going after an error and returns the first one.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.checkpoint_paced(None)
+    }
+
+    /// A checkpoint spread over about `target` (PostgreSQL's `checkpoint_completion_target`): the same writes as
+    /// [`BufferPool::checkpoint`], paced so foreground reads and writes keep the device's attention meanwhile.
+    /// Blocks the calling thread for about `target` (or longer, if the writes take longer); other threads work on.
+    pub fn checkpoint_spread(&self, target: Duration) -> Result<()> {
+        self.checkpoint_paced(Some(target))
+    }
+
+    fn checkpoint_paced(&self, target: Option<Duration>) -> Result<()> {
+        let bg = self.take_background_error();
+        let mut first_error = self.write_dirty(self.dirty_pages(|_| true), target);
+        for f in self.core.files.all() {
+            if let Err(e) = self.sync_file(&f) {
+                first_error.get_or_insert(e);
+            }
+        }
+        bg?;
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The dirty pages `select`ed, sorted by page id (so by file, then page number).
+    fn dirty_pages(&self, select: impl Fn(PageId) -> bool) -> Vec<(PageId, FrameIdx)> {
+        let mut dirty: Vec<(PageId, FrameIdx)> = (0..self.frames() as FrameIdx)
+            .filter_map(|idx| {
+                let h = self.header(idx);
+                let page = h.page_id();
+                (page != PageId::INVALID && h.dirty.load(Acquire) && select(page)).then_some((page, idx))
+            })
+            .collect();
+        dirty.sort_unstable();
+        dirty
+    }
+
+    /// Writes the pages of `dirty` (sorted) that are still dirty, in coalesced runs, optionally paced over
+    /// `spread`; returns the first error.
+    fn write_dirty(&self, dirty: Vec<(PageId, FrameIdx)>, spread: Option<Duration>) -> Option<Error> {
+        let start = Instant::now();
+        let total = dirty.len().max(1);
+        let mut first_error = None;
+        let mut run: Vec<(PageId, FrameIdx)> = Vec::with_capacity(RUN_PAGES_MAX);
+        let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
+        for (done, (page, idx)) in dirty.into_iter().enumerate() {
+            let h = self.header(idx);
+            let extends = run.last().is_some_and(|&(last, _)| {
+                last.file() == page.file() && last.page_no() + 1 == page.page_no() && run.len() < RUN_PAGES_MAX
+            });
+            if !extends {
+                self.finish_run(&mut run, &run_file, &mut first_error);
+                if let Some(target) = spread {
+                    // Pace, holding no latch: page `done` of `total` is due at `target * done / total`.
+                    let due = target.mul_f64(done as f64 / total as f64);
+                    if let Some(wait) = due.checked_sub(start.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+            let latched = match h.state.try_latch_shared() {
+                TryLatch::Ok => true,
+                TryLatch::Free => false,
+                TryLatch::Busy { .. } => {
+                    // Never wait while holding the run's latches.
+                    self.finish_run(&mut run, &run_file, &mut first_error);
+                    self.latch_shared_waiting(h)
+                }
+            };
+            if !latched {
+                continue;
+            }
+            if h.page_id() != page || !h.dirty.load(Acquire) {
+                h.state.unlatch_shared();
+                continue;
+            }
+            if run.is_empty() || run_file.as_ref().is_none_or(|f| f.id != page.file()) {
+                match self.core.files.get(page.file()) {
+                    Ok(f) => run_file = Some(f),
+                    Err(e) => {
+                        h.state.unlatch_shared();
+                        first_error.get_or_insert(e);
+                        continue;
+                    }
+                }
+            }
+            run.push((page, idx));
+        }
+        self.finish_run(&mut run, &run_file, &mut first_error);
+        first_error
+    }
+
+    /// Writes and releases the latched run (if any).
+    fn finish_run(
+        &self,
+        run: &mut Vec<(PageId, FrameIdx)>,
+        file: &Option<std::sync::Arc<FileEntry>>,
+        first_error: &mut Option<Error>,
+    ) {
+        if run.is_empty() {
+            return;
+        }
+        let file = file.as_ref().expect("a run always has its file");
+        if let Err(e) = self.write_run_and_clean(file, run) {
+            first_error.get_or_insert(e);
+        }
+        for &(_, idx) in run.iter() {
+            self.header(idx).state.unlatch_shared();
+        }
+        run.clear();
+    }
+
+    /// Waits for a shared latch on a frame, holding no other latch; false if the frame became free.
+    fn latch_shared_waiting(&self, h: &FrameHeader) -> bool {
+        let mut backoff = Backoff::new();
+        loop {
+            match h.state.try_latch_shared() {
+                TryLatch::Ok => return true,
+                TryLatch::Free => return false,
+                TryLatch::Busy { .. } => backoff.snooze(),
+            }
+        }
+    }
+
+    /// Returns (once) the error the background writer hit since the last call.
+    fn take_background_error(&self) -> Result<()> {
+        match self.core.background_error.lock().take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The background writer
+
+    /// The writer thread's loop: one round per `interval` until `stop` is disconnected (the pool was dropped).
+    pub(crate) fn writer_loop(&self, config: &WriterConfig, stop: &crossbeam_channel::Receiver<()>) {
+        let mut budget = RateBudget::new(config.pages_per_sec_max);
+        let mut cursor: usize = 0;
+        loop {
+            match stop.recv_timeout(config.interval) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+            if let Err(e) = self.refill_free_frames(config, &mut budget) {
+                self.record_background_error(e);
+            }
+            let dirty_max = (config.dirty_ratio_max * self.frames() as f64) as usize;
+            if self.core.dirty_pages.load(Relaxed) > dirty_max {
+                let pages = self.dirty_batch_from(&mut cursor, config.batch_pages.min(budget.take(config.batch_pages)));
+                if let Some(e) = self.write_dirty(pages, None) {
+                    self.record_background_error(e);
+                }
+            }
+        }
+    }
+
+    fn record_background_error(&self, e: Error) {
+        self.core.background_error.lock().get_or_insert(e);
+    }
+
+    /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted.
+    fn dirty_batch_from(&self, cursor: &mut usize, n: usize) -> Vec<(PageId, FrameIdx)> {
+        let frames = self.frames();
+        let mut out = Vec::with_capacity(n);
+        let mut scanned = 0;
+        while out.len() < n && scanned < frames {
+            let idx = (*cursor % frames) as FrameIdx;
+            *cursor = cursor.wrapping_add(1);
+            scanned += 1;
+            let h = self.header(idx);
+            let page = h.page_id();
+            if page != PageId::INVALID && h.dirty.load(Acquire) {
+                out.push((page, idx));
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Evicts victims in a batch until the free list holds `free_frames_target` frames; dirty victims are written
+    /// in sorted, coalesced runs first.
+    fn refill_free_frames(&self, config: &WriterConfig, budget: &mut RateBudget) -> Result<()> {
+        let want = config
+            .free_frames_target
+            .saturating_sub(self.core.free.len())
+            .min(config.batch_pages);
+        if want == 0 {
+            return Ok(());
+        }
+        let mut victims: Vec<(PageId, FrameIdx)> = Vec::with_capacity(want);
+        let mut dirty_allowed = budget.take(want);
+        while victims.len() < want {
+            let Some(idx) = self.core.policy.victim(&mut |idx| {
+                let h = self.header(idx);
+                // Over the write budget, take only clean pages.
+                if dirty_allowed == 0 && h.dirty.load(Relaxed) {
+                    return false;
+                }
+                self.try_take(idx)
+            }) else {
+                break;
+            };
+            let h = self.header(idx);
+            if h.dirty.load(Acquire) {
+                dirty_allowed = dirty_allowed.saturating_sub(1);
+            }
+            victims.push((h.page_id(), idx));
+        }
+        victims.sort_unstable();
+        let mut first_error = None;
+        let mut start = 0;
+        while start < victims.len() {
+            let mut end = start + 1;
+            while end < victims.len()
+                && end - start < RUN_PAGES_MAX
+                && victims[end].0.file() == victims[start].0.file()
+                && victims[end].0.page_no() == victims[end - 1].0.page_no() + 1
+            {
+                end += 1;
+            }
+            let run: Vec<(PageId, FrameIdx)> = victims[start..end]
+                .iter()
+                .copied()
+                .filter(|&(_, idx)| self.header(idx).dirty.load(Acquire))
+                .collect();
+            let written = if run.is_empty() {
+                Ok(())
+            } else {
+                let contiguous = run.len() == end - start;
+                let file = self.core.files.get(run[0].0.file());
+                match file {
+                    // Clean pages in the middle break contiguity: write the dirty ones one by one then.
+                    Ok(f) if contiguous => self.write_run_and_clean(&f, &run),
+                    Ok(f) => run.iter().try_for_each(|&one| self.write_run_and_clean(&f, &[one])),
+                    Err(e) => Err(e),
+                }
+            };
+            for &(page, idx) in &victims[start..end] {
+                let h = self.header(idx);
+                if h.dirty.load(Acquire) {
+                    // Not written (an error): keep the page, tracked again, unlatched.
+                    self.core.policy.on_insert(idx, page.as_u64());
+                    h.state.unlatch_exclusive_unchanged();
+                } else {
+                    self.unmap_victim(idx, page);
+                    self.core.counters.inc(Counter::Evictions);
+                    self.release_unmapped(idx);
+                }
+            }
+            if let Err(e) = written {
+                first_error.get_or_insert(e);
+            }
+            start = end;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// A token bucket for the writer's page budget: refills `per_sec` tokens a second, holds at most one second's.
+struct RateBudget {
+    per_sec: u64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateBudget {
+    fn new(per_sec: u64) -> RateBudget {
+        RateBudget {
+            per_sec,
+            tokens: per_sec as f64,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes up to `n` tokens; returns how many were granted (always `n` without a limit).
+    fn take(&mut self, n: usize) -> usize {
+        if self.per_sec == 0 {
+            return n;
+        }
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec as f64).min(self.per_sec as f64);
+        self.last = now;
+        let granted = (self.tokens as usize).min(n);
+        self.tokens -= granted as f64;
+        granted
+    }
+}

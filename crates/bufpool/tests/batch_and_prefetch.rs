@@ -1,0 +1,124 @@
+//! Batched reads and prefetch. `read_many` visits every page once with its own content, resident or not, and
+//! reports per-page errors without stopping. `prefetch` returns before the reads are done, never loads a page
+//! twice (a `read` arriving during a prefetch waits for it: single flight), and its loads land in the pool.
+
+mod common;
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+
+use bufpool::{BufferPool, Error, PageId};
+
+fn pool_with(pages: u32, frames: usize) -> (BufferPool, Arc<common::Instrumented>, bufpool::FileId) {
+    let storage = common::Instrumented::new();
+    let pool = BufferPool::builder().frames(frames).build().unwrap();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    for n in 0..pages {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 9);
+    }
+    pool.checkpoint().unwrap();
+    pool.drop_file(file).unwrap();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    storage.reads.store(0, SeqCst);
+    (pool, storage, file)
+}
+
+#[test]
+fn read_many_visits_every_page_once() {
+    let (pool, storage, file) = pool_with(300, 128);
+    // Some resident, some not, one duplicate, one out of range.
+    for n in 0..10 {
+        drop(pool.read(PageId::new(file, n)).unwrap());
+    }
+    let mut pages: Vec<PageId> = (0..100).map(|n| PageId::new(file, n * 3)).collect();
+    pages.push(PageId::new(file, 3));
+    pages.push(PageId::new(file, 5000));
+    let mut seen = vec![0u32; pages.len()];
+    pool.read_many(&pages, |i, g| match g {
+        Ok(g) => {
+            assert_eq!(g.page_id(), pages[i]);
+            assert_eq!(common::check_page(&g, pages[i].page_no()), 9);
+            seen[i] += 1;
+        }
+        Err(Error::OutOfRange { .. }) => {
+            assert_eq!(i, pages.len() - 1);
+            seen[i] += 1;
+        }
+        Err(e) => panic!("page {i}: {e}"),
+    });
+    assert!(seen.iter().all(|&c| c == 1), "{seen:?}");
+    // 10 were resident (4 of them among the multiples of 3); each other page was read exactly once.
+    assert_eq!(storage.reads.load(SeqCst), 10 + 96);
+}
+
+#[test]
+fn prefetch_then_read_is_one_read_per_page() {
+    let (pool, storage, file) = pool_with(64, 128);
+    let pages: Vec<PageId> = (0..16).map(|n| PageId::new(file, n)).collect();
+    // Reads block until the gate opens, so reaching the assertion proves prefetch did not wait for them. A
+    // watchdog opens the gate after 10 s so that a regression fails instead of hanging.
+    storage.read_gate_closed.store(true, SeqCst);
+    let watchdog_opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s2, w2) = (storage.clone(), watchdog_opened.clone());
+    let watchdog = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        w2.store(s2.read_gate_closed.swap(false, SeqCst), SeqCst);
+    });
+    let started = pool.prefetch(&pages).unwrap();
+    assert_eq!(started, 16);
+    let gate_was_closed = storage.read_gate_closed.swap(false, SeqCst);
+    assert!(
+        gate_was_closed && !watchdog_opened.load(SeqCst),
+        "prefetch waited for its reads"
+    );
+    drop(watchdog);
+    // Reading right away waits for the prefetch's load instead of reading again.
+    for &p in &pages {
+        assert_eq!(common::check_page(&pool.read(p).unwrap(), p.page_no()), 9);
+    }
+    assert_eq!(storage.reads.load(SeqCst), 16);
+    assert_eq!(
+        pool.prefetch(&pages).unwrap(),
+        0,
+        "resident pages are not prefetched again"
+    );
+    assert_eq!(pool.stats().prefetched, 16);
+    assert!(matches!(
+        pool.prefetch(&[PageId::new(file, 999)]),
+        Err(Error::OutOfRange { .. })
+    ));
+}
+
+#[test]
+fn prefetch_without_io_threads_reads_inline() {
+    let storage = common::Instrumented::new();
+    let pool = BufferPool::builder().frames(32).io_threads(0).build().unwrap();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    for n in 0..8 {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 2);
+    }
+    pool.checkpoint().unwrap();
+    pool.drop_file(file).unwrap();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    assert_eq!(
+        pool.prefetch(&(0..8).map(|n| PageId::new(file, n)).collect::<Vec<_>>())
+            .unwrap(),
+        8
+    );
+    assert_eq!(pool.stats().resident, 8);
+}
+
+#[test]
+fn prefetch_failure_reaches_the_reader() {
+    let (pool, storage, file) = pool_with(8, 32);
+    storage.fail_reads.store(true, SeqCst);
+    storage.read_delay_ms.store(100, SeqCst);
+    pool.prefetch(&[PageId::new(file, 1)]).unwrap();
+    assert!(matches!(
+        pool.read(PageId::new(file, 1)),
+        Err(Error::Io { op: "read", .. })
+    ));
+    storage.fail_reads.store(false, SeqCst);
+    storage.read_delay_ms.store(0, SeqCst);
+    assert!(pool.read(PageId::new(file, 1)).is_ok());
+}

@@ -1,0 +1,113 @@
+//! Test tooling shared by the scenario tests: an instrumented in-memory storage and page self-checks.
+#![allow(dead_code)]
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+
+/// Called with (offset, bytes) before a write is applied.
+pub type WriteHook = Box<dyn Fn(u64, &[u8]) + Send + Sync>;
+
+/// A `MemoryStorage` that counts reads and writes, can delay reads, and can fail writes or syncs on demand.
+#[derive(Default)]
+pub struct Instrumented {
+    pub inner: MemoryStorage,
+    pub reads: AtomicUsize,
+    pub writes: AtomicUsize,
+    pub syncs: AtomicUsize,
+    pub read_delay_ms: AtomicU64,
+    /// While set, reads block (until it is cleared).
+    pub read_gate_closed: AtomicBool,
+    pub fail_writes: AtomicBool,
+    pub fail_reads: AtomicBool,
+    pub fail_syncs: AtomicBool,
+    /// Called with (offset, bytes) before every write is applied.
+    pub on_write: parking_lot::Mutex<Option<WriteHook>>,
+}
+
+impl Instrumented {
+    pub fn new() -> Arc<Instrumented> {
+        Arc::new(Instrumented::default())
+    }
+}
+
+impl Storage for Instrumented {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.reads.fetch_add(1, SeqCst);
+        while self.read_gate_closed.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let d = self.read_delay_ms.load(SeqCst);
+        if d > 0 {
+            std::thread::sleep(Duration::from_millis(d));
+        }
+        if self.fail_reads.load(SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if self.fail_writes.load(SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        if let Some(f) = &*self.on_write.lock() {
+            f(offset, buf);
+        }
+        self.writes.fetch_add(1, SeqCst);
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        if self.fail_syncs.load(SeqCst) {
+            return Err(io::Error::from_raw_os_error(libc_eio()));
+        }
+        self.syncs.fetch_add(1, SeqCst);
+        Ok(())
+    }
+    fn info(&self) -> StorageInfo {
+        StorageInfo {
+            backend: "instrumented",
+            direct: false,
+        }
+    }
+}
+
+fn libc_eio() -> i32 {
+    5
+}
+
+/// Fills a page's user bytes with a self-check: page number, generation, then a fill derived from both.
+pub fn fill_page(buf: &mut [u8], page_no: u32, generation: u64) {
+    buf[0..4].copy_from_slice(&page_no.to_le_bytes());
+    buf[4..12].copy_from_slice(&generation.to_le_bytes());
+    let fill = fill_byte(page_no, generation);
+    buf[12..].fill(fill);
+}
+
+/// The generation stored in a page, after checking that the page is whole; panics with the reason otherwise.
+pub fn check_page(buf: &[u8], page_no: u32) -> u64 {
+    let stored_no = u32::from_le_bytes(buf[0..4].try_into().unwrap());
+    let generation = u64::from_le_bytes(buf[4..12].try_into().unwrap());
+    if stored_no == 0 && generation == 0 && buf.iter().all(|&b| b == 0) {
+        return 0;
+    }
+    assert_eq!(stored_no, page_no, "page holds another page's bytes");
+    let fill = fill_byte(page_no, generation);
+    assert!(
+        buf[12..].iter().all(|&b| b == fill),
+        "torn page {page_no} gen {generation}"
+    );
+    generation
+}
+
+fn fill_byte(page_no: u32, generation: u64) -> u8 {
+    (page_no as u64)
+        .wrapping_mul(31)
+        .wrapping_add(generation.wrapping_mul(7)) as u8
+        | 1
+}
