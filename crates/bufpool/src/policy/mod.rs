@@ -78,16 +78,6 @@ pub use wtinylfu::WTinyLfu;
 /// Index of a frame in the pool's frame array.
 pub type FrameIdx = u32;
 
-/// How a page is being accessed, so policies (and the pool's scan rings) can treat bulk scans differently.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum AccessHint {
-    /// Ordinary access.
-    #[default]
-    Normal,
-    /// Part of a long sequential scan: do not let it flush the hot set.
-    Scan,
-}
-
 /// A replacement policy. See the module docs for the contract.
 pub trait Policy: Send + Sync {
     /// Short name, as in `bufpool sim --policy`.
