@@ -2,8 +2,8 @@
 //! WAL, O_DIRECT probed with a buffered fallback), over a data file written through the pool itself, so every
 //! page carries a valid pool header and checksum.
 //!
-//! The file is opened with `open_storage` over the backend `open_file` would pick by default (io_uring where the
-//! kernel allows it, else `pread`; O_DIRECT probed either way), wrapped in [`Counted`] so device reads and writes
+//! The file is opened with `open_storage` over the backend `open_file` would pick (by default io_uring where the
+//! kernel allows it, else `pread`; `--bufpool-io` overrides; O_DIRECT probed either way), wrapped in [`Counted`] so device reads and writes
 //! are counted the same way as for every other system.
 
 use std::io;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{ensure, Result};
 use bufpool::storage::{uring_available, IoKind, IoRequest, StorageInfo};
-use bufpool::{BufferPool, FileId, FileStorage, OpenMode, PageId, Storage, UringStorage};
+use bufpool::{BufferPool, FileId, FileStorage, IoBackend, OpenMode, PageId, Storage, UringStorage};
 
 use crate::bench::driver::{IoCounters, OpKind, System, Worker};
 use crate::bench::selfcheck::{self, Words};
@@ -99,10 +99,15 @@ pub struct Bufpool {
 
 impl Bufpool {
     /// A pool of `frames` frames over the file at `path`.
-    pub fn open(path: &Path, frames: usize, seed: u64) -> Result<Bufpool> {
+    pub fn open(path: &Path, frames: usize, seed: u64, backend: IoBackend) -> Result<Bufpool> {
         let pool = BufferPool::builder().frames(frames).page_size(PAGE_SIZE).build()?;
-        // The choice `IoBackend::Auto` makes in `open_file`.
-        let inner: Box<dyn Storage> = if uring_available() {
+        // The choice `open_file` makes for this backend.
+        let uring = match backend {
+            IoBackend::Auto => uring_available(),
+            IoBackend::Uring => true,
+            IoBackend::Pread => false,
+        };
+        let inner: Box<dyn Storage> = if uring {
             Box::new(UringStorage::open(path, OpenMode::DirectOrBuffered)?)
         } else {
             Box::new(FileStorage::open(path, OpenMode::DirectOrBuffered)?)
