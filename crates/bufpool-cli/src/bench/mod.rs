@@ -113,7 +113,7 @@ pub struct BenchArgs {
     /// Pool frames (4 KiB pages) of every system [default: 8192, smoke: 64].
     #[arg(long)]
     frames: Option<u32>,
-    /// Measured seconds per case, fractional allowed [default: 0.5, smoke: 0.05].
+    /// Measured seconds per case, fractional allowed [default: 0.4, smoke: 0.05].
     #[arg(long, value_parser = parse_seconds)]
     seconds: Option<f64>,
     /// Page distribution: uniform or zipf:THETA (default: hit runs uniform and zipf:0.99, others uniform).
@@ -167,7 +167,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
             bail!("--pages must be in 2..=268435456, got {p}");
         }
     }
-    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.5 });
+    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.4 });
     let workloads: Vec<Workload> = match args.workload {
         WorkloadArg::All => Workload::ALL.to_vec(),
         WorkloadArg::Hit => vec![Workload::Hit],
