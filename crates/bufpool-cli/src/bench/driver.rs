@@ -424,6 +424,6 @@ mod tests {
         let expected: u64 = (0..m.measured_ops).filter(|i| (i + 5) % 64 % 7 == 0).count() as u64;
         assert_eq!(m.io[0], expected);
         assert_eq!(m.io[0], m.io[1], "every page is measured in a hit case");
-        assert!(m.ops_per_sec > 0.0 && m.hist.len() > 0);
+        assert!(m.ops_per_sec > 0.0 && !m.hist.is_empty());
     }
 }
