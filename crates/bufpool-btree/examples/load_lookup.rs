@@ -11,9 +11,7 @@ use bufpool_btree::bench::{run, BenchConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize, default: u64| -> u64 {
-        args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default)
-    };
+    let arg = |i: usize, default: u64| -> u64 { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default) };
     let cfg = BenchConfig {
         tuples: arg(0, 1_000_000),
         frames: arg(1, 65_536) as usize,

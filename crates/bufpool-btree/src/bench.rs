@@ -111,8 +111,7 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
                         for _ in 0..256 {
                             rng = mix(rng);
                             let k = mix(rng % cfg.tuples.max(1));
-                            let ok =
-                                tree.get_with(&k.to_be_bytes(), |v| v == Some(&value_for(k)[..]))?;
+                            let ok = tree.get_with(&k.to_be_bytes(), |v| v == Some(&value_for(k)[..]))?;
                             if !ok {
                                 return Err(Error::Invariant(format!("wrong value for key {k}")));
                             }

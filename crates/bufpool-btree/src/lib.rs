@@ -69,8 +69,7 @@ impl Default for Options {
 /// from `opts` and the tree's log as the pool's WAL; runs recovery.
 pub fn open_dir(dir: impl AsRef<Path>, opts: Options) -> Result<Tree> {
     let dir = dir.as_ref();
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Log(format!("create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Log(format!("create {}: {e}", dir.display())))?;
     let wal = TreeWal::open(dir.join(WAL_FILE))?;
     let pool = BufferPool::builder()
         .frames(opts.frames)

@@ -315,11 +315,7 @@ impl<'a> Node<'a> {
         if p > self.count {
             return None;
         }
-        let lo = if p == 0 {
-            self.low()
-        } else {
-            Some(self.key(p - 1)?)
-        };
+        let lo = if p == 0 { self.low() } else { Some(self.key(p - 1)?) };
         let hi = if p == self.count {
             self.high()
         } else {
@@ -501,8 +497,7 @@ pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malform
                 b[at..at + val.len()].copy_from_slice(val);
                 return Ok(true);
             }
-            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT
-            {
+            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT {
                 return Ok(false);
             }
             remove_at(b, i)?;
@@ -620,12 +615,7 @@ pub fn inner_insert(b: &mut [u8], sep: &[u8], child: u32) -> Result<bool, Malfor
 
 /// Splits the full inner node `left` after inserting `(sep, child)`; `right` is a fresh page. Returns the
 /// separator promoted to the parent (it moves up: it is in neither half).
-pub fn split_inner(
-    left: &mut [u8],
-    right: &mut [u8],
-    sep: &[u8],
-    child: u32,
-) -> Result<Vec<u8>, Malformed> {
+pub fn split_inner(left: &mut [u8], right: &mut [u8], sep: &[u8], child: u32) -> Result<Vec<u8>, Malformed> {
     let n = Node::parse(left).ok_or(Malformed)?;
     if n.is_leaf() {
         return Err(Malformed);
@@ -643,8 +633,7 @@ pub fn split_inner(
     let (level, child0) = (n.level(), n.link());
     let m = split_point(&es).clamp(1, es.len() - 2);
     let (up, right_child0) = es[m].clone();
-    let right_child0 =
-        u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
+    let right_child0 = u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
     let hi_es = es[m + 1..].to_vec();
     let lo_es = es[..m].to_vec();
     rebuild(
@@ -689,15 +678,7 @@ pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malforme
     }
     let (kind, level) = (left[OFF_KIND], left[OFF_LEVEL]);
     let link = if l.is_leaf() { r.link() } else { l.link() };
-    rebuild(
-        left,
-        kind,
-        level,
-        link,
-        low.as_deref(),
-        high.as_deref(),
-        pairs(),
-    )?;
+    rebuild(left, kind, level, link, low.as_deref(), high.as_deref(), pairs())?;
     Ok(true)
 }
 

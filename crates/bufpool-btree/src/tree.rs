@@ -119,11 +119,7 @@ impl std::fmt::Debug for Tree {
 impl Tree {
     /// Creates a new tree in the data file at `path` (which must be empty or absent), logging to `wal` (which
     /// must be the WAL the pool was built with, and empty).
-    pub fn create(
-        pool: Arc<BufferPool>,
-        wal: Arc<TreeWal>,
-        path: impl AsRef<Path>,
-    ) -> Result<Tree> {
+    pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
         let tree = Tree::attach(pool, wal, path)?;
         if tree.pool.file_pages(tree.file)? != 0 || tree.wal.end_lsn() != tree.wal.durable_lsn() {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
@@ -202,10 +198,7 @@ impl Tree {
                 page: META,
                 bytes: &meta,
             },
-            Op::Image {
-                page: 1,
-                bytes: &root,
-            },
+            Op::Image { page: 1, bytes: &root },
         ])?;
         meta.set_lsn(lsn);
         root.set_lsn(lsn);
@@ -296,8 +289,7 @@ impl Tree {
     /// Copies a consistent image of page `no`'s user region into `buf`.
     fn copy_page(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
         // A torn copy is discarded by the pool's version check; a consistent one is decoded with bounds checks.
-        self.pool
-            .read_optimistic(self.pid(no), |v| v.read_into(0, buf))?;
+        self.pool.read_optimistic(self.pid(no), |v| v.read_into(0, buf))?;
         Ok(())
     }
 
@@ -353,9 +345,7 @@ impl Tree {
         with_scratch(self.limits.user_bytes, |buf| {
             let no = self.find_leaf(key, buf)?;
             let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
-            let v = n
-                .leaf_get(key)
-                .ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
+            let v = n.leaf_get(key).ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
             Ok(f(v))
         })
     }
@@ -439,9 +429,7 @@ impl Tree {
             let child = n
                 .child_pos(key)
                 .and_then(|p| n.child_at(p))
-                .ok_or(Error::Invariant(
-                    "bad inner entry in a validated copy".into(),
-                ))?;
+                .ok_or(Error::Invariant("bad inner entry in a validated copy".into()))?;
             if n.level() == 1 {
                 return Ok(child);
             }
@@ -476,12 +464,9 @@ impl Tree {
                 self.restart(&mut restarts)?;
                 continue;
             }
-            let fitted =
-                node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
+            let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
             if fitted {
-                let lsn = self
-                    .wal
-                    .append_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val })?;
+                let lsn = self.wal.append_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val })?;
                 g.set_lsn(lsn);
                 return Ok(());
             }
@@ -498,9 +483,7 @@ impl Tree {
             let found = with_scratch(self.limits.user_bytes, |buf| -> Result<_> {
                 let no = self.find_leaf(key, buf)?;
                 let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
-                let v = n
-                    .leaf_get(key)
-                    .ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
+                let v = n.leaf_get(key).ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
                 Ok(v.map(|_| no))
             })?;
             // Absent in a consistent copy of the covering leaf: absent at that moment, no latch needed.
@@ -514,12 +497,9 @@ impl Tree {
             if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
                 return Ok(false);
             }
-            let lsn = self
-                .wal
-                .append_leaf(g.lsn(), no, &g, Op::Del { page: no, key })?;
+            let lsn = self.wal.append_leaf(g.lsn(), no, &g, Op::Del { page: no, key })?;
             g.set_lsn(lsn);
-            let underfull = Node::parse(&g)
-                .is_some_and(|n| n.entry_bytes() < self.limits.underflow_bytes())
+            let underfull = Node::parse(&g).is_some_and(|n| n.entry_bytes() < self.limits.underflow_bytes())
                 && no != self.root.load(Ordering::Acquire);
             drop(g);
             if underfull {
@@ -638,8 +618,8 @@ impl Tree {
         let mut fresh: Vec<WriteGuard<'_>> = Vec::new();
         let mut right = self.alloc(&mut meta)?;
         let mut right_no = right.page_id().page_no();
-        let mut sep = node::split_leaf(leaf, &mut right, right_no, key, val)
-            .map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
+        let mut sep =
+            node::split_leaf(leaf, &mut right, right_no, key, val).map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
         fresh.push(right);
         let mut new_root = None;
         // guards[j] holds path[top + j]; the node at index j has just split into itself and `right_no`.
@@ -654,9 +634,7 @@ impl Tree {
                     let mut r = self.alloc(&mut meta)?;
                     let r_no = r.page_id().page_no();
                     node::init(&mut r, node::KIND_INNER, level + 1, old_root, None, None);
-                    if !node::inner_insert(&mut r, &sep, right_no)
-                        .map_err(|_| self.corrupt(r_no, "new root"))?
-                    {
+                    if !node::inner_insert(&mut r, &sep, right_no).map_err(|_| self.corrupt(r_no, "new root"))? {
                         return Err(self.corrupt(r_no, "separator does not fit a new root"));
                     }
                     set_meta_u32(&mut meta, M_ROOT, r_no);
@@ -670,15 +648,11 @@ impl Tree {
             }
             let parent_no = path[top + j - 1];
             let parent = &mut guards[j - 1];
-            if node::inner_insert(parent, &sep, right_no)
-                .map_err(|_| self.corrupt(parent_no, "inner"))?
-            {
+            if node::inner_insert(parent, &sep, right_no).map_err(|_| self.corrupt(parent_no, "inner"))? {
                 break;
             }
             if j - 1 == 0 && !root_splits {
-                return Err(Error::Invariant(
-                    "node predicted to absorb a separator is full".into(),
-                ));
+                return Err(Error::Invariant("node predicted to absorb a separator is full".into()));
             }
             let mut r = self.alloc(&mut meta)?;
             let r_no = r.page_id().page_no();
@@ -718,11 +692,8 @@ impl Tree {
             if n.entry_bytes() >= self.limits.underflow_bytes() {
                 break;
             }
-            let p =
-                Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
-            let pos = p
-                .child_pos(key)
-                .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+            let p = Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+            let pos = p.child_pos(key).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
             if p.child_at(pos) != Some(path[j]) {
                 return Err(Error::Invariant("path changed under the meta latch".into()));
             }
@@ -731,10 +702,7 @@ impl Tree {
             }
             // Merge children `lpos` and `lpos + 1`, whichever pair includes ours.
             let lpos = if pos + 1 < p.children() { pos } else { pos - 1 };
-            let sep = p
-                .key(lpos)
-                .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?
-                .to_vec();
+            let sep = p.key(lpos).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?.to_vec();
             let sib_no = if lpos == pos {
                 p.child_at(pos + 1)
             } else {
@@ -744,16 +712,14 @@ impl Tree {
             let mut sib = self.pool.write(self.pid(sib_no))?;
             let merged = if lpos == pos {
                 // Ours is the left one: absorb the right sibling, which is freed.
-                let ok = node::merge(&mut guards[j], &sib, &sep)
-                    .map_err(|_| self.corrupt(path[j], "merge"))?;
+                let ok = node::merge(&mut guards[j], &sib, &sep).map_err(|_| self.corrupt(path[j], "merge"))?;
                 if ok {
                     self.free(&mut meta, &mut sib);
                 }
                 ok
             } else {
                 // Ours is the right one: the left sibling absorbs it, ours is freed.
-                let ok = node::merge(&mut sib, &guards[j], &sep)
-                    .map_err(|_| self.corrupt(sib_no, "merge"))?;
+                let ok = node::merge(&mut sib, &guards[j], &sep).map_err(|_| self.corrupt(sib_no, "merge"))?;
                 if ok {
                     self.free(&mut meta, &mut guards[j]);
                 }
@@ -762,8 +728,7 @@ impl Tree {
             if !merged {
                 break;
             }
-            node::remove_at(&mut guards[j - 1], lpos)
-                .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+            node::remove_at(&mut guards[j - 1], lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
             changed[j] = true;
             changed[j - 1] = true;
             meta_changed = true;
@@ -847,16 +812,12 @@ impl Tree {
         let meta = self.pool.write(self.pid(META))?;
         let root = meta_u32(&meta, M_ROOT);
         if root != self.root.load(Ordering::Acquire) {
-            return Err(Error::Invariant(
-                "cached root differs from the meta page".into(),
-            ));
+            return Err(Error::Invariant("cached root differs from the meta page".into()));
         }
         let mut stats = TreeStats::default();
         let mut leaves = Vec::new();
         let rb = self.pool.read(self.pid(root))?.to_vec();
-        let level = Node::parse(&rb)
-            .ok_or_else(|| self.corrupt(root, "root"))?
-            .level();
+        let level = Node::parse(&rb).ok_or_else(|| self.corrupt(root, "root"))?.level();
         stats.depth = level as usize + 1;
         self.check_node(root, level, None, None, &mut leaves, &mut stats)?;
         for w in leaves.windows(2) {
@@ -926,9 +887,7 @@ impl Tree {
         }
         stats.inner_nodes += 1;
         for p in 0..n.children() {
-            let (lo, hi) = n
-                .child_bounds(p)
-                .ok_or_else(|| self.corrupt(no, "bounds"))?;
+            let (lo, hi) = n.child_bounds(p).ok_or_else(|| self.corrupt(no, "bounds"))?;
             let child = n.child_at(p).ok_or_else(|| self.corrupt(no, "child"))?;
             self.check_node(child, level - 1, lo, hi, leaves, stats)?;
         }

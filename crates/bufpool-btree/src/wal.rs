@@ -316,10 +316,7 @@ impl TreeWal {
                 .map_err(|e| log_err("read log header", e))?;
             let base = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
             if &h[..8] != MAGIC || h != header(base) {
-                return Err(Error::Log(format!(
-                    "{} has no valid log header",
-                    path.display()
-                )));
+                return Err(Error::Log(format!("{} has no valid log header", path.display())));
             }
             base
         };
@@ -359,15 +356,11 @@ impl TreeWal {
     /// the valid log. Used by recovery (and by `open` to find the end).
     pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
-        let file = io
-            .file
-            .try_clone()
-            .map_err(|e| log_err("clone log fd", e))?;
+        let file = io.file.try_clone().map_err(|e| log_err("clone log fd", e))?;
         let base = io.base;
         drop(io);
         let mut r = BufReader::with_capacity(1 << 20, file);
-        std::io::Seek::seek(&mut r, std::io::SeekFrom::Start(LOG_HDR))
-            .map_err(|e| log_err("seek log", e))?;
+        std::io::Seek::seek(&mut r, std::io::SeekFrom::Start(LOG_HDR)).map_err(|e| log_err("seek log", e))?;
         let mut lsn = base;
         let mut buf = Vec::new();
         while read_record(&mut r, lsn, &mut buf).is_some() {
@@ -409,13 +402,7 @@ impl TreeWal {
     /// Appends a change to one leaf, as `op` or, if the page was last logged at or before the checkpoint redo
     /// point (`page_lsn`), as the full `image` (full-page write). The choice is made under the log lock, so it
     /// cannot race with a checkpoint moving the redo point.
-    pub fn append_leaf(
-        &self,
-        page_lsn: Lsn,
-        page: PageNo,
-        image: &[u8],
-        op: Op<'_>,
-    ) -> Result<Lsn> {
+    pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
         self.check_failed()?;
         let mut st = self.state.lock();
         let lsn = if page_lsn <= self.redo_lsn.load(Ordering::Relaxed) {
@@ -563,10 +550,7 @@ impl TreeWal {
             .map_err(|e| self.fail("write new log", e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| self.fail("rename new log", e))?;
         sync_dir(&self.path)?;
-        *io = LogFile {
-            file: new,
-            base: redo,
-        };
+        *io = LogFile { file: new, base: redo };
         Ok(())
     }
 
@@ -596,19 +580,13 @@ mod tests {
         img[..10].fill(3);
         img[100..110].fill(9);
         let ops = [
-            Op::Image {
-                page: 7,
-                bytes: &img,
-            },
+            Op::Image { page: 7, bytes: &img },
             Op::Put {
                 page: 8,
                 key: b"k",
                 val: b"value",
             },
-            Op::Del {
-                page: 9,
-                key: b"kk",
-            },
+            Op::Del { page: 9, key: b"kk" },
         ];
         let mut out = (ops.len() as u16).to_le_bytes().to_vec();
         for op in &ops {
@@ -682,12 +660,7 @@ mod tests {
             wal.append(&[Op::Del { page: i, key: b"a" }]).unwrap();
         }
         let redo = wal.begin_checkpoint();
-        let e = wal
-            .append(&[Op::Del {
-                page: 99,
-                key: b"b",
-            }])
-            .unwrap();
+        let e = wal.append(&[Op::Del { page: 99, key: b"b" }]).unwrap();
         wal.truncate_before(redo).unwrap();
         wal.commit().unwrap();
         drop(wal);

@@ -51,11 +51,7 @@ fn run(threads: u64, ops: usize, frames: usize) {
                             }
                             8..=9 => {
                                 let want = model.get(&own).map(|&v| value(own, v));
-                                assert_eq!(
-                                    tree.get(&key(own)).unwrap(),
-                                    want,
-                                    "thread {t} id {own}"
-                                );
+                                assert_eq!(tree.get(&key(own)).unwrap(), want, "thread {t} id {own}");
                             }
                             10..=11 => tree.put(&key(shared), &value(shared, n)).unwrap(),
                             12 => {
@@ -63,11 +59,7 @@ fn run(threads: u64, ops: usize, frames: usize) {
                             }
                             13 => {
                                 if let Some(v) = tree.get(&key(shared)).unwrap() {
-                                    assert_eq!(
-                                        v[..8],
-                                        shared.to_le_bytes(),
-                                        "shared value of another key"
-                                    );
+                                    assert_eq!(v[..8], shared.to_le_bytes(), "shared value of another key");
                                 }
                             }
                             14 => {

@@ -53,14 +53,12 @@ fn crash_child() {
                 assert!(tree.delete(&key(id)).unwrap());
             } else if choice < 4 && !live.is_empty() {
                 let id = live[(r >> 8) as usize % live.len()];
-                log.write_all(format!("P {id} {batch}\n").as_bytes())
-                    .unwrap();
+                log.write_all(format!("P {id} {batch}\n").as_bytes()).unwrap();
                 tree.put(&key(id), &value(id, batch)).unwrap();
             } else {
                 let id = next_id;
                 next_id += 1;
-                log.write_all(format!("P {id} {batch}\n").as_bytes())
-                    .unwrap();
+                log.write_all(format!("P {id} {batch}\n").as_bytes()).unwrap();
                 tree.put(&key(id), &value(id, batch)).unwrap();
                 put_now.push(id);
             }
@@ -112,11 +110,7 @@ fn verify(dir: &Path) -> usize {
             continue;
         }
         let got = tree.get(&key(id)).unwrap();
-        assert_eq!(
-            got,
-            want.map(|ver| value(id, ver)),
-            "id {id} after recovery"
-        );
+        assert_eq!(got, want.map(|ver| value(id, ver)), "id {id} after recovery");
     }
     let mut n = 0;
     for pair in tree.range::<std::ops::RangeFull>(..) {
@@ -156,15 +150,9 @@ fn crash_recovery() {
         let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
         assert_eq!(rc, 0);
         let status = child.wait().unwrap();
-        assert!(
-            status.code().is_none(),
-            "child exited by itself: {status:?}"
-        );
+        assert!(status.code().is_none(), "child exited by itself: {status:?}");
         commits = verify(dir.path());
     }
     eprintln!("crash test: {commits} batches committed over {rounds} rounds");
-    assert!(
-        commits > 0,
-        "no batch was ever committed: the test checked nothing"
-    );
+    assert!(commits > 0, "no batch was ever committed: the test checked nothing");
 }

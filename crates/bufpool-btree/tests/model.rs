@@ -134,11 +134,7 @@ fn grows_deep_and_merges_back_to_one_leaf() {
     let empty = tree.check().unwrap();
     assert_eq!(empty.entries, 0);
     assert_eq!(empty.depth, 1, "{empty:?}");
-    assert_eq!(
-        empty.free_pages,
-        full.leaves + full.inner_nodes - 1,
-        "{empty:?}"
-    );
+    assert_eq!(empty.free_pages, full.leaves + full.inner_nodes - 1, "{empty:?}");
     // Freed pages are reused before the file grows.
     for id in 0..n {
         tree.put(&common::key(id), &common::value(id, 2)).unwrap();
@@ -154,16 +150,10 @@ fn limits_are_enforced() {
     let l = tree.limits();
     assert_eq!((l.max_key, l.max_value), (127, 1018));
     let big_key = vec![1u8; l.max_key + 1];
-    assert!(matches!(
-        tree.put(&big_key, b"v"),
-        Err(Error::KeyTooLong { .. })
-    ));
+    assert!(matches!(tree.put(&big_key, b"v"), Err(Error::KeyTooLong { .. })));
     assert!(matches!(tree.get(&big_key), Err(Error::KeyTooLong { .. })));
     let big_val = vec![1u8; l.max_value + 1];
-    assert!(matches!(
-        tree.put(b"k", &big_val),
-        Err(Error::ValueTooLong { .. })
-    ));
+    assert!(matches!(tree.put(b"k", &big_val), Err(Error::ValueTooLong { .. })));
     // The largest of both work, many times over (every split must find two halves that fit).
     for i in 0..200u32 {
         let mut k = vec![b'x'; l.max_key];
@@ -188,8 +178,6 @@ fn get_many_and_get_with() {
         let want = (id % 2 == 0).then(|| common::value(*id, 0));
         assert_eq!(v, &want, "id {id}");
     }
-    let len = tree
-        .get_with(&common::key(4), |v| v.map(<[u8]>::len))
-        .unwrap();
+    let len = tree.get_with(&common::key(4), |v| v.map(<[u8]>::len)).unwrap();
     assert_eq!(len, Some(common::value(4, 0).len()));
 }

@@ -48,6 +48,27 @@ pub struct ThreadList(Vec<usize>);
 #[derive(Clone, Debug)]
 pub struct SystemList(Vec<SystemKind>);
 
+/// A comma-separated list of hit accesses.
+#[derive(Clone, Debug)]
+pub struct AccessList(Vec<Access>);
+
+fn parse_access_list(s: &str) -> Result<AccessList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        out.push(match part.trim() {
+            "optimistic" => Access::Optimistic,
+            "shared" => Access::Shared,
+            "exclusive" => Access::Exclusive,
+            other => {
+                return Err(format!(
+                    "unknown access `{other}`: expected optimistic, shared or exclusive"
+                ))
+            }
+        });
+    }
+    Ok(AccessList(out))
+}
+
 fn parse_thread_list(s: &str) -> Result<ThreadList, String> {
     workload::parse_threads(s).map(ThreadList)
 }
@@ -90,6 +111,9 @@ pub struct BenchArgs {
     /// Directory for the data files (a temporary directory is made inside it and removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Hit accesses to run, e.g. optimistic,shared (default: all three); for profiling one access path.
+    #[arg(long, value_parser = parse_access_list)]
+    access: Option<AccessList>,
     /// Systems to run, e.g. bufpool,raw-memory (default: all).
     #[arg(long, value_parser = parse_system_list)]
     systems: Option<SystemList>,
@@ -143,7 +167,10 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         let (pages, accesses, dists, threads, hot) = match w {
             Workload::Hit => {
                 let pages = args.pages.unwrap_or(frames);
-                let acc = vec![Access::Optimistic, Access::Shared, Access::Exclusive];
+                let acc = args.access.as_ref().map_or_else(
+                    || vec![Access::Optimistic, Access::Shared, Access::Exclusive],
+                    |a| a.0.clone(),
+                );
                 (
                     pages,
                     acc,
@@ -229,6 +256,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     runner.prepare()?;
     runner.run_all()?;
     println!("{}", report::summary(&runner.results));
+    let targets = report::targets(&runner.results);
+    if !targets.is_empty() {
+        println!("targets (from this run):\n{targets}");
+    }
     for u in &runner.unavailable {
         println!("unavailable: {} ({})", u.system, u.reason);
     }
@@ -416,12 +447,13 @@ impl<'p> Runner<'p> {
                 ns_per_op_p99: q(0.99),
                 ns_per_op_p999: q(0.999),
                 ns_per_op_mean: measured_threads as f64 * 1e9 / m.ops_per_sec.max(1e-9),
+                cpu_ns_per_op: m.cpu_ns_per_op,
                 hit_ratio: (1.0 - m.io[1] as f64 / m.measured_ops.max(1) as f64).clamp(0.0, 1.0),
                 reads_per_op: m.io[0] as f64 / all,
                 writes_per_op: m.io[2] as f64 / all,
                 scan_ops_per_sec: m.scan_ops_per_sec,
                 direct_io: opened[i].direct,
-                seconds: self.plan.duration.as_secs_f64(),
+                seconds: m.seconds,
             });
         }
         Ok(())

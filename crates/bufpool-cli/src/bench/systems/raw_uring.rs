@@ -131,6 +131,7 @@ impl Worker for RawUringWorker<'_> {
                         in_flight += 1;
                     }
                 }
+                ctx.progress.store(completed, Ordering::Relaxed);
                 if in_flight == 0 {
                     return Ok(());
                 }
