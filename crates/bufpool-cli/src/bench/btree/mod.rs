@@ -403,9 +403,9 @@ impl Runner<'_> {
     }
 
     fn lmdb_map_bytes(&self) -> usize {
-        // Room for the loaded tuples at worst-case fill plus YCSB E's inserts; the map is only reserved address
-        // space.
-        ((self.plan.tuples * 600).max(64 << 20)) as usize
+        // Room for the loaded tuples at worst-case fill plus YCSB E's inserts, a multiple of the page size as LMDB
+        // requires; the map is only reserved address space.
+        ((self.plan.tuples * 600).max(64 << 20).next_multiple_of(1 << 20)) as usize
     }
 
     fn chooser(&mut self, dist: Dist) -> KeyChooser {

@@ -196,10 +196,16 @@ pub fn targets(results: &[CaseResult]) -> String {
             _ => continue,
         };
         let verdict = if r.ops_per_sec >= target { "met" } else { "MISSED" };
+        // What the threads would do with a core each, from the CPU time they used per lookup (on a shared
+        // machine the wall-clock rate also counts time the threads sat descheduled).
+        let per_core = 1e9 / r.cpu_ns_per_op.max(1e-9) * r.threads as f64;
         let _ = writeln!(
             s,
-            "bufpool-btree {what}, {tuples} tuples, pool fraction {f}: {} lookups/s, target >= {}: {verdict}",
+            "bufpool-btree {what}, {tuples} tuples, pool fraction {f}: {} lookups/s (CPU {} ns per lookup, {}/s with \
+             a core per thread), target >= {}: {verdict}",
             fmt_ops(r.ops_per_sec),
+            fmt_ns(r.cpu_ns_per_op),
+            fmt_ops(per_core),
             fmt_ops(target)
         );
     }
