@@ -201,10 +201,10 @@ pub fn targets(results: &[CaseResult]) -> String {
         let per_core = 1e9 / r.cpu_ns_per_op.max(1e-9) * r.threads as f64;
         let _ = writeln!(
             s,
-            "bufpool-btree {what}, {tuples} tuples, pool fraction {f}: {} lookups/s (CPU {} ns per lookup, {}/s with \
+            "bufpool-btree {what}, {tuples} tuples, pool fraction {f}: {} lookups/s (CPU {:.0} ns per lookup, {}/s with \
              a core per thread), target >= {}: {verdict}",
             fmt_ops(r.ops_per_sec),
-            fmt_ns(r.cpu_ns_per_op),
+            r.cpu_ns_per_op,
             fmt_ops(per_core),
             fmt_ops(target)
         );
