@@ -1,16 +1,15 @@
 //! Fuzz target `page_decode`: any bytes handed to `checksum::verify` (and to `PageHeader::decode`) must never
 //! panic, and `verify` must accept exactly the images the pool could have produced.
 //!
-//! Input: the first 4 bytes are the page number to verify against, the rest is the image.
-//! Images shorter than the page header are skipped for now: `verify` panics on them (bug B1 in RELIABILITY.md,
-//! regression test `crates/bufpool/tests/corruption_short_image.rs`); drop the guard once that is fixed.
+//! Input: the first 4 bytes are the page number to verify against, the rest is the image, of any length
+//! (images shorter than a header once made `verify` panic: bug B1 in RELIABILITY.md, fixed; regression test
+//! `crates/bufpool/tests/corruption_short_image.rs`).
 //! Oracle: `Ok(Valid)` only if re-stamping a copy for that page number reproduces the image byte for byte;
 //! `Ok(Fresh)` only for an all-zero image. Run: `cd fuzz && cargo fuzz run page_decode` (see RELIABILITY.md).
 #![no_main]
 
 use bufpool::checksum::{stamp, verify, Verified};
 use bufpool::page::PageHeader;
-use bufpool::PAGE_HEADER_SIZE;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,16 +18,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let page_no = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
     let image = &data[4..];
-    if image.len() < PAGE_HEADER_SIZE {
-        return; // bug B1, see the module docs
-    }
     let _ = PageHeader::decode(image);
     match verify(image, page_no) {
         Ok(Verified::Fresh) => assert!(image.iter().all(|&b| b == 0), "Fresh for a non-zero image"),
         Ok(Verified::Valid) => {
             let mut again = image.to_vec();
             stamp(&mut again, page_no);
-            assert_eq!(again, image, "Valid for an image the pool would not have written");
+            assert_eq!(
+                again, image,
+                "Valid for an image the pool would not have written"
+            );
         }
         Err(_) => {}
     }

@@ -487,9 +487,11 @@ impl BufferPool {
 
     /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
-        let f = self.core.files.get(page.file())?;
-        if f.is_failed() {
-            return Err(f.failed_error());
+        if self.core.files.any_failed() {
+            let f = self.core.files.get(page.file())?;
+            if f.is_failed() {
+                return Err(f.failed_error());
+            }
         }
         let idx = self.fix(page, Mode::Exclusive)?;
         self.mark_dirty(self.header(idx));
@@ -545,7 +547,44 @@ impl BufferPool {
     }
 
     /// Latches `page` in `mode`, loading it if needed. The single entry to the hit and miss paths.
+    #[inline]
     fn fix(&self, page: PageId, mode: Mode) -> Result<FrameIdx> {
+        match self.try_fix_fast(page, mode) {
+            Some(idx) => Ok(idx),
+            None => self.fix_with(page, mode, &mut |p| self.acquire_frame(p)),
+        }
+    }
+
+    /// The hit path, inlined into `read` and `write`: one lookup, one latch attempt, no waiting. Anything else
+    /// (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
+    #[inline(always)]
+    fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<FrameIdx> {
+        let idx = self.core.table.lookup(page, &self.core.headers)?;
+        let h = self.header(idx);
+        let latched = match mode {
+            Mode::Shared => h.state.try_latch_shared(),
+            Mode::Exclusive => h.state.try_latch_exclusive(),
+        };
+        if latched != TryLatch::Ok {
+            return None;
+        }
+        if h.page_id() != page {
+            self.unlatch_unchanged(idx, mode);
+            return None;
+        }
+        self.core.policy.on_hit(idx);
+        self.core.counters.inc(Counter::Hits);
+        Some(idx)
+    }
+
+    /// [`BufferPool::fix`] taking frames for a miss from `acquire` (the policy, or a scan ring).
+    #[inline(never)]
+    pub(crate) fn fix_with(
+        &self,
+        page: PageId,
+        mode: Mode,
+        acquire: &mut dyn FnMut(PageId) -> Result<FrameIdx>,
+    ) -> Result<FrameIdx> {
         let mut backoff = Backoff::new();
         // The frame we last waited on while it held `page` latched, and the version we saw: if a load into it
         // fails meanwhile, we return that load's error instead of trying again (one failed read, one error).
@@ -583,7 +622,7 @@ impl BufferPool {
             if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v)) {
                 return Err(e);
             }
-            if let Some(idx) = self.load(page, mode)? {
+            if let Some(idx) = self.load(page, mode, acquire)? {
                 return Ok(idx);
             }
         }
@@ -609,8 +648,13 @@ impl BufferPool {
     }
 
     /// The miss path. `Ok(None)` when another thread mapped the page first (the caller looks again).
-    fn load(&self, page: PageId, mode: Mode) -> Result<Option<FrameIdx>> {
-        let Some((file, idx)) = self.reserve(page)? else {
+    fn load(
+        &self,
+        page: PageId,
+        mode: Mode,
+        acquire: &mut dyn FnMut(PageId) -> Result<FrameIdx>,
+    ) -> Result<Option<FrameIdx>> {
+        let Some((file, idx)) = self.reserve_with(page, acquire)? else {
             return Ok(None);
         };
         // SAFETY: reserve returned idx exclusively latched by us.
@@ -624,6 +668,15 @@ impl BufferPool {
     /// so concurrent requests wait for this load (single flight). `Ok(None)` if the page is mapped already.
     /// The caller must read into the frame and call [`BufferPool::finish_load`].
     pub(crate) fn reserve(&self, page: PageId) -> Result<Option<(Arc<FileEntry>, FrameIdx)>> {
+        self.reserve_with(page, &mut |p| self.acquire_frame(p))
+    }
+
+    /// [`BufferPool::reserve`] taking the frame from `acquire`.
+    fn reserve_with(
+        &self,
+        page: PageId,
+        acquire: &mut dyn FnMut(PageId) -> Result<FrameIdx>,
+    ) -> Result<Option<(Arc<FileEntry>, FrameIdx)>> {
         let file = self.core.files.get(page.file())?;
         let pages = file.pages.load(Acquire);
         if page.page_no() >= pages {
@@ -632,7 +685,7 @@ impl BufferPool {
         if self.core.table.lookup_locked(page, &self.core.headers).is_some() {
             return Ok(None);
         }
-        let idx = self.acquire_frame(page)?;
+        let idx = acquire(page)?;
         let h = self.header(idx);
         h.page_id.store(page.as_u64(), SeqCst);
         if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
@@ -713,7 +766,7 @@ impl BufferPool {
     }
 
     /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy.
-    fn acquire_frame(&self, page: PageId) -> Result<FrameIdx> {
+    pub(crate) fn acquire_frame(&self, page: PageId) -> Result<FrameIdx> {
         let mut last_error = None;
         for _ in 0..EVICT_ATTEMPTS_MAX {
             if let Some(idx) = self.core.free.pop() {
@@ -744,26 +797,32 @@ impl BufferPool {
             self.core.counters.inc(Counter::LatchedSkips);
             return false;
         }
-        let page = h.page_id();
-        let refuse = page == PageId::INVALID
-            || self.core.veto.as_ref().is_some_and(|veto| {
-                let v = veto(page);
-                if v {
-                    self.core.counters.inc(Counter::VetoSkips);
-                }
-                v
-            })
-            // A dirty page of a failed (or vanished) file cannot be written, so it must not be evicted.
-            || (h.dirty.load(Acquire) && self.core.files.get(page.file()).map_or(true, |f| f.is_failed()));
-        if refuse {
+        if !self.evictable(idx) {
             h.state.unlatch_exclusive_unchanged();
+            return false;
         }
-        !refuse
+        true
+    }
+
+    /// Whether the page in frame `idx` (exclusively latched by the caller) may be evicted: it holds a page, the
+    /// engine's veto does not protect it, and it is not a dirty page of a failed (or vanished) file, which could
+    /// not be written and would be lost.
+    pub(crate) fn evictable(&self, idx: FrameIdx) -> bool {
+        let h = self.header(idx);
+        let page = h.page_id();
+        if page == PageId::INVALID {
+            return false;
+        }
+        if self.core.veto.as_ref().is_some_and(|veto| veto(page)) {
+            self.core.counters.inc(Counter::VetoSkips);
+            return false;
+        }
+        !(h.dirty.load(Acquire) && self.core.files.get(page.file()).map_or(true, |f| f.is_failed()))
     }
 
     /// Empties victim `idx` (exclusively latched, no longer tracked by the policy): writes it if dirty, unmaps it.
     /// On a failed write the page stays, dirty, tracked again, and unlatched.
-    fn evict(&self, idx: FrameIdx) -> Result<()> {
+    pub(crate) fn evict(&self, idx: FrameIdx) -> Result<()> {
         let h = self.header(idx);
         let page = h.page_id();
         if h.dirty.load(Acquire) {
