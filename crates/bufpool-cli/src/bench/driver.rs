@@ -106,7 +106,7 @@ pub trait Worker {
     /// override this; the default issues one op at a time.
     fn run(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
         let len = ctx.seq.len();
-        let mut i = 0usize;
+        let mut i = ctx.start % len;
         let mut n = 0u64;
         let read = ctx.read_kind;
         loop {
@@ -141,6 +141,9 @@ pub trait Worker {
 pub struct ThreadCtx<'a> {
     /// The op sequence to replay (cyclically).
     pub seq: &'a [u32],
+    /// Where in `seq` to begin: a later round of a case continues where the last one stopped, so a stateful
+    /// workload (miss, mixed) never replays pages it has just loaded.
+    pub start: usize,
     /// How reads are made in this case.
     pub read_kind: OpKind,
     /// Raised by the driver when time is up (or a thread failed).
@@ -200,6 +203,8 @@ pub struct Measured {
     pub hist: Histogram<u64>,
     /// Ops of the measured threads.
     pub measured_ops: u64,
+    /// Ops of each thread (to continue its sequence in the next round).
+    pub thread_ops: Vec<u64>,
     /// CPU time the measured threads used per op (excludes time they were descheduled or blocked).
     pub cpu_ns_per_op: f64,
     /// Ops of every thread.
@@ -218,6 +223,7 @@ pub fn measure<S: System>(
     sys: &S,
     case: &CaseSpec,
     seqs: &[Vec<u32>],
+    starts: &[usize],
     read_kind: OpKind,
     duration: Duration,
     timer_ns: u64,
@@ -238,7 +244,8 @@ pub fn measure<S: System>(
         let handles: Vec<_> = seqs
             .iter()
             .zip(&progress)
-            .map(|(seq, progress)| {
+            .zip(starts)
+            .map(|((seq, progress), &start)| {
                 let (stop, barrier) = (&stop, &barrier);
                 s.spawn(move || -> Result<(u64, Histogram<u64>, Instant, u64)> {
                     let worker = sys.worker();
@@ -246,6 +253,7 @@ pub fn measure<S: System>(
                     let mut worker = worker?;
                     let mut ctx = ThreadCtx {
                         seq,
+                        start,
                         read_kind,
                         stop,
                         progress,
@@ -289,9 +297,11 @@ pub fn measure<S: System>(
     let mut hist = new_hist();
     let (mut measured_ops, mut all_ops, mut scan_ops) = (0u64, 0u64, 0u64);
     let mut measured_cpu_ns = 0u64;
+    let mut thread_ops = Vec::with_capacity(threads);
     let mut end = start;
     for (t, out) in outs.into_iter().enumerate() {
         let (ops, h, thread_end, cpu) = out?;
+        thread_ops.push(ops);
         end = end.max(thread_end);
         all_ops += ops;
         if case.workload == super::workload::Workload::Scan && t == 1 {
@@ -308,6 +318,7 @@ pub fn measure<S: System>(
         ops_per_sec: measured_ops as f64 / secs,
         hist,
         measured_ops,
+        thread_ops,
         cpu_ns_per_op: measured_cpu_ns as f64 / measured_ops.max(1) as f64,
         all_ops,
         scan_ops_per_sec: is_scan.then(|| scan_ops as f64 / secs),

@@ -65,6 +65,17 @@ pub struct ThreadList(Vec<usize>);
 #[derive(Clone, Debug)]
 pub struct SystemList(Vec<SystemKind>);
 
+/// bufpool's storage backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BufpoolIo {
+    /// The pool's default.
+    Auto,
+    /// `pread`/`pwrite`.
+    Pread,
+    /// io_uring.
+    Uring,
+}
+
 /// A comma-separated list of hit accesses.
 #[derive(Clone, Debug)]
 pub struct AccessList(Vec<Access>);
@@ -119,7 +130,7 @@ pub struct BenchArgs {
     /// Pool frames (4 KiB pages) of every system [default: 8192, smoke: 64].
     #[arg(long)]
     frames: Option<u32>,
-    /// Measured seconds per case, fractional allowed [default: 0.5, smoke: 0.05].
+    /// Measured seconds per case, fractional allowed [default: 0.4, smoke: 0.05].
     #[arg(long, value_parser = parse_seconds)]
     seconds: Option<f64>,
     /// Page distribution: uniform or zipf:THETA (default: hit runs uniform and zipf:0.99, others uniform).
@@ -131,6 +142,9 @@ pub struct BenchArgs {
     /// Hit accesses to run, e.g. optimistic,shared (default: all three); for profiling one access path.
     #[arg(long, value_parser = parse_access_list)]
     access: Option<AccessList>,
+    /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
+    #[arg(long, value_enum, default_value = "auto")]
+    bufpool_io: BufpoolIo,
     /// Systems to run, e.g. bufpool,raw-memory (default: all).
     #[arg(long, value_parser = parse_system_list)]
     systems: Option<SystemList>,
@@ -159,6 +173,7 @@ struct Plan {
     duration: Duration,
     repeat: usize,
     seed: u64,
+    bufpool_io: bufpool::IoBackend,
 }
 
 fn plan(args: &BenchArgs) -> Result<Plan> {
@@ -171,7 +186,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
             bail!("--pages must be in 2..=268435456, got {p}");
         }
     }
-    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.5 });
+    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.4 });
     let workloads: Vec<Workload> = match args.workload {
         WorkloadArg::All => Workload::ALL.to_vec(),
         WorkloadArg::Hit => vec![Workload::Hit],
@@ -254,6 +269,11 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         file_pages,
         duration: Duration::from_secs_f64(seconds),
         repeat: args.repeat as usize,
+        bufpool_io: match args.bufpool_io {
+            BufpoolIo::Auto => bufpool::IoBackend::Auto,
+            BufpoolIo::Pread => bufpool::IoBackend::Pread,
+            BufpoolIo::Uring => bufpool::IoBackend::Uring,
+        },
         seed: args.seed,
     })
 }
@@ -356,7 +376,7 @@ impl<'p> Runner<'p> {
     fn prepare(&mut self) -> Result<()> {
         let (pages, seed) = (self.plan.file_pages, self.plan.seed);
         let mib = pages as f64 * 4096.0 / (1 << 20) as f64;
-        self.pb.println(format!(
+        self.say(format!(
             "preparing data files in {}: {pages} pages ({mib:.0} MiB) per format",
             self.dir.display()
         ));
@@ -378,8 +398,7 @@ impl<'p> Runner<'p> {
         if self.uses(|s| s == SystemKind::PageDb) {
             systems::page_db::prepare(&self.path("page-db.pages"), pages, seed)?;
         }
-        self.pb
-            .println(format!("prepared in {:.1} s", t.elapsed().as_secs_f64()));
+        self.say(format!("prepared in {:.1} s", t.elapsed().as_secs_f64()));
         Ok(())
     }
 
@@ -428,6 +447,8 @@ impl<'p> Runner<'p> {
             .filter(|&i| opened[i].kind.supports(case.workload, case.access))
             .collect();
         let mut rounds: Vec<Vec<driver::Measured>> = mine.iter().map(|_| Vec::new()).collect();
+        // Each system's position in each thread's sequence: every round continues where its last one stopped.
+        let mut cursors: Vec<Vec<usize>> = mine.iter().map(|_| vec![0; case.threads]).collect();
         for _ in 0..self.plan.repeat {
             for (slot, &i) in mine.iter().enumerate() {
                 let o = &mut opened[i];
@@ -439,7 +460,7 @@ impl<'p> Runner<'p> {
                     case.dist,
                     case.threads
                 ));
-                let m = (o.run)(case, &seqs, read_kind).with_context(|| {
+                let m = (o.run)(case, &seqs, &cursors[slot], read_kind).with_context(|| {
                     format!(
                         "{} on {} {} {} threads={}",
                         o.kind.name(),
@@ -449,6 +470,9 @@ impl<'p> Runner<'p> {
                         case.threads
                     )
                 })?;
+                for (c, &ops) in cursors[slot].iter_mut().zip(&m.thread_ops) {
+                    *c = (*c + ops as usize) % workload::SEQ_LEN;
+                }
                 rounds[slot].push(m);
                 self.pb.inc(1);
             }
@@ -494,11 +518,20 @@ impl<'p> Runner<'p> {
 
     fn unavailable(&mut self, kind: SystemKind, reason: String) {
         if !self.unavailable.iter().any(|u| u.system == kind.name()) {
-            self.pb.println(format!("{} unavailable: {reason}", kind.name()));
+            self.say(format!("{} unavailable: {reason}", kind.name()));
             self.unavailable.push(Unavailable {
                 system: kind.name(),
                 reason,
             });
+        }
+    }
+
+    /// A progress line: above the bar on a terminal, on stderr otherwise (the bar is hidden there).
+    fn say(&self, line: String) {
+        if self.pb.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.pb.println(line);
         }
     }
 
@@ -525,11 +558,17 @@ impl<'p> Runner<'p> {
         let (duration, timer_ns) = (self.plan.duration, self.timer_ns);
         let o = match kind {
             SystemKind::Bufpool => {
-                let sys = systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
+                let sys = systems::bufpool_sys::Bufpool::open(
+                    &self.path("bufpool.pages"),
+                    frames,
+                    seed,
+                    self.plan.bufpool_io,
+                )?;
                 let direct = sys.direct();
                 if !direct {
                     self.note("bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into());
                 }
+                self.note(format!("bufpool: storage backend {}", sys.backend()));
                 let check = |sys: &systems::bufpool_sys::Bufpool| {
                     let st = sys.stats();
                     if st.corrupt_pages > 0 {
@@ -585,7 +624,7 @@ impl<'p> Runner<'p> {
 }
 
 /// Runs one case on an opened system: `(case, per-thread sequences, how reads are made)`.
-type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], OpKind) -> Result<driver::Measured>>;
+type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], &[usize], OpKind) -> Result<driver::Measured>>;
 
 /// A system opened and warmed for one workload.
 struct Opened {
@@ -610,8 +649,8 @@ fn opened<S: System + 'static>(
     Ok(Opened {
         kind,
         direct,
-        run: Box::new(move |case, seqs, read_kind| {
-            let m = measure(&sys, case, seqs, read_kind, duration, timer_ns)?;
+        run: Box::new(move |case, seqs, starts, read_kind| {
+            let m = measure(&sys, case, seqs, starts, read_kind, duration, timer_ns)?;
             check(&sys)?;
             Ok(m)
         }),
