@@ -152,6 +152,7 @@ fn bad_btree_arguments_are_refused() {
         &["--workload", "btree", "--btree-systems", "sqlite"],
         &["--workload", "btree", "--tuples", "5"],
         &["--workload", "btree", "--batch", "0"],
+        &["--workload", "btree", "--systems", "bufpool"],
     ] {
         let out = bench().args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} was accepted");

@@ -169,6 +169,22 @@ struct Plan {
 
 fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
     let b = &args.btree;
+    for (given, what) in [
+        (
+            args.systems.is_some(),
+            "--systems names page systems: use --btree-systems",
+        ),
+        (args.pages.is_some(), "--pages is for the page workloads: use --tuples"),
+        (
+            args.frames.is_some(),
+            "--frames is for the page workloads: use --pool-fraction",
+        ),
+        (args.access.is_some(), "--access is for the hit workload"),
+    ] {
+        if given {
+            bail!("{what} with the B+tree workloads");
+        }
+    }
     let tuples = b.tuples.unwrap_or(if args.smoke { 2000 } else { 1_000_000 });
     if !(100..ops::TUPLES_MAX / 2).contains(&tuples) {
         bail!("--tuples must be in 100..{}, got {tuples}", ops::TUPLES_MAX / 2);
