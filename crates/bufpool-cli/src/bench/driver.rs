@@ -326,3 +326,104 @@ pub fn measure<S: System>(
         io,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::bench::workload::{Access, Dist, Workload};
+
+    /// Counts ops; fails once it has done `fail_after` of them (on any thread).
+    struct Flaky {
+        done: AtomicU64,
+        fail_after: u64,
+        counters: IoCounters,
+    }
+
+    struct FlakyWorker<'a>(&'a Flaky);
+
+    impl System for Flaky {
+        type Worker<'a> = FlakyWorker<'a>;
+        fn worker(&self) -> Result<FlakyWorker<'_>> {
+            Ok(FlakyWorker(self))
+        }
+        fn counters(&self) -> &IoCounters {
+            &self.counters
+        }
+    }
+
+    impl Worker for FlakyWorker<'_> {
+        fn op(&mut self, page: u32, _kind: OpKind) -> Result<()> {
+            if page % 7 == 0 {
+                self.0.counters.read(u64::from(page));
+            }
+            if self.0.done.fetch_add(1, Ordering::Relaxed) + 1 == self.0.fail_after {
+                anyhow::bail!("self-check mismatch on page {page}");
+            }
+            Ok(())
+        }
+    }
+
+    fn case(threads: usize) -> CaseSpec {
+        CaseSpec {
+            workload: Workload::Hit,
+            access: Access::Shared,
+            dist: Dist::Uniform,
+            threads,
+            pages: 64,
+            frames: 64,
+            hot_pages: 64,
+        }
+    }
+
+    fn flaky(fail_after: u64) -> Flaky {
+        Flaky {
+            done: AtomicU64::new(0),
+            fail_after,
+            counters: IoCounters::default(),
+        }
+    }
+
+    #[test]
+    fn a_failing_access_fails_the_case_and_stops_every_thread() {
+        let sys = flaky(1000);
+        let seqs: Vec<Vec<u32>> = (0..2).map(|t| (0..64).map(|p| (p + t) % 64).collect()).collect();
+        let err = measure(
+            &sys,
+            &case(2),
+            &seqs,
+            &[0, 0],
+            OpKind::Shared,
+            Duration::from_secs(30),
+            0,
+        )
+        .expect_err("the mismatch must fail the case");
+        assert!(format!("{err:#}").contains("mismatch"), "{err:#}");
+        // The other thread stopped too: the case did not run for its 30 s.
+        assert!(sys.done.load(Ordering::Relaxed) < 10_000_000);
+    }
+
+    #[test]
+    fn counts_ops_and_device_reads_of_the_case() {
+        let sys = flaky(u64::MAX);
+        let seqs: Vec<Vec<u32>> = vec![(0..64).collect()];
+        let m = measure(
+            &sys,
+            &case(1),
+            &seqs,
+            &[5],
+            OpKind::Shared,
+            Duration::from_millis(30),
+            0,
+        )
+        .unwrap();
+        assert!(m.measured_ops > 0 && m.measured_ops == m.all_ops);
+        assert_eq!(m.thread_ops, vec![m.measured_ops]);
+        // Pages 0, 7, ..., 63 (10 of 64) count a read; the run started at index 5 of the cycle.
+        let expected: u64 = (0..m.measured_ops).filter(|i| (i + 5) % 64 % 7 == 0).count() as u64;
+        assert_eq!(m.io[0], expected);
+        assert_eq!(m.io[0], m.io[1], "every page is measured in a hit case");
+        assert!(m.ops_per_sec > 0.0 && !m.hist.is_empty());
+    }
+}
