@@ -64,7 +64,7 @@ impl Ours {
 impl Loader for Ours {
     fn insert(&mut self, id: u64) -> Result<()> {
         self.tree.put(&key(id), &value(id, 0))?;
-        if id % (1 << 18) == 0 && self.tree.wal().file_len() > LOAD_LOG_MAX {
+        if id.is_multiple_of(1 << 18) && self.tree.wal().file_len() > LOAD_LOG_MAX {
             self.tree.checkpoint()?;
         }
         Ok(())

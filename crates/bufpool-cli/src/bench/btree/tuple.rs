@@ -14,7 +14,7 @@ pub const KEY_BYTES: usize = 8;
 pub const VALUE_BYTES: usize = 120;
 /// Bytes of the value's header (`id`, `version`).
 const HEADER_BYTES: usize = 16;
-const _: () = assert!((VALUE_BYTES - HEADER_BYTES) % 8 == 0);
+const _: () = assert!((VALUE_BYTES - HEADER_BYTES).is_multiple_of(8));
 
 /// A bijection of the 64-bit space (splitmix64's finaliser).
 #[inline]
