@@ -330,7 +330,7 @@ impl Tree {
                 "gave up after {MAX_RESTARTS} restarts: fence keys cover nothing?"
             )));
         }
-        if *restarts % 64 == 0 {
+        if (*restarts).is_multiple_of(64) {
             std::thread::yield_now();
         }
         Ok(())

@@ -275,7 +275,7 @@ impl FrameMemory {
     /// 8-aligned and in bounds (`None` otherwise: use [`FrameMemory::read_atomic`]). Same race rules as that.
     #[inline]
     pub(crate) fn load_u64(&self, idx: u32, offset: usize) -> Option<u64> {
-        if offset % 8 != 0 || offset + 8 > self.page_size {
+        if !offset.is_multiple_of(8) || offset + 8 > self.page_size {
             return None;
         }
         // SAFETY: offset + 8 <= page_size, so the word lies inside frame idx's page; pages start at multiples of
@@ -301,7 +301,7 @@ impl FrameMemory {
         while i < dst.len() {
             // SAFETY: offset + i < page_size (asserted above), so the address stays inside frame idx's page.
             let p = unsafe { base.add(offset + i) };
-            if (p as usize) % 8 == 0 && dst.len() - i >= 8 {
+            if (p as usize).is_multiple_of(8) && dst.len() - i >= 8 {
                 // SAFETY: p is 8-aligned (checked), in bounds for 8 bytes (dst.len() - i >= 8 and the assert above),
                 // and valid for the pool's lifetime.
                 let w = unsafe { A64::from_ptr(p.cast::<u64>()) }.load(Relaxed);

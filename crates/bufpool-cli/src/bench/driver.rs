@@ -110,7 +110,7 @@ pub trait Worker {
         let mut n = 0u64;
         let read = ctx.read_kind;
         loop {
-            if n % 32 == 0 {
+            if n.is_multiple_of(32) {
                 ctx.progress.store(n, Ordering::Relaxed);
                 if ctx.stop.load(Ordering::Relaxed) {
                     break;
@@ -123,7 +123,7 @@ pub trait Worker {
             }
             let kind = if op & OP_WRITE != 0 { OpKind::Write } else { read };
             let page = op & !OP_WRITE;
-            if n % SAMPLE_EVERY == 0 {
+            if n.is_multiple_of(SAMPLE_EVERY) {
                 let t0 = Instant::now();
                 self.op(page, kind)?;
                 ctx.record(t0.elapsed());
@@ -355,7 +355,7 @@ mod tests {
 
     impl Worker for FlakyWorker<'_> {
         fn op(&mut self, page: u32, _kind: OpKind) -> Result<()> {
-            if page % 7 == 0 {
+            if page.is_multiple_of(7) {
                 self.0.counters.read(u64::from(page));
             }
             if self.0.done.fetch_add(1, Ordering::Relaxed) + 1 == self.0.fail_after {
