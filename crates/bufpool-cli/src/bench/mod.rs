@@ -8,6 +8,7 @@
 //! plan: for each workload, each system that can do it is opened over its own file, warmed, and measured on
 //! each of the workload's cases. BENCHMARKS.md at the repository root explains the numbers.
 
+mod btree;
 mod driver;
 mod report;
 mod selfcheck;
@@ -36,8 +37,24 @@ pub enum WorkloadArg {
     Mixed,
     /// A hot set read while another thread scans.
     Scan,
-    /// All of the above.
+    /// All of the above (the page workloads; the B+tree ones run only when asked).
     All,
+    /// B+tree: load throughput only (every B+tree workload also reports its load).
+    BtreeLoad,
+    /// B+tree: uniform point lookups by get and get_many, in and out of memory (see --pool-fraction).
+    BtreeLookup,
+    /// B+tree: YCSB A, 50% reads / 50% updates.
+    YcsbA,
+    /// B+tree: YCSB B, 95% reads / 5% updates.
+    YcsbB,
+    /// B+tree: YCSB C, 100% reads.
+    YcsbC,
+    /// B+tree: YCSB E, 95% short scans / 5% inserts.
+    YcsbE,
+    /// B+tree: YCSB F, 50% reads / 50% read-modify-writes.
+    YcsbF,
+    /// B+tree: btree-lookup and YCSB A, B, C, E, F.
+    Btree,
 }
 
 /// A comma-separated list of thread counts.
@@ -143,6 +160,8 @@ pub struct BenchArgs {
     /// Seed of the access sequences and of the pages' self-check tags.
     #[arg(long, default_value_t = 0xB0F1_5EED)]
     seed: u64,
+    #[command(flatten)]
+    btree: btree::BtreeArgs,
 }
 
 /// The resolved plan.
@@ -174,6 +193,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         WorkloadArg::Miss => vec![Workload::Miss],
         WorkloadArg::Mixed => vec![Workload::Mixed],
         WorkloadArg::Scan => vec![Workload::Scan],
+        other => bail!("{other:?} is a B+tree workload, planned by bench::btree"),
     };
     let threads = |default: &[usize]| args.threads.as_ref().map_or(default.to_vec(), |t| t.0.clone());
     let dists = |default: &[Dist]| args.dist.map_or(default.to_vec(), |d| vec![d]);
@@ -260,6 +280,17 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
 
 /// Runs `bufpool bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(sel) = btree::selection(args.workload) {
+        let out = btree::run(&args, &sel)?;
+        for n in &out.notes {
+            println!("note: {n}");
+        }
+        if let Some(path) = &args.json {
+            report::write_json(path, &out.results, &out.unavailable, &out.notes)?;
+            println!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     let plan = plan(&args)?;
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
@@ -478,6 +509,8 @@ impl<'p> Runner<'p> {
                 scan_ops_per_sec: m.scan_ops_per_sec,
                 direct_io: opened[i].direct,
                 seconds: m.seconds,
+                tuples: None,
+                pool_fraction: None,
             });
         }
         Ok(())

@@ -13,11 +13,11 @@ use serde::Serialize;
 /// One measured case on one system.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseResult {
-    /// hit | miss | mixed | scan.
+    /// hit | miss | mixed | scan; B+tree: btree-load | btree-lookup | ycsb-a | ycsb-b | ycsb-c | ycsb-e | ycsb-f.
     pub workload: &'static str,
-    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache.
+    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache; B+tree: bufpool-btree | redb | lmdb.
     pub system: &'static str,
-    /// optimistic | shared | exclusive | mixed | scan.
+    /// optimistic | shared | exclusive | mixed | scan; B+tree: load | get | get_many | the YCSB letter (a..f).
     pub access: &'static str,
     /// uniform | zipf:THETA.
     pub dist: String,
@@ -53,6 +53,12 @@ pub struct CaseResult {
     pub direct_io: Option<bool>,
     /// Measured seconds.
     pub seconds: f64,
+    /// B+tree workloads: tuples loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuples: Option<u64>,
+    /// B+tree workloads: the system's cache size / bufpool-btree's data file size (below 1: out of memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_fraction: Option<f64>,
 }
 
 /// A system that could not run at all.
