@@ -76,6 +76,16 @@ pub enum BufpoolIo {
     Uring,
 }
 
+fn parse_policy(s: &str) -> Result<bufpool::policy::PolicyConfig, String> {
+    bufpool::policy::PolicyConfig::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = bufpool::PolicyKind::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown policy {s:?}; one of {} (optionally +tinylfu)",
+            names.join(", ")
+        )
+    })
+}
+
 /// A comma-separated list of hit accesses.
 #[derive(Clone, Debug)]
 pub struct AccessList(Vec<Access>);
@@ -145,6 +155,9 @@ pub struct BenchArgs {
     /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
     #[arg(long, value_enum, default_value = "auto")]
     bufpool_io: BufpoolIo,
+    /// bufpool's replacement policy, e.g. clock, s3-fifo, lru+tinylfu (default: the pool's default).
+    #[arg(long, value_parser = parse_policy)]
+    policy: Option<bufpool::policy::PolicyConfig>,
     /// Systems to run, e.g. bufpool,raw-memory (default: all).
     #[arg(long, value_parser = parse_system_list)]
     systems: Option<SystemList>,
@@ -174,6 +187,7 @@ struct Plan {
     repeat: usize,
     seed: u64,
     bufpool_io: bufpool::IoBackend,
+    policy: bufpool::policy::PolicyConfig,
 }
 
 fn plan(args: &BenchArgs) -> Result<Plan> {
@@ -274,6 +288,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
             BufpoolIo::Pread => bufpool::IoBackend::Pread,
             BufpoolIo::Uring => bufpool::IoBackend::Uring,
         },
+        policy: args.policy.unwrap_or_default(),
         seed: args.seed,
     })
 }
@@ -563,6 +578,7 @@ impl<'p> Runner<'p> {
                     frames,
                     seed,
                     self.plan.bufpool_io,
+                    self.plan.policy,
                 )?;
                 let direct = sys.direct();
                 if !direct {

@@ -99,8 +99,18 @@ pub struct Bufpool {
 
 impl Bufpool {
     /// A pool of `frames` frames over the file at `path`.
-    pub fn open(path: &Path, frames: usize, seed: u64, backend: IoBackend) -> Result<Bufpool> {
-        let pool = BufferPool::builder().frames(frames).page_size(PAGE_SIZE).build()?;
+    pub fn open(
+        path: &Path,
+        frames: usize,
+        seed: u64,
+        backend: IoBackend,
+        policy: bufpool::policy::PolicyConfig,
+    ) -> Result<Bufpool> {
+        let pool = BufferPool::builder()
+            .frames(frames)
+            .page_size(PAGE_SIZE)
+            .policy(policy)
+            .build()?;
         // The choice `open_file` makes for this backend.
         let uring = match backend {
             IoBackend::Auto => uring_available(),
