@@ -41,6 +41,8 @@ pub(crate) struct FileEntry {
     pub(crate) closing: AtomicBool,
     failed: Mutex<Option<Arc<str>>>,
     failed_flag: AtomicBool,
+    /// The registry's "some file has failed" flag, set with ours (see [`Files::any_failed`]).
+    any_failed: Arc<AtomicBool>,
 }
 
 impl FileEntry {
@@ -64,6 +66,7 @@ impl FileEntry {
             *f = Some(reason.to_string().into());
         }
         self.failed_flag.store(true, Release);
+        self.any_failed.store(true, Release);
     }
 
     pub(crate) fn stats(&self) -> FileStats {
@@ -82,6 +85,7 @@ impl FileEntry {
 pub(crate) struct Files {
     map: RwLock<HashMap<FileId, Arc<FileEntry>>>,
     next_id: Mutex<u32>,
+    any_failed: Arc<AtomicBool>,
 }
 
 impl Files {
@@ -89,7 +93,15 @@ impl Files {
         Files {
             map: RwLock::new(HashMap::new()),
             next_id: Mutex::new(0),
+            any_failed: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// False until some file of this pool has failed: lets the write hit path skip the registry lookup (a shared
+    /// lock and a reference count, contended between cores) in the normal case.
+    #[inline]
+    pub(crate) fn any_failed(&self) -> bool {
+        self.any_failed.load(Acquire)
     }
 
     #[inline]
@@ -163,6 +175,7 @@ impl Files {
                 closing: AtomicBool::new(false),
                 failed: Mutex::new(None),
                 failed_flag: AtomicBool::new(false),
+                any_failed: self.any_failed.clone(),
             }),
         );
         Ok(id)

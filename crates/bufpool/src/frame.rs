@@ -271,6 +271,20 @@ impl FrameMemory {
         unsafe { std::slice::from_raw_parts_mut(self.page_ptr(idx), self.page_size) }
     }
 
+    /// The little-endian `u64` at `offset` of frame `idx`'s page, read with one atomic load, if `offset` is
+    /// 8-aligned and in bounds (`None` otherwise: use [`FrameMemory::read_atomic`]). Same race rules as that.
+    #[inline]
+    pub(crate) fn load_u64(&self, idx: u32, offset: usize) -> Option<u64> {
+        if offset % 8 != 0 || offset + 8 > self.page_size {
+            return None;
+        }
+        // SAFETY: offset + 8 <= page_size, so the word lies inside frame idx's page; pages start at multiples of
+        // the page size in an IO_ALIGN-aligned allocation, so an 8-aligned offset is an 8-aligned address. Only an
+        // atomic load is made (see the module docs for the race with a latched writer).
+        let w = unsafe { std::sync::atomic::AtomicU64::from_ptr(self.page_ptr(idx).add(offset).cast::<u64>()) };
+        Some(u64::from_le(w.load(Relaxed)))
+    }
+
     /// Copies `dst.len()` bytes at `offset` of frame `idx`'s page into `dst` with atomic loads, without a latch.
     /// The bytes may be torn by a concurrent writer: callers validate the version afterwards.
     #[inline]

@@ -211,9 +211,14 @@ impl PageView<'_> {
         u32::from_le_bytes(self.read_array(offset))
     }
 
-    /// A little-endian `u64` at `offset`.
+    /// A little-endian `u64` at `offset` (one atomic load when `offset` is 8-aligned).
     #[inline]
     pub fn read_u64(&self, offset: usize) -> u64 {
+        if offset < self.len() {
+            if let Some(v) = self.pool.memory().load_u64(self.idx, PAGE_HEADER_SIZE + offset) {
+                return v;
+            }
+        }
         u64::from_le_bytes(self.read_array(offset))
     }
 

@@ -487,9 +487,11 @@ impl BufferPool {
 
     /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
-        let f = self.core.files.get(page.file())?;
-        if f.is_failed() {
-            return Err(f.failed_error());
+        if self.core.files.any_failed() {
+            let f = self.core.files.get(page.file())?;
+            if f.is_failed() {
+                return Err(f.failed_error());
+            }
         }
         let idx = self.fix(page, Mode::Exclusive)?;
         self.mark_dirty(self.header(idx));
@@ -545,11 +547,38 @@ impl BufferPool {
     }
 
     /// Latches `page` in `mode`, loading it if needed. The single entry to the hit and miss paths.
+    #[inline]
     fn fix(&self, page: PageId, mode: Mode) -> Result<FrameIdx> {
-        self.fix_with(page, mode, &mut |p| self.acquire_frame(p))
+        match self.try_fix_fast(page, mode) {
+            Some(idx) => Ok(idx),
+            None => self.fix_with(page, mode, &mut |p| self.acquire_frame(p)),
+        }
+    }
+
+    /// The hit path, inlined into `read` and `write`: one lookup, one latch attempt, no waiting. Anything else
+    /// (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
+    #[inline(always)]
+    fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<FrameIdx> {
+        let idx = self.core.table.lookup(page, &self.core.headers)?;
+        let h = self.header(idx);
+        let latched = match mode {
+            Mode::Shared => h.state.try_latch_shared(),
+            Mode::Exclusive => h.state.try_latch_exclusive(),
+        };
+        if latched != TryLatch::Ok {
+            return None;
+        }
+        if h.page_id() != page {
+            self.unlatch_unchanged(idx, mode);
+            return None;
+        }
+        self.core.policy.on_hit(idx);
+        self.core.counters.inc(Counter::Hits);
+        Some(idx)
     }
 
     /// [`BufferPool::fix`] taking frames for a miss from `acquire` (the policy, or a scan ring).
+    #[inline(never)]
     pub(crate) fn fix_with(
         &self,
         page: PageId,

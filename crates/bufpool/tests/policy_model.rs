@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 
-use bufpool::policy::{Admission, Arc, LruK, Policy, PolicyKind};
+use bufpool::policy::{Admission, ArcPolicy, LruK, Policy, PolicyKind};
 use proptest::prelude::*;
 
 type Frame = u32;
@@ -233,10 +233,11 @@ impl Model for TwoQModel {
     }
 }
 
-/// ARC, written from the paper's Figure 4 (integer δ).
+/// ARC, written from the paper's Figure 4 (real or integer δ).
 struct ArcModel {
     c: usize,
-    p: usize,
+    real: bool,
+    p: f64,
     keys: Vec<u64>,
     t1: Vec<Frame>,
     t2: Vec<Frame>,
@@ -247,10 +248,11 @@ struct ArcModel {
 }
 
 impl ArcModel {
-    fn new(c: usize) -> Self {
+    fn new(c: usize, real: bool) -> Self {
         ArcModel {
             c,
-            p: 0,
+            real,
+            p: 0.0,
             keys: vec![0; c],
             t1: vec![],
             t2: vec![],
@@ -260,18 +262,28 @@ impl ArcModel {
         }
     }
 
-    fn delta(num: usize, den: usize) -> usize {
+    fn delta(&self, num: usize, den: usize) -> f64 {
         if num <= den {
-            1
+            1.0
+        } else if self.real {
+            num as f64 / den as f64
         } else {
-            num / den
+            (num / den) as f64
         }
+    }
+
+    fn grow(&mut self) {
+        self.p = (self.p + self.delta(self.b2.len(), self.b1.len())).min(self.c as f64);
+    }
+
+    fn shrink(&mut self) {
+        self.p = (self.p - self.delta(self.b1.len(), self.b2.len())).max(0.0);
     }
 
     /// REPLACE(x, p), falling back to the other list when every candidate is refused.
     fn replace(&mut self, x_in_b2: bool, refused: &dyn Fn(Frame) -> bool) -> Option<Frame> {
-        let t1 = self.t1.len();
-        let from_t1 = t1 >= 1 && (t1 > self.p || (x_in_b2 && t1 == self.p));
+        let t1 = self.t1.len() as f64;
+        let from_t1 = t1 >= 1.0 && (t1 > self.p || (x_in_b2 && t1 == self.p));
         self.take([from_t1, !from_t1], true, refused)
     }
 
@@ -306,20 +318,20 @@ impl Model for ArcModel {
         if remove_item(&mut self.to_t2, &x) {
             self.t2.push(f);
         } else if self.b1.contains(&x) {
-            self.p = (self.p + Self::delta(self.b2.len(), self.b1.len())).min(self.c);
+            self.grow();
             remove_deque(&mut self.b1, &x);
             self.t2.push(f);
         } else if self.b2.contains(&x) {
-            self.p = self.p.saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
+            self.shrink();
             remove_deque(&mut self.b2, &x);
             self.t2.push(f);
         } else {
             while self.t1.len() + self.b1.len() >= self.c && self.b1.pop_front().is_some() {}
-            while self.t1.len() + self.t2.len() + self.b1.len() + self.b2.len() >= 2 * self.c
-                && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
-            {}
             self.t1.push(f);
         }
+        while self.t1.len() + self.t2.len() + self.b1.len() + self.b2.len() > 2 * self.c
+            && (self.b2.pop_front().is_some() || self.b1.pop_front().is_some())
+        {}
     }
     fn remove(&mut self, f: Frame) {
         remove_item(&mut self.t1, &f);
@@ -329,14 +341,14 @@ impl Model for ArcModel {
         if let Some(x) = key {
             if self.b1.contains(&x) {
                 // Case II
-                self.p = (self.p + Self::delta(self.b2.len(), self.b1.len())).min(self.c);
+                self.grow();
                 remove_deque(&mut self.b1, &x);
                 self.to_t2.push(x);
                 return self.replace(false, refused);
             }
             if self.b2.contains(&x) {
                 // Case III
-                self.p = self.p.saturating_sub(Self::delta(self.b1.len(), self.b2.len()));
+                self.shrink();
                 remove_deque(&mut self.b2, &x);
                 self.to_t2.push(x);
                 return self.replace(true, refused);
@@ -689,7 +701,13 @@ proptest! {
 
     #[test]
     fn arc_matches_model((frames, ops) in scenario()) {
-        run(frames, &Arc::new(frames), Some(&mut ArcModel::new(frames)), &ops);
+        run(frames, &*PolicyKind::Arc.build(frames), Some(&mut ArcModel::new(frames, true)), &ops);
+    }
+
+    #[test]
+    fn arc_integer_delta_matches_model((frames, ops) in scenario()) {
+        let mut m = ArcModel::new(frames, false);
+        run(frames, &ArcPolicy::with_real_delta(frames, false), Some(&mut m), &ops);
     }
 
     #[test]
@@ -939,5 +957,46 @@ fn every_policy_runs_the_pool() {
             }
         });
         assert!(pool.stats().evictions > 0, "{}: the workload evicts", kind.name());
+    }
+}
+
+/// Cost of `on_hit` per configuration, with one and two threads hitting random resident frames (no
+/// assertions: a table for the report). Run with
+/// `cargo test --release -p bufpool --test policy_model -- --ignored --nocapture hit_path_cost`.
+#[test]
+#[ignore = "prints a table of timings"]
+fn hit_path_cost() {
+    const FRAMES: usize = 4_096;
+    const HITS: u64 = 2_000_000;
+    let mut configs: Vec<bufpool::policy::PolicyConfig> = PolicyKind::ALL.iter().map(|&k| k.into()).collect();
+    configs.push(PolicyKind::Lru.with_admission(Admission::TinyLfu));
+    for config in configs {
+        let policy = config.build(FRAMES);
+        for f in 0..FRAMES as Frame {
+            policy.on_insert(f, u64::from(f));
+        }
+        let mut line = format!("{:<14}", config.name());
+        for threads in [1u64, 2] {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..threads {
+                    let policy = &policy;
+                    s.spawn(move || {
+                        let mut rng = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1);
+                        for _ in 0..HITS / threads {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            policy.on_hit((rng % FRAMES as u64) as Frame);
+                        }
+                    });
+                }
+            });
+            // Drain what the buffers hold, as the next miss would.
+            let _ = policy.victim(&mut |_| false);
+            let ns = start.elapsed().as_nanos() as f64 / HITS as f64;
+            line += &format!("  {threads} thread(s): {ns:5.1} ns/hit");
+        }
+        println!("{line}");
     }
 }

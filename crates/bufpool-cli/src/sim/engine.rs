@@ -1,8 +1,10 @@
 //! The cache simulator: replays a [`Trace`] through one replacement policy, or through Belady's optimum.
 //!
 //! A simulated cache has `frames` slots. [`simulate_policy`] drives the pool's own policy code
-//! (`PolicyKind::build`) exactly as the pool does: a map from page to frame and a free-frame list; on a hit
-//! `on_hit(frame)`; on a miss a free frame if there is one, else `victim(try_take)`, then `on_insert(frame, key)`.
+//! (`PolicyConfig::build`, so also a policy behind an admission filter) exactly as the pool does: a map from page
+//! to frame and a free-frame list; on a hit `on_hit(frame)`; on a miss a free frame if there is one, else
+//! `victim_for(key, try_take)` (the contract's entry point for a caller that knows the incoming page, which ARC
+//! needs to follow its paper), then `on_insert(frame, key)`.
 //! Every frame is unlatched in a simulation, so `try_take` accepts every frame the policy tracks; it refuses (and
 //! the simulation fails with [`SimError::Contract`]) a frame that holds no page, since the contract forbids
 //! offering one. The page-to-frame map is a vector indexed by the trace's dense page index (see
@@ -18,7 +20,8 @@
 
 use std::collections::BinaryHeap;
 
-use bufpool::{FrameIdx, Policy, PolicyKind};
+use bufpool::policy::PolicyConfig;
+use bufpool::{FrameIdx, Policy};
 
 use super::trace::Trace;
 
@@ -62,10 +65,10 @@ impl Outcome {
     }
 }
 
-/// Replays `trace` through `kind`'s policy in a cache of `frames` frames (at least one).
-pub fn simulate_policy(trace: &Trace, kind: PolicyKind, frames: usize) -> Result<Outcome, SimError> {
+/// Replays `trace` through `config`'s policy in a cache of `frames` frames (at least one).
+pub fn simulate_policy(trace: &Trace, config: PolicyConfig, frames: usize) -> Result<Outcome, SimError> {
     let frames = frames.max(1);
-    replay(trace, &*kind.build(frames), frames)
+    replay(trace, &*config.build(frames), frames)
 }
 
 /// Replays `trace` through `policy`, built for `frames` frames.
@@ -96,7 +99,7 @@ fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, 
             Some(f) => f,
             None => {
                 let mut offered_empty = None;
-                let victim = policy.victim(&mut |f| {
+                let victim = policy.victim_for(trace.keys[page as usize], &mut |f| {
                     let holds_page = page_in.get(f as usize).is_some_and(|&p| p != NONE);
                     if !holds_page {
                         offered_empty = Some(f);
@@ -109,7 +112,7 @@ fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, 
                 let Some(v) = victim else {
                     return Err(contract(
                         i,
-                        "victim() found nothing although no frame is latched".into(),
+                        "victim_for() found nothing although no frame is latched".into(),
                     ));
                 };
                 let old = page_in[v as usize];
@@ -193,6 +196,8 @@ pub fn simulate_opt(trace: &Trace, next: &[u32], frames: usize) -> Outcome {
 mod tests {
     use std::collections::{BTreeSet, HashMap};
 
+    use bufpool::policy::Admission;
+    use bufpool::PolicyKind;
     use proptest::prelude::*;
 
     use super::*;
@@ -243,6 +248,14 @@ mod tests {
         simulate_opt(&t, &next_uses(&t), frames).misses
     }
 
+    /// Every policy, bare and behind each admission filter.
+    fn all_configs() -> Vec<PolicyConfig> {
+        PolicyKind::ALL
+            .iter()
+            .flat_map(|&k| [k.into(), k.with_admission(Admission::TinyLfu)])
+            .collect()
+    }
+
     #[test]
     fn next_uses_point_forward() {
         let t = Trace::from_keys([7, 8, 7, 9, 8, 7]);
@@ -256,7 +269,7 @@ mod tests {
         assert_eq!(opt_misses(&refs, 3), 9);
         if let Some(lru) = PolicyKind::from_name("lru") {
             let t = Trace::from_keys(refs);
-            assert_eq!(simulate_policy(&t, lru, 3).unwrap().misses, 12);
+            assert_eq!(simulate_policy(&t, lru.into(), 3).unwrap().misses, 12);
         }
     }
 
@@ -292,7 +305,7 @@ mod tests {
     fn every_policy_runs_cleanly_and_counts_cold_misses() {
         let keys: Vec<u64> = (0..500u64).map(|i| (i * 31) % 97 + 1000).collect();
         let t = Trace::from_keys(keys.iter().copied());
-        for &kind in PolicyKind::ALL {
+        for kind in all_configs() {
             // Large enough for everything: only cold misses.
             let all = simulate_policy(&t, kind, 97).unwrap();
             assert_eq!(all.misses, 97, "{}", kind.name());
@@ -331,7 +344,7 @@ mod tests {
         let e = replay(&t, &Broken::FindsNothing, 2).unwrap_err().to_string();
         assert_eq!(
             e,
-            "policy broken with 2 frames broke the Policy contract at request 2: victim() found \
+            "policy broken with 2 frames broke the Policy contract at request 2: victim_for() found \
              nothing although no frame is latched"
         );
         let e = replay(&t, &Broken::OffersEmptyFrame, 2).unwrap_err().to_string();
@@ -353,7 +366,7 @@ mod tests {
             let t = Trace::from_keys(keys.iter().copied());
             let opt = simulate_opt(&t, &next_uses(&t), frames).misses;
             prop_assert_eq!(opt, brute_force_like_belady(&keys, frames));
-            for &kind in PolicyKind::ALL {
+            for kind in all_configs() {
                 let got = simulate_policy(&t, kind, frames).unwrap().misses;
                 prop_assert!(got >= opt, "{} missed {} < opt {}", kind.name(), got, opt);
             }

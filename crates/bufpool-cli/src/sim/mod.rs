@@ -25,6 +25,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use bufpool::policy::PolicyConfig;
 use bufpool::PolicyKind;
 
 use self::engine::{Outcome, SimError};
@@ -51,7 +52,8 @@ pub struct SimArgs {
     /// (`1000`). A percent is rounded to the nearest page, at least one.
     #[arg(long, value_delimiter = ',', default_value = "1%,10%", value_parser = parse_cache_size)]
     pub cache: Vec<CacheSize>,
-    /// `all` (every policy and opt), or comma-separated names among the pool's policies and `opt`.
+    /// `all` (every policy and opt), or comma-separated names among the pool's policies and `opt`. A policy
+    /// name may end in `+tinylfu` to put TinyLFU admission in front of it (`lru+tinylfu`).
     #[arg(long, default_value = "all")]
     pub policy: String,
     /// Also write the results as JSON to this file.
@@ -123,26 +125,27 @@ fn parse_cache_size(s: &str) -> Result<CacheSize, String> {
 /// A row of the report: one of the pool's policies, or Belady's optimum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Row {
-    /// A pool policy.
-    Policy(PolicyKind),
+    /// A pool policy, possibly behind an admission filter.
+    Policy(PolicyConfig),
     /// Belady's optimum.
     Opt,
 }
 
 impl Row {
     /// The name printed for the row.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Row::Policy(k) => k.name(),
-            Row::Opt => OPT,
+            Row::Policy(c) => c.name(),
+            Row::Opt => OPT.to_string(),
         }
     }
 }
 
-/// Parses `--policy`: `all`, or comma-separated names (duplicates dropped, order kept).
+/// Parses `--policy`: `all` (every `PolicyKind` without admission filter, then opt), or comma-separated names
+/// (`PolicyConfig` names such as `lru` or `lru+tinylfu`, and `opt`; duplicates dropped, order kept).
 pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
     if s.trim() == "all" {
-        let mut rows: Vec<Row> = PolicyKind::ALL.iter().map(|&k| Row::Policy(k)).collect();
+        let mut rows: Vec<Row> = PolicyKind::ALL.iter().map(|&k| Row::Policy(k.into())).collect();
         rows.push(Row::Opt);
         return Ok(rows);
     }
@@ -151,11 +154,14 @@ pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
         let row = if name == OPT {
             Row::Opt
         } else {
-            match PolicyKind::from_name(name) {
-                Some(k) => Row::Policy(k),
+            match PolicyConfig::from_name(name) {
+                Some(c) => Row::Policy(c),
                 None => {
                     let known: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.name()).chain([OPT]).collect();
-                    anyhow::bail!("unknown policy {name:?}; known: all, {}", known.join(", "));
+                    anyhow::bail!(
+                        "unknown policy {name:?}; known: all, {} (a policy name may end in +tinylfu)",
+                        known.join(", ")
+                    );
                 }
             }
         };
@@ -214,7 +220,7 @@ struct JsonReport<'a> {
 
 #[derive(serde::Serialize)]
 struct JsonResult {
-    policy: &'static str,
+    policy: String,
     cache_pages: u64,
     miss_ratio: f64,
 }

@@ -294,7 +294,7 @@ fn policy_names() {
     assert_eq!(all.last(), Some(&Row::Opt));
     assert_eq!(
         parse_policies("opt, clock,opt").unwrap(),
-        vec![Row::Opt, Row::Policy(PolicyKind::Clock)]
+        vec![Row::Opt, Row::Policy(PolicyKind::Clock.into())]
     );
     let e = parse_policies("clock,nope").unwrap_err().to_string();
     assert!(

@@ -32,6 +32,7 @@ impl FrameLists {
     /// `lists` empty lists over `frames` frames.
     pub(crate) fn new(frames: usize, lists: usize) -> FrameLists {
         debug_assert!(lists < NO_LIST as usize);
+        debug_assert!(frames < NIL as usize, "frame indices must not reach the NIL sentinel");
         FrameLists {
             prev: vec![NIL; frames].into(),
             next: vec![NIL; frames].into(),

@@ -44,7 +44,8 @@
 //! | `+tinylfu`  | `admission.rs` | inner's + lock-free sketch increment       | wrapper mutex, then inner's      |
 //!
 //! The hit buffer records hits lock-free and replays them under the policy's mutex before every insert,
-//! removal and victim; single-threaded (the simulator) the order is exact, with many threads it is per-thread
+//! removal and victim (when a thread's stripe is full, `on_hit` drains it with `try_lock`: it never waits, and
+//! drops the hit if the lock is busy); single-threaded (the simulator) the order is exact, with many threads it is per-thread
 //! (see `hitbuf.rs` for the precise guarantees). Shared helpers: `list.rs` (intrusive frame lists),
 //! `ghost.rs` (bounded ghost key lists), `sketch.rs` (count-min sketch). Each policy file's `//!` header cites
 //! its paper, states its memory bound for ghost or history state, and lists its deviations.
@@ -65,7 +66,7 @@ mod two_q;
 mod wtinylfu;
 
 pub use admission::TinyLfuAdmission;
-pub use arc::Arc;
+pub use arc::ArcPolicy;
 pub use clock::Clock;
 pub use fifo::Fifo;
 pub use lru::Lru;
@@ -175,7 +176,7 @@ impl PolicyKind {
             PolicyKind::Lru => Box::new(Lru::new(frames)),
             PolicyKind::LruK => Box::new(LruK::new(frames)),
             PolicyKind::TwoQ => Box::new(TwoQ::new(frames)),
-            PolicyKind::Arc => Box::new(Arc::new(frames)),
+            PolicyKind::Arc => Box::new(ArcPolicy::new(frames)),
             PolicyKind::Sieve => Box::new(Sieve::new(frames)),
             PolicyKind::S3Fifo => Box::new(S3Fifo::new(frames)),
             PolicyKind::WTinyLfu => Box::new(WTinyLfu::new(frames)),

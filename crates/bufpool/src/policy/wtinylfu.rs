@@ -9,8 +9,8 @@
 //!   main's victim (probation's LRU, else protected's): the candidate is admitted (main's victim is evicted)
 //!   only if its sketch frequency is strictly higher; otherwise the candidate is evicted. The frequencies come
 //!   from a 4-bit count-min sketch with aging (`sketch`), incremented on every hit and miss.
-//! - Adaptive window (Caffeine's hill climber): every `10 * frames` accesses the sample hit rate is compared
-//!   with the previous sample's; the window grows or shrinks by the step (initially −6.25 % of the frames),
+//! - Adaptive window (Caffeine's hill climber): once the cache has been half full, every `10 * frames`
+//!   accesses the sample hit rate is compared with the previous sample's; the window grows or shrinks by the step (initially −6.25 % of the frames),
 //!   the step's direction flips when the hit rate fell, restarts at 6.25 % after a change of 5 % or more, and
 //!   decays by 0.98 otherwise. Resizing moves pages between window and main (at most 1000 per adjustment).
 //!
@@ -60,6 +60,8 @@ struct State {
     misses_in_sample: usize,
     previous_hit_rate: f64,
     step: f64,
+    /// Set (for good) once the cache has been half full: the hill climber's samples count from then on.
+    sampling: bool,
 }
 
 impl ApplyHit for State {
@@ -93,8 +95,20 @@ impl State {
         self.sketch.frequency(self.keys[frame as usize])
     }
 
-    /// Caffeine's `climb`: at the end of each sample, resize the window.
+    /// Caffeine's `climb`: at the end of each sample, resize the window. Sampling starts once the cache is
+    /// half full (Caffeine's sketch is allocated then, and the climber waits for it), so the cold start's
+    /// rising hit rate is not mistaken for the effect of a resize.
     fn climb(&mut self) {
+        if !self.sampling {
+            let tracked = self.lists.len(WINDOW) + self.lists.len(PROBATION) + self.lists.len(PROTECTED);
+            if 2 * tracked < self.frames {
+                self.previous_hit_rate = 0.0;
+                self.hits_in_sample = 0;
+                self.misses_in_sample = 0;
+                return;
+            }
+            self.sampling = true;
+        }
         let requests = self.hits_in_sample + self.misses_in_sample;
         if requests < self.sketch.sample_size() {
             return;
@@ -221,6 +235,7 @@ impl WTinyLfu {
                 misses_in_sample: 0,
                 previous_hit_rate: 0.0,
                 step: -STEP_PERCENT * frames as f64,
+                sampling: false,
             }),
         }
     }
