@@ -71,6 +71,8 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
             "hit_ratio",
             "reads_per_op",
             "writes_per_op",
+            "ns_per_op_mean",
+            "cpu_ns_per_op",
         ] {
             let x = r[f].as_f64().unwrap_or_else(|| panic!("{f} missing in {r}"));
             assert!(x.is_finite() && x >= 0.0, "{f} = {x} in {r}");
@@ -149,6 +151,8 @@ fn bad_arguments_are_refused_with_a_message() {
         (&["--seconds=-1"][..], "seconds"),
         (&["--workload", "everything"][..], "workload"),
         (&["--frames", "1"][..], "frames"),
+        (&["--access", "sideways"][..], "access"),
+        (&["--repeat", "0"][..], "repeat"),
     ] {
         let out = bench().args(args).output().unwrap();
         assert!(!out.status.success(), "{args:?} was accepted");

@@ -8,6 +8,7 @@
 //! plan: for each workload, each system that can do it is opened over its own file, warmed, and measured on
 //! each of the workload's cases. BENCHMARKS.md at the repository root explains the numbers.
 
+mod btree;
 mod driver;
 mod report;
 mod selfcheck;
@@ -36,8 +37,24 @@ pub enum WorkloadArg {
     Mixed,
     /// A hot set read while another thread scans.
     Scan,
-    /// All of the above.
+    /// All of the above (the page workloads; the B+tree ones run only when asked).
     All,
+    /// B+tree: load throughput only (every B+tree workload also reports its load).
+    BtreeLoad,
+    /// B+tree: uniform point lookups by get and get_many, in and out of memory (see --pool-fraction).
+    BtreeLookup,
+    /// B+tree: YCSB A, 50% reads / 50% updates.
+    YcsbA,
+    /// B+tree: YCSB B, 95% reads / 5% updates.
+    YcsbB,
+    /// B+tree: YCSB C, 100% reads.
+    YcsbC,
+    /// B+tree: YCSB E, 95% short scans / 5% inserts.
+    YcsbE,
+    /// B+tree: YCSB F, 50% reads / 50% read-modify-writes.
+    YcsbF,
+    /// B+tree: btree-lookup and YCSB A, B, C, E, F.
+    Btree,
 }
 
 /// A comma-separated list of thread counts.
@@ -47,6 +64,38 @@ pub struct ThreadList(Vec<usize>);
 /// A comma-separated list of systems.
 #[derive(Clone, Debug)]
 pub struct SystemList(Vec<SystemKind>);
+
+/// bufpool's storage backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BufpoolIo {
+    /// The pool's default.
+    Auto,
+    /// `pread`/`pwrite`.
+    Pread,
+    /// io_uring.
+    Uring,
+}
+
+/// A comma-separated list of hit accesses.
+#[derive(Clone, Debug)]
+pub struct AccessList(Vec<Access>);
+
+fn parse_access_list(s: &str) -> Result<AccessList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        out.push(match part.trim() {
+            "optimistic" => Access::Optimistic,
+            "shared" => Access::Shared,
+            "exclusive" => Access::Exclusive,
+            other => {
+                return Err(format!(
+                    "unknown access `{other}`: expected optimistic, shared or exclusive"
+                ))
+            }
+        });
+    }
+    Ok(AccessList(out))
+}
 
 fn parse_thread_list(s: &str) -> Result<ThreadList, String> {
     workload::parse_threads(s).map(ThreadList)
@@ -81,7 +130,7 @@ pub struct BenchArgs {
     /// Pool frames (4 KiB pages) of every system [default: 8192, smoke: 64].
     #[arg(long)]
     frames: Option<u32>,
-    /// Measured seconds per case, fractional allowed [default: 0.5, smoke: 0.05].
+    /// Measured seconds per case, fractional allowed [default: 0.4, smoke: 0.05].
     #[arg(long, value_parser = parse_seconds)]
     seconds: Option<f64>,
     /// Page distribution: uniform or zipf:THETA (default: hit runs uniform and zipf:0.99, others uniform).
@@ -90,6 +139,12 @@ pub struct BenchArgs {
     /// Directory for the data files (a temporary directory is made inside it and removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Hit accesses to run, e.g. optimistic,shared (default: all three); for profiling one access path.
+    #[arg(long, value_parser = parse_access_list)]
+    access: Option<AccessList>,
+    /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
+    #[arg(long, value_enum, default_value = "auto")]
+    bufpool_io: BufpoolIo,
     /// Systems to run, e.g. bufpool,raw-memory (default: all).
     #[arg(long, value_parser = parse_system_list)]
     systems: Option<SystemList>,
@@ -105,6 +160,8 @@ pub struct BenchArgs {
     /// Seed of the access sequences and of the pages' self-check tags.
     #[arg(long, default_value_t = 0xB0F1_5EED)]
     seed: u64,
+    #[command(flatten)]
+    btree: btree::BtreeArgs,
 }
 
 /// The resolved plan.
@@ -116,6 +173,7 @@ struct Plan {
     duration: Duration,
     repeat: usize,
     seed: u64,
+    bufpool_io: bufpool::IoBackend,
 }
 
 fn plan(args: &BenchArgs) -> Result<Plan> {
@@ -128,13 +186,14 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
             bail!("--pages must be in 2..=268435456, got {p}");
         }
     }
-    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.5 });
+    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 0.4 });
     let workloads: Vec<Workload> = match args.workload {
         WorkloadArg::All => Workload::ALL.to_vec(),
         WorkloadArg::Hit => vec![Workload::Hit],
         WorkloadArg::Miss => vec![Workload::Miss],
         WorkloadArg::Mixed => vec![Workload::Mixed],
         WorkloadArg::Scan => vec![Workload::Scan],
+        other => bail!("{other:?} is a B+tree workload, planned by bench::btree"),
     };
     let threads = |default: &[usize]| args.threads.as_ref().map_or(default.to_vec(), |t| t.0.clone());
     let dists = |default: &[Dist]| args.dist.map_or(default.to_vec(), |d| vec![d]);
@@ -143,7 +202,10 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         let (pages, accesses, dists, threads, hot) = match w {
             Workload::Hit => {
                 let pages = args.pages.unwrap_or(frames);
-                let acc = vec![Access::Optimistic, Access::Shared, Access::Exclusive];
+                let acc = args.access.as_ref().map_or_else(
+                    || vec![Access::Optimistic, Access::Shared, Access::Exclusive],
+                    |a| a.0.clone(),
+                );
                 (
                     pages,
                     acc,
@@ -207,12 +269,28 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         file_pages,
         duration: Duration::from_secs_f64(seconds),
         repeat: args.repeat as usize,
+        bufpool_io: match args.bufpool_io {
+            BufpoolIo::Auto => bufpool::IoBackend::Auto,
+            BufpoolIo::Pread => bufpool::IoBackend::Pread,
+            BufpoolIo::Uring => bufpool::IoBackend::Uring,
+        },
         seed: args.seed,
     })
 }
 
 /// Runs `bufpool bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(sel) = btree::selection(args.workload) {
+        let out = btree::run(&args, &sel)?;
+        for n in &out.notes {
+            println!("note: {n}");
+        }
+        if let Some(path) = &args.json {
+            report::write_json(path, &out.results, &out.unavailable, &out.notes)?;
+            println!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     let plan = plan(&args)?;
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
@@ -229,6 +307,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     runner.prepare()?;
     runner.run_all()?;
     println!("{}", report::summary(&runner.results));
+    let targets = report::targets(&runner.results);
+    if !targets.is_empty() {
+        println!("targets (from this run):\n{targets}");
+    }
     for u in &runner.unavailable {
         println!("unavailable: {} ({})", u.system, u.reason);
     }
@@ -294,7 +376,7 @@ impl<'p> Runner<'p> {
     fn prepare(&mut self) -> Result<()> {
         let (pages, seed) = (self.plan.file_pages, self.plan.seed);
         let mib = pages as f64 * 4096.0 / (1 << 20) as f64;
-        self.pb.println(format!(
+        self.say(format!(
             "preparing data files in {}: {pages} pages ({mib:.0} MiB) per format",
             self.dir.display()
         ));
@@ -316,8 +398,7 @@ impl<'p> Runner<'p> {
         if self.uses(|s| s == SystemKind::PageDb) {
             systems::page_db::prepare(&self.path("page-db.pages"), pages, seed)?;
         }
-        self.pb
-            .println(format!("prepared in {:.1} s", t.elapsed().as_secs_f64()));
+        self.say(format!("prepared in {:.1} s", t.elapsed().as_secs_f64()));
         Ok(())
     }
 
@@ -366,6 +447,8 @@ impl<'p> Runner<'p> {
             .filter(|&i| opened[i].kind.supports(case.workload, case.access))
             .collect();
         let mut rounds: Vec<Vec<driver::Measured>> = mine.iter().map(|_| Vec::new()).collect();
+        // Each system's position in each thread's sequence: every round continues where its last one stopped.
+        let mut cursors: Vec<Vec<usize>> = mine.iter().map(|_| vec![0; case.threads]).collect();
         for _ in 0..self.plan.repeat {
             for (slot, &i) in mine.iter().enumerate() {
                 let o = &mut opened[i];
@@ -377,7 +460,7 @@ impl<'p> Runner<'p> {
                     case.dist,
                     case.threads
                 ));
-                let m = (o.run)(case, &seqs, read_kind).with_context(|| {
+                let m = (o.run)(case, &seqs, &cursors[slot], read_kind).with_context(|| {
                     format!(
                         "{} on {} {} {} threads={}",
                         o.kind.name(),
@@ -387,6 +470,9 @@ impl<'p> Runner<'p> {
                         case.threads
                     )
                 })?;
+                for (c, &ops) in cursors[slot].iter_mut().zip(&m.thread_ops) {
+                    *c = (*c + ops as usize) % workload::SEQ_LEN;
+                }
                 rounds[slot].push(m);
                 self.pb.inc(1);
             }
@@ -416,12 +502,15 @@ impl<'p> Runner<'p> {
                 ns_per_op_p99: q(0.99),
                 ns_per_op_p999: q(0.999),
                 ns_per_op_mean: measured_threads as f64 * 1e9 / m.ops_per_sec.max(1e-9),
+                cpu_ns_per_op: m.cpu_ns_per_op,
                 hit_ratio: (1.0 - m.io[1] as f64 / m.measured_ops.max(1) as f64).clamp(0.0, 1.0),
                 reads_per_op: m.io[0] as f64 / all,
                 writes_per_op: m.io[2] as f64 / all,
                 scan_ops_per_sec: m.scan_ops_per_sec,
                 direct_io: opened[i].direct,
-                seconds: self.plan.duration.as_secs_f64(),
+                seconds: m.seconds,
+                tuples: None,
+                pool_fraction: None,
             });
         }
         Ok(())
@@ -429,11 +518,20 @@ impl<'p> Runner<'p> {
 
     fn unavailable(&mut self, kind: SystemKind, reason: String) {
         if !self.unavailable.iter().any(|u| u.system == kind.name()) {
-            self.pb.println(format!("{} unavailable: {reason}", kind.name()));
+            self.say(format!("{} unavailable: {reason}", kind.name()));
             self.unavailable.push(Unavailable {
                 system: kind.name(),
                 reason,
             });
+        }
+    }
+
+    /// A progress line: above the bar on a terminal, on stderr otherwise (the bar is hidden there).
+    fn say(&self, line: String) {
+        if self.pb.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.pb.println(line);
         }
     }
 
@@ -460,11 +558,17 @@ impl<'p> Runner<'p> {
         let (duration, timer_ns) = (self.plan.duration, self.timer_ns);
         let o = match kind {
             SystemKind::Bufpool => {
-                let sys = systems::bufpool_sys::Bufpool::open(&self.path("bufpool.pages"), frames, seed)?;
+                let sys = systems::bufpool_sys::Bufpool::open(
+                    &self.path("bufpool.pages"),
+                    frames,
+                    seed,
+                    self.plan.bufpool_io,
+                )?;
                 let direct = sys.direct();
                 if !direct {
                     self.note("bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into());
                 }
+                self.note(format!("bufpool: storage backend {}", sys.backend()));
                 let check = |sys: &systems::bufpool_sys::Bufpool| {
                     let st = sys.stats();
                     if st.corrupt_pages > 0 {
@@ -520,7 +624,7 @@ impl<'p> Runner<'p> {
 }
 
 /// Runs one case on an opened system: `(case, per-thread sequences, how reads are made)`.
-type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], OpKind) -> Result<driver::Measured>>;
+type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], &[usize], OpKind) -> Result<driver::Measured>>;
 
 /// A system opened and warmed for one workload.
 struct Opened {
@@ -545,8 +649,8 @@ fn opened<S: System + 'static>(
     Ok(Opened {
         kind,
         direct,
-        run: Box::new(move |case, seqs, read_kind| {
-            let m = measure(&sys, case, seqs, read_kind, duration, timer_ns)?;
+        run: Box::new(move |case, seqs, starts, read_kind| {
+            let m = measure(&sys, case, seqs, starts, read_kind, duration, timer_ns)?;
             check(&sys)?;
             Ok(m)
         }),

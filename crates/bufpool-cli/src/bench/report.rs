@@ -13,11 +13,11 @@ use serde::Serialize;
 /// One measured case on one system.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseResult {
-    /// hit | miss | mixed | scan.
+    /// hit | miss | mixed | scan; B+tree: btree-load | btree-lookup | ycsb-a | ycsb-b | ycsb-c | ycsb-e | ycsb-f.
     pub workload: &'static str,
-    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache.
+    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache; B+tree: bufpool-btree | redb | lmdb.
     pub system: &'static str,
-    /// optimistic | shared | exclusive | mixed | scan.
+    /// optimistic | shared | exclusive | mixed | scan; B+tree: load | get | get_many | the YCSB letter (a..f).
     pub access: &'static str,
     /// uniform | zipf:THETA.
     pub dist: String,
@@ -37,6 +37,8 @@ pub struct CaseResult {
     pub ns_per_op_p999: f64,
     /// Mean time a thread spends per op: `threads / ops_per_sec` (scan: of the hot reader alone).
     pub ns_per_op_mean: f64,
+    /// CPU time per op of the measured threads: wall-clock time minus time descheduled, blocked or in I/O wait.
+    pub cpu_ns_per_op: f64,
     /// `1 - device reads of measured pages / measured ops` (scan: the hot set's during the scan).
     pub hit_ratio: f64,
     /// Device page reads per op (all threads' ops).
@@ -51,6 +53,12 @@ pub struct CaseResult {
     pub direct_io: Option<bool>,
     /// Measured seconds.
     pub seconds: f64,
+    /// B+tree workloads: tuples loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tuples: Option<u64>,
+    /// B+tree workloads: the system's cache size / bufpool-btree's data file size (below 1: out of memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_fraction: Option<f64>,
 }
 
 /// A system that could not run at all.
@@ -119,8 +127,8 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op p50",
-        "system", "ops/s", "ns/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
+        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
+        "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
     );
     for ((_, access, dist, threads), rows) in groups {
         let first = rows[0];
@@ -132,20 +140,24 @@ pub fn summary(results: &[CaseResult]) -> String {
         let bp = rows
             .iter()
             .find(|r| r.system == "bufpool")
-            .map(|r| (r.ns_per_op_mean, r.ns_per_op_p50));
+            .map(|r| (r.ns_per_op_mean, r.cpu_ns_per_op, r.ns_per_op_p50));
         for r in rows {
             let ratio = match (bp, r.system) {
                 (Some(_), "bufpool") | (None, _) => String::new(),
-                (Some((mean, p50)), _) => {
-                    format!("{:>5.2}x {:>5.2}x", mean / r.ns_per_op_mean, p50 / r.ns_per_op_p50)
-                }
+                (Some((mean, cpu, p50)), _) => format!(
+                    "{:>5.2}x {:>6.2}x {:>5.2}x",
+                    mean / r.ns_per_op_mean,
+                    cpu / r.cpu_ns_per_op,
+                    p50 / r.ns_per_op_p50
+                ),
             };
             let _ = writeln!(
                 s,
-                "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
+                "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
                 r.system,
                 fmt_ops(r.ops_per_sec),
                 fmt_ns(r.ns_per_op_mean),
+                fmt_ns(r.cpu_ns_per_op),
                 fmt_ns(r.ns_per_op_p50),
                 fmt_ns(r.ns_per_op_p99),
                 fmt_ns(r.ns_per_op_p999),
@@ -159,6 +171,105 @@ pub fn summary(results: &[CaseResult]) -> String {
                 }
             );
         }
+    }
+    s
+}
+
+/// The issue's targets, judged from this run's results: one line per comparison that the run measured. Hit cost
+/// against raw memory is judged on CPU ns/op (steady on a shared machine); throughput targets on wall-clock rates.
+pub fn targets(results: &[CaseResult]) -> String {
+    let find = |w: &str, s: &str, a: &str, d: &str, t: usize| {
+        results
+            .iter()
+            .find(|r| r.workload == w && r.system == s && r.access == a && r.dist == d && r.threads == t)
+    };
+    let mut dists: Vec<&str> = results
+        .iter()
+        .filter(|r| r.workload == "hit")
+        .map(|r| r.dist.as_str())
+        .collect();
+    dists.sort_unstable();
+    dists.dedup();
+    let mut threads: Vec<usize> = results.iter().map(|r| r.threads).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let mut s = String::new();
+    for (access, limit) in [("optimistic", 1.3), ("shared", 1.6)] {
+        for d in &dists {
+            for &t in &threads {
+                let (Some(b), Some(r)) = (
+                    find("hit", "bufpool", access, d, t),
+                    find("hit", "raw-memory", access, d, t),
+                ) else {
+                    continue;
+                };
+                let mean = b.ns_per_op_mean / r.ns_per_op_mean;
+                let cpu = b.cpu_ns_per_op / r.cpu_ns_per_op;
+                let p50 = b.ns_per_op_p50 / r.ns_per_op_p50;
+                let _ = writeln!(
+                    s,
+                    "{access} hit {d} threads={t}: bufpool/raw-memory cpu ns/op {cpu:.2}x (wall {mean:.2}x, \
+                     p50 {p50:.2}x), target <= {limit}x: {}",
+                    verdict(cpu <= limit)
+                );
+            }
+        }
+    }
+    for access in ["optimistic", "shared", "exclusive"] {
+        for d in &dists {
+            for sys in ["bufpool", "raw-memory"] {
+                let (Some(one), Some(two)) = (find("hit", sys, access, d, 1), find("hit", sys, access, d, 2)) else {
+                    continue;
+                };
+                let x = two.ops_per_sec / one.ops_per_sec;
+                // What two threads would do with a core each: twice one thread's rate at the CPU cost per op
+                // measured with two (contention raises the cost; time descheduled does not count).
+                let cpu_x = 2.0 * one.cpu_ns_per_op / two.cpu_ns_per_op;
+                let v = if sys == "bufpool" {
+                    format!(", target >= 1.9x: {}", verdict(x >= 1.9))
+                } else {
+                    " (the machine's ceiling)".to_string()
+                };
+                let _ = writeln!(
+                    s,
+                    "{access} hit {d}: {sys} 2 threads / 1 thread throughput {x:.2}x (a core each: {cpu_x:.2}x){v}"
+                );
+            }
+        }
+    }
+    for access in ["shared", "exclusive"] {
+        for d in &dists {
+            for &t in &threads {
+                let (Some(b), Some(p)) = (
+                    find("hit", "bufpool", access, d, t),
+                    find("hit", "page-db", access, d, t),
+                ) else {
+                    continue;
+                };
+                let x = b.ops_per_sec / p.ops_per_sec;
+                let _ = writeln!(
+                    s,
+                    "{access} hit {d} threads={t}: bufpool/page-db throughput {x:.2}x, target >= 3x: {}",
+                    verdict(x >= 3.0)
+                );
+            }
+        }
+    }
+    for &t in &threads {
+        let (Some(b), Some(r)) = (
+            find("miss", "bufpool", "shared", "uniform", t),
+            find("miss", "raw-pread", "shared", "uniform", t),
+        ) else {
+            continue;
+        };
+        let x = b.ops_per_sec / r.ops_per_sec;
+        let _ = writeln!(
+            s,
+            "miss threads={t}: bufpool/raw-pread throughput {x:.2}x (bufpool reads {:.2} pages/op), target >= 0.9x: {}",
+            b.reads_per_op,
+            verdict(x >= 0.9)
+        );
     }
     s
 }

@@ -2,16 +2,17 @@
 //! WAL, O_DIRECT probed with a buffered fallback), over a data file written through the pool itself, so every
 //! page carries a valid pool header and checksum.
 //!
-//! The file is opened with `open_storage` over a [`FileStorage`] opened exactly as `open_file` does, wrapped in
-//! [`Counted`] so device reads and writes are counted the same way as for every other system.
+//! The file is opened with `open_storage` over the backend `open_file` would pick (by default io_uring where the
+//! kernel allows it, else `pread`; `--bufpool-io` overrides; O_DIRECT probed either way), wrapped in [`Counted`] so device reads and writes
+//! are counted the same way as for every other system.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{ensure, Context, Result};
-use bufpool::storage::{IoKind, IoRequest, StorageInfo};
-use bufpool::{BufferPool, FileId, FileStorage, OpenMode, PageId, Storage};
+use anyhow::{ensure, Result};
+use bufpool::storage::{uring_available, IoKind, IoRequest, StorageInfo};
+use bufpool::{BufferPool, FileId, FileStorage, IoBackend, OpenMode, PageId, Storage, UringStorage};
 
 use crate::bench::driver::{IoCounters, OpKind, System, Worker};
 use crate::bench::selfcheck::{self, Words};
@@ -39,7 +40,7 @@ pub fn prepare(path: &Path, pages: u32, frames: usize, seed: u64) -> Result<()> 
 
 /// A [`Storage`] that counts the pool's device reads and writes.
 pub struct Counted {
-    inner: FileStorage,
+    inner: Box<dyn Storage>,
     counters: Arc<IoCounters>,
 }
 
@@ -93,15 +94,26 @@ pub struct Bufpool {
     counters: Arc<IoCounters>,
     seed: u64,
     direct: bool,
+    backend: &'static str,
 }
 
 impl Bufpool {
     /// A pool of `frames` frames over the file at `path`.
-    pub fn open(path: &Path, frames: usize, seed: u64) -> Result<Bufpool> {
+    pub fn open(path: &Path, frames: usize, seed: u64, backend: IoBackend) -> Result<Bufpool> {
         let pool = BufferPool::builder().frames(frames).page_size(PAGE_SIZE).build()?;
-        let inner = FileStorage::open(path, OpenMode::DirectOrBuffered)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let direct = inner.info().direct;
+        // The choice `open_file` makes for this backend.
+        let uring = match backend {
+            IoBackend::Auto => uring_available(),
+            IoBackend::Uring => true,
+            IoBackend::Pread => false,
+        };
+        let inner: Box<dyn Storage> = if uring {
+            Box::new(UringStorage::open(path, OpenMode::DirectOrBuffered)?)
+        } else {
+            Box::new(FileStorage::open(path, OpenMode::DirectOrBuffered)?)
+        };
+        let info = inner.info();
+        let (direct, backend) = (info.direct, info.backend);
         let counters = Arc::new(IoCounters::default());
         let file = pool.open_storage(Counted {
             inner,
@@ -113,12 +125,18 @@ impl Bufpool {
             counters,
             seed,
             direct,
+            backend,
         })
     }
 
     /// Whether the file bypasses the page cache.
     pub fn direct(&self) -> bool {
         self.direct
+    }
+
+    /// The storage backend's name ("io_uring", "pread").
+    pub fn backend(&self) -> &'static str {
+        self.backend
     }
 
     /// The pool's own counters, for the cross-checks in the report.

@@ -1,6 +1,6 @@
 //! `raw-memory`, the floor for hits: the pages in one plain in-memory array, no pool, no latch, no lookup.
 //!
-//! An access computes the page's address and checks its self-check words, as every other system does. The words
+//! The array asks for transparent huge pages, like bufpool's frame memory. An access computes the page's address and checks its self-check words, as every other system does. The words
 //! are `AtomicU64`s read and written with `Relaxed` ordering, which compiles to plain loads and stores: the
 //! cheapest race-free access there is. With no latch, concurrent writers may interleave their two counter stores,
 //! so this limit checks page number and tag only, never `head == tail`.
@@ -25,7 +25,8 @@ pub struct RawMemory {
 impl RawMemory {
     /// Loads pages `0..pages` of the raw file into memory.
     pub fn load(file: &RawFile, pages: u32, seed: u64) -> Result<RawMemory> {
-        let mut words = Vec::with_capacity(pages as usize * WORDS);
+        let mut words: Vec<AtomicU64> = Vec::with_capacity(pages as usize * WORDS);
+        advise_huge_pages(&words);
         let mut buf = bufpool::storage::AlignedBuf::zeroed(RAW_PAGE);
         for p in 0..pages {
             file.read_page(p, &mut buf)?;
@@ -40,6 +41,20 @@ impl RawMemory {
             seed,
             counters: IoCounters::default(),
         })
+    }
+}
+
+/// Asks for transparent huge pages over the (still untouched) allocation behind `v`, as bufpool does for its
+/// frames, so the floor does not pay TLB misses the pool avoids. Advisory: failure changes nothing.
+fn advise_huge_pages(v: &Vec<AtomicU64>) {
+    const HUGE: usize = 2 << 20;
+    let start = v.as_ptr() as usize;
+    let end = start + v.capacity() * 8;
+    let (a, b) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+    if b > a {
+        // SAFETY: [a, b) lies inside the allocation `v` owns; MADV_HUGEPAGE only changes how the kernel backs
+        // those pages, never their contents or validity.
+        unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE) };
     }
 }
 

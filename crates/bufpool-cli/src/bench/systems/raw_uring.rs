@@ -115,7 +115,7 @@ impl Worker for RawUringWorker<'_> {
 
     fn run(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
         let len = ctx.seq.len();
-        let (mut i, mut submitted, mut completed) = (0usize, 0u64, 0u64);
+        let (mut i, mut submitted, mut completed) = (ctx.start % len, 0u64, 0u64);
         let mut free: Vec<usize> = (0..QUEUE_DEPTH).rev().collect();
         let mut done = Vec::with_capacity(QUEUE_DEPTH);
         let mut in_flight = 0usize;
@@ -131,6 +131,7 @@ impl Worker for RawUringWorker<'_> {
                         in_flight += 1;
                     }
                 }
+                ctx.progress.store(completed, Ordering::Relaxed);
                 if in_flight == 0 {
                     return Ok(());
                 }
