@@ -15,6 +15,7 @@
 //!
 //! [`Storage::submit`]: crate::storage::Storage::submit
 
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -76,7 +77,9 @@ impl BufferPool {
                     pending_at.push(i);
                 }
                 Ok(None) => deferred.push(i),
-                Err(Error::PoolExhausted { .. }) if !pending.is_empty() => deferred.push(i),
+                // No frame free right now (our own batch or others' loads hold them): read it after the batch,
+                // with an ordinary read, which waits for loads in flight.
+                Err(Error::PoolExhausted { .. }) => deferred.push(i),
                 Err(e) => visit(i, Err(e)),
             }
             if pending.len() >= limit {
@@ -163,14 +166,18 @@ impl BufferPool {
         let mut started = 0;
         let mut first_error = None;
         for &page in pages {
-            if started + batch.len() >= 4 * limit {
+            // At most a quarter of the pool (and BATCH_PAGES_MAX per batch) in prefetches at once, across callers.
+            if self.core.prefetches_in_flight.load(Acquire) >= (self.frames() / 4).max(1) {
                 break;
             }
             if self.core.table.lookup(page, &self.core.headers).is_some() {
                 continue;
             }
             match self.reserve(page) {
-                Ok(Some((file, idx))) => batch.push(PendingLoad { file, page, idx }),
+                Ok(Some((file, idx))) => {
+                    self.core.prefetches_in_flight.fetch_add(1, AcqRel);
+                    batch.push(PendingLoad { file, page, idx });
+                }
                 Ok(None) => {}
                 Err(Error::PoolExhausted { .. }) => break,
                 Err(e) => {
@@ -207,6 +214,7 @@ impl BufferPool {
         let results = self.submit_loads(&batch);
         for (load, got) in batch.into_iter().zip(results) {
             let _ = self.finish_load(&load.file, load.page, load.idx, got, None);
+            self.core.prefetches_in_flight.fetch_sub(1, AcqRel);
         }
     }
 }

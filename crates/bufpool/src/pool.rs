@@ -54,6 +54,9 @@ use crate::writer::WriterConfig;
 
 /// How many victims a miss tries before giving up (each may fail to be written).
 const EVICT_ATTEMPTS_MAX: usize = 8;
+/// How long a miss waits for frames latched by other threads' loads in flight before reporting
+/// [`Error::PoolExhausted`].
+const LOADS_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 /// Optimistic attempts before falling back to a shared latch.
 const OPTIMISTIC_ATTEMPTS_MAX: u32 = 64;
 /// How long `free_page`, `close_file` and `drop_file` wait for a latched page before reporting
@@ -222,6 +225,8 @@ impl Builder {
             io_backend: self.io_backend,
             veto: self.veto,
             dirty_pages: AtomicUsize::new(0),
+            loads_in_flight: AtomicUsize::new(0),
+            prefetches_in_flight: AtomicUsize::new(0),
             background_error: Mutex::new(None),
         });
         let writer = self.writer;
@@ -270,6 +275,11 @@ pub(crate) struct Core {
     pub(crate) veto: Option<Box<EvictionVeto>>,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
+    /// Frames reserved for a load whose read has not finished (`reserve` .. `finish_load`): a miss that finds
+    /// every frame latched waits for these rather than failing, since they come back by themselves.
+    pub(crate) loads_in_flight: AtomicUsize,
+    /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
+    pub(crate) prefetches_in_flight: AtomicUsize,
     /// The first error the background writer hit since a caller last saw one.
     pub(crate) background_error: Mutex<Option<Error>>,
 }
@@ -557,7 +567,7 @@ impl BufferPool {
     fn fix(&self, page: PageId, mode: Mode) -> Result<FrameIdx> {
         match self.try_fix_fast(page, mode) {
             Some(idx) => Ok(idx),
-            None => self.fix_with(page, mode, &mut |p| self.acquire_frame(p)),
+            None => self.fix_with(page, mode, &mut |p| self.acquire_frame(p, true)),
         }
     }
 
@@ -676,7 +686,7 @@ impl BufferPool {
     /// so concurrent requests wait for this load (single flight). `Ok(None)` if the page is mapped already.
     /// The caller must read into the frame and call [`BufferPool::finish_load`].
     pub(crate) fn reserve(&self, page: PageId) -> Result<Option<(Arc<FileEntry>, FrameIdx)>> {
-        self.reserve_with(page, &mut |p| self.acquire_frame(p))
+        self.reserve_with(page, &mut |p| self.acquire_frame(p, false))
     }
 
     /// [`BufferPool::reserve`] taking the frame from `acquire`.
@@ -706,6 +716,7 @@ impl BufferPool {
             return Err(Error::FileNotOpen(page.file()));
         }
         self.core.counters.inc(Counter::Misses);
+        self.core.loads_in_flight.fetch_add(1, AcqRel);
         Ok(Some((file, idx)))
     }
 
@@ -721,7 +732,9 @@ impl BufferPool {
         mode: Option<Mode>,
     ) -> Result<()> {
         let h = self.header(idx);
-        match self.verify_frame(file, page, idx, got) {
+        let verified = self.verify_frame(file, page, idx, got);
+        self.core.loads_in_flight.fetch_sub(1, AcqRel);
+        match verified {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
                 debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
@@ -773,25 +786,46 @@ impl BufferPool {
         }
     }
 
-    /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy.
-    pub(crate) fn acquire_frame(&self, page: PageId) -> Result<FrameIdx> {
+    /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy. With
+    /// `wait_for_loads`, waits (up to [`LOADS_WAIT_MAX`]) for frames latched by loads in flight; batches, which
+    /// may hold such frames themselves, do not wait.
+    pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<FrameIdx> {
         let mut last_error = None;
-        for _ in 0..EVICT_ATTEMPTS_MAX {
+        let mut failed_evictions = 0;
+        let mut backoff = Backoff::new();
+        let mut deadline = None;
+        loop {
             if let Some(idx) = self.core.free.pop() {
                 let latched = self.header(idx).state.latch_free_exclusive();
                 assert!(latched, "frame {idx} on the free list was not free");
                 return Ok(idx);
             }
-            let Some(idx) = self
+            match self
                 .core
                 .policy
                 .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
-            else {
-                break;
-            };
-            match self.evict(idx) {
-                Ok(()) => return Ok(idx),
-                Err(e) => last_error = Some(e),
+            {
+                Some(idx) => match self.evict(idx) {
+                    Ok(()) => return Ok(idx),
+                    Err(e) => {
+                        last_error = Some(e);
+                        failed_evictions += 1;
+                        if failed_evictions >= EVICT_ATTEMPTS_MAX {
+                            break;
+                        }
+                    }
+                },
+                // Every frame is latched. Frames latched by loads in flight (other threads' misses, prefetches)
+                // come back by themselves within an I/O: wait for them, a bounded time, rather than fail. Frames
+                // latched by guards may never come back: then report it at once.
+                None if wait_for_loads && self.core.loads_in_flight.load(Acquire) > 0 => {
+                    let now = std::time::Instant::now();
+                    if now >= *deadline.get_or_insert(now + LOADS_WAIT_MAX) {
+                        break;
+                    }
+                    backoff.snooze();
+                }
+                None => break,
             }
         }
         self.core.counters.inc(Counter::Exhausted);
@@ -920,7 +954,7 @@ impl BufferPool {
                 })?,
         };
         let page = PageId::new(file, page_no);
-        let idx = match self.acquire_frame(page) {
+        let idx = match self.acquire_frame(page, true) {
             Ok(idx) => idx,
             Err(e) => {
                 // Give the page number back: shrink the file again if nobody allocated after us.

@@ -75,7 +75,7 @@ impl<'a> ScanRing<'a> {
                 return Ok(idx);
             }
         }
-        let idx = pool.acquire_frame(page)?;
+        let idx = pool.acquire_frame(page, true)?;
         self.slots.borrow_mut()[slot_no] = Some((page, idx));
         Ok(idx)
     }

@@ -122,3 +122,35 @@ fn prefetch_failure_reaches_the_reader() {
     storage.read_delay_ms.store(0, SeqCst);
     assert!(pool.read(PageId::new(file, 1)).is_ok());
 }
+
+/// Found by the bench (`bench_btree_smoke`: "all 16 frames are latched"): prefetch could reserve the whole pool,
+/// and a miss meanwhile failed with `PoolExhausted`. Prefetch now stays within a quarter of the pool across
+/// callers, and a miss waits for frames that loads in flight hold.
+#[test]
+fn prefetch_leaves_frames_for_misses() {
+    let (pool, storage, file) = pool_with(200, 16);
+    storage.read_delay_ms.store(5, SeqCst);
+    let pages: Vec<PageId> = (0..100).map(|n| PageId::new(file, n)).collect();
+    let started = pool.prefetch(&pages).unwrap() + pool.prefetch(&pages[50..]).unwrap();
+    assert!(started <= 4, "prefetch reserved {started} of 16 frames");
+    assert_eq!(common::check_page(&pool.read(PageId::new(file, 150)).unwrap(), 150), 9);
+}
+
+#[test]
+fn concurrent_batches_on_a_small_pool_never_exhaust_it() {
+    let (pool, _storage, file) = pool_with(400, 32);
+    std::thread::scope(|s| {
+        for t in 0..8u32 {
+            let pool = &pool;
+            s.spawn(move || {
+                let pages: Vec<PageId> = (0..40).map(|n| PageId::new(file, (n * 7 + t * 13) % 400)).collect();
+                for _ in 0..5 {
+                    pool.read_many(&pages, |i, g| {
+                        let g = g.unwrap_or_else(|e| panic!("page {i}: {e}"));
+                        assert_eq!(common::check_page(&g, g.page_id().page_no()), 9);
+                    });
+                }
+            });
+        }
+    });
+}

@@ -114,6 +114,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore)] // O_DIRECT and io_uring are system calls Miri cannot run
     fn roundtrip_on_a_real_file() {
         let dir = tempfile::tempdir().unwrap();
         let s = FileStorage::open(dir.path().join("f"), OpenMode::DirectOrBuffered).unwrap();

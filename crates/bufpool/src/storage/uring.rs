@@ -466,6 +466,7 @@ mod tests {
     use crate::page::AlignedBuf;
 
     #[test]
+    #[cfg_attr(miri, ignore)] // O_DIRECT and io_uring are system calls Miri cannot run
     fn probe_is_cached_and_open_agrees() {
         let dir = tempfile::tempdir().unwrap();
         let first = uring_available();
@@ -478,6 +479,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // O_DIRECT and io_uring are system calls Miri cannot run
     fn batch_larger_than_the_ring() {
         if !uring_available() {
             eprintln!("io_uring unavailable here: skipping");
