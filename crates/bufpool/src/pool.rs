@@ -129,7 +129,7 @@ impl Builder {
         self
     }
 
-    /// The replacement policy, optionally with an admission filter: a [`PolicyKind`] or a
+    /// The replacement policy, optionally with an admission filter: a [`crate::PolicyKind`] or a
     /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default CLOCK.
     pub fn policy(mut self, policy: impl Into<PolicyConfig>) -> Self {
         self.policy = policy.into();
