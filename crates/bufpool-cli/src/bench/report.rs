@@ -13,11 +13,11 @@ use serde::Serialize;
 /// One measured case on one system.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseResult {
-    /// hit | miss | mixed | scan.
+    /// hit | miss | mixed | scan | checkpoint.
     pub workload: &'static str,
     /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache.
     pub system: &'static str,
-    /// optimistic | shared | exclusive | mixed | scan.
+    /// optimistic | shared | exclusive | mixed | scan | batch.
     pub access: &'static str,
     /// uniform | zipf:THETA.
     pub dist: String,
@@ -53,6 +53,21 @@ pub struct CaseResult {
     pub direct_io: Option<bool>,
     /// Measured seconds.
     pub seconds: f64,
+    /// `scan`, bufpool: whether its scanner read through a scan ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_ring: Option<bool>,
+    /// `mixed`, bufpool: whether its background writer ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background_writer: Option<bool>,
+    /// `checkpoint`: none | spread | immediate (what the third thread did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<&'static str>,
+    /// `checkpoint`: checkpoints the third thread completed during the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<u64>,
+    /// `checkpoint`: the writer thread's page writes (exclusive accesses) per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer_ops_per_sec: Option<f64>,
 }
 
 /// A system that could not run at all.
@@ -107,7 +122,7 @@ fn fmt_ns(x: f64) -> String {
 pub fn summary(results: &[CaseResult]) -> String {
     let mut groups: BTreeMap<(usize, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
     let order = |w: &str| {
-        ["hit", "miss", "mixed", "scan"]
+        ["hit", "miss", "mixed", "scan", "checkpoint"]
             .iter()
             .position(|x| *x == w)
             .unwrap_or(9)
@@ -121,7 +136,7 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
+        "{:<19} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
         "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
     );
     for ((_, access, dist, threads), rows) in groups {
@@ -147,8 +162,8 @@ pub fn summary(results: &[CaseResult]) -> String {
             };
             let _ = writeln!(
                 s,
-                "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
-                r.system,
+                "{:<19} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
+                super::variant::row_label(r),
                 fmt_ops(r.ops_per_sec),
                 fmt_ns(r.ns_per_op_mean),
                 fmt_ns(r.cpu_ns_per_op),
@@ -265,5 +280,6 @@ pub fn targets(results: &[CaseResult]) -> String {
             verdict(x >= 0.9)
         );
     }
+    s.push_str(&super::variant::targets(results));
     s
 }
