@@ -132,6 +132,10 @@ pub struct BenchArgs {
     /// miss takes shared and batch (default: both); a workload given none of its own runs its default.
     #[arg(long, value_parser = parse_access_list)]
     access: Option<AccessList>,
+    /// scan: pages of the hot set [default: frames / 2]. Near the frame count (e.g. frames - 128) the scan
+    /// competes with the hot set for frames, which is where a scan ring matters.
+    #[arg(long)]
+    scan_hot: Option<u32>,
     /// scan: bufpool's scanner reads through a scan ring (on), with plain reads (off), or both.
     #[arg(long, value_enum, default_value = "both")]
     scan_ring: OnOff,
@@ -261,7 +265,10 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
                 )
             }
             Workload::Scan => {
-                let hot = frames / 2;
+                let hot = args.scan_hot.unwrap_or(frames / 2);
+                if hot == 0 || hot > 1 << 27 {
+                    bail!("--scan-hot must be in 1..=134217728, got {hot}");
+                }
                 let pages = hot.saturating_add(args.pages.unwrap_or(frames.saturating_mul(10)));
                 (pages, vec![Access::Scan], vec![Dist::Uniform], vec![2], hot)
             }
