@@ -17,8 +17,12 @@ pub const VALUE_BYTES: usize = 120;
 pub struct BenchConfig {
     /// Tuples to load.
     pub tuples: u64,
-    /// Pool frames.
+    /// Pool frames during the load (and the lookups, unless `lookup_frames` is set).
     pub frames: usize,
+    /// If set: after the load the tree is closed (checkpointed) and reopened with a pool of this many frames,
+    /// so the lookups start cold and run out of memory when it is smaller than the tree, without paying for an
+    /// out-of-memory load (every put a synchronous read and a dirty write-back).
+    pub lookup_frames: Option<usize>,
     /// Page size in bytes.
     pub page_size: usize,
     /// Lookup threads.
@@ -27,6 +31,8 @@ pub struct BenchConfig {
     pub lookup_time: Duration,
     /// Commit after this many puts during the load (group commit batches).
     pub commit_every: u64,
+    /// Keys per lookup call: 1 uses `get_with` (no allocation); more use `get_many` (which prefetches the leaves).
+    pub lookup_batch: usize,
 }
 
 impl Default for BenchConfig {
@@ -34,10 +40,12 @@ impl Default for BenchConfig {
         BenchConfig {
             tuples: 1_000_000,
             frames: 65536,
+            lookup_frames: None,
             page_size: 4096,
             threads: 2,
             lookup_time: Duration::from_secs(10),
             commit_every: 10_000,
+            lookup_batch: 1,
         }
     }
 }
@@ -51,8 +59,17 @@ pub struct BenchReport {
     pub lookup_ops_per_sec: f64,
     /// Lookups done.
     pub lookups: u64,
+    /// Lookups per second of process CPU time (user + system): the throughput a machine not shared with other
+    /// work would see per busy core, roughly.
+    pub lookup_ops_per_cpu_sec: f64,
     /// Shape of the loaded tree.
     pub stats: crate::TreeStats,
+    /// The pool's counters over the load.
+    pub load_pool: bufpool::Stats,
+    /// The pool's counters over the lookups.
+    pub lookup_pool: bufpool::Stats,
+    /// Log fsyncs forced by the pool's write-back (WAL rule), over the load.
+    pub load_wal_syncs: u64,
 }
 
 /// A bijective mix of the 64-bit space (splitmix64's finaliser): turns a counter into a scattered key.
@@ -72,7 +89,8 @@ pub fn value_for(k: u64) -> [u8; VALUE_BYTES] {
 }
 
 /// Loads `cfg.tuples` tuples in scattered order into a new tree in `dir` (which must not hold a tree), then
-/// runs uniform random lookups of loaded keys from `cfg.threads` threads for `cfg.lookup_time`.
+/// runs uniform random lookups of loaded keys from `cfg.threads` threads for `cfg.lookup_time` (after reopening
+/// with `cfg.lookup_frames` frames if set).
 pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
     let tree = open_dir(
         dir,
@@ -81,6 +99,7 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
             page_size: cfg.page_size,
         },
     )?;
+    let syncs0 = tree.wal().syncs();
     let t0 = Instant::now();
     for i in 0..cfg.tuples {
         let k = mix(i);
@@ -91,6 +110,8 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
     }
     tree.commit()?;
     let load = t0.elapsed();
+    let load_pool = tree.pool().stats();
+    let load_wal_syncs = tree.wal().syncs() - syncs0;
     let stats = tree.check()?;
     if stats.entries as u64 != cfg.tuples {
         return Err(Error::Invariant(format!(
@@ -98,6 +119,21 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
             cfg.tuples, stats.entries
         )));
     }
+    let tree = match cfg.lookup_frames {
+        Some(frames) => {
+            tree.close()?;
+            open_dir(
+                dir,
+                Options {
+                    frames,
+                    page_size: cfg.page_size,
+                },
+            )?
+        }
+        None => tree,
+    };
+    let before = tree.pool().stats();
+    let cpu1 = process_cpu_secs();
     let t1 = Instant::now();
     let deadline = t1 + cfg.lookup_time;
     let counts = std::thread::scope(|s| {
@@ -107,7 +143,25 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
                 s.spawn(move || -> Result<u64> {
                     let mut rng = mix(t as u64 + 0x5eed);
                     let mut n = 0u64;
+                    let batch = cfg.lookup_batch.max(1);
+                    let mut ids = Vec::with_capacity(batch);
                     while Instant::now() < deadline {
+                        if batch > 1 {
+                            ids.clear();
+                            for _ in 0..batch {
+                                rng = mix(rng);
+                                ids.push(mix(rng % cfg.tuples.max(1)));
+                            }
+                            let keys: Vec<[u8; 8]> = ids.iter().map(|k| k.to_be_bytes()).collect();
+                            let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+                            for (k, v) in ids.iter().zip(tree.get_many(&refs)?) {
+                                if v.as_deref() != Some(&value_for(*k)[..]) {
+                                    return Err(Error::Invariant(format!("wrong value for key {k}")));
+                                }
+                            }
+                            n += batch as u64;
+                            continue;
+                        }
                         for _ in 0..256 {
                             rng = mix(rng);
                             let k = mix(rng % cfg.tuples.max(1));
@@ -131,11 +185,37 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
             .collect::<Result<Vec<u64>>>()
     })?;
     let lookup = t1.elapsed();
+    let lookup_cpu = process_cpu_secs() - cpu1;
     let lookups: u64 = counts.iter().sum();
+    let mut lookup_pool = tree.pool().stats();
+    lookup_pool.hits -= before.hits;
+    lookup_pool.misses -= before.misses;
+    lookup_pool.reads -= before.reads;
+    lookup_pool.writes -= before.writes;
+    lookup_pool.evictions -= before.evictions;
+    lookup_pool.dirty_evictions -= before.dirty_evictions;
+    lookup_pool.optimistic_retries -= before.optimistic_retries;
+    lookup_pool.optimistic_fallbacks -= before.optimistic_fallbacks;
     Ok(BenchReport {
         load_ops_per_sec: cfg.tuples as f64 / load.as_secs_f64(),
         lookup_ops_per_sec: lookups as f64 / lookup.as_secs_f64(),
         lookups,
+        lookup_ops_per_cpu_sec: lookups as f64 / lookup_cpu.max(1e-9),
         stats,
+        load_pool,
+        lookup_pool,
+        load_wal_syncs,
     })
+}
+
+/// User plus system CPU time of this process, in seconds.
+fn process_cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct we pass; a zeroed rusage is a valid value to start from.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid, exclusively borrowed out-pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }

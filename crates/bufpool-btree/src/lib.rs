@@ -23,6 +23,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`open_dir`] builds a pool of its own. To share a pool, build it with the tree's log as its WAL:
+//! ```no_run
+//! # fn main() -> Result<(), bufpool_btree::Error> {
+//! use std::sync::Arc;
+//! use bufpool_btree::{BufferPool, Tree, TreeWal};
+//! let wal = TreeWal::open("/tmp/t/tree.wal")?;
+//! let pool = Arc::new(BufferPool::builder().frames(1 << 16).wal(wal.clone()).build()?);
+//! let tree = Tree::open(pool, wal, "/tmp/t/tree.db")?;   // recovers, or creates an empty tree
+//! # Ok(()) }
+//! ```
+//! A pool has one WAL, so one pool serves one tree (other files in it must not need logging).
+//!
+//! # Design in brief
+//! - **Nodes** (`node.rs`): slotted pages; every node stores its low and high *fence keys*, so a copy of a node
+//!   says by itself which keys it is responsible for. Separators are the shortest prefixes that split two
+//!   neighbours (suffix truncation). Leaves are chained left to right. Page 0 is the meta page (root, free list).
+//! - **Concurrency** (`tree.rs`): lookups take no latch: each node is probed in place through
+//!   `BufferPool::read_optimistic` with bounds-checked decoding, and the result is trusted only if the node is a
+//!   live node of the expected level whose fences cover the key (else restart from the root). Leaf writers latch
+//!   one leaf. Structure changes (split, merge, redistribution, root change) are serialised by the meta page's
+//!   exclusive latch and latch top-down. Latch order: meta → inner nodes top-down → leaves → free-list pages;
+//!   only the meta holder ever holds two latches, so there is no deadlock.
+//! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,
+//!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes); a
+//!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
+//!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
+//!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
+//! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
+//!   point) whose LSN is above its page's LSN; a torn tail is cut off; a torn data page is rebuilt from its
+//!   logged image. [`Tree::checkpoint`] = note the redo point, `pool.checkpoint()`, then rewrite the log from
+//!   the redo point on (atomic rename).
+//!
 //! Module map: `node.rs` (page layout of a node), `wal.rs` (log format, group commit, recovery scan),
 //! `tree.rs` (the tree: concurrency protocol, structure changes, recovery, invariant checker), `bench.rs` (a
 //! load-and-lookup driver for `bufpool bench`).

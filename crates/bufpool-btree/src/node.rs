@@ -281,6 +281,7 @@ impl<'a> Node<'a> {
     }
 
     /// Leaf lookup: the value stored under `key`, if any.
+    #[cfg(test)]
     pub fn leaf_get(&self, key: &[u8]) -> Option<Option<&'a [u8]>> {
         match self.search(key)? {
             Ok(i) => Some(Some(self.entry(i)?.1)),
@@ -682,6 +683,233 @@ pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malforme
     Ok(true)
 }
 
+/// Leaves `left` and `right` (adjacent, `right` numbered `right_no`) whose merge did not fit: moves entries so both
+/// hold about half the bytes. `parent_accepts(sep)` says whether the parent can take the new separator in place of
+/// the old; if not (or if nothing would move), both pages stay unchanged and `Ok(None)` is returned.
+pub fn redistribute_leaves(
+    left: &mut [u8],
+    right: &mut [u8],
+    right_no: u32,
+    parent_accepts: impl FnOnce(&[u8]) -> bool,
+) -> Result<Option<Vec<u8>>, Malformed> {
+    let l = Node::parse(left).ok_or(Malformed)?;
+    let r = Node::parse(right).ok_or(Malformed)?;
+    if !l.is_leaf() || !r.is_leaf() || l.link() != right_no {
+        return Err(Malformed);
+    }
+    let (l_count, mut es) = (l.count(), entries(&l)?);
+    es.extend(entries(&r)?);
+    if es.len() < 2 {
+        return Ok(None);
+    }
+    let m = split_point(&es);
+    if m == l_count {
+        return Ok(None);
+    }
+    let sep = shortest_separator(&es[m - 1].0, &es[m].0);
+    let low = l.low().map(<[u8]>::to_vec);
+    let high = r.high().map(<[u8]>::to_vec);
+    let next = r.link();
+    fn pairs(s: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+        s.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()
+    }
+    let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
+    if !fits(left.len(), low.as_deref(), Some(&sep), lo_es.iter().copied())
+        || !fits(right.len(), Some(&sep), high.as_deref(), hi_es.iter().copied())
+        || !parent_accepts(&sep)
+    {
+        return Ok(None);
+    }
+    rebuild(right, KIND_LEAF, 0, next, Some(&sep), high.as_deref(), hi_es)?;
+    rebuild(left, KIND_LEAF, 0, right_no, low.as_deref(), Some(&sep), lo_es)?;
+    Ok(Some(sep))
+}
+
+/// Bytes a node can be read from without a full copy: a plain slice, or the pool's optimistic page view.
+/// `read` fills `dst` from `off` and returns false (touching nothing it should not) if that is out of range.
+pub trait PageBytes {
+    /// Length of the user region.
+    fn len(&self) -> usize;
+    /// Copies `dst.len()` bytes at `off` into `dst`; false if out of range.
+    fn read(&self, off: usize, dst: &mut [u8]) -> bool;
+}
+
+impl PageBytes for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read(&self, off: usize, dst: &mut [u8]) -> bool {
+        match off.checked_add(dst.len()).and_then(|end| self.get(off..end)) {
+            Some(src) => {
+                dst.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn src16<S: PageBytes + ?Sized>(s: &S, off: usize) -> Option<u16> {
+    let mut b = [0u8; 2];
+    s.read(off, &mut b).then(|| u16::from_le_bytes(b))
+}
+
+/// Compares the `len` bytes at `off` with `key`, reading in small chunks (no buffer, no allocation).
+fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> Option<Ordering> {
+    let mut chunk = [0u8; 64];
+    let common = len.min(key.len());
+    let mut i = 0;
+    while i < common {
+        let n = (common - i).min(chunk.len());
+        if !s.read(off.checked_add(i)?, &mut chunk[..n]) {
+            return None;
+        }
+        match chunk[..n].cmp(&key[i..i + n]) {
+            Ordering::Equal => i += n,
+            o => return Some(o),
+        }
+    }
+    Some(len.cmp(&key.len()))
+}
+
+/// What one look at a node for a search key found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Probe {
+    /// Not a live node of the expected level covering the key (freed, split away, replaced): start again.
+    Restart,
+    /// The bytes are not a well-formed node.
+    Malformed,
+    /// An inner node: descend to this child, which must have `level`.
+    Child {
+        /// Child page number.
+        page: u32,
+        /// The child's level.
+        level: u8,
+    },
+    /// The covering leaf: whether the key is present (its value was copied out if asked).
+    Leaf {
+        /// The key is in the leaf.
+        found: bool,
+    },
+}
+
+/// Looks at a node for `key` reading only what a search needs (header, fences, the probed slots and keys), from
+/// bytes that may be torn: every offset and length is bounds-checked, so garbage gives `Malformed` or a wrong
+/// answer (which the optimistic reader discards), never a panic or an endless loop. For a leaf that holds the key
+/// and a `value` buffer, copies the value into it.
+pub fn probe<S: PageBytes + ?Sized>(s: &S, key: &[u8], expect_level: Option<u8>, value: Option<&mut Vec<u8>>) -> Probe {
+    probe_inner(s, key, expect_level, value).unwrap_or(Probe::Malformed)
+}
+
+fn probe_inner<S: PageBytes + ?Sized>(
+    s: &S,
+    key: &[u8],
+    expect_level: Option<u8>,
+    value: Option<&mut Vec<u8>>,
+) -> Option<Probe> {
+    let len = s.len();
+    let mut h = [0u8; HDR];
+    if len > MAX_USER_BYTES || !s.read(0, &mut h) {
+        return None;
+    }
+    if rd32(&h, OFF_MAGIC)? != NODE_MAGIC {
+        return None;
+    }
+    let (kind, level) = (h[OFF_KIND], h[OFF_LEVEL]);
+    match kind {
+        KIND_DEAD => return Some(Probe::Restart),
+        KIND_LEAF if level == 0 => {}
+        KIND_INNER if level > 0 => {}
+        _ => return None,
+    }
+    if expect_level.is_some_and(|l| l != level) {
+        return Some(Probe::Restart);
+    }
+    let count = rd16(&h, OFF_COUNT)? as usize;
+    let heap_lo = rd16(&h, OFF_HEAP)? as usize;
+    let (low_raw, high_raw) = (rd16(&h, OFF_LOW)?, rd16(&h, OFF_HIGH)?);
+    let (low_len, high_len) = (fence_len(low_raw), fence_len(high_raw));
+    let slots_at = HDR + low_len + high_len;
+    if slots_at + count * SLOT > heap_lo || heap_lo > len {
+        return None;
+    }
+    if low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
+        return Some(Probe::Restart);
+    }
+    if high_raw != INFINITE && cmp_at(s, HDR + low_len, high_len, key)? != Ordering::Greater {
+        return Some(Probe::Restart);
+    }
+    // Entry i: (offset of the key, klen, vlen), all checked against the page, and how its key compares with
+    // `key`. One read fetches the entry header with the first key bytes, which settles most comparisons.
+    let entry = |i: usize| -> Option<(usize, usize, usize, Ordering)> {
+        let off = src16(s, slots_at + i * SLOT)? as usize;
+        if off < heap_lo || off + ENTRY_OVERHEAD > len {
+            return None;
+        }
+        let mut chunk = [0u8; 64];
+        let n = chunk.len().min(len - off);
+        if !s.read(off, &mut chunk[..n]) {
+            return None;
+        }
+        let klen = u16::from_le_bytes([chunk[0], chunk[1]]) as usize;
+        let vlen = u16::from_le_bytes([chunk[2], chunk[3]]) as usize;
+        let k0 = off + ENTRY_OVERHEAD;
+        if k0 + klen + vlen > len {
+            return None;
+        }
+        let ord = if klen <= n - ENTRY_OVERHEAD {
+            chunk[ENTRY_OVERHEAD..ENTRY_OVERHEAD + klen].cmp(key)
+        } else {
+            cmp_at(s, k0, klen, key)?
+        };
+        Some((k0, klen, vlen, ord))
+    };
+    let (mut lo, mut hi) = (0, count);
+    let mut hit = None;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let (k0, klen, vlen, ord) = entry(mid)?;
+        match ord {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Greater => hi = mid,
+            Ordering::Equal => {
+                hit = Some((mid, k0 + klen, vlen));
+                break;
+            }
+        }
+    }
+    if kind == KIND_LEAF {
+        if let (Some((_, v0, vlen)), Some(out)) = (hit, value) {
+            out.resize(vlen, 0);
+            if !s.read(v0, out) {
+                return None;
+            }
+        }
+        return Some(Probe::Leaf { found: hit.is_some() });
+    }
+    // Inner: the child right of the last separator <= key (`link` if there is none).
+    let child = match hit {
+        Some((_, v0, 4)) => {
+            let mut b = [0u8; 4];
+            s.read(v0, &mut b).then(|| u32::from_le_bytes(b))?
+        }
+        Some(_) => return None,
+        None if lo == 0 => rd32(&h, OFF_LINK)?,
+        None => {
+            let (k0, klen, vlen, _) = entry(lo - 1)?;
+            if vlen != 4 {
+                return None;
+            }
+            let mut b = [0u8; 4];
+            s.read(k0 + klen, &mut b).then(|| u32::from_le_bytes(b))?
+        }
+    };
+    Some(Probe::Child {
+        page: child,
+        level: level - 1,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -820,5 +1048,73 @@ mod tests {
             let _ = leaf_upsert(&mut b, b"k", b"v");
             let _ = leaf_delete(&mut b, b"\x00\x00\x00\x05");
         }
+    }
+
+    #[test]
+    fn probe_agrees_with_node() {
+        let mut leafb = leaf(Some(b"b"), Some(b"y"));
+        for i in 0..40u8 {
+            leaf_upsert(&mut leafb, &[b'c', i, i], &[i; 30]).unwrap();
+        }
+        let mut val = Vec::new();
+        assert_eq!(probe(&leafb[..], b"a", None, None), Probe::Restart);
+        assert_eq!(probe(&leafb[..], b"y", None, None), Probe::Restart);
+        assert_eq!(probe(&leafb[..], b"c", Some(1), None), Probe::Restart);
+        for i in 0..40u8 {
+            assert_eq!(
+                probe(&leafb[..], &[b'c', i, i], Some(0), Some(&mut val)),
+                Probe::Leaf { found: true }
+            );
+            assert_eq!(val, vec![i; 30]);
+            assert_eq!(probe(&leafb[..], &[b'c', i], None, None), Probe::Leaf { found: false });
+        }
+        let mut inner = vec![0u8; U];
+        init(&mut inner, KIND_INNER, 2, 7, None, None);
+        for i in 1..50u32 {
+            inner_insert(&mut inner, &[b'k', i as u8], 100 + i).unwrap();
+        }
+        let n = Node::parse(&inner).unwrap();
+        for probe_key in [&b"a"[..], b"k", b"k\x01", b"k\x01\x00", b"k\x31", b"z"] {
+            let want = n.child_at(n.child_pos(probe_key).unwrap()).unwrap();
+            assert_eq!(
+                probe(&inner[..], probe_key, None, None),
+                Probe::Child { page: want, level: 1 }
+            );
+        }
+        let mut dead = vec![0u8; U];
+        init_dead(&mut dead, 5);
+        assert_eq!(probe(&dead[..], b"k", None, None), Probe::Restart);
+        // Garbage: any answer but no panic.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for _ in 0..3000 {
+            let mut b = if rng.random() { leafb.clone() } else { inner.clone() };
+            for _ in 0..rng.random_range(1..6) {
+                let at = rng.random_range(0..200);
+                b[at] = rng.random();
+            }
+            let _ = probe(&b[..], b"c\x05\x05", None, Some(&mut val));
+        }
+    }
+
+    #[test]
+    fn redistribute_balances_two_leaves() {
+        let mut l = leaf(Some(b"a"), Some(b"m"));
+        let mut r = leaf(Some(b"m"), None);
+        init(&mut l, KIND_LEAF, 0, 9, Some(b"a"), Some(b"m"));
+        leaf_upsert(&mut l, b"b", &[1; 100]).unwrap();
+        for i in 0..30u8 {
+            leaf_upsert(&mut r, &[b'n', i], &[2; 100]).unwrap();
+        }
+        let sep = redistribute_leaves(&mut l, &mut r, 9, |_| true).unwrap().unwrap();
+        let (ln, rn) = (Node::parse(&l).unwrap(), Node::parse(&r).unwrap());
+        assert_eq!(ln.count() + rn.count(), 31);
+        assert!(ln.count() >= 14 && rn.count() >= 14, "{} {}", ln.count(), rn.count());
+        assert_eq!((ln.high(), rn.low()), (Some(&sep[..]), Some(&sep[..])));
+        assert_eq!((ln.low(), rn.high(), ln.link()), (Some(&b"a"[..]), None, 9));
+        // A parent that cannot take the separator leaves both pages as they were.
+        let (l2, r2) = (l.clone(), r.clone());
+        assert_eq!(redistribute_leaves(&mut l, &mut r, 9, |_| false).unwrap(), None);
+        assert_eq!((l, r), (l2, r2));
     }
 }

@@ -38,10 +38,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, WriteGuard};
+use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{Error, Result};
-use crate::node::{self, Fence, Limits, Node, NO_PAGE};
+use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
 use crate::wal::{Op, OwnedOp, TreeWal};
 
 /// Restarts of one operation after which the tree reports an error instead of spinning (a sign of corruption,
@@ -68,17 +68,32 @@ fn set_meta_u32(b: &mut [u8], off: usize, v: u32) {
 }
 
 thread_local! {
-    /// One page-sized buffer per thread for optimistic copies; taken (not borrowed) so re-entrant use from a
-    /// `get_with` closure simply allocates another.
+    /// One value buffer per thread for `get_with`; taken (not borrowed) so re-entrant use from a `get_with`
+    /// closure simply allocates another.
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut buf = SCRATCH.with(Cell::take);
-    buf.resize(len, 0);
     let r = f(&mut buf);
     SCRATCH.with(|s| s.set(buf));
     r
+}
+
+/// The pool's optimistic view as [`PageBytes`]; ranges are checked here, so the pool never sees an
+/// out-of-range read (which it would report as a caller bug).
+struct ViewBytes<'v, 'p>(&'v PageView<'p>);
+
+impl PageBytes for ViewBytes<'_, '_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read(&self, off: usize, dst: &mut [u8]) -> bool {
+        match off.checked_add(dst.len()) {
+            Some(end) if end <= self.0.len() => self.0.read_into(off, dst),
+            _ => false,
+        }
+    }
 }
 
 /// Counts of a tree's pages and entries, from [`Tree::check`].
@@ -225,7 +240,22 @@ impl Tree {
         while self.pool.file_pages(self.file)? <= no {
             drop(self.pool.new_page(self.file)?);
         }
-        let mut g = self.pool.write(self.pid(no))?;
+        let mut g = match self.pool.write(self.pid(no)) {
+            Ok(g) => g,
+            // A page torn by a crash mid-write fails its checksum. Its first change after the redo point was
+            // logged as a full image (full-page writes), so an image is what replay meets first: rebuild the
+            // page from it. The pool has no "overwrite unread" call; freeing the page and allocating it again
+            // (the pool hands out the lowest free page number) gives a zeroed frame for it, unread.
+            Err(bufpool::Error::Corrupt { .. }) if matches!(op, OwnedOp::Image(..)) => {
+                self.pool.free_page(self.pid(no))?;
+                let g = self.pool.new_page(self.file)?;
+                if g.page_id() != self.pid(no) {
+                    return Err(self.corrupt(no, "could not reclaim a torn page for its logged image"));
+                }
+                g
+            }
+            Err(e) => return Err(e.into()),
+        };
         if g.lsn() >= lsn {
             return Ok(());
         }
@@ -300,10 +330,37 @@ impl Tree {
                 "gave up after {MAX_RESTARTS} restarts: fence keys cover nothing?"
             )));
         }
-        if *restarts % 64 == 0 {
+        if (*restarts).is_multiple_of(64) {
             std::thread::yield_now();
         }
         Ok(())
+    }
+
+    /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
+    /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
+    fn descend(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+        let mut restarts = 0;
+        'restart: loop {
+            let mut no = self.root.load(Ordering::Acquire);
+            let mut expect: Option<u8> = None;
+            loop {
+                let p = self.pool.read_optimistic(self.pid(no), |v| {
+                    node::probe(&ViewBytes(v), key, expect, value.as_deref_mut())
+                })?;
+                match p {
+                    Probe::Restart => {
+                        self.restart(&mut restarts)?;
+                        continue 'restart;
+                    }
+                    Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                    Probe::Child { page, level } => {
+                        no = page;
+                        expect = Some(level);
+                    }
+                    Probe::Leaf { found } => return Ok((no, found)),
+                }
+            }
+        }
     }
 
     /// Leaves in `buf` a consistent copy of the leaf covering `key` and returns its page number.
@@ -342,11 +399,9 @@ impl Tree {
     /// buffer: no allocation.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         self.check_key(key)?;
-        with_scratch(self.limits.user_bytes, |buf| {
-            let no = self.find_leaf(key, buf)?;
-            let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
-            let v = n.leaf_get(key).ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
-            Ok(f(v))
+        with_scratch(|buf| {
+            let (_, found) = self.descend(key, Some(buf))?;
+            Ok(f(found.then_some(buf.as_slice())))
         })
     }
 
@@ -356,8 +411,9 @@ impl Tree {
     }
 
     /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order, sharing the
-    /// copies of inner nodes between neighbouring keys, then each distinct leaf is read once. Every result
-    /// reflects the tree at some moment during the call.
+    /// copies of inner nodes between neighbouring keys to find every key's leaf first; then the missing leaves are
+    /// prefetched (`BufferPool::prefetch`) and the leaves read. Every result reflects the tree at some moment
+    /// during the call.
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         for k in keys {
             self.check_key(k)?;
@@ -370,33 +426,26 @@ impl Tree {
         for &i in &order {
             leaf_of.push(self.leaf_no_shared(keys[i], &mut stack)?);
         }
-        // PREFETCH SEAM: once the pool has `prefetch(&[PageId])`, issue it here for the distinct pages in
-        // `leaf_of` (already in key order, so mostly ascending page runs), so phase 2's reads overlap:
-        //     let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
-        //     pages.dedup();
-        //     self.pool.prefetch(&pages)?;
-        // Phase 2: read each leaf once; a key its (fresh) copy no longer covers takes a normal lookup.
+        // Start the reads of the leaves that are not resident, so phase 2's misses overlap instead of queueing
+        // one by one (the pool's I/O workers complete them). A hint: errors surface in phase 2's own reads.
+        let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
+        pages.dedup();
+        let _ = self.pool.prefetch(&pages);
+        // Phase 2: look each key up in its leaf; a key the leaf no longer covers takes a normal lookup.
         let mut out = vec![None; keys.len()];
-        with_scratch(self.limits.user_bytes, |buf| -> Result<()> {
-            let mut loaded = NO_PAGE;
-            for (j, &i) in order.iter().enumerate() {
-                let key = keys[i];
-                if leaf_of[j] != loaded {
-                    self.copy_page(leaf_of[j], buf)?;
-                    loaded = leaf_of[j];
-                }
-                match Node::parse(buf) {
-                    Some(n) if n.is_leaf() && n.covers(key) => {
-                        out[i] = n
-                            .leaf_get(key)
-                            .ok_or_else(|| self.corrupt(loaded, "bad leaf entry"))?
-                            .map(<[u8]>::to_vec);
-                    }
-                    _ => out[i] = self.get(key)?,
-                }
-            }
-            Ok(())
-        })?;
+        let mut val = Vec::new();
+        for (j, &i) in order.iter().enumerate() {
+            let key = keys[i];
+            let no = leaf_of[j];
+            let p = self.pool.read_optimistic(self.pid(no), |v| {
+                node::probe(&ViewBytes(v), key, Some(0), Some(&mut val))
+            })?;
+            out[i] = match p {
+                Probe::Leaf { found } => found.then(|| val.clone()),
+                Probe::Restart | Probe::Child { .. } => self.get(key)?,
+                Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+            };
+        }
         Ok(out)
     }
 
@@ -424,8 +473,9 @@ impl Tree {
                     }
                 }
             }
-            let top = stack.last().expect("not empty");
-            let n = Node::parse(top).expect("checked above");
+            let Some(n) = stack.last().and_then(|top| Node::parse(top)) else {
+                return Err(Error::Invariant("inner-node stack lost its copy".into()));
+            };
             let child = n
                 .child_pos(key)
                 .and_then(|p| n.child_at(p))
@@ -457,9 +507,9 @@ impl Tree {
         }
         let mut restarts = 0;
         loop {
-            let no = with_scratch(self.limits.user_bytes, |buf| self.find_leaf(key, buf))?;
+            let (no, _) = self.descend(key, None)?;
             let mut g = self.pool.write(self.pid(no))?;
-            if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
+            if !self.latched_leaf_covers(no, &g, key)? {
                 drop(g);
                 self.restart(&mut restarts)?;
                 continue;
@@ -475,31 +525,43 @@ impl Tree {
         }
     }
 
+    /// After latching the leaf an optimistic descent found: is it still the live leaf covering `key`? (It may
+    /// have been split, merged away or freed in between; then the caller restarts.)
+    fn latched_leaf_covers(&self, no: PageNo, page: &[u8], key: &[u8]) -> Result<bool> {
+        match Node::parse(page) {
+            Some(n) => Ok(n.is_leaf() && n.covers(key)),
+            None if Node::is_dead(page) => Ok(false),
+            None => Err(self.corrupt(no, "not a tree node")),
+        }
+    }
+
     /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`].
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.check_key(key)?;
         let mut restarts = 0;
         loop {
-            let found = with_scratch(self.limits.user_bytes, |buf| -> Result<_> {
-                let no = self.find_leaf(key, buf)?;
-                let n = Node::parse(buf).ok_or_else(|| self.corrupt(no, "leaf"))?;
-                let v = n.leaf_get(key).ok_or_else(|| self.corrupt(no, "bad leaf entry"))?;
-                Ok(v.map(|_| no))
-            })?;
-            // Absent in a consistent copy of the covering leaf: absent at that moment, no latch needed.
-            let Some(no) = found else { return Ok(false) };
+            let (no, found) = self.descend(key, None)?;
+            // Absent from a consistent look at the covering leaf: absent at that moment, no latch needed.
+            if !found {
+                return Ok(false);
+            }
             let mut g = self.pool.write(self.pid(no))?;
-            if !Node::parse(&g).is_some_and(|n| n.is_leaf() && n.covers(key)) {
+            if !self.latched_leaf_covers(no, &g, key)? {
                 drop(g);
                 self.restart(&mut restarts)?;
                 continue;
             }
+            let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
             if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
                 return Ok(false);
             }
             let lsn = self.wal.append_leaf(g.lsn(), no, &g, Op::Del { page: no, key })?;
             g.set_lsn(lsn);
-            let underfull = Node::parse(&g).is_some_and(|n| n.entry_bytes() < self.limits.underflow_bytes())
+            // Try a merge when this delete made the leaf underfull, or empty; not on every delete from a leaf
+            // that stayed underfull because its sibling was too full (that would take the meta latch each time).
+            let threshold = self.limits.underflow_bytes();
+            let underfull = Node::parse(&g)
+                .is_some_and(|n| n.entry_bytes() < threshold && (before >= threshold || n.count() == 0))
                 && no != self.root.load(Ordering::Acquire);
             drop(g);
             if underfull {
@@ -671,8 +733,9 @@ impl Tree {
         Ok(())
     }
 
-    /// After a delete left the leaf covering `key` underfull: merges it with a sibling, and ancestors that
-    /// become underfull in turn; collapses a root left with one child.
+    /// After a delete left the leaf covering `key` underfull: merges it with a sibling (or, for a leaf whose
+    /// sibling is too full, redistributes the two), and ancestors that become underfull in turn; collapses a root
+    /// left with one child.
     fn merge_underfull(&self, key: &[u8]) -> Result<()> {
         let mut meta = self.pool.write(self.pid(META))?;
         let path = self.path_to(&meta, key)?;
@@ -685,13 +748,14 @@ impl Tree {
         }
         let mut changed = vec![false; path.len()];
         let mut others: Vec<WriteGuard<'_>> = Vec::new();
-        let mut meta_changed = false;
+        let mut changed_any = false;
         let mut j = path.len() - 1;
         while j > 0 {
             let n = Node::parse(&guards[j]).ok_or_else(|| self.corrupt(path[j], "node"))?;
             if n.entry_bytes() >= self.limits.underflow_bytes() {
                 break;
             }
+            let is_leaf = n.is_leaf();
             let p = Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
             let pos = p.child_pos(key).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
             if p.child_at(pos) != Some(path[j]) {
@@ -700,6 +764,7 @@ impl Tree {
             if p.children() < 2 {
                 break;
             }
+            let parent_room = p.free_bytes();
             // Merge children `lpos` and `lpos + 1`, whichever pair includes ours.
             let lpos = if pos + 1 < p.children() { pos } else { pos - 1 };
             let sep = p.key(lpos).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?.to_vec();
@@ -726,12 +791,36 @@ impl Tree {
                 ok
             };
             if !merged {
+                // Too full to merge: even the two leaves out instead (inner nodes are left as they are).
+                if is_leaf {
+                    let (old_sep_len, room) = (sep.len(), parent_room);
+                    let (left, right, right_no) = if lpos == pos {
+                        (&mut *guards[j], &mut *sib, sib_no)
+                    } else {
+                        (&mut *sib, &mut *guards[j], path[j])
+                    };
+                    let new_sep = node::redistribute_leaves(left, right, right_no, |s| room + old_sep_len >= s.len())
+                        .map_err(|_| self.corrupt(path[j], "redistribute"))?;
+                    if let Some(new_sep) = new_sep {
+                        let parent = &mut guards[j - 1];
+                        node::remove_at(parent, lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+                        let ok = node::insert_at(parent, lpos, &new_sep, &right_no.to_le_bytes())
+                            .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+                        if !ok {
+                            return Err(Error::Invariant("separator room was checked".into()));
+                        }
+                        changed[j] = true;
+                        changed[j - 1] = true;
+                        others.push(sib);
+                        changed_any = true;
+                    }
+                }
                 break;
             }
             node::remove_at(&mut guards[j - 1], lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
             changed[j] = true;
             changed[j - 1] = true;
-            meta_changed = true;
+            changed_any = true;
             others.push(sib);
             j -= 1;
         }
@@ -744,9 +833,9 @@ impl Tree {
             set_meta_u32(&mut meta, M_ROOT, child);
             new_root = Some(child);
             changed[0] = true;
-            meta_changed = true;
+            changed_any = true;
         }
-        if !meta_changed {
+        if !changed_any {
             return Ok(());
         }
         let mut all: Vec<&mut WriteGuard<'_>> = guards
@@ -793,6 +882,14 @@ impl Tree {
     pub fn checkpoint(&self) -> Result<()> {
         let redo = self.wal.begin_checkpoint();
         self.pool.checkpoint()?;
+        self.wal.truncate_before(redo)
+    }
+
+    /// [`Tree::checkpoint`] with the page writes paced over about `target` (`BufferPool::checkpoint_spread`), so
+    /// foreground work keeps the device's attention meanwhile.
+    pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
+        let redo = self.wal.begin_checkpoint();
+        self.pool.checkpoint_spread(target)?;
         self.wal.truncate_before(redo)
     }
 

@@ -238,6 +238,8 @@ pub struct TreeWal {
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
     redo_lsn: AtomicU64,
     failed: OnceLock<Arc<str>>,
+    /// fsyncs of the log done so far (commits and WAL-rule flushes).
+    syncs: AtomicU64,
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -332,6 +334,7 @@ impl TreeWal {
             durable: AtomicU64::new(base),
             redo_lsn: AtomicU64::new(base),
             failed: OnceLock::new(),
+            syncs: AtomicU64::new(0),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -386,7 +389,7 @@ impl TreeWal {
     }
 
     /// Appends one atomic record of `ops`; returns its end LSN (to stamp on every page it changed). Not durable
-    /// until [`TreeWal::flush_to`] or [`TreeWal::commit`].
+    /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`].
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
         self.check_failed()?;
         let mut st = self.state.lock();
@@ -462,6 +465,7 @@ impl TreeWal {
         }
         if sync {
             io.file.sync_data().map_err(|e| self.fail("fsync log", e))?;
+            self.syncs.fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
         // Give the (now empty) allocation back so the next appends reuse it.
@@ -552,6 +556,11 @@ impl TreeWal {
         sync_dir(&self.path)?;
         *io = LogFile { file: new, base: redo };
         Ok(())
+    }
+
+    /// Number of log fsyncs so far (one per group commit or WAL-rule flush that had something to make durable).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// Size of the log file in bytes (header included).

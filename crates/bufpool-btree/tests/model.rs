@@ -165,8 +165,18 @@ fn limits_are_enforced() {
 
 #[test]
 fn get_many_and_get_with() {
+    get_many_with_frames(FRAMES);
+}
+
+/// With a pool a fraction of the tree, most leaves are prefetched rather than resident.
+#[test]
+fn get_many_out_of_memory() {
+    get_many_with_frames(24);
+}
+
+fn get_many_with_frames(frames: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let tree = common::open(dir.path(), FRAMES);
+    let tree = common::open(dir.path(), frames);
     for id in (0..2000u64).step_by(2) {
         tree.put(&common::key(id), &common::value(id, 0)).unwrap();
     }
@@ -180,4 +190,33 @@ fn get_many_and_get_with() {
     }
     let len = tree.get_with(&common::key(4), |v| v.map(<[u8]>::len)).unwrap();
     assert_eq!(len, Some(common::value(4, 0).len()));
+}
+
+#[test]
+fn underfull_leaf_next_to_a_full_one_is_evened_out() {
+    // 950-byte values: four fit a 4 KiB leaf, five do not. Sequential inserts leave leaves of three: [0 10 20],
+    // [30 40 50], ...; key 35 fills the second leaf to four.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = common::open(dir.path(), 64);
+    let k = |i: u64| (i * 10).to_be_bytes();
+    let v = [7u8; 950];
+    for i in 0..30 {
+        tree.put(&k(i), &v).unwrap();
+    }
+    tree.put(&35u64.to_be_bytes(), &v).unwrap();
+    let before = tree.check().unwrap();
+    // Leaving [20] alone (underfull), which cannot merge with the full [30 35 40 50]: redistribution instead.
+    assert!(tree.delete(&k(0)).unwrap());
+    assert!(tree.delete(&k(1)).unwrap());
+    let after = tree.check().unwrap();
+    assert_eq!(after.leaves, before.leaves);
+    // Redistributed to [20 30 35] [40 50]: deleting 20 leaves two entries, no underflow, still no merge. Without
+    // redistribution the leaf would now be empty and merge into its sibling.
+    assert!(tree.delete(&k(2)).unwrap());
+    let last = tree.check().unwrap();
+    assert_eq!(last.leaves, before.leaves, "{before:?} {last:?}");
+    for i in 3..30 {
+        assert_eq!(tree.get(&k(i)).unwrap().as_deref(), Some(&v[..]));
+    }
+    assert_eq!(tree.get(&35u64.to_be_bytes()).unwrap().as_deref(), Some(&v[..]));
 }

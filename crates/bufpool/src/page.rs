@@ -132,7 +132,10 @@ pub(crate) const OFF_MAGIC: usize = 16;
 pub(crate) const OFF_FORMAT: usize = 18;
 
 const _: () = assert!(OFF_FORMAT + 2 + 4 == PAGE_HEADER_SIZE);
-const _: () = assert!(PAGE_HEADER_SIZE % 8 == 0, "user region must stay 8-byte aligned");
+const _: () = assert!(
+    PAGE_HEADER_SIZE.is_multiple_of(8),
+    "user region must stay 8-byte aligned"
+);
 
 /// A validated page size: a power of two from 4 KiB to 64 KiB.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -66,8 +66,8 @@ const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
 /// needs). Called with the page an eviction is about to take; `true` keeps it.
 pub type EvictionVeto = dyn Fn(PageId) -> bool + Send + Sync;
 
-/// The error of a frame's last failed load, with the version it was recorded at.
-type LoadErrorSlot = Mutex<Option<(u64, Error)>>;
+/// The error of a frame's last failed load, with the version it was recorded at and the page that failed.
+type LoadErrorSlot = Mutex<Option<(u64, PageId, Error)>>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -245,6 +245,12 @@ pub(crate) struct Background {
     stop_tx: Option<crossbeam_channel::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
+
+// The contract: threads share one pool by reference or `Arc`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<BufferPool>();
+};
 
 /// The pool's state, shared with its background workers.
 pub(crate) struct Core {
@@ -614,12 +620,12 @@ impl BufferPool {
                     TryLatch::Busy { .. } | TryLatch::Free => {}
                 }
                 // The frame no longer holds the page (evicted, or its load failed): look again.
-                if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v)) {
+                if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v, page)) {
                     return Err(e);
                 }
                 continue;
             }
-            if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v)) {
+            if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v, page)) {
                 return Err(e);
             }
             if let Some(idx) = self.load(page, mode, acquire)? {
@@ -636,13 +642,15 @@ impl BufferPool {
         }
     }
 
-    /// The error of a load into `idx` that failed right after we saw it latched at `version`.
-    fn load_error(&self, idx: FrameIdx, version: u64) -> Option<Error> {
+    /// The error of a load of `page` into `idx` that failed right after we saw it latched at `version`. The page
+    /// must match: the latch we waited on may have been an evictor's, whose frame then served another page's
+    /// miss, and that page's failure is not ours (bug B3, `tests/sim_regression_foreign_load_error.rs`).
+    fn load_error(&self, idx: FrameIdx, version: u64, page: PageId) -> Option<Error> {
         if self.header(idx).failed_version.load(Acquire) != version + 1 {
             return None;
         }
         match &*self.core.load_errors[idx as usize].lock() {
-            Some((v, e)) if *v == version + 1 => Some(e.clone()),
+            Some((v, p, e)) if *v == version + 1 && *p == page => Some(e.clone()),
             _ => None,
         }
     }
@@ -731,7 +739,7 @@ impl BufferPool {
                 self.core.table.remove(page, idx, &self.core.headers);
                 h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
                 let version = (h.state.load() >> 8) + 1;
-                *self.core.load_errors[idx as usize].lock() = Some((version, e.clone()));
+                *self.core.load_errors[idx as usize].lock() = Some((version, page, e.clone()));
                 h.failed_version.store(version, Release);
                 let v = h.state.unlatch_to_free();
                 debug_assert_eq!(v, version);

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 
-use bufpool::policy::{Admission, ArcPolicy, LruK, Policy, PolicyKind};
+use bufpool::policy::{Admission, ArcPolicy, LruK, Policy, PolicyKind, TinyLfuAdmission};
 use proptest::prelude::*;
 
 type Frame = u32;
@@ -731,6 +731,8 @@ proptest! {
     fn tinylfu_admission_keeps_the_contract((frames, ops) in scenario()) {
         for &kind in PolicyKind::ALL {
             run(frames, &*kind.with_admission(Admission::TinyLfu).build(frames), None, &ops);
+            let floored = TinyLfuAdmission::with_probation_floor(kind.build(frames), frames, frames / 3);
+            run(frames, &floored, None, &ops);
         }
     }
 }

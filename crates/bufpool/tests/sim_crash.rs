@@ -62,7 +62,7 @@ const WATCHDOG: Duration = Duration::from_secs(20);
 /// Bug B3 (RELIABILITY.md, `sim_regression_foreign_load_error.rs`): a thread waiting for a page may get another
 /// page's load error. While it is open, such errors are counted and reported but do not fail the run; set this
 /// to `false` once the fix lands.
-const B3_OPEN: bool = true;
+const B3_OPEN: bool = false;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Page contents

@@ -12,9 +12,7 @@
 //! held at a gate so that a reader of P waits on the latch meanwhile), then X fails verification. The reader of P
 //! must get P (or an error about P, such as `PoolExhausted`), never X's `Corrupt`.
 //!
-//! A fix: record the page id with the load error and compare it in `load_error` (or let `fix` remember only
-//! latches of loads of its own page). The race needs the waiter to sleep through a window of microseconds, which
-//! it does almost every time (its backoff sleeps); the test repeats the scenario to make a miss unlikely.
+//! Fixed: the error slot records the page id with the error, and `load_error` compares it.
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
@@ -71,7 +69,6 @@ fn image() -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "bug B3 (open, owned by the lead): a waiter can return another page's load error"]
 fn a_waiter_never_gets_another_pages_load_error() {
     let image = image();
     for round in 0..20 {

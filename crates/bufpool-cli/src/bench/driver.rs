@@ -117,7 +117,7 @@ pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result
     let mut n = 0u64;
     let read = ctx.read_kind;
     loop {
-        if n % 32 == 0 {
+        if n.is_multiple_of(32) {
             ctx.progress.store(n, Ordering::Relaxed);
             if ctx.stop.load(Ordering::Relaxed) {
                 break;
@@ -130,7 +130,7 @@ pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result
         }
         let kind = if encoded & OP_WRITE != 0 { OpKind::Write } else { read };
         let page = encoded & !OP_WRITE;
-        if n % SAMPLE_EVERY == 0 {
+        if n.is_multiple_of(SAMPLE_EVERY) {
             let t0 = Instant::now();
             op(page, kind)?;
             ctx.record(t0.elapsed());
@@ -342,4 +342,106 @@ pub fn measure<S: System>(
         seconds: secs,
         io,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::bench::workload::{Access, Dist, Workload};
+
+    /// Counts ops; fails once it has done `fail_after` of them (on any thread).
+    struct Flaky {
+        done: AtomicU64,
+        fail_after: u64,
+        counters: IoCounters,
+    }
+
+    struct FlakyWorker<'a>(&'a Flaky);
+
+    impl System for Flaky {
+        type Worker<'a> = FlakyWorker<'a>;
+        fn worker(&self) -> Result<FlakyWorker<'_>> {
+            Ok(FlakyWorker(self))
+        }
+        fn counters(&self) -> &IoCounters {
+            &self.counters
+        }
+    }
+
+    impl Worker for FlakyWorker<'_> {
+        fn op(&mut self, page: u32, _kind: OpKind) -> Result<()> {
+            if page.is_multiple_of(7) {
+                self.0.counters.read(u64::from(page));
+            }
+            if self.0.done.fetch_add(1, Ordering::Relaxed) + 1 == self.0.fail_after {
+                anyhow::bail!("self-check mismatch on page {page}");
+            }
+            Ok(())
+        }
+    }
+
+    fn case(threads: usize) -> CaseSpec {
+        CaseSpec {
+            workload: Workload::Hit,
+            access: Access::Shared,
+            dist: Dist::Uniform,
+            threads,
+            pages: 64,
+            frames: 64,
+            hot_pages: 64,
+            variant: crate::bench::workload::Variant::Plain,
+        }
+    }
+
+    fn flaky(fail_after: u64) -> Flaky {
+        Flaky {
+            done: AtomicU64::new(0),
+            fail_after,
+            counters: IoCounters::default(),
+        }
+    }
+
+    #[test]
+    fn a_failing_access_fails_the_case_and_stops_every_thread() {
+        let sys = flaky(1000);
+        let seqs: Vec<Vec<u32>> = (0..2).map(|t| (0..64).map(|p| (p + t) % 64).collect()).collect();
+        let err = measure(
+            &sys,
+            &case(2),
+            &seqs,
+            &[0, 0],
+            OpKind::Shared,
+            Duration::from_secs(30),
+            0,
+        )
+        .expect_err("the mismatch must fail the case");
+        assert!(format!("{err:#}").contains("mismatch"), "{err:#}");
+        // The other thread stopped too: the case did not run for its 30 s.
+        assert!(sys.done.load(Ordering::Relaxed) < 10_000_000);
+    }
+
+    #[test]
+    fn counts_ops_and_device_reads_of_the_case() {
+        let sys = flaky(u64::MAX);
+        let seqs: Vec<Vec<u32>> = vec![(0..64).collect()];
+        let m = measure(
+            &sys,
+            &case(1),
+            &seqs,
+            &[5],
+            OpKind::Shared,
+            Duration::from_millis(30),
+            0,
+        )
+        .unwrap();
+        assert!(m.measured_ops > 0 && m.measured_ops == m.all_ops);
+        assert_eq!(m.thread_ops, vec![m.measured_ops]);
+        // Pages 0, 7, ..., 63 (10 of 64) count a read; the run started at index 5 of the cycle.
+        let expected: u64 = (0..m.measured_ops).filter(|i| (i + 5) % 64 % 7 == 0).count() as u64;
+        assert_eq!(m.io[0], expected);
+        assert_eq!(m.io[0], m.io[1], "every page is measured in a hit case");
+        assert!(m.ops_per_sec > 0.0 && !m.hist.is_empty());
+    }
 }

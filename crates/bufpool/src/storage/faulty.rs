@@ -897,7 +897,7 @@ mod tests {
         s.inject_next(Op::Read, Fault::Short);
         let mut b = page(0);
         let n = s.read_at(&mut b, 0).unwrap();
-        assert!(n < 4096 && n % SECTOR_SIZE == 0);
+        assert!(n < 4096 && n.is_multiple_of(SECTOR_SIZE));
         s.inject_next(Op::Write, Fault::Short);
         let err = s.write_at(&page(5), 0).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WriteZero);

@@ -287,7 +287,7 @@ impl BufpoolWorker<'_> {
                     if let Err(e) = checked {
                         first_error.get_or_insert(e);
                     }
-                    if (n + k as u64) % SAMPLE_EVERY == 0 {
+                    if (n + k as u64).is_multiple_of(SAMPLE_EVERY) {
                         ctx.record(t0.elapsed());
                     }
                 });
