@@ -329,7 +329,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .with_context(|| format!("creating a directory in {}", base.display()))?;
     let mut runner = Runner::new(&plan, dir.path());
     runner.note(format!(
-        "latency: 1 op in {} timed with Instant::now() pairs; their cost ({} ns, calibrated) is subtracted; \
+        "latency: 1 op in {} (mixed: every op) timed with Instant::now() pairs; their cost ({} ns, calibrated) is subtracted; \
          ns/op = threads / ops_per_sec",
         driver::SAMPLE_EVERY,
         runner.timer_ns
@@ -628,6 +628,14 @@ impl<'p> Runner<'p> {
                     if st.corrupt_pages > 0 {
                         bail!("bufpool reported {} corrupt pages", st.corrupt_pages);
                     }
+                    if std::env::var_os("BUFPOOL_BENCH_STATS").is_some() {
+                        // Diagnostics: the pool's cumulative counters after each case.
+                        eprintln!(
+                            "stats: misses {} evictions {} dirty_evictions (foreground) {} writes {} dirty now {} \
+                             exhausted {}",
+                            st.misses, st.evictions, st.dirty_evictions, st.writes, st.dirty, st.exhausted
+                        );
+                    }
                     let retries = sys.exhausted_retries();
                     if retries > reported.replace(retries) {
                         eprintln!(
@@ -718,6 +726,10 @@ fn opened<S: System + 'static>(
         direct,
         writer: false,
         run: Box::new(move |case, seqs, starts, read_kind| {
+            if case.workload == Workload::Scan {
+                // Every scan round starts with the hot set resident, whatever the last round's scan evicted.
+                warm_up(&sys, case, seed)?;
+            }
             let m = measure(&sys, case, seqs, starts, read_kind, duration, timer_ns)?;
             check(&sys)?;
             Ok(m)
