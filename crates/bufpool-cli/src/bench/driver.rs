@@ -62,7 +62,7 @@ pub struct IoCounters {
     pub reads: AtomicU64,
     /// Page reads of pages below the measured limit (the hot set of `scan`; every page otherwise).
     pub measured_reads: AtomicU64,
-    /// Page writes to the device.
+    /// Page writes to the device (a write of a run counts each of its pages).
     pub writes: AtomicU64,
     /// Pages at or above this number are not measured for the hit ratio.
     pub measured_below: AtomicU64,
@@ -82,6 +82,12 @@ impl IoCounters {
     #[inline]
     pub fn write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a device write of `pages` pages (one call writing a run of consecutive pages).
+    #[inline]
+    pub fn write_pages(&self, pages: u64) {
+        self.writes.fetch_add(pages, Ordering::Relaxed);
     }
 
     fn snapshot(&self) -> [u64; 3] {

@@ -57,9 +57,11 @@ impl Counted {
         offset / PAGE_SIZE as u64
     }
 
-    fn count(&self, offset: u64, write: bool) {
+    /// Counts an access of `len` bytes at `offset`: a write counts every page of its run (the pool coalesces
+    /// write-backs of consecutive pages into one call), a read its page.
+    fn count(&self, offset: u64, len: usize, write: bool) {
         if write {
-            self.counters.write();
+            self.counters.write_pages(len.div_ceil(PAGE_SIZE).max(1) as u64);
         } else {
             self.counters.read(Self::page_of(offset));
         }
@@ -71,11 +73,11 @@ impl Storage for Counted {
         self.inner.len()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.count(offset, false);
+        self.count(offset, buf.len(), false);
         self.inner.read_at(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.count(offset, true);
+        self.count(offset, buf.len(), true);
         self.inner.write_at(buf, offset)
     }
     fn sync(&self) -> io::Result<()> {
@@ -83,7 +85,10 @@ impl Storage for Counted {
     }
     fn submit(&self, batch: &mut [IoRequest<'_>]) {
         for req in batch.iter() {
-            self.count(req.offset, matches!(req.kind, IoKind::Write(_)));
+            match &req.kind {
+                IoKind::Read(buf) => self.count(req.offset, buf.len(), false),
+                IoKind::Write(buf) => self.count(req.offset, buf.len(), true),
+            }
         }
         self.inner.submit(batch)
     }
