@@ -295,23 +295,29 @@ impl FrameMemory {
             "optimistic read out of the page (callers check first)"
         );
         let base = self.page_ptr(idx);
-        let mut i = 0;
         // See the module docs for the race with a latched writer's plain stores: only atomic loads are made here,
-        // and callers discard what they read unless the version validates.
-        while i < dst.len() {
-            // SAFETY: offset + i < page_size (asserted above), so the address stays inside frame idx's page.
-            let p = unsafe { base.add(offset + i) };
-            if (p as usize).is_multiple_of(8) && dst.len() - i >= 8 {
-                // SAFETY: p is 8-aligned (checked), in bounds for 8 bytes (dst.len() - i >= 8 and the assert above),
-                // and valid for the pool's lifetime.
-                let w = unsafe { A64::from_ptr(p.cast::<u64>()) }.load(Relaxed);
-                dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
-                i += 8;
-            } else {
-                // SAFETY: p is in bounds and valid for the pool's lifetime; u8 needs no alignment.
-                dst[i] = unsafe { AtomicU8::from_ptr(p) }.load(Relaxed);
-                i += 1;
-            }
+        // and callers discard what they read unless the version validates. Bytes up to the first 8-aligned
+        // address, then whole words (one relaxed load each: a plain `mov` on x86), then the remaining bytes.
+        let start = base as usize + offset;
+        let head = (start.next_multiple_of(8) - start).min(dst.len());
+        let words = (dst.len() - head) / 8;
+        let load_byte = |i: usize| {
+            // SAFETY: offset + i < offset + dst.len() <= page_size (asserted above): inside frame idx's page, which
+            // is valid for the pool's lifetime; u8 needs no alignment.
+            unsafe { AtomicU8::from_ptr(base.add(offset + i)) }.load(Relaxed)
+        };
+        for (i, b) in dst[..head].iter_mut().enumerate() {
+            *b = load_byte(i);
+        }
+        for (k, chunk) in dst[head..head + words * 8].chunks_exact_mut(8).enumerate() {
+            // SAFETY: start + head is 8-aligned, so every word address is; head + 8k + 8 <= dst.len(), so the word
+            // is inside the page (asserted above) and valid for the pool's lifetime.
+            let w = unsafe { A64::from_ptr(base.add(offset + head + 8 * k).cast::<u64>()) }.load(Relaxed);
+            chunk.copy_from_slice(&w.to_ne_bytes());
+        }
+        let tail_from = head + words * 8;
+        for (i, b) in dst[tail_from..].iter_mut().enumerate() {
+            *b = load_byte(tail_from + i);
         }
     }
 }
@@ -382,6 +388,25 @@ mod tests {
         let mut out = [0u8; 21];
         m.read_atomic(1, 3, &mut out);
         assert!(out.iter().enumerate().all(|(i, &b)| b == (i + 3) as u8));
+        // Every split of head bytes, whole words and tail bytes, up to the page's end.
+        for offset in (0..24).chain(4096 - 40..4096) {
+            for len in 0..=(4096 - offset).min(40) {
+                let mut out = vec![0u8; len];
+                m.read_atomic(1, offset, &mut out);
+                assert!(
+                    out.iter().enumerate().all(|(i, &b)| b == (i + offset) as u8),
+                    "offset {offset} len {len}"
+                );
+                if len == 8 && offset % 8 == 0 {
+                    assert_eq!(
+                        m.load_u64(1, offset).map(u64::to_le_bytes),
+                        Some(out[..].try_into().unwrap())
+                    );
+                }
+            }
+        }
+        assert_eq!(m.load_u64(1, 4), None, "unaligned");
+        assert_eq!(m.load_u64(1, 4096), None, "out of the page");
     }
 }
 

@@ -19,7 +19,7 @@
 //!   CRC-32C that covers the page number, so bit flips, torn pages and misdirected writes come back as
 //!   [`Error::Corrupt`], never as bytes. After a failed write or sync, a file refuses writes
 //!   ([`Error::FileFailed`]).
-//! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); CLOCK is the default.
+//! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (see POLICIES.md for why).
 //! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
 //!   backend you write.
 //!

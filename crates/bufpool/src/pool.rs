@@ -130,7 +130,7 @@ impl Builder {
     }
 
     /// The replacement policy, optionally with an admission filter: a [`crate::PolicyKind`] or a
-    /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default CLOCK.
+    /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default S3-FIFO.
     pub fn policy(mut self, policy: impl Into<PolicyConfig>) -> Self {
         self.policy = policy.into();
         self
@@ -320,7 +320,7 @@ impl BufferPool {
         }
     }
 
-    /// A builder with the defaults: 1024 frames of 4 KiB, CLOCK, no WAL.
+    /// A builder with the defaults: 1024 frames of 4 KiB, S3-FIFO, no WAL.
     pub fn builder() -> Builder {
         Builder::default()
     }

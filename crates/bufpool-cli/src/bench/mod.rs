@@ -9,6 +9,7 @@
 //! plan: for each workload, each system that can do it is opened over its own file, warmed, and measured on
 //! each of the workload's cases. BENCHMARKS.md at the repository root explains the numbers.
 
+mod btree;
 mod driver;
 mod report;
 mod selfcheck;
@@ -41,8 +42,24 @@ pub enum WorkloadArg {
     Scan,
     /// Random reads of resident pages while a second thread writes and a third checkpoints.
     Checkpoint,
-    /// All of the above.
+    /// All of the above (the page workloads; the B+tree ones run only when asked).
     All,
+    /// B+tree: load throughput only (every B+tree workload also reports its load).
+    BtreeLoad,
+    /// B+tree: uniform point lookups by get and get_many, in and out of memory (see --pool-fraction).
+    BtreeLookup,
+    /// B+tree: YCSB A, 50% reads / 50% updates.
+    YcsbA,
+    /// B+tree: YCSB B, 95% reads / 5% updates.
+    YcsbB,
+    /// B+tree: YCSB C, 100% reads.
+    YcsbC,
+    /// B+tree: YCSB E, 95% short scans / 5% inserts.
+    YcsbE,
+    /// B+tree: YCSB F, 50% reads / 50% read-modify-writes.
+    YcsbF,
+    /// B+tree: btree-lookup and YCSB A, B, C, E, F.
+    Btree,
 }
 
 /// A comma-separated list of thread counts.
@@ -62,6 +79,16 @@ pub enum BufpoolIo {
     Pread,
     /// io_uring.
     Uring,
+}
+
+fn parse_policy(s: &str) -> Result<bufpool::policy::PolicyConfig, String> {
+    bufpool::policy::PolicyConfig::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = bufpool::PolicyKind::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown policy {s:?}; one of {} (optionally +tinylfu)",
+            names.join(", ")
+        )
+    })
 }
 
 /// A comma-separated list of hit accesses.
@@ -148,6 +175,9 @@ pub struct BenchArgs {
     /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
     #[arg(long, value_enum, default_value = "auto")]
     bufpool_io: BufpoolIo,
+    /// bufpool's replacement policy, e.g. clock, s3-fifo, lru+tinylfu (default: the pool's default).
+    #[arg(long, value_parser = parse_policy)]
+    policy: Option<bufpool::policy::PolicyConfig>,
     /// Systems to run, e.g. bufpool,raw-memory (default: all).
     #[arg(long, value_parser = parse_system_list)]
     systems: Option<SystemList>,
@@ -163,6 +193,8 @@ pub struct BenchArgs {
     /// Seed of the access sequences and of the pages' self-check tags.
     #[arg(long, default_value_t = 0xB0F1_5EED)]
     seed: u64,
+    #[command(flatten)]
+    btree: btree::BtreeArgs,
 }
 
 /// The resolved plan.
@@ -175,6 +207,7 @@ struct Plan {
     repeat: usize,
     seed: u64,
     bufpool_io: bufpool::IoBackend,
+    policy: bufpool::policy::PolicyConfig,
 }
 
 fn plan(args: &BenchArgs) -> Result<Plan> {
@@ -195,6 +228,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         WorkloadArg::Mixed => vec![Workload::Mixed],
         WorkloadArg::Scan => vec![Workload::Scan],
         WorkloadArg::Checkpoint => vec![Workload::Checkpoint],
+        other => bail!("{other:?} is a B+tree workload, planned by bench::btree"),
     };
     let threads = |default: &[usize]| args.threads.as_ref().map_or(default.to_vec(), |t| t.0.clone());
     let dists = |default: &[Dist]| args.dist.map_or(default.to_vec(), |d| vec![d]);
@@ -315,12 +349,24 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
             BufpoolIo::Pread => bufpool::IoBackend::Pread,
             BufpoolIo::Uring => bufpool::IoBackend::Uring,
         },
+        policy: args.policy.unwrap_or_default(),
         seed: args.seed,
     })
 }
 
 /// Runs `bufpool bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(sel) = btree::selection(args.workload) {
+        let out = btree::run(&args, &sel)?;
+        for n in &out.notes {
+            println!("note: {n}");
+        }
+        if let Some(path) = &args.json {
+            report::write_json(path, &out.results, &out.unavailable, &out.notes)?;
+            println!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
     let plan = plan(&args)?;
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new()
@@ -533,8 +579,6 @@ impl<'p> Runner<'p> {
             let all = m.all_ops.max(1) as f64;
             let measured_threads = case.measured_threads();
             let is_bufpool = opened[i].kind == SystemKind::Bufpool;
-            let (scan_ring, background_writer, checkpoint) = variant::json_fields(case.variant, is_bufpool);
-            let is_ckpt = case.workload == Workload::Checkpoint;
             self.results.push(CaseResult {
                 workload: case.workload.name(),
                 system: opened[i].kind.name(),
@@ -555,11 +599,9 @@ impl<'p> Runner<'p> {
                 scan_ops_per_sec: m.scan_ops_per_sec,
                 direct_io: opened[i].direct,
                 seconds: m.seconds,
-                scan_ring,
-                background_writer,
-                checkpoint,
-                checkpoints: is_ckpt.then(|| m.thread_ops.get(2).copied().unwrap_or(0)),
-                writer_ops_per_sec: is_ckpt.then(|| m.thread_ops.get(1).copied().unwrap_or(0) as f64 / m.seconds),
+                features: variant::Features::of(case.variant, is_bufpool, &m.thread_ops, m.seconds),
+                tuples: None,
+                pool_fraction: None,
             });
         }
         Ok(())
@@ -614,6 +656,7 @@ impl<'p> Runner<'p> {
                     frames,
                     seed,
                     self.plan.bufpool_io,
+                    self.plan.policy,
                     writer.then(|| bufpool::WriterConfig::for_frames(frames)),
                     duration,
                 )?;

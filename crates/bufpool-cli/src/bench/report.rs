@@ -13,11 +13,12 @@ use serde::Serialize;
 /// One measured case on one system.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseResult {
-    /// hit | miss | mixed | scan | checkpoint.
+    /// hit | miss | mixed | scan | checkpoint; B+tree: btree-load | btree-lookup | ycsb-a | ycsb-b | ycsb-c | ycsb-e |
+    /// ycsb-f.
     pub workload: &'static str,
-    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache.
+    /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache; B+tree: bufpool-btree | redb | lmdb.
     pub system: &'static str,
-    /// optimistic | shared | exclusive | mixed | scan | batch.
+    /// optimistic | shared | exclusive | mixed | scan | batch; B+tree: load | get | get_many | the YCSB letter (a..f).
     pub access: &'static str,
     /// uniform | zipf:THETA.
     pub dist: String,
@@ -53,21 +54,16 @@ pub struct CaseResult {
     pub direct_io: Option<bool>,
     /// Measured seconds.
     pub seconds: f64,
-    /// `scan`, bufpool: whether its scanner read through a scan ring.
+    /// bufpool's feature variant of the case (scan ring, background writer, checkpoint) and what it did; fields
+    /// absent where they do not apply.
+    #[serde(flatten)]
+    pub features: super::variant::Features,
+    /// B+tree workloads: tuples loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scan_ring: Option<bool>,
-    /// `mixed`, bufpool: whether its background writer ran.
+    pub tuples: Option<u64>,
+    /// B+tree workloads: the system's cache size / bufpool-btree's data file size (below 1: out of memory).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub background_writer: Option<bool>,
-    /// `checkpoint`: none | spread | immediate (what the third thread did).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<&'static str>,
-    /// `checkpoint`: checkpoints the third thread completed during the case.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checkpoints: Option<u64>,
-    /// `checkpoint`: the writer thread's page writes (exclusive accesses) per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub writer_ops_per_sec: Option<f64>,
+    pub pool_fraction: Option<f64>,
 }
 
 /// A system that could not run at all.

@@ -12,6 +12,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use super::report::CaseResult;
 
 /// Frames of the scan ring bufpool's scanner uses (PostgreSQL's 256 KiB of 4 KiB pages).
@@ -109,28 +111,58 @@ impl OnOff {
     }
 }
 
-/// The JSON fields a variant adds to a row: `(scan_ring, background_writer, checkpoint)`. bufpool's rows carry
-/// them in the workloads that have variants; peers' rows do not.
-pub fn json_fields(variant: Variant, is_bufpool: bool) -> (Option<bool>, Option<bool>, Option<&'static str>) {
-    if !is_bufpool {
-        return (None, None, None);
-    }
-    match variant {
-        Variant::Plain => (None, None, None),
-        Variant::ScanRing(on) => (Some(on), None, None),
-        Variant::Writer(on) => (None, Some(on), None),
-        Variant::Checkpoint(m) => (None, None, Some(m.name())),
+/// The JSON fields of a row that describe bufpool's variant and what its extra threads did; each is absent
+/// (`None`) where it does not apply, so rows of other workloads and peers' rows are unchanged.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Features {
+    /// `scan`, bufpool: whether its scanner read through a scan ring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_ring: Option<bool>,
+    /// `mixed`, bufpool: whether its background writer ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background_writer: Option<bool>,
+    /// `checkpoint`: none | spread | immediate (what the third thread did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<&'static str>,
+    /// `checkpoint`: checkpoints the third thread completed during the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoints: Option<u64>,
+    /// `checkpoint`: the writer thread's page writes (exclusive accesses) per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer_ops_per_sec: Option<f64>,
+}
+
+impl Features {
+    /// The fields of a row of `variant` on bufpool (`is_bufpool`) or a peer; `thread_ops` are each thread's ops
+    /// in the reported round, which lasted `seconds`.
+    pub fn of(variant: Variant, is_bufpool: bool, thread_ops: &[u64], seconds: f64) -> Features {
+        let mut f = Features::default();
+        if !is_bufpool {
+            return f;
+        }
+        match variant {
+            Variant::Plain => {}
+            Variant::ScanRing(on) => f.scan_ring = Some(on),
+            Variant::Writer(on) => f.background_writer = Some(on),
+            Variant::Checkpoint(m) => {
+                f.checkpoint = Some(m.name());
+                f.checkpoints = Some(thread_ops.get(2).copied().unwrap_or(0));
+                f.writer_ops_per_sec = Some(thread_ops.get(1).copied().unwrap_or(0) as f64 / seconds.max(1e-9));
+            }
+        }
+        f
     }
 }
 
 /// The name of a row in the summary table: the system, with bufpool's variant as a suffix.
 pub fn row_label(r: &CaseResult) -> String {
-    let variant = if r.scan_ring == Some(true) {
+    let f = &r.features;
+    let variant = if f.scan_ring == Some(true) {
         Variant::ScanRing(true)
-    } else if r.background_writer == Some(true) {
+    } else if f.background_writer == Some(true) {
         Variant::Writer(true)
     } else {
-        match r.checkpoint {
+        match f.checkpoint {
             Some("spread") => Variant::Checkpoint(CheckpointMode::Spread),
             Some("immediate") => Variant::Checkpoint(CheckpointMode::Immediate),
             _ => Variant::Plain,
@@ -174,8 +206,9 @@ pub fn targets(results: &[CaseResult]) -> String {
     }
     // Issue 4: the hot set keeps its hit ratio while a scan runs through a ring.
     for r in results.iter().filter(|r| r.workload == "scan" && r.system == "bufpool") {
-        let how = if r.scan_ring == Some(true) { "with" } else { "without" };
-        let judged = if r.scan_ring == Some(true) {
+        let ring = r.features.scan_ring == Some(true);
+        let how = if ring { "with" } else { "without" };
+        let judged = if ring {
             format!(", target >= 0.95: {}", verdict(r.hit_ratio >= 0.95))
         } else {
             String::new()
@@ -190,12 +223,12 @@ pub fn targets(results: &[CaseResult]) -> String {
     // The background writer's effect on foreground tail latency.
     for on in results
         .iter()
-        .filter(|r| r.workload == "mixed" && r.system == "bufpool" && r.background_writer == Some(true))
+        .filter(|r| r.workload == "mixed" && r.system == "bufpool" && r.features.background_writer == Some(true))
     {
         let off = results.iter().find(|r| {
             r.workload == "mixed"
                 && r.system == "bufpool"
-                && r.background_writer == Some(false)
+                && r.features.background_writer == Some(false)
                 && r.threads == on.threads
                 && r.dist == on.dist
         });
@@ -218,7 +251,7 @@ pub fn targets(results: &[CaseResult]) -> String {
     let ckpt = |m: &str| {
         results
             .iter()
-            .find(|r| r.workload == "checkpoint" && r.system == "bufpool" && r.checkpoint == Some(m))
+            .find(|r| r.workload == "checkpoint" && r.system == "bufpool" && r.features.checkpoint == Some(m))
     };
     if let Some(none) = ckpt("none") {
         for m in ["spread", "immediate"] {

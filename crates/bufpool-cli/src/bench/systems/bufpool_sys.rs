@@ -119,19 +119,21 @@ pub struct Bufpool {
 const EXHAUSTED_RETRIES_MAX: u32 = 100_000;
 
 impl Bufpool {
-    /// A pool of `frames` frames over the file at `path`, with a background writer if `writer` is given, for
-    /// cases of `case_duration`.
+    /// A pool of `frames` frames with replacement policy `policy` over the file at `path`, with a background
+    /// writer if `writer` is given, for cases of `case_duration`.
     pub fn open(
         path: &Path,
         frames: usize,
         seed: u64,
         backend: IoBackend,
+        policy: bufpool::policy::PolicyConfig,
         writer: Option<WriterConfig>,
         case_duration: Duration,
     ) -> Result<Bufpool> {
         let mut builder = BufferPool::builder()
             .frames(frames)
             .page_size(PAGE_SIZE)
+            .policy(policy)
             .io_backend(backend);
         if let Some(config) = writer {
             builder = builder.background_writer(config);

@@ -1,0 +1,206 @@
+//! LMDB (through the `heed` crate) as a benchmarked system: one unnamed database of `Bytes -> Bytes` in an
+//! environment directory.
+//!
+//! LMDB maps its file and reads through the OS page cache; it has no cache of its own to bound, so it is compared
+//! in memory only. Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
+//! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`. Runs: `WRITE_MAP | NO_SYNC`, each write its
+//! own transaction; each reader keeps a read transaction for [`READS_PER_TXN`] reads (or until it writes).
+
+use std::ops::Bound;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use heed::types::Bytes;
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+
+use super::driver::{check_scan, KvStore, KvWorker, Loader};
+use super::tuple::{self, key, value};
+
+/// Tuples per write transaction during the load.
+pub const LOAD_TXN_TUPLES: u64 = 100_000;
+/// Reads a reader makes in one read transaction.
+pub const READS_PER_TXN: u32 = 256;
+
+/// The database handle, valid while the environment is borrowed.
+type Db<'e> = Database<'e, Bytes, Bytes>;
+
+/// An open LMDB environment holding one unnamed database.
+pub struct Lmdb {
+    env: Env<WithoutTls>,
+}
+
+impl Lmdb {
+    /// Opens (or creates) the environment in `dir` with a map of `map_bytes`; `load` selects the load flags.
+    pub fn open(dir: &Path, map_bytes: usize, load: bool) -> Result<Lmdb> {
+        std::fs::create_dir_all(dir)?;
+        let mut flags = EnvFlags::WRITE_MAP | EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD;
+        if load {
+            flags |= EnvFlags::NO_META_SYNC | EnvFlags::MAP_ASYNC;
+        }
+        let mut opts = EnvOpenOptions::new().read_txn_without_tls();
+        opts.map_size(map_bytes).max_dbs(1).max_readers(126);
+        // SAFETY: heed marks these unsafe because LMDB's guarantees rest on the flags' contracts: NO_SYNC and
+        // MAP_ASYNC give up durability until `force_sync` (which the load calls), and the environment must not be
+        // opened twice in one process (we open each benchmark directory once at a time).
+        let env = unsafe {
+            opts.flags(flags);
+            opts.open(dir)
+        }
+        .with_context(|| format!("opening LMDB in {}", dir.display()))?;
+        let wtxn = env.write_txn()?;
+        env.create_databases_and_commit(wtxn, |o, w| {
+            o.create_database::<Bytes, Bytes>(w, None)
+                .map(CommitOrAbort::<_, ()>::Commit)
+        })
+        .map_err(|e: heed::Error| e)?;
+        Ok(Lmdb { env })
+    }
+
+    /// A handle on the database.
+    fn db(&self) -> Result<Db<'_>> {
+        let rtxn = self.env.read_txn()?;
+        let db = self
+            .env
+            .open_databases_and_commit(rtxn, |o, r| {
+                o.open_database::<Bytes, Bytes>(r, None)
+                    .map(CommitOrAbort::<_, ()>::Commit)
+            })
+            .map_err(|e: heed::Error| e)?;
+        match db {
+            CommitOrAbort::Commit(Some(db)) => Ok(db),
+            _ => anyhow::bail!("LMDB: the database is missing"),
+        }
+    }
+
+    /// Flushes the map to the file (runs use `NO_SYNC`).
+    pub fn sync(&self) -> Result<()> {
+        self.env.force_sync()?;
+        Ok(())
+    }
+
+    /// A loader over this environment.
+    pub fn loader(&self) -> Result<LmdbLoader<'_>> {
+        Ok(LmdbLoader {
+            lmdb: self,
+            db: self.db()?,
+            txn: None,
+            in_txn: 0,
+        })
+    }
+
+    /// Bytes of the data file in `dir`.
+    pub fn file_bytes(dir: &Path) -> Result<u64> {
+        Ok(std::fs::metadata(dir.join("data.mdb"))?.len())
+    }
+}
+
+/// Loads LMDB in transactions of [`LOAD_TXN_TUPLES`].
+pub struct LmdbLoader<'a> {
+    lmdb: &'a Lmdb,
+    db: Db<'a>,
+    txn: Option<RwTxn<'a>>,
+    in_txn: u64,
+}
+
+impl Loader for LmdbLoader<'_> {
+    fn insert(&mut self, id: u64) -> Result<()> {
+        if self.txn.is_none() {
+            self.txn = Some(self.lmdb.env.write_txn()?);
+        }
+        let txn = self.txn.as_mut().expect("just set");
+        self.db.put(txn, &key(id), &value(id, 0))?;
+        self.in_txn += 1;
+        if self.in_txn >= LOAD_TXN_TUPLES {
+            self.txn.take().expect("open").commit()?;
+            self.in_txn = 0;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(txn) = self.txn.take() {
+            txn.commit()?;
+        }
+        self.lmdb.env.force_sync()?;
+        Ok(())
+    }
+}
+
+impl KvStore for Lmdb {
+    type Worker<'a> = LmdbWorker<'a>;
+
+    fn worker(&self) -> Result<LmdbWorker<'_>> {
+        Ok(LmdbWorker {
+            lmdb: self,
+            db: self.db()?,
+            txn: None,
+            reads: 0,
+        })
+    }
+}
+
+/// A thread's handle on LMDB.
+pub struct LmdbWorker<'a> {
+    lmdb: &'a Lmdb,
+    db: Db<'a>,
+    txn: Option<RoTxn<'a, WithoutTls>>,
+    reads: u32,
+}
+
+impl<'a> LmdbWorker<'a> {
+    fn txn(&mut self) -> Result<&RoTxn<'a, WithoutTls>> {
+        if self.reads >= READS_PER_TXN {
+            self.txn = None;
+        }
+        if self.txn.is_none() {
+            self.txn = Some(self.lmdb.env.read_txn()?);
+            self.reads = 0;
+        }
+        self.reads += 1;
+        Ok(self.txn.as_ref().expect("just set"))
+    }
+}
+
+impl KvWorker for LmdbWorker<'_> {
+    fn get(&mut self, id: u64) -> Result<u64> {
+        let db = self.db;
+        let txn = self.txn()?;
+        tuple::check(id, db.get(txn, &key(id))?)
+    }
+
+    fn get_many(&mut self, ids: &[u64]) -> Result<()> {
+        // LMDB has no batch lookup: the batch shares one read transaction.
+        self.txn = None;
+        let db = self.db;
+        let txn = self.txn()?;
+        for &id in ids {
+            tuple::check(id, db.get(txn, &key(id))?)?;
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, id: u64, version: u64) -> Result<()> {
+        // A thread may not hold a read transaction while it waits for the writer lock (it would pin old pages
+        // for no reason): drop it first.
+        self.txn = None;
+        let mut w = self.lmdb.env.write_txn()?;
+        self.db.put(&mut w, &key(id), &value(id, version))?;
+        w.commit()?;
+        Ok(())
+    }
+
+    fn scan(&mut self, id: u64, len: u64) -> Result<u64> {
+        let db = self.db;
+        let k = key(id);
+        let txn = self.txn()?;
+        let range = (Bound::Included(&k[..]), Bound::Unbounded);
+        check_scan(db.range(txn, &range)?.map(|p| p.map_err(anyhow::Error::from)), len)
+    }
+
+    fn scan_all(&mut self) -> Result<u64> {
+        self.txn = None;
+        let db = self.db;
+        let txn = self.txn()?;
+        check_scan(db.iter(txn)?.map(|p| p.map_err(anyhow::Error::from)), u64::MAX)
+    }
+}

@@ -1,0 +1,478 @@
+//! `bufpool bench --workload btree...`: the B+tree workloads. `bufpool-btree` (the workspace's tree on the pool)
+//! runs side by side with redb and LMDB on the same tuples, the same pre-generated op sequences and, where the
+//! peer can be bounded, the same memory.
+//!
+//! Plan of a run: for each system in turn (bufpool-btree first, since its tree size sets everyone's memory),
+//! load `--tuples` tuples into a fresh directory (the load row), then for each `--pool-fraction` F reopen it with
+//! `F x (bufpool-btree's data file size)` bytes of cache, warm it (one full scan plus a few random lookups), and
+//! measure each case: lookups by `get` and by `get_many`, then YCSB C, B, A, F, E (writes last, inserts at the
+//! very end). LMDB has no cache of its own (the OS page cache is its cache), so it runs only at F >= 1.
+//!
+//! Module map: `tuple.rs` (keys and self-checking values), `ops.rs` (YCSB mixes, scrambled Zipfian, sequences),
+//! `driver.rs` (the `KvStore`/`KvWorker` traits, load and case measurement), `ours.rs`, `redb_sys.rs`,
+//! `lmdb.rs` (one file per system), `report.rs` (rows and the summary table). BENCHMARKS.md, "B+tree workloads",
+//! explains the numbers.
+
+mod driver;
+mod lmdb;
+mod ops;
+mod ours;
+mod redb_sys;
+mod report;
+mod tuple;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::report::{CaseResult, Unavailable};
+use super::workload::Dist;
+use super::{BenchArgs, WorkloadArg};
+use driver::{KvStore, KvWorker, Measured, Mode};
+use ops::{KeyChooser, Ycsb};
+
+/// A B+tree system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KvKind {
+    /// The workspace's `bufpool-btree`.
+    Ours,
+    /// redb.
+    Redb,
+    /// LMDB via heed.
+    Lmdb,
+}
+
+impl KvKind {
+    /// Every system, in run order.
+    pub const ALL: [KvKind; 3] = [KvKind::Ours, KvKind::Redb, KvKind::Lmdb];
+
+    /// The name used in output and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            KvKind::Ours => "bufpool-btree",
+            KvKind::Redb => "redb",
+            KvKind::Lmdb => "lmdb",
+        }
+    }
+}
+
+/// A comma-separated list of B+tree systems.
+#[derive(Clone, Debug)]
+pub struct KvList(Vec<KvKind>);
+
+fn parse_kv_list(s: &str) -> Result<KvList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let k = KvKind::ALL
+            .into_iter()
+            .find(|k| k.name() == part)
+            .ok_or_else(|| format!("unknown B+tree system `{part}`: expected bufpool-btree, redb or lmdb"))?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out.sort_unstable();
+    Ok(KvList(out))
+}
+
+/// A comma-separated list of pool fractions.
+#[derive(Clone, Debug)]
+pub struct Fractions(Vec<f64>);
+
+fn parse_fractions(s: &str) -> Result<Fractions, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let f: f64 = part
+            .parse()
+            .map_err(|_| format!("bad pool fraction `{part}`: expected a number, e.g. 0.14"))?;
+        if !(f > 0.0 && f <= 16.0) {
+            return Err(format!("pool fraction must be in (0, 16], got {part}"));
+        }
+        out.push(f);
+    }
+    Ok(Fractions(out))
+}
+
+/// Options of the B+tree workloads (flattened into `bufpool bench`'s arguments).
+#[derive(clap::Args, Debug)]
+pub struct BtreeArgs {
+    /// B+tree workloads: tuples loaded (8-byte keys, 120-byte values) [default: 1000000, smoke: 2000].
+    #[arg(long)]
+    tuples: Option<u64>,
+    /// B+tree workloads: pool size / bufpool-btree's tree size, comma-separated; below 1 is out of memory
+    /// [default: 1.25,0.14].
+    #[arg(long, value_parser = parse_fractions)]
+    pool_fraction: Option<Fractions>,
+    /// B+tree workloads: keys per get_many batch [default: 64].
+    #[arg(long)]
+    batch: Option<usize>,
+    /// B+tree workloads: systems, e.g. bufpool-btree,redb (default: bufpool-btree,redb,lmdb).
+    #[arg(long, value_parser = parse_kv_list)]
+    btree_systems: Option<KvList>,
+}
+
+/// One B+tree workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sel {
+    Load,
+    Lookup,
+    Ycsb(Ycsb),
+}
+
+/// The B+tree workloads `w` selects, or `None` if it is one of the page workloads.
+pub fn selection(w: WorkloadArg) -> Option<Vec<WorkloadArgSel>> {
+    let y = |w| vec![WorkloadArgSel(Sel::Ycsb(w))];
+    Some(match w {
+        WorkloadArg::BtreeLoad => vec![WorkloadArgSel(Sel::Load)],
+        WorkloadArg::BtreeLookup => vec![WorkloadArgSel(Sel::Lookup)],
+        WorkloadArg::YcsbA => y(Ycsb::A),
+        WorkloadArg::YcsbB => y(Ycsb::B),
+        WorkloadArg::YcsbC => y(Ycsb::C),
+        WorkloadArg::YcsbE => y(Ycsb::E),
+        WorkloadArg::YcsbF => y(Ycsb::F),
+        WorkloadArg::Btree => std::iter::once(Sel::Lookup)
+            .chain(Ycsb::ALL.into_iter().map(Sel::Ycsb))
+            .map(WorkloadArgSel)
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// A selected B+tree workload (opaque outside this module).
+#[derive(Clone, Copy, Debug)]
+pub struct WorkloadArgSel(Sel);
+
+/// One measured case, before a system is chosen.
+#[derive(Clone, Debug)]
+struct Case {
+    workload: &'static str,
+    access: &'static str,
+    mode: Mode,
+    ycsb: Option<Ycsb>,
+    dist: Dist,
+    threads: usize,
+}
+
+/// The resolved plan of a B+tree run.
+struct Plan {
+    tuples: u64,
+    fractions: Vec<f64>,
+    systems: Vec<KvKind>,
+    cases: Vec<Case>,
+    duration: Duration,
+    repeat: usize,
+    seed: u64,
+}
+
+fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
+    let b = &args.btree;
+    for (given, what) in [
+        (
+            args.systems.is_some(),
+            "--systems names page systems: use --btree-systems",
+        ),
+        (args.pages.is_some(), "--pages is for the page workloads: use --tuples"),
+        (
+            args.frames.is_some(),
+            "--frames is for the page workloads: use --pool-fraction",
+        ),
+        (args.access.is_some(), "--access is for the hit workload"),
+    ] {
+        if given {
+            bail!("{what} with the B+tree workloads");
+        }
+    }
+    let tuples = b.tuples.unwrap_or(if args.smoke { 2000 } else { 1_000_000 });
+    if !(100..ops::TUPLES_MAX / 2).contains(&tuples) {
+        bail!("--tuples must be in 100..{}, got {tuples}", ops::TUPLES_MAX / 2);
+    }
+    let batch = b.batch.unwrap_or(64);
+    if !(1..=4096).contains(&batch) {
+        bail!("--batch must be in 1..=4096, got {batch}");
+    }
+    let threads = args.threads.as_ref().map_or(vec![1, 2], |t| t.0.clone());
+    let mut cases = Vec::new();
+    for s in sel.iter().map(|s| s.0) {
+        match s {
+            Sel::Load => {}
+            Sel::Lookup => {
+                let dist = args.dist.unwrap_or(Dist::Uniform);
+                for (access, mode) in [("get", Mode::Get), ("get_many", Mode::GetMany(batch))] {
+                    for &t in &threads {
+                        cases.push(Case {
+                            workload: "btree-lookup",
+                            access,
+                            mode,
+                            ycsb: None,
+                            dist,
+                            threads: t,
+                        });
+                    }
+                }
+            }
+            Sel::Ycsb(w) => {
+                let dist = args.dist.unwrap_or(Dist::Zipf(0.99));
+                for &t in &threads {
+                    cases.push(Case {
+                        workload: w.name(),
+                        access: w.letter(),
+                        mode: Mode::Ycsb,
+                        ycsb: Some(w),
+                        dist,
+                        threads: t,
+                    });
+                }
+            }
+        }
+    }
+    let seconds = args.seconds.unwrap_or(if args.smoke { 0.05 } else { 1.0 });
+    Ok(Plan {
+        tuples,
+        fractions: b.pool_fraction.as_ref().map_or(vec![1.25, 0.14], |f| f.0.clone()),
+        systems: b.btree_systems.as_ref().map_or(KvKind::ALL.to_vec(), |s| s.0.clone()),
+        cases,
+        duration: Duration::from_secs_f64(seconds),
+        repeat: args.repeat as usize,
+        seed: args.seed,
+    })
+}
+
+/// What a B+tree run produced.
+#[derive(Default)]
+pub struct Outcome {
+    /// One row per measured (case, system), loads included.
+    pub results: Vec<CaseResult>,
+    /// Systems that could not run.
+    pub unavailable: Vec<Unavailable>,
+    /// Remarks for the reader.
+    pub notes: Vec<String>,
+}
+
+/// Pages of 4 KiB; every system's memory is counted in them.
+const PAGE: u64 = ours::PAGE_BYTES as u64;
+
+/// A generous guess of bufpool-btree's data pages for `tuples` (leaves about 2/3 full after random inserts),
+/// used to size the pool during the load, before the real size is known.
+fn estimate_pages(tuples: u64) -> u64 {
+    tuples / 18 + 256
+}
+
+/// Runs the selected B+tree workloads, prints their summary and returns the rows.
+pub fn run(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Outcome> {
+    let plan = plan(args, sel)?;
+    let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("bufpool-bench-btree-")
+        .tempdir_in(&base)
+        .with_context(|| format!("creating a directory in {}", base.display()))?;
+    let mut r = Runner {
+        plan: &plan,
+        out: Outcome::default(),
+        timer_ns: driver::calibrate_timer(),
+        choosers: HashMap::new(),
+        ref_pages: None,
+    };
+    r.note(format!(
+        "latency: 1 op (get_many: 1 batch) in {} timed; ns/op = threads / ops_per_sec; rd/op and wr/op are 4 KiB \
+         units of the process's storage traffic (/proc/self/io)",
+        driver::SAMPLE_EVERY
+    ));
+    for &kind in &plan.systems {
+        let sdir = dir.path().join(kind.name());
+        r.system(kind, &sdir)
+            .with_context(|| format!("{} on the B+tree workloads", kind.name()))?;
+        // Free the disk before the next system loads.
+        let _ = std::fs::remove_dir_all(&sdir);
+    }
+    println!("{}", report::summary(&r.out.results));
+    let targets = report::targets(&r.out.results);
+    if !targets.is_empty() {
+        println!("B+tree targets (from this run):\n{targets}");
+    }
+    Ok(r.out)
+}
+
+struct Runner<'p> {
+    plan: &'p Plan,
+    out: Outcome,
+    timer_ns: u64,
+    /// Key choosers by distribution (a Zipf set-up is O(tuples)).
+    choosers: HashMap<String, KeyChooser>,
+    /// bufpool-btree's data pages: every system's memory is a fraction of this.
+    ref_pages: Option<u64>,
+}
+
+impl Runner<'_> {
+    fn note(&mut self, n: String) {
+        eprintln!("note: {n}");
+        if !self.out.notes.contains(&n) {
+            self.out.notes.push(n);
+        }
+    }
+
+    /// Loads `kind` into `dir`, then measures every case at every pool fraction.
+    fn system(&mut self, kind: KvKind, dir: &Path) -> Result<()> {
+        let tuples = self.plan.tuples;
+        let load_pages = estimate_pages(tuples) * 13 / 10;
+        eprintln!("{}: loading {tuples} tuples", kind.name());
+        let t = Instant::now();
+        let (m, data_pages) = match kind {
+            KvKind::Ours => {
+                let mut sys = ours::Ours::open(dir, load_pages as usize)?;
+                let m = driver::load(&mut sys, tuples, self.timer_ns, |_| {})?;
+                sys.check(tuples)?;
+                let pages = sys.file_pages()?;
+                sys.close()?;
+                (m, pages)
+            }
+            KvKind::Redb => {
+                let sys = redb_sys::RedbSys::open(dir, (load_pages * PAGE) as usize, false)?;
+                let m = driver::load(&mut sys.loader(), tuples, self.timer_ns, |_| {})?;
+                drop(sys);
+                (m, redb_sys::RedbSys::file_bytes(dir)?.div_ceil(PAGE))
+            }
+            KvKind::Lmdb => {
+                let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), true)?;
+                let m = driver::load(&mut sys.loader()?, tuples, self.timer_ns, |_| {})?;
+                drop(sys);
+                (m, lmdb::Lmdb::file_bytes(dir)?.div_ceil(PAGE))
+            }
+        };
+        eprintln!(
+            "{}: loaded in {:.1} s, {data_pages} pages ({:.0} MiB)",
+            kind.name(),
+            t.elapsed().as_secs_f64(),
+            (data_pages * PAGE) as f64 / (1 << 20) as f64
+        );
+        if kind == KvKind::Ours {
+            self.ref_pages = Some(data_pages);
+        }
+        let ref_pages = self.ref_pages.unwrap_or(data_pages);
+        let load_frames = if kind == KvKind::Lmdb { 0 } else { load_pages };
+        self.out.results.push(report::row(
+            &report::RowSpec {
+                workload: "btree-load",
+                system: kind.name(),
+                access: "load",
+                dist: "sequential-ids".into(),
+                threads: 1,
+                pages: data_pages,
+                frames: load_frames,
+                tuples,
+                pool_fraction: load_frames as f64 / ref_pages.max(1) as f64,
+            },
+            &m,
+        ));
+        if self.plan.cases.is_empty() {
+            return Ok(());
+        }
+        for &f in &self.plan.fractions.clone() {
+            let frames = ((f * ref_pages as f64).ceil() as u64).max(16);
+            let oom = f < 1.0;
+            let spec = |c: &Case| report::RowSpec {
+                workload: c.workload,
+                system: kind.name(),
+                access: c.access,
+                dist: c.dist.to_string(),
+                threads: c.threads,
+                pages: data_pages,
+                frames,
+                tuples,
+                pool_fraction: f,
+            };
+            eprintln!("{}: pool fraction {f} ({frames} pages)", kind.name());
+            match kind {
+                KvKind::Ours => {
+                    let sys = ours::Ours::open(dir, frames as usize)?;
+                    self.cases(&sys, frames, &spec)?;
+                    sys.close()?;
+                }
+                KvKind::Redb => {
+                    let sys = redb_sys::RedbSys::open(dir, (frames * PAGE) as usize, oom)?;
+                    if oom {
+                        self.note(
+                            "redb out of memory: its cache is set to the pool's bytes and its file is evicted from \
+                             the OS page cache every 2 ms while a case runs (posix_fadvise DONTNEED)"
+                                .into(),
+                        );
+                    }
+                    self.cases(&sys, frames, &spec)?;
+                    sys.sync()?;
+                }
+                KvKind::Lmdb if oom => {
+                    self.note(format!(
+                        "lmdb: skipped at pool fraction {f}: LMDB's cache is the OS page cache, which cannot be \
+                         bounded here; LMDB is compared in memory only"
+                    ));
+                }
+                KvKind::Lmdb => {
+                    let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), false)?;
+                    self.cases(&sys, frames, &spec)?;
+                    sys.sync()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lmdb_map_bytes(&self) -> usize {
+        // Room for the loaded tuples at worst-case fill plus YCSB E's inserts, a multiple of the page size as LMDB
+        // requires; the map is only reserved address space.
+        ((self.plan.tuples * 600).max(64 << 20).next_multiple_of(1 << 20)) as usize
+    }
+
+    fn chooser(&mut self, dist: Dist) -> KeyChooser {
+        let tuples = self.plan.tuples;
+        self.choosers
+            .entry(dist.to_string())
+            .or_insert_with(|| KeyChooser::new(dist, tuples))
+            .clone()
+    }
+
+    /// Warms `sys` and measures every case on it.
+    fn cases<S: KvStore>(&mut self, sys: &S, frames: u64, spec: &dyn Fn(&Case) -> report::RowSpec) -> Result<()> {
+        let tuples = self.plan.tuples;
+        let t = Instant::now();
+        let mut w = sys.worker()?;
+        let found = w.scan_all()?;
+        if found < tuples {
+            bail!("a full scan found {found} tuples, {tuples} were loaded");
+        }
+        let warm = KeyChooser::new(Dist::Uniform, tuples);
+        let ids = ops::lookup_sequence(&warm, self.plan.seed ^ 0x3a9d_77e1, 1, 0);
+        for chunk in ids[..(frames as usize).clamp(1024, 20_000)].chunks(64) {
+            w.get_many(chunk)?;
+        }
+        drop(w);
+        eprintln!("  warmed in {:.1} s", t.elapsed().as_secs_f64());
+        // Inserted ids start past every id any earlier case could have used.
+        let next_insert = AtomicU64::new(tuples * 2);
+        for case in &self.plan.cases.clone() {
+            let keys = self.chooser(case.dist);
+            let seqs: Vec<Vec<u64>> = (0..case.threads)
+                .map(|t| match case.ycsb {
+                    Some(y) => ops::ycsb_sequence(y, &keys, self.plan.seed, case.threads, t),
+                    None => ops::lookup_sequence(&keys, self.plan.seed, case.threads, t),
+                })
+                .collect();
+            let mut rounds: Vec<Measured> = Vec::new();
+            for _ in 0..self.plan.repeat {
+                let m = driver::measure(sys, case.mode, &seqs, self.plan.duration, self.timer_ns, &next_insert)
+                    .with_context(|| format!("{} {} threads={}", case.workload, case.access, case.threads))?;
+                rounds.push(m);
+            }
+            rounds.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            let m = rounds.swap_remove(rounds.len() / 2);
+            let row = report::row(&spec(case), &m);
+            eprintln!(
+                "  {} {} {} threads={}: {:.0} ops/s",
+                case.workload, row.system, case.access, case.threads, m.ops_per_sec
+            );
+            self.out.results.push(row);
+        }
+        Ok(())
+    }
+}

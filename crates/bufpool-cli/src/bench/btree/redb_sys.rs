@@ -1,0 +1,213 @@
+//! redb as a benchmarked system: one table of `&[u8] -> &[u8]` in one file, with redb's own page cache set to
+//! the case's memory (`Builder::set_cache_size`).
+//!
+//! Load: write transactions of [`LOAD_TXN_TUPLES`] inserts committed with `Durability::None`, the last one with
+//! `Durability::Immediate` (redb's fastest documented way to bulk-load durably). Runs: each write is its own
+//! transaction with `Durability::None`; each reader keeps a read transaction for [`READS_PER_TXN`] reads (or
+//! until it writes itself), so the per-transaction set-up is shared as a real reader would share it.
+//!
+//! redb reads its file through the OS page cache, which its cache size does not bound. When a case must be out
+//! of memory, [`RedbSys::tick`] evicts the file from the OS page cache every few milliseconds
+//! (`posix_fadvise(DONTNEED)`), so redb's cache misses reach the device as the pool's do.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
+
+use super::driver::{check_scan, KvStore, KvWorker, Loader};
+use super::tuple::{self, key, value};
+
+/// Tuples per write transaction during the load.
+pub const LOAD_TXN_TUPLES: u64 = 100_000;
+/// Reads a reader makes in one read transaction.
+pub const READS_PER_TXN: u32 = 256;
+
+const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tuples");
+
+/// The file of the database in `dir`.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join("redb.db")
+}
+
+/// An open redb database.
+pub struct RedbSys {
+    db: Database,
+    /// Our own handle on the file, to evict it from the OS page cache (`None`: leave the cache alone).
+    evict: Option<File>,
+}
+
+impl RedbSys {
+    /// Opens (or creates) the database in `dir` with a cache of `cache_bytes`; `out_of_memory` keeps its file
+    /// out of the OS page cache while cases run.
+    pub fn open(dir: &Path, cache_bytes: usize, out_of_memory: bool) -> Result<RedbSys> {
+        std::fs::create_dir_all(dir)?;
+        let p = path(dir);
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(&p)
+            .with_context(|| format!("opening redb at {}", p.display()))?;
+        let evict = if out_of_memory { Some(File::open(&p)?) } else { None };
+        let sys = RedbSys { db, evict };
+        sys.tick();
+        Ok(sys)
+    }
+
+    /// Makes every commit so far durable (runs commit with `Durability::None`).
+    pub fn sync(&self) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A loader over this database.
+    pub fn loader(&self) -> RedbLoader<'_> {
+        RedbLoader {
+            db: &self.db,
+            txn: None,
+            in_txn: 0,
+        }
+    }
+
+    /// Bytes of the database file.
+    pub fn file_bytes(dir: &Path) -> Result<u64> {
+        Ok(std::fs::metadata(path(dir))?.len())
+    }
+}
+
+/// Loads redb in transactions of [`LOAD_TXN_TUPLES`].
+pub struct RedbLoader<'a> {
+    db: &'a Database,
+    txn: Option<redb::WriteTransaction>,
+    in_txn: u64,
+}
+
+impl RedbLoader<'_> {
+    fn commit(&mut self, durability: Durability) -> Result<()> {
+        if let Some(mut txn) = self.txn.take() {
+            txn.set_durability(durability)?;
+            txn.commit()?;
+        }
+        self.in_txn = 0;
+        Ok(())
+    }
+}
+
+impl Loader for RedbLoader<'_> {
+    fn insert(&mut self, id: u64) -> Result<()> {
+        if self.txn.is_none() {
+            self.txn = Some(self.db.begin_write()?);
+        }
+        let txn = self.txn.as_ref().expect("just set");
+        txn.open_table(TABLE)?.insert(&key(id)[..], &value(id, 0)[..])?;
+        self.in_txn += 1;
+        if self.in_txn >= LOAD_TXN_TUPLES {
+            self.commit(Durability::None)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.txn.is_none() {
+            self.txn = Some(self.db.begin_write()?);
+            self.txn.as_ref().expect("just set").open_table(TABLE)?;
+        }
+        self.commit(Durability::Immediate)
+    }
+}
+
+impl KvStore for RedbSys {
+    type Worker<'a> = RedbWorker<'a>;
+
+    fn worker(&self) -> Result<RedbWorker<'_>> {
+        Ok(RedbWorker {
+            db: &self.db,
+            table: None,
+            reads: 0,
+        })
+    }
+
+    fn tick(&self) {
+        if let Some(f) = &self.evict {
+            // SAFETY: plain syscall on a descriptor we own; a failure only leaves pages cached.
+            unsafe {
+                libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+            }
+        }
+    }
+}
+
+/// A thread's handle on redb.
+pub struct RedbWorker<'a> {
+    db: &'a Database,
+    table: Option<ReadOnlyTable<&'static [u8], &'static [u8]>>,
+    reads: u32,
+}
+
+impl RedbWorker<'_> {
+    fn table(&mut self) -> Result<&ReadOnlyTable<&'static [u8], &'static [u8]>> {
+        if self.reads >= READS_PER_TXN {
+            self.table = None;
+        }
+        if self.table.is_none() {
+            self.table = Some(self.db.begin_read()?.open_table(TABLE)?);
+            self.reads = 0;
+        }
+        self.reads += 1;
+        Ok(self.table.as_ref().expect("just set"))
+    }
+}
+
+impl KvWorker for RedbWorker<'_> {
+    fn get(&mut self, id: u64) -> Result<u64> {
+        let got = self.table()?.get(&key(id)[..])?;
+        tuple::check(id, got.as_ref().map(|g| g.value()))
+    }
+
+    fn get_many(&mut self, ids: &[u64]) -> Result<()> {
+        // redb has no batch lookup: the batch shares one read transaction.
+        self.table = None;
+        let t = self.table()?;
+        for &id in ids {
+            let got = t.get(&key(id)[..])?;
+            tuple::check(id, got.as_ref().map(|g| g.value()))?;
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, id: u64, version: u64) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None)?;
+        txn.open_table(TABLE)?.insert(&key(id)[..], &value(id, version)[..])?;
+        txn.commit()?;
+        self.table = None;
+        Ok(())
+    }
+
+    fn scan(&mut self, id: u64, len: u64) -> Result<u64> {
+        let k = key(id);
+        let range = self.table()?.range::<&[u8]>(&k[..]..)?;
+        check_scan(
+            range.map(|p| {
+                p.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+                    .map_err(anyhow::Error::from)
+            }),
+            len,
+        )
+    }
+
+    fn scan_all(&mut self) -> Result<u64> {
+        self.table = None;
+        let range = self.table()?.range::<&[u8]>(..)?;
+        check_scan(
+            range.map(|p| {
+                p.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+                    .map_err(anyhow::Error::from)
+            }),
+            u64::MAX,
+        )
+    }
+}
