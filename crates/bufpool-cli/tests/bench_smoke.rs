@@ -88,7 +88,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
         assert!(p50 > 0.0 && p50 <= p99 && p99 <= p999, "{r}");
         assert!(SYSTEMS.contains(&r["system"].as_str().unwrap()), "{r}");
         assert!(
-            ["optimistic", "shared", "exclusive", "mixed", "scan"].contains(&r["access"].as_str().unwrap()),
+            ["optimistic", "shared", "exclusive", "mixed", "scan", "batch"].contains(&r["access"].as_str().unwrap()),
             "{r}"
         );
     }
@@ -122,6 +122,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     }
     let threads: Vec<u64> = find("miss", "bufpool")
         .iter()
+        .filter(|r| r["access"] == "shared")
         .map(|r| r["threads"].as_u64().unwrap())
         .collect();
     assert_eq!(threads, [1, 2, 8]);

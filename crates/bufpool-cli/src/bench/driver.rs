@@ -25,13 +25,24 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use hdrhistogram::Histogram;
 
-use super::workload::{CaseSpec, OP_WRITE};
+use super::workload::{CaseSpec, Workload, OP_WRITE};
 
 /// A scan case runs at most this many times its duration while waiting for the scanner to pass the pool.
 pub const SCAN_EXTEND_MAX: u32 = 20;
 
-/// One op in this many is timed for the latency histogram.
+/// One op in this many is timed for the latency histogram (see [`sample_every`]).
 pub const SAMPLE_EVERY: u64 = 32;
+
+/// Ops per latency sample in `workload`: every op of `mixed` (disk-bound, a few thousand ops a second, whose
+/// p99 would otherwise rest on a handful of samples; the clock pair costs under 0.1% of such an op), else
+/// [`SAMPLE_EVERY`].
+pub fn sample_every(workload: Workload) -> u64 {
+    if workload == Workload::Mixed {
+        1
+    } else {
+        SAMPLE_EVERY
+    }
+}
 
 /// The kind of an individual access, as a system sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +62,7 @@ pub struct IoCounters {
     pub reads: AtomicU64,
     /// Page reads of pages below the measured limit (the hot set of `scan`; every page otherwise).
     pub measured_reads: AtomicU64,
-    /// Page writes to the device.
+    /// Page writes to the device (a write of a run counts each of its pages).
     pub writes: AtomicU64,
     /// Pages at or above this number are not measured for the hit ratio.
     pub measured_below: AtomicU64,
@@ -71,6 +82,12 @@ impl IoCounters {
     #[inline]
     pub fn write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a device write of `pages` pages (one call writing a run of consecutive pages).
+    #[inline]
+    pub fn write_pages(&self, pages: u64) {
+        self.writes.fetch_add(pages, Ordering::Relaxed);
     }
 
     fn snapshot(&self) -> [u64; 3] {
@@ -105,40 +122,51 @@ pub trait Worker {
     /// Replays `ctx.seq` until `ctx.stop` is raised. Systems that keep several operations in flight (io_uring)
     /// override this; the default issues one op at a time.
     fn run(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
-        let len = ctx.seq.len();
-        let mut i = ctx.start % len;
-        let mut n = 0u64;
-        let read = ctx.read_kind;
-        loop {
-            if n.is_multiple_of(32) {
-                ctx.progress.store(n, Ordering::Relaxed);
-                if ctx.stop.load(Ordering::Relaxed) {
-                    break;
-                }
-            }
-            let op = ctx.seq[i];
-            i += 1;
-            if i == len {
-                i = 0;
-            }
-            let kind = if op & OP_WRITE != 0 { OpKind::Write } else { read };
-            let page = op & !OP_WRITE;
-            if n.is_multiple_of(SAMPLE_EVERY) {
-                let t0 = Instant::now();
-                self.op(page, kind)?;
-                ctx.record(t0.elapsed());
-            } else {
-                self.op(page, kind)?;
-            }
-            n += 1;
-        }
-        ctx.ops = n;
-        Ok(())
+        replay(ctx, |page, kind| self.op(page, kind))
     }
+}
+
+/// Replays `ctx.seq` through `op`, one op at a time, until `ctx.stop` is raised: the loop behind
+/// [`Worker::run`], for systems that override `run` for some cases only.
+pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result<()>) -> Result<()> {
+    let len = ctx.seq.len();
+    let mut i = ctx.start % len;
+    let mut n = 0u64;
+    let read = ctx.read_kind;
+    let every = sample_every(ctx.case.workload);
+    loop {
+        if n.is_multiple_of(32) {
+            ctx.progress.store(n, Ordering::Relaxed);
+            if ctx.stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        let encoded = ctx.seq[i];
+        i += 1;
+        if i == len {
+            i = 0;
+        }
+        let kind = if encoded & OP_WRITE != 0 { OpKind::Write } else { read };
+        let page = encoded & !OP_WRITE;
+        if n.is_multiple_of(every) {
+            let t0 = Instant::now();
+            op(page, kind)?;
+            ctx.record(t0.elapsed());
+        } else {
+            op(page, kind)?;
+        }
+        n += 1;
+    }
+    ctx.ops = n;
+    Ok(())
 }
 
 /// What one thread is given and what it reports.
 pub struct ThreadCtx<'a> {
+    /// The case being measured.
+    pub case: &'a CaseSpec,
+    /// This thread's index in the case (`scan`: 1 is the scanner; `checkpoint`: 1 writes, 2 checkpoints).
+    pub thread: usize,
     /// The op sequence to replay (cyclically).
     pub seq: &'a [u32],
     /// Where in `seq` to begin: a later round of a case continues where the last one stopped, so a stateful
@@ -245,13 +273,16 @@ pub fn measure<S: System>(
             .iter()
             .zip(&progress)
             .zip(starts)
-            .map(|((seq, progress), &start)| {
+            .enumerate()
+            .map(|(thread, ((seq, progress), &start))| {
                 let (stop, barrier) = (&stop, &barrier);
                 s.spawn(move || -> Result<(u64, Histogram<u64>, Instant, u64)> {
                     let worker = sys.worker();
                     barrier.wait();
                     let mut worker = worker?;
                     let mut ctx = ThreadCtx {
+                        case,
+                        thread,
                         seq,
                         start,
                         read_kind,
@@ -302,11 +333,15 @@ pub fn measure<S: System>(
     for (t, out) in outs.into_iter().enumerate() {
         let (ops, h, thread_end, cpu) = out?;
         thread_ops.push(ops);
-        end = end.max(thread_end);
         all_ops += ops;
-        if case.workload == super::workload::Workload::Scan && t == 1 {
-            scan_ops += ops;
+        if t >= case.measured_threads() {
+            // The scanner, or the checkpoint workload's writer and checkpointer.
+            if is_scan {
+                scan_ops += ops;
+            }
         } else {
+            // Measured time ends with the measured threads (a checkpointer may finish its checkpoint later).
+            end = end.max(thread_end);
             measured_ops += ops;
             measured_cpu_ns += cpu;
             hist.add(&h).expect("histograms share bounds");
@@ -374,6 +409,7 @@ mod tests {
             pages: 64,
             frames: 64,
             hot_pages: 64,
+            variant: crate::bench::workload::Variant::Plain,
         }
     }
 

@@ -2,7 +2,8 @@
 //! pages with the same pre-generated access sequences; every access verifies the page's self-check, so each run
 //! is also a consistency check (a mismatch ends the run with a non-zero exit).
 //!
-//! Module map: `workload.rs` (shapes, distributions, sequences), `driver.rs` (the `System`/`Worker` traits and
+//! Module map: `workload.rs` (shapes, distributions, sequences), `variant.rs` (bufpool's features off and on
+//! within a shape: scan ring, background writer, checkpoints), `driver.rs` (the `System`/`Worker` traits and
 //! the measurement loop), `selfcheck.rs` (the words each page carries), `systems/` (one file per system),
 //! `report.rs` (JSON and the summary table). This file parses arguments, prepares the data files and runs the
 //! plan: for each workload, each system that can do it is opened over its own file, warmed, and measured on
@@ -13,6 +14,7 @@ mod driver;
 mod report;
 mod selfcheck;
 mod systems;
+mod variant;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +26,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use driver::{measure, OpKind, System, Worker};
 use report::{CaseResult, Unavailable};
 use systems::{raw_file::RawFile, SystemKind};
-use workload::{Access, CaseSpec, Dist, Workload};
+use variant::{CheckpointMode, OnOff};
+use workload::{Access, CaseSpec, Dist, Variant, Workload};
 
 /// Which workloads to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -37,6 +40,8 @@ pub enum WorkloadArg {
     Mixed,
     /// A hot set read while another thread scans.
     Scan,
+    /// Random reads of resident pages while a second thread writes and a third checkpoints.
+    Checkpoint,
     /// All of the above (the page workloads; the B+tree ones run only when asked).
     All,
     /// B+tree: load throughput only (every B+tree workload also reports its load).
@@ -97,9 +102,10 @@ fn parse_access_list(s: &str) -> Result<AccessList, String> {
             "optimistic" => Access::Optimistic,
             "shared" => Access::Shared,
             "exclusive" => Access::Exclusive,
+            "batch" => Access::Batch,
             other => {
                 return Err(format!(
-                    "unknown access `{other}`: expected optimistic, shared or exclusive"
+                    "unknown access `{other}`: expected optimistic, shared, exclusive or batch"
                 ))
             }
         });
@@ -149,9 +155,23 @@ pub struct BenchArgs {
     /// Directory for the data files (a temporary directory is made inside it and removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Hit accesses to run, e.g. optimistic,shared (default: all three); for profiling one access path.
+    /// Accesses to run, e.g. optimistic,shared: hit takes optimistic, shared, exclusive (default: all three),
+    /// miss takes shared and batch (default: both); a workload given none of its own runs its default.
     #[arg(long, value_parser = parse_access_list)]
     access: Option<AccessList>,
+    /// scan: pages of the hot set [default: frames / 2]. Near the frame count (e.g. frames - 128) the scan
+    /// competes with the hot set for frames, which is where a scan ring matters.
+    #[arg(long)]
+    scan_hot: Option<u32>,
+    /// scan: bufpool's scanner reads through a scan ring (on), with plain reads (off), or both.
+    #[arg(long, value_enum, default_value = "both")]
+    scan_ring: OnOff,
+    /// mixed: bufpool with its background writer off, on, or both.
+    #[arg(long, value_enum, default_value = "both")]
+    writer: OnOff,
+    /// checkpoint: what the third thread does, e.g. none,spread (default: none,spread,immediate).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    checkpoint: Vec<CheckpointMode>,
     /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
     #[arg(long, value_enum, default_value = "auto")]
     bufpool_io: BufpoolIo,
@@ -207,19 +227,49 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         WorkloadArg::Miss => vec![Workload::Miss],
         WorkloadArg::Mixed => vec![Workload::Mixed],
         WorkloadArg::Scan => vec![Workload::Scan],
+        WorkloadArg::Checkpoint => vec![Workload::Checkpoint],
         other => bail!("{other:?} is a B+tree workload, planned by bench::btree"),
     };
     let threads = |default: &[usize]| args.threads.as_ref().map_or(default.to_vec(), |t| t.0.clone());
     let dists = |default: &[Dist]| args.dist.map_or(default.to_vec(), |d| vec![d]);
+    // The accesses of `--access` that `valid` holds, or `default` if none.
+    let accesses = |valid: &[Access]| -> Vec<Access> {
+        let given: Vec<Access> = args.access.as_ref().map_or_else(Vec::new, |a| {
+            a.0.iter().copied().filter(|x| valid.contains(x)).collect()
+        });
+        if given.is_empty() {
+            valid.to_vec()
+        } else {
+            given
+        }
+    };
     let mut cases = Vec::new();
     for w in workloads {
+        let variants: Vec<Variant> = match w {
+            Workload::Scan => args
+                .scan_ring
+                .settings()
+                .iter()
+                .map(|&on| Variant::ScanRing(on))
+                .collect(),
+            Workload::Mixed => args.writer.settings().iter().map(|&on| Variant::Writer(on)).collect(),
+            Workload::Checkpoint if args.checkpoint.is_empty() => {
+                [CheckpointMode::None, CheckpointMode::Spread, CheckpointMode::Immediate]
+                    .map(Variant::Checkpoint)
+                    .to_vec()
+            }
+            Workload::Checkpoint => {
+                let mut m = args.checkpoint.clone();
+                m.sort_unstable();
+                m.dedup();
+                m.into_iter().map(Variant::Checkpoint).collect()
+            }
+            _ => vec![Variant::Plain],
+        };
         let (pages, accesses, dists, threads, hot) = match w {
             Workload::Hit => {
                 let pages = args.pages.unwrap_or(frames);
-                let acc = args.access.as_ref().map_or_else(
-                    || vec![Access::Optimistic, Access::Shared, Access::Exclusive],
-                    |a| a.0.clone(),
-                );
+                let acc = accesses(&[Access::Optimistic, Access::Shared, Access::Exclusive]);
                 (
                     pages,
                     acc,
@@ -232,7 +282,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
                 let pages = args.pages.unwrap_or(frames.saturating_mul(10));
                 (
                     pages,
-                    vec![Access::Shared],
+                    accesses(&[Access::Shared, Access::Batch]),
                     dists(&[Dist::Uniform]),
                     threads(&[1, 2, 8]),
                     pages,
@@ -249,25 +299,36 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
                 )
             }
             Workload::Scan => {
-                let hot = frames / 2;
+                let hot = args.scan_hot.unwrap_or(frames / 2);
+                if hot == 0 || hot > 1 << 27 {
+                    bail!("--scan-hot must be in 1..=134217728, got {hot}");
+                }
                 let pages = hot.saturating_add(args.pages.unwrap_or(frames.saturating_mul(10)));
                 (pages, vec![Access::Scan], vec![Dist::Uniform], vec![2], hot)
+            }
+            Workload::Checkpoint => {
+                let pages = args.pages.unwrap_or(frames).min(frames);
+                // Reader, writer, checkpointer.
+                (pages, vec![Access::Shared], dists(&[Dist::Uniform]), vec![3], pages)
             }
         };
         for &access in &accesses {
             for &dist in &dists {
                 for &t in &threads {
-                    let case = CaseSpec {
-                        workload: w,
-                        access,
-                        dist,
-                        threads: t,
-                        pages,
-                        frames,
-                        hot_pages: hot,
-                    };
-                    workload::check_case(&case)?;
-                    cases.push(case);
+                    for &variant in &variants {
+                        let case = CaseSpec {
+                            workload: w,
+                            access,
+                            dist,
+                            threads: t,
+                            pages,
+                            frames,
+                            hot_pages: hot,
+                            variant,
+                        };
+                        workload::check_case(&case)?;
+                        cases.push(case);
+                    }
                 }
             }
         }
@@ -314,7 +375,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .with_context(|| format!("creating a directory in {}", base.display()))?;
     let mut runner = Runner::new(&plan, dir.path());
     runner.note(format!(
-        "latency: 1 op in {} timed with Instant::now() pairs; their cost ({} ns, calibrated) is subtracted; \
+        "latency: 1 op in {} (mixed: every op) timed with Instant::now() pairs; their cost ({} ns, calibrated) is subtracted; \
          ns/op = threads / ops_per_sec",
         driver::SAMPLE_EVERY,
         runner.timer_ns
@@ -354,7 +415,7 @@ impl<'p> Runner<'p> {
         let total: usize = plan
             .cases
             .iter()
-            .map(|c| plan.systems.iter().filter(|s| s.supports(c.workload, c.access)).count())
+            .map(|c| plan.systems.iter().filter(|s| s.runs(c)).count())
             .sum();
         let pb = ProgressBar::new(total as u64);
         pb.set_style(
@@ -379,12 +440,11 @@ impl<'p> Runner<'p> {
 
     fn uses(&self, pred: impl Fn(SystemKind) -> bool) -> bool {
         self.plan.systems.iter().any(|&s| pred(s))
-            && self.plan.cases.iter().any(|c| {
-                self.plan
-                    .systems
-                    .iter()
-                    .any(|&s| pred(s) && s.supports(c.workload, c.access))
-            })
+            && self
+                .plan
+                .cases
+                .iter()
+                .any(|c| self.plan.systems.iter().any(|&s| pred(s) && s.runs(c)))
     }
 
     /// Writes each format's data file once, at the largest size any case needs.
@@ -409,6 +469,11 @@ impl<'p> Runner<'p> {
         if self.uses(|s| s == SystemKind::Bufpool) {
             let frames = self.plan.frames as usize;
             systems::bufpool_sys::prepare(&self.path("bufpool.pages"), pages, frames, seed)?;
+            if self.plan.cases.iter().any(|c| c.variant.background_writer()) {
+                // The pool with the background writer gets its own copy: two pools never write one file.
+                std::fs::copy(self.path("bufpool.pages"), self.path(WRITER_FILE))
+                    .context("copying bufpool's data file for the background-writer pool")?;
+            }
         }
         if self.uses(|s| s == SystemKind::PageDb) {
             systems::page_db::prepare(&self.path("page-db.pages"), pages, seed)?;
@@ -429,16 +494,29 @@ impl<'p> Runner<'p> {
             let cases: Vec<CaseSpec> = self.plan.cases.iter().filter(|c| c.workload == w).cloned().collect();
             let mut opened = Vec::new();
             for &kind in &self.plan.systems.clone() {
-                let n = cases.iter().filter(|c| kind.supports(c.workload, c.access)).count();
-                if n == 0 {
-                    continue;
-                }
-                self.pb
-                    .set_message(format!("{}: opening and warming {}", w.name(), kind.name()));
-                match self.open(kind, &cases[0]) {
-                    Ok(Some(o)) => opened.push(o),
-                    Ok(None) => self.pb.inc((n * self.plan.repeat) as u64),
-                    Err(e) => return Err(e.context(format!("opening {} for the {} workload", kind.name(), w.name()))),
+                // bufpool is opened once per background-writer setting its cases ask for; the others once.
+                for writer in [false, true] {
+                    let fits = |c: &&CaseSpec| {
+                        kind.runs(c)
+                            && if kind == SystemKind::Bufpool {
+                                c.variant.background_writer() == writer
+                            } else {
+                                !writer
+                            }
+                    };
+                    let n = cases.iter().filter(fits).count();
+                    if n == 0 {
+                        continue;
+                    }
+                    self.pb
+                        .set_message(format!("{}: opening and warming {}", w.name(), kind.name()));
+                    match self.open(kind, &cases[0], writer) {
+                        Ok(Some(o)) => opened.push(o),
+                        Ok(None) => self.pb.inc((n * self.plan.repeat) as u64),
+                        Err(e) => {
+                            return Err(e.context(format!("opening {} for the {} workload", kind.name(), w.name())))
+                        }
+                    }
                 }
             }
             for case in &cases {
@@ -459,7 +537,7 @@ impl<'p> Runner<'p> {
             _ => OpKind::Shared,
         };
         let mine: Vec<usize> = (0..opened.len())
-            .filter(|&i| opened[i].kind.supports(case.workload, case.access))
+            .filter(|&i| opened[i].kind.runs(case) && opened[i].writer == case.variant.background_writer())
             .collect();
         let mut rounds: Vec<Vec<driver::Measured>> = mine.iter().map(|_| Vec::new()).collect();
         // Each system's position in each thread's sequence: every round continues where its last one stopped.
@@ -499,11 +577,8 @@ impl<'p> Runner<'p> {
             let m = ms.swap_remove(ms.len() / 2);
             let q = |p: f64| m.hist.value_at_quantile(p) as f64;
             let all = m.all_ops.max(1) as f64;
-            let measured_threads = if case.workload == Workload::Scan {
-                1
-            } else {
-                case.threads
-            };
+            let measured_threads = case.measured_threads();
+            let is_bufpool = opened[i].kind == SystemKind::Bufpool;
             self.results.push(CaseResult {
                 workload: case.workload.name(),
                 system: opened[i].kind.name(),
@@ -524,6 +599,7 @@ impl<'p> Runner<'p> {
                 scan_ops_per_sec: m.scan_ops_per_sec,
                 direct_io: opened[i].direct,
                 seconds: m.seconds,
+                features: variant::Features::of(case.variant, is_bufpool, &m.thread_ops, m.seconds),
                 tuples: None,
                 pool_fraction: None,
             });
@@ -568,27 +644,47 @@ impl<'p> Runner<'p> {
     }
 
     /// Opens `kind` over its data file and warms it for `first`'s workload; `None` if it is unavailable here.
-    fn open(&mut self, kind: SystemKind, first: &CaseSpec) -> Result<Option<Opened>> {
+    /// `writer`: bufpool with its background writer, over its own copy of the data file.
+    fn open(&mut self, kind: SystemKind, first: &CaseSpec, writer: bool) -> Result<Option<Opened>> {
         let (frames, seed) = (self.plan.frames as usize, self.plan.seed);
         let (duration, timer_ns) = (self.plan.duration, self.timer_ns);
-        let o = match kind {
+        let mut o = match kind {
             SystemKind::Bufpool => {
+                let file = if writer { WRITER_FILE } else { "bufpool.pages" };
                 let sys = systems::bufpool_sys::Bufpool::open(
-                    &self.path("bufpool.pages"),
+                    &self.path(file),
                     frames,
                     seed,
                     self.plan.bufpool_io,
                     self.plan.policy,
+                    writer.then(|| bufpool::WriterConfig::for_frames(frames)),
+                    duration,
                 )?;
                 let direct = sys.direct();
                 if !direct {
                     self.note("bufpool: the filesystem refused O_DIRECT; buffered I/O was used".into());
                 }
                 self.note(format!("bufpool: storage backend {}", sys.backend()));
-                let check = |sys: &systems::bufpool_sys::Bufpool| {
+                let reported = std::cell::Cell::new(0);
+                let check = move |sys: &systems::bufpool_sys::Bufpool| {
                     let st = sys.stats();
                     if st.corrupt_pages > 0 {
                         bail!("bufpool reported {} corrupt pages", st.corrupt_pages);
+                    }
+                    if std::env::var_os("BUFPOOL_BENCH_STATS").is_some() {
+                        // Diagnostics: the pool's cumulative counters after each case.
+                        eprintln!(
+                            "stats: misses {} evictions {} dirty_evictions (foreground) {} writes {} dirty now {} \
+                             exhausted {}",
+                            st.misses, st.evictions, st.dirty_evictions, st.writes, st.dirty, st.exhausted
+                        );
+                    }
+                    let retries = sys.exhausted_retries();
+                    if retries > reported.replace(retries) {
+                        eprintln!(
+                            "note: bufpool: read_many refused {retries} pages so far with PoolExhausted (concurrent \
+                             batches held every frame); the benchmark read them again"
+                        );
                     }
                     Ok(())
                 };
@@ -635,6 +731,7 @@ impl<'p> Runner<'p> {
                 opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
         };
+        o.writer = writer;
         Ok(Some(o))
     }
 }
@@ -646,8 +743,13 @@ type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], &[usize], OpKind) -> Result
 struct Opened {
     kind: SystemKind,
     direct: Option<bool>,
+    /// bufpool only: built with its background writer (runs only the cases of that variant).
+    writer: bool,
     run: CaseRun,
 }
+
+/// The copy of bufpool's data file that the pool with the background writer uses.
+const WRITER_FILE: &str = "bufpool-writer.pages";
 
 /// Warms `sys` for `first`'s workload and wraps it for measuring; `check` runs after every case.
 #[allow(clippy::too_many_arguments)]
@@ -665,7 +767,12 @@ fn opened<S: System + 'static>(
     Ok(Opened {
         kind,
         direct,
+        writer: false,
         run: Box::new(move |case, seqs, starts, read_kind| {
+            if case.workload == Workload::Scan {
+                // Every scan round starts with the hot set resident, whatever the last round's scan evicted.
+                warm_up(&sys, case, seed)?;
+            }
             let m = measure(&sys, case, seqs, starts, read_kind, duration, timer_ns)?;
             check(&sys)?;
             Ok(m)
@@ -681,12 +788,12 @@ fn no_check<S>(_: &S) -> Result<()> {
 const WARM_SALT: u64 = 0x3a9d_77e1_c0ff_ee00;
 
 /// Brings a freshly opened system to the workload's steady state with accesses outside the measured sequences:
-/// hit reads every page; miss runs `frames` ops and mixed `2 x frames` ops (reads and writes, so dirty pages are
+/// hit and checkpoint read every page; miss runs `frames` ops and mixed `2 x frames` ops (reads and writes, so dirty pages are
 /// being evicted when measuring starts) of a differently seeded sequence; scan reads the hot set twice.
 fn warm_up<S: System>(sys: &S, case: &CaseSpec, seed: u64) -> Result<()> {
     let mut w = sys.worker()?;
     match case.workload {
-        Workload::Hit => (0..case.pages).try_for_each(|p| w.op(p, OpKind::Shared)),
+        Workload::Hit | Workload::Checkpoint => (0..case.pages).try_for_each(|p| w.op(p, OpKind::Shared)),
         Workload::Scan => (0..2 * case.hot_pages).try_for_each(|i| w.op(i % case.hot_pages, OpKind::Shared)),
         Workload::Miss | Workload::Mixed => {
             let n = case.frames as usize * if case.workload == Workload::Mixed { 2 } else { 1 };

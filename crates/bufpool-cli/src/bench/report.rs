@@ -13,11 +13,12 @@ use serde::Serialize;
 /// One measured case on one system.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaseResult {
-    /// hit | miss | mixed | scan; B+tree: btree-load | btree-lookup | ycsb-a | ycsb-b | ycsb-c | ycsb-e | ycsb-f.
+    /// hit | miss | mixed | scan | checkpoint; B+tree: btree-load | btree-lookup | ycsb-a | ycsb-b | ycsb-c | ycsb-e |
+    /// ycsb-f.
     pub workload: &'static str,
     /// bufpool | raw-memory | raw-pread | raw-uring | page-db | naive-lru | quick-cache; B+tree: bufpool-btree | redb | lmdb.
     pub system: &'static str,
-    /// optimistic | shared | exclusive | mixed | scan; B+tree: load | get | get_many | the YCSB letter (a..f).
+    /// optimistic | shared | exclusive | mixed | scan | batch; B+tree: load | get | get_many | the YCSB letter (a..f).
     pub access: &'static str,
     /// uniform | zipf:THETA.
     pub dist: String,
@@ -53,6 +54,10 @@ pub struct CaseResult {
     pub direct_io: Option<bool>,
     /// Measured seconds.
     pub seconds: f64,
+    /// bufpool's feature variant of the case (scan ring, background writer, checkpoint) and what it did; fields
+    /// absent where they do not apply.
+    #[serde(flatten)]
+    pub features: super::variant::Features,
     /// B+tree workloads: tuples loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tuples: Option<u64>,
@@ -113,7 +118,7 @@ fn fmt_ns(x: f64) -> String {
 pub fn summary(results: &[CaseResult]) -> String {
     let mut groups: BTreeMap<(usize, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
     let order = |w: &str| {
-        ["hit", "miss", "mixed", "scan"]
+        ["hit", "miss", "mixed", "scan", "checkpoint"]
             .iter()
             .position(|x| *x == w)
             .unwrap_or(9)
@@ -127,7 +132,7 @@ pub fn summary(results: &[CaseResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
+        "{:<19} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
         "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
     );
     for ((_, access, dist, threads), rows) in groups {
@@ -153,8 +158,8 @@ pub fn summary(results: &[CaseResult]) -> String {
             };
             let _ = writeln!(
                 s,
-                "{:<12} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
-                r.system,
+                "{:<19} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7.4} {:>7.3} {:>7.3}  {}{}",
+                super::variant::row_label(r),
                 fmt_ops(r.ops_per_sec),
                 fmt_ns(r.ns_per_op_mean),
                 fmt_ns(r.cpu_ns_per_op),
@@ -271,5 +276,6 @@ pub fn targets(results: &[CaseResult]) -> String {
             verdict(x >= 0.9)
         );
     }
+    s.push_str(&super::variant::targets(results));
     s
 }

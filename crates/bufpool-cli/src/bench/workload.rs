@@ -1,15 +1,18 @@
 //! Workload shapes and their access sequences.
 //!
-//! Owns: the four workloads ([`Workload`]), the access kinds a case measures ([`Access`]), key distributions
+//! Owns: the workloads ([`Workload`]), the access kinds a case measures ([`Access`]), key distributions
 //! ([`Dist`], with a Zipf generator), and the pre-generated per-thread op sequences every system replays.
 //!
 //! Invariant: a sequence depends only on the run seed, the workload, the distribution, the thread count and the
-//! thread's index, never on the system, so every system of a case sees exactly the same pages in the same order.
+//! thread's index, never on the system nor on the case's [`Variant`], so every system and every variant of a
+//! case sees exactly the same pages in the same order.
 
 use std::fmt;
 use std::str::FromStr;
 
 use anyhow::{bail, Result};
+
+pub use super::variant::Variant;
 
 /// Ops per pre-generated thread sequence; a thread that reaches the end starts over.
 pub const SEQ_LEN: usize = 1 << 18;
@@ -185,11 +188,20 @@ pub enum Workload {
     Mixed,
     /// a hot set of half the pool read at random by one thread while another scans a range 10x the pool.
     Scan,
+    /// pages = frames, all resident: one thread reads at random while a second writes at random and a third
+    /// checkpoints (or idles, for the baseline).
+    Checkpoint,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 4] = [Workload::Hit, Workload::Miss, Workload::Mixed, Workload::Scan];
+    pub const ALL: [Workload; 5] = [
+        Workload::Hit,
+        Workload::Miss,
+        Workload::Mixed,
+        Workload::Scan,
+        Workload::Checkpoint,
+    ];
 
     /// The name used in output and JSON.
     pub fn name(self) -> &'static str {
@@ -198,6 +210,7 @@ impl Workload {
             Workload::Miss => "miss",
             Workload::Mixed => "mixed",
             Workload::Scan => "scan",
+            Workload::Checkpoint => "checkpoint",
         }
     }
 }
@@ -215,7 +228,12 @@ pub enum Access {
     Mixed,
     /// A random reader on a hot set while a second thread scans (the `scan` workload).
     Scan,
+    /// Reads issued in batches of [`BATCH_PAGES`], all of a batch's misses in flight at once (`miss` only).
+    Batch,
 }
+
+/// Pages per batch of the `batch` access.
+pub const BATCH_PAGES: usize = 32;
 
 impl Access {
     /// The name used in output and JSON.
@@ -226,6 +244,7 @@ impl Access {
             Access::Exclusive => "exclusive",
             Access::Mixed => "mixed",
             Access::Scan => "scan",
+            Access::Batch => "batch",
         }
     }
 }
@@ -247,6 +266,19 @@ pub struct CaseSpec {
     pub frames: u32,
     /// For `scan`: pages `0..hot_pages` are the hot set, the scanner walks the rest. Otherwise `pages`.
     pub hot_pages: u32,
+    /// How bufpool is set up for the case (scan ring, background writer, checkpoints); peers run only the
+    /// [`Variant::is_plain`] ones.
+    pub variant: Variant,
+}
+
+impl CaseSpec {
+    /// Threads whose ops are measured: the first this many (`scan`: the hot reader; `checkpoint`: the reader).
+    pub fn measured_threads(&self) -> usize {
+        match self.workload {
+            Workload::Scan | Workload::Checkpoint => 1,
+            _ => self.threads,
+        }
+    }
 }
 
 /// Builds thread `thread`'s op sequence for `case` (op = page number, `| OP_WRITE` for a write).
@@ -271,6 +303,12 @@ pub fn sequence(case: &CaseSpec, seed: u64, thread: usize) -> Vec<u32> {
         Workload::Scan => {
             let picker = Picker::new(Dist::Uniform, u64::from(case.hot_pages), seed);
             seq.extend((0..SEQ_LEN).map(|_| picker.pick(&mut rng)));
+        }
+        Workload::Checkpoint => {
+            // Thread 0 reads, thread 1 writes, thread 2 (the checkpointer) does not replay its sequence.
+            let picker = Picker::new(case.dist, u64::from(case.pages), seed);
+            let write = if thread == 1 { OP_WRITE } else { 0 };
+            seq.extend((0..SEQ_LEN).map(|_| picker.pick(&mut rng) | write));
         }
         _ => {
             // The permutation depends on the seed only, so all threads agree on which pages are hot.
@@ -367,6 +405,7 @@ mod tests {
             pages: 100,
             frames: 25,
             hot_pages: 100,
+            variant: Variant::Plain,
         };
         let a = sequence(&case, 9, 1);
         assert_eq!(a, sequence(&case, 9, 1));

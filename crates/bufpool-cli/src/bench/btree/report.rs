@@ -63,6 +63,7 @@ pub fn row(s: &RowSpec, m: &Measured) -> CaseResult {
         seconds: m.seconds,
         tuples: Some(s.tuples),
         pool_fraction: Some(s.pool_fraction),
+        features: Default::default(),
     }
 }
 

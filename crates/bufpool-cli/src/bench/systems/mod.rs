@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::workload::{Access, Workload};
+use super::workload::{Access, CaseSpec, Workload};
 
 pub mod bufpool_sys;
 pub mod naive_lru;
@@ -62,15 +62,25 @@ impl SystemKind {
     }
 
     /// Whether the system can run this workload shape with this access. Systems that cannot are not listed.
+    /// Batched reads and checkpoints are bufpool's (the raw limits run every miss case, whatever the access).
     pub fn supports(self, workload: Workload, access: Access) -> bool {
+        if workload == Workload::Checkpoint {
+            return self == SystemKind::Bufpool;
+        }
         match self {
             SystemKind::Bufpool => true,
             SystemKind::RawMemory => workload == Workload::Hit,
             SystemKind::RawPread | SystemKind::RawUring => workload == Workload::Miss,
-            SystemKind::PageDb | SystemKind::NaiveLru => access != Access::Optimistic,
+            SystemKind::PageDb | SystemKind::NaiveLru => !matches!(access, Access::Optimistic | Access::Batch),
             // A cache of immutable page buffers: reads only, no write-back.
             SystemKind::QuickCache => matches!(access, Access::Shared | Access::Scan),
         }
+    }
+
+    /// Whether the system runs `case`: it supports the shape and, unless it is bufpool, the case is the plain
+    /// variant (peers have no scan ring, background writer or checkpoints).
+    pub fn runs(self, case: &CaseSpec) -> bool {
+        self.supports(case.workload, case.access) && (self == SystemKind::Bufpool || case.variant.is_plain())
     }
 }
 
