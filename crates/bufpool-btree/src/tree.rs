@@ -1022,7 +1022,7 @@ impl RangeIter<'_> {
         }
     }
 
-    /// Copies the next leaf and moves its pairs in range into `batch`.
+    /// Copies the next leaf, moves its pairs in range into `batch`, and prefetches the leaf after it.
     fn fill(&mut self) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
@@ -1058,6 +1058,9 @@ impl RangeIter<'_> {
             if self.before_end(h) {
                 self.from = Some(Bound::Included(h.to_vec()));
                 self.next_leaf = Some(n.link());
+                // Start reading the next leaf while the caller consumes this one (a hint: a failed or skipped
+                // prefetch only means the next `fill` reads it itself).
+                let _ = self.tree.pool.prefetch(&[self.tree.pid(n.link())]);
             }
         }
         Ok(())
