@@ -117,53 +117,37 @@ pub trait Storage: Send + Sync + 'static {
     }
 }
 
-impl<S: Storage + ?Sized> Storage for Box<S> {
-    fn len(&self) -> io::Result<u64> {
-        (**self).len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        (**self).read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        (**self).write_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        (**self).sync()
-    }
-    fn submit(&self, batch: &mut [IoRequest<'_>]) {
-        (**self).submit(batch)
-    }
-    fn info(&self) -> StorageInfo {
-        (**self).info()
-    }
-    fn identity(&self) -> Option<(u64, u64)> {
-        (**self).identity()
-    }
+/// `Storage` through a smart pointer (`Box<dyn Storage>`, a test's `Arc<FaultyStorage>`): every call forwarded.
+macro_rules! forward_storage {
+    ($($ptr:ident),*) => {$(
+        impl<S: Storage + ?Sized> Storage for $ptr<S> {
+            fn len(&self) -> io::Result<u64> {
+                (**self).len()
+            }
+            fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+                (**self).read_at(buf, offset)
+            }
+            fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+                (**self).write_at(buf, offset)
+            }
+            fn sync(&self) -> io::Result<()> {
+                (**self).sync()
+            }
+            fn submit(&self, batch: &mut [IoRequest<'_>]) {
+                (**self).submit(batch)
+            }
+            fn info(&self) -> StorageInfo {
+                (**self).info()
+            }
+            fn identity(&self) -> Option<(u64, u64)> {
+                (**self).identity()
+            }
+        }
+    )*};
 }
 
-impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
-    fn len(&self) -> io::Result<u64> {
-        (**self).len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        (**self).read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        (**self).write_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        (**self).sync()
-    }
-    fn submit(&self, batch: &mut [IoRequest<'_>]) {
-        (**self).submit(batch)
-    }
-    fn info(&self) -> StorageInfo {
-        (**self).info()
-    }
-    fn identity(&self) -> Option<(u64, u64)> {
-        (**self).identity()
-    }
-}
+use std::sync::Arc;
+forward_storage!(Box, Arc);
 
 /// Reads exactly `buf.len()` bytes, looping over short transfers; returns the count actually read, which is less
 /// than `buf.len()` only at end of file. Shared by backends whose primitive may return short.
