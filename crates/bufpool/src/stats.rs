@@ -1,12 +1,13 @@
 //! Counters and their snapshot.
 //!
 //! Owns [`Stats`] (the public snapshot) and the striped counters behind it. A hit increments a counter, so a
-//! single shared `AtomicU64` would bounce one cache line between every core on every hit; each thread instead
-//! adds to its own cache-padded stripe (chosen once per thread), and [`Counters::snapshot`] sums the stripes.
-//! Sums are exact: every stripe update is an atomic add, whoever shares it.
+//! single shared `AtomicU64` would bounce one cache line between every core on every hit; and any `lock`-prefixed
+//! increment is a full barrier on x86, which stops consecutive hits' cache misses from overlapping. So each thread
+//! owns one cache-padded stripe while it lives (a slot taken from a global table, given back when the thread
+//! exits) and increments it with a plain load and store: exact, because a stripe has one writer. Threads beyond
+//! the table's size share a last stripe with atomic adds. [`Counters::snapshot`] sums the stripes.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 use crossbeam_utils::CachePadded;
 
@@ -37,36 +38,52 @@ pub(crate) enum Counter {
 }
 
 const COUNTERS: usize = Counter::Prefetched as usize + 1;
-const STRIPES: usize = 32;
+/// Stripes owned by one thread each; the stripe after them is shared by any further threads.
+const OWNED_STRIPES: usize = 64;
 
-/// The pool's counters, striped per thread.
+/// The pool's counters, one stripe per thread.
 pub(crate) struct Counters {
     stripes: Box<[CachePadded<[AtomicU64; COUNTERS]>]>,
+}
+
+/// Which owned stripe slots are taken, by live threads, across every pool of the process.
+static SLOT_TAKEN: [AtomicBool; OWNED_STRIPES] = [const { AtomicBool::new(false) }; OWNED_STRIPES];
+
+/// A thread's claim on a stripe slot; gives it back when the thread exits.
+struct Slot(usize);
+
+impl Slot {
+    fn claim() -> Slot {
+        let start = NEXT_STRIPE.fetch_add(1, Relaxed);
+        for k in 0..OWNED_STRIPES {
+            let i = (start + k) % OWNED_STRIPES;
+            if SLOT_TAKEN[i].compare_exchange(false, true, Acquire, Relaxed).is_ok() {
+                return Slot(i);
+            }
+        }
+        Slot(OWNED_STRIPES)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.0 < OWNED_STRIPES {
+            // Release: the next owner's plain increments start from everything this thread added.
+            SLOT_TAKEN[self.0].store(false, Release);
+        }
+    }
 }
 
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-#[inline]
-fn my_stripe() -> usize {
-    STRIPE.with(|s| {
-        let v = s.get();
-        if v != usize::MAX {
-            return v;
-        }
-        let v = NEXT_STRIPE.fetch_add(1, Relaxed) % STRIPES;
-        s.set(v);
-        v
-    })
+    static SLOT: Slot = Slot::claim();
 }
 
 impl Counters {
     pub(crate) fn new() -> Counters {
         Counters {
-            stripes: (0..STRIPES)
+            stripes: (0..=OWNED_STRIPES)
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
                 .collect(),
         }
@@ -74,7 +91,15 @@ impl Counters {
 
     #[inline]
     pub(crate) fn add(&self, c: Counter, n: u64) {
-        self.stripes[my_stripe()][c as usize].fetch_add(n, Relaxed);
+        // During thread teardown the slot may be gone: count in the shared stripe then.
+        let slot = SLOT.try_with(|s| s.0).unwrap_or(OWNED_STRIPES);
+        let cell = &self.stripes[slot][c as usize];
+        if slot < OWNED_STRIPES {
+            // This thread is the stripe's only writer: no atomic read-modify-write (and no barrier) needed.
+            cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            cell.fetch_add(n, Relaxed);
+        }
     }
 
     #[inline]
