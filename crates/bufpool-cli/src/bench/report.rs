@@ -93,7 +93,8 @@ pub fn write_json(path: &Path, results: &[CaseResult], unavailable: &[Unavailabl
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
-fn fmt_ops(x: f64) -> String {
+/// Operations per second, short: `1.23M`, `45.6k`, `789`.
+pub(crate) fn fmt_ops(x: f64) -> String {
     if x >= 1e6 {
         format!("{:.2}M", x / 1e6)
     } else if x >= 1e3 {
@@ -103,7 +104,8 @@ fn fmt_ops(x: f64) -> String {
     }
 }
 
-fn fmt_ns(x: f64) -> String {
+/// Nanoseconds, short: `1.23ms`, `45.6us`, `789`.
+pub(crate) fn fmt_ns(x: f64) -> String {
     if x >= 1e6 {
         format!("{:.2}ms", x / 1e6)
     } else if x >= 1e4 {

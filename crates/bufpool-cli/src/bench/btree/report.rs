@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::driver::Measured;
-use crate::bench::report::CaseResult;
+use crate::bench::report::{fmt_ns, fmt_ops, CaseResult};
 
 /// What a row describes besides its measurement.
 pub struct RowSpec {
@@ -64,26 +64,6 @@ pub fn row(s: &RowSpec, m: &Measured) -> CaseResult {
         tuples: Some(s.tuples),
         pool_fraction: Some(s.pool_fraction),
         features: Default::default(),
-    }
-}
-
-fn fmt_ops(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.2}M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-fn fmt_ns(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.2}ms", x / 1e6)
-    } else if x >= 1e4 {
-        format!("{:.1}us", x / 1e3)
-    } else {
-        format!("{x:.0}")
     }
 }
 
