@@ -991,12 +991,7 @@ impl BufferPool {
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if let Some(idx) = self
-            .core
-            .table
-            .lookup(page, &self.core.headers)
-            .or_else(|| self.core.table.lookup_locked(page, &self.core.headers))
-        {
+        if let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) {
             if self.latch_exclusive_waiting(idx)? {
                 if self.header(idx).page_id() == page {
                     self.discard(idx, page);

@@ -173,7 +173,8 @@ pub struct Stats {
     pub veto_skips: u64,
     /// Eviction candidates skipped because they were latched (pinned).
     pub latched_skips: u64,
-    /// Requests that found their page being loaded by another thread and waited for it (single flight).
+    /// Requests that found their page latched in a conflicting mode by another thread (being loaded: single
+    /// flight; or held by a writer, readers, or a flush) and waited for it. Counted once per request.
     pub single_flight_waits: u64,
     /// Loads started by [`crate::BufferPool::prefetch`].
     pub prefetched: u64,

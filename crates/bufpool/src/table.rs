@@ -91,6 +91,12 @@ impl PageTable {
         self.find_locked(b, page, headers)
     }
 
+    /// The frame holding `page`, with no false negative: the lock-free lookup first, and a miss confirmed under
+    /// the stripe lock. For callers that must not overlook a resident page (flush, free).
+    pub(crate) fn lookup_exact(&self, page: PageId, headers: &[FrameHeader]) -> Option<FrameIdx> {
+        self.lookup(page, headers).or_else(|| self.lookup_locked(page, headers))
+    }
+
     /// Maps `page` to `frame` unless it is mapped already; then returns the frame that has it.
     /// The caller holds `frame`'s exclusive latch and has set its `page_id` to `page`.
     pub(crate) fn insert_if_absent(

@@ -173,10 +173,7 @@ impl BufferPool {
     fn latch_resident_shared(&self, page: PageId) -> Option<FrameIdx> {
         let mut backoff = Backoff::new();
         loop {
-            let t = &self.core.table;
-            let idx = t
-                .lookup(page, &self.core.headers)
-                .or_else(|| t.lookup_locked(page, &self.core.headers))?;
+            let idx = self.core.table.lookup_exact(page, &self.core.headers)?;
             let h = self.header(idx);
             match h.state.try_latch_shared() {
                 TryLatch::Ok if h.page_id() == page => return Some(idx),
