@@ -17,10 +17,20 @@
 //! | 12..14           | `low_len`   | length of the low fence key, [`INFINITE`] for minus infinity            |
 //! | 14..16           | `high_len`  | length of the high fence key, [`INFINITE`] for plus infinity            |
 //! | 16..20           | `magic`     | [`NODE_MAGIC`]                                                          |
-//! | 20..24           | reserved    | zero                                                                    |
+//! | 20..22           | `prefix`    | length of the fences' common prefix (0 if either is infinite)           |
+//! | 22..24           | reserved    | zero                                                                    |
 //! | 24..             | fences      | low fence bytes, then high fence bytes                                  |
-//! | then             | slots       | `count` × u16 entry offsets, in key order                               |
+//! | next 8-aligned   | slots       | `count` × 8-byte slots in key order: entry offset u16, key length u16,  |
+//! |                  |             | key head u32 (see below)                                                |
 //! | `heap_lo`..`U`   | heap        | entries: `klen u16, vlen u16, key, value` (inner: value = child u32)    |
+//!
+//! # Key heads
+//! Every key in a node starts with the `prefix` bytes its two fences share (a key `k` with `low <= k < high`
+//! does). A slot's *head* is the next four key bytes, big-endian, zero-padded: comparing heads as integers orders
+//! keys by those bytes, so a binary search reads only the slot array (one aligned 8-byte load a step) and touches
+//! an entry only when two heads tie, as LeanStore's heads do. With 8-byte keys and fences that share 4 or more
+//! bytes (all but the top of a large tree), heads decide every comparison. Keys are stored whole in the entries
+//! (no prefix truncation), so every other operation reads plain keys.
 //!
 //! # Invariants
 //! - Keys in a node are strictly increasing and lie in `[low, high)` (the fences).
@@ -51,7 +61,9 @@ pub const HDR: usize = 24;
 /// Bytes of an entry besides key and value (klen, vlen).
 pub const ENTRY_OVERHEAD: usize = 4;
 /// Bytes of one slot.
-pub const SLOT: usize = 2;
+pub const SLOT: usize = 8;
+/// Bytes of a key head.
+const HEAD: usize = 4;
 
 const OFF_KIND: usize = 0;
 const OFF_LEVEL: usize = 1;
@@ -62,6 +74,7 @@ const OFF_LINK: usize = 8;
 const OFF_LOW: usize = 12;
 const OFF_HIGH: usize = 14;
 const OFF_MAGIC: usize = 16;
+const OFF_PREFIX: usize = 20;
 
 /// The node's bytes are not a well-formed node.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -122,6 +135,11 @@ fn rd32(b: &[u8], off: usize) -> Option<u32> {
 }
 
 #[inline]
+fn rd64(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+
+#[inline]
 fn wr16(b: &mut [u8], off: usize, v: u16) {
     b[off..off + 2].copy_from_slice(&v.to_le_bytes());
 }
@@ -141,6 +159,7 @@ pub struct Node<'a> {
     count: usize,
     heap_lo: usize,
     slots_at: usize,
+    prefix: usize,
 }
 
 impl<'a> Node<'a> {
@@ -162,9 +181,12 @@ impl<'a> Node<'a> {
         }
         let count = rd16(b, OFF_COUNT)? as usize;
         let heap_lo = rd16(b, OFF_HEAP)? as usize;
-        let low = fence_len(rd16(b, OFF_LOW)?);
-        let high = fence_len(rd16(b, OFF_HIGH)?);
-        let slots_at = HDR + low + high;
+        let (low_raw, high_raw) = (rd16(b, OFF_LOW)?, rd16(b, OFF_HIGH)?);
+        let prefix = rd16(b, OFF_PREFIX)? as usize;
+        if prefix > max_prefix(low_raw, high_raw) {
+            return None;
+        }
+        let slots_at = slots_start(fence_len(low_raw), fence_len(high_raw));
         let slots_end = slots_at + count * SLOT;
         if slots_end > heap_lo || heap_lo > b.len() {
             return None;
@@ -174,6 +196,7 @@ impl<'a> Node<'a> {
             count,
             heap_lo,
             slots_at,
+            prefix,
         })
     }
 
@@ -268,16 +291,15 @@ impl<'a> Node<'a> {
 
     /// Binary search: `Ok(i)` if entry `i` has `key`, `Err(i)` for the insertion point. `None` if malformed.
     pub fn search(&self, key: &[u8]) -> Option<Result<usize, usize>> {
-        let (mut lo, mut hi) = (0, self.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.key(mid)?.cmp(key) {
-                Ordering::Less => lo = mid + 1,
-                Ordering::Greater => hi = mid,
-                Ordering::Equal => return Some(Ok(mid)),
-            }
+        // Heads order only keys that carry the node's prefix; a key without it lies below or above every entry.
+        let shared = self.b.get(HDR..HDR + self.prefix)?;
+        match key[..self.prefix.min(key.len())].cmp(&shared[..self.prefix.min(key.len())]) {
+            Ordering::Less => return Some(Err(0)),
+            Ordering::Greater => return Some(Err(self.count)),
+            Ordering::Equal if key.len() < self.prefix => return Some(Err(0)),
+            Ordering::Equal => {}
         }
-        Some(Err(lo))
+        search_slots(self.b, self.slots_at, self.count, self.heap_lo, self.prefix, key).map(|(r, _)| r)
     }
 
     /// Leaf lookup: the value stored under `key`, if any.
@@ -325,11 +347,110 @@ impl<'a> Node<'a> {
         Some((lo, hi))
     }
 
+    /// Checks what a search trusts besides key order: the declared prefix is the fences' common prefix, and every
+    /// slot's key length and head match its entry. Returns the first slot that does not (`Err(count)` for the
+    /// prefix).
+    pub fn check_slots(&self) -> Result<(), usize> {
+        let prefix = match (self.low(), self.high()) {
+            (Some(l), Some(h)) => l.iter().zip(h).take_while(|(a, b)| a == b).count(),
+            _ => 0,
+        };
+        if prefix != self.prefix {
+            return Err(self.count);
+        }
+        for i in 0..self.count {
+            let w = rd64(self.b, self.slots_at + i * SLOT).ok_or(i)?;
+            let (_, klen, h) = slot_fields(w);
+            let key = self.key(i).ok_or(i)?;
+            if klen != key.len() || h != head(key, self.prefix) {
+                return Err(i);
+            }
+        }
+        Ok(())
+    }
+
     /// The end of the used region before the heap (header, fences, slots): the start of the free "hole".
     pub fn hole(&self) -> (usize, usize) {
         let start = self.slots_at + self.count * SLOT;
         (start, self.heap_lo - start)
     }
+}
+
+/// Where the slot array starts for fences of these lengths: the first 8-aligned offset after them, so every
+/// slot is one aligned 8-byte load (the user region starts 8-aligned in the page).
+fn slots_start(low_len: usize, high_len: usize) -> usize {
+    (HDR + low_len + high_len).next_multiple_of(SLOT)
+}
+
+/// The longest prefix a node with these raw fence lengths can declare: 0 unless both fences are finite.
+fn max_prefix(low_raw: u16, high_raw: u16) -> usize {
+    if low_raw == INFINITE || high_raw == INFINITE {
+        0
+    } else {
+        low_raw.min(high_raw) as usize
+    }
+}
+
+/// The head of `key` in a node whose keys share `prefix` bytes: the next four bytes, big-endian, zero-padded.
+#[inline]
+fn head(key: &[u8], prefix: usize) -> u32 {
+    let rest = key.get(prefix..).unwrap_or(&[]);
+    let mut b = [0u8; HEAD];
+    let n = rest.len().min(HEAD);
+    b[..n].copy_from_slice(&rest[..n]);
+    u32::from_be_bytes(b)
+}
+
+/// A slot word's fields: entry offset, key length, head.
+#[inline]
+fn slot_fields(w: u64) -> (usize, usize, u32) {
+    ((w & 0xFFFF) as usize, ((w >> 16) & 0xFFFF) as usize, (w >> 32) as u32)
+}
+
+/// Binary search for `key` (which must carry the node's `prefix`) over `count` slots at `slots_at`, reading one
+/// slot word a step and an entry's key bytes only when heads tie. `Ok(i)` with slot `i`'s word if found, else
+/// `Err(insertion point)`. `None` if a slot points outside the heap (malformed or torn bytes).
+#[inline]
+fn search_slots<S: PageBytes + ?Sized>(
+    s: &S,
+    slots_at: usize,
+    count: usize,
+    heap_lo: usize,
+    prefix: usize,
+    key: &[u8],
+) -> Option<(Result<usize, usize>, u64)> {
+    let len = s.len();
+    let kh = head(key, prefix);
+    let key_rest = key.get(prefix + HEAD..).unwrap_or(&[]);
+    let (mut lo, mut hi) = (0, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let w = s.word(slots_at + mid * SLOT)?;
+        let (off, klen, h) = slot_fields(w);
+        let ord = match h.cmp(&kh) {
+            Ordering::Equal => {
+                // Equal heads: the keys agree up to `prefix + 4` (zero padding included); the rest decides, then
+                // the length (a key that ends inside the head is a prefix of the longer one).
+                if off < heap_lo || off + ENTRY_OVERHEAD + klen > len {
+                    return None;
+                }
+                let rest = klen.saturating_sub(prefix + HEAD);
+                let ord = if rest == 0 && key_rest.is_empty() {
+                    Ordering::Equal
+                } else {
+                    cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key_rest)?
+                };
+                ord.then(klen.cmp(&key.len()))
+            }
+            o => o,
+        };
+        match ord {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Greater => hi = mid,
+            Ordering::Equal => return Some((Ok(mid), w)),
+        }
+    }
+    Some((Err(lo), 0))
 }
 
 fn fence_len(raw: u16) -> usize {
@@ -364,6 +485,11 @@ pub fn init(b: &mut [u8], kind: u8, level: u8, link: u32, low: Fence<'_>, high: 
     wr16(b, OFF_LOW, fence_raw(low));
     wr16(b, OFF_HIGH, fence_raw(high));
     wr32(b, OFF_MAGIC, NODE_MAGIC);
+    let prefix = match (low, high) {
+        (Some(l), Some(h)) => l.iter().zip(h).take_while(|(a, b)| a == b).count(),
+        _ => 0,
+    };
+    wr16(b, OFF_PREFIX, prefix as u16);
     let mut at = HDR;
     for f in [low, high].into_iter().flatten() {
         b[at..at + f.len()].copy_from_slice(f);
@@ -382,7 +508,7 @@ pub fn init_dead(b: &mut [u8], next_free: u32) {
 /// Inserts `(key, val)` as entry `idx`, compacting if needed. `Ok(false)` if it does not fit (page unchanged).
 pub fn insert_at(b: &mut [u8], idx: usize, key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
     let n = Node::parse(b).ok_or(Malformed)?;
-    let (count, slots_at) = (n.count, n.slots_at);
+    let (count, slots_at, prefix) = (n.count, n.slots_at, n.prefix);
     if idx > count || key.len() >= INFINITE as usize || val.len() >= INFINITE as usize {
         return Err(Malformed);
     }
@@ -406,6 +532,8 @@ pub fn insert_at(b: &mut [u8], idx: usize, key: &[u8], val: &[u8]) -> Result<boo
     let s = slots_at + idx * SLOT;
     b.copy_within(s..slots_at + count * SLOT, s + SLOT);
     wr16(b, s, off as u16);
+    wr16(b, s + 2, key.len() as u16);
+    b[s + 4..s + 8].copy_from_slice(&head(key, prefix).to_le_bytes());
     wr16(b, OFF_COUNT, (count + 1) as u16);
     wr16(b, OFF_HEAP, off as u16);
     Ok(true)
@@ -477,7 +605,7 @@ pub fn fits<'e>(
     high: Fence<'_>,
     entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>,
 ) -> bool {
-    let fixed = HDR + low.map_or(0, <[u8]>::len) + high.map_or(0, <[u8]>::len);
+    let fixed = slots_start(low.map_or(0, <[u8]>::len), high.map_or(0, <[u8]>::len));
     let var: usize = entries.into_iter().map(|(k, v)| entry_size(k, v)).sum();
     fixed + var <= user_bytes
 }
@@ -732,6 +860,9 @@ pub trait PageBytes {
     fn len(&self) -> usize;
     /// Copies `dst.len()` bytes at `off` into `dst`; false if out of range.
     fn read(&self, off: usize, dst: &mut [u8]) -> bool;
+    /// The little-endian 8 bytes at `off`, a multiple of 8 (one aligned load in the pool's view); `None` if out of
+    /// range.
+    fn word(&self, off: usize) -> Option<u64>;
 }
 
 impl PageBytes for [u8] {
@@ -747,11 +878,9 @@ impl PageBytes for [u8] {
             None => false,
         }
     }
-}
-
-fn src16<S: PageBytes + ?Sized>(s: &S, off: usize) -> Option<u16> {
-    let mut b = [0u8; 2];
-    s.read(off, &mut b).then(|| u16::from_le_bytes(b))
+    fn word(&self, off: usize) -> Option<u64> {
+        rd64(self, off)
+    }
 }
 
 /// Compares the `len` bytes at `off` with `key`, reading in small chunks (no buffer, no allocation).
@@ -808,9 +937,12 @@ fn probe_inner<S: PageBytes + ?Sized>(
     value: Option<&mut Vec<u8>>,
 ) -> Option<Probe> {
     let len = s.len();
-    let mut h = [0u8; HDR];
-    if len > MAX_USER_BYTES || !s.read(0, &mut h) {
+    if len > MAX_USER_BYTES {
         return None;
+    }
+    let mut h = [0u8; HDR];
+    for (i, w) in h.chunks_exact_mut(8).enumerate() {
+        w.copy_from_slice(&s.word(i * 8)?.to_le_bytes());
     }
     if rd32(&h, OFF_MAGIC)? != NODE_MAGIC {
         return None;
@@ -828,81 +960,54 @@ fn probe_inner<S: PageBytes + ?Sized>(
     let count = rd16(&h, OFF_COUNT)? as usize;
     let heap_lo = rd16(&h, OFF_HEAP)? as usize;
     let (low_raw, high_raw) = (rd16(&h, OFF_LOW)?, rd16(&h, OFF_HIGH)?);
+    let prefix = rd16(&h, OFF_PREFIX)? as usize;
     let (low_len, high_len) = (fence_len(low_raw), fence_len(high_raw));
-    let slots_at = HDR + low_len + high_len;
-    if slots_at + count * SLOT > heap_lo || heap_lo > len {
+    let slots_at = slots_start(low_len, high_len);
+    if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
         return None;
     }
+    // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
     if low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
         return Some(Probe::Restart);
     }
     if high_raw != INFINITE && cmp_at(s, HDR + low_len, high_len, key)? != Ordering::Greater {
         return Some(Probe::Restart);
     }
-    // Entry i: (offset of the key, klen, vlen), all checked against the page, and how its key compares with
-    // `key`. One read fetches the entry header with the first key bytes, which settles most comparisons.
-    let entry = |i: usize| -> Option<(usize, usize, usize, Ordering)> {
-        let off = src16(s, slots_at + i * SLOT)? as usize;
+    let (pos, w) = search_slots(s, slots_at, count, heap_lo, prefix, key)?;
+    // The entry of slot word `w`: (start of its value, value length), checked against the page.
+    let value_of = |w: u64| -> Option<(usize, usize)> {
+        let (off, klen, _) = slot_fields(w);
         if off < heap_lo || off + ENTRY_OVERHEAD > len {
             return None;
         }
-        let mut chunk = [0u8; 64];
-        let n = chunk.len().min(len - off);
-        if !s.read(off, &mut chunk[..n]) {
+        let mut eh = [0u8; ENTRY_OVERHEAD];
+        if !s.read(off, &mut eh) || u16::from_le_bytes([eh[0], eh[1]]) as usize != klen {
             return None;
         }
-        let klen = u16::from_le_bytes([chunk[0], chunk[1]]) as usize;
-        let vlen = u16::from_le_bytes([chunk[2], chunk[3]]) as usize;
-        let k0 = off + ENTRY_OVERHEAD;
-        if k0 + klen + vlen > len {
-            return None;
-        }
-        let ord = if klen <= n - ENTRY_OVERHEAD {
-            chunk[ENTRY_OVERHEAD..ENTRY_OVERHEAD + klen].cmp(key)
-        } else {
-            cmp_at(s, k0, klen, key)?
-        };
-        Some((k0, klen, vlen, ord))
+        let (v0, vlen) = (off + ENTRY_OVERHEAD + klen, u16::from_le_bytes([eh[2], eh[3]]) as usize);
+        (v0 + vlen <= len).then_some((v0, vlen))
     };
-    let (mut lo, mut hi) = (0, count);
-    let mut hit = None;
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let (k0, klen, vlen, ord) = entry(mid)?;
-        match ord {
-            Ordering::Less => lo = mid + 1,
-            Ordering::Greater => hi = mid,
-            Ordering::Equal => {
-                hit = Some((mid, k0 + klen, vlen));
-                break;
-            }
-        }
-    }
+    let child_of = |w: u64| -> Option<u32> {
+        let (v0, vlen) = value_of(w)?;
+        let mut b = [0u8; 4];
+        (vlen == 4 && s.read(v0, &mut b)).then(|| u32::from_le_bytes(b))
+    };
     if kind == KIND_LEAF {
-        if let (Some((_, v0, vlen)), Some(out)) = (hit, value) {
+        let found = pos.is_ok();
+        if let (true, Some(out)) = (found, value) {
+            let (v0, vlen) = value_of(w)?;
             out.resize(vlen, 0);
             if !s.read(v0, out) {
                 return None;
             }
         }
-        return Some(Probe::Leaf { found: hit.is_some() });
+        return Some(Probe::Leaf { found });
     }
     // Inner: the child right of the last separator <= key (`link` if there is none).
-    let child = match hit {
-        Some((_, v0, 4)) => {
-            let mut b = [0u8; 4];
-            s.read(v0, &mut b).then(|| u32::from_le_bytes(b))?
-        }
-        Some(_) => return None,
-        None if lo == 0 => rd32(&h, OFF_LINK)?,
-        None => {
-            let (k0, klen, vlen, _) = entry(lo - 1)?;
-            if vlen != 4 {
-                return None;
-            }
-            let mut b = [0u8; 4];
-            s.read(k0 + klen, &mut b).then(|| u32::from_le_bytes(b))?
-        }
+    let child = match pos {
+        Ok(_) => child_of(w)?,
+        Err(0) => rd32(&h, OFF_LINK)?,
+        Err(i) => child_of(s.word(slots_at + (i - 1) * SLOT)?)?,
     };
     Some(Probe::Child {
         page: child,
@@ -1094,6 +1199,57 @@ mod tests {
                 b[at] = rng.random();
             }
             let _ = probe(&b[..], b"c\x05\x05", None, Some(&mut val));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+        /// Head-based search (on a plain slice and through `probe`) agrees with a linear search over sorted keys,
+        /// for keys that tie in their heads, end inside them, or hold zero bytes, under fences sharing a prefix.
+        #[test]
+        fn head_search_matches_linear(
+            prefix in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0xff]), 0..6),
+            suffixes in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 2, 0x80, 0xff]), 0..9), 1..60),
+            probes in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 2, 0x80, 0xff]), 0..9), 1..40),
+            inner in proptest::bool::ANY,
+            fenced in proptest::bool::ANY,
+        ) {
+            // Fences [prefix, prefix ++ ff ff ..): every key starting with `prefix` below the high fence is covered.
+            let low = prefix.clone();
+            let mut high = prefix.clone();
+            high.extend_from_slice(&[0xff; 10]);
+            let (lo_f, hi_f) = if fenced { (Some(&low[..]), Some(&high[..])) } else { (None, None) };
+            let mut b = vec![0u8; U];
+            let (kind, level) = if inner { (KIND_INNER, 1) } else { (KIND_LEAF, 0) };
+            init(&mut b, kind, level, 5, lo_f, hi_f);
+            let with_prefix = |s: &Vec<u8>| [&prefix[..], s].concat();
+            let mut keys: Vec<Vec<u8>> = suffixes.iter().map(with_prefix).collect();
+            keys.sort();
+            keys.dedup();
+            for (i, k) in keys.iter().enumerate() {
+                let n = Node::parse(&b).unwrap();
+                let at = n.search(k).unwrap().unwrap_err();
+                proptest::prop_assert!(insert_at(&mut b, at, k, &(i as u32).to_le_bytes()).unwrap());
+            }
+            let n = Node::parse(&b).unwrap();
+            proptest::prop_assert_eq!(n.check_slots(), Ok(()));
+            for p in probes.iter().map(with_prefix).chain(keys.iter().cloned()) {
+                let want = keys.binary_search(&p);
+                proptest::prop_assert_eq!(n.search(&p), Some(want), "key {:?}", p);
+                let mut val = Vec::new();
+                let got = probe(&b[..], &p, None, Some(&mut val));
+                if inner {
+                    let pos = match want { Ok(i) => i + 1, Err(i) => i };
+                    proptest::prop_assert_eq!(got, Probe::Child { page: n.child_at(pos).unwrap(), level: 0 });
+                } else {
+                    proptest::prop_assert_eq!(got, Probe::Leaf { found: want.is_ok() });
+                    if let Ok(i) = want {
+                        proptest::prop_assert_eq!(val, (i as u32).to_le_bytes().to_vec());
+                    }
+                }
+            }
         }
     }
 

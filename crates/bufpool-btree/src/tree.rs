@@ -51,7 +51,7 @@ pub const MAX_RESTARTS: usize = 1_000_000;
 /// The meta page.
 const META: PageNo = 0;
 const META_MAGIC: &[u8; 8] = b"BPTREE01";
-const META_FORMAT: u32 = 1;
+const META_FORMAT: u32 = 2;
 const M_FORMAT: usize = 8;
 const M_PAGE_SIZE: usize = 12;
 const M_ROOT: usize = 16;
@@ -92,6 +92,13 @@ impl PageBytes for ViewBytes<'_, '_> {
         match off.checked_add(dst.len()) {
             Some(end) if end <= self.0.len() => self.0.read_into(off, dst),
             _ => false,
+        }
+    }
+    #[inline]
+    fn word(&self, off: usize) -> Option<u64> {
+        match off.checked_add(8) {
+            Some(end) if end <= self.0.len() => Some(self.0.read_u64(off)),
+            _ => None,
         }
     }
 }
@@ -963,6 +970,11 @@ impl Tree {
                 "fences {:?}..{:?}, parent says {low:?}..{high:?}",
                 n.low(),
                 n.high()
+            ));
+        }
+        if let Err(i) = n.check_slots() {
+            return fail(format!(
+                "slot {i}: key length or head disagrees with its entry (or the prefix, if {i} = count)"
             ));
         }
         let mut prev: Option<&[u8]> = None;
