@@ -863,6 +863,8 @@ pub trait PageBytes {
     /// The little-endian 8 bytes at `off`, a multiple of 8 (one aligned load in the pool's view); `None` if out of
     /// range.
     fn word(&self, off: usize) -> Option<u64>;
+    /// A hint that bytes `off..off + len` are about to be read (the pool's view prefetches their cache lines).
+    fn prefetch(&self, _off: usize, _len: usize) {}
 }
 
 impl PageBytes for [u8] {
@@ -966,6 +968,9 @@ fn probe_inner<S: PageBytes + ?Sized>(
     if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
         return None;
     }
+    // The slot array is read next, a word at a time by the binary search: start all its cache lines now, so their
+    // misses overlap instead of following one another.
+    s.prefetch(slots_at, count * SLOT);
     // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
     if low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
         return Some(Probe::Restart);

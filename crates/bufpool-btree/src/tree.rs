@@ -101,6 +101,10 @@ impl PageBytes for ViewBytes<'_, '_> {
             _ => None,
         }
     }
+    #[inline]
+    fn prefetch(&self, off: usize, len: usize) {
+        self.0.prefetch(off, len);
+    }
 }
 
 /// Counts of a tree's pages and entries, from [`Tree::check`].
@@ -345,7 +349,18 @@ impl Tree {
 
     /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
     /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
-    fn descend(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+    fn descend(&self, key: &[u8], value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+        self.descend_until(key, value, false)
+    }
+
+    /// [`Tree::descend`], or with `stop_above_leaf` only to the parent of the leaf: then the returned page number is
+    /// the leaf's as the parent names it (not yet read, so `found` is false; the leaf's own fences validate it).
+    fn descend_until(
+        &self,
+        key: &[u8],
+        mut value: Option<&mut Vec<u8>>,
+        stop_above_leaf: bool,
+    ) -> Result<(PageNo, bool)> {
         let mut restarts = 0;
         'restart: loop {
             let mut no = self.root.load(Ordering::Acquire);
@@ -360,6 +375,7 @@ impl Tree {
                         continue 'restart;
                     }
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                    Probe::Child { page, level: 0 } if stop_above_leaf => return Ok((page, false)),
                     Probe::Child { page, level } => {
                         no = page;
                         expect = Some(level);
@@ -370,8 +386,10 @@ impl Tree {
         }
     }
 
-    /// Leaves in `buf` a consistent copy of the leaf covering `key` and returns its page number.
-    fn find_leaf(&self, key: &[u8], buf: &mut [u8]) -> Result<PageNo> {
+    /// The leaf covering `key` and the leaves after it under the same parent whose keys may lie before `end` (at
+    /// most [`RANGE_RUN_MAX`]), read from a consistent copy of the parent (in `buf`). Leaves are not read: the
+    /// caller validates each by its fences.
+    fn leaf_run(&self, key: &[u8], end: &Bound<Vec<u8>>, buf: &mut [u8]) -> Result<VecDeque<PageNo>> {
         let mut restarts = 0;
         'restart: loop {
             let mut no = self.root.load(Ordering::Acquire);
@@ -390,14 +408,24 @@ impl Tree {
                     continue 'restart;
                 }
                 if n.is_leaf() {
-                    return Ok(no);
+                    return Ok(VecDeque::from([no]));
                 }
-                let child = n
-                    .child_pos(key)
-                    .and_then(|p| n.child_at(p))
-                    .ok_or_else(|| self.corrupt(no, "bad inner entry"))?;
-                expect = Some(n.level() - 1);
-                no = child;
+                let bad = || self.corrupt(no, "bad inner entry");
+                let pos = n.child_pos(key).ok_or_else(bad)?;
+                if n.level() > 1 {
+                    expect = Some(n.level() - 1);
+                    no = n.child_at(pos).ok_or_else(bad)?;
+                    continue;
+                }
+                let mut run = VecDeque::new();
+                for p in pos..n.children().min(pos + RANGE_RUN_MAX) {
+                    let (low, _) = n.child_bounds(p).ok_or_else(bad)?;
+                    if p > pos && !low.is_none_or(|l| before_end(end, l)) {
+                        break;
+                    }
+                    run.push_back(n.child_at(p).ok_or_else(bad)?);
+                }
+                return Ok(run);
             }
         }
     }
@@ -417,28 +445,25 @@ impl Tree {
         self.get_with(key, |v| v.map(<[u8]>::to_vec))
     }
 
-    /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order, sharing the
-    /// copies of inner nodes between neighbouring keys to find every key's leaf first; then the missing leaves are
-    /// prefetched (`BufferPool::prefetch`) and the leaves read. Every result reflects the tree at some moment
-    /// during the call.
+    /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order (neighbours share
+    /// their paths in the cache); every key's leaf is found first (inner nodes only), then the leaves that are not
+    /// resident are prefetched together (`BufferPool::prefetch`, so their reads overlap instead of queueing one by
+    /// one), then each key is looked up in its leaf. Every result reflects the tree at some moment during the call.
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         for k in keys {
             self.check_key(k)?;
         }
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&i| keys[i]);
-        // Phase 1: each key's leaf page, through a stack of shared inner-node copies.
-        let mut stack: Vec<Vec<u8>> = Vec::new();
         let mut leaf_of = Vec::with_capacity(order.len());
         for &i in &order {
-            leaf_of.push(self.leaf_no_shared(keys[i], &mut stack)?);
+            leaf_of.push(self.descend_until(keys[i], None, true)?.0);
         }
-        // Start the reads of the leaves that are not resident, so phase 2's misses overlap instead of queueing
-        // one by one (the pool's I/O workers complete them). A hint: errors surface in phase 2's own reads.
+        // A hint: errors surface in the leaf reads below.
         let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
         pages.dedup();
         let _ = self.pool.prefetch(&pages);
-        // Phase 2: look each key up in its leaf; a key the leaf no longer covers takes a normal lookup.
+        // Each key in its leaf; a key the leaf no longer covers (split or merged meanwhile) takes a normal lookup.
         let mut out = vec![None; keys.len()];
         let mut val = Vec::new();
         for (j, &i) in order.iter().enumerate() {
@@ -454,53 +479,6 @@ impl Tree {
             };
         }
         Ok(out)
-    }
-
-    /// The leaf page number for `key`, reusing the copies of inner nodes in `stack` (root first) that still
-    /// cover it. Copies may be stale; the leaf read afterwards is validated by its fences.
-    fn leaf_no_shared(&self, key: &[u8], stack: &mut Vec<Vec<u8>>) -> Result<PageNo> {
-        let mut restarts = 0;
-        loop {
-            while stack
-                .last()
-                .is_some_and(|b| !Node::parse(b).is_some_and(|n| n.covers(key)))
-            {
-                stack.pop();
-            }
-            if stack.is_empty() {
-                let root = self.root.load(Ordering::Acquire);
-                let mut b = vec![0u8; self.limits.user_bytes];
-                self.copy_page(root, &mut b)?;
-                match Node::parse(&b) {
-                    Some(n) if n.covers(key) && n.is_leaf() => return Ok(root),
-                    Some(n) if n.covers(key) => stack.push(b),
-                    _ => {
-                        self.restart(&mut restarts)?;
-                        continue;
-                    }
-                }
-            }
-            let Some(n) = stack.last().and_then(|top| Node::parse(top)) else {
-                return Err(Error::Invariant("inner-node stack lost its copy".into()));
-            };
-            let child = n
-                .child_pos(key)
-                .and_then(|p| n.child_at(p))
-                .ok_or(Error::Invariant("bad inner entry in a validated copy".into()))?;
-            if n.level() == 1 {
-                return Ok(child);
-            }
-            let level = n.level();
-            let mut b = vec![0u8; self.limits.user_bytes];
-            self.copy_page(child, &mut b)?;
-            match Node::parse(&b) {
-                Some(c) if c.covers(key) && c.level() + 1 == level => stack.push(b),
-                _ => {
-                    stack.clear();
-                    self.restart(&mut restarts)?;
-                }
-            }
-        }
     }
 
     /// Inserts `key` with `val`, replacing any value it had. Not durable until [`Tree::commit`].
@@ -875,7 +853,8 @@ impl Tree {
             batch: VecDeque::new(),
             from: Some(own(range.start_bound())),
             end: own(range.end_bound()),
-            next_leaf: None,
+            upcoming: VecDeque::new(),
+            prefetched: 0,
         }
     }
 
@@ -1004,6 +983,22 @@ impl Tree {
     }
 }
 
+/// Leaves a range scan keeps prefetched ahead of the one being read (`BufferPool::prefetch`), so a cold scan
+/// keeps that many reads in flight.
+pub const RANGE_READAHEAD: usize = 16;
+
+/// Most leaves taken from one parent at a time by a range scan.
+const RANGE_RUN_MAX: usize = 256;
+
+/// True if `k` lies before the end bound of a range.
+fn before_end(end: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+    match end {
+        Bound::Included(e) => k <= e.as_slice(),
+        Bound::Excluded(e) => k < e.as_slice(),
+        Bound::Unbounded => true,
+    }
+}
+
 /// Iterator returned by [`Tree::range`]: `(key, value)` pairs in key order, or the error that ended the scan.
 pub struct RangeIter<'t> {
     tree: &'t Tree,
@@ -1012,8 +1007,10 @@ pub struct RangeIter<'t> {
     /// Lower bound of the keys not yet returned; `None` once the scan is over.
     from: Option<Bound<Vec<u8>>>,
     end: Bound<Vec<u8>>,
-    /// The next leaf by sibling link, with the low fence it must have to continue the scan.
-    next_leaf: Option<PageNo>,
+    /// The leaves expected next, in key order, as their parent listed them; each is validated when read.
+    upcoming: VecDeque<PageNo>,
+    /// How many of `upcoming` (from the front) have been prefetched.
+    prefetched: usize,
 }
 
 impl std::fmt::Debug for RangeIter<'_> {
@@ -1026,15 +1023,25 @@ impl std::fmt::Debug for RangeIter<'_> {
 }
 
 impl RangeIter<'_> {
-    fn before_end(&self, k: &[u8]) -> bool {
-        match &self.end {
-            Bound::Included(e) => k <= e.as_slice(),
-            Bound::Excluded(e) => k < e.as_slice(),
-            Bound::Unbounded => true,
+    /// Prefetches the upcoming leaves up to [`RANGE_READAHEAD`] that are not prefetched yet.
+    fn read_ahead(&mut self) {
+        let want = self.upcoming.len().min(RANGE_READAHEAD);
+        if self.prefetched < want {
+            let pages: Vec<PageId> = self
+                .upcoming
+                .range(self.prefetched..want)
+                .map(|&p| self.tree.pid(p))
+                .collect();
+            // A hint: a failed or skipped prefetch only means the leaf's own read does the I/O.
+            let _ = self.tree.pool.prefetch(&pages);
+            self.prefetched = want;
         }
     }
 
-    /// Copies the next leaf, moves its pairs in range into `batch`, and prefetches the leaf after it.
+    /// Reads the next leaf, moves its pairs in range into `batch`, and keeps [`RANGE_READAHEAD`] leaves after it
+    /// prefetched. The next leaves come from their parent's list (one descent per parent, not per leaf); a leaf
+    /// that no longer covers the scan position (split or merged since the parent was read) sends the scan back
+    /// through a descent.
     fn fill(&mut self) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
@@ -1043,16 +1050,23 @@ impl RangeIter<'_> {
             Bound::Included(k) | Bound::Excluded(k) => k,
             Bound::Unbounded => &[],
         };
-        // Follow the sibling link if that leaf still starts exactly where the last one ended; else descend.
-        let mut found = None;
-        if let Some(next) = self.next_leaf.take() {
-            self.tree.copy_page(next, &mut self.buf)?;
-            if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.low() == Some(start)) {
-                found = Some(next);
+        let mut restarts = 0;
+        loop {
+            if self.upcoming.is_empty() {
+                self.upcoming = self.tree.leaf_run(start, &self.end, &mut self.buf)?;
+                self.prefetched = 0;
             }
-        }
-        if found.is_none() {
-            self.tree.find_leaf(start, &mut self.buf)?;
+            let Some(no) = self.upcoming.pop_front() else {
+                return Err(Error::Invariant("an inner node listed no leaf".into()));
+            };
+            self.prefetched = self.prefetched.saturating_sub(1);
+            self.read_ahead();
+            self.tree.copy_page(no, &mut self.buf)?;
+            if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.covers(start)) {
+                break;
+            }
+            self.upcoming.clear();
+            self.tree.restart(&mut restarts)?;
         }
         let n = Node::parse(&self.buf).ok_or(Error::Invariant("leaf copy".into()))?;
         for i in 0..n.count() {
@@ -1062,19 +1076,23 @@ impl RangeIter<'_> {
                 Bound::Excluded(s) => k > s.as_slice(),
                 Bound::Unbounded => true,
             };
-            if after_start && self.before_end(k) {
+            if after_start && before_end(&self.end, k) {
                 self.batch.push_back((k.to_vec(), v.to_vec()));
             }
         }
-        if let Some(h) = n.high() {
-            if self.before_end(h) {
-                self.from = Some(Bound::Included(h.to_vec()));
-                self.next_leaf = Some(n.link());
-                // Start reading the next leaf while the caller consumes this one (a hint: a failed or skipped
-                // prefetch only means the next `fill` reads it itself).
-                let _ = self.tree.pool.prefetch(&[self.tree.pid(n.link())]);
-            }
+        let next = n.high().filter(|h| before_end(&self.end, h)).map(<[u8]>::to_vec);
+        let Some(next) = next else {
+            self.upcoming.clear();
+            return Ok(());
+        };
+        if self.upcoming.is_empty() {
+            // The parent's list is used up: read the next parent's now, so its leaves are prefetched while the
+            // caller consumes this batch rather than read one by one on the next call.
+            self.upcoming = self.tree.leaf_run(&next, &self.end, &mut self.buf)?;
+            self.prefetched = 0;
+            self.read_ahead();
         }
+        self.from = Some(Bound::Included(next));
         Ok(())
     }
 }

@@ -285,6 +285,27 @@ impl FrameMemory {
         Some(u64::from_le(w.load(Relaxed)))
     }
 
+    /// Asks the CPU to start loading the cache lines of bytes `offset..offset + len` of frame `idx`'s page (clamped
+    /// to the page). A hint: no load is made, nothing can fault, and it compiles to nothing off x86-64.
+    #[inline]
+    pub(crate) fn prefetch(&self, idx: u32, offset: usize, len: usize) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let end = offset.saturating_add(len).min(self.page_size);
+            let base = self.page_ptr(idx);
+            let mut at = offset & !63;
+            while at < end {
+                // SAFETY: at < page_size, so the address lies inside frame idx's page (valid for the pool's
+                // lifetime); a prefetch makes no access the memory model sees and cannot fault.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(at).cast::<i8>()) };
+                at += 64;
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        let _ = (idx, offset, len);
+    }
+
     /// Copies `dst.len()` bytes at `offset` of frame `idx`'s page into `dst` with atomic loads, without a latch.
     /// The bytes may be torn by a concurrent writer: callers validate the version afterwards.
     #[inline]

@@ -222,6 +222,16 @@ impl PageView<'_> {
         u64::from_le_bytes(self.read_array(offset))
     }
 
+    /// Starts loading bytes `offset..offset + len` of the user region into the CPU cache (a hint; clamped to the
+    /// page, no effect on correctness). A search that knows which part of the page it will read next, such as a
+    /// node's slot array after its header, can overlap those cache misses instead of taking them one by one.
+    #[inline]
+    pub fn prefetch(&self, offset: usize, len: usize) {
+        self.pool
+            .memory()
+            .prefetch(self.idx, PAGE_HEADER_SIZE.saturating_add(offset), len);
+    }
+
     /// A copy of the whole user region.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut v = vec![0u8; self.len()];
