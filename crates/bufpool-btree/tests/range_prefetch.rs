@@ -1,4 +1,4 @@
-//! A range scan over a tree that is not in memory prefetches the next leaf while the caller consumes the current
+//! A range scan over a tree that is not in memory keeps the next leaves prefetched while the caller consumes the current
 //! one: the scan returns every key in order, and the pool's stats show the prefetches.
 
 use bufpool_btree::{open_dir, Options};
@@ -42,4 +42,47 @@ fn cold_range_scan_prefetches_next_leaves() {
     let leaves = tree.check().unwrap();
     let prefetched = tree.pool().stats().prefetched - before;
     assert!(prefetched > 0, "the scan prefetched nothing ({leaves:?})");
+}
+
+/// Loads `n` keys (`u32` big-endian, 100-byte values) into a tree in `dir`, closes it, and reopens it with a cold
+/// pool of `frames` frames.
+fn cold_tree(dir: &std::path::Path, n: u32, frames: usize) -> bufpool_btree::Tree {
+    let opts = |frames| Options {
+        frames,
+        page_size: 4096,
+    };
+    let tree = open_dir(dir, opts(4096)).unwrap();
+    for i in 0..n {
+        tree.put(&i.to_be_bytes(), &[7u8; 100]).unwrap();
+    }
+    tree.commit().unwrap();
+    tree.close().unwrap();
+    open_dir(dir, opts(frames)).unwrap()
+}
+
+#[test]
+fn readahead_is_a_window_and_stops_at_the_range_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = cold_tree(dir.path(), 20_000, 256);
+    // The first pair of a cold full scan has the next RANGE_READAHEAD leaves requested already.
+    let before = tree.pool().stats().prefetched;
+    let mut scan = tree.range(..);
+    assert_eq!(scan.next().unwrap().unwrap().0, 0u32.to_be_bytes());
+    let started = tree.pool().stats().prefetched - before;
+    assert!(
+        started >= bufpool_btree::RANGE_READAHEAD as u64,
+        "one leaf into a cold scan only {started} leaves were prefetched"
+    );
+    drop(scan);
+    // A short range prefetches nothing past its end: 100 keys on leaves that hold 17 to 34 of them span at most 7
+    // leaves (the first is read, not prefetched), well inside the 16-leaf window.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = cold_tree(dir.path(), 20_000, 256);
+    let before = tree.pool().stats().prefetched;
+    let (lo, hi) = (10_000u32.to_be_bytes(), 10_100u32.to_be_bytes());
+    let got: Vec<_> = tree.range(&lo[..]..&hi[..]).map(|kv| kv.unwrap().0).collect();
+    assert_eq!(got.len(), 100);
+    assert!(got.windows(2).all(|w| w[0] < w[1]));
+    let started = tree.pool().stats().prefetched - before;
+    assert!(started <= 6, "a 100-key range prefetched {started} leaves");
 }
