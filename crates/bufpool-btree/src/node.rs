@@ -695,17 +695,42 @@ pub fn split_leaf(
         return Err(Malformed);
     }
     let mut es = entries(&n)?;
-    match es.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
-        Ok(i) => es[i].1 = val.to_vec(),
-        Err(i) => es.insert(i, (key.to_vec(), val.to_vec())),
-    }
+    let appended = match es.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+        Ok(i) => {
+            es[i].1 = val.to_vec();
+            false
+        }
+        Err(i) => {
+            es.insert(i, (key.to_vec(), val.to_vec()));
+            i == es.len() - 1
+        }
+    };
     if es.len() < 2 {
         return Err(Malformed);
     }
     let low = n.low().map(<[u8]>::to_vec);
     let high = n.high().map(<[u8]>::to_vec);
     let next = n.link();
-    let m = split_point(&es);
+    // A key past every other in the rightmost leaf is most likely the next of an ascending run (sequence numbers,
+    // timestamps): keep the old entries together and start the new leaf with the new key, so an ascending load
+    // leaves full leaves behind instead of half-full ones (PostgreSQL's rightmost split does the same).
+    // (The left leaf gains a high fence, so it may have to give up a few more entries than the new one.)
+    let m = if appended && high.is_none() {
+        let mut m = es.len() - 1;
+        while m > 1
+            && !fits(
+                left.len(),
+                low.as_deref(),
+                Some(&shortest_separator(&es[m - 1].0, &es[m].0)),
+                es[..m].iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+            )
+        {
+            m -= 1;
+        }
+        m
+    } else {
+        split_point(&es)
+    };
     let sep = shortest_separator(&es[m - 1].0, &es[m].0);
     let pairs = |s: &[(Vec<u8>, Vec<u8>)]| -> Vec<(Vec<u8>, Vec<u8>)> { s.to_vec() };
     let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
@@ -1095,6 +1120,33 @@ mod tests {
         assert_eq!(ln.link(), 42);
         assert!(keys(&l).iter().all(|k| k.as_slice() < sep.as_slice()));
         assert!(keys(&r).iter().all(|k| k.as_slice() >= sep.as_slice()));
+    }
+
+    #[test]
+    fn ascending_appends_leave_full_leaves() {
+        // The rightmost leaf split by a key past all others keeps every old entry; any other split halves.
+        let v = vec![1u8; 100];
+        let fill = |low: Fence<'_>, high: Fence<'_>| {
+            let mut l = leaf(low, high);
+            let mut i = 0u32;
+            while leaf_upsert(&mut l, &(1000 + i).to_be_bytes(), &v).unwrap() {
+                i += 1;
+            }
+            (l, i as usize)
+        };
+        let (mut l, n) = fill(None, None);
+        let mut r = vec![0u8; U];
+        split_leaf(&mut l, &mut r, 9, &5000u32.to_be_bytes(), &v).unwrap();
+        assert_eq!(
+            (Node::parse(&l).unwrap().count(), Node::parse(&r).unwrap().count()),
+            (n, 1)
+        );
+        let (mut l, n) = fill(None, Some(&[0xff]));
+        split_leaf(&mut l, &mut r, 9, &5000u32.to_be_bytes(), &v).unwrap();
+        assert!(Node::parse(&r).unwrap().count() >= n / 2);
+        let (mut l, n) = fill(None, None);
+        split_leaf(&mut l, &mut r, 9, &999u32.to_be_bytes(), &v).unwrap();
+        assert!(Node::parse(&r).unwrap().count() >= n / 2);
     }
 
     #[test]

@@ -194,8 +194,8 @@ fn get_many_with_frames(frames: usize) {
 
 #[test]
 fn underfull_leaf_next_to_a_full_one_is_evened_out() {
-    // 950-byte values: four fit a 4 KiB leaf, five do not. Sequential inserts leave leaves of three: [0 10 20],
-    // [30 40 50], ...; key 35 fills the second leaf to four.
+    // 950-byte values: four fit a 4 KiB leaf, five do not. Ascending inserts fill leaves to four: [0 10 20 30],
+    // [40 50 60 70], ...; key 5 then splits the first: [0 5 10] [20 30] [40 50 60 70] ...
     let dir = tempfile::tempdir().unwrap();
     let tree = common::open(dir.path(), 64);
     let k = |i: u64| (i * 10).to_be_bytes();
@@ -203,20 +203,19 @@ fn underfull_leaf_next_to_a_full_one_is_evened_out() {
     for i in 0..30 {
         tree.put(&k(i), &v).unwrap();
     }
-    tree.put(&35u64.to_be_bytes(), &v).unwrap();
+    tree.put(&5u64.to_be_bytes(), &v).unwrap();
     let before = tree.check().unwrap();
-    // Leaving [20] alone (underfull), which cannot merge with the full [30 35 40 50]: redistribution instead.
-    assert!(tree.delete(&k(0)).unwrap());
-    assert!(tree.delete(&k(1)).unwrap());
+    // Leaving [30] alone (underfull), which cannot merge with the full [40 50 60 70]: redistribution instead.
+    assert!(tree.delete(&k(2)).unwrap());
     let after = tree.check().unwrap();
     assert_eq!(after.leaves, before.leaves);
-    // Redistributed to [20 30 35] [40 50]: deleting 20 leaves two entries, no underflow, still no merge. Without
+    // Redistributed to [30 40 50] [60 70]: deleting 30 leaves two entries, no underflow, still no merge. Without
     // redistribution the leaf would now be empty and merge into its sibling.
-    assert!(tree.delete(&k(2)).unwrap());
+    assert!(tree.delete(&k(3)).unwrap());
     let last = tree.check().unwrap();
     assert_eq!(last.leaves, before.leaves, "{before:?} {last:?}");
-    for i in 3..30 {
+    for i in (0..30).filter(|&i| i != 2 && i != 3) {
         assert_eq!(tree.get(&k(i)).unwrap().as_deref(), Some(&v[..]));
     }
-    assert_eq!(tree.get(&35u64.to_be_bytes()).unwrap().as_deref(), Some(&v[..]));
+    assert_eq!(tree.get(&5u64.to_be_bytes()).unwrap().as_deref(), Some(&v[..]));
 }
