@@ -223,19 +223,27 @@ pub(crate) struct FrameMemory {
 
 const HUGE_PAGE: usize = 2 << 20;
 
+/// Asks the CPU to start loading the cache line holding `p` into its caches. A hint: no load the memory model
+/// sees is made, nothing can fault whatever `p` is, and it compiles to nothing off x86-64 (and under Miri).
+#[inline(always)]
+pub(crate) fn prefetch_line<T>(p: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: PREFETCHT0 neither reads memory as far as the program can observe nor faults, for any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = p;
+}
+
 impl FrameMemory {
     pub(crate) fn new(frames: usize, page_size: usize) -> FrameMemory {
         let len = frames * page_size;
-        let align = if len >= HUGE_PAGE { HUGE_PAGE } else { page_size };
-        let buf = AlignedBuf::zeroed_aligned(len, align);
-        #[cfg(target_os = "linux")]
-        if len >= HUGE_PAGE {
-            // SAFETY: the range is exactly our own live allocation; MADV_HUGEPAGE is advice and never changes
-            // its contents or validity. A failure (no THP support) is harmless and ignored.
-            unsafe {
-                libc::madvise(buf.as_ptr().cast(), buf.len(), libc::MADV_HUGEPAGE);
-            }
-        }
+        let buf = if len >= HUGE_PAGE {
+            AlignedBuf::zeroed_huge(len, HUGE_PAGE)
+        } else {
+            AlignedBuf::zeroed_aligned(len, page_size)
+        };
         FrameMemory { buf, page_size }
     }
 
@@ -286,24 +294,16 @@ impl FrameMemory {
     }
 
     /// Asks the CPU to start loading the cache lines of bytes `offset..offset + len` of frame `idx`'s page (clamped
-    /// to the page). A hint: no load is made, nothing can fault, and it compiles to nothing off x86-64.
+    /// to the page). A hint: see [`prefetch_line`].
     #[inline]
     pub(crate) fn prefetch(&self, idx: u32, offset: usize, len: usize) {
-        #[cfg(all(target_arch = "x86_64", not(miri)))]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let end = offset.saturating_add(len).min(self.page_size);
-            let base = self.page_ptr(idx);
-            let mut at = offset & !63;
-            while at < end {
-                // SAFETY: at < page_size, so the address lies inside frame idx's page (valid for the pool's
-                // lifetime); a prefetch makes no access the memory model sees and cannot fault.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(at).cast::<i8>()) };
-                at += 64;
-            }
+        let end = offset.saturating_add(len).min(self.page_size);
+        let mut at = offset & !63;
+        while at < end {
+            // at < page_size: inside frame idx's page.
+            prefetch_line(self.page_ptr(idx).wrapping_add(at));
+            at += 64;
         }
-        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-        let _ = (idx, offset, len);
     }
 
     /// Copies `dst.len()` bytes at `offset` of frame `idx`'s page into `dst` with atomic loads, without a latch.

@@ -256,11 +256,39 @@ impl AlignedBuf {
 
     /// A zeroed buffer of `len` bytes aligned to `align` (a power of two, at least [`IO_ALIGN`]).
     pub fn zeroed_aligned(len: usize, align: usize) -> AlignedBuf {
+        Self::zeroed_with(len, align, false)
+    }
+
+    /// A zeroed buffer of `len` bytes aligned to `align`, backed by transparent huge pages where the kernel
+    /// grants them (Linux `MADV_HUGEPAGE`, given before the memory is first touched: advice given after zeroing
+    /// finds it already mapped in base pages). For frame memory, where a TLB miss per page access would
+    /// otherwise join every cache miss.
+    pub fn zeroed_huge(len: usize, align: usize) -> AlignedBuf {
+        Self::zeroed_with(len, align, true)
+    }
+
+    fn zeroed_with(len: usize, align: usize, huge: bool) -> AlignedBuf {
         let align = align.max(IO_ALIGN);
         let len = len.max(1).div_ceil(IO_ALIGN) * IO_ALIGN;
         let layout = Layout::from_size_align(len, align).expect("power-of-two alignment and a sane size");
-        // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
-        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let raw = if huge {
+            // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
+            let raw = unsafe { alloc::alloc(layout) };
+            if !raw.is_null() {
+                #[cfg(all(target_os = "linux", not(miri)))]
+                // SAFETY: the range is exactly the allocation just made; MADV_HUGEPAGE is advice that never changes
+                // contents or validity. A failure (no THP support) is harmless and ignored.
+                unsafe {
+                    libc::madvise(raw.cast(), len, libc::MADV_HUGEPAGE);
+                }
+                // SAFETY: raw is valid for len bytes (just allocated with this layout); zeroing initialises them.
+                unsafe { std::ptr::write_bytes(raw, 0, len) };
+            }
+            raw
+        } else {
+            // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
+            unsafe { alloc::alloc_zeroed(layout) }
+        };
         let Some(ptr) = NonNull::new(raw) else {
             alloc::handle_alloc_error(layout)
         };
