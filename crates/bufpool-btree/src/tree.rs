@@ -349,18 +349,7 @@ impl Tree {
 
     /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
     /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
-    fn descend(&self, key: &[u8], value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
-        self.descend_until(key, value, false)
-    }
-
-    /// [`Tree::descend`], or with `stop_above_leaf` only to the parent of the leaf: then the returned page number is
-    /// the leaf's as the parent names it (not yet read, so `found` is false; the leaf's own fences validate it).
-    fn descend_until(
-        &self,
-        key: &[u8],
-        mut value: Option<&mut Vec<u8>>,
-        stop_above_leaf: bool,
-    ) -> Result<(PageNo, bool)> {
+    fn descend(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
         let mut restarts = 0;
         'restart: loop {
             let mut no = self.root.load(Ordering::Acquire);
@@ -375,7 +364,6 @@ impl Tree {
                         continue 'restart;
                     }
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
-                    Probe::Child { page, level: 0 } if stop_above_leaf => return Ok((page, false)),
                     Probe::Child { page, level } => {
                         no = page;
                         expect = Some(level);
@@ -445,38 +433,54 @@ impl Tree {
         self.get_with(key, |v| v.map(<[u8]>::to_vec))
     }
 
-    /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Keys are visited in sorted order (neighbours share
-    /// their paths in the cache); every key's leaf is found first (inner nodes only), then the leaves that are not
-    /// resident are prefetched together (`BufferPool::prefetch`, so their reads overlap instead of queueing one by
-    /// one), then each key is looked up in its leaf. Every result reflects the tree at some moment during the call.
+    /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Every result reflects the tree at some moment
+    /// during the call.
+    ///
+    /// The batch descends level by level, in key order (neighbours share upper nodes), and each level is read in
+    /// three passes over the batch, so the cache misses of different keys overlap instead of following one
+    /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
+    /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of nodes that are not resident
+    /// (`BufferPool::prefetch`), then probe each node in place. A key whose node changed meanwhile (the probe
+    /// asks for a restart) takes a normal [`Tree::get`].
     pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         for k in keys {
             self.check_key(k)?;
         }
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_unstable_by_key(|&i| keys[i]);
-        let mut leaf_of = Vec::with_capacity(order.len());
-        for &i in &order {
-            leaf_of.push(self.descend_until(keys[i], None, true)?.0);
-        }
-        // A hint: errors surface in the leaf reads below.
-        let mut pages: Vec<PageId> = leaf_of.iter().map(|&no| self.pid(no)).collect();
-        pages.dedup();
-        let _ = self.pool.prefetch(&pages);
-        // Each key in its leaf; a key the leaf no longer covers (split or merged meanwhile) takes a normal lookup.
+        let root = self.root.load(Ordering::Acquire);
+        // Pending keys: (index into `keys`, node to probe next, the level that node must have).
+        let mut at: Vec<(usize, PageNo, Option<u8>)> = order.iter().map(|&i| (i, root, None)).collect();
+        let mut next = Vec::with_capacity(at.len());
         let mut out = vec![None; keys.len()];
         let mut val = Vec::new();
-        for (j, &i) in order.iter().enumerate() {
-            let key = keys[i];
-            let no = leaf_of[j];
-            let p = self.pool.read_optimistic(self.pid(no), |v| {
-                node::probe(&ViewBytes(v), key, Some(0), Some(&mut val))
-            })?;
-            out[i] = match p {
-                Probe::Leaf { found } => found.then(|| val.clone()),
-                Probe::Restart | Probe::Child { .. } => self.get(key)?,
-                Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
-            };
+        let mut pages = Vec::with_capacity(at.len());
+        while !at.is_empty() {
+            pages.clear();
+            pages.extend(at.iter().map(|&(_, no, _)| self.pid(no)));
+            pages.dedup();
+            for &p in &pages {
+                self.pool.prefetch_lookup(p);
+            }
+            for &p in &pages {
+                self.pool.prefetch_frame(p, BATCH_NODE_PREFETCH);
+            }
+            // A hint: errors surface in the probes' own reads.
+            let _ = self.pool.prefetch(&pages);
+            for &(i, no, expect) in &at {
+                let key = keys[i];
+                let p = self.pool.read_optimistic(self.pid(no), |v| {
+                    node::probe(&ViewBytes(v), key, expect, Some(&mut val))
+                })?;
+                match p {
+                    Probe::Child { page, level } => next.push((i, page, Some(level))),
+                    Probe::Leaf { found } => out[i] = found.then(|| val.clone()),
+                    Probe::Restart => out[i] = self.get(key)?,
+                    Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                }
+            }
+            std::mem::swap(&mut at, &mut next);
+            next.clear();
         }
         Ok(out)
     }
@@ -982,6 +986,10 @@ impl Tree {
         Ok(())
     }
 }
+
+/// Bytes of each node `get_many` prefetches into the cache before probing it: header, fences and the slot array
+/// of a leaf of 8-byte keys (the probe itself prefetches the rest of a larger slot array).
+const BATCH_NODE_PREFETCH: usize = 320;
 
 /// Leaves a range scan keeps prefetched ahead of the one being read (`BufferPool::prefetch`), so a cold scan
 /// keeps that many reads in flight.

@@ -49,9 +49,32 @@ fn run(threads: u64, ops: usize, frames: usize) {
                                 let had = model.remove(&own).is_some();
                                 assert_eq!(tree.delete(&key(own)).unwrap(), had);
                             }
-                            8..=9 => {
+                            8 => {
                                 let want = model.get(&own).map(|&v| value(own, v));
                                 assert_eq!(tree.get(&key(own)).unwrap(), want, "thread {t} id {own}");
+                            }
+                            9 => {
+                                // A batch descending while others split and merge: own keys exact, shared keys
+                                // absent or holding a value of their own.
+                                let ids: Vec<u64> = (0..16u64)
+                                    .map(|j| {
+                                        let r = mix(rng ^ j);
+                                        if j % 2 == 0 {
+                                            t * 1_000_000 + r % OWN_IDS
+                                        } else {
+                                            SHARED_BASE + r % SHARED_IDS
+                                        }
+                                    })
+                                    .collect();
+                                let keys: Vec<_> = ids.iter().map(|&id| key(id)).collect();
+                                let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+                                for (&id, got) in ids.iter().zip(tree.get_many(&refs).unwrap()) {
+                                    if id < SHARED_BASE {
+                                        assert_eq!(got, model.get(&id).map(|&v| value(id, v)), "batch id {id}");
+                                    } else if let Some(v) = got {
+                                        assert_eq!(v[..8], id.to_le_bytes(), "batch: shared value of another key");
+                                    }
+                                }
                             }
                             10..=11 => tree.put(&key(shared), &value(shared, n)).unwrap(),
                             12 => {

@@ -514,6 +514,27 @@ impl BufferPool {
         Ok(WriteGuard { pool: self, idx, page })
     }
 
+    /// Cache hint, first of two stages for a batch of independent lookups: starts loading the page-table line
+    /// that names `page`'s frame. Call it for every page of the batch, then [`BufferPool::prefetch_frame`] for
+    /// each, then read them: each stage's cache misses then overlap across the batch instead of following one
+    /// another page by page (software pipelining, as in AMAC-style batched index lookups). No effect on
+    /// correctness, no I/O, no statistics.
+    #[inline]
+    pub fn prefetch_lookup(&self, page: PageId) {
+        self.core.table.prefetch_bucket(page);
+    }
+
+    /// Cache hint, second stage (see [`BufferPool::prefetch_lookup`]): if `page` is resident, starts loading its
+    /// frame's state line and the first `bytes` of its user region (say a node's header and slot array). A page
+    /// that is not resident is ignored (use [`BufferPool::prefetch`] to start its I/O).
+    #[inline]
+    pub fn prefetch_frame(&self, page: PageId, bytes: usize) {
+        if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
+            crate::frame::prefetch_line(self.header(idx));
+            self.memory().prefetch(idx, crate::page::PAGE_HEADER_SIZE, bytes);
+        }
+    }
+
     /// Runs `f` on `page` without latching it: reads the frame's version, runs `f` over a [`PageView`] (atomic
     /// loads), and returns `f`'s result only if the version is unchanged; otherwise runs `f` again. After
     /// 64 conflicts it takes a shared latch, so it always makes progress. A page that is

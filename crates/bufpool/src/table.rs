@@ -56,6 +56,12 @@ impl PageTable {
         &self.stripes[bucket & (self.stripes.len() - 1)]
     }
 
+    /// Starts loading the cache line of `page`'s bucket (a hint for a lookup soon after).
+    #[inline]
+    pub(crate) fn prefetch_bucket(&self, page: PageId) {
+        crate::frame::prefetch_line(&self.buckets[self.bucket(page)]);
+    }
+
     /// The frame that (probably) holds `page`; see the module docs for what "probably" means.
     #[inline]
     pub(crate) fn lookup(&self, page: PageId, headers: &[FrameHeader]) -> Option<FrameIdx> {

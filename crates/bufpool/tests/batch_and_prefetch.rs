@@ -154,3 +154,38 @@ fn concurrent_batches_on_a_small_pool_never_exhaust_it() {
         }
     });
 }
+
+/// The cache hints of batched lookups (`prefetch_lookup`, `prefetch_frame`, `PageView::prefetch`) are hints only:
+/// any page id and any length, resident or not, open or not, leave the pool, its storage and its statistics as
+/// they were.
+#[test]
+fn cache_hints_change_nothing() {
+    let (pool, storage, file) = pool_with(40, 32);
+    drop(pool.read(PageId::new(file, 1)).unwrap());
+    let before = pool.stats();
+    let unknown_file = bufpool::FileId(7);
+    for page in [
+        PageId::new(file, 1),
+        PageId::new(file, 2),
+        PageId::new(file, 1_000_000),
+        PageId::new(unknown_file, 1),
+    ] {
+        pool.prefetch_lookup(page);
+        for bytes in [0, 64, 4096, usize::MAX] {
+            pool.prefetch_frame(page, bytes);
+        }
+    }
+    pool.read_optimistic(PageId::new(file, 1), |v| {
+        v.prefetch(0, usize::MAX);
+        v.prefetch(usize::MAX, usize::MAX);
+        v.prefetch(100, 0);
+    })
+    .unwrap();
+    let after = pool.stats();
+    assert_eq!(
+        (after.misses, after.reads, after.prefetched),
+        (before.misses, before.reads, before.prefetched)
+    );
+    assert_eq!(after.hits, before.hits + 1, "only the optimistic read counts");
+    assert_eq!(storage.reads.load(SeqCst), 1);
+}
