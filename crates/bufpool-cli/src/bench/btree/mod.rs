@@ -287,12 +287,54 @@ pub fn run(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Outcome> {
         // Free the disk before the next system loads.
         let _ = std::fs::remove_dir_all(&sdir);
     }
+    // The hardware's share of an in-memory lookup: the latency of one dependent load over as much memory as the
+    // tree occupies, measured in this run (the lookup's serial cache misses cannot each be faster than this).
+    let latency = r.ref_pages.map(|pages| {
+        let bytes = (pages * PAGE) as usize;
+        let ns = memory_latency_ns(bytes, plan.seed);
+        r.note(format!(
+            "memory latency: one dependent load at a random line of a {} MiB buffer (huge pages, as the pool's frames) \
+             takes {ns:.0} ns",
+            bytes >> 20
+        ));
+        ns
+    });
     println!("{}", report::summary(&r.out.results));
-    let targets = report::targets(&r.out.results);
+    let targets = report::targets(&r.out.results, latency);
     if !targets.is_empty() {
         println!("B+tree targets (from this run):\n{targets}");
     }
     Ok(r.out)
+}
+
+/// Nanoseconds per dependent load when chasing pointers through one random cache line of each 4 KiB page of a
+/// `bytes`-sized buffer in random page order: the memory latency a B+tree descent pays for each serial miss.
+fn memory_latency_ns(bytes: usize, seed: u64) -> f64 {
+    const STEPS: usize = 2_000_000;
+    let pages = (bytes / 4096).max(2);
+    let mut buf = bufpool::page::AlignedBuf::zeroed_huge(pages * 4096, 2 << 20);
+    let mut order: Vec<usize> = (0..pages).collect();
+    let mut rng = crate::bench::workload::Rng::new(seed ^ 0x6c61_7465);
+    for i in (1..pages).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    // The i-th stop of the cycle: a line of page order[i] (the cycle closes: stop `pages` is stop 0).
+    let at = |i: usize| {
+        let j = i % pages;
+        order[j] * 4096 + (j % 64) * 64
+    };
+    for i in 0..pages {
+        let (from, to) = (at(i), at(i + 1));
+        buf[from..from + 8].copy_from_slice(&(to as u64).to_le_bytes());
+    }
+    let mut p = at(0);
+    let t = Instant::now();
+    for _ in 0..STEPS {
+        p = u64::from_le_bytes(buf[p..p + 8].try_into().expect("8 bytes")) as usize;
+    }
+    let ns = t.elapsed().as_nanos() as f64 / STEPS as f64;
+    std::hint::black_box(p);
+    ns
 }
 
 struct Runner<'p> {

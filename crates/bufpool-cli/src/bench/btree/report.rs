@@ -162,7 +162,7 @@ pub const TARGET_IN_MEMORY_GET: f64 = 1.0e6;
 pub const TARGET_OUT_OF_MEMORY_GET_MANY: f64 = 40e3;
 
 /// The two lookup targets, judged from this run's rows.
-pub fn targets(results: &[CaseResult]) -> String {
+pub fn targets(results: &[CaseResult], memory_latency_ns: Option<f64>) -> String {
     let mut s = String::new();
     for r in results
         .iter()
@@ -173,6 +173,7 @@ pub fn targets(results: &[CaseResult]) -> String {
         };
         let (target, what) = match (f >= 1.0, r.access, r.threads) {
             (true, "get", 1) => (TARGET_IN_MEMORY_GET, "in memory, get, 1 thread"),
+            (true, "get_many", 1) => (TARGET_IN_MEMORY_GET, "in memory, get_many, 1 thread"),
             (false, "get_many", 2) => (TARGET_OUT_OF_MEMORY_GET_MANY, "out of memory, get_many, 2 threads"),
             _ => continue,
         };
@@ -189,6 +190,13 @@ pub fn targets(results: &[CaseResult]) -> String {
             fmt_ops(per_core),
             fmt_ops(target)
         );
+        if let (true, Some(lat)) = (f >= 1.0, memory_latency_ns) {
+            let _ = writeln!(
+                s,
+                "  (one lookup here costs {:.1} dependent memory loads of {lat:.0} ns, measured in this run)",
+                r.cpu_ns_per_op / lat
+            );
+        }
     }
     s
 }
