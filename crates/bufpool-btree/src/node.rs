@@ -60,6 +60,9 @@ pub const NODE_MAGIC: u32 = 0x4454_4E42; // "BNTD"
 pub const HDR: usize = 24;
 /// Bytes of an entry besides key and value (klen, vlen).
 pub const ENTRY_OVERHEAD: usize = 4;
+/// Bytes from the start of a node a probe prefetches before reading its header: header, fences and a leaf's slot
+/// array of 8-byte keys (5 cache lines).
+const PROBE_PREFETCH: usize = 320;
 /// Bytes of one slot.
 pub const SLOT: usize = 8;
 /// Bytes of a key head.
@@ -967,6 +970,9 @@ fn probe_inner<S: PageBytes + ?Sized>(
     if len > MAX_USER_BYTES {
         return None;
     }
+    // The header, the fences and the start of the slot array (all of a leaf's, for short keys) are read next:
+    // start their lines together rather than learning from the header where the slots are first.
+    s.prefetch(0, PROBE_PREFETCH);
     let mut h = [0u8; HDR];
     for (i, w) in h.chunks_exact_mut(8).enumerate() {
         w.copy_from_slice(&s.word(i * 8)?.to_le_bytes());
@@ -993,9 +999,11 @@ fn probe_inner<S: PageBytes + ?Sized>(
     if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
         return None;
     }
-    // The slot array is read next, a word at a time by the binary search: start all its cache lines now, so their
+    // The rest of the slot array, read a word at a time by the binary search: start all its lines now, so their
     // misses overlap instead of following one another.
-    s.prefetch(slots_at, count * SLOT);
+    if slots_at + count * SLOT > PROBE_PREFETCH {
+        s.prefetch(PROBE_PREFETCH, slots_at + count * SLOT - PROBE_PREFETCH);
+    }
     // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
     if low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
         return Some(Probe::Restart);
