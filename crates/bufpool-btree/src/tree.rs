@@ -349,10 +349,16 @@ impl Tree {
 
     /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
     /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
-    fn descend(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+    fn descend(&self, key: &[u8], value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+        self.descend_path(key, value).map(|(leaf, found, _)| (leaf, found))
+    }
+
+    /// [`Tree::descend`], also returning the leaf's parent as the descent found it ([`NO_PAGE`] for a root leaf).
+    fn descend_path(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool, PageNo)> {
         let mut restarts = 0;
         'restart: loop {
             let mut no = self.root.load(Ordering::Acquire);
+            let mut parent = NO_PAGE;
             let mut expect: Option<u8> = None;
             loop {
                 let p = self.pool.read_optimistic(self.pid(no), |v| {
@@ -365,56 +371,59 @@ impl Tree {
                     }
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
                     Probe::Child { page, level } => {
-                        no = page;
+                        (parent, no) = (no, page);
                         expect = Some(level);
                     }
-                    Probe::Leaf { found } => return Ok((no, found)),
+                    Probe::Leaf { found } => return Ok((no, found, parent)),
                 }
             }
         }
     }
 
     /// The leaf covering `key` and the leaves after it under the same parent whose keys may lie before `end` (at
-    /// most [`RANGE_RUN_MAX`]), read from a consistent copy of the parent (in `buf`). Leaves are not read: the
-    /// caller validates each by its fences.
-    fn leaf_run(&self, key: &[u8], end: &Bound<Vec<u8>>, buf: &mut [u8]) -> Result<VecDeque<PageNo>> {
+    /// most [`RANGE_RUN_MAX`]), read from a consistent copy of the parent (in `buf`), and where the run stops: the
+    /// low key of the leaf after it, if the run ended at the parent's end and that key is before `end` (else
+    /// `None`). Leaves are not read: the caller validates each by its fences.
+    fn leaf_run(
+        &self,
+        key: &[u8],
+        end: &Bound<Vec<u8>>,
+        buf: &mut [u8],
+    ) -> Result<(VecDeque<PageNo>, Option<Vec<u8>>)> {
         let mut restarts = 0;
-        'restart: loop {
-            let mut no = self.root.load(Ordering::Acquire);
-            let mut expect: Option<u8> = None;
-            loop {
-                self.copy_page(no, buf)?;
-                let Some(n) = Node::parse(buf) else {
-                    if Node::is_dead(buf) {
-                        self.restart(&mut restarts)?;
-                        continue 'restart;
-                    }
-                    return Err(self.corrupt(no, "not a tree node"));
-                };
-                if !n.covers(key) || expect.is_some_and(|l| l != n.level()) {
+        loop {
+            // Upper levels are searched in place; only the parent, whose child list is kept, is copied.
+            let (leaf, _, parent) = self.descend_path(key, None)?;
+            if parent == NO_PAGE {
+                return Ok((VecDeque::from([leaf]), None));
+            }
+            self.copy_page(parent, buf)?;
+            let n = match Node::parse(buf) {
+                Some(n) if n.level() == 1 && n.covers(key) => n,
+                None if !Node::is_dead(buf) => return Err(self.corrupt(parent, "not a tree node")),
+                _ => {
+                    // Changed since the descent read it (split, merged away, freed): descend again.
                     self.restart(&mut restarts)?;
-                    continue 'restart;
-                }
-                if n.is_leaf() {
-                    return Ok(VecDeque::from([no]));
-                }
-                let bad = || self.corrupt(no, "bad inner entry");
-                let pos = n.child_pos(key).ok_or_else(bad)?;
-                if n.level() > 1 {
-                    expect = Some(n.level() - 1);
-                    no = n.child_at(pos).ok_or_else(bad)?;
                     continue;
                 }
-                let mut run = VecDeque::new();
-                for p in pos..n.children().min(pos + RANGE_RUN_MAX) {
-                    let (low, _) = n.child_bounds(p).ok_or_else(bad)?;
-                    if p > pos && !low.is_none_or(|l| before_end(end, l)) {
-                        break;
-                    }
-                    run.push_back(n.child_at(p).ok_or_else(bad)?);
+            };
+            let bad = || self.corrupt(parent, "bad inner entry");
+            let pos = n.child_pos(key).ok_or_else(bad)?;
+            let mut run = VecDeque::new();
+            let last = n.children().min(pos + RANGE_RUN_MAX);
+            for p in pos..last {
+                let (low, _) = n.child_bounds(p).ok_or_else(bad)?;
+                if p > pos && !low.is_none_or(|l| before_end(end, l)) {
+                    return Ok((run, None));
                 }
-                return Ok(run);
+                run.push_back(n.child_at(p).ok_or_else(bad)?);
             }
+            let then = if last == n.children() {
+                n.high()
+            } else {
+                n.child_bounds(last).ok_or_else(bad)?.0
+            };
+            return Ok((run, then.filter(|h| before_end(end, h)).map(<[u8]>::to_vec)));
         }
     }
 
@@ -842,6 +851,20 @@ impl Tree {
         Ok(())
     }
 
+    /// Calls `f` on the pairs with keys in `range`, in key order, with borrowed slices (no allocation per pair),
+    /// until `f` returns false. The same walk as [`Tree::range`] (same consistency, same readahead).
+    pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let mut it = self.range(range);
+        let mut more = true;
+        while more && it.from.is_some() {
+            it.fill(|k, v| {
+                more = f(k, v);
+                more
+            })?;
+        }
+        Ok(())
+    }
+
     /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
     /// it is reached (no latch is held between calls), so concurrent changes to leaves not yet reached are seen;
     /// every key is returned at most once, in increasing order.
@@ -859,6 +882,8 @@ impl Tree {
             end: own(range.end_bound()),
             upcoming: VecDeque::new(),
             prefetched: 0,
+            run_end: None,
+            leaves_read: 0,
         }
     }
 
@@ -991,8 +1016,8 @@ impl Tree {
 /// of a leaf of 8-byte keys (the probe itself prefetches the rest of a larger slot array).
 const BATCH_NODE_PREFETCH: usize = 320;
 
-/// Leaves a range scan keeps prefetched ahead of the one being read (`BufferPool::prefetch`), so a cold scan
-/// keeps that many reads in flight.
+/// Leaves a long range scan keeps prefetched ahead of the one being read (`BufferPool::prefetch`), so a cold scan
+/// keeps that many reads in flight. The window starts at one leaf and grows by one with each leaf read.
 pub const RANGE_READAHEAD: usize = 16;
 
 /// Most leaves taken from one parent at a time by a range scan.
@@ -1019,6 +1044,11 @@ pub struct RangeIter<'t> {
     upcoming: VecDeque<PageNo>,
     /// How many of `upcoming` (from the front) have been prefetched.
     prefetched: usize,
+    /// The low key of the leaf after the last of `upcoming`, if the scan goes on past it: where to read the next
+    /// parent's list when the window reaches that far.
+    run_end: Option<Vec<u8>>,
+    /// Leaves read so far: the readahead window grows with it (see [`RANGE_READAHEAD`]).
+    leaves_read: usize,
 }
 
 impl std::fmt::Debug for RangeIter<'_> {
@@ -1031,9 +1061,20 @@ impl std::fmt::Debug for RangeIter<'_> {
 }
 
 impl RangeIter<'_> {
-    /// Prefetches the upcoming leaves up to [`RANGE_READAHEAD`] that are not prefetched yet.
-    fn read_ahead(&mut self) {
-        let want = self.upcoming.len().min(RANGE_READAHEAD);
+    /// Prefetches the upcoming leaves that are not prefetched yet, up to a window of as many leaves as the scan has
+    /// read (at most [`RANGE_READAHEAD`]): a scan that stops after a few leaves (a `take(n)` over an open range)
+    /// wastes few reads, a long one soon keeps the whole window in flight.
+    fn read_ahead(&mut self) -> Result<()> {
+        let window = RANGE_READAHEAD.min(self.leaves_read.max(1));
+        // The window reaches past this parent's leaves: append the next parent's (one descent per parent).
+        if self.upcoming.len() < window {
+            if let Some(key) = self.run_end.take() {
+                let (more, then) = self.tree.leaf_run(&key, &self.end, &mut self.buf)?;
+                self.upcoming.extend(more);
+                self.run_end = then;
+            }
+        }
+        let want = self.upcoming.len().min(window);
         if self.prefetched < want {
             let pages: Vec<PageId> = self
                 .upcoming
@@ -1044,13 +1085,14 @@ impl RangeIter<'_> {
             let _ = self.tree.pool.prefetch(&pages);
             self.prefetched = want;
         }
+        Ok(())
     }
 
-    /// Reads the next leaf, moves its pairs in range into `batch`, and keeps [`RANGE_READAHEAD`] leaves after it
-    /// prefetched. The next leaves come from their parent's list (one descent per parent, not per leaf); a leaf
-    /// that no longer covers the scan position (split or merged since the parent was read) sends the scan back
-    /// through a descent.
-    fn fill(&mut self) -> Result<()> {
+    /// Reads the next leaf, calls `visit` on its pairs in range (in order, until it returns false, which ends the
+    /// scan), and keeps the readahead window of leaves after it prefetched. The next leaves come from their parent's
+    /// list (one descent per parent, not per leaf); a leaf that no longer covers the scan position (split or
+    /// merged since the parent was read) sends the scan back through a descent.
+    fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
         };
@@ -1061,16 +1103,17 @@ impl RangeIter<'_> {
         let mut restarts = 0;
         loop {
             if self.upcoming.is_empty() {
-                self.upcoming = self.tree.leaf_run(start, &self.end, &mut self.buf)?;
+                (self.upcoming, self.run_end) = self.tree.leaf_run(start, &self.end, &mut self.buf)?;
                 self.prefetched = 0;
             }
             let Some(no) = self.upcoming.pop_front() else {
                 return Err(Error::Invariant("an inner node listed no leaf".into()));
             };
             self.prefetched = self.prefetched.saturating_sub(1);
-            self.read_ahead();
+            self.read_ahead()?;
             self.tree.copy_page(no, &mut self.buf)?;
             if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.covers(start)) {
+                self.leaves_read += 1;
                 break;
             }
             self.upcoming.clear();
@@ -1084,23 +1127,15 @@ impl RangeIter<'_> {
                 Bound::Excluded(s) => k > s.as_slice(),
                 Bound::Unbounded => true,
             };
-            if after_start && before_end(&self.end, k) {
-                self.batch.push_back((k.to_vec(), v.to_vec()));
+            if after_start && before_end(&self.end, k) && !visit(k, v) {
+                self.upcoming.clear();
+                return Ok(());
             }
         }
-        let next = n.high().filter(|h| before_end(&self.end, h)).map(<[u8]>::to_vec);
-        let Some(next) = next else {
-            self.upcoming.clear();
-            return Ok(());
-        };
-        if self.upcoming.is_empty() {
-            // The parent's list is used up: read the next parent's now, so its leaves are prefetched while the
-            // caller consumes this batch rather than read one by one on the next call.
-            self.upcoming = self.tree.leaf_run(&next, &self.end, &mut self.buf)?;
-            self.prefetched = 0;
-            self.read_ahead();
+        match n.high().filter(|h| before_end(&self.end, h)) {
+            Some(next) => self.from = Some(Bound::Included(next.to_vec())),
+            None => self.upcoming.clear(),
         }
-        self.from = Some(Bound::Included(next));
         Ok(())
     }
 }
@@ -1111,7 +1146,13 @@ impl Iterator for RangeIter<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         while self.batch.is_empty() {
             self.from.as_ref()?;
-            if let Err(e) = self.fill() {
+            let mut batch = std::mem::take(&mut self.batch);
+            let filled = self.fill(|k, v| {
+                batch.push_back((k.to_vec(), v.to_vec()));
+                true
+            });
+            self.batch = batch;
+            if let Err(e) = filled {
                 self.from = None;
                 return Some(Err(e));
             }

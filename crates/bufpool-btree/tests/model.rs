@@ -84,6 +84,20 @@ fn run(steps: &[Step], bulk: bool) {
                     Vec::new()
                 };
                 assert_eq!(got, want);
+                // The callback scan from `a` on, stopped after as many pairs as the range had (or one, if none).
+                let stop = want.len().max(1);
+                let mut seen = Vec::new();
+                tree.scan(a.as_slice().., |k, v| {
+                    seen.push((k.to_vec(), v.to_vec()));
+                    seen.len() < stop
+                })
+                .unwrap();
+                let want_open: Vec<_> = model
+                    .range::<Vec<u8>, _>((Bound::Included(&a), Bound::Unbounded))
+                    .take(stop)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                assert_eq!(seen, want_open);
             }
             Step::Reopen => {
                 tree.commit().unwrap();

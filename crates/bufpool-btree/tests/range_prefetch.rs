@@ -62,18 +62,27 @@ fn cold_tree(dir: &std::path::Path, n: u32, frames: usize) -> bufpool_btree::Tre
 
 #[test]
 fn readahead_is_a_window_and_stops_at_the_range_end() {
+    let n = 20_000u32;
     let dir = tempfile::tempdir().unwrap();
-    let tree = cold_tree(dir.path(), 20_000, 256);
-    // The first pair of a cold full scan has the next RANGE_READAHEAD leaves requested already.
+    let tree = cold_tree(dir.path(), n, 256);
+    let stats = tree.check().unwrap();
+    // A scan stopped after its first pair (a `take(1)` over an open range) asked for one more leaf at most.
     let before = tree.pool().stats().prefetched;
-    let mut scan = tree.range(..);
-    assert_eq!(scan.next().unwrap().unwrap().0, 0u32.to_be_bytes());
+    assert_eq!(tree.range(..).next().unwrap().unwrap().0, 0u32.to_be_bytes());
     let started = tree.pool().stats().prefetched - before;
+    assert!(started <= 1, "a one-pair scan prefetched {started} leaves");
+    // Half way through a long scan, the prefetches run a full window ahead of the leaves read.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = cold_tree(dir.path(), n, 256);
+    let before = tree.pool().stats().prefetched;
+    let half = (n / 2) as usize;
+    assert_eq!(tree.range(..).take(half).count(), half);
+    let started = (tree.pool().stats().prefetched - before) as usize;
+    let read = half * stats.leaves / stats.entries;
     assert!(
-        started >= bufpool_btree::RANGE_READAHEAD as u64,
-        "one leaf into a cold scan only {started} leaves were prefetched"
+        started >= read + bufpool_btree::RANGE_READAHEAD / 2,
+        "{read} leaves into a scan, {started} were prefetched"
     );
-    drop(scan);
     // A short range prefetches nothing past its end: 100 keys on leaves that hold 17 to 34 of them span at most 7
     // leaves (the first is read, not prefetched), well inside the 16-leaf window.
     let dir = tempfile::tempdir().unwrap();
