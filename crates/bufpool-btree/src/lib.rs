@@ -36,15 +36,23 @@
 //! A pool has one WAL, so one pool serves one tree (other files in it must not need logging).
 //!
 //! # Design in brief
-//! - **Nodes** (`node.rs`): slotted pages; every node stores its low and high *fence keys*, so a copy of a node
-//!   says by itself which keys it is responsible for. Separators are the shortest prefixes that split two
-//!   neighbours (suffix truncation). Leaves are chained left to right. Page 0 is the meta page (root, free list).
+//! - **Nodes** (`node.rs`, format 2): slotted pages; every node stores its low and high *fence keys*, so a copy
+//!   of a node says by itself which keys it is responsible for. Slots are 8 aligned bytes: entry offset, key
+//!   length and a 4-byte *head* (the key bytes after the fences' common prefix, as LeanStore's heads), so a
+//!   binary search reads one slot word a step and touches an entry only when heads tie. Separators are the
+//!   shortest prefixes that split two neighbours (suffix truncation). A rightmost leaf split by an ascending
+//!   append keeps its old entries (full leaves after ascending loads). Leaves are chained left to right. Page 0
+//!   is the meta page (root, free list).
 //! - **Concurrency** (`tree.rs`): lookups take no latch: each node is probed in place through
 //!   `BufferPool::read_optimistic` with bounds-checked decoding, and the result is trusted only if the node is a
 //!   live node of the expected level whose fences cover the key (else restart from the root). Leaf writers latch
 //!   one leaf. Structure changes (split, merge, redistribution, root change) are serialised by the meta page's
 //!   exclusive latch and latch top-down. Latch order: meta → inner nodes top-down → leaves → free-list pages;
 //!   only the meta holder ever holds two latches, so there is no deadlock.
+//! - **Memory-level parallelism**: a probe prefetches the node's header, fences and slot lines together;
+//!   [`Tree::get_many`] descends a batch level by level in three passes (page-table lines, frames, probes) so the
+//!   misses of different keys overlap; range scans keep a window of leaves (growing to [`RANGE_READAHEAD`])
+//!   prefetched from the parents' child lists, and [`Tree::scan`] visits borrowed pairs.
 //! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,
 //!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes); a
 //!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
