@@ -304,7 +304,16 @@ impl BufferPool {
             let t = std::thread::Builder::new()
                 .name(format!("bufpool-io-{n}"))
                 .spawn(move || {
-                    for batch in rx.iter() {
+                    for mut batch in rx.iter() {
+                        // Batches queued meanwhile (a scan's one-leaf readaheads, several callers' prefetches)
+                        // join this one: one submission, all their reads in flight together instead of one
+                        // batch's reads at a time.
+                        while batch.len() < crate::BATCH_PAGES_MAX {
+                            match rx.try_recv() {
+                                Ok(more) => batch.extend(more),
+                                Err(_) => break,
+                            }
+                        }
                         handle.run_prefetch(batch);
                     }
                 })
