@@ -307,32 +307,35 @@ pub fn run(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Outcome> {
     Ok(r.out)
 }
 
-/// Nanoseconds per dependent load when chasing pointers through one random cache line of each 4 KiB page of a
-/// `bytes`-sized buffer in random page order: the memory latency a B+tree descent pays for each serial miss.
+/// Nanoseconds per dependent load when chasing pointers through random cache lines of a `bytes`-sized buffer: the
+/// memory latency a B+tree descent pays for each serial miss. The chase visits each 4 KiB page once per round in
+/// a random order, a different line of it each round, and never the same line twice, so no step is a cache hit
+/// however large the cache (a cycle over one line per page would fit a 32 MiB L3 for trees up to 2 GiB).
 fn memory_latency_ns(bytes: usize, seed: u64) -> f64 {
-    const STEPS: usize = 2_000_000;
     let pages = (bytes / 4096).max(2);
+    let steps = (64 * pages).min(2_000_000);
     let mut buf = bufpool::page::AlignedBuf::zeroed_huge(pages * 4096, 2 << 20);
     let mut order: Vec<usize> = (0..pages).collect();
     let mut rng = crate::bench::workload::Rng::new(seed ^ 0x6c61_7465);
     for i in (1..pages).rev() {
         order.swap(i, rng.below(i as u64 + 1) as usize);
     }
-    // The i-th stop of the cycle: a line of page order[i] (the cycle closes: stop `pages` is stop 0).
-    let at = |i: usize| {
-        let j = i % pages;
-        order[j] * 4096 + (j % 64) * 64
+    // Step k: page order[k % pages], line (k / pages + page) % 64: distinct for k < 64 * pages.
+    let at = |k: usize| {
+        let k = k % steps;
+        let page = order[k % pages];
+        page * 4096 + ((k / pages + page) % 64) * 64
     };
-    for i in 0..pages {
-        let (from, to) = (at(i), at(i + 1));
+    for k in 0..steps {
+        let (from, to) = (at(k), at(k + 1));
         buf[from..from + 8].copy_from_slice(&(to as u64).to_le_bytes());
     }
     let mut p = at(0);
     let t = Instant::now();
-    for _ in 0..STEPS {
+    for _ in 0..steps {
         p = u64::from_le_bytes(buf[p..p + 8].try_into().expect("8 bytes")) as usize;
     }
-    let ns = t.elapsed().as_nanos() as f64 / STEPS as f64;
+    let ns = t.elapsed().as_nanos() as f64 / steps as f64;
     std::hint::black_box(p);
     ns
 }
