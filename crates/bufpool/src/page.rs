@@ -377,5 +377,12 @@ mod tests {
         assert!(b.iter().all(|&x| x == 0));
         b[5] = 1;
         assert_eq!(b[5], 1);
+        // The huge-page variant (allocated uninitialised, advised, then zeroed) gives the same contract.
+        let mut h = AlignedBuf::zeroed_huge(3 * IO_ALIGN + 1, 2 * IO_ALIGN);
+        assert_eq!(h.len(), 4 * IO_ALIGN);
+        assert_eq!(h.as_ptr() as usize % (2 * IO_ALIGN), 0);
+        assert!(h.iter().all(|&x| x == 0));
+        h[4 * IO_ALIGN - 1] = 7;
+        assert_eq!(h[4 * IO_ALIGN - 1], 7);
     }
 }
