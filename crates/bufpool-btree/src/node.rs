@@ -61,8 +61,8 @@ pub const HDR: usize = 24;
 /// Bytes of an entry besides key and value (klen, vlen).
 pub const ENTRY_OVERHEAD: usize = 4;
 /// Bytes from the start of a node a probe prefetches before reading its header: header, fences and a leaf's slot
-/// array of 8-byte keys (5 cache lines).
-const PROBE_PREFETCH: usize = 320;
+/// array of 8-byte keys (5 cache lines). `Tree::get_many` prefetches as much of each node one pass earlier.
+pub const PROBE_PREFETCH: usize = 320;
 /// Bytes of one slot.
 pub const SLOT: usize = 8;
 /// Bytes of a key head.
@@ -354,11 +354,7 @@ impl<'a> Node<'a> {
     /// slot's key length and head match its entry. Returns the first slot that does not (`Err(count)` for the
     /// prefix).
     pub fn check_slots(&self) -> Result<(), usize> {
-        let prefix = match (self.low(), self.high()) {
-            (Some(l), Some(h)) => l.iter().zip(h).take_while(|(a, b)| a == b).count(),
-            _ => 0,
-        };
-        if prefix != self.prefix {
+        if fences_prefix(self.low(), self.high()) != self.prefix {
             return Err(self.count);
         }
         for i in 0..self.count {
@@ -383,6 +379,19 @@ impl<'a> Node<'a> {
 /// slot is one aligned 8-byte load (the user region starts 8-aligned in the page).
 fn slots_start(low_len: usize, high_len: usize) -> usize {
     (HDR + low_len + high_len).next_multiple_of(SLOT)
+}
+
+/// Length of the longest common prefix of `a` and `b`.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// The prefix every key of a node with these fences carries: their common prefix, or none if either is infinite.
+fn fences_prefix(low: Fence<'_>, high: Fence<'_>) -> usize {
+    match (low, high) {
+        (Some(l), Some(h)) => common_prefix(l, h),
+        _ => 0,
+    }
 }
 
 /// The longest prefix a node with these raw fence lengths can declare: 0 unless both fences are finite.
@@ -488,11 +497,7 @@ pub fn init(b: &mut [u8], kind: u8, level: u8, link: u32, low: Fence<'_>, high: 
     wr16(b, OFF_LOW, fence_raw(low));
     wr16(b, OFF_HIGH, fence_raw(high));
     wr32(b, OFF_MAGIC, NODE_MAGIC);
-    let prefix = match (low, high) {
-        (Some(l), Some(h)) => l.iter().zip(h).take_while(|(a, b)| a == b).count(),
-        _ => 0,
-    };
-    wr16(b, OFF_PREFIX, prefix as u16);
+    wr16(b, OFF_PREFIX, fences_prefix(low, high) as u16);
     let mut at = HDR;
     for f in [low, high].into_iter().flatten() {
         b[at..at + f.len()].copy_from_slice(f);
@@ -655,7 +660,7 @@ pub fn leaf_delete(b: &mut [u8], key: &[u8]) -> Result<bool, Malformed> {
 
 /// The shortest separator `s` with `left < s <= right`, for `left < right`: a prefix of `right`.
 pub fn shortest_separator(left: &[u8], right: &[u8]) -> Vec<u8> {
-    let common = left.iter().zip(right).take_while(|(a, b)| a == b).count();
+    let common = common_prefix(left, right);
     right[..(common + 1).min(right.len())].to_vec()
 }
 

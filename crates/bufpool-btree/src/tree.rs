@@ -351,11 +351,19 @@ impl Tree {
     /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
     /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
     fn descend(&self, key: &[u8], value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
-        self.descend_path(key, value).map(|(leaf, found, _)| (leaf, found))
+        self.descend_path(key, value, false)
+            .map(|(leaf, found, _)| (leaf, found))
     }
 
     /// [`Tree::descend`], also returning the leaf's parent as the descent found it ([`NO_PAGE`] for a root leaf).
-    fn descend_path(&self, key: &[u8], mut value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool, PageNo)> {
+    /// With `stop_at_parent` the leaf itself is not read: the descent returns the leaf as its parent names it, and
+    /// `found` is false.
+    fn descend_path(
+        &self,
+        key: &[u8],
+        mut value: Option<&mut Vec<u8>>,
+        stop_at_parent: bool,
+    ) -> Result<(PageNo, bool, PageNo)> {
         let mut restarts = 0;
         'restart: loop {
             let mut no = self.root.load(Ordering::Acquire);
@@ -371,6 +379,7 @@ impl Tree {
                         continue 'restart;
                     }
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                    Probe::Child { page, level: 0 } if stop_at_parent => return Ok((page, false, no)),
                     Probe::Child { page, level } => {
                         (parent, no) = (no, page);
                         expect = Some(level);
@@ -393,8 +402,9 @@ impl Tree {
     ) -> Result<(VecDeque<PageNo>, Option<Vec<u8>>)> {
         let mut restarts = 0;
         loop {
-            // Upper levels are searched in place; only the parent, whose child list is kept, is copied.
-            let (leaf, _, parent) = self.descend_path(key, None)?;
+            // Upper levels are searched in place; only the parent, whose child list is kept, is copied (the leaf is
+            // read once, by the scan).
+            let (leaf, _, parent) = self.descend_path(key, None, true)?;
             if parent == NO_PAGE {
                 return Ok((VecDeque::from([leaf]), None));
             }
@@ -473,7 +483,7 @@ impl Tree {
                 self.pool.prefetch_lookup(p);
             }
             for &p in &pages {
-                self.pool.prefetch_frame(p, BATCH_NODE_PREFETCH);
+                self.pool.prefetch_frame(p, node::PROBE_PREFETCH);
             }
             // A hint: errors surface in the probes' own reads.
             let _ = self.pool.prefetch(&pages);
@@ -1012,10 +1022,6 @@ impl Tree {
         Ok(())
     }
 }
-
-/// Bytes of each node `get_many` prefetches into the cache before probing it: header, fences and the slot array
-/// of a leaf of 8-byte keys (the probe itself prefetches the rest of a larger slot array).
-const BATCH_NODE_PREFETCH: usize = 320;
 
 /// Leaves a long range scan keeps prefetched ahead of the one being read (`BufferPool::prefetch`), so a cold scan
 /// keeps that many reads in flight. The window starts at one leaf and grows by one with each leaf read.

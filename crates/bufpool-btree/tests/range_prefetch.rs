@@ -7,29 +7,7 @@ use bufpool_btree::{open_dir, Options};
 fn cold_range_scan_prefetches_next_leaves() {
     let dir = tempfile::tempdir().unwrap();
     let n = 20_000u32;
-    {
-        let tree = open_dir(
-            dir.path(),
-            Options {
-                frames: 4096,
-                page_size: 4096,
-            },
-        )
-        .unwrap();
-        for i in 0..n {
-            tree.put(&i.to_be_bytes(), &[7u8; 100]).unwrap();
-        }
-        tree.commit().unwrap();
-        tree.close().unwrap();
-    }
-    let tree = open_dir(
-        dir.path(),
-        Options {
-            frames: 64,
-            page_size: 4096,
-        },
-    )
-    .unwrap();
+    let tree = cold_tree(dir.path(), n, 64);
     let before = tree.pool().stats().prefetched;
     let mut expect = 0u32;
     for kv in tree.range(..) {
