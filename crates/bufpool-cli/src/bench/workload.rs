@@ -54,6 +54,14 @@ impl Rng {
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+
+    /// Shuffles `v` uniformly (Fisher-Yates).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
 }
 
 /// How pages are picked.
@@ -103,9 +111,12 @@ pub struct Picker {
     perm: Vec<u32>,
 }
 
-/// Zipf ranks by the rejection-free method of Gray et al., "Quickly generating billion-record synthetic
-/// databases" (SIGMOD 1994): one `powf` per draw after an O(n) set-up.
-struct Zipf {
+/// Zipf ranks in `0..n` by the rejection-free method of Gray et al., "Quickly generating billion-record synthetic
+/// databases" (SIGMOD 1994), the generator YCSB uses: one `powf` per draw after an O(n) set-up. Used by the page
+/// workloads' [`Picker`] and the B+tree workloads' key chooser.
+#[derive(Clone, Debug)]
+pub struct Zipf {
+    n: u64,
     theta: f64,
     zetan: f64,
     alpha: f64,
@@ -113,13 +124,15 @@ struct Zipf {
 }
 
 impl Zipf {
-    fn new(n: u64, theta: f64) -> Zipf {
+    /// A generator of ranks in `0..n` (`n > 0`) with skew `theta` (0 < theta < 1).
+    pub fn new(n: u64, theta: f64) -> Zipf {
         let zeta = |k: u64| (1..=k).map(|i| 1.0 / (i as f64).powf(theta)).sum::<f64>();
         let zetan = zeta(n);
         let zeta2 = zeta(2.min(n));
         let alpha = 1.0 / (1.0 - theta);
         let eta = (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
         Zipf {
+            n,
             theta,
             zetan,
             alpha,
@@ -127,7 +140,9 @@ impl Zipf {
         }
     }
 
-    fn rank(&self, n: u64, rng: &mut Rng) -> u64 {
+    /// The next rank (0 is the most popular).
+    pub fn rank(&self, rng: &mut Rng) -> u64 {
+        let n = self.n;
         let u = rng.unit();
         let uz = u * self.zetan;
         if uz < 1.0 {
@@ -153,11 +168,7 @@ impl Picker {
             },
             Dist::Zipf(theta) => {
                 let mut perm: Vec<u32> = (0..n as u32).collect();
-                let mut rng = Rng::new(seed ^ 0x5eed_9e12_0000_0001);
-                for i in (1..perm.len()).rev() {
-                    let j = rng.below(i as u64 + 1) as usize;
-                    perm.swap(i, j);
-                }
+                Rng::new(seed ^ 0x5eed_9e12_0000_0001).shuffle(&mut perm);
                 Picker {
                     n,
                     zipf: Some(Zipf::new(n, theta)),
@@ -172,7 +183,7 @@ impl Picker {
     pub fn pick(&self, rng: &mut Rng) -> u32 {
         match &self.zipf {
             None => rng.below(self.n) as u32,
-            Some(z) => self.perm[z.rank(self.n, rng) as usize],
+            Some(z) => self.perm[z.rank(rng) as usize],
         }
     }
 }

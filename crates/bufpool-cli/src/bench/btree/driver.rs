@@ -75,28 +75,8 @@ pub enum Mode {
     Ycsb,
 }
 
-/// Cost of `let t = Instant::now(); t.elapsed()` in ns: the median of many tries.
-pub fn calibrate_timer() -> u64 {
-    let mut v: Vec<u64> = (0..2001)
-        .map(|_| {
-            let t = Instant::now();
-            t.elapsed().as_nanos() as u64
-        })
-        .collect();
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
-/// CPU time this thread has used, in ns.
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use crate::bench::driver::calibrate_timer;
+use crate::bench::driver::thread_cpu_ns;
 
 /// `(read_bytes, write_bytes)` of this process so far (zeros where `/proc/self/io` cannot be read).
 pub fn process_io() -> (u64, u64) {

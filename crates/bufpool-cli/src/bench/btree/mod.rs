@@ -316,10 +316,7 @@ fn memory_latency_ns(bytes: usize, seed: u64) -> f64 {
     let steps = (64 * pages).min(2_000_000);
     let mut buf = bufpool::page::AlignedBuf::zeroed_huge(pages * 4096, 2 << 20);
     let mut order: Vec<usize> = (0..pages).collect();
-    let mut rng = crate::bench::workload::Rng::new(seed ^ 0x6c61_7465);
-    for i in (1..pages).rev() {
-        order.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    crate::bench::workload::Rng::new(seed ^ 0x6c61_7465).shuffle(&mut order);
     // Step k: page order[k % pages], line (k / pages + page) % 64: distinct for k < 64 * pages.
     let at = |k: usize| {
         let k = k % steps;

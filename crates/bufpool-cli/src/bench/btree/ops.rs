@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::bench::workload::{Dist, Rng};
+use crate::bench::workload::{Dist, Rng, Zipf};
 
 /// Ops per pre-generated thread sequence; a thread that reaches the end starts over.
 pub const SEQ_LEN: usize = 1 << 18;
@@ -123,44 +123,6 @@ impl Ycsb {
 impl fmt::Display for Ycsb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// Zipf ranks in `0..n` by the method of Gray et al., "Quickly generating billion-record synthetic databases"
-/// (SIGMOD 1994), the generator YCSB uses: one `powf` per draw after an O(n) set-up.
-#[derive(Clone, Debug)]
-struct Zipf {
-    n: u64,
-    theta: f64,
-    zetan: f64,
-    alpha: f64,
-    eta: f64,
-}
-
-impl Zipf {
-    fn new(n: u64, theta: f64) -> Zipf {
-        let zeta = |k: u64| (1..=k).map(|i| 1.0 / (i as f64).powf(theta)).sum::<f64>();
-        let zetan = zeta(n);
-        let zeta2 = zeta(2.min(n));
-        Zipf {
-            n,
-            theta,
-            zetan,
-            alpha: 1.0 / (1.0 - theta),
-            eta: (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan),
-        }
-    }
-
-    fn rank(&self, rng: &mut Rng) -> u64 {
-        let u = rng.unit();
-        let uz = u * self.zetan;
-        if uz < 1.0 {
-            return 0;
-        }
-        if uz < 1.0 + 0.5f64.powf(self.theta) {
-            return 1.min(self.n - 1);
-        }
-        ((self.n as f64 * (self.eta * u - self.eta + 1.0).powf(self.alpha)) as u64).min(self.n - 1)
     }
 }
 
