@@ -4,36 +4,15 @@
 //! the out-of-memory cases (and a note says so), and bufpool-btree really missed when its pool was smaller than
 //! its tree. Also checks that bad B+tree arguments are refused with a message and a non-zero exit.
 
-use std::process::Command;
+mod common;
 
+use common::bench;
 use serde_json::Value;
 
-fn bench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bufpool"));
-    c.arg("bench");
-    c
-}
-
 fn run_json(args: &[&str]) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
-    let out = bench()
-        .args(args)
-        .arg("--dir")
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bench failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (stdout, v) = common::bench_json(args);
     assert!(stdout.contains("bufpool-btree/this"), "no summary table:\n{stdout}");
-    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    v
 }
 
 fn rows<'a>(v: &'a Value, workload: &str, system: &str, access: &str) -> Vec<&'a Value> {

@@ -3,8 +3,9 @@
 //! `raw-uring` may be reported unavailable, where the kernel or sandbox refuses io_uring). Also checks that bad
 //! arguments are refused with a message and a non-zero exit.
 
-use std::process::Command;
+mod common;
 
+use common::bench;
 use serde_json::Value;
 
 const SYSTEMS: [&str; 7] = [
@@ -17,33 +18,11 @@ const SYSTEMS: [&str; 7] = [
     "quick-cache",
 ];
 
-fn bench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bufpool"));
-    c.arg("bench");
-    c
-}
-
 #[test]
 fn smoke_run_writes_sane_json_for_every_workload_and_system() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
-    let out = bench()
-        .args(["--smoke", "--seconds", "0.03", "--dir"])
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bench failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (stdout, v) = common::bench_json(&["--smoke", "--seconds", "0.03"]);
     assert!(stdout.contains("bufpool/this"), "no summary table:\n{stdout}");
 
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let results = v["results"].as_array().expect("results array");
     assert!(!results.is_empty());
     let unavailable: Vec<&str> = v["unavailable"]

@@ -5,29 +5,13 @@
 //! (pages were read, dirty pages written back, checkpoints completed). Tiny sizes: well under a second each in a
 //! release build, a few seconds in a debug one.
 
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
 /// Runs `bufpool bench --smoke` with `args` and returns the JSON `results`.
 fn run(args: &[&str]) -> Vec<Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_bufpool"))
-        .args(["bench", "--smoke", "--seconds", "0.03", "--dir"])
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bench {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (_, v) = common::bench_json(&[&["--smoke", "--seconds", "0.03"], args].concat());
     v["results"].as_array().expect("results array").clone()
 }
 
