@@ -38,6 +38,39 @@ pub(crate) struct PendingLoad {
     pub(crate) file: Arc<FileEntry>,
     pub(crate) page: PageId,
     pub(crate) idx: FrameIdx,
+    /// Counted in `Core::prefetches_in_flight`.
+    pub(crate) prefetch: bool,
+}
+
+/// Reserved loads, each of which must be finished exactly once. Whatever is left in it when it is dropped (an
+/// early return, a panic unwinding through the caller) is failed as an abandoned read: waiters get that error,
+/// the frames go back to the free list and the in-flight counts come down (F6 in RELIABILITY.md).
+pub(crate) struct LoadBatch<'p> {
+    pool: &'p BufferPool,
+    pub(crate) loads: Vec<PendingLoad>,
+}
+
+impl<'p> LoadBatch<'p> {
+    pub(crate) fn new(pool: &'p BufferPool, loads: Vec<PendingLoad>) -> LoadBatch<'p> {
+        LoadBatch { pool, loads }
+    }
+
+    /// Hands the loads to someone else (an I/O worker), who must wrap them in a batch of its own.
+    fn into_loads(mut self) -> Vec<PendingLoad> {
+        std::mem::take(&mut self.loads)
+    }
+}
+
+impl Drop for LoadBatch<'_> {
+    fn drop(&mut self) {
+        for load in self.loads.drain(..) {
+            let abandoned = std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the batch reading this page was abandoned (a callback panicked)",
+            );
+            let _ = self.pool.finish_pending(load, Err(abandoned), None);
+        }
+    }
 }
 
 impl BufferPool {
@@ -45,10 +78,23 @@ impl BufferPool {
         BATCH_PAGES_MAX.min(self.frames() / 4).max(1)
     }
 
+    /// Finishes a reserved load (see [`BufferPool::finish_load`]) and its prefetch count.
+    fn finish_pending(&self, load: PendingLoad, got: std::io::Result<usize>, mode: Option<Mode>) -> Result<()> {
+        let r = self.finish_load(&load.file, load.page, load.idx, got, mode);
+        if load.prefetch {
+            self.core.prefetches_in_flight.fetch_sub(1, AcqRel);
+        }
+        r
+    }
+
     /// Reads every page of `pages` and calls `visit(i, guard)` for `pages[i]`, in the order pages become
     /// available (resident ones first). Missing pages are read in batches of up to [`BATCH_PAGES_MAX`], all in
     /// flight at once on a backend that can (io_uring). An error for one page is passed to `visit` for that page
     /// and does not stop the others.
+    ///
+    /// `visit` runs while this call holds no latch but the one of the guard it is given: it may read or write any
+    /// other page, including pages of the same batch. If it panics, the panic unwinds out of `read_many` with
+    /// every latch released and every load of the batch finished (waiters of an unfinished one get an error).
     ///
     /// ```
     /// # use bufpool::{BufferPool, MemoryStorage, PageId};
@@ -63,55 +109,85 @@ impl BufferPool {
     pub fn read_many(&self, pages: &[PageId], mut visit: impl FnMut(usize, Result<ReadGuard<'_>>)) {
         let limit = self.batch_limit();
         // Reserved loads and, beside them, their index in `pages`.
-        let mut pending: Vec<PendingLoad> = Vec::with_capacity(limit.min(pages.len()));
-        let mut pending_at: Vec<usize> = Vec::with_capacity(limit.min(pages.len()));
-        let mut deferred = Vec::new();
+        let mut batch = LoadBatch::new(self, Vec::with_capacity(limit.min(pages.len())));
+        let mut batch_at: Vec<usize> = Vec::with_capacity(limit.min(pages.len()));
+        // Pages met while the batch held reserved frames (visited after it, never while it holds them: F3), with
+        // the error to report if one is known, else read with an ordinary latch.
+        let mut later: Vec<(usize, Option<Error>)> = Vec::new();
         for (i, &page) in pages.iter().enumerate() {
-            if let Some(idx) = self.try_hit_shared(page) {
-                visit(i, Ok(ReadGuard { pool: self, idx, page }));
+            if batch.loads.is_empty() {
+                if let Some(idx) = self.try_hit_shared(page) {
+                    visit(i, Ok(ReadGuard { pool: self, idx, page }));
+                    continue;
+                }
+            } else if self.core.table.lookup(page, &self.core.headers).is_some() {
+                later.push((i, None));
                 continue;
             }
             match self.reserve(page) {
                 Ok(Some((file, idx))) => {
-                    pending.push(PendingLoad { file, page, idx });
-                    pending_at.push(i);
+                    batch.loads.push(PendingLoad {
+                        file,
+                        page,
+                        idx,
+                        prefetch: false,
+                    });
+                    batch_at.push(i);
                 }
-                Ok(None) => deferred.push(i),
-                // No frame free right now (our own batch or others' loads hold them): read it after the batch,
-                // with an ordinary read, which waits for loads in flight.
-                Err(Error::PoolExhausted { .. }) => deferred.push(i),
-                Err(e) => visit(i, Err(e)),
+                // Mapped by someone else meanwhile, or no frame free right now (our own batch or others' loads
+                // hold them): read it after the batch, with an ordinary read, which waits for loads in flight.
+                Ok(None) | Err(Error::PoolExhausted { .. }) => later.push((i, None)),
+                Err(e) if batch.loads.is_empty() => visit(i, Err(e)),
+                Err(e) => later.push((i, Some(e))),
             }
-            if pending.len() >= limit {
-                self.complete_batch(&mut pending, &mut pending_at, &mut visit);
+            if batch.loads.len() >= limit {
+                self.complete_batch(&mut batch, &mut batch_at, pages, &mut later, &mut visit);
             }
         }
-        self.complete_batch(&mut pending, &mut pending_at, &mut visit);
-        for i in deferred {
-            visit(i, self.read(pages[i]));
+        self.complete_batch(&mut batch, &mut batch_at, pages, &mut later, &mut visit);
+    }
+
+    /// Reads the reserved pages of `batch` in one submission per file and finishes each load unlatched; then,
+    /// holding nothing, visits each as `pages[batch_at[k]]`, and then the pages deferred in `later`.
+    fn complete_batch(
+        &self,
+        batch: &mut LoadBatch<'_>,
+        batch_at: &mut Vec<usize>,
+        pages: &[PageId],
+        later: &mut Vec<(usize, Option<Error>)>,
+        visit: &mut impl FnMut(usize, Result<ReadGuard<'_>>),
+    ) {
+        let results = self.submit_loads(&batch.loads);
+        let mut outcomes = Vec::with_capacity(results.len());
+        for (load, got) in batch.loads.drain(..).zip(results) {
+            let (page, idx) = (load.page, load.idx);
+            outcomes.push(self.finish_pending(load, got, None).map(|()| (page, idx)));
+        }
+        for (i, outcome) in batch_at.drain(..).zip(outcomes) {
+            let guard = outcome.and_then(|(page, idx)| match self.latch_loaded_shared(page, idx) {
+                Some(()) => Ok(ReadGuard { pool: self, idx, page }),
+                // Taken by a writer or evicted since: an ordinary read.
+                None => self.read(page),
+            });
+            visit(i, guard);
+        }
+        for (i, error) in later.drain(..) {
+            visit(i, error.map_or_else(|| self.read(pages[i]), Err));
         }
     }
 
-    /// Reads the reserved pages of `pending` in one submission per file, finishes each load with a shared latch
-    /// and visits it as `pages[pending_at[k]]`.
-    fn complete_batch(
-        &self,
-        pending: &mut Vec<PendingLoad>,
-        pending_at: &mut Vec<usize>,
-        visit: &mut impl FnMut(usize, Result<ReadGuard<'_>>),
-    ) {
-        let results = self.submit_loads(pending);
-        for ((load, i), got) in pending.drain(..).zip(pending_at.drain(..)).zip(results) {
-            let r = self.finish_load(&load.file, load.page, load.idx, got, Some(Mode::Shared));
-            visit(
-                i,
-                r.map(|()| ReadGuard {
-                    pool: self,
-                    idx: load.idx,
-                    page: load.page,
-                }),
-            );
+    /// A shared latch on frame `idx` if it still holds `page` and can be latched now (no statistics: the load
+    /// that just put it there counted it).
+    fn latch_loaded_shared(&self, page: PageId, idx: FrameIdx) -> Option<()> {
+        let h = self.header(idx);
+        if h.state.try_latch_shared() != TryLatch::Ok {
+            return None;
         }
+        if h.page_id() != page {
+            h.state.unlatch_shared();
+            return None;
+        }
+        Some(())
     }
 
     /// Submits the reads of reserved loads, one batch per run of the same file; returns each read's outcome.
@@ -128,7 +204,7 @@ impl BufferPool {
                     IoRequest::read(l.page.page_no() as u64 * page_size as u64, buf)
                 })
                 .collect();
-            run[0].file.storage.submit(&mut reqs);
+            run[0].file.submit(&mut reqs);
             results.extend(
                 reqs.into_iter()
                     .map(|r| r.result.unwrap_or_else(|| Err(std::io::ErrorKind::Other.into()))),
@@ -162,12 +238,12 @@ impl BufferPool {
     /// returned after the valid pages were started.
     pub fn prefetch(&self, pages: &[PageId]) -> Result<usize> {
         let limit = self.batch_limit();
-        let mut batch: Vec<PendingLoad> = Vec::new();
+        let mut batch = LoadBatch::new(self, Vec::new());
         let mut started = 0;
         let mut first_error = None;
         for &page in pages {
             // At most a quarter of the pool (and BATCH_PAGES_MAX per batch) in prefetches at once, across callers.
-            if self.core.prefetches_in_flight.load(Acquire) >= (self.frames() / 4).max(1) {
+            if self.core.prefetches_in_flight.load(Acquire) >= self.prefetch_limit() {
                 break;
             }
             if self.core.table.lookup(page, &self.core.headers).is_some() {
@@ -176,7 +252,12 @@ impl BufferPool {
             match self.reserve(page) {
                 Ok(Some((file, idx))) => {
                     self.core.prefetches_in_flight.fetch_add(1, AcqRel);
-                    batch.push(PendingLoad { file, page, idx });
+                    batch.loads.push(PendingLoad {
+                        file,
+                        page,
+                        idx,
+                        prefetch: true,
+                    });
                 }
                 Ok(None) => {}
                 Err(Error::PoolExhausted { .. }) => break,
@@ -184,37 +265,43 @@ impl BufferPool {
                     first_error.get_or_insert(e);
                 }
             }
-            if batch.len() >= limit {
-                started += batch.len();
-                self.dispatch_prefetch(std::mem::take(&mut batch));
+            if batch.loads.len() >= limit {
+                started += batch.loads.len();
+                self.dispatch_prefetch(std::mem::replace(&mut batch, LoadBatch::new(self, Vec::new())));
             }
         }
-        started += batch.len();
-        if !batch.is_empty() {
+        started += batch.loads.len();
+        if !batch.loads.is_empty() {
             self.dispatch_prefetch(batch);
         }
         self.core.counters.add(Counter::Prefetched, started as u64);
         first_error.map_or(Ok(started), Err)
     }
 
-    fn dispatch_prefetch(&self, batch: Vec<PendingLoad>) {
-        let batch = match &self.background {
-            Some(bg) => match bg.prefetch_tx.try_send(batch) {
+    /// Most frames held by prefetches at once, across callers: a quarter of the pool. Batches (`read_many`,
+    /// `prefetch`) reserve at most this many at a time too ([`BufferPool::batch_limit`]).
+    pub(crate) fn prefetch_limit(&self) -> usize {
+        (self.frames() / 4).max(1)
+    }
+
+    fn dispatch_prefetch(&self, batch: LoadBatch<'_>) {
+        if let Some(bg) = &self.background {
+            match bg.prefetch_tx.try_send(batch.into_loads()) {
                 Ok(()) => return,
                 // Queue full (or the workers are gone): do it here rather than drop reserved loads.
-                Err(e) => e.into_inner(),
-            },
-            None => batch,
-        };
-        self.run_prefetch(batch);
+                Err(e) => self.run_prefetch(e.into_inner()),
+            }
+        } else {
+            self.run_prefetch(batch.into_loads());
+        }
     }
 
     /// Completes a prefetch batch: reads, verifies, publishes unlatched (errors reach waiters, if any).
-    pub(crate) fn run_prefetch(&self, batch: Vec<PendingLoad>) {
-        let results = self.submit_loads(&batch);
-        for (load, got) in batch.into_iter().zip(results) {
-            let _ = self.finish_load(&load.file, load.page, load.idx, got, None);
-            self.core.prefetches_in_flight.fetch_sub(1, AcqRel);
+    pub(crate) fn run_prefetch(&self, loads: Vec<PendingLoad>) {
+        let mut batch = LoadBatch::new(self, loads);
+        let results = self.submit_loads(&batch.loads);
+        for (load, got) in batch.loads.drain(..).zip(results) {
+            let _ = self.finish_pending(load, got, None);
         }
     }
 }

@@ -166,6 +166,24 @@ pub enum Error {
         /// The page.
         page: PageId,
     },
+    /// The calling thread itself holds an exclusive guard ([`crate::WriteGuard`]) on this page, so waiting for
+    /// the page would never end: drop the guard first. Returned by `read`, `write`, `read_optimistic`, `flush`,
+    /// `flush_file`, `checkpoint`, `free_page`, `close_file` and `drop_file` instead of waiting for ever.
+    #[error("{page} is held by an exclusive guard of the calling thread: drop it first")]
+    HeldByCaller {
+        /// The page.
+        page: PageId,
+    },
+    /// Code the pool called on its own behalf (the [`crate::Storage`], the [`crate::Wal`] or the eviction veto)
+    /// panicked. The pool caught the panic and released everything the call held; a storage write or sync that
+    /// panicked has an unknown outcome, so the file is failed as for an I/O error.
+    #[error("{what} panicked: {message}")]
+    Panicked {
+        /// Which callback: "Storage::read_at", "Wal::flush_to", "eviction veto", ...
+        what: &'static str,
+        /// The panic's message, when it was a string.
+        message: Arc<str>,
+    },
     /// An optimistic reader's closure read outside the page's user region on a consistent page: a bug in the
     /// caller's decoding, reported instead of a panic.
     #[error("optimistic read of {len} bytes at offset {offset} is outside the page's user region")]
@@ -180,6 +198,10 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::Io`] (or [`Error::NoSpace`] for a full device) from an OS error.
     pub fn io(file: FileId, page: Option<PageId>, op: &'static str, e: io::Error) -> Error {
+        // A panic caught from the storage travels as an io::Error (see files.rs): give it back its own type.
+        if let Some(panicked @ Error::Panicked { .. }) = e.get_ref().and_then(|r| r.downcast_ref::<Error>()) {
+            return panicked.clone();
+        }
         if let Some(p) = page {
             if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
                 || e.kind() == io::ErrorKind::StorageFull
@@ -193,6 +215,18 @@ impl Error {
             op,
             source: Arc::new(e),
         }
+    }
+
+    /// The [`Error::Panicked`] for a panic payload caught from callback `what`.
+    pub(crate) fn panicked(what: &'static str, payload: Box<dyn std::any::Any + Send>) -> Error {
+        let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).into()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.as_str().into()
+        } else {
+            "(a non-string payload)".into()
+        };
+        Error::Panicked { what, message }
     }
 
     /// True for [`Error::Corrupt`].

@@ -22,7 +22,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::error::{Error, Result};
 use crate::page::{FileId, PageNo};
 use crate::stats::FileStats;
-use crate::storage::{Storage, StorageInfo};
+use crate::storage::{IoRequest, Storage, StorageInfo};
 
 pub(crate) struct FileEntry {
     pub(crate) id: FileId,
@@ -37,8 +37,16 @@ pub(crate) struct FileEntry {
     pub(crate) unsynced: AtomicBool,
     /// Serialises syncs of this file (see `BufferPool::sync_file`).
     pub(crate) sync_lock: Mutex<()>,
-    /// Set (SeqCst) when the file is being closed or dropped; loads of its pages then undo themselves.
-    pub(crate) closing: AtomicBool,
+    /// Sweeps (`close_file`, `drop_file`) in progress or done (SeqCst): while non-zero, loads and new pages of
+    /// the file undo themselves. A sweep that fails takes its count back (see [`Closing`]), so a second sweep
+    /// running at the same time keeps the file closing (U6 in RELIABILITY.md).
+    closing: AtomicU32,
+    /// Syncs started. A page written records `syncs_started + 1` after its write completed (`FrameHeader::
+    /// written_at`): the first sync to start after that covers it.
+    pub(crate) syncs_started: AtomicU32,
+    /// The `syncs_started` value of the last sync that succeeded: a page whose `written_at` is at most this is on
+    /// disk; after a failed sync, a clean page written later may not be (see `BufferPool::evictable`).
+    pub(crate) syncs_done: AtomicU32,
     failed: Mutex<Option<Arc<str>>>,
     failed_flag: AtomicBool,
     /// The registry's "some file has failed" flag, set with ours (see [`Files::any_failed`]).
@@ -69,6 +77,48 @@ impl FileEntry {
         self.any_failed.store(true, Release);
     }
 
+    /// True while a sweep of the file is in progress or after one succeeded (SeqCst: pairs with the sweep).
+    #[inline]
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(SeqCst) > 0
+    }
+
+    /// Marks the file closing for one sweep; the returned token takes the mark back when dropped unless the sweep
+    /// [`Closing::commit`]s (also when the sweep unwinds).
+    pub(crate) fn begin_closing(&self) -> Closing<'_> {
+        self.closing.fetch_add(1, SeqCst);
+        Closing {
+            file: self,
+            committed: false,
+        }
+    }
+
+    /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]).
+    pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        catch_io("Storage::read_at", || self.storage.read_at(buf, offset))
+    }
+
+    /// `Storage::write_at`, with a panic turned into an error.
+    pub(crate) fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        catch_io("Storage::write_at", || self.storage.write_at(buf, offset))
+    }
+
+    /// `Storage::sync`, with a panic turned into an error.
+    pub(crate) fn sync(&self) -> std::io::Result<()> {
+        catch_io("Storage::sync", || self.storage.sync())
+    }
+
+    /// `Storage::submit`; if it panics, every request it left without a result fails with the panic.
+    pub(crate) fn submit(&self, reqs: &mut [IoRequest<'_>]) {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.storage.submit(reqs)));
+        if let Err(payload) = caught {
+            let err = Error::panicked("Storage::submit", payload);
+            for r in reqs.iter_mut().filter(|r| r.result.is_none()) {
+                r.result = Some(Err(std::io::Error::other(err.clone())));
+            }
+        }
+    }
+
     pub(crate) fn stats(&self) -> FileStats {
         FileStats {
             file: self.id,
@@ -77,6 +127,35 @@ impl FileEntry {
             direct: self.info.direct,
             pages: self.pages.load(Relaxed),
             failed: self.is_failed(),
+        }
+    }
+}
+
+/// Runs a call into the caller's [`Storage`] and turns a panic into an `io::Error` carrying
+/// [`Error::Panicked`] (which [`Error::io`] unwraps), so every I/O path handles it as the failed call it is and
+/// releases what it holds: a frame latched for a load, a run of pages latched for a write.
+fn catch_io<T>(what: &'static str, call: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .unwrap_or_else(|payload| Err(std::io::Error::other(Error::panicked(what, payload))))
+}
+
+/// One sweep's mark on a closing file (see [`FileEntry::begin_closing`]).
+pub(crate) struct Closing<'a> {
+    file: &'a FileEntry,
+    committed: bool,
+}
+
+impl Closing<'_> {
+    /// The sweep succeeded and the file is being unregistered: the mark stays for good.
+    pub(crate) fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.file.closing.fetch_sub(1, SeqCst);
         }
     }
 }
@@ -172,7 +251,9 @@ impl Files {
                 // fsyncs its data directory at start-up. See tests/sim_regression_reopen_unsynced.rs.
                 unsynced: AtomicBool::new(true),
                 sync_lock: Mutex::new(()),
-                closing: AtomicBool::new(false),
+                closing: AtomicU32::new(0),
+                syncs_started: AtomicU32::new(0),
+                syncs_done: AtomicU32::new(0),
                 failed: Mutex::new(None),
                 failed_flag: AtomicBool::new(false),
                 any_failed: self.any_failed.clone(),

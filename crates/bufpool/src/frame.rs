@@ -195,6 +195,14 @@ pub(crate) struct FrameHeader {
     pub(crate) lsn: std::sync::atomic::AtomicU64,
     /// Version at which a load into this frame failed (the error is in the pool's error slots); 0 if never.
     pub(crate) failed_version: std::sync::atomic::AtomicU64,
+    /// The [`crate::sync::thread_token`] of the thread whose `WriteGuard` holds the exclusive latch, else 0. Set
+    /// after the latch is taken and cleared before it is released, by that thread only, so a thread that reads
+    /// its own token here does hold the latch (see [`FrameHeader::held_by_caller`]).
+    pub(crate) owner: std::sync::atomic::AtomicU64,
+    /// The file's `syncs_started + 1` when this frame's page was last written to storage; 0 if it was not written
+    /// since it came into the frame. After a failed sync, a clean page written after the last good sync may not
+    /// be on disk and is kept (see `BufferPool::evictable`). Reset whenever the frame's page id is cleared.
+    pub(crate) written_at: AtomicU32,
 }
 
 impl FrameHeader {
@@ -206,7 +214,17 @@ impl FrameHeader {
             dirty: AtomicBool::new(false),
             lsn: std::sync::atomic::AtomicU64::new(0),
             failed_version: std::sync::atomic::AtomicU64::new(0),
+            owner: std::sync::atomic::AtomicU64::new(0),
+            written_at: AtomicU32::new(0),
         }
+    }
+
+    /// True if the calling thread holds this frame's exclusive latch through a `WriteGuard`: waiting for the
+    /// frame would wait for ever.
+    #[inline]
+    pub(crate) fn held_by_caller(&self) -> bool {
+        // Relaxed: only this thread ever stores its own token, so it reads its own last store or another's.
+        self.owner.load(Relaxed) == crate::sync::thread_token()
     }
 
     #[inline]

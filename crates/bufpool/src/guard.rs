@@ -65,13 +65,31 @@ impl fmt::Debug for ReadGuard<'_> {
 }
 
 /// An exclusive latch on a page. Taking it marks the page dirty: it will be written before its frame is reused.
+///
+/// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
+/// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
 pub struct WriteGuard<'a> {
-    pub(crate) pool: &'a BufferPool,
+    pool: &'a BufferPool,
     pub(crate) idx: FrameIdx,
-    pub(crate) page: PageId,
+    page: PageId,
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl<'a> WriteGuard<'a> {
+    /// Wraps the exclusive latch the calling thread holds on frame `idx`, which holds `page`.
+    #[inline]
+    pub(crate) fn new(pool: &'a BufferPool, idx: FrameIdx, page: PageId) -> WriteGuard<'a> {
+        pool.header(idx)
+            .owner
+            .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
+        WriteGuard {
+            pool,
+            idx,
+            page,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
     /// The page this guard holds.
     pub fn page_id(&self) -> PageId {
         self.page
@@ -101,7 +119,9 @@ impl<'a> WriteGuard<'a> {
     pub fn downgrade(self) -> ReadGuard<'a> {
         let (pool, idx, page) = (self.pool, self.idx, self.page);
         std::mem::forget(self);
-        pool.header(idx).state.downgrade();
+        let h = pool.header(idx);
+        h.owner.store(0, std::sync::atomic::Ordering::Relaxed);
+        h.state.downgrade();
         ReadGuard { pool, idx, page }
     }
 }
@@ -125,7 +145,9 @@ impl DerefMut for WriteGuard<'_> {
 
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
-        self.pool.header(self.idx).state.unlatch_exclusive();
+        let h = self.pool.header(self.idx);
+        h.owner.store(0, std::sync::atomic::Ordering::Relaxed);
+        h.state.unlatch_exclusive();
     }
 }
 

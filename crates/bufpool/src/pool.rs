@@ -69,6 +69,35 @@ const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
 /// needs). Called with the page an eviction is about to take; `true` keeps it.
 pub type EvictionVeto = dyn Fn(PageId) -> bool + Send + Sync;
 
+thread_local! {
+    /// A panic of the eviction veto caught on this thread, waiting for the miss that ran it to report it.
+    static VETO_PANIC: std::cell::RefCell<Option<Error>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Takes the eviction veto's panic caught on this thread, if any.
+fn take_veto_panic() -> Option<Error> {
+    VETO_PANIC.with(|p| p.borrow_mut().take())
+}
+
+/// A count held while alive (frames latched for I/O, threads taking victims): see [`Core::io_holds`].
+pub(crate) struct Hold<'a> {
+    count: &'a AtomicUsize,
+    n: usize,
+}
+
+impl<'a> Hold<'a> {
+    pub(crate) fn new(count: &'a AtomicUsize, n: usize) -> Hold<'a> {
+        count.fetch_add(n, AcqRel);
+        Hold { count, n }
+    }
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(self.n, AcqRel);
+    }
+}
+
 /// The error of a frame's last failed load, with the version it was recorded at and the page that failed.
 type LoadErrorSlot = Mutex<Option<(u64, PageId, Error)>>;
 
@@ -101,6 +130,7 @@ pub struct Builder {
     io_threads: usize,
     writer: Option<WriterConfig>,
     io_backend: IoBackend,
+    frame_wait: std::time::Duration,
 }
 
 impl Default for Builder {
@@ -115,6 +145,7 @@ impl Default for Builder {
             io_threads: 1,
             writer: None,
             io_backend: IoBackend::default(),
+            frame_wait: std::time::Duration::ZERO,
         }
     }
 }
@@ -173,6 +204,15 @@ impl Builder {
         self
     }
 
+    /// How long a miss (or `new_page`) that finds every frame latched by guards waits for one to be released
+    /// before returning [`Error::PoolExhausted`]. Default zero: report it at once, so a thread that holds the
+    /// guards itself learns it immediately. Frames held only by the pool's own I/O (loads, write runs) are always
+    /// waited for, up to a second, whatever this says. A thread waiting here holds its other guards meanwhile.
+    pub fn frame_wait(mut self, wait: std::time::Duration) -> Self {
+        self.frame_wait = wait;
+        self
+    }
+
     /// Starts a background writer with these settings (see [`WriterConfig`]); off by default.
     pub fn background_writer(mut self, config: WriterConfig) -> Self {
         self.writer = Some(config);
@@ -227,6 +267,9 @@ impl Builder {
             dirty_pages: AtomicUsize::new(0),
             loads_in_flight: AtomicUsize::new(0),
             prefetches_in_flight: AtomicUsize::new(0),
+            io_holds: AtomicUsize::new(0),
+            frame_takers: AtomicUsize::new(0),
+            frame_wait: self.frame_wait,
             background_error: Mutex::new(None),
         });
         let writer = self.writer;
@@ -280,6 +323,13 @@ pub(crate) struct Core {
     pub(crate) loads_in_flight: AtomicUsize,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
+    /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer) while
+    /// their write is in flight: like loads, they come back by themselves.
+    pub(crate) io_holds: AtomicUsize,
+    /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
+    pub(crate) frame_takers: AtomicUsize,
+    /// How long a miss waits for a frame held by guards before [`Error::PoolExhausted`] (`Builder::frame_wait`).
+    pub(crate) frame_wait: std::time::Duration,
     /// The first error the background writer hit since a caller last saw one.
     pub(crate) background_error: Mutex<Option<Error>>,
 }
@@ -431,11 +481,15 @@ impl BufferPool {
 
     /// Writes the file's dirty pages, syncs it, discards its pages from the pool and closes it.
     /// Fails with [`Error::PageLatched`] if a guard on one of its pages is held for more than about a second.
+    ///
+    /// If it fails (a page stays latched, a write or the final sync fails), the file stays open and readable,
+    /// with whatever pages the sweep had not yet written still cached.
     pub fn close_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.flush_file_entry(&f)?;
-        self.sweep_file(&f, true)?;
+        let closing = self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
+        closing.commit();
         self.core.files.unregister(file);
         Ok(())
     }
@@ -444,16 +498,18 @@ impl BufferPool {
     /// removing it is the engine's business).
     pub fn drop_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
-        self.sweep_file(&f, false)?;
+        self.sweep_file(&f, false)?.commit();
         self.core.files.unregister(file);
         Ok(())
     }
 
     /// Empties the pool of `file`'s pages: marks it closing (loads racing with the sweep undo themselves), then
-    /// latches and discards every frame holding one of its pages, writing dirty ones first if `write_dirty`.
-    fn sweep_file(&self, file: &FileEntry, write_dirty: bool) -> Result<()> {
-        file.closing.store(true, SeqCst);
-        let result = (0..self.frames() as FrameIdx).try_for_each(|idx| {
+    /// latches and discards every frame holding one of its pages, writing dirty ones first if `write_dirty`. The
+    /// file stays closing while the returned mark lives and for good once it is committed; a failed sweep (or one
+    /// that unwinds) takes its mark back, and another sweep of the file in progress keeps its own.
+    fn sweep_file<'f>(&self, file: &'f FileEntry, write_dirty: bool) -> Result<crate::files::Closing<'f>> {
+        let closing = file.begin_closing();
+        (0..self.frames() as FrameIdx).try_for_each(|idx| {
             let h = self.header(idx);
             if PageId::from_u64(h.page_id.load(SeqCst)).file() != file.id {
                 return Ok(());
@@ -474,11 +530,8 @@ impl BufferPool {
             }
             self.discard(idx, page);
             Ok(())
-        });
-        if result.is_err() {
-            file.closing.store(false, SeqCst);
-        }
-        result
+        })?;
+        Ok(closing)
     }
 
     /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_MAX`]. `Ok(false)` if the frame is free.
@@ -491,6 +544,9 @@ impl BufferPool {
                 TryLatch::Ok => return Ok(true),
                 TryLatch::Free => return Ok(false),
                 TryLatch::Busy { .. } => {
+                    if h.held_by_caller() {
+                        return Err(Error::HeldByCaller { page: h.page_id() });
+                    }
                     let now = std::time::Instant::now();
                     if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
                         return Err(Error::PageLatched { page: h.page_id() });
@@ -520,7 +576,7 @@ impl BufferPool {
         }
         let idx = self.fix(page, Mode::Exclusive)?;
         self.mark_dirty(self.header(idx));
-        Ok(WriteGuard { pool: self, idx, page })
+        Ok(WriteGuard::new(self, idx, page))
     }
 
     /// Cache hint, first of two stages for a batch of independent lookups: starts loading the page-table line
@@ -552,9 +608,11 @@ impl BufferPool {
     /// `f` may see torn bytes on a run whose result is discarded; see [`PageView`].
     pub fn read_optimistic<R>(&self, page: PageId, mut f: impl FnMut(&PageView<'_>) -> R) -> Result<R> {
         let mut backoff = Backoff::new();
+        let mut resident = true;
         for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
             let Some(idx) = self.core.table.lookup(page, &self.core.headers) else {
                 if attempt == 0 {
+                    resident = false;
                     break;
                 }
                 continue;
@@ -580,6 +638,10 @@ impl BufferPool {
                 return view_result(&view, r);
             }
             self.core.counters.inc(Counter::OptimisticRetries);
+        }
+        if resident {
+            // Every attempt conflicted with a writer (or the page moved): give up and take a shared latch.
+            self.core.counters.inc(Counter::OptimisticFallbacks);
         }
         let guard = self.read(page)?;
         let view = PageView {
@@ -650,6 +712,9 @@ impl BufferPool {
                     }
                     TryLatch::Ok => self.unlatch_unchanged(idx, mode),
                     TryLatch::Busy { version } if h.page_id() == page => {
+                        if h.held_by_caller() {
+                            return Err(Error::HeldByCaller { page });
+                        }
                         if waited.is_none() {
                             self.core.counters.inc(Counter::SingleFlightWaits);
                         }
@@ -707,7 +772,7 @@ impl BufferPool {
         };
         // SAFETY: reserve returned idx exclusively latched by us.
         let buf = unsafe { self.core.memory.page_mut(idx) };
-        let got = file.storage.read_at(buf, self.core.page_size.offset_of(page.page_no()));
+        let got = file.read_at(buf, self.core.page_size.offset_of(page.page_no()));
         self.finish_load(&file, page, idx, got, Some(mode))?;
         Ok(Some(idx))
     }
@@ -740,7 +805,7 @@ impl BufferPool {
             self.release_unmapped(idx);
             return Ok(None);
         }
-        if file.closing.load(SeqCst) {
+        if file.is_closing() {
             self.core.table.remove(page, idx, &self.core.headers);
             self.release_unmapped(idx);
             return Err(Error::FileNotOpen(page.file()));
@@ -781,6 +846,7 @@ impl BufferPool {
             Err(e) => {
                 self.core.table.remove(page, idx, &self.core.headers);
                 h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+                h.written_at.store(0, Relaxed);
                 let version = (h.state.load() >> 8) + 1;
                 *self.core.load_errors[idx as usize].lock() = Some((version, page, e.clone()));
                 h.failed_version.store(version, Release);
@@ -816,25 +882,39 @@ impl BufferPool {
         }
     }
 
-    /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy. With
-    /// `wait_for_loads`, waits (up to [`LOADS_WAIT_MAX`]) for frames latched by loads in flight; batches, which
-    /// may hold such frames themselves, do not wait.
+    /// A free frame for `page`, exclusively latched, holding no page and not in the table or the policy.
+    ///
+    /// When every frame is latched: with `wait_for_loads`, waits (up to [`LOADS_WAIT_MAX`]) while frames are held
+    /// only briefly by the pool itself (loads in flight, write runs, other threads taking victims), and up to
+    /// [`Builder::frame_wait`] for frames held by guards; batches, which may hold such frames themselves, never
+    /// wait.
     pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<FrameIdx> {
-        let mut last_error = None;
+        let _taking = Hold::new(&self.core.frame_takers, 1);
+        let mut last_error = take_veto_panic();
+        if let Some(e) = last_error.take() {
+            return Err(e);
+        }
         let mut failed_evictions = 0;
         let mut backoff = Backoff::new();
-        let mut deadline = None;
+        let mut started = None;
         loop {
             if let Some(idx) = self.core.free.pop() {
                 let latched = self.header(idx).state.latch_free_exclusive();
                 assert!(latched, "frame {idx} on the free list was not free");
                 return Ok(idx);
             }
-            match self
+            let victim = self
                 .core
                 .policy
-                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
-            {
+                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx));
+            if let Some(e) = take_veto_panic() {
+                if let Some(idx) = victim {
+                    self.core.policy.on_insert(idx, self.header(idx).page_id().as_u64());
+                    self.header(idx).state.unlatch_exclusive_unchanged();
+                }
+                return Err(e);
+            }
+            match victim {
                 Some(idx) => match self.evict(idx) {
                     Ok(()) => return Ok(idx),
                     Err(e) => {
@@ -845,12 +925,21 @@ impl BufferPool {
                         }
                     }
                 },
-                // Every frame is latched. Frames latched by loads in flight (other threads' misses, prefetches)
-                // come back by themselves within an I/O: wait for them, a bounded time, rather than fail. Frames
-                // latched by guards may never come back: then report it at once.
-                None if wait_for_loads && self.core.loads_in_flight.load(Acquire) > 0 => {
+                // Every frame is latched. Frames held by the pool itself (loads in flight, write runs, victims
+                // being taken by other threads) come back by themselves within an I/O: wait for them, a bounded
+                // time, rather than fail (U2). Frames held by guards may never come back: wait only as long as
+                // the builder allows (default: not at all).
+                None if wait_for_loads => {
+                    let transient = self.core.loads_in_flight.load(Acquire) > 0
+                        || self.core.io_holds.load(Acquire) > 0
+                        || self.core.frame_takers.load(Acquire) > 1;
+                    let limit = if transient {
+                        LOADS_WAIT_MAX.max(self.core.frame_wait)
+                    } else {
+                        self.core.frame_wait
+                    };
                     let now = std::time::Instant::now();
-                    if now >= *deadline.get_or_insert(now + LOADS_WAIT_MAX) {
+                    if now >= *started.get_or_insert(now) + limit {
                         break;
                     }
                     backoff.snooze();
@@ -877,19 +966,46 @@ impl BufferPool {
     }
 
     /// Whether the page in frame `idx` (exclusively latched by the caller) may be evicted: it holds a page, the
-    /// engine's veto does not protect it, and it is not a dirty page of a failed (or vanished) file, which could
-    /// not be written and would be lost.
+    /// engine's veto does not protect it, and, if its file has failed (or vanished), it is neither dirty (it
+    /// could not be written and would be lost) nor written since the file's last good sync (after a failed
+    /// fsync the kernel may have dropped that write, and a re-read could return the older image: U3).
+    ///
+    /// A veto that panics protects the page; the panic is kept for the caller (see [`take_veto_panic`]).
     pub(crate) fn evictable(&self, idx: FrameIdx) -> bool {
         let h = self.header(idx);
         let page = h.page_id();
         if page == PageId::INVALID {
             return false;
         }
-        if self.core.veto.as_ref().is_some_and(|veto| veto(page)) {
-            self.core.counters.inc(Counter::VetoSkips);
-            return false;
+        if let Some(veto) = &self.core.veto {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| veto(page))) {
+                Ok(false) => {}
+                Ok(true) => {
+                    self.core.counters.inc(Counter::VetoSkips);
+                    return false;
+                }
+                Err(payload) => {
+                    VETO_PANIC.with(|p| {
+                        p.borrow_mut()
+                            .get_or_insert_with(|| Error::panicked("eviction veto", payload));
+                    });
+                    return false;
+                }
+            }
         }
-        !(h.dirty.load(Acquire) && self.core.files.get(page.file()).map_or(true, |f| f.is_failed()))
+        let dirty = h.dirty.load(Acquire);
+        let written = h.written_at.load(Acquire);
+        if !dirty && written == 0 {
+            return true;
+        }
+        if !self.core.files.any_failed() && !dirty {
+            return true;
+        }
+        match self.core.files.get(page.file()) {
+            Ok(f) if f.is_failed() => !dirty && written <= f.syncs_done.load(Acquire),
+            Ok(_) => true,
+            Err(_) => !dirty,
+        }
     }
 
     /// Empties victim `idx` (exclusively latched, no longer tracked by the policy): writes it if dirty, unmaps it.
@@ -920,7 +1036,9 @@ impl BufferPool {
     pub(crate) fn unmap_victim(&self, idx: FrameIdx, page: PageId) {
         let removed = self.core.table.remove(page, idx, &self.core.headers);
         debug_assert!(removed, "victim {page:?} was not mapped");
-        self.header(idx).page_id.store(PageId::INVALID.as_u64(), SeqCst);
+        let h = self.header(idx);
+        h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+        h.written_at.store(0, Relaxed);
     }
 
     /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.
@@ -946,6 +1064,7 @@ impl BufferPool {
         self.core.policy.on_remove(idx);
         self.mark_clean(h);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+        h.written_at.store(0, Relaxed);
         h.state.unlatch_to_free();
         self.push_free(idx);
     }
@@ -954,6 +1073,7 @@ impl BufferPool {
     pub(crate) fn release_unmapped(&self, idx: FrameIdx) {
         let h = self.header(idx);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+        h.written_at.store(0, Relaxed);
         h.state.unlatch_to_free();
         self.push_free(idx);
     }
@@ -972,44 +1092,71 @@ impl BufferPool {
         if f.is_failed() {
             return Err(f.failed_error());
         }
-        let reused = f.free.lock().pop_first();
-        let page_no = match reused {
-            Some(n) => n,
-            None => f
-                .pages
-                .fetch_update(AcqRel, Acquire, |n| n.checked_add(1).filter(|&n| n < u32::MAX))
-                .map_err(|n| Error::OutOfRange {
-                    page: PageId::new(file, n),
-                    pages: n,
-                })?,
-        };
-        let page = PageId::new(file, page_no);
-        let idx = match self.acquire_frame(page, true) {
-            Ok(idx) => idx,
-            Err(e) => {
-                // Give the page number back: shrink the file again if nobody allocated after us.
-                if reused.is_some() || f.pages.compare_exchange(page_no + 1, page_no, AcqRel, Acquire).is_err() {
-                    f.free.lock().insert(page_no);
-                }
-                return Err(e);
-            }
-        };
+        if f.is_closing() {
+            return Err(Error::FileNotOpen(file));
+        }
+        // The frame first, so that a full pool leaves no page number to give back.
+        let hint = PageId::new(file, f.pages.load(Relaxed));
+        let idx = self.acquire_frame(hint, true)?;
         let h = self.header(idx);
         // SAFETY: acquire_frame returned idx exclusively latched.
         unsafe { self.core.memory.page_mut(idx) }.fill(0);
         h.lsn.store(0, Relaxed);
-        self.mark_dirty(h);
+        // Number and map the page under the file's allocation lock. A page past the old end becomes visible to
+        // readers (the page count) only after it is mapped, so a concurrent read of it waits for this frame
+        // instead of reading past the end of the storage (U7 in RELIABILITY.md).
+        let mut free = f.free.lock();
+        let reused = free.pop_first();
+        let page_no = match reused {
+            Some(n) => n,
+            None => {
+                let n = f.pages.load(Acquire);
+                if n == u32::MAX {
+                    drop(free);
+                    self.release_unmapped(idx);
+                    return Err(Error::OutOfRange {
+                        page: PageId::new(file, n),
+                        pages: n,
+                    });
+                }
+                n
+            }
+        };
+        let page = PageId::new(file, page_no);
         h.page_id.store(page.as_u64(), SeqCst);
         if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
-            // A stale copy of this freed page is still resident (someone read it after free_page): reuse it.
+            // Only a freed page can be mapped already: a stale copy someone read after free_page. Reuse that
+            // frame (ours goes back clean: F2) and keep the number if even that fails.
+            drop(free);
             self.release_unmapped(idx);
-            let mut g = self.write(page)?;
-            g.fill(0);
-            g.set_lsn(0);
-            return Ok(g);
+            return match self.write(page) {
+                Ok(mut g) => {
+                    g.fill(0);
+                    g.set_lsn(0);
+                    Ok(g)
+                }
+                Err(e) => {
+                    f.free.lock().insert(page_no);
+                    Err(e)
+                }
+            };
         }
+        if reused.is_none() {
+            f.pages.store(page_no + 1, Release);
+        }
+        drop(free);
+        // A sweep of the file may have passed this frame before we mapped it (SeqCst page id store, then this
+        // SeqCst load; the sweep stores `closing`, then loads page ids): undo, or the page would outlive the file
+        // (F1 in RELIABILITY.md).
+        if f.is_closing() {
+            self.core.table.remove(page, idx, &self.core.headers);
+            self.release_unmapped(idx);
+            f.free.lock().insert(page_no);
+            return Err(Error::FileNotOpen(file));
+        }
+        self.mark_dirty(h);
         self.core.policy.on_insert(idx, page.as_u64());
-        Ok(WriteGuard { pool: self, idx, page })
+        Ok(WriteGuard::new(self, idx, page))
     }
 
     /// Returns `page` to its file's free list (reused by a later [`BufferPool::new_page`]) and discards its

@@ -11,6 +11,14 @@ pub(crate) use loom::thread::yield_now;
 #[cfg(not(loom))]
 pub(crate) use std::thread::yield_now;
 
+/// A non-zero number naming the calling thread among live threads (the address of a thread-local), recorded by
+/// write guards so a thread that would wait for its own latch gets an error instead (`FrameHeader::owner`).
+#[inline]
+pub(crate) fn thread_token() -> u64 {
+    std::thread_local!(static TOKEN: u8 = const { 0 });
+    TOKEN.with(|t| t as *const u8 as u64)
+}
+
 /// Waits politely for a latch held by another thread: a few spins, then yields, then short sleeps (a latch may
 /// be held across a disk read). Every wait loop in the pool uses this, so the policy is in one place.
 pub(crate) struct Backoff {

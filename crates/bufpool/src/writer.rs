@@ -91,7 +91,9 @@ impl BufferPool {
             .max()
             .unwrap_or(0);
         self.core.counters.inc(Counter::WalFlushes);
-        self.core.wal.flush_to(lsn)?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.core.wal.flush_to(lsn)))
+            .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))?;
+        let _held = crate::pool::Hold::new(&self.core.io_holds, run.len());
         let page_size = self.page_size();
         let len = run.len() * page_size;
         let result = WRITE_BUF.with(|cell| {
@@ -106,14 +108,18 @@ impl BufferPool {
                 copy.copy_from_slice(unsafe { self.core.memory.page(idx) });
                 checksum::stamp(copy, page.page_no());
             }
-            file.storage
-                .write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
+            file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
         });
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
             let err = Error::io(file.id, Some(run[0].0), "write", e);
             file.fail(&err);
             return Err(err);
+        }
+        // The first sync to start from now on covers this write (see `FileEntry::syncs_started`).
+        let written_at = file.syncs_started.load(SeqCst).wrapping_add(1);
+        for &(_, idx) in run {
+            self.header(idx).written_at.store(written_at, Release);
         }
         file.unsynced.store(true, Release);
         self.core.counters.add(Counter::Writes, run.len() as u64);
@@ -141,13 +147,16 @@ impl BufferPool {
             return Ok(());
         }
         self.core.counters.inc(Counter::Syncs);
-        if let Err(e) = file.storage.sync() {
+        // Writes that complete from here on may miss this sync: they record the next count.
+        let started = file.syncs_started.fetch_add(1, SeqCst).wrapping_add(1);
+        if let Err(e) = file.sync() {
             self.core.counters.inc(Counter::WriteErrors);
             file.unsynced.store(true, Release);
             let err = Error::io(file.id, None, "sync", e);
             file.fail(&err);
             return Err(err);
         }
+        file.syncs_done.store(started, Release);
         Ok(())
     }
 
@@ -388,6 +397,7 @@ impl BufferPool {
         if want == 0 {
             return Ok(());
         }
+        let _taking = crate::pool::Hold::new(&self.core.frame_takers, 1);
         let mut victims: Vec<(PageId, FrameIdx)> = Vec::with_capacity(want);
         let mut dirty_allowed = budget.take(want);
         while victims.len() < want {
