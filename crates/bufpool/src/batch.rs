@@ -286,10 +286,9 @@ impl BufferPool {
 
     fn dispatch_prefetch(&self, batch: LoadBatch<'_>) {
         if let Some(bg) = &self.background {
-            match bg.prefetch_tx.try_send(batch.into_loads()) {
-                Ok(()) => return,
+            if let Err(e) = bg.prefetch_tx.try_send(batch.into_loads()) {
                 // Queue full (or the workers are gone): do it here rather than drop reserved loads.
-                Err(e) => self.run_prefetch(e.into_inner()),
+                self.run_prefetch(e.into_inner());
             }
         } else {
             self.run_prefetch(batch.into_loads());
