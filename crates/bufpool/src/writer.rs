@@ -165,7 +165,7 @@ impl BufferPool {
     pub fn flush(&self, page: PageId) -> Result<()> {
         self.take_background_error()?;
         let file = self.core.files.get(page.file())?;
-        if let Some(idx) = self.latch_resident_shared(page) {
+        if let Some(idx) = self.latch_resident_shared(page)? {
             let h = self.header(idx);
             let r = if h.dirty.load(Acquire) {
                 self.write_run_and_clean(&file, &[(page, idx)])
@@ -179,14 +179,20 @@ impl BufferPool {
     }
 
     /// A shared latch on `page` if it is resident (waiting for an exclusive holder); `None` if it is not.
-    fn latch_resident_shared(&self, page: PageId) -> Option<FrameIdx> {
+    /// [`Error::HeldByCaller`] if the calling thread holds it exclusively.
+    fn latch_resident_shared(&self, page: PageId) -> Result<Option<FrameIdx>> {
         let mut backoff = Backoff::new();
         loop {
-            let idx = self.core.table.lookup_exact(page, &self.core.headers)?;
+            let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) else {
+                return Ok(None);
+            };
             let h = self.header(idx);
             match h.state.try_latch_shared() {
-                TryLatch::Ok if h.page_id() == page => return Some(idx),
+                TryLatch::Ok if h.page_id() == page => return Ok(Some(idx)),
                 TryLatch::Ok => h.state.unlatch_shared(),
+                TryLatch::Busy { .. } if h.held_by_caller() && h.page_id() == page => {
+                    return Err(Error::HeldByCaller { page });
+                }
                 TryLatch::Busy { .. } => backoff.snooze(),
                 TryLatch::Free => {}
             }
@@ -273,7 +279,13 @@ impl BufferPool {
                 TryLatch::Busy { .. } => {
                     // Never wait while holding the run's latches.
                     self.finish_run(&mut run, &run_file, &mut first_error);
-                    self.latch_shared_waiting(h)
+                    match self.latch_shared_waiting(h) {
+                        Ok(latched) => latched,
+                        Err(()) => {
+                            first_error.get_or_insert(Error::HeldByCaller { page });
+                            false
+                        }
+                    }
                 }
             };
             if !latched {
@@ -320,12 +332,14 @@ impl BufferPool {
     }
 
     /// Waits for a shared latch on a frame, holding no other latch; false if the frame became free.
-    fn latch_shared_waiting(&self, h: &FrameHeader) -> bool {
+    /// `Err` if the calling thread holds it exclusively itself (it would wait for ever).
+    fn latch_shared_waiting(&self, h: &FrameHeader) -> std::result::Result<bool, ()> {
         let mut backoff = Backoff::new();
         loop {
             match h.state.try_latch_shared() {
-                TryLatch::Ok => return true,
-                TryLatch::Free => return false,
+                TryLatch::Ok => return Ok(true),
+                TryLatch::Free => return Ok(false),
+                TryLatch::Busy { .. } if h.held_by_caller() => return Err(()),
                 TryLatch::Busy { .. } => backoff.snooze(),
             }
         }

@@ -29,7 +29,7 @@ use std::io;
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
 pub use file::{FileStorage, OpenMode};
 pub use memory::MemoryStorage;
-pub use uring::{uring_available, UringStorage};
+pub use uring::{uring_available, uring_fallbacks, UringStorage};
 
 pub use crate::page::{AlignedBuf, IO_ALIGN};
 

@@ -148,37 +148,86 @@ impl UringStorage {
     }
 
     /// Runs `slots` on this thread's ring, creating it on first use. Every slot's result is set on return.
+    ///
+    /// When this thread cannot have a ring (its setup fails with EMFILE or ENOMEM, the ring is busy in a
+    /// re-entrant call, the thread is being torn down), nothing has been submitted yet, so the requests run with
+    /// plain `pread`/`pwrite`/`fdatasync` instead of failing: a missing ring is not a failed I/O, and must not
+    /// fail the file (U1 in RELIABILITY.md).
     fn run(&self, slots: &mut [Slot<'_>]) {
         let outcome = RING.try_with(|cell| {
-            let mut ring_slot = cell
-                .try_borrow_mut()
-                .map_err(|_| io::Error::other("io_uring ring already in use on this thread"))?;
+            let Ok(mut ring_slot) = cell.try_borrow_mut() else {
+                return false;
+            };
             let pid = std::process::id();
             if ring_slot.as_ref().is_some_and(|(_, made_in)| *made_in != pid) {
                 *ring_slot = None;
             }
             let (ring, _) = match &mut *ring_slot {
                 Some(ring) => ring,
-                none => none.insert((new_ring(RING_ENTRIES)?, pid)),
+                none => match new_ring(RING_ENTRIES) {
+                    Ok(ring) => none.insert((ring, pid)),
+                    Err(_) => return false,
+                },
             };
             if drive(ring, &self.file, slots) == RingState::Unusable {
                 *ring_slot = None;
             }
-            Ok(())
+            true
         });
-        let err = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(_) => Some(io::Error::other("io_uring used during thread teardown")),
-        };
+        if outcome != Ok(true) {
+            RING_FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            run_sync(&self.file, slots);
+        }
         for slot in slots.iter_mut() {
             if slot.result.is_none() {
-                *slot.result = Some(Err(err
-                    .as_ref()
-                    .map(copy_error)
-                    .unwrap_or_else(|| io::Error::other("io_uring request was not completed"))));
+                *slot.result = Some(Err(io::Error::other("io_uring request was not completed")));
             }
         }
+    }
+}
+
+/// Batches run with plain system calls because the calling thread could not have a ring (see
+/// `UringStorage::run`); for tests and diagnostics.
+pub(crate) static RING_FALLBACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many batches ran without a ring since the process started (a thread's io_uring setup failed, for example
+/// with EMFILE): they used `pread`/`pwrite`/`fdatasync` instead and did not fail.
+pub fn uring_fallbacks() -> u64 {
+    RING_FALLBACKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Runs the slots that have no result yet with plain system calls, one by one.
+fn run_sync(file: &File, slots: &mut [Slot<'_>]) {
+    use std::os::unix::fs::FileExt;
+    for slot in slots.iter_mut().filter(|s| s.result.is_none()) {
+        let outcome = match slot.op {
+            Op::Read(ptr) => {
+                // SAFETY: the slot borrows its buffer mutably for its lifetime (`Slot::read`), `len` is that
+                // buffer's length, and nothing else touches it while `run` holds the slots.
+                let buf = unsafe { std::slice::from_raw_parts_mut(ptr, slot.len) };
+                let mut done = 0;
+                loop {
+                    match file.read_at(&mut buf[done..], slot.offset + done as u64) {
+                        Ok(0) => break Ok(done),
+                        Ok(n) => {
+                            done += n;
+                            if done == buf.len() {
+                                break Ok(done);
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                }
+            }
+            Op::Write(ptr) => {
+                // SAFETY: the slot borrows its buffer for its lifetime (`Slot::write`), `len` is its length.
+                let buf = unsafe { std::slice::from_raw_parts(ptr, slot.len) };
+                file.write_all_at(buf, slot.offset).map(|()| buf.len())
+            }
+            Op::Fsync => file.sync_data().map(|()| 0),
+        };
+        *slot.result = Some(outcome);
     }
 }
 
