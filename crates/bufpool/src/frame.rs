@@ -662,4 +662,27 @@ mod loom_models {
             assert_eq!(reads.load(Relaxed), 1);
         });
     }
+
+    /// F1's protocol: a sweep marks the file closing, then reads each frame's page id; a `new_page` (or a load)
+    /// stores its page id, then reads the closing mark. With SeqCst on all four, at least one side sees the other:
+    /// the sweep finds the page, or the new page undoes itself. Never both miss.
+    #[test]
+    fn loom_sweep_against_new_page() {
+        use std::sync::atomic::Ordering::SeqCst;
+        loom::model(|| {
+            let closing = Arc::new(loom::sync::atomic::AtomicU32::new(0));
+            let page_id = Arc::new(LAtomicU64::new(0));
+            let sweeper = {
+                let (closing, page_id) = (closing.clone(), page_id.clone());
+                thread::spawn(move || {
+                    closing.fetch_add(1, SeqCst);
+                    page_id.load(SeqCst) == 7
+                })
+            };
+            page_id.store(7, SeqCst);
+            let undone = closing.load(SeqCst) > 0;
+            let swept = sweeper.join().unwrap();
+            assert!(swept || undone, "a page created during a sweep survived it");
+        });
+    }
 }

@@ -54,8 +54,24 @@
 //! ```
 //!
 //! # Rules for callers
-//! - Do not ask for a page you already hold a conflicting guard on (that waits forever, as any latch would); when
-//!   holding several guards, take them in one global order.
+//! - **Waits.** Every call that waits for a page the calling thread itself holds through a [`WriteGuard`]
+//!   (`read`, `write`, `read_optimistic`, `read_many`, `flush`, `flush_file`, `checkpoint`, `free_page`,
+//!   `close_file`, `drop_file`) returns [`Error::HeldByCaller`] instead of waiting for ever; a `WriteGuard` is
+//!   not `Send`, so the pool always knows its thread. What the pool cannot see, and you must not do: ask for a
+//!   [`WriteGuard`] on a page your thread holds a [`ReadGuard`] on (that waits for ever, as with any
+//!   reader-writer lock), or take several guards in different orders on different threads (take them in one
+//!   global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at most about a
+//!   second for another thread's guard ([`Error::PageLatched`]); a miss waits for frames the pool itself holds
+//!   (loads, write runs) up to a second, and for frames held by guards only as long as
+//!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]).
+//! - **Panics.** A panic in code the pool calls on its own behalf (your [`Storage`], your [`Wal`], the eviction
+//!   veto) is caught, everything the call held is released, and the operation returns [`Error::Panicked`] (a
+//!   storage write or sync that panicked has an unknown outcome and fails the file, as an I/O error does). A
+//!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
+//!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
+//!   Replacement policies are the built-in ones ([`PolicyKind`]) and never panic.
+//! - The callbacks (`Storage`, `Wal`, eviction veto) must not call back into the pool: they may run while the
+//!   pool holds a frame latch for another page.
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).
 //! - Dropping a pool writes nothing: call [`BufferPool::checkpoint`] or [`BufferPool::close`] to make dirty pages

@@ -25,9 +25,7 @@
 //! After a failed write or sync the file refuses further writes (`files.rs`).
 //!
 //! # Lock order
-//! frame latch (at most one, held by the pool itself) -> table stripe lock | policy's internal lock -> file
-//! registry lock | file sync lock. The pool never waits for a frame latch while holding another, except a
-//! caller's own guards, which the caller orders.
+//! Specified once, in ARCHITECTURE.md ("Lock order").
 
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;

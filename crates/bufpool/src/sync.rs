@@ -1,5 +1,5 @@
 //! The atomics the latch protocol is built on: `std` normally, `loom`'s under `--cfg loom`, so the state-word
-//! protocol in `frame.rs` can be model-checked unchanged (see `tests/loom_state.rs`).
+//! protocol in `frame.rs` can be model-checked unchanged (the `loom_models` module at the end of `frame.rs`).
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicU64};

@@ -13,8 +13,7 @@
 //! - Writers (insert, remove) lock one of many striped mutexes, chosen by bucket, and are exact. The miss path
 //!   confirms every negative under the stripe lock ([`PageTable::lookup_locked`], [`PageTable::insert_if_absent`]),
 //!   so a false negative costs a lock, never a duplicate load.
-//! - Lock order: a stripe lock is taken while holding at most one frame latch (the frame being mapped or unmapped)
-//!   and nothing else; nothing is acquired while holding a stripe lock.
+//! - Lock order: ARCHITECTURE.md ("Lock order"); in short, nothing is acquired while holding a stripe lock.
 
 use std::sync::atomic::{AtomicU32, Ordering::*};
 
