@@ -284,3 +284,32 @@ fn truncation_temp_file_is_the_logs_own() {
     }
     assert_eq!(std::fs::read(&shared_tmp).unwrap(), b"the other log's temp file");
 }
+
+/// Suspicion: a put that changed its leaf and then failed on the log stayed visible to readers (the change was
+/// made before the append found the log failed). The log is now checked before the page changes.
+#[test]
+fn change_refused_by_a_failed_log_is_not_visible() {
+    use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+    use std::sync::Arc;
+    let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+    let wal = TreeWal::open_storage(log.clone()).unwrap();
+    let pool = Arc::new(
+        bufpool::BufferPool::builder()
+            .frames(64)
+            .wal(wal.clone())
+            .build()
+            .unwrap(),
+    );
+    let tree = Tree::create_storage(pool, wal, bufpool::MemoryStorage::new()).unwrap();
+    tree.put(&key(1), &value(1, 0)).unwrap();
+    tree.commit().unwrap();
+    tree.put(&key(2), &value(2, 0)).unwrap();
+    log.inject_next(Op::Sync, Fault::Eio);
+    assert!(tree.commit().is_err());
+    assert!(tree.put(&key(3), &value(3, 0)).is_err());
+    assert_eq!(tree.get(&key(3)).unwrap(), None);
+    assert!(tree.put(&key(1), &value(1, 9)).is_err());
+    assert_eq!(tree.get(&key(1)).unwrap(), Some(value(1, 0)));
+    assert!(tree.delete(&key(1)).is_err());
+    assert_eq!(tree.get(&key(1)).unwrap(), Some(value(1, 0)));
+}
