@@ -42,6 +42,10 @@ pub enum Error {
     /// The log failed (I/O) or is unreadable where it must be valid (its header).
     #[error("log error: {0}")]
     Log(String),
+    /// The log is not the tree's: another log's identity (a lost log replaced by a new one), or it lacks records
+    /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
+    #[error("the log does not belong to the tree: {0}")]
+    LogMismatch(String),
     /// A structural check of the tree failed (see [`crate::Tree::check`]).
     #[error("tree invariant violated: {0}")]
     Invariant(String),

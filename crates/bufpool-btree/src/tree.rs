@@ -39,6 +39,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use bufpool::storage::Storage;
 use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{Error, Result};
@@ -52,11 +53,26 @@ pub const MAX_RESTARTS: usize = 1_000_000;
 /// The meta page.
 const META: PageNo = 0;
 const META_MAGIC: &[u8; 8] = b"BPTREE01";
-const META_FORMAT: u32 = 2;
+const META_FORMAT: u32 = 3;
 const M_FORMAT: usize = 8;
 const M_PAGE_SIZE: usize = 12;
 const M_ROOT: usize = 16;
 const M_FREE: usize = 20;
+/// The identity of the tree's log ([`TreeWal::id`]): a tree opens only with its own log.
+const M_LOG_ID: usize = 24;
+/// The first LSN the tree needs from its log: the redo point of its last checkpoint (set before the checkpoint
+/// writes the pages, so the log, which is cut to that point only after, always starts at or before it).
+const M_LOG_START: usize = 32;
+
+fn meta_u64(b: &[u8], off: usize) -> u64 {
+    b.get(off..off + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn set_meta_u64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
 
 fn meta_u32(b: &[u8], off: usize) -> u32 {
     b.get(off..off + 4)
@@ -66,6 +82,90 @@ fn meta_u32(b: &[u8], off: usize) -> u32 {
 
 fn set_meta_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// A page latched by a structure change, with its image from before the change: the change's undo.
+///
+/// A structure change (split, merge, redistribution, root change) changes several latched pages, and can fail
+/// after changing some of them (an allocation, a latch or a read that fails). Every page it latches is taken as a
+/// `Held`, which copies the page first; unless [`Held::logged`] is called (by `Tree::log_images`, once the
+/// change's record is appended and the page stamped), dropping a `Held` writes the copy back before the latch
+/// is released, and a page the change added to the end of the file is handed back to the pool. So a structure
+/// change that returns early, by `?` or otherwise, leaves every page as it was: same bytes, same LSN. The meta
+/// page is held the same way, and is dropped last (it was latched first), so no other structure change sees a
+/// page before it is restored.
+struct Held<'p> {
+    /// `None` only while being dropped.
+    guard: Option<WriteGuard<'p>>,
+    /// The user region before the change; empty for a page new to the file.
+    before: Vec<u8>,
+    /// The page was added to the end of the file by this change (`BufferPool::new_page`): undone by
+    /// `BufferPool::free_page`, which discards it unwritten.
+    new_in_file: bool,
+    logged: bool,
+    pool: &'p BufferPool,
+}
+
+impl<'p> Held<'p> {
+    fn new(pool: &'p BufferPool, guard: WriteGuard<'p>) -> Held<'p> {
+        Held {
+            before: guard.to_vec(),
+            guard: Some(guard),
+            new_in_file: false,
+            logged: false,
+            pool,
+        }
+    }
+
+    fn new_in_file(pool: &'p BufferPool, guard: WriteGuard<'p>) -> Held<'p> {
+        Held {
+            before: Vec::new(),
+            guard: Some(guard),
+            new_in_file: true,
+            logged: false,
+            pool,
+        }
+    }
+
+    /// The change is logged and this page stamped with its LSN: keep it.
+    fn logged(&mut self) {
+        self.logged = true;
+    }
+}
+
+impl<'p> std::ops::Deref for Held<'p> {
+    type Target = WriteGuard<'p>;
+    fn deref(&self) -> &WriteGuard<'p> {
+        // `guard` is `Some` until `drop` takes it.
+        self.guard.as_ref().expect("held page guard")
+    }
+}
+
+impl<'p> std::ops::DerefMut for Held<'p> {
+    fn deref_mut(&mut self) -> &mut WriteGuard<'p> {
+        self.guard.as_mut().expect("held page guard")
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let Some(mut g) = self.guard.take() else { return };
+        if self.logged {
+            return;
+        }
+        if self.new_in_file {
+            // Zero (as `new_page` gave it) so that a write before `free_page` discards it shows no half-change.
+            g.fill(0);
+            let page = g.page_id();
+            drop(g);
+            // Discards the page unwritten; its number goes to the pool's free list, where the tree's next
+            // `new_page` (under the meta latch, which we still hold) finds it. If this fails, the page stays a
+            // zeroed page past the tree's end: a page leaked, nothing changed.
+            let _ = self.pool.free_page(page);
+        } else if g.len() == self.before.len() {
+            g.copy_from_slice(&self.before);
+        }
+    }
 }
 
 thread_local! {
@@ -147,7 +247,18 @@ impl Tree {
     /// Creates a new tree in the data file at `path` (which must be empty or absent), logging to `wal` (which
     /// must be the WAL the pool was built with, and empty).
     pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, path)?;
+        let file = pool.open_file(path)?;
+        Tree::create_in(pool, wal, file)
+    }
+
+    /// [`Tree::create`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path: an empty storage.
+    pub fn create_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
+        let file = pool.open_storage(storage)?;
+        Tree::create_in(pool, wal, file)
+    }
+
+    fn create_in(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
+        let tree = Tree::attach(pool, wal, file)?;
         if tree.pool.file_pages(tree.file)? != 0 || tree.wal.end_lsn() != tree.wal.durable_lsn() {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
         }
@@ -164,9 +275,32 @@ impl Tree {
     }
 
     /// Opens the tree in the data file at `path`, running recovery from `wal` (which must be the WAL the pool
-    /// was built with); creates a new tree if both the file and the log are empty.
+    /// was built with); creates a new tree if both the file and the log are empty. Refuses, with
+    /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
+    /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log).
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, path)?;
+        let file = pool.open_file(path)?;
+        Tree::open_in(pool, wal, file)
+    }
+
+    /// [`Tree::open`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path.
+    pub fn open_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
+        let file = pool.open_storage(storage)?;
+        Tree::open_in(pool, wal, file)
+    }
+
+    fn open_in(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
+        let tree = Tree::attach(pool, wal, file)?;
+        // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
+        // cannot be read yet (torn) is rebuilt by replay and checked after it.
+        let pages = tree.pool.file_pages(tree.file)?;
+        if pages > 0 {
+            if let Ok(meta) = tree.pool.read(tree.pid(META)) {
+                if meta.get(..8) == Some(&META_MAGIC[..]) && meta_u32(&meta, M_FORMAT) == META_FORMAT {
+                    tree.check_log_matches(&meta, meta.lsn())?;
+                }
+            }
+        }
         let replayed = tree.recover()?;
         if tree.pool.file_pages(tree.file)? == 0 {
             tree.init_new()?;
@@ -176,6 +310,7 @@ impl Tree {
         if meta.get(..8) != Some(&META_MAGIC[..]) || meta_u32(&meta, M_FORMAT) != META_FORMAT {
             return Err(Error::BadMeta("bad magic or format in page 0".into()));
         }
+        tree.check_log_matches(&meta, meta.lsn())?;
         let ps = meta_u32(&meta, M_PAGE_SIZE) as usize;
         if ps != tree.pool.page_size() {
             return Err(Error::BadMeta(format!(
@@ -192,12 +327,41 @@ impl Tree {
         Ok(tree)
     }
 
-    fn attach(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
+    /// Refuses a log that is not this tree's (see [`Tree::open`]): `meta` is the meta page, `lsn` its page LSN.
+    fn check_log_matches(&self, meta: &[u8], lsn: Lsn) -> Result<()> {
+        let (id, start) = (meta_u64(meta, M_LOG_ID), meta_u64(meta, M_LOG_START));
+        if id != self.wal.id() {
+            return Err(Error::LogMismatch(format!(
+                "the tree was made with log {id:#018x}, this is log {:#018x} (a lost or replaced log?)",
+                self.wal.id()
+            )));
+        }
+        if self.wal.start_lsn() > start {
+            return Err(Error::LogMismatch(format!(
+                "the log starts at LSN {}, after the tree's last checkpoint at {start}",
+                self.wal.start_lsn()
+            )));
+        }
+        self.check_page_lsn(META, lsn)
+    }
+
+    /// A page can only be on disk after the log up to its LSN was durable: a page newer than the log's end means
+    /// the log lost its tail or is not this tree's.
+    fn check_page_lsn(&self, no: PageNo, lsn: Lsn) -> Result<()> {
+        let end = self.wal.end_lsn();
+        if lsn > end {
+            return Err(Error::LogMismatch(format!(
+                "page {no} has LSN {lsn}, beyond the end of the log ({end})"
+            )));
+        }
+        Ok(())
+    }
+
+    fn attach(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
         let user = pool.user_bytes();
         if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::MAX_USER_BYTES).contains(&user) {
             return Err(Error::BadMeta(format!("unsupported page user size {user}")));
         }
-        let file = pool.open_file(path)?;
         Ok(Tree {
             pool,
             wal,
@@ -219,6 +383,8 @@ impl Tree {
         set_meta_u32(&mut meta, M_PAGE_SIZE, self.pool.page_size() as u32);
         set_meta_u32(&mut meta, M_ROOT, 1);
         set_meta_u32(&mut meta, M_FREE, NO_PAGE);
+        set_meta_u64(&mut meta, M_LOG_ID, self.wal.id());
+        set_meta_u64(&mut meta, M_LOG_START, self.wal.start_lsn());
         node::init(&mut root, node::KIND_LEAF, 0, NO_PAGE, None, None);
         let lsn = self.wal.append(&[
             Op::Image {
@@ -258,7 +424,10 @@ impl Tree {
             // logged as a full image (full-page writes), so an image is what replay meets first: rebuild the
             // page from it. The pool has no "overwrite unread" call; freeing the page and allocating it again
             // (the pool hands out the lowest free page number) gives a zeroed frame for it, unread.
-            Err(bufpool::Error::Corrupt { .. }) if matches!(op, OwnedOp::Image(..)) => {
+            // A torn write that extended the file leaves a partial last page, which reads short: the same case.
+            Err(bufpool::Error::Corrupt { .. } | bufpool::Error::ShortRead { .. })
+                if matches!(op, OwnedOp::Image(..)) =>
+            {
                 self.pool.free_page(self.pid(no))?;
                 let g = self.pool.new_page(self.file)?;
                 if g.page_id() != self.pid(no) {
@@ -268,6 +437,7 @@ impl Tree {
             }
             Err(e) => return Err(e.into()),
         };
+        self.check_page_lsn(no, g.lsn())?;
         if g.lsn() >= lsn {
             return Ok(());
         }
@@ -523,9 +693,13 @@ impl Tree {
                 self.restart(&mut restarts)?;
                 continue;
             }
+            // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
+            self.wal.check()?;
             let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
             if fitted {
-                let lsn = self.wal.append_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val })?;
+                let lsn = self
+                    .wal
+                    .append_leaf_checked(g.lsn(), no, &g, Op::Put { page: no, key, val });
                 g.set_lsn(lsn);
                 return Ok(());
             }
@@ -561,10 +735,11 @@ impl Tree {
                 continue;
             }
             let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
+            self.wal.check()?;
             if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
                 return Ok(false);
             }
-            let lsn = self.wal.append_leaf(g.lsn(), no, &g, Op::Del { page: no, key })?;
+            let lsn = self.wal.append_leaf_checked(g.lsn(), no, &g, Op::Del { page: no, key });
             g.set_lsn(lsn);
             // Try a merge when this delete made the leaf underfull, or empty; not on every delete from a leaf
             // that stayed underfull because its sibling was too full (that would take the meta latch each time).
@@ -573,8 +748,11 @@ impl Tree {
                 .is_some_and(|n| n.entry_bytes() < threshold && (before >= threshold || n.count() == 0))
                 && no != self.root.load(Ordering::Acquire);
             drop(g);
+            // The delete is applied and logged; the merge is an optimisation that either completes or leaves no
+            // trace (see `merge_underfull`). A failed merge leaves a legal underfull leaf, so the delete reports
+            // success; the failure's cause (exhaustion, I/O) meets the next operation that needs the same.
             if underfull {
-                self.merge_underfull(key)?;
+                let _ = self.merge_underfull(key);
             }
             return Ok(true);
         }
@@ -606,12 +784,13 @@ impl Tree {
     }
 
     /// Takes a page for a new node: the head of the free list, or a new page at the end of the file.
-    fn alloc<'p>(&'p self, meta: &mut WriteGuard<'_>) -> Result<WriteGuard<'p>> {
+    /// The meta page changes last, after every fallible step; and the caller's `Held` meta undoes it anyway.
+    fn alloc<'p>(&'p self, meta: &mut Held<'_>) -> Result<Held<'p>> {
         let head = meta_u32(meta, M_FREE);
         if head == NO_PAGE {
-            return Ok(self.pool.new_page(self.file)?);
+            return Ok(Held::new_in_file(&self.pool, self.pool.new_page(self.file)?));
         }
-        let g = self.pool.write(self.pid(head))?;
+        let g = Held::new(&self.pool, self.pool.write(self.pid(head))?);
         if !Node::is_dead(&g) {
             return Err(self.corrupt(head, "free-list page is not free"));
         }
@@ -620,14 +799,21 @@ impl Tree {
         Ok(g)
     }
 
+    /// Latches `no` for a structure change (see [`Held`]).
+    fn hold(&self, no: PageNo) -> Result<Held<'_>> {
+        Ok(Held::new(&self.pool, self.pool.write(self.pid(no))?))
+    }
+
     /// Puts a node's page on the free list (the caller has unlinked it and holds its latch).
     fn free(&self, meta: &mut WriteGuard<'_>, g: &mut WriteGuard<'_>) {
         node::init_dead(g, meta_u32(meta, M_FREE));
         set_meta_u32(meta, M_FREE, g.page_id().page_no());
     }
 
-    /// Logs `pages` (all changed) as one atomic record and stamps them.
-    fn log_images(&self, pages: &mut [&mut WriteGuard<'_>]) -> Result<()> {
+    /// Logs `pages` (all changed) as one atomic record, stamps them and keeps them (see [`Held`]). Either the
+    /// record is appended and every page kept, or (the log has failed) nothing is appended and the pages are
+    /// restored when dropped.
+    fn log_images(&self, pages: &mut [&mut Held<'_>]) -> Result<()> {
         let lsn = {
             let ops: Vec<Op<'_>> = pages
                 .iter()
@@ -640,13 +826,17 @@ impl Tree {
         };
         for g in pages.iter_mut() {
             g.set_lsn(lsn);
+            g.logged();
         }
         Ok(())
     }
 
     /// Inserts `(key, val)` into a full leaf: splits the leaf, and its ancestors as far as needed.
+    ///
+    /// Atomic (see [`Held`]): every page is latched as a `Held`, so any error before the change is logged leaves
+    /// every page as it was.
     fn split_insert(&self, key: &[u8], val: &[u8]) -> Result<()> {
-        let mut meta = self.pool.write(self.pid(META))?;
+        let mut meta = self.hold(META)?;
         let path = self.path_to(&meta, key)?;
         let leaf_at = path.len() - 1;
         // The highest path node that changes: the first ancestor with room for a separator of any size, or the
@@ -667,13 +857,16 @@ impl Tree {
         }
         let mut guards = Vec::with_capacity(path.len() - top);
         for &no in &path[top..] {
-            guards.push(self.pool.write(self.pid(no))?);
+            guards.push(self.hold(no)?);
         }
+        self.wal.check()?;
         // A concurrent delete may have made room meanwhile.
         let leaf_no = path[leaf_at];
-        let leaf = guards.last_mut().expect("path is not empty");
+        let Some(leaf) = guards.last_mut() else {
+            return Err(Error::Invariant("empty path".into()));
+        };
         if node::leaf_upsert(leaf, key, val).map_err(|_| self.corrupt(leaf_no, "leaf"))? {
-            let lsn = self.wal.append_leaf(
+            let lsn = self.wal.append_leaf_checked(
                 leaf.lsn(),
                 leaf_no,
                 leaf,
@@ -682,11 +875,12 @@ impl Tree {
                     key,
                     val,
                 },
-            )?;
+            );
             leaf.set_lsn(lsn);
+            leaf.logged();
             return Ok(());
         }
-        let mut fresh: Vec<WriteGuard<'_>> = Vec::new();
+        let mut fresh: Vec<Held<'_>> = Vec::new();
         let mut right = self.alloc(&mut meta)?;
         let mut right_no = right.page_id().page_no();
         let mut sep =
@@ -733,7 +927,7 @@ impl Tree {
             fresh.push(r);
             j -= 1;
         }
-        let mut all: Vec<&mut WriteGuard<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
+        let mut all: Vec<&mut Held<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
         all.push(&mut meta);
         self.log_images(&mut all)?;
         if let Some(r) = new_root {
@@ -745,18 +939,21 @@ impl Tree {
     /// After a delete left the leaf covering `key` underfull: merges it with a sibling (or, for a leaf whose
     /// sibling is too full, redistributes the two), and ancestors that become underfull in turn; collapses a root
     /// left with one child.
+    ///
+    /// Atomic as [`Tree::split_insert`] is: a failure at an upper level (a sibling that cannot be latched) after a
+    /// lower level merged undoes the lower level too.
     fn merge_underfull(&self, key: &[u8]) -> Result<()> {
-        let mut meta = self.pool.write(self.pid(META))?;
+        let mut meta = self.hold(META)?;
         let path = self.path_to(&meta, key)?;
         if path.len() == 1 {
             return Ok(());
         }
         let mut guards = Vec::with_capacity(path.len());
         for &no in &path {
-            guards.push(self.pool.write(self.pid(no))?);
+            guards.push(self.hold(no)?);
         }
         let mut changed = vec![false; path.len()];
-        let mut others: Vec<WriteGuard<'_>> = Vec::new();
+        let mut others: Vec<Held<'_>> = Vec::new();
         let mut changed_any = false;
         let mut j = path.len() - 1;
         while j > 0 {
@@ -783,7 +980,7 @@ impl Tree {
                 p.child_at(pos - 1)
             }
             .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
-            let mut sib = self.pool.write(self.pid(sib_no))?;
+            let mut sib = self.hold(sib_no)?;
             let merged = if lpos == pos {
                 // Ours is the left one: absorb the right sibling, which is freed.
                 let ok = node::merge(&mut guards[j], &sib, &sep).map_err(|_| self.corrupt(path[j], "merge"))?;
@@ -804,9 +1001,9 @@ impl Tree {
                 if is_leaf {
                     let (old_sep_len, room) = (sep.len(), parent_room);
                     let (left, right, right_no) = if lpos == pos {
-                        (&mut *guards[j], &mut *sib, sib_no)
+                        (&mut **guards[j], &mut **sib, sib_no)
                     } else {
-                        (&mut *sib, &mut *guards[j], path[j])
+                        (&mut **sib, &mut **guards[j], path[j])
                     };
                     let new_sep = node::redistribute_leaves(left, right, right_no, |s| room + old_sep_len >= s.len())
                         .map_err(|_| self.corrupt(path[j], "redistribute"))?;
@@ -847,7 +1044,7 @@ impl Tree {
         if !changed_any {
             return Ok(());
         }
-        let mut all: Vec<&mut WriteGuard<'_>> = guards
+        let mut all: Vec<&mut Held<'_>> = guards
             .iter_mut()
             .zip(&changed)
             .filter(|(_, &c)| c)
@@ -907,6 +1104,7 @@ impl Tree {
     /// starts there.
     pub fn checkpoint(&self) -> Result<()> {
         let redo = self.wal.begin_checkpoint();
+        self.note_log_start(redo)?;
         self.pool.checkpoint()?;
         self.wal.truncate_before(redo)
     }
@@ -915,8 +1113,27 @@ impl Tree {
     /// foreground work keeps the device's attention meanwhile.
     pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
         let redo = self.wal.begin_checkpoint();
+        self.note_log_start(redo)?;
         self.pool.checkpoint_spread(target)?;
         self.wal.truncate_before(redo)
+    }
+
+    /// Records in the meta page (a logged change, written by the checkpoint that follows) that the tree needs its
+    /// log only from `redo` on.
+    fn note_log_start(&self, redo: Lsn) -> Result<()> {
+        let mut meta = self.hold(META)?;
+        if meta_u64(&meta, M_LOG_START) >= redo {
+            return Ok(());
+        }
+        self.wal.check()?;
+        set_meta_u64(&mut meta, M_LOG_START, redo);
+        let lsn = self.wal.append_checked(&[Op::Image {
+            page: META,
+            bytes: &meta,
+        }]);
+        meta.set_lsn(lsn);
+        meta.logged();
+        Ok(())
     }
 
     /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was
@@ -978,7 +1195,10 @@ impl Tree {
         leaves: &mut Vec<(PageNo, PageNo)>,
         stats: &mut TreeStats,
     ) -> Result<()> {
-        let b = self.pool.read(self.pid(no))?.to_vec();
+        let g = self.pool.read(self.pid(no))?;
+        self.check_page_lsn(no, g.lsn())?;
+        let b = g.to_vec();
+        drop(g);
         let n = Node::parse(&b).ok_or_else(|| self.corrupt(no, "not a node"))?;
         let fail = |what: String| Err(Error::Invariant(format!("page {no}: {what}")));
         if n.level() != level {

@@ -6,8 +6,11 @@
 //!
 //! # File format
 //! ```text
-//! header (32 bytes): magic "BPTWAL01" | base_lsn u64 | crc32c(bytes 0..16) u32 | zero
-//! records from byte 32; the record starting at LSN l sits at byte 32 + (l - base_lsn):
+//! two header slots, at byte 0 and byte 512 (different sectors: a torn header write leaves the other one):
+//!   magic "BPTWAL02" | log_id u64 | origin u64 | start u64 | seq u64 | crc32c(bytes 0..40) u32
+//!   the valid slot with the higher seq is the header; `origin` is the LSN at byte LOG_HDR (1024), `start` the
+//!   first LSN recovery reads (the last checkpoint's redo point), `log_id` names this log for its tree's meta page
+//! records from byte 1024; the record starting at LSN l sits at byte 1024 + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
 //!   IMAGE (1): image_len u32 | hole_off u32 | hole_len u32 | image bytes outside the hole (hole = zeros)
@@ -19,33 +22,52 @@
 //! leaf if the page was last changed before the latest checkpoint's redo point (PostgreSQL's full-page writes,
 //! so a page torn by a crash mid-write could be rebuilt from the log alone).
 //!
+//! # Where the bytes live
+//! - A **file** ([`TreeWal::open`]): truncation writes the kept tail to `<name>.tmp` (the whole name plus `.tmp`,
+//!   so two logs whose names differ only in extension never share it) and renames it over the log: the space of
+//!   the cut records is given back.
+//! - Any [`Storage`] ([`TreeWal::open_storage`]), e.g. the pool's `FaultyStorage` in the crash simulation. A
+//!   storage has no rename, so truncation writes a new header slot whose `start` is the redo point (the records
+//!   stay where they are: the space is not given back). The storage must accept unaligned I/O (a memory or
+//!   faulty storage, or a buffered `FileStorage`; not O_DIRECT).
+//!
 //! # Invariants
 //! - Records are written to the file in LSN order: every file write happens under the `io` mutex, which takes
 //!   the buffered bytes in order. `durable` only grows and is set after an fsync covering it.
 //! - Group commit: a committer waits for the `io` mutex; when it gets it, it first checks whether someone else's
 //!   fsync already covered its LSN. One fsync serves every record appended before it started.
-//! - After the first failed write or fsync the log refuses everything (no retry after a failed fsync).
-//! - Truncation keeps the tail from the checkpoint's redo LSN on, written to a new file that atomically replaces
-//!   the old one (rename), so a crash at any point leaves a valid log.
+//! - After the first failed write or fsync the log refuses everything (no retry after a failed fsync). An append
+//!   fails only if the log had failed before it, and then appends nothing: a caller that checks
+//!   [`TreeWal::check`] before changing a page can log the change without a failure in between.
+//! - Truncation keeps the tail from the checkpoint's redo LSN on, and switches to it atomically (a rename, or a
+//!   header slot that is written whole or not valid), so a crash at any point leaves a valid log.
+//! - Opening a log cuts (or zeroes, on a storage) everything after the last valid record, so a record written
+//!   later at the same LSN can never be followed by a stale record of an earlier life of the log.
 //!
 //! Lock order: `io` before `state`; `state` is never held across I/O.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use bufpool::storage::Storage;
 use bufpool::{Lsn, PageNo};
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::node::Node;
 
-const MAGIC: &[u8; 8] = b"BPTWAL01";
-/// Size of the log file header.
-pub const LOG_HDR: u64 = 32;
+const MAGIC: &[u8; 8] = b"BPTWAL02";
+/// Size of the log's header region (two header slots); records start here.
+pub const LOG_HDR: u64 = 1024;
+/// Bytes of one header slot.
+const SLOT_LEN: usize = 64;
+/// Byte offsets of the two header slots: in different sectors, so a torn write of one leaves the other.
+const SLOT_AT: [u64; 2] = [0, 512];
+const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] + SLOT_LEN as u64 <= LOG_HDR);
 const REC_HDR: usize = 16;
 /// Largest record accepted when reading (a sanity bound: a structure change logs a handful of pages).
 const MAX_RECORD: usize = 16 << 20;
@@ -216,21 +238,173 @@ struct State {
     next: Lsn,
 }
 
+/// Where the log's bytes live (see the module docs). Cheap to clone: recovery reads through a clone without
+/// holding the `io` mutex, which appenders and the pool's WAL-rule flushes need meanwhile.
+#[derive(Clone)]
+enum Device {
+    File(Arc<File>),
+    Storage(Arc<dyn Storage>),
+}
+
+impl Device {
+    fn len(&self) -> io::Result<u64> {
+        match self {
+            Device::File(f) => f.metadata().map(|m| m.len()),
+            Device::Storage(s) => s.len(),
+        }
+    }
+
+    fn read_at(&self, buf: &mut [u8], off: u64) -> io::Result<usize> {
+        match self {
+            Device::File(f) => f.read_at(buf, off),
+            Device::Storage(s) => s.read_at(buf, off),
+        }
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let mut reader = DeviceReader { dev: self, pos: off };
+        reader.read_exact(buf)
+    }
+
+    fn write_all_at(&self, buf: &[u8], off: u64) -> io::Result<()> {
+        match self {
+            Device::File(f) => f.write_all_at(buf, off),
+            Device::Storage(s) => s.write_at(buf, off),
+        }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        match self {
+            Device::File(f) => f.sync_data(),
+            Device::Storage(s) => s.sync(),
+        }
+    }
+
+    /// Makes everything from byte `len` on unreadable as records, durably: a file is cut, a storage (which
+    /// cannot shrink) gets zeros written over it.
+    fn cut(&self, len: u64) -> io::Result<()> {
+        let cur = self.len()?;
+        if cur <= len {
+            return Ok(());
+        }
+        match self {
+            Device::File(f) => f.set_len(len)?,
+            Device::Storage(s) => {
+                let zeros = vec![0u8; 64 << 10];
+                let mut at = len;
+                while at < cur {
+                    let n = (cur - at).min(zeros.len() as u64) as usize;
+                    s.write_at(&zeros[..n], at)?;
+                    at += n as u64;
+                }
+            }
+        }
+        self.sync()
+    }
+}
+
+/// Sequential reads from a [`Device`]; `Ok(0)` only at its end, I/O errors passed on (never taken for an end).
+struct DeviceReader<'d> {
+    dev: &'d Device,
+    pos: u64,
+}
+
+impl Read for DeviceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.dev.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// One header slot's contents (see the module docs).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Header {
+    id: u64,
+    origin: Lsn,
+    start: Lsn,
+    seq: u64,
+}
+
+impl Header {
+    fn encode(&self) -> [u8; SLOT_LEN] {
+        let mut h = [0u8; SLOT_LEN];
+        h[..8].copy_from_slice(MAGIC);
+        h[8..16].copy_from_slice(&self.id.to_le_bytes());
+        h[16..24].copy_from_slice(&self.origin.to_le_bytes());
+        h[24..32].copy_from_slice(&self.start.to_le_bytes());
+        h[32..40].copy_from_slice(&self.seq.to_le_bytes());
+        let crc = crc32c::crc32c(&h[..40]);
+        h[40..44].copy_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    fn decode(h: &[u8; SLOT_LEN]) -> Option<Header> {
+        let u64_at = |o: usize| h.get(o..o + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+        let crc = h.get(40..44).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)?;
+        if &h[..8] != MAGIC || crc != crc32c::crc32c(&h[..40]) {
+            return None;
+        }
+        let hdr = Header {
+            id: u64_at(8)?,
+            origin: u64_at(16)?,
+            start: u64_at(24)?,
+            seq: u64_at(32)?,
+        };
+        (hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
+    }
+
+    /// The header region of a new log (or of a log file rewritten by truncation): slot 0 holds `self`.
+    fn region(&self) -> Vec<u8> {
+        let mut r = vec![0u8; LOG_HDR as usize];
+        let at = SLOT_AT[0] as usize;
+        r[at..at + SLOT_LEN].copy_from_slice(&self.encode());
+        r
+    }
+}
+
+/// A fresh log identity: not secret, only different from every other log's (time, process, a counter and an
+/// address, mixed); never 0, which marks "no log" nowhere but is kept free.
+fn new_log_id() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let local = 0u8;
+    let mut x = nanos
+        ^ (u64::from(std::process::id()) << 32)
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (&local as *const u8 as u64);
+    // splitmix64's finaliser.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (x ^ (x >> 31)).max(1)
+}
+
 struct LogFile {
-    file: File,
-    /// LSN stored at file offset [`LOG_HDR`].
-    base: Lsn,
+    dev: Device,
+    /// LSN stored at byte [`LOG_HDR`].
+    origin: Lsn,
+    /// First LSN recovery reads.
+    start: Lsn,
+    /// Sequence number of the header slot in force.
+    seq: u64,
 }
 
 impl LogFile {
     fn offset(&self, lsn: Lsn) -> u64 {
-        LOG_HDR + (lsn - self.base)
+        LOG_HDR + (lsn - self.origin)
     }
 }
 
 /// The tree's write-ahead (redo) log. Give it to the pool's builder (`.wal(log.clone())`) and to the tree.
 pub struct TreeWal {
-    path: PathBuf,
+    /// The log file's path; `None` for a log on a [`Storage`].
+    path: Option<PathBuf>,
+    /// This log's identity (stored in its header and in its tree's meta page).
+    id: u64,
     state: Mutex<State>,
     io: Mutex<LogFile>,
     /// Everything before this LSN is on stable storage.
@@ -246,18 +420,10 @@ impl std::fmt::Debug for TreeWal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TreeWal")
             .field("path", &self.path)
+            .field("id", &self.id)
             .field("durable", &self.durable.load(Ordering::Relaxed))
             .finish()
     }
-}
-
-fn header(base: Lsn) -> [u8; LOG_HDR as usize] {
-    let mut h = [0u8; LOG_HDR as usize];
-    h[..8].copy_from_slice(MAGIC);
-    h[8..16].copy_from_slice(&base.to_le_bytes());
-    let crc = crc32c::crc32c(&h[..16]);
-    h[16..20].copy_from_slice(&crc.to_le_bytes());
-    h
 }
 
 fn log_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -274,27 +440,38 @@ fn sync_dir(path: &Path) -> Result<()> {
         .map_err(|e| log_err("fsync log directory", e))
 }
 
-/// Reads the record at the reader's position; `None` at the end of the valid log (short, torn or foreign bytes).
-fn read_record(r: &mut impl Read, expect_lsn: Lsn, buf: &mut Vec<u8>) -> Option<()> {
+/// Reads the record at the reader's position: `Ok(None)` at the end of the valid log (short, torn or foreign
+/// bytes), `Err` if the device failed (an I/O error is never taken for the end of the log: the caller would cut
+/// valid records).
+fn read_record(r: &mut impl Read, expect_lsn: Lsn, buf: &mut Vec<u8>) -> Result<Option<()>> {
+    let eof_is_end = |e: io::Error| match e.kind() {
+        io::ErrorKind::UnexpectedEof => Ok(None),
+        _ => Err(log_err("read log", e)),
+    };
     let mut hdr = [0u8; REC_HDR];
-    r.read_exact(&mut hdr).ok()?;
-    let crc = u32::from_le_bytes(hdr[0..4].try_into().ok()?);
-    let len = u32::from_le_bytes(hdr[4..8].try_into().ok()?) as usize;
-    let lsn = u64::from_le_bytes(hdr[8..16].try_into().ok()?);
+    if let Err(e) = r.read_exact(&mut hdr) {
+        return eof_is_end(e);
+    }
+    let word = |o: usize| u32::from_le_bytes([hdr[o], hdr[o + 1], hdr[o + 2], hdr[o + 3]]);
+    let (crc, len) = (word(0), word(4) as usize);
+    let lsn = u64::from(word(8)) | (u64::from(word(12)) << 32);
     if !(REC_HDR + 2..=MAX_RECORD).contains(&len) || lsn != expect_lsn {
-        return None;
+        return Ok(None);
     }
     buf.clear();
     buf.resize(len - REC_HDR, 0);
-    r.read_exact(buf).ok()?;
+    if let Err(e) = r.read_exact(buf) {
+        return eof_is_end(e);
+    }
     let mut h = crc32c::crc32c(&hdr[4..]);
     h = crc32c::crc32c_append(h, buf);
-    (h == crc).then_some(())
+    Ok((h == crc).then_some(()))
 }
 
 impl TreeWal {
-    /// Opens the log at `path`, creating an empty one if the file is missing or empty. Finds the end of the valid
-    /// records and cuts off anything after it (a torn tail), so new records never mix with stale bytes.
+    /// Opens the log at `path`, creating an empty one (with a new identity) if the file is missing or shorter
+    /// than its header. Finds the end of the valid records and cuts off anything after it (a torn tail), so new
+    /// records never mix with stale bytes.
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new()
@@ -304,48 +481,79 @@ impl TreeWal {
             .truncate(false)
             .open(&path)
             .map_err(|e| log_err("open log", e))?;
-        let len = file.metadata().map_err(|e| log_err("stat log", e))?.len();
-        let base = if len < LOG_HDR {
-            // Missing, or a crash while the header of a new log was being written: no record can exist yet.
-            file.write_all_at(&header(FIRST_LSN), 0)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| log_err("write log header", e))?;
-            sync_dir(&path)?;
-            FIRST_LSN
-        } else {
-            let mut h = [0u8; LOG_HDR as usize];
-            file.read_exact_at(&mut h, 0)
-                .map_err(|e| log_err("read log header", e))?;
-            let base = u64::from_le_bytes(h[8..16].try_into().expect("8 bytes"));
-            if &h[..8] != MAGIC || h != header(base) {
-                return Err(Error::Log(format!("{} has no valid log header", path.display())));
+        TreeWal::open_device(Device::File(Arc::new(file)), Some(path))
+    }
+
+    /// [`TreeWal::open`] on a [`Storage`] instead of a file (see the module docs: truncation does not give space
+    /// back, and the storage must accept unaligned I/O).
+    pub fn open_storage(storage: impl Storage) -> Result<Arc<TreeWal>> {
+        TreeWal::open_device(Device::Storage(Arc::new(storage)), None)
+    }
+
+    fn open_device(dev: Device, path: Option<PathBuf>) -> Result<Arc<TreeWal>> {
+        let name = path
+            .as_ref()
+            .map_or_else(|| "the log storage".to_string(), |p| p.display().to_string());
+        let len = dev.len().map_err(|e| log_err("stat log", e))?;
+        let mut best: Option<Header> = None;
+        for at in SLOT_AT {
+            if at + SLOT_LEN as u64 > len {
+                continue;
             }
-            base
+            let mut b = [0u8; SLOT_LEN];
+            dev.read_exact_at(&mut b, at)
+                .map_err(|e| log_err("read log header", e))?;
+            if let Some(h) = Header::decode(&b) {
+                if best.is_none_or(|b| h.seq > b.seq) {
+                    best = Some(h);
+                }
+            }
+        }
+        let hdr = match best {
+            Some(h) => h,
+            // Missing, or a crash while the header of a new log was being written: no record can exist yet.
+            None if len <= LOG_HDR => {
+                let h = Header {
+                    id: new_log_id(),
+                    origin: FIRST_LSN,
+                    start: FIRST_LSN,
+                    seq: 0,
+                };
+                dev.write_all_at(&h.region(), 0)
+                    .and_then(|()| dev.sync())
+                    .map_err(|e| log_err("write log header", e))?;
+                if let Some(p) = &path {
+                    sync_dir(p)?;
+                }
+                h
+            }
+            None => return Err(Error::Log(format!("{name} has no valid log header"))),
         };
-        let len = len.max(LOG_HDR);
         let wal = TreeWal {
             path,
+            id: hdr.id,
             state: Mutex::new(State {
                 buf: Vec::new(),
-                buf_start: base,
-                next: base,
+                buf_start: hdr.start,
+                next: hdr.start,
             }),
-            io: Mutex::new(LogFile { file, base }),
-            durable: AtomicU64::new(base),
-            redo_lsn: AtomicU64::new(base),
+            io: Mutex::new(LogFile {
+                dev,
+                origin: hdr.origin,
+                start: hdr.start,
+                seq: hdr.seq,
+            }),
+            durable: AtomicU64::new(hdr.start),
+            redo_lsn: AtomicU64::new(hdr.start),
             failed: OnceLock::new(),
             syncs: AtomicU64::new(0),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
             let io = wal.io.lock();
-            let valid = io.offset(end);
-            if valid < len {
-                io.file
-                    .set_len(valid)
-                    .and_then(|()| io.file.sync_all())
-                    .map_err(|e| log_err("cut torn log tail", e))?;
-            }
+            io.dev
+                .cut(io.offset(end))
+                .map_err(|e| log_err("cut torn log tail", e))?;
         }
         let mut st = wal.state.lock();
         st.buf_start = end;
@@ -355,24 +563,40 @@ impl TreeWal {
         Ok(Arc::new(wal))
     }
 
+    /// This log's identity: chosen when the log was created, kept by truncation. A tree stores it in its meta
+    /// page and refuses to open with another log.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The first LSN the log holds (the redo point of the last checkpoint that cut it).
+    pub fn start_lsn(&self) -> Lsn {
+        self.io.lock().start
+    }
+
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of
     /// the valid log. Used by recovery (and by `open` to find the end).
     pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
-        let file = io.file.try_clone().map_err(|e| log_err("clone log fd", e))?;
-        let base = io.base;
+        let dev = io.dev.clone();
+        let (mut lsn, at) = (io.start, io.offset(io.start));
         drop(io);
-        let mut r = BufReader::with_capacity(1 << 20, file);
-        std::io::Seek::seek(&mut r, std::io::SeekFrom::Start(LOG_HDR)).map_err(|e| log_err("seek log", e))?;
-        let mut lsn = base;
+        let mut r = BufReader::with_capacity(1 << 20, DeviceReader { dev: &dev, pos: at });
         let mut buf = Vec::new();
-        while read_record(&mut r, lsn, &mut buf).is_some() {
+        while read_record(&mut r, lsn, &mut buf)?.is_some() {
             let Some(ops) = decode_ops(&buf) else { break };
             let end = lsn + (REC_HDR + buf.len()) as u64;
             f(end, ops)?;
             lsn = end;
         }
         Ok(lsn)
+    }
+
+    /// `Err` if the log has failed (a write or fsync failed earlier): then it refuses every append and flush.
+    /// A caller that checks this before changing a page, then logs the change with an append, cannot be left with
+    /// a changed page whose append failed: an append fails only for the same reason, and appends nothing then.
+    pub fn check(&self) -> Result<()> {
+        self.check_failed()
     }
 
     fn check_failed(&self) -> Result<()> {
@@ -389,24 +613,39 @@ impl TreeWal {
     }
 
     /// Appends one atomic record of `ops`; returns its end LSN (to stamp on every page it changed). Not durable
-    /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`].
+    /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`]. Fails only if the log had failed before the call (see
+    /// [`TreeWal::check`]), and then appends nothing; a failure of the write-out an append may start is latched
+    /// and reported by the next flush or commit.
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
         self.check_failed()?;
+        Ok(self.append_checked(ops))
+    }
+
+    /// [`TreeWal::append`] after the caller's own [`TreeWal::check`]: cannot fail. If the log failed in between,
+    /// the record is never written and the flush the page's LSN needs fails, so the pool never writes the page.
+    pub(crate) fn append_checked(&self, ops: &[Op<'_>]) -> Lsn {
         let mut st = self.state.lock();
         let lsn = self.encode_locked(&mut st, ops);
         let big = st.buf.len() > BUF_SOFT_MAX;
         drop(st);
         if big {
-            self.try_write_out()?;
+            self.try_write_out();
         }
-        Ok(lsn)
+        lsn
     }
 
     /// Appends a change to one leaf, as `op` or, if the page was last logged at or before the checkpoint redo
     /// point (`page_lsn`), as the full `image` (full-page write). The choice is made under the log lock, so it
     /// cannot race with a checkpoint moving the redo point.
+    /// Fails as [`TreeWal::append`] does.
     pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
         self.check_failed()?;
+        Ok(self.append_leaf_checked(page_lsn, page, image, op))
+    }
+
+    /// [`TreeWal::append_leaf`] after the caller's own [`TreeWal::check`]: cannot fail (see
+    /// [`TreeWal::append_checked`]).
+    pub(crate) fn append_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Lsn {
         let mut st = self.state.lock();
         let lsn = if page_lsn <= self.redo_lsn.load(Ordering::Relaxed) {
             self.encode_locked(&mut st, &[Op::Image { page, bytes: image }])
@@ -416,9 +655,9 @@ impl TreeWal {
         let big = st.buf.len() > BUF_SOFT_MAX;
         drop(st);
         if big {
-            self.try_write_out()?;
+            self.try_write_out();
         }
-        Ok(lsn)
+        lsn
     }
 
     fn encode_locked(&self, st: &mut State, ops: &[Op<'_>]) -> Lsn {
@@ -439,12 +678,12 @@ impl TreeWal {
         st.next
     }
 
-    /// The buffer grew large: writes it out (no fsync) unless another thread is writing already.
-    fn try_write_out(&self) -> Result<()> {
+    /// The buffer grew large: writes it out (no fsync) unless another thread is writing already. A failure is
+    /// latched in `failed` (by `write_locked`) and reported by the next flush.
+    fn try_write_out(&self) {
         if let Some(io) = self.io.try_lock() {
-            self.write_locked(&io, false)?;
+            let _ = self.write_locked(&io, false);
         }
-        Ok(())
     }
 
     /// Writes the buffered records to the file, in order (the caller holds `io`); with `sync`, fsyncs and
@@ -459,12 +698,12 @@ impl TreeWal {
         };
         let end = start + buf.len() as u64;
         if !buf.is_empty() {
-            io.file
+            io.dev
                 .write_all_at(&buf, io.offset(start))
                 .map_err(|e| self.fail("write log", e))?;
         }
         if sync {
-            io.file.sync_data().map_err(|e| self.fail("fsync log", e))?;
+            io.dev.sync().map_err(|e| self.fail("fsync log", e))?;
             self.syncs.fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
@@ -525,36 +764,70 @@ impl TreeWal {
         redo
     }
 
-    /// Finishes a checkpoint whose pages are all on disk: the log keeps only records from `redo` on, in a new file
-    /// that atomically replaces the old one.
+    /// Finishes a checkpoint whose pages are all on disk: the log keeps only records from `redo` on (a new file
+    /// that atomically replaces the old one, or on a storage a new header slot; see the module docs).
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
         let mut io = self.io.lock();
         self.write_locked(&io, true)?;
         // Everything appended before we took `io` is in the file; later appends wait in the buffer.
         let written_end = self.state.lock().buf_start;
-        if redo <= io.base {
+        if redo <= io.start {
             return Ok(());
         }
-        let tail_len = (written_end - redo) as usize;
-        let mut tail = vec![0u8; tail_len];
-        io.file
-            .read_exact_at(&mut tail, io.offset(redo))
-            .map_err(|e| self.fail("read log tail", e))?;
-        let tmp = self.path.with_extension("tmp");
-        let new = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| self.fail("create new log", e))?;
-        new.write_all_at(&header(redo), 0)
-            .and_then(|()| new.write_all_at(&tail, LOG_HDR))
-            .and_then(|()| new.sync_all())
-            .map_err(|e| self.fail("write new log", e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| self.fail("rename new log", e))?;
-        sync_dir(&self.path)?;
-        *io = LogFile { file: new, base: redo };
+        let seq = io.seq + 1;
+        match (&io.dev, &self.path) {
+            (Device::File(_), Some(path)) => {
+                let tail_len = (written_end - redo) as usize;
+                let mut tail = vec![0u8; tail_len];
+                io.dev
+                    .read_exact_at(&mut tail, io.offset(redo))
+                    .map_err(|e| self.fail("read log tail", e))?;
+                // The whole name plus ".tmp": `with_extension` would give `a.wal` and `a.log` one temp file.
+                let mut tmp = path.as_os_str().to_owned();
+                tmp.push(".tmp");
+                let tmp = PathBuf::from(tmp);
+                let new = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)
+                    .map_err(|e| self.fail("create new log", e))?;
+                let hdr = Header {
+                    id: self.id,
+                    origin: redo,
+                    start: redo,
+                    seq,
+                };
+                new.write_all_at(&hdr.region(), 0)
+                    .and_then(|()| new.write_all_at(&tail, LOG_HDR))
+                    .and_then(|()| new.sync_all())
+                    .map_err(|e| self.fail("write new log", e))?;
+                std::fs::rename(&tmp, path).map_err(|e| self.fail("rename new log", e))?;
+                sync_dir(path)?;
+                *io = LogFile {
+                    dev: Device::File(Arc::new(new)),
+                    origin: redo,
+                    start: redo,
+                    seq,
+                };
+            }
+            _ => {
+                let hdr = Header {
+                    id: self.id,
+                    origin: io.origin,
+                    start: redo,
+                    seq,
+                };
+                let at = SLOT_AT[(seq % 2) as usize];
+                io.dev
+                    .write_all_at(&hdr.encode(), at)
+                    .and_then(|()| io.dev.sync())
+                    .map_err(|e| self.fail("write log header", e))?;
+                io.start = redo;
+                io.seq = seq;
+            }
+        }
         Ok(())
     }
 
@@ -566,7 +839,7 @@ impl TreeWal {
     /// Size of the log file in bytes (header included).
     pub fn file_len(&self) -> u64 {
         let io = self.io.lock();
-        io.file.metadata().map(|m| m.len()).unwrap_or(0)
+        io.dev.len().unwrap_or(0)
     }
 }
 

@@ -233,3 +233,57 @@ fn underfull_leaf_next_to_a_full_one_is_evened_out() {
     }
     assert_eq!(tree.get(&5u64.to_be_bytes()).unwrap().as_deref(), Some(&v[..]));
 }
+
+/// Tiny pools (3 to 12 frames): structure changes that need more frames than the pool has fail with
+/// `PoolExhausted`, at every point of the change (before the first page changes, or after the leaf split or the
+/// lower merge). A failed operation must leave no trace: the model takes only operations that returned `Ok`, and
+/// after each sequence the tree equals it, its invariants hold, and a reopen with a roomy pool (recovery) and
+/// with the same tiny pool give the same tree.
+#[test]
+fn tiny_pools_fail_without_a_trace() {
+    for frames in [3usize, 5, 8, 12] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = common::open(dir.path(), frames);
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let mut rng = common::mix(frames as u64);
+        let mut failed = 0;
+        for n in 0..600u64 {
+            rng = common::mix(rng);
+            let id = rng % 400;
+            let (k, v) = (common::key(id), common::value(id, n));
+            let r = match (rng >> 32) % 10 {
+                0..=5 => tree.put(&k, &v).map(|()| {
+                    model.insert(k.clone(), v.clone());
+                }),
+                6..=8 => tree.delete(&k).map(|had| assert_eq!(had, model.remove(&k).is_some())),
+                _ => tree.get(&k).map(|got| assert_eq!(got.as_ref(), model.get(&k))),
+            };
+            match r {
+                Ok(()) => {}
+                Err(Error::Pool(bufpool::Error::PoolExhausted { .. })) => failed += 1,
+                Err(e) => panic!("frames {frames}: {e}"),
+            }
+            if n % 200 == 199 {
+                tree.commit().unwrap();
+                drop(tree);
+                tree = common::open(dir.path(), frames);
+            }
+        }
+        assert!(frames > 3 || failed > 0, "frames {frames}: no operation met exhaustion");
+        tree.check().unwrap();
+        assert_eq!(
+            scan(&tree),
+            model.clone().into_iter().collect::<Vec<_>>(),
+            "frames {frames}"
+        );
+        tree.commit().unwrap();
+        drop(tree);
+        let tree = common::open(dir.path(), 256);
+        tree.check().unwrap();
+        assert_eq!(
+            scan(&tree),
+            model.into_iter().collect::<Vec<_>>(),
+            "frames {frames}, reopened"
+        );
+    }
+}
