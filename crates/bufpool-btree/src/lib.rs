@@ -79,7 +79,7 @@ use std::sync::Arc;
 pub use bufpool::BufferPool;
 pub use error::{Error, Result};
 pub use node::Limits;
-pub use tree::{RangeIter, Tree, TreeStats, MAX_RESTARTS, RANGE_READAHEAD};
+pub use tree::{RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::TreeWal;
 
 /// File name of the data file inside a tree directory.

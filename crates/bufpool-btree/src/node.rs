@@ -79,12 +79,30 @@ const OFF_HIGH: usize = 14;
 const OFF_MAGIC: usize = 16;
 const OFF_PREFIX: usize = 20;
 
+// The layout, checked when the crate compiles: header fields in order, each ending where the next begins, the
+// last ending at the header's end; slots aligned so a slot word is one aligned load; offsets fit the u16 fields.
+const _: () = {
+    assert!(OFF_KIND + 1 == OFF_LEVEL);
+    assert!(OFF_LEVEL + 1 == OFF_COUNT);
+    assert!(OFF_COUNT + 2 == OFF_HEAP);
+    assert!(OFF_HEAP + 2 == OFF_GARBAGE);
+    assert!(OFF_GARBAGE + 2 == OFF_LINK);
+    assert!(OFF_LINK + 4 == OFF_LOW);
+    assert!(OFF_LOW + 2 == OFF_HIGH);
+    assert!(OFF_HIGH + 2 == OFF_MAGIC);
+    assert!(OFF_MAGIC + 4 == OFF_PREFIX);
+    assert!(OFF_PREFIX + 2 <= HDR);
+    assert!(HDR.is_multiple_of(SLOT) && SLOT == 8 && HEAD + 4 == SLOT);
+    assert!(USER_BYTES_MAX <= u16::MAX as usize);
+    assert!(PROBE_PREFETCH >= HDR && PROBE_PREFETCH.is_multiple_of(64));
+};
+
 /// The node's bytes are not a well-formed node.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Malformed;
 
 /// Upper bound of the page's user region this format supports (offsets are u16).
-pub const MAX_USER_BYTES: usize = 65535;
+pub const USER_BYTES_MAX: usize = 65535;
 
 /// Size limits derived from the page's user region; see [`crate::Limits`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -169,7 +187,7 @@ impl<'a> Node<'a> {
     /// Validates the header of `b` and returns a view; `None` if it is not a live, well-formed node header.
     /// Individual entries are checked as they are read.
     pub fn parse(b: &'a [u8]) -> Option<Node<'a>> {
-        if b.len() > MAX_USER_BYTES || b.len() < HDR {
+        if b.len() > USER_BYTES_MAX || b.len() < HDR {
             return None;
         }
         let kind = *b.get(OFF_KIND)?;
@@ -972,7 +990,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
     value: Option<&mut Vec<u8>>,
 ) -> Option<Probe> {
     let len = s.len();
-    if len > MAX_USER_BYTES {
+    if len > USER_BYTES_MAX {
         return None;
     }
     // The header, the fences and the start of the slot array (all of a leaf's, for short keys) are read next:

@@ -10,7 +10,7 @@
 //!   own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
 //!   every consistent read self-validating, so no parent/child version coupling is needed: a stale child
 //!   pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
-//!   and the reader restarts from the root (bounded by [`MAX_RESTARTS`]). A node whose fences cover the key at
+//!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at
 //!   the moment it is read holds that key's current
 //!   entry, because every change to an entry happens under the exclusive latch of the leaf covering it.
 //! - **Leaf writers** (`put`, `delete` that change one leaf only) descend optimistically, latch the leaf with
@@ -48,7 +48,7 @@ use crate::wal::{Op, OwnedOp, TreeWal};
 
 /// Restarts of one operation after which the tree reports an error instead of spinning (a sign of corruption,
 /// e.g. fence keys that cover nothing, rather than of contention).
-pub const MAX_RESTARTS: usize = 1_000_000;
+pub const RESTARTS_MAX: usize = 1_000_000;
 
 /// The meta page.
 const META: PageNo = 0;
@@ -359,7 +359,7 @@ impl Tree {
 
     fn attach(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
         let user = pool.user_bytes();
-        if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::MAX_USER_BYTES).contains(&user) {
+        if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::USER_BYTES_MAX).contains(&user) {
             return Err(Error::BadMeta(format!("unsupported page user size {user}")));
         }
         Ok(Tree {
@@ -507,9 +507,9 @@ impl Tree {
 
     fn restart(&self, restarts: &mut usize) -> Result<()> {
         *restarts += 1;
-        if *restarts >= MAX_RESTARTS {
+        if *restarts >= RESTARTS_MAX {
             return Err(Error::Invariant(format!(
-                "gave up after {MAX_RESTARTS} restarts: fence keys cover nothing?"
+                "gave up after {RESTARTS_MAX} restarts: fence keys cover nothing?"
             )));
         }
         if (*restarts).is_multiple_of(64) {

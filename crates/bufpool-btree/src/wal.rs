@@ -70,7 +70,7 @@ const SLOT_AT: [u64; 2] = [0, 512];
 const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] + SLOT_LEN as u64 <= LOG_HDR);
 const REC_HDR: usize = 16;
 /// Largest record accepted when reading (a sanity bound: a structure change logs a handful of pages).
-const MAX_RECORD: usize = 16 << 20;
+const RECORD_MAX: usize = 16 << 20;
 /// Buffered bytes above which an appender writes the buffer out (without fsync) if the file is free.
 const BUF_SOFT_MAX: usize = 1 << 20;
 /// The first LSN of a new log (0 means "never logged" on a page).
@@ -204,7 +204,7 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                 let len = c.u32()? as usize;
                 let off = c.u32()? as usize;
                 let hole = c.u32()? as usize;
-                if off.checked_add(hole)? > len || len > MAX_RECORD {
+                if off.checked_add(hole)? > len || len > RECORD_MAX {
                     return None;
                 }
                 let mut img = vec![0u8; len];
@@ -455,7 +455,7 @@ fn read_record(r: &mut impl Read, expect_lsn: Lsn, buf: &mut Vec<u8>) -> Result<
     let word = |o: usize| u32::from_le_bytes([hdr[o], hdr[o + 1], hdr[o + 2], hdr[o + 3]]);
     let (crc, len) = (word(0), word(4) as usize);
     let lsn = u64::from(word(8)) | (u64::from(word(12)) << 32);
-    if !(REC_HDR + 2..=MAX_RECORD).contains(&len) || lsn != expect_lsn {
+    if !(REC_HDR + 2..=RECORD_MAX).contains(&len) || lsn != expect_lsn {
         return Ok(None);
     }
     buf.clear();

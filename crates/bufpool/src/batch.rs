@@ -24,7 +24,7 @@ use crate::frame::TryLatch;
 use crate::guard::ReadGuard;
 use crate::page::PageId;
 use crate::policy::FrameIdx;
-use crate::pool::{BufferPool, Mode};
+use crate::pool::{AfterLoad, BufferPool, Mode};
 use crate::stats::Counter;
 use crate::storage::IoRequest;
 
@@ -68,19 +68,19 @@ impl Drop for LoadBatch<'_> {
                 std::io::ErrorKind::Interrupted,
                 "the batch reading this page was abandoned (a callback panicked)",
             );
-            let _ = self.pool.finish_pending(load, Err(abandoned), None);
+            let _ = self.pool.finish_pending(load, Err(abandoned), AfterLoad::Unlatched);
         }
     }
 }
 
 impl BufferPool {
     fn batch_limit(&self) -> usize {
-        BATCH_PAGES_MAX.min(self.frames() / 4).max(1)
+        BATCH_PAGES_MAX.min(self.prefetch_limit())
     }
 
     /// Finishes a reserved load (see [`BufferPool::finish_load`]) and its prefetch count.
-    fn finish_pending(&self, load: PendingLoad, got: std::io::Result<usize>, mode: Option<Mode>) -> Result<()> {
-        let r = self.finish_load(&load.file, load.page, load.idx, got, mode);
+    fn finish_pending(&self, load: PendingLoad, got: std::io::Result<usize>, after: AfterLoad) -> Result<()> {
+        let r = self.finish_load(&load.file, load.page, load.idx, got, after);
         if load.prefetch {
             self.core.prefetches_in_flight.fetch_sub(1, AcqRel);
         }
@@ -116,7 +116,7 @@ impl BufferPool {
         let mut later: Vec<(usize, Option<Error>)> = Vec::new();
         for (i, &page) in pages.iter().enumerate() {
             if batch.loads.is_empty() {
-                if let Some(idx) = self.try_hit_shared(page) {
+                if let Some(idx) = self.try_fix_fast(page, Mode::Shared) {
                     visit(i, Ok(ReadGuard { pool: self, idx, page }));
                     continue;
                 }
@@ -161,7 +161,10 @@ impl BufferPool {
         let mut outcomes = Vec::with_capacity(results.len());
         for (load, got) in batch.loads.drain(..).zip(results) {
             let (page, idx) = (load.page, load.idx);
-            outcomes.push(self.finish_pending(load, got, None).map(|()| (page, idx)));
+            outcomes.push(
+                self.finish_pending(load, got, AfterLoad::Unlatched)
+                    .map(|()| (page, idx)),
+            );
         }
         for (i, outcome) in batch_at.drain(..).zip(outcomes) {
             let guard = outcome.and_then(|(page, idx)| match self.latch_loaded_shared(page, idx) {
@@ -211,22 +214,6 @@ impl BufferPool {
             );
         }
         results
-    }
-
-    /// A shared latch on `page` if it is resident and can be latched right now; never waits.
-    fn try_hit_shared(&self, page: PageId) -> Option<FrameIdx> {
-        let idx = self.core.table.lookup(page, &self.core.headers)?;
-        let h = self.header(idx);
-        if h.state.try_latch_shared() != TryLatch::Ok {
-            return None;
-        }
-        if h.page_id() != page {
-            h.state.unlatch_shared();
-            return None;
-        }
-        self.core.policy.on_hit(idx);
-        self.core.counters.inc(Counter::Hits);
-        Some(idx)
     }
 
     /// Starts loading the pages of `pages` that are neither resident nor being loaded, and returns without
@@ -300,7 +287,7 @@ impl BufferPool {
         let mut batch = LoadBatch::new(self, loads);
         let results = self.submit_loads(&batch.loads);
         for (load, got) in batch.loads.drain(..).zip(results) {
-            let _ = self.finish_pending(load, got, None);
+            let _ = self.finish_pending(load, got, AfterLoad::Unlatched);
         }
     }
 }

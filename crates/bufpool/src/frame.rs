@@ -5,7 +5,7 @@
 //!
 //! # The state word (after vmcache and LeanStore)
 //! One `u64` per frame: `version << 8 | lock`. `lock` is
-//! - `0`: unlatched; `1..=MAX_SHARED`: that many shared holders;
+//! - `0`: unlatched; `1..=SHARED_MAX`: that many shared holders;
 //! - `EXCLUSIVE`: one exclusive holder (a writer, a loader, or the evictor);
 //! - `FREE`: the frame holds no page.
 //!
@@ -33,7 +33,7 @@ use crate::sync::{fence, AtomicU64};
 /// Lock field values of the state word.
 pub(crate) const LOCK_MASK: u64 = 0xFF;
 pub(crate) const UNLATCHED: u64 = 0;
-pub(crate) const MAX_SHARED: u64 = 250;
+pub(crate) const SHARED_MAX: u64 = 250;
 pub(crate) const EXCLUSIVE: u64 = 253;
 pub(crate) const FREE: u64 = 255;
 const VERSION_ONE: u64 = 1 << 8;
@@ -72,7 +72,7 @@ impl StateWord {
             if lock == FREE {
                 return TryLatch::Free;
             }
-            if lock >= MAX_SHARED {
+            if lock >= SHARED_MAX {
                 return TryLatch::Busy { version: s >> 8 };
             }
             match self.0.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
@@ -86,7 +86,7 @@ impl StateWord {
     pub(crate) fn unlatch_shared(&self) {
         let prev = self.0.fetch_sub(1, Release);
         debug_assert!(
-            (1..=MAX_SHARED).contains(&(prev & LOCK_MASK)),
+            (1..=SHARED_MAX).contains(&(prev & LOCK_MASK)),
             "unlatch_shared of {prev:#x}"
         );
     }
@@ -410,7 +410,7 @@ mod tests {
         let w = StateWord::new_free();
         assert!(w.latch_free_exclusive());
         w.unlatch_exclusive();
-        for _ in 0..MAX_SHARED {
+        for _ in 0..SHARED_MAX {
             assert_eq!(w.try_latch_shared(), TryLatch::Ok);
         }
         assert!(matches!(w.try_latch_shared(), TryLatch::Busy { .. }));

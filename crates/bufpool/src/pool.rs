@@ -105,6 +105,23 @@ pub(crate) enum Mode {
     Exclusive,
 }
 
+/// What a finished load leaves on its frame: the latch its caller asked for, or none (batches, prefetch).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterLoad {
+    Shared,
+    Exclusive,
+    Unlatched,
+}
+
+impl From<Mode> for AfterLoad {
+    fn from(mode: Mode) -> AfterLoad {
+        match mode {
+            Mode::Shared => AfterLoad::Shared,
+            Mode::Exclusive => AfterLoad::Exclusive,
+        }
+    }
+}
+
 /// Which storage backend [`BufferPool::open_file`] uses.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum IoBackend {
@@ -661,26 +678,37 @@ impl BufferPool {
         }
     }
 
-    /// The hit path, inlined into `read` and `write`: one lookup, one latch attempt, no waiting. Anything else
-    /// (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
+    /// The hit path, inlined into `read` and `write` (and used by `read_many`): one lookup, one latch attempt, no
+    /// waiting. Anything else (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
     #[inline(always)]
-    fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<FrameIdx> {
+    pub(crate) fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<FrameIdx> {
         let idx = self.core.table.lookup(page, &self.core.headers)?;
+        (self.latch_hit(idx, page, mode) == TryLatch::Ok).then_some(idx)
+    }
+
+    /// The one hit step: latches frame `idx` (a lookup's answer for `page`) in `mode` and confirms it still holds
+    /// `page`, counting the hit. `Busy` if it holds `page` but is latched by someone else; `Free` if it no longer
+    /// holds `page` (reused meanwhile), with nothing latched.
+    #[inline(always)]
+    fn latch_hit(&self, idx: FrameIdx, page: PageId, mode: Mode) -> TryLatch {
         let h = self.header(idx);
         let latched = match mode {
             Mode::Shared => h.state.try_latch_shared(),
             Mode::Exclusive => h.state.try_latch_exclusive(),
         };
-        if latched != TryLatch::Ok {
-            return None;
+        match latched {
+            TryLatch::Ok if h.page_id() == page => {
+                self.core.policy.on_hit(idx);
+                self.core.counters.inc(Counter::Hits);
+                TryLatch::Ok
+            }
+            TryLatch::Ok => {
+                self.unlatch_unchanged(idx, mode);
+                TryLatch::Free
+            }
+            TryLatch::Busy { version } if h.page_id() == page => TryLatch::Busy { version },
+            TryLatch::Busy { .. } | TryLatch::Free => TryLatch::Free,
         }
-        if h.page_id() != page {
-            self.unlatch_unchanged(idx, mode);
-            return None;
-        }
-        self.core.policy.on_hit(idx);
-        self.core.counters.inc(Counter::Hits);
-        Some(idx)
     }
 
     /// [`BufferPool::fix`] taking frames for a miss from `acquire` (the policy, or a scan ring).
@@ -697,20 +725,10 @@ impl BufferPool {
         let mut waited: Option<(FrameIdx, u64)> = None;
         loop {
             if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
-                let h = self.header(idx);
-                let latched = match mode {
-                    Mode::Shared => h.state.try_latch_shared(),
-                    Mode::Exclusive => h.state.try_latch_exclusive(),
-                };
-                match latched {
-                    TryLatch::Ok if h.page_id() == page => {
-                        self.core.policy.on_hit(idx);
-                        self.core.counters.inc(Counter::Hits);
-                        return Ok(idx);
-                    }
-                    TryLatch::Ok => self.unlatch_unchanged(idx, mode),
-                    TryLatch::Busy { version } if h.page_id() == page => {
-                        if h.held_by_caller() {
+                match self.latch_hit(idx, page, mode) {
+                    TryLatch::Ok => return Ok(idx),
+                    TryLatch::Busy { version } => {
+                        if self.header(idx).held_by_caller() {
                             return Err(Error::HeldByCaller { page });
                         }
                         if waited.is_none() {
@@ -720,7 +738,7 @@ impl BufferPool {
                         backoff.snooze();
                         continue;
                     }
-                    TryLatch::Busy { .. } | TryLatch::Free => {}
+                    TryLatch::Free => {}
                 }
                 // The frame no longer holds the page (evicted, or its load failed): look again.
                 if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v, page)) {
@@ -771,7 +789,7 @@ impl BufferPool {
         // SAFETY: reserve returned idx exclusively latched by us.
         let buf = unsafe { self.core.memory.page_mut(idx) };
         let got = file.read_at(buf, self.core.page_size.offset_of(page.page_no()));
-        self.finish_load(&file, page, idx, got, Some(mode))?;
+        self.finish_load(&file, page, idx, got, mode.into())?;
         Ok(Some(idx))
     }
 
@@ -814,15 +832,15 @@ impl BufferPool {
     }
 
     /// Second half of a miss: `got` is the outcome of reading `page` into frame `idx` (reserved by the caller).
-    /// Verifies the image and publishes the page, leaving the frame latched in `mode` (`None`: unlatched, for
-    /// prefetch); or, on failure, unmaps the page, frees the frame and records the error for every waiter.
+    /// Verifies the image and publishes the page, leaving the frame latched as `after` says; or, on failure,
+    /// unmaps the page, frees the frame and records the error for every waiter.
     pub(crate) fn finish_load(
         &self,
         file: &FileEntry,
         page: PageId,
         idx: FrameIdx,
         got: std::io::Result<usize>,
-        mode: Option<Mode>,
+        after: AfterLoad,
     ) -> Result<()> {
         let h = self.header(idx);
         let verified = self.verify_frame(file, page, idx, got);
@@ -832,12 +850,12 @@ impl BufferPool {
                 h.lsn.store(lsn, Relaxed);
                 debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
                 self.core.policy.on_insert(idx, page.as_u64());
-                match mode {
-                    Some(Mode::Shared) => {
+                match after {
+                    AfterLoad::Shared => {
                         h.state.downgrade();
                     }
-                    Some(Mode::Exclusive) => {}
-                    None => h.state.unlatch_exclusive(),
+                    AfterLoad::Exclusive => {}
+                    AfterLoad::Unlatched => h.state.unlatch_exclusive(),
                 }
                 Ok(())
             }

@@ -84,16 +84,34 @@ pub trait Policy: Send + Sync {
     /// Short name, as in `bufpool sim --policy`.
     fn name(&self) -> &'static str;
 
-    /// The page in `frame` was accessed. Hot path: keep it cheap.
+    /// The page in `frame` was accessed. Hot path, called on every hit by many threads at once.
+    ///
+    /// MUST: allocate nothing and take no lock that `victim` may hold while it waits (the default policy takes
+    /// none at all); a policy that needs a lock here says so in its docs and shards that lock. MUST NOT panic.
+    /// The pool guarantees `frame` was given to `on_insert` and has not left since.
     fn on_hit(&self, frame: FrameIdx);
 
     /// A page with key `key` was just placed in `frame`.
+    ///
+    /// The pool guarantees it is called exactly once per placement (after a miss or a new page), before any
+    /// `on_hit` of that placement, and that `frame` is not tracked at that moment. MUST start tracking `frame`.
     fn on_insert(&self, frame: FrameIdx, key: u64);
 
-    /// The page in `frame` was discarded by the pool (not through [`Policy::victim`]).
+    /// The page in `frame` was discarded by the pool (not through [`Policy::victim`]): `drop_file`, `free_page`,
+    /// a scan ring taking its frame back.
+    ///
+    /// MUST stop tracking `frame` (a frame leaves through `victim` or `on_remove`, never both). MUST NOT record
+    /// ghost history for it unless the policy documents why a discarded page should count as evicted.
     fn on_remove(&self, frame: FrameIdx);
 
-    /// Chooses a frame to evict; see the module docs.
+    /// Chooses a frame to evict.
+    ///
+    /// MUST offer candidates to `try_take` in the policy's own order, only frames it tracks, and return the first
+    /// one accepted after removing it from its tracking (recording ghost history if it keeps any); a refused
+    /// candidate stays tracked. MUST return `None` after a bounded number of passes (a few sweeps) in which every
+    /// tracked frame was refused: the pool then reports [`crate::Error::PoolExhausted`]. `try_take` never blocks
+    /// (it only CAS-latches the frame and asks the eviction veto); the policy may call it under its own lock, but
+    /// MUST NOT hold a lock that `on_hit` needs while doing anything else that can wait.
     fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx>;
 
     /// Chooses a frame to evict to make room for the page `key`, which missed and will be placed (with
