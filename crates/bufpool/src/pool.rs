@@ -173,7 +173,8 @@ impl Builder {
         self
     }
 
-    /// Starts a background writer with these settings (see [`WriterConfig`]); off by default.
+    /// Starts a background writer with these settings (see [`WriterConfig`]); off by default. [`Builder::build`]
+    /// refuses invalid settings ([`WriterConfig::validate`]).
     pub fn background_writer(mut self, config: WriterConfig) -> Self {
         self.writer = Some(config);
         self
@@ -205,6 +206,9 @@ impl Builder {
                 self.frames,
                 page_size.bytes()
             )));
+        }
+        if let Some(writer) = &self.writer {
+            writer.validate(self.frames)?;
         }
         let free = ArrayQueue::new(self.frames);
         for i in 0..self.frames {

@@ -56,6 +56,35 @@ pub struct WriterConfig {
 }
 
 impl WriterConfig {
+    /// Checks every setting, naming the first bad field in [`Error::InvalidConfig`]. [`crate::Builder::build`]
+    /// calls it, so a pool never starts a writer that would spin (`interval` zero), do nothing (`batch_pages`
+    /// zero) or never trigger (`dirty_ratio_max` outside `0.0..=1.0`).
+    pub fn validate(&self, frames: usize) -> Result<()> {
+        let bad = |field: &str, why: String| Err(Error::InvalidConfig(format!("WriterConfig::{field} {why}")));
+        if self.interval.is_zero() {
+            return bad("interval", "must be more than zero".into());
+        }
+        if self.free_frames_target > frames {
+            return bad(
+                "free_frames_target",
+                format!(
+                    "must be at most the pool's {frames} frames, got {}",
+                    self.free_frames_target
+                ),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.dirty_ratio_max) {
+            return bad(
+                "dirty_ratio_max",
+                format!("must be a fraction from 0.0 to 1.0, got {}", self.dirty_ratio_max),
+            );
+        }
+        if self.batch_pages == 0 {
+            return bad("batch_pages", "must be at least 1, got 0".into());
+        }
+        Ok(())
+    }
+
     /// Defaults for a pool of `frames` frames: wake every 2 ms, keep 1/32 of the frames free (at least 1), write
     /// back above 10% dirty, no rate limit, 32 pages per round (so at most 16k pages/s for each job). Small, frequent
     /// rounds queue fewer writes ahead of foreground reads than large ones: with 10 ms / 64 pages the mixed
@@ -90,8 +119,11 @@ impl BufferPool {
             .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
             .max()
             .unwrap_or(0);
-        self.core.counters.inc(Counter::WalFlushes);
-        self.core.wal.flush_to(lsn)?;
+        // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
+        if lsn > 0 {
+            self.core.counters.inc(Counter::WalFlushes);
+            self.core.wal.flush_to(lsn)?;
+        }
         let page_size = self.page_size();
         let len = run.len() * page_size;
         let result = WRITE_BUF.with(|cell| {
@@ -152,10 +184,14 @@ impl BufferPool {
     }
 
     /// Writes `page` if it is dirty, then syncs its file: when this returns `Ok`, the page's content as of the
-    /// call is durable.
+    /// call is durable. A page past the end of its file is [`Error::OutOfRange`], as for every other call.
     pub fn flush(&self, page: PageId) -> Result<()> {
         self.take_background_error()?;
         let file = self.core.files.get(page.file())?;
+        let pages = file.pages.load(Acquire);
+        if page.page_no() >= pages {
+            return Err(Error::OutOfRange { page, pages });
+        }
         if let Some(idx) = self.latch_resident_shared(page) {
             let h = self.header(idx);
             let r = if h.dirty.load(Acquire) {
