@@ -1039,8 +1039,18 @@ impl BufferPool {
     }
 
     /// Checkpoints and closes every file, reporting the first error. Dropping a pool does not write anything:
-    /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable.
+    /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable. A pool shared through an `Arc`
+    /// calls [`BufferPool::close_all`] instead.
     pub fn close(self) -> Result<()> {
+        self.close_all()
+    }
+
+    /// [`BufferPool::close`] through a shared reference (an `Arc<BufferPool>`): checkpoints, then closes every
+    /// file open when it starts ([`BufferPool::close_file`]: dirty pages written, file synced, its pages
+    /// discarded), and reports the first error. The pool stays usable and, unless other threads opened files
+    /// meanwhile, holds no page and no file afterwards. A file with a page latched by a guard for more than
+    /// about a second is left open ([`Error::PageLatched`]); so is one whose writes fail.
+    pub fn close_all(&self) -> Result<()> {
         let mut first_error = self.checkpoint().err();
         for f in self.core.files.all() {
             if let Err(e) = self.close_file(f.id) {

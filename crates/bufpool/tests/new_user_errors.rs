@@ -114,3 +114,104 @@ fn writer_config_is_validated_at_build() {
             .unwrap();
     }
 }
+
+#[test]
+fn messages_say_what_is_wrong_in_words() {
+    let pool = BufferPool::builder().frames(1).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    let msg = pool
+        .open_storage_as(file, MemoryStorage::new())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(msg, format!("file id {} is in use by an open file", file.0));
+    let g = pool.new_page(file).unwrap();
+    let msg = pool.read(PageId::new(file, 1)).unwrap_err().to_string();
+    assert!(msg.ends_with("(file has 1 page)"), "{msg}");
+    let msg = pool.new_page(file).unwrap_err().to_string();
+    assert!(msg.ends_with("its only frame is latched or protected"), "{msg}");
+    drop(g);
+    drop(pool.new_page(file).unwrap());
+    let msg = pool.read(PageId::new(file, 9)).unwrap_err().to_string();
+    assert!(msg.ends_with("(file has 2 pages)"), "{msg}");
+}
+
+/// A file that is not a bufpool file (text) reads as "not a bufpool page", not as a checksum mismatch.
+#[test]
+fn a_foreign_file_is_not_a_bufpool_page() {
+    let text: Vec<u8> = b"name,value\nalpha,1\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(2 * 4096)
+        .collect();
+    let pool = BufferPool::builder().frames(4).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::from_bytes(text)).unwrap();
+    let err = pool.read(PageId::new(file, 1)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                reason: bufpool::CorruptReason::BadMagic { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not a bufpool page"), "{err}");
+}
+
+#[test]
+fn stats_print_as_a_readable_summary() {
+    let pool = BufferPool::builder().frames(8).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for _ in 0..3 {
+        drop(pool.new_page(file).unwrap());
+    }
+    drop(pool.read(PageId::new(file, 0)).unwrap());
+    pool.checkpoint().unwrap();
+    let text = pool.stats().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "frames 8: resident 3, dirty 0", "{text}");
+    assert!(
+        lines[1].starts_with("requests 1: hits 1, misses 0 (hit ratio 100.0%)"),
+        "{text}"
+    );
+    assert!(lines[2].contains("pages written 3"), "{text}");
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("{file}: no path (memory, buffered, 3 pages)"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 7, "six lines of counters and one per file:\n{text}");
+}
+
+/// `close_all` works through an `Arc`, as an engine shares its pool: dirty pages are written and synced, every
+/// file is closed, and the pool is left empty but usable.
+#[test]
+fn close_all_through_an_arc_leaves_the_pool_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = Arc::new(BufferPool::builder().frames(8).build().unwrap());
+    let path = dir.path().join("t.db");
+    let file = pool.open_file(&path).unwrap();
+    {
+        let mut g = pool.new_page(file).unwrap();
+        g[..4].copy_from_slice(b"kept");
+    }
+    let other = Arc::clone(&pool);
+    std::thread::spawn(move || other.close_all()).join().unwrap().unwrap();
+    let stats = pool.stats();
+    assert_eq!((stats.resident, stats.dirty, stats.files.len()), (0, 0, 0));
+    assert!(matches!(pool.read(PageId::new(file, 0)), Err(Error::FileNotOpen(_))));
+    // Still usable: reopen and find the page.
+    let file = pool.open_file(&path).unwrap();
+    assert_eq!(&pool.read(PageId::new(file, 0)).unwrap()[..4], b"kept");
+    // A latched page keeps its file open and is reported.
+    let g = pool.read(PageId::new(file, 0)).unwrap();
+    std::thread::scope(|s| {
+        let err = s.spawn(|| pool.close_all()).join().unwrap().unwrap_err();
+        assert!(matches!(err, Error::PageLatched { .. }), "{err}");
+    });
+    drop(g);
+    pool.close_all().unwrap();
+    assert_eq!(pool.stats().files.len(), 0);
+}
