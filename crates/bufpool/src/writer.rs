@@ -40,7 +40,16 @@ use crate::sync::Backoff;
 /// Most pages written by one call to `write_at` (128 KiB of 4 KiB pages).
 pub const RUN_PAGES_MAX: usize = 32;
 
-/// Settings of the background writer (see the module docs).
+/// Settings of the background writer, started by [`crate::Builder::background_writer`].
+///
+/// The writer is a thread that wakes every `interval` and does two jobs, each at most `batch_pages` pages a
+/// round: (1) keeps `free_frames_target` frames free by evicting the policy's victims, writing dirty ones in
+/// sorted, coalesced runs, so a miss rarely has to evict or wait for a write; (2) when more than
+/// `dirty_ratio_max` of the frames are dirty, writes dirty pages back in page order. It writes at most
+/// `pages_per_sec_max` pages a second. Its write errors fail the file as any write error does, are counted in
+/// [`crate::Stats::write_errors`], and are returned once by the next `flush`, `flush_file`, `checkpoint` or
+/// `close`. It stops when the pool is dropped. [`WriterConfig::for_frames`] gives measured defaults;
+/// [`crate::Builder::build`] refuses invalid settings ([`WriterConfig::validate`]).
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
     /// How often the writer wakes up.
@@ -235,6 +244,28 @@ impl BufferPool {
 
     /// Writes every page that was dirty when it started (in file and page order, consecutive pages coalesced),
     /// then syncs every file with unsynced writes. Keeps going after an error and returns the first one.
+    ///
+    /// # What is durable when it returns `Ok`, while other threads keep writing
+    /// Every change whose [`WriteGuard::set_lsn`](crate::WriteGuard::set_lsn) happened before the call, and
+    /// every change made under a write guard that was already held when the call started (taking the guard marked
+    /// the page dirty, so the checkpoint waits for that guard and writes what it left). Changes under guards taken
+    /// after the call started may or may not be included. Pages are written in place, so a page the checkpoint
+    /// wrote may be rewritten (and, after a crash, torn) later: repairing it is the log's business, for example a
+    /// full image of each page at its first change after a checkpoint.
+    ///
+    /// # The redo point, and truncating the log
+    /// The pool does not report a checkpoint LSN: it keeps only each page's latest LSN, and the smallest of those
+    /// over dirty pages is not a safe redo point (a dirty page's oldest unwritten change can be older than its
+    /// latest). The engine takes the redo point from its own log, which works when it appends a page's log record
+    /// while holding that page's write guard (the usual WAL protocol):
+    /// 1. `redo = log.end()`: the LSN the next record will get;
+    /// 2. `pool.checkpoint()?`: every record before `redo` has its change on disk now, since that change's guard
+    ///    was taken before step 1;
+    /// 3. store `redo` durably (a checkpoint record, a control file) and drop the log before it; recovery replays
+    ///    from `redo`. If the checkpoint fails, keep the log: the previous redo point stands.
+    ///
+    /// `bufpool-btree`'s `Tree::checkpoint` is this recipe; the pool's test suite checks it under concurrent
+    /// writers and a crash that loses every unsynced write.
     pub fn checkpoint(&self) -> Result<()> {
         self.checkpoint_paced(None)
     }
