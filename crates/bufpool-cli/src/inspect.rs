@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use bufpool::checksum::{self, Verified};
-use bufpool::page::PageHeader;
+use bufpool::page::{PageHeader, PAGE_MAGIC};
 use bufpool::{CorruptReason, PageSize, PAGE_HEADER_SIZE};
 use serde::Serialize;
 
@@ -104,15 +104,21 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             }
         }
     }
-    println!("{}: {} bytes, {} pages of {} bytes", r.file, r.bytes, r.pages, ps);
+    println!(
+        "{}: {} bytes, {} of {} bytes",
+        r.file,
+        r.bytes,
+        plural(r.pages, "page"),
+        ps
+    );
     println!("  valid          {:>12}", r.valid);
     println!("  never written  {:>12}", r.never_written);
     println!("  corrupt        {:>12}", r.corrupt);
     if r.partial_tail_bytes > 0 {
-        println!(
-            "  partial page at the end: {} bytes (a torn extension?)",
-            r.partial_tail_bytes
-        );
+        let mut tail = vec![0u8; r.partial_tail_bytes as usize];
+        f.read_exact(&mut tail).context("reading the partial page at the end")?;
+        let what = describe_tail(&tail);
+        println!("  partial page at the end: {} bytes, {what}", r.partial_tail_bytes);
     }
     if let (Some(lo), Some(hi)) = (r.lsn_min, r.lsn_max) {
         println!("  page LSNs      {lo} ..= {hi}");
@@ -122,18 +128,101 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     }
     if r.corrupt as usize > r.corrupt_pages.len() {
         println!(
-            "  ... and {} more corrupt pages",
-            r.corrupt as usize - r.corrupt_pages.len()
+            "  ... and {} more",
+            plural(r.corrupt - r.corrupt_pages.len() as u64, "corrupt page")
         );
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&r)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if r.valid == 0 {
+        // Nothing verified: say what the file is rather than "N corrupt pages".
+        let mut first = vec![0u8; (bytes as usize).min(ps)];
+        {
+            use std::io::{Seek, SeekFrom};
+            f.seek(SeekFrom::Start(0))?;
+            f.read_exact(&mut first).context("reading the first page")?;
+        }
+        if let Some(found) = foreign_header(&first) {
+            bail!("{} is not a bufpool file: {found}", r.file);
+        }
+    }
     if r.corrupt > 0 {
-        bail!("{} corrupt pages", r.corrupt);
+        let hint = match detect_page_size(&mut f, bytes, ps)? {
+            Some(size) => format!("; the file verifies with --page-size {size}"),
+            None if r.valid == 0 => format!(" (no page verified: was the file written with {ps}-byte pages?)"),
+            None => String::new(),
+        };
+        bail!("{}{hint}", plural(r.corrupt, "corrupt page"));
     }
     Ok(())
+}
+
+/// "1 corrupt page", "12 corrupt pages".
+fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What the bytes at the start of a file are, if they are not a bufpool page header (nor zeroes, which a bufpool
+/// file may start with after a torn extension): a description naming the bytes found.
+fn foreign_header(first: &[u8]) -> Option<String> {
+    if first.iter().all(|&b| b == 0) {
+        return None;
+    }
+    let head: Vec<String> = first.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    match PageHeader::decode(first) {
+        Some(h) if h.magic == PAGE_MAGIC => None,
+        Some(h) => Some(format!(
+            "its first page has no bufpool header (magic {:#06x}, expected {PAGE_MAGIC:#06x}; first bytes {})",
+            h.magic,
+            head.join(" ")
+        )),
+        None => Some(format!(
+            "{} bytes, shorter than a page header (first bytes {})",
+            first.len(),
+            head.join(" ")
+        )),
+    }
+}
+
+/// What a partial page at the end of a file looks like.
+fn describe_tail(tail: &[u8]) -> &'static str {
+    if tail.iter().all(|&b| b == 0) {
+        "all zero (a torn extension?)"
+    } else if PageHeader::decode(tail).is_some_and(|h| h.magic == PAGE_MAGIC) {
+        "starting with a bufpool header (a torn extension?)"
+    } else {
+        "not a bufpool page header"
+    }
+}
+
+/// The page size the file's first pages verify with, if it is not `ps`: each size from 4 KiB to 64 KiB is tried
+/// on up to 8 pages; a size fits when at least one page is valid and none is corrupt.
+fn detect_page_size(f: &mut File, bytes: u64, ps: usize) -> anyhow::Result<Option<usize>> {
+    use std::io::{Seek, SeekFrom};
+    let mut size = PageSize::MIN;
+    while size <= PageSize::MAX {
+        if size != ps && bytes >= size as u64 {
+            let pages = (bytes / size as u64).min(8) as u32;
+            let mut buf = vec![0u8; size];
+            let (mut valid, mut corrupt) = (0, 0);
+            f.seek(SeekFrom::Start(0))?;
+            for n in 0..pages {
+                f.read_exact(&mut buf)?;
+                match checksum::verify(&buf, n) {
+                    Ok(Verified::Valid) => valid += 1,
+                    Ok(Verified::Fresh) => {}
+                    Err(_) => corrupt += 1,
+                }
+            }
+            if valid > 0 && corrupt == 0 {
+                return Ok(Some(size));
+            }
+        }
+        size *= 2;
+    }
+    Ok(None)
 }
 
 fn describe(reason: CorruptReason) -> String {

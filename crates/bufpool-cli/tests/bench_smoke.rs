@@ -22,6 +22,14 @@ const SYSTEMS: [&str; 7] = [
 fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     let (stdout, v) = common::bench_json(&["--smoke", "--seconds", "0.03"]);
     assert!(stdout.contains("bufpool/this"), "no summary table:\n{stdout}");
+    // A smoke run is too small to judge the targets: it says so instead of printing verdicts, and one line says
+    // what the peers are.
+    assert!(stdout.contains("targets: not judged in a smoke run"), "{stdout}");
+    assert!(!stdout.contains("MISSED") && !stdout.contains(": met"), "{stdout}");
+    assert!(
+        stdout.contains("page-db = ") && stdout.contains("naive-lru = ") && stdout.contains("quick-cache = "),
+        "{stdout}"
+    );
 
     let results = v["results"].as_array().expect("results array");
     assert!(!results.is_empty());
@@ -117,6 +125,15 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
         assert_eq!(r["threads"], 2);
         assert!(r["scan_ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
     }
+}
+
+/// `--checkpoint`'s help is plain text: no raw rustdoc link (`[`name`]`) shows through.
+#[test]
+fn help_has_no_raw_rustdoc_links() {
+    let out = bench().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("checkpoint_spread"), "{help}");
+    assert!(!help.contains("[`"), "{help}");
 }
 
 #[test]

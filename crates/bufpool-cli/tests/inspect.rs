@@ -62,3 +62,67 @@ fn inspect_reports_valid_and_corrupt_pages() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+fn inspect(path: &std::path::Path, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bufpool"))
+        .arg("inspect")
+        .arg(path)
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A file written with 8 KiB pages, inspected as 4 KiB: the error names the page size that fits.
+#[test]
+fn wrong_page_size_is_hinted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let pool = BufferPool::builder()
+        .frames(16)
+        .page_size(8192)
+        .io_backend(IoBackend::Pread)
+        .build()
+        .unwrap();
+    let file = pool.open_file(&path).unwrap();
+    for i in 0..6u64 {
+        let mut g = pool.new_page(file).unwrap();
+        g.set_lsn(1 + i);
+        g[..5].copy_from_slice(b"hello");
+    }
+    pool.close().unwrap();
+    let (ok, text) = inspect(&path, &[]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("the file verifies with --page-size 8192"), "{text}");
+    let (ok, text) = inspect(&path, &["--page-size", "8192"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("6 pages of 8192 bytes"), "{text}");
+}
+
+/// Files that were never bufpool files: a short text file (smaller than a page) and a larger one. Both exit
+/// non-zero and say so, instead of "partial page at the end (a torn extension?)" or a list of checksum mismatches.
+#[test]
+fn a_foreign_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("notes.txt");
+    std::fs::write(&short, "just some notes, not a database\n").unwrap();
+    let (ok, text) = inspect(&short, &[]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("is not a bufpool file"), "{text}");
+    assert!(!text.contains("torn extension"), "{text}");
+
+    let long = dir.path().join("table.csv");
+    let csv: String = (0..2000).map(|i| format!("{i},row {i}\n")).collect();
+    std::fs::write(&long, csv).unwrap();
+    let (ok, text) = inspect(&long, &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("is not a bufpool file") && text.contains("magic"),
+        "{text}"
+    );
+}

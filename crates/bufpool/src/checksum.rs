@@ -53,13 +53,18 @@ pub fn verify(page: &[u8], page_no: PageNo) -> Result<Verified, CorruptReason> {
     }
     let stored = get_u32(page, OFF_CHECKSUM);
     let computed = compute(page);
+    let (magic, format) = (get_u16(page, OFF_MAGIC), get_u16(page, OFF_FORMAT));
     if stored != computed {
         if stored == 0 && is_all_zero(page) {
             return Ok(Verified::Fresh);
         }
+        // A header that is neither bufpool's nor zeroed (a torn first sector) is some other file's bytes: say so
+        // rather than "checksum mismatch". Both fields must differ, so a bit flip in one stays a mismatch.
+        if magic != PAGE_MAGIC && format != PAGE_FORMAT_VERSION && (magic, format) != (0, 0) {
+            return Err(CorruptReason::BadMagic { magic, format });
+        }
         return Err(CorruptReason::ChecksumMismatch { stored, computed });
     }
-    let (magic, format) = (get_u16(page, OFF_MAGIC), get_u16(page, OFF_FORMAT));
     if magic != PAGE_MAGIC || format != PAGE_FORMAT_VERSION {
         // A valid CRC over a zero page is not 0, so an all-zero page never gets here.
         return Err(CorruptReason::BadMagic { magic, format });
@@ -132,6 +137,27 @@ mod tests {
                 assert_eq!(lsn_of(&p), 0);
             }
         }
+    }
+
+    #[test]
+    fn foreign_bytes_are_not_a_bufpool_page() {
+        // Text, as a file that was never a bufpool file starts.
+        let text: Vec<u8> = b"hello, this is not a page; "
+            .iter()
+            .copied()
+            .cycle()
+            .take(4096)
+            .collect();
+        assert!(matches!(verify(&text, 0), Err(CorruptReason::BadMagic { .. })));
+        let reason = verify(&text, 0).unwrap_err().to_string();
+        assert!(reason.starts_with("not a bufpool page"), "{reason}");
+        // A bufpool page whose header sector is zeroed (torn) or whose magic took a bit flip is still a mismatch.
+        let mut p = page(2, 7);
+        p[..24].fill(0);
+        assert!(matches!(verify(&p, 2), Err(CorruptReason::ChecksumMismatch { .. })));
+        let mut p = page(2, 7);
+        p[OFF_MAGIC] ^= 0x40;
+        assert!(matches!(verify(&p, 2), Err(CorruptReason::ChecksumMismatch { .. })));
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub enum CorruptReason {
         /// Length of the image.
         len: usize,
     },
-    /// The header's magic or format version is not bufpool's.
+    /// The header's magic or format version is not bufpool's: with a valid checksum, or with a failed one when
+    /// both fields are foreign (and not zero): the bytes are not a bufpool page (another file, a wrong offset).
     BadMagic {
         /// Magic stored in the header.
         magic: u16,
@@ -113,13 +114,13 @@ pub enum Error {
         reason: CorruptReason,
     },
     /// Every frame is latched (or protected), so no frame can be freed for a miss. Drop some guards and retry.
-    #[error("buffer pool exhausted: all {frames} frames are latched or protected")]
+    #[error("buffer pool exhausted: {} latched or protected", Plural(*frames as u64, "frame").all())]
     PoolExhausted {
         /// Number of frames in the pool.
         frames: usize,
     },
     /// The page number is past the end of the file.
-    #[error("{page} is out of range (file has {pages} pages)")]
+    #[error("{page} is out of range (file has {})", Plural(u64::from(*pages), "page"))]
     OutOfRange {
         /// The page asked for.
         page: PageId,
@@ -142,7 +143,7 @@ pub enum Error {
     #[error("{0} is not open")]
     FileNotOpen(FileId),
     /// The file id is already in use by an open file.
-    #[error("{0} is already open")]
+    #[error("file id {} is in use by an open file", .0.0)]
     FileIdInUse(FileId),
     /// The same file (same device and inode) is already open under another id.
     #[error("{path} is already open as {file}")]
@@ -193,6 +194,34 @@ pub enum Error {
         /// Length requested.
         len: usize,
     },
+}
+
+/// `n` and a noun, in the plural unless `n` is 1: "1 page", "2 pages". Every count in a message goes through
+/// it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plural(pub(crate) u64, pub(crate) &'static str);
+
+impl Plural {
+    /// "its only frame is" / "all 3 frames are", for a sentence about every one of them.
+    pub(crate) fn all(self) -> impl std::fmt::Display {
+        struct All(Plural);
+        impl std::fmt::Display for All {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 .0 {
+                    1 => write!(f, "its only {} is", self.0 .1),
+                    n => write!(f, "all {n} {}s are", self.0 .1),
+                }
+            }
+        }
+        All(self)
+    }
+}
+
+impl std::fmt::Display for Plural {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Plural(n, noun) = *self;
+        write!(f, "{n} {noun}{}", if n == 1 { "" } else { "s" })
+    }
 }
 
 impl Error {

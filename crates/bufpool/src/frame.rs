@@ -110,6 +110,30 @@ impl StateWord {
         }
     }
 
+    /// Shared -> exclusive, if (and only if) the caller's shared latch is the only one (lock `1 -> EXCLUSIVE`, one
+    /// CAS). The version is unchanged: nothing was written yet; the exclusive release that follows bumps it. With
+    /// other shared holders the word is left alone and the caller still holds its shared latch.
+    #[inline]
+    pub(crate) fn try_upgrade(&self) -> bool {
+        let s = self.0.load(Relaxed);
+        debug_assert!((1..=SHARED_MAX).contains(&(s & LOCK_MASK)), "try_upgrade of {s:#x}");
+        if s & LOCK_MASK != 1 {
+            return false;
+        }
+        // A failed CAS means another thread took or released a shared latch meanwhile; the caller's latch is
+        // still held, so report "not alone" rather than loop (the caller decides whether to retry).
+        if self
+            .0
+            .compare_exchange(s, (s & !LOCK_MASK) | EXCLUSIVE, Acquire, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        // As in try_latch_exclusive: order the latch before the stores that follow it (seqlock writer).
+        fence(Release);
+        true
+    }
+
     /// Latches a `FREE` frame exclusively (the caller took it from the free list, so nobody else may).
     pub(crate) fn latch_free_exclusive(&self) -> bool {
         let s = self.0.load(Relaxed);
@@ -406,6 +430,29 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_only_for_the_sole_shared_holder() {
+        let w = StateWord::new_free();
+        assert!(w.latch_free_exclusive());
+        w.unlatch_exclusive();
+        let v = w.optimistic_begin().unwrap();
+        assert_eq!(w.try_latch_shared(), TryLatch::Ok);
+        assert_eq!(w.try_latch_shared(), TryLatch::Ok);
+        assert!(!w.try_upgrade(), "two shared holders");
+        assert_eq!(w.load() & LOCK_MASK, 2, "a refused upgrade leaves both latches held");
+        w.unlatch_shared();
+        assert!(w.try_upgrade());
+        assert_eq!(w.load() & LOCK_MASK, EXCLUSIVE);
+        assert_eq!(w.try_latch_shared(), TryLatch::Busy { version: v });
+        assert_eq!(w.optimistic_begin(), None, "optimistic readers stay out while upgraded");
+        w.unlatch_exclusive();
+        assert!(
+            !w.optimistic_validate(v),
+            "the release after an upgrade bumps the version"
+        );
+        assert_eq!(w.load() & LOCK_MASK, UNLATCHED);
+    }
+
+    #[test]
     fn shared_count_saturates_as_busy() {
         let w = StateWord::new_free();
         assert!(w.latch_free_exclusive());
@@ -611,6 +658,48 @@ mod loom_models {
                 dirty.load(std::sync::atomic::Ordering::Acquire) || written.load(Relaxed) == page.load(Relaxed),
                 "a change was marked clean without being written"
             );
+        });
+    }
+
+    /// Two shared holders both try to upgrade: at most one succeeds, and while it writes (under the upgraded
+    /// latch) no one else reads or writes (loom's UnsafeCell reports any unsynchronised access). An optimistic
+    /// reader that validates saw either no write or the whole write.
+    #[test]
+    fn loom_upgrade_excludes_other_holders() {
+        loom::model(|| {
+            let w = Arc::new(unlatched());
+            let cell = Arc::new(loom::cell::UnsafeCell::new((0u64, 0u64)));
+            let upgrades = Arc::new(AtomicUsize::new(0));
+            let run = {
+                let (w, cell, upgrades) = (w.clone(), cell.clone(), upgrades.clone());
+                move || {
+                    while w.try_latch_shared() != TryLatch::Ok {
+                        thread::yield_now();
+                    }
+                    // SAFETY: shared latch held: no writer.
+                    let (a, b) = cell.with(|p| unsafe { *p });
+                    assert_eq!(a, b, "read a half-written pair under a shared latch");
+                    if w.try_upgrade() {
+                        upgrades.fetch_add(1, Relaxed);
+                        // SAFETY: the upgrade made this the only latch holder.
+                        cell.with_mut(|p| unsafe { *p = (a + 1, b + 1) });
+                        w.unlatch_exclusive();
+                    } else {
+                        w.unlatch_shared();
+                    }
+                }
+            };
+            let t = thread::spawn(run.clone());
+            run();
+            t.join().unwrap();
+            let n = upgrades.load(Relaxed) as u64;
+            assert!(n <= 2);
+            while w.try_latch_shared() != TryLatch::Ok {
+                thread::yield_now();
+            }
+            // SAFETY: shared latch held.
+            assert_eq!(cell.with(|p| unsafe { *p }), (n, n), "an upgrade's write was lost");
+            w.unlatch_shared();
         });
     }
 

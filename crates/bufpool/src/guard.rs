@@ -39,6 +39,40 @@ impl ReadGuard<'_> {
     }
 }
 
+impl<'a> ReadGuard<'a> {
+    /// Turns this shared latch into an exclusive one without releasing it, if this guard is the page's only
+    /// shared holder; otherwise gives the guard back unchanged. For check-then-modify paths: read under a shared
+    /// latch, and pay for the exclusive one only when a change is needed.
+    ///
+    /// On success the page is marked dirty, exactly as [`crate::BufferPool::write`] does, and what this guard
+    /// read is still the page's content: no writer came in between.
+    ///
+    /// `Err(self)` when another guard (or the pool itself, for the moment it takes to write the page during a
+    /// flush or checkpoint) also holds a shared latch, or when the page's file refuses writes after a failed
+    /// write ([`crate::Error::FileFailed`]). Then drop the guard and call [`crate::BufferPool::write`], which
+    /// waits for the exclusive latch (or reports the error); anything read under the shared latch must be checked
+    /// again, since another writer may get in between. Never waits, so two threads that both try to upgrade
+    /// cannot deadlock: at most one succeeds.
+    ///
+    /// Why not an upgradable latch that excludes other upgraders but admits readers (as `parking_lot`'s
+    /// upgradable reads): that needs a third latch mode in the frame's state word, and every exclusive
+    /// acquisition (evictor, loader, writer) would have to respect it. The sole-holder upgrade is one CAS on the
+    /// existing word (`lock 1 -> exclusive`), costs the hit path nothing, and is never wrong, only sometimes
+    /// refused.
+    pub fn try_upgrade(self) -> std::result::Result<WriteGuard<'a>, ReadGuard<'a>> {
+        let (pool, idx, page) = (self.pool, self.idx, self.page);
+        // As BufferPool::write: a failed file takes no new dirty pages (they could never be evicted).
+        let refused = pool.core.files.any_failed() && pool.core.files.get(page.file()).map_or(true, |f| f.is_failed());
+        if refused || !pool.header(idx).state.try_upgrade() {
+            return Err(self);
+        }
+        // The shared latch became the exclusive one: the WriteGuard now owns it.
+        std::mem::forget(self);
+        pool.mark_dirty(pool.header(idx));
+        Ok(WriteGuard::new(pool, idx, page))
+    }
+}
+
 impl Deref for ReadGuard<'_> {
     type Target = [u8];
     #[inline]

@@ -9,17 +9,20 @@
 //! - **Pages** are named by [`PageId`]: a [`FileId`] and a page number, packed into one `u64`. One pool serves
 //!   many files. Page `n` of a file lives at byte offset `n * page_size`.
 //! - **Frames** are one aligned allocation made at build time. Each frame has a state word holding a latch and a
-//!   version (`frame.rs`); the page table (`table.rs`) maps pages to frames without locks on lookups.
+//!   version; the page table maps pages to frames without locks on lookups.
 //! - **Guards** are the only way to reach page bytes: [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive
 //!   latch; marks the page dirty), and [`BufferPool::read_optimistic`], which runs a closure over a [`PageView`]
 //!   without latching and re-runs it if a writer intervened. A latched page is pinned: it is never evicted.
-//!   Guards deref to the page's *user region*: the page minus a 24-byte header the pool owns.
+//!   Guards deref to the page's *user region*: the page minus a 24-byte header the pool owns. A read guard
+//!   whose holder decides to change the page can become a write guard without letting another writer in
+//!   between ([`ReadGuard::try_upgrade`]).
 //! - **Misses** are single-flight: however many threads ask for a missing page, it is read once.
 //! - **Write-back** obeys the WAL rule ([`Wal::flush_to`] before a page with that LSN is written) and stamps a
 //!   CRC-32C that covers the page number, so bit flips, torn pages and misdirected writes come back as
 //!   [`Error::Corrupt`], never as bytes. After a failed write or sync, a file refuses writes
 //!   ([`Error::FileFailed`]).
-//! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (see POLICIES.md for why).
+//! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (the [`policy`] module
+//!   compares them).
 //! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
 //!   backend you write.
 //!
@@ -75,7 +78,19 @@
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).
 //! - Dropping a pool writes nothing: call [`BufferPool::checkpoint`] or [`BufferPool::close`] to make dirty pages
-//!   durable.
+//!   durable ([`BufferPool::close_all`] does the same through an `Arc<BufferPool>`).
+//!
+//! # Checkpoints and the log
+//! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
+//! call is written and synced, while other threads go on writing. An engine learns its redo point from its own
+//! log: it notes the log's end just before the call, checkpoints, then stores that LSN and truncates the log
+//! before it. This holds when the engine appends a page's log record while it holds the page's write guard; see
+//! [`BufferPool::checkpoint`] for the recipe and why the pool does not report an LSN itself.
+//!
+//! # Cargo features
+//! - `testing`: test tooling for engines built on the pool: `storage::FaultyStorage`, seeded fault injection (EIO,
+//!   short, torn and misdirected writes) and crash simulation with separate live and durable images. Off by
+//!   default; enable it in your `[dev-dependencies]`.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;

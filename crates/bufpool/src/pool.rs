@@ -228,7 +228,8 @@ impl Builder {
         self
     }
 
-    /// Starts a background writer with these settings (see [`WriterConfig`]); off by default.
+    /// Starts a background writer with these settings (see [`WriterConfig`]); off by default. [`Builder::build`]
+    /// refuses invalid settings ([`WriterConfig::validate`]).
     pub fn background_writer(mut self, config: WriterConfig) -> Self {
         self.writer = Some(config);
         self
@@ -260,6 +261,9 @@ impl Builder {
                 self.frames,
                 page_size.bytes()
             )));
+        }
+        if let Some(writer) = &self.writer {
+            writer.validate(self.frames)?;
         }
         let free = ArrayQueue::new(self.frames);
         for i in 0..self.frames {
@@ -1198,8 +1202,18 @@ impl BufferPool {
     }
 
     /// Checkpoints and closes every file, reporting the first error. Dropping a pool does not write anything:
-    /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable.
+    /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable. A pool shared through an `Arc`
+    /// calls [`BufferPool::close_all`] instead.
     pub fn close(self) -> Result<()> {
+        self.close_all()
+    }
+
+    /// [`BufferPool::close`] through a shared reference (an `Arc<BufferPool>`): checkpoints, then closes every
+    /// file open when it starts ([`BufferPool::close_file`]: dirty pages written, file synced, its pages
+    /// discarded), and reports the first error. The pool stays usable and, unless other threads opened files
+    /// meanwhile, holds no page and no file afterwards. A file with a page latched by a guard for more than
+    /// about a second is left open ([`Error::PageLatched`]); so is one whose writes fail.
+    pub fn close_all(&self) -> Result<()> {
         let mut first_error = self.checkpoint().err();
         for f in self.core.files.all() {
             if let Err(e) = self.close_file(f.id) {

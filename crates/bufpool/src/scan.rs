@@ -24,7 +24,14 @@ use crate::pool::{BufferPool, Mode};
 /// Smallest ring a caller can ask for (fewer frames would stall a scan on its own guards).
 pub const SCAN_RING_MIN: usize = 4;
 
-/// A scan's private ring of frames. See the module docs.
+/// A scan's private ring of frames, so a long sequential scan does not evict the pages other threads keep using
+/// (PostgreSQL's ring buffers). Made by [`BufferPool::scan_ring`].
+///
+/// A miss through the ring first takes back the frame the ring used `frames` misses ago, if that frame still
+/// holds the ring's page and nobody has it latched (writing it first if dirty, WAL rule as always), and asks the
+/// replacement policy for a victim only when that frame is gone. Hits through the ring are ordinary hits. Pages the
+/// ring loaded stay cached and are evictable by everyone once the ring is dropped. One thread uses a ring at a
+/// time (its methods take `&mut self`); each scanning thread makes its own.
 pub struct ScanRing<'a> {
     pool: &'a BufferPool,
     /// For each slot: the page the ring last loaded there and its frame.

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 use crossbeam_utils::CachePadded;
 
+use crate::error::Plural;
 use crate::page::FileId;
 
 /// What a counter counts. The order is the order of the fields of [`Stats`].
@@ -197,6 +198,74 @@ impl Stats {
         } else {
             self.hits as f64 / total as f64
         }
+    }
+}
+
+/// A readable multi-line summary: the pool's occupancy, then requests, I/O, evictions, waits and errors, then one
+/// line per open file. For logs and command-line tools; parse the fields, not this text.
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // "label value" pairs, so no count needs a plural.
+        writeln!(
+            f,
+            "frames {}: resident {}, dirty {}",
+            self.frames, self.resident, self.dirty
+        )?;
+        writeln!(
+            f,
+            "requests {}: hits {}, misses {} (hit ratio {:.1}%), prefetched {}",
+            self.hits + self.misses,
+            self.hits,
+            self.misses,
+            self.hit_ratio() * 100.0,
+            self.prefetched
+        )?;
+        writeln!(
+            f,
+            "I/O: pages read {}, pages written {}, syncs {}, WAL flushes {}",
+            self.reads, self.writes, self.syncs, self.wal_flushes
+        )?;
+        writeln!(
+            f,
+            "evictions {}: dirty {}; skipped latched {}, vetoed {}",
+            self.evictions, self.dirty_evictions, self.latched_skips, self.veto_skips
+        )?;
+        writeln!(
+            f,
+            "waits for a latched page {}; optimistic re-runs {}, fallbacks to a latch {}",
+            self.single_flight_waits, self.optimistic_retries, self.optimistic_fallbacks
+        )?;
+        write!(
+            f,
+            "errors: corrupt pages {}, read errors {}, write errors {}, exhausted {}",
+            self.corrupt_pages, self.read_errors, self.write_errors, self.exhausted
+        )?;
+        for file in &self.files {
+            write!(f, "\n{file}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One line: id, path (or "no path" for a storage opened directly), backend, O_DIRECT, size, failure.
+impl std::fmt::Display for FileStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.file)?;
+        match &self.path {
+            Some(p) => write!(f, "{}", p.display())?,
+            None => write!(f, "no path")?,
+        }
+        let direct = if self.direct { "O_DIRECT" } else { "buffered" };
+        write!(
+            f,
+            " ({}, {direct}, {})",
+            self.backend,
+            Plural(u64::from(self.pages), "page")
+        )?;
+        if self.failed {
+            write!(f, ", FAILED: refuses writes")?;
+        }
+        Ok(())
     }
 }
 

@@ -40,7 +40,16 @@ use crate::sync::Backoff;
 /// Most pages written by one call to `write_at` (128 KiB of 4 KiB pages).
 pub const RUN_PAGES_MAX: usize = 32;
 
-/// Settings of the background writer (see the module docs).
+/// Settings of the background writer, started by [`crate::Builder::background_writer`].
+///
+/// The writer is a thread that wakes every `interval` and does two jobs, each at most `batch_pages` pages a
+/// round: (1) keeps `free_frames_target` frames free by evicting the policy's victims, writing dirty ones in
+/// sorted, coalesced runs, so a miss rarely has to evict or wait for a write; (2) when more than
+/// `dirty_ratio_max` of the frames are dirty, writes dirty pages back in page order. It writes at most
+/// `pages_per_sec_max` pages a second. Its write errors fail the file as any write error does, are counted in
+/// [`crate::Stats::write_errors`], and are returned once by the next `flush`, `flush_file`, `checkpoint` or
+/// `close`. It stops when the pool is dropped. [`WriterConfig::for_frames`] gives measured defaults;
+/// [`crate::Builder::build`] refuses invalid settings ([`WriterConfig::validate`]).
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
     /// How often the writer wakes up.
@@ -56,6 +65,35 @@ pub struct WriterConfig {
 }
 
 impl WriterConfig {
+    /// Checks every setting, naming the first bad field in [`Error::InvalidConfig`]. [`crate::Builder::build`]
+    /// calls it, so a pool never starts a writer that would spin (`interval` zero), do nothing (`batch_pages`
+    /// zero) or never trigger (`dirty_ratio_max` outside `0.0..=1.0`).
+    pub fn validate(&self, frames: usize) -> Result<()> {
+        let bad = |field: &str, why: String| Err(Error::InvalidConfig(format!("WriterConfig::{field} {why}")));
+        if self.interval.is_zero() {
+            return bad("interval", "must be more than zero".into());
+        }
+        if self.free_frames_target > frames {
+            return bad(
+                "free_frames_target",
+                format!(
+                    "must be at most the pool's {frames} frames, got {}",
+                    self.free_frames_target
+                ),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.dirty_ratio_max) {
+            return bad(
+                "dirty_ratio_max",
+                format!("must be a fraction from 0.0 to 1.0, got {}", self.dirty_ratio_max),
+            );
+        }
+        if self.batch_pages == 0 {
+            return bad("batch_pages", "must be at least 1, got 0".into());
+        }
+        Ok(())
+    }
+
     /// Defaults for a pool of `frames` frames: wake every 2 ms, keep 1/32 of the frames free (at least 1), write
     /// back above 10% dirty, no rate limit, 32 pages per round (so at most 16k pages/s for each job). Small, frequent
     /// rounds queue fewer writes ahead of foreground reads than large ones: with 10 ms / 64 pages the mixed
@@ -90,10 +128,13 @@ impl BufferPool {
             .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
             .max()
             .unwrap_or(0);
-        self.core.counters.inc(Counter::WalFlushes);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.core.wal.flush_to(lsn)))
-            .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))?;
         let _held = crate::pool::Hold::new(&self.core.io_holds, run.len());
+        // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
+        if lsn > 0 {
+            self.core.counters.inc(Counter::WalFlushes);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.core.wal.flush_to(lsn)))
+                .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))?;
+        }
         let page_size = self.page_size();
         let len = run.len() * page_size;
         let result = WRITE_BUF.with(|cell| {
@@ -161,10 +202,14 @@ impl BufferPool {
     }
 
     /// Writes `page` if it is dirty, then syncs its file: when this returns `Ok`, the page's content as of the
-    /// call is durable.
+    /// call is durable. A page past the end of its file is [`Error::OutOfRange`], as for every other call.
     pub fn flush(&self, page: PageId) -> Result<()> {
         self.take_background_error()?;
         let file = self.core.files.get(page.file())?;
+        let pages = file.pages.load(Acquire);
+        if page.page_no() >= pages {
+            return Err(Error::OutOfRange { page, pages });
+        }
         if let Some(idx) = self.latch_resident_shared(page)? {
             let h = self.header(idx);
             let r = if h.dirty.load(Acquire) {
@@ -214,6 +259,28 @@ impl BufferPool {
 
     /// Writes every page that was dirty when it started (in file and page order, consecutive pages coalesced),
     /// then syncs every file with unsynced writes. Keeps going after an error and returns the first one.
+    ///
+    /// # What is durable when it returns `Ok`, while other threads keep writing
+    /// Every change whose [`WriteGuard::set_lsn`](crate::WriteGuard::set_lsn) happened before the call, and
+    /// every change made under a write guard that was already held when the call started (taking the guard marked
+    /// the page dirty, so the checkpoint waits for that guard and writes what it left). Changes under guards taken
+    /// after the call started may or may not be included. Pages are written in place, so a page the checkpoint
+    /// wrote may be rewritten (and, after a crash, torn) later: repairing it is the log's business, for example a
+    /// full image of each page at its first change after a checkpoint.
+    ///
+    /// # The redo point, and truncating the log
+    /// The pool does not report a checkpoint LSN: it keeps only each page's latest LSN, and the smallest of those
+    /// over dirty pages is not a safe redo point (a dirty page's oldest unwritten change can be older than its
+    /// latest). The engine takes the redo point from its own log, which works when it appends a page's log record
+    /// while holding that page's write guard (the usual WAL protocol):
+    /// 1. `redo = log.end()`: the LSN the next record will get;
+    /// 2. `pool.checkpoint()?`: every record before `redo` has its change on disk now, since that change's guard
+    ///    was taken before step 1;
+    /// 3. store `redo` durably (a checkpoint record, a control file) and drop the log before it; recovery replays
+    ///    from `redo`. If the checkpoint fails, keep the log: the previous redo point stands.
+    ///
+    /// `bufpool-btree`'s `Tree::checkpoint` is this recipe; the pool's test suite checks it under concurrent
+    /// writers and a crash that loses every unsynced write.
     pub fn checkpoint(&self) -> Result<()> {
         self.checkpoint_paced(None)
     }

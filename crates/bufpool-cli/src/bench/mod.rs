@@ -382,9 +382,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     ));
     runner.prepare()?;
     runner.run_all()?;
-    println!("{}", report::summary(&runner.results));
-    let targets = report::targets(&runner.results);
-    if !targets.is_empty() {
+    println!("{}", report::summary(&runner.results, runner.timer_ns));
+    println!("{}", report::SYSTEMS_LEGEND);
+    let targets = report::targets(&runner.results, runner.timer_ns);
+    if args.smoke {
+        println!("targets: not judged in a smoke run (a 64-frame pool, cases of 0.05 s); run without --smoke");
+    } else if !targets.is_empty() {
         println!("targets (from this run):\n{targets}");
     }
     for u in &runner.unavailable {

@@ -117,7 +117,7 @@ pub(crate) fn fmt_ns(x: f64) -> String {
 
 /// The summary table: one block per case, one row per system, with bufpool's mean and median ns/op over each
 /// other system's (below 1.0: bufpool is faster).
-pub fn summary(results: &[CaseResult]) -> String {
+pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
     let mut groups: BTreeMap<(usize, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
     let order = |w: &str| {
         ["hit", "miss", "mixed", "scan", "checkpoint"]
@@ -152,10 +152,10 @@ pub fn summary(results: &[CaseResult]) -> String {
             let ratio = match (bp, r.system) {
                 (Some(_), "bufpool") | (None, _) => String::new(),
                 (Some((mean, cpu, p50)), _) => format!(
-                    "{:>5.2}x {:>6.2}x {:>5.2}x",
+                    "{:>5.2}x {:>6.2}x {:>6}",
                     mean / r.ns_per_op_mean,
                     cpu / r.cpu_ns_per_op,
-                    p50 / r.ns_per_op_p50
+                    p50_ratio(p50, r.ns_per_op_p50, timer_ns).unwrap_or_else(|| "-".into())
                 ),
             };
             let _ = writeln!(
@@ -182,9 +182,24 @@ pub fn summary(results: &[CaseResult]) -> String {
     s
 }
 
+/// Below this many timer costs a p50 is mostly the timer (the calibrated cost of an `Instant::now()` pair is
+/// subtracted from each sample, but its jitter is of the same order): a ratio of two such p50s means nothing.
+const P50_TIMER_COSTS_MIN: u64 = 4;
+
+/// `a / b` formatted as a ratio, or `None` when either p50 is within the timer's resolution.
+fn p50_ratio(a: f64, b: f64, timer_ns: u64) -> Option<String> {
+    let floor = (P50_TIMER_COSTS_MIN * timer_ns.max(1)) as f64;
+    (a >= floor && b >= floor).then(|| format!("{:.2}x", a / b))
+}
+
+/// One line naming the peers, printed with the summary.
+pub const SYSTEMS_LEGEND: &str = "systems: page-db = the page-db crate's buffer pool (a peer); naive-lru = a \
+    Mutex<HashMap + LRU list> pool, the kind most projects write first; quick-cache = the quick_cache crate holding \
+    page buffers; raw-* = no pool: the hardware's limits (memory, pread, io_uring)";
+
 /// The issue's targets, judged from this run's results: one line per comparison that the run measured. Hit cost
 /// against raw memory is judged on CPU ns/op (steady on a shared machine); throughput targets on wall-clock rates.
-pub fn targets(results: &[CaseResult]) -> String {
+pub fn targets(results: &[CaseResult], timer_ns: u64) -> String {
     let find = |w: &str, s: &str, a: &str, d: &str, t: usize| {
         results
             .iter()
@@ -213,11 +228,14 @@ pub fn targets(results: &[CaseResult]) -> String {
                 };
                 let mean = b.ns_per_op_mean / r.ns_per_op_mean;
                 let cpu = b.cpu_ns_per_op / r.cpu_ns_per_op;
-                let p50 = b.ns_per_op_p50 / r.ns_per_op_p50;
+                let p50 = match p50_ratio(b.ns_per_op_p50, r.ns_per_op_p50, timer_ns) {
+                    Some(x) => format!(", p50 {x}"),
+                    None => String::new(),
+                };
                 let _ = writeln!(
                     s,
-                    "{access} hit {d} threads={t}: bufpool/raw-memory cpu ns/op {cpu:.2}x (wall {mean:.2}x, \
-                     p50 {p50:.2}x), target <= {limit}x: {}",
+                    "{access} hit {d} threads={t}: bufpool/raw-memory cpu ns/op {cpu:.2}x (wall {mean:.2}x{p50}), \
+                     target <= {limit}x: {}",
                     verdict(cpu <= limit)
                 );
             }
@@ -280,4 +298,17 @@ pub fn targets(results: &[CaseResult]) -> String {
     }
     s.push_str(&super::variant::targets(results));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p50_ratio;
+
+    #[test]
+    fn p50_ratios_at_the_timers_resolution_are_dropped() {
+        // A 25 ns timer: p50s of 30 and 60 ns are mostly the timer.
+        assert_eq!(p50_ratio(60.0, 30.0, 25), None);
+        assert_eq!(p50_ratio(1000.0, 30.0, 25), None);
+        assert_eq!(p50_ratio(400.0, 200.0, 25).as_deref(), Some("2.00x"));
+    }
 }

@@ -24,7 +24,8 @@ pub const SCAN_RING_FRAMES: usize = 64;
 pub enum CheckpointMode {
     /// It idles: the baseline.
     None,
-    /// It loops `checkpoint_spread(target)` (see [`spread_target`]).
+    /// It loops `checkpoint_spread`, each spread over half the case (5 ms to 1 s).
+    // (Plain text: clap prints this line as the value's help, where a rustdoc link would show raw.)
     Spread,
     /// It loops `checkpoint()`.
     Immediate,

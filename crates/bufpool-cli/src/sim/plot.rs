@@ -32,6 +32,31 @@ const COLOURS: &[RGBColor] = &[
     RGBColor(128, 128, 0),
 ];
 
+/// Size of the SVG, and the width of the legend column to the right of the plot: the legend sits outside the
+/// plot area, so it never covers the curves' right end, where the policies differ most.
+pub const SVG_SIZE: (u32, u32) = (1000, 600);
+/// Width of the legend column (the plot gets the rest).
+pub const LEGEND_WIDTH: u32 = 170;
+
+/// The y axis range in percent: the data's range padded by 5% of it on each side, rounded out to multiples of 5,
+/// within 0..=100. A curve spanning 45-98% is drawn over 40-100, not squeezed into the top half of 0-100.
+pub fn y_range_percent(curves: &[Curve]) -> (f64, f64) {
+    let ys = || curves.iter().flat_map(|c| c.points.iter().map(|p| p.1 * 100.0));
+    let lo = ys().fold(f64::INFINITY, f64::min);
+    let hi = ys().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 100.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(0.5);
+    let lo = (((lo - pad) / 5.0).floor() * 5.0).max(0.0);
+    let hi = (((hi + pad) / 5.0).ceil() * 5.0).min(100.0);
+    if hi > lo {
+        (lo, hi)
+    } else {
+        (0.0, 100.0)
+    }
+}
+
 /// Writes the curves to `path` as an SVG chart titled `title`.
 pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<()> {
     let x_min = curves
@@ -46,11 +71,7 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         .max()
         .unwrap_or(1)
         .max(x_min + 1);
-    let y_max = curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1 * 100.0))
-        .fold(0.0f64, f64::max);
-    let y_max = if y_max <= 0.0 { 1.0 } else { (y_max * 1.05).min(100.0) };
+    let (y_min, y_max) = y_range_percent(curves);
 
     // Tick marks at the simulated sizes: a log axis's own ticks are powers of ten, too few over a short range.
     let mut ticks: Vec<f64> = curves
@@ -60,16 +81,17 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
     ticks.sort_by(f64::total_cmp);
     ticks.dedup();
 
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    let root = SVGBackend::new(path, SVG_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
+    let (plot_area, legend_area) = root.split_horizontally(SVG_SIZE.0 - LEGEND_WIDTH);
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(64)
         .build_cartesian_2d(
             (x_min as f64..x_max as f64).log_scale().with_key_points(ticks),
-            0.0..y_max,
+            y_min..y_max,
         )?;
     chart
         .configure_mesh()
@@ -79,31 +101,139 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         .y_label_formatter(&|y| format!("{y:.0}"))
         .draw()?;
 
+    // The legend: one row per curve in the column right of the plot, top-aligned with the plot area.
+    let row = |i: usize| 60 + 22 * i as i32;
     let mut colour = COLOURS.iter().cycle();
-    for c in curves {
+    for (i, c) in curves.iter().enumerate() {
         let pts: Vec<(f64, f64)> = c.points.iter().map(|&(x, y)| (x as f64, y * 100.0)).collect();
-        if c.name == "opt" {
+        let style = if c.name == "opt" {
             let style = BLACK.stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))?
-                .label("opt")
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 5, style))?;
+            style
         } else {
             let col = *colour.next().expect("cycle never ends");
             let style = col.stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(pts.clone(), style))?
-                .label(c.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            chart.draw_series(LineSeries::new(pts.clone(), style))?;
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
-        }
+            style
+        };
+        let y = row(i);
+        legend_area.draw(&PathElement::new(vec![(8, y), (36, y)], style))?;
+        legend_area.draw(&Text::new(c.name.clone(), (44, y - 7), ("sans-serif", 14)))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `(x, y, content)` of every `<text>` element of an SVG written by plotters.
+    fn texts(svg: &str) -> Vec<(f64, f64, String)> {
+        let attr = |tag: &str, name: &str| -> f64 {
+            let at = tag.find(&format!(" {name}=\"")).expect("attribute") + name.len() + 3;
+            tag[at..at + tag[at..].find('"').unwrap()].parse().unwrap()
+        };
+        svg.split("<text")
+            .skip(1)
+            .map(|t| {
+                let (tag, rest) = t.split_once('>').unwrap();
+                let content = rest.split("</text>").next().unwrap().trim().to_string();
+                (attr(tag, "x"), attr(tag, "y"), content)
+            })
+            .collect()
+    }
+
+    fn curves() -> Vec<Curve> {
+        // Miss ratios from 98% down to 45%, as a real trace's curves span.
+        let pts = |f: f64| {
+            [8u64, 32, 128, 512]
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| (x, 0.98 - f * i as f64))
+                .collect()
+        };
+        vec![
+            Curve {
+                name: "lru".into(),
+                points: pts(0.15),
+            },
+            Curve {
+                name: "s3-fifo".into(),
+                points: pts(0.17),
+            },
+            Curve {
+                name: "opt".into(),
+                points: pts(0.1766),
+            },
+        ]
+    }
+
+    #[test]
+    fn y_axis_fits_the_data() {
+        assert_eq!(y_range_percent(&curves()), (40.0, 100.0));
+        let flat = vec![Curve {
+            name: "x".into(),
+            points: vec![(1, 0.0), (2, 0.0)],
+        }];
+        assert_eq!(y_range_percent(&flat), (0.0, 5.0));
+        assert_eq!(y_range_percent(&[]), (0.0, 100.0));
+    }
+
+    /// On the SVG itself: the y labels run from 40 to 100 (not from 0), and every legend entry is right of the
+    /// plot area, where no curve is drawn.
+    #[test]
+    fn svg_axis_range_and_legend_outside_the_plot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.svg");
+        write_svg(&path, "test", &curves()).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let texts = texts(&svg);
+        let plot_right = f64::from(SVG_SIZE.0 - LEGEND_WIDTH);
+
+        // Y labels: the numeric labels left of the plot's first x tick, one per y grid line.
+        let x_label_ys: Vec<f64> = texts.iter().filter(|t| t.2 == "8").map(|t| t.1).collect();
+        let y_labels: Vec<f64> = texts
+            .iter()
+            .filter(|t| !x_label_ys.contains(&t.1))
+            .filter_map(|t| t.2.parse::<f64>().ok())
+            .collect();
+        assert!(!y_labels.is_empty(), "no y labels in {texts:?}");
+        let lo = y_labels.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = y_labels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            (40.0..=45.0).contains(&lo) && (95.0..=100.0).contains(&hi),
+            "y labels {y_labels:?}"
+        );
+
+        for name in ["lru", "s3-fifo", "opt"] {
+            let entry = texts
+                .iter()
+                .find(|t| t.2 == name)
+                .unwrap_or_else(|| panic!("no legend entry {name}"));
+            assert!(
+                entry.0 > plot_right,
+                "legend entry {name} at x={} is inside the plot",
+                entry.0
+            );
+        }
+        // And the curves stay left of the legend column: every polyline is either a curve (all left of it) or a
+        // legend swatch (all inside it), and there are as many swatches as curves.
+        let mut swatches = 0;
+        for line in svg.split("<polyline").skip(1) {
+            let points = line.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+            let xs: Vec<f64> = points
+                .split_whitespace()
+                .map(|p| p.split(',').next().unwrap().parse().unwrap())
+                .collect();
+            let inside = xs.iter().filter(|&&x| x >= plot_right).count();
+            assert!(
+                inside == 0 || inside == xs.len(),
+                "a line crosses into the legend column: {xs:?}"
+            );
+            swatches += usize::from(inside > 0);
+        }
+        assert_eq!(swatches, 3);
+    }
 }

@@ -1,12 +1,12 @@
 //! The `Storage` trait: where page images live. The seam for every backend and every reliability test.
 //!
-//! Owns: the byte-level contract between the pool and a file-like device. Implementations beside this file:
-//! - [`FileStorage`] (`file.rs`): a real file through `pread`/`pwrite`, O_DIRECT probed at open with a buffered
+//! Owns: the byte-level contract between the pool and a file-like device. Implementations:
+//! - [`FileStorage`]: a real file through `pread`/`pwrite`, O_DIRECT probed at open with a buffered
 //!   fallback where the filesystem refuses it (tmpfs, some overlay filesystems);
-//! - [`MemoryStorage`] (`memory.rs`): a growable in-memory image for unit tests;
-//! - [`FaultyStorage`] (`faulty.rs`): test tooling: seeded fault injection (EIO, short, torn and misdirected
-//!   writes, latency) and crash simulation over a live and a durable image;
-//! - [`UringStorage`] (`uring.rs`): the same file through io_uring, a whole [`Storage::submit`] batch in flight;
+//! - [`MemoryStorage`]: a growable in-memory image for unit tests;
+//! - `FaultyStorage` (with the cargo feature `testing` only): test tooling: seeded fault injection
+//!   (EIO, short, torn and misdirected writes, latency) and crash simulation over a live and a durable image;
+//! - [`UringStorage`]: the same file through io_uring, a whole [`Storage::submit`] batch in flight;
 //!
 //! # Contract
 //! - Offsets and lengths the pool passes are multiples of the page size, and buffers are aligned to
@@ -19,6 +19,7 @@
 //!   default runs the batch one request at a time. Every request's `result` is set before `submit` returns.
 //! - Implementations are `Send + Sync`; the pool calls them from many threads at once, for different offsets.
 
+#[cfg(feature = "testing")]
 mod faulty;
 mod file;
 mod memory;
@@ -26,6 +27,7 @@ mod uring;
 
 use std::io;
 
+#[cfg(feature = "testing")]
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
 pub use file::{FileStorage, OpenMode};
 pub use memory::MemoryStorage;
