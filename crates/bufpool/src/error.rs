@@ -79,11 +79,19 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
-    /// The device is full (ENOSPC/EDQUOT): the write did not happen and the page stays dirty in the pool.
-    #[error("no space left writing {page}")]
+    /// The device is full (ENOSPC/EDQUOT) while writing the run of `pages` consecutive pages starting at `page`.
+    ///
+    /// Retryable: the file is *not* marked failed (a write refused for space drops nothing in the kernel, unlike
+    /// a failed fsync; PostgreSQL treats it so). No page of the run is reported written: every one stays dirty
+    /// in the pool and is written again by the next flush, checkpoint or eviction, once space has been freed.
+    /// Some of the run's pages may have reached the file before the device filled up; they are simply written
+    /// again with the same bytes. Nothing already made durable is affected.
+    #[error("no space left writing {pages} page(s) from {page}; they stay dirty and are retried")]
     NoSpace {
-        /// The page that could not be written.
+        /// The first page of the run that could not be written.
         page: PageId,
+        /// Pages in the run (`page` and the ones after it), all still dirty.
+        pages: u32,
     },
     /// A data file could not be opened or created.
     #[error("cannot open {path}: {source}")]
@@ -184,7 +192,7 @@ impl Error {
             if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
                 || e.kind() == io::ErrorKind::StorageFull
             {
-                return Error::NoSpace { page: p };
+                return Error::NoSpace { page: p, pages: 1 };
             }
         }
         Error::Io {

@@ -10,7 +10,9 @@
 //! 2. `wal.flush_to(max page LSN of the run)` returns first.
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
 //! 4. A run of consecutive pages of one file goes out as one write.
-//! 5. Only after the write succeeded is the dirty flag cleared; a failed write or sync latches the file failed.
+//! 5. Only after the write succeeded is the dirty flag cleared; a failed sync, or a failed write other than
+//!    ENOSPC (whose outcome is unknown), latches the file failed. A run refused for space stays dirty, unlatched,
+//!    and is retried by the next flush, checkpoint or eviction ([`crate::Error::NoSpace`]).
 //!
 //! A writer never *waits* for a latch while it holds others: when the next page of a run is busy, the run so far
 //! is written and released first (callers may latch pages in any order, so waiting while holding could deadlock).
@@ -111,8 +113,18 @@ impl BufferPool {
         });
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
-            let err = Error::io(file.id, Some(run[0].0), "write", e);
-            file.fail(&err);
+            let err = match Error::io(file.id, Some(run[0].0), "write", e) {
+                // ENOSPC drops nothing in the kernel: the run stays dirty (the caller cleans only on Ok) and is
+                // retried; the file is not latched. Any other failed write has an unknown outcome: latch.
+                Error::NoSpace { page, .. } => Error::NoSpace {
+                    page,
+                    pages: run.len() as u32,
+                },
+                err => {
+                    file.fail(&err);
+                    err
+                }
+            };
             return Err(err);
         }
         file.unsynced.store(true, Release);

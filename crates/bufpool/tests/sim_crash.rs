@@ -438,7 +438,7 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
             (Some(*page), false)
         }
         Err(Error::Io { page, op, .. }) => (*page, *op == "write"),
-        Err(Error::NoSpace { page }) => (Some(*page), true),
+        Err(Error::NoSpace { page, .. }) => (Some(*page), true),
         _ => (None, false),
     };
     if let (Some(q), Err(e)) = (named, r) {
