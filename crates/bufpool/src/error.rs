@@ -174,6 +174,14 @@ pub enum Error {
         /// The page.
         page: PageId,
     },
+    /// A checkpoint (or `close`) failed for several files; every other file is durable as of it. Each entry is a
+    /// failed file and its first error. [`crate::BufferPool::checkpoint_report`] gives the same per file.
+    #[error("checkpoint failed for {} files ({}); the other files are durable", failed.len(),
+        failed.iter().map(|(f, e)| format!("{f}: {e}")).collect::<Vec<_>>().join("; "))]
+    CheckpointFailed {
+        /// The failed files with their errors, in file id order.
+        failed: Arc<[(FileId, Error)]>,
+    },
     /// An optimistic reader's closure read outside the page's user region on a consistent page: a bug in the
     /// caller's decoding, reported instead of a panic.
     #[error("optimistic read of {len} bytes at offset {offset} is outside the page's user region")]
@@ -200,6 +208,22 @@ impl Error {
             page,
             op,
             source: Arc::new(e),
+        }
+    }
+
+    /// The file this error concerns, when it concerns one.
+    pub fn file(&self) -> Option<FileId> {
+        match self {
+            Error::Io { file, .. } | Error::FileFailed { file, .. } | Error::FileAlreadyOpen { file, .. } => {
+                Some(*file)
+            }
+            Error::NoSpace { page, .. }
+            | Error::ShortRead { page, .. }
+            | Error::Corrupt { page, .. }
+            | Error::OutOfRange { page, .. }
+            | Error::PageLatched { page } => Some(page.file()),
+            Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
+            _ => None,
         }
     }
 

@@ -89,7 +89,7 @@ pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use stats::{FileStats, Stats};
 pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};
-pub use writer::{WriterConfig, RUN_PAGES_MAX};
+pub use writer::{CheckpointReport, FileOutcome, WriterConfig, RUN_PAGES_MAX};
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[doc = include_str!("../../../README.md")]

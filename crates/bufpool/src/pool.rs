@@ -1034,16 +1034,26 @@ impl BufferPool {
         Ok(())
     }
 
-    /// Checkpoints and closes every file, reporting the first error. Dropping a pool does not write anything:
+    /// Checkpoints and closes every file. One failed file does not stop the others from being written, synced
+    /// and closed; the error names the failed files (as [`BufferPool::checkpoint`]'s), and a failed file that
+    /// could not be closed stays open in the pool until it is dropped. Dropping a pool does not write anything:
     /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable.
     pub fn close(self) -> Result<()> {
-        let mut first_error = self.checkpoint().err();
+        let mut report = self.checkpoint_report();
         for f in self.core.files.all() {
             if let Err(e) = self.close_file(f.id) {
-                first_error.get_or_insert(e);
+                match report.files.iter_mut().find(|o| o.file == f.id) {
+                    Some(o) if o.result.is_ok() => o.result = Err(e),
+                    Some(_) => {}
+                    None => report.files.push(crate::writer::FileOutcome {
+                        file: f.id,
+                        path: f.path.clone(),
+                        result: Err(e),
+                    }),
+                }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        report.into_result()
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -280,6 +280,8 @@ fn expected_error(e: &Error) -> bool {
             | Error::NoSpace { .. }
             | Error::Corrupt { .. }
             | Error::OutOfRange { .. }
+            // a checkpoint where several files failed names them all
+            | Error::CheckpointFailed { .. }
             // free_page and drop_file wait about a second for a latch another thread holds (a checkpoint, the
             // background writer, an eviction); on a loaded machine, or under Miri, that can run out.
             | Error::PageLatched { .. }
