@@ -16,9 +16,10 @@
 //!   Guards deref to the page's *user region*: the page minus a 24-byte header the pool owns.
 //! - **Misses** are single-flight: however many threads ask for a missing page, it is read once.
 //! - **Write-back** obeys the WAL rule ([`Wal::flush_to`] before a page with that LSN is written) and stamps a
-//!   CRC-32C that covers the page number, so bit flips, torn pages and misdirected writes come back as
-//!   [`Error::Corrupt`], never as bytes. After a failed write or sync, a file refuses writes
-//!   ([`Error::FileFailed`]).
+//!   CRC-32C that covers the page number, the page size and the file's identity, so bit flips, torn pages and
+//!   misdirected writes (within a file or across files with a record) come back as [`Error::Corrupt`], never as
+//!   bytes. After a failed sync or write, a file refuses writes ([`Error::FileFailed`]); a write refused for
+//!   space is retried ([`Error::NoSpace`]). Data files opened by path are locked (`flock`) while open.
 //! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (see POLICIES.md for why).
 //! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
 //!   backend you write.
@@ -71,6 +72,7 @@ mod guard;
 pub mod page;
 pub mod policy;
 mod pool;
+mod record;
 mod scan;
 mod stats;
 pub mod storage;

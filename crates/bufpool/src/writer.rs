@@ -107,7 +107,7 @@ impl BufferPool {
                 let copy = &mut buf[k * page_size..(k + 1) * page_size];
                 // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
                 copy.copy_from_slice(unsafe { self.core.memory.page(idx) });
-                checksum::stamp(copy, page.page_no());
+                checksum::stamp_for(copy, page.page_no(), file.bound);
             }
             file.storage
                 .write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
@@ -129,6 +129,9 @@ impl BufferPool {
             return Err(err);
         }
         file.unsynced.store(true, Release);
+        for &(page, _) in run {
+            file.note_written(page.page_no());
+        }
         self.core.counters.add(Counter::Writes, run.len() as u64);
         Ok(())
     }
@@ -206,8 +209,15 @@ impl BufferPool {
 
     pub(crate) fn flush_file_entry(&self, f: &FileEntry) -> Result<()> {
         let errors = self.write_dirty(self.dirty_pages(|p| p.file() == f.id), None);
-        let synced = self.sync_file(f);
+        let synced = self.sync_and_mark(f);
         errors.into_first().map_or(synced, Err)
+    }
+
+    /// Syncs `f`, then raises its durable written mark to what the sync covered (bound files).
+    fn sync_and_mark(&self, f: &FileEntry) -> Result<()> {
+        let candidate = f.mark_candidate();
+        self.sync_file(f)?;
+        f.advance_mark(candidate)
     }
 
     /// Writes every page that was dirty when it started (in file and page order, consecutive pages coalesced),
@@ -239,7 +249,7 @@ impl BufferPool {
         let mut files = Vec::new();
         for f in self.core.files.all() {
             // Synced even after a write error: what was written is made durable.
-            let synced = self.sync_file(&f);
+            let synced = self.sync_and_mark(&f);
             let result = match errors.take(f.id) {
                 Some(e) => Err(e),
                 None => synced,
