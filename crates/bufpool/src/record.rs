@@ -99,7 +99,7 @@ pub(crate) fn load(store: &dyn RecordStore) -> io::Result<Loaded> {
 
 /// Writes `record` into the slot its sequence number selects and syncs the store.
 pub(crate) fn store(store: &dyn RecordStore, record: &FileRecord) -> io::Result<()> {
-    let slot = (record.seq % 2) as u64;
+    let slot = record.seq % 2;
     store.write_at(&record.encode(), slot * SLOT_BYTES as u64)?;
     store.sync()
 }
