@@ -8,7 +8,7 @@
 //! `Ok(Fresh)` only for an all-zero image. Run: `cd fuzz && cargo fuzz run page_decode` (see RELIABILITY.md).
 #![no_main]
 
-use bufpool::checksum::{stamp, verify, Verified};
+use bufpool::checksum::{stamp_for, verify, Verified};
 use bufpool::page::PageHeader;
 use libfuzzer_sys::fuzz_target;
 
@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
         Ok(Verified::Fresh) => assert!(image.iter().all(|&b| b == 0), "Fresh for a non-zero image"),
         Ok(Verified::Valid) => {
             let mut again = image.to_vec();
-            stamp(&mut again, page_no);
+            let identity = PageHeader::decode(image).expect("a valid page has a header").file_identity;
+            stamp_for(&mut again, page_no, identity);
             assert_eq!(
                 again, image,
                 "Valid for an image the pool would not have written"

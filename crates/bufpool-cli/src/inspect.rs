@@ -19,9 +19,10 @@ use serde::Serialize;
 pub struct InspectArgs {
     /// The data file.
     file: PathBuf,
-    /// Page size the file was written with.
-    #[arg(long, default_value_t = 4096)]
-    page_size: usize,
+    /// Page size the file was written with. Default: detected from the page headers (the first bufpool page
+    /// names its size), else 4096.
+    #[arg(long)]
+    page_size: Option<usize>,
     /// Show one page: its header and the first bytes of its user region.
     #[arg(long)]
     page: Option<u32>,
@@ -59,14 +60,17 @@ struct CorruptPage {
 
 /// Runs `bufpool inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let Some(page_size) = PageSize::new(args.page_size) else {
-        bail!(
-            "--page-size {} is not a power of two from 4096 to 65536",
-            args.page_size
-        );
+    let mut f = File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    let requested = match args.page_size {
+        Some(n) => n,
+        None => detect_page_size(&mut f)?.unwrap_or(PageSize::DEFAULT.bytes()),
+    };
+    let Some(page_size) = PageSize::new(requested) else {
+        bail!("--page-size {requested} is not a power of two from 4096 to 65536");
     };
     let ps = page_size.bytes();
-    let mut f = File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    use std::io::{Seek, SeekFrom};
+    f.seek(SeekFrom::Start(0))?;
     let bytes = f.metadata()?.len();
     if let Some(n) = args.page {
         return show_page(&mut f, n, ps, bytes, args.dump_bytes);
@@ -149,7 +153,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         }
     }
     if r.corrupt > 0 {
-        let hint = match detect_page_size(&mut f, bytes, ps)? {
+        let hint = match verifying_page_size(&mut f, bytes, ps)? {
             Some(size) => format!("; the file verifies with --page-size {size}"),
             None if r.valid == 0 => format!(" (no page verified: was the file written with {ps}-byte pages?)"),
             None => String::new(),
@@ -199,7 +203,7 @@ fn describe_tail(tail: &[u8]) -> &'static str {
 
 /// The page size the file's first pages verify with, if it is not `ps`: each size from 4 KiB to 64 KiB is tried
 /// on up to 8 pages; a size fits when at least one page is valid and none is corrupt.
-fn detect_page_size(f: &mut File, bytes: u64, ps: usize) -> anyhow::Result<Option<usize>> {
+fn verifying_page_size(f: &mut File, bytes: u64, ps: usize) -> anyhow::Result<Option<usize>> {
     use std::io::{Seek, SeekFrom};
     let mut size = PageSize::MIN;
     while size <= PageSize::MAX {
@@ -221,6 +225,30 @@ fn detect_page_size(f: &mut File, bytes: u64, ps: usize) -> anyhow::Result<Optio
             }
         }
         size *= 2;
+    }
+    Ok(None)
+}
+
+/// The page size named by the first bufpool page header found at a 4 KiB boundary (whose page number matches its
+/// offset at that size) in the first 16 MiB; `None` if there is none (an empty or never-written file).
+fn detect_page_size(f: &mut File) -> anyhow::Result<Option<usize>> {
+    use std::io::{Seek, SeekFrom};
+    let mut head = [0u8; PAGE_HEADER_SIZE];
+    let len = f.metadata()?.len();
+    let mut offset = 0u64;
+    while offset + PAGE_HEADER_SIZE as u64 <= len.min(16 << 20) {
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(&mut head)?;
+        if let Some(h) = PageHeader::decode(&head) {
+            if h.magic == bufpool::page::PAGE_MAGIC && h.format == bufpool::page::PAGE_FORMAT_VERSION {
+                if let Some(size) = h.page_size() {
+                    if offset.is_multiple_of(size as u64) && offset / size as u64 == u64::from(h.page_no) {
+                        return Ok(Some(size));
+                    }
+                }
+            }
+        }
+        offset += PageSize::MIN as u64;
     }
     Ok(None)
 }
@@ -255,7 +283,13 @@ fn show_page(f: &mut File, n: u32, ps: usize, bytes: u64, dump: usize) -> anyhow
     );
     println!("  page_no  {}", h.page_no);
     println!("  lsn      {}", h.lsn);
-    println!("  magic    {:#06x}  format {}", h.magic, h.format);
+    println!(
+        "  magic    {:#06x}  format {}  page size {}  file identity {:#010x}",
+        h.magic,
+        h.format,
+        h.page_size().map_or("?".to_string(), |s| s.to_string()),
+        h.file_identity
+    );
     let user = &buf[PAGE_HEADER_SIZE..];
     for (i, chunk) in user[..dump.min(user.len())].chunks(16).enumerate() {
         let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();

@@ -96,7 +96,7 @@ fn wrong_page_size_is_hinted() {
         g[..5].copy_from_slice(b"hello");
     }
     pool.close().unwrap();
-    let (ok, text) = inspect(&path, &[]);
+    let (ok, text) = inspect(&path, &["--page-size", "4096"]);
     assert!(!ok, "{text}");
     assert!(text.contains("the file verifies with --page-size 8192"), "{text}");
     let (ok, text) = inspect(&path, &["--page-size", "8192"]);
@@ -125,4 +125,38 @@ fn a_foreign_file_is_named_as_such() {
         text.contains("is not a bufpool file") && text.contains("magic"),
         "{text}"
     );
+}
+
+/// Without `--page-size`, `inspect` reads the page size from the first bufpool page header (issue 17): a file of
+/// 16 KiB pages whose first page was never written is reported as 16 KiB pages, all valid.
+#[test]
+fn inspect_detects_the_page_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    let pool = BufferPool::builder()
+        .frames(16)
+        .page_size(16384)
+        .io_backend(IoBackend::Pread)
+        .build()
+        .unwrap();
+    let file = pool.open_file(&path).unwrap();
+    drop(pool.new_page(file).unwrap());
+    for _ in 1..4 {
+        pool.new_page(file).unwrap()[0] = 1;
+    }
+    pool.checkpoint().unwrap();
+    pool.drop_file(file).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..16384].fill(0); // page 0 never written
+    std::fs::write(&path, &bytes).unwrap();
+    let json = dir.path().join("r.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_bufpool"))
+        .args(["inspect", path.to_str().unwrap(), "--json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["page_size"], 16384);
+    assert_eq!(r["valid"], 3);
+    assert_eq!(r["never_written"], 1);
 }

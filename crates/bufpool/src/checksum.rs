@@ -9,8 +9,8 @@
 
 use crate::error::CorruptReason;
 use crate::page::{
-    get_u16, get_u32, PageNo, OFF_CHECKSUM, OFF_FORMAT, OFF_LSN, OFF_MAGIC, OFF_PAGE_NO, PAGE_FORMAT_VERSION,
-    PAGE_HEADER_SIZE, PAGE_MAGIC,
+    get_u16, get_u32, PageNo, PageSize, OFF_CHECKSUM, OFF_FILE_IDENTITY, OFF_FORMAT, OFF_LSN, OFF_MAGIC, OFF_PAGE_NO,
+    OFF_SIZE_LOG2, PAGE_FORMAT_VERSION, PAGE_HEADER_SIZE, PAGE_MAGIC,
 };
 
 /// What reading a page image found.
@@ -29,34 +29,73 @@ pub fn compute(page: &[u8]) -> u32 {
     page.get(OFF_CHECKSUM + 4..).map_or(0, crc32c::crc32c)
 }
 
-/// Writes the header (page number, magic, format) and checksum into `page`, keeping the LSN already there.
-/// An image shorter than [`PAGE_HEADER_SIZE`] is left unchanged (and [`verify`] rejects it).
+/// Writes the header (page number, magic, format, page size) and checksum into `page` for an unbound file
+/// (file identity 0), keeping the LSN already there. See [`stamp_for`].
 pub fn stamp(page: &mut [u8], page_no: PageNo) {
+    stamp_for(page, page_no, 0);
+}
+
+/// Writes the header (page number, magic, format, log2 of the image's length, `file_identity`) and checksum into
+/// `page`, keeping the LSN already there. An image shorter than [`PAGE_HEADER_SIZE`] is left unchanged (and
+/// [`verify`] rejects it).
+pub fn stamp_for(page: &mut [u8], page_no: PageNo, file_identity: u32) {
     if page.len() < PAGE_HEADER_SIZE {
         return;
     }
     page[OFF_PAGE_NO..OFF_PAGE_NO + 4].copy_from_slice(&page_no.to_le_bytes());
     page[OFF_MAGIC..OFF_MAGIC + 2].copy_from_slice(&PAGE_MAGIC.to_le_bytes());
-    page[OFF_FORMAT..OFF_FORMAT + 2].copy_from_slice(&PAGE_FORMAT_VERSION.to_le_bytes());
-    page[OFF_FORMAT + 2..OFF_FORMAT + 6].fill(0);
+    page[OFF_FORMAT] = PAGE_FORMAT_VERSION as u8;
+    page[OFF_SIZE_LOG2] = size_log2(page.len());
+    page[OFF_FILE_IDENTITY..OFF_FILE_IDENTITY + 4].copy_from_slice(&file_identity.to_le_bytes());
     let crc = compute(page);
     page[OFF_CHECKSUM..OFF_CHECKSUM + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// Verifies a page image read from the offset of `page_no`.
+/// The size byte for an image of `len` bytes: its log2 when `len` is a power of two, else 0 (no valid size).
+fn size_log2(len: usize) -> u8 {
+    if len.is_power_of_two() {
+        len.trailing_zeros() as u8
+    } else {
+        0
+    }
+}
+
+/// Verifies a page image read from the offset of `page_no` of an unbound file: as [`verify_for`] without the
+/// file identity check (any identity is accepted).
+pub fn verify(page: &[u8], page_no: PageNo) -> Result<Verified, CorruptReason> {
+    verify_for(page, page_no, None)
+}
+
+/// Verifies a page image read from the offset of `page_no` of a file whose identity is `file_identity` (`None`:
+/// unbound, any identity accepted).
 ///
 /// An all-zero image is [`Verified::Fresh`]. Anything else must carry a matching checksum, bufpool's magic and
-/// format, and `page_no` itself.
-pub fn verify(page: &[u8], page_no: PageNo) -> Result<Verified, CorruptReason> {
+/// format, the image's own length as page size, the file's identity and `page_no` itself. A checksum mismatch on
+/// a page whose magic and format are intact and whose size byte names another valid page size is reported as
+/// [`CorruptReason::WrongPageSize`]: a pool of the wrong page size, not a damaged page.
+pub fn verify_for(page: &[u8], page_no: PageNo, file_identity: Option<u32>) -> Result<Verified, CorruptReason> {
     if page.len() < PAGE_HEADER_SIZE {
         return Err(CorruptReason::TooShort { len: page.len() });
     }
     let stored = get_u32(page, OFF_CHECKSUM);
     let computed = compute(page);
-    let (magic, format) = (get_u16(page, OFF_MAGIC), get_u16(page, OFF_FORMAT));
+    let (magic, format) = (get_u16(page, OFF_MAGIC), page[OFF_FORMAT] as u16);
+    let size_byte = page[OFF_SIZE_LOG2];
+    let wrong_size = (size_byte != size_log2(page.len()))
+        .then(|| PageSize::from_log2(size_byte))
+        .flatten()
+        .map(|other| CorruptReason::WrongPageSize {
+            stored: other.bytes(),
+            expected: page.len(),
+        });
     if stored != computed {
         if stored == 0 && is_all_zero(page) {
             return Ok(Verified::Fresh);
+        }
+        if magic == PAGE_MAGIC && format == PAGE_FORMAT_VERSION {
+            if let Some(reason) = wrong_size {
+                return Err(reason);
+            }
         }
         // A header that is neither bufpool's nor zeroed (a torn first sector) is some other file's bytes: say so
         // rather than "checksum mismatch". Both fields must differ, so a bit flip in one stays a mismatch.
@@ -68,6 +107,18 @@ pub fn verify(page: &[u8], page_no: PageNo) -> Result<Verified, CorruptReason> {
     if magic != PAGE_MAGIC || format != PAGE_FORMAT_VERSION {
         // A valid CRC over a zero page is not 0, so an all-zero page never gets here.
         return Err(CorruptReason::BadMagic { magic, format });
+    }
+    if let Some(reason) = wrong_size {
+        return Err(reason);
+    }
+    let stored_identity = get_u32(page, OFF_FILE_IDENTITY);
+    if let Some(expected) = file_identity {
+        if stored_identity != expected {
+            return Err(CorruptReason::ForeignFile {
+                stored: stored_identity,
+                expected,
+            });
+        }
     }
     let stored_no = get_u32(page, OFF_PAGE_NO);
     if stored_no != page_no {
@@ -158,6 +209,34 @@ mod tests {
         let mut p = page(2, 7);
         p[OFF_MAGIC] ^= 0x40;
         assert!(matches!(verify(&p, 2), Err(CorruptReason::ChecksumMismatch { .. })));
+    }
+
+    #[test]
+    fn page_size_and_file_identity_are_checked() {
+        let mut p = vec![7u8; 8192];
+        p[..24].fill(0);
+        stamp_for(&mut p, 3, 0xfeed);
+        assert_eq!(verify_for(&p, 3, Some(0xfeed)), Ok(Verified::Valid));
+        assert_eq!(
+            verify(&p, 3),
+            Ok(Verified::Valid),
+            "an unbound reader accepts any identity"
+        );
+        assert_eq!(
+            verify_for(&p, 3, Some(0xbeef)),
+            Err(CorruptReason::ForeignFile {
+                stored: 0xfeed,
+                expected: 0xbeef
+            })
+        );
+        // A 4 KiB pool reads the first half of an 8 KiB page: both sizes named.
+        assert_eq!(
+            verify(&p[..4096], 3),
+            Err(CorruptReason::WrongPageSize {
+                stored: 8192,
+                expected: 4096
+            })
+        );
     }
 
     #[test]

@@ -33,6 +33,28 @@ pub enum CorruptReason {
         /// Length of the image.
         len: usize,
     },
+    /// The page was written with another page size (both named): a file opened by a pool of the wrong page size.
+    WrongPageSize {
+        /// The page size the header names.
+        stored: usize,
+        /// The page size of the pool reading it.
+        expected: usize,
+    },
+    /// The page belongs to another file: its header names another file identity (a misdirected write across
+    /// files, or blocks of a deleted file reused by this one).
+    ForeignFile {
+        /// The identity in the page header.
+        stored: u32,
+        /// This file's identity (from its file record).
+        expected: u32,
+    },
+    /// An all-zero page below the file's durable written mark: its record says every page below the mark was
+    /// written and synced by a checkpoint, so zeroes mean a write was lost (or the page zeroed by the device).
+    /// Only in strict mode ([`crate::Builder::strict_fresh`], on by default) and for files with a record.
+    LostWrite {
+        /// The file's written mark: pages below it were durably written.
+        written_pages: u32,
+    },
     /// The header's magic or format version is not bufpool's: with a valid checksum, or with a failed one when
     /// both fields are foreign (and not zero): the bytes are not a bufpool page (another file, a wrong offset).
     BadMagic {
@@ -56,6 +78,18 @@ impl std::fmt::Display for CorruptReason {
                 write!(f, "page header names page {stored} (misdirected write?)")
             }
             CorruptReason::TooShort { len } => write!(f, "{len} bytes is shorter than a page header"),
+            CorruptReason::WrongPageSize { stored, expected } => write!(
+                f,
+                "written with {stored}-byte pages, read by a pool of {expected}-byte pages"
+            ),
+            CorruptReason::ForeignFile { stored, expected } => write!(
+                f,
+                "the page belongs to another file (identity {stored:#010x}, this file is {expected:#010x})"
+            ),
+            CorruptReason::LostWrite { written_pages } => write!(
+                f,
+                "all zeroes below the file's durable written mark ({written_pages} pages): a lost write"
+            ),
             CorruptReason::BadMagic { magic, format } => {
                 write!(f, "not a bufpool page (magic {magic:#06x}, format {format})")
             }
@@ -80,11 +114,19 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
-    /// The device is full (ENOSPC/EDQUOT): the write did not happen and the page stays dirty in the pool.
-    #[error("no space left writing {page}")]
+    /// The device is full (ENOSPC/EDQUOT) while writing the run of `pages` consecutive pages starting at `page`.
+    ///
+    /// Retryable: the file is *not* marked failed (a write refused for space drops nothing in the kernel, unlike
+    /// a failed fsync; PostgreSQL treats it so). No page of the run is reported written: every one stays dirty
+    /// in the pool and is written again by the next flush, checkpoint or eviction, once space has been freed.
+    /// Some of the run's pages may have reached the file before the device filled up; they are simply written
+    /// again with the same bytes. Nothing already made durable is affected.
+    #[error("no space left writing {pages} page(s) from {page}; they stay dirty and are retried")]
     NoSpace {
-        /// The page that could not be written.
+        /// The first page of the run that could not be written.
         page: PageId,
+        /// Pages in the run (`page` and the ones after it), all still dirty.
+        pages: u32,
     },
     /// A data file could not be opened or created.
     #[error("cannot open {path}: {source}")]
@@ -114,10 +156,19 @@ pub enum Error {
         reason: CorruptReason,
     },
     /// Every frame is latched (or protected), so no frame can be freed for a miss. Drop some guards and retry.
-    #[error("buffer pool exhausted: {} latched or protected", Plural(*frames as u64, "frame").all())]
+    ///
+    /// `failed_file_pages` frames hold dirty pages of failed files ([`Error::FileFailed`]): those can be neither
+    /// written nor evicted (they would be lost), and dropping guards does not free them. The way out: read out
+    /// what is needed, then [`crate::BufferPool::drop_file`] the failed file (which discards its dirty pages and
+    /// frees the frames) and rebuild it from the log (RELIABILITY.md, "Real faults").
+    #[error("buffer pool exhausted: {} latched or protected{}", Plural(*frames as u64, "frame").all(),
+        if *failed_file_pages > 0 { format!("; {failed_file_pages} hold dirty pages of failed files, which cannot \
+        be written or evicted: drop_file the failed file and recover it from the log") } else { String::new() })]
     PoolExhausted {
         /// Number of frames in the pool.
         frames: usize,
+        /// Frames held by dirty pages of failed files (the real cause when it is most of `frames`).
+        failed_file_pages: usize,
     },
     /// The page number is past the end of the file.
     #[error("{page} is out of range (file has {})", Plural(u64::from(*pages), "page"))]
@@ -128,7 +179,19 @@ pub enum Error {
         pages: u32,
     },
     /// A write or fsync of this file failed earlier; the file refuses further writes, because after a failed
-    /// fsync the kernel may have dropped dirty data and a retry cannot be trusted. Reopen the file after recovery.
+    /// fsync the kernel may have dropped dirty data and a retry cannot be trusted (ENOSPC is not such a failure:
+    /// see [`Error::NoSpace`]). Reads still work, from the pool and from the file.
+    ///
+    /// The file's dirty pages stay in the pool (they are never evicted: they would be lost) and hold frames
+    /// ([`Error::PoolExhausted`] counts them). The way out, as RELIABILITY.md "Real faults" describes:
+    /// - `close_file` of a failed file itself fails (its dirty pages cannot be written), and so do `flush`,
+    ///   `flush_file` and the file's part of `checkpoint` (other files are unaffected: `checkpoint_report`);
+    /// - [`crate::BufferPool::drop_file`] discards the dirty pages unwritten and frees their frames: read out what
+    ///   is needed first, or replay the log after reopening;
+    /// - reopening can fail too (EROFS when the kernel forced the filesystem read-only after I/O errors);
+    /// - a file reopened through the page cache (buffered) can show data whose fsync failed and which will never
+    ///   be durable (Linux drops the dirty pages' error after reporting it once): only crash recovery (reading
+    ///   the durable image after a restart, then replaying the log) makes it trustworthy again.
     #[error("{file} failed earlier and refuses writes: {first}")]
     FileFailed {
         /// The failed file.
@@ -185,6 +248,46 @@ pub enum Error {
         /// The panic's message, when it was a string.
         message: Arc<str>,
     },
+    /// The data file is locked by another opener: another pool of this process or another process has it open
+    /// (bufpool takes an exclusive `flock` on every data file it opens by path, held until the file is closed).
+    #[error("{path} is locked by another opener (another pool or process has it open)")]
+    FileLocked {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The path is not a regular file (a block device reports length 0 and would be overwritten from its start;
+    /// bufpool refuses devices rather than guess their size and sector size).
+    #[error("cannot use {path} as a data file: it is a {kind}, not a regular file")]
+    NotARegularFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is: "block device", "character device", ...
+        kind: &'static str,
+    },
+    /// The file was written with another page size than the pool's (from its file record or its first page).
+    #[error("{file} was written with {on_disk}-byte pages; this pool uses {pool}-byte pages")]
+    PageSizeMismatch {
+        /// The file (the id it would have had).
+        file: FileId,
+        /// The page size on disk.
+        on_disk: usize,
+        /// The pool's page size.
+        pool: usize,
+    },
+    /// The file's record (its `.bpmeta` sidecar) exists but neither slot is valid; the file is not opened.
+    #[error("{file}: the file record is damaged (neither slot is valid)")]
+    BadFileRecord {
+        /// The file.
+        file: FileId,
+    },
+    /// A checkpoint (or `close`) failed for several files; every other file is durable as of it. Each entry is a
+    /// failed file and its first error. [`crate::BufferPool::checkpoint_report`] gives the same per file.
+    #[error("checkpoint failed for {} files ({}); the other files are durable", failed.len(),
+        failed.iter().map(|(f, e)| format!("{f}: {e}")).collect::<Vec<_>>().join("; "))]
+    CheckpointFailed {
+        /// The failed files with their errors, in file id order.
+        failed: Arc<[(FileId, Error)]>,
+    },
     /// An optimistic reader's closure read outside the page's user region on a consistent page: a bug in the
     /// caller's decoding, reported instead of a panic.
     #[error("optimistic read of {len} bytes at offset {offset} is outside the page's user region")]
@@ -235,7 +338,7 @@ impl Error {
             if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
                 || e.kind() == io::ErrorKind::StorageFull
             {
-                return Error::NoSpace { page: p };
+                return Error::NoSpace { page: p, pages: 1 };
             }
         }
         Error::Io {
@@ -256,6 +359,22 @@ impl Error {
             "(a non-string payload)".into()
         };
         Error::Panicked { what, message }
+    }
+
+    /// The file this error concerns, when it concerns one.
+    pub fn file(&self) -> Option<FileId> {
+        match self {
+            Error::Io { file, .. } | Error::FileFailed { file, .. } | Error::FileAlreadyOpen { file, .. } => {
+                Some(*file)
+            }
+            Error::NoSpace { page, .. }
+            | Error::ShortRead { page, .. }
+            | Error::Corrupt { page, .. }
+            | Error::OutOfRange { page, .. }
+            | Error::PageLatched { page } => Some(page.file()),
+            Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
+            _ => None,
+        }
     }
 
     /// True for [`Error::Corrupt`].

@@ -1,12 +1,14 @@
 //! Open files: `FileId <-> storage`, each file opened once.
 //!
 //! Owns the file registry and each file's durable-state bookkeeping: its page count, its in-memory free-page
-//! list, whether it has writes not yet synced, and whether it has failed.
+//! list, whether it has writes not yet synced, whether it has failed, and its file record (identity, written
+//! mark: `record.rs`).
 //!
 //! Invariants:
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
 //!   different files can never be confused.
-//! - After the first failed write or sync the file is *failed* for good: every later write or sync is refused
+//! - After the first failed sync, or failed write other than ENOSPC, the file is *failed* for good: every later
+//!   write or sync is refused
 //!   with [`Error::FileFailed`] (a retry after a failed fsync cannot be trusted: the kernel may have dropped the
 //!   dirty data and cleared the error). Reads still work.
 //! - `unsynced` is set after every completed write and cleared just before a sync: a write completing after the
@@ -20,7 +22,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
-use crate::page::{FileId, PageNo};
+use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
+use crate::record::{self, FileRecord, Loaded};
 use crate::stats::FileStats;
 use crate::storage::{IoRequest, Storage, StorageInfo};
 
@@ -51,9 +54,84 @@ pub(crate) struct FileEntry {
     failed_flag: AtomicBool,
     /// The registry's "some file has failed" flag, set with ours (see [`Files::any_failed`]).
     any_failed: Arc<AtomicBool>,
+    /// The file identity stamped into every page written and required of every page read; 0 for an unbound file
+    /// (no record: nothing is required).
+    pub(crate) bound: u32,
+    /// The durable record (bound files only); its lock serialises record updates.
+    record: Mutex<Option<FileRecord>>,
+    /// Strict mode: an all-zero page below the record's written mark is a lost write.
+    strict: bool,
+    /// Pages not known to be durably written (bound files only): pages created by `new_page` and not yet written,
+    /// and pages at or above the record's mark that the file had when it was opened, until written or read valid.
+    /// The written mark never passes the lowest of them.
+    unwritten: Mutex<BTreeSet<PageNo>>,
 }
 
 impl FileEntry {
+    /// The identity a page read from this file must carry, if the file is bound.
+    #[inline]
+    pub(crate) fn expected_identity(&self) -> Option<u32> {
+        (self.bound != 0).then_some(self.bound)
+    }
+
+    /// In strict mode, the written mark below which an all-zero page is a lost write.
+    pub(crate) fn lost_write_below(&self) -> Option<u32> {
+        if !self.strict {
+            return None;
+        }
+        self.record.lock().map(|r| r.written_pages)
+    }
+
+    /// `page_no` was created by `new_page` and is not on disk yet.
+    pub(crate) fn note_new(&self, page_no: PageNo) {
+        if self.bound != 0 {
+            self.unwritten.lock().insert(page_no);
+        }
+    }
+
+    /// `page_no` was written (or read back valid): it no longer holds the written mark back.
+    pub(crate) fn note_written(&self, page_no: PageNo) {
+        if self.bound != 0 {
+            let mut u = self.unwritten.lock();
+            if !u.is_empty() {
+                u.remove(&page_no);
+            }
+        }
+    }
+
+    /// The written mark this file may record once a sync that starts now succeeds: every page below it has been
+    /// written (its write completed before the sync starts). `None` for an unbound file.
+    pub(crate) fn mark_candidate(&self) -> Option<u32> {
+        if self.bound == 0 {
+            return None;
+        }
+        let pages = self.pages.load(Acquire);
+        Some(self.unwritten.lock().first().map_or(pages, |&n| n.min(pages)))
+    }
+
+    /// Records `candidate` (from [`FileEntry::mark_candidate`], taken before a successful sync) durably if it
+    /// raises the written mark.
+    pub(crate) fn advance_mark(&self, candidate: Option<u32>) -> Result<()> {
+        let Some(candidate) = candidate else {
+            return Ok(());
+        };
+        let mut rec = self.record.lock();
+        let Some(current) = *rec else {
+            return Ok(());
+        };
+        if candidate <= current.written_pages {
+            return Ok(());
+        }
+        let store = self.storage.record_store().expect("a bound file has a record store");
+        let next = FileRecord {
+            written_pages: candidate,
+            seq: current.seq + 1,
+            ..current
+        };
+        record::store(store, &next).map_err(|e| Error::io(self.id, None, "record", e))?;
+        *rec = Some(next);
+        Ok(())
+    }
     #[inline]
     pub(crate) fn is_failed(&self) -> bool {
         self.failed_flag.load(Acquire)
@@ -194,19 +272,30 @@ impl Files {
         v
     }
 
-    /// Registers `storage` under `id` (or a fresh id). `page_size` sets the page count from the length.
+    /// The id under which the file `(device, inode)` is open, if it is.
+    pub(crate) fn open_as(&self, ident: (u64, u64)) -> Option<FileId> {
+        self.map
+            .read()
+            .values()
+            .find(|f| f.identity == Some(ident))
+            .map(|f| f.id)
+    }
+
+    /// Registers `storage` under `id` (or a fresh id). `page_size` sets the page count from the length. Reads (or,
+    /// for an empty file whose storage keeps one, creates) the file record; refuses a file of another page size.
     pub(crate) fn register(
         &self,
         id: Option<FileId>,
         storage: Box<dyn Storage>,
         path: Option<PathBuf>,
         page_size: usize,
+        strict: bool,
     ) -> Result<FileId> {
         let identity = storage.identity();
-        let len = storage
-            .len()
-            .map_err(|e| Error::io(id.unwrap_or(FileId(0)), None, "stat", e))?;
+        let err_id = id.unwrap_or(FileId(0));
+        let len = storage.len().map_err(|e| Error::io(err_id, None, "stat", e))?;
         let pages = len.div_ceil(page_size as u64);
+        let record = open_record(&*storage, err_id, len, page_size)?;
         let mut map = self.map.write();
         if let Some(ident) = identity {
             if let Some(f) = map.values().find(|f| f.identity == Some(ident)) {
@@ -257,12 +346,61 @@ impl Files {
                 failed: Mutex::new(None),
                 failed_flag: AtomicBool::new(false),
                 any_failed: self.any_failed.clone(),
+                bound: record.map_or(0, |r| r.identity),
+                strict: strict && record.is_some(),
+                // Pages the file had beyond its mark may be holes (new pages never written before a crash).
+                unwritten: Mutex::new(record.map_or_else(BTreeSet::new, |r| (r.written_pages..pages).collect())),
+                record: Mutex::new(record),
             }),
         );
         Ok(id)
     }
 
     pub(crate) fn unregister(&self, id: FileId) {
+        // (The file's flock and record sidecar are released when its storage is dropped.)
         self.map.write().remove(&id);
     }
+}
+
+/// The file's record: read, or created for an empty file whose storage keeps records; `None` for an unbound
+/// file. Refuses a file whose record or first page names another page size.
+fn open_record(storage: &dyn Storage, file: FileId, len: u64, page_size: usize) -> Result<Option<FileRecord>> {
+    let mismatch = |on_disk: usize| Error::PageSizeMismatch {
+        file,
+        on_disk,
+        pool: page_size,
+    };
+    let record = match storage.record_store() {
+        None => None,
+        Some(store) => match record::load(store).map_err(|e| Error::io(file, None, "read record", e))? {
+            Loaded::Found(r) if len == 0 && r.written_pages > 0 => {
+                // A record left by a deleted data file (the file was recreated empty): start afresh.
+                Some(record::create(store, page_size).map_err(|e| Error::io(file, None, "create record", e))?)
+            }
+            Loaded::Found(r) => Some(r),
+            Loaded::Empty | Loaded::Invalid if len == 0 => {
+                Some(record::create(store, page_size).map_err(|e| Error::io(file, None, "create record", e))?)
+            }
+            Loaded::Empty => None,
+            Loaded::Invalid => return Err(Error::BadFileRecord { file }),
+        },
+    };
+    if let Some(r) = record {
+        if r.page_size as usize != page_size {
+            return Err(mismatch(r.page_size as usize));
+        }
+    } else if len >= crate::page::IO_ALIGN as u64 {
+        // Unbound: the first page's header, if it is a bufpool page, names its page size.
+        let mut buf = AlignedBuf::zeroed(crate::page::IO_ALIGN);
+        if storage.read_at(&mut buf, 0).is_ok() {
+            if let Some(h) = PageHeader::decode(&buf) {
+                if h.magic == PAGE_MAGIC && h.format == PAGE_FORMAT_VERSION {
+                    if let Some(size) = h.page_size().filter(|&s| s != page_size) {
+                        return Err(mismatch(size));
+                    }
+                }
+            }
+        }
+    }
+    Ok(record)
 }

@@ -18,9 +18,10 @@
 //!   between ([`ReadGuard::try_upgrade`]).
 //! - **Misses** are single-flight: however many threads ask for a missing page, it is read once.
 //! - **Write-back** obeys the WAL rule ([`Wal::flush_to`] before a page with that LSN is written) and stamps a
-//!   CRC-32C that covers the page number, so bit flips, torn pages and misdirected writes come back as
-//!   [`Error::Corrupt`], never as bytes. After a failed write or sync, a file refuses writes
-//!   ([`Error::FileFailed`]).
+//!   CRC-32C that covers the page number, the page size and the file's identity, so bit flips, torn pages and
+//!   misdirected writes (within a file or across files with a record) come back as [`Error::Corrupt`], never as
+//!   bytes. After a failed sync or write, a file refuses writes ([`Error::FileFailed`]); a write refused for
+//!   space is retried ([`Error::NoSpace`]). Data files opened by path are locked (`flock`) while open.
 //! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (the [`policy`] module
 //!   compares them).
 //! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
@@ -102,6 +103,7 @@ mod guard;
 pub mod page;
 pub mod policy;
 mod pool;
+mod record;
 mod scan;
 mod stats;
 pub mod storage;
@@ -120,7 +122,7 @@ pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use stats::{FileStats, Stats};
 pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};
-pub use writer::{WriterConfig, RUN_PAGES_MAX};
+pub use writer::{CheckpointReport, FileOutcome, WriterConfig, RUN_PAGES_MAX};
 
 /// The README's example, compiled and run as a doctest so it cannot rot.
 #[doc = include_str!("../../../README.md")]

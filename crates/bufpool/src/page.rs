@@ -13,11 +13,15 @@
 //! | 4..8     | `page_no`  | the page's own number: a page read from the wrong offset fails the check   |
 //! | 8..16    | `lsn`      | page LSN: the WAL must be durable up to here before the page is written    |
 //! | 16..18   | `magic`    | [`PAGE_MAGIC`], so `bufpool inspect` can tell our pages from foreign bytes |
-//! | 18..20   | `format`   | [`PAGE_FORMAT_VERSION`]                                                     |
-//! | 20..24   | `reserved` | zero                                                                       |
+//! | 18       | `format`   | [`PAGE_FORMAT_VERSION`] (one byte; format 1 had a `u16` here)              |
+//! | 19       | `size`     | log2 of the page size: a pool of another page size names both sizes        |
+//! | 20..24   | `file`     | the file's identity (random, from its file record; 0 for an unbound file)   |
 //!
 //! All integers are little-endian. A page whose bytes are all zero is a page that was never written (a hole in
-//! the file, or a page allocated but not yet flushed); it reads as a zeroed user region, not as corruption.
+//! the file, or a page allocated but not yet flushed); it reads as a zeroed user region, not as corruption,
+//! unless the file's record says the page was written (strict mode: [`crate::CorruptReason::LostWrite`]).
+//! ARCHITECTURE.md ("Page format and file record") says why the identity lives in each page and the record
+//! beside the file.
 
 use std::alloc::{self, Layout};
 use std::fmt;
@@ -122,16 +126,19 @@ impl fmt::Display for PageId {
 pub const PAGE_HEADER_SIZE: usize = 24;
 /// Marks a page written by bufpool (bytes 16..18 of the header).
 pub const PAGE_MAGIC: u16 = 0xB0F1;
-/// Version of the page format described in this module.
-pub const PAGE_FORMAT_VERSION: u16 = 1;
+/// Version of the page format described in this module (stored in one byte).
+pub const PAGE_FORMAT_VERSION: u16 = 2;
 
 pub(crate) const OFF_CHECKSUM: usize = 0;
 pub(crate) const OFF_PAGE_NO: usize = 4;
 pub(crate) const OFF_LSN: usize = 8;
 pub(crate) const OFF_MAGIC: usize = 16;
 pub(crate) const OFF_FORMAT: usize = 18;
+pub(crate) const OFF_SIZE_LOG2: usize = 19;
+pub(crate) const OFF_FILE_IDENTITY: usize = 20;
 
-const _: () = assert!(OFF_FORMAT + 2 + 4 == PAGE_HEADER_SIZE);
+const _: () = assert!(OFF_FILE_IDENTITY + 4 == PAGE_HEADER_SIZE);
+const _: () = assert!(PAGE_FORMAT_VERSION <= u8::MAX as u16);
 const _: () = assert!(
     PAGE_HEADER_SIZE.is_multiple_of(8),
     "user region must stay 8-byte aligned"
@@ -156,6 +163,21 @@ impl PageSize {
         } else {
             None
         }
+    }
+
+    /// The page size whose log2 is `log2`, if valid.
+    pub const fn from_log2(log2: u8) -> Option<PageSize> {
+        if log2 >= 12 && log2 <= 16 {
+            PageSize::new(1 << log2)
+        } else {
+            None
+        }
+    }
+
+    /// log2 of the page size, as the page header stores it.
+    #[inline]
+    pub const fn log2(self) -> u8 {
+        self.0.trailing_zeros() as u8
     }
 
     /// The page size in bytes.
@@ -212,8 +234,19 @@ pub struct PageHeader {
     pub lsn: Lsn,
     /// Stored magic; [`PAGE_MAGIC`] on a bufpool page.
     pub magic: u16,
-    /// Stored format version.
+    /// Stored format version (byte 18).
     pub format: u16,
+    /// Stored log2 of the page size the page was written with (byte 19).
+    pub page_size_log2: u8,
+    /// Stored file identity (0: written for an unbound file).
+    pub file_identity: u32,
+}
+
+impl PageHeader {
+    /// The page size the header names, if it names a valid one.
+    pub fn page_size(&self) -> Option<usize> {
+        PageSize::from_log2(self.page_size_log2).map(PageSize::bytes)
+    }
 }
 
 impl PageHeader {
@@ -227,7 +260,9 @@ impl PageHeader {
             page_no: get_u32(page, OFF_PAGE_NO),
             lsn: get_u64(page, OFF_LSN),
             magic: get_u16(page, OFF_MAGIC),
-            format: get_u16(page, OFF_FORMAT),
+            format: page[OFF_FORMAT] as u16,
+            page_size_log2: page[OFF_SIZE_LOG2],
+            file_identity: get_u32(page, OFF_FILE_IDENTITY),
         })
     }
 }

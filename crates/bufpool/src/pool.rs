@@ -37,7 +37,7 @@ use parking_lot::Mutex;
 
 use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
 use crate::checksum::{self, Verified};
-use crate::error::{Error, Result};
+use crate::error::{CorruptReason, Error, Result};
 use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
@@ -146,6 +146,7 @@ pub struct Builder {
     writer: Option<WriterConfig>,
     io_backend: IoBackend,
     frame_wait: std::time::Duration,
+    strict_fresh: bool,
 }
 
 impl Default for Builder {
@@ -161,11 +162,22 @@ impl Default for Builder {
             writer: None,
             io_backend: IoBackend::default(),
             frame_wait: std::time::Duration::ZERO,
+            strict_fresh: true,
         }
     }
 }
 
 impl Builder {
+    /// Strict mode for all-zero pages (default on): in a file with a record, an all-zero page below the record's
+    /// written mark (every page below it was written and synced by a checkpoint) is refused as
+    /// [`crate::CorruptReason::LostWrite`] instead of read as a page never written. Files without a record
+    /// (unbound: a storage that keeps none, or a non-empty file opened without its `.bpmeta` sidecar) are never
+    /// strict. Off: such pages read as zeroes, as before (still counted in [`Stats::fresh_reads`]).
+    pub fn strict_fresh(mut self, on: bool) -> Self {
+        self.strict_fresh = on;
+        self
+    }
+
     /// Number of frames (pages held in memory). Default 1024.
     pub fn frames(mut self, n: usize) -> Self {
         self.frames = n;
@@ -281,6 +293,7 @@ impl Builder {
             files: Files::new(),
             counters: Counters::new(),
             open_mode: self.open_mode,
+            strict_fresh: self.strict_fresh,
             io_backend: self.io_backend,
             veto: self.veto,
             dirty_pages: AtomicUsize::new(0),
@@ -333,6 +346,7 @@ pub(crate) struct Core {
     pub(crate) files: Files,
     pub(crate) counters: Counters,
     pub(crate) open_mode: OpenMode,
+    pub(crate) strict_fresh: bool,
     pub(crate) io_backend: IoBackend,
     pub(crate) veto: Option<Box<EvictionVeto>>,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
@@ -470,27 +484,66 @@ impl BufferPool {
             }
             IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
         };
-        let storage = storage.map_err(|e| Error::Open {
-            path: path.to_path_buf(),
-            source: Arc::new(e),
-        })?;
-        self.core
-            .files
-            .register(id, storage, Some(path.to_path_buf()), self.page_size())
+        let storage = storage
+            .and_then(|s| s.try_lock().map(|()| s))
+            .map_err(|e| self.open_error(path, e))?;
+        self.core.files.register(
+            id,
+            storage,
+            Some(path.to_path_buf()),
+            self.page_size(),
+            self.core.strict_fresh,
+        )
+    }
+
+    /// The typed error for a failed open of `path`: already open in this pool, locked by another opener, not a
+    /// regular file, or the OS error.
+    fn open_error(&self, path: &Path, e: std::io::Error) -> Error {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock => {
+                let ident = std::fs::metadata(path).ok().map(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    (m.dev(), m.ino())
+                });
+                match ident.and_then(|i| self.core.files.open_as(i)) {
+                    Some(file) => Error::FileAlreadyOpen {
+                        path: path.to_path_buf(),
+                        file,
+                    },
+                    None => Error::FileLocked {
+                        path: path.to_path_buf(),
+                    },
+                }
+            }
+            std::io::ErrorKind::Unsupported if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
+                Error::NotARegularFile {
+                    path: path.to_path_buf(),
+                    kind: std::fs::metadata(path).map_or("special file", |m| crate::storage::file_kind(&m)),
+                }
+            }
+            _ => Error::Open {
+                path: path.to_path_buf(),
+                source: Arc::new(e),
+            },
+        }
     }
 
     /// Serves pages from any [`Storage`] (in-memory, fault-injecting, ...) under a fresh id.
     pub fn open_storage(&self, storage: impl Storage) -> Result<FileId> {
         self.core
             .files
-            .register(None, Box::new(storage), None, self.page_size())
+            .register(None, Box::new(storage), None, self.page_size(), self.core.strict_fresh)
     }
 
     /// Serves pages from any [`Storage`] under the engine's own `id`.
     pub fn open_storage_as(&self, id: FileId, storage: impl Storage) -> Result<FileId> {
-        self.core
-            .files
-            .register(Some(id), Box::new(storage), None, self.page_size())
+        self.core.files.register(
+            Some(id),
+            Box::new(storage),
+            None,
+            self.page_size(),
+            self.core.strict_fresh,
+        )
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist.
@@ -892,9 +945,25 @@ impl BufferPool {
             self.core.counters.inc(Counter::ReadErrors);
             return Err(Error::ShortRead { page, got, want });
         }
-        match checksum::verify(buf, page.page_no()) {
-            Ok(Verified::Valid) => Ok(checksum::lsn_of(buf)),
-            Ok(Verified::Fresh) => Ok(0),
+        match checksum::verify_for(buf, page.page_no(), file.expected_identity()) {
+            Ok(Verified::Valid) => {
+                file.note_written(page.page_no());
+                Ok(checksum::lsn_of(buf))
+            }
+            Ok(Verified::Fresh) => {
+                self.core.counters.inc(Counter::FreshReads);
+                match file.lost_write_below() {
+                    Some(written_pages) if page.page_no() < written_pages => {
+                        self.core.counters.inc(Counter::LostWrites);
+                        self.core.counters.inc(Counter::CorruptPages);
+                        Err(Error::Corrupt {
+                            page,
+                            reason: CorruptReason::LostWrite { written_pages },
+                        })
+                    }
+                    _ => Ok(0),
+                }
+            }
             Err(reason) => {
                 self.core.counters.inc(Counter::CorruptPages);
                 Err(Error::Corrupt { page, reason })
@@ -968,7 +1037,28 @@ impl BufferPool {
             }
         }
         self.core.counters.inc(Counter::Exhausted);
-        Err(last_error.unwrap_or(Error::PoolExhausted { frames: self.frames() }))
+        Err(last_error.unwrap_or_else(|| Error::PoolExhausted {
+            frames: self.frames(),
+            failed_file_pages: self.failed_file_pages(),
+        }))
+    }
+
+    /// Frames holding dirty pages of failed (or vanished) files: pinned until the file is dropped. Only scanned on
+    /// the exhaustion path, and only when some file has failed.
+    fn failed_file_pages(&self) -> usize {
+        if !self.core.files.any_failed() {
+            return 0;
+        }
+        self.core
+            .headers
+            .iter()
+            .filter(|h| {
+                let page = h.page_id();
+                page != PageId::INVALID
+                    && h.dirty.load(Acquire)
+                    && self.core.files.get(page.file()).map_or(true, |f| f.is_failed())
+            })
+            .count()
     }
 
     /// The policy offers `idx`: take it if it can be latched exclusively and nothing protects it.
@@ -1149,6 +1239,7 @@ impl BufferPool {
             // frame (ours goes back clean: F2) and keep the number if even that fails.
             drop(free);
             self.release_unmapped(idx);
+            f.note_new(page_no);
             return match self.write(page) {
                 Ok(mut g) => {
                     g.fill(0);
@@ -1165,6 +1256,7 @@ impl BufferPool {
             f.pages.store(page_no + 1, Release);
         }
         drop(free);
+        f.note_new(page_no);
         // A sweep of the file may have passed this frame before we mapped it (SeqCst page id store, then this
         // SeqCst load; the sweep stores `closing`, then loads page ids): undo, or the page would outlive the file
         // (F1 in RELIABILITY.md).
@@ -1201,7 +1293,9 @@ impl BufferPool {
         Ok(())
     }
 
-    /// Checkpoints and closes every file, reporting the first error. Dropping a pool does not write anything:
+    /// Checkpoints and closes every file. One failed file does not stop the others from being written, synced
+    /// and closed; the error names the failed files (as [`BufferPool::checkpoint`]'s), and a failed file that
+    /// could not be closed stays open in the pool until it is dropped. Dropping a pool does not write anything:
     /// call this (or [`BufferPool::checkpoint`]) to make dirty pages durable. A pool shared through an `Arc`
     /// calls [`BufferPool::close_all`] instead.
     pub fn close(self) -> Result<()> {
@@ -1210,17 +1304,25 @@ impl BufferPool {
 
     /// [`BufferPool::close`] through a shared reference (an `Arc<BufferPool>`): checkpoints, then closes every
     /// file open when it starts ([`BufferPool::close_file`]: dirty pages written, file synced, its pages
-    /// discarded), and reports the first error. The pool stays usable and, unless other threads opened files
-    /// meanwhile, holds no page and no file afterwards. A file with a page latched by a guard for more than
-    /// about a second is left open ([`Error::PageLatched`]); so is one whose writes fail.
+    /// discarded). The pool stays usable and, unless other threads opened files meanwhile, holds no page and no
+    /// file afterwards. A file with a page latched by a guard for more than about a second is left open
+    /// ([`Error::PageLatched`]); so is one whose writes fail.
     pub fn close_all(&self) -> Result<()> {
-        let mut first_error = self.checkpoint().err();
+        let mut report = self.checkpoint_report();
         for f in self.core.files.all() {
             if let Err(e) = self.close_file(f.id) {
-                first_error.get_or_insert(e);
+                match report.files.iter_mut().find(|o| o.file == f.id) {
+                    Some(o) if o.result.is_ok() => o.result = Err(e),
+                    Some(_) => {}
+                    None => report.files.push(crate::writer::FileOutcome {
+                        file: f.id,
+                        path: f.path.clone(),
+                        result: Err(e),
+                    }),
+                }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        report.into_result()
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -36,9 +36,11 @@ pub(crate) enum Counter {
     LatchedSkips,
     SingleFlightWaits,
     Prefetched,
+    FreshReads,
+    LostWrites,
 }
 
-const COUNTERS: usize = Counter::Prefetched as usize + 1;
+const COUNTERS: usize = Counter::LostWrites as usize + 1;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 const OWNED_STRIPES: usize = 64;
 
@@ -133,6 +135,8 @@ impl Counters {
             latched_skips: self.sum(LatchedSkips),
             single_flight_waits: self.sum(SingleFlightWaits),
             prefetched: self.sum(Prefetched),
+            fresh_reads: self.sum(FreshReads),
+            lost_writes: self.sum(LostWrites),
             ..Stats::default()
         }
     }
@@ -179,6 +183,12 @@ pub struct Stats {
     pub single_flight_waits: u64,
     /// Loads started by [`crate::BufferPool::prefetch`].
     pub prefetched: u64,
+    /// All-zero pages read from storage and handed out as pages never written (a hole, or a page allocated and
+    /// not yet written before a crash; also a lost write in a file without a record, or with strict mode off).
+    pub fresh_reads: u64,
+    /// All-zero pages refused as lost writes (strict mode: below the file record's written mark; also counted in
+    /// `corrupt_pages`).
+    pub lost_writes: u64,
     /// Frames in the pool.
     pub frames: usize,
     /// Frames holding a page at the time of the snapshot.

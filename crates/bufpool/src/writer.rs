@@ -10,7 +10,9 @@
 //! 2. `wal.flush_to(max page LSN of the run)` returns first.
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
 //! 4. A run of consecutive pages of one file goes out as one write.
-//! 5. Only after the write succeeded is the dirty flag cleared; a failed write or sync latches the file failed.
+//! 5. Only after the write succeeded is the dirty flag cleared; a failed sync, or a failed write other than
+//!    ENOSPC (whose outcome is unknown), latches the file failed. A run refused for space stays dirty, unlatched,
+//!    and is retried by the next flush, checkpoint or eviction ([`crate::Error::NoSpace`]).
 //!
 //! A writer never *waits* for a latch while it holds others: when the next page of a run is busy, the run so far
 //! is written and released first (callers may latch pages in any order, so waiting while holding could deadlock).
@@ -24,6 +26,7 @@
 //! `flush_file`, `checkpoint` or `close`. It stops when the pool is dropped.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::*;
 use std::time::{Duration, Instant};
 
@@ -147,14 +150,24 @@ impl BufferPool {
                 let copy = &mut buf[k * page_size..(k + 1) * page_size];
                 // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
                 copy.copy_from_slice(unsafe { self.core.memory.page(idx) });
-                checksum::stamp(copy, page.page_no());
+                checksum::stamp_for(copy, page.page_no(), file.bound);
             }
             file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
         });
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
-            let err = Error::io(file.id, Some(run[0].0), "write", e);
-            file.fail(&err);
+            let err = match Error::io(file.id, Some(run[0].0), "write", e) {
+                // ENOSPC drops nothing in the kernel: the run stays dirty (the caller cleans only on Ok) and is
+                // retried; the file is not latched. Any other failed write has an unknown outcome: latch.
+                Error::NoSpace { page, .. } => Error::NoSpace {
+                    page,
+                    pages: run.len() as u32,
+                },
+                err => {
+                    file.fail(&err);
+                    err
+                }
+            };
             return Err(err);
         }
         // The first sync to start from now on covers this write (see `FileEntry::syncs_started`).
@@ -163,6 +176,9 @@ impl BufferPool {
             self.header(idx).written_at.store(written_at, Release);
         }
         file.unsynced.store(true, Release);
+        for &(page, _) in run {
+            file.note_written(page.page_no());
+        }
         self.core.counters.add(Counter::Writes, run.len() as u64);
         Ok(())
     }
@@ -252,13 +268,23 @@ impl BufferPool {
     }
 
     pub(crate) fn flush_file_entry(&self, f: &FileEntry) -> Result<()> {
-        let first_error = self.write_dirty(self.dirty_pages(|p| p.file() == f.id), None);
-        let synced = self.sync_file(f);
-        first_error.map_or(synced, Err)
+        let errors = self.write_dirty(self.dirty_pages(|p| p.file() == f.id), None);
+        let synced = self.sync_and_mark(f);
+        errors.into_first().map_or(synced, Err)
+    }
+
+    /// Syncs `f`, then raises its durable written mark to what the sync covered (bound files).
+    fn sync_and_mark(&self, f: &FileEntry) -> Result<()> {
+        let candidate = f.mark_candidate();
+        self.sync_file(f)?;
+        f.advance_mark(candidate)
     }
 
     /// Writes every page that was dirty when it started (in file and page order, consecutive pages coalesced),
-    /// then syncs every file with unsynced writes. Keeps going after an error and returns the first one.
+    /// then syncs every file with unsynced writes. Keeps going after an error: one failed file does not stop the
+    /// others from being written and synced. Returns `Ok` when every file is durable; otherwise the error of the
+    /// one failed file (it names the file), or [`Error::CheckpointFailed`] naming each failed file. To learn which
+    /// files are durable as of this checkpoint and go on with them, call [`BufferPool::checkpoint_report`].
     ///
     /// # What is durable when it returns `Ok`, while other threads keep writing
     /// Every change whose [`WriteGuard::set_lsn`](crate::WriteGuard::set_lsn) happened before the call, and
@@ -282,6 +308,13 @@ impl BufferPool {
     /// `bufpool-btree`'s `Tree::checkpoint` is this recipe; the pool's test suite checks it under concurrent
     /// writers and a crash that loses every unsynced write.
     pub fn checkpoint(&self) -> Result<()> {
+        self.checkpoint_paced(None).into_result()
+    }
+
+    /// A checkpoint (as [`BufferPool::checkpoint`]) that reports its outcome file by file: which files are durable
+    /// as of this checkpoint and which failed, and why. An engine goes on with its healthy files and recovers the
+    /// failed ones (RELIABILITY.md, "Real faults").
+    pub fn checkpoint_report(&self) -> CheckpointReport {
         self.checkpoint_paced(None)
     }
 
@@ -289,19 +322,35 @@ impl BufferPool {
     /// [`BufferPool::checkpoint`], paced so foreground reads and writes keep the device's attention meanwhile.
     /// Blocks the calling thread for about `target` (or longer, if the writes take longer); other threads work on.
     pub fn checkpoint_spread(&self, target: Duration) -> Result<()> {
-        self.checkpoint_paced(Some(target))
+        self.checkpoint_paced(Some(target)).into_result()
     }
 
-    fn checkpoint_paced(&self, target: Option<Duration>) -> Result<()> {
-        let bg = self.take_background_error();
-        let mut first_error = self.write_dirty(self.dirty_pages(|_| true), target);
+    fn checkpoint_paced(&self, target: Option<Duration>) -> CheckpointReport {
+        let background = self.core.background_error.lock().take();
+        let mut errors = self.write_dirty(self.dirty_pages(|_| true), target);
+        let mut files = Vec::new();
         for f in self.core.files.all() {
-            if let Err(e) = self.sync_file(&f) {
-                first_error.get_or_insert(e);
-            }
+            // Synced even after a write error: what was written is made durable.
+            let synced = self.sync_and_mark(&f);
+            let result = match errors.take(f.id) {
+                Some(e) => Err(e),
+                None => synced,
+            };
+            files.push(FileOutcome {
+                file: f.id,
+                path: f.path.clone(),
+                result,
+            });
         }
-        bg?;
-        first_error.map_or(Ok(()), Err)
+        // Files closed while the checkpoint ran.
+        for (file, e) in errors.0 {
+            files.push(FileOutcome {
+                file,
+                path: None,
+                result: Err(e),
+            });
+        }
+        CheckpointReport { files, background }
     }
 
     /// The dirty pages `select`ed, sorted by page id (so by file, then page number).
@@ -318,11 +367,11 @@ impl BufferPool {
     }
 
     /// Writes the pages of `dirty` (sorted) that are still dirty, in coalesced runs, optionally paced over
-    /// `spread`; returns the first error.
-    fn write_dirty(&self, dirty: Vec<(PageId, FrameIdx)>, spread: Option<Duration>) -> Option<Error> {
+    /// `spread`; returns the first error of each file.
+    fn write_dirty(&self, dirty: Vec<(PageId, FrameIdx)>, spread: Option<Duration>) -> FileErrors {
         let start = Instant::now();
         let total = dirty.len().max(1);
-        let mut first_error = None;
+        let mut first_error = FileErrors::default();
         let mut run: Vec<(PageId, FrameIdx)> = Vec::with_capacity(RUN_PAGES_MAX);
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
         for (done, (page, idx)) in dirty.into_iter().enumerate() {
@@ -349,7 +398,7 @@ impl BufferPool {
                     match self.latch_shared_waiting(h) {
                         Ok(latched) => latched,
                         Err(()) => {
-                            first_error.get_or_insert(Error::HeldByCaller { page });
+                            first_error.record(page.file(), Error::HeldByCaller { page });
                             false
                         }
                     }
@@ -367,7 +416,7 @@ impl BufferPool {
                     Ok(f) => run_file = Some(f),
                     Err(e) => {
                         h.state.unlatch_shared();
-                        first_error.get_or_insert(e);
+                        first_error.record(page.file(), e);
                         continue;
                     }
                 }
@@ -383,14 +432,14 @@ impl BufferPool {
         &self,
         run: &mut Vec<(PageId, FrameIdx)>,
         file: &Option<std::sync::Arc<FileEntry>>,
-        first_error: &mut Option<Error>,
+        first_error: &mut FileErrors,
     ) {
         if run.is_empty() {
             return;
         }
         let file = file.as_ref().expect("a run always has its file");
         if let Err(e) = self.write_run_and_clean(file, run) {
-            first_error.get_or_insert(e);
+            first_error.record(file.id, e);
         }
         for &(_, idx) in run.iter() {
             self.header(idx).state.unlatch_shared();
@@ -438,7 +487,7 @@ impl BufferPool {
             let dirty_max = (config.dirty_ratio_max * self.frames() as f64) as usize;
             if self.core.dirty_pages.load(Relaxed) > dirty_max {
                 let pages = self.dirty_batch_from(&mut cursor, config.batch_pages.min(budget.take(config.batch_pages)));
-                if let Some(e) = self.write_dirty(pages, None) {
+                if let Some(e) = self.write_dirty(pages, None).into_first() {
                     self.record_background_error(e);
                 }
             }
@@ -545,6 +594,91 @@ impl BufferPool {
             start = end;
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The first write error of each file, in the order met.
+#[derive(Default)]
+struct FileErrors(Vec<(FileId, Error)>);
+
+impl FileErrors {
+    fn record(&mut self, file: FileId, e: Error) {
+        if !self.0.iter().any(|(f, _)| *f == file) {
+            self.0.push((file, e));
+        }
+    }
+
+    fn take(&mut self, file: FileId) -> Option<Error> {
+        let i = self.0.iter().position(|(f, _)| *f == file)?;
+        Some(self.0.remove(i).1)
+    }
+
+    fn into_first(self) -> Option<Error> {
+        self.0.into_iter().next().map(|(_, e)| e)
+    }
+}
+
+/// What a checkpoint did, file by file ([`BufferPool::checkpoint_report`]).
+#[derive(Clone, Debug)]
+pub struct CheckpointReport {
+    /// One outcome per file open at the end of the checkpoint, in file id order, then any file closed while it
+    /// ran whose pages could not be written.
+    pub files: Vec<FileOutcome>,
+    /// The background writer's error since the last flush or checkpoint, if any. Informational when its file
+    /// has an `Ok` outcome here (the checkpoint wrote what the writer could not: an ENOSPC that cleared).
+    pub background: Option<Error>,
+}
+
+/// One file's outcome in a [`CheckpointReport`].
+#[derive(Clone, Debug)]
+pub struct FileOutcome {
+    /// The file.
+    pub file: FileId,
+    /// Its path, for files opened by path.
+    pub path: Option<PathBuf>,
+    /// `Ok`: every page of this file that was dirty when the checkpoint started is written and the file is
+    /// synced, so it is durable as of this checkpoint. `Err`: the first error met writing or syncing it; its
+    /// pages stay dirty in the pool ([`Error::NoSpace`]: retried later; [`Error::FileFailed`] or a failed sync:
+    /// the file refuses writes until it is recovered, see [`Error::FileFailed`]).
+    pub result: Result<()>,
+}
+
+impl CheckpointReport {
+    /// True when every file is durable as of this checkpoint.
+    pub fn is_ok(&self) -> bool {
+        self.files.iter().all(|f| f.result.is_ok())
+    }
+
+    /// The files durable as of this checkpoint.
+    pub fn durable(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.files.iter().filter(|f| f.result.is_ok()).map(|f| f.file)
+    }
+
+    /// The files that failed, with their errors.
+    pub fn failed(&self) -> impl Iterator<Item = (FileId, &Error)> + '_ {
+        self.files
+            .iter()
+            .filter_map(|f| f.result.as_ref().err().map(|e| (f.file, e)))
+    }
+
+    /// `Ok` when every file is durable (a background error on a file this checkpoint made durable is dropped;
+    /// one on no open file is returned); the one failed file's error; or [`Error::CheckpointFailed`] naming
+    /// every failed file.
+    pub fn into_result(self) -> Result<()> {
+        let durable: Vec<FileId> = self.durable().collect();
+        let mut failed: Vec<(FileId, Error)> = self
+            .files
+            .into_iter()
+            .filter_map(|f| f.result.err().map(|e| (f.file, e)))
+            .collect();
+        match failed.len() {
+            0 => match self.background {
+                Some(e) if !e.file().is_some_and(|f| durable.contains(&f)) => Err(e),
+                _ => Ok(()),
+            },
+            1 => Err(failed.pop().expect("one").1),
+            _ => Err(Error::CheckpointFailed { failed: failed.into() }),
+        }
     }
 }
 

@@ -151,6 +151,9 @@ fn run_random(seed: u64, cases: u64) -> Tally {
                     CorruptReason::WrongPageNumber { .. } => t.wrong_page_number += 1,
                     CorruptReason::BadMagic { .. } => t.bad_magic += 1,
                     CorruptReason::TooShort { len } => panic!("full-size image reported too short ({len})"),
+                    // A checksum mismatch whose (damaged) size byte names another valid page size.
+                    CorruptReason::WrongPageSize { .. } => t.checksum_mismatch += 1,
+                    other => panic!("unbound verify of a full-size image reported {other}"),
                 }
             }
         }

@@ -82,6 +82,10 @@ fn flip(p: &mut [u8], bit: usize) {
 fn observed_syndrome(p: &[u8], page_no: u32) -> u32 {
     match verify(p, page_no) {
         Err(CorruptReason::ChecksumMismatch { stored, computed }) => stored ^ computed,
+        // A flip of the page-size byte (magic intact) is reported by the size it names; same checksum mismatch.
+        Err(CorruptReason::WrongPageSize { .. }) => {
+            u32::from_le_bytes(p[0..4].try_into().unwrap()) ^ bufpool::checksum::compute(p)
+        }
         Ok(Verified::Valid) => 0,
         other => panic!("unexpected verification result {other:?}"),
     }

@@ -13,7 +13,7 @@ fn all_frames_latched_then_released() {
     let mut guards: Vec<_> = (0..4).map(|n| pool.read(PageId::new(file, n)).unwrap()).collect();
     let mut wguards: Vec<_> = (4..8).map(|n| pool.write(PageId::new(file, n)).unwrap()).collect();
     match pool.read(PageId::new(file, 12)) {
-        Err(Error::PoolExhausted { frames: 8 }) => {}
+        Err(Error::PoolExhausted { frames: 8, .. }) => {}
         other => panic!("expected PoolExhausted, got {other:?}"),
     }
     assert!(matches!(pool.new_page(file), Err(Error::PoolExhausted { .. })));

@@ -280,6 +280,8 @@ fn expected_error(e: &Error) -> bool {
             | Error::NoSpace { .. }
             | Error::Corrupt { .. }
             | Error::OutOfRange { .. }
+            // a checkpoint where several files failed names them all
+            | Error::CheckpointFailed { .. }
             // free_page and drop_file wait about a second for a latch another thread holds (a checkpoint, the
             // background writer, an eviction); on a loaded machine, or under Miri, that can run out.
             | Error::PageLatched { .. }
@@ -438,7 +440,7 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
             (Some(*page), false)
         }
         Err(Error::Io { page, op, .. }) => (*page, *op == "write"),
-        Err(Error::NoSpace { page }) => (Some(*page), true),
+        Err(Error::NoSpace { page, .. }) => (Some(*page), true),
         _ => (None, false),
     };
     if let (Some(q), Err(e)) = (named, r) {

@@ -84,6 +84,6 @@ fn enospc_is_reported_as_no_space() {
     let pool = BufferPool::builder().frames(4).build().unwrap();
     let file = pool.open_storage(Full).unwrap();
     let page = pool.new_page(file).unwrap().page_id();
-    assert!(matches!(pool.flush(page), Err(Error::NoSpace { page: p }) if p == page));
+    assert!(matches!(pool.flush(page), Err(Error::NoSpace { page: p, pages: 1 }) if p == page));
     assert_eq!(pool.stats().dirty, 1, "nothing was lost");
 }

@@ -25,6 +25,7 @@
 //! | [`Fault::Torn`]        | -                             | `Ok`, but only a random non-empty strict subset of its sectors lands (a device that lies) | - |
 //! | [`Fault::Misdirected`] | -                             | `Ok`, the right bytes land at another page-aligned offset; the target keeps its old bytes | - |
 //! | [`Fault::Latency`]     | sleeps up to `latency_max`    | sleeps up to `latency_max`                             | sleeps up to `latency_max`    |
+//! | [`Fault::NoSpace`]     | -                             | ENOSPC; a random prefix of its sectors (maybe none) landed, nothing is dropped | - |
 //!
 //! # Determinism
 //! With one thread calling it, the same seed, configuration and call sequence give the same faults, the same
@@ -76,6 +77,10 @@ pub enum Fault {
     Misdirected,
     /// A delay before the call proceeds normally.
     Latency,
+    /// ENOSPC on a write: a random prefix of its sectors (maybe none) landed, the rest did not, and nothing
+    /// already written is dropped (a full device, unlike a failed sync). One-shot: inject it with
+    /// [`FaultyStorage::inject_next`]; the next write succeeds again, as after space was freed.
+    NoSpace,
 }
 
 /// Per-call probabilities (each in `0.0..=1.0`) of each fault, and the crash model.
@@ -170,6 +175,8 @@ pub struct FaultCounts {
     pub write_eio: u64,
     /// Syncs failed with an injected EIO.
     pub sync_eio: u64,
+    /// Writes failed with an injected ENOSPC ([`Fault::NoSpace`]).
+    pub write_no_space: u64,
     /// Pending writes dropped by a failed sync: present in the live image, never durable.
     pub writes_dropped_by_failed_sync: u64,
     /// Short reads.
@@ -201,6 +208,7 @@ impl FaultCounts {
         self.read_eio += other.read_eio;
         self.write_eio += other.write_eio;
         self.sync_eio += other.sync_eio;
+        self.write_no_space += other.write_no_space;
         self.writes_dropped_by_failed_sync += other.writes_dropped_by_failed_sync;
         self.short_reads += other.short_reads;
         self.short_writes += other.short_writes;
@@ -218,6 +226,7 @@ impl FaultCounts {
         self.read_eio
             + self.write_eio
             + self.sync_eio
+            + self.write_no_space
             + self.short_reads
             + self.short_writes
             + self.torn_writes
@@ -628,6 +637,14 @@ impl FaultyStorage {
                 st.land(start, &buf[..bytes]);
                 Err(eio())
             }
+            Some(Fault::NoSpace) => {
+                st.counts.write_no_space += 1;
+                let landed = st.below(sectors as u64 + 1) as usize;
+                let bytes = (landed * SECTOR_SIZE).min(buf.len());
+                st.trace(&[bytes as u64]);
+                st.land(start, &buf[..bytes]);
+                Err(io::Error::from_raw_os_error(libc::ENOSPC))
+            }
             Some(Fault::Short) if sectors > 1 => {
                 st.counts.short_writes += 1;
                 let landed = 1 + st.below(sectors as u64 - 1) as usize;
@@ -690,6 +707,7 @@ fn fault_code(f: Option<Fault>) -> u64 {
         Some(Fault::Torn) => 4,
         Some(Fault::Misdirected) => 5,
         Some(Fault::Latency) => 6,
+        Some(Fault::NoSpace) => 7,
     }
 }
 

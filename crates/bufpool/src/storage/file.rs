@@ -6,10 +6,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
 
-use super::{read_full, Storage, StorageInfo};
+use super::{read_full, RecordStore, Storage, StorageInfo};
 use crate::page::{AlignedBuf, IO_ALIGN};
 
 /// How to open a data file.
@@ -29,19 +30,136 @@ pub enum OpenMode {
 pub struct FileStorage {
     file: File,
     direct: bool,
+    record: SidecarRecord,
 }
 
 impl FileStorage {
-    /// Opens or creates `path` for reading and writing.
+    /// Opens or creates `path` for reading and writing, and its record sidecar `<path>.bpmeta`. Refuses anything
+    /// but a regular file ([`io::ErrorKind::Unsupported`]): a block device reports length 0 and would be
+    /// overwritten from its start. The pool then takes the file's lock ([`Storage::try_lock`]).
     pub fn open(path: impl AsRef<Path>, mode: OpenMode) -> io::Result<FileStorage> {
         let (file, direct) = open_probed(path.as_ref(), mode)?;
-        Ok(FileStorage { file, direct })
+        let record = SidecarRecord::open(path.as_ref())?;
+        Ok(FileStorage { file, direct, record })
+    }
+}
+
+/// The sidecar file holding a data file's record (see `record.rs`): `<path>.bpmeta`, buffered I/O.
+#[derive(Debug)]
+pub(super) struct SidecarRecord {
+    file: File,
+}
+
+impl SidecarRecord {
+    /// Opens or creates the sidecar of `data`; a new sidecar's directory entry is made durable.
+    pub(super) fn open(data: &Path) -> io::Result<SidecarRecord> {
+        let path = sidecar_path(data);
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        if created {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir)?.sync_all()?;
+            }
+        }
+        Ok(SidecarRecord { file })
+    }
+}
+
+/// `<data>.bpmeta`: where a data file's record lives.
+pub fn sidecar_path(data: &Path) -> PathBuf {
+    let mut name = data.file_name().unwrap_or_default().to_os_string();
+    name.push(".bpmeta");
+    data.with_file_name(name)
+}
+
+impl RecordStore for SidecarRecord {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        read_full(|b, o| self.file.read_at(b, o), buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.file.write_all_at(buf, offset)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 }
 
 /// Opens or creates `path` read-write per `mode`, probing O_DIRECT; returns the file and whether it is direct.
+/// Refuses anything but a regular file (see [`FileStorage::open`]).
 /// Shared by every file-backed backend (this one and `uring.rs`) so they agree on when O_DIRECT is used.
 pub(super) fn open_probed(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
+    check_regular(path)?;
+    let (file, direct) = open_probed_unlocked(path, mode)?;
+    check_regular_file(&file)?;
+    Ok((file, direct))
+}
+
+/// Takes an exclusive, non-blocking `flock` on `file` (released when the descriptor is closed); a conflict is
+/// [`io::ErrorKind::WouldBlock`].
+pub(super) fn flock_exclusive(file: &File) -> io::Result<()> {
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            io::Error::new(io::ErrorKind::WouldBlock, "locked by another opener")
+        } else {
+            e
+        });
+    }
+    Ok(())
+}
+
+/// What a path that is not a regular file is, for the refusal.
+pub(crate) fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_file() {
+        "regular file"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
+}
+
+fn not_regular(kind: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("a {kind}, not a regular file: bufpool data files must be regular files"),
+    )
+}
+
+fn check_regular(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(not_regular(file_kind(&m))),
+        _ => Ok(()),
+    }
+}
+
+fn check_regular_file(file: &File) -> io::Result<()> {
+    let m = file.metadata()?;
+    if m.is_file() {
+        Ok(())
+    } else {
+        Err(not_regular(file_kind(&m)))
+    }
+}
+
+fn open_probed_unlocked(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
     if mode != OpenMode::Buffered {
         match open_direct(path) {
             Ok(file) => return Ok((file, true)),
@@ -106,6 +224,14 @@ impl Storage for FileStorage {
 
     fn identity(&self) -> Option<(u64, u64)> {
         file_identity(&self.file)
+    }
+
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        Some(&self.record)
+    }
+
+    fn try_lock(&self) -> io::Result<()> {
+        flock_exclusive(&self.file)
     }
 }
 

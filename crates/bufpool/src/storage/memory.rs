@@ -7,12 +7,45 @@ use std::io;
 
 use parking_lot::Mutex;
 
-use super::{Storage, StorageInfo};
+use super::{RecordStore, Storage, StorageInfo};
 
-/// A growable in-memory byte image.
+/// A growable in-memory byte image, with a file record beside it (so a pool binds its pages to it, see
+/// [`Storage::record_store`]). [`MemoryStorage::from_bytes`] starts without a record: a non-empty image without one
+/// is served unbound, as a file written before records existed.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     data: Mutex<Vec<u8>>,
+    record: MemoryRecord,
+}
+
+/// An in-memory [`RecordStore`]: writes are durable at once.
+#[derive(Debug, Default)]
+pub struct MemoryRecord {
+    bytes: Mutex<Vec<u8>>,
+}
+
+impl RecordStore for MemoryRecord {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let data = self.bytes.lock();
+        let start = (offset as usize).min(data.len());
+        let n = buf.len().min(data.len() - start);
+        buf[..n].copy_from_slice(&data[start..start + n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let mut data = self.bytes.lock();
+        let start = offset as usize;
+        if data.len() < start + buf.len() {
+            data.resize(start + buf.len(), 0);
+        }
+        data[start..start + buf.len()].copy_from_slice(buf);
+        Ok(())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl MemoryStorage {
@@ -25,7 +58,24 @@ impl MemoryStorage {
     pub fn from_bytes(bytes: Vec<u8>) -> MemoryStorage {
         MemoryStorage {
             data: Mutex::new(bytes),
+            record: MemoryRecord::default(),
         }
+    }
+
+    /// An image holding `bytes` with the file record `record` (bytes from [`MemoryStorage::record_snapshot`]):
+    /// a copy of a bound file that stays bound.
+    pub fn from_bytes_with_record(bytes: Vec<u8>, record: Vec<u8>) -> MemoryStorage {
+        MemoryStorage {
+            data: Mutex::new(bytes),
+            record: MemoryRecord {
+                bytes: Mutex::new(record),
+            },
+        }
+    }
+
+    /// A copy of the file record's bytes (empty if the pool never created one).
+    pub fn record_snapshot(&self) -> Vec<u8> {
+        self.record.bytes.lock().clone()
     }
 
     /// A copy of the current image.
@@ -77,6 +127,10 @@ impl Storage for MemoryStorage {
             backend: "memory",
             direct: false,
         }
+    }
+
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        Some(&self.record)
     }
 }
 

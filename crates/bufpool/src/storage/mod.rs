@@ -29,8 +29,9 @@ use std::io;
 
 #[cfg(feature = "testing")]
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
-pub use file::{FileStorage, OpenMode};
-pub use memory::MemoryStorage;
+pub(crate) use file::file_kind;
+pub use file::{sidecar_path, FileStorage, OpenMode};
+pub use memory::{MemoryRecord, MemoryStorage};
 pub use uring::{uring_available, uring_fallbacks, UringStorage};
 
 pub use crate::page::{AlignedBuf, IO_ALIGN};
@@ -117,6 +118,32 @@ pub trait Storage: Send + Sync + 'static {
     fn identity(&self) -> Option<(u64, u64)> {
         None
     }
+
+    /// Where this storage keeps bufpool's file record (identity, page size, written mark: ARCHITECTURE.md, "Page
+    /// format and file record"). `None` (the default): the file is *unbound*: pages are not checked against a
+    /// file identity and all-zero pages always read as never written.
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        None
+    }
+
+    /// Takes an exclusive advisory lock on the underlying file (`flock`, held until the storage is dropped), so
+    /// no other opener (another pool, this process or another) writes it meanwhile; a conflict is
+    /// [`io::ErrorKind::WouldBlock`]. The pool calls it when it opens a file by path. Default: no lock (`Ok`).
+    fn try_lock(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A small byte store beside a storage's pages for bufpool's file record: the sidecar `<file>.bpmeta` of a
+/// file opened by path, a vector for [`MemoryStorage`]. `write_at` followed by `sync` must make the bytes
+/// durable; the record's two slots make a torn update harmless.
+pub trait RecordStore: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many (0 at the end).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes all of `buf` at `offset`.
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes completed writes durable.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// `Storage` through a smart pointer (`Box<dyn Storage>`, a test's `Arc<FaultyStorage>`): every call forwarded.
@@ -143,6 +170,12 @@ macro_rules! forward_storage {
             }
             fn identity(&self) -> Option<(u64, u64)> {
                 (**self).identity()
+            }
+            fn record_store(&self) -> Option<&dyn RecordStore> {
+                (**self).record_store()
+            }
+            fn try_lock(&self) -> io::Result<()> {
+                (**self).try_lock()
             }
         }
     )*};

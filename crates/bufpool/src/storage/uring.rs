@@ -44,7 +44,7 @@ use std::sync::OnceLock;
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::file::{file_identity, open_probed};
+use super::file::{file_identity, flock_exclusive, open_probed, SidecarRecord};
 use super::{IoKind, IoRequest, OpenMode, Storage, StorageInfo};
 
 /// Submission queue entries per thread's ring: the most requests one thread keeps in flight.
@@ -130,6 +130,7 @@ fn new_ring(entries: u32) -> io::Result<IoUring> {
 pub struct UringStorage {
     file: File,
     direct: bool,
+    record: SidecarRecord,
 }
 
 impl UringStorage {
@@ -144,7 +145,8 @@ impl UringStorage {
             ));
         }
         let (file, direct) = open_probed(path.as_ref(), mode)?;
-        Ok(UringStorage { file, direct })
+        let record = SidecarRecord::open(path.as_ref())?;
+        Ok(UringStorage { file, direct, record })
     }
 
     /// Runs `slots` on this thread's ring, creating it on first use. Every slot's result is set on return.
@@ -284,6 +286,14 @@ impl Storage for UringStorage {
 
     fn identity(&self) -> Option<(u64, u64)> {
         file_identity(&self.file)
+    }
+
+    fn record_store(&self) -> Option<&dyn super::RecordStore> {
+        Some(&self.record)
+    }
+
+    fn try_lock(&self) -> io::Result<()> {
+        flock_exclusive(&self.file)
     }
 }
 

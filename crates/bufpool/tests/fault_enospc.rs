@@ -1,0 +1,146 @@
+//! ENOSPC is retryable (issue 19). Before the fix, `write_run` latched the file failed on *every* write error,
+//! `NoSpace` included: once the device had filled up, every later checkpoint, flush, write and `new_page` of the
+//! file returned `FileFailed`, even after space was freed. A `pwrite` refused with ENOSPC drops nothing in the
+//! kernel (unlike a failed fsync), so the pages can stay dirty and be written again: PostgreSQL does that. Also,
+//! a run that hit ENOSPC halfway reported nothing exact: now no page of a refused run is marked clean, and the
+//! error names the run (`page`, `pages`).
+//!
+//! Two ways to fill a device: `FaultyStorage`'s one-shot `Fault::NoSpace` (a prefix of the run lands, then
+//! ENOSPC), and, where this process may mount one (root, CI containers usually), a real 64 KiB tmpfs grown with
+//! `mount -o remount` afterwards. The tmpfs test prints why it skips when it cannot mount.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::{BufferPool, Error, IoBackend, MemoryStorage, PageId};
+
+#[test]
+fn enospc_during_checkpoint_keeps_the_run_dirty_and_the_file_usable() {
+    let storage = Arc::new(FaultyStorage::new(7, FaultConfig::none()));
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    for n in 0..8 {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    storage.inject_next(Op::Write, Fault::NoSpace);
+    let err = pool.checkpoint().unwrap_err();
+    assert!(
+        matches!(err, Error::NoSpace { page, pages: 8 } if page == PageId::new(file, 0)),
+        "{err}"
+    );
+    assert_eq!(storage.counts().write_no_space, 1);
+    let st = pool.stats();
+    assert_eq!(st.dirty, 8, "no page of the refused run is reported written");
+    assert!(!st.files[0].failed, "ENOSPC does not latch the file");
+    // The file still takes writes and new pages.
+    common::fill_page(&mut pool.write(PageId::new(file, 3)).unwrap(), 3, 2);
+    common::fill_page(&mut pool.new_page(file).unwrap(), 8, 1);
+    // Space is back (the trigger was one-shot): the next checkpoint writes everything.
+    pool.checkpoint().unwrap();
+    assert_eq!(pool.stats().dirty, 0);
+    let durable = MemoryStorage::from_bytes(storage.durable_image());
+    let fresh = BufferPool::builder().frames(16).build().unwrap();
+    let f2 = fresh.open_storage(durable).unwrap();
+    for n in 0..9 {
+        let want = if n == 3 { 2 } else { 1 };
+        assert_eq!(common::check_page(&fresh.read(PageId::new(f2, n)).unwrap(), n), want);
+    }
+}
+
+#[test]
+fn enospc_on_a_victim_write_is_retried_by_the_next_miss() {
+    let storage = Arc::new(FaultyStorage::new(8, FaultConfig::none()));
+    let pool = BufferPool::builder().frames(2).build().unwrap();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    for n in 0..2 {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    // Every miss now needs a dirty victim written. The first victim write hits ENOSPC (eight victims are
+    // tried; the one-shot fault hits only the first), so the miss still succeeds with another victim.
+    storage.inject_next(Op::Write, Fault::NoSpace);
+    common::fill_page(&mut pool.new_page(file).unwrap(), 2, 1);
+    assert!(!pool.stats().files[0].failed);
+    pool.checkpoint().unwrap();
+    for n in 0..3 {
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+    }
+}
+
+/// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("not root".into());
+    }
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("cannot run mount: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("mount failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(Mount(dir.to_path_buf()))
+}
+
+#[test]
+fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "64k") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED real_enospc_on_a_full_tmpfs: {why}");
+            return;
+        }
+    };
+    let path = dir.path().join("data.db");
+    let pages = 48u32; // 192 KiB of pages on a 64 KiB filesystem
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("db.bpmeta"));
+        run_remount(&mount, "64k");
+        let pool = BufferPool::builder().frames(64).io_backend(backend).build().unwrap();
+        let file = pool.open_file(&path).unwrap();
+        for n in 0..pages {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+        }
+        let err = pool.checkpoint().unwrap_err();
+        assert!(matches!(err, Error::NoSpace { .. }), "{backend:?}: {err}");
+        let st = pool.stats();
+        assert!(!st.files[0].failed, "{backend:?}: ENOSPC latched the file");
+        assert!(st.dirty > 0, "{backend:?}: the refused pages stay dirty");
+        // Free space: grow the filesystem, then the same pool finishes the job.
+        run_remount(&mount, "1m");
+        pool.checkpoint().unwrap();
+        assert_eq!(pool.stats().dirty, 0);
+        pool.close().unwrap();
+        let pool = BufferPool::builder().frames(64).io_backend(backend).build().unwrap();
+        let file = pool.open_file(&path).unwrap();
+        for n in 0..pages {
+            assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+        }
+        pool.close().unwrap();
+    }
+}
+
+fn run_remount(mount: &Mount, size: &str) {
+    let ok = Command::new("mount")
+        .args(["-o", &format!("remount,size={size}")])
+        .arg(&mount.0)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "remount to {size}");
+}
