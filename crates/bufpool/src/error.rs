@@ -250,6 +250,7 @@ pub enum Error {
     },
     /// The data file is locked by another opener: another pool of this process or another process has it open
     /// (bufpool takes an exclusive `flock` on every data file it opens by path, held until the file is closed).
+    /// Reported after waiting about two seconds for the lock (a crashed process's lock can outlive it briefly).
     #[error("{path} is locked by another opener (another pool or process has it open)")]
     FileLocked {
         /// The path given.

@@ -157,7 +157,12 @@ impl FileEntry {
 
     /// True while a sweep of the file is in progress or after one succeeded (SeqCst: pairs with the sweep).
     #[inline]
+    ///
+    /// The fence orders the caller's preceding page-id store (a load or `new_page` mapping its page) before this
+    /// load, pairing with the fence in [`FileEntry::begin_closing`]: of a sweep and a page mapped meanwhile, at
+    /// least one sees the other (store buffering; `loom_sweep_against_new_page`).
     pub(crate) fn is_closing(&self) -> bool {
+        std::sync::atomic::fence(SeqCst);
         self.closing.load(SeqCst) > 0
     }
 
@@ -165,6 +170,8 @@ impl FileEntry {
     /// [`Closing::commit`]s (also when the sweep unwinds).
     pub(crate) fn begin_closing(&self) -> Closing<'_> {
         self.closing.fetch_add(1, SeqCst);
+        // Pairs with the fence in `is_closing`: the sweep's page-id loads come after the mark is visible.
+        std::sync::atomic::fence(SeqCst);
         Closing {
             file: self,
             committed: false,

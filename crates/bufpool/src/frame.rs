@@ -753,8 +753,10 @@ mod loom_models {
     }
 
     /// F1's protocol: a sweep marks the file closing, then reads each frame's page id; a `new_page` (or a load)
-    /// stores its page id, then reads the closing mark. With SeqCst on all four, at least one side sees the other:
-    /// the sweep finds the page, or the new page undoes itself. Never both miss.
+    /// stores its page id, then reads the closing mark, each side with a SeqCst fence between its store and its
+    /// load (`FileEntry::begin_closing`, `FileEntry::is_closing`). At least one side sees the other: the sweep
+    /// finds the page, or the new page undoes itself. Never both miss. (Loom models SeqCst accesses as AcqRel,
+    /// under which this store-buffering pattern fails: the fences are what make it hold, in loom and in C++.)
     #[test]
     fn loom_sweep_against_new_page() {
         use std::sync::atomic::Ordering::SeqCst;
@@ -765,10 +767,12 @@ mod loom_models {
                 let (closing, page_id) = (closing.clone(), page_id.clone());
                 thread::spawn(move || {
                     closing.fetch_add(1, SeqCst);
+                    loom::sync::atomic::fence(SeqCst);
                     page_id.load(SeqCst) == 7
                 })
             };
             page_id.store(7, SeqCst);
+            loom::sync::atomic::fence(SeqCst);
             let undone = closing.load(SeqCst) > 0;
             let swept = sweeper.join().unwrap();
             assert!(swept || undone, "a page created during a sweep survived it");

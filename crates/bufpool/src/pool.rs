@@ -60,6 +60,9 @@ const OPTIMISTIC_ATTEMPTS_MAX: u32 = 64;
 /// How long `free_page`, `close_file` and `drop_file` wait for a latched page before reporting
 /// [`Error::PageLatched`].
 const LATCH_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long `open_file` waits for another opener's lock on the data file before [`Error::FileLocked`] (see
+/// `BufferPool::lock_storage`).
+const LOCK_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// Largest pool: frame indices are `u32` and `u32::MAX` marks a chain's end.
 const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
 
@@ -485,7 +488,7 @@ impl BufferPool {
             IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
         };
         let storage = storage
-            .and_then(|s| s.try_lock().map(|()| s))
+            .and_then(|s| self.lock_storage(path, &*s).map(|()| s))
             .map_err(|e| self.open_error(path, e))?;
         self.core.files.register(
             id,
@@ -494,6 +497,30 @@ impl BufferPool {
             self.page_size(),
             self.core.strict_fresh,
         )
+    }
+
+    /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
+    /// it is reported (`WouldBlock`): a process killed while it had io_uring requests in flight keeps its file
+    /// (and so its `flock`) until the kernel has torn its rings down, a few milliseconds after the process is
+    /// gone, and a restart right after a crash must not fail on that. A file this pool has open is refused at
+    /// once.
+    fn lock_storage(&self, path: &Path, storage: &dyn Storage) -> std::io::Result<()> {
+        let start = std::time::Instant::now();
+        loop {
+            match storage.try_lock() {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let ours = std::fs::metadata(path).ok().is_some_and(|m| {
+                        use std::os::unix::fs::MetadataExt;
+                        self.core.files.open_as((m.dev(), m.ino())).is_some()
+                    });
+                    if ours || start.elapsed() >= LOCK_WAIT_MAX {
+                        return Err(e);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The typed error for a failed open of `path`: already open in this pool, locked by another opener, not a
@@ -1241,6 +1268,11 @@ impl BufferPool {
             self.release_unmapped(idx);
             f.note_new(page_no);
             return match self.write(page) {
+                // The id may name another file by now (dropped, reopened under the same id: M7 in RELIABILITY.md).
+                Ok(g) if f.is_closing() => {
+                    drop(g);
+                    Err(Error::FileNotOpen(file))
+                }
                 Ok(mut g) => {
                     g.fill(0);
                     g.set_lsn(0);
