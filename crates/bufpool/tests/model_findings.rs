@@ -173,7 +173,10 @@ fn m3_wal_panic_during_eviction_leaves_the_victim_latched() {
     assert!(catch_unwind(AssertUnwindSafe(|| pool.new_page(f).map(drop))).is_err());
     let pool2 = pool.clone();
     let r = within(move || pool2.write(a).map(|g| g.len()));
-    assert!(r.is_some(), "write of the victim after a panicking Wal::flush_to hung for 5 s");
+    assert!(
+        r.is_some(),
+        "write of the victim after a panicking Wal::flush_to hung for 5 s"
+    );
 }
 
 /// M4 (U8 of issue 11, the eviction veto): a panicking veto leaves the candidate latched.
@@ -207,7 +210,10 @@ fn m4_veto_panic_leaves_the_candidate_latched() {
     assert!(catch_unwind(AssertUnwindSafe(|| pool.new_page(f).map(drop))).is_err());
     let pool2 = pool.clone();
     let r = within(move || pool2.write(a).map(|g| g.len()));
-    assert!(r.is_some(), "write of the veto's candidate after the veto panicked hung for 5 s");
+    assert!(
+        r.is_some(),
+        "write of the veto's candidate after the veto panicked hung for 5 s"
+    );
 }
 
 /// M5 (U8 of issue 11, `Storage::write_at`): a panicking write in `flush` leaves a shared latch held.
@@ -228,7 +234,10 @@ fn m5_storage_write_panic_in_flush_leaves_a_shared_latch() {
     assert!(catch_unwind(AssertUnwindSafe(|| pool.flush(p))).is_err());
     let pool2 = pool.clone();
     let r = within(move || pool2.write(p).map(|g| g.len()));
-    assert!(r.is_some(), "write after a panicking Storage::write_at in flush hung for 5 s");
+    assert!(
+        r.is_some(),
+        "write after a panicking Storage::write_at in flush hung for 5 s"
+    );
 }
 
 /// M6 (U8 of issue 11, `Storage::sync`): a panicking sync loses the file's "unsynced" mark, so a later

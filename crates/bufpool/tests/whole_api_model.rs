@@ -3,7 +3,7 @@
 //!
 //! # Sizes and replay
 //! - CI (`cargo test -p bufpool`): `SMOKE_SCHEDULES` (150) schedules of 4 threads x 100 operations, with the triggers of
-//!   bugs that are still open switched off (the `*_OPEN` constants below); a few seconds in a debug build.
+//!   bugs that are still open switched off (the `*_OPEN` constants in `tests/common/model.rs`); a few seconds in a debug build.
 //! - Long mode: `BUFPOOL_MODEL_SCHEDULES=N` runs N schedules (seeds 0..N) and keeps going after a failure,
 //!   printing every failing seed; `BUFPOOL_MODEL_OPS=K` sets the operations per thread;
 //!   `BUFPOOL_MODEL_SEED=S` replays schedule S alone; `BUFPOOL_MODEL_ALL=1` turns every trigger on (the open
@@ -68,37 +68,8 @@ const SMOKE_SCHEDULES: u64 = 150;
 /// Operations per thread per schedule (CI).
 const SMOKE_OPS: usize = 100;
 
-// Open bugs whose triggers CI leaves out; set to `false` as the fixes land (`review_findings.rs` has F1-F6,
-// `model_findings.rs` the model's own findings M1-M7).
-/// F1 (`new_page` during `drop_file`/`close_file` survives the sweep), and M7 (its fallback re-resolves the id).
-const F1_OPEN: bool = true;
-/// F2 (`new_page`'s fallback frees a dirty frame) and M1 (`new_page` returns a concurrent reader's load error).
-const F2_M1_OPEN: bool = true;
-/// F3 (read_many visitor reading a page of its own batch waits forever).
-const F3_OPEN: bool = true;
-/// F5 (a failed `close_file` leaves the file unreadable): triggered by injected write and sync failures.
-const F5_OPEN: bool = true;
-/// F6 (read_many visitor panic wedges the batch's pending pages).
-const F6_OPEN: bool = true;
-/// M2-M6: a panic in `Storage`, `Wal::flush_to` or the eviction veto leaves a frame latched or a sync lost.
-const M2_M6_OPEN: bool = true;
-
 fn env(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
-
-fn ci_features() -> Features {
-    let mut f = Features::all();
-    f.new_page_during_close = !F1_OPEN;
-    f.reuse_freed = !F2_M1_OPEN;
-    f.reads_past_end = !F2_M1_OPEN;
-    f.visitor_reads = !F3_OPEN;
-    f.write_failures = !F5_OPEN;
-    f.visitor_panics = !F6_OPEN;
-    f.storage_panics = !M2_M6_OPEN;
-    f.wal_panics = !M2_M6_OPEN;
-    f.veto_panics = !M2_M6_OPEN;
-    f
 }
 
 fn config(features: Features) -> Config {
@@ -148,7 +119,7 @@ fn run(features: Features, schedules: u64) {
 
 #[test]
 fn whole_api_model() {
-    run(ci_features(), SMOKE_SCHEDULES);
+    run(Features::without_open_bugs(), SMOKE_SCHEDULES);
 }
 
 #[test]

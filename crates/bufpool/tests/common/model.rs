@@ -376,6 +376,38 @@ impl Features {
     }
 }
 
+// Open bugs whose triggers CI leaves out; set to `false` as the fixes land (`review_findings.rs` has F1-F6,
+// `model_findings.rs` the model's own findings M1-M7).
+/// F1 (`new_page` during `drop_file`/`close_file` survives the sweep), and M7 (its fallback re-resolves the id).
+pub const F1_OPEN: bool = true;
+/// F2 (`new_page`'s fallback frees a dirty frame) and M1 (`new_page` returns a concurrent reader's load error).
+pub const F2_M1_OPEN: bool = true;
+/// F3 (read_many visitor reading a page of its own batch waits forever).
+pub const F3_OPEN: bool = true;
+/// F5 (a failed `close_file` leaves the file unreadable): triggered by injected write and sync failures.
+pub const F5_OPEN: bool = true;
+/// F6 (read_many visitor panic wedges the batch's pending pages).
+pub const F6_OPEN: bool = true;
+/// M2-M6: a panic in `Storage`, `Wal::flush_to` or the eviction veto leaves a frame latched or a sync lost.
+pub const M2_M6_OPEN: bool = true;
+
+impl Features {
+    /// Everything but the triggers of the open bugs above: what CI runs.
+    pub fn without_open_bugs() -> Features {
+        let mut f = Features::all();
+        f.new_page_during_close = !F1_OPEN;
+        f.reuse_freed = !F2_M1_OPEN;
+        f.reads_past_end = !F2_M1_OPEN;
+        f.visitor_reads = !F3_OPEN;
+        f.write_failures = !F5_OPEN;
+        f.visitor_panics = !F6_OPEN;
+        f.storage_panics = !M2_M6_OPEN;
+        f.wal_panics = !M2_M6_OPEN;
+        f.veto_panics = !M2_M6_OPEN;
+        f
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub threads: usize,
