@@ -702,7 +702,7 @@ impl World {
         let allocated: Vec<u32> = (0..m.pages.len() as u32)
             .filter(|&n| matches!(m.pages[n as usize].0, PageState::Allocated(_)))
             .collect();
-        let n = if !allocated.is_empty() && (pick % 8 != 0 || !self.features.reads_past_end) {
+        let n = if !allocated.is_empty() && (!pick.is_multiple_of(8) || !self.features.reads_past_end) {
             allocated[pick as usize / 8 % allocated.len()]
         } else if self.features.reads_past_end {
             pick / 8 % (m.pages.len() as u32 + 1)
@@ -874,10 +874,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             let r = catch_unwind(AssertUnwindSafe(|| {
                 pool.read_many(&pages, |i, g| {
                     visits += 1;
-                    let g = g.map(|g| {
-                        w.check_latched(pages[i], &g, "read_many");
-                        g
-                    });
+                    let g = g.inspect(|g| w.check_latched(pages[i], g, "read_many"));
                     if follow && g.is_ok() {
                         // Follow a "pointer": another page of the batch, while holding this one.
                         let other = pages[(i + 1) % pages.len()];
