@@ -1,6 +1,8 @@
 //! Test tooling shared by the scenario tests: an instrumented in-memory storage and page self-checks.
 #![allow(dead_code)]
 
+pub mod model;
+
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;

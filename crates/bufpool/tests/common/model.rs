@@ -1,0 +1,1557 @@
+//! The whole-API concurrency model shared by `whole_api_model.rs` and `stress_16_threads.rs`: seeded per-thread
+//! operation sequences run on real threads against one pool, an exact page model updated under the page's latch,
+//! injected I/O failures and panicking callbacks, a watchdog, and the invariants checked after every schedule.
+//! `whole_api_model.rs`'s `//!` header is the specification (design, sizes, how to replay a seed).
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{mpsc, Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::{BufferPool, Error, FileId, Lsn, PageId, PolicyKind, Wal, WriterConfig};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+pub const PAGE_SIZE: usize = 4096;
+/// Pages a file grows to at most in a schedule (more than the frames: eviction writes back all the time).
+const PAGES_PER_FILE_MAX: u32 = 24;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Injected panics: armed per thread, so only the model's workers (never the pool's own threads) see them.
+
+/// Where a thread's armed panic fires.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PanicSite {
+    StorageRead,
+    StorageWrite,
+    StorageSync,
+    WalFlush,
+    Veto,
+}
+
+thread_local! {
+    static ARMED: Cell<Option<PanicSite>> = const { Cell::new(None) };
+}
+
+/// The payload of every panic the model injects (the panic hook keeps them quiet).
+pub struct InjectedPanic;
+
+fn maybe_panic(site: PanicSite) {
+    if ARMED.with(|a| a.get() == Some(site)) {
+        ARMED.with(|a| a.set(None));
+        std::panic::panic_any(InjectedPanic);
+    }
+}
+
+/// Silences injected panics; every other panic is printed as usual.
+pub fn quiet_injected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<InjectedPanic>().is_none() {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> Option<String> {
+    if p.downcast_ref::<InjectedPanic>().is_some() {
+        return None;
+    }
+    Some(
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "non-string panic".into()),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Storage, WAL and veto with failures and panics on demand
+
+/// An in-memory storage whose next read, write or sync can be made to fail (one-shot, whichever thread comes
+/// next), and that panics when the calling thread armed it. Failed writes land nothing.
+#[derive(Default)]
+pub struct ModelStorage {
+    pub inner: MemoryStorage,
+    pub fail_next_read: AtomicBool,
+    pub fail_next_write: AtomicBool,
+    pub fail_next_sync: AtomicBool,
+}
+
+fn eio() -> io::Error {
+    io::Error::from_raw_os_error(5)
+}
+
+impl Storage for ModelStorage {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        maybe_panic(PanicSite::StorageRead);
+        if self.fail_next_read.swap(false, SeqCst) {
+            return Err(eio());
+        }
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        maybe_panic(PanicSite::StorageWrite);
+        if self.fail_next_write.swap(false, SeqCst) {
+            return Err(eio());
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        maybe_panic(PanicSite::StorageSync);
+        if self.fail_next_sync.swap(false, SeqCst) {
+            return Err(eio());
+        }
+        Ok(())
+    }
+    fn info(&self) -> StorageInfo {
+        StorageInfo {
+            backend: "model",
+            direct: false,
+        }
+    }
+}
+
+/// A WAL whose next flush can be made to fail, and that panics when the calling thread armed it.
+#[derive(Default)]
+pub struct ModelWal {
+    pub fail_next: AtomicBool,
+}
+
+impl Wal for ModelWal {
+    fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
+        maybe_panic(PanicSite::WalFlush);
+        if self.fail_next.swap(false, SeqCst) {
+            return Err(Error::Wal {
+                lsn,
+                reason: "injected".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The eviction veto's state: page numbers whose bit is set in `mask` (page_no % 64) are protected.
+#[derive(Default)]
+pub struct VetoState {
+    pub mask: AtomicU64,
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Page contents: self-describing (file, page, generation), the rest derived from them.
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn fill(buf: &mut [u8], page: PageId, gen: u64) {
+    buf[0..8].copy_from_slice(&page.as_u64().to_le_bytes());
+    buf[8..16].copy_from_slice(&gen.to_le_bytes());
+    let x = splitmix(page.as_u64() ^ gen.rotate_left(17));
+    for (i, chunk) in buf[16..].chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&(x ^ i as u64).to_le_bytes()[..chunk.len()]);
+    }
+}
+
+/// What a page's user region holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Content {
+    /// All zero: a new page (generation 0).
+    Zero,
+    /// Generation `gen` of the page it names.
+    Version { page: PageId, gen: u64 },
+    /// Not a whole version of any page.
+    Torn,
+}
+
+pub fn decode(buf: &[u8]) -> Content {
+    let page = PageId::from_u64(u64::from_le_bytes(buf[0..8].try_into().unwrap()));
+    let gen = u64::from_le_bytes(buf[8..16].try_into().unwrap());
+    if page.as_u64() == 0 && gen == 0 && buf.iter().all(|&b| b == 0) {
+        return Content::Zero;
+    }
+    let x = splitmix(page.as_u64() ^ gen.rotate_left(17));
+    let whole = buf[16..]
+        .chunks(8)
+        .enumerate()
+        .all(|(i, c)| c == &(x ^ i as u64).to_le_bytes()[..c.len()]);
+    if whole {
+        Content::Version { page, gen }
+    } else {
+        Content::Torn
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The model
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum PageState {
+    /// Allocated; holds exactly generation `gen` (0: the zero page).
+    Allocated(u64),
+    /// `free_page` is running: the content may already be gone (any version of this incarnation). `gen` is
+    /// the content if the free fails.
+    Freeing(u64),
+    /// Freed: any version of this incarnation, or zero, or missing.
+    Freed,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FileState {
+    Open,
+    /// A `close_file`/`drop_file` of it is running.
+    Closing,
+    Closed,
+}
+
+struct FileModel {
+    id: FileId,
+    state: FileState,
+    /// Bumped when a close/drop starts and when the file is reopened: an op that saw it change may see
+    /// `FileNotOpen` and stale-free content.
+    life: u64,
+    /// Generations below this belong to an earlier incarnation (before a `drop_file`).
+    inc_start: u64,
+    storage: Arc<ModelStorage>,
+    pages: Vec<(PageState, u64)>,
+    /// How the file was last closed: `true` by `close_file` (its storage is kept and reopened).
+    closed_clean: bool,
+}
+
+impl FileModel {
+    fn page(&mut self, n: u32) -> &mut (PageState, u64) {
+        let n = n as usize;
+        if self.pages.len() <= n {
+            self.pages.resize(n + 1, (PageState::Freed, 0));
+        }
+        &mut self.pages[n]
+    }
+
+    /// Page `n`'s model without growing the file (a page past the end reads as freed).
+    fn peek(&self, n: u32) -> (PageState, u64) {
+        self.pages.get(n as usize).copied().unwrap_or((PageState::Freed, 0))
+    }
+
+    fn set(&mut self, n: u32, state: PageState) {
+        let p = self.page(n);
+        p.0 = state;
+        p.1 += 1;
+    }
+
+    /// Checks `bytes` of page `n`, read under a latch (so the model cannot change meanwhile).
+    fn check_latched(&mut self, n: u32, bytes: &[u8]) -> Result<(), String> {
+        let page = PageId::new(self.id, n);
+        if self.state == FileState::Closed {
+            return Err(format!(
+                "{page:?}: latched while its file is closed ({:?})",
+                decode(bytes)
+            ));
+        }
+        let got = decode(bytes);
+        let state = self.peek(n).0;
+        match (state, got) {
+            (PageState::Allocated(0), Content::Zero) => Ok(()),
+            (PageState::Allocated(g), Content::Version { page: p, gen }) if p == page && gen == g => Ok(()),
+            (PageState::Allocated(g), got) => Err(format!("{page:?}: model says generation {g}, pool has {got:?}")),
+            (_, Content::Zero) => Ok(()),
+            (_, Content::Version { page: p, gen }) if p == page && gen >= self.inc_start => Ok(()),
+            (s, got) => Err(format!(
+                "{page:?} ({s:?}, incarnation from gen {}): pool has {got:?}",
+                self.inc_start
+            )),
+        }
+    }
+}
+
+/// What an op saw of a page's model before it ran, to judge content read without a latch.
+#[derive(Clone, Copy)]
+struct Snapshot {
+    life: u64,
+    state: FileState,
+    page: (PageState, u64),
+}
+
+pub struct Model {
+    files: Vec<Mutex<FileModel>>,
+    gen: AtomicU64,
+}
+
+impl Model {
+    fn file(&self, f: usize) -> std::sync::MutexGuard<'_, FileModel> {
+        self.files[f].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next_gen(&self) -> u64 {
+        self.gen.fetch_add(1, SeqCst)
+    }
+
+    fn snapshot(&self, f: usize, n: u32) -> Snapshot {
+        let m = self.file(f);
+        Snapshot {
+            life: m.life,
+            state: m.state,
+            page: m.peek(n),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration
+
+/// Which behaviours a run exercises. The switches exist so CI can leave out the triggers of bugs that are open
+/// (the `*_open` flags of `whole_api_model.rs`); the full model turns everything on.
+#[derive(Clone, Copy, Debug)]
+pub struct Features {
+    /// `read_many` visitors read another page (of their batch or not) while holding the visited guard (F3).
+    pub visitor_reads: bool,
+    /// `read_many` visitors panic (F6).
+    pub visitor_panics: bool,
+    /// `read_optimistic` closures panic.
+    pub optimistic_panics: bool,
+    /// `Storage::read_at`, `write_at`, `sync` panic in a worker thread (U8).
+    pub storage_panics: bool,
+    /// `Wal::flush_to` panics in a worker thread (U8).
+    pub wal_panics: bool,
+    /// The eviction veto panics in a worker thread (U8).
+    pub veto_panics: bool,
+    /// `new_page` runs concurrently with `drop_file`/`close_file` of the same file (F1).
+    pub new_page_during_close: bool,
+    /// Injected write/sync failures (they fail files; closes then fail: F5).
+    pub write_failures: bool,
+    /// `new_page` while freed pages exist (reuse, the F2 fallback).
+    pub reuse_freed: bool,
+    /// Reads, writes and scans of page numbers not allocated in the model (freed, or just past the end, which a
+    /// concurrent `new_page` may be allocating: U7).
+    pub reads_past_end: bool,
+}
+
+impl Features {
+    /// Switches off the comma-separated triggers named (field names).
+    pub fn switch_off(&mut self, names: &str) {
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let flag = match name {
+                "visitor_reads" => &mut self.visitor_reads,
+                "visitor_panics" => &mut self.visitor_panics,
+                "optimistic_panics" => &mut self.optimistic_panics,
+                "storage_panics" => &mut self.storage_panics,
+                "wal_panics" => &mut self.wal_panics,
+                "veto_panics" => &mut self.veto_panics,
+                "new_page_during_close" => &mut self.new_page_during_close,
+                "write_failures" => &mut self.write_failures,
+                "reuse_freed" => &mut self.reuse_freed,
+                "reads_past_end" => &mut self.reads_past_end,
+                other => panic!("unknown trigger {other}"),
+            };
+            *flag = false;
+        }
+    }
+
+    pub fn all() -> Features {
+        Features {
+            visitor_reads: true,
+            visitor_panics: true,
+            optimistic_panics: true,
+            storage_panics: true,
+            wal_panics: true,
+            veto_panics: true,
+            new_page_during_close: true,
+            write_failures: true,
+            reuse_freed: true,
+            reads_past_end: true,
+        }
+    }
+}
+
+// Open bugs whose triggers CI leaves out; set to `false` as the fixes land (`review_findings.rs` has F1-F6,
+// `model_findings.rs` the model's own findings M1-M7).
+/// F1 (`new_page` during `drop_file`/`close_file` survives the sweep), and M7 (its fallback re-resolves the id).
+pub const F1_OPEN: bool = true;
+/// F2 (`new_page`'s fallback frees a dirty frame) and M1 (`new_page` returns a concurrent reader's load error).
+pub const F2_M1_OPEN: bool = true;
+/// F3 (read_many visitor reading a page of its own batch waits forever).
+pub const F3_OPEN: bool = true;
+/// F5 (a failed `close_file` leaves the file unreadable): triggered by injected write and sync failures.
+pub const F5_OPEN: bool = true;
+/// F6 (read_many visitor panic wedges the batch's pending pages).
+pub const F6_OPEN: bool = true;
+/// M2-M6: a panic in `Storage`, `Wal::flush_to` or the eviction veto leaves a frame latched or a sync lost.
+pub const M2_M6_OPEN: bool = true;
+
+impl Features {
+    /// Everything but the triggers of the open bugs above: what CI runs.
+    pub fn without_open_bugs() -> Features {
+        let mut f = Features::all();
+        f.new_page_during_close = !F1_OPEN;
+        f.reuse_freed = !F2_M1_OPEN;
+        f.reads_past_end = !F2_M1_OPEN;
+        f.visitor_reads = !F3_OPEN;
+        f.write_failures = !F5_OPEN;
+        f.visitor_panics = !F6_OPEN;
+        f.storage_panics = !M2_M6_OPEN;
+        f.wal_panics = !M2_M6_OPEN;
+        f.veto_panics = !M2_M6_OPEN;
+        f
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub threads: usize,
+    pub ops_per_thread: usize,
+    pub files: usize,
+    pub features: Features,
+    /// A schedule that runs longer than this (workers or checks) is reported as a hang.
+    pub watchdog: Duration,
+}
+
+/// What one schedule did, for the report.
+#[derive(Default, Debug, Clone)]
+pub struct Tally {
+    pub ops: u64,
+    pub ok: u64,
+    pub errors: HashMap<&'static str, u64>,
+    pub injected_panics: u64,
+    pub injected_failures: u64,
+}
+
+impl Tally {
+    pub fn merge(&mut self, o: &Tally) {
+        self.ops += o.ops;
+        self.ok += o.ok;
+        self.injected_panics += o.injected_panics;
+        self.injected_failures += o.injected_failures;
+        for (k, v) in &o.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+    }
+}
+
+fn error_name(e: &Error) -> &'static str {
+    match e {
+        Error::Io { .. } => "Io",
+        Error::NoSpace { .. } => "NoSpace",
+        Error::Open { .. } => "Open",
+        Error::ShortRead { .. } => "ShortRead",
+        Error::Corrupt { .. } => "Corrupt",
+        Error::PoolExhausted { .. } => "PoolExhausted",
+        Error::OutOfRange { .. } => "OutOfRange",
+        Error::FileFailed { .. } => "FileFailed",
+        Error::InvalidConfig(_) => "InvalidConfig",
+        Error::FileNotOpen(_) => "FileNotOpen",
+        Error::FileIdInUse(_) => "FileIdInUse",
+        Error::FileAlreadyOpen { .. } => "FileAlreadyOpen",
+        Error::Wal { .. } => "Wal",
+        Error::PageLatched { .. } => "PageLatched",
+        Error::InvalidAccess { .. } => "InvalidAccess",
+        _ => "other",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Allowed errors, one function per operation, from the docs (lib.rs, pool.rs, writer.rs, batch.rs, error.rs,
+// RELIABILITY.md O2). `flux`: the file was being closed, dropped or reopened around the call.
+
+/// A miss may fail because of its victim (RELIABILITY.md O2: the victim's write error) or because every frame
+/// is latched.
+fn miss_error(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::PoolExhausted { .. } | Error::Io { op: "write", .. } | Error::NoSpace { .. } | Error::Wal { .. }
+    ) || matches!(e, Error::FileFailed { .. })
+}
+
+/// `read`, `read_optimistic`, a scan ring's `read`, one page of `read_many`. `freed`: the page may not be on
+/// storage (freed, or allocated past the storage's end and given back), so a short read or range error is fine.
+pub fn read_allowed(e: &Error, flux: bool, freed: bool) -> bool {
+    miss_error(e)
+        || matches!(e, Error::Io { op: "read", .. })
+        || (flux && matches!(e, Error::FileNotOpen(_) | Error::OutOfRange { .. }))
+        || (freed && matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }))
+}
+
+/// `write`: as a read, and the file's own failure.
+pub fn write_allowed(e: &Error, flux: bool, freed: bool) -> bool {
+    read_allowed(e, flux, freed) || matches!(e, Error::FileFailed { .. })
+}
+
+/// `new_page`: the file's failure, a miss's errors (it takes a frame like a miss). It reads nothing, so never a
+/// read error.
+pub fn new_page_allowed(e: &Error, flux: bool) -> bool {
+    miss_error(e) || (flux && matches!(e, Error::FileNotOpen(_)))
+}
+
+/// `free_page`: a guard held for more than about a second; out of range only if the file changed.
+pub fn free_page_allowed(e: &Error, flux: bool) -> bool {
+    matches!(e, Error::PageLatched { .. }) || (flux && matches!(e, Error::FileNotOpen(_) | Error::OutOfRange { .. }))
+}
+
+/// `prefetch`: only a page out of range or of a file that is not open.
+pub fn prefetch_allowed(e: &Error, flux: bool, freed: bool) -> bool {
+    (flux && matches!(e, Error::FileNotOpen(_))) || ((flux || freed) && matches!(e, Error::OutOfRange { .. }))
+}
+
+/// Write-back errors: a failed write or sync (the file then refuses: `FileFailed`), the WAL; and, returned once
+/// by the next flush/checkpoint/close, the background writer's.
+fn write_back_error(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Io {
+            op: "write" | "sync",
+            ..
+        } | Error::NoSpace { .. }
+            | Error::Wal { .. }
+            | Error::FileFailed { .. }
+    )
+}
+
+/// `flush`, `flush_file`: write-back errors; the file's absence if it changed.
+pub fn flush_allowed(e: &Error, flux: bool) -> bool {
+    write_back_error(e) || (flux && matches!(e, Error::FileNotOpen(_)))
+}
+
+/// `checkpoint`, `checkpoint_spread`: write-back errors only (a file closing meanwhile is not an error).
+pub fn checkpoint_allowed(e: &Error) -> bool {
+    write_back_error(e)
+}
+
+/// `close_file`: write-back errors, and a guard held for more than about a second.
+pub fn close_allowed(e: &Error) -> bool {
+    write_back_error(e) || matches!(e, Error::PageLatched { .. })
+}
+
+/// `drop_file`: a guard held for more than about a second.
+pub fn drop_allowed(e: &Error) -> bool {
+    matches!(e, Error::PageLatched { .. })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Operations
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    NewPage,
+    Write,
+    Read,
+    ReadOptimistic {
+        panic: bool,
+    },
+    ReadMany {
+        len: usize,
+        panic_at: Option<usize>,
+        follow: bool,
+    },
+    Prefetch {
+        len: usize,
+    },
+    Scan {
+        len: usize,
+        ring: usize,
+    },
+    Flush,
+    FlushFile,
+    Checkpoint,
+    CheckpointSpread {
+        ms: u64,
+    },
+    FreePage,
+    CloseReopen {
+        reopen: bool,
+    },
+    DropReopen {
+        reopen: bool,
+    },
+}
+
+/// One generated step: the op, the file slot and a page selector (resolved against the model at run time).
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    op: Op,
+    file: usize,
+    pick: u32,
+    /// Injected before the op: a one-shot failure or an armed panic.
+    inject: Option<Inject>,
+    jitter: Jitter,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Inject {
+    FailRead,
+    FailWrite,
+    FailSync,
+    FailWal,
+    Panic(PanicSite),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Jitter {
+    None,
+    Yield,
+    SleepMicros(u64),
+}
+
+fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
+    let op = match rng.random_range(0..100) {
+        0..12 => Op::NewPage,
+        12..30 => Op::Write,
+        30..44 => Op::Read,
+        44..52 => Op::ReadOptimistic {
+            panic: f.optimistic_panics && rng.random_bool(0.1),
+        },
+        52..60 => Op::ReadMany {
+            len: rng.random_range(1..8),
+            panic_at: (f.visitor_panics && rng.random_bool(0.15)).then(|| rng.random_range(0..8)),
+            follow: f.visitor_reads && rng.random_bool(0.5),
+        },
+        60..64 => Op::Prefetch {
+            len: rng.random_range(1..8),
+        },
+        64..68 => Op::Scan {
+            len: rng.random_range(2..16),
+            ring: rng.random_range(4..8),
+        },
+        68..72 => Op::Flush,
+        72..75 => Op::FlushFile,
+        75..78 => Op::Checkpoint,
+        78..80 => Op::CheckpointSpread {
+            ms: rng.random_range(0..3),
+        },
+        80..90 => Op::FreePage,
+        90..95 => Op::CloseReopen {
+            reopen: rng.random_bool(0.85),
+        },
+        _ => Op::DropReopen {
+            reopen: rng.random_bool(0.85),
+        },
+    };
+    let mut sites = Vec::new();
+    if f.storage_panics {
+        sites.extend([PanicSite::StorageRead, PanicSite::StorageWrite, PanicSite::StorageSync]);
+    }
+    if f.wal_panics {
+        sites.push(PanicSite::WalFlush);
+    }
+    if f.veto_panics {
+        sites.push(PanicSite::Veto);
+    }
+    let inject = match rng.random_range(0..100) {
+        0..3 => Some(Inject::FailRead),
+        3..5 if f.write_failures => Some(Inject::FailWrite),
+        5..7 if f.write_failures => Some(Inject::FailSync),
+        7..10 => Some(Inject::FailWal),
+        10..14 if !sites.is_empty() => Some(Inject::Panic(sites[rng.random_range(0..sites.len())])),
+        _ => None,
+    };
+    let jitter = match rng.random_range(0..10) {
+        0..6 => Jitter::None,
+        6..9 => Jitter::Yield,
+        _ => Jitter::SleepMicros(rng.random_range(0..300)),
+    };
+    Step {
+        op,
+        file: rng.random_range(0..files),
+        pick: rng.random(),
+        inject,
+        jitter,
+    }
+}
+
+/// Everything a worker shares.
+struct World {
+    pool: BufferPool,
+    model: Model,
+    wal: Arc<ModelWal>,
+    features: Features,
+    violations: Mutex<Vec<String>>,
+    /// What each worker is doing (for the hang report).
+    doing: Vec<Mutex<String>>,
+    /// Per file: `new_page` holds it shared, `close_file`/`drop_file` exclusively, unless
+    /// `features.new_page_during_close`.
+    lifecycle: Vec<parking_lot::RwLock<()>>,
+}
+
+impl World {
+    fn violation(&self, what: String) {
+        let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
+        if v.len() < 20 {
+            v.push(what);
+        }
+    }
+
+    fn fid(&self, f: usize) -> FileId {
+        FileId(f as u32)
+    }
+
+    /// A page of file `f` picked by `pick`: an allocated one if there is any (else any known page number, or
+    /// `None` without `reads_past_end`).
+    fn pick_page(&self, f: usize, pick: u32) -> Option<PageId> {
+        let m = self.model.file(f);
+        let allocated: Vec<u32> = (0..m.pages.len() as u32)
+            .filter(|&n| matches!(m.pages[n as usize].0, PageState::Allocated(_)))
+            .collect();
+        let n = if !allocated.is_empty() && (!pick.is_multiple_of(8) || !self.features.reads_past_end) {
+            allocated[pick as usize / 8 % allocated.len()]
+        } else if self.features.reads_past_end {
+            pick / 8 % (m.pages.len() as u32 + 1)
+        } else {
+            return None;
+        };
+        Some(PageId::new(m.id, n))
+    }
+
+    /// Whether an op may touch page `n` of file `f` (without `reads_past_end`: only pages allocated now).
+    fn may_touch(&self, f: usize, n: u32) -> bool {
+        self.features.reads_past_end || matches!(self.model.file(f).peek(n).0, PageState::Allocated(_))
+    }
+
+    fn flux(&self, f: usize, before: &Snapshot) -> bool {
+        let m = self.model.file(f);
+        before.state != FileState::Open || m.state != FileState::Open || m.life != before.life
+    }
+
+    fn freed(&self, page: PageId, before: &Snapshot) -> bool {
+        let m = self.model.file(page.file().0 as usize);
+        !matches!(before.page.0, PageState::Allocated(_))
+            || !matches!(m.peek(page.page_no()).0, PageState::Allocated(_))
+    }
+
+    /// Checks a page's bytes read under a latch held by the caller.
+    fn check_latched(&self, page: PageId, bytes: &[u8], what: &str) {
+        let mut m = self.model.file(page.file().0 as usize);
+        if let Err(e) = m.check_latched(page.page_no(), bytes) {
+            drop(m);
+            self.violation(format!("{what}: {e}"));
+        }
+    }
+
+    fn judge<T>(&self, t: &mut Tally, r: &bufpool::Result<T>, allowed: impl FnOnce(&Error) -> bool, what: &str) {
+        t.ops += 1;
+        match r {
+            Ok(_) => t.ok += 1,
+            Err(e) => {
+                *t.errors.entry(error_name(e)).or_default() += 1;
+                if !allowed(e) {
+                    self.violation(format!("{what}: error not allowed by the docs: {e:?}"));
+                }
+            }
+        }
+    }
+}
+
+/// A page for an op, or skip the op.
+macro_rules! pick {
+    ($e:expr) => {
+        match $e {
+            Some(p) => p,
+            None => return,
+        }
+    };
+}
+
+fn run_step(w: &World, t: &mut Tally, s: &Step) {
+    let f = s.file;
+    let fid = w.fid(f);
+    let pool = &w.pool;
+    match s.op {
+        Op::NewPage => {
+            let before = w.model.snapshot(f, 0);
+            {
+                let m = w.model.file(f);
+                let allocated = m.pages.iter().filter(|p| !matches!(p.0, PageState::Freed)).count();
+                let freed = m.pages.iter().any(|p| matches!(p.0, PageState::Freed));
+                if allocated as u32 >= PAGES_PER_FILE_MAX || (!w.features.reuse_freed && freed) {
+                    return;
+                }
+            }
+            let _excluded = (!w.features.new_page_during_close).then(|| w.lifecycle[f].read());
+            let r = pool.new_page(fid).map(|mut g| {
+                let page = g.page_id();
+                let mut m = w.model.file(f);
+                if g.iter().any(|&b| b != 0) {
+                    drop(m);
+                    w.violation(format!("new_page {page:?}: not zeroed ({:?})", decode(&g)));
+                    m = w.model.file(f);
+                }
+                if m.state == FileState::Closed {
+                    drop(m);
+                    w.violation(format!("new_page {page:?}: returned a page of a closed file"));
+                    return;
+                }
+                let gen = w.model.next_gen();
+                fill(&mut g, page, gen);
+                g.set_lsn(gen);
+                m.set(page.page_no(), PageState::Allocated(gen));
+            });
+            let flux = w.flux(f, &before);
+            w.judge(t, &r, |e| new_page_allowed(e, flux), &format!("new_page({fid:?})"));
+        }
+        Op::Write => {
+            let page = pick!(w.pick_page(f, s.pick));
+            let before = w.model.snapshot(f, page.page_no());
+            let r = pool.write(page).map(|mut g| {
+                let mut m = w.model.file(f);
+                if let Err(e) = m.check_latched(page.page_no(), &g) {
+                    drop(m);
+                    w.violation(format!("write: {e}"));
+                    m = w.model.file(f);
+                }
+                let gen = w.model.next_gen();
+                fill(&mut g, page, gen);
+                g.set_lsn(gen);
+                let state = match m.peek(page.page_no()).0 {
+                    PageState::Allocated(_) => PageState::Allocated(gen),
+                    PageState::Freeing(_) => PageState::Freeing(gen),
+                    PageState::Freed => PageState::Freed,
+                };
+                m.page(page.page_no()).0 = state;
+            });
+            let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            w.judge(t, &r, |e| write_allowed(e, flux, freed), &format!("write({page:?})"));
+        }
+        Op::Read => {
+            let page = pick!(w.pick_page(f, s.pick));
+            let before = w.model.snapshot(f, page.page_no());
+            let r = pool.read(page).map(|g| w.check_latched(page, &g, "read"));
+            let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            w.judge(t, &r, |e| read_allowed(e, flux, freed), &format!("read({page:?})"));
+        }
+        Op::ReadOptimistic { panic } => {
+            let page = pick!(w.pick_page(f, s.pick));
+            let before = w.model.snapshot(f, page.page_no());
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                pool.read_optimistic(page, |v| {
+                    if panic {
+                        std::panic::panic_any(InjectedPanic);
+                    }
+                    v.to_vec()
+                })
+            }));
+            let r = match r {
+                Ok(r) => r,
+                Err(p) => {
+                    t.injected_panics += 1;
+                    if let Some(msg) = panic_text(&*p) {
+                        w.violation(format!("read_optimistic({page:?}) panicked: {msg}"));
+                    }
+                    return;
+                }
+            };
+            if let Ok(bytes) = &r {
+                check_unlatched(w, page, &before, bytes, "read_optimistic");
+            }
+            let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            w.judge(
+                t,
+                &r,
+                |e| read_allowed(e, flux, freed),
+                &format!("read_optimistic({page:?})"),
+            );
+        }
+        Op::ReadMany { len, panic_at, follow } => {
+            let pages: Vec<PageId> = (0..len as u32)
+                .map(|k| w.pick_page(f, s.pick.wrapping_add(k.wrapping_mul(8 * 7919))))
+                .collect::<Option<_>>()
+                .unwrap_or_default();
+            if pages.is_empty() {
+                return;
+            }
+            let befores: Vec<Snapshot> = pages.iter().map(|p| w.model.snapshot(f, p.page_no())).collect();
+            let mut results: Vec<Option<bufpool::Result<()>>> = vec![None; len];
+            let mut visits = 0;
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                pool.read_many(&pages, |i, g| {
+                    visits += 1;
+                    let g = g.inspect(|g| w.check_latched(pages[i], g, "read_many"));
+                    if follow && g.is_ok() {
+                        // Follow a "pointer": another page of the batch, while holding this one.
+                        let other = pages[(i + 1) % pages.len()];
+                        let ob = w.model.snapshot(f, other.page_no());
+                        let r2 = pool
+                            .read(other)
+                            .map(|g2| w.check_latched(other, &g2, "read_many visitor"));
+                        let (flux, freed) = (w.flux(f, &ob), w.freed(other, &ob));
+                        if let Err(e) = &r2 {
+                            if !read_allowed(e, flux, freed) {
+                                w.violation(format!("read_many visitor read({other:?}): error not allowed: {e:?}"));
+                            }
+                        }
+                    }
+                    if panic_at == Some(visits - 1) {
+                        std::panic::panic_any(InjectedPanic);
+                    }
+                    results[i] = Some(g.map(drop));
+                })
+            }));
+            if let Err(p) = r {
+                t.injected_panics += 1;
+                if let Some(msg) = panic_text(&*p) {
+                    w.violation(format!("read_many panicked: {msg}"));
+                }
+                return;
+            }
+            for (i, r) in results.into_iter().enumerate() {
+                let Some(r) = r else {
+                    w.violation(format!("read_many: page {i} ({:?}) never visited", pages[i]));
+                    continue;
+                };
+                let (flux, freed) = (w.flux(f, &befores[i]), w.freed(pages[i], &befores[i]));
+                w.judge(
+                    t,
+                    &r,
+                    |e| read_allowed(e, flux, freed),
+                    &format!("read_many({:?})", pages[i]),
+                );
+            }
+        }
+        Op::Prefetch { len } => {
+            let first = pick!(w.pick_page(f, s.pick));
+            let before = w.model.snapshot(f, first.page_no());
+            let pages: Vec<PageId> = (0..len as u32)
+                .map(|k| PageId::new(fid, first.page_no() + k))
+                .filter(|p| w.may_touch(f, p.page_no()))
+                .collect();
+            let r = pool.prefetch(&pages);
+            let flux = w.flux(f, &before);
+            // Pages past the model's end may be asked for: out of range is fine then.
+            w.judge(
+                t,
+                &r,
+                |e| prefetch_allowed(e, flux, true),
+                &format!("prefetch({first:?}+{len})"),
+            );
+        }
+        Op::Scan { len, ring } => {
+            let mut ring = pool.scan_ring(ring);
+            let first = pick!(w.pick_page(f, s.pick)).page_no();
+            for n in first..first + len as u32 {
+                if !w.may_touch(f, n) {
+                    continue;
+                }
+                let page = PageId::new(fid, n);
+                let before = w.model.snapshot(f, n);
+                let r = ring.read(page).map(|g| w.check_latched(page, &g, "scan"));
+                let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+                if matches!(r, Err(Error::OutOfRange { .. })) {
+                    break;
+                }
+                w.judge(t, &r, |e| read_allowed(e, flux, freed), &format!("scan({page:?})"));
+            }
+        }
+        Op::Flush => {
+            let page = pick!(w.pick_page(f, s.pick));
+            let before = w.model.snapshot(f, page.page_no());
+            let r = pool.flush(page);
+            let flux = w.flux(f, &before);
+            w.judge(t, &r, |e| flush_allowed(e, flux), &format!("flush({page:?})"));
+        }
+        Op::FlushFile => {
+            let before = w.model.snapshot(f, 0);
+            let r = pool.flush_file(fid);
+            let flux = w.flux(f, &before);
+            w.judge(t, &r, |e| flush_allowed(e, flux), &format!("flush_file({fid:?})"));
+        }
+        Op::Checkpoint => {
+            let r = pool.checkpoint();
+            w.judge(t, &r, checkpoint_allowed, "checkpoint");
+        }
+        Op::CheckpointSpread { ms } => {
+            let r = pool.checkpoint_spread(Duration::from_millis(ms));
+            w.judge(t, &r, checkpoint_allowed, "checkpoint_spread");
+        }
+        Op::FreePage => {
+            let page = pick!(w.pick_page(f, s.pick));
+            let n = page.page_no();
+            {
+                let mut m = w.model.file(f);
+                match m.page(n).0 {
+                    PageState::Allocated(g) => m.set(n, PageState::Freeing(g)),
+                    _ => return,
+                }
+            }
+            let before = w.model.snapshot(f, n);
+            let r = pool.free_page(page);
+            {
+                let mut m = w.model.file(f);
+                if let PageState::Freeing(g) = m.page(n).0 {
+                    let next = if r.is_ok() {
+                        PageState::Freed
+                    } else {
+                        PageState::Allocated(g)
+                    };
+                    m.set(n, next);
+                }
+            }
+            let flux = w.flux(f, &before);
+            w.judge(t, &r, |e| free_page_allowed(e, flux), &format!("free_page({page:?})"));
+        }
+        Op::CloseReopen { reopen } | Op::DropReopen { reopen } => {
+            let close = matches!(s.op, Op::CloseReopen { .. });
+            lifecycle(w, t, f, close, reopen);
+        }
+    }
+}
+
+/// Content read without a latch (optimistic): a version between the model's before and after, if nothing
+/// freed the page or changed the file meanwhile; otherwise any version of this page.
+fn check_unlatched(w: &World, page: PageId, before: &Snapshot, bytes: &[u8], what: &str) {
+    let f = page.file().0 as usize;
+    let after = w.model.snapshot(f, page.page_no());
+    let got = decode(bytes);
+    let stable = before.life == after.life && before.page.1 == after.page.1;
+    let ok = match (got, before.page.0, after.page.0) {
+        (Content::Torn, ..) => false,
+        (Content::Version { page: p, .. }, ..) if p != page => false,
+        (Content::Zero, PageState::Allocated(g0), _) if stable => g0 == 0,
+        (Content::Version { gen, .. }, PageState::Allocated(g0), PageState::Allocated(g1)) if stable => {
+            (g0..=g1).contains(&gen)
+        }
+        _ => true,
+    };
+    if !ok {
+        w.violation(format!(
+            "{what} {page:?}: got {got:?}, model before {:?} after {:?}",
+            before.page, after.page
+        ));
+    }
+}
+
+fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
+    let fid = w.fid(f);
+    let pool = &w.pool;
+    {
+        let mut m = w.model.file(f);
+        match m.state {
+            FileState::Open => {
+                m.state = FileState::Closing;
+                m.life += 1;
+            }
+            FileState::Closed => {
+                drop(m);
+                reopen_file(w, f);
+                return;
+            }
+            FileState::Closing => return,
+        }
+    }
+    let excluded = (!w.features.new_page_during_close).then(|| w.lifecycle[f].write());
+    let r = if close {
+        pool.close_file(fid)
+    } else {
+        pool.drop_file(fid)
+    };
+    drop(excluded);
+    let what = if close { "close_file" } else { "drop_file" };
+    w.judge(
+        t,
+        &r,
+        if close { close_allowed } else { drop_allowed },
+        &format!("{what}({fid:?})"),
+    );
+    let mut m = w.model.file(f);
+    if r.is_err() {
+        m.state = FileState::Open;
+        return;
+    }
+    m.state = FileState::Closed;
+    m.closed_clean = close;
+    if close {
+        // Every page the model holds must be on the storage now: close_file wrote and synced them.
+        let image = m.storage.inner.snapshot();
+        for n in 0..m.pages.len() as u32 {
+            if let PageState::Allocated(g) = m.pages[n as usize].0 {
+                let at = n as usize * PAGE_SIZE;
+                let got = image.get(at + bufpool::PAGE_HEADER_SIZE..at + PAGE_SIZE).map(decode);
+                let want = if g == 0 {
+                    Content::Zero
+                } else {
+                    Content::Version {
+                        page: PageId::new(fid, n),
+                        gen: g,
+                    }
+                };
+                if got != Some(want) {
+                    drop(m);
+                    w.violation(format!(
+                        "close_file({fid:?}) Ok, but page {n} on storage is {got:?}, model {want:?}"
+                    ));
+                    m = w.model.file(f);
+                }
+            }
+        }
+    }
+    drop(m);
+    if reopen {
+        reopen_file(w, f);
+    }
+}
+
+/// Reopens closed file slot `f` under the same id: the same storage after `close_file`, a new empty one after
+/// `drop_file` (a dropped file's content is not the model's to know).
+fn reopen_file(w: &World, f: usize) {
+    let fid = w.fid(f);
+    let mut m = w.model.file(f);
+    if m.state != FileState::Closed {
+        return;
+    }
+    if !m.closed_clean {
+        m.storage = Arc::new(ModelStorage::default());
+        m.pages.clear();
+        m.inc_start = w.model.gen.load(SeqCst);
+    }
+    let r = w.pool.open_storage_as(fid, m.storage.clone());
+    match r {
+        Ok(_) => {
+            let pages = w.pool.file_pages(fid).unwrap_or(0);
+            for n in pages as usize..m.pages.len() {
+                if let PageState::Allocated(g) = m.pages[n].0 {
+                    let msg = format!("reopen({fid:?}): page {n} (gen {g}) is past the storage's end ({pages})");
+                    drop(m);
+                    w.violation(msg);
+                    m = w.model.file(f);
+                }
+            }
+            // Freed pages are forgotten by a reopen (the free list lives in memory): they stay unusable.
+            m.pages.truncate(pages as usize);
+            m.state = FileState::Open;
+            m.life += 1;
+        }
+        Err(e) => {
+            drop(m);
+            w.violation(format!("open_storage_as({fid:?}) after close: {e:?}"));
+        }
+    }
+}
+
+fn inject(w: &World, f: usize, i: Inject, t: &mut Tally) {
+    let m = w.model.file(f);
+    match i {
+        Inject::FailRead => m.storage.fail_next_read.store(true, SeqCst),
+        Inject::FailWrite => m.storage.fail_next_write.store(true, SeqCst),
+        Inject::FailSync => m.storage.fail_next_sync.store(true, SeqCst),
+        Inject::FailWal => w.wal.fail_next.store(true, SeqCst),
+        Inject::Panic(site) => ARMED.with(|a| a.set(Some(site))),
+    }
+    t.injected_failures += 1;
+}
+
+fn worker(w: &World, me: usize, steps: &[Step]) -> Tally {
+    let mut t = Tally::default();
+    for (k, s) in steps.iter().enumerate() {
+        *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = format!("step {k}: {s:?}");
+        if let Some(i) = s.inject {
+            inject(w, s.file, i, &mut t);
+        }
+        let r = catch_unwind(AssertUnwindSafe(|| run_step(w, &mut t, s)));
+        ARMED.with(|a| a.set(None));
+        if let Err(p) = r {
+            t.injected_panics += 1;
+            if let Some(msg) = panic_text(&*p) {
+                w.violation(format!("step {k} {s:?} panicked: {msg}"));
+            }
+        }
+        match s.jitter {
+            Jitter::None => {}
+            Jitter::Yield => std::thread::yield_now(),
+            Jitter::SleepMicros(us) => std::thread::sleep(Duration::from_micros(us)),
+        }
+    }
+    *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = "done".into();
+    t
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A schedule
+
+/// The outcome of one schedule.
+pub struct Outcome {
+    pub seed: u64,
+    pub tally: Tally,
+    /// Invariant violations and disallowed errors; empty when the schedule passed.
+    pub violations: Vec<String>,
+    /// Set when the watchdog fired: what each thread was doing.
+    pub hang: Option<String>,
+    pub elapsed: Duration,
+}
+
+fn build_pool(seed: u64, rng: &mut StdRng, wal: Arc<ModelWal>, veto: Arc<VetoState>, f: &Features) -> BufferPool {
+    let policies = [
+        PolicyKind::S3Fifo,
+        PolicyKind::Clock,
+        PolicyKind::Lru,
+        PolicyKind::Arc,
+        PolicyKind::Sieve,
+    ];
+    let frames = [12, 16, 24, 32][rng.random_range(0..4)];
+    let mut b = BufferPool::builder()
+        .frames(frames)
+        .page_size(PAGE_SIZE)
+        .policy(policies[rng.random_range(0..policies.len())])
+        .io_threads(rng.random_range(0..3))
+        .wal(wal);
+    if rng.random_bool(0.3) {
+        veto.mask.store(1 << rng.random_range(0..8), SeqCst);
+    }
+    let veto_panics = f.veto_panics;
+    b = b.eviction_veto(move |p| {
+        if veto_panics {
+            maybe_panic(PanicSite::Veto);
+        }
+        veto.mask.load(Relaxed) & (1 << (p.page_no() % 64)) != 0
+    });
+    if seed % 3 == 1 {
+        b = b.background_writer(WriterConfig {
+            interval: Duration::from_millis(1),
+            free_frames_target: rng.random_range(0..4),
+            dirty_ratio_max: 0.25,
+            pages_per_sec_max: [0, 2000][rng.random_range(0..2)],
+            batch_pages: 8,
+        });
+    }
+    b.build().expect("pool")
+}
+
+/// Runs schedule `seed`: workers, then quiesce and the invariant checks, all under the watchdog.
+pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
+    quiet_injected_panics();
+    let start = Instant::now();
+    let mut rng = StdRng::seed_from_u64(splitmix(seed));
+    let wal = Arc::new(ModelWal::default());
+    let veto = Arc::new(VetoState::default());
+    let pool = build_pool(seed, &mut rng, wal.clone(), veto.clone(), &config.features);
+    let files = (0..config.files)
+        .map(|i| {
+            let storage = Arc::new(ModelStorage::default());
+            pool.open_storage_as(FileId(i as u32), storage.clone()).expect("open");
+            Mutex::new(FileModel {
+                id: FileId(i as u32),
+                state: FileState::Open,
+                life: 0,
+                inc_start: 0,
+                storage,
+                pages: Vec::new(),
+                closed_clean: false,
+            })
+        })
+        .collect();
+    let world = Arc::new(World {
+        pool,
+        model: Model {
+            files,
+            gen: AtomicU64::new(1),
+        },
+        wal,
+        features: config.features,
+        violations: Mutex::new(Vec::new()),
+        doing: (0..config.threads + 1)
+            .map(|_| Mutex::new("not started".into()))
+            .collect(),
+        lifecycle: (0..config.files).map(|_| parking_lot::RwLock::new(())).collect(),
+    });
+    let plans: Vec<Vec<Step>> = (0..config.threads)
+        .map(|_| {
+            (0..config.ops_per_thread)
+                .map(|_| gen_step(&mut rng, config.files, &config.features))
+                .collect()
+        })
+        .collect();
+    let (tx, rx) = mpsc::channel::<Tally>();
+    let finished = Arc::new(AtomicUsize::new(0));
+    for (me, plan) in plans.into_iter().enumerate() {
+        let (w, tx, finished) = (world.clone(), tx.clone(), finished.clone());
+        std::thread::Builder::new()
+            .name(format!("model-{seed}-{me}"))
+            .spawn(move || {
+                let t = worker(&w, me, &plan);
+                finished.fetch_add(1, SeqCst);
+                let _ = tx.send(t);
+            })
+            .expect("spawn");
+    }
+    drop(tx);
+    let mut tally = Tally::default();
+    let deadline = start + config.watchdog;
+    let mut got = 0;
+    let mut hang = None;
+    while got < config.threads {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(t) => {
+                tally.merge(&t);
+                got += 1;
+            }
+            Err(_) => {
+                hang = Some(hang_report(&world, "workers"));
+                break;
+            }
+        }
+    }
+    if hang.is_none() {
+        // Quiesce and check, on a fresh thread under the same watchdog.
+        let (tx, rx) = mpsc::channel::<()>();
+        let w = world.clone();
+        let checks = config.threads;
+        std::thread::spawn(move || {
+            *w.doing[checks].lock().unwrap_or_else(|e| e.into_inner()) = "quiesce checks".into();
+            let r = catch_unwind(AssertUnwindSafe(|| quiesce_and_check(&w, checks)));
+            if let Err(p) = r {
+                let msg = panic_text(&*p).unwrap_or_else(|| "an injected panic escaped".into());
+                w.violation(format!("quiesce checks panicked: {msg}"));
+            }
+            let _ = tx.send(());
+        });
+        if rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()) + config.watchdog / 2)
+            .is_err()
+        {
+            hang = Some(hang_report(&world, "quiesce checks"));
+        }
+    }
+    let violations = world.violations.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if hang.is_none() {
+        // Dropping the pool joins its threads: watch that too.
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            drop(world);
+            let _ = tx.send(());
+        });
+        if rx.recv_timeout(config.watchdog).is_err() {
+            hang = Some("dropping the pool (joining its threads) hung".into());
+        }
+    }
+    Outcome {
+        seed,
+        tally,
+        violations,
+        hang,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn hang_report(w: &World, phase: &str) -> String {
+    let doing: Vec<String> = w
+        .doing
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("  thread {i}: {}", d.lock().unwrap_or_else(|e| e.into_inner())))
+        .collect();
+    format!("watchdog: {phase} did not finish\n{}", doing.join("\n"))
+}
+
+/// After the workers: faults off, then every invariant.
+fn quiesce_and_check(w: &World, me: usize) {
+    let pool = &w.pool;
+    let set_doing = |s: String| *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = s;
+    w.wal.fail_next.store(false, SeqCst);
+    for f in 0..w.model.files.len() {
+        let m = w.model.file(f);
+        m.storage.fail_next_read.store(false, SeqCst);
+        m.storage.fail_next_write.store(false, SeqCst);
+        m.storage.fail_next_sync.store(false, SeqCst);
+    }
+    // Let queued prefetches finish (their loads end by themselves).
+    std::thread::sleep(Duration::from_millis(5));
+    let stats = pool.stats();
+    let open: Vec<FileId> = stats.files.iter().map(|s| s.file).collect();
+    let failed: Vec<FileId> = stats.files.iter().filter(|s| s.failed).map(|s| s.file).collect();
+    for f in 0..w.model.files.len() {
+        let m = w.model.file(f);
+        let registered = open.contains(&m.id);
+        if (m.state == FileState::Open) != registered {
+            let msg = format!("{:?}: model {:?}, registered in the pool: {registered}", m.id, m.state);
+            drop(m);
+            w.violation(msg);
+        }
+    }
+    // 1. No latch held, every page as the model says: write-latch every page of every open, healthy file.
+    for f in 0..w.model.files.len() {
+        let fid = w.fid(f);
+        let (state, pages) = {
+            let m = w.model.file(f);
+            (m.state, m.pages.len() as u32)
+        };
+        if state != FileState::Open {
+            continue;
+        }
+        for n in 0..pages {
+            let page = PageId::new(fid, n);
+            set_doing(format!("quiesce: latching {page:?}"));
+            let freed = !matches!(w.model.file(f).peek(n).0, PageState::Allocated(_));
+            if failed.contains(&fid) {
+                match pool.read(page) {
+                    Ok(g) => w.check_latched(page, &g, "quiesce read"),
+                    Err(e) if read_allowed(&e, false, freed) && !miss_error(&e) => {}
+                    Err(e) => w.violation(format!("quiesce: read({page:?}) of a failed file: {e:?}")),
+                }
+                continue;
+            }
+            match pool.write(page) {
+                Ok(g) => w.check_latched(page, &g, "quiesce write"),
+                Err(e) if freed && matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }) => {}
+                Err(e) => w.violation(format!("quiesce: write({page:?}): {e:?}")),
+            }
+        }
+    }
+    // 2. Failed files: dropping latches every frame of the file exclusively (a held latch: PageLatched).
+    for &fid in &failed {
+        set_doing(format!("quiesce: drop_file({fid:?}) (failed)"));
+        let f = fid.0 as usize;
+        if let Err(e) = pool.drop_file(fid) {
+            w.violation(format!("quiesce: drop_file({fid:?}) of a failed file: {e:?}"));
+            continue;
+        }
+        let mut m = w.model.file(f);
+        m.state = FileState::Closed;
+        m.closed_clean = false;
+    }
+    // 3. Checkpoint: one background error may still be pending; the second must succeed and leave nothing dirty.
+    set_doing("quiesce: checkpoint".into());
+    if let Err(e) = pool.checkpoint() {
+        if !checkpoint_allowed(&e) {
+            w.violation(format!("quiesce: first checkpoint: {e:?}"));
+        }
+    }
+    if let Err(e) = pool.checkpoint() {
+        w.violation(format!("quiesce: checkpoint with no faults: {e:?}"));
+    }
+    let stats = pool.stats();
+    if stats.dirty != 0 {
+        w.violation(format!(
+            "quiesce: {} dirty frames after a clean checkpoint",
+            stats.dirty
+        ));
+    }
+    // 4. Closed or dropped files: nothing of theirs resident. Probe under the same id over an empty storage: a
+    // read that succeeds was served a stale page (an empty file has no pages).
+    for f in 0..w.model.files.len() {
+        let fid = w.fid(f);
+        if w.model.file(f).state != FileState::Closed {
+            continue;
+        }
+        set_doing(format!("quiesce: probing closed {fid:?}"));
+        if let Err(e) = pool.open_storage_as(fid, MemoryStorage::new()) {
+            w.violation(format!("quiesce: open_storage_as({fid:?}) over a closed id: {e:?}"));
+            continue;
+        }
+        for n in 0..PAGES_PER_FILE_MAX * 2 {
+            if let Ok(g) = pool.read(PageId::new(fid, n)) {
+                w.violation(format!(
+                    "quiesce: {fid:?} was closed, but page {n} is still resident: {:?}",
+                    decode(&g)
+                ));
+            }
+        }
+        if let Err(e) = pool.drop_file(fid) {
+            w.violation(format!("quiesce: drop_file({fid:?}) of the probe: {e:?}"));
+        }
+        // A cleanly closed file reopens with every page the model has.
+        if w.model.file(f).closed_clean {
+            reopen_file(w, f);
+            let pages = w.model.file(f).pages.len() as u32;
+            for n in 0..pages {
+                let page = PageId::new(fid, n);
+                let freed = !matches!(w.model.file(f).peek(n).0, PageState::Allocated(_));
+                match pool.read(page) {
+                    Ok(g) => w.check_latched(page, &g, "quiesce read after reopen"),
+                    Err(e) if freed && matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }) => {}
+                    Err(e) => w.violation(format!("quiesce: read({page:?}) after reopen: {e:?}")),
+                }
+            }
+        }
+    }
+    // 5. Drop every file: then nothing may be resident or dirty.
+    for s in pool.stats().files {
+        set_doing(format!("quiesce: final drop_file({:?})", s.file));
+        if let Err(e) = pool.drop_file(s.file) {
+            w.violation(format!("quiesce: final drop_file({:?}): {e:?}", s.file));
+        }
+    }
+    let stats = pool.stats();
+    if stats.resident != 0 || stats.dirty != 0 {
+        w.violation(format!(
+            "quiesce: every file dropped, yet {} frames resident, {} dirty",
+            stats.resident, stats.dirty
+        ));
+    }
+    // 6. The pool still works: a fresh file, a page through every frame and back.
+    set_doing("quiesce: fresh file through every frame".into());
+    let fresh = FileId(900);
+    match pool.open_storage_as(fresh, MemoryStorage::new()) {
+        Ok(_) => {
+            for k in 0..pool.frames() as u64 + 4 {
+                match pool.new_page(fresh) {
+                    Ok(mut g) => {
+                        let p = g.page_id();
+                        fill(&mut g, p, k + 1);
+                    }
+                    Err(e) => {
+                        w.violation(format!("quiesce: new_page on a fresh file: {e:?}"));
+                        break;
+                    }
+                }
+            }
+            for n in 0..pool.frames() as u32 + 4 {
+                let page = PageId::new(fresh, n);
+                match pool.read(page) {
+                    Ok(g)
+                        if decode(&g)
+                            == Content::Version {
+                                page,
+                                gen: n as u64 + 1,
+                            } => {}
+                    Ok(g) => w.violation(format!("quiesce: fresh {page:?} reads {:?}", decode(&g))),
+                    Err(e) => w.violation(format!("quiesce: fresh read({page:?}): {e:?}")),
+                }
+            }
+            let _ = pool.drop_file(fresh);
+        }
+        Err(e) => w.violation(format!("quiesce: open a fresh file: {e:?}")),
+    }
+    set_doing("quiesce: done".into());
+}
+
+/// Runs `seeds`, printing each failure with its seed; returns the failures (seed, description).
+pub fn run_many(
+    seeds: impl Iterator<Item = u64>,
+    config: &Config,
+    stop_at_first: bool,
+) -> (Tally, Vec<(u64, String)>, u64) {
+    let mut total = Tally::default();
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for seed in seeds {
+        let o = run_schedule(seed, config);
+        ran += 1;
+        total.merge(&o.tally);
+        if o.hang.is_some() || !o.violations.is_empty() {
+            let mut d = String::new();
+            if let Some(h) = &o.hang {
+                d.push_str(h);
+                d.push('\n');
+            }
+            for v in &o.violations {
+                d.push_str("  ");
+                d.push_str(v);
+                d.push('\n');
+            }
+            eprintln!("schedule seed {seed} FAILED ({:?}):\n{d}", o.elapsed);
+            let hung = o.hang.is_some();
+            failures.push((seed, d));
+            if stop_at_first || hung && failures.len() > 50 {
+                break;
+            }
+        }
+    }
+    (total, failures, ran)
+}

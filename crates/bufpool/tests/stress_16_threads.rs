@@ -1,0 +1,37 @@
+//! A 16-thread stress run of the whole-API model (`whole_api_model.rs` describes the model and its invariants):
+//! four times the threads of the smoke on a pool of 12-32 frames, so most misses find frames latched by others,
+//! batches defer pages, and lifecycle operations wait for guards. CI: `STRESS_SCHEDULES` schedules of 16 threads
+//! x 150 operations with the open bugs' triggers off; `BUFPOOL_STRESS_SCHEDULES=N` for a longer run.
+
+mod common;
+
+use std::time::Duration;
+
+use common::model::{run_many, Config, Features};
+
+const STRESS_SCHEDULES: u64 = 6;
+
+#[test]
+fn sixteen_threads() {
+    let schedules = std::env::var("BUFPOOL_STRESS_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(STRESS_SCHEDULES);
+    let config = Config {
+        threads: 16,
+        ops_per_thread: 150,
+        files: 3,
+        features: Features::without_open_bugs(),
+        watchdog: Duration::from_secs(60),
+    };
+    // Seeds apart from the smoke's, so the two runs cover different schedules.
+    let (tally, failures, ran) = run_many(1_000_000..1_000_000 + schedules, &config, true);
+    eprintln!(
+        "16 threads: {ran} schedules, {} ops ({} ok), errors {:?}",
+        tally.ops, tally.ok, tally.errors
+    );
+    if let Some((seed, what)) = failures.first() {
+        panic!("16-thread stress failed at seed {seed}:\n{what}");
+    }
+    assert!(tally.ok > tally.ops / 2, "most operations succeed: {tally:?}");
+}

@@ -1,0 +1,129 @@
+//! A concurrent whole-API model (issue 11): seeded schedules of every public operation on real threads, with
+//! injected I/O failures and panicking callbacks, checked against an exact page model.
+//!
+//! # Sizes and replay
+//! - CI (`cargo test -p bufpool`): `SMOKE_SCHEDULES` (150) schedules of 4 threads x 100 operations, with the triggers of
+//!   bugs that are still open switched off (the `*_OPEN` constants in `tests/common/model.rs`); a few seconds in a debug build.
+//! - Long mode: `BUFPOOL_MODEL_SCHEDULES=N` runs N schedules (seeds 0..N) and keeps going after a failure,
+//!   printing every failing seed; `BUFPOOL_MODEL_OPS=K` sets the operations per thread;
+//!   `BUFPOOL_MODEL_SEED=S` replays schedule S alone; `BUFPOOL_MODEL_ALL=1` turns every trigger on (the open
+//!   bugs too); `BUFPOOL_MODEL_OFF=storage_panics,wal_panics` switches triggers off (names: the fields of
+//!   `Features` in `tests/common/model.rs`). Example: `BUFPOOL_MODEL_SCHEDULES=2000 cargo test --release -p bufpool --test whole_api_model
+//!   -- --nocapture`. `whole_api_model_all_features` (ignored until the open bugs are fixed) runs the smoke size
+//!   with everything on.
+//!
+//! # Why a seeded scheduler of our own, not shuttle
+//! shuttle explores interleavings only of code written against its own `sync`/`thread` types. The pool's
+//! `sync.rs` facade swaps in loom's atomics for the state word alone; the rest of the core uses `parking_lot`
+//! mutexes and rwlocks, `crossbeam` queues and channels, std atomics, real I/O worker and background-writer
+//! threads, and wall-clock deadlines (`LATCH_WAIT_MAX`, `LOADS_WAIT_MAX`, `Backoff`'s sleeps). Running it under
+//! shuttle would mean routing all of those through a facade first (a change to the core, which is not this
+//! test's to make), and a deadline measured in real time means nothing under a model scheduler. So the model
+//! runs the real pool on real threads: a seed fixes each thread's operation sequence, its injected faults and
+//! its jitter (yields and sleeps of up to 300 us between operations, which vary the interleavings), and the
+//! operating system interleaves the rest. A seed therefore replays the same operations, not the same
+//! interleaving: a failure found here is pinned down by a deterministic test in `model_findings.rs`.
+//!
+//! # The model (`tests/common/model.rs`)
+//! - Files 0..3 under fixed ids. Any thread may create, free, read and write any page, and close, drop and
+//!   reopen any file (`open_storage_as` under the same id: the same storage after `close_file`, a new empty one
+//!   after `drop_file`).
+//! - Page contents are self-describing: page id and a generation unique to the write, the rest derived from
+//!   them, so any read can tell a whole version of the right page from torn or foreign bytes.
+//! - The model is exact under concurrency because it is updated and checked while the page's latch is held:
+//!   a writer records its generation before it drops its `WriteGuard`, and a reader compares under its
+//!   `ReadGuard` (no writer can intervene). `free_page` marks the page `Freeing` first (any version of the page
+//!   may be seen until it returns); optimistic reads, which hold no latch, must return a generation between the
+//!   model's before and after the call.
+//! - Operations: `open_storage_as`, `close_file`, `drop_file`, `new_page`, `free_page`, `read`, `write`,
+//!   `read_optimistic` (closures that panic), `read_many` (visitors that read another page of the batch while
+//!   holding theirs, visitors that panic), `prefetch`, scan rings, `flush`, `flush_file`, `checkpoint`,
+//!   `checkpoint_spread`. Before an operation a thread may inject a one-shot failed read, write or sync of a
+//!   file, a failed `Wal::flush_to`, or arm a panic in its own next `Storage` read/write/sync, `Wal::flush_to` or
+//!   eviction-veto call (armed per thread, so the pool's own threads never panic). Pool shape per seed: 12-32
+//!   frames, one of five policies, 0-2 I/O threads, an eviction veto, the background writer on a third of the
+//!   seeds (sometimes rate-limited).
+//! - Every error is judged by a function per operation listing the variants the docs allow (`read_allowed`,
+//!   `new_page_allowed`, ... in `model.rs`); `FileNotOpen` only when the file was being closed or reopened
+//!   around the call.
+//!
+//! # Invariants after every schedule (quiesced: workers joined, faults off)
+//! The files the pool has open are the model's; every page of every open file can be write-latched (failed
+//! files: read, then dropped, which latches every frame) and holds the model's bytes; one checkpoint may return
+//! the background writer's last error, the next must succeed and leave `Stats::dirty == 0`; every closed or
+//! dropped id, reopened over an empty storage, serves no page (a stale resident page would be a hit); a cleanly
+//! closed file reopens with the model's bytes; after dropping every file nothing is resident or dirty; a fresh
+//! file can cycle a page through every frame. `close_file` returning `Ok` is also checked against the storage
+//! image at once. A watchdog (workers, checks and dropping the pool) turns every hang into a failure that
+//! prints the seed and what each thread was doing.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::model::{run_many, Config, Features};
+
+/// Schedules per CI run.
+const SMOKE_SCHEDULES: u64 = 150;
+/// Operations per thread per schedule (CI).
+const SMOKE_OPS: usize = 100;
+
+fn env(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn config(features: Features) -> Config {
+    Config {
+        threads: 4,
+        ops_per_thread: env("BUFPOOL_MODEL_OPS").map_or(SMOKE_OPS, |n| n as usize),
+        files: 3,
+        features,
+        watchdog: Duration::from_secs(30),
+    }
+}
+
+fn run(features: Features, schedules: u64) {
+    let long = env("BUFPOOL_MODEL_SCHEDULES").is_some();
+    let all = env("BUFPOOL_MODEL_ALL").is_some_and(|v| v != 0);
+    let mut features = if all { Features::all() } else { features };
+    if let Ok(off) = std::env::var("BUFPOOL_MODEL_OFF") {
+        features.switch_off(&off);
+    }
+    let config = config(features);
+    let seeds: Box<dyn Iterator<Item = u64>> = match env("BUFPOOL_MODEL_SEED") {
+        Some(s) => Box::new(std::iter::once(s)),
+        None => Box::new(0..env("BUFPOOL_MODEL_SCHEDULES").unwrap_or(schedules)),
+    };
+    let start = Instant::now();
+    let (tally, failures, ran) = run_many(seeds, &config, !long);
+    eprintln!(
+        "whole-API model: {ran} schedules x {} threads x {} ops in {:?}: {} ops ({} ok), errors {:?}, injected \
+         failures {}, injected panics {}; {} failing schedules",
+        config.threads,
+        config.ops_per_thread,
+        start.elapsed(),
+        tally.ops,
+        tally.ok,
+        tally.errors,
+        tally.injected_failures,
+        tally.injected_panics,
+        failures.len()
+    );
+    if let Some((seed, what)) = failures.first() {
+        panic!(
+            "{} of {ran} schedules failed; first: seed {seed} (replay: BUFPOOL_MODEL_SEED={seed}):\n{what}",
+            failures.len()
+        );
+    }
+}
+
+#[test]
+fn whole_api_model() {
+    run(Features::without_open_bugs(), SMOKE_SCHEDULES);
+}
+
+#[test]
+#[ignore = "fails until F1-F6 and M1-M7 are fixed; then run it in CI instead of the reduced smoke"]
+fn whole_api_model_all_features() {
+    run(Features::all(), SMOKE_SCHEDULES);
+}
