@@ -1262,27 +1262,11 @@ impl BufferPool {
         let page = PageId::new(file, page_no);
         h.page_id.store(page.as_u64(), SeqCst);
         if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
-            // Only a freed page can be mapped already: a stale copy someone read after free_page. Reuse that
-            // frame (ours goes back clean: F2) and keep the number if even that fails.
             drop(free);
-            self.release_unmapped(idx);
-            f.note_new(page_no);
-            return match self.write(page) {
-                // The id may name another file by now (dropped, reopened under the same id: M7 in RELIABILITY.md).
-                Ok(g) if f.is_closing() => {
-                    drop(g);
-                    Err(Error::FileNotOpen(file))
-                }
-                Ok(mut g) => {
-                    g.fill(0);
-                    g.set_lsn(0);
-                    Ok(g)
-                }
-                Err(e) => {
-                    f.free.lock().insert(page_no);
-                    Err(e)
-                }
-            };
+            match self.new_page_over_stale(&f, page, idx)? {
+                Some(g) => return Ok(g),
+                None => free = f.free.lock(),
+            }
         }
         if reused.is_none() {
             f.pages.store(page_no + 1, Release);
@@ -1301,6 +1285,46 @@ impl BufferPool {
         self.mark_dirty(h);
         self.core.policy.on_insert(idx, page.as_u64());
         Ok(WriteGuard::new(self, idx, page))
+    }
+
+    /// `new_page` found its (freed, reused) page mapped already: a stale copy someone read after `free_page`, or
+    /// such a read still in flight. `idx` is `new_page`'s frame, exclusively latched. Waits for the stale copy and
+    /// returns it zeroed (our frame goes back clean: F2); if the stale read fails instead, its error is not
+    /// `new_page`'s (M1): maps `idx` once the failed load has unmapped the page and returns `None`, leaving the
+    /// caller to finish as for any new page. On any other error the page number goes back to the free list.
+    fn new_page_over_stale(&self, f: &FileEntry, page: PageId, idx: FrameIdx) -> Result<Option<WriteGuard<'_>>> {
+        let h = self.header(idx);
+        h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+        f.note_new(page.page_no());
+        loop {
+            match self.write(page) {
+                Ok(g) => {
+                    self.release_unmapped(idx);
+                    // The id may name another file by now (dropped, reopened under the same id: M7).
+                    if f.is_closing() {
+                        drop(g);
+                        return Err(Error::FileNotOpen(page.file()));
+                    }
+                    let mut g = g;
+                    g.fill(0);
+                    g.set_lsn(0);
+                    return Ok(Some(g));
+                }
+                // The stale read failed and unmapped the page: a new page's content never comes from storage.
+                Err(Error::Io { .. } | Error::ShortRead { .. } | Error::Corrupt { .. } | Error::Panicked { .. }) => {
+                    h.page_id.store(page.as_u64(), SeqCst);
+                    if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_ok() {
+                        return Ok(None);
+                    }
+                    h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+                }
+                Err(e) => {
+                    self.release_unmapped(idx);
+                    f.free.lock().insert(page.page_no());
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// Returns `page` to its file's free list (reused by a later [`BufferPool::new_page`]) and discards its

@@ -134,7 +134,6 @@ fn free_page_against_readers() {
 
 /// Reuse of a page that a reader has just read back after `free_page` takes `new_page`'s fallback: F2.
 #[test]
-#[ignore = "fails until F2 is fixed (new_page's fallback frees a dirty frame: 'a reserved frame is clean')"]
 fn free_and_reuse_against_readers() {
     seeds_under_watchdog(true);
 }

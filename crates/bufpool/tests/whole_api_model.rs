@@ -123,7 +123,6 @@ fn whole_api_model() {
 }
 
 #[test]
-#[ignore = "fails until F1-F6 and M1-M7 are fixed; then run it in CI instead of the reduced smoke"]
 fn whole_api_model_all_features() {
     run(Features::all(), SMOKE_SCHEDULES);
 }
