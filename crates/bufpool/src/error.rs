@@ -230,6 +230,14 @@ pub enum Error {
         /// The page.
         page: PageId,
     },
+    /// The page is on its file's free list ([`crate::BufferPool::free_page`]) and not yet reused by `new_page`:
+    /// freeing it again, writing it, or reading it when it was never written is refused. Reading a freed page
+    /// that has an image is allowed (a reader following a stale pointer sees the last image and must validate).
+    #[error("{page} is freed")]
+    PageFreed {
+        /// The page.
+        page: PageId,
+    },
     /// The calling thread itself holds an exclusive guard ([`crate::WriteGuard`]) on this page, so waiting for
     /// the page would never end: drop the guard first. Returned by `read`, `write`, `read_optimistic`, `flush`,
     /// `flush_file`, `checkpoint`, `free_page`, `close_file` and `drop_file` instead of waiting for ever.

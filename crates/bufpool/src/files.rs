@@ -178,6 +178,12 @@ impl FileEntry {
         }
     }
 
+    /// Whether `page_no` is on the file's free list (freed, not yet reused by `new_page`).
+    pub(crate) fn is_freed(&self, page_no: PageNo) -> bool {
+        let free = self.free.lock();
+        !free.is_empty() && free.contains(&page_no)
+    }
+
     /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]).
     pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         catch_io("Storage::read_at", || self.storage.read_at(buf, offset))

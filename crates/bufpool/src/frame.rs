@@ -227,6 +227,10 @@ pub(crate) struct FrameHeader {
     /// since it came into the frame. After a failed sync, a clean page written after the last good sync may not
     /// be on disk and is kept (see `BufferPool::evictable`). Reset whenever the frame's page id is cleared.
     pub(crate) written_at: AtomicU32,
+    /// The page was on its file's free list when it was read into this frame (a stale copy a reader asked for
+    /// after `free_page`): write guards are refused on it (`Error::PageFreed`) until `new_page` reuses it.
+    /// Cleared whenever the frame's page id is.
+    pub(crate) freed: AtomicBool,
 }
 
 impl FrameHeader {
@@ -240,6 +244,7 @@ impl FrameHeader {
             failed_version: std::sync::atomic::AtomicU64::new(0),
             owner: std::sync::atomic::AtomicU64::new(0),
             written_at: AtomicU32::new(0),
+            freed: AtomicBool::new(false),
         }
     }
 

@@ -674,7 +674,12 @@ impl BufferPool {
             }
         }
         let idx = self.fix(page, Mode::Exclusive)?;
-        self.mark_dirty(self.header(idx));
+        let h = self.header(idx);
+        if h.freed.load(Relaxed) {
+            self.unlatch_unchanged(idx, Mode::Exclusive);
+            return Err(Error::PageFreed { page });
+        }
+        self.mark_dirty(h);
         Ok(WriteGuard::new(self, idx, page))
     }
 
@@ -873,7 +878,20 @@ impl BufferPool {
         // SAFETY: reserve returned idx exclusively latched by us.
         let buf = unsafe { self.core.memory.page_mut(idx) };
         let got = file.read_at(buf, self.core.page_size.offset_of(page.page_no()));
-        self.finish_load(&file, page, idx, got, mode.into())?;
+        // A freed page: readers may see its last image (a stale pointer they will validate), writers may not
+        // change it; one never written has no image at all.
+        let freed = file.is_freed(page.page_no());
+        if freed {
+            self.header(idx).freed.store(true, Relaxed);
+        }
+        match self.finish_load(&file, page, idx, got, mode.into()) {
+            Err(Error::ShortRead { .. }) if freed => return Err(Error::PageFreed { page }),
+            r => r?,
+        }
+        if freed && mode == Mode::Exclusive {
+            self.header(idx).state.unlatch_exclusive();
+            return Err(Error::PageFreed { page });
+        }
         Ok(Some(idx))
     }
 
@@ -947,6 +965,7 @@ impl BufferPool {
                 self.core.table.remove(page, idx, &self.core.headers);
                 h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
                 h.written_at.store(0, Relaxed);
+                h.freed.store(false, Relaxed);
                 let version = (h.state.load() >> 8) + 1;
                 *self.core.load_errors[idx as usize].lock() = Some((version, page, e.clone()));
                 h.failed_version.store(version, Release);
@@ -1176,6 +1195,7 @@ impl BufferPool {
         let h = self.header(idx);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         h.written_at.store(0, Relaxed);
+        h.freed.store(false, Relaxed);
     }
 
     /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.
@@ -1202,6 +1222,7 @@ impl BufferPool {
         self.mark_clean(h);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         h.written_at.store(0, Relaxed);
+        h.freed.store(false, Relaxed);
         h.state.unlatch_to_free();
         self.push_free(idx);
     }
@@ -1211,6 +1232,7 @@ impl BufferPool {
         let h = self.header(idx);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         h.written_at.store(0, Relaxed);
+        h.freed.store(false, Relaxed);
         h.state.unlatch_to_free();
         self.push_free(idx);
     }
@@ -1297,7 +1319,14 @@ impl BufferPool {
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         f.note_new(page.page_no());
         loop {
-            match self.write(page) {
+            // Not `write`: a stale copy is marked freed, and this is the page's reuse.
+            let latched = self.fix(page, Mode::Exclusive).map(|i| {
+                let sh = self.header(i);
+                sh.freed.store(false, Relaxed);
+                self.mark_dirty(sh);
+                WriteGuard::new(self, i, page)
+            });
+            match latched {
                 Ok(g) => {
                     self.release_unmapped(idx);
                     // The id may name another file by now (dropped, reopened under the same id: M7).
@@ -1320,6 +1349,10 @@ impl BufferPool {
                 }
                 Err(e) => {
                     self.release_unmapped(idx);
+                    if f.is_closing() {
+                        // The id names another file by now (M7): this one is gone.
+                        return Err(Error::FileNotOpen(page.file()));
+                    }
                     f.free.lock().insert(page.page_no());
                     return Err(e);
                 }
@@ -1336,6 +1369,9 @@ impl BufferPool {
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
+        if f.is_freed(page.page_no()) {
+            return Err(Error::PageFreed { page });
+        }
         if let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) {
             if self.latch_exclusive_waiting(idx)? {
                 if self.header(idx).page_id() == page {
@@ -1345,7 +1381,10 @@ impl BufferPool {
                 }
             }
         }
-        f.free.lock().insert(page.page_no());
+        if !f.free.lock().insert(page.page_no()) {
+            // Freed by another thread meanwhile.
+            return Err(Error::PageFreed { page });
+        }
         Ok(())
     }
 

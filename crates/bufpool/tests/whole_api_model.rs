@@ -2,15 +2,16 @@
 //! injected I/O failures and panicking callbacks, checked against an exact page model.
 //!
 //! # Sizes and replay
-//! - CI (`cargo test -p bufpool`): `SMOKE_SCHEDULES` (150) schedules of 4 threads x 100 operations, with the triggers of
-//!   bugs that are still open switched off (the `*_OPEN` constants in `tests/common/model.rs`); a few seconds in a debug build.
+//! - CI (`cargo test -p bufpool`): `SMOKE_SCHEDULES` (150) schedules of 4 threads x 100 operations, twice: with
+//!   the features of `Features::without_open_bugs()` (every trigger, now that the bugs it found are fixed: the
+//!   `*_OPEN` constants in `tests/common/model.rs` are all `false`) and with `Features::all()`; a few seconds in a
+//!   debug build.
 //! - Long mode: `BUFPOOL_MODEL_SCHEDULES=N` runs N schedules (seeds 0..N) and keeps going after a failure,
 //!   printing every failing seed; `BUFPOOL_MODEL_OPS=K` sets the operations per thread;
 //!   `BUFPOOL_MODEL_SEED=S` replays schedule S alone; `BUFPOOL_MODEL_ALL=1` turns every trigger on (the open
 //!   bugs too); `BUFPOOL_MODEL_OFF=storage_panics,wal_panics` switches triggers off (names: the fields of
 //!   `Features` in `tests/common/model.rs`). Example: `BUFPOOL_MODEL_SCHEDULES=2000 cargo test --release -p bufpool --test whole_api_model
-//!   -- --nocapture`. `whole_api_model_all_features` (ignored until the open bugs are fixed) runs the smoke size
-//!   with everything on.
+//!   -- --nocapture`. `whole_api_model_all_features` runs the smoke size with everything on.
 //!
 //! # Why a seeded scheduler of our own, not shuttle
 //! shuttle explores interleavings only of code written against its own `sync`/`thread` types. The pool's

@@ -482,7 +482,11 @@ pub fn read_allowed(e: &Error, flux: bool, freed: bool) -> bool {
     miss_error(e)
         || matches!(e, Error::Io { op: "read", .. })
         || (flux && matches!(e, Error::FileNotOpen(_) | Error::OutOfRange { .. }))
-        || (freed && matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }))
+        || (freed
+            && matches!(
+                e,
+                Error::ShortRead { .. } | Error::OutOfRange { .. } | Error::PageFreed { .. }
+            ))
 }
 
 /// `write`: as a read, and the file's own failure.
@@ -498,7 +502,12 @@ pub fn new_page_allowed(e: &Error, flux: bool) -> bool {
 
 /// `free_page`: a guard held for more than about a second; out of range only if the file changed.
 pub fn free_page_allowed(e: &Error, flux: bool) -> bool {
-    matches!(e, Error::PageLatched { .. }) || (flux && matches!(e, Error::FileNotOpen(_) | Error::OutOfRange { .. }))
+    matches!(e, Error::PageLatched { .. })
+        || (flux
+            && matches!(
+                e,
+                Error::FileNotOpen(_) | Error::OutOfRange { .. } | Error::PageFreed { .. }
+            ))
 }
 
 /// `prefetch`: only a page out of range or of a file that is not open.
@@ -1407,7 +1416,12 @@ fn quiesce_and_check(w: &World, me: usize) {
             }
             match pool.write(page) {
                 Ok(g) => w.check_latched(page, &g, "quiesce write"),
-                Err(e) if freed && matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }) => {}
+                Err(e)
+                    if freed
+                        && matches!(
+                            e,
+                            Error::ShortRead { .. } | Error::OutOfRange { .. } | Error::PageFreed { .. }
+                        ) => {}
                 Err(e) => w.violation(format!("quiesce: write({page:?}): {e:?}")),
             }
         }

@@ -1,0 +1,49 @@
+//! Freed pages (issue 17): while a page is on its file's free list, freeing it again, writing it, and reading it
+//! when it was never written are refused with `Error::PageFreed`. Reading a freed page that has an image is
+//! allowed (a reader that followed a stale pointer sees the last image and validates it; the review's
+//! `audit_new_page_fallback_leaks_dirty_flag` relies on it). `new_page` reusing the number ends all of that.
+
+use bufpool::{BufferPool, Error, MemoryStorage};
+
+fn freed(r: bufpool::Result<impl Sized>, what: &str) {
+    match r {
+        Err(Error::PageFreed { .. }) => {}
+        Err(e) => panic!("{what}: {e}"),
+        Ok(_) => panic!("{what} of a freed page succeeded"),
+    }
+}
+
+#[test]
+fn a_freed_page_refuses_a_second_free_writes_and_empty_reads() {
+    let pool = BufferPool::builder().frames(8).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    let written = {
+        let mut g = pool.new_page(file).unwrap();
+        g[0] = 5;
+        g.page_id()
+    };
+    let never_written = pool.new_page(file).unwrap().page_id();
+    pool.flush(written).unwrap();
+    pool.free_page(written).unwrap();
+    pool.free_page(never_written).unwrap();
+
+    freed(pool.free_page(written), "a second free_page");
+    freed(pool.write(written), "write (miss)");
+    freed(pool.read(never_written), "read of a never-written page");
+    // A stale reader may see the last image, but the resident stale copy takes no write guard either.
+    assert_eq!(pool.read(written).unwrap()[0], 5);
+    freed(pool.write(written), "write (hit on the stale copy)");
+    assert_eq!(pool.stats().dirty, 0);
+
+    // new_page reuses the lowest freed number, over the stale copy: zeroed and writable again.
+    let mut g = pool.new_page(file).unwrap();
+    assert_eq!(g.page_id(), written);
+    assert_eq!(g[0], 0);
+    g[0] = 6;
+    drop(g);
+    assert_eq!(pool.write(written).unwrap()[0], 6);
+    let again = pool.new_page(file).unwrap().page_id();
+    assert_eq!(again, never_written);
+    drop(pool.write(never_written).unwrap());
+    pool.checkpoint().unwrap();
+}
