@@ -1036,6 +1036,9 @@ impl BufferPool {
             if let Some(idx) = self.core.free.pop() {
                 let latched = self.header(idx).state.latch_free_exclusive();
                 assert!(latched, "frame {idx} on the free list was not free");
+                // -> *reserved*: latched, no page yet, clean.
+                debug_assert_eq!(self.header(idx).page_id(), PageId::INVALID);
+                debug_assert!(!self.header(idx).dirty.load(Relaxed));
                 return Ok(idx);
             }
             let victim = self
@@ -1238,6 +1241,15 @@ impl BufferPool {
     }
 
     fn push_free(&self, idx: FrameIdx) {
+        // The *free* state (ARCHITECTURE.md, frame states): no page, clean, lock FREE.
+        let h = self.header(idx);
+        debug_assert_eq!(h.page_id(), PageId::INVALID, "a free frame holds no page");
+        debug_assert!(!h.dirty.load(Relaxed), "a free frame is clean");
+        debug_assert_eq!(
+            h.state.load() & crate::frame::LOCK_MASK,
+            crate::frame::FREE,
+            "a free frame is FREE"
+        );
         self.core
             .free
             .push(idx)
