@@ -335,13 +335,15 @@ pub fn measure<S: KvStore>(
                 })
             })
             .collect();
+        // The case starts bounded (the warm-up or the last case may have left more in memory).
+        sys.tick();
         let (io0, c0, syncs0, cpu0) = (process_io(), sys.cache_counts(), sys.syncs(), process_cpu_ns());
         barrier.wait();
         let start = Instant::now();
         let (mut ticks, mut memory) = (0u64, 0u64);
         while start.elapsed() < duration && !stop.load(Ordering::Relaxed) {
             // Sampled before an eviction, when the most has piled up; every 50 ms (a sample costs a `mincore`).
-            if ticks.is_multiple_of(MEMORY_SAMPLE_TICKS) {
+            if ticks > 0 && ticks.is_multiple_of(MEMORY_SAMPLE_TICKS) {
                 memory = memory.max(sys.memory_bytes());
             }
             sys.tick();

@@ -34,8 +34,9 @@ type Db<'e> = Database<'e, Bytes, Bytes>;
 /// An open LMDB environment holding one unnamed database.
 pub struct Lmdb {
     env: Env<WithoutTls>,
-    /// Our own handle on the data file, to evict it from memory (`None`: leave it alone).
-    evict: Option<File>,
+    /// Our own handle on the data file and LMDB's map of it `(address, length)`, to evict it from memory
+    /// (`None`: leave it alone).
+    evict: Option<(File, usize, usize)>,
     dir: std::path::PathBuf,
     /// Durable commits of the runs so far.
     syncs: AtomicU64,
@@ -67,7 +68,11 @@ impl Lmdb {
         })
         .map_err(|e: heed::Error| e)?;
         let evict = if out_of_memory {
-            Some(File::open(dir.join("data.mdb"))?)
+            let data = dir.join("data.mdb");
+            // LMDB reports its map's address only for a fixed map (`me_mapaddr`), so find it in our own maps.
+            let (addr, len) = mapping_of(&data)
+                .with_context(|| format!("finding LMDB's map of {} in /proc/self/maps", data.display()))?;
+            Some((File::open(&data)?, addr, len))
         } else {
             None
         };
@@ -127,6 +132,27 @@ impl Lmdb {
     }
 }
 
+/// The `(address, length)` of this process's mapping of `path` (the first, if several), from /proc/self/maps.
+fn mapping_of(path: &Path) -> Result<(usize, usize)> {
+    let want = std::fs::canonicalize(path)?;
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    for line in maps.lines() {
+        // `start-end perms offset dev inode path`
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(file)) = (fields.next(), fields.nth(4)) else {
+            continue;
+        };
+        if Path::new(file) != want {
+            continue;
+        }
+        if let Some((a, b)) = range.split_once('-') {
+            let (a, b) = (usize::from_str_radix(a, 16)?, usize::from_str_radix(b, 16)?);
+            return Ok((a, b - a));
+        }
+    }
+    anyhow::bail!("no mapping of {} found", want.display())
+}
+
 /// Loads LMDB in transactions of [`LOAD_TXN_TUPLES`].
 pub struct LmdbLoader<'a> {
     lmdb: &'a Lmdb,
@@ -184,16 +210,15 @@ impl KvStore for Lmdb {
     }
 
     fn tick(&self) {
-        let Some(f) = &self.evict else {
+        let Some((f, addr, len)) = &self.evict else {
             return;
         };
-        let info = self.env.info();
         // SAFETY: plain syscalls. The range is LMDB's own shared file mapping, which stays mapped while `env`
-        // lives; MADV_DONTNEED on a shared file mapping only drops this process's page table entries (the next
-        // access faults the page in again from the file), it never discards data. A failure only leaves pages
-        // in memory.
+        // lives (the map is never resized here); MADV_DONTNEED on a shared file mapping only drops this process's
+        // page table entries (the next access faults the page in again from the file), it never discards data.
+        // A failure only leaves pages in memory.
         unsafe {
-            libc::madvise(info.map_addr, info.map_size, libc::MADV_DONTNEED);
+            libc::madvise(*addr as *mut libc::c_void, *len, libc::MADV_DONTNEED);
             libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
         }
     }
