@@ -127,7 +127,10 @@ fn btree_smoke_run_writes_sane_json_for_every_workload_and_system() {
     for system in ["redb", "lmdb"] {
         for r in rows(&v, "btree-lookup", system, "get") {
             if r["pool_fraction"].as_f64().unwrap() < 1.0 {
-                assert!(r["reads_per_op"].as_f64().unwrap() > 0.0, "{system} never read out of memory: {r}");
+                assert!(
+                    r["reads_per_op"].as_f64().unwrap() > 0.0,
+                    "{system} never read out of memory: {r}"
+                );
             }
         }
     }

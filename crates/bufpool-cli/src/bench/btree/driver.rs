@@ -57,6 +57,11 @@ pub trait KvStore: Sync {
 
     /// Memory the system holds now: its cache's bound plus its files' pages resident in the OS page cache.
     fn memory_bytes(&self) -> u64;
+
+    /// Makes every write so far durable. Called after every case, outside its time, so no case pays for the
+    /// writes an earlier one left unsynced (redb's first `Durability::Immediate` commit after many
+    /// `Durability::None` ones writes them all).
+    fn settle(&self) -> Result<()>;
 }
 
 /// Bytes of the file at `path` resident in the OS page cache now (`mincore` over a read-only map of it); 0 if it
@@ -373,6 +378,7 @@ pub fn measure<S: KvStore>(
             memory,
         )
     });
+    sys.settle().context("making the case's writes durable after it")?;
     let mut hist = new_hist();
     let (mut ops, mut end) = (0u64, start);
     for out in outs {

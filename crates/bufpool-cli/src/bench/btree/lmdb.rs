@@ -2,9 +2,10 @@
 //! environment directory.
 //!
 //! LMDB maps its file and reads through the OS page cache; it has no cache of its own. Out of memory it is bounded
-//! as redb is: while a case runs, [`Lmdb::tick`] drops its map's pages from the process (`madvise(DONTNEED)`)
-//! and its file from the OS page cache (`posix_fadvise(DONTNEED)`) every few milliseconds, so its reads reach
-//! the device. Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
+//! much as redb is: while a case runs, every few milliseconds, if more of its file than the pool's budget is
+//! resident, [`Lmdb::tick`] drops its map's pages from the process (`madvise(DONTNEED)`) and its file from the
+//! OS page cache (`posix_fadvise(DONTNEED)`), so its reads reach the device. (It then refills from nothing: on
+//! average it holds less than the budget.) Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
 //! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`. Runs: `WRITE_MAP | NO_SYNC`; each write its
 //! own transaction (`nondurable-autocommit`), followed by `mdb_env_sync` (`durable`: what LMDB's synchronous
 //! commit does with `WRITE_MAP`), or a thread's N writes in one transaction then `mdb_env_sync` (`batch:N`);
@@ -37,6 +38,8 @@ pub struct Lmdb {
     /// Our own handle on the data file and LMDB's map of it `(address, length)`, to evict it from memory
     /// (`None`: leave it alone).
     evict: Option<(File, usize, usize)>,
+    /// Out of memory: the bytes of its file LMDB may keep resident (the pool's budget); evicted above it.
+    budget_bytes: u64,
     dir: std::path::PathBuf,
     /// Durable commits of the runs so far.
     syncs: AtomicU64,
@@ -44,8 +47,9 @@ pub struct Lmdb {
 
 impl Lmdb {
     /// Opens (or creates) the environment in `dir` with a map of `map_bytes`; `load` selects the load flags;
-    /// `out_of_memory` keeps its map out of memory while cases run.
-    pub fn open(dir: &Path, map_bytes: usize, load: bool, out_of_memory: bool) -> Result<Lmdb> {
+    /// `budget_bytes` (out of memory) bounds what of its file it may keep resident while cases run.
+    pub fn open(dir: &Path, map_bytes: usize, load: bool, budget_bytes: Option<u64>) -> Result<Lmdb> {
+        let out_of_memory = budget_bytes.is_some();
         std::fs::create_dir_all(dir)?;
         let mut flags = EnvFlags::WRITE_MAP | EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD;
         if load {
@@ -80,6 +84,7 @@ impl Lmdb {
             env,
             evict,
             dir: dir.to_path_buf(),
+            budget_bytes: budget_bytes.unwrap_or(u64::MAX),
             syncs: AtomicU64::new(0),
         };
         sys.tick();
@@ -204,6 +209,10 @@ impl KvStore for Lmdb {
         self.syncs.load(Ordering::Relaxed)
     }
 
+    fn settle(&self) -> Result<()> {
+        self.sync()
+    }
+
     fn memory_bytes(&self) -> u64 {
         // LMDB's cache is its file's pages in the OS page cache (its map shares them).
         super::driver::resident_bytes(&self.dir.join("data.mdb"))
@@ -213,6 +222,10 @@ impl KvStore for Lmdb {
         let Some((f, addr, len)) = &self.evict else {
             return;
         };
+        // Like a cache of the budget's size (roughly: everything goes when it is exceeded, and it refills).
+        if self.memory_bytes() <= self.budget_bytes {
+            return;
+        }
         // SAFETY: plain syscalls. The range is LMDB's own shared file mapping, which stays mapped while `env`
         // lives (the map is never resized here); MADV_DONTNEED on a shared file mapping only drops this process's
         // page table entries (the next access faults the page in again from the file), it never discards data.

@@ -518,7 +518,7 @@ impl Runner<'_> {
                 (m, redb_sys::RedbSys::file_bytes(dir)?.div_ceil(PAGE), live)
             }
             KvKind::Lmdb => {
-                let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), true, false)?;
+                let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), true, None)?;
                 let mut m = driver::load(&mut sys.loader()?, &ids, self.timer_ns, |_| {})?;
                 // One force_sync at the end (the commits are NO_SYNC).
                 m.syncs = 1;
@@ -573,7 +573,12 @@ impl Runner<'_> {
             let o = match kind {
                 KvKind::Ours => Open::Ours(ours::Ours::open(dir, frames as usize)?),
                 KvKind::Redb => Open::Redb(redb_sys::RedbSys::open(dir, (frames * PAGE) as usize, oom)?),
-                KvKind::Lmdb => Open::Lmdb(lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), false, oom)?),
+                KvKind::Lmdb => Open::Lmdb(lmdb::Lmdb::open(
+                    dir,
+                    self.lmdb_map_bytes(),
+                    false,
+                    oom.then_some(frames * PAGE),
+                )?),
             };
             let t = Instant::now();
             with_open!(&o, s => self.warm(s, frames)).with_context(|| format!("warming {}", kind.name()))?;
@@ -584,7 +589,9 @@ impl Runner<'_> {
             self.note(
                 "out of memory: redb's cache is set to the pool's bytes and its file is evicted from the OS page \
                  cache every 2 ms while a case runs (posix_fadvise DONTNEED); LMDB (no cache of its own) has its \
-                 map dropped (madvise DONTNEED) and its file evicted likewise; the mem column is what each held"
+                 map dropped (madvise DONTNEED) and its file evicted likewise whenever more than the pool's bytes of \
+                 it are resident; fadvise DONTNEED also starts write-back of the peers' dirty pages, which their \
+                 out-of-memory write rows pay; the mem column is what each held"
                     .into(),
             );
         }

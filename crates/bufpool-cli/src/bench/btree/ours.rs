@@ -111,6 +111,11 @@ impl KvStore for Ours {
         self.tree.wal().syncs()
     }
 
+    fn settle(&self) -> Result<()> {
+        self.tree.commit()?;
+        Ok(())
+    }
+
     fn memory_bytes(&self) -> u64 {
         // The pool's frames (allocated up front) plus whatever of its files the OS caches (the data file is
         // read with O_DIRECT where the filesystem allows it; the log is written through the page cache).

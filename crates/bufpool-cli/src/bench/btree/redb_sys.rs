@@ -157,6 +157,10 @@ impl KvStore for RedbSys {
         self.syncs.load(Ordering::Relaxed)
     }
 
+    fn settle(&self) -> Result<()> {
+        self.sync()
+    }
+
     fn memory_bytes(&self) -> u64 {
         // The cache's bound (redb does not report what it holds) plus its file's pages in the OS page cache.
         self.cache_bytes as u64 + super::driver::resident_bytes(&self.path)
