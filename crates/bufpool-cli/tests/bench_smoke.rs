@@ -98,10 +98,16 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     assert_eq!(hit.len(), 12);
     assert!(hit.iter().all(|r| r["hit_ratio"] == 1.0 && r["reads_per_op"] == 0.0));
     assert_eq!(find("hit", "raw-memory").len(), 12);
-    // miss: data 10x the pool, so roughly one read per op; the raw limit reads on every op.
+    // Every hit row is all hits, whatever the system (quick-cache has capacity slack for it).
+    for r in results.iter().filter(|r| r["workload"] == "hit") {
+        assert_eq!(r["hit_ratio"], 1.0, "{r}");
+    }
+    assert!(!find("hit", "quick-cache").is_empty());
+    // miss: data 32x the pool, so hits are rare; the raw limit reads on every op.
     for r in find("miss", "bufpool") {
-        assert!(r["hit_ratio"].as_f64().unwrap() < 0.5, "{r}");
-        assert!(r["reads_per_op"].as_f64().unwrap() > 0.5, "{r}");
+        assert!(r["hit_ratio"].as_f64().unwrap() < 0.2, "{r}");
+        assert!(r["reads_per_op"].as_f64().unwrap() > 0.8, "{r}");
+        assert_eq!(r["pages"], 64 * 32, "{r}");
     }
     for r in find("miss", "raw-pread") {
         assert_eq!(r["hit_ratio"], 0.0);

@@ -12,9 +12,13 @@
 //!   AMD EPYC VM this was built on, the TSC itself advances in steps of ~10 ns, so hit percentiles are only good to
 //!   about +-10 ns; the throughput-derived ns/op is the precise figure for hits. (A fenced `rdtsc` clock was tried
 //!   and dropped: same steps, same cost.)
-//! - CPU ns/op is the CPU time of the measured threads (`CLOCK_THREAD_CPUTIME_ID`) per op: unlike wall-clock
-//!   throughput it does not count time a thread sat descheduled, so it is the steadier measure of hit cost on a
-//!   shared machine. It does count spinning, but not blocking (in a futex) or waiting for I/O.
+//! - Ops come from per-thread generators ([`OpStream`]) drawn on the fly: a run never loops over a finite list.
+//!   The draw (a few ns, a Zipf draw about 20 ns) is inside every system's measured time alike.
+//! - CPU ns/op is the whole process's CPU time (`getrusage(RUSAGE_SELF)`, user + system) during the case per
+//!   measured op: it counts every thread a system runs (bufpool's I/O thread and background writer, a peer's
+//!   helpers) and the driver's own timer thread (asleep but for a wake-up every 2 ms, the same for all systems).
+//!   In `scan` and `checkpoint` it includes the scanner's, writer's and checkpointer's CPU. Unlike wall-clock
+//!   throughput it does not count time a thread sat descheduled. It counts spinning, not blocking or I/O wait.
 //! - Hit ratio is `1 - device reads of measured pages / measured ops`, counted by the wrappers around each
 //!   system's storage, the same way for every system (a pool miss is one device read).
 
@@ -25,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use hdrhistogram::Histogram;
 
-use super::workload::{CaseSpec, Workload, OP_WRITE};
+use super::workload::{CaseOps, CaseSpec, OpStream, Workload, OP_WRITE};
 
 /// A scan case runs at most this many times its duration while waiting for the scanner to pass the pool.
 pub const SCAN_EXTEND_MAX: u32 = 20;
@@ -42,6 +46,16 @@ pub fn sample_every(workload: Workload) -> u64 {
     } else {
         SAMPLE_EVERY
     }
+}
+
+/// The order in which `systems` systems run `repeat` rounds of one case: `(round, system)`, every system once per
+/// round before any runs the next round, the first to run rotating from round to round. Systems measured side by
+/// side in time see the same machine: this VM's memory latency drifts by 20% within minutes, so running one
+/// system's rounds after another's would compare the machine's moods.
+pub fn interleaved(systems: usize, repeat: usize) -> Vec<(usize, usize)> {
+    (0..repeat)
+        .flat_map(|round| (0..systems).map(move |k| (round, (round + k) % systems)))
+        .collect()
 }
 
 /// The kind of an individual access, as a system sees it.
@@ -119,18 +133,16 @@ pub trait Worker {
     /// and aborts the run.
     fn op(&mut self, page: u32, kind: OpKind) -> Result<()>;
 
-    /// Replays `ctx.seq` until `ctx.stop` is raised. Systems that keep several operations in flight (io_uring)
-    /// override this; the default issues one op at a time.
+    /// Draws ops from `ctx.stream` until `ctx.stop` is raised. Systems that keep several operations in flight
+    /// (io_uring) override this; the default issues one op at a time.
     fn run(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
         replay(ctx, |page, kind| self.op(page, kind))
     }
 }
 
-/// Replays `ctx.seq` through `op`, one op at a time, until `ctx.stop` is raised: the loop behind
+/// Draws `ctx.stream` through `op`, one op at a time, until `ctx.stop` is raised: the loop behind
 /// [`Worker::run`], for systems that override `run` for some cases only.
 pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result<()>) -> Result<()> {
-    let len = ctx.seq.len();
-    let mut i = ctx.start % len;
     let mut n = 0u64;
     let read = ctx.read_kind;
     let every = sample_every(ctx.case.workload);
@@ -141,11 +153,7 @@ pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result
                 break;
             }
         }
-        let encoded = ctx.seq[i];
-        i += 1;
-        if i == len {
-            i = 0;
-        }
+        let encoded = ctx.stream.next_op();
         let kind = if encoded & OP_WRITE != 0 { OpKind::Write } else { read };
         let page = encoded & !OP_WRITE;
         if n.is_multiple_of(every) {
@@ -167,11 +175,9 @@ pub struct ThreadCtx<'a> {
     pub case: &'a CaseSpec,
     /// This thread's index in the case (`scan`: 1 is the scanner; `checkpoint`: 1 writes, 2 checkpoints).
     pub thread: usize,
-    /// The op sequence to replay (cyclically).
-    pub seq: &'a [u32],
-    /// Where in `seq` to begin: a later round of a case continues where the last one stopped, so a stateful
-    /// workload (miss, mixed) never replays pages it has just loaded.
-    pub start: usize,
+    /// This thread's ops for this round (each round of a case draws a distinct stream, so a stateful workload
+    /// (miss, mixed) never re-reads the pages an earlier round loaded).
+    pub stream: OpStream<'a>,
     /// How reads are made in this case.
     pub read_kind: OpKind,
     /// Raised by the driver when time is up (or a thread failed).
@@ -207,15 +213,18 @@ pub fn calibrate_timer() -> u64 {
     v[v.len() / 2]
 }
 
-/// CPU time this thread has used, in ns (`CLOCK_THREAD_CPUTIME_ID`).
-pub fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+/// CPU time (user + system) the whole process has used, in ns (`getrusage(RUSAGE_SELF)`): every thread, the
+/// measured ones and any a system runs behind them.
+pub fn process_cpu_ns() -> u64 {
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage; the call only writes it.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     if rc != 0 {
         return 0;
     }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    ns(ru.ru_utime) + ns(ru.ru_stime)
 }
 
 fn new_hist() -> Histogram<u64> {
@@ -233,7 +242,7 @@ pub struct Measured {
     pub measured_ops: u64,
     /// Ops of each thread (to continue its sequence in the next round).
     pub thread_ops: Vec<u64>,
-    /// CPU time the measured threads used per op (excludes time they were descheduled or blocked).
+    /// CPU time of the whole process during the case per measured op (excludes time descheduled or blocked).
     pub cpu_ns_per_op: f64,
     /// Ops of every thread.
     pub all_ops: u64,
@@ -245,18 +254,18 @@ pub struct Measured {
     pub io: [u64; 3],
 }
 
-/// Runs `case` on `sys` for `duration`: one sequence per thread; for `scan`, thread 0 is the measured hot reader
-/// and thread 1 the scanner.
+/// Runs round `round` of `case` on `sys` for `duration`: one op stream per thread (`ops.stream(round, thread)`);
+/// for `scan`, thread 0 is the measured hot reader and thread 1 the scanner.
 pub fn measure<S: System>(
     sys: &S,
     case: &CaseSpec,
-    seqs: &[Vec<u32>],
-    starts: &[usize],
+    ops: &CaseOps,
+    round: u64,
     read_kind: OpKind,
     duration: Duration,
     timer_ns: u64,
 ) -> Result<Measured> {
-    let threads = seqs.len();
+    let threads = case.threads;
     let stop = AtomicBool::new(false);
     let progress: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
     let barrier = Barrier::new(threads + 1);
@@ -268,23 +277,20 @@ pub fn measure<S: System>(
     sys.counters()
         .measured_below
         .store(u64::from(case.hot_pages), Ordering::Relaxed);
-    let (outs, before, after, start) = std::thread::scope(|s| {
-        let handles: Vec<_> = seqs
+    let (outs, before, after, start, process_cpu) = std::thread::scope(|s| {
+        let handles: Vec<_> = progress
             .iter()
-            .zip(&progress)
-            .zip(starts)
             .enumerate()
-            .map(|(thread, ((seq, progress), &start))| {
+            .map(|(thread, progress)| {
                 let (stop, barrier) = (&stop, &barrier);
-                s.spawn(move || -> Result<(u64, Histogram<u64>, Instant, u64)> {
+                s.spawn(move || -> Result<(u64, Histogram<u64>, Instant)> {
                     let worker = sys.worker();
                     barrier.wait();
                     let mut worker = worker?;
                     let mut ctx = ThreadCtx {
                         case,
                         thread,
-                        seq,
-                        start,
+                        stream: ops.stream(round, thread),
                         read_kind,
                         stop,
                         progress,
@@ -292,17 +298,16 @@ pub fn measure<S: System>(
                         ops: 0,
                         timer_ns,
                     };
-                    let cpu0 = thread_cpu_ns();
                     let r = worker.run(&mut ctx);
-                    let cpu = thread_cpu_ns().saturating_sub(cpu0);
                     if r.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
-                    r.map(|()| (ctx.ops, ctx.hist, Instant::now(), cpu))
+                    r.map(|()| (ctx.ops, ctx.hist, Instant::now()))
                 })
             })
             .collect();
         let before = sys.counters().snapshot();
+        let cpu0 = process_cpu_ns();
         barrier.wait();
         let start = Instant::now();
         let scanned = || progress.get(1).map_or(0, |p| p.load(Ordering::Relaxed));
@@ -323,15 +328,15 @@ pub fn measure<S: System>(
             .collect();
         // Every thread has stopped: the counters now cover exactly the ops counted.
         let after = sys.counters().snapshot();
-        (outs, before, after, start)
+        let cpu = process_cpu_ns().saturating_sub(cpu0);
+        (outs, before, after, start, cpu)
     });
     let mut hist = new_hist();
     let (mut measured_ops, mut all_ops, mut scan_ops) = (0u64, 0u64, 0u64);
-    let mut measured_cpu_ns = 0u64;
     let mut thread_ops = Vec::with_capacity(threads);
     let mut end = start;
     for (t, out) in outs.into_iter().enumerate() {
-        let (ops, h, thread_end, cpu) = out?;
+        let (ops, h, thread_end) = out?;
         thread_ops.push(ops);
         all_ops += ops;
         if t >= case.measured_threads() {
@@ -343,7 +348,6 @@ pub fn measure<S: System>(
             // Measured time ends with the measured threads (a checkpointer may finish its checkpoint later).
             end = end.max(thread_end);
             measured_ops += ops;
-            measured_cpu_ns += cpu;
             hist.add(&h).expect("histograms share bounds");
         }
     }
@@ -354,7 +358,7 @@ pub fn measure<S: System>(
         hist,
         measured_ops,
         thread_ops,
-        cpu_ns_per_op: measured_cpu_ns as f64 / measured_ops.max(1) as f64,
+        cpu_ns_per_op: process_cpu as f64 / measured_ops.max(1) as f64,
         all_ops,
         scan_ops_per_sec: is_scan.then(|| scan_ops as f64 / secs),
         seconds: secs,
@@ -424,12 +428,12 @@ mod tests {
     #[test]
     fn a_failing_access_fails_the_case_and_stops_every_thread() {
         let sys = flaky(1000);
-        let seqs: Vec<Vec<u32>> = (0..2).map(|t| (0..64).map(|p| (p + t) % 64).collect()).collect();
+        let c = case(2);
         let err = measure(
             &sys,
-            &case(2),
-            &seqs,
-            &[0, 0],
+            &c,
+            &CaseOps::new(&c, 1),
+            0,
             OpKind::Shared,
             Duration::from_secs(30),
             0,
@@ -443,23 +447,77 @@ mod tests {
     #[test]
     fn counts_ops_and_device_reads_of_the_case() {
         let sys = flaky(u64::MAX);
-        let seqs: Vec<Vec<u32>> = vec![(0..64).collect()];
-        let m = measure(
-            &sys,
-            &case(1),
-            &seqs,
-            &[5],
-            OpKind::Shared,
-            Duration::from_millis(30),
-            0,
-        )
-        .unwrap();
+        let c = case(1);
+        let ops = CaseOps::new(&c, 7);
+        let m = measure(&sys, &c, &ops, 2, OpKind::Shared, Duration::from_millis(30), 0).unwrap();
         assert!(m.measured_ops > 0 && m.measured_ops == m.all_ops);
         assert_eq!(m.thread_ops, vec![m.measured_ops]);
-        // Pages 0, 7, ..., 63 (10 of 64) count a read; the run started at index 5 of the cycle.
-        let expected: u64 = (0..m.measured_ops).filter(|i| (i + 5) % 64 % 7 == 0).count() as u64;
+        // The pages that are multiples of 7 count a read; the run drew round 2's stream of thread 0.
+        let mut s = ops.stream(2, 0);
+        let expected = (0..m.measured_ops).filter(|_| s.next_op().is_multiple_of(7)).count() as u64;
         assert_eq!(m.io[0], expected);
         assert_eq!(m.io[0], m.io[1], "every page is measured in a hit case");
         assert!(m.ops_per_sec > 0.0 && !m.hist.is_empty());
+    }
+
+    #[test]
+    fn systems_take_turns_within_each_round() {
+        let order = interleaved(3, 4);
+        assert_eq!(order.len(), 12);
+        for (round, chunk) in order.chunks(3).enumerate() {
+            let mut systems: Vec<usize> = chunk
+                .iter()
+                .map(|&(r, s)| {
+                    assert_eq!(r, round);
+                    s
+                })
+                .collect();
+            systems.sort_unstable();
+            assert_eq!(systems, [0, 1, 2], "round {round}: every system once");
+        }
+        // No system always goes first (the first of a round pays for what the last one left in the caches).
+        let firsts: Vec<usize> = order.chunks(3).map(|c| c[0].1).collect();
+        assert_eq!(firsts, [0, 1, 2, 0]);
+        assert!(interleaved(0, 3).is_empty());
+    }
+
+    /// The loop behind every system's run draws new ops for as long as it runs: over many pages, the distinct
+    /// pages it visits grow with the ops it makes (a replayed list of 2^18 ops capped them at 2^18).
+    #[test]
+    fn replay_keeps_drawing_new_pages() {
+        let mut c = case(1);
+        c.pages = 1 << 28;
+        c.hot_pages = c.pages;
+        let ops = CaseOps::new(&c, 11);
+        let distinct = |n: u64| {
+            let stop = AtomicBool::new(false);
+            let progress = AtomicU64::new(0);
+            let mut ctx = ThreadCtx {
+                case: &c,
+                thread: 0,
+                stream: ops.stream(0, 0),
+                read_kind: OpKind::Shared,
+                stop: &stop,
+                progress: &progress,
+                hist: new_hist(),
+                ops: 0,
+                timer_ns: 0,
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut done = 0u64;
+            replay(&mut ctx, |page, _| {
+                seen.insert(page);
+                done += 1;
+                if done == n {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                Ok(())
+            })
+            .unwrap();
+            seen.len()
+        };
+        let (short, long) = (distinct(1 << 18), distinct(1 << 20));
+        assert!(short > (1 << 18) - 1000, "{short}");
+        assert!(long > 3 * (1 << 18), "{long}");
     }
 }

@@ -34,7 +34,7 @@ use workload::{Access, CaseSpec, Dist, Variant, Workload};
 pub enum WorkloadArg {
     /// Every page resident: optimistic, shared and exclusive access.
     Hit,
-    /// Data 10x the pool: random reads.
+    /// Data 32x the pool (hits about 3%): random reads.
     Miss,
     /// 80% reads, 20% writes over data 4x the pool.
     Mixed,
@@ -140,7 +140,7 @@ pub struct BenchArgs {
     /// Thread counts, e.g. 1,2,8 (default: hit 1,2; miss 1,2,8; mixed 1,2; scan is always 1 reader + 1 scanner).
     #[arg(long, value_parser = parse_thread_list)]
     threads: Option<ThreadList>,
-    /// Data pages (default: hit = frames, miss = 10x frames, mixed = 4x frames, scan range = 10x frames).
+    /// Data pages (default: hit = frames, miss = 32x frames, mixed = 4x frames, scan range = 10x frames).
     #[arg(long)]
     pages: Option<u32>,
     /// Pool frames (4 KiB pages) of every system [default: 8192, smoke: 64].
@@ -196,6 +196,9 @@ pub struct BenchArgs {
     #[command(flatten)]
     btree: btree::BtreeArgs,
 }
+
+/// Data pages per pool frame in the miss workload.
+const MISS_DATA_FACTOR: u32 = 32;
 
 /// The resolved plan.
 struct Plan {
@@ -279,7 +282,8 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
                 )
             }
             Workload::Miss => {
-                let pages = args.pages.unwrap_or(frames.saturating_mul(10));
+                // Large enough that hits are rare (about 1 in 32), so a miss row measures device reads.
+                let pages = args.pages.unwrap_or(frames.saturating_mul(MISS_DATA_FACTOR));
                 (
                     pages,
                     accesses(&[Access::Shared, Access::Batch]),
@@ -531,9 +535,7 @@ impl<'p> Runner<'p> {
     }
 
     fn run_case(&mut self, case: &CaseSpec, opened: &mut [Opened]) -> Result<()> {
-        let seqs: Vec<Vec<u32>> = (0..case.threads)
-            .map(|t| workload::sequence(case, self.plan.seed, t))
-            .collect();
+        let ops = workload::CaseOps::new(case, self.plan.seed);
         let read_kind = match case.access {
             Access::Optimistic => OpKind::Optimistic,
             Access::Exclusive => OpKind::Write,
@@ -543,35 +545,42 @@ impl<'p> Runner<'p> {
             .filter(|&i| opened[i].kind.runs(case) && opened[i].writer == case.variant.background_writer())
             .collect();
         let mut rounds: Vec<Vec<driver::Measured>> = mine.iter().map(|_| Vec::new()).collect();
-        // Each system's position in each thread's sequence: every round continues where its last one stopped.
-        let mut cursors: Vec<Vec<usize>> = mine.iter().map(|_| vec![0; case.threads]).collect();
-        for _ in 0..self.plan.repeat {
-            for (slot, &i) in mine.iter().enumerate() {
-                let o = &mut opened[i];
-                self.pb.set_message(format!(
-                    "{} {} {} {} threads={}",
-                    case.workload.name(),
+        // Systems take turns within each round (the first to run rotates), so a drift of the machine's speed
+        // over minutes touches every system alike; each round draws its own streams.
+        for (round, slot) in driver::interleaved(mine.len(), self.plan.repeat) {
+            let i = mine[slot];
+            let o = &mut opened[i];
+            self.pb.set_message(format!(
+                "{} {} {} {} threads={}",
+                case.workload.name(),
+                o.kind.name(),
+                case.access.name(),
+                case.dist,
+                case.threads
+            ));
+            let m = (o.run)(case, &ops, round as u64, read_kind).with_context(|| {
+                format!(
+                    "{} on {} {} {} threads={}",
                     o.kind.name(),
+                    case.workload.name(),
                     case.access.name(),
                     case.dist,
                     case.threads
-                ));
-                let m = (o.run)(case, &seqs, &cursors[slot], read_kind).with_context(|| {
-                    format!(
-                        "{} on {} {} {} threads={}",
-                        o.kind.name(),
-                        case.workload.name(),
-                        case.access.name(),
-                        case.dist,
-                        case.threads
-                    )
-                })?;
-                for (c, &ops) in cursors[slot].iter_mut().zip(&m.thread_ops) {
-                    *c = (*c + ops as usize) % workload::SEQ_LEN;
-                }
-                rounds[slot].push(m);
-                self.pb.inc(1);
+                )
+            })?;
+            if case.workload == Workload::Hit && m.io[0] > 0 {
+                bail!(
+                    "{} missed {} times in the hit case {} {} threads={}: every page must stay resident \
+                         there (its row would measure misses)",
+                    o.kind.name(),
+                    m.io[0],
+                    case.access.name(),
+                    case.dist,
+                    case.threads
+                );
             }
+            rounds[slot].push(m);
+            self.pb.inc(1);
         }
         for (slot, &i) in mine.iter().enumerate() {
             let mut ms = std::mem::take(&mut rounds[slot]);
@@ -605,6 +614,11 @@ impl<'p> Runner<'p> {
                 features: variant::Features::of(case.variant, is_bufpool, &m.thread_ops, m.seconds),
                 tuples: None,
                 pool_fraction: None,
+                durability: None,
+                syncs_per_op: None,
+                memory_bytes: None,
+                file_pages: None,
+                tree_bytes_per_tuple: None,
             });
         }
         Ok(())
@@ -730,7 +744,13 @@ impl<'p> Runner<'p> {
             SystemKind::QuickCache => {
                 let f = self.raw(kind)?;
                 let direct = f.direct;
-                let sys = systems::quick_cache::QuickCache::new(f, frames, seed);
+                let capacity = if first.workload == Workload::Hit {
+                    let pages = first.pages as usize;
+                    pages + pages * systems::quick_cache::HIT_SLACK_PERCENT / 100
+                } else {
+                    frames
+                };
+                let sys = systems::quick_cache::QuickCache::new(f, capacity, seed);
                 opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
         };
@@ -739,8 +759,8 @@ impl<'p> Runner<'p> {
     }
 }
 
-/// Runs one case on an opened system: `(case, per-thread sequences, how reads are made)`.
-type CaseRun = Box<dyn FnMut(&CaseSpec, &[Vec<u32>], &[usize], OpKind) -> Result<driver::Measured>>;
+/// Runs one case on an opened system: `(case, its op streams, round, how reads are made)`.
+type CaseRun = Box<dyn FnMut(&CaseSpec, &workload::CaseOps, u64, OpKind) -> Result<driver::Measured>>;
 
 /// A system opened and warmed for one workload.
 struct Opened {
@@ -771,12 +791,12 @@ fn opened<S: System + 'static>(
         kind,
         direct,
         writer: false,
-        run: Box::new(move |case, seqs, starts, read_kind| {
+        run: Box::new(move |case, ops, round, read_kind| {
             if case.workload == Workload::Scan {
                 // Every scan round starts with the hot set resident, whatever the last round's scan evicted.
                 warm_up(&sys, case, seed)?;
             }
-            let m = measure(&sys, case, seqs, starts, read_kind, duration, timer_ns)?;
+            let m = measure(&sys, case, ops, round, read_kind, duration, timer_ns)?;
             check(&sys)?;
             Ok(m)
         }),
@@ -787,8 +807,9 @@ fn no_check<S>(_: &S) -> Result<()> {
     Ok(())
 }
 
-/// Salt of the warm-up sequences, so no measured sequence starts with pages the warm-up just loaded.
-const WARM_SALT: u64 = 0x3a9d_77e1_c0ff_ee00;
+/// The round number of the warm-up streams (no measured round has it), so no measured stream starts with pages
+/// the warm-up just loaded.
+const WARM_ROUND: u64 = u64::MAX;
 
 /// Brings a freshly opened system to the workload's steady state with accesses outside the measured sequences:
 /// hit and checkpoint read every page; miss runs `frames` ops and mixed `2 x frames` ops (reads and writes, so dirty pages are
@@ -800,8 +821,10 @@ fn warm_up<S: System>(sys: &S, case: &CaseSpec, seed: u64) -> Result<()> {
         Workload::Scan => (0..2 * case.hot_pages).try_for_each(|i| w.op(i % case.hot_pages, OpKind::Shared)),
         Workload::Miss | Workload::Mixed => {
             let n = case.frames as usize * if case.workload == Workload::Mixed { 2 } else { 1 };
-            let seq = workload::sequence(case, seed ^ WARM_SALT, 0);
-            seq.iter().cycle().take(n).try_for_each(|&op| {
+            let ops = workload::CaseOps::new(case, seed);
+            let mut stream = ops.stream(WARM_ROUND, 0);
+            (0..n).try_for_each(|_| {
+                let op = stream.next_op();
                 let kind = if op & workload::OP_WRITE != 0 {
                     OpKind::Write
                 } else {

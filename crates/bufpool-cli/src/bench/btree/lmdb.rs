@@ -1,19 +1,27 @@
 //! LMDB (through the `heed` crate) as a benchmarked system: one unnamed database of `Bytes -> Bytes` in an
 //! environment directory.
 //!
-//! LMDB maps its file and reads through the OS page cache; it has no cache of its own to bound, so it is compared
-//! in memory only. Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
-//! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`. Runs: `WRITE_MAP | NO_SYNC`, each write its
-//! own transaction; each reader keeps a read transaction for [`READS_PER_TXN`] reads (or until it writes).
+//! LMDB maps its file and reads through the OS page cache; it has no cache of its own. Out of memory it is bounded
+//! much as redb is: while a case runs, every few milliseconds, if more of its file than the pool's budget is
+//! resident, [`Lmdb::tick`] drops its map's pages from the process (`madvise(DONTNEED)`) and its file from the
+//! OS page cache (`posix_fadvise(DONTNEED)`), so its reads reach the device. (It then refills from nothing: on
+//! average it holds less than the budget.) Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
+//! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`. Runs: `WRITE_MAP | NO_SYNC`; each write its
+//! own transaction (`nondurable-autocommit`), followed by `mdb_env_sync` (`durable`: what LMDB's synchronous
+//! commit does with `WRITE_MAP`), or a thread's N writes in one transaction then `mdb_env_sync` (`batch:N`);
+//! each reader keeps a read transaction for [`READS_PER_TXN`] reads (or until it writes).
 
+use std::fs::File;
 use std::ops::Bound;
+use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
-use super::driver::{check_scan, KvStore, KvWorker, Loader};
+use super::driver::{check_scan, Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
 
 /// Tuples per write transaction during the load.
@@ -27,11 +35,21 @@ type Db<'e> = Database<'e, Bytes, Bytes>;
 /// An open LMDB environment holding one unnamed database.
 pub struct Lmdb {
     env: Env<WithoutTls>,
+    /// Our own handle on the data file and LMDB's map of it `(address, length)`, to evict it from memory
+    /// (`None`: leave it alone).
+    evict: Option<(File, usize, usize)>,
+    /// Out of memory: the bytes of its file LMDB may keep resident (the pool's budget); evicted above it.
+    budget_bytes: u64,
+    dir: std::path::PathBuf,
+    /// Durable commits of the runs so far.
+    syncs: AtomicU64,
 }
 
 impl Lmdb {
-    /// Opens (or creates) the environment in `dir` with a map of `map_bytes`; `load` selects the load flags.
-    pub fn open(dir: &Path, map_bytes: usize, load: bool) -> Result<Lmdb> {
+    /// Opens (or creates) the environment in `dir` with a map of `map_bytes`; `load` selects the load flags;
+    /// `budget_bytes` (out of memory) bounds what of its file it may keep resident while cases run.
+    pub fn open(dir: &Path, map_bytes: usize, load: bool, budget_bytes: Option<u64>) -> Result<Lmdb> {
+        let out_of_memory = budget_bytes.is_some();
         std::fs::create_dir_all(dir)?;
         let mut flags = EnvFlags::WRITE_MAP | EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD;
         if load {
@@ -53,7 +71,24 @@ impl Lmdb {
                 .map(CommitOrAbort::<_, ()>::Commit)
         })
         .map_err(|e: heed::Error| e)?;
-        Ok(Lmdb { env })
+        let evict = if out_of_memory {
+            let data = dir.join("data.mdb");
+            // LMDB reports its map's address only for a fixed map (`me_mapaddr`), so find it in our own maps.
+            let (addr, len) = mapping_of(&data)
+                .with_context(|| format!("finding LMDB's map of {} in /proc/self/maps", data.display()))?;
+            Some((File::open(&data)?, addr, len))
+        } else {
+            None
+        };
+        let sys = Lmdb {
+            env,
+            evict,
+            dir: dir.to_path_buf(),
+            budget_bytes: budget_bytes.unwrap_or(u64::MAX),
+            syncs: AtomicU64::new(0),
+        };
+        sys.tick();
+        Ok(sys)
     }
 
     /// A handle on the database.
@@ -88,10 +123,39 @@ impl Lmdb {
         })
     }
 
+    /// Live pages of the database (branch, leaf and overflow pages), not the map's free space.
+    pub fn live_pages(&self) -> Result<u64> {
+        let db = self.db()?;
+        let rtxn = self.env.read_txn()?;
+        let st = db.stat(&rtxn)?;
+        Ok((st.branch_pages + st.leaf_pages + st.overflow_pages) as u64 * u64::from(st.page_size) / 4096)
+    }
+
     /// Bytes of the data file in `dir`.
     pub fn file_bytes(dir: &Path) -> Result<u64> {
         Ok(std::fs::metadata(dir.join("data.mdb"))?.len())
     }
+}
+
+/// The `(address, length)` of this process's mapping of `path` (the first, if several), from /proc/self/maps.
+fn mapping_of(path: &Path) -> Result<(usize, usize)> {
+    let want = std::fs::canonicalize(path)?;
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    for line in maps.lines() {
+        // `start-end perms offset dev inode path`
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(file)) = (fields.next(), fields.nth(4)) else {
+            continue;
+        };
+        if Path::new(file) != want {
+            continue;
+        }
+        if let Some((a, b)) = range.split_once('-') {
+            let (a, b) = (usize::from_str_radix(a, 16)?, usize::from_str_radix(b, 16)?);
+            return Ok((a, b - a));
+        }
+    }
+    anyhow::bail!("no mapping of {} found", want.display())
 }
 
 /// Loads LMDB in transactions of [`LOAD_TXN_TUPLES`].
@@ -129,13 +193,47 @@ impl Loader for LmdbLoader<'_> {
 impl KvStore for Lmdb {
     type Worker<'a> = LmdbWorker<'a>;
 
-    fn worker(&self) -> Result<LmdbWorker<'_>> {
+    fn worker(&self, durability: Durability) -> Result<LmdbWorker<'_>> {
         Ok(LmdbWorker {
             lmdb: self,
             db: self.db()?,
             txn: None,
             reads: 0,
+            durability,
+            batch: None,
+            writes: 0,
         })
+    }
+
+    fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.sync()
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        // LMDB's cache is its file's pages in the OS page cache (its map shares them).
+        super::driver::resident_bytes(&self.dir.join("data.mdb"))
+    }
+
+    fn tick(&self) {
+        let Some((f, addr, len)) = &self.evict else {
+            return;
+        };
+        // Like a cache of the budget's size (roughly: everything goes when it is exceeded, and it refills).
+        if self.memory_bytes() <= self.budget_bytes {
+            return;
+        }
+        // SAFETY: plain syscalls. The range is LMDB's own shared file mapping, which stays mapped while `env`
+        // lives (the map is never resized here); MADV_DONTNEED on a shared file mapping only drops this process's
+        // page table entries (the next access faults the page in again from the file), it never discards data.
+        // A failure only leaves pages in memory.
+        unsafe {
+            libc::madvise(*addr as *mut libc::c_void, *len, libc::MADV_DONTNEED);
+            libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        }
     }
 }
 
@@ -145,6 +243,18 @@ pub struct LmdbWorker<'a> {
     db: Db<'a>,
     txn: Option<RoTxn<'a, WithoutTls>>,
     reads: u32,
+    durability: Durability,
+    /// `batch:N`: the open write transaction of this thread's current batch.
+    batch: Option<RwTxn<'a>>,
+    writes: u64,
+}
+
+impl LmdbWorker<'_> {
+    fn sync(&self) -> Result<()> {
+        self.lmdb.env.force_sync()?;
+        self.lmdb.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl<'a> LmdbWorker<'a> {
@@ -180,12 +290,31 @@ impl KvWorker for LmdbWorker<'_> {
     }
 
     fn put(&mut self, id: u64, version: u64) -> Result<()> {
-        // A thread may not hold a read transaction while it waits for the writer lock (it would pin old pages
-        // for no reason): drop it first.
+        // A thread should not hold a read transaction while it waits for the writer lock (it would pin old
+        // pages for no reason): drop it first.
         self.txn = None;
-        let mut w = self.lmdb.env.write_txn()?;
+        let mut w = match self.batch.take() {
+            Some(w) => w,
+            None => self.lmdb.env.write_txn()?,
+        };
         self.db.put(&mut w, &key(id), &value(id, version))?;
-        w.commit()?;
+        self.writes += 1;
+        match self.durability {
+            Durability::NondurableAutocommit => w.commit()?,
+            d if d.commits_after(self.writes) => {
+                w.commit()?;
+                self.sync()?;
+            }
+            _ => self.batch = Some(w),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(w) = self.batch.take() {
+            w.commit()?;
+            self.sync()?;
+        }
         Ok(())
     }
 

@@ -2,11 +2,15 @@
 //! runs side by side with redb and LMDB on the same tuples, the same pre-generated op sequences and, where the
 //! peer can be bounded, the same memory.
 //!
-//! Plan of a run: for each system in turn (bufpool-btree first, since its tree size sets everyone's memory),
-//! load `--tuples` tuples into a fresh directory (the load row), then for each `--pool-fraction` F reopen it with
-//! `F x (bufpool-btree's data file size)` bytes of cache, warm it (one full scan plus a few random lookups), and
-//! measure each case: lookups by `get` and by `get_many`, then YCSB C, B, A, F, E (writes last, inserts at the
-//! very end). LMDB has no cache of its own (the OS page cache is its cache), so it runs only at F >= 1.
+//! Plan of a run: load `--tuples` tuples into each system's own directory (bufpool-btree first, since its tree
+//! size sets everyone's memory; `--load-order` random or ascending keys; the load rows), then for each
+//! `--pool-fraction` F open every system with `F x (bufpool-btree's data file size)` bytes of cache, warm each
+//! (one full scan plus a few random lookups), and measure each case: lookups by `get` and by `get_many`, then
+//! YCSB C, B, A, F, E (writes last, inserts at the very end), the write workloads once per `--durability` mode.
+//! Within a case the systems take turns round by round (the first to run rotates), so they meet the same
+//! machine; each round draws distinct op streams. Out of memory, redb's file and LMDB's map are evicted from
+//! memory every 2 ms (bufpool-btree's pool is bounded by its frames and O_DIRECT); every row reports the memory
+//! each system held.
 //!
 //! Module map: `tuple.rs` (keys and self-checking values), `ops.rs` (YCSB mixes, scrambled Zipfian, sequences),
 //! `driver.rs` (the `KvStore`/`KvWorker` traits, load and case measurement), `ours.rs`, `redb_sys.rs`,
@@ -21,6 +25,9 @@ mod redb_sys;
 mod report;
 mod tuple;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -31,8 +38,8 @@ use anyhow::{bail, Context, Result};
 use super::report::{CaseResult, Unavailable};
 use super::workload::Dist;
 use super::{BenchArgs, WorkloadArg};
-use driver::{KvStore, KvWorker, Measured, Mode};
-use ops::{KeyChooser, Ycsb};
+use driver::{Durability, KvStore, KvWorker, Measured, Mode};
+use ops::{KeyChooser, OpStream, Ycsb};
 
 /// A B+tree system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,6 +103,48 @@ fn parse_fractions(s: &str) -> Result<Fractions, String> {
     Ok(Fractions(out))
 }
 
+/// A comma-separated list of durability modes.
+#[derive(Clone, Debug)]
+pub struct DurabilityList(Vec<Durability>);
+
+fn parse_durability_list(s: &str) -> Result<DurabilityList, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let d = Durability::parse(part)?;
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(DurabilityList(out))
+}
+
+/// The order in which the load inserts the tuples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadOrder {
+    /// Tuple ids in order: keys at random places of the key space (as YCSB's hashed keys).
+    Random,
+    /// Keys in ascending order (as vmcache and LeanStore load): every insert appends to the last leaf.
+    Ascending,
+}
+
+impl LoadOrder {
+    fn name(self) -> &'static str {
+        match self {
+            LoadOrder::Random => "random",
+            LoadOrder::Ascending => "ascending",
+        }
+    }
+
+    /// The tuple ids `0..tuples` in load order.
+    fn ids(self, tuples: u64) -> Vec<u64> {
+        let mut ids: Vec<u64> = (0..tuples).collect();
+        if self == LoadOrder::Ascending {
+            ids.sort_unstable_by_key(|&id| tuple::key(id));
+        }
+        ids
+    }
+}
+
 /// Options of the B+tree workloads (flattened into `bufpool bench`'s arguments).
 #[derive(clap::Args, Debug)]
 pub struct BtreeArgs {
@@ -112,6 +161,15 @@ pub struct BtreeArgs {
     /// B+tree workloads: systems, e.g. bufpool-btree,redb (default: bufpool-btree,redb,lmdb).
     #[arg(long, value_parser = parse_kv_list)]
     btree_systems: Option<KvList>,
+    /// B+tree workloads: how writes commit, comma-separated: nondurable-autocommit (each write atomic and
+    /// visible, durable only at a later sync), durable (each write durable when it returns), batch:N (each
+    /// thread's N writes per durable commit); write workloads run once per mode
+    /// [default: nondurable-autocommit,durable,batch:64].
+    #[arg(long, value_parser = parse_durability_list)]
+    durability: Option<DurabilityList>,
+    /// B+tree workloads: the load inserts keys in random or ascending order.
+    #[arg(long, value_enum, default_value = "random")]
+    load_order: LoadOrder,
 }
 
 /// One B+tree workload.
@@ -154,6 +212,8 @@ struct Case {
     ycsb: Option<Ycsb>,
     dist: Dist,
     threads: usize,
+    /// How writes commit; `None` for a case that does not write.
+    durability: Option<Durability>,
 }
 
 /// The resolved plan of a B+tree run.
@@ -165,6 +225,7 @@ struct Plan {
     duration: Duration,
     repeat: usize,
     seed: u64,
+    load_order: LoadOrder,
 }
 
 fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
@@ -194,6 +255,16 @@ fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
         bail!("--batch must be in 1..=4096, got {batch}");
     }
     let threads = args.threads.as_ref().map_or(vec![1, 2], |t| t.0.clone());
+    let durabilities = b.durability.as_ref().map_or_else(
+        || {
+            vec![
+                Durability::NondurableAutocommit,
+                Durability::Durable,
+                Durability::Batch(64),
+            ]
+        },
+        |d| d.0.clone(),
+    );
     let mut cases = Vec::new();
     for s in sel.iter().map(|s| s.0) {
         match s {
@@ -209,21 +280,30 @@ fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
                             ycsb: None,
                             dist,
                             threads: t,
+                            durability: None,
                         });
                     }
                 }
             }
             Sel::Ycsb(w) => {
                 let dist = args.dist.unwrap_or(Dist::Zipf(0.99));
-                for &t in &threads {
-                    cases.push(Case {
-                        workload: w.name(),
-                        access: w.letter(),
-                        mode: Mode::Ycsb,
-                        ycsb: Some(w),
-                        dist,
-                        threads: t,
-                    });
+                let modes: Vec<Option<Durability>> = if w.writes() {
+                    durabilities.iter().copied().map(Some).collect()
+                } else {
+                    vec![None]
+                };
+                for &durability in &modes {
+                    for &t in &threads {
+                        cases.push(Case {
+                            workload: w.name(),
+                            access: w.letter(),
+                            mode: Mode::Ycsb,
+                            ycsb: Some(w),
+                            dist,
+                            threads: t,
+                            durability,
+                        });
+                    }
                 }
             }
         }
@@ -237,6 +317,7 @@ fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
         duration: Duration::from_secs_f64(seconds),
         repeat: args.repeat as usize,
         seed: args.seed,
+        load_order: b.load_order,
     })
 }
 
@@ -274,18 +355,31 @@ pub fn run(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Outcome> {
         timer_ns: driver::calibrate_timer(),
         choosers: HashMap::new(),
         ref_pages: None,
+        next_insert: HashMap::new(),
+        sizes: HashMap::new(),
     };
     r.note(format!(
-        "latency: 1 op (get_many: 1 batch) in {} timed; ns/op = threads / ops_per_sec; rd/op and wr/op are 4 KiB \
-         units of the process's storage traffic (/proc/self/io)",
+        "latency: 1 op (get_many: 1 batch) in {} timed; ns/op = threads / ops_per_sec; cpu/op is the whole \
+         process's CPU time (getrusage) per op; rd/op and wr/op are 4 KiB units of the process's storage traffic \
+         (/proc/self/io)",
         driver::SAMPLE_EVERY
     ));
+    r.note(
+        "syncs/op: bufpool-btree's log fsyncs (commits, group-shared, and WAL-rule flushes); redb's and LMDB's \
+         durable commits (each one or more fsync/msync of their files)"
+            .into(),
+    );
+    let mut loaded = Vec::new();
     for &kind in &plan.systems {
         let sdir = dir.path().join(kind.name());
-        r.system(kind, &sdir)
-            .with_context(|| format!("{} on the B+tree workloads", kind.name()))?;
-        // Free the disk before the next system loads.
-        let _ = std::fs::remove_dir_all(&sdir);
+        r.load(kind, &sdir)
+            .with_context(|| format!("loading {}", kind.name()))?;
+        loaded.push((kind, sdir));
+    }
+    if !plan.cases.is_empty() {
+        for &f in &plan.fractions {
+            r.fraction(&loaded, f)?;
+        }
     }
     // The hardware's share of an in-memory lookup: the latency of one dependent load over as much memory as the
     // tree occupies, measured in this run (the lookup's serial cache misses cannot each be faster than this).
@@ -347,6 +441,47 @@ struct Runner<'p> {
     choosers: HashMap<String, KeyChooser>,
     /// bufpool-btree's data pages: every system's memory is a fraction of this.
     ref_pages: Option<u64>,
+    /// The next id each system's inserts take: past every id of the load and of earlier inserts, at every pool
+    /// fraction, so YCSB E's inserts are always inserts.
+    next_insert: HashMap<KvKind, u64>,
+    /// Each loaded system's `(live pages, file pages)`.
+    sizes: HashMap<KvKind, (u64, u64)>,
+}
+
+/// A system opened at one pool fraction.
+enum Open {
+    Ours(ours::Ours),
+    Redb(redb_sys::RedbSys),
+    Lmdb(lmdb::Lmdb),
+}
+
+impl Open {
+    fn kind(&self) -> KvKind {
+        match self {
+            Open::Ours(_) => KvKind::Ours,
+            Open::Redb(_) => KvKind::Redb,
+            Open::Lmdb(_) => KvKind::Lmdb,
+        }
+    }
+
+    fn close(self) -> Result<()> {
+        match self {
+            Open::Ours(s) => s.close(),
+            Open::Redb(s) => s.sync(),
+            Open::Lmdb(s) => s.sync(),
+        }
+    }
+}
+
+/// Dispatches `$body` on the concrete system inside an [`Open`].
+macro_rules! with_open {
+    ($open:expr, $s:ident => $body:expr) => {
+        match $open {
+            Open::Ours($s) => $body,
+            Open::Redb($s) => $body,
+            Open::Lmdb($s) => $body,
+        }
+    };
 }
 
 impl Runner<'_> {
@@ -357,107 +492,184 @@ impl Runner<'_> {
         }
     }
 
-    /// Loads `kind` into `dir`, then measures every case at every pool fraction.
-    fn system(&mut self, kind: KvKind, dir: &Path) -> Result<()> {
+    /// Loads `kind` into `dir` (the load row).
+    fn load(&mut self, kind: KvKind, dir: &Path) -> Result<()> {
         let tuples = self.plan.tuples;
+        let ids = self.plan.load_order.ids(tuples);
         let load_pages = estimate_pages(tuples) * 13 / 10;
         eprintln!("{}: loading {tuples} tuples", kind.name());
         let t = Instant::now();
-        let (m, data_pages) = match kind {
+        let (mut m, file_pages, live_pages) = match kind {
             KvKind::Ours => {
                 let mut sys = ours::Ours::open(dir, load_pages as usize)?;
-                let m = driver::load(&mut sys, tuples, self.timer_ns, |_| {})?;
-                sys.check(tuples)?;
+                let syncs0 = sys.syncs();
+                let mut m = driver::load(&mut sys, &ids, self.timer_ns, |_| {})?;
+                m.syncs = sys.syncs() - syncs0;
+                let live = sys.check(tuples)?;
                 let pages = sys.file_pages()?;
                 sys.close()?;
-                (m, pages)
+                (m, pages, live)
             }
             KvKind::Redb => {
                 let sys = redb_sys::RedbSys::open(dir, (load_pages * PAGE) as usize, false)?;
-                let m = driver::load(&mut sys.loader(), tuples, self.timer_ns, |_| {})?;
+                let mut m = driver::load(&mut sys.loader(), &ids, self.timer_ns, |_| {})?;
+                // One durable commit at the end (the others are Durability::None).
+                m.syncs = 1;
+                let live = sys.live_pages()?;
                 drop(sys);
-                (m, redb_sys::RedbSys::file_bytes(dir)?.div_ceil(PAGE))
+                (m, redb_sys::RedbSys::file_bytes(dir)?.div_ceil(PAGE), live)
             }
             KvKind::Lmdb => {
-                let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), true)?;
-                let m = driver::load(&mut sys.loader()?, tuples, self.timer_ns, |_| {})?;
+                let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), true, None)?;
+                let mut m = driver::load(&mut sys.loader()?, &ids, self.timer_ns, |_| {})?;
+                // One force_sync at the end (the commits are NO_SYNC).
+                m.syncs = 1;
+                let live = sys.live_pages()?;
                 drop(sys);
-                (m, lmdb::Lmdb::file_bytes(dir)?.div_ceil(PAGE))
+                (m, lmdb::Lmdb::file_bytes(dir)?.div_ceil(PAGE), live)
             }
         };
         eprintln!(
-            "{}: loaded in {:.1} s, {data_pages} pages ({:.0} MiB)",
+            "{}: loaded in {:.1} s, {live_pages} live pages ({:.0} MiB), file {file_pages} pages",
             kind.name(),
             t.elapsed().as_secs_f64(),
-            (data_pages * PAGE) as f64 / (1 << 20) as f64
+            (live_pages * PAGE) as f64 / (1 << 20) as f64
         );
         if kind == KvKind::Ours {
-            self.ref_pages = Some(data_pages);
+            self.ref_pages = Some(file_pages);
         }
-        let ref_pages = self.ref_pages.unwrap_or(data_pages);
+        let ref_pages = self.ref_pages.unwrap_or(file_pages);
         let load_frames = if kind == KvKind::Lmdb { 0 } else { load_pages };
+        m.memory_bytes = load_frames * PAGE;
         self.out.results.push(report::row(
             &report::RowSpec {
                 workload: "btree-load",
                 system: kind.name(),
                 access: "load",
-                dist: "sequential-ids".into(),
+                dist: format!("{}-keys", self.plan.load_order.name()),
                 threads: 1,
-                pages: data_pages,
+                pages: live_pages,
+                file_pages,
                 frames: load_frames,
                 tuples,
                 pool_fraction: load_frames as f64 / ref_pages.max(1) as f64,
+                durability: "bulk".into(),
             },
             &m,
         ));
-        if self.plan.cases.is_empty() {
-            return Ok(());
-        }
-        for &f in &self.plan.fractions.clone() {
-            let frames = ((f * ref_pages as f64).ceil() as u64).max(16);
-            let oom = f < 1.0;
-            let spec = |c: &Case| report::RowSpec {
-                workload: c.workload,
-                system: kind.name(),
-                access: c.access,
-                dist: c.dist.to_string(),
-                threads: c.threads,
-                pages: data_pages,
-                frames,
-                tuples,
-                pool_fraction: f,
+        self.next_insert.insert(kind, tuples * 2);
+        self.sizes.insert(kind, (live_pages, file_pages));
+        Ok(())
+    }
+
+    /// Opens every loaded system with `f x` bufpool-btree's data size of memory and measures every case, the
+    /// systems taking turns within each round.
+    fn fraction(&mut self, loaded: &[(KvKind, std::path::PathBuf)], f: f64) -> Result<()> {
+        let tuples = self.plan.tuples;
+        let ref_pages = self.ref_pages.unwrap_or(estimate_pages(tuples));
+        let frames = ((f * ref_pages as f64).ceil() as u64).max(16);
+        let oom = f < 1.0;
+        eprintln!("pool fraction {f} ({frames} pages)");
+        let mut open = Vec::new();
+        for (kind, dir) in loaded {
+            let o = match kind {
+                KvKind::Ours => Open::Ours(ours::Ours::open(dir, frames as usize)?),
+                KvKind::Redb => Open::Redb(redb_sys::RedbSys::open(dir, (frames * PAGE) as usize, oom)?),
+                KvKind::Lmdb => Open::Lmdb(lmdb::Lmdb::open(
+                    dir,
+                    self.lmdb_map_bytes(),
+                    false,
+                    oom.then_some(frames * PAGE),
+                )?),
             };
-            eprintln!("{}: pool fraction {f} ({frames} pages)", kind.name());
-            match kind {
-                KvKind::Ours => {
-                    let sys = ours::Ours::open(dir, frames as usize)?;
-                    self.cases(&sys, frames, &spec)?;
-                    sys.close()?;
-                }
-                KvKind::Redb => {
-                    let sys = redb_sys::RedbSys::open(dir, (frames * PAGE) as usize, oom)?;
-                    if oom {
-                        self.note(
-                            "redb out of memory: its cache is set to the pool's bytes and its file is evicted from \
-                             the OS page cache every 2 ms while a case runs (posix_fadvise DONTNEED)"
-                                .into(),
-                        );
-                    }
-                    self.cases(&sys, frames, &spec)?;
-                    sys.sync()?;
-                }
-                KvKind::Lmdb if oom => {
-                    self.note(format!(
-                        "lmdb: skipped at pool fraction {f}: LMDB's cache is the OS page cache, which cannot be \
-                         bounded here; LMDB is compared in memory only"
-                    ));
-                }
-                KvKind::Lmdb => {
-                    let sys = lmdb::Lmdb::open(dir, self.lmdb_map_bytes(), false)?;
-                    self.cases(&sys, frames, &spec)?;
-                    sys.sync()?;
-                }
-            }
+            let t = Instant::now();
+            with_open!(&o, s => self.warm(s, frames)).with_context(|| format!("warming {}", kind.name()))?;
+            eprintln!("  {} warmed in {:.1} s", kind.name(), t.elapsed().as_secs_f64());
+            open.push(o);
+        }
+        if oom {
+            self.note(
+                "out of memory: redb's cache is set to the pool's bytes and its file is evicted from the OS page \
+                 cache every 2 ms while a case runs (posix_fadvise DONTNEED); LMDB (no cache of its own) has its \
+                 map dropped (madvise DONTNEED) and its file evicted likewise whenever more than the pool's bytes of \
+                 it are resident; fadvise DONTNEED also starts write-back of the peers' dirty pages, which their \
+                 out-of-memory write rows pay; the mem column is what each held"
+                    .into(),
+            );
+        }
+        for case in &self.plan.cases.clone() {
+            self.case(case, &open, f, frames)?;
+        }
+        for o in open {
+            let name = o.kind().name();
+            o.close().with_context(|| format!("closing {name}"))?;
+        }
+        Ok(())
+    }
+
+    /// Measures `case` on every system of `open`, `repeat` rounds, interleaved.
+    fn case(&mut self, case: &Case, open: &[Open], f: f64, frames: u64) -> Result<()> {
+        let keys = self.chooser(case.dist);
+        let durability = case.durability.unwrap_or(Durability::NondurableAutocommit);
+        let mut rounds: Vec<Vec<Measured>> = open.iter().map(|_| Vec::new()).collect();
+        for (round, slot) in crate::bench::driver::interleaved(open.len(), self.plan.repeat) {
+            let o = &open[slot];
+            let kind = o.kind();
+            let streams: Vec<OpStream<'_>> = (0..case.threads)
+                .map(|t| OpStream::new(&keys, case.ycsb, self.plan.seed, round as u64, case.threads, t))
+                .collect();
+            let next = AtomicU64::new(self.next_insert[&kind]);
+            let m = with_open!(o, s => driver::measure(
+                s,
+                case.mode,
+                streams,
+                durability,
+                self.plan.duration,
+                self.timer_ns,
+                &next
+            ))
+            .with_context(|| {
+                format!(
+                    "{} {} {} threads={}",
+                    kind.name(),
+                    case.workload,
+                    case.access,
+                    case.threads
+                )
+            })?;
+            self.next_insert.insert(kind, next.into_inner());
+            rounds[slot].push(m);
+        }
+        for (o, mut ms) in open.iter().zip(rounds) {
+            ms.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            let m = ms.swap_remove(ms.len() / 2);
+            let (pages, file_pages) = self.sizes[&o.kind()];
+            let row = report::row(
+                &report::RowSpec {
+                    workload: case.workload,
+                    system: o.kind().name(),
+                    access: case.access,
+                    dist: case.dist.to_string(),
+                    threads: case.threads,
+                    pages,
+                    file_pages,
+                    frames: if o.kind() == KvKind::Lmdb { 0 } else { frames },
+                    tuples: self.plan.tuples,
+                    pool_fraction: f,
+                    durability: case.durability.map_or_else(|| "read-only".into(), Durability::label),
+                },
+                &m,
+            );
+            eprintln!(
+                "  {} {} {} {} threads={}: {:.0} ops/s",
+                case.workload,
+                row.system,
+                case.access,
+                row.durability.as_deref().unwrap_or(""),
+                case.threads,
+                m.ops_per_sec
+            );
+            self.out.results.push(row);
         }
         Ok(())
     }
@@ -476,46 +688,22 @@ impl Runner<'_> {
             .clone()
     }
 
-    /// Warms `sys` and measures every case on it.
-    fn cases<S: KvStore>(&mut self, sys: &S, frames: u64, spec: &dyn Fn(&Case) -> report::RowSpec) -> Result<()> {
+    /// Warms `sys`: one full scan (checking the count) and a few random batches of lookups.
+    fn warm<S: KvStore>(&self, sys: &S, frames: u64) -> Result<()> {
         let tuples = self.plan.tuples;
-        let t = Instant::now();
-        let mut w = sys.worker()?;
+        let mut w = sys.worker(Durability::NondurableAutocommit)?;
         let found = w.scan_all()?;
         if found < tuples {
             bail!("a full scan found {found} tuples, {tuples} were loaded");
         }
         let warm = KeyChooser::new(Dist::Uniform, tuples);
-        let ids = ops::lookup_sequence(&warm, self.plan.seed ^ 0x3a9d_77e1, 1, 0);
-        for chunk in ids[..(frames as usize).clamp(1024, 20_000)].chunks(64) {
-            w.get_many(chunk)?;
-        }
-        drop(w);
-        eprintln!("  warmed in {:.1} s", t.elapsed().as_secs_f64());
-        // Inserted ids start past every id any earlier case could have used.
-        let next_insert = AtomicU64::new(tuples * 2);
-        for case in &self.plan.cases.clone() {
-            let keys = self.chooser(case.dist);
-            let seqs: Vec<Vec<u64>> = (0..case.threads)
-                .map(|t| match case.ycsb {
-                    Some(y) => ops::ycsb_sequence(y, &keys, self.plan.seed, case.threads, t),
-                    None => ops::lookup_sequence(&keys, self.plan.seed, case.threads, t),
-                })
-                .collect();
-            let mut rounds: Vec<Measured> = Vec::new();
-            for _ in 0..self.plan.repeat {
-                let m = driver::measure(sys, case.mode, &seqs, self.plan.duration, self.timer_ns, &next_insert)
-                    .with_context(|| format!("{} {} threads={}", case.workload, case.access, case.threads))?;
-                rounds.push(m);
-            }
-            rounds.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
-            let m = rounds.swap_remove(rounds.len() / 2);
-            let row = report::row(&spec(case), &m);
-            eprintln!(
-                "  {} {} {} threads={}: {:.0} ops/s",
-                case.workload, row.system, case.access, case.threads, m.ops_per_sec
-            );
-            self.out.results.push(row);
+        let mut ids = OpStream::new(&warm, None, self.plan.seed ^ 0x3a9d_77e1, u64::MAX, 1, 0);
+        let n = (frames as usize).clamp(1024, 20_000);
+        let mut batch = Vec::with_capacity(64);
+        for _ in 0..n.div_ceil(64) {
+            batch.clear();
+            batch.extend((0..64).map(|_| ids.next_id()));
+            w.get_many(&batch)?;
         }
         Ok(())
     }

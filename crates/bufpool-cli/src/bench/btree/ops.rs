@@ -1,25 +1,23 @@
 //! What the B+tree workloads do: the YCSB core workloads' operation mixes, the scrambled Zipfian key chooser, and
-//! the pre-generated per-thread operation sequences every system replays.
+//! the per-thread op streams ([`OpStream`]) every system draws from, on the fly: a run of any length keeps
+//! drawing new keys (a replayed list of 2^18 ops once made 50 M tuples look like the few pages it touched).
 //!
-//! Invariant: a sequence depends only on the seed, the case (workload, distribution, tuples, threads) and the
-//! thread's index, never on the system, so every system of a case is asked for the same tuples in the same order.
+//! Invariant: a stream depends only on the seed, the case (workload, distribution, tuples, threads), the round
+//! and the thread's index, never on the system, so every system of a round is asked for the same tuples in the
+//! same order; rounds draw distinct streams.
 
 use std::fmt;
 
-use crate::bench::workload::{Dist, Rng, Zipf};
+use crate::bench::workload::{mix, Dist, Rng, Zipf};
 
-/// Ops per pre-generated thread sequence; a thread that reaches the end starts over.
-pub const SEQ_LEN: usize = 1 << 18;
 /// Longest scan of YCSB E (its `maxscanlength`); lengths are uniform in `1..=SCAN_MAX`.
 pub const SCAN_MAX: u64 = 100;
 /// Bits of an encoded op that hold the tuple id.
 const ID_BITS: u32 = 48;
 /// Largest number of tuples a case may have.
 pub const TUPLES_MAX: u64 = 1 << ID_BITS;
-const KIND_SHIFT: u32 = 60;
-const LEN_SHIFT: u32 = ID_BITS;
 
-/// One YCSB operation, as encoded in a sequence.
+/// One YCSB operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Read tuple `id`.
@@ -32,34 +30,6 @@ pub enum Op {
     Scan(u64, u64),
     /// Insert a new tuple (its id is taken when the op runs).
     Insert,
-}
-
-impl Op {
-    /// The op's 64-bit encoding.
-    pub fn encode(self) -> u64 {
-        let (kind, id, len) = match self {
-            Op::Read(id) => (0, id, 0),
-            Op::Update(id) => (1, id, 0),
-            Op::ReadModifyWrite(id) => (2, id, 0),
-            Op::Scan(id, len) => (3, id, len),
-            Op::Insert => (4, 0, 0),
-        };
-        debug_assert!(id < TUPLES_MAX && len <= SCAN_MAX);
-        (kind << KIND_SHIFT) | (len << LEN_SHIFT) | id
-    }
-
-    /// Decodes [`Op::encode`]'s output.
-    #[inline]
-    pub fn decode(x: u64) -> Op {
-        let id = x & (TUPLES_MAX - 1);
-        match x >> KIND_SHIFT {
-            0 => Op::Read(id),
-            1 => Op::Update(id),
-            2 => Op::ReadModifyWrite(id),
-            3 => Op::Scan(id, (x >> LEN_SHIFT) & 0x7f),
-            _ => Op::Insert,
-        }
-    }
 }
 
 /// A YCSB core workload.
@@ -167,20 +137,50 @@ impl KeyChooser {
     }
 }
 
-fn stream(seed: u64, salt: u64, threads: usize, thread: usize) -> Rng {
-    Rng::new(seed ^ salt.wrapping_mul(0x1000_0000_01b3) ^ ((threads as u64) << 40) ^ ((thread as u64) << 48))
+impl Ycsb {
+    /// Whether the workload writes (its rows name a durability mode).
+    pub fn writes(self) -> bool {
+        self != Ycsb::C
+    }
 }
 
-/// Thread `thread`'s sequence of tuple ids to look up.
-pub fn lookup_sequence(keys: &KeyChooser, seed: u64, threads: usize, thread: usize) -> Vec<u64> {
-    let mut rng = stream(seed, 0x100c, threads, thread);
-    (0..SEQ_LEN).map(|_| keys.pick(&mut rng)).collect()
+/// One thread's endless stream of ops in one round of a case.
+pub struct OpStream<'k> {
+    rng: Rng,
+    keys: &'k KeyChooser,
+    ycsb: Option<Ycsb>,
 }
 
-/// Thread `thread`'s sequence of encoded ops of workload `w`.
-pub fn ycsb_sequence(w: Ycsb, keys: &KeyChooser, seed: u64, threads: usize, thread: usize) -> Vec<u64> {
-    let mut rng = stream(seed, 0x9c5b_0000 + w as u64, threads, thread);
-    (0..SEQ_LEN).map(|_| w.draw(&mut rng, keys).encode()).collect()
+impl<'k> OpStream<'k> {
+    /// Thread `thread` of `threads`, round `round`: lookups (`ycsb` `None`) or YCSB `ycsb`'s ops over `keys`.
+    pub fn new(keys: &'k KeyChooser, ycsb: Option<Ycsb>, seed: u64, round: u64, threads: usize, thread: usize) -> Self {
+        let salt = ycsb.map_or(0x100c, |w| 0x9c5b_0000 + w as u64);
+        let s = seed
+            ^ salt.wrapping_mul(0x1000_0000_01b3)
+            ^ ((threads as u64) << 40)
+            ^ ((thread as u64) << 48)
+            ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(7);
+        OpStream {
+            rng: Rng::new(mix(s)),
+            keys,
+            ycsb,
+        }
+    }
+
+    /// The next tuple id to look up.
+    #[inline]
+    pub fn next_id(&mut self) -> u64 {
+        self.keys.pick(&mut self.rng)
+    }
+
+    /// The next YCSB op (a lookup stream reads).
+    #[inline]
+    pub fn next_op(&mut self) -> Op {
+        match self.ycsb {
+            Some(w) => w.draw(&mut self.rng, self.keys),
+            None => Op::Read(self.next_id()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -188,28 +188,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ops_round_trip() {
-        for op in [
-            Op::Read(0),
-            Op::Update(TUPLES_MAX - 1),
-            Op::ReadModifyWrite(5),
-            Op::Scan(77, SCAN_MAX),
-            Op::Scan(1, 1),
-            Op::Insert,
-        ] {
-            assert_eq!(Op::decode(op.encode()), op);
-        }
-    }
-
-    #[test]
     fn mixes_have_their_shares() {
         let keys = KeyChooser::new(Dist::Uniform, 1000);
-        let seq = ycsb_sequence(Ycsb::B, &keys, 1, 1, 0);
-        let updates = seq.iter().filter(|&&x| matches!(Op::decode(x), Op::Update(_))).count();
+        let take = |w| {
+            let mut s = OpStream::new(&keys, Some(w), 1, 0, 1, 0);
+            (0..1 << 18).map(|_| s.next_op()).collect::<Vec<Op>>()
+        };
+        let seq = take(Ycsb::B);
+        let updates = seq.iter().filter(|x| matches!(x, Op::Update(_))).count();
         let share = updates as f64 / seq.len() as f64;
         assert!((0.04..0.06).contains(&share), "B updates {share}");
-        let seq = ycsb_sequence(Ycsb::E, &keys, 1, 1, 0);
-        assert!(seq.iter().all(|&x| match Op::decode(x) {
+        let seq = take(Ycsb::E);
+        assert!(seq.iter().all(|&x| match x {
             Op::Scan(id, len) => id < 1000 && (1..=SCAN_MAX).contains(&len),
             Op::Insert => true,
             _ => false,

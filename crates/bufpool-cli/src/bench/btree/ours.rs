@@ -4,14 +4,16 @@
 //! Load: `put` per tuple with no commit until the end (the log is written out as its buffer fills, never
 //! synced), then `commit` + `checkpoint`, so the load ends with the data durable in `tree.db`; a checkpoint also
 //! runs whenever the log passes [`LOAD_LOG_MAX`], to bound the log's size. Runs: reads are the tree's latch-free
-//! optimistic lookups; writes are `put`s that are never committed (no system syncs during runs).
+//! optimistic lookups; writes are `put`s, committed (`Tree::commit`: a log fsync shared by concurrent
+//! committers) after each one (`durable`), after every N of a thread's (`batch:N`), or never
+//! (`nondurable-autocommit`: the log is written as its buffer fills and synced only by the WAL rule).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use bufpool_btree::{open_dir, Options, Tree};
 
-use super::driver::{KvStore, KvWorker, Loader};
+use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
 
 /// Page size of the tree.
@@ -22,6 +24,10 @@ pub const LOAD_LOG_MAX: u64 = 1 << 30;
 /// The tree opened on a pool of its own.
 pub struct Ours {
     tree: Tree,
+    dir: std::path::PathBuf,
+    frames: usize,
+    /// Tuples inserted by the load so far.
+    loaded: u64,
 }
 
 impl Ours {
@@ -35,7 +41,12 @@ impl Ours {
             },
         )
         .with_context(|| format!("opening bufpool-btree in {}", dir.display()))?;
-        Ok(Ours { tree })
+        Ok(Ours {
+            tree,
+            dir: dir.to_path_buf(),
+            frames: frames.max(16),
+            loaded: 0,
+        })
     }
 
     /// Pages of the data file.
@@ -49,22 +60,29 @@ impl Ours {
         Ok(())
     }
 
-    /// Checks the tree's invariants and that it holds `tuples` entries.
-    pub fn check(&self, tuples: u64) -> Result<()> {
+    /// Checks the tree's invariants and that it holds `tuples` entries; returns its live pages (inner nodes and
+    /// leaves).
+    pub fn check(&self, tuples: u64) -> Result<u64> {
         let st = self.tree.check()?;
         anyhow::ensure!(
             st.entries as u64 == tuples,
             "bufpool-btree holds {} tuples, {tuples} were loaded",
             st.entries
         );
-        Ok(())
+        Ok((st.inner_nodes + st.leaves) as u64)
+    }
+
+    /// Log fsyncs so far.
+    pub fn syncs(&self) -> u64 {
+        self.tree.wal().syncs()
     }
 }
 
 impl Loader for Ours {
     fn insert(&mut self, id: u64) -> Result<()> {
         self.tree.put(&key(id), &value(id, 0))?;
-        if id.is_multiple_of(1 << 18) && self.tree.wal().file_len() > LOAD_LOG_MAX {
+        self.loaded += 1;
+        if self.loaded.is_multiple_of(1 << 18) && self.tree.wal().file_len() > LOAD_LOG_MAX {
             self.tree.checkpoint()?;
         }
         Ok(())
@@ -80,11 +98,30 @@ impl Loader for Ours {
 impl KvStore for Ours {
     type Worker<'a> = OursWorker<'a>;
 
-    fn worker(&self) -> Result<OursWorker<'_>> {
+    fn worker(&self, durability: Durability) -> Result<OursWorker<'_>> {
         Ok(OursWorker {
             tree: &self.tree,
             keys: Vec::new(),
+            durability,
+            writes: 0,
         })
+    }
+
+    fn syncs(&self) -> u64 {
+        self.tree.wal().syncs()
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.tree.commit()?;
+        Ok(())
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        // The pool's frames (allocated up front) plus whatever of its files the OS caches (the data file is
+        // read with O_DIRECT where the filesystem allows it; the log is written through the page cache).
+        (self.frames * PAGE_BYTES) as u64
+            + super::driver::resident_bytes(&self.dir.join("tree.db"))
+            + super::driver::resident_bytes(&self.dir.join("tree.wal"))
     }
 
     fn cache_counts(&self) -> Option<(u64, u64)> {
@@ -97,6 +134,9 @@ impl KvStore for Ours {
 pub struct OursWorker<'a> {
     tree: &'a Tree,
     keys: Vec<[u8; tuple::KEY_BYTES]>,
+    durability: Durability,
+    /// Writes so far; those since the last commit are `writes % N` in `batch:N`.
+    writes: u64,
 }
 
 impl OursWorker<'_> {
@@ -137,6 +177,19 @@ impl KvWorker for OursWorker<'_> {
 
     fn put(&mut self, id: u64, version: u64) -> Result<()> {
         self.tree.put(&key(id), &value(id, version))?;
+        self.writes += 1;
+        if self.durability.commits_after(self.writes) {
+            self.tree.commit()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Durability::Batch(n) = self.durability {
+            if !self.writes.is_multiple_of(u64::from(n)) {
+                self.tree.commit()?;
+            }
+        }
         Ok(())
     }
 

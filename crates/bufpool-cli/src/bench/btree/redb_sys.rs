@@ -3,7 +3,9 @@
 //!
 //! Load: write transactions of [`LOAD_TXN_TUPLES`] inserts committed with `Durability::None`, the last one with
 //! `Durability::Immediate` (redb's fastest documented way to bulk-load durably). Runs: each write is its own
-//! transaction with `Durability::None`; each reader keeps a read transaction for [`READS_PER_TXN`] reads (or
+//! transaction with `Durability::None` (`nondurable-autocommit`) or `Durability::Immediate` (`durable`), or a
+//! thread's N writes share one transaction committed with `Durability::Immediate` (`batch:N`; the thread holds
+//! redb's single write transaction meanwhile, as an application batching writes would); each reader keeps a read transaction for [`READS_PER_TXN`] reads (or
 //! until it writes itself), so the per-transaction set-up is shared as a real reader would share it.
 //!
 //! redb reads its file through the OS page cache, which its cache size does not bound. When a case must be out
@@ -13,11 +15,12 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
-use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
 
-use super::driver::{check_scan, KvStore, KvWorker, Loader};
+use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
 
 /// Tuples per write transaction during the load.
@@ -37,6 +40,10 @@ pub struct RedbSys {
     db: Database,
     /// Our own handle on the file, to evict it from the OS page cache (`None`: leave the cache alone).
     evict: Option<File>,
+    path: PathBuf,
+    cache_bytes: usize,
+    /// Durable commits of the runs so far.
+    syncs: AtomicU64,
 }
 
 impl RedbSys {
@@ -50,7 +57,13 @@ impl RedbSys {
             .create(&p)
             .with_context(|| format!("opening redb at {}", p.display()))?;
         let evict = if out_of_memory { Some(File::open(&p)?) } else { None };
-        let sys = RedbSys { db, evict };
+        let sys = RedbSys {
+            db,
+            evict,
+            path: p,
+            cache_bytes,
+            syncs: AtomicU64::new(0),
+        };
         sys.tick();
         Ok(sys)
     }
@@ -58,7 +71,7 @@ impl RedbSys {
     /// Makes every commit so far durable (runs commit with `Durability::None`).
     pub fn sync(&self) -> Result<()> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
+        txn.set_durability(redb::Durability::Immediate)?;
         txn.commit()?;
         Ok(())
     }
@@ -70,6 +83,12 @@ impl RedbSys {
             txn: None,
             in_txn: 0,
         }
+    }
+
+    /// Live pages (4 KiB) of the database: its trees' branch and leaf pages, not the file's free space.
+    pub fn live_pages(&self) -> Result<u64> {
+        let st = self.db.begin_write()?.stats()?;
+        Ok((st.leaf_pages() + st.branch_pages()) * st.page_size() as u64 / 4096)
     }
 
     /// Bytes of the database file.
@@ -86,7 +105,7 @@ pub struct RedbLoader<'a> {
 }
 
 impl RedbLoader<'_> {
-    fn commit(&mut self, durability: Durability) -> Result<()> {
+    fn commit(&mut self, durability: redb::Durability) -> Result<()> {
         if let Some(mut txn) = self.txn.take() {
             txn.set_durability(durability)?;
             txn.commit()?;
@@ -105,7 +124,7 @@ impl Loader for RedbLoader<'_> {
         txn.open_table(TABLE)?.insert(&key(id)[..], &value(id, 0)[..])?;
         self.in_txn += 1;
         if self.in_txn >= LOAD_TXN_TUPLES {
-            self.commit(Durability::None)?;
+            self.commit(redb::Durability::None)?;
         }
         Ok(())
     }
@@ -115,19 +134,36 @@ impl Loader for RedbLoader<'_> {
             self.txn = Some(self.db.begin_write()?);
             self.txn.as_ref().expect("just set").open_table(TABLE)?;
         }
-        self.commit(Durability::Immediate)
+        self.commit(redb::Durability::Immediate)
     }
 }
 
 impl KvStore for RedbSys {
     type Worker<'a> = RedbWorker<'a>;
 
-    fn worker(&self) -> Result<RedbWorker<'_>> {
+    fn worker(&self, durability: Durability) -> Result<RedbWorker<'_>> {
         Ok(RedbWorker {
             db: &self.db,
             table: None,
             reads: 0,
+            durability,
+            batch: None,
+            writes: 0,
+            syncs: &self.syncs,
         })
+    }
+
+    fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.sync()
+    }
+
+    fn memory_bytes(&self) -> u64 {
+        // The cache's bound (redb does not report what it holds) plus its file's pages in the OS page cache.
+        self.cache_bytes as u64 + super::driver::resident_bytes(&self.path)
     }
 
     fn tick(&self) {
@@ -140,11 +176,34 @@ impl KvStore for RedbSys {
     }
 }
 
+fn commit(mut txn: redb::WriteTransaction, durability: redb::Durability) -> Result<()> {
+    txn.set_durability(durability)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Checks up to `len` pairs of `range` through redb's borrowed guards (no copy, as the other systems' scans
+/// borrow); returns how many there were.
+fn visit(range: redb::Range<'_, &'static [u8], &'static [u8]>, len: u64) -> Result<u64> {
+    let mut n = 0;
+    for pair in range.take(len as usize) {
+        let (k, v) = pair?;
+        tuple::check_pair(k.value(), v.value())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// A thread's handle on redb.
 pub struct RedbWorker<'a> {
     db: &'a Database,
     table: Option<ReadOnlyTable<&'static [u8], &'static [u8]>>,
     reads: u32,
+    durability: Durability,
+    /// `batch:N`: the open write transaction of this thread's current batch.
+    batch: Option<redb::WriteTransaction>,
+    writes: u64,
+    syncs: &'a AtomicU64,
 }
 
 impl RedbWorker<'_> {
@@ -179,35 +238,41 @@ impl KvWorker for RedbWorker<'_> {
     }
 
     fn put(&mut self, id: u64, version: u64) -> Result<()> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::None)?;
+        let txn = match self.batch.take() {
+            Some(txn) => txn,
+            None => self.db.begin_write()?,
+        };
         txn.open_table(TABLE)?.insert(&key(id)[..], &value(id, version)[..])?;
-        txn.commit()?;
+        self.writes += 1;
+        match self.durability {
+            Durability::NondurableAutocommit => commit(txn, redb::Durability::None)?,
+            d if d.commits_after(self.writes) => {
+                commit(txn, redb::Durability::Immediate)?;
+                self.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => self.batch = Some(txn),
+        }
         self.table = None;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(txn) = self.batch.take() {
+            commit(txn, redb::Durability::Immediate)?;
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
     fn scan(&mut self, id: u64, len: u64) -> Result<u64> {
         let k = key(id);
         let range = self.table()?.range::<&[u8]>(&k[..]..)?;
-        check_scan(
-            range.map(|p| {
-                p.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
-                    .map_err(anyhow::Error::from)
-            }),
-            len,
-        )
+        visit(range, len)
     }
 
     fn scan_all(&mut self) -> Result<u64> {
         self.table = None;
         let range = self.table()?.range::<&[u8]>(..)?;
-        check_scan(
-            range.map(|p| {
-                p.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
-                    .map_err(anyhow::Error::from)
-            }),
-            u64::MAX,
-        )
+        visit(range, u64::MAX)
     }
 }

@@ -23,14 +23,18 @@ pub struct RowSpec {
     pub dist: String,
     /// Threads.
     pub threads: usize,
-    /// Pages (4 KiB) of the system's data file.
+    /// Live pages (4 KiB) of the system's tree after the load.
     pub pages: u64,
+    /// Pages (4 KiB) of the system's data file after the load.
+    pub file_pages: u64,
     /// Cache of the system in 4 KiB pages (0: not bounded, LMDB).
     pub frames: u64,
     /// Tuples loaded.
     pub tuples: u64,
     /// Cache size / bufpool-btree's data file size.
     pub pool_fraction: f64,
+    /// How writes commit ([`super::driver::Durability::label`], `read-only`, or `bulk` for a load).
+    pub durability: String,
 }
 
 /// The row of one measurement.
@@ -64,6 +68,11 @@ pub fn row(s: &RowSpec, m: &Measured) -> CaseResult {
         tuples: Some(s.tuples),
         pool_fraction: Some(s.pool_fraction),
         features: Default::default(),
+        durability: Some(s.durability.clone()),
+        syncs_per_op: Some(m.syncs as f64 / ops),
+        memory_bytes: Some(m.memory_bytes),
+        file_pages: Some(s.file_pages),
+        tree_bytes_per_tuple: Some((s.pages * 4096) as f64 / s.tuples.max(1) as f64),
     }
 }
 
@@ -79,7 +88,7 @@ const ORDER: [&str; 7] = [
 
 /// The summary table of the B+tree rows of `results` (other rows are ignored).
 pub fn summary(results: &[CaseResult]) -> String {
-    type Key<'a> = (usize, u64, u64, &'a str, &'a str, usize);
+    type Key<'a> = (usize, u64, u64, &'a str, &'a str, &'a str, usize);
     let mut groups: BTreeMap<Key<'_>, Vec<&CaseResult>> = BTreeMap::new();
     for r in results {
         let (Some(order), Some(tuples), Some(f)) =
@@ -94,17 +103,25 @@ pub fn summary(results: &[CaseResult]) -> String {
             (f * 1e6) as u64
         };
         groups
-            .entry((order, tuples, u64::MAX - f_key, r.access, &r.dist, r.threads))
+            .entry((
+                order,
+                tuples,
+                u64::MAX - f_key,
+                r.access,
+                &r.dist,
+                r.durability.as_deref().unwrap_or(""),
+                r.threads,
+            ))
             .or_default()
             .push(r);
     }
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool-btree/this: ns/op cpu/op p50",
-        "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "hit", "rd/op", "wr/op",
+        "{:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6}  bufpool-btree/this: ns/op cpu/op p50",
+        "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "hit", "rd/op", "wr/op", "syncs/op", "mem MiB", "B/tup",
     );
-    for ((_, tuples, _, access, dist, threads), rows) in groups {
+    for ((_, tuples, _, access, dist, durability, threads), rows) in groups {
         let first = rows[0];
         let memory = if first.workload == "btree-load" {
             String::new()
@@ -113,9 +130,14 @@ pub fn summary(results: &[CaseResult]) -> String {
             let what = if f >= 1.0 { "in memory" } else { "out of memory" };
             format!(" pool-fraction={f} ({what}, {} pages)", first.frames)
         };
+        // Every write row names how its writes commit.
+        let mode = match durability {
+            "" | "read-only" => String::new(),
+            d => format!(" durability={d}"),
+        };
         let _ = writeln!(
             s,
-            "-- {} {access} {dist} threads={threads} tuples={tuples}{memory}",
+            "-- {} {access} {dist}{mode} threads={threads} tuples={tuples}{memory}",
             first.workload
         );
         let ours = rows
@@ -139,7 +161,7 @@ pub fn summary(results: &[CaseResult]) -> String {
             };
             let _ = writeln!(
                 s,
-                "{:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7.3} {:>7.3}  {}",
+                "{:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7.3} {:>7.3} {:>8.3} {:>7.0} {:>6.0}  {}",
                 r.system,
                 fmt_ops(r.ops_per_sec),
                 fmt_ns(r.ns_per_op_mean),
@@ -149,6 +171,9 @@ pub fn summary(results: &[CaseResult]) -> String {
                 hit,
                 r.reads_per_op,
                 r.writes_per_op,
+                r.syncs_per_op.unwrap_or(0.0),
+                r.memory_bytes.unwrap_or(0) as f64 / (1 << 20) as f64,
+                r.tree_bytes_per_tuple.unwrap_or(0.0),
                 ratio,
             );
         }

@@ -1,4 +1,4 @@
-//! `bufpool`: the pool under test, built with the run's frame count, 4 KiB pages and its defaults (CLOCK, no
+//! `bufpool`: the pool under test, built with the run's frame count, 4 KiB pages and its defaults (S3-FIFO, no
 //! WAL, O_DIRECT probed with a buffered fallback), over a data file written through the pool itself, so every
 //! page carries a valid pool header and checksum.
 //!
@@ -253,8 +253,6 @@ impl BufpoolWorker<'_> {
     /// a yield) and counted ([`Bufpool::exhausted_retries`]); any other error fails the run.
     fn run_batches(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
         let sys = self.0;
-        let len = ctx.seq.len();
-        let mut i = ctx.start % len;
         let mut n = 0u64;
         let mut ids: Vec<PageId> = Vec::with_capacity(BATCH_PAGES);
         let mut nums: Vec<u32> = Vec::with_capacity(BATCH_PAGES);
@@ -263,8 +261,7 @@ impl BufpoolWorker<'_> {
             ids.clear();
             nums.clear();
             for _ in 0..BATCH_PAGES {
-                let page = ctx.seq[i] & !OP_WRITE;
-                i = if i + 1 == len { 0 } else { i + 1 };
+                let page = ctx.stream.next_op() & !OP_WRITE;
                 nums.push(page);
                 ids.push(PageId::new(sys.file, page));
             }

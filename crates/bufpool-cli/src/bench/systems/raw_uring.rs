@@ -114,8 +114,7 @@ impl Worker for RawUringWorker<'_> {
     }
 
     fn run(&mut self, ctx: &mut ThreadCtx<'_>) -> Result<()> {
-        let len = ctx.seq.len();
-        let (mut i, mut submitted, mut completed) = (ctx.start % len, 0u64, 0u64);
+        let (mut submitted, mut completed) = (0u64, 0u64);
         let mut free: Vec<usize> = (0..QUEUE_DEPTH).rev().collect();
         let mut done = Vec::with_capacity(QUEUE_DEPTH);
         let mut in_flight = 0usize;
@@ -123,8 +122,7 @@ impl Worker for RawUringWorker<'_> {
             loop {
                 if !ctx.stop.load(Ordering::Relaxed) {
                     while let Some(slot) = free.pop() {
-                        let page = ctx.seq[i] & !OP_WRITE;
-                        i = if i + 1 == len { 0 } else { i + 1 };
+                        let page = ctx.stream.next_op() & !OP_WRITE;
                         self.slot_t0[slot] = (submitted % SAMPLE_EVERY == 0).then(Instant::now);
                         self.push(slot, page)?;
                         submitted += 1;

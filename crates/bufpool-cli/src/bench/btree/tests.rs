@@ -1,0 +1,109 @@
+//! The B+tree bench's own logic: durability modes and their labels, load orders, and the summary naming the
+//! mode of every write row.
+
+use super::driver::Durability;
+use super::report::{row, summary, RowSpec};
+use super::*;
+
+#[test]
+fn durability_modes_parse_label_and_commit_when_they_say() {
+    for (text, d) in [
+        ("nondurable-autocommit", Durability::NondurableAutocommit),
+        ("durable", Durability::Durable),
+        ("batch:64", Durability::Batch(64)),
+    ] {
+        assert_eq!(Durability::parse(text), Ok(d));
+        assert_eq!(d.label(), text);
+    }
+    for bad in ["batch:0", "batch:", "batch:x", "sync", ""] {
+        assert!(Durability::parse(bad).is_err(), "{bad:?} accepted");
+    }
+    let commits = |d: Durability| (1..=12).filter(|&n| d.commits_after(n)).collect::<Vec<u64>>();
+    assert!(commits(Durability::NondurableAutocommit).is_empty());
+    assert_eq!(commits(Durability::Durable), (1..=12).collect::<Vec<u64>>());
+    assert_eq!(commits(Durability::Batch(4)), [4, 8, 12]);
+    assert_eq!(
+        parse_durability_list("durable,batch:8,durable").unwrap().0,
+        [Durability::Durable, Durability::Batch(8)]
+    );
+}
+
+#[test]
+fn ascending_load_inserts_keys_in_order_and_random_does_not() {
+    let asc = LoadOrder::Ascending.ids(1000);
+    let rnd = LoadOrder::Random.ids(1000);
+    assert!(asc.windows(2).all(|w| tuple::key(w[0]) < tuple::key(w[1])));
+    assert!(rnd.windows(2).any(|w| tuple::key(w[0]) > tuple::key(w[1])));
+    let mut sorted = asc.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, rnd, "both load every tuple once");
+}
+
+fn measured(ops: u64, syncs: u64) -> Measured {
+    let mut hist = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    hist.record(100).unwrap();
+    Measured {
+        ops_per_sec: ops as f64,
+        hist,
+        ops,
+        cpu_ns_per_op: 1000.0,
+        seconds: 1.0,
+        io_bytes: (0, 0),
+        cache: None,
+        syncs,
+        memory_bytes: 3 << 20,
+    }
+}
+
+fn spec(system: &'static str, workload: &'static str, durability: &str) -> RowSpec {
+    RowSpec {
+        workload,
+        system,
+        access: "a",
+        dist: "zipf:0.99".into(),
+        threads: 1,
+        pages: 250,
+        file_pages: 400,
+        frames: 100,
+        tuples: 1000,
+        pool_fraction: 0.5,
+        durability: durability.into(),
+    }
+}
+
+#[test]
+fn rows_carry_durability_syncs_memory_and_live_size() {
+    let r = row(&spec("redb", "ycsb-a", "batch:8"), &measured(800, 100));
+    assert_eq!(r.durability.as_deref(), Some("batch:8"));
+    assert_eq!(r.syncs_per_op, Some(0.125));
+    assert_eq!(r.memory_bytes, Some(3 << 20));
+    assert_eq!((r.pages, r.file_pages), (250, Some(400)));
+    assert_eq!(r.tree_bytes_per_tuple, Some(1024.0));
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["durability"], "batch:8");
+    assert_eq!(json["syncs_per_op"], 0.125);
+}
+
+#[test]
+fn the_summary_names_the_mode_of_every_write_row_and_keeps_modes_apart() {
+    let rows = vec![
+        row(&spec("bufpool-btree", "ycsb-a", "durable"), &measured(100, 100)),
+        row(&spec("redb", "ycsb-a", "durable"), &measured(50, 50)),
+        row(
+            &spec("bufpool-btree", "ycsb-a", "nondurable-autocommit"),
+            &measured(1000, 0),
+        ),
+        row(&spec("bufpool-btree", "ycsb-c", "read-only"), &measured(1000, 0)),
+    ];
+    let text = summary(&rows);
+    let headers: Vec<&str> = text.lines().filter(|l| l.starts_with("-- ")).collect();
+    assert_eq!(headers.len(), 3, "{text}");
+    for h in &headers {
+        if h.contains("ycsb-a") {
+            assert!(h.contains("durability="), "write block without its mode: {h}");
+        } else {
+            assert!(!h.contains("durability="), "read-only block with a mode: {h}");
+        }
+    }
+    assert!(text.contains("durability=durable") && text.contains("durability=nondurable-autocommit"));
+}
