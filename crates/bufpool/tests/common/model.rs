@@ -992,6 +992,8 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
         Op::FreePage => {
             let page = pick!(w.pick_page(f, s.pick));
             let n = page.page_no();
+            // Before marking the page: a close or drop and reopen right after the mark is flux too.
+            let before = w.model.snapshot(f, n);
             {
                 let mut m = w.model.file(f);
                 match m.page(n).0 {
@@ -999,7 +1001,6 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                     _ => return,
                 }
             }
-            let before = w.model.snapshot(f, n);
             let r = pool.free_page(page);
             {
                 let mut m = w.model.file(f);
