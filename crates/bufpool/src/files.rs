@@ -8,9 +8,8 @@
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
 //!   different files can never be confused.
 //! - After the first failed sync, or failed write other than ENOSPC, the file is *failed* for good: every later
-//!   write or sync is refused
-//!   with [`Error::FileFailed`] (a retry after a failed fsync cannot be trusted: the kernel may have dropped the
-//!   dirty data and cleared the error). Reads still work.
+//!   write or sync is refused with [`Error::FileFailed`] (a retry after a failed fsync cannot be trusted: the
+//!   kernel may have dropped the dirty data and cleared the error). Reads still work.
 //! - `unsynced` is set after every completed write and cleared just before a sync: a write completing after the
 //!   clear sets it again, so no completed write is ever left out of both this sync and the next.
 
@@ -156,11 +155,11 @@ impl FileEntry {
     }
 
     /// True while a sweep of the file is in progress or after one succeeded (SeqCst: pairs with the sweep).
-    #[inline]
     ///
     /// The fence orders the caller's preceding page-id store (a load or `new_page` mapping its page) before this
     /// load, pairing with the fence in [`FileEntry::begin_closing`]: of a sweep and a page mapped meanwhile, at
     /// least one sees the other (store buffering; `loom_sweep_against_new_page`).
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         std::sync::atomic::fence(SeqCst);
         self.closing.load(SeqCst) > 0

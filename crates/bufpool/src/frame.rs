@@ -256,6 +256,15 @@ impl FrameHeader {
         self.owner.load(Relaxed) == crate::sync::thread_token()
     }
 
+    /// The frame holds no page any more (the caller holds its exclusive latch and has unmapped it): clears the
+    /// page id (SeqCst: sweeps pair with it) and the per-page state that goes with it (`written_at`, `freed`).
+    #[inline]
+    pub(crate) fn clear_page(&self) {
+        self.page_id.store(PageId::INVALID.as_u64(), SeqCst);
+        self.written_at.store(0, Relaxed);
+        self.freed.store(false, Relaxed);
+    }
+
     #[inline]
     pub(crate) fn page_id(&self) -> PageId {
         PageId::from_u64(self.page_id.load(Acquire))

@@ -963,9 +963,7 @@ impl BufferPool {
             }
             Err(e) => {
                 self.core.table.remove(page, idx, &self.core.headers);
-                h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
-                h.written_at.store(0, Relaxed);
-                h.freed.store(false, Relaxed);
+                h.clear_page();
                 let version = (h.state.load() >> 8) + 1;
                 *self.core.load_errors[idx as usize].lock() = Some((version, page, e.clone()));
                 h.failed_version.store(version, Release);
@@ -1025,10 +1023,11 @@ impl BufferPool {
     /// wait.
     pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<FrameIdx> {
         let _taking = Hold::new(&self.core.frame_takers, 1);
-        let mut last_error = take_veto_panic();
-        if let Some(e) = last_error.take() {
+        // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
+        if let Some(e) = take_veto_panic() {
             return Err(e);
         }
+        let mut last_error = None;
         let mut failed_evictions = 0;
         let mut backoff = Backoff::new();
         let mut started = None;
@@ -1196,9 +1195,7 @@ impl BufferPool {
         let removed = self.core.table.remove(page, idx, &self.core.headers);
         debug_assert!(removed, "victim {page:?} was not mapped");
         let h = self.header(idx);
-        h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
-        h.written_at.store(0, Relaxed);
-        h.freed.store(false, Relaxed);
+        h.clear_page();
     }
 
     /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.
@@ -1223,9 +1220,7 @@ impl BufferPool {
         self.core.table.remove(page, idx, &self.core.headers);
         self.core.policy.on_remove(idx);
         self.mark_clean(h);
-        h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
-        h.written_at.store(0, Relaxed);
-        h.freed.store(false, Relaxed);
+        h.clear_page();
         h.state.unlatch_to_free();
         self.push_free(idx);
     }
@@ -1233,9 +1228,7 @@ impl BufferPool {
     /// Frees `idx`, which is exclusively latched, not mapped and not tracked.
     pub(crate) fn release_unmapped(&self, idx: FrameIdx) {
         let h = self.header(idx);
-        h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
-        h.written_at.store(0, Relaxed);
-        h.freed.store(false, Relaxed);
+        h.clear_page();
         h.state.unlatch_to_free();
         self.push_free(idx);
     }

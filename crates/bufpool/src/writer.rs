@@ -172,13 +172,11 @@ impl BufferPool {
         }
         // The first sync to start from now on covers this write (see `FileEntry::syncs_started`).
         let written_at = file.syncs_started.load(SeqCst).wrapping_add(1);
-        for &(_, idx) in run {
+        for &(page, idx) in run {
             self.header(idx).written_at.store(written_at, Release);
-        }
-        file.unsynced.store(true, Release);
-        for &(page, _) in run {
             file.note_written(page.page_no());
         }
+        file.unsynced.store(true, Release);
         self.core.counters.add(Counter::Writes, run.len() as u64);
         Ok(())
     }
@@ -397,8 +395,8 @@ impl BufferPool {
                     self.finish_run(&mut run, &run_file, &mut first_error);
                     match self.latch_shared_waiting(h) {
                         Ok(latched) => latched,
-                        Err(()) => {
-                            first_error.record(page.file(), Error::HeldByCaller { page });
+                        Err(e) => {
+                            first_error.record(page.file(), e);
                             false
                         }
                     }
@@ -448,14 +446,14 @@ impl BufferPool {
     }
 
     /// Waits for a shared latch on a frame, holding no other latch; false if the frame became free.
-    /// `Err` if the calling thread holds it exclusively itself (it would wait for ever).
-    fn latch_shared_waiting(&self, h: &FrameHeader) -> std::result::Result<bool, ()> {
+    /// [`Error::HeldByCaller`] if the calling thread holds it exclusively itself (it would wait for ever).
+    fn latch_shared_waiting(&self, h: &FrameHeader) -> Result<bool> {
         let mut backoff = Backoff::new();
         loop {
             match h.state.try_latch_shared() {
                 TryLatch::Ok => return Ok(true),
                 TryLatch::Free => return Ok(false),
-                TryLatch::Busy { .. } if h.held_by_caller() => return Err(()),
+                TryLatch::Busy { .. } if h.held_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
                 TryLatch::Busy { .. } => backoff.snooze(),
             }
         }
