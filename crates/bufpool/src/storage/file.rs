@@ -101,8 +101,8 @@ pub(super) fn open_probed(path: &Path, mode: OpenMode) -> io::Result<(File, bool
     Ok((file, direct))
 }
 
-/// Takes an exclusive, non-blocking `flock` on `file` (released when the descriptor is closed); a conflict is
-/// [`io::ErrorKind::WouldBlock`].
+/// Takes an exclusive, non-blocking `flock` on `file` (released by [`unlock`] when the storage is dropped); a
+/// conflict is [`io::ErrorKind::WouldBlock`].
 pub(super) fn flock_exclusive(file: &File) -> io::Result<()> {
     // SAFETY: flock on a descriptor we own; no memory is involved.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
@@ -114,6 +114,16 @@ pub(super) fn flock_exclusive(file: &File) -> io::Result<()> {
         });
     }
     Ok(())
+}
+
+/// Releases the `flock` taken by [`flock_exclusive`], if any. A storage does this when dropped rather than
+/// leaving it to the close of its descriptor: the lock belongs to the open file description, which the kernel
+/// may keep a moment after our close (an io_uring worker that finished one of our requests drops its reference
+/// to the file after posting the completion we reaped), and a reopen in that moment would find the file locked.
+pub(super) fn unlock(file: &File) {
+    // SAFETY: flock on a descriptor we own; no memory is involved. Unlocking an unlocked file is a no-op, and
+    // an error here (EBADF, EINTR) leaves the lock to the descriptor's close, as before.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
 }
 
 /// What a path that is not a regular file is, for the refusal.
@@ -235,6 +245,12 @@ impl Storage for FileStorage {
     }
 }
 
+impl Drop for FileStorage {
+    fn drop(&mut self) {
+        unlock(&self.file);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +270,23 @@ mod tests {
         assert!(back.iter().all(|&b| b == 0x5a));
         assert_eq!(s.read_at(&mut back, 12288).unwrap(), 0, "end of file reads nothing");
         assert!(s.identity().is_some());
+    }
+
+    /// The lock goes with the storage, even while another reference to its open file description lives on (as
+    /// an io_uring worker's does for a moment after the completion we reaped): a reopen right after the drop
+    /// must find the file unlocked.
+    #[test]
+    #[cfg_attr(miri, ignore)] // flock is a system call Miri cannot run
+    fn dropping_the_storage_releases_its_lock_though_the_file_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let first = FileStorage::open(&path, OpenMode::Buffered).unwrap();
+        first.try_lock().unwrap();
+        let lingering = first.file.try_clone().unwrap(); // the same open file description
+        let second = FileStorage::open(&path, OpenMode::Buffered).unwrap();
+        assert_eq!(second.try_lock().unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        drop(first);
+        second.try_lock().expect("the dropped storage released its lock");
+        drop(lingering);
     }
 }

@@ -297,6 +297,12 @@ impl Storage for UringStorage {
     }
 }
 
+impl Drop for UringStorage {
+    fn drop(&mut self) {
+        super::file::unlock(&self.file);
+    }
+}
+
 /// What a slot asks of the kernel. The pointers come from buffers borrowed for the slot's lifetime.
 #[derive(Clone, Copy)]
 enum Op {
@@ -649,5 +655,24 @@ mod tests {
         slot.entry(fd, 0);
         assert!(!slot.complete(0, &file));
         assert!(matches!(result, Some(Ok(0))));
+    }
+
+    /// As for `FileStorage`: the lock goes with the storage, not with the last reference to its file.
+    #[test]
+    #[cfg_attr(miri, ignore)] // io_uring and flock are system calls Miri cannot run
+    fn dropping_the_storage_releases_its_lock_though_the_file_lives_on() {
+        if !uring_available() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let first = UringStorage::open(&path, OpenMode::Buffered).unwrap();
+        first.try_lock().unwrap();
+        let lingering = first.file.try_clone().unwrap(); // the same open file description
+        let second = UringStorage::open(&path, OpenMode::Buffered).unwrap();
+        assert_eq!(second.try_lock().unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        drop(first);
+        second.try_lock().expect("the dropped storage released its lock");
+        drop(lingering);
     }
 }
