@@ -158,7 +158,9 @@ pub enum Error {
     /// Every frame is latched (or protected), so no frame can be freed for a miss. Drop some guards and retry.
     ///
     /// `failed_file_pages` frames hold dirty pages of failed files ([`Error::FileFailed`]): those can be neither
-    /// written nor evicted (they would be lost), and dropping guards does not free them. The way out: read out
+    /// written nor evicted (they would be lost), and dropping guards does not free them. Each failed file keeps at
+    /// most [`crate::Builder::failed_file_frames`] of them (a quarter of the pool by default) before the pool
+    /// drops the rest, so this is the cause only when the bound allows it or several files failed. The way out: read out
     /// what is needed, then [`crate::BufferPool::drop_file`] the failed file (which discards its dirty pages and
     /// frees the frames) and rebuild it from the log (RELIABILITY.md, "Real faults").
     #[error("buffer pool exhausted: {} latched or protected{}", Plural(*frames as u64, "frame").all(),

@@ -64,6 +64,12 @@ pub(crate) struct FileEntry {
     /// and pages at or above the record's mark that the file had when it was opened, until written or read valid.
     /// The written mark never passes the lowest of them.
     unwritten: Mutex<BTreeSet<PageNo>>,
+    /// Failed files only: frames holding pages that cannot be written or evicted without loss (dirty, or written
+    /// since the last good sync); counted on first need after the failure, then decremented as pages are dropped.
+    unwritable: Mutex<Option<usize>>,
+    /// Failed files only: pages whose unwritable image was dropped (`Builder::failed_file_frames`); a load of one
+    /// fails with the file's error, since the disk holds an older version.
+    dropped: Mutex<BTreeSet<PageNo>>,
 }
 
 impl FileEntry {
@@ -79,6 +85,25 @@ impl FileEntry {
             return None;
         }
         self.record.lock().map(|r| r.written_pages)
+    }
+
+    /// Frames holding this failed file's unwritable pages: `count` computes it the first time.
+    pub(crate) fn unwritable_frames(&self, count: impl FnOnce() -> usize) -> usize {
+        *self.unwritable.lock().get_or_insert_with(count)
+    }
+
+    /// The pool dropped `page_no`'s unwritable image (the file has failed).
+    pub(crate) fn note_dropped(&self, page_no: PageNo) {
+        self.dropped.lock().insert(page_no);
+        if let Some(n) = self.unwritable.lock().as_mut() {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Whether the pool dropped `page_no`'s newer image (cheap when the file has not failed).
+    #[inline]
+    pub(crate) fn was_dropped(&self, page_no: PageNo) -> bool {
+        self.is_failed() && self.dropped.lock().contains(&page_no)
     }
 
     /// `page_no` was created by `new_page` and is not on disk yet.
@@ -363,6 +388,8 @@ impl Files {
                 // Pages the file had beyond its mark may be holes (new pages never written before a crash).
                 unwritten: Mutex::new(record.map_or_else(BTreeSet::new, |r| (r.written_pages..pages).collect())),
                 record: Mutex::new(record),
+                unwritable: Mutex::new(None),
+                dropped: Mutex::new(BTreeSet::new()),
             }),
         );
         Ok(id)

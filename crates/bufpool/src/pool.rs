@@ -150,6 +150,7 @@ pub struct Builder {
     io_backend: IoBackend,
     frame_wait: std::time::Duration,
     strict_fresh: bool,
+    failed_file_frames: Option<usize>,
 }
 
 impl Default for Builder {
@@ -166,6 +167,7 @@ impl Default for Builder {
             io_backend: IoBackend::default(),
             frame_wait: std::time::Duration::ZERO,
             strict_fresh: true,
+            failed_file_frames: None,
         }
     }
 }
@@ -243,6 +245,22 @@ impl Builder {
         self
     }
 
+    /// The most frames a failed file's unwritable pages may keep once other pages need frames (default: a quarter
+    /// of the pool). A file fails when a write or fsync of it fails in a way that cannot be retried (EIO, a failed
+    /// fsync, a read-only filesystem); its dirty pages, and pages written since its last good sync, can then be
+    /// neither written nor evicted without losing them. Up to this many stay cached, so that an engine can read
+    /// them out; beyond it, misses on other pages take them as victims and drop them (counted in
+    /// [`Stats::failed_pages_dropped`](crate::Stats::failed_pages_dropped)), and a later read of a dropped page
+    /// returns the file's [`Error::FileFailed`] rather than the older version on disk. Without the bound one
+    /// failed file could pin the whole pool and every other file would get [`Error::PoolExhausted`]. Set it to
+    /// [`Builder::frames`]'s value to keep every such page (and risk that); the way out either way is to read
+    /// out what is needed, [`BufferPool::drop_file`], and recover the file from the log (RELIABILITY.md, "Real
+    /// faults").
+    pub fn failed_file_frames(mut self, frames: usize) -> Self {
+        self.failed_file_frames = Some(frames);
+        self
+    }
+
     /// Starts a background writer with these settings (see [`WriterConfig`]); off by default. [`Builder::build`]
     /// refuses invalid settings ([`WriterConfig::validate`]).
     pub fn background_writer(mut self, config: WriterConfig) -> Self {
@@ -305,6 +323,7 @@ impl Builder {
             io_holds: AtomicUsize::new(0),
             frame_takers: AtomicUsize::new(0),
             frame_wait: self.frame_wait,
+            failed_file_frames: self.failed_file_frames.unwrap_or(self.frames / 4),
             background_error: Mutex::new(None),
         });
         let writer = self.writer;
@@ -366,6 +385,8 @@ pub(crate) struct Core {
     pub(crate) frame_takers: AtomicUsize,
     /// How long a miss waits for a frame held by guards before [`Error::PoolExhausted`] (`Builder::frame_wait`).
     pub(crate) frame_wait: std::time::Duration,
+    /// The most frames a failed file's unwritable pages keep when others need frames (`Builder::failed_file_frames`).
+    pub(crate) failed_file_frames: usize,
     /// The first error the background writer hit since a caller last saw one.
     pub(crate) background_error: Mutex<Option<Error>>,
 }
@@ -978,6 +999,11 @@ impl BufferPool {
     /// Checks the outcome of a read into frame `idx` (exclusively latched by the caller). Returns the page LSN.
     fn verify_frame(&self, file: &FileEntry, page: PageId, idx: FrameIdx, got: std::io::Result<usize>) -> Result<u64> {
         self.core.counters.inc(Counter::Reads);
+        // A page whose newer image a failed file dropped: the disk holds an older version (checked after the
+        // read, under the frame's latch, so no load can slip between the drop and the check).
+        if file.was_dropped(page.page_no()) {
+            return Err(file.failed_error());
+        }
         // SAFETY: the caller holds the exclusive latch on idx.
         let buf = unsafe { self.core.memory.page(idx) };
         let want = buf.len();
@@ -1126,7 +1152,9 @@ impl BufferPool {
     /// Whether the page in frame `idx` (exclusively latched by the caller) may be evicted: it holds a page, the
     /// engine's veto does not protect it, and, if its file has failed (or vanished), it is neither dirty (it
     /// could not be written and would be lost) nor written since the file's last good sync (after a failed
-    /// fsync the kernel may have dropped that write, and a re-read could return the older image: U3).
+    /// fsync the kernel may have dropped that write, and a re-read could return the older image: U3), unless the
+    /// failed file holds more such frames than `Builder::failed_file_frames` allows ([`BufferPool::evict`] then
+    /// drops the page).
     ///
     /// A veto that panics protects the page; the panic is kept for the caller (see [`take_veto_panic`]).
     pub(crate) fn evictable(&self, idx: FrameIdx) -> bool {
@@ -1160,17 +1188,53 @@ impl BufferPool {
             return true;
         }
         match self.core.files.get(page.file()) {
-            Ok(f) if f.is_failed() => !dirty && written <= f.syncs_done.load(Acquire),
+            Ok(f) if f.is_failed() => {
+                (!dirty && written <= f.syncs_done.load(Acquire)) || self.failed_file_over_bound(&f)
+            }
             Ok(_) => true,
             Err(_) => !dirty,
         }
     }
 
+    /// Whether failed file `f` holds more frames of unwritable pages than the builder's bound. Counted once, on
+    /// first need after the failure (a failed file takes no new dirty pages, so the count only falls).
+    fn failed_file_over_bound(&self, f: &FileEntry) -> bool {
+        let count = f.unwritable_frames(|| {
+            let synced = f.syncs_done.load(Acquire);
+            self.core
+                .headers
+                .iter()
+                .filter(|h| {
+                    h.page_id().file() == f.id
+                        && h.page_id() != PageId::INVALID
+                        && (h.dirty.load(Acquire) || h.written_at.load(Acquire) > synced)
+                })
+                .count()
+        });
+        count > self.core.failed_file_frames
+    }
+
     /// Empties victim `idx` (exclusively latched, no longer tracked by the policy): writes it if dirty, unmaps it.
-    /// On a failed write the page stays, dirty, tracked again, and unlatched.
+    /// On a failed write the page stays, dirty, tracked again, and unlatched. A victim of a failed file is not
+    /// written: [`BufferPool::evictable`] let it go because it is clean and synced, or because its file is over
+    /// its bound, and then its unwritable image is dropped here.
     pub(crate) fn evict(&self, idx: FrameIdx) -> Result<()> {
         let h = self.header(idx);
         let page = h.page_id();
+        if self.core.files.any_failed() {
+            if let Ok(f) = self.core.files.get(page.file()) {
+                if f.is_failed() {
+                    if h.dirty.load(Acquire) || h.written_at.load(Acquire) > f.syncs_done.load(Acquire) {
+                        f.note_dropped(page.page_no());
+                        self.mark_clean(h);
+                        self.core.counters.inc(Counter::FailedPagesDropped);
+                    }
+                    self.unmap_victim(idx, page);
+                    self.core.counters.inc(Counter::Evictions);
+                    return Ok(());
+                }
+            }
+        }
         if h.dirty.load(Acquire) {
             if let Err(e) = self
                 .core

@@ -38,9 +38,10 @@ pub(crate) enum Counter {
     Prefetched,
     FreshReads,
     LostWrites,
+    FailedPagesDropped,
 }
 
-const COUNTERS: usize = Counter::LostWrites as usize + 1;
+const COUNTERS: usize = Counter::FailedPagesDropped as usize + 1;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 const OWNED_STRIPES: usize = 64;
 
@@ -137,6 +138,7 @@ impl Counters {
             prefetched: self.sum(Prefetched),
             fresh_reads: self.sum(FreshReads),
             lost_writes: self.sum(LostWrites),
+            failed_pages_dropped: self.sum(FailedPagesDropped),
             ..Stats::default()
         }
     }
@@ -189,6 +191,10 @@ pub struct Stats {
     /// All-zero pages refused as lost writes (strict mode: below the file record's written mark; also counted in
     /// `corrupt_pages`).
     pub lost_writes: u64,
+    /// Unwritable pages of failed files (dirty, or written since the file's last good sync) dropped from the pool
+    /// to keep each failed file within [`Builder::failed_file_frames`](crate::Builder::failed_file_frames). Their
+    /// changes are lost; a later read of one returns the file's `FileFailed` error.
+    pub failed_pages_dropped: u64,
     /// Frames in the pool.
     pub frames: usize,
     /// Frames holding a page at the time of the snapshot.

@@ -496,9 +496,22 @@ impl BufferPool {
         self.core.background_error.lock().get_or_insert(e);
     }
 
-    /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted.
+    /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted. Pages of failed files are
+    /// left out: they cannot be written, and trying every round would only repeat the file's error to callers
+    /// of other files.
     fn dirty_batch_from(&self, cursor: &mut usize, n: usize) -> Vec<(PageId, FrameIdx)> {
         let frames = self.frames();
+        let failed: Vec<FileId> = if self.core.files.any_failed() {
+            self.core
+                .files
+                .all()
+                .iter()
+                .filter(|f| f.is_failed())
+                .map(|f| f.id)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::with_capacity(n);
         let mut scanned = 0;
         while out.len() < n && scanned < frames {
@@ -507,7 +520,7 @@ impl BufferPool {
             scanned += 1;
             let h = self.header(idx);
             let page = h.page_id();
-            if page != PageId::INVALID && h.dirty.load(Acquire) {
+            if page != PageId::INVALID && h.dirty.load(Acquire) && !failed.contains(&page.file()) {
                 out.push((page, idx));
             }
         }
@@ -528,7 +541,8 @@ impl BufferPool {
         let _taking = crate::pool::Hold::new(&self.core.frame_takers, 1);
         let mut victims: Vec<(PageId, FrameIdx)> = Vec::with_capacity(want);
         let mut dirty_allowed = budget.take(want);
-        while victims.len() < want {
+        let mut dropped = 0;
+        while victims.len() + dropped < want {
             let Some(idx) = self.core.policy.victim(&mut |idx| {
                 let h = self.header(idx);
                 // Over the write budget, take only clean pages.
@@ -540,6 +554,15 @@ impl BufferPool {
                 break;
             };
             let h = self.header(idx);
+            if self.core.files.any_failed() && self.core.files.get(h.page_id().file()).is_ok_and(|f| f.is_failed()) {
+                // A failed file's page is never written: `evict` unmaps it (dropping an unwritable image that the
+                // file's bound let go) without I/O.
+                if self.evict(idx).is_ok() {
+                    self.release_unmapped(idx);
+                    dropped += 1;
+                }
+                continue;
+            }
             if h.dirty.load(Acquire) {
                 dirty_allowed = dirty_allowed.saturating_sub(1);
             }
