@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::files::FileEntry;
-use crate::frame::TryLatch;
 use crate::guard::ReadGuard;
+use crate::latch::{ExclusiveFrame, SharedFrame};
 use crate::page::PageId;
 use crate::policy::FrameIdx;
 use crate::pool::{AfterLoad, BufferPool, Mode};
@@ -33,7 +33,9 @@ pub const BATCH_PAGES_MAX: usize = 64;
 /// Prefetch batches queued for the I/O workers before `prefetch` runs batches itself.
 pub(crate) const PREFETCH_QUEUE_MAX: usize = 64;
 
-/// A reserved load: the page, its file, and the frame exclusively latched for it.
+/// A reserved load: the page, its file, and the frame exclusively latched for it. The latch is held by index,
+/// not by an [`ExclusiveFrame`] token, because prefetch batches move to the I/O workers; the [`LoadBatch`] that
+/// holds the load is its owner and finishes it exactly once (on drop too).
 pub(crate) struct PendingLoad {
     pub(crate) file: Arc<FileEntry>,
     pub(crate) page: PageId,
@@ -80,11 +82,12 @@ impl BufferPool {
 
     /// Finishes a reserved load (see [`BufferPool::finish_load`]) and its prefetch count.
     fn finish_pending(&self, load: PendingLoad, got: std::io::Result<usize>, after: AfterLoad) -> Result<()> {
-        let r = self.finish_load(&load.file, load.page, load.idx, got, after);
+        let frame = ExclusiveFrame::adopt(self, load.idx);
+        let r = self.finish_load(&load.file, load.page, frame, got, after);
         if load.prefetch {
             self.core.prefetches_in_flight.fetch_sub(1, AcqRel);
         }
-        r
+        r.map(|latched| debug_assert!(latched.is_none(), "batch loads finish unlatched"))
     }
 
     /// Reads every page of `pages` and calls `visit(i, guard)` for `pages[i]`, in the order pages become
@@ -116,8 +119,14 @@ impl BufferPool {
         let mut later: Vec<(usize, Option<Error>)> = Vec::new();
         for (i, &page) in pages.iter().enumerate() {
             if batch.loads.is_empty() {
-                if let Some(idx) = self.try_fix_fast(page, Mode::Shared) {
-                    visit(i, Ok(ReadGuard { pool: self, idx, page }));
+                if let Some(frame) = self.try_fix_fast(page, Mode::Shared) {
+                    visit(
+                        i,
+                        Ok(ReadGuard {
+                            frame: frame.shared(),
+                            page,
+                        }),
+                    );
                     continue;
                 }
             } else if self.core.table.lookup(page, &self.core.headers).is_some() {
@@ -125,11 +134,11 @@ impl BufferPool {
                 continue;
             }
             match self.reserve(page) {
-                Ok(Some((file, idx))) => {
+                Ok(Some((file, frame))) => {
                     batch.loads.push(PendingLoad {
                         file,
                         page,
-                        idx,
+                        idx: frame.into_reserved(),
                         prefetch: false,
                     });
                     batch_at.push(i);
@@ -168,7 +177,7 @@ impl BufferPool {
         }
         for (i, outcome) in batch_at.drain(..).zip(outcomes) {
             let guard = outcome.and_then(|(page, idx)| match self.latch_loaded_shared(page, idx) {
-                Some(()) => Ok(ReadGuard { pool: self, idx, page }),
+                Some(frame) => Ok(ReadGuard { frame, page }),
                 // Taken by a writer or evicted since: an ordinary read.
                 None => self.read(page),
             });
@@ -181,16 +190,10 @@ impl BufferPool {
 
     /// A shared latch on frame `idx` if it still holds `page` and can be latched now (no statistics: the load
     /// that just put it there counted it).
-    fn latch_loaded_shared(&self, page: PageId, idx: FrameIdx) -> Option<()> {
-        let h = self.header(idx);
-        if h.state.try_latch_shared() != TryLatch::Ok {
-            return None;
-        }
-        if h.page_id() != page {
-            h.state.unlatch_shared();
-            return None;
-        }
-        Some(())
+    fn latch_loaded_shared(&self, page: PageId, idx: FrameIdx) -> Option<SharedFrame<'_>> {
+        SharedFrame::try_latch(self, idx)
+            .ok()
+            .filter(|frame| frame.page_id() == page)
     }
 
     /// Submits the reads of reserved loads, one batch per run of the same file; returns each read's outcome.
@@ -237,12 +240,12 @@ impl BufferPool {
                 continue;
             }
             match self.reserve(page) {
-                Ok(Some((file, idx))) => {
+                Ok(Some((file, frame))) => {
                     self.core.prefetches_in_flight.fetch_add(1, AcqRel);
                     batch.loads.push(PendingLoad {
                         file,
                         page,
-                        idx,
+                        idx: frame.into_reserved(),
                         prefetch: true,
                     });
                 }

@@ -13,14 +13,14 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
+use crate::latch::{ExclusiveFrame, SharedFrame};
 use crate::page::{Lsn, PageId, OFF_LSN, PAGE_HEADER_SIZE};
 use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
 
 /// A shared latch on a page: many readers at once, no writer.
 pub struct ReadGuard<'a> {
-    pub(crate) pool: &'a BufferPool,
-    pub(crate) idx: FrameIdx,
+    pub(crate) frame: SharedFrame<'a>,
     pub(crate) page: PageId,
 }
 
@@ -32,10 +32,7 @@ impl ReadGuard<'_> {
 
     /// The page's LSN.
     pub fn lsn(&self) -> Lsn {
-        self.pool
-            .header(self.idx)
-            .lsn
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.frame.header().lsn.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -60,16 +57,19 @@ impl<'a> ReadGuard<'a> {
     /// existing word (`lock 1 -> exclusive`), costs the hit path nothing, and is never wrong, only sometimes
     /// refused.
     pub fn try_upgrade(self) -> std::result::Result<WriteGuard<'a>, ReadGuard<'a>> {
-        let (pool, idx, page) = (self.pool, self.idx, self.page);
+        let (pool, page) = (self.frame.pool(), self.page);
         // As BufferPool::write: a failed file takes no new dirty pages (they could never be evicted).
         let refused = pool.core.files.any_failed() && pool.core.files.get(page.file()).map_or(true, |f| f.is_failed());
-        if refused || !pool.header(idx).state.try_upgrade() {
+        if refused {
             return Err(self);
         }
-        // The shared latch became the exclusive one: the WriteGuard now owns it.
-        std::mem::forget(self);
-        pool.mark_dirty(pool.header(idx));
-        Ok(WriteGuard::new(pool, idx, page))
+        match self.frame.try_upgrade() {
+            Ok(frame) => {
+                pool.mark_dirty(frame.header());
+                Ok(WriteGuard::new(frame, page))
+            }
+            Err(frame) => Err(ReadGuard { frame, page }),
+        }
     }
 }
 
@@ -77,15 +77,7 @@ impl Deref for ReadGuard<'_> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: this guard holds a shared latch on the frame, so no writer exists until it is dropped, and the
-        // returned borrow cannot outlive the guard.
-        unsafe { &self.pool.memory().page(self.idx)[PAGE_HEADER_SIZE..] }
-    }
-}
-
-impl Drop for ReadGuard<'_> {
-    fn drop(&mut self) {
-        self.pool.header(self.idx).state.unlatch_shared();
+        &self.frame.page()[PAGE_HEADER_SIZE..]
     }
 }
 
@@ -93,7 +85,7 @@ impl fmt::Debug for ReadGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadGuard")
             .field("page", &self.page)
-            .field("frame", &self.idx)
+            .field("frame", &self.frame.idx())
             .finish()
     }
 }
@@ -103,24 +95,33 @@ impl fmt::Debug for ReadGuard<'_> {
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
 pub struct WriteGuard<'a> {
-    pool: &'a BufferPool,
-    pub(crate) idx: FrameIdx,
+    // Declared before `frame`: the owner mark is cleared before the latch is released.
+    owner: OwnerMark<'a>,
+    pub(crate) frame: ExclusiveFrame<'a>,
     page: PageId,
-    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// The calling thread recorded as the exclusive holder of a frame (`FrameHeader::owner`), until dropped.
+struct OwnerMark<'a>(&'a crate::frame::FrameHeader);
+
+impl Drop for OwnerMark<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.owner.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl<'a> WriteGuard<'a> {
-    /// Wraps the exclusive latch the calling thread holds on frame `idx`, which holds `page`.
+    /// Wraps the exclusive latch `frame`, which holds `page`, for the calling thread.
     #[inline]
-    pub(crate) fn new(pool: &'a BufferPool, idx: FrameIdx, page: PageId) -> WriteGuard<'a> {
-        pool.header(idx)
-            .owner
+    pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId) -> WriteGuard<'a> {
+        let h = frame.header();
+        h.owner
             .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
         WriteGuard {
-            pool,
-            idx,
+            owner: OwnerMark(h),
+            frame,
             page,
-            _not_send: std::marker::PhantomData,
         }
     }
 
@@ -131,32 +132,24 @@ impl<'a> WriteGuard<'a> {
 
     /// The page's LSN.
     pub fn lsn(&self) -> Lsn {
-        self.pool
-            .header(self.idx)
-            .lsn
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.frame.header().lsn.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the page's LSN: the log record that describes the latest change to this page. The pool will not
     /// write the page before `wal.flush_to(lsn)` has returned.
     pub fn set_lsn(&mut self, lsn: Lsn) {
-        // SAFETY: this guard holds the exclusive latch on the frame.
-        let page = unsafe { self.pool.memory().page_mut(self.idx) };
-        page[OFF_LSN..OFF_LSN + 8].copy_from_slice(&lsn.to_le_bytes());
-        self.pool
-            .header(self.idx)
-            .lsn
-            .store(lsn, std::sync::atomic::Ordering::Relaxed);
+        self.frame.page_mut()[OFF_LSN..OFF_LSN + 8].copy_from_slice(&lsn.to_le_bytes());
+        self.frame.header().lsn.store(lsn, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Turns the exclusive latch into a shared one without letting another writer in between.
     pub fn downgrade(self) -> ReadGuard<'a> {
-        let (pool, idx, page) = (self.pool, self.idx, self.page);
-        std::mem::forget(self);
-        let h = pool.header(idx);
-        h.owner.store(0, std::sync::atomic::Ordering::Relaxed);
-        h.state.downgrade();
-        ReadGuard { pool, idx, page }
+        let WriteGuard { owner, frame, page } = self;
+        drop(owner);
+        ReadGuard {
+            frame: frame.downgrade(),
+            page,
+        }
     }
 }
 
@@ -164,24 +157,14 @@ impl Deref for WriteGuard<'_> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: this guard holds the exclusive latch; the borrow is tied to &self.
-        unsafe { &self.pool.memory().page(self.idx)[PAGE_HEADER_SIZE..] }
+        &self.frame.page()[PAGE_HEADER_SIZE..]
     }
 }
 
 impl DerefMut for WriteGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: this guard holds the exclusive latch, and &mut self makes this the only live slice from it.
-        unsafe { &mut self.pool.memory().page_mut(self.idx)[PAGE_HEADER_SIZE..] }
-    }
-}
-
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        let h = self.pool.header(self.idx);
-        h.owner.store(0, std::sync::atomic::Ordering::Relaxed);
-        h.state.unlatch_exclusive();
+        &mut self.frame.page_mut()[PAGE_HEADER_SIZE..]
     }
 }
 
@@ -189,7 +172,7 @@ impl fmt::Debug for WriteGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteGuard")
             .field("page", &self.page)
-            .field("frame", &self.idx)
+            .field("frame", &self.frame.idx())
             .finish()
     }
 }

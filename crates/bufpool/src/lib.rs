@@ -100,6 +100,7 @@ mod error;
 mod files;
 mod frame;
 mod guard;
+mod latch;
 pub mod page;
 pub mod policy;
 mod pool;

@@ -41,6 +41,7 @@ use crate::error::{CorruptReason, Error, Result};
 use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
+use crate::latch::{ExclusiveFrame, SharedFrame};
 use crate::page::{FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::stats::{Counter, Counters, Stats};
@@ -106,6 +107,41 @@ type LoadErrorSlot = Mutex<Option<(u64, PageId, Error)>>;
 pub(crate) enum Mode {
     Shared,
     Exclusive,
+}
+
+/// A frame latched by [`BufferPool::fix`] in the mode asked for.
+pub(crate) enum Latched<'p> {
+    Shared(SharedFrame<'p>),
+    Exclusive(ExclusiveFrame<'p>),
+}
+
+impl<'p> Latched<'p> {
+    /// The shared token of a `fix(.., Mode::Shared)`.
+    #[inline]
+    pub(crate) fn shared(self) -> SharedFrame<'p> {
+        match self {
+            Latched::Shared(frame) => frame,
+            Latched::Exclusive(_) => unreachable!("fixed in shared mode"),
+        }
+    }
+
+    /// The exclusive token of a `fix(.., Mode::Exclusive)`.
+    #[inline]
+    pub(crate) fn exclusive(self) -> ExclusiveFrame<'p> {
+        match self {
+            Latched::Exclusive(frame) => frame,
+            Latched::Shared(_) => unreachable!("fixed in exclusive mode"),
+        }
+    }
+
+    /// Releases the latch, taken only to look: nothing changed.
+    #[inline]
+    pub(crate) fn release_unchanged(self) {
+        match self {
+            Latched::Shared(frame) => frame.release(),
+            Latched::Exclusive(frame) => frame.release_unchanged(),
+        }
+    }
 }
 
 /// What a finished load leaves on its frame: the latch its caller asked for, or none (batches, prefetch).
@@ -634,36 +670,36 @@ impl BufferPool {
             if PageId::from_u64(h.page_id.load(SeqCst)).file() != file.id {
                 return Ok(());
             }
-            if !self.latch_exclusive_waiting(idx)? {
+            let Some(frame) = self.latch_exclusive_waiting(idx)? else {
                 return Ok(());
-            }
-            let page = h.page_id();
+            };
+            let page = frame.page_id();
             if page.file() != file.id {
-                h.state.unlatch_exclusive_unchanged();
+                frame.release_unchanged();
                 return Ok(());
             }
             if write_dirty && h.dirty.load(Acquire) {
                 if let Err(e) = self.write_run(file, &[(page, idx)]) {
-                    h.state.unlatch_exclusive_unchanged();
+                    frame.release_unchanged();
                     return Err(e);
                 }
             }
-            self.discard(idx, page);
+            self.discard(frame, page);
             Ok(())
         })?;
         Ok(closing)
     }
 
-    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_MAX`]. `Ok(false)` if the frame is free.
-    fn latch_exclusive_waiting(&self, idx: FrameIdx) -> Result<bool> {
+    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_MAX`]. `Ok(None)` if the frame is free.
+    fn latch_exclusive_waiting(&self, idx: FrameIdx) -> Result<Option<ExclusiveFrame<'_>>> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
         let mut deadline = None;
         loop {
-            match h.state.try_latch_exclusive() {
-                TryLatch::Ok => return Ok(true),
-                TryLatch::Free => return Ok(false),
-                TryLatch::Busy { .. } => {
+            match ExclusiveFrame::try_latch(self, idx) {
+                Ok(frame) => return Ok(Some(frame)),
+                Err(TryLatch::Free) => return Ok(None),
+                Err(_) => {
                     if h.held_by_caller() {
                         return Err(Error::HeldByCaller { page: h.page_id() });
                     }
@@ -682,8 +718,8 @@ impl BufferPool {
 
     /// A shared latch on `page`, loading it if needed.
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
-        let idx = self.fix(page, Mode::Shared)?;
-        Ok(ReadGuard { pool: self, idx, page })
+        let frame = self.fix(page, Mode::Shared)?.shared();
+        Ok(ReadGuard { frame, page })
     }
 
     /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
@@ -694,14 +730,14 @@ impl BufferPool {
                 return Err(f.failed_error());
             }
         }
-        let idx = self.fix(page, Mode::Exclusive)?;
-        let h = self.header(idx);
+        let frame = self.fix(page, Mode::Exclusive)?.exclusive();
+        let h = frame.header();
         if h.freed.load(Relaxed) {
-            self.unlatch_unchanged(idx, Mode::Exclusive);
+            frame.release_unchanged();
             return Err(Error::PageFreed { page });
         }
         self.mark_dirty(h);
-        Ok(WriteGuard::new(self, idx, page))
+        Ok(WriteGuard::new(frame, page))
     }
 
     /// Cache hint, first of two stages for a batch of independent lookups: starts loading the page-table line
@@ -771,7 +807,7 @@ impl BufferPool {
         let guard = self.read(page)?;
         let view = PageView {
             pool: self,
-            idx: guard.idx,
+            idx: guard.frame.idx(),
             page,
             bad: Default::default(),
         };
@@ -781,9 +817,9 @@ impl BufferPool {
 
     /// Latches `page` in `mode`, loading it if needed. The single entry to the hit and miss paths.
     #[inline]
-    fn fix(&self, page: PageId, mode: Mode) -> Result<FrameIdx> {
+    fn fix(&self, page: PageId, mode: Mode) -> Result<Latched<'_>> {
         match self.try_fix_fast(page, mode) {
-            Some(idx) => Ok(idx),
+            Some(frame) => Ok(frame),
             None => self.fix_with(page, mode, &mut |p| self.acquire_frame(p, true)),
         }
     }
@@ -791,44 +827,44 @@ impl BufferPool {
     /// The hit path, inlined into `read` and `write` (and used by `read_many`): one lookup, one latch attempt, no
     /// waiting. Anything else (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
     #[inline(always)]
-    pub(crate) fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<FrameIdx> {
+    pub(crate) fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<Latched<'_>> {
         let idx = self.core.table.lookup(page, &self.core.headers)?;
-        (self.latch_hit(idx, page, mode) == TryLatch::Ok).then_some(idx)
+        self.latch_hit(idx, page, mode).ok()
     }
 
     /// The one hit step: latches frame `idx` (a lookup's answer for `page`) in `mode` and confirms it still holds
     /// `page`, counting the hit. `Busy` if it holds `page` but is latched by someone else; `Free` if it no longer
     /// holds `page` (reused meanwhile), with nothing latched.
     #[inline(always)]
-    fn latch_hit(&self, idx: FrameIdx, page: PageId, mode: Mode) -> TryLatch {
+    fn latch_hit(&self, idx: FrameIdx, page: PageId, mode: Mode) -> std::result::Result<Latched<'_>, TryLatch> {
         let h = self.header(idx);
         let latched = match mode {
-            Mode::Shared => h.state.try_latch_shared(),
-            Mode::Exclusive => h.state.try_latch_exclusive(),
+            Mode::Shared => SharedFrame::try_latch(self, idx).map(Latched::Shared),
+            Mode::Exclusive => ExclusiveFrame::try_latch(self, idx).map(Latched::Exclusive),
         };
         match latched {
-            TryLatch::Ok if h.page_id() == page => {
+            Ok(frame) if h.page_id() == page => {
                 self.core.policy.on_hit(idx);
                 self.core.counters.inc(Counter::Hits);
-                TryLatch::Ok
+                Ok(frame)
             }
-            TryLatch::Ok => {
-                self.unlatch_unchanged(idx, mode);
-                TryLatch::Free
+            Ok(frame) => {
+                frame.release_unchanged();
+                Err(TryLatch::Free)
             }
-            TryLatch::Busy { version } if h.page_id() == page => TryLatch::Busy { version },
-            TryLatch::Busy { .. } | TryLatch::Free => TryLatch::Free,
+            Err(TryLatch::Busy { version }) if h.page_id() == page => Err(TryLatch::Busy { version }),
+            Err(_) => Err(TryLatch::Free),
         }
     }
 
     /// [`BufferPool::fix`] taking frames for a miss from `acquire` (the policy, or a scan ring).
     #[inline(never)]
-    pub(crate) fn fix_with(
-        &self,
+    pub(crate) fn fix_with<'p>(
+        &'p self,
         page: PageId,
         mode: Mode,
-        acquire: &mut dyn FnMut(PageId) -> Result<FrameIdx>,
-    ) -> Result<FrameIdx> {
+        acquire: &mut dyn FnMut(PageId) -> Result<ExclusiveFrame<'p>>,
+    ) -> Result<Latched<'p>> {
         let mut backoff = Backoff::new();
         // The frame we last waited on while it held `page` latched, and the version we saw: if a load into it
         // fails meanwhile, we return that load's error instead of trying again (one failed read, one error).
@@ -836,8 +872,8 @@ impl BufferPool {
         loop {
             if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
                 match self.latch_hit(idx, page, mode) {
-                    TryLatch::Ok => return Ok(idx),
-                    TryLatch::Busy { version } => {
+                    Ok(frame) => return Ok(frame),
+                    Err(TryLatch::Busy { version }) => {
                         if self.header(idx).held_by_caller() {
                             return Err(Error::HeldByCaller { page });
                         }
@@ -848,7 +884,7 @@ impl BufferPool {
                         backoff.snooze();
                         continue;
                     }
-                    TryLatch::Free => {}
+                    Err(_) => {}
                 }
                 // The frame no longer holds the page (evicted, or its load failed): look again.
                 if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v, page)) {
@@ -859,17 +895,9 @@ impl BufferPool {
             if let Some(e) = waited.and_then(|(i, v)| self.load_error(i, v, page)) {
                 return Err(e);
             }
-            if let Some(idx) = self.load(page, mode, acquire)? {
-                return Ok(idx);
+            if let Some(frame) = self.load(page, mode, acquire)? {
+                return Ok(frame);
             }
-        }
-    }
-
-    fn unlatch_unchanged(&self, idx: FrameIdx, mode: Mode) {
-        let s = &self.header(idx).state;
-        match mode {
-            Mode::Shared => s.unlatch_shared(),
-            Mode::Exclusive => s.unlatch_exclusive_unchanged(),
         }
     }
 
@@ -887,48 +915,45 @@ impl BufferPool {
     }
 
     /// The miss path. `Ok(None)` when another thread mapped the page first (the caller looks again).
-    fn load(
-        &self,
+    fn load<'p>(
+        &'p self,
         page: PageId,
         mode: Mode,
-        acquire: &mut dyn FnMut(PageId) -> Result<FrameIdx>,
-    ) -> Result<Option<FrameIdx>> {
-        let Some((file, idx)) = self.reserve_with(page, acquire)? else {
+        acquire: &mut dyn FnMut(PageId) -> Result<ExclusiveFrame<'p>>,
+    ) -> Result<Option<Latched<'p>>> {
+        let Some((file, mut frame)) = self.reserve_with(page, acquire)? else {
             return Ok(None);
         };
-        // SAFETY: reserve returned idx exclusively latched by us.
-        let buf = unsafe { self.core.memory.page_mut(idx) };
-        let got = file.read_at(buf, self.core.page_size.offset_of(page.page_no()));
+        let got = file.read_at(frame.page_mut(), self.core.page_size.offset_of(page.page_no()));
         // A freed page: readers may see its last image (a stale pointer they will validate), writers may not
         // change it; one never written has no image at all.
         let freed = file.is_freed(page.page_no());
         if freed {
-            self.header(idx).freed.store(true, Relaxed);
+            frame.header().freed.store(true, Relaxed);
         }
-        match self.finish_load(&file, page, idx, got, mode.into()) {
+        let latched = match self.finish_load(&file, page, frame, got, mode.into()) {
             Err(Error::ShortRead { .. }) if freed => return Err(Error::PageFreed { page }),
             r => r?,
-        }
+        };
         if freed && mode == Mode::Exclusive {
-            self.header(idx).state.unlatch_exclusive();
             return Err(Error::PageFreed { page });
         }
-        Ok(Some(idx))
+        Ok(latched)
     }
 
     /// First half of a miss: checks the page exists, takes a frame and maps the page to it, exclusively latched,
     /// so concurrent requests wait for this load (single flight). `Ok(None)` if the page is mapped already.
     /// The caller must read into the frame and call [`BufferPool::finish_load`].
-    pub(crate) fn reserve(&self, page: PageId) -> Result<Option<(Arc<FileEntry>, FrameIdx)>> {
+    pub(crate) fn reserve(&self, page: PageId) -> Result<Option<(Arc<FileEntry>, ExclusiveFrame<'_>)>> {
         self.reserve_with(page, &mut |p| self.acquire_frame(p, false))
     }
 
     /// [`BufferPool::reserve`] taking the frame from `acquire`.
-    fn reserve_with(
-        &self,
+    fn reserve_with<'p>(
+        &'p self,
         page: PageId,
-        acquire: &mut dyn FnMut(PageId) -> Result<FrameIdx>,
-    ) -> Result<Option<(Arc<FileEntry>, FrameIdx)>> {
+        acquire: &mut dyn FnMut(PageId) -> Result<ExclusiveFrame<'p>>,
+    ) -> Result<Option<(Arc<FileEntry>, ExclusiveFrame<'p>)>> {
         let file = self.core.files.get(page.file())?;
         let pages = file.pages.load(Acquire);
         if page.page_no() >= pages {
@@ -937,50 +962,50 @@ impl BufferPool {
         if self.core.table.lookup_locked(page, &self.core.headers).is_some() {
             return Ok(None);
         }
-        let idx = acquire(page)?;
-        let h = self.header(idx);
-        h.page_id.store(page.as_u64(), SeqCst);
+        let frame = acquire(page)?;
+        let idx = frame.idx();
+        frame.header().page_id.store(page.as_u64(), SeqCst);
         if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
-            self.release_unmapped(idx);
+            self.release_unmapped(frame);
             return Ok(None);
         }
         if file.is_closing() {
             self.core.table.remove(page, idx, &self.core.headers);
-            self.release_unmapped(idx);
+            self.release_unmapped(frame);
             return Err(Error::FileNotOpen(page.file()));
         }
         self.core.counters.inc(Counter::Misses);
         self.core.loads_in_flight.fetch_add(1, AcqRel);
-        Ok(Some((file, idx)))
+        Ok(Some((file, frame)))
     }
 
     /// Second half of a miss: `got` is the outcome of reading `page` into frame `idx` (reserved by the caller).
     /// Verifies the image and publishes the page, leaving the frame latched as `after` says; or, on failure,
     /// unmaps the page, frees the frame and records the error for every waiter.
-    pub(crate) fn finish_load(
-        &self,
+    pub(crate) fn finish_load<'p>(
+        &'p self,
         file: &FileEntry,
         page: PageId,
-        idx: FrameIdx,
+        frame: ExclusiveFrame<'p>,
         got: std::io::Result<usize>,
         after: AfterLoad,
-    ) -> Result<()> {
-        let h = self.header(idx);
-        let verified = self.verify_frame(file, page, idx, got);
+    ) -> Result<Option<Latched<'p>>> {
+        let (idx, h) = (frame.idx(), frame.header());
+        let verified = self.verify_frame(file, page, &frame, got);
         self.core.loads_in_flight.fetch_sub(1, AcqRel);
         match verified {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
                 debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
                 self.core.policy.on_insert(idx, page.as_u64());
-                match after {
-                    AfterLoad::Shared => {
-                        h.state.downgrade();
+                Ok(match after {
+                    AfterLoad::Shared => Some(Latched::Shared(frame.downgrade())),
+                    AfterLoad::Exclusive => Some(Latched::Exclusive(frame)),
+                    AfterLoad::Unlatched => {
+                        frame.release_changed();
+                        None
                     }
-                    AfterLoad::Exclusive => {}
-                    AfterLoad::Unlatched => h.state.unlatch_exclusive(),
-                }
-                Ok(())
+                })
             }
             Err(e) => {
                 self.core.table.remove(page, idx, &self.core.headers);
@@ -988,7 +1013,7 @@ impl BufferPool {
                 let version = (h.state.load() >> 8) + 1;
                 *self.core.load_errors[idx as usize].lock() = Some((version, page, e.clone()));
                 h.failed_version.store(version, Release);
-                let v = h.state.unlatch_to_free();
+                let v = frame.release_to_free();
                 debug_assert_eq!(v, version);
                 self.push_free(idx);
                 Err(e)
@@ -997,15 +1022,20 @@ impl BufferPool {
     }
 
     /// Checks the outcome of a read into frame `idx` (exclusively latched by the caller). Returns the page LSN.
-    fn verify_frame(&self, file: &FileEntry, page: PageId, idx: FrameIdx, got: std::io::Result<usize>) -> Result<u64> {
+    fn verify_frame(
+        &self,
+        file: &FileEntry,
+        page: PageId,
+        frame: &ExclusiveFrame<'_>,
+        got: std::io::Result<usize>,
+    ) -> Result<u64> {
         self.core.counters.inc(Counter::Reads);
         // A page whose newer image a failed file dropped: the disk holds an older version (checked after the
         // read, under the frame's latch, so no load can slip between the drop and the check).
         if file.was_dropped(page.page_no()) {
             return Err(file.failed_error());
         }
-        // SAFETY: the caller holds the exclusive latch on idx.
-        let buf = unsafe { self.core.memory.page(idx) };
+        let buf = frame.page();
         let want = buf.len();
         let got = got.map_err(|e| {
             self.core.counters.inc(Counter::ReadErrors);
@@ -1047,7 +1077,7 @@ impl BufferPool {
     /// only briefly by the pool itself (loads in flight, write runs, other threads taking victims), and up to
     /// [`Builder::frame_wait`] for frames held by guards; batches, which may hold such frames themselves, never
     /// wait.
-    pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<FrameIdx> {
+    pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<ExclusiveFrame<'_>> {
         let _taking = Hold::new(&self.core.frame_takers, 1);
         // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
         if let Some(e) = take_veto_panic() {
@@ -1059,27 +1089,28 @@ impl BufferPool {
         let mut started = None;
         loop {
             if let Some(idx) = self.core.free.pop() {
-                let latched = self.header(idx).state.latch_free_exclusive();
-                assert!(latched, "frame {idx} on the free list was not free");
+                let frame = ExclusiveFrame::latch_free(self, idx);
+                let frame = frame.unwrap_or_else(|| panic!("frame {idx} on the free list was not free"));
                 // -> *reserved*: latched, no page yet, clean.
-                debug_assert_eq!(self.header(idx).page_id(), PageId::INVALID);
-                debug_assert!(!self.header(idx).dirty.load(Relaxed));
-                return Ok(idx);
+                debug_assert_eq!(frame.page_id(), PageId::INVALID);
+                debug_assert!(!frame.header().dirty.load(Relaxed));
+                return Ok(frame);
             }
             let victim = self
                 .core
                 .policy
-                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx));
+                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
+                .map(|idx| ExclusiveFrame::adopt(self, idx));
             if let Some(e) = take_veto_panic() {
-                if let Some(idx) = victim {
-                    self.core.policy.on_insert(idx, self.header(idx).page_id().as_u64());
-                    self.header(idx).state.unlatch_exclusive_unchanged();
+                if let Some(frame) = victim {
+                    self.core.policy.on_insert(frame.idx(), frame.page_id().as_u64());
+                    frame.release_unchanged();
                 }
                 return Err(e);
             }
             match victim {
-                Some(idx) => match self.evict(idx) {
-                    Ok(()) => return Ok(idx),
+                Some(frame) => match self.evict(frame) {
+                    Ok(frame) => return Ok(frame),
                     Err(e) => {
                         last_error = Some(e);
                         failed_evictions += 1;
@@ -1135,17 +1166,19 @@ impl BufferPool {
             .count()
     }
 
-    /// The policy offers `idx`: take it if it can be latched exclusively and nothing protects it.
+    /// The policy offers `idx`: take it if it can be latched exclusively and nothing protects it. On `true` the
+    /// calling thread holds the frame's exclusive latch, which the caller adopts ([`ExclusiveFrame::adopt`]) once
+    /// the policy has returned the frame.
     pub(crate) fn try_take(&self, idx: FrameIdx) -> bool {
-        let h = self.header(idx);
-        if h.state.try_latch_exclusive() != TryLatch::Ok {
+        let Ok(frame) = ExclusiveFrame::try_latch(self, idx) else {
             self.core.counters.inc(Counter::LatchedSkips);
             return false;
-        }
-        if !self.evictable(idx) {
-            h.state.unlatch_exclusive_unchanged();
+        };
+        if !self.evictable(&frame) {
+            frame.release_unchanged();
             return false;
         }
+        std::mem::forget(frame); // the latch stays held, for the policy's caller to adopt
         true
     }
 
@@ -1157,8 +1190,8 @@ impl BufferPool {
     /// drops the page).
     ///
     /// A veto that panics protects the page; the panic is kept for the caller (see [`take_veto_panic`]).
-    pub(crate) fn evictable(&self, idx: FrameIdx) -> bool {
-        let h = self.header(idx);
+    pub(crate) fn evictable(&self, frame: &ExclusiveFrame<'_>) -> bool {
+        let h = frame.header();
         let page = h.page_id();
         if page == PageId::INVALID {
             return false;
@@ -1218,8 +1251,8 @@ impl BufferPool {
     /// On a failed write the page stays, dirty, tracked again, and unlatched. A victim of a failed file is not
     /// written: [`BufferPool::evictable`] let it go because it is clean and synced, or because its file is over
     /// its bound, and then its unwritable image is dropped here.
-    pub(crate) fn evict(&self, idx: FrameIdx) -> Result<()> {
-        let h = self.header(idx);
+    pub(crate) fn evict<'p>(&'p self, frame: ExclusiveFrame<'p>) -> Result<ExclusiveFrame<'p>> {
+        let (idx, h) = (frame.idx(), frame.header());
         let page = h.page_id();
         if self.core.files.any_failed() {
             if let Ok(f) = self.core.files.get(page.file()) {
@@ -1229,9 +1262,9 @@ impl BufferPool {
                         self.mark_clean(h);
                         self.core.counters.inc(Counter::FailedPagesDropped);
                     }
-                    self.unmap_victim(idx, page);
+                    self.unmap_victim(&frame, page);
                     self.core.counters.inc(Counter::Evictions);
-                    return Ok(());
+                    return Ok(frame);
                 }
             }
         }
@@ -1243,23 +1276,22 @@ impl BufferPool {
                 .and_then(|f| self.write_run(&f, &[(page, idx)]))
             {
                 self.core.policy.on_insert(idx, page.as_u64());
-                h.state.unlatch_exclusive_unchanged();
+                frame.release_unchanged();
                 return Err(e);
             }
             self.mark_clean(h);
             self.core.counters.inc(Counter::DirtyEvictions);
         }
-        self.unmap_victim(idx, page);
+        self.unmap_victim(&frame, page);
         self.core.counters.inc(Counter::Evictions);
-        Ok(())
+        Ok(frame)
     }
 
-    /// Unmaps the clean page of victim `idx` (exclusively latched, no longer tracked by the policy).
-    pub(crate) fn unmap_victim(&self, idx: FrameIdx, page: PageId) {
-        let removed = self.core.table.remove(page, idx, &self.core.headers);
+    /// Unmaps the clean page of a victim (no longer tracked by the policy).
+    pub(crate) fn unmap_victim(&self, frame: &ExclusiveFrame<'_>, page: PageId) {
+        let removed = self.core.table.remove(page, frame.idx(), &self.core.headers);
         debug_assert!(removed, "victim {page:?} was not mapped");
-        let h = self.header(idx);
-        h.clear_page();
+        frame.header().clear_page();
     }
 
     /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.
@@ -1278,22 +1310,22 @@ impl BufferPool {
         }
     }
 
-    /// Drops the page in `idx` (exclusively latched) without writing it and frees the frame.
-    fn discard(&self, idx: FrameIdx, page: PageId) {
-        let h = self.header(idx);
+    /// Drops the page of `frame` without writing it and frees the frame.
+    fn discard(&self, frame: ExclusiveFrame<'_>, page: PageId) {
+        let (idx, h) = (frame.idx(), frame.header());
         self.core.table.remove(page, idx, &self.core.headers);
         self.core.policy.on_remove(idx);
         self.mark_clean(h);
         h.clear_page();
-        h.state.unlatch_to_free();
+        frame.release_to_free();
         self.push_free(idx);
     }
 
-    /// Frees `idx`, which is exclusively latched, not mapped and not tracked.
-    pub(crate) fn release_unmapped(&self, idx: FrameIdx) {
-        let h = self.header(idx);
-        h.clear_page();
-        h.state.unlatch_to_free();
+    /// Frees `frame`, which is not mapped and not tracked.
+    pub(crate) fn release_unmapped(&self, frame: ExclusiveFrame<'_>) {
+        let idx = frame.idx();
+        frame.header().clear_page();
+        frame.release_to_free();
         self.push_free(idx);
     }
 
@@ -1325,10 +1357,9 @@ impl BufferPool {
         }
         // The frame first, so that a full pool leaves no page number to give back.
         let hint = PageId::new(file, f.pages.load(Relaxed));
-        let idx = self.acquire_frame(hint, true)?;
-        let h = self.header(idx);
-        // SAFETY: acquire_frame returned idx exclusively latched.
-        unsafe { self.core.memory.page_mut(idx) }.fill(0);
+        let mut frame = self.acquire_frame(hint, true)?;
+        let (idx, h) = (frame.idx(), frame.header());
+        frame.page_mut().fill(0);
         h.lsn.store(0, Relaxed);
         // Number and map the page under the file's allocation lock. A page past the old end becomes visible to
         // readers (the page count) only after it is mapped, so a concurrent read of it waits for this frame
@@ -1341,7 +1372,7 @@ impl BufferPool {
                 let n = f.pages.load(Acquire);
                 if n == u32::MAX {
                     drop(free);
-                    self.release_unmapped(idx);
+                    self.release_unmapped(frame);
                     return Err(Error::OutOfRange {
                         page: PageId::new(file, n),
                         pages: n,
@@ -1354,9 +1385,12 @@ impl BufferPool {
         h.page_id.store(page.as_u64(), SeqCst);
         if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
             drop(free);
-            match self.new_page_over_stale(&f, page, idx)? {
-                Some(g) => return Ok(g),
-                None => free = f.free.lock(),
+            match self.new_page_over_stale(&f, page, frame)? {
+                Ok(g) => return Ok(g),
+                Err(mapped) => {
+                    frame = mapped;
+                    free = f.free.lock();
+                }
             }
         }
         if reused.is_none() {
@@ -1369,35 +1403,42 @@ impl BufferPool {
         // (F1 in RELIABILITY.md).
         if f.is_closing() {
             self.core.table.remove(page, idx, &self.core.headers);
-            self.release_unmapped(idx);
+            self.release_unmapped(frame);
             f.free.lock().insert(page_no);
             return Err(Error::FileNotOpen(file));
         }
         self.mark_dirty(h);
         self.core.policy.on_insert(idx, page.as_u64());
-        Ok(WriteGuard::new(self, idx, page))
+        Ok(WriteGuard::new(frame, page))
     }
 
     /// `new_page` found its (freed, reused) page mapped already: a stale copy someone read after `free_page`, or
     /// such a read still in flight. `idx` is `new_page`'s frame, exclusively latched. Waits for the stale copy and
     /// returns it zeroed (our frame goes back clean: F2); if the stale read fails instead, its error is not
-    /// `new_page`'s (M1): maps `idx` once the failed load has unmapped the page and returns `None`, leaving the
-    /// caller to finish as for any new page. On any other error the page number goes back to the free list.
-    fn new_page_over_stale(&self, f: &FileEntry, page: PageId, idx: FrameIdx) -> Result<Option<WriteGuard<'_>>> {
-        let h = self.header(idx);
+    /// `new_page`'s (M1): maps `frame` once the failed load has unmapped the page and gives it back (`Err`),
+    /// leaving the caller to finish as for any new page. On any other error the page number goes back to the
+    /// free list.
+    fn new_page_over_stale<'p>(
+        &'p self,
+        f: &FileEntry,
+        page: PageId,
+        frame: ExclusiveFrame<'p>,
+    ) -> Result<std::result::Result<WriteGuard<'p>, ExclusiveFrame<'p>>> {
+        let (idx, h) = (frame.idx(), frame.header());
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         f.note_new(page.page_no());
         loop {
             // Not `write`: a stale copy is marked freed, and this is the page's reuse.
-            let latched = self.fix(page, Mode::Exclusive).map(|i| {
-                let sh = self.header(i);
+            let latched = self.fix(page, Mode::Exclusive).map(|stale| {
+                let stale = stale.exclusive();
+                let sh = stale.header();
                 sh.freed.store(false, Relaxed);
                 self.mark_dirty(sh);
-                WriteGuard::new(self, i, page)
+                WriteGuard::new(stale, page)
             });
             match latched {
                 Ok(g) => {
-                    self.release_unmapped(idx);
+                    self.release_unmapped(frame);
                     // The id may name another file by now (dropped, reopened under the same id: M7).
                     if f.is_closing() {
                         drop(g);
@@ -1406,18 +1447,18 @@ impl BufferPool {
                     let mut g = g;
                     g.fill(0);
                     g.set_lsn(0);
-                    return Ok(Some(g));
+                    return Ok(Ok(g));
                 }
                 // The stale read failed and unmapped the page: a new page's content never comes from storage.
                 Err(Error::Io { .. } | Error::ShortRead { .. } | Error::Corrupt { .. } | Error::Panicked { .. }) => {
                     h.page_id.store(page.as_u64(), SeqCst);
                     if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_ok() {
-                        return Ok(None);
+                        return Ok(Err(frame));
                     }
                     h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
                 }
                 Err(e) => {
-                    self.release_unmapped(idx);
+                    self.release_unmapped(frame);
                     if f.is_closing() {
                         // The id names another file by now (M7): this one is gone.
                         return Err(Error::FileNotOpen(page.file()));
@@ -1442,11 +1483,11 @@ impl BufferPool {
             return Err(Error::PageFreed { page });
         }
         if let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) {
-            if self.latch_exclusive_waiting(idx)? {
-                if self.header(idx).page_id() == page {
-                    self.discard(idx, page);
+            if let Some(frame) = self.latch_exclusive_waiting(idx)? {
+                if frame.page_id() == page {
+                    self.discard(frame, page);
                 } else {
-                    self.header(idx).state.unlatch_exclusive_unchanged();
+                    frame.release_unchanged();
                 }
             }
         }

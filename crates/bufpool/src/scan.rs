@@ -15,8 +15,8 @@
 use std::cell::RefCell;
 
 use crate::error::Result;
-use crate::frame::TryLatch;
 use crate::guard::ReadGuard;
+use crate::latch::ExclusiveFrame;
 use crate::page::PageId;
 use crate::policy::FrameIdx;
 use crate::pool::{BufferPool, Mode};
@@ -66,42 +66,39 @@ impl<'a> ScanRing<'a> {
     /// A shared latch on `page`; a miss recycles the ring's oldest frame.
     pub fn read(&mut self, page: PageId) -> Result<ReadGuard<'a>> {
         let pool = self.pool;
-        let idx = pool.fix_with(page, Mode::Shared, &mut |p| self.acquire(p))?;
-        Ok(ReadGuard { pool, idx, page })
+        let frame = pool.fix_with(page, Mode::Shared, &mut |p| self.acquire(p))?.shared();
+        Ok(ReadGuard { frame, page })
     }
 
     /// A frame for `page`: the ring's oldest one taken back if possible, else the policy's victim.
-    fn acquire(&self, page: PageId) -> Result<FrameIdx> {
+    fn acquire(&self, page: PageId) -> Result<ExclusiveFrame<'a>> {
         let pool = self.pool;
         let slot_no = self.next.get();
         self.next.set((slot_no + 1) % self.len());
         let previous = self.slots.borrow_mut()[slot_no].take();
         if let Some((old_page, idx)) = previous {
-            if self.take_back(old_page, idx) {
+            if let Some(frame) = self.take_back(old_page, idx) {
                 self.slots.borrow_mut()[slot_no] = Some((page, idx));
-                return Ok(idx);
+                return Ok(frame);
             }
         }
-        let idx = pool.acquire_frame(page, true)?;
-        self.slots.borrow_mut()[slot_no] = Some((page, idx));
-        Ok(idx)
+        let frame = pool.acquire_frame(page, true)?;
+        self.slots.borrow_mut()[slot_no] = Some((page, frame.idx()));
+        Ok(frame)
     }
 
-    /// Empties frame `idx` if it still holds `page` (the ring's) and can be latched; leaves it exclusively
+    /// Empties frame `idx` if it still holds `page` (the ring's) and can be latched; returns it exclusively
     /// latched and untracked on success.
-    fn take_back(&self, page: PageId, idx: FrameIdx) -> bool {
+    fn take_back(&self, page: PageId, idx: FrameIdx) -> Option<ExclusiveFrame<'a>> {
         let pool = self.pool;
-        let h = pool.header(idx);
-        if h.state.try_latch_exclusive() != TryLatch::Ok {
-            return false;
-        }
-        if h.page_id() != page || !pool.evictable(idx) {
-            h.state.unlatch_exclusive_unchanged();
-            return false;
+        let frame = ExclusiveFrame::try_latch(pool, idx).ok()?;
+        if frame.page_id() != page || !pool.evictable(&frame) {
+            frame.release_unchanged();
+            return None;
         }
         pool.core.policy.on_remove(idx);
         // On a failed write, evict re-tracks the page and unlatches it; the ring then asks the policy.
-        pool.evict(idx).is_ok()
+        pool.evict(frame).ok()
     }
 }
 

@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 use crate::checksum;
 use crate::error::{Error, Result};
 use crate::files::FileEntry;
-use crate::frame::{FrameHeader, TryLatch};
+use crate::frame::TryLatch;
+use crate::latch::{ExclusiveFrame, SharedFrame};
 use crate::page::{AlignedBuf, FileId, PageId};
 use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
@@ -224,14 +225,13 @@ impl BufferPool {
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if let Some(idx) = self.latch_resident_shared(page)? {
-            let h = self.header(idx);
-            let r = if h.dirty.load(Acquire) {
-                self.write_run_and_clean(&file, &[(page, idx)])
+        if let Some(frame) = self.latch_resident_shared(page)? {
+            let r = if frame.header().dirty.load(Acquire) {
+                self.write_run_and_clean(&file, &[(page, frame.idx())])
             } else {
                 Ok(())
             };
-            h.state.unlatch_shared();
+            frame.release();
             r?;
         }
         self.sync_file(&file)
@@ -239,21 +239,21 @@ impl BufferPool {
 
     /// A shared latch on `page` if it is resident (waiting for an exclusive holder); `None` if it is not.
     /// [`Error::HeldByCaller`] if the calling thread holds it exclusively.
-    fn latch_resident_shared(&self, page: PageId) -> Result<Option<FrameIdx>> {
+    fn latch_resident_shared(&self, page: PageId) -> Result<Option<SharedFrame<'_>>> {
         let mut backoff = Backoff::new();
         loop {
             let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) else {
                 return Ok(None);
             };
             let h = self.header(idx);
-            match h.state.try_latch_shared() {
-                TryLatch::Ok if h.page_id() == page => return Ok(Some(idx)),
-                TryLatch::Ok => h.state.unlatch_shared(),
-                TryLatch::Busy { .. } if h.held_by_caller() && h.page_id() == page => {
+            match SharedFrame::try_latch(self, idx) {
+                Ok(frame) if frame.page_id() == page => return Ok(Some(frame)),
+                Ok(frame) => frame.release(),
+                Err(TryLatch::Busy { .. }) if h.held_by_caller() && h.page_id() == page => {
                     return Err(Error::HeldByCaller { page });
                 }
-                TryLatch::Busy { .. } => backoff.snooze(),
-                TryLatch::Free => {}
+                Err(TryLatch::Busy { .. }) => backoff.snooze(),
+                Err(_) => {}
             }
         }
     }
@@ -370,7 +370,7 @@ impl BufferPool {
         let start = Instant::now();
         let total = dirty.len().max(1);
         let mut first_error = FileErrors::default();
-        let mut run: Vec<(PageId, FrameIdx)> = Vec::with_capacity(RUN_PAGES_MAX);
+        let mut run: Vec<(PageId, SharedFrame<'_>)> = Vec::with_capacity(RUN_PAGES_MAX);
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
         for (done, (page, idx)) in dirty.into_iter().enumerate() {
             let h = self.header(idx);
@@ -387,39 +387,37 @@ impl BufferPool {
                     }
                 }
             }
-            let latched = match h.state.try_latch_shared() {
-                TryLatch::Ok => true,
-                TryLatch::Free => false,
-                TryLatch::Busy { .. } => {
+            let latched = match SharedFrame::try_latch(self, idx) {
+                Ok(frame) => Some(frame),
+                Err(TryLatch::Free) => None,
+                Err(_) => {
                     // Never wait while holding the run's latches.
                     self.finish_run(&mut run, &run_file, &mut first_error);
-                    match self.latch_shared_waiting(h) {
+                    match self.latch_shared_waiting(idx) {
                         Ok(latched) => latched,
                         Err(e) => {
                             first_error.record(page.file(), e);
-                            false
+                            None
                         }
                     }
                 }
             };
-            if !latched {
+            let Some(frame) = latched else {
                 continue;
-            }
-            if h.page_id() != page || !h.dirty.load(Acquire) {
-                h.state.unlatch_shared();
+            };
+            if frame.page_id() != page || !h.dirty.load(Acquire) {
                 continue;
             }
             if run.is_empty() || run_file.as_ref().is_none_or(|f| f.id != page.file()) {
                 match self.core.files.get(page.file()) {
                     Ok(f) => run_file = Some(f),
                     Err(e) => {
-                        h.state.unlatch_shared();
                         first_error.record(page.file(), e);
                         continue;
                     }
                 }
             }
-            run.push((page, idx));
+            run.push((page, frame));
         }
         self.finish_run(&mut run, &run_file, &mut first_error);
         first_error
@@ -428,7 +426,7 @@ impl BufferPool {
     /// Writes and releases the latched run (if any).
     fn finish_run(
         &self,
-        run: &mut Vec<(PageId, FrameIdx)>,
+        run: &mut Vec<(PageId, SharedFrame<'_>)>,
         file: &Option<std::sync::Arc<FileEntry>>,
         first_error: &mut FileErrors,
     ) {
@@ -436,25 +434,24 @@ impl BufferPool {
             return;
         }
         let file = file.as_ref().expect("a run always has its file");
-        if let Err(e) = self.write_run_and_clean(file, run) {
+        let pages: Vec<(PageId, FrameIdx)> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
+        if let Err(e) = self.write_run_and_clean(file, &pages) {
             first_error.record(file.id, e);
         }
-        for &(_, idx) in run.iter() {
-            self.header(idx).state.unlatch_shared();
-        }
-        run.clear();
+        run.clear(); // releases the latches
     }
 
-    /// Waits for a shared latch on a frame, holding no other latch; false if the frame became free.
+    /// Waits for a shared latch on frame `idx`, holding no other latch; `None` if the frame became free.
     /// [`Error::HeldByCaller`] if the calling thread holds it exclusively itself (it would wait for ever).
-    fn latch_shared_waiting(&self, h: &FrameHeader) -> Result<bool> {
+    fn latch_shared_waiting(&self, idx: FrameIdx) -> Result<Option<SharedFrame<'_>>> {
+        let h = self.header(idx);
         let mut backoff = Backoff::new();
         loop {
-            match h.state.try_latch_shared() {
-                TryLatch::Ok => return Ok(true),
-                TryLatch::Free => return Ok(false),
-                TryLatch::Busy { .. } if h.held_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
-                TryLatch::Busy { .. } => backoff.snooze(),
+            match SharedFrame::try_latch(self, idx) {
+                Ok(frame) => return Ok(Some(frame)),
+                Err(TryLatch::Free) => return Ok(None),
+                Err(_) if h.held_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
+                Err(_) => backoff.snooze(),
             }
         }
     }
@@ -539,7 +536,7 @@ impl BufferPool {
             return Ok(());
         }
         let _taking = crate::pool::Hold::new(&self.core.frame_takers, 1);
-        let mut victims: Vec<(PageId, FrameIdx)> = Vec::with_capacity(want);
+        let mut victims: Vec<(PageId, ExclusiveFrame<'_>)> = Vec::with_capacity(want);
         let mut dirty_allowed = budget.take(want);
         let mut dropped = 0;
         while victims.len() + dropped < want {
@@ -553,12 +550,13 @@ impl BufferPool {
             }) else {
                 break;
             };
-            let h = self.header(idx);
+            let frame = ExclusiveFrame::adopt(self, idx);
+            let h = frame.header();
             if self.core.files.any_failed() && self.core.files.get(h.page_id().file()).is_ok_and(|f| f.is_failed()) {
                 // A failed file's page is never written: `evict` unmaps it (dropping an unwritable image that the
                 // file's bound let go) without I/O.
-                if self.evict(idx).is_ok() {
-                    self.release_unmapped(idx);
+                if let Ok(frame) = self.evict(frame) {
+                    self.release_unmapped(frame);
                     dropped += 1;
                 }
                 continue;
@@ -566,29 +564,29 @@ impl BufferPool {
             if h.dirty.load(Acquire) {
                 dirty_allowed = dirty_allowed.saturating_sub(1);
             }
-            victims.push((h.page_id(), idx));
+            victims.push((h.page_id(), frame));
         }
-        victims.sort_unstable();
+        victims.sort_unstable_by_key(|&(page, _)| page);
         let mut first_error = None;
-        let mut start = 0;
-        while start < victims.len() {
-            let mut end = start + 1;
+        // Runs of consecutive pages of one file, taken off the front of `victims`.
+        while !victims.is_empty() {
+            let mut end = 1;
             while end < victims.len()
-                && end - start < RUN_PAGES_MAX
-                && victims[end].0.file() == victims[start].0.file()
+                && end < RUN_PAGES_MAX
+                && victims[end].0.file() == victims[0].0.file()
                 && victims[end].0.page_no() == victims[end - 1].0.page_no() + 1
             {
                 end += 1;
             }
-            let run: Vec<(PageId, FrameIdx)> = victims[start..end]
+            let run: Vec<(PageId, FrameIdx)> = victims[..end]
                 .iter()
-                .copied()
+                .map(|(page, frame)| (*page, frame.idx()))
                 .filter(|&(_, idx)| self.header(idx).dirty.load(Acquire))
                 .collect();
             let written = if run.is_empty() {
                 Ok(())
             } else {
-                let contiguous = run.len() == end - start;
+                let contiguous = run.len() == end;
                 let file = self.core.files.get(run[0].0.file());
                 match file {
                     // Clean pages in the middle break contiguity: write the dirty ones one by one then.
@@ -597,22 +595,20 @@ impl BufferPool {
                     Err(e) => Err(e),
                 }
             };
-            for &(page, idx) in &victims[start..end] {
-                let h = self.header(idx);
-                if h.dirty.load(Acquire) {
+            for (page, frame) in victims.drain(..end) {
+                if frame.header().dirty.load(Acquire) {
                     // Not written (an error): keep the page, tracked again, unlatched.
-                    self.core.policy.on_insert(idx, page.as_u64());
-                    h.state.unlatch_exclusive_unchanged();
+                    self.core.policy.on_insert(frame.idx(), page.as_u64());
+                    frame.release_unchanged();
                 } else {
-                    self.unmap_victim(idx, page);
+                    self.unmap_victim(&frame, page);
                     self.core.counters.inc(Counter::Evictions);
-                    self.release_unmapped(idx);
+                    self.release_unmapped(frame);
                 }
             }
             if let Err(e) = written {
                 first_error.get_or_insert(e);
             }
-            start = end;
         }
         first_error.map_or(Ok(()), Err)
     }
