@@ -374,9 +374,9 @@ impl BufferPool {
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
         for (done, (page, idx)) in dirty.into_iter().enumerate() {
             let h = self.header(idx);
-            let extends = run.last().is_some_and(|&(last, _)| {
-                last.file() == page.file() && last.page_no() + 1 == page.page_no() && run.len() < RUN_PAGES_MAX
-            });
+            let extends = run
+                .last()
+                .is_some_and(|&(last, _)| continues_run(last, page, run.len()));
             if !extends {
                 self.finish_run(&mut run, &run_file, &mut first_error);
                 if let Some(target) = spread {
@@ -536,8 +536,15 @@ impl BufferPool {
             return Ok(());
         }
         let _taking = crate::pool::Hold::new(&self.core.frame_takers, 1);
+        let victims = self.take_victims(want, budget.take(want));
+        self.write_and_free(victims)
+    }
+
+    /// Up to `want` victims from the policy, sorted by page, at most `dirty_allowed` of them dirty. A failed
+    /// file's page is never written: `evict` unmaps it at once (dropping an unwritable image that the file's
+    /// bound let go) and it counts toward `want` without being returned.
+    fn take_victims(&self, want: usize, mut dirty_allowed: usize) -> Vec<(PageId, ExclusiveFrame<'_>)> {
         let mut victims: Vec<(PageId, ExclusiveFrame<'_>)> = Vec::with_capacity(want);
-        let mut dirty_allowed = budget.take(want);
         let mut dropped = 0;
         while victims.len() + dropped < want {
             let Some(idx) = self.core.policy.victim(&mut |idx| {
@@ -553,8 +560,6 @@ impl BufferPool {
             let frame = ExclusiveFrame::adopt(self, idx);
             let h = frame.header();
             if self.core.files.any_failed() && self.core.files.get(h.page_id().file()).is_ok_and(|f| f.is_failed()) {
-                // A failed file's page is never written: `evict` unmaps it (dropping an unwritable image that the
-                // file's bound let go) without I/O.
                 if let Ok(frame) = self.evict(frame) {
                     self.release_unmapped(frame);
                     dropped += 1;
@@ -567,15 +572,17 @@ impl BufferPool {
             victims.push((h.page_id(), frame));
         }
         victims.sort_unstable_by_key(|&(page, _)| page);
+        victims
+    }
+
+    /// Writes the dirty ones of sorted `victims` in coalesced runs, then frees every victim that is clean; a
+    /// victim whose write failed stays resident, tracked again, unlatched. Returns the first write error.
+    fn write_and_free(&self, mut victims: Vec<(PageId, ExclusiveFrame<'_>)>) -> Result<()> {
         let mut first_error = None;
         // Runs of consecutive pages of one file, taken off the front of `victims`.
         while !victims.is_empty() {
             let mut end = 1;
-            while end < victims.len()
-                && end < RUN_PAGES_MAX
-                && victims[end].0.file() == victims[0].0.file()
-                && victims[end].0.page_no() == victims[end - 1].0.page_no() + 1
-            {
+            while end < victims.len() && continues_run(victims[end - 1].0, victims[end].0, end) {
                 end += 1;
             }
             let run: Vec<(PageId, FrameIdx)> = victims[..end]
@@ -612,6 +619,12 @@ impl BufferPool {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// The one rule for coalescing write-back into runs (`write_dirty` and `refill_free_frames`): `next` extends a
+/// run of `len` pages ending at `last` if it is the next page of the same file and the run is not full.
+fn continues_run(last: PageId, next: PageId, len: usize) -> bool {
+    len < RUN_PAGES_MAX && last.file() == next.file() && last.page_no().checked_add(1) == Some(next.page_no())
 }
 
 /// The first write error of each file, in the order met.
