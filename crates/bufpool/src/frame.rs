@@ -210,13 +210,13 @@ pub(crate) struct FrameHeader {
     pub(crate) state: StateWord,
     /// The page held, or `PageId::INVALID`. Written only under the exclusive latch (SeqCst: `close`/`drop_file`
     /// sweeps pair with it, see `pool.rs`).
-    pub(crate) page_id: std::sync::atomic::AtomicU64,
+    pub(crate) page_id: crate::sync::AtomicU64,
     /// Next frame on this page's page-table chain (`NIL` at the end); written only under the table's stripe lock.
-    pub(crate) next: AtomicU32,
+    pub(crate) next: crate::sync::AtomicU32,
     /// Set by every write guard; cleared only by the writer of the page image, while writers are excluded.
     pub(crate) dirty: AtomicBool,
     /// The page LSN (also stored in the page header bytes).
-    pub(crate) lsn: std::sync::atomic::AtomicU64,
+    pub(crate) lsn: crate::sync::AtomicU64,
     /// Version at which a load into this frame failed (the error is in the pool's error slots); 0 if never.
     pub(crate) failed_version: std::sync::atomic::AtomicU64,
     /// The [`crate::sync::thread_token`] of the thread whose `WriteGuard` holds the exclusive latch, else 0. Set
@@ -237,10 +237,10 @@ impl FrameHeader {
     pub(crate) fn new() -> FrameHeader {
         FrameHeader {
             state: StateWord::new_free(),
-            page_id: std::sync::atomic::AtomicU64::new(PageId::INVALID.as_u64()),
-            next: AtomicU32::new(NIL),
+            page_id: crate::sync::AtomicU64::new(PageId::INVALID.as_u64()),
+            next: crate::sync::AtomicU32::new(NIL),
             dirty: AtomicBool::new(false),
-            lsn: std::sync::atomic::AtomicU64::new(0),
+            lsn: crate::sync::AtomicU64::new(0),
             failed_version: std::sync::atomic::AtomicU64::new(0),
             owner: std::sync::atomic::AtomicU64::new(0),
             written_at: AtomicU32::new(0),
@@ -516,7 +516,7 @@ mod tests {
 mod loom_models {
     use super::*;
     use loom::sync::atomic::{AtomicU64 as LAtomicU64, AtomicUsize};
-    use loom::sync::{Arc, Mutex};
+    use loom::sync::Arc;
     use loom::thread;
     use std::sync::atomic::Ordering::Relaxed;
 
@@ -717,44 +717,49 @@ mod loom_models {
         });
     }
 
-    /// Single flight: two threads miss the same page; the table (a mutex-protected slot, as the stripe lock is)
-    /// is written by one of them while it holds the frame exclusively; the other waits on the latch. One read.
+    /// Single flight over the real page table and frame headers: two threads miss the same page. Each takes its
+    /// own free frame, stores the page id and maps it (`insert_if_absent`, under the stripe lock) as
+    /// `BufferPool::reserve` does; the one that loses the race frees its frame and looks again; the winner
+    /// "reads" the page (its LSN) and downgrades. The other finds the mapping by the lock-free chain walk,
+    /// latches, confirms the page id and must see the finished read. Exactly one read.
     #[test]
     fn loom_single_flight_miss() {
+        use crate::page::{FileId, PageId};
+        use crate::table::PageTable;
+        use std::sync::atomic::Ordering::SeqCst;
         loom::model(|| {
-            let frames = Arc::new([StateWord::new_free(), StateWord::new_free()]);
-            let table: Arc<Mutex<Option<usize>>> = Arc::new(Mutex::new(None));
+            let headers: Arc<Vec<FrameHeader>> = Arc::new((0..2).map(|_| FrameHeader::new()).collect());
+            let table = Arc::new(PageTable::new(2));
             let reads = Arc::new(AtomicUsize::new(0));
-            let page = Arc::new(LAtomicU64::new(0));
+            let page = PageId::new(FileId(0), 7);
             let run = {
-                let (frames, table, reads, page) = (frames.clone(), table.clone(), reads.clone(), page.clone());
+                let (headers, table, reads) = (headers.clone(), table.clone(), reads.clone());
                 move |me: usize| loop {
-                    let mapped = *table.lock().unwrap();
-                    if let Some(idx) = mapped {
-                        match frames[idx].try_latch_shared() {
-                            TryLatch::Ok => {
-                                assert_eq!(page.load(Relaxed), 42, "saw the page before its read finished");
-                                frames[idx].unlatch_shared();
+                    if let Some(idx) = table.lookup(page, &headers) {
+                        let h = &headers[idx as usize];
+                        match h.state.try_latch_shared() {
+                            TryLatch::Ok if h.page_id() == page => {
+                                assert_eq!(h.lsn.load(Relaxed), 42, "saw the page before its read finished");
+                                h.state.unlatch_shared();
                                 return;
                             }
+                            TryLatch::Ok => h.state.unlatch_shared(),
                             _ => thread::yield_now(),
                         }
                         continue;
                     }
-                    // Miss: take "our" frame, then map it unless someone else did first.
-                    assert!(frames[me].latch_free_exclusive());
-                    let mut t = table.lock().unwrap();
-                    if t.is_some() {
-                        drop(t);
-                        frames[me].unlatch_to_free();
+                    let h = &headers[me];
+                    assert!(h.state.latch_free_exclusive());
+                    h.page_id.store(page.as_u64(), SeqCst);
+                    if table.insert_if_absent(page, me as u32, &headers).is_err() {
+                        h.clear_page();
+                        h.state.unlatch_to_free();
                         continue;
                     }
-                    *t = Some(me);
-                    drop(t);
                     reads.fetch_add(1, Relaxed);
-                    page.store(42, Relaxed);
-                    frames[me].downgrade();
-                    frames[me].unlatch_shared();
+                    h.lsn.store(42, Relaxed);
+                    h.state.downgrade();
+                    h.state.unlatch_shared();
                     return;
                 }
             };
@@ -763,6 +768,55 @@ mod loom_models {
             run(0);
             t.join().unwrap();
             assert_eq!(reads.load(Relaxed), 1);
+        });
+    }
+
+    /// The page table's answer is a hint confirmed under the latch: while one thread evicts page `p` from frame 0
+    /// (exclusive latch, `remove`, clear the page id) and maps page `q` into it (the id stored before `insert`),
+    /// another walks the chain for `p` without a lock. Whatever it finds, once it has latched a frame whose id
+    /// is `p`, the frame's content is `p`'s: never `q`'s bytes under `p`'s name. Both pages share the bucket
+    /// (a one-bucket table), so the walk crosses the relinking.
+    #[test]
+    fn loom_lookup_against_eviction_and_reuse() {
+        use crate::page::{FileId, PageId};
+        use crate::table::PageTable;
+        use std::sync::atomic::Ordering::SeqCst;
+        loom::model(|| {
+            let headers: Arc<Vec<FrameHeader>> = Arc::new((0..2).map(|_| FrameHeader::new()).collect());
+            let table = Arc::new(PageTable::new(1));
+            let (p, q) = (PageId::new(FileId(0), 1), PageId::new(FileId(0), 2));
+            // Frame 0 holds p (LSN 1), unlatched.
+            let h0 = &headers[0];
+            assert!(h0.state.latch_free_exclusive());
+            h0.page_id.store(p.as_u64(), SeqCst);
+            table.insert_if_absent(p, 0, &headers).unwrap();
+            h0.lsn.store(1, Relaxed);
+            h0.state.unlatch_exclusive();
+            let evictor = {
+                let (headers, table) = (headers.clone(), table.clone());
+                thread::spawn(move || {
+                    let h = &headers[0];
+                    if h.state.try_latch_exclusive() != TryLatch::Ok {
+                        return; // the reader holds it: no eviction this time
+                    }
+                    assert!(table.remove(p, 0, &headers));
+                    h.clear_page();
+                    h.page_id.store(q.as_u64(), SeqCst);
+                    table.insert_if_absent(q, 0, &headers).unwrap();
+                    h.lsn.store(2, Relaxed);
+                    h.state.unlatch_exclusive();
+                })
+            };
+            if let Some(idx) = table.lookup(p, &headers) {
+                let h = &headers[idx as usize];
+                if h.state.try_latch_shared() == TryLatch::Ok {
+                    if h.page_id() == p {
+                        assert_eq!(h.lsn.load(Relaxed), 1, "another page's content under p's name");
+                    }
+                    h.state.unlatch_shared();
+                }
+            }
+            evictor.join().unwrap();
         });
     }
 

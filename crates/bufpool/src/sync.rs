@@ -1,10 +1,37 @@
-//! The atomics the latch protocol is built on: `std` normally, `loom`'s under `--cfg loom`, so the state-word
-//! protocol in `frame.rs` can be model-checked unchanged (the `loom_models` module at the end of `frame.rs`).
+//! The atomics and the lock the latch protocol and the page table are built on: `std`'s (and `parking_lot`'s)
+//! normally, `loom`'s under `--cfg loom`, so the state word, the frame header's page id, chain link and LSN, and
+//! the page table with its stripe locks are model-checked unchanged (the `loom_models` module at the end of
+//! `frame.rs`).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU64};
+pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicU64};
+pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64};
+
+/// A lock guarding nothing but a critical section (the page table's stripes): `parking_lot`'s mutex, or loom's.
+#[cfg(not(loom))]
+pub(crate) struct SectionLock(parking_lot::Mutex<()>);
+/// A lock guarding nothing but a critical section (the page table's stripes): `parking_lot`'s mutex, or loom's.
+#[cfg(loom)]
+pub(crate) struct SectionLock(loom::sync::Mutex<()>);
+
+impl SectionLock {
+    pub(crate) fn new() -> SectionLock {
+        #[cfg(not(loom))]
+        return SectionLock(parking_lot::Mutex::new(()));
+        #[cfg(loom)]
+        return SectionLock(loom::sync::Mutex::new(()));
+    }
+
+    /// Enters the section; it ends when the returned guard is dropped.
+    #[inline]
+    pub(crate) fn lock(&self) -> impl Drop + '_ {
+        #[cfg(not(loom))]
+        return self.0.lock();
+        #[cfg(loom)]
+        return self.0.lock().unwrap();
+    }
+}
 
 #[cfg(loom)]
 pub(crate) use loom::thread::yield_now;

@@ -15,10 +15,11 @@
 //!   so a false negative costs a lock, never a duplicate load.
 //! - Lock order: ARCHITECTURE.md ("Lock order"); in short, nothing is acquired while holding a stripe lock.
 
-use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::atomic::Ordering::*;
 
 use crossbeam_utils::CachePadded;
-use parking_lot::Mutex;
+
+use crate::sync::{AtomicU32, SectionLock};
 
 use crate::frame::{FrameHeader, NIL};
 use crate::page::PageId;
@@ -30,7 +31,7 @@ const STRIPES_MAX: usize = 1024;
 pub(crate) struct PageTable {
     buckets: Box<[AtomicU32]>,
     shift: u32,
-    stripes: Box<[CachePadded<Mutex<()>>]>,
+    stripes: Box<[CachePadded<SectionLock>]>,
 }
 
 impl PageTable {
@@ -40,7 +41,7 @@ impl PageTable {
         PageTable {
             buckets: (0..n).map(|_| AtomicU32::new(NIL)).collect(),
             shift: 64 - n.trailing_zeros(),
-            stripes: (0..stripes).map(|_| CachePadded::new(Mutex::new(()))).collect(),
+            stripes: (0..stripes).map(|_| CachePadded::new(SectionLock::new())).collect(),
         }
     }
 
@@ -51,7 +52,7 @@ impl PageTable {
     }
 
     #[inline]
-    fn stripe(&self, bucket: usize) -> &Mutex<()> {
+    fn stripe(&self, bucket: usize) -> &SectionLock {
         &self.stripes[bucket & (self.stripes.len() - 1)]
     }
 
