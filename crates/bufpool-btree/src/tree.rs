@@ -223,6 +223,16 @@ pub struct TreeStats {
     pub free_pages: usize,
 }
 
+/// What one level of a merge did (see `Tree::merge_level`).
+enum LevelMerge<'p> {
+    /// The node was not underfull, had no sibling, or was too full to merge with it (inner nodes): stop here.
+    Unchanged,
+    /// Two leaves too full to merge were evened out: the sibling changed; stop here (nothing was removed above).
+    Evened(Held<'p>),
+    /// The node and its sibling became one; the parent lost a separator and may be underfull in turn.
+    Merged(Held<'p>),
+}
+
 /// A crash-safe B+tree of byte-string keys and values on a [`BufferPool`] file and a [`TreeWal`].
 pub struct Tree {
     pool: Arc<BufferPool>,
@@ -839,22 +849,7 @@ impl Tree {
         let mut meta = self.hold(META)?;
         let path = self.path_to(&meta, key)?;
         let leaf_at = path.len() - 1;
-        // The highest path node that changes: the first ancestor with room for a separator of any size, or the
-        // root if every node up to it splits. Inner nodes are stable while we hold the meta latch.
-        let mut top = leaf_at;
-        let mut root_splits = false;
-        loop {
-            if top == 0 {
-                root_splits = true;
-                break;
-            }
-            let g = self.pool.read(self.pid(path[top - 1]))?;
-            let n = Node::parse(&g).ok_or_else(|| self.corrupt(path[top - 1], "inner"))?;
-            top -= 1;
-            if n.free_bytes() >= self.limits.max_inner_entry() {
-                break;
-            }
-        }
+        let (top, root_splits) = self.split_top(&path)?;
         let mut guards = Vec::with_capacity(path.len() - top);
         for &no in &path[top..] {
             guards.push(self.hold(no)?);
@@ -882,12 +877,60 @@ impl Tree {
         }
         let mut fresh: Vec<Held<'_>> = Vec::new();
         let mut right = self.alloc(&mut meta)?;
-        let mut right_no = right.page_id().page_no();
-        let mut sep =
+        let right_no = right.page_id().page_no();
+        let sep =
             node::split_leaf(leaf, &mut right, right_no, key, val).map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
         fresh.push(right);
-        let mut new_root = None;
-        // guards[j] holds path[top + j]; the node at index j has just split into itself and `right_no`.
+        let new_root = self.split_ancestors(
+            &path[top..],
+            root_splits,
+            &mut guards,
+            &mut meta,
+            &mut fresh,
+            (sep, right_no),
+        )?;
+        let mut all: Vec<&mut Held<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
+        all.push(&mut meta);
+        self.log_images(&mut all)?;
+        if let Some(r) = new_root {
+            self.root.store(r, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// The plan of a split: the index in `path` of the highest node that changes (the first ancestor of the leaf
+    /// with room for a separator of any size), and whether the root itself splits (every node up to it is full).
+    /// Inner nodes are stable while the caller holds the meta latch.
+    fn split_top(&self, path: &[PageNo]) -> Result<(usize, bool)> {
+        let mut top = path.len() - 1;
+        loop {
+            if top == 0 {
+                return Ok((0, true));
+            }
+            let g = self.pool.read(self.pid(path[top - 1]))?;
+            let n = Node::parse(&g).ok_or_else(|| self.corrupt(path[top - 1], "inner"))?;
+            top -= 1;
+            if n.free_bytes() >= self.limits.max_inner_entry() {
+                return Ok((top, false));
+            }
+        }
+    }
+
+    /// The upper half of a split: `guards[j]` holds `path[j]`, and the last of them has just split, `split`
+    /// being the separator and the new right node. Inserts the separator into each parent, splitting parents
+    /// that are full, up to `path[0]`; a root that splits gets a new root above it (returned). New nodes go to
+    /// `fresh`.
+    fn split_ancestors<'a>(
+        &'a self,
+        path: &[PageNo],
+        root_splits: bool,
+        guards: &mut [Held<'a>],
+        meta: &mut Held<'a>,
+        fresh: &mut Vec<Held<'a>>,
+        split: (Vec<u8>, PageNo),
+    ) -> Result<Option<PageNo>> {
+        let (mut sep, mut right_no) = split;
+        // guards[j] holds path[j]; the node at index j has just split into itself and `right_no`.
         let mut j = guards.len() - 1;
         loop {
             if j == 0 {
@@ -896,30 +939,29 @@ impl Tree {
                     let level = Node::parse(&guards[0])
                         .ok_or_else(|| self.corrupt(old_root, "root"))?
                         .level();
-                    let mut r = self.alloc(&mut meta)?;
+                    let mut r = self.alloc(meta)?;
                     let r_no = r.page_id().page_no();
                     node::init(&mut r, node::KIND_INNER, level + 1, old_root, None, None);
                     if !node::inner_insert(&mut r, &sep, right_no).map_err(|_| self.corrupt(r_no, "new root"))? {
                         return Err(self.corrupt(r_no, "separator does not fit a new root"));
                     }
-                    set_meta_u32(&mut meta, M_ROOT, r_no);
-                    new_root = Some(r_no);
+                    set_meta_u32(meta, M_ROOT, r_no);
                     fresh.push(r);
-                    break;
+                    return Ok(Some(r_no));
                 }
                 return Err(Error::Invariant(
                     "split reached a node predicted to absorb the separator".into(),
                 ));
             }
-            let parent_no = path[top + j - 1];
+            let parent_no = path[j - 1];
             let parent = &mut guards[j - 1];
             if node::inner_insert(parent, &sep, right_no).map_err(|_| self.corrupt(parent_no, "inner"))? {
-                break;
+                return Ok(None);
             }
             if j - 1 == 0 && !root_splits {
                 return Err(Error::Invariant("node predicted to absorb a separator is full".into()));
             }
-            let mut r = self.alloc(&mut meta)?;
+            let mut r = self.alloc(meta)?;
             let r_no = r.page_id().page_no();
             sep = node::split_inner(parent, &mut r, &sep, right_no)
                 .map_err(|_| self.corrupt(parent_no, "inner split"))?;
@@ -927,13 +969,6 @@ impl Tree {
             fresh.push(r);
             j -= 1;
         }
-        let mut all: Vec<&mut Held<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
-        all.push(&mut meta);
-        self.log_images(&mut all)?;
-        if let Some(r) = new_root {
-            self.root.store(r, Ordering::Release);
-        }
-        Ok(())
     }
 
     /// After a delete left the leaf covering `key` underfull: merges it with a sibling (or, for a leaf whose
@@ -957,77 +992,18 @@ impl Tree {
         let mut changed_any = false;
         let mut j = path.len() - 1;
         while j > 0 {
-            let n = Node::parse(&guards[j]).ok_or_else(|| self.corrupt(path[j], "node"))?;
-            if n.entry_bytes() >= self.limits.underflow_bytes() {
-                break;
-            }
-            let is_leaf = n.is_leaf();
-            let p = Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
-            let pos = p.child_pos(key).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
-            if p.child_at(pos) != Some(path[j]) {
-                return Err(Error::Invariant("path changed under the meta latch".into()));
-            }
-            if p.children() < 2 {
-                break;
-            }
-            let parent_room = p.free_bytes();
-            // Merge children `lpos` and `lpos + 1`, whichever pair includes ours.
-            let lpos = if pos + 1 < p.children() { pos } else { pos - 1 };
-            let sep = p.key(lpos).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?.to_vec();
-            let sib_no = if lpos == pos {
-                p.child_at(pos + 1)
-            } else {
-                p.child_at(pos - 1)
-            }
-            .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
-            let mut sib = self.hold(sib_no)?;
-            let merged = if lpos == pos {
-                // Ours is the left one: absorb the right sibling, which is freed.
-                let ok = node::merge(&mut guards[j], &sib, &sep).map_err(|_| self.corrupt(path[j], "merge"))?;
-                if ok {
-                    self.free(&mut meta, &mut sib);
-                }
-                ok
-            } else {
-                // Ours is the right one: the left sibling absorbs it, ours is freed.
-                let ok = node::merge(&mut sib, &guards[j], &sep).map_err(|_| self.corrupt(sib_no, "merge"))?;
-                if ok {
-                    self.free(&mut meta, &mut guards[j]);
-                }
-                ok
+            let (sib, go_up) = match self.merge_level(key, &path, j, &mut guards, &mut meta)? {
+                LevelMerge::Unchanged => break,
+                LevelMerge::Evened(sib) => (sib, false),
+                LevelMerge::Merged(sib) => (sib, true),
             };
-            if !merged {
-                // Too full to merge: even the two leaves out instead (inner nodes are left as they are).
-                if is_leaf {
-                    let (old_sep_len, room) = (sep.len(), parent_room);
-                    let (left, right, right_no) = if lpos == pos {
-                        (&mut **guards[j], &mut **sib, sib_no)
-                    } else {
-                        (&mut **sib, &mut **guards[j], path[j])
-                    };
-                    let new_sep = node::redistribute_leaves(left, right, right_no, |s| room + old_sep_len >= s.len())
-                        .map_err(|_| self.corrupt(path[j], "redistribute"))?;
-                    if let Some(new_sep) = new_sep {
-                        let parent = &mut guards[j - 1];
-                        node::remove_at(parent, lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
-                        let ok = node::insert_at(parent, lpos, &new_sep, &right_no.to_le_bytes())
-                            .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
-                        if !ok {
-                            return Err(Error::Invariant("separator room was checked".into()));
-                        }
-                        changed[j] = true;
-                        changed[j - 1] = true;
-                        others.push(sib);
-                        changed_any = true;
-                    }
-                }
-                break;
-            }
-            node::remove_at(&mut guards[j - 1], lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+            others.push(sib);
             changed[j] = true;
             changed[j - 1] = true;
             changed_any = true;
-            others.push(sib);
+            if !go_up {
+                break;
+            }
             j -= 1;
         }
         // A root inner node left with a single child hands the root to that child.
@@ -1057,6 +1033,84 @@ impl Tree {
             self.root.store(r, Ordering::Release);
         }
         Ok(())
+    }
+
+    /// One level of [`Tree::merge_underfull`]: if `path[j]` (held in `guards[j]`) is underfull, merges it with a
+    /// sibling under `path[j - 1]` (the separator removed from the parent), or evens out two leaves too full to
+    /// merge. Returns what it did and the sibling it changed (to be logged with the rest).
+    fn merge_level<'a>(
+        &'a self,
+        key: &[u8],
+        path: &[PageNo],
+        j: usize,
+        guards: &mut [Held<'a>],
+        meta: &mut Held<'a>,
+    ) -> Result<LevelMerge<'a>> {
+        let n = Node::parse(&guards[j]).ok_or_else(|| self.corrupt(path[j], "node"))?;
+        if n.entry_bytes() >= self.limits.underflow_bytes() {
+            return Ok(LevelMerge::Unchanged);
+        }
+        let is_leaf = n.is_leaf();
+        let p = Node::parse(&guards[j - 1]).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+        let pos = p.child_pos(key).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+        if p.child_at(pos) != Some(path[j]) {
+            return Err(Error::Invariant("path changed under the meta latch".into()));
+        }
+        if p.children() < 2 {
+            return Ok(LevelMerge::Unchanged);
+        }
+        let parent_room = p.free_bytes();
+        // Merge children `lpos` and `lpos + 1`, whichever pair includes ours.
+        let lpos = if pos + 1 < p.children() { pos } else { pos - 1 };
+        let sep = p.key(lpos).ok_or_else(|| self.corrupt(path[j - 1], "inner"))?.to_vec();
+        let sib_no = if lpos == pos {
+            p.child_at(pos + 1)
+        } else {
+            p.child_at(pos - 1)
+        }
+        .ok_or_else(|| self.corrupt(path[j - 1], "inner"))?;
+        let mut sib = self.hold(sib_no)?;
+        let merged = if lpos == pos {
+            // Ours is the left one: absorb the right sibling, which is freed.
+            let ok = node::merge(&mut guards[j], &sib, &sep).map_err(|_| self.corrupt(path[j], "merge"))?;
+            if ok {
+                self.free(meta, &mut sib);
+            }
+            ok
+        } else {
+            // Ours is the right one: the left sibling absorbs it, ours is freed.
+            let ok = node::merge(&mut sib, &guards[j], &sep).map_err(|_| self.corrupt(sib_no, "merge"))?;
+            if ok {
+                self.free(meta, &mut guards[j]);
+            }
+            ok
+        };
+        if !merged {
+            // Too full to merge: even the two leaves out instead (inner nodes are left as they are).
+            if is_leaf {
+                let (old_sep_len, room) = (sep.len(), parent_room);
+                let (left, right, right_no) = if lpos == pos {
+                    (&mut **guards[j], &mut **sib, sib_no)
+                } else {
+                    (&mut **sib, &mut **guards[j], path[j])
+                };
+                let new_sep = node::redistribute_leaves(left, right, right_no, |s| room + old_sep_len >= s.len())
+                    .map_err(|_| self.corrupt(path[j], "redistribute"))?;
+                if let Some(new_sep) = new_sep {
+                    let parent = &mut guards[j - 1];
+                    node::remove_at(parent, lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+                    let ok = node::insert_at(parent, lpos, &new_sep, &right_no.to_le_bytes())
+                        .map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+                    if !ok {
+                        return Err(Error::Invariant("separator room was checked".into()));
+                    }
+                    return Ok(LevelMerge::Evened(sib));
+                }
+            }
+            return Ok(LevelMerge::Unchanged);
+        }
+        node::remove_at(&mut guards[j - 1], lpos).map_err(|_| self.corrupt(path[j - 1], "inner"))?;
+        Ok(LevelMerge::Merged(sib))
     }
 
     /// Calls `f` on the pairs with keys in `range`, in key order, with borrowed slices (no allocation per pair),
