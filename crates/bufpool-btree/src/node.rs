@@ -983,6 +983,99 @@ pub fn probe<S: PageBytes + ?Sized>(s: &S, key: &[u8], expect_level: Option<u8>,
     probe_inner(s, key, expect_level, value).unwrap_or(Probe::Malformed)
 }
 
+/// A node header as `probe` reads it: every field checked against the page, so later offsets stay in bounds.
+struct ProbedHeader {
+    raw: [u8; HDR],
+    kind: u8,
+    level: u8,
+    count: usize,
+    heap_lo: usize,
+    low_raw: u16,
+    high_raw: u16,
+    prefix: usize,
+    slots_at: usize,
+}
+
+impl ProbedHeader {
+    /// Reads and checks the header of a node of `len` bytes; `Err` is the answer when the header alone decides
+    /// it (a dead node, or not the level expected: restart), `None` a malformed one.
+    #[inline(always)]
+    fn read<S: PageBytes + ?Sized>(s: &S, len: usize, expect_level: Option<u8>) -> Option<Result<Self, Probe>> {
+        let mut raw = [0u8; HDR];
+        for (i, w) in raw.chunks_exact_mut(8).enumerate() {
+            w.copy_from_slice(&s.word(i * 8)?.to_le_bytes());
+        }
+        if rd32(&raw, OFF_MAGIC)? != NODE_MAGIC {
+            return None;
+        }
+        let (kind, level) = (raw[OFF_KIND], raw[OFF_LEVEL]);
+        match kind {
+            KIND_DEAD => return Some(Err(Probe::Restart)),
+            KIND_LEAF if level == 0 => {}
+            KIND_INNER if level > 0 => {}
+            _ => return None,
+        }
+        if expect_level.is_some_and(|l| l != level) {
+            return Some(Err(Probe::Restart));
+        }
+        let count = rd16(&raw, OFF_COUNT)? as usize;
+        let heap_lo = rd16(&raw, OFF_HEAP)? as usize;
+        let (low_raw, high_raw) = (rd16(&raw, OFF_LOW)?, rd16(&raw, OFF_HIGH)?);
+        let prefix = rd16(&raw, OFF_PREFIX)? as usize;
+        let slots_at = slots_start(fence_len(low_raw), fence_len(high_raw));
+        if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
+            return None;
+        }
+        Some(Ok(ProbedHeader {
+            raw,
+            kind,
+            level,
+            count,
+            heap_lo,
+            low_raw,
+            high_raw,
+            prefix,
+            slots_at,
+        }))
+    }
+
+    /// Whether the node's fences cover `key` (`Some(false)`: the node moved on, restart).
+    #[inline(always)]
+    fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: &[u8]) -> Option<bool> {
+        let (low_len, high_len) = (fence_len(self.low_raw), fence_len(self.high_raw));
+        if self.low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
+            return Some(false);
+        }
+        if self.high_raw != INFINITE && cmp_at(s, HDR + low_len, high_len, key)? != Ordering::Greater {
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    /// The entry of slot word `w`: (start of its value, value length), checked against the page.
+    #[inline(always)]
+    fn value_of<S: PageBytes + ?Sized>(&self, s: &S, w: u64) -> Option<(usize, usize)> {
+        let (off, klen, _) = slot_fields(w);
+        if off < self.heap_lo || off + ENTRY_OVERHEAD > s.len() {
+            return None;
+        }
+        let mut eh = [0u8; ENTRY_OVERHEAD];
+        if !s.read(off, &mut eh) || u16::from_le_bytes([eh[0], eh[1]]) as usize != klen {
+            return None;
+        }
+        let (v0, vlen) = (off + ENTRY_OVERHEAD + klen, u16::from_le_bytes([eh[2], eh[3]]) as usize);
+        (v0 + vlen <= s.len()).then_some((v0, vlen))
+    }
+
+    /// The child page number stored as the value of slot word `w`.
+    #[inline(always)]
+    fn child_of<S: PageBytes + ?Sized>(&self, s: &S, w: u64) -> Option<u32> {
+        let (v0, vlen) = self.value_of(s, w)?;
+        let mut b = [0u8; 4];
+        (vlen == 4 && s.read(v0, &mut b)).then(|| u32::from_le_bytes(b))
+    }
+}
+
 fn probe_inner<S: PageBytes + ?Sized>(
     s: &S,
     key: &[u8],
@@ -996,67 +1089,25 @@ fn probe_inner<S: PageBytes + ?Sized>(
     // The header, the fences and the start of the slot array (all of a leaf's, for short keys) are read next:
     // start their lines together rather than learning from the header where the slots are first.
     s.prefetch(0, PROBE_PREFETCH);
-    let mut h = [0u8; HDR];
-    for (i, w) in h.chunks_exact_mut(8).enumerate() {
-        w.copy_from_slice(&s.word(i * 8)?.to_le_bytes());
-    }
-    if rd32(&h, OFF_MAGIC)? != NODE_MAGIC {
-        return None;
-    }
-    let (kind, level) = (h[OFF_KIND], h[OFF_LEVEL]);
-    match kind {
-        KIND_DEAD => return Some(Probe::Restart),
-        KIND_LEAF if level == 0 => {}
-        KIND_INNER if level > 0 => {}
-        _ => return None,
-    }
-    if expect_level.is_some_and(|l| l != level) {
-        return Some(Probe::Restart);
-    }
-    let count = rd16(&h, OFF_COUNT)? as usize;
-    let heap_lo = rd16(&h, OFF_HEAP)? as usize;
-    let (low_raw, high_raw) = (rd16(&h, OFF_LOW)?, rd16(&h, OFF_HIGH)?);
-    let prefix = rd16(&h, OFF_PREFIX)? as usize;
-    let (low_len, high_len) = (fence_len(low_raw), fence_len(high_raw));
-    let slots_at = slots_start(low_len, high_len);
-    if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
-        return None;
-    }
+    let hd = match ProbedHeader::read(s, len, expect_level)? {
+        Ok(hd) => hd,
+        Err(answer) => return Some(answer),
+    };
+    let slots_end = hd.slots_at + hd.count * SLOT;
     // The rest of the slot array, read a word at a time by the binary search: start all its lines now, so their
     // misses overlap instead of following one another.
-    if slots_at + count * SLOT > PROBE_PREFETCH {
-        s.prefetch(PROBE_PREFETCH, slots_at + count * SLOT - PROBE_PREFETCH);
+    if slots_end > PROBE_PREFETCH {
+        s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
     }
     // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
-    if low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
+    if !hd.covers(s, key)? {
         return Some(Probe::Restart);
     }
-    if high_raw != INFINITE && cmp_at(s, HDR + low_len, high_len, key)? != Ordering::Greater {
-        return Some(Probe::Restart);
-    }
-    let (pos, w) = search_slots(s, slots_at, count, heap_lo, prefix, key)?;
-    // The entry of slot word `w`: (start of its value, value length), checked against the page.
-    let value_of = |w: u64| -> Option<(usize, usize)> {
-        let (off, klen, _) = slot_fields(w);
-        if off < heap_lo || off + ENTRY_OVERHEAD > len {
-            return None;
-        }
-        let mut eh = [0u8; ENTRY_OVERHEAD];
-        if !s.read(off, &mut eh) || u16::from_le_bytes([eh[0], eh[1]]) as usize != klen {
-            return None;
-        }
-        let (v0, vlen) = (off + ENTRY_OVERHEAD + klen, u16::from_le_bytes([eh[2], eh[3]]) as usize);
-        (v0 + vlen <= len).then_some((v0, vlen))
-    };
-    let child_of = |w: u64| -> Option<u32> {
-        let (v0, vlen) = value_of(w)?;
-        let mut b = [0u8; 4];
-        (vlen == 4 && s.read(v0, &mut b)).then(|| u32::from_le_bytes(b))
-    };
-    if kind == KIND_LEAF {
+    let (pos, w) = search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, key)?;
+    if hd.kind == KIND_LEAF {
         let found = pos.is_ok();
         if let (true, Some(out)) = (found, value) {
-            let (v0, vlen) = value_of(w)?;
+            let (v0, vlen) = hd.value_of(s, w)?;
             out.resize(vlen, 0);
             if !s.read(v0, out) {
                 return None;
@@ -1066,13 +1117,13 @@ fn probe_inner<S: PageBytes + ?Sized>(
     }
     // Inner: the child right of the last separator <= key (`link` if there is none).
     let child = match pos {
-        Ok(_) => child_of(w)?,
-        Err(0) => rd32(&h, OFF_LINK)?,
-        Err(i) => child_of(s.word(slots_at + (i - 1) * SLOT)?)?,
+        Ok(_) => hd.child_of(s, w)?,
+        Err(0) => rd32(&hd.raw, OFF_LINK)?,
+        Err(i) => hd.child_of(s, s.word(hd.slots_at + (i - 1) * SLOT)?)?,
     };
     Some(Probe::Child {
         page: child,
-        level: level - 1,
+        level: hd.level - 1,
     })
 }
 
