@@ -129,7 +129,7 @@ impl BufferPool {
                     );
                     continue;
                 }
-            } else if self.core.table.lookup(page, &self.core.headers).is_some() {
+            } else if self.core.frames.lookup(page).is_some() {
                 later.push((i, None));
                 continue;
             }
@@ -206,7 +206,7 @@ impl BufferPool {
                 .map(|l| {
                     // SAFETY: every frame of a pending load is exclusively latched by this batch, and the frames
                     // of one batch are distinct, so these slices do not alias and nobody else touches them.
-                    let buf = unsafe { self.core.memory.page_mut(l.idx) };
+                    let buf = unsafe { self.core.frames.memory().page_mut(l.idx) };
                     IoRequest::read(l.page.page_no() as u64 * page_size as u64, buf)
                 })
                 .collect();
@@ -236,7 +236,7 @@ impl BufferPool {
             if self.core.prefetches_in_flight.load(Acquire) >= self.prefetch_limit() {
                 break;
             }
-            if self.core.table.lookup(page, &self.core.headers).is_some() {
+            if self.core.frames.lookup(page).is_some() {
                 continue;
             }
             match self.reserve(page) {

@@ -99,6 +99,7 @@ pub mod checksum;
 mod error;
 mod files;
 mod frame;
+mod frames;
 mod guard;
 mod latch;
 pub mod page;

@@ -32,7 +32,6 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
 
-use crossbeam_queue::ArrayQueue;
 use parking_lot::Mutex;
 
 use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
@@ -40,6 +39,7 @@ use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
 use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
+use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame};
 use crate::page::{FileId, PageId, PageSize};
@@ -47,7 +47,6 @@ use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::stats::{Counter, Counters, Stats};
 use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
 use crate::sync::Backoff;
-use crate::table::PageTable;
 use crate::wal::{NoWal, Wal};
 use crate::writer::WriterConfig;
 
@@ -334,17 +333,10 @@ impl Builder {
         if let Some(writer) = &self.writer {
             writer.validate(self.frames)?;
         }
-        let free = ArrayQueue::new(self.frames);
-        for i in 0..self.frames {
-            free.push(i as FrameIdx).expect("queue sized for every frame");
-        }
         let core = Arc::new(Core {
             page_size,
-            headers: (0..self.frames).map(|_| FrameHeader::new()).collect(),
-            memory: FrameMemory::new(self.frames, page_size.bytes()),
+            frames: Frames::new(self.frames, page_size.bytes()),
             load_errors: (0..self.frames).map(|_| Mutex::new(None)).collect(),
-            table: PageTable::new(self.frames),
-            free,
             policy: self.policy.build(self.frames),
             wal: self.wal,
             files: Files::new(),
@@ -393,12 +385,10 @@ const _: () = {
 /// The pool's state, shared with its background workers.
 pub(crate) struct Core {
     pub(crate) page_size: PageSize,
-    pub(crate) headers: Box<[FrameHeader]>,
-    pub(crate) memory: FrameMemory,
+    /// The frame array: headers, page bytes, page table, free list (`frames.rs`).
+    pub(crate) frames: Frames,
     /// Per frame: the error of the last failed load and the version it was recorded at (cold; see `fix`).
     pub(crate) load_errors: Box<[LoadErrorSlot]>,
-    pub(crate) table: PageTable,
-    pub(crate) free: ArrayQueue<FrameIdx>,
     pub(crate) policy: Box<dyn Policy>,
     pub(crate) wal: Arc<dyn Wal>,
     pub(crate) files: Files,
@@ -499,7 +489,7 @@ impl BufferPool {
 
     /// Number of frames.
     pub fn frames(&self) -> usize {
-        self.core.headers.len()
+        self.core.frames.len()
     }
 
     /// The policy's name.
@@ -509,12 +499,12 @@ impl BufferPool {
 
     #[inline]
     pub(crate) fn header(&self, idx: FrameIdx) -> &FrameHeader {
-        &self.core.headers[idx as usize]
+        self.core.frames.header(idx)
     }
 
     #[inline]
     pub(crate) fn memory(&self) -> &FrameMemory {
-        &self.core.memory
+        self.core.frames.memory()
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -747,7 +737,7 @@ impl BufferPool {
     /// correctness, no I/O, no statistics.
     #[inline]
     pub fn prefetch_lookup(&self, page: PageId) {
-        self.core.table.prefetch_bucket(page);
+        self.core.frames.prefetch_bucket(page);
     }
 
     /// Cache hint, second stage (see [`BufferPool::prefetch_lookup`]): if `page` is resident, starts loading its
@@ -755,7 +745,7 @@ impl BufferPool {
     /// that is not resident is ignored (use [`BufferPool::prefetch`] to start its I/O).
     #[inline]
     pub fn prefetch_frame(&self, page: PageId, bytes: usize) {
-        if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
+        if let Some(idx) = self.core.frames.lookup(page) {
             crate::frame::prefetch_line(self.header(idx));
             self.memory().prefetch(idx, crate::page::PAGE_HEADER_SIZE, bytes);
         }
@@ -771,7 +761,7 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         let mut resident = true;
         for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let Some(idx) = self.core.table.lookup(page, &self.core.headers) else {
+            let Some(idx) = self.core.frames.lookup(page) else {
                 if attempt == 0 {
                     resident = false;
                     break;
@@ -828,7 +818,7 @@ impl BufferPool {
     /// waiting. Anything else (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
     #[inline(always)]
     pub(crate) fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<Latched<'_>> {
-        let idx = self.core.table.lookup(page, &self.core.headers)?;
+        let idx = self.core.frames.lookup(page)?;
         self.latch_hit(idx, page, mode).ok()
     }
 
@@ -870,7 +860,7 @@ impl BufferPool {
         // fails meanwhile, we return that load's error instead of trying again (one failed read, one error).
         let mut waited: Option<(FrameIdx, u64)> = None;
         loop {
-            if let Some(idx) = self.core.table.lookup(page, &self.core.headers) {
+            if let Some(idx) = self.core.frames.lookup(page) {
                 match self.latch_hit(idx, page, mode) {
                     Ok(frame) => return Ok(frame),
                     Err(TryLatch::Busy { version }) => {
@@ -959,18 +949,18 @@ impl BufferPool {
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if self.core.table.lookup_locked(page, &self.core.headers).is_some() {
+        if self.core.frames.lookup_locked(page).is_some() {
             return Ok(None);
         }
         let frame = acquire(page)?;
         let idx = frame.idx();
         frame.header().page_id.store(page.as_u64(), SeqCst);
-        if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
+        if self.core.frames.map(page, idx).is_err() {
             self.release_unmapped(frame);
             return Ok(None);
         }
         if file.is_closing() {
-            self.core.table.remove(page, idx, &self.core.headers);
+            self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
             return Err(Error::FileNotOpen(page.file()));
         }
@@ -1008,7 +998,7 @@ impl BufferPool {
                 })
             }
             Err(e) => {
-                self.core.table.remove(page, idx, &self.core.headers);
+                self.core.frames.unmap(page, idx);
                 h.clear_page();
                 let version = (h.state.load() >> 8) + 1;
                 *self.core.load_errors[idx as usize].lock() = Some((version, page, e.clone()));
@@ -1088,7 +1078,7 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         let mut started = None;
         loop {
-            if let Some(idx) = self.core.free.pop() {
+            if let Some(idx) = self.core.frames.pop_free() {
                 let frame = ExclusiveFrame::latch_free(self, idx);
                 let frame = frame.unwrap_or_else(|| panic!("frame {idx} on the free list was not free"));
                 // -> *reserved*: latched, no page yet, clean.
@@ -1155,7 +1145,8 @@ impl BufferPool {
             return 0;
         }
         self.core
-            .headers
+            .frames
+            .headers()
             .iter()
             .filter(|h| {
                 let page = h.page_id();
@@ -1235,7 +1226,8 @@ impl BufferPool {
         let count = f.unwritable_frames(|| {
             let synced = f.syncs_done.load(Acquire);
             self.core
-                .headers
+                .frames
+                .headers()
                 .iter()
                 .filter(|h| {
                     h.page_id().file() == f.id
@@ -1289,7 +1281,7 @@ impl BufferPool {
 
     /// Unmaps the clean page of a victim (no longer tracked by the policy).
     pub(crate) fn unmap_victim(&self, frame: &ExclusiveFrame<'_>, page: PageId) {
-        let removed = self.core.table.remove(page, frame.idx(), &self.core.headers);
+        let removed = self.core.frames.unmap(page, frame.idx());
         debug_assert!(removed, "victim {page:?} was not mapped");
         frame.header().clear_page();
     }
@@ -1313,7 +1305,7 @@ impl BufferPool {
     /// Drops the page of `frame` without writing it and frees the frame.
     fn discard(&self, frame: ExclusiveFrame<'_>, page: PageId) {
         let (idx, h) = (frame.idx(), frame.header());
-        self.core.table.remove(page, idx, &self.core.headers);
+        self.core.frames.unmap(page, idx);
         self.core.policy.on_remove(idx);
         self.mark_clean(h);
         h.clear_page();
@@ -1330,19 +1322,7 @@ impl BufferPool {
     }
 
     fn push_free(&self, idx: FrameIdx) {
-        // The *free* state (ARCHITECTURE.md, frame states): no page, clean, lock FREE.
-        let h = self.header(idx);
-        debug_assert_eq!(h.page_id(), PageId::INVALID, "a free frame holds no page");
-        debug_assert!(!h.dirty.load(Relaxed), "a free frame is clean");
-        debug_assert_eq!(
-            h.state.load() & crate::frame::LOCK_MASK,
-            crate::frame::FREE,
-            "a free frame is FREE"
-        );
-        self.core
-            .free
-            .push(idx)
-            .expect("free list holds every frame at most once");
+        self.core.frames.push_free(idx);
     }
 
     /// A new zeroed page of `file`: the lowest freed page number, or a new one at the end of the file. The page is
@@ -1383,7 +1363,7 @@ impl BufferPool {
         };
         let page = PageId::new(file, page_no);
         h.page_id.store(page.as_u64(), SeqCst);
-        if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_err() {
+        if self.core.frames.map(page, idx).is_err() {
             drop(free);
             match self.new_page_over_stale(&f, page, frame)? {
                 Ok(g) => return Ok(g),
@@ -1402,7 +1382,7 @@ impl BufferPool {
         // SeqCst load; the sweep stores `closing`, then loads page ids): undo, or the page would outlive the file
         // (F1 in RELIABILITY.md).
         if f.is_closing() {
-            self.core.table.remove(page, idx, &self.core.headers);
+            self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
             f.free.lock().insert(page_no);
             return Err(Error::FileNotOpen(file));
@@ -1452,7 +1432,7 @@ impl BufferPool {
                 // The stale read failed and unmapped the page: a new page's content never comes from storage.
                 Err(Error::Io { .. } | Error::ShortRead { .. } | Error::Corrupt { .. } | Error::Panicked { .. }) => {
                     h.page_id.store(page.as_u64(), SeqCst);
-                    if self.core.table.insert_if_absent(page, idx, &self.core.headers).is_ok() {
+                    if self.core.frames.map(page, idx).is_ok() {
                         return Ok(Err(frame));
                     }
                     h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
@@ -1482,7 +1462,7 @@ impl BufferPool {
         if f.is_freed(page.page_no()) {
             return Err(Error::PageFreed { page });
         }
-        if let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) {
+        if let Some(idx) = self.core.frames.lookup_exact(page) {
             if let Some(frame) = self.latch_exclusive_waiting(idx)? {
                 if frame.page_id() == page {
                     self.discard(frame, page);
@@ -1537,7 +1517,7 @@ impl BufferPool {
     pub fn stats(&self) -> Stats {
         let mut s = self.core.counters.snapshot();
         s.frames = self.frames();
-        for h in self.core.headers.iter() {
+        for h in self.core.frames.headers().iter() {
             if h.page_id() != PageId::INVALID {
                 s.resident += 1;
                 s.dirty += h.dirty.load(Relaxed) as usize;

@@ -150,7 +150,7 @@ impl BufferPool {
             for (k, &(page, idx)) in run.iter().enumerate() {
                 let copy = &mut buf[k * page_size..(k + 1) * page_size];
                 // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
-                copy.copy_from_slice(unsafe { self.core.memory.page(idx) });
+                copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
                 checksum::stamp_for(copy, page.page_no(), file.bound);
             }
             file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
@@ -242,7 +242,7 @@ impl BufferPool {
     fn latch_resident_shared(&self, page: PageId) -> Result<Option<SharedFrame<'_>>> {
         let mut backoff = Backoff::new();
         loop {
-            let Some(idx) = self.core.table.lookup_exact(page, &self.core.headers) else {
+            let Some(idx) = self.core.frames.lookup_exact(page) else {
                 return Ok(None);
             };
             let h = self.header(idx);
@@ -530,7 +530,7 @@ impl BufferPool {
     fn refill_free_frames(&self, config: &WriterConfig, budget: &mut RateBudget) -> Result<()> {
         let want = config
             .free_frames_target
-            .saturating_sub(self.core.free.len())
+            .saturating_sub(self.core.frames.free_len())
             .min(config.batch_pages);
         if want == 0 {
             return Ok(());
