@@ -121,7 +121,7 @@ thread_local! {
 impl BufferPool {
     /// Writes a run of consecutive pages of `file` (each latched by the caller so no writer changes it) as one
     /// write, after `wal.flush_to` the run's highest LSN. Does not touch dirty flags.
-    pub(crate) fn write_run(&self, file: &FileEntry, run: &[(PageId, FrameIdx)]) -> Result<()> {
+    pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt]) -> Result<()> {
         debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
         debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
         if file.is_failed() {
@@ -183,7 +183,7 @@ impl BufferPool {
     }
 
     /// Writes a run whose pages are latched and dirty, then marks them clean.
-    fn write_run_and_clean(&self, file: &FileEntry, run: &[(PageId, FrameIdx)]) -> Result<()> {
+    fn write_run_and_clean(&self, file: &FileEntry, run: &[PageAt]) -> Result<()> {
         self.write_run(file, run)?;
         for &(_, idx) in run {
             self.mark_clean(self.header(idx));
@@ -352,8 +352,8 @@ impl BufferPool {
     }
 
     /// The dirty pages `select`ed, sorted by page id (so by file, then page number).
-    fn dirty_pages(&self, select: impl Fn(PageId) -> bool) -> Vec<(PageId, FrameIdx)> {
-        let mut dirty: Vec<(PageId, FrameIdx)> = (0..self.frames() as FrameIdx)
+    fn dirty_pages(&self, select: impl Fn(PageId) -> bool) -> Vec<PageAt> {
+        let mut dirty: Vec<PageAt> = (0..self.frames() as FrameIdx)
             .filter_map(|idx| {
                 let h = self.header(idx);
                 let page = h.page_id();
@@ -366,7 +366,7 @@ impl BufferPool {
 
     /// Writes the pages of `dirty` (sorted) that are still dirty, in coalesced runs, optionally paced over
     /// `spread`; returns the first error of each file.
-    fn write_dirty(&self, dirty: Vec<(PageId, FrameIdx)>, spread: Option<Duration>) -> FileErrors {
+    fn write_dirty(&self, dirty: Vec<PageAt>, spread: Option<Duration>) -> FileErrors {
         let start = Instant::now();
         let total = dirty.len().max(1);
         let mut first_error = FileErrors::default();
@@ -434,7 +434,7 @@ impl BufferPool {
             return;
         }
         let file = file.as_ref().expect("a run always has its file");
-        let pages: Vec<(PageId, FrameIdx)> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
+        let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
         if let Err(e) = self.write_run_and_clean(file, &pages) {
             first_error.record(file.id, e);
         }
@@ -496,7 +496,7 @@ impl BufferPool {
     /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted. Pages of failed files are
     /// left out: they cannot be written, and trying every round would only repeat the file's error to callers
     /// of other files.
-    fn dirty_batch_from(&self, cursor: &mut usize, n: usize) -> Vec<(PageId, FrameIdx)> {
+    fn dirty_batch_from(&self, cursor: &mut usize, n: usize) -> Vec<PageAt> {
         let frames = self.frames();
         let failed: Vec<FileId> = if self.core.files.any_failed() {
             self.core
@@ -585,7 +585,7 @@ impl BufferPool {
             while end < victims.len() && continues_run(victims[end - 1].0, victims[end].0, end) {
                 end += 1;
             }
-            let run: Vec<(PageId, FrameIdx)> = victims[..end]
+            let run: Vec<PageAt> = victims[..end]
                 .iter()
                 .map(|(page, frame)| (*page, frame.idx()))
                 .filter(|&(_, idx)| self.header(idx).dirty.load(Acquire))
@@ -620,6 +620,9 @@ impl BufferPool {
         first_error.map_or(Ok(()), Err)
     }
 }
+
+/// A page and the frame it was found in (a candidate for write-back, or a member of a latched run).
+pub(crate) type PageAt = (PageId, FrameIdx);
 
 /// The one rule for coalescing write-back into runs (`write_dirty` and `refill_free_frames`): `next` extends a
 /// run of `len` pages ending at `last` if it is the next page of the same file and the run is not full.
