@@ -1,6 +1,6 @@
 //! Frame latch tokens: how the pool's own code holds a frame's latch.
 //!
-//! Owns [`ExclusiveFrame`] and [`SharedFrame`]. Every latch the pool takes outside the user guards is one of
+//! Owns [`ExclusiveFrame`], [`SharedFrame`] and [`Victim`] (an exclusive frame taken for eviction). Every latch the pool takes outside the user guards is one of
 //! these, so the release is paired with the acquisition by the type, not by hand on every path: a token can be
 //! given up only through its own methods (release unchanged, release changed, release to the free state,
 //! downgrade, or hand-over to a user guard), and one dropped without that (an early return, a `?`, a panic
@@ -168,6 +168,51 @@ impl Drop for ExclusiveFrame<'_> {
     #[inline]
     fn drop(&mut self) {
         self.header().state.unlatch_exclusive();
+    }
+}
+
+/// A frame taken as an eviction victim: exclusively latched and no longer tracked by the policy (the policy's
+/// `victim` dropped it, or the scan ring's take-back did). Consumed by a successful eviction
+/// ([`Victim::into_unmapped`], once the caller has unmapped it); dropped otherwise (a failed write, an error, a
+/// panic), it goes back as it was: tracked again and released unchanged.
+#[must_use = "dropping a victim puts it back in the policy"]
+pub(crate) struct Victim<'p> {
+    frame: Option<ExclusiveFrame<'p>>,
+}
+
+impl<'p> Victim<'p> {
+    /// A victim whose exclusive latch the calling thread holds (taken by `BufferPool::try_take`, or a scan ring's
+    /// take-back) and which the policy no longer tracks.
+    pub(crate) fn adopt(frame: ExclusiveFrame<'p>) -> Self {
+        Victim { frame: Some(frame) }
+    }
+
+    /// The evicted frame, its page unmapped by the caller: it leaves the policy for good.
+    pub(crate) fn into_unmapped(mut self) -> ExclusiveFrame<'p> {
+        let frame = self.frame.take().expect("a victim holds its frame until consumed");
+        debug_assert_eq!(frame.page_id(), PageId::INVALID, "an evicted victim is unmapped");
+        frame
+    }
+}
+
+impl<'p> std::ops::Deref for Victim<'p> {
+    type Target = ExclusiveFrame<'p>;
+    #[inline]
+    fn deref(&self) -> &ExclusiveFrame<'p> {
+        self.frame.as_ref().expect("a victim holds its frame until consumed")
+    }
+}
+
+impl Drop for Victim<'_> {
+    fn drop(&mut self) {
+        if let Some(frame) = self.frame.take() {
+            frame
+                .pool()
+                .core
+                .policy
+                .on_insert(frame.idx(), frame.page_id().as_u64());
+            frame.release_unchanged();
+        }
     }
 }
 

@@ -41,7 +41,7 @@ use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
-use crate::latch::{ExclusiveFrame, SharedFrame};
+use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::stats::{Counter, Counters, Stats};
@@ -1090,12 +1090,9 @@ impl BufferPool {
                 .core
                 .policy
                 .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
-                .map(|idx| ExclusiveFrame::adopt(self, idx));
+                .map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
             if let Some(e) = take_veto_panic() {
-                if let Some(frame) = victim {
-                    self.core.policy.on_insert(frame.idx(), frame.page_id().as_u64());
-                    frame.release_unchanged();
-                }
+                drop(victim); // tracked again, released
                 return Err(e);
             }
             match victim {
@@ -1243,8 +1240,8 @@ impl BufferPool {
     /// On a failed write the page stays, dirty, tracked again, and unlatched. A victim of a failed file is not
     /// written: [`BufferPool::evictable`] let it go because it is clean and synced, or because its file is over
     /// its bound, and then its unwritable image is dropped here.
-    pub(crate) fn evict<'p>(&'p self, frame: ExclusiveFrame<'p>) -> Result<ExclusiveFrame<'p>> {
-        let (idx, h) = (frame.idx(), frame.header());
+    pub(crate) fn evict<'p>(&'p self, victim: Victim<'p>) -> Result<ExclusiveFrame<'p>> {
+        let h = victim.header();
         let page = h.page_id();
         if self.core.files.any_failed() {
             if let Ok(f) = self.core.files.get(page.file()) {
@@ -1254,36 +1251,31 @@ impl BufferPool {
                         self.mark_clean(h);
                         self.core.counters.inc(Counter::FailedPagesDropped);
                     }
-                    self.unmap_victim(&frame, page);
+                    self.unmap_victim(&victim, page);
                     self.core.counters.inc(Counter::Evictions);
-                    return Ok(frame);
+                    return Ok(victim.into_unmapped());
                 }
             }
         }
         if h.dirty.load(Acquire) {
-            if let Err(e) = self
-                .core
+            // On error the victim goes back (dropped: tracked again, released unchanged).
+            self.core
                 .files
                 .get(page.file())
-                .and_then(|f| self.write_run(&f, &[(page, idx)]))
-            {
-                self.core.policy.on_insert(idx, page.as_u64());
-                frame.release_unchanged();
-                return Err(e);
-            }
+                .and_then(|f| self.write_run(&f, &[(page, victim.idx())]))?;
             self.mark_clean(h);
             self.core.counters.inc(Counter::DirtyEvictions);
         }
-        self.unmap_victim(&frame, page);
+        self.unmap_victim(&victim, page);
         self.core.counters.inc(Counter::Evictions);
-        Ok(frame)
+        Ok(victim.into_unmapped())
     }
 
-    /// Unmaps the clean page of a victim (no longer tracked by the policy).
-    pub(crate) fn unmap_victim(&self, frame: &ExclusiveFrame<'_>, page: PageId) {
-        let removed = self.core.frames.unmap(page, frame.idx());
+    /// Unmaps the clean page of a victim; the caller then takes the frame ([`Victim::into_unmapped`]).
+    pub(crate) fn unmap_victim(&self, victim: &Victim<'_>, page: PageId) {
+        let removed = self.core.frames.unmap(page, victim.idx());
         debug_assert!(removed, "victim {page:?} was not mapped");
-        frame.header().clear_page();
+        victim.header().clear_page();
     }
 
     /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.

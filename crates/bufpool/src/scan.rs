@@ -16,7 +16,7 @@ use std::cell::RefCell;
 
 use crate::error::Result;
 use crate::guard::ReadGuard;
-use crate::latch::ExclusiveFrame;
+use crate::latch::{ExclusiveFrame, Victim};
 use crate::page::PageId;
 use crate::policy::FrameIdx;
 use crate::pool::{BufferPool, Mode};
@@ -97,8 +97,8 @@ impl<'a> ScanRing<'a> {
             return None;
         }
         pool.core.policy.on_remove(idx);
-        // On a failed write, evict re-tracks the page and unlatches it; the ring then asks the policy.
-        pool.evict(frame).ok()
+        // On a failed write the victim goes back (tracked again, unlatched); the ring then asks the policy.
+        pool.evict(Victim::adopt(frame)).ok()
     }
 }
 

@@ -34,7 +34,7 @@ use crate::checksum;
 use crate::error::{Error, Result};
 use crate::files::FileEntry;
 use crate::frame::TryLatch;
-use crate::latch::{ExclusiveFrame, SharedFrame};
+use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{AlignedBuf, FileId, PageId};
 use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
@@ -543,8 +543,8 @@ impl BufferPool {
     /// Up to `want` victims from the policy, sorted by page, at most `dirty_allowed` of them dirty. A failed
     /// file's page is never written: `evict` unmaps it at once (dropping an unwritable image that the file's
     /// bound let go) and it counts toward `want` without being returned.
-    fn take_victims(&self, want: usize, mut dirty_allowed: usize) -> Vec<(PageId, ExclusiveFrame<'_>)> {
-        let mut victims: Vec<(PageId, ExclusiveFrame<'_>)> = Vec::with_capacity(want);
+    fn take_victims(&self, want: usize, mut dirty_allowed: usize) -> Vec<(PageId, Victim<'_>)> {
+        let mut victims: Vec<(PageId, Victim<'_>)> = Vec::with_capacity(want);
         let mut dropped = 0;
         while victims.len() + dropped < want {
             let Some(idx) = self.core.policy.victim(&mut |idx| {
@@ -557,10 +557,10 @@ impl BufferPool {
             }) else {
                 break;
             };
-            let frame = ExclusiveFrame::adopt(self, idx);
-            let h = frame.header();
+            let victim = Victim::adopt(ExclusiveFrame::adopt(self, idx));
+            let h = victim.header();
             if self.core.files.any_failed() && self.core.files.get(h.page_id().file()).is_ok_and(|f| f.is_failed()) {
-                if let Ok(frame) = self.evict(frame) {
+                if let Ok(frame) = self.evict(victim) {
                     self.release_unmapped(frame);
                     dropped += 1;
                 }
@@ -569,7 +569,7 @@ impl BufferPool {
             if h.dirty.load(Acquire) {
                 dirty_allowed = dirty_allowed.saturating_sub(1);
             }
-            victims.push((h.page_id(), frame));
+            victims.push((h.page_id(), victim));
         }
         victims.sort_unstable_by_key(|&(page, _)| page);
         victims
@@ -577,7 +577,7 @@ impl BufferPool {
 
     /// Writes the dirty ones of sorted `victims` in coalesced runs, then frees every victim that is clean; a
     /// victim whose write failed stays resident, tracked again, unlatched. Returns the first write error.
-    fn write_and_free(&self, mut victims: Vec<(PageId, ExclusiveFrame<'_>)>) -> Result<()> {
+    fn write_and_free(&self, mut victims: Vec<(PageId, Victim<'_>)>) -> Result<()> {
         let mut first_error = None;
         // Runs of consecutive pages of one file, taken off the front of `victims`.
         while !victims.is_empty() {
@@ -602,15 +602,12 @@ impl BufferPool {
                     Err(e) => Err(e),
                 }
             };
-            for (page, frame) in victims.drain(..end) {
-                if frame.header().dirty.load(Acquire) {
-                    // Not written (an error): keep the page, tracked again, unlatched.
-                    self.core.policy.on_insert(frame.idx(), page.as_u64());
-                    frame.release_unchanged();
-                } else {
-                    self.unmap_victim(&frame, page);
+            for (page, victim) in victims.drain(..end) {
+                // A dirty one was not written (an error): dropped, it stays resident, tracked again, unlatched.
+                if !victim.header().dirty.load(Acquire) {
+                    self.unmap_victim(&victim, page);
                     self.core.counters.inc(Counter::Evictions);
-                    self.release_unmapped(frame);
+                    self.release_unmapped(victim.into_unmapped());
                 }
             }
             if let Err(e) = written {
