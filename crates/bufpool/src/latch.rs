@@ -1,11 +1,12 @@
 //! Frame latch tokens: how the pool's own code holds a frame's latch.
 //!
-//! Owns [`ExclusiveFrame`], [`SharedFrame`] and [`Victim`] (an exclusive frame taken for eviction). Every latch the pool takes outside the user guards is one of
-//! these, so the release is paired with the acquisition by the type, not by hand on every path: a token can be
-//! given up only through its own methods (release unchanged, release changed, release to the free state,
-//! downgrade, or hand-over to a user guard), and one dropped without that (an early return, a `?`, a panic
-//! unwinding through the pool) releases its latch on the way out. The user guards ([`crate::ReadGuard`],
-//! [`crate::WriteGuard`]) hold these tokens too.
+//! Owns [`ExclusiveFrame`], [`SharedFrame`] and [`Victim`] (an exclusive frame taken for eviction). Every latch
+//! the pool takes outside the user guards is one of these, so the release is paired with the acquisition by the
+//! type, not by hand on every path: a token can be given up only through its own methods (release unchanged,
+//! release changed, release to the free state, downgrade, or hand-over to a user guard), and one dropped without
+//! that (an early return, a `?`, a panic unwinding through the pool) releases its latch on the way out; a victim
+//! dropped so also goes back into the policy. The user guards ([`crate::ReadGuard`], [`crate::WriteGuard`]) hold
+//! these tokens too.
 //!
 //! What a drop does is the safe default for each mode: a shared token just releases; an exclusive token releases
 //! *changed* (bumps the version), so that an optimistic reader that ran meanwhile retries rather than trusting
