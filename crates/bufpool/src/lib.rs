@@ -81,6 +81,21 @@
 //! - Dropping a pool writes nothing: call [`BufferPool::checkpoint`] or [`BufferPool::close`] to make dirty pages
 //!   durable ([`BufferPool::close_all`] does the same through an `Arc<BufferPool>`).
 //!
+//! # Many engines in one pool
+//! One pool can serve several engines (several B+trees, a table store and an index, tenants of one process), as
+//! PostgreSQL's shared buffers serve every database of a cluster. Each engine opens its files with
+//! [`BufferPool::open_file_with`] and a [`FileOptions`]:
+//! - `.wal(log)`: the file's own log. A page of that file is written (by an eviction any engine caused, a flush,
+//!   a checkpoint or the background writer) only after `log.flush_to(page_lsn)` returned, and no other engine's
+//!   log is ever asked for it. A file opened without one uses the builder's [`Builder::wal`].
+//! - `.id(FileId)`: a persistent id the engine keeps in its catalog; an id held by an open file is refused
+//!   ([`Error::FileIdInUse`]).
+//!
+//! Each engine checkpoints its own files with [`BufferPool::flush_file`] (what [`BufferPool::checkpoint`] does for
+//! every file, restricted to one), so one engine's checkpoint neither writes nor waits for another's pages, and a
+//! failed file of one engine does not fail another's checkpoint. `examples/two_engines.rs` is a whole program;
+//! `bufpool-btree` opens each tree's file with the tree's log, so trees share a pool as they are.
+//!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
 //! call is written and synced, while other threads go on writing. An engine learns its redo point from its own
@@ -97,6 +112,7 @@
 mod batch;
 pub mod checksum;
 mod error;
+mod file_options;
 mod files;
 mod frame;
 mod guard;
@@ -114,6 +130,7 @@ mod writer;
 
 pub use batch::BATCH_PAGES_MAX;
 pub use error::{CorruptReason, Error, Result};
+pub use file_options::FileOptions;
 pub use guard::{PageView, ReadGuard, WriteGuard};
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};

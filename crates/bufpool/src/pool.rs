@@ -27,7 +27,7 @@
 //! # Lock order
 //! Specified once, in ARCHITECTURE.md ("Lock order").
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
@@ -38,6 +38,7 @@ use parking_lot::Mutex;
 use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
 use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
+use crate::file_options::FileOptions;
 use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
@@ -200,7 +201,8 @@ impl Builder {
         self
     }
 
-    /// The engine's write-ahead log: no page is written before `wal.flush_to(page_lsn)` returned.
+    /// The default write-ahead log: no page of a file opened without its own log ([`FileOptions::wal`]) is
+    /// written before `wal.flush_to(page_lsn)` returned. Files opened with their own log never ask this one.
     pub fn wal(mut self, wal: Arc<dyn Wal>) -> Self {
         self.wal = wal;
         self
@@ -466,18 +468,28 @@ impl BufferPool {
     /// Opens or creates the data file at `path` under a fresh id. O_DIRECT is used where the filesystem allows it
     /// (see [`Builder::open_mode`]); [`Stats::files`] says which.
     pub fn open_file(&self, path: impl AsRef<Path>) -> Result<FileId> {
-        self.open_path(None, path.as_ref())
+        self.open_file_with(path, FileOptions::new())
     }
 
     /// Opens or creates the data file at `path` under the engine's own persistent `id`. Refused if `id` is open.
     pub fn open_file_as(&self, id: FileId, path: impl AsRef<Path>) -> Result<FileId> {
-        if self.core.files.get(id).is_ok() {
-            return Err(Error::FileIdInUse(id));
-        }
-        self.open_path(Some(id), path.as_ref())
+        self.open_file_with(path, FileOptions::new().id(id))
     }
 
-    fn open_path(&self, id: Option<FileId>, path: &Path) -> Result<FileId> {
+    /// Opens or creates the data file at `path` with per-file settings: the engine's own id (refused with
+    /// [`Error::FileIdInUse`] if an open file has it) and the file's own log, asked before any page of this file
+    /// is written and never for another file's pages. Engines sharing one pool each open their files with their
+    /// own log (see [`FileOptions`]).
+    pub fn open_file_with(&self, path: impl AsRef<Path>, options: FileOptions) -> Result<FileId> {
+        if let Some(id) = options.id {
+            if self.core.files.get(id).is_ok() {
+                return Err(Error::FileIdInUse(id));
+            }
+        }
+        self.open_path(options, path.as_ref())
+    }
+
+    fn open_path(&self, options: FileOptions, path: &Path) -> Result<FileId> {
         let mode = self.core.open_mode;
         let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
             IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
@@ -490,13 +502,16 @@ impl BufferPool {
         let storage = storage
             .and_then(|s| self.lock_storage(path, &*s).map(|()| s))
             .map_err(|e| self.open_error(path, e))?;
-        self.core.files.register(
-            id,
-            storage,
-            Some(path.to_path_buf()),
-            self.page_size(),
-            self.core.strict_fresh,
-        )
+        self.register_file(options, storage, Some(path.to_path_buf()))
+    }
+
+    /// Registers an opened storage with `options`, the builder's WAL standing in for a file without its own.
+    fn register_file(&self, options: FileOptions, storage: Box<dyn Storage>, path: Option<PathBuf>) -> Result<FileId> {
+        let wal = options.wal.unwrap_or_else(|| self.core.wal.clone());
+        let (page_size, strict) = (self.page_size(), self.core.strict_fresh);
+        self.core
+            .files
+            .register(options.id, wal, storage, path, page_size, strict)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
@@ -557,20 +572,18 @@ impl BufferPool {
 
     /// Serves pages from any [`Storage`] (in-memory, fault-injecting, ...) under a fresh id.
     pub fn open_storage(&self, storage: impl Storage) -> Result<FileId> {
-        self.core
-            .files
-            .register(None, Box::new(storage), None, self.page_size(), self.core.strict_fresh)
+        self.open_storage_with(storage, FileOptions::new())
     }
 
     /// Serves pages from any [`Storage`] under the engine's own `id`.
     pub fn open_storage_as(&self, id: FileId, storage: impl Storage) -> Result<FileId> {
-        self.core.files.register(
-            Some(id),
-            Box::new(storage),
-            None,
-            self.page_size(),
-            self.core.strict_fresh,
-        )
+        self.open_storage_with(storage, FileOptions::new().id(id))
+    }
+
+    /// Serves pages from any [`Storage`] with per-file settings (id, own log), as
+    /// [`BufferPool::open_file_with`].
+    pub fn open_storage_with(&self, storage: impl Storage, options: FileOptions) -> Result<FileId> {
+        self.register_file(options, Box::new(storage), None)
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist.
