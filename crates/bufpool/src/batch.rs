@@ -136,7 +136,7 @@ impl BufferPool {
                 }
                 // Mapped by someone else meanwhile, or no frame free right now (our own batch or others' loads
                 // hold them): read it after the batch, with an ordinary read, which waits for loads in flight.
-                Ok(None) | Err(Error::PoolExhausted { .. }) => later.push((i, None)),
+                Ok(None) | Err(Error::PoolExhausted { .. } | Error::AllProtected { .. }) => later.push((i, None)),
                 Err(e) if batch.loads.is_empty() => visit(i, Err(e)),
                 Err(e) => later.push((i, Some(e))),
             }
@@ -247,7 +247,7 @@ impl BufferPool {
                     });
                 }
                 Ok(None) => {}
-                Err(Error::PoolExhausted { .. }) => break,
+                Err(Error::PoolExhausted { .. } | Error::AllProtected { .. }) => break,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }

@@ -96,6 +96,22 @@
 //! failed file of one engine does not fail another's checkpoint. `examples/two_engines.rs` is a whole program;
 //! `bufpool-btree` opens each tree's file with the tree's log, so trees share a pool as they are.
 //!
+//! ## Rules for MVCC engines
+//! A multi-version engine whose readers need pages changed since they started (versions or undo kept in memory)
+//! builds the pool with [`Builder::snapshots`] and opens a [`Snapshot`] per reader ([`SnapshotTracker::begin`] at
+//! the LSN it reads as of; dropping the snapshot ends it):
+//! - while snapshots are open, a page whose LSN is at or above the oldest open snapshot's is never evicted
+//!   (SirixDB's revision watermark); pages below it evict as usual. Refusals are counted by reason in
+//!   [`Stats::latched_skips`], [`Stats::snapshot_skips`] and [`Stats::veto_skips`];
+//! - protection keeps pages resident, not unwritten: checkpoints and flushes still write protected dirty pages;
+//! - open the snapshot before relying on its pages being resident (an eviction already deciding while `begin`
+//!   runs may still take one);
+//! - the pool must hold every page changed since the oldest open snapshot plus the working set. When protection
+//!   leaves a miss no victim, the miss fails at once with [`Error::AllProtected`] (naming the oldest snapshot),
+//!   never waits: end long-running snapshots, or build a larger pool;
+//! - the watermark applies to every file of the pool: engines that share a tracker must share one LSN space (an
+//!   engine with its own log numbering keeps its own rule with [`Builder::eviction_veto`]).
+//!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
 //! call is written and synced, while other threads go on writing. An engine learns its redo point from its own
@@ -121,6 +137,8 @@ pub mod policy;
 mod pool;
 mod record;
 mod scan;
+mod skips;
+mod snapshot;
 mod stats;
 pub mod storage;
 mod sync;
@@ -136,6 +154,7 @@ pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use scan::{ScanRing, SCAN_RING_MIN};
+pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};
 pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};

@@ -44,6 +44,8 @@ use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::page::{FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
+use crate::skips::Skip;
+use crate::snapshot::SnapshotTracker;
 use crate::stats::{Counter, Counters, Stats};
 use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
 use crate::sync::Backoff;
@@ -146,6 +148,7 @@ pub struct Builder {
     wal: Arc<dyn Wal>,
     open_mode: OpenMode,
     veto: Option<Box<EvictionVeto>>,
+    snapshots: Option<SnapshotTracker>,
     io_threads: usize,
     writer: Option<WriterConfig>,
     io_backend: IoBackend,
@@ -162,6 +165,7 @@ impl Default for Builder {
             wal: Arc::new(NoWal),
             open_mode: OpenMode::default(),
             veto: None,
+            snapshots: None,
             io_threads: 1,
             writer: None,
             io_backend: IoBackend::default(),
@@ -219,6 +223,14 @@ impl Builder {
     /// it short and never call into the pool from it.
     pub fn eviction_veto(mut self, veto: impl Fn(PageId) -> bool + Send + Sync + 'static) -> Self {
         self.veto = Some(Box::new(veto));
+        self
+    }
+
+    /// Protects the pages open MVCC snapshots need: while a snapshot of `tracker` is open, a page whose LSN is at
+    /// or above the oldest open snapshot's is not evicted (counted in [`Stats::snapshot_skips`]). A miss that finds
+    /// every unlatched frame protected fails at once with [`Error::AllProtected`]. See [`SnapshotTracker`].
+    pub fn snapshots(mut self, tracker: SnapshotTracker) -> Self {
+        self.snapshots = Some(tracker);
         self
     }
 
@@ -301,6 +313,7 @@ impl Builder {
             strict_fresh: self.strict_fresh,
             io_backend: self.io_backend,
             veto: self.veto,
+            snapshots: self.snapshots,
             dirty_pages: AtomicUsize::new(0),
             loads_in_flight: AtomicUsize::new(0),
             prefetches_in_flight: AtomicUsize::new(0),
@@ -354,6 +367,8 @@ pub(crate) struct Core {
     pub(crate) strict_fresh: bool,
     pub(crate) io_backend: IoBackend,
     pub(crate) veto: Option<Box<EvictionVeto>>,
+    /// Open MVCC snapshots whose pages eviction leaves resident (`Builder::snapshots`; `snapshot.rs`).
+    pub(crate) snapshots: Option<SnapshotTracker>,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
     /// Frames reserved for a load whose read has not finished (`reserve` .. `finish_load`): a miss that finds
@@ -1053,10 +1068,15 @@ impl BufferPool {
                 debug_assert!(!self.header(idx).dirty.load(Relaxed));
                 return Ok(idx);
             }
+            crate::skips::begin_search();
             let victim = self
                 .core
                 .policy
                 .victim_for(page.as_u64(), &mut |idx| self.try_take(idx));
+            if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
+                self.core.counters.inc(Counter::Exhausted);
+                return Err(e);
+            }
             if let Some(e) = take_veto_panic() {
                 if let Some(idx) = victim {
                     self.core.policy.on_insert(idx, self.header(idx).page_id().as_u64());
@@ -1126,7 +1146,7 @@ impl BufferPool {
     pub(crate) fn try_take(&self, idx: FrameIdx) -> bool {
         let h = self.header(idx);
         if h.state.try_latch_exclusive() != TryLatch::Ok {
-            self.core.counters.inc(Counter::LatchedSkips);
+            crate::skips::note(&self.core.counters, Skip::Latched);
             return false;
         }
         if !self.evictable(idx) {
@@ -1137,9 +1157,10 @@ impl BufferPool {
     }
 
     /// Whether the page in frame `idx` (exclusively latched by the caller) may be evicted: it holds a page, the
-    /// engine's veto does not protect it, and, if its file has failed (or vanished), it is neither dirty (it
-    /// could not be written and would be lost) nor written since the file's last good sync (after a failed
-    /// fsync the kernel may have dropped that write, and a re-read could return the older image: U3).
+    /// engine's veto does not protect it, no open snapshot does (`snapshot.rs`), and, if its file has failed (or
+    /// vanished), it is neither dirty (it could not be written and would be lost) nor written since the file's
+    /// last good sync (after a failed fsync the kernel may have dropped that write, and a re-read could return the
+    /// older image: U3).
     ///
     /// A veto that panics protects the page; the panic is kept for the caller (see [`take_veto_panic`]).
     pub(crate) fn evictable(&self, idx: FrameIdx) -> bool {
@@ -1152,7 +1173,7 @@ impl BufferPool {
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| veto(page))) {
                 Ok(false) => {}
                 Ok(true) => {
-                    self.core.counters.inc(Counter::VetoSkips);
+                    crate::skips::note(&self.core.counters, Skip::Veto);
                     return false;
                 }
                 Err(payload) => {
@@ -1162,6 +1183,12 @@ impl BufferPool {
                     });
                     return false;
                 }
+            }
+        }
+        if let Some(s) = &self.core.snapshots {
+            if s.protects(h.lsn.load(Acquire)) {
+                crate::skips::note(&self.core.counters, Skip::Snapshot);
+                return false;
             }
         }
         let dirty = h.dirty.load(Acquire);

@@ -38,9 +38,10 @@ pub(crate) enum Counter {
     Prefetched,
     FreshReads,
     LostWrites,
+    SnapshotSkips,
 }
 
-const COUNTERS: usize = Counter::LostWrites as usize + 1;
+const COUNTERS: usize = Counter::SnapshotSkips as usize + 1;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 const OWNED_STRIPES: usize = 64;
 
@@ -137,6 +138,7 @@ impl Counters {
             prefetched: self.sum(Prefetched),
             fresh_reads: self.sum(FreshReads),
             lost_writes: self.sum(LostWrites),
+            snapshot_skips: self.sum(SnapshotSkips),
             ..Stats::default()
         }
     }
@@ -189,6 +191,9 @@ pub struct Stats {
     /// All-zero pages refused as lost writes (strict mode: below the file record's written mark; also counted in
     /// `corrupt_pages`).
     pub lost_writes: u64,
+    /// Eviction candidates skipped because an open snapshot protected them: their LSN is at or above the oldest
+    /// open snapshot's ([`crate::SnapshotTracker`], [`crate::Builder::snapshots`]).
+    pub snapshot_skips: u64,
     /// Frames in the pool.
     pub frames: usize,
     /// Frames holding a page at the time of the snapshot.
@@ -237,8 +242,8 @@ impl std::fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "evictions {}: dirty {}; skipped latched {}, vetoed {}",
-            self.evictions, self.dirty_evictions, self.latched_skips, self.veto_skips
+            "evictions {}: dirty {}; skipped latched {}, snapshot {}, vetoed {}",
+            self.evictions, self.dirty_evictions, self.latched_skips, self.snapshot_skips, self.veto_skips
         )?;
         writeln!(
             f,
