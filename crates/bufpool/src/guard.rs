@@ -1,6 +1,7 @@
 //! Guards: the only way to reach page bytes.
 //!
-//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; marks the page dirty), and [`PageView`]
+//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; the page becomes dirty at its first change:
+//! mutable access or `set_lsn`), and [`PageView`]
 //! (what an optimistic reader sees). A guard borrows the pool, so it cannot outlive it; dropping it releases the
 //! latch. Guards deref to the page's *user region* (the page minus the pool's 24-byte header).
 //!
@@ -44,8 +45,8 @@ impl<'a> ReadGuard<'a> {
     /// shared holder; otherwise gives the guard back unchanged. For check-then-modify paths: read under a shared
     /// latch, and pay for the exclusive one only when a change is needed.
     ///
-    /// On success the page is marked dirty, exactly as [`crate::BufferPool::write`] does, and what this guard
-    /// read is still the page's content: no writer came in between.
+    /// On success the page becomes dirty at its first change, exactly as with [`crate::BufferPool::write`], and
+    /// what this guard read is still the page's content: no writer came in between.
     ///
     /// `Err(self)` when another guard (or the pool itself, for the moment it takes to write the page during a
     /// flush or checkpoint) also holds a shared latch, or when the page's file refuses writes after a failed
@@ -68,7 +69,6 @@ impl<'a> ReadGuard<'a> {
         }
         // The shared latch became the exclusive one: the WriteGuard now owns it.
         std::mem::forget(self);
-        pool.mark_dirty(pool.header(idx));
         Ok(WriteGuard::new(pool, idx, page))
     }
 }
@@ -98,7 +98,10 @@ impl fmt::Debug for ReadGuard<'_> {
     }
 }
 
-/// An exclusive latch on a page. Taking it marks the page dirty: it will be written before its frame is reused.
+/// An exclusive latch on a page. The page becomes dirty (it will be written before its frame is reused) at its
+/// first change through this guard: the first mutable access to its bytes (`DerefMut`) or [`WriteGuard::set_lsn`].
+/// A guard that only reads leaves a clean page clean, so inspecting a page under an exclusive latch costs no
+/// write-back. (A page from [`crate::BufferPool::new_page`] is dirty from the start: it is not on storage yet.)
 ///
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
@@ -106,6 +109,8 @@ pub struct WriteGuard<'a> {
     pool: &'a BufferPool,
     pub(crate) idx: FrameIdx,
     page: PageId,
+    /// This guard has marked the page dirty (its first change): later changes skip the flag's atomic swap.
+    dirtied: bool,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -120,7 +125,17 @@ impl<'a> WriteGuard<'a> {
             pool,
             idx,
             page,
+            dirtied: false,
             _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Marks the page dirty at this guard's first change (the exclusive latch is held).
+    #[inline]
+    fn dirty(&mut self) {
+        if !self.dirtied {
+            self.pool.mark_dirty(self.pool.header(self.idx));
+            self.dirtied = true;
         }
     }
 
@@ -138,8 +153,9 @@ impl<'a> WriteGuard<'a> {
     }
 
     /// Sets the page's LSN: the log record that describes the latest change to this page. The pool will not
-    /// write the page before `wal.flush_to(lsn)` has returned.
+    /// write the page before `wal.flush_to(lsn)` has returned. Marks the page dirty.
     pub fn set_lsn(&mut self, lsn: Lsn) {
+        self.dirty();
         // SAFETY: this guard holds the exclusive latch on the frame.
         let page = unsafe { self.pool.memory().page_mut(self.idx) };
         page[OFF_LSN..OFF_LSN + 8].copy_from_slice(&lsn.to_le_bytes());
@@ -172,6 +188,7 @@ impl Deref for WriteGuard<'_> {
 impl DerefMut for WriteGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
+        self.dirty();
         // SAFETY: this guard holds the exclusive latch, and &mut self makes this the only live slice from it.
         unsafe { &mut self.pool.memory().page_mut(self.idx)[PAGE_HEADER_SIZE..] }
     }

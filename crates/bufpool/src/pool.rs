@@ -693,7 +693,8 @@ impl BufferPool {
         Ok(ReadGuard { pool: self, idx, page })
     }
 
-    /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
+    /// An exclusive latch on `page`, loading it if needed. The page becomes dirty at its first change through the
+    /// guard (mutable access or `set_lsn`); a guard that only reads leaves it clean.
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
         if self.core.files.any_failed() {
             let f = self.core.files.get(page.file())?;
@@ -707,7 +708,6 @@ impl BufferPool {
             self.unlatch_unchanged(idx, Mode::Exclusive);
             return Err(Error::PageFreed { page });
         }
-        self.mark_dirty(h);
         Ok(WriteGuard::new(self, idx, page))
     }
 

@@ -288,8 +288,8 @@ impl BufferPool {
     ///
     /// # What is durable when it returns `Ok`, while other threads keep writing
     /// Every change whose [`WriteGuard::set_lsn`](crate::WriteGuard::set_lsn) happened before the call, and
-    /// every change made under a write guard that was already held when the call started (taking the guard marked
-    /// the page dirty, so the checkpoint waits for that guard and writes what it left). Changes under guards taken
+    /// every change made under a write guard that was already held when the call started (the checkpoint waits
+    /// for every guard held exclusively when it starts and writes what it left, if it changed anything). Changes under guards taken
     /// after the call started may or may not be included. Pages are written in place, so a page the checkpoint
     /// wrote may be rewritten (and, after a crash, torn) later: repairing it is the log's business, for example a
     /// full image of each page at its first change after a checkpoint.
@@ -353,13 +353,17 @@ impl BufferPool {
         CheckpointReport { files, background }
     }
 
-    /// The dirty pages `select`ed, sorted by page id (so by file, then page number).
+    /// The dirty pages `select`ed, sorted by page id (so by file, then page number), and the pages latched
+    /// exclusively now: a write guard marks its page dirty only at its first change, which may come after this
+    /// scan, and the checkpoint contract covers every change made under a guard already held when it started.
+    /// `write_dirty` waits for those guards and writes the pages they left dirty (and skips the clean ones).
     fn dirty_pages(&self, select: impl Fn(PageId) -> bool) -> Vec<(PageId, FrameIdx)> {
         let mut dirty: Vec<(PageId, FrameIdx)> = (0..self.frames() as FrameIdx)
             .filter_map(|idx| {
                 let h = self.header(idx);
                 let page = h.page_id();
-                (page != PageId::INVALID && h.dirty.load(Acquire) && select(page)).then_some((page, idx))
+                let exclusive = h.state.load() & crate::frame::LOCK_MASK == crate::frame::EXCLUSIVE;
+                (page != PageId::INVALID && (h.dirty.load(Acquire) || exclusive) && select(page)).then_some((page, idx))
             })
             .collect();
         dirty.sort_unstable();
