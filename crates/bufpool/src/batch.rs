@@ -117,7 +117,7 @@ impl BufferPool {
         for (i, &page) in pages.iter().enumerate() {
             if batch.loads.is_empty() {
                 if let Some(idx) = self.try_fix_fast(page, Mode::Shared) {
-                    visit(i, Ok(ReadGuard { pool: self, idx, page }));
+                    visit(i, Ok(ReadGuard::new(self, idx, page)));
                     continue;
                 }
             } else if self.core.table.lookup(page, &self.core.headers).is_some() {
@@ -168,7 +168,7 @@ impl BufferPool {
         }
         for (i, outcome) in batch_at.drain(..).zip(outcomes) {
             let guard = outcome.and_then(|(page, idx)| match self.latch_loaded_shared(page, idx) {
-                Some(()) => Ok(ReadGuard { pool: self, idx, page }),
+                Some(()) => Ok(ReadGuard::new(self, idx, page)),
                 // Taken by a writer or evicted since: an ordinary read.
                 None => self.read(page),
             });

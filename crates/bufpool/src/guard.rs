@@ -25,6 +25,16 @@ pub struct ReadGuard<'a> {
     pub(crate) page: PageId,
 }
 
+impl<'a> ReadGuard<'a> {
+    /// Wraps a shared latch the caller holds on frame `idx`, which holds `page`.
+    #[inline]
+    #[cfg_attr(debug_assertions, track_caller)]
+    pub(crate) fn new(pool: &'a BufferPool, idx: FrameIdx, page: PageId) -> ReadGuard<'a> {
+        pool.note_guard_taken(idx, false);
+        ReadGuard { pool, idx, page }
+    }
+}
+
 impl ReadGuard<'_> {
     /// The page this guard holds.
     pub fn page_id(&self) -> PageId {
@@ -60,6 +70,7 @@ impl<'a> ReadGuard<'a> {
     /// acquisition (evictor, loader, writer) would have to respect it. The sole-holder upgrade is one CAS on the
     /// existing word (`lock 1 -> exclusive`), costs the hit path nothing, and is never wrong, only sometimes
     /// refused.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn try_upgrade(self) -> std::result::Result<WriteGuard<'a>, ReadGuard<'a>> {
         let (pool, idx, page) = (self.pool, self.idx, self.page);
         // As BufferPool::write: a failed file takes no new dirty pages (they could never be evicted).
@@ -85,6 +96,7 @@ impl Deref for ReadGuard<'_> {
 
 impl Drop for ReadGuard<'_> {
     fn drop(&mut self) {
+        self.pool.note_guard_leaving(self.idx, false);
         self.pool.header(self.idx).state.unlatch_shared();
     }
 }
@@ -117,7 +129,9 @@ pub struct WriteGuard<'a> {
 impl<'a> WriteGuard<'a> {
     /// Wraps the exclusive latch the calling thread holds on frame `idx`, which holds `page`.
     #[inline]
+    #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(pool: &'a BufferPool, idx: FrameIdx, page: PageId) -> WriteGuard<'a> {
+        pool.note_guard_taken(idx, true);
         pool.header(idx)
             .owner
             .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
@@ -197,6 +211,7 @@ impl DerefMut for WriteGuard<'_> {
 impl Drop for WriteGuard<'_> {
     fn drop(&mut self) {
         let h = self.pool.header(self.idx);
+        self.pool.note_guard_leaving(self.idx, true);
         h.owner.store(0, std::sync::atomic::Ordering::Relaxed);
         h.state.unlatch_exclusive();
     }

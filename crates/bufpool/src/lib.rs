@@ -74,6 +74,10 @@
 //!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
 //!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
 //!   Replacement policies are the built-in ones ([`PolicyKind`]) and never panic.
+//! - **Leaked guards.** [`BufferPool::held_latches`] lists every latch guards hold now ([`HeldLatch`]: page,
+//!   exclusive or shared, how long, and in debug builds where the guard was taken). A guard passed to
+//!   `mem::forget` stays latched for ever and is listed there by its line; poll it from a watchdog, or call it
+//!   when a `PageLatched` or `PoolExhausted` error surprises you.
 //! - The callbacks (`Storage`, `Wal`, eviction veto) must not call back into the pool: they may run while the
 //!   pool holds a frame latch for another page.
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
@@ -132,6 +136,7 @@ mod file_options;
 mod files;
 mod frame;
 mod guard;
+mod latches;
 pub mod page;
 pub mod policy;
 mod pool;
@@ -150,6 +155,7 @@ pub use batch::BATCH_PAGES_MAX;
 pub use error::{CorruptReason, Error, Result};
 pub use file_options::FileOptions;
 pub use guard::{PageView, ReadGuard, WriteGuard};
+pub use latches::HeldLatch;
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};

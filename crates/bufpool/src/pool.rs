@@ -688,13 +688,15 @@ impl BufferPool {
     // Page access
 
     /// A shared latch on `page`, loading it if needed.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
         let idx = self.fix(page, Mode::Shared)?;
-        Ok(ReadGuard { pool: self, idx, page })
+        Ok(ReadGuard::new(self, idx, page))
     }
 
     /// An exclusive latch on `page`, loading it if needed. The page becomes dirty at its first change through the
     /// guard (mutable access or `set_lsn`); a guard that only reads leaves it clean.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
         if self.core.files.any_failed() {
             let f = self.core.files.get(page.file())?;
@@ -1291,6 +1293,7 @@ impl BufferPool {
 
     /// A new zeroed page of `file`: the lowest freed page number, or a new one at the end of the file. The page is
     /// dirty; it reaches the file when it is flushed, checkpointed or evicted.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn new_page(&self, file: FileId) -> Result<WriteGuard<'_>> {
         let f = self.core.files.get(file)?;
         if f.is_failed() {
@@ -1359,6 +1362,7 @@ impl BufferPool {
     /// returns it zeroed (our frame goes back clean: F2); if the stale read fails instead, its error is not
     /// `new_page`'s (M1): maps `idx` once the failed load has unmapped the page and returns `None`, leaving the
     /// caller to finish as for any new page. On any other error the page number goes back to the free list.
+    #[cfg_attr(debug_assertions, track_caller)]
     fn new_page_over_stale(&self, f: &FileEntry, page: PageId, idx: FrameIdx) -> Result<Option<WriteGuard<'_>>> {
         let h = self.header(idx);
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
