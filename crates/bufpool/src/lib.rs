@@ -23,7 +23,8 @@
 //!   bytes. After a failed sync or write, a file refuses writes ([`Error::FileFailed`]); a write refused for
 //!   space is retried ([`Error::NoSpace`]). Data files opened by path are locked (`flock`) while open.
 //! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (the [`policy`] module
-//!   compares them).
+//!   compares them). A built-in with non-default parameters, or a policy of your own, runs a pool through
+//!   [`Builder::custom_policy`] (the [`policy`] module states the contract for implementers).
 //! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
 //!   backend you write.
 //!
@@ -73,7 +74,8 @@
 //!   storage write or sync that panicked has an unknown outcome and fails the file, as an I/O error does). A
 //!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
 //!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
-//!   Replacement policies are the built-in ones ([`PolicyKind`]) and never panic.
+//!   The built-in replacement policies never panic; a policy of your own ([`Builder::custom_policy`]) must not
+//!   either: its panics are not caught, and one inside a victim search can leave a frame latched.
 //! - **Leaked guards.** [`BufferPool::held_latches`] lists every latch guards hold now ([`HeldLatch`]: page,
 //!   exclusive or shared, how long, and in debug builds where the guard was taken). A guard passed to
 //!   `mem::forget` stays latched for ever and is listed there by its line; poll it from a watchdog, or call it

@@ -145,6 +145,8 @@ pub struct Builder {
     frames: usize,
     page_size: usize,
     policy: PolicyConfig,
+    /// A caller's policy (`Builder::custom_policy`), used instead of `policy` when set.
+    custom_policy: Option<Box<dyn Policy>>,
     wal: Arc<dyn Wal>,
     open_mode: OpenMode,
     veto: Option<Box<EvictionVeto>>,
@@ -162,6 +164,7 @@ impl Default for Builder {
             frames: 1024,
             page_size: PageSize::DEFAULT.bytes(),
             policy: PolicyConfig::default(),
+            custom_policy: None,
             wal: Arc::new(NoWal),
             open_mode: OpenMode::default(),
             veto: None,
@@ -200,8 +203,22 @@ impl Builder {
 
     /// The replacement policy, optionally with an admission filter: a [`crate::PolicyKind`] or a
     /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default S3-FIFO.
+    ///
+    /// Replaces a policy given earlier with [`Builder::custom_policy`] (the last call wins).
     pub fn policy(mut self, policy: impl Into<PolicyConfig>) -> Self {
         self.policy = policy.into();
+        self.custom_policy = None;
+        self
+    }
+
+    /// Runs the pool with a policy object: a built-in with non-default parameters (`LruK::with_params`,
+    /// `TwoQ::with_params`, `WTinyLfu::with_window`, `TinyLfuAdmission::with_probation_floor`, ... in
+    /// [`crate::policy`]) or the caller's own implementation of [`Policy`], which must keep the contract in
+    /// [`crate::policy`]'s docs ("Implementing a policy"). It must be built for at least the pool's frame count
+    /// ([`Builder::frames`]): the pool hands it frame indices `0..frames`. Replaces a [`Builder::policy`] given
+    /// earlier (the last call wins).
+    pub fn custom_policy(mut self, policy: Box<dyn Policy>) -> Self {
+        self.custom_policy = Some(policy);
         self
     }
 
@@ -305,7 +322,10 @@ impl Builder {
             load_errors: (0..self.frames).map(|_| Mutex::new(None)).collect(),
             table: PageTable::new(self.frames),
             free,
-            policy: self.policy.build(self.frames),
+            policy: match self.custom_policy {
+                Some(policy) => policy,
+                None => self.policy.build(self.frames),
+            },
             wal: self.wal,
             files: Files::new(),
             counters: Counters::new(),
