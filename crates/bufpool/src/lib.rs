@@ -118,6 +118,17 @@
 //! - the watermark applies to every file of the pool: engines that share a tracker must share one LSN space (an
 //!   engine with its own log numbering keeps its own rule with [`Builder::eviction_veto`]).
 //!
+//! # Presets
+//! [`Builder::preset`] sets a pool up for a kind of workload; any setting made after it overrides it. The scan
+//! ring is chosen per scan ([`BufferPool::scan_ring`]`(preset.`[`scan_ring_frames`](Preset::scan_ring_frames)`())`).
+//!
+//! | preset | policy | background writer | I/O | prefetch threads | scan ring |
+//! |---|---|---|---|---|---|
+//! | `Oltp` | S3-FIFO | on (`WriterConfig::for_frames`) | io_uring where available | 1 | 64 frames |
+//! | `Analytics` | W-TinyLFU | off | io_uring where available | 4 | 128 frames |
+//!
+//! [`Preset`] gives the figure behind each setting, and says which are judgements.
+//!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
 //! call is written and synced, while other threads go on writing. An engine learns its redo point from its own
@@ -142,6 +153,7 @@ mod latches;
 pub mod page;
 pub mod policy;
 mod pool;
+mod preset;
 mod record;
 mod scan;
 mod skips;
@@ -161,6 +173,7 @@ pub use latches::HeldLatch;
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
+pub use preset::Preset;
 pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};

@@ -44,6 +44,7 @@ use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::page::{FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
+use crate::preset::Preset;
 use crate::skips::Skip;
 use crate::snapshot::SnapshotTracker;
 use crate::stats::{Counter, Counters, Stats};
@@ -272,6 +273,14 @@ impl Builder {
     pub fn frame_wait(mut self, wait: std::time::Duration) -> Self {
         self.frame_wait = wait;
         self
+    }
+
+    /// Applies a [`Preset`]'s settings (policy, background writer, I/O backend and threads; the table on
+    /// [`Preset`] gives the figure behind each). Call it after [`Builder::frames`] (the writer's free-frame target
+    /// is a fraction of the frames) and before the settings you want to override.
+    pub fn preset(mut self, preset: Preset) -> Self {
+        self.writer = preset.background_writer(self.frames);
+        preset.apply(self)
     }
 
     /// Starts a background writer with these settings (see [`WriterConfig`]); off by default. [`Builder::build`]
