@@ -187,6 +187,15 @@ pub enum Error {
         /// The oldest open snapshot's LSN, if snapshots are tracked and one is open.
         oldest_snapshot: Option<crate::page::Lsn>,
     },
+    /// A resident-page list ([`crate::BufferPool::save_resident`], [`crate::BufferPool::prewarm`]) could not be
+    /// written or read, or is not one (bad magic, truncated, checksum mismatch).
+    #[error("resident list {path}: {reason}")]
+    ResidentList {
+        /// The list's path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The page number is past the end of the file.
     #[error("{page} is out of range (file has {})", Plural(u64::from(*pages), "page"))]
     OutOfRange {

@@ -129,6 +129,15 @@
 //!
 //! [`Preset`] gives the figure behind each setting, and says which are judgements.
 //!
+//! # Operations
+//! - [`BufferPool::stats`]: counters (hits, misses, reads, writes, syncs, evictions, skips by reason: latched,
+//!   snapshot, veto) and the pool's occupancy, with a readable `Display`.
+//! - [`BufferPool::resident_pages`]: every resident page with its frame, dirty and latched flags and LSN (what
+//!   PostgreSQL's `pg_buffercache` shows). [`BufferPool::held_latches`]: the latches guards hold, and for how long.
+//! - Warm restart: [`BufferPool::save_resident`] writes the resident pages' ids to a file (at shutdown, or now and
+//!   then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
+//!   [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`).
+//!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
 //! call is written and synced, while other threads go on writing. An engine learns its redo point from its own
@@ -155,6 +164,7 @@ pub mod policy;
 mod pool;
 mod preset;
 mod record;
+mod resident;
 mod scan;
 mod skips;
 mod snapshot;
@@ -174,6 +184,7 @@ pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use preset::Preset;
+pub use resident::{Prewarmed, ResidentPage};
 pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};
