@@ -1,20 +1,22 @@
-//! Latches held by guards, for diagnostics: [`BufferPool::held_latches`] lists them with how long they have been
-//! held (and, in debug builds, where the guard was taken), so a leaked guard (one passed to `mem::forget`, or
-//! kept in a forgotten structure) shows up by name instead of as a timeout somewhere else.
+//! Latches held by guards, for diagnostics: [`BufferPool::held_latches`] lists them (page, mode, holders; how long
+//! they have been held when [`crate::Builder::latch_times`] is on; in debug builds where the guard was taken), so
+//! a leaked guard (one passed to `mem::forget`, or kept in a forgotten structure) shows up by name instead of as a
+//! timeout somewhere else.
 //!
-//! Owns [`HeldLatch`] and the bookkeeping of a frame's `latched_since` (`frame.rs`): the coarse monotonic time at
-//! which the frame's current latch by guards began, or 0. Rules (each frame's word is written only by guard
-//! holders and by `held_latches`):
+//! Owns [`HeldLatch`] and the bookkeeping of a frame's `latched_since` (`frame.rs`): with `latch_times` on, the
+//! coarse monotonic time at which the frame's current latch by guards began, or 0. Rules (each frame's word is
+//! written only by guard holders and by `held_latches`):
 //! - a write guard (taken by `write`, `new_page` or an upgrade) stores the time when it is made and 0 before its
-//!   latch is released (or kept, when it is downgraded to a read guard: the latch goes on);
+//!   latch is released (or keeps it, when it is downgraded to a read guard: the latch goes on);
 //! - a read guard stores the time when it is the frame's only holder (a new latch period) or finds 0 (a period
 //!   whose start is unknown), and stores 0 when it leaves as the only holder;
 //! - `held_latches` gives a latched frame found at 0 the time it found it (a reader that arrived while the last
 //!   one left, or a shared latch of the pool's own flush), so such a latch is listed from then on.
 //!
 //! The clock is `CLOCK_MONOTONIC_COARSE` (a few nanoseconds through the vDSO, a tick of 1 to 4 ms), read once
-//! per guard that starts a latch period: enough to tell a latch held for seconds from one held for a moment.
-//! Debug builds also record the caller of the call that made the guard (`#[track_caller]`) per frame.
+//! per guard that starts a latch period. That is why it is off by default: the listing itself needs nothing on
+//! the hit path (it reads the state words), the durations cost a clock read per guard. Debug builds also record
+//! the caller of the call that made the guard (`#[track_caller]`) per frame, whatever the setting.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -35,12 +37,13 @@ pub struct HeldLatch {
     /// Guards sharing the latch (1 for an exclusive latch). A flush or checkpoint writing the page holds a shared
     /// latch for the length of the write and is counted here too.
     pub holders: u32,
-    /// How long the page has been latched without a break (for a shared latch: since a reader took it while no
-    /// other guard held it), to the coarse clock's tick (1 to 4 ms). A latch whose start was missed (a reader
-    /// arriving just as the last one left) counts from the first `held_latches` call that saw it.
-    pub held_for: Duration,
-    /// Debug builds: where the guard was taken (for a shared latch, the guard that began the latch period).
-    /// `None` in release builds, and for a latch whose start was missed.
+    /// With [`crate::Builder::latch_times`] on: how long the page has been latched without a break (for a
+    /// shared latch: since a reader took it while no other guard held it), to the coarse clock's tick (1 to
+    /// 4 ms). A latch whose start was missed (a reader arriving just as the last one left) counts from the first
+    /// `held_latches` call that saw it. `None` when the setting is off.
+    pub held_for: Option<Duration>,
+    /// Debug builds: where the guard was taken (for a shared latch, the guard that began the latch period; a
+    /// latch whose start was missed in a race names the previous one). `None` in release builds.
     pub taken_at: Option<&'static std::panic::Location<'static>>,
 }
 
@@ -65,31 +68,38 @@ impl BufferPool {
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn note_guard_taken(&self, idx: FrameIdx, exclusive: bool) {
         let h = self.header(idx);
-        let begins = exclusive || h.state.load() & LOCK_MASK == 1 || h.latched_since.load(Relaxed) == 0;
-        if begins {
+        #[cfg(debug_assertions)]
+        if exclusive || h.state.load() & LOCK_MASK == 1 {
+            *h.taken_at.lock() = Some(std::panic::Location::caller());
+        }
+        if !self.core.latch_times {
+            return;
+        }
+        if exclusive || h.state.load() & LOCK_MASK == 1 || h.latched_since.load(Relaxed) == 0 {
             h.latched_since.store(coarse_now_ns(), Relaxed);
-            #[cfg(debug_assertions)]
-            {
-                *h.taken_at.lock() = Some(std::panic::Location::caller());
-            }
         }
     }
 
     /// A guard on frame `idx` is about to release its latch: ends the latch period if it is the last holder.
     #[inline]
     pub(crate) fn note_guard_leaving(&self, idx: FrameIdx, exclusive: bool) {
+        if !self.core.latch_times {
+            return;
+        }
         let h = self.header(idx);
         if exclusive || h.state.load() & LOCK_MASK == 1 {
             h.latched_since.store(0, Relaxed);
         }
     }
 
-    /// The latches guards hold now, one entry per latched page, oldest first: a diagnostic for leaked or
+    /// The latches guards hold now, one entry per latched page (oldest first with [`crate::Builder::latch_times`],
+    /// else in page order): a diagnostic for leaked or
     /// long-held guards (a guard passed to `mem::forget` stays here for ever). Scans every frame; the answer is a
     /// snapshot that may be stale by the time it returns. Latches the pool takes for its own work (a load, an
     /// eviction) are not listed; a flush's or checkpoint's shared latch on a page being written may be.
     pub fn held_latches(&self) -> Vec<HeldLatch> {
-        let now = coarse_now_ns();
+        let timed = self.core.latch_times;
+        let now = if timed { coarse_now_ns() } else { 0 };
         let mut held: Vec<HeldLatch> = (0..self.frames() as FrameIdx)
             .filter_map(|idx| {
                 let h = self.header(idx);
@@ -106,20 +116,20 @@ impl BufferPool {
                 if page == PageId::INVALID {
                     return None;
                 }
-                // A latch found at 0 began unseen: it counts from now, and where it was taken is unknown.
-                let (since, seen) = match h.latched_since.compare_exchange(0, now, Relaxed, Relaxed) {
-                    Ok(_) => (now, false),
-                    Err(since) => (since, true),
-                };
+                // Timed: a latch found at 0 began unseen, so it counts from now.
+                let held_for = timed.then(|| match h.latched_since.compare_exchange(0, now, Relaxed, Relaxed) {
+                    Ok(_) => Duration::ZERO,
+                    Err(since) => Duration::from_nanos(now.saturating_sub(since)),
+                });
                 #[cfg(debug_assertions)]
-                let taken_at = if seen { *h.taken_at.lock() } else { None };
+                let taken_at = *h.taken_at.lock();
                 #[cfg(not(debug_assertions))]
-                let taken_at = seen.then_some(None).flatten();
+                let taken_at = None;
                 Some(HeldLatch {
                     page,
                     exclusive,
                     holders: if exclusive { 1 } else { lock as u32 },
-                    held_for: Duration::from_nanos(now.saturating_sub(since)),
+                    held_for,
                     taken_at,
                 })
             })

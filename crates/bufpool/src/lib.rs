@@ -77,7 +77,8 @@
 //!   The built-in replacement policies never panic; a policy of your own ([`Builder::custom_policy`]) must not
 //!   either: its panics are not caught, and one inside a victim search can leave a frame latched.
 //! - **Leaked guards.** [`BufferPool::held_latches`] lists every latch guards hold now ([`HeldLatch`]: page,
-//!   exclusive or shared, how long, and in debug builds where the guard was taken). A guard passed to
+//!   exclusive or shared, holders, how long with [`Builder::latch_times`], and in debug builds where the guard
+//!   was taken). A guard passed to
 //!   `mem::forget` stays latched for ever and is listed there by its line; poll it from a watchdog, or call it
 //!   when a `PageLatched` or `PoolExhausted` error surprises you.
 //! - The callbacks (`Storage`, `Wal`, eviction veto) must not call back into the pool: they may run while the

@@ -7,7 +7,7 @@ mod common;
 use bufpool::{BufferPool, FileId, PageId};
 
 fn pool_with_pages(pages: u32) -> (BufferPool, FileId) {
-    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let pool = BufferPool::builder().frames(16).latch_times(true).build().unwrap();
     let file = pool.open_storage(bufpool::MemoryStorage::new()).unwrap();
     for n in 0..pages {
         common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
@@ -82,4 +82,19 @@ fn a_forgotten_guard_shows_up() {
     let held = pool.held_latches();
     assert!(held.iter().any(|l| l.page == PageId::new(file, 1) && l.holders == 1));
     assert_eq!(held.len(), 2);
+}
+
+/// Durations are recorded only with `Builder::latch_times` (a clock read per guard); the listing works without.
+#[test]
+fn durations_only_with_latch_times() {
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_storage(bufpool::MemoryStorage::new()).unwrap();
+    drop(pool.new_page(file).unwrap());
+    let g = pool.read(PageId::new(file, 0)).unwrap();
+    let held = pool.held_latches();
+    assert_eq!((held.len(), held[0].held_for), (1, None));
+    drop(g);
+    let (timed, file) = pool_with_pages(1);
+    let _g = timed.write(PageId::new(file, 0)).unwrap();
+    assert!(timed.held_latches()[0].held_for.is_some());
 }
