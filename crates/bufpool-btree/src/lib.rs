@@ -23,17 +23,19 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`open_dir`] builds a pool of its own. To share a pool, build it with the tree's log as its WAL:
+//! [`open_dir`] builds a pool of its own. Trees can also share one pool, each with its own log: a tree opens its
+//! data file with its log as that file's own WAL (`bufpool::FileOptions::wal`), so the pool writes a tree's
+//! page only after *that tree's* log is durable up to the page's LSN, and never asks another tree's log:
 //! ```no_run
 //! # fn main() -> Result<(), bufpool_btree::Error> {
 //! use std::sync::Arc;
 //! use bufpool_btree::{BufferPool, Tree, TreeWal};
-//! let wal = TreeWal::open("/tmp/t/tree.wal")?;
-//! let pool = Arc::new(BufferPool::builder().frames(1 << 16).wal(wal.clone()).build()?);
-//! let tree = Tree::open(pool, wal, "/tmp/t/tree.db")?;   // recovers, or creates an empty tree
+//! let pool = Arc::new(BufferPool::builder().frames(1 << 16).build()?);
+//! let users = Tree::open(pool.clone(), TreeWal::open("/tmp/t/users.wal")?, "/tmp/t/users.db")?;
+//! let orders = Tree::open(pool, TreeWal::open("/tmp/t/orders.wal")?, "/tmp/t/orders.db")?;
 //! # Ok(()) }
 //! ```
-//! A pool has one WAL, so one pool serves one tree (other files in it must not need logging).
+//! Each tree recovers from its own log ([`Tree::open`]) and checkpoints its own file ([`Tree::checkpoint`]).
 //!
 //! # Design in brief
 //! - **Nodes** (`node.rs`, format 2): slotted pages; every node stores its low and high *fence keys*, so a copy
@@ -106,15 +108,20 @@ impl Default for Options {
 }
 
 /// Opens (creating if needed) the tree in directory `dir` (`tree.db` + `tree.wal`) with a pool of its own built
-/// from `opts` and the tree's log as the pool's WAL; runs recovery.
+/// from `opts`; runs recovery. To put several trees in one pool, use [`open_dir_in`].
 pub fn open_dir(dir: impl AsRef<Path>, opts: Options) -> Result<Tree> {
-    let dir = dir.as_ref();
-    std::fs::create_dir_all(dir).map_err(|e| Error::Log(format!("create {}: {e}", dir.display())))?;
-    let wal = TreeWal::open(dir.join(WAL_FILE))?;
     let pool = BufferPool::builder()
         .frames(opts.frames)
         .page_size(opts.page_size)
-        .wal(wal.clone())
         .build()?;
-    Tree::open(Arc::new(pool), wal, dir.join(DATA_FILE))
+    open_dir_in(Arc::new(pool), dir)
+}
+
+/// Opens (creating if needed) the tree in directory `dir` (`tree.db` + `tree.wal`) in a pool shared with other
+/// trees or engines; runs recovery. The tree's data file is written under the tree's own log only.
+pub fn open_dir_in(pool: Arc<BufferPool>, dir: impl AsRef<Path>) -> Result<Tree> {
+    let dir = dir.as_ref();
+    std::fs::create_dir_all(dir).map_err(|e| Error::Log(format!("create {}: {e}", dir.display())))?;
+    let wal = TreeWal::open(dir.join(WAL_FILE))?;
+    Tree::open(pool, wal, dir.join(DATA_FILE))
 }

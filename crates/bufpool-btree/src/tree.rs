@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use bufpool::storage::Storage;
-use bufpool::{BufferPool, FileId, Lsn, PageId, PageNo, PageView, WriteGuard};
+use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
@@ -254,16 +254,17 @@ impl std::fmt::Debug for Tree {
 }
 
 impl Tree {
-    /// Creates a new tree in the data file at `path` (which must be empty or absent), logging to `wal` (which
-    /// must be the WAL the pool was built with, and empty).
+    /// Creates a new tree in the data file at `path` (which must be empty or absent), logging to `wal` (which must
+    /// be empty). The data file is opened with `wal` as its own log ([`FileOptions::wal`]), so the pool may be
+    /// shared with other trees and engines, each with its own log.
     pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let file = pool.open_file(path)?;
+        let file = pool.open_file_with(path, FileOptions::new().wal(wal.clone()))?;
         Tree::create_in(pool, wal, file)
     }
 
     /// [`Tree::create`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path: an empty storage.
     pub fn create_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
-        let file = pool.open_storage(storage)?;
+        let file = pool.open_storage_with(storage, FileOptions::new().wal(wal.clone()))?;
         Tree::create_in(pool, wal, file)
     }
 
@@ -284,18 +285,19 @@ impl Tree {
         Ok(tree)
     }
 
-    /// Opens the tree in the data file at `path`, running recovery from `wal` (which must be the WAL the pool
-    /// was built with); creates a new tree if both the file and the log are empty. Refuses, with
+    /// Opens the tree in the data file at `path`, running recovery from `wal`; creates a new tree if both the file
+    /// and the log are empty. The data file is opened with `wal` as its own log ([`FileOptions::wal`]): the pool
+    /// may be shared with other trees and engines, each with its own log. Refuses, with
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
     /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log).
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let file = pool.open_file(path)?;
+        let file = pool.open_file_with(path, FileOptions::new().wal(wal.clone()))?;
         Tree::open_in(pool, wal, file)
     }
 
     /// [`Tree::open`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path.
     pub fn open_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
-        let file = pool.open_storage(storage)?;
+        let file = pool.open_storage_with(storage, FileOptions::new().wal(wal.clone()))?;
         Tree::open_in(pool, wal, file)
     }
 
@@ -1154,17 +1156,19 @@ impl Tree {
         self.wal.commit()
     }
 
-    /// Writes every dirty page to the data file and cuts the log before the checkpoint's redo point, so recovery
-    /// starts there.
+    /// Writes every dirty page of the tree's data file, syncs it, and cuts the log before the checkpoint's redo
+    /// point, so recovery starts there. Only this tree's file: in a shared pool, other engines' pages are theirs
+    /// to checkpoint (and another file's failure does not stop this tree's log from being cut).
     pub fn checkpoint(&self) -> Result<()> {
         let redo = self.wal.begin_checkpoint();
         self.note_log_start(redo)?;
-        self.pool.checkpoint()?;
+        self.pool.flush_file(self.file)?;
         self.wal.truncate_before(redo)
     }
 
     /// [`Tree::checkpoint`] with the page writes paced over about `target` (`BufferPool::checkpoint_spread`), so
-    /// foreground work keeps the device's attention meanwhile.
+    /// foreground work keeps the device's attention meanwhile. The pool has no per-file spread checkpoint, so this
+    /// one writes every file of a shared pool (other engines' pages under their own logs).
     pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
         let redo = self.wal.begin_checkpoint();
         self.note_log_start(redo)?;

@@ -399,7 +399,8 @@ impl LogFile {
     }
 }
 
-/// The tree's write-ahead (redo) log. Give it to the pool's builder (`.wal(log.clone())`) and to the tree.
+/// The tree's write-ahead (redo) log. Give it to the tree ([`crate::Tree::open`]), which opens its data file with
+/// this log as the file's own WAL in the pool.
 pub struct TreeWal {
     /// The log file's path; `None` for a log on a [`Storage`].
     path: Option<PathBuf>,

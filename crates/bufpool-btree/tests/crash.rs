@@ -9,17 +9,13 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use common::{key, mix, value};
+use common::crash::{run_and_kill, verify, Workload};
+use common::{key, value};
 
 const CHILD_DIR: &str = "BTREE_CRASH_CHILD_DIR";
 const CHILD_ROUND: &str = "BTREE_CRASH_ROUND";
-const OPS_LOG: &str = "ops.log";
 
 /// The child: runs until killed.
 #[test]
@@ -31,129 +27,24 @@ fn crash_child() {
     let dir = PathBuf::from(dir);
     let round: u64 = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
     let tree = common::open(&dir, 128);
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(dir.join(OPS_LOG))
-        .unwrap();
-    // A new round: whatever the previous child left uncommitted stays uncertain for good.
-    log.write_all(format!("R {round}\n").as_bytes()).unwrap();
-    let mut rng = mix(round + 77);
-    let mut next_id = (round + 1) << 32;
-    let mut live: Vec<u64> = Vec::new();
-    for batch in 0u64.. {
-        rng = mix(rng);
-        let mut put_now = Vec::new();
-        for n in 0..1 + rng % 24 {
-            let r = mix(rng ^ n);
-            let choice = r % 10;
-            if choice < 2 && !live.is_empty() {
-                let id = live.swap_remove((r >> 8) as usize % live.len());
-                log.write_all(format!("D {id}\n").as_bytes()).unwrap();
-                assert!(tree.delete(&key(id)).unwrap());
-            } else if choice < 4 && !live.is_empty() {
-                let id = live[(r >> 8) as usize % live.len()];
-                log.write_all(format!("P {id} {batch}\n").as_bytes()).unwrap();
-                tree.put(&key(id), &value(id, batch)).unwrap();
-            } else {
-                let id = next_id;
-                next_id += 1;
-                log.write_all(format!("P {id} {batch}\n").as_bytes()).unwrap();
-                tree.put(&key(id), &value(id, batch)).unwrap();
-                put_now.push(id);
-            }
-        }
-        tree.commit().unwrap();
-        log.write_all(b"C\n").unwrap();
-        live.extend(put_now);
-        if batch % 40 == 39 {
-            tree.checkpoint().unwrap();
-        } else if batch % 40 == 19 {
-            tree.checkpoint_spread(Duration::from_millis(20)).unwrap();
-        }
+    let mut work = Workload::new(&dir, round, 0);
+    loop {
+        work.batch(&tree);
     }
-}
-
-/// What the ops log says: the last committed state of every id, the ids of batches in flight at a kill, and
-/// the number of commits.
-fn read_ops(dir: &Path) -> (HashMap<u64, Option<u64>>, HashSet<u64>, usize) {
-    let text = std::fs::read_to_string(dir.join(OPS_LOG)).unwrap_or_default();
-    let mut state = HashMap::new();
-    let mut pending: Vec<(u64, Option<u64>)> = Vec::new();
-    let mut uncertain = HashSet::new();
-    let mut commits = 0;
-    // A line cut by the kill has no newline: `lines()` would still yield it, so drop an unterminated tail.
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    for line in complete.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        match f.as_slice() {
-            ["C"] => {
-                commits += 1;
-                state.extend(pending.drain(..));
-            }
-            ["P", id, ver] => pending.push((id.parse().unwrap(), Some(ver.parse().unwrap()))),
-            ["D", id] => pending.push((id.parse().unwrap(), None)),
-            // The ids of an earlier round's batch in flight are never touched again; they stay uncertain.
-            ["R", _] => uncertain.extend(pending.drain(..).map(|(id, _)| id)),
-            _ => panic!("bad ops line {line:?}"),
-        }
-    }
-    uncertain.extend(pending.into_iter().map(|(id, _)| id));
-    (state, uncertain, commits)
-}
-
-fn verify(dir: &Path) -> usize {
-    let tree = common::open(dir, 128);
-    let stats = tree.check().expect("invariants after recovery");
-    eprintln!("after recovery: {stats:?}");
-    let (state, uncertain, commits) = read_ops(dir);
-    for (&id, &want) in &state {
-        if uncertain.contains(&id) {
-            continue;
-        }
-        let got = tree.get(&key(id)).unwrap();
-        assert_eq!(got, want.map(|ver| value(id, ver)), "id {id} after recovery");
-    }
-    let mut n = 0;
-    for pair in tree.range::<std::ops::RangeFull>(..) {
-        let (k, v) = pair.unwrap();
-        let id = u64::from_le_bytes(v[..8].try_into().unwrap());
-        assert_eq!(key(id), k, "value under a foreign key");
-        assert!(
-            matches!(state.get(&id), Some(Some(_))) || uncertain.contains(&id),
-            "id {id} present but never committed as present"
-        );
-        n += 1;
-    }
-    assert_eq!(n, stats.entries);
-    commits
 }
 
 #[test]
 fn crash_recovery() {
-    let rounds: u64 = std::env::var("BTREE_CRASH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+    let rounds = common::crash::rounds(6);
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut commits = 0;
     for round in 0..rounds {
-        let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--ignored", "--test-threads=1"])
-            .env(CHILD_DIR, dir.path())
-            .env(CHILD_ROUND, round.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(150 + mix(round) % 600));
-        // SAFETY: plain syscall on the pid of a child we spawned and have not yet reaped.
-        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
-        assert_eq!(rc, 0);
-        let status = child.wait().unwrap();
-        assert!(status.code().is_none(), "child exited by itself: {status:?}");
-        commits = verify(dir.path());
+        let env = [
+            (CHILD_DIR, dir.path().display().to_string()),
+            (CHILD_ROUND, round.to_string()),
+        ];
+        run_and_kill("crash_child", &env, round);
+        commits = verify(&common::open(dir.path(), 128), dir.path());
     }
     eprintln!("crash test: {commits} batches committed over {rounds} rounds");
     assert!(commits > 0, "no batch was ever committed: the test checked nothing");

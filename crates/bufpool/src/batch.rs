@@ -120,13 +120,7 @@ impl BufferPool {
         for (i, &page) in pages.iter().enumerate() {
             if batch.loads.is_empty() {
                 if let Some(frame) = self.try_fix_fast(page, Mode::Shared) {
-                    visit(
-                        i,
-                        Ok(ReadGuard {
-                            frame: frame.shared(),
-                            page,
-                        }),
-                    );
+                    visit(i, Ok(ReadGuard::new(frame.shared(), page)));
                     continue;
                 }
             } else if self.core.frames.lookup(page).is_some() {
@@ -145,7 +139,7 @@ impl BufferPool {
                 }
                 // Mapped by someone else meanwhile, or no frame free right now (our own batch or others' loads
                 // hold them): read it after the batch, with an ordinary read, which waits for loads in flight.
-                Ok(None) | Err(Error::PoolExhausted { .. }) => later.push((i, None)),
+                Ok(None) | Err(Error::PoolExhausted { .. } | Error::AllProtected { .. }) => later.push((i, None)),
                 Err(e) if batch.loads.is_empty() => visit(i, Err(e)),
                 Err(e) => later.push((i, Some(e))),
             }
@@ -177,7 +171,7 @@ impl BufferPool {
         }
         for (i, outcome) in batch_at.drain(..).zip(outcomes) {
             let guard = outcome.and_then(|(page, idx)| match self.latch_loaded_shared(page, idx) {
-                Some(frame) => Ok(ReadGuard { frame, page }),
+                Some(frame) => Ok(ReadGuard::new(frame, page)),
                 // Taken by a writer or evicted since: an ordinary read.
                 None => self.read(page),
             });
@@ -250,7 +244,7 @@ impl BufferPool {
                     });
                 }
                 Ok(None) => {}
-                Err(Error::PoolExhausted { .. }) => break,
+                Err(Error::PoolExhausted { .. } | Error::AllProtected { .. }) => break,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }

@@ -172,6 +172,32 @@ pub enum Error {
         /// Frames held by dirty pages of failed files (the real cause when it is most of `frames`).
         failed_file_pages: usize,
     },
+    /// No frame can be freed for a miss, and waiting cannot help: no candidate was latched, and the pages the
+    /// policy offered are all protected from eviction, by open snapshots (their LSN is at or above the oldest
+    /// open snapshot's: [`crate::SnapshotTracker`]) or by the eviction veto. Returned at once, whatever
+    /// [`crate::Builder::frame_wait`] says. The way out: end old snapshots (the oldest is named), let the veto
+    /// release pages, or build a larger pool. Counted in [`crate::Stats::exhausted`].
+    #[error("no frame can be evicted: all {frames} protected ({snapshot_skips} refusals for open snapshots{}, \
+        {veto_skips} by the eviction veto)", oldest_snapshot.map(|l| format!(", oldest at LSN {l}")).unwrap_or_default())]
+    AllProtected {
+        /// Number of frames in the pool.
+        frames: usize,
+        /// Candidates this miss's search refused because an open snapshot protected them.
+        snapshot_skips: u64,
+        /// Candidates this miss's search refused because the eviction veto protected them.
+        veto_skips: u64,
+        /// The oldest open snapshot's LSN, if snapshots are tracked and one is open.
+        oldest_snapshot: Option<crate::page::Lsn>,
+    },
+    /// A resident-page list ([`crate::BufferPool::save_resident`], [`crate::BufferPool::prewarm`]) could not be
+    /// written or read, or is not one (bad magic, truncated, checksum mismatch).
+    #[error("resident list {path}: {reason}")]
+    ResidentList {
+        /// The list's path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The page number is past the end of the file.
     #[error("{page} is out of range (file has {})", Plural(u64::from(*pages), "page"))]
     OutOfRange {

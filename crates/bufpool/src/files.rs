@@ -25,12 +25,16 @@ use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, P
 use crate::record::{self, FileRecord, Loaded};
 use crate::stats::FileStats;
 use crate::storage::{IoRequest, Storage, StorageInfo};
+use crate::wal::Wal;
 
 pub(crate) struct FileEntry {
     pub(crate) id: FileId,
     pub(crate) storage: Box<dyn Storage>,
     pub(crate) info: StorageInfo,
     pub(crate) path: Option<PathBuf>,
+    /// The log asked before any page of this file is written (`FileOptions::wal`, else the builder's): resolved
+    /// at registration, never another file's.
+    pub(crate) wal: Arc<dyn Wal>,
     identity: Option<(u64, u64)>,
     /// Pages allocated: page numbers `0..pages` exist (on disk or as new dirty pages in the pool).
     pub(crate) pages: AtomicU32,
@@ -318,11 +322,13 @@ impl Files {
             .map(|f| f.id)
     }
 
-    /// Registers `storage` under `id` (or a fresh id). `page_size` sets the page count from the length. Reads (or,
-    /// for an empty file whose storage keeps one, creates) the file record; refuses a file of another page size.
+    /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule. `page_size` sets the page count
+    /// from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
+    /// file of another page size.
     pub(crate) fn register(
         &self,
         id: Option<FileId>,
+        wal: Arc<dyn Wal>,
         storage: Box<dyn Storage>,
         path: Option<PathBuf>,
         page_size: usize,
@@ -369,6 +375,7 @@ impl Files {
                 storage,
                 info,
                 path,
+                wal,
                 identity,
                 pages: AtomicU32::new(pages),
                 free: Mutex::new(BTreeSet::new()),

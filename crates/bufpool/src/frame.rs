@@ -231,7 +231,17 @@ pub(crate) struct FrameHeader {
     /// after `free_page`): write guards are refused on it (`Error::PageFreed`) until `new_page` reuses it.
     /// Cleared whenever the frame's page id is.
     pub(crate) freed: AtomicBool,
+    /// When the frame's current latch by guards began (coarse monotonic ns), or 0: diagnostics only
+    /// (`latches.rs`, `BufferPool::held_latches`). In this line, so keeping it costs a hit no cache miss.
+    pub(crate) latched_since: std::sync::atomic::AtomicU64,
+    /// Debug builds: where the guard that began the current latch was taken (`latches.rs`).
+    #[cfg(debug_assertions)]
+    pub(crate) taken_at: parking_lot::Mutex<Option<&'static std::panic::Location<'static>>>,
 }
+
+// One cache line per frame header in release builds (debug builds add where each latch was taken).
+#[cfg(all(not(debug_assertions), not(loom)))]
+const _: () = assert!(std::mem::size_of::<FrameHeader>() == 64);
 
 impl FrameHeader {
     pub(crate) fn new() -> FrameHeader {
@@ -245,6 +255,9 @@ impl FrameHeader {
             owner: std::sync::atomic::AtomicU64::new(0),
             written_at: AtomicU32::new(0),
             freed: AtomicBool::new(false),
+            latched_since: std::sync::atomic::AtomicU64::new(0),
+            #[cfg(debug_assertions)]
+            taken_at: parking_lot::Mutex::new(None),
         }
     }
 

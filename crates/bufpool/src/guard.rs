@@ -1,8 +1,11 @@
 //! Guards: the only way to reach page bytes.
 //!
-//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; marks the page dirty), and [`PageView`]
-//! (what an optimistic reader sees). A guard borrows the pool, so it cannot outlive it; dropping it releases the
-//! latch. Guards deref to the page's *user region* (the page minus the pool's 24-byte header).
+//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; the page becomes dirty at its first change:
+//! mutable access or `set_lsn`), and [`PageView`] (what an optimistic reader sees). A guard borrows the pool, so
+//! it cannot outlive it; dropping it releases the latch. Guards deref to the page's *user region* (the page minus
+//! the pool's 24-byte header). The guards hold the latch as a token (`latch.rs`); what they add is the
+//! bookkeeping of a user's latch: the holder noted for `held_latches`, the owner thread of an exclusive one, the
+//! dirty flag at the first change.
 //!
 //! A thread must not ask for a page it already holds a conflicting guard on (that waits forever, as with any
 //! latch), and threads that hold several guards at once must take them in one global order (e.g. parent before
@@ -20,11 +23,47 @@ use crate::pool::BufferPool;
 
 /// A shared latch on a page: many readers at once, no writer.
 pub struct ReadGuard<'a> {
+    // Declared before `frame`: the holder note ends before the latch is released.
+    note: HolderNote<'a>,
     pub(crate) frame: SharedFrame<'a>,
     pub(crate) page: PageId,
 }
 
-impl ReadGuard<'_> {
+/// A user guard's latch, noted for [`BufferPool::held_latches`] from its creation until dropped.
+struct HolderNote<'a> {
+    pool: &'a BufferPool,
+    idx: FrameIdx,
+    exclusive: bool,
+}
+
+impl<'a> HolderNote<'a> {
+    #[inline]
+    #[cfg_attr(debug_assertions, track_caller)]
+    fn new(pool: &'a BufferPool, idx: FrameIdx, exclusive: bool) -> Self {
+        pool.note_guard_taken(idx, exclusive);
+        HolderNote { pool, idx, exclusive }
+    }
+}
+
+impl Drop for HolderNote<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.pool.note_guard_leaving(self.idx, self.exclusive);
+    }
+}
+
+impl<'a> ReadGuard<'a> {
+    /// Wraps the shared latch `frame`, which holds `page`, for the caller.
+    #[inline]
+    #[cfg_attr(debug_assertions, track_caller)]
+    pub(crate) fn new(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
+        ReadGuard {
+            note: HolderNote::new(frame.pool(), frame.idx(), false),
+            frame,
+            page,
+        }
+    }
+
     /// The page this guard holds.
     pub fn page_id(&self) -> PageId {
         self.page
@@ -34,15 +73,13 @@ impl ReadGuard<'_> {
     pub fn lsn(&self) -> Lsn {
         self.frame.header().lsn.load(std::sync::atomic::Ordering::Relaxed)
     }
-}
 
-impl<'a> ReadGuard<'a> {
     /// Turns this shared latch into an exclusive one without releasing it, if this guard is the page's only
     /// shared holder; otherwise gives the guard back unchanged. For check-then-modify paths: read under a shared
     /// latch, and pay for the exclusive one only when a change is needed.
     ///
-    /// On success the page is marked dirty, exactly as [`crate::BufferPool::write`] does, and what this guard
-    /// read is still the page's content: no writer came in between.
+    /// On success the page becomes dirty at its first change, exactly as with [`crate::BufferPool::write`], and
+    /// what this guard read is still the page's content: no writer came in between.
     ///
     /// `Err(self)` when another guard (or the pool itself, for the moment it takes to write the page during a
     /// flush or checkpoint) also holds a shared latch, or when the page's file refuses writes after a failed
@@ -56,6 +93,7 @@ impl<'a> ReadGuard<'a> {
     /// acquisition (evictor, loader, writer) would have to respect it. The sole-holder upgrade is one CAS on the
     /// existing word (`lock 1 -> exclusive`), costs the hit path nothing, and is never wrong, only sometimes
     /// refused.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn try_upgrade(self) -> std::result::Result<WriteGuard<'a>, ReadGuard<'a>> {
         let (pool, page) = (self.frame.pool(), self.page);
         // As BufferPool::write: a failed file takes no new dirty pages (they could never be evicted).
@@ -63,12 +101,14 @@ impl<'a> ReadGuard<'a> {
         if refused {
             return Err(self);
         }
-        match self.frame.try_upgrade() {
+        let ReadGuard { note, frame, page } = self;
+        match frame.try_upgrade() {
             Ok(frame) => {
-                pool.mark_dirty(frame.header());
+                // The shared latch became the exclusive one: the WriteGuard now owns it (and notes it anew).
+                drop(note);
                 Ok(WriteGuard::new(frame, page))
             }
-            Err(frame) => Err(ReadGuard { frame, page }),
+            Err(frame) => Err(ReadGuard { note, frame, page }),
         }
     }
 }
@@ -90,15 +130,21 @@ impl fmt::Debug for ReadGuard<'_> {
     }
 }
 
-/// An exclusive latch on a page. Taking it marks the page dirty: it will be written before its frame is reused.
+/// An exclusive latch on a page. The page becomes dirty (it will be written before its frame is reused) at its
+/// first change through this guard: the first mutable access to its bytes (`DerefMut`) or [`WriteGuard::set_lsn`].
+/// A guard that only reads leaves a clean page clean, so inspecting a page under an exclusive latch costs no
+/// write-back. (A page from [`crate::BufferPool::new_page`] is dirty from the start: it is not on storage yet.)
 ///
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
 pub struct WriteGuard<'a> {
-    // Declared before `frame`: the owner mark is cleared before the latch is released.
+    // Declared before `frame`: the owner mark and the holder note end before the latch is released.
     owner: OwnerMark<'a>,
+    note: HolderNote<'a>,
     pub(crate) frame: ExclusiveFrame<'a>,
     page: PageId,
+    /// This guard has marked the page dirty (its first change): later changes skip the flag's atomic swap.
+    dirtied: bool,
 }
 
 /// The calling thread recorded as the exclusive holder of a frame (`FrameHeader::owner`), until dropped.
@@ -114,14 +160,27 @@ impl Drop for OwnerMark<'_> {
 impl<'a> WriteGuard<'a> {
     /// Wraps the exclusive latch `frame`, which holds `page`, for the calling thread.
     #[inline]
+    #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId) -> WriteGuard<'a> {
+        let note = HolderNote::new(frame.pool(), frame.idx(), true);
         let h = frame.header();
         h.owner
             .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
         WriteGuard {
             owner: OwnerMark(h),
+            note,
             frame,
             page,
+            dirtied: false,
+        }
+    }
+
+    /// Marks the page dirty at this guard's first change (the exclusive latch is held).
+    #[inline]
+    fn dirty(&mut self) {
+        if !self.dirtied {
+            self.frame.pool().mark_dirty(self.frame.header());
+            self.dirtied = true;
         }
     }
 
@@ -136,20 +195,26 @@ impl<'a> WriteGuard<'a> {
     }
 
     /// Sets the page's LSN: the log record that describes the latest change to this page. The pool will not
-    /// write the page before `wal.flush_to(lsn)` has returned.
+    /// write the page before `wal.flush_to(lsn)` has returned. Marks the page dirty.
     pub fn set_lsn(&mut self, lsn: Lsn) {
+        self.dirty();
         self.frame.page_mut()[OFF_LSN..OFF_LSN + 8].copy_from_slice(&lsn.to_le_bytes());
         self.frame.header().lsn.store(lsn, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Turns the exclusive latch into a shared one without letting another writer in between.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn downgrade(self) -> ReadGuard<'a> {
-        let WriteGuard { owner, frame, page } = self;
-        drop(owner);
-        ReadGuard {
-            frame: frame.downgrade(),
+        let WriteGuard {
+            owner,
+            note,
+            frame,
             page,
-        }
+            ..
+        } = self;
+        drop(owner);
+        drop(note);
+        ReadGuard::new(frame.downgrade(), page)
     }
 }
 
@@ -164,6 +229,7 @@ impl Deref for WriteGuard<'_> {
 impl DerefMut for WriteGuard<'_> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
+        self.dirty();
         &mut self.frame.page_mut()[PAGE_HEADER_SIZE..]
     }
 }

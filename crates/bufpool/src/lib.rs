@@ -11,7 +11,7 @@
 //! - **Frames** are one aligned allocation made at build time. Each frame has a state word holding a latch and a
 //!   version; the page table maps pages to frames without locks on lookups.
 //! - **Guards** are the only way to reach page bytes: [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive
-//!   latch; marks the page dirty), and [`BufferPool::read_optimistic`], which runs a closure over a [`PageView`]
+//!   latch; the page becomes dirty at its first change, so a guard that only reads costs no write-back), and [`BufferPool::read_optimistic`], which runs a closure over a [`PageView`]
 //!   without latching and re-runs it if a writer intervened. A latched page is pinned: it is never evicted.
 //!   Guards deref to the page's *user region*: the page minus a 24-byte header the pool owns. A read guard
 //!   whose holder decides to change the page can become a write guard without letting another writer in
@@ -23,7 +23,8 @@
 //!   bytes. After a failed sync or write, a file refuses writes ([`Error::FileFailed`]); a write refused for
 //!   space is retried ([`Error::NoSpace`]). Data files opened by path are locked (`flock`) while open.
 //! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (the [`policy`] module
-//!   compares them).
+//!   compares them). A built-in with non-default parameters, or a policy of your own, runs a pool through
+//!   [`Builder::custom_policy`] (the [`policy`] module states the contract for implementers).
 //! - **Storage** is a trait ([`Storage`]): a real file with O_DIRECT where possible, an in-memory image, or any
 //!   backend you write.
 //!
@@ -73,13 +74,70 @@
 //!   storage write or sync that panicked has an unknown outcome and fails the file, as an I/O error does). A
 //!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
 //!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
-//!   Replacement policies are the built-in ones ([`PolicyKind`]) and never panic.
+//!   The built-in replacement policies never panic; a policy of your own ([`Builder::custom_policy`]) must not
+//!   either: its panics are not caught, and one inside a victim search can leave a frame latched.
+//! - **Leaked guards.** [`BufferPool::held_latches`] lists every latch guards hold now ([`HeldLatch`]: page,
+//!   exclusive or shared, holders, how long with [`Builder::latch_times`], and in debug builds where the guard
+//!   was taken). A guard passed to
+//!   `mem::forget` stays latched for ever and is listed there by its line; poll it from a watchdog, or call it
+//!   when a `PageLatched` or `PoolExhausted` error surprises you.
 //! - The callbacks (`Storage`, `Wal`, eviction veto) must not call back into the pool: they may run while the
 //!   pool holds a frame latch for another page.
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).
 //! - Dropping a pool writes nothing: call [`BufferPool::checkpoint`] or [`BufferPool::close`] to make dirty pages
 //!   durable ([`BufferPool::close_all`] does the same through an `Arc<BufferPool>`).
+//!
+//! # Many engines in one pool
+//! One pool can serve several engines (several B+trees, a table store and an index, tenants of one process), as
+//! PostgreSQL's shared buffers serve every database of a cluster. Each engine opens its files with
+//! [`BufferPool::open_file_with`] and a [`FileOptions`]:
+//! - `.wal(log)`: the file's own log. A page of that file is written (by an eviction any engine caused, a flush,
+//!   a checkpoint or the background writer) only after `log.flush_to(page_lsn)` returned, and no other engine's
+//!   log is ever asked for it. A file opened without one uses the builder's [`Builder::wal`].
+//! - `.id(FileId)`: a persistent id the engine keeps in its catalog; an id held by an open file is refused
+//!   ([`Error::FileIdInUse`]).
+//!
+//! Each engine checkpoints its own files with [`BufferPool::flush_file`] (what [`BufferPool::checkpoint`] does for
+//! every file, restricted to one), so one engine's checkpoint neither writes nor waits for another's pages, and a
+//! failed file of one engine does not fail another's checkpoint. `examples/two_engines.rs` is a whole program;
+//! `bufpool-btree` opens each tree's file with the tree's log, so trees share a pool as they are.
+//!
+//! ## Rules for MVCC engines
+//! A multi-version engine whose readers need pages changed since they started (versions or undo kept in memory)
+//! builds the pool with [`Builder::snapshots`] and opens a [`Snapshot`] per reader ([`SnapshotTracker::begin`] at
+//! the LSN it reads as of; dropping the snapshot ends it):
+//! - while snapshots are open, a page whose LSN is at or above the oldest open snapshot's is never evicted
+//!   (SirixDB's revision watermark); pages below it evict as usual. Refusals are counted by reason in
+//!   [`Stats::latched_skips`], [`Stats::snapshot_skips`] and [`Stats::veto_skips`];
+//! - protection keeps pages resident, not unwritten: checkpoints and flushes still write protected dirty pages;
+//! - open the snapshot before relying on its pages being resident (an eviction already deciding while `begin`
+//!   runs may still take one);
+//! - the pool must hold every page changed since the oldest open snapshot plus the working set. When protection
+//!   leaves a miss no victim, the miss fails at once with [`Error::AllProtected`] (naming the oldest snapshot),
+//!   never waits: end long-running snapshots, or build a larger pool;
+//! - the watermark applies to every file of the pool: engines that share a tracker must share one LSN space (an
+//!   engine with its own log numbering keeps its own rule with [`Builder::eviction_veto`]).
+//!
+//! # Presets
+//! [`Builder::preset`] sets a pool up for a kind of workload; any setting made after it overrides it. The scan
+//! ring is chosen per scan ([`BufferPool::scan_ring`]`(preset.`[`scan_ring_frames`](Preset::scan_ring_frames)`())`).
+//!
+//! | preset | policy | background writer | I/O | prefetch threads | scan ring |
+//! |---|---|---|---|---|---|
+//! | `Oltp` | S3-FIFO | on (`WriterConfig::for_frames`) | io_uring where available | 1 | 64 frames |
+//! | `Analytics` | W-TinyLFU | off | io_uring where available | 4 | 128 frames |
+//!
+//! [`Preset`] gives the figure behind each setting, and says which are judgements.
+//!
+//! # Operations
+//! - [`BufferPool::stats`]: counters (hits, misses, reads, writes, syncs, evictions, skips by reason: latched,
+//!   snapshot, veto) and the pool's occupancy, with a readable `Display`.
+//! - [`BufferPool::resident_pages`]: every resident page with its frame, dirty and latched flags and LSN (what
+//!   PostgreSQL's `pg_buffercache` shows). [`BufferPool::held_latches`]: the latches guards hold, and for how long.
+//! - Warm restart: [`BufferPool::save_resident`] writes the resident pages' ids to a file (at shutdown, or now and
+//!   then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
+//!   [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`).
 //!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
@@ -97,16 +155,22 @@
 mod batch;
 pub mod checksum;
 mod error;
+mod file_options;
 mod files;
 mod frame;
 mod frames;
 mod guard;
 mod latch;
+mod latches;
 pub mod page;
 pub mod policy;
 mod pool;
+mod preset;
 mod record;
+mod resident;
 mod scan;
+mod skips;
+mod snapshot;
 mod stats;
 pub mod storage;
 mod sync;
@@ -116,11 +180,16 @@ mod writer;
 
 pub use batch::BATCH_PAGES_MAX;
 pub use error::{CorruptReason, Error, Result};
+pub use file_options::FileOptions;
 pub use guard::{PageView, ReadGuard, WriteGuard};
+pub use latches::HeldLatch;
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
+pub use preset::Preset;
+pub use resident::{Prewarmed, ResidentPage};
 pub use scan::{ScanRing, SCAN_RING_MIN};
+pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};
 pub use storage::{FileStorage, MemoryStorage, OpenMode, Storage, UringStorage};
 pub use wal::{NoWal, Wal};

@@ -27,7 +27,7 @@
 //! # Lock order
 //! Specified once, in ARCHITECTURE.md ("Lock order").
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
@@ -37,6 +37,7 @@ use parking_lot::Mutex;
 use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
 use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
+use crate::file_options::FileOptions;
 use crate::files::{FileEntry, Files};
 use crate::frame::{FrameHeader, FrameMemory, TryLatch};
 use crate::frames::Frames;
@@ -44,6 +45,9 @@ use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
+use crate::preset::Preset;
+use crate::skips::Skip;
+use crate::snapshot::SnapshotTracker;
 use crate::stats::{Counter, Counters, Stats};
 use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
 use crate::sync::Backoff;
@@ -177,9 +181,13 @@ pub struct Builder {
     frames: usize,
     page_size: usize,
     policy: PolicyConfig,
+    /// A caller's policy (`Builder::custom_policy`), used instead of `policy` when set.
+    custom_policy: Option<Box<dyn Policy>>,
     wal: Arc<dyn Wal>,
     open_mode: OpenMode,
     veto: Option<Box<EvictionVeto>>,
+    snapshots: Option<SnapshotTracker>,
+    latch_times: bool,
     io_threads: usize,
     writer: Option<WriterConfig>,
     io_backend: IoBackend,
@@ -194,9 +202,12 @@ impl Default for Builder {
             frames: 1024,
             page_size: PageSize::DEFAULT.bytes(),
             policy: PolicyConfig::default(),
+            custom_policy: None,
             wal: Arc::new(NoWal),
             open_mode: OpenMode::default(),
             veto: None,
+            snapshots: None,
+            latch_times: false,
             io_threads: 1,
             writer: None,
             io_backend: IoBackend::default(),
@@ -232,12 +243,27 @@ impl Builder {
 
     /// The replacement policy, optionally with an admission filter: a [`crate::PolicyKind`] or a
     /// [`crate::policy::PolicyConfig`] (`PolicyKind::Lru.with_admission(Admission::TinyLfu)`). Default S3-FIFO.
+    ///
+    /// Replaces a policy given earlier with [`Builder::custom_policy`] (the last call wins).
     pub fn policy(mut self, policy: impl Into<PolicyConfig>) -> Self {
         self.policy = policy.into();
+        self.custom_policy = None;
         self
     }
 
-    /// The engine's write-ahead log: no page is written before `wal.flush_to(page_lsn)` returned.
+    /// Runs the pool with a policy object: a built-in with non-default parameters (`LruK::with_params`,
+    /// `TwoQ::with_params`, `WTinyLfu::with_window`, `TinyLfuAdmission::with_probation_floor`, ... in
+    /// [`crate::policy`]) or the caller's own implementation of [`Policy`], which must keep the contract in
+    /// [`crate::policy`]'s docs ("Implementing a policy"). It must be built for at least the pool's frame count
+    /// ([`Builder::frames`]): the pool hands it frame indices `0..frames`. Replaces a [`Builder::policy`] given
+    /// earlier (the last call wins).
+    pub fn custom_policy(mut self, policy: Box<dyn Policy>) -> Self {
+        self.custom_policy = Some(policy);
+        self
+    }
+
+    /// The default write-ahead log: no page of a file opened without its own log ([`FileOptions::wal`]) is
+    /// written before `wal.flush_to(page_lsn)` returned. Files opened with their own log never ask this one.
     pub fn wal(mut self, wal: Arc<dyn Wal>) -> Self {
         self.wal = wal;
         self
@@ -254,6 +280,14 @@ impl Builder {
     /// it short and never call into the pool from it.
     pub fn eviction_veto(mut self, veto: impl Fn(PageId) -> bool + Send + Sync + 'static) -> Self {
         self.veto = Some(Box::new(veto));
+        self
+    }
+
+    /// Protects the pages open MVCC snapshots need: while a snapshot of `tracker` is open, a page whose LSN is at
+    /// or above the oldest open snapshot's is not evicted (counted in [`Stats::snapshot_skips`]). A miss that finds
+    /// every unlatched frame protected fails at once with [`Error::AllProtected`]. See [`SnapshotTracker`].
+    pub fn snapshots(mut self, tracker: SnapshotTracker) -> Self {
+        self.snapshots = Some(tracker);
         self
     }
 
@@ -294,6 +328,24 @@ impl Builder {
     pub fn failed_file_frames(mut self, frames: usize) -> Self {
         self.failed_file_frames = Some(frames);
         self
+    }
+
+    /// Records when each guard's latch began, so that [`BufferPool::held_latches`] can say how long each latch
+    /// has been held ([`crate::HeldLatch::held_for`]). Off by default: it reads a coarse clock for every guard
+    /// that begins a latch (a `read` hit took 137 instructions instead of 106 under callgrind, BENCHMARKS.md), as
+    /// PostgreSQL leaves `track_io_timing` off for its clock reads. Without it `held_latches` still lists every latch, its page,
+    /// mode and holders (and, in debug builds, where its guard was taken).
+    pub fn latch_times(mut self, on: bool) -> Self {
+        self.latch_times = on;
+        self
+    }
+
+    /// Applies a [`Preset`]'s settings (policy, background writer, I/O backend and threads; the table on
+    /// [`Preset`] gives the figure behind each). Call it after [`Builder::frames`] (the writer's free-frame target
+    /// is a fraction of the frames) and before the settings you want to override.
+    pub fn preset(mut self, preset: Preset) -> Self {
+        self.writer = preset.background_writer(self.frames);
+        preset.apply(self)
     }
 
     /// Starts a background writer with these settings (see [`WriterConfig`]); off by default. [`Builder::build`]
@@ -337,7 +389,10 @@ impl Builder {
             page_size,
             frames: Frames::new(self.frames, page_size.bytes()),
             load_errors: (0..self.frames).map(|_| Mutex::new(None)).collect(),
-            policy: self.policy.build(self.frames),
+            policy: match self.custom_policy {
+                Some(policy) => policy,
+                None => self.policy.build(self.frames),
+            },
             wal: self.wal,
             files: Files::new(),
             counters: Counters::new(),
@@ -345,6 +400,8 @@ impl Builder {
             strict_fresh: self.strict_fresh,
             io_backend: self.io_backend,
             veto: self.veto,
+            snapshots: self.snapshots,
+            latch_times: self.latch_times,
             dirty_pages: AtomicUsize::new(0),
             loads_in_flight: AtomicUsize::new(0),
             prefetches_in_flight: AtomicUsize::new(0),
@@ -397,6 +454,10 @@ pub(crate) struct Core {
     pub(crate) strict_fresh: bool,
     pub(crate) io_backend: IoBackend,
     pub(crate) veto: Option<Box<EvictionVeto>>,
+    /// Open MVCC snapshots whose pages eviction leaves resident (`Builder::snapshots`; `snapshot.rs`).
+    pub(crate) snapshots: Option<SnapshotTracker>,
+    /// Guards record when their latch began (`Builder::latch_times`; `latches.rs`).
+    pub(crate) latch_times: bool,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
     /// Frames reserved for a load whose read has not finished (`reserve` .. `finish_load`): a miss that finds
@@ -513,18 +574,28 @@ impl BufferPool {
     /// Opens or creates the data file at `path` under a fresh id. O_DIRECT is used where the filesystem allows it
     /// (see [`Builder::open_mode`]); [`Stats::files`] says which.
     pub fn open_file(&self, path: impl AsRef<Path>) -> Result<FileId> {
-        self.open_path(None, path.as_ref())
+        self.open_file_with(path, FileOptions::new())
     }
 
     /// Opens or creates the data file at `path` under the engine's own persistent `id`. Refused if `id` is open.
     pub fn open_file_as(&self, id: FileId, path: impl AsRef<Path>) -> Result<FileId> {
-        if self.core.files.get(id).is_ok() {
-            return Err(Error::FileIdInUse(id));
-        }
-        self.open_path(Some(id), path.as_ref())
+        self.open_file_with(path, FileOptions::new().id(id))
     }
 
-    fn open_path(&self, id: Option<FileId>, path: &Path) -> Result<FileId> {
+    /// Opens or creates the data file at `path` with per-file settings: the engine's own id (refused with
+    /// [`Error::FileIdInUse`] if an open file has it) and the file's own log, asked before any page of this file
+    /// is written and never for another file's pages. Engines sharing one pool each open their files with their
+    /// own log (see [`FileOptions`]).
+    pub fn open_file_with(&self, path: impl AsRef<Path>, options: FileOptions) -> Result<FileId> {
+        if let Some(id) = options.id {
+            if self.core.files.get(id).is_ok() {
+                return Err(Error::FileIdInUse(id));
+            }
+        }
+        self.open_path(options, path.as_ref())
+    }
+
+    fn open_path(&self, options: FileOptions, path: &Path) -> Result<FileId> {
         let mode = self.core.open_mode;
         let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
             IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
@@ -537,13 +608,16 @@ impl BufferPool {
         let storage = storage
             .and_then(|s| self.lock_storage(path, &*s).map(|()| s))
             .map_err(|e| self.open_error(path, e))?;
-        self.core.files.register(
-            id,
-            storage,
-            Some(path.to_path_buf()),
-            self.page_size(),
-            self.core.strict_fresh,
-        )
+        self.register_file(options, storage, Some(path.to_path_buf()))
+    }
+
+    /// Registers an opened storage with `options`, the builder's WAL standing in for a file without its own.
+    fn register_file(&self, options: FileOptions, storage: Box<dyn Storage>, path: Option<PathBuf>) -> Result<FileId> {
+        let wal = options.wal.unwrap_or_else(|| self.core.wal.clone());
+        let (page_size, strict) = (self.page_size(), self.core.strict_fresh);
+        self.core
+            .files
+            .register(options.id, wal, storage, path, page_size, strict)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
@@ -604,20 +678,18 @@ impl BufferPool {
 
     /// Serves pages from any [`Storage`] (in-memory, fault-injecting, ...) under a fresh id.
     pub fn open_storage(&self, storage: impl Storage) -> Result<FileId> {
-        self.core
-            .files
-            .register(None, Box::new(storage), None, self.page_size(), self.core.strict_fresh)
+        self.open_storage_with(storage, FileOptions::new())
     }
 
     /// Serves pages from any [`Storage`] under the engine's own `id`.
     pub fn open_storage_as(&self, id: FileId, storage: impl Storage) -> Result<FileId> {
-        self.core.files.register(
-            Some(id),
-            Box::new(storage),
-            None,
-            self.page_size(),
-            self.core.strict_fresh,
-        )
+        self.open_storage_with(storage, FileOptions::new().id(id))
+    }
+
+    /// Serves pages from any [`Storage`] with per-file settings (id, own log), as
+    /// [`BufferPool::open_file_with`].
+    pub fn open_storage_with(&self, storage: impl Storage, options: FileOptions) -> Result<FileId> {
+        self.register_file(options, Box::new(storage), None)
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist.
@@ -707,12 +779,15 @@ impl BufferPool {
     // Page access
 
     /// A shared latch on `page`, loading it if needed.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
         let frame = self.fix(page, Mode::Shared)?.shared();
-        Ok(ReadGuard { frame, page })
+        Ok(ReadGuard::new(frame, page))
     }
 
-    /// An exclusive latch on `page`, loading it if needed. Marks the page dirty.
+    /// An exclusive latch on `page`, loading it if needed. The page becomes dirty at its first change through the
+    /// guard (mutable access or `set_lsn`); a guard that only reads leaves it clean.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
         if self.core.files.any_failed() {
             let f = self.core.files.get(page.file())?;
@@ -726,7 +801,6 @@ impl BufferPool {
             frame.release_unchanged();
             return Err(Error::PageFreed { page });
         }
-        self.mark_dirty(h);
         Ok(WriteGuard::new(frame, page))
     }
 
@@ -1086,11 +1160,16 @@ impl BufferPool {
                 debug_assert!(!frame.header().dirty.load(Relaxed));
                 return Ok(frame);
             }
+            crate::skips::begin_search();
             let victim = self
                 .core
                 .policy
                 .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
                 .map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
+            if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
+                self.core.counters.inc(Counter::Exhausted);
+                return Err(e);
+            }
             if let Some(e) = take_veto_panic() {
                 drop(victim); // tracked again, released
                 return Err(e);
@@ -1159,7 +1238,7 @@ impl BufferPool {
     /// the policy has returned the frame.
     pub(crate) fn try_take(&self, idx: FrameIdx) -> bool {
         let Ok(frame) = ExclusiveFrame::try_latch(self, idx) else {
-            self.core.counters.inc(Counter::LatchedSkips);
+            crate::skips::note(&self.core.counters, Skip::Latched);
             return false;
         };
         if !self.evictable(&frame) {
@@ -1171,11 +1250,11 @@ impl BufferPool {
     }
 
     /// Whether the page in frame `idx` (exclusively latched by the caller) may be evicted: it holds a page, the
-    /// engine's veto does not protect it, and, if its file has failed (or vanished), it is neither dirty (it
-    /// could not be written and would be lost) nor written since the file's last good sync (after a failed
-    /// fsync the kernel may have dropped that write, and a re-read could return the older image: U3), unless the
-    /// failed file holds more such frames than `Builder::failed_file_frames` allows ([`BufferPool::evict`] then
-    /// drops the page).
+    /// engine's veto does not protect it, no open snapshot does (`snapshot.rs`), and, if its file has failed (or
+    /// vanished), it is neither dirty (it could not be written and would be lost) nor written since the file's
+    /// last good sync (after a failed fsync the kernel may have dropped that write, and a re-read could return the
+    /// older image: U3), unless the failed file holds more such frames than `Builder::failed_file_frames` allows
+    /// ([`BufferPool::evict`] then drops the page).
     ///
     /// A veto that panics protects the page; the panic is kept for the caller (see [`take_veto_panic`]).
     pub(crate) fn evictable(&self, frame: &ExclusiveFrame<'_>) -> bool {
@@ -1188,7 +1267,7 @@ impl BufferPool {
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| veto(page))) {
                 Ok(false) => {}
                 Ok(true) => {
-                    self.core.counters.inc(Counter::VetoSkips);
+                    crate::skips::note(&self.core.counters, Skip::Veto);
                     return false;
                 }
                 Err(payload) => {
@@ -1198,6 +1277,12 @@ impl BufferPool {
                     });
                     return false;
                 }
+            }
+        }
+        if let Some(s) = &self.core.snapshots {
+            if s.protects(h.lsn.load(Acquire)) {
+                crate::skips::note(&self.core.counters, Skip::Snapshot);
+                return false;
             }
         }
         let dirty = h.dirty.load(Acquire);
@@ -1319,6 +1404,7 @@ impl BufferPool {
 
     /// A new zeroed page of `file`: the lowest freed page number, or a new one at the end of the file. The page is
     /// dirty; it reaches the file when it is flushed, checkpointed or evicted.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn new_page(&self, file: FileId) -> Result<WriteGuard<'_>> {
         let f = self.core.files.get(file)?;
         if f.is_failed() {
@@ -1390,6 +1476,7 @@ impl BufferPool {
     /// `new_page`'s (M1): maps `frame` once the failed load has unmapped the page and gives it back (`Err`),
     /// leaving the caller to finish as for any new page. On any other error the page number goes back to the
     /// free list.
+    #[cfg_attr(debug_assertions, track_caller)]
     fn new_page_over_stale<'p>(
         &'p self,
         f: &FileEntry,

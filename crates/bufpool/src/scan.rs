@@ -64,10 +64,11 @@ impl<'a> ScanRing<'a> {
     }
 
     /// A shared latch on `page`; a miss recycles the ring's oldest frame.
+    #[cfg_attr(debug_assertions, track_caller)]
     pub fn read(&mut self, page: PageId) -> Result<ReadGuard<'a>> {
         let pool = self.pool;
         let frame = pool.fix_with(page, Mode::Shared, &mut |p| self.acquire(p))?.shared();
-        Ok(ReadGuard { frame, page })
+        Ok(ReadGuard::new(frame, page))
     }
 
     /// A frame for `page`: the ring's oldest one taken back if possible, else the policy's victim.

@@ -39,9 +39,10 @@ pub(crate) enum Counter {
     FreshReads,
     LostWrites,
     FailedPagesDropped,
+    SnapshotSkips,
 }
 
-const COUNTERS: usize = Counter::FailedPagesDropped as usize + 1;
+const COUNTERS: usize = Counter::SnapshotSkips as usize + 1;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 const OWNED_STRIPES: usize = 64;
 
@@ -139,6 +140,7 @@ impl Counters {
             fresh_reads: self.sum(FreshReads),
             lost_writes: self.sum(LostWrites),
             failed_pages_dropped: self.sum(FailedPagesDropped),
+            snapshot_skips: self.sum(SnapshotSkips),
             ..Stats::default()
         }
     }
@@ -195,6 +197,9 @@ pub struct Stats {
     /// to keep each failed file within [`Builder::failed_file_frames`](crate::Builder::failed_file_frames). Their
     /// changes are lost; a later read of one returns the file's `FileFailed` error.
     pub failed_pages_dropped: u64,
+    /// Eviction candidates skipped because an open snapshot protected them: their LSN is at or above the oldest
+    /// open snapshot's ([`crate::SnapshotTracker`], [`crate::Builder::snapshots`]).
+    pub snapshot_skips: u64,
     /// Frames in the pool.
     pub frames: usize,
     /// Frames holding a page at the time of the snapshot.
@@ -243,8 +248,8 @@ impl std::fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "evictions {}: dirty {}; skipped latched {}, vetoed {}",
-            self.evictions, self.dirty_evictions, self.latched_skips, self.veto_skips
+            "evictions {}: dirty {}; skipped latched {}, snapshot {}, vetoed {}",
+            self.evictions, self.dirty_evictions, self.latched_skips, self.snapshot_skips, self.veto_skips
         )?;
         writeln!(
             f,

@@ -7,7 +7,8 @@
 //!
 //! # The write rule (as PostgreSQL's FlushBuffer reads)
 //! 1. The writer holds a latch that excludes writers (shared, or exclusive when evicting) on every page it writes.
-//! 2. `wal.flush_to(max page LSN of the run)` returns first.
+//! 2. `wal.flush_to(max page LSN of the run)` returns first, `wal` being the run's file's log (`FileOptions::wal`, else
+//!    the builder's).
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
 //! 4. A run of consecutive pages of one file goes out as one write.
 //! 5. Only after the write succeeded is the dirty flag cleared; a failed sync, or a failed write other than
@@ -120,7 +121,7 @@ thread_local! {
 
 impl BufferPool {
     /// Writes a run of consecutive pages of `file` (each latched by the caller so no writer changes it) as one
-    /// write, after `wal.flush_to` the run's highest LSN. Does not touch dirty flags.
+    /// write, after its file's `wal.flush_to` the run's highest LSN. Does not touch dirty flags.
     pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt]) -> Result<()> {
         debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
         debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
@@ -136,7 +137,8 @@ impl BufferPool {
         // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
         if lsn > 0 {
             self.core.counters.inc(Counter::WalFlushes);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.core.wal.flush_to(lsn)))
+            // The file's own log (or the builder's, for a file opened without one): never another file's.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| file.wal.flush_to(lsn)))
                 .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))?;
         }
         let page_size = self.page_size();
@@ -286,8 +288,8 @@ impl BufferPool {
     ///
     /// # What is durable when it returns `Ok`, while other threads keep writing
     /// Every change whose [`WriteGuard::set_lsn`](crate::WriteGuard::set_lsn) happened before the call, and
-    /// every change made under a write guard that was already held when the call started (taking the guard marked
-    /// the page dirty, so the checkpoint waits for that guard and writes what it left). Changes under guards taken
+    /// every change made under a write guard that was already held when the call started (the checkpoint waits
+    /// for every guard held exclusively when it starts and writes what it left, if it changed anything). Changes under guards taken
     /// after the call started may or may not be included. Pages are written in place, so a page the checkpoint
     /// wrote may be rewritten (and, after a crash, torn) later: repairing it is the log's business, for example a
     /// full image of each page at its first change after a checkpoint.
@@ -351,13 +353,17 @@ impl BufferPool {
         CheckpointReport { files, background }
     }
 
-    /// The dirty pages `select`ed, sorted by page id (so by file, then page number).
+    /// The dirty pages `select`ed, sorted by page id (so by file, then page number), and the pages latched
+    /// exclusively now: a write guard marks its page dirty only at its first change, which may come after this
+    /// scan, and the checkpoint contract covers every change made under a guard already held when it started.
+    /// `write_dirty` waits for those guards and writes the pages they left dirty (and skips the clean ones).
     fn dirty_pages(&self, select: impl Fn(PageId) -> bool) -> Vec<PageAt> {
         let mut dirty: Vec<PageAt> = (0..self.frames() as FrameIdx)
             .filter_map(|idx| {
                 let h = self.header(idx);
                 let page = h.page_id();
-                (page != PageId::INVALID && h.dirty.load(Acquire) && select(page)).then_some((page, idx))
+                let exclusive = h.state.load() & crate::frame::LOCK_MASK == crate::frame::EXCLUSIVE;
+                (page != PageId::INVALID && (h.dirty.load(Acquire) || exclusive) && select(page)).then_some((page, idx))
             })
             .collect();
         dirty.sort_unstable();

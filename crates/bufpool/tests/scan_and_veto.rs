@@ -84,11 +84,11 @@ fn veto_protects_pages_and_counts_refusals() {
         .collect();
     assert_eq!(resident.len(), 4);
     assert_eq!(pool.stats().misses, 0, "protected pages never left the pool");
-    // Protect everything: a miss has nowhere to go.
+    // Protect everything: a miss has nowhere to go, and says why (no frame is latched: waiting cannot help).
     protected_below.store(u32::MAX, SeqCst);
     assert!(matches!(
         pool.read(PageId::new(file, 50)),
-        Err(Error::PoolExhausted { .. })
+        Err(Error::AllProtected { veto_skips: 1.., .. })
     ));
     protected_below.store(0, SeqCst);
     assert!(pool.read(PageId::new(file, 50)).is_ok());

@@ -43,3 +43,169 @@ pub fn open(dir: &Path, frames: usize) -> Tree {
     )
     .expect("open tree")
 }
+
+/// The crash tests' workload: batches of puts, updates and deletes, each committed, with every op recorded in an
+/// ops log (intent lines before the ops, a `C` line after the commit returned) that [`read_ops`] reads back.
+pub mod crash {
+    use std::collections::{HashMap, HashSet};
+    use std::fs::File;
+    use std::io::Write;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use bufpool_btree::Tree;
+
+    use super::{key, mix, value};
+
+    /// File name of the ops log inside a tree directory.
+    pub const OPS_LOG: &str = "ops.log";
+
+    /// One child's run of batches on one tree.
+    pub struct Workload {
+        rng: u64,
+        next_id: u64,
+        live: Vec<u64>,
+        log: File,
+        batch: u64,
+    }
+
+    impl Workload {
+        /// Starts round `round` on the tree whose ops log is in `dir`; `seed` tells trees of one round apart.
+        pub fn new(dir: &Path, round: u64, seed: u64) -> Workload {
+            let mut log = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(dir.join(OPS_LOG))
+                .unwrap();
+            // A new round: whatever the previous child left uncommitted stays uncertain for good.
+            log.write_all(format!("R {round}\n").as_bytes()).unwrap();
+            Workload {
+                rng: mix(round + 77 + seed),
+                next_id: (round + 1) << 32,
+                live: Vec::new(),
+                log,
+                batch: 0,
+            }
+        }
+
+        /// Runs one batch of 1..=24 ops and commits it; checkpoints every 40 batches (plain), and 20 batches later
+        /// (spread).
+        pub fn batch(&mut self, tree: &Tree) {
+            let batch = self.batch;
+            self.batch += 1;
+            self.rng = mix(self.rng);
+            let mut put_now = Vec::new();
+            for n in 0..1 + self.rng % 24 {
+                let r = mix(self.rng ^ n);
+                let choice = r % 10;
+                if choice < 2 && !self.live.is_empty() {
+                    let id = self.live.swap_remove((r >> 8) as usize % self.live.len());
+                    self.log.write_all(format!("D {id}\n").as_bytes()).unwrap();
+                    assert!(tree.delete(&key(id)).unwrap());
+                } else if choice < 4 && !self.live.is_empty() {
+                    let id = self.live[(r >> 8) as usize % self.live.len()];
+                    self.log.write_all(format!("P {id} {batch}\n").as_bytes()).unwrap();
+                    tree.put(&key(id), &value(id, batch)).unwrap();
+                } else {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.log.write_all(format!("P {id} {batch}\n").as_bytes()).unwrap();
+                    tree.put(&key(id), &value(id, batch)).unwrap();
+                    put_now.push(id);
+                }
+            }
+            tree.commit().unwrap();
+            self.log.write_all(b"C\n").unwrap();
+            self.live.extend(put_now);
+            if batch % 40 == 39 {
+                tree.checkpoint().unwrap();
+            } else if batch % 40 == 19 {
+                tree.checkpoint_spread(Duration::from_millis(20)).unwrap();
+            }
+        }
+    }
+
+    /// What the ops log in `dir` says: the last committed state of every id, the ids of batches in flight at a
+    /// kill, and the number of commits.
+    pub fn read_ops(dir: &Path) -> (HashMap<u64, Option<u64>>, HashSet<u64>, usize) {
+        let text = std::fs::read_to_string(dir.join(OPS_LOG)).unwrap_or_default();
+        let mut state = HashMap::new();
+        let mut pending: Vec<(u64, Option<u64>)> = Vec::new();
+        let mut uncertain = HashSet::new();
+        let mut commits = 0;
+        // A line cut by the kill has no newline: `lines()` would still yield it, so drop an unterminated tail.
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        for line in complete.lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            match f.as_slice() {
+                ["C"] => {
+                    commits += 1;
+                    state.extend(pending.drain(..));
+                }
+                ["P", id, ver] => pending.push((id.parse().unwrap(), Some(ver.parse().unwrap()))),
+                ["D", id] => pending.push((id.parse().unwrap(), None)),
+                // The ids of an earlier round's batch in flight are never touched again; they stay uncertain.
+                ["R", _] => uncertain.extend(pending.drain(..).map(|(id, _)| id)),
+                _ => panic!("bad ops line {line:?}"),
+            }
+        }
+        uncertain.extend(pending.into_iter().map(|(id, _)| id));
+        (state, uncertain, commits)
+    }
+
+    /// Checks a recovered `tree` against the ops log in `dir`: invariants, every committed change present, nothing
+    /// present that was never committed. Returns the number of committed batches.
+    pub fn verify(tree: &Tree, dir: &Path) -> usize {
+        let stats = tree.check().expect("invariants after recovery");
+        eprintln!("after recovery: {stats:?}");
+        let (state, uncertain, commits) = read_ops(dir);
+        for (&id, &want) in &state {
+            if uncertain.contains(&id) {
+                continue;
+            }
+            let got = tree.get(&key(id)).unwrap();
+            assert_eq!(got, want.map(|ver| value(id, ver)), "id {id} after recovery");
+        }
+        let mut n = 0;
+        for pair in tree.range::<std::ops::RangeFull>(..) {
+            let (k, v) = pair.unwrap();
+            let id = u64::from_le_bytes(v[..8].try_into().unwrap());
+            assert_eq!(key(id), k, "value under a foreign key");
+            assert!(
+                matches!(state.get(&id), Some(Some(_))) || uncertain.contains(&id),
+                "id {id} present but never committed as present"
+            );
+            n += 1;
+        }
+        assert_eq!(n, stats.entries);
+        commits
+    }
+
+    /// Crash rounds to run: `BTREE_CRASH_ROUNDS` if set, else `default`.
+    pub fn rounds(default: u64) -> u64 {
+        std::env::var("BTREE_CRASH_ROUNDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Spawns this test binary's `child` test with `env`, lets it run a while (`seed` varies how long), SIGKILLs it
+    /// and reaps it.
+    pub fn run_and_kill(child: &str, env: &[(&str, String)], seed: u64) {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args([child, "--exact", "--ignored", "--test-threads=1"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(150 + mix(seed) % 600));
+        // SAFETY: plain syscall on the pid of a child we spawned and have not yet reaped.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+        assert_eq!(rc, 0);
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "child exited by itself: {status:?}");
+    }
+}

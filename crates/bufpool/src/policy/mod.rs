@@ -20,11 +20,37 @@
 //!
 //! The pool guarantees:
 //! - `on_insert(frame, key)` is called exactly once after a page is placed in a frame (after a miss or a new
-//!   page), before any `on_hit` for that placement;
+//!   page), before any latched `on_hit` for that placement (an optimistic reader's hit may trail a frame's exit:
+//!   see "Concurrency" below);
 //! - a frame leaves the policy either through `victim` (returned) or through `on_remove` (the pool discarded the
 //!   page: `drop_file`, `free_page`, a failed load), never both;
 //! - `try_take(frame)` returns true only after it has latched the frame exclusively, so a victim is never a
 //!   latched page, nor one the engine's eviction veto protects.
+//!
+//! # Implementing a policy
+//! A policy of your own runs a pool through [`crate::Builder::custom_policy`]; so does a built-in with
+//! non-default parameters. What each call means, and what may run at the same time:
+//! - **Frames, not pages.** The pool names frames `0..frames` (build the policy for the pool's frame count). `key`
+//!   (the page, as `u64`) is given at insertion only, for ghost lists and frequency sketches.
+//! - **`try_take(frame)`** asks the pool to take `frame` as the victim. It tries to latch the frame exclusively
+//!   without waiting and checks what protects it: a guard or the pool's own I/O holds it (latched), an open
+//!   snapshot needs it, the eviction veto keeps it, or it is a dirty page of a failed file. `true`: the frame is
+//!   now the pool's, latched; the policy must stop tracking it and return it from `victim`, and must not offer
+//!   it again. `false`: nothing changed; the frame stays tracked (move on to the next candidate; a policy may
+//!   count it as a second chance). `try_take` never blocks and never calls back into the policy, so it may be
+//!   called under the policy's own lock. Each refusal is counted in the pool's statistics by reason.
+//! - **Giving up.** `victim` returns `None` after a bounded number of passes in which every tracked frame was
+//!   refused. The pool then reports [`crate::Error::AllProtected`] (nothing latched, everything protected) or
+//!   [`crate::Error::PoolExhausted`], or waits for frames its own I/O holds; it never spins inside the policy.
+//! - **Concurrency.** Every method may be called from many threads at once. `on_hit` runs concurrently with
+//!   everything, including `victim` examining the same frame (which is then latched, so `try_take` refuses it),
+//!   and may arrive for a frame that has just left the policy (an optimistic reader's hit racing an eviction):
+//!   ignore it or make it harmless. `on_insert`, `on_remove` and `victim` run concurrently for *different*
+//!   frames; for one frame the pool orders them (`on_insert`, then hits, then one of `victim`'s return or
+//!   `on_remove`, then possibly `on_insert` again). The built-ins serialise their bookkeeping with one mutex and
+//!   keep `on_hit` lock-free (a hit buffer or a relaxed bit); a policy that locks on a hit slows every hit.
+//! - **No panics.** Unlike the `Storage`, `Wal` and veto callbacks, policy calls are not wrapped in
+//!   `catch_unwind`: a panic reaches the pool's caller and can leave a frame latched.
 //!
 //! Callers that know which page the frame is wanted for (a miss, `new_page`, the simulator) should call
 //! [`Policy::victim_for`] with that page's key: ARC is only exact that way, and every other policy accepts it.
@@ -88,7 +114,10 @@ pub trait Policy: Send + Sync {
     ///
     /// MUST: allocate nothing and take no lock that `victim` may hold while it waits (the default policy takes
     /// none at all); a policy that needs a lock here says so in its docs and shards that lock. MUST NOT panic.
-    /// The pool guarantees `frame` was given to `on_insert` and has not left since.
+    /// The pool guarantees `frame` was given to `on_insert`. A latched hit comes while the frame is tracked; an
+    /// optimistic reader's hit (`read_optimistic` reports it after validating its read, holding no latch) can
+    /// arrive just after the frame left through `victim` or `on_remove`: MUST tolerate that (ignore it, or let it
+    /// at worst mark a frame that is re-inserted).
     fn on_hit(&self, frame: FrameIdx);
 
     /// A page with key `key` was just placed in `frame`.
@@ -110,7 +139,7 @@ pub trait Policy: Send + Sync {
     /// one accepted after removing it from its tracking (recording ghost history if it keeps any); a refused
     /// candidate stays tracked. MUST return `None` after a bounded number of passes (a few sweeps) in which every
     /// tracked frame was refused: the pool then reports [`crate::Error::PoolExhausted`]. `try_take` never blocks
-    /// (it only CAS-latches the frame and asks the eviction veto); the policy may call it under its own lock, but
+    /// (it only CAS-latches the frame and checks what protects it: open snapshots, the eviction veto, a failed file); the policy may call it under its own lock, but
     /// MUST NOT hold a lock that `on_hit` needs while doing anything else that can wait.
     fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx>;
 

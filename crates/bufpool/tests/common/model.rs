@@ -448,6 +448,7 @@ fn error_name(e: &Error) -> &'static str {
         Error::ShortRead { .. } => "ShortRead",
         Error::Corrupt { .. } => "Corrupt",
         Error::PoolExhausted { .. } => "PoolExhausted",
+        Error::AllProtected { .. } => "AllProtected",
         Error::OutOfRange { .. } => "OutOfRange",
         Error::FileFailed { .. } => "FileFailed",
         Error::InvalidConfig(_) => "InvalidConfig",
@@ -465,13 +466,13 @@ fn error_name(e: &Error) -> &'static str {
 // Allowed errors, one function per operation, from the docs (lib.rs, pool.rs, writer.rs, batch.rs, error.rs,
 // RELIABILITY.md O2). `flux`: the file was being closed, dropped or reopened around the call.
 
-/// A miss may fail because of its victim (RELIABILITY.md O2: the victim's write error) or because every frame
-/// is latched.
+/// A miss may fail because of its victim (RELIABILITY.md O2: the victim's write error), because every frame
+/// is latched, or because the eviction veto protects every unlatched one.
 fn miss_error(e: &Error) -> bool {
     matches!(
         e,
         Error::PoolExhausted { .. } | Error::Io { op: "write", .. } | Error::NoSpace { .. } | Error::Wal { .. }
-    ) || matches!(e, Error::FileFailed { .. })
+    ) || matches!(e, Error::FileFailed { .. } | Error::AllProtected { .. })
         // An injected panic in the storage, the log or the veto, caught by the pool (RELIABILITY.md, panic safety).
         || matches!(e, Error::Panicked { .. })
 }

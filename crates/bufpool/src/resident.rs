@@ -1,0 +1,172 @@
+//! What the pool holds, and warm restarts: [`BufferPool::resident_pages`] lists the resident pages (in the manner
+//! of PostgreSQL's `pg_buffercache`), [`BufferPool::save_resident`] writes their ids to a file and
+//! [`BufferPool::prewarm`] reads those pages back into a new pool (InnoDB's buffer pool dump and load,
+//! `pg_prewarm`'s autoprewarm).
+//!
+//! Owns [`ResidentPage`] and the resident-list file format: the magic `BPRESID1`, the count (`u64`, little
+//! endian), that many page ids (`u64` each: `PageId::as_u64`, so file id and page number), and a CRC-32C of
+//! everything before it. The file is written to `<path>.tmp`, synced and renamed over `path`, so a crash leaves
+//! the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
+//! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
+//! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::error::{Error, Result};
+use crate::frame::{LOCK_MASK, UNLATCHED};
+use crate::page::{FileId, Lsn, PageId};
+use crate::policy::FrameIdx;
+use crate::pool::BufferPool;
+
+const MAGIC: &[u8; 8] = b"BPRESID1";
+/// Most pages a resident list may name: far above any pool (frame indices are `u32`), low enough that a corrupt
+/// count cannot make `prewarm` allocate without bound.
+const LIST_PAGES_MAX: u64 = u32::MAX as u64;
+
+/// One resident page ([`BufferPool::resident_pages`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResidentPage {
+    /// The page.
+    pub page: PageId,
+    /// The frame holding it.
+    pub frame: FrameIdx,
+    /// Changed since it was last written.
+    pub dirty: bool,
+    /// Latched (by a guard, or by the pool's own I/O) at the moment of the scan.
+    pub latched: bool,
+    /// Its page LSN.
+    pub lsn: Lsn,
+}
+
+/// What [`BufferPool::prewarm`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Prewarmed {
+    /// Pages the list named.
+    pub listed: usize,
+    /// Pages now resident that were read from storage.
+    pub loaded: usize,
+    /// Pages that were resident already.
+    pub already_resident: usize,
+    /// Pages skipped: their file is not open, they are past its end, the pool was full, or the read failed.
+    pub skipped: usize,
+}
+
+impl BufferPool {
+    /// The pages resident now, in page order: page, frame, dirty, latched, LSN. A scan of the frame headers
+    /// without latching them: a snapshot that may be stale by the time it returns.
+    pub fn resident_pages(&self) -> Vec<ResidentPage> {
+        let mut pages: Vec<ResidentPage> = (0..self.frames() as FrameIdx)
+            .filter_map(|frame| {
+                let h = self.header(frame);
+                let page = h.page_id();
+                (page != PageId::INVALID).then(|| ResidentPage {
+                    page,
+                    frame,
+                    dirty: h.dirty.load(Relaxed),
+                    latched: h.state.load() & LOCK_MASK != UNLATCHED,
+                    lsn: h.lsn.load(Relaxed),
+                })
+            })
+            .collect();
+        pages.sort_by_key(|p| p.page);
+        pages
+    }
+
+    /// Writes the ids of the resident pages to `path` (atomically: a temporary file, synced, renamed), for
+    /// [`BufferPool::prewarm`] after a restart. Returns how many pages it named.
+    pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
+        let path = path.as_ref();
+        let pages = self.resident_pages();
+        let mut bytes = Vec::with_capacity(16 + pages.len() * 8 + 4);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(pages.len() as u64).to_le_bytes());
+        for p in &pages {
+            bytes.extend_from_slice(&p.page.as_u64().to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| list_error(path, e))?;
+        Ok(pages.len())
+    }
+
+    /// Reads the pages a [`BufferPool::save_resident`] list names, in page order and in batches
+    /// ([`BufferPool::read_many`]), up to the pool's frame count. Pages of files not open (under the saved ids),
+    /// past their file's end, or that fail to read are skipped and counted; a list that is not one (bad magic, bad
+    /// checksum, truncated) is [`Error::ResidentList`], as is a list that cannot be read.
+    pub fn prewarm(&self, path: impl AsRef<Path>) -> Result<Prewarmed> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| list_error(path, e))?;
+        let pages = decode(&bytes).ok_or_else(|| Error::ResidentList {
+            path: path.to_path_buf(),
+            reason: "not a resident list, or damaged (magic, length or checksum)".into(),
+        })?;
+        let mut done = Prewarmed {
+            listed: pages.len(),
+            ..Prewarmed::default()
+        };
+        let mut wanted: Vec<PageId> = Vec::with_capacity(pages.len().min(self.frames()));
+        for page in pages {
+            let open = self.file_pages(page.file()).is_ok_and(|n| page.page_no() < n);
+            if !open || wanted.len() >= self.frames() {
+                done.skipped += 1;
+            } else if self.is_resident(page) {
+                done.already_resident += 1;
+            } else {
+                wanted.push(page);
+            }
+        }
+        for chunk in wanted.chunks(crate::BATCH_PAGES_MAX) {
+            self.read_many(chunk, |_, guard| match guard {
+                Ok(_) => done.loaded += 1,
+                Err(_) => done.skipped += 1,
+            });
+        }
+        Ok(done)
+    }
+
+    fn is_resident(&self, page: PageId) -> bool {
+        self.core.frames.lookup(page).is_some()
+    }
+}
+
+/// The page ids of a resident list, or `None` if `bytes` is not a whole, undamaged one.
+fn decode(bytes: &[u8]) -> Option<Vec<PageId>> {
+    let body_len = bytes.len().checked_sub(4)?;
+    let (body, crc) = bytes.split_at(body_len);
+    if body.len() < 16 || &body[..8] != MAGIC || crc32c::crc32c(body).to_le_bytes() != crc {
+        return None;
+    }
+    let count = u64::from_le_bytes(body[8..16].try_into().ok()?);
+    if count > LIST_PAGES_MAX || (body.len() - 16) as u64 != count.checked_mul(8)? {
+        return None;
+    }
+    Some(
+        body[16..]
+            .chunks_exact(8)
+            .map(|c| PageId::from_u64(u64::from_le_bytes(c.try_into().expect("chunks of 8"))))
+            .filter(|p| *p != PageId::INVALID && p.file() <= FileId::MAX)
+            .collect(),
+    )
+}
+
+fn list_error(path: &Path, e: std::io::Error) -> Error {
+    Error::ResidentList {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}

@@ -1,0 +1,99 @@
+//! A `WriteGuard` that never changed its page leaves it clean (issue 12). Taking the guard used to mark the page
+//! dirty, so an engine that latched a page exclusively only to inspect it (a B+tree checking whether a leaf needs
+//! a split, a vacuum pass finding nothing to do) paid a page write at the next checkpoint or eviction. Now the
+//! page becomes dirty at the guard's first change: mutable access to its bytes or `set_lsn`.
+//!
+//! What must not change: a checkpoint still covers every change made under a write guard that was held when it
+//! started, although such a page may be clean at the checkpoint's start (it waits for exclusively latched pages).
+
+mod common;
+
+use std::sync::atomic::Ordering::SeqCst;
+
+use bufpool::{BufferPool, Error, FileId, PageId, PolicyKind};
+use common::Instrumented;
+
+/// A pool of `frames` frames with `pages` pages written, checkpointed and clean.
+fn clean_pool(frames: usize, pages: u32) -> (BufferPool, FileId, std::sync::Arc<Instrumented>) {
+    let pool = BufferPool::builder()
+        .frames(frames)
+        .policy(PolicyKind::Fifo)
+        .build()
+        .unwrap();
+    let storage = Instrumented::new();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    for n in 0..pages {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    pool.checkpoint().unwrap();
+    assert_eq!(pool.stats().dirty, 0);
+    (pool, file, storage)
+}
+
+#[test]
+fn a_write_guard_that_only_reads_leaves_the_page_clean() {
+    let (pool, file, storage) = clean_pool(16, 4);
+    let page = PageId::new(file, 1);
+    let writes = storage.writes.load(SeqCst);
+    {
+        let g = pool.write(page).unwrap();
+        assert_eq!(common::check_page(&g, 1), 1, "read through the exclusive guard");
+    }
+    {
+        // A read guard upgraded without a change: clean too.
+        let g = pool.read(page).unwrap().try_upgrade().unwrap();
+        assert_eq!(g.lsn(), 0);
+    }
+    assert_eq!(pool.stats().dirty, 0, "no change, no dirty page");
+    pool.checkpoint().unwrap();
+    assert_eq!(
+        storage.writes.load(SeqCst),
+        writes,
+        "the checkpoint had nothing to write"
+    );
+
+    // A change through DerefMut dirties it...
+    common::fill_page(&mut pool.write(page).unwrap(), 1, 2);
+    assert_eq!(pool.stats().dirty, 1);
+    pool.checkpoint().unwrap();
+    assert_eq!(storage.writes.load(SeqCst), writes + 1);
+    // ...and so does set_lsn alone (it changes the page header).
+    pool.write(PageId::new(file, 2)).unwrap().set_lsn(0);
+    assert_eq!(pool.stats().dirty, 1);
+    pool.checkpoint().unwrap();
+    assert_eq!(storage.writes.load(SeqCst), writes + 2);
+    assert_eq!(common::check_page(&pool.read(page).unwrap(), 1), 2);
+}
+
+#[test]
+fn evicting_an_inspected_page_writes_nothing() {
+    let (pool, file, storage) = clean_pool(4, 12);
+    let (writes, before) = (storage.writes.load(SeqCst), pool.stats());
+    for n in 0..12 {
+        let g = pool.write(PageId::new(file, n)).unwrap();
+        assert_eq!(common::check_page(&g, n), 1);
+    }
+    let st = pool.stats();
+    assert!(st.evictions - before.evictions >= 8, "the inspected pages were evicted");
+    assert_eq!(st.dirty_evictions, before.dirty_evictions);
+    assert_eq!(storage.writes.load(SeqCst), writes);
+}
+
+/// The checkpoint contract with guards that dirty their page late: a checkpoint that starts while this thread
+/// holds a clean write guard must wait for it (and so reports `HeldByCaller` instead of waiting for ever, as it
+/// does for a dirty one); skipping the clean page would lose a change made under that guard after the
+/// checkpoint's start.
+#[test]
+fn a_checkpoint_waits_for_clean_write_guards_held_at_its_start() {
+    let (pool, file, _storage) = clean_pool(16, 4);
+    let page = PageId::new(file, 3);
+    let g = pool.write(page).unwrap();
+    assert_eq!(pool.stats().dirty, 0);
+    assert!(matches!(
+        pool.checkpoint(),
+        Err(Error::HeldByCaller { page: p }) if p == page
+    ));
+    assert!(matches!(pool.flush_file(file), Err(Error::HeldByCaller { .. })));
+    drop(g);
+    pool.checkpoint().unwrap();
+}

@@ -1,0 +1,120 @@
+//! What the pool holds, and warm restarts (issue 12): `resident_pages` lists the resident pages as
+//! `pg_buffercache` does; `save_resident` writes their ids and `prewarm` reads them back into a restarted pool
+//! (InnoDB's buffer pool dump and load), so the first requests after a restart hit instead of missing.
+
+mod common;
+
+use bufpool::{BufferPool, Error, FileId, FileOptions, PageId};
+
+const ID: FileId = FileId(5);
+
+/// A data file of `pages` pages at `path`, written under the persistent id `ID`.
+fn make_file(path: &std::path::Path, pages: u32) {
+    let pool = BufferPool::builder().frames(64).build().unwrap();
+    let f = pool.open_file_with(path, FileOptions::new().id(ID)).unwrap();
+    for n in 0..pages {
+        common::fill_page(&mut pool.new_page(f).unwrap(), n, 1);
+    }
+    pool.close().unwrap();
+}
+
+#[test]
+fn resident_pages_show_dirty_latched_and_lsn() {
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_storage(common::Instrumented::new()).unwrap();
+    for n in 0..3 {
+        let mut g = pool.new_page(file).unwrap();
+        common::fill_page(&mut g, n, 1);
+        g.set_lsn(10 + u64::from(n));
+    }
+    pool.checkpoint().unwrap();
+    common::fill_page(&mut pool.write(PageId::new(file, 1)).unwrap(), 1, 2);
+    let held = pool.read(PageId::new(file, 2)).unwrap();
+    let rows: Vec<(u32, bool, bool, u64)> = pool
+        .resident_pages()
+        .iter()
+        .map(|r| (r.page.page_no(), r.dirty, r.latched, r.lsn))
+        .collect();
+    assert_eq!(
+        rows,
+        [(0, false, false, 10), (1, true, false, 11), (2, false, true, 12)]
+    );
+    drop(held);
+}
+
+#[test]
+fn a_restarted_pool_prewarms_what_the_last_one_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, list) = (dir.path().join("t.db"), dir.path().join("t.resident"));
+    make_file(&data, 100);
+    let hot: Vec<u32> = (10..40).chain([70, 71, 99]).collect();
+    {
+        let pool = BufferPool::builder().frames(64).build().unwrap();
+        let f = pool.open_file_with(&data, FileOptions::new().id(ID)).unwrap();
+        for &n in &hot {
+            drop(pool.read(PageId::new(f, n)).unwrap());
+        }
+        assert_eq!(pool.save_resident(&list).unwrap(), hot.len());
+        pool.close().unwrap();
+    }
+    // The restart: the file reopened under the same id, then the list read back.
+    let pool = BufferPool::builder().frames(64).build().unwrap();
+    let f = pool.open_file_with(&data, FileOptions::new().id(ID)).unwrap();
+    let done = pool.prewarm(&list).unwrap();
+    assert_eq!(
+        (done.listed, done.loaded, done.already_resident, done.skipped),
+        (hot.len(), hot.len(), 0, 0)
+    );
+    let misses = pool.stats().misses;
+    for &n in &hot {
+        assert_eq!(common::check_page(&pool.read(PageId::new(f, n)).unwrap(), n), 1);
+    }
+    assert_eq!(
+        pool.stats().misses,
+        misses,
+        "every page of the list was resident: no miss"
+    );
+    // A second prewarm finds them resident.
+    assert_eq!(pool.prewarm(&list).unwrap().already_resident, hot.len());
+
+    // A smaller pool loads what fits and skips the rest; a pool without the file skips everything.
+    let small = BufferPool::builder().frames(8).build().unwrap();
+    small
+        .open_file_with(dir.path().join("other.db"), FileOptions::new().id(FileId(6)))
+        .unwrap();
+    assert_eq!(
+        small.prewarm(&list).unwrap().skipped,
+        hot.len(),
+        "file 5 is not open here"
+    );
+    drop(pool);
+    small.open_file_with(&data, FileOptions::new().id(ID)).unwrap();
+    let done = small.prewarm(&list).unwrap();
+    assert_eq!((done.loaded, done.skipped), (8, hot.len() - 8));
+}
+
+#[test]
+fn a_damaged_list_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("t.resident");
+    let pool = BufferPool::builder().frames(8).build().unwrap();
+    let f = pool.open_storage(common::Instrumented::new()).unwrap();
+    drop(pool.new_page(f).unwrap());
+    assert_eq!(pool.save_resident(&list).unwrap(), 1);
+    let good = std::fs::read(&list).unwrap();
+    for bad in [
+        good[..good.len() - 1].to_vec(),
+        [&good[..9], &[0xff], &good[10..]].concat(),
+        b"hello".to_vec(),
+    ] {
+        std::fs::write(&list, &bad).unwrap();
+        assert!(matches!(pool.prewarm(&list), Err(Error::ResidentList { .. })));
+    }
+    assert!(matches!(
+        pool.prewarm(dir.path().join("missing")),
+        Err(Error::ResidentList { .. })
+    ));
+    std::fs::write(&list, &good).unwrap();
+    let st = pool.prewarm(&list).unwrap();
+    assert_eq!(st.already_resident, 1);
+}
