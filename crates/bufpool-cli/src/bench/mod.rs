@@ -1,13 +1,15 @@
 //! `bufpool bench`: workloads run against bufpool, its peers and the hardware limits, side by side, on the same
-//! pages with the same pre-generated access sequences; every access verifies the page's self-check, so each run
-//! is also a consistency check (a mismatch ends the run with a non-zero exit).
+//! pages with the same op streams (drawn on the fly from seeded per-thread generators); every access verifies the
+//! page's self-check, so each run is also a consistency check (a mismatch ends the run with a non-zero exit).
 //!
-//! Module map: `workload.rs` (shapes, distributions, sequences), `variant.rs` (bufpool's features off and on
-//! within a shape: scan ring, background writer, checkpoints), `driver.rs` (the `System`/`Worker` traits and
-//! the measurement loop), `selfcheck.rs` (the words each page carries), `systems/` (one file per system),
-//! `report.rs` (JSON and the summary table). This file parses arguments, prepares the data files and runs the
-//! plan: for each workload, each system that can do it is opened over its own file, warmed, and measured on
-//! each of the workload's cases. BENCHMARKS.md at the repository root explains the numbers.
+//! Module map: `workload.rs` (shapes, distributions, op streams), `variant.rs` (bufpool's features off and on
+//! within a shape: scan ring, background writer, checkpoints), `driver.rs` (the `System`/`Worker` traits, the
+//! measurement loop and its phases), `selfcheck.rs` (the words each page carries), `systems/` (one file per
+//! system), `report.rs` (JSON and the summary table). This file parses arguments, prepares the data files and
+//! runs the plan: for each scale of each workload (`hit` runs at several frame counts), each system that can do
+//! it is opened (over its own file, or for `hit` with its pages made in memory), warmed, and measured on each of
+//! the scale's cases, all systems at once or, where they do not fit in memory together, one at a time
+//! ([`Runner::run_group`]). BENCHMARKS.md at the repository root explains the numbers.
 
 mod btree;
 mod driver;
@@ -32,7 +34,7 @@ use workload::{Access, CaseSpec, Dist, Variant, Workload};
 /// Which workloads to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum WorkloadArg {
-    /// Every page resident: optimistic, shared and exclusive access.
+    /// Every page resident: optimistic, shared and exclusive access, at 32 MiB, 1 GiB and 4 GiB (see --hit-frames).
     Hit,
     /// Data 32x the pool (hits about 3%): random reads.
     Miss,
