@@ -563,9 +563,13 @@ impl<'p> Runner<'p> {
                 .any(|c| self.plan.systems.iter().any(|&s| pred(s) && s.runs(c)))
     }
 
-    /// Writes each format's data file once, at the largest size any case needs.
+    /// Writes each format's data file once, at the largest size any case but a hit one needs (none for hit alone).
     fn prepare(&mut self) -> Result<()> {
         let (pages, seed) = (self.plan.file_pages, self.plan.seed);
+        if pages == 0 {
+            // Only hit cases, whose systems make their pages in memory.
+            return Ok(());
+        }
         let mib = pages as f64 * 4096.0 / (1 << 20) as f64;
         self.say(format!(
             "preparing data files in {}: {pages} pages ({mib:.0} MiB) per format",
