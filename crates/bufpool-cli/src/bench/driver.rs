@@ -11,12 +11,13 @@
 //!   scan): a round is two phases. The first times nothing: throughput, CPU per op, device I/O and the hit ratio
 //!   come from it. The second ([`Phase::Latency`], a quarter of the case's duration, on a distinct stream) times
 //!   every op and gives only the percentiles. A timed op costs more than its two clock reads: the vDSO clock
-//!   orders the TSC read after every earlier load (`lfence; rdtsc`), which drains the misses a system keeps in
-//!   flight, so a system that overlaps independent reads (raw-memory) would pay more for each sample than one
-//!   whose reads are serial (a pool's lookup, then its page); sampling 1 op in 32 inside the measured phase
-//!   charged raw-memory a few ns per op that it would not pay untimed. `mixed` (disk-bound, every op timed: the
-//!   clock is under 0.1% of an op) and `checkpoint` (bufpool alone, 1 op in [`SAMPLE_EVERY`]) keep one phase
-//!   ([`Phase::Inline`]): there every system of the case pays the same clock reads per op.
+//!   orders the TSC read after every earlier load (`lfence; rdtsc` or `rdtscp`), which waits for the misses a
+//!   system keeps in flight, so a system that overlaps independent reads (raw-memory) would pay more for each
+//!   sample than one whose reads are serial (a pool's lookup, then its page): the same number of clock reads per
+//!   op is not the same cost (reasoned from the clock's ordering, not measured apart). `mixed` (disk-bound,
+//!   every op timed: the clock is under 0.1% of an op) and `checkpoint` (bufpool alone, 1 op in
+//!   [`SAMPLE_EVERY`]) keep one phase ([`Phase::Inline`]): there every system of the case pays the same clock
+//!   reads per op.
 //! - Each latency sample is an `Instant::now()` pair (vDSO, TSC clock here); the calibrated cost of the pair is
 //!   subtracted from every sample, the same for every system. On the AMD EPYC VM this was built on, the TSC
 //!   itself advances in steps of ~10 ns, so hit percentiles are only good to about +-10 ns; the throughput-derived
