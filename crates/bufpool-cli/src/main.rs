@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run workloads against bufpool, its peers and the hardware limits, side by side.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Replay a page-access trace through every replacement policy and Belady's optimum.
     Sim(sim::SimArgs),
     /// Decode and verify the pages of a data file.
@@ -33,7 +33,7 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Bench(a) => bench::run(a),
+        Cmd::Bench(a) => bench::run(*a),
         Cmd::Sim(a) => sim::run(a),
         Cmd::Inspect(a) => inspect::run(a),
     };

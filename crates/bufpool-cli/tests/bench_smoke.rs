@@ -93,11 +93,23 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     for w in ["hit", "miss", "mixed", "scan"] {
         assert!(!find(w, "bufpool").is_empty(), "bufpool missing from {w}");
     }
-    // hit: three access kinds, two distributions, one and two threads; everything resident.
+    // hit: two scales (64 and 256 frames, pages = frames), each with three access kinds, two distributions,
+    // one and two threads; everything resident.
     let hit = find("hit", "bufpool");
-    assert_eq!(hit.len(), 12);
+    assert_eq!(hit.len(), 2 * 12);
     assert!(hit.iter().all(|r| r["hit_ratio"] == 1.0 && r["reads_per_op"] == 0.0));
-    assert_eq!(find("hit", "raw-memory").len(), 12);
+    for frames in [64, 256] {
+        let at = |s: &str| find("hit", s).into_iter().filter(|r| r["frames"] == frames).count();
+        assert_eq!(at("bufpool"), 12, "frames={frames}");
+        assert_eq!(at("raw-memory"), 12, "frames={frames}");
+        assert!(find("hit", "bufpool").iter().all(|r| r["pages"] == r["frames"]));
+    }
+    // A smoke run's systems fit in memory together: measured side by side, case by case.
+    let notes = v["notes"].as_array().expect("notes array");
+    assert!(
+        !notes.iter().any(|n| n.as_str().unwrap().contains("one at a time")),
+        "{notes:?}"
+    );
     // Every hit row is all hits, whatever the system (quick-cache has capacity slack for it).
     for r in results.iter().filter(|r| r["workload"] == "hit") {
         assert_eq!(r["hit_ratio"], 1.0, "{r}");
@@ -133,6 +145,58 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
     }
 }
 
+/// Under a memory budget too small for the systems of a scale together, each is opened, measured on every case
+/// of the scale and dropped before the next (the way the 4 GiB hit scale runs): every system still gets every
+/// case, every hit row is all hits, and the output says which scales ran that way.
+#[test]
+fn hit_scales_open_one_system_at_a_time_under_a_small_memory_budget() {
+    let (_, v) = common::bench_json(&[
+        "--smoke",
+        "--workload",
+        "hit",
+        "--hit-frames",
+        "64,128",
+        "--memory-mib",
+        "0",
+        "--repeat",
+        "2",
+        "--seconds",
+        "0.02",
+    ]);
+    let results = v["results"].as_array().expect("results array");
+    for frames in [64, 128] {
+        for (system, cases) in [
+            ("bufpool", 12),
+            ("raw-memory", 12),
+            ("page-db", 8),
+            ("naive-lru", 8),
+            ("quick-cache", 4),
+        ] {
+            let rows: Vec<&Value> = results
+                .iter()
+                .filter(|r| r["system"] == system && r["frames"] == frames)
+                .collect();
+            assert_eq!(rows.len(), cases, "{system} at frames={frames}");
+            for r in rows {
+                assert_eq!(r["hit_ratio"], 1.0, "{r}");
+                assert_eq!(r["pages"], frames, "{r}");
+                assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+                assert!(r["ns_per_op_p50"].as_f64().unwrap() > 0.0, "{r}");
+            }
+        }
+    }
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .expect("notes array")
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for frames in [64, 128] {
+        let scale = format!("hit frames={frames} pages={frames}: systems opened one at a time");
+        assert!(notes.iter().any(|n| n.contains(&scale)), "{notes:?}");
+    }
+}
+
 /// `--checkpoint`'s help is plain text: no raw rustdoc link (`[`name`]`) shows through.
 #[test]
 fn help_has_no_raw_rustdoc_links() {
@@ -154,6 +218,11 @@ fn bad_arguments_are_refused_with_a_message() {
         (&["--seconds=-1"][..], "seconds"),
         (&["--workload", "everything"][..], "workload"),
         (&["--frames", "1"][..], "frames"),
+        (&["--hit-frames", "64,1"][..], "frame count"),
+        (
+            &["--workload", "hit", "--frames", "64", "--pages", "65"][..],
+            "do not fit",
+        ),
         (&["--access", "sideways"][..], "access"),
         (&["--repeat", "0"][..], "repeat"),
     ] {

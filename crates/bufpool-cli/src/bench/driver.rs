@@ -6,12 +6,22 @@
 //! Measurement rules (documented in BENCHMARKS.md):
 //! - Threads start together on a barrier and stop when the driver raises a flag after the case's duration.
 //! - Throughput is completed ops / elapsed wall time. "ns/op" in ratios is `threads / ops_per_sec` (the mean
-//!   time one thread spends per op), which includes no timer overhead.
-//! - Latency percentiles come from a sample of 1 op in [`SAMPLE_EVERY`], each timed with two `Instant::now()`
-//!   calls (vDSO, TSC clock here); the calibrated cost of the clock pair is subtracted from every sample. On the
-//!   AMD EPYC VM this was built on, the TSC itself advances in steps of ~10 ns, so hit percentiles are only good to
-//!   about +-10 ns; the throughput-derived ns/op is the precise figure for hits. (A fenced `rdtsc` clock was tried
-//!   and dropped: same steps, same cost.)
+//!   time one thread spends per op).
+//! - **The clock is charged to no system** where systems are compared on cheap ops ([`phases`]: hit, miss,
+//!   scan): a round is two phases. The first times nothing: throughput, CPU per op, device I/O and the hit ratio
+//!   come from it. The second ([`Phase::Latency`], a quarter of the case's duration, on a distinct stream) times
+//!   every op and gives only the percentiles. A timed op costs more than its two clock reads: the vDSO clock
+//!   orders the TSC read after every earlier load (`lfence; rdtsc` or `rdtscp`), which waits for the misses a
+//!   system keeps in flight, so a system that overlaps independent reads (raw-memory) would pay more for each
+//!   sample than one whose reads are serial (a pool's lookup, then its page): the same number of clock reads per
+//!   op is not the same cost (reasoned from the clock's ordering, not measured apart). `mixed` (disk-bound,
+//!   every op timed: the clock is under 0.1% of an op) and `checkpoint` (bufpool alone, 1 op in
+//!   [`SAMPLE_EVERY`]) keep one phase ([`Phase::Inline`]): there every system of the case pays the same clock
+//!   reads per op.
+//! - Each latency sample is an `Instant::now()` pair (vDSO, TSC clock here); the calibrated cost of the pair is
+//!   subtracted from every sample, the same for every system. On the AMD EPYC VM this was built on, the TSC
+//!   itself advances in steps of ~10 ns, so hit percentiles are only good to about +-10 ns; the throughput-derived
+//!   ns/op is the precise figure for hits. (A fenced `rdtsc` clock was tried and dropped: same steps, same cost.)
 //! - Ops come from per-thread generators ([`OpStream`]) drawn on the fly: a run never loops over a finite list.
 //!   The draw (a few ns, a Zipf draw about 20 ns) is inside every system's measured time alike.
 //! - CPU ns/op is the whole process's CPU time (`getrusage(RUSAGE_SELF)`, user + system) during the case per
@@ -34,17 +44,68 @@ use super::workload::{CaseOps, CaseSpec, OpStream, Workload, OP_WRITE};
 /// A scan case runs at most this many times its duration while waiting for the scanner to pass the pool.
 pub const SCAN_EXTEND_MAX: u32 = 20;
 
-/// One op in this many is timed for the latency histogram (see [`sample_every`]).
+/// One op in this many is timed in a [`Phase::Inline`] round of `checkpoint` (see [`Phase::sample_every`]).
 pub const SAMPLE_EVERY: u64 = 32;
 
-/// Ops per latency sample in `workload`: every op of `mixed` (disk-bound, a few thousand ops a second, whose
-/// p99 would otherwise rest on a handful of samples; the clock pair costs under 0.1% of such an op), else
-/// [`SAMPLE_EVERY`].
-pub fn sample_every(workload: Workload) -> u64 {
-    if workload == Workload::Mixed {
-        1
-    } else {
-        SAMPLE_EVERY
+/// What one measured stretch of a round is for, and which of its ops are timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No op is timed: throughput, CPU per op, device I/O and hit ratio come from this phase.
+    Untimed,
+    /// Every op is timed: only the latency percentiles come from this phase (a quarter of the case's duration,
+    /// on a stream of its own, right after the untimed phase).
+    Latency,
+    /// One phase gives everything, timing every op of `mixed` and 1 op in [`SAMPLE_EVERY`] of `checkpoint`.
+    Inline,
+}
+
+impl Phase {
+    /// Ops per latency sample in this phase of `workload` (0: none is timed). `mixed` times every op (disk-bound,
+    /// a few thousand ops a second, whose p99 would otherwise rest on a handful of samples; the clock pair costs
+    /// under 0.1% of such an op).
+    pub fn sample_every(self, workload: Workload) -> u64 {
+        match self {
+            Phase::Untimed => 0,
+            Phase::Latency => 1,
+            Phase::Inline if workload == Workload::Mixed => 1,
+            Phase::Inline => SAMPLE_EVERY,
+        }
+    }
+
+    /// The round number whose streams this phase of round `round` draws: the latency phase draws its own, so it
+    /// does not re-read what the untimed phase just loaded.
+    pub fn stream_round(self, round: u64) -> u64 {
+        if self == Phase::Latency {
+            round ^ LATENCY_STREAMS
+        } else {
+            round
+        }
+    }
+
+    /// How long this phase of a case of `duration` runs.
+    pub fn duration(self, duration: Duration) -> Duration {
+        if self == Phase::Latency {
+            duration / 4
+        } else {
+            duration
+        }
+    }
+}
+
+/// Set in the round number of a latency phase's streams (measured rounds are small numbers).
+const LATENCY_STREAMS: u64 = 1 << 62;
+
+/// The round number of the warm-up streams (no measured phase draws it), so no measured stream starts with pages
+/// the warm-up just loaded.
+pub const WARM_ROUND: u64 = u64::MAX;
+
+/// The phases of a round of `workload`. Where systems are compared on ops of tens of ns (hit) or where the
+/// comparison is per op against a limit (miss, scan), throughput and CPU are measured untimed and latency apart,
+/// so the clock is charged to no system (see the module notes); `mixed` and `checkpoint` time inline.
+pub fn phases(workload: Workload) -> &'static [Phase] {
+    match workload {
+        Workload::Hit | Workload::Miss | Workload::Scan => &[Phase::Untimed, Phase::Latency],
+        Workload::Mixed | Workload::Checkpoint => &[Phase::Inline],
     }
 }
 
@@ -145,7 +206,7 @@ pub trait Worker {
 pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result<()>) -> Result<()> {
     let mut n = 0u64;
     let read = ctx.read_kind;
-    let every = sample_every(ctx.case.workload);
+    let every = ctx.sample_every;
     loop {
         if n.is_multiple_of(32) {
             ctx.progress.store(n, Ordering::Relaxed);
@@ -156,7 +217,7 @@ pub fn replay(ctx: &mut ThreadCtx<'_>, mut op: impl FnMut(u32, OpKind) -> Result
         let encoded = ctx.stream.next_op();
         let kind = if encoded & OP_WRITE != 0 { OpKind::Write } else { read };
         let page = encoded & !OP_WRITE;
-        if n.is_multiple_of(every) {
+        if every != 0 && n.is_multiple_of(every) {
             let t0 = Instant::now();
             op(page, kind)?;
             ctx.record(t0.elapsed());
@@ -190,9 +251,18 @@ pub struct ThreadCtx<'a> {
     pub ops: u64,
     /// Calibrated cost of timing an op, subtracted from each sample.
     pub timer_ns: u64,
+    /// Ops per latency sample in this phase (0: no op is timed); see [`ThreadCtx::timed`].
+    pub sample_every: u64,
 }
 
 impl ThreadCtx<'_> {
+    /// Whether this thread's op number `n` (counted from 0 in this phase) is timed. Systems that drive their
+    /// own loop ([`Worker::run`]) time exactly these ops, so every system is timed alike.
+    #[inline]
+    pub fn timed(&self, n: u64) -> bool {
+        self.sample_every != 0 && n.is_multiple_of(self.sample_every)
+    }
+
     /// Records one latency sample.
     #[inline]
     pub fn record(&mut self, d: Duration) {
@@ -252,11 +322,15 @@ pub struct Measured {
     pub seconds: f64,
     /// `[reads, measured reads, writes]` during the case.
     pub io: [u64; 3],
+    /// Device reads during the latency phase (whose other numbers are dropped), so a hit case can still require
+    /// none.
+    pub latency_phase_reads: u64,
 }
 
-/// Runs round `round` of `case` on `sys` for `duration`: one op stream per thread (`ops.stream(round, thread)`);
-/// for `scan`, thread 0 is the measured hot reader and thread 1 the scanner.
-pub fn measure<S: System>(
+/// Runs round `round` of `case` on `sys`: each of the workload's [`phases`] in turn (the untimed one for
+/// `duration`, the latency one for a quarter of it), merged into one [`Measured`]: the latency percentiles from
+/// the timed phase, every other number from the untimed one.
+pub fn measure_round<S: System>(
     sys: &S,
     case: &CaseSpec,
     ops: &CaseOps,
@@ -265,6 +339,38 @@ pub fn measure<S: System>(
     duration: Duration,
     timer_ns: u64,
 ) -> Result<Measured> {
+    let mut out: Option<Measured> = None;
+    for &phase in phases(case.workload) {
+        let m = measure(sys, case, ops, round, read_kind, phase, duration, timer_ns)?;
+        out = Some(match (out, phase) {
+            (Some(mut first), Phase::Latency) => {
+                first.hist = m.hist;
+                first.latency_phase_reads = m.io[0];
+                first
+            }
+            (_, _) => m,
+        });
+    }
+    Ok(out.expect("every workload has a phase"))
+}
+
+/// Runs `phase` of round `round` of `case` on `sys` (for `phase.duration(duration)`): one op stream per thread
+/// (`ops.stream(phase.stream_round(round), thread)`); for `scan`, thread 0 is the measured hot reader and
+/// thread 1 the scanner.
+#[allow(clippy::too_many_arguments)]
+pub fn measure<S: System>(
+    sys: &S,
+    case: &CaseSpec,
+    ops: &CaseOps,
+    round: u64,
+    read_kind: OpKind,
+    phase: Phase,
+    duration: Duration,
+    timer_ns: u64,
+) -> Result<Measured> {
+    let duration = phase.duration(duration);
+    let sample_every = phase.sample_every(case.workload);
+    let round = phase.stream_round(round);
     let threads = case.threads;
     let stop = AtomicBool::new(false);
     let progress: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
@@ -272,7 +378,12 @@ pub fn measure<S: System>(
     // A scan case also runs until the scanner has passed through the whole pool once (else the scan puts no
     // pressure on the hot set), within a bound.
     let is_scan = case.workload == super::workload::Workload::Scan;
-    let scan_pages_min = if is_scan { u64::from(case.frames) } else { 0 };
+    // (The latency phase only times ops; the untimed phase before it made the scan's pressure.)
+    let scan_pages_min = if is_scan && phase != Phase::Latency {
+        u64::from(case.frames)
+    } else {
+        0
+    };
     let duration_max = duration * SCAN_EXTEND_MAX;
     sys.counters()
         .measured_below
@@ -297,6 +408,7 @@ pub fn measure<S: System>(
                         hist: new_hist(),
                         ops: 0,
                         timer_ns,
+                        sample_every,
                     };
                     let r = worker.run(&mut ctx);
                     if r.is_err() {
@@ -363,6 +475,7 @@ pub fn measure<S: System>(
         scan_ops_per_sec: is_scan.then(|| scan_ops as f64 / secs),
         seconds: secs,
         io,
+        latency_phase_reads: 0,
     })
 }
 
@@ -429,7 +542,7 @@ mod tests {
     fn a_failing_access_fails_the_case_and_stops_every_thread() {
         let sys = flaky(1000);
         let c = case(2);
-        let err = measure(
+        let err = measure_round(
             &sys,
             &c,
             &CaseOps::new(&c, 1),
@@ -449,15 +562,81 @@ mod tests {
         let sys = flaky(u64::MAX);
         let c = case(1);
         let ops = CaseOps::new(&c, 7);
-        let m = measure(&sys, &c, &ops, 2, OpKind::Shared, Duration::from_millis(30), 0).unwrap();
+        let m = measure_round(&sys, &c, &ops, 2, OpKind::Shared, Duration::from_millis(30), 0).unwrap();
         assert!(m.measured_ops > 0 && m.measured_ops == m.all_ops);
         assert_eq!(m.thread_ops, vec![m.measured_ops]);
-        // The pages that are multiples of 7 count a read; the run drew round 2's stream of thread 0.
+        // The pages that are multiples of 7 count a read; the untimed phase drew round 2's stream of thread 0.
         let mut s = ops.stream(2, 0);
         let expected = (0..m.measured_ops).filter(|_| s.next_op().is_multiple_of(7)).count() as u64;
         assert_eq!(m.io[0], expected);
         assert_eq!(m.io[0], m.io[1], "every page is measured in a hit case");
         assert!(m.ops_per_sec > 0.0 && !m.hist.is_empty());
+        // The latency phase read pages of its own stream, and they are reported apart.
+        assert!(m.latency_phase_reads > 0);
+    }
+
+    /// The clock is charged to no system where systems are compared on cheap ops: the phase that gives
+    /// throughput and CPU times no op, the latency phase times every one, on streams of its own.
+    #[test]
+    fn throughput_is_measured_untimed_and_latency_apart() {
+        for w in [Workload::Hit, Workload::Miss, Workload::Scan] {
+            assert_eq!(phases(w), [Phase::Untimed, Phase::Latency], "{w:?}");
+            assert_eq!(Phase::Untimed.sample_every(w), 0);
+            assert_eq!(Phase::Latency.sample_every(w), 1);
+        }
+        assert_eq!(phases(Workload::Mixed), [Phase::Inline]);
+        assert_eq!(Phase::Inline.sample_every(Workload::Mixed), 1);
+        assert_eq!(Phase::Inline.sample_every(Workload::Checkpoint), SAMPLE_EVERY);
+        for round in [0, 1, 7] {
+            assert_eq!(Phase::Untimed.stream_round(round), round);
+            assert_ne!(Phase::Latency.stream_round(round), round);
+            assert_ne!(Phase::Latency.stream_round(round), WARM_ROUND);
+        }
+        let d = Duration::from_millis(400);
+        assert_eq!(Phase::Latency.duration(d), Duration::from_millis(100));
+        assert_eq!(Phase::Untimed.duration(d), d);
+
+        let sys = flaky(u64::MAX);
+        let c = case(2);
+        let ops = CaseOps::new(&c, 3);
+        let run = |phase| measure(&sys, &c, &ops, 0, OpKind::Shared, phase, Duration::from_millis(20), 0).unwrap();
+        let untimed = run(Phase::Untimed);
+        assert!(untimed.measured_ops > 0);
+        assert!(
+            untimed.hist.is_empty(),
+            "an untimed phase timed {} ops",
+            untimed.hist.len()
+        );
+        let timed = run(Phase::Latency);
+        assert_eq!(timed.hist.len(), timed.measured_ops, "the latency phase times every op");
+        // A system driving its own loop asks the context which ops to time: the same ones.
+        let (stop, progress) = (AtomicBool::new(false), AtomicU64::new(0));
+        let mut ctx = thread_ctx(&c, &ops, &stop, &progress);
+        ctx.sample_every = Phase::Inline.sample_every(Workload::Checkpoint);
+        assert!(ctx.timed(0) && !ctx.timed(1) && ctx.timed(SAMPLE_EVERY));
+        ctx.sample_every = Phase::Untimed.sample_every(Workload::Hit);
+        assert!((0..100).all(|n| !ctx.timed(n)));
+    }
+
+    /// Thread 0's context for round 0 of `c`, shared reads, no op timed.
+    fn thread_ctx<'a>(
+        c: &'a CaseSpec,
+        ops: &'a CaseOps,
+        stop: &'a AtomicBool,
+        progress: &'a AtomicU64,
+    ) -> ThreadCtx<'a> {
+        ThreadCtx {
+            case: c,
+            thread: 0,
+            stream: ops.stream(0, 0),
+            read_kind: OpKind::Shared,
+            stop,
+            progress,
+            hist: new_hist(),
+            ops: 0,
+            timer_ns: 0,
+            sample_every: 0,
+        }
     }
 
     #[test]
@@ -490,19 +669,8 @@ mod tests {
         c.hot_pages = c.pages;
         let ops = CaseOps::new(&c, 11);
         let distinct = |n: u64| {
-            let stop = AtomicBool::new(false);
-            let progress = AtomicU64::new(0);
-            let mut ctx = ThreadCtx {
-                case: &c,
-                thread: 0,
-                stream: ops.stream(0, 0),
-                read_kind: OpKind::Shared,
-                stop: &stop,
-                progress: &progress,
-                hist: new_hist(),
-                ops: 0,
-                timer_ns: 0,
-            };
+            let (stop, progress) = (AtomicBool::new(false), AtomicU64::new(0));
+            let mut ctx = thread_ctx(&c, &ops, &stop, &progress);
             let mut seen = std::collections::HashSet::new();
             let mut done = 0u64;
             replay(&mut ctx, |page, _| {

@@ -135,7 +135,7 @@ pub(crate) fn fmt_ns(x: f64) -> String {
 /// The summary table: one block per case, one row per system, with bufpool's mean and median ns/op over each
 /// other system's (below 1.0: bufpool is faster).
 pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
-    let mut groups: BTreeMap<(usize, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, u32, &str, String, usize), Vec<&CaseResult>> = BTreeMap::new();
     let order = |w: &str| {
         ["hit", "miss", "mixed", "scan", "checkpoint"]
             .iter()
@@ -144,7 +144,7 @@ pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
     };
     for r in results {
         groups
-            .entry((order(r.workload), r.access, r.dist.clone(), r.threads))
+            .entry((order(r.workload), r.frames, r.access, r.dist.clone(), r.threads))
             .or_default()
             .push(r);
     }
@@ -154,7 +154,7 @@ pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
         "{:<19} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
         "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
     );
-    for ((_, access, dist, threads), rows) in groups {
+    for ((_, _, access, dist, threads), rows) in groups {
         let first = rows[0];
         let _ = writeln!(
             s,
@@ -229,11 +229,38 @@ pub fn per_device_read(b: &CaseResult, r: &CaseResult) -> Option<f64> {
 /// The issue's targets, judged from this run's results: one line per comparison that the run measured. Hit cost
 /// against raw memory is judged on CPU ns/op (steady on a shared machine); throughput targets on wall-clock rates.
 pub fn targets(results: &[CaseResult], timer_ns: u64) -> String {
-    let find = |w: &str, s: &str, a: &str, d: &str, t: usize| {
-        results
+    let mut s = String::new();
+    // Hit targets, judged at each scale the run measured (pages = frames).
+    let mut scales: Vec<u32> = results
+        .iter()
+        .filter(|r| r.workload == "hit")
+        .map(|r| r.frames)
+        .collect();
+    scales.sort_unstable();
+    scales.dedup();
+    for f in scales {
+        let rows: Vec<CaseResult> = results
             .iter()
-            .find(|r| r.workload == w && r.system == s && r.access == a && r.dist == d && r.threads == t)
-    };
+            .filter(|r| r.workload != "hit" || r.frames == f)
+            .cloned()
+            .collect();
+        s.push_str(&hit_targets(&rows, timer_ns, &format!("hit frames={f}")));
+    }
+    s.push_str(&miss_targets(results));
+    s.push_str(&super::variant::targets(results));
+    s
+}
+
+/// The row of workload `w`, system `s`, access `a`, distribution `d`, `t` threads (the first one).
+fn find<'r>(results: &'r [CaseResult], w: &str, s: &str, a: &str, d: &str, t: usize) -> Option<&'r CaseResult> {
+    results
+        .iter()
+        .find(|r| r.workload == w && r.system == s && r.access == a && r.dist == d && r.threads == t)
+}
+
+/// The hit targets of the one scale `results`' hit rows have, each line naming the case as `label`.
+fn hit_targets(results: &[CaseResult], timer_ns: u64, label: &str) -> String {
+    let find = |w: &str, s: &str, a: &str, d: &str, t: usize| find(results, w, s, a, d, t);
     let mut dists: Vec<&str> = results
         .iter()
         .filter(|r| r.workload == "hit")
@@ -263,7 +290,7 @@ pub fn targets(results: &[CaseResult], timer_ns: u64) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "{access} hit {d} threads={t}: bufpool/raw-memory cpu ns/op {cpu:.2}x (wall {mean:.2}x{p50}), \
+                    "{access} {label} {d} threads={t}: bufpool/raw-memory cpu ns/op {cpu:.2}x (wall {mean:.2}x{p50}), \
                      target <= {limit}x: {}",
                     verdict(cpu <= limit)
                 );
@@ -287,7 +314,7 @@ pub fn targets(results: &[CaseResult], timer_ns: u64) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "{access} hit {d}: {sys} 2 threads / 1 thread throughput {x:.2}x (a core each: {cpu_x:.2}x){v}"
+                    "{access} {label} {d}: {sys} 2 threads / 1 thread throughput {x:.2}x (a core each: {cpu_x:.2}x){v}"
                 );
             }
         }
@@ -304,12 +331,23 @@ pub fn targets(results: &[CaseResult], timer_ns: u64) -> String {
                 let x = b.ops_per_sec / p.ops_per_sec;
                 let _ = writeln!(
                     s,
-                    "{access} hit {d} threads={t}: bufpool/page-db throughput {x:.2}x, target >= 3x: {}",
+                    "{access} {label} {d} threads={t}: bufpool/page-db throughput {x:.2}x, target >= 3x: {}",
                     verdict(x >= 3.0)
                 );
             }
         }
     }
+    s
+}
+
+/// The miss targets: bufpool against raw-pread, per op and per device read.
+fn miss_targets(results: &[CaseResult]) -> String {
+    let mut threads: Vec<usize> = results.iter().map(|r| r.threads).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let find = |w: &str, s: &str, a: &str, d: &str, t: usize| find(results, w, s, a, d, t);
+    let mut s = String::new();
     for &t in &threads {
         let (Some(b), Some(r)) = (
             find("miss", "bufpool", "shared", "uniform", t),
@@ -328,7 +366,6 @@ pub fn targets(results: &[CaseResult], timer_ns: u64) -> String {
             verdict(x >= 0.9)
         );
     }
-    s.push_str(&super::variant::targets(results));
     s
 }
 

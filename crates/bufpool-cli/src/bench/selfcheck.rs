@@ -1,18 +1,23 @@
 //! The page self-check every benchmark access verifies, so that each run is also a consistency check.
 //!
-//! Owns the layout of the four little-endian `u64` words written into a page's *user region* (the bytes a system
+//! Owns the layout of the six little-endian `u64` words written into a page's *user region* (the bytes a system
 //! hands to its caller: bufpool's and page-db's payload after their headers, the whole 4 KiB page for raw files):
 //!
-//! | user bytes          | word    | value                                                     |
-//! |---------------------|---------|-----------------------------------------------------------|
-//! | `0..8`              | page    | the page's own number                                     |
-//! | `8..16`             | tag     | [`tag`]`(seed, page)`: catches a page from another run    |
-//! | `16..24`            | head    | write counter, bumped by every benchmark write            |
-//! | `len-8..len`        | tail    | copy of `head`, written after it                          |
+//! | user bytes              | word    | value                                                     |
+//! |-------------------------|---------|-----------------------------------------------------------|
+//! | `0..8`                  | page    | the page's own number                                     |
+//! | `8..16`                 | tag     | [`tag`]`(seed, page)`: catches a page from another run    |
+//! | `16..24`                | head    | write counter, bumped by every benchmark write            |
+//! | [`spread_offsets`]`[0]` | mid0    | [`spread_value`]`(tag, 0)`, about a third into the region |
+//! | [`spread_offsets`]`[1]` | mid1    | [`spread_value`]`(tag, 1)`, about two thirds into it      |
+//! | `len-8..len`            | tail    | copy of `head`, written after it                          |
 //!
-//! Invariant checked on every access: `page` and `tag` match what was prepared, and, for a read made under a
-//! latch (or validated optimistically), `head == tail`: a torn or lost write-back shows up as a mismatch. The two
-//! counter words sit at both ends of the region so the check touches the first and last cache line of the page.
+//! Invariant checked on every access: `page`, `tag` and the two spread words match what was prepared, and, for a
+//! read made under a latch (or validated optimistically), `head == tail`: a torn or lost write-back shows up as a
+//! mismatch. The words sit on four cache lines spread over the page (first, about a third, about two thirds,
+//! last), so an access touches four lines no two of which are neighbours: a hit on a page out of the CPU's caches
+//! pays for several independent line fetches, as a real reader of a page's slots does, and the adjacent-line
+//! prefetcher cannot bring the next word's line for free. Every system reads the same four words on every access.
 
 use anyhow::Result;
 
@@ -24,8 +29,20 @@ pub const OFF_TAG: usize = 8;
 pub const OFF_HEAD: usize = 16;
 /// Bytes from the end of the user region to the tail counter word.
 pub const TAIL_FROM_END: usize = 8;
-/// The smallest user region the layout fits in.
-pub const MIN_USER_BYTES: usize = 32;
+/// The smallest user region the layout fits in (the spread words must not overlap the others).
+pub const MIN_USER_BYTES: usize = 192;
+
+/// Offsets of the two spread words in a user region of `len` bytes: about a third and two thirds in, 8-aligned.
+#[inline]
+pub const fn spread_offsets(len: usize) -> [usize; 2] {
+    [(len / 3) & !7, (2 * len / 3) & !7]
+}
+
+/// The value of spread word `k` (0 or 1) of a page whose tag is `tag`.
+#[inline]
+pub fn spread_value(tag: u64, k: usize) -> u64 {
+    tag.rotate_left(17 + 16 * k as u32) ^ 0x5eed_5eed_5eed_5eed
+}
 
 /// The tag of `page` for the run seeded with `seed`: a SplitMix64 finaliser of both.
 #[inline]
@@ -45,6 +62,8 @@ pub struct Words {
     pub tag: u64,
     /// Stored head counter.
     pub head: u64,
+    /// Stored spread words.
+    pub mid: [u64; 2],
     /// Stored tail counter.
     pub tail: u64,
 }
@@ -65,10 +84,12 @@ impl Words {
     /// Reads the words from a user region (at least [`MIN_USER_BYTES`] long).
     #[inline]
     pub fn read(user: &[u8]) -> Words {
+        let [m0, m1] = spread_offsets(user.len());
         Words {
             page: get(user, OFF_PAGE),
             tag: get(user, OFF_TAG),
             head: get(user, OFF_HEAD),
+            mid: [get(user, m0), get(user, m1)],
             tail: get(user, user.len() - TAIL_FROM_END),
         }
     }
@@ -77,7 +98,12 @@ impl Words {
     /// `head == tail` (only meaningful when the read was latched or validated).
     #[inline]
     pub fn verify(&self, seed: u64, page: u32, counters: bool) -> Result<()> {
-        if self.page != u64::from(page) || self.tag != tag(seed, page) || (counters && self.head != self.tail) {
+        let t = tag(seed, page);
+        if self.page != u64::from(page)
+            || self.tag != t
+            || self.mid != [spread_value(t, 0), spread_value(t, 1)]
+            || (counters && self.head != self.tail)
+        {
             return Err(mismatch(*self, seed, page));
         }
         Ok(())
@@ -88,10 +114,13 @@ impl Words {
 #[inline(never)]
 fn mismatch(w: Words, seed: u64, page: u32) -> anyhow::Error {
     anyhow::anyhow!(
-        "self-check mismatch on page {page}: stored page {} tag {:#018x} (expected {:#018x}) head {} tail {}",
+        "self-check mismatch on page {page}: stored page {} tag {:#018x} (expected {:#018x}) spread {:#018x} \
+         {:#018x} head {} tail {}",
         w.page,
         w.tag,
         tag(seed, page),
+        w.mid[0],
+        w.mid[1],
         w.head,
         w.tail
     )
@@ -100,9 +129,13 @@ fn mismatch(w: Words, seed: u64, page: u32) -> anyhow::Error {
 /// Writes a fresh self-check (counters zero) into `user`.
 pub fn init(user: &mut [u8], seed: u64, page: u32) {
     debug_assert!(user.len() >= MIN_USER_BYTES);
+    let t = tag(seed, page);
     put(user, OFF_PAGE, u64::from(page));
-    put(user, OFF_TAG, tag(seed, page));
+    put(user, OFF_TAG, t);
     put(user, OFF_HEAD, 0);
+    for (k, off) in spread_offsets(user.len()).into_iter().enumerate() {
+        put(user, off, spread_value(t, k));
+    }
     let end = user.len() - TAIL_FROM_END;
     put(user, end, 0);
 }
@@ -143,6 +176,31 @@ mod tests {
         page[n - 1] ^= 1;
         assert!(verify(&page, 7, 42).is_err(), "torn counters");
         assert!(Words::read(&page).verify(7, 42, false).is_ok());
-        assert!(verify(&[0u8; 64], 7, 0).is_err(), "a zeroed page fails");
+        assert!(verify(&[0u8; 256], 7, 0).is_err(), "a zeroed page fails");
+    }
+
+    #[test]
+    fn the_words_sit_on_four_separate_lines_and_the_spread_ones_are_checked() {
+        for len in [4096usize, 4072, 4064, MIN_USER_BYTES] {
+            let [m0, m1] = spread_offsets(len);
+            let lines = [OFF_PAGE / 64, m0 / 64, m1 / 64, (len - TAIL_FROM_END) / 64];
+            if len >= 4064 {
+                // On a 4 KiB page, no two words share a line or sit on neighbouring lines.
+                assert!(lines.windows(2).all(|w| w[1] > w[0] + 1), "{len}: {lines:?}");
+            }
+            assert!(
+                OFF_HEAD + 8 <= m0 && m0 + 8 <= m1 && m1 + 8 <= len - TAIL_FROM_END,
+                "{len}"
+            );
+        }
+        let mut page = vec![0u8; 4096];
+        init(&mut page, 3, 9);
+        verify(&page, 3, 9).unwrap();
+        let [m0, m1] = spread_offsets(page.len());
+        for off in [m0, m1] {
+            let mut bad = page.clone();
+            bad[off + 3] ^= 0x10;
+            assert!(verify(&bad, 3, 9).is_err(), "a damaged spread word at {off} fails");
+        }
     }
 }

@@ -501,7 +501,7 @@ impl Runner<'_> {
         let t = Instant::now();
         let (mut m, file_pages, live_pages) = match kind {
             KvKind::Ours => {
-                let mut sys = ours::Ours::open(dir, load_pages as usize)?;
+                let mut sys = ours::Ours::open(dir, load_pages as usize, false)?;
                 let syncs0 = sys.syncs();
                 let mut m = driver::load(&mut sys, &ids, self.timer_ns, |_| {})?;
                 m.syncs = sys.syncs() - syncs0;
@@ -573,7 +573,7 @@ impl Runner<'_> {
         let mut open = Vec::new();
         for (kind, dir) in loaded {
             let o = match kind {
-                KvKind::Ours => Open::Ours(ours::Ours::open(dir, frames as usize)?),
+                KvKind::Ours => Open::Ours(ours::Ours::open(dir, frames as usize, oom)?),
                 KvKind::Redb => Open::Redb(redb_sys::RedbSys::open(dir, (frames * PAGE) as usize, oom)?),
                 KvKind::Lmdb => Open::Lmdb(lmdb::Lmdb::open(
                     dir,
@@ -592,8 +592,9 @@ impl Runner<'_> {
                 "out of memory: redb's cache is set to the pool's bytes and its file is evicted from the OS page \
                  cache every 2 ms while a case runs (posix_fadvise DONTNEED); LMDB (no cache of its own) has its \
                  map dropped (madvise DONTNEED) and its file evicted likewise whenever more than the pool's bytes of \
-                 it are resident; fadvise DONTNEED also starts write-back of the peers' dirty pages, which their \
-                 out-of-memory write rows pay; the mem column is what each held"
+                 it are resident; bufpool-btree's log (written through the OS page cache, beside its O_DIRECT data \
+                 file) is evicted every 2 ms likewise; fadvise DONTNEED also starts write-back of dirty pages, which \
+                 every system's out-of-memory write rows pay; the mem column is what each held"
                     .into(),
             );
         }

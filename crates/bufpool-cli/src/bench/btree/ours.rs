@@ -7,6 +7,11 @@
 //! optimistic lookups; writes are `put`s, committed (`Tree::commit`: a log fsync shared by concurrent
 //! committers) after each one (`durable`), after every N of a thread's (`batch:N`), or never
 //! (`nondurable-autocommit`: the log is written as its buffer fills and synced only by the WAL rule).
+//!
+//! Memory: the pool's frames are bounded; the log is written through the OS page cache, which they do not bound.
+//! Out of memory the log is evicted from the OS page cache every few milliseconds while a case runs
+//! ([`Ours::tick`]), as redb's file is and LMDB's map: the same soft bound for every system, and the same
+//! write-back that the eviction starts.
 
 use std::path::Path;
 
@@ -28,11 +33,14 @@ pub struct Ours {
     frames: usize,
     /// Tuples inserted by the load so far.
     loaded: u64,
+    /// Out of memory: evict the log from the OS page cache on every tick.
+    evict_log: bool,
 }
 
 impl Ours {
-    /// Opens (or creates) the tree in `dir` on a pool of `frames` frames.
-    pub fn open(dir: &Path, frames: usize) -> Result<Ours> {
+    /// Opens (or creates) the tree in `dir` on a pool of `frames` frames; `out_of_memory` keeps its log out of
+    /// the OS page cache while cases run.
+    pub fn open(dir: &Path, frames: usize, out_of_memory: bool) -> Result<Ours> {
         let tree = open_dir(
             dir,
             Options {
@@ -46,6 +54,7 @@ impl Ours {
             dir: dir.to_path_buf(),
             frames: frames.max(16),
             loaded: 0,
+            evict_log: out_of_memory,
         })
     }
 
@@ -121,12 +130,25 @@ impl KvStore for Ours {
         // read with O_DIRECT where the filesystem allows it; the log is written through the page cache).
         (self.frames * PAGE_BYTES) as u64
             + super::driver::resident_bytes(&self.dir.join("tree.db"))
-            + super::driver::resident_bytes(&self.dir.join("tree.wal"))
+            + super::driver::resident_bytes(&self.dir.join(bufpool_btree::WAL_FILE))
     }
 
     fn cache_counts(&self) -> Option<(u64, u64)> {
         let st = self.tree.pool().stats();
         Some((st.hits, st.misses))
+    }
+
+    fn tick(&self) {
+        if self.evict_log {
+            // Opened by name each time: a log truncation renames a new file over the old one.
+            if let Ok(f) = std::fs::File::open(self.dir.join(bufpool_btree::WAL_FILE)) {
+                use std::os::fd::AsRawFd;
+                // SAFETY: plain syscall on a descriptor we own; a failure only leaves pages cached.
+                unsafe {
+                    libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+                }
+            }
+        }
     }
 }
 

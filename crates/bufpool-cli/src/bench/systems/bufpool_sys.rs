@@ -20,7 +20,7 @@ use anyhow::{ensure, Result};
 use bufpool::storage::{uring_available, IoKind, IoRequest, StorageInfo};
 use bufpool::{BufferPool, FileId, FileStorage, IoBackend, OpenMode, PageId, Storage, UringStorage, WriterConfig};
 
-use crate::bench::driver::{self, IoCounters, OpKind, System, ThreadCtx, Worker, SAMPLE_EVERY};
+use crate::bench::driver::{self, IoCounters, OpKind, System, ThreadCtx, Worker};
 use crate::bench::selfcheck::{self, Words};
 use crate::bench::variant::{self, CheckpointMode, Variant};
 use crate::bench::workload::{Access, Workload, BATCH_PAGES, OP_WRITE};
@@ -32,6 +32,14 @@ const PAGE_SIZE: usize = 4096;
 pub fn prepare(path: &Path, pages: u32, frames: usize, seed: u64) -> Result<()> {
     let pool = BufferPool::builder().frames(frames).page_size(PAGE_SIZE).build()?;
     let file = pool.open_file(path)?;
+    new_pages(&pool, file, pages, seed)?;
+    pool.checkpoint()?;
+    pool.close()?;
+    Ok(())
+}
+
+/// Creates pages `0..pages` of the empty `file` with `new_page`, each with its self-check.
+fn new_pages(pool: &BufferPool, file: FileId, pages: u32, seed: u64) -> Result<()> {
     for p in 0..pages {
         let mut g = pool.new_page(file)?;
         ensure!(
@@ -41,8 +49,6 @@ pub fn prepare(path: &Path, pages: u32, frames: usize, seed: u64) -> Result<()> 
         );
         selfcheck::init(&mut g, seed, p);
     }
-    pool.checkpoint()?;
-    pool.close()?;
     Ok(())
 }
 
@@ -169,6 +175,13 @@ impl Bufpool {
         })
     }
 
+    /// Creates pages `0..pages` in the pool over its (empty) file with `new_page`: the `hit` workload's resident
+    /// pages, made in memory instead of read from a file (see `Runner::open` in `bench/mod.rs`). They stay
+    /// dirty and are never written: a hit case does no I/O, and dropping a pool writes nothing.
+    pub fn populate(&self, pages: u32) -> Result<()> {
+        new_pages(&self.pool, self.file, pages, self.seed)
+    }
+
     /// Pages `read_many` refused with `PoolExhausted` so far (read again; see `run_batches`).
     pub fn exhausted_retries(&self) -> u64 {
         self.exhausted_retries.load(Ordering::Relaxed)
@@ -212,11 +225,15 @@ impl Worker for BufpoolWorker<'_> {
         let id = PageId::new(sys.file, page);
         match kind {
             OpKind::Optimistic => {
-                let words = sys.pool.read_optimistic(id, |v| Words {
-                    page: v.read_u64(selfcheck::OFF_PAGE),
-                    tag: v.read_u64(selfcheck::OFF_TAG),
-                    head: v.read_u64(selfcheck::OFF_HEAD),
-                    tail: v.read_u64(v.len() - selfcheck::TAIL_FROM_END),
+                let words = sys.pool.read_optimistic(id, |v| {
+                    let [m0, m1] = selfcheck::spread_offsets(v.len());
+                    Words {
+                        page: v.read_u64(selfcheck::OFF_PAGE),
+                        tag: v.read_u64(selfcheck::OFF_TAG),
+                        head: v.read_u64(selfcheck::OFF_HEAD),
+                        mid: [v.read_u64(m0), v.read_u64(m1)],
+                        tail: v.read_u64(v.len() - selfcheck::TAIL_FROM_END),
+                    }
                 })?;
                 words.verify(sys.seed, page, true)
             }
@@ -271,7 +288,8 @@ impl BufpoolWorker<'_> {
             let mut todo: Vec<usize> = (0..BATCH_PAGES).collect();
             let mut todo_ids = ids.clone();
             let mut refused: Vec<usize> = Vec::new();
-            let t0 = Instant::now();
+            // Only a timed phase reads the clock (see `driver::Phase`).
+            let t0 = (ctx.sample_every != 0).then(Instant::now);
             for round in 0..=EXHAUSTED_RETRIES_MAX {
                 if round > 0 {
                     std::thread::yield_now();
@@ -291,7 +309,7 @@ impl BufpoolWorker<'_> {
                     if let Err(e) = checked {
                         first_error.get_or_insert(e);
                     }
-                    if (n + k as u64).is_multiple_of(SAMPLE_EVERY) {
+                    if let Some(t0) = t0.filter(|_| ctx.timed(n + k as u64)) {
                         ctx.record(t0.elapsed());
                     }
                 });

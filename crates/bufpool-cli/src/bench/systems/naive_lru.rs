@@ -89,6 +89,27 @@ impl NaiveLru {
         }
     }
 
+    /// Puts pages `0..pages` in free frames with their self-check, as a miss would but without reading: the
+    /// `hit` workload's resident pages. Fails if there are fewer free frames than pages.
+    pub fn populate(&self, pages: u32) -> Result<()> {
+        let mut st = self.lock();
+        for p in 0..pages {
+            let f = st
+                .free
+                .pop()
+                .ok_or_else(|| anyhow!("naive-lru: no free frame for page {p}"))?;
+            selfcheck::init(
+                &mut self.frames[f].write().unwrap_or_else(|e| e.into_inner()),
+                self.seed,
+                p,
+            );
+            st.page_of[f] = p;
+            st.map.insert(p, f);
+            st.push_front(f);
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -98,6 +98,16 @@ impl PageDb {
         })
     }
 
+    /// Creates pages `0..pages` in the pool with its `new_page` (in memory, dirty, no read), each with its
+    /// self-check: the `hit` workload's resident pages, over an empty file that is never written.
+    pub fn populate(&self, pages: u32) -> Result<()> {
+        for p in 0..pages {
+            let guard = self.pool.new_page(PageId::new(u64::from(p)))?;
+            selfcheck::init(guard.write().payload_mut(), self.seed, p);
+        }
+        Ok(())
+    }
+
     /// Whether the file bypasses the page cache.
     pub fn direct(&self) -> bool {
         self.direct

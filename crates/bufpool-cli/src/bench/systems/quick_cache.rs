@@ -37,6 +37,18 @@ impl QuickCache {
     }
 }
 
+impl QuickCache {
+    /// Inserts pages `0..pages` with their self-check, as a miss would but without reading: the `hit` workload's
+    /// resident pages.
+    pub fn populate(&self, pages: u32) {
+        for p in 0..pages {
+            let mut buf = AlignedBuf::zeroed(RAW_PAGE);
+            selfcheck::init(&mut buf, self.seed, p);
+            self.cache.insert(p, Arc::new(buf));
+        }
+    }
+}
+
 /// A thread's handle on [`QuickCache`].
 pub struct QuickCacheWorker<'a>(&'a QuickCache);
 

@@ -15,6 +15,12 @@ use crate::bench::selfcheck::{self, Words};
 
 const WORDS: usize = RAW_PAGE / 8;
 
+/// Word indices of the self-check's spread words in a raw page.
+const SPREAD_WORDS: [usize; 2] = {
+    let [a, b] = selfcheck::spread_offsets(RAW_PAGE);
+    [a / 8, b / 8]
+};
+
 /// The pages in memory.
 pub struct RawMemory {
     words: Box<[AtomicU64]>,
@@ -25,12 +31,35 @@ pub struct RawMemory {
 impl RawMemory {
     /// Loads pages `0..pages` of the raw file into memory.
     pub fn load(file: &RawFile, pages: u32, seed: u64) -> Result<RawMemory> {
+        let mut buf = bufpool::storage::AlignedBuf::zeroed(RAW_PAGE);
+        Self::build(pages, seed, &mut buf, |p, page| {
+            file.read_page(p, page)?;
+            selfcheck::verify(page, seed, p)
+        })
+    }
+
+    /// Pages `0..pages` made in memory with their self-check (the `hit` workload's data, no file).
+    pub fn generate(pages: u32, seed: u64) -> RawMemory {
+        let mut buf = vec![0u8; RAW_PAGE];
+        Self::build(pages, seed, &mut buf, |p, page| {
+            page.fill(0);
+            selfcheck::init(page, seed, p);
+            Ok(())
+        })
+        .expect("making pages in memory cannot fail")
+    }
+
+    /// The array of pages `0..pages`, each filled into `buf` by `fill` and then copied in.
+    fn build(
+        pages: u32,
+        seed: u64,
+        buf: &mut [u8],
+        mut fill: impl FnMut(u32, &mut [u8]) -> Result<()>,
+    ) -> Result<RawMemory> {
         let mut words: Vec<AtomicU64> = Vec::with_capacity(pages as usize * WORDS);
         advise_huge_pages(&words);
-        let mut buf = bufpool::storage::AlignedBuf::zeroed(RAW_PAGE);
         for p in 0..pages {
-            file.read_page(p, &mut buf)?;
-            selfcheck::verify(&buf, seed, p)?;
+            fill(p, buf)?;
             words.extend(
                 buf.chunks_exact(8)
                     .map(|w| AtomicU64::new(u64::from_le_bytes(w.try_into().expect("8 bytes")))),
@@ -79,10 +108,12 @@ impl Worker for RawMemoryWorker<'_> {
         let m = self.0;
         let base = page as usize * WORDS;
         let w = &m.words[base..base + WORDS];
+        let [m0, m1] = SPREAD_WORDS;
         let words = Words {
             page: w[selfcheck::OFF_PAGE / 8].load(Ordering::Relaxed),
             tag: w[selfcheck::OFF_TAG / 8].load(Ordering::Relaxed),
             head: w[selfcheck::OFF_HEAD / 8].load(Ordering::Relaxed),
+            mid: [w[m0].load(Ordering::Relaxed), w[m1].load(Ordering::Relaxed)],
             tail: w[WORDS - 1].load(Ordering::Relaxed),
         };
         words.verify(m.seed, page, false)?;

@@ -13,7 +13,7 @@ use bufpool::storage::AlignedBuf;
 use io_uring::{opcode, types, IoUring};
 
 use super::raw_file::{RawFile, RAW_PAGE};
-use crate::bench::driver::{IoCounters, OpKind, System, ThreadCtx, Worker, SAMPLE_EVERY};
+use crate::bench::driver::{IoCounters, OpKind, System, ThreadCtx, Worker};
 use crate::bench::selfcheck;
 use crate::bench::workload::OP_WRITE;
 
@@ -123,7 +123,7 @@ impl Worker for RawUringWorker<'_> {
                 if !ctx.stop.load(Ordering::Relaxed) {
                     while let Some(slot) = free.pop() {
                         let page = ctx.stream.next_op() & !OP_WRITE;
-                        self.slot_t0[slot] = (submitted % SAMPLE_EVERY == 0).then(Instant::now);
+                        self.slot_t0[slot] = ctx.timed(submitted).then(Instant::now);
                         self.push(slot, page)?;
                         submitted += 1;
                         in_flight += 1;
