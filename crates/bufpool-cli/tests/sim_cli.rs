@@ -49,7 +49,19 @@ fn json_has_the_documented_shape() {
     let rows = bufpool::PolicyKind::ALL.len() + 1;
     assert_eq!(results.len(), rows * 2);
     for r in results {
-        assert_eq!(r.as_object().unwrap().len(), 3, "{r}");
+        // The adaptive policy's rows also say which candidate it ran from which request on.
+        let adaptive = r["policy"] == "adaptive";
+        assert_eq!(r.as_object().unwrap().len(), 3 + usize::from(adaptive), "{r}");
+        if adaptive {
+            let choices = r["choices"].as_array().unwrap();
+            assert_eq!(choices[0]["request"], 0, "{r}");
+            assert!(
+                choices
+                    .iter()
+                    .all(|c| c["policy"] == "s3-fifo" || c["policy"] == "w-tinylfu"),
+                "{r}"
+            );
+        }
         let m = r["miss_ratio"].as_f64().unwrap();
         assert!(m > 0.0 && m <= 1.0, "{r}");
         assert!(r["cache_pages"] == 21 || r["cache_pages"] == 25, "{r}");

@@ -6,7 +6,8 @@
 //! tracked frames are offered, a refused frame is never returned, the returned frame is the one `try_take`
 //! accepted, and `None` only comes when every tracked frame was refused. For the policies that define an
 //! exact victim order (FIFO, LRU, LRU-K, 2Q, ARC, SIEVE, S3-FIFO) a small reference model written from the
-//! paper with plain vectors must choose the same victim every time.
+//! paper with plain vectors must choose the same victim every time; the adaptive policy, which runs S3-FIFO
+//! until its shadow caches have seen an epoch of misses, must match the S3-FIFO model in these short runs.
 //!
 //! A multi-threaded smoke test then runs every policy (with and without TinyLFU admission) from four
 //! threads and checks that no frame is handed out twice without an insert in between, and that the policy
@@ -18,7 +19,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 
-use bufpool::policy::{Admission, ArcPolicy, LruK, Policy, PolicyKind, TinyLfuAdmission};
+use bufpool::policy::{Adaptive, Admission, ArcPolicy, LruK, Policy, PolicyKind, TinyLfuAdmission};
 use proptest::prelude::*;
 
 type Frame = u32;
@@ -720,9 +721,19 @@ proptest! {
         run(frames, &*PolicyKind::S3Fifo.build(frames), Some(&mut S3FifoModel::new(frames)), &ops);
     }
 
+    /// The adaptive policy runs S3-FIFO until its shadows see a significant difference, which takes 1000 sampled
+    /// misses (an epoch): in these short scenarios it must evict exactly as S3-FIFO, with W-TinyLFU tracking the
+    /// same frames beside it.
     #[test]
-    fn clock_and_w_tinylfu_keep_the_contract((frames, ops) in scenario()) {
-        for kind in [PolicyKind::Clock, PolicyKind::WTinyLfu] {
+    fn adaptive_matches_s3_fifo_model_before_any_switch((frames, ops) in scenario()) {
+        let p = Adaptive::new(frames);
+        run(frames, &p, Some(&mut S3FifoModel::new(frames)), &ops);
+        prop_assert_eq!(p.switches(), 0);
+    }
+
+    #[test]
+    fn clock_w_tinylfu_and_adaptive_keep_the_contract((frames, ops) in scenario()) {
+        for kind in [PolicyKind::Clock, PolicyKind::WTinyLfu, PolicyKind::Adaptive] {
             run(frames, &*kind.build(frames), None, &ops);
         }
     }
@@ -735,6 +746,40 @@ proptest! {
             run(frames, &floored, None, &ops);
         }
     }
+}
+
+/// The adaptive policy across its switches: a loop over ten times the cache (where W-TinyLFU beats S3-FIFO)
+/// with random refusals, discards and background victims mixed in, then a small hot set (where either does).
+/// The contract is checked at every step, before and after the switch.
+#[test]
+fn adaptive_keeps_the_contract_across_switches() {
+    const FRAMES: usize = 8;
+    let mut rng = 0x853c_49e6_748f_ea9bu64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut ops = Vec::new();
+    for i in 0..40_000u64 {
+        let r = next();
+        let refuse = if r % 4 == 0 { (r >> 8) as u8 } else { 0 };
+        ops.push(match (r >> 16) % 64 {
+            0 => Op::Remove {
+                nth: (r >> 24) as usize,
+            },
+            1 => Op::Victim { refuse },
+            _ if i < 30_000 => Op::Access { key: i % 80, refuse },
+            _ => Op::Access {
+                key: (r >> 32) % 6,
+                refuse,
+            },
+        });
+    }
+    let p = Adaptive::new(FRAMES);
+    run(FRAMES, &p, None, &ops);
+    assert!(p.switches() >= 1, "the loop made it switch");
 }
 
 /// Four threads hit, insert, remove and evict concurrently. A frame is handed out (accepted by `try_take`,

@@ -17,11 +17,14 @@
 //! O(n log n). No demand-paging policy can miss less than it on the same trace and cache size.
 //!
 //! Miss ratios count every request, including the cold misses of first references.
+//!
+//! The adaptive policy runs through the same replay; the simulator also reads which candidate it runs after
+//! each request ([`Adaptive::active`], one atomic load) and reports the changes as [`Outcome::choices`].
 
 use std::collections::BinaryHeap;
 
-use bufpool::policy::PolicyConfig;
-use bufpool::{FrameIdx, Policy};
+use bufpool::policy::{Adaptive, PolicyConfig};
+use bufpool::{FrameIdx, Policy, PolicyKind};
 
 use super::trace::Trace;
 
@@ -46,12 +49,24 @@ pub enum SimError {
 }
 
 /// Misses of one policy at one cache size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
     /// Requests served.
     pub requests: u64,
     /// Requests that missed.
     pub misses: u64,
+    /// The adaptive policy only: the candidate it ran from each request on (the first entry at request 0, then
+    /// one per switch). Empty for every other policy.
+    pub choices: Vec<Choice>,
+}
+
+/// The adaptive policy ran `policy` from request `request` on (0-based, until the next choice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// The first request served under this candidate.
+    pub request: u64,
+    /// The candidate.
+    pub policy: PolicyKind,
 }
 
 impl Outcome {
@@ -68,11 +83,32 @@ impl Outcome {
 /// Replays `trace` through `config`'s policy in a cache of `frames` frames (at least one).
 pub fn simulate_policy(trace: &Trace, config: PolicyConfig, frames: usize) -> Result<Outcome, SimError> {
     let frames = frames.max(1);
-    replay(trace, &*config.build(frames), frames)
+    if config == PolicyKind::Adaptive.into() {
+        let adaptive = Adaptive::new(frames);
+        let mut choices: Vec<Choice> = Vec::new();
+        let mut outcome = replay(trace, &adaptive, frames, |request| {
+            let policy = adaptive.active();
+            if choices.last().is_none_or(|c| c.policy != policy) {
+                choices.push(Choice {
+                    request: request as u64,
+                    policy,
+                });
+            }
+        })?;
+        outcome.choices = choices;
+        return Ok(outcome);
+    }
+    replay(trace, &*config.build(frames), frames, |_| {})
 }
 
-/// Replays `trace` through `policy`, built for `frames` frames.
-fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, SimError> {
+/// Replays `trace` through `policy`, built for `frames` frames, calling `before` with each request's index
+/// before serving it.
+fn replay(
+    trace: &Trace,
+    policy: &dyn Policy,
+    frames: usize,
+    mut before: impl FnMut(usize),
+) -> Result<Outcome, SimError> {
     assert!(frames < NONE as usize, "frame indices are u32");
     let contract = |request: usize, what: String| SimError::Contract {
         policy: policy.name(),
@@ -89,6 +125,7 @@ fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, 
     let mut misses = 0u64;
 
     for (i, &page) in trace.requests.iter().enumerate() {
+        before(i);
         let f = frame_of[page as usize];
         if f != NONE {
             policy.on_hit(f);
@@ -128,6 +165,7 @@ fn replay(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, 
     Ok(Outcome {
         requests: trace.requests.len() as u64,
         misses,
+        choices: Vec::new(),
     })
 }
 
@@ -189,6 +227,7 @@ pub fn simulate_opt(trace: &Trace, next: &[u32], frames: usize) -> Outcome {
     Outcome {
         requests: trace.requests.len() as u64,
         misses,
+        choices: Vec::new(),
     }
 }
 
@@ -315,6 +354,29 @@ mod tests {
         }
     }
 
+    /// The adaptive policy's choices: S3-FIFO from the first request, then W-TinyLFU on a loop ten times the
+    /// cache; its misses are those of the policy as `PolicyKind::build` makes it (the pool's).
+    #[test]
+    fn adaptive_reports_its_choices() {
+        let t = Trace::from_keys((0..100_000u64).map(|i| i % 1_000));
+        let got = simulate_policy(&t, PolicyKind::Adaptive.into(), 100).unwrap();
+        assert_eq!(
+            got.choices[0],
+            Choice {
+                request: 0,
+                policy: PolicyKind::S3Fifo
+            }
+        );
+        assert_eq!(got.choices.len(), 2, "{:?}", got.choices);
+        assert_eq!(got.choices[1].policy, PolicyKind::WTinyLfu);
+        let built = replay(&t, &*PolicyKind::Adaptive.build(100), 100, |_| {}).unwrap();
+        assert_eq!(got.misses, built.misses);
+        assert!(simulate_policy(&t, PolicyKind::S3Fifo.into(), 100)
+            .unwrap()
+            .choices
+            .is_empty());
+    }
+
     /// A policy that breaks the contract, to see the simulator report it rather than go wrong.
     enum Broken {
         /// `victim` finds nothing although nothing is latched.
@@ -341,13 +403,15 @@ mod tests {
     #[test]
     fn contract_breaches_are_reported() {
         let t = Trace::from_keys([1, 2, 3, 4, 5]);
-        let e = replay(&t, &Broken::FindsNothing, 2).unwrap_err().to_string();
+        let e = replay(&t, &Broken::FindsNothing, 2, |_| {}).unwrap_err().to_string();
         assert_eq!(
             e,
             "policy broken with 2 frames broke the Policy contract at request 2: victim_for() found \
              nothing although no frame is latched"
         );
-        let e = replay(&t, &Broken::OffersEmptyFrame, 2).unwrap_err().to_string();
+        let e = replay(&t, &Broken::OffersEmptyFrame, 2, |_| {})
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with("at request 2: offered frame 7, which holds no page"), "{e}");
     }
 

@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use bufpool::policy::PolicyConfig;
 use bufpool::PolicyKind;
 
-use self::engine::{Outcome, SimError};
+use self::engine::{Choice, Outcome, SimError};
 use self::trace::{CsvColumn, Format, Trace};
 
 /// Points of the cache-size sweep drawn by `--plot`, unless `--plot-points` says otherwise.
@@ -223,6 +223,30 @@ struct JsonResult {
     policy: String,
     cache_pages: u64,
     miss_ratio: f64,
+    /// The adaptive policy only: which candidate it ran from which request on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    choices: Vec<JsonChoice>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonChoice {
+    request: u64,
+    policy: &'static str,
+}
+
+/// The share of `requests` served under each candidate of `choices` (first-chosen first), and the number of
+/// switches.
+pub fn choice_shares(choices: &[Choice], requests: u64) -> (Vec<(PolicyKind, f64)>, usize) {
+    let mut shares: Vec<(PolicyKind, f64)> = Vec::new();
+    for (i, c) in choices.iter().enumerate() {
+        let end = choices.get(i + 1).map_or(requests, |n| n.request);
+        let part = end.saturating_sub(c.request) as f64 / requests.max(1) as f64;
+        match shares.iter_mut().find(|(k, _)| *k == c.policy) {
+            Some((_, s)) => *s += part,
+            None => shares.push((c.policy, part)),
+        }
+    }
+    (shares, choices.len().saturating_sub(1))
 }
 
 /// Cache sizes of the `--plot` sweep: `points` log-spaced sizes between the smallest and largest of `asked`
@@ -278,15 +302,33 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let t1 = Instant::now();
     let outcomes = run_jobs(trace, &jobs, threads)?;
     let sim_s = t1.elapsed().as_secs_f64();
-    let ratio = |row: Row, pages: u64| -> f64 {
+    let outcome = |row: Row, pages: u64| -> &Outcome {
         let i = jobs
             .iter()
             .position(|&(r, p)| r == row && p == pages)
             .expect("every (row, size) pair was a job");
-        outcomes[i].miss_ratio()
+        &outcomes[i]
+    };
+    let ratio = |row: Row, pages: u64| -> f64 { outcome(row, pages).miss_ratio() };
+    let adaptive = Row::Policy(PolicyKind::Adaptive.into());
+    let adaptive_asked = if rows.contains(&adaptive) {
+        asked.as_slice()
+    } else {
+        &[]
     };
 
     print!("{}", render_table(&name, &loaded, &rows, &args.cache, &asked, &ratio));
+    for &pages in adaptive_asked {
+        let (shares, switches) = choice_shares(&outcome(adaptive, pages).choices, trace.requests.len() as u64);
+        let shares: Vec<String> = shares
+            .iter()
+            .map(|(k, s)| format!("{} {:.1}%", k.name(), 100.0 * s))
+            .collect();
+        println!(
+            "adaptive at {pages} pages: {} of requests; {switches} switches",
+            shares.join(", ")
+        );
+    }
     eprintln!(
         "bufpool sim: read {} in {load_s:.2} s; {} simulations on {} threads in {sim_s:.2} s",
         args.trace.display(),
@@ -298,10 +340,19 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         let mut results = Vec::new();
         for &row in &rows {
             for &pages in &asked {
+                let choices = outcome(row, pages)
+                    .choices
+                    .iter()
+                    .map(|c| JsonChoice {
+                        request: c.request,
+                        policy: c.policy.name(),
+                    })
+                    .collect();
                 results.push(JsonResult {
                     policy: row.name(),
                     cache_pages: pages,
                     miss_ratio: ratio(row, pages),
+                    choices,
                 });
             }
         }
@@ -323,10 +374,34 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 points: sizes.iter().map(|&p| (p, ratio(row, p))).collect(),
             })
             .collect();
+        let timelines: Vec<plot::Timeline> = adaptive_asked
+            .iter()
+            .map(|&pages| plot::Timeline {
+                name: format!("{pages} pages"),
+                requests: trace.requests.len() as u64,
+                steps: outcome(adaptive, pages)
+                    .choices
+                    .iter()
+                    .map(|c| (c.request, adaptive_candidate_index(c.policy)))
+                    .collect(),
+                labels: bufpool::policy::Adaptive::candidates()
+                    .iter()
+                    .map(|k| k.name().to_string())
+                    .collect(),
+            })
+            .collect();
         let title = format!("{name}: {} requests, {distinct} distinct pages", trace.requests.len());
-        plot::write_svg(path, &title, &curves).with_context(|| format!("drawing {}", path.display()))?;
+        plot::write_svg(path, &title, &curves, &timelines).with_context(|| format!("drawing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The position of `kind` among the adaptive policy's candidates (the timeline's y value).
+fn adaptive_candidate_index(kind: PolicyKind) -> usize {
+    bufpool::policy::Adaptive::candidates()
+        .iter()
+        .position(|&k| k == kind)
+        .expect("the adaptive policy only runs its candidates")
 }
 
 /// The human-readable table: policies as rows, requested cache sizes as columns, miss ratio in percent.

@@ -1,4 +1,5 @@
-//! Miss-ratio curves as SVG: miss ratio against cache size (log scale), one line per policy.
+//! Miss-ratio curves as SVG: miss ratio against cache size (log scale), one line per policy; below them, when
+//! the adaptive policy ran, which candidate it chose over the trace, one step line per asked cache size.
 //!
 //! Drawn with plotters' SVG backend and no font feature: text goes into the SVG as `<text>` elements that the
 //! viewer renders, and plotters only estimates label widths for layout. So nothing here needs fontconfig,
@@ -15,6 +16,21 @@ pub struct Curve {
     /// The points.
     pub points: Vec<(u64, f64)>,
 }
+
+/// Which candidate the adaptive policy ran over the trace, at one cache size.
+pub struct Timeline {
+    /// The legend (the cache size).
+    pub name: String,
+    /// Requests in the trace (the x axis' end).
+    pub requests: u64,
+    /// `(first request, candidate index)` per choice, in request order; each holds until the next.
+    pub steps: Vec<(u64, usize)>,
+    /// The candidates' names, by index (the y axis' labels).
+    pub labels: Vec<String>,
+}
+
+/// Height of the timeline panel added below the curves when there are timelines.
+pub const TIMELINE_HEIGHT: u32 = 220;
 
 /// Series colours, distinct enough side by side; `opt` is drawn dashed black apart from these.
 const COLOURS: &[RGBColor] = &[
@@ -57,8 +73,8 @@ pub fn y_range_percent(curves: &[Curve]) -> (f64, f64) {
     }
 }
 
-/// Writes the curves to `path` as an SVG chart titled `title`.
-pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<()> {
+/// Writes the curves (and, below them, the timelines if any) to `path` as an SVG chart titled `title`.
+pub fn write_svg(path: &Path, title: &str, curves: &[Curve], timelines: &[Timeline]) -> anyhow::Result<()> {
     let x_min = curves
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.0))
@@ -81,9 +97,11 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
     ticks.sort_by(f64::total_cmp);
     ticks.dedup();
 
-    let root = SVGBackend::new(path, SVG_SIZE).into_drawing_area();
+    let height = SVG_SIZE.1 + if timelines.is_empty() { 0 } else { TIMELINE_HEIGHT };
+    let root = SVGBackend::new(path, (SVG_SIZE.0, height)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (plot_area, legend_area) = root.split_horizontally(SVG_SIZE.0 - LEGEND_WIDTH);
+    let (curves_area, timeline_area) = root.split_vertically(SVG_SIZE.1);
+    let (plot_area, legend_area) = curves_area.split_horizontally(SVG_SIZE.0 - LEGEND_WIDTH);
     let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 22))
         .margin(16)
@@ -121,7 +139,63 @@ pub fn write_svg(path: &Path, title: &str, curves: &[Curve]) -> anyhow::Result<(
         legend_area.draw(&PathElement::new(vec![(8, y), (36, y)], style))?;
         legend_area.draw(&Text::new(c.name.clone(), (44, y - 7), ("sans-serif", 14)))?;
     }
+    if !timelines.is_empty() {
+        draw_timelines(&timeline_area, timelines)?;
+    }
     root.present()?;
+    Ok(())
+}
+
+/// The adaptive policy's choices: x is the request (share of the trace), y the candidate; the lines of
+/// different cache sizes are offset a little so that equal choices stay visible.
+fn draw_timelines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    timelines: &[Timeline],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let labels = timelines[0].labels.clone();
+    let (plot_area, legend_area) = area.split_horizontally(SVG_SIZE.0 - LEGEND_WIDTH);
+    let top = labels.len().max(1) as f64 - 0.5;
+    let mut chart = ChartBuilder::on(&plot_area)
+        .caption("adaptive: candidate chosen over the trace", ("sans-serif", 16))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(96)
+        .build_cartesian_2d(0.0..100.0, -0.5..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("request (% of the trace)")
+        .y_labels(labels.len().max(1) * 2 + 1)
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()?;
+    let mut colour = COLOURS.iter().rev().cycle();
+    let m = timelines.len() as f64;
+    for (j, t) in timelines.iter().enumerate() {
+        let col = *colour.next().expect("cycle never ends");
+        let offset = 0.08 * (j as f64 - (m - 1.0) / 2.0);
+        let at = |r: u64| 100.0 * r as f64 / t.requests.max(1) as f64;
+        let mut pts = Vec::new();
+        for (i, &(from, c)) in t.steps.iter().enumerate() {
+            let to = t.steps.get(i + 1).map_or(t.requests, |s| s.0);
+            let y = c as f64 + offset;
+            pts.push((at(from), y));
+            pts.push((at(to), y));
+        }
+        chart.draw_series(LineSeries::new(pts, col.stroke_width(2)))?;
+        let y = 60 + 22 * j as i32;
+        legend_area.draw(&PathElement::new(vec![(8, y), (36, y)], col.stroke_width(2)))?;
+        legend_area.draw(&Text::new(t.name.clone(), (44, y - 7), ("sans-serif", 14)))?;
+    }
     Ok(())
 }
 
@@ -187,7 +261,7 @@ mod tests {
     fn svg_axis_range_and_legend_outside_the_plot() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.svg");
-        write_svg(&path, "test", &curves()).unwrap();
+        write_svg(&path, "test", &curves(), &[]).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         let texts = texts(&svg);
         let plot_right = f64::from(SVG_SIZE.0 - LEGEND_WIDTH);
@@ -235,5 +309,37 @@ mod tests {
             swatches += usize::from(inside > 0);
         }
         assert_eq!(swatches, 3);
+    }
+
+    /// With timelines the SVG grows by the timeline panel, which labels its rows with the candidates and lists
+    /// each timeline in its legend.
+    #[test]
+    fn timelines_add_a_panel_with_candidate_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.svg");
+        let labels = vec!["s3-fifo".to_string(), "w-tinylfu".to_string()];
+        let timelines = [
+            Timeline {
+                name: "12 pages".into(),
+                requests: 1000,
+                steps: vec![(0, 0), (400, 1)],
+                labels: labels.clone(),
+            },
+            Timeline {
+                name: "122 pages".into(),
+                requests: 1000,
+                steps: vec![(0, 0)],
+                labels,
+            },
+        ];
+        write_svg(&path, "test", &curves(), &timelines).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let height = SVG_SIZE.1 + TIMELINE_HEIGHT;
+        assert!(svg.contains(&format!("height=\"{height}\"")), "{}", &svg[..200]);
+        let texts = texts(&svg);
+        for want in ["s3-fifo", "w-tinylfu", "12 pages", "122 pages"] {
+            let below = texts.iter().any(|t| t.2 == want && t.1 > f64::from(SVG_SIZE.1));
+            assert!(below, "no {want} in the timeline panel: {texts:?}");
+        }
     }
 }

@@ -98,6 +98,7 @@ impl TinyLfuAdmission {
             "sieve" => "sieve+tinylfu",
             "s3-fifo" => "s3-fifo+tinylfu",
             "w-tinylfu" => "w-tinylfu+tinylfu",
+            "adaptive" => "adaptive+tinylfu",
             _ => "tinylfu",
         };
         TinyLfuAdmission {

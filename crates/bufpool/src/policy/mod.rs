@@ -67,15 +67,21 @@
 //! | `sieve`     | `sieve.rs`     | lock-free: relaxed store of a bit          | one mutex, O(1) amortised        |
 //! | `s3-fifo`   | `s3fifo.rs`    | lock-free: relaxed store of a 2-bit count  | one mutex, O(1) amortised        |
 //! | `w-tinylfu` | `wtinylfu.rs`  | lock-free: hit buffer                      | one mutex, O(1) + sketch aging   |
+//! | `adaptive`  | `adaptive.rs`  | S3-FIFO's, + one hash and one compare      | both candidates', + shadow mutex |
 //! | `+tinylfu`  | `admission.rs` | inner's + lock-free sketch increment       | wrapper mutex, then inner's      |
+//!
+//! The adaptive policy's hit also goes to W-TinyLFU's hit buffer while W-TinyLFU is the one running, and a
+//! sampled page's hit `try_lock`s the shadows' mutex (see `adaptive.rs`).
 //!
 //! The hit buffer records hits lock-free and replays them under the policy's mutex before every insert,
 //! removal and victim (when a thread's stripe is full, `on_hit` drains it with `try_lock`: it never waits, and
 //! drops the hit if the lock is busy); single-threaded (the simulator) the order is exact, with many threads it is per-thread
 //! (see `hitbuf.rs` for the precise guarantees). Shared helpers: `list.rs` (intrusive frame lists),
-//! `ghost.rs` (bounded ghost key lists), `sketch.rs` (count-min sketch). Each policy file's `//!` header cites
+//! `ghost.rs` (bounded ghost key lists), `sketch.rs` (count-min sketch), `shadow.rs` (miniature simulation: the
+//! adaptive policy's sampled shadow caches). Each policy file's `//!` header cites
 //! its paper, states its memory bound for ghost or history state, and lists its deviations.
 
+mod adaptive;
 mod admission;
 mod arc;
 mod clock;
@@ -86,11 +92,13 @@ mod list;
 mod lru;
 mod lru_k;
 mod s3fifo;
+mod shadow;
 mod sieve;
 mod sketch;
 mod two_q;
 mod wtinylfu;
 
+pub use adaptive::Adaptive;
 pub use admission::TinyLfuAdmission;
 pub use arc::ArcPolicy;
 pub use clock::Clock;
@@ -181,6 +189,9 @@ pub enum PolicyKind {
     S3Fifo,
     /// W-TinyLFU: window LRU, SLRU main, count-min sketch admission, hill-climbed window size.
     WTinyLfu,
+    /// Adaptive: runs S3-FIFO or W-TinyLFU, whichever misses less in scaled-down shadow caches fed by a hashed
+    /// sample of the accesses (miniature simulation). See [`Adaptive`].
+    Adaptive,
 }
 
 impl PolicyKind {
@@ -195,6 +206,7 @@ impl PolicyKind {
         PolicyKind::Sieve,
         PolicyKind::S3Fifo,
         PolicyKind::WTinyLfu,
+        PolicyKind::Adaptive,
     ];
 
     /// The policy's name (as accepted by [`PolicyKind::from_name`]).
@@ -209,6 +221,7 @@ impl PolicyKind {
             PolicyKind::Sieve => "sieve",
             PolicyKind::S3Fifo => "s3-fifo",
             PolicyKind::WTinyLfu => "w-tinylfu",
+            PolicyKind::Adaptive => "adaptive",
         }
     }
 
@@ -229,6 +242,7 @@ impl PolicyKind {
             PolicyKind::Sieve => Box::new(Sieve::new(frames)),
             PolicyKind::S3Fifo => Box::new(S3Fifo::new(frames)),
             PolicyKind::WTinyLfu => Box::new(WTinyLfu::new(frames)),
+            PolicyKind::Adaptive => Box::new(Adaptive::new(frames)),
         }
     }
 
@@ -313,7 +327,8 @@ mod tests {
                 "arc",
                 "sieve",
                 "s3-fifo",
-                "w-tinylfu"
+                "w-tinylfu",
+                "adaptive"
             ]
         );
         for &k in PolicyKind::ALL {

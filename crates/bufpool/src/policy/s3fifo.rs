@@ -115,6 +115,13 @@ impl S3Fifo {
     }
 }
 
+impl S3Fifo {
+    /// The frame's access counter (0 to 3): hits since it entered its queue, less the passes `evictM` gave it.
+    pub(crate) fn frequency(&self, frame: FrameIdx) -> u8 {
+        self.freq.get(frame as usize).map_or(0, |f| f.load(Relaxed))
+    }
+}
+
 impl Policy for S3Fifo {
     fn name(&self) -> &'static str {
         "s3-fifo"

@@ -263,6 +263,41 @@ impl WTinyLfu {
     pub fn window_max(&self) -> usize {
         self.state.lock().window_max
     }
+
+    /// Takes over from another policy that has been choosing the victims while this one only tracked the
+    /// frames (the adaptive policy's switch): its own history is dropped (an empty sketch, the hill climber
+    /// back at its start), since it saw the misses but not the hits and would rank the pages that kept
+    /// missing above the hot ones; then each tracked frame's sketch count is seeded with `hits(frame)`, the
+    /// other policy's recent-hit count, and the frames with one move to protected (oldest first, protected's
+    /// overflow demoted to probation as usual). Allocates one index per tracked frame, once per switch.
+    pub(crate) fn take_over(&self, hits: &dyn Fn(FrameIdx) -> u8) {
+        let mut st = self.state.lock();
+        st.sketch = FrequencySketch::new(st.frames);
+        st.hits_in_sample = 0;
+        st.misses_in_sample = 0;
+        st.previous_hit_rate = 0.0;
+        st.step = -STEP_PERCENT * st.frames as f64;
+        st.sampling = false;
+        let mut tracked = Vec::new();
+        for list in [WINDOW, PROBATION, PROTECTED] {
+            let mut cur = st.lists.front(list);
+            while let Some(f) = cur {
+                tracked.push(f);
+                cur = st.lists.next(f);
+            }
+        }
+        for f in tracked {
+            let n = hits(f);
+            let key = st.keys[f as usize];
+            for _ in 0..n {
+                st.sketch.increment(key);
+            }
+            if n > 0 && st.lists.list_of(f) != Some(WINDOW) {
+                st.lists.move_to_back(PROTECTED, f);
+                st.demote_protected_overflow();
+            }
+        }
+    }
 }
 
 impl Policy for WTinyLfu {
