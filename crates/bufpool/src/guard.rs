@@ -14,6 +14,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
 use crate::latch::{ExclusiveFrame, SharedFrame};
@@ -23,33 +24,10 @@ use crate::pool::BufferPool;
 
 /// A shared latch on a page: many readers at once, no writer.
 pub struct ReadGuard<'a> {
-    // Declared before `frame`: the holder note ends before the latch is released.
-    note: HolderNote<'a>,
-    pub(crate) frame: SharedFrame<'a>,
+    // Released by `Drop` after the holder note ends; taken out whole by `try_upgrade` (the guards' `unsafe`
+    // blocks, each on a guard that is consumed: see there). Holding the token bare keeps a guard small.
+    frame: ManuallyDrop<SharedFrame<'a>>,
     pub(crate) page: PageId,
-}
-
-/// A user guard's latch, noted for [`BufferPool::held_latches`] from its creation until dropped.
-struct HolderNote<'a> {
-    pool: &'a BufferPool,
-    idx: FrameIdx,
-    exclusive: bool,
-}
-
-impl<'a> HolderNote<'a> {
-    #[inline]
-    #[cfg_attr(debug_assertions, track_caller)]
-    fn new(pool: &'a BufferPool, idx: FrameIdx, exclusive: bool) -> Self {
-        pool.note_guard_taken(idx, exclusive);
-        HolderNote { pool, idx, exclusive }
-    }
-}
-
-impl Drop for HolderNote<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.pool.note_guard_leaving(self.idx, self.exclusive);
-    }
 }
 
 impl<'a> ReadGuard<'a> {
@@ -57,11 +35,25 @@ impl<'a> ReadGuard<'a> {
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
+        frame.pool().note_guard_taken(frame.idx(), false);
         ReadGuard {
-            note: HolderNote::new(frame.pool(), frame.idx(), false),
-            frame,
+            frame: ManuallyDrop::new(frame),
             page,
         }
+    }
+
+    /// The frame this guard holds.
+    #[inline]
+    pub(crate) fn idx(&self) -> FrameIdx {
+        self.frame.idx()
+    }
+
+    /// Ends the guard's note and hands its latch to the caller.
+    fn into_frame(self) -> SharedFrame<'a> {
+        let mut this = ManuallyDrop::new(self);
+        this.frame.pool().note_guard_leaving(this.frame.idx(), false);
+        // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so the token is moved out exactly once.
+        unsafe { ManuallyDrop::take(&mut this.frame) }
     }
 
     /// The page this guard holds.
@@ -101,14 +93,10 @@ impl<'a> ReadGuard<'a> {
         if refused {
             return Err(self);
         }
-        let ReadGuard { note, frame, page } = self;
-        match frame.try_upgrade() {
-            Ok(frame) => {
-                // The shared latch became the exclusive one: the WriteGuard now owns it (and notes it anew).
-                drop(note);
-                Ok(WriteGuard::new(frame, page))
-            }
-            Err(frame) => Err(ReadGuard { note, frame, page }),
+        match self.into_frame().try_upgrade() {
+            // The shared latch became the exclusive one: the WriteGuard now owns it (and notes it anew).
+            Ok(frame) => Ok(WriteGuard::new(frame, page)),
+            Err(frame) => Err(ReadGuard::new(frame, page)),
         }
     }
 }
@@ -118,6 +106,15 @@ impl Deref for ReadGuard<'_> {
     #[inline]
     fn deref(&self) -> &[u8] {
         &self.frame.page()[PAGE_HEADER_SIZE..]
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.frame.pool().note_guard_leaving(self.frame.idx(), false);
+        // SAFETY: the token is dropped here once, and `self` is going away; `into_frame` never lets this run.
+        unsafe { ManuallyDrop::drop(&mut self.frame) }
     }
 }
 
@@ -138,23 +135,11 @@ impl fmt::Debug for ReadGuard<'_> {
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
 pub struct WriteGuard<'a> {
-    // Declared before `frame`: the owner mark and the holder note end before the latch is released.
-    owner: OwnerMark<'a>,
-    note: HolderNote<'a>,
-    pub(crate) frame: ExclusiveFrame<'a>,
+    // Released by `Drop` after the owner mark and the holder note end; taken out whole by `downgrade`.
+    pub(crate) frame: ManuallyDrop<ExclusiveFrame<'a>>,
     page: PageId,
     /// This guard has marked the page dirty (its first change): later changes skip the flag's atomic swap.
     dirtied: bool,
-}
-
-/// The calling thread recorded as the exclusive holder of a frame (`FrameHeader::owner`), until dropped.
-struct OwnerMark<'a>(&'a crate::frame::FrameHeader);
-
-impl Drop for OwnerMark<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.0.owner.store(0, std::sync::atomic::Ordering::Relaxed);
-    }
 }
 
 impl<'a> WriteGuard<'a> {
@@ -162,17 +147,31 @@ impl<'a> WriteGuard<'a> {
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId) -> WriteGuard<'a> {
-        let note = HolderNote::new(frame.pool(), frame.idx(), true);
-        let h = frame.header();
-        h.owner
+        frame.pool().note_guard_taken(frame.idx(), true);
+        frame
+            .header()
+            .owner
             .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
         WriteGuard {
-            owner: OwnerMark(h),
-            note,
-            frame,
+            frame: ManuallyDrop::new(frame),
             page,
             dirtied: false,
         }
+    }
+
+    /// Ends the guard's owner mark and note, and hands its latch to the caller.
+    fn into_frame(self) -> ExclusiveFrame<'a> {
+        let mut this = ManuallyDrop::new(self);
+        this.end_marks();
+        // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so the token is moved out exactly once.
+        unsafe { ManuallyDrop::take(&mut this.frame) }
+    }
+
+    /// The calling thread stops being the frame's recorded owner, and the latch's note ends.
+    #[inline]
+    fn end_marks(&self) {
+        self.frame.pool().note_guard_leaving(self.frame.idx(), true);
+        self.frame.header().owner.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Marks the page dirty at this guard's first change (the exclusive latch is held).
@@ -205,16 +204,8 @@ impl<'a> WriteGuard<'a> {
     /// Turns the exclusive latch into a shared one without letting another writer in between.
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn downgrade(self) -> ReadGuard<'a> {
-        let WriteGuard {
-            owner,
-            note,
-            frame,
-            page,
-            ..
-        } = self;
-        drop(owner);
-        drop(note);
-        ReadGuard::new(frame.downgrade(), page)
+        let page = self.page;
+        ReadGuard::new(self.into_frame().downgrade(), page)
     }
 }
 
@@ -231,6 +222,15 @@ impl DerefMut for WriteGuard<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         self.dirty();
         &mut self.frame.page_mut()[PAGE_HEADER_SIZE..]
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.end_marks();
+        // SAFETY: the token is dropped here once, and `self` is going away; `into_frame` never lets this run.
+        unsafe { ManuallyDrop::drop(&mut self.frame) }
     }
 }
 

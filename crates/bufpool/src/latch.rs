@@ -29,6 +29,9 @@ use crate::pool::BufferPool;
 pub(crate) struct FrameRef<'p> {
     pool: &'p BufferPool,
     idx: FrameIdx,
+    /// The frame's header, looked up once: the hit path asks for it several times, each side of atomic
+    /// operations that would make the compiler index (and bounds-check) the header array again.
+    header: &'p FrameHeader,
 }
 
 impl<'p> FrameRef<'p> {
@@ -47,7 +50,7 @@ impl<'p> FrameRef<'p> {
     /// The frame's header.
     #[inline]
     pub(crate) fn header(&self) -> &'p FrameHeader {
-        self.pool.header(self.idx)
+        self.header
     }
 
     /// The page the frame holds (`PageId::INVALID` for none).
@@ -79,8 +82,12 @@ impl<'p> ExclusiveFrame<'p> {
     /// version seen) or `Free`.
     #[inline]
     pub(crate) fn try_latch(pool: &'p BufferPool, idx: FrameIdx) -> Result<Self, TryLatch> {
-        match pool.header(idx).state.try_latch_exclusive() {
-            TryLatch::Ok => Ok(Self::adopt(pool, idx)),
+        let header = pool.header(idx);
+        match header.state.try_latch_exclusive() {
+            TryLatch::Ok => Ok(ExclusiveFrame {
+                at: FrameRef { pool, idx, header },
+                _not_send: PhantomData,
+            }),
             other => Err(other),
         }
     }
@@ -104,7 +111,11 @@ impl<'p> ExclusiveFrame<'p> {
             "adopting a latch that is not held exclusively"
         );
         ExclusiveFrame {
-            at: FrameRef { pool, idx },
+            at: FrameRef {
+                pool,
+                idx,
+                header: pool.header(idx),
+            },
             _not_send: PhantomData,
         }
     }
@@ -228,8 +239,11 @@ impl<'p> SharedFrame<'p> {
     /// seen) or `Free`.
     #[inline]
     pub(crate) fn try_latch(pool: &'p BufferPool, idx: FrameIdx) -> Result<Self, TryLatch> {
-        match pool.header(idx).state.try_latch_shared() {
-            TryLatch::Ok => Ok(Self::adopt(pool, idx)),
+        let header = pool.header(idx);
+        match header.state.try_latch_shared() {
+            TryLatch::Ok => Ok(SharedFrame {
+                at: FrameRef { pool, idx, header },
+            }),
             other => Err(other),
         }
     }
@@ -238,7 +252,11 @@ impl<'p> SharedFrame<'p> {
     #[inline]
     pub(crate) fn adopt(pool: &'p BufferPool, idx: FrameIdx) -> Self {
         SharedFrame {
-            at: FrameRef { pool, idx },
+            at: FrameRef {
+                pool,
+                idx,
+                header: pool.header(idx),
+            },
         }
     }
 

@@ -871,7 +871,7 @@ impl BufferPool {
         let guard = self.read(page)?;
         let view = PageView {
             pool: self,
-            idx: guard.frame.idx(),
+            idx: guard.idx(),
             page,
             bad: Default::default(),
         };
