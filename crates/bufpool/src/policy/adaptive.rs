@@ -34,8 +34,8 @@
 //!
 //! # Hit path
 //! S3-FIFO's counter store (always), W-TinyLFU's buffered hit (only while it is active), then the sampling
-//! test: one relaxed load of the frame's key, one hash, one compare. A sampled hit (1/64 of the pages in a pool
-//! of 65,536 frames or more; more in smaller pools, every page under 2,048 frames) `try_lock`s the shadows'
+//! test: one relaxed load of the frame's key, one hash, one compare. A sampled hit (1/128 of the pages in a pool
+//! of 131,072 frames or more; more in smaller pools, every page under 2,048 frames) `try_lock`s the shadows'
 //! mutex and replays the access; if another thread holds it, the sample is dropped (as the hit buffers drop hits
 //! under contention), so a hit never waits. Misses (`on_insert`) of sampled pages wait for the mutex: its
 //! critical section is one access replayed in each shadow, O(1) amortised.
@@ -45,7 +45,7 @@
 //! accepted one and give up after the active candidate's bounded passes. Neither lock of a candidate is held
 //! while the other is called, and the shadows' mutex is never held while a live candidate's lock is wanted.
 //! Memory: both candidates' state (each as when run alone) plus 8 bytes per frame for its key, plus the
-//! shadows: two caches of `frames / 64` slots (at least 1024, or `frames` if fewer), each its candidate's state
+//! shadows: two caches of `frames / 128` slots (at least 1024, or `frames` if fewer), each its candidate's state
 //! at that size plus a key-to-slot map.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
