@@ -52,7 +52,7 @@ use crate::stats::{Counter, Counters, Stats};
 use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
 use crate::sync::Backoff;
 use crate::wal::{NoWal, Wal};
-use crate::writer::WriterConfig;
+use crate::writer::{WriteSource, WriterConfig};
 
 /// How many victims a miss tries before giving up (each may fail to be written).
 const EVICT_ATTEMPTS_MAX: usize = 8;
@@ -741,7 +741,7 @@ impl BufferPool {
                 return Ok(());
             }
             if write_dirty && h.dirty.load(Acquire) {
-                if let Err(e) = self.write_run(file, &[(page, idx)]) {
+                if let Err(e) = self.write_run(file, &[(page, idx)], WriteSource::Flush) {
                     frame.release_unchanged();
                     return Err(e);
                 }
@@ -1347,7 +1347,7 @@ impl BufferPool {
             self.core
                 .files
                 .get(page.file())
-                .and_then(|f| self.write_run(&f, &[(page, victim.idx())]))?;
+                .and_then(|f| self.write_run(&f, &[(page, victim.idx())], WriteSource::Eviction))?;
             self.mark_clean(h);
             self.core.counters.inc(Counter::DirtyEvictions);
         }
@@ -1601,6 +1601,8 @@ impl BufferPool {
                 s.resident += 1;
                 s.dirty += h.dirty.load(Relaxed) as usize;
             }
+            let lock = h.state.load() & crate::frame::LOCK_MASK;
+            s.latched += (lock != crate::frame::UNLATCHED && lock != crate::frame::FREE) as usize;
         }
         s.files = self.core.files.all().iter().map(|f| f.stats()).collect();
         s

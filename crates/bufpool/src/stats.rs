@@ -40,9 +40,12 @@ pub(crate) enum Counter {
     LostWrites,
     FailedPagesDropped,
     SnapshotSkips,
+    WriterWrites,
+    CheckpointWrites,
+    FlushWrites,
 }
 
-const COUNTERS: usize = Counter::SnapshotSkips as usize + 1;
+const COUNTERS: usize = Counter::FlushWrites as usize + 1;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 const OWNED_STRIPES: usize = 64;
 
@@ -141,6 +144,9 @@ impl Counters {
             lost_writes: self.sum(LostWrites),
             failed_pages_dropped: self.sum(FailedPagesDropped),
             snapshot_skips: self.sum(SnapshotSkips),
+            writer_writes: self.sum(WriterWrites),
+            checkpoint_writes: self.sum(CheckpointWrites),
+            flush_writes: self.sum(FlushWrites),
             ..Stats::default()
         }
     }
@@ -160,8 +166,16 @@ pub struct Stats {
     pub writes: u64,
     /// Pages evicted to free a frame.
     pub evictions: u64,
-    /// Evictions that had to write the page first.
+    /// Evictions that had to write the page first: the pages written by eviction (a miss that found no clean
+    /// victim, or a scan ring's take-back). With `writer_writes`, `checkpoint_writes` and `flush_writes`, the
+    /// pool's page writes by source (`close_file` and `drop_file` sweeps write as flushes).
     pub dirty_evictions: u64,
+    /// Pages written by the background writer (its free-frame refill and its dirty-ratio rounds).
+    pub writer_writes: u64,
+    /// Pages written by checkpoints (`checkpoint`, `checkpoint_report`, `checkpoint_spread`, `close`).
+    pub checkpoint_writes: u64,
+    /// Pages written by explicit flushes (`flush`, `flush_file`, `close_file`).
+    pub flush_writes: u64,
     /// Pages that failed verification on read.
     pub corrupt_pages: u64,
     /// Optimistic reads re-run because the page changed underneath.
@@ -206,6 +220,9 @@ pub struct Stats {
     pub resident: usize,
     /// Frames holding a dirty page at the time of the snapshot.
     pub dirty: usize,
+    /// Frames latched (by guards or by the pool's own I/O) at the time of the snapshot: a figure that stays
+    /// high points at long-held or leaked guards ([`crate::BufferPool::held_latches`] lists them).
+    pub latched: usize,
     /// Open files.
     pub files: Vec<FileStats>,
 }
@@ -229,8 +246,8 @@ impl std::fmt::Display for Stats {
         // "label value" pairs, so no count needs a plural.
         writeln!(
             f,
-            "frames {}: resident {}, dirty {}",
-            self.frames, self.resident, self.dirty
+            "frames {}: resident {}, dirty {}, latched {}",
+            self.frames, self.resident, self.dirty, self.latched
         )?;
         writeln!(
             f,
@@ -243,8 +260,15 @@ impl std::fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "I/O: pages read {}, pages written {}, syncs {}, WAL flushes {}",
-            self.reads, self.writes, self.syncs, self.wal_flushes
+            "I/O: pages read {}, pages written {} (eviction {}, writer {}, checkpoint {}, flush {}), syncs {}, WAL flushes {}",
+            self.reads,
+            self.writes,
+            self.dirty_evictions,
+            self.writer_writes,
+            self.checkpoint_writes,
+            self.flush_writes,
+            self.syncs,
+            self.wal_flushes
         )?;
         writeln!(
             f,

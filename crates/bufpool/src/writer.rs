@@ -122,7 +122,7 @@ thread_local! {
 impl BufferPool {
     /// Writes a run of consecutive pages of `file` (each latched by the caller so no writer changes it) as one
     /// write, after its file's `wal.flush_to` the run's highest LSN. Does not touch dirty flags.
-    pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt]) -> Result<()> {
+    pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt], source: WriteSource) -> Result<()> {
         debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
         debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
         if file.is_failed() {
@@ -181,12 +181,15 @@ impl BufferPool {
         }
         file.unsynced.store(true, Release);
         self.core.counters.add(Counter::Writes, run.len() as u64);
+        if let Some(counter) = source.counter() {
+            self.core.counters.add(counter, run.len() as u64);
+        }
         Ok(())
     }
 
     /// Writes a run whose pages are latched and dirty, then marks them clean.
-    fn write_run_and_clean(&self, file: &FileEntry, run: &[PageAt]) -> Result<()> {
-        self.write_run(file, run)?;
+    fn write_run_and_clean(&self, file: &FileEntry, run: &[PageAt], source: WriteSource) -> Result<()> {
+        self.write_run(file, run, source)?;
         for &(_, idx) in run {
             self.mark_clean(self.header(idx));
         }
@@ -229,7 +232,7 @@ impl BufferPool {
         }
         if let Some(frame) = self.latch_resident_shared(page)? {
             let r = if frame.header().dirty.load(Acquire) {
-                self.write_run_and_clean(&file, &[(page, frame.idx())])
+                self.write_run_and_clean(&file, &[(page, frame.idx())], WriteSource::Flush)
             } else {
                 Ok(())
             };
@@ -268,7 +271,7 @@ impl BufferPool {
     }
 
     pub(crate) fn flush_file_entry(&self, f: &FileEntry) -> Result<()> {
-        let errors = self.write_dirty(self.dirty_pages(|p| p.file() == f.id), None);
+        let errors = self.write_dirty(self.dirty_pages(|p| p.file() == f.id), None, WriteSource::Flush);
         let synced = self.sync_and_mark(f);
         errors.into_first().map_or(synced, Err)
     }
@@ -327,7 +330,7 @@ impl BufferPool {
 
     fn checkpoint_paced(&self, target: Option<Duration>) -> CheckpointReport {
         let background = self.core.background_error.lock().take();
-        let mut errors = self.write_dirty(self.dirty_pages(|_| true), target);
+        let mut errors = self.write_dirty(self.dirty_pages(|_| true), target, WriteSource::Checkpoint);
         let mut files = Vec::new();
         for f in self.core.files.all() {
             // Synced even after a write error: what was written is made durable.
@@ -372,7 +375,7 @@ impl BufferPool {
 
     /// Writes the pages of `dirty` (sorted) that are still dirty, in coalesced runs, optionally paced over
     /// `spread`; returns the first error of each file.
-    fn write_dirty(&self, dirty: Vec<PageAt>, spread: Option<Duration>) -> FileErrors {
+    fn write_dirty(&self, dirty: Vec<PageAt>, spread: Option<Duration>, source: WriteSource) -> FileErrors {
         let start = Instant::now();
         let total = dirty.len().max(1);
         let mut first_error = FileErrors::default();
@@ -384,7 +387,7 @@ impl BufferPool {
                 .last()
                 .is_some_and(|&(last, _)| continues_run(last, page, run.len()));
             if !extends {
-                self.finish_run(&mut run, &run_file, &mut first_error);
+                self.finish_run(&mut run, &run_file, &mut first_error, source);
                 if let Some(target) = spread {
                     // Pace, holding no latch: page `done` of `total` is due at `target * done / total`.
                     let due = target.mul_f64(done as f64 / total as f64);
@@ -398,7 +401,7 @@ impl BufferPool {
                 Err(TryLatch::Free) => None,
                 Err(_) => {
                     // Never wait while holding the run's latches.
-                    self.finish_run(&mut run, &run_file, &mut first_error);
+                    self.finish_run(&mut run, &run_file, &mut first_error, source);
                     match self.latch_shared_waiting(idx) {
                         Ok(latched) => latched,
                         Err(e) => {
@@ -425,7 +428,7 @@ impl BufferPool {
             }
             run.push((page, frame));
         }
-        self.finish_run(&mut run, &run_file, &mut first_error);
+        self.finish_run(&mut run, &run_file, &mut first_error, source);
         first_error
     }
 
@@ -435,13 +438,14 @@ impl BufferPool {
         run: &mut Vec<(PageId, SharedFrame<'_>)>,
         file: &Option<std::sync::Arc<FileEntry>>,
         first_error: &mut FileErrors,
+        source: WriteSource,
     ) {
         if run.is_empty() {
             return;
         }
         let file = file.as_ref().expect("a run always has its file");
         let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
-        if let Err(e) = self.write_run_and_clean(file, &pages) {
+        if let Err(e) = self.write_run_and_clean(file, &pages, source) {
             first_error.record(file.id, e);
         }
         run.clear(); // releases the latches
@@ -488,7 +492,7 @@ impl BufferPool {
             let dirty_max = (config.dirty_ratio_max * self.frames() as f64) as usize;
             if self.core.dirty_pages.load(Relaxed) > dirty_max {
                 let pages = self.dirty_batch_from(&mut cursor, config.batch_pages.min(budget.take(config.batch_pages)));
-                if let Some(e) = self.write_dirty(pages, None).into_first() {
+                if let Some(e) = self.write_dirty(pages, None, WriteSource::Writer).into_first() {
                     self.record_background_error(e);
                 }
             }
@@ -603,8 +607,10 @@ impl BufferPool {
                 let file = self.core.files.get(run[0].0.file());
                 match file {
                     // Clean pages in the middle break contiguity: write the dirty ones one by one then.
-                    Ok(f) if contiguous => self.write_run_and_clean(&f, &run),
-                    Ok(f) => run.iter().try_for_each(|&one| self.write_run_and_clean(&f, &[one])),
+                    Ok(f) if contiguous => self.write_run_and_clean(&f, &run, WriteSource::Writer),
+                    Ok(f) => run
+                        .iter()
+                        .try_for_each(|&one| self.write_run_and_clean(&f, &[one], WriteSource::Writer)),
                     Err(e) => Err(e),
                 }
             };
@@ -621,6 +627,31 @@ impl BufferPool {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Who asked for a page write: the pool's writes by source in [`crate::Stats`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WriteSource {
+    /// A miss (or scan ring) writing its dirty victim: counted as `dirty_evictions` where the eviction completes.
+    Eviction,
+    /// The background writer.
+    Writer,
+    /// A checkpoint.
+    Checkpoint,
+    /// An explicit flush, `flush_file`, or a `close_file` sweep.
+    Flush,
+}
+
+impl WriteSource {
+    /// The counter of pages written for this source (eviction has its own, `DirtyEvictions`).
+    fn counter(self) -> Option<Counter> {
+        match self {
+            WriteSource::Eviction => None,
+            WriteSource::Writer => Some(Counter::WriterWrites),
+            WriteSource::Checkpoint => Some(Counter::CheckpointWrites),
+            WriteSource::Flush => Some(Counter::FlushWrites),
+        }
     }
 }
 

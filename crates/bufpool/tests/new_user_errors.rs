@@ -171,12 +171,12 @@ fn stats_print_as_a_readable_summary() {
     pool.checkpoint().unwrap();
     let text = pool.stats().to_string();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "frames 8: resident 3, dirty 0", "{text}");
+    assert_eq!(lines[0], "frames 8: resident 3, dirty 0, latched 0", "{text}");
     assert!(
         lines[1].starts_with("requests 1: hits 1, misses 0 (hit ratio 100.0%)"),
         "{text}"
     );
-    assert!(lines[2].contains("pages written 3"), "{text}");
+    assert!(lines[2].contains("pages written 3 (eviction 0, writer 0, checkpoint 3, flush 0)"), "{text}");
     assert_eq!(
         lines.last().unwrap(),
         &format!("{file}: no path (memory, buffered, 3 pages)"),
