@@ -17,7 +17,8 @@
 //! full-size copies. The cap is the hit path's: a sampled hit replays the access in both shadows (about 400
 //! instructions under callgrind). Measured (POLICIES.md), that share is small beside the fixed cost every hit
 //! pays (the key load, the hash, the dispatch: about 33 instructions over a CLOCK hit's 235): the optimistic hit
-//! cost 1.17x CLOCK's at 1/64 (65,536 frames) and 1.15x at 1/128 (262,144 frames). No shared trace reaches
+//! cost 1.17x CLOCK's at 1/64 (65,536 frames) and 1.15x at 1/128 (262,144 frames), and 1.11x at 1/64 once the
+//! test moved to insertion (`adaptive.rs`: a per-frame sampled flag). No shared trace reaches
 //! 131,072 frames at 10 % of its pages, so the cap did not change their figures.
 //! Below about a thousand slots a miniature cache's miss ratio drifts from the full cache's (the paper's
 //! Figure 4 shows errors of a few percent at 1/1000 for small caches; a difference of 2% between candidates is
