@@ -34,7 +34,8 @@
 //!
 //! # Hit path
 //! S3-FIFO's counter store (always), W-TinyLFU's buffered hit (only while it is active), then the sampling
-//! test: one relaxed load of the frame's key, one hash, one compare. A sampled hit (1/128 of the pages in a pool
+//! test: one relaxed load of the frame's sampled flag (the hash of its key, computed once at insertion) and one
+//! compare. A sampled hit (1/128 of the pages in a pool
 //! of 131,072 frames or more; more in smaller pools, every page under 2,048 frames) `try_lock`s the shadows'
 //! mutex and replays the access; if another thread holds it, the sample is dropped (as the hit buffers drop hits
 //! under contention), so a hit never waits. Misses (`on_insert`) of sampled pages wait for the mutex: its
@@ -44,7 +45,7 @@
 //! `victim` and `victim_for` are the active candidate's, so they offer only tracked frames, return only an
 //! accepted one and give up after the active candidate's bounded passes. Neither lock of a candidate is held
 //! while the other is called, and the shadows' mutex is never held while a live candidate's lock is wanted.
-//! Memory: both candidates' state (each as when run alone) plus 8 bytes per frame for its key, plus the
+//! Memory: both candidates' state (each as when run alone) plus 9 bytes per frame for its key and flag, plus the
 //! shadows: two caches of `frames / 128` slots (at least 1024, or `frames` if fewer), each its candidate's state
 //! at that size plus a key-to-slot map.
 
@@ -67,8 +68,11 @@ pub struct Adaptive {
     wtinylfu: WTinyLfu,
     /// Index into `CANDIDATES` of the candidate that chooses victims. Written only under `shadows`' mutex.
     active: AtomicUsize,
-    /// The key of each frame's page, set at insertion (read on a hit for the sampling test).
+    /// The key of each frame's page, set at insertion (read on a sampled hit, to replay it).
     keys: Box<[AtomicU64]>,
+    /// Whether each frame's page is in the sample: the sampling test, done once at insertion, so that an
+    /// unsampled hit pays one byte load and one compare.
+    sampled: Box<[AtomicBool]>,
     sampler: Sampler,
     shadows: Mutex<Shadows>,
     /// Switches made so far.
@@ -88,6 +92,7 @@ impl Adaptive {
             wtinylfu: WTinyLfu::new(frames),
             active: AtomicUsize::new(S3FIFO),
             keys: (0..frames).map(|_| AtomicU64::new(0)).collect(),
+            sampled: (0..frames).map(|_| AtomicBool::new(false)).collect(),
             sampler,
             shadows: Mutex::new(Shadows::new(&CANDIDATES, sampler.shadow_frames(frames), S3FIFO)),
             switches: AtomicU64::new(0),
@@ -169,20 +174,21 @@ impl Policy for Adaptive {
         if self.active.load(Relaxed) == WTINYLFU {
             self.wtinylfu.on_hit(frame);
         }
-        let key = self.keys[frame as usize].load(Relaxed);
-        if self.sampler.sampled(key) {
+        if self.sampled[frame as usize].load(Relaxed) {
             if let Some(mut shadows) = self.shadows.try_lock() {
-                self.feed(&mut shadows, key);
+                self.feed(&mut shadows, self.keys[frame as usize].load(Relaxed));
             }
         }
     }
 
     fn on_insert(&self, frame: FrameIdx, key: u64) {
         self.settle_switch();
+        let sampled = self.sampler.sampled(key);
         self.keys[frame as usize].store(key, Relaxed);
+        self.sampled[frame as usize].store(sampled, Relaxed);
         self.s3fifo.on_insert(frame, key);
         self.wtinylfu.on_insert(frame, key);
-        if self.sampler.sampled(key) {
+        if sampled {
             self.feed(&mut self.shadows.lock(), key);
         }
     }

@@ -67,7 +67,7 @@
 //! | `sieve`     | `sieve.rs`     | lock-free: relaxed store of a bit          | one mutex, O(1) amortised        |
 //! | `s3-fifo`   | `s3fifo.rs`    | lock-free: relaxed store of a 2-bit count  | one mutex, O(1) amortised        |
 //! | `w-tinylfu` | `wtinylfu.rs`  | lock-free: hit buffer                      | one mutex, O(1) + sketch aging   |
-//! | `adaptive`  | `adaptive.rs`  | S3-FIFO's, + one hash and one compare      | both candidates', + shadow mutex |
+//! | `adaptive`  | `adaptive.rs`  | S3-FIFO's + a sampled-flag load and compare | both candidates', + shadow mutex |
 //! | `+tinylfu`  | `admission.rs` | inner's + lock-free sketch increment       | wrapper mutex, then inner's      |
 //!
 //! The adaptive policy's hit also goes to W-TinyLFU's hit buffer while W-TinyLFU is the one running, and a
