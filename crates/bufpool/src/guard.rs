@@ -1,7 +1,7 @@
 //! Guards: the only way to reach page bytes.
 //!
-//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; the page becomes dirty at its first change:
-//! mutable access or `set_lsn`), and [`PageView`] (what an optimistic reader sees). A guard borrows the pool, so
+//! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; the page becomes dirty when it is taken,
+//! or at its first change with `Builder::clean_write_guards`), and [`PageView`] (what an optimistic reader sees). A guard borrows the pool, so
 //! it cannot outlive it; dropping it releases the latch. Guards deref to the page's *user region* (the page minus
 //! the pool's 24-byte header). The guards hold the latch as a token (`latch.rs`); what they add is the
 //! bookkeeping of a user's latch: the holder noted for `held_latches`, the owner thread of an exclusive one, the
@@ -127,10 +127,10 @@ impl fmt::Debug for ReadGuard<'_> {
     }
 }
 
-/// An exclusive latch on a page. The page becomes dirty (it will be written before its frame is reused) at its
-/// first change through this guard: the first mutable access to its bytes (`DerefMut`) or [`WriteGuard::set_lsn`].
-/// A guard that only reads leaves a clean page clean, so inspecting a page under an exclusive latch costs no
-/// write-back. (A page from [`crate::BufferPool::new_page`] is dirty from the start: it is not on storage yet.)
+/// An exclusive latch on a page. Taking it marks the page dirty: it will be written before its frame is reused.
+/// With [`crate::Builder::clean_write_guards`] the page becomes dirty only at its first change through this guard
+/// (the first mutable access to its bytes, `DerefMut`, or [`WriteGuard::set_lsn`]), so a guard that only reads
+/// leaves a clean page clean. (A page from [`crate::BufferPool::new_page`] is dirty from the start either way.)
 ///
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
@@ -152,10 +152,15 @@ impl<'a> WriteGuard<'a> {
             .header()
             .owner
             .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
+        // Without `Builder::clean_write_guards`, taking the guard is the change.
+        let dirtied = !frame.pool().core.clean_write_guards;
+        if dirtied {
+            frame.pool().mark_dirty(frame.header());
+        }
         WriteGuard {
             frame: ManuallyDrop::new(frame),
             page,
-            dirtied: false,
+            dirtied,
         }
     }
 

@@ -188,6 +188,7 @@ pub struct Builder {
     veto: Option<Box<EvictionVeto>>,
     snapshots: Option<SnapshotTracker>,
     latch_times: bool,
+    clean_write_guards: bool,
     io_threads: usize,
     writer: Option<WriterConfig>,
     io_backend: IoBackend,
@@ -208,6 +209,7 @@ impl Default for Builder {
             veto: None,
             snapshots: None,
             latch_times: false,
+            clean_write_guards: false,
             io_threads: 1,
             writer: None,
             io_backend: IoBackend::default(),
@@ -330,6 +332,18 @@ impl Builder {
         self
     }
 
+    /// A [`WriteGuard`] whose bytes are never changed (no mutable access, no [`WriteGuard::set_lsn`]) leaves its
+    /// page clean, so inspecting a page under an exclusive latch costs no write-back. Off by default: then taking
+    /// a write guard marks the page dirty at once, as it always did, which code written against that contract
+    /// relies on (the outside review's test of a failed `close_file`, `tests/review_findings.rs`, takes a write
+    /// guard to dirty a page without touching its bytes). With it on, a page becomes dirty at its guard's first
+    /// change; checkpoints and flushes still cover every change made under a guard held when they start (they
+    /// wait for exclusively latched pages). [`BufferPool::new_page`] pages are dirty from the start either way.
+    pub fn clean_write_guards(mut self, on: bool) -> Self {
+        self.clean_write_guards = on;
+        self
+    }
+
     /// Records when each guard's latch began, so that [`BufferPool::held_latches`] can say how long each latch
     /// has been held ([`crate::HeldLatch::held_for`]). Off by default: it reads a coarse clock for every guard
     /// that begins a latch (a `read` hit took 137 instructions instead of 106 under callgrind, BENCHMARKS.md), as
@@ -402,6 +416,7 @@ impl Builder {
             veto: self.veto,
             snapshots: self.snapshots,
             latch_times: self.latch_times,
+            clean_write_guards: self.clean_write_guards,
             dirty_pages: AtomicUsize::new(0),
             loads_in_flight: AtomicUsize::new(0),
             prefetches_in_flight: AtomicUsize::new(0),
@@ -458,6 +473,8 @@ pub(crate) struct Core {
     pub(crate) snapshots: Option<SnapshotTracker>,
     /// Guards record when their latch began (`Builder::latch_times`; `latches.rs`).
     pub(crate) latch_times: bool,
+    /// A write guard marks its page dirty at its first change, not when taken (`Builder::clean_write_guards`).
+    pub(crate) clean_write_guards: bool,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
     /// Frames reserved for a load whose read has not finished (`reserve` .. `finish_load`): a miss that finds

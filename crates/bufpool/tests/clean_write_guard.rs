@@ -1,7 +1,9 @@
 //! A `WriteGuard` that never changed its page leaves it clean (issue 12). Taking the guard used to mark the page
 //! dirty, so an engine that latched a page exclusively only to inspect it (a B+tree checking whether a leaf needs
 //! a split, a vacuum pass finding nothing to do) paid a page write at the next checkpoint or eviction. Now the
-//! page becomes dirty at the guard's first change: mutable access to its bytes or `set_lsn`.
+//! page becomes dirty at the guard's first change: mutable access to its bytes or `set_lsn`, with
+//! `Builder::clean_write_guards(true)`. Off by default, taking the guard still marks the page dirty: the outside
+//! review's F5 test (`review_findings.rs`, kept unchanged) relies on that.
 //!
 //! What must not change: a checkpoint still covers every change made under a write guard that was held when it
 //! started, although such a page may be clean at the checkpoint's start (it waits for exclusively latched pages).
@@ -18,6 +20,7 @@ fn clean_pool(frames: usize, pages: u32) -> (BufferPool, FileId, std::sync::Arc<
     let pool = BufferPool::builder()
         .frames(frames)
         .policy(PolicyKind::Fifo)
+        .clean_write_guards(true)
         .build()
         .unwrap();
     let storage = Instrumented::new();
@@ -96,4 +99,15 @@ fn a_checkpoint_waits_for_clean_write_guards_held_at_its_start() {
     assert!(matches!(pool.flush_file(file), Err(Error::HeldByCaller { .. })));
     drop(g);
     pool.checkpoint().unwrap();
+}
+
+#[test]
+fn by_default_taking_a_write_guard_still_dirties_the_page() {
+    let pool = BufferPool::builder().frames(4).build().unwrap();
+    let file = pool.open_storage(Instrumented::new()).unwrap();
+    drop(pool.new_page(file).unwrap());
+    pool.checkpoint().unwrap();
+    assert_eq!(pool.stats().dirty, 0);
+    drop(pool.write(PageId::new(file, 0)).unwrap());
+    assert_eq!(pool.stats().dirty, 1, "the default keeps the eager contract");
 }

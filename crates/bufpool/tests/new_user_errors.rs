@@ -176,7 +176,10 @@ fn stats_print_as_a_readable_summary() {
         lines[1].starts_with("requests 1: hits 1, misses 0 (hit ratio 100.0%)"),
         "{text}"
     );
-    assert!(lines[2].contains("pages written 3 (eviction 0, writer 0, checkpoint 3, flush 0)"), "{text}");
+    assert!(
+        lines[2].contains("pages written 3 (eviction 0, writer 0, checkpoint 3, flush 0)"),
+        "{text}"
+    );
     assert_eq!(
         lines.last().unwrap(),
         &format!("{file}: no path (memory, buffered, 3 pages)"),

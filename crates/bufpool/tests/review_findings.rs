@@ -167,7 +167,7 @@ fn audit_failed_close_leaves_file_unreadable() {
             let g0 = pool.write(p0).unwrap();
             tx.send(()).unwrap();
             std::thread::sleep(Duration::from_millis(150));
-            pool.write(p1).unwrap()[0] = 1; // dirtied after close_file's flush snapshot
+            drop(pool.write(p1).unwrap()); // dirtied after close_file's flush snapshot
             std::thread::sleep(Duration::from_millis(150));
             drop(g0);
         })
