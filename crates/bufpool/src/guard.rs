@@ -1,11 +1,11 @@
 //! Guards: the only way to reach page bytes.
 //!
 //! Owns [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive latch; the page becomes dirty when it is taken,
-//! or at its first change with `Builder::clean_write_guards`), and [`PageView`] (what an optimistic reader sees). A guard borrows the pool, so
-//! it cannot outlive it; dropping it releases the latch. Guards deref to the page's *user region* (the page minus
-//! the pool's 24-byte header). The guards hold the latch as a token (`latch.rs`); what they add is the
-//! bookkeeping of a user's latch: the holder noted for `held_latches`, the owner thread of an exclusive one, the
-//! dirty flag at the first change.
+//! or at its first change with `Builder::clean_write_guards`), and [`PageView`] (what an optimistic reader sees).
+//! A guard borrows the pool, so it cannot outlive it; dropping it releases the latch. Guards deref to the page's
+//! *user region* (the page minus the pool's 24-byte header). The guards hold the latch as a token (`latch.rs`);
+//! what they add is the bookkeeping of a user's latch: the holder noted for `held_latches`, the owner thread of
+//! an exclusive one, the dirty flag.
 //!
 //! A thread must not ask for a page it already holds a conflicting guard on (that waits forever, as with any
 //! latch), and threads that hold several guards at once must take them in one global order (e.g. parent before
