@@ -167,6 +167,8 @@ pub mod page;
 pub mod policy;
 mod pool;
 mod preset;
+#[cfg(feature = "metrics")]
+mod publish;
 mod record;
 mod resident;
 mod scan;
@@ -176,6 +178,8 @@ mod stats;
 pub mod storage;
 mod sync;
 mod table;
+#[cfg(feature = "tracing")]
+pub mod trace;
 mod wal;
 mod writer;
 
