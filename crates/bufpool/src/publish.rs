@@ -1,4 +1,4 @@
-//! The pool's statistics through the [`metrics`](::metrics) facade (feature `metrics`).
+//! The pool's statistics through the [`metrics`] facade (feature `metrics`).
 //!
 //! Owns [`Stats::publish`] and [`BufferPool::publish_metrics`]. Nothing here runs by itself: the engine calls
 //! `publish_metrics` when it wants fresh figures (from its exporter's scrape hook, or a timer), and the pool's hot

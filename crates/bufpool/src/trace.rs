@@ -5,12 +5,12 @@
 //! `bufpool` and these fields:
 //!
 //! - `file failed` (ERROR; `file`, `reason`): a write or sync of the file failed with an unknown outcome and the
-//!   file now refuses writes ([`Error::FileFailed`](crate::Error::FileFailed)). Emitted once per file, when the
+//!   file now refuses writes ([`Error::FileFailed`]). Emitted once per file, when the
 //!   failure is latched.
 //! - `write failed` (WARN; `file`, `error`): a run of page writes failed, including a full disk, which does not
 //!   fail the file (the pages stay dirty and are retried).
 //! - `pool exhausted` (WARN; `frames`, `error`): a request found no frame to take
-//!   ([`Error::PoolExhausted`](crate::Error::PoolExhausted) or `AllProtected`).
+//!   ([`Error::PoolExhausted`] or `AllProtected`).
 //! - `slow io` (WARN; `file`, `op` = "read", "write", "sync" or "submit", `elapsed_us`): one storage call took
 //!   longer than [`SLOW_IO`]. Only calls to storage are timed, never a hit.
 
