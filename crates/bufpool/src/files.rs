@@ -178,6 +178,8 @@ impl FileEntry {
         let mut f = self.failed.lock();
         if f.is_none() {
             *f = Some(reason.to_string().into());
+            #[cfg(feature = "tracing")]
+            crate::trace::file_failed(self.id, reason);
         }
         self.failed_flag.store(true, Release);
         self.any_failed.store(true, Release);
@@ -214,22 +216,32 @@ impl FileEntry {
 
     /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]).
     pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        #[cfg(feature = "tracing")]
+        let _timer = crate::trace::IoTimer::start(self.id, "read");
         catch_io("Storage::read_at", || self.storage.read_at(buf, offset))
     }
 
     /// `Storage::write_at`, with a panic turned into an error.
     pub(crate) fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        #[cfg(feature = "tracing")]
+        let _timer = crate::trace::IoTimer::start(self.id, "write");
         catch_io("Storage::write_at", || self.storage.write_at(buf, offset))
     }
 
     /// `Storage::sync`, with a panic turned into an error.
     pub(crate) fn sync(&self) -> std::io::Result<()> {
+        #[cfg(feature = "tracing")]
+        let _timer = crate::trace::IoTimer::start(self.id, "sync");
         catch_io("Storage::sync", || self.storage.sync())
     }
 
     /// `Storage::submit`; if it panics, every request it left without a result fails with the panic.
     pub(crate) fn submit(&self, reqs: &mut [IoRequest<'_>]) {
+        #[cfg(feature = "tracing")]
+        let timer = crate::trace::IoTimer::start(self.id, "submit");
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.storage.submit(reqs)));
+        #[cfg(feature = "tracing")]
+        drop(timer);
         if let Err(payload) = caught {
             let err = Error::panicked("Storage::submit", payload);
             for r in reqs.iter_mut().filter(|r| r.result.is_none()) {

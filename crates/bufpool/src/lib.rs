@@ -141,6 +141,19 @@
 //!   [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`):
 //!   2.5x to 5.4x faster to a warm pool than missing page by page (`examples/warm_restart.rs`, BENCHMARKS.md).
 //!
+//! ## Operations: metrics and tracing
+//! Two optional features hand the same facts to the tools a service already runs; both are off by default and
+//! cost nothing when off.
+//! - `metrics`: `BufferPool::publish_metrics` (and `Stats::publish`) records the statistics through the
+//!   [`metrics`](https://docs.rs/metrics) facade, so any installed exporter (Prometheus, StatsD, ...) picks them
+//!   up: the totals as counters (`bufpool_hits`, `bufpool_writes`, ...), the occupancy as gauges (`bufpool_frames`,
+//!   `bufpool_resident`, `bufpool_dirty`) and per file, labelled `file`, `bufpool_file_pages` and
+//!   `bufpool_file_failed`. Call it when the exporter wants fresh figures; module `publish` lists every name.
+//! - `tracing`: [`tracing`](https://docs.rs/tracing) events with target `bufpool` when a file fails (ERROR, with
+//!   the file and the first error), a page write fails, a request finds the pool exhausted, or one storage call
+//!   takes longer than `trace::SLOW_IO` (100 ms). Only storage calls are timed, never a hit. Module `trace` lists
+//!   the events and their fields.
+//!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
 //! call is written and synced, while other threads go on writing. An engine learns its redo point from its own
@@ -152,6 +165,7 @@
 //! - `testing`: test tooling for engines built on the pool: `storage::FaultyStorage`, seeded fault injection (EIO,
 //!   short, torn and misdirected writes) and crash simulation with separate live and durable images. Off by
 //!   default; enable it in your `[dev-dependencies]`.
+//! - `metrics` and `tracing`: statistics and events for operators (see "Operations: metrics and tracing").
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;
@@ -168,6 +182,8 @@ pub mod page;
 pub mod policy;
 mod pool;
 mod preset;
+#[cfg(feature = "metrics")]
+pub mod publish;
 mod record;
 mod resident;
 mod scan;
@@ -177,6 +193,8 @@ mod stats;
 pub mod storage;
 mod sync;
 mod table;
+#[cfg(feature = "tracing")]
+pub mod trace;
 mod wal;
 mod writer;
 

@@ -1185,6 +1185,8 @@ impl BufferPool {
                 .map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
             if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
                 self.core.counters.inc(Counter::Exhausted);
+                #[cfg(feature = "tracing")]
+                crate::trace::pool_exhausted(self.frames(), &e);
                 return Err(e);
             }
             if let Some(e) = take_veto_panic() {
@@ -1225,10 +1227,13 @@ impl BufferPool {
             }
         }
         self.core.counters.inc(Counter::Exhausted);
-        Err(last_error.unwrap_or_else(|| Error::PoolExhausted {
+        let e = last_error.unwrap_or_else(|| Error::PoolExhausted {
             frames: self.frames(),
             failed_file_pages: self.failed_file_pages(),
-        }))
+        });
+        #[cfg(feature = "tracing")]
+        crate::trace::pool_exhausted(self.frames(), &e);
+        Err(e)
     }
 
     /// Frames holding dirty pages of failed (or vanished) files: pinned until the file is dropped. Only scanned on

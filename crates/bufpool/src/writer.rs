@@ -171,6 +171,8 @@ impl BufferPool {
                     err
                 }
             };
+            #[cfg(feature = "tracing")]
+            crate::trace::write_failed(file.id, &err);
             return Err(err);
         }
         // The first sync to start from now on covers this write (see `FileEntry::syncs_started`).

@@ -1,0 +1,105 @@
+//! Feature `metrics`: `publish_metrics` hands the pool's statistics to whatever recorder is installed, counters
+//! as the pool's totals and gauges as its state, with the names the `publish` module lists. A recording recorder
+//! stands in for a Prometheus exporter.
+#![cfg(feature = "metrics")]
+
+mod common;
+
+use std::collections::HashMap;
+
+use bufpool::{BufferPool, MemoryStorage, Stats};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+/// Publishes `publish` under a fresh recorder and returns what it recorded, keyed by name and `file` label.
+fn record(publish: impl FnOnce()) -> HashMap<(String, Option<String>), DebugValue> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, publish);
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let file = key.labels().find(|l| l.key() == "file").map(|l| l.value().to_string());
+            ((key.name().to_string(), file), value)
+        })
+        .collect()
+}
+
+fn counter(m: &HashMap<(String, Option<String>), DebugValue>, name: &str) -> u64 {
+    match m.get(&(name.to_string(), None)) {
+        Some(DebugValue::Counter(v)) => *v,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn gauge(m: &HashMap<(String, Option<String>), DebugValue>, name: &str, file: Option<&str>) -> f64 {
+    match m.get(&(name.to_string(), file.map(str::to_string))) {
+        Some(DebugValue::Gauge(v)) => v.into_inner(),
+        other => panic!("{name} {file:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn published_figures_equal_the_stats_snapshot() {
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let f = pool.open_storage(MemoryStorage::new()).unwrap();
+    // 24 pages through 16 frames: evictions (dirty ones), then re-reads of evicted pages (misses, reads) and of
+    // resident ones (hits), a checkpoint (writes, syncs), and a few dirty pages left at the end.
+    let mut pages = Vec::new();
+    for n in 0..24u32 {
+        let mut w = pool.new_page(f).unwrap();
+        common::fill_page(&mut w, n, 1);
+        pages.push(w.page_id());
+    }
+    for &p in &pages {
+        drop(pool.read(p).unwrap());
+    }
+    for &p in &pages[20..] {
+        drop(pool.read(p).unwrap());
+    }
+    pool.checkpoint().unwrap();
+    for &p in &pages[20..23] {
+        let mut w = pool.write(p).unwrap();
+        common::fill_page(&mut w, p.page_no(), 2);
+    }
+
+    let stats: Stats = pool.stats();
+    assert!(
+        stats.hits > 0 && stats.misses > 0 && stats.writes > 0 && stats.dirty == 3,
+        "{stats:?}"
+    );
+    let m = record(|| stats.publish());
+    for (name, value) in [
+        ("bufpool_hits", stats.hits),
+        ("bufpool_misses", stats.misses),
+        ("bufpool_reads", stats.reads),
+        ("bufpool_writes", stats.writes),
+        ("bufpool_evictions", stats.evictions),
+        ("bufpool_dirty_evictions", stats.dirty_evictions),
+        ("bufpool_syncs", stats.syncs),
+        ("bufpool_write_errors", stats.write_errors),
+        ("bufpool_exhausted", stats.exhausted),
+        ("bufpool_checkpoint_writes", stats.checkpoint_writes),
+        ("bufpool_flush_writes", stats.flush_writes),
+        ("bufpool_writer_writes", stats.writer_writes),
+    ] {
+        assert_eq!(counter(&m, name), value, "{name}");
+    }
+    assert_eq!(gauge(&m, "bufpool_frames", None), 16.0);
+    assert_eq!(gauge(&m, "bufpool_resident", None), stats.resident as f64);
+    assert_eq!(gauge(&m, "bufpool_dirty", None), 3.0);
+    assert_eq!(gauge(&m, "bufpool_latched", None), 0.0);
+    let file = f.0.to_string();
+    assert_eq!(gauge(&m, "bufpool_file_pages", Some(&file)), 24.0);
+    assert_eq!(gauge(&m, "bufpool_file_failed", Some(&file)), 0.0);
+    // 25 counters, 4 pool gauges, 2 gauges for the one file.
+    assert_eq!(m.len(), 25 + 4 + 2, "{:?}", m.keys());
+
+    // The pool's own entry point publishes the same figures (only this thread makes requests).
+    let m = record(|| pool.publish_metrics());
+    assert_eq!(counter(&m, "bufpool_hits"), stats.hits);
+    assert_eq!(counter(&m, "bufpool_misses"), stats.misses);
+    assert_eq!(gauge(&m, "bufpool_dirty", None), 3.0);
+}
