@@ -91,6 +91,13 @@ impl FileEntry {
         self.record.lock().map(|r| r.written_pages)
     }
 
+    /// Whether dropping the page in frame `h` (a page of this file) would lose it: it is dirty, or was written
+    /// since the file's last good sync (after a failed fsync that write may not be on disk: U3). The one test of
+    /// a failed file's unwritable pages, for `evictable`, the bound's count and `evict`.
+    pub(crate) fn would_lose(&self, h: &crate::frame::FrameHeader) -> bool {
+        h.dirty.load(Acquire) || h.written_at.load(Acquire) > self.syncs_done.load(Acquire)
+    }
+
     /// Frames holding this failed file's unwritable pages: `count` computes it the first time.
     pub(crate) fn unwritable_frames(&self, count: impl FnOnce() -> usize) -> usize {
         *self.unwritable.lock().get_or_insert_with(count)

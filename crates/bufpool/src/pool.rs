@@ -1316,9 +1316,7 @@ impl BufferPool {
             return true;
         }
         match self.core.files.get(page.file()) {
-            Ok(f) if f.is_failed() => {
-                (!dirty && written <= f.syncs_done.load(Acquire)) || self.failed_file_over_bound(&f)
-            }
+            Ok(f) if f.is_failed() => !f.would_lose(h) || self.failed_file_over_bound(&f),
             Ok(_) => true,
             Err(_) => !dirty,
         }
@@ -1328,16 +1326,11 @@ impl BufferPool {
     /// first need after the failure (a failed file takes no new dirty pages, so the count only falls).
     fn failed_file_over_bound(&self, f: &FileEntry) -> bool {
         let count = f.unwritable_frames(|| {
-            let synced = f.syncs_done.load(Acquire);
             self.core
                 .frames
                 .headers()
                 .iter()
-                .filter(|h| {
-                    h.page_id().file() == f.id
-                        && h.page_id() != PageId::INVALID
-                        && (h.dirty.load(Acquire) || h.written_at.load(Acquire) > synced)
-                })
+                .filter(|h| h.page_id() != PageId::INVALID && h.page_id().file() == f.id && f.would_lose(h))
                 .count()
         });
         count > self.core.failed_file_frames
@@ -1353,7 +1346,7 @@ impl BufferPool {
         if self.core.files.any_failed() {
             if let Ok(f) = self.core.files.get(page.file()) {
                 if f.is_failed() {
-                    if h.dirty.load(Acquire) || h.written_at.load(Acquire) > f.syncs_done.load(Acquire) {
+                    if f.would_lose(h) {
                         f.note_dropped(page.page_no());
                         self.mark_clean(h);
                         self.core.counters.inc(Counter::FailedPagesDropped);
