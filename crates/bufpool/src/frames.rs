@@ -6,6 +6,9 @@
 //! place. The states a frame passes through and which call moves it where are in ARCHITECTURE.md ("The states a
 //! frame passes through"); the latch protocol is `frame.rs` and `latch.rs`.
 //!
+//! Memory: the headers and the page-table buckets live in `HugeSlice`s (`page.rs`), advised for transparent huge
+//! pages like the frame bytes, so a random hit's bookkeeping reads add no TLB misses of their own.
+//!
 //! Invariants kept here: a frame is on the free list at most once, and only in the *free* state (no page, clean,
 //! lock `FREE`: asserted in debug builds on every push); the page table maps a page to at most one frame, and only
 //! to a frame whose `page_id` names it (callers store the id before mapping and clear it after unmapping).
@@ -15,13 +18,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use crossbeam_queue::ArrayQueue;
 
 use crate::frame::{FrameHeader, FrameMemory};
-use crate::page::PageId;
+use crate::page::{HugeSlice, PageId};
 use crate::policy::FrameIdx;
 use crate::table::PageTable;
 
 /// The frame array: headers, page bytes, page table, free list.
 pub(crate) struct Frames {
-    headers: Box<[FrameHeader]>,
+    headers: HugeSlice<FrameHeader>,
     memory: FrameMemory,
     table: PageTable,
     free: ArrayQueue<FrameIdx>,
@@ -35,7 +38,7 @@ impl Frames {
             free.push(i as FrameIdx).expect("queue sized for every frame");
         }
         Frames {
-            headers: (0..frames).map(|_| FrameHeader::new()).collect(),
+            headers: HugeSlice::new(frames, |_| FrameHeader::new()),
             memory: FrameMemory::new(frames, page_size),
             table: PageTable::new(frames),
             free,

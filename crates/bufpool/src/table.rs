@@ -22,14 +22,14 @@ use crossbeam_utils::CachePadded;
 use crate::sync::{AtomicU32, SectionLock};
 
 use crate::frame::{FrameHeader, NIL};
-use crate::page::PageId;
+use crate::page::{HugeSlice, PageId};
 use crate::policy::FrameIdx;
 
 /// Upper bound on writer stripes.
 const STRIPES_MAX: usize = 1024;
 
 pub(crate) struct PageTable {
-    buckets: Box<[AtomicU32]>,
+    buckets: HugeSlice<AtomicU32>,
     shift: u32,
     stripes: Box<[CachePadded<SectionLock>]>,
 }
@@ -39,7 +39,7 @@ impl PageTable {
         let n = frames.max(2).next_power_of_two();
         let stripes = n.min(STRIPES_MAX);
         PageTable {
-            buckets: (0..n).map(|_| AtomicU32::new(NIL)).collect(),
+            buckets: HugeSlice::new(n, |_| AtomicU32::new(NIL)),
             shift: 64 - n.trailing_zeros(),
             stripes: (0..stripes).map(|_| CachePadded::new(SectionLock::new())).collect(),
         }
