@@ -348,52 +348,99 @@ impl FrameMemory {
         unsafe { std::slice::from_raw_parts_mut(self.page_ptr(idx), self.page_size) }
     }
 
-    /// The little-endian `u64` at `offset` of frame `idx`'s page, read with one atomic load, if `offset` is
-    /// 8-aligned and in bounds (`None` otherwise: use [`FrameMemory::read_atomic`]). Same race rules as that.
+    /// Frame `idx`'s whole page as a [`Region`] for atomic, unlatched reads.
     #[inline]
-    pub(crate) fn load_u64(&self, idx: u32, offset: usize) -> Option<u64> {
-        if !offset.is_multiple_of(8) || offset + 8 > self.page_size {
-            return None;
+    pub(crate) fn region(&self, idx: u32) -> Region {
+        Region {
+            base: self.page_ptr(idx),
+            len: self.page_size,
         }
-        // SAFETY: offset + 8 <= page_size, so the word lies inside frame idx's page; pages start at multiples of
-        // the page size in an IO_ALIGN-aligned allocation, so an 8-aligned offset is an 8-aligned address. Only an
-        // atomic load is made (see the module docs for the race with a latched writer).
-        let w = unsafe { std::sync::atomic::AtomicU64::from_ptr(self.page_ptr(idx).add(offset).cast::<u64>()) };
-        Some(u64::from_le(w.load(Relaxed)))
+    }
+
+    /// Frame `idx`'s user region (the page after its header) as a [`Region`]: what an optimistic reader's
+    /// `PageView` reads, located once per view.
+    #[inline]
+    pub(crate) fn user_region(&self, idx: u32) -> Region {
+        Region {
+            // PAGE_HEADER_SIZE < page_size: inside frame idx's page.
+            base: self.page_ptr(idx).wrapping_add(crate::page::PAGE_HEADER_SIZE),
+            len: self.page_size - crate::page::PAGE_HEADER_SIZE,
+        }
     }
 
     /// Asks the CPU to start loading the cache lines of bytes `offset..offset + len` of frame `idx`'s page (clamped
     /// to the page). A hint: see [`prefetch_line`].
     #[inline]
     pub(crate) fn prefetch(&self, idx: u32, offset: usize, len: usize) {
-        let end = offset.saturating_add(len).min(self.page_size);
-        let mut at = offset & !63;
-        while at < end {
-            // at < page_size: inside frame idx's page.
-            prefetch_line(self.page_ptr(idx).wrapping_add(at));
+        self.region(idx).prefetch(offset, len);
+    }
+}
+
+/// A byte range of one frame's page (`base..base + len`), read without a latch: only atomic loads, whose results
+/// callers discard unless the frame's version validates (see the module docs for the race with a latched writer's
+/// plain stores). Made only by [`FrameMemory::region`] and [`FrameMemory::user_region`], so `base` is 8-aligned
+/// (pages start at multiples of the page size in an IO_ALIGN-aligned allocation; the page header is 24 bytes) and
+/// the range lies inside frame memory, which lives as long as the pool. Holding one is a pointer and a length: an
+/// optimistic reader locates its page once, then each word it reads costs a bounds check and one load.
+#[derive(Clone, Copy)]
+pub(crate) struct Region {
+    base: *const u8,
+    len: usize,
+}
+
+impl Region {
+    /// Length in bytes.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The little-endian `u64` at `offset`, read with one atomic load, if `offset` is 8-aligned and in bounds
+    /// (`None` otherwise: use [`Region::read_atomic`]).
+    #[inline]
+    pub(crate) fn load_u64(&self, offset: usize) -> Option<u64> {
+        if !offset.is_multiple_of(8) || offset >= self.len || self.len - offset < 8 {
+            return None;
+        }
+        // SAFETY: offset + 8 <= len, so the word lies inside the region (inside frame memory, valid for the pool's
+        // lifetime); base is 8-aligned and offset a multiple of 8, so the address is aligned. Only an atomic load
+        // is made.
+        let w = unsafe { std::sync::atomic::AtomicU64::from_ptr(self.base.add(offset).cast::<u64>().cast_mut()) };
+        Some(u64::from_le(w.load(Relaxed)))
+    }
+
+    /// Asks the CPU to start loading the cache lines of bytes `offset..offset + len` (clamped to the region). A
+    /// hint: see [`prefetch_line`].
+    #[inline]
+    pub(crate) fn prefetch(&self, offset: usize, len: usize) {
+        let end = offset.saturating_add(len).min(self.len);
+        let first = self.base.wrapping_add(offset) as usize & !63;
+        let mut at = first;
+        while at < self.base as usize + end {
+            // A hint for an address inside the region's lines: never faults, whatever it is.
+            prefetch_line(at as *const u8);
             at += 64;
         }
     }
 
-    /// Copies `dst.len()` bytes at `offset` of frame `idx`'s page into `dst` with atomic loads, without a latch.
-    /// The bytes may be torn by a concurrent writer: callers validate the version afterwards.
+    /// Copies `dst.len()` bytes at `offset` into `dst` with atomic loads. The bytes may be torn by a concurrent
+    /// writer: callers validate the version afterwards.
     #[inline]
-    pub(crate) fn read_atomic(&self, idx: u32, offset: usize, dst: &mut [u8]) {
+    pub(crate) fn read_atomic(&self, offset: usize, dst: &mut [u8]) {
         use std::sync::atomic::{AtomicU64 as A64, AtomicU8};
         assert!(
-            offset + dst.len() <= self.page_size,
+            offset <= self.len && dst.len() <= self.len - offset,
             "optimistic read out of the page (callers check first)"
         );
-        let base = self.page_ptr(idx);
-        // See the module docs for the race with a latched writer's plain stores: only atomic loads are made here,
-        // and callers discard what they read unless the version validates. Bytes up to the first 8-aligned
-        // address, then whole words (one relaxed load each: a plain `mov` on x86), then the remaining bytes.
+        let base = self.base.cast_mut();
+        // Bytes up to the first 8-aligned address, then whole words (one relaxed load each: a plain `mov` on x86),
+        // then the remaining bytes.
         let start = base as usize + offset;
         let head = (start.next_multiple_of(8) - start).min(dst.len());
         let words = (dst.len() - head) / 8;
         let load_byte = |i: usize| {
-            // SAFETY: offset + i < offset + dst.len() <= page_size (asserted above): inside frame idx's page, which
-            // is valid for the pool's lifetime; u8 needs no alignment.
+            // SAFETY: offset + i < offset + dst.len() <= len (asserted above): inside the region, which is valid
+            // for the pool's lifetime; u8 needs no alignment.
             unsafe { AtomicU8::from_ptr(base.add(offset + i)) }.load(Relaxed)
         };
         for (i, b) in dst[..head].iter_mut().enumerate() {
@@ -401,7 +448,7 @@ impl FrameMemory {
         }
         for (k, chunk) in dst[head..head + words * 8].chunks_exact_mut(8).enumerate() {
             // SAFETY: start + head is 8-aligned, so every word address is; head + 8k + 8 <= dst.len(), so the word
-            // is inside the page (asserted above) and valid for the pool's lifetime.
+            // is inside the region (asserted above) and valid for the pool's lifetime.
             let w = unsafe { A64::from_ptr(base.add(offset + head + 8 * k).cast::<u64>()) }.load(Relaxed);
             chunk.copy_from_slice(&w.to_ne_bytes());
         }
@@ -499,27 +546,34 @@ mod tests {
             *b = i as u8;
         }
         let mut out = [0u8; 21];
-        m.read_atomic(1, 3, &mut out);
+        m.region(1).read_atomic(3, &mut out);
         assert!(out.iter().enumerate().all(|(i, &b)| b == (i + 3) as u8));
         // Every split of head bytes, whole words and tail bytes, up to the page's end.
         for offset in (0..24).chain(4096 - 40..4096) {
             for len in 0..=(4096 - offset).min(40) {
                 let mut out = vec![0u8; len];
-                m.read_atomic(1, offset, &mut out);
+                m.region(1).read_atomic(offset, &mut out);
                 assert!(
                     out.iter().enumerate().all(|(i, &b)| b == (i + offset) as u8),
                     "offset {offset} len {len}"
                 );
                 if len == 8 && offset % 8 == 0 {
                     assert_eq!(
-                        m.load_u64(1, offset).map(u64::to_le_bytes),
+                        m.region(1).load_u64(offset).map(u64::to_le_bytes),
                         Some(out[..].try_into().unwrap())
                     );
                 }
             }
         }
-        assert_eq!(m.load_u64(1, 4), None, "unaligned");
-        assert_eq!(m.load_u64(1, 4096), None, "out of the page");
+        assert_eq!(m.region(1).load_u64(4), None, "unaligned");
+        assert_eq!(m.region(1).load_u64(4096), None, "out of the page");
+        assert_eq!(m.region(1).load_u64(4090), None, "straddles the page's end");
+        // The user region starts after the page header and ends with the page.
+        let user = m.user_region(1);
+        assert_eq!(user.len(), 4096 - crate::page::PAGE_HEADER_SIZE);
+        assert_eq!(user.load_u64(0), m.region(1).load_u64(crate::page::PAGE_HEADER_SIZE));
+        assert_eq!(user.load_u64(user.len() - 8), m.region(1).load_u64(4088));
+        assert_eq!(user.load_u64(user.len()), None);
     }
 }
 

@@ -14,9 +14,11 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 
+use crate::frame::Region;
 use crate::latch::{ExclusiveFrame, SharedFrame};
 use crate::page::{Lsn, PageId, OFF_LSN, PAGE_HEADER_SIZE};
 use crate::policy::FrameIdx;
@@ -254,10 +256,24 @@ impl fmt::Debug for WriteGuard<'_> {
 /// without bounds). Out-of-range reads do not panic: they return zeroes and, if the page turns out to have been
 /// consistent, [`crate::Error::InvalidAccess`] is returned instead of the closure's result.
 pub struct PageView<'a> {
-    pub(crate) pool: &'a BufferPool,
-    pub(crate) idx: FrameIdx,
-    pub(crate) page: PageId,
+    /// The frame's user region, located once (a pointer and a length): each read is a bounds check and loads.
+    region: Region,
+    page: PageId,
     pub(crate) bad: Cell<Option<(usize, usize)>>,
+    _pool: PhantomData<&'a BufferPool>,
+}
+
+impl<'a> PageView<'a> {
+    /// A view of frame `idx`, which holds (or held, for an optimistic reader who validates later) `page`.
+    #[inline]
+    pub(crate) fn new(pool: &'a BufferPool, idx: FrameIdx, page: PageId) -> PageView<'a> {
+        PageView {
+            region: pool.memory().user_region(idx),
+            page,
+            bad: Cell::new(None),
+            _pool: PhantomData,
+        }
+    }
 }
 
 impl PageView<'_> {
@@ -267,8 +283,9 @@ impl PageView<'_> {
     }
 
     /// Size of the user region.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.pool.user_bytes()
+        self.region.len()
     }
 
     /// Never empty.
@@ -282,7 +299,7 @@ impl PageView<'_> {
     pub fn read_into(&self, offset: usize, buf: &mut [u8]) -> bool {
         match offset.checked_add(buf.len()) {
             Some(end) if end <= self.len() => {
-                self.pool.memory().read_atomic(self.idx, PAGE_HEADER_SIZE + offset, buf);
+                self.region.read_atomic(offset, buf);
                 true
             }
             _ => {
@@ -324,12 +341,10 @@ impl PageView<'_> {
     /// A little-endian `u64` at `offset` (one atomic load when `offset` is 8-aligned).
     #[inline]
     pub fn read_u64(&self, offset: usize) -> u64 {
-        if offset < self.len() {
-            if let Some(v) = self.pool.memory().load_u64(self.idx, PAGE_HEADER_SIZE + offset) {
-                return v;
-            }
+        match self.region.load_u64(offset) {
+            Some(v) => v,
+            None => u64::from_le_bytes(self.read_array(offset)),
         }
-        u64::from_le_bytes(self.read_array(offset))
     }
 
     /// Starts loading bytes `offset..offset + len` of the user region into the CPU cache (a hint; clamped to the
@@ -337,9 +352,7 @@ impl PageView<'_> {
     /// node's slot array after its header, can overlap those cache misses instead of taking them one by one.
     #[inline]
     pub fn prefetch(&self, offset: usize, len: usize) {
-        self.pool
-            .memory()
-            .prefetch(self.idx, PAGE_HEADER_SIZE.saturating_add(offset), len);
+        self.region.prefetch(offset, len);
     }
 
     /// A copy of the whole user region.
@@ -352,9 +365,6 @@ impl PageView<'_> {
 
 impl fmt::Debug for PageView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PageView")
-            .field("page", &self.page)
-            .field("frame", &self.idx)
-            .finish()
+        f.debug_struct("PageView").field("page", &self.page).finish()
     }
 }

@@ -867,12 +867,7 @@ impl BufferPool {
             if h.page_id.load(Acquire) != page.as_u64() {
                 continue;
             }
-            let view = PageView {
-                pool: self,
-                idx,
-                page,
-                bad: Default::default(),
-            };
+            let view = PageView::new(self, idx, page);
             let r = f(&view);
             if h.state.optimistic_validate(version) {
                 self.core.policy.on_hit(idx);
@@ -886,12 +881,7 @@ impl BufferPool {
             self.core.counters.inc(Counter::OptimisticFallbacks);
         }
         let guard = self.read(page)?;
-        let view = PageView {
-            pool: self,
-            idx: guard.idx(),
-            page,
-            bad: Default::default(),
-        };
+        let view = PageView::new(self, guard.idx(), page);
         let r = f(&view);
         view_result(&view, r)
     }
