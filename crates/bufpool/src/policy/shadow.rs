@@ -14,8 +14,8 @@
 //! The rate: the largest `2^-shift`, `shift <= SAMPLE_SHIFT_MAX` (1/128), that leaves each shadow cache at least
 //! `SHADOW_FRAMES_MIN` (1024) slots. From 131,072 frames (512 MiB of 4 KiB pages) up, 1/128 of the pages are
 //! sampled (1/64 from 65,536); a pool of fewer than 2,048 frames samples every page, its shadows being
-//! full-size copies. The cap is the hit path's: a sampled hit replays the access in both shadows (about 400
-//! instructions under callgrind). Measured (POLICIES.md), that share is small beside the fixed cost every hit
+//! full-size copies. The cap is the hit path's: a sampled hit replays the access in every shadow (about 400
+//! instructions under callgrind with the first version's two shadows; four now). Measured (POLICIES.md), that share is small beside the fixed cost every hit
 //! pays (the key load, the hash, the dispatch: about 33 instructions over a CLOCK hit's 235): the optimistic hit
 //! cost 1.17x CLOCK's at 1/64 (65,536 frames) and 1.15x at 1/128 (262,144 frames), and 1.11x at 1/64 once the
 //! test moved to insertion (`adaptive.rs`: a per-frame sampled flag). No shared trace reaches
