@@ -19,11 +19,11 @@
 //! Miss ratios count every request, including the cold misses of first references.
 //!
 //! The adaptive policy runs through the same replay; the simulator also reads which candidate it runs after
-//! each request ([`Adaptive::active`], one atomic load) and reports the changes as [`Outcome::choices`].
+//! each request ([`Adaptive::active_candidate`], one atomic load) and reports the changes as [`Outcome::choices`].
 
 use std::collections::BinaryHeap;
 
-use bufpool::policy::{Adaptive, PolicyConfig};
+use bufpool::policy::{Adaptive, Candidate, PolicyConfig};
 use bufpool::{FrameIdx, Policy, PolicyKind};
 
 use super::trace::Trace;
@@ -60,13 +60,13 @@ pub struct Outcome {
     pub choices: Vec<Choice>,
 }
 
-/// The adaptive policy ran `policy` from request `request` on (0-based, until the next choice).
+/// The adaptive policy ran `candidate` from request `request` on (0-based, until the next choice).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Choice {
     /// The first request served under this candidate.
     pub request: u64,
     /// The candidate.
-    pub policy: PolicyKind,
+    pub candidate: Candidate,
 }
 
 impl Outcome {
@@ -87,11 +87,11 @@ pub fn simulate_policy(trace: &Trace, config: PolicyConfig, frames: usize) -> Re
         let adaptive = Adaptive::new(frames);
         let mut choices: Vec<Choice> = Vec::new();
         let mut outcome = replay(trace, &adaptive, frames, |request| {
-            let policy = adaptive.active();
-            if choices.last().is_none_or(|c| c.policy != policy) {
+            let candidate = adaptive.active_candidate();
+            if choices.last().is_none_or(|c| c.candidate != candidate) {
                 choices.push(Choice {
                     request: request as u64,
-                    policy,
+                    candidate,
                 });
             }
         })?;
@@ -99,6 +99,12 @@ pub fn simulate_policy(trace: &Trace, config: PolicyConfig, frames: usize) -> Re
         return Ok(outcome);
     }
     replay(trace, &*config.build(frames), frames, |_| {})
+}
+
+/// Replays `trace` through `policy`, built for `frames` frames (a built-in with other parameters, or a policy
+/// of the caller's own).
+pub fn simulate_built(trace: &Trace, policy: &dyn Policy, frames: usize) -> Result<Outcome, SimError> {
+    replay(trace, policy, frames.max(1), |_| {})
 }
 
 /// Replays `trace` through `policy`, built for `frames` frames, calling `before` with each request's index
@@ -354,7 +360,7 @@ mod tests {
         }
     }
 
-    /// The adaptive policy's choices: S3-FIFO from the first request, then W-TinyLFU on a loop ten times the
+    /// The adaptive policy's choices: S3-FIFO (10 %) from the first request, then W-TinyLFU on a loop ten times the
     /// cache; its misses are those of the policy as `PolicyKind::build` makes it (the pool's).
     #[test]
     fn adaptive_reports_its_choices() {
@@ -364,11 +370,12 @@ mod tests {
             got.choices[0],
             Choice {
                 request: 0,
-                policy: PolicyKind::S3Fifo
+                candidate: Adaptive::candidates()[0],
             }
         );
+        assert_eq!(got.choices[0].candidate.name(), "s3-fifo");
         assert_eq!(got.choices.len(), 2, "{:?}", got.choices);
-        assert_eq!(got.choices[1].policy, PolicyKind::WTinyLfu);
+        assert_eq!(got.choices[1].candidate, Candidate::WTinyLfu);
         let built = replay(&t, &*PolicyKind::Adaptive.build(100), 100, |_| {}).unwrap();
         assert_eq!(got.misses, built.misses);
         assert!(simulate_policy(&t, PolicyKind::S3Fifo.into(), 100)

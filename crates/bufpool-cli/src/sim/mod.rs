@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use bufpool::policy::PolicyConfig;
+use bufpool::policy::{Candidate, PolicyConfig};
 use bufpool::PolicyKind;
 
 use self::engine::{Choice, Outcome, SimError};
@@ -53,7 +53,9 @@ pub struct SimArgs {
     #[arg(long, value_delimiter = ',', default_value = "1%,10%", value_parser = parse_cache_size)]
     pub cache: Vec<CacheSize>,
     /// `all` (every policy and opt), or comma-separated names among the pool's policies and `opt`. A policy
-    /// name may end in `+tinylfu` to put TinyLFU admission in front of it (`lru+tinylfu`).
+    /// name may end in `+tinylfu` to put TinyLFU admission in front of it (`lru+tinylfu`). S3-FIFO and W-TinyLFU
+    /// take parameters: `s3-fifo:small=5:ghost=50` (small queue 5 % of the cache, ghost list half the main
+    /// queue), `w-tinylfu:window=20` (fixed 20 % window), `w-tinylfu:window=20:climb` (hill-climbed from 20 %).
     #[arg(long, default_value = "all")]
     pub policy: String,
     /// Also write the results as JSON to this file.
@@ -122,11 +124,13 @@ fn parse_cache_size(s: &str) -> Result<CacheSize, String> {
     }
 }
 
-/// A row of the report: one of the pool's policies, or Belady's optimum.
+/// A row of the report: one of the pool's policies, a built-in with other parameters, or Belady's optimum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Row {
     /// A pool policy, possibly behind an admission filter.
     Policy(PolicyConfig),
+    /// A built-in policy with non-default parameters.
+    Variant(Variant),
     /// Belady's optimum.
     Opt,
 }
@@ -136,13 +140,121 @@ impl Row {
     pub fn name(self) -> String {
         match self {
             Row::Policy(c) => c.name(),
+            Row::Variant(v) => v.name(),
             Row::Opt => OPT.to_string(),
         }
     }
 }
 
+/// A built-in policy with parameters other than the pool's defaults, for parameter studies (a pool runs one
+/// through `Builder::custom_policy`). Named `s3-fifo:small=S:ghost=G` (S3-FIFO whose small queue is `S` % of
+/// the cache and whose ghost list holds `G` % of the main queue's capacity; either part may be left out,
+/// defaults 10 and 100) and `w-tinylfu:window=W` (W-TinyLFU with a fixed window of `W` % of the cache), or
+/// `w-tinylfu:window=W:climb` (the window starts at `W` % and is hill-climbed, as the pool's `w-tinylfu`, which
+/// is `window=1:climb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// [`bufpool::policy::S3Fifo::with_params`].
+    S3Fifo {
+        /// The small queue's share of the cache, in percent.
+        small_percent: u8,
+        /// The ghost list's size, in percent of the main queue's capacity.
+        ghost_percent: u16,
+    },
+    /// [`bufpool::policy::WTinyLfu::with_window`].
+    WTinyLfu {
+        /// The window's (initial) share of the cache, in percent.
+        window_percent: u8,
+        /// Whether the hill climber resizes the window.
+        climb: bool,
+    },
+}
+
+impl Variant {
+    /// The name, as [`Variant::parse`] reads it (every part spelled out).
+    pub fn name(self) -> String {
+        match self {
+            Variant::S3Fifo {
+                small_percent,
+                ghost_percent,
+            } => format!("s3-fifo:small={small_percent}:ghost={ghost_percent}"),
+            Variant::WTinyLfu { window_percent, climb } => {
+                format!("w-tinylfu:window={window_percent}{}", if climb { ":climb" } else { "" })
+            }
+        }
+    }
+
+    /// Parses a parameterised name: `None` if `name` has no `:` (a plain policy name), else the variant or
+    /// what is wrong with it.
+    pub fn parse(name: &str) -> Option<Result<Variant, String>> {
+        let (base, params) = name.split_once(':')?;
+        Some(Self::parse_params(name, base, params))
+    }
+
+    fn parse_params(name: &str, base: &str, params: &str) -> Result<Variant, String> {
+        let percent = |part: &str, v: &str, max: u32| -> Result<u32, String> {
+            match v.parse::<u32>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(format!("{name:?}: {part} takes a whole percent, 0 to {max}")),
+            }
+        };
+        let parsed = match base {
+            "s3-fifo" => {
+                let (mut small, mut ghost) = (10, 100);
+                for part in params.split(':') {
+                    match part.split_once('=') {
+                        Some(("small", v)) => small = percent("small", v, 99)?,
+                        Some(("ghost", v)) => ghost = percent("ghost", v, 1000)?,
+                        _ => return Err(format!("{name:?}: s3-fifo takes small=S and ghost=G")),
+                    }
+                }
+                Variant::S3Fifo {
+                    small_percent: small as u8,
+                    ghost_percent: ghost as u16,
+                }
+            }
+            "w-tinylfu" => {
+                let (mut window, mut climb) = (1, false);
+                for part in params.split(':') {
+                    match part.split_once('=') {
+                        Some(("window", v)) => window = percent("window", v, 100)?,
+                        None if part == "climb" => climb = true,
+                        _ => return Err(format!("{name:?}: w-tinylfu takes window=W and climb")),
+                    }
+                }
+                Variant::WTinyLfu {
+                    window_percent: window as u8,
+                    climb,
+                }
+            }
+            _ => return Err(format!("{name:?}: only s3-fifo and w-tinylfu take parameters")),
+        };
+        Ok(parsed)
+    }
+
+    /// Builds the policy for `frames` frames.
+    pub fn build(self, frames: usize) -> Box<dyn bufpool::Policy> {
+        match self {
+            Variant::S3Fifo {
+                small_percent,
+                ghost_percent,
+            } => Box::new(bufpool::policy::S3Fifo::with_params(
+                frames,
+                usize::from(small_percent),
+                usize::from(ghost_percent),
+            )),
+            Variant::WTinyLfu { window_percent, climb } => Box::new(bufpool::policy::WTinyLfu::with_window(
+                frames,
+                usize::from(window_percent),
+                climb,
+            )),
+        }
+    }
+}
+
 /// Parses `--policy`: `all` (every `PolicyKind` without admission filter, then opt), or comma-separated names
-/// (`PolicyConfig` names such as `lru` or `lru+tinylfu`, and `opt`; duplicates dropped, order kept).
+/// (`PolicyConfig` names such as `lru` or `lru+tinylfu`, [`Variant`] names such as `s3-fifo:small=5`, and
+/// `opt`; duplicates dropped, order kept).
 pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
     if s.trim() == "all" {
         let mut rows: Vec<Row> = PolicyKind::ALL.iter().map(|&k| Row::Policy(k.into())).collect();
@@ -153,13 +265,16 @@ pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
     for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let row = if name == OPT {
             Row::Opt
+        } else if let Some(v) = Variant::parse(name) {
+            Row::Variant(v.map_err(|e| anyhow::anyhow!("{e}"))?)
         } else {
             match PolicyConfig::from_name(name) {
                 Some(c) => Row::Policy(c),
                 None => {
                     let known: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.name()).chain([OPT]).collect();
                     anyhow::bail!(
-                        "unknown policy {name:?}; known: all, {} (a policy name may end in +tinylfu)",
+                        "unknown policy {name:?}; known: all, {} (a policy name may end in +tinylfu; \
+                         parameters: s3-fifo:small=S:ghost=G, w-tinylfu:window=W[:climb])",
                         known.join(", ")
                     );
                 }
@@ -182,6 +297,7 @@ pub fn run_jobs(trace: &Trace, jobs: &[(Row, u64)], threads: usize) -> Result<Ve
     };
     let run_one = |&(row, pages): &(Row, u64)| match row {
         Row::Policy(kind) => engine::simulate_policy(trace, kind, pages as usize),
+        Row::Variant(v) => engine::simulate_built(trace, &*v.build(pages as usize), pages as usize),
         Row::Opt => Ok(engine::simulate_opt(trace, &next, pages as usize)),
     };
     let threads = threads.clamp(1, jobs.len().max(1));
@@ -231,19 +347,19 @@ struct JsonResult {
 #[derive(serde::Serialize)]
 struct JsonChoice {
     request: u64,
-    policy: &'static str,
+    policy: String,
 }
 
 /// The share of `requests` served under each candidate of `choices` (first-chosen first), and the number of
 /// switches.
-pub fn choice_shares(choices: &[Choice], requests: u64) -> (Vec<(PolicyKind, f64)>, usize) {
-    let mut shares: Vec<(PolicyKind, f64)> = Vec::new();
+pub fn choice_shares(choices: &[Choice], requests: u64) -> (Vec<(Candidate, f64)>, usize) {
+    let mut shares: Vec<(Candidate, f64)> = Vec::new();
     for (i, c) in choices.iter().enumerate() {
         let end = choices.get(i + 1).map_or(requests, |n| n.request);
         let part = end.saturating_sub(c.request) as f64 / requests.max(1) as f64;
-        match shares.iter_mut().find(|(k, _)| *k == c.policy) {
+        match shares.iter_mut().find(|(k, _)| *k == c.candidate) {
             Some((_, s)) => *s += part,
-            None => shares.push((c.policy, part)),
+            None => shares.push((c.candidate, part)),
         }
     }
     (shares, choices.len().saturating_sub(1))
@@ -345,7 +461,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|c| JsonChoice {
                         request: c.request,
-                        policy: c.policy.name(),
+                        policy: c.candidate.name(),
                     })
                     .collect();
                 results.push(JsonResult {
@@ -382,11 +498,11 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 steps: outcome(adaptive, pages)
                     .choices
                     .iter()
-                    .map(|c| (c.request, adaptive_candidate_index(c.policy)))
+                    .map(|c| (c.request, adaptive_candidate_index(c.candidate)))
                     .collect(),
                 labels: bufpool::policy::Adaptive::candidates()
                     .iter()
-                    .map(|k| k.name().to_string())
+                    .map(|k| k.name())
                     .collect(),
             })
             .collect();
@@ -397,10 +513,10 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
 }
 
 /// The position of `kind` among the adaptive policy's candidates (the timeline's y value).
-fn adaptive_candidate_index(kind: PolicyKind) -> usize {
+fn adaptive_candidate_index(candidate: Candidate) -> usize {
     bufpool::policy::Adaptive::candidates()
         .iter()
-        .position(|&k| k == kind)
+        .position(|&k| k == candidate)
         .expect("the adaptive policy only runs its candidates")
 }
 

@@ -305,6 +305,51 @@ fn policy_names() {
 }
 
 #[test]
+fn parameterised_policy_names() {
+    let rows =
+        parse_policies("s3-fifo:small=5, s3-fifo:ghost=50:small=20, w-tinylfu:window=20, w-tinylfu:window=1:climb")
+            .unwrap();
+    let names: Vec<String> = rows.iter().map(|r| r.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "s3-fifo:small=5:ghost=100",
+            "s3-fifo:small=20:ghost=50",
+            "w-tinylfu:window=20",
+            "w-tinylfu:window=1:climb"
+        ]
+    );
+    for r in &rows {
+        assert_eq!(parse_policies(&r.name()).unwrap(), vec![*r], "names round-trip");
+    }
+    for bad in [
+        "s3-fifo:small=100",
+        "s3-fifo:window=5",
+        "w-tinylfu:window=x",
+        "lru:small=5",
+        "s3-fifo:",
+    ] {
+        assert!(parse_policies(bad).is_err(), "{bad} accepted");
+    }
+    // The defaults spelled out are the pool's policies: same misses on a skewed trace.
+    let mut x = 7u64;
+    let keys: Vec<u64> = (0..20_000)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((x >> 33) % 2000).pow(2) / 2000
+        })
+        .collect();
+    let t = Trace::from_keys(keys);
+    let rows = parse_policies("s3-fifo,s3-fifo:small=10:ghost=100,w-tinylfu,w-tinylfu:window=1:climb,s3-fifo:small=30")
+        .unwrap();
+    let jobs: Vec<(Row, u64)> = rows.iter().map(|&r| (r, 100)).collect();
+    let m: Vec<u64> = run_jobs(&t, &jobs, 1).unwrap().iter().map(|o| o.misses).collect();
+    assert_eq!(m[0], m[1]);
+    assert_eq!(m[2], m[3]);
+    assert_ne!(m[0], m[4], "the small queue's share changes the misses");
+}
+
+#[test]
 fn results_do_not_depend_on_thread_count() {
     let mut x = 1u64;
     let keys: Vec<u64> = (0..20_000)

@@ -67,7 +67,7 @@
 //! | `sieve`     | `sieve.rs`     | lock-free: relaxed store of a bit          | one mutex, O(1) amortised        |
 //! | `s3-fifo`   | `s3fifo.rs`    | lock-free: relaxed store of a 2-bit count  | one mutex, O(1) amortised        |
 //! | `w-tinylfu` | `wtinylfu.rs`  | lock-free: hit buffer                      | one mutex, O(1) + sketch aging   |
-//! | `adaptive`  | `adaptive.rs`  | S3-FIFO's + a sampled-flag load and compare | both candidates', + shadow mutex |
+//! | `adaptive`  | `adaptive.rs`  | S3-FIFO's + a sampled-flag load and compare | both live policies', + shadow mutex |
 //! | `+tinylfu`  | `admission.rs` | inner's + lock-free sketch increment       | wrapper mutex, then inner's      |
 //!
 //! The adaptive policy's hit also goes to W-TinyLFU's hit buffer while W-TinyLFU is the one running, and a
@@ -98,7 +98,7 @@ mod sketch;
 mod two_q;
 mod wtinylfu;
 
-pub use adaptive::Adaptive;
+pub use adaptive::{Adaptive, Candidate};
 pub use admission::TinyLfuAdmission;
 pub use arc::ArcPolicy;
 pub use clock::Clock;
@@ -189,8 +189,8 @@ pub enum PolicyKind {
     S3Fifo,
     /// W-TinyLFU: window LRU, SLRU main, count-min sketch admission, hill-climbed window size.
     WTinyLfu,
-    /// Adaptive: runs S3-FIFO or W-TinyLFU, whichever misses less in scaled-down shadow caches fed by a hashed
-    /// sample of the accesses (miniature simulation). See [`Adaptive`].
+    /// Adaptive: runs S3-FIFO (its small queue at 1, 10 or 30 %) or W-TinyLFU, whichever misses least in
+    /// scaled-down shadow caches fed by a hashed sample of the accesses (miniature simulation). See [`Adaptive`].
     Adaptive,
 }
 

@@ -1,7 +1,8 @@
 //! S3-FIFO (Yang, Zhang, Qiu, Yue, Rashmi, "FIFO queues are all you need for cache eviction", SOSP 2023).
 //!
 //! Three FIFO queues: S (small, 10 % of the frames), M (main, the rest) and G (ghost keys, as many as M's
-//! capacity, the memory bound). Each page has a 2-bit access counter capped at 3.
+//! capacity, the memory bound). [`S3Fifo::with_params`] sets S's share and G's size otherwise (parameter
+//! studies; the pool's `s3-fifo` is the paper's setting). Each page has a 2-bit access counter capped at 3.
 //! - Insert: into M if the key is in G (removing it from G), else into S. The counter starts at 0.
 //! - Victim (the paper's Algorithm 1): if |S| ≥ 10 % of the frames, `evictS`, else `evictM`.
 //!   `evictS` takes S's tail: if its counter is > 1 (accessed at least twice in S, the paper's `t.freq > 1`
@@ -40,6 +41,16 @@ struct State {
     ghost: GhostList,
     small_target: usize,
     main_cap: usize,
+    ghost_cap: usize,
+    /// G's size in percent of M's capacity.
+    ghost_percent: usize,
+}
+
+/// `(small_target, main_cap, ghost_cap)` for `frames` (at least 1) frames.
+fn sizes(frames: usize, small_percent: usize, ghost_percent: usize) -> (usize, usize, usize) {
+    let small_target = (frames * small_percent.min(100) / 100).clamp(1, frames.saturating_sub(1).max(1));
+    let main_cap = frames.saturating_sub(small_target).max(1);
+    (small_target, main_cap, main_cap * ghost_percent / 100)
 }
 
 /// The S3-FIFO policy.
@@ -52,8 +63,16 @@ pub struct S3Fifo {
 impl S3Fifo {
     /// S3-FIFO over `frames` frames: S is 10 % of them (at least one), M and G the rest.
     pub fn new(frames: usize) -> S3Fifo {
+        S3Fifo::with_params(frames, 10, 100)
+    }
+
+    /// S3-FIFO over `frames` frames whose S is `small_percent` % of them (at least one frame, at most all
+    /// but one) and whose G holds `ghost_percent` % of M's capacity in keys (the paper's setting is
+    /// `with_params(frames, 10, 100)`, which is [`S3Fifo::new`]). For parameter studies (`bufpool sim`'s
+    /// `s3-fifo:small=S:ghost=G`).
+    pub fn with_params(frames: usize, small_percent: usize, ghost_percent: usize) -> S3Fifo {
         let frames = frames.max(1);
-        let small_target = (frames / 10).max(1);
+        let (small_target, main_cap, ghost_cap) = sizes(frames, small_percent, ghost_percent);
         S3Fifo {
             freq: (0..frames).map(|_| AtomicU8::new(0)).collect(),
             state: Mutex::new(State {
@@ -61,7 +80,9 @@ impl S3Fifo {
                 keys: vec![0; frames].into(),
                 ghost: GhostList::default(),
                 small_target,
-                main_cap: frames.saturating_sub(small_target).max(1),
+                main_cap,
+                ghost_cap,
+                ghost_percent,
             }),
         }
     }
@@ -82,7 +103,7 @@ impl S3Fifo {
                 st.lists.remove(t);
                 let key = st.keys[t as usize];
                 st.ghost.push_back(key, ());
-                let cap = st.main_cap;
+                let cap = st.ghost_cap;
                 st.ghost.truncate_front(cap);
                 return Some(t);
             }
@@ -116,9 +137,28 @@ impl S3Fifo {
 }
 
 impl S3Fifo {
-    /// The frame's access counter (0 to 3): hits since it entered its queue, less the passes `evictM` gave it.
-    pub(crate) fn frequency(&self, frame: FrameIdx) -> u8 {
-        self.freq.get(frame as usize).map_or(0, |f| f.load(Relaxed))
+    /// Sets S's share to `small_percent` % of the frames (M's capacity and G's size follow), as
+    /// [`S3Fifo::with_params`] would. No page moves: if S is now over its share, the next victims come from S
+    /// (its pages hit twice move to M, the others leave through G); if under, from M until S has grown to it.
+    pub(crate) fn set_small_percent(&self, small_percent: usize) {
+        let mut st = self.state.lock();
+        let (small_target, main_cap, ghost_cap) = sizes(st.keys.len(), small_percent, st.ghost_percent);
+        st.small_target = small_target;
+        st.main_cap = main_cap;
+        st.ghost_cap = ghost_cap;
+    }
+
+    /// Per frame, what S3-FIFO knows of its page's recent hits, for another policy taking over: its counter
+    /// (0 to 3), plus 2 if the page is in M (it was hit at least twice in S, or came back from G). Frames it
+    /// does not track get 0.
+    pub(crate) fn hit_estimates(&self) -> Vec<u8> {
+        let st = self.state.lock();
+        (0..self.freq.len())
+            .map(|f| {
+                let in_main = st.lists.list_of(f as FrameIdx) == Some(MAIN);
+                self.freq[f].load(Relaxed) + if in_main { 2 } else { 0 }
+            })
+            .collect()
     }
 }
 
@@ -183,7 +223,34 @@ mod tests {
             assert_eq!(st.lists.list_of(0), Some(MAIN));
             assert!(st.ghost.len() == 0);
         }
+        // 0 was promoted (counter cleared) and 1 readmitted from G: both in M, so 2 each; 2 had no hit.
+        p.on_hit(1);
+        let est = p.hit_estimates();
+        assert_eq!((est[0], est[1], est[2]), (2, 3, 0));
         assert_eq!(p.victim(&mut |f| f != 2), Some(3), "2 refused keeps its place");
+    }
+
+    #[test]
+    fn with_params_sizes_the_small_queue_and_the_ghost_list() {
+        // 20 frames, S 30 % = 6, M 14, G 50 % of M = 7 keys.
+        let p = S3Fifo::with_params(20, 30, 50);
+        for f in 0..20 {
+            p.on_insert(f, u64::from(f));
+        }
+        // All 20 in S (|S| ≥ 6): each victim is S's oldest, unhit, into G.
+        for f in 0..10 {
+            assert_eq!(p.victim(&mut |_| true), Some(f));
+        }
+        {
+            let st = p.state.lock();
+            assert_eq!((st.small_target, st.main_cap, st.ghost.len()), (6, 14, 7));
+            // G kept the 7 most recent of keys 0..10: 3..10.
+            assert!(st.ghost.contains(3) && !st.ghost.contains(2));
+        }
+        // The default: S 10 %, G as large as M.
+        let d = S3Fifo::new(20);
+        let st = d.state.lock();
+        assert_eq!((st.small_target, st.main_cap, st.ghost_cap), (2, 18, 18));
     }
 
     #[test]
