@@ -3,7 +3,8 @@
 //!
 //! Load: `put` per tuple with no commit until the end (the log is written out as its buffer fills, never
 //! synced), then `commit` + `checkpoint`, so the load ends with the data durable in `tree.db`; a checkpoint also
-//! runs whenever the log passes [`LOAD_LOG_MAX`], to bound the log's size. Runs: reads are the tree's latch-free
+//! runs whenever the log passes [`LOAD_LOG_MAX`], to bound the log's size. With `--load-order bulk`,
+//! `Tree::bulk_load` instead (durable when it returns). [`Ours::load_notes`] says where a load's time went. Runs: reads are the tree's latch-free
 //! optimistic lookups; writes are `put`s, committed (`Tree::commit`: a log fsync shared by concurrent
 //! committers) after each one (`durable`), after every N of a thread's (`batch:N`), or never
 //! (`nondurable-autocommit`: the log is written as its buffer fills and synced only by the WAL rule).
@@ -16,7 +17,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use bufpool_btree::{open_dir, Options, Tree};
+use bufpool_btree::{open_dir, Options, Tree, TreeStats};
 
 use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -35,6 +36,9 @@ pub struct Ours {
     loaded: u64,
     /// Out of memory: evict the log from the OS page cache on every tick.
     evict_log: bool,
+    /// Checkpoints the load ran (the final one included), and their time.
+    load_checkpoints: u32,
+    load_checkpoint_time: std::time::Duration,
 }
 
 impl Ours {
@@ -55,6 +59,8 @@ impl Ours {
             frames: frames.max(16),
             loaded: 0,
             evict_log: out_of_memory,
+            load_checkpoints: 0,
+            load_checkpoint_time: std::time::Duration::ZERO,
         })
     }
 
@@ -69,16 +75,35 @@ impl Ours {
         Ok(())
     }
 
-    /// Checks the tree's invariants and that it holds `tuples` entries; returns its live pages (inner nodes and
-    /// leaves).
-    pub fn check(&self, tuples: u64) -> Result<u64> {
+    /// Checks the tree's invariants and that it holds `tuples` entries; returns its shape.
+    pub fn check(&self, tuples: u64) -> Result<TreeStats> {
         let st = self.tree.check()?;
         anyhow::ensure!(
             st.entries as u64 == tuples,
             "bufpool-btree holds {} tuples, {tuples} were loaded",
             st.entries
         );
-        Ok((st.inner_nodes + st.leaves) as u64)
+        Ok(st)
+    }
+
+    /// Where the load's time and writes went: its checkpoints, and the pool's page writes.
+    pub fn load_notes(&self) -> String {
+        let st = self.tree.pool().stats();
+        format!(
+            "{} checkpoints in {:.1} s; pool wrote {} pages ({} by dirty evictions)",
+            self.load_checkpoints,
+            self.load_checkpoint_time.as_secs_f64(),
+            st.writes,
+            st.dirty_evictions
+        )
+    }
+
+    fn load_checkpoint(&mut self) -> Result<()> {
+        let t = std::time::Instant::now();
+        self.tree.checkpoint()?;
+        self.load_checkpoints += 1;
+        self.load_checkpoint_time += t.elapsed();
+        Ok(())
     }
 
     /// Log fsyncs so far.
@@ -92,15 +117,19 @@ impl Loader for Ours {
         self.tree.put(&key(id), &value(id, 0))?;
         self.loaded += 1;
         if self.loaded.is_multiple_of(1 << 18) && self.tree.wal().file_len() > LOAD_LOG_MAX {
-            self.tree.checkpoint()?;
+            self.load_checkpoint()?;
         }
         Ok(())
     }
 
+    fn bulk(&mut self, ids: &[u64]) -> Result<bool> {
+        self.loaded += self.tree.bulk_load(ids.iter().map(|&id| (key(id), value(id, 0))))?;
+        Ok(true)
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.tree.commit()?;
-        self.tree.checkpoint()?;
-        Ok(())
+        self.load_checkpoint()
     }
 }
 
