@@ -3,11 +3,16 @@
 //!
 //! Load: `put` per tuple with no commit until the end (the log is written out as its buffer fills, never
 //! synced), then `commit` + `checkpoint`, so the load ends with the data durable in `tree.db`; a checkpoint also
-//! runs whenever the log passes [`LOAD_LOG_MAX`], to bound the log's size. With `--load-order bulk`,
-//! `Tree::bulk_load` instead (durable when it returns). [`Ours::load_notes`] says where a load's time went. Runs: reads are the tree's latch-free
-//! optimistic lookups; writes are `put`s, committed (`Tree::commit`: a log fsync shared by concurrent
-//! committers) after each one (`durable`), after every N of a thread's (`batch:N`), or never
-//! (`nondurable-autocommit`: the log is written as its buffer fills and synced only by the WAL rule).
+//! runs whenever the log grows past twice the data file's size (or [`LOAD_LOG_MIN`], if more), to bound the
+//! log's size. The bound grows with the data so that checkpoints come at a spacing proportional to the pages each
+//! writes: a random-order load dirties nearly every page between two checkpoints, and a fixed bound (1 GiB
+//! once) made the number of checkpoints, and so the pages written, grow with the square of the tuples. With
+//! `--load-order bulk`, `Tree::bulk_load` instead (durable when it returns). [`Ours::load_notes`] says where a
+//! load's time went.
+//!
+//! Runs: reads are the tree's latch-free optimistic lookups; writes are `put`s, committed (`Tree::commit`: a log
+//! fsync shared by concurrent committers) after each one (`durable`), after every N of a thread's (`batch:N`),
+//! or never (`nondurable-autocommit`: the log is written as its buffer fills and synced only by the WAL rule).
 //!
 //! Memory: the pool's frames are bounded; the log is written through the OS page cache, which they do not bound.
 //! Out of memory the log is evicted from the OS page cache every few milliseconds while a case runs
@@ -24,8 +29,13 @@ use super::tuple::{self, key, value};
 
 /// Page size of the tree.
 pub const PAGE_BYTES: usize = 4096;
-/// The load checkpoints (and so cuts the log) when the log is longer than this.
-pub const LOAD_LOG_MAX: u64 = 1 << 30;
+/// The load checkpoints (and so cuts the log) when the log is longer than this and than [`LOAD_LOG_PER_DATA`]
+/// times the data file.
+pub const LOAD_LOG_MIN: u64 = 1 << 30;
+/// Log bytes per data file byte above which the load checkpoints. Above 1, because the first change of each page
+/// after a checkpoint logs its full image (nearly the data file again, in a random-order load): with a bound of
+/// one data file those images alone refilled the log, and checkpoints came every ~1.5 M tuples at 10 M.
+pub const LOAD_LOG_PER_DATA: u64 = 2;
 
 /// The tree opened on a pool of its own.
 pub struct Ours {
@@ -116,8 +126,11 @@ impl Loader for Ours {
     fn insert(&mut self, id: u64) -> Result<()> {
         self.tree.put(&key(id), &value(id, 0))?;
         self.loaded += 1;
-        if self.loaded.is_multiple_of(1 << 18) && self.tree.wal().file_len() > LOAD_LOG_MAX {
-            self.load_checkpoint()?;
+        if self.loaded.is_multiple_of(1 << 18) {
+            let data = self.file_pages()? * PAGE_BYTES as u64;
+            if self.tree.wal().file_len() > (LOAD_LOG_PER_DATA * data).max(LOAD_LOG_MIN) {
+                self.load_checkpoint()?;
+            }
         }
         Ok(())
     }
