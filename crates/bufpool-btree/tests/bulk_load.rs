@@ -225,3 +225,31 @@ fn ascending_puts_fill_leaves_over_90_percent() {
         st.leaf_fill()
     );
 }
+
+/// Keys of every length from empty to the limit over a two-letter alphabet (so many keys are prefixes of others
+/// and separators are long), values of varying length: every node still fits, fences and separators hold.
+#[test]
+fn keys_that_are_prefixes_of_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = common::open(dir.path(), 256);
+    let max_key = tree.limits().max_key;
+    let mut set = std::collections::BTreeMap::new();
+    for id in 0..4000u64 {
+        let r = common::mix(id);
+        // Eight stems; keys of one stem differ only in length, so each is a prefix of the longer ones.
+        let (stem, len) = (r % 8, ((r >> 8) % (max_key as u64 + 1)) as usize);
+        let k: Vec<u8> = (0..len).map(|i| b'a' + ((stem >> (i % 3)) & 1) as u8).collect();
+        set.insert(k, value(id, 3));
+    }
+    let keys: Vec<&Vec<u8>> = set.keys().collect();
+    let prefixes = keys.windows(2).filter(|w| w[1].starts_with(w[0])).count();
+    assert!(prefixes > 100, "the input exercises prefix keys: {prefixes}");
+    let n = tree.bulk_load(set.iter()).unwrap();
+    assert_eq!(n as usize, set.len());
+    assert_eq!(tree.check().unwrap().entries, set.len());
+    for (k, v) in &set {
+        assert_eq!(tree.get(k).unwrap().as_deref(), Some(&v[..]));
+    }
+    let scanned: Vec<(Vec<u8>, Vec<u8>)> = tree.range(..).map(|p| p.unwrap()).collect();
+    assert!(scanned.iter().map(|(k, _)| k).eq(set.keys()));
+}
