@@ -273,8 +273,8 @@ impl Tree {
     /// `tree/bulk.rs`). Later `put`s and `delete`s work as on any tree (a put into a full leaf splits it).
     ///
     /// # Errors
-    /// [`Error::NotEmpty`] if the tree holds entries (when called, or when the build is done: a write that landed
-    /// meanwhile); [`Error::Unsorted`] if a key is not above the one before it; [`Error::KeyTooLong`] /
+    /// [`Error::NotEmpty`] if the tree's root is not an empty leaf (when called, or when the build is done: a write
+    /// that landed meanwhile); [`Error::Unsorted`] if a key is not above the one before it; [`Error::KeyTooLong`] /
     /// [`Error::ValueTooLong`] as for [`Tree::put`]; pool and log errors. On an error the tree is unchanged and the
     /// pages built so far go back to the pool.
     pub fn bulk_load<I, K, V>(&self, pairs: I) -> Result<u64>
