@@ -275,8 +275,10 @@ impl Tree {
     /// # Errors
     /// [`Error::NotEmpty`] if the tree's root is not an empty leaf (when called, or when the build is done: a write
     /// that landed meanwhile); [`Error::Unsorted`] if a key is not above the one before it; [`Error::KeyTooLong`] /
-    /// [`Error::ValueTooLong`] as for [`Tree::put`]; pool and log errors. On an error the tree is unchanged and the
-    /// pages built so far go back to the pool.
+    /// [`Error::ValueTooLong`] as for [`Tree::put`]; pool and log errors. On an error before the switch the tree is
+    /// unchanged and the pages built so far go back to the pool. One error comes after it: the final log commit's
+    /// (the log has failed, and refuses every later change); the loaded tree is then in place but, as a `put`
+    /// whose [`Tree::commit`] failed, not durable: a crash reopens the tree empty or loaded.
     pub fn bulk_load<I, K, V>(&self, pairs: I) -> Result<u64>
     where
         I: IntoIterator<Item = (K, V)>,
