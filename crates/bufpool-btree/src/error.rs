@@ -46,6 +46,17 @@ pub enum Error {
     /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
     #[error("the log does not belong to the tree: {0}")]
     LogMismatch(String),
+    /// [`crate::Tree::bulk_load`] was called on a tree that is not empty, its root not an empty leaf (a bulk load
+    /// builds a whole tree and only ever replaces an empty one).
+    #[error("bulk load needs an empty tree")]
+    NotEmpty,
+    /// [`crate::Tree::bulk_load`]'s input is not in strictly ascending key order (a key equal to or below the
+    /// one before it).
+    #[error("bulk load input out of order at pair {index}: keys must be strictly ascending")]
+    Unsorted {
+        /// Position (from 0) of the first pair whose key is not above the previous one's.
+        index: u64,
+    },
     /// A structural check of the tree failed (see [`crate::Tree::check`]).
     #[error("tree invariant violated: {0}")]
     Invariant(String),

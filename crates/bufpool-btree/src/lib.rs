@@ -60,14 +60,16 @@
 //!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
+//! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): an empty tree built bottom-up from ascending pairs,
+//!   full nodes in new pages written unlogged and synced, then switched in by one logged record of the meta page.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
 //!   point) whose LSN is above its page's LSN; a torn tail is cut off; a torn data page is rebuilt from its
 //!   logged image. [`Tree::checkpoint`] = note the redo point, `pool.checkpoint()`, then rewrite the log from
 //!   the redo point on (atomic rename).
 //!
 //! Module map: `node.rs` (page layout of a node), `wal.rs` (log format, group commit, recovery scan),
-//! `tree.rs` (the tree: concurrency protocol, structure changes, recovery, invariant checker), `bench.rs` (a
-//! load-and-lookup driver for `bufpool bench`).
+//! `tree.rs` (the tree: concurrency protocol, structure changes, recovery, invariant checker), `tree/bulk.rs`
+//! (the bulk load), `bench.rs` (a load-and-lookup driver for `bufpool bench`).
 
 pub mod bench;
 mod error;

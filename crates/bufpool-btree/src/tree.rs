@@ -46,6 +46,8 @@ use crate::error::{Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
 use crate::wal::{Op, OwnedOp, TreeWal};
 
+mod bulk;
+
 /// Restarts of one operation after which the tree reports an error instead of spinning (a sign of corruption,
 /// e.g. fence keys that cover nothing, rather than of contention).
 pub const RESTARTS_MAX: usize = 1_000_000;
@@ -221,6 +223,17 @@ pub struct TreeStats {
     pub entries: usize,
     /// Pages on the tree's free list.
     pub free_pages: usize,
+    /// Bytes of the leaves' user regions in use (header, fences, slots, entries; the rest is free space).
+    pub leaf_bytes_used: usize,
+    /// Bytes of the leaves' user regions in all (`leaves` × [`Limits::user_bytes`]).
+    pub leaf_bytes: usize,
+}
+
+impl TreeStats {
+    /// The leaves' fill: the share of their bytes in use, 0 to 1 (0 for a tree without leaves).
+    pub fn leaf_fill(&self) -> f64 {
+        self.leaf_bytes_used as f64 / self.leaf_bytes.max(1) as f64
+    }
 }
 
 /// What one level of a merge did (see `Tree::merge_level`).
@@ -1288,6 +1301,8 @@ impl Tree {
         if n.is_leaf() {
             stats.leaves += 1;
             stats.entries += n.count();
+            stats.leaf_bytes += b.len();
+            stats.leaf_bytes_used += b.len() - n.free_bytes();
             leaves.push((no, n.link()));
             return Ok(());
         }

@@ -8,7 +8,9 @@
 //! then switches the storages' faults on (`FaultConfig::honest`: EIO on read, write and sync, short reads and
 //! writes; a crash keeps each unsynced sector with probability one half, so log records and pages tear) and runs
 //! random operations: `put` and `delete` over 300 long keys, `get` (checked against the model when it succeeds),
-//! `commit`, `checkpoint`. At a random operation both storages lose power (`FaultyStorage::crash`), the tree and
+//! `commit`, `checkpoint`; an epoch that starts on an empty tree begins, half the time, with a `bulk_load` of the
+//! first keys (durable if it returns `Ok`; if it fails otherwise than `NotEmpty`, the epoch crashes right away and
+//! recovery must show the tree before it or the whole load). At a random operation both storages lose power (`FaultyStorage::crash`), the tree and
 //! pool are dropped unwritten, and the next epoch starts from the crash images.
 //!
 //! # What must hold after every crash
@@ -52,6 +54,9 @@ type State = BTreeMap<u64, u64>;
 enum Done {
     Put(u64, u64),
     Del(u64),
+    /// `Tree::bulk_load` of ids `0..n` at version `ver` into an empty tree (only ever pending when it failed at
+    /// its end: its switch may or may not have reached the log).
+    Bulk(u64, u64),
 }
 
 fn apply(s: &mut State, d: Done) {
@@ -61,6 +66,10 @@ fn apply(s: &mut State, d: Done) {
         }
         Done::Del(id) => {
             s.remove(&id);
+        }
+        Done::Bulk(n, ver) => {
+            s.clear();
+            s.extend((0..n).map(|id| (id, ver)));
         }
     }
 }
@@ -78,6 +87,8 @@ struct Tally {
     keys_checked: u64,
     prefix_ops_recovered: u64,
     checkpoints_ok: u64,
+    bulk_loads_ok: u64,
+    bulk_loads_failed: u64,
     faults: FaultCounts,
     violations: Vec<String>,
 }
@@ -195,7 +206,39 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, t: &mut Tally) {
         data.set_config(config);
         let ops = 100 + rng.below(400);
         commits_before_crash = 0;
+        // Half the time an empty tree starts with a bulk load (durable when it returns Ok).
+        if current.is_empty() && rng.below(2) == 0 {
+            let (n, ver) = (1 + rng.below(KEYS), rng.next() % 1000);
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n).map(|id| (key(id), value(id, ver))).collect();
+            pairs.sort();
+            match tree.bulk_load(pairs) {
+                Ok(loaded) => {
+                    t.bulk_loads_ok += 1;
+                    if loaded != n {
+                        t.violations
+                            .push(format!("seed {seed}: bulk load of {n} loaded {loaded}"));
+                    }
+                    t.commits_ok += 1;
+                    commits_before_crash += 1;
+                    apply(&mut current, Done::Bulk(n, ver));
+                    committed = current.clone();
+                    pending.clear();
+                }
+                // The tree was not empty (its root an inner node over empty leaves): no trace.
+                Err(bufpool_btree::Error::NotEmpty) => {}
+                Err(e) => {
+                    // Failed before its switch (no trace) or at its final commit (switched, maybe durable): crash
+                    // now; recovery must show the state before it or the whole load.
+                    note_err(t, &e);
+                    t.bulk_loads_failed += 1;
+                    pending.push(Done::Bulk(n, ver));
+                }
+            }
+        }
         for _ in 0..ops {
+            if matches!(pending.last(), Some(Done::Bulk(..))) {
+                break;
+            }
             let id = rng.below(KEYS);
             let roll = rng.below(100);
             match roll {
@@ -283,7 +326,7 @@ fn tree_survives_faults_and_power_loss() {
     let f = &t.faults;
     println!(
         "tree crash sim: {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
-         checked after a crash {}; checkpoints ok {}; keys checked {}, uncommitted ops recovered {}; faults: \
+         checked after a crash {}; checkpoints ok {}; bulk loads ok {}, failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
          read EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, writes dropped by failed sync {}, \
          unsynced writes at crash kept/torn/lost {}/{}/{}; violations {}",
         t.seeds,
@@ -295,6 +338,8 @@ fn tree_survives_faults_and_power_loss() {
         t.commits_ok,
         t.commits_checked,
         t.checkpoints_ok,
+        t.bulk_loads_ok,
+        t.bulk_loads_failed,
         t.keys_checked,
         t.prefix_ops_recovered,
         f.read_eio,
@@ -315,4 +360,5 @@ fn tree_survives_faults_and_power_loss() {
     );
     // The run exercised what it claims to.
     assert!(t.crashes > 0 && t.commits_checked > 0 && f.crash_writes_torn > 0);
+    assert!(t.bulk_loads_ok > 0, "no bulk load succeeded");
 }

@@ -403,24 +403,38 @@ pub fn measure<S: KvStore>(
     })
 }
 
-/// A system being loaded, one tuple at a time, on one thread.
+/// A system being loaded, one tuple at a time (or all at once, by a bulk path), on one thread.
 pub trait Loader {
     /// Inserts tuple `id` at version 0.
     fn insert(&mut self, id: u64) -> Result<()>;
+
+    /// Loads every tuple of `ids` (in ascending key order) into the empty system through its bulk path; `false`
+    /// (nothing done) if it has none, and then [`load`] inserts them one by one.
+    fn bulk(&mut self, _ids: &[u64]) -> Result<bool> {
+        Ok(false)
+    }
 
     /// Makes everything inserted durable in the system's files (final commit, sync, checkpoint).
     fn finish(&mut self) -> Result<()>;
 }
 
-/// Loads the tuples of `ids` in that order and then calls `finish`; the whole is the load's time. `progress` is
+/// Loads the tuples of `ids` in that order (with `bulk`, through the system's bulk path if it has one; no
+/// per-insert latency is then sampled) and then calls `finish`; the whole is the load's time. `progress` is
 /// called every 64 Ki tuples with the count so far.
-pub fn load(l: &mut impl Loader, ids: &[u64], timer_ns: u64, mut progress: impl FnMut(u64)) -> Result<Measured> {
+pub fn load(
+    l: &mut impl Loader,
+    ids: &[u64],
+    bulk: bool,
+    timer_ns: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Measured> {
     let tuples = ids.len() as u64;
     let mut hist = new_hist();
     let io0 = process_io();
     let cpu0 = process_cpu_ns();
     let start = Instant::now();
-    for (i, &id) in (0u64..).zip(ids) {
+    let one_by_one: &[u64] = if bulk && l.bulk(ids)? { &[] } else { ids };
+    for (i, &id) in (0u64..).zip(one_by_one) {
         if i % SAMPLE_EVERY == 0 {
             let t0 = Instant::now();
             l.insert(id)?;

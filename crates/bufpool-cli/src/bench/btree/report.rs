@@ -148,10 +148,15 @@ pub fn summary(results: &[CaseResult]) -> String {
             let ratio = match (ours, r.system) {
                 (Some(_), "bufpool-btree") | (None, _) => String::new(),
                 (Some((mean, cpu, p50)), _) => format!(
-                    "{:>5.2}x {:>6.2}x {:>5.2}x",
+                    "{:>5.2}x {:>6.2}x {:>6}",
                     mean / r.ns_per_op_mean,
                     cpu / r.cpu_ns_per_op,
-                    p50 / r.ns_per_op_p50
+                    // A bulk load samples no per-insert latency (p50 0): no ratio.
+                    if p50 > 0.0 && r.ns_per_op_p50 > 0.0 {
+                        format!("{:.2}x", p50 / r.ns_per_op_p50)
+                    } else {
+                        "-".into()
+                    }
                 ),
             };
             let hit = if r.hit_ratio.is_nan() {

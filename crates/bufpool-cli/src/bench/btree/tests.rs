@@ -39,6 +39,44 @@ fn ascending_load_inserts_keys_in_order_and_random_does_not() {
     assert_eq!(sorted, rnd, "both load every tuple once");
 }
 
+/// A loader without a bulk path: counts its inserts.
+#[derive(Default)]
+struct Counting {
+    inserts: Vec<u64>,
+    finished: bool,
+}
+
+impl driver::Loader for Counting {
+    fn insert(&mut self, id: u64) -> Result<()> {
+        self.inserts.push(id);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.finished = true;
+        Ok(())
+    }
+}
+
+#[test]
+fn bulk_order_loads_bufpool_btree_by_bulk_load_and_others_one_by_one() {
+    let ids = LoadOrder::Bulk.ids(3000);
+    assert_eq!(ids, LoadOrder::Ascending.ids(3000), "bulk loads in key order");
+    // A system without a bulk path gets every id, in order, through `insert`.
+    let mut c = Counting::default();
+    let m = driver::load(&mut c, &ids, true, 0, |_| {}).unwrap();
+    assert_eq!((c.inserts.as_slice(), c.finished, m.ops), (ids.as_slice(), true, 3000));
+    // bufpool-btree builds its tree in one call: full leaves, every tuple there.
+    let dir = tempfile::tempdir().unwrap();
+    let mut sys = ours::Ours::open(dir.path(), 1024, false).unwrap();
+    let m = driver::load(&mut sys, &ids, true, 0, |_| {}).unwrap();
+    assert_eq!((m.ops, m.hist.len()), (3000, 0), "one call: no per-insert samples");
+    let st = sys.check(3000).unwrap();
+    assert!(st.leaf_fill() > 0.95, "leaf fill {}", st.leaf_fill());
+    sys.close().unwrap();
+    let sys = ours::Ours::open(dir.path(), 1024, false).unwrap();
+    assert_eq!(sys.check(3000).unwrap().entries, 3000);
+}
+
 fn measured(ops: u64, syncs: u64) -> Measured {
     let mut hist = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     hist.record(100).unwrap();
