@@ -227,29 +227,34 @@ struct FileModel {
     /// Generations below this belong to an earlier incarnation (before a `drop_file`).
     inc_start: u64,
     storage: Arc<ModelStorage>,
-    pages: Vec<(PageState, u64)>,
+    /// Per page: its state, a count of its changes, and a count of the frees begun on it (a page freed and
+    /// allocated again during an op looks allocated at both ends of it, yet the op may have met it freed).
+    pages: Vec<(PageState, u64, u64)>,
     /// How the file was last closed: `true` by `close_file` (its storage is kept and reopened).
     closed_clean: bool,
 }
 
 impl FileModel {
-    fn page(&mut self, n: u32) -> &mut (PageState, u64) {
+    fn page(&mut self, n: u32) -> &mut (PageState, u64, u64) {
         let n = n as usize;
         if self.pages.len() <= n {
-            self.pages.resize(n + 1, (PageState::Freed, 0));
+            self.pages.resize(n + 1, (PageState::Freed, 0, 0));
         }
         &mut self.pages[n]
     }
 
     /// Page `n`'s model without growing the file (a page past the end reads as freed).
-    fn peek(&self, n: u32) -> (PageState, u64) {
-        self.pages.get(n as usize).copied().unwrap_or((PageState::Freed, 0))
+    fn peek(&self, n: u32) -> (PageState, u64, u64) {
+        self.pages.get(n as usize).copied().unwrap_or((PageState::Freed, 0, 0))
     }
 
     fn set(&mut self, n: u32, state: PageState) {
         let p = self.page(n);
         p.0 = state;
         p.1 += 1;
+        if matches!(state, PageState::Freeing(_)) {
+            p.2 += 1;
+        }
     }
 
     /// Checks `bytes` of page `n`, read under a latch (so the model cannot change meanwhile).
@@ -282,7 +287,7 @@ impl FileModel {
 struct Snapshot {
     life: u64,
     state: FileState,
-    page: (PageState, u64),
+    page: (PageState, u64, u64),
 }
 
 pub struct Model {
@@ -735,10 +740,14 @@ impl World {
         before.state != FileState::Open || m.state != FileState::Open || m.life != before.life
     }
 
+    /// Whether the page may have been met freed: not allocated before or after the op, or freed (and allocated
+    /// again) while it ran.
     fn freed(&self, page: PageId, before: &Snapshot) -> bool {
         let m = self.model.file(page.file().0 as usize);
+        let now = m.peek(page.page_no());
         !matches!(before.page.0, PageState::Allocated(_))
-            || !matches!(m.peek(page.page_no()).0, PageState::Allocated(_))
+            || !matches!(now.0, PageState::Allocated(_))
+            || now.2 != before.page.2
     }
 
     /// Checks a page's bytes read under a latch held by the caller.
