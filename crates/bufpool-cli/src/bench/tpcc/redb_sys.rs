@@ -245,3 +245,16 @@ impl Engine for RedbSys {
         commit(self.db.begin_write()?, redb::Durability::Immediate)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::TableHandle;
+
+    #[test]
+    fn each_table_has_its_own_redb_table_by_name() {
+        for t in Table::ALL {
+            assert_eq!(DEFS[t.index()].name(), t.name());
+        }
+    }
+}

@@ -551,6 +551,11 @@ pub struct OrderLine {
 }
 
 impl OrderLine {
+    /// OL_I_ID of a row, without decoding the rest (Stock-Level reads only this).
+    pub fn item_of(row: &[u8]) -> Result<u32> {
+        Dec::new(row).u32()
+    }
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
@@ -590,21 +595,20 @@ pub struct Item {
 }
 
 impl Item {
+    /// I_PRICE and, borrowed from the row, I_DATA: what New-Order reads.
+    pub fn price_and_data(row: &[u8]) -> Result<(i64, &[u8])> {
+        let mut dec = Dec::new(row);
+        dec.u32()?;
+        let price = dec.i64()?;
+        dec.str()?;
+        Ok((price, dec.str()?))
+    }
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
         e.u32(self.im_id).i64(self.price).str(&self.name).str(&self.data);
         e.0
-    }
-    /// Parses a row.
-    pub fn decode(b: &[u8]) -> Result<Item> {
-        let mut d = Dec::new(b);
-        Ok(Item {
-            im_id: d.u32()?,
-            price: d.i64()?,
-            name: d.str()?.to_vec(),
-            data: d.str()?.to_vec(),
-        })
     }
 }
 
@@ -626,6 +630,37 @@ pub struct Stock {
 }
 
 impl Stock {
+    /// S_QUANTITY of a row, without decoding the rest (Stock-Level reads only this).
+    pub fn quantity_of(row: &[u8]) -> Result<u32> {
+        Dec::new(row).u32()
+    }
+
+    /// The numeric fields of a row (quantity, ytd, order count, remote count) and, borrowed from it, S_DIST of
+    /// district `d` and S_DATA: what New-Order reads, without copying the strings.
+    pub fn borrow(row: &[u8], d: u8) -> Result<([u32; 4], &[u8], &[u8])> {
+        let mut dec = Dec::new(row);
+        let nums = [dec.u32()?, dec.u32()?, dec.u32()?, dec.u32()?];
+        let mut dist: &[u8] = &[];
+        for i in 1..=10u8 {
+            let s = dec.str()?;
+            if i == d {
+                dist = s;
+            }
+        }
+        Ok((nums, dist, dec.str()?))
+    }
+
+    /// Writes the numeric fields into an encoded row (whose strings stay as they are).
+    pub fn set_numbers(row: &mut [u8], nums: [u32; 4]) -> Result<()> {
+        let Some(head) = row.get_mut(..16) else {
+            bail!("row too short");
+        };
+        for (at, n) in head.chunks_exact_mut(4).zip(nums) {
+            at.copy_from_slice(&n.to_le_bytes());
+        }
+        Ok(())
+    }
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
@@ -639,7 +674,8 @@ impl Stock {
         e.str(&self.data);
         e.0
     }
-    /// Parses a row.
+    /// Parses a row (New-Order reads only some fields: [`Stock::borrow`]).
+    #[cfg(test)]
     pub fn decode(b: &[u8]) -> Result<Stock> {
         let mut d = Dec::new(b);
         let (quantity, ytd, order_cnt, remote_cnt) = (d.u32()?, d.u32()?, d.u32()?, d.u32()?);
@@ -694,13 +730,27 @@ mod tests {
         for cut in 0..b.len() {
             assert!(Customer::decode(&b[..cut]).is_err());
         }
-        let s = Stock {
+        let mut s = Stock {
             quantity: 17,
             dist: std::array::from_fn(|i| vec![b'a' + i as u8; 24]),
             data: b"ORIGINAL".to_vec(),
             ..Default::default()
         };
         assert_eq!(Stock::decode(&s.encode()).unwrap(), s);
+        let mut row = s.encode();
+        let (nums, dist, data) = Stock::borrow(&row, 3).unwrap();
+        assert_eq!((nums, dist, data), ([17, 0, 0, 0], &s.dist[2][..], &b"ORIGINAL"[..]));
+        Stock::set_numbers(&mut row, [1, 2, 3, 4]).unwrap();
+        (s.quantity, s.ytd, s.order_cnt, s.remote_cnt) = (1, 2, 3, 4);
+        assert_eq!(Stock::decode(&row).unwrap(), s);
+        assert!(Stock::borrow(&row[..row.len() - 1], 1).is_err());
+        let item = Item {
+            price: 1234,
+            name: b"n".to_vec(),
+            data: b"d".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(Item::price_and_data(&item.encode()).unwrap(), (1234, &b"d"[..]));
     }
 }
 
