@@ -135,6 +135,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if !(1..=1000).contains(&warehouses) {
         bail!("--warehouses must be in 1..=1000, got {warehouses}");
     }
+    if args.repeat != 1 {
+        bail!("--repeat is not supported by the TPC-C workload (each case runs once, on a database that grows)");
+    }
     let scale = if args.smoke {
         Scale::reduced(warehouses)
     } else {
