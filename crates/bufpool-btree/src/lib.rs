@@ -84,7 +84,7 @@ pub use bufpool::BufferPool;
 pub use error::{Error, Result};
 pub use node::Limits;
 pub use tree::{RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
-pub use wal::TreeWal;
+pub use wal::{Op, OwnedOp, TreeWal};
 
 /// File name of the data file inside a tree directory.
 pub const DATA_FILE: &str = "tree.db";

@@ -44,7 +44,14 @@
 //! - Opening a log cuts (or zeroes, on a storage) everything after the last valid record, so a record written
 //!   later at the same LSN can never be followed by a stale record of an earlier life of the log.
 //!
-//! Lock order: `io` before `state`; `state` is never held across I/O.
+//! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its bytes to the file
+//!   (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end. A layer
+//!   above several trees (a transaction log holding each transaction's write set, appended before the
+//!   transaction changes any tree) uses it so that no tree record, and so no tree page, of a transaction can
+//!   reach the disk before the transaction's own record.
+//!
+//! Lock order: `io` before `state`; `state` is never held across I/O; a log's `io` before its dependency's
+//! locks (a dependency must never depend back, directly or not).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
@@ -415,6 +422,8 @@ pub struct TreeWal {
     failed: OnceLock<Arc<str>>,
     /// fsyncs of the log done so far (commits and WAL-rule flushes).
     syncs: AtomicU64,
+    /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
+    first: OnceLock<Arc<TreeWal>>,
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -548,6 +557,7 @@ impl TreeWal {
             redo_lsn: AtomicU64::new(hdr.start),
             failed: OnceLock::new(),
             syncs: AtomicU64::new(0),
+            first: OnceLock::new(),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -698,6 +708,13 @@ impl TreeWal {
             (std::mem::take(&mut st.buf), start)
         };
         let end = start + buf.len() as u64;
+        // Every record of the dependency appended before these bytes were taken is made durable first (its end
+        // now is at or past them). A failure fails this log too: the taken bytes must never be written.
+        if let Some(first) = self.first.get().filter(|_| !buf.is_empty()) {
+            if let Err(e) = first.commit() {
+                return Err(self.fail("flush the log this log depends on", io::Error::other(e.to_string())));
+            }
+        }
         if !buf.is_empty() {
             io.dev
                 .write_all_at(&buf, io.offset(start))
@@ -832,6 +849,20 @@ impl TreeWal {
         Ok(())
     }
 
+    /// Makes this log depend on `first`: from now on, before this log writes any of its bytes to its file (a
+    /// commit, a WAL-rule flush for the pool, a spill of a full buffer), it commits `first` up to `first`'s end
+    /// at that moment. A record appended to `first` before a record of this log is therefore durable before that
+    /// record is, and so before any page whose LSN covers it. Set once, before the log is used; `first` must not
+    /// depend on this log, directly or not. Refused (`Err`) if a dependency is already set or `first` is this log.
+    pub fn flush_first(&self, first: Arc<TreeWal>) -> Result<()> {
+        if std::ptr::eq(Arc::as_ptr(&first), self) {
+            return Err(Error::Log("a log cannot depend on itself".into()));
+        }
+        self.first
+            .set(first)
+            .map_err(|_| Error::Log("this log already has a dependency".into()))
+    }
+
     /// Number of log fsyncs so far (one per group commit or WAL-rule flush that had something to make durable).
     pub fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::Relaxed)
@@ -955,6 +986,41 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(e, vec![OwnedOp::Del(99, b"b".to_vec())])]);
+    }
+
+    #[test]
+    fn a_dependent_log_makes_its_dependency_durable_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = TreeWal::open(dir.path().join("txn")).unwrap();
+        let wal = TreeWal::open(dir.path().join("tree")).unwrap();
+        assert!(wal.flush_first(wal.clone()).is_err(), "a log cannot depend on itself");
+        wal.flush_first(first.clone()).unwrap();
+        assert!(wal.flush_first(first.clone()).is_err(), "one dependency only");
+        let t = first.append(&[Op::Del { page: 1, key: b"t" }]).unwrap();
+        wal.append(&[Op::Del { page: 2, key: b"w" }]).unwrap();
+        assert!(first.durable_lsn() < t);
+        // A commit of the dependent log...
+        wal.commit().unwrap();
+        assert_eq!(first.durable_lsn(), t, "the dependency was made durable first");
+        // ...and a plain write-out (a spilled buffer) alike.
+        let t2 = first.append(&[Op::Del { page: 3, key: b"t" }]).unwrap();
+        wal.append(&[Op::Put {
+            page: 4,
+            key: b"big",
+            val: &vec![7u8; BUF_SOFT_MAX + 1],
+        }])
+        .unwrap();
+        assert_eq!(first.durable_lsn(), t2, "spilling the buffer flushed the dependency");
+        // Nothing to write: the dependency is left alone.
+        let t3 = first.append(&[Op::Del { page: 5, key: b"t" }]).unwrap();
+        wal.commit().unwrap();
+        wal.commit().unwrap();
+        assert!(first.durable_lsn() < t3);
+        // A log without a dependency never touches another.
+        let other = TreeWal::open(dir.path().join("other")).unwrap();
+        other.append(&[Op::Del { page: 6, key: b"o" }]).unwrap();
+        other.commit().unwrap();
+        assert!(first.durable_lsn() < t3);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod driver;
 mod report;
 mod selfcheck;
 mod systems;
+mod tpcc;
 mod variant;
 mod workload;
 
@@ -62,6 +63,8 @@ pub enum WorkloadArg {
     YcsbF,
     /// B+tree: btree-lookup and YCSB A, B, C, E, F.
     Btree,
+    /// TPC-C on bufpool-btree, LMDB and redb (see --warehouses; BENCHMARKS.md, "TPC-C").
+    Tpcc,
 }
 
 /// A comma-separated list of thread counts.
@@ -238,6 +241,8 @@ pub struct BenchArgs {
     seed: u64,
     #[command(flatten)]
     btree: btree::BtreeArgs,
+    #[command(flatten)]
+    tpcc: tpcc::TpccArgs,
 }
 
 /// Data pages per pool frame in the miss workload.
@@ -467,6 +472,9 @@ fn one_at_a_time(systems: usize, frames: u32, memory: u64) -> bool {
 
 /// Runs `bufpool bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.workload == WorkloadArg::Tpcc {
+        return tpcc::run(&args);
+    }
     if let Some(sel) = btree::selection(args.workload) {
         let out = btree::run(&args, &sel)?;
         for n in &out.notes {

@@ -17,7 +17,7 @@
 //! `lmdb.rs` (one file per system), `report.rs` (rows and the summary table). BENCHMARKS.md, "B+tree workloads",
 //! explains the numbers.
 
-mod driver;
+pub(super) mod driver;
 mod lmdb;
 mod ops;
 mod ours;
@@ -68,7 +68,7 @@ impl KvKind {
 
 /// A comma-separated list of B+tree systems.
 #[derive(Clone, Debug)]
-pub struct KvList(Vec<KvKind>);
+pub struct KvList(pub(super) Vec<KvKind>);
 
 fn parse_kv_list(s: &str) -> Result<KvList, String> {
     let mut out = Vec::new();
@@ -87,7 +87,7 @@ fn parse_kv_list(s: &str) -> Result<KvList, String> {
 
 /// A comma-separated list of pool fractions.
 #[derive(Clone, Debug)]
-pub struct Fractions(Vec<f64>);
+pub struct Fractions(pub(super) Vec<f64>);
 
 fn parse_fractions(s: &str) -> Result<Fractions, String> {
     let mut out = Vec::new();
@@ -105,7 +105,7 @@ fn parse_fractions(s: &str) -> Result<Fractions, String> {
 
 /// A comma-separated list of durability modes.
 #[derive(Clone, Debug)]
-pub struct DurabilityList(Vec<Durability>);
+pub struct DurabilityList(pub(super) Vec<Durability>);
 
 fn parse_durability_list(s: &str) -> Result<DurabilityList, String> {
     let mut out = Vec::new();
@@ -159,19 +159,19 @@ pub struct BtreeArgs {
     /// B+tree workloads: pool size / bufpool-btree's tree size, comma-separated; below 1 is out of memory
     /// [default: 1.25,0.14].
     #[arg(long, value_parser = parse_fractions)]
-    pool_fraction: Option<Fractions>,
+    pub(super) pool_fraction: Option<Fractions>,
     /// B+tree workloads: keys per get_many batch [default: 64].
     #[arg(long)]
     batch: Option<usize>,
     /// B+tree workloads: systems, e.g. bufpool-btree,redb (default: bufpool-btree,redb,lmdb).
     #[arg(long, value_parser = parse_kv_list)]
-    btree_systems: Option<KvList>,
+    pub(super) btree_systems: Option<KvList>,
     /// B+tree workloads: how writes commit, comma-separated: nondurable-autocommit (each write atomic and
     /// visible, durable only at a later sync), durable (each write durable when it returns), batch:N (each
     /// thread's N writes per durable commit); write workloads run once per mode
     /// [default: nondurable-autocommit,durable,batch:64].
     #[arg(long, value_parser = parse_durability_list)]
-    durability: Option<DurabilityList>,
+    pub(super) durability: Option<DurabilityList>,
     /// B+tree workloads: the load inserts keys in random or ascending order, or (bulk) bufpool-btree builds its
     /// tree from the keys in ascending order by `Tree::bulk_load` while the others insert them in that order.
     #[arg(long, value_enum, default_value = "random")]

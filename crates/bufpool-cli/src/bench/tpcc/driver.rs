@@ -1,0 +1,215 @@
+//! The timed run of TPC-C on one engine: threads start together on a barrier, each draws transactions from the
+//! mix on a uniformly chosen home warehouse and runs them back to back (no think time) until the driver raises
+//! the stop flag after the run's duration; the driver ticks the engine every 2 ms meanwhile.
+//!
+//! Measurement rules (BENCHMARKS.md, "TPC-C"): throughput is committed transactions per second of wall time
+//! (rolled-back New-Orders are counted apart); every transaction is timed (an `Instant::now()` pair, its
+//! calibrated cost subtracted: a transaction takes tens of microseconds); CPU time is the whole process's
+//! (`getrusage`); device traffic is the process's `/proc/self/io` in 4 KiB units; syncs are the engine's
+//! ([`Engine::syncs`]).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use hdrhistogram::Histogram;
+
+use super::engine::{Durability, Engine, Worker};
+use super::random::{uniform, NuConstants};
+use super::schema::Scale;
+use super::txns::{self, Ctx, Kind};
+use crate::bench::btree::driver::process_io;
+use crate::bench::driver::process_cpu_ns;
+use crate::bench::workload::Rng;
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct Measured {
+    /// Committed transactions.
+    pub committed: u64,
+    /// Rolled-back New-Orders (clause 2.4.2.3).
+    pub rollbacks: u64,
+    /// Transactions run, by type (rolled back ones included).
+    pub by_kind: BTreeMap<Kind, u64>,
+    /// Latency of every transaction, ns.
+    pub hist: Histogram<u64>,
+    /// Latency by type, ns.
+    pub hist_by_kind: BTreeMap<Kind, Histogram<u64>>,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Process CPU ns during the run.
+    pub cpu_ns: u64,
+    /// Bytes read and written by the process during the run.
+    pub io_bytes: (u64, u64),
+    /// Engine syncs during the run.
+    pub syncs: u64,
+    /// Cache `(hits, misses)` during the run, where the engine reports them.
+    pub cache: Option<(u64, u64)>,
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// What the threads share.
+pub struct RunSpec<'a> {
+    /// Cardinalities of the database.
+    pub scale: Scale,
+    /// The run's NURand constants.
+    pub nu: NuConstants,
+    /// Threads.
+    pub threads: usize,
+    /// How transactions commit.
+    pub durability: Durability,
+    /// Measured time.
+    pub duration: Duration,
+    /// Seed of the threads' generators.
+    pub seed: u64,
+    /// Calibrated cost of an `Instant::now()` pair.
+    pub timer_ns: u64,
+    /// Where to append each acknowledged New-Order (`w d o` per line), if anywhere.
+    pub acks: Option<&'a File>,
+    /// Called about every 100 ms with the transactions committed so far.
+    pub progress: &'a (dyn Fn(u64) + Sync),
+}
+
+struct ThreadOut {
+    committed: u64,
+    rollbacks: u64,
+    by_kind: BTreeMap<Kind, u64>,
+    hist: BTreeMap<Kind, Histogram<u64>>,
+    end: Instant,
+}
+
+fn run_thread(worker: &mut impl Worker, spec: &RunSpec<'_>, thread: usize, stop: &AtomicBool) -> Result<ThreadOut> {
+    let mut rng = Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut ctx = Ctx {
+        scale: spec.scale,
+        nu: spec.nu,
+        thread: thread as u16,
+        history_seq: 0,
+    };
+    let mut out = ThreadOut {
+        committed: 0,
+        rollbacks: 0,
+        by_kind: BTreeMap::new(),
+        hist: Kind::ALL.into_iter().map(|k| (k, new_hist())).collect(),
+        end: Instant::now(),
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let kind = Kind::draw(&mut rng);
+        let w = uniform(&mut rng, 1, u64::from(spec.scale.warehouses)) as u16;
+        let t0 = Instant::now();
+        let o = txns::run(worker, &mut ctx, &mut rng, kind, w)?;
+        let ns = (t0.elapsed().as_nanos() as u64).saturating_sub(spec.timer_ns).max(1);
+        if let Some(h) = out.hist.get_mut(&kind) {
+            h.saturating_record(ns);
+        }
+        *out.by_kind.entry(kind).or_default() += 1;
+        if o.committed {
+            out.committed += 1;
+        } else {
+            out.rollbacks += 1;
+        }
+        if let (Some(mut f), Some((w, d, o))) = (spec.acks, o.new_order) {
+            // One write per line on an O_APPEND file: lines of different threads never mix.
+            f.write_all(format!("{w} {d} {o}\n").as_bytes())
+                .context("writing an acknowledgement")?;
+        }
+    }
+    worker.finish()?;
+    out.end = Instant::now();
+    Ok(out)
+}
+
+/// Runs the mix on `engine` as `spec` says.
+pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(spec.threads + 1);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let (outs, start, io0, c0, syncs0, cpu0, tick_err) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..spec.threads)
+            .map(|thread| {
+                let (barrier, stop, done) = (&barrier, &stop, &done);
+                s.spawn(move || -> Result<ThreadOut> {
+                    let worker = engine.worker(spec.durability);
+                    barrier.wait();
+                    let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop));
+                    if got.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    if let Ok(o) = &got {
+                        done.fetch_add(o.committed, Ordering::Relaxed);
+                    }
+                    got
+                })
+            })
+            .collect();
+        let (io0, c0, syncs0, cpu0) = (process_io(), engine.cache_counts(), engine.syncs(), process_cpu_ns());
+        barrier.wait();
+        let start = Instant::now();
+        let mut tick_err = None;
+        let mut ticks = 0u64;
+        while start.elapsed() < spec.duration && !stop.load(Ordering::Relaxed) {
+            if let Err(e) = engine.tick() {
+                tick_err = Some(e);
+                break;
+            }
+            if ticks.is_multiple_of(50) {
+                (spec.progress)(done.load(Ordering::Relaxed));
+            }
+            ticks += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let outs: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a TPC-C thread panicked"))))
+            .collect();
+        (outs, start, io0, c0, syncs0, cpu0, tick_err)
+    });
+    let cpu_ns = process_cpu_ns().saturating_sub(cpu0);
+    let io1 = process_io();
+    let syncs = engine.syncs().saturating_sub(syncs0);
+    let c1 = engine.cache_counts();
+    if let Some(e) = tick_err {
+        return Err(e.context("the engine's tick (a checkpoint) failed during the run"));
+    }
+    let mut m = Measured {
+        committed: 0,
+        rollbacks: 0,
+        by_kind: BTreeMap::new(),
+        hist: new_hist(),
+        hist_by_kind: Kind::ALL.into_iter().map(|k| (k, new_hist())).collect(),
+        seconds: 0.0,
+        cpu_ns,
+        io_bytes: (io1.0.saturating_sub(io0.0), io1.1.saturating_sub(io0.1)),
+        syncs,
+        cache: c0
+            .zip(c1)
+            .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
+    };
+    let mut end = start;
+    for out in outs {
+        let o = out?;
+        m.committed += o.committed;
+        m.rollbacks += o.rollbacks;
+        for (k, n) in o.by_kind {
+            *m.by_kind.entry(k).or_default() += n;
+        }
+        for (k, h) in o.hist {
+            m.hist.add(&h).context("merging histograms")?;
+            if let Some(all) = m.hist_by_kind.get_mut(&k) {
+                all.add(&h).context("merging histograms")?;
+            }
+        }
+        end = end.max(o.end);
+    }
+    m.seconds = (end - start).as_secs_f64().max(1e-9);
+    engine.settle().context("making the run's commits durable after it")?;
+    Ok(m)
+}

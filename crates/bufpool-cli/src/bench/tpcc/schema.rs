@@ -1,0 +1,811 @@
+//! The TPC-C schema (clause 1.3) as key-value tables: the nine tables, two secondary indexes, their key
+//! encodings and the row codecs.
+//!
+//! Keys are big-endian composites of the primary key, so each table's rows sort as the spec's primary keys and a
+//! forward range scan visits them in order:
+//! - WAREHOUSE `w`, DISTRICT `w d`, CUSTOMER `w d c`, NEW-ORDER `w d o`, ORDER `w d o`, ORDER-LINE `w d o n`,
+//!   ITEM `i`, STOCK `w i`; `w` is 2 bytes, `d` and `n` 1, `c`, `o` and `i` 4.
+//! - HISTORY has no primary key in the spec: `w d` (the paying district) then a 12-byte unique suffix (a
+//!   nanosecond clock, the thread and a per-thread counter).
+//! - CUSTOMER-BY-NAME (the secondary index the spec asks for, clause 2.5.2.2): `w d last first c`, names padded
+//!   with zero bytes to 16, empty value: the customers of a last name are one range, sorted by first name.
+//! - ORDER-BY-CUSTOMER: `w d c !o` (the order id complemented), empty value: a forward scan from `w d c` finds a
+//!   customer's newest order first (Order-Status, clause 2.6.2.2).
+//!
+//! Rows are their numeric fields at fixed offsets (little-endian; money in cents, rates in 1/10000) followed by
+//! their strings, each a length byte then the bytes. Decoding never panics: a short or malformed row is an error.
+
+use anyhow::{bail, Result};
+
+use super::random::{FIRST_BYTES, LAST_BYTES};
+
+/// A table or index: one tree (bufpool-btree), one named database (LMDB) or one table (redb) each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// WAREHOUSE.
+    Warehouse,
+    /// DISTRICT.
+    District,
+    /// CUSTOMER.
+    Customer,
+    /// The customer-by-last-name index.
+    CustomerName,
+    /// HISTORY.
+    History,
+    /// NEW-ORDER.
+    NewOrder,
+    /// ORDER.
+    Order,
+    /// The order-by-customer index (newest first).
+    OrderCustomer,
+    /// ORDER-LINE.
+    OrderLine,
+    /// ITEM.
+    Item,
+    /// STOCK.
+    Stock,
+}
+
+impl Table {
+    /// Every table and index, in the order of their numbers.
+    pub const ALL: [Table; 11] = [
+        Table::Warehouse,
+        Table::District,
+        Table::Customer,
+        Table::CustomerName,
+        Table::History,
+        Table::NewOrder,
+        Table::Order,
+        Table::OrderCustomer,
+        Table::OrderLine,
+        Table::Item,
+        Table::Stock,
+    ];
+
+    /// The table's number (its position in [`Table::ALL`]).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name of its tree file, LMDB database or redb table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Warehouse => "warehouse",
+            Table::District => "district",
+            Table::Customer => "customer",
+            Table::CustomerName => "customer_name",
+            Table::History => "history",
+            Table::NewOrder => "new_order",
+            Table::Order => "order",
+            Table::OrderCustomer => "order_customer",
+            Table::OrderLine => "order_line",
+            Table::Item => "item",
+            Table::Stock => "stock",
+        }
+    }
+}
+
+/// WAREHOUSE key.
+pub fn warehouse_key(w: u16) -> [u8; 2] {
+    w.to_be_bytes()
+}
+
+/// DISTRICT key.
+pub fn district_key(w: u16, d: u8) -> [u8; 3] {
+    let mut k = [0u8; 3];
+    k[..2].copy_from_slice(&w.to_be_bytes());
+    k[2] = d;
+    k
+}
+
+/// The `w d x` keys (CUSTOMER, NEW-ORDER, ORDER), `x` a customer or order id.
+pub fn wdx_key(w: u16, d: u8, x: u32) -> [u8; 7] {
+    let mut k = [0u8; 7];
+    k[..3].copy_from_slice(&district_key(w, d));
+    k[3..].copy_from_slice(&x.to_be_bytes());
+    k
+}
+
+/// The id in a `w d x` key.
+pub fn wdx_id(key: &[u8]) -> Result<u32> {
+    match key.get(3..7) {
+        Some(b) if key.len() == 7 => Ok(u32::from_be_bytes(b.try_into()?)),
+        _ => bail!("malformed w-d-id key of {} bytes", key.len()),
+    }
+}
+
+/// ORDER-LINE key.
+pub fn order_line_key(w: u16, d: u8, o: u32, n: u8) -> [u8; 8] {
+    let mut k = [0u8; 8];
+    k[..7].copy_from_slice(&wdx_key(w, d, o));
+    k[7] = n;
+    k
+}
+
+/// ORDER-BY-CUSTOMER key: newest order of a customer first.
+pub fn order_customer_key(w: u16, d: u8, c: u32, o: u32) -> [u8; 11] {
+    let mut k = [0u8; 11];
+    k[..7].copy_from_slice(&wdx_key(w, d, c));
+    k[7..].copy_from_slice(&(!o).to_be_bytes());
+    k
+}
+
+/// The order id of an ORDER-BY-CUSTOMER key.
+pub fn order_customer_order(key: &[u8]) -> Result<u32> {
+    match key.get(7..11) {
+        Some(b) if key.len() == 11 => Ok(!u32::from_be_bytes(b.try_into()?)),
+        _ => bail!("malformed order-by-customer key of {} bytes", key.len()),
+    }
+}
+
+/// Bytes of a CUSTOMER-BY-NAME key.
+pub const NAME_KEY_BYTES: usize = 3 + LAST_BYTES + FIRST_BYTES + 4;
+
+/// CUSTOMER-BY-NAME key; `last` is already padded, `first` is padded here.
+pub fn customer_name_key(w: u16, d: u8, last: &[u8; LAST_BYTES], first: &[u8], c: u32) -> [u8; NAME_KEY_BYTES] {
+    let mut k = [0u8; NAME_KEY_BYTES];
+    k[..3].copy_from_slice(&district_key(w, d));
+    k[3..3 + LAST_BYTES].copy_from_slice(last);
+    let f = &first[..first.len().min(FIRST_BYTES)];
+    k[3 + LAST_BYTES..3 + LAST_BYTES + f.len()].copy_from_slice(f);
+    k[NAME_KEY_BYTES - 4..].copy_from_slice(&c.to_be_bytes());
+    k
+}
+
+/// The first key after every CUSTOMER-BY-NAME key of `(w, d, last)`, and the first of them: their range.
+pub fn customer_name_range(w: u16, d: u8, last: &[u8; LAST_BYTES]) -> ([u8; 3 + LAST_BYTES], [u8; 4 + LAST_BYTES]) {
+    let mut from = [0u8; 3 + LAST_BYTES];
+    from[..3].copy_from_slice(&district_key(w, d));
+    from[3..].copy_from_slice(last);
+    let mut to = [0u8; 4 + LAST_BYTES];
+    to[..3 + LAST_BYTES].copy_from_slice(&from);
+    // `from` then 0xff sorts after every key that extends `from` with a first name (never 0xff: ASCII).
+    to[3 + LAST_BYTES] = 0xff;
+    (from, to)
+}
+
+/// The customer id of a CUSTOMER-BY-NAME key.
+pub fn customer_name_id(key: &[u8]) -> Result<u32> {
+    match key.get(NAME_KEY_BYTES - 4..) {
+        Some(b) if key.len() == NAME_KEY_BYTES => Ok(u32::from_be_bytes(b.try_into()?)),
+        _ => bail!("malformed customer-name key of {} bytes", key.len()),
+    }
+}
+
+/// HISTORY key.
+pub fn history_key(w: u16, d: u8, nanos: u64, thread: u16, seq: u16) -> [u8; 15] {
+    let mut k = [0u8; 15];
+    k[..3].copy_from_slice(&district_key(w, d));
+    k[3..11].copy_from_slice(&nanos.to_be_bytes());
+    k[11..13].copy_from_slice(&thread.to_be_bytes());
+    k[13..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// ITEM key.
+pub fn item_key(i: u32) -> [u8; 4] {
+    i.to_be_bytes()
+}
+
+/// STOCK key.
+pub fn stock_key(w: u16, i: u32) -> [u8; 6] {
+    let mut k = [0u8; 6];
+    k[..2].copy_from_slice(&w.to_be_bytes());
+    k[2..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+/// Writes a row: fixed numeric fields, then length-prefixed strings.
+#[derive(Default)]
+pub struct Enc(pub Vec<u8>);
+
+impl Enc {
+    /// An empty row.
+    pub fn new() -> Enc {
+        Enc(Vec::with_capacity(128))
+    }
+    /// Appends a `u8`.
+    pub fn u8(&mut self, v: u8) -> &mut Self {
+        self.0.push(v);
+        self
+    }
+    /// Appends a `u16`.
+    pub fn u16(&mut self, v: u16) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    /// Appends a `u32`.
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    /// Appends an `i64`.
+    pub fn i64(&mut self, v: i64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    /// Appends a `u64`.
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    /// Appends a string of at most 255 bytes (longer ones are cut).
+    pub fn str(&mut self, s: &[u8]) -> &mut Self {
+        let s = &s[..s.len().min(255)];
+        self.0.push(s.len() as u8);
+        self.0.extend_from_slice(s);
+        self
+    }
+    /// Appends a string of up to 65535 bytes (C_DATA).
+    pub fn long_str(&mut self, s: &[u8]) -> &mut Self {
+        let s = &s[..s.len().min(u16::MAX as usize)];
+        self.0.extend_from_slice(&(s.len() as u16).to_le_bytes());
+        self.0.extend_from_slice(s);
+        self
+    }
+}
+
+/// Reads a row written by [`Enc`].
+pub struct Dec<'a>(&'a [u8]);
+
+impl<'a> Dec<'a> {
+    /// A reader at the start of `row`.
+    pub fn new(row: &'a [u8]) -> Dec<'a> {
+        Dec(row)
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.0.len() {
+            bail!("row too short");
+        }
+        let (h, t) = self.0.split_at(n);
+        self.0 = t;
+        Ok(h)
+    }
+    /// A `u8`.
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    /// A `u16`.
+    pub fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into()?))
+    }
+    /// A `u32`.
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into()?))
+    }
+    /// An `i64`.
+    pub fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into()?))
+    }
+    /// A `u64`.
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into()?))
+    }
+    /// A string written by [`Enc::str`].
+    pub fn str(&mut self) -> Result<&'a [u8]> {
+        let n = self.u8()? as usize;
+        self.take(n)
+    }
+    /// A string written by [`Enc::long_str`].
+    pub fn long_str(&mut self) -> Result<&'a [u8]> {
+        let n = self.u16()? as usize;
+        self.take(n)
+    }
+}
+
+/// The address of a warehouse or district (street 1 and 2, city, state, zip).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Address {
+    /// Street 1, street 2, city, state, zip.
+    pub lines: [Vec<u8>; 5],
+}
+
+impl Address {
+    fn enc(&self, e: &mut Enc) {
+        for l in &self.lines {
+            e.str(l);
+        }
+    }
+    fn dec(d: &mut Dec<'_>) -> Result<Address> {
+        let mut a = Address::default();
+        for l in &mut a.lines {
+            *l = d.str()?.to_vec();
+        }
+        Ok(a)
+    }
+}
+
+/// A WAREHOUSE row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Warehouse {
+    /// W_TAX in 1/10000.
+    pub tax: u32,
+    /// W_YTD in cents.
+    pub ytd: i64,
+    /// W_NAME.
+    pub name: Vec<u8>,
+    /// W_STREET_1 .. W_ZIP.
+    pub address: Address,
+}
+
+impl Warehouse {
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.tax).i64(self.ytd).str(&self.name);
+        self.address.enc(&mut e);
+        e.0
+    }
+    /// Parses a row.
+    pub fn decode(b: &[u8]) -> Result<Warehouse> {
+        let mut d = Dec::new(b);
+        Ok(Warehouse {
+            tax: d.u32()?,
+            ytd: d.i64()?,
+            name: d.str()?.to_vec(),
+            address: Address::dec(&mut d)?,
+        })
+    }
+}
+
+/// A DISTRICT row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct District {
+    /// D_TAX in 1/10000.
+    pub tax: u32,
+    /// D_YTD in cents.
+    pub ytd: i64,
+    /// D_NEXT_O_ID.
+    pub next_o_id: u32,
+    /// D_NAME.
+    pub name: Vec<u8>,
+    /// D_STREET_1 .. D_ZIP.
+    pub address: Address,
+}
+
+impl District {
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.tax).i64(self.ytd).u32(self.next_o_id).str(&self.name);
+        self.address.enc(&mut e);
+        e.0
+    }
+    /// Parses a row.
+    pub fn decode(b: &[u8]) -> Result<District> {
+        let mut d = Dec::new(b);
+        Ok(District {
+            tax: d.u32()?,
+            ytd: d.i64()?,
+            next_o_id: d.u32()?,
+            name: d.str()?.to_vec(),
+            address: Address::dec(&mut d)?,
+        })
+    }
+}
+
+/// A CUSTOMER row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Customer {
+    /// C_SINCE (seconds since the epoch).
+    pub since: u64,
+    /// C_CREDIT_LIM in cents.
+    pub credit_lim: i64,
+    /// C_DISCOUNT in 1/10000.
+    pub discount: u32,
+    /// C_BALANCE in cents.
+    pub balance: i64,
+    /// C_YTD_PAYMENT in cents.
+    pub ytd_payment: i64,
+    /// C_PAYMENT_CNT.
+    pub payment_cnt: u32,
+    /// C_DELIVERY_CNT.
+    pub delivery_cnt: u32,
+    /// C_FIRST.
+    pub first: Vec<u8>,
+    /// C_MIDDLE.
+    pub middle: Vec<u8>,
+    /// C_LAST (unpadded).
+    pub last: Vec<u8>,
+    /// C_STREET_1 .. C_ZIP.
+    pub address: Address,
+    /// C_PHONE.
+    pub phone: Vec<u8>,
+    /// C_CREDIT: "GC" or "BC".
+    pub credit: Vec<u8>,
+    /// C_DATA.
+    pub data: Vec<u8>,
+}
+
+impl Customer {
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u64(self.since)
+            .i64(self.credit_lim)
+            .u32(self.discount)
+            .i64(self.balance)
+            .i64(self.ytd_payment)
+            .u32(self.payment_cnt)
+            .u32(self.delivery_cnt)
+            .str(&self.first)
+            .str(&self.middle)
+            .str(&self.last);
+        self.address.enc(&mut e);
+        e.str(&self.phone).str(&self.credit).long_str(&self.data);
+        e.0
+    }
+    /// Parses a row.
+    pub fn decode(b: &[u8]) -> Result<Customer> {
+        let mut d = Dec::new(b);
+        Ok(Customer {
+            since: d.u64()?,
+            credit_lim: d.i64()?,
+            discount: d.u32()?,
+            balance: d.i64()?,
+            ytd_payment: d.i64()?,
+            payment_cnt: d.u32()?,
+            delivery_cnt: d.u32()?,
+            first: d.str()?.to_vec(),
+            middle: d.str()?.to_vec(),
+            last: d.str()?.to_vec(),
+            address: Address::dec(&mut d)?,
+            phone: d.str()?.to_vec(),
+            credit: d.str()?.to_vec(),
+            data: d.long_str()?.to_vec(),
+        })
+    }
+}
+
+/// A HISTORY row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    /// H_C_ID.
+    pub c_id: u32,
+    /// H_C_D_ID.
+    pub c_d_id: u8,
+    /// H_C_W_ID.
+    pub c_w_id: u16,
+    /// H_D_ID.
+    pub d_id: u8,
+    /// H_W_ID.
+    pub w_id: u16,
+    /// H_DATE.
+    pub date: u64,
+    /// H_AMOUNT in cents.
+    pub amount: i64,
+    /// H_DATA.
+    pub data: Vec<u8>,
+}
+
+impl History {
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.c_id)
+            .u8(self.c_d_id)
+            .u16(self.c_w_id)
+            .u8(self.d_id)
+            .u16(self.w_id)
+            .u64(self.date)
+            .i64(self.amount)
+            .str(&self.data);
+        e.0
+    }
+}
+
+/// An ORDER row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Order {
+    /// O_C_ID.
+    pub c_id: u32,
+    /// O_ENTRY_D.
+    pub entry_d: u64,
+    /// O_CARRIER_ID, 0 for null.
+    pub carrier_id: u8,
+    /// O_OL_CNT.
+    pub ol_cnt: u8,
+    /// O_ALL_LOCAL.
+    pub all_local: u8,
+}
+
+impl Order {
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.c_id)
+            .u64(self.entry_d)
+            .u8(self.carrier_id)
+            .u8(self.ol_cnt)
+            .u8(self.all_local);
+        e.0
+    }
+    /// Parses a row.
+    pub fn decode(b: &[u8]) -> Result<Order> {
+        let mut d = Dec::new(b);
+        Ok(Order {
+            c_id: d.u32()?,
+            entry_d: d.u64()?,
+            carrier_id: d.u8()?,
+            ol_cnt: d.u8()?,
+            all_local: d.u8()?,
+        })
+    }
+}
+
+/// An ORDER-LINE row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderLine {
+    /// OL_I_ID.
+    pub i_id: u32,
+    /// OL_SUPPLY_W_ID.
+    pub supply_w_id: u16,
+    /// OL_DELIVERY_D, 0 for null.
+    pub delivery_d: u64,
+    /// OL_QUANTITY.
+    pub quantity: u8,
+    /// OL_AMOUNT in cents.
+    pub amount: i64,
+    /// OL_DIST_INFO.
+    pub dist_info: Vec<u8>,
+}
+
+impl OrderLine {
+    /// OL_I_ID of a row, without decoding the rest (Stock-Level reads only this).
+    pub fn item_of(row: &[u8]) -> Result<u32> {
+        Dec::new(row).u32()
+    }
+
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.i_id)
+            .u16(self.supply_w_id)
+            .u64(self.delivery_d)
+            .u8(self.quantity)
+            .i64(self.amount)
+            .str(&self.dist_info);
+        e.0
+    }
+    /// Parses a row.
+    pub fn decode(b: &[u8]) -> Result<OrderLine> {
+        let mut d = Dec::new(b);
+        Ok(OrderLine {
+            i_id: d.u32()?,
+            supply_w_id: d.u16()?,
+            delivery_d: d.u64()?,
+            quantity: d.u8()?,
+            amount: d.i64()?,
+            dist_info: d.str()?.to_vec(),
+        })
+    }
+}
+
+/// An ITEM row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Item {
+    /// I_IM_ID.
+    pub im_id: u32,
+    /// I_PRICE in cents.
+    pub price: i64,
+    /// I_NAME.
+    pub name: Vec<u8>,
+    /// I_DATA.
+    pub data: Vec<u8>,
+}
+
+impl Item {
+    /// I_PRICE and, borrowed from the row, I_DATA: what New-Order reads.
+    pub fn price_and_data(row: &[u8]) -> Result<(i64, &[u8])> {
+        let mut dec = Dec::new(row);
+        dec.u32()?;
+        let price = dec.i64()?;
+        dec.str()?;
+        Ok((price, dec.str()?))
+    }
+
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.im_id).i64(self.price).str(&self.name).str(&self.data);
+        e.0
+    }
+}
+
+/// A STOCK row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stock {
+    /// S_QUANTITY.
+    pub quantity: u32,
+    /// S_YTD.
+    pub ytd: u32,
+    /// S_ORDER_CNT.
+    pub order_cnt: u32,
+    /// S_REMOTE_CNT.
+    pub remote_cnt: u32,
+    /// S_DIST_01 .. S_DIST_10.
+    pub dist: [Vec<u8>; 10],
+    /// S_DATA.
+    pub data: Vec<u8>,
+}
+
+impl Stock {
+    /// S_QUANTITY of a row, without decoding the rest (Stock-Level reads only this).
+    pub fn quantity_of(row: &[u8]) -> Result<u32> {
+        Dec::new(row).u32()
+    }
+
+    /// The numeric fields of a row (quantity, ytd, order count, remote count) and, borrowed from it, S_DIST of
+    /// district `d` and S_DATA: what New-Order reads, without copying the strings.
+    pub fn borrow(row: &[u8], d: u8) -> Result<([u32; 4], &[u8], &[u8])> {
+        let mut dec = Dec::new(row);
+        let nums = [dec.u32()?, dec.u32()?, dec.u32()?, dec.u32()?];
+        let mut dist: &[u8] = &[];
+        for i in 1..=10u8 {
+            let s = dec.str()?;
+            if i == d {
+                dist = s;
+            }
+        }
+        Ok((nums, dist, dec.str()?))
+    }
+
+    /// Writes the numeric fields into an encoded row (whose strings stay as they are).
+    pub fn set_numbers(row: &mut [u8], nums: [u32; 4]) -> Result<()> {
+        let Some(head) = row.get_mut(..16) else {
+            bail!("row too short");
+        };
+        for (at, n) in head.chunks_exact_mut(4).zip(nums) {
+            at.copy_from_slice(&n.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// The row's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::new();
+        e.u32(self.quantity)
+            .u32(self.ytd)
+            .u32(self.order_cnt)
+            .u32(self.remote_cnt);
+        for s in &self.dist {
+            e.str(s);
+        }
+        e.str(&self.data);
+        e.0
+    }
+    /// Parses a row (New-Order reads only some fields: [`Stock::borrow`]).
+    #[cfg(test)]
+    pub fn decode(b: &[u8]) -> Result<Stock> {
+        let mut d = Dec::new(b);
+        let (quantity, ytd, order_cnt, remote_cnt) = (d.u32()?, d.u32()?, d.u32()?, d.u32()?);
+        let mut dist: [Vec<u8>; 10] = Default::default();
+        for s in &mut dist {
+            *s = d.str()?.to_vec();
+        }
+        Ok(Stock {
+            quantity,
+            ytd,
+            order_cnt,
+            remote_cnt,
+            dist,
+            data: d.str()?.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_as_their_fields() {
+        assert!(wdx_key(1, 2, 300) < wdx_key(1, 2, 301));
+        assert!(wdx_key(1, 2, 0xffff) < wdx_key(1, 3, 0));
+        assert!(wdx_key(1, 10, 5) < wdx_key(2, 1, 1));
+        assert!(order_line_key(1, 1, 7, 15) < order_line_key(1, 1, 8, 1));
+        // Newest order of a customer first.
+        assert!(order_customer_key(1, 1, 5, 3001) < order_customer_key(1, 1, 5, 3000));
+        assert!(order_customer_key(1, 1, 5, 1) < order_customer_key(1, 1, 6, 9999));
+        assert_eq!(order_customer_order(&order_customer_key(3, 4, 5, 77)).unwrap(), 77);
+        let last = super::super::random::last_name(123);
+        let (from, to) = customer_name_range(1, 1, &last);
+        let k = customer_name_key(1, 1, &last, b"Zzzzzzzzzzzzzzzz", 3000);
+        assert!(from[..] <= k[..] && k[..] < to[..]);
+        assert!(customer_name_key(1, 1, &last, b"Aaa", 9) < customer_name_key(1, 1, &last, b"Aab", 1));
+        assert_eq!(customer_name_id(&k).unwrap(), 3000);
+    }
+
+    #[test]
+    fn rows_round_trip_and_short_rows_are_errors() {
+        let c = Customer {
+            balance: -1000,
+            first: b"abc".to_vec(),
+            data: vec![b'x'; 500],
+            credit: b"BC".to_vec(),
+            ..Default::default()
+        };
+        let b = c.encode();
+        assert_eq!(Customer::decode(&b).unwrap(), c);
+        for cut in 0..b.len() {
+            assert!(Customer::decode(&b[..cut]).is_err());
+        }
+        let mut s = Stock {
+            quantity: 17,
+            dist: std::array::from_fn(|i| vec![b'a' + i as u8; 24]),
+            data: b"ORIGINAL".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(Stock::decode(&s.encode()).unwrap(), s);
+        let mut row = s.encode();
+        let (nums, dist, data) = Stock::borrow(&row, 3).unwrap();
+        assert_eq!((nums, dist, data), ([17, 0, 0, 0], &s.dist[2][..], &b"ORIGINAL"[..]));
+        Stock::set_numbers(&mut row, [1, 2, 3, 4]).unwrap();
+        (s.quantity, s.ytd, s.order_cnt, s.remote_cnt) = (1, 2, 3, 4);
+        assert_eq!(Stock::decode(&row).unwrap(), s);
+        assert!(Stock::borrow(&row[..row.len() - 1], 1).is_err());
+        let item = Item {
+            price: 1234,
+            name: b"n".to_vec(),
+            data: b"d".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(Item::price_and_data(&item.encode()).unwrap(), (1234, &b"d"[..]));
+    }
+}
+
+/// Districts per warehouse (clause 1.2.1).
+pub const DISTRICTS: u8 = 10;
+
+/// The database's cardinalities (clause 1.2.1 and 4.3.3.1): the spec's, or reduced ones for smoke runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scale {
+    /// Warehouses, numbered `1..=warehouses`.
+    pub warehouses: u16,
+    /// ITEM rows, and STOCK rows per warehouse (spec: 100,000).
+    pub items: u32,
+    /// CUSTOMER rows per district, and ORDER rows per district at load (spec: 3,000).
+    pub customers: u32,
+}
+
+impl Scale {
+    /// The spec's cardinalities for `warehouses` warehouses.
+    pub fn standard(warehouses: u16) -> Scale {
+        Scale {
+            warehouses,
+            items: 100_000,
+            customers: 3_000,
+        }
+    }
+
+    /// Reduced cardinalities for smoke runs and tests (not TPC-C's: 1/50 of the items and 1/50 of the customers
+    /// and orders; every rule keeps its proportions).
+    pub fn reduced(warehouses: u16) -> Scale {
+        Scale {
+            warehouses,
+            items: 2_000,
+            customers: 60,
+        }
+    }
+
+    /// Whether these are the spec's cardinalities.
+    pub fn is_standard(&self) -> bool {
+        self.items == 100_000 && self.customers == 3_000
+    }
+
+    /// NEW-ORDER rows per district at load: the last 900 of 3,000 orders (scaled).
+    pub fn new_orders(&self) -> u32 {
+        self.customers * 900 / 3000
+    }
+
+    /// The first order id loaded as undelivered (2,101 at the spec's scale).
+    pub fn first_undelivered(&self) -> u32 {
+        self.customers - self.new_orders() + 1
+    }
+
+    /// The largest last-name number (999 at the spec's scale; fewer customers than 1,000 use fewer names, so
+    /// every name a transaction looks up can exist).
+    pub fn last_name_max(&self) -> u64 {
+        u64::from(self.customers.min(1000)) - 1
+    }
+}

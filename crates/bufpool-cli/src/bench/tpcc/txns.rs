@@ -1,0 +1,493 @@
+//! The five TPC-C transactions (clauses 2.4 to 2.8), written once against [`Worker`]/[`Txn`]: New-Order 45%,
+//! Payment 43%, Order-Status, Delivery and Stock-Level 4% each (the minimum mix of clause 5.2.3, with the rest
+//! given to New-Order), as research engines run them: no terminals, no think time, a uniformly chosen home
+//! warehouse per transaction, Delivery executed whole in one transaction.
+//!
+//! Each transaction draws its inputs first (clauses 2.x.1), so it knows the warehouses it will write (New-Order:
+//! home and supplying warehouses; Payment: home and the customer's) and hands them to [`Worker::run`]; then its
+//! body does the reads and writes of clauses 2.x.2. A missing row that the spec guarantees (a warehouse,
+//! district, customer, stock or order row) is an error that fails the run, never a silent skip.
+
+use anyhow::{bail, Context, Result};
+
+use super::engine::{Txn, Worker};
+use super::random::{last_name, nurand, uniform, NuConstants, LAST_BYTES};
+use super::schema::*;
+use crate::bench::workload::Rng;
+
+/// A transaction type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// New-Order (clause 2.4).
+    NewOrder,
+    /// Payment (clause 2.5).
+    Payment,
+    /// Order-Status (clause 2.6).
+    OrderStatus,
+    /// Delivery (clause 2.7).
+    Delivery,
+    /// Stock-Level (clause 2.8).
+    StockLevel,
+}
+
+impl Kind {
+    /// Every type, in report order.
+    pub const ALL: [Kind; 5] = [
+        Kind::NewOrder,
+        Kind::Payment,
+        Kind::OrderStatus,
+        Kind::Delivery,
+        Kind::StockLevel,
+    ];
+
+    /// The name in output and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::NewOrder => "new_order",
+            Kind::Payment => "payment",
+            Kind::OrderStatus => "order_status",
+            Kind::Delivery => "delivery",
+            Kind::StockLevel => "stock_level",
+        }
+    }
+
+    /// Draws a type from the mix: 45 / 43 / 4 / 4 / 4 percent.
+    pub fn draw(rng: &mut Rng) -> Kind {
+        match rng.below(100) {
+            0..45 => Kind::NewOrder,
+            45..88 => Kind::Payment,
+            88..92 => Kind::OrderStatus,
+            92..96 => Kind::Delivery,
+            _ => Kind::StockLevel,
+        }
+    }
+}
+
+/// What a thread needs to draw and run transactions.
+pub struct Ctx {
+    /// The database's cardinalities.
+    pub scale: Scale,
+    /// The run's NURand constants.
+    pub nu: NuConstants,
+    /// The thread's number (part of HISTORY keys).
+    pub thread: u16,
+    /// HISTORY rows this thread inserted (part of their keys).
+    pub history_seq: u16,
+}
+
+/// What a transaction did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// It committed (`false`: a New-Order rolled back on its unused item, clause 2.4.2.3).
+    pub committed: bool,
+    /// A committed New-Order's `(w, d, o)`.
+    pub new_order: Option<(u16, u8, u32)>,
+}
+
+impl Outcome {
+    /// The outcome of a transaction other than New-Order.
+    fn other(committed: bool) -> Outcome {
+        Outcome {
+            committed,
+            new_order: None,
+        }
+    }
+}
+
+/// Seconds since the epoch (O_ENTRY_D, H_DATE, OL_DELIVERY_D).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs())
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+}
+
+/// A warehouse other than `w`, uniformly (clauses 2.4.1.5 and 2.5.1.2); `w` itself when it is the only one.
+fn remote(rng: &mut Rng, scale: Scale, w: u16) -> u16 {
+    if scale.warehouses == 1 {
+        return w;
+    }
+    let r = uniform(rng, 1, u64::from(scale.warehouses) - 1) as u16;
+    if r >= w {
+        r + 1
+    } else {
+        r
+    }
+}
+
+/// Reads a row the spec guarantees to exist.
+fn must_get(t: &mut dyn Txn, table: Table, key: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    if !t.get(table, key, out)? {
+        bail!("{} row {:02x?} is missing", table.name(), key);
+    }
+    Ok(())
+}
+
+/// Runs one transaction of type `kind` on home warehouse `w`.
+pub fn run(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, kind: Kind, w: u16) -> Result<Outcome> {
+    match kind {
+        Kind::NewOrder => new_order(worker, ctx, rng, w),
+        Kind::Payment => payment(worker, ctx, rng, w).map(Outcome::other),
+        Kind::OrderStatus => order_status(worker, ctx, rng, w).map(Outcome::other),
+        Kind::Delivery => delivery(worker, rng, w).map(Outcome::other),
+        Kind::StockLevel => stock_level(worker, rng, w).map(Outcome::other),
+    }
+    .with_context(|| format!("{} on warehouse {w}", kind.name()))
+}
+
+/// New-Order (clause 2.4).
+fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<Outcome> {
+    let s = ctx.scale;
+    let d = uniform(rng, 1, 10) as u8;
+    let c = nurand(rng, 1023, ctx.nu.c_id, 1, u64::from(s.customers)) as u32;
+    let ol_cnt = uniform(rng, 5, 15) as u8;
+    let rollback = uniform(rng, 1, 100) == 1;
+    // (item, supplying warehouse, quantity) per line; an unused item id on the last line rolls back.
+    let lines: Vec<(u32, u16, u8)> = (1..=ol_cnt)
+        .map(|n| {
+            let i = if rollback && n == ol_cnt {
+                s.items + 1
+            } else {
+                nurand(rng, 8191, ctx.nu.ol_i_id, 1, u64::from(s.items)) as u32
+            };
+            let supply = if uniform(rng, 1, 100) == 1 {
+                remote(rng, s, w)
+            } else {
+                w
+            };
+            (i, supply, uniform(rng, 1, 10) as u8)
+        })
+        .collect();
+    let all_local = lines.iter().all(|l| l.1 == w);
+    let mut locks: Vec<u16> = lines.iter().map(|l| l.1).chain([w]).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    let entry_d = now_secs();
+    let mut placed = 0u32;
+    let (mut buf, mut ibuf) = (Vec::with_capacity(512), Vec::with_capacity(128));
+    let committed = worker.run(&locks, false, &mut |t: &mut dyn Txn| {
+        must_get(t, Table::Warehouse, &warehouse_key(w), &mut buf)?;
+        let w_tax = Warehouse::decode(&buf)?.tax;
+        let dkey = district_key(w, d);
+        must_get(t, Table::District, &dkey, &mut buf)?;
+        let mut dist = District::decode(&buf)?;
+        let o = dist.next_o_id;
+        dist.next_o_id += 1;
+        t.put(Table::District, &dkey, &dist.encode())?;
+        must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
+        let cust = Customer::decode(&buf)?;
+        let order = Order {
+            c_id: c,
+            entry_d,
+            carrier_id: 0,
+            ol_cnt,
+            all_local: u8::from(all_local),
+        };
+        t.put(Table::Order, &wdx_key(w, d, o), &order.encode())?;
+        t.put(Table::NewOrder, &wdx_key(w, d, o), &[])?;
+        t.put(Table::OrderCustomer, &order_customer_key(w, d, c, o), &[])?;
+        let mut total = 0i64;
+        for (n, &(i, supply, qty)) in (1u8..).zip(&lines) {
+            if !t.get(Table::Item, &item_key(i), &mut ibuf)? {
+                // Clause 2.4.2.3: the unused item id rolls the whole transaction back.
+                return Ok(false);
+            }
+            let (price, i_data) = Item::price_and_data(&ibuf)?;
+            let skey = stock_key(supply, i);
+            must_get(t, Table::Stock, &skey, &mut buf)?;
+            // The stock row is changed in place: its numbers only.
+            let ([quantity, ytd, order_cnt, remote_cnt], dist_info, s_data) = Stock::borrow(&buf, d)?;
+            let q = u32::from(qty);
+            let quantity = if quantity >= q + 10 {
+                quantity - q
+            } else {
+                quantity + 91 - q
+            };
+            let remote_cnt = remote_cnt + u32::from(supply != w);
+            let amount = i64::from(qty) * price;
+            total += amount;
+            let original = |d: &[u8]| d.windows(8).any(|x| x == b"ORIGINAL");
+            // The brand-generic field (clause 2.4.2.2) goes to the terminal, which this driver has not.
+            std::hint::black_box(original(i_data) && original(s_data));
+            let line = OrderLine {
+                i_id: i,
+                supply_w_id: supply,
+                delivery_d: 0,
+                quantity: qty,
+                amount,
+                dist_info: dist_info.to_vec(),
+            };
+            Stock::set_numbers(&mut buf, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
+            t.put(Table::Stock, &skey, &buf)?;
+            t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line.encode())?;
+        }
+        // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
+        let total = total as i128 * (10_000 - i128::from(cust.discount)) * (10_000 + i128::from(w_tax + dist.tax));
+        std::hint::black_box(total / 100_000_000);
+        placed = o;
+        Ok(true)
+    })?;
+    Ok(Outcome {
+        committed,
+        new_order: committed.then_some((w, d, placed)),
+    })
+}
+
+/// The customer a Payment or Order-Status names: by id, or by last name (the middle one by first name among those
+/// with that name, clause 2.5.2.2).
+enum Who {
+    Id(u32),
+    Name([u8; LAST_BYTES]),
+}
+
+fn draw_customer(rng: &mut Rng, ctx: &Ctx) -> Who {
+    if uniform(rng, 1, 100) <= 60 {
+        Who::Name(last_name(nurand(rng, 255, ctx.nu.c_last, 0, ctx.scale.last_name_max())))
+    } else {
+        Who::Id(nurand(rng, 1023, ctx.nu.c_id, 1, u64::from(ctx.scale.customers)) as u32)
+    }
+}
+
+fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who) -> Result<u32> {
+    let name = match who {
+        Who::Id(c) => return Ok(*c),
+        Who::Name(n) => n,
+    };
+    let (from, to) = customer_name_range(w, d, name);
+    let mut ids = Vec::new();
+    t.scan(Table::CustomerName, &from, &to, &mut |k, _| {
+        ids.push(customer_name_id(k));
+        true
+    })?;
+    if ids.is_empty() {
+        bail!(
+            "no customer named {:?} in district {w}/{d}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    // Position n/2 rounded up (1-based) of the set sorted by first name: the index's order.
+    ids.swap_remove(ids.len().div_ceil(2) - 1)
+}
+
+/// Payment (clause 2.5).
+fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
+    let s = ctx.scale;
+    let d = uniform(rng, 1, 10) as u8;
+    let (c_w, c_d) = if uniform(rng, 1, 100) <= 85 || s.warehouses == 1 {
+        (w, d)
+    } else {
+        (remote(rng, s, w), uniform(rng, 1, 10) as u8)
+    };
+    let who = draw_customer(rng, ctx);
+    let amount = uniform(rng, 100, 500_000) as i64;
+    let mut locks = vec![w, c_w];
+    locks.sort_unstable();
+    locks.dedup();
+    ctx.history_seq = ctx.history_seq.wrapping_add(1);
+    let hkey = history_key(w, d, now_nanos(), ctx.thread, ctx.history_seq);
+    let date = now_secs();
+    let mut buf = Vec::with_capacity(1024);
+    let committed = worker.run(&locks, false, &mut |t: &mut dyn Txn| {
+        let wkey = warehouse_key(w);
+        must_get(t, Table::Warehouse, &wkey, &mut buf)?;
+        let mut wh = Warehouse::decode(&buf)?;
+        wh.ytd += amount;
+        t.put(Table::Warehouse, &wkey, &wh.encode())?;
+        let dkey = district_key(w, d);
+        must_get(t, Table::District, &dkey, &mut buf)?;
+        let mut dist = District::decode(&buf)?;
+        dist.ytd += amount;
+        t.put(Table::District, &dkey, &dist.encode())?;
+        let c = find_customer(t, c_w, c_d, &who)?;
+        let ckey = wdx_key(c_w, c_d, c);
+        must_get(t, Table::Customer, &ckey, &mut buf)?;
+        let mut cust = Customer::decode(&buf)?;
+        cust.balance -= amount;
+        cust.ytd_payment += amount;
+        cust.payment_cnt += 1;
+        if cust.credit == b"BC" {
+            let mut data = format!("{c} {c_d} {c_w} {d} {w} {amount}.").into_bytes();
+            data.extend_from_slice(&cust.data);
+            data.truncate(500);
+            cust.data = data;
+        }
+        t.put(Table::Customer, &ckey, &cust.encode())?;
+        let mut h_data = wh.name.clone();
+        h_data.extend_from_slice(b"    ");
+        h_data.extend_from_slice(&dist.name);
+        let h = History {
+            c_id: c,
+            c_d_id: c_d,
+            c_w_id: c_w,
+            d_id: d,
+            w_id: w,
+            date,
+            amount,
+            data: h_data,
+        };
+        t.put(Table::History, &hkey, &h.encode())?;
+        Ok(true)
+    })?;
+    Ok(committed)
+}
+
+/// Calls `f` on every ORDER-LINE row of the orders `orders` of district `(w, d)`, in order.
+fn order_lines(
+    t: &mut dyn Txn,
+    w: u16,
+    d: u8,
+    orders: std::ops::Range<u32>,
+    mut f: impl FnMut(OrderLine),
+) -> Result<()> {
+    let mut bad = None;
+    t.scan(
+        Table::OrderLine,
+        &order_line_key(w, d, orders.start, 0),
+        &order_line_key(w, d, orders.end, 0),
+        &mut |_, v| match OrderLine::decode(v) {
+            Ok(l) => {
+                f(l);
+                true
+            }
+            Err(e) => {
+                bad = Some(e);
+                false
+            }
+        },
+    )?;
+    bad.map_or(Ok(()), Err)
+}
+
+/// Order-Status (clause 2.6), read-only.
+fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
+    let d = uniform(rng, 1, 10) as u8;
+    let who = draw_customer(rng, ctx);
+    let mut buf = Vec::with_capacity(1024);
+    let committed = worker.run(&[w], true, &mut |t: &mut dyn Txn| {
+        let c = find_customer(t, w, d, &who)?;
+        must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
+        std::hint::black_box(Customer::decode(&buf)?.balance);
+        let mut newest = None;
+        t.scan(
+            Table::OrderCustomer,
+            &wdx_key(w, d, c),
+            &wdx_key(w, d, c + 1),
+            &mut |k, _| {
+                newest = Some(order_customer_order(k));
+                false
+            },
+        )?;
+        let Some(o) = newest.transpose()? else {
+            bail!("customer {w}/{d}/{c} has no order");
+        };
+        must_get(t, Table::Order, &wdx_key(w, d, o), &mut buf)?;
+        std::hint::black_box(Order::decode(&buf)?);
+        order_lines(t, w, d, o..o + 1, |l| {
+            std::hint::black_box(l);
+        })?;
+        Ok(true)
+    })?;
+    Ok(committed)
+}
+
+/// Delivery (clause 2.7): all ten districts in one transaction.
+fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
+    let carrier = uniform(rng, 1, 10) as u8;
+    let date = now_secs();
+    let mut buf = Vec::with_capacity(1024);
+    let mut lines: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(16);
+    let committed = worker.run(&[w], false, &mut |t: &mut dyn Txn| {
+        for d in 1..=DISTRICTS {
+            let mut oldest = None;
+            t.scan(
+                Table::NewOrder,
+                &wdx_key(w, d, 0),
+                &wdx_key(w, d + 1, 0),
+                &mut |k, _| {
+                    oldest = Some(wdx_id(k));
+                    false
+                },
+            )?;
+            // No undelivered order in this district: skipped (clause 2.7.4.2).
+            let Some(o) = oldest.transpose()? else { continue };
+            let okey = wdx_key(w, d, o);
+            t.delete(Table::NewOrder, &okey)?;
+            must_get(t, Table::Order, &okey, &mut buf)?;
+            let mut order = Order::decode(&buf)?;
+            order.carrier_id = carrier;
+            t.put(Table::Order, &okey, &order.encode())?;
+            lines.clear();
+            t.scan(
+                Table::OrderLine,
+                &order_line_key(w, d, o, 0),
+                &order_line_key(w, d, o + 1, 0),
+                &mut |k, v| {
+                    lines.push((k.to_vec(), v.to_vec()));
+                    true
+                },
+            )?;
+            let mut sum = 0i64;
+            for (k, v) in &lines {
+                let mut l = OrderLine::decode(v)?;
+                l.delivery_d = date;
+                sum += l.amount;
+                t.put(Table::OrderLine, k, &l.encode())?;
+            }
+            let ckey = wdx_key(w, d, order.c_id);
+            must_get(t, Table::Customer, &ckey, &mut buf)?;
+            let mut cust = Customer::decode(&buf)?;
+            cust.balance += sum;
+            cust.delivery_cnt += 1;
+            t.put(Table::Customer, &ckey, &cust.encode())?;
+        }
+        Ok(true)
+    })?;
+    Ok(committed)
+}
+
+/// Stock-Level (clause 2.8), read-only.
+fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
+    let d = uniform(rng, 1, 10) as u8;
+    let threshold = uniform(rng, 10, 20) as u32;
+    let mut buf = Vec::with_capacity(512);
+    let mut items: Vec<u32> = Vec::with_capacity(300);
+    let committed = worker.run(&[w], true, &mut |t: &mut dyn Txn| {
+        must_get(t, Table::District, &district_key(w, d), &mut buf)?;
+        let next = District::decode(&buf)?.next_o_id;
+        items.clear();
+        let mut bad = None;
+        t.scan(
+            Table::OrderLine,
+            &order_line_key(w, d, next.saturating_sub(20).max(1), 0),
+            &order_line_key(w, d, next, 0),
+            &mut |_, v| match OrderLine::item_of(v) {
+                Ok(i) => {
+                    items.push(i);
+                    true
+                }
+                Err(e) => {
+                    bad = Some(e);
+                    false
+                }
+            },
+        )?;
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        items.sort_unstable();
+        items.dedup();
+        let mut low = 0u32;
+        for &i in &items {
+            must_get(t, Table::Stock, &stock_key(w, i), &mut buf)?;
+            low += u32::from(Stock::quantity_of(&buf)? < threshold);
+        }
+        std::hint::black_box(low);
+        Ok(true)
+    })?;
+    Ok(committed)
+}

@@ -1,0 +1,89 @@
+//! `bufpool bench --workload tpcc --smoke`: TPC-C on one warehouse of reduced cardinalities, bufpool-btree, redb
+//! and LMDB, in nondurable and durable modes, through the real binary. Asserts the JSON: a load row per system,
+//! a run row per (system, mode) with committed transactions of every type, and consistency conditions 1 to 4
+//! held after every run.
+
+mod common;
+
+use serde_json::Value;
+
+#[test]
+fn tpcc_smoke_runs_every_system_and_stays_consistent() {
+    let (stdout, v) = common::bench_json(&[
+        "--workload",
+        "tpcc",
+        "--smoke",
+        "--seconds",
+        "0.5",
+        "--threads",
+        "2",
+        "--durability",
+        "nondurable-autocommit,durable",
+    ]);
+    assert!(
+        stdout.contains("bufpool-btree tx/s / this"),
+        "no summary table:\n{stdout}"
+    );
+    assert!(stdout.contains("all held"), "{stdout}");
+    let loads = v["loads"].as_array().expect("loads");
+    assert_eq!(loads.len(), 3);
+    for l in loads {
+        assert!(l["db_bytes"].as_u64().unwrap() > 100_000, "{l}");
+        assert_eq!(l["scale"], "reduced");
+    }
+    let rows = v["results"].as_array().expect("results");
+    assert_eq!(rows.len(), 6, "3 systems x 2 modes");
+    for system in ["bufpool-btree", "redb", "lmdb"] {
+        for mode in ["nondurable-autocommit", "durable"] {
+            let r: &Value = rows
+                .iter()
+                .find(|r| r["system"] == system && r["durability"] == mode)
+                .unwrap_or_else(|| panic!("no row for {system} {mode}"));
+            let name = format!("{system} {mode}");
+            assert_eq!(r["consistent"], true, "{name}: {}", r["check_failures"]);
+            assert_eq!(r["warehouses"], 1, "{name}");
+            assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{name}");
+            let committed = r["committed"].as_u64().unwrap();
+            let by_type = r["by_type"].as_object().unwrap();
+            let total: u64 = by_type.values().map(|n| n.as_u64().unwrap()).sum();
+            assert_eq!(total, committed + r["rollbacks"].as_u64().unwrap(), "{name}");
+            if total >= 400 {
+                for t in ["new_order", "payment", "order_status", "delivery", "stock_level"] {
+                    assert!(
+                        by_type.get(t).and_then(Value::as_u64).unwrap_or(0) > 0,
+                        "{name}: no {t} in {total}"
+                    );
+                }
+            }
+            let (p50, p99) = (
+                r["ns_per_op_p50"].as_f64().unwrap(),
+                r["ns_per_op_p99"].as_f64().unwrap(),
+            );
+            assert!(p50 > 0.0 && p50 <= p99, "{name}: p50 {p50} p99 {p99}");
+            let syncs = r["syncs_per_op"].as_f64().unwrap();
+            if mode == "durable" {
+                // Every durable commit syncs (bufpool-btree's group commit may share one between two threads).
+                assert!(syncs > 0.3, "{name}: {syncs} syncs per transaction");
+            }
+        }
+    }
+}
+
+#[test]
+fn tpcc_refuses_bad_arguments() {
+    for args in [
+        &["--warehouses", "0"][..],
+        &["--tpcc-acks", "/tmp/x"][..],
+        &["--tpcc-verify", "/tmp/x"][..],
+        &["--repeat", "3"][..],
+    ] {
+        let out = common::bench()
+            .args(["--workload", "tpcc", "--smoke"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(args[0]) || err.contains("--tpcc-db"), "{args:?}: {err}");
+    }
+}
