@@ -21,10 +21,11 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
+use crate::latency::{IoLatency, IoOp, IoTimer};
 use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
 use crate::record::{self, FileRecord, Loaded};
 use crate::stats::FileStats;
-use crate::storage::{IoRequest, Storage, StorageInfo};
+use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
 use crate::wal::Wal;
 
 pub(crate) struct FileEntry {
@@ -57,6 +58,8 @@ pub(crate) struct FileEntry {
     failed_flag: AtomicBool,
     /// The registry's "some file has failed" flag, set with ours (see [`Files::any_failed`]).
     any_failed: Arc<AtomicBool>,
+    /// The pool's storage-call latencies, which every call of this file records (`latency.rs`).
+    latency: Arc<IoLatency>,
     /// The file identity stamped into every page written and required of every page read; 0 for an unbound file
     /// (no record: nothing is required).
     pub(crate) bound: u32,
@@ -221,34 +224,38 @@ impl FileEntry {
         !free.is_empty() && free.contains(&page_no)
     }
 
-    /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]).
+    /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]); timed (`latency.rs`).
     pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        #[cfg(feature = "tracing")]
-        let _timer = crate::trace::IoTimer::start(self.id, "read");
-        catch_io("Storage::read_at", || self.storage.read_at(buf, offset))
+        let timer = IoTimer::start(&self.latency, self.id);
+        let r = catch_io("Storage::read_at", || self.storage.read_at(buf, offset));
+        timer.finish(IoOp::Read, 1);
+        r
     }
 
-    /// `Storage::write_at`, with a panic turned into an error.
+    /// `Storage::write_at`, with a panic turned into an error; timed.
     pub(crate) fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        #[cfg(feature = "tracing")]
-        let _timer = crate::trace::IoTimer::start(self.id, "write");
-        catch_io("Storage::write_at", || self.storage.write_at(buf, offset))
+        let timer = IoTimer::start(&self.latency, self.id);
+        let r = catch_io("Storage::write_at", || self.storage.write_at(buf, offset));
+        timer.finish(IoOp::Write, 1);
+        r
     }
 
-    /// `Storage::sync`, with a panic turned into an error.
+    /// `Storage::sync`, with a panic turned into an error; timed.
     pub(crate) fn sync(&self) -> std::io::Result<()> {
-        #[cfg(feature = "tracing")]
-        let _timer = crate::trace::IoTimer::start(self.id, "sync");
-        catch_io("Storage::sync", || self.storage.sync())
+        let timer = IoTimer::start(&self.latency, self.id);
+        let r = catch_io("Storage::sync", || self.storage.sync());
+        timer.finish(IoOp::Sync, 1);
+        r
     }
 
-    /// `Storage::submit`; if it panics, every request it left without a result fails with the panic.
+    /// `Storage::submit`; if it panics, every request it left without a result fails with the panic. Timed: each
+    /// request records the batch's time.
     pub(crate) fn submit(&self, reqs: &mut [IoRequest<'_>]) {
-        #[cfg(feature = "tracing")]
-        let timer = crate::trace::IoTimer::start(self.id, "submit");
+        let timer = IoTimer::start(&self.latency, self.id);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.storage.submit(reqs)));
-        #[cfg(feature = "tracing")]
-        drop(timer);
+        let reads = reqs.iter().filter(|r| matches!(r.kind, IoKind::Read(_))).count();
+        timer.finish(IoOp::Read, reads);
+        timer.finish(IoOp::Write, reqs.len() - reads);
         if let Err(payload) = caught {
             let err = Error::panicked("Storage::submit", payload);
             for r in reqs.iter_mut().filter(|r| r.result.is_none()) {
@@ -303,15 +310,23 @@ pub(crate) struct Files {
     map: RwLock<HashMap<FileId, Arc<FileEntry>>>,
     next_id: Mutex<u32>,
     any_failed: Arc<AtomicBool>,
+    latency: Arc<IoLatency>,
 }
 
 impl Files {
-    pub(crate) fn new() -> Files {
+    /// An empty registry whose files report storage calls of at least `slow_io` (`Builder::slow_io`).
+    pub(crate) fn new(slow_io: std::time::Duration) -> Files {
         Files {
             map: RwLock::new(HashMap::new()),
             next_id: Mutex::new(0),
             any_failed: Arc::new(AtomicBool::new(false)),
+            latency: Arc::new(IoLatency::new(slow_io)),
         }
+    }
+
+    /// The storage-call latencies of every file this registry has had open.
+    pub(crate) fn latency(&self) -> &IoLatency {
+        &self.latency
     }
 
     /// False until some file of this pool has failed: lets the write hit path skip the registry lookup (a shared
@@ -409,6 +424,7 @@ impl Files {
                 failed: Mutex::new(None),
                 failed_flag: AtomicBool::new(false),
                 any_failed: self.any_failed.clone(),
+                latency: self.latency.clone(),
                 bound: record.map_or(0, |r| r.identity),
                 strict: strict && record.is_some(),
                 // Pages the file had beyond its mark may be holes (new pages never written before a crash).

@@ -147,12 +147,16 @@
 //! - `metrics`: `BufferPool::publish_metrics` (and `Stats::publish`) records the statistics through the
 //!   [`metrics`](https://docs.rs/metrics) facade, so any installed exporter (Prometheus, StatsD, ...) picks them
 //!   up: the totals as counters (`bufpool_hits`, `bufpool_writes`, ...), the occupancy as gauges (`bufpool_frames`,
-//!   `bufpool_resident`, `bufpool_dirty`) and per file, labelled `file`, `bufpool_file_pages` and
+//!   `bufpool_resident`, `bufpool_dirty`), the read, write and sync latency quantiles as gauges
+//!   (`bufpool_read_latency_p99_seconds`, ...) and per file, labelled `file`, `bufpool_file_pages` and
 //!   `bufpool_file_failed`. Call it when the exporter wants fresh figures; module `publish` lists every name.
 //! - `tracing`: [`tracing`](https://docs.rs/tracing) events with target `bufpool` when a file fails (ERROR, with
 //!   the file and the first error), a page write fails, a request finds the pool exhausted, or one storage call
-//!   takes longer than `trace::SLOW_IO` (100 ms). Only storage calls are timed, never a hit. Module `trace` lists
-//!   the events and their fields.
+//!   takes at least [`Builder::slow_io`] (default 100 ms). Only storage calls are timed, never a hit. Module
+//!   `trace` lists the events and their fields.
+//!
+//! Without either feature, [`Stats`] carries what an operator tunes with, among them the latency histograms of
+//! storage reads, writes and syncs ([`Stats::read_latency`], a [`Latency`] with counts, p50, p99 and max).
 //!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
@@ -178,6 +182,7 @@ mod frames;
 mod guard;
 mod latch;
 mod latches;
+mod latency;
 pub mod page;
 pub mod policy;
 mod pool;
@@ -203,6 +208,7 @@ pub use error::{CorruptReason, Error, Result};
 pub use file_options::FileOptions;
 pub use guard::{PageView, ReadGuard, WriteGuard};
 pub use latches::HeldLatch;
+pub use latency::Latency;
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};

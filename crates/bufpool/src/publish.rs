@@ -15,6 +15,12 @@
 //! `bufpool_flush_writes`. Each means what the [`Stats`] field of the same
 //! name (without the prefix) means.
 //!
+//! Storage-call latencies ([`Stats::read_latency`], `write_latency`, `sync_latency`), for each `op` of `read`,
+//! `write` and `sync`: the counter `bufpool_{op}_latency_count` (calls recorded) and the gauges
+//! `bufpool_{op}_latency_p50_seconds`, `bufpool_{op}_latency_p99_seconds`, `bufpool_{op}_latency_max_seconds`
+//! and `bufpool_{op}_latency_sum_seconds` (the histogram's quantiles since the pool was built, as a Prometheus
+//! summary gives them; rate the sum and count for a mean over an interval).
+//!
 //! Gauges are the state at the time of the snapshot: `bufpool_frames`, `bufpool_resident`, `bufpool_dirty`,
 //! `bufpool_latched`, and
 //! per open file, labelled `file` with the file's number: `bufpool_file_pages` (pages allocated) and
@@ -57,6 +63,17 @@ impl Stats {
         ];
         for (name, value) in counters {
             ::metrics::counter!(name).absolute(value);
+        }
+        let latencies = [
+            ("read", &self.read_latency),
+            ("write", &self.write_latency),
+            ("sync", &self.sync_latency),
+        ];
+        for (op, l) in latencies {
+            ::metrics::counter!(format!("bufpool_{op}_latency_count")).absolute(l.count);
+            for (stat, d) in [("p50", l.p50()), ("p99", l.p99()), ("max", l.max), ("sum", l.sum)] {
+                ::metrics::gauge!(format!("bufpool_{op}_latency_{stat}_seconds")).set(d.as_secs_f64());
+            }
         }
         ::metrics::gauge!("bufpool_frames").set(self.frames as f64);
         ::metrics::gauge!("bufpool_resident").set(self.resident as f64);

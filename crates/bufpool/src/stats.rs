@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crossbeam_utils::CachePadded;
 
 use crate::error::Plural;
+use crate::latency::Latency;
 use crate::page::FileId;
 
 /// What a counter counts. The order is the order of the fields of [`Stats`].
@@ -225,6 +226,14 @@ pub struct Stats {
     pub latched: usize,
     /// Open files.
     pub files: Vec<FileStats>,
+    /// Latencies of page reads from storage: one sample per page read (a batch's requests each record the batch's
+    /// time), so its count equals `reads`. See [`Latency`] for the precision.
+    pub read_latency: Latency,
+    /// Latencies of storage writes: one sample per write call, which writes a run of up to
+    /// [`crate::RUN_PAGES_MAX`] consecutive pages (so the count is at most `writes`, which counts pages).
+    pub write_latency: Latency,
+    /// Latencies of file syncs: one sample per sync, so its count equals `syncs`.
+    pub sync_latency: Latency,
 }
 
 impl Stats {
@@ -280,6 +289,9 @@ impl std::fmt::Display for Stats {
             "waits for a latched page {}; optimistic re-runs {}, fallbacks to a latch {}",
             self.single_flight_waits, self.optimistic_retries, self.optimistic_fallbacks
         )?;
+        writeln!(f, "read latency: {}", self.read_latency)?;
+        writeln!(f, "write latency: {}", self.write_latency)?;
+        writeln!(f, "sync latency: {}", self.sync_latency)?;
         write!(
             f,
             "errors: corrupt pages {}, read errors {}, write errors {}, exhausted {}",
