@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::latency::{IoLatency, IoOp, IoTimer};
 use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
 use crate::record::{self, FileRecord, Loaded};
-use crate::stats::FileStats;
+use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
 use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
 use crate::wal::Wal;
 
@@ -60,6 +60,8 @@ pub(crate) struct FileEntry {
     any_failed: Arc<AtomicBool>,
     /// The pool's storage-call latencies, which every call of this file records (`latency.rs`).
     latency: Arc<IoLatency>,
+    /// This file's misses, reads and writes, and where its hits start (`stats.rs`, "Per-file counts").
+    pub(crate) counters: FileCounters,
     /// The file identity stamped into every page written and required of every page read; 0 for an unbound file
     /// (no record: nothing is required).
     pub(crate) bound: u32,
@@ -264,15 +266,22 @@ impl FileEntry {
         }
     }
 
-    pub(crate) fn stats(&self) -> FileStats {
-        FileStats {
+    /// The file's facts and counts; `counters` are the pool's, which hold its hits.
+    pub(crate) fn stats(&self, counters: &Counters) -> FileStats {
+        let mut stats = FileStats {
             file: self.id,
             path: self.path.clone(),
             backend: self.info.backend,
             direct: self.info.direct,
             pages: self.pages.load(Relaxed),
             failed: self.is_failed(),
-        }
+            hits: None,
+            misses: 0,
+            reads: 0,
+            writes: 0,
+        };
+        self.counters.fill(&mut stats, counters.slot_hits(hit_slot(self.id)));
+        stats
     }
 }
 
@@ -356,8 +365,8 @@ impl Files {
             .map(|f| f.id)
     }
 
-    /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule. `page_size` sets the page count
-    /// from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
+    /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule, its hits counted in
+    /// `counters`' slot for the id. `page_size` sets the page count from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
     /// file of another page size.
     pub(crate) fn register(
         &self,
@@ -367,6 +376,7 @@ impl Files {
         path: Option<PathBuf>,
         page_size: usize,
         strict: bool,
+        counters: &Counters,
     ) -> Result<FileId> {
         let identity = storage.identity();
         let err_id = id.unwrap_or(FileId(0));
@@ -402,6 +412,13 @@ impl Files {
             Error::InvalidConfig(format!("file has {pages} pages; at most {} are addressable", u32::MAX))
         })?;
         let info = storage.info();
+        // Hits of open files whose ids share a slot cannot be told apart (`stats.rs`, "Per-file counts").
+        let slot = hit_slot(id);
+        let file_counters = FileCounters::new(counters.slot_hits(slot));
+        for other in map.values().filter(|f| hit_slot(f.id) == slot) {
+            other.counters.share_hits();
+            file_counters.share_hits();
+        }
         map.insert(
             id,
             Arc::new(FileEntry {
@@ -425,6 +442,7 @@ impl Files {
                 failed_flag: AtomicBool::new(false),
                 any_failed: self.any_failed.clone(),
                 latency: self.latency.clone(),
+                counters: file_counters,
                 bound: record.map_or(0, |r| r.identity),
                 strict: strict && record.is_some(),
                 // Pages the file had beyond its mark may be holes (new pages never written before a crash).

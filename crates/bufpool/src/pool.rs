@@ -646,7 +646,7 @@ impl BufferPool {
         let (page_size, strict) = (self.page_size(), self.core.strict_fresh);
         self.core
             .files
-            .register(options.id, wal, storage, path, page_size, strict)
+            .register(options.id, wal, storage, path, page_size, strict, &self.core.counters)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
@@ -888,7 +888,7 @@ impl BufferPool {
             let r = f(&view);
             if h.state.optimistic_validate(version) {
                 self.core.policy.on_hit(idx);
-                self.core.counters.inc(Counter::Hits);
+                self.core.counters.hit(page.file());
                 return view_result(&view, r);
             }
             self.core.counters.inc(Counter::OptimisticRetries);
@@ -938,7 +938,7 @@ impl BufferPool {
         match latched {
             Ok(frame) if h.page_id() == page => {
                 self.core.policy.on_hit(idx);
-                self.core.counters.inc(Counter::Hits);
+                self.core.counters.hit(page.file());
                 Ok(frame)
             }
             Ok(frame) => {
@@ -1067,7 +1067,7 @@ impl BufferPool {
             self.release_unmapped(frame);
             return Err(Error::FileNotOpen(page.file()));
         }
-        self.core.counters.inc(Counter::Misses);
+        self.core.counters.add_for(&file.counters, Counter::Misses, 1);
         self.core.loads_in_flight.fetch_add(1, AcqRel);
         Ok(Some((file, frame)))
     }
@@ -1122,7 +1122,7 @@ impl BufferPool {
         frame: &ExclusiveFrame<'_>,
         got: std::io::Result<usize>,
     ) -> Result<u64> {
-        self.core.counters.inc(Counter::Reads);
+        self.core.counters.add_for(&file.counters, Counter::Reads, 1);
         // A page whose newer image a failed file dropped: the disk holds an older version (checked after the
         // read, under the frame's latch, so no load can slip between the drop and the check).
         if file.was_dropped(page.page_no()) {
@@ -1619,6 +1619,12 @@ impl BufferPool {
     // ---------------------------------------------------------------------------------------------------------
     // Statistics
 
+    /// One open file's facts and counts since it was opened: hits, misses, pages read and written (the entry of
+    /// [`Stats::files`] for it, without scanning the frames).
+    pub fn file_stats(&self, file: FileId) -> Result<crate::FileStats> {
+        Ok(self.core.files.get(file)?.stats(&self.core.counters))
+    }
+
     /// Counters since the pool was built, and a scan of the frames (resident and dirty counts) and files.
     pub fn stats(&self) -> Stats {
         let mut s = self.core.counters.snapshot();
@@ -1631,7 +1637,13 @@ impl BufferPool {
             let lock = h.state.load() & crate::frame::LOCK_MASK;
             s.latched += (lock != crate::frame::UNLATCHED && lock != crate::frame::FREE) as usize;
         }
-        s.files = self.core.files.all().iter().map(|f| f.stats()).collect();
+        s.files = self
+            .core
+            .files
+            .all()
+            .iter()
+            .map(|f| f.stats(&self.core.counters))
+            .collect();
         [s.read_latency, s.write_latency, s.sync_latency] = self.core.files.latency().snapshot();
         s
     }
