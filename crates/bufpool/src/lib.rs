@@ -132,8 +132,10 @@
 //! [`Preset`] gives the figure behind each setting, and says which are judgements.
 //!
 //! # Operations
-//! - [`BufferPool::stats`]: counters (hits, misses, reads, writes, syncs, evictions, skips by reason: latched,
-//!   snapshot, veto) and the pool's occupancy, with a readable `Display`.
+//! - [`BufferPool::stats`]: counters (hits, misses, reads, writes, syncs, evictions, writes by source, skips by
+//!   reason: latched, snapshot, veto), read, write and sync latency histograms, the pool's occupancy, and per
+//!   open file its hits, misses, reads and writes ([`BufferPool::file_stats`] for one file), with a readable
+//!   `Display`.
 //! - [`BufferPool::resident_pages`]: every resident page with its frame, dirty and latched flags and LSN (what
 //!   PostgreSQL's `pg_buffercache` shows). [`BufferPool::held_latches`]: the latches guards hold, and for how long.
 //! - Warm restart: [`BufferPool::save_resident`] writes the resident pages' ids to a file (at shutdown, or now and

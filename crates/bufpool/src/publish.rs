@@ -24,7 +24,10 @@
 //! Gauges are the state at the time of the snapshot: `bufpool_frames`, `bufpool_resident`, `bufpool_dirty`,
 //! `bufpool_latched`, and
 //! per open file, labelled `file` with the file's number: `bufpool_file_pages` (pages allocated) and
-//! `bufpool_file_failed` (1 once a write or sync failed, else 0). A file closed since the last publication keeps
+//! `bufpool_file_failed` (1 once a write or sync failed, else 0); and per open file, labelled the same, the
+//! counters `bufpool_file_hits` (left out while the file's hits are unknown: [`crate::FileStats::hits`]),
+//! `bufpool_file_misses`, `bufpool_file_reads` and `bufpool_file_writes`, totals since the file was opened. A
+//! file closed since the last publication keeps
 //! its last values in the recorder until the exporter expires them.
 
 use crate::pool::BufferPool;
@@ -82,7 +85,13 @@ impl Stats {
         for f in &self.files {
             let file = f.file.0.to_string();
             ::metrics::gauge!("bufpool_file_pages", "file" => file.clone()).set(f64::from(f.pages));
-            ::metrics::gauge!("bufpool_file_failed", "file" => file).set(if f.failed { 1.0 } else { 0.0 });
+            ::metrics::gauge!("bufpool_file_failed", "file" => file.clone()).set(if f.failed { 1.0 } else { 0.0 });
+            if let Some(hits) = f.hits {
+                ::metrics::counter!("bufpool_file_hits", "file" => file.clone()).absolute(hits);
+            }
+            ::metrics::counter!("bufpool_file_misses", "file" => file.clone()).absolute(f.misses);
+            ::metrics::counter!("bufpool_file_reads", "file" => file.clone()).absolute(f.reads);
+            ::metrics::counter!("bufpool_file_writes", "file" => file).absolute(f.writes);
         }
     }
 }
