@@ -320,16 +320,23 @@ pub(crate) struct Files {
     next_id: Mutex<u32>,
     any_failed: Arc<AtomicBool>,
     latency: Arc<IoLatency>,
+    /// The pool's page size: a file's page count comes from its length, and a file of another is refused.
+    page_size: usize,
+    /// Strict mode for all-zero pages (`Builder::strict_fresh`), for files with a record.
+    strict: bool,
 }
 
 impl Files {
-    /// An empty registry whose files report storage calls of at least `slow_io` (`Builder::slow_io`).
-    pub(crate) fn new(slow_io: std::time::Duration) -> Files {
+    /// An empty registry for a pool of `page_size` pages, in strict mode or not (`Builder::strict_fresh`), whose
+    /// files report storage calls of at least `slow_io` (`Builder::slow_io`).
+    pub(crate) fn new(page_size: usize, strict: bool, slow_io: std::time::Duration) -> Files {
         Files {
             map: RwLock::new(HashMap::new()),
             next_id: Mutex::new(0),
             any_failed: Arc::new(AtomicBool::new(false)),
             latency: Arc::new(IoLatency::new(slow_io)),
+            page_size,
+            strict,
         }
     }
 
@@ -366,7 +373,7 @@ impl Files {
     }
 
     /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule, its hits counted in
-    /// `counters`' slot for the id. `page_size` sets the page count from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
+    /// `counters`' slot for the id. The pool's page size sets the page count from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
     /// file of another page size.
     pub(crate) fn register(
         &self,
@@ -374,10 +381,9 @@ impl Files {
         wal: Arc<dyn Wal>,
         storage: Box<dyn Storage>,
         path: Option<PathBuf>,
-        page_size: usize,
-        strict: bool,
         counters: &Counters,
     ) -> Result<FileId> {
+        let (page_size, strict) = (self.page_size, self.strict);
         let identity = storage.identity();
         let err_id = id.unwrap_or(FileId(0));
         let len = storage.len().map_err(|e| Error::io(err_id, None, "stat", e))?;

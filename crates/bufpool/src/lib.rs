@@ -172,10 +172,15 @@
 //!   short, torn and misdirected writes) and crash simulation with separate live and durable images. Off by
 //!   default; enable it in your `[dev-dependencies]`.
 //! - `metrics` and `tracing`: statistics and events for operators (see "Operations: metrics and tracing").
+//! - `serde`: `Config`, the pool's settings as an engine's configuration file gives them (TOML, JSON, ...), and
+//!   `Config::builder`, which checks each value and returns the [`Builder`]; unknown keys and bad values are
+//!   errors naming the key (module `config`).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;
 pub mod checksum;
+#[cfg(feature = "serde")]
+mod config;
 mod error;
 mod file_options;
 mod files;
@@ -206,6 +211,8 @@ mod wal;
 mod writer;
 
 pub use batch::BATCH_PAGES_MAX;
+#[cfg(feature = "serde")]
+pub use config::{Config, ConfigError, WriterSection};
 pub use error::{CorruptReason, Error, Result};
 pub use file_options::FileOptions;
 pub use guard::{PageView, ReadGuard, WriteGuard};

@@ -198,10 +198,13 @@ pub struct Builder {
     slow_io: std::time::Duration,
 }
 
+/// [`Builder::frames`]'s default.
+pub(crate) const FRAMES_DEFAULT: usize = 1024;
+
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            frames: 1024,
+            frames: FRAMES_DEFAULT,
             page_size: PageSize::DEFAULT.bytes(),
             policy: PolicyConfig::default(),
             custom_policy: None,
@@ -420,10 +423,9 @@ impl Builder {
                 None => self.policy.build(self.frames),
             },
             wal: self.wal,
-            files: Files::new(self.slow_io),
+            files: Files::new(page_size.bytes(), self.strict_fresh, self.slow_io),
             counters: Counters::new(),
             open_mode: self.open_mode,
-            strict_fresh: self.strict_fresh,
             io_backend: self.io_backend,
             veto: self.veto,
             snapshots: self.snapshots,
@@ -478,7 +480,6 @@ pub(crate) struct Core {
     pub(crate) files: Files,
     pub(crate) counters: Counters,
     pub(crate) open_mode: OpenMode,
-    pub(crate) strict_fresh: bool,
     pub(crate) io_backend: IoBackend,
     pub(crate) veto: Option<Box<EvictionVeto>>,
     /// Open MVCC snapshots whose pages eviction leaves resident (`Builder::snapshots`; `snapshot.rs`).
@@ -643,10 +644,9 @@ impl BufferPool {
     /// Registers an opened storage with `options`, the builder's WAL standing in for a file without its own.
     fn register_file(&self, options: FileOptions, storage: Box<dyn Storage>, path: Option<PathBuf>) -> Result<FileId> {
         let wal = options.wal.unwrap_or_else(|| self.core.wal.clone());
-        let (page_size, strict) = (self.page_size(), self.core.strict_fresh);
         self.core
             .files
-            .register(options.id, wal, storage, path, page_size, strict, &self.core.counters)
+            .register(options.id, wal, storage, path, &self.core.counters)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
