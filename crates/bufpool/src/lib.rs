@@ -138,8 +138,9 @@
 //!   `Display`.
 //! - [`BufferPool::resident_pages`]: every resident page with its frame, dirty and latched flags and LSN (what
 //!   PostgreSQL's `pg_buffercache` shows). [`BufferPool::held_latches`]: the latches guards hold, and for how long.
-//! - Warm restart: [`BufferPool::save_resident`] writes the resident pages' ids to a file (at shutdown, or now and
-//!   then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
+//! - Warm restart: [`BufferPool::save_resident`] writes the resident pages (ids, and each one's frame, dirty and
+//!   latched flags and LSN, which [`read_resident_list`] and `bufpool inspect --pool` show) to a file (at shutdown,
+//!   or now and then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
 //!   [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`):
 //!   2.5x to 5.4x faster to a warm pool than missing page by page (`examples/warm_restart.rs`, BENCHMARKS.md).
 //!
@@ -222,7 +223,7 @@ pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use preset::Preset;
-pub use resident::{Prewarmed, ResidentPage};
+pub use resident::{read_resident_list, ListedPage, Prewarmed, ResidentList, ResidentPage};
 pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};
