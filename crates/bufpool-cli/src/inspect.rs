@@ -3,6 +3,10 @@
 //!
 //! Prints a summary (pages valid, never written, corrupt by reason, LSN range) and the corrupt pages; with
 //! `--page N`, the header of page N and a hex dump of its first bytes; with `--json FILE`, the same as JSON.
+//!
+//! `bufpool inspect --pool LIST` lists instead what a pool held: a resident list written by
+//! `BufferPool::save_resident`, one row per page as PostgreSQL's `pg_buffercache` shows its buffers (frame, file,
+//! page, dirty, latched, LSN; a list of the first format has page ids only), with a summary per file.
 
 use std::fs::File;
 use std::io::Read;
@@ -18,7 +22,14 @@ use serde::Serialize;
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {
     /// The data file.
-    file: PathBuf,
+    #[arg(required_unless_present = "pool", conflicts_with = "pool")]
+    file: Option<PathBuf>,
+    /// List a pool's resident pages from a list written by `BufferPool::save_resident` (as pg_buffercache).
+    #[arg(long, value_name = "LIST")]
+    pool: Option<PathBuf>,
+    /// With `--pool`: list at most this many pages (the summary counts them all).
+    #[arg(long, default_value_t = 1000)]
+    max_rows: usize,
     /// Page size the file was written with. Default: detected from the page headers (the first bufpool page
     /// names its size), else 4096.
     #[arg(long)]
@@ -60,7 +71,11 @@ struct CorruptPage {
 
 /// Runs `bufpool inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let mut f = File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    if let Some(list) = &args.pool {
+        return show_pool(list, args.max_rows, args.json.as_deref());
+    }
+    let file = args.file.clone().context("a data file or --pool LIST is required")?;
+    let mut f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let requested = match args.page_size {
         Some(n) => n,
         None => detect_page_size(&mut f)?.unwrap_or(PageSize::DEFAULT.bytes()),
@@ -76,7 +91,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         return show_page(&mut f, n, ps, bytes, args.dump_bytes);
     }
     let mut r = Report {
-        file: args.file.display().to_string(),
+        file: file.display().to_string(),
         page_size: ps,
         bytes,
         pages: bytes / ps as u64,
@@ -298,6 +313,127 @@ fn show_page(f: &mut File, n: u32, ps: usize, bytes: u64, dump: usize) -> anyhow
             .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
             .collect();
         println!("  {:06x}  {:<48} {}", i * 16, hex.join(" "), text);
+    }
+    Ok(())
+}
+
+/// `--pool`'s JSON: the list's version, a summary per file, and the pages.
+#[derive(Serialize)]
+struct PoolReport {
+    list: String,
+    version: u8,
+    pages: usize,
+    files: Vec<PoolFile>,
+    resident: Vec<PoolPage>,
+}
+
+#[derive(Serialize)]
+struct PoolFile {
+    file: u32,
+    pages: u64,
+    dirty: Option<u64>,
+    latched: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct PoolPage {
+    frame: Option<u32>,
+    file: u32,
+    page: u32,
+    dirty: Option<bool>,
+    latched: Option<bool>,
+    lsn: Option<u64>,
+}
+
+/// Lists a resident list: a header with the version and count, a summary per file, then up to `max_rows`
+/// rows (all of them in the JSON).
+fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let list = bufpool::read_resident_list(path)?;
+    let resident: Vec<PoolPage> = list
+        .pages
+        .iter()
+        .map(|p| PoolPage {
+            frame: p.frame,
+            file: p.page.file().0,
+            page: p.page.page_no(),
+            dirty: p.dirty,
+            latched: p.latched,
+            lsn: p.lsn,
+        })
+        .collect();
+    let mut files: Vec<PoolFile> = Vec::new();
+    for p in &resident {
+        if files.last().is_none_or(|f| f.file != p.file) {
+            files.push(PoolFile {
+                file: p.file,
+                pages: 0,
+                dirty: p.dirty.map(|_| 0),
+                latched: p.latched.map(|_| 0),
+            });
+        }
+        let f = files.last_mut().expect("pushed above");
+        f.pages += 1;
+        let add = |n: &mut Option<u64>, on: Option<bool>| *n = n.zip(on).map(|(n, on)| n + u64::from(on));
+        add(&mut f.dirty, p.dirty);
+        add(&mut f.latched, p.latched);
+    }
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    let flag = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    println!(
+        "{}: resident list version {}, {}{}",
+        path.display(),
+        list.version,
+        plural(resident.len() as u64, "page"),
+        if list.version < 2 {
+            " (page ids only: no frame, dirty, latched or LSN)"
+        } else {
+            ""
+        }
+    );
+    for f in &files {
+        println!(
+            "  file {:>10}: {:>10} pages, dirty {:>10}, latched {:>6}",
+            f.file,
+            f.pages,
+            opt(f.dirty),
+            opt(f.latched)
+        );
+    }
+    println!(
+        "{:>10} {:>10} {:>10} {:>5} {:>7} {:>20}",
+        "frame", "file", "page", "dirty", "latched", "lsn"
+    );
+    for p in resident.iter().take(max_rows) {
+        println!(
+            "{:>10} {:>10} {:>10} {:>5} {:>7} {:>20}",
+            opt(p.frame.map(u64::from)),
+            p.file,
+            p.page,
+            flag(p.dirty),
+            flag(p.latched),
+            opt(p.lsn)
+        );
+    }
+    if resident.len() > max_rows {
+        println!(
+            "... and {} more (--max-rows)",
+            plural((resident.len() - max_rows) as u64, "page")
+        );
+    }
+    if let Some(json) = json {
+        let report = PoolReport {
+            list: path.display().to_string(),
+            version: list.version,
+            pages: resident.len(),
+            files,
+            resident,
+        };
+        std::fs::write(json, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", json.display()))?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The `bufpool` command: `bench` (workloads with peers and limits side by side), `sim` (replays page-access
-//! traces through every policy, against Belady's optimum), `inspect` (decodes the pages of a data file).
+//! traces through every policy, against Belady's optimum), `inspect` (decodes the pages of a data file, or lists
+//! a pool's `save_resident` list with `--pool`).
 
 use std::process::ExitCode;
 

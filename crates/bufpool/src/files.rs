@@ -21,10 +21,11 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
+use crate::latency::{IoLatency, IoOp, IoTimer};
 use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
 use crate::record::{self, FileRecord, Loaded};
-use crate::stats::FileStats;
-use crate::storage::{IoRequest, Storage, StorageInfo};
+use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
+use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
 use crate::wal::Wal;
 
 pub(crate) struct FileEntry {
@@ -57,6 +58,10 @@ pub(crate) struct FileEntry {
     failed_flag: AtomicBool,
     /// The registry's "some file has failed" flag, set with ours (see [`Files::any_failed`]).
     any_failed: Arc<AtomicBool>,
+    /// The pool's storage-call latencies, which every call of this file records (`latency.rs`).
+    latency: Arc<IoLatency>,
+    /// This file's misses, reads and writes, and where its hits start (`stats.rs`, "Per-file counts").
+    pub(crate) counters: FileCounters,
     /// The file identity stamped into every page written and required of every page read; 0 for an unbound file
     /// (no record: nothing is required).
     pub(crate) bound: u32,
@@ -221,34 +226,38 @@ impl FileEntry {
         !free.is_empty() && free.contains(&page_no)
     }
 
-    /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]).
+    /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]); timed (`latency.rs`).
     pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        #[cfg(feature = "tracing")]
-        let _timer = crate::trace::IoTimer::start(self.id, "read");
-        catch_io("Storage::read_at", || self.storage.read_at(buf, offset))
+        let timer = IoTimer::start(&self.latency, self.id);
+        let r = catch_io("Storage::read_at", || self.storage.read_at(buf, offset));
+        timer.finish(IoOp::Read, 1);
+        r
     }
 
-    /// `Storage::write_at`, with a panic turned into an error.
+    /// `Storage::write_at`, with a panic turned into an error; timed.
     pub(crate) fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        #[cfg(feature = "tracing")]
-        let _timer = crate::trace::IoTimer::start(self.id, "write");
-        catch_io("Storage::write_at", || self.storage.write_at(buf, offset))
+        let timer = IoTimer::start(&self.latency, self.id);
+        let r = catch_io("Storage::write_at", || self.storage.write_at(buf, offset));
+        timer.finish(IoOp::Write, 1);
+        r
     }
 
-    /// `Storage::sync`, with a panic turned into an error.
+    /// `Storage::sync`, with a panic turned into an error; timed.
     pub(crate) fn sync(&self) -> std::io::Result<()> {
-        #[cfg(feature = "tracing")]
-        let _timer = crate::trace::IoTimer::start(self.id, "sync");
-        catch_io("Storage::sync", || self.storage.sync())
+        let timer = IoTimer::start(&self.latency, self.id);
+        let r = catch_io("Storage::sync", || self.storage.sync());
+        timer.finish(IoOp::Sync, 1);
+        r
     }
 
-    /// `Storage::submit`; if it panics, every request it left without a result fails with the panic.
+    /// `Storage::submit`; if it panics, every request it left without a result fails with the panic. Timed: each
+    /// request records the batch's time.
     pub(crate) fn submit(&self, reqs: &mut [IoRequest<'_>]) {
-        #[cfg(feature = "tracing")]
-        let timer = crate::trace::IoTimer::start(self.id, "submit");
+        let timer = IoTimer::start(&self.latency, self.id);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.storage.submit(reqs)));
-        #[cfg(feature = "tracing")]
-        drop(timer);
+        let reads = reqs.iter().filter(|r| matches!(r.kind, IoKind::Read(_))).count();
+        timer.finish(IoOp::Read, reads);
+        timer.finish(IoOp::Write, reqs.len() - reads);
         if let Err(payload) = caught {
             let err = Error::panicked("Storage::submit", payload);
             for r in reqs.iter_mut().filter(|r| r.result.is_none()) {
@@ -257,15 +266,22 @@ impl FileEntry {
         }
     }
 
-    pub(crate) fn stats(&self) -> FileStats {
-        FileStats {
+    /// The file's facts and counts; `counters` are the pool's, which hold its hits.
+    pub(crate) fn stats(&self, counters: &Counters) -> FileStats {
+        let mut stats = FileStats {
             file: self.id,
             path: self.path.clone(),
             backend: self.info.backend,
             direct: self.info.direct,
             pages: self.pages.load(Relaxed),
             failed: self.is_failed(),
-        }
+            hits: None,
+            misses: 0,
+            reads: 0,
+            writes: 0,
+        };
+        self.counters.fill(&mut stats, counters.slot_hits(hit_slot(self.id)));
+        stats
     }
 }
 
@@ -303,15 +319,30 @@ pub(crate) struct Files {
     map: RwLock<HashMap<FileId, Arc<FileEntry>>>,
     next_id: Mutex<u32>,
     any_failed: Arc<AtomicBool>,
+    latency: Arc<IoLatency>,
+    /// The pool's page size: a file's page count comes from its length, and a file of another is refused.
+    page_size: usize,
+    /// Strict mode for all-zero pages (`Builder::strict_fresh`), for files with a record.
+    strict: bool,
 }
 
 impl Files {
-    pub(crate) fn new() -> Files {
+    /// An empty registry for a pool of `page_size` pages, in strict mode or not (`Builder::strict_fresh`), whose
+    /// files report storage calls of at least `slow_io` (`Builder::slow_io`).
+    pub(crate) fn new(page_size: usize, strict: bool, slow_io: std::time::Duration) -> Files {
         Files {
             map: RwLock::new(HashMap::new()),
             next_id: Mutex::new(0),
             any_failed: Arc::new(AtomicBool::new(false)),
+            latency: Arc::new(IoLatency::new(slow_io)),
+            page_size,
+            strict,
         }
+    }
+
+    /// The storage-call latencies of every file this registry has had open.
+    pub(crate) fn latency(&self) -> &IoLatency {
+        &self.latency
     }
 
     /// False until some file of this pool has failed: lets the write hit path skip the registry lookup (a shared
@@ -341,8 +372,8 @@ impl Files {
             .map(|f| f.id)
     }
 
-    /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule. `page_size` sets the page count
-    /// from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
+    /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule, its hits counted in
+    /// `counters`' slot for the id. The pool's page size sets the page count from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
     /// file of another page size.
     pub(crate) fn register(
         &self,
@@ -350,9 +381,9 @@ impl Files {
         wal: Arc<dyn Wal>,
         storage: Box<dyn Storage>,
         path: Option<PathBuf>,
-        page_size: usize,
-        strict: bool,
+        counters: &Counters,
     ) -> Result<FileId> {
+        let (page_size, strict) = (self.page_size, self.strict);
         let identity = storage.identity();
         let err_id = id.unwrap_or(FileId(0));
         let len = storage.len().map_err(|e| Error::io(err_id, None, "stat", e))?;
@@ -387,6 +418,13 @@ impl Files {
             Error::InvalidConfig(format!("file has {pages} pages; at most {} are addressable", u32::MAX))
         })?;
         let info = storage.info();
+        // Hits of open files whose ids share a slot cannot be told apart (`stats.rs`, "Per-file counts").
+        let slot = hit_slot(id);
+        let file_counters = FileCounters::new(counters.slot_hits(slot));
+        for other in map.values().filter(|f| hit_slot(f.id) == slot) {
+            other.counters.share_hits();
+            file_counters.share_hits();
+        }
         map.insert(
             id,
             Arc::new(FileEntry {
@@ -409,6 +447,8 @@ impl Files {
                 failed: Mutex::new(None),
                 failed_flag: AtomicBool::new(false),
                 any_failed: self.any_failed.clone(),
+                latency: self.latency.clone(),
+                counters: file_counters,
                 bound: record.map_or(0, |r| r.identity),
                 strict: strict && record.is_some(),
                 // Pages the file had beyond its mark may be holes (new pages never written before a crash).

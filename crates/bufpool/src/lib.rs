@@ -132,14 +132,19 @@
 //! [`Preset`] gives the figure behind each setting, and says which are judgements.
 //!
 //! # Operations
-//! - [`BufferPool::stats`]: counters (hits, misses, reads, writes, syncs, evictions, skips by reason: latched,
-//!   snapshot, veto) and the pool's occupancy, with a readable `Display`.
+//! - [`BufferPool::stats`]: counters (hits, misses, reads, writes, syncs, evictions, writes by source, skips by
+//!   reason: latched, snapshot, veto), read, write and sync latency histograms, the pool's occupancy, and per
+//!   open file its hits, misses, reads and writes ([`BufferPool::file_stats`] for one file), with a readable
+//!   `Display`.
 //! - [`BufferPool::resident_pages`]: every resident page with its frame, dirty and latched flags and LSN (what
 //!   PostgreSQL's `pg_buffercache` shows). [`BufferPool::held_latches`]: the latches guards hold, and for how long.
-//! - Warm restart: [`BufferPool::save_resident`] writes the resident pages' ids to a file (at shutdown, or now and
-//!   then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
+//! - Warm restart: [`BufferPool::save_resident`] writes the resident pages (ids, and each one's frame, dirty and
+//!   latched flags and LSN, which [`read_resident_list`] and `bufpool inspect --pool` show) to a file (at shutdown,
+//!   or now and then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
 //!   [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`):
-//!   2.5x to 5.4x faster to a warm pool than missing page by page (`examples/warm_restart.rs`, BENCHMARKS.md).
+//!   a working set of 8192 pages was served at >= 95% hits 4.2x to 4.7x sooner than by missing page by page, on
+//!   io_uring; on `pread`, which reads a batch one page at a time, no sooner (`bufpool bench --workload
+//!   warm-restart`, BENCHMARKS.md "Warm restart").
 //!
 //! ## Operations: metrics and tracing
 //! Two optional features hand the same facts to the tools a service already runs; both are off by default and
@@ -147,12 +152,16 @@
 //! - `metrics`: `BufferPool::publish_metrics` (and `Stats::publish`) records the statistics through the
 //!   [`metrics`](https://docs.rs/metrics) facade, so any installed exporter (Prometheus, StatsD, ...) picks them
 //!   up: the totals as counters (`bufpool_hits`, `bufpool_writes`, ...), the occupancy as gauges (`bufpool_frames`,
-//!   `bufpool_resident`, `bufpool_dirty`) and per file, labelled `file`, `bufpool_file_pages` and
+//!   `bufpool_resident`, `bufpool_dirty`), the read, write and sync latency quantiles as gauges
+//!   (`bufpool_read_latency_p99_seconds`, ...) and per file, labelled `file`, `bufpool_file_pages` and
 //!   `bufpool_file_failed`. Call it when the exporter wants fresh figures; module `publish` lists every name.
 //! - `tracing`: [`tracing`](https://docs.rs/tracing) events with target `bufpool` when a file fails (ERROR, with
 //!   the file and the first error), a page write fails, a request finds the pool exhausted, or one storage call
-//!   takes longer than `trace::SLOW_IO` (100 ms). Only storage calls are timed, never a hit. Module `trace` lists
-//!   the events and their fields.
+//!   takes at least [`Builder::slow_io`] (default 100 ms). Only storage calls are timed, never a hit. Module
+//!   `trace` lists the events and their fields.
+//!
+//! Without either feature, [`Stats`] carries what an operator tunes with, among them the latency histograms of
+//! storage reads, writes and syncs ([`Stats::read_latency`], a [`Latency`] with counts, p50, p99 and max).
 //!
 //! # Checkpoints and the log
 //! When [`BufferPool::checkpoint`] returns `Ok`, every change whose [`WriteGuard::set_lsn`] happened before the
@@ -166,10 +175,15 @@
 //!   short, torn and misdirected writes) and crash simulation with separate live and durable images. Off by
 //!   default; enable it in your `[dev-dependencies]`.
 //! - `metrics` and `tracing`: statistics and events for operators (see "Operations: metrics and tracing").
+//! - `serde`: `Config`, the pool's settings as an engine's configuration file gives them (TOML, JSON, ...), and
+//!   `Config::builder`, which checks each value and returns the [`Builder`]; unknown keys and bad values are
+//!   errors naming the key (module `config`).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;
 pub mod checksum;
+#[cfg(feature = "serde")]
+mod config;
 mod error;
 mod file_options;
 mod files;
@@ -178,6 +192,7 @@ mod frames;
 mod guard;
 mod latch;
 mod latches;
+mod latency;
 pub mod page;
 pub mod policy;
 mod pool;
@@ -199,15 +214,18 @@ mod wal;
 mod writer;
 
 pub use batch::BATCH_PAGES_MAX;
+#[cfg(feature = "serde")]
+pub use config::{Config, ConfigError, WriterSection};
 pub use error::{CorruptReason, Error, Result};
 pub use file_options::FileOptions;
 pub use guard::{PageView, ReadGuard, WriteGuard};
 pub use latches::HeldLatch;
+pub use latency::Latency;
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use preset::Preset;
-pub use resident::{Prewarmed, ResidentPage};
+pub use resident::{read_resident_list, ListedPage, Prewarmed, ResidentList, ResidentPage};
 pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};

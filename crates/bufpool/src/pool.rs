@@ -195,12 +195,16 @@ pub struct Builder {
     frame_wait: std::time::Duration,
     strict_fresh: bool,
     failed_file_frames: Option<usize>,
+    slow_io: std::time::Duration,
 }
+
+/// [`Builder::frames`]'s default.
+pub(crate) const FRAMES_DEFAULT: usize = 1024;
 
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            frames: 1024,
+            frames: FRAMES_DEFAULT,
             page_size: PageSize::DEFAULT.bytes(),
             policy: PolicyConfig::default(),
             custom_policy: None,
@@ -216,6 +220,7 @@ impl Default for Builder {
             frame_wait: std::time::Duration::ZERO,
             strict_fresh: true,
             failed_file_frames: None,
+            slow_io: crate::latency::SLOW_IO_DEFAULT,
         }
     }
 }
@@ -354,6 +359,16 @@ impl Builder {
         self
     }
 
+    /// The slow-I/O threshold: a storage call (a page read, a run's write, a sync, a batch) that takes at least
+    /// this long is reported as a `slow io` event (feature `tracing`, module `trace`). Default 100 ms. Every
+    /// storage call is timed whatever this says, for [`Stats::read_latency`], [`Stats::write_latency`] and
+    /// [`Stats::sync_latency`]; hits are never timed. Set it from the device's latency: a few times its p99 (say
+    /// 10 ms on an NVMe drive, 200 ms on a network volume) reports stalls without reporting the ordinary tail.
+    pub fn slow_io(mut self, threshold: std::time::Duration) -> Self {
+        self.slow_io = threshold;
+        self
+    }
+
     /// Applies a [`Preset`]'s settings (policy, background writer, I/O backend and threads; the table on
     /// [`Preset`] gives the figure behind each). Call it after [`Builder::frames`] (the writer's free-frame target
     /// is a fraction of the frames) and before the settings you want to override.
@@ -408,10 +423,9 @@ impl Builder {
                 None => self.policy.build(self.frames),
             },
             wal: self.wal,
-            files: Files::new(),
+            files: Files::new(page_size.bytes(), self.strict_fresh, self.slow_io),
             counters: Counters::new(),
             open_mode: self.open_mode,
-            strict_fresh: self.strict_fresh,
             io_backend: self.io_backend,
             veto: self.veto,
             snapshots: self.snapshots,
@@ -466,7 +480,6 @@ pub(crate) struct Core {
     pub(crate) files: Files,
     pub(crate) counters: Counters,
     pub(crate) open_mode: OpenMode,
-    pub(crate) strict_fresh: bool,
     pub(crate) io_backend: IoBackend,
     pub(crate) veto: Option<Box<EvictionVeto>>,
     /// Open MVCC snapshots whose pages eviction leaves resident (`Builder::snapshots`; `snapshot.rs`).
@@ -631,10 +644,9 @@ impl BufferPool {
     /// Registers an opened storage with `options`, the builder's WAL standing in for a file without its own.
     fn register_file(&self, options: FileOptions, storage: Box<dyn Storage>, path: Option<PathBuf>) -> Result<FileId> {
         let wal = options.wal.unwrap_or_else(|| self.core.wal.clone());
-        let (page_size, strict) = (self.page_size(), self.core.strict_fresh);
         self.core
             .files
-            .register(options.id, wal, storage, path, page_size, strict)
+            .register(options.id, wal, storage, path, &self.core.counters)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
@@ -871,7 +883,7 @@ impl BufferPool {
             let r = f(&view);
             if h.state.optimistic_validate(version) {
                 self.core.policy.on_hit(idx);
-                self.core.counters.inc(Counter::Hits);
+                self.core.counters.hit(page.file());
                 return view_result(&view, r);
             }
             self.core.counters.inc(Counter::OptimisticRetries);
@@ -916,7 +928,7 @@ impl BufferPool {
         match latched {
             Ok(frame) if h.page_id() == page => {
                 self.core.policy.on_hit(idx);
-                self.core.counters.inc(Counter::Hits);
+                self.core.counters.hit(page.file());
                 Ok(frame)
             }
             Ok(frame) => {
@@ -1045,7 +1057,7 @@ impl BufferPool {
             self.release_unmapped(frame);
             return Err(Error::FileNotOpen(page.file()));
         }
-        self.core.counters.inc(Counter::Misses);
+        self.core.counters.add_for(&file.counters, Counter::Misses, 1);
         self.core.loads_in_flight.fetch_add(1, AcqRel);
         Ok(Some((file, frame)))
     }
@@ -1100,7 +1112,7 @@ impl BufferPool {
         frame: &ExclusiveFrame<'_>,
         got: std::io::Result<usize>,
     ) -> Result<u64> {
-        self.core.counters.inc(Counter::Reads);
+        self.core.counters.add_for(&file.counters, Counter::Reads, 1);
         // A page whose newer image a failed file dropped: the disk holds an older version (checked after the
         // read, under the frame's latch, so no load can slip between the drop and the check).
         if file.was_dropped(page.page_no()) {
@@ -1597,6 +1609,12 @@ impl BufferPool {
     // ---------------------------------------------------------------------------------------------------------
     // Statistics
 
+    /// One open file's facts and counts since it was opened: hits, misses, pages read and written (the entry of
+    /// [`Stats::files`] for it, without scanning the frames).
+    pub fn file_stats(&self, file: FileId) -> Result<crate::FileStats> {
+        Ok(self.core.files.get(file)?.stats(&self.core.counters))
+    }
+
     /// Counters since the pool was built, and a scan of the frames (resident and dirty counts) and files.
     pub fn stats(&self) -> Stats {
         let mut s = self.core.counters.snapshot();
@@ -1609,7 +1627,14 @@ impl BufferPool {
             let lock = h.state.load() & crate::frame::LOCK_MASK;
             s.latched += (lock != crate::frame::UNLATCHED && lock != crate::frame::FREE) as usize;
         }
-        s.files = self.core.files.all().iter().map(|f| f.stats()).collect();
+        s.files = self
+            .core
+            .files
+            .all()
+            .iter()
+            .map(|f| f.stats(&self.core.counters))
+            .collect();
+        [s.read_latency, s.write_latency, s.sync_latency] = self.core.files.latency().snapshot();
         s
     }
 }

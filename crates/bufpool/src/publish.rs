@@ -15,10 +15,19 @@
 //! `bufpool_flush_writes`. Each means what the [`Stats`] field of the same
 //! name (without the prefix) means.
 //!
+//! Storage-call latencies ([`Stats::read_latency`], `write_latency`, `sync_latency`), for each `op` of `read`,
+//! `write` and `sync`: the counter `bufpool_{op}_latency_count` (calls recorded) and the gauges
+//! `bufpool_{op}_latency_p50_seconds`, `bufpool_{op}_latency_p99_seconds`, `bufpool_{op}_latency_max_seconds`
+//! and `bufpool_{op}_latency_sum_seconds` (the histogram's quantiles since the pool was built, as a Prometheus
+//! summary gives them; rate the sum and count for a mean over an interval).
+//!
 //! Gauges are the state at the time of the snapshot: `bufpool_frames`, `bufpool_resident`, `bufpool_dirty`,
 //! `bufpool_latched`, and
 //! per open file, labelled `file` with the file's number: `bufpool_file_pages` (pages allocated) and
-//! `bufpool_file_failed` (1 once a write or sync failed, else 0). A file closed since the last publication keeps
+//! `bufpool_file_failed` (1 once a write or sync failed, else 0); and per open file, labelled the same, the
+//! counters `bufpool_file_hits` (left out while the file's hits are unknown: [`crate::FileStats::hits`]),
+//! `bufpool_file_misses`, `bufpool_file_reads` and `bufpool_file_writes`, totals since the file was opened. A
+//! file closed since the last publication keeps
 //! its last values in the recorder until the exporter expires them.
 
 use crate::pool::BufferPool;
@@ -58,6 +67,17 @@ impl Stats {
         for (name, value) in counters {
             ::metrics::counter!(name).absolute(value);
         }
+        let latencies = [
+            ("read", &self.read_latency),
+            ("write", &self.write_latency),
+            ("sync", &self.sync_latency),
+        ];
+        for (op, l) in latencies {
+            ::metrics::counter!(format!("bufpool_{op}_latency_count")).absolute(l.count);
+            for (stat, d) in [("p50", l.p50()), ("p99", l.p99()), ("max", l.max), ("sum", l.sum)] {
+                ::metrics::gauge!(format!("bufpool_{op}_latency_{stat}_seconds")).set(d.as_secs_f64());
+            }
+        }
         ::metrics::gauge!("bufpool_frames").set(self.frames as f64);
         ::metrics::gauge!("bufpool_resident").set(self.resident as f64);
         ::metrics::gauge!("bufpool_dirty").set(self.dirty as f64);
@@ -65,7 +85,13 @@ impl Stats {
         for f in &self.files {
             let file = f.file.0.to_string();
             ::metrics::gauge!("bufpool_file_pages", "file" => file.clone()).set(f64::from(f.pages));
-            ::metrics::gauge!("bufpool_file_failed", "file" => file).set(if f.failed { 1.0 } else { 0.0 });
+            ::metrics::gauge!("bufpool_file_failed", "file" => file.clone()).set(if f.failed { 1.0 } else { 0.0 });
+            if let Some(hits) = f.hits {
+                ::metrics::counter!("bufpool_file_hits", "file" => file.clone()).absolute(hits);
+            }
+            ::metrics::counter!("bufpool_file_misses", "file" => file.clone()).absolute(f.misses);
+            ::metrics::counter!("bufpool_file_reads", "file" => file.clone()).absolute(f.reads);
+            ::metrics::counter!("bufpool_file_writes", "file" => file).absolute(f.writes);
         }
     }
 }

@@ -3,9 +3,14 @@
 //! [`BufferPool::prewarm`] reads those pages back into a new pool (InnoDB's buffer pool dump and load,
 //! `pg_prewarm`'s autoprewarm).
 //!
-//! Owns [`ResidentPage`] and the resident-list file format: the magic `BPRESID1`, the count (`u64`, little
-//! endian), that many page ids (`u64` each: `PageId::as_u64`, so file id and page number), and a CRC-32C of
-//! everything before it. The file is written to `<path>.tmp`, synced and renamed over `path`, so a crash leaves
+//! Owns [`ResidentPage`], [`ResidentList`] and the resident-list file format. It opens with `BPRESID` and a
+//! version digit, then the count (`u64`, little endian), that many entries, and a CRC-32C of everything before it:
+//! - version 2 (written now): each entry is 24 bytes, the page id (`u64`: `PageId::as_u64`, so file id and page
+//!   number), its page LSN (`u64`), the frame that held it (`u32`) and flags (`u32`: bit 0 dirty, bit 1 latched),
+//!   as [`BufferPool::resident_pages`] saw them, for `bufpool inspect --pool`;
+//! - version 1 (sessions before it; still read): each entry is the page id alone.
+//!
+//! The file is written to `<path>.tmp`, synced and renamed over `path`, so a crash leaves
 //! the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
 //! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
 //! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
@@ -20,7 +25,14 @@ use crate::page::{FileId, Lsn, PageId};
 use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
 
-const MAGIC: &[u8; 8] = b"BPRESID1";
+/// The magic's first seven bytes; the eighth is the format version, an ASCII digit.
+const MAGIC: &[u8; 7] = b"BPRESID";
+/// The version [`BufferPool::save_resident`] writes.
+const VERSION: u8 = 2;
+/// Bytes per entry of each version (index: version).
+const ENTRY_BYTES: [usize; 3] = [0, 8, 24];
+const DIRTY: u32 = 1;
+const LATCHED: u32 = 2;
 /// Most pages a resident list may name: far above any pool (frame indices are `u32`), low enough that a corrupt
 /// count cannot make `prewarm` allocate without bound.
 const LIST_PAGES_MAX: u64 = u32::MAX as u64;
@@ -39,6 +51,45 @@ pub struct ResidentPage {
     pub latched: bool,
     /// Its page LSN.
     pub lsn: Lsn,
+}
+
+/// A resident list as [`read_resident_list`] decodes it: the format version and the pages it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResidentList {
+    /// The file format's version (1: page ids only; 2: with frame, dirty, latched and LSN).
+    pub version: u8,
+    /// The pages named, in the order saved (page order).
+    pub pages: Vec<ListedPage>,
+}
+
+/// One page of a [`ResidentList`]: what the pool recorded about it when the list was saved. Everything but the
+/// page is `None` in a version 1 list, which holds page ids only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListedPage {
+    /// The page.
+    pub page: PageId,
+    /// The frame that held it.
+    pub frame: Option<FrameIdx>,
+    /// Whether it was dirty.
+    pub dirty: Option<bool>,
+    /// Whether it was latched at the moment of the scan.
+    pub latched: Option<bool>,
+    /// Its page LSN.
+    pub lsn: Option<Lsn>,
+}
+
+/// Reads a list written by [`BufferPool::save_resident`] (either version), without a pool: for tools that show
+/// what a pool held (`bufpool inspect --pool`). A file that is not one (bad magic or version, bad checksum,
+/// truncated) is [`Error::ResidentList`], as is one that cannot be read.
+pub fn read_resident_list(path: impl AsRef<Path>) -> Result<ResidentList> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| list_error(path, e))?;
+    decode(&bytes).ok_or_else(|| Error::ResidentList {
+        path: path.to_path_buf(),
+        reason: "not a resident list, or damaged (magic, version, length or checksum)".into(),
+    })
 }
 
 /// What [`BufferPool::prewarm`] did.
@@ -76,16 +127,22 @@ impl BufferPool {
         pages
     }
 
-    /// Writes the ids of the resident pages to `path` (atomically: a temporary file, synced, renamed), for
-    /// [`BufferPool::prewarm`] after a restart. Returns how many pages it named.
+    /// Writes the resident pages to `path` (atomically: a temporary file, synced, renamed), for
+    /// [`BufferPool::prewarm`] after a restart: their ids, and for inspection ([`read_resident_list`]) the frame,
+    /// dirty and latched flags and LSN of each. Returns how many pages it named.
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
         let pages = self.resident_pages();
-        let mut bytes = Vec::with_capacity(16 + pages.len() * 8 + 4);
+        let mut bytes = Vec::with_capacity(16 + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
         bytes.extend_from_slice(MAGIC);
+        bytes.push(b'0' + VERSION);
         bytes.extend_from_slice(&(pages.len() as u64).to_le_bytes());
         for p in &pages {
+            let flags = if p.dirty { DIRTY } else { 0 } | if p.latched { LATCHED } else { 0 };
             bytes.extend_from_slice(&p.page.as_u64().to_le_bytes());
+            bytes.extend_from_slice(&p.lsn.to_le_bytes());
+            bytes.extend_from_slice(&p.frame.to_le_bytes());
+            bytes.extend_from_slice(&flags.to_le_bytes());
         }
         let crc = crc32c::crc32c(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
@@ -109,18 +166,16 @@ impl BufferPool {
     /// past their file's end, or that fail to read are skipped and counted; a list that is not one (bad magic, bad
     /// checksum, truncated) is [`Error::ResidentList`], as is a list that cannot be read.
     pub fn prewarm(&self, path: impl AsRef<Path>) -> Result<Prewarmed> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| list_error(path, e))?;
-        let pages = decode(&bytes).ok_or_else(|| Error::ResidentList {
-            path: path.to_path_buf(),
-            reason: "not a resident list, or damaged (magic, length or checksum)".into(),
-        })?;
-        let mut done = Prewarmed {
-            listed: pages.len(),
-            ..Prewarmed::default()
-        };
-        let mut wanted: Vec<PageId> = Vec::with_capacity(pages.len().min(self.frames()));
+        let list = read_resident_list(path)?;
+        let pages = list
+            .pages
+            .into_iter()
+            .map(|p| p.page)
+            .filter(|p| *p != PageId::INVALID && p.file() <= FileId::MAX);
+        let mut done = Prewarmed::default();
+        let mut wanted: Vec<PageId> = Vec::new();
         for page in pages {
+            done.listed += 1;
             let open = self.file_pages(page.file()).is_ok_and(|n| page.page_no() < n);
             if !open || wanted.len() >= self.frames() {
                 done.skipped += 1;
@@ -144,24 +199,45 @@ impl BufferPool {
     }
 }
 
-/// The page ids of a resident list, or `None` if `bytes` is not a whole, undamaged one.
-fn decode(bytes: &[u8]) -> Option<Vec<PageId>> {
+/// A resident list, or `None` if `bytes` is not a whole, undamaged one of a known version.
+fn decode(bytes: &[u8]) -> Option<ResidentList> {
     let body_len = bytes.len().checked_sub(4)?;
     let (body, crc) = bytes.split_at(body_len);
-    if body.len() < 16 || &body[..8] != MAGIC || crc32c::crc32c(body).to_le_bytes() != crc {
+    if body.len() < 16 || &body[..7] != MAGIC || crc32c::crc32c(body).to_le_bytes() != crc {
         return None;
     }
+    let version = body[7].checked_sub(b'0')?;
+    let entry = *ENTRY_BYTES.get(version as usize).filter(|&&n| n > 0)?;
     let count = u64::from_le_bytes(body[8..16].try_into().ok()?);
-    if count > LIST_PAGES_MAX || (body.len() - 16) as u64 != count.checked_mul(8)? {
+    if count > LIST_PAGES_MAX || (body.len() - 16) as u64 != count.checked_mul(entry as u64)? {
         return None;
     }
-    Some(
-        body[16..]
-            .chunks_exact(8)
-            .map(|c| PageId::from_u64(u64::from_le_bytes(c.try_into().expect("chunks of 8"))))
-            .filter(|p| *p != PageId::INVALID && p.file() <= FileId::MAX)
-            .collect(),
-    )
+    let u64_at = |e: &[u8], at: usize| u64::from_le_bytes(e[at..at + 8].try_into().expect("8 bytes"));
+    let u32_at = |e: &[u8], at: usize| u32::from_le_bytes(e[at..at + 4].try_into().expect("4 bytes"));
+    let pages = body[16..]
+        .chunks_exact(entry)
+        .map(|e| {
+            let page = PageId::from_u64(u64_at(e, 0));
+            if version == 1 {
+                return ListedPage {
+                    page,
+                    frame: None,
+                    dirty: None,
+                    latched: None,
+                    lsn: None,
+                };
+            }
+            let flags = u32_at(e, 20);
+            ListedPage {
+                page,
+                lsn: Some(u64_at(e, 8)),
+                frame: Some(u32_at(e, 16)),
+                dirty: Some(flags & DIRTY != 0),
+                latched: Some(flags & LATCHED != 0),
+            }
+        })
+        .collect();
+    Some(ResidentList { version, pages })
 }
 
 fn list_error(path: &Path, e: std::io::Error) -> Error {

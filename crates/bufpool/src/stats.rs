@@ -6,19 +6,29 @@
 //! owns one cache-padded stripe while it lives (a slot taken from a global table, given back when the thread
 //! exits) and increments it with a plain load and store: exact, because a stripe has one writer. Threads beyond
 //! the table's size share a last stripe with atomic adds. [`Counters::snapshot`] sums the stripes.
+//!
+//! # Per-file counts
+//! Misses, reads and writes are counted per file as well, in the file's [`FileCounters`] (atomic adds: they sit
+//! beside a page read or write, which costs microseconds). Hits cannot take a file lookup or a shared atomic, so
+//! they are counted per file in the stripes themselves: a stripe has [`HIT_SLOTS`] hit counters, and a hit on file
+//! `f` increments slot `f mod HIT_SLOTS` of the thread's stripe, an index computed from the page id the hit path
+//! already holds (a mask and an add more than a single hit counter; the pool's `hits` is the sum of the slots).
+//! A file's hits are its slot's sum minus the slot's sum when the file was opened, exact as long as no other
+//! file used the slot while it was open; when two open files share a slot (ids equal modulo [`HIT_SLOTS`]) both
+//! report their hits as unknown rather than wrong ([`FileStats::hits`] is `None`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 use crossbeam_utils::CachePadded;
 
 use crate::error::Plural;
+use crate::latency::Latency;
 use crate::page::FileId;
 
 /// What a counter counts. The order is the order of the fields of [`Stats`].
 #[derive(Clone, Copy, Debug)]
 #[repr(usize)]
 pub(crate) enum Counter {
-    Hits,
     Misses,
     Reads,
     Writes,
@@ -46,12 +56,23 @@ pub(crate) enum Counter {
 }
 
 const COUNTERS: usize = Counter::FlushWrites as usize + 1;
+/// Hit counters per stripe, one per file slot (a power of two: a file's slot is its id's low bits).
+pub(crate) const HIT_SLOTS: usize = 256;
+const _: () = assert!(HIT_SLOTS.is_power_of_two());
+/// A stripe: the counters, then the hit slots.
+const STRIPE: usize = COUNTERS + HIT_SLOTS;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 const OWNED_STRIPES: usize = 64;
 
 /// The pool's counters, one stripe per thread.
 pub(crate) struct Counters {
-    stripes: Box<[CachePadded<[AtomicU64; COUNTERS]>]>,
+    stripes: Box<[CachePadded<[AtomicU64; STRIPE]>]>,
+}
+
+/// The hit slot of `file`'s hits.
+#[inline(always)]
+pub(crate) fn hit_slot(file: FileId) -> usize {
+    file.0 as usize & (HIT_SLOTS - 1)
 }
 
 /// Which owned stripe slots are taken, by live threads, across every pool of the process.
@@ -99,9 +120,33 @@ impl Counters {
 
     #[inline]
     pub(crate) fn add(&self, c: Counter, n: u64) {
+        self.add_at(c as usize, n);
+    }
+
+    /// Counts a hit on a page of `file` (see "Per-file counts").
+    #[inline]
+    pub(crate) fn hit(&self, file: FileId) {
+        self.add_at(COUNTERS + hit_slot(file), 1);
+    }
+
+    /// Counts `n` of `c` for the pool and for one file (misses, reads, writes).
+    #[inline]
+    pub(crate) fn add_for(&self, file: &FileCounters, c: Counter, n: u64) {
+        self.add(c, n);
+        let cell = match c {
+            Counter::Misses => &file.misses,
+            Counter::Reads => &file.reads,
+            Counter::Writes => &file.writes,
+            _ => return,
+        };
+        cell.fetch_add(n, Relaxed);
+    }
+
+    #[inline(always)]
+    fn add_at(&self, index: usize, n: u64) {
         // During thread teardown the slot may be gone: count in the shared stripe then.
         let slot = SLOT.try_with(|s| s.0).unwrap_or(OWNED_STRIPES);
-        let cell = &self.stripes[slot][c as usize];
+        let cell = &self.stripes[slot][index];
         if slot < OWNED_STRIPES {
             // This thread is the stripe's only writer: no atomic read-modify-write (and no barrier) needed.
             cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
@@ -116,13 +161,22 @@ impl Counters {
     }
 
     fn sum(&self, c: Counter) -> u64 {
-        self.stripes.iter().map(|s| s[c as usize].load(Relaxed)).sum()
+        self.sum_at(c as usize)
+    }
+
+    fn sum_at(&self, index: usize) -> u64 {
+        self.stripes.iter().map(|s| s[index].load(Relaxed)).sum()
+    }
+
+    /// Hits counted in `slot` since the pool was built, by every file that used it.
+    pub(crate) fn slot_hits(&self, slot: usize) -> u64 {
+        self.sum_at(COUNTERS + slot)
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
         use Counter::*;
         Stats {
-            hits: self.sum(Hits),
+            hits: (0..HIT_SLOTS).map(|slot| self.slot_hits(slot)).sum(),
             misses: self.sum(Misses),
             reads: self.sum(Reads),
             writes: self.sum(Writes),
@@ -149,6 +203,43 @@ impl Counters {
             flush_writes: self.sum(FlushWrites),
             ..Stats::default()
         }
+    }
+}
+
+/// One open file's counts (see "Per-file counts" in the module docs).
+pub(crate) struct FileCounters {
+    misses: AtomicU64,
+    reads: AtomicU64,
+    writes: AtomicU64,
+    /// Its hit slot's count when the file was opened.
+    hits_base: u64,
+    /// Another file used the slot while this one was open: its hits cannot be told apart.
+    hits_shared: AtomicBool,
+}
+
+impl FileCounters {
+    /// The counts of a file opened now, whose hit slot had counted `hits_base`.
+    pub(crate) fn new(hits_base: u64) -> FileCounters {
+        FileCounters {
+            misses: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            hits_base,
+            hits_shared: AtomicBool::new(false),
+        }
+    }
+
+    /// Another open file shares this file's hit slot.
+    pub(crate) fn share_hits(&self) {
+        self.hits_shared.store(true, Relaxed);
+    }
+
+    /// Fills `stats`'s counts; `slot_hits` is the file's hit slot's count now.
+    pub(crate) fn fill(&self, stats: &mut FileStats, slot_hits: u64) {
+        stats.hits = (!self.hits_shared.load(Relaxed)).then(|| slot_hits.wrapping_sub(self.hits_base));
+        stats.misses = self.misses.load(Relaxed);
+        stats.reads = self.reads.load(Relaxed);
+        stats.writes = self.writes.load(Relaxed);
     }
 }
 
@@ -225,6 +316,14 @@ pub struct Stats {
     pub latched: usize,
     /// Open files.
     pub files: Vec<FileStats>,
+    /// Latencies of page reads from storage: one sample per page read (a batch's requests each record the batch's
+    /// time), so its count equals `reads`. See [`Latency`] for the precision.
+    pub read_latency: Latency,
+    /// Latencies of storage writes: one sample per write call, which writes a run of up to
+    /// [`crate::RUN_PAGES_MAX`] consecutive pages (so the count is at most `writes`, which counts pages).
+    pub write_latency: Latency,
+    /// Latencies of file syncs: one sample per sync, so its count equals `syncs`.
+    pub sync_latency: Latency,
 }
 
 impl Stats {
@@ -280,6 +379,9 @@ impl std::fmt::Display for Stats {
             "waits for a latched page {}; optimistic re-runs {}, fallbacks to a latch {}",
             self.single_flight_waits, self.optimistic_retries, self.optimistic_fallbacks
         )?;
+        writeln!(f, "read latency: {}", self.read_latency)?;
+        writeln!(f, "write latency: {}", self.write_latency)?;
+        writeln!(f, "sync latency: {}", self.sync_latency)?;
         write!(
             f,
             "errors: corrupt pages {}, read errors {}, write errors {}, exhausted {}",
@@ -292,7 +394,7 @@ impl std::fmt::Display for Stats {
     }
 }
 
-/// One line: id, path (or "no path" for a storage opened directly), backend, O_DIRECT, size, failure.
+/// One line: id, path (or "no path" for a storage opened directly), backend, O_DIRECT, size, counts, failure.
 impl std::fmt::Display for FileStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: ", self.file)?;
@@ -306,6 +408,15 @@ impl std::fmt::Display for FileStats {
             " ({}, {direct}, {})",
             self.backend,
             Plural(u64::from(self.pages), "page")
+        )?;
+        match self.hits {
+            Some(hits) => write!(f, ": hits {hits}")?,
+            None => write!(f, ": hits unknown (shared slot)")?,
+        }
+        write!(
+            f,
+            ", misses {}, pages read {}, pages written {}",
+            self.misses, self.reads, self.writes
         )?;
         if self.failed {
             write!(f, ", FAILED: refuses writes")?;
@@ -329,4 +440,25 @@ pub struct FileStats {
     pub pages: u32,
     /// True once a write or sync failed: the file refuses writes.
     pub failed: bool,
+    /// Requests for the file's pages served from the pool since it was opened; `None` if, since it was opened,
+    /// another file whose id equals this one's modulo 256 was open beside it (hits are counted by the id's low
+    /// byte to keep the hit path free of a file lookup, and two such files cannot be told apart: give files
+    /// open together ids that differ in their low byte).
+    pub hits: Option<u64>,
+    /// Requests for the file's pages that loaded them (as [`Stats::misses`]).
+    pub misses: u64,
+    /// Pages of the file read from storage.
+    pub reads: u64,
+    /// Pages of the file written to storage.
+    pub writes: u64,
+}
+
+impl FileStats {
+    /// Hits over the file's requests: `None` if its hits are unknown (see [`FileStats::hits`]), 1.0 when there
+    /// were no requests.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let hits = self.hits?;
+        let total = hits + self.misses;
+        Some(if total == 0 { 1.0 } else { hits as f64 / total as f64 })
+    }
 }

@@ -11,16 +11,19 @@
 //!   fail the file (the pages stay dirty and are retried).
 //! - `pool exhausted` (WARN; `frames`, `error`): a request found no frame to take
 //!   ([`Error::PoolExhausted`] or `AllProtected`).
-//! - `slow io` (WARN; `file`, `op` = "read", "write", "sync" or "submit", `elapsed_us`): one storage call took
-//!   longer than [`SLOW_IO`]. Only calls to storage are timed, never a hit.
+//! - `slow io` (WARN; `file`, `op` = "read", "write" or "sync", `elapsed_us`): one storage call (or one batch of
+//!   [`crate::Storage::submit`], reported once for each kind of request it holds) took at least the pool's threshold,
+//!   [`crate::Builder::slow_io`] ([`SLOW_IO`] unless set). Only calls to storage are timed, never a hit; the
+//!   timing itself is `latency.rs`'s, which also feeds [`crate::Stats::read_latency`] and its siblings.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::page::FileId;
 
-/// A storage call that takes longer than this is reported as slow I/O.
-pub const SLOW_IO: Duration = Duration::from_millis(100);
+/// The default slow-I/O threshold ([`crate::Builder::slow_io`]): a storage call that takes at least this long is
+/// reported.
+pub const SLOW_IO: Duration = crate::latency::SLOW_IO_DEFAULT;
 
 /// A file's failure was latched: it refuses writes from now on.
 pub(crate) fn file_failed(file: FileId, reason: &Error) {
@@ -37,30 +40,8 @@ pub(crate) fn pool_exhausted(frames: usize, error: &Error) {
     tracing::warn!(target: "bufpool", frames, error = %error, "pool exhausted");
 }
 
-/// Times one storage call; reports it when dropped if it took longer than [`SLOW_IO`].
-pub(crate) struct IoTimer {
-    file: FileId,
-    op: &'static str,
-    started: Instant,
-}
-
-impl IoTimer {
-    /// Starts timing `op` on `file`.
-    pub(crate) fn start(file: FileId, op: &'static str) -> IoTimer {
-        IoTimer {
-            file,
-            op,
-            started: Instant::now(),
-        }
-    }
-}
-
-impl Drop for IoTimer {
-    fn drop(&mut self) {
-        let elapsed = self.started.elapsed();
-        if elapsed > SLOW_IO {
-            let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-            tracing::warn!(target: "bufpool", file = self.file.0, op = self.op, elapsed_us, "slow io");
-        }
-    }
+/// A storage call took `elapsed`, at least the pool's slow-I/O threshold.
+pub(crate) fn slow_io(file: FileId, op: &'static str, elapsed: Duration) {
+    let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    tracing::warn!(target: "bufpool", file = file.0, op, elapsed_us, "slow io");
 }

@@ -182,7 +182,9 @@ impl BufferPool {
             file.note_written(page.page_no());
         }
         file.unsynced.store(true, Release);
-        self.core.counters.add(Counter::Writes, run.len() as u64);
+        self.core
+            .counters
+            .add_for(&file.counters, Counter::Writes, run.len() as u64);
         if let Some(counter) = source.counter() {
             self.core.counters.add(counter, run.len() as u64);
         }

@@ -28,9 +28,13 @@ fn record(publish: impl FnOnce()) -> HashMap<(String, Option<String>), DebugValu
 }
 
 fn counter(m: &HashMap<(String, Option<String>), DebugValue>, name: &str) -> u64 {
-    match m.get(&(name.to_string(), None)) {
+    file_counter(m, name, None)
+}
+
+fn file_counter(m: &HashMap<(String, Option<String>), DebugValue>, name: &str, file: Option<&str>) -> u64 {
+    match m.get(&(name.to_string(), file.map(str::to_string))) {
         Some(DebugValue::Counter(v)) => *v,
-        other => panic!("{name}: {other:?}"),
+        other => panic!("{name} {file:?}: {other:?}"),
     }
 }
 
@@ -94,8 +98,37 @@ fn published_figures_equal_the_stats_snapshot() {
     let file = f.0.to_string();
     assert_eq!(gauge(&m, "bufpool_file_pages", Some(&file)), 24.0);
     assert_eq!(gauge(&m, "bufpool_file_failed", Some(&file)), 0.0);
-    // 25 counters, 4 pool gauges, 2 gauges for the one file.
-    assert_eq!(m.len(), 25 + 4 + 2, "{:?}", m.keys());
+    // Latencies: a count and four gauges for each of read, write and sync.
+    for (op, l) in [
+        ("read", &stats.read_latency),
+        ("write", &stats.write_latency),
+        ("sync", &stats.sync_latency),
+    ] {
+        assert!(l.count > 0, "{op}");
+        assert_eq!(counter(&m, &format!("bufpool_{op}_latency_count")), l.count, "{op}");
+        let g = |stat: &str| gauge(&m, &format!("bufpool_{op}_latency_{stat}_seconds"), None);
+        assert_eq!(g("p50"), l.p50().as_secs_f64(), "{op}");
+        assert_eq!(g("p99"), l.p99().as_secs_f64(), "{op}");
+        assert_eq!(g("max"), l.max.as_secs_f64(), "{op}");
+        assert_eq!(g("sum"), l.sum.as_secs_f64(), "{op}");
+        assert!(g("p50") <= g("p99") && g("p99") <= g("max"), "{op}");
+    }
+    assert_eq!(stats.read_latency.count, stats.reads);
+    assert_eq!(stats.sync_latency.count, stats.syncs);
+    // The one file's counts are the pool's.
+    let fs = &stats.files[0];
+    assert_eq!(fs.hits, Some(stats.hits));
+    for (name, value) in [
+        ("bufpool_file_hits", stats.hits),
+        ("bufpool_file_misses", stats.misses),
+        ("bufpool_file_reads", stats.reads),
+        ("bufpool_file_writes", stats.writes),
+    ] {
+        assert_eq!(file_counter(&m, name, Some(&file)), value, "{name}");
+    }
+    // 25 counters, 4 pool gauges, 2 gauges and 4 counters for the one file, 3 latency counters and 12 latency
+    // gauges.
+    assert_eq!(m.len(), 25 + 4 + 2 + 4 + 3 + 12, "{:?}", m.keys());
 
     // The pool's own entry point publishes the same figures (only this thread makes requests).
     let m = record(|| pool.publish_metrics());

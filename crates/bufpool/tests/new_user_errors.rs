@@ -180,12 +180,25 @@ fn stats_print_as_a_readable_summary() {
         lines[2].contains("pages written 3 (eviction 0, writer 0, checkpoint 3, flush 0)"),
         "{text}"
     );
-    assert_eq!(
-        lines.last().unwrap(),
-        &format!("{file}: no path (memory, buffered, 3 pages)"),
+    assert!(lines[5].starts_with("read latency: p50 "), "{text}");
+    assert!(
+        lines[6].starts_with("write latency: p50 ") && lines[6].ends_with(" over 1"),
         "{text}"
     );
-    assert_eq!(lines.len(), 7, "six lines of counters and one per file:\n{text}");
+    assert!(
+        lines[7].starts_with("sync latency: p50 ") && lines[7].ends_with(" over 1"),
+        "{text}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!("{file}: no path (memory, buffered, 3 pages): hits 1, misses 0, pages read 0, pages written 3"),
+        "{text}"
+    );
+    assert_eq!(
+        lines.len(),
+        10,
+        "six lines of counters, three of latencies, one per file:\n{text}"
+    );
 }
 
 /// `close_all` works through an `Arc`, as an engine shares its pool: dirty pages are written and synced, every

@@ -116,3 +116,49 @@ fn a_request_with_every_frame_latched_reports_the_exhausted_pool() {
         assert!(recorder.take("pool exhausted").is_empty());
     });
 }
+
+/// `Builder::slow_io` sets the threshold: at zero every storage call is at or above it and is reported (with its
+/// file and kind); at an hour none is. No timing judgement: both bounds hold whatever the machine's speed.
+#[test]
+fn the_slow_io_threshold_is_the_builders() {
+    let recorder = Recorder::default();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        let pool = BufferPool::builder()
+            .frames(4)
+            .slow_io(std::time::Duration::ZERO)
+            .build()
+            .unwrap();
+        let f = pool.open_storage(MemoryStorage::new()).unwrap();
+        common::fill_page(&mut pool.new_page(f).unwrap(), 0, 1);
+        pool.flush(bufpool::PageId::new(f, 0)).unwrap();
+        let slow = recorder.take("slow io");
+        let ops: Vec<&str> = slow.iter().map(|e| e.fields["op"].as_str()).collect();
+        assert_eq!(ops, ["\"write\"", "\"sync\""], "{slow:?}");
+        assert!(slow
+            .iter()
+            .all(|e| e.level == tracing::Level::WARN && e.fields["file"] == f.0.to_string()));
+        assert!(
+            slow.iter().all(|e| e.fields["elapsed_us"].parse::<u64>().is_ok()),
+            "{slow:?}"
+        );
+
+        // A read (the page evicted first by four new pages) is reported as a read.
+        for n in 1..5 {
+            common::fill_page(&mut pool.new_page(f).unwrap(), n, 1);
+        }
+        recorder.take("slow io");
+        drop(pool.read(bufpool::PageId::new(f, 0)).unwrap());
+        let reads = recorder.take("slow io");
+        assert!(reads.iter().any(|e| e.fields["op"] == "\"read\""), "{reads:?}");
+
+        let patient = BufferPool::builder()
+            .frames(4)
+            .slow_io(std::time::Duration::from_secs(3600))
+            .build()
+            .unwrap();
+        let g = patient.open_storage(MemoryStorage::new()).unwrap();
+        common::fill_page(&mut patient.new_page(g).unwrap(), 0, 1);
+        patient.flush(bufpool::PageId::new(g, 0)).unwrap();
+        assert!(recorder.take("slow io").is_empty());
+    });
+}

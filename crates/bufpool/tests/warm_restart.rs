@@ -118,3 +118,67 @@ fn a_damaged_list_is_refused() {
     let st = pool.prewarm(&list).unwrap();
     assert_eq!(st.already_resident, 1);
 }
+
+/// The list records what `resident_pages` shows (frame, dirty, latched, LSN) for tools that read it without a
+/// pool (`read_resident_list`, `bufpool inspect --pool`); a list in the first format, page ids only, is still
+/// read and prewarmed.
+#[test]
+fn the_list_records_each_pages_state_and_old_lists_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, list) = (dir.path().join("t.db"), dir.path().join("t.resident"));
+    make_file(&data, 10);
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let f = pool.open_file_with(&data, FileOptions::new().id(ID)).unwrap();
+    for n in 0..4 {
+        drop(pool.read(PageId::new(f, n)).unwrap());
+    }
+    {
+        let mut w = pool.write(PageId::new(f, 1)).unwrap();
+        common::fill_page(&mut w, 1, 2);
+        w.set_lsn(77);
+    }
+    let held = pool.read(PageId::new(f, 3)).unwrap();
+    pool.save_resident(&list).unwrap();
+    drop(held);
+    let saved = bufpool::read_resident_list(&list).unwrap();
+    assert_eq!(saved.version, 2);
+    let resident = pool.resident_pages();
+    assert_eq!(saved.pages.len(), resident.len());
+    for (s, r) in saved.pages.iter().zip(&resident) {
+        assert_eq!(s.page, r.page);
+        assert_eq!((s.frame, s.dirty, s.lsn), (Some(r.frame), Some(r.dirty), Some(r.lsn)));
+        assert_eq!(s.latched, Some(r.page.page_no() == 3), "{s:?}");
+    }
+    assert_eq!(saved.pages[1].dirty, Some(true));
+    assert_eq!(saved.pages[1].lsn, Some(77));
+
+    // Version 1: magic BPRESID1, count, page ids, CRC-32C.
+    let mut v1 = b"BPRESID1".to_vec();
+    v1.extend_from_slice(&3u64.to_le_bytes());
+    for n in [2u32, 5, 6] {
+        v1.extend_from_slice(&PageId::new(ID, n).as_u64().to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&v1);
+    v1.extend_from_slice(&crc.to_le_bytes());
+    let old = dir.path().join("old.resident");
+    std::fs::write(&old, &v1).unwrap();
+    let read = bufpool::read_resident_list(&old).unwrap();
+    assert_eq!(read.version, 1);
+    let pages: Vec<(u32, Option<bool>, Option<u64>)> =
+        read.pages.iter().map(|p| (p.page.page_no(), p.dirty, p.lsn)).collect();
+    assert_eq!(pages, [(2, None, None), (5, None, None), (6, None, None)]);
+    let done = pool.prewarm(&old).unwrap();
+    assert_eq!((done.listed, done.loaded, done.already_resident), (3, 2, 1));
+
+    // An unknown version is refused, as a damaged list is.
+    let mut v9 = v1.clone();
+    v9[7] = b'9';
+    let body = v9.len() - 4;
+    let crc = crc32c::crc32c(&v9[..body]);
+    v9[body..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&old, &v9).unwrap();
+    assert!(matches!(
+        bufpool::read_resident_list(&old),
+        Err(Error::ResidentList { .. })
+    ));
+}

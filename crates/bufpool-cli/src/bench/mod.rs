@@ -18,6 +18,7 @@ mod selfcheck;
 mod systems;
 mod tpcc;
 mod variant;
+mod warm_restart;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -45,8 +46,10 @@ pub enum WorkloadArg {
     Scan,
     /// Random reads of resident pages while a second thread writes and a third checkpoints.
     Checkpoint,
-    /// All of the above (the page workloads; the B+tree ones run only when asked).
+    /// All of the above (the page workloads; the B+tree ones and warm-restart run only when asked).
     All,
+    /// Time for a restarted pool to serve its working set from memory again, with `prewarm` and without.
+    WarmRestart,
     /// B+tree: load throughput only (every B+tree workload also reports its load).
     BtreeLoad,
     /// B+tree: uniform point lookups by get and get_many, in and out of memory (see --pool-fraction).
@@ -116,6 +119,17 @@ pub enum BufpoolIo {
     Pread,
     /// io_uring.
     Uring,
+}
+
+impl BufpoolIo {
+    /// The pool's setting for this choice.
+    fn backend(self) -> bufpool::IoBackend {
+        match self {
+            BufpoolIo::Auto => bufpool::IoBackend::Auto,
+            BufpoolIo::Pread => bufpool::IoBackend::Pread,
+            BufpoolIo::Uring => bufpool::IoBackend::Uring,
+        }
+    }
 }
 
 fn parse_policy(s: &str) -> Result<bufpool::policy::PolicyConfig, String> {
@@ -435,11 +449,7 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         file_pages,
         duration: Duration::from_secs_f64(seconds),
         repeat: args.repeat as usize,
-        bufpool_io: match args.bufpool_io {
-            BufpoolIo::Auto => bufpool::IoBackend::Auto,
-            BufpoolIo::Pread => bufpool::IoBackend::Pread,
-            BufpoolIo::Uring => bufpool::IoBackend::Uring,
-        },
+        bufpool_io: args.bufpool_io.backend(),
         policy: args.policy.unwrap_or_default(),
         seed: args.seed,
         memory_bytes,
@@ -474,6 +484,9 @@ fn one_at_a_time(systems: usize, frames: u32, memory: u64) -> bool {
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.workload == WorkloadArg::Tpcc {
         return tpcc::run(&args);
+    }
+    if args.workload == WorkloadArg::WarmRestart {
+        return warm_restart::run(&args);
     }
     if let Some(sel) = btree::selection(args.workload) {
         let out = btree::run(&args, &sel)?;
