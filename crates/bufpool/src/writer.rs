@@ -235,13 +235,26 @@ impl BufferPool {
             return Err(Error::OutOfRange { page, pages });
         }
         if let Some(frame) = self.latch_resident_shared(page)? {
+            // The id may name a newer file by now: dropped, reopened under the same id and given a page of this
+            // number while this call waited for the latch (M7). The frame's page is then that file's, so it is
+            // written and synced through the entry that names the id now, never through the one looked up above
+            // (whose storage is the dropped file's: the write would land there, the page be marked clean, and the
+            // newer file lose it). Under the shared latch the entry cannot change again: a drop waits for it.
+            let current = match self.core.files.get(page.file()) {
+                Ok(current) => current,
+                Err(e) => {
+                    frame.release();
+                    return Err(e);
+                }
+            };
             let r = if frame.header().dirty.load(Acquire) {
-                self.write_run_and_clean(&file, &[(page, frame.idx())], WriteSource::Flush)
+                self.write_run_and_clean(&current, &[(page, frame.idx())], WriteSource::Flush)
             } else {
                 Ok(())
             };
             frame.release();
             r?;
+            return self.sync_file(&current);
         }
         self.sync_file(&file)
     }

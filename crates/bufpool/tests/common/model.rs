@@ -694,6 +694,9 @@ struct World {
     wal: Arc<ModelWal>,
     features: Features,
     violations: Mutex<Vec<String>>,
+    /// With `BUFPOOL_MODEL_HISTORY=N`: the last N steps and outcomes of every thread, in the order they were
+    /// noted, printed with the first violation (to diagnose a failure; the shared lock changes the schedules).
+    history: Option<(usize, Mutex<std::collections::VecDeque<String>>)>,
     /// What each worker is doing (for the hang report).
     doing: Vec<Mutex<String>>,
     /// Per file: `new_page` holds it shared, `close_file`/`drop_file` exclusively, unless
@@ -704,8 +707,29 @@ struct World {
 impl World {
     fn violation(&self, what: String) {
         let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
+        if v.is_empty() {
+            if let Some((_, h)) = &self.history {
+                let h = h.lock().unwrap_or_else(|e| e.into_inner());
+                v.push(format!(
+                    "history before the first violation (oldest first):\n    {}",
+                    Vec::from(h.clone()).join("\n    ")
+                ));
+            }
+        }
         if v.len() < 20 {
             v.push(what);
+        }
+    }
+
+    /// Notes a step or an outcome in the history, if it is kept.
+    fn note(&self, what: impl FnOnce() -> String) {
+        if let Some((n, h)) = &self.history {
+            let line = format!("t{} {}", WORKER.with(|c| c.get()), what());
+            let mut h = h.lock().unwrap_or_else(|e| e.into_inner());
+            if h.len() == *n {
+                h.pop_front();
+            }
+            h.push_back(line);
         }
     }
 
@@ -741,13 +765,15 @@ impl World {
     }
 
     /// Whether the page may have been met freed: not allocated before or after the op, or freed (and allocated
-    /// again) while it ran.
+    /// again) while it ran, or its file dropped or closed and reopened meanwhile (a drop resets the per-page
+    /// counts, and the op may have met the page freed in the file's earlier incarnation).
     fn freed(&self, page: PageId, before: &Snapshot) -> bool {
         let m = self.model.file(page.file().0 as usize);
         let now = m.peek(page.page_no());
         !matches!(before.page.0, PageState::Allocated(_))
             || !matches!(now.0, PageState::Allocated(_))
             || now.2 != before.page.2
+            || m.life != before.life
     }
 
     /// Checks a page's bytes read under a latch held by the caller.
@@ -760,6 +786,7 @@ impl World {
     }
 
     fn judge<T>(&self, t: &mut Tally, r: &bufpool::Result<T>, allowed: impl FnOnce(&Error) -> bool, what: &str) {
+        self.note(|| format!("{what} -> {:?}", r.as_ref().err()));
         t.ops += 1;
         match r {
             Ok(_) => t.ok += 1,
@@ -816,6 +843,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 fill(&mut g, page, gen);
                 g.set_lsn(gen);
                 m.set(page.page_no(), PageState::Allocated(gen));
+                w.note(|| format!("new_page -> {page:?} gen {gen}"));
             });
             let flux = w.flux(f, &before);
             w.judge(t, &r, |e| new_page_allowed(e, flux), &format!("new_page({fid:?})"));
@@ -974,13 +1002,11 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
         }
         Op::Flush => {
             let page = pick!(w.pick_page(f, s.pick));
-            // A page not allocated in the model (past the end, or being created by another thread) may be out of range.
-            let past_end = {
-                let m = w.model.file(f);
-                let n = page.page_no() as usize;
-                n >= m.pages.len() || !matches!(m.pages[n].0, PageState::Allocated(_))
-            };
+            // A page not allocated in the model (past the end, or being created by another thread) may be out of
+            // range. Judged from the snapshot itself: a drop and reopen between a separate look and the snapshot
+            // would leave an old incarnation's "allocated" beside the new incarnation's life.
             let before = w.model.snapshot(f, page.page_no());
+            let past_end = !matches!(before.page.0, PageState::Allocated(_));
             let r = pool.flush(page);
             let flux = w.flux(f, &before) || past_end;
             w.judge(t, &r, |e| flush_allowed(e, flux), &format!("flush({page:?})"));
@@ -1014,13 +1040,22 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             let r = pool.free_page(page);
             {
                 let mut m = w.model.file(f);
-                if let PageState::Freeing(g) = m.page(n).0 {
-                    let next = if r.is_ok() {
-                        PageState::Freed
-                    } else {
-                        PageState::Allocated(g)
-                    };
-                    m.set(n, next);
+                let relived = m.life != before.life;
+                match m.page(n).0 {
+                    PageState::Freeing(g) => {
+                        let next = if r.is_ok() {
+                            PageState::Freed
+                        } else {
+                            PageState::Allocated(g)
+                        };
+                        m.set(n, next);
+                    }
+                    // The file was dropped or closed and reopened while this ran (the mark went with its earlier
+                    // incarnation), and the page number was allocated again: `free_page` names a page by file id,
+                    // so it may have freed the new incarnation's page or the old one's. Which one the model cannot
+                    // tell: the page may be gone (as during a `free_page`), or not.
+                    PageState::Allocated(g) if r.is_ok() && relived => m.set(n, PageState::Freeing(g)),
+                    _ => {}
                 }
             }
             let flux = w.flux(f, &before);
@@ -1176,9 +1211,16 @@ fn inject(w: &World, f: usize, i: Inject, t: &mut Tally) {
     t.injected_failures += 1;
 }
 
+thread_local! {
+    /// The worker index of this thread, for the history.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
 fn worker(w: &World, me: usize, steps: &[Step]) -> Tally {
     let mut t = Tally::default();
+    WORKER.with(|c| c.set(me));
     for (k, s) in steps.iter().enumerate() {
+        w.note(|| format!("step {k}: {:?} file {} pick {}", s.op, s.file, s.pick));
         *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = format!("step {k}: {s:?}");
         if let Some(i) = s.inject {
             inject(w, s.file, i, &mut t);
@@ -1284,6 +1326,10 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         wal,
         features: config.features,
         violations: Mutex::new(Vec::new()),
+        history: std::env::var("BUFPOOL_MODEL_HISTORY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(|n| (n, Mutex::new(std::collections::VecDeque::new()))),
         doing: (0..config.threads + 1)
             .map(|_| Mutex::new("not started".into()))
             .collect(),
