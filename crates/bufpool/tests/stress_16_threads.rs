@@ -1,6 +1,6 @@
 //! A 16-thread stress run of the whole-API model (`whole_api_model.rs` describes the model and its invariants):
 //! four times the threads of the smoke on a pool of 12-32 frames, so most misses find frames latched by others,
-//! batches defer pages, and lifecycle operations wait for guards. CI: `STRESS_SCHEDULES` schedules of 16 threads
+//! batches defer pages, and lifecycle operations wait for guards. CI: `STRESS_SCHEDULES` (30) schedules of 16 threads
 //! x 150 operations with the open bugs' triggers off; `BUFPOOL_STRESS_SCHEDULES=N` for a longer run.
 
 mod common;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::model::{run_many, Config, Features};
 
-const STRESS_SCHEDULES: u64 = 6;
+const STRESS_SCHEDULES: u64 = 30;
 
 #[test]
 fn sixteen_threads() {
