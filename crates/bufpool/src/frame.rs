@@ -27,7 +27,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
-use crate::page::{AlignedBuf, PageId};
+use crate::page::{AlignedBuf, PageId, HUGE_PAGE};
 use crate::sync::{fence, AtomicU64};
 
 /// Lock field values of the state word.
@@ -289,8 +289,6 @@ pub(crate) struct FrameMemory {
     buf: AlignedBuf,
     page_size: usize,
 }
-
-const HUGE_PAGE: usize = 2 << 20;
 
 /// Asks the CPU to start loading the cache line holding `p` into its caches. A hint: no load the memory model
 /// sees is made, nothing can fault whatever `p` is, and it compiles to nothing off x86-64 (and under Miri).

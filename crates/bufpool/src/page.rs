@@ -270,6 +270,10 @@ impl PageHeader {
 /// Alignment of every buffer the pool hands to storage: enough for O_DIRECT on any common device.
 pub const IO_ALIGN: usize = 4096;
 
+/// The transparent huge page size the pool's large allocations are aligned to and advised for (x86-64 and arm64
+/// with 4 KiB base pages): frame memory (`frame.rs`) and [`HugeSlice`]s.
+pub(crate) const HUGE_PAGE: usize = 2 << 20;
+
 /// A zero-initialised heap buffer aligned for direct I/O. Used for frame memory (one allocation for the whole
 /// pool) and for private page copies written back.
 pub struct AlignedBuf {
@@ -390,11 +394,9 @@ pub(crate) struct HugeSlice<T> {
     _owns: std::marker::PhantomData<T>,
 }
 
-/// Arrays at least this large are rounded up to whole 2 MiB huge pages (wasting under half of what they use);
-/// smaller ones stay in ordinary pages.
+/// Arrays at least this large are rounded up to whole huge pages (wasting under half of what they use); smaller
+/// ones stay in ordinary pages.
 const HUGE_SLICE_MIN: usize = 512 << 10;
-/// The huge page size advised for (x86-64 and arm64 with 4 KiB base pages).
-const HUGE_SLICE_PAGE: usize = 2 << 20;
 
 impl<T> HugeSlice<T> {
     /// `len` elements made by `make(i)`, in order.
@@ -405,7 +407,7 @@ impl<T> HugeSlice<T> {
         );
         let bytes = len.checked_mul(std::mem::size_of::<T>()).expect("array size overflows");
         let buf = if bytes >= HUGE_SLICE_MIN {
-            AlignedBuf::zeroed_huge(bytes.next_multiple_of(HUGE_SLICE_PAGE), HUGE_SLICE_PAGE)
+            AlignedBuf::zeroed_huge(bytes.next_multiple_of(HUGE_PAGE), HUGE_PAGE)
         } else {
             AlignedBuf::zeroed(bytes)
         };
@@ -495,7 +497,7 @@ mod tests {
             assert_eq!(s.len(), len);
             assert!(s.iter().enumerate().all(|(i, (c, _))| c.0 == i as u64 * 7));
             if len > 3 {
-                assert_eq!(s.as_ptr() as usize % HUGE_SLICE_PAGE, 0);
+                assert_eq!(s.as_ptr() as usize % HUGE_PAGE, 0);
             }
             drop(s);
             assert_eq!(DROPS.load(Relaxed), len);
