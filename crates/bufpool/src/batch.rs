@@ -218,7 +218,9 @@ impl BufferPool {
     /// `read` of such a page waits for its load instead of reading it again. Returns how many loads were started.
     ///
     /// At most a quarter of the pool is reserved per call; if the pool has no frame to spare, the rest of the
-    /// pages are skipped (prefetch is a hint). A page out of range or of a file that is not open is an error,
+    /// pages are skipped (prefetch is a hint). A page out of range or of a file that is not open is an error, and
+    /// so is a failure to take a frame for a page, as for a miss (a dirty victim's failed write, a panic of the
+    /// storage, the log or the eviction veto, caught: [`crate::Error::Panicked`]); the first such error is
     /// returned after the valid pages were started.
     pub fn prefetch(&self, pages: &[PageId]) -> Result<usize> {
         let limit = self.batch_limit();

@@ -233,7 +233,8 @@ pub enum Error {
     /// No file with this id is open.
     #[error("{0} is not open")]
     FileNotOpen(FileId),
-    /// The file id is already in use by an open file.
+    /// The file id is already in use by an open file, or by a closed or dropped one whose calls that started
+    /// before the close (a `free_page`, a `flush`, a load) were still running a second later.
     #[error("file id {} is in use by an open file", .0.0)]
     FileIdInUse(FileId),
     /// The same file (same device and inode) is already open under another id.

@@ -16,7 +16,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -314,9 +315,17 @@ impl Drop for Closing<'_> {
     }
 }
 
+/// How long a registration waits for the calls still running on an earlier file of the same id.
+const RETIRED_WAIT_MAX: Duration = Duration::from_secs(1);
+
 /// The registry of open files.
 pub(crate) struct Files {
     map: RwLock<HashMap<FileId, Arc<FileEntry>>>,
+    /// Closed or dropped files, by id, while some call that looked them up still holds them (a `free_page`,
+    /// `flush` or load that started before the close). A file id is not registered again until its earlier
+    /// file is gone: a call that named the id before the close never meets the newer file's pages. Dead entries
+    /// are pruned at each unregistration. Lock order: after `map`.
+    retired: Mutex<HashMap<FileId, Weak<FileEntry>>>,
     next_id: Mutex<u32>,
     any_failed: Arc<AtomicBool>,
     latency: Arc<IoLatency>,
@@ -332,6 +341,7 @@ impl Files {
     pub(crate) fn new(page_size: usize, strict: bool, slow_io: std::time::Duration) -> Files {
         Files {
             map: RwLock::new(HashMap::new()),
+            retired: Mutex::new(HashMap::new()),
             next_id: Mutex::new(0),
             any_failed: Arc::new(AtomicBool::new(false)),
             latency: Arc::new(IoLatency::new(slow_io)),
@@ -389,7 +399,7 @@ impl Files {
         let len = storage.len().map_err(|e| Error::io(err_id, None, "stat", e))?;
         let pages = len.div_ceil(page_size as u64);
         let record = open_record(&*storage, err_id, len, page_size)?;
-        let mut map = self.map.write();
+        let mut map = self.map_without_retired(id)?;
         if let Some(ident) = identity {
             if let Some(f) = map.values().find(|f| f.identity == Some(ident)) {
                 return Err(Error::FileAlreadyOpen {
@@ -406,7 +416,10 @@ impl Files {
             Some(id) => id,
             None => {
                 let mut next = self.next_id.lock();
-                while map.contains_key(&FileId(*next)) {
+                let retired = self.retired.lock();
+                let taken =
+                    |id: FileId| map.contains_key(&id) || retired.get(&id).is_some_and(|w| w.strong_count() > 0);
+                while taken(FileId(*next)) {
                     *next = next.checked_add(1).filter(|n| *n <= FileId::MAX.0).unwrap_or(0);
                 }
                 let id = FileId(*next);
@@ -461,9 +474,47 @@ impl Files {
         Ok(id)
     }
 
-    pub(crate) fn unregister(&self, id: FileId) {
+    /// The registry, write-locked once no call still holds an earlier file registered as `id` (waiting up to
+    /// [`RETIRED_WAIT_MAX`]; `FileIdInUse` after that).
+    fn map_without_retired(
+        &self,
+        id: Option<FileId>,
+    ) -> Result<parking_lot::RwLockWriteGuard<'_, HashMap<FileId, Arc<FileEntry>>>> {
+        let backoff = crossbeam_utils::Backoff::new();
+        let mut deadline = None;
+        loop {
+            let map = self.map.write();
+            let Some(id) = id else { return Ok(map) };
+            let busy = self.retired.lock().get(&id).is_some_and(|w| w.strong_count() > 0);
+            if !busy {
+                return Ok(map);
+            }
+            drop(map);
+            let now = Instant::now();
+            if now >= *deadline.get_or_insert(now + RETIRED_WAIT_MAX) {
+                return Err(Error::FileIdInUse(id));
+            }
+            if backoff.is_completed() {
+                std::thread::sleep(Duration::from_micros(100));
+            } else {
+                backoff.snooze();
+            }
+        }
+    }
+
+    /// Removes `file` from the registry, if it is still the file registered under its id (a concurrent close of
+    /// the same file may have removed it, and its id may name a newer file since). Calls still holding it keep
+    /// its id from being registered again until they end (`retired`).
+    pub(crate) fn unregister(&self, file: &Arc<FileEntry>) {
         // (The file's flock and record sidecar are released when its storage is dropped.)
-        self.map.write().remove(&id);
+        let mut map = self.map.write();
+        if !map.get(&file.id).is_some_and(|f| Arc::ptr_eq(f, file)) {
+            return;
+        }
+        map.remove(&file.id);
+        let mut retired = self.retired.lock();
+        retired.retain(|_, w| w.strong_count() > 0);
+        retired.insert(file.id, Arc::downgrade(file));
     }
 }
 

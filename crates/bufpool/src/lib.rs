@@ -97,7 +97,10 @@
 //!   a checkpoint or the background writer) only after `log.flush_to(page_lsn)` returned, and no other engine's
 //!   log is ever asked for it. A file opened without one uses the builder's [`Builder::wal`].
 //! - `.id(FileId)`: a persistent id the engine keeps in its catalog; an id held by an open file is refused
-//!   ([`Error::FileIdInUse`]).
+//!   ([`Error::FileIdInUse`]). Reopening under the id of a file just closed or dropped waits until every call
+//!   that started on the earlier file has returned: no call that named the earlier file acts on the newer one.
+//!   A call made after the reopen with a page id kept from before names the newer file's page, as the id says:
+//!   an engine that reuses ids must not keep page ids across its own close and reopen.
 //!
 //! Each engine checkpoints its own files with [`BufferPool::flush_file`] (what [`BufferPool::checkpoint`] does for
 //! every file, restricted to one), so one engine's checkpoint neither writes nor waits for another's pages, and a

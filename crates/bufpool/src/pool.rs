@@ -613,7 +613,8 @@ impl BufferPool {
     }
 
     /// Opens or creates the data file at `path` with per-file settings: the engine's own id (refused with
-    /// [`Error::FileIdInUse`] if an open file has it) and the file's own log, asked before any page of this file
+    /// [`Error::FileIdInUse`] if an open file has it; the id of a file just closed or dropped is taken once the
+    /// calls still running on that file have returned, see [`FileOptions::id`]) and the file's own log, asked before any page of this file
     /// is written and never for another file's pages. Engines sharing one pool each open their files with their
     /// own log (see [`FileOptions`]).
     pub fn open_file_with(&self, path: impl AsRef<Path>, options: FileOptions) -> Result<FileId> {
@@ -737,7 +738,7 @@ impl BufferPool {
         let closing = self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
         closing.commit();
-        self.core.files.unregister(file);
+        self.core.files.unregister(&f);
         Ok(())
     }
 
@@ -746,7 +747,7 @@ impl BufferPool {
     pub fn drop_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.sweep_file(&f, false)?.commit();
-        self.core.files.unregister(file);
+        self.core.files.unregister(&f);
         Ok(())
     }
 
@@ -1560,10 +1561,16 @@ impl BufferPool {
         }
         if let Some(idx) = self.core.frames.lookup_exact(page) {
             if let Some(frame) = self.latch_exclusive_waiting(idx)? {
-                if frame.page_id() == page {
-                    self.discard(frame, page);
-                } else {
+                if frame.page_id() != page {
                     frame.release_unchanged();
+                } else if f.is_closing() {
+                    // The id may name a newer file by now (dropped or closed, then reopened under the same id),
+                    // whose page this frame holds: this call's file is gone, and the newer file's page is not
+                    // ours to discard (the shape of the `flush` bug, M7).
+                    frame.release_unchanged();
+                    return Err(Error::FileNotOpen(page.file()));
+                } else {
+                    self.discard(frame, page);
                 }
             }
         }

@@ -516,9 +516,12 @@ pub fn free_page_allowed(e: &Error, flux: bool) -> bool {
             ))
 }
 
-/// `prefetch`: only a page out of range or of a file that is not open.
+/// `prefetch`: a page out of range or of a file that is not open, or a miss's failure to take a frame (a full
+/// or protected pool only ends the prefetch early, without an error).
 pub fn prefetch_allowed(e: &Error, flux: bool, freed: bool) -> bool {
-    (flux && matches!(e, Error::FileNotOpen(_))) || ((flux || freed) && matches!(e, Error::OutOfRange { .. }))
+    (flux && matches!(e, Error::FileNotOpen(_)))
+        || ((flux || freed) && matches!(e, Error::OutOfRange { .. }))
+        || (miss_error(e) && !matches!(e, Error::PoolExhausted { .. } | Error::AllProtected { .. }))
 }
 
 /// Write-back errors: a failed write or sync (the file then refuses: `FileFailed`), the WAL; and, returned once
