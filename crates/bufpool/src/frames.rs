@@ -14,20 +14,52 @@
 //! to a frame whose `page_id` names it (callers store the id before mapping and clear it after unmapping).
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
 
 use crate::frame::{FrameHeader, FrameMemory};
 use crate::page::{HugeSlice, PageId};
 use crate::policy::FrameIdx;
 use crate::table::PageTable;
 
+/// Free frames a core's cache holds at most; beyond that they go to the shared queue.
+const FREE_CACHE: usize = 32;
+/// Caches at most: one bit each in [`Frames::cached`].
+const CACHES_MAX: usize = 64;
+
+/// One core's cache of free frames: a short stack under a lock that only its own threads take, save a thief.
+struct FreeCache {
+    frames: Mutex<Vec<FrameIdx>>,
+    /// `frames.len()`, readable without the lock (for [`Frames::free_len`]).
+    len: AtomicUsize,
+}
+
 /// The frame array: headers, page bytes, page table, free list.
 pub(crate) struct Frames {
     headers: HugeSlice<FrameHeader>,
     memory: FrameMemory,
     table: PageTable,
+    /// The free list: per-core caches in front of one shared queue. A thread pops from its core's cache, then
+    /// the shared queue, then steals from another core's cache; it pushes to its own cache until it holds
+    /// [`FREE_CACHE`] frames, then to the shared queue. Threads map to caches by their statistics stripe, so
+    /// there are as many caches as cores and each is mostly one thread's. Frames reach the free list when pages
+    /// are freed (`free_page`), files closed or dropped, loads fail, and when the background writer evicts ahead
+    /// of misses; a miss takes one before looking for a victim. On a many-core machine, a thread that frees and
+    /// then takes frames (an engine's merge freeing a page and its next split taking one, a failed read and its
+    /// retry) touches only its own cache's line instead of the shared queue's head and tail, which every core
+    /// would otherwise bounce between them; frames the background writer frees still cross cores (through its
+    /// cache or the queue), as they must. With every cache empty, the steady state of a full pool, a miss reads
+    /// the queue and one word (`cached`), not every cache. On this project's 2-core machines there is no
+    /// contention to remove: BENCHMARKS.md ("Per-core free-frame caches") has what they cost here.
     free: ArrayQueue<FrameIdx>,
+    caches: Box<[CachePadded<FreeCache>]>,
+    /// Bit `i` set: cache `i` may hold frames (set after a push to an empty cache, cleared after a pop empties
+    /// it, both under the cache's lock). A miss with every cache empty, the steady state of a full pool, reads
+    /// this one word instead of every cache's length.
+    cached: CachePadded<AtomicU64>,
 }
 
 impl Frames {
@@ -37,11 +69,22 @@ impl Frames {
         for i in 0..frames {
             free.push(i as FrameIdx).expect("queue sized for every frame");
         }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let caches = (0..cores.clamp(1, CACHES_MAX.min(crate::stats::OWNED_STRIPES)))
+            .map(|_| {
+                CachePadded::new(FreeCache {
+                    frames: Mutex::new(Vec::with_capacity(FREE_CACHE)),
+                    len: AtomicUsize::new(0),
+                })
+            })
+            .collect();
         Frames {
             headers: HugeSlice::new(frames, |_| FrameHeader::new()),
             memory: FrameMemory::new(frames, page_size),
             table: PageTable::new(frames),
             free,
+            caches,
+            cached: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
@@ -105,7 +148,49 @@ impl Frames {
     /// A frame from the free list, if any (the caller latches it: `ExclusiveFrame::latch_free`).
     #[inline]
     pub(crate) fn pop_free(&self) -> Option<FrameIdx> {
-        self.free.pop()
+        let mine = self.my_cache();
+        if let Some(idx) = self.cache_pop(mine) {
+            return Some(idx);
+        }
+        if let Some(idx) = self.free.pop() {
+            return Some(idx);
+        }
+        // Steal from the other caches that hold frames, nearest first. Their locks are held for a push or a pop
+        // only, so waiting for one is short, and a `None` here means every part of the list was empty when looked
+        // at (as a single queue's `None` would): a miss never takes a victim, or reports the pool exhausted,
+        // while a free frame sits in a cache it skipped.
+        let mut others = self.cached.load(Relaxed) & !(1 << mine);
+        while others != 0 {
+            let k = others.rotate_right(mine as u32).trailing_zeros();
+            let victim = (mine + k as usize) % 64;
+            others &= !(1 << victim);
+            if let Some(idx) = self.cache_pop(victim) {
+                return Some(idx);
+            }
+        }
+        None
+    }
+
+    /// The cache of the calling thread's core: the thread's statistics stripe (`stats.rs`), one per thread, spread
+    /// over the caches.
+    #[inline]
+    fn my_cache(&self) -> usize {
+        crate::stats::thread_stripe() % self.caches.len()
+    }
+
+    /// A frame from cache `i`, if it has one.
+    fn cache_pop(&self, i: usize) -> Option<FrameIdx> {
+        let c = &self.caches[i];
+        if c.len.load(Relaxed) == 0 {
+            return None;
+        }
+        let mut v = c.frames.lock();
+        let idx = v.pop();
+        c.len.store(v.len(), Relaxed);
+        if v.is_empty() {
+            self.cached.fetch_and(!(1 << i), Relaxed);
+        }
+        idx
     }
 
     /// Puts frame `idx`, now *free*, on the free list.
@@ -118,12 +203,92 @@ impl Frames {
             crate::frame::FREE,
             "a free frame is FREE"
         );
+        let mine = self.my_cache();
+        let c = &self.caches[mine];
+        {
+            let mut v = c.frames.lock();
+            if v.len() < FREE_CACHE {
+                v.push(idx);
+                c.len.store(v.len(), Relaxed);
+                if v.len() == 1 {
+                    self.cached.fetch_or(1 << mine, Relaxed);
+                }
+                return;
+            }
+        }
         self.free.push(idx).expect("free list holds every frame at most once");
     }
 
     /// Frames on the free list now.
     #[inline]
     pub(crate) fn free_len(&self) -> usize {
-        self.free.len()
+        self.free.len() + self.caches.iter().map(|c| c.len.load(Relaxed)).sum::<usize>()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn every_free_frame_comes_back_once_across_threads() {
+        const FRAMES: usize = 256;
+        let frames = Frames::new(FRAMES, 4096);
+        assert_eq!(frames.free_len(), FRAMES);
+        // 16 threads take and give back frames; a frame taken twice at once, or lost, fails the test.
+        let taken: Vec<AtomicBool> = (0..FRAMES).map(|_| AtomicBool::new(false)).collect();
+        std::thread::scope(|s| {
+            for t in 0..16u64 {
+                let (frames, taken) = (&frames, &taken);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                    for _ in 0..20_000 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        // Hold up to 40 frames (more than a core's cache), so pushes overflow to the shared queue.
+                        if mine.len() < 40 && x % 3 != 0 {
+                            if let Some(idx) = frames.pop_free() {
+                                assert!(!taken[idx as usize].swap(true, Relaxed), "frame {idx} handed out twice");
+                                mine.push(idx);
+                            }
+                        } else if let Some(idx) = mine.pop() {
+                            taken[idx as usize].store(false, Relaxed);
+                            frames.push_free(idx);
+                        }
+                    }
+                    for idx in mine {
+                        taken[idx as usize].store(false, Relaxed);
+                        frames.push_free(idx);
+                    }
+                });
+            }
+        });
+        assert_eq!(frames.free_len(), FRAMES);
+        // Every frame is still there, once: one thread takes them all (its own cache, the queue, then stealing).
+        let mut all: Vec<FrameIdx> = std::iter::from_fn(|| frames.pop_free()).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..FRAMES as FrameIdx).collect::<Vec<_>>());
+        assert_eq!(frames.free_len(), 0);
+    }
+
+    #[test]
+    fn a_thread_takes_frames_another_thread_cached() {
+        let frames = Frames::new(8, 4096);
+        let all: Vec<FrameIdx> = std::iter::from_fn(|| frames.pop_free()).collect();
+        assert_eq!(all.len(), 8);
+        // Another thread gives them back: they land in its core's cache (8 < FREE_CACHE), not the shared queue.
+        std::thread::scope(|s| {
+            s.spawn(|| all.iter().for_each(|&i| frames.push_free(i)));
+        });
+        assert_eq!(frames.free_len(), 8);
+        let again: Vec<FrameIdx> = std::iter::from_fn(|| frames.pop_free()).collect();
+        assert_eq!(
+            again.len(),
+            8,
+            "frames in another core's cache are stolen, never stranded"
+        );
     }
 }

@@ -62,7 +62,7 @@ const _: () = assert!(HIT_SLOTS.is_power_of_two());
 /// A stripe: the counters, then the hit slots.
 const STRIPE: usize = COUNTERS + HIT_SLOTS;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
-const OWNED_STRIPES: usize = 64;
+pub(crate) const OWNED_STRIPES: usize = 64;
 
 /// The pool's counters, one stripe per thread.
 pub(crate) struct Counters {
@@ -107,6 +107,13 @@ static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static SLOT: Slot = Slot::claim();
+}
+
+/// The calling thread's stripe, `0..=OWNED_STRIPES` (the last one shared by threads past the first 64 and by
+/// threads being torn down). Also spreads threads over the free list's per-core caches (`frames.rs`).
+#[inline]
+pub(crate) fn thread_stripe() -> usize {
+    SLOT.try_with(|s| s.0).unwrap_or(OWNED_STRIPES)
 }
 
 impl Counters {
