@@ -2,7 +2,9 @@
 //!
 //! Owns the mapping from resident (or loading) pages to frames. A chained hash table whose chains run through the
 //! frame headers (`FrameHeader::next`), so it never needs more room than the frames themselves and never allocates
-//! after start-up. Buckets: the next power of two at or above the frame count.
+//! after start-up. Buckets: the next power of two at or above the frame count, each a bare `u32` frame index (a
+//! wider bucket, with a tag or the page id beside the index, measured slower at 1 GiB: ARCHITECTURE.md, "Page
+//! table").
 //!
 //! # Protocol
 //! - Readers ([`PageTable::lookup`]) take no lock and write nothing: they walk a chain with atomic loads and
