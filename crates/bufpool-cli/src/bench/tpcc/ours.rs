@@ -7,17 +7,24 @@
 //!   dropping the write set: nothing reached a tree.
 //! - **Commit** = append one record holding the whole write set (table, key, value or delete) to the transaction
 //!   log (`txn.log`, a [`TreeWal`] whose ops carry the table number where a tree log carries a page number), then
-//!   apply the writes to the trees, then (`durable`, or every N-th commit of a thread in `batch:N`) make the
-//!   transaction log durable up to its end (one fsync shared by concurrent committers). A transaction is
-//!   acknowledged only after that.
-//! - **Ordering on disk.** Every tree log depends on the transaction log ([`TreeWal::flush_first`]): before a
-//!   tree log writes any byte, the transaction log is made durable to its end. A transaction's record is
-//!   appended before its tree records, so no tree record (and, by the pool's WAL rule, no tree page) of a
+//!   apply the writes to the trees as *covered* changes ([`Tree::put_covered`], [`Tree::delete_covered`]), then
+//!   (`durable`, or every N-th commit of a thread in `batch:N`) make the transaction log durable up to its end
+//!   (one fsync shared by concurrent committers). A transaction is acknowledged only after that.
+//! - **One log write per change.** The transaction log's record is the only log record of a row change: a tree
+//!   log records only structure changes (splits, merges: page images) and a leaf's full image on its first
+//!   change after a tree checkpoint (torn-page protection), not each put and delete (it did until issue 15's
+//!   second pass, which logged every change twice).
+//! - **Ordering on disk** (the write-ahead rule for covered changes). Every tree log depends on the transaction
+//!   log ([`TreeWal::flush_first`]): before the pool writes a tree page, and before a tree log writes any byte,
+//!   the transaction log is made durable to its end. A transaction's record is appended before it changes any
+//!   page, and the pool latches a page before that flush, so no page (and no tree record) holding a change of a
 //!   transaction reaches the disk before that transaction's record.
-//! - **Recovery** ([`Ours::open`]): each tree recovers from its own log, then the transaction log's records are
+//! - **Recovery** ([`Ours::open`]): each tree recovers from its own log (structure changes and full images: a
+//!   consistent tree whose leaves hold a mix of committed states), then the transaction log's records are
 //!   replayed in order (puts and deletes of whole values: idempotent, so replaying a transaction that had
-//!   already reached the trees, wholly or partly, is harmless). A torn last record is cut by the log itself: its
-//!   transaction was never acknowledged, and none of its writes can be on disk (previous point).
+//!   already reached the trees, wholly or partly, is harmless, and the last write of each key wins). A torn last
+//!   record is cut by the log itself: its transaction was never acknowledged, and none of its writes can be on
+//!   disk (previous point).
 //! - **Isolation.** One reader-writer lock per warehouse: a transaction locks, in increasing warehouse order (no
 //!   deadlock), every warehouse whose rows it writes (exclusive) or, read-only, its home warehouse (shared), and
 //!   holds them from its first read to the end of its apply. Every TPC-C table but ITEM (read-only) is keyed by
@@ -25,9 +32,11 @@
 //!   order. District locks would not add concurrency: every Payment writes its warehouse's row.
 //! - **Checkpoint** (when the transaction log passes [`LOG_MAX`], and at close): hold the `gate` exclusively
 //!   (commits hold it shared from append to the end of their apply) just long enough to take the log's end `r`:
-//!   every record before `r` is then applied; commit every tree log (their trees now hold those changes
-//!   durably); cut the transaction log before `r`. Tree logs are cut by their own [`Tree::checkpoint`] when they
-//!   pass [`LOG_MAX`] (checked every 2 ms by the driver's tick).
+//!   every record before `r` is then applied; checkpoint every tree ([`Tree::checkpoint`]: its dirty pages
+//!   written and synced, its log cut); only then cut the transaction log before `r`. The trees' checkpoints begin
+//!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
+//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`] (checked every 2 ms by
+//!   the driver's tick); that cuts nothing the transaction log needs.
 //!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
@@ -39,7 +48,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::{anyhow, bail, Context, Result};
-use bufpool_btree::{BufferPool, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, Tree, TreeWal};
 
 use super::engine::{Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
@@ -128,9 +137,9 @@ impl Ours {
                 records += 1;
                 for op in ops {
                     match op {
-                        OwnedOp::Put(t, k, v) => self.tree_no(t)?.put(&k, &v)?,
+                        OwnedOp::Put(t, k, v) => self.tree_no(t)?.put_covered(&k, &v, &mut LeafHint::default())?,
                         OwnedOp::Del(t, k) => {
-                            self.tree_no(t)?.delete(&k)?;
+                            self.tree_no(t)?.delete_covered(&k, &mut LeafHint::default())?;
                         }
                         OwnedOp::Image(..) => {
                             return Err(bufpool_btree::Error::Log("a page image in the transaction log".into()))
@@ -164,7 +173,7 @@ impl Ours {
             self.txlog.begin_checkpoint()
         };
         for t in &self.trees {
-            t.commit()?;
+            t.checkpoint()?;
         }
         self.txlog.truncate_before(r)?;
         Ok(())
@@ -197,23 +206,36 @@ impl Ours {
     }
 }
 
-/// One buffered write: `(table, key start, key len, value start and len or None for a delete)` in the arena.
-type Entry = (Table, usize, usize, Option<(usize, usize)>);
+/// One buffered write: `(table, key start, key len, value start and len or None for a delete, leaf hint)` in
+/// the arena.
+type Entry = (Table, usize, usize, Option<(usize, usize)>, LeafHint);
 
-/// A transaction's buffered writes: one arena of bytes and one entry per write, in order.
+/// A transaction's buffered writes: one arena of bytes and one entry per write, in order; and where the
+/// transaction's latest tree read found its key, so that a write of the key just read is applied without a
+/// descent ([`Tree::put_covered`]'s hint).
 #[derive(Default)]
 struct WriteSet {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    /// The latest key read from a tree: its table, its bytes and the leaf that covered it.
+    read: Option<Table>,
+    read_key: Vec<u8>,
+    read_hint: LeafHint,
 }
 
 impl WriteSet {
     fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
+        self.read = None;
     }
 
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>) {
+        let hint = if self.read == Some(t) && self.read_key == key {
+            self.read_hint
+        } else {
+            LeafHint::default()
+        };
         let k = self.bytes.len();
         self.bytes.extend_from_slice(key);
         let v = val.map(|v| {
@@ -221,7 +243,7 @@ impl WriteSet {
             self.bytes.extend_from_slice(v);
             (at, v.len())
         });
-        self.entries.push((t, k, key.len(), v));
+        self.entries.push((t, k, key.len(), v, hint));
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
@@ -259,7 +281,11 @@ impl Txn for OursTxn<'_> {
                 })
                 .is_some());
         }
-        Ok(self.ours.tree(t).get_with(key, |v| {
+        let set = &mut *self.set;
+        set.read = Some(t);
+        set.read_key.clear();
+        set.read_key.extend_from_slice(key);
+        Ok(self.ours.tree(t).get_hinted(key, &mut set.read_hint, |v| {
             v.map(|v| {
                 out.clear();
                 out.extend_from_slice(v);
@@ -398,12 +424,19 @@ impl Worker for OursWorker<'_> {
                 })
                 .collect();
             ours.txlog.append(&ops)?;
+            // A write without a hint of its own (an insert) tries the leaf of the previous write to its table:
+            // consecutive order lines, a district's ascending orders.
+            let mut last = [LeafHint::default(); Table::ALL.len()];
             for e in &set.entries {
                 let tree = ours.tree(e.0);
+                let hint = &mut last[e.0.index()];
+                if e.4 != LeafHint::default() {
+                    *hint = e.4;
+                }
                 match set.val(e) {
-                    Some(v) => tree.put(set.key(e), v)?,
+                    Some(v) => tree.put_covered(set.key(e), v, hint)?,
                     None => {
-                        tree.delete(set.key(e))?;
+                        tree.delete_covered(set.key(e), hint)?;
                     }
                 }
             }
