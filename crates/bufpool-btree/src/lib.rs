@@ -60,6 +60,10 @@
 //!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
+//! - **Covered changes** ([`Tree::put_covered`], [`Tree::delete_covered`]): for a layer above that logs its
+//!   writes itself in a log this tree's log depends on ([`TreeWal::flush_first`]); the tree logs no record for
+//!   them (one log write per change), its pages wait for that log, the layer redoes them after recovery.
+//!   A [`LeafHint`] lets such a change skip its descent. ARCHITECTURE.md has the argument.
 //! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): an empty tree built bottom-up from ascending pairs,
 //!   full nodes in new pages written unlogged and synced, then switched in by one logged record of the meta page.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo

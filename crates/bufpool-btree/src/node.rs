@@ -747,7 +747,8 @@ pub fn entries(n: &Node<'_>) -> Result<Entries, Malformed> {
 }
 
 /// Index at which to split `entries` so that both halves hold about half the bytes; at least one entry each side.
-fn split_point(entries: &Entries) -> usize {
+fn split_point<K: AsRef<[u8]>, V: AsRef<[u8]>>(entries: &[(K, V)]) -> usize {
+    let entry_size = |k: &K, v: &V| entry_size(k.as_ref(), v.as_ref());
     let total: usize = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
     let mut acc = 0;
     for (i, (k, v)) in entries.iter().enumerate() {
@@ -769,27 +770,31 @@ pub fn split_leaf(
     key: &[u8],
     val: &[u8],
 ) -> Result<Vec<u8>, Malformed> {
-    let n = Node::parse(left).ok_or(Malformed)?;
+    // The entries are borrowed from a copy of the page (both pages are rewritten below): one copy, not two
+    // allocations per entry.
+    let copy = left.to_vec();
+    let n = Node::parse(&copy).ok_or(Malformed)?;
     if !n.is_leaf() {
         return Err(Malformed);
     }
-    let mut es = entries(&n)?;
-    let appended = match es.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+    let mut es: Vec<(&[u8], &[u8])> = (0..n.count())
+        .map(|i| n.entry(i))
+        .collect::<Option<_>>()
+        .ok_or(Malformed)?;
+    let appended = match es.binary_search_by(|(k, _)| (*k).cmp(key)) {
         Ok(i) => {
-            es[i].1 = val.to_vec();
+            es[i].1 = val;
             false
         }
         Err(i) => {
-            es.insert(i, (key.to_vec(), val.to_vec()));
+            es.insert(i, (key, val));
             i == es.len() - 1
         }
     };
     if es.len() < 2 {
         return Err(Malformed);
     }
-    let low = n.low().map(<[u8]>::to_vec);
-    let high = n.high().map(<[u8]>::to_vec);
-    let next = n.link();
+    let (low, high, next) = (n.low(), n.high(), n.link());
     // A key past every other in the leaf is most likely the next of an ascending run (sequence numbers,
     // timestamps, or one of many runs side by side: TPC-C's order lines grow at the end of each district's key
     // range, not only at the tree's right edge): keep the old entries together and start the new leaf with the
@@ -801,9 +806,9 @@ pub fn split_leaf(
         while m > 1
             && !fits(
                 left.len(),
-                low.as_deref(),
-                Some(&shortest_separator(&es[m - 1].0, &es[m].0)),
-                es[..m].iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+                low,
+                Some(&shortest_separator(es[m - 1].0, es[m].0)),
+                es[..m].iter().copied(),
             )
         {
             m -= 1;
@@ -812,26 +817,10 @@ pub fn split_leaf(
     } else {
         split_point(&es)
     };
-    let sep = shortest_separator(&es[m - 1].0, &es[m].0);
+    let sep = shortest_separator(es[m - 1].0, es[m].0);
     let (lo_es, hi_es) = es.split_at(m);
-    rebuild(
-        right,
-        KIND_LEAF,
-        0,
-        next,
-        Some(&sep),
-        high.as_deref(),
-        hi_es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
-    )?;
-    rebuild(
-        left,
-        KIND_LEAF,
-        0,
-        right_no,
-        low.as_deref(),
-        Some(&sep),
-        lo_es.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
-    )?;
+    rebuild(right, KIND_LEAF, 0, next, Some(&sep), high, hi_es.iter().copied())?;
+    rebuild(left, KIND_LEAF, 0, right_no, low, Some(&sep), lo_es.iter().copied())?;
     Ok(sep)
 }
 

@@ -286,14 +286,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         writes_per_op: 0.0,
                         syncs_per_op: 0.0,
                         hit_ratio: None,
+                        lock_wait_ratio: None,
                         db_bytes: with_open!(&open, e => e.db_bytes()),
                         consistent: checked.consistent(),
                         check_failures: checked.failures.iter().take(20).cloned().collect(),
                         seconds: 0.0,
                     };
                     report::measured_fields(&mut row, &m);
+                    let waits = row
+                        .lock_wait_ratio
+                        .map_or(String::new(), |r| format!(", warehouse lock waits: {:.2}%", r * 100.0));
                     eprintln!(
-                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}",
+                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}{waits}",
                         row.ops_per_sec, row.consistent
                     );
                     rows.push(row);

@@ -44,7 +44,8 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::TryLockError;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -84,6 +85,9 @@ pub struct Ours {
     gate: RwLock<()>,
     /// One lock per warehouse id (index 0 unused).
     locks: Vec<RwLock<()>>,
+    /// Warehouse-lock acquisitions, and those that found the lock taken and waited.
+    lock_taken: AtomicU64,
+    lock_waited: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
     /// Set when a checkpoint failed (reported by the next tick).
@@ -121,6 +125,8 @@ impl Ours {
             txlog,
             gate: RwLock::new(()),
             locks: (0..=warehouses).map(|_| RwLock::new(())).collect(),
+            lock_taken: AtomicU64::new(0),
+            lock_waited: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
             failed: AtomicBool::new(false),
             dir: dir.to_path_buf(),
@@ -390,10 +396,28 @@ impl Worker for OursWorker<'_> {
                 .ok_or_else(|| anyhow!("warehouse {w}: out of range or out of order"))?;
             last = w;
             let poisoned = || anyhow!("a transaction panicked holding warehouse {w}");
+            // Tried first without blocking, to count the acquisitions that wait (the contention of the lock
+            // design, reported per run).
+            ours.lock_taken.fetch_add(1, Ordering::Relaxed);
+            let busy = || ours.lock_waited.fetch_add(1, Ordering::Relaxed);
             held.push(if read_only {
-                Held::Shared(lock.read().map_err(|_| poisoned())?)
+                Held::Shared(match lock.try_read() {
+                    Ok(g) => g,
+                    Err(TryLockError::WouldBlock) => {
+                        busy();
+                        lock.read().map_err(|_| poisoned())?
+                    }
+                    Err(TryLockError::Poisoned(_)) => return Err(poisoned()),
+                })
             } else {
-                Held::Exclusive(lock.write().map_err(|_| poisoned())?)
+                Held::Exclusive(match lock.try_write() {
+                    Ok(g) => g,
+                    Err(TryLockError::WouldBlock) => {
+                        busy();
+                        lock.write().map_err(|_| poisoned())?
+                    }
+                    Err(TryLockError::Poisoned(_)) => return Err(poisoned()),
+                })
             });
         }
         self.set.clear();
@@ -490,6 +514,13 @@ impl Engine for Ours {
 
     fn syncs(&self) -> u64 {
         self.txlog.syncs() + self.trees.iter().map(|t| t.wal().syncs()).sum::<u64>()
+    }
+
+    fn lock_counts(&self) -> Option<(u64, u64)> {
+        Some((
+            self.lock_taken.load(Ordering::Relaxed),
+            self.lock_waited.load(Ordering::Relaxed),
+        ))
     }
 
     fn cache_counts(&self) -> Option<(u64, u64)> {
