@@ -45,8 +45,8 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::TryLockError;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, Tree, TreeWal};
@@ -378,6 +378,19 @@ pub struct OursWorker<'a> {
     commits: u64,
 }
 
+/// A lock guard: `tried` if the lock was free, else the guard `block` waits for, counted in `waited` (the
+/// contention of the lock design, reported per run). `Err(())` if the lock is poisoned.
+fn take<G>(tried: TryLockResult<G>, block: impl FnOnce() -> LockResult<G>, waited: &AtomicU64) -> Result<G, ()> {
+    match tried {
+        Ok(g) => Ok(g),
+        Err(TryLockError::WouldBlock) => {
+            waited.fetch_add(1, Ordering::Relaxed);
+            block().map_err(|_| ())
+        }
+        Err(TryLockError::Poisoned(_)) => Err(()),
+    }
+}
+
 enum Held<'a> {
     Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
     Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
@@ -396,28 +409,11 @@ impl Worker for OursWorker<'_> {
                 .ok_or_else(|| anyhow!("warehouse {w}: out of range or out of order"))?;
             last = w;
             let poisoned = || anyhow!("a transaction panicked holding warehouse {w}");
-            // Tried first without blocking, to count the acquisitions that wait (the contention of the lock
-            // design, reported per run).
             ours.lock_taken.fetch_add(1, Ordering::Relaxed);
-            let busy = || ours.lock_waited.fetch_add(1, Ordering::Relaxed);
             held.push(if read_only {
-                Held::Shared(match lock.try_read() {
-                    Ok(g) => g,
-                    Err(TryLockError::WouldBlock) => {
-                        busy();
-                        lock.read().map_err(|_| poisoned())?
-                    }
-                    Err(TryLockError::Poisoned(_)) => return Err(poisoned()),
-                })
+                Held::Shared(take(lock.try_read(), || lock.read(), &ours.lock_waited).map_err(|_| poisoned())?)
             } else {
-                Held::Exclusive(match lock.try_write() {
-                    Ok(g) => g,
-                    Err(TryLockError::WouldBlock) => {
-                        busy();
-                        lock.write().map_err(|_| poisoned())?
-                    }
-                    Err(TryLockError::Poisoned(_)) => return Err(poisoned()),
-                })
+                Held::Exclusive(take(lock.try_write(), || lock.write(), &ours.lock_waited).map_err(|_| poisoned())?)
             });
         }
         self.set.clear();
