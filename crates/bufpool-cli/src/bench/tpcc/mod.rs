@@ -184,7 +184,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             if scale.is_standard() { "the spec's" } else { "reduced (smoke)" }
         ),
         "bufpool-btree: each table and index its own tree in one pool, a transaction log above the trees (write set \
-         logged before the trees change, trees' logs flushed only after it), warehouse locks; LMDB and redb: one \
+         logged once, before the trees change; the trees log only structure changes and first-touch page images, and \
+         no tree page is written before the transaction log), warehouse locks; LMDB and redb: one \
          native write transaction per TPC-C transaction (one writer at a time), read-only ones in snapshots"
             .into(),
         "memory: bufpool-btree's pool is bounded by --pool-fraction and its data file uses O_DIRECT where it can; \
