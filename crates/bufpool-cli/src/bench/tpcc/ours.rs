@@ -444,8 +444,8 @@ impl Worker for OursWorker<'_> {
                 })
                 .collect();
             ours.txlog.append(&ops)?;
-            // A write without a hint of its own (an insert) tries the leaf of the previous write to its table:
-            // consecutive order lines, a district's ascending orders.
+            // A write without a hint of its own (an insert) tries the leaf of the transaction's previous write to
+            // the same table: a New-Order's consecutive order lines, a Delivery's.
             let mut last = [LeafHint::default(); Table::ALL.len()];
             for e in &set.entries {
                 let tree = ours.tree(e.0);
