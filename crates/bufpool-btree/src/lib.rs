@@ -42,8 +42,8 @@
 //!   of a node says by itself which keys it is responsible for. Slots are 8 aligned bytes: entry offset, key
 //!   length and a 4-byte *head* (the key bytes after the fences' common prefix, as LeanStore's heads), so a
 //!   binary search reads one slot word a step and touches an entry only when heads tie. Separators are the
-//!   shortest prefixes that split two neighbours (suffix truncation). A rightmost leaf split by an ascending
-//!   append keeps its old entries (full leaves after ascending loads). Leaves are chained left to right. Page 0
+//!   shortest prefixes that split two neighbours (suffix truncation). A leaf split by a key past all its
+//!   entries keeps them (full leaves after ascending loads, also of many runs side by side). Leaves are chained left to right. Page 0
 //!   is the meta page (root, free list).
 //! - **Concurrency** (`tree.rs`): lookups take no latch: each node is probed in place through
 //!   `BufferPool::read_optimistic` with bounds-checked decoding, and the result is trusted only if the node is a
@@ -60,6 +60,10 @@
 //!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
+//! - **Covered changes** ([`Tree::put_covered`], [`Tree::delete_covered`]): for a layer above that logs its
+//!   writes itself in a log this tree's log depends on ([`TreeWal::flush_first`]); the tree logs no record for
+//!   them (one log write per change), its pages wait for that log, the layer redoes them after recovery.
+//!   A [`LeafHint`] lets such a change skip its descent. ARCHITECTURE.md has the argument.
 //! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): an empty tree built bottom-up from ascending pairs,
 //!   full nodes in new pages written unlogged and synced, then switched in by one logged record of the meta page.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
@@ -83,7 +87,7 @@ use std::sync::Arc;
 pub use bufpool::BufferPool;
 pub use error::{Error, Result};
 pub use node::Limits;
-pub use tree::{RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
+pub use tree::{LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{Op, OwnedOp, TreeWal};
 
 /// File name of the data file inside a tree directory.

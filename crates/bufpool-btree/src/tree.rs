@@ -31,6 +31,11 @@
 //! Every change is logged (`wal.rs`) before its page latch is released and the page is stamped with the
 //! record's end LSN; the pool writes a page only after `wal.flush_to(page_lsn)`. [`Tree::commit`] makes every
 //! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN.
+//! The exception is a *covered* leaf change ([`Tree::put_covered`], [`Tree::delete_covered`]): a layer above
+//! the tree logged it first in the log the tree's log depends on, the tree's log records nothing for it (bar a
+//! full-page image on the leaf's first change after a checkpoint), and that layer redoes it after `open`. Such
+//! a page's LSN is not raised by the change; its write waits for the other log instead (`TreeWal`'s
+//! `flush_to`). Structure changes are logged in the tree's log whatever caused them.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -255,6 +260,13 @@ pub struct Tree {
     root: AtomicU32,
     limits: Limits,
 }
+
+/// Where a key was last seen: a leaf of one tree, a guess that saves a covered change its descent when the leaf
+/// still covers the key ([`Tree::get_hinted`], [`Tree::put_covered`]). A stale hint costs one latch and a check
+/// (a page that was split, merged, freed or reused is recognised by its fences); a hint from another tree only
+/// wastes that. The default names no leaf.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeafHint(Option<PageNo>);
 
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -702,6 +714,79 @@ impl Tree {
 
     /// Inserts `key` with `val`, replacing any value it had. Not durable until [`Tree::commit`].
     pub fn put(&self, key: &[u8], val: &[u8]) -> Result<()> {
+        self.put_as(key, val, false, &mut LeafHint::default())
+    }
+
+    /// [`Tree::put`] as a *covered* change: the caller has already appended a record of it (a whole-value put,
+    /// redone idempotently) to the log this tree's log depends on ([`TreeWal::flush_first`]), so the tree's own
+    /// log records nothing for it but a full image of the leaf on its first change after a checkpoint (structure
+    /// changes are logged as always). The pool writes the leaf only after that other log is durable to its end.
+    /// [`Tree::open`] does not restore covered changes: the caller redoes its log's records after it, and cuts
+    /// its log at a point `p` only after every tree completed a [`Tree::checkpoint`] begun after every change
+    /// recorded before `p` was applied. Refused unless the tree's log has a dependency.
+    ///
+    /// `hint` is where the key was last seen ([`Tree::get_hinted`], or an earlier covered change of this key or
+    /// of the key before it in an ascending run): the leaf it names is latched and used if it still covers the
+    /// key, which saves the descent; otherwise the change descends as [`Tree::put`] does. On return `hint`
+    /// names the leaf the change went to (or nothing after a split).
+    pub fn put_covered(&self, key: &[u8], val: &[u8], hint: &mut LeafHint) -> Result<()> {
+        self.wal.check_covered()?;
+        self.put_as(key, val, true, hint)
+    }
+
+    /// [`Tree::delete`] as a covered change, with a leaf hint (see [`Tree::put_covered`]).
+    pub fn delete_covered(&self, key: &[u8], hint: &mut LeafHint) -> Result<bool> {
+        self.wal.check_covered()?;
+        self.delete_as(key, true, hint)
+    }
+
+    /// [`Tree::get_with`], also noting in `hint` the leaf that covers `key` (found or not), for a covered change
+    /// of the same key that follows ([`Tree::put_covered`]).
+    pub fn get_hinted<R>(&self, key: &[u8], hint: &mut LeafHint, f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        self.check_key(key)?;
+        with_scratch(|buf| {
+            let (leaf, found) = self.descend(key, Some(buf))?;
+            *hint = LeafHint(Some(leaf));
+            Ok(f(found.then_some(buf.as_slice())))
+        })
+    }
+
+    /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
+    /// (one latch, no descent), else the one a descent finds (restarting until a latched leaf covers `key`).
+    fn latch_leaf(&self, key: &[u8], hint: LeafHint) -> Result<(PageNo, WriteGuard<'_>)> {
+        if let Some(no) = hint.0 {
+            // A hint is only a guess: a page that cannot be latched now (beyond the file after a failed
+            // extension, an I/O error) is left to the descent, which reports what it meets.
+            if let Ok(g) = self.pool.write(self.pid(no)) {
+                if self.latched_leaf_covers(no, &g, key)? {
+                    return Ok((no, g));
+                }
+            }
+        }
+        let mut restarts = 0;
+        loop {
+            let (no, _) = self.descend(key, None)?;
+            let g = self.pool.write(self.pid(no))?;
+            if self.latched_leaf_covers(no, &g, key)? {
+                return Ok((no, g));
+            }
+            drop(g);
+            self.restart(&mut restarts)?;
+        }
+    }
+
+    /// The log's part of a change just made to leaf `no`, which held `page_lsn` before: `op` in the tree's log,
+    /// or for a `covered` change nothing (either way a full image on the leaf's first change after a checkpoint).
+    /// The LSN to stamp, if a record was appended. The caller checked the log (cannot fail).
+    fn log_leaf(&self, page_lsn: Lsn, no: PageNo, image: &[u8], op: Op<'_>, covered: bool) -> Option<Lsn> {
+        if covered {
+            self.wal.cover_leaf_checked(page_lsn, no, image)
+        } else {
+            Some(self.wal.append_leaf_checked(page_lsn, no, image, op))
+        }
+    }
+
+    fn put_as(&self, key: &[u8], val: &[u8], covered: bool, hint: &mut LeafHint) -> Result<()> {
         self.check_key(key)?;
         if val.len() > self.limits.max_value {
             return Err(Error::ValueTooLong {
@@ -709,28 +794,19 @@ impl Tree {
                 max: self.limits.max_value,
             });
         }
-        let mut restarts = 0;
-        loop {
-            let (no, _) = self.descend(key, None)?;
-            let mut g = self.pool.write(self.pid(no))?;
-            if !self.latched_leaf_covers(no, &g, key)? {
-                drop(g);
-                self.restart(&mut restarts)?;
-                continue;
-            }
-            // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-            self.wal.check()?;
-            let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
-            if fitted {
-                let lsn = self
-                    .wal
-                    .append_leaf_checked(g.lsn(), no, &g, Op::Put { page: no, key, val });
+        let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
+        // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
+        self.wal.check()?;
+        let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
+        if fitted {
+            if let Some(lsn) = self.log_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val }, covered) {
                 g.set_lsn(lsn);
-                return Ok(());
             }
-            drop(g);
-            return self.split_insert(key, val);
+            *hint = LeafHint(Some(no));
+            return Ok(());
         }
+        drop(g);
+        self.split_insert(key, val, covered)
     }
 
     /// After latching the leaf an optimistic descent found: is it still the live leaf covering `key`? (It may
@@ -745,42 +821,46 @@ impl Tree {
 
     /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`].
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.delete_as(key, false, &mut LeafHint::default())
+    }
+
+    fn delete_as(&self, key: &[u8], covered: bool, hint: &mut LeafHint) -> Result<bool> {
         self.check_key(key)?;
-        let mut restarts = 0;
-        loop {
-            let (no, found) = self.descend(key, None)?;
+        let mut guess = std::mem::take(hint);
+        if guess.0.is_none() {
+            let (leaf, found) = self.descend(key, None)?;
             // Absent from a consistent look at the covering leaf: absent at that moment, no latch needed.
             if !found {
                 return Ok(false);
             }
-            let mut g = self.pool.write(self.pid(no))?;
-            if !self.latched_leaf_covers(no, &g, key)? {
-                drop(g);
-                self.restart(&mut restarts)?;
-                continue;
-            }
-            let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
-            self.wal.check()?;
-            if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
-                return Ok(false);
-            }
-            let lsn = self.wal.append_leaf_checked(g.lsn(), no, &g, Op::Del { page: no, key });
-            g.set_lsn(lsn);
-            // Try a merge when this delete made the leaf underfull, or empty; not on every delete from a leaf
-            // that stayed underfull because its sibling was too full (that would take the meta latch each time).
-            let threshold = self.limits.underflow_bytes();
-            let underfull = Node::parse(&g)
-                .is_some_and(|n| n.entry_bytes() < threshold && (before >= threshold || n.count() == 0))
-                && no != self.root.load(Ordering::Acquire);
-            drop(g);
-            // The delete is applied and logged; the merge is an optimisation that either completes or leaves no
-            // trace (see `merge_underfull`). A failed merge leaves a legal underfull leaf, so the delete reports
-            // success; the failure's cause (exhaustion, I/O) meets the next operation that needs the same.
-            if underfull {
-                let _ = self.merge_underfull(key);
-            }
-            return Ok(true);
+            guess = LeafHint(Some(leaf));
         }
+        let (no, mut g) = self.latch_leaf(key, guess)?;
+        let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
+        self.wal.check()?;
+        if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
+            *hint = LeafHint(Some(no));
+            return Ok(false);
+        }
+        if let Some(lsn) = self.log_leaf(g.lsn(), no, &g, Op::Del { page: no, key }, covered) {
+            g.set_lsn(lsn);
+        }
+        // Try a merge when this delete made the leaf underfull, or empty; not on every delete from a leaf
+        // that stayed underfull because its sibling was too full (that would take the meta latch each time).
+        let threshold = self.limits.underflow_bytes();
+        let underfull = Node::parse(&g)
+            .is_some_and(|n| n.entry_bytes() < threshold && (before >= threshold || n.count() == 0))
+            && no != self.root.load(Ordering::Acquire);
+        drop(g);
+        // The delete is applied and logged; the merge is an optimisation that either completes or leaves no
+        // trace (see `merge_underfull`). A failed merge leaves a legal underfull leaf, so the delete reports
+        // success; the failure's cause (exhaustion, I/O) meets the next operation that needs the same.
+        if underfull {
+            let _ = self.merge_underfull(key);
+        } else {
+            *hint = LeafHint(Some(no));
+        }
+        Ok(true)
     }
 
     /// Page numbers from the root to the leaf covering `key`. Only valid while the meta latch is held (inner
@@ -860,7 +940,7 @@ impl Tree {
     ///
     /// Atomic (see [`Held`]): every page is latched as a `Held`, so any error before the change is logged leaves
     /// every page as it was.
-    fn split_insert(&self, key: &[u8], val: &[u8]) -> Result<()> {
+    fn split_insert(&self, key: &[u8], val: &[u8], covered: bool) -> Result<()> {
         let mut meta = self.hold(META)?;
         let path = self.path_to(&meta, key)?;
         let leaf_at = path.len() - 1;
@@ -876,17 +956,14 @@ impl Tree {
             return Err(Error::Invariant("empty path".into()));
         };
         if node::leaf_upsert(leaf, key, val).map_err(|_| self.corrupt(leaf_no, "leaf"))? {
-            let lsn = self.wal.append_leaf_checked(
-                leaf.lsn(),
-                leaf_no,
-                leaf,
-                Op::Put {
-                    page: leaf_no,
-                    key,
-                    val,
-                },
-            );
-            leaf.set_lsn(lsn);
+            let op = Op::Put {
+                page: leaf_no,
+                key,
+                val,
+            };
+            if let Some(lsn) = self.log_leaf(leaf.lsn(), leaf_no, leaf, op, covered) {
+                leaf.set_lsn(lsn);
+            }
             leaf.logged();
             return Ok(());
         }
@@ -1419,15 +1496,19 @@ impl RangeIter<'_> {
             self.upcoming.clear();
             self.tree.restart(&mut restarts)?;
         }
-        let n = Node::parse(&self.buf).ok_or(Error::Invariant("leaf copy".into()))?;
-        for i in 0..n.count() {
-            let (k, v) = n.entry(i).ok_or(Error::Invariant("leaf entry".into()))?;
-            let after_start = match &from {
-                Bound::Included(s) => k >= s.as_slice(),
-                Bound::Excluded(s) => k > s.as_slice(),
-                Bound::Unbounded => true,
-            };
-            if after_start && before_end(&self.end, k) && !visit(k, v) {
+        let n = Node::parse(&self.buf).ok_or_else(|| Error::Invariant("leaf copy".into()))?;
+        // The first entry at or after the start, by binary search (not a comparison per entry before it).
+        let first = match &from {
+            Bound::Included(s) | Bound::Excluded(s) => match n.search(s) {
+                Some(Ok(i)) if matches!(from, Bound::Excluded(_)) => i + 1,
+                Some(Ok(i) | Err(i)) => i,
+                None => return Err(Error::Invariant("leaf copy".into())),
+            },
+            Bound::Unbounded => 0,
+        };
+        for i in first..n.count() {
+            let (k, v) = n.entry(i).ok_or_else(|| Error::Invariant("leaf entry".into()))?;
+            if before_end(&self.end, k) && !visit(k, v) {
                 self.upcoming.clear();
                 return Ok(());
             }

@@ -50,6 +50,12 @@
 //!   transaction changes any tree) uses it so that no tree record, and so no tree page, of a transaction can
 //!   reach the disk before the transaction's own record.
 //!
+//! - A tree whose log depends on another may take *covered* leaf changes ([`crate::Tree::put_covered`],
+//!   [`crate::Tree::delete_covered`]): the caller appended a record of the change to the other log first, and
+//!   this log records nothing for it (only a full-page image on the leaf's first change after a checkpoint).
+//!   Such a page's LSN does not say what it holds, so the pool's WAL-rule flush ([`bufpool::Wal::flush_to`])
+//!   commits the other log to its end before anything else.
+//!
 //! Lock order: `io` before `state`; `state` is never held across I/O; a log's `io` before its dependency's
 //! locks (a dependency must never depend back, directly or not).
 
@@ -671,6 +677,38 @@ impl TreeWal {
         lsn
     }
 
+    /// The log record for a change to one leaf that is *covered* by the log this log depends on
+    /// ([`TreeWal::flush_first`]), whose record of it the caller appended before the change: nothing, unless the
+    /// page was last logged at or before the checkpoint redo point (`page_lsn`), then the full `image` (full-page
+    /// write, so a page torn by a crash can still be rebuilt). Returns the LSN to stamp, if a record was
+    /// appended. The choice is made under the log lock, as [`TreeWal::append_leaf_checked`]'s. The caller
+    /// checked [`TreeWal::check_covered`] (so it cannot fail).
+    pub(crate) fn cover_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8]) -> Option<Lsn> {
+        let mut st = self.state.lock();
+        if page_lsn > self.redo_lsn.load(Ordering::Relaxed) {
+            return None;
+        }
+        let lsn = self.encode_locked(&mut st, &[Op::Image { page, bytes: image }]);
+        let big = st.buf.len() > BUF_SOFT_MAX;
+        drop(st);
+        if big {
+            self.try_write_out();
+        }
+        Some(lsn)
+    }
+
+    /// `Err` unless covered changes may be made to this log's tree: the log has not failed and depends on another
+    /// log ([`TreeWal::flush_first`]), which the pool's WAL-rule flushes of this log make durable first.
+    pub fn check_covered(&self) -> Result<()> {
+        self.check_failed()?;
+        match self.first.get() {
+            Some(_) => Ok(()),
+            None => Err(Error::Log(
+                "a covered change needs a log this log depends on (TreeWal::flush_first)".into(),
+            )),
+        }
+    }
+
     fn encode_locked(&self, st: &mut State, ops: &[Op<'_>]) -> Lsn {
         let start = st.buf.len();
         let lsn = st.next;
@@ -876,11 +914,21 @@ impl TreeWal {
 }
 
 impl bufpool::Wal for TreeWal {
+    /// The write-ahead rule for a page of this log's tree. With a dependency ([`TreeWal::flush_first`]), that
+    /// log is made durable to its end first, even when this log is durable to `lsn` already: the page may hold
+    /// covered changes ([`crate::Tree::put_covered`]) that no record of this log describes, whose records in
+    /// the dependency were appended before the changes, so before the pool latched the page for this write.
     fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
-        self.flush_lsn(lsn).map_err(|e| bufpool::Error::Wal {
-            lsn,
-            reason: e.to_string().into(),
-        })
+        let first = || match self.first.get() {
+            Some(first) => first.commit(),
+            None => Ok(()),
+        };
+        first()
+            .and_then(|()| self.flush_lsn(lsn))
+            .map_err(|e| bufpool::Error::Wal {
+                lsn,
+                reason: e.to_string().into(),
+            })
     }
 }
 

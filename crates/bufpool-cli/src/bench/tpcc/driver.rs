@@ -49,6 +49,8 @@ pub struct Measured {
     pub syncs: u64,
     /// Cache `(hits, misses)` during the run, where the engine reports them.
     pub cache: Option<(u64, u64)>,
+    /// Lock `(acquisitions, waits)` during the run, where the engine reports them.
+    pub locks: Option<(u64, u64)>,
 }
 
 fn new_hist() -> Histogram<u64> {
@@ -131,7 +133,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(spec.threads + 1);
     let done = std::sync::atomic::AtomicU64::new(0);
-    let (outs, start, io0, c0, syncs0, cpu0, tick_err) = std::thread::scope(|s| {
+    let (outs, start, io0, c0, syncs0, cpu0, tick_err, l0) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..spec.threads)
             .map(|thread| {
                 let (barrier, stop, done) = (&barrier, &stop, &done);
@@ -150,6 +152,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             })
             .collect();
         let (io0, c0, syncs0, cpu0) = (process_io(), engine.cache_counts(), engine.syncs(), process_cpu_ns());
+        let l0 = engine.lock_counts();
         barrier.wait();
         let start = Instant::now();
         let mut tick_err = None;
@@ -170,12 +173,13 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a TPC-C thread panicked"))))
             .collect();
-        (outs, start, io0, c0, syncs0, cpu0, tick_err)
+        (outs, start, io0, c0, syncs0, cpu0, tick_err, l0)
     });
     let cpu_ns = process_cpu_ns().saturating_sub(cpu0);
     let io1 = process_io();
     let syncs = engine.syncs().saturating_sub(syncs0);
     let c1 = engine.cache_counts();
+    let l1 = engine.lock_counts();
     if let Some(e) = tick_err {
         return Err(e.context("the engine's tick (a checkpoint) failed during the run"));
     }
@@ -191,6 +195,9 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         syncs,
         cache: c0
             .zip(c1)
+            .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
+        locks: l0
+            .zip(l1)
             .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),
     };
     let mut end = start;

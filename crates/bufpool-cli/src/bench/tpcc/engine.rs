@@ -62,6 +62,12 @@ pub trait Engine: Sync {
         None
     }
 
+    /// `(acquisitions, acquisitions that waited for another thread)` of the engine's locks so far, where it has
+    /// its own (bufpool-btree's warehouse locks).
+    fn lock_counts(&self) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Called every few milliseconds while a run goes on (bufpool-btree checkpoints here when its logs grow).
     fn tick(&self) -> Result<()> {
         Ok(())

@@ -184,7 +184,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             if scale.is_standard() { "the spec's" } else { "reduced (smoke)" }
         ),
         "bufpool-btree: each table and index its own tree in one pool, a transaction log above the trees (write set \
-         logged before the trees change, trees' logs flushed only after it), warehouse locks; LMDB and redb: one \
+         logged once, before the trees change; the trees log only structure changes and first-touch page images, and \
+         no tree page is written before the transaction log), warehouse locks; LMDB and redb: one \
          native write transaction per TPC-C transaction (one writer at a time), read-only ones in snapshots"
             .into(),
         "memory: bufpool-btree's pool is bounded by --pool-fraction and its data file uses O_DIRECT where it can; \
@@ -286,14 +287,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         writes_per_op: 0.0,
                         syncs_per_op: 0.0,
                         hit_ratio: None,
+                        lock_wait_ratio: None,
                         db_bytes: with_open!(&open, e => e.db_bytes()),
                         consistent: checked.consistent(),
                         check_failures: checked.failures.iter().take(20).cloned().collect(),
                         seconds: 0.0,
                     };
                     report::measured_fields(&mut row, &m);
+                    let waits = row
+                        .lock_wait_ratio
+                        .map_or(String::new(), |r| format!(", warehouse lock waits: {:.2}%", r * 100.0));
                     eprintln!(
-                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}",
+                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}{waits}",
                         row.ops_per_sec, row.consistent
                     );
                     rows.push(row);

@@ -7,17 +7,24 @@
 //!   dropping the write set: nothing reached a tree.
 //! - **Commit** = append one record holding the whole write set (table, key, value or delete) to the transaction
 //!   log (`txn.log`, a [`TreeWal`] whose ops carry the table number where a tree log carries a page number), then
-//!   apply the writes to the trees, then (`durable`, or every N-th commit of a thread in `batch:N`) make the
-//!   transaction log durable up to its end (one fsync shared by concurrent committers). A transaction is
-//!   acknowledged only after that.
-//! - **Ordering on disk.** Every tree log depends on the transaction log ([`TreeWal::flush_first`]): before a
-//!   tree log writes any byte, the transaction log is made durable to its end. A transaction's record is
-//!   appended before its tree records, so no tree record (and, by the pool's WAL rule, no tree page) of a
+//!   apply the writes to the trees as *covered* changes ([`Tree::put_covered`], [`Tree::delete_covered`]), then
+//!   (`durable`, or every N-th commit of a thread in `batch:N`) make the transaction log durable up to its end
+//!   (one fsync shared by concurrent committers). A transaction is acknowledged only after that.
+//! - **One log write per change.** The transaction log's record is the only log record of a row change: a tree
+//!   log records only structure changes (splits, merges: page images) and a leaf's full image on its first
+//!   change after a tree checkpoint (torn-page protection), not each put and delete (it did until issue 15's
+//!   second pass, which logged every change twice).
+//! - **Ordering on disk** (the write-ahead rule for covered changes). Every tree log depends on the transaction
+//!   log ([`TreeWal::flush_first`]): before the pool writes a tree page, and before a tree log writes any byte,
+//!   the transaction log is made durable to its end. A transaction's record is appended before it changes any
+//!   page, and the pool latches a page before that flush, so no page (and no tree record) holding a change of a
 //!   transaction reaches the disk before that transaction's record.
-//! - **Recovery** ([`Ours::open`]): each tree recovers from its own log, then the transaction log's records are
+//! - **Recovery** ([`Ours::open`]): each tree recovers from its own log (structure changes and full images: a
+//!   consistent tree whose leaves hold a mix of committed states), then the transaction log's records are
 //!   replayed in order (puts and deletes of whole values: idempotent, so replaying a transaction that had
-//!   already reached the trees, wholly or partly, is harmless). A torn last record is cut by the log itself: its
-//!   transaction was never acknowledged, and none of its writes can be on disk (previous point).
+//!   already reached the trees, wholly or partly, is harmless, and the last write of each key wins). A torn last
+//!   record is cut by the log itself: its transaction was never acknowledged, and none of its writes can be on
+//!   disk (previous point).
 //! - **Isolation.** One reader-writer lock per warehouse: a transaction locks, in increasing warehouse order (no
 //!   deadlock), every warehouse whose rows it writes (exclusive) or, read-only, its home warehouse (shared), and
 //!   holds them from its first read to the end of its apply. Every TPC-C table but ITEM (read-only) is keyed by
@@ -25,9 +32,11 @@
 //!   order. District locks would not add concurrency: every Payment writes its warehouse's row.
 //! - **Checkpoint** (when the transaction log passes [`LOG_MAX`], and at close): hold the `gate` exclusively
 //!   (commits hold it shared from append to the end of their apply) just long enough to take the log's end `r`:
-//!   every record before `r` is then applied; commit every tree log (their trees now hold those changes
-//!   durably); cut the transaction log before `r`. Tree logs are cut by their own [`Tree::checkpoint`] when they
-//!   pass [`LOG_MAX`] (checked every 2 ms by the driver's tick).
+//!   every record before `r` is then applied; checkpoint every tree ([`Tree::checkpoint`]: its dirty pages
+//!   written and synced, its log cut); only then cut the transaction log before `r`. The trees' checkpoints begin
+//!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
+//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`] (checked every 2 ms by
+//!   the driver's tick); that cuts nothing the transaction log needs.
 //!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
@@ -35,11 +44,12 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use anyhow::{anyhow, bail, Context, Result};
-use bufpool_btree::{BufferPool, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, Tree, TreeWal};
 
 use super::engine::{Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
@@ -75,6 +85,9 @@ pub struct Ours {
     gate: RwLock<()>,
     /// One lock per warehouse id (index 0 unused).
     locks: Vec<RwLock<()>>,
+    /// Warehouse-lock acquisitions, and those that found the lock taken and waited.
+    lock_taken: AtomicU64,
+    lock_waited: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
     /// Set when a checkpoint failed (reported by the next tick).
@@ -112,6 +125,8 @@ impl Ours {
             txlog,
             gate: RwLock::new(()),
             locks: (0..=warehouses).map(|_| RwLock::new(())).collect(),
+            lock_taken: AtomicU64::new(0),
+            lock_waited: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
             failed: AtomicBool::new(false),
             dir: dir.to_path_buf(),
@@ -128,9 +143,9 @@ impl Ours {
                 records += 1;
                 for op in ops {
                     match op {
-                        OwnedOp::Put(t, k, v) => self.tree_no(t)?.put(&k, &v)?,
+                        OwnedOp::Put(t, k, v) => self.tree_no(t)?.put_covered(&k, &v, &mut LeafHint::default())?,
                         OwnedOp::Del(t, k) => {
-                            self.tree_no(t)?.delete(&k)?;
+                            self.tree_no(t)?.delete_covered(&k, &mut LeafHint::default())?;
                         }
                         OwnedOp::Image(..) => {
                             return Err(bufpool_btree::Error::Log("a page image in the transaction log".into()))
@@ -164,7 +179,7 @@ impl Ours {
             self.txlog.begin_checkpoint()
         };
         for t in &self.trees {
-            t.commit()?;
+            t.checkpoint()?;
         }
         self.txlog.truncate_before(r)?;
         Ok(())
@@ -197,23 +212,36 @@ impl Ours {
     }
 }
 
-/// One buffered write: `(table, key start, key len, value start and len or None for a delete)` in the arena.
-type Entry = (Table, usize, usize, Option<(usize, usize)>);
+/// One buffered write: `(table, key start, key len, value start and len or None for a delete, leaf hint)` in
+/// the arena.
+type Entry = (Table, usize, usize, Option<(usize, usize)>, LeafHint);
 
-/// A transaction's buffered writes: one arena of bytes and one entry per write, in order.
+/// A transaction's buffered writes: one arena of bytes and one entry per write, in order; and where the
+/// transaction's latest tree read found its key, so that a write of the key just read is applied without a
+/// descent ([`Tree::put_covered`]'s hint).
 #[derive(Default)]
 struct WriteSet {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    /// The latest key read from a tree: its table, its bytes and the leaf that covered it.
+    read: Option<Table>,
+    read_key: Vec<u8>,
+    read_hint: LeafHint,
 }
 
 impl WriteSet {
     fn clear(&mut self) {
         self.bytes.clear();
         self.entries.clear();
+        self.read = None;
     }
 
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>) {
+        let hint = if self.read == Some(t) && self.read_key == key {
+            self.read_hint
+        } else {
+            LeafHint::default()
+        };
         let k = self.bytes.len();
         self.bytes.extend_from_slice(key);
         let v = val.map(|v| {
@@ -221,7 +249,7 @@ impl WriteSet {
             self.bytes.extend_from_slice(v);
             (at, v.len())
         });
-        self.entries.push((t, k, key.len(), v));
+        self.entries.push((t, k, key.len(), v, hint));
     }
 
     fn key(&self, e: &Entry) -> &[u8] {
@@ -259,7 +287,11 @@ impl Txn for OursTxn<'_> {
                 })
                 .is_some());
         }
-        Ok(self.ours.tree(t).get_with(key, |v| {
+        let set = &mut *self.set;
+        set.read = Some(t);
+        set.read_key.clear();
+        set.read_key.extend_from_slice(key);
+        Ok(self.ours.tree(t).get_hinted(key, &mut set.read_hint, |v| {
             v.map(|v| {
                 out.clear();
                 out.extend_from_slice(v);
@@ -346,6 +378,19 @@ pub struct OursWorker<'a> {
     commits: u64,
 }
 
+/// A lock guard: `tried` if the lock was free, else the guard `block` waits for, counted in `waited` (the
+/// contention of the lock design, reported per run). `Err(())` if the lock is poisoned.
+fn take<G>(tried: TryLockResult<G>, block: impl FnOnce() -> LockResult<G>, waited: &AtomicU64) -> Result<G, ()> {
+    match tried {
+        Ok(g) => Ok(g),
+        Err(TryLockError::WouldBlock) => {
+            waited.fetch_add(1, Ordering::Relaxed);
+            block().map_err(|_| ())
+        }
+        Err(TryLockError::Poisoned(_)) => Err(()),
+    }
+}
+
 enum Held<'a> {
     Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
     Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
@@ -364,10 +409,11 @@ impl Worker for OursWorker<'_> {
                 .ok_or_else(|| anyhow!("warehouse {w}: out of range or out of order"))?;
             last = w;
             let poisoned = || anyhow!("a transaction panicked holding warehouse {w}");
+            ours.lock_taken.fetch_add(1, Ordering::Relaxed);
             held.push(if read_only {
-                Held::Shared(lock.read().map_err(|_| poisoned())?)
+                Held::Shared(take(lock.try_read(), || lock.read(), &ours.lock_waited).map_err(|_| poisoned())?)
             } else {
-                Held::Exclusive(lock.write().map_err(|_| poisoned())?)
+                Held::Exclusive(take(lock.try_write(), || lock.write(), &ours.lock_waited).map_err(|_| poisoned())?)
             });
         }
         self.set.clear();
@@ -398,12 +444,19 @@ impl Worker for OursWorker<'_> {
                 })
                 .collect();
             ours.txlog.append(&ops)?;
+            // A write without a hint of its own (an insert) tries the leaf of the transaction's previous write to
+            // the same table: a New-Order's consecutive order lines, a Delivery's.
+            let mut last = [LeafHint::default(); Table::ALL.len()];
             for e in &set.entries {
                 let tree = ours.tree(e.0);
+                let hint = &mut last[e.0.index()];
+                if e.4 != LeafHint::default() {
+                    *hint = e.4;
+                }
                 match set.val(e) {
-                    Some(v) => tree.put(set.key(e), v)?,
+                    Some(v) => tree.put_covered(set.key(e), v, hint)?,
                     None => {
-                        tree.delete(set.key(e))?;
+                        tree.delete_covered(set.key(e), hint)?;
                     }
                 }
             }
@@ -457,6 +510,13 @@ impl Engine for Ours {
 
     fn syncs(&self) -> u64 {
         self.txlog.syncs() + self.trees.iter().map(|t| t.wal().syncs()).sum::<u64>()
+    }
+
+    fn lock_counts(&self) -> Option<(u64, u64)> {
+        Some((
+            self.lock_taken.load(Ordering::Relaxed),
+            self.lock_waited.load(Ordering::Relaxed),
+        ))
     }
 
     fn cache_counts(&self) -> Option<(u64, u64)> {

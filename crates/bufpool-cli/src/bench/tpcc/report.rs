@@ -58,6 +58,9 @@ pub struct Row {
     pub syncs_per_op: f64,
     /// Cache hit ratio (bufpool-btree's pool), `null` where not reported.
     pub hit_ratio: Option<f64>,
+    /// Share of warehouse-lock acquisitions that had to wait for another thread (bufpool-btree), `null` where not
+    /// reported.
+    pub lock_wait_ratio: Option<f64>,
     /// Bytes of the system's files after the run.
     pub db_bytes: u64,
     /// Consistency conditions 1 to 4 held after the run.
@@ -106,6 +109,10 @@ pub fn measured_fields(row: &mut Row, m: &Measured) {
         .cache
         .filter(|(h, mi)| h + mi > 0)
         .map(|(h, mi)| h as f64 / (h + mi) as f64);
+    row.lock_wait_ratio = m
+        .locks
+        .filter(|(taken, _)| *taken > 0)
+        .map(|(taken, waited)| waited as f64 / taken as f64);
     row.seconds = m.seconds;
 }
 

@@ -140,7 +140,8 @@ pub fn run(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, kind: Kind, w
     .with_context(|| format!("{} on warehouse {w}", kind.name()))
 }
 
-/// New-Order (clause 2.4).
+/// New-Order (clause 2.4). Never inlined, so that a profile attributes costs by transaction type (its commit included).
+#[inline(never)]
 fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<Outcome> {
     let s = ctx.scale;
     let d = uniform(rng, 1, 10) as u8;
@@ -274,7 +275,8 @@ fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who) -> Result<u32> {
     ids.swap_remove(ids.len().div_ceil(2) - 1)
 }
 
-/// Payment (clause 2.5).
+/// Payment (clause 2.5). Never inlined, so that a profile attributes costs by transaction type (its commit included).
+#[inline(never)]
 fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
     let s = ctx.scale;
     let d = uniform(rng, 1, 10) as u8;
@@ -363,7 +365,8 @@ fn order_lines(
     bad.map_or(Ok(()), Err)
 }
 
-/// Order-Status (clause 2.6), read-only.
+/// Order-Status (clause 2.6), read-only. Never inlined, so that a profile attributes costs by transaction type (its commit included).
+#[inline(never)]
 fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
     let d = uniform(rng, 1, 10) as u8;
     let who = draw_customer(rng, ctx);
@@ -395,7 +398,8 @@ fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> R
     Ok(committed)
 }
 
-/// Delivery (clause 2.7): all ten districts in one transaction.
+/// Delivery (clause 2.7): all ten districts in one transaction. Never inlined, so that a profile attributes costs by transaction type (its commit included).
+#[inline(never)]
 fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     let carrier = uniform(rng, 1, 10) as u8;
     let date = now_secs();
@@ -450,7 +454,8 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     Ok(committed)
 }
 
-/// Stock-Level (clause 2.8), read-only.
+/// Stock-Level (clause 2.8), read-only. Never inlined, so that a profile attributes costs by transaction type (its commit included).
+#[inline(never)]
 fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     let d = uniform(rng, 1, 10) as u8;
     let threshold = uniform(rng, 10, 20) as u32;
