@@ -14,8 +14,11 @@ fn sorted_pairs(n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
     pairs
 }
 
+/// Pairs of the bench's shape.
+type SmallPairs = Vec<([u8; 8], [u8; 120])>;
+
 /// The bench's shape: 8-byte big-endian keys, 120-byte values.
-fn small_pairs(n: u64) -> Vec<([u8; 8], [u8; 120])> {
+fn small_pairs(n: u64) -> SmallPairs {
     (0..n)
         .map(|i| {
             let mut v = [0u8; 120];
@@ -227,7 +230,7 @@ fn appends_to_a_non_empty_tree() {
 }
 
 /// `small_pairs(n)`, and a new tree (1024 frames) bulk-loaded with the first `loaded` of them.
-fn first_of(n: u64, loaded: usize) -> (tempfile::TempDir, bufpool_btree::Tree, Vec<([u8; 8], [u8; 120])>) {
+fn first_of(n: u64, loaded: usize) -> (tempfile::TempDir, bufpool_btree::Tree, SmallPairs) {
     let all = small_pairs(n);
     let (dir, tree) = loaded_small(1024, 0);
     tree.bulk_load(all[..loaded].iter().map(|(k, v)| (k, v))).unwrap();
