@@ -57,7 +57,9 @@
 //!   prefetched from the parents' child lists, and [`Tree::scan`] visits borrowed pairs.
 //! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,
 //!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes); a
-//!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
+//!   structure change is one atomic record of full images, but for a leaf split's leaf and the parent that takes
+//!   its separator, logged as the ops done to them (`SPLIT`, `INNER`; the same full-page-write rule).
+//!   LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
 //! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): ascending pairs built bottom-up into an empty tree or
