@@ -264,7 +264,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, t: &mut Tally) {
                     committed = current.clone();
                     pending.clear();
                 }
-                // Refused (an empty tree whose last leaf, empty, has a low fence above the first key): no trace.
+                // Refused (the last leaf, empty, has a low fence above the first key): no trace.
                 Err(bufpool_btree::Error::NotAbove) => {}
                 Err(e) => {
                     // Failed before its switch (no trace) or at its final commit (switched, maybe durable): crash
