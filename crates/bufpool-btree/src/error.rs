@@ -46,10 +46,16 @@ pub enum Error {
     /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
     #[error("the log does not belong to the tree: {0}")]
     LogMismatch(String),
-    /// [`crate::Tree::bulk_load`] was called on a tree that is not empty, its root not an empty leaf (a bulk load
-    /// builds a whole tree and only ever replaces an empty one).
-    #[error("bulk load needs an empty tree")]
-    NotEmpty,
+    /// [`crate::Tree::bulk_load`]'s first key does not lie above every key of the tree: a bulk load into a
+    /// non-empty tree appends, so its first key must be above the tree's largest key (and within its last leaf's
+    /// range: not below that leaf's low fence, when the leaf is empty).
+    #[error("bulk load appends: its first key is not above the tree's largest key")]
+    NotAbove,
+    /// [`crate::Tree::bulk_load`] found, when it came to switch its pages in, that a page of the tree's right edge
+    /// (the last leaf or an inner node above it) had changed since the load began: a concurrent write or structure
+    /// change there. Nothing was loaded; the load may be retried.
+    #[error("the tree's right edge changed during the bulk load; nothing was loaded")]
+    ChangedDuringLoad,
     /// [`crate::Tree::bulk_load`]'s input is not in strictly ascending key order (a key equal to or below the
     /// one before it).
     #[error("bulk load input out of order at pair {index}: keys must be strictly ascending")]

@@ -57,15 +57,19 @@
 //!   prefetched from the parents' child lists, and [`Tree::scan`] visits borrowed pairs.
 //! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,
 //!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes); a
-//!   structure change is one atomic record of full images. LSN = byte position; a page's LSN is the end of its
+//!   structure change is one atomic record of full images, but for a leaf split's leaf and the parent that takes
+//!   its separator, logged as the ops done to them (`SPLIT`, `INNER`; the same full-page-write rule).
+//!   LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
 //! - **Covered changes** ([`Tree::put_covered`], [`Tree::delete_covered`]): for a layer above that logs its
 //!   writes itself in a log this tree's log depends on ([`TreeWal::flush_first`]); the tree logs no record for
 //!   them (one log write per change), its pages wait for that log, the layer redoes them after recovery.
 //!   A [`LeafHint`] lets such a change skip its descent. ARCHITECTURE.md has the argument.
-//! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): an empty tree built bottom-up from ascending pairs,
-//!   full nodes in new pages written unlogged and synced, then switched in by one logged record of the meta page.
+//! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): ascending pairs built bottom-up into an empty tree or
+//!   appended above a non-empty one's keys: full nodes in new pages written unlogged and synced, then switched in
+//!   by one logged record of the tree's right edge (its last leaf and the last node of each level, rewritten in
+//!   place) and the meta page.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
 //!   point) whose LSN is above its page's LSN; a torn tail is cut off; a torn data page is rebuilt from its
 //!   logged image. [`Tree::checkpoint`] = note the redo point, `pool.checkpoint()`, then rewrite the log from

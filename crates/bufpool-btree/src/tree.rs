@@ -21,7 +21,8 @@
 //!   read under short shared latches stays valid. The changer then latches, top-down, the path nodes it will
 //!   modify (for a split only from the highest node that absorbs the separator; for a merge the whole path),
 //!   then siblings and pages taken from the free list, does the change, logs one atomic record of full page
-//!   images, stamps every page, publishes a new root, and releases.
+//!   images (a leaf split logs its leaf and the parent that took the separator as ops instead: `wal.rs`), stamps
+//!   every page, publishes a new root, and releases.
 //! - **Latch order** (deadlock freedom): meta page → inner nodes top-down → leaves (path leaf, then its
 //!   sibling) → free-list pages. Only the meta holder ever holds more than one latch, so two threads can never
 //!   wait on each other in a cycle: leaf writers hold one latch and wait for none while holding it, readers hold
@@ -240,6 +241,9 @@ impl TreeStats {
         self.leaf_bytes_used as f64 / self.leaf_bytes.max(1) as f64
     }
 }
+
+/// The node that took a split's separator without splitting: `(page, separator, child)`.
+type Absorbed = (PageNo, Vec<u8>, PageNo);
 
 /// What one level of a merge did (see `Tree::merge_level`).
 enum LevelMerge<'p> {
@@ -486,6 +490,12 @@ impl Tree {
             OwnedOp::Image(..) => false,
             OwnedOp::Put(_, k, v) => node::leaf_upsert(&mut g, k, v).unwrap_or(false),
             OwnedOp::Del(_, k) => node::leaf_delete(&mut g, k).is_ok(),
+            // The right half is logged as an image of its own page: here it is built and dropped.
+            OwnedOp::Split(_, right, k, v) => {
+                let mut right_half = vec![0u8; g.len()];
+                node::split_leaf(&mut g, &mut right_half, *right, k, v).is_ok()
+            }
+            OwnedOp::Inner(_, sep, child) => node::inner_insert(&mut g, sep, *child).unwrap_or(false),
         };
         if !applied {
             return Err(self.corrupt(no, "log record does not apply to the page"));
@@ -919,15 +929,23 @@ impl Tree {
     /// record is appended and every page kept, or (the log has failed) nothing is appended and the pages are
     /// restored when dropped.
     fn log_images(&self, pages: &mut [&mut Held<'_>]) -> Result<()> {
+        self.log_change(pages, &[])
+    }
+
+    /// [`Tree::log_images`], except that a page with an op in `ops` is logged as that op (the change done to it,
+    /// physiological) unless the page was last logged before the checkpoint redo point (full-page writes).
+    fn log_change(&self, pages: &mut [&mut Held<'_>], ops: &[Op<'_>]) -> Result<()> {
         let lsn = {
-            let ops: Vec<Op<'_>> = pages
+            let ops: Vec<(Op<'_>, Option<(Lsn, Op<'_>)>)> = pages
                 .iter()
-                .map(|g| Op::Image {
-                    page: g.page_id().page_no(),
-                    bytes: g,
+                .map(|g| {
+                    let page = g.page_id().page_no();
+                    let alt = ops.iter().find(|op| op.page() == page).map(|&op| (g.lsn(), op));
+                    (Op::Image { page, bytes: g }, alt)
                 })
                 .collect();
-            self.wal.append(&ops)?
+            self.wal.check()?;
+            self.wal.append_change_checked(&ops)
         };
         for g in pages.iter_mut() {
             g.set_lsn(lsn);
@@ -973,7 +991,7 @@ impl Tree {
         let sep =
             node::split_leaf(leaf, &mut right, right_no, key, val).map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
         fresh.push(right);
-        let new_root = self.split_ancestors(
+        let (new_root, absorbed) = self.split_ancestors(
             &path[top..],
             root_splits,
             &mut guards,
@@ -981,9 +999,30 @@ impl Tree {
             &mut fresh,
             (sep, right_no),
         )?;
+        // The leaf and the parent that took the separator are logged as the ops done to them; every other page
+        // (the new right leaf, inner nodes that split, a new root, the meta page) as its image. Not the leaf of a
+        // tree that takes covered changes (`put_covered`): recovery replays this log before the layer above
+        // redoes those changes, so the leaf it would split again lacks them, `split_leaf` would choose another
+        // separator than the one logged for the parent and the right leaf's image, and the halves would overlap.
+        // Its image says what it held. (Inner nodes hold no covered changes: their ops replay exactly.)
+        let mut ops = Vec::with_capacity(2);
+        if !self.wal.has_dependency() {
+            ops.push(Op::Split {
+                page: leaf_no,
+                right: right_no,
+                pair: (key, val),
+            });
+        }
+        if let Some((page, sep, child)) = &absorbed {
+            ops.push(Op::Inner {
+                page: *page,
+                sep,
+                child: *child,
+            });
+        }
         let mut all: Vec<&mut Held<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
         all.push(&mut meta);
-        self.log_images(&mut all)?;
+        self.log_change(&mut all, &ops)?;
         if let Some(r) = new_root {
             self.root.store(r, Ordering::Release);
         }
@@ -1010,8 +1049,9 @@ impl Tree {
 
     /// The upper half of a split: `guards[j]` holds `path[j]`, and the last of them has just split, `split`
     /// being the separator and the new right node. Inserts the separator into each parent, splitting parents
-    /// that are full, up to `path[0]`; a root that splits gets a new root above it (returned). New nodes go to
-    /// `fresh`.
+    /// that are full, up to `path[0]`; a root that splits gets a new root above it (returned first). New nodes
+    /// go to `fresh`. Also returns the node that took the last separator without splitting, if one did:
+    /// `(page, separator, child)`.
     fn split_ancestors<'a>(
         &'a self,
         path: &[PageNo],
@@ -1020,7 +1060,7 @@ impl Tree {
         meta: &mut Held<'a>,
         fresh: &mut Vec<Held<'a>>,
         split: (Vec<u8>, PageNo),
-    ) -> Result<Option<PageNo>> {
+    ) -> Result<(Option<PageNo>, Option<Absorbed>)> {
         let (mut sep, mut right_no) = split;
         // guards[j] holds path[j]; the node at index j has just split into itself and `right_no`.
         let mut j = guards.len() - 1;
@@ -1039,7 +1079,7 @@ impl Tree {
                     }
                     set_meta_u32(meta, M_ROOT, r_no);
                     fresh.push(r);
-                    return Ok(Some(r_no));
+                    return Ok((Some(r_no), None));
                 }
                 return Err(Error::Invariant(
                     "split reached a node predicted to absorb the separator".into(),
@@ -1048,7 +1088,7 @@ impl Tree {
             let parent_no = path[j - 1];
             let parent = &mut guards[j - 1];
             if node::inner_insert(parent, &sep, right_no).map_err(|_| self.corrupt(parent_no, "inner"))? {
-                return Ok(None);
+                return Ok((None, Some((parent_no, sep, right_no))));
             }
             if j - 1 == 0 && !root_splits {
                 return Err(Error::Invariant("node predicted to absorb a separator is full".into()));

@@ -16,11 +16,18 @@
 //!   IMAGE (1): image_len u32 | hole_off u32 | hole_len u32 | image bytes outside the hole (hole = zeros)
 //!   PUT   (2): klen u16 | vlen u32 | key | value          (leaf upsert, physiological)
 //!   DEL   (3): klen u16 | key                             (leaf delete, physiological)
+//!   SPLIT (4): right u32 | klen u16 | vlen u32 | key | value
+//!              (leaf split: `node::split_leaf` of the page after upserting the pair, the page keeping its lower
+//!              half; physiological, so the record holds the pair instead of the page; the new right page is
+//!              logged beside it as an image)
+//!   INNER (5): child u32 | klen u16 | separator            (inner-node insert of a separator, physiological)
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
-//! (split, merge) is one record of full page images; a leaf change is one `PUT`/`DEL` op, or a full image of the
-//! leaf if the page was last changed before the latest checkpoint's redo point (PostgreSQL's full-page writes,
-//! so a page torn by a crash mid-write could be rebuilt from the log alone).
+//! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
+//! op and the parent that absorbs the separator as an `INNER` op (about 300 bytes for a split instead of about
+//! 7 KiB); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`) is logged
+//! as a full image of its page instead if the page was last changed before the latest checkpoint's redo point
+//! (PostgreSQL's full-page writes, so a page torn by a crash mid-write could be rebuilt from the log alone).
 //!
 //! # Where the bytes live
 //! - A **file** ([`TreeWal::open`]): truncation writes the kept tail to `<name>.tmp` (the whole name plus `.tmp`,
@@ -92,6 +99,8 @@ const FIRST_LSN: Lsn = 1;
 const TAG_IMAGE: u8 = 1;
 const TAG_PUT: u8 = 2;
 const TAG_DEL: u8 = 3;
+const TAG_SPLIT: u8 = 4;
+const TAG_INNER: u8 = 5;
 
 /// One change to one page, as logged.
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +128,37 @@ pub enum Op<'a> {
         /// Key.
         key: &'a [u8],
     },
+    /// Leaf split after an upsert (`node::split_leaf`): the leaf keeps the lower half.
+    Split {
+        /// Page number of the leaf.
+        page: PageNo,
+        /// Page number of the new right leaf (the leaf's new link).
+        right: PageNo,
+        /// The pair upserted, whose insert split the leaf: `(key, value)`.
+        pair: (&'a [u8], &'a [u8]),
+    },
+    /// Inner-node insert of a separator and the child right of it.
+    Inner {
+        /// Page number of the inner node.
+        page: PageNo,
+        /// The separator.
+        sep: &'a [u8],
+        /// The child right of it.
+        child: PageNo,
+    },
+}
+
+impl Op<'_> {
+    /// The page the op changes.
+    pub fn page(&self) -> PageNo {
+        match *self {
+            Op::Image { page, .. }
+            | Op::Put { page, .. }
+            | Op::Del { page, .. }
+            | Op::Split { page, .. }
+            | Op::Inner { page, .. } => page,
+        }
+    }
 }
 
 /// A decoded op, owning its bytes (recovery is not a hot path).
@@ -130,13 +170,21 @@ pub enum OwnedOp {
     Put(PageNo, Vec<u8>, Vec<u8>),
     /// Leaf delete.
     Del(PageNo, Vec<u8>),
+    /// Leaf split: leaf, new right leaf, key and value of the upsert.
+    Split(PageNo, PageNo, Vec<u8>, Vec<u8>),
+    /// Inner-node insert: node, separator, child.
+    Inner(PageNo, Vec<u8>, PageNo),
 }
 
 impl OwnedOp {
     /// The page the op changes.
     pub fn page(&self) -> PageNo {
         match self {
-            OwnedOp::Image(p, _) | OwnedOp::Put(p, _, _) | OwnedOp::Del(p, _) => *p,
+            OwnedOp::Image(p, _)
+            | OwnedOp::Put(p, _, _)
+            | OwnedOp::Del(p, _)
+            | OwnedOp::Split(p, _, _, _)
+            | OwnedOp::Inner(p, _, _) => *p,
         }
     }
 }
@@ -175,6 +223,26 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&page.to_le_bytes());
             out.extend_from_slice(&(key.len() as u16).to_le_bytes());
             out.extend_from_slice(key);
+        }
+        Op::Split {
+            page,
+            right,
+            pair: (key, val),
+        } => {
+            out.push(TAG_SPLIT);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&right.to_le_bytes());
+            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            out.extend_from_slice(&(val.len() as u32).to_le_bytes());
+            out.extend_from_slice(key);
+            out.extend_from_slice(val);
+        }
+        Op::Inner { page, sep, child } => {
+            out.push(TAG_INNER);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&child.to_le_bytes());
+            out.extend_from_slice(&(sep.len() as u16).to_le_bytes());
+            out.extend_from_slice(sep);
         }
     }
 }
@@ -233,6 +301,17 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
             TAG_DEL => {
                 let kl = c.u16()? as usize;
                 OwnedOp::Del(page, c.take(kl)?.to_vec())
+            }
+            TAG_SPLIT => {
+                let right = c.u32()?;
+                let kl = c.u16()? as usize;
+                let vl = c.u32()? as usize;
+                OwnedOp::Split(page, right, c.take(kl)?.to_vec(), c.take(vl)?.to_vec())
+            }
+            TAG_INNER => {
+                let child = c.u32()?;
+                let kl = c.u16()? as usize;
+                OwnedOp::Inner(page, c.take(kl)?.to_vec(), child)
             }
             _ => return None,
         });
@@ -642,7 +721,7 @@ impl TreeWal {
     /// the record is never written and the flush the page's LSN needs fails, so the pool never writes the page.
     pub(crate) fn append_checked(&self, ops: &[Op<'_>]) -> Lsn {
         let mut st = self.state.lock();
-        let lsn = self.encode_locked(&mut st, ops);
+        let lsn = self.encode_locked(&mut st, ops.iter().copied());
         let big = st.buf.len() > BUF_SOFT_MAX;
         drop(st);
         if big {
@@ -663,12 +742,21 @@ impl TreeWal {
     /// [`TreeWal::append_leaf`] after the caller's own [`TreeWal::check`]: cannot fail (see
     /// [`TreeWal::append_checked`]).
     pub(crate) fn append_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Lsn {
+        self.append_change_checked(&[(Op::Image { page, bytes: image }, Some((page_lsn, op)))])
+    }
+
+    /// Appends one atomic record of a change to several pages: per page its full image, or, if given and the page
+    /// was last logged after the checkpoint redo point (its LSN before the change), the cheaper op (full-page
+    /// writes). The choice is made under the log lock, so it cannot race with a checkpoint moving the redo point.
+    /// After the caller's own [`TreeWal::check`]: cannot fail (see [`TreeWal::append_checked`]).
+    pub(crate) fn append_change_checked(&self, ops: &[(Op<'_>, Option<(Lsn, Op<'_>)>)]) -> Lsn {
         let mut st = self.state.lock();
-        let lsn = if page_lsn <= self.redo_lsn.load(Ordering::Relaxed) {
-            self.encode_locked(&mut st, &[Op::Image { page, bytes: image }])
-        } else {
-            self.encode_locked(&mut st, &[op])
-        };
+        let redo = self.redo_lsn.load(Ordering::Relaxed);
+        let chosen = ops.iter().map(|&(image, alt)| match alt {
+            Some((page_lsn, op)) if page_lsn > redo => op,
+            _ => image,
+        });
+        let lsn = self.encode_locked(&mut st, chosen);
         let big = st.buf.len() > BUF_SOFT_MAX;
         drop(st);
         if big {
@@ -688,13 +776,19 @@ impl TreeWal {
         if page_lsn > self.redo_lsn.load(Ordering::Relaxed) {
             return None;
         }
-        let lsn = self.encode_locked(&mut st, &[Op::Image { page, bytes: image }]);
+        let lsn = self.encode_locked(&mut st, [Op::Image { page, bytes: image }].into_iter());
         let big = st.buf.len() > BUF_SOFT_MAX;
         drop(st);
         if big {
             self.try_write_out();
         }
         Some(lsn)
+    }
+
+    /// Whether this log depends on another ([`TreeWal::flush_first`]): its tree may then hold covered changes
+    /// that no record of this log describes.
+    pub(crate) fn has_dependency(&self) -> bool {
+        self.first.get().is_some()
     }
 
     /// `Err` unless covered changes may be made to this log's tree: the log has not failed and depends on another
@@ -709,13 +803,13 @@ impl TreeWal {
         }
     }
 
-    fn encode_locked(&self, st: &mut State, ops: &[Op<'_>]) -> Lsn {
+    fn encode_locked<'o>(&self, st: &mut State, ops: impl ExactSizeIterator<Item = Op<'o>>) -> Lsn {
         let start = st.buf.len();
         let lsn = st.next;
         st.buf.extend_from_slice(&[0u8; REC_HDR]);
         st.buf.extend_from_slice(&(ops.len() as u16).to_le_bytes());
         for op in ops {
-            encode_op(&mut st.buf, op);
+            encode_op(&mut st.buf, &op);
         }
         let len = st.buf.len() - start;
         let rec = &mut st.buf[start..];
@@ -949,6 +1043,16 @@ mod tests {
                 val: b"value",
             },
             Op::Del { page: 9, key: b"kk" },
+            Op::Split {
+                page: 10,
+                right: 11,
+                pair: (b"sk", b"sv"),
+            },
+            Op::Inner {
+                page: 12,
+                sep: b"sep",
+                child: 13,
+            },
         ];
         let mut out = (ops.len() as u16).to_le_bytes().to_vec();
         for op in &ops {
@@ -962,6 +1066,8 @@ mod tests {
                 OwnedOp::Image(7, img.clone()),
                 OwnedOp::Put(8, b"k".to_vec(), b"value".to_vec()),
                 OwnedOp::Del(9, b"kk".to_vec()),
+                OwnedOp::Split(10, 11, b"sk".to_vec(), b"sv".to_vec()),
+                OwnedOp::Inner(12, b"sep".to_vec(), 13),
             ]
         );
         for cut in 0..out.len() {

@@ -14,8 +14,11 @@ fn sorted_pairs(n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
     pairs
 }
 
+/// Pairs of the bench's shape.
+type SmallPairs = Vec<([u8; 8], [u8; 120])>;
+
 /// The bench's shape: 8-byte big-endian keys, 120-byte values.
-fn small_pairs(n: u64) -> Vec<([u8; 8], [u8; 120])> {
+fn small_pairs(n: u64) -> SmallPairs {
     (0..n)
         .map(|i| {
             let mut v = [0u8; 120];
@@ -50,8 +53,8 @@ fn loads_every_pair_into_a_well_formed_tree() {
     let scanned: Vec<(Vec<u8>, Vec<u8>)> = tree.range(..).map(|p| p.unwrap()).collect();
     assert_eq!(scanned, pairs);
     assert_eq!(tree.get(b"absent").unwrap(), None);
-    // The old root leaf went to the free list.
-    assert_eq!(st.free_pages, 1);
+    // The empty root leaf became the first leaf (rewritten in place): nothing freed.
+    assert_eq!(st.free_pages, 0);
 }
 
 #[test]
@@ -168,16 +171,95 @@ fn out_of_order_input_is_refused_and_leaves_the_tree_empty() {
 }
 
 #[test]
-fn a_non_empty_tree_is_refused() {
+fn keys_not_above_the_tree_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let tree = common::open(dir.path(), 256);
-    tree.put(b"x", b"1").unwrap();
-    assert!(matches!(tree.bulk_load(small_pairs(10)), Err(Error::NotEmpty)));
-    // Emptied again: accepted.
-    tree.delete(b"x").unwrap();
-    assert_eq!(tree.bulk_load(small_pairs(10)).unwrap(), 10);
-    assert!(matches!(tree.bulk_load(small_pairs(10)), Err(Error::NotEmpty)));
+    let pairs = small_pairs(10);
+    tree.put(&pairs[5].0, b"1").unwrap();
+    // The first key is below the tree's largest; then equal to it.
+    assert!(matches!(tree.bulk_load(pairs.clone()), Err(Error::NotAbove)));
+    assert!(matches!(tree.bulk_load(pairs[5..].to_vec()), Err(Error::NotAbove)));
+    assert_eq!(tree.check().unwrap().entries, 1);
+    // Emptied again: accepted whole; then again refused.
+    tree.delete(&pairs[5].0).unwrap();
+    assert_eq!(tree.bulk_load(pairs.clone()).unwrap(), 10);
+    assert!(matches!(tree.bulk_load(pairs.clone()), Err(Error::NotAbove)));
     assert_eq!(tree.check().unwrap().entries, 10);
+}
+
+/// Append mode: loads into a non-empty tree (from `put`s, and from an earlier bulk load) whose keys all lie below
+/// the input's, at several tree shapes; the result holds both, in a well-formed tree, across a reopen.
+#[test]
+fn appends_to_a_non_empty_tree() {
+    let all = small_pairs(60_000);
+    for (before, appended) in [(1usize, 1usize), (3, 30_000), (5_000, 40), (20_000, 40_000)] {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = common::open(dir.path(), 4096);
+        // The first part by puts in random order (leaves partly full), unless it is large: by a bulk load.
+        let first = &all[..before];
+        if before < 10_000 {
+            for i in (0..before).map(|i| (i * 7919) % before) {
+                tree.put(&first[i].0, &first[i].1).unwrap();
+            }
+        } else {
+            tree.bulk_load(first.iter().map(|(k, v)| (k, v))).unwrap();
+        }
+        let depth_before = tree.check().unwrap().depth;
+        let rest = &all[before..before + appended];
+        assert_eq!(
+            tree.bulk_load(rest.iter().map(|(k, v)| (k, v))).unwrap(),
+            appended as u64
+        );
+        let st = tree.check().unwrap();
+        assert_eq!(st.entries, before + appended, "{before} + {appended}");
+        assert!(st.depth >= depth_before);
+        drop(tree);
+        let tree = common::open(dir.path(), 4096);
+        let scanned: Vec<(Vec<u8>, Vec<u8>)> = tree.range(..).map(|p| p.unwrap()).collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = all[..before + appended]
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        assert_eq!(scanned, want, "{before} + {appended}");
+        // Later puts into the appended part and before it work as on any tree.
+        tree.put(&all[before].0, b"new").unwrap();
+        tree.put(&all[0].0, b"old").unwrap();
+        assert_eq!(tree.get(&all[before].0).unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(tree.check().unwrap().entries, before + appended);
+    }
+}
+
+/// `small_pairs(n)`, and a new tree (1024 frames) bulk-loaded with the first `loaded` of them.
+fn first_of(n: u64, loaded: usize) -> (tempfile::TempDir, bufpool_btree::Tree, SmallPairs) {
+    let all = small_pairs(n);
+    let (dir, tree) = loaded_small(1024, 0);
+    tree.bulk_load(all[..loaded].iter().map(|(k, v)| (k, v))).unwrap();
+    (dir, tree, all)
+}
+
+/// Append mode after deletes at the tree's end (merges and redistributions along its right edge): keys above the
+/// largest one left are accepted, the largest one itself is not.
+#[test]
+fn appends_after_deletes_at_the_end() {
+    let (_dir, tree, all) = first_of(3000, 2000);
+    let mut n = 2000;
+    while n > 1950 {
+        n -= 1;
+        tree.delete(&all[n].0).unwrap();
+    }
+    let st = tree.check().unwrap();
+    assert_eq!(st.entries, n);
+    assert!(matches!(
+        tree.bulk_load(all[n - 1..n + 1].iter().map(|(k, v)| (k, v))),
+        Err(Error::NotAbove)
+    ));
+    assert_eq!(
+        tree.bulk_load(all[n..].iter().map(|(k, v)| (k, v))).unwrap(),
+        (3000 - n) as u64
+    );
+    assert_eq!(tree.check().unwrap().entries, 3000);
+    let scanned: Vec<Vec<u8>> = tree.range(..).map(|p| p.unwrap().0).collect();
+    assert_eq!(scanned, all.iter().map(|(k, _)| k.to_vec()).collect::<Vec<_>>());
 }
 
 #[test]
@@ -252,4 +334,47 @@ fn keys_that_are_prefixes_of_each_other() {
     }
     let scanned: Vec<(Vec<u8>, Vec<u8>)> = tree.range(..).map(|p| p.unwrap()).collect();
     assert!(scanned.iter().map(|(k, _)| k).eq(set.keys()));
+}
+
+/// Writes while a load builds (from inside its input iterator): one off the tree's right edge is kept beside the
+/// loaded pairs; one into the last leaf makes the switch refuse, leaving the tree as before the load plus that
+/// write.
+#[test]
+fn writes_during_an_append_are_kept_or_make_it_refuse() {
+    let (_dir, tree, all) = first_of(4000, 1000);
+    // Off the edge: an update of the first pair, in the first leaf (the tree has several).
+    let off_edge = |i: usize| {
+        if i == 100 {
+            tree.put(&all[0].0, b"during").unwrap();
+        }
+    };
+    let n = tree
+        .bulk_load(all[1000..2000].iter().enumerate().map(|(i, (k, v))| {
+            off_edge(i);
+            (k, v)
+        }))
+        .unwrap();
+    assert_eq!(n, 1000);
+    assert_eq!(tree.get(&all[0].0).unwrap().as_deref(), Some(&b"during"[..]));
+    assert_eq!(tree.check().unwrap().entries, 2000);
+    // Into the last leaf: an update of the largest pair.
+    let pages = tree.pool().file_pages(tree.file()).unwrap();
+    let into_edge = |i: usize| {
+        if i == 100 {
+            tree.put(&all[1999].0, b"during").unwrap();
+        }
+    };
+    let r = tree.bulk_load(all[2000..].iter().enumerate().map(|(i, (k, v))| {
+        into_edge(i);
+        (k, v)
+    }));
+    assert!(matches!(r, Err(Error::ChangedDuringLoad)), "{r:?}");
+    let st = tree.check().unwrap();
+    assert_eq!(st.entries, 2000);
+    assert_eq!(tree.get(&all[1999].0).unwrap().as_deref(), Some(&b"during"[..]));
+    assert_eq!(tree.get(&all[2000].0).unwrap(), None);
+    // The refused load's pages went back to the pool: loading again reuses them.
+    assert_eq!(tree.bulk_load(all[2000..].iter().map(|(k, v)| (k, v))).unwrap(), 2000);
+    assert_eq!(tree.check().unwrap().entries, 4000);
+    assert!(tree.pool().file_pages(tree.file()).unwrap() < pages + 120);
 }

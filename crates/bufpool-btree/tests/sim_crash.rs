@@ -8,9 +8,10 @@
 //! then switches the storages' faults on (`FaultConfig::honest`: EIO on read, write and sync, short reads and
 //! writes; a crash keeps each unsynced sector with probability one half, so log records and pages tear) and runs
 //! random operations: `put` and `delete` over 300 long keys, `get` (checked against the model when it succeeds),
-//! `commit`, `checkpoint`; an epoch that starts on an empty tree begins, half the time, with a `bulk_load` of the
-//! first keys (durable if it returns `Ok`; if it fails otherwise than `NotEmpty`, the epoch crashes right away and
-//! recovery must show the tree before it or the whole load). At a random operation both storages lose power (`FaultyStorage::crash`), the tree and
+//! `commit`, `checkpoint`; an epoch begins, half the time, with a `bulk_load`: of the first keys into an empty
+//! tree, or appended to a non-empty one (keys above its largest; append mode). It is durable if it returns `Ok`;
+//! if it fails otherwise than `NotAbove`, the epoch crashes right away and recovery must show the tree before it
+//! or the whole load. At a random operation both storages lose power (`FaultyStorage::crash`), the tree and
 //! pool are dropped unwritten, and the next epoch starts from the crash images.
 //!
 //! # What must hold after every crash
@@ -57,6 +58,16 @@ enum Done {
     /// `Tree::bulk_load` of ids `0..n` at version `ver` into an empty tree (only ever pending when it failed at
     /// its end: its switch may or may not have reached the log).
     Bulk(u64, u64),
+    /// `Tree::bulk_load` appending, at version `ver`, the first `n` ids in key order of those whose keys lie
+    /// above `key(top)` (pending as `Bulk` is).
+    Append(u64, u64, u64),
+}
+
+/// The ids whose keys lie above `key(top)`, in key order.
+fn ids_above(top: u64) -> Vec<u64> {
+    let mut ids: Vec<u64> = (0..KEYS).filter(|&id| key(id) > key(top)).collect();
+    ids.sort_by_key(|&id| key(id));
+    ids
 }
 
 fn apply(s: &mut State, d: Done) {
@@ -70,6 +81,9 @@ fn apply(s: &mut State, d: Done) {
         Done::Bulk(n, ver) => {
             s.clear();
             s.extend((0..n).map(|id| (id, ver)));
+        }
+        Done::Append(top, n, ver) => {
+            s.extend(ids_above(top).into_iter().take(n as usize).map(|id| (id, ver)));
         }
     }
 }
@@ -88,6 +102,7 @@ struct Tally {
     prefix_ops_recovered: u64,
     checkpoints_ok: u64,
     bulk_loads_ok: u64,
+    bulk_appends_ok: u64,
     bulk_loads_failed: u64,
     faults: FaultCounts,
     violations: Vec<String>,
@@ -206,37 +221,62 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, t: &mut Tally) {
         data.set_config(config);
         let ops = 100 + rng.below(400);
         commits_before_crash = 0;
-        // Half the time an empty tree starts with a bulk load (durable when it returns Ok).
-        if current.is_empty() && rng.below(2) == 0 {
-            let (n, ver) = (1 + rng.below(KEYS), rng.next() % 1000);
-            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n).map(|id| (key(id), value(id, ver))).collect();
-            pairs.sort();
-            match tree.bulk_load(pairs) {
+        // Half the time an epoch starts with a bulk load (durable when it returns Ok): into an empty tree, or
+        // appended above the largest key of a non-empty one.
+        let top = current.keys().copied().max_by_key(|&id| key(id));
+        if rng.below(2) == 0 {
+            let ver = rng.next() % 1000;
+            let (done, pairs) = match top {
+                None => {
+                    let n = 1 + rng.below(KEYS);
+                    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n).map(|id| (key(id), value(id, ver))).collect();
+                    pairs.sort();
+                    (Done::Bulk(n, ver), pairs)
+                }
+                Some(top) => {
+                    let above = ids_above(top);
+                    let n = rng.below(above.len() as u64 + 1).max(1).min(above.len() as u64);
+                    let pairs = above[..n as usize]
+                        .iter()
+                        .map(|&id| (key(id), value(id, ver)))
+                        .collect();
+                    (Done::Append(top, n, ver), pairs)
+                }
+            };
+            let n = pairs.len() as u64;
+            // (An append above every key has no ids left when the largest key is the largest of all.)
+            let result = if n > 0 {
+                tree.bulk_load(pairs)
+            } else {
+                Err(bufpool_btree::Error::NotAbove)
+            };
+            match result {
                 Ok(loaded) => {
                     t.bulk_loads_ok += 1;
+                    t.bulk_appends_ok += u64::from(matches!(done, Done::Append(..)));
                     if loaded != n {
                         t.violations
                             .push(format!("seed {seed}: bulk load of {n} loaded {loaded}"));
                     }
                     t.commits_ok += 1;
                     commits_before_crash += 1;
-                    apply(&mut current, Done::Bulk(n, ver));
+                    apply(&mut current, done);
                     committed = current.clone();
                     pending.clear();
                 }
-                // The tree was not empty (its root an inner node over empty leaves): no trace.
-                Err(bufpool_btree::Error::NotEmpty) => {}
+                // Refused (the last leaf, empty, has a low fence above the first key): no trace.
+                Err(bufpool_btree::Error::NotAbove) => {}
                 Err(e) => {
                     // Failed before its switch (no trace) or at its final commit (switched, maybe durable): crash
                     // now; recovery must show the state before it or the whole load.
                     note_err(t, &e);
                     t.bulk_loads_failed += 1;
-                    pending.push(Done::Bulk(n, ver));
+                    pending.push(done);
                 }
             }
         }
         for _ in 0..ops {
-            if matches!(pending.last(), Some(Done::Bulk(..))) {
+            if matches!(pending.last(), Some(Done::Bulk(..) | Done::Append(..))) {
                 break;
             }
             let id = rng.below(KEYS);
@@ -326,7 +366,7 @@ fn tree_survives_faults_and_power_loss() {
     let f = &t.faults;
     println!(
         "tree crash sim: {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
-         checked after a crash {}; checkpoints ok {}; bulk loads ok {}, failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
+         checked after a crash {}; checkpoints ok {}; bulk loads ok {} ({} appends), failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
          read EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, writes dropped by failed sync {}, \
          unsynced writes at crash kept/torn/lost {}/{}/{}; violations {}",
         t.seeds,
@@ -339,6 +379,7 @@ fn tree_survives_faults_and_power_loss() {
         t.commits_checked,
         t.checkpoints_ok,
         t.bulk_loads_ok,
+        t.bulk_appends_ok,
         t.bulk_loads_failed,
         t.keys_checked,
         t.prefix_ops_recovered,
@@ -361,4 +402,5 @@ fn tree_survives_faults_and_power_loss() {
     // The run exercised what it claims to.
     assert!(t.crashes > 0 && t.commits_checked > 0 && f.crash_writes_torn > 0);
     assert!(t.bulk_loads_ok > 0, "no bulk load succeeded");
+    assert!(t.bulk_appends_ok > 0, "no bulk load appended");
 }

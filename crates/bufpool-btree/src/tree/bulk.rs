@@ -1,44 +1,55 @@
-//! [`Tree::bulk_load`]: builds a whole tree bottom-up from pairs in ascending key order, into new pages, and
-//! switches it in with one logged record (the way LMDB's append mode and RocksDB's file ingestion serve engines).
+//! [`Tree::bulk_load`]: builds a tree bottom-up from pairs in ascending key order, into new pages, and switches
+//! it in with one logged record (the way LMDB's append mode and RocksDB's file ingestion serve engines). Into an
+//! empty tree, or appended to a non-empty one whose keys all lie below the first pair's (append mode).
 //!
 //! Owns the build (leaf runs, the per-level inner nodes in progress, the pages taken) and the switch. Node bytes
 //! are `node.rs`'s (`node::rebuild` writes each node whole), the switch record is an ordinary structure-change
 //! record of full images (`Tree::log_images`).
 //!
 //! # How
+//! - **The right edge**: the build starts from the tree's right edge, read under the meta latch: the last leaf
+//!   and the last inner node of each level above it (an empty tree's edge is its empty root leaf). Each edge node
+//!   is the node in progress of its level: the last leaf's entries come before the input's pairs, and each edge
+//!   inner node keeps its children but its last one (the edge node below, which rejoins it when it closes). An
+//!   edge node is rewritten *in place*: its new image is kept in memory and only logged by the switch, never
+//!   written before it, so the tree as it was stays intact on disk until then.
 //! - **Leaves** are filled to 100%: a pair joins the leaf in progress if the leaf, with it, still fits its page
-//!   with the high fence it would then get (the shortest separator between the pair's key and the next input
-//!   key, seen by peeking); otherwise the leaf is closed with high fence `separator(last key, this key)`, which
-//!   the leaf was checked to fit when its last key joined. Each leaf's page is taken when the leaf before it
-//!   closes, so that one links to it: the leaf chain is built as the leaves are.
+//!   with the high fence it would then get (the shortest separator between the pair's key and the next key,
+//!   seen by peeking); otherwise the leaf is closed with high fence `separator(last key, this key)`, which the
+//!   leaf was checked to fit when its last key joined. Each leaf's page is taken when the leaf before it closes,
+//!   so that one links to it: the leaf chain is built as the leaves are (the old last leaf links to the first new
+//!   one).
 //! - **Inner nodes**: a closed node is a child `(page, low, high)` of the level above; it joins that level's node
 //!   in progress as the entry `(low, page)` (its low fence is its separator) if that node then fits with the
 //!   child's high fence as its own, else that node is closed (high fence = this child's low fence) and passed up
 //!   in turn, and a new one starts with this child as its leftmost. So every child's fences are exactly its
 //!   parent's bounds for it (`node.rs`'s invariant). At the end each level's last node is closed bottom-up; a
-//!   top level left with one child is not written (that child is the root). The last node of a level may be
-//!   thin (down to one child); it is a legal node and the first deletes under it merge it.
+//!   top level left with one child is not written (that child is the root; an edge page left so is freed). The
+//!   last node of a level may be thin (down to one child); it is a legal node and the first deletes under it
+//!   merge it.
 //! - **Pages** come from `BufferPool::new_page` (new pages at the end of the file, or page numbers the pool
 //!   freed unwritten): never pages the log names, so no earlier record is replayed over them. They are written
 //!   unlogged with LSN 0, so a page's first change after the load is logged as a full image (full-page writes).
 //!
 //! # Crash safety
 //! The switch: `BufferPool::flush_file` (every new page written and the file fsynced), then under the meta latch
-//! one record of two full images: the meta page naming the new root, and the old (empty) root leaf turned into
-//! a free-list page; then a log commit. A crash before that record is durable leaves the meta page naming the
-//! old, empty root: the tree is as before the load, and the new pages are leaked past the old end of the file
-//! (the file keeps its length; nothing names them; they are not reclaimed). A crash after it replays the record:
-//! the tree is complete, since every page it names was durable before the record was written. A load that fails
-//! with an error (bad input, a full pool, I/O) gives its pages back to the pool (`BufferPool::free_page`), whose
-//! later `new_page`s reuse them.
+//! and the edge pages' latches one record of full images: the edge pages' new images and the meta page naming
+//! the root; then a log commit. A crash before that record is durable leaves every page of the tree as before
+//! the load (the edge pages were never written with their new images): the tree is as before the load, and the
+//! new pages are leaked past the old end of the file (the file keeps its length; nothing names them; they are not
+//! reclaimed). A crash after it replays the record: the tree is complete, since every page it names was durable
+//! before the record was written. A load that fails with an error (bad input, a full pool, I/O) gives its pages
+//! back to the pool (`BufferPool::free_page`), whose later `new_page`s reuse them.
 //!
 //! # Concurrency
-//! Readers and writers may run during a build; they see the empty tree until the switch and the whole loaded
-//! tree after it. A write that lands in the empty tree meanwhile makes the switch refuse ([`Error::NotEmpty`]):
-//! a bulk load never merges, it only replaces an empty tree.
+//! Readers and writers may run during a build; they see the tree as before until the switch and the whole
+//! loaded tree after it. Writes that change no edge page meanwhile are kept (the build shares every node off the
+//! edge); a write that changed an edge page (a put into the last leaf, a split or merge reaching the edge) makes
+//! the switch refuse ([`Error::ChangedDuringLoad`]: each edge page's LSN is compared with the one read at the
+//! start), so a bulk load never loses a write.
 
 use super::*;
-use crate::node::{entry_size, fixed_bytes, separator_len, shortest_separator};
+use crate::node::{entry_size, fixed_bytes, separator_len, shortest_separator, Malformed};
 
 /// The pairs of one node in progress, packed in one buffer.
 #[derive(Default)]
@@ -79,13 +90,43 @@ impl Run {
     }
 }
 
-/// An inner node in progress: its leftmost child, its `(separator, child)` entries, and its fences so far (the
-/// high one is its last child's).
+/// An inner node in progress: its leftmost child (`None` only for an edge node whose one child is the edge node
+/// below, not yet closed), its `(separator, child)` entries, its fences so far (the high one is its last
+/// child's), and the edge page it rewrites in place (`None`: a new page).
 struct Inner {
     low: Option<Vec<u8>>,
     high: Option<Vec<u8>>,
-    link: PageNo,
+    link: Option<PageNo>,
     run: Run,
+    page: Option<PageNo>,
+}
+
+/// The tree's right edge when the load begins (see the module docs).
+struct Edge {
+    /// The root page.
+    root: PageNo,
+    /// The last leaf's pairs and low fence.
+    leaf: Vec<(Vec<u8>, Vec<u8>)>,
+    low: Option<Vec<u8>>,
+    /// `levels[i]`: the edge node of level `i + 1` as a node in progress (without its last child).
+    levels: Vec<Inner>,
+    /// `(page, LSN)` of every edge node, the leaf first.
+    pages: Vec<(PageNo, Lsn)>,
+}
+
+/// A key or value from the tree's last leaf (owned) or from the input.
+enum Src<T> {
+    Tree(Vec<u8>),
+    Input(T),
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for Src<T> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Src::Tree(b) => b,
+            Src::Input(t) => t.as_ref(),
+        }
+    }
 }
 
 /// A build in progress.
@@ -95,6 +136,10 @@ struct Build<'t> {
     pages: Vec<PageNo>,
     /// `levels[i]`: the node in progress at level `i + 1`.
     levels: Vec<Inner>,
+    /// `(page, LSN)` of the right edge's nodes when the load began, the leaf first.
+    edge: Vec<(PageNo, Lsn)>,
+    /// New images of edge pages, logged by the switch (never written before it).
+    images: Vec<(PageNo, Vec<u8>)>,
 }
 
 impl<'t> Build<'t> {
@@ -102,6 +147,34 @@ impl<'t> Build<'t> {
         let g = self.tree.pool.new_page(self.tree.file)?;
         self.pages.push(g.page_id().page_no());
         Ok(g)
+    }
+
+    /// Writes a node with `fill` into page `at`: an edge page's image is kept for the switch, a page taken
+    /// earlier is written in the pool, and `None` takes a new page. Returns the page.
+    fn write_node(
+        &mut self,
+        at: Option<PageNo>,
+        fill: impl FnOnce(&mut [u8]) -> std::result::Result<(), Malformed>,
+    ) -> Result<PageNo> {
+        let overflow = |_| Error::Invariant("bulk load: a node overflowed its page".into());
+        match at {
+            Some(no) if self.edge.iter().any(|&(p, _)| p == no) => {
+                let mut image = vec![0u8; self.tree.limits.user_bytes];
+                fill(&mut image).map_err(overflow)?;
+                self.images.push((no, image));
+                Ok(no)
+            }
+            Some(no) => {
+                let mut g = self.tree.pool.write(self.tree.pid(no))?;
+                fill(&mut g[..]).map_err(overflow)?;
+                Ok(no)
+            }
+            None => {
+                let mut g = self.page()?;
+                fill(&mut g[..]).map_err(overflow)?;
+                Ok(g.page_id().page_no())
+            }
+        }
     }
 
     /// Adds the closed node `child` with fences `low..high` to the node in progress at `levels[level]`, closing
@@ -114,11 +187,18 @@ impl<'t> Build<'t> {
                 self.levels.push(Inner {
                     low,
                     high,
-                    link: child,
+                    link: Some(child),
                     run: Run::default(),
+                    page: None,
                 });
                 return Ok(());
             };
+            if n.link.is_none() {
+                // An edge node whose only child was the edge node below: that child rejoins it.
+                n.link = Some(child);
+                n.high = high;
+                return Ok(());
+            }
             let sep = low
                 .as_deref()
                 .ok_or_else(|| Error::Invariant("bulk load: a child after the first has no low fence".into()))?;
@@ -134,8 +214,9 @@ impl<'t> Build<'t> {
             let next = Inner {
                 low: low.clone(),
                 high,
-                link: child,
+                link: Some(child),
                 run: Run::default(),
+                page: None,
             };
             let full = std::mem::replace(n, next);
             child = self.write_inner(level, &full)?;
@@ -144,45 +225,46 @@ impl<'t> Build<'t> {
         }
     }
 
-    /// Writes `n`, a node of level `level + 1`, into a new page; returns the page.
+    /// Writes `n`, a node of level `level + 1`, into its page; returns the page.
     fn write_inner(&mut self, level: usize, n: &Inner) -> Result<PageNo> {
         let lvl = u8::try_from(level + 1).map_err(|_| Error::Invariant("bulk load: over 255 levels".into()))?;
-        let mut g = self.page()?;
-        let no = g.page_id().page_no();
-        node::rebuild(
-            &mut g,
-            node::KIND_INNER,
-            lvl,
-            n.link,
-            n.low.as_deref(),
-            n.high.as_deref(),
-            n.run.pairs(),
-        )
-        .map_err(|_| Error::Invariant("bulk load: an inner node overflowed its page".into()))?;
-        Ok(no)
+        let link = n
+            .link
+            .ok_or_else(|| Error::Invariant("bulk load: an inner node without a child".into()))?;
+        self.write_node(n.page, |b| {
+            node::rebuild(
+                b,
+                node::KIND_INNER,
+                lvl,
+                link,
+                n.low.as_deref(),
+                n.high.as_deref(),
+                n.run.pairs(),
+            )
+        })
     }
 
-    /// Writes the leaf `run` with these fences and link into `g`; returns its page.
-    fn write_leaf(g: &mut WriteGuard<'_>, run: &Run, low: Fence<'_>, high: Fence<'_>, link: PageNo) -> Result<PageNo> {
-        node::rebuild(g, node::KIND_LEAF, 0, link, low, high, run.pairs())
-            .map_err(|_| Error::Invariant("bulk load: a leaf overflowed its page".into()))?;
-        Ok(g.page_id().page_no())
+    /// Writes the leaf `run` with these fences and link into page `at`; returns the page.
+    fn write_leaf(&mut self, at: PageNo, run: &Run, low: Fence<'_>, high: Fence<'_>, link: PageNo) -> Result<PageNo> {
+        self.write_node(Some(at), |b| {
+            node::rebuild(b, node::KIND_LEAF, 0, link, low, high, run.pairs())
+        })
     }
 
-    /// Builds the tree of `pairs`; returns its root and the number of pairs, or `None` if there were none.
-    fn build<I, K, V>(&mut self, pairs: I) -> Result<Option<(PageNo, u64)>>
+    /// Builds the tree of the edge leaf's pairs followed by `pairs` (`skip` = the edge leaf's pairs, already
+    /// checked to lie below the input's), the first leaf being the edge leaf `page` with low fence `low`; returns
+    /// the root and the number of the input's pairs.
+    fn build<I, K, V>(&mut self, pairs: I, skip: u64, page: PageNo, low: Option<Vec<u8>>) -> Result<(PageNo, u64)>
     where
-        I: IntoIterator<Item = (K, V)>,
+        I: Iterator<Item = (K, V)>,
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
         let tree = self.tree;
         let user = tree.limits.user_bytes;
-        let mut it = pairs.into_iter().peekable();
+        let mut it = pairs.peekable();
         let mut leaf = Run::default();
-        let mut low: Option<Vec<u8>> = None;
-        // The page of the leaf in progress, once the leaf before it has closed (and linked to it).
-        let mut page: Option<PageNo> = None;
+        let (mut low, mut page) = (low, page);
         let mut n = 0u64;
         while let Some((k, v)) = it.next() {
             let (k, v) = (k.as_ref(), v.as_ref());
@@ -195,58 +277,52 @@ impl<'t> Build<'t> {
             }
             if let Some(last) = leaf.last_key() {
                 if k <= last {
-                    return Err(Error::Unsorted { index: n });
+                    return Err(Error::Unsorted {
+                        index: n.saturating_sub(skip),
+                    });
                 }
                 // The high fence this leaf would get with `k` as its last key.
                 let high_len = it.peek().map_or(0, |(k2, _)| separator_len(k, k2.as_ref()));
                 let low_len = low.as_ref().map_or(0, Vec::len);
                 if fixed_bytes(low_len, high_len) + leaf.size + entry_size(k, v) > user {
                     let sep = shortest_separator(last, k);
-                    let mut g = match page {
-                        Some(no) => tree.pool.write(tree.pid(no))?,
-                        None => self.page()?,
-                    };
                     let next = self.page()?.page_id().page_no();
-                    let no = Self::write_leaf(&mut g, &leaf, low.as_deref(), Some(&sep), next)?;
-                    drop(g);
+                    let no = self.write_leaf(page, &leaf, low.as_deref(), Some(&sep), next)?;
                     self.add_child(0, no, low.take(), Some(sep.clone()))?;
                     low = Some(sep);
                     leaf.clear();
-                    page = Some(next);
+                    page = next;
                 }
             }
             leaf.push(k, v);
             n += 1;
         }
-        if n == 0 {
-            return Ok(None);
-        }
-        let mut g = match page {
-            Some(no) => tree.pool.write(tree.pid(no))?,
-            None => self.page()?,
-        };
-        let no = Self::write_leaf(&mut g, &leaf, low.as_deref(), None, NO_PAGE)?;
-        drop(g);
+        let no = self.write_leaf(page, &leaf, low.as_deref(), None, NO_PAGE)?;
         self.add_child(0, no, low, None)?;
+        let loaded = n.saturating_sub(skip);
         // Close each level's last node bottom-up; the top one is the root (or, left with one child, that child).
         let mut level = 0;
         loop {
             let top = level + 1 == self.levels.len();
             if top && self.levels[level].run.is_empty() {
-                return Ok(Some((self.levels[level].link, n)));
+                let root = self.levels[level]
+                    .link
+                    .ok_or_else(|| Error::Invariant("bulk load: a top node without a child".into()))?;
+                return Ok((root, loaded));
             }
             let last = std::mem::replace(
                 &mut self.levels[level],
                 Inner {
                     low: None,
                     high: None,
-                    link: NO_PAGE,
+                    link: None,
                     run: Run::default(),
+                    page: None,
                 },
             );
             let no = self.write_inner(level, &last)?;
             if top {
-                return Ok(Some((no, n)));
+                return Ok((no, loaded));
             }
             self.add_child(level + 1, no, last.low, None)?;
             level += 1;
@@ -263,40 +339,57 @@ impl<'t> Build<'t> {
 }
 
 impl Tree {
-    /// Loads `pairs`, in strictly ascending key order, into this tree, which must be empty: builds the whole tree
-    /// bottom-up in new pages (leaves and inner nodes filled as full as their pages allow, leaves chained), writes
-    /// and syncs them, then switches the root to it with one logged record and commits. Returns the number of
-    /// pairs loaded. Durable when it returns.
+    /// Loads `pairs`, in strictly ascending key order, into this tree: builds the nodes bottom-up in new pages
+    /// (leaves and inner nodes filled as full as their pages allow, leaves chained), writes and syncs them, then
+    /// switches them in with one logged record and commits. The tree may be empty, or hold keys that all lie below
+    /// the first pair's (append mode, as LMDB's `MDB_APPEND`): the new pairs continue its last leaf and the last
+    /// node of each level above it. Returns the number of pairs loaded. Durable when it returns.
     ///
-    /// Crash-safe: killed at any point, the tree reopens as it was before the call (empty) or with every pair
-    /// loaded; the pages of an interrupted load are leaked past the end of the data file (see the module docs of
+    /// Crash-safe: killed at any point, the tree reopens as it was before the call or with every pair loaded; the
+    /// pages of an interrupted load are leaked past the end of the data file (see the module docs of
     /// `tree/bulk.rs`). Later `put`s and `delete`s work as on any tree (a put into a full leaf splits it).
     ///
     /// # Errors
-    /// [`Error::NotEmpty`] if the tree's root is not an empty leaf (when called, or when the build is done: a write
-    /// that landed meanwhile); [`Error::Unsorted`] if a key is not above the one before it; [`Error::KeyTooLong`] /
-    /// [`Error::ValueTooLong`] as for [`Tree::put`]; pool and log errors. On an error before the switch the tree is
-    /// unchanged and the pages built so far go back to the pool. One error comes after it: the final log commit's
-    /// (the log has failed, and refuses every later change); the loaded tree is then in place but, as a `put`
-    /// whose [`Tree::commit`] failed, not durable: a crash reopens the tree empty or loaded.
+    /// [`Error::NotAbove`] if the first pair's key is not above every key of the tree; [`Error::Unsorted`] if a
+    /// key is not above the one before it; [`Error::ChangedDuringLoad`] if a concurrent write changed the tree's
+    /// last leaf or an inner node above it while the load was building; [`Error::KeyTooLong`] /
+    /// [`Error::ValueTooLong`] as for [`Tree::put`]; pool and log errors. On an error before the switch the tree
+    /// is unchanged and the pages built so far go back to the pool. One error comes after it: the final log
+    /// commit's (the log has failed, and refuses every later change); the loaded pairs are then in place but, as
+    /// a `put` whose [`Tree::commit`] failed, not durable: a crash reopens the tree as before or loaded.
     pub fn bulk_load<I, K, V>(&self, pairs: I) -> Result<u64>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        if !self.is_empty_tree()? {
-            return Err(Error::NotEmpty);
+        let mut input = pairs.into_iter().peekable();
+        let Some((first, _)) = input.peek() else {
+            return Ok(0);
+        };
+        let edge = self.right_edge()?;
+        let first = first.as_ref();
+        let above = match edge.leaf.last() {
+            Some((last, _)) => first > last.as_slice(),
+            None => edge.low.as_deref().is_none_or(|low| first >= low),
+        };
+        if !above {
+            return Err(Error::NotAbove);
         }
+        let skip = edge.leaf.len() as u64;
+        let leaf_page = edge.pages[0].0;
         let mut b = Build {
             tree: self,
             pages: Vec::new(),
-            levels: Vec::new(),
+            levels: edge.levels,
+            edge: edge.pages,
+            images: Vec::new(),
         };
-        let built = b.build(pairs).and_then(|built| match built {
-            Some((root, n)) => self.switch_root(root).map(|()| n),
-            None => Ok(0),
-        });
+        let old = edge.leaf.into_iter().map(|(k, v)| (Src::Tree(k), Src::Tree(v)));
+        let new = input.map(|(k, v)| (Src::Input(k), Src::Input(v)));
+        let built = b
+            .build(old.chain(new), skip, leaf_page, edge.low)
+            .and_then(|(root, n)| self.switch_edge(&b, edge.root, root).map(|()| n));
         match built {
             Ok(n) => {
                 self.wal.commit()?;
@@ -309,31 +402,96 @@ impl Tree {
         }
     }
 
-    /// True if the root is a leaf with no entries.
-    fn is_empty_tree(&self) -> Result<bool> {
-        let root = meta_u32(&self.pool.read(self.pid(META))?, M_ROOT);
-        let g = self.pool.read(self.pid(root))?;
-        Ok(Node::parse(&g).is_some_and(|n| n.is_leaf() && n.count() == 0))
+    /// Reads the tree's right edge (see the module docs), under the meta latch so that no inner node changes
+    /// meanwhile.
+    fn right_edge(&self) -> Result<Edge> {
+        let meta = self.pool.write(self.pid(META))?;
+        let root = meta_u32(&meta, M_ROOT);
+        let (mut no, mut expect) = (root, None);
+        let (mut levels, mut pages) = (Vec::new(), Vec::new());
+        loop {
+            let g = self.pool.read(self.pid(no))?;
+            let n = Node::parse(&g).ok_or_else(|| self.corrupt(no, "not a node on the right edge"))?;
+            if n.high().is_some() || expect.is_some_and(|l| l != n.level()) {
+                return Err(self.corrupt(no, "a right edge node with a high fence or of the wrong level"));
+            }
+            pages.push((no, g.lsn()));
+            let low = n.low().map(<[u8]>::to_vec);
+            let bad = || self.corrupt(no, "bad entry on the right edge");
+            if n.is_leaf() {
+                let leaf = (0..n.count())
+                    .map(|i| n.entry(i).map(|(k, v)| (k.to_vec(), v.to_vec())).ok_or_else(bad))
+                    .collect::<Result<Vec<_>>>()?;
+                levels.reverse();
+                pages.reverse();
+                return Ok(Edge {
+                    root,
+                    leaf,
+                    low,
+                    levels,
+                    pages,
+                });
+            }
+            // Every child but the last (the edge node below, which rejoins this one when it closes).
+            let last = n.count();
+            let mut run = Run::default();
+            for i in 0..last.saturating_sub(1) {
+                let (k, v) = n.entry(i).ok_or_else(bad)?;
+                run.push(k, v);
+            }
+            let (link, high) = match last {
+                0 => (None, None),
+                _ => (
+                    Some(n.child_at(0).ok_or_else(bad)?),
+                    Some(n.key(last - 1).ok_or_else(bad)?.to_vec()),
+                ),
+            };
+            levels.push(Inner {
+                low,
+                high,
+                link,
+                run,
+                page: Some(no),
+            });
+            no = n.child_at(last).ok_or_else(bad)?;
+            expect = Some(n.level() - 1);
+        }
     }
 
-    /// Makes `root` (a built tree, not yet written) the tree's root: writes and syncs the data file, then logs
-    /// the meta page naming `root` and the old empty root leaf freed, as one record. Fails, changing nothing, if
-    /// the tree is no longer empty.
-    fn switch_root(&self, root: PageNo) -> Result<()> {
+    /// Switches the built nodes in: writes and syncs the data file, then, under the meta latch and the edge
+    /// pages' latches (top-down), logs the edge pages' new images (an edge page left without one, a top node the
+    /// build did not need, freed) and the meta page naming `root`, as one record. Fails, changing nothing, if an
+    /// edge page changed since the load began.
+    fn switch_edge(&self, b: &Build<'_>, old_root: PageNo, root: PageNo) -> Result<()> {
         self.pool.flush_file(self.file)?;
         let mut meta = self.hold(META)?;
-        let old_no = meta_u32(&meta, M_ROOT);
-        let mut old = self.hold(old_no)?;
-        if !Node::parse(&old).is_some_and(|n| n.is_leaf() && n.count() == 0) {
-            return Err(Error::NotEmpty);
+        if meta_u32(&meta, M_ROOT) != old_root {
+            return Err(Error::ChangedDuringLoad);
+        }
+        let mut edge = Vec::with_capacity(b.edge.len());
+        for &(no, lsn) in b.edge.iter().rev() {
+            let g = self.hold(no)?;
+            if g.lsn() != lsn {
+                return Err(Error::ChangedDuringLoad);
+            }
+            edge.push(g);
         }
         self.wal.check()?;
+        for g in &mut edge {
+            let no = g.page_id().page_no();
+            match b.images.iter().find(|(p, _)| *p == no) {
+                Some((_, image)) if image.len() == g.len() => g.copy_from_slice(image),
+                Some(_) => return Err(Error::Invariant("bulk load: an edge image of the wrong size".into())),
+                None => self.free(&mut meta, g),
+            }
+        }
         set_meta_u32(&mut meta, M_ROOT, root);
-        self.free(&mut meta, &mut old);
-        self.log_images(&mut [&mut old, &mut meta])?;
+        let mut all: Vec<&mut Held<'_>> = edge.iter_mut().collect();
+        all.push(&mut meta);
+        self.log_images(&mut all)?;
         self.root.store(root, Ordering::Release);
-        // The old root, then the meta page: the meta latch is released last (see `Held`).
-        drop(old);
+        // The edge pages, then the meta page: the meta latch is released last (see `Held`).
+        drop(edge);
         drop(meta);
         Ok(())
     }

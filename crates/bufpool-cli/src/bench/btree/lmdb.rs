@@ -6,7 +6,8 @@
 //! resident, [`Lmdb::tick`] drops its map's pages from the process (`madvise(DONTNEED)`) and its file from the
 //! OS page cache (`posix_fadvise(DONTNEED)`), so its reads reach the device. (It then refills from nothing: on
 //! average it holds less than the budget.) Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
-//! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`. Runs: `WRITE_MAP | NO_SYNC`; each write its
+//! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`; `--load-order bulk` puts with
+//! `MDB_APPEND` ([`LmdbLoader`]'s bulk path). Runs: `WRITE_MAP | NO_SYNC`; each write its
 //! own transaction (`nondurable-autocommit`), followed by `mdb_env_sync` (`durable`: what LMDB's synchronous
 //! commit does with `WRITE_MAP`), or a thread's N writes in one transaction then `mdb_env_sync` (`batch:N`);
 //! each reader keeps a read transaction for [`READS_PER_TXN`] reads (or until it writes).
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use super::driver::{check_scan, Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -166,19 +167,39 @@ pub struct LmdbLoader<'a> {
     in_txn: u64,
 }
 
-impl Loader for LmdbLoader<'_> {
-    fn insert(&mut self, id: u64) -> Result<()> {
-        if self.txn.is_none() {
-            self.txn = Some(self.lmdb.env.write_txn()?);
-        }
-        let txn = self.txn.as_mut().expect("just set");
-        self.db.put(txn, &key(id), &value(id, 0))?;
+impl LmdbLoader<'_> {
+    /// Puts tuple `id` with `flags` into the open load transaction (opening one if needed), and commits the
+    /// transaction once it holds [`LOAD_TXN_TUPLES`].
+    fn put(&mut self, id: u64, flags: PutFlags) -> Result<()> {
+        let txn = match &mut self.txn {
+            Some(txn) => txn,
+            none => none.insert(self.lmdb.env.write_txn()?),
+        };
+        self.db.put_with_flags(txn, flags, &key(id), &value(id, 0))?;
         self.in_txn += 1;
         if self.in_txn >= LOAD_TXN_TUPLES {
-            self.txn.take().expect("open").commit()?;
+            if let Some(txn) = self.txn.take() {
+                txn.commit()?;
+            }
             self.in_txn = 0;
         }
         Ok(())
+    }
+}
+
+impl Loader for LmdbLoader<'_> {
+    fn insert(&mut self, id: u64) -> Result<()> {
+        self.put(id, PutFlags::empty())
+    }
+
+    /// LMDB's bulk path: `MDB_APPEND` puts (each key goes to the end of the last leaf, which splits without
+    /// moving entries), in the same transactions of [`LOAD_TXN_TUPLES`] as ordinary puts. LMDB refuses a key not
+    /// above the last one (`MDB_KEYEXIST`), which fails the load.
+    fn bulk(&mut self, ids: &[u64]) -> Result<bool> {
+        for &id in ids {
+            self.put(id, PutFlags::APPEND)?;
+        }
+        Ok(true)
     }
 
     fn finish(&mut self) -> Result<()> {

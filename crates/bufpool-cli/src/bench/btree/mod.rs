@@ -125,9 +125,9 @@ pub enum LoadOrder {
     Random,
     /// Keys in ascending order (as vmcache and LeanStore load): every insert appends to the last leaf.
     Ascending,
-    /// Keys in ascending order through a bulk path: bufpool-btree builds its tree bottom-up (`Tree::bulk_load`);
-    /// redb and LMDB, which the bench drives through no bulk path, insert in ascending order as for `ascending`
-    /// (LMDB: `put`s in 100,000-tuple transactions, not `MDB_APPEND`).
+    /// Keys in ascending order through a bulk path: bufpool-btree builds its tree bottom-up (`Tree::bulk_load`),
+    /// LMDB puts with `MDB_APPEND` (in 100,000-tuple transactions); redb, which has no bulk path, inserts in
+    /// ascending order as for `ascending`.
     Bulk,
 }
 
@@ -172,8 +172,8 @@ pub struct BtreeArgs {
     /// [default: nondurable-autocommit,durable,batch:64].
     #[arg(long, value_parser = parse_durability_list)]
     pub(super) durability: Option<DurabilityList>,
-    /// B+tree workloads: the load inserts keys in random or ascending order, or (bulk) bufpool-btree builds its
-    /// tree from the keys in ascending order by `Tree::bulk_load` while the others insert them in that order.
+    /// B+tree workloads: the load inserts keys in random or ascending order, or (bulk) in ascending order through
+    /// each system's bulk path: bufpool-btree's `Tree::bulk_load`, LMDB's `MDB_APPEND` (redb has none: inserts).
     #[arg(long, value_enum, default_value = "random")]
     load_order: LoadOrder,
 }
@@ -377,10 +377,10 @@ pub fn run(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Outcome> {
     );
     if plan.load_order == LoadOrder::Bulk {
         r.note(
-            "load order bulk: bufpool-btree loads by Tree::bulk_load (a bottom-up build, durable when it returns); redb \
-             and LMDB insert the same tuples in ascending key order through their ordinary put (LMDB: 100,000 puts \
-             per NO_SYNC transaction, not MDB_APPEND; redb: one write transaction per 100,000); bufpool-btree's \
-             load is one call, so its row has no per-insert latency (p50 and p99 0)"
+            "load order bulk: bufpool-btree loads by Tree::bulk_load (a bottom-up build, durable when it returns); \
+             LMDB by MDB_APPEND puts in key order (100,000 per NO_SYNC transaction); redb, which has no bulk path, \
+             inserts the same tuples in ascending key order through its ordinary insert (one write transaction per \
+             100,000); the bulk paths' rows have no per-insert latency (p50 and p99 0)"
                 .into(),
         );
     }

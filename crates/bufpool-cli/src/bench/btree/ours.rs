@@ -7,8 +7,11 @@
 //! log's size. The bound grows with the data so that checkpoints come at a spacing proportional to the pages each
 //! writes: a random-order load dirties nearly every page between two checkpoints, and a fixed bound (1 GiB
 //! once) made the number of checkpoints, and so the pages written, grow with the square of the tuples. With
-//! `--load-order bulk`, `Tree::bulk_load` instead (durable when it returns). [`Ours::load_notes`] says where a
-//! load's time went.
+//! `--load-order bulk`, `Tree::bulk_load` instead (durable when it returns). The load also checkpoints early when
+//! the disk runs short: when the free space of the tree's filesystem falls below what a checkpoint may still add
+//! to the data file (the pool's bytes not yet in the file) plus [`LOAD_DISK_MARGIN`], so that the log (which may
+//! reach twice the data file, 20 GB at 50 M tuples) never fills the disk. [`Ours::load_notes`] says where a load's
+//! time went.
 //!
 //! Runs: reads are the tree's latch-free optimistic lookups; writes are `put`s, committed (`Tree::commit`: a log
 //! fsync shared by concurrent committers) after each one (`durable`), after every N of a thread's (`batch:N`),
@@ -36,6 +39,24 @@ pub const LOAD_LOG_MIN: u64 = 1 << 30;
 /// after a checkpoint logs its full image (nearly the data file again, in a random-order load): with a bound of
 /// one data file those images alone refilled the log, and checkpoints came every ~1.5 M tuples at 10 M.
 pub const LOAD_LOG_PER_DATA: u64 = 2;
+/// Free disk bytes the load keeps beyond what a checkpoint may still add to the data file (see the module docs).
+pub const LOAD_DISK_MARGIN: u64 = 2 << 30;
+
+/// Bytes free for an unprivileged writer on the filesystem holding `path`, or `None` if it cannot be told.
+fn free_disk_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path that outlives the call; `st` is written whole by a successful call and
+    // read only then.
+    let st = unsafe {
+        if libc::statvfs(c.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
 
 /// The tree opened on a pool of its own.
 pub struct Ours {
@@ -46,8 +67,10 @@ pub struct Ours {
     loaded: u64,
     /// Out of memory: evict the log from the OS page cache on every tick.
     evict_log: bool,
-    /// Checkpoints the load ran (the final one included), and their time.
+    /// Checkpoints the load ran (the final one included; of them, those the disk's free space called), and their
+    /// time.
     load_checkpoints: u32,
+    disk_checkpoints: u32,
     load_checkpoint_time: std::time::Duration,
 }
 
@@ -70,6 +93,7 @@ impl Ours {
             loaded: 0,
             evict_log: out_of_memory,
             load_checkpoints: 0,
+            disk_checkpoints: 0,
             load_checkpoint_time: std::time::Duration::ZERO,
         })
     }
@@ -100,8 +124,9 @@ impl Ours {
     pub fn load_notes(&self) -> String {
         let st = self.tree.pool().stats();
         format!(
-            "{} checkpoints in {:.1} s; pool wrote {} pages ({} by dirty evictions)",
+            "{} checkpoints ({} for disk space) in {:.1} s; pool wrote {} pages ({} by dirty evictions)",
             self.load_checkpoints,
+            self.disk_checkpoints,
             self.load_checkpoint_time.as_secs_f64(),
             st.writes,
             st.dirty_evictions
@@ -128,7 +153,14 @@ impl Loader for Ours {
         self.loaded += 1;
         if self.loaded.is_multiple_of(1 << 18) {
             let data = self.file_pages()? * PAGE_BYTES as u64;
-            if self.tree.wal().file_len() > (LOAD_LOG_PER_DATA * data).max(LOAD_LOG_MIN) {
+            let log = self.tree.wal().file_len();
+            // The most a checkpoint may still add to the data file: the pool's pages not yet in it.
+            let growth = ((self.frames * PAGE_BYTES) as u64).saturating_sub(data);
+            let by_log = log > (LOAD_LOG_PER_DATA * data).max(LOAD_LOG_MIN);
+            let short_of_disk =
+                log > LOAD_LOG_MIN && free_disk_bytes(&self.dir).is_some_and(|free| free < growth + LOAD_DISK_MARGIN);
+            if by_log || short_of_disk {
+                self.disk_checkpoints += u32::from(!by_log);
                 self.load_checkpoint()?;
             }
         }

@@ -77,6 +77,29 @@ fn bulk_order_loads_bufpool_btree_by_bulk_load_and_others_one_by_one() {
     assert_eq!(sys.check(3000).unwrap().entries, 3000);
 }
 
+#[test]
+fn bulk_order_loads_lmdb_by_mdb_append() {
+    use driver::{KvStore, KvWorker};
+    let ids = LoadOrder::Bulk.ids(3000);
+    let dir = tempfile::tempdir().unwrap();
+    let sys = lmdb::Lmdb::open(dir.path(), 64 << 20, true, None).unwrap();
+    let m = driver::load(&mut sys.loader().unwrap(), &ids, true, 0, |_| {}).unwrap();
+    assert_eq!((m.ops, m.hist.len()), (3000, 0), "the bulk path: no per-insert samples");
+    let mut w = sys.worker(driver::Durability::NondurableAutocommit).unwrap();
+    assert_eq!(w.scan_all().unwrap(), 3000);
+    for &id in ids.iter().step_by(97) {
+        w.get(id).unwrap();
+    }
+    drop(w);
+    drop(sys);
+    // MDB_APPEND refuses a key below the last one, which an ordinary put would take: the bulk path is APPEND.
+    let dir = tempfile::tempdir().unwrap();
+    let sys = lmdb::Lmdb::open(dir.path(), 64 << 20, true, None).unwrap();
+    let mut unsorted = ids.clone();
+    unsorted.swap(1000, 1001);
+    assert!(driver::load(&mut sys.loader().unwrap(), &unsorted, true, 0, |_| {}).is_err());
+}
+
 fn measured(ops: u64, syncs: u64) -> Measured {
     let mut hist = hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     hist.record(100).unwrap();

@@ -147,8 +147,8 @@ impl Ours {
                         OwnedOp::Del(t, k) => {
                             self.tree_no(t)?.delete_covered(&k, &mut LeafHint::default())?;
                         }
-                        OwnedOp::Image(..) => {
-                            return Err(bufpool_btree::Error::Log("a page image in the transaction log".into()))
+                        OwnedOp::Image(..) | OwnedOp::Split(..) | OwnedOp::Inner(..) => {
+                            return Err(bufpool_btree::Error::Log("a page op in the transaction log".into()))
                         }
                     }
                 }
