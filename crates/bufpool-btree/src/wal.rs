@@ -25,7 +25,7 @@
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
 //! op and the parent that absorbs the separator as an `INNER` op (about 300 bytes for a split instead of about
-//! 7 KiB); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`) is logged
+//! 7 KiB; in a tree that takes covered changes the split leaf is an image: see `Tree::split_insert`); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`) is logged
 //! as a full image of its page instead if the page was last changed before the latest checkpoint's redo point
 //! (PostgreSQL's full-page writes, so a page torn by a crash mid-write could be rebuilt from the log alone).
 //!
