@@ -203,7 +203,7 @@ impl PageBytes for ViewBytes<'_, '_> {
             _ => false,
         }
     }
-    #[inline]
+    #[inline(always)]
     fn word(&self, off: usize) -> Option<u64> {
         match off.checked_add(8) {
             Some(end) if end <= self.0.len() => Some(self.0.read_u64(off)),

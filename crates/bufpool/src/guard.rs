@@ -339,12 +339,20 @@ impl PageView<'_> {
     }
 
     /// A little-endian `u64` at `offset` (one atomic load when `offset` is 8-aligned).
-    #[inline]
+    #[inline(always)]
     pub fn read_u64(&self, offset: usize) -> u64 {
         match self.region.load_u64(offset) {
             Some(v) => v,
-            None => u64::from_le_bytes(self.read_array(offset)),
+            None => self.read_u64_unaligned(offset),
         }
+    }
+
+    /// [`PageView::read_u64`] at an offset that is not 8-aligned, or out of range: out of line, so the aligned
+    /// load inlines into a caller's search loop.
+    #[cold]
+    #[inline(never)]
+    fn read_u64_unaligned(&self, offset: usize) -> u64 {
+        u64::from_le_bytes(self.read_array(offset))
     }
 
     /// Starts loading bytes `offset..offset + len` of the user region into the CPU cache (a hint; clamped to the
