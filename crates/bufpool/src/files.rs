@@ -27,6 +27,7 @@ use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, P
 use crate::record::{self, FileRecord, Loaded};
 use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
 use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
+use crate::sync::Backoff;
 use crate::wal::Wal;
 
 pub(crate) struct FileEntry {
@@ -318,6 +319,11 @@ impl Drop for Closing<'_> {
 /// How long a registration waits for the calls still running on an earlier file of the same id.
 const RETIRED_WAIT_MAX: Duration = Duration::from_secs(1);
 
+/// Whether a call still holds the file last registered as `id` and since unregistered (see `Files::retired`).
+fn still_held(retired: &HashMap<FileId, Weak<FileEntry>>, id: FileId) -> bool {
+    retired.get(&id).is_some_and(|w| w.strong_count() > 0)
+}
+
 /// The registry of open files.
 pub(crate) struct Files {
     map: RwLock<HashMap<FileId, Arc<FileEntry>>>,
@@ -417,8 +423,7 @@ impl Files {
             None => {
                 let mut next = self.next_id.lock();
                 let retired = self.retired.lock();
-                let taken =
-                    |id: FileId| map.contains_key(&id) || retired.get(&id).is_some_and(|w| w.strong_count() > 0);
+                let taken = |id: FileId| map.contains_key(&id) || still_held(&retired, id);
                 while taken(FileId(*next)) {
                     *next = next.checked_add(1).filter(|n| *n <= FileId::MAX.0).unwrap_or(0);
                 }
@@ -480,13 +485,12 @@ impl Files {
         &self,
         id: Option<FileId>,
     ) -> Result<parking_lot::RwLockWriteGuard<'_, HashMap<FileId, Arc<FileEntry>>>> {
-        let backoff = crossbeam_utils::Backoff::new();
+        let mut backoff = Backoff::new();
         let mut deadline = None;
         loop {
             let map = self.map.write();
             let Some(id) = id else { return Ok(map) };
-            let busy = self.retired.lock().get(&id).is_some_and(|w| w.strong_count() > 0);
-            if !busy {
+            if !still_held(&self.retired.lock(), id) {
                 return Ok(map);
             }
             drop(map);
@@ -494,11 +498,7 @@ impl Files {
             if now >= *deadline.get_or_insert(now + RETIRED_WAIT_MAX) {
                 return Err(Error::FileIdInUse(id));
             }
-            if backoff.is_completed() {
-                std::thread::sleep(Duration::from_micros(100));
-            } else {
-                backoff.snooze();
-            }
+            backoff.snooze();
         }
     }
 

@@ -162,7 +162,7 @@ impl Frames {
         let mut others = self.cached.load(Relaxed) & !(1 << mine);
         while others != 0 {
             let k = others.rotate_right(mine as u32).trailing_zeros();
-            let victim = (mine + k as usize) % 64;
+            let victim = (mine + k as usize) % CACHES_MAX;
             others &= !(1 << victim);
             if let Some(idx) = self.cache_pop(victim) {
                 return Some(idx);

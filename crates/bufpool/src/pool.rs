@@ -1574,9 +1574,9 @@ impl BufferPool {
                 if frame.page_id() != page {
                     frame.release_unchanged();
                 } else if f.is_closing() {
-                    // The id may name a newer file by now (dropped or closed, then reopened under the same id),
-                    // whose page this frame holds: this call's file is gone, and the newer file's page is not
-                    // ours to discard (the shape of the `flush` bug, M7).
+                    // The file is being closed or dropped: the call fails as one made after the close would. (The
+                    // frame cannot hold a newer file's page of the same id: no file is registered under the id
+                    // while this call holds `f`, `Files::retired`.)
                     frame.release_unchanged();
                     return Err(Error::FileNotOpen(page.file()));
                 } else {
