@@ -11,6 +11,19 @@
 //! the scale's cases, all systems at once or, where they do not fit in memory together, one at a time
 //! ([`Runner::run_group`]). BENCHMARKS.md at the repository root explains the numbers.
 
+/// Dispatches `$body` on the concrete system inside the calling module's `Open` (bufpool-btree, redb or LMDB:
+/// `btree/mod.rs` and `tpcc/mod.rs` each have one, with the same three variants). Defined before those modules so
+/// both use this one definition; `Open` resolves where the macro is used.
+macro_rules! with_open {
+    ($open:expr, $s:ident => $body:expr) => {
+        match $open {
+            Open::Ours($s) => $body,
+            Open::Redb($s) => $body,
+            Open::Lmdb($s) => $body,
+        }
+    };
+}
+
 mod btree;
 mod driver;
 mod report;

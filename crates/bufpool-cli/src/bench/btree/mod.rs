@@ -488,17 +488,6 @@ impl Open {
     }
 }
 
-/// Dispatches `$body` on the concrete system inside an [`Open`].
-macro_rules! with_open {
-    ($open:expr, $s:ident => $body:expr) => {
-        match $open {
-            Open::Ours($s) => $body,
-            Open::Redb($s) => $body,
-            Open::Lmdb($s) => $body,
-        }
-    };
-}
-
 impl Runner<'_> {
     fn note(&mut self, n: String) {
         eprintln!("note: {n}");

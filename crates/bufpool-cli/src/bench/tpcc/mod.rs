@@ -77,17 +77,6 @@ enum Open {
     Lmdb(lmdb::Lmdb),
 }
 
-/// Dispatches `$body` on the concrete engine inside an [`Open`].
-macro_rules! with_open {
-    ($open:expr, $e:ident => $body:expr) => {
-        match $open {
-            Open::Ours($e) => $body,
-            Open::Redb($e) => $body,
-            Open::Lmdb($e) => $body,
-        }
-    };
-}
-
 impl Open {
     /// Opens `kind` in `dir` with `pages` pages of pool or cache.
     fn new(kind: KvKind, dir: &Path, pages: u64, scale: Scale) -> Result<Open> {
