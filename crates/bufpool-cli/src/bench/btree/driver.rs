@@ -30,8 +30,13 @@ use super::tuple;
 
 /// One op (or batch) in this many is timed for the latency histogram.
 pub const SAMPLE_EVERY: u64 = 32;
-/// The driver samples a system's memory every this many 2 ms ticks.
-const MEMORY_SAMPLE_TICKS: u64 = 25;
+/// The driver samples a system's memory at most every this long...
+const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(50);
+/// ...and waits at least this many times a sample's own duration before the next. A sample is a `mincore` over
+/// the system's files: for a 7 GiB data file about 45 ms of kernel time, so sampling every 50 ms took most of a
+/// core from the driver's thread, which the worker threads of a 2-thread case on 2 cores then shared with it.
+/// At 50x, sampling costs at most 2% of a core whatever the files' size.
+const MEMORY_SAMPLE_SPACING: u32 = 50;
 
 /// A key-value system opened over its loaded data, bounded to the case's memory.
 pub trait KvStore: Sync {
@@ -345,14 +350,15 @@ pub fn measure<S: KvStore>(
         let (io0, c0, syncs0, cpu0) = (process_io(), sys.cache_counts(), sys.syncs(), process_cpu_ns());
         barrier.wait();
         let start = Instant::now();
-        let (mut ticks, mut memory) = (0u64, 0u64);
+        let (mut next_sample, mut memory) = (start + MEMORY_SAMPLE_EVERY, 0u64);
         while start.elapsed() < duration && !stop.load(Ordering::Relaxed) {
-            // Sampled before an eviction, when the most has piled up; every 50 ms (a sample costs a `mincore`).
-            if ticks > 0 && ticks.is_multiple_of(MEMORY_SAMPLE_TICKS) {
+            // Sampled before an eviction, when the most has piled up.
+            if Instant::now() >= next_sample {
+                let t = Instant::now();
                 memory = memory.max(sys.memory_bytes());
+                next_sample = t + MEMORY_SAMPLE_EVERY.max(t.elapsed() * MEMORY_SAMPLE_SPACING);
             }
             sys.tick();
-            ticks += 1;
             std::thread::sleep(Duration::from_millis(2).min(duration));
         }
         stop.store(true, Ordering::Relaxed);
