@@ -506,19 +506,25 @@ fn search_slots<S: PageBytes + ?Sized>(
     if slot_fields(w).2 != kh {
         return Some((Err(first), 0));
     }
-    search_ties(s, slots_at, first, count, heap_lo, prefix, key, kh)
+    // Most heads are unique: if the next slot's head is above the key's, slot `first` is the only candidate.
+    let hi = match first + 1 {
+        next if next == count => next,
+        next if slot_fields(s.word(slots_at + next * SLOT)?).2 > kh => next,
+        _ => count,
+    };
+    search_ties(s, slots_at, first, hi, heap_lo, prefix, key, kh)
 }
 
-/// [`search_slots`]'s second phase: a binary search over slots `lo..count`, where slot `lo` is the first whose
-/// head is not below `kh` and ties with it, comparing the key bytes after the heads where heads tie (a slot whose
-/// head is above `kh` is above the key without reading its entry).
+/// [`search_slots`]'s second phase: a binary search over slots `lo..hi`, where slot `lo` is the first whose head
+/// is not below `kh` and ties with it and every slot from `hi` on is above the key, comparing the key bytes after
+/// the heads where heads tie (a slot whose head is above `kh` is above the key without reading its entry).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn search_ties<S: PageBytes + ?Sized>(
     s: &S,
     slots_at: usize,
     lo: usize,
-    count: usize,
+    hi: usize,
     heap_lo: usize,
     prefix: usize,
     key: &[u8],
@@ -526,7 +532,7 @@ fn search_ties<S: PageBytes + ?Sized>(
 ) -> Option<(Result<usize, usize>, u64)> {
     let len = s.len();
     let key_rest = key.get(prefix + HEAD..).unwrap_or(&[]);
-    let (mut lo, mut hi) = (lo, count);
+    let (mut lo, mut hi) = (lo, hi);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let w = s.word(slots_at + mid * SLOT)?;
@@ -1054,7 +1060,7 @@ fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> O
         // The n page bytes and the n key bytes as big-endian integers: compared as numbers, ordered as bytes (no
         // call to memcmp for a few bytes).
         let page = (w.swap_bytes() << (8 * from)) >> (64 - 8 * n);
-        match page.cmp(&be_bytes(&key[i..i + n])) {
+        match page.cmp(&be_bytes(&key[i..], n)) {
             Ordering::Equal => (i, at) = (i + n, at + 8),
             o => return Some(o),
         }
@@ -1062,13 +1068,13 @@ fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> O
     Some(len.cmp(&key.len()))
 }
 
-/// `b` (1 to 8 bytes) as a big-endian integer.
+/// The first `n` (1 to 8, at most `b.len()`) bytes of `b` as a big-endian integer: one load when `b` has 8.
 #[inline(always)]
-fn be_bytes(b: &[u8]) -> u64 {
-    debug_assert!((1..=8).contains(&b.len()));
+fn be_bytes(b: &[u8], n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n) && n <= b.len());
     match b.first_chunk::<8>() {
-        Some(w) => u64::from_be_bytes(*w),
-        None => b.iter().fold(0, |acc, &x| (acc << 8) | u64::from(x)),
+        Some(w) => u64::from_be_bytes(*w) >> (64 - 8 * n),
+        None => b[..n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x)),
     }
 }
 
