@@ -445,9 +445,14 @@ fn max_prefix(low_raw: u16, high_raw: u16) -> usize {
 #[inline]
 fn head(key: &[u8], prefix: usize) -> u32 {
     let rest = key.get(prefix..).unwrap_or(&[]);
+    if let Some(b) = rest.first_chunk::<HEAD>() {
+        return u32::from_be_bytes(*b);
+    }
+    // Fewer than four bytes: zero-padded on the right.
     let mut b = [0u8; HEAD];
-    let n = rest.len().min(HEAD);
-    b[..n].copy_from_slice(&rest[..n]);
+    for (d, &x) in b.iter_mut().zip(rest) {
+        *d = x;
+    }
     u32::from_be_bytes(b)
 }
 
@@ -460,6 +465,11 @@ fn slot_fields(w: u64) -> (usize, usize, u32) {
 /// Binary search for `key` (which must carry the node's `prefix`) over `count` slots at `slots_at`, reading one
 /// slot word a step and an entry's key bytes only when heads tie. `Ok(i)` with slot `i`'s word if found, else
 /// `Err(insertion point)`. `None` if a slot points outside the heap (malformed or torn bytes).
+///
+/// Two phases: a branch-free lower bound on the heads alone (the first slot whose head is not below the key's;
+/// a step is one load, one compare and a conditional move, with few values live, so nothing spills), then, only
+/// if that slot's head ties with the key's, [`search_ties`] from there, comparing key tails. Keys whose heads
+/// differ never reach the second phase; a found key (heads tie) reaches it once.
 #[inline]
 fn search_slots<S: PageBytes + ?Sized>(
     s: &S,
@@ -469,10 +479,60 @@ fn search_slots<S: PageBytes + ?Sized>(
     prefix: usize,
     key: &[u8],
 ) -> Option<(Result<usize, usize>, u64)> {
-    let len = s.len();
     let kh = head(key, prefix);
+    if count == 0 {
+        return Some((Err(0), 0));
+    }
+    // Invariant: the first slot whose head is >= kh lies in [base, base + size].
+    let (mut base, mut size) = (0usize, count);
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        let (_, _, h) = slot_fields(s.word(slots_at + mid * SLOT)?);
+        base = if h < kh { mid } else { base };
+        size -= half;
+    }
+    let w = s.word(slots_at + base * SLOT)?;
+    let (_, _, h) = slot_fields(w);
+    let first = base + usize::from(h < kh);
+    if first == count {
+        return Some((Err(count), 0));
+    }
+    let w = if first == base {
+        w
+    } else {
+        s.word(slots_at + first * SLOT)?
+    };
+    if slot_fields(w).2 != kh {
+        return Some((Err(first), 0));
+    }
+    // Most heads are unique: if the next slot's head is above the key's, slot `first` is the only candidate.
+    let hi = match first + 1 {
+        next if next == count => next,
+        next if slot_fields(s.word(slots_at + next * SLOT)?).2 > kh => next,
+        _ => count,
+    };
+    search_ties(s, slots_at, first, hi, heap_lo, prefix, key, kh)
+}
+
+/// [`search_slots`]'s second phase: a binary search over slots `lo..hi`, where slot `lo` is the first whose head
+/// is not below `kh` and ties with it and every slot from `hi` on is above the key, comparing the key bytes after
+/// the heads where heads tie (a slot whose head is above `kh` is above the key without reading its entry).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn search_ties<S: PageBytes + ?Sized>(
+    s: &S,
+    slots_at: usize,
+    lo: usize,
+    hi: usize,
+    heap_lo: usize,
+    prefix: usize,
+    key: &[u8],
+    kh: u32,
+) -> Option<(Result<usize, usize>, u64)> {
+    let len = s.len();
     let key_rest = key.get(prefix + HEAD..).unwrap_or(&[]);
-    let (mut lo, mut hi) = (0, count);
+    let (mut lo, mut hi) = (lo, hi);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let w = s.word(slots_at + mid * SLOT)?;
@@ -995,15 +1055,27 @@ fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> O
         let Some(w) = s.word(at) else {
             return cmp_at_copied(s, off + i, len - i, &key[i..]);
         };
-        let w = w.to_le_bytes();
         let from = off + i - at;
         let n = (8 - from).min(common - i);
-        match w[from..from + n].cmp(&key[i..i + n]) {
+        // The n page bytes and the n key bytes as big-endian integers: compared as numbers, ordered as bytes (no
+        // call to memcmp for a few bytes).
+        let page = (w.swap_bytes() << (8 * from)) >> (64 - 8 * n);
+        match page.cmp(&be_bytes(&key[i..], n)) {
             Ordering::Equal => (i, at) = (i + n, at + 8),
             o => return Some(o),
         }
     }
     Some(len.cmp(&key.len()))
+}
+
+/// The first `n` (1 to 8, at most `b.len()`) bytes of `b` as a big-endian integer: one load when `b` has 8.
+#[inline(always)]
+fn be_bytes(b: &[u8], n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n) && n <= b.len());
+    match b.first_chunk::<8>() {
+        Some(w) => u64::from_be_bytes(*w) >> (64 - 8 * n),
+        None => b[..n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x)),
+    }
 }
 
 /// The `N` (at most 8) bytes at `off`, from the one or two aligned words that hold them (see [`cmp_at`]); `None`
@@ -1400,6 +1472,72 @@ mod tests {
             }
             let _ = leaf_upsert(&mut b, b"k", b"v");
             let _ = leaf_delete(&mut b, b"\x00\x00\x00\x05");
+        }
+    }
+
+    #[test]
+    fn cmp_at_orders_as_byte_slices() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let page: Vec<u8> = (0..256).map(|_| rng.random_range(0..4u8)).collect();
+        for _ in 0..20_000 {
+            let off = rng.random_range(0..200);
+            let len = rng.random_range(0..40);
+            let mut key: Vec<u8> = page[off..off + len.min(page.len() - off)].to_vec();
+            key.truncate(rng.random_range(0..=key.len()));
+            for _ in 0..rng.random_range(0..3) {
+                if key.is_empty() {
+                    break;
+                }
+                let at = rng.random_range(0..key.len());
+                key[at] = rng.random_range(0..4u8);
+            }
+            key.extend((0..rng.random_range(0..3)).map(|_| rng.random_range(0..4u8)));
+            let want = page[off..off + len].cmp(&key[..]);
+            assert_eq!(cmp_at(&page[..], off, len, &key), Some(want), "{off} {len} {key:?}");
+        }
+        assert_eq!(head(b"abcdef", 1), u32::from_be_bytes(*b"bcde"));
+        assert_eq!(head(b"abc", 1), u32::from_be_bytes([b'b', b'c', 0, 0]));
+        assert_eq!(head(b"ab", 5), 0);
+    }
+
+    #[test]
+    fn search_agrees_with_a_linear_scan_when_heads_tie() {
+        // Keys that share their first five bytes (so heads tie in runs), of several lengths, some ending inside
+        // the head: the head-only lower bound must hand every tie to the full comparison.
+        let mut b = leaf(None, None);
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for a in 0..6u8 {
+            for t in 0..5u8 {
+                let mut k = b"share".to_vec();
+                k.push(a);
+                k.extend(std::iter::repeat_n(b'x', usize::from(t)));
+                k.push(t);
+                keys.push(k);
+            }
+        }
+        keys.push(b"shar".to_vec());
+        keys.push(b"share".to_vec());
+        for k in &keys {
+            assert!(leaf_upsert(&mut b, k, b"v").unwrap());
+        }
+        keys.sort();
+        let n = Node::parse(&b).unwrap();
+        let mut probes = keys.clone();
+        for k in &keys {
+            let mut longer = k.clone();
+            longer.push(0);
+            probes.push(longer);
+            if let Some(shorter) = k.get(..k.len() - 1) {
+                probes.push(shorter.to_vec());
+            }
+        }
+        probes.extend([b"".to_vec(), b"a".to_vec(), b"zz".to_vec(), b"sharez".to_vec()]);
+        for p in &probes {
+            let want = keys.binary_search(p);
+            assert_eq!(n.search(p), Some(want), "{p:?}");
+            let found = matches!(probe(&b[..], p, None, None), Probe::Leaf { found: true });
+            assert_eq!(found, want.is_ok(), "{p:?}");
         }
     }
 

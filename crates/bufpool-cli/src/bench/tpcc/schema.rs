@@ -293,6 +293,45 @@ impl<'a> Dec<'a> {
     }
 }
 
+/// The `N` bytes at `at` of a row's fixed (numeric) part.
+fn fixed<const N: usize>(row: &[u8], at: usize) -> Result<[u8; N]> {
+    match row.get(at..at + N) {
+        Some(b) => Ok(b.try_into()?),
+        None => bail!("row too short"),
+    }
+}
+
+/// Overwrites the bytes at `at` of a row's fixed part with `v` (the strings after it stay as they are).
+fn set_fixed(row: &mut [u8], at: usize, v: &[u8]) -> Result<()> {
+    match row.get_mut(at..at + v.len()) {
+        Some(b) => {
+            b.copy_from_slice(v);
+            Ok(())
+        }
+        None => bail!("row too short"),
+    }
+}
+
+fn fixed_u32(row: &[u8], at: usize) -> Result<u32> {
+    Ok(u32::from_le_bytes(fixed(row, at)?))
+}
+
+fn fixed_i64(row: &[u8], at: usize) -> Result<i64> {
+    Ok(i64::from_le_bytes(fixed(row, at)?))
+}
+
+/// Adds `by` to the `i64` at `at`.
+fn add_i64(row: &mut [u8], at: usize, by: i64) -> Result<()> {
+    let v = fixed_i64(row, at)?.wrapping_add(by);
+    set_fixed(row, at, &v.to_le_bytes())
+}
+
+/// Adds one to the `u32` at `at`.
+fn bump_u32(row: &mut [u8], at: usize) -> Result<()> {
+    let v = fixed_u32(row, at)?.wrapping_add(1);
+    set_fixed(row, at, &v.to_le_bytes())
+}
+
 /// The address of a warehouse or district (street 1 and 2, city, state, zip).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Address {
@@ -336,6 +375,20 @@ impl Warehouse {
         self.address.enc(&mut e);
         e.0
     }
+    /// W_TAX of a row, without decoding the rest (New-Order).
+    pub fn tax_of(row: &[u8]) -> Result<u32> {
+        fixed_u32(row, 0)
+    }
+    /// W_NAME, borrowed from a row (Payment).
+    pub fn name_of(row: &[u8]) -> Result<&[u8]> {
+        let mut d = Dec::new(row);
+        d.take(12)?;
+        d.str()
+    }
+    /// Adds a payment to W_YTD in an encoded row.
+    pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
+        add_i64(row, 4, amount)
+    }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<Warehouse> {
         let mut d = Dec::new(b);
@@ -370,6 +423,24 @@ impl District {
         e.u32(self.tax).i64(self.ytd).u32(self.next_o_id).str(&self.name);
         self.address.enc(&mut e);
         e.0
+    }
+    /// D_TAX and D_NEXT_O_ID of a row, without decoding the rest (New-Order, Stock-Level).
+    pub fn tax_and_next_o_id(row: &[u8]) -> Result<(u32, u32)> {
+        Ok((fixed_u32(row, 0)?, fixed_u32(row, 12)?))
+    }
+    /// Writes D_NEXT_O_ID into an encoded row.
+    pub fn set_next_o_id(row: &mut [u8], next: u32) -> Result<()> {
+        set_fixed(row, 12, &next.to_le_bytes())
+    }
+    /// D_NAME, borrowed from a row (Payment).
+    pub fn name_of(row: &[u8]) -> Result<&[u8]> {
+        let mut d = Dec::new(row);
+        d.take(16)?;
+        d.str()
+    }
+    /// Adds a payment to D_YTD in an encoded row.
+    pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
+        add_i64(row, 4, amount)
     }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<District> {
@@ -434,6 +505,31 @@ impl Customer {
         self.address.enc(&mut e);
         e.str(&self.phone).str(&self.credit).long_str(&self.data);
         e.0
+    }
+    /// C_DISCOUNT of a row, without decoding the rest (New-Order).
+    pub fn discount_of(row: &[u8]) -> Result<u32> {
+        fixed_u32(row, 16)
+    }
+    /// C_CREDIT, borrowed from a row (Payment: a "BC" customer's C_DATA changes, a "GC" one's numbers only).
+    pub fn credit_of(row: &[u8]) -> Result<&[u8]> {
+        let mut d = Dec::new(row);
+        d.take(44)?;
+        // C_FIRST, C_MIDDLE, C_LAST, the five address lines, C_PHONE, then C_CREDIT.
+        for _ in 0..9 {
+            d.str()?;
+        }
+        d.str()
+    }
+    /// A payment in an encoded row: C_BALANCE less `amount`, C_YTD_PAYMENT plus it, C_PAYMENT_CNT plus one.
+    pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
+        add_i64(row, 20, -amount)?;
+        add_i64(row, 28, amount)?;
+        bump_u32(row, 36)
+    }
+    /// A delivery in an encoded row: C_BALANCE plus `amount`, C_DELIVERY_CNT plus one.
+    pub fn deliver(row: &mut [u8], amount: i64) -> Result<()> {
+        add_i64(row, 20, amount)?;
+        bump_u32(row, 40)
     }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<Customer> {
@@ -554,6 +650,12 @@ impl OrderLine {
     /// OL_I_ID of a row, without decoding the rest (Stock-Level reads only this).
     pub fn item_of(row: &[u8]) -> Result<u32> {
         Dec::new(row).u32()
+    }
+
+    /// Delivery of an encoded row: writes OL_DELIVERY_D, returns OL_AMOUNT.
+    pub fn deliver(row: &mut [u8], date: u64) -> Result<i64> {
+        set_fixed(row, 6, &date.to_le_bytes())?;
+        fixed_i64(row, 15)
     }
 
     /// The row's bytes.
@@ -714,6 +816,79 @@ mod tests {
         assert!(from[..] <= k[..] && k[..] < to[..]);
         assert!(customer_name_key(1, 1, &last, b"Aaa", 9) < customer_name_key(1, 1, &last, b"Aab", 1));
         assert_eq!(customer_name_id(&k).unwrap(), 3000);
+    }
+
+    #[test]
+    fn in_place_changes_agree_with_decode_and_encode() {
+        let addr = Address {
+            lines: std::array::from_fn(|i| vec![b'a' + i as u8; 3 + i]),
+        };
+        let mut w = Warehouse {
+            tax: 1234,
+            ytd: 99,
+            name: b"wname".to_vec(),
+            address: addr.clone(),
+        };
+        let mut row = w.encode();
+        assert_eq!(Warehouse::tax_of(&row).unwrap(), 1234);
+        assert_eq!(Warehouse::name_of(&row).unwrap(), b"wname");
+        Warehouse::pay(&mut row, 500).unwrap();
+        w.ytd += 500;
+        assert_eq!(Warehouse::decode(&row).unwrap(), w);
+        let mut d = District {
+            tax: 77,
+            ytd: -5,
+            next_o_id: 3001,
+            name: b"dname".to_vec(),
+            address: addr.clone(),
+        };
+        let mut row = d.encode();
+        assert_eq!(District::tax_and_next_o_id(&row).unwrap(), (77, 3001));
+        assert_eq!(District::name_of(&row).unwrap(), b"dname");
+        District::set_next_o_id(&mut row, 3002).unwrap();
+        District::pay(&mut row, 10).unwrap();
+        (d.next_o_id, d.ytd) = (3002, 5);
+        assert_eq!(District::decode(&row).unwrap(), d);
+        let mut c = Customer {
+            since: 1,
+            credit_lim: 2,
+            discount: 3,
+            balance: -1000,
+            ytd_payment: 4,
+            payment_cnt: 5,
+            delivery_cnt: 6,
+            first: b"first".to_vec(),
+            middle: b"OE".to_vec(),
+            last: b"BARBARBAR".to_vec(),
+            address: addr,
+            phone: b"0123456789012345".to_vec(),
+            credit: b"GC".to_vec(),
+            data: vec![b'x'; 300],
+        };
+        let mut row = c.encode();
+        assert_eq!(Customer::discount_of(&row).unwrap(), 3);
+        assert_eq!(Customer::credit_of(&row).unwrap(), b"GC");
+        Customer::pay(&mut row, 250).unwrap();
+        Customer::deliver(&mut row, 40).unwrap();
+        (c.balance, c.ytd_payment, c.payment_cnt, c.delivery_cnt) = (-1000 - 250 + 40, 254, 6, 7);
+        assert_eq!(Customer::decode(&row).unwrap(), c);
+        let mut l = OrderLine {
+            i_id: 9,
+            supply_w_id: 2,
+            delivery_d: 0,
+            quantity: 5,
+            amount: 4321,
+            dist_info: vec![b'd'; 24],
+        };
+        let mut row = l.encode();
+        assert_eq!(OrderLine::deliver(&mut row, 777).unwrap(), 4321);
+        l.delivery_d = 777;
+        assert_eq!(OrderLine::decode(&row).unwrap(), l);
+        for short in [&mut [0u8; 3][..], &mut []] {
+            assert!(Customer::pay(short, 1).is_err());
+            assert!(OrderLine::deliver(short, 1).is_err());
+            assert!(District::set_next_o_id(short, 1).is_err());
+        }
     }
 
     #[test]

@@ -172,16 +172,16 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
     let mut placed = 0u32;
     let (mut buf, mut ibuf) = (Vec::with_capacity(512), Vec::with_capacity(128));
     let committed = worker.run(&locks, false, &mut |t: &mut dyn Txn| {
+        // Rows are read and changed in place where only their numbers matter (no decode, no allocation).
         must_get(t, Table::Warehouse, &warehouse_key(w), &mut buf)?;
-        let w_tax = Warehouse::decode(&buf)?.tax;
+        let w_tax = Warehouse::tax_of(&buf)?;
         let dkey = district_key(w, d);
         must_get(t, Table::District, &dkey, &mut buf)?;
-        let mut dist = District::decode(&buf)?;
-        let o = dist.next_o_id;
-        dist.next_o_id += 1;
-        t.put(Table::District, &dkey, &dist.encode())?;
+        let (d_tax, o) = District::tax_and_next_o_id(&buf)?;
+        District::set_next_o_id(&mut buf, o + 1)?;
+        t.put(Table::District, &dkey, &buf)?;
         must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
-        let cust = Customer::decode(&buf)?;
+        let discount = Customer::discount_of(&buf)?;
         let order = Order {
             c_id: c,
             entry_d,
@@ -228,7 +228,7 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
             t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line.encode())?;
         }
         // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
-        let total = total as i128 * (10_000 - i128::from(cust.discount)) * (10_000 + i128::from(w_tax + dist.tax));
+        let total = total as i128 * (10_000 - i128::from(discount)) * (10_000 + i128::from(w_tax + d_tax));
         std::hint::black_box(total / 100_000_000);
         placed = o;
         Ok(true)
@@ -293,35 +293,41 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
     ctx.history_seq = ctx.history_seq.wrapping_add(1);
     let hkey = history_key(w, d, now_nanos(), ctx.thread, ctx.history_seq);
     let date = now_secs();
-    let mut buf = Vec::with_capacity(1024);
+    let (mut wbuf, mut dbuf, mut buf) = (
+        Vec::with_capacity(128),
+        Vec::with_capacity(128),
+        Vec::with_capacity(1024),
+    );
     let committed = worker.run(&locks, false, &mut |t: &mut dyn Txn| {
+        // The warehouse's and district's YTD, and a good-credit customer's numbers, change in place.
         let wkey = warehouse_key(w);
-        must_get(t, Table::Warehouse, &wkey, &mut buf)?;
-        let mut wh = Warehouse::decode(&buf)?;
-        wh.ytd += amount;
-        t.put(Table::Warehouse, &wkey, &wh.encode())?;
+        must_get(t, Table::Warehouse, &wkey, &mut wbuf)?;
+        Warehouse::pay(&mut wbuf, amount)?;
+        t.put(Table::Warehouse, &wkey, &wbuf)?;
         let dkey = district_key(w, d);
-        must_get(t, Table::District, &dkey, &mut buf)?;
-        let mut dist = District::decode(&buf)?;
-        dist.ytd += amount;
-        t.put(Table::District, &dkey, &dist.encode())?;
+        must_get(t, Table::District, &dkey, &mut dbuf)?;
+        District::pay(&mut dbuf, amount)?;
+        t.put(Table::District, &dkey, &dbuf)?;
         let c = find_customer(t, c_w, c_d, &who)?;
         let ckey = wdx_key(c_w, c_d, c);
         must_get(t, Table::Customer, &ckey, &mut buf)?;
-        let mut cust = Customer::decode(&buf)?;
-        cust.balance -= amount;
-        cust.ytd_payment += amount;
-        cust.payment_cnt += 1;
-        if cust.credit == b"BC" {
+        if Customer::credit_of(&buf)? == b"BC" {
+            let mut cust = Customer::decode(&buf)?;
+            cust.balance -= amount;
+            cust.ytd_payment += amount;
+            cust.payment_cnt += 1;
             let mut data = format!("{c} {c_d} {c_w} {d} {w} {amount}.").into_bytes();
             data.extend_from_slice(&cust.data);
             data.truncate(500);
             cust.data = data;
+            t.put(Table::Customer, &ckey, &cust.encode())?;
+        } else {
+            Customer::pay(&mut buf, amount)?;
+            t.put(Table::Customer, &ckey, &buf)?;
         }
-        t.put(Table::Customer, &ckey, &cust.encode())?;
-        let mut h_data = wh.name.clone();
+        let mut h_data = Warehouse::name_of(&wbuf)?.to_vec();
         h_data.extend_from_slice(b"    ");
-        h_data.extend_from_slice(&dist.name);
+        h_data.extend_from_slice(District::name_of(&dbuf)?);
         let h = History {
             c_id: c,
             c_d_id: c_d,
@@ -404,7 +410,8 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     let carrier = uniform(rng, 1, 10) as u8;
     let date = now_secs();
     let mut buf = Vec::with_capacity(1024);
-    let mut lines: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(16);
+    // One district's order lines: their keys, and their rows end to end in one buffer (no allocation per line).
+    let (mut keys, mut rows, mut ends): (Vec<[u8; 8]>, Vec<u8>, Vec<usize>) = Default::default();
     let committed = worker.run(&[w], false, &mut |t: &mut dyn Txn| {
         for d in 1..=DISTRICTS {
             let mut oldest = None;
@@ -425,29 +432,42 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
             let mut order = Order::decode(&buf)?;
             order.carrier_id = carrier;
             t.put(Table::Order, &okey, &order.encode())?;
-            lines.clear();
+            keys.clear();
+            rows.clear();
+            ends.clear();
+            let mut bad_key = false;
             t.scan(
                 Table::OrderLine,
                 &order_line_key(w, d, o, 0),
                 &order_line_key(w, d, o + 1, 0),
-                &mut |k, v| {
-                    lines.push((k.to_vec(), v.to_vec()));
-                    true
+                &mut |k, v| match k.try_into() {
+                    Ok(k) => {
+                        keys.push(k);
+                        rows.extend_from_slice(v);
+                        ends.push(rows.len());
+                        true
+                    }
+                    Err(_) => {
+                        bad_key = true;
+                        false
+                    }
                 },
             )?;
+            if bad_key {
+                bail!("an ORDER-LINE key of district {w}/{d} is not 8 bytes");
+            }
             let mut sum = 0i64;
-            for (k, v) in &lines {
-                let mut l = OrderLine::decode(v)?;
-                l.delivery_d = date;
-                sum += l.amount;
-                t.put(Table::OrderLine, k, &l.encode())?;
+            let mut start = 0;
+            for (k, &end) in keys.iter().zip(&ends) {
+                let row = &mut rows[start..end];
+                sum += OrderLine::deliver(row, date)?;
+                t.put(Table::OrderLine, k, row)?;
+                start = end;
             }
             let ckey = wdx_key(w, d, order.c_id);
             must_get(t, Table::Customer, &ckey, &mut buf)?;
-            let mut cust = Customer::decode(&buf)?;
-            cust.balance += sum;
-            cust.delivery_cnt += 1;
-            t.put(Table::Customer, &ckey, &cust.encode())?;
+            Customer::deliver(&mut buf, sum)?;
+            t.put(Table::Customer, &ckey, &buf)?;
         }
         Ok(true)
     })?;
@@ -463,7 +483,7 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
     let mut items: Vec<u32> = Vec::with_capacity(300);
     let committed = worker.run(&[w], true, &mut |t: &mut dyn Txn| {
         must_get(t, Table::District, &district_key(w, d), &mut buf)?;
-        let next = District::decode(&buf)?.next_o_id;
+        let (_, next) = District::tax_and_next_o_id(&buf)?;
         items.clear();
         let mut bad = None;
         t.scan(
