@@ -787,6 +787,7 @@ impl TreeWal {
     /// write, so a page torn by a crash can still be rebuilt). Returns the LSN to stamp, if a record was
     /// appended. The choice is made under the log lock, as [`TreeWal::append_leaf_checked`]'s. The caller
     /// checked [`TreeWal::check_covered`] (so it cannot fail).
+    #[inline]
     pub(crate) fn cover_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8]) -> Option<Lsn> {
         let mut st = self.state.lock();
         if page_lsn > self.redo_lsn.load(Ordering::Relaxed) {
