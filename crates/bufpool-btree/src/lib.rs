@@ -64,7 +64,8 @@
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
 //! - **Covered changes** ([`Tree::put_covered`], [`Tree::delete_covered`]): for a layer above that logs its
 //!   writes itself in a log this tree's log depends on ([`TreeWal::flush_first`]); the tree logs no record for
-//!   them (one log write per change), its pages wait for that log, the layer redoes them after recovery.
+//!   them (one log write per change), each page waits for that log as far as its own covered changes need
+//!   (`deps.rs`), the layer redoes them after recovery.
 //!   A [`LeafHint`] lets such a change skip its descent. ARCHITECTURE.md has the argument.
 //! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): ascending pairs built bottom-up into an empty tree or
 //!   appended above a non-empty one's keys: full nodes in new pages written unlogged and synced, then switched in
@@ -75,11 +76,13 @@
 //!   logged image. [`Tree::checkpoint`] = note the redo point, `pool.checkpoint()`, then rewrite the log from
 //!   the redo point on (atomic rename).
 //!
-//! Module map: `node.rs` (page layout of a node), `wal.rs` (log format, group commit, recovery scan),
-//! `tree.rs` (the tree: concurrency protocol, structure changes, recovery, invariant checker), `tree/bulk.rs`
-//! (the bulk load), `bench.rs` (a load-and-lookup driver for `bufpool bench`).
+//! Module map: `node.rs` (page layout of a node), `wal.rs` (log format, group commit, recovery scan), `deps.rs`
+//! (per page, the position in the log above that its write waits for), `tree.rs` (the tree: concurrency
+//! protocol, structure changes, recovery, invariant checker), `tree/bulk.rs` (the bulk load), `bench.rs` (a
+//! load-and-lookup driver for `bufpool bench`).
 
 pub mod bench;
+mod deps;
 mod error;
 mod node;
 mod tree;

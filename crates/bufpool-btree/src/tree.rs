@@ -35,8 +35,9 @@
 //! The exception is a *covered* leaf change ([`Tree::put_covered`], [`Tree::delete_covered`]): a layer above
 //! the tree logged it first in the log the tree's log depends on, the tree's log records nothing for it (bar a
 //! full-page image on the leaf's first change after a checkpoint), and that layer redoes it after `open`. Such
-//! a page's LSN is not raised by the change; its write waits for the other log instead (`TreeWal`'s
-//! `flush_to`). Structure changes are logged in the tree's log whatever caused them.
+//! a page's LSN is not raised by the change; its write waits for the other log instead, as far as the page's
+//! noted position there (`TreeWal::note_covered`, `deps.rs`). Structure changes are logged in the tree's log
+//! whatever caused them.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -278,6 +279,13 @@ pub struct Tree {
 /// wastes that. The default names no leaf.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LeafHint(Option<PageNo>);
+
+impl LeafHint {
+    /// The page number of the leaf the hint names, if any (for diagnostics and tests: a hint is only a guess).
+    pub fn page(&self) -> Option<PageNo> {
+        self.0
+    }
+}
 
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -792,12 +800,20 @@ impl Tree {
         }
     }
 
-    /// The log's part of a change just made to leaf `no`, which held `page_lsn` before: `op` in the tree's log,
-    /// or for a `covered` change nothing (either way a full image on the leaf's first change after a checkpoint).
-    /// The LSN to stamp, if a record was appended. The caller checked the log (cannot fail).
+    /// The log's part of a change just made to leaf `no` (exclusively latched by the caller), which held
+    /// `page_lsn` before: `op` in the tree's log, or for a `covered` change nothing (either way a full image on
+    /// the leaf's first change after a checkpoint), and the leaf's dependency on the log above noted
+    /// ([`TreeWal::note_covered`]). The LSN to stamp, if a record was appended. The caller checked the log
+    /// (cannot fail).
+    #[inline]
     fn log_leaf(&self, page_lsn: Lsn, no: PageNo, image: &[u8], op: Op<'_>, covered: bool) -> Option<Lsn> {
         if covered {
-            self.wal.cover_leaf_checked(page_lsn, no, image)
+            self.wal.note_covered(no);
+            let lsn = self.wal.cover_leaf_checked(page_lsn, no, image);
+            // The pool asks the log before writing only pages with an LSN: a covered change always leaves one
+            // (0 is at or before every redo point, so the first covered change logs an image).
+            debug_assert!(page_lsn > 0 || lsn.is_some());
+            lsn
         } else {
             Some(self.wal.append_leaf_checked(page_lsn, no, image, op))
         }
@@ -955,6 +971,9 @@ impl Tree {
             self.wal.append_change_checked(&ops)
         };
         for g in pages.iter_mut() {
+            // A structure change may move covered changes into any of its pages (a split's new right leaf, a
+            // merge's survivor): each now waits for the log above as far as its record (`TreeWal::note_covered`).
+            self.wal.note_covered(g.page_id().page_no());
             g.set_lsn(lsn);
             g.logged();
         }

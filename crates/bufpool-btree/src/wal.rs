@@ -51,17 +51,19 @@
 //! - Opening a log cuts (or zeroes, on a storage) everything after the last valid record, so a record written
 //!   later at the same LSN can never be followed by a stale record of an earlier life of the log.
 //!
-//! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its bytes to the file
-//!   (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end. A layer
-//!   above several trees (a transaction log holding each transaction's write set, appended before the
-//!   transaction changes any tree) uses it so that no tree record, and so no tree page, of a transaction can
-//!   reach the disk before the transaction's own record.
+//! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
+//!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
+//!   of each record's append (`State::buf_dep`). A layer above several trees (a transaction log holding each
+//!   transaction's write set, appended before the transaction changes any tree) uses it so that no tree record,
+//!   and so no tree page, of a transaction can reach the disk before the transaction's own record.
 //!
 //! - A tree whose log depends on another may take *covered* leaf changes ([`crate::Tree::put_covered`],
 //!   [`crate::Tree::delete_covered`]): the caller appended a record of the change to the other log first, and
 //!   this log records nothing for it (only a full-page image on the leaf's first change after a checkpoint).
-//!   Such a page's LSN does not say what it holds, so the pool's WAL-rule flush ([`bufpool::Wal::flush_to`])
-//!   commits the other log to its end before anything else.
+//!   Such a page's LSN does not say what it holds, so the tree notes, under the page's exclusive latch, the
+//!   other log's end at each such change ([`TreeWal::note_covered`], kept per page in memory by `deps.rs`), and
+//!   the pool's WAL-rule flush ([`bufpool::Wal::flush_for_pages`]) makes the other log durable that far before
+//!   this log to the page's LSN. An old page whose changes are durable there already costs no fsync.
 //!
 //! Lock order: `io` before `state`; `state` is never held across I/O; a log's `io` before its dependency's
 //! locks (a dependency must never depend back, directly or not).
@@ -77,6 +79,7 @@ use bufpool::storage::Storage;
 use bufpool::{Lsn, PageNo};
 use parking_lot::Mutex;
 
+use crate::deps::PageDeps;
 use crate::error::{Error, Result};
 use crate::node::Node;
 
@@ -326,6 +329,9 @@ struct State {
     /// Encoded records not yet handed to the file; `buf[0]` is at LSN `buf_start`.
     buf: Vec<u8>,
     buf_start: Lsn,
+    /// With a dependency ([`TreeWal::flush_first`]): how far that log must be durable before `buf` may be
+    /// written, the highest of its appended ends noted when each record in `buf` was appended; 0 without one.
+    buf_dep: Lsn,
     /// End of the last appended record: the next record starts here.
     next: Lsn,
 }
@@ -509,6 +515,12 @@ pub struct TreeWal {
     syncs: AtomicU64,
     /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
     first: OnceLock<Arc<TreeWal>>,
+    /// `state.next`, readable without the lock: stored under it after every append, only grows. A log that
+    /// depends on this one reads it to note how far this log must be durable for a page or a record.
+    appended: AtomicU64,
+    /// Per page of this log's tree, how far the dependency must be durable before the page is written
+    /// (`deps.rs`); only pages that may hold covered changes are noted.
+    deps: PageDeps,
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -630,6 +642,7 @@ impl TreeWal {
             state: Mutex::new(State {
                 buf: Vec::new(),
                 buf_start: hdr.start,
+                buf_dep: 0,
                 next: hdr.start,
             }),
             io: Mutex::new(LogFile {
@@ -643,6 +656,8 @@ impl TreeWal {
             failed: OnceLock::new(),
             syncs: AtomicU64::new(0),
             first: OnceLock::new(),
+            appended: AtomicU64::new(hdr.start),
+            deps: PageDeps::new(),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -654,6 +669,7 @@ impl TreeWal {
         let mut st = wal.state.lock();
         st.buf_start = end;
         st.next = end;
+        wal.appended.store(end, Ordering::Release);
         drop(st);
         wal.durable.store(end, Ordering::Release);
         Ok(Arc::new(wal))
@@ -771,6 +787,7 @@ impl TreeWal {
     /// write, so a page torn by a crash can still be rebuilt). Returns the LSN to stamp, if a record was
     /// appended. The choice is made under the log lock, as [`TreeWal::append_leaf_checked`]'s. The caller
     /// checked [`TreeWal::check_covered`] (so it cannot fail).
+    #[inline]
     pub(crate) fn cover_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8]) -> Option<Lsn> {
         let mut st = self.state.lock();
         if page_lsn > self.redo_lsn.load(Ordering::Relaxed) {
@@ -789,6 +806,18 @@ impl TreeWal {
     /// that no record of this log describes.
     pub(crate) fn has_dependency(&self) -> bool {
         self.first.get().is_some()
+    }
+
+    /// Notes that page `no` of this log's tree, exclusively latched by the caller, has just taken a change that
+    /// may leave covered changes on it (a covered put or delete, or a structure change that moved entries into
+    /// it): the pool may write it only once the dependency is durable to its end as of now, which is at or past
+    /// the record of every covered change the page holds (each appended before its change). Nothing without a
+    /// dependency.
+    #[inline]
+    pub(crate) fn note_covered(&self, no: PageNo) {
+        if let Some(first) = self.first.get() {
+            self.deps.note(no, first.end_lsn());
+        }
     }
 
     /// `Err` unless covered changes may be made to this log's tree: the log has not failed and depends on another
@@ -818,6 +847,12 @@ impl TreeWal {
         let crc = crc32c::crc32c(&rec[4..]);
         rec[0..4].copy_from_slice(&crc.to_le_bytes());
         st.next = lsn + len as u64;
+        self.appended.store(st.next, Ordering::Release);
+        // The record's pages are latched by the caller and hold only covered changes whose records the
+        // dependency appended before them, so before now: its end now covers them.
+        if let Some(first) = self.first.get() {
+            st.buf_dep = st.buf_dep.max(first.end_lsn());
+        }
         st.next
     }
 
@@ -833,17 +868,18 @@ impl TreeWal {
     /// advances the durable LSN. Returns the end of what was written.
     fn write_locked(&self, io: &LogFile, sync: bool) -> Result<Lsn> {
         self.check_failed()?;
-        let (buf, start) = {
+        let (buf, start, dep) = {
             let mut st = self.state.lock();
             let start = st.buf_start;
             st.buf_start = st.next;
-            (std::mem::take(&mut st.buf), start)
+            (std::mem::take(&mut st.buf), start, std::mem::take(&mut st.buf_dep))
         };
         let end = start + buf.len() as u64;
-        // Every record of the dependency appended before these bytes were taken is made durable first (its end
-        // now is at or past them). A failure fails this log too: the taken bytes must never be written.
+        // The dependency is made durable first as far as these records need (`buf_dep`: its end when each was
+        // appended, at or past every covered change their images hold). A failure fails this log too: the taken
+        // bytes must never be written.
         if let Some(first) = self.first.get().filter(|_| !buf.is_empty()) {
-            if let Err(e) = first.commit() {
+            if let Err(e) = first.flush_lsn(dep) {
                 return Err(self.fail("flush the log this log depends on", io::Error::other(e.to_string())));
             }
         }
@@ -895,9 +931,10 @@ impl TreeWal {
         self.flush_lsn(next)
     }
 
-    /// End of the appended log.
+    /// End of the appended log: the next record starts here. Only grows; after an append returned, that
+    /// thread reads at least the record's end.
     pub fn end_lsn(&self) -> Lsn {
-        self.state.lock().next
+        self.appended.load(Ordering::Acquire)
     }
 
     /// Everything before this LSN is durable.
@@ -981,10 +1018,11 @@ impl TreeWal {
         Ok(())
     }
 
-    /// Makes this log depend on `first`: from now on, before this log writes any of its bytes to its file (a
-    /// commit, a WAL-rule flush for the pool, a spill of a full buffer), it commits `first` up to `first`'s end
-    /// at that moment. A record appended to `first` before a record of this log is therefore durable before that
-    /// record is, and so before any page whose LSN covers it. Set once, before the log is used; `first` must not
+    /// Makes this log depend on `first`: from now on, before this log writes any of its records to its file (a
+    /// commit, a WAL-rule flush for the pool, a spill of a full buffer), it makes `first` durable up to `first`'s
+    /// end as of that record's append. A record appended to `first` before a record of this log is therefore
+    /// durable before that record is, and so before any page whose LSN covers it; pages holding covered changes
+    /// wait for `first` as far as [`bufpool::Wal::flush_for_pages`] finds them noted. Set once, before the log is used; `first` must not
     /// depend on this log, directly or not. Refused (`Err`) if a dependency is already set or `first` is this log.
     pub fn flush_first(&self, first: Arc<TreeWal>) -> Result<()> {
         if std::ptr::eq(Arc::as_ptr(&first), self) {
@@ -1008,16 +1046,39 @@ impl TreeWal {
 }
 
 impl bufpool::Wal for TreeWal {
-    /// The write-ahead rule for a page of this log's tree. With a dependency ([`TreeWal::flush_first`]), that
-    /// log is made durable to its end first, even when this log is durable to `lsn` already: the page may hold
-    /// covered changes ([`crate::Tree::put_covered`]) that no record of this log describes, whose records in
-    /// the dependency were appended before the changes, so before the pool latched the page for this write.
+    /// The write-ahead rule for a page of this log's tree, when the pages are not named. With a dependency
+    /// ([`TreeWal::flush_first`]), that log is made durable to its end first, even when this log is durable to
+    /// `lsn` already: the page may hold covered changes ([`crate::Tree::put_covered`]) that no record of this log
+    /// describes, whose records in the dependency were appended before the changes, so before the caller latched
+    /// the page for this write. The pool itself calls [`TreeWal::flush_for_pages`](bufpool::Wal::flush_for_pages).
     fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
         let first = || match self.first.get() {
             Some(first) => first.commit(),
             None => Ok(()),
         };
         first()
+            .and_then(|()| self.flush_lsn(lsn))
+            .map_err(|e| bufpool::Error::Wal {
+                lsn,
+                reason: e.to_string().into(),
+            })
+    }
+
+    /// The write-ahead rule for pages of this log's tree, per page. With a dependency, that log is made durable
+    /// only as far as the pages' noted positions (`TreeWal::note_covered`): each page's is at or past the
+    /// record of every covered change it holds, and cannot change now (the pool holds the pages latched against
+    /// writers, and notes are made under the exclusive latch). Usually the old pages eviction picks need nothing
+    /// that is not durable already, so no fsync of the dependency. Then this log to `lsn`, whose own write-out
+    /// makes the dependency durable as far as the records it writes need (`State::buf_dep`).
+    ///
+    /// A page that holds covered changes has an LSN above 0 (so the pool asks at all): a covered change on a
+    /// page last logged at or before the redo point, which 0 always is, logs the leaf's image first.
+    fn flush_for_pages(&self, lsn: Lsn, first: bufpool::PageId, count: usize) -> bufpool::Result<()> {
+        let above = || match self.first.get() {
+            Some(above) => above.flush_lsn(self.deps.max_over(first.page_no(), count)),
+            None => Ok(()),
+        };
+        above()
             .and_then(|()| self.flush_lsn(lsn))
             .map_err(|e| bufpool::Error::Wal {
                 lsn,
@@ -1175,6 +1236,17 @@ mod tests {
         other.append(&[Op::Del { page: 6, key: b"o" }]).unwrap();
         other.commit().unwrap();
         assert!(first.durable_lsn() < t3);
+        // Only as far as the records written need (the dependency's end when each was appended, not its end
+        // now): a record appended when the dependency ended at t4, which is durable, costs it no fsync.
+        let t4 = first.append(&[Op::Del { page: 7, key: b"t" }]).unwrap();
+        wal.append(&[Op::Del { page: 8, key: b"w" }]).unwrap();
+        first.commit().unwrap();
+        let t5 = first.append(&[Op::Del { page: 9, key: b"t" }]).unwrap();
+        let syncs = first.syncs();
+        wal.commit().unwrap();
+        assert_eq!(first.syncs(), syncs, "the dependency was durable far enough");
+        assert_eq!(first.durable_lsn(), t4);
+        assert!(t5 > t4);
     }
 
     #[test]

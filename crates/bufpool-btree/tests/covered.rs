@@ -2,10 +2,17 @@
 //! in the log the tree's log depends on. What must hold: they are refused without such a dependency; the pool
 //! writes no page holding one before that other log is durable (the write-ahead rule, moved to the other log);
 //! the tree's own log gets no record per change (only a leaf's full image on its first change after a
-//! checkpoint); a leaf hint, fresh or stale, never sends a change to the wrong leaf.
+//! checkpoint); a leaf hint, fresh or stale, never sends a change to the wrong leaf. And the rule is per page
+//! (issue 15, out of memory): a write-back makes the log above durable as far as *that page's* covered changes
+//! need before the page reaches the storage, and no further, so evicting an old page whose changes are durable
+//! there already costs that log no fsync (it used to cost one for every dirty eviction).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
 
+use bufpool::storage::{MemoryStorage, RecordStore, Storage, StorageInfo};
+use bufpool::{Lsn, PageId, PageNo};
 use bufpool_btree::{BufferPool, LeafHint, Op, Tree, TreeWal};
 
 fn pool(frames: usize) -> Arc<BufferPool> {
@@ -173,4 +180,195 @@ fn a_split_of_a_leaf_holding_covered_changes_recovers() {
     for i in 0..loaded + covered {
         assert_eq!(tree.get(&mix(i)).unwrap().as_deref(), Some(&val(i)[..]), "key {i}");
     }
+}
+
+/// What a [`Watched`] storage saw at each page write: the page, and how far the log above was durable then.
+type Writes = Arc<Mutex<Vec<(PageNo, Lsn)>>>;
+
+/// A tree's data file in memory that notes, for every page written to it, how far the log above was durable at
+/// that moment: what reached "the disk" and what it could rely on.
+struct Watched {
+    inner: MemoryStorage,
+    above: Arc<TreeWal>,
+    page_size: u64,
+    writes: Writes,
+}
+
+impl Storage for Watched {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let durable = self.above.durable_lsn();
+        let pages = buf.len() as u64 / self.page_size;
+        let first = offset / self.page_size;
+        let mut w = self.writes.lock().unwrap();
+        w.extend((first..first + pages).map(|no| (no as PageNo, durable)));
+        drop(w);
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> StorageInfo {
+        self.inner.info()
+    }
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        self.inner.record_store()
+    }
+}
+
+/// A tree below `above` on a [`Watched`] memory storage (its log in `dir`); returns the tree and its writes.
+fn watched_tree_below(dir: &std::path::Path, pool: Arc<BufferPool>, above: &Arc<TreeWal>) -> (Tree, Writes) {
+    let wal = TreeWal::open(dir.join("t.wal")).unwrap();
+    wal.flush_first(above.clone()).unwrap();
+    let writes = Writes::default();
+    let storage = Watched {
+        inner: MemoryStorage::new(),
+        above: above.clone(),
+        page_size: pool.page_size() as u64,
+        writes: writes.clone(),
+    };
+    (Tree::open_storage(pool, wal, storage).unwrap(), writes)
+}
+
+/// Covered changes to a tree four times the pool: evictions write leaves all the time, some holding changes
+/// whose records in the log above are not durable. No page may reach the storage before the log above is
+/// durable past the record of every covered change it holds (the test tracks, per leaf, the end of the last
+/// record whose change went to it). Without the per-page rule (the pool flushing only the tree's own log to the
+/// page's LSN) pages are written with the log above durable nowhere near that far.
+#[test]
+fn no_page_reaches_the_disk_before_the_records_of_its_covered_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let above = TreeWal::open(dir.path().join("above.log")).unwrap();
+    let pool = pool(48);
+    let (tree, writes) = watched_tree_below(dir.path(), pool.clone(), &above);
+    let val = |i: u32, round: u8| [round; 200].map(|b| b ^ i as u8);
+    let keys = 4_000u32;
+    for i in 0..keys {
+        tree.put(&key(i), &val(i, 0)).unwrap();
+    }
+    tree.checkpoint().unwrap();
+    let leaves = tree.check().unwrap().leaves;
+    assert!(leaves > 4 * 48, "the tree ({leaves} leaves) is larger than the pool");
+    writes.lock().unwrap().clear();
+    // Per leaf, the end of the last record whose covered change went to it (same-size values: no split moves
+    // entries between leaves).
+    let mut need: HashMap<PageNo, Lsn> = HashMap::new();
+    let mut checked = 0;
+    for round in 1..=2u8 {
+        for n in 0..keys {
+            let i = (n.wrapping_mul(2_654_435_761)) % keys;
+            let end = above
+                .append(&[Op::Put {
+                    page: 0,
+                    key: &key(i),
+                    val: &val(i, round),
+                }])
+                .unwrap();
+            let mut hint = LeafHint::default();
+            tree.put_covered(&key(i), &val(i, round), &mut hint).unwrap();
+            need.insert(hint.page().expect("a covered put names its leaf"), end);
+            // Every write so far happened after the change it could hold was noted in `need`: check it.
+            for (page, durable) in writes.lock().unwrap().drain(..) {
+                let want = need.get(&page).copied().unwrap_or(0);
+                assert!(
+                    durable >= want,
+                    "page {page} written with the log above durable to {durable}, before {want}"
+                );
+                checked += 1;
+            }
+            if n % 500 == 0 {
+                // The log above made durable now and then (a group commit): later evictions of the pages
+                // changed before need no flush of their own.
+                above.commit().unwrap();
+            }
+        }
+    }
+    assert!(
+        checked > 1000,
+        "evictions wrote pages holding covered changes ({checked} writes)"
+    );
+    assert!(
+        above.durable_lsn() < above.end_lsn(),
+        "the rule never had to make the whole log durable"
+    );
+    tree.check().unwrap();
+}
+
+/// The point of the per-page rule: out of memory, evicting an old dirty page whose covered changes are durable in
+/// the log above needs no fsync of it, even while newer records there are not durable. Only the page that holds
+/// a change with a record not yet durable makes the log above durable, and as far as that record.
+#[test]
+fn an_old_pages_eviction_does_not_sync_the_log_above() {
+    let dir = tempfile::tempdir().unwrap();
+    let above = TreeWal::open(dir.path().join("above.log")).unwrap();
+    let pool = pool(160);
+    let (tree, writes) = watched_tree_below(dir.path(), pool.clone(), &above);
+    let val = [5u8; 200];
+    for i in 0..1_000u32 {
+        tree.put(&key(i), &val).unwrap();
+    }
+    tree.checkpoint().unwrap();
+    // Every leaf takes covered changes (its first after the checkpoint logs its image in the tree's log).
+    for i in 0..1_000u32 {
+        above
+            .append(&[Op::Put {
+                page: 0,
+                key: &key(i),
+                val: b"old",
+            }])
+            .unwrap();
+        tree.put_covered(&key(i), b"old", &mut LeafHint::default()).unwrap();
+    }
+    // Both logs durable: the old changes' records and the leaves' images.
+    above.commit().unwrap();
+    tree.commit().unwrap();
+    let old_durable = above.durable_lsn();
+    // One more change, to one leaf, whose record is not durable.
+    let hot_end = above
+        .append(&[Op::Put {
+            page: 0,
+            key: &key(500),
+            val: b"new",
+        }])
+        .unwrap();
+    let mut hint = LeafHint::default();
+    tree.put_covered(&key(500), b"new", &mut hint).unwrap();
+    let hot = hint.page().unwrap();
+    assert!(above.durable_lsn() < hot_end);
+    let syncs = above.syncs();
+    writes.lock().unwrap().clear();
+    {
+        // Keep the hot leaf in memory (a latched page is never a victim) and fill the pool with another tree's
+        // pages: the old dirty leaves of the first tree are evicted and written.
+        let _pin = pool.read(PageId::new(tree.file(), hot)).unwrap();
+        let other = Tree::open(
+            pool.clone(),
+            TreeWal::open(dir.path().join("o.wal")).unwrap(),
+            dir.path().join("o.db"),
+        )
+        .unwrap();
+        for i in 0..4_000u32 {
+            other.put(&key(i), &val).unwrap();
+        }
+        let written = writes.lock().unwrap().len();
+        assert!(written > 50, "old leaves were evicted and written ({written})");
+        assert_eq!(above.syncs(), syncs, "an old page's eviction synced the log above");
+        assert_eq!(above.durable_lsn(), old_durable);
+        assert!(writes.lock().unwrap().iter().all(|&(p, _)| p != hot));
+    }
+    // The hot leaf's write makes the log above durable past its record first.
+    writes.lock().unwrap().clear();
+    pool.flush(PageId::new(tree.file(), hot)).unwrap();
+    assert!(above.durable_lsn() >= hot_end);
+    assert_eq!(above.syncs(), syncs + 1);
+    let w = writes.lock().unwrap();
+    assert!(w.iter().any(|&(p, d)| p == hot && d >= hot_end), "{w:?}");
+    drop(w);
+    assert_eq!(tree.get(&key(500)).unwrap().as_deref(), Some(&b"new"[..]));
+    tree.check().unwrap();
 }

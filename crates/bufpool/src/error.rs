@@ -280,7 +280,7 @@ pub enum Error {
     /// panicked has an unknown outcome, so the file is failed as for an I/O error.
     #[error("{what} panicked: {message}")]
     Panicked {
-        /// Which callback: "Storage::read_at", "Wal::flush_to", "eviction veto", ...
+        /// Which callback: "Storage::read_at", "Wal::flush_for_pages", "eviction veto", ...
         what: &'static str,
         /// The panic's message, when it was a string.
         message: Arc<str>,

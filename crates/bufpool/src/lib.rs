@@ -18,11 +18,12 @@
 //!   whose holder decides to change the page can become a write guard without letting another writer in
 //!   between ([`ReadGuard::try_upgrade`]).
 //! - **Misses** are single-flight: however many threads ask for a missing page, it is read once.
-//! - **Write-back** obeys the WAL rule ([`Wal::flush_to`] before a page with that LSN is written) and stamps a
-//!   CRC-32C that covers the page number, the page size and the file's identity, so bit flips, torn pages and
-//!   misdirected writes (within a file or across files with a record) come back as [`Error::Corrupt`], never as
-//!   bytes. After a failed sync or write, a file refuses writes ([`Error::FileFailed`]); a write refused for
-//!   space is retried ([`Error::NoSpace`]). Data files opened by path are locked (`flock`) while open.
+//! - **Write-back** obeys the WAL rule ([`Wal::flush_for_pages`], by default [`Wal::flush_to`] the page LSN,
+//!   before a page is written) and stamps a CRC-32C that covers the page number, the page size and the file's
+//!   identity, so bit flips, torn pages and misdirected writes (within a file or across files with a record) come
+//!   back as [`Error::Corrupt`], never as bytes. After a failed sync or write, a file refuses writes
+//!   ([`Error::FileFailed`]); a write refused for space is retried ([`Error::NoSpace`]). Data files opened by
+//!   path are locked (`flock`) while open.
 //! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (the [`policy`] module
 //!   compares them). A built-in with non-default parameters, or a policy of your own, runs a pool through
 //!   [`Builder::custom_policy`] (the [`policy`] module states the contract for implementers).

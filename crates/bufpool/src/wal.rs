@@ -1,11 +1,14 @@
 //! The WAL hook: the engine's log, as far as the pool needs to know it.
 //!
-//! Owns the write-ahead rule's interface. Before the pool writes a page whose LSN is `lsn` (eviction, flush,
-//! checkpoint, background writer), it calls [`Wal::flush_to`]`(lsn)` and writes the page only after that returned
-//! `Ok`. A pool built without a WAL uses [`NoWal`], which has nothing to flush.
+//! Owns the write-ahead rule's interface. Before the pool writes a run of pages whose highest LSN is `lsn`
+//! (eviction, flush, checkpoint, background writer: every write-back goes through `BufferPool::write_run`), it
+//! calls [`Wal::flush_for_pages`]`(lsn, first, count)` and writes the pages only after that returned `Ok`. Its
+//! default is [`Wal::flush_to`]`(lsn)`; a log that knows more about a page than its LSN (a B+tree whose pages
+//! hold changes logged in another log, `bufpool-btree`'s covered changes) overrides it to flush exactly what
+//! those pages need. A pool built without a WAL uses [`NoWal`], which has nothing to flush.
 
 use crate::error::Result;
-use crate::page::Lsn;
+use crate::page::{Lsn, PageId};
 
 /// The engine's write-ahead log, seen from the pool.
 pub trait Wal: Send + Sync {
@@ -13,6 +16,17 @@ pub trait Wal: Send + Sync {
     /// must be cheap when the log is already durable that far (the pool calls it for every page it writes).
     /// An error (e.g. [`crate::Error::Wal`]) keeps the page dirty and unwritten.
     fn flush_to(&self, lsn: Lsn) -> Result<()>;
+
+    /// Makes the log durable as far as the pages `first .. first + count` (consecutive pages of one file, at
+    /// most [`crate::RUN_PAGES_MAX`]) need before they are written; `lsn` is the highest page LSN among them
+    /// (never 0: pages that never got an LSN are written without asking the log). The pool calls this, not
+    /// `flush_to`, on every write-back path, while it holds a latch on each of the pages that excludes writers:
+    /// nothing the log learns about a page under that page's exclusive latch can change until the write is
+    /// done. Must be cheap when nothing needs flushing. The default is `flush_to(lsn)`.
+    fn flush_for_pages(&self, lsn: Lsn, first: PageId, count: usize) -> Result<()> {
+        let _ = (first, count);
+        self.flush_to(lsn)
+    }
 }
 
 /// The WAL of a pool that has none: every LSN is already durable.

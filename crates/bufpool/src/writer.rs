@@ -7,8 +7,8 @@
 //!
 //! # The write rule (as PostgreSQL's FlushBuffer reads)
 //! 1. The writer holds a latch that excludes writers (shared, or exclusive when evicting) on every page it writes.
-//! 2. `wal.flush_to(max page LSN of the run)` returns first, `wal` being the run's file's log (`FileOptions::wal`, else
-//!    the builder's).
+//! 2. `wal.flush_for_pages(max page LSN of the run, the run's pages)` returns first (by default `flush_to` that LSN),
+//!    `wal` being the run's file's log (`FileOptions::wal`, else the builder's).
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
 //! 4. A run of consecutive pages of one file goes out as one write.
 //! 5. Only after the write succeeded is the dirty flag cleared; a failed sync, or a failed write other than
@@ -121,7 +121,8 @@ thread_local! {
 
 impl BufferPool {
     /// Writes a run of consecutive pages of `file` (each latched by the caller so no writer changes it) as one
-    /// write, after its file's `wal.flush_to` the run's highest LSN. Does not touch dirty flags.
+    /// write, after its file's `wal.flush_for_pages` (the run's highest LSN and its pages). Does not touch dirty
+    /// flags.
     pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt], source: WriteSource) -> Result<()> {
         debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
         debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
@@ -137,9 +138,12 @@ impl BufferPool {
         // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
         if lsn > 0 {
             self.core.counters.inc(Counter::WalFlushes);
-            // The file's own log (or the builder's, for a file opened without one): never another file's.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| file.wal.flush_to(lsn)))
-                .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))?;
+            // The file's own log (or the builder's, for a file opened without one): never another file's. The
+            // pages are latched (no writer), so what the log knows of them cannot change until they are written.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                file.wal.flush_for_pages(lsn, run[0].0, run.len())
+            }))
+            .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_for_pages", payload)))?;
         }
         let page_size = self.page_size();
         let len = run.len() * page_size;

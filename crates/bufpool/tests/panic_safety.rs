@@ -201,11 +201,11 @@ fn wal_panic_keeps_the_page_dirty_and_unwritten() {
     }
     wal.panic.store(true, SeqCst);
     let e = pool.checkpoint().unwrap_err();
-    assert!(is_panicked(&e, "Wal::flush_to"), "{e}");
+    assert!(is_panicked(&e, "Wal::flush_for_pages"), "{e}");
     assert_eq!(pool.stats().dirty, 2);
     // A miss must evict a dirty page, whose log flush panics: the miss fails, the victims stay.
     let third = pool.new_page(file).unwrap_err();
-    assert!(is_panicked(&third, "Wal::flush_to"), "{third}");
+    assert!(is_panicked(&third, "Wal::flush_for_pages"), "{third}");
     assert_eq!(pool.stats().dirty, 2);
     wal.panic.store(false, SeqCst);
     pool.checkpoint().unwrap();

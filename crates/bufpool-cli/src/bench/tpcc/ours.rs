@@ -15,10 +15,13 @@
 //!   change after a tree checkpoint (torn-page protection), not each put and delete (it did until issue 15's
 //!   second pass, which logged every change twice).
 //! - **Ordering on disk** (the write-ahead rule for covered changes). Every tree log depends on the transaction
-//!   log ([`TreeWal::flush_first`]): before the pool writes a tree page, and before a tree log writes any byte,
-//!   the transaction log is made durable to its end. A transaction's record is appended before it changes any
-//!   page, and the pool latches a page before that flush, so no page (and no tree record) holding a change of a
-//!   transaction reaches the disk before that transaction's record.
+//!   log ([`TreeWal::flush_first`]): each covered change notes, under its leaf's exclusive latch, the
+//!   transaction log's end at that moment, and before the pool writes a tree page the transaction log is made
+//!   durable that far (and before a tree log writes a record, as far as its end when the record was appended).
+//!   A transaction's record is appended before it changes any page, and the pool latches a page against
+//!   writers before that flush, so no page (and no tree record) holding a change of a transaction reaches the
+//!   disk before that transaction's record. An old page whose transactions are durable already is written
+//!   without an fsync of the transaction log (ARCHITECTURE.md, "The B+tree under a log above it").
 //! - **Recovery** ([`Ours::open`]): each tree recovers from its own log (structure changes and full images: a
 //!   consistent tree whose leaves hold a mix of committed states), then the transaction log's records are
 //!   replayed in order (puts and deletes of whole values: idempotent, so replaying a transaction that had
