@@ -1022,8 +1022,8 @@ impl TreeWal {
     /// commit, a WAL-rule flush for the pool, a spill of a full buffer), it makes `first` durable up to `first`'s
     /// end as of that record's append. A record appended to `first` before a record of this log is therefore
     /// durable before that record is, and so before any page whose LSN covers it; pages holding covered changes
-    /// wait for `first` as far as [`bufpool::Wal::flush_for_pages`] finds them noted. Set once, before the log is used; `first` must not
-    /// depend on this log, directly or not. Refused (`Err`) if a dependency is already set or `first` is this log.
+    /// wait for `first` as far as [`bufpool::Wal::flush_for_pages`] finds them noted. Set once, before the log
+    /// is used; `first` must not depend on this log, directly or not. Refused (`Err`) if a dependency is already set or `first` is this log.
     pub fn flush_first(&self, first: Arc<TreeWal>) -> Result<()> {
         if std::ptr::eq(Arc::as_ptr(&first), self) {
             return Err(Error::Log("a log cannot depend on itself".into()));
@@ -1045,6 +1045,21 @@ impl TreeWal {
     }
 }
 
+impl TreeWal {
+    /// The pool's write-ahead rule, both forms: `above` on the dependency if there is one (how far it must be
+    /// durable), then this log durable to `lsn`; a failure as the pool's [`bufpool::Error::Wal`].
+    fn flush_for_pool(&self, lsn: Lsn, above: impl FnOnce(&TreeWal) -> Result<()>) -> bufpool::Result<()> {
+        self.first
+            .get()
+            .map_or(Ok(()), |first| above(first))
+            .and_then(|()| self.flush_lsn(lsn))
+            .map_err(|e| bufpool::Error::Wal {
+                lsn,
+                reason: e.to_string().into(),
+            })
+    }
+}
+
 impl bufpool::Wal for TreeWal {
     /// The write-ahead rule for a page of this log's tree, when the pages are not named. With a dependency
     /// ([`TreeWal::flush_first`]), that log is made durable to its end first, even when this log is durable to
@@ -1052,16 +1067,7 @@ impl bufpool::Wal for TreeWal {
     /// describes, whose records in the dependency were appended before the changes, so before the caller latched
     /// the page for this write. The pool itself calls [`TreeWal::flush_for_pages`](bufpool::Wal::flush_for_pages).
     fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
-        let first = || match self.first.get() {
-            Some(first) => first.commit(),
-            None => Ok(()),
-        };
-        first()
-            .and_then(|()| self.flush_lsn(lsn))
-            .map_err(|e| bufpool::Error::Wal {
-                lsn,
-                reason: e.to_string().into(),
-            })
+        self.flush_for_pool(lsn, TreeWal::commit)
     }
 
     /// The write-ahead rule for pages of this log's tree, per page. With a dependency, that log is made durable
@@ -1074,16 +1080,7 @@ impl bufpool::Wal for TreeWal {
     /// A page that holds covered changes has an LSN above 0 (so the pool asks at all): a covered change on a
     /// page last logged at or before the redo point, which 0 always is, logs the leaf's image first.
     fn flush_for_pages(&self, lsn: Lsn, first: bufpool::PageId, count: usize) -> bufpool::Result<()> {
-        let above = || match self.first.get() {
-            Some(above) => above.flush_lsn(self.deps.max_over(first.page_no(), count)),
-            None => Ok(()),
-        };
-        above()
-            .and_then(|()| self.flush_lsn(lsn))
-            .map_err(|e| bufpool::Error::Wal {
-                lsn,
-                reason: e.to_string().into(),
-            })
+        self.flush_for_pool(lsn, |above| above.flush_lsn(self.deps.max_over(first.page_no(), count)))
     }
 }
 

@@ -11,8 +11,8 @@
 //! # Miss path (single flight)
 //! 1. Confirm the miss under the table's stripe lock.
 //! 2. Take a frame: a free one, or the policy's victim, which `try_take` latched exclusively (so never a latched
-//!    page, nor one the eviction veto protects). A dirty victim is written first: `wal.flush_for_pages` (by default `flush_to(page_lsn)`), then a
-//!    checksummed private copy is written; then its mapping is removed.
+//!    page, nor one the eviction veto protects). A dirty victim is written first: `wal.flush_for_pages` (by
+//!    default `flush_to(page_lsn)`), then a checksummed private copy is written; then its mapping is removed.
 //! 3. Map the page to the frame while it is exclusively latched. If another thread mapped it first, give the frame
 //!    back and wait for theirs: concurrent requests for one page cause one read.
 //! 4. Read and verify. On success, downgrade to the latch that was asked for. On failure, unmap, free the frame,
@@ -20,8 +20,9 @@
 //!
 //! # Write-back
 //! A page image is written only by a thread that excludes writers (shared or exclusive latch), after
-//! `wal.flush_for_pages(page_lsn, page, 1)` (by default `flush_to(page_lsn)`) returned. The dirty flag is cleared only after the write succeeded, so two flushers
-//! may both write one page (harmless: same bytes) but none ever reports durable a page it did not see written.
+//! `wal.flush_for_pages(page_lsn, page, 1)` (by default `flush_to(page_lsn)`) returned. The dirty flag is cleared
+//! only after the write succeeded, so two flushers may both write one page (harmless: same bytes) but none ever
+//! reports durable a page it did not see written.
 //! After a failed write or sync the file refuses further writes (`files.rs`).
 //!
 //! # Lock order
