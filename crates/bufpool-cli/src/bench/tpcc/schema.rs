@@ -326,6 +326,16 @@ fn add_i64(row: &mut [u8], at: usize, by: i64) -> Result<()> {
     set_fixed(row, at, &v.to_le_bytes())
 }
 
+/// The string after a row's `fixed` bytes of numbers and its first `skip` strings, borrowed from the row.
+fn str_after(row: &[u8], fixed: usize, skip: usize) -> Result<&[u8]> {
+    let mut d = Dec::new(row);
+    d.take(fixed)?;
+    for _ in 0..skip {
+        d.str()?;
+    }
+    d.str()
+}
+
 /// Adds one to the `u32` at `at`.
 fn bump_u32(row: &mut [u8], at: usize) -> Result<()> {
     let v = fixed_u32(row, at)?.wrapping_add(1);
@@ -381,9 +391,7 @@ impl Warehouse {
     }
     /// W_NAME, borrowed from a row (Payment).
     pub fn name_of(row: &[u8]) -> Result<&[u8]> {
-        let mut d = Dec::new(row);
-        d.take(12)?;
-        d.str()
+        str_after(row, 12, 0)
     }
     /// Adds a payment to W_YTD in an encoded row.
     pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
@@ -434,9 +442,7 @@ impl District {
     }
     /// D_NAME, borrowed from a row (Payment).
     pub fn name_of(row: &[u8]) -> Result<&[u8]> {
-        let mut d = Dec::new(row);
-        d.take(16)?;
-        d.str()
+        str_after(row, 16, 0)
     }
     /// Adds a payment to D_YTD in an encoded row.
     pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
@@ -512,13 +518,8 @@ impl Customer {
     }
     /// C_CREDIT, borrowed from a row (Payment: a "BC" customer's C_DATA changes, a "GC" one's numbers only).
     pub fn credit_of(row: &[u8]) -> Result<&[u8]> {
-        let mut d = Dec::new(row);
-        d.take(44)?;
         // C_FIRST, C_MIDDLE, C_LAST, the five address lines, C_PHONE, then C_CREDIT.
-        for _ in 0..9 {
-            d.str()?;
-        }
-        d.str()
+        str_after(row, 44, 9)
     }
     /// A payment in an encoded row: C_BALANCE less `amount`, C_YTD_PAYMENT plus it, C_PAYMENT_CNT plus one.
     pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
