@@ -45,6 +45,7 @@ use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::thread::LocalKey;
 
 use bufpool::storage::Storage;
 use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, WriteGuard};
@@ -190,11 +191,16 @@ thread_local! {
     static SCAN_PAGE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let mut buf = SCRATCH.with(Cell::take);
+/// Runs `f` on this thread's buffer `key` (`SCRATCH` or `SCAN_PAGE`), taken for the call and put back after.
+fn with_thread_buf<R>(key: &'static LocalKey<Cell<Vec<u8>>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buf = key.with(Cell::take);
     let r = f(&mut buf);
-    SCRATCH.with(|s| s.set(buf));
+    key.with(|s| s.set(buf));
     r
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    with_thread_buf(&SCRATCH, f)
 }
 
 /// The pool's optimistic view as [`PageBytes`]; ranges are checked here, so the pool never sees an
@@ -1275,22 +1281,23 @@ impl Tree {
     /// until `f` returns false. The same walk as [`Tree::range`] (same consistency, same readahead).
     pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         // The page buffer is the thread's (every byte of it is overwritten by a page copy before it is read).
-        let mut buf = SCAN_PAGE.with(Cell::take);
-        buf.resize(self.limits.user_bytes, 0);
-        let mut it = self.range_in(range, buf);
-        let mut more = true;
-        let mut done = Ok(());
-        while more && it.from.is_some() {
-            done = it.fill(|k, v| {
-                more = f(k, v);
-                more
-            });
-            if done.is_err() {
-                break;
+        with_thread_buf(&SCAN_PAGE, |buf| {
+            buf.resize(self.limits.user_bytes, 0);
+            let mut it = self.range_in(range, std::mem::take(buf));
+            let mut more = true;
+            let mut done = Ok(());
+            while more && it.from.is_some() {
+                done = it.fill(|k, v| {
+                    more = f(k, v);
+                    more
+                });
+                if done.is_err() {
+                    break;
+                }
             }
-        }
-        SCAN_PAGE.with(|s| s.set(std::mem::take(&mut it.buf)));
-        done
+            *buf = std::mem::take(&mut it.buf);
+            done
+        })
     }
 
     /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
