@@ -23,11 +23,30 @@ fn key(i: u32) -> [u8; 4] {
     i.to_be_bytes()
 }
 
-/// A tree whose log depends on `above` (made in `dir`).
-fn tree_below(dir: &std::path::Path, pool: Arc<BufferPool>, above: &Arc<TreeWal>) -> Tree {
+/// A tree's log (made in `dir`) that depends on `above`.
+fn wal_below(dir: &std::path::Path, above: &Arc<TreeWal>) -> Arc<TreeWal> {
     let wal = TreeWal::open(dir.join("t.wal")).unwrap();
     wal.flush_first(above.clone()).unwrap();
-    Tree::open(pool, wal, dir.join("t.db")).unwrap()
+    wal
+}
+
+/// A tree whose log depends on `above` (made in `dir`).
+fn tree_below(dir: &std::path::Path, pool: Arc<BufferPool>, above: &Arc<TreeWal>) -> Tree {
+    Tree::open(pool, wal_below(dir, above), dir.join("t.db")).unwrap()
+}
+
+/// A covered put as the layer above makes it: its record appended to `above` first, then the change. Returns
+/// the record's end.
+fn covered_put(above: &TreeWal, tree: &Tree, k: &[u8], v: &[u8], hint: &mut LeafHint) -> Lsn {
+    let end = above
+        .append(&[Op::Put {
+            page: 0,
+            key: k,
+            val: v,
+        }])
+        .unwrap();
+    tree.put_covered(k, v, hint).unwrap();
+    end
 }
 
 #[test]
@@ -52,14 +71,7 @@ fn a_page_with_a_covered_change_is_written_only_after_the_log_above_is_durable()
     // First change of the leaf after the checkpoint: a full image in the tree's log. Then changes the tree's log
     // knows nothing of.
     let end_of_image = {
-        above
-            .append(&[Op::Put {
-                page: 0,
-                key: &key(1),
-                val: b"one",
-            }])
-            .unwrap();
-        tree.put_covered(&key(1), b"one", &mut LeafHint::default()).unwrap();
+        covered_put(&above, &tree, &key(1), b"one", &mut LeafHint::default());
         // The tree's log durable past the leaf's LSN: the pool's flush of it has nothing of its own to do.
         tree.commit().unwrap();
         tree.wal().end_lsn()
@@ -67,14 +79,7 @@ fn a_page_with_a_covered_change_is_written_only_after_the_log_above_is_durable()
     let mut hint = LeafHint::default();
     let mut appended = 0;
     for i in 2..40 {
-        appended = above
-            .append(&[Op::Put {
-                page: 0,
-                key: &key(i),
-                val: b"two",
-            }])
-            .unwrap();
-        tree.put_covered(&key(i), b"two", &mut hint).unwrap();
+        appended = covered_put(&above, &tree, &key(i), b"two", &mut hint);
     }
     assert_eq!(
         tree.wal().end_lsn(),
@@ -154,14 +159,7 @@ fn a_split_of_a_leaf_holding_covered_changes_recovers() {
         tree.checkpoint().unwrap();
         let leaves = tree.check().unwrap().leaves;
         for i in loaded..loaded + covered {
-            above
-                .append(&[Op::Put {
-                    page: 0,
-                    key: &mix(i),
-                    val: &val(i),
-                }])
-                .unwrap();
-            tree.put_covered(&mix(i), &val(i), &mut LeafHint::default()).unwrap();
+            covered_put(&above, &tree, &mix(i), &val(i), &mut LeafHint::default());
         }
         assert!(
             tree.check().unwrap().leaves > 2 * leaves,
@@ -223,8 +221,7 @@ impl Storage for Watched {
 
 /// A tree below `above` on a [`Watched`] memory storage (its log in `dir`); returns the tree and its writes.
 fn watched_tree_below(dir: &std::path::Path, pool: Arc<BufferPool>, above: &Arc<TreeWal>) -> (Tree, Writes) {
-    let wal = TreeWal::open(dir.join("t.wal")).unwrap();
-    wal.flush_first(above.clone()).unwrap();
+    let wal = wal_below(dir, above);
     let writes = Writes::default();
     let storage = Watched {
         inner: MemoryStorage::new(),
@@ -262,15 +259,8 @@ fn no_page_reaches_the_disk_before_the_records_of_its_covered_changes() {
     for round in 1..=2u8 {
         for n in 0..keys {
             let i = (n.wrapping_mul(2_654_435_761)) % keys;
-            let end = above
-                .append(&[Op::Put {
-                    page: 0,
-                    key: &key(i),
-                    val: &val(i, round),
-                }])
-                .unwrap();
             let mut hint = LeafHint::default();
-            tree.put_covered(&key(i), &val(i, round), &mut hint).unwrap();
+            let end = covered_put(&above, &tree, &key(i), &val(i, round), &mut hint);
             need.insert(hint.page().expect("a covered put names its leaf"), end);
             // Every write so far happened after the change it could hold was noted in `need`: check it.
             for (page, durable) in writes.lock().unwrap().drain(..) {
@@ -315,29 +305,15 @@ fn an_old_pages_eviction_does_not_sync_the_log_above() {
     tree.checkpoint().unwrap();
     // Every leaf takes covered changes (its first after the checkpoint logs its image in the tree's log).
     for i in 0..1_000u32 {
-        above
-            .append(&[Op::Put {
-                page: 0,
-                key: &key(i),
-                val: b"old",
-            }])
-            .unwrap();
-        tree.put_covered(&key(i), b"old", &mut LeafHint::default()).unwrap();
+        covered_put(&above, &tree, &key(i), b"old", &mut LeafHint::default());
     }
     // Both logs durable: the old changes' records and the leaves' images.
     above.commit().unwrap();
     tree.commit().unwrap();
     let old_durable = above.durable_lsn();
     // One more change, to one leaf, whose record is not durable.
-    let hot_end = above
-        .append(&[Op::Put {
-            page: 0,
-            key: &key(500),
-            val: b"new",
-        }])
-        .unwrap();
     let mut hint = LeafHint::default();
-    tree.put_covered(&key(500), b"new", &mut hint).unwrap();
+    let hot_end = covered_put(&above, &tree, &key(500), b"new", &mut hint);
     let hot = hint.page().unwrap();
     assert!(above.durable_lsn() < hot_end);
     let syncs = above.syncs();
