@@ -22,7 +22,23 @@ pub trait Txn {
     fn delete(&mut self, t: Table, key: &[u8]) -> Result<()>;
     /// Calls `f` on the pairs of `t` with `from <= key < to`, in key order, until it returns `false`.
     fn scan(&mut self, t: Table, from: &[u8], to: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
+
+    /// Reads every key of `keys` in `t` and calls `f(i, what get(keys[i]) returns now)` once for each `i`, in any
+    /// order, stopping at the first error `f` returns. The same rows as that many [`Txn::get`]s; an engine that
+    /// can start the reads together does (bufpool-btree: `Tree::get_many_hinted`, whose misses overlap). Default:
+    /// one `get` after another, in `keys`' order.
+    fn get_each(&mut self, t: Table, keys: &[&[u8]], f: Each<'_>) -> Result<()> {
+        let mut buf = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let found = self.get(t, k, &mut buf)?;
+            f(i, found.then_some(buf.as_slice()))?;
+        }
+        Ok(())
+    }
 }
+
+/// What [`Txn::get_each`] calls for each key: its index and its value (`None`: absent).
+pub type Each<'f> = &'f mut dyn FnMut(usize, Option<&[u8]>) -> Result<()>;
 
 /// The body of a transaction: `Ok(true)` commits, `Ok(false)` rolls back, `Err` rolls back and fails the run.
 pub type Body<'b> = &'b mut dyn FnMut(&mut dyn Txn) -> Result<bool>;
