@@ -218,11 +218,10 @@ impl PageBytes for ViewBytes<'_, '_> {
         }
     }
     #[inline(always)]
-    fn word(&self, off: usize) -> Option<u64> {
-        match off.checked_add(8) {
-            Some(end) if end <= self.0.len() => Some(self.0.read_u64(off)),
-            _ => None,
-        }
+    fn word(&self, i: usize) -> u64 {
+        // The user region is a whole number of words (a page size is a power of two of at least 4 KiB, its header
+        // 24 bytes), and the view clamps `i` to its last word, as `PageBytes::word` asks.
+        self.0.read_word(i)
     }
     #[inline]
     fn prefetch(&self, off: usize, len: usize) {
