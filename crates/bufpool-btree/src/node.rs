@@ -506,12 +506,30 @@ fn search_slots<S: PageBytes + ?Sized>(
         return Some((Err(first), 0));
     }
     // Most heads are unique: if the next slot's head is above the key's, slot `first` is the only candidate.
-    let hi = match first + 1 {
-        next if next == count => next,
-        next if head_of(next) > kh => next,
-        _ => count,
-    };
-    search_ties(s, sw, first, hi, heap_lo, prefix, key, kh)
+    let next = first + 1;
+    if next == count || head_of(next) > kh {
+        return Some(match cmp_tie(s, w, heap_lo, prefix, key)? {
+            Ordering::Less => (Err(next), 0),
+            Ordering::Greater => (Err(first), 0),
+            Ordering::Equal => (Ok(first), w),
+        });
+    }
+    search_ties(s, sw, first, count, heap_lo, prefix, key, kh)
+}
+
+/// The order of the entry of slot word `w` against `key`, when the slot's head ties with the key's: the keys agree
+/// up to `prefix + 4` bytes (zero padding included); the rest decides, then the length (a key that ends inside
+/// the head is a prefix of the longer one). `None` if the entry's key does not lie in the heap (on a consistent
+/// page, it does: that is what this module wrote).
+#[inline(always)]
+fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, key: &[u8]) -> Option<Ordering> {
+    let (off, klen, _) = slot_fields(w);
+    if off < heap_lo || off + ENTRY_OVERHEAD + klen > s.len() {
+        return None;
+    }
+    let rest = klen.saturating_sub(prefix + HEAD);
+    let from = (prefix + HEAD).min(key.len());
+    Some(cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key, from).then(klen.cmp(&key.len())))
 }
 
 /// [`search_slots`]'s second phase: a binary search over slots `lo..hi` (slot `i` is word `sw + i`), where slot
@@ -530,24 +548,12 @@ fn search_ties<S: PageBytes + ?Sized>(
     key: &[u8],
     kh: u32,
 ) -> Option<(Result<usize, usize>, u64)> {
-    let len = s.len();
-    let key_rest = key.get(prefix + HEAD..).unwrap_or(&[]);
     let (mut lo, mut hi) = (lo, hi);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let w = s.word(sw + mid);
-        let (off, klen, h) = slot_fields(w);
-        let ord = match h.cmp(&kh) {
-            Ordering::Equal => {
-                // Equal heads: the keys agree up to `prefix + 4` (zero padding included); the rest decides, then
-                // the length (a key that ends inside the head is a prefix of the longer one). The entry's key must
-                // lie in the heap: on a consistent page that is what this module wrote.
-                if off < heap_lo || off + ENTRY_OVERHEAD + klen > len {
-                    return None;
-                }
-                let rest = klen.saturating_sub(prefix + HEAD);
-                cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key_rest).then(klen.cmp(&key.len()))
-            }
+        let ord = match slot_fields(w).2.cmp(&kh) {
+            Ordering::Equal => cmp_tie(s, w, heap_lo, prefix, key)?,
             o => o,
         };
         match ord {
@@ -1071,30 +1077,38 @@ fn load_at<S: PageBytes + ?Sized>(s: &S, off: usize) -> u64 {
 /// be, and then read some bytes of the page: a wrong answer the version check discards); the loop runs at most
 /// `len.min(key.len()) / 8 + 1` times.
 #[inline(always)]
-fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> Ordering {
-    let common = len.min(key.len());
+fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8], from: usize) -> Ordering {
+    debug_assert!(from <= key.len());
+    let key_len = key.len() - from;
+    let common = len.min(key_len);
     let mut i = 0;
     while i < common {
         let n = (common - i).min(8);
         // The n page bytes and the n key bytes as big-endian integers: compared as numbers, ordered as bytes.
         let page = load_at(s, off + i).swap_bytes() >> (64 - 8 * n);
-        let k = be_bytes(&key[i..], n);
+        let k = be_bytes(key, from + i, n);
         if page != k {
             return page.cmp(&k);
         }
         i += n;
     }
-    len.cmp(&key.len())
+    len.cmp(&key_len)
 }
 
-/// The first `n` (1 to 8, at most `b.len()`) bytes of `b` as a big-endian integer: one load when `b` has 8.
+/// Bytes `at..at + n` of `b` (`n` 1 to 8, inside `b`) as a big-endian integer: one load when `b` has 8 bytes
+/// from `at`, or 8 bytes at all (the tail of an 8-byte key after its head is its last 8 bytes, shifted).
 #[inline(always)]
-fn be_bytes(b: &[u8], n: usize) -> u64 {
-    debug_assert!((1..=8).contains(&n) && n <= b.len());
-    match b.first_chunk::<8>() {
-        Some(w) => u64::from_be_bytes(*w) >> (64 - 8 * n),
-        None => b[..n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x)),
+fn be_bytes(b: &[u8], at: usize, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n) && at + n <= b.len());
+    if let Some(w) = b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        return u64::from_be_bytes(*w) >> (64 - 8 * n);
     }
+    if let Some(w) = b.last_chunk::<8>() {
+        // `at + 8 > b.len() >= 8`: the bytes start `skip` (1 to 7) bytes into the last eight.
+        let skip = at + 8 - b.len();
+        return (u64::from_be_bytes(*w) << (8 * skip)) >> (64 - 8 * n);
+    }
+    b[at..at + n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x))
 }
 
 /// What one look at a node for a search key found.
@@ -1197,12 +1211,31 @@ impl ProbedHeader {
 
     /// Whether the node's fences cover `key` (false: the node moved on, restart). The header check bounded the
     /// fences by the region.
+    ///
+    /// A key of 8 bytes or more against a fence of 1 to 8 bytes is one integer compare: the fence's bytes against
+    /// as many leading bytes of the key, big-endian. Equal leading bytes make the fence a prefix of the key, so at
+    /// or below it: inside the low fence, outside the high one.
     #[inline(always)]
     fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: &[u8]) -> bool {
-        let low_len = fence_len(self.low_raw);
-        (self.low_raw == INFINITE || cmp_at(s, HDR, low_len, key) != Ordering::Greater)
-            && (self.high_raw == INFINITE
-                || cmp_at(s, HDR + low_len, fence_len(self.high_raw), key) == Ordering::Greater)
+        let (low_len, high_len) = (fence_len(self.low_raw), fence_len(self.high_raw));
+        let short = |fence_len: usize| (1..=8).contains(&fence_len);
+        let low_ok = self.low_raw == INFINITE
+            || match key.first_chunk::<8>() {
+                Some(k) if short(low_len) => {
+                    let shift = 64 - 8 * low_len;
+                    u64::from_be_bytes(*k) >> shift >= load_at(s, HDR).swap_bytes() >> shift
+                }
+                _ => cmp_at(s, HDR, low_len, key, 0) != Ordering::Greater,
+            };
+        let high_ok = self.high_raw == INFINITE
+            || match key.first_chunk::<8>() {
+                Some(k) if short(high_len) => {
+                    let shift = 64 - 8 * high_len;
+                    u64::from_be_bytes(*k) >> shift < load_at(s, HDR + low_len).swap_bytes() >> shift
+                }
+                _ => cmp_at(s, HDR + low_len, high_len, key, 0) == Ordering::Greater,
+            };
+        low_ok && high_ok
     }
 
     /// The entry of slot word `w`: (start of its value, value length), checked against the page (in the heap, the
@@ -1475,7 +1508,16 @@ mod tests {
             }
             key.extend((0..rng.random_range(0..3)).map(|_| rng.random_range(0..4u8)));
             let want = page[off..off + len].cmp(&key[..]);
-            assert_eq!(cmp_at(&page[..], off, len, &key), want, "{off} {len} {key:?}");
+            assert_eq!(cmp_at(&page[..], off, len, &key, 0), want, "{off} {len} {key:?}");
+            // The same key after `from` bytes of something else (a key tail after its head).
+            let from = rng.random_range(0..10);
+            let mut longer: Vec<u8> = (0..from).map(|_| rng.random()).collect();
+            longer.extend_from_slice(&key);
+            assert_eq!(
+                cmp_at(&page[..], off, len, &longer, from),
+                want,
+                "{off} {len} {longer:?} {from}"
+            );
         }
         assert_eq!(head(b"abcdef", 1), u32::from_be_bytes(*b"bcde"));
         assert_eq!(head(b"abc", 1), u32::from_be_bytes([b'b', b'c', 0, 0]));
@@ -1613,6 +1655,30 @@ mod tests {
             let mut val = Vec::new();
             let _ = probe(&b[..], &key, expect, Some(&mut val));
             let _ = probe(&b[..], &key, None, None);
+        }
+
+        /// `probe` restarts exactly for keys its node's fences do not cover ([`Node::covers`], byte-slice order),
+        /// for fences of 1 to 10 bytes (the one-compare path takes those of up to 8 against keys of 8 or more) and
+        /// keys of any length.
+        #[test]
+        fn probe_fence_check_matches_covers(
+            a in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 1..11),
+            b in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 1..11),
+            low_infinite in proptest::bool::ANY,
+            high_infinite in proptest::bool::ANY,
+            keys in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 0..13), 1..30),
+        ) {
+            proptest::prop_assume!(a != b);
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+            let low = (!low_infinite).then_some(lo.as_slice());
+            let high = (!high_infinite).then_some(hi.as_slice());
+            let b = leaf(low, high);
+            let n = Node::parse(&b).unwrap();
+            for k in &keys {
+                let restart = probe(&b[..], k, Some(0), None) == Probe::Restart;
+                proptest::prop_assert_eq!(restart, !n.covers(k), "key {:?} fences {:?} {:?}", k, low, high);
+            }
         }
 
         /// Head-based search (on a plain slice and through `probe`) agrees with a linear search over sorted keys,
