@@ -61,6 +61,24 @@
 //!
 //! Every accessor is bounds-checked and returns `None` on malformed bytes, so a torn optimistic copy or a
 //! crafted page can never cause a panic.
+//!
+//! # Reading a node that may be torn ([`probe`])
+//! An optimistic reader ([`probe`] over the pool's page view) reads a page a writer may be changing: any value it
+//! reads may be garbage, and the pool's version check afterwards discards whatever it computed from a torn page.
+//! So the probe must never read outside the page, panic or loop without bound on garbage, and must answer right on
+//! a consistent page. How each is kept:
+//! - **Inside the page.** Every page read is a whole aligned word by index ([`PageBytes::word`]), and an index
+//!   past the end reads the last word: an offset or length taken from the page is bounded by clamping inside the
+//!   read (a compare and a conditional move), not by a test on each read. Unaligned bytes come from two such words.
+//! - **No panic, no endless loop.** Lengths from the page index only the page (above), never a slice of the
+//!   caller's; the binary searches run over at most `count` slots (16 bits), a byte comparison over at most the
+//!   key's length.
+//! - **Right on a consistent page.** What decides the answer is tested: the magic, kind and level against what the
+//!   parent promised, `slots + 8 count <= heap_lo <= len` (so fences and slots lie in the page), the prefix the
+//!   fences allow, the fences against the key (a node that split or merged since its parent was read no longer
+//!   covers it: restart), and the entry a found slot or a child names (in the heap, its key length the slot's, its
+//!   value inside the page). A page this module did not write therefore reads as malformed where those tests see
+//!   it, and otherwise gives some answer, never a panic.
 
 use std::cmp::Ordering;
 
@@ -415,8 +433,10 @@ impl<'a> Node<'a> {
 
 /// Where the slot array starts for fences of these lengths: the first 8-aligned offset after them, so every
 /// slot is one aligned 8-byte load (the user region starts 8-aligned in the page).
+#[inline(always)]
 fn slots_start(low_len: usize, high_len: usize) -> usize {
-    (HDR + low_len + high_len).next_multiple_of(SLOT)
+    // `next_multiple_of(SLOT)` without its test for an exact multiple (an add and a mask).
+    (HDR + low_len + high_len + SLOT - 1) & !(SLOT - 1)
 }
 
 /// Length of the longest common prefix of `a` and `b`.
@@ -1187,8 +1207,10 @@ impl ProbedHeader {
         let (count, heap_lo) = ((w0 >> 16) as u16 as usize, (w0 >> 32) as u16 as usize);
         let (low_raw, high_raw) = ((w1 >> 32) as u16, (w1 >> 48) as u16);
         let prefix = (w2 >> 32) as u16 as usize;
-        let slots_at = slots_start(fence_len(low_raw), fence_len(high_raw));
-        if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
+        let (low_len, high_len) = (fence_len(low_raw), fence_len(high_raw));
+        let slots_at = slots_start(low_len, high_len);
+        // The prefix bound is `max_prefix`: an infinite fence has length 0 here. One branch for the three tests.
+        if (slots_at + count * SLOT > heap_lo) | (heap_lo > len) | (prefix > low_len.min(high_len)) {
             return None;
         }
         Some(Ok(ProbedHeader {

@@ -203,8 +203,8 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     with_thread_buf(&SCRATCH, f)
 }
 
-/// The pool's optimistic view as [`PageBytes`]; ranges are checked here, so the pool never sees an
-/// out-of-range read (which it would report as a caller bug).
+/// The pool's optimistic view as [`PageBytes`]; `read`'s ranges are checked here, so the pool never sees an
+/// out-of-range read (which it would report as a caller bug), and `word` is the view's clamped `read_word`.
 struct ViewBytes<'v, 'p>(&'v PageView<'p>);
 
 impl PageBytes for ViewBytes<'_, '_> {
