@@ -61,6 +61,24 @@
 //!
 //! Every accessor is bounds-checked and returns `None` on malformed bytes, so a torn optimistic copy or a
 //! crafted page can never cause a panic.
+//!
+//! # Reading a node that may be torn ([`probe`])
+//! An optimistic reader ([`probe`] over the pool's page view) reads a page a writer may be changing: any value it
+//! reads may be garbage, and the pool's version check afterwards discards whatever it computed from a torn page.
+//! So the probe must never read outside the page, panic or loop without bound on garbage, and must answer right on
+//! a consistent page. How each is kept:
+//! - **Inside the page.** Every page read is a whole aligned word by index ([`PageBytes::word`]), and an index
+//!   past the end reads the last word: an offset or length taken from the page is bounded by clamping inside the
+//!   read (a compare and a conditional move), not by a test on each read. Unaligned bytes come from two such words.
+//! - **No panic, no endless loop.** Lengths from the page index only the page (above), never a slice of the
+//!   caller's; the binary searches run over at most `count` slots (16 bits), a byte comparison over at most the
+//!   key's length.
+//! - **Right on a consistent page.** What decides the answer is tested: the magic, kind and level against what the
+//!   parent promised, `slots + 8 count <= heap_lo <= len` (so fences and slots lie in the page), the prefix the
+//!   fences allow, the fences against the key (a node that split or merged since its parent was read no longer
+//!   covers it: restart), and the entry a found slot or a child names (in the heap, its key length the slot's, its
+//!   value inside the page). A page this module did not write therefore reads as malformed where those tests see
+//!   it, and otherwise gives some answer, never a panic.
 
 use std::cmp::Ordering;
 
@@ -415,8 +433,10 @@ impl<'a> Node<'a> {
 
 /// Where the slot array starts for fences of these lengths: the first 8-aligned offset after them, so every
 /// slot is one aligned 8-byte load (the user region starts 8-aligned in the page).
+#[inline(always)]
 fn slots_start(low_len: usize, high_len: usize) -> usize {
-    (HDR + low_len + high_len).next_multiple_of(SLOT)
+    // `next_multiple_of(SLOT)` without its test for an exact multiple (an add and a mask).
+    (HDR + low_len + high_len + SLOT - 1) & !(SLOT - 1)
 }
 
 /// Length of the longest common prefix of `a` and `b`.
@@ -483,46 +503,72 @@ fn search_slots<S: PageBytes + ?Sized>(
     if count == 0 {
         return Some((Err(0), 0));
     }
+    // Slot `i` is word `sw + i` (the slot array starts 8-aligned). The callers checked that the `count` slots lie
+    // before `heap_lo`, inside the region; a torn page's slot index still reads a word of the page (clamped).
+    debug_assert!(slots_at.is_multiple_of(SLOT));
+    let sw = slots_at / SLOT;
+    let head_of = |i: usize| slot_fields(s.word(sw + i)).2;
     // Invariant: the first slot whose head is >= kh lies in [base, base + size].
     let (mut base, mut size) = (0usize, count);
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        let (_, _, h) = slot_fields(s.word(slots_at + mid * SLOT)?);
-        base = if h < kh { mid } else { base };
+        // A conditional move, not a branch: a random key takes either side half the time. (Written as `if`, the
+        // compiler chose a branch.)
+        base = std::hint::select_unpredictable(head_of(mid) < kh, mid, base);
         size -= half;
     }
-    let w = s.word(slots_at + base * SLOT)?;
-    let (_, _, h) = slot_fields(w);
-    let first = base + usize::from(h < kh);
+    let w = s.word(sw + base);
+    let first = base + usize::from(slot_fields(w).2 < kh);
     if first == count {
         return Some((Err(count), 0));
     }
-    let w = if first == base {
-        w
-    } else {
-        s.word(slots_at + first * SLOT)?
-    };
+    let w = if first == base { w } else { s.word(sw + first) };
     if slot_fields(w).2 != kh {
         return Some((Err(first), 0));
     }
     // Most heads are unique: if the next slot's head is above the key's, slot `first` is the only candidate.
-    let hi = match first + 1 {
-        next if next == count => next,
-        next if slot_fields(s.word(slots_at + next * SLOT)?).2 > kh => next,
-        _ => count,
-    };
-    search_ties(s, slots_at, first, hi, heap_lo, prefix, key, kh)
+    let next = first + 1;
+    if next == count || head_of(next) > kh {
+        return Some(match cmp_tie(s, w, heap_lo, prefix, key)? {
+            Ordering::Less => (Err(next), 0),
+            Ordering::Greater => (Err(first), 0),
+            Ordering::Equal => (Ok(first), w),
+        });
+    }
+    search_ties(s, sw, first, count, heap_lo, prefix, key, kh)
 }
 
-/// [`search_slots`]'s second phase: a binary search over slots `lo..hi`, where slot `lo` is the first whose head
-/// is not below `kh` and ties with it and every slot from `hi` on is above the key, comparing the key bytes after
-/// the heads where heads tie (a slot whose head is above `kh` is above the key without reading its entry).
+/// The order of the entry of slot word `w` against `key`, when the slot's head ties with the key's: the keys agree
+/// up to `prefix + 4` bytes (zero padding included); the rest decides, then the length (a key that ends inside
+/// the head is a prefix of the longer one). `None` if the entry's key does not lie in the heap (on a consistent
+/// page, it does: that is what this module wrote).
+#[inline(always)]
+fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, key: &[u8]) -> Option<Ordering> {
+    let (off, klen, _) = slot_fields(w);
+    if off < heap_lo || off + ENTRY_OVERHEAD + klen > s.len() {
+        return None;
+    }
+    if klen == key.len() && (1..=8).contains(&klen) {
+        // Two keys of the same length up to 8 bytes (a lookup of a key that is there, in a tree of short keys):
+        // their order is that of their bytes as big-endian integers, one load each.
+        let entry = load_at(s, off + ENTRY_OVERHEAD).swap_bytes() >> (64 - 8 * klen);
+        return Some(entry.cmp(&be_bytes(key, 0, klen)));
+    }
+    let rest = klen.saturating_sub(prefix + HEAD);
+    let from = (prefix + HEAD).min(key.len());
+    Some(cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key, from).then(klen.cmp(&key.len())))
+}
+
+/// [`search_slots`]'s second phase: a binary search over slots `lo..hi` (slot `i` is word `sw + i`), where slot
+/// `lo` is the first whose head is not below `kh` and ties with it and every slot from `hi` on is above the key,
+/// comparing the key bytes after the heads where heads tie (a slot whose head is above `kh` is above the key
+/// without reading its entry).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn search_ties<S: PageBytes + ?Sized>(
     s: &S,
-    slots_at: usize,
+    sw: usize,
     lo: usize,
     hi: usize,
     heap_lo: usize,
@@ -530,28 +576,12 @@ fn search_ties<S: PageBytes + ?Sized>(
     key: &[u8],
     kh: u32,
 ) -> Option<(Result<usize, usize>, u64)> {
-    let len = s.len();
-    let key_rest = key.get(prefix + HEAD..).unwrap_or(&[]);
     let (mut lo, mut hi) = (lo, hi);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let w = s.word(slots_at + mid * SLOT)?;
-        let (off, klen, h) = slot_fields(w);
-        let ord = match h.cmp(&kh) {
-            Ordering::Equal => {
-                // Equal heads: the keys agree up to `prefix + 4` (zero padding included); the rest decides, then
-                // the length (a key that ends inside the head is a prefix of the longer one).
-                if off < heap_lo || off + ENTRY_OVERHEAD + klen > len {
-                    return None;
-                }
-                let rest = klen.saturating_sub(prefix + HEAD);
-                let ord = if rest == 0 && key_rest.is_empty() {
-                    Ordering::Equal
-                } else {
-                    cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key_rest)?
-                };
-                ord.then(klen.cmp(&key.len()))
-            }
+        let w = s.word(sw + mid);
+        let ord = match slot_fields(w).2.cmp(&kh) {
+            Ordering::Equal => cmp_tie(s, w, heap_lo, prefix, key)?,
             o => o,
         };
         match ord {
@@ -1009,14 +1039,21 @@ pub fn redistribute_leaves(
 
 /// Bytes a node can be read from without a full copy: a plain slice, or the pool's optimistic page view.
 /// `read` fills `dst` from `off` and returns false (touching nothing it should not) if that is out of range.
+///
+/// `word` has no failure case: an index past the end reads the last word. The probe bounds the offsets it takes
+/// from a page that may be torn by clamping them (inside `word`, a compare and a conditional move) instead of
+/// testing each: a torn page then gives a wrong answer, which the optimistic reader discards when the version does
+/// not validate, never an access outside the region. It still tests what decides its answer on a consistent page
+/// (the header, the fences, an entry's lengths), so a page this module did not write reads as malformed.
 pub trait PageBytes {
     /// Length of the user region.
     fn len(&self) -> usize;
     /// Copies `dst.len()` bytes at `off` into `dst`; false if out of range.
     fn read(&self, off: usize, dst: &mut [u8]) -> bool;
-    /// The little-endian 8 bytes at `off`, a multiple of 8 (one aligned load in the pool's view); `None` if out of
-    /// range.
-    fn word(&self, off: usize) -> Option<u64>;
+    /// The little-endian aligned word `i` (bytes `8 * i..8 * i + 8`), one load in the pool's view. An `i` past the
+    /// last word reads the last word; a region whose length is not a multiple of 8 reads its last, partial word
+    /// zero-padded (one shorter than 8 bytes reads 0).
+    fn word(&self, i: usize) -> u64;
     /// A hint that bytes `off..off + len` are about to be read (the pool's view prefetches their cache lines).
     fn prefetch(&self, _off: usize, _len: usize) {}
 }
@@ -1034,92 +1071,72 @@ impl PageBytes for [u8] {
             None => false,
         }
     }
-    fn word(&self, off: usize) -> Option<u64> {
-        rd64(self, off)
-    }
-}
-
-/// Compares the `len` bytes at `off` with `key`, then the lengths (no buffer, no allocation).
-///
-/// Reads the aligned words that hold the bytes (one load each, inlined into the search: fences and key tails are
-/// a few bytes, where a copy through [`PageBytes::read`] cost about 75 instructions a call); falls back to
-/// copying in chunks where a word would pass the end of the region.
-#[inline(always)]
-fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> Option<Ordering> {
-    let common = len.min(key.len());
-    if off.checked_add(common)? > s.len() {
-        return None;
-    }
-    let (mut i, mut at) = (0, off & !7);
-    while i < common {
-        let Some(w) = s.word(at) else {
-            return cmp_at_copied(s, off + i, len - i, &key[i..]);
-        };
-        let from = off + i - at;
-        let n = (8 - from).min(common - i);
-        // The n page bytes and the n key bytes as big-endian integers: compared as numbers, ordered as bytes (no
-        // call to memcmp for a few bytes).
-        let page = (w.swap_bytes() << (8 * from)) >> (64 - 8 * n);
-        match page.cmp(&be_bytes(&key[i..], n)) {
-            Ordering::Equal => (i, at) = (i + n, at + 8),
-            o => return Some(o),
+    fn word(&self, i: usize) -> u64 {
+        let at = SLOT * i.min(self.len().div_ceil(SLOT).saturating_sub(1));
+        match rd64(self, at) {
+            Some(w) => w,
+            None => {
+                let mut b = [0u8; 8];
+                let tail = self.get(at..).unwrap_or(&[]);
+                b[..tail.len()].copy_from_slice(tail);
+                u64::from_le_bytes(b)
+            }
         }
     }
-    Some(len.cmp(&key.len()))
 }
 
-/// The first `n` (1 to 8, at most `b.len()`) bytes of `b` as a big-endian integer: one load when `b` has 8.
+/// The 8 bytes at any offset `off`, little-endian, from the one or two aligned words that hold them: two loads, a
+/// shift and an or, no branch. Bytes past the region's end are whatever the clamped word holds ([`PageBytes::word`]):
+/// callers use only bytes they have bounded.
 #[inline(always)]
-fn be_bytes(b: &[u8], n: usize) -> u64 {
-    debug_assert!((1..=8).contains(&n) && n <= b.len());
-    match b.first_chunk::<8>() {
-        Some(w) => u64::from_be_bytes(*w) >> (64 - 8 * n),
-        None => b[..n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x)),
-    }
+fn load_at<S: PageBytes + ?Sized>(s: &S, off: usize) -> u64 {
+    let (i, r) = (off / 8, (off % 8) as u32 * 8);
+    let (lo, hi) = (s.word(i), s.word(i + 1));
+    // `hi << (64 - r)` as two shifts, so that r = 0 shifts every bit of `hi` out instead of overflowing.
+    (lo >> r) | ((hi << 1) << (63 - r))
 }
 
-/// The `N` (at most 8) bytes at `off`, from the one or two aligned words that hold them (see [`cmp_at`]); `None`
-/// if out of range.
+/// Compares the `len` bytes at `off` with `key`, then the lengths (no buffer, no allocation): `len` page bytes
+/// ordered against `key` as byte slices are.
+///
+/// Reads up to 8 bytes a step with [`load_at`] and compares them as big-endian integers, inlined into the search:
+/// fences and key tails are a few bytes, where a copy through [`PageBytes::read`] cost about 75 instructions a
+/// call and `memcmp` a call of its own. Callers bound `off + len` by the region (a torn page's lengths may not
+/// be, and then read some bytes of the page: a wrong answer the version check discards); the loop runs at most
+/// `len.min(key.len()) / 8 + 1` times.
 #[inline(always)]
-fn read_small<S: PageBytes + ?Sized, const N: usize>(s: &S, off: usize) -> Option<[u8; N]> {
-    const { assert!(N <= 8) };
-    if off.checked_add(N)? > s.len() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    let (at, from) = (off & !7, off & 7);
-    let k = (8 - from).min(N);
-    match (s.word(at), k < N) {
-        (Some(lo), false) => out.copy_from_slice(&lo.to_le_bytes()[from..from + N]),
-        (Some(lo), true) => match s.word(at + 8) {
-            Some(hi) => {
-                out[..k].copy_from_slice(&lo.to_le_bytes()[from..]);
-                out[k..].copy_from_slice(&hi.to_le_bytes()[..N - k]);
-            }
-            None => return s.read(off, &mut out).then_some(out),
-        },
-        (None, _) => return s.read(off, &mut out).then_some(out),
-    }
-    Some(out)
-}
-
-/// [`cmp_at`] by copying the bytes in chunks.
-#[cold]
-fn cmp_at_copied<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8]) -> Option<Ordering> {
-    let mut chunk = [0u8; 64];
-    let common = len.min(key.len());
+fn cmp_at<S: PageBytes + ?Sized>(s: &S, off: usize, len: usize, key: &[u8], from: usize) -> Ordering {
+    debug_assert!(from <= key.len());
+    let key_len = key.len() - from;
+    let common = len.min(key_len);
     let mut i = 0;
     while i < common {
-        let n = (common - i).min(chunk.len());
-        if !s.read(off.checked_add(i)?, &mut chunk[..n]) {
-            return None;
+        let n = (common - i).min(8);
+        // The n page bytes and the n key bytes as big-endian integers: compared as numbers, ordered as bytes.
+        let page = load_at(s, off + i).swap_bytes() >> (64 - 8 * n);
+        let k = be_bytes(key, from + i, n);
+        if page != k {
+            return page.cmp(&k);
         }
-        match chunk[..n].cmp(&key[i..i + n]) {
-            Ordering::Equal => i += n,
-            o => return Some(o),
-        }
+        i += n;
     }
-    Some(len.cmp(&key.len()))
+    len.cmp(&key_len)
+}
+
+/// Bytes `at..at + n` of `b` (`n` 1 to 8, inside `b`) as a big-endian integer: one load when `b` has 8 bytes
+/// from `at`, or 8 bytes at all (the tail of an 8-byte key after its head is its last 8 bytes, shifted).
+#[inline(always)]
+fn be_bytes(b: &[u8], at: usize, n: usize) -> u64 {
+    debug_assert!((1..=8).contains(&n) && at + n <= b.len());
+    if let Some(w) = b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        return u64::from_be_bytes(*w) >> (64 - 8 * n);
+    }
+    if let Some(w) = b.last_chunk::<8>() {
+        // `at + 8 > b.len() >= 8`: the bytes start `skip` (1 to 7) bytes into the last eight.
+        let skip = at + 8 - b.len();
+        return (u64::from_be_bytes(*w) << (8 * skip)) >> (64 - 8 * n);
+    }
+    b[at..at + n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x))
 }
 
 /// What one look at a node for a search key found.
@@ -1153,11 +1170,11 @@ pub fn probe<S: PageBytes + ?Sized>(s: &S, key: &[u8], expect_level: Option<u8>,
 
 /// A node header as `probe` reads it: every field checked against the page, so later offsets stay in bounds.
 struct ProbedHeader {
-    raw: [u8; HDR],
     kind: u8,
     level: u8,
     count: usize,
     heap_lo: usize,
+    link: u32,
     low_raw: u16,
     high_raw: u16,
     prefix: usize,
@@ -1165,41 +1182,43 @@ struct ProbedHeader {
 }
 
 impl ProbedHeader {
-    /// Reads and checks the header of a node of `len` bytes; `Err` is the answer when the header alone decides
-    /// it (a dead node, or not the level expected: restart), `None` a malformed one.
+    /// Reads and checks the header of a node of `len` bytes (`HDR..=USER_BYTES_MAX`); `Err` is the answer when
+    /// the header alone decides it (a dead node, or not the level expected: restart), `None` a malformed one.
+    ///
+    /// The header is three words. What is checked, so that every later offset is bounded on a consistent page:
+    /// the magic; kind and level (a live node of the level the parent promised: one compare of their two bytes in
+    /// the usual case); `slots_at + 8 count <= heap_lo <= len`, so the fences and slots lie in the region; the
+    /// prefix no longer than the fences allow.
     #[inline(always)]
     fn read<S: PageBytes + ?Sized>(s: &S, len: usize, expect_level: Option<u8>) -> Option<Result<Self, Probe>> {
-        let mut raw = [0u8; HDR];
-        for (i, w) in raw.chunks_exact_mut(8).enumerate() {
-            w.copy_from_slice(&s.word(i * 8)?.to_le_bytes());
-        }
-        if rd32(&raw, OFF_MAGIC)? != NODE_MAGIC {
+        const { assert!(OFF_COUNT == 2 && OFF_HEAP == 4 && OFF_LINK == 8 && OFF_LOW == 12 && OFF_HIGH == 14) };
+        const { assert!(OFF_MAGIC == 16 && OFF_PREFIX == 20 && HDR == 24) };
+        let (w0, w1, w2) = (s.word(0), s.word(1), s.word(2));
+        if w2 as u32 != NODE_MAGIC {
             return None;
         }
-        let (kind, level) = (raw[OFF_KIND], raw[OFF_LEVEL]);
-        match kind {
-            KIND_DEAD => return Some(Err(Probe::Restart)),
-            KIND_LEAF if level == 0 => {}
-            KIND_INNER if level > 0 => {}
-            _ => return None,
+        let (kind, level) = (w0 as u8, (w0 >> 8) as u8);
+        let promised = expect_level.map(|l| u16::from_le_bytes([if l == 0 { KIND_LEAF } else { KIND_INNER }, l]));
+        if promised != Some(w0 as u16) {
+            if let Some(answer) = Self::unpromised(kind, level, expect_level)? {
+                return Some(Err(answer));
+            }
         }
-        if expect_level.is_some_and(|l| l != level) {
-            return Some(Err(Probe::Restart));
-        }
-        let count = rd16(&raw, OFF_COUNT)? as usize;
-        let heap_lo = rd16(&raw, OFF_HEAP)? as usize;
-        let (low_raw, high_raw) = (rd16(&raw, OFF_LOW)?, rd16(&raw, OFF_HIGH)?);
-        let prefix = rd16(&raw, OFF_PREFIX)? as usize;
-        let slots_at = slots_start(fence_len(low_raw), fence_len(high_raw));
-        if slots_at + count * SLOT > heap_lo || heap_lo > len || prefix > max_prefix(low_raw, high_raw) {
+        let (count, heap_lo) = ((w0 >> 16) as u16 as usize, (w0 >> 32) as u16 as usize);
+        let (low_raw, high_raw) = ((w1 >> 32) as u16, (w1 >> 48) as u16);
+        let prefix = (w2 >> 32) as u16 as usize;
+        let (low_len, high_len) = (fence_len(low_raw), fence_len(high_raw));
+        let slots_at = slots_start(low_len, high_len);
+        // The prefix bound is `max_prefix`: an infinite fence has length 0 here. One branch for the three tests.
+        if (slots_at + count * SLOT > heap_lo) | (heap_lo > len) | (prefix > low_len.min(high_len)) {
             return None;
         }
         Some(Ok(ProbedHeader {
-            raw,
             kind,
             level,
             count,
             heap_lo,
+            link: w1 as u32,
             low_raw,
             high_raw,
             prefix,
@@ -1207,40 +1226,65 @@ impl ProbedHeader {
         }))
     }
 
-    /// Whether the node's fences cover `key` (`Some(false)`: the node moved on, restart).
-    #[inline(always)]
-    fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: &[u8]) -> Option<bool> {
-        let (low_len, high_len) = (fence_len(self.low_raw), fence_len(self.high_raw));
-        if self.low_raw != INFINITE && cmp_at(s, HDR, low_len, key)? == Ordering::Greater {
-            return Some(false);
+    /// A node whose kind and level are not the ones the parent promised (or the root, for which nothing was):
+    /// `Some(Some(Restart))` for a dead node or a live one of another level, `Some(None)` for a live node when no
+    /// level was expected, `None` for a kind and level no node has.
+    fn unpromised(kind: u8, level: u8, expect_level: Option<u8>) -> Option<Option<Probe>> {
+        match kind {
+            KIND_DEAD => return Some(Some(Probe::Restart)),
+            KIND_LEAF if level == 0 => {}
+            KIND_INNER if level > 0 => {}
+            _ => return None,
         }
-        if self.high_raw != INFINITE && cmp_at(s, HDR + low_len, high_len, key)? != Ordering::Greater {
-            return Some(false);
-        }
-        Some(true)
+        Some(expect_level.is_some_and(|l| l != level).then_some(Probe::Restart))
     }
 
-    /// The entry of slot word `w`: (start of its value, value length), checked against the page.
+    /// Whether the node's fences cover `key` (false: the node moved on, restart). The header check bounded the
+    /// fences by the region.
+    ///
+    /// A key of 8 bytes or more against a fence of 1 to 8 bytes is one integer compare: the fence's bytes against
+    /// as many leading bytes of the key, big-endian. Equal leading bytes make the fence a prefix of the key, so at
+    /// or below it: inside the low fence, outside the high one.
+    #[inline(always)]
+    fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: &[u8]) -> bool {
+        let (low_len, high_len) = (fence_len(self.low_raw), fence_len(self.high_raw));
+        let short = |fence_len: usize| (1..=8).contains(&fence_len);
+        let low_ok = self.low_raw == INFINITE
+            || match key.first_chunk::<8>() {
+                Some(k) if short(low_len) => {
+                    let shift = 64 - 8 * low_len;
+                    u64::from_be_bytes(*k) >> shift >= load_at(s, HDR).swap_bytes() >> shift
+                }
+                _ => cmp_at(s, HDR, low_len, key, 0) != Ordering::Greater,
+            };
+        let high_ok = self.high_raw == INFINITE
+            || match key.first_chunk::<8>() {
+                Some(k) if short(high_len) => {
+                    let shift = 64 - 8 * high_len;
+                    u64::from_be_bytes(*k) >> shift < load_at(s, HDR + low_len).swap_bytes() >> shift
+                }
+                _ => cmp_at(s, HDR + low_len, high_len, key, 0) == Ordering::Greater,
+            };
+        low_ok && high_ok
+    }
+
+    /// The entry of slot word `w`: (start of its value, value length), checked against the page (in the heap, the
+    /// entry's own key length the slot's, the value inside the region).
     #[inline(always)]
     fn value_of<S: PageBytes + ?Sized>(&self, s: &S, w: u64) -> Option<(usize, usize)> {
         let (off, klen, _) = slot_fields(w);
-        if off < self.heap_lo || off + ENTRY_OVERHEAD > s.len() {
-            return None;
-        }
-        let eh: [u8; ENTRY_OVERHEAD] = read_small(s, off)?;
-        if u16::from_le_bytes([eh[0], eh[1]]) as usize != klen {
-            return None;
-        }
-        let (v0, vlen) = (off + ENTRY_OVERHEAD + klen, u16::from_le_bytes([eh[2], eh[3]]) as usize);
-        (v0 + vlen <= s.len()).then_some((v0, vlen))
+        // The entry's two lengths; an offset from a torn page reads some bytes of the page (see `load_at`).
+        let eh = load_at(s, off);
+        let (entry_klen, vlen) = (eh as u16 as usize, (eh >> 16) as u16 as usize);
+        let v0 = off + ENTRY_OVERHEAD + klen;
+        (off >= self.heap_lo && entry_klen == klen && v0 + vlen <= s.len()).then_some((v0, vlen))
     }
 
     /// The child page number stored as the value of slot word `w`.
     #[inline(always)]
     fn child_of<S: PageBytes + ?Sized>(&self, s: &S, w: u64) -> Option<u32> {
         let (v0, vlen) = self.value_of(s, w)?;
-        (vlen == 4).then_some(())?;
-        read_small(s, v0).map(u32::from_le_bytes)
+        (vlen == 4).then(|| load_at(s, v0) as u32)
     }
 }
 
@@ -1251,7 +1295,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
     value: Option<&mut Vec<u8>>,
 ) -> Option<Probe> {
     let len = s.len();
-    if len > USER_BYTES_MAX {
+    if !(HDR..=USER_BYTES_MAX).contains(&len) {
         return None;
     }
     // The header, the fences and the start of the slot array (all of a leaf's, for short keys) are read next:
@@ -1268,7 +1312,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
         s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
     }
     // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
-    if !hd.covers(s, key)? {
+    if !hd.covers(s, key) {
         return Some(Probe::Restart);
     }
     let (pos, w) = search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, key)?;
@@ -1286,8 +1330,8 @@ fn probe_inner<S: PageBytes + ?Sized>(
     // Inner: the child right of the last separator <= key (`link` if there is none).
     let child = match pos {
         Ok(_) => hd.child_of(s, w)?,
-        Err(0) => rd32(&hd.raw, OFF_LINK)?,
-        Err(i) => hd.child_of(s, s.word(hd.slots_at + (i - 1) * SLOT)?)?,
+        Err(0) => hd.link,
+        Err(i) => hd.child_of(s, s.word(hd.slots_at / SLOT + i - 1))?,
     };
     Some(Probe::Child {
         page: child,
@@ -1494,7 +1538,16 @@ mod tests {
             }
             key.extend((0..rng.random_range(0..3)).map(|_| rng.random_range(0..4u8)));
             let want = page[off..off + len].cmp(&key[..]);
-            assert_eq!(cmp_at(&page[..], off, len, &key), Some(want), "{off} {len} {key:?}");
+            assert_eq!(cmp_at(&page[..], off, len, &key, 0), want, "{off} {len} {key:?}");
+            // The same key after `from` bytes of something else (a key tail after its head).
+            let from = rng.random_range(0..10);
+            let mut longer: Vec<u8> = (0..from).map(|_| rng.random()).collect();
+            longer.extend_from_slice(&key);
+            assert_eq!(
+                cmp_at(&page[..], off, len, &longer, from),
+                want,
+                "{off} {len} {longer:?} {from}"
+            );
         }
         assert_eq!(head(b"abcdef", 1), u32::from_be_bytes(*b"bcde"));
         assert_eq!(head(b"abc", 1), u32::from_be_bytes([b'b', b'c', 0, 0]));
@@ -1590,6 +1643,74 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+        /// `probe` on bytes that are not a node this module wrote gives some answer, never a panic or an endless
+        /// loop: well-formed leaves and inner nodes with random bytes written anywhere (header, fences, slots,
+        /// entries), or whole random pages, at lengths that are and are not a multiple of 8.
+        #[test]
+        fn probe_never_panics_on_garbage(
+            inner in proptest::bool::ANY,
+            random_page in proptest::bool::ANY,
+            patches in proptest::collection::vec((0usize..U, proptest::num::u8::ANY), 0..24),
+            words in proptest::collection::vec((0usize..U / 8, proptest::num::u64::ANY), 0..8),
+            seed in proptest::num::u64::ANY,
+            key in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'c', b'k', 0xff]), 0..12),
+            expect in proptest::option::of(0u8..3),
+            cut in 0usize..20,
+        ) {
+            use rand::{Rng, SeedableRng};
+            let mut b = if random_page {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                (0..U).map(|_| rng.random()).collect()
+            } else if inner {
+                let mut b = vec![0u8; U];
+                init(&mut b, KIND_INNER, 1, 7, Some(b"b"), Some(b"y"));
+                for i in 1..150u32 {
+                    inner_insert(&mut b, &[b'c', (i >> 8) as u8, i as u8], 100 + i).unwrap();
+                }
+                b
+            } else {
+                let mut b = leaf(Some(b"b"), Some(b"y"));
+                for i in 0..60u8 {
+                    leaf_upsert(&mut b, &[b'c', i, i], &[i; 30]).unwrap();
+                }
+                b
+            };
+            for (at, x) in patches {
+                b[at] = x;
+            }
+            for (i, w) in words {
+                b[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+            }
+            b.truncate(U - cut);
+            let mut val = Vec::new();
+            let _ = probe(&b[..], &key, expect, Some(&mut val));
+            let _ = probe(&b[..], &key, None, None);
+        }
+
+        /// `probe` restarts exactly for keys its node's fences do not cover ([`Node::covers`], byte-slice order),
+        /// for fences of 1 to 10 bytes (the one-compare path takes those of up to 8 against keys of 8 or more) and
+        /// keys of any length.
+        #[test]
+        fn probe_fence_check_matches_covers(
+            a in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 1..11),
+            b in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 1..11),
+            low_infinite in proptest::bool::ANY,
+            high_infinite in proptest::bool::ANY,
+            keys in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 0..13), 1..30),
+        ) {
+            proptest::prop_assume!(a != b);
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+            let low = (!low_infinite).then_some(lo.as_slice());
+            let high = (!high_infinite).then_some(hi.as_slice());
+            let b = leaf(low, high);
+            let n = Node::parse(&b).unwrap();
+            for k in &keys {
+                let restart = probe(&b[..], k, Some(0), None) == Probe::Restart;
+                proptest::prop_assert_eq!(restart, !n.covers(k), "key {:?} fences {:?} {:?}", k, low, high);
+            }
+        }
+
         /// Head-based search (on a plain slice and through `probe`) agrees with a linear search over sorted keys,
         /// for keys that tie in their heads, end inside them, or hold zero bytes, under fences sharing a prefix.
         #[test]

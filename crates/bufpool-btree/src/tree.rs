@@ -203,8 +203,8 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     with_thread_buf(&SCRATCH, f)
 }
 
-/// The pool's optimistic view as [`PageBytes`]; ranges are checked here, so the pool never sees an
-/// out-of-range read (which it would report as a caller bug).
+/// The pool's optimistic view as [`PageBytes`]; `read`'s ranges are checked here, so the pool never sees an
+/// out-of-range read (which it would report as a caller bug), and `word` is the view's clamped `read_word`.
 struct ViewBytes<'v, 'p>(&'v PageView<'p>);
 
 impl PageBytes for ViewBytes<'_, '_> {
@@ -218,11 +218,10 @@ impl PageBytes for ViewBytes<'_, '_> {
         }
     }
     #[inline(always)]
-    fn word(&self, off: usize) -> Option<u64> {
-        match off.checked_add(8) {
-            Some(end) if end <= self.0.len() => Some(self.0.read_u64(off)),
-            _ => None,
-        }
+    fn word(&self, i: usize) -> u64 {
+        // The user region is a whole number of words (a page size is a power of two of at least 4 KiB, its header
+        // 24 bytes), and the view clamps `i` to its last word, as `PageBytes::word` asks.
+        self.0.read_word(i)
     }
     #[inline]
     fn prefetch(&self, off: usize, len: usize) {

@@ -347,6 +347,15 @@ impl PageView<'_> {
         }
     }
 
+    /// The little-endian aligned word `index` of the user region (bytes `8 * index..8 * index + 8`): one load, no
+    /// branch. An index past the last whole word reads the last whole word (never out of the page, never an
+    /// [`crate::Error::InvalidAccess`]): for a search that bounds its offsets by clamping rather than by testing
+    /// each, as a reader of a page that may be torn must bound every offset it reads from the page.
+    #[inline(always)]
+    pub fn read_word(&self, index: usize) -> u64 {
+        self.region.load_word(index)
+    }
+
     /// [`PageView::read_u64`] at an offset that is not 8-aligned, or out of range: out of line, so the aligned
     /// load inlines into a caller's search loop.
     #[cold]

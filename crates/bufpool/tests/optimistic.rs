@@ -59,6 +59,37 @@ fn out_of_range_view_access_is_an_error() {
 }
 
 #[test]
+fn word_reads_clamp_to_the_last_word() {
+    let pool = BufferPool::builder().frames(4).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    let page = {
+        let mut g = pool.new_page(file).unwrap();
+        for (i, b) in g.iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        g.page_id()
+    };
+    let (words, expect, past) = pool
+        .read_optimistic(page, |v| {
+            let words = v.len() / 8;
+            let expect: Vec<(u64, u64)> = (0..words).map(|i| (v.read_word(i), v.read_u64(8 * i))).collect();
+            let past = [words, words + 1, usize::MAX].map(|i| v.read_word(i));
+            (words, expect, past)
+        })
+        .unwrap();
+    assert_eq!(expect.len(), words);
+    assert!(
+        expect.iter().all(|(w, u)| w == u),
+        "a word read is the aligned u64 read"
+    );
+    let last = expect[words - 1].0;
+    assert_eq!(
+        past, [last; 3],
+        "an index past the end reads the last word, and is no error"
+    );
+}
+
+#[test]
 fn optimistic_read_loads_a_missing_page() {
     let pool = BufferPool::builder().frames(2).build().unwrap();
     let file = pool.open_storage(MemoryStorage::new()).unwrap();
