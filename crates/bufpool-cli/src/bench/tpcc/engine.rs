@@ -57,6 +57,12 @@ pub trait Engine: Sync {
     /// Syncs so far: bufpool-btree's log fsyncs (transaction log and tree logs), the peers' durable commits.
     fn syncs(&self) -> u64;
 
+    /// [`Engine::syncs`] by who asked for them, as `(name, count)`, where the engine attributes them
+    /// (bufpool-btree: per log, transaction or tree, and per call site, `bufpool_btree::SyncCause`).
+    fn syncs_by_cause(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
     /// `(hits, misses)` of the engine's cache so far, where it reports them.
     fn cache_counts(&self) -> Option<(u64, u64)> {
         None

@@ -275,6 +275,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         reads_per_op: 0.0,
                         writes_per_op: 0.0,
                         syncs_per_op: 0.0,
+                        syncs_by_cause: Default::default(),
                         hit_ratio: None,
                         lock_wait_ratio: None,
                         db_bytes: with_open!(&open, e => e.db_bytes()),
@@ -286,8 +287,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     let waits = row
                         .lock_wait_ratio
                         .map_or(String::new(), |r| format!(", warehouse lock waits: {:.2}%", r * 100.0));
+                    let syncs: Vec<String> = row.syncs_by_cause.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                    let syncs = if syncs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", syncs/tx by cause: {}", syncs.join(", "))
+                    };
                     eprintln!(
-                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}{waits}",
+                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}{waits}{syncs}",
                         row.ops_per_sec, row.consistent
                     );
                     rows.push(row);

@@ -40,6 +40,11 @@
 //!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
 //!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`] (checked every 2 ms by
 //!   the driver's tick); that cuts nothing the transaction log needs.
+//! - **Tree-log write-outs off the transactions' path.** A tree log's records (leaf images after a checkpoint,
+//!   structure changes) hold covered changes, so writing them needs the transaction log durable as far as them:
+//!   an fsync. An appender (a committing transaction, holding its locks) leaves a buffer past
+//!   [`bufpool_btree::BUF_SOFT_MAX`] that would need one to the driver's tick ([`TreeWal::write_out`]), up to
+//!   [`bufpool_btree::BUF_HARD_MAX`]; before issue 15's 2-thread pass it paid that fsync itself, under its locks.
 //!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
@@ -52,7 +57,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use anyhow::{anyhow, bail, Context, Result};
-use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal};
 
 use super::engine::{Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
@@ -534,6 +539,26 @@ impl Engine for Ours {
         self.txlog.syncs() + self.trees.iter().map(|t| t.wal().syncs()).sum::<u64>()
     }
 
+    fn syncs_by_cause(&self) -> Vec<(String, u64)> {
+        let txn = self.txlog.syncs_by();
+        let trees = self.trees.iter().fold([0; SyncCause::ALL.len()], |mut sum, t| {
+            for (s, n) in sum.iter_mut().zip(t.wal().syncs_by()) {
+                *s += n;
+            }
+            sum
+        });
+        let named = |log: &str, by: [u64; SyncCause::ALL.len()]| {
+            SyncCause::ALL
+                .into_iter()
+                .zip(by)
+                .map(move |(c, n)| (format!("{log}.{}", c.name()), n))
+                .collect::<Vec<_>>()
+        };
+        let mut all = named("txn", txn);
+        all.extend(named("tree", trees));
+        all
+    }
+
     fn lock_counts(&self) -> Option<(u64, u64)> {
         Some((
             self.lock_taken.load(Ordering::Relaxed),
@@ -554,6 +579,11 @@ impl Engine for Ours {
             return Ok(());
         };
         let run = || -> Result<()> {
+            // A tree log's large buffer is written out here, off the transactions' path: its records need the
+            // transaction log durable first, an fsync an appender (holding its transaction's locks) leaves to us.
+            for t in &self.trees {
+                t.wal().write_out()?;
+            }
             if self.txlog.file_len() > log_max() {
                 self.checkpoint_txlog()?;
             }
