@@ -15,7 +15,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
-use super::engine::{Body, Durability, Engine, Txn, Worker};
+use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
 
 type Db = Database<'static, Bytes, Bytes>;
@@ -156,7 +156,8 @@ pub struct LmdbWorker<'a> {
 }
 
 impl Worker for LmdbWorker<'_> {
-    fn run(&mut self, _warehouses: &[u16], read_only: bool, body: Body<'_>) -> Result<bool> {
+    fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
+        let read_only = access.read_only;
         let l = self.lmdb;
         if read_only {
             let mut t = ReadTxn {

@@ -61,8 +61,8 @@ pub struct Row {
     pub syncs_by_cause: BTreeMap<String, f64>,
     /// Cache hit ratio (bufpool-btree's pool), `null` where not reported.
     pub hit_ratio: Option<f64>,
-    /// Share of warehouse-lock acquisitions that had to wait for another thread (bufpool-btree), `null` where not
-    /// reported.
+    /// Share of transactions that had to wait for another thread at one of their locks (bufpool-btree), `null`
+    /// where not reported.
     pub lock_wait_ratio: Option<f64>,
     /// Bytes of the system's files after the run.
     pub db_bytes: u64,
