@@ -692,15 +692,25 @@ impl Tree {
     }
 
     /// Looks up a batch of keys; result `i` belongs to `keys[i]`. Every result reflects the tree at some moment
-    /// during the call.
+    /// during the call. [`Tree::get_many_hinted`] without the hints, collected.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = vec![None; keys.len()];
+        self.get_many_hinted(keys, |i, v, _| out[i] = v.map(<[u8]>::to_vec))?;
+        Ok(out)
+    }
+
+    /// Looks up a batch of keys and calls `f(i, value of keys[i] or None, the leaf that covered it)` once for each
+    /// `i`, in key order (not in `i` order), while the value is still in the call's buffer: no allocation per key.
+    /// Every result reflects the tree at some moment during the call; each hint serves a covered change of that
+    /// key as [`Tree::get_hinted`]'s does.
     ///
     /// The batch descends level by level, in key order (neighbours share upper nodes), and each level is read in
     /// three passes over the batch, so the cache misses of different keys overlap instead of following one
     /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
     /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of nodes that are not resident
     /// (`BufferPool::prefetch`), then probe each node in place. A key whose node changed meanwhile (the probe
-    /// asks for a restart) takes a normal [`Tree::get`].
-    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
+    /// asks for a restart) takes a normal [`Tree::get_hinted`].
+    pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
         for k in keys {
             self.check_key(k)?;
         }
@@ -710,7 +720,6 @@ impl Tree {
         // Pending keys: (index into `keys`, node to probe next, the level that node must have).
         let mut at: Vec<(usize, PageNo, Option<u8>)> = order.iter().map(|&i| (i, root, None)).collect();
         let mut next = Vec::with_capacity(at.len());
-        let mut out = vec![None; keys.len()];
         let mut val = Vec::new();
         let mut pages = Vec::with_capacity(at.len());
         while !at.is_empty() {
@@ -732,15 +741,19 @@ impl Tree {
                 })?;
                 match p {
                     Probe::Child { page, level } => next.push((i, page, Some(level))),
-                    Probe::Leaf { found } => out[i] = found.then(|| val.clone()),
-                    Probe::Restart => out[i] = self.get(key)?,
+                    Probe::Leaf { found } => f(i, found.then_some(val.as_slice()), LeafHint(Some(no))),
+                    Probe::Restart => {
+                        let mut hint = LeafHint::default();
+                        let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
+                        f(i, v.as_deref(), hint);
+                    }
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
                 }
             }
             std::mem::swap(&mut at, &mut next);
             next.clear();
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Inserts `key` with `val`, replacing any value it had. Not durable until [`Tree::commit`].

@@ -204,6 +204,17 @@ fn get_many_with_frames(frames: usize) {
     }
     let len = tree.get_with(&common::key(4), |v| v.map(<[u8]>::len)).unwrap();
     assert_eq!(len, Some(common::value(4, 0).len()));
+    // The hinted form: each index once, the same values, and the leaf a single hinted read names.
+    let mut seen = vec![0u32; ids.len()];
+    tree.get_many_hinted(&refs, |i, v, hint| {
+        seen[i] += 1;
+        assert_eq!(v.map(<[u8]>::to_vec), got[i], "id {}", ids[i]);
+        let mut single = bufpool_btree::LeafHint::default();
+        tree.get_hinted(refs[i], &mut single, |_| ()).unwrap();
+        assert_eq!(hint, single, "id {}", ids[i]);
+    })
+    .unwrap();
+    assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
 }
 
 #[test]

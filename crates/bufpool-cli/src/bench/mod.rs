@@ -26,6 +26,7 @@ macro_rules! with_open {
 
 mod btree;
 mod driver;
+mod page_cache;
 mod report;
 mod selfcheck;
 mod systems;

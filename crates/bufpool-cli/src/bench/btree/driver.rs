@@ -69,41 +69,7 @@ pub trait KvStore: Sync {
     fn settle(&self) -> Result<()>;
 }
 
-/// Bytes of the file at `path` resident in the OS page cache now (`mincore` over a read-only map of it); 0 if it
-/// cannot be told.
-pub fn resident_bytes(path: &std::path::Path) -> u64 {
-    use std::os::fd::AsRawFd;
-    let Ok(f) = std::fs::File::open(path) else {
-        return 0;
-    };
-    let len = f.metadata().map_or(0, |m| m.len()) as usize;
-    if len == 0 {
-        return 0;
-    }
-    // SAFETY: a fresh read-only shared map of a file we opened, unmapped below; `mincore` writes one byte per
-    // page of the range into `vec`, which has that many; nothing reads through the map.
-    unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        );
-        if p == libc::MAP_FAILED {
-            return 0;
-        }
-        let page = 4096usize;
-        let mut vec = vec![0u8; len.div_ceil(page)];
-        let rc = libc::mincore(p, len, vec.as_mut_ptr());
-        libc::munmap(p, len);
-        if rc != 0 {
-            return 0;
-        }
-        vec.iter().filter(|&&b| b & 1 != 0).count() as u64 * page as u64
-    }
-}
+pub use crate::bench::page_cache::resident_bytes;
 
 /// One thread's view of a [`KvStore`]. Every read checks the values it gets.
 pub trait KvWorker {

@@ -2,25 +2,24 @@
 //! environment directory.
 //!
 //! LMDB maps its file and reads through the OS page cache; it has no cache of its own. Out of memory it is bounded
-//! much as redb is: while a case runs, every few milliseconds, if more of its file than the pool's budget is
-//! resident, [`Lmdb::tick`] drops its map's pages from the process (`madvise(DONTNEED)`) and its file from the
-//! OS page cache (`posix_fadvise(DONTNEED)`), so its reads reach the device. (It then refills from nothing: on
-//! average it holds less than the budget.) Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
+//! by a [`CacheBound`] of the pool's budget (`crate::bench::page_cache`): when more of its file than the budget is
+//! resident, [`Lmdb::tick`] drops its map's pages from the process and its file from the OS page cache, so its
+//! reads reach the device. Load: `WRITE_MAP | NO_SYNC | NO_META_SYNC | MAP_ASYNC` (its fastest documented settings) in
 //! write transactions of [`LOAD_TXN_TUPLES`], then one `force_sync`; `--load-order bulk` puts with
 //! `MDB_APPEND` ([`LmdbLoader`]'s bulk path). Runs: `WRITE_MAP | NO_SYNC`; each write its
 //! own transaction (`nondurable-autocommit`), followed by `mdb_env_sync` (`durable`: what LMDB's synchronous
 //! commit does with `WRITE_MAP`), or a thread's N writes in one transaction then `mdb_env_sync` (`batch:N`);
 //! each reader keeps a read transaction for [`READS_PER_TXN`] reads (or until it writes).
 
-use std::fs::File;
 use std::ops::Bound;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
+
+use crate::bench::page_cache::CacheBound;
 
 use super::driver::{check_scan, Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -36,11 +35,8 @@ type Db<'e> = Database<'e, Bytes, Bytes>;
 /// An open LMDB environment holding one unnamed database.
 pub struct Lmdb {
     env: Env<WithoutTls>,
-    /// Our own handle on the data file and LMDB's map of it `(address, length)`, to evict it from memory
-    /// (`None`: leave it alone).
-    evict: Option<(File, usize, usize)>,
-    /// Out of memory: the bytes of its file LMDB may keep resident (the pool's budget); evicted above it.
-    budget_bytes: u64,
+    /// Out of memory: its map and file may keep the pool's budget resident (`None`: leave them alone).
+    bound: Option<CacheBound>,
     dir: std::path::PathBuf,
     /// Durable commits of the runs so far.
     syncs: AtomicU64,
@@ -50,7 +46,6 @@ impl Lmdb {
     /// Opens (or creates) the environment in `dir` with a map of `map_bytes`; `load` selects the load flags;
     /// `budget_bytes` (out of memory) bounds what of its file it may keep resident while cases run.
     pub fn open(dir: &Path, map_bytes: usize, load: bool, budget_bytes: Option<u64>) -> Result<Lmdb> {
-        let out_of_memory = budget_bytes.is_some();
         std::fs::create_dir_all(dir)?;
         let mut flags = EnvFlags::WRITE_MAP | EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD;
         if load {
@@ -72,24 +67,16 @@ impl Lmdb {
                 .map(CommitOrAbort::<_, ()>::Commit)
         })
         .map_err(|e: heed::Error| e)?;
-        let evict = if out_of_memory {
-            let data = dir.join("data.mdb");
-            // LMDB reports its map's address only for a fixed map (`me_mapaddr`), so find it in our own maps.
-            let (addr, len) = mapping_of(&data)
-                .with_context(|| format!("finding LMDB's map of {} in /proc/self/maps", data.display()))?;
-            Some((File::open(&data)?, addr, len))
-        } else {
-            None
-        };
-        let sys = Lmdb {
+        // LMDB reports its map's address only for a fixed map (`me_mapaddr`), so the bound finds it in our maps.
+        let bound = budget_bytes
+            .map(|b| CacheBound::mapped(&dir.join("data.mdb"), b))
+            .transpose()?;
+        Ok(Lmdb {
             env,
-            evict,
+            bound,
             dir: dir.to_path_buf(),
-            budget_bytes: budget_bytes.unwrap_or(u64::MAX),
             syncs: AtomicU64::new(0),
-        };
-        sys.tick();
-        Ok(sys)
+        })
     }
 
     /// A handle on the database.
@@ -136,27 +123,6 @@ impl Lmdb {
     pub fn file_bytes(dir: &Path) -> Result<u64> {
         Ok(std::fs::metadata(dir.join("data.mdb"))?.len())
     }
-}
-
-/// The `(address, length)` of this process's mapping of `path` (the first, if several), from /proc/self/maps.
-fn mapping_of(path: &Path) -> Result<(usize, usize)> {
-    let want = std::fs::canonicalize(path)?;
-    let maps = std::fs::read_to_string("/proc/self/maps")?;
-    for line in maps.lines() {
-        // `start-end perms offset dev inode path`
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(file)) = (fields.next(), fields.nth(4)) else {
-            continue;
-        };
-        if Path::new(file) != want {
-            continue;
-        }
-        if let Some((a, b)) = range.split_once('-') {
-            let (a, b) = (usize::from_str_radix(a, 16)?, usize::from_str_radix(b, 16)?);
-            return Ok((a, b - a));
-        }
-    }
-    anyhow::bail!("no mapping of {} found", want.display())
 }
 
 /// Loads LMDB in transactions of [`LOAD_TXN_TUPLES`].
@@ -240,20 +206,8 @@ impl KvStore for Lmdb {
     }
 
     fn tick(&self) {
-        let Some((f, addr, len)) = &self.evict else {
-            return;
-        };
-        // Like a cache of the budget's size (roughly: everything goes when it is exceeded, and it refills).
-        if self.memory_bytes() <= self.budget_bytes {
-            return;
-        }
-        // SAFETY: plain syscalls. The range is LMDB's own shared file mapping, which stays mapped while `env`
-        // lives (the map is never resized here); MADV_DONTNEED on a shared file mapping only drops this process's
-        // page table entries (the next access faults the page in again from the file), it never discards data.
-        // A failure only leaves pages in memory.
-        unsafe {
-            libc::madvise(*addr as *mut libc::c_void, *len, libc::MADV_DONTNEED);
-            libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        if let Some(b) = &self.bound {
+            b.tick();
         }
     }
 }

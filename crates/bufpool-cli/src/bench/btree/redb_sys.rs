@@ -9,16 +9,17 @@
 //! until it writes itself), so the per-transaction set-up is shared as a real reader would share it.
 //!
 //! redb reads its file through the OS page cache, which its cache size does not bound. When a case must be out
-//! of memory, [`RedbSys::tick`] evicts the file from the OS page cache every few milliseconds
-//! (`posix_fadvise(DONTNEED)`), so redb's cache misses reach the device as the pool's do.
+//! of memory, [`RedbSys::tick`] evicts the file from the OS page cache every few milliseconds (a
+//! [`CacheBound`] with no budget: redb's own cache is the budget), so redb's cache misses reach the device as the
+//! pool's do.
 
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
+
+use crate::bench::page_cache::CacheBound;
 
 use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -38,8 +39,8 @@ pub fn path(dir: &Path) -> PathBuf {
 /// An open redb database.
 pub struct RedbSys {
     db: Database,
-    /// Our own handle on the file, to evict it from the OS page cache (`None`: leave the cache alone).
-    evict: Option<File>,
+    /// Out of memory: keeps the file out of the OS page cache (`None`: leave the cache alone).
+    bound: Option<CacheBound>,
     path: PathBuf,
     cache_bytes: usize,
     /// Durable commits of the runs so far.
@@ -56,16 +57,18 @@ impl RedbSys {
             .set_cache_size(cache_bytes)
             .create(&p)
             .with_context(|| format!("opening redb at {}", p.display()))?;
-        let evict = if out_of_memory { Some(File::open(&p)?) } else { None };
-        let sys = RedbSys {
+        let bound = if out_of_memory {
+            Some(CacheBound::file(&p)?)
+        } else {
+            None
+        };
+        Ok(RedbSys {
             db,
-            evict,
+            bound,
             path: p,
             cache_bytes,
             syncs: AtomicU64::new(0),
-        };
-        sys.tick();
-        Ok(sys)
+        })
     }
 
     /// Makes every commit so far durable (runs commit with `Durability::None`).
@@ -167,11 +170,8 @@ impl KvStore for RedbSys {
     }
 
     fn tick(&self) {
-        if let Some(f) = &self.evict {
-            // SAFETY: plain syscall on a descriptor we own; a failure only leaves pages cached.
-            unsafe {
-                libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
-            }
+        if let Some(b) = &self.bound {
+            b.tick();
         }
     }
 }

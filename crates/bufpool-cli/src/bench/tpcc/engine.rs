@@ -24,6 +24,19 @@ pub trait Txn {
     /// Calls `f` on the pairs of `t` with `from <= key < to`, in key order, until it returns `false`.
     fn scan(&mut self, t: Table, from: &[u8], to: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
 
+    /// Reads every key of `keys` in `t` and calls `f(i, what get(keys[i]) returns now)` once for each `i`, in any
+    /// order, stopping at the first error `f` returns. The same rows as that many [`Txn::get`]s; an engine that
+    /// can start the reads together does (bufpool-btree: `Tree::get_many_hinted`, whose misses overlap). Default:
+    /// one `get` after another, in `keys`' order.
+    fn get_each(&mut self, t: Table, keys: &[&[u8]], f: Each<'_>) -> Result<()> {
+        let mut buf = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let found = self.get(t, k, &mut buf)?;
+            f(i, found.then_some(buf.as_slice()))?;
+        }
+        Ok(())
+    }
+
     /// Changes the existing row `key` of `t` by `f(row, arg)` as part of this transaction, for an update that
     /// commutes with every other and whose result no transaction reads (W_YTD): an engine may defer it to the
     /// commit and hold the row's lock only from reading the row there to the end of the commit. The default
@@ -73,6 +86,9 @@ impl Access {
         Access::districts(read_only, (1..=DISTRICTS).map(|d| (w, d)))
     }
 }
+
+/// What [`Txn::get_each`] calls for each key: its index and its value (`None`: absent).
+pub type Each<'f> = &'f mut dyn FnMut(usize, Option<&[u8]>) -> Result<()>;
 
 /// The body of a transaction: `Ok(true)` commits, `Ok(false)` rolls back, `Err` rolls back and fails the run.
 pub type Body<'b> = &'b mut dyn FnMut(&mut dyn Txn) -> Result<bool>;

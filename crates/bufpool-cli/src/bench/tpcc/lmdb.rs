@@ -4,8 +4,8 @@
 //!
 //! The environment is opened with `NO_SYNC` (no `WRITE_MAP`, so the file grows only as the data does):
 //! `nondurable-autocommit` commits only; `durable` commits then `mdb_env_sync`s (what LMDB's synchronous commit
-//! does); `batch:N` syncs after every N-th commit of a thread. LMDB reads through the OS page cache: its memory
-//! is not bounded by `--pool-fraction`.
+//! does); `batch:N` syncs after every N-th commit of a thread. LMDB reads through its map of the file (the OS page
+//! cache); below `--pool-fraction 1` a [`CacheBound`] of the pool's bytes bounds that while runs go on.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{anyhow, bail, Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+
+use crate::bench::page_cache::CacheBound;
 
 use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
@@ -26,11 +28,14 @@ pub struct Lmdb {
     dbs: [Db; 11],
     dir: std::path::PathBuf,
     syncs: AtomicU64,
+    /// Out of memory: how much of its map and file may stay resident (`None`: no bound).
+    bound: Option<CacheBound>,
 }
 
 impl Lmdb {
-    /// Opens (or creates) the environment in `dir` with a map of `map_bytes`.
-    pub fn open(dir: &Path, map_bytes: usize) -> Result<Lmdb> {
+    /// Opens (or creates) the environment in `dir` with a map of `map_bytes`; `budget_bytes` (out of memory)
+    /// bounds what of its file may stay resident while runs go on.
+    pub fn open(dir: &Path, map_bytes: usize, budget_bytes: Option<u64>) -> Result<Lmdb> {
         std::fs::create_dir_all(dir)?;
         let mut opts = EnvOpenOptions::new().read_txn_without_tls();
         opts.map_size(map_bytes)
@@ -58,11 +63,15 @@ impl Lmdb {
         let CommitOrAbort::Commit(dbs) = dbs else {
             bail!("LMDB: creating the databases was aborted");
         };
+        let bound = budget_bytes
+            .map(|b| CacheBound::mapped(&dir.join("data.mdb"), b))
+            .transpose()?;
         Ok(Lmdb {
             env,
             dbs,
             dir: dir.to_path_buf(),
             syncs: AtomicU64::new(0),
+            bound,
         })
     }
 
@@ -213,6 +222,13 @@ impl Engine for Lmdb {
 
     fn finish_load(&self) -> Result<()> {
         self.env.force_sync().map_err(|e| anyhow!(e))
+    }
+
+    fn tick(&self) -> Result<()> {
+        if let Some(b) = &self.bound {
+            b.tick();
+        }
+        Ok(())
     }
 
     fn syncs(&self) -> u64 {

@@ -85,7 +85,7 @@ use std::sync::{LockResult, TryLockError, TryLockResult};
 use anyhow::{anyhow, bail, Context, Result};
 use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal};
 
-use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
+use super::engine::{Access, Body, Durability, Each, Engine, Txn, Worker};
 use super::schema::{Table, DISTRICTS};
 
 /// Page size of every tree.
@@ -294,8 +294,8 @@ fn row_stripe(t: Table, key: &[u8]) -> usize {
 }
 
 /// A transaction's buffered writes: one arena of bytes and one entry per write, in order; and where the
-/// transaction's latest tree read found its key, so that a write of the key just read is applied without a
-/// descent ([`Tree::put_covered`]'s hint).
+/// transaction's tree reads found their keys, so that a write of a key read before is applied without a descent
+/// ([`Tree::put_covered`]'s hint): the latest single read, and the reads of the batches ([`Txn::get_each`]).
 #[derive(Default)]
 struct WriteSet {
     bytes: Vec<u8>,
@@ -306,6 +306,9 @@ struct WriteSet {
     read: Option<Table>,
     read_key: Vec<u8>,
     read_hint: LeafHint,
+    /// Keys read in batches by a transaction that may write: (table, key's range in `batch_keys`, leaf).
+    batch_reads: Vec<(Table, usize, usize, LeafHint)>,
+    batch_keys: Vec<u8>,
 }
 
 impl WriteSet {
@@ -314,14 +317,30 @@ impl WriteSet {
         self.entries.clear();
         self.updates.clear();
         self.read = None;
+        self.batch_reads.clear();
+        self.batch_keys.clear();
+    }
+
+    fn note_batch_read(&mut self, t: Table, key: &[u8], hint: LeafHint) {
+        let at = self.batch_keys.len();
+        self.batch_keys.extend_from_slice(key);
+        self.batch_reads.push((t, at, key.len(), hint));
+    }
+
+    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it).
+    fn hint(&self, t: Table, key: &[u8]) -> LeafHint {
+        if self.read == Some(t) && self.read_key == key {
+            return self.read_hint;
+        }
+        self.batch_reads
+            .iter()
+            .rev()
+            .find(|r| r.0 == t && &self.batch_keys[r.1..r.1 + r.2] == key)
+            .map_or_else(LeafHint::default, |r| r.3)
     }
 
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>) {
-        let hint = if self.read == Some(t) && self.read_key == key {
-            self.read_hint
-        } else {
-            LeafHint::default()
-        };
+        let hint = self.hint(t, key);
         let k = self.bytes.len();
         self.bytes.extend_from_slice(key);
         let v = val.map(|v| {
@@ -386,6 +405,34 @@ impl Txn for OursTxn<'_> {
         }
         self.set.push(t, key, Some(val));
         Ok(())
+    }
+
+    fn get_each(&mut self, t: Table, keys: &[&[u8]], f: Each<'_>) -> Result<()> {
+        // Keys this transaction wrote come from the write set; the others in one batched descent.
+        let set = &mut *self.set;
+        let (mut idx, mut rest) = (Vec::with_capacity(keys.len()), Vec::with_capacity(keys.len()));
+        for (i, &k) in keys.iter().enumerate() {
+            match set.find(t, k) {
+                Some(w) => f(i, w)?,
+                None => {
+                    idx.push(i);
+                    rest.push(k);
+                }
+            }
+        }
+        let (record, mut failed) = (!self.read_only, None);
+        self.ours.tree(t).get_many_hinted(&rest, |j, v, hint| {
+            if failed.is_some() {
+                return;
+            }
+            if record {
+                set.note_batch_read(t, rest[j], hint);
+            }
+            if let Err(e) = f(idx[j], v) {
+                failed = Some(e);
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
     }
 
     fn delete(&mut self, t: Table, key: &[u8]) -> Result<()> {
@@ -795,6 +842,38 @@ mod tests {
     }
 
     #[test]
+    fn a_write_carries_the_leaf_its_key_was_read_from_singly_or_in_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        e.load(&mut |t| t.put(Table::Stock, b"s2", b"y")).unwrap();
+        let mut batched = LeafHint::default();
+        e.tree(Table::Stock).get_hinted(b"s2", &mut batched, |_| ()).unwrap();
+        assert!(batched.page().is_some());
+        let single = LeafHint::default();
+        let mut set = WriteSet {
+            read: Some(Table::Stock),
+            read_key: b"s1".to_vec(),
+            read_hint: single,
+            ..Default::default()
+        };
+        set.note_batch_read(Table::Stock, b"s2", batched);
+        set.push(Table::Stock, b"s1", Some(b"x"));
+        set.push(Table::Stock, b"s2", Some(b"y"));
+        set.push(Table::Item, b"s2", Some(b"z"));
+        assert_eq!(
+            set.entries.iter().map(|e| e.4).collect::<Vec<_>>(),
+            [single, batched, LeafHint::default()]
+        );
+        set.clear();
+        set.push(Table::Stock, b"s2", Some(b"y"));
+        assert_eq!(
+            set.entries[0].4,
+            LeafHint::default(),
+            "a new transaction starts with no hints"
+        );
+    }
+
+    #[test]
     fn reads_see_the_write_set_rollback_drops_it_and_commits_survive_a_crash() {
         let dir = tempfile::tempdir().unwrap();
         let e = Ours::open(dir.path(), 256, 1).unwrap();
@@ -816,6 +895,17 @@ mod tests {
                     assert!(!t.get(Table::Item, &item_key(3), &mut v)?);
                     // The scan merges the write set with the tree.
                     assert_eq!(all(t), pairs(&[(1, b"a"), (2, b"b")]));
+                    // So does a batched read: each key once, as `get` would see it.
+                    let keys = [item_key(4), item_key(3), item_key(2), item_key(1)];
+                    let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+                    let mut each = vec![None; keys.len()];
+                    t.get_each(Table::Item, &keys, &mut |i, v| {
+                        assert!(each[i].is_none(), "key {i} twice");
+                        each[i] = Some(v.map(<[u8]>::to_vec));
+                        Ok(())
+                    })?;
+                    let want = [None, None, Some(b"b".to_vec()), Some(b"a".to_vec())];
+                    assert_eq!(each, want.map(Some).to_vec());
                     Ok(commit)
                 })
                 .unwrap();

@@ -4,13 +4,16 @@
 //!
 //! `nondurable-autocommit` commits with `Durability::None`, `durable` with `Durability::Immediate`, `batch:N`
 //! makes every N-th commit of a thread `Immediate`. redb's cache is set to the pool's bytes
-//! (`Builder::set_cache_size`); it reads through the OS page cache, which that does not bound.
+//! (`Builder::set_cache_size`); it reads through the OS page cache, which that does not bound, so below
+//! `--pool-fraction 1` a [`CacheBound`] keeps its file out of the page cache while runs go on.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::bench::page_cache::CacheBound;
 
 use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
@@ -37,21 +40,30 @@ pub struct RedbSys {
     db: Database,
     path: PathBuf,
     syncs: AtomicU64,
+    /// Out of memory: keeps the file out of the OS page cache (`None`: no bound).
+    bound: Option<CacheBound>,
 }
 
 impl RedbSys {
-    /// Opens (or creates) the database in `dir` with a cache of `cache_bytes`.
-    pub fn open(dir: &Path, cache_bytes: usize) -> Result<RedbSys> {
+    /// Opens (or creates) the database in `dir` with a cache of `cache_bytes`; `out_of_memory` keeps its file out
+    /// of the OS page cache while runs go on.
+    pub fn open(dir: &Path, cache_bytes: usize, out_of_memory: bool) -> Result<RedbSys> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("redb.db");
         let db = Database::builder()
             .set_cache_size(cache_bytes)
             .create(&path)
             .with_context(|| format!("opening redb at {}", path.display()))?;
+        let bound = if out_of_memory {
+            Some(CacheBound::file(&path)?)
+        } else {
+            None
+        };
         Ok(RedbSys {
             db,
             path,
             syncs: AtomicU64::new(0),
+            bound,
         })
     }
 }
@@ -232,6 +244,13 @@ impl Engine for RedbSys {
 
     fn finish_load(&self) -> Result<()> {
         self.settle()
+    }
+
+    fn tick(&self) -> Result<()> {
+        if let Some(b) = &self.bound {
+            b.tick();
+        }
+        Ok(())
     }
 
     fn syncs(&self) -> u64 {
