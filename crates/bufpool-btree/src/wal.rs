@@ -55,7 +55,10 @@
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
 //!   of each record's append (`State::buf_dep`). A layer above several trees (a transaction log holding each
 //!   transaction's write set, appended before the transaction changes any tree) uses it so that no tree record,
-//!   and so no tree page, of a transaction can reach the disk before the transaction's own record.
+//!   and so no tree page, of a transaction can reach the disk before the transaction's own record. An appender
+//!   spills a buffer past [`BUF_SOFT_MAX`] only if that needs no fsync of the dependency; otherwise the owner's
+//!   background [`TreeWal::write_out`] does (or the appender past [`BUF_HARD_MAX`]): an appender may hold a
+//!   transaction's locks, and an fsync there stalls every transaction behind them (issue 15).
 //!
 //! - A tree whose log depends on another may take *covered* leaf changes ([`crate::Tree::put_covered`],
 //!   [`crate::Tree::delete_covered`]): the caller appended a record of the change to the other log first, and
@@ -94,8 +97,15 @@ const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] +
 const REC_HDR: usize = 16;
 /// Largest record accepted when reading (a sanity bound: a structure change logs a handful of pages).
 const RECORD_MAX: usize = 16 << 20;
-/// Buffered bytes above which an appender writes the buffer out (without fsync) if the file is free.
-const BUF_SOFT_MAX: usize = 1 << 20;
+/// Buffered bytes above which an appender writes the buffer out (without fsync of this log) if the file is free
+/// and, for a log with a dependency, that log is durable as far as the buffer needs already (no fsync of it on the
+/// appender's path); otherwise [`TreeWal::write_out`] (a background caller) writes it.
+pub const BUF_SOFT_MAX: usize = 1 << 20;
+/// Buffered bytes above which an appender writes the buffer out whatever it costs: it waits for the file, and
+/// makes the dependency durable as far as the buffer needs first. Bounds the buffer of a log whose owner never
+/// calls [`TreeWal::write_out`].
+pub const BUF_HARD_MAX: usize = 16 << 20;
+const _: () = assert!(BUF_SOFT_MAX < BUF_HARD_MAX);
 /// The first LSN of a new log (0 means "never logged" on a page).
 const FIRST_LSN: Lsn = 1;
 
@@ -104,6 +114,45 @@ const TAG_PUT: u8 = 2;
 const TAG_DEL: u8 = 3;
 const TAG_SPLIT: u8 = 4;
 const TAG_INNER: u8 = 5;
+
+/// Who asked for a log fsync, for attributing them ([`TreeWal::syncs_by`]). A log that depends on another
+/// ([`TreeWal::flush_first`]) passes its own cause on to the dependency's fsync that its write-out needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncCause {
+    /// [`TreeWal::commit`] or [`TreeWal::flush_lsn`] (a group commit of the log's user).
+    Commit,
+    /// The pool's write-ahead rule before it writes pages ([`bufpool::Wal`]): evictions, write-backs, and the
+    /// page writes of a tree checkpoint.
+    PageWrite,
+    /// A dependent log's buffer written out by an appender (past [`BUF_HARD_MAX`]).
+    AppendSpill,
+    /// A dependent log's buffer written out by [`TreeWal::write_out`].
+    WriteOut,
+    /// [`TreeWal::truncate_before`] (the cut that ends a checkpoint).
+    Checkpoint,
+}
+
+impl SyncCause {
+    /// Every cause, in the order of [`TreeWal::syncs_by`].
+    pub const ALL: [SyncCause; 5] = [
+        SyncCause::Commit,
+        SyncCause::PageWrite,
+        SyncCause::AppendSpill,
+        SyncCause::WriteOut,
+        SyncCause::Checkpoint,
+    ];
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncCause::Commit => "commit",
+            SyncCause::PageWrite => "page_write",
+            SyncCause::AppendSpill => "append_spill",
+            SyncCause::WriteOut => "write_out",
+            SyncCause::Checkpoint => "checkpoint",
+        }
+    }
+}
 
 /// One change to one page, as logged.
 #[derive(Clone, Copy, Debug)]
@@ -511,8 +560,8 @@ pub struct TreeWal {
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
     redo_lsn: AtomicU64,
     failed: OnceLock<Arc<str>>,
-    /// fsyncs of the log done so far (commits and WAL-rule flushes).
-    syncs: AtomicU64,
+    /// fsyncs of the log done so far, by [`SyncCause`] (in the order of [`SyncCause::ALL`]).
+    syncs: [AtomicU64; SyncCause::ALL.len()],
     /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
     first: OnceLock<Arc<TreeWal>>,
     /// `state.next`, readable without the lock: stored under it after every append, only grows. A log that
@@ -654,7 +703,7 @@ impl TreeWal {
             durable: AtomicU64::new(hdr.start),
             redo_lsn: AtomicU64::new(hdr.start),
             failed: OnceLock::new(),
-            syncs: AtomicU64::new(0),
+            syncs: Default::default(),
             first: OnceLock::new(),
             appended: AtomicU64::new(hdr.start),
             deps: PageDeps::new(),
@@ -738,11 +787,7 @@ impl TreeWal {
     pub(crate) fn append_checked(&self, ops: &[Op<'_>]) -> Lsn {
         let mut st = self.state.lock();
         let lsn = self.encode_locked(&mut st, ops.iter().copied());
-        let big = st.buf.len() > BUF_SOFT_MAX;
-        drop(st);
-        if big {
-            self.try_write_out();
-        }
+        self.spill_if_large(st);
         lsn
     }
 
@@ -773,11 +818,7 @@ impl TreeWal {
             _ => image,
         });
         let lsn = self.encode_locked(&mut st, chosen);
-        let big = st.buf.len() > BUF_SOFT_MAX;
-        drop(st);
-        if big {
-            self.try_write_out();
-        }
+        self.spill_if_large(st);
         lsn
     }
 
@@ -794,11 +835,7 @@ impl TreeWal {
             return None;
         }
         let lsn = self.encode_locked(&mut st, [Op::Image { page, bytes: image }].into_iter());
-        let big = st.buf.len() > BUF_SOFT_MAX;
-        drop(st);
-        if big {
-            self.try_write_out();
-        }
+        self.spill_if_large(st);
         Some(lsn)
     }
 
@@ -856,17 +893,42 @@ impl TreeWal {
         st.next
     }
 
-    /// The buffer grew large: writes it out (no fsync) unless another thread is writing already. A failure is
-    /// latched in `failed` (by `write_locked`) and reported by the next flush.
-    fn try_write_out(&self) {
-        if let Some(io) = self.io.try_lock() {
-            let _ = self.write_locked(&io, false);
+    /// After an append (`st` held since it): a buffer past [`BUF_SOFT_MAX`] is written out (no fsync of this log)
+    /// by the appender if the file is free and the write costs no fsync of the dependency (it is durable as far as
+    /// the buffer needs: `buf_dep`); past [`BUF_HARD_MAX`] whatever it costs, waiting for the file. Otherwise the
+    /// buffer waits for [`TreeWal::write_out`]: an appender may hold page latches and its caller's locks (a
+    /// transaction's), and an fsync there stalls everyone behind them. A failure is latched in `failed` (by
+    /// `write_locked`) and reported by the next flush.
+    fn spill_if_large(&self, st: parking_lot::MutexGuard<'_, State>) {
+        let (len, dep) = (st.buf.len(), st.buf_dep);
+        drop(st);
+        if len > BUF_HARD_MAX {
+            let io = self.io.lock();
+            let _ = self.write_locked(&io, SyncCause::AppendSpill, false);
+        } else if len > BUF_SOFT_MAX && self.first.get().is_none_or(|f| f.durable_lsn() >= dep) {
+            if let Some(io) = self.io.try_lock() {
+                let _ = self.write_locked(&io, SyncCause::AppendSpill, false);
+            }
         }
     }
 
+    /// Writes the buffered records out (no fsync of this log) if there are more than [`BUF_SOFT_MAX`] bytes of
+    /// them, making the dependency durable first as far as they need: for a background thread (TPC-C's driver
+    /// tick), so that appenders of a log whose dependency is not durable far enough never fsync it on their path
+    /// (they leave the buffer to this call, up to [`BUF_HARD_MAX`]). Returns whether it wrote.
+    pub fn write_out(&self) -> Result<bool> {
+        if self.state.lock().buf.len() <= BUF_SOFT_MAX {
+            return Ok(false);
+        }
+        let io = self.io.lock();
+        self.write_locked(&io, SyncCause::WriteOut, false)?;
+        Ok(true)
+    }
+
     /// Writes the buffered records to the file, in order (the caller holds `io`); with `sync`, fsyncs and
-    /// advances the durable LSN. Returns the end of what was written.
-    fn write_locked(&self, io: &LogFile, sync: bool) -> Result<Lsn> {
+    /// advances the durable LSN. `cause` is the fsync's (this log's and the dependency's, [`SyncCause`]).
+    /// Returns the end of what was written.
+    fn write_locked(&self, io: &LogFile, cause: SyncCause, sync: bool) -> Result<Lsn> {
         self.check_failed()?;
         let (buf, start, dep) = {
             let mut st = self.state.lock();
@@ -879,7 +941,7 @@ impl TreeWal {
         // appended, at or past every covered change their images hold). A failure fails this log too: the taken
         // bytes must never be written.
         if let Some(first) = self.first.get().filter(|_| !buf.is_empty()) {
-            if let Err(e) = first.flush_lsn(dep) {
+            if let Err(e) = first.flush_lsn_for(dep, cause) {
                 return Err(self.fail("flush the log this log depends on", io::Error::other(e.to_string())));
             }
         }
@@ -890,7 +952,7 @@ impl TreeWal {
         }
         if sync {
             io.dev.sync().map_err(|e| self.fail("fsync log", e))?;
-            self.syncs.fetch_add(1, Ordering::Relaxed);
+            self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
         // Give the (now empty) allocation back so the next appends reuse it.
@@ -906,6 +968,11 @@ impl TreeWal {
     /// Makes every record up to `lsn` durable. Concurrent callers share one fsync (group commit): whoever gets
     /// the file writes and syncs everything appended so far, and the others find their LSN already durable.
     pub fn flush_lsn(&self, lsn: Lsn) -> Result<()> {
+        self.flush_lsn_for(lsn, SyncCause::Commit)
+    }
+
+    /// [`TreeWal::flush_lsn`] on behalf of `cause`.
+    fn flush_lsn_for(&self, lsn: Lsn, cause: SyncCause) -> Result<()> {
         // A failed log refuses even LSNs it made durable before: after a failure, pages may hold changes whose
         // records never reached the log, and the pool must not write them.
         self.check_failed()?;
@@ -916,7 +983,7 @@ impl TreeWal {
         if self.durable.load(Ordering::Acquire) >= lsn {
             return Ok(());
         }
-        let end = self.write_locked(&io, true)?;
+        let end = self.write_locked(&io, cause, true)?;
         if end < lsn {
             return Err(Error::Log(format!(
                 "asked to flush to LSN {lsn} beyond the end of the log ({end})"
@@ -927,8 +994,13 @@ impl TreeWal {
 
     /// Makes every record appended so far durable.
     pub fn commit(&self) -> Result<()> {
+        self.commit_for(SyncCause::Commit)
+    }
+
+    /// [`TreeWal::commit`] on behalf of `cause`.
+    fn commit_for(&self, cause: SyncCause) -> Result<()> {
         let next = self.state.lock().next;
-        self.flush_lsn(next)
+        self.flush_lsn_for(next, cause)
     }
 
     /// End of the appended log: the next record starts here. Only grows; after an append returned, that
@@ -955,7 +1027,7 @@ impl TreeWal {
     /// that atomically replaces the old one, or on a storage a new header slot; see the module docs).
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
         let mut io = self.io.lock();
-        self.write_locked(&io, true)?;
+        self.write_locked(&io, SyncCause::Checkpoint, true)?;
         // Everything appended before we took `io` is in the file; later appends wait in the buffer.
         let written_end = self.state.lock().buf_start;
         if redo <= io.start {
@@ -1035,7 +1107,12 @@ impl TreeWal {
 
     /// Number of log fsyncs so far (one per group commit or WAL-rule flush that had something to make durable).
     pub fn syncs(&self) -> u64 {
-        self.syncs.load(Ordering::Relaxed)
+        self.syncs.iter().map(|n| n.load(Ordering::Relaxed)).sum()
+    }
+
+    /// [`TreeWal::syncs`] by who asked, in the order of [`SyncCause::ALL`].
+    pub fn syncs_by(&self) -> [u64; SyncCause::ALL.len()] {
+        std::array::from_fn(|i| self.syncs[i].load(Ordering::Relaxed))
     }
 
     /// Size of the log file in bytes (header included).
@@ -1052,7 +1129,7 @@ impl TreeWal {
         self.first
             .get()
             .map_or(Ok(()), |first| above(first))
-            .and_then(|()| self.flush_lsn(lsn))
+            .and_then(|()| self.flush_lsn_for(lsn, SyncCause::PageWrite))
             .map_err(|e| bufpool::Error::Wal {
                 lsn,
                 reason: e.to_string().into(),
@@ -1067,7 +1144,7 @@ impl bufpool::Wal for TreeWal {
     /// describes, whose records in the dependency were appended before the changes, so before the caller latched
     /// the page for this write. The pool itself calls [`TreeWal::flush_for_pages`](bufpool::Wal::flush_for_pages).
     fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
-        self.flush_for_pool(lsn, TreeWal::commit)
+        self.flush_for_pool(lsn, |above| above.commit_for(SyncCause::PageWrite))
     }
 
     /// The write-ahead rule for pages of this log's tree, per page. With a dependency, that log is made durable
@@ -1080,7 +1157,9 @@ impl bufpool::Wal for TreeWal {
     /// A page that holds covered changes has an LSN above 0 (so the pool asks at all): a covered change on a
     /// page last logged at or before the redo point, which 0 always is, logs the leaf's image first.
     fn flush_for_pages(&self, lsn: Lsn, first: bufpool::PageId, count: usize) -> bufpool::Result<()> {
-        self.flush_for_pool(lsn, |above| above.flush_lsn(self.deps.max_over(first.page_no(), count)))
+        self.flush_for_pool(lsn, |above| {
+            above.flush_lsn_for(self.deps.max_over(first.page_no(), count), SyncCause::PageWrite)
+        })
     }
 }
 
@@ -1214,15 +1293,55 @@ mod tests {
         // A commit of the dependent log...
         wal.commit().unwrap();
         assert_eq!(first.durable_lsn(), t, "the dependency was made durable first");
-        // ...and a plain write-out (a spilled buffer) alike.
+        // ...and a plain write-out alike. An appender leaves a large buffer whose dependency is not durable far
+        // enough (no fsync on its path) to `write_out`, which flushes the dependency first.
         let t2 = first.append(&[Op::Del { page: 3, key: b"t" }]).unwrap();
+        let syncs = first.syncs_by();
+        let big = wal
+            .append(&[Op::Put {
+                page: 4,
+                key: b"big",
+                val: &vec![7u8; BUF_SOFT_MAX + 1],
+            }])
+            .unwrap();
+        assert!(first.durable_lsn() < t2, "the appender did not flush the dependency");
+        assert_eq!(first.syncs_by(), syncs);
+        assert!(wal.write_out().unwrap(), "the large buffer is written out");
+        assert_eq!(
+            first.durable_lsn(),
+            t2,
+            "writing the buffer out flushed the dependency first"
+        );
+        assert_eq!(
+            first.syncs_by()[SyncCause::WriteOut as usize],
+            syncs[SyncCause::WriteOut as usize] + 1
+        );
+        assert!(!wal.write_out().unwrap(), "nothing left to write out");
+        assert!(wal.durable_lsn() < big, "a write-out does not fsync the log itself");
+        // Past the hard bound the appender writes the buffer out itself, dependency first.
+        let t2b = first.append(&[Op::Del { page: 3, key: b"u" }]).unwrap();
+        wal.append(&[Op::Put {
+            page: 4,
+            key: b"huge",
+            val: &vec![7u8; BUF_HARD_MAX + 1],
+        }])
+        .unwrap();
+        assert_eq!(
+            first.durable_lsn(),
+            t2b,
+            "an appender past the hard bound flushed the dependency"
+        );
+        assert_eq!(first.syncs_by()[SyncCause::AppendSpill as usize], 1);
+        // Past the soft bound with the dependency durable far enough, the appender writes without any fsync.
+        let syncs = first.syncs();
         wal.append(&[Op::Put {
             page: 4,
             key: b"big",
             val: &vec![7u8; BUF_SOFT_MAX + 1],
         }])
         .unwrap();
-        assert_eq!(first.durable_lsn(), t2, "spilling the buffer flushed the dependency");
+        assert!(!wal.write_out().unwrap(), "the appender wrote it out");
+        assert_eq!(first.syncs(), syncs);
         // Nothing to write: the dependency is left alone.
         let t3 = first.append(&[Op::Del { page: 5, key: b"t" }]).unwrap();
         wal.commit().unwrap();

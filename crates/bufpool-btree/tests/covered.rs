@@ -348,3 +348,95 @@ fn an_old_pages_eviction_does_not_sync_the_log_above() {
     assert_eq!(tree.get(&key(500)).unwrap().as_deref(), Some(&b"new"[..]));
     tree.check().unwrap();
 }
+
+/// A tree log's storage in memory that notes, for every write of records (past the header region), how far the log
+/// above was durable then and where that log ended.
+struct WatchedLog {
+    inner: MemoryStorage,
+    above: Arc<TreeWal>,
+    writes: Arc<Mutex<Vec<(Lsn, Lsn)>>>,
+}
+
+impl Storage for WatchedLog {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        // The two header slots fill the first 1,024 bytes; records start after them.
+        if offset >= 1024 {
+            let w = (self.above.durable_lsn(), self.above.end_lsn());
+            self.writes.lock().unwrap().push(w);
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> StorageInfo {
+        self.inner.info()
+    }
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        self.inner.record_store()
+    }
+}
+
+/// The tree log's own write-out (issue 15's 2-thread pass): after a checkpoint, each leaf's first covered change
+/// logs its full image in the tree's log, and those images hold covered changes, so the tree log's records may
+/// reach its storage only once the log above is durable past them. An appender (which in TPC-C holds its
+/// transaction's locks) must not pay that fsync: it leaves a buffer past `BUF_SOFT_MAX` to `TreeWal::write_out`
+/// (a background caller), which flushes the log above first. Single-threaded, every write of the tree log
+/// includes its latest record, which needs the log above durable to its end: without the flush in the write-out
+/// the records are written with the log above durable nowhere near.
+#[test]
+fn a_tree_logs_images_reach_its_storage_only_after_the_log_above_and_appenders_never_sync_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let above = TreeWal::open(dir.path().join("above.log")).unwrap();
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let wal = TreeWal::open_storage(WatchedLog {
+        inner: MemoryStorage::new(),
+        above: above.clone(),
+        writes: writes.clone(),
+    })
+    .unwrap();
+    wal.flush_first(above.clone()).unwrap();
+    let tree = Tree::open_storage(pool(4096), wal, MemoryStorage::new()).unwrap();
+    let keys = 20_000u32;
+    for i in 0..keys {
+        tree.put(&key(i), &[1u8; 200]).unwrap();
+    }
+    tree.checkpoint().unwrap();
+    writes.lock().unwrap().clear();
+    let syncs = above.syncs();
+    // Every leaf's first change after the checkpoint: a full image each, several MiB of the tree's log.
+    let mut hint = LeafHint::default();
+    for i in 0..keys {
+        covered_put(&above, &tree, &key(i), &[2u8; 200], &mut hint);
+    }
+    let leaves = tree.check().unwrap().leaves;
+    assert!(
+        leaves * 3_000 > bufpool_btree::BUF_SOFT_MAX,
+        "the images ({leaves} leaves) pass the soft bound"
+    );
+    assert_eq!(above.syncs(), syncs, "an appender made the log above durable");
+    assert!(
+        writes.lock().unwrap().is_empty(),
+        "no record was written before the log above was durable"
+    );
+    // The background write-out: the log above first, then the records.
+    assert!(tree.wal().write_out().unwrap());
+    let by = above.syncs_by();
+    assert_eq!(by[bufpool_btree::SyncCause::WriteOut as usize], 1, "{by:?}");
+    let w = writes.lock().unwrap();
+    assert!(!w.is_empty(), "the write-out wrote the records");
+    for &(durable, end) in w.iter() {
+        assert!(
+            durable >= end,
+            "tree-log records written with the log above durable to {durable}, not {end}"
+        );
+    }
+    drop(w);
+    tree.check().unwrap();
+}

@@ -8,7 +8,7 @@
 
 use anyhow::Result;
 
-use super::engine::{Txn, Worker};
+use super::engine::{Access, Txn, Worker};
 use super::schema::*;
 
 /// What the checks found.
@@ -37,7 +37,7 @@ pub fn conditions(worker: &mut impl Worker, scale: Scale) -> Result<Checked> {
     let mut out = Checked::default();
     for w in 1..=scale.warehouses {
         let mut buf = Vec::new();
-        worker.run(&[w], true, &mut |t: &mut dyn Txn| {
+        worker.run(&Access::warehouse(w, true), &mut |t: &mut dyn Txn| {
             check_warehouse(t, w, &mut buf, &mut out)?;
             Ok(true)
         })?;
@@ -151,7 +151,7 @@ pub fn acknowledged(worker: &mut impl Worker, acked: &[(u16, u8, u32)]) -> Resul
     let mut missing = Vec::new();
     let mut buf = Vec::new();
     for &(w, d, o) in acked {
-        worker.run(&[w], true, &mut |t: &mut dyn Txn| {
+        worker.run(&Access::warehouse(w, true), &mut |t: &mut dyn Txn| {
             if !t.get(Table::Order, &wdx_key(w, d, o), &mut buf)? {
                 missing.push(format!("order {w}/{d}/{o}: no ORDER row"));
                 return Ok(true);
@@ -187,7 +187,7 @@ mod tests {
 
     fn change(w: &mut impl Worker, commit: bool, f: impl Fn(&mut dyn Txn) -> Result<()>) {
         let done = w
-            .run(&[1], false, &mut |t: &mut dyn Txn| {
+            .run(&Access::warehouse(1, false), &mut |t: &mut dyn Txn| {
                 f(t)?;
                 Ok(commit)
             })

@@ -47,6 +47,8 @@ pub struct Measured {
     pub io_bytes: (u64, u64),
     /// Engine syncs during the run.
     pub syncs: u64,
+    /// Engine syncs during the run by who asked ([`Engine::syncs_by_cause`]), those that happened.
+    pub syncs_by_cause: Vec<(String, u64)>,
     /// Cache `(hits, misses)` during the run, where the engine reports them.
     pub cache: Option<(u64, u64)>,
     /// Lock `(acquisitions, waits)` during the run, where the engine reports them.
@@ -133,7 +135,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(spec.threads + 1);
     let done = std::sync::atomic::AtomicU64::new(0);
-    let (outs, start, io0, c0, syncs0, cpu0, tick_err, l0) = std::thread::scope(|s| {
+    let (outs, start, io0, c0, syncs0, cpu0, tick_err, l0, by0) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..spec.threads)
             .map(|thread| {
                 let (barrier, stop, done) = (&barrier, &stop, &done);
@@ -153,6 +155,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .collect();
         let (io0, c0, syncs0, cpu0) = (process_io(), engine.cache_counts(), engine.syncs(), process_cpu_ns());
         let l0 = engine.lock_counts();
+        let by0 = engine.syncs_by_cause();
         barrier.wait();
         let start = Instant::now();
         let mut tick_err = None;
@@ -173,13 +176,22 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a TPC-C thread panicked"))))
             .collect();
-        (outs, start, io0, c0, syncs0, cpu0, tick_err, l0)
+        (outs, start, io0, c0, syncs0, cpu0, tick_err, l0, by0)
     });
     let cpu_ns = process_cpu_ns().saturating_sub(cpu0);
     let io1 = process_io();
     let syncs = engine.syncs().saturating_sub(syncs0);
     let c1 = engine.cache_counts();
     let l1 = engine.lock_counts();
+    let syncs_by_cause = engine
+        .syncs_by_cause()
+        .into_iter()
+        .map(|(name, n)| {
+            let before = by0.iter().find(|b| b.0 == name).map_or(0, |b| b.1);
+            (name, n.saturating_sub(before))
+        })
+        .filter(|b| b.1 > 0)
+        .collect();
     if let Some(e) = tick_err {
         return Err(e.context("the engine's tick (a checkpoint) failed during the run"));
     }
@@ -193,6 +205,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         cpu_ns,
         io_bytes: (io1.0.saturating_sub(io0.0), io1.1.saturating_sub(io0.1)),
         syncs,
+        syncs_by_cause,
         cache: c0
             .zip(c1)
             .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),

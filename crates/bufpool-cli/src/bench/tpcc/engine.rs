@@ -4,12 +4,13 @@
 //! same work.
 //!
 //! Contract of a transaction: its reads see its own writes; its writes become visible to others together when
-//! it commits and not at all if it rolls back; two transactions that write a warehouse's rows (the tables whose
-//! keys start with a warehouse id) do not interleave. How each engine provides that is in its own file.
+//! it commits and not at all if it rolls back; it runs as if alone among the transactions whose [`Access`]
+//! overlaps its own (serialisable), except that Stock-Level's STOCK reads need only see committed rows
+//! (clause 2.8.2.3). How each engine provides that is in its own file.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
-use super::schema::Table;
+use super::schema::{Table, DISTRICTS};
 pub use crate::bench::btree::driver::Durability;
 
 /// One transaction's access to the tables.
@@ -35,6 +36,55 @@ pub trait Txn {
         }
         Ok(())
     }
+
+    /// Changes the existing row `key` of `t` by `f(row, arg)` as part of this transaction, for an update that
+    /// commutes with every other and whose result no transaction reads (W_YTD): an engine may defer it to the
+    /// commit and hold the row's lock only from reading the row there to the end of the commit. The default
+    /// reads, changes and writes the row at once (engines with one writer at a time).
+    fn update_on_commit(&mut self, t: Table, key: &[u8], f: fn(&mut [u8], i64) -> Result<()>, arg: i64) -> Result<()> {
+        let mut row = Vec::new();
+        if !self.get(t, key, &mut row)? {
+            bail!("{} row {:02x?} is missing", t.name(), key);
+        }
+        f(&mut row, arg)?;
+        self.put(t, key, &row)
+    }
+}
+
+/// What a transaction touches, named before it starts, so that an engine with its own locks takes them all in one
+/// global order before the body's first read (no deadlock, never an abort). What is not named needs no lock:
+/// ITEM and CUSTOMER-NAME are never written after the load; HISTORY rows are only inserted, each under a key
+/// of its own; WAREHOUSE rows change only through [`Txn::update_on_commit`], and the fields transactions read
+/// there (W_TAX, W_NAME) never change; STOCK rows read without a write are Stock-Level's, which need only be
+/// committed (clause 2.8.2.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The transaction writes nothing.
+    pub read_only: bool,
+    /// The districts `(w, d)` whose rows it reads or writes, sorted and distinct: the DISTRICT row and every row
+    /// keyed by the district (CUSTOMER, ORDER, NEW-ORDER, ORDER-LINE and the ORDER-CUSTOMER index).
+    pub districts: Vec<(u16, u8)>,
+    /// The STOCK rows `(w, i)` it writes (any order, repeats allowed).
+    pub stock: Vec<(u16, u32)>,
+}
+
+impl Access {
+    /// The districts `districts` (in any order, repeats allowed), no STOCK row.
+    pub fn districts(read_only: bool, districts: impl IntoIterator<Item = (u16, u8)>) -> Access {
+        let mut districts: Vec<_> = districts.into_iter().collect();
+        districts.sort_unstable();
+        districts.dedup();
+        Access {
+            read_only,
+            districts,
+            stock: Vec::new(),
+        }
+    }
+
+    /// Every district of warehouse `w` (Delivery; the consistency checks).
+    pub fn warehouse(w: u16, read_only: bool) -> Access {
+        Access::districts(read_only, (1..=DISTRICTS).map(|d| (w, d)))
+    }
 }
 
 /// What [`Txn::get_each`] calls for each key: its index and its value (`None`: absent).
@@ -45,10 +95,10 @@ pub type Body<'b> = &'b mut dyn FnMut(&mut dyn Txn) -> Result<bool>;
 
 /// One thread's handle on an engine.
 pub trait Worker {
-    /// Runs `body` as one transaction that writes only rows of the warehouses `warehouses` (sorted, distinct;
-    /// the engine may lock them) or, if `read_only`, writes nothing. Returns whether it committed. Committed
-    /// transactions are durable as the worker's [`Durability`] says when this returns.
-    fn run(&mut self, warehouses: &[u16], read_only: bool, body: Body<'_>) -> Result<bool>;
+    /// Runs `body` as one transaction that touches only what `access` names (the engine may lock it) and, if
+    /// `access.read_only`, writes nothing. Returns whether it committed. Committed transactions are durable as
+    /// the worker's [`Durability`] says when this returns.
+    fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool>;
 
     /// Makes what an open `batch:N` group holds durable (the end of a run belongs to its time).
     fn finish(&mut self) -> Result<()>;
@@ -73,13 +123,19 @@ pub trait Engine: Sync {
     /// Syncs so far: bufpool-btree's log fsyncs (transaction log and tree logs), the peers' durable commits.
     fn syncs(&self) -> u64;
 
+    /// [`Engine::syncs`] by who asked for them, as `(name, count)`, where the engine attributes them
+    /// (bufpool-btree: per log, transaction or tree, and per call site, `bufpool_btree::SyncCause`).
+    fn syncs_by_cause(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
     /// `(hits, misses)` of the engine's cache so far, where it reports them.
     fn cache_counts(&self) -> Option<(u64, u64)> {
         None
     }
 
-    /// `(acquisitions, acquisitions that waited for another thread)` of the engine's locks so far, where it has
-    /// its own (bufpool-btree's warehouse locks).
+    /// `(transactions that took locks, those that waited for another thread at one of them at least)` so far,
+    /// where the engine has locks of its own (bufpool-btree's district, STOCK-row and commit-time row locks).
     fn lock_counts(&self) -> Option<(u64, u64)> {
         None
     }

@@ -17,7 +17,7 @@ use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn,
 
 use crate::bench::page_cache::CacheBound;
 
-use super::engine::{Body, Durability, Engine, Txn, Worker};
+use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
 
 type Db = Database<'static, Bytes, Bytes>;
@@ -165,7 +165,8 @@ pub struct LmdbWorker<'a> {
 }
 
 impl Worker for LmdbWorker<'_> {
-    fn run(&mut self, _warehouses: &[u16], read_only: bool, body: Body<'_>) -> Result<bool> {
+    fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
+        let read_only = access.read_only;
         let l = self.lmdb;
         if read_only {
             let mut t = ReadTxn {

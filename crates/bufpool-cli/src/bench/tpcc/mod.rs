@@ -180,8 +180,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         ),
         "bufpool-btree: each table and index its own tree in one pool, a transaction log above the trees (write set \
          logged once, before the trees change; the trees log only structure changes and first-touch page images, and \
-         no tree page is written before the transaction log), warehouse locks; LMDB and redb: one \
-         native write transaction per TPC-C transaction (one writer at a time), read-only ones in snapshots"
+         no tree page is written before the transaction log), district, STOCK-row and commit-time row locks; \
+         LMDB and redb: one native write transaction per TPC-C transaction (one writer at a time), read-only ones \
+         in snapshots"
             .into(),
         "memory: bufpool-btree's pool is bounded by --pool-fraction and its data file uses O_DIRECT where it can; \
          redb's cache is set to the same bytes and LMDB maps its file; both read through the OS page cache, which \
@@ -283,6 +284,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         reads_per_op: 0.0,
                         writes_per_op: 0.0,
                         syncs_per_op: 0.0,
+                        syncs_by_cause: Default::default(),
                         hit_ratio: None,
                         lock_wait_ratio: None,
                         db_bytes: with_open!(&open, e => e.db_bytes()),
@@ -291,11 +293,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         seconds: 0.0,
                     };
                     report::measured_fields(&mut row, &m);
-                    let waits = row
-                        .lock_wait_ratio
-                        .map_or(String::new(), |r| format!(", warehouse lock waits: {:.2}%", r * 100.0));
+                    let waits = row.lock_wait_ratio.map_or(String::new(), |r| {
+                        format!(", transactions that waited for a lock: {:.2}%", r * 100.0)
+                    });
+                    let syncs: Vec<String> = row.syncs_by_cause.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                    let syncs = if syncs.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", syncs/tx by cause: {}", syncs.join(", "))
+                    };
                     eprintln!(
-                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}{waits}",
+                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {}{waits}{syncs}",
                         row.ops_per_sec, row.consistent
                     );
                     rows.push(row);
@@ -376,7 +384,7 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
 /// Reads every table once (so a run starts warm).
 fn warm(e: &impl Engine) -> Result<()> {
     let mut w = e.worker(Durability::NondurableAutocommit)?;
-    w.run(&[1], true, &mut |t| {
+    w.run(&engine::Access::warehouse(1, true), &mut |t| {
         for table in Table::ALL {
             let mut n = 0u64;
             t.scan(table, &[], &[0xff], &mut |_, v| {

@@ -15,7 +15,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::bench::page_cache::CacheBound;
 
-use super::engine::{Body, Durability, Engine, Txn, Worker};
+use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
 use super::schema::Table;
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
@@ -188,7 +188,8 @@ pub struct RedbWorker<'a> {
 }
 
 impl Worker for RedbWorker<'_> {
-    fn run(&mut self, _warehouses: &[u16], read_only: bool, body: Body<'_>) -> Result<bool> {
+    fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
+        let read_only = access.read_only;
         if read_only {
             let mut t = ReadTxn {
                 txn: self.sys.db.begin_read()?,

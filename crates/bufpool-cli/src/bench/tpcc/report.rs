@@ -56,10 +56,13 @@ pub struct Row {
     pub writes_per_op: f64,
     /// Syncs per committed transaction.
     pub syncs_per_op: f64,
+    /// Syncs per committed transaction by who asked for them (bufpool-btree: `txn.` or `tree.` and the call
+    /// site, `bufpool_btree::SyncCause`); empty where the engine does not attribute them.
+    pub syncs_by_cause: BTreeMap<String, f64>,
     /// Cache hit ratio (bufpool-btree's pool), `null` where not reported.
     pub hit_ratio: Option<f64>,
-    /// Share of warehouse-lock acquisitions that had to wait for another thread (bufpool-btree), `null` where not
-    /// reported.
+    /// Share of transactions that had to wait for another thread at one of their locks (bufpool-btree), `null`
+    /// where not reported.
     pub lock_wait_ratio: Option<f64>,
     /// Bytes of the system's files after the run.
     pub db_bytes: u64,
@@ -105,6 +108,11 @@ pub fn measured_fields(row: &mut Row, m: &Measured) {
     row.reads_per_op = m.io_bytes.0 as f64 / 4096.0 / n;
     row.writes_per_op = m.io_bytes.1 as f64 / 4096.0 / n;
     row.syncs_per_op = m.syncs as f64 / n;
+    row.syncs_by_cause = m
+        .syncs_by_cause
+        .iter()
+        .map(|(k, v)| (k.clone(), *v as f64 / n))
+        .collect();
     row.hit_ratio = m
         .cache
         .filter(|(h, mi)| h + mi > 0)

@@ -3,14 +3,15 @@
 //! given to New-Order), as research engines run them: no terminals, no think time, a uniformly chosen home
 //! warehouse per transaction, Delivery executed whole in one transaction.
 //!
-//! Each transaction draws its inputs first (clauses 2.x.1), so it knows the warehouses it will write (New-Order:
-//! home and supplying warehouses; Payment: home and the customer's) and hands them to [`Worker::run`]; then its
-//! body does the reads and writes of clauses 2.x.2. A missing row that the spec guarantees (a warehouse,
+//! Each transaction draws its inputs first (clauses 2.x.1), so it knows what it will touch (its [`Access`]:
+//! New-Order its district and its lines' STOCK rows; Payment its district and the customer's; Delivery its
+//! warehouse's ten districts) and hands that to [`Worker::run`]; then its body does the reads and writes of
+//! clauses 2.x.2. A missing row that the spec guarantees (a warehouse,
 //! district, customer, stock or order row) is an error that fails the run, never a silent skip.
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::engine::{Txn, Worker};
+use super::engine::{Access, Txn, Worker};
 use super::random::{last_name, nurand, uniform, NuConstants, LAST_BYTES};
 use super::schema::*;
 use crate::bench::workload::Rng;
@@ -186,16 +187,18 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
         })
         .collect();
     let all_local = lines.iter().all(|l| l.1 == w);
-    let mut locks: Vec<u16> = lines.iter().map(|l| l.1).chain([w]).collect();
-    locks.sort_unstable();
-    locks.dedup();
+    // The district's rows (its order ids, the customer) and the STOCK rows of the lines.
+    let access = Access {
+        stock: lines.iter().map(|&(i, supply, _)| (supply, i)).collect(),
+        ..Access::districts(false, [(w, d)])
+    };
     let entry_d = now_secs();
     let mut placed = 0u32;
     let item_keys: Vec<[u8; 4]> = lines.iter().map(|l| item_key(l.0)).collect();
     let stock_keys: Vec<[u8; 6]> = lines.iter().map(|l| stock_key(l.1, l.0)).collect();
     let mut buf = Vec::with_capacity(512);
     let (mut irows, mut ispans, mut srows, mut sspans) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let committed = worker.run(&locks, false, &mut |t: &mut dyn Txn| {
+    let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
         // Rows are read and changed in place where only their numbers matter (no decode, no allocation).
         must_get(t, Table::Warehouse, &warehouse_key(w), &mut buf)?;
         let w_tax = Warehouse::tax_of(&buf)?;
@@ -326,9 +329,8 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
     };
     let who = draw_customer(rng, ctx);
     let amount = uniform(rng, 100, 500_000) as i64;
-    let mut locks = vec![w, c_w];
-    locks.sort_unstable();
-    locks.dedup();
+    // The home district's row and the customer's district (its rows); the warehouse row's YTD at commit.
+    let access = Access::districts(false, [(w, d), (c_w, c_d)]);
     ctx.history_seq = ctx.history_seq.wrapping_add(1);
     let hkey = history_key(w, d, now_nanos(), ctx.thread, ctx.history_seq);
     let date = now_secs();
@@ -337,12 +339,12 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
         Vec::with_capacity(128),
         Vec::with_capacity(1024),
     );
-    let committed = worker.run(&locks, false, &mut |t: &mut dyn Txn| {
-        // The warehouse's and district's YTD, and a good-credit customer's numbers, change in place.
+    let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
+        // The warehouse's YTD is added at commit (no transaction reads it, and W_NAME never changes); the
+        // district's YTD, and a good-credit customer's numbers, change in place.
         let wkey = warehouse_key(w);
         must_get(t, Table::Warehouse, &wkey, &mut wbuf)?;
-        Warehouse::pay(&mut wbuf, amount)?;
-        t.put(Table::Warehouse, &wkey, &wbuf)?;
+        t.update_on_commit(Table::Warehouse, &wkey, Warehouse::pay, amount)?;
         let dkey = district_key(w, d);
         must_get(t, Table::District, &dkey, &mut dbuf)?;
         District::pay(&mut dbuf, amount)?;
@@ -416,7 +418,7 @@ fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> R
     let d = uniform(rng, 1, 10) as u8;
     let who = draw_customer(rng, ctx);
     let mut buf = Vec::with_capacity(1024);
-    let committed = worker.run(&[w], true, &mut |t: &mut dyn Txn| {
+    let committed = worker.run(&Access::districts(true, [(w, d)]), &mut |t: &mut dyn Txn| {
         let c = find_customer(t, w, d, &who)?;
         must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
         std::hint::black_box(Customer::decode(&buf)?.balance);
@@ -451,7 +453,7 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     let mut buf = Vec::with_capacity(1024);
     // One district's order lines: their keys, and their rows end to end in one buffer (no allocation per line).
     let (mut keys, mut rows, mut ends): (Vec<[u8; 8]>, Vec<u8>, Vec<usize>) = Default::default();
-    let committed = worker.run(&[w], false, &mut |t: &mut dyn Txn| {
+    let committed = worker.run(&Access::warehouse(w, false), &mut |t: &mut dyn Txn| {
         for d in 1..=DISTRICTS {
             let mut oldest = None;
             t.scan(
@@ -520,7 +522,8 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
     let threshold = uniform(rng, 10, 20) as u32;
     let mut buf = Vec::with_capacity(512);
     let mut items: Vec<u32> = Vec::with_capacity(300);
-    let committed = worker.run(&[w], true, &mut |t: &mut dyn Txn| {
+    // The district's rows; its STOCK rows are read unlocked (committed rows, clause 2.8.2.3).
+    let committed = worker.run(&Access::districts(true, [(w, d)]), &mut |t: &mut dyn Txn| {
         must_get(t, Table::District, &district_key(w, d), &mut buf)?;
         let (_, next) = District::tax_and_next_o_id(&buf)?;
         items.clear();
