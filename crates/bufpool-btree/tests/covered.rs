@@ -180,19 +180,17 @@ fn a_split_of_a_leaf_holding_covered_changes_recovers() {
     }
 }
 
-/// What a [`Watched`] storage saw at each page write: the page, and how far the log above was durable then.
+/// What a tree's data file saw at each page write: the page, and how far the log above was durable then.
 type Writes = Arc<Mutex<Vec<(PageNo, Lsn)>>>;
 
-/// A tree's data file in memory that notes, for every page written to it, how far the log above was durable at
-/// that moment: what reached "the disk" and what it could rely on.
-struct Watched {
+/// A storage in memory that calls `tap(bytes, offset)` before each write reaches it: what reached "the disk", and
+/// what the writer could rely on at that moment (the tests note how far the log above was durable).
+struct Tapped<F: Fn(&[u8], u64) + Send + Sync + 'static> {
     inner: MemoryStorage,
-    above: Arc<TreeWal>,
-    page_size: u64,
-    writes: Writes,
+    tap: F,
 }
 
-impl Storage for Watched {
+impl<F: Fn(&[u8], u64) + Send + Sync + 'static> Storage for Tapped<F> {
     fn len(&self) -> io::Result<u64> {
         self.inner.len()
     }
@@ -200,12 +198,7 @@ impl Storage for Watched {
         self.inner.read_at(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        let durable = self.above.durable_lsn();
-        let pages = buf.len() as u64 / self.page_size;
-        let first = offset / self.page_size;
-        let mut w = self.writes.lock().unwrap();
-        w.extend((first..first + pages).map(|no| (no as PageNo, durable)));
-        drop(w);
+        (self.tap)(buf, offset);
         self.inner.write_at(buf, offset)
     }
     fn sync(&self) -> io::Result<()> {
@@ -219,15 +212,20 @@ impl Storage for Watched {
     }
 }
 
-/// A tree below `above` on a [`Watched`] memory storage (its log in `dir`); returns the tree and its writes.
+/// A tree below `above` on a [`Tapped`] memory storage (its log in `dir`); returns the tree and its writes.
 fn watched_tree_below(dir: &std::path::Path, pool: Arc<BufferPool>, above: &Arc<TreeWal>) -> (Tree, Writes) {
     let wal = wal_below(dir, above);
     let writes = Writes::default();
-    let storage = Watched {
+    let (seen, above, page_size) = (writes.clone(), above.clone(), pool.page_size() as u64);
+    let storage = Tapped {
         inner: MemoryStorage::new(),
-        above: above.clone(),
-        page_size: pool.page_size() as u64,
-        writes: writes.clone(),
+        tap: move |buf: &[u8], offset: u64| {
+            let (durable, first) = (above.durable_lsn(), offset / page_size);
+            let pages = buf.len() as u64 / page_size;
+            seen.lock()
+                .unwrap()
+                .extend((first..first + pages).map(|no| (no as PageNo, durable)));
+        },
     };
     (Tree::open_storage(pool, wal, storage).unwrap(), writes)
 }
@@ -349,40 +347,6 @@ fn an_old_pages_eviction_does_not_sync_the_log_above() {
     tree.check().unwrap();
 }
 
-/// A tree log's storage in memory that notes, for every write of records (past the header region), how far the log
-/// above was durable then and where that log ended.
-struct WatchedLog {
-    inner: MemoryStorage,
-    above: Arc<TreeWal>,
-    writes: Arc<Mutex<Vec<(Lsn, Lsn)>>>,
-}
-
-impl Storage for WatchedLog {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        // The two header slots fill the first 1,024 bytes; records start after them.
-        if offset >= 1024 {
-            let w = (self.above.durable_lsn(), self.above.end_lsn());
-            self.writes.lock().unwrap().push(w);
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
-    }
-    fn record_store(&self) -> Option<&dyn RecordStore> {
-        self.inner.record_store()
-    }
-}
-
 /// The tree log's own write-out (issue 15's 2-thread pass): after a checkpoint, each leaf's first covered change
 /// logs its full image in the tree's log, and those images hold covered changes, so the tree log's records may
 /// reach its storage only once the log above is durable past them. An appender (which in TPC-C holds its
@@ -395,10 +359,16 @@ fn a_tree_logs_images_reach_its_storage_only_after_the_log_above_and_appenders_n
     let dir = tempfile::tempdir().unwrap();
     let above = TreeWal::open(dir.path().join("above.log")).unwrap();
     let writes = Arc::new(Mutex::new(Vec::new()));
-    let wal = TreeWal::open_storage(WatchedLog {
+    // For every write of records (past the header region): how far the log above was durable then, and its end.
+    let (seen, watched) = (writes.clone(), above.clone());
+    let wal = TreeWal::open_storage(Tapped {
         inner: MemoryStorage::new(),
-        above: above.clone(),
-        writes: writes.clone(),
+        tap: move |_: &[u8], offset: u64| {
+            // The two header slots fill the first 1,024 bytes; records start after them.
+            if offset >= 1024 {
+                seen.lock().unwrap().push((watched.durable_lsn(), watched.end_lsn()));
+            }
+        },
     })
     .unwrap();
     wal.flush_first(above.clone()).unwrap();
