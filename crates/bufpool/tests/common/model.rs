@@ -1255,6 +1255,12 @@ fn reopen_file(w: &World, f: usize) {
         Ok(_) => {
             let pages = w.pool.file_pages(fid).unwrap_or(0);
             for n in pages as usize..m.pages.len() {
+                // A `free_page` begun in an earlier incarnation, still running, may have freed the page before
+                // the close wrote it (`FreeCalls`): then it never reached the storage. (Once it returns, it marks
+                // the page `Freeing`.)
+                if m.free_calls(n as u32).running > 0 {
+                    continue;
+                }
                 if let PageState::Allocated(g) = m.pages[n].0 {
                     let msg = format!("reopen({fid:?}): page {n} (gen {g}) is past the storage's end ({pages})");
                     drop(m);
