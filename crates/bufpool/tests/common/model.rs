@@ -232,6 +232,33 @@ struct FileModel {
     pages: Vec<(PageState, u64, u64)>,
     /// How the file was last closed: `true` by `close_file` (its storage is kept and reopened).
     closed_clean: bool,
+    /// Per page number: the `free_page` calls begun on it and those still running, in every incarnation (a
+    /// drop and reopen does not reset them, unlike `pages`). See [`FreeCalls`].
+    free_calls: Vec<FreeCalls>,
+}
+
+/// The `free_page` calls made on one page number of a file slot, over all its incarnations.
+///
+/// Why the model needs them: `free_page` names its page by file id and looks the file up when it starts running,
+/// not when the caller decided to call it. A call the model began in an earlier incarnation (its `Freeing` mark
+/// went with that incarnation's `pages`) may look the id up after a drop and reopen and a `new_page` that gave
+/// the number out again, and free the newer file's page: a call that overlaps the reopen may take effect after
+/// it (M8 in RELIABILITY.md). While such a call runs, the newer page's frame may already be discarded (reads load
+/// an older image from storage, or none: `ShortRead`), or its number be back in the free list (`PageFreed`),
+/// although the model has the page allocated and no free begun in this incarnation. An op that overlapped a
+/// `free_page` of its page number from any incarnation is judged as one that may have met the page freed.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+struct FreeCalls {
+    begun: u64,
+    running: u64,
+}
+
+impl FreeCalls {
+    /// Whether a call counted here ran at some time between `before` (taken at an op's start) and `self`: one
+    /// was running then, or one began since.
+    fn overlapped_since(self, before: FreeCalls) -> bool {
+        before.running > 0 || self.begun != before.begun
+    }
 }
 
 impl FileModel {
@@ -246,6 +273,19 @@ impl FileModel {
     /// Page `n`'s model without growing the file (a page past the end reads as freed).
     fn peek(&self, n: u32) -> (PageState, u64, u64) {
         self.pages.get(n as usize).copied().unwrap_or((PageState::Freed, 0, 0))
+    }
+
+    /// The `free_page` calls on page number `n` (see [`FreeCalls`]).
+    fn free_calls(&self, n: u32) -> FreeCalls {
+        self.free_calls.get(n as usize).copied().unwrap_or_default()
+    }
+
+    fn free_calls_mut(&mut self, n: u32) -> &mut FreeCalls {
+        let n = n as usize;
+        if self.free_calls.len() <= n {
+            self.free_calls.resize(n + 1, FreeCalls::default());
+        }
+        &mut self.free_calls[n]
     }
 
     fn set(&mut self, n: u32, state: PageState) {
@@ -267,7 +307,12 @@ impl FileModel {
             ));
         }
         let got = decode(bytes);
-        let state = self.peek(n).0;
+        let mut state = self.peek(n).0;
+        if let (PageState::Allocated(g), true) = (state, self.free_calls(n).running > 0) {
+            // A `free_page` of this number begun in an earlier incarnation may have discarded this page (its
+            // call ends by marking the page `Freeing`, see `FreeCalls`); one of this incarnation marked it already.
+            state = PageState::Freeing(g);
+        }
         match (state, got) {
             (PageState::Allocated(0), Content::Zero) => Ok(()),
             (PageState::Allocated(g), Content::Version { page: p, gen }) if p == page && gen == g => Ok(()),
@@ -288,6 +333,7 @@ struct Snapshot {
     life: u64,
     state: FileState,
     page: (PageState, u64, u64),
+    free_calls: FreeCalls,
 }
 
 pub struct Model {
@@ -310,6 +356,7 @@ impl Model {
             life: m.life,
             state: m.state,
             page: m.peek(n),
+            free_calls: m.free_calls(n),
         }
     }
 }
@@ -769,7 +816,8 @@ impl World {
 
     /// Whether the page may have been met freed: not allocated before or after the op, or freed (and allocated
     /// again) while it ran, or its file dropped or closed and reopened meanwhile (a drop resets the per-page
-    /// counts, and the op may have met the page freed in the file's earlier incarnation).
+    /// counts, and the op may have met the page freed in the file's earlier incarnation), or a `free_page` of its
+    /// number begun in an earlier incarnation ran meanwhile (it may free this one's page: [`FreeCalls`]).
     fn freed(&self, page: PageId, before: &Snapshot) -> bool {
         let m = self.model.file(page.file().0 as usize);
         let now = m.peek(page.page_no());
@@ -777,6 +825,7 @@ impl World {
             || !matches!(now.0, PageState::Allocated(_))
             || now.2 != before.page.2
             || m.life != before.life
+            || m.free_calls(page.page_no()).overlapped_since(before.free_calls)
     }
 
     /// Checks a page's bytes read under a latch held by the caller.
@@ -1033,21 +1082,35 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             let n = page.page_no();
             // Before marking the page: a close or drop and reopen right after the mark is flux too.
             let before = w.model.snapshot(f, n);
-            {
+            let mine = {
                 let mut m = w.model.file(f);
                 match m.page(n).0 {
                     PageState::Allocated(g) => m.set(n, PageState::Freeing(g)),
                     _ => return,
                 }
-            }
+                let calls = m.free_calls_mut(n);
+                calls.begun += 1;
+                calls.running += 1;
+                *calls
+            };
             let r = pool.free_page(page);
-            {
+            let overlapped = {
                 let mut m = w.model.file(f);
                 let relived = m.life != before.life;
+                let calls = m.free_calls_mut(n);
+                calls.running -= 1;
+                // Another call on this number ran with ours: one of an earlier incarnation may have freed this
+                // page before ours got to it (`FreeCalls`).
+                let overlapped = mine.running > 1 || calls.begun != mine.begun;
                 match m.page(n).0 {
-                    PageState::Freeing(g) => {
-                        let next = if r.is_ok() {
+                    // Our own mark (a `Freeing` met after a reopen is another call's, which settles it).
+                    PageState::Freeing(g) if !relived => {
+                        let next = if r.is_ok() || (overlapped && matches!(r, Err(Error::PageFreed { .. }))) {
+                            // `PageFreed`: the number was in this file's free list, so the page is freed.
                             PageState::Freed
+                        } else if overlapped {
+                            // Ours failed, the other call may have freed the page or not.
+                            PageState::Freeing(g)
                         } else {
                             PageState::Allocated(g)
                         };
@@ -1055,13 +1118,16 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                     }
                     // The file was dropped or closed and reopened while this ran (the mark went with its earlier
                     // incarnation), and the page number was allocated again: `free_page` names a page by file id,
-                    // so it may have freed the new incarnation's page or the old one's. Which one the model cannot
-                    // tell: the page may be gone (as during a `free_page`), or not.
-                    PageState::Allocated(g) if r.is_ok() && relived => m.set(n, PageState::Freeing(g)),
+                    // so it may have freed the new incarnation's page or the old one's. Or a call of an earlier
+                    // incarnation freed the page while ours ran and `new_page` gave the number out again (over
+                    // our mark) before ours put it in the free list: ours then freed the new page. Which one the
+                    // model cannot tell: the page may be gone (as during a `free_page`), or not.
+                    PageState::Allocated(g) if r.is_ok() && (relived || overlapped) => m.set(n, PageState::Freeing(g)),
                     _ => {}
                 }
-            }
-            let flux = w.flux(f, &before);
+                overlapped
+            };
+            let flux = w.flux(f, &before) || overlapped;
             w.judge(t, &r, |e| free_page_allowed(e, flux), &format!("free_page({page:?})"));
         }
         Op::CloseReopen { reopen } | Op::DropReopen { reopen } => {
@@ -1077,7 +1143,9 @@ fn check_unlatched(w: &World, page: PageId, before: &Snapshot, bytes: &[u8], wha
     let f = page.file().0 as usize;
     let after = w.model.snapshot(f, page.page_no());
     let got = decode(bytes);
-    let stable = before.life == after.life && before.page.1 == after.page.1;
+    let stable = before.life == after.life
+        && before.page.1 == after.page.1
+        && !after.free_calls.overlapped_since(before.free_calls);
     let ok = match (got, before.page.0, after.page.0) {
         (Content::Torn, ..) => false,
         (Content::Version { page: p, .. }, ..) if p != page => false,
@@ -1135,9 +1203,13 @@ fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
     m.state = FileState::Closed;
     m.closed_clean = close;
     if close {
-        // Every page the model holds must be on the storage now: close_file wrote and synced them.
+        // Every page the model holds must be on the storage now: close_file wrote and synced them. (Except one
+        // that a `free_page` begun in an earlier incarnation, still running, may have discarded: `FreeCalls`.)
         let image = m.storage.inner.snapshot();
         for n in 0..m.pages.len() as u32 {
+            if m.free_calls(n).running > 0 {
+                continue;
+            }
             if let PageState::Allocated(g) = m.pages[n as usize].0 {
                 let at = n as usize * PAGE_SIZE;
                 let got = image.get(at + bufpool::PAGE_HEADER_SIZE..at + PAGE_SIZE).map(decode);
@@ -1183,6 +1255,12 @@ fn reopen_file(w: &World, f: usize) {
         Ok(_) => {
             let pages = w.pool.file_pages(fid).unwrap_or(0);
             for n in pages as usize..m.pages.len() {
+                // A `free_page` begun in an earlier incarnation, still running, may have freed the page before
+                // the close wrote it (`FreeCalls`): then it never reached the storage. (Once it returns, it marks
+                // the page `Freeing`.)
+                if m.free_calls(n as u32).running > 0 {
+                    continue;
+                }
                 if let PageState::Allocated(g) = m.pages[n].0 {
                     let msg = format!("reopen({fid:?}): page {n} (gen {g}) is past the storage's end ({pages})");
                     drop(m);
@@ -1317,6 +1395,7 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
                 storage,
                 pages: Vec::new(),
                 closed_clean: false,
+                free_calls: Vec::new(),
             })
         })
         .collect();
