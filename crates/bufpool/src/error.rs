@@ -262,6 +262,8 @@ pub enum Error {
     /// The page is on its file's free list ([`crate::BufferPool::free_page`]) and not yet reused by `new_page`:
     /// freeing it again, writing it, or reading it when it was never written is refused. Reading a freed page
     /// that has an image is allowed (a reader following a stale pointer sees the last image and must validate).
+    /// `free_page` also refuses a page another `free_page` is freeing or a `new_page` is giving out (a double
+    /// free); `new_page` itself never returns it.
     #[error("{page} is freed")]
     PageFreed {
         /// The page.

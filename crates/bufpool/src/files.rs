@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, Result};
+use crate::free_pages::FreeList;
 use crate::latency::{IoLatency, IoOp, IoTimer};
 use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
 use crate::record::{self, FileRecord, Loaded};
@@ -41,8 +42,9 @@ pub(crate) struct FileEntry {
     identity: Option<(u64, u64)>,
     /// Pages allocated: page numbers `0..pages` exist (on disk or as new dirty pages in the pool).
     pub(crate) pages: AtomicU32,
-    /// Freed page numbers, reused lowest first by `new_page`. In memory only (see `BufferPool::free_page`).
-    pub(crate) free: Mutex<BTreeSet<PageNo>>,
+    /// Freed page numbers, reused lowest first by `new_page`, and the numbers in transit to and from it; its mutex
+    /// is `new_page`'s allocation lock. In memory only (see `BufferPool::free_page`; `free_pages.rs`).
+    pub(crate) free: FreeList,
     pub(crate) unsynced: AtomicBool,
     /// Serialises syncs of this file (see `BufferPool::sync_file`).
     pub(crate) sync_lock: Mutex<()>,
@@ -224,8 +226,7 @@ impl FileEntry {
 
     /// Whether `page_no` is on the file's free list (freed, not yet reused by `new_page`).
     pub(crate) fn is_freed(&self, page_no: PageNo) -> bool {
-        let free = self.free.lock();
-        !free.is_empty() && free.contains(&page_no)
+        self.free.is_free(page_no)
     }
 
     /// `Storage::read_at`, with a panic turned into an error (see [`catch_io`]); timed (`latency.rs`).
@@ -453,7 +454,7 @@ impl Files {
                 wal,
                 identity,
                 pages: AtomicU32::new(pages),
-                free: Mutex::new(BTreeSet::new()),
+                free: FreeList::default(),
                 // Writes made through an earlier handle of this file may not be durable yet (a reopened file, a
                 // restarted process over a warm page cache): the first flush or checkpoint syncs, as PostgreSQL
                 // fsyncs its data directory at start-up. See tests/sim_regression_reopen_unsynced.rs.

@@ -193,6 +193,7 @@ mod file_options;
 mod files;
 mod frame;
 mod frames;
+mod free_pages;
 mod guard;
 mod latch;
 mod latches;

@@ -1433,6 +1433,20 @@ impl BufferPool {
 
     /// A new zeroed page of `file`: the lowest freed page number, or a new one at the end of the file. The page is
     /// dirty; it reaches the file when it is flushed, checkpointed or evicted.
+    ///
+    /// The number is this call's alone until it returns: a [`BufferPool::free_page`] of it meanwhile fails with
+    /// [`Error::PageFreed`], and on an error the number goes back to the free list.
+    ///
+    /// # Errors
+    /// - [`Error::FileNotOpen`]: no file is open under `file`, or it is being closed or dropped.
+    /// - [`Error::FileFailed`]: the file has failed (its writes are refused).
+    /// - [`Error::OutOfRange`]: the file has `u32::MAX` pages.
+    /// - Taking a frame, as a miss does: [`Error::PoolExhausted`], [`Error::AllProtected`], a dirty victim's write
+    ///   error ([`Error::Io`], [`Error::NoSpace`], [`Error::Wal`], [`Error::FileFailed`]: naming the victim),
+    ///   [`Error::Panicked`] (the storage, the WAL or the eviction veto panicked).
+    ///
+    /// Never [`Error::PageFreed`]: a freed number this call took cannot be freed again before it returns (O5 in
+    /// RELIABILITY.md).
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn new_page(&self, file: FileId) -> Result<WriteGuard<'_>> {
         let f = self.core.files.get(file)?;
@@ -1450,11 +1464,13 @@ impl BufferPool {
         h.lsn.store(0, Relaxed);
         // Number and map the page under the file's allocation lock. A page past the old end becomes visible to
         // readers (the page count) only after it is mapped, so a concurrent read of it waits for this frame
-        // instead of reading past the end of the storage (U7 in RELIABILITY.md).
+        // instead of reading past the end of the storage (U7 in RELIABILITY.md). A reused number is this call's
+        // (an `Allocation`, `free_pages.rs`) from the moment it leaves the free list: dropped on any error below,
+        // it goes back.
         let mut free = f.free.lock();
-        let reused = free.pop_first();
-        let page_no = match reused {
-            Some(n) => n,
+        let reused = f.free.take_freed(&mut free);
+        let page_no = match &reused {
+            Some(a) => a.page_no(),
             None => {
                 let n = f.pages.load(Acquire);
                 if n == u32::MAX {
@@ -1473,16 +1489,26 @@ impl BufferPool {
         if self.core.frames.map(page, idx).is_err() {
             drop(free);
             match self.new_page_over_stale(&f, page, frame)? {
-                Ok(g) => return Ok(g),
+                Ok(g) => {
+                    if let Some(a) = reused {
+                        a.hand_out();
+                    }
+                    return Ok(g);
+                }
                 Err(mapped) => {
                     frame = mapped;
                     free = f.free.lock();
                 }
             }
         }
-        if reused.is_none() {
-            f.pages.store(page_no + 1, Release);
-        }
+        // A new number is this call's too from the moment the page count shows it.
+        let allocation = match reused {
+            Some(a) => a,
+            None => {
+                f.pages.store(page_no + 1, Release);
+                f.free.take_new(&mut free, page_no)
+            }
+        };
         drop(free);
         f.note_new(page_no);
         // A sweep of the file may have passed this frame before we mapped it (SeqCst page id store, then this
@@ -1491,11 +1517,12 @@ impl BufferPool {
         if f.is_closing() {
             self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
-            f.free.lock().insert(page_no);
+            drop(allocation); // the number goes on the free list
             return Err(Error::FileNotOpen(file));
         }
         self.mark_dirty(h);
         self.core.policy.on_insert(idx, page.as_u64());
+        allocation.hand_out();
         Ok(WriteGuard::new(frame, page))
     }
 
@@ -1503,8 +1530,11 @@ impl BufferPool {
     /// such a read still in flight. `idx` is `new_page`'s frame, exclusively latched. Waits for the stale copy and
     /// returns it zeroed (our frame goes back clean: F2); if the stale read fails instead, its error is not
     /// `new_page`'s (M1): maps `frame` once the failed load has unmapped the page and gives it back (`Err`),
-    /// leaving the caller to finish as for any new page. On any other error the page number goes back to the
-    /// free list.
+    /// leaving the caller to finish as for any new page. On any other error the caller's `Allocation` puts the
+    /// page number back on the free list.
+    ///
+    /// The page is freed no more while this runs: the caller owns its number, so no `free_page` can put it back
+    /// on the list, and the load this may do (the stale copy evicted meanwhile) never sees it freed (O5).
     #[cfg_attr(debug_assertions, track_caller)]
     fn new_page_over_stale<'p>(
         &'p self,
@@ -1546,12 +1576,15 @@ impl BufferPool {
                     h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
                 }
                 Err(e) => {
+                    debug_assert!(
+                        !matches!(e, Error::PageFreed { .. }),
+                        "{page} freed while new_page owned it"
+                    );
                     self.release_unmapped(frame);
                     if f.is_closing() {
                         // The id names another file by now (M7): this one is gone.
                         return Err(Error::FileNotOpen(page.file()));
                     }
-                    f.free.lock().insert(page.page_no());
                     return Err(e);
                 }
             }
@@ -1561,15 +1594,32 @@ impl BufferPool {
     /// Returns `page` to its file's free list (reused by a later [`BufferPool::new_page`]) and discards its
     /// cached copy unwritten. The free list lives in memory: an engine that needs it across restarts keeps its
     /// own record (as every engine keeps its free-space map), and re-frees those pages after reopening.
+    ///
+    /// Exactly one `free_page` of an allocated page succeeds: the call claims the page number from its user first
+    /// (`free_pages.rs`), so a second call, at the same time or later, fails with [`Error::PageFreed`] until a
+    /// `new_page` has returned the number again.
+    ///
+    /// # Errors
+    /// - [`Error::PageFreed`]: the page is not the caller's to free: it is on the free list already, another
+    ///   `free_page` of it is running, or a [`BufferPool::new_page`] is giving the number out (a double free).
+    ///   A call made before a close (or drop) and reopen of the file may look the file up after the reopen (the
+    ///   id names the newer file): it frees the newer file's page of that number, or meets this error.
+    /// - [`Error::OutOfRange`]: the file has no such page.
+    /// - [`Error::FileNotOpen`]: no file is open under the id, or it is being closed or dropped.
+    /// - [`Error::PageLatched`]: a guard holds the page for more than about a second; [`Error::HeldByCaller`]:
+    ///   the calling thread holds it exclusively. The page is not freed.
     pub fn free_page(&self, page: PageId) -> Result<()> {
         let f = self.core.files.get(page.file())?;
         let pages = f.pages.load(Acquire);
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if f.is_freed(page.page_no()) {
+        // "Is it the user's?" and "it is this call's" in one step under the list's lock: from here until the
+        // number is on the list, no other `free_page` passes this check and no `new_page` can take it. On an
+        // error below, the claim drops and the page is the user's again.
+        let Some(claim) = f.free.claim(page.page_no()) else {
             return Err(Error::PageFreed { page });
-        }
+        };
         if let Some(idx) = self.core.frames.lookup_exact(page) {
             if let Some(frame) = self.latch_exclusive_waiting(idx)? {
                 if frame.page_id() != page {
@@ -1585,10 +1635,7 @@ impl BufferPool {
                 }
             }
         }
-        if !f.free.lock().insert(page.page_no()) {
-            // Freed by another thread meanwhile.
-            return Err(Error::PageFreed { page });
-        }
+        claim.commit();
         Ok(())
     }
 
