@@ -40,7 +40,7 @@ use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
 use crate::file_options::FileOptions;
 use crate::files::{FileEntry, Files};
-use crate::frame::{FrameHeader, FrameMemory, TryLatch};
+use crate::frame::{FrameHeader, FrameMemory, LatchWait, TryLatch};
 use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
@@ -800,7 +800,7 @@ impl BufferPool {
                     if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
                         return Err(Error::PageLatched { page: h.page_id() });
                     }
-                    backoff.snooze();
+                    backoff.snooze_on(&h.state, LatchWait::Exclusive);
                 }
             }
         }
@@ -876,7 +876,7 @@ impl BufferPool {
             };
             let h = self.header(idx);
             let Some(version) = h.state.optimistic_begin() else {
-                backoff.snooze();
+                backoff.snooze_on(&h.state, LatchWait::Optimistic);
                 continue;
             };
             if h.page_id.load(Acquire) != page.as_u64() {
@@ -976,7 +976,11 @@ impl BufferPool {
                             self.core.counters.inc(Counter::SingleFlightWaits);
                         }
                         waited = Some((idx, version));
-                        backoff.snooze();
+                        let want = match mode {
+                            Mode::Shared => LatchWait::Shared,
+                            Mode::Exclusive => LatchWait::Exclusive,
+                        };
+                        backoff.snooze_on(&self.header(idx).state, want);
                         continue;
                     }
                     Err(_) => {}

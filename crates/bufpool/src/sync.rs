@@ -47,7 +47,8 @@ pub(crate) fn thread_token() -> u64 {
 }
 
 /// Waits politely for a latch held by another thread: a few spins, then yields, then short sleeps (a latch may
-/// be held across a disk read). Every wait loop in the pool uses this, so the policy is in one place.
+/// be held across a disk read), or for a frame's latch ([`Backoff::snooze_on`]) parks until it is released.
+/// Every wait loop in the pool uses this, so the policy is in one place.
 pub(crate) struct Backoff {
     step: u32,
 }
@@ -55,8 +56,11 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// Spins up to 2^SPIN_LIMIT iterations per step before yielding.
     const SPIN_LIMIT: u32 = 6;
-    /// Steps of yielding before sleeping.
+    /// Steps of yielding before sleeping (or parking).
     const YIELD_LIMIT: u32 = 16;
+    /// Longest park of [`Backoff::snooze_on`]: a release wakes the waiter before that; the bound lets a caller's
+    /// deadline (a latch never released) still be noticed.
+    const PARK_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 
     pub(crate) fn new() -> Backoff {
         Backoff { step: 0 }
@@ -73,5 +77,17 @@ impl Backoff {
             std::thread::sleep(std::time::Duration::from_micros(20));
         }
         self.step = self.step.saturating_add(1);
+    }
+
+    /// [`Backoff::snooze`] for a wait on a frame's latch: past the spins and yields, parks on the frame's state
+    /// word until a release wakes it (or [`Backoff::PARK_MAX`]) instead of sleeping a fixed time (see `frame.rs`,
+    /// "Waiting for a latch"). Under loom it only yields, as `snooze` does.
+    pub(crate) fn snooze_on(&mut self, word: &crate::frame::StateWord, want: crate::frame::LatchWait) {
+        if self.step <= Self::YIELD_LIMIT || cfg!(loom) {
+            self.snooze();
+        } else {
+            word.park_while_busy(want, Self::PARK_MAX);
+            self.step = self.step.saturating_add(1);
+        }
     }
 }

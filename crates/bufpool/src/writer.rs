@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use crate::checksum;
 use crate::error::{Error, Result};
 use crate::files::FileEntry;
-use crate::frame::TryLatch;
+use crate::frame::{LatchWait, TryLatch};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{AlignedBuf, FileId, PageId};
 use crate::policy::FrameIdx;
@@ -278,7 +278,7 @@ impl BufferPool {
                 Err(TryLatch::Busy { .. }) if h.held_by_caller() && h.page_id() == page => {
                     return Err(Error::HeldByCaller { page });
                 }
-                Err(TryLatch::Busy { .. }) => backoff.snooze(),
+                Err(TryLatch::Busy { .. }) => backoff.snooze_on(&h.state, LatchWait::Shared),
                 Err(_) => {}
             }
         }
@@ -482,7 +482,7 @@ impl BufferPool {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
                 Err(_) if h.held_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
-                Err(_) => backoff.snooze(),
+                Err(_) => backoff.snooze_on(&h.state, LatchWait::Shared),
             }
         }
     }
