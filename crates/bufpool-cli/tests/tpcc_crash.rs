@@ -7,7 +7,9 @@
 //! again, and `batch:200` out of memory (a pool of a fifth of the data: dirty leaves are evicted all the time,
 //! each written only once the transaction log is durable past its own changes, issue 15's per-page rule). Each
 //! child checkpoints whenever a log passes 64 KiB (`BUFPOOL_TPCC_LOG_MAX`), so tree pages and tree
-//! logs are written while transaction records wait in the buffer, and kills land in checkpoints too.
+//! logs are written while transaction records wait in the buffer, and kills land in checkpoints too; a log's
+//! truncation punches its dead records out, and rewrites the file whenever it is 1 MiB long
+//! (`BUFPOOL_TPCC_LOG_REWRITE`), so kills land in both kinds of cut.
 
 // Only `bench` of the shared helpers is used here.
 #[allow(dead_code)]
@@ -55,6 +57,7 @@ fn sigkill_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new
             .arg("--tpcc-acks")
             .arg(acks)
             .env("BUFPOOL_TPCC_LOG_MAX", "65536")
+            .env("BUFPOOL_TPCC_LOG_REWRITE", "1048576")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

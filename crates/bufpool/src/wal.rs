@@ -5,7 +5,9 @@
 //! calls [`Wal::flush_for_pages`]`(lsn, first, count)` and writes the pages only after that returned `Ok`. Its
 //! default is [`Wal::flush_to`]`(lsn)`; a log that knows more about a page than its LSN (a B+tree whose pages
 //! hold changes logged in another log, `bufpool-btree`'s covered changes) overrides it to flush exactly what
-//! those pages need. A pool built without a WAL uses [`NoWal`], which has nothing to flush.
+//! those pages need. A flush or checkpoint asks [`Wal::needs_flush_for_pages`] first and writes the runs that need
+//! no log flush before the others, which one flush then covers. A pool built without a WAL uses [`NoWal`], which
+//! has nothing to flush.
 
 use crate::error::Result;
 use crate::page::{Lsn, PageId};
@@ -26,6 +28,17 @@ pub trait Wal: Send + Sync {
     fn flush_for_pages(&self, lsn: Lsn, first: PageId, count: usize) -> Result<()> {
         let _ = (first, count);
         self.flush_to(lsn)
+    }
+
+    /// Whether [`Wal::flush_for_pages`] with the same arguments would have to make the log durable further (an
+    /// fsync) before the pages could be written. A flush or a checkpoint asks it, holding the same latches, and
+    /// puts such a run off to the end of its pass, where one [`Wal::flush_to`] of the highest LSN it put off
+    /// makes them all writable at once: about one log fsync a pass, where asking run by run could cost one for
+    /// every run holding a page changed since the last. Only a hint (must be cheap, and never flush): the
+    /// pool calls `flush_for_pages` before it writes any run anyway. The default is `false` (never put off).
+    fn needs_flush_for_pages(&self, lsn: Lsn, first: PageId, count: usize) -> bool {
+        let _ = (lsn, first, count);
+        false
     }
 }
 

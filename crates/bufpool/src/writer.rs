@@ -15,6 +15,13 @@
 //!    ENOSPC (whose outcome is unknown), latches the file failed. A run refused for space stays dirty, unlatched,
 //!    and is retried by the next flush, checkpoint or eviction ([`crate::Error::NoSpace`]).
 //!
+//! A flush or checkpoint (not the background writer) first asks `wal.needs_flush_for_pages` for each run and puts
+//! off the runs that would need a log flush; after its pass it calls `wal.flush_to(highest LSN put off)` once per
+//! file and goes over the runs put off again (each still through rule 2, then usually free), putting off those
+//! changed meanwhile, for at most `PUT_OFF_PASSES_MAX` passes (the last puts nothing off). A log above pages that
+//! keep changing while a checkpoint writes would otherwise be flushed for every run holding a page changed since
+//! its last flush.
+//!
 //! A writer never *waits* for a latch while it holds others: when the next page of a run is busy, the run so far
 //! is written and released first (callers may latch pages in any order, so waiting while holding could deadlock).
 //!
@@ -36,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::files::FileEntry;
 use crate::frame::{LatchWait, TryLatch};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
-use crate::page::{AlignedBuf, FileId, PageId};
+use crate::page::{AlignedBuf, FileId, Lsn, PageId};
 use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
 use crate::stats::Counter;
@@ -397,6 +404,52 @@ impl BufferPool {
     /// Writes the pages of `dirty` (sorted) that are still dirty, in coalesced runs, optionally paced over
     /// `spread`; returns the first error of each file.
     fn write_dirty(&self, dirty: Vec<PageAt>, spread: Option<Duration>, source: WriteSource) -> FileErrors {
+        // A flush or checkpoint puts off the runs whose log is not durable far enough yet (`Wal::
+        // needs_flush_for_pages`), flushes each file's log once for all of them, and goes over them again: pages
+        // changed while a pass ran are put off again, for a shorter pass, up to `PUT_OFF_PASSES_MAX` passes.
+        let put_off = matches!(source, WriteSource::Flush | WriteSource::Checkpoint);
+        let (mut todo, mut spread) = (dirty, spread);
+        let mut first_error = FileErrors::default();
+        for pass in 1..=PUT_OFF_PASSES_MAX {
+            let mut later = (put_off && pass < PUT_OFF_PASSES_MAX).then(PutOff::default);
+            for (file, e) in self.write_pass(todo, spread, source, later.as_mut()).0 {
+                first_error.record(file, e);
+            }
+            let Some(PutOff { pages, files }) = later.filter(|l| !l.pages.is_empty()) else {
+                break;
+            };
+            // Each file's highest LSN among its runs put off, read under their latches (a frame's LSN read now
+            // could be another file's page's, if the frame was reused meanwhile). The runs still pass
+            // `flush_for_pages` under their latches when they are written: pages changed since need what that
+            // asks for.
+            for (file, lsn) in files {
+                let flushed = self.core.files.get(file).and_then(|f| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.wal.flush_to(lsn)))
+                        .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))
+                });
+                if let Err(e) = flushed {
+                    first_error.record(file, e);
+                }
+            }
+            // A file whose log failed keeps its pages dirty (the flush reports it); the others are written now.
+            todo = pages
+                .into_iter()
+                .filter(|(page, _)| !first_error.0.iter().any(|(f, _)| *f == page.file()))
+                .collect();
+            spread = None;
+        }
+        first_error
+    }
+
+    /// One pass of [`BufferPool::write_dirty`] over `dirty`: with `later`, a run whose log would need a flush is
+    /// released unwritten and put off there.
+    fn write_pass(
+        &self,
+        dirty: Vec<PageAt>,
+        spread: Option<Duration>,
+        source: WriteSource,
+        mut later: Option<&mut PutOff>,
+    ) -> FileErrors {
         let start = Instant::now();
         let total = dirty.len().max(1);
         let mut first_error = FileErrors::default();
@@ -408,7 +461,7 @@ impl BufferPool {
                 .last()
                 .is_some_and(|&(last, _)| continues_run(last, page, run.len()));
             if !extends {
-                self.finish_run(&mut run, &run_file, &mut first_error, source);
+                self.finish_run(&mut run, &run_file, &mut first_error, source, later.as_deref_mut());
                 if let Some(target) = spread {
                     // Pace, holding no latch: page `done` of `total` is due at `target * done / total`.
                     let due = target.mul_f64(done as f64 / total as f64);
@@ -422,7 +475,7 @@ impl BufferPool {
                 Err(TryLatch::Free) => None,
                 Err(_) => {
                     // Never wait while holding the run's latches.
-                    self.finish_run(&mut run, &run_file, &mut first_error, source);
+                    self.finish_run(&mut run, &run_file, &mut first_error, source, later.as_deref_mut());
                     match self.latch_shared_waiting(idx) {
                         Ok(latched) => latched,
                         Err(e) => {
@@ -449,23 +502,46 @@ impl BufferPool {
             }
             run.push((page, frame));
         }
-        self.finish_run(&mut run, &run_file, &mut first_error, source);
+        self.finish_run(&mut run, &run_file, &mut first_error, source, later);
         first_error
     }
 
-    /// Writes and releases the latched run (if any).
+    /// Writes and releases the latched run (if any); with `later`, releases it unwritten into `later` instead if
+    /// its log would need a flush first ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)).
     fn finish_run(
         &self,
         run: &mut Vec<(PageId, SharedFrame<'_>)>,
         file: &Option<std::sync::Arc<FileEntry>>,
         first_error: &mut FileErrors,
         source: WriteSource,
+        later: Option<&mut PutOff>,
     ) {
         if run.is_empty() {
             return;
         }
         let file = file.as_ref().expect("a run always has its file");
         let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
+        if let Some(later) = later {
+            let lsn = pages
+                .iter()
+                .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
+                .max()
+                .unwrap_or(0);
+            let needs = lsn > 0
+                && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    file.wal.needs_flush_for_pages(lsn, pages[0].0, pages.len())
+                }))
+                .unwrap_or(false);
+            if needs {
+                later.pages.extend_from_slice(&pages);
+                match later.files.iter_mut().find(|(f, _)| *f == file.id) {
+                    Some((_, max)) => *max = (*max).max(lsn),
+                    None => later.files.push((file.id, lsn)),
+                }
+                run.clear(); // releases the latches
+                return;
+            }
+        }
         if let Err(e) = self.write_run_and_clean(file, &pages, source) {
             first_error.record(file.id, e);
         }
@@ -688,6 +764,19 @@ fn continues_run(last: PageId, next: PageId, len: usize) -> bool {
 /// The first write error of each file, in the order met.
 #[derive(Default)]
 struct FileErrors(Vec<(FileId, Error)>);
+
+/// Passes of a flush or checkpoint (the last puts nothing off): each pass after the first writes only the runs
+/// that changed while the one before ran, so they shrink fast; the bound keeps a page changed all the time from
+/// holding the checkpoint.
+const PUT_OFF_PASSES_MAX: usize = 16;
+
+/// The runs a flush or checkpoint pass put off ([`crate::Wal::needs_flush_for_pages`]): their pages, and per
+/// file the highest page LSN among them, read while the run was latched.
+#[derive(Default)]
+struct PutOff {
+    pages: Vec<PageAt>,
+    files: Vec<(FileId, Lsn)>,
+}
 
 impl FileErrors {
     fn record(&mut self, file: FileId, e: Error) {

@@ -153,7 +153,7 @@ impl Loader for Ours {
         self.loaded += 1;
         if self.loaded.is_multiple_of(1 << 18) {
             let data = self.file_pages()? * PAGE_BYTES as u64;
-            let log = self.tree.wal().file_len();
+            let log = self.tree.wal().log_bytes();
             // The most a checkpoint may still add to the data file: the pool's pages not yet in it.
             let growth = ((self.frames * PAGE_BYTES) as u64).saturating_sub(data);
             let by_log = log > (LOAD_LOG_PER_DATA * data).max(LOAD_LOG_MIN);
