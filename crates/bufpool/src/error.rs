@@ -269,10 +269,15 @@ pub enum Error {
         /// The page.
         page: PageId,
     },
-    /// The calling thread itself holds an exclusive guard ([`crate::WriteGuard`]) on this page, so waiting for
-    /// the page would never end: drop the guard first. Returned by `read`, `write`, `read_optimistic`, `flush`,
-    /// `flush_file`, `checkpoint`, `free_page`, `close_file` and `drop_file` instead of waiting for ever.
-    #[error("{page} is held by an exclusive guard of the calling thread: drop it first")]
+    /// The calling thread itself holds a guard on this page that the call would have to wait for, so the wait
+    /// would never end: drop the guard first. An exclusive guard ([`crate::WriteGuard`]) of the calling thread
+    /// stops every call that waits for the page: `read`, `write`, `read_optimistic`, `read_many`, `flush`,
+    /// `flush_file`, `checkpoint`, `free_page`, `close_file`, `drop_file`. A shared guard
+    /// ([`crate::ReadGuard`]) of the calling thread stops the calls that need the page exclusively: `write`,
+    /// `free_page`, `close_file`, `drop_file`, and `new_page` when the number it reuses is a freed page whose
+    /// stale copy the caller still reads (reading or flushing a page one reads is fine). A thread holding more
+    /// than 16 read guards at once is not told for the ones past the 16th: that wait lasts for ever.
+    #[error("{page} is held by a guard of the calling thread: drop it first")]
     HeldByCaller {
         /// The page.
         page: PageId,

@@ -416,10 +416,26 @@ impl FrameHeader {
         }
     }
 
-    /// True if the calling thread holds this frame's exclusive latch through a `WriteGuard`: waiting for the
-    /// frame would wait for ever.
+    /// True if the calling thread holds this frame's latch through a guard: exclusively (a `WriteGuard`,
+    /// `owner`) or shared (a `ReadGuard`, listed in the thread's `held.rs` list). Waiting for the frame's
+    /// *exclusive* latch would wait for ever. Asked only when a wait finds the frame busy.
     #[inline]
     pub(crate) fn held_by_caller(&self) -> bool {
+        self.held_exclusive_by_caller() || {
+            // An entry of a guard passed to `mem::forget` whose pool was dropped may name a header of another pool
+            // built at the same address: trusted only while the frame is latched shared, as it would be were the
+            // pool the same (`held.rs`).
+            let lock = self.state.load() & LOCK_MASK;
+            (1..=SHARED_MAX).contains(&lock) && crate::held::holds_shared(self)
+        }
+    }
+
+    /// True if the calling thread holds this frame's exclusive latch through a `WriteGuard`: waiting for the
+    /// frame's *shared* latch would wait for ever. A shared latch of the caller does not stop another one (the
+    /// latch admits readers while readers hold it, whatever waits), so shared waits ask only this; were the latch
+    /// ever to turn readers away while a writer waits, they would have to ask [`FrameHeader::held_by_caller`].
+    #[inline]
+    pub(crate) fn held_exclusive_by_caller(&self) -> bool {
         // Relaxed: only this thread ever stores its own token, so it reads its own last store or another's.
         self.owner.load(Relaxed) == crate::sync::thread_token()
     }

@@ -5,12 +5,13 @@
 //! A guard borrows the pool, so it cannot outlive it; dropping it releases the latch. Guards deref to the page's
 //! *user region* (the page minus the pool's 24-byte header). The guards hold the latch as a token (`latch.rs`);
 //! what they add is the bookkeeping of a user's latch: the holder noted for `held_latches`, the owner thread of
-//! an exclusive one, the dirty flag.
+//! an exclusive one, the thread's list of its shared ones (`held.rs`), the dirty flag.
 //!
-//! A thread must not ask for a page it already holds a conflicting guard on (that waits forever, as with any
-//! latch), and threads that hold several guards at once must take them in one global order (e.g. parent before
-//! child, left before right) to avoid deadlocks between them; the pool itself never waits for a latch while it
-//! holds one, except the eviction of an unlatched frame, which never blocks.
+//! A thread that asks for a page it already holds a conflicting guard on gets [`crate::Error::HeldByCaller`]
+//! instead of waiting for ever (for a read guard: as long as the thread holds at most 16 at once, `held.rs`).
+//! Threads that hold several guards at once must take them in one global order (e.g. parent before child, left
+//! before right) to avoid deadlocks between them; the pool itself never waits for a latch while it holds one,
+//! except the eviction of an unlatched frame, which never blocks.
 
 use std::cell::Cell;
 use std::fmt;
@@ -25,6 +26,10 @@ use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
 
 /// A shared latch on a page: many readers at once, no writer.
+///
+/// Not `Send`: the latch belongs to the thread that took it, which lists it (up to 16 read guards at once), so
+/// that thread asking for the page exclusively (`write`, `free_page`, ...) gets [`crate::Error::HeldByCaller`]
+/// instead of waiting for ever. Reading the page again, or flushing it, is fine.
 pub struct ReadGuard<'a> {
     // Released by `Drop` after the holder note ends; taken out whole by `try_upgrade` (the guards' `unsafe`
     // blocks, each on a guard that is consumed: see there). Holding the token bare keeps a guard small.
@@ -33,11 +38,12 @@ pub struct ReadGuard<'a> {
 }
 
 impl<'a> ReadGuard<'a> {
-    /// Wraps the shared latch `frame`, which holds `page`, for the caller.
+    /// Wraps the shared latch `frame`, which holds `page`, for the calling thread (which lists it).
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
         frame.pool().note_guard_taken(frame.idx(), false);
+        crate::held::note_shared_taken(frame.header());
         ReadGuard {
             frame: ManuallyDrop::new(frame),
             page,
@@ -50,10 +56,11 @@ impl<'a> ReadGuard<'a> {
         self.frame.idx()
     }
 
-    /// Ends the guard's note and hands its latch to the caller.
+    /// Ends the guard's note and listing, and hands its latch to the caller.
     fn into_frame(self) -> SharedFrame<'a> {
         let mut this = ManuallyDrop::new(self);
         this.frame.pool().note_guard_leaving(this.frame.idx(), false);
+        crate::held::note_shared_leaving(this.frame.header());
         // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so the token is moved out exactly once.
         unsafe { ManuallyDrop::take(&mut this.frame) }
     }
@@ -115,6 +122,7 @@ impl Drop for ReadGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         self.frame.pool().note_guard_leaving(self.frame.idx(), false);
+        crate::held::note_shared_leaving(self.frame.header());
         // SAFETY: the token is dropped here once, and `self` is going away; `into_frame` never lets this run.
         unsafe { ManuallyDrop::drop(&mut self.frame) }
     }

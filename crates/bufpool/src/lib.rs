@@ -63,11 +63,13 @@
 //! # Rules for callers
 //! - **Waits.** Every call that waits for a page the calling thread itself holds through a [`WriteGuard`]
 //!   (`read`, `write`, `read_optimistic`, `read_many`, `flush`, `flush_file`, `checkpoint`, `free_page`,
-//!   `close_file`, `drop_file`) returns [`Error::HeldByCaller`] instead of waiting for ever; a `WriteGuard` is
-//!   not `Send`, so the pool always knows its thread. What the pool cannot see, and you must not do: ask for a
-//!   [`WriteGuard`] on a page your thread holds a [`ReadGuard`] on (that waits for ever, as with any
-//!   reader-writer lock), or take several guards in different orders on different threads (take them in one
-//!   global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at most about a
+//!   `close_file`, `drop_file`) returns [`Error::HeldByCaller`] instead of waiting for ever, and so does every
+//!   call that needs a page exclusively (`write`, `free_page`, `close_file`, `drop_file`, `new_page` reusing a
+//!   freed page's stale copy) while the thread holds a [`ReadGuard`] on it; guards are not `Send`, so the pool
+//!   always knows their thread. What the pool cannot see, and you must not do: hold more than 16 read guards at
+//!   once and then ask for one of those pages exclusively (the guards past the 16th are not tracked: that waits
+//!   for ever, as with any reader-writer lock), or take several guards in different orders on different threads
+//!   (take them in one global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at most about a
 //!   second for another thread's guard ([`Error::PageLatched`]); a miss waits for frames the pool itself holds
 //!   (loads, write runs) up to a second, and for frames held by guards only as long as
 //!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]).
@@ -195,6 +197,7 @@ mod frame;
 mod frames;
 mod free_pages;
 mod guard;
+mod held;
 mod latch;
 mod latches;
 mod latency;

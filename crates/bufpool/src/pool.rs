@@ -729,7 +729,8 @@ impl BufferPool {
     }
 
     /// Writes the file's dirty pages, syncs it, discards its pages from the pool and closes it.
-    /// Fails with [`Error::PageLatched`] if a guard on one of its pages is held for more than about a second.
+    /// Fails with [`Error::PageLatched`] if a guard on one of its pages is held for more than about a second, and
+    /// with [`Error::HeldByCaller`] at once if the calling thread holds one.
     ///
     /// If it fails (a page stays latched, a write or the final sync fails), the file stays open and readable,
     /// with whatever pages the sweep had not yet written still cached.
@@ -969,7 +970,7 @@ impl BufferPool {
                 match self.latch_hit(idx, page, mode) {
                     Ok(frame) => return Ok(frame),
                     Err(TryLatch::Busy { version }) => {
-                        if self.header(idx).held_by_caller() {
+                        if self.waits_for_caller(idx, mode) {
                             return Err(Error::HeldByCaller { page });
                         }
                         if waited.is_none() {
@@ -997,6 +998,18 @@ impl BufferPool {
             if let Some(frame) = self.load(page, mode, acquire)? {
                 return Ok(frame);
             }
+        }
+    }
+
+    /// True if waiting for frame `idx`'s latch in `mode` would wait for the calling thread itself: for an
+    /// exclusive latch, the caller holds the frame through any guard; for a shared one, through a `WriteGuard`
+    /// (its own read guards do not stop another shared latch: `FrameHeader::held_exclusive_by_caller`).
+    #[cold]
+    fn waits_for_caller(&self, idx: FrameIdx, mode: Mode) -> bool {
+        let h = self.header(idx);
+        match mode {
+            Mode::Exclusive => h.held_by_caller(),
+            Mode::Shared => h.held_exclusive_by_caller(),
         }
     }
 
@@ -1445,6 +1458,8 @@ impl BufferPool {
     /// - [`Error::FileNotOpen`]: no file is open under `file`, or it is being closed or dropped.
     /// - [`Error::FileFailed`]: the file has failed (its writes are refused).
     /// - [`Error::OutOfRange`]: the file has `u32::MAX` pages.
+    /// - [`Error::HeldByCaller`]: the number to reuse is a freed page whose stale copy the calling thread still
+    ///   holds a guard on (read after `free_page`); the number goes back to the free list. Drop the guard first.
     /// - Taking a frame, as a miss does: [`Error::PoolExhausted`], [`Error::AllProtected`], a dirty victim's write
     ///   error ([`Error::Io`], [`Error::NoSpace`], [`Error::Wal`], [`Error::FileFailed`]: naming the victim),
     ///   [`Error::Panicked`] (the storage, the WAL or the eviction veto panicked).
@@ -1611,7 +1626,7 @@ impl BufferPool {
     /// - [`Error::OutOfRange`]: the file has no such page.
     /// - [`Error::FileNotOpen`]: no file is open under the id, or it is being closed or dropped.
     /// - [`Error::PageLatched`]: a guard holds the page for more than about a second; [`Error::HeldByCaller`]:
-    ///   the calling thread holds it exclusively. The page is not freed.
+    ///   the calling thread holds a guard on it. The page is not freed.
     pub fn free_page(&self, page: PageId) -> Result<()> {
         let f = self.core.files.get(page.file())?;
         let pages = f.pages.load(Acquire);

@@ -271,7 +271,8 @@ impl BufferPool {
     }
 
     /// A shared latch on `page` if it is resident (waiting for an exclusive holder); `None` if it is not.
-    /// [`Error::HeldByCaller`] if the calling thread holds it exclusively.
+    /// [`Error::HeldByCaller`] if the calling thread holds it exclusively (its own shared latches do not stop
+    /// this one).
     fn latch_resident_shared(&self, page: PageId) -> Result<Option<SharedFrame<'_>>> {
         let mut backoff = Backoff::new();
         loop {
@@ -282,7 +283,7 @@ impl BufferPool {
             match SharedFrame::try_latch(self, idx) {
                 Ok(frame) if frame.page_id() == page => return Ok(Some(frame)),
                 Ok(frame) => frame.release(),
-                Err(TryLatch::Busy { .. }) if h.held_by_caller() && h.page_id() == page => {
+                Err(TryLatch::Busy { .. }) if h.held_exclusive_by_caller() && h.page_id() == page => {
                     return Err(Error::HeldByCaller { page });
                 }
                 Err(TryLatch::Busy { .. }) => backoff.snooze_on(&h.state, LatchWait::Shared),
@@ -557,7 +558,7 @@ impl BufferPool {
             match SharedFrame::try_latch(self, idx) {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
-                Err(_) if h.held_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
+                Err(_) if h.held_exclusive_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
                 Err(_) => backoff.snooze_on(&h.state, LatchWait::Shared),
             }
         }

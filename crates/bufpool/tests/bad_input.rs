@@ -95,11 +95,29 @@ fn free_page_is_reused_and_refused_while_latched() {
     for _ in 0..3 {
         drop(pool.new_page(file).unwrap());
     }
+    // Another thread's held guard is waited for (about a second), then reported.
+    std::thread::scope(|s| {
+        let (taken_tx, taken_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let pool = &pool;
+        s.spawn(move || {
+            let g = pool.read(PageId::new(file, 1)).unwrap();
+            taken_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            drop(g);
+        });
+        taken_rx.recv().unwrap();
+        assert!(matches!(
+            pool.free_page(PageId::new(file, 1)),
+            Err(Error::PageLatched { .. })
+        ));
+        release_tx.send(()).unwrap();
+    });
+    // The calling thread's own guard is reported at once (S1: it would wait for ever).
     let g = pool.read(PageId::new(file, 1)).unwrap();
-    // A held guard is waited for (about a second), then reported.
     assert!(matches!(
         pool.free_page(PageId::new(file, 1)),
-        Err(Error::PageLatched { .. })
+        Err(Error::HeldByCaller { .. })
     ));
     drop(g);
     pool.free_page(PageId::new(file, 1)).unwrap();

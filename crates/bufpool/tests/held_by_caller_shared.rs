@@ -1,0 +1,260 @@
+//! S1 (RELIABILITY.md): a thread that asked for a page exclusively while it held the page's *shared* latch
+//! waited for ever.
+//!
+//! The story: `Error::HeldByCaller` (U4, `held_by_caller.rs`) covered a thread waiting for a page it held through
+//! a `WriteGuard`: the frame header records the owner thread of an exclusive latch. Nothing recorded who held a
+//! shared latch, so the classic B+tree mistake, `write(p)` while the same thread still holds `read(p)`, spun in
+//! the hit path's wait loop for ever, and so did `new_page` when the page number it reused was a freed page whose
+//! stale copy the caller was still reading (the `o5` helper saw that spin). `free_page`, `close_file` and
+//! `drop_file` waited about a second and then blamed another guard (`PageLatched`).
+//!
+//! Now each thread keeps a short list of the frames it holds read guards on (`held.rs`): every wait for an
+//! *exclusive* latch asks it, and returns `HeldByCaller` for a frame on it. Waits for a *shared* latch do not:
+//! the latch admits readers while readers hold it, so reading (or flushing) a page one holds shared still works.
+//! Another thread's shared latch is still waited for, and one pool's entry never names another pool's frame.
+//!
+//! Every scenario runs on a thread of its own and fails the test after a timeout instead of hanging CI.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bufpool::{BufferPool, Error, MemoryStorage, PageId};
+
+/// Runs `f` on a thread of its own; fails the test if it does not finish within 10 s (a hang).
+fn within(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(()) => handle.join().unwrap(),
+        Err(RecvTimeoutError::Timeout) => panic!("{what}: still waiting after 10 s (a self-wait hangs)"),
+        Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+fn held(r: bufpool::Result<impl Sized>, page: PageId, call: &str) {
+    match r {
+        Err(Error::HeldByCaller { page: p }) => assert_eq!(p, page, "{call} names the page"),
+        Err(e) => panic!("{call}: {e} (expected HeldByCaller)"),
+        Ok(_) => panic!("{call} succeeded under the caller's own read guard"),
+    }
+}
+
+/// A pool with one file of `pages` pages, written and checkpointed.
+fn pool_with(frames: usize, pages: u32) -> (Arc<BufferPool>, bufpool::FileId) {
+    let pool = Arc::new(BufferPool::builder().frames(frames).build().unwrap());
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for i in 0..pages {
+        pool.new_page(file).unwrap()[0] = i as u8 + 1;
+    }
+    pool.checkpoint().unwrap();
+    (pool, file)
+}
+
+#[test]
+fn write_under_ones_own_read_guard_is_an_error() {
+    within("write under own read guard", || {
+        let (pool, file) = pool_with(8, 2);
+        let page = PageId::new(file, 1);
+        let r = pool.read(page).unwrap();
+        held(pool.write(page), page, "write");
+        // Re-entrant read guards of one page: the latch is held until the last one goes.
+        let r2 = pool.read(page).unwrap();
+        assert_eq!(r2[0], 2);
+        drop(r);
+        held(pool.write(page), page, "write with one of two read guards left");
+        drop(r2);
+        pool.write(page).unwrap()[0] = 9;
+        assert_eq!(pool.read(page).unwrap()[0], 9);
+    });
+}
+
+#[test]
+fn read_many_visitor_asking_to_write_its_page_is_an_error() {
+    within("write from read_many's visitor", || {
+        let (pool, file) = pool_with(8, 3);
+        let pages: Vec<PageId> = (0..3).map(|n| PageId::new(file, n)).collect();
+        let mut visited = 0;
+        pool.read_many(&pages, |i, r| {
+            let g = r.unwrap();
+            held(pool.write(pages[i]), pages[i], "write from the visitor");
+            drop(g);
+            visited += 1;
+        });
+        assert_eq!(visited, 3);
+    });
+}
+
+#[test]
+fn exclusive_waits_under_ones_own_read_guard_are_errors() {
+    within("free_page / close_file / drop_file under own read guard", || {
+        let (pool, file) = pool_with(8, 2);
+        let page = PageId::new(file, 0);
+        let r = pool.read(page).unwrap();
+        held(pool.free_page(page), page, "free_page");
+        held(pool.close_file(file), page, "close_file");
+        held(pool.drop_file(file), page, "drop_file");
+        // Nothing was freed or closed: the page is still the user's.
+        assert_eq!(r[0], 1);
+        drop(r);
+        pool.free_page(page).unwrap();
+        pool.close_file(file).unwrap();
+    });
+}
+
+#[test]
+fn new_page_reusing_a_stale_copy_the_caller_reads_is_an_error() {
+    within("new_page over own stale read guard", || {
+        let (pool, file) = pool_with(8, 2);
+        let page = PageId::new(file, 1);
+        pool.free_page(page).unwrap();
+        // A stale copy of the freed page, read back from storage and held.
+        let stale = pool.read(page).unwrap();
+        assert_eq!(stale[0], 2);
+        held(pool.new_page(file), page, "new_page");
+        drop(stale);
+        // The number went back on the free list: the next new_page reuses it, zeroed.
+        let g = pool.new_page(file).unwrap();
+        assert_eq!(g.page_id(), page);
+        assert_eq!(g[0], 0);
+    });
+}
+
+#[test]
+fn downgraded_guard_counts_as_shared() {
+    within("write after downgrade", || {
+        let (pool, file) = pool_with(8, 1);
+        let page = PageId::new(file, 0);
+        let r = pool.write(page).unwrap().downgrade();
+        held(pool.write(page), page, "write after downgrade");
+        // Upgraded back: exclusive again, and still the caller's.
+        let w = r.try_upgrade().unwrap();
+        held(pool.write(page), page, "write after upgrade");
+        held(pool.read(page), page, "read after upgrade");
+        drop(w);
+        pool.write(page).unwrap();
+        // A refused upgrade keeps the guard listed.
+        let (a, b) = (pool.read(page).unwrap(), pool.read(page).unwrap());
+        let a = a.try_upgrade().unwrap_err();
+        held(pool.write(page), page, "write after a refused upgrade");
+        drop((a, b));
+        pool.write(page).unwrap();
+    });
+}
+
+#[test]
+fn shared_waits_under_ones_own_read_guard_still_work() {
+    within("read / flush / checkpoint under own read guard", || {
+        let (pool, file) = pool_with(8, 2);
+        let page = PageId::new(file, 0);
+        pool.write(page).unwrap()[0] = 5;
+        let r = pool.read(page).unwrap();
+        assert_eq!(pool.read(page).unwrap()[0], 5);
+        assert_eq!(pool.read_optimistic(page, |v| v.read_u8(0)).unwrap(), 5);
+        pool.flush(page).unwrap();
+        pool.write(PageId::new(file, 1)).unwrap()[0] = 6;
+        pool.flush_file(file).unwrap();
+        pool.checkpoint().unwrap();
+        assert_eq!(pool.stats().dirty, 0);
+        drop(r);
+    });
+}
+
+#[test]
+fn another_threads_read_guard_is_waited_for_not_refused() {
+    within("write waits for another thread's read guard", || {
+        let (pool, file) = pool_with(8, 2);
+        let page = PageId::new(file, 0);
+        let mine = pool.read(PageId::new(file, 1)).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let holder = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let r = pool.read(page).unwrap();
+                tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                drop(r);
+            })
+        };
+        rx.recv().unwrap();
+        // Held shared by the other thread (and this thread holds another page): wait, then write.
+        pool.write(page).unwrap()[0] = 7;
+        holder.join().unwrap();
+        drop(mine);
+
+        // The same for free_page, which waits up to about a second for another thread's guard.
+        let (tx, rx) = mpsc::channel();
+        let holder = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let r = pool.read(page).unwrap();
+                tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                drop(r);
+            })
+        };
+        rx.recv().unwrap();
+        pool.free_page(page).unwrap();
+        holder.join().unwrap();
+    });
+}
+
+#[test]
+fn a_read_guard_of_one_pool_does_not_count_in_another() {
+    within("two pools, same frame index", || {
+        let (a, fa) = pool_with(8, 1);
+        let (b, fb) = pool_with(8, 1);
+        let (pa, pb) = (PageId::new(fa, 0), PageId::new(fb, 0));
+        // This thread holds pool A's page; another thread holds pool B's page (likely the same frame index).
+        let mine = a.read(pa).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let holder = {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                let r = b.read(pb).unwrap();
+                tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                drop(r);
+            })
+        };
+        rx.recv().unwrap();
+        b.write(pb).unwrap()[0] = 3;
+        holder.join().unwrap();
+        held(a.write(pa), pa, "write of pool A's page");
+        drop(mine);
+        a.write(pa).unwrap();
+    });
+}
+
+#[test]
+fn many_read_guards_at_once_leave_nothing_behind() {
+    within("more read guards than the thread's list holds", || {
+        let (pool, file) = pool_with(128, 100);
+        let pages: Vec<PageId> = (0..100).map(|n| PageId::new(file, n)).collect();
+        let guards: Vec<_> = pages.iter().map(|&p| pool.read(p).unwrap()).collect();
+        // The first guards are listed (how many is the list's size, at least 8).
+        for &p in &pages[..8] {
+            held(pool.write(p), p, "write of an early page");
+        }
+        // Released in an order unlike the one they were taken in.
+        let mut guards: Vec<_> = guards.into_iter().map(Some).collect();
+        for i in (0..100)
+            .step_by(3)
+            .chain((1..100).step_by(3))
+            .chain((2..100).step_by(3))
+        {
+            guards[i] = None;
+        }
+        // Nothing held: nothing is refused.
+        for &p in &pages {
+            pool.write(p).unwrap();
+        }
+    });
+}
