@@ -127,6 +127,15 @@ thread_local! {
 }
 
 impl BufferPool {
+    /// The highest page LSN of a latched run (0: no log record describes any of its pages), what the run's
+    /// write-ahead flush must cover.
+    fn run_lsn(&self, run: &[PageAt]) -> Lsn {
+        run.iter()
+            .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Writes a run of consecutive pages of `file` (each latched by the caller so no writer changes it) as one
     /// write, after its file's `wal.flush_for_pages` (the run's highest LSN and its pages). Does not touch dirty
     /// flags.
@@ -136,11 +145,7 @@ impl BufferPool {
         if file.is_failed() {
             return Err(file.failed_error());
         }
-        let lsn = run
-            .iter()
-            .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
-            .max()
-            .unwrap_or(0);
+        let lsn = self.run_lsn(run);
         let _held = crate::pool::Hold::new(&self.core.io_holds, run.len());
         // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
         if lsn > 0 {
@@ -523,11 +528,7 @@ impl BufferPool {
         let file = file.as_ref().expect("a run always has its file");
         let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
         if let Some(later) = later {
-            let lsn = pages
-                .iter()
-                .map(|&(_, idx)| self.header(idx).lsn.load(Acquire))
-                .max()
-                .unwrap_or(0);
+            let lsn = self.run_lsn(&pages);
             let needs = lsn > 0
                 && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     file.wal.needs_flush_for_pages(lsn, pages[0].0, pages.len())
