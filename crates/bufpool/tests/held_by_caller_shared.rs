@@ -47,6 +47,21 @@ fn held(r: bufpool::Result<impl Sized>, page: PageId, call: &str) {
     }
 }
 
+/// Has another thread take `page`'s shared latch and hold it for 200 ms; returns once it is held, with the
+/// thread to join.
+fn read_elsewhere(pool: &Arc<BufferPool>, page: PageId) -> std::thread::JoinHandle<()> {
+    let (tx, rx) = mpsc::channel();
+    let pool = pool.clone();
+    let holder = std::thread::spawn(move || {
+        let r = pool.read(page).unwrap();
+        tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        drop(r);
+    });
+    rx.recv().unwrap();
+    holder
+}
+
 /// A pool with one file of `pages` pages, written and checkpointed.
 fn pool_with(frames: usize, pages: u32) -> (Arc<BufferPool>, bufpool::FileId) {
     let pool = Arc::new(BufferPool::builder().frames(frames).build().unwrap());
@@ -173,34 +188,14 @@ fn another_threads_read_guard_is_waited_for_not_refused() {
         let (pool, file) = pool_with(8, 2);
         let page = PageId::new(file, 0);
         let mine = pool.read(PageId::new(file, 1)).unwrap();
-        let (tx, rx) = mpsc::channel();
-        let holder = {
-            let pool = pool.clone();
-            std::thread::spawn(move || {
-                let r = pool.read(page).unwrap();
-                tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(200));
-                drop(r);
-            })
-        };
-        rx.recv().unwrap();
+        let holder = read_elsewhere(&pool, page);
         // Held shared by the other thread (and this thread holds another page): wait, then write.
         pool.write(page).unwrap()[0] = 7;
         holder.join().unwrap();
         drop(mine);
 
         // The same for free_page, which waits up to about a second for another thread's guard.
-        let (tx, rx) = mpsc::channel();
-        let holder = {
-            let pool = pool.clone();
-            std::thread::spawn(move || {
-                let r = pool.read(page).unwrap();
-                tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(200));
-                drop(r);
-            })
-        };
-        rx.recv().unwrap();
+        let holder = read_elsewhere(&pool, page);
         pool.free_page(page).unwrap();
         holder.join().unwrap();
     });
@@ -214,17 +209,7 @@ fn a_read_guard_of_one_pool_does_not_count_in_another() {
         let (pa, pb) = (PageId::new(fa, 0), PageId::new(fb, 0));
         // This thread holds pool A's page; another thread holds pool B's page (likely the same frame index).
         let mine = a.read(pa).unwrap();
-        let (tx, rx) = mpsc::channel();
-        let holder = {
-            let b = b.clone();
-            std::thread::spawn(move || {
-                let r = b.read(pb).unwrap();
-                tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(200));
-                drop(r);
-            })
-        };
-        rx.recv().unwrap();
+        let holder = read_elsewhere(&b, pb);
         b.write(pb).unwrap()[0] = 3;
         holder.join().unwrap();
         held(a.write(pa), pa, "write of pool A's page");
