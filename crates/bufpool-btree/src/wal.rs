@@ -8,8 +8,9 @@
 //! ```text
 //! two header slots, at byte 0 and byte 512 (different sectors: a torn header write leaves the other one):
 //!   magic "BPTWAL02" | log_id u64 | origin u64 | start u64 | seq u64 | crc32c(bytes 0..40) u32
-//!   the valid slot with the higher seq is the header; `origin` is the LSN at byte LOG_HDR (1024), `start` the
-//!   first LSN recovery reads (the last checkpoint's redo point), `log_id` names this log for its tree's meta page
+//!   the valid slot with the higher seq is the header (the slot in force), and a cut writes the other one;
+//!   `origin` is the LSN at byte LOG_HDR (1024), `start` the first LSN recovery reads (the last checkpoint's
+//!   redo point), `log_id` names this log for its tree's meta page
 //! records from byte 1024; the record starting at LSN l sits at byte 1024 + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
@@ -119,6 +120,15 @@ const SLOT_LEN: usize = 64;
 /// Byte offsets of the two header slots: in different sectors, so a torn write of one leaves the other.
 const SLOT_AT: [u64; 2] = [0, 512];
 const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] + SLOT_LEN as u64 <= LOG_HDR);
+
+/// The header slot that is not the one at `at`: where a cut writes, `at` being the slot in force.
+fn other_slot(at: u64) -> u64 {
+    if at == SLOT_AT[0] {
+        SLOT_AT[1]
+    } else {
+        SLOT_AT[0]
+    }
+}
 const REC_HDR: usize = 16;
 /// Largest record accepted when reading (a sanity bound: a structure change logs a handful of pages).
 const RECORD_MAX: usize = 16 << 20;
@@ -539,7 +549,8 @@ impl Header {
         (hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
     }
 
-    /// The header region of a new log (or of a log file rewritten by truncation): slot 0 holds `self`.
+    /// The header region of a new log (or of a log file rewritten by truncation): slot 0 holds `self`, slot 1
+    /// nothing (so the next cut writes slot 1: `LogFile::slot`).
     fn region(&self) -> Vec<u8> {
         let mut r = vec![0u8; LOG_HDR as usize];
         let at = SLOT_AT[0] as usize;
@@ -611,6 +622,11 @@ struct LogFile {
     start: Lsn,
     /// Sequence number of the header slot in force.
     seq: u64,
+    /// Byte offset of the header slot in force. A cut writes the other one, whatever their sequence numbers: a
+    /// rewrite's new file (and a new log) holds its header in slot 0 only, whatever its sequence, and a cut
+    /// choosing its slot by the parity of its own sequence (as one did) overwrote that only valid header after a
+    /// rewrite of odd sequence, so a crash tearing the write left no header at all (R10-1 in RELIABILITY.md).
+    slot: u64,
 }
 
 impl LogFile {
@@ -729,7 +745,7 @@ impl TreeWal {
             .as_ref()
             .map_or_else(|| "the log storage".to_string(), |p| p.display().to_string());
         let len = dev.len().map_err(|e| log_err("stat log", e))?;
-        let mut best: Option<Header> = None;
+        let mut best: Option<(Header, u64)> = None;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
@@ -738,13 +754,13 @@ impl TreeWal {
             dev.read_exact_at(&mut b, at)
                 .map_err(|e| log_err("read log header", e))?;
             if let Some(h) = Header::decode(&b) {
-                if best.is_none_or(|b| h.seq > b.seq) {
-                    best = Some(h);
+                if best.is_none_or(|(b, _)| h.seq > b.seq) {
+                    best = Some((h, at));
                 }
             }
         }
-        let hdr = match best {
-            Some(h) => h,
+        let (hdr, slot) = match best {
+            Some(found) => found,
             // Missing, or a crash while the header of a new log was being written: no record can exist yet.
             None if len <= LOG_HDR => {
                 let h = Header {
@@ -759,7 +775,7 @@ impl TreeWal {
                 if let Some(p) = &path {
                     sync_dir(p)?;
                 }
-                h
+                (h, SLOT_AT[0])
             }
             None => return Err(Error::Log(format!("{name} has no valid log header"))),
         };
@@ -777,6 +793,7 @@ impl TreeWal {
                 origin: hdr.origin,
                 start: hdr.start,
                 seq: hdr.seq,
+                slot,
             }),
             trunc: Mutex::new(Trunc {
                 punched: 0,
@@ -1156,7 +1173,7 @@ impl TreeWal {
         Ok(())
     }
 
-    /// The header-slot cut (the caller holds `trunc` and `io`): writes the slot that is not in force with
+    /// The header-slot cut (the caller holds `trunc` and `io`): writes the slot not in force (`io.slot`) with
     /// `start = redo`, then the buffered records, then one fsync for both. Before the fsync either slot may be
     /// the one a crash leaves in force, and both name a valid log: records from the old start on (none cut
     /// yet), or from `redo` on (the records before it are dead: the checkpoint wrote their pages).
@@ -1167,13 +1184,14 @@ impl TreeWal {
             start: redo,
             seq,
         };
-        let at = SLOT_AT[(seq % 2) as usize];
+        let at = other_slot(io.slot);
         io.dev
             .write_all_at(&hdr.encode(), at)
             .map_err(|e| self.fail("write log header", e))?;
         self.write_locked(io, SyncCause::Checkpoint, true)?;
         io.start = redo;
         io.seq = seq;
+        io.slot = at;
         self.start.store(redo, Ordering::Release);
         Ok(())
     }
@@ -1227,6 +1245,7 @@ impl TreeWal {
             origin: redo,
             start: redo,
             seq,
+            slot: SLOT_AT[0],
         };
         self.start.store(redo, Ordering::Release);
         tr.punched = 0;
