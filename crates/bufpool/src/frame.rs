@@ -422,9 +422,9 @@ impl FrameHeader {
     #[inline]
     pub(crate) fn held_by_caller(&self) -> bool {
         self.held_exclusive_by_caller() || {
-            // An entry of a guard passed to `mem::forget` whose pool was dropped may name a header of another pool
-            // built at the same address: trusted only while the frame is latched shared, as it would be were the
-            // pool the same (`held.rs`).
+            // An entry stands for a read guard of this thread, held or forgotten; a forgotten one's pool, dropped,
+            // leaks its headers, so no other pool's header is at its address (`held.rs`). Trusted only while the
+            // frame is latched shared all the same, as it is while the guard lives.
             let lock = self.state.load() & LOCK_MASK;
             (1..=SHARED_MAX).contains(&lock) && crate::held::holds_shared(self)
         }

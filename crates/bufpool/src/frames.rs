@@ -62,6 +62,26 @@ pub(crate) struct Frames {
     cached: CachePadded<AtomicU64>,
 }
 
+impl Drop for Frames {
+    /// A read guard passed to `mem::forget` leaves its frame latched shared, and its header's address in its
+    /// thread's list of read guards (`held.rs`), for good. Were the headers' memory freed, the next pool built
+    /// could get its headers at the same address (same size, just freed), and the entry would name one of *its*
+    /// frames: that thread's wait for the frame while another thread reads it would be refused with
+    /// `HeldByCaller` (R10-2 in RELIABILITY.md). So the headers of a pool dropped with a frame latched shared
+    /// are leaked, as the forgotten guard leaked its latch, and no later header is ever at a listed address.
+    /// (No frame is latched otherwise by then: the pool's own latches are tokens, released before it can drop.)
+    fn drop(&mut self) {
+        let forgotten = self.headers.iter().any(|h| {
+            let lock = h.state.load() & crate::frame::LOCK_MASK;
+            (1..=crate::frame::SHARED_MAX).contains(&lock)
+        });
+        if forgotten {
+            let empty = HugeSlice::new(0, |_| FrameHeader::new());
+            std::mem::forget(std::mem::replace(&mut self.headers, empty));
+        }
+    }
+}
+
 impl Frames {
     /// `frames` free frames of `page_size` bytes each.
     pub(crate) fn new(frames: usize, page_size: usize) -> Frames {

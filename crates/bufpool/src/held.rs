@@ -17,9 +17,11 @@
 //!   and a self-wait on such a frame is not detected (it waits for ever, as any reader-writer lock would). When
 //!   one of them leaves, it may remove a listed guard's entry of the same frame instead of nothing: a detection
 //!   lost, never a false one.
-//! - A guard passed to `mem::forget` keeps its entry, as it keeps its latch. Its pool may be dropped and another
-//!   one built at the same address; `FrameHeader::held_by_caller` then trusts an entry only while the frame is
-//!   latched shared, which the forgotten latch would be were the pool still the same.
+//! - A guard passed to `mem::forget` keeps its entry, as it keeps its latch. Its pool may be dropped, but not its
+//!   frame headers: a pool dropped with a frame latched shared leaks them (`Frames`' drop), so no later pool's
+//!   header is ever at a listed address (R10-2 in RELIABILITY.md: the next pool's headers at the same address
+//!   made a wait for another thread's read guard `HeldByCaller`). `FrameHeader::held_by_caller` also trusts an
+//!   entry only while the frame is latched shared, which costs nothing on the path that asks.
 //!
 //! Cost: a read guard's making and release each touch this thread's list (a length and one slot, through the
 //! thread pointer: no lazy initialisation, no destructor to register); the release compares the newest entry

@@ -243,3 +243,27 @@ fn many_read_guards_at_once_leave_nothing_behind() {
         }
     });
 }
+
+/// R10-2 (RELIABILITY.md): a read guard passed to `mem::forget` keeps its entry in the thread's list, as it keeps
+/// its latch. Its pool dropped, a pool built next gets its frame headers at the same address (same size, freed a
+/// moment ago), and the entry then named a frame of the new pool: while another thread held that frame shared,
+/// this thread's `write` of the page returned `HeldByCaller` instead of waiting for the other reader.
+#[test]
+fn a_forgotten_read_guard_of_a_dropped_pool_does_not_count_in_the_next_pool() {
+    within("forgotten guard, pool dropped, a new pool at the same address", || {
+        for round in 0..3u8 {
+            let (old, file) = pool_with(8, 1);
+            std::mem::forget(old.read(PageId::new(file, 0)).unwrap());
+            drop(old);
+            let (pool, file) = pool_with(8, 1);
+            let page = PageId::new(file, 0);
+            let holder = read_elsewhere(&pool, page);
+            match pool.write(page) {
+                Ok(mut g) => g[0] = round,
+                Err(e) => panic!("round {round}: write of a page another thread reads: {e}"),
+            }
+            holder.join().unwrap();
+            assert_eq!(pool.read(page).unwrap()[0], round);
+        }
+    });
+}
