@@ -877,6 +877,10 @@ impl BufferPool {
             };
             let h = self.header(idx);
             let Some(version) = h.state.optimistic_begin() else {
+                if self.optimistic_waits_for_caller(idx) {
+                    // The shared fallback says `HeldByCaller`, at once, instead of parking on our own latch.
+                    break;
+                }
                 backoff.snooze_on(&h.state, LatchWait::Optimistic);
                 continue;
             };
@@ -893,6 +897,16 @@ impl BufferPool {
             self.core.counters.inc(Counter::OptimisticRetries);
         }
         self.read_latched(page, resident, f)
+    }
+
+    /// True if frame `idx`, found exclusively latched by an optimistic read, is latched by the calling thread's own
+    /// write guard: retrying (and, past the spins, parking up to 5 ms an attempt) would wait for a release that
+    /// cannot come before the call returns (R10-3 in RELIABILITY.md: about 240 ms per call before the fallback
+    /// reported it). Out of line, so `read_optimistic`'s inlined body stays small.
+    #[cold]
+    #[inline(never)]
+    fn optimistic_waits_for_caller(&self, idx: FrameIdx) -> bool {
+        self.header(idx).held_exclusive_by_caller()
     }
 
     /// `read_optimistic`'s way out, kept out of line so that its hit path stays small enough to inline into the

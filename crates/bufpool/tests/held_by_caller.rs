@@ -89,3 +89,36 @@ fn a_downgraded_guard_no_longer_counts_as_exclusive() {
     pool.flush(page).unwrap();
     drop(r);
 }
+
+/// R10-3 (RELIABILITY.md): `read_optimistic` of a page the calling thread holds exclusively tried its 64
+/// optimistic attempts first, and since latch waiters park (session 9), 48 of them parked up to 5 ms each on the
+/// thread's own latch, which nobody would release: about 240 ms per call before the shared fallback said
+/// `HeldByCaller` (200 calls: about 48 s). Now a busy frame the caller holds goes straight to the error. The calls
+/// run on a thread of their own, with a 10 s bound that only a stall reaches (no timing is measured).
+#[test]
+fn read_optimistic_under_ones_own_write_guard_does_not_park_on_it() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let calls = std::thread::spawn(move || {
+        let pool = BufferPool::builder().frames(8).build().unwrap();
+        let file = pool.open_storage(MemoryStorage::new()).unwrap();
+        let g = pool.new_page(file).unwrap();
+        let page = g.page_id();
+        for _ in 0..200 {
+            held(pool.read_optimistic(page, |v| v.read_u8(0)), page, "read_optimistic");
+        }
+        drop(g);
+        assert_eq!(pool.read_optimistic(page, |v| v.read_u8(0)).unwrap(), 0);
+        tx.send(()).unwrap();
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(()) => calls.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("200 read_optimistic calls under one's own write guard still running after 10 s (parked on it)")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = calls.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
