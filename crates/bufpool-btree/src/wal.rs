@@ -680,14 +680,13 @@ fn log_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Log(format!("{what}: {e}"))
 }
 
-fn sync_dir(path: &Path) -> Result<()> {
+/// Fsyncs the directory holding `path`, making a file created or renamed there durable under its name.
+fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| log_err("fsync log directory", e))
+    File::open(dir).and_then(|d| d.sync_all())
 }
 
 /// Reads the record at the reader's position: `Ok(None)` at the end of the valid log (short, torn or foreign
@@ -773,7 +772,7 @@ impl TreeWal {
                     .and_then(|()| dev.sync())
                     .map_err(|e| log_err("write log header", e))?;
                 if let Some(p) = &path {
-                    sync_dir(p)?;
+                    sync_dir(p).map_err(|e| log_err("fsync log directory", e))?;
                 }
                 (h, SLOT_AT[0])
             }
@@ -1200,7 +1199,8 @@ impl TreeWal {
     /// `<name>.tmp` under a header with `origin = start = redo`, fsyncs it and renames it over the log. The bulk
     /// of the copy runs without `io` (records in the file never change, and appends go on into the old file and
     /// the buffer); only the bytes written to the old file meanwhile are copied under `io`, just before the
-    /// switch. A crash before the rename leaves the old log; after it, the new one, whole and synced.
+    /// switch. A crash before the rename leaves the old log; after it, the new one, whole and synced. A failed
+    /// directory fsync after the rename fails the log (which file a crash leaves under the name is unknown).
     fn rewrite(&self, tr: &mut Trunc, old: &File, path: &Path, redo: Lsn, seq: u64) -> Result<()> {
         let (origin, copied) = {
             let io = self.io.lock();
@@ -1237,7 +1237,12 @@ impl TreeWal {
             .and_then(|()| new.sync_all())
             .map_err(|e| self.fail("write new log", e))?;
         std::fs::rename(&tmp, path).map_err(|e| self.fail("rename new log", e))?;
-        sync_dir(path)?;
+        // From the rename on, the name leads to the new file, and `io`'s handle to an unlinked one: records
+        // written there would be fsynced where no reopen finds them. Until the directory fsync returns, a crash
+        // may leave either file under the name (both hold every record written so far); if it fails, no later
+        // record can be made durable under the name for sure, so the log fails and refuses every commit, instead
+        // of going on through the old handle (R10-4 in RELIABILITY.md: commits acknowledged, then lost).
+        sync_dir(path).map_err(|e| self.fail("fsync log directory", e))?;
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         self.durable.fetch_max(written, Ordering::AcqRel);
         *io = LogFile {
