@@ -122,3 +122,84 @@ fn a_checkpoint_flushes_the_log_once_for_the_runs_it_put_off() {
         }
     }
 }
+
+/// A log that never becomes durable as far as its hint asks (its `flush_to` returns `Ok` and does nothing), or
+/// whose `flush_to` fails, or whose hint panics: the checkpoint still ends, after a bounded number of passes,
+/// with every page written (the log's own rule is then the log's business) or the log's error and the pages
+/// dirty. Added by the review of session 9 (passes on main: the bound holds).
+struct StuckWal {
+    flushes: AtomicU64,
+    fail: std::sync::atomic::AtomicBool,
+    panic_in_hint: bool,
+}
+
+impl Wal for StuckWal {
+    fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
+        self.flushes.fetch_add(1, SeqCst);
+        if self.fail.load(SeqCst) {
+            return Err(bufpool::Error::Wal {
+                lsn,
+                reason: "the log device failed".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn needs_flush_for_pages(&self, _lsn: Lsn, _first: PageId, _count: usize) -> bool {
+        assert!(!self.panic_in_hint, "the hint panics");
+        true
+    }
+}
+
+#[test]
+fn put_off_runs_whose_log_never_catches_up_or_fails_end_the_checkpoint() {
+    for panic_in_hint in [false, true] {
+        let pool = BufferPool::builder().frames(64).build().unwrap();
+        let stuck = Arc::new(StuckWal {
+            flushes: AtomicU64::new(0),
+            fail: false.into(),
+            panic_in_hint,
+        });
+        let file = pool.open_storage_with(bufpool::MemoryStorage::new(), FileOptions::new().wal(stuck.clone()));
+        let file = file.unwrap();
+        // A second file on an ordinary log: its pages are written whatever the first file's log does.
+        let other = pool.open_storage(bufpool::MemoryStorage::new()).unwrap();
+        for n in 0..10u32 {
+            for f in [file, other] {
+                let mut g = pool.new_page(f).unwrap();
+                common::fill_page(&mut g, n, 1);
+                g.set_lsn(u64::from(n) + 1);
+            }
+        }
+        // Never durable enough by its own account: every pass but the last puts the runs off again; the last
+        // writes them through `flush_for_pages`.
+        pool.checkpoint().unwrap();
+        assert_eq!(pool.stats().dirty, 0);
+        let flushes = stuck.flushes.load(SeqCst);
+        assert!(
+            flushes <= 16,
+            "{flushes} log flushes for one run: the passes are bounded"
+        );
+
+        // The log fails: the checkpoint names it, the file's pages stay dirty, the other file's are written.
+        for n in (0..10u32).step_by(3) {
+            for f in [file, other] {
+                let mut g = pool.write(PageId::new(f, n)).unwrap();
+                common::fill_page(&mut g, n, 2);
+                g.set_lsn(100 + u64::from(n));
+            }
+        }
+        stuck.fail.store(true, SeqCst);
+        let report = pool.checkpoint_report();
+        let failed: Vec<_> = report.failed().map(|(f, _)| f).collect();
+        assert_eq!(failed, vec![file], "only the file whose log failed");
+        assert!(
+            matches!(report.failed().next().unwrap().1, bufpool::Error::Wal { .. }),
+            "the log's error"
+        );
+        assert_eq!(pool.stats().dirty, 4, "the failed log's pages stay dirty");
+        stuck.fail.store(false, SeqCst);
+        pool.checkpoint().unwrap();
+        assert_eq!(pool.stats().dirty, 0);
+    }
+}
