@@ -164,3 +164,41 @@ fn a_read_guard_does_not_stop_closing_flushing_or_checkpointing_another_file() {
         pool.close_file(a).unwrap();
     });
 }
+
+#[test]
+fn a_thread_that_panics_holding_a_write_guard_wakes_the_threads_parked_on_it() {
+    within("panic under a write guard, parked waiters", || {
+        let (pool, file) = pool_with(8, 1);
+        let page = PageId::new(file, 0);
+        let (held_tx, held_rx) = mpsc::channel();
+        let panicker = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let mut g = pool.write(page).unwrap();
+                g[0] = 77;
+                held_tx.send(()).unwrap();
+                // Long enough for the waiters to park.
+                std::thread::sleep(Duration::from_millis(100));
+                panic!("the engine fails while holding the page");
+            })
+        };
+        held_rx.recv().unwrap();
+        let waiters: Vec<_> = (0..3)
+            .map(|k| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    if k == 0 {
+                        pool.write(page).unwrap()[1] = 1;
+                    } else {
+                        assert_eq!(pool.read(page).unwrap()[0], 77, "what the guard wrote before the panic");
+                    }
+                })
+            })
+            .collect();
+        assert!(panicker.join().is_err());
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert!(pool.held_latches().is_empty(), "no latch left behind");
+    });
+}
