@@ -8,6 +8,7 @@
 //! - A reader parked on a page's latch while another thread drops the page's file wakes and gets an answer (the
 //!   page, or `FileNotOpen`), and the drop goes through: nobody is left parked on a frame that became free.
 //! - A read guard held while closing, flushing or checkpointing *another* file does not get in the way.
+//! - A thread that panics holding a write guard releases it on the way out and wakes every thread parked on it.
 //!
 //! Each scenario runs on a thread of its own with a 10 s bound (a hang), as in `held_by_caller_shared.rs`.
 
