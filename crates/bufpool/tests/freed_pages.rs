@@ -47,3 +47,58 @@ fn a_freed_page_refuses_a_second_free_writes_and_empty_reads() {
     drop(pool.write(never_written).unwrap());
     pool.checkpoint().unwrap();
 }
+
+/// The free list lives in memory (`BufferPool::free_page`'s docs): after a close and reopen, or a crash, a page
+/// freed before is the user's again, served with its last durable image, writable, and not reused by `new_page`
+/// until the engine frees it again (an engine keeps its own free-space record and re-frees). A freed page past
+/// the last one ever written is simply gone. Added by the review of session 9 (its page-number ownership): passes
+/// on main, and pins the answer to "leaked, reused or served?".
+#[test]
+fn freed_pages_are_the_users_again_after_a_reopen_or_a_crash() {
+    use bufpool::storage::{FaultConfig, FaultyStorage};
+    use bufpool::PageId;
+    use std::sync::Arc;
+
+    for crash in [false, true] {
+        let storage = Arc::new(FaultyStorage::new(3, FaultConfig::none()));
+        let pool = BufferPool::builder().frames(8).build().unwrap();
+        let file = pool.open_storage(storage.clone()).unwrap();
+        for n in 0..4u8 {
+            pool.new_page(file).unwrap()[0] = n + 10;
+        }
+        pool.checkpoint().unwrap();
+        // Freed: a written page in the middle, and a new page past the end never written.
+        let tail = pool.new_page(file).unwrap().page_id();
+        assert_eq!(tail.page_no(), 4);
+        pool.free_page(PageId::new(file, 1)).unwrap();
+        pool.free_page(tail).unwrap();
+        let image = if crash {
+            storage.durable_image()
+        } else {
+            pool.close_file(file).unwrap();
+            storage.live_image()
+        };
+        drop(pool);
+
+        let pool = BufferPool::builder().frames(8).build().unwrap();
+        let file = pool.open_storage(MemoryStorage::from_bytes(image)).unwrap();
+        assert_eq!(
+            pool.file_pages(file).unwrap(),
+            4,
+            "crash {crash}: the unwritten tail page is gone"
+        );
+        let one = PageId::new(file, 1);
+        assert_eq!(
+            pool.read(one).unwrap()[0],
+            11,
+            "crash {crash}: served with its last image"
+        );
+        pool.write(one).unwrap()[0] = 21;
+        // Not reused: the next new page is a new number.
+        assert_eq!(pool.new_page(file).unwrap().page_id().page_no(), 4);
+        // Freed again by the engine, it is reused.
+        pool.free_page(one).unwrap();
+        assert_eq!(pool.new_page(file).unwrap().page_id(), one);
+        pool.checkpoint().unwrap();
+    }
+}
