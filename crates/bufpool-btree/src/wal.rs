@@ -57,6 +57,12 @@
 //!    last rewrite. The bulk of the copy runs without `io`; only what was written to the old file meanwhile is
 //!    copied under it, before the rename.
 //!
+//! A cut's failures: a failed header-slot write or fsync fails the log (as any write of it does); so do a failed
+//! rename and a failed directory fsync after it (which file a crash leaves under the name is unknown). A failed
+//! punch, or a rewrite failing to make, write or fsync its new file, touched only dead bytes or the new file: the
+//! cut returns the error and the log goes on (the new file removed), so a full file system costs a checkpoint's
+//! cut, not every later commit.
+//!
 //! Why not fixed-size segments deleted whole (PostgreSQL's WAL files): the same space back, but a record would
 //! have to be split across files or segments padded, a scan would open files in turn, and the header-slot cut
 //! and its crash argument, which a `Storage` needs anyway, would not serve the file. A hole leaves one file,
@@ -67,9 +73,10 @@
 //!   the buffered bytes in order. `durable` only grows and is set after an fsync covering it.
 //! - Group commit: a committer waits for the `io` mutex; when it gets it, it first checks whether someone else's
 //!   fsync already covered its LSN. One fsync serves every record appended before it started.
-//! - After the first failed write or fsync the log refuses everything (no retry after a failed fsync). An append
-//!   fails only if the log had failed before it, and then appends nothing: a caller that checks
-//!   [`TreeWal::check`] before changing a page can log the change without a failure in between.
+//! - After the first failed write or fsync of the log's file the log refuses everything (no retry after a failed
+//!   fsync; a truncation's punch or new file are not the log's file: see "Truncation"). An append fails only if
+//!   the log had failed before it, and then appends nothing: a caller that checks [`TreeWal::check`] before
+//!   changing a page can log the change without a failure in between.
 //! - Truncation keeps the tail from the checkpoint's redo LSN on, and switches to it atomically (a rename, or a
 //!   header slot that is written whole or not valid), so a crash at any point leaves a valid log. Bytes are
 //!   punched only below the `start` of the durable header slot in force, so a crash mid-punch, or one that
@@ -602,13 +609,20 @@ fn punch_hole(file: &File, offset: u64, len: u64) -> std::result::Result<(), rus
     )
 }
 
+/// Which side of a rewrite's copy failed: reading the log, or writing its new file.
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
 /// Copies `len` bytes of `from` at `at` to `to` at `to_at`, through `chunk`.
-fn copy_range(from: &File, to: &File, at: u64, to_at: u64, len: u64, chunk: &mut [u8]) -> io::Result<()> {
+fn copy_range(from: &File, to: &File, at: u64, to_at: u64, len: u64, chunk: &mut [u8]) -> Result<(), CopyError> {
     let mut done = 0u64;
     while done < len {
         let n = (len - done).min(chunk.len() as u64) as usize;
-        from.read_exact_at(&mut chunk[..n], at + done)?;
-        to.write_all_at(&chunk[..n], to_at + done)?;
+        from.read_exact_at(&mut chunk[..n], at + done)
+            .map_err(CopyError::Read)?;
+        to.write_all_at(&chunk[..n], to_at + done).map_err(CopyError::Write)?;
         done += n as u64;
     }
     Ok(())
@@ -1166,7 +1180,9 @@ impl TreeWal {
                     // Nothing was freed; the header slot stands. Later truncations rewrite instead.
                     tr.no_punch = true;
                 }
-                Err(e) => return Err(self.fail("punch the log's dead records", e.into())),
+                // The cut is durable and the bytes were dead: a failed punch (EIO; ENOSPC, where splitting an extent
+                // needs a block) only keeps their space. Reported, the log kept; the next cut punches them again.
+                Err(e) => return Err(log_err("punch the log's dead records", io::Error::from(e))),
             }
         }
         Ok(())
@@ -1211,13 +1227,25 @@ impl TreeWal {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
+        // Until the rename, a failure to make or write the new file (a full file system, most likely) leaves the
+        // log as it was, in force and whole: it is returned without failing the log, and the new file removed
+        // (R10-5 in RELIABILITY.md: it failed the log, refusing every commit, and left the file taking the space
+        // that was missing). A failure to read the log, or to write it (`write_locked`), fails it as always.
+        let dropped = |what: &str, e: io::Error| {
+            let _ = std::fs::remove_file(&tmp);
+            log_err(what, e)
+        };
+        let copy_failed = |e: CopyError| match e {
+            CopyError::Read(e) => self.fail("read the log to rewrite it", e),
+            CopyError::Write(e) => dropped("write new log", e),
+        };
         let new = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
             .open(&tmp)
-            .map_err(|e| self.fail("create new log", e))?;
+            .map_err(|e| dropped("create new log", e))?;
         let hdr = Header {
             id: self.id,
             origin: redo,
@@ -1228,14 +1256,15 @@ impl TreeWal {
         let new_at = |lsn: Lsn| LOG_HDR + (lsn - redo);
         let mut chunk = vec![0u8; COPY_CHUNK];
         new.write_all_at(&hdr.region(), 0)
+            .map_err(CopyError::Write)
             .and_then(|()| copy_range(old, &new, old_at(redo), new_at(redo), copied - redo, &mut chunk))
-            .map_err(|e| self.fail("write new log", e))?;
+            .map_err(copy_failed)?;
         let mut io = self.io.lock();
         self.write_locked(&io, SyncCause::Checkpoint, false)?;
         let written = self.state.lock().buf_start;
         copy_range(old, &new, old_at(copied), new_at(copied), written - copied, &mut chunk)
-            .and_then(|()| new.sync_all())
-            .map_err(|e| self.fail("write new log", e))?;
+            .and_then(|()| new.sync_all().map_err(CopyError::Write))
+            .map_err(copy_failed)?;
         std::fs::rename(&tmp, path).map_err(|e| self.fail("rename new log", e))?;
         // From the rename on, the name leads to the new file, and `io`'s handle to an unlinked one: records
         // written there would be fsynced where no reopen finds them. Until the directory fsync returns, a crash

@@ -1,8 +1,11 @@
-//! A tree on a file system that fills up (a real one: a small tmpfs, where this process may mount it): whatever
-//! fails first (a page write of a checkpoint, a log write of a commit, a log rewrite's new file), every commit
-//! acknowledged before keeps its keys after space is freed and the tree reopened, and the tree's invariants
-//! hold. Added by the review of session 9's code (its log truncation: header slot, punched hole, rewrite);
-//! passes on main. Skips, saying why, where it cannot mount.
+//! A tree and its log on a file system that fills up (a real one: a small tmpfs, where this process may mount
+//! it; each test skips, saying why, where it cannot). Added by the review of session 9's code (its log
+//! truncation: header slot, punched hole, rewrite).
+//!
+//! - Whatever fails first (a page write of a checkpoint, a log write of a commit, a log rewrite's new file),
+//!   every commit acknowledged before keeps its keys after space is freed and the tree reopened, and the tree's
+//!   invariants hold (passes on main).
+//! - A log rewrite that runs out of space leaves the log usable (R10-5: on main it failed the log).
 
 mod common;
 
@@ -114,4 +117,75 @@ fn every_commit_acknowledged_before_the_file_system_filled_survives() {
         drop(tree);
         drop(mount);
     }
+}
+
+/// R10-5 (RELIABILITY.md): a log rewrite that runs out of space (the live tail does not fit beside the old
+/// file) failed the whole log, so every later commit was refused until the tree was reopened, and its
+/// `<log>.tmp` stayed behind, holding the very space the file system lacked. Nothing durable was at stake: the
+/// old file and its header in force were untouched. Now the cut returns the error, removes `<log>.tmp`, and the
+/// log goes on; a later cut, with space, rewrites.
+#[test]
+fn a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable() {
+    use bufpool_btree::{Op, TreeWal};
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "1m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable: {why}");
+            return;
+        }
+    };
+    let path = dir.path().join("log");
+    let wal = TreeWal::open(&path).unwrap();
+    let append = |wal: &TreeWal, from: u32, n: u32| -> bufpool_btree::Result<Vec<u64>> {
+        (from..from + n)
+            .map(|i| {
+                wal.append(&[Op::Put {
+                    page: i,
+                    key: &i.to_be_bytes(),
+                    val: &[5u8; 1000],
+                }])
+            })
+            .collect()
+    };
+    // About 400 KiB of dead records, then a live tail of about 48 KiB.
+    append(&wal, 0, 400).unwrap();
+    let redo = wal.begin_checkpoint();
+    let mut committed = append(&wal, 400, 48).unwrap();
+    wal.commit().unwrap();
+    // Fill the file system, then give back 16 KiB: less than the tail a rewrite copies.
+    let filler_path = dir.path().join("filler");
+    let mut filler = std::fs::File::create(&filler_path).unwrap();
+    let block = vec![1u8; 4096];
+    while filler.write_all(&block).is_ok() {}
+    let len = filler.metadata().unwrap().len();
+    filler.set_len(len - (16 << 10)).unwrap();
+    filler.sync_all().unwrap();
+
+    wal.set_rewrite_len(0);
+    let err = wal.truncate_before(redo).expect_err("the tail does not fit");
+    assert!(err.to_string().contains("space"), "{err}");
+    assert_eq!(wal.rewrites(), 0);
+    assert!(!dir.path().join("log.tmp").exists(), "the new file is removed");
+    // The log goes on: a commit fits in the space left.
+    committed.extend(append(&wal, 500, 4).expect("appends after a failed rewrite"));
+    wal.commit().expect("a commit after a failed rewrite");
+    // Space back: the next cut rewrites, and a reopen finds every committed record.
+    drop(filler);
+    std::fs::remove_file(&filler_path).unwrap();
+    wal.truncate_before(redo).unwrap();
+    assert_eq!(wal.rewrites(), 1);
+    drop(wal);
+    let wal = TreeWal::open(&path).unwrap();
+    let mut seen = Vec::new();
+    wal.scan(|end, _| {
+        seen.push(end);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, committed);
+    drop(wal);
+    drop(mount);
 }
