@@ -1464,12 +1464,17 @@ impl BufferPool {
     /// The number is this call's alone until it returns: a [`BufferPool::free_page`] of it meanwhile fails with
     /// [`Error::PageFreed`], and on an error the number goes back to the free list.
     ///
+    /// A freed number whose stale copy the calling thread still holds a guard on (read after `free_page`) is
+    /// skipped: the call takes the next freed number, or a new one, and the skipped number stays on the free list
+    /// for a later call (once the guard is gone).
+    ///
     /// # Errors
     /// - [`Error::FileNotOpen`]: no file is open under `file`, or it is being closed or dropped.
     /// - [`Error::FileFailed`]: the file has failed (its writes are refused).
-    /// - [`Error::OutOfRange`]: the file has `u32::MAX` pages.
-    /// - [`Error::HeldByCaller`]: the number to reuse is a freed page whose stale copy the calling thread still
-    ///   holds a guard on (read after `free_page`); the number goes back to the free list. Drop the guard first.
+    /// - [`Error::OutOfRange`]: the file has `u32::MAX` pages and no freed number to reuse.
+    /// - [`Error::HeldByCaller`]: only when nothing else is possible: the file has `u32::MAX` pages and the
+    ///   calling thread holds a guard on the stale copy of every freed number (it names the lowest). Drop a guard
+    ///   first.
     /// - Taking a frame, as a miss does: [`Error::PoolExhausted`], [`Error::AllProtected`], a dirty victim's write
     ///   error ([`Error::Io`], [`Error::NoSpace`], [`Error::Wal`], [`Error::FileFailed`]: naming the victim),
     ///   [`Error::Panicked`] (the storage, the WAL or the eviction veto panicked).
@@ -1496,26 +1501,51 @@ impl BufferPool {
         // instead of reading past the end of the storage (U7 in RELIABILITY.md). A reused number is this call's
         // (an `Allocation`, `free_pages.rs`) from the moment it leaves the free list: dropped on any error below,
         // it goes back.
+        //
+        // A freed number whose stale copy the calling thread holds (a read guard it took after `free_page`) cannot
+        // be reused now: `new_page_over_stale` would wait for the caller itself. It is skipped, kept by this call
+        // (so it is not taken again) and goes back on the list when the call returns, whatever the outcome; the
+        // next freed number, or a new one, is taken instead (P2). While skipped, its stale copy stays mapped (the
+        // caller's guard pins it), so no load of it runs to see it unlisted, and it is still marked freed.
+        // Declared before `free`: skipped numbers go back on the list after the lock is released (drop order).
+        let mut skipped: Vec<crate::free_pages::Allocation<'_>> = Vec::new();
         let mut free = f.free.lock();
-        let reused = f.free.take_freed(&mut free);
-        let page_no = match &reused {
-            Some(a) => a.page_no(),
-            None => {
-                let n = f.pages.load(Acquire);
-                if n == u32::MAX {
-                    drop(free);
-                    self.release_unmapped(frame);
-                    return Err(Error::OutOfRange {
-                        page: PageId::new(file, n),
-                        pages: n,
-                    });
+        let (page, reused, stale) = loop {
+            let reused = f.free.take_freed(&mut free);
+            let page_no = match &reused {
+                Some(a) => a.page_no(),
+                None => {
+                    let n = f.pages.load(Acquire);
+                    if n == u32::MAX {
+                        drop(free);
+                        self.release_unmapped(frame);
+                        return Err(match skipped.first() {
+                            // Nothing else is possible: the guard is what stands in the way.
+                            Some(a) => Error::HeldByCaller {
+                                page: PageId::new(file, a.page_no()),
+                            },
+                            None => Error::OutOfRange {
+                                page: PageId::new(file, n),
+                                pages: n,
+                            },
+                        });
+                    }
+                    n
                 }
-                n
+            };
+            let page = PageId::new(file, page_no);
+            h.page_id.store(page.as_u64(), SeqCst);
+            match self.core.frames.map(page, idx) {
+                Ok(()) => break (page, reused, false),
+                Err(copy) => match reused {
+                    // The caller's latch on the copy keeps it in its frame, holding this page: stable here.
+                    Some(a) if self.header(copy).held_by_caller() => skipped.push(a),
+                    reused => break (page, reused, true),
+                },
             }
         };
-        let page = PageId::new(file, page_no);
-        h.page_id.store(page.as_u64(), SeqCst);
-        if self.core.frames.map(page, idx).is_err() {
+        let page_no = page.page_no();
+        if stale {
             drop(free);
             match self.new_page_over_stale(&f, page, frame)? {
                 Ok(g) => {
