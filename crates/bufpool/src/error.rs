@@ -274,8 +274,9 @@ pub enum Error {
     /// stops every call that waits for the page: `read`, `write`, `read_optimistic`, `read_many`, `flush`,
     /// `flush_file`, `checkpoint`, `free_page`, `close_file`, `drop_file`. A shared guard
     /// ([`crate::ReadGuard`]) of the calling thread stops the calls that need the page exclusively: `write`,
-    /// `free_page`, `close_file`, `drop_file`, and `new_page` when the number it reuses is a freed page whose
-    /// stale copy the caller still reads (reading or flushing a page one reads is fine). A thread holding more
+    /// `free_page`, `close_file`, `drop_file` (reading or flushing a page one reads is fine). `new_page` skips a
+    /// freed number whose stale copy the caller still reads and takes another; it returns this only when no other
+    /// number is possible (the file has `u32::MAX` pages). A thread holding more
     /// than 16 read guards at once is not told for the ones past the 16th: that wait lasts for ever.
     #[error("{page} is held by a guard of the calling thread: drop it first")]
     HeldByCaller {

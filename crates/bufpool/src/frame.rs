@@ -383,8 +383,9 @@ pub(crate) struct FrameHeader {
     /// be on disk and is kept (see `BufferPool::evictable`). Reset whenever the frame's page id is cleared.
     pub(crate) written_at: AtomicU32,
     /// The page was on its file's free list when it was read into this frame (a stale copy a reader asked for
-    /// after `free_page`): write guards are refused on it (`Error::PageFreed`) until `new_page` reuses it.
-    /// Cleared whenever the frame's page id is.
+    /// after `free_page`; the load asks after mapping the page, `BufferPool::finish_load`, so `free_page` either
+    /// discards the copy or is seen by it: P1): write guards are refused on it (`Error::PageFreed`) until
+    /// `new_page` reuses it. Cleared whenever the frame's page id is.
     pub(crate) freed: AtomicBool,
     /// When the frame's current latch by guards began (coarse monotonic ns), or 0: diagnostics only
     /// (`latches.rs`, `BufferPool::held_latches`). In this line, so keeping it costs a hit no cache miss.

@@ -16,9 +16,20 @@
 //! `Error::PageFreed`; before this, it could put a number back on the list while `new_page` gave it out (O5 in
 //! RELIABILITY.md, `tests/new_page_vs_double_free.rs`).
 //!
-//! Lock order: the mutex is taken briefly (never while waiting for a latch), except by `new_page`, which holds
-//! it while it maps a new page (ARCHITECTURE.md, "Lock order"). The tokens take it in `hand_out`, `commit` and
-//! on drop: never drop or settle one while holding the mutex.
+//! A number reaches the list only when no unmarked copy of its page can be in the pool: a load asks the list
+//! ([`FreeList::is_free`]) after it mapped the page, and marks its copy freed (write guards refused) if the
+//! number is listed; a `FreeClaim` commits either with the page's one copy latched exclusively by the
+//! committing `free_page` (discarded right after), or, with no copy, only after confirming under the list's
+//! mutex that none is mapped ([`FreeClaim::commit_unless_cached`]). So a load that asked the list before the
+//! commit had mapped its copy before it, and that copy is the one `free_page` discards; every later load finds
+//! the number listed. Before this, `free_page` looked the page up, then committed, and a load between the two
+//! kept an unmarked copy that took write guards (P1 in RELIABILITY.md, `tests/free_page_vs_load.rs`).
+//!
+//! Lock order: the mutex is taken briefly and never while waiting for a latch; a frame latch may be held while
+//! it is taken (a load asking `is_free`, `free_page` committing). Under it a page-table stripe lock may be taken
+//! (`new_page` maps its page, `free_page` confirms a miss), never the other way (ARCHITECTURE.md, "Lock
+//! order"). The tokens take it in `hand_out`, `commit` and on drop: never drop or settle one while holding the
+//! mutex.
 
 use std::collections::BTreeSet;
 
@@ -57,8 +68,10 @@ impl FreeList {
         self.pages.lock()
     }
 
-    /// Whether `page_no` is on the free list (freed, not taken by a `new_page` since). A number in transit is not:
-    /// a load that meets it is either part of the `new_page` reusing it or races a `free_page` still running.
+    /// Whether `page_no` is on the free list (freed, not taken by a `new_page` since). A load asks it after mapping
+    /// its page. A number in transit is not listed: a load that meets one is part of the `new_page` reusing it
+    /// (or a stale read that `new_page` takes over), or runs before a `free_page`'s commit, which then finds the
+    /// load's copy mapped and discards it ([`FreeClaim::commit_unless_cached`]).
     pub(crate) fn is_free(&self, page_no: PageNo) -> bool {
         let pages = self.pages.lock();
         !pages.free.is_empty() && pages.free.contains(&page_no)
@@ -154,10 +167,37 @@ pub(crate) struct FreeClaim<'a> {
 }
 
 impl FreeClaim<'_> {
-    /// Puts the number on the free list (its cached copy is gone). Takes the list's lock.
+    /// Puts the number on the free list. The caller holds the page's cached copy exclusively latched (and
+    /// discards it after this), so no load of the page can be running or start before the number is listed (see
+    /// [`FreeClaim::commit_unless_cached`] for a page with no copy). Takes the list's lock.
     pub(crate) fn commit(mut self) {
+        let list = self.list;
+        self.settle(&mut list.pages.lock());
+    }
+
+    /// Puts the number on the free list if `cached`, asked under the list's lock, finds no copy of the page in
+    /// the pool; otherwise gives the claim back with what it found (the caller latches that copy, then
+    /// [`FreeClaim::commit`]s and discards it). Takes the list's lock and, inside it, whatever `cached` takes
+    /// (`free_page`: a page-table stripe lock; `new_page` also takes one under this lock).
+    ///
+    /// A miss seen under the lock is final for loads: a load maps its page first and asks the list after
+    /// ([`FreeList::is_free`], under this lock, while it holds the frame latched). Either its mapping is in place
+    /// before this lock is taken, and `cached` finds it, or its question waits for this lock and finds the number
+    /// on the list, so it marks its copy freed. No load can read the page in between and keep an unmarked copy of
+    /// a freed page (a copy that would take write guards: P1 in RELIABILITY.md).
+    pub(crate) fn commit_unless_cached<T>(mut self, cached: impl FnOnce() -> Option<T>) -> Result<(), (Self, T)> {
+        let list = self.list;
+        let mut pages = list.pages.lock();
+        if let Some(found) = cached() {
+            return Err((self, found));
+        }
+        self.settle(&mut pages);
+        Ok(())
+    }
+
+    /// Moves the number from `freeing` to the list; `pages` is this claim's list, locked.
+    fn settle(&mut self, pages: &mut FreePages) {
         self.settled = true;
-        let mut pages = self.list.pages.lock();
         let was = pages.freeing.remove(&self.page_no);
         assert!(was, "page {} was not being freed", self.page_no);
         let fresh = pages.free.insert(self.page_no);
@@ -237,6 +277,29 @@ mod tests {
         assert_eq!(b.page_no(), 9);
         b.hand_out();
         list.claim(9).unwrap().commit();
+    }
+
+    #[test]
+    fn a_claim_commits_only_when_no_copy_is_found_under_the_lock() {
+        let list = list_of(&[]);
+        let claim = list.claim(4).unwrap();
+        // A copy found: the claim comes back, still held (a second free is refused), the number unlisted.
+        let (claim, found) = match claim.commit_unless_cached(|| Some("copy")) {
+            Err(back) => back,
+            Ok(()) => panic!("committed with a copy found"),
+        };
+        assert_eq!(found, "copy");
+        assert!(!list.is_free(4));
+        assert!(list.claim(4).is_none(), "a second free while the first runs");
+        // The question is asked under the list's lock: a load asking `is_free` meanwhile would wait for it.
+        let asked_locked = claim.commit_unless_cached(|| list.pages.try_lock().is_none().then_some(()));
+        let claim = match asked_locked {
+            Err((back, ())) => back,
+            Ok(()) => panic!("the lookup ran without the list's lock"),
+        };
+        assert!(claim.commit_unless_cached(|| None::<()>).is_ok());
+        assert!(list.is_free(4));
+        assert_eq!(take(&list).unwrap().page_no(), 4);
     }
 
     #[test]

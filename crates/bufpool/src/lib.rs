@@ -64,9 +64,9 @@
 //! - **Waits.** Every call that waits for a page the calling thread itself holds through a [`WriteGuard`]
 //!   (`read`, `write`, `read_optimistic`, `read_many`, `flush`, `flush_file`, `checkpoint`, `free_page`,
 //!   `close_file`, `drop_file`) returns [`Error::HeldByCaller`] instead of waiting for ever, and so does every
-//!   call that needs a page exclusively (`write`, `free_page`, `close_file`, `drop_file`, `new_page` reusing a
-//!   freed page's stale copy) while the thread holds a [`ReadGuard`] on it; guards are not `Send`, so the pool
-//!   always knows their thread. What the pool cannot see, and you must not do: hold more than 16 read guards at
+//!   call that needs a page exclusively (`write`, `free_page`, `close_file`, `drop_file`) while the thread holds
+//!   a [`ReadGuard`] on it (`new_page` skips a freed number whose stale copy the thread holds, and takes
+//!   another); guards are not `Send`, so the pool always knows their thread. What the pool cannot see, and you must not do: hold more than 16 read guards at
 //!   once and then ask for one of those pages exclusively (the guards past the 16th are not tracked: that waits
 //!   for ever, as with any reader-writer lock), or take several guards in different orders on different threads
 //!   (take them in one global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at most about a

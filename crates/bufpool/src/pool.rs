@@ -810,7 +810,9 @@ impl BufferPool {
     // ---------------------------------------------------------------------------------------------------------
     // Page access
 
-    /// A shared latch on `page`, loading it if needed.
+    /// A shared latch on `page`, loading it if needed. A freed page ([`BufferPool::free_page`], not reused by
+    /// `new_page` since) is read from its last image, which a reader following a stale pointer must validate; with
+    /// no image in the file, the read fails with [`Error::PageFreed`].
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
         let frame = self.fix(page, Mode::Shared)?.shared();
@@ -818,7 +820,8 @@ impl BufferPool {
     }
 
     /// An exclusive latch on `page`, loading it if needed. The page becomes dirty at its first change through the
-    /// guard (mutable access or `set_lsn`); a guard that only reads leaves it clean.
+    /// guard (mutable access or `set_lsn`); a guard that only reads leaves it clean. A freed page
+    /// ([`BufferPool::free_page`], not reused by `new_page` since) is refused with [`Error::PageFreed`].
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
         if self.core.files.any_failed() {
@@ -1051,18 +1054,12 @@ impl BufferPool {
             return Ok(None);
         };
         let got = file.read_at(frame.page_mut(), self.core.page_size.offset_of(page.page_no()));
-        // A freed page: readers may see its last image (a stale pointer they will validate), writers may not
-        // change it; one never written has no image at all.
-        let freed = file.is_freed(page.page_no());
-        if freed {
-            frame.header().freed.store(true, Relaxed);
-        }
-        let latched = match self.finish_load(&file, page, frame, got, mode.into()) {
-            Err(Error::ShortRead { .. }) if freed => return Err(Error::PageFreed { page }),
-            r => r?,
-        };
-        if freed && mode == Mode::Exclusive {
-            return Err(Error::PageFreed { page });
+        let latched = self.finish_load(&file, page, frame, got, mode.into())?;
+        // A freed page's copy (marked by `finish_load`) takes no write guard.
+        if let Some(Latched::Exclusive(frame)) = &latched {
+            if frame.header().freed.load(Relaxed) {
+                return Err(Error::PageFreed { page });
+            }
         }
         Ok(latched)
     }
@@ -1106,8 +1103,9 @@ impl BufferPool {
     }
 
     /// Second half of a miss: `got` is the outcome of reading `page` into frame `idx` (reserved by the caller).
-    /// Verifies the image and publishes the page, leaving the frame latched as `after` says; or, on failure,
-    /// unmaps the page, frees the frame and records the error for every waiter.
+    /// Marks the copy of a freed page (`FrameHeader::freed`), verifies the image and publishes the page, leaving
+    /// the frame latched as `after` says; or, on failure, unmaps the page, frees the frame and records the error
+    /// for every waiter (`PageFreed` for a freed page with no image).
     pub(crate) fn finish_load<'p>(
         &'p self,
         file: &FileEntry,
@@ -1117,7 +1115,19 @@ impl BufferPool {
         after: AfterLoad,
     ) -> Result<Option<Latched<'p>>> {
         let (idx, h) = (frame.idx(), frame.header());
-        let verified = self.verify_frame(file, page, &frame, got);
+        // A freed page: readers may see its last image (a stale pointer they will validate), writers may not
+        // change it (`write` checks the mark); one never written has no image at all. Asked after the page was
+        // mapped (`reserve`), under the list's lock: a `free_page` commits either after this or after seeing
+        // this frame mapped and discarding it (P1, `FreeClaim::commit_unless_cached`). Lock order: this frame's
+        // latch, then the list's mutex.
+        let freed = file.is_freed(page.page_no());
+        if freed {
+            h.freed.store(true, Relaxed);
+        }
+        let verified = match self.verify_frame(file, page, &frame, got) {
+            Err(Error::ShortRead { .. }) if freed => Err(Error::PageFreed { page }),
+            v => v,
+        };
         self.core.loads_in_flight.fetch_sub(1, AcqRel);
         match verified {
             Ok(lsn) => {
@@ -1468,12 +1478,17 @@ impl BufferPool {
     /// The number is this call's alone until it returns: a [`BufferPool::free_page`] of it meanwhile fails with
     /// [`Error::PageFreed`], and on an error the number goes back to the free list.
     ///
+    /// A freed number whose stale copy the calling thread still holds a guard on (read after `free_page`) is
+    /// skipped: the call takes the next freed number, or a new one, and the skipped number stays on the free list
+    /// for a later call (once the guard is gone).
+    ///
     /// # Errors
     /// - [`Error::FileNotOpen`]: no file is open under `file`, or it is being closed or dropped.
     /// - [`Error::FileFailed`]: the file has failed (its writes are refused).
-    /// - [`Error::OutOfRange`]: the file has `u32::MAX` pages.
-    /// - [`Error::HeldByCaller`]: the number to reuse is a freed page whose stale copy the calling thread still
-    ///   holds a guard on (read after `free_page`); the number goes back to the free list. Drop the guard first.
+    /// - [`Error::OutOfRange`]: the file has `u32::MAX` pages and no freed number to reuse.
+    /// - [`Error::HeldByCaller`]: only when nothing else is possible: the file has `u32::MAX` pages and the
+    ///   calling thread holds a guard on the stale copy of every freed number (it names the lowest). Drop a guard
+    ///   first.
     /// - Taking a frame, as a miss does: [`Error::PoolExhausted`], [`Error::AllProtected`], a dirty victim's write
     ///   error ([`Error::Io`], [`Error::NoSpace`], [`Error::Wal`], [`Error::FileFailed`]: naming the victim),
     ///   [`Error::Panicked`] (the storage, the WAL or the eviction veto panicked).
@@ -1500,26 +1515,51 @@ impl BufferPool {
         // instead of reading past the end of the storage (U7 in RELIABILITY.md). A reused number is this call's
         // (an `Allocation`, `free_pages.rs`) from the moment it leaves the free list: dropped on any error below,
         // it goes back.
+        //
+        // A freed number whose stale copy the calling thread holds (a read guard it took after `free_page`) cannot
+        // be reused now: `new_page_over_stale` would wait for the caller itself. It is skipped, kept by this call
+        // (so it is not taken again) and goes back on the list when the call returns, whatever the outcome; the
+        // next freed number, or a new one, is taken instead (P2). While skipped, its stale copy stays mapped (the
+        // caller's guard pins it), so no load of it runs to see it unlisted, and it is still marked freed.
+        // Declared before `free`: skipped numbers go back on the list after the lock is released (drop order).
+        let mut skipped: Vec<crate::free_pages::Allocation<'_>> = Vec::new();
         let mut free = f.free.lock();
-        let reused = f.free.take_freed(&mut free);
-        let page_no = match &reused {
-            Some(a) => a.page_no(),
-            None => {
-                let n = f.pages.load(Acquire);
-                if n == u32::MAX {
-                    drop(free);
-                    self.release_unmapped(frame);
-                    return Err(Error::OutOfRange {
-                        page: PageId::new(file, n),
-                        pages: n,
-                    });
+        let (page, reused, stale) = loop {
+            let reused = f.free.take_freed(&mut free);
+            let page_no = match &reused {
+                Some(a) => a.page_no(),
+                None => {
+                    let n = f.pages.load(Acquire);
+                    if n == u32::MAX {
+                        drop(free);
+                        self.release_unmapped(frame);
+                        return Err(match skipped.first() {
+                            // Nothing else is possible: the guard is what stands in the way.
+                            Some(a) => Error::HeldByCaller {
+                                page: PageId::new(file, a.page_no()),
+                            },
+                            None => Error::OutOfRange {
+                                page: PageId::new(file, n),
+                                pages: n,
+                            },
+                        });
+                    }
+                    n
                 }
-                n
+            };
+            let page = PageId::new(file, page_no);
+            h.page_id.store(page.as_u64(), SeqCst);
+            match self.core.frames.map(page, idx) {
+                Ok(()) => break (page, reused, false),
+                Err(copy) => match reused {
+                    // The caller's latch on the copy keeps it in its frame, holding this page: stable here.
+                    Some(a) if self.header(copy).held_by_caller() => skipped.push(a),
+                    reused => break (page, reused, true),
+                },
             }
         };
-        let page = PageId::new(file, page_no);
-        h.page_id.store(page.as_u64(), SeqCst);
-        if self.core.frames.map(page, idx).is_err() {
+        let page_no = page.page_no();
+        if stale {
             drop(free);
             match self.new_page_over_stale(&f, page, frame)? {
                 Ok(g) => {
@@ -1632,6 +1672,13 @@ impl BufferPool {
     /// (`free_pages.rs`), so a second call, at the same time or later, fails with [`Error::PageFreed`] until a
     /// `new_page` has returned the number again.
     ///
+    /// Once it returns `Ok`, the page is freed for every thread: a [`BufferPool::write`] of it fails with
+    /// [`Error::PageFreed`] until `new_page` reuses the number, and so does a read when the page has no image in
+    /// the file (a read of its last image is served: a reader following a stale pointer validates what it reads).
+    /// A `read` or `write` that runs at the same time either comes first (its guard, if it still holds one, makes
+    /// this call wait for it) or sees the page freed: none keeps a copy that takes write guards afterwards (P1 in
+    /// RELIABILITY.md).
+    ///
     /// # Errors
     /// - [`Error::PageFreed`]: the page is not the caller's to free: it is on the free list already, another
     ///   `free_page` of it is running, or a [`BufferPool::new_page`] is giving the number out (a double free).
@@ -1639,8 +1686,9 @@ impl BufferPool {
     ///   id names the newer file): it frees the newer file's page of that number, or meets this error.
     /// - [`Error::OutOfRange`]: the file has no such page.
     /// - [`Error::FileNotOpen`]: no file is open under the id, or it is being closed or dropped.
-    /// - [`Error::PageLatched`]: a guard holds the page for more than about a second; [`Error::HeldByCaller`]:
-    ///   the calling thread holds a guard on it. The page is not freed.
+    /// - [`Error::PageLatched`]: a guard holds the page for more than about a second (or other threads' reads
+    ///   load it again each time its copy leaves, for as long); [`Error::HeldByCaller`]: the calling thread holds
+    ///   a guard on it. The page is not freed, and its cached copy is kept.
     pub fn free_page(&self, page: PageId) -> Result<()> {
         let f = self.core.files.get(page.file())?;
         let pages = f.pages.load(Acquire);
@@ -1650,26 +1698,57 @@ impl BufferPool {
         // "Is it the user's?" and "it is this call's" in one step under the list's lock: from here until the
         // number is on the list, no other `free_page` passes this check and no `new_page` can take it. On an
         // error below, the claim drops and the page is the user's again.
-        let Some(claim) = f.free.claim(page.page_no()) else {
+        let Some(mut claim) = f.free.claim(page.page_no()) else {
             return Err(Error::PageFreed { page });
         };
-        if let Some(idx) = self.core.frames.lookup_exact(page) {
-            if let Some(frame) = self.latch_exclusive_waiting(idx)? {
-                if frame.page_id() != page {
-                    frame.release_unchanged();
-                } else if f.is_closing() {
-                    // The file is being closed or dropped: the call fails as one made after the close would. (The
-                    // frame cannot hold a newer file's page of the same id: no file is registered under the id
-                    // while this call holds `f`, `Files::retired`.)
-                    frame.release_unchanged();
-                    return Err(Error::FileNotOpen(page.file()));
-                } else {
-                    self.discard(frame, page);
+        // The number goes on the list only when no load can keep an unmarked copy of the page (P1): with no copy
+        // mapped, confirmed under the list's lock, which every load asks after mapping its copy
+        // (`commit_unless_cached`); or with the copy latched exclusively here, so no load of the page runs until
+        // it is discarded, after the commit. Every failure below comes before anything changed: the claim drops
+        // and the page is the user's, cached copy included.
+        let mut backoff = Backoff::new();
+        let mut deadline = None;
+        loop {
+            let idx = match claim.commit_unless_cached(|| self.core.frames.lookup_exact(page)) {
+                Ok(()) => return Ok(()),
+                Err((back, idx)) => {
+                    claim = back;
+                    idx
                 }
+            };
+            let h = self.header(idx);
+            match ExclusiveFrame::try_latch(self, idx) {
+                Ok(frame) if frame.page_id() == page => {
+                    if f.is_closing() {
+                        // The file is being closed or dropped: the call fails as one made after the close would.
+                        // (The frame cannot hold a newer file's page of the same id: no file is registered under
+                        // the id while this call holds `f`, `Files::retired`.)
+                        frame.release_unchanged();
+                        return Err(Error::FileNotOpen(page.file()));
+                    }
+                    // Lock order: this frame's latch, then the list's mutex (as a load asking `is_free`).
+                    claim.commit();
+                    self.discard(frame, page);
+                    return Ok(());
+                }
+                // The copy left the frame after the lookup (evicted, its load failed): look again.
+                Ok(frame) => frame.release_unchanged(),
+                Err(TryLatch::Busy { .. }) if h.page_id() == page => {
+                    if h.held_by_caller() {
+                        return Err(Error::HeldByCaller { page });
+                    }
+                    backoff.snooze_on(&h.state, LatchWait::Exclusive);
+                }
+                // Free, or busy with another page: the copy left too.
+                Err(_) => {}
+            }
+            // Bounded as the other exclusive waits: a guard holding the copy (or loads bringing it back each time
+            // it leaves) for about a second ends the call.
+            let now = std::time::Instant::now();
+            if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
+                return Err(Error::PageLatched { page });
             }
         }
-        claim.commit();
-        Ok(())
     }
 
     /// Checkpoints and closes every file. One failed file does not stop the others from being written, synced

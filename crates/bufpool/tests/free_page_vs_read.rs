@@ -1,8 +1,9 @@
 //! `free_page` against concurrent readers (issue 11): readers keep reading every page while one thread frees
 //! pages and (in the second test) creates them again. A read returns a whole version of the page asked for
 //! (`common::check_page`: never torn, never another page's bytes) or zeroes for a recreated page; `free_page`
-//! fails only with `PageLatched`; afterwards every page can be write-latched (under a watchdog), a checkpoint
-//! leaves nothing dirty, and dropping the file leaves nothing resident.
+//! fails only with `PageLatched`, and once it returns `Ok` the page refuses write guards (P1); afterwards every
+//! page can be write-latched (under a watchdog), a checkpoint leaves nothing dirty, and dropping the file leaves
+//! nothing resident.
 
 mod common;
 
@@ -54,7 +55,15 @@ fn run(reuse: bool, seed: u64) {
         let n = rng.random_range(0..PAGES);
         if !freed.contains(&n) {
             match pool.free_page(PageId::new(f, n)) {
-                Ok(()) => freed.push(n),
+                Ok(()) => {
+                    freed.push(n);
+                    // Freed for every thread from here: a reader's concurrent load left no copy that takes write
+                    // guards (P1).
+                    match pool.write(PageId::new(f, n)) {
+                        Err(Error::PageFreed { .. }) => {}
+                        other => panic!("seed {seed}: write of freed page {n}: {:?}", other.map(drop)),
+                    }
+                }
                 Err(Error::PageLatched { .. }) => {}
                 Err(e) => panic!("free_page({n}): {e:?}"),
             }

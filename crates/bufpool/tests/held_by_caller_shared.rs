@@ -9,7 +9,8 @@
 //! `drop_file` waited about a second and then blamed another guard (`PageLatched`).
 //!
 //! Now each thread keeps a short list of the frames it holds read guards on (`held.rs`): every wait for an
-//! *exclusive* latch asks it, and returns `HeldByCaller` for a frame on it. Waits for a *shared* latch do not:
+//! *exclusive* latch asks it, and returns `HeldByCaller` for a frame on it. `new_page` asks it before it waits:
+//! a freed number whose stale copy the caller holds is skipped for another number (P2). Waits for a *shared* latch do not:
 //! the latch admits readers while readers hold it, so reading (or flushing) a page one holds shared still works.
 //! Another thread's shared latch is still waited for, and one pool's entry never names another pool's frame.
 //!
@@ -124,21 +125,44 @@ fn exclusive_waits_under_ones_own_read_guard_are_errors() {
     });
 }
 
+/// P2 (RELIABILITY.md): `new_page` returned `HeldByCaller` when the freed number it took had a stale copy the
+/// caller was reading, though another number would do. Now it skips that number (it stays on the free list) and
+/// takes the next freed one, or a new one past the end.
 #[test]
-fn new_page_reusing_a_stale_copy_the_caller_reads_is_an_error() {
+fn new_page_skips_a_freed_number_whose_stale_copy_the_caller_reads() {
     within("new_page over own stale read guard", || {
-        let (pool, file) = pool_with(8, 2);
-        let page = PageId::new(file, 1);
-        pool.free_page(page).unwrap();
-        // A stale copy of the freed page, read back from storage and held.
-        let stale = pool.read(page).unwrap();
-        assert_eq!(stale[0], 2);
-        held(pool.new_page(file), page, "new_page");
-        drop(stale);
-        // The number went back on the free list: the next new_page reuses it, zeroed.
+        let (pool, file) = pool_with(8, 3);
+        let page = |n| PageId::new(file, n);
+        pool.free_page(page(0)).unwrap();
+        pool.free_page(page(1)).unwrap();
+        // A stale copy of freed page 0, read back from storage and held.
+        let stale = pool.read(page(0)).unwrap();
+        assert_eq!(stale[0], 1);
+        // 0 is skipped: the next freed number, then a new one past the end.
         let g = pool.new_page(file).unwrap();
-        assert_eq!(g.page_id(), page);
-        assert_eq!(g[0], 0);
+        assert_eq!(g.page_id(), page(1), "the next freed number");
+        assert!(g.iter().all(|&b| b == 0), "a reused page starts zeroed");
+        drop(g);
+        let g = pool.new_page(file).unwrap();
+        assert_eq!(g.page_id(), page(3), "a new number, with only the held one freed");
+        drop(g);
+        // 0 is still freed, on the list (a free of it is a double free), and its copy unchanged.
+        assert!(matches!(pool.free_page(page(0)), Err(Error::PageFreed { .. })));
+        assert_eq!(stale[0], 1);
+        drop(stale);
+        assert!(matches!(pool.write(page(0)), Err(Error::PageFreed { .. })));
+        // With the guard gone, the number is handed out, zeroed.
+        let mut g = pool.new_page(file).unwrap();
+        assert_eq!(g.page_id(), page(0));
+        assert!(g.iter().all(|&b| b == 0), "a reused page starts zeroed");
+        g[0] = 9;
+        drop(g);
+        assert_eq!(pool.read(page(0)).unwrap()[0], 9);
+        assert_eq!(
+            pool.new_page(file).unwrap().page_id(),
+            page(4),
+            "nothing left on the list"
+        );
     });
 }
 
