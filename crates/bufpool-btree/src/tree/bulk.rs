@@ -45,8 +45,10 @@
 //! Readers and writers may run during a build; they see the tree as before until the switch and the whole
 //! loaded tree after it. Writes that change no edge page meanwhile are kept (the build shares every node off the
 //! edge); a write that changed an edge page (a put into the last leaf, a split or merge reaching the edge) makes
-//! the switch refuse ([`Error::ChangedDuringLoad`]: each edge page's LSN is compared with the one read at the
-//! start), so a bulk load never loses a write.
+//! the switch refuse ([`Error::ChangedDuringLoad`]), so a bulk load never loses a write. A change is recognised
+//! by each edge page's LSN *and* bytes, compared with those read at the start: a covered change
+//! ([`Tree::put_covered`]) to a leaf already logged since the last checkpoint leaves the page's LSN as it was
+//! (R10B-1 in RELIABILITY.md: the LSN alone let the switch write the old entries over it).
 
 use super::*;
 use crate::node::{entry_size, fixed_bytes, separator_len, shortest_separator, Malformed};
@@ -110,8 +112,17 @@ struct Edge {
     low: Option<Vec<u8>>,
     /// `levels[i]`: the edge node of level `i + 1` as a node in progress (without its last child).
     levels: Vec<Inner>,
-    /// `(page, LSN)` of every edge node, the leaf first.
-    pages: Vec<(PageNo, Lsn)>,
+    /// Every edge node as read at the start, the leaf first.
+    pages: Vec<EdgePage>,
+}
+
+/// A node of the right edge as the load found it: the switch refuses if the page changed since (see the module
+/// docs, "Concurrency").
+struct EdgePage {
+    no: PageNo,
+    lsn: Lsn,
+    /// The user region: covered changes do not raise the LSN.
+    bytes: Vec<u8>,
 }
 
 /// A key or value from the tree's last leaf (owned) or from the input.
@@ -136,8 +147,8 @@ struct Build<'t> {
     pages: Vec<PageNo>,
     /// `levels[i]`: the node in progress at level `i + 1`.
     levels: Vec<Inner>,
-    /// `(page, LSN)` of the right edge's nodes when the load began, the leaf first.
-    edge: Vec<(PageNo, Lsn)>,
+    /// The right edge's nodes when the load began, the leaf first.
+    edge: Vec<EdgePage>,
     /// New images of edge pages, logged by the switch (never written before it).
     images: Vec<(PageNo, Vec<u8>)>,
 }
@@ -158,7 +169,7 @@ impl<'t> Build<'t> {
     ) -> Result<PageNo> {
         let overflow = |_| Error::Invariant("bulk load: a node overflowed its page".into());
         match at {
-            Some(no) if self.edge.iter().any(|&(p, _)| p == no) => {
+            Some(no) if self.edge.iter().any(|e| e.no == no) => {
                 let mut image = vec![0u8; self.tree.limits.user_bytes];
                 fill(&mut image).map_err(overflow)?;
                 self.images.push((no, image));
@@ -377,7 +388,7 @@ impl Tree {
             return Err(Error::NotAbove);
         }
         let skip = edge.leaf.len() as u64;
-        let leaf_page = edge.pages[0].0;
+        let leaf_page = edge.pages[0].no;
         let mut b = Build {
             tree: self,
             pages: Vec::new(),
@@ -415,7 +426,11 @@ impl Tree {
             if n.high().is_some() || expect.is_some_and(|l| l != n.level()) {
                 return Err(self.corrupt(no, "a right edge node with a high fence or of the wrong level"));
             }
-            pages.push((no, g.lsn()));
+            pages.push(EdgePage {
+                no,
+                lsn: g.lsn(),
+                bytes: g.to_vec(),
+            });
             let low = n.low().map(<[u8]>::to_vec);
             let bad = || self.corrupt(no, "bad entry on the right edge");
             if n.is_leaf() {
@@ -469,9 +484,11 @@ impl Tree {
             return Err(Error::ChangedDuringLoad);
         }
         let mut edge = Vec::with_capacity(b.edge.len());
-        for &(no, lsn) in b.edge.iter().rev() {
-            let g = self.hold(no)?;
-            if g.lsn() != lsn {
+        for e in b.edge.iter().rev() {
+            let g = self.hold(e.no)?;
+            // Both: a covered change leaves the LSN, and a change may leave bytes equal (then the image built
+            // from them is right, but refusing is the simpler rule).
+            if g.lsn() != e.lsn || g[..] != e.bytes[..] {
                 return Err(Error::ChangedDuringLoad);
             }
             edge.push(g);
