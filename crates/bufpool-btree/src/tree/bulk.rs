@@ -38,8 +38,9 @@
 //! the load (the edge pages were never written with their new images): the tree is as before the load, and the
 //! new pages are leaked past the old end of the file (the file keeps its length; nothing names them; they are not
 //! reclaimed). A crash after it replays the record: the tree is complete, since every page it names was durable
-//! before the record was written. A load that fails with an error (bad input, a full pool, I/O) gives its pages
-//! back to the pool (`BufferPool::free_page`), whose later `new_page`s reuse them.
+//! before the record was written. A load that fails with an error (bad input, a full pool, I/O), or that a panic
+//! in the caller's input unwinds, gives its pages back to the pool (`BufferPool::free_page`, when the build is
+//! dropped), whose later `new_page`s reuse them.
 //!
 //! # Concurrency
 //! Readers and writers may run during a build; they see the tree as before until the switch and the whole
@@ -339,9 +340,14 @@ impl<'t> Build<'t> {
             level += 1;
         }
     }
+}
 
-    /// Gives every page taken back to the pool (a failed load).
-    fn give_back(&self) {
+impl Drop for Build<'_> {
+    /// Gives every page taken back to the pool, unless the switch made them the tree's (`Tree::bulk_load` then
+    /// empties `pages`): a load that failed, or that a panic in the caller's input unwound (R10B-4 in
+    /// RELIABILITY.md: the pages stayed taken, named by nothing, for the file's life). No latch is held while the
+    /// input runs (a page's guard lives only while the build writes it), so unwinding releases none by hand.
+    fn drop(&mut self) {
         for &no in &self.pages {
             // A page that cannot be freed stays a page past the tree's end: leaked, nothing changed.
             let _ = self.tree.pool.free_page(self.tree.pid(no));
@@ -368,6 +374,10 @@ impl Tree {
     /// is unchanged and the pages built so far go back to the pool. One error comes after it: the final log
     /// commit's (the log has failed, and refuses every later change); the loaded pairs are then in place but, as
     /// a `put` whose [`Tree::commit`] failed, not durable: a crash reopens the tree as before or loaded.
+    ///
+    /// # Panics
+    /// Only if the input does (its iterator or a pair's `as_ref`); the tree is then unchanged, no latch is left
+    /// held and the pages built so far go back to the pool, as on an error.
     pub fn bulk_load<I, K, V>(&self, pairs: I) -> Result<u64>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -401,16 +411,11 @@ impl Tree {
         let built = b
             .build(old.chain(new), skip, leaf_page, edge.low)
             .and_then(|(root, n)| self.switch_edge(&b, edge.root, root).map(|()| n));
-        match built {
-            Ok(n) => {
-                self.wal.commit()?;
-                Ok(n)
-            }
-            Err(e) => {
-                b.give_back();
-                Err(e)
-            }
-        }
+        // On an error (or a panic in the input) `b` gives its pages back when dropped; switched, they are the tree's.
+        let n = built?;
+        b.pages.clear();
+        self.wal.commit()?;
+        Ok(n)
     }
 
     /// Reads the tree's right edge (see the module docs), under the meta latch so that no inner node changes
