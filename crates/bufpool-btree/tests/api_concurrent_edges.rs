@@ -4,8 +4,10 @@
 //!   stays in the tree for the whole scan is returned exactly once, in increasing order (`Tree::range`'s docs:
 //!   at most once, in order; a key present throughout is reached, since the scan resumes at the high fence of
 //!   the leaf it read last);
-//! - `checkpoint` running again and again beside puts, deletes and scans: nothing committed is lost, after a
-//!   reopen too;
+//! - `checkpoint` and `checkpoint_spread` running again and again on two threads beside puts, deletes and
+//!   scans: nothing committed is lost, after a reopen too;
+//! - the tree called again from inside a scan's callback (puts that split the leaf being scanned, a nested
+//!   scan): no self-deadlock, and the keys present throughout are each seen once;
 //! - a panic in a user closure the tree calls (`get_with`, `get_hinted`, `get_many_hinted`, `scan`): no latch
 //!   left held (another thread's put, a split, a checkpoint all still complete), nothing half-applied, and the
 //!   panicking thread's later lookups and scans work.
@@ -80,9 +82,15 @@ fn checkpoints_beside_puts_deletes_and_scans_lose_nothing() {
         let tree = common::open(dir.path(), 48);
         let stop = AtomicBool::new(false);
         let model = std::thread::scope(|s| {
+            // Two checkpointers, one of them spread: their redo points and cuts interleave.
             s.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     tree.checkpoint().unwrap();
+                }
+            });
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    tree.checkpoint_spread(std::time::Duration::from_millis(2)).unwrap();
                 }
             });
             s.spawn(|| {
@@ -182,4 +190,38 @@ fn a_panic_in_a_callback_leaves_no_latch_and_no_half_change() {
         assert_eq!(seen, 2000);
         tree.check().unwrap();
     }
+}
+
+#[test]
+fn the_tree_called_from_inside_a_scan_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = common::open(dir.path(), 64);
+    for i in (0..2000u32).step_by(2) {
+        tree.put(&k(i), &[1u8; 60]).unwrap();
+    }
+    let mut seen = Vec::new();
+    tree.scan(.., |key, _| {
+        let i = u32::from_be_bytes(key.try_into().unwrap());
+        if i % 2 == 0 {
+            seen.push(i);
+            // Fill the gap after this key with big values: the leaf being scanned (and the next) split.
+            tree.put(&k(i + 1), &[2u8; 500]).unwrap();
+            if i % 100 == 0 {
+                // A nested scan from the callback, and a delete that may merge.
+                let mut inner = 0;
+                tree.scan(&k(i)[..]..&k(i + 10)[..], |_, _| {
+                    inner += 1;
+                    true
+                })
+                .unwrap();
+                assert!(inner >= 2, "nested scan from {i} saw {inner}");
+                tree.delete(&k(i + 1)).unwrap();
+            }
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(seen, (0..2000).step_by(2).collect::<Vec<u32>>());
+    let st = tree.check().unwrap();
+    assert_eq!(st.entries, 2000 - 20);
 }
