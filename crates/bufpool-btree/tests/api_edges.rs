@@ -10,7 +10,8 @@
 //! - `get_many` with duplicate keys in any order;
 //! - `bulk_load` refusals (below the tree, unsorted, duplicate, a key too long in the middle): typed error, tree
 //!   unchanged, pages given back;
-//! - a tree opened twice (in a second pool, in the same pool): typed error, the first tree unharmed;
+//! - a tree opened twice (in a second pool, in the same pool), or with another page size: typed error, the
+//!   tree unharmed;
 //! - two trees in one pool, closed and reopened in turn so that file ids are reused: contents never mix.
 //!
 //! A tree and its scans: `RangeIter<'t>` borrows the tree, so dropping a tree with a live iterator does not
@@ -396,4 +397,27 @@ fn two_trees_in_one_pool_closed_and_reopened_in_turn() {
         }
     }
     assert!(ids.windows(2).any(|w| w[0] != w[1]), "file ids changed: {ids:?}");
+}
+
+/// A tree opened with another page size than it was made with: a typed error, and the tree (data file and
+/// log, which the refused open also read) opens as it was with its own size.
+#[test]
+fn a_tree_opened_with_another_page_size_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let tree = open_dir(dir.path(), opts(64)).unwrap();
+        for i in 0..800u32 {
+            tree.put(&i.to_be_bytes(), &[5u8; 100]).unwrap();
+        }
+        tree.commit().unwrap(); // dropped unclosed: the log holds what the file lacks
+    }
+    for page_size in [8192, 65536] {
+        let r = open_dir(dir.path(), Options { frames: 64, page_size });
+        assert!(
+            matches!(r, Err(Error::Pool(_) | Error::BadMeta(_))),
+            "{page_size}: {r:?}"
+        );
+    }
+    let tree = open_dir(dir.path(), opts(64)).unwrap();
+    assert_eq!(tree.check().unwrap().entries, 800);
 }
