@@ -76,6 +76,10 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     }
     let file = args.file.clone().context("a data file or --pool LIST is required")?;
     let mut f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    // A directory opens (on Linux) and only fails at the first read, with an error that names no path.
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!("{} is a directory, not a data file", file.display());
+    }
     let requested = match args.page_size {
         Some(n) => n,
         None => detect_page_size(&mut f)?.unwrap_or(PageSize::DEFAULT.bytes()),

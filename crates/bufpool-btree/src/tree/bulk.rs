@@ -38,15 +38,18 @@
 //! the load (the edge pages were never written with their new images): the tree is as before the load, and the
 //! new pages are leaked past the old end of the file (the file keeps its length; nothing names them; they are not
 //! reclaimed). A crash after it replays the record: the tree is complete, since every page it names was durable
-//! before the record was written. A load that fails with an error (bad input, a full pool, I/O) gives its pages
-//! back to the pool (`BufferPool::free_page`), whose later `new_page`s reuse them.
+//! before the record was written. A load that fails with an error (bad input, a full pool, I/O), or that a panic
+//! in the caller's input unwinds, gives its pages back to the pool (`BufferPool::free_page`, when the build is
+//! dropped), whose later `new_page`s reuse them.
 //!
 //! # Concurrency
 //! Readers and writers may run during a build; they see the tree as before until the switch and the whole
 //! loaded tree after it. Writes that change no edge page meanwhile are kept (the build shares every node off the
 //! edge); a write that changed an edge page (a put into the last leaf, a split or merge reaching the edge) makes
-//! the switch refuse ([`Error::ChangedDuringLoad`]: each edge page's LSN is compared with the one read at the
-//! start), so a bulk load never loses a write.
+//! the switch refuse ([`Error::ChangedDuringLoad`]), so a bulk load never loses a write. A change is recognised
+//! by each edge page's LSN *and* bytes, compared with those read at the start: a covered change
+//! ([`Tree::put_covered`]) to a leaf already logged since the last checkpoint leaves the page's LSN as it was
+//! (R10B-1 in RELIABILITY.md: the LSN alone let the switch write the old entries over it).
 
 use super::*;
 use crate::node::{entry_size, fixed_bytes, separator_len, shortest_separator, Malformed};
@@ -110,8 +113,17 @@ struct Edge {
     low: Option<Vec<u8>>,
     /// `levels[i]`: the edge node of level `i + 1` as a node in progress (without its last child).
     levels: Vec<Inner>,
-    /// `(page, LSN)` of every edge node, the leaf first.
-    pages: Vec<(PageNo, Lsn)>,
+    /// Every edge node as read at the start, the leaf first.
+    pages: Vec<EdgePage>,
+}
+
+/// A node of the right edge as the load found it: the switch refuses if the page changed since (see the module
+/// docs, "Concurrency").
+struct EdgePage {
+    no: PageNo,
+    lsn: Lsn,
+    /// The user region: covered changes do not raise the LSN.
+    bytes: Vec<u8>,
 }
 
 /// A key or value from the tree's last leaf (owned) or from the input.
@@ -136,8 +148,8 @@ struct Build<'t> {
     pages: Vec<PageNo>,
     /// `levels[i]`: the node in progress at level `i + 1`.
     levels: Vec<Inner>,
-    /// `(page, LSN)` of the right edge's nodes when the load began, the leaf first.
-    edge: Vec<(PageNo, Lsn)>,
+    /// The right edge's nodes when the load began, the leaf first.
+    edge: Vec<EdgePage>,
     /// New images of edge pages, logged by the switch (never written before it).
     images: Vec<(PageNo, Vec<u8>)>,
 }
@@ -158,7 +170,7 @@ impl<'t> Build<'t> {
     ) -> Result<PageNo> {
         let overflow = |_| Error::Invariant("bulk load: a node overflowed its page".into());
         match at {
-            Some(no) if self.edge.iter().any(|&(p, _)| p == no) => {
+            Some(no) if self.edge.iter().any(|e| e.no == no) => {
                 let mut image = vec![0u8; self.tree.limits.user_bytes];
                 fill(&mut image).map_err(overflow)?;
                 self.images.push((no, image));
@@ -328,9 +340,14 @@ impl<'t> Build<'t> {
             level += 1;
         }
     }
+}
 
-    /// Gives every page taken back to the pool (a failed load).
-    fn give_back(&self) {
+impl Drop for Build<'_> {
+    /// Gives every page taken back to the pool, unless the switch made them the tree's (`Tree::bulk_load` then
+    /// empties `pages`): a load that failed, or that a panic in the caller's input unwound (R10B-4 in
+    /// RELIABILITY.md: the pages stayed taken, named by nothing, for the file's life). No latch is held while the
+    /// input runs (a page's guard lives only while the build writes it), so unwinding releases none by hand.
+    fn drop(&mut self) {
         for &no in &self.pages {
             // A page that cannot be freed stays a page past the tree's end: leaked, nothing changed.
             let _ = self.tree.pool.free_page(self.tree.pid(no));
@@ -357,6 +374,10 @@ impl Tree {
     /// is unchanged and the pages built so far go back to the pool. One error comes after it: the final log
     /// commit's (the log has failed, and refuses every later change); the loaded pairs are then in place but, as
     /// a `put` whose [`Tree::commit`] failed, not durable: a crash reopens the tree as before or loaded.
+    ///
+    /// # Panics
+    /// Only if the input does (its iterator or a pair's `as_ref`); the tree is then unchanged, no latch is left
+    /// held and the pages built so far go back to the pool, as on an error.
     pub fn bulk_load<I, K, V>(&self, pairs: I) -> Result<u64>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -377,7 +398,7 @@ impl Tree {
             return Err(Error::NotAbove);
         }
         let skip = edge.leaf.len() as u64;
-        let leaf_page = edge.pages[0].0;
+        let leaf_page = edge.pages[0].no;
         let mut b = Build {
             tree: self,
             pages: Vec::new(),
@@ -390,16 +411,11 @@ impl Tree {
         let built = b
             .build(old.chain(new), skip, leaf_page, edge.low)
             .and_then(|(root, n)| self.switch_edge(&b, edge.root, root).map(|()| n));
-        match built {
-            Ok(n) => {
-                self.wal.commit()?;
-                Ok(n)
-            }
-            Err(e) => {
-                b.give_back();
-                Err(e)
-            }
-        }
+        // On an error (or a panic in the input) `b` gives its pages back when dropped; switched, they are the tree's.
+        let n = built?;
+        b.pages.clear();
+        self.wal.commit()?;
+        Ok(n)
     }
 
     /// Reads the tree's right edge (see the module docs), under the meta latch so that no inner node changes
@@ -415,7 +431,11 @@ impl Tree {
             if n.high().is_some() || expect.is_some_and(|l| l != n.level()) {
                 return Err(self.corrupt(no, "a right edge node with a high fence or of the wrong level"));
             }
-            pages.push((no, g.lsn()));
+            pages.push(EdgePage {
+                no,
+                lsn: g.lsn(),
+                bytes: g.to_vec(),
+            });
             let low = n.low().map(<[u8]>::to_vec);
             let bad = || self.corrupt(no, "bad entry on the right edge");
             if n.is_leaf() {
@@ -469,9 +489,11 @@ impl Tree {
             return Err(Error::ChangedDuringLoad);
         }
         let mut edge = Vec::with_capacity(b.edge.len());
-        for &(no, lsn) in b.edge.iter().rev() {
-            let g = self.hold(no)?;
-            if g.lsn() != lsn {
+        for e in b.edge.iter().rev() {
+            let g = self.hold(e.no)?;
+            // Both: a covered change leaves the LSN, and a change may leave bytes equal (then the image built
+            // from them is right, but refusing is the simpler rule).
+            if g.lsn() != e.lsn || g[..] != e.bytes[..] {
                 return Err(Error::ChangedDuringLoad);
             }
             edge.push(g);

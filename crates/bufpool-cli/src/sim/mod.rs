@@ -397,6 +397,14 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let loaded = trace::load(&args.trace, args.format, &csv)?;
     let load_s = t0.elapsed().as_secs_f64();
     let trace = &loaded.trace;
+    // A trace without requests has no miss ratio to report (every policy would show 0.00 for a 1-page cache).
+    if trace.requests.is_empty() {
+        anyhow::bail!(
+            "{}: the trace is empty (no requests; format {})",
+            args.trace.display(),
+            loaded.format.name()
+        );
+    }
     let distinct = trace.distinct_pages() as u64;
     let name = args
         .trace

@@ -1,0 +1,260 @@
+//! The `bufpool` binary on bad input (the review of round 10, R10B in RELIABILITY.md): every case must end with
+//! a message on stderr and a non-zero exit, never a panic or a backtrace (exit code 101, "panicked at").
+//!
+//! - `inspect`: an empty file, random bytes, a size that is not a page multiple, a directory (R10B-3: its error
+//!   named no path), a missing path, a data file of another page size, `--page` past the end and at
+//!   `u32::MAX`, absurd `--page-size`s;
+//! - `sim`: empty traces (R10B-2: a table of 0.00 miss ratios and exit 0), truncated and malformed ones, of
+//!   every format `../shared/traces/README.md` names (the ARC `.lis` text, LIRS one page a line, cache2k's
+//!   big-endian `u32`s, libCacheSim's `oracleGeneral` binary and CSV), plain and compressed (a cut gzip, zstd
+//!   or xz stream), and bad `--cache` sizes;
+//! - `bench`: flags out of range (0 threads, zero, negative or absurd seconds, pool fraction 0 or negative,
+//!   0 warehouses, 0 tuples, 0 or absurd frames, 0 repeat) and a `--dir` that is a file.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bufpool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bufpool"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap()
+}
+
+/// The run failed cleanly: a non-zero exit that is not a panic's, and a message (containing `needle`).
+fn refused(what: &str, out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{what}: accepted\n{err}");
+    assert!(
+        !err.contains("panicked") && out.status.code() != Some(101),
+        "{what}: panicked\n{err}"
+    );
+    assert!(!err.trim().is_empty(), "{what}: no message");
+    assert!(
+        err.to_lowercase().contains(&needle.to_lowercase()),
+        "{what}: message {err:?} lacks {needle:?}"
+    );
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn inspect_refuses_what_is_not_a_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let random: Vec<u8> = (0..3 * 4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(d.join("random"), &random).unwrap();
+    std::fs::write(d.join("odd"), &random[..4096 + 1000]).unwrap();
+    std::fs::create_dir(d.join("adir")).unwrap();
+    for (name, needle) in [
+        ("random", "not a bufpool file"),
+        ("odd", "not a bufpool file"),
+        ("adir", "adir is a directory"),
+        ("missing", "cannot open"),
+    ] {
+        let out = bufpool(&["inspect", p(&d.join(name))]);
+        refused(&format!("inspect {name}"), &out, needle);
+    }
+    // An empty file is a data file nothing was ever written to: zero pages, nothing corrupt (not an error).
+    std::fs::write(d.join("empty"), b"").unwrap();
+    let out = bufpool(&["inspect", p(&d.join("empty"))]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 pages"));
+    let out = bufpool(&["inspect", p(&d.join("empty")), "--page", "0"]);
+    refused("--page 0 of an empty file", &out, "past the end");
+}
+
+#[test]
+fn inspect_of_a_real_file_with_wrong_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let pool = bufpool::BufferPool::builder()
+        .frames(16)
+        .page_size(16384)
+        .io_backend(bufpool::IoBackend::Pread)
+        .build()
+        .unwrap();
+    let file = pool.open_file(&path).unwrap();
+    for i in 0..4u64 {
+        pool.new_page(file).unwrap().set_lsn(1 + i);
+    }
+    pool.close().unwrap();
+    let data = p(&path);
+    for (args, needle) in [
+        (&["--page-size", "4096"][..], "--page-size 16384"),
+        (&["--page-size", "0"], "power of two"),
+        (&["--page-size", "131072"], "power of two"),
+        (&["--page-size", "18446744073709551615"], "power of two"),
+        (&["--page", "4"], "past the end"),
+        (&["--page", "4294967295"], "past the end"),
+        (&["--page", "-1"], "-1"),
+    ] {
+        let mut all = vec!["inspect", data];
+        all.extend_from_slice(args);
+        refused(&format!("{args:?}"), &bufpool(&all), needle);
+    }
+    // A page of it, dumped with a dump longer than the page: clamped.
+    let out = bufpool(&["inspect", data, "--page", "3", "--dump-bytes", "1000000"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn zst(bytes: &[u8]) -> Vec<u8> {
+    zstd::encode_all(bytes, 1).unwrap()
+}
+
+fn xz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn sim_refuses_empty_truncated_and_malformed_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lis: String = (0..2000).map(|i| format!("{} 2 0 {i}\n", (i * 7) % 500)).collect();
+    let lirs: String = (0..2000).map(|i| format!("{}\n", (i * 13) % 300)).collect();
+    let u32be: Vec<u8> = (0..2000u32).flat_map(|i| ((i * 7) % 400).to_be_bytes()).collect();
+    let oracle: Vec<u8> = (0..2000u64)
+        .flat_map(|i| {
+            let mut r = Vec::with_capacity(24);
+            r.extend_from_slice(&(i as u32).to_le_bytes());
+            r.extend_from_slice(&((i * 7) % 300).to_le_bytes());
+            r.extend_from_slice(&1u32.to_le_bytes());
+            r.extend_from_slice(&(-1i64).to_le_bytes());
+            r
+        })
+        .collect();
+    let csv: String = std::iter::once("time,id,size\n".to_string())
+        .chain((0..2000).map(|i| format!("{i},{},1\n", (i * 3) % 200)))
+        .collect();
+    // (file name, bytes, extra args, what the message must say)
+    let mut cases: Vec<(String, Vec<u8>, Vec<&str>, &str)> = vec![
+        ("empty.lis".into(), Vec::new(), vec![], "empty"),
+        ("empty.trace".into(), Vec::new(), vec![], "empty"),
+        ("empty.oracleGeneral".into(), Vec::new(), vec![], "empty"),
+        ("empty.csv".into(), Vec::new(), vec![], "empty"),
+        ("empty.bin".into(), Vec::new(), vec!["--format", "u32be"], "empty"),
+        ("header-only.csv".into(), b"time,id,size\n".to_vec(), vec![], "empty"),
+        ("blank.lis".into(), b"\n\n  \n".to_vec(), vec![], "empty"),
+        ("bad.lis".into(), b"1 2 0 0\n1 -2 0 1\n".to_vec(), vec![], "line 2"),
+        (
+            "big.lis".into(),
+            b"18446744073709551615 2 0 0\n".to_vec(),
+            vec![],
+            "overflow",
+        ),
+        ("bad.trace".into(), b"1\n2\nthree\n".to_vec(), vec![], "line 3"),
+        (
+            "cut.bin".into(),
+            u32be[..4 * 100 + 3].to_vec(),
+            vec!["--format", "u32be"],
+            "truncated",
+        ),
+        (
+            "cut.oracleGeneral".into(),
+            oracle[..24 * 50 + 7].to_vec(),
+            vec![],
+            "truncated",
+        ),
+        ("bad.csv".into(), b"time,id,size\n1,,1\n".to_vec(), vec![], "empty id"),
+        (
+            "nocol.csv".into(),
+            csv.clone().into_bytes(),
+            vec!["--csv-column", "nope"],
+            "nope",
+        ),
+        (
+            "col0.csv".into(),
+            csv.clone().into_bytes(),
+            vec!["--csv-column", "0"],
+            "start at 1",
+        ),
+    ];
+    // Compressed streams cut in the middle: the decoder's error, not a panic or a silently short trace.
+    for (name, whole) in [
+        ("cut.lis.gz", gz(lis.as_bytes())),
+        ("cut.lis.zst", zst(lis.as_bytes())),
+        ("cut.trace.xz", xz(&u32be)),
+        ("cut.trace.gz", gz(lirs.as_bytes())),
+        ("cut.oracleGeneral.zst", zst(&oracle)),
+    ] {
+        cases.push((name.into(), whole[..whole.len() / 2].to_vec(), vec![], name));
+    }
+    for (name, bytes, extra, needle) in &cases {
+        let path = d.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut args = vec!["sim", "--trace", p(&path)];
+        args.extend(extra.iter().copied());
+        refused(name, &bufpool(&args), needle);
+    }
+    // Cache sizes out of range, on a good trace.
+    let good = d.join("good.trace");
+    std::fs::write(&good, &lirs).unwrap();
+    for size in ["0", "0%", "-5", "101%", "nan%", "4294967295", ""] {
+        let out = bufpool(&["sim", "--trace", p(&good), &format!("--cache={size}")]);
+        refused(&format!("--cache {size:?}"), &out, "cache");
+    }
+    // Compression is found by magic bytes, never by name: a plain trace named `.gz` or `.zst` reads as plain.
+    for (name, bytes) in [("plain.lis.gz", lis.as_bytes()), ("plain.trace.zst", lirs.as_bytes())] {
+        let path = d.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = bufpool(&["sim", "--trace", p(&path), "--policy", "lru"]);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    refused(
+        "missing trace",
+        &bufpool(&["sim", "--trace", p(&d.join("nope.lis"))]),
+        "nope.lis",
+    );
+    refused(
+        "a directory",
+        &bufpool(&["sim", "--trace", p(d), "--format", "lis"]),
+        "directory",
+    );
+}
+
+#[test]
+fn bench_refuses_flags_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    for (args, needle) in [
+        (&["--threads", "0"][..], "thread"),
+        (&["--threads", "-1"], "-1"),
+        (&["--seconds", "0"], "seconds"),
+        (&["--seconds=-0.5"], "seconds"),
+        (&["--seconds", "nan"], "seconds"),
+        (&["--seconds", "1e300"], "seconds"),
+        (&["--frames", "0"], "frames"),
+        (&["--frames", "4294967295"], "frames"),
+        (&["--pages", "0"], "pages"),
+        (&["--repeat", "0"], "repeat"),
+        (&["--workload", "scan", "--scan-hot", "0"], "scan-hot"),
+        (&["--workload", "btree", "--pool-fraction", "0"], "pool fraction"),
+        (&["--workload", "btree", "--pool-fraction=-1"], "pool fraction"),
+        (&["--workload", "btree", "--pool-fraction", "nan"], "pool fraction"),
+        (&["--workload", "btree", "--tuples", "0"], "tuples"),
+        (&["--workload", "btree", "--batch", "0"], "batch"),
+        (&["--workload", "tpcc", "--warehouses", "0"], "warehouses"),
+        (&["--workload", "tpcc", "--warehouses", "70000"], "warehouses"),
+    ] {
+        let mut all = vec!["bench", "--smoke"];
+        all.extend_from_slice(args);
+        refused(&format!("{args:?}"), &bufpool(&all), needle);
+    }
+    let out = bufpool(&["bench", "--smoke", "--workload", "hit", "--dir", p(&file)]);
+    refused("--dir a file", &out, "a-file");
+}
