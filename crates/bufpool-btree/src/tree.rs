@@ -516,6 +516,8 @@ impl Tree {
                 node::split_leaf(&mut g, &mut right_half, *right, k, v).is_ok()
             }
             OwnedOp::Inner(_, sep, child) => node::inner_insert(&mut g, sep, *child).unwrap_or(false),
+            // Only a layer above the trees logs these (a transaction log), never a tree's own log.
+            OwnedOp::Patch(..) => false,
         };
         if !applied {
             return Err(self.corrupt(no, "log record does not apply to the page"));
