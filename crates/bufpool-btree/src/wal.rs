@@ -27,13 +27,37 @@
 //!              Logged by a layer above the trees, never by a tree: the transaction log, whose `page_no` is a
 //!              table. A byte overwrite is idempotent, as a `PUT` is; what replaying one needs of the row is the
 //!              caller's argument: `bufpool-cli`'s `tpcc/ours.rs`)
+//!   CUT   (7): right u32 | klen u16 | separator
+//!              (the left half of a leaf split in a tree that takes covered changes: the leaf keeps its entries
+//!              below the separator, which becomes its high fence, and links to `right`; `node::cut_leaf`.
+//!              Physiological; the right half is logged beside it as an image. See "Splits under a log above")
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
 //! op and the parent that absorbs the separator as an `INNER` op (about 300 bytes for a split instead of about
-//! 7 KiB; in a tree that takes covered changes the split leaf is an image: see `Tree::split_insert`); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`) is logged
+//! 7 KiB; in a tree that takes covered changes the split leaf is a `CUT` op or an image: "Splits under a log above"); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`, `CUT`) is logged
 //! as a full image of its page instead if the page was last changed before the latest checkpoint's redo point
 //! (PostgreSQL's full-page writes, so a page torn by a crash mid-write could be rebuilt from the log alone).
+//!
+//! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
+//! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
+//! leaf without the covered changes the layer above redoes later, and might choose another separator than the
+//! one the parent and the right half were logged with). Until issue 15's log-bytes pass it logged the leaf's
+//! full image: about 4 KiB for each split at the end of an ascending run (TPC-C's order lines, orders, history),
+//! whose left half keeps every old entry. Now it logs `CUT` (the separator and the new link, tens of bytes),
+//! which `node::cut_leaf` redoes on whatever the recovered leaf holds: its entries below the separator stay,
+//! the rest go (they moved right, or are covered changes the layer above redoes), and the fences and link are
+//! the split's. Redone over a leaf older than the split (page LSN below the record's), what it holds is some
+//! state of the leaf between its last logged image or structure record and the split (a covered change raises
+//! no LSN), plus none of the later ones; what is missing from it is in the log above from its redo point on
+//! (ARCHITECTURE.md, "Cutting the upper log"). The one way the redo could fail is a leaf that does not fit
+//! with the new high fence, which may be longer than the old one: impossible if no covered change removed
+//! bytes from the leaf in between (a delete, a shorter value), because then the recovered leaf's entries below
+//! the separator are a subset, each no longer, of the split's left half, which fitted. So the tree notes the
+//! end of its log at each covered change that removes bytes (`Tree`'s `shrunk_at`, under the leaf's latch),
+//! and logs a split's leaf as `CUT` only if the leaf's LSN is above that mark (its last record came after every
+//! such change of any leaf); otherwise as its image, as before. As every physiological op, `CUT` becomes an
+//! image if the leaf was last logged before the checkpoint's redo point (full-page writes).
 //!
 //! # Where the bytes live
 //! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back.
@@ -159,6 +183,7 @@ const TAG_DEL: u8 = 3;
 const TAG_SPLIT: u8 = 4;
 const TAG_INNER: u8 = 5;
 const TAG_PATCH: u8 = 6;
+const TAG_CUT: u8 = 7;
 
 /// Bytes of one edit's header in a `PATCH` op (`offset u16 | len u16`).
 const EDIT_HDR: usize = 4;
@@ -249,6 +274,15 @@ pub enum Op<'a> {
         /// The child right of it.
         child: PageNo,
     },
+    /// The left half of a leaf split in a tree that takes covered changes (`node::cut_leaf`).
+    Cut {
+        /// Page number of the leaf.
+        page: PageNo,
+        /// Page number of the new right leaf (the leaf's new link).
+        right: PageNo,
+        /// The separator: the leaf's new high fence; its entries from it on are gone.
+        sep: &'a [u8],
+    },
     /// Bytes of an existing value overwritten in place (logged by a layer above the trees, never by a tree).
     Patch {
         /// The page number field: the layer's own number (the transaction log's table).
@@ -271,6 +305,7 @@ impl Op<'_> {
             | Op::Del { page, .. }
             | Op::Split { page, .. }
             | Op::Inner { page, .. }
+            | Op::Cut { page, .. }
             | Op::Patch { page, .. } => page,
         }
     }
@@ -289,6 +324,8 @@ pub enum OwnedOp {
     Split(PageNo, PageNo, Vec<u8>, Vec<u8>),
     /// Inner-node insert: node, separator, child.
     Inner(PageNo, Vec<u8>, PageNo),
+    /// Left half of a leaf split under a log above: leaf, new right leaf, separator.
+    Cut(PageNo, PageNo, Vec<u8>),
     /// In-place overwrite: page number field, key, the value's length, edits ([`apply_edits`]).
     Patch(PageNo, Vec<u8>, u32, Vec<u8>),
 }
@@ -302,6 +339,7 @@ impl OwnedOp {
             | OwnedOp::Del(p, _)
             | OwnedOp::Split(p, _, _, _)
             | OwnedOp::Inner(p, _, _)
+            | OwnedOp::Cut(p, _, _)
             | OwnedOp::Patch(p, _, _, _) => *p,
         }
     }
@@ -429,6 +467,13 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&(sep.len() as u16).to_le_bytes());
             out.extend_from_slice(sep);
         }
+        Op::Cut { page, right, sep } => {
+            out.push(TAG_CUT);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&right.to_le_bytes());
+            out.extend_from_slice(&(sep.len() as u16).to_le_bytes());
+            out.extend_from_slice(sep);
+        }
         Op::Patch { page, key, len, edits } => {
             out.push(TAG_PATCH);
             out.extend_from_slice(&page.to_le_bytes());
@@ -506,6 +551,11 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                 let child = c.u32()?;
                 let kl = c.u16()? as usize;
                 OwnedOp::Inner(page, c.take(kl)?.to_vec(), child)
+            }
+            TAG_CUT => {
+                let right = c.u32()?;
+                let kl = c.u16()? as usize;
+                OwnedOp::Cut(page, right, c.take(kl)?.to_vec())
             }
             TAG_PATCH => {
                 let kl = c.u16()? as usize;
@@ -1489,12 +1539,17 @@ mod tests {
                 len: 6,
                 edits: &[1, 0, 2, 0, b'x', b'y'],
             },
+            Op::Cut {
+                page: 15,
+                right: 16,
+                sep: b"cut",
+            },
         ];
         let mut out = (ops.len() as u16).to_le_bytes().to_vec();
         for op in &ops {
             encode_op(&mut out, op);
         }
-        assert!(out.len() < 230, "the zero hole is not logged");
+        assert!(out.len() < 250, "the zero hole is not logged");
         let back = decode_ops(&out).unwrap();
         assert_eq!(
             back,
@@ -1505,6 +1560,7 @@ mod tests {
                 OwnedOp::Split(10, 11, b"sk".to_vec(), b"sv".to_vec()),
                 OwnedOp::Inner(12, b"sep".to_vec(), 13),
                 OwnedOp::Patch(14, b"pk".to_vec(), 6, vec![1, 0, 2, 0, b'x', b'y']),
+                OwnedOp::Cut(15, 16, b"cut".to_vec()),
             ]
         );
         for cut in 0..out.len() {

@@ -271,7 +271,7 @@ impl Ours {
                                 skipped.insert((t, k));
                             }
                         }
-                        OwnedOp::Image(..) | OwnedOp::Split(..) | OwnedOp::Inner(..) => {
+                        OwnedOp::Image(..) | OwnedOp::Split(..) | OwnedOp::Inner(..) | OwnedOp::Cut(..) => {
                             return Err(bufpool_btree::Error::Log("a page op in the transaction log".into()))
                         }
                     }
