@@ -126,12 +126,14 @@ use super::schema::{Table, DISTRICTS};
 pub const PAGE_BYTES: usize = 4096;
 /// A log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint (the
 /// transaction log's, or a tree's own), unless the environment variable [`LOG_MAX_ENV`] gives another bound (the
-/// crash test makes checkpoints frequent with it). 1 GiB, PostgreSQL's default `max_wal_size`, since issue 15's
-/// truncation pass: against 256 MiB (4 warehouses in memory, 30 s runs) device writes fell from 2.1 to 1.3 pages
-/// a transaction (fewer leaves logged whole after a checkpoint) and CPU from 31-37 to 28 us a transaction, for
-/// a recovery after SIGKILL of 11.1 s instead of 5.9 s (BENCHMARKS.md, "The logs' housekeeping"). Since
-/// truncation punches dead records out, a log takes on disk what it holds, not its file's length.
-pub const LOG_MAX: u64 = 1 << 30;
+/// crash test makes checkpoints frequent with it). 512 MiB since issue 15's log-bytes pass, whose patches made
+/// the transaction log 3.4 times smaller a transaction: at the 1 GiB of before (issue 15's truncation pass) a
+/// recovery after SIGKILL replayed 3.4 times the transactions (32.5 s instead of 9.8 s, 4 warehouses in
+/// memory); at 512 MiB 13.3 s, with 0.40 pages of device writes a transaction at 1 thread (1 GiB: 0.25, 256 MiB:
+/// 0.66 and 8.9 s; main before the pass: 1.35); tx/s within the machine's noise of each other (BENCHMARKS.md,
+/// "Log bytes: patches and cuts"). Since truncation punches dead records out, a log takes on disk what it
+/// holds, not its file's length.
+pub const LOG_MAX: u64 = 512 << 20;
 /// Environment variable overriding [`LOG_MAX`] (bytes).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";
 
