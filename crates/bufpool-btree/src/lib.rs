@@ -95,7 +95,9 @@ pub use bufpool::BufferPool;
 pub use error::{Error, Result};
 pub use node::Limits;
 pub use tree::{LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
-pub use wal::{Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX, BUF_SOFT_MAX, REWRITE_LEN};
+pub use wal::{
+    apply_edits, edits_fit, encode_edits, Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX, BUF_SOFT_MAX, REWRITE_LEN,
+};
 
 /// File name of the data file inside a tree directory.
 pub const DATA_FILE: &str = "tree.db";

@@ -871,14 +871,14 @@ pub fn split_leaf(
         .map(|i| n.entry(i))
         .collect::<Option<_>>()
         .ok_or(Malformed)?;
-    let appended = match es.binary_search_by(|(k, _)| (*k).cmp(key)) {
+    let at = match es.binary_search_by(|(k, _)| (*k).cmp(key)) {
         Ok(i) => {
             es[i].1 = val;
-            false
+            None
         }
         Err(i) => {
             es.insert(i, (key, val));
-            i == es.len() - 1
+            Some(i)
         }
     };
     if es.len() < 2 {
@@ -886,13 +886,26 @@ pub fn split_leaf(
     }
     let (low, high, next) = (n.low(), n.high(), n.link());
     // A key past every other in the leaf is most likely the next of an ascending run (sequence numbers,
-    // timestamps, or one of many runs side by side: TPC-C's order lines grow at the end of each district's key
-    // range, not only at the tree's right edge): keep the old entries together and start the new leaf with the
-    // new key, so ascending inserts leave full leaves behind instead of half-full ones (PostgreSQL's rightmost
-    // split does the same for the rightmost leaf). (The left leaf gets a new high fence, so it may have to give
-    // up a few more entries than the new one.)
-    let m = if appended {
-        let mut m = es.len() - 1;
+    // timestamps): keep the old entries together and start the new leaf with the new key, so ascending inserts
+    // leave full leaves behind instead of half-full ones (PostgreSQL's rightmost split does the same for the
+    // rightmost leaf). So is a key that ends a run followed in the leaf by the head of another, in the upper half
+    // of the leaf (one of many runs side by side: TPC-C's order lines grow at the end of each district's key
+    // range, in a leaf that also holds the first lines of the next district): "ends a run" when it shares a longer
+    // prefix with the entry before it than with the entry after it. Then the new key stays left and the other
+    // run's head goes right, so the run's next keys are appended to a leaf of its own from the next split on
+    // (halving would carry the head along into every leaf the run fills, about half of it). (The left leaf gets a
+    // new high fence, so it may have to give up a few more entries.)
+    let run_end = at.and_then(|i| {
+        if i + 1 == es.len() {
+            return Some(i);
+        }
+        let (below, above) = (es.get(i.checked_sub(1)?)?.0, es[i + 1].0);
+        let tail: usize = es[i + 1..].iter().map(|(k, v)| entry_size(k, v)).sum();
+        let total: usize = es.iter().map(|(k, v)| entry_size(k, v)).sum();
+        (common_prefix(key, below) > common_prefix(key, above) && tail * 2 <= total).then_some(i + 1)
+    });
+    let m = if let Some(start) = run_end {
+        let mut m = start;
         while m > 1
             && !fits(
                 left.len(),
@@ -912,6 +925,26 @@ pub fn split_leaf(
     rebuild(right, KIND_LEAF, 0, next, Some(&sep), high, hi_es.iter().copied())?;
     rebuild(left, KIND_LEAF, 0, right_no, low, Some(&sep), lo_es.iter().copied())?;
     Ok(sep)
+}
+
+/// Leaf `b` as the left half of a split at `sep` (the redo of a `CUT` op, `wal.rs`): keeps its entries below
+/// `sep`, takes `sep` as its high fence and `right` as its link. `Err` (with `b` unchanged) if `b` is not a leaf,
+/// `sep` is not above its low fence, or the entries kept do not fit with the new fence.
+pub fn cut_leaf(b: &mut [u8], sep: &[u8], right: u32) -> Result<(), Malformed> {
+    let copy = b.to_vec();
+    let n = Node::parse(&copy).ok_or(Malformed)?;
+    if !n.is_leaf() || n.low().is_some_and(|low| low >= sep) {
+        return Err(Malformed);
+    }
+    let es: Vec<(&[u8], &[u8])> = (0..n.count())
+        .map(|i| n.entry(i))
+        .collect::<Option<_>>()
+        .ok_or(Malformed)?;
+    let keep = &es[..es.partition_point(|(k, _)| *k < sep)];
+    if !fits(b.len(), n.low(), Some(sep), keep.iter().copied()) {
+        return Err(Malformed);
+    }
+    rebuild(b, KIND_LEAF, 0, right, n.low(), Some(sep), keep.iter().copied())
 }
 
 /// Inner node: inserts separator `sep` with child `child` (the child right of `sep`). `Ok(false)` if no room.
@@ -1419,7 +1452,8 @@ mod tests {
     #[test]
     fn ascending_appends_leave_full_leaves() {
         // A leaf split by a key past all its others keeps every old entry (whether it is the rightmost leaf or
-        // one with a high fence: the end of one of several ascending runs); any other split halves.
+        // one with a high fence: the end of one of several ascending runs), and so does one past all but a few
+        // (the end of a run before the head of the next); any other split halves.
         let v = vec![1u8; 100];
         let fill = |low: Fence<'_>, high: Fence<'_>| {
             let mut l = leaf(low, high);
@@ -1447,6 +1481,36 @@ mod tests {
             rn.count()
         );
         assert!(rn.count() <= 3);
+        // The end of one run followed by the head of the next (three entries): the run's entries and the new key
+        // stay left, the next run's head starts the new leaf.
+        let mut l = leaf(None, None);
+        for h in 0..3u32 {
+            assert!(leaf_upsert(&mut l, &(9000 + h).to_be_bytes(), &v).unwrap());
+        }
+        let mut n = 0u32;
+        while leaf_upsert(&mut l, &(1000 + n).to_be_bytes(), &v).unwrap() {
+            n += 1;
+        }
+        split_leaf(&mut l, &mut r, 9, &(1000 + n).to_be_bytes(), &v).unwrap();
+        assert_eq!(
+            (Node::parse(&l).unwrap().count(), Node::parse(&r).unwrap().count()),
+            (n as usize + 1, 3)
+        );
+        assert_eq!(keys(&r)[0], 9000u32.to_be_bytes());
+        // A head of more than half the leaf: halves.
+        let mut l = leaf(None, None);
+        let mut h = 0u32;
+        while Node::parse(&l).unwrap().entry_bytes() < U * 3 / 5 {
+            assert!(leaf_upsert(&mut l, &(9000 + h).to_be_bytes(), &v).unwrap());
+            h += 1;
+        }
+        let mut n = 0u32;
+        while leaf_upsert(&mut l, &(1000 + n).to_be_bytes(), &v).unwrap() {
+            n += 1;
+        }
+        split_leaf(&mut l, &mut r, 9, &(1000 + n).to_be_bytes(), &v).unwrap();
+        let (lc, rc) = (Node::parse(&l).unwrap().count(), Node::parse(&r).unwrap().count());
+        assert!(lc.abs_diff(rc) <= 2, "{lc} {rc}");
         let (mut l, n) = fill(None, Some(&[0xff]));
         // Not past every key: halves.
         split_leaf(&mut l, &mut r, 9, &1000u32.to_be_bytes()[..3], &v).unwrap();
@@ -1454,6 +1518,58 @@ mod tests {
         let (mut l, n) = fill(None, None);
         split_leaf(&mut l, &mut r, 9, &999u32.to_be_bytes(), &v).unwrap();
         assert!(Node::parse(&r).unwrap().count() >= n / 2);
+    }
+
+    #[test]
+    fn cut_leaf_redoes_the_left_half_of_a_split_over_an_older_leaf() {
+        // The split as logged: a full leaf split by an appended key.
+        let v = vec![1u8; 100];
+        let mut l = leaf(Some(&[0, 0]), Some(&[0xff]));
+        let mut i = 0u32;
+        while leaf_upsert(&mut l, &(1000 + i).to_be_bytes(), &v).unwrap() {
+            i += 1;
+        }
+        let older = l.clone();
+        let mut r = vec![0u8; U];
+        let sep = split_leaf(&mut l, &mut r, 9, &(1000 + i).to_be_bytes(), &v).unwrap();
+        // Redone over the same leaf as it was before the split: the split's left half, byte for byte in what
+        // it holds.
+        let mut redone = older.clone();
+        cut_leaf(&mut redone, &sep, 9).unwrap();
+        let (a, b) = (Node::parse(&redone).unwrap(), Node::parse(&l).unwrap());
+        assert_eq!((a.low(), a.high(), a.link()), (b.low(), b.high(), b.link()));
+        assert_eq!(keys(&redone), keys(&l));
+        // Over an older leaf lacking its last entries (covered changes the log above redoes): those are missing,
+        // nothing else differs.
+        let mut fewer = older.clone();
+        for k in i - 5..i {
+            assert!(leaf_delete(&mut fewer, &(1000 + k).to_be_bytes()).unwrap());
+        }
+        cut_leaf(&mut fewer, &sep, 9).unwrap();
+        assert_eq!(keys(&fewer), keys(&l)[..keys(&l).len() - 5].to_vec());
+        assert_eq!(Node::parse(&fewer).unwrap().high(), Some(&sep[..]));
+        // Entries at or above the separator go (they moved right).
+        let mut mid = older.clone();
+        let cut = (1000 + i / 2).to_be_bytes();
+        cut_leaf(&mut mid, &cut, 9).unwrap();
+        assert!(keys(&mid).iter().all(|k| k.as_slice() < &cut[..]));
+        assert_eq!(keys(&mid).len(), i as usize / 2);
+        // Not a leaf, or a separator not above the low fence: refused, the page unchanged.
+        let mut low = older.clone();
+        assert!(cut_leaf(&mut low, &[0, 0], 9).is_err());
+        assert_eq!(low, older);
+        let mut inner = vec![0u8; U];
+        init(&mut inner, KIND_INNER, 1, 3, None, None);
+        assert!(cut_leaf(&mut inner, b"m", 9).is_err());
+        // Entries that no longer fit with a longer high fence: refused, the page unchanged.
+        let mut full = leaf(None, None);
+        let mut j = 0u32;
+        while leaf_upsert(&mut full, &j.to_be_bytes(), &v[..20]).unwrap() {
+            j += 1;
+        }
+        let before = full.clone();
+        assert!(cut_leaf(&mut full, &[0xff; 200], 9).is_err());
+        assert_eq!(full, before);
     }
 
     #[test]

@@ -21,8 +21,8 @@
 //!   read under short shared latches stays valid. The changer then latches, top-down, the path nodes it will
 //!   modify (for a split only from the highest node that absorbs the separator; for a merge the whole path),
 //!   then siblings and pages taken from the free list, does the change, logs one atomic record of full page
-//!   images (a leaf split logs its leaf and the parent that took the separator as ops instead: `wal.rs`), stamps
-//!   every page, publishes a new root, and releases.
+//!   images (a leaf split logs its leaf and the parent that took the separator as ops instead, `SPLIT` or under a
+//!   log above `CUT`, and `INNER`: `wal.rs`), stamps every page, publishes a new root, and releases.
 //! - **Latch order** (deadlock freedom): meta page → inner nodes top-down → leaves (path leaf, then its
 //!   sibling) → free-list pages. Only the meta holder ever holds more than one latch, so two threads can never
 //!   wait on each other in a cycle: leaf writers hold one latch and wait for none while holding it, readers hold
@@ -43,7 +43,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::LocalKey;
 
@@ -276,6 +276,15 @@ pub struct Tree {
     /// Cached root page number; changed only under the meta latch, after the meta page itself.
     root: AtomicU32,
     limits: Limits,
+    /// For a tree whose log depends on another: a leaf whose LSN is at or below this is split with its image
+    /// logged, above it with a `CUT` op (`wal.rs`, "Splits under a log above"). Raised to the log's end when the
+    /// tree opens, at every covered change that removes bytes from a leaf (a delete, a shorter value), and to
+    /// the record's end at every logged (not covered) leaf change; under the leaf's exclusive latch each time,
+    /// and read under the splitting leaf's, so a change of that leaf is always seen. So a `CUT` is logged only
+    /// for a leaf whose records since its last image, all made since the open, are `CUT`s each logged under the
+    /// same rule, with no such change of any leaf in between: what a crash leaves of it is its image's entries,
+    /// plus covered inserts and growths, minus what earlier cuts dropped.
+    shrunk_at: AtomicU64,
 }
 
 /// Where a key was last seen: a leaf of one tree, a guess that saves a covered change its descent when the leaf
@@ -352,6 +361,8 @@ impl Tree {
 
     fn open_in(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
         let tree = Tree::attach(pool, wal, file)?;
+        // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
+        tree.shrunk_at.store(tree.wal.end_lsn(), Ordering::Relaxed);
         // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
         // cannot be read yet (torn) is rebuilt by replay and checked after it.
         let pages = tree.pool.file_pages(tree.file)?;
@@ -429,6 +440,7 @@ impl Tree {
             file,
             root: AtomicU32::new(NO_PAGE),
             limits: Limits::for_user_bytes(user),
+            shrunk_at: AtomicU64::new(0),
         })
     }
 
@@ -516,6 +528,9 @@ impl Tree {
                 node::split_leaf(&mut g, &mut right_half, *right, k, v).is_ok()
             }
             OwnedOp::Inner(_, sep, child) => node::inner_insert(&mut g, sep, *child).unwrap_or(false),
+            OwnedOp::Cut(_, right, sep) => node::cut_leaf(&mut g, sep, *right).is_ok(),
+            // Only a layer above the trees logs these (a transaction log), never a tree's own log.
+            OwnedOp::Patch(..) => false,
         };
         if !applied {
             return Err(self.corrupt(no, "log record does not apply to the page"));
@@ -833,8 +848,19 @@ impl Tree {
             debug_assert!(page_lsn > 0 || lsn.is_some());
             lsn
         } else {
-            Some(self.wal.append_leaf_checked(page_lsn, no, image, op))
+            let lsn = self.wal.append_leaf_checked(page_lsn, no, image, op);
+            if self.wal.has_dependency() {
+                // Its redo may meet the leaf without covered changes made before it (see `shrunk_at`).
+                self.shrunk_at.fetch_max(lsn, Ordering::Relaxed);
+            }
+            Some(lsn)
         }
+    }
+
+    /// Notes, under the exclusive latch of the leaf it changed, a covered change that removed bytes from it
+    /// (see `shrunk_at`).
+    fn note_shrink(&self) {
+        self.shrunk_at.fetch_max(self.wal.end_lsn(), Ordering::Relaxed);
     }
 
     fn put_as(&self, key: &[u8], val: &[u8], covered: bool, hint: &mut LeafHint) -> Result<()> {
@@ -848,8 +874,13 @@ impl Tree {
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
         // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
         self.wal.check()?;
+        let bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
+        let before = if covered { bytes(&g) } else { 0 };
         let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
         if fitted {
+            if covered && bytes(&g) < before {
+                self.note_shrink();
+            }
             if let Some(lsn) = self.log_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val }, covered) {
                 g.set_lsn(lsn);
             }
@@ -892,6 +923,9 @@ impl Tree {
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
             *hint = LeafHint(Some(no));
             return Ok(false);
+        }
+        if covered {
+            self.note_shrink();
         }
         if let Some(lsn) = self.log_leaf(g.lsn(), no, &g, Op::Del { page: no, key }, covered) {
             g.set_lsn(lsn);
@@ -1018,6 +1052,10 @@ impl Tree {
             return Err(Error::Invariant("empty path".into()));
         };
         if node::leaf_upsert(leaf, key, val).map_err(|_| self.corrupt(leaf_no, "leaf"))? {
+            if covered {
+                // It may have replaced a longer value (a rare path: conservatively).
+                self.note_shrink();
+            }
             let op = Op::Put {
                 page: leaf_no,
                 key,
@@ -1032,8 +1070,11 @@ impl Tree {
         let mut fresh: Vec<Held<'_>> = Vec::new();
         let mut right = self.alloc(&mut meta)?;
         let right_no = right.page_id().page_no();
+        // Read under the leaf's latch, before the change stamps it (see `shrunk_at`).
+        let cut = leaf.lsn() > self.shrunk_at.load(Ordering::Relaxed);
         let sep =
             node::split_leaf(leaf, &mut right, right_no, key, val).map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
+        let cut_sep = (cut && self.wal.has_dependency()).then(|| sep.clone());
         fresh.push(right);
         let (new_root, absorbed) = self.split_ancestors(
             &path[top..],
@@ -1044,17 +1085,26 @@ impl Tree {
             (sep, right_no),
         )?;
         // The leaf and the parent that took the separator are logged as the ops done to them; every other page
-        // (the new right leaf, inner nodes that split, a new root, the meta page) as its image. Not the leaf of a
-        // tree that takes covered changes (`put_covered`): recovery replays this log before the layer above
-        // redoes those changes, so the leaf it would split again lacks them, `split_leaf` would choose another
-        // separator than the one logged for the parent and the right leaf's image, and the halves would overlap.
-        // Its image says what it held. (Inner nodes hold no covered changes: their ops replay exactly.)
+        // (the new right leaf, inner nodes that split, a new root, the meta page) as its image. The leaf of a
+        // tree that takes covered changes (`put_covered`) not as `SPLIT`: recovery replays this log before the
+        // layer above redoes those changes, so the leaf it would split again lacks them, `split_leaf` would
+        // choose another separator than the one logged for the parent and the right leaf's image, and the halves
+        // would overlap. It is logged as `CUT` (separator and link given) where `shrunk_at` allows, else as its
+        // image (`wal.rs`, "Splits under a log above"). (Inner nodes hold no covered changes: their ops replay
+        // exactly.)
         let mut ops = Vec::with_capacity(2);
         if !self.wal.has_dependency() {
             ops.push(Op::Split {
                 page: leaf_no,
                 right: right_no,
                 pair: (key, val),
+            });
+        }
+        if let Some(sep) = &cut_sep {
+            ops.push(Op::Cut {
+                page: leaf_no,
+                right: right_no,
+                sep,
             });
         }
         if let Some((page, sep, child)) = &absorbed {

@@ -22,13 +22,43 @@
 //!              half; physiological, so the record holds the pair instead of the page; the new right page is
 //!              logged beside it as an image)
 //!   INNER (5): child u32 | klen u16 | separator            (inner-node insert of a separator, physiological)
+//!   PATCH (6): klen u16 | vlen u32 | elen u32 | key | edits
+//!              (bytes of a value overwritten in place: the value of `key` is `vlen` bytes long, and `edits`, a
+//!              run of `offset u16 | len u16 | bytes`, overwrites parts of it; [`encode_edits`], [`apply_edits`].
+//!              Logged by a layer above the trees, never by a tree: the transaction log, whose `page_no` is a
+//!              table. A byte overwrite is idempotent, as a `PUT` is; what replaying one needs of the row is the
+//!              caller's argument: `bufpool-cli`'s `tpcc/ours.rs`)
+//!   CUT   (7): right u32 | klen u16 | separator
+//!              (the left half of a leaf split in a tree that takes covered changes: the leaf keeps its entries
+//!              below the separator, which becomes its high fence, and links to `right`; `node::cut_leaf`.
+//!              Physiological; the right half is logged beside it as an image. See "Splits under a log above")
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
 //! op and the parent that absorbs the separator as an `INNER` op (about 300 bytes for a split instead of about
-//! 7 KiB; in a tree that takes covered changes the split leaf is an image: see `Tree::split_insert`); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`) is logged
+//! 7 KiB; in a tree that takes covered changes the split leaf is a `CUT` op or an image: "Splits under a log above"); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`, `CUT`) is logged
 //! as a full image of its page instead if the page was last changed before the latest checkpoint's redo point
 //! (PostgreSQL's full-page writes, so a page torn by a crash mid-write could be rebuilt from the log alone).
+//!
+//! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
+//! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
+//! leaf without the covered changes the layer above redoes later, and might choose another separator than the
+//! one the parent and the right half were logged with). Until issue 15's log-bytes pass it logged the leaf's
+//! full image: about 4 KiB for each split at the end of an ascending run (TPC-C's order lines, orders, history),
+//! whose left half keeps every old entry. Now it logs `CUT` (the separator and the new link, tens of bytes),
+//! which `node::cut_leaf` redoes on whatever the recovered leaf holds: its entries below the separator stay,
+//! the rest go (they moved right, or are covered changes the layer above redoes), and the fences and link are
+//! the split's. Redone over a leaf older than the split (page LSN below the record's), what it holds is some
+//! state of the leaf between its last logged image or structure record and the split (a covered change raises
+//! no LSN), plus none of the later ones; what is missing from it is in the log above from its redo point on
+//! (ARCHITECTURE.md, "Cutting the upper log"). The one way the redo could fail is a leaf that does not fit
+//! with the new high fence, which may be longer than the old one: impossible if no covered change removed
+//! bytes from the leaf in between (a delete, a shorter value), because then the recovered leaf's entries below
+//! the separator are a subset, each no longer, of the split's left half, which fitted. So the tree notes the
+//! end of its log at each covered change that removes bytes (`Tree`'s `shrunk_at`, under the leaf's latch),
+//! and logs a split's leaf as `CUT` only if the leaf's LSN is above that mark (its last record came after every
+//! such change of any leaf); otherwise as its image, as before. As every physiological op, `CUT` becomes an
+//! image if the leaf was last logged before the checkpoint's redo point (full-page writes).
 //!
 //! # Where the bytes live
 //! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back.
@@ -169,6 +199,14 @@ const TAG_PUT: u8 = 2;
 const TAG_DEL: u8 = 3;
 const TAG_SPLIT: u8 = 4;
 const TAG_INNER: u8 = 5;
+const TAG_PATCH: u8 = 6;
+const TAG_CUT: u8 = 7;
+
+/// Bytes of one edit's header in a `PATCH` op (`offset u16 | len u16`).
+const EDIT_HDR: usize = 4;
+/// Equal bytes between two changed runs up to which [`encode_edits`] makes them one edit: carrying them costs
+/// no more than the next edit's header.
+const EDIT_GAP_MAX: usize = EDIT_HDR;
 
 /// Who asked for a log fsync, for attributing them ([`TreeWal::syncs_by`]). A log that depends on another
 /// ([`TreeWal::flush_first`]) passes its own cause on to the dependency's fsync that its write-out needs.
@@ -253,6 +291,26 @@ pub enum Op<'a> {
         /// The child right of it.
         child: PageNo,
     },
+    /// The left half of a leaf split in a tree that takes covered changes (`node::cut_leaf`).
+    Cut {
+        /// Page number of the leaf.
+        page: PageNo,
+        /// Page number of the new right leaf (the leaf's new link).
+        right: PageNo,
+        /// The separator: the leaf's new high fence; its entries from it on are gone.
+        sep: &'a [u8],
+    },
+    /// Bytes of an existing value overwritten in place (logged by a layer above the trees, never by a tree).
+    Patch {
+        /// The page number field: the layer's own number (the transaction log's table).
+        page: PageNo,
+        /// Key.
+        key: &'a [u8],
+        /// The value's length, before and after.
+        len: u32,
+        /// The overwrites, as [`encode_edits`] writes them.
+        edits: &'a [u8],
+    },
 }
 
 impl Op<'_> {
@@ -263,7 +321,9 @@ impl Op<'_> {
             | Op::Put { page, .. }
             | Op::Del { page, .. }
             | Op::Split { page, .. }
-            | Op::Inner { page, .. } => page,
+            | Op::Inner { page, .. }
+            | Op::Cut { page, .. }
+            | Op::Patch { page, .. } => page,
         }
     }
 }
@@ -281,6 +341,10 @@ pub enum OwnedOp {
     Split(PageNo, PageNo, Vec<u8>, Vec<u8>),
     /// Inner-node insert: node, separator, child.
     Inner(PageNo, Vec<u8>, PageNo),
+    /// Left half of a leaf split under a log above: leaf, new right leaf, separator.
+    Cut(PageNo, PageNo, Vec<u8>),
+    /// In-place overwrite: page number field, key, the value's length, edits ([`apply_edits`]).
+    Patch(PageNo, Vec<u8>, u32, Vec<u8>),
 }
 
 impl OwnedOp {
@@ -291,7 +355,9 @@ impl OwnedOp {
             | OwnedOp::Put(p, _, _)
             | OwnedOp::Del(p, _)
             | OwnedOp::Split(p, _, _, _)
-            | OwnedOp::Inner(p, _, _) => *p,
+            | OwnedOp::Inner(p, _, _)
+            | OwnedOp::Cut(p, _, _)
+            | OwnedOp::Patch(p, _, _, _) => *p,
         }
     }
 }
@@ -303,6 +369,80 @@ fn hole_of(image: &[u8]) -> (usize, usize) {
     }
     let used = image.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     (used, image.len() - used)
+}
+
+/// Appends to `out` the edits of a `PATCH` op that turn `old` into `new`: each run of changed bytes (runs at most
+/// [`EDIT_GAP_MAX`] equal bytes apart taken as one) as `offset u16 | len u16 | bytes`. `false`, with `out` as it
+/// was, if the two differ in length, are longer than `u16::MAX`, or the edits would not be shorter than `new`
+/// itself (a whole-value put is then the smaller record).
+pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
+    if old.len() != new.len() || new.len() > usize::from(u16::MAX) {
+        return false;
+    }
+    let start = out.len();
+    // Equal bytes are skipped a word at a time: most of a row is (a STOCK row changes 16 bytes of about 310).
+    let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+    let mut i = 0;
+    while i < new.len() {
+        while i + 8 <= new.len() && word(old, i) == word(new, i) {
+            i += 8;
+        }
+        while i < new.len() && old[i] == new[i] {
+            i += 1;
+        }
+        if i == new.len() {
+            break;
+        }
+        // A run from i: extend while the next difference is at most EDIT_GAP_MAX equal bytes away.
+        let mut end = i + 1;
+        let mut j = end;
+        while j < new.len() && j - end <= EDIT_GAP_MAX {
+            if old[j] != new[j] {
+                end = j + 1;
+            }
+            j += 1;
+        }
+        if out.len() - start + EDIT_HDR + (end - i) >= new.len() {
+            out.truncate(start);
+            return false;
+        }
+        out.extend_from_slice(&(i as u16).to_le_bytes());
+        out.extend_from_slice(&((end - i) as u16).to_le_bytes());
+        out.extend_from_slice(&new[i..end]);
+        i = end;
+    }
+    true
+}
+
+/// Applies the edits of a `PATCH` op ([`encode_edits`]) to `val`; `false` if they are malformed or reach past
+/// its end (then `val` may hold some of them: the caller checks [`edits_fit`] first to change nothing).
+pub fn apply_edits(val: &mut [u8], edits: &[u8]) -> bool {
+    let mut c = Cursor { b: edits };
+    while !c.b.is_empty() {
+        let (Some(off), Some(len)) = (c.u16(), c.u16()) else {
+            return false;
+        };
+        let (off, len) = (usize::from(off), usize::from(len));
+        let (Some(bytes), Some(to)) = (c.take(len), val.get_mut(off..off + len)) else {
+            return false;
+        };
+        to.copy_from_slice(bytes);
+    }
+    true
+}
+
+/// Whether the edits of a `PATCH` op are well formed and fit a value of `len` bytes.
+pub fn edits_fit(edits: &[u8], len: usize) -> bool {
+    let mut c = Cursor { b: edits };
+    while !c.b.is_empty() {
+        let (Some(off), Some(n)) = (c.u16(), c.u16()) else {
+            return false;
+        };
+        if c.take(usize::from(n)).is_none() || usize::from(off) + usize::from(n) > len {
+            return false;
+        }
+    }
+    true
 }
 
 fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
@@ -350,6 +490,22 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&child.to_le_bytes());
             out.extend_from_slice(&(sep.len() as u16).to_le_bytes());
             out.extend_from_slice(sep);
+        }
+        Op::Cut { page, right, sep } => {
+            out.push(TAG_CUT);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&right.to_le_bytes());
+            out.extend_from_slice(&(sep.len() as u16).to_le_bytes());
+            out.extend_from_slice(sep);
+        }
+        Op::Patch { page, key, len, edits } => {
+            out.push(TAG_PATCH);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(edits.len() as u32).to_le_bytes());
+            out.extend_from_slice(key);
+            out.extend_from_slice(edits);
         }
     }
 }
@@ -419,6 +575,22 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                 let child = c.u32()?;
                 let kl = c.u16()? as usize;
                 OwnedOp::Inner(page, c.take(kl)?.to_vec(), child)
+            }
+            TAG_CUT => {
+                let right = c.u32()?;
+                let kl = c.u16()? as usize;
+                OwnedOp::Cut(page, right, c.take(kl)?.to_vec())
+            }
+            TAG_PATCH => {
+                let kl = c.u16()? as usize;
+                let vl = c.u32()?;
+                let el = c.u32()? as usize;
+                let key = c.take(kl)?.to_vec();
+                let edits = c.take(el)?;
+                if !edits_fit(edits, vl as usize) {
+                    return None;
+                }
+                OwnedOp::Patch(page, key, vl, edits.to_vec())
             }
             _ => return None,
         });
@@ -1421,12 +1593,23 @@ mod tests {
                 sep: b"sep",
                 child: 13,
             },
+            Op::Patch {
+                page: 14,
+                key: b"pk",
+                len: 6,
+                edits: &[1, 0, 2, 0, b'x', b'y'],
+            },
+            Op::Cut {
+                page: 15,
+                right: 16,
+                sep: b"cut",
+            },
         ];
         let mut out = (ops.len() as u16).to_le_bytes().to_vec();
         for op in &ops {
             encode_op(&mut out, op);
         }
-        assert!(out.len() < 200, "the zero hole is not logged");
+        assert!(out.len() < 250, "the zero hole is not logged");
         let back = decode_ops(&out).unwrap();
         assert_eq!(
             back,
@@ -1436,11 +1619,68 @@ mod tests {
                 OwnedOp::Del(9, b"kk".to_vec()),
                 OwnedOp::Split(10, 11, b"sk".to_vec(), b"sv".to_vec()),
                 OwnedOp::Inner(12, b"sep".to_vec(), 13),
+                OwnedOp::Patch(14, b"pk".to_vec(), 6, vec![1, 0, 2, 0, b'x', b'y']),
+                OwnedOp::Cut(15, 16, b"cut".to_vec()),
             ]
         );
         for cut in 0..out.len() {
             assert!(decode_ops(&out[..cut]).is_none());
         }
+    }
+
+    #[test]
+    fn edits_turn_the_old_value_into_the_new_one_and_only_when_smaller() {
+        let old: Vec<u8> = (0..=255u8).cycle().take(300).collect();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for round in 0..500 {
+            let mut new = old.clone();
+            for _ in 0..round % 12 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = (x % 300) as usize;
+                new[at] = new[at].wrapping_add(1 + (x >> 40) as u8 % 255);
+            }
+            let mut edits = vec![7];
+            assert!(encode_edits(&old, &new, &mut edits));
+            assert_eq!(edits[0], 7, "appended after what was there");
+            assert!(edits_fit(&edits[1..], old.len()));
+            let mut got = old.clone();
+            assert!(apply_edits(&mut got, &edits[1..]));
+            assert_eq!(got, new);
+            // Idempotent: applied again, nothing changes.
+            assert!(apply_edits(&mut got, &edits[1..]));
+            assert_eq!(got, new);
+        }
+        // Four changed bytes of 300 take one edit: 4 + 4 bytes.
+        let mut new = old.clone();
+        new[100..104].copy_from_slice(b"abcd");
+        let mut edits = Vec::new();
+        assert!(encode_edits(&old, &new, &mut edits));
+        assert_eq!(edits.len(), 8);
+        // Runs 4 equal bytes apart are one edit; 5 apart, two.
+        let mut new = old.clone();
+        new[10] ^= 1;
+        new[15] ^= 1;
+        new[30] ^= 1;
+        new[36] ^= 1;
+        edits.clear();
+        assert!(encode_edits(&old, &new, &mut edits));
+        assert_eq!(edits.len(), 4 + 6 + 4 + 1 + 4 + 1);
+        // Not smaller than the value, other lengths, too long: no edits.
+        let flipped: Vec<u8> = old.iter().map(|b| !b).collect();
+        let mut out = vec![1, 2];
+        assert!(!encode_edits(&old, &flipped, &mut out));
+        assert!(!encode_edits(&old, &old[1..], &mut out));
+        let big = vec![0u8; 70_000];
+        assert!(!encode_edits(&big, &big, &mut out));
+        assert_eq!(out, [1, 2]);
+        assert!(encode_edits(&old, &old, &mut out), "no change: no edits");
+        assert_eq!(out, [1, 2]);
+        // Past the value's end, or cut short: refused.
+        assert!(!edits_fit(&[250, 0, 10, 0], 255));
+        assert!(!edits_fit(&[0, 0, 2, 0, 1], 10));
+        assert!(!apply_edits(&mut [0u8; 4], &[2, 0, 3, 0, 1, 1, 1]));
     }
 
     #[test]
