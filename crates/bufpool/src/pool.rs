@@ -1641,7 +1641,17 @@ impl BufferPool {
                     return Ok(Ok(g));
                 }
                 // The stale read failed and unmapped the page: a new page's content never comes from storage.
-                Err(Error::Io { .. } | Error::ShortRead { .. } | Error::Corrupt { .. } | Error::Panicked { .. }) => {
+                // `PageFreed` is such a failure too: a stale read of a never-written page that asked the free list
+                // while the number was still listed (before this call took it) records `PageFreed` for its
+                // waiters (`finish_load`), and this call waited on it. This call's own load cannot see the number
+                // listed: it owns it.
+                Err(
+                    Error::Io { .. }
+                    | Error::ShortRead { .. }
+                    | Error::Corrupt { .. }
+                    | Error::Panicked { .. }
+                    | Error::PageFreed { .. },
+                ) => {
                     h.page_id.store(page.as_u64(), SeqCst);
                     if self.core.frames.map(page, idx).is_ok() {
                         return Ok(Err(frame));
