@@ -1609,7 +1609,8 @@ impl RangeIter<'_> {
         };
         for i in first..n.count() {
             let (k, v) = n.entry(i).ok_or_else(|| Error::Invariant("leaf entry".into()))?;
-            if before_end(&self.end, k) && !visit(k, v) {
+            // Keys ascend: the first one at or past the end ends the scan (the rest of the leaf is not looked at).
+            if !before_end(&self.end, k) || !visit(k, v) {
                 self.upcoming.clear();
                 return Ok(());
             }
