@@ -431,6 +431,24 @@ impl<'a> Node<'a> {
     }
 }
 
+/// The two parts of a node's region that its readers look at, from its header (two words, so from a page that
+/// may be torn): `[0, front)` (header, fences, slots) and `[heap, len)` (the entries), with
+/// `HDR.min(len) <= front <= heap <= len` whatever the bytes. A copy of these two parts alone parses and reads as
+/// the whole region would: [`Node`] reads nothing else of a node whose header is well formed (its fences and slots
+/// end at `front`, and every entry is checked to lie at or after `heap_lo` before it is read), a dead page's
+/// fields are in the header, and a header that is not well formed parses as malformed whatever the free space
+/// between the parts holds. From a torn page the parts are garbage, but inside the region; the optimistic reader
+/// that copied them discards the copy.
+#[inline]
+pub fn used_parts<S: PageBytes + ?Sized>(s: &S) -> (usize, usize) {
+    let len = s.len();
+    let (w0, w1) = (s.word(0), s.word(1));
+    let (count, heap_lo) = ((w0 >> 16) as u16 as usize, (w0 >> 32) as u16 as usize);
+    let (low_raw, high_raw) = ((w1 >> 32) as u16, (w1 >> 48) as u16);
+    let front = (slots_start(fence_len(low_raw), fence_len(high_raw)) + count * SLOT).clamp(HDR.min(len), len);
+    (front, heap_lo.clamp(front, len))
+}
+
 /// Where the slot array starts for fences of these lengths: the first 8-aligned offset after them, so every
 /// slot is one aligned 8-byte load (the user region starts 8-aligned in the page).
 #[inline(always)]
@@ -1492,6 +1510,63 @@ mod tests {
         assert!(ks.windows(2).all(|w| w[0] < w[1]));
     }
 
+    /// A copy of a node's used parts over garbage reads as the node: same header, fences, entries and searches
+    /// (leaves with removed entries, whose garbage lies in the heap, and an inner node); a dead page stays dead.
+    #[test]
+    fn used_parts_copy_reads_as_the_whole_node() {
+        let copy = |b: &[u8]| {
+            let (front, heap) = used_parts(b);
+            assert!(HDR <= front && front <= heap && heap <= b.len());
+            let mut c = vec![0xA5u8; b.len()];
+            c[..front].copy_from_slice(&b[..front]);
+            c[heap..].copy_from_slice(&b[heap..]);
+            c
+        };
+        let same = |b: &[u8], c: &[u8], probes: &[Vec<u8>]| {
+            let (n, m) = (Node::parse(b).unwrap(), Node::parse(c).unwrap());
+            assert_eq!((n.count(), n.level(), n.link()), (m.count(), m.level(), m.link()));
+            assert_eq!((n.low(), n.high(), n.free_bytes()), (m.low(), m.high(), m.free_bytes()));
+            for i in 0..n.count() {
+                assert_eq!(n.entry(i), m.entry(i));
+            }
+            for k in probes {
+                assert_eq!(n.search(k), m.search(k));
+            }
+            assert_eq!(m.check_slots(), Ok(()));
+        };
+        let mut b = leaf(Some(b"k0000"), Some(b"k9999"));
+        let mut probes = Vec::new();
+        for i in 0..60u32 {
+            let k = format!("k{:04}", i * 7).into_bytes();
+            assert!(leaf_upsert(&mut b, &k, &vec![i as u8; 20 + i as usize % 9]).unwrap());
+            probes.push(k);
+        }
+        for i in (0..60u32).step_by(3) {
+            assert!(leaf_delete(&mut b, format!("k{:04}", i * 7).as_bytes()).unwrap());
+        }
+        probes.push(b"k0001".to_vec());
+        same(&b, &copy(&b), &probes);
+        // An empty leaf and a full one.
+        let e = leaf(None, None);
+        same(&e, &copy(&e), &probes);
+        let mut f = leaf(None, None);
+        let mut n = 0u32;
+        while leaf_upsert(&mut f, &n.to_be_bytes(), &[1u8; 100]).unwrap() {
+            n += 1;
+        }
+        same(&f, &copy(&f), &[3u32.to_be_bytes().to_vec()]);
+        let mut inner = vec![0u8; U];
+        init(&mut inner, KIND_INNER, 1, 1000, None, Some(b"z"));
+        for i in 0..40u32 {
+            assert!(inner_insert(&mut inner, format!("key{:03}", i * 2).as_bytes(), i).unwrap());
+        }
+        same(&inner, &copy(&inner), &[b"key011".to_vec(), b"a".to_vec()]);
+        let mut dead = vec![0u8; U];
+        init_dead(&mut dead, 42);
+        let d = copy(&dead);
+        assert!(Node::is_dead(&d) && Node::dead_link(&d) == Some(42));
+    }
+
     #[test]
     fn garbage_never_panics() {
         use rand::{Rng, SeedableRng};
@@ -1508,6 +1583,8 @@ mod tests {
                 let at = rng.random_range(0..b.len());
                 b[at] = rng.random();
             }
+            let (front, heap) = used_parts(&b[..]);
+            assert!(HDR <= front && front <= heap && heap <= b.len());
             if let Some(n) = Node::parse(&b) {
                 let _ = n.search(b"\x00\x00\x00\x05");
                 let _ = n.child_pos(b"abc");
