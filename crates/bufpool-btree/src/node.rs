@@ -1154,7 +1154,17 @@ fn be_bytes(b: &[u8], at: usize, n: usize) -> u64 {
         let skip = at + 8 - b.len();
         return (u64::from_be_bytes(*w) << (8 * skip)) >> (64 - 8 * n);
     }
-    b[at..at + n].iter().fold(0, |acc, &x| (acc << 8) | u64::from(x))
+    // A key shorter than 8 bytes (TPC-C's are 2 to 7 bytes; a loop over the bytes cost about 20 instructions a
+    // call): two loads of 4 (or 2) bytes from the two ends, which overlap for fewer than 8 (or 4) bytes. An
+    // overlapping byte lands on the same bits in both, so or-ing them is exact.
+    let s = &b[at..at + n];
+    if let (Some(h), Some(t)) = (s.first_chunk::<4>(), s.last_chunk::<4>()) {
+        return (u64::from(u32::from_be_bytes(*h)) << (8 * (n - 4))) | u64::from(u32::from_be_bytes(*t));
+    }
+    if let (Some(h), Some(t)) = (s.first_chunk::<2>(), s.last_chunk::<2>()) {
+        return (u64::from(u16::from_be_bytes(*h)) << (8 * (n - 2))) | u64::from(u16::from_be_bytes(*t));
+    }
+    s.first().map_or(0, |&x| u64::from(x))
 }
 
 /// What one look at a node for a search key found.
@@ -1565,6 +1575,22 @@ mod tests {
         init_dead(&mut dead, 42);
         let d = copy(&dead);
         assert!(Node::is_dead(&d) && Node::dead_link(&d) == Some(42));
+    }
+
+    /// `be_bytes` is the big-endian integer of the bytes, for every slice length (short keys included), offset
+    /// and width.
+    #[test]
+    fn be_bytes_is_the_big_endian_value() {
+        let all: Vec<u8> = (1..=16u8).map(|x| x.wrapping_mul(37)).collect();
+        for len in 1..=all.len() {
+            let b = &all[..len];
+            for at in 0..len {
+                for n in 1..=(len - at).min(8) {
+                    let want = b[at..at + n].iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
+                    assert_eq!(be_bytes(b, at, n), want, "len {len} at {at} n {n}");
+                }
+            }
+        }
     }
 
     #[test]
