@@ -192,6 +192,29 @@ thread_local! {
     static SCAN_PAGE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// [`Tree::get_many_hinted`]'s vectors: the keys pending at this level and the next, the level's pages, a value.
+#[derive(Default)]
+struct BatchScratch {
+    at: Vec<(usize, PageNo, Option<u8>)>,
+    next: Vec<(usize, PageNo, Option<u8>)>,
+    pages: Vec<PageId>,
+    val: Vec<u8>,
+}
+
+thread_local! {
+    /// One [`BatchScratch`] per thread, taken for a `get_many_hinted` call (a call from its callback, which finds
+    /// it taken, starts with empty vectors), so a call allocates nothing once they have grown (it allocated four
+    /// vectors and a sort's index vector each time).
+    static BATCH: Cell<BatchScratch> = const {
+        Cell::new(BatchScratch {
+            at: Vec::new(),
+            next: Vec::new(),
+            pages: Vec::new(),
+            val: Vec::new(),
+        })
+    };
+}
+
 /// Runs `f` on this thread's buffer `key` (`SCRATCH` or `SCAN_PAGE`), taken for the call and put back after.
 fn with_thread_buf<R>(key: &'static LocalKey<Cell<Vec<u8>>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut buf = key.with(Cell::take);
@@ -724,30 +747,42 @@ impl Tree {
         for k in keys {
             self.check_key(k)?;
         }
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by_key(|&i| keys[i]);
+        let mut scratch = BATCH.with(Cell::take);
+        let r = self.get_many_in(keys, &mut scratch, &mut f);
+        BATCH.with(|s| s.set(scratch));
+        r
+    }
+
+    /// [`Tree::get_many_hinted`]'s descent, with the thread's vectors (no allocation once they have grown).
+    fn get_many_in(
+        &self,
+        keys: &[&[u8]],
+        scratch: &mut BatchScratch,
+        f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
+        let BatchScratch { at, next, pages, val } = scratch;
         let root = self.root.load(Ordering::Acquire);
-        // Pending keys: (index into `keys`, node to probe next, the level that node must have).
-        let mut at: Vec<(usize, PageNo, Option<u8>)> = order.iter().map(|&i| (i, root, None)).collect();
-        let mut next = Vec::with_capacity(at.len());
-        let mut val = Vec::new();
-        let mut pages = Vec::with_capacity(at.len());
+        // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
+        at.clear();
+        next.clear();
+        at.extend((0..keys.len()).map(|i| (i, root, None)));
+        at.sort_unstable_by_key(|&(i, _, _)| keys[i]);
         while !at.is_empty() {
             pages.clear();
             pages.extend(at.iter().map(|&(_, no, _)| self.pid(no)));
             pages.dedup();
-            for &p in &pages {
+            for &p in pages.iter() {
                 self.pool.prefetch_lookup(p);
             }
-            for &p in &pages {
+            for &p in pages.iter() {
                 self.pool.prefetch_frame(p, node::PROBE_PREFETCH);
             }
             // A hint: errors surface in the probes' own reads.
-            let _ = self.pool.prefetch(&pages);
-            for &(i, no, expect) in &at {
+            let _ = self.pool.prefetch(pages);
+            for &(i, no, expect) in at.iter() {
                 let key = keys[i];
                 let p = self.pool.read_optimistic(self.pid(no), |v| {
-                    node::probe(&ViewBytes(v), key, expect, Some(&mut val))
+                    node::probe(&ViewBytes(v), key, expect, Some(&mut *val))
                 })?;
                 match p {
                     Probe::Child { page, level } => next.push((i, page, Some(level))),
@@ -760,7 +795,7 @@ impl Tree {
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
                 }
             }
-            std::mem::swap(&mut at, &mut next);
+            std::mem::swap(at, next);
             next.clear();
         }
         Ok(())
