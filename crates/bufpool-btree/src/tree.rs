@@ -199,6 +199,8 @@ struct BatchScratch {
     next: Vec<(usize, PageNo, Option<u8>)>,
     pages: Vec<PageId>,
     val: Vec<u8>,
+    /// The probes of a run of keys that share a node.
+    probes: Vec<Probe>,
 }
 
 thread_local! {
@@ -211,6 +213,7 @@ thread_local! {
             next: Vec::new(),
             pages: Vec::new(),
             val: Vec::new(),
+            probes: Vec::new(),
         })
     };
 }
@@ -741,8 +744,10 @@ impl Tree {
     /// three passes over the batch, so the cache misses of different keys overlap instead of following one
     /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
     /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of nodes that are not resident
-    /// (`BufferPool::prefetch`), then probe each node in place. A key whose node changed meanwhile (the probe
-    /// asks for a restart) takes a normal [`Tree::get_hinted`].
+    /// (`BufferPool::prefetch`), then probe each node in place: the keys that share an inner node (every key at
+    /// the root, neighbours lower down) in one optimistic read of it, a leaf once per key (its value is copied
+    /// out). A key whose node changed meanwhile (the probe asks for a restart) takes a normal
+    /// [`Tree::get_hinted`].
     pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
         for k in keys {
             self.check_key(k)?;
@@ -760,7 +765,13 @@ impl Tree {
         scratch: &mut BatchScratch,
         f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
     ) -> Result<()> {
-        let BatchScratch { at, next, pages, val } = scratch;
+        let BatchScratch {
+            at,
+            next,
+            pages,
+            val,
+            probes,
+        } = scratch;
         let root = self.root.load(Ordering::Acquire);
         // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
         at.clear();
@@ -779,24 +790,72 @@ impl Tree {
             }
             // A hint: errors surface in the probes' own reads.
             let _ = self.pool.prefetch(pages);
-            for &(i, no, expect) in at.iter() {
-                let key = keys[i];
-                let p = self.pool.read_optimistic(self.pid(no), |v| {
-                    node::probe(&ViewBytes(v), key, expect, Some(&mut *val))
-                })?;
-                match p {
-                    Probe::Child { page, level } => next.push((i, page, Some(level))),
-                    Probe::Leaf { found } => f(i, found.then_some(val.as_slice()), LeafHint(Some(no))),
-                    Probe::Restart => {
-                        let mut hint = LeafHint::default();
-                        let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
-                        f(i, v.as_deref(), hint);
+            let mut j = 0;
+            while j < at.len() {
+                let (_, no, expect) = at[j];
+                // The run of keys (neighbours in key order) whose next node is this one: the upper levels' nodes
+                // are shared by many keys of a batch (all of them at the root).
+                let run = at[j..].iter().take_while(|e| e.1 == no && e.2 == expect).count();
+                let (from, to) = (j, j + run);
+                j = to;
+                if run > 1 && expect != Some(0) {
+                    // An inner node (or the root): one optimistic read of the node probes every key of the run,
+                    // instead of a page-table lookup, version check and hit count per key. No values are asked
+                    // for, so a node that turns out to be a leaf (a root leaf) is probed again key by key.
+                    let keys_at = &at[from..to];
+                    self.pool.read_optimistic(self.pid(no), |v| {
+                        probes.clear();
+                        probes.extend(
+                            keys_at
+                                .iter()
+                                .map(|&(i, _, _)| node::probe(&ViewBytes(v), keys[i], expect, None)),
+                        );
+                    })?;
+                    if !probes.iter().any(|p| matches!(p, Probe::Leaf { .. })) {
+                        for (&(i, _, _), &p) in keys_at.iter().zip(probes.iter()) {
+                            self.batch_step(keys[i], i, no, p, next, val, f)?;
+                        }
+                        continue;
                     }
-                    Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                }
+                for &(i, no, expect) in &at[from..to] {
+                    let key = keys[i];
+                    let p = self.pool.read_optimistic(self.pid(no), |v| {
+                        node::probe(&ViewBytes(v), key, expect, Some(&mut *val))
+                    })?;
+                    self.batch_step(key, i, no, p, next, val, f)?;
                 }
             }
             std::mem::swap(at, next);
             next.clear();
+        }
+        Ok(())
+    }
+
+    /// What [`Tree::get_many_hinted`] does with probe `p` of node `no` for `key` (`keys[i]`): a child goes to the
+    /// next level's keys, a leaf's answer (its value in `val`) to `f`; a node that changed meanwhile sends the key
+    /// through [`Tree::get_hinted`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn batch_step(
+        &self,
+        key: &[u8],
+        i: usize,
+        no: PageNo,
+        p: Probe,
+        next: &mut Vec<(usize, PageNo, Option<u8>)>,
+        val: &[u8],
+        f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
+        match p {
+            Probe::Child { page, level } => next.push((i, page, Some(level))),
+            Probe::Leaf { found } => f(i, found.then_some(val), LeafHint(Some(no))),
+            Probe::Restart => {
+                let mut hint = LeafHint::default();
+                let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
+                f(i, v.as_deref(), hint);
+            }
+            Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
         }
         Ok(())
     }
