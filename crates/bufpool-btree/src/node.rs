@@ -567,15 +567,43 @@ fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, 
     if off < heap_lo || off + ENTRY_OVERHEAD + klen > s.len() {
         return None;
     }
-    if klen == key.len() && (1..=8).contains(&klen) {
-        // Two keys of the same length up to 8 bytes (a lookup of a key that is there, in a tree of short keys):
-        // their order is that of their bytes as big-endian integers, one load each.
-        let entry = load_at(s, off + ENTRY_OVERHEAD).swap_bytes() >> (64 - 8 * klen);
-        return Some(entry.cmp(&be_bytes(key, 0, klen)));
+    if klen <= 8 && key.len() <= 8 {
+        // Two keys of up to 8 bytes (a tree of short keys, its separators included): one load each, compared as
+        // `short_order` does.
+        let entry = load_at(s, off + ENTRY_OVERHEAD).swap_bytes() & left_mask(klen);
+        return Some(short_order(entry, klen, short_word(key), key.len()));
     }
     let rest = klen.saturating_sub(prefix + HEAD);
     let from = (prefix + HEAD).min(key.len());
     Some(cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key, from).then(klen.cmp(&key.len())))
+}
+
+/// The mask of the first `n` (0 to 8) bytes of a left-aligned big-endian word.
+#[inline(always)]
+fn left_mask(n: usize) -> u64 {
+    debug_assert!(n <= 8);
+    !u64::MAX.checked_shr(8 * n as u32).unwrap_or(0)
+}
+
+/// A key of up to 8 bytes as a big-endian word, left-aligned and zero-padded (only its first 8 bytes count
+/// for a longer one; callers use it for keys of at most 8).
+#[inline(always)]
+fn short_word(key: &[u8]) -> u64 {
+    match key.len() {
+        0 => 0,
+        n @ 1..8 => be_bytes(key, 0, n) << (64 - 8 * n),
+        _ => be_bytes(key, 0, 8),
+    }
+}
+
+/// The order of two byte strings of at most 8 bytes each, given as left-aligned, zero-padded big-endian words
+/// and their lengths: that of the words, then of the lengths. Equal words mean that one string is the other
+/// followed by zero bytes, so the shorter is a prefix of the longer and comes first; at the first byte where
+/// the words differ, a padding byte (0) is below any byte that differs from it, as a string that ended there is
+/// below one that goes on.
+#[inline(always)]
+fn short_order(a: u64, a_len: usize, b: u64, b_len: usize) -> Ordering {
+    a.cmp(&b).then(a_len.cmp(&b_len))
 }
 
 /// [`search_slots`]'s second phase: a binary search over slots `lo..hi` (slot `i` is word `sw + i`), where slot
@@ -1272,16 +1300,23 @@ impl ProbedHeader {
     ///
     /// A key of 8 bytes or more against a fence of 1 to 8 bytes is one integer compare: the fence's bytes against
     /// as many leading bytes of the key, big-endian. Equal leading bytes make the fence a prefix of the key, so at
-    /// or below it: inside the low fence, outside the high one.
+    /// or below it: inside the low fence, outside the high one. A shorter key against a fence of up to 8 bytes is
+    /// one too, of the two as padded words and then their lengths ([`short_order`]).
     #[inline(always)]
     fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: &[u8]) -> bool {
         let (low_len, high_len) = (fence_len(self.low_raw), fence_len(self.high_raw));
         let short = |fence_len: usize| (1..=8).contains(&fence_len);
+        // A key of up to 8 bytes against a fence of up to 8: one load of the fence, compared as `short_order` does.
+        let short_key = key.len() <= 8;
+        let fence = |at: usize, len: usize| load_at(s, at).swap_bytes() & left_mask(len);
         let low_ok = self.low_raw == INFINITE
             || match key.first_chunk::<8>() {
                 Some(k) if short(low_len) => {
                     let shift = 64 - 8 * low_len;
                     u64::from_be_bytes(*k) >> shift >= load_at(s, HDR).swap_bytes() >> shift
+                }
+                _ if short_key && low_len <= 8 => {
+                    short_order(short_word(key), key.len(), fence(HDR, low_len), low_len) != Ordering::Less
                 }
                 _ => cmp_at(s, HDR, low_len, key, 0) != Ordering::Greater,
             };
@@ -1290,6 +1325,9 @@ impl ProbedHeader {
                 Some(k) if short(high_len) => {
                     let shift = 64 - 8 * high_len;
                     u64::from_be_bytes(*k) >> shift < load_at(s, HDR + low_len).swap_bytes() >> shift
+                }
+                _ if short_key && high_len <= 8 => {
+                    short_order(short_word(key), key.len(), fence(HDR + low_len, high_len), high_len) == Ordering::Less
                 }
                 _ => cmp_at(s, HDR + low_len, high_len, key, 0) == Ordering::Greater,
             };
@@ -1589,6 +1627,56 @@ mod tests {
                     let want = b[at..at + n].iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
                     assert_eq!(be_bytes(b, at, n), want, "len {len} at {at} n {n}");
                 }
+            }
+        }
+    }
+
+    /// `short_order` over padded words orders byte strings of up to 8 bytes as slices are ordered, zero bytes and
+    /// prefixes included (every string of up to 3 bytes over a small alphabet, and longer ones).
+    #[test]
+    fn short_order_is_slice_order() {
+        let mut all: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3 {
+            let mut k = vec![0u8; len];
+            loop {
+                all.push(k.clone());
+                let mut at = len;
+                while at > 0 {
+                    at -= 1;
+                    k[at] = match k[at] {
+                        0 => 1,
+                        1 => 0xFF,
+                        _ => 0,
+                    };
+                    if k[at] != 0 {
+                        break;
+                    }
+                }
+                if k.iter().all(|&b| b == 0) {
+                    break;
+                }
+            }
+        }
+        all.extend([
+            b"\x01\x00\x00\x00\x00\x00\x00".to_vec(),
+            b"\x01\x00\x00\x00\x00\x00\x00\x00".to_vec(),
+        ]);
+        all.extend([
+            b"abcdefgh".to_vec(),
+            b"abcdefg".to_vec(),
+            b"abcdefgi".to_vec(),
+            b"abcdef\xff".to_vec(),
+        ]);
+        for a in &all {
+            for b in &all {
+                let got = short_order(short_word(a), a.len(), short_word(b), b.len());
+                assert_eq!(got, a.cmp(b), "{a:?} vs {b:?}");
+                let page = u64::from_be_bytes({
+                    let mut w = [0xEEu8; 8];
+                    w[..a.len()].copy_from_slice(a);
+                    w
+                }) & left_mask(a.len());
+                assert_eq!(page, short_word(a));
             }
         }
     }
