@@ -1417,7 +1417,8 @@ impl Tree {
     /// Calls `f` on the pairs with keys in `range`, in key order, with borrowed slices (no allocation per pair),
     /// until `f` returns false. The same walk as [`Tree::range`] (same consistency, same readahead).
     pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
-        // The page buffer is the thread's (every byte of it is overwritten by a page copy before it is read).
+        // The page buffer is the thread's: a node copy (`copy_node`) overwrites every byte a reader of the node
+        // looks at; the free space between the parts keeps an earlier node's bytes, which nothing reads.
         with_thread_buf(&SCAN_PAGE, |buf| {
             buf.resize(self.limits.user_bytes, 0);
             let mut it = self.range_in(range, std::mem::take(buf));
