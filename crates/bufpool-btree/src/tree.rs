@@ -6,8 +6,8 @@
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
 //!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on
-//!   change); scans copy the leaves (and the parent of each leaf after the first), all of each node but its
-//!   free space (`node::used_parts`). Either way the node is then checked on its
+//!   change); scans copy the leaves (and each leaf's parent), all of each node but its free space
+//!   (`node::used_parts`). Either way the node is then checked on its
 //!   own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
 //!   every consistent read self-validating, so no parent/child version coupling is needed: a stale child
 //!   pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
@@ -1693,9 +1693,9 @@ impl RangeIter<'_> {
     }
 
     /// Reads the next leaf, calls `visit` on its pairs in range (in order, until it returns false, which ends the
-    /// scan), and keeps the readahead window of leaves after it prefetched. The first leaf comes from a descent
-    /// alone; the next ones from their parent's list (one descent per parent, not per leaf); a leaf that no longer
-    /// covers the scan position (split or merged since the parent was read) sends the scan back through a descent.
+    /// scan), and keeps the readahead window of leaves after it prefetched. The next leaves come from their parent's
+    /// list (one descent per parent, not per leaf); a leaf that no longer covers the scan position (split or
+    /// merged since the parent was read) sends the scan back through a descent.
     fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
@@ -1707,16 +1707,7 @@ impl RangeIter<'_> {
         let mut restarts = 0;
         loop {
             if self.upcoming.is_empty() {
-                if self.leaves_read == 0 {
-                    // The scan's first leaf alone, as the descent found it in its parent, without copying the parent
-                    // for the leaves after it: most short scans (TPC-C's) end in their first leaf. One that goes on
-                    // reads the parent's list from the next leaf's low key (one more descent, to the parent).
-                    let (leaf, _, _) = self.tree.descend_path(start, None, true)?;
-                    self.upcoming.push_back(leaf);
-                    self.run_end = None;
-                } else {
-                    (self.upcoming, self.run_end) = self.tree.leaf_run(start, &self.end, &mut self.buf)?;
-                }
+                (self.upcoming, self.run_end) = self.tree.leaf_run(start, &self.end, &mut self.buf)?;
                 self.prefetched = 0;
             }
             let Some(no) = self.upcoming.pop_front() else {
