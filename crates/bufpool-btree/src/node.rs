@@ -70,6 +70,8 @@
 //! - **Inside the page.** Every page read is a whole aligned word by index ([`PageBytes::word`]), and an index
 //!   past the end reads the last word: an offset or length taken from the page is bounded by clamping inside the
 //!   read (a compare and a conditional move), not by a test on each read. Unaligned bytes come from two such words.
+//!   [`used_parts`] (what of a node a scan copies) reads the same way, two header words, and clamps its answer
+//!   into the region.
 //! - **No panic, no endless loop.** Lengths from the page index only the page (above), never a slice of the
 //!   caller's; the binary searches run over at most `count` slots (16 bits), a byte comparison over at most the
 //!   key's length.
