@@ -6,7 +6,8 @@
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
 //!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on
-//!   change); scans copy the leaves (and each leaf's parent) whole. Either way the node is then checked on its
+//!   change); scans copy the leaves (and each leaf's parent), all of each node but its free space
+//!   (`node::used_parts`). Either way the node is then checked on its
 //!   own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
 //!   every consistent read self-validating, so no parent/child version coupling is needed: a stale child
 //!   pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
@@ -191,6 +192,32 @@ thread_local! {
     static SCAN_PAGE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// [`Tree::get_many_hinted`]'s vectors: the keys pending at this level and the next, the level's pages, a value.
+#[derive(Default)]
+struct BatchScratch {
+    at: Vec<(usize, PageNo, Option<u8>)>,
+    next: Vec<(usize, PageNo, Option<u8>)>,
+    pages: Vec<PageId>,
+    val: Vec<u8>,
+    /// The probes of a run of keys that share a node.
+    probes: Vec<Probe>,
+}
+
+thread_local! {
+    /// One [`BatchScratch`] per thread, taken for a `get_many_hinted` call (a call from its callback, which finds
+    /// it taken, starts with empty vectors), so a call allocates nothing once they have grown (it allocated four
+    /// vectors and a sort's index vector each time).
+    static BATCH: Cell<BatchScratch> = const {
+        Cell::new(BatchScratch {
+            at: Vec::new(),
+            next: Vec::new(),
+            pages: Vec::new(),
+            val: Vec::new(),
+            probes: Vec::new(),
+        })
+    };
+}
+
 /// Runs `f` on this thread's buffer `key` (`SCRATCH` or `SCAN_PAGE`), taken for the call and put back after.
 fn with_thread_buf<R>(key: &'static LocalKey<Cell<Vec<u8>>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut buf = key.with(Cell::take);
@@ -226,6 +253,24 @@ impl PageBytes for ViewBytes<'_, '_> {
     #[inline]
     fn prefetch(&self, off: usize, len: usize) {
         self.0.prefetch(off, len);
+    }
+}
+
+/// [`ViewBytes`] of a node whose lines a probe just asked for: its prefetch hints are no-ops (a run of keys that
+/// share a node probes it once per key, and each probe's prefetch of the header and slot array cost about 70
+/// instructions for an inner node).
+struct WarmViewBytes<'v, 'p>(&'v PageView<'p>);
+
+impl PageBytes for WarmViewBytes<'_, '_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read(&self, off: usize, dst: &mut [u8]) -> bool {
+        ViewBytes(self.0).read(off, dst)
+    }
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        self.0.read_word(i)
     }
 }
 
@@ -580,10 +625,20 @@ impl Tree {
         Ok(())
     }
 
-    /// Copies a consistent image of page `no`'s user region into `buf`.
-    fn copy_page(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
+    /// Copies a consistent image of node `no` into `buf` (as long as the user region): the parts of the region a
+    /// reader of the node looks at ([`node::used_parts`]: header, fences and slots; the entries), not the free
+    /// space between them, whose bytes in `buf` stay whatever they were. A leaf of a short scan is often half
+    /// empty, and its copy (64 cache lines for a whole 4 KiB page) was most of such a scan's memory traffic.
+    fn copy_node(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
         // A torn copy is discarded by the pool's version check; a consistent one is decoded with bounds checks.
-        self.pool.read_optimistic(self.pid(no), |v| v.read_into(0, buf))?;
+        self.pool.read_optimistic(self.pid(no), |v| {
+            let (front, heap) = node::used_parts(&ViewBytes(v));
+            if buf.len() != v.len() {
+                // Not a buffer of the region's size (a caller's bug): the pool reports the out-of-range read.
+                return v.read_into(0, buf);
+            }
+            v.read_into(0, &mut buf[..front]) && v.read_into(heap, &mut buf[heap..])
+        })?;
         Ok(())
     }
 
@@ -660,7 +715,7 @@ impl Tree {
             if parent == NO_PAGE {
                 return Ok((VecDeque::from([leaf]), None));
             }
-            self.copy_page(parent, buf)?;
+            self.copy_node(parent, buf)?;
             let n = match Node::parse(buf) {
                 Some(n) if n.level() == 1 && n.covers(key) => n,
                 None if !Node::is_dead(buf) => return Err(self.corrupt(parent, "not a tree node")),
@@ -722,50 +777,120 @@ impl Tree {
     /// three passes over the batch, so the cache misses of different keys overlap instead of following one
     /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
     /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of nodes that are not resident
-    /// (`BufferPool::prefetch`), then probe each node in place. A key whose node changed meanwhile (the probe
-    /// asks for a restart) takes a normal [`Tree::get_hinted`].
+    /// (`BufferPool::prefetch`), then probe each node in place: the keys that share an inner node (every key at
+    /// the root, neighbours lower down) in one optimistic read of it, a leaf once per key (its value is copied
+    /// out). A key whose node changed meanwhile (the probe asks for a restart) takes a normal
+    /// [`Tree::get_hinted`].
     pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
         for k in keys {
             self.check_key(k)?;
         }
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_unstable_by_key(|&i| keys[i]);
+        let mut scratch = BATCH.with(Cell::take);
+        let r = self.get_many_in(keys, &mut scratch, &mut f);
+        BATCH.with(|s| s.set(scratch));
+        r
+    }
+
+    /// [`Tree::get_many_hinted`]'s descent, with the thread's vectors (no allocation once they have grown).
+    fn get_many_in(
+        &self,
+        keys: &[&[u8]],
+        scratch: &mut BatchScratch,
+        f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
+        let BatchScratch {
+            at,
+            next,
+            pages,
+            val,
+            probes,
+        } = scratch;
         let root = self.root.load(Ordering::Acquire);
-        // Pending keys: (index into `keys`, node to probe next, the level that node must have).
-        let mut at: Vec<(usize, PageNo, Option<u8>)> = order.iter().map(|&i| (i, root, None)).collect();
-        let mut next = Vec::with_capacity(at.len());
-        let mut val = Vec::new();
-        let mut pages = Vec::with_capacity(at.len());
+        // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
+        at.clear();
+        next.clear();
+        at.extend((0..keys.len()).map(|i| (i, root, None)));
+        at.sort_unstable_by_key(|&(i, _, _)| keys[i]);
         while !at.is_empty() {
             pages.clear();
             pages.extend(at.iter().map(|&(_, no, _)| self.pid(no)));
             pages.dedup();
-            for &p in &pages {
+            for &p in pages.iter() {
                 self.pool.prefetch_lookup(p);
             }
-            for &p in &pages {
+            for &p in pages.iter() {
                 self.pool.prefetch_frame(p, node::PROBE_PREFETCH);
             }
             // A hint: errors surface in the probes' own reads.
-            let _ = self.pool.prefetch(&pages);
-            for &(i, no, expect) in &at {
-                let key = keys[i];
-                let p = self.pool.read_optimistic(self.pid(no), |v| {
-                    node::probe(&ViewBytes(v), key, expect, Some(&mut val))
-                })?;
-                match p {
-                    Probe::Child { page, level } => next.push((i, page, Some(level))),
-                    Probe::Leaf { found } => f(i, found.then_some(val.as_slice()), LeafHint(Some(no))),
-                    Probe::Restart => {
-                        let mut hint = LeafHint::default();
-                        let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
-                        f(i, v.as_deref(), hint);
+            let _ = self.pool.prefetch(pages);
+            let mut j = 0;
+            while j < at.len() {
+                let (_, no, expect) = at[j];
+                // The run of keys (neighbours in key order) whose next node is this one: the upper levels' nodes
+                // are shared by many keys of a batch (all of them at the root).
+                let run = at[j..].iter().take_while(|e| e.1 == no && e.2 == expect).count();
+                let (from, to) = (j, j + run);
+                j = to;
+                if run > 1 && expect != Some(0) {
+                    // An inner node (or the root): one optimistic read of the node probes every key of the run,
+                    // instead of a page-table lookup, version check and hit count per key. No values are asked
+                    // for, so a node that turns out to be a leaf (a root leaf) is probed again key by key.
+                    let keys_at = &at[from..to];
+                    self.pool.read_optimistic(self.pid(no), |v| {
+                        probes.clear();
+                        // The first probe starts loading the node's lines; the others find them loading or loaded.
+                        let (first, rest) = keys_at.split_first().map_or((None, &[][..]), |(a, r)| (Some(a), r));
+                        probes.extend(first.map(|&(i, _, _)| node::probe(&ViewBytes(v), keys[i], expect, None)));
+                        probes.extend(
+                            rest.iter()
+                                .map(|&(i, _, _)| node::probe(&WarmViewBytes(v), keys[i], expect, None)),
+                        );
+                    })?;
+                    if !probes.iter().any(|p| matches!(p, Probe::Leaf { .. })) {
+                        for (&(i, _, _), &p) in keys_at.iter().zip(probes.iter()) {
+                            self.batch_step(keys[i], i, no, p, next, val, f)?;
+                        }
+                        continue;
                     }
-                    Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
+                }
+                for &(i, no, expect) in &at[from..to] {
+                    let key = keys[i];
+                    let p = self.pool.read_optimistic(self.pid(no), |v| {
+                        node::probe(&ViewBytes(v), key, expect, Some(&mut *val))
+                    })?;
+                    self.batch_step(key, i, no, p, next, val, f)?;
                 }
             }
-            std::mem::swap(&mut at, &mut next);
+            std::mem::swap(at, next);
             next.clear();
+        }
+        Ok(())
+    }
+
+    /// What [`Tree::get_many_hinted`] does with probe `p` of node `no` for `key` (`keys[i]`): a child goes to the
+    /// next level's keys, a leaf's answer (its value in `val`) to `f`; a node that changed meanwhile sends the key
+    /// through [`Tree::get_hinted`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn batch_step(
+        &self,
+        key: &[u8],
+        i: usize,
+        no: PageNo,
+        p: Probe,
+        next: &mut Vec<(usize, PageNo, Option<u8>)>,
+        val: &[u8],
+        f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
+        match p {
+            Probe::Child { page, level } => next.push((i, page, Some(level))),
+            Probe::Leaf { found } => f(i, found.then_some(val), LeafHint(Some(no))),
+            Probe::Restart => {
+                let mut hint = LeafHint::default();
+                let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
+                f(i, v.as_deref(), hint);
+            }
+            Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
         }
         Ok(())
     }
@@ -1342,7 +1467,8 @@ impl Tree {
     /// Calls `f` on the pairs with keys in `range`, in key order, with borrowed slices (no allocation per pair),
     /// until `f` returns false. The same walk as [`Tree::range`] (same consistency, same readahead).
     pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
-        // The page buffer is the thread's (every byte of it is overwritten by a page copy before it is read).
+        // The page buffer is the thread's: a node copy (`copy_node`) overwrites every byte a reader of the node
+        // looks at; the free space between the parts keeps an earlier node's bytes, which nothing reads.
         with_thread_buf(&SCAN_PAGE, |buf| {
             buf.resize(self.limits.user_bytes, 0);
             let mut it = self.range_in(range, std::mem::take(buf));
@@ -1639,7 +1765,7 @@ impl RangeIter<'_> {
             };
             self.prefetched = self.prefetched.saturating_sub(1);
             self.read_ahead()?;
-            self.tree.copy_page(no, &mut self.buf)?;
+            self.tree.copy_node(no, &mut self.buf)?;
             if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.covers(start)) {
                 self.leaves_read += 1;
                 break;
@@ -1659,7 +1785,8 @@ impl RangeIter<'_> {
         };
         for i in first..n.count() {
             let (k, v) = n.entry(i).ok_or_else(|| Error::Invariant("leaf entry".into()))?;
-            if before_end(&self.end, k) && !visit(k, v) {
+            // Keys ascend: the first one at or past the end ends the scan (the rest of the leaf is not looked at).
+            if !before_end(&self.end, k) || !visit(k, v) {
                 self.upcoming.clear();
                 return Ok(());
             }

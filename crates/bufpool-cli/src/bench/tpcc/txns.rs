@@ -197,7 +197,13 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
     let item_keys: Vec<[u8; 4]> = lines.iter().map(|l| item_key(l.0)).collect();
     let stock_keys: Vec<[u8; 6]> = lines.iter().map(|l| stock_key(l.1, l.0)).collect();
     let mut buf = Vec::with_capacity(512);
-    let (mut irows, mut ispans, mut srows, mut sspans) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Room for every line's row from the start (an ITEM row is at most 90 bytes, a STOCK row 320): a batch's rows
+    // grown from empty went through four or five reallocations, about 4 K instructions a New-Order.
+    let (mut irows, mut srows) = (
+        Vec::with_capacity(lines.len() * 96),
+        Vec::with_capacity(lines.len() * 320),
+    );
+    let (mut ispans, mut sspans) = (Vec::with_capacity(lines.len()), Vec::with_capacity(lines.len()));
     let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
         // Rows are read and changed in place where only their numbers matter (no decode, no allocation).
         must_get(t, Table::Warehouse, &warehouse_key(w), &mut buf)?;
