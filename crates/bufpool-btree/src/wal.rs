@@ -372,7 +372,7 @@ fn hole_of(image: &[u8]) -> (usize, usize) {
 }
 
 /// Appends to `out` the edits of a `PATCH` op that turn `old` into `new`: each run of changed bytes (runs at most
-/// [`EDIT_GAP_MAX`] equal bytes apart taken as one) as `offset u16 | len u16 | bytes`. `false`, with `out` as it
+/// `EDIT_GAP_MAX` equal bytes apart taken as one) as `offset u16 | len u16 | bytes`. `false`, with `out` as it
 /// was, if the two differ in length, are longer than `u16::MAX`, or the edits would not be shorter than `new`
 /// itself (a whole-value put is then the smaller record).
 pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
