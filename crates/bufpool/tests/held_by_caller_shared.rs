@@ -16,29 +16,14 @@
 //!
 //! Every scenario runs on a thread of its own and fails the test after a timeout instead of hanging CI.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+mod common;
+
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bufpool::{BufferPool, Error, MemoryStorage, PageId};
-
-/// Runs `f` on a thread of its own; fails the test if it does not finish within 10 s (a hang).
-fn within(what: &str, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(()) => handle.join().unwrap(),
-        Err(RecvTimeoutError::Timeout) => panic!("{what}: still waiting after 10 s (a self-wait hangs)"),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
+use common::within;
 
 fn held(r: bufpool::Result<impl Sized>, page: PageId, call: &str) {
     match r {

@@ -12,29 +12,15 @@
 //!
 //! Each scenario runs on a thread of its own with a 10 s bound (a hang), as in `held_by_caller_shared.rs`.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId};
-
-fn within(what: &str, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(()) => handle.join().unwrap(),
-        Err(RecvTimeoutError::Timeout) => panic!("{what}: still waiting after 10 s"),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    }
-}
+use common::within;
 
 /// A pool with one file of `pages` pages, written and checkpointed.
 fn pool_with(frames: usize, pages: u32) -> (Arc<BufferPool>, FileId) {

@@ -113,3 +113,24 @@ fn fill_byte(page_no: u32, generation: u64) -> u8 {
         .wrapping_add(generation.wrapping_mul(7)) as u8
         | 1
 }
+
+/// Runs `f` on a thread of its own and fails the test if it does not finish within 10 s (a wait that hangs);
+/// a panic in `f` is the test's.
+pub fn within(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(()) => handle.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: still waiting after 10 s (a self-wait hangs)")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
