@@ -330,19 +330,27 @@ pub struct Tree {
     /// same rule, with no such change of any leaf in between: what a crash leaves of it is its image's entries,
     /// plus covered inserts and growths, minus what earlier cuts dropped.
     shrunk_at: AtomicU64,
+    /// This tree value's own number ([`NEXT_TREE_ID`]): the hints it gives name it, and it follows only its own
+    /// (R10B-O6 in RELIABILITY.md).
+    id: u64,
 }
+
+/// The next [`Tree`]'s `id`: unique within the process, never 0.
+static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Where a key was last seen: a leaf of one tree, a guess that saves a covered change its descent when the leaf
 /// still covers the key ([`Tree::get_hinted`], [`Tree::put_covered`]). A stale hint costs one latch and a check
-/// (a page that was split, merged, freed or reused is recognised by its fences); a hint from another tree only
-/// wastes that. The default names no leaf.
+/// (a page that was split, merged, freed or reused is recognised by its fences). A hint names the [`Tree`] value
+/// that gave it, and another tree (another file, or the same file opened again) ignores it: a page number of one
+/// tree may name, in another, a page a `bulk_load` has built and not yet switched in, which looks like a live
+/// leaf (R10B-O6 in RELIABILITY.md). The default names no leaf.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LeafHint(Option<PageNo>);
+pub struct LeafHint(Option<(u64, PageNo)>);
 
 impl LeafHint {
     /// The page number of the leaf the hint names, if any (for diagnostics and tests: a hint is only a guess).
     pub fn page(&self) -> Option<PageNo> {
-        self.0
+        self.0.map(|(_, no)| no)
     }
 }
 
@@ -486,6 +494,7 @@ impl Tree {
             root: AtomicU32::new(NO_PAGE),
             limits: Limits::for_user_bytes(user),
             shrunk_at: AtomicU64::new(0),
+            id: NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -884,7 +893,7 @@ impl Tree {
     ) -> Result<()> {
         match p {
             Probe::Child { page, level } => next.push((i, page, Some(level))),
-            Probe::Leaf { found } => f(i, found.then_some(val), LeafHint(Some(no))),
+            Probe::Leaf { found } => f(i, found.then_some(val), self.hint_at(no)),
             Probe::Restart => {
                 let mut hint = LeafHint::default();
                 let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
@@ -929,15 +938,25 @@ impl Tree {
         self.check_key(key)?;
         with_scratch(|buf| {
             let (leaf, found) = self.descend(key, Some(buf))?;
-            *hint = LeafHint(Some(leaf));
+            *hint = self.hint_at(leaf);
             Ok(f(found.then_some(buf.as_slice())))
         })
     }
 
     /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
     /// (one latch, no descent), else the one a descent finds (restarting until a latched leaf covers `key`).
+    /// A hint naming leaf `no` of this tree.
+    fn hint_at(&self, no: PageNo) -> LeafHint {
+        LeafHint(Some((self.id, no)))
+    }
+
+    /// The leaf `hint` names, if this tree gave it.
+    fn own_leaf(&self, hint: LeafHint) -> Option<PageNo> {
+        hint.0.filter(|&(tree, _)| tree == self.id).map(|(_, no)| no)
+    }
+
     fn latch_leaf(&self, key: &[u8], hint: LeafHint) -> Result<(PageNo, WriteGuard<'_>)> {
-        if let Some(no) = hint.0 {
+        if let Some(no) = self.own_leaf(hint) {
             // A hint is only a guess: a page that cannot be latched now (beyond the file after a failed
             // extension, an I/O error) is left to the descent, which reports what it meets.
             if let Ok(g) = self.pool.write(self.pid(no)) {
@@ -1009,7 +1028,7 @@ impl Tree {
             if let Some(lsn) = self.log_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val }, covered) {
                 g.set_lsn(lsn);
             }
-            *hint = LeafHint(Some(no));
+            *hint = self.hint_at(no);
             return Ok(());
         }
         drop(g);
@@ -1034,19 +1053,19 @@ impl Tree {
     fn delete_as(&self, key: &[u8], covered: bool, hint: &mut LeafHint) -> Result<bool> {
         self.check_key(key)?;
         let mut guess = std::mem::take(hint);
-        if guess.0.is_none() {
+        if self.own_leaf(guess).is_none() {
             let (leaf, found) = self.descend(key, None)?;
             // Absent from a consistent look at the covering leaf: absent at that moment, no latch needed.
             if !found {
                 return Ok(false);
             }
-            guess = LeafHint(Some(leaf));
+            guess = self.hint_at(leaf);
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
         self.wal.check()?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
-            *hint = LeafHint(Some(no));
+            *hint = self.hint_at(no);
             return Ok(false);
         }
         if covered {
@@ -1068,7 +1087,7 @@ impl Tree {
         if underfull {
             let _ = self.merge_underfull(key);
         } else {
-            *hint = LeafHint(Some(no));
+            *hint = self.hint_at(no);
         }
         Ok(true)
     }
