@@ -247,6 +247,8 @@ fn bench_refuses_flags_out_of_range() {
         (&["--workload", "btree", "--pool-fraction=-1"], "pool fraction"),
         (&["--workload", "btree", "--pool-fraction", "nan"], "pool fraction"),
         (&["--workload", "btree", "--tuples", "0"], "tuples"),
+        (&["--workload", "btree", "--tuples", "70000000000000"], "available"),
+        (&["--memory-mib", "17592186044416"], "memory-mib"),
         (&["--workload", "btree", "--batch", "0"], "batch"),
         (&["--workload", "tpcc", "--warehouses", "0"], "warehouses"),
         (&["--workload", "tpcc", "--warehouses", "70000"], "warehouses"),

@@ -450,7 +450,9 @@ fn plan(args: &BenchArgs) -> Result<Plan> {
         );
     }
     let memory_bytes = match args.memory_mib {
-        Some(mib) => mib << 20,
+        Some(mib) => mib
+            .checked_mul(1 << 20)
+            .with_context(|| format!("--memory-mib {mib} is more bytes than 64 bits count"))?,
         None => available_memory_bytes()? / 2,
     };
     if file_pages >= workload::OP_WRITE {

@@ -256,6 +256,17 @@ fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
     if !(100..ops::TUPLES_MAX / 2).contains(&tuples) {
         bail!("--tuples must be in 100..{}, got {tuples}", ops::TUPLES_MAX / 2);
     }
+    // The tuples' ids are built in memory before anything runs (8 bytes each, a second copy for a shuffled
+    // order): refuse what cannot fit instead of aborting on the allocation (R10B-O1 in RELIABILITY.md).
+    let ids_bytes = tuples.saturating_mul(16);
+    let available = super::available_memory_bytes()?;
+    if ids_bytes > available {
+        bail!(
+            "--tuples {tuples} needs about {} MiB for the tuples' ids alone, more than the {} MiB available",
+            ids_bytes >> 20,
+            available >> 20
+        );
+    }
     let batch = b.batch.unwrap_or(64);
     if !(1..=4096).contains(&batch) {
         bail!("--batch must be in 1..=4096, got {batch}");
