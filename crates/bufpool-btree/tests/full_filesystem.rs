@@ -126,7 +126,7 @@ fn every_commit_acknowledged_before_the_file_system_filled_survives() {
 /// log goes on; a later cut, with space, rewrites.
 #[test]
 fn a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable() {
-    use bufpool_btree::{Op, TreeWal};
+    use bufpool_btree::TreeWal;
     use std::io::Write;
 
     let dir = tempfile::tempdir().unwrap();
@@ -139,17 +139,7 @@ fn a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable() {
     };
     let path = dir.path().join("log");
     let wal = TreeWal::open(&path).unwrap();
-    let append = |wal: &TreeWal, from: u32, n: u32| -> bufpool_btree::Result<Vec<u64>> {
-        (from..from + n)
-            .map(|i| {
-                wal.append(&[Op::Put {
-                    page: i,
-                    key: &i.to_be_bytes(),
-                    val: &[5u8; 1000],
-                }])
-            })
-            .collect()
-    };
+    let append = |wal: &TreeWal, from: u32, n: u32| common::append_puts(wal, from, n, 1000, 5);
     // About 400 KiB of dead records, then a live tail of about 48 KiB.
     append(&wal, 0, 400).unwrap();
     let redo = wal.begin_checkpoint();

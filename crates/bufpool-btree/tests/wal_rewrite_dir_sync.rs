@@ -11,20 +11,14 @@
 //! limit on open files so that exactly one more can be opened: the rewrite's `<log>.tmp` gets it, and the
 //! directory it then opens to fsync fails with EMFILE, as a directory fsync fails on a device error.
 
-use bufpool_btree::{Op, TreeWal};
+mod common;
+
+use bufpool_btree::TreeWal;
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
-/// Appends `n` records from page `first`; returns their ends, or the first error.
+/// Appends `n` records of 300-byte values from page `first`; returns their ends, or the first error.
 fn try_append(wal: &TreeWal, first: u32, n: u32) -> bufpool_btree::Result<Vec<u64>> {
-    (first..first + n)
-        .map(|i| {
-            wal.append(&[Op::Put {
-                page: i,
-                key: &i.to_be_bytes(),
-                val: &[7u8; 300],
-            }])
-        })
-        .collect()
+    common::append_puts(wal, first, n, 300, 7)
 }
 
 fn append(wal: &TreeWal, first: u32, n: u32) -> Vec<u64> {

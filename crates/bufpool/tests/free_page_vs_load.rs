@@ -24,13 +24,16 @@
 //! the claim to the lookup. Were the pause too short, the lookup would come after the evictor's and the test would
 //! pass on the unfixed pool: it never fails a correct one.
 
+mod common;
+
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
 use bufpool::{BufferPool, Error, FrameIdx, PageId, Policy};
+use common::{Gate, STEP_WAIT_MAX};
 
 /// The page freed while a reader loads it.
 const FREED: u32 = 1;
@@ -38,32 +41,10 @@ const FREED: u32 = 1;
 const EVICTOR_READS: u32 = 4;
 /// Pages in the file.
 const PAGES: u32 = 5;
-/// How long a step waits for another thread before the test gives up (a watchdog for a broken schedule).
-const STEP_WAIT_MAX: Duration = Duration::from_secs(30);
 /// From the claim `free_page` makes to its lookup of the page: a few instructions, no wait.
 const CLAIM_TO_LOOKUP_PAUSE: Duration = Duration::from_millis(50);
 
 const EVICTOR: &str = "evictor";
-
-/// A flag one thread raises and another waits for.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cond: Condvar,
-}
-
-impl Gate {
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.cond.notify_all();
-    }
-
-    fn wait(&self, what: &str) {
-        let open = self.open.lock().unwrap();
-        let (open, timeout) = self.cond.wait_timeout_while(open, STEP_WAIT_MAX, |o| !*o).unwrap();
-        assert!(*open && !timeout.timed_out(), "never reached: {what}");
-    }
-}
 
 /// What the eviction veto and the storage do, by phase.
 #[derive(Default)]

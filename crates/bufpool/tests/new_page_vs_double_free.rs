@@ -19,11 +19,14 @@
 //! stops `new_page`'s own load while it looks for a frame; the single-flight wait counter says when `new_page`
 //! waits for the stale copy. A replacement policy that takes no lock lets the other threads evict meanwhile.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bufpool::{BufferPool, Error, FrameIdx, MemoryStorage, PageId, Policy};
+use common::{Gate, STEP_WAIT_MAX};
 
 /// The page freed twice.
 const FREED: u32 = 1;
@@ -31,28 +34,6 @@ const FREED: u32 = 1;
 const EVICTOR_READS: u32 = 4;
 /// Pages in the file.
 const PAGES: u32 = 5;
-/// How long a step waits for another thread before the test gives up (a watchdog for a broken schedule).
-const STEP_WAIT_MAX: Duration = Duration::from_secs(30);
-
-/// A flag one thread raises and another waits for.
-#[derive(Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cond: Condvar,
-}
-
-impl Gate {
-    fn open(&self) {
-        *self.open.lock().unwrap() = true;
-        self.cond.notify_all();
-    }
-
-    fn wait(&self, what: &str) {
-        let open = self.open.lock().unwrap();
-        let (open, timeout) = self.cond.wait_timeout_while(open, STEP_WAIT_MAX, |o| !*o).unwrap();
-        assert!(*open && !timeout.timed_out(), "never reached: {what}");
-    }
-}
 
 /// What the eviction veto does, by phase (see `veto`).
 #[derive(Default)]

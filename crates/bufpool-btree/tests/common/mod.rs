@@ -209,3 +209,24 @@ pub mod crash {
         assert!(status.code().is_none(), "child exited by itself: {status:?}");
     }
 }
+
+/// Appends `n` log records, one `Put` each, from page `first` (key: the page number, value: `val_len` bytes of
+/// `fill`); returns their ends, or the first error.
+pub fn append_puts(
+    wal: &bufpool_btree::TreeWal,
+    first: u32,
+    n: u32,
+    val_len: usize,
+    fill: u8,
+) -> bufpool_btree::Result<Vec<u64>> {
+    let val = vec![fill; val_len];
+    (first..first + n)
+        .map(|i| {
+            wal.append(&[bufpool_btree::Op::Put {
+                page: i,
+                key: &i.to_be_bytes(),
+                val: &val,
+            }])
+        })
+        .collect()
+}

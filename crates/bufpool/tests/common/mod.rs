@@ -134,3 +134,29 @@ pub fn within(what: &str, f: impl FnOnce() + Send + 'static) {
         }
     }
 }
+
+/// How long a step of a scripted race waits for another thread before the test gives up (a watchdog for a broken
+/// schedule, not a timing assertion).
+pub const STEP_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// A flag one thread raises and another waits for (the steps of a scripted race).
+#[derive(Default)]
+pub struct Gate {
+    open: std::sync::Mutex<bool>,
+    cond: std::sync::Condvar,
+}
+
+impl Gate {
+    /// Raises the flag and wakes every waiter.
+    pub fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.cond.notify_all();
+    }
+
+    /// Waits for the flag; fails the test after [`STEP_WAIT_MAX`], naming `what` was never reached.
+    pub fn wait(&self, what: &str) {
+        let open = self.open.lock().unwrap();
+        let (open, timeout) = self.cond.wait_timeout_while(open, STEP_WAIT_MAX, |o| !*o).unwrap();
+        assert!(*open && !timeout.timed_out(), "never reached: {what}");
+    }
+}
