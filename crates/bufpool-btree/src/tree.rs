@@ -321,14 +321,16 @@ pub struct Tree {
     /// Cached root page number; changed only under the meta latch, after the meta page itself.
     root: AtomicU32,
     limits: Limits,
-    /// For a tree whose log depends on another: a leaf whose LSN is at or below this is split with its image
-    /// logged, above it with a `CUT` op (`wal.rs`, "Splits under a log above"). Raised to the log's end when the
-    /// tree opens, at every covered change that removes bytes from a leaf (a delete, a shorter value), and to
-    /// the record's end at every logged (not covered) leaf change; under the leaf's exclusive latch each time,
-    /// and read under the splitting leaf's, so a change of that leaf is always seen. So a `CUT` is logged only
-    /// for a leaf whose records since its last image, all made since the open, are `CUT`s each logged under the
-    /// same rule, with no such change of any leaf in between: what a crash leaves of it is its image's entries,
-    /// plus covered inserts and growths, minus what earlier cuts dropped.
+    /// For a tree whose log depends on another: a change to a leaf whose LSN is at or below this is logged with
+    /// the leaf's image, above it as the op done (a covered split's `CUT`, an uncovered `PUT` or `DEL`: `wal.rs`,
+    /// "Splits under a log above"). Raised to the log's end when the tree opens and at every covered change that
+    /// removes bytes from a leaf (a delete, a shorter value), under the leaf's exclusive latch; read under the
+    /// changing leaf's, so a change of that leaf is always seen. So a leaf's records since its last image, all
+    /// made since the open, are ops logged under the same rule, with no such change of that leaf in between: what
+    /// a crash leaves of it, redone up to any of them, is its image's entries plus covered inserts and growths,
+    /// with the ops redone exactly (`PUT`, `DEL`, `CUT`): a subset, each entry no longer, of what the leaf held
+    /// when the op was logged, so the op fits. (Before R11-2 an uncovered `PUT` was always an op, and a covered
+    /// delete's room that the leaf on disk had not made left it no room on redo: recovery failed.)
     shrunk_at: AtomicU64,
     /// This tree value's own number ([`NEXT_TREE_ID`]): the hints it gives name it, and it follows only its own
     /// (R10B-O6 in RELIABILITY.md).
@@ -992,12 +994,14 @@ impl Tree {
             debug_assert!(page_lsn > 0 || lsn.is_some());
             lsn
         } else {
-            let lsn = self.wal.append_leaf_checked(page_lsn, no, image, op);
-            if self.wal.has_dependency() {
-                // Its redo may meet the leaf without covered changes made before it (see `shrunk_at`).
-                self.shrunk_at.fetch_max(lsn, Ordering::Relaxed);
-            }
-            Some(lsn)
+            // Its redo may meet the leaf without covered changes made before it: after one that made room (see
+            // `shrunk_at`), the leaf on disk may not have the room the op used, so the image is logged (R11-2).
+            let op = if self.wal.has_dependency() && page_lsn <= self.shrunk_at.load(Ordering::Relaxed) {
+                Op::Image { page: no, bytes: image }
+            } else {
+                op
+            };
+            Some(self.wal.append_leaf_checked(page_lsn, no, image, op))
         }
     }
 
@@ -1218,7 +1222,9 @@ impl Tree {
         let cut = leaf.lsn() > self.shrunk_at.load(Ordering::Relaxed);
         let sep =
             node::split_leaf(leaf, &mut right, right_no, key, val).map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
-        let cut_sep = (cut && self.wal.has_dependency()).then(|| sep.clone());
+        // Only a covered split: an uncovered key the split inserts is in no other log, and `CUT` carries no entry
+        // (R11-1: one that stayed in the left half was lost in a crash).
+        let cut_sep = (covered && cut && self.wal.has_dependency()).then(|| sep.clone());
         fresh.push(right);
         let (new_root, absorbed) = self.split_ancestors(
             &path[top..],
@@ -1233,8 +1239,8 @@ impl Tree {
         // tree that takes covered changes (`put_covered`) not as `SPLIT`: recovery replays this log before the
         // layer above redoes those changes, so the leaf it would split again lacks them, `split_leaf` would
         // choose another separator than the one logged for the parent and the right leaf's image, and the halves
-        // would overlap. It is logged as `CUT` (separator and link given) where `shrunk_at` allows, else as its
-        // image (`wal.rs`, "Splits under a log above"). (Inner nodes hold no covered changes: their ops replay
+        // would overlap. A covered split's is logged as `CUT` (separator and link given) where `shrunk_at` allows,
+        // else as its image (`wal.rs`, "Splits under a log above"). (Inner nodes hold no covered changes: their ops replay
         // exactly.)
         let mut ops = Vec::with_capacity(2);
         if !self.wal.has_dependency() {

@@ -57,8 +57,13 @@
 //! the separator are a subset, each no longer, of the split's left half, which fitted. So the tree notes the
 //! end of its log at each covered change that removes bytes (`Tree`'s `shrunk_at`, under the leaf's latch),
 //! and logs a split's leaf as `CUT` only if the leaf's LSN is above that mark (its last record came after every
-//! such change of any leaf); otherwise as its image, as before. As every physiological op, `CUT` becomes an
-//! image if the leaf was last logged before the checkpoint's redo point (full-page writes).
+//! such change of any leaf); otherwise as its image, as before. An uncovered leaf change in such a tree (a
+//! `PUT`, a `DEL`) follows the same rule, since its redo meets the same leaf: an op above the mark, the leaf's
+//! image at or below it (R11-2 in RELIABILITY.md: a `PUT` redone into room that a covered delete had made only
+//! in memory failed recovery). So every record of a leaf after such a change is an image until the next image,
+//! and the entries' argument above holds at every op. Only a covered split is logged as `CUT`: an uncovered
+//! split's own key is in no other log, so its leaf is an image (R11-1: a `CUT` lost it). As every physiological
+//! op, `CUT` becomes an image if the leaf was last logged before the checkpoint's redo point (full-page writes).
 //!
 //! # Where the bytes live
 //! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back.

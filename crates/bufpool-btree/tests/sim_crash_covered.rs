@@ -1,0 +1,422 @@
+//! Seeded crash simulation of a tree under a log above (the way `bufpool-cli`'s TPC-C engine uses it): covered
+//! changes (`put_covered`, `delete_covered`, each after its record in the log above), leaf splits logged as `CUT`
+//! (issue 15's log-bytes pass: ascending runs side by side, values that grow and shrink), uncovered puts and
+//! deletes of neighbouring keys in the same leaves, tree checkpoints, and the upper log cut as `ours.rs` cuts it;
+//! device faults (EIO, short reads and writes) and power losses that keep, tear or lose each unsynced write of all
+//! three storages (the tree's data file, its log, the log above).
+//!
+//! After each crash, with faults off: the tree opens (its own recovery), the log above is replayed with covered
+//! changes, and then the covered keys must hold the state of the last successful commit of the log above plus a
+//! prefix of the transactions appended after it (each transaction one record: all of it or none), the
+//! uncovered keys the state of the last successful `Tree::commit` plus a prefix of the uncovered operations
+//! after it, and `Tree::check` must be clean. What a user would see on a failure: a recovery that fails
+//! (`CorruptNode`: "log record does not apply to the page"), or a committed row lost or an uncommitted one back.
+//!
+//! Long: `BUFPOOL_COVERED_SIM_SEEDS=2000 cargo test -p bufpool-btree --release --test sim_crash_covered --
+//! --nocapture`.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
+use bufpool::BufferPool;
+use bufpool_btree::{LeafHint, Op, OwnedOp, Tree, TreeWal};
+use common::mix;
+
+/// Ids of covered keys: district `id % RUNS`, sequence `id / RUNS` (so inserting ids in order grows `RUNS`
+/// ascending runs side by side).
+const IDS: u64 = 2400;
+const RUNS: u64 = 6;
+const EPOCHS: usize = 4;
+const FAULT_P: f64 = 0.002;
+
+fn seeds() -> u64 {
+    std::env::var("BUFPOOL_COVERED_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30)
+}
+
+/// A covered key; its uncovered neighbour is the same bytes followed by `u` (so both share leaves).
+fn key(id: u64, uncovered: bool) -> Vec<u8> {
+    let seq = (id / RUNS) as u16;
+    let mut k = vec![b'k', (id % RUNS) as u8];
+    k.extend_from_slice(&seq.to_be_bytes());
+    if uncovered {
+        k.push(b'u');
+    }
+    k
+}
+
+/// The value of `id` at version `ver`: 20 to 420 bytes (so rewrites of a row grow and shrink it).
+fn value(id: u64, ver: u64) -> Vec<u8> {
+    let len = 20 + (mix(id ^ (ver << 20)) % 400) as usize;
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&id.to_le_bytes());
+    v.extend_from_slice(&ver.to_le_bytes());
+    while v.len() < len {
+        v.push((mix(id ^ ver ^ v.len() as u64) & 0xff) as u8);
+    }
+    v
+}
+
+/// Keys' states: id -> version.
+type State = BTreeMap<u64, u64>;
+/// One change: `(id, Some(ver))` a put, `(id, None)` a delete.
+type Change = (u64, Option<u64>);
+
+fn apply(s: &mut State, changes: &[Change]) {
+    for &(id, ver) in changes {
+        match ver {
+            Some(v) => s.insert(id, v),
+            None => s.remove(&id),
+        };
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    crashes: u64,
+    txns_ok: u64,
+    uncovered_ok: u64,
+    failures: u64,
+    commits_checked: u64,
+    checkpoints_ok: u64,
+    cuts_logged: u64,
+    faults: FaultCounts,
+    violations: Vec<String>,
+}
+
+/// A tree (on `data`, its log on `log`) below the log on `above`, recovered and with the log above replayed and
+/// cut, as `ours.rs` opens its tables.
+fn open(
+    frames: usize,
+    above: &Arc<FaultyStorage>,
+    log: &Arc<FaultyStorage>,
+    data: &Arc<FaultyStorage>,
+) -> Result<(Arc<TreeWal>, Tree), String> {
+    let upper = TreeWal::open_storage(above.clone()).map_err(|e| format!("open the log above: {e}"))?;
+    let wal = TreeWal::open_storage(log.clone()).map_err(|e| format!("open the tree's log: {e}"))?;
+    wal.flush_first(upper.clone()).map_err(|e| e.to_string())?;
+    let pool = Arc::new(BufferPool::builder().frames(frames).build().unwrap());
+    let tree = Tree::open_storage(pool, wal, data.clone()).map_err(|e| format!("tree recovery: {e}"))?;
+    let mut records = 0;
+    upper
+        .scan(|_, ops| {
+            records += 1;
+            for op in ops {
+                match op {
+                    OwnedOp::Put(_, k, v) => tree.put_covered(&k, &v, &mut LeafHint::default())?,
+                    OwnedOp::Del(_, k) => {
+                        tree.delete_covered(&k, &mut LeafHint::default())?;
+                    }
+                    other => return Err(bufpool_btree::Error::Log(format!("unexpected op {other:?}"))),
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("replay of the log above: {e}"))?;
+    if records > 0 {
+        checkpoint(&upper, &tree).map_err(|e| format!("checkpoint after the replay: {e}"))?;
+    }
+    Ok((upper, tree))
+}
+
+/// `ours.rs`' checkpoint: the log above's end, every tree checkpointed, then the log above cut there.
+fn checkpoint(upper: &TreeWal, tree: &Tree) -> bufpool_btree::Result<()> {
+    let r = upper.begin_checkpoint();
+    tree.checkpoint()?;
+    upper.truncate_before(r)
+}
+
+/// The tree's keys of one kind, by id.
+fn contents(
+    tree: &Tree,
+    ids: &HashMap<Vec<u8>, (u64, bool)>,
+    uncovered: bool,
+) -> Result<BTreeMap<u64, Vec<u8>>, String> {
+    let mut out = BTreeMap::new();
+    for pair in tree.range::<std::ops::RangeFull>(..) {
+        let (k, v) = pair.map_err(|e| format!("scan: {e}"))?;
+        let &(id, u) = ids.get(&k).ok_or("a key that was never written")?;
+        if u == uncovered {
+            out.insert(id, v);
+        }
+    }
+    Ok(out)
+}
+
+fn matches(state: &State, got: &BTreeMap<u64, Vec<u8>>) -> bool {
+    state.len() == got.len() && state.iter().all(|(&id, &ver)| got.get(&id) == Some(&value(id, ver)))
+}
+
+/// The prefix of `pending` that, after `committed`, gives `got`; `committed` advances over it.
+fn check_prefix(committed: &mut State, pending: &[Vec<Change>], got: &BTreeMap<u64, Vec<u8>>) -> Result<(), String> {
+    let mut state = committed.clone();
+    if matches(&state, got) {
+        return Ok(());
+    }
+    for changes in pending {
+        apply(&mut state, changes);
+        if matches(&state, got) {
+            *committed = state;
+            return Ok(());
+        }
+    }
+    let lost = committed.keys().filter(|id| !got.contains_key(id)).count();
+    let wrong = committed
+        .iter()
+        .filter(|(id, &ver)| got.get(id).is_some_and(|v| *v != value(**id, ver)))
+        .count();
+    Err(format!(
+        "{} keys recovered, {} committed ({lost} missing, {wrong} with another value), {} transactions pending",
+        got.len(),
+        committed.len(),
+        pending.len()
+    ))
+}
+
+fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
+    let mut rng = Rng(seed ^ 0xC0FE);
+    let frames = 6 + rng.below(20) as usize;
+    let mut images: [Vec<u8>; 3] = Default::default();
+    // Covered keys: the state as of the last successful commit of the log above, the transactions appended since.
+    let (mut committed, mut pending) = (State::new(), Vec::<Vec<Change>>::new());
+    // Uncovered keys: the state as of the last successful `Tree::commit`, the operations since.
+    let (mut committed_u, mut pending_u) = (State::new(), Vec::<Vec<Change>>::new());
+    let mut next_id = 0u64;
+    for epoch in 0..=EPOCHS {
+        let [a, l, d] = std::mem::take(&mut images);
+        let above = Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), a));
+        let log = Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), l));
+        let data = Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), d));
+        let (upper, tree) = match open(frames, &above, &log, &data) {
+            Ok(x) => x,
+            Err(e) => {
+                t.violations.push(format!("seed {seed} epoch {epoch}: {e}"));
+                return;
+            }
+        };
+        if epoch > 0 {
+            if let Err(e) = tree.check() {
+                t.violations.push(format!("seed {seed} epoch {epoch}: check: {e}"));
+                return;
+            }
+            for (uncovered, committed, pending) in [
+                (false, &mut committed, &mut pending),
+                (true, &mut committed_u, &mut pending_u),
+            ] {
+                let checked = contents(&tree, ids, uncovered).and_then(|got| check_prefix(committed, pending, &got));
+                if let Err(e) = checked {
+                    let kind = if uncovered { "uncovered" } else { "covered" };
+                    t.violations
+                        .push(format!("seed {seed} epoch {epoch}: {kind} keys: {e}"));
+                    return;
+                }
+                pending.clear();
+            }
+            t.commits_checked += 1;
+        }
+        if epoch == EPOCHS {
+            return;
+        }
+        let (mut current, mut current_u) = (committed.clone(), committed_u.clone());
+        let config = FaultConfig::honest(FAULT_P);
+        for s in [&above, &log, &data] {
+            s.set_config(config.clone());
+        }
+        let steps = 100 + rng.below(500);
+        'run: for _ in 0..steps {
+            match rng.below(100) {
+                // A transaction: its record above, then its covered changes.
+                0..=69 => {
+                    let mut changes: Vec<Change> = Vec::new();
+                    for _ in 0..1 + rng.below(6) {
+                        let live: Vec<u64> = current.keys().copied().collect();
+                        let ver = rng.next() % 100_000;
+                        let change = match rng.below(10) {
+                            // The next of the ascending runs.
+                            0..=4 if next_id < IDS => {
+                                next_id += 1;
+                                (next_id - 1, Some(ver))
+                            }
+                            5..=7 if !live.is_empty() => (live[rng.below(live.len() as u64) as usize], Some(ver)),
+                            _ if !live.is_empty() => (live[rng.below(live.len() as u64) as usize], None),
+                            _ => (rng.below(IDS), Some(ver)),
+                        };
+                        if changes.iter().all(|c| c.0 != change.0)
+                            && (change.1.is_some() || current.contains_key(&change.0))
+                        {
+                            changes.push(change);
+                        }
+                    }
+                    if changes.is_empty() {
+                        continue;
+                    }
+                    let (keys, vals): (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) = changes
+                        .iter()
+                        .map(|&(id, ver)| (key(id, false), ver.map(|v| value(id, v))))
+                        .unzip();
+                    let ops: Vec<Op<'_>> = keys
+                        .iter()
+                        .zip(&vals)
+                        .map(|(k, v)| match v {
+                            Some(val) => Op::Put { page: 0, key: k, val },
+                            None => Op::Del { page: 0, key: k },
+                        })
+                        .collect();
+                    if upper.append(&ops).is_err() {
+                        t.failures += 1;
+                        break 'run;
+                    }
+                    // Appended: it may be durable from here on, whatever happens to the changes below.
+                    pending.push(changes.clone());
+                    let mut hint = LeafHint::default();
+                    for (k, v) in keys.iter().zip(&vals) {
+                        let r = match v {
+                            Some(val) => tree.put_covered(k, val, &mut hint),
+                            None => tree.delete_covered(k, &mut hint).map(|_| ()),
+                        };
+                        if r.is_err() {
+                            // The layer above would stop here too: its record holds a change the tree lacks.
+                            t.failures += 1;
+                            break 'run;
+                        }
+                    }
+                    apply(&mut current, &changes);
+                    t.txns_ok += 1;
+                }
+                // An uncovered put or delete of a covered key's neighbour (same leaf).
+                70..=79 => {
+                    let id = rng.below(next_id.max(1));
+                    let k = key(id, true);
+                    let change = if rng.below(3) == 0 && current_u.contains_key(&id) {
+                        match tree.delete(&k) {
+                            Ok(_) => (id, None),
+                            Err(_) => {
+                                t.failures += 1;
+                                break 'run;
+                            }
+                        }
+                    } else {
+                        let ver = rng.next() % 100_000;
+                        if tree.put(&k, &value(id, ver)).is_err() {
+                            t.failures += 1;
+                            break 'run;
+                        }
+                        (id, Some(ver))
+                    };
+                    apply(&mut current_u, &[change]);
+                    pending_u.push(vec![change]);
+                    t.uncovered_ok += 1;
+                }
+                80..=89 => {
+                    if upper.commit().is_err() {
+                        t.failures += 1;
+                        break 'run;
+                    }
+                    committed = current.clone();
+                    pending.clear();
+                }
+                90..=95 => {
+                    if tree.commit().is_err() {
+                        t.failures += 1;
+                        break 'run;
+                    }
+                    committed_u = current_u.clone();
+                    pending_u.clear();
+                }
+                _ => {
+                    if checkpoint(&upper, &tree).is_err() {
+                        t.failures += 1;
+                        break 'run;
+                    }
+                    t.checkpoints_ok += 1;
+                    // Everything appended before it is durable (`truncate_before`, `Tree::checkpoint`).
+                    committed = current.clone();
+                    pending.clear();
+                    committed_u = current_u.clone();
+                    pending_u.clear();
+                }
+            }
+        }
+        t.cuts_logged += cuts_in(&log);
+        // Power loss: all three devices at once, then the process is gone.
+        images = [above.crash(), log.crash(), data.crash()];
+        t.crashes += 1;
+        for s in [&above, &log, &data] {
+            t.faults.add(&s.counts());
+        }
+        drop(tree);
+    }
+}
+
+/// How many `CUT` ops the tree's log on `log` holds now (its live image, read as a log).
+fn cuts_in(log: &FaultyStorage) -> u64 {
+    let image = log.live_image();
+    let Ok(wal) = TreeWal::open_storage(FaultyStorage::from_image(0, FaultConfig::none(), image)) else {
+        return 0;
+    };
+    let mut n = 0;
+    let _ = wal.scan(|_, ops| {
+        n += ops.iter().filter(|op| matches!(op, OwnedOp::Cut(..))).count() as u64;
+        Ok(())
+    });
+    n
+}
+
+#[test]
+fn covered_tree_survives_faults_and_power_loss() {
+    let ids: HashMap<Vec<u8>, (u64, bool)> = (0..IDS)
+        .flat_map(|id| [(key(id, false), (id, false)), (key(id, true), (id, true))])
+        .collect();
+    let mut t = Tally::default();
+    for seed in 0..seeds() {
+        run_seed(seed, &ids, &mut t);
+    }
+    let f = &t.faults;
+    println!(
+        "covered crash sim: {} seeds, {} crashes; transactions ok {}, uncovered ops ok {}, failures {}; checked \
+         after a crash {}; checkpoints ok {}; CUT ops seen in the tree logs {}; faults: read EIO {}, write EIO {}, \
+         sync EIO {}, short reads {}, short writes {}, unsynced writes at crash kept/torn/lost {}/{}/{}; \
+         violations {}",
+        seeds(),
+        t.crashes,
+        t.txns_ok,
+        t.uncovered_ok,
+        t.failures,
+        t.commits_checked,
+        t.checkpoints_ok,
+        t.cuts_logged,
+        f.read_eio,
+        f.write_eio,
+        f.sync_eio,
+        f.short_reads,
+        f.short_writes,
+        f.crash_writes_kept,
+        f.crash_writes_torn,
+        f.crash_writes_lost,
+        t.violations.len()
+    );
+    assert!(
+        t.violations.is_empty(),
+        "{:#?}",
+        &t.violations[..t.violations.len().min(10)]
+    );
+    assert!(t.crashes > 0 && t.commits_checked > 0 && f.crash_writes_torn > 0);
+    assert!(t.cuts_logged > 0, "no split was logged as CUT");
+}
