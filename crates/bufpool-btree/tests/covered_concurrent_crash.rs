@@ -1,0 +1,222 @@
+//! A tree under a log above, changed by several threads at once the way `bufpool-cli`'s TPC-C engine does it,
+//! then a power loss: three threads make covered changes (record above, then the change; inserts that grow
+//! ascending runs side by side, so leaf splits are logged as `CUT`, updates that grow and shrink values, deletes
+//! that merge leaves), one thread makes uncovered puts and deletes of the neighbouring keys (same leaves) with
+//! `Tree::commit`s, and one checkpoints in a loop as `ours.rs` does (the log above's end under a gate the writers
+//! hold from append to applied, every tree checkpointed, the log above cut there). At the end both logs are made
+//! durable and all three storages lose power (unsynced writes kept, torn or lost); recovery and the replay of the
+//! log above must give every change, and `Tree::check` must be clean. What a user would see on a failure: a tree
+//! that does not open after the crash, or committed rows lost.
+//!
+//! More rounds: `BUFPOOL_COVERED_CONCURRENT_ROUNDS=50 cargo test -p bufpool-btree --release --test
+//! covered_concurrent_crash`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bufpool::storage::{FaultConfig, FaultyStorage};
+use bufpool::BufferPool;
+use bufpool_btree::{LeafHint, Op, OwnedOp, Tree, TreeWal};
+use common::mix;
+
+const WRITERS: u64 = 3;
+const RUNS: u64 = 6;
+
+fn key(id: u64, uncovered: bool) -> Vec<u8> {
+    let mut k = vec![b'k', (id % RUNS) as u8];
+    k.extend_from_slice(&((id / RUNS) as u32).to_be_bytes());
+    if uncovered {
+        k.push(b'u');
+    }
+    k
+}
+
+fn value(id: u64, ver: u64) -> Vec<u8> {
+    let len = 16 + (mix(id ^ (ver << 24)) % 300) as usize;
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&id.to_le_bytes());
+    v.extend_from_slice(&ver.to_le_bytes());
+    v.resize(len, (ver % 251) as u8);
+    v
+}
+
+fn open(above: &Arc<FaultyStorage>, log: &Arc<FaultyStorage>, data: &Arc<FaultyStorage>) -> (Arc<TreeWal>, Tree) {
+    let upper = TreeWal::open_storage(above.clone()).unwrap();
+    let wal = TreeWal::open_storage(log.clone()).unwrap();
+    wal.flush_first(upper.clone()).unwrap();
+    let pool = Arc::new(BufferPool::builder().frames(48).build().unwrap());
+    let tree = Tree::open_storage(pool, wal, data.clone()).unwrap_or_else(|e| panic!("recovery: {e}"));
+    upper
+        .scan(|_, ops| {
+            for op in ops {
+                match op {
+                    OwnedOp::Put(_, k, v) => tree.put_covered(&k, &v, &mut LeafHint::default())?,
+                    OwnedOp::Del(_, k) => {
+                        tree.delete_covered(&k, &mut LeafHint::default())?;
+                    }
+                    _ => unreachable!("only puts and deletes above"),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    (upper, tree)
+}
+
+/// One covered writer: ids `w, w + WRITERS, ...`; returns their final state (id -> version).
+fn covered_writer(w: u64, round: u64, upper: &TreeWal, tree: &Tree, gate: &RwLock<()>) -> BTreeMap<u64, u64> {
+    let mut state = BTreeMap::new();
+    let mut rng = mix(round * 31 + w + 1);
+    let mut next = w;
+    for _ in 0..600 {
+        let mut changes: Vec<(u64, Option<u64>)> = Vec::new();
+        for _ in 0..1 + rng % 4 {
+            rng = mix(rng);
+            let live: Vec<u64> = state
+                .keys()
+                .copied()
+                .filter(|id| changes.iter().all(|c| c.0 != *id))
+                .collect();
+            let change = match rng % 10 {
+                0..=4 => {
+                    next += WRITERS;
+                    (next - WRITERS, Some(rng >> 40))
+                }
+                5..=7 if !live.is_empty() => (live[(rng >> 8) as usize % live.len()], Some(rng >> 40)),
+                _ if !live.is_empty() => (live[(rng >> 8) as usize % live.len()], None),
+                _ => continue,
+            };
+            changes.push(change);
+        }
+        let pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = changes
+            .iter()
+            .map(|&(id, ver)| (key(id, false), ver.map(|v| value(id, v))))
+            .collect();
+        let ops: Vec<Op<'_>> = pairs
+            .iter()
+            .map(|(k, v)| match v {
+                Some(val) => Op::Put { page: 0, key: k, val },
+                None => Op::Del { page: 0, key: k },
+            })
+            .collect();
+        let _g = gate.read().unwrap();
+        upper.append(&ops).unwrap();
+        for (k, v) in &pairs {
+            match v {
+                Some(val) => tree.put_covered(k, val, &mut LeafHint::default()).unwrap(),
+                None => assert!(tree.delete_covered(k, &mut LeafHint::default()).unwrap()),
+            }
+        }
+        for (id, ver) in changes {
+            match ver {
+                Some(v) => state.insert(id, v),
+                None => state.remove(&id),
+            };
+        }
+    }
+    state
+}
+
+/// The uncovered writer: neighbours of the covered keys, committed now and then.
+fn uncovered_writer(round: u64, tree: &Tree, stop: &AtomicBool) -> BTreeMap<u64, u64> {
+    let mut state = BTreeMap::new();
+    let mut rng = mix(round * 77 + 5);
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) || n < 300 {
+        rng = mix(rng);
+        let id = (rng >> 8) % 1500;
+        if rng % 3 == 0 && state.contains_key(&id) {
+            assert!(tree.delete(&key(id, true)).unwrap());
+            state.remove(&id);
+        } else {
+            tree.put(&key(id, true), &value(id, rng >> 40)).unwrap();
+            state.insert(id, rng >> 40);
+        }
+        n += 1;
+        if n % 50 == 0 {
+            tree.commit().unwrap();
+        }
+    }
+    state
+}
+
+fn round(r: u64) {
+    let storages: Vec<Arc<FaultyStorage>> = (0..3)
+        .map(|i| Arc::new(FaultyStorage::new(mix(r * 3 + i), FaultConfig::crash_only())))
+        .collect();
+    let (above, log, data) = (&storages[0], &storages[1], &storages[2]);
+    let (want_covered, want_uncovered, images) = {
+        let (upper, tree) = open(above, log, data);
+        let gate = RwLock::new(());
+        let (stop, writers_done) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (covered, uncovered) = std::thread::scope(|s| {
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|w| {
+                    let (upper, tree, gate) = (&upper, &tree, &gate);
+                    s.spawn(move || covered_writer(w, r, upper, tree, gate))
+                })
+                .collect();
+            let other = s.spawn(|| uncovered_writer(r, &tree, &stop));
+            s.spawn(|| {
+                while !writers_done.load(Ordering::Relaxed) {
+                    let at = {
+                        let _all = gate.write().unwrap();
+                        upper.begin_checkpoint()
+                    };
+                    tree.checkpoint().unwrap();
+                    upper.truncate_before(at).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(3));
+                }
+            });
+            let mut covered = BTreeMap::new();
+            for w in writers {
+                covered.extend(w.join().unwrap());
+            }
+            writers_done.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+            (covered, other.join().unwrap())
+        });
+        upper.commit().unwrap();
+        tree.commit().unwrap();
+        tree.check().unwrap();
+        // Power loss: what was not synced is kept, torn or lost.
+        let images: Vec<Vec<u8>> = storages.iter().map(|s| s.crash()).collect();
+        (covered, uncovered, images)
+    };
+    let reopened: Vec<Arc<FaultyStorage>> = images
+        .into_iter()
+        .map(|image| Arc::new(FaultyStorage::from_image(0, FaultConfig::none(), image)))
+        .collect();
+    let (_upper, tree) = open(&reopened[0], &reopened[1], &reopened[2]);
+    tree.check().unwrap_or_else(|e| panic!("round {r}: check: {e}"));
+    let mut got_c = BTreeMap::new();
+    let mut got_u = BTreeMap::new();
+    for pair in tree.range::<std::ops::RangeFull>(..) {
+        let (k, v) = pair.unwrap();
+        let id = u64::from_le_bytes(v[..8].try_into().unwrap());
+        let ver = u64::from_le_bytes(v[8..16].try_into().unwrap());
+        assert_eq!(v, value(id, ver), "round {r}: a value of key {k:?}");
+        let into = if k.len() == 7 {
+            &mut got_u
+        } else {
+            &mut got_c
+        };
+        assert!(into.insert(id, ver).is_none());
+    }
+    assert_eq!(got_c, want_covered, "round {r}: covered keys after the crash");
+    assert_eq!(got_u, want_uncovered, "round {r}: uncovered keys after the crash");
+}
+
+#[test]
+fn concurrent_covered_and_uncovered_changes_with_checkpoints_survive_a_power_loss() {
+    let rounds: u64 = std::env::var("BUFPOOL_COVERED_CONCURRENT_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    for r in 0..rounds {
+        round(r);
+    }
+}
