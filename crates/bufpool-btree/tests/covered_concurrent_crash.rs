@@ -128,7 +128,7 @@ fn uncovered_writer(round: u64, tree: &Tree, stop: &AtomicBool) -> BTreeMap<u64,
     while !stop.load(Ordering::Relaxed) || n < 300 {
         rng = mix(rng);
         let id = (rng >> 8) % 1500;
-        if rng % 3 == 0 && state.contains_key(&id) {
+        if rng.is_multiple_of(3) && state.contains_key(&id) {
             assert!(tree.delete(&key(id, true)).unwrap());
             state.remove(&id);
         } else {
@@ -136,7 +136,7 @@ fn uncovered_writer(round: u64, tree: &Tree, stop: &AtomicBool) -> BTreeMap<u64,
             state.insert(id, rng >> 40);
         }
         n += 1;
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             tree.commit().unwrap();
         }
     }
@@ -199,11 +199,7 @@ fn round(r: u64) {
         let id = u64::from_le_bytes(v[..8].try_into().unwrap());
         let ver = u64::from_le_bytes(v[8..16].try_into().unwrap());
         assert_eq!(v, value(id, ver), "round {r}: a value of key {k:?}");
-        let into = if k.len() == 7 {
-            &mut got_u
-        } else {
-            &mut got_c
-        };
+        let into = if k.len() == 7 { &mut got_u } else { &mut got_c };
         assert!(into.insert(id, ver).is_none());
     }
     assert_eq!(got_c, want_covered, "round {r}: covered keys after the crash");

@@ -286,7 +286,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
                                 let id = live[rng.below(live.len() as u64) as usize];
                                 // Half the updates keep the row's length (logged as a patch).
                                 let old = current[&id];
-                                let same = (old & !15) | ((old & 15) + 1 + rng.below(15)) % 16;
+                                let same = (old & !15) | (((old & 15) + 1 + rng.below(15)) % 16);
                                 (id, Some(if rng.below(2) == 0 { same } else { ver }))
                             }
                             _ if !live.is_empty() => (live[rng.below(live.len() as u64) as usize], None),
