@@ -1240,8 +1240,8 @@ impl Tree {
         // layer above redoes those changes, so the leaf it would split again lacks them, `split_leaf` would
         // choose another separator than the one logged for the parent and the right leaf's image, and the halves
         // would overlap. A covered split's is logged as `CUT` (separator and link given) where `shrunk_at` allows,
-        // else as its image (`wal.rs`, "Splits under a log above"). (Inner nodes hold no covered changes: their ops replay
-        // exactly.)
+        // else as its image (`wal.rs`, "Splits under a log above"). (Inner nodes hold no covered changes: their
+        // ops replay exactly.)
         let mut ops = Vec::with_capacity(2);
         if !self.wal.has_dependency() {
             ops.push(Op::Split {

@@ -443,9 +443,9 @@ fn covered_tree_survives_faults_and_power_loss() {
     let f = &t.faults;
     println!(
         "covered crash sim: {} seeds, {} crashes; transactions ok {}, uncovered ops ok {}, failures {}; checked \
-         after a crash {}; checkpoints ok {}; patches logged {}; CUT ops seen in the tree logs {}; faults: read EIO {}, write EIO {}, \
-         sync EIO {}, short reads {}, short writes {}, unsynced writes at crash kept/torn/lost {}/{}/{}; \
-         violations {}",
+         after a crash {}; checkpoints ok {}; patches logged {}; CUT ops seen in the tree logs {}; faults: read \
+         EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, unsynced writes at crash \
+         kept/torn/lost {}/{}/{}; violations {}",
         seeds(),
         t.crashes,
         t.txns_ok,

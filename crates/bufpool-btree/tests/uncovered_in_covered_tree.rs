@@ -60,9 +60,9 @@ fn covered(above: &TreeWal, tree: &Tree, k: &[u8], v: Option<&[u8]>) {
     }
 }
 
-/// R11-1: 28 covered inserts of 120 bytes fill most of the (root) leaf after a checkpoint, then an uncovered put of a key below them all
-/// splits it; the halves split in the middle, so the put's key stays left. Both logs are made durable and the
-/// process ends without writing a page. Recovery must show the uncovered key.
+/// R11-1: 28 covered inserts of 120 bytes fill most of the (root) leaf after a checkpoint, then an uncovered put
+/// of a key below them all splits it; the halves split in the middle, so the put's key stays left. Both logs are
+/// made durable and the process ends without writing a page. Recovery must show the uncovered key.
 #[test]
 fn an_uncovered_put_that_splits_a_leaf_survives_a_crash() {
     let dir = tempfile::tempdir().unwrap();
