@@ -53,8 +53,10 @@
 //!   no `new_page` of its file and no `free_page` of its number running meanwhile, must be refused by `write`
 //!   (`PageFreed`), and served its last image or refused with `PageFreed` by `read`, `read_optimistic`,
 //!   `read_many` (and its visitors' reads) and scan rings, never `ShortRead` or `OutOfRange` (`refused_freed`);
-//!   `flush` of it is not out of range; the quiesce checks demand `PageFreed` from `write` of every listed page.
-//!   `new_page` must never give out a number the model has allocated (with no `free_page` of it running).
+//!   `flush` and `prefetch` of it are not out of range; the quiesce checks demand `PageFreed` from `write` of
+//!   every listed page. `new_page` must never give out a number the model has allocated (with no `free_page` of
+//!   it running), nor one above a number listed for its whole call (no other `new_page` of the file, no
+//!   `free_page` of that number, no reopen meanwhile): the docs promise the lowest freed number.
 //!
 //! # Invariants after every schedule (quiesced: workers joined, faults off)
 //! The files the pool has open are the model's; every page of every open file can be write-latched (failed

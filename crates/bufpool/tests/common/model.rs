@@ -943,11 +943,14 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 }
             }
             let _excluded = (!w.features.new_page_during_close).then(|| w.lifecycle[f].read());
-            {
+            // The lowest listed number when the call starts (its change count, the `new_page` calls then).
+            let lowest_listed = {
                 let mut m = w.model.file(f);
                 m.new_pages.begun += 1;
                 m.new_pages.running += 1;
-            }
+                let lowest = (0..m.pages.len() as u32).find(|&n| m.peek(n).0 == PageState::Listed);
+                lowest.map(|n| (n, m.peek(n).1, m.free_calls(n), m.new_pages, m.life))
+            };
             let r = pool.new_page(fid).map(|mut g| {
                 let page = g.page_id();
                 let mut m = w.model.file(f);
@@ -971,6 +974,25 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                         "new_page {page:?}: gave out a page allocated in the model (gen {g0})"
                     ));
                     m = w.model.file(f);
+                }
+                // `new_page` takes the lowest freed number: one listed for the whole call (no other `new_page` of the
+                // file, no `free_page` of it, no reopen meanwhile) is taken, or a lower one. (The calling thread holds
+                // no guard, so no number is skipped for its stale copy.)
+                if let Some((n, changes, frees, calls, life)) = lowest_listed {
+                    let stable = m.peek(n).0 == PageState::Listed
+                        && m.peek(n).1 == changes
+                        && !m.free_calls(n).overlapped_since(frees)
+                        && calls.running == 1
+                        && m.new_pages.begun == calls.begun
+                        && m.life == life;
+                    if stable && page.page_no() > n {
+                        drop(m);
+                        w.violation(format!(
+                            "new_page gave out {page:?} while page {n} was freed and listed throughout (the docs: the \
+                             lowest freed number)"
+                        ));
+                        m = w.model.file(f);
+                    }
                 }
                 let gen = w.model.next_gen();
                 fill(&mut g, page, gen);
@@ -1112,13 +1134,20 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 .map(|k| PageId::new(fid, first.page_no() + k))
                 .filter(|p| w.may_touch(f, p.page_no()))
                 .collect();
+            // Pages past the model's end may be asked for: out of range is fine then (a page allocated, or freed
+            // and listed, is inside the file unless it was reopened meanwhile: flux).
+            let past_end = {
+                let m = w.model.file(f);
+                pages
+                    .iter()
+                    .any(|p| !matches!(m.peek(p.page_no()).0, PageState::Allocated(_) | PageState::Listed))
+            };
             let r = pool.prefetch(&pages);
             let flux = w.flux(f, &before);
-            // Pages past the model's end may be asked for: out of range is fine then.
             w.judge(
                 t,
                 &r,
-                |e| prefetch_allowed(e, flux, true),
+                |e| prefetch_allowed(e, flux, past_end),
                 &format!("prefetch({first:?}+{len})"),
             );
         }
