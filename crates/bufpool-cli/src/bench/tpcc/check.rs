@@ -151,7 +151,6 @@ pub const NO_ORDER: &str = "no ORDER row";
 /// Checks that every New-Order of `acked` (`(w, d, o)` of acknowledged ones) is present: its ORDER row and
 /// as many ORDER-LINE rows as it says. Returns the missing ones, described (an absent one ends with
 /// [`NO_ORDER`]).
-
 pub fn acknowledged(worker: &mut impl Worker, acked: &[(u16, u8, u32)]) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     let mut buf = Vec::new();
