@@ -1490,7 +1490,9 @@ impl Tree {
     }
 
     /// Calls `f` on the pairs with keys in `range`, in key order, with borrowed slices (no allocation per pair),
-    /// until `f` returns false. The same walk as [`Tree::range`] (same consistency, same readahead).
+    /// until `f` returns false. The same walk as [`Tree::range`] (same consistency, same readahead): each key at
+    /// most once, a key in the tree for the whole scan exactly once (unless `f` stopped the scan before it), a
+    /// reversed range nothing.
     pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         // The page buffer is the thread's: a node copy (`copy_node`) overwrites every byte a reader of the node
         // looks at; the free space between the parts keeps an earlier node's bytes, which nothing reads.
@@ -1514,8 +1516,12 @@ impl Tree {
     }
 
     /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
-    /// it is reached (no latch is held between calls), so concurrent changes to leaves not yet reached are seen;
-    /// every key is returned at most once, in increasing order.
+    /// it is reached (no latch is held between calls), so concurrent changes to leaves not yet reached are seen.
+    /// Every key is returned at most once, in increasing order, even while other threads split and merge the
+    /// leaves the scan walks (it resumes at the upper fence of the leaf it copied last, above every key that leaf
+    /// held); a key in the tree for the whole scan is returned exactly once, and a key put or deleted meanwhile
+    /// once or not at all. A reversed range (its start above its end, or both ends excluding one key) returns
+    /// nothing (where `BTreeMap::range` panics).
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> RangeIter<'_> {
         self.range_in(range, vec![0u8; self.limits.user_bytes])
     }

@@ -10,6 +10,8 @@
 //!   or xz stream), and bad `--cache` sizes;
 //! - `bench`: flags out of range (0 threads, zero, negative or absurd seconds, pool fraction 0 or negative,
 //!   0 warehouses, 0 tuples, 0 or absurd frames, 0 repeat) and a `--dir` that is a file.
+//!
+//! Every message must name each cause once (R10B-O3: `no_repeated_cause`).
 
 use std::io::Write;
 use std::path::Path;
@@ -36,6 +38,26 @@ fn refused(what: &str, out: &Output, needle: &str) {
         err.to_lowercase().contains(&needle.to_lowercase()),
         "{what}: message {err:?} lacks {needle:?}"
     );
+    no_repeated_cause(what, &err);
+}
+
+/// The message names each cause once (R10B-O3): `main` prints the error chain (`{:#}`: each error's message, then
+/// its `source()`'s, joined by ": "), so an error that both includes its source in its own message and returns it
+/// from `source()` printed it twice (`cut.lis.gz: incomplete deflate stream: incomplete deflate stream`). Checked
+/// on the joined chain: no ": "-separated segment, nor a run of them, follows an identical one.
+fn no_repeated_cause(what: &str, err: &str) {
+    for line in err.lines() {
+        let segments: Vec<&str> = line.split(": ").map(str::trim).collect();
+        for len in 1..=segments.len() / 2 {
+            for at in 0..=segments.len() - 2 * len {
+                assert!(
+                    segments[at..at + len] != segments[at + len..at + 2 * len],
+                    "{what}: message repeats {:?}: {line:?}",
+                    segments[at..at + len].join(": ")
+                );
+            }
+        }
+    }
 }
 
 fn p(path: &Path) -> &str {

@@ -1,8 +1,10 @@
 //! SIGKILL during TPC-C on bufpool-btree (one warehouse of reduced cardinalities, two threads). A child runs the
 //! mix, appending every New-Order it acknowledged to a file, and is killed at a random point once it has
 //! acknowledged some; then `--tpcc-verify` recovers the database and checks the trees' structure and consistency
-//! conditions 1 to 4 (every transaction all or nothing) and, after a `durable` child, that every New-Order it
-//! acknowledged is there. Four children in turn on the same database: `durable`, `batch:200` (transactions
+//! conditions 1 to 4 (every transaction all or nothing) and that every New-Order a `durable` child acknowledged
+//! is there. All children append to one acknowledgement file, each run's lines after a line naming its mode: a
+//! New-Order a `batch:200` child acknowledged may be lost by the kill (its mode's promise), and the verify says
+//! so rather than fail (it failed on them before L11-5 in RELIABILITY.md). Four children in turn on the same database: `durable`, `batch:200` (transactions
 //! whose records still wait in the transaction log's buffer when the kill comes are lost whole), `durable`
 //! again, and `batch:200` out of memory (a pool of a fifth of the data: dirty leaves are evicted all the time,
 //! each written only once the transaction log is durable past its own changes, issue 15's per-page rule). Each
@@ -26,8 +28,7 @@ fn lines(path: &Path) -> usize {
 fn sigkill_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let durable_acks = dir.path().join("acks");
-    let other_acks = dir.path().join("acks-batch");
+    let acks = dir.path().join("acks");
     let rounds = [
         ("durable", "2"),
         ("batch:200", "2"),
@@ -35,7 +36,6 @@ fn sigkill_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new
         ("batch:200", "0.2"),
     ];
     for (round, (mode, pool_fraction)) in rounds.into_iter().enumerate() {
-        let acks = if mode == "durable" { &durable_acks } else { &other_acks };
         let mut child = common::bench()
             .args([
                 "--workload",
@@ -55,17 +55,17 @@ fn sigkill_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new
             .arg("--tpcc-db")
             .arg(&db)
             .arg("--tpcc-acks")
-            .arg(acks)
+            .arg(&acks)
             .env("BUFPOOL_TPCC_LOG_MAX", "65536")
             .env("BUFPOOL_TPCC_LOG_REWRITE", "1048576")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let before = lines(acks);
+        let before = lines(&acks);
         let want = if mode == "durable" { 20 } else { 300 };
         let t = Instant::now();
-        while lines(acks) < before + want {
+        while lines(&acks) < before + want {
             assert!(
                 t.elapsed() < Duration::from_secs(60),
                 "round {round}: no acknowledgements"
@@ -81,7 +81,7 @@ fn sigkill_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new
             .arg("--tpcc-db")
             .arg(&db)
             .arg("--tpcc-verify")
-            .arg(&durable_acks)
+            .arg(&acks)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -92,5 +92,9 @@ fn sigkill_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new
         );
         assert!(stdout.contains("consistent: true"), "round {round}:\n{stdout}");
         assert!(stdout.contains(", 0 missing"), "round {round}:\n{stdout}");
+        if round > 0 {
+            // The batch:200 rounds' acknowledgements are counted apart, none incomplete.
+            assert!(stdout.contains(", 0 incomplete"), "round {round}:\n{stdout}");
+        }
     }
 }

@@ -276,8 +276,9 @@ pub enum Error {
     /// ([`crate::ReadGuard`]) of the calling thread stops the calls that need the page exclusively: `write`,
     /// `free_page`, `close_file`, `drop_file` (reading or flushing a page one reads is fine). `new_page` skips a
     /// freed number whose stale copy the caller still reads and takes another; it returns this only when no other
-    /// number is possible (the file has `u32::MAX` pages). A thread holding more
-    /// than 16 read guards at once is not told for the ones past the 16th: that wait lasts for ever.
+    /// number is possible (the file has `u32::MAX` pages). Every read guard of the thread counts, however many
+    /// it holds, and so does one passed to `mem::forget` (its latch is held for ever: this thread is told, another
+    /// thread's exclusive wait for the page ends in [`Error::PageLatched`] or lasts for ever).
     #[error("{page} is held by a guard of the calling thread: drop it first")]
     HeldByCaller {
         /// The page.

@@ -27,9 +27,16 @@ use crate::pool::BufferPool;
 
 /// A shared latch on a page: many readers at once, no writer.
 ///
-/// Not `Send`: the latch belongs to the thread that took it, which lists it (up to 16 read guards at once), so
-/// that thread asking for the page exclusively (`write`, `free_page`, ...) gets [`crate::Error::HeldByCaller`]
-/// instead of waiting for ever. Reading the page again, or flushing it, is fine.
+/// Not `Send`: the latch belongs to the thread that took it, which lists it (however many read guards it holds),
+/// so that thread asking for the page exclusively (`write`, `free_page`, ...) gets
+/// [`crate::Error::HeldByCaller`] instead of waiting for ever. Reading the page again, or flushing it, is fine.
+///
+/// A guard passed to `mem::forget` keeps its latch, and its entry in the thread's list, for good: the page can
+/// never be written, freed, evicted or its file closed (other threads' exclusive waits end in
+/// [`crate::Error::PageLatched`] or, for `write`, last for ever; this thread is told `HeldByCaller`), and a pool
+/// dropped with it leaks its frame headers (64 bytes a frame). It costs the thread no `HeldByCaller` detection of
+/// its other guards; once 16 forgotten guards fill the list's fixed slots, the thread's later read guards are
+/// listed out of line (a little slower). [`crate::BufferPool::held_latches`] shows forgotten guards.
 pub struct ReadGuard<'a> {
     // Released by `Drop` after the holder note ends; taken out whole by `try_upgrade` (the guards' `unsafe`
     // blocks, each on a guard that is consumed: see there). Holding the token bare keeps a guard small.

@@ -2,9 +2,10 @@
 //! thread itself shares ends in [`crate::Error::HeldByCaller`] instead of lasting for ever (the exclusive case
 //! is the frame header's `owner`; both are asked through `FrameHeader::held_by_caller`, `frame.rs`).
 //!
-//! Owns one thread-local list of up to [`SHARED_HELD_MAX`] frames, each named by its header's address: that
-//! names the frame *and its pool* (several pools may live in one process), and it stays valid while a guard's
-//! borrow of the pool does. A [`crate::ReadGuard`] adds its frame when it is made and removes one entry for it
+//! Owns one thread-local list of frames, each named by its header's address: that names the frame *and its
+//! pool* (several pools may live in one process), and it stays valid while a guard's borrow of the pool does. The
+//! first [`SHARED_HELD_MAX`] entries live in a fixed array (no allocation on the hit path), the rest in a
+//! growable overflow list that only a thread holding more read guards at once ever touches. A [`crate::ReadGuard`] adds its frame when it is made and removes one entry for it
 //! when it lets its latch go (dropped, or turned into a write guard by `try_upgrade`); a downgraded write guard is
 //! a new read guard. The guards are not `Send`, so the list of the thread that took a latch is the one that gives
 //! it up.
@@ -13,11 +14,12 @@
 //! - Entries for a frame never outnumber the thread's read guards on it: an entry is added only with a guard,
 //!   and a leaving guard removes at most one entry of its frame. So an entry always stands for a shared latch
 //!   the thread holds, and `HeldByCaller` is never reported for a frame the thread does not hold.
-//! - The list is bounded (no allocation on the hit path): while it is full, further read guards are not listed,
-//!   and a self-wait on such a frame is not detected (it waits for ever, as any reader-writer lock would). When
-//!   one of them leaves, it may remove a listed guard's entry of the same frame instead of nothing: a detection
-//!   lost, never a false one.
-//! - A guard passed to `mem::forget` keeps its entry, as it keeps its latch. Its pool may be dropped, but not its
+//! - Every read guard is listed, however many the thread holds: past the array's [`SHARED_HELD_MAX`] slots, in
+//!   the overflow list (out of line: a push, and on release a search of the overflow list). Before, guards past
+//!   the 16th were not listed, and a self-wait on one of their frames waited for ever (L11-6 in RELIABILITY.md).
+//! - A guard passed to `mem::forget` keeps its entry, as it keeps its latch, for the thread's life: it costs the
+//!   thread one slot (and, once forgotten guards fill the array, every later read guard of the thread takes the
+//!   out-of-line path), but no detection. Its pool may be dropped, but not its
 //!   frame headers: a pool dropped with a frame latched shared leaks them (`Frames`' drop), so no later pool's
 //!   header is ever at a listed address (R10-2 in RELIABILITY.md: the next pool's headers at the same address
 //!   made a wait for another thread's read guard `HeldByCaller`). `FrameHeader::held_by_caller` also trusts an
@@ -25,17 +27,19 @@
 //!
 //! Cost: a read guard's making and release each touch this thread's list (a length and one slot, through the
 //! thread pointer: no lazy initialisation, no destructor to register); the release compares the newest entry
-//! only, which is the guard's own in the usual last-taken, first-released order (any other order searches the
-//! list, out of line). The list is read only on the slow path, when a wait for an exclusive latch finds the frame
-//! busy.
+//! only, which is the guard's own in the usual last-taken, first-released order (any other order, or an entry in
+//! the overflow list, searches the list, out of line). The list is read only on the slow path, when a wait for an
+//! exclusive latch finds the frame busy. The overflow list (a `Vec`, with its destructor) is a thread-local of
+//! its own, touched only out of line.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
-/// Read guards a thread can hold at once and still be told `HeldByCaller` for any of them. A B+tree descent
-/// holds two or three; a range scan, a few more.
+/// Read guards a thread lists in its fixed array, on the hit path; more go to the overflow list, out of line. A
+/// B+tree descent holds two or three; a range scan, a few more.
 pub(crate) const SHARED_HELD_MAX: usize = 16;
 
-/// One thread's listed shared latches: `frames[..len]`, each a frame header's address.
+/// One thread's listed shared latches, each a frame header's address: `frames[..len.min(SHARED_HELD_MAX)]`, then
+/// `SHARED_HELD_MORE`'s entries (`len - SHARED_HELD_MAX` of them when `len` is larger).
 struct SharedHeld {
     len: Cell<usize>,
     frames: [Cell<usize>; SHARED_HELD_MAX],
@@ -48,10 +52,13 @@ std::thread_local! {
             frames: [const { Cell::new(0) }; SHARED_HELD_MAX],
         }
     };
+    /// The entries past the array's: empty (never allocated) unless the thread holds more than
+    /// [`SHARED_HELD_MAX`] read guards at once.
+    static SHARED_HELD_MORE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The calling thread's read guard on the frame whose header is at `frame` has been made: lists it, if the list
-/// has room.
+/// The calling thread's read guard on the frame whose header is at `frame` has been made: lists it (in the
+/// overflow list, out of line, when the array is full).
 #[inline]
 pub(crate) fn note_shared_taken(frame: *const crate::frame::FrameHeader) {
     SHARED_HELD.with(|held| {
@@ -59,8 +66,18 @@ pub(crate) fn note_shared_taken(frame: *const crate::frame::FrameHeader) {
         if let Some(slot) = held.frames.get(len) {
             slot.set(frame as usize);
             held.len.set(len + 1);
+        } else {
+            take_past_array(held, frame as usize);
         }
     });
+}
+
+/// [`note_shared_taken`] with the array full: the entry goes to the overflow list.
+#[cold]
+#[inline(never)]
+fn take_past_array(held: &SharedHeld, frame: usize) {
+    SHARED_HELD_MORE.with(|more| more.borrow_mut().push(frame));
+    held.len.set(held.len.get() + 1);
 }
 
 /// A read guard of the calling thread on the frame at `frame` is letting its latch go: removes one entry of that
@@ -78,16 +95,27 @@ pub(crate) fn note_shared_leaving(frame: *const crate::frame::FrameHeader) {
     });
 }
 
-/// [`note_shared_leaving`] of a guard whose entry is not the newest (or that was never listed): removes the
-/// newest entry of `frame`, if any, the last entry taking its place (order does not matter).
+/// [`note_shared_leaving`] of a guard whose entry is not the newest in the array (or is in the overflow list):
+/// removes the newest entry of `frame`, if any, the last entry taking its place (order does not matter).
 #[cold]
 #[inline(never)]
 fn remove_older(held: &SharedHeld, frame: usize) {
-    let len = held.len.get().min(SHARED_HELD_MAX);
-    if let Some(at) = held.frames[..len].iter().rposition(|f| f.get() == frame) {
-        held.frames[at].set(held.frames[len - 1].get());
-        held.len.set(len - 1);
-    }
+    let len = held.len.get();
+    SHARED_HELD_MORE.with(|more| {
+        let mut more = more.borrow_mut();
+        if let Some(at) = more.iter().rposition(|&f| f == frame) {
+            more.swap_remove(at);
+            held.len.set(len - 1);
+            return;
+        }
+        let in_array = len.min(SHARED_HELD_MAX);
+        if let Some(at) = held.frames[..in_array].iter().rposition(|f| f.get() == frame) {
+            // The last entry overall takes the freed slot: the overflow list's, if it has any.
+            let last = more.pop().unwrap_or_else(|| held.frames[in_array - 1].get());
+            held.frames[at].set(last);
+            held.len.set(len - 1);
+        }
+    });
 }
 
 /// True if the calling thread's list names the frame at `frame`: it holds a read guard on it (see the module's
@@ -97,7 +125,7 @@ pub(crate) fn holds_shared(frame: *const crate::frame::FrameHeader) -> bool {
     SHARED_HELD.with(|held| {
         let len = held.len.get().min(SHARED_HELD_MAX);
         held.frames[..len].iter().any(|f| f.get() == frame as usize)
-    })
+    }) || SHARED_HELD_MORE.with(|more| more.borrow().contains(&(frame as usize)))
 }
 
 #[cfg(all(test, not(loom)))]
@@ -126,19 +154,44 @@ mod tests {
         // A guard that was never listed removes nothing of another frame.
         note_shared_leaving(at(&headers, 1));
 
-        // Fill the list, then two more guards that are not listed.
+        // Fill the array, then two more guards: listed past it.
         for i in 0..SHARED_HELD_MAX + 2 {
             note_shared_taken(at(&headers, i));
         }
         assert!(holds_shared(at(&headers, SHARED_HELD_MAX - 1)));
         assert!(
-            !holds_shared(at(&headers, SHARED_HELD_MAX)),
-            "past the list: not detected"
+            holds_shared(at(&headers, SHARED_HELD_MAX)) && holds_shared(at(&headers, SHARED_HELD_MAX + 1)),
+            "past the array: still detected"
         );
         for i in (0..SHARED_HELD_MAX + 2).rev() {
             note_shared_leaving(at(&headers, i));
         }
         assert!((0..SHARED_HELD_MAX + 2).all(|i| !holds_shared(at(&headers, i))));
         SHARED_HELD.with(|held| assert_eq!(held.len.get(), 0));
+    }
+
+    #[test]
+    fn released_out_of_order_across_the_array_and_the_overflow_every_guard_stays_detected() {
+        let n = SHARED_HELD_MAX + 5;
+        let headers: Vec<FrameHeader> = (0..n).map(|_| FrameHeader::new()).collect();
+        for i in 0..n {
+            note_shared_taken(at(&headers, i));
+        }
+        // Release the array's entries first (oldest first: never the newest), then the overflow's, checking after
+        // each that exactly the guards still held are listed.
+        let mut held: Vec<usize> = (0..n).collect();
+        for i in (0..n).filter(|i| i % 2 == 0).chain((0..n).filter(|i| i % 2 == 1)) {
+            note_shared_leaving(at(&headers, i));
+            held.retain(|&h| h != i);
+            for j in 0..n {
+                assert_eq!(
+                    holds_shared(at(&headers, j)),
+                    held.contains(&j),
+                    "guard {j} after releasing {i}"
+                );
+            }
+        }
+        SHARED_HELD.with(|held| assert_eq!(held.len.get(), 0));
+        SHARED_HELD_MORE.with(|more| assert!(more.borrow().is_empty()));
     }
 }

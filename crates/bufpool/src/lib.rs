@@ -66,11 +66,10 @@
 //!   `close_file`, `drop_file`) returns [`Error::HeldByCaller`] instead of waiting for ever, and so does every
 //!   call that needs a page exclusively (`write`, `free_page`, `close_file`, `drop_file`) while the thread holds
 //!   a [`ReadGuard`] on it (`new_page` skips a freed number whose stale copy the thread holds, and takes
-//!   another); guards are not `Send`, so the pool always knows their thread. What the pool cannot see, and you must not do: hold more than 16 read guards at
-//!   once and then ask for one of those pages exclusively (the guards past the 16th are not tracked: that waits
-//!   for ever, as with any reader-writer lock), or take several guards in different orders on different threads
-//!   (take them in one global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at most about a
-//!   second for another thread's guard ([`Error::PageLatched`]); a miss waits for frames the pool itself holds
+//!   another); guards are not `Send`, so the pool always knows their thread, however many guards it holds. What
+//!   the pool cannot see, and you must not do: take several guards in different orders on different threads
+//!   (take them in one global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at
+//!   most about a second for another thread's guard ([`Error::PageLatched`]); a miss waits for frames the pool itself holds
 //!   (loads, write runs) up to a second, and for frames held by guards only as long as
 //!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]).
 //! - **Panics.** A panic in code the pool calls on its own behalf (your [`Storage`], your [`Wal`], the eviction

@@ -764,7 +764,7 @@ impl BufferPool {
             if PageId::from_u64(h.page_id.load(SeqCst)).file() != file.id {
                 return Ok(());
             }
-            let Some(frame) = self.latch_exclusive_waiting(idx)? else {
+            let Some(frame) = self.latch_exclusive_waiting(idx, file.id)? else {
                 return Ok(());
             };
             let page = frame.page_id();
@@ -784,8 +784,14 @@ impl BufferPool {
         Ok(closing)
     }
 
-    /// Latches frame `idx` exclusively, waiting up to [`LATCH_WAIT_MAX`]. `Ok(None)` if the frame is free.
-    fn latch_exclusive_waiting(&self, idx: FrameIdx) -> Result<Option<ExclusiveFrame<'_>>> {
+    /// Latches frame `idx`, which held a page of `file`, exclusively, waiting up to [`LATCH_WAIT_MAX`] while it
+    /// holds one. `Ok(None)` if the frame is free or holds no page of `file` any more: an evictor that had it
+    /// latched took the page away and moved the frame to another page (another file's, whose guard holders
+    /// are no concern of this sweep); the caller checks the page again under the latch it gets. An error names the
+    /// page of `file` that is latched, read in the same round as the latch was found taken (before this check, a
+    /// frame that had moved was waited for as well, and the error named the page it had moved to: another
+    /// file's).
+    fn latch_exclusive_waiting(&self, idx: FrameIdx, file: FileId) -> Result<Option<ExclusiveFrame<'_>>> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
         let mut deadline = None;
@@ -794,12 +800,16 @@ impl BufferPool {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
                 Err(_) => {
+                    let page = h.page_id();
+                    if page.file() != file {
+                        return Ok(None);
+                    }
                     if h.held_by_caller() {
-                        return Err(Error::HeldByCaller { page: h.page_id() });
+                        return Err(Error::HeldByCaller { page });
                     }
                     let now = std::time::Instant::now();
                     if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
-                        return Err(Error::PageLatched { page: h.page_id() });
+                        return Err(Error::PageLatched { page });
                     }
                     backoff.snooze_on(&h.state, LatchWait::Exclusive);
                 }

@@ -233,9 +233,10 @@ fn many_read_guards_at_once_leave_nothing_behind() {
         let (pool, file) = pool_with(128, 100);
         let pages: Vec<PageId> = (0..100).map(|n| PageId::new(file, n)).collect();
         let guards: Vec<_> = pages.iter().map(|&p| pool.read(p).unwrap()).collect();
-        // The first guards are listed (how many is the list's size, at least 8).
-        for &p in &pages[..8] {
-            held(pool.write(p), p, "write of an early page");
+        // Every guard is listed, past the list's fixed 16 slots too (L11-6: those past the 16th were not, and a
+        // write of their pages waited for ever).
+        for &p in &pages {
+            held(pool.write(p), p, "write of a page the thread reads");
         }
         // Released in an order unlike the one they were taken in.
         let mut guards: Vec<_> = guards.into_iter().map(Some).collect();
@@ -274,5 +275,33 @@ fn a_forgotten_read_guard_of_a_dropped_pool_does_not_count_in_the_next_pool() {
             holder.join().unwrap();
             assert_eq!(pool.read(page).unwrap()[0], round);
         }
+    });
+}
+
+/// L11-6 (RELIABILITY.md): read guards passed to `mem::forget` keep their entries in the thread's list for the
+/// thread's life. Once 16 had filled its fixed slots, no later read guard of the thread was listed, so its `write`
+/// of a page it was reading waited for ever instead of returning `HeldByCaller`. Now the entries past the 16th go
+/// to an overflow list, and the forgotten guards cost no detection.
+#[test]
+fn forgotten_read_guards_cost_no_detection() {
+    within("a self-wait after 16 forgotten read guards", || {
+        let (pool, file) = pool_with(64, 40);
+        for n in 0..20 {
+            std::mem::forget(pool.read(PageId::new(file, n)).unwrap());
+        }
+        for n in 20..40 {
+            let page = PageId::new(file, n);
+            let g = pool.read(page).unwrap();
+            held(pool.write(page), page, "write after 20 forgotten read guards");
+            drop(g);
+            pool.write(page).unwrap()[0] = 0xEE;
+        }
+        // The forgotten guards' pages stay latched shared (their own thread is told so).
+        let forgotten = PageId::new(file, 3);
+        held(
+            pool.write(forgotten),
+            forgotten,
+            "write of a page whose guard was forgotten",
+        );
     });
 }

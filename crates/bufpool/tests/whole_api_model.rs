@@ -47,6 +47,16 @@
 //! - Every error is judged by a function per operation listing the variants the docs allow (`read_allowed`,
 //!   `new_page_allowed`, ... in `model.rs`); `FileNotOpen` only when the file was being closed or reopened
 //!   around the call.
+//! - A freed page is held to what `free_page`'s docs promise (L11-1 in RELIABILITY.md): a page whose
+//!   `free_page` returned `Ok` (with no other free of its number overlapping) is `Listed` until a `new_page`
+//!   gives its number out again or a reopen forgets the list. An op that found it listed before and after, with
+//!   no `new_page` of its file and no `free_page` of its number running meanwhile, must be refused by `write`
+//!   (`PageFreed`), and served its last image or refused with `PageFreed` by `read`, `read_optimistic`,
+//!   `read_many` (and its visitors' reads) and scan rings, never `ShortRead` or `OutOfRange` (`refused_freed`);
+//!   `flush` and `prefetch` of it are not out of range; the quiesce checks demand `PageFreed` from `write` of
+//!   every listed page. `new_page` must never give out a number the model has allocated (with no `free_page` of
+//!   it running), nor one above a number listed for its whole call (no other `new_page` of the file, no
+//!   `free_page` of that number, no reopen meanwhile): the docs promise the lowest freed number.
 //!
 //! # Invariants after every schedule (quiesced: workers joined, faults off)
 //! The files the pool has open are the model's; every page of every open file can be write-latched (failed

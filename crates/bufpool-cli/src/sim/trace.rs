@@ -51,8 +51,9 @@ pub const CSV_ID_COLUMNS: &[&str] = &[
 /// Errors of reading a trace.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    /// The file could not be opened or read (including a corrupt compressed stream).
-    #[error("{path}: {source}")]
+    /// The file could not be opened or read (including a corrupt compressed stream). The message names the file;
+    /// the cause is the `source()` (printed after it in an error chain, `{:#}`), not repeated in the message.
+    #[error("{path}")]
     Io {
         /// The trace file.
         path: String,

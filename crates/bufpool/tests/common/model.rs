@@ -208,6 +208,13 @@ enum PageState {
     Freeing(u64),
     /// Freed: any version of this incarnation, or zero, or missing.
     Freed,
+    /// Freed by a `free_page` the model saw return `Ok` in this incarnation with no other call on the number
+    /// overlapping it: the number is on the file's free list until a `new_page` takes it (or a reopen forgets the
+    /// list: then `Freed`). Content as `Freed`; what the docs promise for it (`BufferPool::free_page`, `write`,
+    /// `read`, `Error::PageFreed`) is checked by [`World::listed`]'s callers: a `write` is refused with
+    /// `PageFreed`, a read serves the last image or, with none, fails with `PageFreed` (never `ShortRead` or
+    /// `OutOfRange`: the number is inside the file).
+    Listed,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -235,9 +242,14 @@ struct FileModel {
     /// Per page number: the `free_page` calls begun on it and those still running, in every incarnation (a
     /// drop and reopen does not reset them, unlike `pages`). See [`FreeCalls`].
     free_calls: Vec<FreeCalls>,
+    /// The `new_page` calls on this file slot, over all its incarnations: one running may be taking a listed
+    /// number off the free list, and a load of that page meanwhile is part of the reuse (it may take a write
+    /// guard before `new_page` returns). Counted as [`FreeCalls`] are.
+    new_pages: FreeCalls,
 }
 
-/// The `free_page` calls made on one page number of a file slot, over all its incarnations.
+/// The `free_page` calls made on one page number of a file slot, over all its incarnations (and, in
+/// `FileModel::new_pages`, the `new_page` calls made on a file slot).
 ///
 /// Why the model needs them: `free_page` names its page by file id and looks the file up when it starts running,
 /// not when the caller decided to call it. A call the model began in an earlier incarnation (its `Freeing` mark
@@ -334,6 +346,7 @@ struct Snapshot {
     state: FileState,
     page: (PageState, u64, u64),
     free_calls: FreeCalls,
+    new_pages: FreeCalls,
 }
 
 pub struct Model {
@@ -357,6 +370,7 @@ impl Model {
             state: m.state,
             page: m.peek(n),
             free_calls: m.free_calls(n),
+            new_pages: m.new_pages,
         }
     }
 }
@@ -540,6 +554,19 @@ pub fn read_allowed(e: &Error, flux: bool, freed: bool) -> bool {
                 e,
                 Error::ShortRead { .. } | Error::OutOfRange { .. } | Error::PageFreed { .. }
             ))
+}
+
+/// Whether the outcome `r` of a latching op (`exclusive`: `write`) on a page freed and still on its file's free
+/// list ([`PageState::Listed`]) is what the docs promise (`BufferPool::free_page`, `read`, `write`,
+/// `Error::PageFreed`): a `write` fails with `PageFreed` (never `Ok`), a read serves the last image (`Ok`) or,
+/// with no image in the file, fails with `PageFreed`; neither meets `ShortRead` or `OutOfRange` (the number is
+/// inside the file). Failures that come before the page is looked at (a miss's, an injected read error, the
+/// file's failure) are judged by the op's own `*_allowed`.
+pub fn refused_freed(r: Result<(), &Error>, exclusive: bool) -> bool {
+    match r {
+        Ok(()) => !exclusive,
+        Err(e) => !matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }),
+    }
 }
 
 /// `write`: as a read, and the file's own failure.
@@ -828,6 +855,43 @@ impl World {
             || m.free_calls(page.page_no()).overlapped_since(before.free_calls)
     }
 
+    /// Whether the page was freed and on the free list for the whole op ([`PageState::Listed`] before and after,
+    /// unchanged), with its file open and not reopened, no `free_page` of its number running (from any
+    /// incarnation), and no `new_page` of its file running (it may be taking this number: its load of the page is
+    /// part of the reuse). Then the docs of `free_page`, `write`, `read` and `Error::PageFreed` say what every op
+    /// must do: see [`refused_freed`].
+    fn listed(&self, page: PageId, before: &Snapshot) -> bool {
+        let m = self.model.file(page.file().0 as usize);
+        let now = m.peek(page.page_no());
+        before.page.0 == PageState::Listed
+            && now.0 == PageState::Listed
+            && now.1 == before.page.1
+            && before.state == FileState::Open
+            && m.state == FileState::Open
+            && m.life == before.life
+            && !m.free_calls(page.page_no()).overlapped_since(before.free_calls)
+            && !m.new_pages.overlapped_since(before.new_pages)
+    }
+
+    /// Judges an op on page `page` that was [`World::listed`] throughout (`listed`): a violation if it did what the
+    /// docs say a freed page refuses (see [`refused_freed`]). `exclusive`: a `write`.
+    fn judge_freed<T>(&self, page: PageId, listed: bool, exclusive: bool, r: &bufpool::Result<T>, what: &str) {
+        if listed && !refused_freed(r.as_ref().map(drop), exclusive) {
+            self.violation(format!(
+                "{what}({page:?}) of a page freed and on the free list (no new_page running): {}, the docs say {}",
+                match r {
+                    Ok(_) => "succeeded".to_string(),
+                    Err(e) => format!("{e:?}"),
+                },
+                if exclusive {
+                    "PageFreed"
+                } else {
+                    "its last image or PageFreed"
+                }
+            ));
+        }
+    }
+
     /// Checks a page's bytes read under a latch held by the caller.
     fn check_latched(&self, page: PageId, bytes: &[u8], what: &str) {
         let mut m = self.model.file(page.file().0 as usize);
@@ -871,13 +935,22 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             let before = w.model.snapshot(f, 0);
             {
                 let m = w.model.file(f);
-                let allocated = m.pages.iter().filter(|p| !matches!(p.0, PageState::Freed)).count();
-                let freed = m.pages.iter().any(|p| matches!(p.0, PageState::Freed));
+                let freed_state = |p: &(PageState, u64, u64)| matches!(p.0, PageState::Freed | PageState::Listed);
+                let allocated = m.pages.iter().filter(|p| !freed_state(p)).count();
+                let freed = m.pages.iter().any(freed_state);
                 if allocated as u32 >= PAGES_PER_FILE_MAX || (!w.features.reuse_freed && freed) {
                     return;
                 }
             }
             let _excluded = (!w.features.new_page_during_close).then(|| w.lifecycle[f].read());
+            // The lowest listed number when the call starts (its change count, the `new_page` calls then).
+            let lowest_listed = {
+                let mut m = w.model.file(f);
+                m.new_pages.begun += 1;
+                m.new_pages.running += 1;
+                let lowest = (0..m.pages.len() as u32).find(|&n| m.peek(n).0 == PageState::Listed);
+                lowest.map(|n| (n, m.peek(n).1, m.free_calls(n), m.new_pages, m.life))
+            };
             let r = pool.new_page(fid).map(|mut g| {
                 let page = g.page_id();
                 let mut m = w.model.file(f);
@@ -891,12 +964,43 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                     w.violation(format!("new_page {page:?}: returned a page of a closed file"));
                     return;
                 }
+                // The number must not be the user's already: allocated in the model, with no `free_page` of it
+                // running (one begun in an earlier incarnation may have freed it unseen: `FreeCalls`; one that
+                // returned marked it `Freeing`).
+                if let (PageState::Allocated(g0), 0) = (m.peek(page.page_no()).0, m.free_calls(page.page_no()).running)
+                {
+                    drop(m);
+                    w.violation(format!(
+                        "new_page {page:?}: gave out a page allocated in the model (gen {g0})"
+                    ));
+                    m = w.model.file(f);
+                }
+                // `new_page` takes the lowest freed number: one listed for the whole call (no other `new_page` of the
+                // file, no `free_page` of it, no reopen meanwhile) is taken, or a lower one. (The calling thread holds
+                // no guard, so no number is skipped for its stale copy.)
+                if let Some((n, changes, frees, calls, life)) = lowest_listed {
+                    let stable = m.peek(n).0 == PageState::Listed
+                        && m.peek(n).1 == changes
+                        && !m.free_calls(n).overlapped_since(frees)
+                        && calls.running == 1
+                        && m.new_pages.begun == calls.begun
+                        && m.life == life;
+                    if stable && page.page_no() > n {
+                        drop(m);
+                        w.violation(format!(
+                            "new_page gave out {page:?} while page {n} was freed and listed throughout (the docs: the \
+                             lowest freed number)"
+                        ));
+                        m = w.model.file(f);
+                    }
+                }
                 let gen = w.model.next_gen();
                 fill(&mut g, page, gen);
                 g.set_lsn(gen);
                 m.set(page.page_no(), PageState::Allocated(gen));
                 w.note(|| format!("new_page -> {page:?} gen {gen}"));
             });
+            w.model.file(f).new_pages.running -= 1;
             let flux = w.flux(f, &before);
             w.judge(t, &r, |e| new_page_allowed(e, flux), &format!("new_page({fid:?})"));
         }
@@ -916,11 +1020,12 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 let state = match m.peek(page.page_no()).0 {
                     PageState::Allocated(_) => PageState::Allocated(gen),
                     PageState::Freeing(_) => PageState::Freeing(gen),
-                    PageState::Freed => PageState::Freed,
+                    s @ (PageState::Freed | PageState::Listed) => s,
                 };
                 m.page(page.page_no()).0 = state;
             });
             let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            w.judge_freed(page, w.listed(page, &before), true, &r, "write");
             w.judge(t, &r, |e| write_allowed(e, flux, freed), &format!("write({page:?})"));
         }
         Op::Read => {
@@ -928,6 +1033,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             let before = w.model.snapshot(f, page.page_no());
             let r = pool.read(page).map(|g| w.check_latched(page, &g, "read"));
             let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            w.judge_freed(page, w.listed(page, &before), false, &r, "read");
             w.judge(t, &r, |e| read_allowed(e, flux, freed), &format!("read({page:?})"));
         }
         Op::ReadOptimistic { panic } => {
@@ -955,6 +1061,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 check_unlatched(w, page, &before, bytes, "read_optimistic");
             }
             let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            w.judge_freed(page, w.listed(page, &before), false, &r, "read_optimistic");
             w.judge(
                 t,
                 &r,
@@ -985,6 +1092,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                             .read(other)
                             .map(|g2| w.check_latched(other, &g2, "read_many visitor"));
                         let (flux, freed) = (w.flux(f, &ob), w.freed(other, &ob));
+                        w.judge_freed(other, w.listed(other, &ob), false, &r2, "read_many visitor read");
                         if let Err(e) = &r2 {
                             if !read_allowed(e, flux, freed) {
                                 w.violation(format!("read_many visitor read({other:?}): error not allowed: {e:?}"));
@@ -1010,6 +1118,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                     continue;
                 };
                 let (flux, freed) = (w.flux(f, &befores[i]), w.freed(pages[i], &befores[i]));
+                w.judge_freed(pages[i], w.listed(pages[i], &befores[i]), false, &r, "read_many");
                 w.judge(
                     t,
                     &r,
@@ -1025,13 +1134,20 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 .map(|k| PageId::new(fid, first.page_no() + k))
                 .filter(|p| w.may_touch(f, p.page_no()))
                 .collect();
+            // Pages past the model's end may be asked for: out of range is fine then (a page allocated, or freed
+            // and listed, is inside the file unless it was reopened meanwhile: flux).
+            let past_end = {
+                let m = w.model.file(f);
+                pages
+                    .iter()
+                    .any(|p| !matches!(m.peek(p.page_no()).0, PageState::Allocated(_) | PageState::Listed))
+            };
             let r = pool.prefetch(&pages);
             let flux = w.flux(f, &before);
-            // Pages past the model's end may be asked for: out of range is fine then.
             w.judge(
                 t,
                 &r,
-                |e| prefetch_allowed(e, flux, true),
+                |e| prefetch_allowed(e, flux, past_end),
                 &format!("prefetch({first:?}+{len})"),
             );
         }
@@ -1046,6 +1162,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 let before = w.model.snapshot(f, n);
                 let r = ring.read(page).map(|g| w.check_latched(page, &g, "scan"));
                 let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+                w.judge_freed(page, w.listed(page, &before), false, &r, "scan");
                 if matches!(r, Err(Error::OutOfRange { .. })) {
                     break;
                 }
@@ -1058,7 +1175,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             // range. Judged from the snapshot itself: a drop and reopen between a separate look and the snapshot
             // would leave an old incarnation's "allocated" beside the new incarnation's life.
             let before = w.model.snapshot(f, page.page_no());
-            let past_end = !matches!(before.page.0, PageState::Allocated(_));
+            let past_end = !matches!(before.page.0, PageState::Allocated(_) | PageState::Listed);
             let r = pool.flush(page);
             let flux = w.flux(f, &before) || past_end;
             w.judge(t, &r, |e| flush_allowed(e, flux), &format!("flush({page:?})"));
@@ -1105,7 +1222,10 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
                 match m.page(n).0 {
                     // Our own mark (a `Freeing` met after a reopen is another call's, which settles it).
                     PageState::Freeing(g) if !relived => {
-                        let next = if r.is_ok() || (overlapped && matches!(r, Err(Error::PageFreed { .. }))) {
+                        let next = if r.is_ok() && !overlapped {
+                            // Ours freed it, alone: the number is on the free list now (until a `new_page`).
+                            PageState::Listed
+                        } else if r.is_ok() || (overlapped && matches!(r, Err(Error::PageFreed { .. }))) {
                             // `PageFreed`: the number was in this file's free list, so the page is freed.
                             PageState::Freed
                         } else if overlapped {
@@ -1268,8 +1388,14 @@ fn reopen_file(w: &World, f: usize) {
                     m = w.model.file(f);
                 }
             }
-            // Freed pages are forgotten by a reopen (the free list lives in memory): they stay unusable.
+            // Freed pages are forgotten by a reopen (the free list lives in memory): they stay unusable, and no
+            // longer listed (a write of one succeeds).
             m.pages.truncate(pages as usize);
+            for p in &mut m.pages {
+                if p.0 == PageState::Listed {
+                    p.0 = PageState::Freed;
+                }
+            }
             m.state = FileState::Open;
             m.life += 1;
         }
@@ -1396,6 +1522,7 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
                 pages: Vec::new(),
                 closed_clean: false,
                 free_calls: Vec::new(),
+                new_pages: FreeCalls::default(),
             })
         })
         .collect();
@@ -1556,7 +1683,14 @@ fn quiesce_and_check(w: &World, me: usize) {
                 }
                 continue;
             }
+            let listed = w.model.file(f).peek(n).0 == PageState::Listed;
             match pool.write(page) {
+                Ok(_) if listed => w.violation(format!(
+                    "quiesce: write({page:?}) of a page freed and on the free list succeeded (docs: PageFreed)"
+                )),
+                Err(e) if listed && !matches!(e, Error::PageFreed { .. }) => w.violation(format!(
+                    "quiesce: write({page:?}) of a freed page: {e:?}, docs: PageFreed"
+                )),
                 Ok(g) => w.check_latched(page, &g, "quiesce write"),
                 Err(e)
                     if freed

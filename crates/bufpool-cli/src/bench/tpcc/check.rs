@@ -145,15 +145,19 @@ fn check_warehouse(t: &mut dyn Txn, w: u16, buf: &mut Vec<u8>, out: &mut Checked
     Ok(())
 }
 
-/// Checks that every New-Order of `acked` (`(w, d, o)` of durably committed ones) is present: its ORDER row and
-/// as many ORDER-LINE rows as it says. Returns the missing ones, described.
+/// How [`acknowledged`] ends the line of an order that is not there at all.
+pub const NO_ORDER: &str = "no ORDER row";
+
+/// Checks that every New-Order of `acked` (`(w, d, o)` of acknowledged ones) is present: its ORDER row and
+/// as many ORDER-LINE rows as it says. Returns the missing ones, described (an absent one ends with
+/// [`NO_ORDER`]).
 pub fn acknowledged(worker: &mut impl Worker, acked: &[(u16, u8, u32)]) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     let mut buf = Vec::new();
     for &(w, d, o) in acked {
         worker.run(&Access::warehouse(w, true), &mut |t: &mut dyn Txn| {
             if !t.get(Table::Order, &wdx_key(w, d, o), &mut buf)? {
-                missing.push(format!("order {w}/{d}/{o}: no ORDER row"));
+                missing.push(format!("order {w}/{d}/{o}: {NO_ORDER}"));
                 return Ok(true);
             }
             let want = Order::decode(&buf)?.ol_cnt;
