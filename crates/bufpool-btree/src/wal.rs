@@ -615,6 +615,10 @@ struct State {
     buf_dep: Lsn,
     /// End of the last appended record: the next record starts here.
     next: Lsn,
+    /// Empty, with the allocation of a buffer written out before: a write-out hands it to the appends that come
+    /// while it writes, so a buffer is not grown again from nothing (by doubling, each step a copy) after every
+    /// write-out.
+    spare: Vec<u8>,
 }
 
 /// Where the log's bytes live (see the module docs). Cheap to clone: recovery reads through a clone without
@@ -977,6 +981,7 @@ impl TreeWal {
                 buf_start: hdr.start,
                 buf_dep: 0,
                 next: hdr.start,
+                spare: Vec::new(),
             }),
             io: Mutex::new(LogFile {
                 dev,
@@ -1226,7 +1231,12 @@ impl TreeWal {
             let mut st = self.state.lock();
             let start = st.buf_start;
             st.buf_start = st.next;
-            (std::mem::take(&mut st.buf), start, std::mem::take(&mut st.buf_dep))
+            let spare = std::mem::take(&mut st.spare);
+            (
+                std::mem::replace(&mut st.buf, spare),
+                start,
+                std::mem::take(&mut st.buf_dep),
+            )
         };
         let end = start + buf.len() as u64;
         // The dependency is made durable first as far as these records need (`buf_dep`: its end when each was
@@ -1247,12 +1257,16 @@ impl TreeWal {
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
-        // Give the (now empty) allocation back so the next appends reuse it.
+        // Keep the (now empty) allocation for the next appends: as the buffer if no append came meanwhile and it
+        // is the larger, else as the spare if it is larger than that.
+        let mut buf = buf;
+        buf.clear();
         let mut st = self.state.lock();
         if st.buf.is_empty() && st.buf.capacity() < buf.capacity() {
-            let mut buf = buf;
-            buf.clear();
-            st.buf = buf;
+            std::mem::swap(&mut st.buf, &mut buf);
+        }
+        if st.spare.capacity() < buf.capacity() {
+            st.spare = buf;
         }
         Ok(end)
     }

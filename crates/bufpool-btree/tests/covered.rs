@@ -122,6 +122,16 @@ fn stale_and_foreign_hints_never_misplace_a_change() {
             assert!(!tree.delete_covered(&key(i), &mut h).unwrap(), "already gone");
         }
     }
+    // Without a hint a covered delete latches the covering leaf at once (no optimistic look first): a key never
+    // there, or gone, is reported absent all the same, and nothing changes.
+    assert!(
+        !tree.delete_covered(&key(3), &mut LeafHint::default()).unwrap(),
+        "deleted above"
+    );
+    assert!(
+        !tree.delete_covered(&key(5000), &mut LeafHint::default()).unwrap(),
+        "never there"
+    );
     // A hint from get_hinted, for the key it read.
     let mut h = LeafHint::default();
     assert!(tree.get_hinted(&key(5), &mut h, |v| v.is_some()).unwrap());

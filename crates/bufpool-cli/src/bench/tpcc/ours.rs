@@ -711,6 +711,50 @@ pub struct OursWorker<'a> {
     /// A deferred update's key and row (kept for their allocations).
     key: Vec<u8>,
     row: Vec<u8>,
+    /// Where this worker's earlier inserts went ([`TailHints`]).
+    tails: TailHints,
+}
+
+/// Bytes of a key that name the run of keys it extends: TPC-C's tables keyed by district (ORDER, NEW-ORDER,
+/// ORDER-LINE, HISTORY; `schema.rs`) start every key with its warehouse and district (3 bytes), and each
+/// district's inserts go to its end.
+const TAIL_PREFIX: usize = 3;
+/// Slots of a worker's [`TailHints`] (5 tables inserted into, 10 districts a warehouse).
+const TAIL_SLOTS: usize = 1024;
+const _: () = assert!(TAIL_SLOTS.is_power_of_two());
+
+/// Per table and key prefix ([`TAIL_PREFIX`] bytes), the leaf where this worker's last insert of that run went:
+/// an insert (a put of a row the transaction did not read, so no leaf hint of its own) tries it before descending
+/// from the root ([`Tree::put_covered`] checks that the leaf still covers the key: a hint is only a guess). A
+/// direct-mapped table: slot by [`key_hash`] of table and prefix, the hash kept to tell two runs in one slot
+/// apart.
+struct TailHints(Box<[(u64, LeafHint)]>);
+
+impl TailHints {
+    fn new() -> TailHints {
+        TailHints(vec![(0, LeafHint::default()); TAIL_SLOTS].into_boxed_slice())
+    }
+
+    /// The slot and hash of the run `key` of `t` extends.
+    fn slot(t: Table, key: &[u8]) -> (usize, u64) {
+        let h = key_hash(t, &key[..key.len().min(TAIL_PREFIX)]);
+        let slot = h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - TAIL_SLOTS.trailing_zeros());
+        (slot as usize, h)
+    }
+
+    /// The leaf of this worker's last insert into the run `(slot, hash)`, if the slot holds that run.
+    fn get(&self, (slot, hash): (usize, u64)) -> LeafHint {
+        let (h, hint) = self.0[slot];
+        if h == hash {
+            hint
+        } else {
+            LeafHint::default()
+        }
+    }
+
+    fn set(&mut self, (slot, hash): (usize, u64), hint: LeafHint) {
+        self.0[slot] = (hash, hint);
+    }
 }
 
 /// How long a transaction that finds one of its locks taken retries before it parks: about one transaction's
@@ -858,7 +902,10 @@ impl Worker for OursWorker<'_> {
                 .collect();
             ours.txlog.append(&ops)?;
             // A write without a hint of its own (an insert) tries the leaf of the transaction's previous write to
-            // the same table: a New-Order's consecutive order lines, a Delivery's.
+            // the same table (a New-Order's consecutive order lines, a Delivery's), else, for a put of a row not
+            // read (an insert), the leaf of this worker's last insert into the same run of keys ([`TailHints`]: a
+            // New-Order's ORDER, NEW-ORDER and first ORDER-LINE rows at their district's end, a Payment's HISTORY
+            // row).
             let mut last = [LeafHint::default(); Table::ALL.len()];
             // A patched row is written whole (the tree's row patched is the new value: the base is the row the
             // tree holds, locked since it was read).
@@ -868,10 +915,19 @@ impl Worker for OursWorker<'_> {
                 if e.hint != LeafHint::default() {
                     *hint = e.hint;
                 }
+                let key = set.key(e);
                 match set.val(e) {
-                    Some(v) => tree.put_covered(set.key(e), v, hint)?,
+                    Some(v) if e.hint == LeafHint::default() && e.edits.is_none() => {
+                        let run = TailHints::slot(e.table, key);
+                        if *hint == LeafHint::default() {
+                            *hint = self.tails.get(run);
+                        }
+                        tree.put_covered(key, v, hint)?;
+                        self.tails.set(run, *hint);
+                    }
+                    Some(v) => tree.put_covered(key, v, hint)?,
                     None => {
-                        tree.delete_covered(set.key(e), hint)?;
+                        tree.delete_covered(key, hint)?;
                     }
                 }
             }
@@ -904,6 +960,7 @@ impl Engine for Ours {
             stripes: Vec::new(),
             key: Vec::new(),
             row: Vec::new(),
+            tails: TailHints::new(),
         })
     }
 
@@ -1071,6 +1128,49 @@ mod tests {
             LeafHint::default(),
             "a new transaction starts with no hints"
         );
+    }
+
+    /// An insert takes the leaf of the worker's last insert into the same run of keys (table and district), from
+    /// an earlier transaction; a run of another district or table gets no hint from it.
+    #[test]
+    fn an_insert_carries_the_leaf_of_the_workers_last_insert_into_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
+        let access = Access::warehouse(1, false);
+        let (k1, k2) = ([0, 1, 3, 0, 0, 0, 1], [0, 1, 3, 0, 0, 0, 2]);
+        let other_district = [0, 1, 4, 0, 0, 0, 1];
+        let leaf_of = |k: &[u8]| {
+            let mut h = LeafHint::default();
+            e.tree(Table::Order)
+                .get_hinted(k, &mut h, |v| assert!(v.is_some()))
+                .unwrap();
+            h
+        };
+        assert_eq!(w.tails.get(TailHints::slot(Table::Order, &k1)), LeafHint::default());
+        w.run(&access, &mut |t| t.put(Table::Order, &k1, b"first").map(|()| true))
+            .unwrap();
+        let run = TailHints::slot(Table::Order, &k2);
+        assert_eq!(run, TailHints::slot(Table::Order, &k1), "one run");
+        assert!(w.tails.get(run).page().is_some());
+        assert_eq!(w.tails.get(run), leaf_of(&k1));
+        assert_eq!(
+            w.tails.get(TailHints::slot(Table::Order, &other_district)),
+            LeafHint::default()
+        );
+        assert_eq!(w.tails.get(TailHints::slot(Table::NewOrder, &k2)), LeafHint::default());
+        w.run(&access, &mut |t| t.put(Table::Order, &k2, b"second").map(|()| true))
+            .unwrap();
+        assert_eq!(w.tails.get(run), leaf_of(&k2));
+        // A hint is only a guess: one naming another tree's leaf (here ORDER's, for a NEW-ORDER insert) is
+        // ignored, and the row lands in its own tree.
+        let stale = w.tails.get(run);
+        w.tails.set(TailHints::slot(Table::NewOrder, &k1), stale);
+        w.run(&access, &mut |t| t.put(Table::NewOrder, &k1, b"").map(|()| true))
+            .unwrap();
+        assert_eq!(e.tree(Table::NewOrder).get(&k1).unwrap(), Some(Vec::new()));
+        assert_eq!(e.tree(Table::Order).get(&k1).unwrap(), Some(b"first".to_vec()));
+        e.check_trees().unwrap();
     }
 
     #[test]
