@@ -11,7 +11,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::engine::{Access, Txn, Worker};
+use super::engine::{Access, Txn, Worker, WHOLE};
 use super::random::{last_name, nurand, uniform, NuConstants, LAST_BYTES};
 use super::schema::*;
 use crate::bench::workload::Rng;
@@ -134,7 +134,7 @@ fn read_batch(
     rows.clear();
     spans.clear();
     spans.resize(keys.len(), None);
-    t.get_each(table, keys, &mut |i, v| {
+    t.get_each(table, keys, WHOLE, &mut |i, v| {
         if let Some(v) = v {
             spans[i] = Some((rows.len(), v.len()));
             rows.extend_from_slice(v);
@@ -557,7 +557,8 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
         let keys: Vec<[u8; 6]> = items.iter().map(|&i| stock_key(w, i)).collect();
         let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
         let mut low = 0u32;
-        t.get_each(Table::Stock, &keys, &mut |i, v| {
+        // S_QUANTITY only, not the rest of each ~300-byte row (vmcache's `lookupField` reads one field too).
+        t.get_each(Table::Stock, &keys, Stock::QUANTITY, &mut |i, v| {
             let v = v.ok_or_else(|| anyhow!("STOCK row {:02x?} is missing", keys[i]))?;
             low += u32::from(Stock::quantity_of(v)? < threshold);
             Ok(())
