@@ -241,16 +241,16 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
             };
             let (price, i_data) = Item::price_and_data(&irows[at..at + len])?;
             let skey = stock_keys[li];
-            if stock_keys[..li].contains(&skey) {
+            // The stock row is changed in place (its numbers only): in the batch's buffer, where it was read.
+            let row: &mut [u8] = if stock_keys[..li].contains(&skey) {
                 // An earlier line of this order changed this stock row: read it again, through the write set.
                 must_get(t, Table::Stock, &skey, &mut buf)?;
+                &mut buf
             } else {
                 let (at, len) = sspans[li].ok_or_else(|| anyhow!("STOCK row {skey:02x?} is missing"))?;
-                buf.clear();
-                buf.extend_from_slice(&srows[at..at + len]);
-            }
-            // The stock row is changed in place: its numbers only.
-            let ([quantity, ytd, order_cnt, remote_cnt], dist_info, s_data) = Stock::borrow(&buf, d)?;
+                &mut srows[at..at + len]
+            };
+            let ([quantity, ytd, order_cnt, remote_cnt], dist_info, s_data) = Stock::borrow(row, d)?;
             let q = u32::from(qty);
             let quantity = if quantity >= q + 10 {
                 quantity - q
@@ -271,8 +271,8 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
                 amount,
                 dist_info: dist_info.to_vec(),
             };
-            Stock::set_numbers(&mut buf, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
-            t.put(Table::Stock, &skey, &buf)?;
+            Stock::set_numbers(row, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
+            t.put(Table::Stock, &skey, row)?;
             t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line.encode())?;
         }
         // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
