@@ -28,8 +28,8 @@ pub trait Txn {
 
     /// [`Txn::get`] of bytes `part` of the value only ([`part_of`]: clamped to the value), for a transaction that
     /// reads one field of a row. Default: the whole value, then the part kept; an engine that can copy only the
-    /// part does (LMDB and redb borrow the value in place and copy the part; bufpool-btree copies it out of the
-    /// page in `Tree::get_many_part`).
+    /// part does (LMDB and redb borrow the value in place and copy the part; bufpool-btree's batches,
+    /// [`Txn::get_each`], copy only the part out of the page with `Tree::get_many_part`).
     fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
         if !self.get(t, key, out)? {
             return Ok(false);
