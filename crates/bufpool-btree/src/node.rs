@@ -1256,7 +1256,43 @@ pub enum Probe {
 /// answer (which the optimistic reader discards), never a panic or an endless loop. For a leaf that holds the key
 /// and a `value` buffer, copies the value into it.
 pub fn probe<S: PageBytes + ?Sized>(s: &S, key: &[u8], expect_level: Option<u8>, value: Option<&mut Vec<u8>>) -> Probe {
-    probe_inner(s, key, expect_level, value).unwrap_or(Probe::Malformed)
+    probe_part(s, key, expect_level, value, ALL)
+}
+
+/// Which bytes of a found value a probe copies out: `value[from..to]`, with `to` then `from` clamped to the
+/// value's length (a part past a shorter value's end is empty, never an error).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Part {
+    /// First byte.
+    pub from: usize,
+    /// One past the last byte.
+    pub to: usize,
+}
+
+/// The whole value.
+pub const ALL: Part = Part {
+    from: 0,
+    to: usize::MAX,
+};
+
+impl Part {
+    /// The part as a range of a value of `len` bytes: `from..to` clamped into `0..len` (`from` no later than `to`).
+    #[inline(always)]
+    pub fn within(self, len: usize) -> std::ops::Range<usize> {
+        let to = self.to.min(len);
+        self.from.min(to)..to
+    }
+}
+
+/// [`probe`], copying only `part` of a found value (a field of a row, without the rest of it).
+pub fn probe_part<S: PageBytes + ?Sized>(
+    s: &S,
+    key: &[u8],
+    expect_level: Option<u8>,
+    value: Option<&mut Vec<u8>>,
+    part: Part,
+) -> Probe {
+    probe_inner(s, key, expect_level, value, part).unwrap_or(Probe::Malformed)
 }
 
 /// A node header as `probe` reads it: every field checked against the page, so later offsets stay in bounds.
@@ -1394,6 +1430,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
     key: &[u8],
     expect_level: Option<u8>,
     value: Option<&mut Vec<u8>>,
+    part: Part,
 ) -> Option<Probe> {
     let len = s.len();
     if !(HDR..=USER_BYTES_MAX).contains(&len) {
@@ -1421,8 +1458,9 @@ fn probe_inner<S: PageBytes + ?Sized>(
         let found = pos.is_ok();
         if let (true, Some(out)) = (found, value) {
             let (v0, vlen) = hd.value_of(s, w)?;
-            out.resize(vlen, 0);
-            if !s.read(v0, out) {
+            let part = part.within(vlen);
+            out.resize(part.len(), 0);
+            if !s.read(v0 + part.start, out) {
                 return None;
             }
         }

@@ -274,6 +274,31 @@ impl PageBytes for WarmViewBytes<'_, '_> {
     }
 }
 
+/// [`ViewBytes`] of a node whose first [`node::PROBE_PREFETCH`] bytes a batch has asked for already
+/// (`BufferPool::prefetch_frame`, one pass earlier): a probe's hint for those lines is skipped (about 20
+/// instructions a probe), one for lines past them (an inner node's long slot array) is still given.
+struct BatchViewBytes<'v, 'p>(&'v PageView<'p>);
+
+impl PageBytes for BatchViewBytes<'_, '_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn read(&self, off: usize, dst: &mut [u8]) -> bool {
+        ViewBytes(self.0).read(off, dst)
+    }
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        self.0.read_word(i)
+    }
+    #[inline]
+    fn prefetch(&self, off: usize, len: usize) {
+        let (from, end) = (off.max(node::PROBE_PREFETCH), off.saturating_add(len));
+        if end > from {
+            self.0.prefetch(from, end - from);
+        }
+    }
+}
+
 /// Counts of a tree's pages and entries, from [`Tree::check`].
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub struct TreeStats {
@@ -787,17 +812,43 @@ impl Tree {
     /// The batch descends level by level, in key order (neighbours share upper nodes), and each level is read in
     /// three passes over the batch, so the cache misses of different keys overlap instead of following one
     /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
-    /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of nodes that are not resident
+    /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of the nodes it did not find resident
     /// (`BufferPool::prefetch`), then probe each node in place: the keys that share an inner node (every key at
     /// the root, neighbours lower down) in one optimistic read of it, a leaf once per key (its value is copied
     /// out). A key whose node changed meanwhile (the probe asks for a restart) takes a normal
     /// [`Tree::get_hinted`].
     pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
+        self.get_many_part_in(keys, node::ALL, &mut f)
+    }
+
+    /// [`Tree::get_many_hinted`] passing `f` only bytes `part` of each value found, copied out of the page without
+    /// the rest of the value (a field of a row): `value[part]` with `part.end`, then `part.start`, clamped to the
+    /// value's length, so a value that ends before `part.end` gives the bytes it has from `part.start` on (none
+    /// if it ends before that), never an error. A key that is absent gives `None`, as in `get_many_hinted`.
+    pub fn get_many_part(
+        &self,
+        keys: &[&[u8]],
+        part: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
+        let part = node::Part {
+            from: part.start,
+            to: part.end,
+        };
+        self.get_many_part_in(keys, part, &mut f)
+    }
+
+    fn get_many_part_in(
+        &self,
+        keys: &[&[u8]],
+        part: node::Part,
+        f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
         for k in keys {
             self.check_key(k)?;
         }
         let mut scratch = BATCH.with(Cell::take);
-        let r = self.get_many_in(keys, &mut scratch, &mut f);
+        let r = self.get_many_in(keys, part, &mut scratch, f);
         BATCH.with(|s| s.set(scratch));
         r
     }
@@ -806,6 +857,7 @@ impl Tree {
     fn get_many_in(
         &self,
         keys: &[&[u8]],
+        part: node::Part,
         scratch: &mut BatchScratch,
         f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
     ) -> Result<()> {
@@ -829,11 +881,13 @@ impl Tree {
             for &p in pages.iter() {
                 self.pool.prefetch_lookup(p);
             }
-            for &p in pages.iter() {
-                self.pool.prefetch_frame(p, node::PROBE_PREFETCH);
+            // The resident nodes' lines; the others (not resident when looked up) start their I/O. A hint: errors
+            // surface in the probes' own reads. (In memory nothing is left, and the I/O pass is skipped: it looked
+            // every node up again.)
+            pages.retain(|&p| !self.pool.prefetch_frame(p, node::PROBE_PREFETCH));
+            if !pages.is_empty() {
+                let _ = self.pool.prefetch(pages);
             }
-            // A hint: errors surface in the probes' own reads.
-            let _ = self.pool.prefetch(pages);
             let mut j = 0;
             while j < at.len() {
                 let (_, no, expect) = at[j];
@@ -849,9 +903,10 @@ impl Tree {
                     let keys_at = &at[from..to];
                     self.pool.read_optimistic(self.pid(no), |v| {
                         probes.clear();
-                        // The first probe starts loading the node's lines; the others find them loading or loaded.
+                        // The first probe starts loading the node's lines past those the frame pass asked for; the
+                        // others find them loading or loaded.
                         let (first, rest) = keys_at.split_first().map_or((None, &[][..]), |(a, r)| (Some(a), r));
-                        probes.extend(first.map(|&(i, _, _)| node::probe(&ViewBytes(v), keys[i], expect, None)));
+                        probes.extend(first.map(|&(i, _, _)| node::probe(&BatchViewBytes(v), keys[i], expect, None)));
                         probes.extend(
                             rest.iter()
                                 .map(|&(i, _, _)| node::probe(&WarmViewBytes(v), keys[i], expect, None)),
@@ -859,7 +914,7 @@ impl Tree {
                     })?;
                     if !probes.iter().any(|p| matches!(p, Probe::Leaf { .. })) {
                         for (&(i, _, _), &p) in keys_at.iter().zip(probes.iter()) {
-                            self.batch_step(keys[i], i, no, p, next, val, f)?;
+                            self.batch_step(keys[i], i, no, p, next, val, part, f)?;
                         }
                         continue;
                     }
@@ -867,9 +922,9 @@ impl Tree {
                 for &(i, no, expect) in &at[from..to] {
                     let key = keys[i];
                     let p = self.pool.read_optimistic(self.pid(no), |v| {
-                        node::probe(&ViewBytes(v), key, expect, Some(&mut *val))
+                        node::probe_part(&BatchViewBytes(v), key, expect, Some(&mut *val), part)
                     })?;
-                    self.batch_step(key, i, no, p, next, val, f)?;
+                    self.batch_step(key, i, no, p, next, val, part, f)?;
                 }
             }
             std::mem::swap(at, next);
@@ -879,8 +934,8 @@ impl Tree {
     }
 
     /// What [`Tree::get_many_hinted`] does with probe `p` of node `no` for `key` (`keys[i]`): a child goes to the
-    /// next level's keys, a leaf's answer (its value in `val`) to `f`; a node that changed meanwhile sends the key
-    /// through [`Tree::get_hinted`].
+    /// next level's keys, a leaf's answer (its value's `part` in `val`) to `f`; a node that changed meanwhile sends
+    /// the key through [`Tree::get_hinted`].
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn batch_step(
@@ -891,6 +946,7 @@ impl Tree {
         p: Probe,
         next: &mut Vec<(usize, PageNo, Option<u8>)>,
         val: &[u8],
+        part: node::Part,
         f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
     ) -> Result<()> {
         match p {
@@ -898,7 +954,7 @@ impl Tree {
             Probe::Leaf { found } => f(i, found.then_some(val), self.hint_at(no)),
             Probe::Restart => {
                 let mut hint = LeafHint::default();
-                let v = self.get_hinted(key, &mut hint, |v| v.map(<[u8]>::to_vec))?;
+                let v = self.get_hinted(key, &mut hint, |v| v.map(|v| v[part.within(v.len())].to_vec()))?;
                 f(i, v.as_deref(), hint);
             }
             Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),

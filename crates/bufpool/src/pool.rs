@@ -861,12 +861,18 @@ impl BufferPool {
 
     /// Cache hint, second stage (see [`BufferPool::prefetch_lookup`]): if `page` is resident, starts loading its
     /// frame's state line and the first `bytes` of its user region (say a node's header and slot array). A page
-    /// that is not resident is ignored (use [`BufferPool::prefetch`] to start its I/O).
+    /// that is not resident is ignored (use [`BufferPool::prefetch`] to start its I/O). Returns whether the page
+    /// was found resident, so that a batch passes only the others to [`BufferPool::prefetch`] (a hint too: the
+    /// page may be evicted right after, and its read then loads it).
     #[inline]
-    pub fn prefetch_frame(&self, page: PageId, bytes: usize) {
-        if let Some(idx) = self.core.frames.lookup(page) {
-            crate::frame::prefetch_line(self.header(idx));
-            self.memory().prefetch(idx, crate::page::PAGE_HEADER_SIZE, bytes);
+    pub fn prefetch_frame(&self, page: PageId, bytes: usize) -> bool {
+        match self.core.frames.lookup(page) {
+            Some(idx) => {
+                crate::frame::prefetch_line(self.header(idx));
+                self.memory().prefetch(idx, crate::page::PAGE_HEADER_SIZE, bytes);
+                true
+            }
+            None => false,
         }
     }
 

@@ -157,7 +157,7 @@ fn concurrent_batches_on_a_small_pool_never_exhaust_it() {
 
 /// The cache hints of batched lookups (`prefetch_lookup`, `prefetch_frame`, `PageView::prefetch`) are hints only:
 /// any page id and any length, resident or not, open or not, leave the pool, its storage and its statistics as
-/// they were.
+/// they were; `prefetch_frame` tells a resident page from the others.
 #[test]
 fn cache_hints_change_nothing() {
     let (pool, storage, file) = pool_with(40, 32);
@@ -172,7 +172,11 @@ fn cache_hints_change_nothing() {
     ] {
         pool.prefetch_lookup(page);
         for bytes in [0, 64, 4096, usize::MAX] {
-            pool.prefetch_frame(page, bytes);
+            assert_eq!(
+                pool.prefetch_frame(page, bytes),
+                page == PageId::new(file, 1),
+                "{page:?}"
+            );
         }
     }
     pool.read_optimistic(PageId::new(file, 1), |v| {

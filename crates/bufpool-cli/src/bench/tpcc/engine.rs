@@ -8,6 +8,8 @@
 //! overlaps its own (serialisable), except that Stock-Level's STOCK reads need only see committed rows
 //! (clause 2.8.2.3). How each engine provides that is in its own file.
 
+use std::ops::Range;
+
 use anyhow::{bail, Result};
 
 use super::schema::{Table, DISTRICTS};
@@ -24,14 +26,29 @@ pub trait Txn {
     /// Calls `f` on the pairs of `t` with `from <= key < to`, in key order, until it returns `false`.
     fn scan(&mut self, t: Table, from: &[u8], to: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()>;
 
-    /// Reads every key of `keys` in `t` and calls `f(i, what get(keys[i]) returns now)` once for each `i`, in any
-    /// order, stopping at the first error `f` returns. The same rows as that many [`Txn::get`]s; an engine that
-    /// can start the reads together does (bufpool-btree: `Tree::get_many_hinted`, whose misses overlap). Default:
-    /// one `get` after another, in `keys`' order.
-    fn get_each(&mut self, t: Table, keys: &[&[u8]], f: Each<'_>) -> Result<()> {
+    /// [`Txn::get`] of bytes `part` of the value only ([`part_of`]: clamped to the value), for a transaction that
+    /// reads one field of a row. Default: the whole value, then the part kept; an engine that can copy only the
+    /// part does (LMDB and redb borrow the value in place and copy the part; bufpool-btree's batches,
+    /// [`Txn::get_each`], copy only the part out of the page with `Tree::get_many_part`).
+    fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        if !self.get(t, key, out)? {
+            return Ok(false);
+        }
+        let keep = part_of(out, &part);
+        out.truncate(keep.end);
+        out.drain(..keep.start);
+        Ok(true)
+    }
+
+    /// Reads every key of `keys` in `t` and calls `f(i, what get_part(keys[i], part) returns now)` once for each
+    /// `i`, in any order, stopping at the first error `f` returns (`part` [`WHOLE`]: the whole rows). The same
+    /// rows as that many [`Txn::get_part`]s; an engine that can start the reads together does (bufpool-btree:
+    /// `Tree::get_many_hinted` and `Tree::get_many_part`, whose misses overlap). Default: one `get_part` after
+    /// another, in `keys`' order.
+    fn get_each(&mut self, t: Table, keys: &[&[u8]], part: Range<usize>, f: Each<'_>) -> Result<()> {
         let mut buf = Vec::new();
         for (i, k) in keys.iter().enumerate() {
-            let found = self.get(t, k, &mut buf)?;
+            let found = self.get_part(t, k, part.clone(), &mut buf)?;
             f(i, found.then_some(buf.as_slice()))?;
         }
         Ok(())
@@ -85,6 +102,16 @@ impl Access {
     pub fn warehouse(w: u16, read_only: bool) -> Access {
         Access::districts(read_only, (1..=DISTRICTS).map(|d| (w, d)))
     }
+}
+
+/// The part of a value that is all of it ([`Txn::get_each`] of whole rows).
+pub const WHOLE: Range<usize> = 0..usize::MAX;
+
+/// The bytes of a value `v` that [`Txn::get_part`] reads for `part`: `part.end`, then `part.start`, clamped to
+/// `v`'s length (a part past the end of a shorter value is empty).
+pub fn part_of(v: &[u8], part: &Range<usize>) -> Range<usize> {
+    let end = part.end.min(v.len());
+    part.start.min(end)..end
 }
 
 /// What [`Txn::get_each`] calls for each key: its index and its value (`None`: absent).

@@ -7,7 +7,7 @@
 //! does); `batch:N` syncs after every N-th commit of a thread. LMDB reads through its map of the file (the OS page
 //! cache); below `--pool-fraction 1` a [`CacheBound`] of the pool's bytes bounds that while runs go on.
 
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,7 +17,7 @@ use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn,
 
 use crate::bench::page_cache::CacheBound;
 
-use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
+use super::engine::{part_of, Access, Body, Durability, Engine, Txn, Worker, WHOLE};
 use super::schema::Table;
 
 type Db = Database<'static, Bytes, Bytes>;
@@ -106,12 +106,13 @@ fn scan(
     Ok(())
 }
 
-fn get(db: Db, txn: &RoTxn<'_, WithoutTls>, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+/// Copies bytes `part` of `key`'s value (borrowed from the map) into `out`.
+fn get(db: Db, txn: &RoTxn<'_, WithoutTls>, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
     Ok(db
         .get(txn, key)?
         .map(|v| {
             out.clear();
-            out.extend_from_slice(v);
+            out.extend_from_slice(&v[part_of(v, &part)]);
         })
         .is_some())
 }
@@ -123,7 +124,10 @@ struct WriteTxn<'a> {
 
 impl Txn for WriteTxn<'_> {
     fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        get(self.dbs[t.index()], &self.txn, key, out)
+        get(self.dbs[t.index()], &self.txn, key, WHOLE, out)
+    }
+    fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        get(self.dbs[t.index()], &self.txn, key, part, out)
     }
     fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()> {
         Ok(self.dbs[t.index()].put(&mut self.txn, key, val)?)
@@ -144,7 +148,10 @@ struct ReadTxn<'a> {
 
 impl Txn for ReadTxn<'_> {
     fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        get(self.dbs[t.index()], &self.txn, key, out)
+        get(self.dbs[t.index()], &self.txn, key, WHOLE, out)
+    }
+    fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        get(self.dbs[t.index()], &self.txn, key, part, out)
     }
     fn put(&mut self, _: Table, _: &[u8], _: &[u8]) -> Result<()> {
         bail!("a write in a read-only transaction")

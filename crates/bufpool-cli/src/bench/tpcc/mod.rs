@@ -616,4 +616,65 @@ mod tests {
         );
         assert!(parse_acks("# durability sometimes\n1 2 3\n").is_err());
     }
+
+    /// `Txn::get_part` and `Txn::get_each` with a part give each engine's rows cut to the part (clamped), in
+    /// read-only and writing transactions alike: Stock-Level's S_QUANTITY reads on LMDB and redb go through
+    /// their own `get_part`, on bufpool-btree through `Tree::get_many_part`.
+    #[allow(clippy::reversed_empty_ranges)]
+    fn reads_parts(e: &impl Engine) {
+        use engine::{part_of, Access, Txn, WHOLE};
+        use schema::Table;
+        let row = |i: u8| (0..300).map(|b: u32| i.wrapping_add(b as u8)).collect::<Vec<u8>>();
+        e.load(&mut |t| {
+            for i in 1..=3 {
+                t.put(Table::Stock, &[1, i], &row(i))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        e.finish_load().unwrap();
+        let keys: [&[u8]; 4] = [&[1, 3], &[1, 9], &[1, 1], &[1, 2]];
+        let mut w = e.worker(Durability::Durable).unwrap();
+        for read_only in [true, false] {
+            w.run(&Access::warehouse(1, read_only), &mut |t: &mut dyn Txn| {
+                for part in [0..4, 250..usize::MAX, 290..310, 400..500, 7..3, WHOLE] {
+                    let cut = |i: u8| {
+                        let v = row(i);
+                        v[part_of(&v, &part)].to_vec()
+                    };
+                    let mut got = vec![None; keys.len()];
+                    t.get_each(Table::Stock, &keys, part.clone(), &mut |i, v| {
+                        got[i] = Some(v.map(<[u8]>::to_vec));
+                        Ok(())
+                    })?;
+                    assert_eq!(
+                        got,
+                        [Some(Some(cut(3))), Some(None), Some(Some(cut(1))), Some(Some(cut(2)))]
+                    );
+                    let mut out = Vec::new();
+                    assert!(t.get_part(Table::Stock, &[1, 2], part.clone(), &mut out)?);
+                    assert_eq!(out, cut(2), "{part:?}");
+                    assert!(!t.get_part(Table::Stock, &[1, 9], part.clone(), &mut out)?);
+                }
+                Ok(true)
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn every_engine_reads_parts_of_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("ours"),
+            dir.path().join("lmdb"),
+            dir.path().join("redb"),
+        );
+        for d in [&a, &b, &c] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        reads_parts(&ours::Ours::open(&a, 256, 1).unwrap());
+        reads_parts(&lmdb::Lmdb::open(&b, 64 << 20, None).unwrap());
+        reads_parts(&redb_sys::RedbSys::open(&c, 16 << 20, false).unwrap());
+    }
 }

@@ -29,7 +29,8 @@
 //!   length). New-Order's ten STOCK rows change 16 bytes of about 310, Payment's CUSTOMER row (good credit) 20
 //!   of about 660, Delivery's order lines 8 of about 50; before, each was logged whole (2.7 KB of transaction
 //!   log a transaction in TPC-C, since about 0.75 KB). The base of the diff is the row as the transaction last
-//!   read it from the tree: the transaction holds the row's lock from that read to the end of its apply
+//!   read it whole from the tree (a batch that reads only a part of each row, [`Txn::get_each`] with a part,
+//!   keeps no base: a put of such a row is logged whole): the transaction holds the row's lock from that read to the end of its apply
 //!   ("Isolation"; the WAREHOUSE row is read again under its commit-time lock, and that later read is the
 //!   base), so the tree still holds exactly that row when the write is applied, and the commit writes the new
 //!   value whole ([`Tree::put_covered`]): the tree's row after the commit is the base patched. Rows a
@@ -110,7 +111,7 @@
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -119,7 +120,7 @@ use std::sync::{LockResult, TryLockError, TryLockResult};
 use anyhow::{anyhow, bail, Context, Result};
 use bufpool_btree::{apply_edits, encode_edits, BufferPool, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal};
 
-use super::engine::{Access, Body, Durability, Each, Engine, Txn, Worker};
+use super::engine::{part_of, Access, Body, Durability, Each, Engine, Txn, Worker, WHOLE};
 use super::schema::{Table, DISTRICTS};
 
 /// Page size of every tree.
@@ -584,34 +585,42 @@ impl Txn for OursTxn<'_> {
         Ok(())
     }
 
-    fn get_each(&mut self, t: Table, keys: &[&[u8]], f: Each<'_>) -> Result<()> {
+    fn get_each(&mut self, t: Table, keys: &[&[u8]], part: Range<usize>, f: Each<'_>) -> Result<()> {
         // Keys this transaction wrote come from the write set; the others in one batched descent.
         let set = &mut *self.set;
         let (mut idx, mut rest) = (Vec::with_capacity(keys.len()), Vec::with_capacity(keys.len()));
         for (i, &k) in keys.iter().enumerate() {
             match set.find(t, k) {
-                Some(w) => f(i, w)?,
+                Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
                 None => {
                     idx.push(i);
                     rest.push(k);
                 }
             }
         }
-        let (record, mut failed) = (!self.read_only, None);
-        self.ours.tree(t).get_many_hinted(&rest, |j, v, hint| {
+        // A part of a row is no base for a patch of it: only whole rows are kept as bases (a put of a row read in
+        // part is logged whole).
+        let (record, whole, mut failed) = (!self.read_only, part == WHOLE, None);
+        let visit = |j: usize, v: Option<&[u8]>, hint| {
             if failed.is_some() {
                 return;
             }
             if record {
                 set.note_batch_read(t, rest[j], hint);
-                if let Some(v) = v {
+                if let (Some(v), true) = (v, whole) {
                     set.note_base(t, rest[j], v);
                 }
             }
             if let Err(e) = f(idx[j], v) {
                 failed = Some(e);
             }
-        })?;
+        };
+        let tree = self.ours.tree(t);
+        if whole {
+            tree.get_many_hinted(&rest, visit)?;
+        } else {
+            tree.get_many_part(&rest, part, visit)?;
+        }
         failed.map_or(Ok(()), Err)
     }
 
@@ -1199,7 +1208,7 @@ mod tests {
                     let keys = [item_key(4), item_key(3), item_key(2), item_key(1)];
                     let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
                     let mut each = vec![None; keys.len()];
-                    t.get_each(Table::Item, &keys, &mut |i, v| {
+                    t.get_each(Table::Item, &keys, WHOLE, &mut |i, v| {
                         assert!(each[i].is_none(), "key {i} twice");
                         each[i] = Some(v.map(<[u8]>::to_vec));
                         Ok(())
@@ -1350,6 +1359,73 @@ mod tests {
     /// it), a row put whole later with another length (skipped), a row patched twice in one transaction, and one
     /// whose tree holds it as the record found it. The CUSTOMER tree is checkpointed after the first
     /// transaction, the STOCK tree after the second, the third reaches no tree on disk.
+    #[test]
+    fn a_batch_reads_parts_of_rows_and_a_row_read_in_part_is_logged_whole_then_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let k = |i: u8| [b'k', i];
+        let row = |i: u8| (0..300).map(|b: u32| i.wrapping_add(b as u8)).collect::<Vec<u8>>();
+        let changed = || {
+            let mut v = row(1)[..200].to_vec();
+            v[100] ^= 0xff;
+            v
+        };
+        e.load(&mut |t| {
+            for i in 1..=3 {
+                t.put(Table::Stock, &k(i), &row(i))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        e.finish_load().unwrap();
+        let mut w = e.worker(Durability::Durable).unwrap();
+        let keys = [k(3), k(1), k(9), k(2)];
+        let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+        w.run(&Access::warehouse(1, false), &mut |t| {
+            // A row this transaction wrote comes from the write set, cut to the part as well.
+            t.put(Table::Stock, &k(2), &[7; 50])?;
+            for part in [0..4, 298..310, 400..500, 0..200] {
+                let mut got = vec![None; keys.len()];
+                t.get_each(Table::Stock, &keys, part.clone(), &mut |i, v| {
+                    got[i] = Some(v.map(<[u8]>::to_vec));
+                    Ok(())
+                })?;
+                let cut = |v: Vec<u8>| v[part_of(&v, &part)].to_vec();
+                let want = [Some(cut(row(3))), Some(cut(row(1))), None, Some(cut(vec![7; 50]))];
+                assert_eq!(got, want.map(Some), "{part:?}");
+            }
+            // Rows 1 and 3 were read in part only: their puts are logged whole, not as patches of a part (row 1's
+            // new value is the last part read with one byte changed, which a patch of that part would describe).
+            t.put(Table::Stock, &k(1), &changed())?;
+            t.put(Table::Stock, &k(3), &[3; 300])?;
+            Ok(true)
+        })
+        .unwrap();
+        let kinds: Vec<&str> = log_ops(&e)
+            .iter()
+            .map(|op| match op {
+                OwnedOp::Patch(..) => "patch",
+                OwnedOp::Put(..) => "put",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["put", "put", "put"]);
+        let before = contents(&e);
+        assert_eq!(
+            before[Table::Stock.index()],
+            [
+                (k(1).to_vec(), changed()),
+                (k(2).to_vec(), vec![7; 50]),
+                (k(3).to_vec(), vec![3; 300])
+            ]
+        );
+        drop(w);
+        drop(e);
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        assert_eq!(contents(&e), before);
+        e.close().unwrap();
+    }
+
     #[test]
     fn a_replayed_patch_meets_rows_newer_than_its_record_and_the_replay_ends_with_the_last_writes() {
         let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@
 //! (`Builder::set_cache_size`); it reads through the OS page cache, which that does not bound, so below
 //! `--pool-fraction 1` a [`CacheBound`] keeps its file out of the page cache while runs go on.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,7 +16,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::bench::page_cache::CacheBound;
 
-use super::engine::{Access, Body, Durability, Engine, Txn, Worker};
+use super::engine::{part_of, Access, Body, Durability, Engine, Txn, Worker, WHOLE};
 use super::schema::Table;
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
@@ -98,19 +99,29 @@ fn scan_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(())
 }
 
-fn get_into<T: ReadableTable<&'static [u8], &'static [u8]>>(table: &T, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+/// Copies bytes `part` of `key`'s value (borrowed from the table's page) into `out`.
+fn get_into<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    key: &[u8],
+    part: Range<usize>,
+    out: &mut Vec<u8>,
+) -> Result<bool> {
     Ok(table
         .get(key)?
         .map(|v| {
+            let v = v.value();
             out.clear();
-            out.extend_from_slice(v.value());
+            out.extend_from_slice(&v[part_of(v, &part)]);
         })
         .is_some())
 }
 
 impl Txn for WriteTxn<'_> {
     fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        get_into(&*self.table(t)?, key, out)
+        get_into(&*self.table(t)?, key, WHOLE, out)
+    }
+    fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        get_into(&*self.table(t)?, key, part, out)
     }
     fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()> {
         self.table(t)?.insert(key, val)?;
@@ -142,7 +153,10 @@ impl ReadTxn {
 
 impl Txn for ReadTxn {
     fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        get_into(self.table(t)?, key, out)
+        get_into(self.table(t)?, key, WHOLE, out)
+    }
+    fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        get_into(self.table(t)?, key, part, out)
     }
     fn put(&mut self, _: Table, _: &[u8], _: &[u8]) -> Result<()> {
         bail!("a write in a read-only transaction")

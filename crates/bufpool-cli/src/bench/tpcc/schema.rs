@@ -733,7 +733,10 @@ pub struct Stock {
 }
 
 impl Stock {
-    /// S_QUANTITY of a row, without decoding the rest (Stock-Level reads only this).
+    /// The bytes of a row that hold S_QUANTITY (its first field), which is all Stock-Level reads.
+    pub const QUANTITY: std::ops::Range<usize> = 0..4;
+
+    /// S_QUANTITY of a row, or of its bytes [`Stock::QUANTITY`], without decoding the rest.
     pub fn quantity_of(row: &[u8]) -> Result<u32> {
         Dec::new(row).u32()
     }
@@ -916,6 +919,8 @@ mod tests {
         let mut row = s.encode();
         let (nums, dist, data) = Stock::borrow(&row, 3).unwrap();
         assert_eq!((nums, dist, data), ([17, 0, 0, 0], &s.dist[2][..], &b"ORIGINAL"[..]));
+        // Stock-Level reads S_QUANTITY from the row's bytes `QUANTITY` alone.
+        assert_eq!(Stock::quantity_of(&row[Stock::QUANTITY]).unwrap(), 17);
         Stock::set_numbers(&mut row, [1, 2, 3, 4]).unwrap();
         (s.quantity, s.ytd, s.order_cnt, s.remote_cnt) = (1, 2, 3, 4);
         assert_eq!(Stock::decode(&row).unwrap(), s);

@@ -11,7 +11,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::engine::{Access, Txn, Worker};
+use super::engine::{Access, Txn, Worker, WHOLE};
 use super::random::{last_name, nurand, uniform, NuConstants, LAST_BYTES};
 use super::schema::*;
 use crate::bench::workload::Rng;
@@ -134,7 +134,7 @@ fn read_batch(
     rows.clear();
     spans.clear();
     spans.resize(keys.len(), None);
-    t.get_each(table, keys, &mut |i, v| {
+    t.get_each(table, keys, WHOLE, &mut |i, v| {
         if let Some(v) = v {
             spans[i] = Some((rows.len(), v.len()));
             rows.extend_from_slice(v);
@@ -241,16 +241,16 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
             };
             let (price, i_data) = Item::price_and_data(&irows[at..at + len])?;
             let skey = stock_keys[li];
-            if stock_keys[..li].contains(&skey) {
+            // The stock row is changed in place (its numbers only): in the batch's buffer, where it was read.
+            let row: &mut [u8] = if stock_keys[..li].contains(&skey) {
                 // An earlier line of this order changed this stock row: read it again, through the write set.
                 must_get(t, Table::Stock, &skey, &mut buf)?;
+                &mut buf
             } else {
                 let (at, len) = sspans[li].ok_or_else(|| anyhow!("STOCK row {skey:02x?} is missing"))?;
-                buf.clear();
-                buf.extend_from_slice(&srows[at..at + len]);
-            }
-            // The stock row is changed in place: its numbers only.
-            let ([quantity, ytd, order_cnt, remote_cnt], dist_info, s_data) = Stock::borrow(&buf, d)?;
+                &mut srows[at..at + len]
+            };
+            let ([quantity, ytd, order_cnt, remote_cnt], dist_info, s_data) = Stock::borrow(row, d)?;
             let q = u32::from(qty);
             let quantity = if quantity >= q + 10 {
                 quantity - q
@@ -271,8 +271,8 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
                 amount,
                 dist_info: dist_info.to_vec(),
             };
-            Stock::set_numbers(&mut buf, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
-            t.put(Table::Stock, &skey, &buf)?;
+            Stock::set_numbers(row, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
+            t.put(Table::Stock, &skey, row)?;
             t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line.encode())?;
         }
         // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
@@ -557,7 +557,8 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
         let keys: Vec<[u8; 6]> = items.iter().map(|&i| stock_key(w, i)).collect();
         let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
         let mut low = 0u32;
-        t.get_each(Table::Stock, &keys, &mut |i, v| {
+        // S_QUANTITY only, not the rest of each ~300-byte row (vmcache's `lookupField` reads one field too).
+        t.get_each(Table::Stock, &keys, Stock::QUANTITY, &mut |i, v| {
             let v = v.ok_or_else(|| anyhow!("STOCK row {:02x?} is missing", keys[i]))?;
             low += u32::from(Stock::quantity_of(v)? < threshold);
             Ok(())
