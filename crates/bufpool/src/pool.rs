@@ -1636,22 +1636,28 @@ impl BufferPool {
         f.note_new(page.page_no());
         loop {
             // Not `write`: a stale copy is marked freed, and this is the page's reuse.
-            let latched = self.fix(page, Mode::Exclusive).map(|stale| {
-                let stale = stale.exclusive();
-                let sh = stale.header();
-                sh.freed.store(false, Relaxed);
-                self.mark_dirty(sh);
-                WriteGuard::new(stale, page)
-            });
-            match latched {
-                Ok(g) => {
+            match self.fix(page, Mode::Exclusive).map(|stale| stale.exclusive()) {
+                Ok(stale) => {
                     self.release_unmapped(frame);
-                    // The id may name another file by now (dropped, reopened under the same id: M7).
                     if f.is_closing() {
-                        drop(g);
+                        // The file is being closed or dropped, or the id names another file by now (dropped,
+                        // reopened under the same id: M7). The number goes back on the list when this returns,
+                        // so the copy must stay refused to writers, as a freed page's (L11-7: it was unmarked
+                        // and made dirty before this check, and a `write` succeeded once the close had failed).
+                        // Marked only if it is this file's (another file's page is not ours to mark); this
+                        // call's own load of it, if it was evicted meanwhile, did not mark it, since the call
+                        // owned the number.
+                        let ours = self.core.files.get(page.file()).is_ok_and(|cur| std::ptr::eq(&*cur, f));
+                        if ours {
+                            stale.header().freed.store(true, Relaxed);
+                        }
+                        stale.release_unchanged();
                         return Err(Error::FileNotOpen(page.file()));
                     }
-                    let mut g = g;
+                    let sh = stale.header();
+                    sh.freed.store(false, Relaxed);
+                    self.mark_dirty(sh);
+                    let mut g = WriteGuard::new(stale, page);
                     g.fill(0);
                     g.set_lsn(0);
                     return Ok(Ok(g));
