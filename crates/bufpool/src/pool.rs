@@ -1604,9 +1604,13 @@ impl BufferPool {
         // SeqCst load; the sweep stores `closing`, then loads page ids): undo, or the page would outlive the file
         // (F1 in RELIABILITY.md).
         if f.is_closing() {
+            // The number goes back on the free list first, while this frame still maps the page under our latch
+            // (lock order: the frame's latch, then the list's mutex): a load waiting for the frame then maps a
+            // copy of its own and finds the number listed, so it marks the copy freed. Unmapped first, a load in
+            // between kept an unmarked copy of a listed page, which took write guards (L11-8, as L11-7).
+            drop(allocation);
             self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
-            drop(allocation); // the number goes on the free list
             return Err(Error::FileNotOpen(file));
         }
         self.mark_dirty(h);
