@@ -27,13 +27,13 @@
 mod common;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
-use bufpool::{BufferPool, Error, FrameIdx, PageId, Policy};
-use common::{Gate, STEP_WAIT_MAX};
+use bufpool::{BufferPool, Error, PageId};
+use common::{Gate, InOrder, STEP_WAIT_MAX};
 
 /// The page freed while a reader loads it.
 const FREED: u32 = 1;
@@ -103,36 +103,6 @@ impl Storage for GatedReads {
     }
 }
 
-/// Offers every tracked frame in index order and holds no lock while it does, so a veto that waits stops only
-/// its own thread.
-struct InOrder {
-    tracked: Vec<AtomicBool>,
-}
-
-impl Policy for InOrder {
-    fn name(&self) -> &'static str {
-        "in-order"
-    }
-    fn on_hit(&self, _frame: FrameIdx) {}
-    fn on_insert(&self, frame: FrameIdx, _key: u64) {
-        self.tracked[frame as usize].store(true, SeqCst);
-    }
-    fn on_remove(&self, frame: FrameIdx) {
-        self.tracked[frame as usize].store(false, SeqCst);
-    }
-    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
-        for _pass in 0..2 {
-            for (idx, t) in self.tracked.iter().enumerate() {
-                if t.load(SeqCst) && try_take(idx as FrameIdx) {
-                    t.store(false, SeqCst);
-                    return Some(idx as FrameIdx);
-                }
-            }
-        }
-        None
-    }
-}
-
 fn refused_as_freed<T>(r: bufpool::Result<T>, page: PageId, call: &str) {
     match r {
         Err(Error::PageFreed { page: p }) => assert_eq!(p, page, "{call} names the page"),
@@ -149,9 +119,7 @@ fn a_read_while_free_page_runs_leaves_no_copy_that_takes_write_guards() {
     let pool = Arc::new(
         BufferPool::builder()
             .frames(FRAMES)
-            .custom_policy(Box::new(InOrder {
-                tracked: (0..FRAMES).map(|_| AtomicBool::new(false)).collect(),
-            }))
+            .custom_policy(Box::new(InOrder::new(FRAMES)))
             .eviction_veto(move |page| veto(&veto_script, page))
             .build()
             .unwrap(),

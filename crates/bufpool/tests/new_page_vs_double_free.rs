@@ -21,12 +21,12 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bufpool::{BufferPool, Error, FrameIdx, MemoryStorage, PageId, Policy};
-use common::{Gate, STEP_WAIT_MAX};
+use bufpool::{BufferPool, Error, MemoryStorage, PageId};
+use common::{Gate, InOrder, STEP_WAIT_MAX};
 
 /// The page freed twice.
 const FREED: u32 = 1;
@@ -74,36 +74,6 @@ fn veto(script: &Script, page: PageId) -> bool {
     }
 }
 
-/// Offers every tracked frame in index order and holds no lock while it does, so a veto that waits stops only
-/// its own thread.
-struct InOrder {
-    tracked: Vec<AtomicBool>,
-}
-
-impl Policy for InOrder {
-    fn name(&self) -> &'static str {
-        "in-order"
-    }
-    fn on_hit(&self, _frame: FrameIdx) {}
-    fn on_insert(&self, frame: FrameIdx, _key: u64) {
-        self.tracked[frame as usize].store(true, SeqCst);
-    }
-    fn on_remove(&self, frame: FrameIdx) {
-        self.tracked[frame as usize].store(false, SeqCst);
-    }
-    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
-        for _pass in 0..2 {
-            for (idx, t) in self.tracked.iter().enumerate() {
-                if t.load(SeqCst) && try_take(idx as FrameIdx) {
-                    t.store(false, SeqCst);
-                    return Some(idx as FrameIdx);
-                }
-            }
-        }
-        None
-    }
-}
-
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + STEP_WAIT_MAX;
     while !done() {
@@ -120,9 +90,7 @@ fn a_double_free_during_new_page_is_refused_and_new_page_gets_the_page() {
     let pool = Arc::new(
         BufferPool::builder()
             .frames(FRAMES)
-            .custom_policy(Box::new(InOrder {
-                tracked: (0..FRAMES).map(|_| AtomicBool::new(false)).collect(),
-            }))
+            .custom_policy(Box::new(InOrder::new(FRAMES)))
             .eviction_veto(move |page| veto(&veto_script, page))
             .build()
             .unwrap(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::{FrameIdx, Policy};
 
 /// Called with (offset, bytes) before a write is applied.
 pub type WriteHook = Box<dyn Fn(u64, &[u8]) + Send + Sync>;
@@ -158,5 +159,44 @@ impl Gate {
         let open = self.open.lock().unwrap();
         let (open, timeout) = self.cond.wait_timeout_while(open, STEP_WAIT_MAX, |o| !*o).unwrap();
         assert!(*open && !timeout.timed_out(), "never reached: {what}");
+    }
+}
+
+/// A policy that offers every tracked frame in index order and holds no lock while it does, so an eviction veto
+/// that waits stops only its own thread (the scripted races' evictor).
+pub struct InOrder {
+    tracked: Vec<AtomicBool>,
+}
+
+impl InOrder {
+    /// For a pool of `frames` frames.
+    pub fn new(frames: usize) -> InOrder {
+        InOrder {
+            tracked: (0..frames).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+}
+
+impl Policy for InOrder {
+    fn name(&self) -> &'static str {
+        "in-order"
+    }
+    fn on_hit(&self, _frame: FrameIdx) {}
+    fn on_insert(&self, frame: FrameIdx, _key: u64) {
+        self.tracked[frame as usize].store(true, SeqCst);
+    }
+    fn on_remove(&self, frame: FrameIdx) {
+        self.tracked[frame as usize].store(false, SeqCst);
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        for _pass in 0..2 {
+            for (idx, t) in self.tracked.iter().enumerate() {
+                if t.load(SeqCst) && try_take(idx as FrameIdx) {
+                    t.store(false, SeqCst);
+                    return Some(idx as FrameIdx);
+                }
+            }
+        }
+        None
     }
 }
