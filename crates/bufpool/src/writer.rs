@@ -159,12 +159,7 @@ impl BufferPool {
         }
         let page_size = self.page_size();
         let len = run.len() * page_size;
-        let result = WRITE_BUF.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let buf = match &mut *cell {
-                Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
-                slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
-            };
+        let write = |buf: &mut AlignedBuf| {
             for (k, &(page, idx)) in run.iter().enumerate() {
                 let copy = &mut buf[k * page_size..(k + 1) * page_size];
                 // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
@@ -172,7 +167,20 @@ impl BufferPool {
                 checksum::stamp_for(copy, page.page_no(), file.bound);
             }
             file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
-        });
+        };
+        let result = WRITE_BUF
+            .try_with(|cell| {
+                let mut cell = cell.borrow_mut();
+                let buf = match &mut *cell {
+                    Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
+                    slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
+                };
+                write(buf)
+            })
+            // A thread being torn down, past this thread-local's life (a flush or checkpoint from another
+            // thread-local's destructor): a buffer of its own for this write (R12-2: `with` panicked, and a panic
+            // in a thread-local destructor aborts the process).
+            .unwrap_or_else(|_| write(&mut AlignedBuf::zeroed(len)));
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
             let err = match Error::io(file.id, Some(run[0].0), "write", e) {

@@ -8,7 +8,13 @@
 //! destroyed list and panicked inside a thread-local destructor, which aborts. Before L11-6 the list was an array
 //! without a destructor, and such a guard let its latch go like any other.
 //!
-//! The abort cannot be caught in-process, so the scenario runs in a child process (this binary, its ignored
+//! R12-2, the pool's part (`pool_calls_from_a_thread_locals_destructor_work`): a thread-local handle whose
+//! destructor finishes the thread's work (a `write`, reads that miss, a `checkpoint`) aborted the process the same
+//! way: a miss asked `VETO_PANIC` (`pool.rs`, `take_veto_panic`) and a page write took `WRITE_BUF` (`writer.rs`,
+//! `write_run`) through `with`, destroyed by then. The pool's other thread-locals (`stats.rs`'s stripe,
+//! `uring.rs`'s ring) already used `try_with` for threads being torn down.
+//!
+//! The abort cannot be caught in-process, so each scenario runs in a child process (this binary, its ignored
 //! test) and the test checks how the child ended.
 
 use std::cell::RefCell;
@@ -70,15 +76,10 @@ fn child_exit_with_cached_guards() {
     exit_with_cached_guards(20);
 }
 
-#[test]
-fn guards_cached_in_a_thread_local_are_released_at_thread_exit() {
+/// Runs this binary's ignored test `child` alone in a child process and fails unless it passes.
+fn in_child(child: &str) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child_exit_with_cached_guards",
-            "--exact",
-            "--ignored",
-            "--test-threads=1",
-        ])
+        .args([child, "--exact", "--ignored", "--test-threads=1"])
         .output()
         .unwrap();
     assert!(
@@ -88,4 +89,68 @@ fn guards_cached_in_a_thread_local_are_released_at_thread_exit() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn guards_cached_in_a_thread_local_are_released_at_thread_exit() {
+    in_child("child_exit_with_cached_guards");
+}
+
+/// A small pool that lives for the process: 8 frames, 40 pages written and checkpointed, so reads miss and
+/// evict.
+fn small_pool() -> &'static (BufferPool, bufpool::FileId) {
+    static POOL: OnceLock<(BufferPool, bufpool::FileId)> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let pool = BufferPool::builder().frames(8).build().unwrap();
+        let file = pool.open_storage(MemoryStorage::new()).unwrap();
+        for i in 0..40u32 {
+            pool.new_page(file).unwrap()[0] = i as u8;
+            pool.checkpoint().unwrap();
+        }
+        (pool, file)
+    })
+}
+
+/// A thread's handle on the small pool whose destructor finishes the thread's work: a change, reads that miss,
+/// a checkpoint (R12-2).
+struct Handle(u32);
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let (pool, file) = small_pool();
+        pool.write(PageId::new(*file, self.0)).unwrap()[1] = 0xaa;
+        for i in 0..40 {
+            assert_eq!(pool.read(PageId::new(*file, i)).unwrap()[0], i as u8);
+        }
+        pool.checkpoint().unwrap();
+    }
+}
+
+thread_local! {
+    static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+#[test]
+#[ignore = "run as a child process by pool_calls_from_a_thread_locals_destructor_work"]
+fn child_pool_calls_at_thread_exit() {
+    let (pool, file) = small_pool();
+    let (pool, file) = (pool, *file);
+    std::thread::spawn(move || {
+        // The handle is the thread's first thread-local; the pool's own come after it (the misses' and the
+        // checkpoint's on this thread), so they are destroyed before it.
+        HANDLE.with(|h| *h.borrow_mut() = Some(Handle(3)));
+        pool.write(PageId::new(file, 5)).unwrap()[1] = 0xbb;
+        for i in 0..40 {
+            pool.read(PageId::new(file, i)).unwrap();
+        }
+        pool.checkpoint().unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(pool.read(PageId::new(file, 3)).unwrap()[1], 0xaa);
+}
+
+#[test]
+fn pool_calls_from_a_thread_locals_destructor_work() {
+    in_child("child_pool_calls_at_thread_exit");
 }
