@@ -219,10 +219,13 @@ thread_local! {
 }
 
 /// Runs `f` on this thread's buffer `key` (`SCRATCH` or `SCAN_PAGE`), taken for the call and put back after.
+/// On a thread being torn down, past the buffer's life (a read from another thread-local's destructor), a new
+/// buffer serves the call and is dropped after it (R12-2: `with` panicked there, and a panic in a thread-local
+/// destructor aborts the process).
 fn with_thread_buf<R>(key: &'static LocalKey<Cell<Vec<u8>>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let mut buf = key.with(Cell::take);
+    let mut buf = key.try_with(Cell::take).unwrap_or_default();
     let r = f(&mut buf);
-    key.with(|s| s.set(buf));
+    let _ = key.try_with(|s| s.set(buf));
     r
 }
 
@@ -847,9 +850,10 @@ impl Tree {
         for k in keys {
             self.check_key(k)?;
         }
-        let mut scratch = BATCH.with(Cell::take);
+        // As `with_thread_buf`: past the thread-local's life (thread teardown), new vectors for this call.
+        let mut scratch = BATCH.try_with(Cell::take).unwrap_or_default();
         let r = self.get_many_in(keys, part, &mut scratch, f);
-        BATCH.with(|s| s.set(scratch));
+        let _ = BATCH.try_with(|s| s.set(scratch));
         r
     }
 

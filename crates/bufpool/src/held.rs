@@ -24,6 +24,11 @@
 //!   header is ever at a listed address (R10-2 in RELIABILITY.md: the next pool's headers at the same address
 //!   made a wait for another thread's read guard `HeldByCaller`). `FrameHeader::held_by_caller` also trusts an
 //!   entry only while the frame is latched shared, which costs nothing on the path that asks.
+//! - The overflow list has a destructor (a `Vec`), so at thread exit it may be destroyed before another
+//!   thread-local whose destructor still drops read guards (a cache of guards of a `'static` pool). From then on
+//!   the array is the whole list: the overflow's entries are forgotten and a guard made past the array goes
+//!   unlisted (only detections are lost, at the end of the thread), never a panic, which in a thread-local
+//!   destructor aborts the process (R12-1 in RELIABILITY.md).
 //!
 //! Cost: a read guard's making and release each touch this thread's list (a length and one slot, through the
 //! thread pointer: no lazy initialisation, no destructor to register); the release compares the newest entry
@@ -76,8 +81,10 @@ pub(crate) fn note_shared_taken(frame: *const crate::frame::FrameHeader) {
 #[cold]
 #[inline(never)]
 fn take_past_array(held: &SharedHeld, frame: usize) {
-    SHARED_HELD_MORE.with(|more| more.borrow_mut().push(frame));
-    held.len.set(held.len.get() + 1);
+    // A guard made once the overflow list is destroyed (at thread exit) goes unlisted: see the module's rules.
+    if SHARED_HELD_MORE.try_with(|more| more.borrow_mut().push(frame)).is_ok() {
+        held.len.set(held.len.get() + 1);
+    }
 }
 
 /// A read guard of the calling thread on the frame at `frame` is letting its latch go: removes one entry of that
@@ -100,22 +107,33 @@ pub(crate) fn note_shared_leaving(frame: *const crate::frame::FrameHeader) {
 #[cold]
 #[inline(never)]
 fn remove_older(held: &SharedHeld, frame: usize) {
+    if SHARED_HELD_MORE
+        .try_with(|more| remove_listed(held, frame, &mut more.borrow_mut()))
+        .is_err()
+    {
+        // The overflow list is destroyed (at thread exit, before the thread-local whose destructor drops this
+        // guard) and its entries with it: the array is all that is left (R12-1: `with` panicked here, inside a
+        // thread-local destructor, which aborts the process).
+        held.len.set(held.len.get().min(SHARED_HELD_MAX));
+        remove_listed(held, frame, &mut Vec::new());
+    }
+}
+
+/// [`remove_older`] with the overflow list `more`.
+fn remove_listed(held: &SharedHeld, frame: usize, more: &mut Vec<usize>) {
     let len = held.len.get();
-    SHARED_HELD_MORE.with(|more| {
-        let mut more = more.borrow_mut();
-        if let Some(at) = more.iter().rposition(|&f| f == frame) {
-            more.swap_remove(at);
-            held.len.set(len - 1);
-            return;
-        }
-        let in_array = len.min(SHARED_HELD_MAX);
-        if let Some(at) = held.frames[..in_array].iter().rposition(|f| f.get() == frame) {
-            // The last entry overall takes the freed slot: the overflow list's, if it has any.
-            let last = more.pop().unwrap_or_else(|| held.frames[in_array - 1].get());
-            held.frames[at].set(last);
-            held.len.set(len - 1);
-        }
-    });
+    if let Some(at) = more.iter().rposition(|&f| f == frame) {
+        more.swap_remove(at);
+        held.len.set(len - 1);
+        return;
+    }
+    let in_array = len.min(SHARED_HELD_MAX);
+    if let Some(at) = held.frames[..in_array].iter().rposition(|f| f.get() == frame) {
+        // The last entry overall takes the freed slot: the overflow list's, if it has any.
+        let last = more.pop().unwrap_or_else(|| held.frames[in_array - 1].get());
+        held.frames[at].set(last);
+        held.len.set(len - 1);
+    }
 }
 
 /// True if the calling thread's list names the frame at `frame`: it holds a read guard on it (see the module's
@@ -125,7 +143,9 @@ pub(crate) fn holds_shared(frame: *const crate::frame::FrameHeader) -> bool {
     SHARED_HELD.with(|held| {
         let len = held.len.get().min(SHARED_HELD_MAX);
         held.frames[..len].iter().any(|f| f.get() == frame as usize)
-    }) || SHARED_HELD_MORE.with(|more| more.borrow().contains(&(frame as usize)))
+    }) || SHARED_HELD_MORE
+        .try_with(|more| more.borrow().contains(&(frame as usize)))
+        .unwrap_or(false)
 }
 
 #[cfg(all(test, not(loom)))]

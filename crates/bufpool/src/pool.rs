@@ -80,9 +80,10 @@ thread_local! {
     static VETO_PANIC: std::cell::RefCell<Option<Error>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Takes the eviction veto's panic caught on this thread, if any.
+/// Takes the eviction veto's panic caught on this thread, if any. (`try_with`: a thread being torn down may run
+/// pool calls from a thread-local's destructor after this one is destroyed; then none is kept, R12-2.)
 fn take_veto_panic() -> Option<Error> {
-    VETO_PANIC.with(|p| p.borrow_mut().take())
+    VETO_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten()
 }
 
 /// A count held while alive (frames latched for I/O, threads taking victims): see [`Core::io_holds`].
@@ -1364,7 +1365,9 @@ impl BufferPool {
                     return false;
                 }
                 Err(payload) => {
-                    VETO_PANIC.with(|p| {
+                    // On a thread being torn down, past this thread-local's life, the panic is not kept: the
+                    // page is protected all the same, and the miss reports what else it meets (R12-2).
+                    let _ = VETO_PANIC.try_with(|p| {
                         p.borrow_mut()
                             .get_or_insert_with(|| Error::panicked("eviction veto", payload));
                     });

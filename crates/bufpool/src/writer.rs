@@ -159,12 +159,7 @@ impl BufferPool {
         }
         let page_size = self.page_size();
         let len = run.len() * page_size;
-        let result = WRITE_BUF.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let buf = match &mut *cell {
-                Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
-                slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
-            };
+        let write = |buf: &mut AlignedBuf| {
             for (k, &(page, idx)) in run.iter().enumerate() {
                 let copy = &mut buf[k * page_size..(k + 1) * page_size];
                 // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
@@ -172,7 +167,23 @@ impl BufferPool {
                 checksum::stamp_for(copy, page.page_no(), file.bound);
             }
             file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
-        });
+        };
+        // The thread's buffer, unless this write runs inside another's (a storage whose `write_at` writes
+        // through a pool on this thread: R12-3, the borrow panicked and the outer write failed its file) or past
+        // the thread-local's life (a flush from another thread-local's destructor: R12-2, `with` panicked, and a
+        // panic in a thread-local destructor aborts the process); then a buffer of its own.
+        let result = WRITE_BUF
+            .try_with(|cell| {
+                let mut cell = cell.try_borrow_mut().ok()?;
+                let buf = match &mut *cell {
+                    Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
+                    slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
+                };
+                Some(write(buf))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| write(&mut AlignedBuf::zeroed(len)));
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
             let err = match Error::io(file.id, Some(run[0].0), "write", e) {
