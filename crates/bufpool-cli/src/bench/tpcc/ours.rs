@@ -1542,3 +1542,7 @@ mod tests {
         assert!(format!("{err:#}").contains("patched rows missing"), "{err:#}");
     }
 }
+
+#[cfg(test)]
+#[path = "ours_power.rs"]
+mod power;
