@@ -118,6 +118,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use anyhow::{anyhow, bail, Context, Result};
+use bufpool::storage::Storage;
 use bufpool_btree::{apply_edits, encode_edits, BufferPool, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal};
 
 use super::engine::{part_of, Access, Body, Durability, Each, Engine, Txn, Worker, WHOLE};
@@ -161,6 +162,9 @@ fn log_rewrite_len() -> Option<u64> {
 /// File name of the transaction log.
 pub const TXN_LOG: &str = "txn.log";
 
+/// The storage of each of the engine's files, by file name ([`Ours::open_on`]).
+pub type StorageFor<'a> = &'a dyn Fn(&str) -> Arc<dyn Storage>;
+
 /// The TPC-C tables on bufpool-btree.
 pub struct Ours {
     pool: Arc<BufferPool>,
@@ -194,6 +198,13 @@ impl Ours {
     /// `1..=warehouses`; recovers the trees, then replays the transaction log (see the module docs).
     pub fn open(dir: &Path, frames: usize, warehouses: u16) -> Result<Ours> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ours::open_on(dir, None, frames, warehouses)
+    }
+
+    /// [`Ours::open`] with each file (by its name: [`TXN_LOG`], `<table>.wal`, `<table>.db`) on the storage
+    /// `storage` gives instead of in `dir`, if given: the power-loss and device-fault tests run the engine on
+    /// `FaultyStorage`s this way (`ours_power.rs`). `dir` is then only where [`Engine::db_bytes`] looks.
+    pub fn open_on(dir: &Path, storage: Option<StorageFor<'_>>, frames: usize, warehouses: u16) -> Result<Ours> {
         let pool = Arc::new(
             BufferPool::builder()
                 .frames(frames.max(64))
@@ -201,19 +212,27 @@ impl Ours {
                 .build()?,
         );
         let rewrite = log_rewrite_len();
-        let txlog = TreeWal::open(dir.join(TXN_LOG))?;
+        let open_log = |name: &str| match storage {
+            Some(on) => TreeWal::open_storage(on(name)),
+            None => TreeWal::open(dir.join(name)),
+        };
+        let txlog = open_log(TXN_LOG)?;
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
         }
         let mut trees = Vec::with_capacity(Table::ALL.len());
         for t in Table::ALL {
-            let wal = TreeWal::open(dir.join(format!("{}.wal", t.name())))?;
+            let wal = open_log(&format!("{}.wal", t.name()))?;
             if let Some(len) = rewrite {
                 wal.set_rewrite_len(len);
             }
             wal.flush_first(txlog.clone())?;
-            let tree = Tree::open(pool.clone(), wal, dir.join(format!("{}.db", t.name())))
-                .with_context(|| format!("opening the {} tree", t.name()))?;
+            let data = format!("{}.db", t.name());
+            let tree = match storage {
+                Some(on) => Tree::open_storage(pool.clone(), wal, on(&data)),
+                None => Tree::open(pool.clone(), wal, dir.join(&data)),
+            }
+            .with_context(|| format!("opening the {} tree", t.name()))?;
             trees.push(tree);
         }
         let ours = Ours {
@@ -335,6 +354,33 @@ impl Ours {
             t.close()?;
         }
         Ok(())
+    }
+
+    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often).
+    fn tick_with(&self, max: u64) -> Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            bail!("a checkpoint failed");
+        }
+        let Ok(_one) = self.checkpointing.try_lock() else {
+            return Ok(());
+        };
+        let run = || -> Result<()> {
+            // A tree log's large buffer is written out here, off the transactions' path: its records need the
+            // transaction log durable first, an fsync an appender (holding its transaction's locks) leaves to us.
+            for t in &self.trees {
+                t.wal().write_out()?;
+            }
+            if self.txlog.log_bytes() > max {
+                self.checkpoint_txlog()?;
+            }
+            for t in &self.trees {
+                if t.wal().log_bytes() > max {
+                    t.checkpoint()?;
+                }
+            }
+            Ok(())
+        };
+        run().inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
     }
 
     /// Pages of every tree's data file together.
@@ -1029,29 +1075,7 @@ impl Engine for Ours {
     }
 
     fn tick(&self) -> Result<()> {
-        if self.failed.load(Ordering::Relaxed) {
-            bail!("a checkpoint failed");
-        }
-        let Ok(_one) = self.checkpointing.try_lock() else {
-            return Ok(());
-        };
-        let run = || -> Result<()> {
-            // A tree log's large buffer is written out here, off the transactions' path: its records need the
-            // transaction log durable first, an fsync an appender (holding its transaction's locks) leaves to us.
-            for t in &self.trees {
-                t.wal().write_out()?;
-            }
-            if self.txlog.log_bytes() > log_max() {
-                self.checkpoint_txlog()?;
-            }
-            for t in &self.trees {
-                if t.wal().log_bytes() > log_max() {
-                    t.checkpoint()?;
-                }
-            }
-            Ok(())
-        };
-        run().inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+        self.tick_with(log_max())
     }
 
     /// The files' lengths, except where a file takes less space than its length: a log whose truncation
@@ -1518,3 +1542,7 @@ mod tests {
         assert!(format!("{err:#}").contains("patched rows missing"), "{err:#}");
     }
 }
+
+#[cfg(test)]
+#[path = "ours_power.rs"]
+mod power;

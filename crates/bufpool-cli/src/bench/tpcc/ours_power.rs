@@ -1,0 +1,462 @@
+//! The TPC-C engine ([`Ours`]) under power loss and device faults (R11-O3 in RELIABILITY.md): every file of the
+//! engine (`txn.log`, the nine tree logs, the nine data files) on a [`FaultyStorage`] behind one power switch
+//! ([`Disk`]), so a cut keeps of every file only what it synced, plus a random part of its unsynced writes
+//! (sectors kept, lost or torn, `FaultConfig::crash_keep_unsynced` drawn per seed from 0, 0.5 and 1).
+//!
+//! - [`power_loss_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new_order`]: one warehouse
+//!   of reduced cardinalities in a pool of a fifth of it (dirty leaves evicted all the time), the mix on 1 to 3
+//!   threads in `durable` or `batch:N` mode, every log cut past 64 KiB by the test's tick (so checkpoints and
+//!   tree-log write-outs run under the commits), the power cut at a seeded I/O call. Then a recovery cut at a
+//!   seeded I/O call of its own (a second crash during recovery), a third open that must succeed, and on it:
+//!   the trees' structure, conditions 1 to 4 (`check.rs`), every New-Order acknowledged as durable present
+//!   (`durable`: every one acknowledged; `batch:N`: those followed by their thread's N-th commit), and no
+//!   rolled-back New-Order present (its ORDER and ORDER-LINE rows as it wrote them).
+//!   `BUFPOOL_TPCC_POWER_SEEDS` seeds (default 6).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::AtomicUsize;
+
+use bufpool::storage::{FaultConfig, FaultyStorage, IoRequest, Storage, StorageInfo};
+
+use super::*;
+use crate::bench::tpcc::check;
+use crate::bench::tpcc::load;
+use crate::bench::tpcc::random::{uniform, NuConstants};
+use crate::bench::tpcc::schema::Scale;
+use crate::bench::tpcc::txns::{self, Ctx, Kind};
+use crate::bench::workload::Rng;
+
+/// Every file of one engine, and the power switch in front of all of them.
+struct Power {
+    state: Mutex<PowerState>,
+}
+
+struct PowerState {
+    on: bool,
+    /// I/O calls (reads, writes, syncs) made so far, over every file.
+    calls: u64,
+    /// The call at which the power goes (`u64::MAX`: never).
+    cut_at: u64,
+    files: BTreeMap<String, Arc<FaultyStorage>>,
+    /// What each file held after the cut.
+    images: BTreeMap<String, Vec<u8>>,
+    /// Seeds the files' fault generators.
+    seed: u64,
+    config: FaultConfig,
+}
+
+impl PowerState {
+    fn cut(&mut self) {
+        if !self.on {
+            return;
+        }
+        self.on = false;
+        for (name, f) in &self.files {
+            self.images.insert(name.clone(), f.crash());
+        }
+    }
+}
+
+/// A disk: the engine's files on [`FaultyStorage`]s, created on first use, each behind [`Plug`].
+#[derive(Clone)]
+struct Disk(Arc<Power>);
+
+fn off() -> io::Error {
+    io::Error::other("the power is off")
+}
+
+impl Disk {
+    /// A disk whose files start as `images` (missing ones empty).
+    fn new(seed: u64, config: FaultConfig, images: &BTreeMap<String, Vec<u8>>) -> Disk {
+        let files = images
+            .iter()
+            .enumerate()
+            .map(|(i, (name, image))| {
+                let f = FaultyStorage::from_image(seed ^ ((i as u64 + 1) * 0x9e37), config.clone(), image.clone());
+                (name.clone(), Arc::new(f))
+            })
+            .collect();
+        Disk(Arc::new(Power {
+            state: Mutex::new(PowerState {
+                on: true,
+                calls: 0,
+                cut_at: u64::MAX,
+                files,
+                images: BTreeMap::new(),
+                seed,
+                config,
+            }),
+        }))
+    }
+
+    fn state(&self) -> MutexGuard<'_, PowerState> {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The storage of file `name`, created empty if new.
+    fn plug(&self, name: &str) -> Arc<dyn Storage> {
+        let mut st = self.state();
+        let n = st.files.len() as u64;
+        let (seed, config) = (st.seed, st.config.clone());
+        st.files
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(FaultyStorage::new(seed ^ ((n + 1) * 0x9e37), config)));
+        Arc::new(Plug {
+            name: name.to_string(),
+            power: self.0.clone(),
+        })
+    }
+
+    /// The engine on this disk.
+    fn open(&self, frames: usize) -> Result<Ours> {
+        Ours::open_on(Path::new("/nonexistent"), Some(&|name| self.plug(name)), frames, 1)
+    }
+
+    fn calls(&self) -> u64 {
+        self.state().calls
+    }
+
+    fn is_on(&self) -> bool {
+        self.state().on
+    }
+
+    /// Cuts the power at the `n`-th I/O call from now (`n >= 1`).
+    fn cut_after(&self, n: u64) {
+        let mut st = self.state();
+        st.cut_at = st.calls + n;
+    }
+
+    /// Cuts the power now (if it is still on); returns what every file holds after it.
+    fn cut(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut st = self.state();
+        st.cut();
+        st.images.clone()
+    }
+}
+
+/// One file of a [`Disk`]: every call runs under the disk's lock, so the power goes between two calls and for
+/// every file at once.
+struct Plug {
+    name: String,
+    power: Arc<Power>,
+}
+
+impl Plug {
+    fn call<R>(&self, io: bool, f: impl FnOnce(&FaultyStorage) -> io::Result<R>) -> io::Result<R> {
+        let mut st = self.power.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !st.on {
+            return Err(off());
+        }
+        if io {
+            st.calls += 1;
+            if st.calls >= st.cut_at {
+                st.cut();
+                return Err(off());
+            }
+        }
+        let file = st.files[&self.name].clone();
+        f(&file)
+    }
+}
+
+impl Storage for Plug {
+    fn len(&self) -> io::Result<u64> {
+        self.call(false, |f| f.len())
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.call(true, |f| f.read_at(buf, offset))
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.call(true, |f| f.write_at(buf, offset))
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.call(true, |f| f.sync())
+    }
+    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+        // One call per request, so the power may go inside a batch.
+        for req in batch.chunks_mut(1) {
+            if let Err(e) = self.call(true, |f| {
+                f.submit(req);
+                Ok(())
+            }) {
+                req[0].result = Some(Err(e));
+            }
+        }
+    }
+    fn info(&self) -> StorageInfo {
+        self.power.state.lock().unwrap_or_else(|e| e.into_inner()).files[&self.name].info()
+    }
+}
+
+/// `(table, key, value)` of rows a transaction wrote.
+type Rows = Vec<(Table, Vec<u8>, Vec<u8>)>;
+
+/// A worker that notes the ORDER and ORDER-LINE rows each transaction wrote, to check that a rolled-back
+/// New-Order left none of them.
+struct Noting<'a> {
+    inner: OursWorker<'a>,
+    rows: Rows,
+}
+
+impl Worker for Noting<'_> {
+    fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
+        let rows = &mut self.rows;
+        rows.clear();
+        self.inner.run(access, &mut |t| body(&mut NotingTxn { t, rows }))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.inner.finish()
+    }
+}
+
+struct NotingTxn<'t, 'r> {
+    t: &'t mut dyn Txn,
+    rows: &'r mut Rows,
+}
+
+impl Txn for NotingTxn<'_, '_> {
+    fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        self.t.get(t, key, out)
+    }
+    fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()> {
+        if matches!(t, Table::Order | Table::OrderLine) {
+            self.rows.push((t, key.to_vec(), val.to_vec()));
+        }
+        self.t.put(t, key, val)
+    }
+    fn delete(&mut self, t: Table, key: &[u8]) -> Result<()> {
+        self.t.delete(t, key)
+    }
+    fn scan(&mut self, t: Table, from: &[u8], to: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        self.t.scan(t, from, to, f)
+    }
+    fn get_part(&mut self, t: Table, key: &[u8], part: Range<usize>, out: &mut Vec<u8>) -> Result<bool> {
+        self.t.get_part(t, key, part, out)
+    }
+    fn get_each(&mut self, t: Table, keys: &[&[u8]], part: Range<usize>, f: Each<'_>) -> Result<()> {
+        self.t.get_each(t, keys, part, f)
+    }
+    fn update_on_commit(&mut self, t: Table, key: &[u8], f: fn(&mut [u8], i64) -> Result<()>, arg: i64) -> Result<()> {
+        self.t.update_on_commit(t, key, f, arg)
+    }
+}
+
+/// The database every seed starts from: one warehouse of reduced cardinalities, loaded and synced.
+struct Loaded {
+    scale: Scale,
+    nu: NuConstants,
+    images: BTreeMap<String, Vec<u8>>,
+    /// Pages of the data files: the pool gets a fifth of them.
+    frames: usize,
+}
+
+fn loaded() -> &'static Loaded {
+    static LOADED: std::sync::OnceLock<Loaded> = std::sync::OnceLock::new();
+    LOADED.get_or_init(|| {
+        let scale = Scale::reduced(1);
+        let disk = Disk::new(1, FaultConfig::none(), &BTreeMap::new());
+        let e = disk.open(4096).unwrap();
+        let mut rng = Rng::new(7);
+        let load_nu = NuConstants::for_load(&mut rng);
+        load::load(&e, scale, load_nu, 7, |_| {}).unwrap();
+        e.finish_load().unwrap();
+        let pages = e.data_pages().unwrap() as usize;
+        e.close().unwrap();
+        Loaded {
+            scale,
+            nu: NuConstants::for_run(load_nu, &mut rng),
+            // Everything is synced: the cut keeps it all.
+            images: disk.cut(),
+            frames: pages / 5,
+        }
+    })
+}
+
+/// Logs are cut past this many bytes (the tick's bound).
+const SMALL_LOG: u64 = 64 << 10;
+
+/// What a run's threads saw.
+#[derive(Default)]
+struct Seen {
+    /// New-Orders acknowledged as durable.
+    durable: Vec<(u16, u8, u32)>,
+    /// The ORDER and ORDER-LINE rows of rolled-back New-Orders, one list each.
+    rolled_back: Vec<Rows>,
+    committed: u64,
+    errors: u64,
+    /// The first error's text.
+    first_error: Option<String>,
+}
+
+/// Runs the mix on `threads` threads until the power goes, or (with `max`) until each thread ran `max`
+/// transactions; a thread goes on after an error while the power is on (up to `max` as well).
+fn run_mix(e: &Ours, disk: &Disk, mode: Durability, threads: u16, seed: u64, max: Option<u64>) -> Seen {
+    let l = loaded();
+    let stop = AtomicBool::new(false);
+    let running = AtomicUsize::new(usize::from(threads));
+    let out = Mutex::new(Seen::default());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // The driver's tick, with small logs; stops when the workers do.
+            while running.load(Ordering::Relaxed) > 0 {
+                let _ = e.tick_with(SMALL_LOG);
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+        });
+        for thread in 0..threads {
+            let (out, stop, running) = (&out, &stop, &running);
+            s.spawn(move || {
+                let mut w = Noting {
+                    inner: e.worker(mode).unwrap(),
+                    rows: Vec::new(),
+                };
+                let mut rng = Rng::new(seed ^ ((u64::from(thread) + 1) * 0x1234_5678_9abc));
+                let mut ctx = Ctx {
+                    scale: l.scale,
+                    nu: l.nu,
+                    thread,
+                    history_seq: 0,
+                };
+                let mut seen = Seen::default();
+                let mut pending = Vec::new();
+                let mut ran = 0u64;
+                while !stop.load(Ordering::Relaxed) && max.is_none_or(|m| ran < m) && disk.is_on() {
+                    ran += 1;
+                    let kind = Kind::draw(&mut rng);
+                    match txns::run(&mut w, &mut ctx, &mut rng, kind, 1) {
+                        Ok(o) if o.committed => {
+                            seen.committed += 1;
+                            pending.extend(o.new_order);
+                            if mode.commits_after(w.inner.commits) {
+                                seen.durable.append(&mut pending);
+                            }
+                        }
+                        Ok(_) => seen.rolled_back.push(std::mem::take(&mut w.rows)),
+                        Err(err) => {
+                            seen.errors += 1;
+                            seen.first_error.get_or_insert_with(|| format!("{err:#}"));
+                        }
+                    }
+                }
+                if max.is_none() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                let mut out = out.lock().unwrap();
+                out.durable.extend(seen.durable);
+                out.rolled_back.extend(seen.rolled_back);
+                out.committed += seen.committed;
+                out.errors += seen.errors;
+                if out.first_error.is_none() {
+                    out.first_error = seen.first_error;
+                }
+                running.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    });
+    out.into_inner().unwrap()
+}
+
+/// Opens `images` (faults off) and checks the engine's promises against what the run saw: the trees'
+/// structure, conditions 1 to 4, every durably acknowledged New-Order present, no rolled-back one present.
+fn check_recovered(images: &BTreeMap<String, Vec<u8>>, seen: &Seen, what: &str) {
+    let l = loaded();
+    let disk = Disk::new(0, FaultConfig::none(), images);
+    let e = disk
+        .open(l.frames)
+        .unwrap_or_else(|err| panic!("{what}: the recovery failed: {err:#}"));
+    e.check_trees().unwrap_or_else(|err| panic!("{what}: {err:#}"));
+    let mut w = e.worker(Durability::Durable).unwrap();
+    let c = check::conditions(&mut w, l.scale).unwrap();
+    assert!(c.consistent(), "{what}: {:?}", c.failures);
+    let missing = check::acknowledged(&mut w, &seen.durable).unwrap();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} durably acknowledged New-Orders lost: {:?}",
+        missing.len(),
+        seen.durable.len(),
+        &missing[..missing.len().min(5)]
+    );
+    for rows in &seen.rolled_back {
+        let mut all_there = !rows.is_empty();
+        w.run(&Access::warehouse(1, true), &mut |t| {
+            let mut v = Vec::new();
+            for (table, k, want) in rows {
+                all_there &= t.get(*table, k, &mut v)? && &v == want;
+            }
+            Ok(true)
+        })
+        .unwrap();
+        assert!(
+            !all_there,
+            "{what}: a rolled-back New-Order is there: {:02x?}",
+            rows[0].1
+        );
+    }
+    drop(w);
+    e.close().unwrap_or_else(|err| panic!("{what}: closing: {err:#}"));
+}
+
+/// The number of seeds from `var`, or `default`.
+fn seeds(var: &str, default: u64) -> u64 {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The mode and thread count of seed `seed`: `durable`, `batch:8`, `batch:50` in turn; 1 to 3 threads.
+fn mode_of(seed: u64) -> (Durability, u16) {
+    let mode = match seed % 3 {
+        0 => Durability::Durable,
+        1 => Durability::Batch(8),
+        _ => Durability::Batch(50),
+    };
+    (mode, 1 + (seed / 3 % 3) as u16)
+}
+
+/// The crash model of seed `seed`: unsynced sectors all lost, each kept with probability one half, or all kept.
+fn crash_config(seed: u64) -> FaultConfig {
+    FaultConfig {
+        crash_keep_unsynced: [0.0, 0.5, 1.0][(seed / 9 % 3) as usize],
+        ..FaultConfig::none()
+    }
+}
+
+#[test]
+fn power_loss_during_tpcc_keeps_it_consistent_and_loses_no_durably_acknowledged_new_order() {
+    let l = loaded();
+    let (mut acked, mut second_crashes) = (0, 0);
+    let n = seeds("BUFPOOL_TPCC_POWER_SEEDS", 6);
+    for seed in 0..n {
+        let (mode, threads) = mode_of(seed);
+        let what = format!("seed {seed} ({}, {threads} threads)", mode.label());
+        let config = crash_config(seed);
+        let mut rng = Rng::new(seed);
+        let disk = Disk::new(rng.next_u64(), config.clone(), &l.images);
+        let e = disk.open(l.frames).unwrap();
+        disk.cut_after(uniform(&mut rng, 500, 20_000));
+        let seen = run_mix(&e, &disk, mode, threads, rng.next_u64(), None);
+        drop(e);
+        assert!(!disk.is_on(), "{what}: the power did not go");
+        assert!(seen.committed > 0, "{what}: nothing committed");
+        let images = disk.cut();
+        // The recovery's own I/O calls, counted on a copy; then the recovery cut at one of them.
+        let dry = Disk::new(0, FaultConfig::none(), &images);
+        dry.open(l.frames)
+            .unwrap_or_else(|err| panic!("{what}: the recovery failed: {err:#}"));
+        let calls = dry.calls();
+        let again = Disk::new(rng.next_u64(), config, &images);
+        again.cut_after(uniform(&mut rng, 1, calls));
+        let second = again.open(l.frames);
+        second_crashes += u64::from(!again.is_on());
+        drop(second);
+        check_recovered(&again.cut(), &seen, &what);
+        acked += seen.durable.len();
+        println!(
+            "{what}: {} committed, {} acknowledged as durable, {} rolled back; recovery of {calls} I/O calls cut",
+            seen.committed,
+            seen.durable.len(),
+            seen.rolled_back.len()
+        );
+    }
+    println!("{n} seeds: {acked} New-Orders acknowledged as durable, {second_crashes} recoveries cut");
+    assert!(acked > 0);
+}
