@@ -1453,29 +1453,86 @@ fn probe_inner<S: PageBytes + ?Sized>(
     if !hd.covers(s, key) {
         return Some(Probe::Restart);
     }
-    let (pos, w) = search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, key)?;
-    if hd.kind == KIND_LEAF {
-        let found = pos.is_ok();
-        if let (true, Some(out)) = (found, value) {
-            let (v0, vlen) = hd.value_of(s, w)?;
-            let part = part.within(vlen);
-            out.resize(part.len(), 0);
-            if !s.read(v0 + part.start, out) {
-                return None;
+    hd.search(s, key, value, part)
+}
+
+impl ProbedHeader {
+    /// The answer for `key`, which the fences cover: the child to descend to, or whether a leaf holds the key
+    /// (with `part` of its value copied into `value` if given). `None` if what the search read is malformed.
+    #[inline(always)]
+    fn search<S: PageBytes + ?Sized>(
+        &self,
+        s: &S,
+        key: &[u8],
+        value: Option<&mut Vec<u8>>,
+        part: Part,
+    ) -> Option<Probe> {
+        let (pos, w) = search_slots(s, self.slots_at, self.count, self.heap_lo, self.prefix, key)?;
+        if self.kind == KIND_LEAF {
+            let found = pos.is_ok();
+            if let (true, Some(out)) = (found, value) {
+                let (v0, vlen) = self.value_of(s, w)?;
+                let part = part.within(vlen);
+                out.resize(part.len(), 0);
+                if !s.read(v0 + part.start, out) {
+                    return None;
+                }
             }
+            return Some(Probe::Leaf { found });
         }
-        return Some(Probe::Leaf { found });
+        // Inner: the child right of the last separator <= key (`link` if there is none).
+        let child = match pos {
+            Ok(_) => self.child_of(s, w)?,
+            Err(0) => self.link,
+            Err(i) => self.child_of(s, s.word(self.slots_at / SLOT + i - 1))?,
+        };
+        Some(Probe::Child {
+            page: child,
+            level: self.level - 1,
+        })
     }
-    // Inner: the child right of the last separator <= key (`link` if there is none).
-    let child = match pos {
-        Ok(_) => hd.child_of(s, w)?,
-        Err(0) => hd.link,
-        Err(i) => hd.child_of(s, s.word(hd.slots_at / SLOT + i - 1))?,
+}
+
+/// [`probe`] (no value asked for) for each of `n` keys in ascending order, `key(0) <= key(1) <= ..`, at one node:
+/// the keys of a batch that share a node. Pushes `n` answers onto `out`, answer `i` the one `probe(s, key(i),
+/// expect_level, None)` gives on a consistent page. The header is read and checked once, and the fences are tested
+/// against the first and the last key only (on a consistent page those two bound the others); if either is not
+/// covered (the node split or merged since its parent was read), every key is tested on its own.
+///
+/// On a torn page every read stays in the page, as in [`probe`], and the answers are garbage the optimistic reader
+/// discards. Keys out of order give wrong answers on a consistent page too, never an unsafe one: a key sent to a
+/// child that does not cover it restarts there, at the child's own fence test.
+pub fn probe_run<'k, S: PageBytes + ?Sized>(
+    s: &S,
+    n: usize,
+    key: impl Fn(usize) -> &'k [u8],
+    expect_level: Option<u8>,
+    out: &mut Vec<Probe>,
+) {
+    debug_assert!((1..n).all(|i| key(i - 1) <= key(i)));
+    let len = s.len();
+    if !(HDR..=USER_BYTES_MAX).contains(&len) {
+        out.extend(std::iter::repeat_n(Probe::Malformed, n));
+        return;
+    }
+    s.prefetch(0, PROBE_PREFETCH);
+    let hd = match ProbedHeader::read(s, len, expect_level) {
+        Some(Ok(hd)) => hd,
+        Some(Err(answer)) => return out.extend(std::iter::repeat_n(answer, n)),
+        None => return out.extend(std::iter::repeat_n(Probe::Malformed, n)),
     };
-    Some(Probe::Child {
-        page: child,
-        level: hd.level - 1,
-    })
+    let slots_end = hd.slots_at + hd.count * SLOT;
+    if slots_end > PROBE_PREFETCH {
+        s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
+    }
+    let bounded = n > 0 && hd.covers(s, key(0)) && hd.covers(s, key(n - 1));
+    out.extend((0..n).map(|i| {
+        let k = key(i);
+        if !bounded && !hd.covers(s, k) {
+            return Probe::Restart;
+        }
+        hd.search(s, k, None, ALL).unwrap_or(Probe::Malformed)
+    }));
 }
 
 #[cfg(test)]
@@ -2032,6 +2089,48 @@ mod tests {
             let mut val = Vec::new();
             let _ = probe(&b[..], &key, expect, Some(&mut val));
             let _ = probe(&b[..], &key, None, None);
+        }
+
+        /// `probe_run` gives each key of an ascending run the answer `probe` gives it alone, on leaves and inner
+        /// nodes, for runs inside the fences and runs that cross either of them (or both), and on nodes with bytes
+        /// patched anywhere: on bytes that do not change under it, the first and last key's fence tests bound the
+        /// others' whatever the bytes are.
+        #[test]
+        fn probe_run_matches_probe(
+            inner in proptest::bool::ANY,
+            keys in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![b'a', b'b', b'c', b'c', b'c', b'x', b'y', b'z']),
+                    proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 2, 0xff]), 0..4),
+                ),
+                0..12),
+            patches in proptest::collection::vec((0usize..U, proptest::num::u8::ANY), 0..3),
+            expect in proptest::option::of(0u8..3),
+        ) {
+            let mut b = if inner {
+                let mut b = vec![0u8; U];
+                init(&mut b, KIND_INNER, 1, 7, Some(b"b"), Some(b"y"));
+                for i in 1..150u32 {
+                    inner_insert(&mut b, &[b'c', (i >> 8) as u8, i as u8], 100 + i).unwrap();
+                }
+                b
+            } else {
+                let mut b = leaf(Some(b"b"), Some(b"y"));
+                for i in 0..60u8 {
+                    leaf_upsert(&mut b, &[b'c', i, i], &[i; 30]).unwrap();
+                }
+                b
+            };
+            for (at, x) in patches {
+                b[at] = x;
+            }
+            // Mostly inside the fences [b, y), some runs starting or ending outside.
+            let mut keys: Vec<Vec<u8>> = keys.into_iter().map(|(first, rest)| [&[first][..], &rest].concat()).collect();
+            keys.sort();
+            let mut got = Vec::new();
+            probe_run(&b[..], keys.len(), |i| &keys[i], expect, &mut got);
+            let want: Vec<Probe> = keys.iter().map(|k| probe(&b[..], k, expect, None)).collect();
+            proptest::prop_assert_eq!(got, want);
         }
 
         /// `probe` restarts exactly for keys its node's fences do not cover ([`Node::covers`], byte-slice order),

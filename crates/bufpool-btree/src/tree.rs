@@ -259,24 +259,6 @@ impl PageBytes for ViewBytes<'_, '_> {
     }
 }
 
-/// [`ViewBytes`] of a node whose lines a probe just asked for: its prefetch hints are no-ops (a run of keys that
-/// share a node probes it once per key, and each probe's prefetch of the header and slot array cost about 70
-/// instructions for an inner node).
-struct WarmViewBytes<'v, 'p>(&'v PageView<'p>);
-
-impl PageBytes for WarmViewBytes<'_, '_> {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn read(&self, off: usize, dst: &mut [u8]) -> bool {
-        ViewBytes(self.0).read(off, dst)
-    }
-    #[inline(always)]
-    fn word(&self, i: usize) -> u64 {
-        self.0.read_word(i)
-    }
-}
-
 /// [`ViewBytes`] of a node whose first [`node::PROBE_PREFETCH`] bytes a batch has asked for already
 /// (`BufferPool::prefetch_frame`, one pass earlier): a probe's hint for those lines is skipped (about 20
 /// instructions a probe), one for lines past them (an inner node's long slot array) is still given.
@@ -817,7 +799,8 @@ impl Tree {
     /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
     /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of the nodes it did not find resident
     /// (`BufferPool::prefetch`), then probe each node in place: the keys that share an inner node (every key at
-    /// the root, neighbours lower down) in one optimistic read of it, a leaf once per key (its value is copied
+    /// the root, neighbours lower down) in one optimistic read of it, its header checked once and its fences
+    /// tested against the run's first and last key only, a leaf once per key (its value is copied
     /// out). A key whose node changed meanwhile (the probe asks for a restart) takes a normal
     /// [`Tree::get_hinted`].
     pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
@@ -905,15 +888,15 @@ impl Tree {
                     // instead of a page-table lookup, version check and hit count per key. No values are asked
                     // for, so a node that turns out to be a leaf (a root leaf) is probed again key by key.
                     let keys_at = &at[from..to];
+                    // The header is checked once, the fences against the run's first and last key.
                     self.pool.read_optimistic(self.pid(no), |v| {
                         probes.clear();
-                        // The first probe starts loading the node's lines past those the frame pass asked for; the
-                        // others find them loading or loaded.
-                        let (first, rest) = keys_at.split_first().map_or((None, &[][..]), |(a, r)| (Some(a), r));
-                        probes.extend(first.map(|&(i, _, _)| node::probe(&BatchViewBytes(v), keys[i], expect, None)));
-                        probes.extend(
-                            rest.iter()
-                                .map(|&(i, _, _)| node::probe(&WarmViewBytes(v), keys[i], expect, None)),
+                        node::probe_run(
+                            &BatchViewBytes(v),
+                            keys_at.len(),
+                            |r| keys[keys_at[r].0],
+                            expect,
+                            probes,
                         );
                     })?;
                     if !probes.iter().any(|p| matches!(p, Probe::Leaf { .. })) {
