@@ -65,13 +65,21 @@
 //!   (`tests::a_replayed_patch_*`).
 //! - **Isolation** (strict two-phase locking; since issue 15's 2-thread pass, finer than one lock per warehouse).
 //!   A transaction names what it touches before it starts ([`Access`]); the worker takes these locks, each in
-//!   a fixed global order, before the body's first read, and holds them to the end of its apply:
+//!   a fixed global order, before the body first reads or writes a row they guard, and holds them to the end of
+//!   its apply:
 //!   1. **District locks** (one reader-writer lock per district, in `(w, d)` order): exclusive for a writer,
 //!      shared for a read-only transaction. A district's lock guards its DISTRICT row and every row keyed by the
 //!      district: its CUSTOMER rows, ORDER, NEW-ORDER, ORDER-LINE and ORDER-CUSTOMER rows (so the phantoms of
 //!      Delivery's and Order-Status's scans too). New-Order, Order-Status and Stock-Level take their district;
 //!      Payment its district and the customer's (a remote customer's district); Delivery all ten of its
-//!      warehouse's.
+//!      warehouse's. A transaction with STOCK locks to take (New-Order) takes its district locks before its
+//!      body; the others take them as the body reaches them ([`Locks::reach`], since issue 15's session 12):
+//!      before the body's first read or write of a row keyed by a district (its key's first three bytes; a
+//!      scan: every district its range covers), the locks of every named district up to that one not held
+//!      yet, in `(w, d)` order (so always a growing prefix of the sorted list, whatever order the body goes
+//!      in). Delivery goes district by district, so it holds its first district for its whole length but its
+//!      tenth only from its last tenth on (it held all ten from its start before: the largest cause of lock
+//!      waits at 2 threads, BENCHMARKS.md "Two threads in memory, session 12").
 //!   2. **STOCK-row locks** (exclusive; [`STOCK_STRIPES`] mutexes, row `(w, i)` by a hash, taken in stripe
 //!      order, repeats once): New-Order's lines, known before it starts.
 //!   3. At commit, after the `gate` (below): **commit-time row locks** ([`ROW_STRIPES`] mutexes by table and key,
@@ -80,7 +88,8 @@
 //!      which every Payment of a warehouse changes, is locked only from that read to the end of the apply
 //!      (about 5 puts), not for the whole Payment.
 //!
-//!   Deadlock-free: every transaction acquires in the order 1, 2, gate, 3, each class in its sorted order, and
+//!   Deadlock-free: every transaction acquires in the order 1, 2, gate, 3, each class in its sorted order (a
+//!   body that reaches its districts takes no class-2 lock, and its gate comes after its body), and
 //!   never acquires after it released (a checkpoint holds only the gate, and takes nothing else under it).
 //!   Serialisable: two transactions that touch a common row hold a common lock (below) from their read of it to
 //!   the end of their apply, so they do not overlap, and the one that commits first appends its record first:
@@ -590,14 +599,54 @@ impl WriteSet {
 }
 
 /// The transaction a worker runs: reads through the write set to the trees, writes into the write set.
-struct OursTxn<'a> {
+struct OursTxn<'a, 'l> {
     ours: &'a Ours,
     set: &'a mut WriteSet,
     read_only: bool,
+    /// The transaction's locks, of which the body takes the district locks it reaches; `None` where nothing is
+    /// left to take (the load, a deferred update at commit).
+    locks: Option<&'a mut Locks<'l>>,
 }
 
-impl Txn for OursTxn<'_> {
+impl OursTxn<'_, '_> {
+    /// Takes the district locks row `key` of `t` needs ([`Locks::reach`]).
+    fn reach(&mut self, t: Table, key: &[u8]) -> Result<()> {
+        match (&mut self.locks, district_of(t, key)) {
+            (Some(locks), Some(Some(to))) => locks.reach(to, true),
+            (Some(locks), Some(None)) => locks.take_all(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes the district locks a scan of `t` over `from..to` needs: `from`'s district and every one up to the
+    /// last key below `to`.
+    fn reach_range(&mut self, t: Table, from: &[u8], to: &[u8]) -> Result<()> {
+        self.reach(t, from)?;
+        match (&mut self.locks, district_of(t, to)) {
+            // `to` is its district's first key (a scan of whole districts): up to the district before it.
+            (Some(locks), Some(Some(to_d))) => locks.reach(to_d, to[3..].iter().any(|&b| b != 0)),
+            (Some(locks), Some(None)) => locks.take_all(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The district whose lock guards row `key` of `t` (module docs, "Isolation"): `None` for a table keyed
+/// otherwise (WAREHOUSE, ITEM, STOCK), `Some(None)` for a key too short to name one (every named district is
+/// then taken). Rows no lock guards (CUSTOMER-NAME, HISTORY) are counted in too: taking a lock early is safe.
+fn district_of(t: Table, key: &[u8]) -> Option<Option<(u16, u8)>> {
+    match t {
+        Table::Warehouse | Table::Item | Table::Stock => None,
+        _ => Some(match *key {
+            [w0, w1, d, ..] => Some((u16::from_be_bytes([w0, w1]), d)),
+            _ => None,
+        }),
+    }
+}
+
+impl Txn for OursTxn<'_, '_> {
     fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        self.reach(t, key)?;
         if let Some(w) = self.set.find(t, key) {
             return Ok(w
                 .map(|v| {
@@ -627,11 +676,15 @@ impl Txn for OursTxn<'_> {
         if self.read_only {
             bail!("a write in a read-only transaction");
         }
+        self.reach(t, key)?;
         self.set.push(t, key, Some(val));
         Ok(())
     }
 
     fn get_each(&mut self, t: Table, keys: &[&[u8]], part: Range<usize>, f: Each<'_>) -> Result<()> {
+        for k in keys {
+            self.reach(t, k)?;
+        }
         // Keys this transaction wrote come from the write set; the others in one batched descent.
         let set = &mut *self.set;
         let (mut idx, mut rest) = (Vec::with_capacity(keys.len()), Vec::with_capacity(keys.len()));
@@ -674,6 +727,7 @@ impl Txn for OursTxn<'_> {
         if self.read_only {
             bail!("a write in a read-only transaction");
         }
+        self.reach(t, key)?;
         self.set.push(t, key, None);
         Ok(())
     }
@@ -682,6 +736,7 @@ impl Txn for OursTxn<'_> {
         if self.read_only {
             bail!("a write in a read-only transaction");
         }
+        self.reach(t, key)?;
         let at = self.set.bytes.len();
         self.set.bytes.extend_from_slice(key);
         self.set.updates.push((t, at, key.len(), f, arg));
@@ -689,6 +744,7 @@ impl Txn for OursTxn<'_> {
     }
 
     fn scan(&mut self, t: Table, from: &[u8], to: &[u8], f: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        self.reach_range(t, from, to)?;
         let range = (Bound::Included(from), Bound::Excluded(to));
         let set = &mut *self.set;
         let touched = set
@@ -740,6 +796,7 @@ impl Txn for LoadTxn<'_> {
             ours: self.0,
             set: &mut WriteSet::default(),
             read_only: true,
+            locks: None,
         }
         .get(t, key, out)
     }
@@ -845,6 +902,76 @@ fn take<G>(
     }
 }
 
+/// A transaction's locks, in the order taken: its district locks ([`Access::districts`], sorted; the first
+/// `taken` of them held), then its STOCK-row and commit-time row locks (module docs, "Isolation").
+struct Locks<'l> {
+    ours: &'l Ours,
+    districts: &'l [(u16, u8)],
+    taken: usize,
+    read_only: bool,
+    held: Vec<Held<'l>>,
+    /// Whether one of them was found taken (the transaction waited).
+    waited: bool,
+}
+
+impl<'l> Locks<'l> {
+    /// The locks of `access`, none taken yet; an error if its districts are out of range or out of order.
+    fn new(ours: &'l Ours, access: &'l Access) -> Result<Locks<'l>> {
+        let mut last = (0, 0);
+        for &(w, d) in &access.districts {
+            if ours.district_lock(w, d).is_none() || (w, d) <= last {
+                bail!("district {w}/{d}: out of range or out of order");
+            }
+            last = (w, d);
+        }
+        Ok(Locks {
+            ours,
+            districts: &access.districts,
+            taken: 0,
+            read_only: access.read_only,
+            held: Vec::with_capacity(access.districts.len() + access.stock.len()),
+            waited: false,
+        })
+    }
+
+    /// Takes, in order, the district locks not held yet of every named district up to `to` (`inclusive`: `to`'s
+    /// own too), so the districts held are always the first `taken` of the sorted list.
+    fn reach(&mut self, to: (u16, u8), inclusive: bool) -> Result<()> {
+        while let Some(&next) = self.districts.get(self.taken) {
+            if next > to || (next == to && !inclusive) {
+                break;
+            }
+            self.take_next()?;
+        }
+        Ok(())
+    }
+
+    /// Takes every district lock not held yet.
+    fn take_all(&mut self) -> Result<()> {
+        while self.taken < self.districts.len() {
+            self.take_next()?;
+        }
+        Ok(())
+    }
+
+    fn take_next(&mut self) -> Result<()> {
+        let (w, d) = self.districts[self.taken];
+        let lock = self
+            .ours
+            .district_lock(w, d)
+            .ok_or_else(|| anyhow!("district {w}/{d}: out of range"))?;
+        let poisoned = || anyhow!("a transaction panicked holding district {w}/{d}");
+        let waited = &mut self.waited;
+        self.held.push(if self.read_only {
+            Held::Shared(take(|| lock.try_read(), || lock.read(), waited).map_err(|_| poisoned())?)
+        } else {
+            Held::Exclusive(take(|| lock.try_write(), || lock.write(), waited).map_err(|_| poisoned())?)
+        });
+        self.taken += 1;
+        Ok(())
+    }
+}
+
 enum Held<'a> {
     Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
     Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
@@ -873,41 +1000,28 @@ impl Worker for OursWorker<'_> {
     fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
         let ours = self.ours;
         let read_only = access.read_only;
-        let mut held = Vec::with_capacity(access.districts.len() + access.stock.len());
-        let mut waited = false;
-        // 1. District locks, in (w, d) order.
-        let mut last = (0, 0);
-        for &(w, d) in &access.districts {
-            let lock = ours
-                .district_lock(w, d)
-                .filter(|_| (w, d) > last)
-                .ok_or_else(|| anyhow!("district {w}/{d}: out of range or out of order"))?;
-            last = (w, d);
-            let poisoned = || anyhow!("a transaction panicked holding district {w}/{d}");
-            held.push(if read_only {
-                Held::Shared(take(|| lock.try_read(), || lock.read(), &mut waited).map_err(|_| poisoned())?)
-            } else {
-                Held::Exclusive(take(|| lock.try_write(), || lock.write(), &mut waited).map_err(|_| poisoned())?)
-            });
-        }
+        let mut locks = Locks::new(ours, access)?;
+        // 1. District locks, in (w, d) order: here if STOCK locks follow, else as the body reaches them.
         // 2. STOCK-row locks, in stripe order.
-        if !read_only {
+        if !read_only && !access.stock.is_empty() {
+            locks.take_all()?;
             self.stripes.clear();
             self.stripes
                 .extend(access.stock.iter().map(|&(w, i)| stock_stripe(w, i)));
-            take_stripes(&ours.stock, &mut self.stripes, &mut held, &mut waited)?;
-        }
-        if !held.is_empty() {
-            ours.lock_taken.fetch_add(1, Ordering::Relaxed);
+            take_stripes(&ours.stock, &mut self.stripes, &mut locks.held, &mut locks.waited)?;
         }
         self.set.clear();
         let commit = body(&mut OursTxn {
             ours,
             set: &mut self.set,
             read_only,
+            locks: Some(&mut locks),
         })?;
+        if !locks.held.is_empty() {
+            ours.lock_taken.fetch_add(1, Ordering::Relaxed);
+        }
         if !commit || (self.set.entries.is_empty() && self.set.updates.is_empty()) {
-            ours.lock_waited.fetch_add(u64::from(waited), Ordering::Relaxed);
+            ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
             return Ok(commit);
         }
         {
@@ -919,14 +1033,16 @@ impl Worker for OursWorker<'_> {
                 self.stripes.clear();
                 self.stripes
                     .extend(updates.iter().map(|u| row_stripe(u.0, &self.set.bytes[u.1..u.1 + u.2])));
-                take_stripes(&ours.rows, &mut self.stripes, &mut held, &mut waited)?;
+                take_stripes(&ours.rows, &mut self.stripes, &mut locks.held, &mut locks.waited)?;
                 for &(t, at, len, change, arg) in &updates {
                     self.key.clear();
                     self.key.extend_from_slice(&self.set.bytes[at..at + len]);
+                    // Its district (if any) was reached by `update_on_commit` in the body.
                     let mut txn = OursTxn {
                         ours,
                         set: &mut self.set,
                         read_only,
+                        locks: None,
                     };
                     if !txn.get(t, &self.key, &mut self.row)? {
                         bail!("{} row {:02x?} is missing at commit", t.name(), self.key);
@@ -936,7 +1052,7 @@ impl Worker for OursWorker<'_> {
                 }
                 self.set.updates = updates;
             }
-            ours.lock_waited.fetch_add(u64::from(waited), Ordering::Relaxed);
+            ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
             let set = &self.set;
             let ops: Vec<Op<'_>> = set
                 .entries
@@ -987,7 +1103,7 @@ impl Worker for OursWorker<'_> {
                 }
             }
         }
-        drop(held);
+        drop(locks);
         self.commits += 1;
         if self.durability.commits_after(self.commits) {
             ours.txlog.commit()?;
@@ -1113,6 +1229,64 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// A transaction without STOCK locks takes its district locks as its body reaches them, always as a prefix of
+    /// its sorted districts: a Delivery holds none of its warehouse's ten before its body reads, districts 1 to 3
+    /// after reading a row of district 3, 1 to 5 after scanning district 5 whole, and still no more after a
+    /// STOCK read; a Payment-shaped body that reaches its higher district first holds both; a transaction with
+    /// STOCK locks holds its district before its body. Fails if the worker takes every district up front (as
+    /// it did before session 12).
+    #[test]
+    fn district_locks_are_taken_as_the_body_reaches_them() {
+        use crate::bench::tpcc::schema::{district_key, stock_key, wdx_key};
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 1024, 2).unwrap();
+        // Whether no one (this thread included: `std`'s locks are not reentrant) holds district w/d.
+        let free = |w, d| e.district_lock(w, d).unwrap().try_write().is_ok();
+        let mut worker = e.worker(Durability::NondurableAutocommit).unwrap();
+        let mut buf = Vec::new();
+        let held = |range: std::ops::RangeInclusive<u8>| range.map(|d| !free(1, d)).collect::<Vec<_>>();
+        worker
+            .run(&Access::warehouse(1, false), &mut |t| {
+                assert_eq!(held(1..=10), [false; 10]);
+                t.get(Table::Customer, &wdx_key(1, 3, 1), &mut buf)?;
+                assert_eq!(
+                    held(1..=10),
+                    [true, true, true, false, false, false, false, false, false, false]
+                );
+                t.scan(Table::NewOrder, &wdx_key(1, 5, 0), &wdx_key(1, 6, 0), &mut |_, _| true)?;
+                assert_eq!(
+                    held(1..=10),
+                    [true, true, true, true, true, false, false, false, false, false]
+                );
+                t.get(Table::Stock, &stock_key(1, 1), &mut buf)?;
+                t.get(Table::Customer, &wdx_key(1, 2, 1), &mut buf)?;
+                assert_eq!(held(6..=10), [false; 5]);
+                t.put(Table::Order, &wdx_key(1, 10, 1), b"o")?;
+                assert_eq!(held(1..=10), [true; 10]);
+                Ok(false)
+            })
+            .unwrap();
+        assert_eq!(held(1..=10), [false; 10], "a rollback releases them");
+        worker
+            .run(&Access::districts(false, [(2, 7), (1, 2)]), &mut |t| {
+                t.get(Table::District, &district_key(2, 7), &mut buf)?;
+                assert!(!free(1, 2) && !free(2, 7) && free(1, 3) && free(2, 6));
+                Ok(true)
+            })
+            .unwrap();
+        let new_order = Access {
+            stock: vec![(1, 5)],
+            ..Access::districts(false, [(1, 4)])
+        };
+        worker
+            .run(&new_order, &mut |_| {
+                assert!(!free(1, 4));
+                Ok(false)
+            })
+            .unwrap();
+        assert!(free(1, 2) && free(2, 7) && free(1, 4));
     }
 
     fn pairs(items: &[(u32, &[u8])]) -> Vec<(Vec<u8>, Vec<u8>)> {
