@@ -116,6 +116,18 @@
 //!   [`bufpool_btree::BUF_SOFT_MAX`] that would need one to the driver's tick ([`TreeWal::write_out`]), up to
 //!   [`bufpool_btree::BUF_HARD_MAX`]; before issue 15's 2-thread pass it paid that fsync itself, under its locks.
 //!
+//! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
+//!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
+//!   that meets such an error gets it as an `Err`, never an acknowledgement. An `Err` from a commit leaves its
+//!   outcome unknown: after a restart the transaction is there whole or not at all. A commit that fails after
+//!   its record was appended (a tree refused one of its writes) leaves the trees with part of it: from then on
+//!   the engine refuses every transaction (even read-only ones, which could see that part; checked after a
+//!   transaction's first locks, after each district lock its body reaches, and again after its commit-time row
+//!   locks, since the failed commit set it before releasing its own) and every checkpoint of the transaction log (which would cut the record), until it is
+//!   reopened, whose recovery replays the
+//!   record whole or, if it never became durable, none of it (no page holding its writes reached the disk
+//!   before it). `ours_power.rs` runs the engine under power loss and such faults.
+//!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
 
@@ -123,7 +135,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -195,6 +207,9 @@ pub struct Ours {
     checkpointing: Mutex<()>,
     /// Set when a checkpoint failed (reported by the next tick).
     failed: AtomicBool,
+    /// Why the engine refuses every transaction and checkpoint: a commit failed after its record was appended
+    /// (module docs, "Failures"). Set under the `gate`, shared.
+    broken: OnceLock<String>,
     dir: PathBuf,
 }
 
@@ -258,6 +273,7 @@ impl Ours {
             lock_waited: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
             failed: AtomicBool::new(false),
+            broken: OnceLock::new(),
             dir: dir.to_path_buf(),
         };
         ours.replay()?;
@@ -343,10 +359,21 @@ impl Ours {
             .get(usize::from(w - 1) * usize::from(DISTRICTS) + usize::from(d - 1))
     }
 
+    /// `Err` once a commit failed after its record was appended (module docs, "Failures").
+    fn refuse_if_broken(&self) -> Result<()> {
+        match self.broken.get() {
+            Some(why) => bail!("a commit failed half-applied ({why}): reopen the engine to recover it"),
+            None => Ok(()),
+        }
+    }
+
     /// Cuts the transaction log before its current end (see the module docs).
     fn checkpoint_txlog(&self) -> Result<()> {
         let r = {
             let _all = self.gate.write().map_err(|_| anyhow!("a committer panicked"))?;
+            // A commit that failed half-applied set this under the gate: its record is before `r`, and the cut
+            // would drop it while the trees hold only part of it.
+            self.refuse_if_broken()?;
             self.txlog.begin_checkpoint()
         };
         for t in &self.trees {
@@ -968,7 +995,9 @@ impl<'l> Locks<'l> {
             Held::Exclusive(take(|| lock.try_write(), || lock.write(), waited).map_err(|_| poisoned())?)
         });
         self.taken += 1;
-        Ok(())
+        // A district lock taken as the body reaches it comes after the check at the transaction's start: a commit
+        // that failed half-applied under this lock set `broken` before releasing it (module docs, "Failures").
+        self.ours.refuse_if_broken()
     }
 }
 
@@ -1010,6 +1039,9 @@ impl Worker for OursWorker<'_> {
                 .extend(access.stock.iter().map(|&(w, i)| stock_stripe(w, i)));
             take_stripes(&ours.stock, &mut self.stripes, &mut locks.held, &mut locks.waited)?;
         }
+        // After the locks: a commit that failed half-applied set this before it released its locks, so a
+        // transaction that shares one with it sees it here (module docs, "Failures").
+        ours.refuse_if_broken()?;
         self.set.clear();
         let commit = body(&mut OursTxn {
             ours,
@@ -1053,6 +1085,9 @@ impl Worker for OursWorker<'_> {
                 self.set.updates = updates;
             }
             ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
+            // Again after the commit-time row locks: a transaction that began before a commit failed half-applied
+            // and read that commit's row here (the WAREHOUSE row, without its update) must not append.
+            ours.refuse_if_broken()?;
             let set = &self.set;
             let ops: Vec<Op<'_>> = set
                 .entries
@@ -1078,9 +1113,10 @@ impl Worker for OursWorker<'_> {
             // New-Order's ORDER, NEW-ORDER and first ORDER-LINE rows at their district's end, a Payment's HISTORY
             // row).
             let mut last = [LeafHint::default(); Table::ALL.len()];
+            let tails = &mut self.tails;
             // A patched row is written whole (the tree's row patched is the new value: the base is the row the
             // tree holds, locked since it was read).
-            for e in &set.entries {
+            let applied = set.entries.iter().try_for_each(|e| -> bufpool_btree::Result<()> {
                 let tree = ours.tree(e.table);
                 let hint = &mut last[e.table.index()];
                 if e.hint != LeafHint::default() {
@@ -1091,16 +1127,23 @@ impl Worker for OursWorker<'_> {
                     Some(v) if e.hint == LeafHint::default() && e.edits.is_none() => {
                         let run = TailHints::slot(e.table, key);
                         if *hint == LeafHint::default() {
-                            *hint = self.tails.get(run);
+                            *hint = tails.get(run);
                         }
                         tree.put_covered(key, v, hint)?;
-                        self.tails.set(run, *hint);
+                        tails.set(run, *hint);
                     }
                     Some(v) => tree.put_covered(key, v, hint)?,
                     None => {
                         tree.delete_covered(key, hint)?;
                     }
                 }
+                Ok(())
+            });
+            if let Err(e) = applied {
+                // The trees hold part of a transaction whose record is in the log: later transactions would read
+                // that part, and a checkpoint would cut the record (module docs, "Failures").
+                let _ = ours.broken.set(e.to_string());
+                return Err(anyhow!(e).context("applying a transaction after its record was appended"));
             }
         }
         drop(locks);
