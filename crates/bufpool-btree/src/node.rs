@@ -488,12 +488,12 @@ fn head(key: &[u8], prefix: usize) -> u32 {
     if let Some(b) = rest.first_chunk::<HEAD>() {
         return u32::from_be_bytes(*b);
     }
-    // Fewer than four bytes: zero-padded on the right.
-    let mut b = [0u8; HEAD];
-    for (d, &x) in b.iter_mut().zip(rest) {
-        *d = x;
+    // Fewer than four bytes: zero-padded on the right, read as `be_bytes` reads a short key (a byte loop here was
+    // a `memcpy` call, about 25 instructions, for every TPC-C key with fewer than four bytes after the prefix).
+    match rest.len() {
+        0 => 0,
+        n => (be_bytes(rest, 0, n) << (8 * (HEAD - n))) as u32,
     }
-    u32::from_be_bytes(b)
 }
 
 /// A slot word's fields: entry offset, key length, head.
