@@ -645,13 +645,18 @@ impl OursTxn<'_, '_> {
         }
     }
 
-    /// Takes the district locks a scan of `t` over `from..to` needs: `from`'s district and every one up to the
-    /// last key below `to`.
+    /// Takes the district locks a scan of `t` over `from..to` needs: `from`'s district and every one up to that
+    /// of the last key below `to`.
     fn reach_range(&mut self, t: Table, from: &[u8], to: &[u8]) -> Result<()> {
         self.reach(t, from)?;
         match (&mut self.locks, district_of(t, to)) {
-            // `to` is its district's first key (a scan of whole districts): up to the district before it.
-            (Some(locks), Some(Some(to_d))) => locks.reach(to_d, to[3..].iter().any(|&b| b != 0)),
+            // No key of `to`'s district is below `to` if `to` is the district's smallest key of the table's one
+            // length (Delivery's scans of a district's NEW-ORDER rows end there): up to the district before it.
+            // Else (a key of another length, such as a DISTRICT key below a longer `to`) `to`'s too.
+            (Some(locks), Some(Some(to_d))) => {
+                let first = to[3..].iter().all(|&b| b == 0) && key_bytes(t).is_some_and(|n| to.len() <= n);
+                locks.reach(to_d, !first)
+            }
             (Some(locks), Some(None)) => locks.take_all(),
             _ => Ok(()),
         }
@@ -668,6 +673,18 @@ fn district_of(t: Table, key: &[u8]) -> Option<Option<(u16, u8)>> {
             [w0, w1, d, ..] => Some((u16::from_be_bytes([w0, w1]), d)),
             _ => None,
         }),
+    }
+}
+
+/// The length of every key of `t`, for the tables keyed by district whose keys have one length (`schema.rs`).
+fn key_bytes(t: Table) -> Option<usize> {
+    use super::schema::{district_key, order_customer_key, order_line_key, wdx_key};
+    match t {
+        Table::District => Some(district_key(1, 1).len()),
+        Table::Customer | Table::NewOrder | Table::Order => Some(wdx_key(1, 1, 0).len()),
+        Table::OrderLine => Some(order_line_key(1, 1, 0, 0).len()),
+        Table::OrderCustomer => Some(order_customer_key(1, 1, 0, 0).len()),
+        _ => None,
     }
 }
 
@@ -1276,8 +1293,8 @@ mod tests {
 
     /// A transaction without STOCK locks takes its district locks as its body reaches them, always as a prefix of
     /// its sorted districts: a Delivery holds none of its warehouse's ten before its body reads, districts 1 to 3
-    /// after reading a row of district 3, 1 to 5 after scanning district 5 whole, and still no more after a
-    /// STOCK read; a Payment-shaped body that reaches its higher district first holds both; a transaction with
+    /// after reading a row of district 3, 1 to 5 after scanning district 5's NEW-ORDER rows, no more after a
+    /// STOCK read, 6 too after a DISTRICT scan whose end is district 6's first NEW-ORDER key; a Payment-shaped body that reaches its higher district first holds both; a transaction with
     /// STOCK locks holds its district before its body. Fails if the worker takes every district up front (as
     /// it did before session 12).
     #[test]
@@ -1306,6 +1323,11 @@ mod tests {
                 t.get(Table::Stock, &stock_key(1, 1), &mut buf)?;
                 t.get(Table::Customer, &wdx_key(1, 2, 1), &mut buf)?;
                 assert_eq!(held(6..=10), [false; 5]);
+                // DISTRICT key 1/6 (3 bytes) is below 1/6/0 (7 bytes): the scan covers district 6.
+                t.scan(Table::District, &district_key(1, 5), &wdx_key(1, 6, 0), &mut |_, _| {
+                    true
+                })?;
+                assert_eq!(held(6..=10), [true, false, false, false, false]);
                 t.put(Table::Order, &wdx_key(1, 10, 1), b"o")?;
                 assert_eq!(held(1..=10), [true; 10]);
                 Ok(false)
