@@ -110,7 +110,7 @@ fn smoke_run_writes_sane_json_for_every_workload_and_system() {
         !notes.iter().any(|n| n.as_str().unwrap().contains("one at a time")),
         "{notes:?}"
     );
-    // Every hit row is all hits, whatever the system (quick-cache has capacity slack for it).
+    // Every hit row is all hits, whatever the system (quick-cache's shards are sized to hold every page).
     for r in results.iter().filter(|r| r["workload"] == "hit") {
         assert_eq!(r["hit_ratio"], 1.0, "{r}");
     }

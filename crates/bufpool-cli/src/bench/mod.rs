@@ -1030,16 +1030,11 @@ impl<'p> Runner<'p> {
             SystemKind::QuickCache => {
                 let f = self.raw(kind, hit)?;
                 let direct = f.direct;
-                let capacity = if hit {
-                    let pages = first.pages as usize;
-                    pages + pages * systems::quick_cache::HIT_SLACK_PERCENT / 100
+                let sys = if hit {
+                    systems::quick_cache::QuickCache::resident(f, first.pages, seed)?
                 } else {
-                    frames
+                    systems::quick_cache::QuickCache::new(f, frames, seed)
                 };
-                let sys = systems::quick_cache::QuickCache::new(f, capacity, seed);
-                if hit {
-                    sys.populate(first.pages);
-                }
                 opened(sys, kind, Some(direct), first, seed, duration, timer_ns, no_check)?
             }
         };
