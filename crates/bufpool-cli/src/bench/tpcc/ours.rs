@@ -123,10 +123,9 @@
 //!   its record was appended (a tree refused one of its writes) leaves the trees with part of it: from then on
 //!   the engine refuses every transaction (even read-only ones, which could see that part; checked after a
 //!   transaction's first locks, after each district lock its body reaches, and again after its commit-time row
-//!   locks, since the failed commit set it before releasing its own) and every checkpoint of the transaction log (which would cut the record), until it is
-//!   reopened, whose recovery replays the
-//!   record whole or, if it never became durable, none of it (no page holding its writes reached the disk
-//!   before it). `ours_power.rs` runs the engine under power loss and such faults.
+//!   locks, since the failed commit set it before releasing its own) and every checkpoint of the transaction log
+//!   (which would cut the record), until it is reopened, whose recovery replays the record whole or, if it never
+//!   became durable, none of it (no page holding its writes reached the disk before it). `ours_power.rs` runs the engine under power loss and such faults.
 //!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
@@ -1294,8 +1293,9 @@ mod tests {
     /// A transaction without STOCK locks takes its district locks as its body reaches them, always as a prefix of
     /// its sorted districts: a Delivery holds none of its warehouse's ten before its body reads, districts 1 to 3
     /// after reading a row of district 3, 1 to 5 after scanning district 5's NEW-ORDER rows, no more after a
-    /// STOCK read, 6 too after a DISTRICT scan whose end is district 6's first NEW-ORDER key; a Payment-shaped body that reaches its higher district first holds both; a transaction with
-    /// STOCK locks holds its district before its body. Fails if the worker takes every district up front (as
+    /// STOCK read, 6 too after a DISTRICT scan whose end is district 6's first NEW-ORDER key; a Payment-shaped
+    /// body that reaches its higher district first holds both; a transaction with STOCK locks holds its district
+    /// before its body. Fails if the worker takes every district up front (as
     /// it did before session 12).
     #[test]
     fn district_locks_are_taken_as_the_body_reaches_them() {
