@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 use bufpool::storage::{FaultConfig, FaultyStorage};
 use bufpool::BufferPool;
-use bufpool_btree::{LeafHint, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{LeafHint, Op, Tree, TreeWal};
 use common::mix;
 
 const WRITERS: u64 = 3;
@@ -49,20 +49,7 @@ fn open(above: &Arc<FaultyStorage>, log: &Arc<FaultyStorage>, data: &Arc<FaultyS
     wal.flush_first(upper.clone()).unwrap();
     let pool = Arc::new(BufferPool::builder().frames(48).build().unwrap());
     let tree = Tree::open_storage(pool, wal, data.clone()).unwrap_or_else(|e| panic!("recovery: {e}"));
-    upper
-        .scan(|_, ops| {
-            for op in ops {
-                match op {
-                    OwnedOp::Put(_, k, v) => tree.put_covered(&k, &v, &mut LeafHint::default())?,
-                    OwnedOp::Del(_, k) => {
-                        tree.delete_covered(&k, &mut LeafHint::default())?;
-                    }
-                    _ => unreachable!("only puts and deletes above"),
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
+    common::redo_above(&upper, &tree);
     (upper, tree)
 }
 

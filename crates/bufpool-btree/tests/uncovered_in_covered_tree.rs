@@ -12,10 +12,12 @@
 //!   on disk has no room for it and recovery failed (`CorruptNode`: "log record does not apply to the page"): the
 //!   tree could not be opened.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{BufferPool, LeafHint, Op, Tree, TreeWal};
 
 fn key(i: u32) -> [u8; 4] {
     i.to_be_bytes()
@@ -29,20 +31,7 @@ fn open(dir: &Path) -> (Arc<TreeWal>, Tree) {
     wal.flush_first(above.clone()).unwrap();
     let pool = Arc::new(BufferPool::builder().frames(64).build().unwrap());
     let tree = Tree::open(pool, wal, dir.join("t.db")).unwrap_or_else(|e| panic!("recovery: {e}"));
-    above
-        .scan(|_, ops| {
-            for op in ops {
-                match op {
-                    OwnedOp::Put(_, k, v) => tree.put_covered(&k, &v, &mut LeafHint::default())?,
-                    OwnedOp::Del(_, k) => {
-                        tree.delete_covered(&k, &mut LeafHint::default())?;
-                    }
-                    _ => unreachable!("only puts and deletes above"),
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
+    common::redo_above(&above, &tree);
     (above, tree)
 }
 

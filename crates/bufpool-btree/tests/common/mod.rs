@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use bufpool_btree::{open_dir, Options, Tree};
+use bufpool_btree::{open_dir, LeafHint, Options, OwnedOp, Tree, TreeWal};
 
 /// A long key for `id`: a run of padding, then 8 scattered bytes. The padding comes first so that separators
 /// (the shortest prefixes that tell neighbours apart) stay long too, and a 4 KiB tree gets several levels fast.
@@ -229,4 +229,23 @@ pub fn append_puts(
             }])
         })
         .collect()
+}
+
+/// Redoes the log of the layer above into `tree`, as that layer does after a crash: each put and delete it logged,
+/// as a covered change (the tests' logs above hold only puts and deletes).
+pub fn redo_above(above: &TreeWal, tree: &Tree) {
+    above
+        .scan(|_, ops| {
+            for op in ops {
+                match op {
+                    OwnedOp::Put(_, k, v) => tree.put_covered(&k, &v, &mut LeafHint::default())?,
+                    OwnedOp::Del(_, k) => {
+                        tree.delete_covered(&k, &mut LeafHint::default())?;
+                    }
+                    _ => unreachable!("only puts and deletes above"),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
 }
