@@ -2045,6 +2045,25 @@ mod tests {
         }
     }
 
+    /// A node with fences `[b, y)`: an inner node of 149 separators `c..` (`inner`) or a leaf of 60 entries `c..`
+    /// of 30 bytes each, the page the probe property tests patch and probe.
+    fn fenced_node(inner: bool) -> Vec<u8> {
+        if inner {
+            let mut b = vec![0u8; U];
+            init(&mut b, KIND_INNER, 1, 7, Some(b"b"), Some(b"y"));
+            for i in 1..150u32 {
+                inner_insert(&mut b, &[b'c', (i >> 8) as u8, i as u8], 100 + i).unwrap();
+            }
+            b
+        } else {
+            let mut b = leaf(Some(b"b"), Some(b"y"));
+            for i in 0..60u8 {
+                leaf_upsert(&mut b, &[b'c', i, i], &[i; 30]).unwrap();
+            }
+            b
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
         /// `probe` on bytes that are not a node this module wrote gives some answer, never a panic or an endless
@@ -2065,19 +2084,8 @@ mod tests {
             let mut b = if random_page {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
                 (0..U).map(|_| rng.random()).collect()
-            } else if inner {
-                let mut b = vec![0u8; U];
-                init(&mut b, KIND_INNER, 1, 7, Some(b"b"), Some(b"y"));
-                for i in 1..150u32 {
-                    inner_insert(&mut b, &[b'c', (i >> 8) as u8, i as u8], 100 + i).unwrap();
-                }
-                b
             } else {
-                let mut b = leaf(Some(b"b"), Some(b"y"));
-                for i in 0..60u8 {
-                    leaf_upsert(&mut b, &[b'c', i, i], &[i; 30]).unwrap();
-                }
-                b
+                fenced_node(inner)
             };
             for (at, x) in patches {
                 b[at] = x;
@@ -2107,20 +2115,7 @@ mod tests {
             patches in proptest::collection::vec((0usize..U, proptest::num::u8::ANY), 0..3),
             expect in proptest::option::of(0u8..3),
         ) {
-            let mut b = if inner {
-                let mut b = vec![0u8; U];
-                init(&mut b, KIND_INNER, 1, 7, Some(b"b"), Some(b"y"));
-                for i in 1..150u32 {
-                    inner_insert(&mut b, &[b'c', (i >> 8) as u8, i as u8], 100 + i).unwrap();
-                }
-                b
-            } else {
-                let mut b = leaf(Some(b"b"), Some(b"y"));
-                for i in 0..60u8 {
-                    leaf_upsert(&mut b, &[b'c', i, i], &[i; 30]).unwrap();
-                }
-                b
-            };
+            let mut b = fenced_node(inner);
             for (at, x) in patches {
                 b[at] = x;
             }
