@@ -16,6 +16,7 @@
 //! io_backend = "auto"         # auto | pread | uring
 //! open_mode = "direct-or-buffered"  # direct-or-buffered | buffered | direct-only
 //! io_threads = 2
+//! io_spin_us = 0              # poll an io_uring this long before sleeping for its completions
 //! slow_io_ms = 20
 //!
 //! [background_writer]         # present: a writer runs; each key defaults to WriterConfig::for_frames
@@ -58,6 +59,8 @@ pub struct Config {
     pub open_mode: Option<String>,
     /// Prefetch I/O threads ([`Builder::io_threads`]).
     pub io_threads: Option<usize>,
+    /// Microseconds an io_uring call polls for its completions before sleeping ([`Builder::io_spin`]).
+    pub io_spin_us: Option<u64>,
     /// Milliseconds a miss waits for a frame held by guards ([`Builder::frame_wait`]).
     pub frame_wait_ms: Option<u64>,
     /// Milliseconds from which a storage call is reported as slow ([`Builder::slow_io`]).
@@ -189,6 +192,9 @@ impl Config {
         }
         if let Some(n) = self.io_threads {
             b = b.io_threads(n);
+        }
+        if let Some(us) = self.io_spin_us {
+            b = b.io_spin(Duration::from_micros(us));
         }
         if let Some(ms) = self.frame_wait_ms {
             b = b.frame_wait(Duration::from_millis(ms));

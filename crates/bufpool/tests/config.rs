@@ -28,6 +28,7 @@ fn an_engines_toml_builds_the_pool_it_describes() {
         io_backend = "pread"
         open_mode = "buffered"
         io_threads = 0
+        io_spin_us = 50
         slow_io_ms = 20
         failed_file_frames = 10
 
@@ -37,6 +38,7 @@ fn an_engines_toml_builds_the_pool_it_describes() {
         "#,
     );
     assert_eq!(config.frames, Some(96));
+    assert_eq!(config.io_spin_us, Some(50));
     let pool = config.builder().unwrap().build().unwrap();
     assert_eq!(pool.frames(), 96);
     assert_eq!(pool.page_size(), 8192);

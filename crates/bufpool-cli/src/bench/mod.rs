@@ -249,6 +249,10 @@ pub struct BenchArgs {
     /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
     #[arg(long, value_enum, default_value = "auto")]
     bufpool_io: BufpoolIo,
+    /// B+tree workloads: microseconds a bufpool-btree thread waiting for its own io_uring reads or writes polls
+    /// for them before sleeping (the pool's `Builder::io_spin`; 0 sleeps at once) [default: 0].
+    #[arg(long, default_value_t = 0)]
+    bufpool_io_spin_us: u64,
     /// bufpool's replacement policy, e.g. clock, s3-fifo, lru+tinylfu (default: the pool's default).
     #[arg(long, value_parser = parse_policy)]
     policy: Option<bufpool::policy::PolicyConfig>,

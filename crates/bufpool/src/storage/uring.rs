@@ -16,6 +16,15 @@
 //! owning thread submits and reaps. The price is one ring (a few KiB of kernel memory, counted against
 //! `RLIMIT_MEMLOCK` before Linux 5.12) per I/O-doing thread.
 //!
+//! # Waiting: sleep, or poll first
+//! By default a thread whose requests are all pushed sleeps in `io_uring_enter` until they complete. With a
+//! completion spin ([`UringStorage::with_completion_spin`], the pool's `Builder::io_spin`), it first polls for
+//! up to that long: the rings are set up with `TASKRUN_FLAG`, so a completion the device has delivered shows as
+//! a flag in the shared ring (`IORING_SQ_TASKRUN`) and the thread enters the kernel only to reap it, without
+//! sleeping and being woken. On a VM whose idle vCPUs halt (a wake-up is a trip through the hypervisor) that
+//! saves 5-15% of a queue-depth-1 read here (BENCHMARKS.md "Completion spin"); the price is
+//! a core kept busy while it waits, so it pays only where waiting threads do not outnumber cores.
+//!
 //! # Invariants
 //! - A ring is clean between calls: empty submission queue, nothing in flight, empty completion queue.
 //! - No call returns while the kernel may still touch one of its buffers. `drive` returns only when every
@@ -41,6 +50,7 @@ use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
@@ -117,6 +127,7 @@ fn new_ring(entries: u32) -> io::Result<IoUring> {
     let tuned = IoUring::builder()
         .setup_single_issuer()
         .setup_defer_taskrun()
+        .setup_taskrun_flag()
         .setup_submit_all()
         .build(entries);
     match tuned {
@@ -131,6 +142,8 @@ pub struct UringStorage {
     file: File,
     direct: bool,
     record: SidecarRecord,
+    /// How long a call polls for its completions before sleeping (zero: sleep at once).
+    spin: Duration,
 }
 
 impl UringStorage {
@@ -146,7 +159,19 @@ impl UringStorage {
         }
         let (file, direct) = open_probed(path.as_ref(), mode)?;
         let record = SidecarRecord::open(path.as_ref())?;
-        Ok(UringStorage { file, direct, record })
+        Ok(UringStorage {
+            file,
+            direct,
+            record,
+            spin: Duration::ZERO,
+        })
+    }
+
+    /// Polls for up to `spin` for a call's completions before sleeping in the kernel (see "Waiting" in the
+    /// module docs). Zero, the default, sleeps at once.
+    pub fn with_completion_spin(mut self, spin: Duration) -> UringStorage {
+        self.spin = spin;
+        self
     }
 
     /// Runs `slots` on this thread's ring, creating it on first use. Every slot's result is set on return.
@@ -171,7 +196,7 @@ impl UringStorage {
                     Err(_) => return false,
                 },
             };
-            if drive(ring, &self.file, slots) == RingState::Unusable {
+            if drive(ring, &self.file, slots, self.spin) == RingState::Unusable {
                 *ring_slot = None;
             }
             true
@@ -417,8 +442,9 @@ enum RingState {
 }
 
 /// Pushes every slot through `ring`, keeping up to a ring's worth in flight, and returns once each has its
-/// result. See the module docs for the invariants this keeps.
-fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
+/// result, polling for up to `spin` before each sleep once everything is pushed. See the module docs for the
+/// invariants this keeps.
+fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>], spin: Duration) -> RingState {
     let fd = types::Fd(file.as_raw_fd());
     let capacity = ring.params().sq_entries() as usize;
     let mut next = 0;
@@ -472,7 +498,11 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
         // entries it never consumed cannot keep this waiting.)
         let everything_pushed = refused.is_none() && resubmit.is_empty() && next >= slots.len();
         let want = if everything_pushed { in_flight } else { 1 };
-        let entered = ring.submit_and_wait(want);
+        let entered = if everything_pushed && !spin.is_zero() {
+            poll_then_wait(ring, want, spin)
+        } else {
+            ring.submit_and_wait(want)
+        };
         for cqe in ring.completion() {
             in_flight = in_flight.saturating_sub(1);
             let index = cqe.user_data() as usize;
@@ -505,6 +535,28 @@ fn drive(ring: &mut IoUring, file: &File, slots: &mut [Slot<'_>]) -> RingState {
             refused.get_or_insert(e);
         }
         std::thread::yield_now();
+    }
+}
+
+/// Submits what is queued, then polls for up to `spin` until `want` completions are in the completion queue,
+/// entering the kernel only to run completions it has flagged (`IORING_SQ_TASKRUN`: with `DEFER_TASKRUN` they
+/// are posted by an enter with `GETEVENTS`, which `submit` makes when the flag is set); sleeps for them in
+/// `submit_and_wait` if they have not all come by then. Returns like `submit_and_wait`.
+fn poll_then_wait(ring: &mut IoUring, want: usize, spin: Duration) -> io::Result<usize> {
+    let submitted = ring.submit()?;
+    let start = Instant::now();
+    loop {
+        if ring.completion().len() >= want {
+            return Ok(submitted);
+        }
+        if start.elapsed() >= spin {
+            return ring.submit_and_wait(want).map(|more| submitted + more);
+        }
+        if ring.submission().taskrun() {
+            ring.submit()?;
+        } else {
+            std::hint::spin_loop();
+        }
     }
 }
 
@@ -546,12 +598,22 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore)] // O_DIRECT and io_uring are system calls Miri cannot run
     fn batch_larger_than_the_ring() {
+        // No spin (sleep at once), a spin shorter than any I/O (poll, then sleep), and one longer than any
+        // (completions reaped by polling alone).
+        for spin in [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(5)] {
+            batch_round_trip(spin);
+        }
+    }
+
+    fn batch_round_trip(spin: Duration) {
         if !uring_available() {
             eprintln!("io_uring unavailable here: skipping");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        let s = UringStorage::open(dir.path().join("f"), OpenMode::DirectOrBuffered).unwrap();
+        let s = UringStorage::open(dir.path().join("f"), OpenMode::DirectOrBuffered)
+            .unwrap()
+            .with_completion_spin(spin);
         let pages = RING_ENTRIES as usize * 3 + 5;
         let mut bufs: Vec<AlignedBuf> = (0..pages)
             .map(|i| {
@@ -580,8 +642,16 @@ mod tests {
         assert!(batch.iter().all(|r| matches!(r.result, Some(Ok(4096)))));
         drop(batch);
         for (i, b) in bufs.iter().enumerate() {
-            assert!(b.iter().all(|&x| x == i as u8), "page {i}");
+            assert!(b.iter().all(|&x| x == i as u8), "page {i}, spin {spin:?}");
         }
+        // One request at a time, as a miss or a single write-back makes them.
+        let mut one = AlignedBuf::zeroed(4096);
+        one.fill(0x5a);
+        s.write_at(&one, 4096).unwrap();
+        s.sync().unwrap();
+        one.fill(0);
+        assert_eq!(s.read_at(&mut one, 4096).unwrap(), 4096);
+        assert!(one.iter().all(|&x| x == 0x5a), "single read, spin {spin:?}");
     }
 
     /// The completion logic without a kernel: short transfers continue, EOF stops, retries are bounded.

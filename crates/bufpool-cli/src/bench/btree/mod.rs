@@ -232,6 +232,8 @@ struct Plan {
     repeat: usize,
     seed: u64,
     load_order: LoadOrder,
+    /// bufpool-btree's pool: `Builder::io_spin` (`--bufpool-io-spin-us`).
+    io_spin: Duration,
 }
 
 fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
@@ -335,6 +337,7 @@ fn plan(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Plan> {
         repeat: args.repeat as usize,
         seed: args.seed,
         load_order: b.load_order,
+        io_spin: Duration::from_micros(args.bufpool_io_spin_us),
     })
 }
 
@@ -517,7 +520,7 @@ impl Runner<'_> {
         let t = Instant::now();
         let (mut m, file_pages, live_pages) = match kind {
             KvKind::Ours => {
-                let mut sys = ours::Ours::open(dir, load_pages as usize, false)?;
+                let mut sys = ours::Ours::open(dir, load_pages as usize, false, self.plan.io_spin)?;
                 let syncs0 = sys.syncs();
                 let mut m = driver::load(&mut sys, &ids, bulk, self.timer_ns, |_| {})?;
                 m.syncs = sys.syncs() - syncs0;
@@ -596,10 +599,17 @@ impl Runner<'_> {
         let frames = ((f * ref_pages as f64).ceil() as u64).max(16);
         let oom = f < 1.0;
         eprintln!("pool fraction {f} ({frames} pages)");
+        if !self.plan.io_spin.is_zero() && loaded.iter().any(|(kind, _)| *kind == KvKind::Ours) {
+            self.note(format!(
+                "bufpool-btree polls its io_uring for up to {} us before sleeping for a read \
+                 (--bufpool-io-spin-us); the other systems sleep in their reads at once",
+                self.plan.io_spin.as_micros()
+            ));
+        }
         let mut open = Vec::new();
         for (kind, dir) in loaded {
             let o = match kind {
-                KvKind::Ours => Open::Ours(ours::Ours::open(dir, frames as usize, oom)?),
+                KvKind::Ours => Open::Ours(ours::Ours::open(dir, frames as usize, oom, self.plan.io_spin)?),
                 KvKind::Redb => Open::Redb(redb_sys::RedbSys::open(dir, (frames * PAGE) as usize, oom)?),
                 KvKind::Lmdb => Open::Lmdb(lmdb::Lmdb::open(
                     dir,

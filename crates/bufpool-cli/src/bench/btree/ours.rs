@@ -23,9 +23,11 @@
 //! write-back that the eviction starts.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use bufpool_btree::{open_dir, Options, Tree, TreeStats};
+use bufpool::BufferPool;
+use bufpool_btree::{open_dir_in, Tree, TreeStats};
 
 use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -76,16 +78,16 @@ pub struct Ours {
 
 impl Ours {
     /// Opens (or creates) the tree in `dir` on a pool of `frames` frames; `out_of_memory` keeps its log out of
-    /// the OS page cache while cases run.
-    pub fn open(dir: &Path, frames: usize, out_of_memory: bool) -> Result<Ours> {
-        let tree = open_dir(
-            dir,
-            Options {
-                frames: frames.max(16),
-                page_size: PAGE_BYTES,
-            },
-        )
-        .with_context(|| format!("opening bufpool-btree in {}", dir.display()))?;
+    /// the OS page cache while cases run; `io_spin` is the pool's `Builder::io_spin`.
+    pub fn open(dir: &Path, frames: usize, out_of_memory: bool, io_spin: std::time::Duration) -> Result<Ours> {
+        let pool = BufferPool::builder()
+            .frames(frames.max(16))
+            .page_size(PAGE_BYTES)
+            .io_spin(io_spin)
+            .build()
+            .context("building bufpool-btree's pool")?;
+        let tree =
+            open_dir_in(Arc::new(pool), dir).with_context(|| format!("opening bufpool-btree in {}", dir.display()))?;
         Ok(Ours {
             tree,
             dir: dir.to_path_buf(),

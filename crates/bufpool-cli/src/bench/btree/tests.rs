@@ -67,13 +67,13 @@ fn bulk_order_loads_bufpool_btree_by_bulk_load_and_others_one_by_one() {
     assert_eq!((c.inserts.as_slice(), c.finished, m.ops), (ids.as_slice(), true, 3000));
     // bufpool-btree builds its tree in one call: full leaves, every tuple there.
     let dir = tempfile::tempdir().unwrap();
-    let mut sys = ours::Ours::open(dir.path(), 1024, false).unwrap();
+    let mut sys = ours::Ours::open(dir.path(), 1024, false, Duration::ZERO).unwrap();
     let m = driver::load(&mut sys, &ids, true, 0, |_| {}).unwrap();
     assert_eq!((m.ops, m.hist.len()), (3000, 0), "one call: no per-insert samples");
     let st = sys.check(3000).unwrap();
     assert!(st.leaf_fill() > 0.95, "leaf fill {}", st.leaf_fill());
     sys.close().unwrap();
-    let sys = ours::Ours::open(dir.path(), 1024, false).unwrap();
+    let sys = ours::Ours::open(dir.path(), 1024, false, Duration::ZERO).unwrap();
     assert_eq!(sys.check(3000).unwrap().entries, 3000);
 }
 
@@ -177,7 +177,7 @@ fn out_of_memory_ticks_evict_bufpool_btrees_log() {
     let wal_resident = |dir: &std::path::Path| driver::resident_bytes(&dir.join(bufpool_btree::WAL_FILE));
     for oom in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let sys = ours::Ours::open(dir.path(), 64, oom).unwrap();
+        let sys = ours::Ours::open(dir.path(), 64, oom, Duration::ZERO).unwrap();
         let mut w = sys.worker(Durability::Durable).unwrap();
         for id in 0..2000 {
             w.put(id, 1).unwrap();
