@@ -1,7 +1,7 @@
 //! What a random page hit costs at GiB scale under different page-table and frame-header layouts (issue 14).
 //!
 //! ```text
-//! cargo run --release -p bufpool --example hit_layouts -- [--rounds 40] [--ops 250000]
+//! cargo run --release -p bufpool --example hit_layouts -- [--rounds 40] [--ops 250000] [--evict-rounds 20]
 //! ```
 //!
 //! A skeleton of the pool's hit path with none of its other work (no policy, statistics, closures or error
@@ -10,7 +10,7 @@
 //! thirds and its end, as `bufpool bench --workload hit` does). Each layout below finds the frame its own way,
 //! then reads the page. Layouts take turns, `--ops` hits each, for `--rounds` rounds; each layout's figure is
 //! the median over rounds of its time over the current layout's in the same round, so load from other processes
-//! touches all alike.
+//! touches all alike. With the two vmcache regions below the program holds about 3 GiB.
 //!
 //! The layouts (`table.rs` and `frame.rs` describe the current one):
 //! - `raw`: the page's lines only, page `p` at frame `p` (no table): the floor, `raw-memory` in the bench.
@@ -31,6 +31,24 @@
 //!   frame}, so a hit reads one entry, then the page (vmcache keeps the state word with the page id in the same
 //!   way). Not the pool's protocol (a frame's latch would have to move with its page); what moving the latch
 //!   into the table would buy at best.
+//! - `vmcache`: a translation with no table read, the idea of vmcache (Leis et al., "Virtual-Memory Assisted
+//!   Buffer Management", SIGMOD 2023): a per-file virtual region (an anonymous private `mmap` of the file's size,
+//!   page `p` at `base + p * 4096`, every page touched in) and a dense array of one 8-byte state word a page
+//!   (version and latch, on huge pages), indexed by the page id. A hit computes both addresses from the page id,
+//!   so the state word's and the page's loads issue together; no load waits on another. Optimistic (the version
+//!   before and after) and shared latch (CAS, release), each on two copies of the region: on 4 KiB pages
+//!   (`MADV_NOHUGEPAGE`: what a pool that evicts single pages with `MADV_DONTNEED` must use, so a random hit
+//!   may walk the page table in hardware) and on huge pages (`MADV_HUGEPAGE`, as the frame array above: only for
+//!   a pool that evicts 2 MiB at a time). `raw, 4 KiB` and `raw, huge (mmap)` read the same regions with no
+//!   state word: the floor on each page size (`raw` above and `raw, huge (mmap)` should agree).
+//!
+//! After the table, with `--evict-rounds N` (default 20, 0 to skip), what such a pool's eviction and misses would
+//! cost on this machine: a batch of 64 single-page `madvise(MADV_DONTNEED)`s on random resident pages of the
+//! 4 KiB region (vmcache evicts so, 64 a batch) and the page fault of each page's next first touch, with the
+//! process alone and with a second thread reading the region's other half (so each `madvise` must also flush the
+//! other core's TLB); 64 random pages in one vectored `process_madvise` (recent kernels accept `MADV_DONTNEED`
+//! on the calling process; the program says if refused); one `madvise` of 64 contiguous pages; and one 2 MiB
+//! unit of the huge region.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::time::Instant;
@@ -86,6 +104,66 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// An anonymous private mapping of `bytes` (a multiple of 2 MiB) starting on a 2 MiB boundary, advised for
+/// transparent huge pages (`huge`) or against them, with every page touched in: word `i` holds the same value as
+/// word `i` of [`Layouts::pages`]. Kept for the life of the program.
+fn region(bytes: usize, huge: bool) -> &'static [AtomicU64] {
+    const HUGE: usize = 2 << 20;
+    // SAFETY: a new anonymous mapping at an address the kernel chooses: it overlaps no memory of the program.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes + HUGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    assert!(raw != libc::MAP_FAILED, "mmap of {bytes} bytes failed");
+    let base = (raw as usize).next_multiple_of(HUGE) as *mut libc::c_void;
+    let advice = if huge {
+        libc::MADV_HUGEPAGE
+    } else {
+        libc::MADV_NOHUGEPAGE
+    };
+    // SAFETY: [base, base + bytes) lies inside the mapping just made; the advice changes only how the kernel
+    // backs it, never its contents or validity.
+    let r = unsafe { libc::madvise(base, bytes, advice) };
+    assert_eq!(r, 0, "madvise of the region failed");
+    // SAFETY: the range is mapped readable and writable for the life of the program (never unmapped), zero-filled
+    // (a valid AtomicU64 is any bit pattern), and aligned to 2 MiB; it is only ever accessed through atomics.
+    let words = unsafe { std::slice::from_raw_parts(base.cast::<AtomicU64>(), bytes / 8) };
+    for (i, w) in words.iter().enumerate() {
+        w.store(word(i), Relaxed);
+    }
+    words
+}
+
+/// The value of word `i` of the pages (any pattern the loads cannot predict).
+fn word(i: usize) -> u64 {
+    (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// `(size, AnonHugePages)` in KiB of the mapping that holds `addr`, from `/proc/self/smaps`: how much of it the
+/// kernel backs with huge pages.
+fn huge_backed(addr: usize) -> Option<(u64, u64)> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    let mut inside = false;
+    let mut size = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            let (a, b) = (usize::from_str_radix(a, 16).ok()?, usize::from_str_radix(b, 16).ok()?);
+            inside = (a..b).contains(&addr);
+            size = (b - a) as u64 / 1024;
+        } else if inside && first == "AnonHugePages:" {
+            return Some((size, line.split_whitespace().nth(1)?.parse().ok()?));
+        }
+    }
+    None
+}
+
 /// The pool's bucket hash (`table.rs`: Fibonacci hashing).
 #[inline(always)]
 fn bucket(page: u64) -> usize {
@@ -116,6 +194,12 @@ struct Layouts {
     hot: &'static [Hot],
     headers32: &'static [Header32],
     entries: &'static [[AtomicU64; 2]],
+    /// vmcache's state words, one a page, indexed by page id.
+    states: &'static [AtomicU64],
+    /// vmcache's virtual region on 4 KiB pages: page `p` at word `p * PAGE_WORDS`.
+    small: &'static [AtomicU64],
+    /// The same on huge pages.
+    large: &'static [AtomicU64],
 }
 
 impl Layouts {
@@ -135,11 +219,15 @@ impl Layouts {
             hot: huge(FRAMES),
             headers32: huge(FRAMES),
             entries: huge(2 * FRAMES),
+            states: huge(FRAMES),
+            small: region(FRAMES * 4096, false),
+            large: region(FRAMES * 4096, true),
         };
         for (i, w) in l.pages.iter().enumerate() {
-            w.store((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), Relaxed);
+            w.store(word(i), Relaxed);
         }
         for f in 0..FRAMES {
+            l.states[f].store(1 << 8, Relaxed);
             l.buckets[f].store(NIL, Relaxed);
             l.entries[2 * f][0].store(u64::MAX, Relaxed);
             l.entries[2 * f + 1][0].store(u64::MAX, Relaxed);
@@ -176,12 +264,33 @@ impl Layouts {
 
     #[inline(always)]
     fn read_page(&self, frame: u32) -> u64 {
-        let b = frame as usize * PAGE_WORDS;
-        let w = &self.pages[b..b + PAGE_WORDS];
-        w[0].load(Relaxed)
-            ^ w[PAGE_WORDS / 3].load(Relaxed)
-            ^ w[2 * PAGE_WORDS / 3].load(Relaxed)
-            ^ w[PAGE_WORDS - 1].load(Relaxed)
+        read_words(self.pages, frame)
+    }
+
+    /// vmcache's optimistic hit on `page` of `region`: the state word and the page, both found from the page id.
+    #[inline(always)]
+    fn vm_optimistic(&self, region: &[AtomicU64], page: u64) -> Option<u64> {
+        let state = &self.states[page as usize];
+        let s = state.load(Acquire);
+        if s & 0xFF >= EXCLUSIVE {
+            return None;
+        }
+        let x = read_words(region, page as u32);
+        std::sync::atomic::fence(Acquire);
+        (state.load(Relaxed) == s).then_some(x)
+    }
+
+    /// vmcache's shared-latch hit on `page` of `region`: CAS on the state word, the page, release.
+    #[inline(always)]
+    fn vm_shared(&self, region: &[AtomicU64], page: u64) -> Option<u64> {
+        let state = &self.states[page as usize];
+        let s = state.load(Relaxed);
+        if s & 0xFF >= EXCLUSIVE || state.compare_exchange_weak(s, s + 1, Acquire, Relaxed).is_err() {
+            return None;
+        }
+        let x = read_words(region, page as u32);
+        state.fetch_sub(1, Release);
+        Some(x)
     }
 
     /// The current chain walk (`PageTable::lookup`) from frame `f`.
@@ -266,6 +375,12 @@ impl Layouts {
                 let h = self.hot.get(f as usize)?;
                 self.optimistic(&h.state, &h.page_id, f, page)
             }
+            10 => Some(read_words(self.small, page as u32)),
+            11 => self.vm_optimistic(self.small, page),
+            12 => self.vm_shared(self.small, page),
+            13 => Some(read_words(self.large, page as u32)),
+            14 => self.vm_optimistic(self.large, page),
+            15 => self.vm_shared(self.large, page),
             9 => {
                 let mut e = entry(page);
                 loop {
@@ -299,6 +414,18 @@ impl Layouts {
     }
 }
 
+/// The four words of the page in frame `frame` of `pages` that the bench reads (start, a third, two thirds,
+/// end).
+#[inline(always)]
+fn read_words(pages: &[AtomicU64], frame: u32) -> u64 {
+    let b = frame as usize * PAGE_WORDS;
+    let w = &pages[b..b + PAGE_WORDS];
+    w[0].load(Relaxed)
+        ^ w[PAGE_WORDS / 3].load(Relaxed)
+        ^ w[2 * PAGE_WORDS / 3].load(Relaxed)
+        ^ w[PAGE_WORDS - 1].load(Relaxed)
+}
+
 /// The first slot of `page`'s probe sequence in the open-addressed table (twice as many slots as frames).
 #[inline(always)]
 fn entry(page: u64) -> usize {
@@ -312,7 +439,7 @@ fn tag(page: u64) -> u64 {
     (h ^ (h >> 32)) & 0xFFFF_FFFF
 }
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 16] = [
     "raw",
     "bucket->page",
     "current",
@@ -323,8 +450,23 @@ const NAMES: [&str; 10] = [
     "32-byte headers",
     "prefetch after bucket",
     "state in the table entry",
+    "raw, 4 KiB pages",
+    "vmcache, 4 KiB pages",
+    "vmcache, 4 KiB, shared latch",
+    "raw, huge pages (mmap)",
+    "vmcache, huge pages",
+    "vmcache, huge, shared latch",
 ];
 const CURRENT: usize = 2;
+
+/// The `raw` layout on the same page size as layout `v`.
+fn raw_of(v: usize) -> usize {
+    match v {
+        10..=12 => 10,
+        13..=15 => 13,
+        _ => 0,
+    }
+}
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -335,6 +477,208 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// TLB shootdown interrupts taken so far, all CPUs together (`/proc/interrupts`, line `TLB`).
+fn tlb_shootdowns() -> u64 {
+    let interrupts = std::fs::read_to_string("/proc/interrupts").unwrap_or_default();
+    let Some(line) = interrupts.lines().find(|l| l.trim_start().starts_with("TLB:")) else {
+        return 0;
+    };
+    line.split_whitespace()
+        .skip(1)
+        .map_while(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+/// `madvise(MADV_DONTNEED)` over `len` bytes at word `at` of `region`: the kernel drops those pages, which read
+/// as zero on their next touch (a page fault that maps a new zeroed page).
+fn dontneed(region: &[AtomicU64], at: usize, len: usize) {
+    assert!(at + len / 8 <= region.len() && (at * 8).is_multiple_of(4096) && len.is_multiple_of(4096));
+    // SAFETY: the range is page-aligned and inside a private anonymous mapping made by `region`, which stays
+    // mapped: its words only become zero, as if stored by another thread, and they are only used through atomics.
+    let r = unsafe { libc::madvise(region[at..].as_ptr() as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    assert_eq!(r, 0, "madvise(MADV_DONTNEED) failed");
+}
+
+/// Pins the calling thread to CPU `cpu`; whether the kernel agreed (it may not, in a restricted cpuset).
+fn pin(cpu: usize) -> bool {
+    // SAFETY: `cpu_set_t` is plain bits, valid when zeroed; `CPU_SET` sets a bit inside it (it ignores a `cpu`
+    // beyond its size); `sched_setaffinity` only reads the set, for the calling thread (pid 0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// What a vmcache-style pool's eviction and misses cost here (see the header), `rounds` rounds; prints medians.
+fn evict_costs(l: &Layouts, rounds: usize) {
+    const BATCH: usize = 64;
+    const HALF: u64 = FRAMES as u64 / 2;
+    const UNITS: usize = FRAMES / 512;
+    let mut rng = Rng(0xE71C7);
+    // The evicting thread on CPU 0 and the reader on CPU 1, so that the reader's core holds the mapping's
+    // translations whenever a `madvise` runs.
+    let pinned = pin(0);
+    // [alone, with a reader]: ns a madvise, ns a first touch, shootdowns a madvise; then 64 contiguous pages
+    // (us a madvise, ns a page's touch) and a 2 MiB unit (us a madvise, us a first touch).
+    let mut single = [
+        [Vec::new(), Vec::new(), Vec::new()],
+        [Vec::new(), Vec::new(), Vec::new()],
+    ];
+    let mut run = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let mut unit = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    // One vectored `process_madvise` of 64 random pages: us a call, shootdowns a call; the error if refused.
+    let mut vectored = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let mut refused = None;
+    // SAFETY: pidfd_open takes no pointers; it returns a new descriptor for this process, or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id(), 0) };
+    for _ in 0..rounds {
+        for (mode, reader) in [false, true].into_iter().enumerate() {
+            let (started, stop) = (
+                std::sync::atomic::AtomicBool::new(false),
+                std::sync::atomic::AtomicBool::new(false),
+            );
+            std::thread::scope(|scope| {
+                if reader {
+                    scope.spawn(|| {
+                        pin(1);
+                        let (mut r, mut sink) = (Rng(5), 0u64);
+                        started.store(true, Relaxed);
+                        while !stop.load(Relaxed) {
+                            sink = sink.wrapping_add(read_words(l.small, (HALF + r.below(HALF)) as u32));
+                        }
+                        std::hint::black_box(sink);
+                    });
+                    while !started.load(Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                }
+                let mut batch: Vec<usize> = (0..BATCH).map(|_| rng.below(HALF) as usize * PAGE_WORDS).collect();
+                batch.sort_unstable();
+                batch.dedup();
+                let n = batch.len() as f64;
+                let shot = tlb_shootdowns();
+                let t = Instant::now();
+                for &at in &batch {
+                    dontneed(l.small, at, 4096);
+                }
+                let evicted = t.elapsed().as_nanos() as f64;
+                let shot = tlb_shootdowns() - shot;
+                let t = Instant::now();
+                for &at in &batch {
+                    l.small[at].store(word(at), Relaxed);
+                }
+                single[mode][0].push(evicted / n);
+                single[mode][1].push(t.elapsed().as_nanos() as f64 / n);
+                single[mode][2].push(shot as f64 / n);
+
+                let at = rng.below(HALF / BATCH as u64) as usize * BATCH * PAGE_WORDS;
+                let t = Instant::now();
+                dontneed(l.small, at, BATCH * 4096);
+                run[mode][0].push(t.elapsed().as_nanos() as f64 / 1000.0);
+                let t = Instant::now();
+                for p in 0..BATCH {
+                    l.small[at + p * PAGE_WORDS].store(word(at + p * PAGE_WORDS), Relaxed);
+                }
+                run[mode][1].push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+
+                let mut batch: Vec<usize> = (0..BATCH).map(|_| rng.below(HALF) as usize * PAGE_WORDS).collect();
+                batch.sort_unstable();
+                batch.dedup();
+                let iov: Vec<libc::iovec> = batch
+                    .iter()
+                    .map(|&at| libc::iovec {
+                        iov_base: l.small[at..].as_ptr() as *mut libc::c_void,
+                        iov_len: 4096,
+                    })
+                    .collect();
+                let shot = tlb_shootdowns();
+                let t = Instant::now();
+                // SAFETY: every iovec names one page-aligned page inside the 4 KiB region, which stays mapped
+                // (see `dontneed`); the kernel only reads the iovec array, which outlives the call.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_process_madvise,
+                        pidfd,
+                        iov.as_ptr(),
+                        iov.len(),
+                        libc::MADV_DONTNEED,
+                        0,
+                    )
+                };
+                let took = t.elapsed().as_nanos() as f64 / 1000.0;
+                if r == (iov.len() * 4096) as libc::c_long {
+                    vectored[mode][0].push(took);
+                    vectored[mode][1].push((tlb_shootdowns() - shot) as f64);
+                } else {
+                    refused = Some(std::io::Error::last_os_error());
+                }
+                for &at in &batch {
+                    l.small[at].store(word(at), Relaxed);
+                }
+
+                let at = rng.below(UNITS as u64) as usize * (2 << 20) / 8;
+                let t = Instant::now();
+                dontneed(l.large, at, 2 << 20);
+                unit[mode][0].push(t.elapsed().as_nanos() as f64 / 1000.0);
+                let t = Instant::now();
+                l.large[at].store(word(at), Relaxed);
+                unit[mode][1].push(t.elapsed().as_nanos() as f64 / 1000.0);
+                stop.store(true, Relaxed);
+            });
+        }
+    }
+    println!(
+        "eviction and first touch, median of {rounds} rounds (alone / with a reader on the other core; threads \
+         pinned: {pinned}):"
+    );
+    let m = |v: &mut Vec<f64>| median(v);
+    let [a, b] = &mut single;
+    println!(
+        "  {BATCH} single-page madvise(DONTNEED) on random pages: {:.0} / {:.0} ns a page ({:.1} / {:.1} us a batch), \
+         {:.2} / {:.2} TLB shootdown interrupts a page; first touch after: {:.0} / {:.0} ns a page",
+        m(&mut a[0]),
+        m(&mut b[0]),
+        m(&mut a[0]) * BATCH as f64 / 1000.0,
+        m(&mut b[0]) * BATCH as f64 / 1000.0,
+        m(&mut a[2]),
+        m(&mut b[2]),
+        m(&mut a[1]),
+        m(&mut b[1])
+    );
+    let [a, b] = &mut run;
+    println!(
+        "  one madvise(DONTNEED) of {BATCH} contiguous pages: {:.1} / {:.1} us; first touch after: {:.0} / {:.0} ns a page",
+        m(&mut a[0]),
+        m(&mut b[0]),
+        m(&mut a[1]),
+        m(&mut b[1])
+    );
+    let [a, b] = &mut vectored;
+    match refused {
+        Some(e) if a[0].is_empty() || b[0].is_empty() => println!("  process_madvise(MADV_DONTNEED) refused: {e}"),
+        _ => println!(
+            "  one process_madvise(MADV_DONTNEED) of {BATCH} random pages: {:.1} / {:.1} us, {:.0} / {:.0} TLB \
+             shootdown interrupts a call",
+            m(&mut a[0]),
+            m(&mut b[0]),
+            m(&mut a[1]),
+            m(&mut b[1])
+        ),
+    }
+    let [a, b] = &mut unit;
+    println!(
+        "  one 2 MiB unit of the huge region: madvise {:.1} / {:.1} us, first touch after {:.1} / {:.1} us",
+        m(&mut a[0]),
+        m(&mut b[0]),
+        m(&mut a[1]),
+        m(&mut b[1])
+    );
+    if let Some((size, huge)) = huge_backed(l.large.as_ptr() as usize) {
+        println!("  huge region after: {huge} of {size} KiB in huge pages");
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -343,7 +687,19 @@ fn median(v: &mut [f64]) -> f64 {
 fn main() {
     let rounds = arg("--rounds", 40).max(1) as usize;
     let ops = arg("--ops", 250_000).max(1);
+    let evict_rounds = arg("--evict-rounds", 20) as usize;
     let l = Layouts::new();
+    for (name, addr) in [
+        ("frame array (`raw` and the hashed layouts)", l.pages.as_ptr() as usize),
+        ("vmcache state words", l.states.as_ptr() as usize),
+        ("vmcache region, 4 KiB", l.small.as_ptr() as usize),
+        ("vmcache region, huge", l.large.as_ptr() as usize),
+    ] {
+        match huge_backed(addr) {
+            Some((size, huge)) => println!("{name}: {huge} of its mapping's {size} KiB in huge pages"),
+            None => println!("{name}: /proc/self/smaps not readable"),
+        }
+    }
     let mut ns = vec![Vec::with_capacity(rounds); NAMES.len()];
     let (mut sink, mut failed) = (0u64, 0u64);
     for round in 0..rounds {
@@ -361,17 +717,25 @@ fn main() {
     }
     assert_eq!(failed, 0, "every hit finds its page");
     println!("{FRAMES} frames of 4 KiB, {rounds} rounds of {ops} uniform hits per layout (checksum {sink:x})");
-    println!("{:34} {:>8} {:>12} {:>10}", "layout", "ns/hit", "/ current", "/ raw");
+    println!(
+        "{:34} {:>8} {:>12} {:>10} {:>16}",
+        "layout", "ns/hit", "/ current", "/ raw", "/ raw, same size"
+    );
     for v in 0..NAMES.len() {
         let mut own = ns[v].clone();
         let mut to_current: Vec<f64> = (0..rounds).map(|r| ns[v][r] / ns[CURRENT][r]).collect();
         let mut to_raw: Vec<f64> = (0..rounds).map(|r| ns[v][r] / ns[0][r]).collect();
+        let mut to_same: Vec<f64> = (0..rounds).map(|r| ns[v][r] / ns[raw_of(v)][r]).collect();
         println!(
-            "{:34} {:>8.1} {:>11.2}x {:>9.2}x",
+            "{:34} {:>8.1} {:>11.2}x {:>9.2}x {:>15.2}x",
             NAMES[v],
             median(&mut own),
             median(&mut to_current),
-            median(&mut to_raw)
+            median(&mut to_raw),
+            median(&mut to_same)
         );
+    }
+    if evict_rounds > 0 {
+        evict_costs(&l, evict_rounds);
     }
 }
