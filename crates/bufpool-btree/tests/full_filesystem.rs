@@ -360,3 +360,54 @@ fn a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed() {
     drop((above, tree));
     drop(mount);
 }
+
+/// F13-1: while the file system is full, a log's buffer is bounded. Its write-outs are refused for space and
+/// keep the records buffered; past `BUF_HARD_MAX` an append tries the write-out itself and, refused, appends
+/// nothing and returns `Error::NoSpace` (what lets the TPC-C engine roll a transaction back before applying
+/// anything). Once space is freed, appends and the commit go on, and a reopen finds every record, in order.
+#[test]
+fn an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "4m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing: {why}");
+            return;
+        }
+    };
+    let path = dir.path().join("log");
+    let wal = TreeWal::open(&path).unwrap();
+    let mut ends = Vec::new();
+    let err = loop {
+        let i = ends.len() as u32;
+        assert!(i < 1000, "never refused");
+        match common::append_puts(&wal, i, 1, 64 << 10, 7) {
+            Ok(e) => ends.extend(e),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::NoSpace(_)), "{err}");
+    assert_eq!(
+        wal.end_lsn(),
+        *ends.last().unwrap(),
+        "the refused append appended nothing"
+    );
+    assert!(
+        wal.end_lsn() - wal.durable_lsn() > bufpool_btree::BUF_HARD_MAX as u64,
+        "refused only past the bound"
+    );
+    remount(&mount, "64m");
+    ends.extend(common::append_puts(&wal, ends.len() as u32, 4, 64 << 10, 7).expect("appends once space is freed"));
+    wal.commit().unwrap();
+    drop(wal);
+    let wal = TreeWal::open(&path).unwrap();
+    let mut seen = Vec::new();
+    wal.scan(|end, _| {
+        seen.push(end);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, ends);
+    drop(wal);
+    drop(mount);
+}
