@@ -42,6 +42,15 @@ pub enum Error {
     /// The log failed (I/O) or is unreadable where it must be valid (its header).
     #[error("log error: {0}")]
     Log(String),
+    /// The log's device is full (ENOSPC, EDQUOT) while writing its buffered records out. Retryable: the log has
+    /// not failed, and nothing was lost. The records stay buffered, in order and with their LSNs, and the next
+    /// write-out (a commit, a flush, a checkpoint) writes them again from the same place, over whatever prefix
+    /// of them landed; from [`crate::BUF_HARD_MAX`] buffered bytes on, appends are refused with this error
+    /// too (nothing appended) until a write-out succeeds. A commit that returned it is not acknowledged: its
+    /// records become durable with the next commit that succeeds, or are lost by a crash before it. A failed
+    /// fsync is never this error: it fails the log ([`Error::Log`]).
+    #[error("no space left for the log ({0}); nothing was lost: retry once space is freed")]
+    NoSpace(String),
     /// The log is not the tree's: another log's identity (a lost log replaced by a new one), or it lacks records
     /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
     #[error("the log does not belong to the tree: {0}")]

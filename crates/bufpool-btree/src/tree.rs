@@ -1596,6 +1596,8 @@ impl Tree {
     }
 
     /// Makes every change made before the call durable (one fsync shared by concurrent committers).
+    /// [`Error::NoSpace`] if the device is full: nothing is lost and the tree goes on; the changes are not
+    /// durable yet, and the next commit that succeeds, once space is freed, makes them so (see the error).
     pub fn commit(&self) -> Result<()> {
         self.wal.commit()
     }

@@ -96,7 +96,39 @@
 //! rename and a failed directory fsync after it (which file a crash leaves under the name is unknown). A failed
 //! punch, or a rewrite failing to make, write or fsync its new file, touched only dead bytes or the new file: the
 //! cut returns the error and the log goes on (the new file removed), so a full file system costs a checkpoint's
-//! cut, not every later commit.
+//! cut, not every later commit. A header-slot write refused for space is reported the same way ("A full device").
+//!
+//! # A full device (ENOSPC, EDQUOT; F13-1 in RELIABILITY.md)
+//! A write of the buffered records that the device refuses for space returns [`Error::NoSpace`] and does not
+//! fail the log (until F13-1 it did, and the log refused everything until a restart: P12-O1). The kernel
+//! refused only what it did not take and dropped nothing (unlike a failed fsync, after which the dirty pages
+//! may be gone: PostgreSQL's "fsyncgate"; every fsync error, and every other write error, still fails the log).
+//! `write_locked` puts the records it took back in front of the buffer (`put_back`: the records appended
+//! meanwhile start at their end, so the two are one run again), and the next write-out writes them from the
+//! same offset. Why the log's invariants hold across it:
+//! - **Order and LSNs.** Every record keeps the LSN it was given at its append, so the offset it is written
+//!   at: a retry writes the same bytes at the same place, then what came after. Nothing is reordered,
+//!   renumbered or dropped, and the LSNs stamped on pages stay true.
+//! - **The landed prefix.** Some of the records (whole, and maybe a torn last one) may have reached the file
+//!   past the written end. Until the retry they are not part of the log as far as anything here is concerned
+//!   (`buf_start` still names the written end, which a rewrite copies up to and a punch stays below), and
+//!   the retry overwrites them with themselves. A crash first finds, past the records written before, some
+//!   of them whole and then a torn one or none: the same image as a crash during a write that would have
+//!   succeeded, which recovery reads up to the last valid record and `open` cuts after. The records a crash
+//!   may so keep were appended in order after everything before them: replayed, they are a prefix of the log.
+//! - **The WAL rule.** `durable` advances only after an fsync that covered written records, so a page whose
+//!   LSN is past it is not written: the pool's flush ([`bufpool::Wal`]) returns the error as
+//!   [`bufpool::Error::Wal`] and the page stays dirty, to be written once space is back and its records are.
+//! - **Dependencies.** A log whose dependency refused its flush for space puts its records back the same way
+//!   (they must not be written before the dependency is durable that far, and are not).
+//! - **Acknowledgement.** A commit that returns [`Error::NoSpace`] acknowledges nothing, but its records stay
+//!   buffered: the next commit that succeeds makes them durable, a crash before it loses them (as any record
+//!   not yet acknowledged). A caller that must not see them durable later (a transaction it reports as rolled
+//!   back) must have its append refused instead: from [`BUF_HARD_MAX`] buffered bytes on, [`TreeWal::check`]
+//!   and [`TreeWal::append`] try the write-out themselves and, refused for space, refuse the append (nothing
+//!   appended), so a log without a dependency buffers at most that much, plus one record per appender, while
+//!   the device is full. A dependent log's records come with changes first logged above, whose appends that
+//!   bound refuses, so it stays bounded with them.
 //!
 //! Why not fixed-size segments deleted whole (PostgreSQL's WAL files): the same space back, but a record would
 //! have to be split across files or segments padded, a scan would open files in turn, and the header-slot cut
@@ -109,9 +141,11 @@
 //! - Group commit: a committer waits for the `io` mutex; when it gets it, it first checks whether someone else's
 //!   fsync already covered its LSN. One fsync serves every record appended before it started.
 //! - After the first failed write or fsync of the log's file the log refuses everything (no retry after a failed
-//!   fsync; a truncation's punch or new file are not the log's file: see "Truncation"). An append fails only if
-//!   the log had failed before it, and then appends nothing: a caller that checks [`TreeWal::check`] before
-//!   changing a page can log the change without a failure in between.
+//!   fsync; a truncation's punch or new file are not the log's file: see "Truncation"), except a write refused
+//!   for space, which keeps the records buffered and is retried ("A full device"). An append fails only if the
+//!   log had failed before it, or its buffer is full and cannot be written for space, and then appends nothing:
+//!   a caller that checks [`TreeWal::check`] before changing a page can log the change without a failure in
+//!   between.
 //! - Truncation keeps the tail from the checkpoint's redo LSN on, and switches to it atomically (a rename, or a
 //!   header slot that is written whole or not valid), so a crash at any point leaves a valid log. Bytes are
 //!   punched only below the `start` of the durable header slot in force, so a crash mid-punch, or one that
@@ -875,6 +909,14 @@ fn log_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Log(format!("{what}: {e}"))
 }
 
+/// Whether a write failed because the device is full (ENOSPC, EDQUOT): the kernel refused the bytes it did not
+/// take and dropped nothing, so the write may be done again (see the module docs, "A full device"). The same
+/// classification as the pool's `bufpool::Error::NoSpace`.
+fn is_no_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        || matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+}
+
 /// Fsyncs the directory holding `path`, making a file created or renamed there durable under its name.
 fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = path
@@ -1051,10 +1093,25 @@ impl TreeWal {
     }
 
     /// `Err` if the log has failed (a write or fsync failed earlier): then it refuses every append and flush.
+    /// Also [`Error::NoSpace`] if the log has no dependency and more than [`BUF_HARD_MAX`] bytes buffered, whose
+    /// write-out (tried here) the device refused for space: the buffer stays bounded while the device is full.
     /// A caller that checks this before changing a page, then logs the change with an append, cannot be left with
-    /// a changed page whose append failed: an append fails only for the same reason, and appends nothing then.
+    /// a changed page whose append failed: an append fails only for these reasons, and appends nothing then.
     pub fn check(&self) -> Result<()> {
-        self.check_failed()
+        self.check_room()
+    }
+
+    /// [`TreeWal::check`]: the log has not failed, and (without a dependency) its buffer is within
+    /// [`BUF_HARD_MAX`] or can be written out now. A log with a dependency is left to grow while the device is
+    /// full: its records belong to changes its caller logged above first, and the log above refuses those appends
+    /// once its own buffer is past the bound (module docs, "A full device").
+    fn check_room(&self) -> Result<()> {
+        self.check_failed()?;
+        if self.first.get().is_none() && self.state.lock().buf.len() > BUF_HARD_MAX {
+            let io = self.io.lock();
+            self.write_locked(&io, SyncCause::AppendSpill, false)?;
+        }
+        Ok(())
     }
 
     fn check_failed(&self) -> Result<()> {
@@ -1071,11 +1128,12 @@ impl TreeWal {
     }
 
     /// Appends one atomic record of `ops`; returns its end LSN (to stamp on every page it changed). Not durable
-    /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`]. Fails only if the log had failed before the call (see
-    /// [`TreeWal::check`]), and then appends nothing; a failure of the write-out an append may start is latched
-    /// and reported by the next flush or commit.
+    /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`]. Fails only as [`TreeWal::check`] does (the log had
+    /// failed before the call, or its full buffer cannot be written for lack of space), and then appends
+    /// nothing; a failure of the write-out an append may start is latched (or, for lack of space, leaves the
+    /// records buffered) and reported by the next flush or commit.
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
-        self.check_failed()?;
+        self.check_room()?;
         Ok(self.append_checked(ops))
     }
 
@@ -1093,7 +1151,7 @@ impl TreeWal {
     /// cannot race with a checkpoint moving the redo point.
     /// Fails as [`TreeWal::append`] does.
     pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
-        self.check_failed()?;
+        self.check_room()?;
         Ok(self.append_leaf_checked(page_lsn, page, image, op))
     }
 
@@ -1195,7 +1253,8 @@ impl TreeWal {
     /// the buffer needs: `buf_dep`); past [`BUF_HARD_MAX`] whatever it costs, waiting for the file. Otherwise the
     /// buffer waits for [`TreeWal::write_out`]: an appender may hold page latches and its caller's locks (a
     /// transaction's), and an fsync there stalls everyone behind them. A failure is latched in `failed` (by
-    /// `write_locked`) and reported by the next flush.
+    /// `write_locked`) and reported by the next flush; a write refused for space leaves the records buffered
+    /// for the next write-out (and past [`BUF_HARD_MAX`], [`TreeWal::check`] refuses appends).
     fn spill_if_large(&self, st: parking_lot::MutexGuard<'_, State>) {
         let (len, dep) = (st.buf.len(), st.buf_dep);
         drop(st);
@@ -1224,7 +1283,9 @@ impl TreeWal {
 
     /// Writes the buffered records to the file, in order (the caller holds `io`); with `sync`, fsyncs and
     /// advances the durable LSN. `cause` is the fsync's (this log's and the dependency's, [`SyncCause`]).
-    /// Returns the end of what was written.
+    /// Returns the end of what was written. A write the device refuses for space (or the dependency's flush
+    /// refused so) puts the records back in front of the buffer and returns [`Error::NoSpace`], the log not
+    /// failed; any other failure fails the log.
     fn write_locked(&self, io: &LogFile, cause: SyncCause, sync: bool) -> Result<Lsn> {
         self.check_failed()?;
         let (buf, start, dep) = {
@@ -1243,14 +1304,23 @@ impl TreeWal {
         // appended, at or past every covered change their images hold). A failure fails this log too: the taken
         // bytes must never be written.
         if let Some(first) = self.first.get().filter(|_| !buf.is_empty()) {
-            if let Err(e) = first.flush_lsn_for(dep, cause) {
-                return Err(self.fail("flush the log this log depends on", io::Error::other(e.to_string())));
+            match first.flush_lsn_for(dep, cause) {
+                Ok(()) => {}
+                Err(Error::NoSpace(why)) => {
+                    self.put_back(buf, start, dep);
+                    return Err(Error::NoSpace(format!("the log this log depends on: {why}")));
+                }
+                Err(e) => return Err(self.fail("flush the log this log depends on", io::Error::other(e.to_string()))),
             }
         }
         if !buf.is_empty() {
-            io.dev
-                .write_all_at(&buf, io.offset(start))
-                .map_err(|e| self.fail("write log", e))?;
+            if let Err(e) = io.dev.write_all_at(&buf, io.offset(start)) {
+                if !is_no_space(&e) {
+                    return Err(self.fail("write log", e));
+                }
+                self.put_back(buf, start, dep);
+                return Err(Error::NoSpace(format!("write log: {e}")));
+            }
         }
         if sync {
             io.dev.sync().map_err(|e| self.fail("fsync log", e))?;
@@ -1269,6 +1339,23 @@ impl TreeWal {
             st.spare = buf;
         }
         Ok(end)
+    }
+
+    /// After a write-out refused for space (the caller still holds `io`, so no other write-out ran): the taken
+    /// records `buf`, from `start`, go back in front of those appended since, and the next write-out writes them
+    /// again from `start`'s offset, over whatever prefix of them landed (module docs, "A full device").
+    fn put_back(&self, mut buf: Vec<u8>, start: Lsn, dep: Lsn) {
+        let mut st = self.state.lock();
+        // Appends since the take went on from the taken records' end: the two are one run of the log again.
+        assert_eq!(st.buf_start, start + buf.len() as u64, "records appended out of order");
+        buf.extend_from_slice(&st.buf);
+        let mut newer = std::mem::replace(&mut st.buf, buf);
+        st.buf_start = start;
+        st.buf_dep = st.buf_dep.max(dep);
+        if st.spare.capacity() < newer.capacity() {
+            newer.clear();
+            st.spare = newer;
+        }
     }
 
     /// Makes every record up to `lsn` durable. Concurrent callers share one fsync (group commit): whoever gets
@@ -1391,9 +1478,14 @@ impl TreeWal {
             seq,
         };
         let at = other_slot(io.slot);
+        // Refused for space, the slot not in force holds its old bytes or a torn write of the new ones: a slot
+        // that is valid names a valid log either way (below), so the cut is reported and the log goes on.
         io.dev
             .write_all_at(&hdr.encode(), at)
-            .map_err(|e| self.fail("write log header", e))?;
+            .map_err(|e| match is_no_space(&e) {
+                true => Error::NoSpace(format!("write log header: {e}")),
+                false => self.fail("write log header", e),
+            })?;
         self.write_locked(io, SyncCause::Checkpoint, true)?;
         io.start = redo;
         io.seq = seq;
@@ -1451,7 +1543,8 @@ impl TreeWal {
             .and_then(|()| copy_range(old, &new, old_at(redo), new_at(redo), copied - redo, &mut chunk))
             .map_err(copy_failed)?;
         let mut io = self.io.lock();
-        self.write_locked(&io, SyncCause::Checkpoint, false)?;
+        self.write_locked(&io, SyncCause::Checkpoint, false)
+            .inspect_err(|_| drop(std::fs::remove_file(&tmp)))?;
         let written = self.state.lock().buf_start;
         copy_range(old, &new, old_at(copied), new_at(copied), written - copied, &mut chunk)
             .and_then(|()| new.sync_all().map_err(CopyError::Write))

@@ -6,13 +6,19 @@
 //!   every commit acknowledged before keeps its keys after space is freed and the tree reopened, and the tree's
 //!   invariants hold (passes on main).
 //! - A log rewrite that runs out of space leaves the log usable (R10-5: on main it failed the log).
+//! - A commit whose log write the full file system refuses returns `Error::NoSpace`, loses nothing, and the
+//!   same tree (a tree with its log, and a tree under a log above) commits once space is freed, without a
+//!   restart (F13-1: on main the log failed for good, P12-O1). A crash image taken while the file system is
+//!   full holds every acknowledged commit.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
+use bufpool_btree::{BufferPool, Error, LeafHint, Op, Tree, TreeWal};
 use common::{key, value};
 
 /// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind.
@@ -176,6 +182,232 @@ fn a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable() {
     })
     .unwrap();
     assert_eq!(seen, committed);
+    drop(wal);
+    drop(mount);
+}
+
+/// Copies every file of `from` into `to`: on a tmpfs the page cache is the disk, so this is what a crash at this
+/// moment would leave (the kernel's view, synced or not).
+fn crash_image(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Checks that `tree` holds every key of `committed` at its version, or at its version in `uncertain` (a batch
+/// whose commit was refused: its records may have landed, unacknowledged), and no key of neither.
+fn holds(tree: &Tree, committed: &BTreeMap<u64, u64>, uncertain: &BTreeMap<u64, u64>, what: &str) {
+    tree.check().unwrap_or_else(|e| panic!("{what}: invariants: {e}"));
+    for id in committed.keys().chain(uncertain.keys()) {
+        let got = tree.get(&key(*id)).unwrap();
+        let ok = |m: &BTreeMap<u64, u64>| m.get(id).is_some_and(|&v| got.as_deref() == Some(&value(*id, v)[..]));
+        let absent_ok = !committed.contains_key(id) && got.is_none();
+        assert!(ok(committed) || ok(uncertain) || absent_ok, "{what}: key {id}");
+    }
+}
+
+/// F13-1 (RELIABILITY.md; P12-O1 before it): a tree's log that met ENOSPC on a write failed for good, so once
+/// the file system had filled, every later commit of the tree was refused (`log failed earlier`) even after
+/// space was freed, until a restart, although the refused write had dropped nothing. Now the commit returns
+/// `Error::NoSpace`, the records stay buffered, and the same tree commits them once space is back. The pool is
+/// large enough that no page is written: only the log fills the file system.
+#[test]
+fn a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "160k") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed: {why}");
+            return;
+        }
+    };
+    let tree_dir = dir.path().join("t");
+    let tree = common::open(&tree_dir, 512);
+    let (mut committed, mut refused) = (BTreeMap::new(), BTreeMap::new());
+    let mut batch = 0u64;
+    let err = loop {
+        assert!(batch < 10_000, "the file system never filled");
+        for j in 0..10 {
+            let id = batch * 10 + j;
+            tree.put(&key(id), &value(id, batch))
+                .expect("a put only buffers its record");
+            refused.insert(id, batch);
+        }
+        if let Err(e) = tree.commit() {
+            break e;
+        }
+        committed.append(&mut refused);
+        batch += 1;
+    };
+    assert!(!committed.is_empty());
+    assert!(
+        matches!(err, Error::NoSpace(_)),
+        "a full file system under the log: {err}"
+    );
+    // Still full: the tree takes puts, and a commit is refused for space again, not for a failed log.
+    let id = batch * 10 + 10;
+    tree.put(&key(id), &value(id, batch)).unwrap();
+    refused.insert(id, batch);
+    let again = tree.commit().unwrap_err();
+    assert!(matches!(again, Error::NoSpace(_)), "{again}");
+    // A crash now: every acknowledged commit is there; the refused batches may be, whole records each.
+    let image = tempfile::tempdir().unwrap();
+    crash_image(&tree_dir, image.path());
+    let crashed = common::open(image.path(), 64);
+    holds(&crashed, &committed, &refused, "crash image while full");
+    drop(crashed);
+    // Space back: the same tree commits what it had, and goes on.
+    remount(&mount, "64m");
+    tree.commit().expect("a commit once space is freed");
+    committed.append(&mut refused);
+    for id in 0..50 {
+        tree.put(&key(id), &value(id, 1_000_000)).unwrap();
+        committed.insert(id, 1_000_000);
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+    drop(tree);
+    let tree = common::open(&tree_dir, 64);
+    holds(&tree, &committed, &BTreeMap::new(), "reopened after space was freed");
+    drop(tree);
+    drop(mount);
+}
+
+/// F13-1, for a tree under a log above (covered changes, as the TPC-C engine's trees under its `txn.log`): the
+/// log above refuses a commit for space, the tree's own log (which depends on it) puts its records back too,
+/// and once space is freed both go on: the commit above, then the tree's checkpoint. A crash image taken while
+/// full, its log above redone, holds every acknowledged change.
+#[test]
+fn a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "160k") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed: {why}");
+            return;
+        }
+    };
+    let open = |d: &Path, frames: usize| {
+        let above = TreeWal::open(d.join("above.log")).unwrap();
+        let wal = TreeWal::open(d.join("t.wal")).unwrap();
+        wal.flush_first(above.clone()).unwrap();
+        let pool = Arc::new(BufferPool::builder().frames(frames).build().unwrap());
+        (above, Tree::open(pool, wal, d.join("t.db")).unwrap())
+    };
+    let (above, tree) = open(dir.path(), 512);
+    let put = |id: u64, ver: u64| {
+        let (k, v) = (key(id), value(id, ver));
+        above
+            .append(&[Op::Put {
+                page: 0,
+                key: &k,
+                val: &v,
+            }])
+            .unwrap();
+        tree.put_covered(&k, &v, &mut LeafHint::default()).unwrap();
+    };
+    let (mut committed, mut refused) = (BTreeMap::new(), BTreeMap::new());
+    let mut batch = 0u64;
+    let err = loop {
+        assert!(batch < 10_000, "the file system never filled");
+        for j in 0..10 {
+            put(batch * 10 + j, batch);
+            refused.insert(batch * 10 + j, batch);
+        }
+        if let Err(e) = above.commit() {
+            break e;
+        }
+        committed.append(&mut refused);
+        batch += 1;
+        if batch % 16 == 0 {
+            // The tree's log writes leaf images and splits, after the log above (its dependency).
+            if let Err(e) = tree.commit() {
+                break e;
+            }
+        }
+    };
+    assert!(!committed.is_empty());
+    assert!(
+        matches!(err, Error::NoSpace(_)),
+        "a full file system under the logs: {err}"
+    );
+    let e = tree.commit().unwrap_err();
+    assert!(
+        matches!(e, Error::NoSpace(_)),
+        "the tree's log, its dependency full: {e}"
+    );
+    let image = tempfile::tempdir().unwrap();
+    crash_image(dir.path(), image.path());
+    let (crashed_above, crashed) = open(image.path(), 64);
+    common::redo_above(&crashed_above, &crashed);
+    holds(
+        &crashed,
+        &committed,
+        &refused,
+        "crash image while full, the log above redone",
+    );
+    drop((crashed_above, crashed));
+    remount(&mount, "64m");
+    above.commit().expect("the log above commits once space is freed");
+    committed.append(&mut refused);
+    tree.checkpoint().expect("the tree checkpoints once space is freed");
+    drop((above, tree));
+    let (above, tree) = open(dir.path(), 64);
+    common::redo_above(&above, &tree);
+    holds(&tree, &committed, &BTreeMap::new(), "reopened after space was freed");
+    drop((above, tree));
+    drop(mount);
+}
+
+/// F13-1: while the file system is full, a log's buffer is bounded. Its write-outs are refused for space and
+/// keep the records buffered; past `BUF_HARD_MAX` an append tries the write-out itself and, refused, appends
+/// nothing and returns `Error::NoSpace` (what lets the TPC-C engine roll a transaction back before applying
+/// anything). Once space is freed, appends and the commit go on, and a reopen finds every record, in order.
+#[test]
+fn an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "4m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing: {why}");
+            return;
+        }
+    };
+    let path = dir.path().join("log");
+    let wal = TreeWal::open(&path).unwrap();
+    let mut ends = Vec::new();
+    let err = loop {
+        let i = ends.len() as u32;
+        assert!(i < 1000, "never refused");
+        match common::append_puts(&wal, i, 1, 64 << 10, 7) {
+            Ok(e) => ends.extend(e),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::NoSpace(_)), "{err}");
+    assert_eq!(
+        wal.end_lsn(),
+        *ends.last().unwrap(),
+        "the refused append appended nothing"
+    );
+    assert!(
+        wal.end_lsn() - wal.durable_lsn() > bufpool_btree::BUF_HARD_MAX as u64,
+        "refused only past the bound"
+    );
+    remount(&mount, "64m");
+    ends.extend(common::append_puts(&wal, ends.len() as u32, 4, 64 << 10, 7).expect("appends once space is freed"));
+    wal.commit().unwrap();
+    drop(wal);
+    let wal = TreeWal::open(&path).unwrap();
+    let mut seen = Vec::new();
+    wal.scan(|end, _| {
+        seen.push(end);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, ends);
     drop(wal);
     drop(mount);
 }

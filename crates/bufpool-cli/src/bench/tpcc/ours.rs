@@ -125,7 +125,12 @@
 //!   transaction's first locks, after each district lock its body reaches, and again after its commit-time row
 //!   locks, since the failed commit set it before releasing its own) and every checkpoint of the transaction log
 //!   (which would cut the record), until it is reopened, whose recovery replays the record whole or, if it never
-//!   became durable, none of it (no page holding its writes reached the disk before it). `ours_power.rs` runs the engine under power loss and such faults.
+//!   became durable, none of it (no page holding its writes reached the disk before it). A log write refused
+//!   for space fails no log (`TreeWal`'s "A full device", F13-1): the commit's fsync returns the error with
+//!   its record still buffered (the transaction applied, not acknowledged; the next commit that succeeds makes
+//!   it durable), and past the log's buffer bound the append itself refuses the record, before anything is
+//!   applied: that transaction is rolled back, and the engine goes on once space is freed. `ours_power.rs`
+//!   runs the engine under power loss and such faults.
 //!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
@@ -1122,7 +1127,11 @@ impl Worker for OursWorker<'_> {
                     }
                 })
                 .collect();
-            ours.txlog.append(&ops)?;
+            // Refused (a failed log, or a full buffer the device has no space for), it appended nothing: the
+            // transaction did not commit, and nothing reached a tree.
+            ours.txlog
+                .append(&ops)
+                .context("the transaction log refused the commit's record: nothing applied, not committed")?;
             // A write without a hint of its own (an insert) tries the leaf of the transaction's previous write to
             // the same table (a New-Order's consecutive order lines, a Delivery's), else, for a put of a row not
             // read (an insert), the leaf of this worker's last insert into the same run of keys ([`TailHints`]: a
@@ -1165,7 +1174,9 @@ impl Worker for OursWorker<'_> {
         drop(locks);
         self.commits += 1;
         if self.durability.commits_after(self.commits) {
-            ours.txlog.commit()?;
+            ours.txlog
+                .commit()
+                .context("the commit is applied but was not made durable: its outcome after a crash is unknown")?;
         }
         Ok(true)
     }

@@ -17,7 +17,8 @@
 //!   Linux does), of `txn.log`, a tree log or a data file, at a seeded call. The threads go on after errors
 //!   (a few hundred transactions), then the engine is closed if it can be, then the power is cut; the reopened
 //!   engine must hold the same conditions. A failed transaction must come back as an `Err`, never a panic and
-//!   never `Ok` for what is not durable. `BUFPOOL_TPCC_FAULT_SEEDS` seeds (default 9).
+//!   never `Ok` for what is not durable. After an ENOSPC (one-shot: the space is back after it) the engine
+//!   must go on and close (F13-1). `BUFPOOL_TPCC_FAULT_SEEDS` seeds (default 9).
 //! - [`a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_half`]: P12-1's case.
 //!
 //! Seeds are `N` (`0..N`) or `A..B` (one again: `BUFPOOL_TPCC_FAULT_SEEDS=70..71`). Run on 2026-12-02 (branch
@@ -536,6 +537,12 @@ fn device_faults_during_tpcc_fail_commits_with_errors_and_lose_nothing_acknowled
         // Closing checkpoints: it may fail after the fault (then the engine is dropped, as after a crash).
         let close = e.close();
         closed += u64::from(close.is_ok());
+        // A write refused for space drops nothing and is retried (the fault is one-shot: space is back): the
+        // engine goes on, and its close (a checkpoint of everything) succeeds. F13-1: on a log it failed the log,
+        // and the engine refused every later transaction and its close.
+        if hit && fault == Fault::NoSpace {
+            assert!(close.is_ok(), "{what}: close after ENOSPC: {:#}", close.unwrap_err());
+        }
         let images = disk.cut();
         check_recovered(&images, &seen, &what);
         fired += u64::from(hit);
