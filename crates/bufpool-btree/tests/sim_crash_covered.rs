@@ -358,9 +358,8 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
                         run.sort_by(|a, b| a.key.cmp(b.key));
                         t.runs += u64::from(run.len() > 1);
                         tree.put_covered_run(&mut run).and_then(|()| {
-                            let dels = keys.iter().zip(&vals).filter(|(_, v)| v.is_none());
-                            dels.map(|(k, _)| tree.delete_covered(k, &mut LeafHint::default()).map(|_| ()))
-                                .collect()
+                            let mut dels = keys.iter().zip(&vals).filter(|(_, v)| v.is_none());
+                            dels.try_for_each(|(k, _)| tree.delete_covered(k, &mut LeafHint::default()).map(|_| ()))
                         })
                     } else {
                         let mut hint = LeafHint::default();
