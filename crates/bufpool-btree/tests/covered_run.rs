@@ -72,7 +72,11 @@ fn a_run_ends_as_one_covered_put_after_another_whatever_its_order_and_hints() {
                 let r = mix(rng ^ (j << 32));
                 // Mostly consecutive keys (one or two leaves), some anywhere; values of 1 to 300 bytes, so rows
                 // grow, shrink, and leaves split in the middle of a run.
-                let i = if r.is_multiple_of(5) { (r >> 16) % 3000 } else { start + j };
+                let i = if r.is_multiple_of(5) {
+                    (r >> 16) % 3000
+                } else {
+                    start + j
+                };
                 let len = 1 + (r >> 40) as usize % 300;
                 (key(i), vec![(round % 251) as u8; len])
             })
