@@ -95,7 +95,7 @@ use std::sync::Arc;
 pub use bufpool::BufferPool;
 pub use error::{Error, Result};
 pub use node::Limits;
-pub use tree::{LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
+pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{
     apply_edits, edits_fit, encode_edits, Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX, BUF_SOFT_MAX, REWRITE_LEN,
 };

@@ -366,6 +366,18 @@ impl LeafHint {
     }
 }
 
+/// One put of a run given to [`Tree::put_covered_run`].
+#[derive(Clone, Copy, Debug)]
+pub struct CoveredPut<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Its new value, which replaces any it had.
+    pub val: &'a [u8],
+    /// Where the key was last seen, as for [`Tree::put_covered`] (the default: nowhere); on return, the leaf the
+    /// put went to (nothing after a split).
+    pub hint: LeafHint,
+}
+
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tree")
@@ -971,6 +983,96 @@ impl Tree {
         self.put_as(key, val, true, hint)
     }
 
+    /// [`Tree::put_covered`] for each put of `run`, in order, with the puts that one leaf covers applied under
+    /// one latch of it: one latch, one check of the leaf and one note of its dependency on the log above (and
+    /// at most one image) for the run's puts into that leaf, instead of one each. The caller has appended a
+    /// record of every put before the call, as for [`Tree::put_covered`].
+    ///
+    /// Any order of keys is correct (each put goes to the leaf that covers its key, and a key put twice ends
+    /// with the later value); ascending keys are what make it cheaper: a put whose key the leaf of the put
+    /// before it covers is applied without a latch of its own, else it latches the leaf its own `hint` names if
+    /// that still covers the key (no hint: a descent). A put that does not fit its leaf splits it as
+    /// [`Tree::put_covered`] does. On return each put's `hint` names the leaf it went to (nothing after a split).
+    ///
+    /// Every key and value is checked against the tree's limits before anything changes. An error after that
+    /// (the log failed, an I/O error, a corrupt node) leaves the puts before some point of the run applied and
+    /// the rest not, as a sequence of [`Tree::put_covered`] calls failing at that point would: the caller's
+    /// record redoes the whole run on recovery.
+    pub fn put_covered_run(&self, run: &mut [CoveredPut<'_>]) -> Result<()> {
+        self.wal.check_covered()?;
+        for p in run.iter() {
+            self.check_put(p.key, p.val)?;
+        }
+        let entry_bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
+        let mut i = 0;
+        while i < run.len() {
+            let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
+            // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
+            self.wal.check()?;
+            let page_lsn = g.lsn();
+            let (mut bytes, mut shrunk) = (entry_bytes(&g), false);
+            let (mut j, mut full, mut failed) = (i, false, None);
+            while let Some(p) = run.get_mut(j) {
+                if j > i {
+                    match self.latched_leaf_covers(no, &g, p.key) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                match node::leaf_upsert(&mut g, p.key, p.val) {
+                    Ok(true) => {
+                        // A put that made one entry shorter (see `shrunk_at`), compared per put: another put of
+                        // the run may grow the leaf back.
+                        let after = entry_bytes(&g);
+                        shrunk |= after < bytes;
+                        bytes = after;
+                        p.hint = self.hint_at(no);
+                        j += 1;
+                    }
+                    Ok(false) => {
+                        full = true;
+                        break;
+                    }
+                    Err(_) => {
+                        failed = Some(self.corrupt(no, "leaf"));
+                        break;
+                    }
+                }
+            }
+            // The puts applied to this leaf, if any, are logged as one (a failure after some of them still notes
+            // them: they are on the page).
+            if j > i {
+                if shrunk {
+                    self.note_shrink();
+                }
+                let op = Op::Put {
+                    page: no,
+                    key: run[i].key,
+                    val: run[i].val,
+                };
+                if let Some(lsn) = self.log_leaf(page_lsn, no, &g, op, true) {
+                    g.set_lsn(lsn);
+                }
+            }
+            drop(g);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if full {
+                let p = &mut run[j];
+                p.hint = LeafHint::default();
+                self.split_insert(p.key, p.val, true)?;
+                j += 1;
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
     /// [`Tree::delete`] as a covered change, with a leaf hint (see [`Tree::put_covered`]).
     pub fn delete_covered(&self, key: &[u8], hint: &mut LeafHint) -> Result<bool> {
         self.wal.check_covered()?;
@@ -1057,7 +1159,8 @@ impl Tree {
         self.shrunk_at.fetch_max(self.wal.end_lsn(), Ordering::Relaxed);
     }
 
-    fn put_as(&self, key: &[u8], val: &[u8], covered: bool, hint: &mut LeafHint) -> Result<()> {
+    /// `Err` unless `key` and `val` are within the tree's limits.
+    fn check_put(&self, key: &[u8], val: &[u8]) -> Result<()> {
         self.check_key(key)?;
         if val.len() > self.limits.max_value {
             return Err(Error::ValueTooLong {
@@ -1065,6 +1168,11 @@ impl Tree {
                 max: self.limits.max_value,
             });
         }
+        Ok(())
+    }
+
+    fn put_as(&self, key: &[u8], val: &[u8], covered: bool, hint: &mut LeafHint) -> Result<()> {
+        self.check_put(key, val)?;
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
         // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
         self.wal.check()?;

@@ -1,5 +1,6 @@
 //! A tree under a log above, changed by several threads at once the way `bufpool-cli`'s TPC-C engine does it,
-//! then a power loss: three threads make covered changes (record above, then the change; inserts that grow
+//! then a power loss: three threads make covered changes (record above, then the change, or every other
+//! transaction's puts as one `put_covered_run`; inserts that grow
 //! ascending runs side by side, so leaf splits are logged as `CUT`, updates that grow and shrink values, deletes
 //! that merge leaves), one thread makes uncovered puts and deletes of the neighbouring keys (same leaves) with
 //! `Tree::commit`s, and one checkpoints in a loop as `ours.rs` does (the log above's end under a gate the writers
@@ -19,7 +20,7 @@ use std::sync::{Arc, RwLock};
 
 use bufpool::storage::{FaultConfig, FaultyStorage};
 use bufpool::BufferPool;
-use bufpool_btree::{LeafHint, Op, Tree, TreeWal};
+use bufpool_btree::{CoveredPut, LeafHint, Op, Tree, TreeWal};
 use common::mix;
 
 const WRITERS: u64 = 3;
@@ -91,9 +92,26 @@ fn covered_writer(w: u64, round: u64, upper: &TreeWal, tree: &Tree, gate: &RwLoc
             .collect();
         let _g = gate.read().unwrap();
         upper.append(&ops).unwrap();
+        // Every other transaction makes its puts as one run (sorted; each key once), then its deletes.
+        let as_run = rng.is_multiple_of(2);
+        if as_run {
+            let mut run: Vec<CoveredPut<'_>> = pairs
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some(CoveredPut {
+                        key: k,
+                        val: v.as_deref()?,
+                        hint: LeafHint::default(),
+                    })
+                })
+                .collect();
+            run.sort_by(|a, b| a.key.cmp(b.key));
+            tree.put_covered_run(&mut run).unwrap();
+        }
         for (k, v) in &pairs {
             match v {
-                Some(val) => tree.put_covered(k, val, &mut LeafHint::default()).unwrap(),
+                Some(val) if !as_run => tree.put_covered(k, val, &mut LeafHint::default()).unwrap(),
+                Some(_) => {}
                 None => assert!(tree.delete_covered(k, &mut LeafHint::default()).unwrap()),
             }
         }

@@ -1,5 +1,6 @@
 //! Seeded crash simulation of a tree under a log above (the way `bufpool-cli`'s TPC-C engine uses it): covered
-//! changes (`put_covered`, `delete_covered`, each after its record in the log above), leaf splits logged as `CUT`
+//! changes (`put_covered`, `delete_covered`, or a transaction's puts as one `put_covered_run`, each after its
+//! record in the log above), leaf splits logged as `CUT`
 //! (issue 15's log-bytes pass: ascending runs side by side, values that grow and shrink), uncovered puts and
 //! deletes of neighbouring keys in the same leaves, tree checkpoints, and the upper log cut as `ours.rs` cuts it;
 //! device faults (EIO, short reads and writes) and power losses that keep, tear or lose each unsynced write of all
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
 use bufpool::BufferPool;
-use bufpool_btree::{apply_edits, encode_edits, LeafHint, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{apply_edits, encode_edits, CoveredPut, LeafHint, Op, OwnedOp, Tree, TreeWal};
 use common::mix;
 
 /// Ids of covered keys: district `id % RUNS`, sequence `id / RUNS` (so inserting ids in order grows `RUNS`
@@ -101,6 +102,8 @@ struct Tally {
     checkpoints_ok: u64,
     cuts_logged: u64,
     patches: u64,
+    /// Transactions whose puts (two or more) were one [`Tree::put_covered_run`].
+    runs: u64,
     faults: FaultCounts,
     violations: Vec<String>,
 }
@@ -337,17 +340,38 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
                     }
                     // Appended: it may be durable from here on, whatever happens to the changes below.
                     pending.push(changes.clone());
-                    let mut hint = LeafHint::default();
-                    for (k, v) in keys.iter().zip(&vals) {
-                        let r = match v {
+                    // Half the transactions make their puts as one run (sorted, as `ours.rs` makes a table's: each
+                    // key is in a transaction once), then their deletes.
+                    let applied = if rng.below(2) == 0 {
+                        let mut run: Vec<CoveredPut<'_>> = keys
+                            .iter()
+                            .zip(&vals)
+                            .filter_map(|(k, v)| {
+                                let val = v.as_deref()?;
+                                Some(CoveredPut {
+                                    key: k,
+                                    val,
+                                    hint: LeafHint::default(),
+                                })
+                            })
+                            .collect();
+                        run.sort_by(|a, b| a.key.cmp(b.key));
+                        t.runs += u64::from(run.len() > 1);
+                        tree.put_covered_run(&mut run).and_then(|()| {
+                            let mut dels = keys.iter().zip(&vals).filter(|(_, v)| v.is_none());
+                            dels.try_for_each(|(k, _)| tree.delete_covered(k, &mut LeafHint::default()).map(|_| ()))
+                        })
+                    } else {
+                        let mut hint = LeafHint::default();
+                        keys.iter().zip(&vals).try_for_each(|(k, v)| match v {
                             Some(val) => tree.put_covered(k, val, &mut hint),
                             None => tree.delete_covered(k, &mut hint).map(|_| ()),
-                        };
-                        if r.is_err() {
-                            // The layer above would stop here too: its record holds a change the tree lacks.
-                            t.failures += 1;
-                            break 'run;
-                        }
+                        })
+                    };
+                    if applied.is_err() {
+                        // The layer above would stop here too: its record holds a change the tree lacks.
+                        t.failures += 1;
+                        break 'run;
                     }
                     apply(&mut current, &changes);
                     t.txns_ok += 1;
@@ -443,7 +467,7 @@ fn covered_tree_survives_faults_and_power_loss() {
     let f = &t.faults;
     println!(
         "covered crash sim: {} seeds, {} crashes; transactions ok {}, uncovered ops ok {}, failures {}; checked \
-         after a crash {}; checkpoints ok {}; patches logged {}; CUT ops seen in the tree logs {}; faults: read \
+         after a crash {}; checkpoints ok {}; patches logged {}; runs of puts {}; CUT ops seen in the tree logs {}; faults: read \
          EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, unsynced writes at crash \
          kept/torn/lost {}/{}/{}; violations {}",
         seeds(),
@@ -454,6 +478,7 @@ fn covered_tree_survives_faults_and_power_loss() {
         t.commits_checked,
         t.checkpoints_ok,
         t.patches,
+        t.runs,
         t.cuts_logged,
         f.read_eio,
         f.write_eio,
@@ -473,4 +498,5 @@ fn covered_tree_survives_faults_and_power_loss() {
     assert!(t.crashes > 0 && t.commits_checked > 0 && f.crash_writes_torn > 0);
     assert!(t.cuts_logged > 0, "no split was logged as CUT");
     assert!(t.patches > 0, "no update was logged as a patch");
+    assert!(t.runs > 0, "no transaction made its puts as a run");
 }

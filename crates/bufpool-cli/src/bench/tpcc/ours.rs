@@ -8,7 +8,9 @@
 //! - **Commit** = append one record holding the whole write set (table, key, value, patch or delete: "Update
 //!   records" below) to the transaction log (`txn.log`, a [`TreeWal`] whose ops carry the table number where a
 //!   tree log carries a page number), then
-//!   apply the writes to the trees as *covered* changes ([`Tree::put_covered`], [`Tree::delete_covered`]), then
+//!   apply the writes to the trees as *covered* changes, table by table, a table's puts between its deletes as
+//!   one run ([`Tree::put_covered_run`]: the run's puts into one leaf under one latch of it; a key's writes keep
+//!   their order, and writes of different keys commute), its deletes one by one ([`Tree::delete_covered`]), then
 //!   (`durable`, or every N-th commit of a thread in `batch:N`) make the transaction log durable up to its end
 //!   (one fsync shared by concurrent committers). A transaction is acknowledged only after that.
 //! - **One log write per change.** The transaction log's record is the only log record of a row change: a tree
@@ -144,7 +146,9 @@ use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
-use bufpool_btree::{apply_edits, encode_edits, BufferPool, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal};
+use bufpool_btree::{
+    apply_edits, encode_edits, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
+};
 
 use super::engine::{part_of, Access, Body, Durability, Each, Engine, Txn, Worker, WHOLE};
 use super::schema::{Table, DISTRICTS};
@@ -873,6 +877,69 @@ pub struct OursWorker<'a> {
     row: Vec<u8>,
     /// Where this worker's earlier inserts went ([`TailHints`]).
     tails: TailHints,
+    /// The order a commit applies its writes in (kept for its allocation).
+    order: Vec<usize>,
+}
+
+/// A table's puts at commit, applied as one [`Tree::put_covered_run`]; which of them insert a row not read.
+#[derive(Default)]
+struct Run<'a> {
+    puts: Vec<CoveredPut<'a>>,
+    inserts: Vec<bool>,
+}
+
+impl Run<'_> {
+    /// Applies the puts (of table `t`, into `tree`) and empties the run; an insert's leaf becomes its key run's
+    /// [`TailHints`] entry.
+    fn apply(&mut self, tree: &Tree, t: Table, tails: &mut TailHints) -> bufpool_btree::Result<()> {
+        if self.puts.is_empty() {
+            return Ok(());
+        }
+        tree.put_covered_run(&mut self.puts)?;
+        for (p, _) in self.puts.iter().zip(&self.inserts).filter(|(_, &insert)| insert) {
+            tails.set(TailHints::slot(t, p.key), p.hint);
+        }
+        self.puts.clear();
+        self.inserts.clear();
+        Ok(())
+    }
+}
+
+/// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
+fn apply_writes(ours: &Ours, set: &WriteSet, order: &[usize], tails: &mut TailHints) -> bufpool_btree::Result<()> {
+    let mut run = Run::default();
+    let mut table = None;
+    for &i in order {
+        let e = &set.entries[i];
+        if table != Some(e.table) {
+            if let Some(t) = table {
+                run.apply(ours.tree(t), t, tails)?;
+            }
+            table = Some(e.table);
+        }
+        let key = set.key(e);
+        match set.val(e) {
+            Some(val) => {
+                let insert = e.hint == LeafHint::default() && e.edits.is_none();
+                let hint = if insert {
+                    tails.get(TailHints::slot(e.table, key))
+                } else {
+                    e.hint
+                };
+                run.puts.push(CoveredPut { key, val, hint });
+                run.inserts.push(insert);
+            }
+            None => {
+                run.apply(ours.tree(e.table), e.table, tails)?;
+                let mut hint = e.hint;
+                ours.tree(e.table).delete_covered(key, &mut hint)?;
+            }
+        }
+    }
+    match table {
+        Some(t) => run.apply(ours.tree(t), t, tails),
+        None => Ok(()),
+    }
 }
 
 /// Bytes of a key that name the run of keys it extends: TPC-C's tables keyed by district (ORDER, NEW-ORDER,
@@ -1132,38 +1199,19 @@ impl Worker for OursWorker<'_> {
             ours.txlog
                 .append(&ops)
                 .context("the transaction log refused the commit's record: nothing applied, not committed")?;
-            // A write without a hint of its own (an insert) tries the leaf of the transaction's previous write to
-            // the same table (a New-Order's consecutive order lines, a Delivery's), else, for a put of a row not
-            // read (an insert), the leaf of this worker's last insert into the same run of keys ([`TailHints`]: a
-            // New-Order's ORDER, NEW-ORDER and first ORDER-LINE rows at their district's end, a Payment's HISTORY
-            // row).
-            let mut last = [LeafHint::default(); Table::ALL.len()];
+            // Applied table by table (a stable sort: a key's writes keep their order), each table's puts between
+            // its deletes as one run ([`Tree::put_covered_run`]), so consecutive keys in one leaf (a New-Order's
+            // order lines, a Delivery's) are applied under one latch of it. A write without a hint of its own
+            // that puts a row not read (an insert) tries the leaf of this worker's last insert into the same run
+            // of keys ([`TailHints`]: a New-Order's ORDER, NEW-ORDER and first ORDER-LINE rows at their
+            // district's end, a Payment's HISTORY row). A patched row is written whole (the tree's row patched is
+            // the new value: the base is the row the tree holds, locked since it was read).
+            let order = &mut self.order;
+            order.clear();
+            order.extend(0..set.entries.len());
+            order.sort_by_key(|&i| set.entries[i].table.index());
             let tails = &mut self.tails;
-            // A patched row is written whole (the tree's row patched is the new value: the base is the row the
-            // tree holds, locked since it was read).
-            let applied = set.entries.iter().try_for_each(|e| -> bufpool_btree::Result<()> {
-                let tree = ours.tree(e.table);
-                let hint = &mut last[e.table.index()];
-                if e.hint != LeafHint::default() {
-                    *hint = e.hint;
-                }
-                let key = set.key(e);
-                match set.val(e) {
-                    Some(v) if e.hint == LeafHint::default() && e.edits.is_none() => {
-                        let run = TailHints::slot(e.table, key);
-                        if *hint == LeafHint::default() {
-                            *hint = tails.get(run);
-                        }
-                        tree.put_covered(key, v, hint)?;
-                        tails.set(run, *hint);
-                    }
-                    Some(v) => tree.put_covered(key, v, hint)?,
-                    None => {
-                        tree.delete_covered(key, hint)?;
-                    }
-                }
-                Ok(())
-            });
+            let applied = apply_writes(ours, set, order, tails);
             if let Err(e) = applied {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
                 // that part, and a checkpoint would cut the record (module docs, "Failures").
@@ -1202,6 +1250,7 @@ impl Engine for Ours {
             key: Vec::new(),
             row: Vec::new(),
             tails: TailHints::new(),
+            order: Vec::new(),
         })
     }
 

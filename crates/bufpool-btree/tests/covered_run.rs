@@ -1,0 +1,246 @@
+//! [`Tree::put_covered_run`]: a run of covered puts, those that one leaf covers applied under one latch of it.
+//! What must hold: the tree ends as if each put were a [`Tree::put_covered`] in order, whatever the keys' order
+//! (ascending, not, a key twice), the hints (fresh, stale after splits and merges, another tree's, none) and the
+//! splits the run's own puts cause; each put's hint names the leaf that covers its key afterwards (or nothing);
+//! a key or value over the limits anywhere in the run changes nothing; the run needs a log to depend on; and a
+//! run into one leaf latches it once, not once a put. Crashes and faults in the middle of runs:
+//! `sim_crash_covered.rs` and `covered_concurrent_crash.rs`, which make some of their transactions' puts as runs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bufpool_btree::{BufferPool, CoveredPut, Error, LeafHint, Op, Tree, TreeWal};
+use common::mix;
+
+fn pool(frames: usize) -> Arc<BufferPool> {
+    Arc::new(BufferPool::builder().frames(frames).build().unwrap())
+}
+
+/// A tree whose log depends on a log above, both in `dir` (named after `name`).
+fn tree_below(dir: &std::path::Path, name: &str, pool: Arc<BufferPool>) -> (Arc<TreeWal>, Tree) {
+    let above = TreeWal::open(dir.join(format!("{name}.above"))).unwrap();
+    let wal = TreeWal::open(dir.join(format!("{name}.wal"))).unwrap();
+    wal.flush_first(above.clone()).unwrap();
+    (
+        above.clone(),
+        Tree::open(pool, wal, dir.join(format!("{name}.db"))).unwrap(),
+    )
+}
+
+fn key(i: u64) -> Vec<u8> {
+    let mut k = b"row".to_vec();
+    k.extend_from_slice(&(i as u32).to_be_bytes());
+    k
+}
+
+/// The run's record above, as the layer above appends it before the changes.
+fn append(above: &TreeWal, puts: &[(Vec<u8>, Vec<u8>)]) {
+    let ops: Vec<Op<'_>> = puts
+        .iter()
+        .map(|(k, v)| Op::Put {
+            page: 0,
+            key: k,
+            val: v,
+        })
+        .collect();
+    above.append(&ops).unwrap();
+}
+
+fn contents(tree: &Tree) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    tree.range::<std::ops::RangeFull>(..).map(|p| p.unwrap()).collect()
+}
+
+#[test]
+fn a_run_ends_as_one_covered_put_after_another_whatever_its_order_and_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (above, tree) = tree_below(dir.path(), "t", pool(512));
+    // Another tree's hints, which this tree must ignore.
+    let (_other_above, other) = tree_below(dir.path(), "other", pool(64));
+    let mut foreign = LeafHint::default();
+    other.put_covered(b"x", b"y", &mut foreign).unwrap();
+    let mut model = BTreeMap::new();
+    let mut seen: Vec<LeafHint> = Vec::new();
+    let (mut rng, mut splits) = (7u64, 0);
+    for round in 0..400u64 {
+        rng = mix(rng ^ round);
+        let n = 1 + rng % 40;
+        let start = (rng >> 8) % 3000;
+        let mut puts: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .map(|j| {
+                let r = mix(rng ^ (j << 32));
+                // Mostly consecutive keys (one or two leaves), some anywhere; values of 1 to 300 bytes, so rows
+                // grow, shrink, and leaves split in the middle of a run.
+                let i = if r.is_multiple_of(5) {
+                    (r >> 16) % 3000
+                } else {
+                    start + j
+                };
+                let len = 1 + (r >> 40) as usize % 300;
+                (key(i), vec![(round % 251) as u8; len])
+            })
+            .collect();
+        match round % 4 {
+            0 => puts.sort(),
+            // Not sorted: reversed, with the first key again at the end (a key put twice).
+            1 => {
+                puts.reverse();
+                let again = (puts[0].0.clone(), vec![0xee; 9]);
+                puts.push(again);
+            }
+            _ => {}
+        }
+        let mut run: Vec<CoveredPut<'_>> = puts
+            .iter()
+            .enumerate()
+            .map(|(j, (k, v))| {
+                let hint = match (rng >> (j % 48)) % 4 {
+                    // A hint of some earlier put (stale after splits and merges), another tree's, or none.
+                    0 if !seen.is_empty() => seen[(mix(rng ^ j as u64) % seen.len() as u64) as usize],
+                    1 => foreign,
+                    _ => LeafHint::default(),
+                };
+                CoveredPut { key: k, val: v, hint }
+            })
+            .collect();
+        append(&above, &puts);
+        // A run only puts: no leaf merges during it, so new leaves are its splits.
+        let leaves = tree.check().unwrap().leaves;
+        tree.put_covered_run(&mut run).unwrap();
+        splits += tree.check().unwrap().leaves - leaves;
+        for (k, v) in &puts {
+            model.insert(k.clone(), v.clone());
+        }
+        // Each hint names nothing or the leaf its put went to: after a run that split no leaf, the leaf that covers
+        // the key now (the last put of a key put twice: an earlier one may have gone elsewhere).
+        let split = tree.check().unwrap().leaves > leaves;
+        for (j, p) in run.iter().enumerate() {
+            if split || run[j + 1..].iter().any(|q| q.key == p.key) {
+                seen.push(p.hint);
+                continue;
+            }
+            if let Some(page) = p.hint.page() {
+                let mut now = LeafHint::default();
+                tree.get_hinted(p.key, &mut now, |_| ()).unwrap();
+                assert_eq!(Some(page), now.page(), "round {round}: the hint of put {j}");
+            }
+            seen.push(p.hint);
+        }
+        // Deletes between runs: leaves merge, and hints kept in `seen` go stale.
+        if round % 3 == 2 {
+            for _ in 0..30 {
+                rng = mix(rng);
+                let k = key((rng >> 8) % 3000);
+                if model.remove(&k).is_some() {
+                    above.append(&[Op::Del { page: 0, key: &k }]).unwrap();
+                    assert!(tree.delete_covered(&k, &mut LeafHint::default()).unwrap());
+                }
+            }
+        }
+        assert_eq!(contents(&tree), model, "round {round}");
+    }
+    assert!(splits > 10, "runs split leaves ({splits} new leaves)");
+    tree.check().unwrap();
+}
+
+#[test]
+fn a_run_into_one_leaf_latches_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (above, tree) = tree_below(dir.path(), "t", pool(256));
+    // Two levels or more, so that a descent would show as more page accesses.
+    let mut hint = LeafHint::default();
+    for i in 0..20_000 {
+        tree.put_covered(&key(i), &[1; 8], &mut hint).unwrap();
+    }
+    assert!(tree.check().unwrap().depth >= 2);
+    let puts: Vec<(Vec<u8>, Vec<u8>)> = (5000..5040).map(|i| (key(i), vec![2; 8])).collect();
+    let mut first = LeafHint::default();
+    tree.get_hinted(&puts[0].0, &mut first, |_| ()).unwrap();
+    let mut last = LeafHint::default();
+    tree.get_hinted(&puts[39].0, &mut last, |_| ()).unwrap();
+    assert_eq!(first, last, "the run's keys share a leaf");
+    let mut run: Vec<CoveredPut<'_>> = puts
+        .iter()
+        .map(|(k, v)| CoveredPut {
+            key: k,
+            val: v,
+            hint: LeafHint::default(),
+        })
+        .collect();
+    run[0].hint = first;
+    append(&above, &puts);
+    let before = tree.pool().stats().hits;
+    tree.put_covered_run(&mut run).unwrap();
+    let accesses = tree.pool().stats().hits - before;
+    assert_eq!(accesses, 1, "40 puts into one leaf, its hint given: one latch of it");
+    assert!(run.iter().all(|p| p.hint == first));
+    for (k, v) in &puts {
+        assert_eq!(tree.get(k).unwrap().as_ref(), Some(v));
+    }
+    // The same puts one by one, each with the previous one's hint: a latch each.
+    let before = tree.pool().stats().hits;
+    let mut hint = first;
+    for (k, _) in &puts {
+        tree.put_covered(k, &[3; 8], &mut hint).unwrap();
+    }
+    assert_eq!(tree.pool().stats().hits - before, 40);
+}
+
+#[test]
+fn a_run_with_a_key_or_value_over_the_limits_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (above, tree) = tree_below(dir.path(), "t", pool(64));
+    let limits = tree.limits();
+    let ok: Vec<(Vec<u8>, Vec<u8>)> = (0..10).map(|i| (key(i), vec![1; 20])).collect();
+    append(&above, &ok);
+    let long_key = vec![b'k'; limits.max_key + 1];
+    let long_val = vec![0; limits.max_value + 1];
+    for (bad, is_key) in [(&long_key, true), (&long_val, false)] {
+        let mut run: Vec<CoveredPut<'_>> = ok
+            .iter()
+            .map(|(k, v)| CoveredPut {
+                key: k,
+                val: v,
+                hint: LeafHint::default(),
+            })
+            .collect();
+        let at = if is_key { 7 } else { 3 };
+        if is_key {
+            run[at].key = bad;
+        } else {
+            run[at].val = bad;
+        }
+        match tree.put_covered_run(&mut run) {
+            Err(Error::KeyTooLong { .. }) if is_key => {}
+            Err(Error::ValueTooLong { .. }) if !is_key => {}
+            other => panic!("a run with an entry over the limits: {other:?}"),
+        }
+        assert!(contents(&tree).is_empty(), "nothing of a refused run is applied");
+    }
+    let mut run: Vec<CoveredPut<'_>> = ok
+        .iter()
+        .map(|(k, v)| CoveredPut {
+            key: k,
+            val: v,
+            hint: LeafHint::default(),
+        })
+        .collect();
+    tree.put_covered_run(&mut run).unwrap();
+    assert_eq!(contents(&tree).len(), 10);
+    tree.put_covered_run(&mut []).unwrap();
+}
+
+#[test]
+fn a_run_needs_a_log_to_depend_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = TreeWal::open(dir.path().join("t.wal")).unwrap();
+    let tree = Tree::open(pool(64), wal, dir.path().join("t.db")).unwrap();
+    let mut run = [CoveredPut {
+        key: b"k",
+        val: b"v",
+        hint: LeafHint::default(),
+    }];
+    assert!(tree.put_covered_run(&mut run).is_err());
+    assert_eq!(tree.get(b"k").unwrap(), None, "a refused run changes nothing");
+}
