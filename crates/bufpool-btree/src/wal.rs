@@ -876,13 +876,13 @@ fn log_err(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 /// Takes the exclusive lock of log file `file` (at `path`), held until the file is closed: a log held by another
-/// opener is refused ([`TreeWal::open`]).
+/// opener (a tree on it is open, in this process or another) is refused with the pool's
+/// [`bufpool::Error::FileLocked`] ([`TreeWal::open`]).
 fn lock_log(file: &File, path: &Path) -> Result<()> {
     file.try_lock().map_err(|e| match e {
-        std::fs::TryLockError::WouldBlock => Error::Log(format!(
-            "open log: {} is in use (locked by another opener: a tree on it is open, in this process or another)",
-            path.display()
-        )),
+        std::fs::TryLockError::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
+            path: path.to_path_buf(),
+        }),
         std::fs::TryLockError::Error(e) => log_err("lock log", e),
     })
 }
@@ -930,8 +930,8 @@ impl TreeWal {
     /// records never mix with stale bytes.
     ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
-    /// tree, in this process or another) is refused before it is read, since its cut would take records the
-    /// live log appends meanwhile (R13-1 in RELIABILITY.md).
+    /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
+    /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new()
