@@ -917,6 +917,18 @@ fn is_no_space(e: &io::Error) -> bool {
         || matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
+/// Takes the exclusive lock of log file `file` (at `path`), held until the file is closed: a log held by another
+/// opener (a tree on it is open, in this process or another) is refused with the pool's
+/// [`bufpool::Error::FileLocked`] ([`TreeWal::open`]).
+fn lock_log(file: &File, path: &Path) -> Result<()> {
+    file.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
+            path: path.to_path_buf(),
+        }),
+        std::fs::TryLockError::Error(e) => log_err("lock log", e),
+    })
+}
+
 /// Fsyncs the directory holding `path`, making a file created or renamed there durable under its name.
 fn sync_dir(path: &Path) -> io::Result<()> {
     let dir = path
@@ -958,6 +970,10 @@ impl TreeWal {
     /// Opens the log at `path`, creating an empty one (with a new identity) if the file is missing or shorter
     /// than its header. Finds the end of the valid records and cuts off anything after it (a torn tail), so new
     /// records never mix with stale bytes.
+    ///
+    /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
+    /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
+    /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new()
@@ -967,6 +983,7 @@ impl TreeWal {
             .truncate(false)
             .open(&path)
             .map_err(|e| log_err("open log", e))?;
+        lock_log(&file, &path)?;
         TreeWal::open_device(Device::File(Arc::new(file)), Some(path))
     }
 
@@ -1529,6 +1546,9 @@ impl TreeWal {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| dropped("create new log", e))?;
+        // Locked before the rename makes it the log, as `open` locks the log (R13-1).
+        new.try_lock()
+            .map_err(|e| dropped("lock new log", io::Error::from(e)))?;
         let hdr = Header {
             id: self.id,
             origin: redo,

@@ -229,6 +229,8 @@ fn sim_refuses_empty_truncated_and_malformed_traces() {
         let out = bufpool(&["sim", "--trace", p(&good), &format!("--cache={size}")]);
         refused(&format!("--cache {size:?}"), &out, "cache");
     }
+    // The largest cache accepted, on a trace of a few pages (R13-2).
+    largest_cache_on_a_small_trace(d);
     // Compression is found by magic bytes, never by name: a plain trace named `.gz` or `.zst` reads as plain.
     for (name, bytes) in [("plain.lis.gz", lis.as_bytes()), ("plain.trace.zst", lirs.as_bytes())] {
         let path = d.join(name);
@@ -281,4 +283,53 @@ fn bench_refuses_flags_out_of_range() {
     }
     let out = bufpool(&["bench", "--smoke", "--workload", "hit", "--dir", p(&file)]);
     refused("--dir a file", &out, "a-file");
+}
+
+/// R13-2 (RELIABILITY.md): `--cache` of up to 2^32 - 2 pages is accepted, and the simulator made its per-frame
+/// vectors for every page asked, whatever the trace: on a trace of 4 distinct pages `--cache 4294967294` aborted
+/// the process ("memory allocation of 17179869176 bytes failed", exit 134) where memory is bounded, and took all
+/// of it where not; `--cache 10000000` took 25 s. A cache of more pages than the trace's distinct ones never
+/// evicts, so it misses as one of exactly that many: each policy's ratio at the largest size is its ratio at 4
+/// pages. The binary runs under a 2 GiB address-space limit here, so a regression fails fast instead of taking
+/// the machine's memory.
+fn largest_cache_on_a_small_trace(d: &Path) {
+    let path = d.join("four-pages.lis");
+    std::fs::write(&path, "1 1 0 0\n2 1 0 1\n3 1 0 2\n1 1 0 3\n2 1 0 4\n4 1 0 5\n").unwrap();
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -v 2097152 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_bufpool"))
+        .args([
+            "sim",
+            "--trace",
+            p(&path),
+            "--cache",
+            "4",
+            "--cache",
+            "4294967294",
+            "--threads",
+            "1",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "--cache 4294967294: {:?}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() == 3 && w[0] != "policy" && w[1].parse::<f64>().is_ok())
+        .collect();
+    assert!(rows.len() >= 5, "a row per policy:\n{stdout}");
+    for w in &rows {
+        assert_eq!(
+            w[1], w[2],
+            "{}: 4 pages and 4294967294 pages miss alike\n{stdout}",
+            w[0]
+        );
+    }
 }

@@ -1309,8 +1309,10 @@ impl BufferPool {
                     } else {
                         self.core.frame_wait
                     };
+                    // The time waited, not a deadline: `start + limit` overflowed for a `frame_wait` of
+                    // `Duration::MAX` and panicked (R13-3).
                     let now = std::time::Instant::now();
-                    if now >= *started.get_or_insert(now) + limit {
+                    if now.duration_since(*started.get_or_insert(now)) >= limit {
                         break;
                     }
                     backoff.snooze();

@@ -288,17 +288,24 @@ pub fn parse_policies(s: &str) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Runs every `(row, cache pages)` job on `threads` worker threads; results in job order.
+/// Runs every `(row, cache pages)` job on `threads` worker threads; results in job order. A cache of more pages
+/// than the trace has distinct pages is simulated with as many as it has: it never evicts, and misses exactly as
+/// that one does (R13-2 in RELIABILITY.md: its per-frame vectors were made for every page asked, up to 2^32 - 2,
+/// and the run aborted on a failed allocation or took minutes for a trace of four pages).
 pub fn run_jobs(trace: &Trace, jobs: &[(Row, u64)], threads: usize) -> Result<Vec<Outcome>, SimError> {
     let next = if jobs.iter().any(|(r, _)| *r == Row::Opt) {
         engine::next_uses(trace)
     } else {
         Vec::new()
     };
-    let run_one = |&(row, pages): &(Row, u64)| match row {
-        Row::Policy(kind) => engine::simulate_policy(trace, kind, pages as usize),
-        Row::Variant(v) => engine::simulate_built(trace, &*v.build(pages as usize), pages as usize),
-        Row::Opt => Ok(engine::simulate_opt(trace, &next, pages as usize)),
+    let distinct = trace.distinct_pages().max(1) as u64;
+    let run_one = |&(row, pages): &(Row, u64)| {
+        let frames = pages.min(distinct) as usize;
+        match row {
+            Row::Policy(kind) => engine::simulate_policy(trace, kind, frames),
+            Row::Variant(v) => engine::simulate_built(trace, &*v.build(frames), frames),
+            Row::Opt => Ok(engine::simulate_opt(trace, &next, frames)),
+        }
     };
     let threads = threads.clamp(1, jobs.len().max(1));
     if threads == 1 {
