@@ -321,7 +321,7 @@ fn a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed() {
         }
         committed.append(&mut refused);
         batch += 1;
-        if batch % 16 == 0 {
+        if batch.is_multiple_of(16) {
             // The tree's log writes leaf images and splits, after the log above (its dependency).
             if let Err(e) = tree.commit() {
                 break e;
