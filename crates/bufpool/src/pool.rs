@@ -312,9 +312,10 @@ impl Builder {
     /// How long a thread waiting for its own reads or writes on an io_uring file polls for them before sleeping
     /// in the kernel (default zero: it sleeps at once; ignored for `pread` files). On a VM whose idle vCPUs halt,
     /// a sleeping thread's wake-up is a trip through the hypervisor, a large part of a fast device's read; polling
-    /// for less than the device's median read (50 us on the machine this was measured on: about 1.15x single-key
-    /// lookups out of memory at 1 and 2 threads) avoids it at the price of a core kept busy while the thread
-    /// waits. A longer spin lost throughput once the waiting threads filled the cores. See
+    /// for less than the device's median read (50 us on the machine this was measured on: 1-22% more single-key
+    /// lookups out of memory at 1 thread, as often a loss as a gain at 2 threads on 2 cores) avoids it at the
+    /// price of a core kept busy while the thread waits. A longer spin lost throughput once the waiting threads
+    /// filled the cores. See
     /// [`crate::storage::UringStorage::with_completion_spin`].
     pub fn io_spin(mut self, spin: std::time::Duration) -> Self {
         self.io_spin = spin;

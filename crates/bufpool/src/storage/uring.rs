@@ -23,7 +23,8 @@
 //! a flag in the shared ring (`IORING_SQ_TASKRUN`) and the thread enters the kernel only to reap it, without
 //! sleeping and being woken. On a VM whose idle vCPUs halt (a wake-up is a trip through the hypervisor) that
 //! saves 5-15% of a queue-depth-1 read here (BENCHMARKS.md "Completion spin"); the price is
-//! a core kept busy while it waits, so it pays only where waiting threads do not outnumber cores.
+//! a core kept busy while it waits, so it pays only where waiting threads leave cores free (at 2 threads on
+//! 2 cores it was as often a loss as a gain).
 //!
 //! # Invariants
 //! - A ring is clean between calls: empty submission queue, nothing in flight, empty completion queue.
