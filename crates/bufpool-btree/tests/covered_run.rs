@@ -48,6 +48,17 @@ fn append(above: &TreeWal, puts: &[(Vec<u8>, Vec<u8>)]) {
     above.append(&ops).unwrap();
 }
 
+/// A run of covered puts of `puts`, none with a hint.
+fn run_of(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<CoveredPut<'_>> {
+    puts.iter()
+        .map(|(k, v)| CoveredPut {
+            key: k,
+            val: v,
+            hint: LeafHint::default(),
+        })
+        .collect()
+}
+
 fn contents(tree: &Tree) -> BTreeMap<Vec<u8>, Vec<u8>> {
     tree.range::<std::ops::RangeFull>(..).map(|p| p.unwrap()).collect()
 }
@@ -160,14 +171,7 @@ fn a_run_into_one_leaf_latches_it_once() {
     let mut last = LeafHint::default();
     tree.get_hinted(&puts[39].0, &mut last, |_| ()).unwrap();
     assert_eq!(first, last, "the run's keys share a leaf");
-    let mut run: Vec<CoveredPut<'_>> = puts
-        .iter()
-        .map(|(k, v)| CoveredPut {
-            key: k,
-            val: v,
-            hint: LeafHint::default(),
-        })
-        .collect();
+    let mut run = run_of(&puts);
     run[0].hint = first;
     append(&above, &puts);
     let before = tree.pool().stats().hits;
@@ -197,14 +201,7 @@ fn a_run_with_a_key_or_value_over_the_limits_changes_nothing() {
     let long_key = vec![b'k'; limits.max_key + 1];
     let long_val = vec![0; limits.max_value + 1];
     for (bad, is_key) in [(&long_key, true), (&long_val, false)] {
-        let mut run: Vec<CoveredPut<'_>> = ok
-            .iter()
-            .map(|(k, v)| CoveredPut {
-                key: k,
-                val: v,
-                hint: LeafHint::default(),
-            })
-            .collect();
+        let mut run = run_of(&ok);
         let at = if is_key { 7 } else { 3 };
         if is_key {
             run[at].key = bad;
@@ -218,14 +215,7 @@ fn a_run_with_a_key_or_value_over_the_limits_changes_nothing() {
         }
         assert!(contents(&tree).is_empty(), "nothing of a refused run is applied");
     }
-    let mut run: Vec<CoveredPut<'_>> = ok
-        .iter()
-        .map(|(k, v)| CoveredPut {
-            key: k,
-            val: v,
-            hint: LeafHint::default(),
-        })
-        .collect();
+    let mut run = run_of(&ok);
     tree.put_covered_run(&mut run).unwrap();
     assert_eq!(contents(&tree).len(), 10);
     tree.put_covered_run(&mut []).unwrap();
