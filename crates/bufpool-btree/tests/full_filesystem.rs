@@ -45,6 +45,13 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
     Ok(Mount(dir.to_path_buf()))
 }
 
+/// [`mount_tmpfs`], or `None` after saying why `test` is skipped (not root, or no `mount` here).
+fn tmpfs_or_skip(dir: &Path, size: &str, test: &str) -> Option<Mount> {
+    mount_tmpfs(dir, size)
+        .map_err(|why| eprintln!("SKIPPED {test}: {why}"))
+        .ok()
+}
+
 fn remount(mount: &Mount, size: &str) {
     let ok = Command::new("mount")
         .args(["-o", &format!("remount,size={size}")])
@@ -63,12 +70,12 @@ fn every_commit_acknowledged_before_the_file_system_filled_survives() {
         .flat_map(|r| [160, 224, 320, 480].map(|kib| (r, kib)));
     for (rewrite_len, kib) in runs {
         let dir = tempfile::tempdir().unwrap();
-        let mount = match mount_tmpfs(dir.path(), &format!("{kib}k")) {
-            Ok(m) => m,
-            Err(why) => {
-                eprintln!("SKIPPED every_commit_acknowledged_before_the_file_system_filled_survives: {why}");
-                return;
-            }
+        let Some(mount) = tmpfs_or_skip(
+            dir.path(),
+            &format!("{kib}k"),
+            "every_commit_acknowledged_before_the_file_system_filled_survives",
+        ) else {
+            return;
         };
         let tree_dir = dir.path().join("t");
         let mut committed = BTreeMap::new();
@@ -136,12 +143,12 @@ fn a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable() {
     use std::io::Write;
 
     let dir = tempfile::tempdir().unwrap();
-    let mount = match mount_tmpfs(dir.path(), "1m") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable: {why}");
-            return;
-        }
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "1m",
+        "a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable",
+    ) else {
+        return;
     };
     let path = dir.path().join("log");
     let wal = TreeWal::open(&path).unwrap();
@@ -175,12 +182,7 @@ fn a_log_rewrite_that_runs_out_of_space_leaves_the_log_usable() {
     assert_eq!(wal.rewrites(), 1);
     drop(wal);
     let wal = TreeWal::open(&path).unwrap();
-    let mut seen = Vec::new();
-    wal.scan(|end, _| {
-        seen.push(end);
-        Ok(())
-    })
-    .unwrap();
+    let seen = common::record_ends(&wal);
     assert_eq!(seen, committed);
     drop(wal);
     drop(mount);
@@ -216,12 +218,12 @@ fn holds(tree: &Tree, committed: &BTreeMap<u64, u64>, uncertain: &BTreeMap<u64, 
 #[test]
 fn a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let mount = match mount_tmpfs(dir.path(), "160k") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed: {why}");
-            return;
-        }
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "160k",
+        "a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed",
+    ) else {
+        return;
     };
     let tree_dir = dir.path().join("t");
     let tree = common::open(&tree_dir, 512);
@@ -282,12 +284,12 @@ fn a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed() {
 #[test]
 fn a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
-    let mount = match mount_tmpfs(dir.path(), "160k") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed: {why}");
-            return;
-        }
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "160k",
+        "a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed",
+    ) else {
+        return;
     };
     let open = |d: &Path, frames: usize| {
         let above = TreeWal::open(d.join("above.log")).unwrap();
@@ -368,12 +370,12 @@ fn a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed() {
 #[test]
 fn an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mount = match mount_tmpfs(dir.path(), "4m") {
-        Ok(m) => m,
-        Err(why) => {
-            eprintln!("SKIPPED an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing: {why}");
-            return;
-        }
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "4m",
+        "an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing",
+    ) else {
+        return;
     };
     let path = dir.path().join("log");
     let wal = TreeWal::open(&path).unwrap();
@@ -401,12 +403,7 @@ fn an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing() {
     wal.commit().unwrap();
     drop(wal);
     let wal = TreeWal::open(&path).unwrap();
-    let mut seen = Vec::new();
-    wal.scan(|end, _| {
-        seen.push(end);
-        Ok(())
-    })
-    .unwrap();
+    let seen = common::record_ends(&wal);
     assert_eq!(seen, ends);
     drop(wal);
     drop(mount);

@@ -13,6 +13,8 @@
 //! keeps the file as the crash would find it: the records committed, the cut's slot write torn. Opening that
 //! image must find the header that was in force before the cut and every record it held.
 
+mod common;
+
 use std::path::Path;
 
 use bufpool_btree::{Op, TreeWal};
@@ -37,17 +39,6 @@ fn append_committed(wal: &TreeWal, first: u32, n: u32) -> Vec<u64> {
     ends
 }
 
-/// Every record's end, from the log's start.
-fn ends(wal: &TreeWal) -> Vec<u64> {
-    let mut seen = Vec::new();
-    wal.scan(|end, _| {
-        seen.push(end);
-        Ok(())
-    })
-    .unwrap();
-    seen
-}
-
 /// Opens the log image `bytes` in a file of its own.
 fn open_image(dir: &Path, name: &str, bytes: &[u8]) -> std::sync::Arc<TreeWal> {
     let path = dir.join(name);
@@ -62,7 +53,7 @@ fn cut_and_check(wal: &TreeWal, path: &Path, rewrite: bool, i: u32) {
     let redo = wal.begin_checkpoint();
     append_committed(wal, i * 100 + 40, 5);
     let before = std::fs::read(path).unwrap();
-    let in_force = ends(wal);
+    let in_force = common::record_ends(wal);
     let start = wal.start_lsn();
     wal.set_rewrite_len(if rewrite { 0 } else { u64::MAX });
     let rewrites = wal.rewrites();
@@ -93,7 +84,11 @@ fn cut_and_check(wal: &TreeWal, path: &Path, rewrite: bool, i: u32) {
         start,
         "cut {i}: the header in force before the cut"
     );
-    assert_eq!(ends(&reopened), in_force, "cut {i}: every record the log held");
+    assert_eq!(
+        common::record_ends(&reopened),
+        in_force,
+        "cut {i}: every record the log held"
+    );
 }
 
 #[test]
@@ -108,10 +103,10 @@ fn a_torn_header_slot_write_after_a_rewrite_leaves_the_header_in_force() {
         cut_and_check(&wal, &path, rewrite, i as u32);
     }
     // Reopened after a rewrite (of sequence 5, in slot 0): the slot in force is found in the file.
-    let kept = ends(&wal);
+    let kept = common::record_ends(&wal);
     drop(wal);
     let wal = TreeWal::open(&path).unwrap();
-    assert_eq!(ends(&wal), kept);
+    assert_eq!(common::record_ends(&wal), kept);
     for i in 10..13 {
         cut_and_check(&wal, &path, false, i);
     }

@@ -65,12 +65,7 @@ fn a_commit_after_a_rewrite_whose_directory_fsync_failed_is_not_lost() {
     }
     drop(wal);
     let wal = TreeWal::open(&path).unwrap();
-    let mut seen = Vec::new();
-    wal.scan(|end, _| {
-        seen.push(end);
-        Ok(())
-    })
-    .unwrap();
+    let seen = common::record_ends(&wal);
     for end in committed {
         assert!(
             seen.contains(&end),

@@ -210,6 +210,17 @@ pub mod crash {
     }
 }
 
+/// Every record's end in `wal`, from the log's start.
+pub fn record_ends(wal: &TreeWal) -> Vec<u64> {
+    let mut ends = Vec::new();
+    wal.scan(|end, _| {
+        ends.push(end);
+        Ok(())
+    })
+    .unwrap();
+    ends
+}
+
 /// Appends `n` log records, one `Put` each, from page `first` (key: the page number, value: `val_len` bytes of
 /// `fill`); returns their ends, or the first error.
 pub fn append_puts(
