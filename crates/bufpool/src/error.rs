@@ -230,6 +230,16 @@ pub enum Error {
     /// The builder or a call was given an invalid setting.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// [`crate::Builder::build`] could not allocate the pool: the machine (or the process's memory limit) has
+    /// no room for `frames` frames, `bytes` of page memory plus a few dozen bytes of bookkeeping each. Nothing
+    /// was kept: what the build had taken is freed, and a smaller pool may be built.
+    #[error("out of memory: cannot allocate a pool of {frames} frames ({bytes} bytes of pages and their bookkeeping)")]
+    OutOfMemory {
+        /// The frames asked for.
+        frames: usize,
+        /// Their page memory: frames times the page size.
+        bytes: usize,
+    },
     /// No file with this id is open.
     #[error("{0} is not open")]
     FileNotOpen(FileId),

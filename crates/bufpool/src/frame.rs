@@ -47,7 +47,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
-use crate::page::{AlignedBuf, PageId, HUGE_PAGE};
+use crate::page::{AlignedBuf, AllocFailed, PageId, HUGE_PAGE};
 use crate::sync::{fence, AtomicU64};
 
 /// Lock field values of the state word.
@@ -476,14 +476,16 @@ pub(crate) fn prefetch_line<T>(p: *const T) {
 }
 
 impl FrameMemory {
-    pub(crate) fn new(frames: usize, page_size: usize) -> FrameMemory {
-        let len = frames * page_size;
+    /// `frames` zeroed pages of `page_size` bytes, or [`AllocFailed`] if the product overflows or the allocator
+    /// refuses it.
+    pub(crate) fn try_new(frames: usize, page_size: usize) -> Result<FrameMemory, AllocFailed> {
+        let len = frames.checked_mul(page_size).ok_or(AllocFailed)?;
         let buf = if len >= HUGE_PAGE {
-            AlignedBuf::zeroed_huge(len, HUGE_PAGE)
+            AlignedBuf::try_zeroed_huge(len, HUGE_PAGE)?
         } else {
-            AlignedBuf::zeroed_aligned(len, page_size)
+            AlignedBuf::try_zeroed_aligned(len, page_size)?
         };
-        FrameMemory { buf, page_size }
+        Ok(FrameMemory { buf, page_size })
     }
 
     #[inline]
@@ -779,7 +781,7 @@ mod tests {
 
     #[test]
     fn atomic_read_copies_bytes() {
-        let m = FrameMemory::new(2, 4096);
+        let m = FrameMemory::try_new(2, 4096).unwrap();
         // SAFETY: single-threaded test; nobody else touches frame 1.
         let p = unsafe { m.page_mut(1) };
         for (i, b) in p.iter_mut().enumerate() {
@@ -1036,7 +1038,7 @@ mod loom_models {
         use std::sync::atomic::Ordering::SeqCst;
         loom::model(|| {
             let headers: Arc<Vec<FrameHeader>> = Arc::new((0..2).map(|_| FrameHeader::new()).collect());
-            let table = Arc::new(PageTable::new(2));
+            let table = Arc::new(PageTable::try_new(2).unwrap());
             let reads = Arc::new(AtomicUsize::new(0));
             let page = PageId::new(FileId(0), 7);
             let run = {
@@ -1090,7 +1092,7 @@ mod loom_models {
         use std::sync::atomic::Ordering::SeqCst;
         loom::model(|| {
             let headers: Arc<Vec<FrameHeader>> = Arc::new((0..2).map(|_| FrameHeader::new()).collect());
-            let table = Arc::new(PageTable::new(1));
+            let table = Arc::new(PageTable::try_new(1).unwrap());
             let (p, q) = (PageId::new(FileId(0), 1), PageId::new(FileId(0), 2));
             // Frame 0 holds p (LSN 1), unlatched.
             let h0 = &headers[0];

@@ -21,7 +21,7 @@ use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::frame::{FrameHeader, FrameMemory};
-use crate::page::{HugeSlice, PageId};
+use crate::page::{AllocFailed, HugeSlice, PageId};
 use crate::policy::FrameIdx;
 use crate::table::PageTable;
 
@@ -83,8 +83,10 @@ impl Drop for Frames {
 }
 
 impl Frames {
-    /// `frames` free frames of `page_size` bytes each.
-    pub(crate) fn new(frames: usize, page_size: usize) -> Frames {
+    /// `frames` free frames of `page_size` bytes each, or [`AllocFailed`] if the allocator refuses the headers,
+    /// the page bytes or the page table (what was taken is freed). The free list's queue cannot fail softly
+    /// (crossbeam's `ArrayQueue::new` aborts): `Builder::build` made room for it first (`reserve_bookkeeping`).
+    pub(crate) fn try_new(frames: usize, page_size: usize) -> Result<Frames, AllocFailed> {
         let free = ArrayQueue::new(frames);
         for i in 0..frames {
             free.push(i as FrameIdx).expect("queue sized for every frame");
@@ -98,14 +100,14 @@ impl Frames {
                 })
             })
             .collect();
-        Frames {
-            headers: HugeSlice::new(frames, |_| FrameHeader::new()),
-            memory: FrameMemory::new(frames, page_size),
-            table: PageTable::new(frames),
+        Ok(Frames {
+            headers: HugeSlice::try_new(frames, |_| FrameHeader::new())?,
+            memory: FrameMemory::try_new(frames, page_size)?,
+            table: PageTable::try_new(frames)?,
             free,
             caches,
             cached: CachePadded::new(AtomicU64::new(0)),
-        }
+        })
     }
 
     /// Number of frames.
@@ -254,7 +256,7 @@ mod tests {
     #[test]
     fn every_free_frame_comes_back_once_across_threads() {
         const FRAMES: usize = 256;
-        let frames = Frames::new(FRAMES, 4096);
+        let frames = Frames::try_new(FRAMES, 4096).unwrap();
         assert_eq!(frames.free_len(), FRAMES);
         // 16 threads take and give back frames; a frame taken twice at once, or lost, fails the test.
         let taken: Vec<AtomicBool> = (0..FRAMES).map(|_| AtomicBool::new(false)).collect();
@@ -296,7 +298,7 @@ mod tests {
 
     #[test]
     fn a_thread_takes_frames_another_thread_cached() {
-        let frames = Frames::new(8, 4096);
+        let frames = Frames::try_new(8, 4096).unwrap();
         let all: Vec<FrameIdx> = std::iter::from_fn(|| frames.pop_free()).collect();
         assert_eq!(all.len(), 8);
         // Another thread gives them back: they land in its core's cache (8 < FREE_CACHE), not the shared queue.

@@ -274,6 +274,11 @@ pub const IO_ALIGN: usize = 4096;
 /// with 4 KiB base pages): frame memory (`frame.rs`) and [`HugeSlice`]s.
 pub(crate) const HUGE_PAGE: usize = 2 << 20;
 
+/// An allocation sized by the caller's configuration that the allocator refused, or whose size overflows
+/// (`Builder::build` turns it into `Error::OutOfMemory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AllocFailed;
+
 /// A zero-initialised heap buffer aligned for direct I/O. Used for frame memory (one allocation for the whole
 /// pool) and for private page copies written back.
 pub struct AlignedBuf {
@@ -307,9 +312,29 @@ impl AlignedBuf {
     }
 
     fn zeroed_with(len: usize, align: usize, huge: bool) -> AlignedBuf {
+        match Self::try_zeroed_with(len, align, huge) {
+            Ok(buf) => buf,
+            Err(Some(layout)) => alloc::handle_alloc_error(layout),
+            Err(None) => panic!("{len} bytes aligned to {align} is not a size an allocation can have"),
+        }
+    }
+
+    /// As [`AlignedBuf::zeroed_aligned`], but a size the allocator refuses (or no layout can describe) is an
+    /// error, not an abort: for allocations sized by the caller's configuration (`Builder::build`).
+    pub(crate) fn try_zeroed_aligned(len: usize, align: usize) -> Result<AlignedBuf, AllocFailed> {
+        Self::try_zeroed_with(len, align, false).map_err(|_| AllocFailed)
+    }
+
+    /// As [`AlignedBuf::zeroed_huge`], but fallible like [`AlignedBuf::try_zeroed_aligned`].
+    pub(crate) fn try_zeroed_huge(len: usize, align: usize) -> Result<AlignedBuf, AllocFailed> {
+        Self::try_zeroed_with(len, align, true).map_err(|_| AllocFailed)
+    }
+
+    /// The allocation, or the layout the allocator refused (`None`: the size has no layout).
+    fn try_zeroed_with(len: usize, align: usize, huge: bool) -> Result<AlignedBuf, Option<Layout>> {
         let align = align.max(IO_ALIGN);
-        let len = len.max(1).div_ceil(IO_ALIGN) * IO_ALIGN;
-        let layout = Layout::from_size_align(len, align).expect("power-of-two alignment and a sane size");
+        let len = len.max(1).checked_next_multiple_of(IO_ALIGN).ok_or(None)?;
+        let layout = Layout::from_size_align(len, align).map_err(|_| None)?;
         let raw = if huge {
             // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
             let raw = unsafe { alloc::alloc(layout) };
@@ -328,10 +353,8 @@ impl AlignedBuf {
             // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
             unsafe { alloc::alloc_zeroed(layout) }
         };
-        let Some(ptr) = NonNull::new(raw) else {
-            alloc::handle_alloc_error(layout)
-        };
-        AlignedBuf { ptr, layout }
+        let ptr = NonNull::new(raw).ok_or(Some(layout))?;
+        Ok(AlignedBuf { ptr, layout })
     }
 
     /// Length in bytes.
@@ -400,16 +423,21 @@ const HUGE_SLICE_MIN: usize = 512 << 10;
 
 impl<T> HugeSlice<T> {
     /// `len` elements made by `make(i)`, in order.
-    pub(crate) fn new(len: usize, mut make: impl FnMut(usize) -> T) -> HugeSlice<T> {
+    pub(crate) fn new(len: usize, make: impl FnMut(usize) -> T) -> HugeSlice<T> {
+        Self::try_new(len, make).expect("array size overflows or memory is exhausted")
+    }
+
+    /// As [`HugeSlice::new`], but an array the allocator refuses (or whose size overflows) is an error.
+    pub(crate) fn try_new(len: usize, mut make: impl FnMut(usize) -> T) -> Result<HugeSlice<T>, AllocFailed> {
         assert!(
             std::mem::align_of::<T>() <= IO_ALIGN,
             "HugeSlice element alignment above a page"
         );
-        let bytes = len.checked_mul(std::mem::size_of::<T>()).expect("array size overflows");
+        let bytes = len.checked_mul(std::mem::size_of::<T>()).ok_or(AllocFailed)?;
         let buf = if bytes >= HUGE_SLICE_MIN {
-            AlignedBuf::zeroed_huge(bytes.next_multiple_of(HUGE_PAGE), HUGE_PAGE)
+            AlignedBuf::try_zeroed_huge(bytes.checked_next_multiple_of(HUGE_PAGE).ok_or(AllocFailed)?, HUGE_PAGE)?
         } else {
-            AlignedBuf::zeroed(bytes)
+            AlignedBuf::try_zeroed_aligned(bytes, IO_ALIGN)?
         };
         let base = buf.as_ptr().cast::<T>();
         for i in 0..len {
@@ -419,11 +447,11 @@ impl<T> HugeSlice<T> {
             // is safe.
             unsafe { base.add(i).write(make(i)) };
         }
-        HugeSlice {
+        Ok(HugeSlice {
             buf,
             len,
             _owns: std::marker::PhantomData,
-        }
+        })
     }
 }
 

@@ -44,7 +44,7 @@ use crate::frame::{FrameHeader, FrameMemory, LatchWait, TryLatch};
 use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
-use crate::page::{FileId, PageId, PageSize};
+use crate::page::{AllocFailed, FileId, PageId, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::preset::Preset;
 use crate::skips::Skip;
@@ -70,6 +70,25 @@ const LATCH_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 const LOCK_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// Largest pool: frame indices are `u32` and `u32::MAX` marks a chain's end.
 const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
+/// Heap bytes per frame that [`reserve_bookkeeping`] makes sure of before the allocations that cannot fail softly:
+/// the free list's queue slot (16) and a built-in policy's per-frame state at its peak while built, the largest
+/// 102 (`adaptive+tinylfu`; `tests/build_out_of_memory.rs` measures every policy against this bound).
+pub(crate) const BOOKKEEPING_BYTES_PER_FRAME: usize = 192;
+
+/// Makes sure the allocator has room for the per-frame bookkeeping whose allocations abort rather than fail
+/// (crossbeam's `ArrayQueue::new`, the built-in policies' vectors): a fallible allocation of their size, freed at
+/// once, that the caller follows with theirs. Not a reservation: another thread of the process that allocates
+/// in between can still take the room; what it rules out is a pool sized past what the process may have.
+fn reserve_bookkeeping(frames: usize, builtin_policy: bool) -> std::result::Result<(), AllocFailed> {
+    let per_frame = if builtin_policy {
+        BOOKKEEPING_BYTES_PER_FRAME
+    } else {
+        16
+    };
+    let bytes = frames.checked_mul(per_frame).ok_or(AllocFailed)?;
+    let mut room: Vec<u8> = Vec::new();
+    room.try_reserve_exact(bytes).map_err(|_| AllocFailed)
+}
 
 /// A predicate the engine registers to protect pages from eviction (for example pages an open snapshot still
 /// needs). Called with the page an eviction is about to take; `true` keeps it.
@@ -402,6 +421,10 @@ impl Builder {
     }
 
     /// Allocates the frames and builds the pool.
+    ///
+    /// Errors: [`Error::InvalidConfig`] for a setting out of range (a frame count of 0 or above `u32::MAX - 1`,
+    /// or whose bytes overflow the address space); [`Error::OutOfMemory`] when the process cannot allocate the
+    /// frames (their memory, or their bookkeeping), having freed what it took.
     pub fn build(self) -> Result<BufferPool> {
         let page_size = PageSize::new(self.page_size).ok_or_else(|| {
             Error::InvalidConfig(format!(
@@ -431,14 +454,29 @@ impl Builder {
         if let Some(writer) = &self.writer {
             writer.validate(self.frames)?;
         }
+        // Every per-frame allocation fails softly (R13-O1): those behind APIs that abort (the policy's vectors,
+        // the free list's queue) come first, right after a fallible reservation of their room; then the frame
+        // memory, headers, page table and load-error slots, each fallible. A failure frees what was taken.
+        let out_of_memory = |_| Error::OutOfMemory {
+            frames: self.frames,
+            bytes: self.frames * page_size.bytes(),
+        };
+        reserve_bookkeeping(self.frames, self.custom_policy.is_none()).map_err(out_of_memory)?;
+        let policy = match self.custom_policy {
+            Some(policy) => policy,
+            None => self.policy.build(self.frames),
+        };
+        let frames = Frames::try_new(self.frames, page_size.bytes()).map_err(out_of_memory)?;
+        let mut load_errors = Vec::new();
+        load_errors
+            .try_reserve_exact(self.frames)
+            .map_err(|_| out_of_memory(AllocFailed))?;
+        load_errors.extend((0..self.frames).map(|_| Mutex::new(None)));
         let core = Arc::new(Core {
             page_size,
-            frames: Frames::new(self.frames, page_size.bytes()),
-            load_errors: (0..self.frames).map(|_| Mutex::new(None)).collect(),
-            policy: match self.custom_policy {
-                Some(policy) => policy,
-                None => self.policy.build(self.frames),
-            },
+            frames,
+            load_errors: load_errors.into_boxed_slice(),
+            policy,
             wal: self.wal,
             files: Files::new(page_size.bytes(), self.strict_fresh, self.slow_io),
             counters: Counters::new(),

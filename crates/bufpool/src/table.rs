@@ -24,7 +24,7 @@ use crossbeam_utils::CachePadded;
 use crate::sync::{AtomicU32, SectionLock};
 
 use crate::frame::{FrameHeader, NIL};
-use crate::page::{HugeSlice, PageId};
+use crate::page::{AllocFailed, HugeSlice, PageId};
 use crate::policy::FrameIdx;
 
 /// Upper bound on writer stripes.
@@ -37,14 +37,16 @@ pub(crate) struct PageTable {
 }
 
 impl PageTable {
-    pub(crate) fn new(frames: usize) -> PageTable {
-        let n = frames.max(2).next_power_of_two();
+    /// A table for `frames` frames: the next power of two of buckets, or [`AllocFailed`] if that count overflows
+    /// or the allocator refuses the buckets.
+    pub(crate) fn try_new(frames: usize) -> Result<PageTable, AllocFailed> {
+        let n = frames.max(2).checked_next_power_of_two().ok_or(AllocFailed)?;
         let stripes = n.min(STRIPES_MAX);
-        PageTable {
-            buckets: HugeSlice::new(n, |_| AtomicU32::new(NIL)),
+        Ok(PageTable {
+            buckets: HugeSlice::try_new(n, |_| AtomicU32::new(NIL))?,
             shift: 64 - n.trailing_zeros(),
             stripes: (0..stripes).map(|_| CachePadded::new(SectionLock::new())).collect(),
-        }
+        })
     }
 
     #[inline]
@@ -164,7 +166,7 @@ mod tests {
     #[test]
     fn insert_lookup_remove() {
         let h = headers(8);
-        let t = PageTable::new(8);
+        let t = PageTable::try_new(8).unwrap();
         let pages: Vec<PageId> = (0..8).map(|i| PageId::new(FileId(1), i * 8)).collect();
         for (f, &p) in pages.iter().enumerate() {
             map(&t, &h, p, f as u32).unwrap();
@@ -186,7 +188,7 @@ mod tests {
     #[test]
     fn second_insert_of_a_page_finds_the_first() {
         let h = headers(4);
-        let t = PageTable::new(4);
+        let t = PageTable::try_new(4).unwrap();
         let p = PageId::new(FileId(0), 42);
         map(&t, &h, p, 0).unwrap();
         assert_eq!(map(&t, &h, p, 1), Err(0));
