@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use hdrhistogram::Histogram;
 
-use super::engine::{Durability, Engine, Worker};
+use super::engine::{Durability, Engine, FullDevice, Worker};
 use super::random::{uniform, NuConstants};
 use super::schema::Scale;
 use super::txns::{self, Ctx, Kind};
@@ -160,10 +160,21 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         let start = Instant::now();
         let mut tick_err = None;
         let mut ticks = 0u64;
+        let mut full_ticks = 0u64;
         while start.elapsed() < spec.duration && !stop.load(Ordering::Relaxed) {
-            if let Err(e) = engine.tick() {
-                tick_err = Some(e);
-                break;
+            match engine.tick() {
+                // Reported once; the engine goes on and the next tick retries (F14-3).
+                Err(e) if e.downcast_ref::<FullDevice>().is_some() => {
+                    if full_ticks == 0 {
+                        eprintln!("warning: {e:#}");
+                    }
+                    full_ticks += 1;
+                }
+                Err(e) => {
+                    tick_err = Some(e);
+                    break;
+                }
+                Ok(()) => {}
             }
             if ticks.is_multiple_of(50) {
                 (spec.progress)(done.load(Ordering::Relaxed));

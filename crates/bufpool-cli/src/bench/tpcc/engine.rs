@@ -168,6 +168,7 @@ pub trait Engine: Sync {
     }
 
     /// Called every few milliseconds while a run goes on (bufpool-btree checkpoints here when its logs grow).
+    /// An error with [`FullDevice`] in its chain is retried at the next tick; any other ends the run.
     fn tick(&self) -> Result<()> {
         Ok(())
     }
@@ -177,4 +178,15 @@ pub trait Engine: Sync {
 
     /// Makes everything committed durable (after a run, outside its time).
     fn settle(&self) -> Result<()>;
+}
+
+/// Context of a tick's error that met a full device (ENOSPC, EDQUOT) and left the engine able to go on: nothing
+/// written was lost, and the next tick retries (F14-3). The driver reports it and keeps running.
+#[derive(Debug)]
+pub struct FullDevice;
+
+impl std::fmt::Display for FullDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the device is full; the next tick retries")
+    }
 }

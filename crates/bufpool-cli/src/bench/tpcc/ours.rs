@@ -131,8 +131,10 @@
 //!   for space fails no log (`TreeWal`'s "A full device", F13-1): the commit's fsync returns the error with
 //!   its record still buffered (the transaction applied, not acknowledged; the next commit that succeeds makes
 //!   it durable), and past the log's buffer bound the append itself refuses the record, before anything is
-//!   applied: that transaction is rolled back, and the engine goes on once space is freed. `ours_power.rs`
-//!   runs the engine under power loss and such faults.
+//!   applied: that transaction is rolled back, and the engine goes on once space is freed. A tick (write-outs,
+//!   checkpoints) refused for space latches nothing either (F14-3): it returns the error with [`FullDevice`],
+//!   the pages stay dirty and the logs uncut, and the next tick retries. `ours_power.rs` runs the engine under
+//!   power loss and such faults.
 //!
 //! `nondurable-autocommit` uses the same path without the fsync: transactions stay atomic after a crash (a lost
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
@@ -150,7 +152,7 @@ use bufpool_btree::{
     apply_edits, encode_edits, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
 };
 
-use super::engine::{part_of, Access, Body, Durability, Each, Engine, Txn, Worker, WHOLE};
+use super::engine::{part_of, Access, Body, Durability, Each, Engine, FullDevice, Txn, Worker, WHOLE};
 use super::schema::{Table, DISTRICTS};
 
 /// Page size of every tree.
@@ -213,13 +215,37 @@ pub struct Ours {
     lock_waited: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
-    /// Set when a checkpoint failed (reported by the next tick).
+    /// Set when a checkpoint failed other than for space (reported by the next tick).
     failed: AtomicBool,
     /// Why the engine refuses every transaction and checkpoint: a commit failed after its record was appended
     /// (module docs, "Failures"). Set under the `gate`, shared.
     broken: OnceLock<String>,
     dir: PathBuf,
 }
+
+/// Whether a tick's error is a write refused for space, which fails no log and no file (the log's
+/// [`bufpool_btree::Error::NoSpace`], the pool's [`bufpool::Error::NoSpace`], alone or per file of a failed
+/// checkpoint, or a page write's log flush that met the log's `NoSpace`, which the pool's `Error::Wal` carries as
+/// text).
+fn full_device(e: &anyhow::Error) -> bool {
+    fn pool(e: &bufpool::Error) -> bool {
+        match e {
+            bufpool::Error::NoSpace { .. } => true,
+            bufpool::Error::CheckpointFailed { failed } => failed.iter().all(|(_, e)| pool(e)),
+            bufpool::Error::Wal { reason, .. } => reason.starts_with(LOG_NO_SPACE),
+            _ => false,
+        }
+    }
+    match e.downcast_ref::<bufpool_btree::Error>() {
+        Some(bufpool_btree::Error::NoSpace(_)) => true,
+        Some(bufpool_btree::Error::Pool(p)) => pool(p),
+        Some(_) => false,
+        None => e.downcast_ref::<bufpool::Error>().is_some_and(pool),
+    }
+}
+
+/// How [`bufpool_btree::Error::NoSpace`]'s message begins.
+const LOG_NO_SPACE: &str = "no space left for the log";
 
 fn tree_err(e: bufpool_btree::Error) -> anyhow::Error {
     anyhow!(e)
@@ -424,7 +450,16 @@ impl Ours {
             }
             Ok(())
         };
-        run().inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+        // A full device fails nothing (F14-3): a tree log keeps its records buffered and the pool its pages dirty,
+        // and a checkpoint refused for space cut no log; the next tick retries. Anything else latches.
+        run().map_err(|e| {
+            if full_device(&e) {
+                e.context(FullDevice)
+            } else {
+                self.failed.store(true, Ordering::Relaxed);
+                e
+            }
+        })
     }
 
     /// Pages of every tree's data file together.

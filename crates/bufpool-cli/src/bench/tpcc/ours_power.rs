@@ -624,3 +624,54 @@ fn a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_
     );
     e.close().unwrap();
 }
+
+/// F13-O1 (RELIABILITY.md, F14-3): a tick that met a full device latched `Ours::failed`, so every later tick
+/// failed with "a checkpoint failed" and `bufpool bench --workload tpcc` ended its run there, though nothing had
+/// failed: the pool keeps a page refused for space dirty, a tree log its records buffered, and a checkpoint
+/// refused for space cuts no log. Now such a tick reports the error (with [`FullDevice`]) and the next one
+/// retries. The device fills once under a checkpoint's data-page writes, once under its tree-log writes (which
+/// reach the pool as `Error::Wal`); each time space comes back, transactions and the next checkpoint succeed,
+/// and after a power cut the engine holds TPC-C's conditions and every acknowledged New-Order.
+#[test]
+fn a_tick_that_meets_a_full_device_is_retried_by_the_next() {
+    let l = loaded();
+    let disk = Disk::new(5, FaultConfig::none(), &l.images);
+    let e = disk.open(l.frames).unwrap();
+    let mut seen = Seen::default();
+    let written: Vec<Table> = Table::ALL.into_iter().filter(|&t| written_by_transactions(t)).collect();
+    for (round, ext) in [".db", ".wal", ".db"].into_iter().enumerate() {
+        let more = run_mix(&e, &disk, Durability::Durable, 1, 40 + round as u64, Some(40));
+        assert_eq!(more.errors, 0, "round {round}: {:?}", more.first_error);
+        seen.durable.extend(more.durable);
+        seen.rolled_back.extend(more.rolled_back);
+        // The device is full for the next write of every data file (or tree log) transactions write.
+        let files: Vec<_> = written
+            .iter()
+            .map(|t| disk.file(&format!("{}{ext}", t.name())))
+            .collect();
+        for f in &files {
+            f.inject_nth(IoOp::Write, f.counts().writes + 1, Fault::NoSpace);
+        }
+        let err = e
+            .tick_with(0)
+            .expect_err("a checkpoint with every write refused for space");
+        assert!(
+            err.downcast_ref::<FullDevice>().is_some(),
+            "round {round} ({ext}): {err:#}"
+        );
+        assert!(files.iter().any(|f| f.counts().faults() > 0));
+        for f in &files {
+            f.clear_triggers();
+        }
+        // Space is back: the next tick checkpoints everything.
+        e.tick_with(0)
+            .unwrap_or_else(|err| panic!("round {round} ({ext}): the tick after space came back: {err:#}"));
+    }
+    let more = run_mix(&e, &disk, Durability::Durable, 1, 50, Some(40));
+    assert_eq!(more.errors, 0, "{:?}", more.first_error);
+    seen.durable.extend(more.durable);
+    seen.rolled_back.extend(more.rolled_back);
+    assert!(!seen.durable.is_empty());
+    drop(e);
+    check_recovered(&disk.cut(), &seen, "after full-device ticks");
+}
