@@ -989,7 +989,21 @@ impl TreeWal {
 
     /// [`TreeWal::open`] on a [`Storage`] instead of a file (see the module docs: truncation does not give space
     /// back, and the storage must accept unaligned I/O).
+    ///
+    /// The storage's lock ([`Storage::try_lock`]) is taken first, as [`TreeWal::open`] locks its file (R13-O2):
+    /// a file-backed storage (`FileStorage`, `UringStorage`) whose file another opener holds (a log of a live
+    /// tree, opened by path or by another storage on the same file) is refused with
+    /// [`bufpool::Error::FileLocked`], naming "the log storage", before it is read or cut. A storage without a
+    /// lock (memory, `FaultyStorage`, the default of a caller's own) cannot tell a second opener: the caller must
+    /// not open two logs on one such storage (nor hand one file storage, shared through an `Arc`, to two logs:
+    /// a lock taken twice through one open file is granted twice) while a tree uses either.
     pub fn open_storage(storage: impl Storage) -> Result<Arc<TreeWal>> {
+        storage.try_lock().map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
+                path: PathBuf::from("the log storage"),
+            }),
+            _ => log_err("lock log", e),
+        })?;
         TreeWal::open_device(Device::Storage(Arc::new(storage)), None)
     }
 

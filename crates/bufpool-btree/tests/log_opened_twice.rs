@@ -97,3 +97,41 @@ fn opening_a_live_log_again_loses_no_acknowledged_commit() {
     );
     tree.check().unwrap();
 }
+
+/// R13-O2 (F14-2): `TreeWal::open_storage` took no lock, so a log opened on a file storage could be opened
+/// again (by path, or by a second storage on the same file) and cut under the first. Now it takes the storage's
+/// lock: a second opener of the same file, either way round, is refused with `FileLocked` before it reads or
+/// cuts anything; once the first is dropped the file opens again, its records intact.
+#[test]
+fn a_log_on_a_file_storage_is_locked_like_a_log_opened_by_path() {
+    use bufpool::{FileStorage, OpenMode};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(WAL_FILE);
+    let storage = || FileStorage::open(&path, OpenMode::Buffered).unwrap();
+    let locked = |what: &str, r: Result<std::sync::Arc<TreeWal>, Error>| match r {
+        Err(Error::Pool(bufpool::Error::FileLocked { .. })) => {}
+        Err(e) => panic!("{what}: another error: {e}"),
+        Ok(_) => panic!("{what}: opened"),
+    };
+    let first = TreeWal::open_storage(storage()).unwrap();
+    first
+        .append(&[bufpool_btree::Op::Put {
+            page: 1,
+            key: b"k",
+            val: b"kept",
+        }])
+        .unwrap();
+    first.commit().unwrap();
+    let end = first.end_lsn();
+    locked("a second storage on the file", TreeWal::open_storage(storage()));
+    locked("the file by path", TreeWal::open(&path));
+    drop(first);
+    let by_path = TreeWal::open(&path).unwrap();
+    locked("a storage while open by path", TreeWal::open_storage(storage()));
+    drop(by_path);
+    let again = TreeWal::open_storage(storage()).unwrap();
+    assert_eq!(again.end_lsn(), end, "the record was cut");
+    drop(again);
+    // A storage without a lock (memory) opens: the caller's guarantee, documented on `open_storage`.
+    TreeWal::open_storage(bufpool::MemoryStorage::new()).unwrap();
+}
