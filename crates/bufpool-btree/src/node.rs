@@ -363,6 +363,26 @@ impl<'a> Node<'a> {
         search_slots(self.b, self.slots_at, self.count, self.heap_lo, self.prefix, key).map(|(r, _)| r)
     }
 
+    /// [`Node::search`] among the slots from `from` on, for a key known to be above every key before `from`:
+    /// the same answer, without reading the slots before `from` (none to search: `Err(count)`, at once).
+    pub fn search_from(&self, key: &[u8], from: usize) -> Option<Result<usize, usize>> {
+        if from >= self.count {
+            return (from == self.count).then_some(Err(from));
+        }
+        if from == 0 {
+            return self.search(key);
+        }
+        // Keys above a key of the node carry its prefix unless they are above all of them (the prefix check of
+        // `search`, with only its `Greater` case left).
+        let shared = self.b.get(HDR..HDR + self.prefix)?;
+        if key[..self.prefix.min(key.len())] > shared[..self.prefix.min(key.len())] {
+            return Some(Err(self.count));
+        }
+        let slots_at = self.slots_at + from * SLOT;
+        search_slots(self.b, slots_at, self.count - from, self.heap_lo, self.prefix, key)
+            .map(|(r, _)| r.map(|i| i + from).map_err(|i| i + from))
+    }
+
     /// Leaf lookup: the value stored under `key`, if any.
     #[cfg(test)]
     pub fn leaf_get(&self, key: &[u8]) -> Option<Option<&'a [u8]>> {
@@ -825,11 +845,40 @@ pub fn fits<'e>(
 
 /// Leaf: insert or replace `key`. `Ok(false)` if it does not fit (page unchanged).
 pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
+    leaf_upsert_after(b, key, val, None).map(|slot| slot.is_some())
+}
+
+/// Leaf: [`leaf_upsert`] of the next key of a run of ascending keys, `after` the slot the run's previous key
+/// went to in this leaf. If `key` is above that slot's key, the next slot is compared first (the key itself, or
+/// one above it: no search), then only the slots after it are searched, and a key above them all is appended
+/// without a search (a run of inserts at a leaf's end); else (no slot, or a key not above it: any order of keys
+/// is correct) the whole leaf is searched. The slot `key` went to, `Ok(None)` if it does not fit (page
+/// unchanged).
+pub fn leaf_upsert_after(
+    b: &mut [u8],
+    key: &[u8],
+    val: &[u8],
+    after: Option<usize>,
+) -> Result<Option<usize>, Malformed> {
     let n = Node::parse(b).ok_or(Malformed)?;
     if !n.is_leaf() {
         return Err(Malformed);
     }
-    match n.search(key).ok_or(Malformed)? {
+    let found = match after {
+        // The slot after the previous key's decides alone if its key is this one or above it: the next order
+        // line of a Delivery's run, or a key of the next district after a New-Order's order lines.
+        Some(s) if s < n.count && n.key(s).ok_or(Malformed)? < key => match n.key(s + 1) {
+            _ if s + 1 == n.count => Some(Err(s + 1)),
+            None => None,
+            Some(next) => match next.cmp(key) {
+                Ordering::Equal => Some(Ok(s + 1)),
+                Ordering::Greater => Some(Err(s + 1)),
+                Ordering::Less => n.search_from(key, s + 2),
+            },
+        },
+        _ => n.search(key),
+    };
+    match found.ok_or(Malformed)? {
         Ok(i) => {
             let (_, old) = n.entry(i).ok_or(Malformed)?;
             if old.len() == val.len() {
@@ -837,17 +886,17 @@ pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malform
                 let off = rd16(b, n.slots_at + i * SLOT).ok_or(Malformed)? as usize;
                 let at = off + ENTRY_OVERHEAD + key.len();
                 b[at..at + val.len()].copy_from_slice(val);
-                return Ok(true);
+                return Ok(Some(i));
             }
             if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT {
-                return Ok(false);
+                return Ok(None);
             }
             remove_at(b, i)?;
             let ok = insert_at(b, i, key, val)?;
             debug_assert!(ok, "space was checked");
-            Ok(ok)
+            Ok(ok.then_some(i))
         }
-        Err(i) => insert_at(b, i, key, val),
+        Err(i) => Ok(insert_at(b, i, key, val)?.then_some(i)),
     }
 }
 
@@ -1537,6 +1586,8 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     const U: usize = 4096 - 24;
@@ -1568,6 +1619,52 @@ mod tests {
         assert!(leaf_delete(&mut b, b"b").unwrap());
         assert!(!leaf_delete(&mut b, b"b").unwrap());
         assert_eq!(keys(&b), vec![b"a".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn an_upsert_after_a_slot_ends_as_a_whole_search_would_whatever_the_slot() {
+        // Fences sharing a prefix (so heads start past it), keys of mixed lengths (ties on heads), and `after`
+        // slots right (the run's previous put), stale, below or above the key, past the end, or none.
+        let (low, high) = (b"tp\x00".to_vec(), b"tp\x7f".to_vec());
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..300 {
+            let (mut b, mut model) = (leaf(Some(&low), Some(&high)), BTreeMap::new());
+            let mut prev: Option<usize> = None;
+            for _ in 0..60 {
+                let mut key = b"tp".to_vec();
+                let len = 1 + rnd(if round % 2 == 0 { 3 } else { 7 }) as usize;
+                key.extend((0..len).map(|_| rnd(4) as u8 * 40));
+                let val = vec![rnd(256) as u8; rnd(if round % 3 == 0 { 120 } else { 30 }) as usize];
+                let after = match rnd(5) {
+                    0 => None,
+                    1 => Some(rnd(70) as usize),
+                    _ => prev,
+                };
+                match leaf_upsert_after(&mut b, &key, &val, after).unwrap() {
+                    Some(slot) => {
+                        model.insert(key.clone(), val);
+                        assert_eq!(Node::parse(&b).unwrap().key(slot), Some(&key[..]), "round {round}");
+                        prev = Some(slot);
+                    }
+                    None => {
+                        let mut fresh = b.clone();
+                        assert!(!leaf_upsert(&mut fresh, &key, &val).unwrap(), "a whole search fits it");
+                        assert_eq!(fresh, b, "not fitted: unchanged");
+                    }
+                }
+                let n = Node::parse(&b).unwrap();
+                let got: Vec<_> = (0..n.count()).map(|i| n.entry(i).unwrap()).collect();
+                let want: Vec<_> = model.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+                assert_eq!(got, want, "round {round}");
+                assert_eq!(n.check_slots(), Ok(()));
+            }
+        }
     }
 
     #[test]

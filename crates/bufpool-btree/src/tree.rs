@@ -990,9 +990,11 @@ impl Tree {
     ///
     /// Any order of keys is correct (each put goes to the leaf that covers its key, and a key put twice ends
     /// with the later value); ascending keys are what make it cheaper: a put whose key the leaf of the put
-    /// before it covers is applied without a latch of its own, else it latches the leaf its own `hint` names if
-    /// that still covers the key (no hint: a descent). A put that does not fit its leaf splits it as
-    /// [`Tree::put_covered`] does. On return each put's `hint` names the leaf it went to (nothing after a split).
+    /// before it covers is applied without a latch of its own, and found in the leaf from the slot of the put
+    /// before it on (the next slot first: no search for a run of consecutive keys or of inserts); else it
+    /// latches the leaf its own `hint` names if that still covers the key (no hint: a descent). A put that does
+    /// not fit its leaf splits it as [`Tree::put_covered`] does. On return each put's `hint` names the leaf it
+    /// went to (nothing after a split).
     ///
     /// Every key and value is checked against the tree's limits before anything changes. An error after that
     /// (the log failed, an I/O error, a corrupt node) leaves the puts before some point of the run applied and
@@ -1012,6 +1014,8 @@ impl Tree {
             let page_lsn = g.lsn();
             let (mut bytes, mut shrunk) = (entry_bytes(&g), false);
             let (mut j, mut full, mut failed) = (i, false, None);
+            // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it.
+            let mut prev_slot = None;
             while let Some(p) = run.get_mut(j) {
                 if j > i {
                     match self.latched_leaf_covers(no, &g, p.key) {
@@ -1023,8 +1027,9 @@ impl Tree {
                         }
                     }
                 }
-                match node::leaf_upsert(&mut g, p.key, p.val) {
-                    Ok(true) => {
+                match node::leaf_upsert_after(&mut g, p.key, p.val, prev_slot) {
+                    Ok(Some(slot)) => {
+                        prev_slot = Some(slot);
                         // A put that made one entry shorter (see `shrunk_at`), compared per put: another put of
                         // the run may grow the leaf back.
                         let after = entry_bytes(&g);
@@ -1033,7 +1038,7 @@ impl Tree {
                         p.hint = self.hint_at(no);
                         j += 1;
                     }
-                    Ok(false) => {
+                    Ok(None) => {
                         full = true;
                         break;
                     }
