@@ -1719,10 +1719,30 @@ impl Tree {
     /// point, so recovery starts there. Only this tree's file: in a shared pool, other engines' pages are theirs
     /// to checkpoint (and another file's failure does not stop this tree's log from being cut).
     pub fn checkpoint(&self) -> Result<()> {
-        let redo = self.wal.begin_checkpoint();
-        self.note_log_start(redo)?;
-        self.pool.flush_file(self.file)?;
-        self.wal.truncate_before(redo)
+        Tree::checkpoint_all(std::slice::from_ref(self))
+    }
+
+    /// [`Tree::checkpoint`] of several trees at once: each tree's redo point taken, then every dirty page of
+    /// their data files written in one pass over the pool's frames ([`BufferPool::flush_files`]) and the files
+    /// synced, then each tree's log cut before its redo point. Trees of different pools are checkpointed one
+    /// after the other. If a write or a sync fails, no tree's log is cut (each keeps its previous redo point)
+    /// and the error is returned; the trees stay usable, and a later checkpoint retries.
+    pub fn checkpoint_all(trees: &[Tree]) -> Result<()> {
+        let Some(first) = trees.first() else {
+            return Ok(());
+        };
+        if trees.iter().any(|t| !Arc::ptr_eq(&t.pool, &first.pool)) {
+            return trees.iter().try_for_each(Tree::checkpoint);
+        }
+        let mut redo = Vec::with_capacity(trees.len());
+        for t in trees {
+            let r = t.wal.begin_checkpoint();
+            t.note_log_start(r)?;
+            redo.push(r);
+        }
+        let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
+        first.pool.flush_files(&files)?;
+        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal.truncate_before(r))
     }
 
     /// [`Tree::checkpoint`] with the page writes paced over about `target` (`BufferPool::checkpoint_spread`), so

@@ -796,7 +796,7 @@ impl BufferPool {
     /// with whatever pages the sweep had not yet written still cached.
     pub fn close_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
-        self.flush_file_entry(&f)?;
+        self.flush_entries(std::slice::from_ref(&f))?;
         let closing = self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
         closing.commit();

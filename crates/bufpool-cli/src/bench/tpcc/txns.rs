@@ -451,7 +451,13 @@ fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> R
     Ok(committed)
 }
 
-/// Delivery (clause 2.7): all ten districts in one transaction. Never inlined, so that a profile attributes costs by transaction type (its commit included).
+/// Delivery (clause 2.7): one database transaction per district, each holding only its district. Clause 2.7.1
+/// allows it: "Each order is processed (delivered) in full within the scope of a read-write database
+/// transaction. The number of orders delivered as a group (or batched) within the same database transaction is
+/// implementation specific. The business transaction, comprised of one or more (up to 10) database transactions,
+/// [...]". Every consistency condition is per district (or per warehouse over rows Delivery does not touch), so
+/// each holds after each of them. The business transaction counts as one, committed if every district's did.
+/// Never inlined, so that a profile attributes costs by transaction type (its commits included).
 #[inline(never)]
 fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     let carrier = uniform(rng, 1, 10) as u8;
@@ -459,8 +465,9 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
     let mut buf = Vec::with_capacity(1024);
     // One district's order lines: their keys, and their rows end to end in one buffer (no allocation per line).
     let (mut keys, mut rows, mut ends): (Vec<[u8; 8]>, Vec<u8>, Vec<usize>) = Default::default();
-    let committed = worker.run(&Access::warehouse(w, false), &mut |t: &mut dyn Txn| {
-        for d in 1..=DISTRICTS {
+    let mut committed = true;
+    for d in 1..=DISTRICTS {
+        committed &= worker.run(&Access::districts(false, [(w, d)]), &mut |t: &mut dyn Txn| {
             let mut oldest = None;
             t.scan(
                 Table::NewOrder,
@@ -472,7 +479,9 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
                 },
             )?;
             // No undelivered order in this district: skipped (clause 2.7.4.2).
-            let Some(o) = oldest.transpose()? else { continue };
+            let Some(o) = oldest.transpose()? else {
+                return Ok(true);
+            };
             let okey = wdx_key(w, d, o);
             t.delete(Table::NewOrder, &okey)?;
             must_get(t, Table::Order, &okey, &mut buf)?;
@@ -515,9 +524,9 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
             must_get(t, Table::Customer, &ckey, &mut buf)?;
             Customer::deliver(&mut buf, sum)?;
             t.put(Table::Customer, &ckey, &buf)?;
-        }
-        Ok(true)
-    })?;
+            Ok(true)
+        })?;
+    }
     Ok(committed)
 }
 

@@ -1,0 +1,81 @@
+//! `BufferPool::flush_files`: several files flushed in one pass over the frames (a `bufpool-btree` checkpoint of
+//! every tree of one pool at once). Each named file's dirty pages are written and synced, so they survive a crash
+//! that loses every unsynced write; a file not named is left alone; a failed file does not stop the others'
+//! syncs, and its error is returned.
+
+mod common;
+
+use std::sync::Arc;
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::{BufferPool, FileId, PageId};
+
+const PAGES: u64 = 8;
+
+/// A pool of three files on storage that loses unsynced writes at a crash, `PAGES` dirty pages in each.
+fn three_dirty_files() -> (BufferPool, Vec<(FileId, Arc<FaultyStorage>)>) {
+    let pool = BufferPool::builder().frames(64).build().unwrap();
+    let files = (0..3)
+        .map(|i| {
+            let s = Arc::new(FaultyStorage::new(i, FaultConfig::crash_only()));
+            let f = pool.open_storage(s.clone()).unwrap();
+            for n in 0..PAGES {
+                common::fill_page(&mut pool.new_page(f).unwrap(), n as u32, 1);
+            }
+            (f, s)
+        })
+        .collect();
+    (pool, files)
+}
+
+/// The pages of `PAGES` in `image` (a crash's durable bytes) that hold what `fill_page` wrote.
+fn durable_pages(image: &[u8], page_size: usize) -> u64 {
+    (0..PAGES)
+        .filter(|&n| {
+            let at = n as usize * page_size;
+            image.len() >= at + page_size && image[at..at + page_size].iter().any(|&b| b != 0)
+        })
+        .count() as u64
+}
+
+#[test]
+fn flush_files_makes_each_named_file_durable_and_leaves_the_others_dirty() {
+    let (pool, files) = three_dirty_files();
+    let (a, b, c) = (files[0].0, files[1].0, files[2].0);
+    pool.flush_files(&[a, c]).unwrap();
+    let page_size = pool.page_size();
+    for (f, s) in &files {
+        let durable = durable_pages(&s.crash(), page_size);
+        let want = if *f == b { 0 } else { PAGES };
+        assert_eq!(durable, want, "file {f:?}");
+        assert_eq!(pool.file_stats(*f).unwrap().writes, want, "file {f:?}");
+    }
+    // The pages of `a` and `c` are clean now: a second call writes nothing.
+    let (fa, fc) = (pool.file_stats(a).unwrap().writes, pool.file_stats(c).unwrap().writes);
+    pool.flush_files(&[a, c]).unwrap();
+    assert_eq!(pool.file_stats(a).unwrap().writes, fa);
+    assert_eq!(pool.file_stats(c).unwrap().writes, fc);
+    assert_eq!(common::check_page(&pool.read(PageId::new(b, 3)).unwrap(), 3), 1);
+}
+
+#[test]
+fn a_failed_file_does_not_stop_the_others_and_its_error_is_returned() {
+    let (pool, files) = three_dirty_files();
+    let ids: Vec<FileId> = files.iter().map(|f| f.0).collect();
+    files[1].1.inject_next(Op::Sync, Fault::EioPersistent);
+    let err = pool.flush_files(&ids).unwrap_err();
+    assert!(pool.file_stats(ids[1]).unwrap().failed, "{err}");
+    assert!(!pool.file_stats(ids[0]).unwrap().failed && !pool.file_stats(ids[2]).unwrap().failed);
+    let page_size = pool.page_size();
+    assert_eq!(durable_pages(&files[0].1.crash(), page_size), PAGES);
+    assert_eq!(durable_pages(&files[2].1.crash(), page_size), PAGES);
+    assert_eq!(durable_pages(&files[1].1.crash(), page_size), 0);
+}
+
+#[test]
+fn a_file_not_open_is_an_error_and_nothing_is_written() {
+    let (pool, files) = three_dirty_files();
+    let missing = FileId(999);
+    assert!(pool.flush_files(&[files[0].0, missing]).is_err());
+    assert_eq!(pool.file_stats(files[0].0).unwrap().writes, 0);
+}
