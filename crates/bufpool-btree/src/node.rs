@@ -608,9 +608,10 @@ fn left_mask(n: usize) -> u64 {
 }
 
 /// A key of up to 8 bytes as a big-endian word, left-aligned and zero-padded (only its first 8 bytes count
-/// for a longer one; callers use it for keys of at most 8).
+/// for a longer one; callers use it for keys of at most 8, and a batch's sort as every key's first order:
+/// `a <= b` implies `short_word(a) <= short_word(b)`, so keys whose words differ are ordered by them).
 #[inline(always)]
-fn short_word(key: &[u8]) -> u64 {
+pub(crate) fn short_word(key: &[u8]) -> u64 {
     match key.len() {
         0 => 0,
         n @ 1..8 => be_bytes(key, 0, n) << (64 - 8 * n),

@@ -201,6 +201,8 @@ struct BatchScratch {
     val: Vec<u8>,
     /// The probes of a run of keys that share a node.
     probes: Vec<Probe>,
+    /// The batch's sort: each key's first 8 bytes as a big-endian word ([`node::short_word`]), and its index.
+    order: Vec<(u64, usize)>,
 }
 
 thread_local! {
@@ -214,6 +216,7 @@ thread_local! {
             pages: Vec::new(),
             val: Vec::new(),
             probes: Vec::new(),
+            order: Vec::new(),
         })
     };
 }
@@ -866,13 +869,19 @@ impl Tree {
             pages,
             val,
             probes,
+            order,
         } = scratch;
         let root = self.root.load(Ordering::Acquire);
         // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
         at.clear();
         next.clear();
-        at.extend((0..keys.len()).map(|i| (i, root, None)));
-        at.sort_unstable_by_key(|&(i, _, _)| keys[i]);
+        // Sorted by each key's first 8 bytes as one word, the keys compared only where those tie: the key order, as
+        // `short_word` is monotone in it. (Sorted by the keys alone, each comparison was a slice compare, a
+        // `memcmp` call: the sort cost about 400 instructions a key of a 64-key batch of 8-byte keys.)
+        order.clear();
+        order.extend(keys.iter().enumerate().map(|(i, k)| (node::short_word(k), i)));
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| keys[a.1].cmp(keys[b.1])));
+        at.extend(order.iter().map(|&(_, i)| (i, root, None)));
         while !at.is_empty() {
             pages.clear();
             pages.extend(at.iter().map(|&(_, no, _)| self.pid(no)));
