@@ -30,10 +30,6 @@ const FREE_CACHE: usize = 32;
 /// Caches at most: one bit each in [`Frames::cached`].
 const CACHES_MAX: usize = 64;
 
-/// Bytes of a page [`Frames::lookup_to_read`] starts loading: two lines, the pool's page header and the start of
-/// the user region (a B+tree node's header, fences and first slots).
-const READ_PREFETCH_BYTES: usize = 128;
-
 /// One core's cache of free frames: a short stack under a lock that only its own threads take, save a thief.
 struct FreeCache {
     frames: Mutex<Vec<FrameIdx>>,
@@ -140,17 +136,6 @@ impl Frames {
     #[inline]
     pub(crate) fn lookup(&self, page: PageId) -> Option<FrameIdx> {
         self.table.lookup(page, &self.headers)
-    }
-
-    /// [`Frames::lookup`] for a caller that reads the page next (a hit's latch or optimistic read): the first
-    /// [`READ_PREFETCH_BYTES`] of each candidate frame's page start loading as soon as the bucket names the frame,
-    /// together with its header, instead of after it. A hit's chain of dependent misses (bucket, header, page) is
-    /// one miss shorter; at most a line or two loaded in vain on a chain's other frames.
-    #[inline(always)]
-    pub(crate) fn lookup_to_read(&self, page: PageId) -> Option<FrameIdx> {
-        self.table.lookup_touching(page, &self.headers, |idx| {
-            self.memory.prefetch(idx, 0, READ_PREFETCH_BYTES)
-        })
     }
 
     /// Exact lookup under the page table's stripe lock.

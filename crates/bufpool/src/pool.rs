@@ -909,7 +909,7 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         let mut resident = true;
         for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let Some(idx) = self.core.frames.lookup_to_read(page) else {
+            let Some(idx) = self.core.frames.lookup(page) else {
                 if attempt == 0 {
                     resident = false;
                     break;
@@ -979,7 +979,7 @@ impl BufferPool {
     /// waiting. Anything else (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
     #[inline(always)]
     pub(crate) fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<Latched<'_>> {
-        let idx = self.core.frames.lookup_to_read(page)?;
+        let idx = self.core.frames.lookup(page)?;
         self.latch_hit(idx, page, mode).ok()
     }
 

@@ -67,23 +67,9 @@ impl PageTable {
     /// The frame that (probably) holds `page`; see the module docs for what "probably" means.
     #[inline]
     pub(crate) fn lookup(&self, page: PageId, headers: &[FrameHeader]) -> Option<FrameIdx> {
-        self.lookup_touching(page, headers, |_| {})
-    }
-
-    /// [`PageTable::lookup`], calling `touch` with each frame of the chain before its header is read: a reader
-    /// about to read the page starts the page's lines there, so that their cache misses overlap the header's
-    /// instead of following it (a lookup's frame index is known one load before its header is).
-    #[inline(always)]
-    pub(crate) fn lookup_touching(
-        &self,
-        page: PageId,
-        headers: &[FrameHeader],
-        touch: impl Fn(FrameIdx),
-    ) -> Option<FrameIdx> {
         let mut idx = self.buckets[self.bucket(page)].load(Acquire);
         let mut steps = 0;
         while idx != NIL && steps <= headers.len() {
-            touch(idx);
             let h = &headers[idx as usize];
             if h.page_id.load(Acquire) == page.as_u64() {
                 return Some(idx);
@@ -195,30 +181,6 @@ mod tests {
         for (f, &p) in pages.iter().enumerate().filter(|(f, _)| *f != 3) {
             assert_eq!(t.lookup(p, &h), Some(f as u32), "other chain members survive a removal");
         }
-    }
-
-    #[test]
-    fn lookup_touching_touches_the_chain_up_to_the_page() {
-        // Three pages of one bucket share its chain, newest first (frame 2, 1, 0).
-        let h = headers(3);
-        let t = PageTable::new(2);
-        let first = PageId::new(FileId(1), 0);
-        let pages: Vec<PageId> = (0..)
-            .map(|i| PageId::new(FileId(1), i))
-            .filter(|&p| t.bucket(p) == t.bucket(first))
-            .take(3)
-            .collect();
-        for (f, &p) in pages.iter().enumerate() {
-            map(&t, &h, p, f as u32).unwrap();
-        }
-        let touched = std::cell::RefCell::new(Vec::new());
-        let found = t.lookup_touching(pages[1], &h, |idx| touched.borrow_mut().push(idx));
-        assert_eq!(found, Some(1));
-        assert_eq!(
-            *touched.borrow(),
-            [2, 1],
-            "each frame is touched before its header is compared"
-        );
     }
 
     #[test]
