@@ -465,6 +465,15 @@ impl<T> Deref for HugeSlice<T> {
     }
 }
 
+impl<T> std::fmt::Debug for HugeSlice<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Its length only: the arrays hold one element a frame (millions).
+        f.debug_struct("HugeSlice")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> Drop for HugeSlice<T> {
     fn drop(&mut self) {
         // SAFETY: the `len` elements were initialised by `new` and are dropped exactly once, here; the buffer is

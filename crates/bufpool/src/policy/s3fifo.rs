@@ -16,7 +16,8 @@
 //! their place (their counter is still consumed by a pass); when one queue yields nothing the other is tried,
 //! and `evictM`'s walk is bounded (`4 |M| + 1` steps), so `None` comes after bounded work.
 //!
-//! Hit path: lock-free, one relaxed load and (below the cap) one relaxed store of the frame's counter.
+//! Hit path: lock-free, one relaxed load and (below the cap) one relaxed store of the frame's counter (the
+//! counters in huge pages: `HugeSlice`).
 //! Insert, remove and victim take one mutex over the queues and G.
 
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
@@ -26,6 +27,7 @@ use parking_lot::Mutex;
 use super::ghost::GhostList;
 use super::list::FrameLists;
 use super::{FrameIdx, Policy};
+use crate::page::HugeSlice;
 
 const SMALL: usize = 0;
 const MAIN: usize = 1;
@@ -56,7 +58,9 @@ fn sizes(frames: usize, small_percent: usize, ghost_percent: usize) -> (usize, u
 /// The S3-FIFO policy.
 #[derive(Debug)]
 pub struct S3Fifo {
-    freq: Box<[AtomicU8]>,
+    /// One counter a frame, read (and below the cap written) by every hit: in huge pages, as the frame headers,
+    /// so that a hit's counter costs no TLB miss of its own (at 3.3 M frames the array spans 800 base pages).
+    freq: HugeSlice<AtomicU8>,
     state: Mutex<State>,
 }
 
@@ -74,7 +78,7 @@ impl S3Fifo {
         let frames = frames.max(1);
         let (small_target, main_cap, ghost_cap) = sizes(frames, small_percent, ghost_percent);
         S3Fifo {
-            freq: (0..frames).map(|_| AtomicU8::new(0)).collect(),
+            freq: HugeSlice::new(frames, |_| AtomicU8::new(0)),
             state: Mutex::new(State {
                 lists: FrameLists::new(frames, 2),
                 keys: vec![0; frames].into(),
