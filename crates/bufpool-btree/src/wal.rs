@@ -95,8 +95,9 @@
 //! A cut's failures: a failed header-slot write or fsync fails the log (as any write of it does); so do a failed
 //! rename and a failed directory fsync after it (which file a crash leaves under the name is unknown). A failed
 //! punch, or a rewrite failing to make, write or fsync its new file, touched only dead bytes or the new file: the
-//! cut returns the error and the log goes on (the new file removed), so a full file system costs a checkpoint's
-//! cut, not every later commit. A header-slot write refused for space is reported the same way ("A full device").
+//! cut returns the error ([`Error::NoSpace`] if refused for space) and the log goes on (the new file removed), so a
+//! full file system costs a checkpoint's cut, not every later commit. A header-slot write refused for space is
+//! reported the same way ("A full device").
 //!
 //! # A full device (ENOSPC, EDQUOT; F13-1 in RELIABILITY.md)
 //! A write of the buffered records that the device refuses for space returns [`Error::NoSpace`] and does not
@@ -1525,7 +1526,13 @@ impl TreeWal {
                 }
                 // The cut is durable and the bytes were dead: a failed punch (EIO; ENOSPC, where splitting an extent
                 // needs a block) only keeps their space. Reported, the log kept; the next cut punches them again.
-                Err(e) => return Err(log_err("punch the log's dead records", io::Error::from(e))),
+                Err(e) => {
+                    let (what, e) = ("punch the log's dead records", io::Error::from(e));
+                    return Err(match is_no_space(&e) {
+                        true => Error::NoSpace(format!("{what}: {e}")),
+                        false => log_err(what, e),
+                    });
+                }
             }
         }
         Ok(())
@@ -1581,7 +1588,10 @@ impl TreeWal {
         // that was missing). A failure to read the log, or to write it (`write_locked`), fails it as always.
         let dropped = |what: &str, e: io::Error| {
             let _ = std::fs::remove_file(&tmp);
-            log_err(what, e)
+            match is_no_space(&e) {
+                true => Error::NoSpace(format!("{what}: {e}")),
+                false => log_err(what, e),
+            }
         };
         let copy_failed = |e: CopyError| match e {
             CopyError::Read(e) => self.fail("read the log to rewrite it", e),
