@@ -51,6 +51,11 @@ pub enum Error {
     /// fsync is never this error: it fails the log ([`Error::Log`]).
     #[error("no space left for the log ({0}); nothing was lost: retry once space is freed")]
     NoSpace(String),
+    /// A record given to [`crate::TreeWal::append`] that the log could not read back, refused (nothing appended,
+    /// the log goes on): more than 65,535 ops, a key longer than 65,535 bytes, a `Patch` whose edits do not fit
+    /// its value ([`crate::edits_fit`]), or more than [`crate::RECORD_MAX`] bytes in all.
+    #[error("log record refused: {0}")]
+    BadRecord(String),
     /// The log is not the tree's: another log's identity (a lost log replaced by a new one), or it lacks records
     /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
     #[error("the log does not belong to the tree: {0}")]

@@ -95,8 +95,9 @@
 //! A cut's failures: a failed header-slot write or fsync fails the log (as any write of it does); so do a failed
 //! rename and a failed directory fsync after it (which file a crash leaves under the name is unknown). A failed
 //! punch, or a rewrite failing to make, write or fsync its new file, touched only dead bytes or the new file: the
-//! cut returns the error and the log goes on (the new file removed), so a full file system costs a checkpoint's
-//! cut, not every later commit. A header-slot write refused for space is reported the same way ("A full device").
+//! cut returns the error ([`Error::NoSpace`] if refused for space) and the log goes on (the new file removed), so a
+//! full file system costs a checkpoint's cut, not every later commit. A header-slot write refused for space is
+//! reported the same way ("A full device").
 //!
 //! # A full device (ENOSPC, EDQUOT; F13-1 in RELIABILITY.md)
 //! A write of the buffered records that the device refuses for space returns [`Error::NoSpace`] and does not
@@ -206,8 +207,10 @@ fn other_slot(at: u64) -> u64 {
     }
 }
 const REC_HDR: usize = 16;
-/// Largest record accepted when reading (a sanity bound: a structure change logs a handful of pages).
-const RECORD_MAX: usize = 16 << 20;
+/// Largest record, in bytes (its 16-byte header included), that the log reads back: recovery takes a longer one
+/// for the end of the log (a sanity bound: a structure change logs a handful of pages). [`TreeWal::append`]
+/// refuses a longer record ([`Error::BadRecord`]).
+pub const RECORD_MAX: usize = 16 << 20;
 /// Buffered bytes above which an appender writes the buffer out (without fsync of this log) if the file is free
 /// and, for a log with a dependency, that log is durable as far as the buffer needs already (no fsync of it on the
 /// appender's path); otherwise [`TreeWal::write_out`] (a background caller) writes it.
@@ -547,6 +550,47 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(edits);
         }
     }
+}
+
+/// `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
+/// `decode_ops`): at most `u16::MAX` ops, keys and separators of at most `u16::MAX` bytes, a `PATCH`'s edits that
+/// fit its value, and at most [`RECORD_MAX`] bytes in all. Before R14-1 such a record was appended and made
+/// durable, and the next open took it for the log's torn end and cut it off, with every record after it.
+fn check_record(ops: &[Op<'_>]) -> Result<()> {
+    let bad = |why: String| Err(Error::BadRecord(why));
+    let short = usize::from(u16::MAX);
+    if ops.len() > short {
+        return bad(format!("{} ops, more than {short}", ops.len()));
+    }
+    let mut len = REC_HDR + 2;
+    for op in ops {
+        let (key, body) = match *op {
+            Op::Image { bytes, .. } if bytes.len() > RECORD_MAX => {
+                return bad(format!("an image of {} bytes, more than {RECORD_MAX}", bytes.len()));
+            }
+            Op::Image { bytes, .. } => (0, 17 + bytes.len() - hole_of(bytes).1),
+            Op::Put { key, val, .. } => (key.len(), 11 + key.len() + val.len()),
+            Op::Del { key, .. } => (key.len(), 7 + key.len()),
+            Op::Split { pair: (key, val), .. } => (key.len(), 15 + key.len() + val.len()),
+            Op::Inner { sep, .. } | Op::Cut { sep, .. } => (sep.len(), 11 + sep.len()),
+            Op::Patch {
+                key, len: vl, edits, ..
+            } => {
+                if !edits_fit(edits, vl as usize) {
+                    return bad(format!("a patch's edits do not fit its value of {vl} bytes"));
+                }
+                (key.len(), 15 + key.len() + edits.len())
+            }
+        };
+        if key > short {
+            return bad(format!("a key of {key} bytes, more than {short}"));
+        }
+        len = len.saturating_add(body);
+    }
+    if len > RECORD_MAX {
+        return bad(format!("{len} bytes, more than {RECORD_MAX}"));
+    }
+    Ok(())
 }
 
 /// A cursor over a record payload that never panics.
@@ -1126,8 +1170,9 @@ impl TreeWal {
     /// `Err` if the log has failed (a write or fsync failed earlier): then it refuses every append and flush.
     /// Also [`Error::NoSpace`] if the log has no dependency and more than [`BUF_HARD_MAX`] bytes buffered, whose
     /// write-out (tried here) the device refused for space: the buffer stays bounded while the device is full.
-    /// A caller that checks this before changing a page, then logs the change with an append, cannot be left with
-    /// a changed page whose append failed: an append fails only for these reasons, and appends nothing then.
+    /// A caller that checks this before changing a page, then logs the change with an append of a record within
+    /// the log's bounds ([`TreeWal::append`]), cannot be left with a changed page whose append failed: such an
+    /// append fails only for these reasons, and appends nothing then.
     pub fn check(&self) -> Result<()> {
         self.check_room()
     }
@@ -1160,10 +1205,12 @@ impl TreeWal {
 
     /// Appends one atomic record of `ops`; returns its end LSN (to stamp on every page it changed). Not durable
     /// until [`TreeWal::flush_lsn`] or [`TreeWal::commit`]. Fails only as [`TreeWal::check`] does (the log had
-    /// failed before the call, or its full buffer cannot be written for lack of space), and then appends
-    /// nothing; a failure of the write-out an append may start is latched (or, for lack of space, leaves the
+    /// failed before the call, or its full buffer cannot be written for lack of space), or for a record the log
+    /// could not read back ([`Error::BadRecord`]: more than 65,535 ops, a key longer than 65,535 bytes, more than
+    /// [`RECORD_MAX`] bytes), and then appends nothing; a failure of the write-out an append may start is latched (or, for lack of space, leaves the
     /// records buffered) and reported by the next flush or commit.
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
+        check_record(ops)?;
         self.check_room()?;
         Ok(self.append_checked(ops))
     }
@@ -1182,6 +1229,8 @@ impl TreeWal {
     /// cannot race with a checkpoint moving the redo point.
     /// Fails as [`TreeWal::append`] does.
     pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
+        check_record(&[Op::Image { page, bytes: image }])?;
+        check_record(&[op])?;
         self.check_room()?;
         Ok(self.append_leaf_checked(page_lsn, page, image, op))
     }
@@ -1491,7 +1540,13 @@ impl TreeWal {
                 }
                 // The cut is durable and the bytes were dead: a failed punch (EIO; ENOSPC, where splitting an extent
                 // needs a block) only keeps their space. Reported, the log kept; the next cut punches them again.
-                Err(e) => return Err(log_err("punch the log's dead records", io::Error::from(e))),
+                Err(e) => {
+                    let (what, e) = ("punch the log's dead records", io::Error::from(e));
+                    return Err(match is_no_space(&e) {
+                        true => Error::NoSpace(format!("{what}: {e}")),
+                        false => log_err(what, e),
+                    });
+                }
             }
         }
         Ok(())
@@ -1547,7 +1602,10 @@ impl TreeWal {
         // that was missing). A failure to read the log, or to write it (`write_locked`), fails it as always.
         let dropped = |what: &str, e: io::Error| {
             let _ = std::fs::remove_file(&tmp);
-            log_err(what, e)
+            match is_no_space(&e) {
+                true => Error::NoSpace(format!("{what}: {e}")),
+                false => log_err(what, e),
+            }
         };
         let copy_failed = |e: CopyError| match e {
             CopyError::Read(e) => self.fail("read the log to rewrite it", e),
@@ -2127,13 +2185,16 @@ mod tests {
         assert!(!wal.write_out().unwrap(), "nothing left to write out");
         assert!(wal.durable_lsn() < big, "a write-out does not fsync the log itself");
         // Past the hard bound the appender writes the buffer out itself, dependency first.
+        // (In two records: one past the hard bound is past `RECORD_MAX`, which an append refuses, R14-1.)
         let t2b = first.append(&[Op::Del { page: 3, key: b"u" }]).unwrap();
-        wal.append(&[Op::Put {
-            page: 4,
-            key: b"huge",
-            val: &vec![7u8; BUF_HARD_MAX + 1],
-        }])
-        .unwrap();
+        for _ in 0..2 {
+            wal.append(&[Op::Put {
+                page: 4,
+                key: b"huge",
+                val: &vec![7u8; BUF_HARD_MAX / 2 + 1],
+            }])
+            .unwrap();
+        }
         assert_eq!(
             first.durable_lsn(),
             t2b,
