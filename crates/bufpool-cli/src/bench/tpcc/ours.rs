@@ -73,15 +73,14 @@
 //!      shared for a read-only transaction. A district's lock guards its DISTRICT row and every row keyed by the
 //!      district: its CUSTOMER rows, ORDER, NEW-ORDER, ORDER-LINE and ORDER-CUSTOMER rows (so the phantoms of
 //!      Delivery's and Order-Status's scans too). New-Order, Order-Status and Stock-Level take their district;
-//!      Payment its district and the customer's (a remote customer's district); Delivery all ten of its
-//!      warehouse's. A transaction with STOCK locks to take (New-Order) takes its district locks before its
+//!      Payment its district and the customer's (a remote customer's district); Delivery, one database
+//!      transaction per district (`txns::delivery`, clause 2.7.1), that district. A transaction with STOCK locks to take (New-Order) takes its district locks before its
 //!      body; the others take them as the body reaches them ([`Locks::reach`], since issue 15's session 12):
 //!      before the body's first read or write of a row keyed by a district (its key's first three bytes; a
 //!      scan: every district its range covers), the locks of every named district up to that one not held
 //!      yet, in `(w, d)` order (so always a growing prefix of the sorted list, whatever order the body goes
-//!      in). Delivery goes district by district, so it holds its first district for its whole length but its
-//!      tenth only from its last tenth on (it held all ten from its start before: the largest cause of lock
-//!      waits at 2 threads, BENCHMARKS.md "Two threads in memory, session 12").
+//!      in). (Delivery held all ten of its warehouse's districts from its start before session 12: the largest
+//!      cause of lock waits at 2 threads, BENCHMARKS.md "Two threads in memory, session 12".)
 //!   2. **STOCK-row locks** (exclusive; [`STOCK_STRIPES`] mutexes, row `(w, i)` by a hash, taken in stripe
 //!      order, repeats once): New-Order's lines, known before it starts.
 //!   3. At commit, after the `gate` (below): **commit-time row locks** ([`ROW_STRIPES`] mutexes by table and key,
@@ -101,7 +100,7 @@
 //!   W_TAX and W_NAME, never change; a read copies the row under its leaf's latch, so never a torn one), and
 //!   the STOCK rows Stock-Level reads (the spec asks only for committed rows there, clause 2.8.2.3: every row a
 //!   tree holds is committed, since a transaction changes trees only after its record is appended). A
-//!   CUSTOMER row is written by Payment (its district's lock), Delivery (all its warehouse's districts) and
+//!   CUSTOMER row is written by Payment (its district's lock), Delivery (its district's lock) and
 //!   read by New-Order and Order-Status under their district's lock. `tests::concurrent_transactions_keep_*`
 //!   runs the mix on 4 threads against 2 warehouses and checks conditions 1 to 4 and the STOCK order counts;
 //!   it fails with any of the three classes taken away (tried once each by hand).
@@ -1400,12 +1399,12 @@ mod tests {
     }
 
     /// A transaction without STOCK locks takes its district locks as its body reaches them, always as a prefix of
-    /// its sorted districts: a Delivery holds none of its warehouse's ten before its body reads, districts 1 to 3
-    /// after reading a row of district 3, 1 to 5 after scanning district 5's NEW-ORDER rows, no more after a
-    /// STOCK read, 6 too after a DISTRICT scan whose end is district 6's first NEW-ORDER key; a Payment-shaped
-    /// body that reaches its higher district first holds both; a transaction with STOCK locks holds its district
-    /// before its body. Fails if the worker takes every district up front (as
-    /// it did before session 12).
+    /// its sorted districts: a transaction naming a warehouse's ten (Delivery's shape before session 14) holds
+    /// none before its body reads, districts 1 to 3 after reading a row of district 3, 1 to 5 after scanning
+    /// district 5's NEW-ORDER rows, no more after a STOCK read, 6 too after a DISTRICT scan whose end is district
+    /// 6's first NEW-ORDER key; a Payment-shaped body that reaches its higher district first holds both; a
+    /// transaction with STOCK locks holds its district before its body. Fails if the worker takes every district
+    /// up front (as it did before session 12).
     #[test]
     fn district_locks_are_taken_as_the_body_reaches_them() {
         use crate::bench::tpcc::schema::{district_key, stock_key, wdx_key};
