@@ -80,6 +80,18 @@ fn check_all(trees: &[Tree]) {
     }
 }
 
+/// A power cut of every device (`trees` dropped after the images are taken), then every tree reopened in one
+/// pool and checked.
+fn power_loss_then_check(devices: &[Devices], trees: Vec<Tree>) {
+    let crashed: Vec<Devices> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d.crashed(i as u64 + 7))
+        .collect();
+    drop(trees);
+    check_all(&open(&crashed, 1));
+}
+
 fn checkpoint_all_then_power_loss(pools: usize) {
     let devices: Vec<Devices> = (0..TREES).map(Devices::new).collect();
     let trees = open(&devices, pools);
@@ -94,13 +106,7 @@ fn checkpoint_all_then_power_loss(pools: usize) {
             before[t]
         );
     }
-    let crashed: Vec<Devices> = devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| d.crashed(i as u64 + 7))
-        .collect();
-    drop(trees);
-    check_all(&open(&crashed, 1));
+    power_loss_then_check(&devices, trees);
 }
 
 #[test]
@@ -127,11 +133,5 @@ fn a_failed_sync_cuts_no_log_and_loses_nothing() {
     for (t, tree) in trees.iter().enumerate() {
         assert!(tree.wal().log_bytes() >= before[t], "tree {t}: its log was cut");
     }
-    let crashed: Vec<Devices> = devices
-        .iter()
-        .enumerate()
-        .map(|(i, d)| d.crashed(i as u64 + 7))
-        .collect();
-    drop(trees);
-    check_all(&open(&crashed, 1));
+    power_loss_then_check(&devices, trees);
 }
