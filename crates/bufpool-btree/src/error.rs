@@ -81,3 +81,17 @@ pub enum Error {
     #[error("tree invariant violated: {0}")]
     Invariant(String),
 }
+
+impl Error {
+    /// True for a write refused because a device is full, which fails nothing and is retried once space is
+    /// freed: the log's [`Error::NoSpace`], and the pool's ([`bufpool::Error::is_no_space`]: a data page's
+    /// write, the log's under the write-ahead rule, a checkpoint that failed only so).
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::NoSpace(_) => true,
+            Error::Pool(e) => e.is_no_space(),
+            _ => false,
+        }
+    }
+}
+

@@ -119,7 +119,7 @@
 //!   may so keep were appended in order after everything before them: replayed, they are a prefix of the log.
 //! - **The WAL rule.** `durable` advances only after an fsync that covered written records, so a page whose
 //!   LSN is past it is not written: the pool's flush ([`bufpool::Wal`]) returns the error as
-//!   [`bufpool::Error::Wal`] and the page stays dirty, to be written once space is back and its records are.
+//!   [`bufpool::Error::WalNoSpace`] and the page stays dirty, to be written once space is back and its records are.
 //! - **Dependencies.** A log whose dependency refused its flush for space puts its records back the same way
 //!   (they must not be written before the dependency is durable that far, and are not).
 //! - **Acknowledgement.** A commit that returns [`Error::NoSpace`] acknowledges nothing, but its records stay
@@ -1716,15 +1716,20 @@ impl TreeWal {
 
 impl TreeWal {
     /// The pool's write-ahead rule, both forms: `above` on the dependency if there is one (how far it must be
-    /// durable), then this log durable to `lsn`; a failure as the pool's [`bufpool::Error::Wal`].
+    /// durable), then this log durable to `lsn`; a failure as the pool's [`bufpool::Error::Wal`], or
+    /// [`bufpool::Error::WalNoSpace`] for a write refused for space (typed, so that a caller tells a retryable
+    /// full device from a failed log without reading the message).
     fn flush_for_pool(&self, lsn: Lsn, above: impl FnOnce(&TreeWal) -> Result<()>) -> bufpool::Result<()> {
         self.first
             .get()
             .map_or(Ok(()), |first| above(first))
             .and_then(|()| self.flush_lsn_for(lsn, SyncCause::PageWrite))
-            .map_err(|e| bufpool::Error::Wal {
-                lsn,
-                reason: e.to_string().into(),
+            .map_err(|e| {
+                let reason = e.to_string().into();
+                match e {
+                    Error::NoSpace(_) => bufpool::Error::WalNoSpace { lsn, reason },
+                    _ => bufpool::Error::Wal { lsn, reason },
+                }
             })
     }
 }

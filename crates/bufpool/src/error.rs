@@ -263,6 +263,18 @@ pub enum Error {
         /// The WAL's error, as text.
         reason: Arc<str>,
     },
+    /// The WAL could not be made durable up to the page's LSN because its device is full (ENOSPC, EDQUOT), so
+    /// the page was not written. Retryable, as [`Error::NoSpace`]: the log has not failed, the page stays dirty,
+    /// and a later write (a flush, a checkpoint, an eviction) writes it once space is freed. A [`crate::Wal`]
+    /// returns this rather than [`Error::Wal`] for a write its device refused for space, so that callers can
+    /// tell it by type ([`Error::is_no_space`]), never by its text.
+    #[error("WAL flush to LSN {lsn} refused for space: {reason}")]
+    WalNoSpace {
+        /// The LSN asked for.
+        lsn: u64,
+        /// The WAL's error, as text.
+        reason: Arc<str>,
+    },
     /// A page is latched by a guard, so the operation (free, drop, close) cannot proceed.
     #[error("{page} is latched by a guard")]
     PageLatched {
@@ -431,6 +443,17 @@ impl Error {
             | Error::PageLatched { page } => Some(page.file()),
             Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
             _ => None,
+        }
+    }
+
+    /// True for a write refused because a device is full, which fails nothing and is retried once space is
+    /// freed: [`Error::NoSpace`] (a data file's), [`Error::WalNoSpace`] (the log's, under the write-ahead rule),
+    /// and a [`Error::CheckpointFailed`] whose every failed file failed so.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            Error::NoSpace { .. } | Error::WalNoSpace { .. } => true,
+            Error::CheckpointFailed { failed } => !failed.is_empty() && failed.iter().all(|(_, e)| e.is_no_space()),
+            _ => false,
         }
     }
 

@@ -16,7 +16,8 @@ use crate::page::{Lsn, PageId};
 pub trait Wal: Send + Sync {
     /// Makes the log durable up to and including `lsn`. Called before writing any page whose LSN is `lsn`;
     /// must be cheap when the log is already durable that far (the pool calls it for every page it writes).
-    /// An error (e.g. [`crate::Error::Wal`]) keeps the page dirty and unwritten.
+    /// An error (e.g. [`crate::Error::Wal`]; [`crate::Error::WalNoSpace`] for a log write refused for space)
+    /// keeps the page dirty and unwritten.
     fn flush_to(&self, lsn: Lsn) -> Result<()>;
 
     /// Makes the log durable as far as the pages `first .. first + count` (consecutive pages of one file, at

@@ -222,29 +222,17 @@ pub struct Ours {
     dir: PathBuf,
 }
 
-/// Whether a tick's error is a write refused for space, which fails no log and no file (the log's
-/// [`bufpool_btree::Error::NoSpace`], the pool's [`bufpool::Error::NoSpace`], alone or per file of a failed
-/// checkpoint, or a page write's log flush that met the log's `NoSpace`, which the pool's `Error::Wal` carries as
-/// text).
+/// Whether a tick's error is a write refused for space, which fails no log and no file: by type
+/// ([`bufpool_btree::Error::is_no_space`], [`bufpool::Error::is_no_space`]: the log's `NoSpace`, the pool's, a page
+/// write's log flush refused so, a checkpoint that failed only so), never by a message's text.
 fn full_device(e: &anyhow::Error) -> bool {
-    fn pool(e: &bufpool::Error) -> bool {
-        match e {
-            bufpool::Error::NoSpace { .. } => true,
-            bufpool::Error::CheckpointFailed { failed } => failed.iter().all(|(_, e)| pool(e)),
-            bufpool::Error::Wal { reason, .. } => reason.starts_with(LOG_NO_SPACE),
-            _ => false,
-        }
-    }
     match e.downcast_ref::<bufpool_btree::Error>() {
-        Some(bufpool_btree::Error::NoSpace(_)) => true,
-        Some(bufpool_btree::Error::Pool(p)) => pool(p),
-        Some(_) => false,
-        None => e.downcast_ref::<bufpool::Error>().is_some_and(pool),
+        Some(e) => e.is_no_space(),
+        None => e
+            .downcast_ref::<bufpool::Error>()
+            .is_some_and(bufpool::Error::is_no_space),
     }
 }
-
-/// How [`bufpool_btree::Error::NoSpace`]'s message begins.
-const LOG_NO_SPACE: &str = "no space left for the log";
 
 fn tree_err(e: bufpool_btree::Error) -> anyhow::Error {
     anyhow!(e)
@@ -1396,6 +1384,54 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// F15-3: a tick's error is told a full device by its type, whatever its message says: the log's `NoSpace`,
+    /// the pool's, a page write's log flush refused for space (`WalNoSpace`), a checkpoint failed only so, each
+    /// under the tick's context; not a failed log, even one whose message reads as the log's `NoSpace` (until
+    /// F15-3 `full_device` matched the pool's `Error::Wal` by that text, so a message edit would have latched a
+    /// full device as a failure).
+    #[test]
+    fn a_full_device_is_told_by_its_type_not_its_message() {
+        use bufpool::{FileId, PageId};
+        let page = PageId::new(FileId(1), 3);
+        let wal_full = bufpool::Error::WalNoSpace {
+            lsn: 9,
+            reason: "any words at all".into(),
+        };
+        let io = bufpool::Error::io(FileId(1), Some(page), "write", std::io::Error::other("EIO"));
+        let checkpoint = |errors: Vec<bufpool::Error>| bufpool::Error::CheckpointFailed {
+            failed: errors.into_iter().map(|e| (FileId(1), e)).collect(),
+        };
+        let full = [
+            anyhow!(bufpool_btree::Error::NoSpace("write log".into())),
+            anyhow!(bufpool::Error::NoSpace { page, pages: 2 }),
+            anyhow!(wal_full.clone()),
+            anyhow!(bufpool_btree::Error::Pool(wal_full.clone())),
+            anyhow!(bufpool_btree::Error::Pool(checkpoint(vec![
+                wal_full.clone(),
+                bufpool::Error::NoSpace { page, pages: 1 }
+            ]))),
+        ];
+        for e in full {
+            let what = format!("{e}");
+            assert!(full_device(&e.context("a tick")), "{what}");
+        }
+        let text = bufpool_btree::Error::NoSpace("write log".into()).to_string();
+        let failed = [
+            anyhow!(bufpool::Error::Wal {
+                lsn: 9,
+                reason: text.clone().into()
+            }),
+            anyhow!(bufpool_btree::Error::Log(text)),
+            anyhow!(bufpool_btree::Error::Pool(io.clone())),
+            anyhow!(bufpool_btree::Error::Pool(checkpoint(vec![wal_full, io]))),
+            anyhow!("a checkpoint failed"),
+        ];
+        for e in failed {
+            let what = format!("{e}");
+            assert!(!full_device(&e.context("a tick")), "{what}");
+        }
     }
 
     /// A transaction without STOCK locks takes its district locks as its body reaches them, always as a prefix of
