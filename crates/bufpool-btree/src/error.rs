@@ -95,3 +95,58 @@ impl Error {
     }
 }
 
+/// A [`crate::Tree::close`] that failed: the error, and the tree, still open and usable (nothing was lost), to
+/// close again once the cause is gone (space freed after [`Error::NoSpace`]) or to drop.
+pub struct CloseError {
+    pub(crate) tree: crate::Tree,
+    pub(crate) error: Error,
+}
+
+impl CloseError {
+    /// Why the close failed.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The tree, to close again (or use).
+    pub fn into_inner(self) -> crate::Tree {
+        self.tree
+    }
+
+    /// The error, dropping the tree (its data file stays open in the pool: see [`crate::Tree::close`]).
+    pub fn into_error(self) -> Error {
+        self.error
+    }
+
+    /// The error and the tree.
+    pub fn into_parts(self) -> (Error, crate::Tree) {
+        (self.error, self.tree)
+    }
+}
+
+impl std::fmt::Debug for CloseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloseError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for CloseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "closing the tree failed (it is still open): {}", self.error)
+    }
+}
+
+impl std::error::Error for CloseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<CloseError> for Error {
+    /// [`CloseError::into_error`]: the tree is dropped.
+    fn from(e: CloseError) -> Error {
+        e.error
+    }
+}

@@ -93,7 +93,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use bufpool::BufferPool;
-pub use error::{Error, Result};
+pub use error::{CloseError, Error, Result};
 pub use node::Limits;
 pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{

@@ -51,7 +51,7 @@ use std::thread::LocalKey;
 use bufpool::storage::Storage;
 use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, WriteGuard};
 
-use crate::error::{Error, Result};
+use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
 use crate::wal::{Op, OwnedOp, TreeWal};
 
@@ -1783,11 +1783,18 @@ impl Tree {
     }
 
     /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was
-    /// committed: the next `open` recovers it from the log.)
-    pub fn close(self) -> Result<()> {
-        self.checkpoint()?;
-        self.pool.close_file(self.file)?;
-        Ok(())
+    /// committed: the next `open` recovers it from the log; but its data file stays open in the pool, and so does
+    /// its log, locked, until the pool is dropped or the caller closes the file with
+    /// [`BufferPool::close_file`]`(tree.file())`.)
+    ///
+    /// A close that fails gives the tree back, still open and usable, with the error ([`CloseError`], as
+    /// [`std::io::IntoInnerError`] gives a writer back): after a retryable failure (a full device,
+    /// [`Error::is_no_space`]) free space and close it again; or drop it ([`CloseError::into_error`]), as above.
+    pub fn close(self) -> std::result::Result<(), CloseError> {
+        match self.checkpoint().and_then(|()| Ok(self.pool.close_file(self.file)?)) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(CloseError { tree: self, error }),
+        }
     }
 
     /// Checks every structural invariant: node format, levels (all leaves at one depth), keys sorted and within

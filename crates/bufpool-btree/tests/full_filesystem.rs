@@ -10,6 +10,7 @@
 //!   same tree (a tree with its log, and a tree under a log above) commits once space is freed, without a
 //!   restart (F13-1: on main the log failed for good, P12-O1). A crash image taken while the file system is
 //!   full holds every acknowledged commit.
+//! - A close refused for space gives the tree back to close again (F15-2).
 
 mod common;
 
@@ -407,5 +408,65 @@ fn an_append_past_the_buffer_bound_is_refused_for_space_and_appends_nothing() {
     let seen = common::record_ends(&wal);
     assert_eq!(seen, ends);
     drop(wal);
+    drop(mount);
+}
+
+/// Fills the file system holding `dir` with a file `dir/filler`, whose removal gives the space back.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut filler = std::fs::File::create(&path).unwrap();
+    let block = vec![1u8; 64 << 10];
+    while filler.write_all(&block).is_ok() {}
+    let small = [1u8; 512];
+    while filler.write_all(&small).is_ok() {}
+    path
+}
+
+/// F15-2 (R14-O1 in RELIABILITY.md): a `Tree::close` whose checkpoint the full file system refuses gives the
+/// tree back with the error (`CloseError`), still open and usable, and the error says by its type that space is
+/// what is missing (`is_no_space`: here the pool's write of a page met its log's refusal, `WalNoSpace`, which
+/// until F15-3 was the untyped `Error::Wal`).
+/// Once space is freed the same tree closes, and reopens in the same pool with every key. Until F15-2 `close`
+/// took the tree and dropped it on error, its data file still open in the shared pool (a reopen was refused
+/// until the caller closed the file by an id it had to have kept), and the close could not be retried.
+#[test]
+fn a_close_refused_for_space_gives_the_tree_back_to_close_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "8m",
+        "a_close_refused_for_space_gives_the_tree_back_to_close_again",
+    ) else {
+        return;
+    };
+    let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+    let open = || {
+        let wal = TreeWal::open(dir.path().join("t.wal")).unwrap();
+        Tree::open(pool.clone(), wal, dir.path().join("t.db")).unwrap()
+    };
+    let tree = open();
+    let mut committed = BTreeMap::new();
+    for id in 0..3000 {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+        committed.insert(id, 0);
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+    let filler = fill(dir.path());
+    // Changes to most leaves, committed by the close's checkpoint: every dirty page waits for its log.
+    for id in (0..3000).step_by(3) {
+        tree.put(&key(id), &value(id, 1)).unwrap();
+        committed.insert(id, 1);
+    }
+    let failed = tree.close().expect_err("the checkpoint has no space to write");
+    assert!(failed.error().is_no_space(), "{failed}");
+    let tree = failed.into_inner();
+    holds(&tree, &committed, &BTreeMap::new(), "the tree given back");
+    std::fs::remove_file(filler).unwrap();
+    tree.close().expect("a close once space is freed");
+    let tree = open();
+    holds(&tree, &committed, &BTreeMap::new(), "reopened in the same pool");
+    drop(tree);
     drop(mount);
 }

@@ -107,7 +107,7 @@ impl Ours {
 
     /// Checkpoints and closes.
     pub fn close(self) -> Result<()> {
-        self.tree.close()?;
+        self.tree.close().map_err(bufpool_btree::CloseError::into_error)?;
         Ok(())
     }
 

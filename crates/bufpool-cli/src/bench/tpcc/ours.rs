@@ -407,7 +407,8 @@ impl Ours {
     pub fn close(self) -> Result<()> {
         self.checkpoint_txlog()?;
         for t in self.trees {
-            t.close()?;
+            // A failed close gives the tree back (to retry); the engine's pool is its own, dropped with it.
+            t.close().map_err(bufpool_btree::CloseError::into_error)?;
         }
         Ok(())
     }
