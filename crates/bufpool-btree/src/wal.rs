@@ -128,8 +128,19 @@
 //!   back) must have its append refused instead: from [`BUF_HARD_MAX`] buffered bytes on, [`TreeWal::check`]
 //!   and [`TreeWal::append`] try the write-out themselves and, refused for space, refuse the append (nothing
 //!   appended), so a log without a dependency buffers at most that much, plus one record per appender, while
-//!   the device is full. A dependent log's records come with changes first logged above, whose appends that
-//!   bound refuses, so it stays bounded with them.
+//!   the device is full.
+//! - **A dependent log's bound** (F15-1 in RELIABILITY.md). A dependent log's records come with changes first
+//!   appended above, but not in proportion to them: a covered change on a leaf not logged since the redo point
+//!   logs the leaf's whole image here (a page for a record of tens of bytes above), and checkpoints, which
+//!   would end that, fail while the device is full. Its own appends cannot be refused (its tree checks it
+//!   before a covered change whose record is already above, which must then not fail), so the log above
+//!   refuses instead: while a dependent log holds more than [`BUF_HARD_MAX`] bytes, [`TreeWal::check`] and
+//!   [`TreeWal::append`] of the log above try that log's write-out (the log above made durable first) and,
+//!   refused for space, refuse the append with [`Error::NoSpace`] (nothing appended). A dependent log so
+//!   buffers at most that much plus what the appends above that passed the check bring (a transaction's
+//!   images, one per leaf it changes, per appender in flight). Until F15-1 it grew up to one image per leaf of
+//!   its tree. Each dependent log counts itself in its dependency's `dependents_over` while past the bound, so
+//!   an append above costs one atomic load otherwise.
 //!
 //! Why not fixed-size segments deleted whole (PostgreSQL's WAL files): the same space back, but a record would
 //! have to be split across files or segments padded, a scan would open files in turn, and the header-slot cut
@@ -178,8 +189,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
 use bufpool::storage::Storage;
 use bufpool::{Lsn, PageNo};
@@ -693,6 +704,9 @@ struct State {
     buf_dep: Lsn,
     /// End of the last appended record: the next record starts here.
     next: Lsn,
+    /// With a dependency: `buf` holds more than [`BUF_HARD_MAX`] bytes, and is so counted in the dependency's
+    /// `dependents_over` ([`TreeWal::note_over`]).
+    over: bool,
     /// Empty, with the allocation of a buffer written out before: a write-out hands it to the appends that come
     /// while it writes, so a buffer is not grown again from nothing (by doubling, each step a copy) after every
     /// write-out.
@@ -937,6 +951,12 @@ pub struct TreeWal {
     /// Per page of this log's tree, how far the dependency must be durable before the page is written
     /// (`deps.rs`); only pages that may hold covered changes are noted.
     deps: PageDeps,
+    /// The logs that depend on this one ([`TreeWal::flush_first`]).
+    dependents: Mutex<Vec<Weak<TreeWal>>>,
+    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes (their `State::over`): while
+    /// any does, an append to this log first tries to write them out, and is refused for space if that is
+    /// (module docs, "A full device").
+    dependents_over: AtomicUsize,
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -946,6 +966,17 @@ impl std::fmt::Debug for TreeWal {
             .field("id", &self.id)
             .field("durable", &self.durable.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+impl Drop for TreeWal {
+    fn drop(&mut self) {
+        // Counted past the bound by its dependency (`note_over`): counted no more.
+        if self.state.get_mut().over {
+            if let Some(first) = self.first.get() {
+                first.dependents_over.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
     }
 }
 
@@ -1098,6 +1129,7 @@ impl TreeWal {
                 buf_start: hdr.start,
                 buf_dep: 0,
                 next: hdr.start,
+                over: false,
                 spare: Vec::new(),
             }),
             io: Mutex::new(LogFile {
@@ -1121,6 +1153,8 @@ impl TreeWal {
             first: OnceLock::new(),
             appended: AtomicU64::new(hdr.start),
             deps: PageDeps::new(),
+            dependents: Mutex::new(Vec::new()),
+            dependents_over: AtomicUsize::new(0),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -1170,6 +1204,10 @@ impl TreeWal {
     /// `Err` if the log has failed (a write or fsync failed earlier): then it refuses every append and flush.
     /// Also [`Error::NoSpace`] if the log has no dependency and more than [`BUF_HARD_MAX`] bytes buffered, whose
     /// write-out (tried here) the device refused for space: the buffer stays bounded while the device is full.
+    /// And [`Error::NoSpace`] if a log that depends on this one ([`TreeWal::flush_first`]) holds more than
+    /// [`BUF_HARD_MAX`] bytes whose write-out (tried here) is refused for space: that log's records come with
+    /// changes first appended here (a covered change can log its leaf's whole image in its tree's log), so
+    /// refusing them here bounds it too (module docs, "A full device").
     /// A caller that checks this before changing a page, then logs the change with an append of a record within
     /// the log's bounds ([`TreeWal::append`]), cannot be left with a changed page whose append failed: such an
     /// append fails only for these reasons, and appends nothing then.
@@ -1177,17 +1215,62 @@ impl TreeWal {
         self.check_room()
     }
 
-    /// [`TreeWal::check`]: the log has not failed, and (without a dependency) its buffer is within
-    /// [`BUF_HARD_MAX`] or can be written out now. A log with a dependency is left to grow while the device is
-    /// full: its records belong to changes its caller logged above first, and the log above refuses those appends
-    /// once its own buffer is past the bound (module docs, "A full device").
+    /// [`TreeWal::check`]: the log has not failed, (without a dependency) its buffer is within [`BUF_HARD_MAX`]
+    /// or can be written out now, and so is every dependent log's. A log with a dependency is not refused for its
+    /// own buffer: its tree checks it before a covered change whose record is already appended above, which must
+    /// then not fail; the log above refuses those appends instead, while this log is past the bound (module docs,
+    /// "A full device").
     fn check_room(&self) -> Result<()> {
         self.check_failed()?;
         if self.first.get().is_none() && self.state.lock().buf.len() > BUF_HARD_MAX {
             let io = self.io.lock();
             self.write_locked(&io, SyncCause::AppendSpill, false)?;
         }
+        if self.dependents_over.load(Ordering::Acquire) > 0 {
+            self.check_dependents()?;
+        }
         Ok(())
+    }
+
+    /// [`TreeWal::check_room`] for the logs that depend on this one, some of which hold more than
+    /// [`BUF_HARD_MAX`] bytes: each such log writes its buffer out (this log made durable first as far as it
+    /// needs), and one refused for space refuses the caller's append with [`Error::NoSpace`]. A dependent log that
+    /// has failed is passed over: it takes no more records (its tree refuses changes), so it grows no more.
+    #[cold]
+    fn check_dependents(&self) -> Result<()> {
+        let over: Vec<Arc<TreeWal>> = {
+            let mut deps = self.dependents.lock();
+            deps.retain(|d| d.strong_count() > 0);
+            deps.iter().filter_map(Weak::upgrade).collect()
+        };
+        for d in over {
+            if !d.state.lock().over || d.failed.get().is_some() {
+                continue;
+            }
+            // Lock order: the dependent log's `io`, then (in its write-out) this log's.
+            let io = d.io.lock();
+            if d.state.lock().buf.len() > BUF_HARD_MAX {
+                if let Err(Error::NoSpace(why)) = d.write_locked(&io, SyncCause::AppendSpill, false) {
+                    return Err(Error::NoSpace(format!("a log that depends on this one: {why}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a change of `st.buf`'s length (`st` held since): keeps `st.over`, and the dependency's count of
+    /// dependents past [`BUF_HARD_MAX`], true. Nothing without a dependency.
+    fn note_over(&self, st: &mut State) {
+        let over = st.buf.len() > BUF_HARD_MAX;
+        if over != st.over {
+            if let Some(first) = self.first.get() {
+                st.over = over;
+                match over {
+                    true => first.dependents_over.fetch_add(1, Ordering::AcqRel),
+                    false => first.dependents_over.fetch_sub(1, Ordering::AcqRel),
+                };
+            }
+        }
     }
 
     fn check_failed(&self) -> Result<()> {
@@ -1324,6 +1407,7 @@ impl TreeWal {
         // dependency appended before them, so before now: its end now covers them.
         if let Some(first) = self.first.get() {
             st.buf_dep = st.buf_dep.max(first.end_lsn());
+            self.note_over(st);
         }
         st.next
     }
@@ -1373,11 +1457,13 @@ impl TreeWal {
             let start = st.buf_start;
             st.buf_start = st.next;
             let spare = std::mem::take(&mut st.spare);
-            (
+            let taken = (
                 std::mem::replace(&mut st.buf, spare),
                 start,
                 std::mem::take(&mut st.buf_dep),
-            )
+            );
+            self.note_over(&mut st);
+            taken
         };
         let end = start + buf.len() as u64;
         // The dependency is made durable first as far as these records need (`buf_dep`: its end when each was
@@ -1432,6 +1518,7 @@ impl TreeWal {
         let mut newer = std::mem::replace(&mut st.buf, buf);
         st.buf_start = start;
         st.buf_dep = st.buf_dep.max(dep);
+        self.note_over(&mut st);
         if st.spare.capacity() < newer.capacity() {
             newer.clear();
             st.spare = newer;
@@ -1681,13 +1768,27 @@ impl TreeWal {
     /// durable before that record is, and so before any page whose LSN covers it; pages holding covered changes
     /// wait for `first` as far as [`bufpool::Wal::flush_for_pages`] finds them noted. Set once, before the log
     /// is used; `first` must not depend on this log, directly or not. Refused (`Err`) if a dependency is already set or `first` is this log.
-    pub fn flush_first(&self, first: Arc<TreeWal>) -> Result<()> {
-        if std::ptr::eq(Arc::as_ptr(&first), self) {
+    ///
+    /// `first` then also bounds this log's buffer while the device is full: an append to `first` is refused
+    /// ([`Error::NoSpace`]) while this log holds more than [`BUF_HARD_MAX`] bytes it cannot write out
+    /// ([`TreeWal::check`]).
+    pub fn flush_first(self: &Arc<Self>, first: Arc<TreeWal>) -> Result<()> {
+        if Arc::ptr_eq(&first, self) {
             return Err(Error::Log("a log cannot depend on itself".into()));
         }
         self.first
-            .set(first)
-            .map_err(|_| Error::Log("this log already has a dependency".into()))
+            .set(first.clone())
+            .map_err(|_| Error::Log("this log already has a dependency".into()))?;
+        first.dependents.lock().push(Arc::downgrade(self));
+        // Records appended before now are counted too.
+        self.note_over(&mut self.state.lock());
+        Ok(())
+    }
+
+    /// Bytes of records appended and not yet handed to the file: what [`BUF_SOFT_MAX`] and [`BUF_HARD_MAX`]
+    /// bound. While the device is full it holds the records refused for space.
+    pub fn buffered_bytes(&self) -> usize {
+        self.state.lock().buf.len()
     }
 
     /// Number of log fsyncs so far (one per group commit or WAL-rule flush that had something to make durable).

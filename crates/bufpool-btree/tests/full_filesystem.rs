@@ -10,7 +10,8 @@
 //!   same tree (a tree with its log, and a tree under a log above) commits once space is freed, without a
 //!   restart (F13-1: on main the log failed for good, P12-O1). A crash image taken while the file system is
 //!   full holds every acknowledged commit.
-//! - A close refused for space gives the tree back to close again (F15-2).
+//! - A tree's log under a log above stays bounded while the file system is full (F15-1), and a close refused for
+//!   space gives the tree back to close again (F15-2).
 
 mod common;
 
@@ -421,6 +422,125 @@ fn fill(dir: &Path) -> PathBuf {
     let small = [1u8; 512];
     while filler.write_all(&small).is_ok() {}
     path
+}
+
+/// F15-1 (F14-O1 in RELIABILITY.md): while the file system is full, a tree's log that depends on a log above
+/// (covered changes, as the TPC-C engine's nine tree logs under its `txn.log`) stays within `BUF_HARD_MAX`
+/// plus one change's records. A covered change on a leaf not logged since the last checkpoint logs the leaf's
+/// whole image in the tree's log (about 4 KiB for a record of about 300 bytes above), and the log above alone
+/// bounded nothing of it: on main the tree's log grew to one image per leaf of the tree while the log above took
+/// every append. Now the log above refuses an append (`NoSpace`, nothing appended) while the tree's log is past
+/// its bound and cannot be written out; once space is freed the appends and the commit go on, and a crash image
+/// then holds every acknowledged change.
+#[test]
+fn a_dependent_log_stays_bounded_while_the_file_system_is_full() {
+    const KEYS: u64 = 120_000;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "256m",
+        "a_dependent_log_stays_bounded_while_the_file_system_is_full",
+    ) else {
+        return;
+    };
+    let open = |d: &Path| {
+        let above = TreeWal::open(d.join("above.log")).unwrap();
+        let wal = TreeWal::open(d.join("t.wal")).unwrap();
+        wal.flush_first(above.clone()).unwrap();
+        // Every page fits: while the file system is full, no eviction needs a write.
+        let pool = Arc::new(BufferPool::builder().frames(32 << 10).build().unwrap());
+        (above, Tree::open(pool, wal, d.join("t.db")).unwrap())
+    };
+    let (above, tree) = open(dir.path());
+    let page = tree.pool().page_size();
+    let append = |id: u64, ver: u64| {
+        let (k, v) = (key(id), value(id, ver));
+        above.append(&[Op::Put {
+            page: 0,
+            key: &k,
+            val: &v,
+        }])
+    };
+    let put = |id: u64, ver: u64| {
+        tree.put_covered(&key(id), &value(id, ver), &mut LeafHint::default())
+            .unwrap()
+    };
+    let mut committed = BTreeMap::new();
+    for id in 0..KEYS {
+        append(id, 0).unwrap();
+        put(id, 0);
+        committed.insert(id, 0);
+    }
+    above.commit().unwrap();
+    // A checkpoint: every leaf's next covered change logs its image.
+    let redo = above.begin_checkpoint();
+    tree.checkpoint().unwrap();
+    above.truncate_before(redo).unwrap();
+    let filler = fill(dir.path());
+
+    // Changes to random rows until the log above refuses one.
+    let mut refused = BTreeMap::new();
+    let (mut n, mut largest) = (0u64, 0);
+    let err = loop {
+        assert!(n < KEYS, "the log above never refused an append");
+        let id = common::mix(n) % KEYS;
+        let end = above.end_lsn();
+        match append(id, 1 + n) {
+            Ok(_) => {
+                put(id, 1 + n);
+                refused.insert(id, 1 + n);
+            }
+            Err(e) => {
+                assert_eq!(above.end_lsn(), end, "the refused append appended nothing");
+                break e;
+            }
+        }
+        largest = largest.max(tree.wal().buffered_bytes());
+        assert!(
+            largest <= bufpool_btree::BUF_HARD_MAX + 4 * page,
+            "after {n} changes the tree's log holds {largest} bytes"
+        );
+        n += 1;
+    };
+    assert!(matches!(err, Error::NoSpace(_)), "{err}");
+    assert!(
+        tree.wal().buffered_bytes() > bufpool_btree::BUF_HARD_MAX,
+        "refused only past the bound"
+    );
+    eprintln!(
+        "refused after {n} changes: the tree's log holds {} bytes, the log above {}",
+        tree.wal().buffered_bytes(),
+        above.buffered_bytes()
+    );
+    // Still full: refused again, and a commit too.
+    assert!(matches!(append(0, 0), Err(Error::NoSpace(_))));
+    assert!(matches!(above.commit(), Err(Error::NoSpace(_))));
+
+    // Space back: appends go on (the tree's log written out first), and the commit acknowledges them all.
+    std::fs::remove_file(filler).unwrap();
+    remount(&mount, "512m");
+    for k in 0..100 {
+        let id = common::mix(n + k) % KEYS;
+        append(id, 1 + n + k).expect("appends once space is freed");
+        put(id, 1 + n + k);
+        refused.insert(id, 1 + n + k);
+    }
+    assert!(tree.wal().buffered_bytes() <= bufpool_btree::BUF_HARD_MAX);
+    above.commit().unwrap();
+    committed.append(&mut refused);
+    // A crash now: the log above redone over what the tree's files hold.
+    let image = tempfile::tempdir().unwrap();
+    crash_image(dir.path(), image.path());
+    let (crashed_above, crashed) = open(image.path());
+    common::redo_above(&crashed_above, &crashed);
+    holds(
+        &crashed,
+        &committed,
+        &BTreeMap::new(),
+        "crash image after space was freed",
+    );
+    drop((crashed_above, crashed, above, tree));
+    drop(mount);
 }
 
 /// F15-2 (R14-O1 in RELIABILITY.md): a `Tree::close` whose checkpoint the full file system refuses gives the
