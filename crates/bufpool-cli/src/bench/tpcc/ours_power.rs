@@ -630,7 +630,7 @@ fn a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_
 /// failed: the pool keeps a page refused for space dirty, a tree log its records buffered, and a checkpoint
 /// refused for space cuts no log. Now such a tick reports the error (with [`FullDevice`]) and the next one
 /// retries. The device fills once under a checkpoint's data-page writes, once under its tree-log writes (which
-/// reach the pool as `Error::Wal`); each time space comes back, transactions and the next checkpoint succeed,
+/// reach the pool as `Error::WalNoSpace`, told by type since F15-3); each time space comes back, transactions and the next checkpoint succeed,
 /// and after a power cut the engine holds TPC-C's conditions and every acknowledged New-Order.
 #[test]
 fn a_tick_that_meets_a_full_device_is_retried_by_the_next() {
