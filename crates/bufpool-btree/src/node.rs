@@ -43,8 +43,9 @@
 //! key bytes so a search reads no entry). A full leaf holds `(4072 - 40) / 140 = 28` tuples (with the longest
 //! fences; 28 with the shortest too), 3,960 of the 4,072 bytes of its user region. An inner node's entry is a
 //! slot, its child number in the children array, the lengths, the separator (1 to 8 bytes) and the 4-byte child
-//! page number again: 21 to 28 bytes, so an inner node has about 150 to 190 children. A tree [`crate::Tree::bulk_load`] filled takes 147 bytes of data file a tuple
-//! (vmcache: 143); after random-order inserts, whose leaves are half to fully used (68% on average), about 210.
+//! page number again: 21 to 28 bytes, so an inner node has about 145 to 190 children. A tree
+//! [`crate::Tree::bulk_load`] filled takes 147 bytes of data file a tuple (vmcache: 143); after random-order
+//! inserts, whose leaves are half to fully used (68% on average), about 210.
 //!
 //! # Key heads
 //! Every key in a node starts with the `prefix` bytes its two fences share (a key `k` with `low <= k < high`
@@ -491,9 +492,9 @@ impl<'a> Node<'a> {
 /// may be torn): `[0, front)` (header, fences, slots) and `[heap, len)` (the entries), with
 /// `HDR.min(len) <= front <= heap <= len` whatever the bytes. A copy of these two parts alone parses and reads as
 /// the whole region would: [`Node`] reads nothing else of a node whose header is well formed (its fences, slots
-/// and an inner node's children array end at `front`, and every entry is checked to lie at or after `heap_lo` before it is read), a dead page's
-/// fields are in the header, and a header that is not well formed parses as malformed whatever the free space
-/// between the parts holds. From a torn page the parts are garbage, but inside the region; the optimistic reader
+/// and an inner node's children array end at `front`, and every entry is checked to lie at or after `heap_lo`
+/// before it is read), a dead page's fields are in the header, and a header that is not well formed parses as
+/// malformed whatever the free space between the parts holds. From a torn page the parts are garbage, but inside the region; the optimistic reader
 /// that copied them discards the copy.
 #[inline]
 pub fn used_parts<S: PageBytes + ?Sized>(s: &S) -> (usize, usize) {

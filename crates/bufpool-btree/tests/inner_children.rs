@@ -19,8 +19,9 @@ fn check(tree: &Tree, step: usize) -> bufpool_btree::TreeStats {
 }
 
 /// Grows a tree of long keys and long values (separators of 60 to 116 bytes: inner nodes of a few dozen
-/// children over leaves of a few pairs, so three or four levels and many inner splits) to `grow` puts, then deletes every key, with a put among every ten deletes;
-/// `Tree::check` after each step, and each step's key read back through the descent the probe takes.
+/// children over leaves of a few pairs, so three or four levels and many inner splits) to `grow` puts, then
+/// deletes every key, with a put among every ten deletes; `Tree::check` after each step, and each step's key read
+/// back through the descent the probe takes.
 fn churn(seed: u64, grow: usize) {
     let dir = tempfile::tempdir().unwrap();
     let tree = common::open(dir.path(), 512);
