@@ -22,6 +22,8 @@
 //! | 24..             | fences      | low fence bytes, then high fence bytes                                  |
 //! | next 8-aligned   | slots       | `count` × 8-byte slots in key order: entry offset u16, key length u16,  |
 //! |                  |             | key head u32 (see below)                                                |
+//! | after the slots  | children    | inner only: `count` × child page number u32, child `i` the value of     |
+//! |                  |             | entry `i` (see "Child numbers")                                         |
 //! | `heap_lo`..`U`   | heap        | entries: `klen u16, vlen u16, key, value` (inner: value = child u32)    |
 //!
 //! Every byte of a 4 KiB page, for a leaf of the benchmarks' shape (8-byte keys, 120-byte values):
@@ -40,9 +42,10 @@
 //! So a tuple takes 140 bytes of a leaf: 128 of payload, 12 of slot and lengths (the slot's head duplicates 4
 //! key bytes so a search reads no entry). A full leaf holds `(4072 - 40) / 140 = 28` tuples (with the longest
 //! fences; 28 with the shortest too), 3,960 of the 4,072 bytes of its user region. An inner node's entry is a
-//! slot, the lengths, the separator (1 to 8 bytes) and a 4-byte child page number: 17 to 24 bytes, so an inner
-//! node has about 200 children. A tree [`crate::Tree::bulk_load`] filled takes 147 bytes of data file a tuple
-//! (vmcache: 143); after random-order inserts, whose leaves are half to fully used (68% on average), about 210.
+//! slot, its child number in the children array, the lengths, the separator (1 to 8 bytes) and the 4-byte child
+//! page number again: 21 to 28 bytes, so an inner node has about 145 to 190 children. A tree
+//! [`crate::Tree::bulk_load`] filled takes 147 bytes of data file a tuple (vmcache: 143); after random-order
+//! inserts, whose leaves are half to fully used (68% on average), about 210.
 //!
 //! # Key heads
 //! Every key in a node starts with the `prefix` bytes its two fences share (a key `k` with `low <= k < high`
@@ -51,6 +54,20 @@
 //! an entry only when two heads tie, as LeanStore's heads do. With 8-byte keys and fences that share 4 or more
 //! bytes (all but the top of a large tree), heads decide every comparison. Keys are stored whole in the entries
 //! (no prefix truncation), so every other operation reads plain keys.
+//!
+//! # Child numbers (inner nodes)
+//! A descent's search ends at a slot, and what it wants from there is the child's page number. Stored only in
+//! the entry, it cost one more dependent cache miss per inner node (the entry lies anywhere in the heap, a line
+//! the search had not touched). So an inner node keeps a second copy of its children's numbers in an array right
+//! after the slot array, in slot order: child `i + 1` (the value of entry `i`) is the u32 at
+//! `slots + 8 count + 4 i`. A probe prefetches slots and children together from the header, so the child's line
+//! is in flight with the slots' and the search reads no entry unless two heads tie. The array is a separate one,
+//! not a wider slot, so a binary search step still reads one word of 8 slots' bytes per slot, and leaves and inner
+//! nodes share [`search_slots`]. Every inner change goes through [`insert_at`], [`remove_at`] and [`rebuild`],
+//! which write both copies; [`Node::check_slots`] (so `Tree::check`) tests that they agree. The cost is 4 bytes an
+//! inner entry (12 bytes of slot and child instead of 8): about 1.2 times as many inner nodes, which are about
+//! half a percent of a tree's pages. Trees written before it (meta format 3) are refused at open
+//! (`Error::BadMeta`).
 //!
 //! # Invariants
 //! - Keys in a node are strictly increasing and lie in `[low, high)` (the fences).
@@ -105,6 +122,8 @@ pub const ENTRY_OVERHEAD: usize = 4;
 pub const PROBE_PREFETCH: usize = 320;
 /// Bytes of one slot.
 pub const SLOT: usize = 8;
+/// Bytes of one child number in an inner node's children array (after its slots).
+pub const CHILD: usize = 4;
 /// Bytes of a key head.
 const HEAD: usize = 4;
 
@@ -171,12 +190,12 @@ impl Limits {
 
     /// Bytes a leaf entry of the largest size takes, slot included.
     pub fn max_leaf_entry(&self) -> usize {
-        SLOT + ENTRY_OVERHEAD + self.max_key + self.max_value
+        entry_size(KIND_LEAF, &[], &[]) + self.max_key + self.max_value
     }
 
     /// Bytes an inner entry of the largest size takes, slot included.
     pub fn max_inner_entry(&self) -> usize {
-        SLOT + ENTRY_OVERHEAD + self.max_key + 4
+        entry_size(KIND_INNER, &[], &[0; 4]) + self.max_key
     }
 
     /// Entry bytes below which a non-root node is considered underfull and merged with a sibling.
@@ -221,6 +240,8 @@ pub struct Node<'a> {
     heap_lo: usize,
     slots_at: usize,
     prefix: usize,
+    /// [`slot_bytes`] of its kind.
+    slot_bytes: usize,
 }
 
 impl<'a> Node<'a> {
@@ -248,8 +269,8 @@ impl<'a> Node<'a> {
             return None;
         }
         let slots_at = slots_start(fence_len(low_raw), fence_len(high_raw));
-        let slots_end = slots_at + count * SLOT;
-        if slots_end > heap_lo || heap_lo > b.len() {
+        let slot_bytes = slot_bytes(kind);
+        if slots_at + count * slot_bytes > heap_lo || heap_lo > b.len() {
             return None;
         }
         Some(Node {
@@ -258,6 +279,7 @@ impl<'a> Node<'a> {
             heap_lo,
             slots_at,
             prefix,
+            slot_bytes,
         })
     }
 
@@ -319,13 +341,13 @@ impl<'a> Node<'a> {
     /// Bytes held by live entries and their slots.
     pub fn entry_bytes(&self) -> usize {
         let garbage = rd16(self.b, OFF_GARBAGE).unwrap_or(0) as usize;
-        (self.b.len() - self.heap_lo).saturating_sub(garbage) + self.count * SLOT
+        (self.b.len() - self.heap_lo).saturating_sub(garbage) + self.count * self.slot_bytes
     }
 
     /// Bytes available for entries (contiguous free space plus garbage).
     pub fn free_bytes(&self) -> usize {
         let garbage = rd16(self.b, OFF_GARBAGE).unwrap_or(0) as usize;
-        self.heap_lo - (self.slots_at + self.count * SLOT) + garbage
+        self.heap_lo - (self.slots_at + self.count * self.slot_bytes) + garbage
     }
 
     /// Entry `i` as `(key, value)`.
@@ -397,13 +419,15 @@ impl<'a> Node<'a> {
         self.count + 1
     }
 
-    /// Inner node: child at position `p` (0 is the leftmost, `link`).
+    /// Inner node: child at position `p` (0 is the leftmost, `link`), from the children array.
     pub fn child_at(&self, p: usize) -> Option<u32> {
         if p == 0 {
             return rd32(self.b, OFF_LINK);
         }
-        let (_, v) = self.entry(p - 1)?;
-        Some(u32::from_le_bytes(v.try_into().ok()?))
+        if self.is_leaf() || p > self.count {
+            return None;
+        }
+        rd32(self.b, self.slots_at + self.count * SLOT + (p - 1) * CHILD)
     }
 
     /// Inner node: position of the child covering `key`.
@@ -428,9 +452,9 @@ impl<'a> Node<'a> {
         Some((lo, hi))
     }
 
-    /// Checks what a search trusts besides key order: the declared prefix is the fences' common prefix, and every
-    /// slot's key length and head match its entry. Returns the first slot that does not (`Err(count)` for the
-    /// prefix).
+    /// Checks what a search trusts besides key order: the declared prefix is the fences' common prefix, every
+    /// slot's key length and head match its entry, and (inner node) every child number in the children array is
+    /// its entry's value. Returns the first slot that does not (`Err(count)` for the prefix).
     pub fn check_slots(&self) -> Result<(), usize> {
         if fences_prefix(self.low(), self.high()) != self.prefix {
             return Err(self.count);
@@ -442,13 +466,24 @@ impl<'a> Node<'a> {
             if klen != key.len() || h != head(key, self.prefix) {
                 return Err(i);
             }
+            if !self.is_leaf() {
+                let (_, v) = self.entry(i).ok_or(i)?;
+                if Some(v)
+                    != self
+                        .b
+                        .get(self.slots_at + self.count * SLOT + i * CHILD..)
+                        .and_then(|c| c.get(..CHILD))
+                {
+                    return Err(i);
+                }
+            }
         }
         Ok(())
     }
 
     /// The end of the used region before the heap (header, fences, slots): the start of the free "hole".
     pub fn hole(&self) -> (usize, usize) {
-        let start = self.slots_at + self.count * SLOT;
+        let start = self.slots_at + self.count * self.slot_bytes;
         (start, self.heap_lo - start)
     }
 }
@@ -456,10 +491,10 @@ impl<'a> Node<'a> {
 /// The two parts of a node's region that its readers look at, from its header (two words, so from a page that
 /// may be torn): `[0, front)` (header, fences, slots) and `[heap, len)` (the entries), with
 /// `HDR.min(len) <= front <= heap <= len` whatever the bytes. A copy of these two parts alone parses and reads as
-/// the whole region would: [`Node`] reads nothing else of a node whose header is well formed (its fences and slots
-/// end at `front`, and every entry is checked to lie at or after `heap_lo` before it is read), a dead page's
-/// fields are in the header, and a header that is not well formed parses as malformed whatever the free space
-/// between the parts holds. From a torn page the parts are garbage, but inside the region; the optimistic reader
+/// the whole region would: [`Node`] reads nothing else of a node whose header is well formed (its fences, slots
+/// and an inner node's children array end at `front`, and every entry is checked to lie at or after `heap_lo`
+/// before it is read), a dead page's fields are in the header, and a header that is not well formed parses as
+/// malformed whatever the free space between the parts holds. From a torn page the parts are garbage, but inside the region; the optimistic reader
 /// that copied them discards the copy.
 #[inline]
 pub fn used_parts<S: PageBytes + ?Sized>(s: &S) -> (usize, usize) {
@@ -467,7 +502,8 @@ pub fn used_parts<S: PageBytes + ?Sized>(s: &S) -> (usize, usize) {
     let (w0, w1) = (s.word(0), s.word(1));
     let (count, heap_lo) = ((w0 >> 16) as u16 as usize, (w0 >> 32) as u16 as usize);
     let (low_raw, high_raw) = ((w1 >> 32) as u16, (w1 >> 48) as u16);
-    let front = (slots_start(fence_len(low_raw), fence_len(high_raw)) + count * SLOT).clamp(HDR.min(len), len);
+    let front =
+        (slots_start(fence_len(low_raw), fence_len(high_raw)) + count * slot_bytes(w0 as u8)).clamp(HDR.min(len), len);
     (front, heap_lo.clamp(front, len))
 }
 
@@ -677,9 +713,9 @@ fn fence_raw(f: Fence<'_>) -> u16 {
     }
 }
 
-/// The entry `(key, value)` bytes needed in a node, slot included.
-pub fn entry_size(key: &[u8], val: &[u8]) -> usize {
-    SLOT + ENTRY_OVERHEAD + key.len() + val.len()
+/// The entry `(key, value)` bytes needed in a node of `kind`, slot (and an inner node's child number) included.
+pub fn entry_size(kind: u8, key: &[u8], val: &[u8]) -> usize {
+    slot_bytes(kind) + ENTRY_OVERHEAD + key.len() + val.len()
 }
 
 /// Writes an empty node with the given header into `b` (the whole user region).
@@ -711,29 +747,44 @@ pub fn init_dead(b: &mut [u8], next_free: u32) {
 }
 
 /// Inserts `(key, val)` as entry `idx`, compacting if needed. `Ok(false)` if it does not fit (page unchanged).
+/// In an inner node `val` is the child number (4 bytes), which also goes into the children array.
 pub fn insert_at(b: &mut [u8], idx: usize, key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
     let n = Node::parse(b).ok_or(Malformed)?;
-    let (count, slots_at, prefix) = (n.count, n.slots_at, n.prefix);
+    let (count, slots_at, prefix, unit) = (n.count, n.slots_at, n.prefix, n.slot_bytes);
+    let child: Option<[u8; CHILD]> = if n.is_leaf() {
+        None
+    } else {
+        Some(val.try_into().map_err(|_| Malformed)?)
+    };
     if idx > count || key.len() >= INFINITE as usize || val.len() >= INFINITE as usize {
         return Err(Malformed);
     }
-    let need = entry_size(key, val);
+    let need = unit + ENTRY_OVERHEAD + key.len() + val.len();
     if n.free_bytes() < need {
         return Ok(false);
     }
-    if n.heap_lo - (slots_at + count * SLOT) < need {
+    if n.heap_lo - (slots_at + count * unit) < need {
         compact(b)?;
     }
     let heap_lo = rd16(b, OFF_HEAP).ok_or(Malformed)? as usize;
-    if heap_lo < slots_at + (count + 1) * SLOT + need - SLOT {
+    if heap_lo < slots_at + (count + 1) * unit + need - unit {
         // Only reachable when the garbage counter lied: the page is not what this module wrote.
         return Err(Malformed);
     }
-    let off = heap_lo - (need - SLOT);
+    let off = heap_lo - (need - unit);
     wr16(b, off, key.len() as u16);
     wr16(b, off + 2, val.len() as u16);
     b[off + 4..off + 4 + key.len()].copy_from_slice(key);
     b[off + 4 + key.len()..off + 4 + key.len() + val.len()].copy_from_slice(val);
+    if let Some(child) = child {
+        // The children array moves up by a slot, opening a gap at `idx`: its tail first (it moves furthest), then
+        // its head, before the slots grow over where it began.
+        let cs = slots_at + count * SLOT;
+        b.copy_within(cs + idx * CHILD..cs + count * CHILD, cs + SLOT + (idx + 1) * CHILD);
+        b.copy_within(cs..cs + idx * CHILD, cs + SLOT);
+        let at = cs + SLOT + idx * CHILD;
+        b[at..at + CHILD].copy_from_slice(&child);
+    }
     let s = slots_at + idx * SLOT;
     b.copy_within(s..slots_at + count * SLOT, s + SLOT);
     wr16(b, s, off as u16);
@@ -749,10 +800,16 @@ pub fn remove_at(b: &mut [u8], idx: usize) -> Result<(), Malformed> {
     let n = Node::parse(b).ok_or(Malformed)?;
     let (k, v) = n.entry(idx).ok_or(Malformed)?;
     let size = ENTRY_OVERHEAD + k.len() + v.len();
-    let (count, slots_at) = (n.count, n.slots_at);
+    let (count, slots_at, inner) = (n.count, n.slots_at, !n.is_leaf());
     let garbage = rd16(b, OFF_GARBAGE).ok_or(Malformed)? as usize + size;
     let s = slots_at + idx * SLOT;
     b.copy_within(s + SLOT..slots_at + count * SLOT, s);
+    if inner {
+        // The children array follows the slots down by a slot, closing the gap at `idx`.
+        let cs = slots_at + count * SLOT;
+        b.copy_within(cs..cs + idx * CHILD, cs - SLOT);
+        b.copy_within(cs + (idx + 1) * CHILD..cs + count * CHILD, cs - SLOT + idx * CHILD);
+    }
     wr16(b, OFF_COUNT, (count - 1) as u16);
     wr16(b, OFF_GARBAGE, garbage as u16);
     if count == 1 {
@@ -785,8 +842,9 @@ pub fn compact(b: &mut [u8]) -> Result<(), Malformed> {
 }
 
 /// Writes a fresh node holding `entries` (in key order) in one pass: each entry goes below the last in the heap,
-/// its slot after the last slot. `Err` if they do not fit (the bytes are then a partial node: callers rebuild
-/// into a page they own, or a scratch copy).
+/// its slot after the last slot; then an inner node's children array, from the entries written. `Err` if they do
+/// not fit, or an inner entry's value is not a 4-byte child number (the bytes are then a partial node: callers
+/// rebuild into a page they own, or a scratch copy).
 pub fn rebuild<'e>(
     b: &mut [u8],
     kind: u8,
@@ -799,14 +857,16 @@ pub fn rebuild<'e>(
     init(b, kind, level, link, low, high);
     let prefix = fences_prefix(low, high);
     let slots_at = fixed_bytes(low.map_or(0, <[u8]>::len), high.map_or(0, <[u8]>::len));
+    let (unit, inner) = (slot_bytes(kind), kind == KIND_INNER);
     let (mut heap, mut count) = (b.len(), 0usize);
     for (k, v) in entries {
-        if k.len() >= INFINITE as usize || v.len() >= INFINITE as usize {
+        if k.len() >= INFINITE as usize || v.len() >= INFINITE as usize || (inner && v.len() != CHILD) {
             return Err(Malformed);
         }
         let size = ENTRY_OVERHEAD + k.len() + v.len();
         let slot = slots_at + count * SLOT;
-        if slot + SLOT + size > heap {
+        // Room for this entry's slot and child number besides those before it.
+        if slots_at + (count + 1) * unit + size > heap {
             return Err(Malformed);
         }
         let off = heap - size;
@@ -820,27 +880,41 @@ pub fn rebuild<'e>(
         heap = off;
         count += 1;
     }
+    if inner {
+        // Each entry's child number, from the entry just written (its value, after its key).
+        let cs = slots_at + count * SLOT;
+        for i in 0..count {
+            let s = slots_at + i * SLOT;
+            let (off, klen) = (
+                rd16(b, s).ok_or(Malformed)? as usize,
+                rd16(b, s + 2).ok_or(Malformed)? as usize,
+            );
+            let v = off + ENTRY_OVERHEAD + klen;
+            b.copy_within(v..v + CHILD, cs + i * CHILD);
+        }
+    }
     wr16(b, OFF_COUNT, count as u16);
     wr16(b, OFF_HEAP, heap as u16);
     Ok(())
 }
 
 /// Bytes of a node before its slots (header and fences, padded to the slot alignment) for fences of these
-/// lengths: a node holds entries of `S` bytes in all (slots included, [`entry_size`]) iff this plus `S` is at
-/// most the user region.
+/// lengths: a node holds entries of `S` bytes in all (slots and child numbers included, [`entry_size`]) iff this
+/// plus `S` is at most the user region.
 pub fn fixed_bytes(low_len: usize, high_len: usize) -> usize {
     slots_start(low_len, high_len)
 }
 
-/// True if a node with these fences and entries would fit in `user_bytes`.
+/// True if a node of `kind` with these fences and entries would fit in `user_bytes`.
 pub fn fits<'e>(
     user_bytes: usize,
+    kind: u8,
     low: Fence<'_>,
     high: Fence<'_>,
     entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>,
 ) -> bool {
     let fixed = fixed_bytes(low.map_or(0, <[u8]>::len), high.map_or(0, <[u8]>::len));
-    let var: usize = entries.into_iter().map(|(k, v)| entry_size(k, v)).sum();
+    let var: usize = entries.into_iter().map(|(k, v)| entry_size(kind, k, v)).sum();
     fixed + var <= user_bytes
 }
 
@@ -889,7 +963,7 @@ pub fn leaf_upsert_after(
                 b[at..at + val.len()].copy_from_slice(val);
                 return Ok(Some(i));
             }
-            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(key, val) - SLOT {
+            if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(KIND_LEAF, key, val) - SLOT {
                 return Ok(None);
             }
             remove_at(b, i)?;
@@ -934,9 +1008,10 @@ pub fn entries(n: &Node<'_>) -> Result<Entries, Malformed> {
         .ok_or(Malformed)
 }
 
-/// Index at which to split `entries` so that both halves hold about half the bytes; at least one entry each side.
-fn split_point<K: AsRef<[u8]>, V: AsRef<[u8]>>(entries: &[(K, V)]) -> usize {
-    let entry_size = |k: &K, v: &V| entry_size(k.as_ref(), v.as_ref());
+/// Index at which to split `entries` (of a node of `kind`) so that both halves hold about half the bytes; at least
+/// one entry each side.
+fn split_point<K: AsRef<[u8]>, V: AsRef<[u8]>>(kind: u8, entries: &[(K, V)]) -> usize {
+    let entry_size = |k: &K, v: &V| entry_size(kind, k.as_ref(), v.as_ref());
     let total: usize = entries.iter().map(|(k, v)| entry_size(k, v)).sum();
     let mut acc = 0;
     for (i, (k, v)) in entries.iter().enumerate() {
@@ -998,8 +1073,8 @@ pub fn split_leaf(
             return Some(i);
         }
         let (below, above) = (es.get(i.checked_sub(1)?)?.0, es[i + 1].0);
-        let tail: usize = es[i + 1..].iter().map(|(k, v)| entry_size(k, v)).sum();
-        let total: usize = es.iter().map(|(k, v)| entry_size(k, v)).sum();
+        let tail: usize = es[i + 1..].iter().map(|(k, v)| entry_size(KIND_LEAF, k, v)).sum();
+        let total: usize = es.iter().map(|(k, v)| entry_size(KIND_LEAF, k, v)).sum();
         (common_prefix(key, below) > common_prefix(key, above) && tail * 2 <= total).then_some(i + 1)
     });
     let m = if let Some(start) = run_end {
@@ -1007,6 +1082,7 @@ pub fn split_leaf(
         while m > 1
             && !fits(
                 left.len(),
+                KIND_LEAF,
                 low,
                 Some(&shortest_separator(es[m - 1].0, es[m].0)),
                 es[..m].iter().copied(),
@@ -1016,7 +1092,7 @@ pub fn split_leaf(
         }
         m
     } else {
-        split_point(&es)
+        split_point(KIND_LEAF, &es)
     };
     let sep = shortest_separator(es[m - 1].0, es[m].0);
     let (lo_es, hi_es) = es.split_at(m);
@@ -1039,7 +1115,7 @@ pub fn cut_leaf(b: &mut [u8], sep: &[u8], right: u32) -> Result<(), Malformed> {
         .collect::<Option<_>>()
         .ok_or(Malformed)?;
     let keep = &es[..es.partition_point(|(k, _)| *k < sep)];
-    if !fits(b.len(), n.low(), Some(sep), keep.iter().copied()) {
+    if !fits(b.len(), KIND_LEAF, n.low(), Some(sep), keep.iter().copied()) {
         return Err(Malformed);
     }
     rebuild(b, KIND_LEAF, 0, right, n.low(), Some(sep), keep.iter().copied())
@@ -1075,7 +1151,7 @@ pub fn split_inner(left: &mut [u8], right: &mut [u8], sep: &[u8], child: u32) ->
     let low = n.low().map(<[u8]>::to_vec);
     let high = n.high().map(<[u8]>::to_vec);
     let (level, child0) = (n.level(), n.link());
-    let m = split_point(&es).clamp(1, es.len() - 2);
+    let m = split_point(KIND_INNER, &es).clamp(1, es.len() - 2);
     let (up, right_child0) = es[m].clone();
     let right_child0 = u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
     let hi_es = es[m + 1..].to_vec();
@@ -1117,10 +1193,10 @@ pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malforme
     let low = l.low().map(<[u8]>::to_vec);
     let high = r.high().map(<[u8]>::to_vec);
     let pairs = || es.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
-    if !fits(left.len(), low.as_deref(), high.as_deref(), pairs()) {
+    let (kind, level) = (left[OFF_KIND], left[OFF_LEVEL]);
+    if !fits(left.len(), kind, low.as_deref(), high.as_deref(), pairs()) {
         return Ok(false);
     }
-    let (kind, level) = (left[OFF_KIND], left[OFF_LEVEL]);
     let link = if l.is_leaf() { r.link() } else { l.link() };
     rebuild(left, kind, level, link, low.as_deref(), high.as_deref(), pairs())?;
     Ok(true)
@@ -1145,7 +1221,7 @@ pub fn redistribute_leaves(
     if es.len() < 2 {
         return Ok(None);
     }
-    let m = split_point(&es);
+    let m = split_point(KIND_LEAF, &es);
     if m == l_count {
         return Ok(None);
     }
@@ -1157,8 +1233,14 @@ pub fn redistribute_leaves(
         s.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()
     }
     let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
-    if !fits(left.len(), low.as_deref(), Some(&sep), lo_es.iter().copied())
-        || !fits(right.len(), Some(&sep), high.as_deref(), hi_es.iter().copied())
+    if !fits(left.len(), KIND_LEAF, low.as_deref(), Some(&sep), lo_es.iter().copied())
+        || !fits(
+            right.len(),
+            KIND_LEAF,
+            Some(&sep),
+            high.as_deref(),
+            hi_es.iter().copied(),
+        )
         || !parent_accepts(&sep)
     {
         return Ok(None);
@@ -1345,6 +1427,12 @@ pub fn probe_part<S: PageBytes + ?Sized>(
     probe_inner(s, key, expect_level, value, part).unwrap_or(Probe::Malformed)
 }
 
+/// Bytes per entry in front of the heap for a node of `kind`: its slot, and an inner node's child number.
+#[inline(always)]
+pub fn slot_bytes(kind: u8) -> usize {
+    SLOT + CHILD * usize::from(kind == KIND_INNER)
+}
+
 /// A node header as `probe` reads it: every field checked against the page, so later offsets stay in bounds.
 struct ProbedHeader {
     kind: u8,
@@ -1364,8 +1452,8 @@ impl ProbedHeader {
     ///
     /// The header is three words. What is checked, so that every later offset is bounded on a consistent page:
     /// the magic; kind and level (a live node of the level the parent promised: one compare of their two bytes in
-    /// the usual case); `slots_at + 8 count <= heap_lo <= len`, so the fences and slots lie in the region; the
-    /// prefix no longer than the fences allow.
+    /// the usual case); `slots_at + count * slot_bytes(kind) <= heap_lo <= len`, so the fences, slots and an inner
+    /// node's children lie in the region; the prefix no longer than the fences allow.
     #[inline(always)]
     fn read<S: PageBytes + ?Sized>(s: &S, len: usize, expect_level: Option<u8>) -> Option<Result<Self, Probe>> {
         const { assert!(OFF_COUNT == 2 && OFF_HEAP == 4 && OFF_LINK == 8 && OFF_LOW == 12 && OFF_HIGH == 14) };
@@ -1387,7 +1475,8 @@ impl ProbedHeader {
         let (low_len, high_len) = (fence_len(low_raw), fence_len(high_raw));
         let slots_at = slots_start(low_len, high_len);
         // The prefix bound is `max_prefix`: an infinite fence has length 0 here. One branch for the three tests.
-        if (slots_at + count * SLOT > heap_lo) | (heap_lo > len) | (prefix > low_len.min(high_len)) {
+        let front = slots_at + count * slot_bytes(kind);
+        if (front > heap_lo) | (heap_lo > len) | (prefix > low_len.min(high_len)) {
             return None;
         }
         Some(Ok(ProbedHeader {
@@ -1467,11 +1556,18 @@ impl ProbedHeader {
         (off >= self.heap_lo && entry_klen == klen && v0 + vlen <= s.len()).then_some((v0, vlen))
     }
 
-    /// The child page number stored as the value of slot word `w`.
+    /// The end of the slots, and of an inner node's children array after them: what a search may read.
     #[inline(always)]
-    fn child_of<S: PageBytes + ?Sized>(&self, s: &S, w: u64) -> Option<u32> {
-        let (v0, vlen) = self.value_of(s, w)?;
-        (vlen == 4).then(|| load_at(s, v0) as u32)
+    fn front(&self) -> usize {
+        self.slots_at + self.count * slot_bytes(self.kind)
+    }
+
+    /// Inner node: child `p` (`p` from 1 to `count`) from the children array, which the header check bounded by
+    /// `heap_lo`. The array starts 8-aligned, so the number is half of one word.
+    #[inline(always)]
+    fn child_at<S: PageBytes + ?Sized>(&self, s: &S, p: usize) -> u32 {
+        let at = self.slots_at + self.count * SLOT + (p - 1) * CHILD;
+        (s.word(at / 8) >> (8 * (at % 8))) as u32
     }
 }
 
@@ -1493,9 +1589,9 @@ fn probe_inner<S: PageBytes + ?Sized>(
         Ok(hd) => hd,
         Err(answer) => return Some(answer),
     };
-    let slots_end = hd.slots_at + hd.count * SLOT;
-    // The rest of the slot array, read a word at a time by the binary search: start all its lines now, so their
-    // misses overlap instead of following one another.
+    let slots_end = hd.front();
+    // The rest of the slot array, read a word at a time by the binary search, and an inner node's children array:
+    // start all their lines now, so their misses overlap instead of following one another.
     if slots_end > PROBE_PREFETCH {
         s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
     }
@@ -1530,11 +1626,12 @@ impl ProbedHeader {
             }
             return Some(Probe::Leaf { found });
         }
-        // Inner: the child right of the last separator <= key (`link` if there is none).
+        // Inner: the child right of the last separator <= key (`link` if there is none), from the children array:
+        // no entry is read.
         let child = match pos {
-            Ok(_) => self.child_of(s, w)?,
+            Ok(i) => self.child_at(s, i + 1),
             Err(0) => self.link,
-            Err(i) => self.child_of(s, s.word(self.slots_at / SLOT + i - 1))?,
+            Err(i) => self.child_at(s, i),
         };
         Some(Probe::Child {
             page: child,
@@ -1571,7 +1668,7 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
         Some(Err(answer)) => return out.extend(std::iter::repeat_n(answer, n)),
         None => return out.extend(std::iter::repeat_n(Probe::Malformed, n)),
     };
-    let slots_end = hd.slots_at + hd.count * SLOT;
+    let slots_end = hd.front();
     if slots_end > PROBE_PREFETCH {
         s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
     }
@@ -2318,5 +2415,72 @@ mod tests {
         let (l2, r2) = (l.clone(), r.clone());
         assert_eq!(redistribute_leaves(&mut l, &mut r, 9, |_| false).unwrap(), None);
         assert_eq!((l, r), (l2, r2));
+    }
+
+    #[test]
+    fn inner_inserts_and_removes_keep_the_children_array_in_slot_order() {
+        // Separators of 1 to 20 bytes (heads tie on the long ones) under fences sharing a prefix, inserted and
+        // removed at random, with compactions when the heap fills with garbage: after each change every child
+        // number in the array is its entry's, and a probe of each separator, and of keys between them, descends
+        // to the model's child (read from the array, not the entry).
+        let (low, high) = (b"in\x00".to_vec(), b"in\xff".to_vec());
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut b = vec![0u8; U];
+        init(&mut b, KIND_INNER, 3, 77, Some(&low), Some(&high));
+        let mut model: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+        let mut compactions = 0;
+        for step in 0..4000u32 {
+            let n = Node::parse(&b).unwrap();
+            if rnd(5) < 3 || model.is_empty() {
+                let mut sep = b"in".to_vec();
+                sep.extend((0..1 + rnd(20)).map(|_| 1 + rnd(3) as u8));
+                if model.contains_key(&sep) {
+                    continue;
+                }
+                let at = n.search(&sep).unwrap().unwrap_err();
+                let before = n.hole().1;
+                let fits = insert_at(&mut b, at, &sep, &step.to_le_bytes()).unwrap();
+                if fits {
+                    compactions += usize::from(before < entry_size(KIND_INNER, &sep, &[0; 4]));
+                    model.insert(sep, step);
+                } else {
+                    // Full: empty a good part of it, leaving garbage for the next inserts to compact.
+                    for _ in 0..model.len() / 2 {
+                        let i = rnd(model.len() as u64) as usize;
+                        remove_at(&mut b, i).unwrap();
+                        let k = model.keys().nth(i).unwrap().clone();
+                        model.remove(&k);
+                    }
+                }
+            } else {
+                let i = rnd(model.len() as u64) as usize;
+                remove_at(&mut b, i).unwrap();
+                let k = model.keys().nth(i).unwrap().clone();
+                model.remove(&k);
+            }
+            let n = Node::parse(&b).unwrap();
+            assert_eq!(n.check_slots(), Ok(()), "step {step}");
+            assert_eq!(n.count(), model.len());
+            assert_eq!(n.child_at(0), Some(77));
+            for (p, (k, &c)) in model.iter().enumerate() {
+                assert_eq!(n.key(p), Some(&k[..]));
+                assert_eq!(n.child_at(p + 1), Some(c), "step {step}");
+                assert_eq!(probe(&b[..], k, Some(3), None), Probe::Child { page: c, level: 2 });
+                let mut above = k.clone();
+                above.push(0);
+                assert_eq!(probe(&b[..], &above, Some(3), None), Probe::Child { page: c, level: 2 });
+            }
+            assert_eq!(
+                probe(&b[..], b"in\x00", Some(3), None),
+                Probe::Child { page: 77, level: 2 }
+            );
+        }
+        assert!(compactions > 10, "{compactions} compactions");
     }
 }

@@ -64,7 +64,9 @@ pub const RESTARTS_MAX: usize = 1_000_000;
 /// The meta page.
 const META: PageNo = 0;
 const META_MAGIC: &[u8; 8] = b"BPTREE01";
-const META_FORMAT: u32 = 3;
+/// The format of the tree's pages: 4 since inner nodes keep their children's numbers in an array after their
+/// slots (`node.rs`, "Child numbers"); a tree of another format is refused at open, before its log is replayed.
+const META_FORMAT: u32 = 4;
 const M_FORMAT: usize = 8;
 const M_PAGE_SIZE: usize = 12;
 const M_ROOT: usize = 16;
@@ -448,7 +450,15 @@ impl Tree {
         let pages = tree.pool.file_pages(tree.file)?;
         if pages > 0 {
             if let Ok(meta) = tree.pool.read(tree.pid(META)) {
-                if meta.get(..8) == Some(&META_MAGIC[..]) && meta_u32(&meta, M_FORMAT) == META_FORMAT {
+                if meta.get(..8) == Some(&META_MAGIC[..]) {
+                    let format = meta_u32(&meta, M_FORMAT);
+                    if format != META_FORMAT {
+                        // Replay would apply this build's node operations to pages of another layout.
+                        return Err(Error::BadMeta(format!(
+                            "the tree's pages are of format {format}, this build reads format {META_FORMAT} only \
+                             (format 4 added inner nodes' children arrays): open it with the build that made it"
+                        )));
+                    }
                     tree.check_log_matches(&meta, meta.lsn())?;
                 }
             }

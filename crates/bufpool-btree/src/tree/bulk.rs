@@ -65,11 +65,12 @@ struct Run {
 }
 
 impl Run {
-    fn push(&mut self, k: &[u8], v: &[u8]) {
+    /// Adds a pair of a node of `kind` (`node::KIND_LEAF` or `node::KIND_INNER`).
+    fn push(&mut self, kind: u8, k: &[u8], v: &[u8]) {
         self.at.push((self.bytes.len(), k.len(), v.len()));
         self.bytes.extend_from_slice(k);
         self.bytes.extend_from_slice(v);
-        self.size += entry_size(k, v);
+        self.size += entry_size(kind, k, v);
     }
 
     fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
@@ -214,10 +215,10 @@ impl<'t> Build<'t> {
             let sep = low
                 .as_deref()
                 .ok_or_else(|| Error::Invariant("bulk load: a child after the first has no low fence".into()))?;
-            let need = entry_size(sep, &child.to_le_bytes());
+            let need = entry_size(node::KIND_INNER, sep, &child.to_le_bytes());
             let fence = |f: &Option<Vec<u8>>| f.as_ref().map_or(0, Vec::len);
             if fixed_bytes(fence(&n.low), fence(&high)) + n.run.size + need <= user {
-                n.run.push(sep, &child.to_le_bytes());
+                n.run.push(node::KIND_INNER, sep, &child.to_le_bytes());
                 n.high = high;
                 return Ok(());
             }
@@ -296,7 +297,7 @@ impl<'t> Build<'t> {
                 // The high fence this leaf would get with `k` as its last key.
                 let high_len = it.peek().map_or(0, |(k2, _)| separator_len(k, k2.as_ref()));
                 let low_len = low.as_ref().map_or(0, Vec::len);
-                if fixed_bytes(low_len, high_len) + leaf.size + entry_size(k, v) > user {
+                if fixed_bytes(low_len, high_len) + leaf.size + entry_size(node::KIND_LEAF, k, v) > user {
                     let sep = shortest_separator(last, k);
                     let next = self.page()?.page_id().page_no();
                     let no = self.write_leaf(page, &leaf, low.as_deref(), Some(&sep), next)?;
@@ -306,7 +307,7 @@ impl<'t> Build<'t> {
                     page = next;
                 }
             }
-            leaf.push(k, v);
+            leaf.push(node::KIND_LEAF, k, v);
             n += 1;
         }
         let no = self.write_leaf(page, &leaf, low.as_deref(), None, NO_PAGE)?;
@@ -457,7 +458,7 @@ impl Tree {
             let mut run = Run::default();
             for i in 0..last.saturating_sub(1) {
                 let (k, v) = n.entry(i).ok_or_else(bad)?;
-                run.push(k, v);
+                run.push(node::KIND_INNER, k, v);
             }
             let (link, high) = match last {
                 0 => (None, None),
