@@ -32,10 +32,11 @@ use super::tuple;
 pub const SAMPLE_EVERY: u64 = 32;
 /// The driver samples a system's memory at most every this long...
 const MEMORY_SAMPLE_EVERY: Duration = Duration::from_millis(50);
-/// ...and waits at least this many times a sample's own duration before the next. A sample is a `mincore` over
-/// the system's files: for a 7 GiB data file about 45 ms of kernel time, so sampling every 50 ms took most of a
-/// core from the driver's thread, which the worker threads of a 2-thread case on 2 cores then shared with it.
-/// At 50x, sampling costs at most 2% of a core whatever the files' size.
+/// ...and waits at least this many times a sample's own duration before the next. A sample measures the system's
+/// files' residency ([`resident_bytes`]): where the kernel lacks `cachestat`, a `mincore` over each file, about
+/// 45 ms of kernel time for a 7 GiB data file, so sampling every 50 ms took most of a core from the driver's
+/// thread, which the worker threads of a 2-thread case on 2 cores then shared with it. At 50x, sampling costs at
+/// most 2% of a core whatever the files' size.
 const MEMORY_SAMPLE_SPACING: u32 = 50;
 
 /// A key-value system opened over its loaded data, bounded to the case's memory.
