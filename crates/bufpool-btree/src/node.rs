@@ -1141,17 +1141,36 @@ pub fn split_inner(left: &mut [u8], right: &mut [u8], sep: &[u8], child: u32) ->
         return Err(Malformed);
     }
     let mut es = entries(&n)?;
-    match es.binary_search_by(|(k, _)| k.as_slice().cmp(sep)) {
+    let at = match es.binary_search_by(|(k, _)| k.as_slice().cmp(sep)) {
         Ok(_) => return Err(Malformed),
-        Err(i) => es.insert(i, (sep.to_vec(), child.to_le_bytes().to_vec())),
-    }
+        Err(i) => {
+            es.insert(i, (sep.to_vec(), child.to_le_bytes().to_vec()));
+            i
+        }
+    };
     if es.len() < 3 {
         return Err(Malformed);
     }
     let low = n.low().map(<[u8]>::to_vec);
     let high = n.high().map(<[u8]>::to_vec);
     let (level, child0) = (n.level(), n.link());
-    let m = split_point(KIND_INNER, &es).clamp(1, es.len() - 2);
+    // A separator past every other one comes from the rightmost child's split: an ascending run (a table loaded
+    // in key order) splits its last leaf again and again. As `split_leaf` keeps the old entries of such a leaf
+    // together, the old separators stay left (but for the one promoted) and the new one starts the right node,
+    // so ascending inserts leave full inner nodes behind instead of half-full ones. (Halved, TPC-C's STOCK,
+    // CUSTOMER and ORDER-LINE at 4 warehouses were one level deeper, under a root of 2 or 3 children: a node
+    // more for every descent.) The left node's new high fence (the promoted separator) may be longer than its
+    // old one: it gives up entries until it fits.
+    let m = if at + 1 == es.len() {
+        let mut m = es.len() - 2;
+        let pairs = |m: usize| es[..m].iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
+        while m > 1 && !fits(left.len(), KIND_INNER, low.as_deref(), Some(&es[m].0), pairs(m)) {
+            m -= 1;
+        }
+        m
+    } else {
+        split_point(KIND_INNER, &es).clamp(1, es.len() - 2)
+    };
     let (up, right_child0) = es[m].clone();
     let right_child0 = u32::from_le_bytes(right_child0.as_slice().try_into().map_err(|_| Malformed)?);
     let hi_es = es[m + 1..].to_vec();
@@ -1964,6 +1983,42 @@ mod tests {
         assert_eq!(n.high(), None);
         let ks = keys(&b);
         assert!(ks.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn ascending_separators_leave_full_inner_nodes() {
+        // An inner node split by a separator past all its others (the rightmost child split: an ascending run)
+        // keeps every old separator but the one promoted, with or without a high fence (a high fence longer than
+        // the promoted separator's room costs an entry or two); the new separator starts the right node, whose
+        // first child is the promoted separator's. A separator anywhere else halves.
+        let fill = |high: Fence<'_>| {
+            let mut b = vec![0u8; U];
+            init(&mut b, KIND_INNER, 1, 1000, Some(&[0, 0]), high);
+            let mut i = 0u32;
+            while inner_insert(&mut b, &(1000 + i).to_be_bytes(), i).unwrap() {
+                i += 1;
+            }
+            (b, i as usize)
+        };
+        for high in [None, Some(&[0xff][..])] {
+            let (mut b, n) = fill(high);
+            let mut r = vec![0u8; U];
+            let up = split_inner(&mut b, &mut r, &5000u32.to_be_bytes(), 77).unwrap();
+            let (ln, rn) = (Node::parse(&b).unwrap(), Node::parse(&r).unwrap());
+            let (lc, rc) = (ln.count(), rn.count());
+            assert!(
+                lc + 2 >= n && lc + rc == n && rc <= 2,
+                "{lc} {rc} of {n}, high fence {high:?}"
+            );
+            assert_eq!(up, (1000 + lc as u32).to_be_bytes());
+            assert_eq!((ln.high(), rn.low(), rn.high()), (Some(&up[..]), Some(&up[..]), high));
+            assert_eq!((rn.link(), rn.child_at(rc)), (lc as u32, Some(77)));
+        }
+        let (mut b, n) = fill(None);
+        let mut r = vec![0u8; U];
+        split_inner(&mut b, &mut r, &999u32.to_be_bytes(), 77).unwrap();
+        let (lc, rc) = (Node::parse(&b).unwrap().count(), Node::parse(&r).unwrap().count());
+        assert!(lc.abs_diff(rc) <= 2 && lc + rc == n, "{lc} {rc}");
     }
 
     /// A copy of a node's used parts over garbage reads as the node: same header, fences, entries and searches
