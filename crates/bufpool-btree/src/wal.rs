@@ -222,7 +222,7 @@ pub const BUF_HARD_MAX: usize = 16 << 20;
 const _: () = assert!(BUF_SOFT_MAX < BUF_HARD_MAX);
 /// Bytes reserved at open for each of a log's two buffers (the one appends fill, and the spare a write-out hands
 /// them): a buffer is written out soon after it passes [`BUF_SOFT_MAX`], so this is its steady size, reached
-/// without the copies of growing by doubling from nothing (177 of them in a 30 s TPC-C profile, about 900
+/// without the copies of growing by doubling from nothing (191 of them in a 30 s TPC-C profile, about 900
 /// instructions a transaction). Untouched until appends reach it: virtual memory until then.
 const BUF_RESERVE: usize = 2 * BUF_SOFT_MAX;
 /// Logical file length from which a truncation rewrites the log file instead of punching a hole (see the
