@@ -920,21 +920,22 @@ pub fn fits<'e>(
 
 /// Leaf: insert or replace `key`. `Ok(false)` if it does not fit (page unchanged).
 pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
-    leaf_upsert_after(b, key, val, None).map(|slot| slot.is_some())
+    leaf_upsert_after(b, key, val, None).map(|put| put.is_some())
 }
 
 /// Leaf: [`leaf_upsert`] of the next key of a run of ascending keys, `after` the slot the run's previous key
 /// went to in this leaf. If `key` is above that slot's key, the next slot is compared first (the key itself, or
 /// one above it: no search), then only the slots after it are searched, and a key above them all is appended
 /// without a search (a run of inserts at a leaf's end); else (no slot, or a key not above it: any order of keys
-/// is correct) the whole leaf is searched. The slot `key` went to, `Ok(None)` if it does not fit (page
+/// is correct) the whole leaf is searched. The slot `key` went to and whether the put removed bytes from the
+/// leaf (it replaced a longer value: [`Node::entry_bytes`] went down), `Ok(None)` if it does not fit (page
 /// unchanged).
 pub fn leaf_upsert_after(
     b: &mut [u8],
     key: &[u8],
     val: &[u8],
     after: Option<usize>,
-) -> Result<Option<usize>, Malformed> {
+) -> Result<Option<(usize, bool)>, Malformed> {
     let n = Node::parse(b).ok_or(Malformed)?;
     if !n.is_leaf() {
         return Err(Malformed);
@@ -961,17 +962,18 @@ pub fn leaf_upsert_after(
                 let off = rd16(b, n.slots_at + i * SLOT).ok_or(Malformed)? as usize;
                 let at = off + ENTRY_OVERHEAD + key.len();
                 b[at..at + val.len()].copy_from_slice(val);
-                return Ok(Some(i));
+                return Ok(Some((i, false)));
             }
             if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(KIND_LEAF, key, val) - SLOT {
                 return Ok(None);
             }
+            let shrank = val.len() < old.len();
             remove_at(b, i)?;
             let ok = insert_at(b, i, key, val)?;
             debug_assert!(ok, "space was checked");
-            Ok(ok.then_some(i))
+            Ok(ok.then_some((i, shrank)))
         }
-        Err(i) => Ok(insert_at(b, i, key, val)?.then_some(i)),
+        Err(i) => Ok(insert_at(b, i, key, val)?.then_some((i, false))),
     }
 }
 
@@ -1763,8 +1765,15 @@ mod tests {
                     1 => Some(rnd(70) as usize),
                     _ => prev,
                 };
+                let before = Node::parse(&b).unwrap().entry_bytes();
                 match leaf_upsert_after(&mut b, &key, &val, after).unwrap() {
-                    Some(slot) => {
+                    Some((slot, shrank)) => {
+                        let after = Node::parse(&b).unwrap().entry_bytes();
+                        assert_eq!(
+                            shrank,
+                            after < before,
+                            "round {round}: shrank iff the entry bytes went down"
+                        );
                         model.insert(key.clone(), val);
                         assert_eq!(Node::parse(&b).unwrap().key(slot), Some(&key[..]), "round {round}");
                         prev = Some(slot);

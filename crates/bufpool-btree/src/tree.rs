@@ -1024,15 +1024,13 @@ impl Tree {
         for p in run.iter() {
             self.check_put(p.key, p.val)?;
         }
-        let entry_bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
         let mut i = 0;
         while i < run.len() {
             let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
             // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
             self.wal.check()?;
             let page_lsn = g.lsn();
-            let (mut bytes, mut shrunk) = (entry_bytes(&g), false);
-            let (mut j, mut full, mut failed) = (i, false, None);
+            let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
             // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it.
             let mut prev_slot = None;
             while let Some(p) = run.get_mut(j) {
@@ -1047,13 +1045,11 @@ impl Tree {
                     }
                 }
                 match node::leaf_upsert_after(&mut g, p.key, p.val, prev_slot) {
-                    Ok(Some(slot)) => {
+                    Ok(Some((slot, shrank))) => {
                         prev_slot = Some(slot);
-                        // A put that made one entry shorter (see `shrunk_at`), compared per put: another put of
-                        // the run may grow the leaf back.
-                        let after = entry_bytes(&g);
-                        shrunk |= after < bytes;
-                        bytes = after;
+                        // A put that made one entry shorter (see `shrunk_at`), per put: another put of the run may
+                        // grow the leaf back.
+                        shrunk |= shrank;
                         p.hint = self.hint_at(no);
                         j += 1;
                     }
