@@ -178,7 +178,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bufpool::storage::Storage;
@@ -937,6 +937,8 @@ pub struct TreeWal {
     /// Per page of this log's tree, how far the dependency must be durable before the page is written
     /// (`deps.rs`); only pages that may hold covered changes are noted.
     deps: PageDeps,
+    /// True while a [`crate::Tree`] is open on this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
+    in_tree: AtomicBool,
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -1121,6 +1123,7 @@ impl TreeWal {
             first: OnceLock::new(),
             appended: AtomicU64::new(hdr.start),
             deps: PageDeps::new(),
+            in_tree: AtomicBool::new(false),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -1147,6 +1150,29 @@ impl TreeWal {
     /// The first LSN the log holds (the redo point of the last checkpoint that cut it).
     pub fn start_lsn(&self) -> Lsn {
         self.io.lock().start
+    }
+
+    /// Whether a checkpoint ever cut the log (its start is past the first LSN a new log has).
+    pub(crate) fn was_cut(&self) -> bool {
+        self.start_lsn() > FIRST_LSN
+    }
+
+    /// Claims the log for a tree being opened on it: [`Error::LogMismatch`] if a tree is open on it already (the
+    /// log's file lock is per opener, and one `Arc<TreeWal>` is one opener). A second tree replayed the first's
+    /// records into its own file and its checkpoint cut the log the first's unwritten pages needed (R15-3). The
+    /// tree releases it when dropped ([`TreeWal::release_tree`]).
+    pub(crate) fn claim_for_tree(&self) -> Result<()> {
+        if self.in_tree.swap(true, Ordering::AcqRel) {
+            return Err(Error::LogMismatch(
+                "the log is in use by another open tree (a log serves one tree)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Releases [`TreeWal::claim_for_tree`]'s claim.
+    pub(crate) fn release_tree(&self) {
+        self.in_tree.store(false, Ordering::Release);
     }
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of
