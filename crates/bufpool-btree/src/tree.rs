@@ -383,6 +383,13 @@ pub struct CoveredPut<'a> {
     pub hint: LeafHint,
 }
 
+impl Drop for Tree {
+    /// Releases the log for the next tree opened on it (a log serves one open tree).
+    fn drop(&mut self) {
+        self.wal.release_tree();
+    }
+}
+
 impl std::fmt::Debug for Tree {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tree")
@@ -398,18 +405,18 @@ impl Tree {
     /// be empty). The data file is opened with `wal` as its own log ([`FileOptions::wal`]), so the pool may be
     /// shared with other trees and engines, each with its own log.
     pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let file = pool.open_file_with(path, FileOptions::new().wal(wal.clone()))?;
-        Tree::create_in(pool, wal, file)
+        let tree = Tree::attach(pool, wal, |pool, options| pool.open_file_with(path, options))?;
+        tree.create_in()
     }
 
     /// [`Tree::create`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path: an empty storage.
     pub fn create_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
-        let file = pool.open_storage_with(storage, FileOptions::new().wal(wal.clone()))?;
-        Tree::create_in(pool, wal, file)
+        let tree = Tree::attach(pool, wal, |pool, options| pool.open_storage_with(storage, options))?;
+        tree.create_in()
     }
 
-    fn create_in(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, file)?;
+    fn create_in(self) -> Result<Tree> {
+        let tree = self;
         if tree.pool.file_pages(tree.file)? != 0 || tree.wal.end_lsn() != tree.wal.durable_lsn() {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
         }
@@ -431,18 +438,18 @@ impl Tree {
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
     /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log).
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let file = pool.open_file_with(path, FileOptions::new().wal(wal.clone()))?;
-        Tree::open_in(pool, wal, file)
+        let tree = Tree::attach(pool, wal, |pool, options| pool.open_file_with(path, options))?;
+        tree.open_in()
     }
 
     /// [`Tree::open`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path.
     pub fn open_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
-        let file = pool.open_storage_with(storage, FileOptions::new().wal(wal.clone()))?;
-        Tree::open_in(pool, wal, file)
+        let tree = Tree::attach(pool, wal, |pool, options| pool.open_storage_with(storage, options))?;
+        tree.open_in()
     }
 
-    fn open_in(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, file)?;
+    fn open_in(self) -> Result<Tree> {
+        let tree = self;
         // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
         tree.shrunk_at.store(tree.wal.end_lsn(), Ordering::Relaxed);
         // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
@@ -462,6 +469,15 @@ impl Tree {
                     tree.check_log_matches(&meta, meta.lsn())?;
                 }
             }
+        } else if tree.wal.was_cut() {
+            // A log is cut only after a checkpoint wrote and synced its tree's pages: an empty data file is not
+            // this log's (a wrong path, a lost file). Replayed, the log's tail made a partial tree of it, and the
+            // open's checkpoint cut the log its own tree still needed (R15-3).
+            return Err(Error::LogMismatch(format!(
+                "the data file is empty, but the log (from LSN {}) was cut at a checkpoint of its tree's pages: \
+                 not this log's data file",
+                tree.wal.start_lsn()
+            )));
         }
         let replayed = tree.recover()?;
         if tree.pool.file_pages(tree.file)? == 0 {
@@ -519,11 +535,25 @@ impl Tree {
         Ok(())
     }
 
-    fn attach(pool: Arc<BufferPool>, wal: Arc<TreeWal>, file: FileId) -> Result<Tree> {
+    /// Claims `wal` for the tree (a log serves one open tree: [`TreeWal::claim_for_tree`]), opens the data file
+    /// with `open`, `wal` its own log, and makes the tree of it; the tree releases the claim when dropped.
+    fn attach(
+        pool: Arc<BufferPool>,
+        wal: Arc<TreeWal>,
+        open: impl FnOnce(&BufferPool, FileOptions) -> bufpool::Result<FileId>,
+    ) -> Result<Tree> {
         let user = pool.user_bytes();
         if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::USER_BYTES_MAX).contains(&user) {
             return Err(Error::BadMeta(format!("unsupported page user size {user}")));
         }
+        wal.claim_for_tree()?;
+        let file = match open(&pool, FileOptions::new().wal(wal.clone())) {
+            Ok(file) => file,
+            Err(e) => {
+                wal.release_tree();
+                return Err(e.into());
+            }
+        };
         Ok(Tree {
             pool,
             wal,

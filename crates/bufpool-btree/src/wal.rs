@@ -189,7 +189,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use bufpool::storage::Storage;
@@ -962,6 +962,8 @@ pub struct TreeWal {
     /// any does, an append to this log first tries to write them out, and is refused for space if that is
     /// (module docs, "A full device").
     dependents_over: AtomicUsize,
+    /// True while a [`crate::Tree`] is open on this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
+    in_tree: AtomicBool,
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -1160,6 +1162,7 @@ impl TreeWal {
             deps: PageDeps::new(),
             dependents: Mutex::new(Vec::new()),
             dependents_over: AtomicUsize::new(0),
+            in_tree: AtomicBool::new(false),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -1186,6 +1189,29 @@ impl TreeWal {
     /// The first LSN the log holds (the redo point of the last checkpoint that cut it).
     pub fn start_lsn(&self) -> Lsn {
         self.io.lock().start
+    }
+
+    /// Whether a checkpoint ever cut the log (its start is past the first LSN a new log has).
+    pub(crate) fn was_cut(&self) -> bool {
+        self.start_lsn() > FIRST_LSN
+    }
+
+    /// Claims the log for a tree being opened on it: [`Error::LogMismatch`] if a tree is open on it already (the
+    /// log's file lock is per opener, and one `Arc<TreeWal>` is one opener). A second tree replayed the first's
+    /// records into its own file and its checkpoint cut the log the first's unwritten pages needed (R15-3). The
+    /// tree releases it when dropped ([`TreeWal::release_tree`]).
+    pub(crate) fn claim_for_tree(&self) -> Result<()> {
+        if self.in_tree.swap(true, Ordering::AcqRel) {
+            return Err(Error::LogMismatch(
+                "the log is in use by another open tree (a log serves one tree)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Releases [`TreeWal::claim_for_tree`]'s claim.
+    pub(crate) fn release_tree(&self) {
+        self.in_tree.store(false, Ordering::Release);
     }
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of

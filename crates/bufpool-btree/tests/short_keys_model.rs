@@ -4,7 +4,9 @@
 //! of 60 to 400 bytes at 4 KiB pages, so leaves split and merge and inner nodes hold short separators of these
 //! lengths. What a user would see on a failure: a lookup or scan of a short key that misses, or returns, the
 //! wrong row (session 10's `cpu15` compares keys of up to 8 bytes as one padded word and their lengths, probes
-//! keys that share an inner node in one read, and stops scans at the end of their range).
+//! keys that share an inner node in one read, and stops scans at the end of their range). The tree's log depends on
+//! a log above, so some puts are covered runs (`Tree::put_covered_run`: ascending keys with repeats, found in a
+//! leaf from the previous put's slot, session 14's `node::leaf_upsert_after`), and some are `put_covered`.
 //!
 //! More sequences: `BUFPOOL_SHORT_KEY_SEEDS=200 cargo test -p bufpool-btree --release --test short_keys_model`.
 
@@ -12,6 +14,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::Arc;
+
+use bufpool_btree::{BufferPool, CoveredPut, LeafHint, Op, Tree, TreeWal};
 
 const ALPHABET: [u8; 4] = [0x00, 0x01, b'a', 0xff];
 
@@ -61,17 +66,73 @@ fn valid(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
 
 fn run(seed: u64, steps: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let tree = common::open(dir.path(), 256);
+    let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
+    let above = TreeWal::open(dir.path().join("above.wal")).unwrap();
+    let wal = TreeWal::open(dir.path().join("tree.wal")).unwrap();
+    wal.flush_first(above.clone()).unwrap();
+    let tree = Tree::open(pool, wal, dir.path().join("tree.db")).unwrap();
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut rng = Rng(seed);
+    let value = |rng: &mut Rng, step: usize| -> Vec<u8> {
+        let len = 60 + rng.below(340) as usize;
+        (0..len).map(|i| (i as u64 ^ step as u64) as u8).collect()
+    };
     for step in 0..steps {
-        match rng.below(20) {
-            0..=8 => {
+        match rng.below(22) {
+            0..=6 => {
                 let k = rng.key();
-                let len = 60 + rng.below(340) as usize;
-                let v: Vec<u8> = (0..len).map(|i| (i as u64 ^ step as u64) as u8).collect();
+                let v = value(&mut rng, step);
                 tree.put(&k, &v).unwrap();
                 model.insert(k, v);
+            }
+            7..=8 => {
+                let k = rng.key();
+                let v = value(&mut rng, step);
+                above
+                    .append(&[Op::Put {
+                        page: 0,
+                        key: &k,
+                        val: &v,
+                    }])
+                    .unwrap();
+                tree.put_covered(&k, &v, &mut LeafHint::default()).unwrap();
+                model.insert(k, v);
+            }
+            20..=21 => {
+                // A covered run: ascending keys with repeats (a key put twice in a row, then again later),
+                // sometimes a key out of order, each value different.
+                let n = 1 + rng.below(30) as usize;
+                let mut keys: Vec<Vec<u8>> = (0..n).map(|_| rng.key()).collect();
+                keys.sort();
+                for i in 1..n {
+                    match rng.below(6) {
+                        0 => keys[i] = keys[i - 1].clone(),
+                        1 => keys[i] = keys[rng.below(i as u64) as usize].clone(),
+                        _ => {}
+                    }
+                }
+                let puts: Vec<(Vec<u8>, Vec<u8>)> = keys.into_iter().map(|k| (k, value(&mut rng, step))).collect();
+                let ops: Vec<Op<'_>> = puts
+                    .iter()
+                    .map(|(k, v)| Op::Put {
+                        page: 0,
+                        key: k,
+                        val: v,
+                    })
+                    .collect();
+                above.append(&ops).unwrap();
+                let mut run: Vec<CoveredPut<'_>> = puts
+                    .iter()
+                    .map(|(k, v)| CoveredPut {
+                        key: k,
+                        val: v,
+                        hint: LeafHint::default(),
+                    })
+                    .collect();
+                tree.put_covered_run(&mut run).unwrap();
+                for (k, v) in puts {
+                    model.insert(k, v);
+                }
             }
             9..=12 => {
                 let k = rng.key();

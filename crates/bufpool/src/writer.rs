@@ -256,7 +256,7 @@ impl BufferPool {
     /// Writes `page` if it is dirty, then syncs its file: when this returns `Ok`, the page's content as of the
     /// call is durable. A page past the end of its file is [`Error::OutOfRange`], as for every other call.
     pub fn flush(&self, page: PageId) -> Result<()> {
-        self.take_background_error()?;
+        self.take_background_error(&[page.file()])?;
         let file = self.core.files.get(page.file())?;
         let pages = file.pages.load(Acquire);
         if page.page_no() >= pages {
@@ -316,11 +316,16 @@ impl BufferPool {
 
     /// [`BufferPool::flush_file`] of several files in one pass over the frames: every dirty page of each file
     /// in `files` written (in file and page order, consecutive pages coalesced), then each file synced, the
-    /// others still synced after one failed. `Ok` when every one of them is durable; otherwise the first error
-    /// (it names its file). An engine that checkpoints several files at once (one log per file, as
+    /// others still synced after one failed. `Ok` when every one of them is durable; otherwise the one failed
+    /// file's error (it names its file), or [`Error::CheckpointFailed`] naming every failed file (the other files
+    /// of `files` are durable). An engine that checkpoints several files at once (one log per file, as
     /// `bufpool-btree`'s trees) scans the frames once instead of once a file.
+    ///
+    /// An error the background writer met on one of `files` since it was last reported is returned first,
+    /// before anything is written (a later call retries); one on another file is left for that file's flush or
+    /// the next checkpoint.
     pub fn flush_files(&self, files: &[FileId]) -> Result<()> {
-        self.take_background_error()?;
+        self.take_background_error(files)?;
         let entries = files
             .iter()
             .map(|&f| self.core.files.get(f))
@@ -330,13 +335,26 @@ impl BufferPool {
 
     pub(crate) fn flush_entries(&self, files: &[Arc<FileEntry>]) -> Result<()> {
         let dirty = self.dirty_pages(|p| files.iter().any(|f| f.id == p.file()));
-        let errors = self.write_dirty(dirty, None, WriteSource::Flush);
-        let mut synced = Ok(());
+        let mut errors = self.write_dirty(dirty, None, WriteSource::Flush);
+        // Every file synced even after another failed; each outcome its write error, else its sync's.
+        let mut outcomes: Vec<FileOutcome> = Vec::with_capacity(files.len());
         for f in files {
-            let s = self.sync_and_mark(f);
-            synced = synced.and(s);
+            let synced = self.sync_and_mark(f);
+            if outcomes.iter().any(|o| o.file == f.id) {
+                continue;
+            }
+            outcomes.push(FileOutcome {
+                file: f.id,
+                path: f.path.clone(),
+                result: errors.take(f.id).map_or(synced, Err),
+            });
         }
-        errors.into_first().map_or(synced, Err)
+        outcomes.sort_unstable_by_key(|o| o.file);
+        CheckpointReport {
+            files: outcomes,
+            background: None,
+        }
+        .into_result()
     }
 
     /// Syncs `f`, then raises its durable written mark to what the sync covered (bound files).
@@ -392,7 +410,7 @@ impl BufferPool {
     }
 
     fn checkpoint_paced(&self, target: Option<Duration>) -> CheckpointReport {
-        let background = self.core.background_error.lock().take();
+        let background = self.core.background_error.lock().take().map(|(_, e)| e);
         let mut errors = self.write_dirty(self.dirty_pages(|_| true), target, WriteSource::Checkpoint);
         let mut files = Vec::new();
         for f in self.core.files.all() {
@@ -594,10 +612,13 @@ impl BufferPool {
         }
     }
 
-    /// Returns (once) the error the background writer hit since the last call.
-    fn take_background_error(&self) -> Result<()> {
-        match self.core.background_error.lock().take() {
-            Some(e) => Err(e),
+    /// Returns (once) the error the background writer hit since the last call, if it was writing one of
+    /// `files` (or an unknown file) then; another file's error stays for that file's flush or the next
+    /// checkpoint (R15-1: a healthy file's flush failed with, and took, another file's write error).
+    fn take_background_error(&self, files: &[FileId]) -> Result<()> {
+        let mut pending = self.core.background_error.lock();
+        match pending.take_if(|(file, _)| file.is_none_or(|f| files.contains(&f))) {
+            Some((_, e)) => Err(e),
             None => Ok(()),
         }
     }
@@ -615,20 +636,20 @@ impl BufferPool {
                 _ => return,
             }
             if let Err(e) = self.refill_free_frames(config, &mut budget) {
-                self.record_background_error(e);
+                self.record_background_error(e.file(), e);
             }
             let dirty_max = (config.dirty_ratio_max * self.frames() as f64) as usize;
             if self.core.dirty_pages.load(Relaxed) > dirty_max {
                 let pages = self.dirty_batch_from(&mut cursor, config.batch_pages.min(budget.take(config.batch_pages)));
-                if let Some(e) = self.write_dirty(pages, None, WriteSource::Writer).into_first() {
-                    self.record_background_error(e);
+                if let Some((file, e)) = self.write_dirty(pages, None, WriteSource::Writer).into_first() {
+                    self.record_background_error(Some(file), e);
                 }
             }
         }
     }
 
-    fn record_background_error(&self, e: Error) {
-        self.core.background_error.lock().get_or_insert(e);
+    fn record_background_error(&self, file: Option<FileId>, e: Error) {
+        self.core.background_error.lock().get_or_insert((file, e));
     }
 
     /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted. Pages of failed files are
@@ -821,8 +842,8 @@ impl FileErrors {
         Some(self.0.remove(i).1)
     }
 
-    fn into_first(self) -> Option<Error> {
-        self.0.into_iter().next().map(|(_, e)| e)
+    fn into_first(self) -> Option<(FileId, Error)> {
+        self.0.into_iter().next()
     }
 }
 

@@ -6,9 +6,10 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
-use bufpool::{BufferPool, FileId, PageId};
+use bufpool::{BufferPool, Error, FileId, PageId, WriterConfig};
 
 const PAGES: u64 = 8;
 
@@ -78,4 +79,74 @@ fn a_file_not_open_is_an_error_and_nothing_is_written() {
     let missing = FileId(999);
     assert!(pool.flush_files(&[files[0].0, missing]).is_err());
     assert_eq!(pool.file_stats(files[0].0).unwrap().writes, 0);
+}
+
+/// R15-2: two of three files fail (one's write, the other's sync). The error names both, as a checkpoint's does
+/// (`Error::CheckpointFailed`); before, it was the first file's error alone, and nothing told the caller that the
+/// second file was not durable either (the third is).
+#[test]
+fn every_failed_file_is_named_in_the_error() {
+    let (pool, files) = three_dirty_files();
+    let ids: Vec<FileId> = files.iter().map(|f| f.0).collect();
+    files[0].1.inject_next(Op::Write, Fault::EioPersistent);
+    files[2].1.inject_next(Op::Sync, Fault::EioPersistent);
+    let err = pool.flush_files(&ids).unwrap_err();
+    let Error::CheckpointFailed { failed } = &err else {
+        panic!("one file's error for two failed files: {err}");
+    };
+    let named: Vec<FileId> = failed.iter().map(|(f, _)| *f).collect();
+    assert_eq!(named, vec![ids[0], ids[2]], "{err}");
+    assert_eq!(durable_pages(&files[1].1.crash(), pool.page_size()), PAGES);
+    // One failed file is its own error, as before.
+    let (pool, files) = three_dirty_files();
+    files[1].1.inject_next(Op::Sync, Fault::EioPersistent);
+    let ids: Vec<FileId> = files.iter().map(|f| f.0).collect();
+    let err = pool.flush_files(&ids).unwrap_err();
+    assert_eq!(err.file(), Some(ids[1]), "{err}");
+}
+
+/// R15-1: the background writer fails a write of file `b`; then a flush of healthy file `a` (`flush_file`,
+/// `flush_files`, `flush` of a page) failed with `b`'s error, taken and returned before anything of `a` was
+/// written. In a shared pool that failed a healthy tree's `Tree::checkpoint`, whose docs promise that another
+/// file's failure does not stop it. `b`'s error now stays for `b`'s own flush (or a checkpoint).
+#[test]
+fn another_files_background_error_does_not_fail_this_files_flush() {
+    let writer = WriterConfig {
+        interval: Duration::from_millis(1),
+        free_frames_target: 0,
+        dirty_ratio_max: 0.0,
+        ..WriterConfig::for_frames(64)
+    };
+    let pool = BufferPool::builder()
+        .frames(64)
+        .background_writer(writer)
+        .build()
+        .unwrap();
+    let bad = Arc::new(FaultyStorage::new(1, FaultConfig::crash_only()));
+    let good = Arc::new(FaultyStorage::new(2, FaultConfig::crash_only()));
+    let b = pool.open_storage(bad.clone()).unwrap();
+    let a = pool.open_storage(good.clone()).unwrap();
+    bad.inject_next(Op::Write, Fault::EioPersistent);
+    common::fill_page(&mut pool.new_page(b).unwrap(), 0, 1);
+    // The writer meets the failure on its own (no flush of `b` is asked for).
+    let start = Instant::now();
+    while !pool.file_stats(b).unwrap().failed {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the background writer never wrote file b"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The writer records its error just after the file is marked failed.
+    std::thread::sleep(Duration::from_millis(50));
+    for n in 0..PAGES {
+        common::fill_page(&mut pool.new_page(a).unwrap(), n as u32, 1);
+    }
+    pool.flush(PageId::new(a, 0)).unwrap();
+    pool.flush_file(a).unwrap();
+    pool.flush_files(&[a]).unwrap();
+    assert_eq!(durable_pages(&good.crash(), pool.page_size()), PAGES);
+    // `b`'s flush reports `b`'s failure.
+    let err = pool.flush_file(b).unwrap_err();
+    assert_eq!(err.file(), Some(b), "{err}");
 }
