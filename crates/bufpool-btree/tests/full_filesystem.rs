@@ -18,13 +18,18 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bufpool_btree::{BufferPool, Error, LeafHint, Op, Tree, TreeWal};
 use common::{key, value};
 
-/// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind.
-struct Mount(PathBuf);
+/// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind. Holds [`SERIAL`] until then.
+struct Mount(PathBuf, #[allow(dead_code)] MutexGuard<'static, ()>);
+
+/// One test of this file at a time, from its mount to its unmount. A `mount` or `umount` child forked by one
+/// test holds a copy of every descriptor of the process until it execs, and with it the file lock of a log
+/// another test just dropped: that test's reopen then saw `FileLocked` (R15-O1 in RELIABILITY.md).
+static SERIAL: Mutex<()> = Mutex::new(());
 
 impl Drop for Mount {
     fn drop(&mut self) {
@@ -36,6 +41,8 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
     if !rustix::process::geteuid().is_root() {
         return Err("not root".into());
     }
+    // A test that failed holding it poisoned it; the next test's mount is its own.
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(dir)
@@ -44,7 +51,7 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
     if !out.status.success() {
         return Err(format!("mount failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
-    Ok(Mount(dir.to_path_buf()))
+    Ok(Mount(dir.to_path_buf(), serial))
 }
 
 /// [`mount_tmpfs`], or `None` after saying why `test` is skipped (not root, or no `mount` here).
