@@ -10,7 +10,8 @@ mod common;
 fn ascending_puts_fill_inner_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let tree = common::open(dir.path(), 8192);
-    // Four entries a leaf: 6,000 leaves, about 36 full inner nodes of 8-byte separators (about 72 half-full ones).
+    // Four entries a leaf: 6,000 leaves, about 43 full inner nodes of 8-byte separators (an inner entry and its
+    // child number take 12 bytes of slots and children: about 140 children a node), about 86 half-full ones.
     let n = 24_000u64;
     let key = |i: u64| (1u64 << 40 | i << 1).to_be_bytes();
     for i in 0..n {
@@ -19,7 +20,7 @@ fn ascending_puts_fill_inner_nodes() {
     let st = tree.check().unwrap();
     assert_eq!(st.entries, n as usize);
     assert!(st.leaves >= 5_900, "{st:?}");
-    assert!(st.inner_nodes * 150 <= st.leaves, "inner nodes not full: {st:?}");
+    assert!(st.inner_nodes * 120 <= st.leaves, "inner nodes not full: {st:?}");
     assert_eq!(st.depth, 3, "{st:?}");
     // Every key still found, and a batch answers as `get` does.
     for i in (0..n).step_by(97) {
