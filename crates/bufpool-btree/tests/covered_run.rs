@@ -37,15 +37,7 @@ fn key(i: u64) -> Vec<u8> {
 
 /// The run's record above, as the layer above appends it before the changes.
 fn append(above: &TreeWal, puts: &[(Vec<u8>, Vec<u8>)]) {
-    let ops: Vec<Op<'_>> = puts
-        .iter()
-        .map(|(k, v)| Op::Put {
-            page: 0,
-            key: k,
-            val: v,
-        })
-        .collect();
-    above.append(&ops).unwrap();
+    common::log_puts_above(above, puts);
 }
 
 /// A run of covered puts of `puts`, none with a hint.

@@ -310,15 +310,7 @@ fn a_log_above_refused_for_space_and_its_tree_go_on_once_space_is_freed() {
     };
     let (above, tree) = open(dir.path(), 512);
     let put = |id: u64, ver: u64| {
-        let (k, v) = (key(id), value(id, ver));
-        above
-            .append(&[Op::Put {
-                page: 0,
-                key: &k,
-                val: &v,
-            }])
-            .unwrap();
-        tree.put_covered(&k, &v, &mut LeafHint::default()).unwrap();
+        common::covered_put(&above, &tree, &key(id), &value(id, ver));
     };
     let (mut committed, mut refused) = (BTreeMap::new(), BTreeMap::new());
     let mut batch = 0u64;

@@ -40,16 +40,21 @@ fn churn(seed: u64, grow: usize) {
         tree.put(&common::key(id), &v).unwrap();
         model.insert(id, v);
     };
-    for _ in 0..grow {
-        let id = rnd(4 * grow as u64);
-        put(&tree, &mut model, id, step);
-        let stats = check(&tree, step);
+    // The tree checked, its entries counted as the model's, and key `id` found (or not) as the model says.
+    let agrees = |tree: &Tree, model: &BTreeMap<u64, Vec<u8>>, id: u64, step: usize| {
+        let stats = check(tree, step);
         assert_eq!(stats.entries, model.len(), "step {step}");
         assert_eq!(
             tree.get(&common::key(id)).unwrap().as_ref(),
             model.get(&id),
             "step {step}"
         );
+        stats
+    };
+    for _ in 0..grow {
+        let id = rnd(4 * grow as u64);
+        put(&tree, &mut model, id, step);
+        let stats = agrees(&tree, &model, id, step);
         max_inner = max_inner.max(stats.inner_nodes);
         step += 1;
     }
@@ -62,13 +67,7 @@ fn churn(seed: u64, grow: usize) {
         if rnd(10) == 0 {
             put(&tree, &mut model, rnd(4 * grow as u64), step);
         }
-        let stats = check(&tree, step);
-        assert_eq!(stats.entries, model.len(), "step {step}");
-        assert_eq!(
-            tree.get(&common::key(id)).unwrap().as_ref(),
-            model.get(&id),
-            "step {step}"
-        );
+        agrees(&tree, &model, id, step);
         if let Some((&near, v)) = model.range(id..).next() {
             assert_eq!(tree.get(&common::key(near)).unwrap().as_ref(), Some(v), "step {step}");
         }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use bufpool_btree::{BufferPool, CoveredPut, LeafHint, Op, Tree, TreeWal};
+use bufpool_btree::{BufferPool, CoveredPut, LeafHint, Tree, TreeWal};
 
 const ALPHABET: [u8; 4] = [0x00, 0x01, b'a', 0xff];
 
@@ -88,14 +88,7 @@ fn run(seed: u64, steps: usize) {
             7..=8 => {
                 let k = rng.key();
                 let v = value(&mut rng, step);
-                above
-                    .append(&[Op::Put {
-                        page: 0,
-                        key: &k,
-                        val: &v,
-                    }])
-                    .unwrap();
-                tree.put_covered(&k, &v, &mut LeafHint::default()).unwrap();
+                common::covered_put(&above, &tree, &k, &v);
                 model.insert(k, v);
             }
             20..=21 => {
@@ -112,15 +105,7 @@ fn run(seed: u64, steps: usize) {
                     }
                 }
                 let puts: Vec<(Vec<u8>, Vec<u8>)> = keys.into_iter().map(|k| (k, value(&mut rng, step))).collect();
-                let ops: Vec<Op<'_>> = puts
-                    .iter()
-                    .map(|(k, v)| Op::Put {
-                        page: 0,
-                        key: k,
-                        val: v,
-                    })
-                    .collect();
-                above.append(&ops).unwrap();
+                common::log_puts_above(&above, &puts);
                 let mut run: Vec<CoveredPut<'_>> = puts
                     .iter()
                     .map(|(k, v)| CoveredPut {

@@ -242,6 +242,25 @@ pub fn append_puts(
         .collect()
 }
 
+/// Logs `puts` above as one record, as a layer above does before it changes its trees (the record's `page` unused).
+pub fn log_puts_above(above: &TreeWal, puts: &[(Vec<u8>, Vec<u8>)]) {
+    let ops: Vec<bufpool_btree::Op<'_>> = puts
+        .iter()
+        .map(|(k, v)| bufpool_btree::Op::Put {
+            page: 0,
+            key: k,
+            val: v,
+        })
+        .collect();
+    above.append(&ops).unwrap();
+}
+
+/// One covered put: logged above first, then applied to `tree` as a covered change with no hint.
+pub fn covered_put(above: &TreeWal, tree: &Tree, key: &[u8], val: &[u8]) {
+    log_puts_above(above, &[(key.to_vec(), val.to_vec())]);
+    tree.put_covered(key, val, &mut LeafHint::default()).unwrap();
+}
+
 /// Redoes the log of the layer above into `tree`, as that layer does after a crash: each put and delete it logged,
 /// as a covered change (the tests' logs above hold only puts and deletes).
 pub fn redo_above(above: &TreeWal, tree: &Tree) {
