@@ -427,7 +427,7 @@ impl<'a> Node<'a> {
         if self.is_leaf() || p > self.count {
             return None;
         }
-        rd32(self.b, self.slots_at + self.count * SLOT + (p - 1) * CHILD)
+        rd32(self.b, children_at(self.slots_at, self.count) + (p - 1) * CHILD)
     }
 
     /// Inner node: position of the child covering `key`.
@@ -468,12 +468,8 @@ impl<'a> Node<'a> {
             }
             if !self.is_leaf() {
                 let (_, v) = self.entry(i).ok_or(i)?;
-                if Some(v)
-                    != self
-                        .b
-                        .get(self.slots_at + self.count * SLOT + i * CHILD..)
-                        .and_then(|c| c.get(..CHILD))
-                {
+                let child = <[u8; CHILD]>::try_from(v).ok().map(u32::from_le_bytes);
+                if child.is_none() || child != self.child_at(i + 1) {
                     return Err(i);
                 }
             }
@@ -779,7 +775,7 @@ pub fn insert_at(b: &mut [u8], idx: usize, key: &[u8], val: &[u8]) -> Result<boo
     if let Some(child) = child {
         // The children array moves up by a slot, opening a gap at `idx`: its tail first (it moves furthest), then
         // its head, before the slots grow over where it began.
-        let cs = slots_at + count * SLOT;
+        let cs = children_at(slots_at, count);
         b.copy_within(cs + idx * CHILD..cs + count * CHILD, cs + SLOT + (idx + 1) * CHILD);
         b.copy_within(cs..cs + idx * CHILD, cs + SLOT);
         let at = cs + SLOT + idx * CHILD;
@@ -806,7 +802,7 @@ pub fn remove_at(b: &mut [u8], idx: usize) -> Result<(), Malformed> {
     b.copy_within(s + SLOT..slots_at + count * SLOT, s);
     if inner {
         // The children array follows the slots down by a slot, closing the gap at `idx`.
-        let cs = slots_at + count * SLOT;
+        let cs = children_at(slots_at, count);
         b.copy_within(cs..cs + idx * CHILD, cs - SLOT);
         b.copy_within(cs + (idx + 1) * CHILD..cs + count * CHILD, cs - SLOT + idx * CHILD);
     }
@@ -882,7 +878,7 @@ pub fn rebuild<'e>(
     }
     if inner {
         // Each entry's child number, from the entry just written (its value, after its key).
-        let cs = slots_at + count * SLOT;
+        let cs = children_at(slots_at, count);
         for i in 0..count {
             let s = slots_at + i * SLOT;
             let (off, klen) = (
@@ -1454,6 +1450,12 @@ pub fn slot_bytes(kind: u8) -> usize {
     SLOT + CHILD * usize::from(kind == KIND_INNER)
 }
 
+/// Where an inner node's children array starts: right after its `count` slots (module docs, "Child numbers").
+#[inline(always)]
+fn children_at(slots_at: usize, count: usize) -> usize {
+    slots_at + count * SLOT
+}
+
 /// A node header as `probe` reads it: every field checked against the page, so later offsets stay in bounds.
 struct ProbedHeader {
     kind: u8,
@@ -1587,7 +1589,7 @@ impl ProbedHeader {
     /// `heap_lo`. The array starts 8-aligned, so the number is half of one word.
     #[inline(always)]
     fn child_at<S: PageBytes + ?Sized>(&self, s: &S, p: usize) -> u32 {
-        let at = self.slots_at + self.count * SLOT + (p - 1) * CHILD;
+        let at = children_at(self.slots_at, self.count) + (p - 1) * CHILD;
         (s.word(at / 8) >> (8 * (at % 8))) as u32
     }
 }
@@ -1709,6 +1711,16 @@ mod tests {
 
     use super::*;
 
+    /// A xorshift generator started at `x`: `rnd(n)` is a number below `n`.
+    fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        }
+    }
+
     const U: usize = 4096 - 24;
 
     fn leaf(low: Fence<'_>, high: Fence<'_>) -> Vec<u8> {
@@ -1745,13 +1757,7 @@ mod tests {
         // Fences sharing a prefix (so heads start past it), keys of mixed lengths (ties on heads), and `after`
         // slots right (the run's previous put), stale, below or above the key, past the end, or none.
         let (low, high) = (b"tp\x00".to_vec(), b"tp\x7f".to_vec());
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..300 {
             let (mut b, mut model) = (leaf(Some(&low), Some(&high)), BTreeMap::new());
             let mut prev: Option<usize> = None;
@@ -2488,13 +2494,7 @@ mod tests {
         // number in the array is its entry's, and a probe of each separator, and of keys between them, descends
         // to the model's child (read from the array, not the entry).
         let (low, high) = (b"in\x00".to_vec(), b"in\xff".to_vec());
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut b = vec![0u8; U];
         init(&mut b, KIND_INNER, 3, 77, Some(&low), Some(&high));
         let mut model: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
