@@ -991,6 +991,15 @@ fn log_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Log(format!("{what}: {e}"))
 }
 
+/// A cut's failure that leaves the log in force and unfailed (a punch, a rewrite before its rename): refused for
+/// space, [`Error::NoSpace`] (R14-2: retryable, not a failed log); else [`Error::Log`].
+fn cut_err(what: &str, e: io::Error) -> Error {
+    match is_no_space(&e) {
+        true => Error::NoSpace(format!("{what}: {e}")),
+        false => log_err(what, e),
+    }
+}
+
 /// Whether a write failed because the device is full (ENOSPC, EDQUOT): the kernel refused the bytes it did not
 /// take and dropped nothing, so the write may be done again (see the module docs, "A full device"). The same
 /// classification as the pool's `bufpool::Error::NoSpace`.
@@ -1658,13 +1667,7 @@ impl TreeWal {
                 }
                 // The cut is durable and the bytes were dead: a failed punch (EIO; ENOSPC, where splitting an extent
                 // needs a block) only keeps their space. Reported, the log kept; the next cut punches them again.
-                Err(e) => {
-                    let (what, e) = ("punch the log's dead records", io::Error::from(e));
-                    return Err(match is_no_space(&e) {
-                        true => Error::NoSpace(format!("{what}: {e}")),
-                        false => log_err(what, e),
-                    });
-                }
+                Err(e) => return Err(cut_err("punch the log's dead records", io::Error::from(e))),
             }
         }
         Ok(())
@@ -1720,10 +1723,7 @@ impl TreeWal {
         // that was missing). A failure to read the log, or to write it (`write_locked`), fails it as always.
         let dropped = |what: &str, e: io::Error| {
             let _ = std::fs::remove_file(&tmp);
-            match is_no_space(&e) {
-                true => Error::NoSpace(format!("{what}: {e}")),
-                false => log_err(what, e),
-            }
+            cut_err(what, e)
         };
         let copy_failed = |e: CopyError| match e {
             CopyError::Read(e) => self.fail("read the log to rewrite it", e),
