@@ -336,13 +336,14 @@ impl BufferPool {
     pub(crate) fn flush_entries(&self, files: &[Arc<FileEntry>]) -> Result<()> {
         let dirty = self.dirty_pages(|p| files.iter().any(|f| f.id == p.file()));
         let mut errors = self.write_dirty(dirty, None, WriteSource::Flush);
-        // Every file synced even after another failed; each outcome its write error, else its sync's.
+        // Every file synced (once, if named twice) even after another failed; each outcome its write error, else
+        // its sync's.
         let mut outcomes: Vec<FileOutcome> = Vec::with_capacity(files.len());
         for f in files {
-            let synced = self.sync_and_mark(f);
             if outcomes.iter().any(|o| o.file == f.id) {
                 continue;
             }
+            let synced = self.sync_and_mark(f);
             outcomes.push(FileOutcome {
                 file: f.id,
                 path: f.path.clone(),
