@@ -794,7 +794,8 @@ impl BufferPool {
     /// with [`Error::HeldByCaller`] at once if the calling thread holds one.
     ///
     /// If it fails (a page stays latched, a write or the final sync fails), the file stays open and readable,
-    /// with whatever pages the sweep had not yet written still cached.
+    /// with whatever pages the sweep had not yet written still cached. Closed, it takes with it any error the
+    /// background writer met on it and no call has reported yet (every page is written and synced now).
     pub fn close_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.flush_entries(std::slice::from_ref(&f))?;
@@ -802,15 +803,18 @@ impl BufferPool {
         self.sync_file(&f)?;
         closing.commit();
         self.core.files.unregister(&f);
+        self.forget_background_error(file);
         Ok(())
     }
 
     /// Discards the file's cached pages without writing them, and closes it (the file itself is left on disk:
-    /// removing it is the engine's business).
+    /// removing it is the engine's business), with any error the background writer met on it and no call has
+    /// reported yet.
     pub fn drop_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.sweep_file(&f, false)?.commit();
         self.core.files.unregister(&f);
+        self.forget_background_error(file);
         Ok(())
     }
 

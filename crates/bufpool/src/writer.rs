@@ -323,7 +323,8 @@ impl BufferPool {
     ///
     /// An error the background writer met on one of `files` since it was last reported is returned first,
     /// before anything is written (a later call retries); one on another file is left for that file's flush or
-    /// the next checkpoint.
+    /// the next checkpoint (or forgotten when that file is closed or dropped: it never concerns a file opened
+    /// under the same id later).
     pub fn flush_files(&self, files: &[FileId]) -> Result<()> {
         self.take_background_error(files)?;
         let entries = files
@@ -649,8 +650,21 @@ impl BufferPool {
         }
     }
 
+    /// Keeps the writer's error `e` (of `file`) for a flush or checkpoint to report, unless one is pending already
+    /// or `file` is no longer open: a close or drop forgets its file's error (`forget_background_error`),
+    /// and one recorded after it would be reported to a file opened under the same id (R16-1).
     fn record_background_error(&self, file: Option<FileId>, e: Error) {
-        self.core.background_error.lock().get_or_insert((file, e));
+        let mut pending = self.core.background_error.lock();
+        if file.is_none_or(|f| self.core.files.get(f).is_ok()) {
+            pending.get_or_insert((file, e));
+        }
+    }
+
+    /// Forgets the writer's pending error if it is `file`'s: the file was closed (every page written and synced)
+    /// or dropped (its pages discarded). Kept, it was reported to the next file opened under the same id, a
+    /// healthy file whose first flush failed with it (R16-1).
+    pub(crate) fn forget_background_error(&self, file: FileId) {
+        self.core.background_error.lock().take_if(|(f, _)| *f == Some(file));
     }
 
     /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted. Pages of failed files are

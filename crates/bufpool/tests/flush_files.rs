@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
-use bufpool::{BufferPool, Error, FileId, PageId, WriterConfig};
+use bufpool::{BufferPool, Error, FileId, FileOptions, PageId, WriterConfig};
 
 const PAGES: u64 = 8;
 
@@ -149,4 +149,81 @@ fn another_files_background_error_does_not_fail_this_files_flush() {
     // `b`'s flush reports `b`'s failure.
     let err = pool.flush_file(b).unwrap_err();
     assert_eq!(err.file(), Some(b), "{err}");
+}
+
+/// A pool whose background writer writes every dirty page at once (every millisecond).
+fn eager_writer_pool() -> BufferPool {
+    let writer = WriterConfig {
+        interval: Duration::from_millis(1),
+        free_frames_target: 0,
+        dirty_ratio_max: 0.0,
+        ..WriterConfig::for_frames(64)
+    };
+    BufferPool::builder()
+        .frames(64)
+        .background_writer(writer)
+        .build()
+        .unwrap()
+}
+
+/// Waits until `met()` (the writer met the fault it was given), then a little longer: the writer records its
+/// error just after the write that met it returned.
+fn wait_for_writer(met: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !met() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the background writer never met its fault"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// R16-1: the background writer failed a write of file 7 (EIO), the engine dropped that file and opened a new,
+/// healthy one under its persistent id 7 (`FileOptions::id`). The new file's first flush failed with the dropped
+/// file's write error (`Io { file: 7, op: "write" }`), before anything of the new file was written: a healthy
+/// tree's checkpoint failed on a file that no longer existed. The error of a file closed or dropped is now
+/// forgotten with it.
+#[test]
+fn a_dropped_files_background_error_is_not_reported_to_a_file_reopened_under_its_id() {
+    let pool = eager_writer_pool();
+    let id = FileId(7);
+    let bad = Arc::new(FaultyStorage::new(1, FaultConfig::crash_only()));
+    let b = pool.open_storage_with(bad.clone(), FileOptions::new().id(id)).unwrap();
+    bad.inject_next(Op::Write, Fault::EioPersistent);
+    common::fill_page(&mut pool.new_page(b).unwrap(), 0, 1);
+    wait_for_writer(|| pool.file_stats(b).unwrap().failed);
+    pool.drop_file(b).unwrap();
+    let good = Arc::new(FaultyStorage::new(2, FaultConfig::crash_only()));
+    let a = pool.open_storage_with(good.clone(), FileOptions::new().id(id)).unwrap();
+    assert_eq!(a, id);
+    for n in 0..PAGES {
+        common::fill_page(&mut pool.new_page(a).unwrap(), n as u32, 1);
+    }
+    pool.flush_file(a).unwrap();
+    assert_eq!(durable_pages(&good.crash(), pool.page_size()), PAGES);
+    // Nor is it reported by a checkpoint: the file it concerned is gone.
+    pool.checkpoint().unwrap();
+}
+
+/// R16-1, a close: the writer's write of file 7 was refused for space; the space came back and the engine closed
+/// the file (every page written and synced: `close_file` returned `Ok`), then opened it again under its id. The
+/// reopened file's flush failed with the closed one's `NoSpace`, though nothing of either was left unwritten.
+#[test]
+fn a_closed_files_background_error_is_not_reported_to_the_file_reopened() {
+    let pool = eager_writer_pool();
+    let id = FileId(7);
+    let s = Arc::new(FaultyStorage::new(1, FaultConfig::crash_only()));
+    let f = pool.open_storage_with(s.clone(), FileOptions::new().id(id)).unwrap();
+    s.inject_next(Op::Write, Fault::NoSpace);
+    common::fill_page(&mut pool.new_page(f).unwrap(), 0, 1);
+    wait_for_writer(|| s.counts().write_no_space > 0);
+    pool.close_file(f).unwrap();
+    let f = pool.open_storage_with(s.clone(), FileOptions::new().id(id)).unwrap();
+    for n in 1..PAGES {
+        common::fill_page(&mut pool.new_page(f).unwrap(), n as u32, 1);
+    }
+    pool.flush_files(&[f]).unwrap();
+    assert_eq!(durable_pages(&s.crash(), pool.page_size()), PAGES);
 }
