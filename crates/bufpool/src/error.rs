@@ -440,7 +440,9 @@ impl Error {
             | Error::ShortRead { page, .. }
             | Error::Corrupt { page, .. }
             | Error::OutOfRange { page, .. }
-            | Error::PageLatched { page } => Some(page.file()),
+            | Error::PageLatched { page }
+            | Error::PageFreed { page }
+            | Error::HeldByCaller { page } => Some(page.file()),
             Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
             _ => None,
         }
