@@ -13,7 +13,7 @@ pub enum Error {
     #[error(transparent)]
     Pool(#[from] bufpool::Error),
     /// The key is longer than [`crate::Limits::max_key`].
-    #[error("key of {len} bytes exceeds the limit of {max}")]
+    #[error("key of {len} bytes is longer than the tree's limit of {max} bytes (larger pages take longer keys)")]
     KeyTooLong {
         /// Length given.
         len: usize,
@@ -21,7 +21,7 @@ pub enum Error {
         max: usize,
     },
     /// The value is longer than [`crate::Limits::max_value`].
-    #[error("value of {len} bytes exceeds the limit of {max}")]
+    #[error("value of {len} bytes is longer than the tree's limit of {max} bytes (larger pages take longer values)")]
     ValueTooLong {
         /// Length given.
         len: usize,
@@ -29,7 +29,10 @@ pub enum Error {
         max: usize,
     },
     /// A page of the tree is not a well-formed node although its checksum is valid (a bug, or foreign bytes).
-    #[error("corrupt tree node {page}: {what}")]
+    #[error(
+        "{page} is not a well-formed tree node ({what}) although its checksum is valid: a bug, or foreign bytes \
+        in the data file"
+    )]
     CorruptNode {
         /// The page.
         page: PageId,
@@ -37,7 +40,7 @@ pub enum Error {
         what: &'static str,
     },
     /// The data file is not a tree of this format (bad meta page), or was made with another page size.
-    #[error("not a bufpool-btree file: {0}")]
+    #[error("cannot use the data file as a tree: {0}")]
     BadMeta(String),
     /// The log failed (I/O) or is unreadable where it must be valid (its header).
     #[error("log error: {0}")]

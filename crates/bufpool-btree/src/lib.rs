@@ -10,38 +10,47 @@
 //! [`Error::KeyTooLong`] / [`Error::ValueTooLong`]. See [`Limits`].
 //!
 //! # Use
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), bufpool_btree::Error> {
 //! use bufpool_btree::{open_dir, Options};
-//! let tree = open_dir("/tmp/mytree", Options::default())?;
+//! # let dir = tempfile::tempdir().unwrap();
+//! let tree = open_dir(dir.path().join("mytree"), Options::default())?; // tree.db + tree.wal in that directory
 //! tree.put(b"hello", b"world")?;
 //! tree.commit()?;                      // durable from here on
 //! assert_eq!(tree.get(b"hello")?.as_deref(), Some(&b"world"[..]));
 //! for pair in tree.range(&b"a"[..]..&b"z"[..]) {
-//!     let (k, v) = pair?;
+//!     let (key, value) = pair?;
+//!     println!("{key:?} = {value:?}");
 //! }
+//! tree.close()?; // a checkpoint, then the file closed; without it, the next open recovers from the log
 //! # Ok(()) }
 //! ```
 //!
 //! [`open_dir`] builds a pool of its own. Trees can also share one pool, each with its own log: a tree opens its
 //! data file with its log as that file's own WAL (`bufpool::FileOptions::wal`), so the pool writes a tree's
 //! page only after *that tree's* log is durable up to the page's LSN, and never asks another tree's log:
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), bufpool_btree::Error> {
 //! use std::sync::Arc;
 //! use bufpool_btree::{BufferPool, Tree, TreeWal};
-//! let pool = Arc::new(BufferPool::builder().frames(1 << 16).build()?);
-//! let users = Tree::open(pool.clone(), TreeWal::open("/tmp/t/users.wal")?, "/tmp/t/users.db")?;
-//! let orders = Tree::open(pool, TreeWal::open("/tmp/t/orders.wal")?, "/tmp/t/orders.db")?;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let t = dir.path();
+//! let pool = Arc::new(BufferPool::builder().frames(1 << 12).build()?);
+//! let users = Tree::open(pool.clone(), TreeWal::open(t.join("users.wal"))?, t.join("users.db"))?;
+//! let orders = Tree::open(pool, TreeWal::open(t.join("orders.wal"))?, t.join("orders.db"))?;
+//! users.put(b"alice", b"1")?;
+//! orders.put(b"order 1", b"alice")?;
+//! Tree::checkpoint_all(&[users, orders])?; // both data files in one pass, then each log cut
 //! # Ok(()) }
 //! ```
 //! Each tree recovers from its own log ([`Tree::open`]) and checkpoints its own file ([`Tree::checkpoint`]).
 //!
 //! # Design in brief
-//! - **Nodes** (`node.rs`, format 2): slotted pages; every node stores its low and high *fence keys*, so a copy
+//! - **Nodes** (`node.rs`, meta format 4): slotted pages; every node stores its low and high *fence keys*, so a copy
 //!   of a node says by itself which keys it is responsible for. Slots are 8 aligned bytes: entry offset, key
 //!   length and a 4-byte *head* (the key bytes after the fences' common prefix, as LeanStore's heads), so a
-//!   binary search reads one slot word a step and touches an entry only when heads tie. Separators are the
+//!   binary search reads one slot word a step and touches an entry only when heads tie; an inner node also keeps
+//!   its children's page numbers in an array after the slots, so a descent reads no entry either. Separators are the
 //!   shortest prefixes that split two neighbours (suffix truncation). A leaf split by a key past all its
 //!   entries keeps them (full leaves after ascending loads, also of many runs side by side). Leaves are chained left to right. Page 0
 //!   is the meta page (root, free list).
@@ -74,8 +83,9 @@
 //!   place) and the meta page.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
 //!   point) whose LSN is above its page's LSN; a torn tail is cut off; a torn data page is rebuilt from its
-//!   logged image. [`Tree::checkpoint`] = note the redo point, `pool.checkpoint()`, then rewrite the log from
-//!   the redo point on (atomic rename).
+//!   logged image. [`Tree::checkpoint`] = note the redo point, write and sync the tree's data file
+//!   (`BufferPool::flush_files`), then cut the log before the redo point (a new header slot; in a file the dead
+//!   blocks punched out, the tail rewritten into a new file only past [`REWRITE_LEN`]: `wal.rs`, "Truncation").
 //!
 //! Module map: `node.rs` (page layout of a node), `wal.rs` (log format, group commit, recovery scan), `deps.rs`
 //! (per page, the position in the log above that its write waits for), `tree.rs` (the tree: concurrency

@@ -31,7 +31,8 @@
 //!
 //! # Durability
 //! Every change is logged (`wal.rs`) before its page latch is released and the page is stamped with the
-//! record's end LSN; the pool writes a page only after `wal.flush_to(page_lsn)`. [`Tree::commit`] makes every
+//! record's end LSN; the pool writes a page only after the log is durable to that LSN (`Wal::flush_for_pages`,
+//! which `TreeWal` implements). [`Tree::commit`] makes every
 //! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN.
 //! The exception is a *covered* leaf change ([`Tree::put_covered`], [`Tree::delete_covered`]): a layer above
 //! the tree logged it first in the log the tree's log depends on, the tree's log records nothing for it (bar a
@@ -329,6 +330,43 @@ enum LevelMerge<'p> {
 }
 
 /// A crash-safe B+tree of byte-string keys and values on a [`BufferPool`] file and a [`TreeWal`].
+///
+/// `Send + Sync`: share it by reference or in an `Arc`; every method takes `&self` but [`Tree::close`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use bufpool_btree::{BufferPool, Tree, TreeWal};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let pool = Arc::new(BufferPool::builder().frames(256).build()?);
+/// let tree = Tree::open(pool.clone(), TreeWal::open(dir.path().join("t.wal"))?, dir.path().join("t.db"))?;
+/// # fn shared<T: Send + Sync>(_: &T) {}
+/// # shared(&tree);
+///
+/// tree.put(b"apple", b"red")?;
+/// tree.put(b"banana", b"yellow")?;
+/// tree.put(b"cherry", b"dark red")?;
+/// tree.commit()?; // durable from here on: one fsync of the log, shared by concurrent committers
+/// assert_eq!(tree.get(b"banana")?.as_deref(), Some(&b"yellow"[..]));
+/// assert!(tree.delete(b"apple")?);
+///
+/// // Keys in a range, in order, borrowed (no allocation per pair); return false to stop early.
+/// let mut keys = Vec::new();
+/// tree.scan(&b"b"[..].., |k, _v| {
+///     keys.push(k.to_vec());
+///     true
+/// })?;
+/// assert_eq!(keys, [&b"banana"[..], b"cherry"]);
+///
+/// tree.close()?; // checkpoint (pages written and synced, log cut), then the file is closed
+///
+/// // Reopening recovers: committed changes are there whether or not the close ran.
+/// let tree = Tree::open(pool, TreeWal::open(dir.path().join("t.wal"))?, dir.path().join("t.db"))?;
+/// assert_eq!(tree.get(b"cherry")?.as_deref(), Some(&b"dark red"[..]));
+/// assert_eq!(tree.get(b"apple")?, None);
+/// # Ok(()) }
+/// ```
 pub struct Tree {
     pool: Arc<BufferPool>,
     wal: Arc<TreeWal>,
@@ -831,7 +869,10 @@ impl Tree {
         })
     }
 
-    /// The value stored under `key`.
+    /// The value stored under `key`. Takes no latch (an optimistic read of each node on the path).
+    ///
+    /// Errors: [`Error::KeyTooLong`]; [`Error::Pool`] when a node's page could not be read (an I/O error, a
+    /// corrupt page, no frame for a miss); [`Error::CorruptNode`].
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get_with(key, |v| v.map(<[u8]>::to_vec))
     }
@@ -1011,6 +1052,12 @@ impl Tree {
     }
 
     /// Inserts `key` with `val`, replacing any value it had. Not durable until [`Tree::commit`].
+    ///
+    /// Errors leave the tree as it was (a split either completes and is logged or leaves no trace):
+    /// [`Error::KeyTooLong`] / [`Error::ValueTooLong`] ([`Tree::limits`]); a full device, the log's or (for a
+    /// dirty page evicted to make room) the data file's ([`Error::is_no_space`]: retry once space is freed);
+    /// [`Error::Log`] once the log has failed (reopen the tree to recover); [`Error::Pool`] when a node's page
+    /// could not be read or given a frame (an I/O error, a corrupt page, `PoolExhausted`).
     pub fn put(&self, key: &[u8], val: &[u8]) -> Result<()> {
         self.put_as(key, val, false, &mut LeafHint::default())
     }
@@ -1253,7 +1300,7 @@ impl Tree {
         }
     }
 
-    /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`].
+    /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`]. Errors as for [`Tree::put`].
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.delete_as(key, false, &mut LeafHint::default())
     }
@@ -1826,6 +1873,22 @@ impl Tree {
     /// A close that fails gives the tree back, still open and usable, with the error ([`CloseError`], as
     /// [`std::io::IntoInnerError`] gives a writer back): after a retryable failure (a full device,
     /// [`Error::is_no_space`]) free space and close it again; or drop it ([`CloseError::into_error`]), as above.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use bufpool_btree::{BufferPool, Tree, TreeWal};
+    /// # fn main() -> Result<(), bufpool_btree::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let pool = Arc::new(BufferPool::builder().frames(64).build()?);
+    /// # let tree = Tree::open(pool, TreeWal::open(dir.path().join("t.wal"))?, dir.path().join("t.db"))?;
+    /// match tree.close() {
+    ///     Ok(()) => {}
+    ///     // A full device: nothing was lost and the tree is still open. Free space, then close it again.
+    ///     Err(e) if e.error().is_no_space() => e.into_inner().close()?,
+    ///     Err(e) => return Err(e.into_error()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn close(self) -> std::result::Result<(), CloseError> {
         match self.checkpoint().and_then(|()| Ok(self.pool.close_file(self.file)?)) {
             Ok(()) => Ok(()),

@@ -929,6 +929,27 @@ impl LogFile {
 
 /// The tree's write-ahead (redo) log. Give it to the tree ([`crate::Tree::open`]), which opens its data file with
 /// this log as the file's own WAL in the pool.
+///
+/// ```
+/// use std::sync::Arc;
+/// use bufpool_btree::{BufferPool, Tree, TreeWal};
+///
+/// # fn main() -> Result<(), bufpool_btree::Error> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let wal = TreeWal::open(dir.path().join("t.wal"))?; // created empty if missing; a torn tail is cut
+/// let pool = Arc::new(BufferPool::builder().frames(64).build()?);
+/// let tree = Tree::open(pool, wal.clone(), dir.path().join("t.db"))?;
+///
+/// tree.put(b"k", b"v")?;
+/// assert!(wal.durable_lsn() < wal.end_lsn()); // appended, not yet durable
+/// tree.commit()?;
+/// assert_eq!(wal.durable_lsn(), wal.end_lsn());
+///
+/// // One opener at a time: the log of a live tree is locked.
+/// let second = TreeWal::open(dir.path().join("t.wal"));
+/// assert!(matches!(second, Err(bufpool_btree::Error::Pool(bufpool::Error::FileLocked { .. }))));
+/// # Ok(()) }
+/// ```
 pub struct TreeWal {
     /// The log file's path; `None` for a log on a [`Storage`].
     path: Option<PathBuf>,
@@ -1016,7 +1037,7 @@ fn lock_log(file: &File, path: &Path) -> Result<()> {
         std::fs::TryLockError::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
             path: path.to_path_buf(),
         }),
-        std::fs::TryLockError::Error(e) => log_err("lock log", e),
+        std::fs::TryLockError::Error(e) => log_err(&format!("lock log {}", path.display()), e),
     })
 }
 
@@ -1073,7 +1094,7 @@ impl TreeWal {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| log_err("open log", e))?;
+            .map_err(|e| log_err(&format!("open log {}", path.display()), e))?;
         lock_log(&file, &path)?;
         TreeWal::open_device(Device::File(Arc::new(file)), Some(path))
     }

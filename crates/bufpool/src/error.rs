@@ -138,7 +138,10 @@ pub enum Error {
         source: Arc<io::Error>,
     },
     /// The file ended before the page did: a truncated file or a torn extension.
-    #[error("short read of {page}: got {got} of {want} bytes")]
+    #[error(
+        "short read of {page}: got {got} of {want} bytes (the file ends inside the page: truncated, or a torn \
+        extension)"
+    )]
     ShortRead {
         /// The page being read.
         page: PageId,
@@ -220,7 +223,10 @@ pub enum Error {
     /// - a file reopened through the page cache (buffered) can show data whose fsync failed and which will never
     ///   be durable (Linux drops the dirty pages' error after reporting it once): only crash recovery (reading
     ///   the durable image after a restart, then replaying the log) makes it trustworthy again.
-    #[error("{file} failed earlier and refuses writes: {first}")]
+    #[error(
+        "{file} failed earlier and refuses writes (reads still work; drop_file it, reopen it and recover from \
+        the log): {first}"
+    )]
     FileFailed {
         /// The failed file.
         file: FileId,
@@ -245,7 +251,10 @@ pub enum Error {
     FileNotOpen(FileId),
     /// The file id is already in use by an open file, or by a closed or dropped one whose calls that started
     /// before the close (a `free_page`, a `flush`, a load) were still running a second later.
-    #[error("file id {} is in use by an open file", .0.0)]
+    #[error(
+        "file id {} is in use by an open file (or by calls still running on a file just closed under it)",
+        .0.0
+    )]
     FileIdInUse(FileId),
     /// The same file (same device and inode) is already open under another id.
     #[error("{path} is already open as {file}")]
@@ -276,7 +285,7 @@ pub enum Error {
         reason: Arc<str>,
     },
     /// A page is latched by a guard, so the operation (free, drop, close) cannot proceed.
-    #[error("{page} is latched by a guard")]
+    #[error("{page} is latched by a guard held for over a second: drop the guard, then retry")]
     PageLatched {
         /// The page.
         page: PageId,
@@ -286,7 +295,7 @@ pub enum Error {
     /// that has an image is allowed (a reader following a stale pointer sees the last image and must validate).
     /// `free_page` also refuses a page another `free_page` is freeing or a `new_page` is giving out (a double
     /// free); `new_page` itself never returns it.
-    #[error("{page} is freed")]
+    #[error("{page} is freed (on its file's free list, not reused by new_page since)")]
     PageFreed {
         /// The page.
         page: PageId,
@@ -334,7 +343,10 @@ pub enum Error {
         kind: &'static str,
     },
     /// The file was written with another page size than the pool's (from its file record or its first page).
-    #[error("{file} was written with {on_disk}-byte pages; this pool uses {pool}-byte pages")]
+    #[error(
+        "{file} was written with {on_disk}-byte pages; this pool uses {pool}-byte pages: open it with a pool \
+        built with page_size({on_disk})"
+    )]
     PageSizeMismatch {
         /// The file (the id it would have had).
         file: FileId,
@@ -344,7 +356,10 @@ pub enum Error {
         pool: usize,
     },
     /// The file's record (its `.bpmeta` sidecar) exists but neither slot is valid; the file is not opened.
-    #[error("{file}: the file record is damaged (neither slot is valid)")]
+    #[error(
+        "{file} not opened: its file record (for a file opened by path, the `.bpmeta` sidecar beside it) is \
+        damaged: neither slot is valid"
+    )]
     BadFileRecord {
         /// The file.
         file: FileId,
@@ -440,7 +455,9 @@ impl Error {
             | Error::ShortRead { page, .. }
             | Error::Corrupt { page, .. }
             | Error::OutOfRange { page, .. }
-            | Error::PageLatched { page } => Some(page.file()),
+            | Error::PageLatched { page }
+            | Error::PageFreed { page }
+            | Error::HeldByCaller { page } => Some(page.file()),
             Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
             _ => None,
         }

@@ -37,6 +37,22 @@ use crate::pool::BufferPool;
 /// dropped with it leaks its frame headers (64 bytes a frame). It costs the thread no `HeldByCaller` detection of
 /// its other guards; once 16 forgotten guards fill the list's fixed slots, the thread's later read guards are
 /// listed out of line (a little slower). [`crate::BufferPool::held_latches`] shows forgotten guards.
+///
+/// ```
+/// # fn main() -> bufpool::Result<()> {
+/// let pool = bufpool::BufferPool::builder().frames(64).build()?;
+/// let file = pool.open_storage(bufpool::MemoryStorage::new())?;
+/// let page = pool.new_page(file)?.page_id(); // the write guard is dropped at the end of the statement
+///
+/// let guard = pool.read(page)?; // shared: other threads may read the page too
+/// assert_eq!(guard[0], 0); // derefs to the page's user region (a new page is zeroed)
+/// assert!(matches!(pool.write(page), Err(bufpool::Error::HeldByCaller { .. }))); // not a deadlock
+///
+/// // Change the page only if it still needs it, without letting another writer in between.
+/// let mut guard = guard.try_upgrade().unwrap_or_else(|_| panic!("another thread holds it too"));
+/// guard[0] = 1;
+/// # Ok(()) }
+/// ```
 pub struct ReadGuard<'a> {
     // Released by `Drop` after the holder note ends; taken out whole by `try_upgrade` (the guards' `unsafe`
     // blocks, each on a guard that is consumed: see there). Holding the token bare keeps a guard small.
@@ -86,8 +102,7 @@ impl<'a> ReadGuard<'a> {
     /// shared holder; otherwise gives the guard back unchanged. For check-then-modify paths: read under a shared
     /// latch, and pay for the exclusive one only when a change is needed.
     ///
-    /// On success the page becomes dirty at its first change, exactly as with [`crate::BufferPool::write`], and
-    /// what this guard read is still the page's content: no writer came in between.
+    /// On success the page is marked dirty exactly as by [`crate::BufferPool::write`], and what this guard read is still the page's content: no writer came in between.
     ///
     /// `Err(self)` when another guard (or the pool itself, for the moment it takes to write the page during a
     /// flush or checkpoint) also holds a shared latch, or when the page's file refuses writes after a failed
@@ -151,6 +166,21 @@ impl fmt::Debug for ReadGuard<'_> {
 ///
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
+///
+/// ```
+/// # fn main() -> bufpool::Result<()> {
+/// let pool = bufpool::BufferPool::builder().frames(64).build()?;
+/// let file = pool.open_storage(bufpool::MemoryStorage::new())?;
+/// let page = pool.new_page(file)?.page_id();
+///
+/// let mut guard = pool.write(page)?; // exclusive: no other reader or writer until it is dropped
+/// guard[..3].copy_from_slice(b"abc"); // derefs mutably to the page's user region
+/// guard.set_lsn(7); // the log record of this change ends at LSN 7: the page is written only after it is durable
+/// let guard = guard.downgrade(); // now shared, with no writer let in between
+/// assert_eq!(&guard[..3], b"abc");
+/// assert_eq!(guard.lsn(), 7);
+/// # Ok(()) }
+/// ```
 pub struct WriteGuard<'a> {
     // Released by `Drop` after the owner mark and the holder note end; taken out whole by `downgrade`.
     pub(crate) frame: ManuallyDrop<ExclusiveFrame<'a>>,

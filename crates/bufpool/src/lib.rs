@@ -182,7 +182,7 @@
 //! - `metrics` and `tracing`: statistics and events for operators (see "Operations: metrics and tracing").
 //! - `serde`: `Config`, the pool's settings as an engine's configuration file gives them (TOML, JSON, ...), and
 //!   `Config::builder`, which checks each value and returns the [`Builder`]; unknown keys and bad values are
-//!   errors naming the key (module `config`).
+//!   errors naming the key (`Config`'s docs).
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;

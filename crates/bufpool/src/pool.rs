@@ -623,6 +623,36 @@ impl BufferPool {
     }
 
     /// A builder with the defaults: 1024 frames of 4 KiB, S3-FIFO, no WAL.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use bufpool::{BufferPool, Lsn, Preset, Wal};
+    ///
+    /// /// The engine's log, as the pool sees it: make it durable up to an LSN before a page with that LSN is written.
+    /// struct Log { durable: AtomicU64 }
+    /// impl Wal for Log {
+    ///     fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
+    ///         self.durable.fetch_max(lsn, Ordering::SeqCst); // a real log writes and fsyncs here
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # fn main() -> bufpool::Result<()> {
+    /// let log = Arc::new(Log { durable: AtomicU64::new(0) });
+    /// let pool = BufferPool::builder()
+    ///     .frames(4096) // 16 MiB of 4 KiB pages, allocated here, once
+    ///     .preset(Preset::Oltp) // policy, background writer and I/O for point reads and writes
+    ///     .wal(log.clone())
+    ///     .build()?;
+    /// let file = pool.open_storage(bufpool::MemoryStorage::new())?;
+    /// let mut page = pool.new_page(file)?;
+    /// page.set_lsn(42);
+    /// drop(page);
+    /// pool.checkpoint()?;
+    /// assert!(log.durable.load(Ordering::SeqCst) >= 42); // the write-ahead rule
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -662,6 +692,11 @@ impl BufferPool {
 
     /// Opens or creates the data file at `path` under a fresh id. O_DIRECT is used where the filesystem allows it
     /// (see [`Builder::open_mode`]); [`Stats::files`] says which.
+    ///
+    /// Errors: [`Error::Open`] (the OS refused: no such directory, permissions); [`Error::FileLocked`] (another
+    /// pool or process has the file open); [`Error::FileAlreadyOpen`] (this pool has it open, under the id named);
+    /// [`Error::NotARegularFile`]; [`Error::PageSizeMismatch`] (written by a pool of another page size);
+    /// [`Error::BadFileRecord`] (its `.bpmeta` sidecar is damaged); [`Error::Io`] reading its size or record.
     pub fn open_file(&self, path: impl AsRef<Path>) -> Result<FileId> {
         self.open_file_with(path, FileOptions::new())
     }
@@ -894,8 +929,8 @@ impl BufferPool {
         Ok(ReadGuard::new(frame, page))
     }
 
-    /// An exclusive latch on `page`, loading it if needed. The page becomes dirty at its first change through the
-    /// guard (mutable access or `set_lsn`); a guard that only reads leaves it clean. A freed page
+    /// An exclusive latch on `page`, loading it if needed. Taking it marks the page dirty (with
+    /// [`Builder::clean_write_guards`], its first change through the guard does: mutable access or `set_lsn`). A freed page
     /// ([`BufferPool::free_page`], not reused by `new_page` since) is refused with [`Error::PageFreed`].
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
@@ -947,6 +982,24 @@ impl BufferPool {
     /// not resident is loaded (and `f` runs under a shared latch).
     ///
     /// `f` may see torn bytes on a run whose result is discarded; see [`PageView`].
+    ///
+    /// ```
+    /// # fn main() -> bufpool::Result<()> {
+    /// let pool = bufpool::BufferPool::builder().frames(64).build()?;
+    /// let file = pool.open_storage(bufpool::MemoryStorage::new())?;
+    /// let page = {
+    ///     let mut g = pool.new_page(file)?;
+    ///     g[8..16].copy_from_slice(&99u64.to_le_bytes());
+    ///     g.page_id()
+    /// };
+    /// // No latch taken, nothing written to shared memory: the version check alone validates the read.
+    /// let n = pool.read_optimistic(page, |view| view.read_u64(8))?;
+    /// assert_eq!(n, 99);
+    /// // Out of range reads do not panic: on a consistent page they become an error.
+    /// let past_end = pool.read_optimistic(page, |view| view.read_u64(view.len()));
+    /// assert!(matches!(past_end, Err(bufpool::Error::InvalidAccess { .. })));
+    /// # Ok(()) }
+    /// ```
     #[inline]
     pub fn read_optimistic<R>(&self, page: PageId, mut f: impl FnMut(&PageView<'_>) -> R) -> Result<R> {
         let mut backoff = Backoff::new();

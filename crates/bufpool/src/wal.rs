@@ -15,7 +15,8 @@ use crate::page::{Lsn, PageId};
 /// The engine's write-ahead log, seen from the pool.
 pub trait Wal: Send + Sync {
     /// Makes the log durable up to and including `lsn`. Called before writing any page whose LSN is `lsn`;
-    /// must be cheap when the log is already durable that far (the pool calls it for every page it writes).
+    /// must be cheap when the log is already durable that far (through [`Wal::flush_for_pages`]'s default, the
+    /// pool calls it before every run of pages it writes).
     /// An error (e.g. [`crate::Error::Wal`]; [`crate::Error::WalNoSpace`] for a log write refused for space)
     /// keeps the page dirty and unwritten.
     fn flush_to(&self, lsn: Lsn) -> Result<()>;
