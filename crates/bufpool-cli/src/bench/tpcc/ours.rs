@@ -99,7 +99,9 @@
 //!   inserted, each under its own key), the WAREHOUSE row outside its commit-time update (the fields read,
 //!   W_TAX and W_NAME, never change; a read copies the row under its leaf's latch, so never a torn one), and
 //!   the STOCK rows Stock-Level reads (the spec asks only for committed rows there, clause 2.8.2.3: every row a
-//!   tree holds is committed, since a transaction changes trees only after its record is appended). A
+//!   tree holds is committed, since a transaction changes trees only after its record is appended; since
+//!   session 16 `txns::stock_level` reads them in a read-only transaction of their own that names no district,
+//!   after the one that read its district's rows, so it no longer holds the district through them). A
 //!   CUSTOMER row is written by Payment (its district's lock), Delivery (its district's lock) and
 //!   read by New-Order and Order-Status under their district's lock. `tests::concurrent_transactions_keep_*`
 //!   runs the mix on 4 threads against 2 warehouses and checks conditions 1 to 4 and the STOCK order counts;
@@ -1497,6 +1499,97 @@ mod tests {
             })
             .unwrap();
         assert!(free(1, 2) && free(2, 7) && free(1, 4));
+    }
+
+    /// Stock-Level through the transaction code (`txns::run`): at each of its STOCK reads the worker holds no
+    /// district lock (its STOCK rows are read in a transaction of their own, clause 2.8.2.3), while its DISTRICT
+    /// and ORDER-LINE reads hold the district. Fails with the STOCK reads in the district's transaction (before
+    /// session 16), which held the district shared through them.
+    #[test]
+    fn stock_level_reads_its_stock_rows_outside_its_districts_lock() {
+        /// Counts a body's STOCK batches and its other reads, and at each whether every district is free.
+        struct Probe<'a, 'e> {
+            txn: &'a mut dyn Txn,
+            e: &'e Ours,
+            seen: &'a mut Vec<(Table, bool)>,
+        }
+        impl Probe<'_, '_> {
+            fn note(&mut self, t: Table) {
+                let free =
+                    (1..=2).all(|w| (1..=DISTRICTS).all(|d| self.e.district_lock(w, d).unwrap().try_write().is_ok()));
+                self.seen.push((t, free));
+            }
+        }
+        impl Txn for Probe<'_, '_> {
+            fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+                let found = self.txn.get(t, key, out)?;
+                self.note(t);
+                Ok(found)
+            }
+            fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()> {
+                self.txn.put(t, key, val)
+            }
+            fn delete(&mut self, t: Table, key: &[u8]) -> Result<()> {
+                self.txn.delete(t, key)
+            }
+            fn scan(
+                &mut self,
+                t: Table,
+                from: &[u8],
+                to: &[u8],
+                f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+            ) -> Result<()> {
+                self.txn.scan(t, from, to, f)?;
+                self.note(t);
+                Ok(())
+            }
+            fn get_each(&mut self, t: Table, keys: &[&[u8]], part: Range<usize>, f: Each<'_>) -> Result<()> {
+                self.txn.get_each(t, keys, part, f)?;
+                self.note(t);
+                Ok(())
+            }
+        }
+        struct Probing<'a, 'e> {
+            inner: OursWorker<'e>,
+            seen: &'a mut Vec<(Table, bool)>,
+        }
+        impl Worker for Probing<'_, '_> {
+            fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
+                let (e, seen) = (self.inner.ours, &mut *self.seen);
+                self.inner.run(access, &mut |txn| body(&mut Probe { txn, e, seen }))
+            }
+            fn finish(&mut self) -> Result<()> {
+                self.inner.finish()
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let scale = Scale::reduced(2);
+        let e = Ours::open(dir.path(), 8192, scale.warehouses).unwrap();
+        let mut rng = Rng::new(7);
+        let load_nu = NuConstants::for_load(&mut rng);
+        load::load(&e, scale, load_nu, 7, |_| {}).unwrap();
+        let mut ctx = Ctx {
+            scale,
+            nu: NuConstants::for_run(load_nu, &mut rng),
+            thread: 0,
+            history_seq: 0,
+        };
+        let mut seen = Vec::new();
+        let mut w = Probing {
+            inner: e.worker(Durability::NondurableAutocommit).unwrap(),
+            seen: &mut seen,
+        };
+        for home in [1, 2, 1] {
+            assert!(
+                txns::run(&mut w, &mut ctx, &mut rng, Kind::StockLevel, home)
+                    .unwrap()
+                    .committed
+            );
+        }
+        let stock: Vec<bool> = seen.iter().filter(|r| r.0 == Table::Stock).map(|r| r.1).collect();
+        assert_eq!(stock, [true; 3], "STOCK read with a district lock held");
+        assert!(seen.iter().filter(|r| r.0 != Table::Stock).all(|r| !r.1), "{seen:?}");
+        assert_eq!(seen.iter().filter(|r| r.0 == Table::OrderLine).count(), 3);
     }
 
     fn pairs(items: &[(u32, &[u8])]) -> Vec<(Vec<u8>, Vec<u8>)> {

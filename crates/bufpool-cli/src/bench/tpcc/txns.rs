@@ -537,7 +537,11 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
     let threshold = uniform(rng, 10, 20) as u32;
     let mut buf = Vec::with_capacity(512);
     let mut items: Vec<u32> = Vec::with_capacity(300);
-    // The district's rows; its STOCK rows are read unlocked (committed rows, clause 2.8.2.3).
+    // The district's rows, then its items' STOCK rows in a transaction of their own that names no district:
+    // clause 2.8.2.3 asks of Stock-Level neither full serialisability nor repeatable reads, only committed data no
+    // older than the last committed before it began. An engine with district locks (bufpool-btree) so holds the
+    // district only for its order lines, not for the STOCK reads (about 85% of a Stock-Level's instructions),
+    // against which New-Order, Payment and Delivery of that district waited.
     let committed = worker.run(&Access::districts(true, [(w, d)]), &mut |t: &mut dyn Txn| {
         must_get(t, Table::District, &district_key(w, d), &mut buf)?;
         let (_, next) = District::tax_and_next_o_id(&buf)?;
@@ -563,6 +567,12 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
         }
         items.sort_unstable();
         items.dedup();
+        Ok(true)
+    })?;
+    if !committed {
+        return Ok(false);
+    }
+    let committed = worker.run(&Access::districts(true, []), &mut |t: &mut dyn Txn| {
         let keys: Vec<[u8; 6]> = items.iter().map(|&i| stock_key(w, i)).collect();
         let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
         let mut low = 0u32;
