@@ -661,15 +661,37 @@ impl OrderLine {
 
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Enc::new();
-        e.u32(self.i_id)
-            .u16(self.supply_w_id)
-            .u64(self.delivery_d)
-            .u8(self.quantity)
-            .i64(self.amount)
-            .str(&self.dist_info);
-        e.0
+        let mut out = Vec::with_capacity(64);
+        Self::encode_to(
+            (self.i_id, self.supply_w_id, self.delivery_d, self.quantity, self.amount),
+            &self.dist_info,
+            &mut out,
+        );
+        out
     }
+
+    /// A new line's row (OL_DELIVERY_D null) into `out`, replacing what it held: [`OrderLine::encode`]'s bytes
+    /// without an owned OL_DIST_INFO or a new vector (New-Order's lines, one buffer for all).
+    pub fn encode_new(i_id: u32, supply_w_id: u16, quantity: u8, amount: i64, dist_info: &[u8], out: &mut Vec<u8>) {
+        Self::encode_to((i_id, supply_w_id, 0, quantity, amount), dist_info, out);
+    }
+
+    fn encode_to(
+        (i_id, supply_w_id, delivery_d, quantity, amount): (u32, u16, u64, u8, i64),
+        dist_info: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        let mut e = Enc(std::mem::take(out));
+        e.u32(i_id)
+            .u16(supply_w_id)
+            .u64(delivery_d)
+            .u8(quantity)
+            .i64(amount)
+            .str(dist_info);
+        *out = e.0;
+    }
+
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<OrderLine> {
         let mut d = Dec::new(b);
@@ -885,6 +907,9 @@ mod tests {
             dist_info: vec![b'd'; 24],
         };
         let mut row = l.encode();
+        let mut new = b"stale".to_vec();
+        OrderLine::encode_new(9, 2, 5, 4321, &[b'd'; 24], &mut new);
+        assert_eq!(new, row);
         assert_eq!(OrderLine::deliver(&mut row, 777).unwrap(), 4321);
         l.delivery_d = 777;
         assert_eq!(OrderLine::decode(&row).unwrap(), l);
