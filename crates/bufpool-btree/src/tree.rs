@@ -443,17 +443,25 @@ impl Tree {
     /// be empty). The data file is opened with `wal` as its own log ([`FileOptions::wal`]), so the pool may be
     /// shared with other trees and engines, each with its own log.
     pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, |pool, options| pool.open_file_with(path, options))?;
-        tree.create_in()
+        Tree::attach(
+            pool,
+            wal,
+            |pool, options| pool.open_file_with(path, options),
+            Tree::create_in,
+        )
     }
 
     /// [`Tree::create`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path: an empty storage.
     pub fn create_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, |pool, options| pool.open_storage_with(storage, options))?;
-        tree.create_in()
+        Tree::attach(
+            pool,
+            wal,
+            |pool, options| pool.open_storage_with(storage, options),
+            Tree::create_in,
+        )
     }
 
-    fn create_in(self) -> Result<Tree> {
+    fn create_in(&self) -> Result<()> {
         let tree = self;
         if tree.pool.file_pages(tree.file)? != 0 || tree.wal.end_lsn() != tree.wal.durable_lsn() {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
@@ -466,27 +474,37 @@ impl Tree {
         if found_records {
             return Err(Error::BadMeta("create: the log is not empty".into()));
         }
-        tree.init_new()?;
-        Ok(tree)
+        tree.init_new()
     }
 
     /// Opens the tree in the data file at `path`, running recovery from `wal`; creates a new tree if both the file
     /// and the log are empty. The data file is opened with `wal` as its own log ([`FileOptions::wal`]): the pool
     /// may be shared with other trees and engines, each with its own log. Refuses, with
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
-    /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log).
+    /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log). Whatever refuses
+    /// the open (this, a replay's I/O error, its closing checkpoint refused for space), the pool is left as
+    /// before the call: the data file is not open in it and the log is free, to open both again once the cause
+    /// is fixed. [`Tree::create`] is the same.
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, |pool, options| pool.open_file_with(path, options))?;
-        tree.open_in()
+        Tree::attach(
+            pool,
+            wal,
+            |pool, options| pool.open_file_with(path, options),
+            Tree::open_in,
+        )
     }
 
     /// [`Tree::open`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path.
     pub fn open_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
-        let tree = Tree::attach(pool, wal, |pool, options| pool.open_storage_with(storage, options))?;
-        tree.open_in()
+        Tree::attach(
+            pool,
+            wal,
+            |pool, options| pool.open_storage_with(storage, options),
+            Tree::open_in,
+        )
     }
 
-    fn open_in(self) -> Result<Tree> {
+    fn open_in(&self) -> Result<()> {
         let tree = self;
         // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
         tree.shrunk_at.store(tree.wal.end_lsn(), Ordering::Relaxed);
@@ -519,8 +537,7 @@ impl Tree {
         }
         let replayed = tree.recover()?;
         if tree.pool.file_pages(tree.file)? == 0 {
-            tree.init_new()?;
-            return Ok(tree);
+            return tree.init_new();
         }
         let meta = tree.pool.read(tree.pid(META))?;
         if meta.get(..8) != Some(&META_MAGIC[..]) || meta_u32(&meta, M_FORMAT) != META_FORMAT {
@@ -540,7 +557,7 @@ impl Tree {
         if replayed > 0 {
             tree.checkpoint()?;
         }
-        Ok(tree)
+        Ok(())
     }
 
     /// Refuses a log that is not this tree's (see [`Tree::open`]): `meta` is the meta page, `lsn` its page LSN.
@@ -574,11 +591,16 @@ impl Tree {
     }
 
     /// Claims `wal` for the tree (a log serves one open tree: [`TreeWal::claim_for_tree`]), opens the data file
-    /// with `open`, `wal` its own log, and makes the tree of it; the tree releases the claim when dropped.
+    /// with `open`, `wal` its own log, makes the tree of it and runs `start` on it (recovery, or a new tree's
+    /// first pages); the tree releases the claim when dropped. A refused start leaves the pool as before the
+    /// call: the data file is dropped from it (its cached pages discarded unwritten: the log still holds every
+    /// change replay made to them) before the claim is released, so the caller can fix the cause and open the
+    /// same file and log again in the same pool (F16-1 in RELIABILITY.md).
     fn attach(
         pool: Arc<BufferPool>,
         wal: Arc<TreeWal>,
         open: impl FnOnce(&BufferPool, FileOptions) -> bufpool::Result<FileId>,
+        start: impl FnOnce(&Tree) -> Result<()>,
     ) -> Result<Tree> {
         let user = pool.user_bytes();
         if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::USER_BYTES_MAX).contains(&user) {
@@ -592,7 +614,7 @@ impl Tree {
                 return Err(e.into());
             }
         };
-        Ok(Tree {
+        let tree = Tree {
             pool,
             wal,
             file,
@@ -600,7 +622,16 @@ impl Tree {
             limits: Limits::for_user_bytes(user),
             shrunk_at: AtomicU64::new(0),
             id: NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed),
-        })
+        };
+        match start(&tree) {
+            Ok(()) => Ok(tree),
+            Err(e) => {
+                // The refusal is the error to report; a file the sweep cannot drop (a page latched by another
+                // call for over a second) stays open, as it did before F16-1.
+                let _ = tree.pool.drop_file(tree.file);
+                Err(e)
+            }
+        }
     }
 
     fn init_new(&self) -> Result<()> {

@@ -589,3 +589,51 @@ fn a_close_refused_for_space_gives_the_tree_back_to_close_again() {
     drop(tree);
     drop(mount);
 }
+
+/// F16-1 (R15-O2 in RELIABILITY.md): an open that replays its log ends with a checkpoint; refused for space, the
+/// open failed and left its data file open in the pool (and its log held by it), so the reopen once space was
+/// freed was refused (`FileAlreadyOpen`). Now the refused open leaves nothing in the pool, and the same pool opens
+/// the tree, with every committed key, once space is freed.
+#[test]
+fn an_open_whose_checkpoint_is_refused_for_space_leaves_nothing_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "8m",
+        "an_open_whose_checkpoint_is_refused_for_space_leaves_nothing_open",
+    ) else {
+        return;
+    };
+    let open = |pool: &Arc<BufferPool>| {
+        let wal = TreeWal::open(dir.path().join("t.wal")).unwrap();
+        Tree::open(pool.clone(), wal, dir.path().join("t.db"))
+    };
+    let mut committed = BTreeMap::new();
+    {
+        let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+        let tree = open(&pool).unwrap();
+        for id in 0..3000 {
+            tree.put(&key(id), &value(id, 0)).unwrap();
+            committed.insert(id, 0);
+        }
+        tree.close().unwrap();
+        let tree = open(&pool).unwrap();
+        for id in (0..6000).step_by(2) {
+            tree.put(&key(id), &value(id, 1)).unwrap();
+            committed.insert(id, 1);
+        }
+        tree.commit().unwrap();
+        // Dropped unclosed with its pool (which writes nothing): the next open replays the log.
+    }
+    let filler = fill(dir.path());
+    let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+    let err = open(&pool).map(|_| ()).expect_err("the open's checkpoint has no space");
+    assert!(err.is_no_space(), "{err}");
+    assert!(pool.stats().files.is_empty(), "the refused open's file is left open");
+    assert_eq!(pool.stats().resident, 0, "the refused open's pages are left cached");
+    std::fs::remove_file(filler).unwrap();
+    let tree = open(&pool).expect("the same pool opens the tree once space is freed");
+    holds(&tree, &committed, &BTreeMap::new(), "reopened in the same pool");
+    drop(tree);
+    drop(mount);
+}
