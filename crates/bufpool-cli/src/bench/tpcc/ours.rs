@@ -1583,14 +1583,10 @@ mod tests {
             }
         }
         let dir = tempfile::tempdir().unwrap();
-        let scale = Scale::reduced(2);
-        let e = Ours::open(dir.path(), 8192, scale.warehouses).unwrap();
-        let mut rng = Rng::new(7);
-        let load_nu = NuConstants::for_load(&mut rng);
-        load::load(&e, scale, load_nu, 7, |_| {}).unwrap();
+        let (e, scale, mut rng, nu) = loaded_two_warehouses(dir.path());
         let mut ctx = Ctx {
             scale,
-            nu: NuConstants::for_run(load_nu, &mut rng),
+            nu,
             thread: 0,
             history_seq: 0,
         };
@@ -1610,6 +1606,18 @@ mod tests {
         assert_eq!(stock, [true; 3], "STOCK read with a district lock held");
         assert!(seen.iter().filter(|r| r.0 != Table::Stock).all(|r| !r.1), "{seen:?}");
         assert_eq!(seen.iter().filter(|r| r.0 == Table::OrderLine).count(), 3);
+    }
+
+    /// An engine in `dir` loaded with two warehouses at the reduced scale (seed 7), the generator after the load
+    /// and the run's NURand constants.
+    fn loaded_two_warehouses(dir: &Path) -> (Ours, Scale, Rng, NuConstants) {
+        let scale = Scale::reduced(2);
+        let e = Ours::open(dir, 8192, scale.warehouses).unwrap();
+        let mut rng = Rng::new(7);
+        let load_nu = NuConstants::for_load(&mut rng);
+        load::load(&e, scale, load_nu, 7, |_| {}).unwrap();
+        let nu = NuConstants::for_run(load_nu, &mut rng);
+        (e, scale, rng, nu)
     }
 
     fn pairs(items: &[(u32, &[u8])]) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -1787,12 +1795,7 @@ mod tests {
     #[test]
     fn concurrent_transactions_keep_the_conditions_and_the_stock_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let scale = Scale::reduced(2);
-        let e = Ours::open(dir.path(), 8192, scale.warehouses).unwrap();
-        let mut rng = Rng::new(7);
-        let load_nu = NuConstants::for_load(&mut rng);
-        load::load(&e, scale, load_nu, 7, |_| {}).unwrap();
-        let nu = NuConstants::for_run(load_nu, &mut rng);
+        let (e, scale, _, nu) = loaded_two_warehouses(dir.path());
         let (cnt0, lines0) = stock_counts(&e);
         let threads = 4u16;
         std::thread::scope(|s| {

@@ -306,6 +306,20 @@ struct Seen {
     first_error: Option<String>,
 }
 
+impl Seen {
+    /// One line for a fault seed's run: whether its fault `fired`, what the threads saw, how the close went.
+    fn print(&self, what: &str, fired: bool, close: &Result<()>) {
+        println!(
+            "{what}: fired {fired}, {} committed, {} failed ({}), {} acknowledged as durable, close: {}",
+            self.committed,
+            self.errors,
+            self.first_error.as_deref().unwrap_or("-"),
+            self.durable.len(),
+            close.as_ref().map_or_else(|e| format!("{e:#}"), |()| "ok".into())
+        );
+    }
+}
+
 /// Runs the mix on `threads` threads until the power goes, or (with `max`) until each thread ran `max`
 /// transactions; a thread goes on after an error while the power is on (up to `max` as well).
 fn run_mix(e: &Ours, disk: &Disk, mode: Durability, threads: u16, seed: u64, max: Option<u64>) -> Seen {
@@ -547,14 +561,7 @@ fn device_faults_during_tpcc_fail_commits_with_errors_and_lose_nothing_acknowled
         check_recovered(&images, &seen, &what);
         fired += u64::from(hit);
         failed_txns += seen.errors;
-        println!(
-            "{what}: fired {hit}, {} committed, {} failed ({}), {} acknowledged as durable, close: {}",
-            seen.committed,
-            seen.errors,
-            seen.first_error.as_deref().unwrap_or("-"),
-            seen.durable.len(),
-            close.map_or_else(|e| format!("{e:#}"), |()| "ok".into())
-        );
+        seen.print(&what, hit, &close);
     }
     println!("{n} fault seeds: {fired} faults fired, {failed_txns} transactions failed, {closed} closes succeeded");
     assert!(fired * 2 >= n, "only {fired} of {n} faults fired");
@@ -709,14 +716,7 @@ fn read_errors_of_tree_pages_on_two_threads_fail_transactions_and_lose_nothing_a
         let close = e.close();
         closed += u64::from(close.is_ok());
         fired += u64::from(hit);
-        println!(
-            "{what}: fired {hit}, {} committed, {} failed ({}), {} acknowledged as durable, close: {}",
-            seen.committed,
-            seen.errors,
-            seen.first_error.as_deref().unwrap_or("-"),
-            seen.durable.len(),
-            close.map_or_else(|e| format!("{e:#}"), |()| "ok".into())
-        );
+        seen.print(&what, hit, &close);
         check_recovered(&disk.cut(), &seen, &what);
     }
     println!("{n} read seeds: {fired} faults fired, {closed} closes succeeded");
