@@ -122,13 +122,28 @@
 //! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
 //!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
 //!   that meets such an error gets it as an `Err`, never an acknowledgement. An `Err` from a commit leaves its
-//!   outcome unknown: after a restart the transaction is there whole or not at all. A commit that fails after
-//!   its record was appended (a tree refused one of its writes) leaves the trees with part of it: from then on
-//!   the engine refuses every transaction (even read-only ones, which could see that part; checked after a
-//!   transaction's first locks, after each district lock its body reaches, and again after its commit-time row
-//!   locks, since the failed commit set it before releasing its own) and every checkpoint of the transaction log
-//!   (which would cut the record), until it is reopened, whose recovery replays the record whole or, if it never
-//!   became durable, none of it (no page holding its writes reached the disk before it). A log write refused
+//!   outcome unknown: after a restart the transaction is there whole or not at all. A commit whose apply fails on
+//!   a read of a tree page (EIO, a short read: `failed_read`; the device may answer the next read) applies its
+//!   whole write set again, up to `APPLY_RETRIES` times after a short pause, still holding its locks and the
+//!   gate (F16-2). That is idempotent: the trees get each write as a whole value or a delete (a patch is only the
+//!   record's form of a put: the tree gets the new row whole, `apply_writes`), each key's writes in the same
+//!   order, and no other transaction writes those rows in between (their locks are held; HISTORY rows are
+//!   inserted under keys of their own), so every try ends with each row as the write set's last write of it
+//!   leaves it, whatever part of it the failed try applied. That try left the trees consistent: the puts of a
+//!   run before the failed one applied to their leaf with its dependency on the transaction log noted (a retry
+//!   notes a later end, and a page's note is only raised), a split that failed undone (`Tree::put_covered_run`,
+//!   `split_insert`), a merge that failed left out; a leaf hint is a guess checked under the leaf's latch.
+//!   A write error, a failed file or log are not retried: the pool refuses a failed file's writes and a log
+//!   everything after its first failure, so a retry meets the same error. Making the apply's pages resident
+//!   before the append instead would not do: other threads' misses may evict them before the apply latches
+//!   them, and a split reads pages (the parent, the free list's head) known only then. A commit that fails after
+//!   its record was appended (a tree refused one of its writes, or a read still failed after the retries) leaves
+//!   the trees with part of it: from then on the engine refuses every transaction (even read-only ones, which
+//!   could see that part; checked after a transaction's first locks, after each district lock its body reaches,
+//!   and again after its commit-time row locks, since the failed commit set it before releasing its own) and
+//!   every checkpoint of the transaction log (which would cut the record), until it is reopened, whose recovery
+//!   replays the record whole or, if it never became durable, none of it (no page holding its writes reached
+//!   the disk before it). A log write refused
 //!   for space fails no log (`TreeWal`'s "A full device", F13-1): the commit's fsync returns the error with
 //!   its record still buffered (the transaction applied, not acknowledged; the next commit that succeeds makes
 //!   it durable), and past the log's buffer bound the append itself refuses the record, before anything is
@@ -234,6 +249,22 @@ fn full_device(e: &anyhow::Error) -> bool {
             .downcast_ref::<bufpool::Error>()
             .is_some_and(bufpool::Error::is_no_space),
     }
+}
+
+/// How many times a commit's apply that failed on a read of a tree page ([`failed_read`]) is tried again before
+/// the engine latches `broken`, and the pause before the first retry (doubled before each next one: 7 ms in all).
+const APPLY_RETRIES: u32 = 3;
+const APPLY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Whether a tree refused a covered change because the pool could not read one of its pages (EIO, a short
+/// read): the put or delete that met it changed nothing (a split that meets it is undone), the pool keeps
+/// nothing of the failed load, and the next read asks the device again. A write error, a failed file or log, a corrupt
+/// page are not: a retry meets them again.
+fn failed_read(e: &bufpool_btree::Error) -> bool {
+    matches!(
+        e,
+        bufpool_btree::Error::Pool(bufpool::Error::Io { op: "read", .. } | bufpool::Error::ShortRead { .. })
+    )
 }
 
 fn tree_err(e: bufpool_btree::Error) -> anyhow::Error {
@@ -1269,12 +1300,23 @@ impl Worker for OursWorker<'_> {
             order.extend(0..set.entries.len());
             order.sort_by_key(|&i| set.entries[i].table.index());
             let tails = &mut self.tails;
-            let applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+            let mut applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+            // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
+            // applied again, still under the locks and the gate (idempotent: module docs, "Failures").
+            let (mut tries, mut pause) = (1, APPLY_PAUSE);
+            while tries <= APPLY_RETRIES && applied.as_ref().is_err_and(failed_read) {
+                std::thread::sleep(pause);
+                pause *= 2;
+                tries += 1;
+                applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+            }
             if let Err(e) = applied {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
                 // that part, and a checkpoint would cut the record (module docs, "Failures").
                 let _ = ours.broken.set(e.to_string());
-                return Err(anyhow!(e).context("applying a transaction after its record was appended"));
+                return Err(anyhow!(e).context(format!(
+                    "applying a transaction after its record was appended ({tries} tries)"
+                )));
             }
         }
         drop(locks);

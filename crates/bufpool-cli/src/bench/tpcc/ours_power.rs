@@ -20,6 +20,7 @@
 //!   never `Ok` for what is not durable. After an ENOSPC (one-shot: the space is back after it) the engine
 //!   must go on and close (F13-1). `BUFPOOL_TPCC_FAULT_SEEDS` seeds (default 9).
 //! - [`a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_half`]: P12-1's case.
+//! - [`a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on`]: F16-2's case.
 //!
 //! Seeds are `N` (`0..N`) or `A..B` (one again: `BUFPOOL_TPCC_FAULT_SEEDS=70..71`). Run on 2026-12-02 (branch
 //! `power12`): 200 power seeds clean before and after P12-1's fix (40,718 New-Orders acknowledged as durable
@@ -721,4 +722,72 @@ fn read_errors_of_tree_pages_on_two_threads_fail_transactions_and_lose_nothing_a
     }
     println!("{n} read seeds: {fired} faults fired, {closed} closes succeeded");
     assert!(fired * 2 >= n, "only {fired} of {n} faults fired");
+}
+
+/// A worker that arms a one-shot EIO on the next read of `file` at the end of the body of its next transaction
+/// that commits: after every read the body makes, before the commit's append and apply.
+struct FailsApply<'a> {
+    inner: OursWorker<'a>,
+    file: Arc<FaultyStorage>,
+    armed: bool,
+}
+
+impl Worker for FailsApply<'_> {
+    fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
+        let (file, armed) = (&self.file, &mut self.armed);
+        self.inner.run(access, &mut |t| {
+            let commit = body(t)?;
+            if commit && std::mem::take(armed) {
+                file.inject_next(IoOp::Read, Fault::Eio);
+            }
+            Ok(commit)
+        })
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.inner.finish()
+    }
+}
+
+/// F16-2 (RELIABILITY.md; F16-O1): a one-shot EIO on a read of a tree page during a commit's apply (after its
+/// record was appended) latched `Ours::broken`, and the engine refused every later transaction and its close,
+/// though the device was fine again. Here a New-Order's apply meets it on `order_line.db` (a fresh pool: the
+/// ORDER-LINE leaves the body never reads are not resident), after its DISTRICT, NEW-ORDER, ORDER and
+/// ORDER-CUSTOMER writes were applied and before its STOCK ones: the apply is retried whole, the New-Order is
+/// acknowledged, two threads then run the mix without an error, and after a power cut the recovered engine holds
+/// conditions 1 to 4 and every acknowledged New-Order.
+#[test]
+fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
+    let l = loaded();
+    let disk = Disk::new(11, FaultConfig::none(), &l.images);
+    let e = disk.open(l.frames).unwrap();
+    let file = disk.file("order_line.db");
+    let mut w = FailsApply {
+        inner: e.worker(Durability::Durable).unwrap(),
+        file: file.clone(),
+        armed: true,
+    };
+    let mut rng = Rng::new(16);
+    let mut ctx = Ctx {
+        scale: l.scale,
+        nu: l.nu,
+        thread: 0,
+        history_seq: 0,
+    };
+    let mut seen = Seen::default();
+    // A New-Order that commits (one in a hundred rolls back, clause 2.4.2.3: the fault is armed only on a commit).
+    while w.armed {
+        let o = txns::run(&mut w, &mut ctx, &mut rng, Kind::NewOrder, 1)
+            .unwrap_or_else(|err| panic!("the New-Order whose apply met a read error: {err:#}"));
+        seen.durable.extend(o.new_order);
+    }
+    assert_eq!(file.counts().read_eio, 1, "the apply read order_line.db");
+    assert_eq!(seen.durable.len(), 1);
+    drop(w);
+    let more = run_mix(&e, &disk, Durability::Durable, 2, 17, Some(100));
+    assert_eq!(more.errors, 0, "after the read error: {:?}", more.first_error);
+    assert!(more.committed > 0);
+    seen.durable.extend(more.durable);
+    seen.rolled_back.extend(more.rolled_back);
+    drop(e);
+    check_recovered(&disk.cut(), &seen, "after a read error in an apply");
 }
