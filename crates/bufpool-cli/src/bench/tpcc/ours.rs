@@ -1314,8 +1314,13 @@ impl Worker for OursWorker<'_> {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
                 // that part, and a checkpoint would cut the record (module docs, "Failures").
                 let _ = ours.broken.set(e.to_string());
+                let tries = if tries == 1 {
+                    "1 try".to_owned()
+                } else {
+                    format!("{tries} tries")
+                };
                 return Err(anyhow!(e).context(format!(
-                    "applying a transaction after its record was appended ({tries} tries)"
+                    "applying a transaction after its record was appended ({tries})"
                 )));
             }
         }
