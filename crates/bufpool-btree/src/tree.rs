@@ -462,19 +462,18 @@ impl Tree {
     }
 
     fn create_in(&self) -> Result<()> {
-        let tree = self;
-        if tree.pool.file_pages(tree.file)? != 0 || tree.wal.end_lsn() != tree.wal.durable_lsn() {
+        if self.pool.file_pages(self.file)? != 0 || self.wal.end_lsn() != self.wal.durable_lsn() {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
         }
         let mut found_records = false;
-        tree.wal.scan(|_, _| {
+        self.wal.scan(|_, _| {
             found_records = true;
             Ok(())
         })?;
         if found_records {
             return Err(Error::BadMeta("create: the log is not empty".into()));
         }
-        tree.init_new()
+        self.init_new()
     }
 
     /// Opens the tree in the data file at `path`, running recovery from `wal`; creates a new tree if both the file
@@ -505,14 +504,13 @@ impl Tree {
     }
 
     fn open_in(&self) -> Result<()> {
-        let tree = self;
         // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
-        tree.shrunk_at.store(tree.wal.end_lsn(), Ordering::Relaxed);
+        self.shrunk_at.store(self.wal.end_lsn(), Ordering::Relaxed);
         // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
         // cannot be read yet (torn) is rebuilt by replay and checked after it.
-        let pages = tree.pool.file_pages(tree.file)?;
+        let pages = self.pool.file_pages(self.file)?;
         if pages > 0 {
-            if let Ok(meta) = tree.pool.read(tree.pid(META)) {
+            if let Ok(meta) = self.pool.read(self.pid(META)) {
                 if meta.get(..8) == Some(&META_MAGIC[..]) {
                     let format = meta_u32(&meta, M_FORMAT);
                     if format != META_FORMAT {
@@ -522,40 +520,40 @@ impl Tree {
                              (format 4 added inner nodes' children arrays): open it with the build that made it"
                         )));
                     }
-                    tree.check_log_matches(&meta, meta.lsn())?;
+                    self.check_log_matches(&meta, meta.lsn())?;
                 }
             }
-        } else if tree.wal.was_cut() {
+        } else if self.wal.was_cut() {
             // A log is cut only after a checkpoint wrote and synced its tree's pages: an empty data file is not
             // this log's (a wrong path, a lost file). Replayed, the log's tail made a partial tree of it, and the
             // open's checkpoint cut the log its own tree still needed (R15-3).
             return Err(Error::LogMismatch(format!(
                 "the data file is empty, but the log (from LSN {}) was cut at a checkpoint of its tree's pages: \
                  not this log's data file",
-                tree.wal.start_lsn()
+                self.wal.start_lsn()
             )));
         }
-        let replayed = tree.recover()?;
-        if tree.pool.file_pages(tree.file)? == 0 {
-            return tree.init_new();
+        let replayed = self.recover()?;
+        if self.pool.file_pages(self.file)? == 0 {
+            return self.init_new();
         }
-        let meta = tree.pool.read(tree.pid(META))?;
+        let meta = self.pool.read(self.pid(META))?;
         if meta.get(..8) != Some(&META_MAGIC[..]) || meta_u32(&meta, M_FORMAT) != META_FORMAT {
             return Err(Error::BadMeta("bad magic or format in page 0".into()));
         }
-        tree.check_log_matches(&meta, meta.lsn())?;
+        self.check_log_matches(&meta, meta.lsn())?;
         let ps = meta_u32(&meta, M_PAGE_SIZE) as usize;
-        if ps != tree.pool.page_size() {
+        if ps != self.pool.page_size() {
             return Err(Error::BadMeta(format!(
                 "tree was made with {ps}-byte pages, the pool has {}",
-                tree.pool.page_size()
+                self.pool.page_size()
             )));
         }
-        tree.root.store(meta_u32(&meta, M_ROOT), Ordering::Release);
+        self.root.store(meta_u32(&meta, M_ROOT), Ordering::Release);
         drop(meta);
         // Recovered pages go to disk and the replayed log is cut, so the next recovery starts here.
         if replayed > 0 {
-            tree.checkpoint()?;
+            self.checkpoint()?;
         }
         Ok(())
     }
