@@ -54,7 +54,7 @@ use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, Wr
 
 use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
-use crate::wal::{Op, OwnedOp, TreeWal};
+use crate::wal::{Op, OwnedOp, TreeClaim, TreeWal};
 
 mod bulk;
 
@@ -369,7 +369,6 @@ enum LevelMerge<'p> {
 /// ```
 pub struct Tree {
     pool: Arc<BufferPool>,
-    wal: Arc<TreeWal>,
     file: FileId,
     /// Cached root page number; changed only under the meta latch, after the meta page itself.
     root: AtomicU32,
@@ -388,6 +387,9 @@ pub struct Tree {
     /// This tree value's own number ([`NEXT_TREE_ID`]): the hints it gives name it, and it follows only its own
     /// (R10B-O6 in RELIABILITY.md).
     id: u64,
+    /// The tree's log ([`Tree::wal`]), claimed: the pool holds the claim too, as the data file's log, and the log
+    /// serves no other tree until both let go (R17-1 in RELIABILITY.md).
+    claim: Arc<TreeClaim>,
 }
 
 /// The next [`Tree`]'s `id`: unique within the process, never 0.
@@ -422,9 +424,10 @@ pub struct CoveredPut<'a> {
 }
 
 impl Drop for Tree {
-    /// Releases the log for the next tree opened on it (a log serves one open tree).
+    /// Releases the log for the next tree opened on it (a log serves one open tree) once the pool lets go of the
+    /// data file: at once after [`Tree::close`], else when the file is closed or dropped in the pool (R17-1).
     fn drop(&mut self) {
-        self.wal.release_tree();
+        self.claim.tree_dropped();
     }
 }
 
@@ -462,11 +465,11 @@ impl Tree {
     }
 
     fn create_in(&self) -> Result<()> {
-        if self.pool.file_pages(self.file)? != 0 || self.wal.end_lsn() != self.wal.durable_lsn() {
+        if self.pool.file_pages(self.file)? != 0 || self.wal().end_lsn() != self.wal().durable_lsn() {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
         }
         let mut found_records = false;
-        self.wal.scan(|_, _| {
+        self.wal().scan(|_, _| {
             found_records = true;
             Ok(())
         })?;
@@ -505,7 +508,7 @@ impl Tree {
 
     fn open_in(&self) -> Result<()> {
         // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
-        self.shrunk_at.store(self.wal.end_lsn(), Ordering::Relaxed);
+        self.shrunk_at.store(self.wal().end_lsn(), Ordering::Relaxed);
         // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
         // cannot be read yet (torn) is rebuilt by replay and checked after it.
         let pages = self.pool.file_pages(self.file)?;
@@ -523,14 +526,14 @@ impl Tree {
                     self.check_log_matches(&meta, meta.lsn())?;
                 }
             }
-        } else if self.wal.was_cut() {
+        } else if self.wal().was_cut() {
             // A log is cut only after a checkpoint wrote and synced its tree's pages: an empty data file is not
             // this log's (a wrong path, a lost file). Replayed, the log's tail made a partial tree of it, and the
             // open's checkpoint cut the log its own tree still needed (R15-3).
             return Err(Error::LogMismatch(format!(
                 "the data file is empty, but the log (from LSN {}) was cut at a checkpoint of its tree's pages: \
                  not this log's data file",
-                self.wal.start_lsn()
+                self.wal().start_lsn()
             )));
         }
         let replayed = self.recover()?;
@@ -561,16 +564,16 @@ impl Tree {
     /// Refuses a log that is not this tree's (see [`Tree::open`]): `meta` is the meta page, `lsn` its page LSN.
     fn check_log_matches(&self, meta: &[u8], lsn: Lsn) -> Result<()> {
         let (id, start) = (meta_u64(meta, M_LOG_ID), meta_u64(meta, M_LOG_START));
-        if id != self.wal.id() {
+        if id != self.wal().id() {
             return Err(Error::LogMismatch(format!(
                 "the tree was made with log {id:#018x}, this is log {:#018x} (a lost or replaced log?)",
-                self.wal.id()
+                self.wal().id()
             )));
         }
-        if self.wal.start_lsn() > start {
+        if self.wal().start_lsn() > start {
             return Err(Error::LogMismatch(format!(
                 "the log starts at LSN {}, after the tree's last checkpoint at {start}",
-                self.wal.start_lsn()
+                self.wal().start_lsn()
             )));
         }
         self.check_page_lsn(META, lsn)
@@ -579,7 +582,7 @@ impl Tree {
     /// A page can only be on disk after the log up to its LSN was durable: a page newer than the log's end means
     /// the log lost its tail or is not this tree's.
     fn check_page_lsn(&self, no: PageNo, lsn: Lsn) -> Result<()> {
-        let end = self.wal.end_lsn();
+        let end = self.wal().end_lsn();
         if lsn > end {
             return Err(Error::LogMismatch(format!(
                 "page {no} has LSN {lsn}, beyond the end of the log ({end})"
@@ -590,10 +593,12 @@ impl Tree {
 
     /// Claims `wal` for the tree (a log serves one open tree: [`TreeWal::claim_for_tree`]), opens the data file
     /// with `open`, `wal` its own log, makes the tree of it and runs `start` on it (recovery, or a new tree's
-    /// first pages); the tree releases the claim when dropped. A refused start leaves the pool as before the
-    /// call: the data file is dropped from it (its cached pages discarded unwritten: the log still holds every
-    /// change replay made to them) before the claim is released, so the caller can fix the cause and open the
-    /// same file and log again in the same pool (F16-1 in RELIABILITY.md).
+    /// first pages). The claim ([`TreeClaim`]) is the data file's log in the pool: it is released once the tree
+    /// is dropped and the pool let go of the file (R17-1). A refused start leaves the pool as before the call:
+    /// the data file is dropped from it (its cached pages discarded unwritten: the log still holds every change
+    /// replay made to them), which releases the claim, so the caller can fix the cause and open the same file and
+    /// log again in the same pool (F16-1 in RELIABILITY.md). A file the pool cannot drop stays open, its log
+    /// claimed.
     fn attach(
         pool: Arc<BufferPool>,
         wal: Arc<TreeWal>,
@@ -604,17 +609,11 @@ impl Tree {
         if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::USER_BYTES_MAX).contains(&user) {
             return Err(Error::BadMeta(format!("unsupported page user size {user}")));
         }
-        wal.claim_for_tree()?;
-        let file = match open(&pool, FileOptions::new().wal(wal.clone())) {
-            Ok(file) => file,
-            Err(e) => {
-                wal.release_tree();
-                return Err(e.into());
-            }
-        };
+        let claim = wal.claim_for_tree()?;
+        let file = open(&pool, FileOptions::new().wal(claim.clone()))?;
         let tree = Tree {
             pool,
-            wal,
+            claim,
             file,
             root: AtomicU32::new(NO_PAGE),
             limits: Limits::for_user_bytes(user),
@@ -625,7 +624,7 @@ impl Tree {
             Ok(()) => Ok(tree),
             Err(e) => {
                 // The refusal is the error to report; a file the sweep cannot drop (a page latched by another
-                // call for over a second) stays open, as it did before F16-1.
+                // call for over a second) stays open, as it did before F16-1, and keeps the log claimed.
                 let _ = tree.pool.drop_file(tree.file);
                 Err(e)
             }
@@ -644,10 +643,10 @@ impl Tree {
         set_meta_u32(&mut meta, M_PAGE_SIZE, self.pool.page_size() as u32);
         set_meta_u32(&mut meta, M_ROOT, 1);
         set_meta_u32(&mut meta, M_FREE, NO_PAGE);
-        set_meta_u64(&mut meta, M_LOG_ID, self.wal.id());
-        set_meta_u64(&mut meta, M_LOG_START, self.wal.start_lsn());
+        set_meta_u64(&mut meta, M_LOG_ID, self.wal().id());
+        set_meta_u64(&mut meta, M_LOG_START, self.wal().start_lsn());
         node::init(&mut root, node::KIND_LEAF, 0, NO_PAGE, None, None);
-        let lsn = self.wal.append(&[
+        let lsn = self.wal().append(&[
             Op::Image {
                 page: META,
                 bytes: &meta,
@@ -658,13 +657,13 @@ impl Tree {
         root.set_lsn(lsn);
         self.root.store(1, Ordering::Release);
         drop((meta, root));
-        self.wal.commit()
+        self.wal().commit()
     }
 
     /// Redoes every valid log record whose LSN is above its page's LSN; returns the number of records read.
     fn recover(&self) -> Result<usize> {
         let mut records = 0;
-        self.wal.scan(|lsn, ops| {
+        self.wal().scan(|lsn, ops| {
             records += 1;
             for op in ops {
                 self.redo(lsn, op)?;
@@ -739,7 +738,7 @@ impl Tree {
 
     /// The tree's log.
     pub fn wal(&self) -> &Arc<TreeWal> {
-        &self.wal
+        self.claim.wal()
     }
 
     /// The pool's id of the data file.
@@ -1104,7 +1103,7 @@ impl Tree {
     /// key, which saves the descent; otherwise the change descends as [`Tree::put`] does. On return `hint`
     /// names the leaf the change went to (or nothing after a split).
     pub fn put_covered(&self, key: &[u8], val: &[u8], hint: &mut LeafHint) -> Result<()> {
-        self.wal.check_covered()?;
+        self.wal().check_covered()?;
         self.put_as(key, val, true, hint)
     }
 
@@ -1126,7 +1125,7 @@ impl Tree {
     /// the rest not, as a sequence of [`Tree::put_covered`] calls failing at that point would: the caller's
     /// record redoes the whole run on recovery.
     pub fn put_covered_run(&self, run: &mut [CoveredPut<'_>]) -> Result<()> {
-        self.wal.check_covered()?;
+        self.wal().check_covered()?;
         for p in run.iter() {
             self.check_put(p.key, p.val)?;
         }
@@ -1134,7 +1133,7 @@ impl Tree {
         while i < run.len() {
             let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
             // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-            self.wal.check()?;
+            self.wal().check()?;
             let page_lsn = g.lsn();
             let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
             // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it.
@@ -1201,7 +1200,7 @@ impl Tree {
 
     /// [`Tree::delete`] as a covered change, with a leaf hint (see [`Tree::put_covered`]).
     pub fn delete_covered(&self, key: &[u8], hint: &mut LeafHint) -> Result<bool> {
-        self.wal.check_covered()?;
+        self.wal().check_covered()?;
         self.delete_as(key, true, hint)
     }
 
@@ -1261,8 +1260,8 @@ impl Tree {
     #[inline]
     fn log_leaf(&self, page_lsn: Lsn, no: PageNo, image: &[u8], op: Op<'_>, covered: bool) -> Option<Lsn> {
         if covered {
-            self.wal.note_covered(no);
-            let lsn = self.wal.cover_leaf_checked(page_lsn, no, image);
+            self.wal().note_covered(no);
+            let lsn = self.wal().cover_leaf_checked(page_lsn, no, image);
             // The pool asks the log before writing only pages with an LSN: a covered change always leaves one
             // (0 is at or before every redo point, so the first covered change logs an image).
             debug_assert!(page_lsn > 0 || lsn.is_some());
@@ -1270,19 +1269,19 @@ impl Tree {
         } else {
             // Its redo may meet the leaf without covered changes made before it: after one that made room (see
             // `shrunk_at`), the leaf on disk may not have the room the op used, so the image is logged (R11-2).
-            let op = if self.wal.has_dependency() && page_lsn <= self.shrunk_at.load(Ordering::Relaxed) {
+            let op = if self.wal().has_dependency() && page_lsn <= self.shrunk_at.load(Ordering::Relaxed) {
                 Op::Image { page: no, bytes: image }
             } else {
                 op
             };
-            Some(self.wal.append_leaf_checked(page_lsn, no, image, op))
+            Some(self.wal().append_leaf_checked(page_lsn, no, image, op))
         }
     }
 
     /// Notes, under the exclusive latch of the leaf it changed, a covered change that removed bytes from it
     /// (see `shrunk_at`).
     fn note_shrink(&self) {
-        self.shrunk_at.fetch_max(self.wal.end_lsn(), Ordering::Relaxed);
+        self.shrunk_at.fetch_max(self.wal().end_lsn(), Ordering::Relaxed);
     }
 
     /// `Err` unless `key` and `val` are within the tree's limits.
@@ -1301,7 +1300,7 @@ impl Tree {
         self.check_put(key, val)?;
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
         // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-        self.wal.check()?;
+        self.wal().check()?;
         let bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
         let before = if covered { bytes(&g) } else { 0 };
         let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
@@ -1349,7 +1348,7 @@ impl Tree {
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
-        self.wal.check()?;
+        self.wal().check()?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
             *hint = self.hint_at(no);
             return Ok(false);
@@ -1449,13 +1448,13 @@ impl Tree {
                     (Op::Image { page, bytes: g }, alt)
                 })
                 .collect();
-            self.wal.check()?;
-            self.wal.append_change_checked(&ops)
+            self.wal().check()?;
+            self.wal().append_change_checked(&ops)
         };
         for g in pages.iter_mut() {
             // A structure change may move covered changes into any of its pages (a split's new right leaf, a
             // merge's survivor): each now waits for the log above as far as its record (`TreeWal::note_covered`).
-            self.wal.note_covered(g.page_id().page_no());
+            self.wal().note_covered(g.page_id().page_no());
             g.set_lsn(lsn);
             g.logged();
         }
@@ -1475,7 +1474,7 @@ impl Tree {
         for &no in &path[top..] {
             guards.push(self.hold(no)?);
         }
-        self.wal.check()?;
+        self.wal().check()?;
         // A concurrent delete may have made room meanwhile.
         let leaf_no = path[leaf_at];
         let Some(leaf) = guards.last_mut() else {
@@ -1506,7 +1505,7 @@ impl Tree {
             node::split_leaf(leaf, &mut right, right_no, key, val).map_err(|_| self.corrupt(leaf_no, "leaf split"))?;
         // Only a covered split: an uncovered key the split inserts is in no other log, and `CUT` carries no entry
         // (R11-1: one that stayed in the left half was lost in a crash).
-        let cut_sep = (covered && cut && self.wal.has_dependency()).then(|| sep.clone());
+        let cut_sep = (covered && cut && self.wal().has_dependency()).then(|| sep.clone());
         fresh.push(right);
         let (new_root, absorbed) = self.split_ancestors(
             &path[top..],
@@ -1525,7 +1524,7 @@ impl Tree {
         // else as its image (`wal.rs`, "Splits under a log above"). (Inner nodes hold no covered changes: their
         // ops replay exactly.)
         let mut ops = Vec::with_capacity(2);
-        if !self.wal.has_dependency() {
+        if !self.wal().has_dependency() {
             ops.push(Op::Split {
                 page: leaf_no,
                 right: right_no,
@@ -1833,7 +1832,7 @@ impl Tree {
     /// [`Error::NoSpace`] if the device is full: nothing is lost and the tree goes on; the changes are not
     /// durable yet, and the next commit that succeeds, once space is freed, makes them so (see the error).
     pub fn commit(&self) -> Result<()> {
-        self.wal.commit()
+        self.wal().commit()
     }
 
     /// Writes every dirty page of the tree's data file, syncs it, and cuts the log before the checkpoint's redo
@@ -1857,23 +1856,23 @@ impl Tree {
         }
         let mut redo = Vec::with_capacity(trees.len());
         for t in trees {
-            let r = t.wal.begin_checkpoint();
+            let r = t.wal().begin_checkpoint();
             t.note_log_start(r)?;
             redo.push(r);
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
         first.pool.flush_files(&files)?;
-        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal.truncate_before(r))
+        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().truncate_before(r))
     }
 
     /// [`Tree::checkpoint`] with the page writes paced over about `target` (`BufferPool::checkpoint_spread`), so
     /// foreground work keeps the device's attention meanwhile. The pool has no per-file spread checkpoint, so this
     /// one writes every file of a shared pool (other engines' pages under their own logs).
     pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
-        let redo = self.wal.begin_checkpoint();
+        let redo = self.wal().begin_checkpoint();
         self.note_log_start(redo)?;
         self.pool.checkpoint_spread(target)?;
-        self.wal.truncate_before(redo)
+        self.wal().truncate_before(redo)
     }
 
     /// Records in the meta page (a logged change, written by the checkpoint that follows) that the tree needs its
@@ -1883,9 +1882,9 @@ impl Tree {
         if meta_u64(&meta, M_LOG_START) >= redo {
             return Ok(());
         }
-        self.wal.check()?;
+        self.wal().check()?;
         set_meta_u64(&mut meta, M_LOG_START, redo);
-        let lsn = self.wal.append_checked(&[Op::Image {
+        let lsn = self.wal().append_checked(&[Op::Image {
             page: META,
             bytes: &meta,
         }]);
@@ -1896,8 +1895,9 @@ impl Tree {
 
     /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was
     /// committed: the next `open` recovers it from the log; but its data file stays open in the pool, and so does
-    /// its log, locked, until the pool is dropped or the caller closes the file with
-    /// [`BufferPool::close_file`]`(tree.file())`.)
+    /// its log, locked and claimed (a tree opened on it meanwhile is refused with [`Error::LogMismatch`]), until
+    /// the pool is dropped or the caller closes the file with [`BufferPool::close_file`]`(tree.file())` or drops
+    /// it with [`BufferPool::drop_file`].)
     ///
     /// A close that fails gives the tree back, still open and usable, with the error ([`CloseError`], as
     /// [`std::io::IntoInnerError`] gives a writer back): after a retryable failure (a full device,

@@ -189,7 +189,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use bufpool::storage::Storage;
@@ -983,8 +983,59 @@ pub struct TreeWal {
     /// any does, an append to this log first tries to write them out, and is refused for space if that is
     /// (module docs, "A full device").
     dependents_over: AtomicUsize,
-    /// True while a [`crate::Tree`] is open on this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
-    in_tree: AtomicBool,
+    /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
+    claim: Mutex<Claim>,
+}
+
+/// [`TreeWal::claim`]: free, or held by a [`TreeClaim`] (whose tree may be dropped already).
+#[derive(Default)]
+struct Claim {
+    held: bool,
+    /// The tree made under the claim was dropped: the claim lasts only as long as the pool holds its data file.
+    tree_dropped: bool,
+}
+
+/// How long [`TreeWal::claim_for_tree`] waits for the claim of a dropped tree whose data file was closed, for the
+/// calls still holding that file in the pool to end (the pool lets go of a closed file's log when they do).
+const CLAIM_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A tree's claim on its log ([`TreeWal::claim_for_tree`]), held both by the [`crate::Tree`] and by the pool, as
+/// the data file's log ([`bufpool::FileOptions::wal`]; it forwards to the [`TreeWal`]): the log is free again only
+/// once the tree is dropped and the data file closed or dropped in the pool. A tree dropped without `close` left
+/// its file open in the pool with its unwritten changes only in the log; a tree opened on the log meanwhile, on
+/// another data file, replayed them into that file and its checkpoint cut the log (R17-1 in RELIABILITY.md).
+pub(crate) struct TreeClaim(Arc<TreeWal>);
+
+impl TreeClaim {
+    /// The log claimed.
+    pub(crate) fn wal(&self) -> &Arc<TreeWal> {
+        &self.0
+    }
+
+    /// The tree made under the claim is dropped: the claim now lasts only as long as the pool holds its file.
+    pub(crate) fn tree_dropped(&self) {
+        self.0.claim.lock().tree_dropped = true;
+    }
+}
+
+impl Drop for TreeClaim {
+    fn drop(&mut self) {
+        *self.0.claim.lock() = Claim::default();
+    }
+}
+
+impl bufpool::Wal for TreeClaim {
+    fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
+        self.0.flush_to(lsn)
+    }
+
+    fn flush_for_pages(&self, lsn: Lsn, first: bufpool::PageId, count: usize) -> bufpool::Result<()> {
+        self.0.flush_for_pages(lsn, first, count)
+    }
+
+    fn needs_flush_for_pages(&self, lsn: Lsn, first: bufpool::PageId, count: usize) -> bool {
+        self.0.needs_flush_for_pages(lsn, first, count)
+    }
 }
 
 impl std::fmt::Debug for TreeWal {
@@ -1192,7 +1243,7 @@ impl TreeWal {
             deps: PageDeps::new(),
             dependents: Mutex::new(Vec::new()),
             dependents_over: AtomicUsize::new(0),
-            in_tree: AtomicBool::new(false),
+            claim: Mutex::new(Claim::default()),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -1226,22 +1277,34 @@ impl TreeWal {
         self.start_lsn() > FIRST_LSN
     }
 
-    /// Claims the log for a tree being opened on it: [`Error::LogMismatch`] if a tree is open on it already (the
-    /// log's file lock is per opener, and one `Arc<TreeWal>` is one opener). A second tree replayed the first's
-    /// records into its own file and its checkpoint cut the log the first's unwritten pages needed (R15-3). The
-    /// tree releases it when dropped ([`TreeWal::release_tree`]).
-    pub(crate) fn claim_for_tree(&self) -> Result<()> {
-        if self.in_tree.swap(true, Ordering::AcqRel) {
-            return Err(Error::LogMismatch(
-                "the log is in use by another open tree (a log serves one tree)".into(),
-            ));
+    /// Claims the log for a tree being opened on it: [`Error::LogMismatch`] if a tree holds it already (the log's
+    /// file lock is per opener, and one `Arc<TreeWal>` is one opener). A second tree replayed the first's records
+    /// into its own file and its checkpoint cut the log the first's unwritten pages needed (R15-3). The claim
+    /// lasts until the tree is dropped and its data file closed in the pool ([`TreeClaim`]); a dropped tree's
+    /// claim is waited for up to [`CLAIM_WAIT_MAX`], for the calls still holding its closed file to end.
+    pub(crate) fn claim_for_tree(self: &Arc<Self>) -> Result<Arc<TreeClaim>> {
+        let deadline = std::time::Instant::now() + CLAIM_WAIT_MAX;
+        loop {
+            let mut claim = self.claim.lock();
+            if !claim.held {
+                *claim = Claim {
+                    held: true,
+                    tree_dropped: false,
+                };
+                return Ok(Arc::new(TreeClaim(self.clone())));
+            }
+            if !claim.tree_dropped || std::time::Instant::now() >= deadline {
+                return Err(Error::LogMismatch(if claim.tree_dropped {
+                    "the log is held by a dropped tree whose data file is still open in the pool (close the file, \
+                     BufferPool::close_file, or close the tree, Tree::close)"
+                        .into()
+                } else {
+                    "the log is in use by another open tree (a log serves one tree)".into()
+                }));
+            }
+            drop(claim);
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        Ok(())
-    }
-
-    /// Releases [`TreeWal::claim_for_tree`]'s claim.
-    pub(crate) fn release_tree(&self) {
-        self.in_tree.store(false, Ordering::Release);
     }
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of

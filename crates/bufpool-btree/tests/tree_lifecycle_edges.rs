@@ -155,3 +155,72 @@ fn a_get_many_callback_that_panics_leaves_the_tree_usable() {
     tree.check().unwrap();
     tree.close().unwrap();
 }
+
+/// R17-1 (R16-O1 in RELIABILITY.md): a tree dropped without `close` leaves its data file open in the pool, its
+/// unwritten changes only in the log. The drop released the log's claim, so `Tree::open` of a wrong, empty data
+/// file on the same log (before any checkpoint cut it) succeeded: it replayed the tree's records into the wrong
+/// file and its checkpoint cut the log, which the real file's unwritten pages still needed (a crash then lost
+/// them). Now the claim lasts until the data file is closed in the pool: the wrong open is refused with
+/// `LogMismatch` and touches nothing; once the file is closed, the right open finds every committed key.
+#[test]
+fn a_tree_dropped_without_close_keeps_its_log_until_its_file_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let wal = TreeWal::open(dir.path().join("a.wal")).unwrap();
+    let tree = Tree::open(pool.clone(), wal.clone(), dir.path().join("a.db")).unwrap();
+    let file = tree.file();
+    for i in 0..500 {
+        tree.put(&key(i), b"committed").unwrap();
+    }
+    tree.commit().unwrap();
+    drop(tree);
+    let start = wal.start_lsn();
+    let wrong = dir.path().join("b.db");
+    match Tree::open(pool.clone(), wal.clone(), &wrong) {
+        Err(Error::LogMismatch(_)) => {}
+        Err(e) => panic!("another error: {e}"),
+        Ok(t) => panic!("a wrong data file opened on a log whose tree's file is open: {t:?}"),
+    }
+    assert_eq!(
+        std::fs::metadata(&wrong).map_or(0, |m| m.len()),
+        0,
+        "the wrong file was written"
+    );
+    assert_eq!(wal.start_lsn(), start, "the log was cut");
+    pool.close_file(file).unwrap();
+    let tree = Tree::open(pool, wal, dir.path().join("a.db")).unwrap();
+    for i in 0..500 {
+        assert_eq!(
+            tree.get(&key(i)).unwrap().as_deref(),
+            Some(&b"committed"[..]),
+            "key {i}"
+        );
+    }
+    tree.check().unwrap();
+}
+
+/// R17-1: the same with the data file dropped from the pool (`drop_file`, its cached pages discarded) instead of
+/// closed: the log is free again once the file is gone, and recovery brings every committed key back.
+#[test]
+fn a_tree_dropped_without_close_frees_its_log_when_its_file_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool();
+    let wal = TreeWal::open(dir.path().join("a.wal")).unwrap();
+    let tree = Tree::open(pool.clone(), wal.clone(), dir.path().join("a.db")).unwrap();
+    let file = tree.file();
+    for i in 0..300 {
+        tree.put(&key(i), b"v").unwrap();
+    }
+    tree.commit().unwrap();
+    drop(tree);
+    assert!(matches!(
+        Tree::open(pool.clone(), wal.clone(), dir.path().join("a.db")),
+        Err(Error::LogMismatch(_))
+    ));
+    pool.drop_file(file).unwrap();
+    let tree = Tree::open(pool, wal, dir.path().join("a.db")).unwrap();
+    for i in 0..300 {
+        assert_eq!(tree.get(&key(i)).unwrap().as_deref(), Some(&b"v"[..]), "key {i}");
+    }
+    tree.check().unwrap();
+}

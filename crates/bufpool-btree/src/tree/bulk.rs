@@ -415,7 +415,7 @@ impl Tree {
         // On an error (or a panic in the input) `b` gives its pages back when dropped; switched, they are the tree's.
         let n = built?;
         b.pages.clear();
-        self.wal.commit()?;
+        self.wal().commit()?;
         Ok(n)
     }
 
@@ -499,7 +499,7 @@ impl Tree {
             }
             edge.push(g);
         }
-        self.wal.check()?;
+        self.wal().check()?;
         for g in &mut edge {
             let no = g.page_id().page_no();
             match b.images.iter().find(|(p, _)| *p == no) {
