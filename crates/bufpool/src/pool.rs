@@ -696,7 +696,9 @@ impl BufferPool {
     /// Errors: [`Error::Open`] (the OS refused: no such directory, permissions); [`Error::FileLocked`] (another
     /// pool or process has the file open); [`Error::FileAlreadyOpen`] (this pool has it open, under the id named);
     /// [`Error::NotARegularFile`]; [`Error::PageSizeMismatch`] (written by a pool of another page size);
-    /// [`Error::BadFileRecord`] (its `.bpmeta` sidecar is damaged); [`Error::Io`] reading its size or record.
+    /// [`Error::BadFileRecord`] (its `.bpmeta` sidecar is damaged); [`Error::OpenIo`] reading its size or record.
+    /// Each names `path` ([`Error::path`]); none names a file id but the one asked for ([`FileOptions::id`]): a
+    /// refused file has none of its own.
     pub fn open_file(&self, path: impl AsRef<Path>) -> Result<FileId> {
         self.open_file_with(path, FileOptions::new())
     }
@@ -782,7 +784,7 @@ impl BufferPool {
                 });
                 match ident.and_then(|i| self.core.files.open_as(i)) {
                     Some(file) => Error::FileAlreadyOpen {
-                        path: path.to_path_buf(),
+                        path: Some(path.to_path_buf()),
                         file,
                     },
                     None => Error::FileLocked {
