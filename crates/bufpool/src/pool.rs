@@ -562,9 +562,9 @@ pub(crate) struct Core {
     pub(crate) frame_wait: std::time::Duration,
     /// The most frames a failed file's unwritable pages keep when others need frames (`Builder::failed_file_frames`).
     pub(crate) failed_file_frames: usize,
-    /// The first error the background writer hit since a caller last saw one, with the file it was writing (if
-    /// known: a WAL error names none itself).
-    pub(crate) background_error: Mutex<Option<(Option<FileId>, Error)>>,
+    /// The first error the background writer hit since a caller last saw one, with the file of the page whose
+    /// write met it (a WAL error names no file itself).
+    pub(crate) background_error: Mutex<Option<(FileId, Error)>>,
 }
 
 impl BufferPool {
