@@ -1059,16 +1059,39 @@ impl Drop for TreeWal {
     }
 }
 
-fn log_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Log(format!("{what}: {e}"))
+/// A log, for its errors: its path, or "the log storage" for a log on a [`Storage`]. Every [`Error::Log`] names
+/// it, so that an engine with many logs (a tree each) can tell which one failed.
+#[derive(Clone, Copy)]
+struct LogName<'a>(Option<&'a Path>);
+
+impl std::fmt::Display for LogName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(path) => write!(f, "log {}", path.display()),
+            None => f.write_str("the log storage"),
+        }
+    }
+}
+
+/// What to do after an I/O error opening a log: nothing was opened.
+const AT_OPEN: &str = "nothing was opened: fix the cause and open the tree again";
+/// What to do after the log failed: it refuses every commit from then on.
+const FAILED: &str = "the log refuses every change from now on: fix the device, then open the tree again after a \
+    restart (a new pool): recovery replays every commit the log made durable";
+/// What to do after a cut failed: the log is whole and in force.
+const CUT_KEPT: &str = "the log is kept whole and goes on; the next checkpoint cuts it again";
+
+/// [`Error::Log`]: `what` failed on the log `name` with `e`, and what to do.
+fn log_err(name: LogName<'_>, what: &str, e: impl std::fmt::Display, todo: &str) -> Error {
+    Error::Log(format!("{name}: {what}: {e}; {todo}"))
 }
 
 /// A cut's failure that leaves the log in force and unfailed (a punch, a rewrite before its rename): refused for
 /// space, [`Error::NoSpace`] (R14-2: retryable, not a failed log); else [`Error::Log`].
-fn cut_err(what: &str, e: io::Error) -> Error {
+fn cut_err(name: LogName<'_>, what: &str, e: io::Error) -> Error {
     match is_no_space(&e) {
-        true => Error::NoSpace(format!("{what}: {e}")),
-        false => log_err(what, e),
+        true => Error::NoSpace(format!("{name}: {what}: {e}")),
+        false => log_err(name, what, e, CUT_KEPT),
     }
 }
 
@@ -1088,7 +1111,7 @@ fn lock_log(file: &File, path: &Path) -> Result<()> {
         std::fs::TryLockError::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
             path: path.to_path_buf(),
         }),
-        std::fs::TryLockError::Error(e) => log_err(&format!("lock log {}", path.display()), e),
+        std::fs::TryLockError::Error(e) => log_err(LogName(Some(path)), "lock", e, AT_OPEN),
     })
 }
 
@@ -1104,10 +1127,15 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 /// Reads the record at the reader's position: `Ok(None)` at the end of the valid log (short, torn or foreign
 /// bytes), `Err` if the device failed (an I/O error is never taken for the end of the log: the caller would cut
 /// valid records).
-fn read_record(r: &mut impl Read, expect_lsn: Lsn, buf: &mut Vec<u8>) -> Result<Option<()>> {
+fn read_record(r: &mut impl Read, name: LogName<'_>, expect_lsn: Lsn, buf: &mut Vec<u8>) -> Result<Option<()>> {
     let eof_is_end = |e: io::Error| match e.kind() {
         io::ErrorKind::UnexpectedEof => Ok(None),
-        _ => Err(log_err("read log", e)),
+        _ => Err(log_err(
+            name,
+            "read",
+            e,
+            "nothing of the log was changed: fix the device and read it again (open the tree again)",
+        )),
     };
     let mut hdr = [0u8; REC_HDR];
     if let Err(e) = r.read_exact(&mut hdr) {
@@ -1145,7 +1173,7 @@ impl TreeWal {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| log_err(&format!("open log {}", path.display()), e))?;
+            .map_err(|e| log_err(LogName(Some(&path)), "open", e, AT_OPEN))?;
         lock_log(&file, &path)?;
         TreeWal::open_device(Device::File(Arc::new(file)), Some(path))
     }
@@ -1165,16 +1193,14 @@ impl TreeWal {
             io::ErrorKind::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
                 path: PathBuf::from("the log storage"),
             }),
-            _ => log_err("lock log", e),
+            _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
         TreeWal::open_device(Device::Storage(Arc::new(storage)), None)
     }
 
     fn open_device(dev: Device, path: Option<PathBuf>) -> Result<Arc<TreeWal>> {
-        let name = path
-            .as_ref()
-            .map_or_else(|| "the log storage".to_string(), |p| p.display().to_string());
-        let len = dev.len().map_err(|e| log_err("stat log", e))?;
+        let name = LogName(path.as_deref());
+        let len = dev.len().map_err(|e| log_err(name, "stat", e, AT_OPEN))?;
         let mut best: Option<(Header, u64)> = None;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
@@ -1182,7 +1208,7 @@ impl TreeWal {
             }
             let mut b = [0u8; SLOT_LEN];
             dev.read_exact_at(&mut b, at)
-                .map_err(|e| log_err("read log header", e))?;
+                .map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
             if let Some(h) = Header::decode(&b) {
                 if best.is_none_or(|(b, _)| h.seq > b.seq) {
                     best = Some((h, at));
@@ -1201,13 +1227,18 @@ impl TreeWal {
                 };
                 dev.write_all_at(&h.region(), 0)
                     .and_then(|()| dev.sync())
-                    .map_err(|e| log_err("write log header", e))?;
+                    .map_err(|e| log_err(name, "write header", e, AT_OPEN))?;
                 if let Some(p) = &path {
-                    sync_dir(p).map_err(|e| log_err("fsync log directory", e))?;
+                    sync_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
                 }
                 (h, SLOT_AT[0])
             }
-            None => return Err(Error::Log(format!("{name} has no valid log header"))),
+            None => {
+                return Err(Error::Log(format!(
+                    "{name} has no valid log header: it is not a bufpool-btree log, or both header slots are \
+                    damaged; nothing was opened or changed: give the tree's own log"
+                )))
+            }
         };
         let wal = TreeWal {
             path,
@@ -1250,7 +1281,7 @@ impl TreeWal {
             let io = wal.io.lock();
             io.dev
                 .cut(io.offset(end))
-                .map_err(|e| log_err("cut torn log tail", e))?;
+                .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
         }
         let mut st = wal.state.lock();
         st.buf_start = end;
@@ -1316,7 +1347,7 @@ impl TreeWal {
         drop(io);
         let mut r = BufReader::with_capacity(1 << 20, DeviceReader { dev: &dev, pos: at });
         let mut buf = Vec::new();
-        while read_record(&mut r, lsn, &mut buf)?.is_some() {
+        while read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
             let Some(ops) = decode_ops(&buf) else { break };
             let end = lsn + (REC_HDR + buf.len()) as u64;
             f(end, ops)?;
@@ -1397,17 +1428,23 @@ impl TreeWal {
         }
     }
 
+    /// This log, for its errors.
+    fn name(&self) -> LogName<'_> {
+        LogName(self.path.as_deref())
+    }
+
     fn check_failed(&self) -> Result<()> {
         match self.failed.get() {
-            Some(why) => Err(Error::Log(format!("log failed earlier: {why}"))),
+            Some(why) => Err(Error::Log(format!("{} failed earlier ({why}); {FAILED}", self.name()))),
             None => Ok(()),
         }
     }
 
+    /// Fails the log: `what` failed with `e`, and every later append and flush is refused with it.
     fn fail(&self, what: &str, e: std::io::Error) -> Error {
-        let msg: Arc<str> = format!("{what}: {e}").into();
-        let _ = self.failed.set(msg.clone());
-        Error::Log(msg.to_string())
+        let why: Arc<str> = format!("{what}: {e}").into();
+        let _ = self.failed.set(why.clone());
+        Error::Log(format!("{}: {why}; {FAILED}", self.name()))
     }
 
     /// Appends one atomic record of `ops`; returns its end LSN (to stamp on every page it changed). Not durable
@@ -1505,9 +1542,11 @@ impl TreeWal {
         self.check_failed()?;
         match self.first.get() {
             Some(_) => Ok(()),
-            None => Err(Error::Log(
-                "a covered change needs a log this log depends on (TreeWal::flush_first)".into(),
-            )),
+            None => Err(Error::Log(format!(
+                "{}: a covered change needs a log this log depends on: set one with TreeWal::flush_first before \
+                the tree is used",
+                self.name()
+            ))),
         }
     }
 
@@ -1598,22 +1637,22 @@ impl TreeWal {
                 Ok(()) => {}
                 Err(Error::NoSpace(why)) => {
                     self.put_back(buf, start, dep);
-                    return Err(Error::NoSpace(format!("the log this log depends on: {why}")));
+                    return Err(Error::NoSpace(format!("{}: the log it depends on: {why}", self.name())));
                 }
-                Err(e) => return Err(self.fail("flush the log this log depends on", io::Error::other(e.to_string()))),
+                Err(e) => return Err(self.fail("flush the log it depends on", io::Error::other(e.to_string()))),
             }
         }
         if !buf.is_empty() {
             if let Err(e) = io.dev.write_all_at(&buf, io.offset(start)) {
                 if !is_no_space(&e) {
-                    return Err(self.fail("write log", e));
+                    return Err(self.fail("write", e));
                 }
                 self.put_back(buf, start, dep);
-                return Err(Error::NoSpace(format!("write log: {e}")));
+                return Err(Error::NoSpace(format!("{}: write: {e}", self.name())));
             }
         }
         if sync {
-            io.dev.sync().map_err(|e| self.fail("fsync log", e))?;
+            io.dev.sync().map_err(|e| self.fail("fsync", e))?;
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
@@ -1670,7 +1709,9 @@ impl TreeWal {
         let end = self.write_locked(&io, cause, true)?;
         if end < lsn {
             return Err(Error::Log(format!(
-                "asked to flush to LSN {lsn} beyond the end of the log ({end})"
+                "{}: asked to flush to LSN {lsn} beyond its end ({end}): an LSN this log never gave (a page's LSN \
+                from another log?); nothing was changed",
+                self.name()
             )));
         }
         Ok(())
@@ -1751,7 +1792,7 @@ impl TreeWal {
                 }
                 // The cut is durable and the bytes were dead: a failed punch (EIO; ENOSPC, where splitting an extent
                 // needs a block) only keeps their space. Reported, the log kept; the next cut punches them again.
-                Err(e) => return Err(cut_err("punch the log's dead records", io::Error::from(e))),
+                Err(e) => return Err(cut_err(self.name(), "punch dead records", io::Error::from(e))),
             }
         }
         Ok(())
@@ -1774,8 +1815,8 @@ impl TreeWal {
         io.dev
             .write_all_at(&hdr.encode(), at)
             .map_err(|e| match is_no_space(&e) {
-                true => Error::NoSpace(format!("write log header: {e}")),
-                false => self.fail("write log header", e),
+                true => Error::NoSpace(format!("{}: write header: {e}", self.name())),
+                false => self.fail("write header", e),
             })?;
         self.write_locked(io, SyncCause::Checkpoint, true)?;
         io.start = redo;
@@ -1807,11 +1848,11 @@ impl TreeWal {
         // that was missing). A failure to read the log, or to write it (`write_locked`), fails it as always.
         let dropped = |what: &str, e: io::Error| {
             let _ = std::fs::remove_file(&tmp);
-            cut_err(what, e)
+            cut_err(self.name(), what, e)
         };
         let copy_failed = |e: CopyError| match e {
-            CopyError::Read(e) => self.fail("read the log to rewrite it", e),
-            CopyError::Write(e) => dropped("write new log", e),
+            CopyError::Read(e) => self.fail("read it to rewrite it", e),
+            CopyError::Write(e) => dropped("write its rewritten copy", e),
         };
         let new = OpenOptions::new()
             .read(true)
@@ -1819,10 +1860,10 @@ impl TreeWal {
             .create(true)
             .truncate(true)
             .open(&tmp)
-            .map_err(|e| dropped("create new log", e))?;
+            .map_err(|e| dropped("create its rewritten copy", e))?;
         // Locked before the rename makes it the log, as `open` locks the log (R13-1).
         new.try_lock()
-            .map_err(|e| dropped("lock new log", io::Error::from(e)))?;
+            .map_err(|e| dropped("lock its rewritten copy", io::Error::from(e)))?;
         let hdr = Header {
             id: self.id,
             origin: redo,
@@ -1843,13 +1884,13 @@ impl TreeWal {
         copy_range(old, &new, old_at(copied), new_at(copied), written - copied, &mut chunk)
             .and_then(|()| new.sync_all().map_err(CopyError::Write))
             .map_err(copy_failed)?;
-        std::fs::rename(&tmp, path).map_err(|e| self.fail("rename new log", e))?;
+        std::fs::rename(&tmp, path).map_err(|e| self.fail("rename its rewritten copy into place", e))?;
         // From the rename on, the name leads to the new file, and `io`'s handle to an unlinked one: records
         // written there would be fsynced where no reopen finds them. Until the directory fsync returns, a crash
         // may leave either file under the name (both hold every record written so far); if it fails, no later
         // record can be made durable under the name for sure, so the log fails and refuses every commit, instead
         // of going on through the old handle (R10-4 in RELIABILITY.md: commits acknowledged, then lost).
-        sync_dir(path).map_err(|e| self.fail("fsync log directory", e))?;
+        sync_dir(path).map_err(|e| self.fail("fsync its directory", e))?;
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         self.durable.fetch_max(written, Ordering::AcqRel);
         *io = LogFile {
@@ -1889,11 +1930,18 @@ impl TreeWal {
     /// ([`TreeWal::check`]).
     pub fn flush_first(self: &Arc<Self>, first: Arc<TreeWal>) -> Result<()> {
         if Arc::ptr_eq(&first, self) {
-            return Err(Error::Log("a log cannot depend on itself".into()));
+            return Err(Error::Log(format!(
+                "{} cannot depend on itself; nothing was changed",
+                self.name()
+            )));
         }
-        self.first
-            .set(first.clone())
-            .map_err(|_| Error::Log("this log already has a dependency".into()))?;
+        self.first.set(first.clone()).map_err(|_| {
+            Error::Log(format!(
+                "{} already depends on {}; nothing was changed",
+                self.name(),
+                self.first.get().map_or(LogName(None), |f| f.name())
+            ))
+        })?;
         first.dependents.lock().push(Arc::downgrade(self));
         // Records appended before now are counted too.
         self.note_over(&mut self.state.lock());

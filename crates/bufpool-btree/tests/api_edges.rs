@@ -422,3 +422,98 @@ fn a_tree_opened_with_another_page_size_is_refused() {
     let tree = open_dir(dir.path(), opts(64)).unwrap();
     assert_eq!(tree.check().unwrap().entries, 800);
 }
+
+/// The text of a [`Error::Log`] (any other error fails the test).
+fn log_text<T: std::fmt::Debug>(r: bufpool_btree::Result<T>) -> String {
+    match r {
+        Err(Error::Log(text)) => text,
+        other => panic!("expected Error::Log, got {other:?}"),
+    }
+}
+
+/// E17-2: every `Error::Log` names its log (its path, or "the log storage") and says what to do. Most named
+/// neither ("log error: write log: Input/output error"), so an engine with a log per tree could not tell which
+/// log had failed, nor whether anything was lost.
+#[test]
+fn log_errors_name_the_log_and_what_to_do() {
+    use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp};
+    use bufpool_btree::{Op, TreeWal};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let named = |text: &str, log: &std::path::Path| {
+        assert!(text.starts_with(&format!("log {}", log.display())), "{text}");
+    };
+
+    // Opening: a directory in the log's place; a file that is not a log.
+    std::fs::create_dir(path("dir.wal")).unwrap();
+    let text = log_text(TreeWal::open(path("dir.wal")));
+    named(&text, &path("dir.wal"));
+    assert!(
+        text.contains(": open: ") && text.ends_with("open the tree again"),
+        "{text}"
+    );
+    std::fs::write(path("text.wal"), vec![b'x'; 64 << 10]).unwrap();
+    let text = log_text(TreeWal::open(path("text.wal")));
+    named(&text, &path("text.wal"));
+    assert!(
+        text.contains("has no valid log header") && text.contains("nothing was opened"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(path("text.wal")).unwrap(),
+        vec![b'x'; 64 << 10],
+        "left as it was"
+    );
+
+    // Misuse: a dependency on itself, a second dependency, a covered change without one, a flush past the end.
+    let a = TreeWal::open(path("a.wal")).unwrap();
+    let b = TreeWal::open(path("b.wal")).unwrap();
+    let text = log_text(a.check_covered());
+    named(&text, &path("a.wal"));
+    assert!(text.contains("TreeWal::flush_first"), "{text}");
+    let text = log_text(a.flush_first(a.clone()));
+    named(&text, &path("a.wal"));
+    assert!(text.contains("cannot depend on itself"), "{text}");
+    a.flush_first(b.clone()).unwrap();
+    let text = log_text(a.flush_first(b.clone()));
+    assert_eq!(
+        text,
+        format!(
+            "log {} already depends on log {}; nothing was changed",
+            path("a.wal").display(),
+            path("b.wal").display()
+        )
+    );
+    let text = log_text(b.flush_lsn(b.end_lsn() + 100));
+    named(&text, &path("b.wal"));
+    assert!(
+        text.contains("beyond its end") && text.contains("nothing was changed"),
+        "{text}"
+    );
+
+    // A failed write fails the log: its first error and every later one name it and the way out.
+    let storage = Arc::new(FaultyStorage::new(7, FaultConfig::crash_only()));
+    let log = TreeWal::open_storage(storage.clone()).unwrap();
+    storage.inject_next(IoOp::Write, Fault::EioPersistent);
+    log.append(&[Op::Put {
+        page: 1,
+        key: b"k",
+        val: b"v",
+    }])
+    .unwrap();
+    let first = log_text(log.commit());
+    assert!(first.starts_with("the log storage: write: "), "{first}");
+    let later = log_text(log.commit());
+    assert!(later.starts_with("the log storage failed earlier (write: "), "{later}");
+    for text in [&first, &later] {
+        assert!(
+            text.contains("refuses every change") && text.contains("recovery replays"),
+            "{text}"
+        );
+    }
+    // Displayed through the crate's error, as a user prints it.
+    assert!(Error::Log(first)
+        .to_string()
+        .starts_with("log error: the log storage: write: "));
+}

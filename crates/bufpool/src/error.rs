@@ -257,10 +257,10 @@ pub enum Error {
     )]
     FileIdInUse(FileId),
     /// The same file (same device and inode) is already open under another id.
-    #[error("{path} is already open as {file}")]
+    #[error("{} is already open as {file}", Opening(path, &None))]
     FileAlreadyOpen {
-        /// The path given.
-        path: PathBuf,
+        /// The path given, for a file opened by path.
+        path: Option<PathBuf>,
         /// The id it is open under.
         file: FileId,
     },
@@ -343,13 +343,17 @@ pub enum Error {
         kind: &'static str,
     },
     /// The file was written with another page size than the pool's (from its file record or its first page).
+    /// The file is not opened.
     #[error(
-        "{file} was written with {on_disk}-byte pages; this pool uses {pool}-byte pages: open it with a pool \
-        built with page_size({on_disk})"
+        "{} was written with {on_disk}-byte pages; this pool uses {pool}-byte pages: open it with a pool \
+        built with page_size({on_disk})",
+        Opening(path, file)
     )]
     PageSizeMismatch {
-        /// The file (the id it would have had).
-        file: FileId,
+        /// The path given, for a file opened by path ([`crate::BufferPool::open_file`] and the like).
+        path: Option<PathBuf>,
+        /// The id asked for ([`crate::FileOptions::id`]), if one was: the file has no id of its own yet.
+        file: Option<FileId>,
         /// The page size on disk.
         on_disk: usize,
         /// The pool's page size.
@@ -357,12 +361,29 @@ pub enum Error {
     },
     /// The file's record (its `.bpmeta` sidecar) exists but neither slot is valid; the file is not opened.
     #[error(
-        "{file} not opened: its file record (for a file opened by path, the `.bpmeta` sidecar beside it) is \
-        damaged: neither slot is valid"
+        "{} not opened: its file record{} is damaged: neither slot is valid", Opening(path, file),
+        path.as_ref().map(|p| format!(" ({})", crate::storage::sidecar_path(p).display())).unwrap_or_default()
     )]
     BadFileRecord {
-        /// The file.
-        file: FileId,
+        /// The path given, for a file opened by path: its record is the sidecar `<path>.bpmeta`.
+        path: Option<PathBuf>,
+        /// The id asked for ([`crate::FileOptions::id`]), if one was: the file has no id of its own yet.
+        file: Option<FileId>,
+    },
+    /// Opening a file failed at an I/O call after the file itself was opened: reading its length, reading its
+    /// record (for a file opened by path, the `.bpmeta` sidecar beside it), or creating that record. The file
+    /// is not opened; nothing of it was changed but, for a new file, its record.
+    #[error("cannot open {}: {op} failed: {source}", Opening(path, file))]
+    OpenIo {
+        /// The path given, for a file opened by path.
+        path: Option<PathBuf>,
+        /// The id asked for ([`crate::FileOptions::id`]), if one was: the file has no id of its own yet.
+        file: Option<FileId>,
+        /// What was being done: "stat", "read record", "create record".
+        op: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: Arc<io::Error>,
     },
     /// A checkpoint (or `close`) failed for several files; every other file is durable as of it. Each entry is a
     /// failed file and its first error. [`crate::BufferPool::checkpoint_report`] gives the same per file.
@@ -381,6 +402,19 @@ pub enum Error {
         /// Length requested.
         len: usize,
     },
+}
+
+/// The file an open refused: its path when it was opened by path, else the id asked for, else "the storage".
+pub(crate) struct Opening<'a>(pub(crate) &'a Option<PathBuf>, pub(crate) &'a Option<FileId>);
+
+impl std::fmt::Display for Opening<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Opening(Some(path), _) => write!(f, "{}", path.display()),
+            Opening(None, Some(file)) => write!(f, "{file}"),
+            Opening(None, None) => f.write_str("the storage"),
+        }
+    }
 }
 
 /// `n` and a noun, in the plural unless `n` is 1: "1 page", "2 pages". Every count in a message goes through
@@ -459,6 +493,26 @@ impl Error {
             | Error::PageFreed { page }
             | Error::HeldByCaller { page } => Some(page.file()),
             Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
+            // A refused open: the id asked for, if one was (the file has none of its own).
+            Error::PageSizeMismatch { file, .. } | Error::BadFileRecord { file, .. } | Error::OpenIo { file, .. } => {
+                *file
+            }
+            _ => None,
+        }
+    }
+
+    /// The path this error concerns, when it concerns a file opened by path: every error of opening one
+    /// ([`crate::BufferPool::open_file`] and the like) names the path given, and so does a resident list's.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Open { path, .. }
+            | Error::FileLocked { path }
+            | Error::NotARegularFile { path, .. }
+            | Error::ResidentList { path, .. } => Some(path),
+            Error::FileAlreadyOpen { path, .. }
+            | Error::PageSizeMismatch { path, .. }
+            | Error::BadFileRecord { path, .. }
+            | Error::OpenIo { path, .. } => path.as_deref(),
             _ => None,
         }
     }

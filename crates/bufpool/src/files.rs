@@ -402,17 +402,15 @@ impl Files {
     ) -> Result<FileId> {
         let (page_size, strict) = (self.page_size, self.strict);
         let identity = storage.identity();
-        let err_id = id.unwrap_or(FileId(0));
-        let len = storage.len().map_err(|e| Error::io(err_id, None, "stat", e))?;
+        // Refused, the file has no id yet: its errors name the path given (or the id asked for).
+        let opening = Opening { path: &path, id };
+        let len = storage.len().map_err(|e| opening.io("stat", e))?;
         let pages = len.div_ceil(page_size as u64);
-        let record = open_record(&*storage, err_id, len, page_size)?;
+        let record = open_record(&*storage, &opening, len, page_size)?;
         let mut map = self.map_without_retired(id)?;
         if let Some(ident) = identity {
             if let Some(f) = map.values().find(|f| f.identity == Some(ident)) {
-                return Err(Error::FileAlreadyOpen {
-                    path: path.unwrap_or_default(),
-                    file: f.id,
-                });
+                return Err(Error::FileAlreadyOpen { path, file: f.id });
             }
         }
         let id = match id {
@@ -434,7 +432,11 @@ impl Files {
             }
         };
         let pages = u32::try_from(pages).map_err(|_| {
-            Error::InvalidConfig(format!("file has {pages} pages; at most {} are addressable", u32::MAX))
+            Error::InvalidConfig(format!(
+                "{} has {pages} pages; at most {} are addressable",
+                opening.name(),
+                u32::MAX
+            ))
         })?;
         let info = storage.info();
         // Hits of open files whose ids share a slot cannot be told apart (`stats.rs`, "Per-file counts").
@@ -519,27 +521,61 @@ impl Files {
     }
 }
 
+/// A file being registered, for the errors of a refused open: the path given (opened by path) and the id asked
+/// for, either or both absent. The file has no id of its own until it is registered, so its errors never name
+/// one it would only have had.
+struct Opening<'a> {
+    path: &'a Option<PathBuf>,
+    id: Option<FileId>,
+}
+
+impl Opening<'_> {
+    /// The [`Error::OpenIo`] for `op` failing with `e` (or the [`Error::Panicked`] it carries).
+    fn io(&self, op: &'static str, e: std::io::Error) -> Error {
+        match Error::io(self.id.unwrap_or(FileId(0)), None, op, e) {
+            Error::Io { op, source, .. } => Error::OpenIo {
+                path: self.path.clone(),
+                file: self.id,
+                op,
+                source,
+            },
+            other => other,
+        }
+    }
+
+    /// The path, the id asked for, or "the storage", for a message.
+    fn name(&self) -> crate::error::Opening<'_> {
+        crate::error::Opening(self.path, &self.id)
+    }
+}
+
 /// The file's record: read, or created for an empty file whose storage keeps records; `None` for an unbound
 /// file. Refuses a file whose record or first page names another page size.
-fn open_record(storage: &dyn Storage, file: FileId, len: u64, page_size: usize) -> Result<Option<FileRecord>> {
+fn open_record(storage: &dyn Storage, opening: &Opening<'_>, len: u64, page_size: usize) -> Result<Option<FileRecord>> {
     let mismatch = |on_disk: usize| Error::PageSizeMismatch {
-        file,
+        path: opening.path.clone(),
+        file: opening.id,
         on_disk,
         pool: page_size,
     };
     let record = match storage.record_store() {
         None => None,
-        Some(store) => match record::load(store).map_err(|e| Error::io(file, None, "read record", e))? {
+        Some(store) => match record::load(store).map_err(|e| opening.io("read record", e))? {
             Loaded::Found(r) if len == 0 && r.written_pages > 0 => {
                 // A record left by a deleted data file (the file was recreated empty): start afresh.
-                Some(record::create(store, page_size).map_err(|e| Error::io(file, None, "create record", e))?)
+                Some(record::create(store, page_size).map_err(|e| opening.io("create record", e))?)
             }
             Loaded::Found(r) => Some(r),
             Loaded::Empty | Loaded::Invalid if len == 0 => {
-                Some(record::create(store, page_size).map_err(|e| Error::io(file, None, "create record", e))?)
+                Some(record::create(store, page_size).map_err(|e| opening.io("create record", e))?)
             }
             Loaded::Empty => None,
-            Loaded::Invalid => return Err(Error::BadFileRecord { file }),
+            Loaded::Invalid => {
+                return Err(Error::BadFileRecord {
+                    path: opening.path.clone(),
+                    file: opening.id,
+                })
+            }
         },
     };
     if let Some(r) = record {

@@ -562,9 +562,9 @@ pub(crate) struct Core {
     pub(crate) frame_wait: std::time::Duration,
     /// The most frames a failed file's unwritable pages keep when others need frames (`Builder::failed_file_frames`).
     pub(crate) failed_file_frames: usize,
-    /// The first error the background writer hit since a caller last saw one, with the file it was writing (if
-    /// known: a WAL error names none itself).
-    pub(crate) background_error: Mutex<Option<(Option<FileId>, Error)>>,
+    /// The first error the background writer hit since a caller last saw one, with the file of the page whose
+    /// write met it (a WAL error names no file itself).
+    pub(crate) background_error: Mutex<Option<(FileId, Error)>>,
 }
 
 impl BufferPool {
@@ -696,7 +696,9 @@ impl BufferPool {
     /// Errors: [`Error::Open`] (the OS refused: no such directory, permissions); [`Error::FileLocked`] (another
     /// pool or process has the file open); [`Error::FileAlreadyOpen`] (this pool has it open, under the id named);
     /// [`Error::NotARegularFile`]; [`Error::PageSizeMismatch`] (written by a pool of another page size);
-    /// [`Error::BadFileRecord`] (its `.bpmeta` sidecar is damaged); [`Error::Io`] reading its size or record.
+    /// [`Error::BadFileRecord`] (its `.bpmeta` sidecar is damaged); [`Error::OpenIo`] reading its size or record.
+    /// Each names `path` ([`Error::path`]); none names a file id but the one asked for ([`FileOptions::id`]): a
+    /// refused file has none of its own.
     pub fn open_file(&self, path: impl AsRef<Path>) -> Result<FileId> {
         self.open_file_with(path, FileOptions::new())
     }
@@ -782,7 +784,7 @@ impl BufferPool {
                 });
                 match ident.and_then(|i| self.core.files.open_as(i)) {
                     Some(file) => Error::FileAlreadyOpen {
-                        path: path.to_path_buf(),
+                        path: Some(path.to_path_buf()),
                         file,
                     },
                     None => Error::FileLocked {

@@ -615,11 +615,11 @@ impl BufferPool {
     }
 
     /// Returns (once) the error the background writer hit since the last call, if it was writing one of
-    /// `files` (or an unknown file) then; another file's error stays for that file's flush or the next
-    /// checkpoint (R15-1: a healthy file's flush failed with, and took, another file's write error).
+    /// `files` then; another file's error stays for that file's flush or the next checkpoint (R15-1: a healthy
+    /// file's flush failed with, and took, another file's write error).
     fn take_background_error(&self, files: &[FileId]) -> Result<()> {
         let mut pending = self.core.background_error.lock();
-        match pending.take_if(|(file, _)| file.is_none_or(|f| files.contains(&f))) {
+        match pending.take_if(|(file, _)| files.contains(file)) {
             Some((_, e)) => Err(e),
             None => Ok(()),
         }
@@ -637,14 +637,16 @@ impl BufferPool {
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
-            if let Err(e) = self.refill_free_frames(config, &mut budget) {
-                self.record_background_error(e.file(), e);
+            // Each error is kept under the file of the page whose write met it: an error such as the file's own
+            // log's (`Error::Wal`) names no file, and kept as no file's it failed every other file's flush (E17-3).
+            if let Some((file, e)) = self.refill_free_frames(config, &mut budget).into_first() {
+                self.record_background_error(file, e);
             }
             let dirty_max = (config.dirty_ratio_max * self.frames() as f64) as usize;
             if self.core.dirty_pages.load(Relaxed) > dirty_max {
                 let pages = self.dirty_batch_from(&mut cursor, config.batch_pages.min(budget.take(config.batch_pages)));
                 if let Some((file, e)) = self.write_dirty(pages, None, WriteSource::Writer).into_first() {
-                    self.record_background_error(Some(file), e);
+                    self.record_background_error(file, e);
                 }
             }
         }
@@ -653,9 +655,9 @@ impl BufferPool {
     /// Keeps the writer's error `e` (of `file`) for a flush or checkpoint to report, unless one is pending already
     /// or `file` is no longer open: a close or drop forgets its file's error (`forget_background_error`),
     /// and one recorded after it would be reported to a file opened under the same id (R16-1).
-    fn record_background_error(&self, file: Option<FileId>, e: Error) {
+    fn record_background_error(&self, file: FileId, e: Error) {
         let mut pending = self.core.background_error.lock();
-        if file.is_none_or(|f| self.core.files.get(f).is_ok()) {
+        if self.core.files.get(file).is_ok() {
             pending.get_or_insert((file, e));
         }
     }
@@ -664,7 +666,7 @@ impl BufferPool {
     /// or dropped (its pages discarded). Kept, it was reported to the next file opened under the same id, a
     /// healthy file whose first flush failed with it (R16-1).
     pub(crate) fn forget_background_error(&self, file: FileId) {
-        self.core.background_error.lock().take_if(|(f, _)| *f == Some(file));
+        self.core.background_error.lock().take_if(|(f, _)| *f == file);
     }
 
     /// Up to `n` dirty pages, scanning the frames round-robin from `cursor`, sorted. Pages of failed files are
@@ -701,13 +703,13 @@ impl BufferPool {
 
     /// Evicts victims in a batch until the free list holds `free_frames_target` frames; dirty victims are written
     /// in sorted, coalesced runs first.
-    fn refill_free_frames(&self, config: &WriterConfig, budget: &mut RateBudget) -> Result<()> {
+    fn refill_free_frames(&self, config: &WriterConfig, budget: &mut RateBudget) -> FileErrors {
         let want = config
             .free_frames_target
             .saturating_sub(self.core.frames.free_len())
             .min(config.batch_pages);
         if want == 0 {
-            return Ok(());
+            return FileErrors::default();
         }
         let _taking = crate::pool::Hold::new(&self.core.frame_takers, 1);
         let victims = self.take_victims(want, budget.take(want));
@@ -750,9 +752,10 @@ impl BufferPool {
     }
 
     /// Writes the dirty ones of sorted `victims` in coalesced runs, then frees every victim that is clean; a
-    /// victim whose write failed stays resident, tracked again, unlatched. Returns the first write error.
-    fn write_and_free(&self, mut victims: Vec<(PageId, Victim<'_>)>) -> Result<()> {
-        let mut first_error = None;
+    /// victim whose write failed stays resident, tracked again, unlatched. Returns the first write error of each
+    /// file.
+    fn write_and_free(&self, mut victims: Vec<(PageId, Victim<'_>)>) -> FileErrors {
+        let mut first_error = FileErrors::default();
         // Runs of consecutive pages of one file, taken off the front of `victims`.
         while !victims.is_empty() {
             let mut end = 1;
@@ -764,6 +767,7 @@ impl BufferPool {
                 .map(|(page, frame)| (*page, frame.idx()))
                 .filter(|&(_, idx)| self.header(idx).dirty.load(Acquire))
                 .collect();
+            let run_file = victims[0].0.file();
             let written = if run.is_empty() {
                 Ok(())
             } else {
@@ -787,10 +791,10 @@ impl BufferPool {
                 }
             }
             if let Err(e) = written {
-                first_error.get_or_insert(e);
+                first_error.record(run_file, e);
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_error
     }
 }
 

@@ -227,3 +227,86 @@ fn a_closed_files_background_error_is_not_reported_to_the_file_reopened() {
     pool.flush_files(&[f]).unwrap();
     assert_eq!(durable_pages(&s.crash(), pool.page_size()), PAGES);
 }
+
+/// A file's own log that refuses every flush, counting the calls.
+struct BrokenLog(std::sync::atomic::AtomicUsize);
+
+impl bufpool::Wal for BrokenLog {
+    fn flush_to(&self, lsn: u64) -> bufpool::Result<()> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(Error::Wal {
+            lsn,
+            reason: "log device gone".into(),
+        })
+    }
+}
+
+/// E17-3: the background writer, freeing frames (`free_frames_target`), could not write a page of file `a`
+/// because `a`'s own log refused to flush (`Error::Wal`, which names no file). The writer kept that error as no
+/// file's, so the next flush of any file took it: a healthy file's `flush_file` failed with another engine's log
+/// error (R15-1 again, by the frame-freeing path). Each error is now kept under the file of the page whose write
+/// met it.
+#[test]
+fn a_files_log_error_met_freeing_frames_stays_that_files() {
+    let writer = WriterConfig {
+        interval: Duration::from_millis(1),
+        free_frames_target: 64,
+        dirty_ratio_max: 1.0,
+        ..WriterConfig::for_frames(64)
+    };
+    let pool = BufferPool::builder()
+        .frames(64)
+        .background_writer(writer)
+        .build()
+        .unwrap();
+    let log = Arc::new(BrokenLog(Default::default()));
+    let a = pool
+        .open_storage_with(
+            FaultyStorage::new(1, FaultConfig::crash_only()),
+            FileOptions::new().wal(log.clone()),
+        )
+        .unwrap();
+    let good = Arc::new(FaultyStorage::new(2, FaultConfig::crash_only()));
+    let c = pool.open_storage(good.clone()).unwrap();
+    {
+        let mut g = pool.new_page(a).unwrap();
+        common::fill_page(&mut g, 0, 1);
+        g.set_lsn(5);
+    }
+    wait_for_writer(|| log.0.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    for n in 0..PAGES {
+        common::fill_page(&mut pool.new_page(c).unwrap(), n as u32, 1);
+    }
+    pool.flush_file(c).unwrap();
+    assert_eq!(durable_pages(&good.crash(), pool.page_size()), PAGES);
+    // `a`'s own flush reports its log's error.
+    let err = pool.flush_file(a).unwrap_err();
+    assert!(matches!(err, Error::Wal { lsn: 5, .. }), "{err}");
+}
+
+/// R16-O3, checked (E17-3): the writer keeps one pending error, so of `b`'s write error and then `a`'s, `a`'s is
+/// not kept. Nothing is lost to a user: a failed write fails its file, so `flush_file(a)` reports `a`'s failure
+/// (`FileFailed`, naming `a`, its text `a`'s first error), and `flush_file(b)` reports `b`'s own error.
+#[test]
+fn two_files_failed_by_the_writer_each_report_their_own_failure() {
+    let pool = eager_writer_pool();
+    let bad_b = Arc::new(FaultyStorage::new(1, FaultConfig::crash_only()));
+    let bad_a = Arc::new(FaultyStorage::new(2, FaultConfig::crash_only()));
+    let b = pool.open_storage(bad_b.clone()).unwrap();
+    let a = pool.open_storage(bad_a.clone()).unwrap();
+    bad_b.inject_next(Op::Write, Fault::EioPersistent);
+    common::fill_page(&mut pool.new_page(b).unwrap(), 0, 1);
+    wait_for_writer(|| pool.file_stats(b).unwrap().failed);
+    bad_a.inject_next(Op::Write, Fault::EioPersistent);
+    common::fill_page(&mut pool.new_page(a).unwrap(), 0, 1);
+    wait_for_writer(|| pool.file_stats(a).unwrap().failed);
+    let err = pool.flush_file(a).unwrap_err();
+    assert_eq!(err.file(), Some(a), "{err}");
+    assert!(
+        err.to_string().contains(&format!("I/O error on {a} during write")),
+        "{err}"
+    );
+    let err = pool.flush_file(b).unwrap_err();
+    assert!(matches!(err, Error::Io { op: "write", .. }), "{err}");
+    assert_eq!(err.file(), Some(b), "{err}");
+}

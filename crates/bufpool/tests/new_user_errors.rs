@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bufpool::{BufferPool, Error, MemoryStorage, PageId, Wal, WriterConfig};
+use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId, Wal, WriterConfig};
 
 #[test]
 fn flush_past_the_end_is_out_of_range() {
@@ -254,4 +254,186 @@ fn errors_naming_a_page_name_its_file() {
     let freed = pool.free_page(page).unwrap_err();
     assert!(matches!(freed, Error::PageFreed { .. }), "{freed}");
     assert_eq!(freed.file(), Some(file));
+}
+
+/// `error`'s message and [`Error::path`] name `path`, and no message names a file id the refused file never had.
+fn names_the_path(error: &Error, path: &std::path::Path) -> String {
+    let msg = error.to_string();
+    assert_eq!(error.path(), Some(path), "{msg}");
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(!msg.contains("file 0"), "{msg}");
+    msg
+}
+
+/// E17-1: every error of opening a file by path names the path given. A page size mismatch, a damaged `.bpmeta`
+/// sidecar and a failed read of the record named "file 0" (a placeholder: the refused file had no id, and file 0
+/// may be another, open file, so `Error::file` sent an engine routing errors by file to the wrong one).
+#[test]
+fn open_errors_name_the_path_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool_of = |page_size| BufferPool::builder().frames(8).page_size(page_size).build().unwrap();
+    let pool = pool_of(4096);
+    let _file_0 = pool.open_storage(MemoryStorage::new()).unwrap();
+
+    // Opened twice.
+    let twice = dir.path().join("twice.db");
+    let first = pool.open_file(&twice).unwrap();
+    let err = pool.open_file(&twice).unwrap_err();
+    assert!(
+        matches!(&err, Error::FileAlreadyOpen { file, .. } if *file == first),
+        "{err}"
+    );
+    let msg = names_the_path(&err, &twice);
+    assert_eq!(msg, format!("{} is already open as {first}", twice.display()));
+
+    // Written with another page size, opened under a fresh id and under one asked for.
+    let big = dir.path().join("big.db");
+    {
+        let p = pool_of(8192);
+        let f = p.open_file(&big).unwrap();
+        drop(p.new_page(f).unwrap());
+        p.close().unwrap();
+    }
+    let err = pool.open_file(&big).unwrap_err();
+    assert!(
+        matches!(&err, Error::PageSizeMismatch { path: Some(p), file: None, on_disk: 8192, pool: 4096 } if *p == big),
+        "{err}"
+    );
+    let msg = names_the_path(&err, &big);
+    assert!(
+        msg.starts_with(&format!("{} was written with 8192-byte pages", big.display())),
+        "{msg}"
+    );
+    assert_eq!(err.file(), None);
+    let err = pool.open_file_as(FileId(5), &big).unwrap_err();
+    names_the_path(&err, &big);
+    assert_eq!(err.file(), Some(FileId(5)), "{err}");
+
+    // A damaged sidecar: the message names the sidecar too.
+    let damaged = dir.path().join("damaged.db");
+    {
+        let f = pool.open_file(&damaged).unwrap();
+        drop(pool.new_page(f).unwrap());
+        pool.close_file(f).unwrap();
+    }
+    let sidecar = bufpool::storage::sidecar_path(&damaged);
+    std::fs::write(&sidecar, vec![0x5a; 4096]).unwrap();
+    let err = pool.open_file(&damaged).unwrap_err();
+    assert!(
+        matches!(&err, Error::BadFileRecord { path: Some(p), file: None } if *p == damaged),
+        "{err}"
+    );
+    let msg = names_the_path(&err, &damaged);
+    assert!(msg.contains(&sidecar.display().to_string()), "{msg}");
+
+    // The record cannot be read: a FIFO in the sidecar's place opens, but refuses a positioned read (ESPIPE).
+    let unreadable = dir.path().join("unreadable.db");
+    let made = std::process::Command::new("mkfifo")
+        .arg(bufpool::storage::sidecar_path(&unreadable))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = pool.open_file(&unreadable).unwrap_err();
+    match &err {
+        Error::OpenIo {
+            path: Some(p),
+            file: None,
+            op: "read record",
+            source,
+        } => {
+            assert_eq!(*p, unreadable);
+            assert_eq!(source.raw_os_error(), Some(libc::ESPIPE), "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = names_the_path(&err, &unreadable);
+    assert!(
+        msg.starts_with(&format!("cannot open {}: read record failed: ", unreadable.display())),
+        "{msg}"
+    );
+
+    // The OS refused the open.
+    let nowhere = dir.path().join("no/such/dir/x.db");
+    let err = pool.open_file(&nowhere).unwrap_err();
+    assert!(matches!(&err, Error::Open { .. }), "{err}");
+    names_the_path(&err, &nowhere);
+}
+
+/// E17-1, a storage: a refused `open_storage` names the id asked for, or none ("the storage"), never file 0.
+#[test]
+fn a_refused_storage_names_the_id_asked_for_or_none() {
+    struct NoLength;
+    impl bufpool::Storage for NoLength {
+        fn len(&self) -> std::io::Result<u64> {
+            Err(std::io::Error::from_raw_os_error(libc::EIO))
+        }
+        fn read_at(&self, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+            unreachable!()
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn info(&self) -> bufpool::storage::StorageInfo {
+            bufpool::storage::StorageInfo {
+                backend: "no length",
+                direct: false,
+            }
+        }
+    }
+    let pool = BufferPool::builder().frames(4).build().unwrap();
+    let _file_0 = pool.open_storage(MemoryStorage::new()).unwrap();
+    let err = pool.open_storage(NoLength).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::OpenIo {
+                path: None,
+                file: None,
+                op: "stat",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with("cannot open the storage: stat failed: "),
+        "{err}"
+    );
+    assert_eq!((err.file(), err.path()), (None, None));
+    let err = pool.open_storage_as(FileId(9), NoLength).unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot open file 9: stat failed: "),
+        "{err}"
+    );
+    assert_eq!(err.file(), Some(FileId(9)));
+
+    // An unbound image of another page size.
+    let image = {
+        let pool = BufferPool::builder().frames(4).page_size(8192).build().unwrap();
+        let storage = Arc::new(MemoryStorage::new());
+        let f = pool.open_storage(storage.clone()).unwrap();
+        drop(pool.new_page(f).unwrap());
+        pool.close().unwrap();
+        storage.snapshot()
+    };
+    let err = pool.open_storage(MemoryStorage::from_bytes(image)).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::PageSizeMismatch {
+                path: None,
+                file: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the storage was written with 8192-byte pages"),
+        "{err}"
+    );
 }

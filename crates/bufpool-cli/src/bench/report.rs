@@ -132,6 +132,52 @@ pub(crate) fn fmt_ns(x: f64) -> String {
     }
 }
 
+/// Lines of a summary table after which its column header is printed again (at the next section): a reader
+/// scrolling a long table (a full `bench` prints some 190 rows) has one on the screen.
+pub(crate) const HEADER_EVERY_LINES: usize = 40;
+
+/// A summary table built section by section: its column header opens the table, each workload's first section,
+/// and the first section after [`HEADER_EVERY_LINES`] lines without it. A section is never split.
+pub(crate) struct Table {
+    header: String,
+    text: String,
+    since_header: usize,
+    workload: Option<String>,
+}
+
+impl Table {
+    /// An empty table under the column `header` (one line, without its newline).
+    pub(crate) fn new(header: String) -> Table {
+        Table {
+            header,
+            text: String::new(),
+            since_header: 0,
+            workload: None,
+        }
+    }
+
+    /// Appends `section` (a heading line and its rows, each ending in a newline) of `workload`.
+    pub(crate) fn section(&mut self, workload: &str, section: &str) {
+        let lines = section.lines().count();
+        if self.workload.as_deref() != Some(workload) || self.since_header + lines > HEADER_EVERY_LINES {
+            if !self.text.is_empty() {
+                self.text.push('\n');
+            }
+            self.text.push_str(&self.header);
+            self.text.push('\n');
+            self.since_header = 0;
+            self.workload = Some(workload.to_string());
+        }
+        self.text.push_str(section);
+        self.since_header += lines;
+    }
+
+    /// The table's text.
+    pub(crate) fn finish(self) -> String {
+        self.text
+    }
+}
+
 /// The summary table: one block per case, one row per system, with bufpool's mean and median ns/op over each
 /// other system's (below 1.0: bufpool is faster).
 pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
@@ -148,14 +194,13 @@ pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
             .or_default()
             .push(r);
     }
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
+    let mut table = Table::new(format!(
         "{:<19} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7}  bufpool/this: ns/op cpu/op p50",
         "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "p99.9", "hit", "rd/op", "wr/op",
-    );
+    ));
     for ((_, _, access, dist, threads), rows) in groups {
         let first = rows[0];
+        let mut s = String::new();
         let _ = writeln!(
             s,
             "-- {} {access} {dist} threads={threads} pages={} frames={}",
@@ -195,8 +240,9 @@ pub fn summary(results: &[CaseResult], timer_ns: u64) -> String {
                 }
             );
         }
+        table.section(first.workload, &s);
     }
-    s
+    table.finish()
 }
 
 /// Below this many timer costs a p50 is mostly the timer (the calibrated cost of an `Instant::now()` pair is
@@ -418,6 +464,43 @@ mod tests {
         assert_eq!(per_device_read(&miss_row("bufpool", 50.0, 0.0), &r), None);
         let text = targets(&[b, r], 25);
         assert!(text.contains("per device read 1.00x"), "{text}");
+    }
+
+    /// The column header is repeated at each workload and at least every `HEADER_EVERY_LINES` lines (it was
+    /// printed once, above some 190 rows of a full run).
+    #[test]
+    fn the_summary_repeats_its_header() {
+        let mut rows = Vec::new();
+        for workload in ["hit", "miss"] {
+            for threads in 1..=12 {
+                for (system, ns) in [("bufpool", 100.0), ("raw-pread", 120.0), ("naive-lru", 300.0)] {
+                    rows.push(CaseResult {
+                        workload,
+                        threads,
+                        ..miss_row(system, ns, 0.5)
+                    });
+                }
+            }
+        }
+        let text = summary(&rows, 25);
+        let lines: Vec<&str> = text.lines().collect();
+        let headers: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("system ")).collect();
+        assert_eq!(headers[0], 0, "{text}");
+        // Each workload opens with the header.
+        for workload in ["-- hit ", "-- miss "] {
+            let first = lines.iter().position(|l| l.starts_with(workload)).unwrap();
+            assert_eq!(lines[first - 1], lines[0], "{text}");
+        }
+        // Never more than HEADER_EVERY_LINES lines from one header to the next (or to the end).
+        let mut ends = headers.clone();
+        ends.push(lines.len());
+        for w in ends.windows(2) {
+            let body = lines[w[0] + 1..w[1]].iter().filter(|l| !l.is_empty()).count();
+            assert!(body <= HEADER_EVERY_LINES, "{body} lines under one header:\n{text}");
+        }
+        // 24 sections of 4 lines: 96 lines, so at least 4 headers; every section whole under one.
+        assert!(headers.len() >= 4, "{text}");
+        assert_eq!(lines.iter().filter(|l| l.starts_with("-- ")).count(), 24);
     }
 
     #[test]

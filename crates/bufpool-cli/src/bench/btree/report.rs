@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::driver::Measured;
-use crate::bench::report::{fmt_ns, fmt_ops, CaseResult};
+use crate::bench::report::{fmt_ns, fmt_ops, CaseResult, Table};
 
 /// What a row describes besides its measurement.
 pub struct RowSpec {
@@ -115,14 +115,13 @@ pub fn summary(results: &[CaseResult]) -> String {
             .or_default()
             .push(r);
     }
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
+    let mut table = Table::new(format!(
         "{:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>7} {:>6}  bufpool-btree/this: ns/op cpu/op p50",
         "system", "ops/s", "ns/op", "cpu/op", "p50", "p99", "hit", "rd/op", "wr/op", "syncs/op", "mem MiB", "B/tup",
-    );
+    ));
     for ((_, tuples, _, access, dist, durability, threads), rows) in groups {
         let first = rows[0];
+        let mut s = String::new();
         let memory = if first.workload == "btree-load" {
             String::new()
         } else {
@@ -182,8 +181,9 @@ pub fn summary(results: &[CaseResult]) -> String {
                 ratio,
             );
         }
+        table.section(first.workload, &s);
     }
-    s
+    table.finish()
 }
 
 /// In-memory lookups on one thread, bufpool-btree: at least this many per second.
