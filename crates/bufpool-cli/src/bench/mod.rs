@@ -30,6 +30,7 @@ mod page_cache;
 mod report;
 mod selfcheck;
 mod systems;
+mod tick;
 mod tpcc;
 mod variant;
 mod warm_restart;

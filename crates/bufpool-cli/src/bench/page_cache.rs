@@ -2,7 +2,7 @@
 //! pool would have to take from the device reach the device for every system.
 //!
 //! Owns one rule, used by the B+tree bench and by TPC-C for LMDB and redb: a [`CacheBound`] names a file, optionally this process's mapping of it, and a budget. On each [`CacheBound::tick`]
-//! (the drivers tick every 2 ms), a file with no budget is dropped from the page cache; a file with a budget
+//! (the drivers tick a system with a bound every 2 ms), a file with no budget is dropped from the page cache; a file with a budget
 //! (LMDB, which has no cache of its own, so its budget is the pool's) is dropped, with its mapping's pages, when
 //! more of it than the budget is resident. It then refills from nothing, so on average it holds less than the
 //! budget. Measuring residency ([`resident_bytes`]) costs time (where the kernel lacks `cachestat`, `mincore` over

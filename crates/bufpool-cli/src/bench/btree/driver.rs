@@ -9,7 +9,7 @@
 //!   calibrated cost is subtracted.
 //! - Ops are drawn on the fly from per-thread generators ([`OpStream`]), never replayed from a finite list.
 //! - CPU ns/op: the whole process's CPU time (`getrusage(RUSAGE_SELF)`) during the case per op: every thread a
-//!   system runs counts (the pool's I/O thread, a peer's helpers), and the driver's 2 ms timer alike for all.
+//!   system runs counts (the pool's I/O thread, a peer's helpers), and the driver's ticks alike for all.
 //! - Durability ([`Durability`]): how writes are committed; `syncs_per_op` is bufpool-btree's log fsyncs (group
 //!   commits and WAL-rule flushes, counted by its log) and the peers' durable commits (each one or more
 //!   fsync/msync of their files, which they do not count for us) per op.
@@ -27,6 +27,7 @@ use hdrhistogram::Histogram;
 
 use super::ops::{Op, OpStream};
 use super::tuple;
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 /// One op (or batch) in this many is timed for the latency histogram.
 pub const SAMPLE_EVERY: u64 = 32;
@@ -57,9 +58,12 @@ pub trait KvStore: Sync {
         None
     }
 
-    /// Called every few milliseconds while a case runs (a system whose file is read through the OS page cache
-    /// evicts it here when it must be kept out of memory).
-    fn tick(&self) {}
+    /// Called while a case runs (a system whose file is read through the OS page cache evicts it here when it
+    /// must be kept out of memory); returns how long the system can wait for the next call (`bench::tick`:
+    /// [`TICK_MIN`] for such an eviction, [`TICK_MAX`] when there is nothing to do).
+    fn tick(&self) -> Duration {
+        TICK_MAX
+    }
 
     /// Memory the system holds now: its cache's bound plus its files' pages resident in the OS page cache.
     fn memory_bytes(&self) -> u64;
@@ -325,8 +329,12 @@ pub fn measure<S: KvStore>(
                 memory = memory.max(sys.memory_bytes());
                 next_sample = t + MEMORY_SAMPLE_EVERY.max(t.elapsed() * MEMORY_SAMPLE_SPACING);
             }
-            sys.tick();
-            std::thread::sleep(Duration::from_millis(2).min(duration));
+            let wait = sys.tick().clamp(TICK_MIN, TICK_MAX);
+            // Woken for the next memory sample too, and at the case's end.
+            let wait = wait
+                .min(next_sample.saturating_duration_since(Instant::now()))
+                .min(duration.saturating_sub(start.elapsed()));
+            std::thread::sleep(wait);
         }
         stop.store(true, Ordering::Relaxed);
         let outs: Vec<_> = handles

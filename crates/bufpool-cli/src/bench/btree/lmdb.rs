@@ -15,11 +15,14 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use crate::bench::page_cache::CacheBound;
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::driver::{check_scan, Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -205,9 +208,13 @@ impl KvStore for Lmdb {
         super::driver::resident_bytes(&self.dir.join("data.mdb"))
     }
 
-    fn tick(&self) {
-        if let Some(b) = &self.bound {
-            b.tick();
+    fn tick(&self) -> Duration {
+        match &self.bound {
+            Some(b) => {
+                b.tick();
+                TICK_MIN
+            }
+            None => TICK_MAX,
         }
     }
 }

@@ -16,10 +16,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
 
 use crate::bench::page_cache::CacheBound;
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -169,9 +172,13 @@ impl KvStore for RedbSys {
         self.cache_bytes as u64 + super::driver::resident_bytes(&self.path)
     }
 
-    fn tick(&self) {
-        if let Some(b) = &self.bound {
-            b.tick();
+    fn tick(&self) -> Duration {
+        match &self.bound {
+            Some(b) => {
+                b.tick();
+                TICK_MIN
+            }
+            None => TICK_MAX,
         }
     }
 }

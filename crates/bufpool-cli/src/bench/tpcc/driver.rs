@@ -1,6 +1,7 @@
 //! The timed run of TPC-C on one engine: threads start together on a barrier, each draws transactions from the
 //! mix on a uniformly chosen home warehouse and runs them back to back (no think time) until the driver raises
-//! the stop flag after the run's duration; the driver ticks the engine every 2 ms meanwhile.
+//! the stop flag after the run's duration; the driver ticks the engine meanwhile, as often as the engine asks
+//! ([`Engine::tick`]: from every 2 ms to every 100 ms, `bench::tick`).
 //!
 //! Measurement rules (BENCHMARKS.md, "TPC-C"): throughput is committed transactions per second of wall time
 //! (rolled-back New-Orders are counted apart); every transaction is timed (an `Instant::now()` pair, its
@@ -24,6 +25,7 @@ use super::schema::Scale;
 use super::txns::{self, Ctx, Kind};
 use crate::bench::btree::driver::process_io;
 use crate::bench::driver::process_cpu_ns;
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
 use crate::bench::workload::Rng;
 
 /// What one run measured.
@@ -55,6 +57,9 @@ pub struct Measured {
     pub locks: Option<(u64, u64)>,
 }
 
+/// How often [`RunSpec::progress`] is called.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
 fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("static histogram bounds are valid")
 }
@@ -77,7 +82,7 @@ pub struct RunSpec<'a> {
     pub timer_ns: u64,
     /// Where to append each acknowledged New-Order (`w d o` per line), if anywhere.
     pub acks: Option<&'a File>,
-    /// Called about every 100 ms with the transactions committed so far.
+    /// Called about every [`PROGRESS_EVERY`] with the transactions committed so far.
     pub progress: &'a (dyn Fn(u64) + Sync),
 }
 
@@ -159,28 +164,33 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         barrier.wait();
         let start = Instant::now();
         let mut tick_err = None;
-        let mut ticks = 0u64;
         let mut full_ticks = 0u64;
-        while start.elapsed() < spec.duration && !stop.load(Ordering::Relaxed) {
-            match engine.tick() {
+        let mut next_progress = start;
+        loop {
+            let elapsed = start.elapsed();
+            if elapsed >= spec.duration || stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let wait = match engine.tick() {
                 // Reported once; the engine goes on and the next tick retries (F14-3).
                 Err(e) if e.downcast_ref::<FullDevice>().is_some() => {
                     if full_ticks == 0 {
                         eprintln!("warning: {e:#}");
                     }
                     full_ticks += 1;
+                    TICK_MIN
                 }
                 Err(e) => {
                     tick_err = Some(e);
                     break;
                 }
-                Ok(()) => {}
-            }
-            if ticks.is_multiple_of(50) {
+                Ok(wait) => wait.clamp(TICK_MIN, TICK_MAX),
+            };
+            if Instant::now() >= next_progress {
                 (spec.progress)(done.load(Ordering::Relaxed));
+                next_progress += PROGRESS_EVERY;
             }
-            ticks += 1;
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(wait.min(spec.duration.saturating_sub(elapsed)));
         }
         stop.store(true, Ordering::Relaxed);
         let outs: Vec<_> = handles

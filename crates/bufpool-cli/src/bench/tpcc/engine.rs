@@ -9,11 +9,13 @@
 //! (clause 2.8.2.3). How each engine provides that is in its own file.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
 use super::schema::{Table, DISTRICTS};
 pub use crate::bench::btree::driver::Durability;
+use crate::bench::tick::TICK_MAX;
 
 /// One transaction's access to the tables.
 pub trait Txn {
@@ -167,10 +169,12 @@ pub trait Engine: Sync {
         None
     }
 
-    /// Called every few milliseconds while a run goes on (bufpool-btree checkpoints here when its logs grow).
-    /// An error with [`FullDevice`] in its chain is retried at the next tick; any other ends the run.
-    fn tick(&self) -> Result<()> {
-        Ok(())
+    /// Called while a run goes on (bufpool-btree writes its logs out and checkpoints here when they grow, LMDB and
+    /// redb apply their page-cache bound out of memory); returns how long the engine can wait for the next call
+    /// (`bench::tick`: from `TICK_MIN` to [`TICK_MAX`], nothing to do). An error with [`FullDevice`] in its chain
+    /// is retried at the next tick; any other ends the run.
+    fn tick(&self) -> Result<Duration> {
+        Ok(TICK_MAX)
     }
 
     /// Bytes of the engine's files now.

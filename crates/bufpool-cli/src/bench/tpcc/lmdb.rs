@@ -10,12 +10,14 @@
 use std::ops::{Bound, Range};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
 use crate::bench::page_cache::CacheBound;
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::engine::{part_of, Access, Body, Durability, Engine, Txn, Worker, WHOLE};
 use super::schema::Table;
@@ -231,11 +233,14 @@ impl Engine for Lmdb {
         self.env.force_sync().map_err(|e| anyhow!(e))
     }
 
-    fn tick(&self) -> Result<()> {
-        if let Some(b) = &self.bound {
-            b.tick();
-        }
-        Ok(())
+    fn tick(&self) -> Result<Duration> {
+        Ok(match &self.bound {
+            Some(b) => {
+                b.tick();
+                TICK_MIN
+            }
+            None => TICK_MAX,
+        })
     }
 
     fn syncs(&self) -> u64 {

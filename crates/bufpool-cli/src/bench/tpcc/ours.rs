@@ -111,8 +111,8 @@
 //!   every record before `r` is then applied; checkpoint every tree ([`Tree::checkpoint`]: its dirty pages
 //!   written and synced, its log cut); only then cut the transaction log before `r`. The trees' checkpoints begin
 //!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
-//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`] (checked every 2 ms by
-//!   the driver's tick); that cuts nothing the transaction log needs.
+//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`] (checked by the driver's
+//!   tick, paced by the logs' growth: [`Ours::tick_with`]); that cuts nothing the transaction log needs.
 //! - **Tree-log write-outs off the transactions' path.** A tree log's records (leaf images after a checkpoint,
 //!   structure changes) hold covered changes, so writing them needs the transaction log durable as far as them:
 //!   an fsync. An appender (a committing transaction, holding its locks) leaves a buffer past
@@ -161,6 +161,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::{LockResult, TryLockError, TryLockResult};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
@@ -170,6 +171,7 @@ use bufpool_btree::{
 
 use super::engine::{part_of, Access, Body, Durability, Each, Engine, FullDevice, Txn, Worker, WHOLE};
 use super::schema::{Table, DISTRICTS};
+use crate::bench::tick::{Pace, TICK_MIN};
 
 /// Page size of every tree.
 pub const PAGE_BYTES: usize = 4096;
@@ -231,6 +233,8 @@ pub struct Ours {
     lock_waited: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
+    /// When the next tick is needed, from the logs' growth ([`Ours::tick_with`]).
+    pace: Pace,
     /// Set when a checkpoint failed other than for space (reported by the next tick).
     failed: AtomicBool,
     /// Why the engine refuses every transaction and checkpoint: a commit failed after its record was appended
@@ -326,6 +330,7 @@ impl Ours {
             lock_taken: AtomicU64::new(0),
             lock_waited: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
+            pace: Pace::default(),
             failed: AtomicBool::new(false),
             broken: OnceLock::new(),
             dir: dir.to_path_buf(),
@@ -446,13 +451,18 @@ impl Ours {
         Ok(())
     }
 
-    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often).
-    fn tick_with(&self, max: u64) -> Result<()> {
+    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often). The next tick is
+    /// due ([`Pace`]) when, at the rate the logs grew since this one, the log nearest its bound would have used
+    /// half its room: the transaction log's and each tree log's bytes against `max` (a checkpoint), each tree
+    /// log's buffer against twice [`bufpool_btree::BUF_SOFT_MAX`] (a write-out soon after it passes the soft
+    /// bound, as with the 2 ms ticks of before; an appender pays the write-out itself only past
+    /// [`bufpool_btree::BUF_HARD_MAX`]).
+    fn tick_with(&self, max: u64) -> Result<Duration> {
         if self.failed.load(Ordering::Relaxed) {
             bail!("a checkpoint failed");
         }
         let Ok(_one) = self.checkpointing.try_lock() else {
-            return Ok(());
+            return Ok(TICK_MIN);
         };
         let run = || -> Result<()> {
             // A tree log's large buffer is written out here, off the transactions' path: its records need the
@@ -479,7 +489,17 @@ impl Ours {
                 self.failed.store(true, Ordering::Relaxed);
                 e
             }
-        })
+        })?;
+        let mut appended = self.txlog.end_lsn();
+        let mut room = max.saturating_sub(self.txlog.log_bytes());
+        for t in &self.trees {
+            let wal = t.wal();
+            appended = appended.saturating_add(wal.end_lsn());
+            room = room
+                .min(max.saturating_sub(wal.log_bytes()))
+                .min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
+        }
+        Ok(self.pace.next(Instant::now(), appended, room))
     }
 
     /// Pages of every tree's data file together.
@@ -1415,7 +1435,7 @@ impl Engine for Ours {
         Some((st.hits, st.misses))
     }
 
-    fn tick(&self) -> Result<()> {
+    fn tick(&self) -> Result<Duration> {
         self.tick_with(log_max())
     }
 
@@ -1511,6 +1531,35 @@ mod tests {
     /// 6's first NEW-ORDER key; a Payment-shaped body that reaches its higher district first holds both; a
     /// transaction with STOCK locks holds its district before its body. Fails if the worker takes every district
     /// up front (as it did before session 12).
+    /// The tick's pace (session 17, tick17: the driver no longer ticks every 2 ms): an engine whose logs grew
+    /// since the last tick and stand at their bound is ticked again at the shortest wait; one whose logs have
+    /// room, later; one whose logs did not grow, at the longest wait.
+    #[test]
+    fn a_tick_paces_the_next_by_the_room_its_logs_leave() {
+        use crate::bench::tick::TICK_MAX;
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
+        let access = Access::warehouse(1, false);
+        let mut put = |k: &[u8]| {
+            w.run(&access, &mut |t| t.put(Table::Order, k, b"row").map(|()| true))
+                .unwrap()
+        };
+        assert_eq!(
+            e.tick_with(u64::MAX).unwrap(),
+            TICK_MIN,
+            "the first tick knows no rate yet"
+        );
+        assert_eq!(e.tick_with(u64::MAX).unwrap(), TICK_MAX, "nothing appended");
+        put(&[0, 1, 3, 0, 0, 0, 1]);
+        let wait = e.tick_with(u64::MAX).unwrap();
+        assert!(wait > TICK_MIN, "a few bytes appended, megabytes of room: {wait:?}");
+        put(&[0, 1, 3, 0, 0, 0, 2]);
+        // The transaction log grew and a bound of its size leaves it no room: its checkpoint is due at once.
+        assert_eq!(e.tick_with(e.txlog.log_bytes()).unwrap(), TICK_MIN);
+        assert_eq!(e.tick_with(u64::MAX).unwrap(), TICK_MAX, "nothing appended since");
+    }
+
     #[test]
     fn district_locks_are_taken_as_the_body_reaches_them() {
         use crate::bench::tpcc::schema::{district_key, stock_key, wdx_key};

@@ -10,11 +10,13 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::bench::page_cache::CacheBound;
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::engine::{part_of, Access, Body, Durability, Engine, Txn, Worker, WHOLE};
 use super::schema::Table;
@@ -260,11 +262,14 @@ impl Engine for RedbSys {
         self.settle()
     }
 
-    fn tick(&self) -> Result<()> {
-        if let Some(b) = &self.bound {
-            b.tick();
-        }
-        Ok(())
+    fn tick(&self) -> Result<Duration> {
+        Ok(match &self.bound {
+            Some(b) => {
+                b.tick();
+                TICK_MIN
+            }
+            None => TICK_MAX,
+        })
     }
 
     fn syncs(&self) -> u64 {
