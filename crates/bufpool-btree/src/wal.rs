@@ -425,8 +425,23 @@ fn hole_of(image: &[u8]) -> (usize, usize) {
     if let Some(n) = Node::parse(image) {
         return n.hole();
     }
-    let used = image.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let used = used_len(image);
     (used, image.len() - used)
+}
+
+/// The length of `image` without its trailing zeros. Whole words from the end first: a byte at a time, the
+/// meta page's image (mostly zeros) cost about 6 instructions a byte, a third of a leaf split's 75 K.
+fn used_len(image: &[u8]) -> usize {
+    let mut used = image.len();
+    // (The slice is always 8 bytes: the fallback, which stops the loop, is never taken.)
+    let word = |at: usize| u64::from_ne_bytes(image[at..at + 8].try_into().unwrap_or([1; 8]));
+    while used >= 8 && word(used - 8) == 0 {
+        used -= 8;
+    }
+    while used > 0 && image[used - 1] == 0 {
+        used -= 1;
+    }
+    used
 }
 
 /// Appends to `out` the edits of a `PATCH` op that turn `old` into `new`: each run of changed bytes (runs at most
@@ -2179,6 +2194,40 @@ mod tests {
             }
         }
         Some(out)
+    }
+
+    #[test]
+    fn used_len_is_that_of_a_byte_by_byte_scan_on_random_and_edge_images() {
+        let by_bytes = |b: &[u8]| b.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n.max(1)
+        };
+        for len in 0..40 {
+            let zeros = vec![0u8; len];
+            assert_eq!(used_len(&zeros), 0);
+            for at in 0..len {
+                let mut b = zeros.clone();
+                b[at] = 1 + rnd(255) as u8;
+                assert_eq!(used_len(&b), at + 1, "{b:?}");
+            }
+        }
+        for _ in 0..5_000 {
+            let len = rnd(4097) as usize;
+            let mut b = vec![0u8; len];
+            for _ in 0..rnd(8) {
+                if len > 0 {
+                    b[rnd(len as u64) as usize] = 1 + rnd(255) as u8;
+                }
+            }
+            assert_eq!(used_len(&b), by_bytes(&b), "{b:?}");
+            if Node::parse(&b).is_none() {
+                assert_eq!(hole_of(&b), (by_bytes(&b), len - by_bytes(&b)));
+            }
+        }
     }
 
     #[test]
