@@ -1,6 +1,6 @@
 //! The integration tests of `bufpool-cli`, built as one test binary: each `tests/<name>.rs` is a module here, so its
-//! tests are named `<name>::<test>` (`cargo test -p bufpool-cli --test integration -- <name>::`). Linking one binary
-//! instead of one per file is most of what keeps CI under its time limit (RELIABILITY.md, "How the tests run").
+//! tests are named `<name>::<test>` (`cargo test -p bufpool-cli --test integration -- <name>::`). One binary instead of
+//! one per file cuts CI's compiling and linking (RELIABILITY.md, "How the tests run").
 //! A file whose tests need the process to themselves (they fork children while other tests reopen locked files,
 //! or change a process-wide limit) is a `[[test]]` of its own in Cargo.toml instead.
 //!
