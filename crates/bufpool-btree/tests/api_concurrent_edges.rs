@@ -12,7 +12,7 @@
 //!   left held (another thread's put, a split, a checkpoint all still complete), nothing half-applied, and the
 //!   panicking thread's later lookups and scans work.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -17,7 +17,7 @@
 //! A tree and its scans: `RangeIter<'t>` borrows the tree, so dropping a tree with a live iterator does not
 //! compile (nothing to test at run time); `scan` holds its walk inside the call.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};

@@ -4,7 +4,7 @@
 //! STOCK, CUSTOMER and ORDER-LINE at 4 warehouses had 4 levels under a root of 2 or 3 children), a node more for
 //! every lookup.
 
-mod common;
+use crate::common;
 
 #[test]
 fn ascending_puts_fill_inner_nodes() {

@@ -2,7 +2,7 @@
 //! changes on a bulk-loaded tree, and the typed refusals (out-of-order input, a non-empty tree, long keys).
 //! Also the fill that ascending `put`s leave (the rightmost-split rule).
 
-mod common;
+use crate::common;
 
 use bufpool_btree::Error;
 use common::{key, value};

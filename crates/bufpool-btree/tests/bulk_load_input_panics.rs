@@ -10,7 +10,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-mod common;
+use crate::common;
 
 fn pair(i: u32) -> ([u8; 4], [u8; 120]) {
     (i.to_be_bytes(), [i as u8; 120])

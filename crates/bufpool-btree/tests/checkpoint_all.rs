@@ -3,7 +3,7 @@
 //! loss right after loses nothing; a failed write or sync of one tree's file cuts no tree's log; trees of
 //! different pools are checkpointed one by one.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,9 +3,9 @@
 //! Keys of all ranges interleave in key order, so threads share leaves and split and merge them concurrently.
 //! Afterwards the tree's invariants are checked (sorted keys, separator bounds, leaf chain, one leaf depth).
 //!
-//! Longer: `BTREE_CONC_OPS=200000 cargo test -p bufpool-btree --release --test concurrent`.
+//! Longer: `BTREE_CONC_OPS=200000 cargo test -p bufpool-btree --release --test integration -- concurrent::`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -10,9 +10,9 @@
 //! that does not open after the crash, or committed rows lost.
 //!
 //! More rounds: `BUFPOOL_COVERED_CONCURRENT_ROUNDS=50 cargo test -p bufpool-btree --release --test
-//! covered_concurrent_crash`.
+//! integration -- covered_concurrent_crash::`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,7 +6,7 @@
 //! run into one leaf latches it once, not once a put. Crashes and faults in the middle of runs:
 //! `sim_crash_covered.rs` and `covered_concurrent_crash.rs`, which make some of their transactions' puts as runs.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

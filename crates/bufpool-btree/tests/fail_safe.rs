@@ -7,7 +7,7 @@
 //! `PoolExhausted` is certain, not timed) and then checks what must hold: every committed key is present, the
 //! tree's invariants hold, no page leaked, and the same after a checkpoint or a crash and recovery.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

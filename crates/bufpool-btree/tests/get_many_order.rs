@@ -4,7 +4,7 @@
 //! each other only by trailing zero bytes (`b"a"`, `b"a\0"`, `b"a\0\0"`), whose padded words tie too. What a user
 //! would see on a failure: rows handed back out of key order, or the wrong row for a key.
 
-mod common;
+use crate::common;
 
 /// Key `n`: an 8-byte prefix shared by every key, then 1 to 4 bytes from `n` (so most keys' first 8 bytes tie).
 fn long_key(n: u64) -> Vec<u8> {

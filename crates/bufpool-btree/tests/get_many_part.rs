@@ -6,7 +6,7 @@
 //! - While another thread splits and merges the leaves: every part read is the part of a value the key held
 //!   (values are one repeated byte, so a part mixed from two versions, or cut at a wrong length, shows).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

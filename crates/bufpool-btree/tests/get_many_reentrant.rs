@@ -6,7 +6,7 @@
 //! failure: a wrong or missing value, a key answered twice, `CorruptNode` from a freed node the outer batch
 //! still meant to probe, or a panic.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

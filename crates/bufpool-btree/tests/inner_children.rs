@@ -3,9 +3,9 @@
 //! of long keys (many inner splits on the way up, many inner merges on the way down); and a tree of the format
 //! before the arrays is refused at open, before its log is replayed.
 //!
-//! More cases: `PROPTEST_CASES=64 cargo test -p bufpool-btree --release --test inner_children`.
+//! More cases: `PROPTEST_CASES=64 cargo test -p bufpool-btree --release --test integration -- inner_children::`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! commit after it returned `Ok`, and the next `TreeWal::open` stopped reading at that record, took it for a torn
 //! tail and cut the file there: that record and every commit acknowledged after it were gone.
 
-mod common;
+use crate::common;
 
 use bufpool_btree::{Error, Op, TreeWal, RECORD_MAX};
 

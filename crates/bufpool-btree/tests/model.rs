@@ -2,9 +2,10 @@
 //! at 4 KiB pages with long keys so trees split into several levels and merge back. After every sequence the
 //! tree's invariants are checked and a full scan must equal the model.
 //!
-//! More cases: `PROPTEST_CASES=500 cargo test -p bufpool-btree --test model`.
+//! More cases: `PROPTEST_CASES=500 cargo test -p bufpool-btree --test integration -- model:: --skip
+//! short_keys_model::`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

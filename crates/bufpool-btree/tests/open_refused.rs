@@ -7,7 +7,7 @@
 //! tree made later under a reused file id sees none of the refused file's pages). The open whose closing
 //! checkpoint is refused for space is in `full_filesystem.rs` (it needs a full file system).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -8,9 +8,10 @@
 //! a log above, so some puts are covered runs (`Tree::put_covered_run`: ascending keys with repeats, found in a
 //! leaf from the previous put's slot, session 14's `node::leaf_upsert_after`), and some are `put_covered`.
 //!
-//! More sequences: `BUFPOOL_SHORT_KEY_SEEDS=200 cargo test -p bufpool-btree --release --test short_keys_model`.
+//! More sequences: `BUFPOOL_SHORT_KEY_SEEDS=200 cargo test -p bufpool-btree --release --test integration --
+//! short_keys_model::`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

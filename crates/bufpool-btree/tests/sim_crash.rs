@@ -24,10 +24,10 @@
 //!
 //! # Sizes
 //! CI runs a smoke size (200 seeds). Long: `BUFPOOL_BTREE_SIM_SEEDS=N`, e.g.
-//! `BUFPOOL_BTREE_SIM_SEEDS=5000 cargo test --release -p bufpool-btree --test sim_crash -- --nocapture`; the
-//! figures printed at the end are the ones RELIABILITY.md quotes.
+//! `BUFPOOL_BTREE_SIM_SEEDS=5000 cargo test --release -p bufpool-btree --test integration -- sim_crash:: --nocapture`;
+//! the figures printed at the end are the ones RELIABILITY.md quotes.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

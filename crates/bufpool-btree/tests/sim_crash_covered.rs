@@ -13,10 +13,10 @@
 //! after it, and `Tree::check` must be clean. What a user would see on a failure: a recovery that fails
 //! (`CorruptNode`: "log record does not apply to the page"), or a committed row lost or an uncommitted one back.
 //!
-//! Long: `BUFPOOL_COVERED_SIM_SEEDS=2000 cargo test -p bufpool-btree --release --test sim_crash_covered --
-//! --nocapture`.
+//! Long: `BUFPOOL_COVERED_SIM_SEEDS=2000 cargo test -p bufpool-btree --release --test integration --
+//! sim_crash_covered:: --nocapture`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -12,7 +12,7 @@
 //!   on disk has no room for it and recovery failed (`CorruptNode`: "log record does not apply to the page"): the
 //!   tree could not be opened.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -13,7 +13,7 @@
 //! keeps the file as the crash would find it: the records committed, the cut's slot write torn. Opening that
 //! image must find the header that was in force before the cut and every record it held.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

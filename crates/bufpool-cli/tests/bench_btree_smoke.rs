@@ -5,7 +5,7 @@
 //! durability mode with the syncs each mode implies, and bufpool-btree really missed when its pool was smaller
 //! than its tree. Also checks that bad B+tree arguments are refused with a message and a non-zero exit.
 
-mod common;
+use crate::common;
 
 use common::bench;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! `raw-uring` may be reported unavailable, where the kernel or sandbox refuses io_uring). Also checks that bad
 //! arguments are refused with a message and a non-zero exit.
 
-mod common;
+use crate::common;
 
 use common::bench;
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! (pages were read, dirty pages written back, checkpoints completed). Tiny sizes: well under a second each in a
 //! release build, a few seconds in a debug one.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! prewarmed pool read the whole working set before the workload and then hit from the first window, and the cold
 //! pool read at most the working set, missing page by page over several windows.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

@@ -15,7 +15,7 @@
 
 // Only `bench` of the shared helpers is used here.
 #[allow(dead_code)]
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

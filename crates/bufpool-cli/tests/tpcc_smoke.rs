@@ -3,7 +3,7 @@
 //! a run row per (system, mode) with committed transactions of every type, and consistency conditions 1 to 4
 //! held after every run.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! the dirty ratio down, surfaces its errors to the next caller, never marks an unwritten page clean, and stops
 //! when the pool is dropped.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;

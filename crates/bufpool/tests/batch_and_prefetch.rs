@@ -2,7 +2,7 @@
 //! reports per-page errors without stopping. `prefetch` returns before the reads are done, never loads a page
 //! twice (a `read` arriving during a prefetch waits for it: single flight), and its loads land in the pool.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;

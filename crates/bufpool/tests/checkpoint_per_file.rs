@@ -4,7 +4,7 @@
 //! of the checkpoint and which failed and why; `checkpoint()` returns the failed file's own error (it names the
 //! file) or `Error::CheckpointFailed` naming each failed file.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

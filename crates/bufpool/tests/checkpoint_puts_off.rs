@@ -7,7 +7,7 @@
 //! The storage checks the write-ahead rule at each write: every page image carries an LSN its log had made
 //! durable already.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;

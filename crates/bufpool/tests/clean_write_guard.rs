@@ -8,7 +8,7 @@
 //! What must not change: a checkpoint still covers every change made under a write guard that was held when it
 //! started, although such a page may be clean at the checkpoint's start (it waits for exclusively latched pages).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 

@@ -4,7 +4,7 @@
 //! end, each page's generation must equal the number of writes made to it (no lost update), including after a
 //! checkpoint and a reload through a fresh pool.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 

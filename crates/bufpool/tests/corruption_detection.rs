@@ -7,7 +7,7 @@
 //! are not checksum escapes; what the pool does about them is discussed in RELIABILITY.md.
 //!
 //! Sizes: CI runs `BUFPOOL_CORRUPTIONS` (default 20,000) random corruptions; the ignored test runs 1,000,000:
-//! `cargo test --release -p bufpool --test corruption_detection -- --ignored --nocapture`.
+//! `cargo test --release -p bufpool --test integration -- corruption_detection:: --ignored --nocapture`.
 
 use bufpool::checksum::{stamp, verify, Verified};
 use bufpool::{CorruptReason, PageNo};

@@ -24,7 +24,7 @@
 //! Cost: per-bit syndromes are computed by walking the CRC register backwards from the end of the page (8 shifts
 //! per byte), about 4 million steps for 64 KiB. The exhaustive 3-bit check of a 4 KiB page (537 million pairs)
 //! is behind `#[ignore]`:
-//! `cargo test --release -p bufpool --test corruption_syndromes -- --ignored --nocapture`.
+//! `cargo test --release -p bufpool --test integration -- corruption_syndromes:: --ignored --nocapture`.
 
 use bufpool::checksum::{stamp, verify, Verified};
 use bufpool::CorruptReason;

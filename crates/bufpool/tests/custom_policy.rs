@@ -2,7 +2,7 @@
 //! parameters, runs the pool. Before it, a pool could only be built with a `PolicyKind` and its default
 //! parameters, although the policies took parameters (`LruK::with_params`, `TwoQ::with_params`, ...).
 
-mod common;
+use crate::common;
 
 use bufpool::policy::{Lru, LruK, TinyLfuAdmission, TwoQ, WTinyLfu};
 use bufpool::{BufferPool, FileId, FrameIdx, MemoryStorage, PageId, Policy, PolicyKind};

@@ -1,7 +1,7 @@
 //! `drop_file` discards cached pages without writing them; after `checkpoint`, a new pool over the same file reads
 //! everything back; `close` makes everything durable.
 
-mod common;
+use crate::common;
 
 use bufpool::{BufferPool, PageId};
 

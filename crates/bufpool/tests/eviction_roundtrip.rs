@@ -1,7 +1,7 @@
 //! 64 frames serve 10,000 pages: every page is written once, then all are read back in random order. Every
 //! byte must survive eviction and reload through a real file, and the evictions must show in the stats.
 
-mod common;
+use crate::common;
 
 use bufpool::{BufferPool, PageId};
 use rand::seq::SliceRandom;

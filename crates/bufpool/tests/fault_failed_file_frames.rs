@@ -5,7 +5,7 @@
 //! of them (default a quarter of the pool) once other pages need frames: the rest are dropped, counted, and a
 //! later read of a dropped page returns `FileFailed`, never the older version on disk.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! add up to the pool's. A third file whose id shares the first one's hit slot (ids equal modulo 256) makes both
 //! report their hits as unknown, never as each other's.
 
-mod common;
+use crate::common;
 
 use bufpool::{BufferPool, FileId, PageId};
 

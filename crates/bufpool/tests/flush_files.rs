@@ -3,7 +3,7 @@
 //! that loses every unsynced write; a file not named is left alone; a failed file does not stop the others'
 //! syncs, and its error is returned.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

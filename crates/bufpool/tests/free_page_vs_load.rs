@@ -24,7 +24,7 @@
 //! the claim to the lookup. Were the pause too short, the lookup would come after the evictor's and the test would
 //! pass on the unfixed pool: it never fails a correct one.
 
-mod common;
+use crate::common;
 
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};

@@ -5,7 +5,7 @@
 //! page can be write-latched (under a watchdog), a checkpoint leaves nothing dirty, and dropping the file leaves
 //! nothing resident.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 //!
 //! Every scenario runs on a thread of its own and fails the test after a timeout instead of hanging CI.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::sync::Arc;

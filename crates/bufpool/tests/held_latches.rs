@@ -2,7 +2,7 @@
 //! and (debug builds) where the guard was taken. Before it, a guard passed to `mem::forget` showed only as a
 //! `PageLatched` timeout or a `PoolExhausted` somewhere else, naming nothing.
 
-mod common;
+use crate::common;
 
 use bufpool::{BufferPool, FileId, PageId};
 

@@ -1,7 +1,7 @@
 //! `open_file` picks the backend the builder asks for, and the stats say which one each file got. Pages written
 //! through one backend read back through the other (same format, same offsets).
 
-mod common;
+use crate::common;
 
 use bufpool::storage::uring_available;
 use bufpool::{BufferPool, IoBackend, PageId};

@@ -2,7 +2,7 @@
 //! recorded once, so after a known number of page reads, single-page flushes and syncs the histograms' counts are
 //! exactly those numbers, and their quantiles are ordered (p50 <= p99 <= max). No timing is asserted.
 
-mod common;
+use crate::common;
 
 use bufpool::{BufferPool, PageId};
 

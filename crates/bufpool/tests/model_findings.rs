@@ -7,7 +7,7 @@
 //! Seeds are those of `BUFPOOL_MODEL_SCHEDULES=300 BUFPOOL_MODEL_ALL=1` (4 threads x 60 ops) on branch `model`
 //! (base f46c437); the model runs on real threads, so a seed replays the operations, not the interleaving.
 
-mod common;
+use crate::common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};

@@ -19,7 +19,7 @@
 //! stops `new_page`'s own load while it looks for a frame; the single-flight wait counter says when `new_page`
 //! waits for the stale copy. A replacement policy that takes no lock lets the other threads evict meanwhile.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //! The storages check the WAL rule at the moment of each write: every page image written carries an LSN its own
 //! file's log had already made durable.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;

@@ -13,8 +13,8 @@
 //! threads and checks that no frame is handed out twice without an insert in between, and that the policy
 //! still tracks exactly the resident frames afterwards.
 //!
-//! Case counts are kept small for CI; `PROPTEST_CASES=2000 cargo test -p bufpool --test policy_model` runs
-//! a longer search.
+//! Case counts are kept small for CI; `PROPTEST_CASES=2000 cargo test -p bufpool --test integration --
+//! policy_model::` runs a longer search.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
@@ -875,7 +875,7 @@ fn concurrent_smoke() {
 /// Hit ratios of every configuration on a synthetic trace (Zipf-like skew with periodic one-pass scans),
 /// replayed single-threaded as the simulator does. A sanity check that the scan-resistant policies beat LRU
 /// here; prints a table. Run with
-/// `cargo test --release -p bufpool --test policy_model -- --ignored --nocapture hit_ratio_sanity`.
+/// `cargo test --release -p bufpool --test integration -- --ignored --nocapture policy_model::hit_ratio_sanity`.
 #[test]
 #[ignore = "prints a table; seconds in release, slow in debug"]
 fn hit_ratio_sanity() {
@@ -1009,7 +1009,7 @@ fn every_policy_runs_the_pool() {
 
 /// Cost of `on_hit` per configuration, with one and two threads hitting random resident frames (no
 /// assertions: a table for the report). Run with
-/// `cargo test --release -p bufpool --test policy_model -- --ignored --nocapture hit_path_cost`.
+/// `cargo test --release -p bufpool --test integration -- --ignored --nocapture policy_model::hit_path_cost`.
 #[test]
 #[ignore = "prints a table of timings"]
 fn hit_path_cost() {

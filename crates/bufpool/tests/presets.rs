@@ -1,7 +1,7 @@
 //! Presets (issue 12, seed 000): `Builder::preset` applies a workload's settings, and settings made after it
 //! override them. The Oltp preset's background writer is really running: dirty pages go out without a flush.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

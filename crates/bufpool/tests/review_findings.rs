@@ -1,6 +1,6 @@
 //! Review reproductions: each test asserts the documented, correct behaviour and fails on the code as reviewed (2026-11-30).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;

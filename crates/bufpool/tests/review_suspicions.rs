@@ -3,7 +3,7 @@
 //! in a test binary of its own). Sleeps here only order the threads; no assertion depends on timing, and a
 //! schedule that comes out otherwise passes without having tested the window (never fails spuriously).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! read between the scan's pages keeps hitting; the same scan without a ring pushes the hot set out. The eviction
 //! veto keeps the pages it protects resident whatever the policy would choose, and counts its refusals.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;

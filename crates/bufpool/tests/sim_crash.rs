@@ -33,12 +33,13 @@
 //!   from outside at a random operation count. Not deterministic.
 //!
 //! Under Miri both modes run at a tiny size (the pool's unsafe frame memory, guards and latch protocol, checked
-//! for undefined behaviour and data races): `cargo +nightly miri test -p bufpool --test sim_crash`.
+//! for undefined behaviour and data races): `cargo +nightly miri test -p bufpool --test integration --
+//! sim_crash::`.
 //!
 //! # Sizes
 //! CI: a smoke size (a few seconds in debug). Long: `BUFPOOL_SIM_SEEDS=N` seeds per mode (default 6), e.g.
-//! `BUFPOOL_SIM_SEEDS=400 cargo test --release -p bufpool --test sim_crash -- --nocapture`. The figures printed
-//! at the end are the ones RELIABILITY.md quotes.
+//! `BUFPOOL_SIM_SEEDS=400 cargo test --release -p bufpool --test integration -- sim_crash:: --nocapture`. The figures
+//! printed at the end are the ones RELIABILITY.md quotes.
 //!
 //! # Model conservatism (documented gap)
 //! A flush or checkpoint raises a page's durability floor to the page's current version, also when that content
@@ -1062,7 +1063,7 @@ fn report(name: &str, seeds: u64, epochs: usize, ops: usize, t: &Tally) {
     }
 }
 
-/// Under Miri (`cargo +nightly miri test -p bufpool --test sim_crash`) everything runs at a tiny size.
+/// Under Miri (`cargo +nightly miri test -p bufpool --test integration -- sim_crash::`) everything runs at a tiny size.
 fn miri_or<T>(miri: T, normal: T) -> T {
     if cfg!(miri) {
         miri

@@ -1,6 +1,6 @@
 //! Regression test for bug B3 (RELIABILITY.md), found by the multi-threaded crash simulation
-//! (`BUFPOOL_SIM_SEEDS=400 cargo test --release -p bufpool --test sim_crash`, seed 48961): a thread asking for an
-//! intact page got `Error::Corrupt` naming *another* page.
+//! (`BUFPOOL_SIM_SEEDS=400 cargo test --release -p bufpool --test integration -- sim_crash::`, seed 48961): a thread
+//! asking for an intact page got `Error::Corrupt` naming *another* page.
 //!
 //! The story: `fix` remembers the frame and version it saw while the page it wants was latched by someone else,
 //! so that when the load it waited for fails, it returns that load's error instead of reading again (single

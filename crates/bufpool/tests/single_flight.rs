@@ -1,7 +1,7 @@
 //! Eight threads ask for one page that is not resident, all at once. The read is slow (the storage sleeps), so
 //! they all arrive while it is in flight: exactly one read may reach storage, and all eight see the page.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Barrier;

@@ -3,7 +3,7 @@
 //! once with `Error::AllProtected`, not after `Builder::frame_wait` (here an hour: a wait would hang the test),
 //! and not with `PoolExhausted`, which tells the caller to drop guards it may not hold.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! to all page writes, each path counts under its own name, and `latched` counts the frames latched at the moment
 //! of the snapshot.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

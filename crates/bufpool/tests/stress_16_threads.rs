@@ -3,7 +3,7 @@
 //! batches defer pages, and lifecycle operations wait for guards. CI: `STRESS_SCHEDULES` (30) schedules of 16 threads
 //! x 150 operations with the open bugs' triggers off; `BUFPOOL_STRESS_SCHEDULES=N` for a longer run.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

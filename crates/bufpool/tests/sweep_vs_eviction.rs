@@ -13,7 +13,7 @@
 //! reach its wait before the evictor goes on. Were the pause too short, `drop_file` would first look at the frame
 //! after it moved and the test would pass on the unfixed pool: it never fails a correct one.
 
-mod common;
+use crate::common;
 
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering::SeqCst};

@@ -3,7 +3,7 @@
 //! back otherwise (another reader, or a file that refuses writes), never waits, and never lets a second writer in
 //! between the check and the change.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 

@@ -12,7 +12,7 @@
 //!
 //! Each scenario runs on a thread of its own with a 10 s bound (a hang), as in `held_by_caller_shared.rs`.
 
-mod common;
+use crate::common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;

@@ -2,7 +2,7 @@
 //! durable LSN; the storage checks, at every write, that the LSN in the page being written is already durable.
 //! Pages are written through every path: eviction, flush, checkpoint, close.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! `pg_buffercache` does; `save_resident` writes their ids and `prewarm` reads them back into a restarted pool
 //! (InnoDB's buffer pool dump and load), so the first requests after a restart hit instead of missing.
 
-mod common;
+use crate::common;
 
 use bufpool::{BufferPool, Error, FileId, FileOptions, PageId};
 

@@ -10,8 +10,8 @@
 //!   printing every failing seed; `BUFPOOL_MODEL_OPS=K` sets the operations per thread;
 //!   `BUFPOOL_MODEL_SEED=S` replays schedule S alone; `BUFPOOL_MODEL_ALL=1` turns every trigger on (the open
 //!   bugs too); `BUFPOOL_MODEL_OFF=storage_panics,wal_panics` switches triggers off (names: the fields of
-//!   `Features` in `tests/common/model.rs`). Example: `BUFPOOL_MODEL_SCHEDULES=2000 cargo test --release -p bufpool --test whole_api_model
-//!   -- --nocapture`. `whole_api_model_all_features` runs the smoke size with everything on.
+//!   `Features` in `tests/common/model.rs`). Example: `BUFPOOL_MODEL_SCHEDULES=2000 cargo test --release -p bufpool --test integration
+//!   -- whole_api_model:: --nocapture`. `whole_api_model_all_features` runs the smoke size with everything on.
 //!
 //! # Why a seeded scheduler of our own, not shuttle
 //! shuttle explores interleavings only of code written against its own `sync`/`thread` types. The pool's
@@ -68,7 +68,7 @@
 //! image at once. A watchdog (workers, checks and dropping the pool) turns every hang into a failure that
 //! prints the seed and what each thread was doing.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

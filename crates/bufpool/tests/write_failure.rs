@@ -2,7 +2,7 @@
 //! or fsync cannot be trusted), the dirty page must stay in the pool with its new content (not lost, not marked
 //! clean), reads must go on working, and other files must be unaffected.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering::SeqCst;
 

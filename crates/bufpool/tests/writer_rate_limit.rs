@@ -3,7 +3,7 @@
 //! have granted by the time the count was read (elapsed measured *after* reading the count, so the bound is
 //! generous and cannot flake), and that the budget does not stop progress.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

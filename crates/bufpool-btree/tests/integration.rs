@@ -1,0 +1,62 @@
+//! The integration tests of `bufpool-btree`, built as one test binary: each `tests/<name>.rs` is a module here, so its
+//! tests are named `<name>::<test>` (`cargo test -p bufpool-btree --test integration -- <name>::`). One binary
+//! instead of one per file cuts CI's compiling and linking (RELIABILITY.md, "How the tests run").
+//! A file whose tests need the process to themselves (they fork children while other tests reopen locked files,
+//! or change a process-wide limit) is a `[[test]]` of its own in Cargo.toml instead.
+//!
+//! A new file `tests/<name>.rs`: add `mod <name>;` below and write `use crate::common;` where a file of its
+//! own would write `mod common;`. `every_test_file_is_built` fails while a file is in neither place.
+
+mod common;
+
+mod api_concurrent_edges;
+mod api_edges;
+mod ascending_inner_fill;
+mod bulk_load;
+mod bulk_load_input_panics;
+mod bulk_load_vs_covered;
+mod checkpoint_all;
+mod concurrent;
+mod covered;
+mod covered_concurrent_crash;
+mod covered_run;
+mod fail_safe;
+mod foreign_hint;
+mod get_many_order;
+mod get_many_part;
+mod get_many_reentrant;
+mod inner_children;
+mod log_of_another_file;
+mod log_opened_twice;
+mod log_record_bounds;
+mod model;
+mod open_refused;
+mod range_prefetch;
+mod read_faults_everywhere;
+mod short_keys_model;
+mod sim_crash;
+mod sim_crash_covered;
+mod tree_lifecycle_edges;
+mod uncovered_in_covered_tree;
+mod wal_header_slots;
+
+/// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
+/// a file named in neither would be skipped without a word).
+#[test]
+fn every_test_file_is_built() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let root = std::fs::read_to_string(format!("{dir}/integration.rs")).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(stem) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        assert!(
+            stem == "integration"
+                || root.contains(&format!("\nmod {stem};\n"))
+                || manifest.contains(&format!("path = \"tests/{name}\"")),
+            "tests/{name} is neither a module of tests/integration.rs nor a [[test]] in Cargo.toml"
+        );
+    }
+}

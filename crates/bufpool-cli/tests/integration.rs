@@ -1,0 +1,41 @@
+//! The integration tests of `bufpool-cli`, built as one test binary: each `tests/<name>.rs` is a module here, so its
+//! tests are named `<name>::<test>` (`cargo test -p bufpool-cli --test integration -- <name>::`). One binary instead of
+//! one per file cuts CI's compiling and linking (RELIABILITY.md, "How the tests run").
+//! A file whose tests need the process to themselves (they fork children while other tests reopen locked files,
+//! or change a process-wide limit) is a `[[test]]` of its own in Cargo.toml instead.
+//!
+//! A new file `tests/<name>.rs`: add `mod <name>;` below and write `use crate::common;` where a file of its
+//! own would write `mod common;`. `every_test_file_is_built` fails while a file is in neither place.
+
+mod common;
+
+mod bench_btree_smoke;
+mod bench_smoke;
+mod bench_variants_smoke;
+mod bench_warm_restart_smoke;
+mod sim_arc_oltp;
+mod sim_cli;
+mod sim_shared_traces;
+mod tpcc_crash;
+mod tpcc_smoke;
+
+/// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
+/// a file named in neither would be skipped without a word).
+#[test]
+fn every_test_file_is_built() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let root = std::fs::read_to_string(format!("{dir}/integration.rs")).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(stem) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        assert!(
+            stem == "integration"
+                || root.contains(&format!("\nmod {stem};\n"))
+                || manifest.contains(&format!("path = \"tests/{name}\"")),
+            "tests/{name} is neither a module of tests/integration.rs nor a [[test]] in Cargo.toml"
+        );
+    }
+}

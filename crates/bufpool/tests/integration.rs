@@ -1,0 +1,89 @@
+//! The integration tests of `bufpool`, built as one test binary: each `tests/<name>.rs` is a module here, so its
+//! tests are named `<name>::<test>` (`cargo test -p bufpool --test integration -- <name>::`). One binary instead of
+//! one per file cuts CI's compiling and linking (RELIABILITY.md, "How the tests run").
+//! A file whose tests need the process to themselves (they fork children while other tests reopen locked files,
+//! or change a process-wide limit) is a `[[test]]` of its own in Cargo.toml instead.
+//!
+//! A new file `tests/<name>.rs`: add `mod <name>;` below and write `use crate::common;` where a file of its
+//! own would write `mod common;`. `every_test_file_is_built` fails while a file is in neither place.
+
+mod common;
+
+mod background_writer;
+mod bad_input;
+mod batch_and_prefetch;
+mod checkpoint_contract;
+mod checkpoint_per_file;
+mod checkpoint_puts_off;
+mod clean_write_guard;
+mod concurrent_selfcheck;
+mod corruption;
+mod corruption_detection;
+mod corruption_short_image;
+mod corruption_syndromes;
+mod custom_policy;
+mod drop_and_checkpoint;
+mod eviction_roundtrip;
+mod exhaustion;
+mod fault_failed_file_frames;
+mod file_id_reuse;
+mod file_stats;
+mod flush_files;
+mod frame_wait_forever;
+mod free_page_vs_load;
+mod free_page_vs_read;
+mod freed_pages;
+mod held_by_caller;
+mod held_by_caller_shared;
+mod held_latches;
+mod io_backend;
+mod io_latency;
+mod layered_storage;
+mod model_findings;
+mod new_page_vs_double_free;
+mod new_user_errors;
+mod optimistic;
+mod panic_safety;
+mod per_file_wal;
+mod policy_model;
+mod presets;
+mod review_findings;
+mod review_suspicions;
+mod scan_and_veto;
+mod sim_crash;
+mod sim_regression_foreign_load_error;
+mod sim_regression_reopen_unsynced;
+mod single_flight;
+mod snapshots;
+mod stats_by_source;
+mod storage_backends;
+mod stress_16_threads;
+mod sweep_vs_eviction;
+mod upgrade;
+mod waits_combined;
+mod wal_rule;
+mod warm_restart;
+mod whole_api_model;
+mod write_failure;
+mod writer_rate_limit;
+
+/// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
+/// a file named in neither would be skipped without a word).
+#[test]
+fn every_test_file_is_built() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let root = std::fs::read_to_string(format!("{dir}/integration.rs")).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(stem) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        assert!(
+            stem == "integration"
+                || root.contains(&format!("\nmod {stem};\n"))
+                || manifest.contains(&format!("path = \"tests/{name}\"")),
+            "tests/{name} is neither a module of tests/integration.rs nor a [[test]] in Cargo.toml"
+        );
+    }
+}
