@@ -130,11 +130,16 @@ fn audit_optimistic_fallbacks_never_counted() {
         std::thread::spawn(move || {
             let _w = pool.write(page).unwrap();
             tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_millis(300));
+            // Held until the reader has counted its fallback (or, if it never does, for 10 s): a fixed sleep let a
+            // reader descheduled past it on a loaded machine read optimistically and count nothing.
+            let start = std::time::Instant::now();
+            while pool.stats().optimistic_fallbacks == 0 && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         })
     };
     rx.recv().unwrap();
-    // The page stays exclusively latched for 300 ms: all 64 optimistic attempts fail, then a shared latch.
+    // The page stays exclusively latched: all 64 optimistic attempts fail, then a shared latch.
     pool.read_optimistic(page, |v| v.read_u8(0)).unwrap();
     writer.join().unwrap();
     assert_eq!(pool.stats().optimistic_fallbacks, 1);
