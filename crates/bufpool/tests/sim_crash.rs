@@ -245,7 +245,7 @@ impl Tally {
 
     fn error(&mut self, e: &Error) {
         match e {
-            Error::Io { .. } => self.errors_io += 1,
+            Error::Io { .. } | Error::OpenIo { .. } => self.errors_io += 1,
             Error::ShortRead { .. } => self.errors_short_read += 1,
             Error::Corrupt { .. } => self.errors_corrupt += 1,
             Error::FileFailed { .. } => self.errors_file_failed += 1,
@@ -253,7 +253,7 @@ impl Tally {
             _ => self.errors_other += 1,
         }
         let code = match e {
-            Error::Io { .. } => 1,
+            Error::Io { .. } | Error::OpenIo { .. } => 1,
             Error::ShortRead { .. } => 2,
             Error::Corrupt { .. } => 3,
             Error::FileFailed { .. } => 4,
@@ -275,6 +275,8 @@ fn expected_error(e: &Error) -> bool {
     matches!(
         e,
         Error::Io { .. }
+            // a reopen whose storage fails before the file is open (its length, its record: E17-1)
+            | Error::OpenIo { .. }
             | Error::ShortRead { .. }
             | Error::FileFailed { .. }
             | Error::PoolExhausted { .. }
