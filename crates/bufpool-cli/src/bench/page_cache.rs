@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::bench::tick::{TICK_MAX, TICK_MIN};
+
 /// After a residency measurement, the next waits this many times its duration.
 pub const CHECK_SPACING: u32 = 50;
 
@@ -58,6 +60,19 @@ impl CacheBound {
         };
         b.drop_all();
         Ok(b)
+    }
+
+    /// A peer's tick with its optional bound: applies `bound` if there is one and returns the wait before the next
+    /// tick (`bench::tick`: [`TICK_MIN`] while a bound is kept out of memory, [`TICK_MAX`] in memory, where there
+    /// is nothing to do).
+    pub fn tick_optional(bound: Option<&CacheBound>) -> Duration {
+        match bound {
+            Some(b) => {
+                b.tick();
+                TICK_MIN
+            }
+            None => TICK_MAX,
+        }
     }
 
     /// Applies the bound (see the module docs); called by the driver every few milliseconds.

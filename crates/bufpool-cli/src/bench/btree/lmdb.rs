@@ -22,7 +22,6 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn, WithoutTls};
 
 use crate::bench::page_cache::CacheBound;
-use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::driver::{check_scan, Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -209,13 +208,7 @@ impl KvStore for Lmdb {
     }
 
     fn tick(&self) -> Duration {
-        match &self.bound {
-            Some(b) => {
-                b.tick();
-                TICK_MIN
-            }
-            None => TICK_MAX,
-        }
+        CacheBound::tick_optional(self.bound.as_ref())
     }
 }
 

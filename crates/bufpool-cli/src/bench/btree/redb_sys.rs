@@ -22,7 +22,6 @@ use anyhow::{Context, Result};
 use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
 
 use crate::bench::page_cache::CacheBound;
-use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::driver::{Durability, KvStore, KvWorker, Loader};
 use super::tuple::{self, key, value};
@@ -173,13 +172,7 @@ impl KvStore for RedbSys {
     }
 
     fn tick(&self) -> Duration {
-        match &self.bound {
-            Some(b) => {
-                b.tick();
-                TICK_MIN
-            }
-            None => TICK_MAX,
-        }
+        CacheBound::tick_optional(self.bound.as_ref())
     }
 }
 

@@ -17,7 +17,6 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
 use crate::bench::page_cache::CacheBound;
-use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::engine::{part_of, Access, Body, Durability, Engine, Txn, Worker, WHOLE};
 use super::schema::Table;
@@ -234,13 +233,7 @@ impl Engine for Lmdb {
     }
 
     fn tick(&self) -> Result<Duration> {
-        Ok(match &self.bound {
-            Some(b) => {
-                b.tick();
-                TICK_MIN
-            }
-            None => TICK_MAX,
-        })
+        Ok(CacheBound::tick_optional(self.bound.as_ref()))
     }
 
     fn syncs(&self) -> u64 {

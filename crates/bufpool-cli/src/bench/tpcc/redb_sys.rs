@@ -16,7 +16,6 @@ use anyhow::{bail, Context, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::bench::page_cache::CacheBound;
-use crate::bench::tick::{TICK_MAX, TICK_MIN};
 
 use super::engine::{part_of, Access, Body, Durability, Engine, Txn, Worker, WHOLE};
 use super::schema::Table;
@@ -263,13 +262,7 @@ impl Engine for RedbSys {
     }
 
     fn tick(&self) -> Result<Duration> {
-        Ok(match &self.bound {
-            Some(b) => {
-                b.tick();
-                TICK_MIN
-            }
-            None => TICK_MAX,
-        })
+        Ok(CacheBound::tick_optional(self.bound.as_ref()))
     }
 
     fn syncs(&self) -> u64 {
