@@ -17,6 +17,14 @@ fn key(i: u32) -> Vec<u8> {
     format!("key{i:06}").into_bytes()
 }
 
+/// Every key below `n` holds `value`, and the tree checks.
+fn assert_keys(tree: &Tree, n: u32, value: &[u8]) {
+    for i in 0..n {
+        assert_eq!(tree.get(&key(i)).unwrap().as_deref(), Some(value), "key {i}");
+    }
+    tree.check().unwrap();
+}
+
 /// A tree refused halfway through its open (here `Tree::create` on a data file that is not empty, after the log
 /// was claimed and the file opened) leaves the log unclaimed: the right open on the same `Arc<TreeWal>` goes on.
 #[test]
@@ -62,14 +70,7 @@ fn a_tree_dropped_by_a_panic_releases_its_log() {
     assert!(r.is_err());
     pool.close_file(file).unwrap();
     let tree = Tree::open(pool, wal, dir.path().join("a.db")).unwrap();
-    for i in 0..500 {
-        assert_eq!(
-            tree.get(&key(i)).unwrap().as_deref(),
-            Some(&b"committed"[..]),
-            "key {i}"
-        );
-    }
-    tree.check().unwrap();
+    assert_keys(&tree, 500, b"committed");
 }
 
 /// Two threads open the tree on one `Arc<TreeWal>` at once: exactly one opens, the other is refused with
@@ -189,14 +190,7 @@ fn a_tree_dropped_without_close_keeps_its_log_until_its_file_is_closed() {
     assert_eq!(wal.start_lsn(), start, "the log was cut");
     pool.close_file(file).unwrap();
     let tree = Tree::open(pool, wal, dir.path().join("a.db")).unwrap();
-    for i in 0..500 {
-        assert_eq!(
-            tree.get(&key(i)).unwrap().as_deref(),
-            Some(&b"committed"[..]),
-            "key {i}"
-        );
-    }
-    tree.check().unwrap();
+    assert_keys(&tree, 500, b"committed");
 }
 
 /// R17-1: the same with the data file dropped from the pool (`drop_file`, its cached pages discarded) instead of
@@ -219,8 +213,5 @@ fn a_tree_dropped_without_close_frees_its_log_when_its_file_is_dropped() {
     ));
     pool.drop_file(file).unwrap();
     let tree = Tree::open(pool, wal, dir.path().join("a.db")).unwrap();
-    for i in 0..300 {
-        assert_eq!(tree.get(&key(i)).unwrap().as_deref(), Some(&b"v"[..]), "key {i}");
-    }
-    tree.check().unwrap();
+    assert_keys(&tree, 300, b"v");
 }
