@@ -111,17 +111,7 @@ fn every_failed_file_is_named_in_the_error() {
 /// file's failure does not stop it. `b`'s error now stays for `b`'s own flush (or a checkpoint).
 #[test]
 fn another_files_background_error_does_not_fail_this_files_flush() {
-    let writer = WriterConfig {
-        interval: Duration::from_millis(1),
-        free_frames_target: 0,
-        dirty_ratio_max: 0.0,
-        ..WriterConfig::for_frames(64)
-    };
-    let pool = BufferPool::builder()
-        .frames(64)
-        .background_writer(writer)
-        .build()
-        .unwrap();
+    let pool = eager_writer_pool();
     let bad = Arc::new(FaultyStorage::new(1, FaultConfig::crash_only()));
     let good = Arc::new(FaultyStorage::new(2, FaultConfig::crash_only()));
     let b = pool.open_storage(bad.clone()).unwrap();
