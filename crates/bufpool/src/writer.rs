@@ -412,7 +412,7 @@ impl BufferPool {
     }
 
     fn checkpoint_paced(&self, target: Option<Duration>) -> CheckpointReport {
-        let background = self.core.background_error.lock().take().map(|(_, e)| e);
+        let background = self.core.background_error.lock().take();
         let mut errors = self.write_dirty(self.dirty_pages(|_| true), target, WriteSource::Checkpoint);
         let mut files = Vec::new();
         for f in self.core.files.all() {
@@ -872,9 +872,11 @@ pub struct CheckpointReport {
     /// One outcome per file open at the end of the checkpoint, in file id order, then any file closed while it
     /// ran whose pages could not be written.
     pub files: Vec<FileOutcome>,
-    /// The background writer's error since the last flush or checkpoint, if any. Informational when its file
-    /// has an `Ok` outcome here (the checkpoint wrote what the writer could not: an ENOSPC that cleared).
-    pub background: Option<Error>,
+    /// The background writer's error since the last flush or checkpoint, if any, with the file whose page write
+    /// met it. Informational: the checkpoint tried that file's pages again, and its outcome in `files` says
+    /// whether it is durable now (`Ok`: the checkpoint wrote what the writer could not, say after an ENOSPC that
+    /// cleared or a log that refused a flush and then took it).
+    pub background: Option<(FileId, Error)>,
 }
 
 /// One file's outcome in a [`CheckpointReport`].
@@ -909,21 +911,21 @@ impl CheckpointReport {
             .filter_map(|f| f.result.as_ref().err().map(|e| (f.file, e)))
     }
 
-    /// `Ok` when every file is durable (a background error on a file this checkpoint made durable is dropped;
-    /// one on no open file is returned); the one failed file's error; or [`Error::CheckpointFailed`] naming
-    /// every failed file.
+    /// `Ok` when every file is durable as of this checkpoint; the one failed file's error; or
+    /// [`Error::CheckpointFailed`] naming every failed file.
+    ///
+    /// The background writer's error ([`CheckpointReport::background`]) is never returned by itself: it was met
+    /// on a file whose pages this checkpoint wrote again, so that file's own outcome is the answer. (It was
+    /// returned before when it named no file, such as a file's log refusing a flush, `Error::Wal`: a checkpoint
+    /// that made every file durable failed with a log error the log had since recovered from, R18-20.)
     pub fn into_result(self) -> Result<()> {
-        let durable: Vec<FileId> = self.durable().collect();
         let mut failed: Vec<(FileId, Error)> = self
             .files
             .into_iter()
             .filter_map(|f| f.result.err().map(|e| (f.file, e)))
             .collect();
         match failed.len() {
-            0 => match self.background {
-                Some(e) if !e.file().is_some_and(|f| durable.contains(&f)) => Err(e),
-                _ => Ok(()),
-            },
+            0 => Ok(()),
             1 => Err(failed.pop().expect("one").1),
             _ => Err(Error::CheckpointFailed { failed: failed.into() }),
         }

@@ -13,6 +13,7 @@ mod background_writer;
 mod bad_input;
 mod batch_and_prefetch;
 mod checkpoint_contract;
+mod checkpoint_healed_log;
 mod checkpoint_per_file;
 mod checkpoint_puts_off;
 mod clean_write_guard;
