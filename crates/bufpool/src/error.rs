@@ -371,15 +371,17 @@ pub enum Error {
         file: Option<FileId>,
     },
     /// Opening a file failed at an I/O call after the file itself was opened: reading its length, reading its
-    /// record (for a file opened by path, the `.bpmeta` sidecar beside it), or creating that record. The file
-    /// is not opened; nothing of it was changed but, for a new file, its record.
+    /// record (for a file opened by path, the `.bpmeta` sidecar beside it), creating that record, or, for a file
+    /// with no record, reading its page 0 to check the page size it was written with ("read page 0": opened
+    /// unchecked, a file of another page size would be overwritten at the wrong offsets). The file is not
+    /// opened; nothing of it was changed but, for a new file, its record.
     #[error("cannot open {}: {op} failed: {source}", Opening(path, file))]
     OpenIo {
         /// The path given, for a file opened by path.
         path: Option<PathBuf>,
         /// The id asked for ([`crate::FileOptions::id`]), if one was: the file has no id of its own yet.
         file: Option<FileId>,
-        /// What was being done: "stat", "read record", "create record".
+        /// What was being done: "stat", "read record", "create record", "read page 0".
         op: &'static str,
         /// The operating system's error.
         #[source]

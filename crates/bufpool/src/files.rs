@@ -583,14 +583,15 @@ fn open_record(storage: &dyn Storage, opening: &Opening<'_>, len: u64, page_size
             return Err(mismatch(r.page_size as usize));
         }
     } else if len >= crate::page::IO_ALIGN as u64 {
-        // Unbound: the first page's header, if it is a bufpool page, names its page size.
+        // Unbound: the first page's header, if it is a bufpool page, names its page size. A failed read fails the
+        // open (R18-21): a file opened with an unchecked page size, if it was written with another, has its pages
+        // overwritten at the wrong offsets by the first write-back.
         let mut buf = AlignedBuf::zeroed(crate::page::IO_ALIGN);
-        if storage.read_at(&mut buf, 0).is_ok() {
-            if let Some(h) = PageHeader::decode(&buf) {
-                if h.magic == PAGE_MAGIC && h.format == PAGE_FORMAT_VERSION {
-                    if let Some(size) = h.page_size().filter(|&s| s != page_size) {
-                        return Err(mismatch(size));
-                    }
+        storage.read_at(&mut buf, 0).map_err(|e| opening.io("read page 0", e))?;
+        if let Some(h) = PageHeader::decode(&buf) {
+            if h.magic == PAGE_MAGIC && h.format == PAGE_FORMAT_VERSION {
+                if let Some(size) = h.page_size().filter(|&s| s != page_size) {
+                    return Err(mismatch(size));
                 }
             }
         }

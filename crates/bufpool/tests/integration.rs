@@ -43,6 +43,7 @@ mod layered_storage;
 mod model_findings;
 mod new_page_vs_double_free;
 mod new_user_errors;
+mod open_page0_eio;
 mod optimistic;
 mod panic_safety;
 mod per_file_wal;
