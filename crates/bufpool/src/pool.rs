@@ -285,8 +285,9 @@ impl Builder {
     /// `TwoQ::with_params`, `WTinyLfu::with_window`, `TinyLfuAdmission::with_probation_floor`, ... in
     /// [`crate::policy`]) or the caller's own implementation of [`Policy`], which must keep the contract in
     /// [`crate::policy`]'s docs ("Implementing a policy"). It must be built for at least the pool's frame count
-    /// ([`Builder::frames`]): the pool hands it frame indices `0..frames`. Replaces a [`Builder::policy`] given
-    /// earlier (the last call wins).
+    /// ([`Builder::frames`]): the pool hands it frame indices `0..frames`; [`Builder::build`] refuses one whose
+    /// [`Policy::frames`] says it was made for fewer. Replaces a [`Builder::policy`] given earlier (the last call
+    /// wins).
     pub fn custom_policy(mut self, policy: Box<dyn Policy>) -> Self {
         self.custom_policy = Some(policy);
         self
@@ -422,9 +423,26 @@ impl Builder {
 
     /// Allocates the frames and builds the pool.
     ///
-    /// Errors: [`Error::InvalidConfig`] for a setting out of range (a frame count of 0 or above `u32::MAX - 1`,
-    /// or whose bytes overflow the address space); [`Error::OutOfMemory`] when the process cannot allocate the
-    /// frames (their memory, or their bookkeeping), having freed what it took.
+    /// Errors, each before anything is allocated or started unless said otherwise (no setting panics or aborts):
+    /// - [`Error::InvalidConfig`] for a frame count of 0 or above `u32::MAX - 1` (`usize::MAX` included);
+    /// - [`Error::InvalidConfig`] for a page size that is not a power of two from 4 KiB to 64 KiB (0, below the
+    ///   page header, `usize::MAX`);
+    /// - [`Error::InvalidConfig`] for frames whose bytes overflow the address space (`frames * page_size` over
+    ///   `isize::MAX / 2`);
+    /// - [`Error::InvalidConfig`] for a background writer that cannot work in this pool
+    ///   ([`WriterConfig::validate`]: a zero interval or batch, a dirty ratio outside `0.0..=1.0`, more free
+    ///   frames wanted than the pool has, as when [`Builder::preset`] came before a smaller [`Builder::frames`]);
+    /// - [`Error::InvalidConfig`] for a [`Builder::custom_policy`] made for fewer frames than the pool has;
+    /// - [`Error::OutOfMemory`] when the process cannot allocate the frames (their memory, or their bookkeeping),
+    ///   having freed what it took;
+    /// - [`Error::InvalidConfig`] when a pool thread (an I/O worker, the writer) cannot be started, after the
+    ///   frames were allocated (they are freed).
+    ///
+    /// Settings that need no check: a pool of one frame works (batches and prefetch reserve at most a quarter of
+    /// the pool, at least one frame); [`Builder::failed_file_frames`] above the frame count keeps every failed
+    /// page; durations up to `Duration::MAX` ([`Builder::frame_wait`], [`Builder::io_spin`],
+    /// [`Builder::slow_io`], [`WriterConfig::interval`]) overflow no deadline. There is no memory limit setting:
+    /// the pool's memory is `frames * page_size` plus its bookkeeping, and `frames` is the limit.
     pub fn build(self) -> Result<BufferPool> {
         let page_size = PageSize::new(self.page_size).ok_or_else(|| {
             Error::InvalidConfig(format!(
@@ -453,6 +471,15 @@ impl Builder {
         }
         if let Some(writer) = &self.writer {
             writer.validate(self.frames)?;
+        }
+        if let Some(policy) = &self.custom_policy {
+            if let Some(made_for) = policy.frames().filter(|&n| n < self.frames) {
+                return Err(Error::InvalidConfig(format!(
+                    "the custom policy {} was made for {made_for} frames, fewer than the pool's {}",
+                    policy.name(),
+                    self.frames
+                )));
+            }
         }
         // Every per-frame allocation fails softly (R13-O1): those behind APIs that abort (the policy's vectors,
         // the free list's queue) come first, right after a fallible reservation of their room; then the frame

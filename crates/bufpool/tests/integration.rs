@@ -12,6 +12,7 @@ mod common;
 mod background_writer;
 mod bad_input;
 mod batch_and_prefetch;
+mod builder_edges;
 mod checkpoint_contract;
 mod checkpoint_healed_log;
 mod checkpoint_per_file;

@@ -267,6 +267,10 @@ impl Policy for Adaptive {
         "adaptive"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.keys.len())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         self.s3fifo.on_hit(frame);

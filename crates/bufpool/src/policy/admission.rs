@@ -167,6 +167,14 @@ impl Policy for TinyLfuAdmission {
         self.name
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(
+            self.inner
+                .frames()
+                .map_or(self.keys.len(), |inner| inner.min(self.keys.len())),
+        )
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         let i = frame as usize;

@@ -232,6 +232,10 @@ impl Policy for ArcPolicy {
         "arc"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.state.lock().lists.frames())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         self.state.on_hit(frame);

@@ -33,6 +33,10 @@ impl Policy for Clock {
         "clock"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.referenced.len())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         let r = &self.referenced[frame as usize];

@@ -31,6 +31,10 @@ impl Policy for Fifo {
         "fifo"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.queue.lock().frames())
+    }
+
     #[inline]
     fn on_hit(&self, _frame: FrameIdx) {}
 

@@ -49,6 +49,11 @@ impl FrameLists {
         }
     }
 
+    /// How many frames these lists were made for: indices `0..frames`.
+    pub(crate) fn frames(&self) -> usize {
+        self.owner.len()
+    }
+
     /// The list holding `frame`, if any. Frames out of range are in no list.
     #[inline]
     pub(crate) fn list_of(&self, frame: FrameIdx) -> Option<usize> {

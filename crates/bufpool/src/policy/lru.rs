@@ -49,6 +49,10 @@ impl Policy for Lru {
         "lru"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.state.lock().list.frames())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         self.state.on_hit(frame);

@@ -135,6 +135,10 @@ impl Policy for LruK {
         "lru-k"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.state.lock().keys.len())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         self.state.on_hit(frame);

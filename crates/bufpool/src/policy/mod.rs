@@ -118,6 +118,14 @@ pub trait Policy: Send + Sync {
     /// Short name, as in `bufpool sim --policy`.
     fn name(&self) -> &'static str;
 
+    /// How many frames this policy was made for (it takes frame indices `0..frames`), if it is bounded:
+    /// [`crate::Builder::build`] refuses a policy made for fewer frames than the pool has, which would be handed
+    /// indices it has no room for. The default, `None`, says the policy takes any index; every built-in policy
+    /// says its bound.
+    fn frames(&self) -> Option<usize> {
+        None
+    }
+
     /// The page in `frame` was accessed. Hot path, called on every hit by many threads at once.
     ///
     /// MUST: allocate nothing and take no lock that `victim` may hold while it waits (the default policy takes

@@ -171,6 +171,10 @@ impl Policy for S3Fifo {
         "s3-fifo"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.freq.len())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         let f = &self.freq[frame as usize];

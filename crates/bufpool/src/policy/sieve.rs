@@ -62,6 +62,10 @@ impl Policy for Sieve {
         "sieve"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.visited.len())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         let v = &self.visited[frame as usize];

@@ -69,6 +69,10 @@ impl Policy for TwoQ {
         "2q"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.state.lock().lists.frames())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         self.state.on_hit(frame);

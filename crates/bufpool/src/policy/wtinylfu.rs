@@ -305,6 +305,10 @@ impl Policy for WTinyLfu {
         "w-tinylfu"
     }
 
+    fn frames(&self) -> Option<usize> {
+        Some(self.state.lock().lists.frames())
+    }
+
     #[inline]
     fn on_hit(&self, frame: FrameIdx) {
         self.state.on_hit(frame);
