@@ -11,12 +11,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
 use bufpool::{BufferPool, Error, IoBackend, MemoryStorage, PageId};
+use common::tmpfs::{mount_tmpfs, remount};
 
 #[test]
 fn enospc_during_checkpoint_keeps_the_run_dirty_and_the_file_usable() {
@@ -70,31 +69,6 @@ fn enospc_on_a_victim_write_is_retried_by_the_next_miss() {
     }
 }
 
-/// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind.
-struct Mount(PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err("not root".into());
-    }
-    let out = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .output()
-        .map_err(|e| format!("cannot run mount: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("mount failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    Ok(Mount(dir.to_path_buf()))
-}
-
 #[test]
 fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,7 +84,7 @@ fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
     for backend in [IoBackend::Pread, IoBackend::Auto] {
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::remove_file(path.with_extension("db.bpmeta"));
-        run_remount(&mount, "64k");
+        remount(&mount, "64k");
         let pool = BufferPool::builder().frames(64).io_backend(backend).build().unwrap();
         let file = pool.open_file(&path).unwrap();
         for n in 0..pages {
@@ -122,7 +96,7 @@ fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
         assert!(!st.files[0].failed, "{backend:?}: ENOSPC latched the file");
         assert!(st.dirty > 0, "{backend:?}: the refused pages stay dirty");
         // Free space: grow the filesystem, then the same pool finishes the job.
-        run_remount(&mount, "1m");
+        remount(&mount, "1m");
         pool.checkpoint().unwrap();
         assert_eq!(pool.stats().dirty, 0);
         pool.close().unwrap();
@@ -133,14 +107,4 @@ fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
         }
         pool.close().unwrap();
     }
-}
-
-fn run_remount(mount: &Mount, size: &str) {
-    let ok = Command::new("mount")
-        .args(["-o", &format!("remount,size={size}")])
-        .arg(&mount.0)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "remount to {size}");
 }
