@@ -187,6 +187,52 @@ fn keys_not_above_the_tree_are_refused() {
     assert_eq!(tree.check().unwrap().entries, 10);
 }
 
+/// Append mode with bad input (session 18, fault18): a load into a non-empty tree whose input goes out of order,
+/// or repeats a key, deep enough that the build has filled leaves and inner nodes and holds new images of the
+/// tree's right edge, is refused (`Unsorted`, the index in the input) and changes nothing: the tree's entries,
+/// its last leaf's bytes, and its file's pages all as before, across a reopen.
+#[test]
+fn bad_input_appended_to_a_tree_is_refused_and_changes_nothing() {
+    let all = small_pairs(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let tree = common::open(dir.path(), 256);
+    assert_eq!(tree.bulk_load(all[..5_000].to_vec()).unwrap(), 5_000);
+    tree.put(&all[5_000].0, &all[5_000].1).unwrap();
+    tree.commit().unwrap();
+    let before = tree.check().unwrap();
+    let pages = tree.pool().file_pages(tree.file()).unwrap();
+    let last: Vec<_> = tree.range(&all[4_900].0[..]..).map(|r| r.unwrap()).collect();
+    let mut unsorted = all[5_001..].to_vec();
+    unsorted.swap(9_000, 9_001);
+    match tree.bulk_load(unsorted) {
+        Err(Error::Unsorted { index }) => assert_eq!(index, 9_001),
+        other => panic!("expected Unsorted, got {other:?}"),
+    }
+    let mut repeated = all[5_001..].to_vec();
+    repeated[12_000] = repeated[11_999];
+    assert!(matches!(
+        tree.bulk_load(repeated),
+        Err(Error::Unsorted { index: 12_000 })
+    ));
+    // The tree's own last key again, first: not above the tree.
+    assert!(matches!(tree.bulk_load(all[5_000..].to_vec()), Err(Error::NotAbove)));
+    let after = tree.check().unwrap();
+    assert_eq!((after.entries, after.leaves), (before.entries, before.leaves));
+    let again: Vec<_> = tree.range(&all[4_900].0[..]..).map(|r| r.unwrap()).collect();
+    assert_eq!(again, last);
+    drop(tree);
+    let tree = common::open(dir.path(), 256);
+    assert_eq!(tree.check().unwrap().entries, 5_001);
+    assert_eq!(
+        tree.range(&all[4_900].0[..]..).map(|r| r.unwrap()).collect::<Vec<_>>(),
+        last
+    );
+    // The refused loads' pages went back: the good load reuses them.
+    assert_eq!(tree.bulk_load(all[5_001..].to_vec()).unwrap(), 20_000 - 5_001);
+    assert_eq!(tree.check().unwrap().entries, 20_000);
+    assert!(tree.pool().file_pages(tree.file()).unwrap() >= pages);
+}
+
 /// Append mode: loads into a non-empty tree (from `put`s, and from an earlier bulk load) whose keys all lie below
 /// the input's, at several tree shapes; the result holds both, in a well-formed tree, across a reopen.
 #[test]

@@ -637,3 +637,143 @@ fn an_open_whose_checkpoint_is_refused_for_space_leaves_nothing_open() {
     drop(tree);
     drop(mount);
 }
+
+/// A key above every `key(id)` (those start with `k`), in ascending order of `i`: pairs for an append load.
+fn bulk_key(i: u64) -> Vec<u8> {
+    let mut k = b"zz-bulk-".to_vec();
+    k.extend_from_slice(&i.to_be_bytes());
+    k
+}
+
+/// `Tree::bulk_load` on a full file system (session 18, fault18): the load is refused for space (`is_no_space`),
+/// the tree is as before the load (every committed key, none of the load's; its invariants hold; a crash image
+/// taken while full opens so too), and once space is freed the same tree takes puts, commits, checkpoints and
+/// the same load again, and reopens with every key. Two pools: a small one, where the build's evictions meet
+/// the full device, and one that holds the whole load, where the switch's flush of the new pages does.
+#[test]
+fn a_bulk_load_refused_for_space_leaves_the_tree_as_before() {
+    const LOAD: u64 = 3000;
+    for frames in [32, 4096] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(mount) = tmpfs_or_skip(
+            dir.path(),
+            "8m",
+            "a_bulk_load_refused_for_space_leaves_the_tree_as_before",
+        ) else {
+            return;
+        };
+        let tree_dir = dir.path().join("t");
+        let tree = common::open(&tree_dir, frames);
+        let mut committed = BTreeMap::new();
+        for id in 0..500 {
+            tree.put(&key(id), &value(id, 0)).unwrap();
+            committed.insert(id, 0);
+        }
+        tree.commit().unwrap();
+        tree.checkpoint().unwrap();
+        let entries = tree.check().unwrap().entries;
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..LOAD).map(|i| (bulk_key(i), value(i, 7))).collect();
+        let filler = fill(dir.path());
+
+        let err = tree
+            .bulk_load(pairs.clone())
+            .expect_err("no space for the load's pages");
+        assert!(err.is_no_space(), "{frames} frames: {err}");
+        holds(&tree, &committed, &BTreeMap::new(), "after the refused load");
+        assert_eq!(tree.check().unwrap().entries, entries, "{frames} frames");
+        assert_eq!(tree.get(&bulk_key(0)).unwrap(), None, "{frames} frames");
+        let image = tempfile::tempdir().unwrap();
+        crash_image(&tree_dir, image.path());
+        let crashed = common::open(image.path(), 64);
+        holds(&crashed, &committed, &BTreeMap::new(), "crash image while full");
+        assert_eq!(crashed.get(&bulk_key(0)).unwrap(), None, "{frames} frames");
+        drop(crashed);
+
+        std::fs::remove_file(filler).unwrap();
+        for id in 500..600 {
+            tree.put(&key(id), &value(id, 1)).unwrap();
+            committed.insert(id, 1);
+        }
+        tree.commit().expect("a commit once space is freed");
+        tree.checkpoint().expect("a checkpoint once space is freed");
+        assert_eq!(
+            tree.bulk_load(pairs.clone())
+                .expect("the same load once space is freed"),
+            LOAD
+        );
+        drop(tree);
+        let tree = common::open(&tree_dir, 64);
+        holds(&tree, &committed, &BTreeMap::new(), "reopened after the load");
+        assert_eq!(tree.check().unwrap().entries, entries + 100 + LOAD as usize);
+        for (k, v) in pairs.iter().step_by(97) {
+            assert_eq!(tree.get(k).unwrap().as_deref(), Some(&v[..]), "{frames} frames");
+        }
+        drop(tree);
+        drop(mount);
+    }
+}
+
+/// `Tree::bulk_load` whose last step, the log commit of its switch record, is refused for space (the log on a
+/// full file system, the data file on another with room, so every new page is written and synced first): the
+/// load returns `is_no_space`, and the tree is loaded but not durable, as a `put` whose commit was refused (a
+/// crash image taken now opens as before the load); once space is freed the next commit makes it durable, and
+/// the tree reopens loaded (session 18, fault18).
+#[test]
+fn a_bulk_load_whose_commit_is_refused_for_space_is_made_durable_by_the_next_commit() {
+    const LOAD: u64 = 2000;
+    let log_dir = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(
+        log_dir.path(),
+        "8m",
+        "a_bulk_load_whose_commit_is_refused_for_space_is_made_durable_by_the_next_commit",
+    ) else {
+        return;
+    };
+    let open = |pool: &Arc<BufferPool>, dir: &Path, log: &Path| {
+        let wal = TreeWal::open(log.join("t.wal")).unwrap();
+        Tree::open(pool.clone(), wal, dir.join("t.db")).unwrap()
+    };
+    let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+    let tree = open(&pool, data_dir.path(), log_dir.path());
+    let mut committed = BTreeMap::new();
+    for id in 0..300 {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+        committed.insert(id, 0);
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..LOAD).map(|i| (bulk_key(i), value(i, 7))).collect();
+    let filler = fill(log_dir.path());
+
+    let err = tree.bulk_load(pairs.clone()).expect_err("no space for the commit");
+    assert!(err.is_no_space(), "{err}");
+    // Loaded, not durable: a crash now reopens the tree as before the load.
+    assert_eq!(tree.get(&bulk_key(0)).unwrap().as_deref(), Some(&pairs[0].1[..]));
+    let image = tempfile::tempdir().unwrap();
+    crash_image(data_dir.path(), image.path());
+    crash_image(log_dir.path(), image.path());
+    std::fs::remove_file(image.path().join("filler")).unwrap();
+    {
+        let crash_pool = Arc::new(BufferPool::builder().frames(64).build().unwrap());
+        let crashed = open(&crash_pool, image.path(), image.path());
+        holds(&crashed, &committed, &BTreeMap::new(), "crash image while full");
+        let got = crashed.get(&bulk_key(0)).unwrap();
+        let entries = crashed.check().unwrap().entries;
+        assert!(
+            (got.is_none() && entries == 300) || entries == 300 + LOAD as usize,
+            "as before the load or loaded whole: {entries} entries"
+        );
+    }
+    std::fs::remove_file(filler).unwrap();
+    tree.commit().expect("the next commit once space is freed");
+    tree.close().unwrap();
+    let tree = open(&pool, data_dir.path(), log_dir.path());
+    holds(&tree, &committed, &BTreeMap::new(), "reopened");
+    assert_eq!(tree.check().unwrap().entries, 300 + LOAD as usize);
+    for (k, v) in pairs.iter().step_by(61) {
+        assert_eq!(tree.get(k).unwrap().as_deref(), Some(&v[..]));
+    }
+    drop(tree);
+    drop(mount);
+}

@@ -372,9 +372,12 @@ impl Tree {
     /// key is not above the one before it; [`Error::ChangedDuringLoad`] if a concurrent write changed the tree's
     /// last leaf or an inner node above it while the load was building; [`Error::KeyTooLong`] /
     /// [`Error::ValueTooLong`] as for [`Tree::put`]; pool and log errors. On an error before the switch the tree
-    /// is unchanged and the pages built so far go back to the pool. One error comes after it: the final log
-    /// commit's (the log has failed, and refuses every later change); the loaded pairs are then in place but, as
-    /// a `put` whose [`Tree::commit`] failed, not durable: a crash reopens the tree as before or loaded.
+    /// is unchanged and the pages built so far go back to the pool: so for a full device under the data file
+    /// ([`Error::is_no_space`]; free space and load again). One error comes after it: the final log commit's;
+    /// the loaded pairs are then in place but, as a `put` whose [`Tree::commit`] failed, not durable: a crash
+    /// reopens the tree as before or loaded. Refused for space ([`Error::NoSpace`], the log's device full), the
+    /// next commit that succeeds once space is freed makes them durable; from a failed log ([`Error::Log`]),
+    /// the log refuses every later change.
     ///
     /// # Panics
     /// Only if the input does (its iterator or a pair's `as_ref`); the tree is then unchanged, no latch is left
