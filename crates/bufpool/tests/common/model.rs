@@ -1399,6 +1399,9 @@ fn reopen_file(w: &World, f: usize) {
             m.state = FileState::Open;
             m.life += 1;
         }
+        // An injected read failure met the open's check of page 0 (a storage without record): the open fails
+        // and opens nothing (R18-21); the file stays closed, and its next close or quiesce reopens it.
+        Err(Error::OpenIo { op: "read page 0", .. }) => {}
         Err(e) => {
             drop(m);
             w.violation(format!("open_storage_as({fid:?}) after close: {e:?}"));
