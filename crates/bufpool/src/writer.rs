@@ -73,7 +73,7 @@ pub struct WriterConfig {
     pub dirty_ratio_max: f64,
     /// At most this many page writes per second (0: no limit).
     pub pages_per_sec_max: u64,
-    /// Pages handled per round, for each of the two jobs.
+    /// Pages handled per round, for each of the two jobs (at least 1; more than the pool's frames is as many).
     pub batch_pages: usize,
 }
 
@@ -685,7 +685,9 @@ impl BufferPool {
         } else {
             Vec::new()
         };
-        let mut out = Vec::with_capacity(n);
+        // At most every frame: `n` is the writer's `batch_pages`, which may be anything up to `usize::MAX` (a
+        // capacity of it panicked or aborted the writer thread, R18-23).
+        let mut out = Vec::with_capacity(n.min(frames));
         let mut scanned = 0;
         while out.len() < n && scanned < frames {
             let idx = (*cursor % frames) as FrameIdx;

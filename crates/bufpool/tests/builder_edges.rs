@@ -179,3 +179,37 @@ fn extreme_durations_build_and_run() {
     pool.checkpoint().unwrap();
     drop(pool); // the writer, asleep for `Duration::MAX`, stops at once
 }
+
+/// R18-23: a writer whose `batch_pages` is above the pool's frames (`usize::MAX` here) wrote nothing: its
+/// first write-back round reserved room for `batch_pages` pages (`Vec::with_capacity`), which panicked with a
+/// capacity overflow in the writer thread (a large value short of it aborts the process on the failed
+/// allocation). `build` accepts it (any value from 1 is a valid setting); the round now takes at most every frame.
+#[test]
+fn a_writer_batch_above_the_frames_writes_back() {
+    for batch_pages in [usize::MAX, usize::MAX / 2, 1 << 40] {
+        let pool = BufferPool::builder()
+            .frames(16)
+            .background_writer(WriterConfig {
+                interval: Duration::from_millis(1),
+                dirty_ratio_max: 0.0,
+                batch_pages,
+                ..WriterConfig::for_frames(16)
+            })
+            .build()
+            .unwrap();
+        let file = pool.open_storage(MemoryStorage::new()).unwrap();
+        for _ in 0..8 {
+            drop(pool.new_page(file).unwrap());
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while pool.stats().dirty > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "batch_pages {batch_pages}: the writer never wrote back: {}",
+                pool.stats()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(pool.file_stats(file).unwrap().writes, 8);
+    }
+}
