@@ -440,7 +440,7 @@ impl Builder {
     ///
     /// Settings that need no check: a pool of one frame works (batches and prefetch reserve at most a quarter of
     /// the pool, at least one frame); [`Builder::failed_file_frames`] above the frame count keeps every failed
-    /// page; durations up to `Duration::MAX` ([`Builder::frame_wait`], [`Builder::io_spin`],
+    /// page; a writer's [`WriterConfig::batch_pages`] above it handles every frame a round (R18-23); durations up to `Duration::MAX` ([`Builder::frame_wait`], [`Builder::io_spin`],
     /// [`Builder::slow_io`], [`WriterConfig::interval`]) overflow no deadline. There is no memory limit setting:
     /// the pool's memory is `frames * page_size` plus its bookkeeping, and `frames` is the limit.
     pub fn build(self) -> Result<BufferPool> {
