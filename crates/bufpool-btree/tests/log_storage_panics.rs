@@ -92,15 +92,18 @@ fn a_log_storage_panicking_in_recovery_refuses_the_open_and_leaves_nothing_open(
     let opened = catch_unwind(AssertUnwindSafe(|| {
         Tree::open_storage(pool.clone(), wal.clone(), data.clone())
     }));
-    let e = opened
-        .expect("the log storage's panic unwound out of Tree::open_storage")
-        .expect_err("an open whose recovery could not read the log");
-    assert!(
-        e.to_string().contains("panicked") && e.to_string().contains("the log storage's read panicked"),
-        "{e}"
-    );
+    // Unwound (main), what it left is checked first.
+    let unwound = opened.is_err();
+    if let Ok(opened) = opened {
+        let e = opened.expect_err("an open whose recovery could not read the log");
+        assert!(
+            e.to_string().contains("panicked") && e.to_string().contains("the log storage's read panicked"),
+            "{e}"
+        );
+    }
     assert!(pool.stats().files.is_empty(), "the data file is still open in the pool");
     assert_eq!(pool.stats().resident, 0, "the replay's pages are still cached");
+    assert!(!unwound, "the log storage's panic unwound out of Tree::open_storage");
     let tree = Tree::open_storage(pool.clone(), wal, data).unwrap();
     assert_eq!(tree.check().unwrap().entries, 300);
     for id in (0..300).step_by(7) {
@@ -119,6 +122,7 @@ fn a_log_storage_panicking_in_a_write_fails_the_log_and_loses_nothing_acknowledg
     let (log, data) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
     let dev = Panicky::new(log.clone());
     let mut acknowledged = Vec::new();
+    let unwound;
     {
         let wal = TreeWal::open_storage(dev.clone()).unwrap();
         let tree = Tree::create_storage(pool(), wal, data.clone()).unwrap();
@@ -130,10 +134,12 @@ fn a_log_storage_panicking_in_a_write_fails_the_log_and_loses_nothing_acknowledg
         dev.writes.store(0, Ordering::SeqCst); // the next commit's write
         tree.put(&key(10), &value(10, 0)).unwrap();
         let committed = catch_unwind(AssertUnwindSafe(|| tree.commit()));
-        let e = committed
-            .expect("the log storage's panic unwound out of Tree::commit")
-            .expect_err("a commit whose write panicked");
-        assert!(e.to_string().contains("the log storage's write panicked"), "{e}");
+        // Unwound (main), what follows is checked first.
+        unwound = committed.is_err();
+        if let Ok(committed) = committed {
+            let e = committed.expect_err("a commit whose write panicked");
+            assert!(e.to_string().contains("the log storage's write panicked"), "{e}");
+        }
         // The log is failed: nothing after the lost records is acknowledged.
         if tree.put(&key(11), &value(11, 0)).and_then(|()| tree.commit()).is_ok() {
             acknowledged.push(11);
@@ -155,4 +161,5 @@ fn a_log_storage_panicking_in_a_write_fails_the_log_and_loses_nothing_acknowledg
         10,
         "a commit acknowledged after the log lost records"
     );
+    assert!(!unwound, "the log storage's panic unwound out of Tree::commit");
 }
