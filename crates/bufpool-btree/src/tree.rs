@@ -484,7 +484,7 @@ impl Tree {
     /// may be shared with other trees and engines, each with its own log. Refuses, with
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
     /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log). Whatever refuses
-    /// the open (this, a replay's I/O error, its closing checkpoint refused for space), the pool is left as
+    /// the open (this, a replay's I/O error, its closing checkpoint refused for space, a panic), the pool is left as
     /// before the call: the data file is not open in it and the log is free, to open both again once the cause
     /// is fixed. [`Tree::create`] is the same.
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
@@ -598,7 +598,8 @@ impl Tree {
     /// the data file is dropped from it (its cached pages discarded unwritten: the log still holds every change
     /// replay made to them), which releases the claim, so the caller can fix the cause and open the same file and
     /// log again in the same pool (F16-1 in RELIABILITY.md). A file the pool cannot drop stays open, its log
-    /// claimed.
+    /// claimed. A panic out of `start` (a log [`Storage`] of the caller's that panics, or a bug) is refused the
+    /// same way, as the pool's [`bufpool::Error::Panicked`] (R17-O2 in RELIABILITY.md).
     fn attach(
         pool: Arc<BufferPool>,
         wal: Arc<TreeWal>,
@@ -620,7 +621,17 @@ impl Tree {
             shrunk_at: AtomicU64::new(0),
             id: NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed),
         };
-        match start(&tree) {
+        // A panic out of `start` is refused as any start is (R17-O2): unwound past here, it left the data file
+        // open in the pool, its replayed pages cached and, since R17-1, the log claimed with it, so an open
+        // after it was refused until the caller closed a file whose id it was never given.
+        let started =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| start(&tree))).unwrap_or_else(|payload| {
+                Err(
+                    bufpool::Error::panicked("the tree's start (recovery, or a new tree's first pages)", payload)
+                        .into(),
+                )
+            });
+        match started {
             Ok(()) => Ok(tree),
             Err(e) => {
                 // The refusal is the error to report; a file the sweep cannot drop (a page latched by another
@@ -2175,5 +2186,49 @@ impl Iterator for RangeIter<'_> {
             }
         }
         self.batch.pop_front().map(Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bufpool::storage::MemoryStorage;
+
+    /// R17-O2: a panic out of an open's start (here the start itself panics, as a log `Storage` that panics
+    /// did in recovery's scan, or a bug would) unwound out of `Tree::open`, leaving the data file open in the
+    /// pool and its log claimed with it: the next open on the log waited a second and was refused
+    /// (`LogMismatch`, "held by a dropped tree whose data file is still open"). It is now refused as any start
+    /// is: the pool's `Panicked`, the file dropped, the log free at once.
+    #[test]
+    fn a_panic_in_the_start_of_an_open_leaves_nothing_open_and_the_log_free() {
+        let pool = Arc::new(BufferPool::builder().frames(64).build().unwrap());
+        let wal = TreeWal::open_storage(MemoryStorage::new()).unwrap();
+        let data = Arc::new(MemoryStorage::new());
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Tree::attach(
+                pool.clone(),
+                wal.clone(),
+                |pool, options| pool.open_storage_with(data.clone(), options),
+                |tree| {
+                    tree.init_new()?;
+                    panic!("a start that panics")
+                },
+            )
+        }));
+        let refused = opened.expect("the panic unwound out of the open");
+        match refused {
+            Err(Error::Pool(bufpool::Error::Panicked { message, .. })) => {
+                assert_eq!(&*message, "a start that panics")
+            }
+            other => panic!("the open must be refused with the pool's Panicked, not {other:?}"),
+        }
+        assert!(pool.stats().files.is_empty(), "the data file is still open");
+        assert_eq!(pool.stats().resident, 0, "its pages are still cached");
+        // The same log and data file open the tree (refused before: the log held with the file still open),
+        // from the log's records of the new tree's first pages, which the dropped file never got.
+        let tree = Tree::open_storage(pool.clone(), wal, data).unwrap();
+        tree.put(b"k", b"v").unwrap();
+        assert_eq!(tree.get(b"k").unwrap(), Some(b"v".to_vec()));
+        tree.close().unwrap();
     }
 }

@@ -735,6 +735,14 @@ struct State {
 
 /// Where the log's bytes live (see the module docs). Cheap to clone: recovery reads through a clone without
 /// holding the `io` mutex, which appenders and the pool's WAL-rule flushes need meanwhile.
+///
+/// A call into a caller's [`Storage`] that panics is an I/O error of the call (`guarded`), as the pool makes a
+/// data file's storage's panic ([`bufpool::Error::Panicked`]): a write or fsync so fails the log, a read fails
+/// what was reading. Unwound instead, a panicking write had taken the buffered records and dropped them, and the
+/// next commit wrote the records after them and made them durable past the hole, acknowledged but never
+/// recovered (recovery stops at the hole), while the pool, which catches its log's panics
+/// (`Wal::flush_for_pages`), went on writing pages whose records were lost (R18-2 in RELIABILITY.md). An open's
+/// recovery so refused left its data file open with the log claimed (R17-O2).
 #[derive(Clone)]
 enum Device {
     File(Arc<File>),
@@ -745,14 +753,14 @@ impl Device {
     fn len(&self) -> io::Result<u64> {
         match self {
             Device::File(f) => f.metadata().map(|m| m.len()),
-            Device::Storage(s) => s.len(),
+            Device::Storage(s) => guarded("Storage::len", || s.len()),
         }
     }
 
     fn read_at(&self, buf: &mut [u8], off: u64) -> io::Result<usize> {
         match self {
             Device::File(f) => f.read_at(buf, off),
-            Device::Storage(s) => s.read_at(buf, off),
+            Device::Storage(s) => guarded("Storage::read_at", || s.read_at(buf, off)),
         }
     }
 
@@ -764,14 +772,14 @@ impl Device {
     fn write_all_at(&self, buf: &[u8], off: u64) -> io::Result<()> {
         match self {
             Device::File(f) => f.write_all_at(buf, off),
-            Device::Storage(s) => s.write_at(buf, off),
+            Device::Storage(s) => guarded("Storage::write_at", || s.write_at(buf, off)),
         }
     }
 
     fn sync(&self) -> io::Result<()> {
         match self {
             Device::File(f) => f.sync_data(),
-            Device::Storage(s) => s.sync(),
+            Device::Storage(s) => guarded("Storage::sync", || s.sync()),
         }
     }
 
@@ -789,13 +797,20 @@ impl Device {
                 let mut at = len;
                 while at < cur {
                     let n = (cur - at).min(zeros.len() as u64) as usize;
-                    s.write_at(&zeros[..n], at)?;
+                    guarded("Storage::write_at", || s.write_at(&zeros[..n], at))?;
                     at += n as u64;
                 }
             }
         }
         self.sync()
     }
+}
+
+/// `call` of a log's [`Storage`], its panic an error of the call ([`Device`]): the pool's
+/// [`bufpool::Error::Panicked`], carried as the `io::Error`'s source.
+fn guarded<T>(what: &'static str, call: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .unwrap_or_else(|payload| Err(io::Error::other(bufpool::Error::panicked(what, payload))))
 }
 
 /// Sequential reads from a [`Device`]; `Ok(0)` only at its end, I/O errors passed on (never taken for an end).

@@ -29,6 +29,7 @@ mod inner_children;
 mod log_of_another_file;
 mod log_opened_twice;
 mod log_record_bounds;
+mod log_storage_panics;
 mod model;
 mod open_refused;
 mod range_prefetch;

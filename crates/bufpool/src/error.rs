@@ -469,8 +469,9 @@ impl Error {
         }
     }
 
-    /// The [`Error::Panicked`] for a panic payload caught from callback `what`.
-    pub(crate) fn panicked(what: &'static str, payload: Box<dyn std::any::Any + Send>) -> Error {
+    /// The [`Error::Panicked`] for a panic payload caught from callback `what` (by `std::panic::catch_unwind`):
+    /// its message when the payload is a string. For an engine that reports a callback's panic as the pool does.
+    pub fn panicked(what: &'static str, payload: Box<dyn std::any::Any + Send>) -> Error {
         let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&str>() {
             (*s).into()
         } else if let Some(s) = payload.downcast_ref::<String>() {

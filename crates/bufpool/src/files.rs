@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,9 @@ use crate::wal::Wal;
 
 pub(crate) struct FileEntry {
     pub(crate) id: FileId,
+    /// This open's number, unique in the pool ([`Files::register`] counts them): tells this file from one opened
+    /// later under the same id, which an error kept by id alone could be handed to (R18-1 in RELIABILITY.md).
+    pub(crate) serial: u64,
     pub(crate) storage: Box<dyn Storage>,
     pub(crate) info: StorageInfo,
     pub(crate) path: Option<PathBuf>,
@@ -334,6 +337,8 @@ pub(crate) struct Files {
     /// are pruned at each unregistration. Lock order: after `map`.
     retired: Mutex<HashMap<FileId, Weak<FileEntry>>>,
     next_id: Mutex<u32>,
+    /// The next open's [`FileEntry::serial`].
+    next_serial: AtomicU64,
     any_failed: Arc<AtomicBool>,
     latency: Arc<IoLatency>,
     /// The pool's page size: a file's page count comes from its length, and a file of another is refused.
@@ -350,6 +355,7 @@ impl Files {
             map: RwLock::new(HashMap::new()),
             retired: Mutex::new(HashMap::new()),
             next_id: Mutex::new(0),
+            next_serial: AtomicU64::new(1),
             any_failed: Arc::new(AtomicBool::new(false)),
             latency: Arc::new(IoLatency::new(slow_io)),
             page_size,
@@ -450,6 +456,7 @@ impl Files {
             id,
             Arc::new(FileEntry {
                 id,
+                serial: self.next_serial.fetch_add(1, Relaxed),
                 storage,
                 info,
                 path,

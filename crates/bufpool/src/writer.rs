@@ -429,7 +429,7 @@ impl BufferPool {
             });
         }
         // Files closed while the checkpoint ran.
-        for (file, e) in errors.0 {
+        for (file, _, e) in errors.0 {
             files.push(FileOutcome {
                 file,
                 path: None,
@@ -467,9 +467,7 @@ impl BufferPool {
         let mut first_error = FileErrors::default();
         for pass in 1..=PUT_OFF_PASSES_MAX {
             let mut later = (put_off && pass < PUT_OFF_PASSES_MAX).then(PutOff::default);
-            for (file, e) in self.write_pass(todo, spread, source, later.as_mut()).0 {
-                first_error.record(file, e);
-            }
+            first_error.merge(self.write_pass(todo, spread, source, later.as_mut()));
             let Some(PutOff { pages, files }) = later.filter(|l| !l.pages.is_empty()) else {
                 break;
             };
@@ -478,18 +476,21 @@ impl BufferPool {
             // `flush_for_pages` under their latches when they are written: pages changed since need what that
             // asks for.
             for (file, lsn) in files {
-                let flushed = self.core.files.get(file).and_then(|f| {
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.wal.flush_to(lsn)))
-                        .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)))
-                });
-                if let Err(e) = flushed {
-                    first_error.record(file, e);
+                match self.core.files.get(file) {
+                    Ok(f) => {
+                        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.wal.flush_to(lsn)))
+                            .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)));
+                        if let Err(e) = flushed {
+                            first_error.record_entry(&f, e);
+                        }
+                    }
+                    Err(e) => first_error.record(file, e),
                 }
             }
             // A file whose log failed keeps its pages dirty (the flush reports it); the others are written now.
             todo = pages
                 .into_iter()
-                .filter(|(page, _)| !first_error.0.iter().any(|(f, _)| *f == page.file()))
+                .filter(|(page, _)| !first_error.has(page.file()))
                 .collect();
             spread = None;
         }
@@ -594,7 +595,7 @@ impl BufferPool {
             }
         }
         if let Err(e) = self.write_run_and_clean(file, &pages, source) {
-            first_error.record(file.id, e);
+            first_error.record_entry(file, e);
         }
         run.clear(); // releases the latches
     }
@@ -637,34 +638,38 @@ impl BufferPool {
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
-            // Each error is kept under the file of the page whose write met it: an error such as the file's own
-            // log's (`Error::Wal`) names no file, and kept as no file's it failed every other file's flush (E17-3).
-            if let Some((file, e)) = self.refill_free_frames(config, &mut budget).into_first() {
-                self.record_background_error(file, e);
-            }
+            self.record_background_error(self.refill_free_frames(config, &mut budget));
             let dirty_max = (config.dirty_ratio_max * self.frames() as f64) as usize;
             if self.core.dirty_pages.load(Relaxed) > dirty_max {
                 let pages = self.dirty_batch_from(&mut cursor, config.batch_pages.min(budget.take(config.batch_pages)));
-                if let Some((file, e)) = self.write_dirty(pages, None, WriteSource::Writer).into_first() {
-                    self.record_background_error(file, e);
-                }
+                self.record_background_error(self.write_dirty(pages, None, WriteSource::Writer));
             }
         }
     }
 
-    /// Keeps the writer's error `e` (of `file`) for a flush or checkpoint to report, unless one is pending already
-    /// or `file` is no longer open: a close or drop forgets its file's error (`forget_background_error`),
-    /// and one recorded after it would be reported to a file opened under the same id (R16-1).
-    fn record_background_error(&self, file: FileId, e: Error) {
+    /// Keeps the first of a writer round's `errors` for a flush or checkpoint to report, unless one is pending
+    /// already or its file is no longer the open it was met on. Each error is kept under the file of the page
+    /// whose write met it: an error such as the file's own log's (`Error::Wal`) names no file, and kept as no
+    /// file's it failed every other file's flush (E17-3). A close or drop forgets its file's error
+    /// (`forget_background_error`), and one recorded after it would be reported to a file opened under the same
+    /// id (R16-1): so the file must still be open, and as the same open (`FileEntry::serial`), not by its id
+    /// alone, since the write released the file before this record, and a drop and an open under the same id in
+    /// between handed the dropped file's error to the new one (R18-1).
+    fn record_background_error(&self, errors: FileErrors) {
+        let Some((file, Some(serial), e)) = errors.into_first() else {
+            // None, or an error met with the file not open: no open file's.
+            return;
+        };
         let mut pending = self.core.background_error.lock();
-        if self.core.files.get(file).is_ok() {
+        if self.core.files.get(file).is_ok_and(|f| f.serial == serial) {
             pending.get_or_insert((file, e));
         }
     }
 
     /// Forgets the writer's pending error if it is `file`'s: the file was closed (every page written and synced)
     /// or dropped (its pages discarded). Kept, it was reported to the next file opened under the same id, a
-    /// healthy file whose first flush failed with it (R16-1).
+    /// healthy file whose first flush failed with it (R16-1). The caller still holds the file's entry, so no file
+    /// is opened under its id before this returns (`Files::retired`), and none can have recorded an error here.
     pub(crate) fn forget_background_error(&self, file: FileId) {
         self.core.background_error.lock().take_if(|(f, _)| *f == file);
     }
@@ -770,18 +775,21 @@ impl BufferPool {
                 .filter(|&(_, idx)| self.header(idx).dirty.load(Acquire))
                 .collect();
             let run_file = victims[0].0.file();
-            let written = if run.is_empty() {
+            // The error, with the open of the file it was met on (`None`: the file was not open).
+            let written: std::result::Result<(), (Option<u64>, Error)> = if run.is_empty() {
                 Ok(())
             } else {
                 let contiguous = run.len() == end;
-                let file = self.core.files.get(run[0].0.file());
-                match file {
+                match self.core.files.get(run_file) {
                     // Clean pages in the middle break contiguity: write the dirty ones one by one then.
-                    Ok(f) if contiguous => self.write_run_and_clean(&f, &run, WriteSource::Writer),
+                    Ok(f) if contiguous => self
+                        .write_run_and_clean(&f, &run, WriteSource::Writer)
+                        .map_err(|e| (Some(f.serial), e)),
                     Ok(f) => run
                         .iter()
-                        .try_for_each(|&one| self.write_run_and_clean(&f, &[one], WriteSource::Writer)),
-                    Err(e) => Err(e),
+                        .try_for_each(|&one| self.write_run_and_clean(&f, &[one], WriteSource::Writer))
+                        .map_err(|e| (Some(f.serial), e)),
+                    Err(e) => Err((None, e)),
                 }
             };
             for (page, victim) in victims.drain(..end) {
@@ -792,8 +800,8 @@ impl BufferPool {
                     self.release_unmapped(victim.into_unmapped());
                 }
             }
-            if let Err(e) = written {
-                first_error.record(run_file, e);
+            if let Err((serial, e)) = written {
+                first_error.push(run_file, serial, e);
             }
         }
         first_error
@@ -834,9 +842,11 @@ fn continues_run(last: PageId, next: PageId, len: usize) -> bool {
     len < RUN_PAGES_MAX && last.file() == next.file() && last.page_no().checked_add(1) == Some(next.page_no())
 }
 
-/// The first write error of each file, in the order met.
+/// The first write error of each file, in the order met, with the open of the file it was met on
+/// ([`FileEntry::serial`]; `None` when the file was not open by then): the background writer keeps an error
+/// only for that open (R18-1).
 #[derive(Default)]
-struct FileErrors(Vec<(FileId, Error)>);
+struct FileErrors(Vec<(FileId, Option<u64>, Error)>);
 
 /// Passes of a flush or checkpoint (the last puts nothing off): each pass after the first writes only the runs
 /// that changed while the one before ran, so they shrink fast; the bound keeps a page changed all the time from
@@ -852,18 +862,39 @@ struct PutOff {
 }
 
 impl FileErrors {
+    /// `e`, met on `file` with the file not open (or before its entry was looked up).
     fn record(&mut self, file: FileId, e: Error) {
-        if !self.0.iter().any(|(f, _)| *f == file) {
-            self.0.push((file, e));
+        self.push(file, None, e);
+    }
+
+    /// `e`, met writing through `file`'s entry.
+    fn record_entry(&mut self, file: &FileEntry, e: Error) {
+        self.push(file.id, Some(file.serial), e);
+    }
+
+    fn push(&mut self, file: FileId, serial: Option<u64>, e: Error) {
+        if !self.has(file) {
+            self.0.push((file, serial, e));
         }
     }
 
-    fn take(&mut self, file: FileId) -> Option<Error> {
-        let i = self.0.iter().position(|(f, _)| *f == file)?;
-        Some(self.0.remove(i).1)
+    /// Each of `other`'s errors whose file has none here yet.
+    fn merge(&mut self, other: FileErrors) {
+        for (file, serial, e) in other.0 {
+            self.push(file, serial, e);
+        }
     }
 
-    fn into_first(self) -> Option<(FileId, Error)> {
+    fn has(&self, file: FileId) -> bool {
+        self.0.iter().any(|(f, _, _)| *f == file)
+    }
+
+    fn take(&mut self, file: FileId) -> Option<Error> {
+        let i = self.0.iter().position(|(f, _, _)| *f == file)?;
+        Some(self.0.remove(i).2)
+    }
+
+    fn into_first(self) -> Option<(FileId, Option<u64>, Error)> {
         self.0.into_iter().next()
     }
 }
@@ -962,5 +993,79 @@ impl RateBudget {
         let granted = (self.tokens as usize).min(n);
         self.tokens -= granted as f64;
         granted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use crate::storage::{MemoryStorage, Storage, StorageInfo};
+    use crate::{BufferPool, Error, FileId, FileOptions};
+
+    use super::WriteSource;
+
+    /// A storage whose every write fails with EIO.
+    struct WritesFail;
+
+    impl Storage for WritesFail {
+        fn len(&self) -> io::Result<u64> {
+            Ok(0)
+        }
+        fn read_at(&self, _: &mut [u8], _: u64) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+            Err(io::Error::from_raw_os_error(libc::EIO))
+        }
+        fn sync(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn info(&self) -> StorageInfo {
+            StorageInfo {
+                backend: "writes-fail",
+                direct: false,
+            }
+        }
+    }
+
+    /// R18-1 (was R17-O1): the background writer's round, step by step as `writer_loop` runs it, with a drop and
+    /// an open under the same id landing between the failed write (which has released the file's entry) and the
+    /// record of its error. The error was recorded by the id alone, found open (the new file), and the new,
+    /// healthy file's first flush failed with the dropped file's `Io { file: 7, op: "write" }` (R16-1 in that
+    /// window). The record now checks that the file is still the open the write met the error on.
+    #[test]
+    fn a_writer_error_recorded_after_a_drop_and_reopen_under_its_id_is_not_the_new_files() {
+        let pool = BufferPool::builder().frames(16).build().unwrap();
+        let id = FileId(7);
+        let old = pool.open_storage_with(WritesFail, FileOptions::new().id(id)).unwrap();
+        drop(pool.new_page(old).unwrap());
+        // The writer's second job (dirty pages written back), as `writer_loop` runs it.
+        let errors = pool.write_dirty(pool.dirty_pages(|_| true), None, WriteSource::Writer);
+        assert!(errors.has(id), "the write must fail");
+        pool.drop_file(old).unwrap();
+        let new = pool
+            .open_storage_with(MemoryStorage::new(), FileOptions::new().id(id))
+            .unwrap();
+        assert_eq!(new, id);
+        pool.record_background_error(errors);
+        drop(pool.new_page(new).unwrap());
+        let flushed = pool.flush_file(new);
+        assert!(
+            flushed.is_ok(),
+            "the new file's flush failed with the dropped file's error: {flushed:?}"
+        );
+        pool.checkpoint().unwrap();
+
+        // The same round without the drop: the error is the file's, and its flush reports it once.
+        let pool = BufferPool::builder().frames(16).build().unwrap();
+        let f = pool.open_storage_with(WritesFail, FileOptions::new().id(id)).unwrap();
+        drop(pool.new_page(f).unwrap());
+        let errors = pool.write_dirty(pool.dirty_pages(|_| true), None, WriteSource::Writer);
+        pool.record_background_error(errors);
+        match pool.flush_file(f) {
+            Err(Error::Io { file, op: "write", .. }) => assert_eq!(file, id),
+            other => panic!("the writer's own error, not {other:?}"),
+        }
     }
 }

@@ -47,7 +47,8 @@ impl Pace {
             return TICK_MIN;
         }
         let rate = grown as f64 / secs;
-        Duration::from_secs_f64(room as f64 / 2.0 / rate).clamp(TICK_MIN, TICK_MAX)
+        // Past what a `Duration` holds (a vast room at a trickle: `from_secs_f64` panicked), the longest wait.
+        Duration::try_from_secs_f64(room as f64 / 2.0 / rate).map_or(TICK_MAX, |d| d.clamp(TICK_MIN, TICK_MAX))
     }
 }
 
@@ -94,6 +95,17 @@ mod tests {
                 "{rate} then twice as fast: {got} bytes, bound {bound}"
             );
         }
+    }
+
+    /// R18-3: a room and a rate whose quotient is past what a `Duration` holds (here a room of `u64::MAX` bytes
+    /// and one byte appended in 100 s, 9e20 s to half of it) panicked in `Duration::from_secs_f64`, which would
+    /// have stopped the driver's tick thread; it is the longest wait.
+    #[test]
+    fn a_room_too_large_for_a_duration_is_the_longest_wait() {
+        let pace = Pace::default();
+        let t0 = Instant::now();
+        assert_eq!(pace.next(t0, 0, u64::MAX), TICK_MIN);
+        assert_eq!(pace.next(t0 + Duration::from_secs(100), 1, u64::MAX), TICK_MAX);
     }
 
     /// Nothing appended: the longest wait; appends with plenty of room: longer waits than the 2 ms of before.
