@@ -1768,7 +1768,9 @@ impl ProbedHeader {
 /// the keys of a batch that share a node. Pushes `n` answers onto `out`, answer `i` the one `probe(s, key(i),
 /// expect_level, None)` gives on a consistent page. The header is read and checked once, and the fences are tested
 /// against the first and the last key only (on a consistent page those two bound the others); if either is not
-/// covered (the node split or merged since its parent was read), every key is tested on its own.
+/// covered (the node split or merged since its parent was read), every key is tested on its own. Each key's slot
+/// search starts at the slot the previous covered key's ended at (`search_slots`'s `from`), galloping while the
+/// keys left are dense in the slots left.
 ///
 /// On a torn page every read stays in the page, as in [`probe`], and the answers are garbage the optimistic reader
 /// discards. Keys out of order give wrong answers on a consistent page too, never an unsafe one: a key sent to a
