@@ -934,8 +934,9 @@ impl Tree {
     /// another key by key: start loading every node's page-table line (`BufferPool::prefetch_lookup`), then every
     /// node's frame and first bytes (`BufferPool::prefetch_frame`) and the I/O of the nodes it did not find resident
     /// (`BufferPool::prefetch`), then probe each node in place: the keys that share an inner node (every key at
-    /// the root, neighbours lower down) in one optimistic read of it, its header checked once and its fences
-    /// tested against the run's first and last key only, a leaf once per key (its value is copied
+    /// the root, neighbours lower down) in one optimistic read of it, its header checked once, its fences
+    /// tested against the run's first and last key only, and each key's slot search started at the slot the key
+    /// before it ended at (galloping from there when the run is dense in the node), a leaf once per key (its value is copied
     /// out). A key whose node changed meanwhile (the probe asks for a restart) takes a normal
     /// [`Tree::get_hinted`].
     pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
