@@ -69,6 +69,69 @@ fn tpcc_smoke_runs_every_system_and_stays_consistent() {
     }
 }
 
+/// `--tpcc-samples`: a header, a line naming each run, then a line about every second of it whose throughput
+/// adds up to no more than the run's committed transactions.
+#[test]
+fn tpcc_samples_give_each_runs_throughput_second_by_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples.csv");
+    let (_, v) = common::bench_json(&[
+        "--workload",
+        "tpcc",
+        "--smoke",
+        "--seconds",
+        "2.5",
+        "--threads",
+        "1,2",
+        "--pool-fraction",
+        "2",
+        "--btree-systems",
+        "bufpool-btree",
+        "--tpcc-samples",
+        samples.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&samples).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("seconds,tx_per_s,misses_per_s,syncs_per_s,reads_per_s,writes_per_s")
+    );
+    let rows = v["results"].as_array().expect("results");
+    assert_eq!(rows.len(), 2);
+    let mut runs: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    for l in lines {
+        match l.strip_prefix("# ") {
+            Some(label) => runs.push((label.to_owned(), Vec::new())),
+            None => runs
+                .last_mut()
+                .expect("a sample before its run's line")
+                .1
+                .push(l.split(',').map(|f| f.parse().unwrap()).collect()),
+        }
+    }
+    assert_eq!(runs.len(), 2, "{text}");
+    for ((label, samples), row) in runs.iter().zip(rows) {
+        let threads = row["threads"].as_u64().unwrap();
+        assert_eq!(
+            label,
+            &format!("bufpool-btree nondurable-autocommit threads={threads} pool-fraction=2")
+        );
+        assert!(samples.len() >= 2, "{label}: {samples:?}");
+        let (mut before, mut tx) = (0.0, 0.0);
+        for s in samples {
+            assert_eq!(s.len(), 6, "{label}: {s:?}");
+            assert!(s[0] > before && s.iter().all(|&x| x >= 0.0), "{label}: {s:?}");
+            tx += s[1] * (s[0] - before);
+            before = s[0];
+        }
+        let committed = row["committed"].as_f64().unwrap();
+        assert!(
+            tx > 0.0 && tx <= committed * 1.01 + 1.0,
+            "{label}: {tx} sampled, {committed} committed"
+        );
+    }
+}
+
 #[test]
 fn tpcc_refuses_bad_arguments() {
     for args in [

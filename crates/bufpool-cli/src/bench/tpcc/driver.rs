@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,55 @@ pub struct RunSpec<'a> {
     pub acks: Option<&'a File>,
     /// Called about every [`PROGRESS_EVERY`] with the transactions committed so far.
     pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Where to append a line about every [`SAMPLE_EVERY`] of the run, if anywhere (`--tpcc-samples`): see
+    /// [`SAMPLE_HEADER`].
+    pub samples: Option<&'a File>,
+}
+
+/// How often a line goes to [`RunSpec::samples`].
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// The columns of [`RunSpec::samples`]' lines, each since the previous line (the first: since the run began):
+/// the end of the interval in seconds from the run's start, then transactions committed, cache misses (where
+/// the engine counts them), engine syncs, and the process's device reads and writes (4 KiB units) per second of
+/// it. A run's lines follow a line `# LABEL` naming it.
+pub const SAMPLE_HEADER: &str = "seconds,tx_per_s,misses_per_s,syncs_per_s,reads_per_s,writes_per_s";
+
+/// What a sample line counts, at one instant.
+#[derive(Clone, Copy)]
+struct Counts {
+    at: Instant,
+    tx: u64,
+    misses: u64,
+    syncs: u64,
+    io: (u64, u64),
+}
+
+impl Counts {
+    fn now(engine: &impl Engine, tx: u64) -> Counts {
+        Counts {
+            at: Instant::now(),
+            tx,
+            misses: engine.cache_counts().map_or(0, |c| c.1),
+            syncs: engine.syncs(),
+            io: process_io(),
+        }
+    }
+
+    /// The line for the interval from `self` to `to`, `start` being the run's start.
+    fn line(&self, to: &Counts, start: Instant) -> String {
+        let s = to.at.duration_since(self.at).as_secs_f64().max(1e-9);
+        let rate = |a: u64, b: u64| b.saturating_sub(a) as f64 / s;
+        format!(
+            "{:.2},{:.0},{:.0},{:.1},{:.0},{:.0}\n",
+            to.at.duration_since(start).as_secs_f64(),
+            rate(self.tx, to.tx),
+            rate(self.misses, to.misses),
+            rate(self.syncs, to.syncs),
+            rate(self.io.0, to.io.0) / 4096.0,
+            rate(self.io.1, to.io.1) / 4096.0,
+        )
+    }
 }
 
 struct ThreadOut {
@@ -94,7 +143,13 @@ struct ThreadOut {
     end: Instant,
 }
 
-fn run_thread(worker: &mut impl Worker, spec: &RunSpec<'_>, thread: usize, stop: &AtomicBool) -> Result<ThreadOut> {
+fn run_thread(
+    worker: &mut impl Worker,
+    spec: &RunSpec<'_>,
+    thread: usize,
+    stop: &AtomicBool,
+    done: &AtomicU64,
+) -> Result<ThreadOut> {
     let mut rng = Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut ctx = Ctx {
         scale: spec.scale,
@@ -121,6 +176,7 @@ fn run_thread(worker: &mut impl Worker, spec: &RunSpec<'_>, thread: usize, stop:
         *out.by_kind.entry(kind).or_default() += 1;
         if o.committed {
             out.committed += 1;
+            done.fetch_add(1, Ordering::Relaxed);
         } else {
             out.rollbacks += 1;
         }
@@ -139,20 +195,18 @@ fn run_thread(worker: &mut impl Worker, spec: &RunSpec<'_>, thread: usize, stop:
 pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(spec.threads + 1);
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let (outs, start, io0, c0, syncs0, cpu0, tick_err, l0, by0) = std::thread::scope(|s| {
+    // Committed so far, by every thread (for the progress callback and the samples).
+    let done = AtomicU64::new(0);
+    let (outs, start, io0, c0, syncs0, cpu0, tick_err, sample_err, l0, by0) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..spec.threads)
             .map(|thread| {
                 let (barrier, stop, done) = (&barrier, &stop, &done);
                 s.spawn(move || -> Result<ThreadOut> {
                     let worker = engine.worker(spec.durability);
                     barrier.wait();
-                    let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop));
+                    let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop, done));
                     if got.is_err() {
                         stop.store(true, Ordering::Relaxed);
-                    }
-                    if let Ok(o) = &got {
-                        done.fetch_add(o.committed, Ordering::Relaxed);
                     }
                     got
                 })
@@ -166,6 +220,9 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         let mut tick_err = None;
         let mut full_ticks = 0u64;
         let mut next_progress = start;
+        let mut sampled = Counts::now(engine, 0);
+        sampled.at = start;
+        let mut sample_err = None;
         loop {
             let elapsed = start.elapsed();
             if elapsed >= spec.duration || stop.load(Ordering::Relaxed) {
@@ -190,6 +247,13 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
                 (spec.progress)(done.load(Ordering::Relaxed));
                 next_progress += PROGRESS_EVERY;
             }
+            if let Some(mut f) = spec.samples {
+                if sampled.at.elapsed() >= SAMPLE_EVERY && sample_err.is_none() {
+                    let now = Counts::now(engine, done.load(Ordering::Relaxed));
+                    sample_err = f.write_all(sampled.line(&now, start).as_bytes()).err();
+                    sampled = now;
+                }
+            }
             std::thread::sleep(wait.min(spec.duration.saturating_sub(elapsed)));
         }
         stop.store(true, Ordering::Relaxed);
@@ -197,7 +261,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a TPC-C thread panicked"))))
             .collect();
-        (outs, start, io0, c0, syncs0, cpu0, tick_err, l0, by0)
+        (outs, start, io0, c0, syncs0, cpu0, tick_err, sample_err, l0, by0)
     });
     let cpu_ns = process_cpu_ns().saturating_sub(cpu0);
     let io1 = process_io();
@@ -215,6 +279,9 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         .collect();
     if let Some(e) = tick_err {
         return Err(e.context("the engine's tick (a checkpoint) failed during the run"));
+    }
+    if let Some(e) = sample_err {
+        return Err(anyhow!(e).context("writing a sample line"));
     }
     let mut m = Measured {
         committed: 0,

@@ -90,6 +90,11 @@ pub struct TpccArgs {
     /// batch:N run may be lost by a kill: counted, not an error; one present must be whole); exit non-zero if not.
     #[arg(long)]
     tpcc_verify: Option<PathBuf>,
+    /// TPC-C: append to this file, about every second of each run, the throughput and the device traffic of that
+    /// second (one CSV line; a header line first, and a line `# SYSTEM DURABILITY threads=N pool-fraction=F`
+    /// before each run's lines).
+    #[arg(long)]
+    tpcc_samples: Option<PathBuf>,
 }
 
 /// Pages of 4 KiB.
@@ -242,22 +247,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .pool_fraction
         .as_ref()
         .map_or_else(|| vec![default_pool_fraction(ref_pages)], |f| f.0.clone());
-    let acks = match &t.tpcc_acks {
-        Some(p) => {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))?;
-            // The mode the lines that follow were acknowledged in (`verify` holds only durable ones to be there). A
-            // newline first: the file's last line may have been cut by a kill.
-            use std::io::Write;
-            f.write_all(format!("\n{ACKS_MODE}{}\n", durabilities[0].label()).as_bytes())
-                .with_context(|| format!("writing {}", p.display()))?;
-            Some(f)
-        }
-        None => None,
-    };
+    // The mode the lines that follow were acknowledged in (`verify` holds only durable ones to be there). A newline
+    // first: the file's last line may have been cut by a kill.
+    let acks = t
+        .tpcc_acks
+        .as_deref()
+        .map(|p| append_line(p, &format!("\n{ACKS_MODE}{}", durabilities[0].label())))
+        .transpose()?;
+    let samples = t
+        .tpcc_samples
+        .as_deref()
+        .map(|p| append_line(p, driver::SAMPLE_HEADER))
+        .transpose()?;
     let mut rows = Vec::new();
     for &f in &fractions {
         let pages = ((f * ref_pages as f64).ceil() as u64).max(64);
@@ -281,6 +282,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     );
                     let started = Instant::now();
                     let label = format!("{} {} threads={th}", kind.name(), d.label());
+                    if let Some(mut s) = samples.as_ref() {
+                        use std::io::Write;
+                        s.write_all(format!("# {label} pool-fraction={f}\n").as_bytes())
+                            .context("writing --tpcc-samples")?;
+                    }
                     let progress = |n: u64| {
                         pb.set_position(started.elapsed().as_millis() as u64);
                         pb.set_message(format!("{label}: {n} tx"));
@@ -295,6 +301,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         timer_ns,
                         acks: acks.as_ref(),
                         progress: &progress,
+                        samples: samples.as_ref(),
                     };
                     let m =
                         with_open!(&open, e => driver::measure(e, &spec)).with_context(|| format!("tpcc {label}"))?;
@@ -429,6 +436,19 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
 
 /// Reads every table once, ITEM and STOCK last (so a run starts warm, and out of memory with the hottest tables
 /// cached).
+/// Opens `path` to append to (creating it), and appends `line` and a newline.
+fn append_line(path: &Path, line: &str) -> Result<std::fs::File> {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    f.write_all(format!("{line}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(f)
+}
+
 fn warm(e: &impl Engine) -> Result<()> {
     let mut w = e.worker(Durability::NondurableAutocommit)?;
     w.run(&engine::Access::warehouse(1, true), &mut |t| {
