@@ -118,10 +118,6 @@
 //!   an fsync. An appender (a committing transaction, holding its locks) leaves a buffer past
 //!   [`bufpool_btree::BUF_SOFT_MAX`] that would need one to the driver's tick ([`TreeWal::write_out`]), up to
 //!   [`bufpool_btree::BUF_HARD_MAX`]; before issue 15's 2-thread pass it paid that fsync itself, under its locks.
-//! - **Dirty evictions off the transactions' path** (since session 18). The pool runs its background writer
-//!   ([`writer_config`]): it keeps free frames by evicting the policy's victims and writing the dirty ones, so a
-//!   miss (made holding the transaction's locks) takes a clean frame instead of writing a victim first. The
-//!   write-ahead rule holds for its writes as for any (the pool's `write_run` asks the tree's log first).
 //!
 //! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
 //!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
@@ -189,25 +185,6 @@ pub const PAGE_BYTES: usize = 4096;
 /// "Log bytes: patches and cuts"). Since truncation punches dead records out, a log takes on disk what it
 /// holds, not its file's length.
 pub const LOG_MAX: u64 = 512 << 20;
-/// The pool's background writer ([`bufpool::WriterConfig`]): it keeps [`FREE_FRAMES_SHARE`] of the frames free
-/// by evicting the policy's victims, writing the dirty ones, so a worker's miss takes a clean frame instead of
-/// writing a dirty victim itself while it holds its transaction's locks. Out of memory the pool is nearly all
-/// dirty after a few seconds of TPC-C (93% at 20 warehouses in 1 GiB, BENCHMARKS.md "TPC-C out of memory at two
-/// threads"), so without it nearly every miss wrote a page first. Its dirty-ratio job is off (`dirty_ratio_max`
-/// 1.0): writing hot pages back in page order, which the next transactions dirty again, is the checkpoints' job.
-fn writer_config(frames: usize) -> bufpool::WriterConfig {
-    bufpool::WriterConfig {
-        interval: Duration::from_millis(5),
-        free_frames_target: (frames / FREE_FRAMES_SHARE).max(1),
-        dirty_ratio_max: 1.0,
-        pages_per_sec_max: 0,
-        batch_pages: 64,
-    }
-}
-
-/// The background writer keeps one frame in this many free ([`writer_config`]).
-const FREE_FRAMES_SHARE: usize = 64;
-
 /// Environment variable overriding [`LOG_MAX`] (bytes).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";
 
@@ -310,12 +287,10 @@ impl Ours {
     /// `storage` gives instead of in `dir`, if given: the power-loss and device-fault tests run the engine on
     /// `FaultyStorage`s this way (`ours_power.rs`). `dir` is then only where [`Engine::db_bytes`] looks.
     pub fn open_on(dir: &Path, storage: Option<StorageFor<'_>>, frames: usize, warehouses: u16) -> Result<Ours> {
-        let frames = frames.max(64);
         let pool = Arc::new(
             BufferPool::builder()
-                .frames(frames)
+                .frames(frames.max(64))
                 .page_size(PAGE_BYTES)
-                .background_writer(writer_config(frames))
                 .build()?,
         );
         let rewrite = log_rewrite_len();
@@ -1955,48 +1930,6 @@ mod tests {
         drop(e);
         let e = Ours::open(dir.path(), 8192, scale.warehouses).unwrap();
         assert!(contents(&e) == before, "the replay rebuilt other rows");
-        let c = check::conditions(&mut e.worker(Durability::NondurableAutocommit).unwrap(), scale).unwrap();
-        assert!(c.consistent(), "{:?}", c.failures);
-        e.close().unwrap();
-    }
-
-    /// Out of memory, the pool's background writer (`writer_config`) evicts dirty victims ahead of the workers'
-    /// misses: with the data several times the pool, it writes pages while transactions run, and the database
-    /// stays consistent.
-    #[test]
-    fn the_pools_writer_cleans_victims_ahead_of_the_workers_misses() {
-        let dir = tempfile::tempdir().unwrap();
-        let scale = Scale::reduced(2);
-        let frames = 160;
-        let e = Ours::open(dir.path(), frames, scale.warehouses).unwrap();
-        let mut rng = Rng::new(7);
-        let load_nu = NuConstants::for_load(&mut rng);
-        load::load(&e, scale, load_nu, 7, |_| {}).unwrap();
-        let nu = NuConstants::for_run(load_nu, &mut rng);
-        assert!(
-            e.data_pages().unwrap() > 4 * frames as u64,
-            "{} pages",
-            e.data_pages().unwrap()
-        );
-        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
-        let mut ctx = Ctx {
-            scale,
-            nu,
-            thread: 0,
-            history_seq: 0,
-        };
-        // The writer wakes every few milliseconds; a slow machine gets a minute of transactions to show it.
-        let until = Instant::now() + Duration::from_secs(60);
-        while e.pool.stats().writer_writes == 0 && Instant::now() < until {
-            for _ in 0..100 {
-                let kind = Kind::draw(&mut rng);
-                let home = uniform(&mut rng, 1, u64::from(scale.warehouses)) as u16;
-                txns::run(&mut w, &mut ctx, &mut rng, kind, home).unwrap();
-            }
-        }
-        let st = e.pool.stats();
-        assert!(st.writer_writes > 0, "the writer wrote nothing: {st:?}");
-        assert!(st.evictions > 0, "{st:?}");
         let c = check::conditions(&mut e.worker(Durability::NondurableAutocommit).unwrap(), scale).unwrap();
         assert!(c.consistent(), "{:?}", c.failures);
         e.close().unwrap();
