@@ -226,7 +226,8 @@ fn run_thread<W: KvWorker>(
     // Versions written by this thread: distinct from every other thread's and from the load's version 0.
     let mut version = ((r.thread as u64 + 1) << 40) | 1;
     loop {
-        if round % 16 == 0 && r.stop.load(Ordering::Relaxed) {
+        // Not before the first round (a timed one): a thread started after a short case ended still measures.
+        if round > 0 && round % 16 == 0 && r.stop.load(Ordering::Relaxed) {
             break;
         }
         let timed = round % SAMPLE_EVERY == 0;
