@@ -148,7 +148,7 @@ fn run_thread(
     spec: &RunSpec<'_>,
     thread: usize,
     stop: &AtomicBool,
-    done: &AtomicU64,
+    done: &Committed,
 ) -> Result<ThreadOut> {
     let mut rng = Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut ctx = Ctx {
@@ -176,7 +176,7 @@ fn run_thread(
         *out.by_kind.entry(kind).or_default() += 1;
         if o.committed {
             out.committed += 1;
-            done.fetch_add(1, Ordering::Relaxed);
+            done.0.fetch_add(1, Ordering::Relaxed);
         } else {
             out.rollbacks += 1;
         }
@@ -191,16 +191,28 @@ fn run_thread(
     Ok(out)
 }
 
+/// One worker's committed transactions so far, on a cache line of its own: both workers count every commit, and
+/// a shared counter would bounce its line between them on every transaction of the run being measured.
+#[derive(Default)]
+#[repr(align(128))]
+struct Committed(AtomicU64);
+
+impl Committed {
+    fn sum(all: &[Committed]) -> u64 {
+        all.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// Runs the mix on `engine` as `spec` says.
 pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(spec.threads + 1);
-    // Committed so far, by every thread (for the progress callback and the samples).
-    let done = AtomicU64::new(0);
+    // Committed so far, a line a thread (for the progress callback and the samples).
+    let done: Vec<Committed> = (0..spec.threads).map(|_| Committed::default()).collect();
     let (outs, start, io0, c0, syncs0, cpu0, tick_err, sample_err, l0, by0) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..spec.threads)
             .map(|thread| {
-                let (barrier, stop, done) = (&barrier, &stop, &done);
+                let (barrier, stop, done) = (&barrier, &stop, &done[thread]);
                 s.spawn(move || -> Result<ThreadOut> {
                     let worker = engine.worker(spec.durability);
                     barrier.wait();
@@ -244,12 +256,12 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
                 Ok(wait) => wait.clamp(TICK_MIN, TICK_MAX),
             };
             if Instant::now() >= next_progress {
-                (spec.progress)(done.load(Ordering::Relaxed));
+                (spec.progress)(Committed::sum(&done));
                 next_progress += PROGRESS_EVERY;
             }
             if let Some(mut f) = spec.samples {
                 if sampled.at.elapsed() >= SAMPLE_EVERY && sample_err.is_none() {
-                    let now = Counts::now(engine, done.load(Ordering::Relaxed));
+                    let now = Counts::now(engine, Committed::sum(&done));
                     sample_err = f.write_all(sampled.line(&now, start).as_bytes()).err();
                     sampled = now;
                 }
