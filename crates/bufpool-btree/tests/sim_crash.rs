@@ -14,6 +14,12 @@
 //! or the whole load. At a random operation both storages lose power (`FaultyStorage::crash`), the tree and
 //! pool are dropped unwritten, and the next epoch starts from the crash images.
 //!
+//! Two workloads, each a test: keys picked at random (`tree_survives_faults_and_power_loss`), and keys mostly
+//! put in ascending key order and deleted from the oldest, a queue (`ascending_runs_survive_faults_and_power_loss`,
+//! added by review19): most splits of the second are by the queue's next key, past every key of its leaf (by
+//! construction; not counted): append splits, whose left leaf is cut in place (`node::append_split`, session
+//! 18); and the leaves the queue's tail empties merge.
+//!
 //! # What must hold after every crash
 //! Recovery runs with faults off (a failed recovery is not what is measured here), and then:
 //! - the tree holds exactly the state of its last successful `commit` followed by some prefix of the operations
@@ -61,6 +67,13 @@ enum Done {
     /// `Tree::bulk_load` appending, at version `ver`, the first `n` ids in key order of those whose keys lie
     /// above `key(top)` (pending as `Bulk` is).
     Append(u64, u64, u64),
+}
+
+/// Every id, in key order.
+fn ids_above_all() -> Vec<u64> {
+    let mut ids: Vec<u64> = (0..KEYS).collect();
+    ids.sort_by_key(|&id| key(id));
+    ids
 }
 
 /// The ids whose keys lie above `key(top)`, in key order.
@@ -135,8 +148,22 @@ fn matches(state: &State, got: &BTreeMap<u64, Vec<u8>>) -> bool {
     state.len() == got.len() && state.iter().all(|(&id, &ver)| got.get(&id) == Some(&value(id, ver)))
 }
 
-fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, t: &mut Tally) {
+/// Which keys an epoch's puts and deletes pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keys {
+    /// Any key, uniformly: splits inside leaves, merges anywhere.
+    Random,
+    /// Mostly the next key in key order for a put (wrapping around) and the oldest one for a delete: a queue
+    /// (TPC-C's NEW-ORDER), so most splits are append splits (`node::append_split`, the leaf cut in place) of
+    /// the rightmost leaf of the live window, and the leaves it leaves behind empty and merge.
+    Ascending,
+}
+
+fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
     let mut rng = Rng(seed);
+    // Ids in key order, and the queue's ends in it (`Keys::Ascending`).
+    let order = ids_above_all();
+    let (mut head, mut tail) = (rng.below(KEYS) as usize, 0usize);
     let frames = 4 + rng.below(9) as usize;
     let mut log_image = Vec::new();
     let mut data_image = Vec::new();
@@ -279,8 +306,19 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, t: &mut Tally) {
             if matches!(pending.last(), Some(Done::Bulk(..) | Done::Append(..))) {
                 break;
             }
-            let id = rng.below(KEYS);
             let roll = rng.below(100);
+            let id = match keys {
+                Keys::Ascending if rng.below(10) != 0 && roll <= 54 => {
+                    head += 1;
+                    order[head % order.len()]
+                }
+                Keys::Ascending if rng.below(10) != 0 && roll <= 79 => {
+                    tail = tail.max(head.saturating_sub(KEYS as usize / 3));
+                    tail += 1;
+                    order[tail % order.len()]
+                }
+                _ => rng.below(KEYS),
+            };
             match roll {
                 0..=54 => {
                     let ver = rng.next() % 1000;
@@ -356,16 +394,28 @@ fn note_err(t: &mut Tally, e: &bufpool_btree::Error) {
 
 #[test]
 fn tree_survives_faults_and_power_loss() {
+    run(Keys::Random);
+}
+
+/// The same with puts in ascending key order and deletes from the oldest (a queue): the append split, whose left
+/// leaf is cut in place (session 18), under every fault and crash the simulation injects, and the merges of the
+/// leaves the queue's tail empties (review19).
+#[test]
+fn ascending_runs_survive_faults_and_power_loss() {
+    run(Keys::Ascending);
+}
+
+fn run(keys: Keys) {
     let ids: HashMap<Vec<u8>, u64> = (0..KEYS).map(|id| (key(id), id)).collect();
     let mut t = Tally::default();
     let seeds = seeds();
     for seed in 0..seeds {
         t.seeds += 1;
-        run_seed(seed, &ids, &mut t);
+        run_seed(seed, &ids, keys, &mut t);
     }
     let f = &t.faults;
     println!(
-        "tree crash sim: {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
+        "tree crash sim ({keys:?} keys): {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
          checked after a crash {}; checkpoints ok {}; bulk loads ok {} ({} appends), failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
          read EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, writes dropped by failed sync {}, \
          unsynced writes at crash kept/torn/lost {}/{}/{}; violations {}",
