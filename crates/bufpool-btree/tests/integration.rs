@@ -25,6 +25,7 @@ mod foreign_hint;
 mod get_many_order;
 mod get_many_part;
 mod get_many_reentrant;
+mod get_many_runs_concurrent;
 mod inner_children;
 mod log_of_another_file;
 mod log_opened_twice;
