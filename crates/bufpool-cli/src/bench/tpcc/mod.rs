@@ -434,8 +434,6 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
     })
 }
 
-/// Reads every table once, ITEM and STOCK last (so a run starts warm, and out of memory with the hottest tables
-/// cached).
 /// Opens `path` to append to (creating it), and appends `line` and a newline.
 fn append_line(path: &Path, line: &str) -> Result<std::fs::File> {
     use std::io::Write;
@@ -449,6 +447,8 @@ fn append_line(path: &Path, line: &str) -> Result<std::fs::File> {
     Ok(f)
 }
 
+/// Reads every table once, ITEM and STOCK last (so a run starts warm, and out of memory with the hottest tables
+/// cached).
 fn warm(e: &impl Engine) -> Result<()> {
     let mut w = e.worker(Durability::NondurableAutocommit)?;
     w.run(&engine::Access::warehouse(1, true), &mut |t| {
