@@ -693,8 +693,6 @@ fn search_tail<S: PageBytes + ?Sized>(
     if slot_fields(w).2 != kh {
         return Some((Err(first), 0));
     }
-    // The heads tie: the key as the tail compares read it, made once for every compare of this search.
-    let key = TieKey::new(key);
     // Most heads are unique: if the next slot's head is above the key's, slot `first` is the only candidate.
     let next = first + 1;
     if next == count || head_of(next) > kh {
@@ -707,40 +705,21 @@ fn search_tail<S: PageBytes + ?Sized>(
     search_ties(s, sw, first, count, heap_lo, prefix, key, kh)
 }
 
-/// A search key as [`cmp_tie`] compares it: its bytes and, for a key of up to 8 bytes, its [`short_word`],
-/// computed once a search rather than at each tied slot (a binary search over a run of tied heads compares
-/// several; at the top of TPC-C's trees, whose keys start with the warehouse and district, most heads tie).
-#[derive(Clone, Copy)]
-struct TieKey<'k> {
-    key: &'k [u8],
-    /// `short_word(key)` if the key has at most 8 bytes, else unused.
-    word: u64,
-}
-
-impl<'k> TieKey<'k> {
-    #[inline(always)]
-    fn new(key: &'k [u8]) -> TieKey<'k> {
-        let word = if key.len() <= 8 { short_word(key) } else { 0 };
-        TieKey { key, word }
-    }
-}
-
 /// The order of the entry of slot word `w` against `key`, when the slot's head ties with the key's: the keys agree
 /// up to `prefix + 4` bytes (zero padding included); the rest decides, then the length (a key that ends inside
 /// the head is a prefix of the longer one). `None` if the entry's key does not lie in the heap (on a consistent
 /// page, it does: that is what this module wrote).
 #[inline(always)]
-fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, key: TieKey<'_>) -> Option<Ordering> {
+fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, key: &[u8]) -> Option<Ordering> {
     let (off, klen, _) = slot_fields(w);
     if off < heap_lo || off + ENTRY_OVERHEAD + klen > s.len() {
         return None;
     }
-    let TieKey { key, word } = key;
     if klen <= 8 && key.len() <= 8 {
-        // Two keys of up to 8 bytes (a tree of short keys, its separators included): one load of the entry's,
-        // the key's word made once a search ([`TieKey`]), compared as `short_order` does.
+        // Two keys of up to 8 bytes (a tree of short keys, its separators included): one load each, compared as
+        // `short_order` does.
         let entry = load_at(s, off + ENTRY_OVERHEAD).swap_bytes() & left_mask(klen);
-        return Some(short_order(entry, klen, word, key.len()));
+        return Some(short_order(entry, klen, short_word(key), key.len()));
     }
     let rest = klen.saturating_sub(prefix + HEAD);
     let from = (prefix + HEAD).min(key.len());
@@ -789,7 +768,7 @@ fn search_ties<S: PageBytes + ?Sized>(
     hi: usize,
     heap_lo: usize,
     prefix: usize,
-    key: TieKey<'_>,
+    key: &[u8],
     kh: u32,
 ) -> Option<(Result<usize, usize>, u64)> {
     let (mut lo, mut hi) = (lo, hi);

@@ -604,10 +604,8 @@ struct WriteSet {
     read: Option<Table>,
     read_key: Vec<u8>,
     read_hint: LeafHint,
-    /// Keys read in batches by a transaction that may write: (the key's [`key_hash`], table, key's range in
-    /// `batch_keys`, leaf). A put's hint compares the hashes first, as `bases` and `entries` do (its scan compared
-    /// every key of the table as a slice, a `memcmp` call each: about 55 a New-Order).
-    batch_reads: Vec<(u64, Table, usize, usize, LeafHint)>,
+    /// Keys read in batches by a transaction that may write: (table, key's range in `batch_keys`, leaf).
+    batch_reads: Vec<(Table, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
 }
 
@@ -633,7 +631,7 @@ impl WriteSet {
         }
         let at = self.batch_keys.len();
         self.batch_keys.extend_from_slice(key);
-        self.batch_reads.push((key_hash(t, key), t, at, key.len(), hint));
+        self.batch_reads.push((t, at, key.len(), hint));
     }
 
     /// Keeps `row`, just read from `t`'s tree under `key`, as the base of a later put's patch.
@@ -648,22 +646,21 @@ impl WriteSet {
             .push((key_hash(t, key), k, key.len(), k + key.len(), row.len()));
     }
 
-    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it); `hash` is
-    /// [`key_hash`] of both.
-    fn hint(&self, hash: u64, t: Table, key: &[u8]) -> LeafHint {
+    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it).
+    fn hint(&self, t: Table, key: &[u8]) -> LeafHint {
         if self.read == Some(t) && self.read_key == key {
             return self.read_hint;
         }
         self.batch_reads
             .iter()
             .rev()
-            .find(|r| r.0 == hash && r.1 == t && &self.batch_keys[r.2..r.2 + r.3] == key)
-            .map_or_else(LeafHint::default, |r| r.4)
+            .find(|r| r.0 == t && &self.batch_keys[r.1..r.1 + r.2] == key)
+            .map_or_else(LeafHint::default, |r| r.3)
     }
 
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>) {
+        let hint = self.hint(t, key);
         let hash = key_hash(t, key);
-        let hint = self.hint(hash, t, key);
         // The row this put replaces, if the transaction knows it: its own latest write of the key, else the
         // latest row its reads found in the tree (unchanged since: the transaction holds the row's lock, module
         // docs, "Isolation").
