@@ -73,12 +73,15 @@
 //!   (loads, write runs) up to a second, and for frames held by guards only as long as
 //!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]).
 //! - **Panics.** A panic in code the pool calls on its own behalf (your [`Storage`], your [`Wal`], the eviction
-//!   veto) is caught, everything the call held is released, and the operation returns [`Error::Panicked`] (a
-//!   storage write or sync that panicked has an unknown outcome and fails the file, as an I/O error does). A
+//!   veto, your [`Policy`]) is caught, everything the call held is released, and the operation returns
+//!   [`Error::Panicked`] (a storage write or sync that panicked has an unknown outcome and fails the file, as an
+//!   I/O error does). A
 //!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
 //!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
-//!   The built-in replacement policies never panic; a policy of your own ([`Builder::custom_policy`]) must not
-//!   either: its panics are not caught, and one inside a victim search can leave a frame latched.
+//!   The built-in replacement policies never panic; a policy object ([`Builder::custom_policy`]) that panics is
+//!   not called again (its state is unknown): the call that met the panic completes (a victim it had taken goes
+//!   back unchanged), and every later miss that needs a victim returns that [`Error::Panicked`]; resident pages
+//!   and free frames go on serving.
 //! - **Leaked guards.** [`BufferPool::held_latches`] lists every latch guards hold now ([`HeldLatch`]: page,
 //!   exclusive or shared, holders, how long with [`Builder::latch_times`], and in debug builds where the guard
 //!   was taken). A guard passed to
@@ -186,6 +189,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;
+mod caught_policy;
 pub mod checksum;
 #[cfg(feature = "serde")]
 mod config;

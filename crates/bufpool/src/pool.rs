@@ -36,6 +36,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
+use crate::caught_policy::{take_policy_panic, CaughtPolicy};
 use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
 use crate::file_options::FileOptions;
@@ -472,8 +473,10 @@ impl Builder {
         if let Some(writer) = &self.writer {
             writer.validate(self.frames)?;
         }
-        if let Some(policy) = &self.custom_policy {
-            if let Some(made_for) = policy.frames().filter(|&n| n < self.frames) {
+        // A policy object runs under the pool's panic wrapper (R19-20): its panics are caught, as the storage's.
+        let custom_policy = self.custom_policy.map(CaughtPolicy::new);
+        if let Some(policy) = &custom_policy {
+            if let Some(made_for) = policy.made_for()?.filter(|&n| n < self.frames) {
                 return Err(Error::InvalidConfig(format!(
                     "the custom policy {} was made for {made_for} frames, fewer than the pool's {}",
                     policy.name(),
@@ -488,9 +491,9 @@ impl Builder {
             frames: self.frames,
             bytes: self.frames * page_size.bytes(),
         };
-        reserve_bookkeeping(self.frames, self.custom_policy.is_none()).map_err(out_of_memory)?;
-        let policy = match self.custom_policy {
-            Some(policy) => policy,
+        reserve_bookkeeping(self.frames, custom_policy.is_none()).map_err(out_of_memory)?;
+        let policy: Box<dyn Policy> = match custom_policy {
+            Some(policy) => Box::new(policy),
             None => self.policy.build(self.frames),
         };
         let frames = Frames::try_new(self.frames, page_size.bytes()).map_err(out_of_memory)?;
@@ -1401,6 +1404,11 @@ impl BufferPool {
                 .policy
                 .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
                 .map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
+            // A policy object that panicked (`caught_policy.rs`): the frame it took, if any, goes back unchanged.
+            if let Some(e) = take_policy_panic() {
+                drop(victim);
+                return Err(e);
+            }
             if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
                 self.core.counters.inc(Counter::Exhausted);
                 #[cfg(feature = "tracing")]
