@@ -52,6 +52,7 @@ mod per_file_wal;
 mod policy_model;
 mod policy_panics;
 mod presets;
+mod reentrant_closures;
 mod review_findings;
 mod review_suspicions;
 mod scan_and_veto;
