@@ -495,7 +495,10 @@ impl Error {
             | Error::PageLatched { page }
             | Error::PageFreed { page }
             | Error::HeldByCaller { page } => Some(page.file()),
-            Error::FileNotOpen(file) | Error::FileIdInUse(file) => Some(*file),
+            Error::FileNotOpen(file) => Some(*file),
+            // A refused open: the id it asked for belongs to another open file, which this error is not about
+            // (R18-O1: an engine routing errors by file would send it to that healthy file).
+            Error::FileIdInUse(_) => None,
             // A refused open: the id asked for, if one was (the file has none of its own).
             Error::PageSizeMismatch { file, .. } | Error::BadFileRecord { file, .. } | Error::OpenIo { file, .. } => {
                 *file

@@ -407,12 +407,33 @@ impl Files {
         counters: &Counters,
     ) -> Result<FileId> {
         let (page_size, strict) = (self.page_size, self.strict);
-        let identity = storage.identity();
+        // The id first: an id another open file has is refused before the storage is asked anything, so no error
+        // of this open names that file as if it were this one's (R18-O1).
+        if let Some(id) = id.filter(|id| self.map.read().contains_key(id)) {
+            return Err(Error::FileIdInUse(id));
+        }
         // Refused, the file has no id yet: its errors name the path given (or the id asked for).
         let opening = Opening { path: &path, id };
-        let len = storage.len().map_err(|e| opening.io("stat", e))?;
+        // The caller's storage is called under the pool's panic wrapper here as everywhere (R18-O2): a panic is
+        // this open's `Error::Panicked`, and the storage (its lock, its sidecar) is dropped with nothing registered.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<_> {
+            let identity = storage.identity();
+            let len = storage.len().map_err(|e| opening.io("stat", e))?;
+            let record = open_record(&*storage, &opening, len, page_size)?;
+            Ok((identity, len, record, storage.info()))
+        }))
+        .unwrap_or_else(|payload| Err(Error::panicked("Storage (opening the file)", payload)));
+        let (identity, len, record, info) = match read {
+            Ok(read) => read,
+            // Another open took the id meanwhile: the refusal must not name that file (R18-O1).
+            Err(e) => {
+                return Err(match id {
+                    Some(id) if self.map.read().contains_key(&id) => Error::FileIdInUse(id),
+                    _ => e,
+                })
+            }
+        };
         let pages = len.div_ceil(page_size as u64);
-        let record = open_record(&*storage, &opening, len, page_size)?;
         let mut map = self.map_without_retired(id)?;
         if let Some(ident) = identity {
             if let Some(f) = map.values().find(|f| f.identity == Some(ident)) {
@@ -444,7 +465,6 @@ impl Files {
                 u32::MAX
             ))
         })?;
-        let info = storage.info();
         // Hits of open files whose ids share a slot cannot be told apart (`stats.rs`, "Per-file counts").
         let slot = hit_slot(id);
         let file_counters = FileCounters::new(counters.slot_hits(slot));

@@ -73,19 +73,24 @@
 //!   (loads, write runs) up to a second, and for frames held by guards only as long as
 //!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]).
 //! - **Panics.** A panic in code the pool calls on its own behalf (your [`Storage`], your [`Wal`], the eviction
-//!   veto) is caught, everything the call held is released, and the operation returns [`Error::Panicked`] (a
-//!   storage write or sync that panicked has an unknown outcome and fails the file, as an I/O error does). A
+//!   veto, your [`Policy`]) is caught, everything the call held is released, and the operation returns
+//!   [`Error::Panicked`] (a storage write or sync that panicked has an unknown outcome and fails the file, as an
+//!   I/O error does). A
 //!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
 //!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
-//!   The built-in replacement policies never panic; a policy of your own ([`Builder::custom_policy`]) must not
-//!   either: its panics are not caught, and one inside a victim search can leave a frame latched.
+//!   The built-in replacement policies never panic; a policy object ([`Builder::custom_policy`]) that panics is
+//!   not called again (its state is unknown): the call that met the panic completes (a victim it had taken goes
+//!   back unchanged), and every later miss that needs a victim returns that [`Error::Panicked`]; resident pages
+//!   and free frames go on serving.
 //! - **Leaked guards.** [`BufferPool::held_latches`] lists every latch guards hold now ([`HeldLatch`]: page,
 //!   exclusive or shared, holders, how long with [`Builder::latch_times`], and in debug builds where the guard
 //!   was taken). A guard passed to
 //!   `mem::forget` stays latched for ever and is listed there by its line; poll it from a watchdog, or call it
 //!   when a `PageLatched` or `PoolExhausted` error surprises you.
-//! - The callbacks (`Storage`, `Wal`, eviction veto) must not call back into the pool: they may run while the
-//!   pool holds a frame latch for another page.
+//! - The callbacks (`Storage`, `Wal`, eviction veto, a [`Policy`] of your own) must not call back into the pool:
+//!   they may run while the pool holds a frame latch (a load's, a write run's, a victim's) on this very thread,
+//!   and a call that waits for that latch waits for ever. Your own closures (`read_optimistic`'s, `read_many`'s
+//!   visitor) may: a call that would wait for a guard the thread holds returns [`Error::HeldByCaller`].
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).
 //! - Dropping a pool writes nothing: call [`BufferPool::checkpoint`] or [`BufferPool::close`] to make dirty pages
@@ -186,6 +191,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod batch;
+mod caught_policy;
 pub mod checksum;
 #[cfg(feature = "serde")]
 mod config;

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::batch::{PendingLoad, PREFETCH_QUEUE_MAX};
+use crate::caught_policy::{take_policy_panic, CaughtPolicy};
 use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
 use crate::file_options::FileOptions;
@@ -472,8 +473,10 @@ impl Builder {
         if let Some(writer) = &self.writer {
             writer.validate(self.frames)?;
         }
-        if let Some(policy) = &self.custom_policy {
-            if let Some(made_for) = policy.frames().filter(|&n| n < self.frames) {
+        // A policy object runs under the pool's panic wrapper (R19-20): its panics are caught, as the storage's.
+        let custom_policy = self.custom_policy.map(CaughtPolicy::new);
+        if let Some(policy) = &custom_policy {
+            if let Some(made_for) = policy.made_for()?.filter(|&n| n < self.frames) {
                 return Err(Error::InvalidConfig(format!(
                     "the custom policy {} was made for {made_for} frames, fewer than the pool's {}",
                     policy.name(),
@@ -488,9 +491,9 @@ impl Builder {
             frames: self.frames,
             bytes: self.frames * page_size.bytes(),
         };
-        reserve_bookkeeping(self.frames, self.custom_policy.is_none()).map_err(out_of_memory)?;
-        let policy = match self.custom_policy {
-            Some(policy) => policy,
+        reserve_bookkeeping(self.frames, custom_policy.is_none()).map_err(out_of_memory)?;
+        let policy: Box<dyn Policy> = match custom_policy {
+            Some(policy) => Box::new(policy),
             None => self.policy.build(self.frames),
         };
         let frames = Frames::try_new(self.frames, page_size.bytes()).map_err(out_of_memory)?;
@@ -607,8 +610,13 @@ impl BufferPool {
                 threads: Vec::new(),
             }),
         };
+        // A spawn refused after others succeeded returns here with `pool`, whose drop closes both channels and
+        // joins every thread already started: a failed build leaves no thread and no memory behind (checked by
+        // `tests::a_refused_spawn_leaves_no_thread_behind`).
         let spawn_error = |e: std::io::Error| Error::InvalidConfig(format!("cannot start a pool thread: {e}"));
         for n in 0..io_threads {
+            #[cfg(test)]
+            tests::refuse_spawn(n, &pool.core).map_err(spawn_error)?;
             let handle = pool.handle();
             let rx = prefetch_rx.clone();
             let t = std::thread::Builder::new()
@@ -631,6 +639,8 @@ impl BufferPool {
             pool.background.as_mut().expect("set above").threads.push(t);
         }
         if let Some(config) = writer {
+            #[cfg(test)]
+            tests::refuse_spawn(io_threads, &pool.core).map_err(spawn_error)?;
             let handle = pool.handle();
             let t = std::thread::Builder::new()
                 .name("bufpool-writer".into())
@@ -1401,6 +1411,11 @@ impl BufferPool {
                 .policy
                 .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
                 .map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
+            // A policy object that panicked (`caught_policy.rs`): the frame it took, if any, goes back unchanged.
+            if let Some(e) = take_policy_panic() {
+                drop(victim);
+                return Err(e);
+            }
             if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
                 self.core.counters.inc(Counter::Exhausted);
                 #[cfg(feature = "tracing")]
@@ -2031,5 +2046,58 @@ impl std::fmt::Debug for BufferPool {
             .field("page_size", &self.page_size())
             .field("policy", &self.core.policy.name())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::{Cell, RefCell};
+    use std::sync::Weak;
+
+    use super::*;
+
+    thread_local! {
+        /// The pool thread (I/O workers first, then the writer) whose spawn this thread's next build refuses.
+        static REFUSE_SPAWN: Cell<Option<usize>> = const { Cell::new(None) };
+        /// The core of the build whose spawn was refused, kept weakly to see it freed.
+        static REFUSED_CORE: RefCell<Option<Weak<Core>>> = const { RefCell::new(None) };
+    }
+
+    /// Test hook of `start_background`: refuses the spawn of thread `n` if the test asked for it.
+    pub(super) fn refuse_spawn(n: usize, core: &Arc<Core>) -> std::io::Result<()> {
+        if REFUSE_SPAWN.get() != Some(n) {
+            return Ok(());
+        }
+        REFUSED_CORE.set(Some(Arc::downgrade(core)));
+        Err(std::io::Error::other("spawn refused by the test"))
+    }
+
+    /// `io_threads` whose spawn fails after others were spawned (session 18 left it unchecked): the build is
+    /// refused with `InvalidConfig` and the threads already started are stopped and joined, so nothing holds the
+    /// pool's core (its frames, its page table) once `build` has returned.
+    #[test]
+    fn a_refused_spawn_leaves_no_thread_behind() {
+        // The first I/O worker, one after two were started, and the writer after all four.
+        for refused in [0, 2, 4] {
+            REFUSE_SPAWN.set(Some(refused));
+            let built = BufferPool::builder()
+                .frames(16)
+                .io_threads(4)
+                .background_writer(WriterConfig::for_frames(16))
+                .build();
+            REFUSE_SPAWN.set(None);
+            assert!(
+                matches!(built, Err(Error::InvalidConfig(_))),
+                "refused at {refused}: {built:?}"
+            );
+            let core = REFUSED_CORE.take().expect("the hook ran");
+            assert!(
+                core.upgrade().is_none(),
+                "refused at {refused}: a pool thread still holds the core"
+            );
+        }
+        // The hook off, the same build starts.
+        let pool = BufferPool::builder().frames(16).io_threads(4).build().unwrap();
+        drop(pool);
     }
 }

@@ -738,9 +738,14 @@ impl BufferPool {
                 }
                 self.try_take(idx)
             }) else {
+                let _ = crate::caught_policy::take_policy_panic(); // kept by the policy for every miss to report
                 break;
             };
             let victim = Victim::adopt(ExclusiveFrame::adopt(self, idx));
+            // A policy object that panicked gave back the frame it took: it goes back unchanged (R19-20).
+            if crate::caught_policy::take_policy_panic().is_some() {
+                break;
+            }
             let h = victim.header();
             if self.core.files.any_failed() && self.core.files.get(h.page_id().file()).is_ok_and(|f| f.is_failed()) {
                 if let Ok(frame) = self.evict(victim) {

@@ -49,8 +49,10 @@
 //!   frames; for one frame the pool orders them (`on_insert`, then hits, then one of `victim`'s return or
 //!   `on_remove`, then possibly `on_insert` again). The built-ins serialise their bookkeeping with one mutex and
 //!   keep `on_hit` lock-free (a hit buffer or a relaxed bit); a policy that locks on a hit slows every hit.
-//! - **No panics.** Unlike the `Storage`, `Wal` and veto callbacks, policy calls are not wrapped in
-//!   `catch_unwind`: a panic reaches the pool's caller and can leave a frame latched.
+//! - **No panics.** A policy object's panic is caught (`caught_policy.rs`, R19-20 in RELIABILITY.md), but it
+//!   ends the policy: the pool never calls it again, and every miss that needs a victim fails with the panic's
+//!   [`crate::Error::Panicked`] until the pool is rebuilt. The built-in policies run bare (no wrapper on the hit
+//!   path) and do not panic.
 //!
 //! Callers that know which page the frame is wanted for (a miss, `new_page`, the simulator) should call
 //! [`Policy::victim_for`] with that page's key: ARC is only exact that way, and every other policy accepts it.

@@ -1402,6 +1402,8 @@ fn reopen_file(w: &World, f: usize) {
         // An injected read failure met the open's check of page 0 (a storage without record): the open fails
         // and opens nothing (R18-21); the file stays closed, and its next close or quiesce reopens it.
         Err(Error::OpenIo { op: "read page 0", .. }) => {}
+        // An armed storage-read panic met that check: caught as the open's error, nothing opened (R19-22).
+        Err(Error::Panicked { .. }) => {}
         Err(e) => {
             drop(m);
             w.violation(format!("open_storage_as({fid:?}) after close: {e:?}"));
