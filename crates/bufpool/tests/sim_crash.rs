@@ -815,7 +815,17 @@ fn verify_after_crash(
         f.storage = s.clone();
         f.failed_for = 0;
         f.open = true;
-        pool.open_storage_as(f.id, s).unwrap();
+        // The reopen reads the first page for its size and may meet the storage's injected read fault: refused with
+        // `OpenIo` and nothing left open (R18-21), so it is retried as a user would retry a transient EIO.
+        let mut refused = 0;
+        while let Err(e) = pool.open_storage_as(f.id, s.clone()) {
+            assert!(
+                matches!(e, Error::OpenIo { .. }) && refused < 100,
+                "reopen of {:?} after a crash failed ({refused} refusals before): {e}",
+                f.id
+            );
+            refused += 1;
+        }
         f.pages.truncate(n);
         for i in to_free {
             pool.free_page(PageId::new(f.id, i as u32)).unwrap();
