@@ -75,9 +75,9 @@
 //! - **Panics.** A panic in code the pool calls on its own behalf (your [`Storage`], your [`Wal`], the eviction
 //!   veto, your [`Policy`]) is caught, everything the call held is released, and the operation returns
 //!   [`Error::Panicked`] (a storage write or sync that panicked has an unknown outcome and fails the file, as an
-//!   I/O error does). A
-//!   panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds out of the call with
-//!   every latch released and every load of the batch finished; threads waiting for such a load get an error.
+//!   I/O error does). A panic in your own closure (`read_many`'s visitor, `read_optimistic`'s closure) unwinds
+//!   out of the call with every latch released and every load of the batch finished; threads waiting for such a
+//!   load get an error.
 //!   The built-in replacement policies never panic; a policy object ([`Builder::custom_policy`]) that panics is
 //!   not called again (its state is unknown): the call that met the panic completes (a victim it had taken goes
 //!   back unchanged), and every later miss that needs a victim returns that [`Error::Panicked`]; resident pages
