@@ -730,20 +730,20 @@ impl BufferPool {
         let mut victims: Vec<(PageId, Victim<'_>)> = Vec::with_capacity(want);
         let mut dropped = 0;
         while victims.len() + dropped < want {
-            let Some(idx) = self.core.policy.victim(&mut |idx| {
+            let chosen = self.core.policy.victim(&mut |idx| {
                 let h = self.header(idx);
                 // Over the write budget, take only clean pages.
                 if dirty_allowed == 0 && h.dirty.load(Relaxed) {
                     return false;
                 }
                 self.try_take(idx)
-            }) else {
-                let _ = crate::caught_policy::take_policy_panic(); // kept by the policy for every miss to report
-                break;
-            };
+            });
+            // A policy object that panicked (R19-20) left its panic in this thread's slot (the policy keeps it for
+            // every miss to report) and gave back the frame it took, if any: that frame goes back unchanged.
+            let panicked = crate::caught_policy::take_policy_panic().is_some();
+            let Some(idx) = chosen else { break };
             let victim = Victim::adopt(ExclusiveFrame::adopt(self, idx));
-            // A policy object that panicked gave back the frame it took: it goes back unchanged (R19-20).
-            if crate::caught_policy::take_policy_panic().is_some() {
+            if panicked {
                 break;
             }
             let h = victim.header();
