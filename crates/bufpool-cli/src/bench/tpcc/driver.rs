@@ -17,6 +17,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
+use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
 
 use super::engine::{Durability, Engine, FullDevice, Worker};
@@ -176,7 +177,7 @@ fn run_thread(
         *out.by_kind.entry(kind).or_default() += 1;
         if o.committed {
             out.committed += 1;
-            done.0.fetch_add(1, Ordering::Relaxed);
+            done.fetch_add(1, Ordering::Relaxed);
         } else {
             out.rollbacks += 1;
         }
@@ -193,14 +194,11 @@ fn run_thread(
 
 /// One worker's committed transactions so far, on a cache line of its own: both workers count every commit, and
 /// a shared counter would bounce its line between them on every transaction of the run being measured.
-#[derive(Default)]
-#[repr(align(128))]
-struct Committed(AtomicU64);
+type Committed = CachePadded<AtomicU64>;
 
-impl Committed {
-    fn sum(all: &[Committed]) -> u64 {
-        all.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
-    }
+/// Every worker's committed transactions so far.
+fn committed(all: &[Committed]) -> u64 {
+    all.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }
 
 /// Runs the mix on `engine` as `spec` says.
@@ -256,12 +254,12 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
                 Ok(wait) => wait.clamp(TICK_MIN, TICK_MAX),
             };
             if Instant::now() >= next_progress {
-                (spec.progress)(Committed::sum(&done));
+                (spec.progress)(committed(&done));
                 next_progress += PROGRESS_EVERY;
             }
             if let Some(mut f) = spec.samples {
                 if sampled.at.elapsed() >= SAMPLE_EVERY && sample_err.is_none() {
-                    let now = Counts::now(engine, Committed::sum(&done));
+                    let now = Counts::now(engine, committed(&done));
                     sample_err = f.write_all(sampled.line(&now, start).as_bytes()).err();
                     sampled = now;
                 }
