@@ -69,8 +69,8 @@ fn tpcc_smoke_runs_every_system_and_stays_consistent() {
     }
 }
 
-/// `--tpcc-samples`: a header, a line naming each run, then a line about every second of it whose throughput
-/// adds up to no more than the run's committed transactions.
+/// `--tpcc-samples`: a header, a line naming each run, then a line about every second of it, the last one up to
+/// the run's end, whose throughput adds up to the run's committed transactions.
 #[test]
 fn tpcc_samples_give_each_runs_throughput_second_by_second() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,9 +124,14 @@ fn tpcc_samples_give_each_runs_throughput_second_by_second() {
             tx += s[1] * (s[0] - before);
             before = s[0];
         }
+        // The last line ends at the run's end (R19-O3: it was left out, and the lines ended up to a second early).
+        assert!(
+            before >= 2.5,
+            "{label}: the last line ends at {before} s of a 2.5 s run"
+        );
         let committed = row["committed"].as_f64().unwrap();
         assert!(
-            tx > 0.0 && tx <= committed * 1.01 + 1.0,
+            tx > 0.0 && (tx - committed).abs() <= committed * 0.01 + 2.0,
             "{label}: {tx} sampled, {committed} committed"
         );
     }

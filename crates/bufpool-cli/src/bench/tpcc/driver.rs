@@ -96,7 +96,8 @@ pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// The columns of [`RunSpec::samples`]' lines, each since the previous line (the first: since the run began):
 /// the end of the interval in seconds from the run's start, then transactions committed, cache misses (where
 /// the engine counts them), engine syncs, and the process's device reads and writes (4 KiB units) per second of
-/// it. A run's lines follow a line `# LABEL` naming it.
+/// it. A run's lines follow a line `# LABEL` naming it; its last line covers what is left of the run after the
+/// line before (under a second, up to when the last worker ended).
 pub const SAMPLE_HEADER: &str = "seconds,tx_per_s,misses_per_s,syncs_per_s,reads_per_s,writes_per_s";
 
 /// What a sample line counts, at one instant.
@@ -271,6 +272,12 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a TPC-C thread panicked"))))
             .collect();
+        // The run's last interval (under a second, up to when the last worker ended) gets its line too, so the
+        // lines cover the whole run (R19-O3).
+        if let (Some(mut f), None) = (spec.samples, &sample_err) {
+            let now = Counts::now(engine, committed(&done));
+            sample_err = f.write_all(sampled.line(&now, start).as_bytes()).err();
+        }
         (outs, start, io0, c0, syncs0, cpu0, tick_err, sample_err, l0, by0)
     });
     let cpu_ns = process_cpu_ns().saturating_sub(cpu0);

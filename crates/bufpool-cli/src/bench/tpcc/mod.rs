@@ -92,7 +92,7 @@ pub struct TpccArgs {
     tpcc_verify: Option<PathBuf>,
     /// TPC-C: append to this file, about every second of each run, the throughput and the device traffic of that
     /// second (one CSV line; a header line first, and a line `# SYSTEM DURABILITY threads=N pool-fraction=F`
-    /// before each run's lines).
+    /// before each run's lines; a run's last line covers its final part second, up to its end).
     #[arg(long)]
     tpcc_samples: Option<PathBuf>,
 }
