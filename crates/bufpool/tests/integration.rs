@@ -49,6 +49,7 @@ mod open_page0_eio;
 mod optimistic;
 mod panic_safety;
 mod per_file_wal;
+mod policy_contract;
 mod policy_model;
 mod policy_panics;
 mod presets;
