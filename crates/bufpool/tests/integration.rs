@@ -53,6 +53,7 @@ mod policy_contract;
 mod policy_model;
 mod policy_panics;
 mod presets;
+mod record_store_faults;
 mod reentrant_closures;
 mod review_findings;
 mod review_suspicions;
