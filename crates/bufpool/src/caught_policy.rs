@@ -17,6 +17,12 @@
 //! - A frame `try_take` accepted during a `victim` call that panicked is returned as the victim (the calling
 //!   thread holds its latch): the pool's caller finds the panic in its slot and releases the frame unchanged
 //!   (`Victim`'s drop), its page still mapped and readable. Nothing is left latched.
+//! - The pool adopts the latch of the frame `victim` returns, so the answer is checked, not trusted (R20-1): a
+//!   request accepts at most one frame (a second `try_take` is refused without asking the pool), and an answer
+//!   other than that frame (one never accepted, out of range, or `None` after a take) fails the policy as a
+//!   panic does, with an [`Error::Panicked`] that says so; the frame it took goes back unchanged. Before, the
+//!   pool adopted a latch nobody held (two owners of a frame a guard still read), indexed out of range (a
+//!   panic), or left a taken frame latched for good.
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -81,15 +87,15 @@ impl CaughtPolicy {
         match catch_unwind(AssertUnwindSafe(call)) {
             Ok(v) => Some(v),
             Err(payload) => {
-                self.panic.lock().get_or_insert_with(|| Error::panicked(what, payload));
-                self.failed.store(true, Release);
+                self.fail(|| Error::panicked(what, payload));
                 None
             }
         }
     }
 
-    /// A victim request: the policy's answer, or, after a panic, the frame `try_take` accepted (if any) with the
-    /// panic left in this thread's slot.
+    /// A victim request: the policy's answer, checked against what `try_take` accepted. After a panic, or an
+    /// answer that breaks the contract, the frame `try_take` accepted (if any) with the error left in this
+    /// thread's slot (see the module docs).
     fn victim_with(
         &self,
         what: &'static str,
@@ -98,6 +104,10 @@ impl CaughtPolicy {
     ) -> Option<FrameIdx> {
         let mut taken = None;
         let mut take = |idx| {
+            // One frame per request: a second one accepted would stay latched for good (R20-1).
+            if taken.is_some() {
+                return false;
+            }
             let took = try_take(idx);
             if took {
                 taken = Some(idx);
@@ -106,15 +116,46 @@ impl CaughtPolicy {
         };
         let chosen = self.call(what, || victim(&mut take));
         match chosen {
-            Some(chosen) => chosen,
+            Some(chosen) if chosen == taken => chosen,
+            Some(chosen) => {
+                // A frame it was not given (latched by nobody, held by a guard, out of range), or none although
+                // it took one: the caller would adopt a latch it does not hold (R20-1). Failed as by a panic.
+                self.fail(|| Error::Panicked {
+                    what,
+                    message: format!(
+                        "broke the Policy contract: returned {}, but try_take had accepted {}",
+                        frame_name(chosen),
+                        frame_name(taken)
+                    )
+                    .into(),
+                });
+                self.leave_for_caller();
+                taken
+            }
             None => {
-                if let Some(e) = self.panic() {
-                    keep_for_caller(e);
-                }
+                self.leave_for_caller();
                 taken
             }
         }
     }
+
+    /// Fails the policy for good, keeping `error` unless an earlier failure is kept.
+    fn fail(&self, error: impl FnOnce() -> Error) {
+        self.panic.lock().get_or_insert_with(error);
+        self.failed.store(true, Release);
+    }
+
+    /// Leaves the kept failure, if the policy has failed, in this thread's slot for the victim request's caller.
+    fn leave_for_caller(&self) {
+        if let Some(e) = self.panic() {
+            keep_for_caller(e);
+        }
+    }
+}
+
+/// A victim answer, for an error message.
+fn frame_name(frame: Option<FrameIdx>) -> String {
+    frame.map_or_else(|| "no frame".into(), |f| format!("frame {f}"))
 }
 
 impl Policy for CaughtPolicy {

@@ -315,9 +315,11 @@ pub enum Error {
         /// The page.
         page: PageId,
     },
-    /// Code the pool called on its own behalf (the [`crate::Storage`], the [`crate::Wal`] or the eviction veto)
-    /// panicked. The pool caught the panic and released everything the call held; a storage write or sync that
-    /// panicked has an unknown outcome, so the file is failed as for an I/O error.
+    /// Code the pool called on its own behalf (the [`crate::Storage`], the [`crate::Wal`], the eviction veto, a
+    /// [`crate::Policy`] object) panicked. The pool caught the panic and released everything the call held; a
+    /// storage write or sync that panicked has an unknown outcome, so the file is failed as for an I/O error. A
+    /// policy object's victim answer that breaks its contract (a frame `try_take` did not accept) is reported
+    /// the same way, `message` saying so: the pool treats it as a panic of the policy.
     #[error("{what} panicked: {message}")]
     Panicked {
         /// Which callback: "Storage::read_at", "Wal::flush_for_pages", "eviction veto", ...

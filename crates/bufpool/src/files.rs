@@ -169,13 +169,23 @@ impl FileEntry {
         if candidate <= current.written_pages {
             return Ok(());
         }
-        let store = self.storage.record_store().expect("a bound file has a record store");
         let next = FileRecord {
             written_pages: candidate,
             seq: current.seq + 1,
             ..current
         };
-        record::store(store, &next).map_err(|e| Error::io(self.id, None, "record", e))?;
+        // The caller's record store, called under the panic wrapper as every storage call is (R20-2: a panic
+        // unwound out of `checkpoint`, and a store gone since the open panicked the pool). A failed update leaves
+        // the mark where it was (the record's two slots make a torn one harmless); the next sync raises it.
+        catch_io("RecordStore (raising the written mark)", || {
+            match self.storage.record_store() {
+                Some(store) => record::store(store, &next),
+                None => Err(std::io::Error::other(
+                    "Storage::record_store returned none, though the file was opened with one",
+                )),
+            }
+        })
+        .map_err(|e| Error::io(self.id, None, "record", e))?;
         *rec = Some(next);
         Ok(())
     }

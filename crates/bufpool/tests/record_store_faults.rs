@@ -1,0 +1,121 @@
+//! A caller's storage whose file record store (`Storage::record_store`) panics, or vanishes, after the file was
+//! opened (R20-2, session 20, review20).
+//!
+//! A bound file's written mark is raised after each good sync of a flush or checkpoint (`FileEntry::
+//! advance_mark`), through the storage's record store: the caller's code. Its opening was caught (R19-22), but
+//! not this later write: a `RecordStore::write_at` or `sync` that panicked unwound out of `checkpoint()` and
+//! `flush_file()`, and a storage whose `record_store()` answered `None` after answering a store at open panicked
+//! the pool itself ("a bound file has a record store"). Now the record update is caught like every other storage
+//! call: the call returns the error (`Error::Panicked`, or `Error::Io` for a store that is gone), the mark stays
+//! where it was, and the next checkpoint raises it.
+
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
+
+use bufpool::storage::{MemoryRecord, RecordStore, Storage, StorageInfo};
+use bufpool::{BufferPool, Error, MemoryStorage, PageId};
+
+use crate::common;
+
+/// What a [`RecordFaults`] storage's record store does now.
+const FINE: u8 = 0;
+const WRITE_PANICS: u8 = 1;
+const SYNC_PANICS: u8 = 2;
+const GONE: u8 = 3;
+
+/// A memory storage whose record store fails as `fault` says.
+struct RecordFaults {
+    pages: MemoryStorage,
+    record: Faulty,
+}
+
+struct Faulty {
+    inner: MemoryRecord,
+    fault: Arc<AtomicU8>,
+}
+
+impl RecordStore for Faulty {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        assert_ne!(self.fault.load(SeqCst), WRITE_PANICS, "record write panics");
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        assert_ne!(self.fault.load(SeqCst), SYNC_PANICS, "record sync panics");
+        self.inner.sync()
+    }
+}
+
+impl Storage for RecordFaults {
+    fn len(&self) -> io::Result<u64> {
+        self.pages.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.pages.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.pages.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn info(&self) -> StorageInfo {
+        StorageInfo {
+            backend: "record-faults",
+            direct: false,
+        }
+    }
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        (self.record.fault.load(SeqCst) != GONE).then_some(&self.record as &dyn RecordStore)
+    }
+}
+
+#[test]
+fn a_record_store_failing_after_open_is_an_error_of_the_flush_not_a_panic() {
+    for (fault, flush_file) in [(WRITE_PANICS, false), (SYNC_PANICS, true), (GONE, false), (GONE, true)] {
+        let pool = BufferPool::builder().frames(8).build().unwrap();
+        let how = Arc::new(AtomicU8::new(FINE));
+        let storage = Arc::new(RecordFaults {
+            pages: MemoryStorage::new(),
+            record: Faulty {
+                inner: MemoryRecord::default(),
+                fault: how.clone(),
+            },
+        });
+        let file = pool.open_storage(storage.clone()).unwrap();
+        for n in 0..2 {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+        }
+        // The pages are written and synced, then the written mark is raised (2 pages): the record store fails.
+        how.store(fault, SeqCst);
+        let flushed = catch_unwind(AssertUnwindSafe(|| {
+            if flush_file {
+                pool.flush_file(file)
+            } else {
+                pool.checkpoint()
+            }
+        }));
+        how.store(FINE, SeqCst);
+        match flushed {
+            Ok(Err(Error::Panicked { what, .. })) if fault != GONE => {
+                assert!(what.starts_with("RecordStore") || what.starts_with("Storage"), "{what}")
+            }
+            Ok(Err(Error::Io { file: f, op, .. })) if fault == GONE => {
+                assert_eq!((f, op), (file, "record"));
+            }
+            Ok(other) => panic!("fault {fault}: the flush returned {other:?}"),
+            Err(_) => panic!("fault {fault}: the record store's failure panicked out of the flush"),
+        }
+        // The file is not failed (its pages are on disk: only the mark lags); the next checkpoint records it.
+        pool.checkpoint().unwrap();
+        pool.close_file(file).unwrap();
+        let file = pool.open_storage(storage).unwrap();
+        for n in 0..2 {
+            assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+        }
+    }
+}
