@@ -5,6 +5,8 @@
 //! consistency conditions 1 to 4 and every New-Order the run acknowledged (passes on main). Needs root (`mount`);
 //! skips, saying why, elsewhere. A binary of its own: it mounts, and forks `bufpool` children.
 
+// Only `bench` of the shared helpers is used here.
+#[allow(dead_code)]
 mod common;
 /// The pool crate's tmpfs helper (mount, remount, unmount on drop).
 #[path = "../../bufpool/tests/common/tmpfs.rs"]
