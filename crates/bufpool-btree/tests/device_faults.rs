@@ -42,7 +42,7 @@ fn patch_page(dir: &Path, no: PageNo, at: usize, bytes: &[u8]) {
 /// `Err(Pool(Corrupt { page }))` naming page `no`, and why.
 fn corrupt_page(e: &Error, no: PageNo) -> Option<CorruptReason> {
     match e {
-        Error::Pool(bufpool::Error::Corrupt { page, reason }) if page.page_no() == no => Some(reason.clone()),
+        Error::Pool(bufpool::Error::Corrupt { page, reason }) if page.page_no() == no => Some(*reason),
         _ => None,
     }
 }
