@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
 use bufpool::BufferPool;
-use bufpool_btree::{Tree, TreeWal};
+use bufpool_btree::{Error, Tree, TreeWal};
 use common::{key, value};
 
 const TREES: u64 = 3;
@@ -119,8 +119,9 @@ fn trees_of_different_pools_are_checkpointed_one_by_one() {
     checkpoint_all_then_power_loss(2);
 }
 
-#[test]
-fn a_failed_sync_cuts_no_log_and_loses_nothing() {
+/// `TREES` trees in one pool, filled and committed, whose `checkpoint_all` failed on tree 1's data file's fsync
+/// (once: the device takes the next one); each log's bytes before it.
+fn after_a_failed_data_sync() -> (Vec<Devices>, Vec<Tree>, Vec<u64>) {
     let devices: Vec<Devices> = (0..TREES).map(Devices::new).collect();
     let trees = open(&devices, 1);
     fill(&trees);
@@ -130,8 +131,52 @@ fn a_failed_sync_cuts_no_log_and_loses_nothing() {
     let before: Vec<u64> = trees.iter().map(|t| t.wal().log_bytes()).collect();
     devices[1].data.inject_next(Op::Sync, Fault::Eio);
     assert!(Tree::checkpoint_all(&trees).is_err());
+    (devices, trees, before)
+}
+
+#[test]
+fn a_failed_sync_cuts_no_log_and_loses_nothing() {
+    let (devices, trees, before) = after_a_failed_data_sync();
     for (t, tree) in trees.iter().enumerate() {
         assert!(tree.wal().log_bytes() >= before[t], "tree {t}: its log was cut");
     }
+    power_loss_then_check(&devices, trees);
+}
+
+/// fsyncgate (session 20, `fault20`): a data file's fsync fails once, dropping its unsynced writes, and the device
+/// would take the next fsync. No later checkpoint of that tree may succeed (its dropped pages are clean in no
+/// one's eyes but the pool's) nor cut its log, and its changes are refused; the other trees checkpoint; a log
+/// whose fsync failed refuses every later commit though the device would take the next one; and a power loss
+/// then loses no commit acknowledged.
+#[test]
+fn after_a_failed_fsync_no_later_sync_is_reported_durable() {
+    let (devices, trees, before) = after_a_failed_data_sync();
+    // The device is healthy again; the writes its failed fsync dropped are not on it.
+    let again = Tree::checkpoint_all(&trees).expect_err("a checkpoint after the failed fsync");
+    assert!(
+        trees[1].checkpoint().is_err(),
+        "tree 1's own checkpoint after its failed fsync: {again}"
+    );
+    assert!(trees[1].wal().log_bytes() >= before[1], "tree 1: its log was cut");
+    trees[0].checkpoint().unwrap();
+    trees[2].checkpoint().unwrap();
+    // Its file is failed: a change is refused (typed), and the tree reads on.
+    let refused = trees[1]
+        .put(&key(0), b"refused")
+        .expect_err("a put into the failed file");
+    assert!(
+        matches!(refused, Error::Pool(bufpool::Error::FileFailed { .. })),
+        "{refused}"
+    );
+    assert_eq!(trees[1].get(&key(0)).unwrap(), Some(value(0, 1)));
+    // A log's fsync fails once: that commit and every later one are refused, the device willing or not.
+    trees[2].put(&key(KEYS), b"never acknowledged").unwrap();
+    devices[2].log.inject_next(Op::Sync, Fault::Eio);
+    assert!(trees[2].commit().is_err());
+    assert!(trees[2].commit().is_err(), "a commit after the log's failed fsync");
+    assert!(
+        trees[2].checkpoint().is_err(),
+        "a checkpoint after the log's failed fsync"
+    );
     power_loss_then_check(&devices, trees);
 }

@@ -20,6 +20,7 @@ mod concurrent;
 mod covered;
 mod covered_concurrent_crash;
 mod covered_run;
+mod device_faults;
 mod fail_safe;
 mod foreign_hint;
 mod get_many_order;

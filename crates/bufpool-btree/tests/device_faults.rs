@@ -1,0 +1,183 @@
+//! A tree's data file on a device that lies (session 20's `fault20`): a write torn at sector boundaries, a write of
+//! a new page the device dropped (the page reads back as zeros), and rewrites of existing pages the device dropped
+//! (the previous version stays, with a valid checksum). The faults are made on the real files between two opens,
+//! as a device would leave them: the tree is dropped without `close` (a process killed) or closed, the file's bytes
+//! changed, and the tree opened again.
+//!
+//! - A torn page and a dropped new page are typed errors naming the page (`Error::Pool(Corrupt { page, .. })`),
+//!   from lookups, scans and `Tree::check`; every other key still reads (passes on main).
+//! - A dropped rewrite whose records the log still holds (written by eviction after the last checkpoint) is redone
+//!   by recovery: every key acknowledged reads its last value (passes on main). A dropped rewrite of a checkpoint
+//!   after which the log was cut is not detectable by the tree (R20-O20 in RELIABILITY.md).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bufpool::{CorruptReason, PageNo};
+use bufpool_btree::{Error, LeafHint, Tree};
+
+use crate::common::{self, key, value};
+
+const PAGE: usize = 4096;
+
+/// The leaf holding `k` now.
+fn leaf_of(tree: &Tree, k: &[u8]) -> PageNo {
+    let mut hint = LeafHint::default();
+    tree.get_hinted(k, &mut hint, |_| ()).unwrap();
+    hint.page().expect("a lookup names its leaf")
+}
+
+fn data_file(dir: &Path) -> std::path::PathBuf {
+    dir.join(bufpool_btree::DATA_FILE)
+}
+
+/// Overwrites bytes `at..at + bytes.len()` of page `no` of the tree's data file.
+fn patch_page(dir: &Path, no: PageNo, at: usize, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(data_file(dir)).unwrap();
+    f.write_all_at(bytes, (no as usize * PAGE + at) as u64).unwrap();
+    f.sync_all().unwrap();
+}
+
+/// `Err(Pool(Corrupt { page }))` naming page `no`, and why.
+fn corrupt_page(e: &Error, no: PageNo) -> Option<CorruptReason> {
+    match e {
+        Error::Pool(bufpool::Error::Corrupt { page, reason }) if page.page_no() == no => Some(*reason),
+        _ => None,
+    }
+}
+
+/// Every key of `model` outside page `no` reads its value, those in it (`in_page`) fail naming it, and so do
+/// `Tree::check` and a scan; the reason of the keys' errors.
+fn reads_but_the_page(tree: &Tree, model: &BTreeMap<u64, u64>, in_page: &[u64], no: PageNo) -> CorruptReason {
+    let mut reason = None;
+    for (&id, &ver) in model {
+        match tree.get(&key(id)) {
+            Ok(v) => {
+                assert!(
+                    !in_page.contains(&id),
+                    "key {id} of the damaged page {no} read without an error"
+                );
+                assert_eq!(v, Some(value(id, ver)), "key {id}");
+            }
+            Err(e) => {
+                assert!(in_page.contains(&id), "key {id} outside the damaged page: {e}");
+                reason = Some(corrupt_page(&e, no).unwrap_or_else(|| panic!("key {id}: {e} does not name page {no}")));
+            }
+        }
+    }
+    let err = tree.check().expect_err("check passes over the damaged page");
+    assert!(corrupt_page(&err, no).is_some(), "check: {err}");
+    let err = tree.scan(.., |_, _| true).expect_err("a scan over the damaged page");
+    assert!(corrupt_page(&err, no).is_some(), "scan: {err}");
+    reason.expect("no key of the damaged page was read")
+}
+
+/// Fills a tree with `n` keys (several levels of 4 KiB pages), committed.
+fn fill(tree: &Tree, n: u64, ver: u64, model: &mut BTreeMap<u64, u64>) {
+    for id in 0..n {
+        tree.put(&key(id), &value(id, ver)).unwrap();
+        model.insert(id, ver);
+    }
+    tree.commit().unwrap();
+}
+
+/// The ids of `model` whose leaf is `no`.
+fn ids_in(tree: &Tree, model: &BTreeMap<u64, u64>, no: PageNo) -> Vec<u64> {
+    model
+        .keys()
+        .copied()
+        .filter(|&id| leaf_of(tree, &key(id)) == no)
+        .collect()
+}
+
+#[test]
+fn a_torn_leaf_is_a_typed_error_naming_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = BTreeMap::new();
+    let (no, in_page) = {
+        let tree = common::open(dir.path(), 256);
+        fill(&tree, 3000, 1, &mut model);
+        let no = leaf_of(&tree, &key(1234));
+        let in_page = ids_in(&tree, &model, no);
+        tree.close().unwrap();
+        (no, in_page)
+    };
+    // Sectors 4 to 7 of the page are another write's (garbage here): the device tore the write.
+    patch_page(dir.path(), no, 2048, &[0x5a; 2048]);
+    let reason = reads_but_the_page(&common::open(dir.path(), 256), &model, &in_page, no);
+    assert!(matches!(reason, CorruptReason::ChecksumMismatch { .. }), "{reason:?}");
+}
+
+#[test]
+fn a_new_page_the_device_dropped_is_a_lost_write_naming_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = BTreeMap::new();
+    let (no, in_page) = {
+        let tree = common::open(dir.path(), 256);
+        fill(&tree, 300, 1, &mut model);
+        tree.checkpoint().unwrap();
+        // New leaves, written by the close's checkpoint only.
+        for id in 300..3000 {
+            tree.put(&key(id), &value(id, 1)).unwrap();
+            model.insert(id, 1);
+        }
+        tree.commit().unwrap();
+        let pages = std::fs::metadata(data_file(dir.path())).unwrap().len() / PAGE as u64;
+        let no = (pages as PageNo..)
+            .find(|&no| model.keys().any(|&id| leaf_of(&tree, &key(id)) == no))
+            .expect("a leaf past the file's end at the checkpoint");
+        let in_page = ids_in(&tree, &model, no);
+        tree.close().unwrap();
+        (no, in_page)
+    };
+    patch_page(dir.path(), no, 0, &[0; PAGE]);
+    let reason = reads_but_the_page(&common::open(dir.path(), 256), &model, &in_page, no);
+    assert!(matches!(reason, CorruptReason::LostWrite { .. }), "{reason:?}");
+}
+
+#[test]
+fn rewrites_the_device_dropped_are_redone_while_the_log_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = tempfile::tempdir().unwrap();
+    let mut model = BTreeMap::new();
+    {
+        let tree = common::open(dir.path(), 24);
+        fill(&tree, 3000, 1, &mut model);
+        tree.close().unwrap();
+    }
+    let before;
+    {
+        // A pool of 24 frames: the updates' leaves are written by eviction, after the log's redo point. The
+        // image before them is the file after the open (whose recovery checkpoints: it replays the close's
+        // record of the meta page).
+        let tree = common::open(dir.path(), 24);
+        before = std::fs::read(data_file(dir.path())).unwrap();
+        for id in (0..3000).step_by(3) {
+            tree.put(&key(id), &value(id, 2)).unwrap();
+            model.insert(id, 2);
+        }
+        tree.commit().unwrap();
+        // Killed: what the files hold now, without a close.
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), image.path().join(f.file_name())).unwrap();
+        }
+    }
+    // The device dropped every rewrite since the close: each page it had then holds its old bytes again.
+    let mut now = std::fs::read(data_file(image.path())).unwrap();
+    let mut dropped = 0;
+    for (new, old) in now.chunks_mut(PAGE).zip(before.chunks(PAGE)) {
+        if new != old {
+            new.copy_from_slice(old);
+            dropped += 1;
+        }
+    }
+    assert!(dropped > 10, "only {dropped} pages rewritten");
+    std::fs::write(data_file(image.path()), &now).unwrap();
+    let tree = common::open(image.path(), 24);
+    for (&id, &ver) in &model {
+        assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, ver)), "key {id}");
+    }
+    tree.check().unwrap();
+}
