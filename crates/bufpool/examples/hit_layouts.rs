@@ -582,7 +582,7 @@ fn read_words(pages: &[AtomicU64], frame: u32) -> u64 {
 }
 
 /// 48 (`long`: 144) independent one-cycle instructions (adds on four registers), which take room in the core's
-/// window as much as the pool's own instructions do, and no memory.
+/// window as much as the pool's own instructions do; the four sums are then kept by `black_box` (a store each).
 #[inline(always)]
 fn pad(long: bool) {
     #[cfg(target_arch = "x86_64")]
