@@ -42,6 +42,25 @@
 //!   a pool that evicts 2 MiB at a time). `raw, 4 KiB` and `raw, huge (mmap)` read the same regions with no
 //!   state word: the floor on each page size (`raw` above and `raw, huge (mmap)` should agree).
 //!
+//! - The pool's own hit, grown onto `current` one step at a time (session 20: where the real hit's time goes beyond
+//!   the skeleton's): `+ lookup, re-check` walks the chain as `PageTable::lookup` does (a step bound against the
+//!   header count) and re-reads the page id after the version, as `read_optimistic` does; `+ policy counter`
+//!   adds S3-FIFO's `on_hit` (a one-byte counter a frame, loaded, stored while below 3); `+ hit count` adds the
+//!   statistics' per-thread stripe (a thread-local slot, a load and a store); `+ dyn hook, closure call` calls
+//!   the counter through a `dyn` trait object and reads the page's words in a function not inlined, as the pool
+//!   calls its policy and the caller's closure.
+//! - `pool: read_optimistic` and `pool: read (shared)`: the real [`bufpool::BufferPool`] (2^18 frames of 4 KiB,
+//!   default policy, every page made by `new_page`, so resident), reading the same four words of each page's user
+//!   region (the bench's `hit` case without the bench's loop).
+//! - `..., fenced`: the same layout with an `lfence` after each hit, so no hit starts before the previous one has
+//!   finished: the latency of one hit alone. The unfenced figure over the fenced one is how much of a hit's time
+//!   consecutive hits overlap (the core's window: a hit with more instructions leaves room for fewer others).
+//!
+//! - `pool: read_optimistic, read_word`: the same with the closure reading through `PageView::read_word` (one
+//!   load, no branch) instead of `read_u64` (a bounds and alignment check each).
+//! - `current + 48 / 144 add instructions`: `current` with that many independent register additions before each
+//!   hit: what instructions that touch no memory cost a hit here, by taking room in the core's window.
+//!
 //! After the table, with `--evict-rounds N` (default 20, 0 to skip), what such a pool's eviction and misses would
 //! cost on this machine: a batch of 64 single-page `madvise(MADV_DONTNEED)`s on random resident pages of the
 //! 4 KiB region (vmcache evicts so, 64 a batch) and the page fault of each page's next first touch, with the
@@ -50,10 +69,11 @@
 //! on the calling process; the program says if refused); one `madvise` of 64 contiguous pages; and one 2 MiB
 //! unit of the huge region.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 use std::time::Instant;
 
 use bufpool::storage::AlignedBuf;
+use bufpool::{BufferPool, FileId, MemoryStorage, PageId};
 
 const FRAMES: usize = 1 << 18;
 const BITS: u32 = 18;
@@ -184,8 +204,41 @@ impl Rng {
     }
 }
 
+/// The policy's hit hook, called through a trait object as the pool calls its policy.
+trait Hook: Sync {
+    fn on_hit(&self, frame: u32);
+}
+
+/// S3-FIFO's hit counters (`policy/s3fifo.rs`): one byte a frame, counting to 3.
+struct Freq(&'static [AtomicU8]);
+
+impl Hook for Freq {
+    #[inline(always)]
+    fn on_hit(&self, frame: u32) {
+        let c = &self.0[frame as usize];
+        let v = c.load(Relaxed);
+        if v < 3 {
+            c.store(v + 1, Relaxed);
+        }
+    }
+}
+
+thread_local! {
+    /// The thread's statistics stripe (`stats.rs`: a slot taken at the thread's first count).
+    static SLOT: usize = const { 0 };
+}
+
+/// Counters of one statistics stripe, as many as the pool's (per-file hits in 256 slots).
+const STRIPE_WORDS: usize = 256 + 32;
+
 struct Layouts {
     pages: &'static [AtomicU64],
+    /// The real pool and its file, pages `0..FRAMES` resident.
+    pool: BufferPool,
+    file: FileId,
+    freq: Freq,
+    hook: Box<dyn Hook>,
+    stripes: Box<[[AtomicU64; STRIPE_WORDS]]>,
     perm: Vec<u32>,
     buckets: &'static [AtomicU32],
     headers: &'static [Header64],
@@ -209,8 +262,26 @@ impl Layouts {
         for i in (1..FRAMES).rev() {
             perm.swap(i, rng.below(i as u64 + 1) as usize);
         }
+        let pool = BufferPool::builder()
+            .frames(FRAMES)
+            .page_size(4096)
+            .build()
+            .expect("pool");
+        let file = pool.open_storage(MemoryStorage::new()).expect("file");
+        for p in 0..FRAMES {
+            let mut g = pool.new_page(file).expect("new page");
+            assert_eq!(g.page_id(), PageId::new(file, p as u32));
+            for (i, w) in g.chunks_exact_mut(8).enumerate() {
+                w.copy_from_slice(&word(p * PAGE_WORDS + i).to_le_bytes());
+            }
+        }
         let l = Layouts {
             pages: huge(FRAMES * PAGE_WORDS),
+            pool,
+            file,
+            freq: Freq(huge(FRAMES)),
+            hook: Box::new(Freq(huge(FRAMES))),
+            stripes: (0..4).map(|_| std::array::from_fn(|_| AtomicU64::new(0))).collect(),
             perm,
             buckets: huge(FRAMES),
             headers: huge(FRAMES),
@@ -318,6 +389,61 @@ impl Layouts {
         (state.load(Relaxed) == s).then_some(x)
     }
 
+    /// `PageTable::lookup`: the chain walk with its step bound.
+    #[inline(always)]
+    fn lookup(&self, page: u64) -> Option<u32> {
+        let mut f = self.buckets[bucket(page)].load(Acquire);
+        let mut steps = 0;
+        while f != NIL && steps <= self.headers.len() {
+            let h = &self.headers[f as usize];
+            if h.page_id.load(Acquire) == page {
+                return Some(f);
+            }
+            f = h.next.load(Acquire);
+            steps += 1;
+        }
+        None
+    }
+
+    /// The statistics' hit count (`Counters::hit`): the thread's stripe, slot `file mod 256`, a plain load and
+    /// store.
+    #[inline(always)]
+    fn count_hit(&self) {
+        let slot = SLOT.try_with(|s| *s).unwrap_or(3);
+        let c = &self.stripes[slot][32 + 7];
+        c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// The pool's optimistic hit grown onto `current` up to step `step` (1: the lookup and the page id re-read;
+    /// 2: + the policy counter; 3: + the hit count; 4: the counter through `dyn`, the page read in a call).
+    #[inline(always)]
+    fn grown(&self, step: usize, page: u64) -> Option<u64> {
+        let f = self.lookup(page)?;
+        let h = &self.headers[f as usize];
+        let s = h.state.load(Acquire);
+        if s & 0xFF == EXCLUSIVE || h.page_id.load(Acquire) != page {
+            return None;
+        }
+        let x = if step >= 4 {
+            read_words_call(self.pages, f)
+        } else {
+            self.read_page(f)
+        };
+        std::sync::atomic::fence(Acquire);
+        if h.state.load(Relaxed) != s {
+            return None;
+        }
+        match step {
+            0 | 1 => {}
+            2 | 3 => self.freq.on_hit(f),
+            _ => std::hint::black_box(&*self.hook).on_hit(f),
+        }
+        if step >= 3 {
+            self.count_hit();
+        }
+        Some(x)
+    }
+
     /// One hit on `page` through layout `v`.
     #[inline(always)]
     fn hit(&self, v: usize, page: u64) -> Option<u64> {
@@ -375,6 +501,35 @@ impl Layouts {
                 let h = self.hot.get(f as usize)?;
                 self.optimistic(&h.state, &h.page_id, f, page)
             }
+            16 => {
+                let id = PageId::new(self.file, page as u32);
+                self.pool
+                    .read_optimistic(id, |v| {
+                        let n = v.len();
+                        v.read_u64(0) ^ v.read_u64((n / 3) & !7) ^ v.read_u64((2 * n / 3) & !7) ^ v.read_u64(n - 8)
+                    })
+                    .ok()
+            }
+            17 => {
+                let g = self.pool.read(PageId::new(self.file, page as u32)).ok()?;
+                let n = g.len();
+                let w = |o: usize| u64::from_le_bytes(g[o..o + 8].try_into().expect("8 bytes"));
+                Some(w(0) ^ w((n / 3) & !7) ^ w((2 * n / 3) & !7) ^ w(n - 8))
+            }
+            18..=21 => self.grown(v - 17, page),
+            22 => {
+                let id = PageId::new(self.file, page as u32);
+                self.pool
+                    .read_optimistic(id, |v| {
+                        let n = v.len() / 8;
+                        v.read_word(0) ^ v.read_word(n / 3) ^ v.read_word(2 * n / 3) ^ v.read_word(n - 1)
+                    })
+                    .ok()
+            }
+            23 | 24 => {
+                pad(v == 24);
+                self.hit(CURRENT, page)
+            }
             10 => Some(read_words(self.small, page as u32)),
             11 => self.vm_optimistic(self.small, page),
             12 => self.vm_shared(self.small, page),
@@ -426,6 +581,35 @@ fn read_words(pages: &[AtomicU64], frame: u32) -> u64 {
         ^ w[PAGE_WORDS - 1].load(Relaxed)
 }
 
+/// 48 (`long`: 144) independent one-cycle instructions (adds on four registers), which take room in the core's
+/// window as much as the pool's own instructions do; the four sums are then kept by `black_box` (a store each).
+#[inline(always)]
+fn pad(long: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
+        // SAFETY: register arithmetic only: no memory, no stack.
+        unsafe {
+            if long {
+                std::arch::asm!(".rept 36", "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1", ".endr",
+                    a = inout(reg) a, b = inout(reg) b, c = inout(reg) c, d = inout(reg) d, options(nomem, nostack));
+            } else {
+                std::arch::asm!(".rept 12", "add {a}, 1", "add {b}, 1", "add {c}, 1", "add {d}, 1", ".endr",
+                    a = inout(reg) a, b = inout(reg) b, c = inout(reg) c, d = inout(reg) d, options(nomem, nostack));
+            }
+        }
+        std::hint::black_box((a, b, c, d));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = long;
+}
+
+/// [`read_words`], not inlined: the page read as a call, as the pool calls the caller's closure.
+#[inline(never)]
+fn read_words_call(pages: &[AtomicU64], frame: u32) -> u64 {
+    read_words(pages, frame)
+}
+
 /// The first slot of `page`'s probe sequence in the open-addressed table (twice as many slots as frames).
 #[inline(always)]
 fn entry(page: u64) -> usize {
@@ -439,7 +623,7 @@ fn tag(page: u64) -> u64 {
     (h ^ (h >> 32)) & 0xFFFF_FFFF
 }
 
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 25] = [
     "raw",
     "bucket->page",
     "current",
@@ -456,7 +640,19 @@ const NAMES: [&str; 16] = [
     "raw, huge pages (mmap)",
     "vmcache, huge pages",
     "vmcache, huge, shared latch",
+    "pool: read_optimistic",
+    "pool: read (shared)",
+    "current + lookup, re-check",
+    "  + policy counter",
+    "  + hit count",
+    "  + dyn hook, closure call",
+    "pool: read_optimistic, read_word",
+    "current + 48 add instructions",
+    "current + 144 add instructions",
 ];
+
+/// Layouts also timed with an `lfence` after each hit (see the header).
+const FENCED: [usize; 6] = [0, 1, CURRENT, 21, 16, 17];
 const CURRENT: usize = 2;
 
 /// The `raw` layout on the same page size as layout `v`.
@@ -679,6 +875,16 @@ fn evict_costs(l: &Layouts, rounds: usize) {
     }
 }
 
+/// Waits until every earlier instruction has finished before any later one starts (x86 `lfence`).
+#[inline(always)]
+fn lfence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: LFENCE only orders the instruction stream; it touches no memory.
+    unsafe {
+        std::arch::x86_64::_mm_lfence()
+    };
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -700,16 +906,25 @@ fn main() {
             None => println!("{name}: /proc/self/smaps not readable"),
         }
     }
-    let mut ns = vec![Vec::with_capacity(rounds); NAMES.len()];
+    // Rows: every layout, then the fenced ones.
+    let rows: Vec<(usize, bool)> = (0..NAMES.len())
+        .map(|v| (v, false))
+        .chain(FENCED.iter().map(|&v| (v, true)))
+        .collect();
+    let mut ns = vec![Vec::with_capacity(rounds); rows.len()];
     let (mut sink, mut failed) = (0u64, 0u64);
     for round in 0..rounds {
-        for (v, times) in ns.iter_mut().enumerate() {
-            let mut rng = Rng(round as u64 * 1000 + v as u64);
+        for (r, times) in ns.iter_mut().enumerate() {
+            let (v, fenced) = rows[r];
+            let mut rng = Rng(round as u64 * 1000 + r as u64);
             let t = Instant::now();
             for _ in 0..ops {
                 match l.hit(v, rng.below(FRAMES as u64)) {
                     Some(x) => sink = sink.wrapping_add(x),
                     None => failed += 1,
+                }
+                if fenced {
+                    lfence();
                 }
             }
             times.push(t.elapsed().as_nanos() as f64 / ops as f64);
@@ -717,22 +932,35 @@ fn main() {
     }
     assert_eq!(failed, 0, "every hit finds its page");
     println!("{FRAMES} frames of 4 KiB, {rounds} rounds of {ops} uniform hits per layout (checksum {sink:x})");
+    let frame_memory = l.pool.read(PageId::new(l.file, 0)).expect("page 0").as_ptr() as usize;
+    if let Some((size, huge)) = huge_backed(frame_memory) {
+        println!("pool's frame memory: {huge} of its mapping's {size} KiB in huge pages");
+    }
     println!(
         "{:34} {:>8} {:>12} {:>10} {:>16}",
         "layout", "ns/hit", "/ current", "/ raw", "/ raw, same size"
     );
-    for v in 0..NAMES.len() {
-        let mut own = ns[v].clone();
-        let mut to_current: Vec<f64> = (0..rounds).map(|r| ns[v][r] / ns[CURRENT][r]).collect();
-        let mut to_raw: Vec<f64> = (0..rounds).map(|r| ns[v][r] / ns[0][r]).collect();
-        let mut to_same: Vec<f64> = (0..rounds).map(|r| ns[v][r] / ns[raw_of(v)][r]).collect();
+    let current = rows.iter().position(|&r| r == (CURRENT, false)).expect("current");
+    for (r, &(v, fenced)) in rows.iter().enumerate() {
+        // A fenced row is compared with the fenced raw and current.
+        let base = |w: usize| rows.iter().position(|&x| x == (w, fenced)).unwrap_or(current);
+        let mut own = ns[r].clone();
+        let ratio = |b: usize| -> f64 {
+            let mut q: Vec<f64> = (0..rounds).map(|i| ns[r][i] / ns[b][i]).collect();
+            median(&mut q)
+        };
+        let name = if fenced {
+            format!("{}, fenced", NAMES[v])
+        } else {
+            NAMES[v].to_string()
+        };
         println!(
             "{:34} {:>8.1} {:>11.2}x {:>9.2}x {:>15.2}x",
-            NAMES[v],
+            name,
             median(&mut own),
-            median(&mut to_current),
-            median(&mut to_raw),
-            median(&mut to_same)
+            ratio(base(CURRENT)),
+            ratio(base(0)),
+            ratio(base(raw_of(v)))
         );
     }
     if evict_rounds > 0 {

@@ -59,6 +59,36 @@ fn out_of_range_view_access_is_an_error() {
 }
 
 #[test]
+fn u64_reads_at_every_offset_match_the_page_bytes() {
+    // Every offset of the user region, aligned or not, reads exactly its 8 bytes; any read past the end is
+    // `InvalidAccess`.
+    let pool = BufferPool::builder().frames(4).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    let (page, bytes) = {
+        let mut g = pool.new_page(file).unwrap();
+        for (i, b) in g.iter_mut().enumerate() {
+            *b = (i.wrapping_mul(131) % 251) as u8 ^ (i >> 8) as u8;
+        }
+        (g.page_id(), g.to_vec())
+    };
+    let len = bytes.len();
+    let read = pool
+        .read_optimistic(page, |v| (0..=len - 8).map(|o| v.read_u64(o)).collect::<Vec<u64>>())
+        .unwrap();
+    for (o, got) in read.iter().enumerate() {
+        let want = u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+        assert_eq!(*got, want, "read_u64({o})");
+    }
+    for o in [len - 7, len - 1, len, len + 3, usize::MAX - 3] {
+        let r = pool.read_optimistic(page, |v| v.read_u64(o));
+        assert!(
+            matches!(r, Err(Error::InvalidAccess { offset, len: 8 }) if offset == o),
+            "read_u64({o}): {r:?}"
+        );
+    }
+}
+
+#[test]
 fn word_reads_clamp_to_the_last_word() {
     let pool = BufferPool::builder().frames(4).build().unwrap();
     let file = pool.open_storage(MemoryStorage::new()).unwrap();
