@@ -1013,13 +1013,14 @@ pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malform
     leaf_upsert_after(b, key, val, None).map(|put| put.is_some())
 }
 
-/// Leaf: [`leaf_upsert`] of the next key of a run of ascending keys, `after` the slot the run's previous key
-/// went to in this leaf. If `key` is above that slot's key, the next slot is compared first (the key itself, or
-/// one above it: no search), then only the slots after it are searched, and a key above them all is appended
-/// without a search (a run of inserts at a leaf's end); else (no slot, or a key not above it: any order of keys
-/// is correct) the whole leaf is searched. The slot `key` went to and whether the put removed bytes from the
-/// leaf (it replaced a longer value: [`Node::entry_bytes`] went down), `Ok(None)` if it does not fit (page
-/// unchanged).
+/// Leaf: [`leaf_upsert`] of a key whose slot is guessed: `after`, the slot the run's previous key went to in
+/// this leaf (a run of ascending keys), or the key's own slot or the one before it as a read of the key found
+/// them (a hint). If that slot holds `key`, the put goes there (no search); if `key` is above that slot's key,
+/// the next slot is compared first (the key itself, or one above it: no search), then only the slots after it
+/// are searched, and a key above them all is appended without a search (a run of inserts at a leaf's end); else
+/// (no slot, or a key below it: any guess is correct) the whole leaf is searched. The slot `key` went to and
+/// whether the put removed bytes from the leaf (it replaced a longer value: [`Node::entry_bytes`] went down),
+/// `Ok(None)` if it does not fit (page unchanged).
 pub fn leaf_upsert_after(
     b: &mut [u8],
     key: &[u8],
@@ -1030,19 +1031,24 @@ pub fn leaf_upsert_after(
     if !n.is_leaf() {
         return Err(Malformed);
     }
-    let found = match after {
-        // The slot after the previous key's decides alone if its key is this one or above it: the next order
-        // line of a Delivery's run, or a key of the next district after a New-Order's order lines.
-        Some(s) if s < n.count && n.key(s).ok_or(Malformed)? < key => match n.key(s + 1) {
-            _ if s + 1 == n.count => Some(Err(s + 1)),
-            None => None,
-            Some(next) => match next.cmp(key) {
-                Ordering::Equal => Some(Ok(s + 1)),
-                Ordering::Greater => Some(Err(s + 1)),
-                Ordering::Less => n.search_from(key, s + 2),
+    let found = match after.filter(|&s| s < n.count) {
+        Some(s) => match n.key(s).ok_or(Malformed)?.cmp(key) {
+            // The key's own slot, as a read of it found it (a STOCK row a New-Order read and changed).
+            Ordering::Equal => Some(Ok(s)),
+            // The slot after decides alone if its key is this one or above it: the next order line of a
+            // Delivery's run, or a key of the next district after a New-Order's order lines.
+            Ordering::Less => match n.key(s + 1) {
+                _ if s + 1 == n.count => Some(Err(s + 1)),
+                None => None,
+                Some(next) => match next.cmp(key) {
+                    Ordering::Equal => Some(Ok(s + 1)),
+                    Ordering::Greater => Some(Err(s + 1)),
+                    Ordering::Less => n.search_from(key, s + 2),
+                },
             },
+            Ordering::Greater => n.search(key),
         },
-        _ => n.search(key),
+        None => n.search(key),
     };
     match found.ok_or(Malformed)? {
         Ok(i) => {
@@ -1628,9 +1634,11 @@ pub enum Probe {
 /// Looks at a node for `key` reading only what a search needs (header, fences, the probed slots and keys), from
 /// bytes that may be torn: every offset and length is bounds-checked, so garbage gives `Malformed` or a wrong
 /// answer (which the optimistic reader discards), never a panic or an endless loop. For a leaf that holds the key
-/// and a `value` buffer, copies the value into it.
+/// and a `value` buffer, copies the value into it. (The tree calls [`probe_at`], which also says where a leaf's
+/// search ended.)
+#[cfg(test)]
 pub fn probe<S: PageBytes + ?Sized>(s: &S, key: &[u8], expect_level: Option<u8>, value: Option<&mut Vec<u8>>) -> Probe {
-    probe_part(s, key, expect_level, value, ALL)
+    probe_at(s, key, expect_level, value, ALL).0
 }
 
 /// Which bytes of a found value a probe copies out: `value[from..to]`, with `to` then `from` clamped to the
@@ -1658,15 +1666,18 @@ impl Part {
     }
 }
 
-/// [`probe`], copying only `part` of a found value (a field of a row, without the rest of it).
-pub fn probe_part<S: PageBytes + ?Sized>(
+/// [`probe`] copying only `part` of a found value (a field of a row, without the rest of it; [`ALL`] for the
+/// whole value), with the slot a leaf's search ended at: the key's own slot if the leaf holds it, else the
+/// insertion point (0 for an answer that is not a leaf's). A write of the key can start its search of the leaf
+/// there ([`leaf_upsert_after`]): a guess, which the write checks against the key.
+pub fn probe_at<S: PageBytes + ?Sized>(
     s: &S,
     key: &[u8],
     expect_level: Option<u8>,
     value: Option<&mut Vec<u8>>,
     part: Part,
-) -> Probe {
-    probe_inner(s, key, expect_level, value, part).unwrap_or(Probe::Malformed)
+) -> (Probe, usize) {
+    probe_inner(s, key, expect_level, value, part).unwrap_or((Probe::Malformed, 0))
 }
 
 /// Bytes per entry in front of the heap for a node of `kind`: its slot, and an inner node's child number.
@@ -1825,7 +1836,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
     expect_level: Option<u8>,
     value: Option<&mut Vec<u8>>,
     part: Part,
-) -> Option<Probe> {
+) -> Option<(Probe, usize)> {
     let len = s.len();
     if !(HDR..=USER_BYTES_MAX).contains(&len) {
         return None;
@@ -1835,7 +1846,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
     s.prefetch(0, PROBE_PREFETCH);
     let hd = match ProbedHeader::read(s, len, expect_level)? {
         Ok(hd) => hd,
-        Err(answer) => return Some(answer),
+        Err(answer) => return Some((answer, 0)),
     };
     let slots_end = hd.front();
     // The rest of the slot array, read a word at a time by the binary search, and an inner node's children array:
@@ -1845,9 +1856,9 @@ fn probe_inner<S: PageBytes + ?Sized>(
     }
     // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
     if !hd.covers(s, key) {
-        return Some(Probe::Restart);
+        return Some((Probe::Restart, 0));
     }
-    hd.search_after(s, key, value, part, SearchFrom::START).map(|(p, _)| p)
+    hd.search_after(s, key, value, part, SearchFrom::START)
 }
 
 impl ProbedHeader {
@@ -2004,7 +2015,8 @@ mod tests {
     #[test]
     fn an_upsert_after_a_slot_ends_as_a_whole_search_would_whatever_the_slot() {
         // Fences sharing a prefix (so heads start past it), keys of mixed lengths (ties on heads), and `after`
-        // slots right (the run's previous put), stale, below or above the key, past the end, or none.
+        // slots right (the run's previous put; the key's own slot or the one before it, as a read's hint gives),
+        // stale, below or above the key, past the end, or none.
         let (low, high) = (b"tp\x00".to_vec(), b"tp\x7f".to_vec());
         let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..300 {
@@ -2015,9 +2027,13 @@ mod tests {
                 let len = 1 + rnd(if round % 2 == 0 { 3 } else { 7 }) as usize;
                 key.extend((0..len).map(|_| rnd(4) as u8 * 40));
                 let val = vec![rnd(256) as u8; rnd(if round % 3 == 0 { 120 } else { 30 }) as usize];
-                let after = match rnd(5) {
+                let at = Node::parse(&b).unwrap().search(&key).unwrap();
+                let after = match rnd(7) {
                     0 => None,
                     1 => Some(rnd(70) as usize),
+                    // The key's own slot (or its insertion point), and the slot before it.
+                    2 => Some(at.unwrap_or_else(|i| i)),
+                    3 => at.unwrap_or_else(|i| i).checked_sub(1),
                     _ => prev,
                 };
                 let before = Node::parse(&b).unwrap().entry_bytes();

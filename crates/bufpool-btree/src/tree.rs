@@ -401,13 +401,31 @@ static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
 /// that gave it, and another tree (another file, or the same file opened again) ignores it: a page number of one
 /// tree may name, in another, a page a `bulk_load` has built and not yet switched in, which looks like a live
 /// leaf (R10B-O6 in RELIABILITY.md). The default names no leaf.
+///
+/// A hint from a read or a covered change also names a slot of the leaf: the key's own slot if the leaf held it,
+/// else the slot before the key's place ([`NO_SLOT`] if none or unknown). A covered change of the key compares
+/// that slot's key first and searches the leaf only if it is not the key or the one before it (a STOCK row a
+/// New-Order read and changed is overwritten where the read found it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LeafHint(Option<(u64, PageNo)>);
+pub struct LeafHint(Option<(u64, PageNo, u16)>);
+
+/// A [`LeafHint`]'s slot when it names none.
+const NO_SLOT: u16 = u16::MAX;
+
+/// The slot a hint names after a look at a leaf that ended at slot `at` (the key's own if `found`, else its
+/// insertion point): the key's slot, or the one before its place.
+fn hint_slot(found: bool, at: usize) -> Option<usize> {
+    if found {
+        Some(at)
+    } else {
+        at.checked_sub(1)
+    }
+}
 
 impl LeafHint {
     /// The page number of the leaf the hint names, if any (for diagnostics and tests: a hint is only a guess).
     pub fn page(&self) -> Option<PageNo> {
-        self.0.map(|(_, no)| no)
+        self.0.map(|(_, no, _)| no)
     }
 }
 
@@ -809,29 +827,30 @@ impl Tree {
     }
 
     /// Descends to the leaf covering `key` reading only what each search needs from each node (no page copy);
-    /// returns the leaf's page number and whether it holds `key`, whose value is copied into `value` if given.
-    fn descend(&self, key: &[u8], value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool)> {
+    /// returns the leaf's page number, whether it holds `key`, whose value is copied into `value` if given, and
+    /// the slot of the leaf a hint names ([`LeafHint`]).
+    fn descend(&self, key: &[u8], value: Option<&mut Vec<u8>>) -> Result<(PageNo, bool, Option<usize>)> {
         self.descend_path(key, value, false)
-            .map(|(leaf, found, _)| (leaf, found))
+            .map(|(leaf, found, _, slot)| (leaf, found, slot))
     }
 
     /// [`Tree::descend`], also returning the leaf's parent as the descent found it ([`NO_PAGE`] for a root leaf).
     /// With `stop_at_parent` the leaf itself is not read: the descent returns the leaf as its parent names it, and
-    /// `found` is false.
+    /// `found` is false (no slot).
     fn descend_path(
         &self,
         key: &[u8],
         mut value: Option<&mut Vec<u8>>,
         stop_at_parent: bool,
-    ) -> Result<(PageNo, bool, PageNo)> {
+    ) -> Result<(PageNo, bool, PageNo, Option<usize>)> {
         let mut restarts = 0;
         'restart: loop {
             let mut no = self.root.load(Ordering::Acquire);
             let mut parent = NO_PAGE;
             let mut expect: Option<u8> = None;
             loop {
-                let p = self.pool.read_optimistic(self.pid(no), |v| {
-                    node::probe(&ViewBytes(v), key, expect, value.as_deref_mut())
+                let (p, at) = self.pool.read_optimistic(self.pid(no), |v| {
+                    node::probe_at(&ViewBytes(v), key, expect, value.as_deref_mut(), node::ALL)
                 })?;
                 match p {
                     Probe::Restart => {
@@ -839,12 +858,12 @@ impl Tree {
                         continue 'restart;
                     }
                     Probe::Malformed => return Err(self.corrupt(no, "not a tree node")),
-                    Probe::Child { page, level: 0 } if stop_at_parent => return Ok((page, false, no)),
+                    Probe::Child { page, level: 0 } if stop_at_parent => return Ok((page, false, no, None)),
                     Probe::Child { page, level } => {
                         (parent, no) = (no, page);
                         expect = Some(level);
                     }
-                    Probe::Leaf { found } => return Ok((no, found, parent)),
+                    Probe::Leaf { found } => return Ok((no, found, parent, hint_slot(found, at))),
                 }
             }
         }
@@ -864,7 +883,7 @@ impl Tree {
         loop {
             // Upper levels are searched in place; only the parent, whose child list is kept, is copied (the leaf is
             // read once, by the scan).
-            let (leaf, _, parent) = self.descend_path(key, None, true)?;
+            let (leaf, _, parent, _) = self.descend_path(key, None, true)?;
             if parent == NO_PAGE {
                 return Ok((VecDeque::from([leaf]), None));
             }
@@ -903,7 +922,7 @@ impl Tree {
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         self.check_key(key)?;
         with_scratch(|buf| {
-            let (_, found) = self.descend(key, Some(buf))?;
+            let (_, found, _) = self.descend(key, Some(buf))?;
             Ok(f(found.then_some(buf.as_slice())))
         })
     }
@@ -1043,17 +1062,17 @@ impl Tree {
                     })?;
                     if !probes.iter().any(|p| matches!(p, Probe::Leaf { .. })) {
                         for (&(i, _, _), &p) in keys_at.iter().zip(probes.iter()) {
-                            self.batch_step(keys[i], i, no, p, next, val, part, f)?;
+                            self.batch_step(keys[i], i, no, (p, 0), next, val, part, f)?;
                         }
                         continue;
                     }
                 }
                 for &(i, no, expect) in &at[from..to] {
                     let key = keys[i];
-                    let p = self.pool.read_optimistic(self.pid(no), |v| {
-                        node::probe_part(&BatchViewBytes(v), key, expect, Some(&mut *val), part)
+                    let (p, at) = self.pool.read_optimistic(self.pid(no), |v| {
+                        node::probe_at(&BatchViewBytes(v), key, expect, Some(&mut *val), part)
                     })?;
-                    self.batch_step(key, i, no, p, next, val, part, f)?;
+                    self.batch_step(key, i, no, (p, at), next, val, part, f)?;
                 }
             }
             std::mem::swap(at, next);
@@ -1062,9 +1081,9 @@ impl Tree {
         Ok(())
     }
 
-    /// What [`Tree::get_many_hinted`] does with probe `p` of node `no` for `key` (`keys[i]`): a child goes to the
-    /// next level's keys, a leaf's answer (its value's `part` in `val`) to `f`; a node that changed meanwhile sends
-    /// the key through [`Tree::get_hinted`].
+    /// What [`Tree::get_many_hinted`] does with probe `p` of node `no` for `key` (`keys[i]`), whose search ended
+    /// at slot `at`: a child goes to the next level's keys, a leaf's answer (its value's `part` in `val`) to `f`;
+    /// a node that changed meanwhile sends the key through [`Tree::get_hinted`].
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn batch_step(
@@ -1072,7 +1091,7 @@ impl Tree {
         key: &[u8],
         i: usize,
         no: PageNo,
-        p: Probe,
+        (p, at): (Probe, usize),
         next: &mut Vec<(usize, PageNo, Option<u8>)>,
         val: &[u8],
         part: node::Part,
@@ -1080,7 +1099,7 @@ impl Tree {
     ) -> Result<()> {
         match p {
             Probe::Child { page, level } => next.push((i, page, Some(level))),
-            Probe::Leaf { found } => f(i, found.then_some(val), self.hint_at(no)),
+            Probe::Leaf { found } => f(i, found.then_some(val), self.hint_at(no, hint_slot(found, at))),
             Probe::Restart => {
                 let mut hint = LeafHint::default();
                 let v = self.get_hinted(key, &mut hint, |v| v.map(|v| v[part.within(v.len())].to_vec()))?;
@@ -1148,8 +1167,9 @@ impl Tree {
             self.wal().check()?;
             let page_lsn = g.lsn();
             let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
-            // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it.
-            let mut prev_slot = None;
+            // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it. The
+            // first put starts at the slot its hint names (where a read found the key, or the run's last insert).
+            let mut prev_slot = self.own_slot(run[i].hint, no);
             while let Some(p) = run.get_mut(j) {
                 if j > i {
                     match self.latched_leaf_covers(no, &g, p.key) {
@@ -1167,7 +1187,7 @@ impl Tree {
                         // A put that made one entry shorter (see `shrunk_at`), per put: another put of the run may
                         // grow the leaf back.
                         shrunk |= shrank;
-                        p.hint = self.hint_at(no);
+                        p.hint = self.hint_at(no, Some(slot));
                         j += 1;
                     }
                     Ok(None) => {
@@ -1221,8 +1241,8 @@ impl Tree {
     pub fn get_hinted<R>(&self, key: &[u8], hint: &mut LeafHint, f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
         self.check_key(key)?;
         with_scratch(|buf| {
-            let (leaf, found) = self.descend(key, Some(buf))?;
-            *hint = self.hint_at(leaf);
+            let (leaf, found, slot) = self.descend(key, Some(buf))?;
+            *hint = self.hint_at(leaf, slot);
             Ok(f(found.then_some(buf.as_slice())))
         })
     }
@@ -1230,13 +1250,21 @@ impl Tree {
     /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
     /// (one latch, no descent), else the one a descent finds (restarting until a latched leaf covers `key`).
     /// A hint naming leaf `no` of this tree.
-    fn hint_at(&self, no: PageNo) -> LeafHint {
-        LeafHint(Some((self.id, no)))
+    fn hint_at(&self, no: PageNo, slot: Option<usize>) -> LeafHint {
+        let slot = slot.and_then(|s| u16::try_from(s).ok()).unwrap_or(NO_SLOT);
+        LeafHint(Some((self.id, no, slot)))
     }
 
     /// The leaf `hint` names, if this tree gave it.
     fn own_leaf(&self, hint: LeafHint) -> Option<PageNo> {
-        hint.0.filter(|&(tree, _)| tree == self.id).map(|(_, no)| no)
+        hint.0.filter(|&(tree, _, _)| tree == self.id).map(|(_, no, _)| no)
+    }
+
+    /// The slot `hint` names in leaf `no` of this tree, if it names one there.
+    fn own_slot(&self, hint: LeafHint, no: PageNo) -> Option<usize> {
+        hint.0
+            .filter(|&(tree, page, slot)| tree == self.id && page == no && slot != NO_SLOT)
+            .map(|(_, _, slot)| usize::from(slot))
     }
 
     fn latch_leaf(&self, key: &[u8], hint: LeafHint) -> Result<(PageNo, WriteGuard<'_>)> {
@@ -1254,7 +1282,7 @@ impl Tree {
             // The descent stops at the leaf's parent: the leaf itself is read once, latched, by the check below (an
             // optimistic probe of it first cost a third of the descent, of 2.4 K instructions in TPC-C, and decided
             // nothing).
-            let (no, _, _) = self.descend_path(key, None, true)?;
+            let (no, _, _, _) = self.descend_path(key, None, true)?;
             let g = self.pool.write(self.pid(no))?;
             if self.latched_leaf_covers(no, &g, key)? {
                 return Ok((no, g));
@@ -1323,7 +1351,7 @@ impl Tree {
             if let Some(lsn) = self.log_leaf(g.lsn(), no, &g, Op::Put { page: no, key, val }, covered) {
                 g.set_lsn(lsn);
             }
-            *hint = self.hint_at(no);
+            *hint = self.hint_at(no, None);
             return Ok(());
         }
         drop(g);
@@ -1351,18 +1379,18 @@ impl Tree {
         // A covered delete (a transaction's, or a replay's) deletes a key its caller knows is there: it latches the
         // leaf at once.
         if !covered && self.own_leaf(guess).is_none() {
-            let (leaf, found) = self.descend(key, None)?;
+            let (leaf, found, slot) = self.descend(key, None)?;
             // Absent from a consistent look at the covering leaf: absent at that moment, no latch needed.
             if !found {
                 return Ok(false);
             }
-            guess = self.hint_at(leaf);
+            guess = self.hint_at(leaf, slot);
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
         self.wal().check()?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
-            *hint = self.hint_at(no);
+            *hint = self.hint_at(no, None);
             return Ok(false);
         }
         if covered {
@@ -1384,7 +1412,7 @@ impl Tree {
         if underfull {
             let _ = self.merge_underfull(key);
         } else {
-            *hint = self.hint_at(no);
+            *hint = self.hint_at(no, None);
         }
         Ok(true)
     }
