@@ -403,9 +403,9 @@ static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
 /// leaf (R10B-O6 in RELIABILITY.md). The default names no leaf.
 ///
 /// A hint from a read or a covered change also names a slot of the leaf: the key's own slot if the leaf held it,
-/// else the slot before the key's place ([`NO_SLOT`] if none or unknown). A covered change of the key compares
-/// that slot's key first and searches the leaf only if it is not the key or the one before it (a STOCK row a
-/// New-Order read and changed is overwritten where the read found it).
+/// else the slot before the key's place (none if there is none or it is unknown). A covered change of the key
+/// compares that slot's key first and searches the leaf only if it is not the key or the one before it (a STOCK
+/// row a New-Order read and changed is overwritten where the read found it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LeafHint(Option<(u64, PageNo, u16)>);
 
