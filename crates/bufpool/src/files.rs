@@ -88,6 +88,43 @@ pub(crate) struct FileEntry {
     dropped: Mutex<BTreeSet<PageNo>>,
 }
 
+/// The caller's storage and log are dropped under the panic wrapper, whichever thread drops the entry's last
+/// reference: after a close or drop that can be the writer's or an I/O worker's (a write run or a prefetch batch
+/// held the entry), and a `Drop` that panics there would end that thread silently (R21-40; was R20-O3). The panic is
+/// reported by the panic hook as any panic is; the thread runs on.
+impl Drop for FileEntry {
+    fn drop(&mut self) {
+        let storage = std::mem::replace(&mut self.storage, Box::new(Released));
+        let wal = std::mem::replace(&mut self.wal, Arc::new(crate::wal::NoWal));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop((storage, wal))));
+    }
+}
+
+/// What a dropped [`FileEntry`] holds in its storage's place for the instant before its fields are freed: never
+/// called (a zero-sized box does not allocate).
+struct Released;
+
+impl Storage for Released {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(0)
+    }
+    fn read_at(&self, _: &mut [u8], _: u64) -> std::io::Result<usize> {
+        Err(std::io::Error::other("the file was released"))
+    }
+    fn write_at(&self, _: &[u8], _: u64) -> std::io::Result<()> {
+        Err(std::io::Error::other("the file was released"))
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        Err(std::io::Error::other("the file was released"))
+    }
+    fn info(&self) -> StorageInfo {
+        StorageInfo {
+            backend: "released",
+            direct: false,
+        }
+    }
+}
+
 impl FileEntry {
     /// The identity a page read from this file must carry, if the file is bound.
     #[inline]

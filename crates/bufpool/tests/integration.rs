@@ -65,6 +65,7 @@ mod single_flight;
 mod snapshots;
 mod stats_by_source;
 mod storage_backends;
+mod storage_drop_panics;
 mod stress_16_threads;
 mod sweep_vs_eviction;
 mod upgrade;
