@@ -392,7 +392,7 @@ impl<'a> Node<'a> {
             self.count,
             self.heap_lo,
             self.prefix,
-            key,
+            SearchKey::new(key),
             SearchFrom::START,
         )
         .map(|(r, _)| r)
@@ -420,7 +420,7 @@ impl<'a> Node<'a> {
             self.count - from,
             self.heap_lo,
             self.prefix,
-            key,
+            SearchKey::new(key),
             SearchFrom::START,
         )
         .map(|(r, _)| r.map(|i| i + from).map_err(|i| i + from))
@@ -590,6 +590,26 @@ impl SearchFrom {
     const START: SearchFrom = SearchFrom { slot: 0, gallop: false };
 }
 
+/// A searched key with its first 8 bytes as one word ([`short_word`]), made once a probe: the fence tests and
+/// every tied slot's compare of a key of up to 8 bytes read the word instead of loading and shifting the key's
+/// bytes again (three times or more a probe of a TPC-C key). Derived from the caller's key only, never from the
+/// page, so a torn page changes nothing here.
+#[derive(Clone, Copy)]
+struct SearchKey<'k> {
+    bytes: &'k [u8],
+    word: u64,
+}
+
+impl<'k> SearchKey<'k> {
+    #[inline(always)]
+    fn new(bytes: &'k [u8]) -> SearchKey<'k> {
+        SearchKey {
+            bytes,
+            word: short_word(bytes),
+        }
+    }
+}
+
 /// Binary search for `key` (which must carry the node's `prefix`) over `count` slots at `slots_at`, reading one
 /// slot word a step and an entry's key bytes only when heads tie. `Ok(i)` with slot `i`'s word if found, else
 /// `Err(insertion point)`. `None` if a slot points outside the heap (malformed or torn bytes).
@@ -613,10 +633,10 @@ fn search_slots<S: PageBytes + ?Sized>(
     count: usize,
     heap_lo: usize,
     prefix: usize,
-    key: &[u8],
+    key: SearchKey<'_>,
     from: SearchFrom,
 ) -> Option<(Result<usize, usize>, u64)> {
-    let kh = head(key, prefix);
+    let kh = head(key.bytes, prefix);
     debug_assert!(from.slot <= count);
     if from.slot >= count {
         return Some((Err(count), 0));
@@ -686,7 +706,7 @@ fn search_tail<S: PageBytes + ?Sized>(
     count: usize,
     heap_lo: usize,
     prefix: usize,
-    key: &[u8],
+    key: SearchKey<'_>,
     kh: u32,
 ) -> Option<(Result<usize, usize>, u64)> {
     let head_of = |i: usize| slot_fields(s.word(sw + i)).2;
@@ -710,8 +730,15 @@ fn search_tail<S: PageBytes + ?Sized>(
 /// the head is a prefix of the longer one). `None` if the entry's key does not lie in the heap (on a consistent
 /// page, it does: that is what this module wrote).
 #[inline(always)]
-fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, key: &[u8]) -> Option<Ordering> {
+fn cmp_tie<S: PageBytes + ?Sized>(
+    s: &S,
+    w: u64,
+    heap_lo: usize,
+    prefix: usize,
+    key: SearchKey<'_>,
+) -> Option<Ordering> {
     let (off, klen, _) = slot_fields(w);
+    let (word, key) = (key.word, key.bytes);
     if off < heap_lo || off + ENTRY_OVERHEAD + klen > s.len() {
         return None;
     }
@@ -719,7 +746,7 @@ fn cmp_tie<S: PageBytes + ?Sized>(s: &S, w: u64, heap_lo: usize, prefix: usize, 
         // Two keys of up to 8 bytes (a tree of short keys, its separators included): one load each, compared as
         // `short_order` does.
         let entry = load_at(s, off + ENTRY_OVERHEAD).swap_bytes() & left_mask(klen);
-        return Some(short_order(entry, klen, short_word(key), key.len()));
+        return Some(short_order(entry, klen, word, key.len()));
     }
     let rest = klen.saturating_sub(prefix + HEAD);
     let from = (prefix + HEAD).min(key.len());
@@ -768,7 +795,7 @@ fn search_ties<S: PageBytes + ?Sized>(
     hi: usize,
     heap_lo: usize,
     prefix: usize,
-    key: &[u8],
+    key: SearchKey<'_>,
     kh: u32,
 ) -> Option<(Result<usize, usize>, u64)> {
     let (mut lo, mut hi) = (lo, hi);
@@ -1701,6 +1728,9 @@ struct ProbedHeader {
     link: u32,
     low_raw: u16,
     high_raw: u16,
+    /// The fences' lengths ([`fence_len`] of the raw ones: 0 for an infinite fence), made once by the header check.
+    low_len: usize,
+    high_len: usize,
     prefix: usize,
     slots_at: usize,
 }
@@ -1746,6 +1776,8 @@ impl ProbedHeader {
             link: w1 as u32,
             low_raw,
             high_raw,
+            low_len,
+            high_len,
             prefix,
             slots_at,
         }))
@@ -1770,35 +1802,35 @@ impl ProbedHeader {
     /// A key of 8 bytes or more against a fence of 1 to 8 bytes is one integer compare: the fence's bytes against
     /// as many leading bytes of the key, big-endian. Equal leading bytes make the fence a prefix of the key, so at
     /// or below it: inside the low fence, outside the high one. A shorter key against a fence of up to 8 bytes is
-    /// one too, of the two as padded words and then their lengths ([`short_order`]).
+    /// one too, of the two as padded words and then their lengths ([`short_order`]). Either way the key's side is
+    /// its word ([`SearchKey`]: a key of 8 bytes or more has its first 8 there).
     #[inline(always)]
-    fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: &[u8]) -> bool {
-        let (low_len, high_len) = (fence_len(self.low_raw), fence_len(self.high_raw));
+    fn covers<S: PageBytes + ?Sized>(&self, s: &S, key: SearchKey<'_>) -> bool {
+        let (low_len, high_len) = (self.low_len, self.high_len);
         let short = |fence_len: usize| (1..=8).contains(&fence_len);
+        let (kw, klen) = (key.word, key.bytes.len());
         // A key of up to 8 bytes against a fence of up to 8: one load of the fence, compared as `short_order` does.
-        let short_key = key.len() <= 8;
+        let (short_key, long_key) = (klen <= 8, klen >= 8);
         let fence = |at: usize, len: usize| load_at(s, at).swap_bytes() & left_mask(len);
         let low_ok = self.low_raw == INFINITE
-            || match key.first_chunk::<8>() {
-                Some(k) if short(low_len) => {
+            || match () {
+                _ if long_key && short(low_len) => {
                     let shift = 64 - 8 * low_len;
-                    u64::from_be_bytes(*k) >> shift >= load_at(s, HDR).swap_bytes() >> shift
+                    kw >> shift >= load_at(s, HDR).swap_bytes() >> shift
                 }
-                _ if short_key && low_len <= 8 => {
-                    short_order(short_word(key), key.len(), fence(HDR, low_len), low_len) != Ordering::Less
-                }
-                _ => cmp_at(s, HDR, low_len, key, 0) != Ordering::Greater,
+                _ if short_key && low_len <= 8 => short_order(kw, klen, fence(HDR, low_len), low_len) != Ordering::Less,
+                _ => cmp_at(s, HDR, low_len, key.bytes, 0) != Ordering::Greater,
             };
         let high_ok = self.high_raw == INFINITE
-            || match key.first_chunk::<8>() {
-                Some(k) if short(high_len) => {
+            || match () {
+                _ if long_key && short(high_len) => {
                     let shift = 64 - 8 * high_len;
-                    u64::from_be_bytes(*k) >> shift < load_at(s, HDR + low_len).swap_bytes() >> shift
+                    kw >> shift < load_at(s, HDR + low_len).swap_bytes() >> shift
                 }
                 _ if short_key && high_len <= 8 => {
-                    short_order(short_word(key), key.len(), fence(HDR + low_len, high_len), high_len) == Ordering::Less
+                    short_order(kw, klen, fence(HDR + low_len, high_len), high_len) == Ordering::Less
                 }
-                _ => cmp_at(s, HDR + low_len, high_len, key, 0) == Ordering::Greater,
+                _ => cmp_at(s, HDR + low_len, high_len, key.bytes, 0) == Ordering::Greater,
             };
         low_ok && high_ok
     }
@@ -1855,6 +1887,7 @@ fn probe_inner<S: PageBytes + ?Sized>(
         s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
     }
     // The fences must cover the key; then the key carries the fences' common prefix, as every entry does.
+    let key = SearchKey::new(key);
     if !hd.covers(s, key) {
         return Some((Probe::Restart, 0));
     }
@@ -1870,7 +1903,7 @@ impl ProbedHeader {
     fn search_after<S: PageBytes + ?Sized>(
         &self,
         s: &S,
-        key: &[u8],
+        key: SearchKey<'_>,
         value: Option<&mut Vec<u8>>,
         part: Part,
         from: SearchFrom,
@@ -1940,13 +1973,13 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
     if slots_end > PROBE_PREFETCH {
         s.prefetch(PROBE_PREFETCH, slots_end - PROBE_PREFETCH);
     }
-    let bounded = n > 0 && hd.covers(s, key(0)) && hd.covers(s, key(n - 1));
+    let bounded = n > 0 && hd.covers(s, SearchKey::new(key(0))) && hd.covers(s, SearchKey::new(key(n - 1)));
     // Each key's search starts at the slot the previous covered key's ended at: on a consistent page every slot
     // before it holds a key below that key, so below this one (the keys ascend). It gallops from there while the
     // keys left are dense in the slots left (about `2 log2(gap) + 1` reads against `log2(slots left) + 1`).
     let mut at = 0;
     out.extend((0..n).map(|i| {
-        let k = key(i);
+        let k = SearchKey::new(key(i));
         if !bounded && !hd.covers(s, k) {
             return Probe::Restart;
         }
@@ -2887,7 +2920,8 @@ mod tests {
                 for slot in 0..=want.unwrap_or_else(|i| i) {
                     for gallop in [false, true] {
                         let from = SearchFrom { slot, gallop };
-                        let got = search_slots(&b[..], n.slots_at, n.count, n.heap_lo, n.prefix, &p, from);
+                        let key = SearchKey::new(&p);
+                        let got = search_slots(&b[..], n.slots_at, n.count, n.heap_lo, n.prefix, key, from);
                         proptest::prop_assert_eq!(got.map(|(r, _)| r), Some(want), "key {:?} from {:?}", p, from);
                     }
                 }

@@ -1055,15 +1055,22 @@ fn apply_writes(
 /// ORDER-LINE, HISTORY; `schema.rs`) start every key with its warehouse and district (3 bytes), and each
 /// district's inserts go to its end.
 const TAIL_PREFIX: usize = 3;
-/// Slots of a worker's [`TailHints`] (5 tables inserted into, 10 districts a warehouse).
+/// Slots of a worker's [`TailHints`] (5 tables inserted into, 10 districts a warehouse), in sets of
+/// [`TAIL_WAYS`].
 const TAIL_SLOTS: usize = 1024;
-const _: () = assert!(TAIL_SLOTS.is_power_of_two());
+/// The slots of a run's set: a run keeps its hint while at most this many runs share its set.
+const TAIL_WAYS: usize = 4;
+const _: () = assert!(TAIL_SLOTS.is_power_of_two() && TAIL_WAYS.is_power_of_two() && TAIL_WAYS < TAIL_SLOTS);
 
 /// Per table and key prefix ([`TAIL_PREFIX`] bytes), the leaf where this worker's last insert of that run went:
 /// an insert (a put of a row the transaction did not read, so no leaf hint of its own) tries it before descending
 /// from the root ([`Tree::put_covered`] checks that the leaf still covers the key: a hint is only a guess). A
-/// direct-mapped table: slot by [`key_hash`] of table and prefix, the hash kept to tell two runs in one slot
-/// apart.
+/// set-associative table: a set of [`TAIL_WAYS`] slots by the mixed [`key_hash`] of table and prefix, the hash
+/// kept in the slot to find the run there.
+///
+/// (Until session 21 it was direct-mapped, a slot by the hash multiplied and shifted: TPC-C's 200 runs at 4
+/// warehouses fell into 130 slots, 83 of New-Order's 120 runs shared theirs, and each insert of such a run found
+/// another run's hint there and descended from the root: R21-20 in RELIABILITY.md.)
 struct TailHints(Box<[(u64, LeafHint)]>);
 
 impl TailHints {
@@ -1071,25 +1078,43 @@ impl TailHints {
         TailHints(vec![(0, LeafHint::default()); TAIL_SLOTS].into_boxed_slice())
     }
 
-    /// The slot and hash of the run `key` of `t` extends.
+    /// The first slot of the set and the hash of the run `key` of `t` extends.
     fn slot(t: Table, key: &[u8]) -> (usize, u64) {
         let h = key_hash(t, &key[..key.len().min(TAIL_PREFIX)]);
-        let slot = h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - TAIL_SLOTS.trailing_zeros());
-        (slot as usize, h)
+        // key_hash's bits are mixed poorly for keys that differ in a byte or two: a finalizer's xor-shifts and
+        // multiplies (MurmurHash3's) first, then the top bits pick the set.
+        let mut x = h ^ (h >> 33);
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^= x >> 33;
+        let set = x >> (64 - (TAIL_SLOTS / TAIL_WAYS).trailing_zeros());
+        (set as usize * TAIL_WAYS, h)
     }
 
-    /// The leaf of this worker's last insert into the run `(slot, hash)`, if the slot holds that run.
-    fn get(&self, (slot, hash): (usize, u64)) -> LeafHint {
-        let (h, hint) = self.0[slot];
-        if h == hash {
-            hint
-        } else {
-            LeafHint::default()
-        }
+    /// The ways of the set starting at slot `at`.
+    fn ways(&self, at: usize) -> &[(u64, LeafHint)] {
+        &self.0[at..at + TAIL_WAYS]
     }
 
-    fn set(&mut self, (slot, hash): (usize, u64), hint: LeafHint) {
-        self.0[slot] = (hash, hint);
+    /// The leaf of this worker's last insert into the run `(set, hash)`, if its set holds that run.
+    fn get(&self, (at, hash): (usize, u64)) -> LeafHint {
+        self.ways(at)
+            .iter()
+            .find(|e| e.0 == hash)
+            .map_or_else(LeafHint::default, |e| e.1)
+    }
+
+    /// Notes `hint` for the run `(set, hash)`: in the run's own slot of its set, else in one that names no leaf,
+    /// else in the one the hash picks (an older run's hint is lost: the set is full).
+    fn set(&mut self, (at, hash): (usize, u64), hint: LeafHint) {
+        let ways = self.ways(at);
+        let way = ways
+            .iter()
+            .position(|e| e.0 == hash)
+            .or_else(|| ways.iter().position(|e| e.1 == LeafHint::default()))
+            .unwrap_or(hash as usize % TAIL_WAYS);
+        self.0[at + way] = (hash, hint);
     }
 }
 
@@ -1461,7 +1486,7 @@ impl Engine for Ours {
 mod tests {
     use super::*;
     use crate::bench::tpcc::random::{uniform, NuConstants};
-    use crate::bench::tpcc::schema::{item_key, Scale, Stock};
+    use crate::bench::tpcc::schema::{item_key, wdx_key, Scale, Stock};
     use crate::bench::tpcc::txns::{self, Ctx, Kind};
     use crate::bench::tpcc::{check, load};
     use crate::bench::workload::Rng;
@@ -1805,6 +1830,56 @@ mod tests {
         assert_eq!(e.tree(Table::NewOrder).get(&k1).unwrap(), Some(Vec::new()));
         assert_eq!(e.tree(Table::Order).get(&k1).unwrap(), Some(b"first".to_vec()));
         e.check_trees().unwrap();
+    }
+
+    /// Every run of keys TPC-C inserts into at 4 warehouses (5 tables, 40 districts) keeps its own hint in a
+    /// worker's [`TailHints`] whatever the others did since (R21-20: 83 of New-Order's 120 runs shared a slot of
+    /// the direct-mapped table with another run, and lost their hints to it).
+    #[test]
+    fn every_run_of_four_warehouses_keeps_its_own_tail_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let tables = [
+            Table::History,
+            Table::NewOrder,
+            Table::Order,
+            Table::OrderCustomer,
+            Table::OrderLine,
+        ];
+        let runs: Vec<(Table, [u8; 7])> = tables
+            .iter()
+            .flat_map(|&t| (1..=4).flat_map(move |w| (1..=10).map(move |d| (t, wdx_key(w, d, 1)))))
+            .collect();
+        // A distinct hint for each run: the leaf and slot of its own key in one tree.
+        e.load(&mut |t| {
+            for (i, (_, k)) in runs.iter().enumerate() {
+                t.put(Table::NewOrder, &wdx_key(9, 9, i as u32), &k[..])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let hints: Vec<LeafHint> = (0..runs.len())
+            .map(|i| {
+                let mut h = LeafHint::default();
+                e.tree(Table::NewOrder)
+                    .get_hinted(&wdx_key(9, 9, i as u32), &mut h, |v| assert!(v.is_some()))
+                    .unwrap();
+                h
+            })
+            .collect();
+        for (i, h) in hints.iter().enumerate() {
+            assert!(hints[..i].iter().all(|g| g != h), "hint {i} is another's");
+        }
+        let mut tails = TailHints::new();
+        for ((t, k), &h) in runs.iter().zip(&hints) {
+            tails.set(TailHints::slot(*t, k), h);
+        }
+        for ((t, k), &h) in runs.iter().zip(&hints) {
+            assert_eq!(tails.get(TailHints::slot(*t, k)), h, "{t:?} {k:?}");
+            // The run's later keys (of the same district) find it too.
+            let later = [&k[..3], &[0, 0, 0, 7]].concat();
+            assert_eq!(tails.get(TailHints::slot(*t, &later)), h);
+        }
     }
 
     #[test]
