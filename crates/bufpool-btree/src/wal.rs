@@ -157,8 +157,7 @@
 //!    an atomic), still without a lock;
 //! 3. takes `state` once: the record's LSN range is `next..next + len`, the record is copied into the buffer
 //!    there, and `next` and `appended` move to its end. If `next` is not the LSN it was sealed for (another
-//!    append came between 2 and 3, a few percent of appends at 2 threads), it is sealed again first, under the
-//!    lock, as every record was before.
+//!    append came between 2 and 3), it is sealed again first, under the lock, as every record was before.
 //!
 //! The length checks ([`TreeWal::check`], [`TreeWal::write_out`]) read `buffered`, an atomic kept with the
 //! buffer's length, and a commit reads `appended`: neither takes `state`. Only records sealed for their own LSN
@@ -173,7 +172,8 @@
 //!
 //! # Invariants
 //! - Records are written to the file in LSN order: records enter the buffer in LSN order, each whole, under the
-//!   `state` mutex, and every file write happens under the `io` mutex, which takes the buffered bytes in order. `durable` only grows and is set after an fsync covering it.
+//!   `state` mutex, and every file write happens under the `io` mutex, which takes the buffered bytes in order.
+//!   `durable` only grows and is set after an fsync covering it.
 //! - Group commit: a committer waits for the `io` mutex; when it gets it, it first checks whether someone else's
 //!   fsync already covered its LSN. One fsync serves every record appended before it started.
 //! - After the first failed write or fsync of the log's file the log refuses everything (no retry after a failed
