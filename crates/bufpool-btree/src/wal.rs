@@ -2779,9 +2779,9 @@ mod tests {
         assert_eq!(wal.end_lsn(), third);
     }
 
-    /// Appenders racing on one log (most of their records sealed for an LSN another took meanwhile, and their
-    /// buffer spilled past [`BUF_SOFT_MAX`] by whoever finds the file free): after a commit and a reopen the log
-    /// holds every record once, whole, at the LSN its append returned, each thread's in its order.
+    /// Appenders racing on one log (a record sealed for an LSN another append took meanwhile is sealed again, and
+    /// the buffer is spilled past [`BUF_SOFT_MAX`] by whoever finds the file free): after a commit and a reopen
+    /// the log holds every record once, whole, at the LSN its append returned, each thread's in its order.
     #[test]
     fn racing_appenders_records_are_read_back_at_the_lsns_their_appends_returned() {
         let dir = tempfile::tempdir().unwrap();
