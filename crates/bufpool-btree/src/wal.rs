@@ -147,9 +147,33 @@
 //! and its crash argument, which a `Storage` needs anyway, would not serve the file. A hole leaves one file,
 //! one offset rule (`LOG_HDR + lsn - origin`) and one cut for both.
 //!
+//! # The append (issue 15, session 21)
+//! Two appenders of one log (TPC-C's workers, each committing into the transaction log) meet on its `state`
+//! mutex. Until session 21 an append took it twice (the buffer's length read by [`TreeWal::check`], then the
+//! append), and encoded and checksummed its record under it, so the other worker waited that long and both
+//! bounced its lines. Now [`TreeWal::append`] (`append_checked`):
+//! 1. encodes the record into the thread's scratch buffer, without a lock;
+//! 2. seals it (LSN and checksum: the checksum covers the LSN) for the LSN the log's end names now (`appended`,
+//!    an atomic), still without a lock;
+//! 3. takes `state` once: the record's LSN range is `next..next + len`, the record is copied into the buffer
+//!    there, and `next` and `appended` move to its end. If `next` is not the LSN it was sealed for (another
+//!    append came between 2 and 3), it is sealed again first, under the lock, as every record was before.
+//!
+//! The length checks ([`TreeWal::check`], [`TreeWal::write_out`]) read `buffered`, an atomic kept with the
+//! buffer's length, and a commit reads `appended`: neither takes `state`. Only records sealed for their own LSN
+//! enter the buffer, whole and in LSN order, under the same lock as before, so the write-out and everything
+//! after it are as they were (a record is never written before one it follows: there is no window in which
+//! a later record is in the buffer and an earlier one is not). What is not done: copying outside the lock
+//! (PostgreSQL's WAL insertion locks, which reserve under a spinlock and copy into a shared ring under one
+//! of eight insertion locks, the write-out waiting for the copies in flight) or per-worker buffers merged at
+//! write-out (LeanStore, Aether); see BENCHMARKS.md, "The transaction log's append off the shared lock".
+//! Appends whose ops are chosen by the checkpoint's redo point (a tree's leaf changes, full-page writes) still
+//! encode under the lock, where that choice cannot race with a checkpoint.
+//!
 //! # Invariants
-//! - Records are written to the file in LSN order: every file write happens under the `io` mutex, which takes
-//!   the buffered bytes in order. `durable` only grows and is set after an fsync covering it.
+//! - Records are written to the file in LSN order: records enter the buffer in LSN order, each whole, under the
+//!   `state` mutex, and every file write happens under the `io` mutex, which takes the buffered bytes in order.
+//!   `durable` only grows and is set after an fsync covering it.
 //! - Group commit: a committer waits for the `io` mutex; when it gets it, it first checks whether someone else's
 //!   fsync already covered its LSN. One fsync serves every record appended before it started.
 //! - After the first failed write or fsync of the log's file the log refuses everything (no retry after a failed
@@ -583,6 +607,35 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
     }
 }
 
+/// Appends a record of `ops` to `out`, its length set, its checksum and LSN not yet ([`seal`]).
+fn encode_record<'o>(out: &mut Vec<u8>, ops: impl ExactSizeIterator<Item = Op<'o>>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; REC_HDR]);
+    out.extend_from_slice(&(ops.len() as u16).to_le_bytes());
+    for op in ops {
+        encode_op(out, &op);
+    }
+    let len = (out.len() - start) as u32;
+    out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Seals the encoded record `rec` ([`encode_record`]) as the record starting at `lsn`: its LSN, then its checksum
+/// (over everything after the checksum, the LSN included).
+fn seal(rec: &mut [u8], lsn: Lsn) {
+    rec[8..16].copy_from_slice(&lsn.to_le_bytes());
+    let crc = crc32c::crc32c(&rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Largest allocation a thread keeps for its next record ([`TreeWal::append_checked`]): a transaction's record
+/// (about 0.75 KB in TPC-C) or a structure change's few pages; a larger one is freed after its append.
+const SCRATCH_KEEP: usize = 64 << 10;
+
+thread_local! {
+    /// This thread's record being appended ([`TreeWal::append_checked`]), kept for its allocation.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
 /// `decode_ops`): at most `u16::MAX` ops, keys and separators of at most `u16::MAX` bytes, a `PATCH`'s edits that
 /// fit its value, and at most [`RECORD_MAX`] bytes in all. Before R14-1 such a record was appended and made
@@ -1004,6 +1057,10 @@ pub struct TreeWal {
     /// `state.next`, readable without the lock: stored under it after every append, only grows. A log that
     /// depends on this one reads it to note how far this log must be durable for a page or a record.
     appended: AtomicU64,
+    /// `state.buf.len()`, readable without the lock (stored under it at every change of the length, by
+    /// `note_over`): what [`TreeWal::check`] and [`TreeWal::write_out`] compare with the bounds, so that neither
+    /// takes the lock the appends take.
+    buffered: AtomicUsize,
     /// Per page of this log's tree, how far the dependency must be durable before the page is written
     /// (`deps.rs`); only pages that may hold covered changes are noted.
     deps: PageDeps,
@@ -1301,6 +1358,7 @@ impl TreeWal {
             syncs: Default::default(),
             first: OnceLock::new(),
             appended: AtomicU64::new(hdr.start),
+            buffered: AtomicUsize::new(0),
             deps: PageDeps::new(),
             dependents: Mutex::new(Vec::new()),
             dependents_over: AtomicUsize::new(0),
@@ -1407,7 +1465,7 @@ impl TreeWal {
     /// "A full device").
     fn check_room(&self) -> Result<()> {
         self.check_failed()?;
-        if self.first.get().is_none() && self.state.lock().buf.len() > BUF_HARD_MAX {
+        if self.first.get().is_none() && self.buffered.load(Ordering::Acquire) > BUF_HARD_MAX {
             let io = self.io.lock();
             self.write_locked(&io, SyncCause::AppendSpill, false)?;
         }
@@ -1443,9 +1501,10 @@ impl TreeWal {
         Ok(())
     }
 
-    /// After a change of `st.buf`'s length (`st` held since): keeps `st.over`, and the dependency's count of
-    /// dependents past [`BUF_HARD_MAX`], true. Nothing without a dependency.
+    /// After a change of `st.buf`'s length (`st` held since): keeps `buffered`, and (with a dependency)
+    /// `st.over` and the dependency's count of dependents past [`BUF_HARD_MAX`], true.
     fn note_over(&self, st: &mut State) {
+        self.buffered.store(st.buf.len(), Ordering::Release);
         let over = st.buf.len() > BUF_HARD_MAX;
         if over != st.over {
             if let Some(first) = self.first.get() {
@@ -1491,11 +1550,36 @@ impl TreeWal {
 
     /// [`TreeWal::append`] after the caller's own [`TreeWal::check`]: cannot fail. If the log failed in between,
     /// the record is never written and the flush the page's LSN needs fails, so the pool never writes the page.
+    ///
+    /// The record is encoded and sealed (its LSN and checksum) outside the `state` lock, in this thread's scratch
+    /// buffer, for the LSN the log's end (`appended`) names before the lock; under the lock, taken once, it gets
+    /// its LSN range and is copied into the buffer, and is sealed again there only if another append took that
+    /// LSN meanwhile (module docs, "The append").
     pub(crate) fn append_checked(&self, ops: &[Op<'_>]) -> Lsn {
+        let mut rec = SCRATCH.take();
+        rec.clear();
+        encode_record(&mut rec, ops.iter().copied());
+        let guess = self.appended.load(Ordering::Acquire);
+        seal(&mut rec, guess);
         let mut st = self.state.lock();
-        let lsn = self.encode_locked(&mut st, ops.iter().copied());
+        let end = self.place_locked(&mut st, &mut rec, guess);
         self.spill_if_large(st);
-        lsn
+        if rec.capacity() <= SCRATCH_KEEP {
+            SCRATCH.set(rec);
+        }
+        end
+    }
+
+    /// Copies the encoded record `rec`, sealed for LSN `sealed_at`, into the buffer at the log's end (sealing it
+    /// again for that LSN first if it is not `sealed_at`); returns its end. The only place a sealed record enters
+    /// the buffer, so records enter it in LSN order, whole.
+    fn place_locked(&self, st: &mut State, rec: &mut [u8], sealed_at: Lsn) -> Lsn {
+        let lsn = st.next;
+        if lsn != sealed_at {
+            seal(rec, lsn);
+        }
+        st.buf.extend_from_slice(rec);
+        self.appended_locked(st, lsn + rec.len() as u64)
     }
 
     /// Appends a change to one leaf, as `op` or, if the page was last logged at or before the checkpoint redo
@@ -1580,29 +1664,28 @@ impl TreeWal {
         }
     }
 
+    /// Encodes and seals a record of `ops` straight into the buffer, under the lock: for the appends whose ops
+    /// are chosen under it (by the redo point: full-page writes).
     fn encode_locked<'o>(&self, st: &mut State, ops: impl ExactSizeIterator<Item = Op<'o>>) -> Lsn {
         let start = st.buf.len();
         let lsn = st.next;
-        st.buf.extend_from_slice(&[0u8; REC_HDR]);
-        st.buf.extend_from_slice(&(ops.len() as u16).to_le_bytes());
-        for op in ops {
-            encode_op(&mut st.buf, &op);
-        }
+        encode_record(&mut st.buf, ops);
         let len = st.buf.len() - start;
-        let rec = &mut st.buf[start..];
-        rec[4..8].copy_from_slice(&(len as u32).to_le_bytes());
-        rec[8..16].copy_from_slice(&lsn.to_le_bytes());
-        let crc = crc32c::crc32c(&rec[4..]);
-        rec[0..4].copy_from_slice(&crc.to_le_bytes());
-        st.next = lsn + len as u64;
-        self.appended.store(st.next, Ordering::Release);
+        seal(&mut st.buf[start..], lsn);
+        self.appended_locked(st, lsn + len as u64)
+    }
+
+    /// After a record ending at `end` entered the buffer (`st` held since): the log's end moves there.
+    fn appended_locked(&self, st: &mut State, end: Lsn) -> Lsn {
+        st.next = end;
+        self.appended.store(end, Ordering::Release);
         // The record's pages are latched by the caller and hold only covered changes whose records the
         // dependency appended before them, so before now: its end now covers them.
         if let Some(first) = self.first.get() {
             st.buf_dep = st.buf_dep.max(first.end_lsn());
-            self.note_over(st);
         }
-        st.next
+        self.note_over(st);
+        end
     }
 
     /// After an append (`st` held since it): a buffer past [`BUF_SOFT_MAX`] is written out (no fsync of this log)
@@ -1630,7 +1713,7 @@ impl TreeWal {
     /// tick), so that appenders of a log whose dependency is not durable far enough never fsync it on their path
     /// (they leave the buffer to this call, up to [`BUF_HARD_MAX`]). Returns whether it wrote.
     pub fn write_out(&self) -> Result<bool> {
-        if self.state.lock().buf.len() <= BUF_SOFT_MAX {
+        if self.buffered.load(Ordering::Acquire) <= BUF_SOFT_MAX {
             return Ok(false);
         }
         let io = self.io.lock();
@@ -1754,8 +1837,7 @@ impl TreeWal {
 
     /// [`TreeWal::commit`] on behalf of `cause`.
     fn commit_for(&self, cause: SyncCause) -> Result<()> {
-        let next = self.state.lock().next;
-        self.flush_lsn_for(next, cause)
+        self.flush_lsn_for(self.appended.load(Ordering::Acquire), cause)
     }
 
     /// End of the appended log: the next record starts here. Only grows; after an append returned, that
@@ -1981,7 +2063,7 @@ impl TreeWal {
     /// Bytes of records appended and not yet handed to the file: what [`BUF_SOFT_MAX`] and [`BUF_HARD_MAX`]
     /// bound. While the device is full it holds the records refused for space.
     pub fn buffered_bytes(&self) -> usize {
-        self.state.lock().buf.len()
+        self.buffered.load(Ordering::Acquire)
     }
 
     /// Number of log fsyncs so far (one per group commit or WAL-rule flush that had something to make durable).
@@ -2651,6 +2733,102 @@ mod tests {
         assert_eq!(first.syncs(), syncs, "the dependency was durable far enough");
         assert_eq!(first.durable_lsn(), t4);
         assert!(t5 > t4);
+    }
+
+    /// A record sealed (LSN, checksum) for an LSN another append took before its own took the lock is sealed again
+    /// for the LSN it gets: read back after a reopen, whole, at its own LSN. Fails if `place_locked` copies it as
+    /// sealed (its checksum and LSN are those of another position: the scan stops before it and `open` cuts it).
+    #[test]
+    fn a_record_sealed_for_an_lsn_taken_meanwhile_is_sealed_again_for_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let wal = TreeWal::open(&path).unwrap();
+        let guess = wal.end_lsn();
+        let mut rec = Vec::new();
+        encode_record(
+            &mut rec,
+            [Op::Put {
+                page: 2,
+                key: b"late",
+                val: b"sealed early",
+            }]
+            .into_iter(),
+        );
+        seal(&mut rec, guess);
+        // Another append takes `guess` between the seal and the lock.
+        let first = wal
+            .append(&[Op::Put {
+                page: 1,
+                key: b"first",
+                val: b"v",
+            }])
+            .unwrap();
+        let second = {
+            let mut st = wal.state.lock();
+            wal.place_locked(&mut st, &mut rec, guess)
+        };
+        assert_eq!(second, first + rec.len() as u64);
+        let third = wal.append(&[Op::Del { page: 3, key: b"after" }]).unwrap();
+        wal.commit().unwrap();
+        drop(wal);
+        let wal = TreeWal::open(&path).unwrap();
+        let seen = scan_all(&wal);
+        let ends: Vec<Lsn> = seen.iter().map(|r| r.0).collect();
+        assert_eq!(ends, [first, second, third]);
+        assert_eq!(seen[1].1, [OwnedOp::Put(2, b"late".to_vec(), b"sealed early".to_vec())]);
+        assert_eq!(wal.end_lsn(), third);
+    }
+
+    /// Appenders racing on one log (a record sealed for an LSN another append took meanwhile is sealed again, and
+    /// the buffer is spilled past [`BUF_SOFT_MAX`] by whoever finds the file free): after a commit and a reopen
+    /// the log holds every record once, whole, at the LSN its append returned, each thread's in its order.
+    #[test]
+    fn racing_appenders_records_are_read_back_at_the_lsns_their_appends_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let wal = TreeWal::open(&path).unwrap();
+        let (threads, each) = (4u32, 3000u32);
+        let returned: Vec<Vec<Lsn>> = std::thread::scope(|s| {
+            let spawned: Vec<_> = (0..threads)
+                .map(|t| {
+                    let wal = &wal;
+                    s.spawn(move || {
+                        (0..each)
+                            .map(|i| {
+                                let val = vec![t as u8; (i as usize * 37) % 900];
+                                let key = i.to_be_bytes();
+                                wal.append(&[Op::Put {
+                                    page: t,
+                                    key: &key,
+                                    val: &val,
+                                }])
+                                .unwrap()
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            spawned.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        wal.commit().unwrap();
+        drop(wal);
+        let wal = TreeWal::open(&path).unwrap();
+        let seen = scan_all(&wal);
+        assert_eq!(seen.len(), (threads * each) as usize);
+        let mut next = vec![0u32; threads as usize];
+        for (end, ops) in &seen {
+            let [OwnedOp::Put(t, key, val)] = &ops[..] else {
+                panic!("unexpected ops {ops:?}")
+            };
+            let i = next[*t as usize];
+            assert_eq!(key, &i.to_be_bytes(), "thread {t}'s records out of order");
+            assert_eq!(val, &vec![*t as u8; (i as usize * 37) % 900]);
+            assert_eq!(
+                *end, returned[*t as usize][i as usize],
+                "record at another LSN than its append's"
+            );
+            next[*t as usize] += 1;
+        }
     }
 
     #[test]
