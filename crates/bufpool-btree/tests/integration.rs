@@ -13,6 +13,7 @@ mod api_concurrent_edges;
 mod api_edges;
 mod ascending_inner_fill;
 mod bulk_load;
+mod bulk_load_concurrent;
 mod bulk_load_input_panics;
 mod bulk_load_vs_covered;
 mod checkpoint_all;
