@@ -183,7 +183,8 @@
 //!   this log to the page's LSN. An old page whose changes are durable there already costs no fsync.
 //!
 //! Lock order: `trunc` before `io` before `state`; `state` is never held across I/O; a log's `io` before its
-//! dependency's locks (a dependency must never depend back, directly or not).
+//! dependency's locks (a dependency must never depend back, directly or not: [`TreeWal::flush_first`] refuses
+//! one that would, R21-1 in RELIABILITY.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
