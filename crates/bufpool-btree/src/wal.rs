@@ -207,7 +207,8 @@
 //!   this log to the page's LSN. An old page whose changes are durable there already costs no fsync.
 //!
 //! Lock order: `trunc` before `io` before `state`; `state` is never held across I/O; a log's `io` before its
-//! dependency's locks (a dependency must never depend back, directly or not).
+//! dependency's locks (a dependency must never depend back, directly or not: [`TreeWal::flush_first`] refuses
+//! one that would, R21-1 in RELIABILITY.md).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
@@ -2035,7 +2036,8 @@ impl TreeWal {
     /// end as of that record's append. A record appended to `first` before a record of this log is therefore
     /// durable before that record is, and so before any page whose LSN covers it; pages holding covered changes
     /// wait for `first` as far as [`bufpool::Wal::flush_for_pages`] finds them noted. Set once, before the log
-    /// is used; `first` must not depend on this log, directly or not. Refused (`Err`) if a dependency is already set or `first` is this log.
+    /// is used. Refused ([`Error::Log`], nothing changed) if a dependency is already set, or if `first` is this log
+    /// or depends on it, directly or not (a cycle: R21-1 in RELIABILITY.md).
     ///
     /// `first` then also bounds this log's buffer while the device is full: an append to `first` is refused
     /// ([`Error::NoSpace`]) while this log holds more than [`BUF_HARD_MAX`] bytes it cannot write out
@@ -2046,6 +2048,24 @@ impl TreeWal {
                 "{} cannot depend on itself; nothing was changed",
                 self.name()
             )));
+        }
+        // One dependency set at a time in the process, so that two logs wired to each other at once cannot both
+        // pass the walk below (R21-1).
+        static WIRING: Mutex<()> = Mutex::new(());
+        let _wiring = WIRING.lock();
+        // A dependency that leads back here would make this log's write-out wait for its own `io` mutex, held by
+        // the same thread (a commit that hangs for good), and keep both logs alive through each other (R21-1).
+        let mut on = first.first.get();
+        while let Some(log) = on {
+            if Arc::ptr_eq(log, self) {
+                return Err(Error::Log(format!(
+                    "{} cannot depend on {}, which depends on it (a cycle: each log's write-out would wait for the \
+                     other's); nothing was changed",
+                    self.name(),
+                    first.name()
+                )));
+            }
+            on = log.first.get();
         }
         self.first.set(first.clone()).map_err(|_| {
             Error::Log(format!(
