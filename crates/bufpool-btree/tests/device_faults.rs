@@ -11,9 +11,14 @@
 //! - A dropped rewrite of a checkpoint after which the log was cut (R20-O20) is refused at the next open with
 //!   `Error::StalePage` naming one of the pages (R21-1 in RELIABILITY.md: on main it opened and 1,000 of the
 //!   3,000 keys read their previous value).
+//! - At run time, without a crash: a leaf's write-back the device dropped, the leaf evicted and read again, is
+//!   `Corrupt { StaleWrite }` naming it (R21-2: on main the lookup returned the previous value, and a later put
+//!   into the leaf logged the stale leaf as the truth).
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bufpool::{CorruptReason, PageNo};
 use bufpool_btree::{Error, LeafHint, Tree};
@@ -259,4 +264,69 @@ fn a_rewrite_the_device_dropped_before_the_logs_cut_is_refused_at_open() {
             );
         }
     }
+}
+
+/// A memory device that acknowledges and drops every write at byte offset `drop_at`.
+struct DropsWrites {
+    inner: bufpool::storage::MemoryStorage,
+    drop_at: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl bufpool::storage::Storage for DropsWrites {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if offset == self.drop_at.load(Ordering::SeqCst) {
+            self.dropped.fetch_add(1, Ordering::SeqCst);
+            return Ok(());
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.inner.info()
+    }
+}
+
+#[test]
+fn a_write_back_the_device_dropped_is_caught_when_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let drop_at = Arc::new(AtomicU64::new(u64::MAX));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let storage = DropsWrites {
+        inner: bufpool::storage::MemoryStorage::new(),
+        drop_at: drop_at.clone(),
+        dropped: dropped.clone(),
+    };
+    let pool = Arc::new(bufpool::BufferPool::builder().frames(24).build().unwrap());
+    let wal = bufpool_btree::TreeWal::open(dir.path().join("t.wal")).unwrap();
+    let tree = Tree::open_storage(pool, wal, storage).unwrap();
+    let mut model = BTreeMap::new();
+    fill(&tree, 3000, 1, &mut model);
+    tree.checkpoint().unwrap();
+    let leaf = leaf_of(&tree, &key(1500));
+    let in_page = ids_in(&tree, &model, leaf);
+    // The device drops the leaf's next write-backs; the leaf changes, then is evicted by lookups of the others.
+    drop_at.store(leaf as u64 * PAGE as u64, Ordering::SeqCst);
+    tree.put(&key(1500), &value(1500, 2)).unwrap();
+    model.insert(1500, 2);
+    tree.commit().unwrap();
+    for id in (0..3000).filter(|id| !in_page.contains(id)) {
+        assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 1)), "key {id}");
+    }
+    assert!(dropped.load(Ordering::SeqCst) > 0, "the leaf was not written back");
+    let reason = reads_but_the_page(&tree, &model, &in_page, leaf);
+    assert!(matches!(reason, CorruptReason::StaleWrite { .. }), "{reason:?}");
+    // A put into the leaf is refused too: the stale leaf is never logged as the tree's state.
+    let e = tree
+        .put(&key(1500), &value(1500, 3))
+        .expect_err("a put into the stale leaf");
+    assert!(corrupt_page(&e, leaf).is_some(), "{e}");
 }

@@ -1354,7 +1354,19 @@ impl BufferPool {
             self.core.counters.inc(Counter::ReadErrors);
             return Err(Error::ShortRead { page, got, want });
         }
-        match checksum::verify_for(buf, page.page_no(), file.expected_identity()) {
+        let verified = checksum::verify_for(buf, page.page_no(), file.expected_identity());
+        // A valid page (or zeroes) older than this open last wrote it: the device dropped that write (R21-2).
+        if let Ok(v) = verified {
+            let lsn = if v == Verified::Valid { checksum::lsn_of(buf) } else { 0 };
+            if let Some(written) = file.stale_below(page.page_no(), lsn) {
+                self.core.counters.inc(Counter::CorruptPages);
+                return Err(Error::Corrupt {
+                    page,
+                    reason: CorruptReason::StaleWrite { lsn, written },
+                });
+            }
+        }
+        match verified {
             Ok(Verified::Valid) => {
                 file.note_written(page.page_no());
                 Ok(checksum::lsn_of(buf))
