@@ -34,7 +34,7 @@
 //!              Physiological; the right half is logged beside it as an image. See "Splits under a log above")
 //!   WRITTEN (8): lsn u64
 //!              (not a change: a checkpoint's note that the page's last record before the cut ended at `lsn`, so
-//!              the data file must hold the page at least that new; [`TreeWal::note_cut_pages`], "Dropped writes")
+//!              the data file must hold the page at least that new; `TreeWal::note_cut_pages`, "Dropped writes")
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
@@ -107,7 +107,7 @@
 //! page's previous version, which verifies (checksum, page number, identity). While the log holds the page's
 //! records, recovery redoes them over it (the page LSN is below theirs). Once a checkpoint cuts them, nothing
 //! would: the stale page read as valid, silently (R20-O20). So before each cut the tree calls
-//! [`TreeWal::note_cut_pages`]: it reads the records the cut drops (the log's start up to the redo point, from
+//! `TreeWal::note_cut_pages`: it reads the records the cut drops (the log's start up to the redo point, from
 //! the file) and appends, after the redo point, one `WRITTEN` op for each page they changed with the end of its
 //! last such record. Recovery checks, after replay, that every such page holds at least that LSN, and refuses
 //! the open otherwise (`Error::StalePage` naming the page). It catches drops of the writes whose records the
@@ -379,7 +379,7 @@ pub enum Op<'a> {
         sep: &'a [u8],
     },
     /// Not a change: the page's last record before a checkpoint's cut ended at `lsn`, so the data file must
-    /// hold the page at least that new ([`TreeWal::note_cut_pages`]; recovery checks it, nothing is redone).
+    /// hold the page at least that new (`TreeWal::note_cut_pages`; recovery checks it, nothing is redone).
     Written {
         /// Page number in the data file.
         page: PageNo,

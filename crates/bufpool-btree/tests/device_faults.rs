@@ -143,45 +143,58 @@ fn a_new_page_the_device_dropped_is_a_lost_write_naming_the_page() {
     assert!(matches!(reason, CorruptReason::LostWrite { .. }), "{reason:?}");
 }
 
+/// 3,000 keys, closed; reopened with 24 frames (the updates' leaves are written by eviction, after the log's redo
+/// point), every third key updated and committed, then, with `checkpoint`, a checkpoint that cuts the log; the
+/// files copied into `image` as they are (the process killed). Returns the data file's bytes before the updates:
+/// after the reopen, whose recovery checkpoints (it replays the close's record of the meta page).
+fn update_and_kill(dir: &Path, image: &Path, model: &mut BTreeMap<u64, u64>, checkpoint: bool) -> Vec<u8> {
+    {
+        let tree = common::open(dir, 24);
+        fill(&tree, 3000, 1, model);
+        tree.close().unwrap();
+    }
+    let tree = common::open(dir, 24);
+    let before = std::fs::read(data_file(dir)).unwrap();
+    for id in (0..3000).step_by(3) {
+        tree.put(&key(id), &value(id, 2)).unwrap();
+        model.insert(id, 2);
+    }
+    tree.commit().unwrap();
+    if checkpoint {
+        let start = tree.wal().start_lsn();
+        tree.checkpoint().unwrap();
+        assert!(tree.wal().start_lsn() > start, "the checkpoint cut the log");
+    }
+    for f in std::fs::read_dir(dir).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), image.join(f.file_name())).unwrap();
+    }
+    before
+}
+
+/// Puts every page of `image`'s data file from `skip` on that differs from `before` back to its bytes there (the
+/// device dropped every rewrite since); returns their numbers.
+fn drop_rewrites(image: &Path, before: &[u8], skip: usize) -> Vec<PageNo> {
+    let mut now = std::fs::read(data_file(image)).unwrap();
+    let mut dropped = Vec::new();
+    for (no, (new, old)) in now.chunks_mut(PAGE).zip(before.chunks(PAGE)).enumerate().skip(skip) {
+        if new != old {
+            new.copy_from_slice(old);
+            dropped.push(no as PageNo);
+        }
+    }
+    std::fs::write(data_file(image), &now).unwrap();
+    dropped
+}
+
 #[test]
 fn rewrites_the_device_dropped_are_redone_while_the_log_holds_them() {
     let dir = tempfile::tempdir().unwrap();
     let image = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();
-    {
-        let tree = common::open(dir.path(), 24);
-        fill(&tree, 3000, 1, &mut model);
-        tree.close().unwrap();
-    }
-    let before;
-    {
-        // A pool of 24 frames: the updates' leaves are written by eviction, after the log's redo point. The
-        // image before them is the file after the open (whose recovery checkpoints: it replays the close's
-        // record of the meta page).
-        let tree = common::open(dir.path(), 24);
-        before = std::fs::read(data_file(dir.path())).unwrap();
-        for id in (0..3000).step_by(3) {
-            tree.put(&key(id), &value(id, 2)).unwrap();
-            model.insert(id, 2);
-        }
-        tree.commit().unwrap();
-        // Killed: what the files hold now, without a close.
-        for f in std::fs::read_dir(dir.path()).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), image.path().join(f.file_name())).unwrap();
-        }
-    }
-    // The device dropped every rewrite since the close: each page it had then holds its old bytes again.
-    let mut now = std::fs::read(data_file(image.path())).unwrap();
-    let mut dropped = 0;
-    for (new, old) in now.chunks_mut(PAGE).zip(before.chunks(PAGE)) {
-        if new != old {
-            new.copy_from_slice(old);
-            dropped += 1;
-        }
-    }
+    let before = update_and_kill(dir.path(), image.path(), &mut model, false);
+    let dropped = drop_rewrites(image.path(), &before, 0).len();
     assert!(dropped > 10, "only {dropped} pages rewritten");
-    std::fs::write(data_file(image.path()), &now).unwrap();
     let tree = common::open(image.path(), 24);
     for (&id, &ver) in &model {
         assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, ver)), "key {id}");
@@ -189,41 +202,13 @@ fn rewrites_the_device_dropped_are_redone_while_the_log_holds_them() {
     tree.check().unwrap();
 }
 
-/// Copies every file of `from` into `to` (a crash image: the process killed, the files as they are).
-fn copy_files(from: &Path, to: &Path) {
-    for f in std::fs::read_dir(from).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-    }
-}
-
 #[test]
 fn a_rewrite_the_device_dropped_before_the_logs_cut_is_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
     let image = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();
-    {
-        let tree = common::open(dir.path(), 24);
-        fill(&tree, 3000, 1, &mut model);
-        tree.close().unwrap();
-    }
-    let before;
-    {
-        // 24 frames: the updated leaves are written by evictions and by the checkpoint, whose cut then drops
-        // their records from the log.
-        let tree = common::open(dir.path(), 24);
-        before = std::fs::read(data_file(dir.path())).unwrap();
-        for id in (0..3000).step_by(3) {
-            tree.put(&key(id), &value(id, 2)).unwrap();
-            model.insert(id, 2);
-        }
-        tree.commit().unwrap();
-        let start = tree.wal().start_lsn();
-        tree.checkpoint().unwrap();
-        assert!(tree.wal().start_lsn() > start, "the checkpoint cut the log");
-        // Killed after the checkpoint.
-        copy_files(dir.path(), image.path());
-    }
+    // The updated leaves are written by evictions and by the checkpoint, whose cut drops their records.
+    let before = update_and_kill(dir.path(), image.path(), &mut model, true);
     // The files as they are open whole: every key reads its last value.
     {
         let tree = common::open(dir.path(), 24);
@@ -233,16 +218,8 @@ fn a_rewrite_the_device_dropped_before_the_logs_cut_is_refused_at_open() {
     }
     // The device dropped every data page's rewrite since the close but the meta page's (whose drop is refused
     // already: `LogMismatch`).
-    let mut now = std::fs::read(data_file(image.path())).unwrap();
-    let mut dropped = Vec::new();
-    for (no, (new, old)) in now.chunks_mut(PAGE).zip(before.chunks(PAGE)).enumerate().skip(1) {
-        if new != old {
-            new.copy_from_slice(old);
-            dropped.push(no as PageNo);
-        }
-    }
+    let dropped = drop_rewrites(image.path(), &before, 1);
     assert!(dropped.len() > 100, "only {} pages rewritten", dropped.len());
-    std::fs::write(data_file(image.path()), &now).unwrap();
     let opts = bufpool_btree::Options {
         frames: 24,
         page_size: 4096,
