@@ -1,8 +1,9 @@
 //! Open files: `FileId <-> storage`, each file opened once.
 //!
 //! Owns the file registry and each file's durable-state bookkeeping: its page count, its in-memory free-page
-//! list, whether it has writes not yet synced, whether it has failed, and its file record (identity, written
-//! mark: `record.rs`).
+//! list, whether it has writes not yet synced, whether it has failed, its file record (identity, written
+//! mark: `record.rs`), and the LSN of each page's last write in this open (a page read back older is a write the
+//! device dropped: `FileEntry::stale_below`, R21-2 in RELIABILITY.md).
 //!
 //! Invariants:
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
