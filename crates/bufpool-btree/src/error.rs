@@ -83,6 +83,22 @@ pub enum Error {
     /// A structural check of the tree failed (see [`crate::Tree::check`]).
     #[error("tree invariant violated: {0}")]
     Invariant(String),
+    /// A data page older than the last checkpoint wrote it: the page's LSN is below the one the checkpoint's
+    /// note in the log (kept past its cut) requires, so the device dropped a write of it (a stale but valid
+    /// version; R21-10 in RELIABILITY.md) and the log no longer holds the records to redo. Found at open, which is
+    /// refused; restore the data file (and its log) from a backup.
+    #[error(
+        "{page} holds LSN {lsn}, older than LSN {written} it was written at before the last checkpoint's cut: the \
+        device dropped that write, and the log no longer holds its changes"
+    )]
+    StalePage {
+        /// The page.
+        page: PageId,
+        /// Its LSN on disk (0 if the file ends before it).
+        lsn: u64,
+        /// The LSN the checkpoint's note requires.
+        written: u64,
+    },
 }
 
 impl Error {

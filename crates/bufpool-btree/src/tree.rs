@@ -689,17 +689,52 @@ impl Tree {
         self.wal().commit()
     }
 
-    /// Redoes every valid log record whose LSN is above its page's LSN; returns the number of records read.
+    /// Redoes every valid log record whose LSN is above its page's LSN, then checks the pages the log's
+    /// checkpoint notes name ([`Tree::check_written`]); returns the number of records read.
     fn recover(&self) -> Result<usize> {
         let mut records = 0;
+        let mut written = Vec::new();
         self.wal().scan(|lsn, ops| {
             records += 1;
             for op in ops {
-                self.redo(lsn, op)?;
+                match op {
+                    OwnedOp::Written(page, at) => written.push((page, at)),
+                    op => self.redo(lsn, op)?,
+                }
             }
             Ok(())
         })?;
+        self.check_written(&written)?;
         Ok(records)
+    }
+
+    /// After replay: each page a checkpoint's note names (`OwnedOp::Written`: the page was written, before
+    /// the log's start was cut, at that LSN) holds at least that LSN. An older one is a write the device dropped,
+    /// which nothing in the log can redo: [`Error::StalePage`] (R21-10 in RELIABILITY.md; `wal.rs`, "Dropped
+    /// writes"). A page that does not verify is left to the pool, which refuses it at every read.
+    fn check_written(&self, written: &[(PageNo, Lsn)]) -> Result<()> {
+        let pages = self.pool.file_pages(self.file)?;
+        for &(no, at) in written {
+            let lsn = if no < pages {
+                match self.pool.read(self.pid(no)) {
+                    Ok(g) => g.lsn(),
+                    // A page that does not verify (torn, zeroed) is refused by the pool at every read, naming it,
+                    // and the tree's other pages stay readable: not this check's to refuse the open for.
+                    Err(bufpool::Error::Corrupt { .. } | bufpool::Error::ShortRead { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                0
+            };
+            if lsn < at {
+                return Err(Error::StalePage {
+                    page: self.pid(no),
+                    lsn,
+                    written: at,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn redo(&self, lsn: Lsn, op: OwnedOp) -> Result<()> {
@@ -745,8 +780,9 @@ impl Tree {
             }
             OwnedOp::Inner(_, sep, child) => node::inner_insert(&mut g, sep, *child).unwrap_or(false),
             OwnedOp::Cut(_, right, sep) => node::cut_leaf(&mut g, sep, *right).is_ok(),
-            // Only a layer above the trees logs these (a transaction log), never a tree's own log.
-            OwnedOp::Patch(..) => false,
+            // Only a layer above the trees logs these (a transaction log), never a tree's own log. A checkpoint's
+            // note changes nothing (`recover` checks it after replay).
+            OwnedOp::Patch(..) | OwnedOp::Written(..) => false,
         };
         if !applied {
             return Err(self.corrupt(no, "log record does not apply to the page"));
@@ -1902,6 +1938,10 @@ impl Tree {
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
         first.pool.flush_files(&files)?;
+        // The notes of the pages whose records the cuts drop, for the next open to check (R21-10).
+        for (t, &r) in trees.iter().zip(&redo) {
+            t.wal().note_cut_pages(r)?;
+        }
         trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().truncate_before(r))
     }
 
@@ -1912,6 +1952,7 @@ impl Tree {
         let redo = self.wal().begin_checkpoint();
         self.note_log_start(redo)?;
         self.pool.checkpoint_spread(target)?;
+        self.wal().note_cut_pages(redo)?;
         self.wal().truncate_before(redo)
     }
 

@@ -32,6 +32,9 @@
 //!              (the left half of a leaf split in a tree that takes covered changes: the leaf keeps its entries
 //!              below the separator, which becomes its high fence, and links to `right`; `node::cut_leaf`.
 //!              Physiological; the right half is logged beside it as an image. See "Splits under a log above")
+//!   WRITTEN (8): lsn u64
+//!              (not a change: a checkpoint's note that the page's last record before the cut ended at `lsn`, so
+//!              the data file must hold the page at least that new; `TreeWal::note_cut_pages`, "Dropped writes")
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
@@ -98,6 +101,19 @@
 //! cut returns the error ([`Error::NoSpace`] if refused for space) and the log goes on (the new file removed), so a
 //! full file system costs a checkpoint's cut, not every later commit. A header-slot write refused for space is
 //! reported the same way ("A full device").
+//!
+//! # Dropped writes (`WRITTEN`, R21-10 in RELIABILITY.md)
+//! A device that acknowledges a page write and drops it (a firmware bug, a write-dropping dm target) leaves the
+//! page's previous version, which verifies (checksum, page number, identity). While the log holds the page's
+//! records, recovery redoes them over it (the page LSN is below theirs). Once a checkpoint cuts them, nothing
+//! would: the stale page read as valid, silently (R20-O20). So before each cut the tree calls
+//! `TreeWal::note_cut_pages`: it reads the records the cut drops (the log's start up to the redo point, from
+//! the file) and appends, after the redo point, one `WRITTEN` op for each page they changed with the end of its
+//! last such record. Recovery checks, after replay, that every such page holds at least that LSN, and refuses
+//! the open otherwise (`Error::StalePage` naming the page). It catches drops of the writes whose records the
+//! last cut dropped (the checkpoint's, and evictions' since the cut before); a drop older than that whose page
+//! was not changed since reads as valid, as before. A covered change raises no LSN, so a drop of one is not seen.
+//! A build before R21-10 reads a `WRITTEN` op as the log's torn end.
 //!
 //! # A full device (ENOSPC, EDQUOT; F13-1 in RELIABILITY.md)
 //! A write of the buffered records that the device refuses for space returns [`Error::NoSpace`] and does not
@@ -210,6 +226,7 @@
 //! dependency's locks (a dependency must never depend back, directly or not: [`TreeWal::flush_first`] refuses
 //! one that would, R21-1 in RELIABILITY.md).
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
@@ -284,6 +301,9 @@ const TAG_SPLIT: u8 = 4;
 const TAG_INNER: u8 = 5;
 const TAG_PATCH: u8 = 6;
 const TAG_CUT: u8 = 7;
+const TAG_WRITTEN: u8 = 8;
+/// [`Op::Written`] notes per record (13 bytes each: about 53 KB a record).
+const WRITTEN_PER_RECORD: usize = 4096;
 
 /// Bytes of one edit's header in a `PATCH` op (`offset u16 | len u16`).
 const EDIT_HDR: usize = 4;
@@ -383,6 +403,14 @@ pub enum Op<'a> {
         /// The separator: the leaf's new high fence; its entries from it on are gone.
         sep: &'a [u8],
     },
+    /// Not a change: the page's last record before a checkpoint's cut ended at `lsn`, so the data file must
+    /// hold the page at least that new (`TreeWal::note_cut_pages`; recovery checks it, nothing is redone).
+    Written {
+        /// Page number in the data file.
+        page: PageNo,
+        /// The end of the page's last record before the cut.
+        lsn: Lsn,
+    },
     /// Bytes of an existing value overwritten in place (logged by a layer above the trees, never by a tree).
     Patch {
         /// The page number field: the layer's own number (the transaction log's table).
@@ -406,6 +434,7 @@ impl Op<'_> {
             | Op::Split { page, .. }
             | Op::Inner { page, .. }
             | Op::Cut { page, .. }
+            | Op::Written { page, .. }
             | Op::Patch { page, .. } => page,
         }
     }
@@ -428,6 +457,8 @@ pub enum OwnedOp {
     Cut(PageNo, PageNo, Vec<u8>),
     /// In-place overwrite: page number field, key, the value's length, edits ([`apply_edits`]).
     Patch(PageNo, Vec<u8>, u32, Vec<u8>),
+    /// A checkpoint's note, not a change ([`Op::Written`]): page, the LSN the data file must hold it at or above.
+    Written(PageNo, Lsn),
 }
 
 impl OwnedOp {
@@ -440,6 +471,7 @@ impl OwnedOp {
             | OwnedOp::Split(p, _, _, _)
             | OwnedOp::Inner(p, _, _)
             | OwnedOp::Cut(p, _, _)
+            | OwnedOp::Written(p, _)
             | OwnedOp::Patch(p, _, _, _) => *p,
         }
     }
@@ -596,6 +628,11 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&(sep.len() as u16).to_le_bytes());
             out.extend_from_slice(sep);
         }
+        Op::Written { page, lsn } => {
+            out.push(TAG_WRITTEN);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&lsn.to_le_bytes());
+        }
         Op::Patch { page, key, len, edits } => {
             out.push(TAG_PATCH);
             out.extend_from_slice(&page.to_le_bytes());
@@ -658,6 +695,7 @@ fn check_record(ops: &[Op<'_>]) -> Result<()> {
             Op::Del { key, .. } => (key.len(), 7 + key.len()),
             Op::Split { pair: (key, val), .. } => (key.len(), 15 + key.len() + val.len()),
             Op::Inner { sep, .. } | Op::Cut { sep, .. } => (sep.len(), 11 + sep.len()),
+            Op::Written { .. } => (0, 13),
             Op::Patch {
                 key, len: vl, edits, ..
             } => {
@@ -700,6 +738,9 @@ impl<'a> Cursor<'a> {
     }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 }
 
@@ -760,6 +801,7 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                 }
                 OwnedOp::Patch(page, key, vl, edits.to_vec())
             }
+            TAG_WRITTEN => OwnedOp::Written(page, c.u64()?),
             _ => return None,
         });
     }
@@ -1429,20 +1471,65 @@ impl TreeWal {
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of
     /// the valid log. Used by recovery (and by `open` to find the end).
-    pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
+    pub fn scan(&self, f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
+        self.scan_until(Lsn::MAX, f)
+    }
+
+    /// [`TreeWal::scan`] of the records that start before `until`.
+    fn scan_until(&self, until: Lsn, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
         let dev = io.dev.clone();
         let (mut lsn, at) = (io.start, io.offset(io.start));
         drop(io);
         let mut r = BufReader::with_capacity(1 << 20, DeviceReader { dev: &dev, pos: at });
         let mut buf = Vec::new();
-        while read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
+        while lsn < until && read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
             let Some(ops) = decode_ops(&buf) else { break };
             let end = lsn + (REC_HDR + buf.len()) as u64;
             f(end, ops)?;
             lsn = end;
         }
         Ok(lsn)
+    }
+
+    /// Before a checkpoint's cut at `redo` (its pages written and synced): appends [`Op::Written`] notes, one
+    /// for each page a record before `redo` changed, with the end of its last such record, so a data page the
+    /// device dropped the checkpoint's (or an eviction's) write of is caught at the next open, where otherwise
+    /// its older version, valid, would be read with nothing left to redo it from (module docs, "Dropped
+    /// writes"). The notes are appended after `redo`, so the cut keeps them, and made durable by it. Holds
+    /// `trunc`: no other cut punches or rewrites the records while they are read.
+    pub(crate) fn note_cut_pages(&self, redo: Lsn) -> Result<()> {
+        let _tr = self.trunc.lock();
+        if redo <= self.start_lsn() {
+            return Ok(());
+        }
+        // The records before `redo` reach the file (the checkpoint's page writes made most of them durable).
+        if self.state.lock().buf_start < redo {
+            let io = self.io.lock();
+            self.write_locked(&io, SyncCause::Checkpoint, false)?;
+        }
+        let mut last: HashMap<PageNo, Lsn> = HashMap::new();
+        let end = self.scan_until(redo, |lsn, ops| {
+            for op in ops {
+                if !matches!(op, OwnedOp::Written(..) | OwnedOp::Patch(..)) {
+                    last.insert(op.page(), lsn);
+                }
+            }
+            Ok(())
+        })?;
+        if end < redo {
+            return Err(Error::Log(format!(
+                "{}: the records before the checkpoint's redo point {redo} end at {end}",
+                self.name()
+            )));
+        }
+        let mut pages: Vec<(PageNo, Lsn)> = last.into_iter().collect();
+        pages.sort_unstable();
+        for chunk in pages.chunks(WRITTEN_PER_RECORD) {
+            let ops: Vec<Op<'_>> = chunk.iter().map(|&(page, lsn)| Op::Written { page, lsn }).collect();
+            self.append(&ops)?;
+        }
+        Ok(())
     }
 
     /// `Err` if the log has failed (a write or fsync failed earlier): then it refuses every append and flush.

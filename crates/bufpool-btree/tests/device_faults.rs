@@ -7,11 +7,18 @@
 //! - A torn page and a dropped new page are typed errors naming the page (`Error::Pool(Corrupt { page, .. })`),
 //!   from lookups, scans and `Tree::check`; every other key still reads (passes on main).
 //! - A dropped rewrite whose records the log still holds (written by eviction after the last checkpoint) is redone
-//!   by recovery: every key acknowledged reads its last value (passes on main). A dropped rewrite of a checkpoint
-//!   after which the log was cut is not detectable by the tree (R20-O20 in RELIABILITY.md).
+//!   by recovery: every key acknowledged reads its last value (passes on main).
+//! - A dropped rewrite of a checkpoint after which the log was cut (R20-O20) is refused at the next open with
+//!   `Error::StalePage` naming one of the pages (R21-10 in RELIABILITY.md: on main it opened and 1,000 of the
+//!   3,000 keys read their previous value).
+//! - At run time, without a crash: a leaf's write-back the device dropped, the leaf evicted and read again, is
+//!   `Corrupt { StaleWrite }` naming it (R21-11: on main the lookup returned the previous value, and a later put
+//!   into the leaf logged the stale leaf as the truth).
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bufpool::{CorruptReason, PageNo};
 use bufpool_btree::{Error, LeafHint, Tree};
@@ -136,48 +143,167 @@ fn a_new_page_the_device_dropped_is_a_lost_write_naming_the_page() {
     assert!(matches!(reason, CorruptReason::LostWrite { .. }), "{reason:?}");
 }
 
+/// 3,000 keys, closed; reopened with 24 frames (the updates' leaves are written by eviction, after the log's redo
+/// point), every third key updated and committed, then, with `checkpoint`, a checkpoint that cuts the log; the
+/// files copied into `image` as they are (the process killed). Returns the data file's bytes before the updates:
+/// after the reopen, whose recovery checkpoints (it replays the close's record of the meta page).
+fn update_and_kill(dir: &Path, image: &Path, model: &mut BTreeMap<u64, u64>, checkpoint: bool) -> Vec<u8> {
+    {
+        let tree = common::open(dir, 24);
+        fill(&tree, 3000, 1, model);
+        tree.close().unwrap();
+    }
+    let tree = common::open(dir, 24);
+    let before = std::fs::read(data_file(dir)).unwrap();
+    for id in (0..3000).step_by(3) {
+        tree.put(&key(id), &value(id, 2)).unwrap();
+        model.insert(id, 2);
+    }
+    tree.commit().unwrap();
+    if checkpoint {
+        let start = tree.wal().start_lsn();
+        tree.checkpoint().unwrap();
+        assert!(tree.wal().start_lsn() > start, "the checkpoint cut the log");
+    }
+    for f in std::fs::read_dir(dir).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), image.join(f.file_name())).unwrap();
+    }
+    before
+}
+
+/// Puts every page of `image`'s data file from `skip` on that differs from `before` back to its bytes there (the
+/// device dropped every rewrite since); returns their numbers.
+fn drop_rewrites(image: &Path, before: &[u8], skip: usize) -> Vec<PageNo> {
+    let mut now = std::fs::read(data_file(image)).unwrap();
+    let mut dropped = Vec::new();
+    for (no, (new, old)) in now.chunks_mut(PAGE).zip(before.chunks(PAGE)).enumerate().skip(skip) {
+        if new != old {
+            new.copy_from_slice(old);
+            dropped.push(no as PageNo);
+        }
+    }
+    std::fs::write(data_file(image), &now).unwrap();
+    dropped
+}
+
 #[test]
 fn rewrites_the_device_dropped_are_redone_while_the_log_holds_them() {
     let dir = tempfile::tempdir().unwrap();
     let image = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();
-    {
-        let tree = common::open(dir.path(), 24);
-        fill(&tree, 3000, 1, &mut model);
-        tree.close().unwrap();
-    }
-    let before;
-    {
-        // A pool of 24 frames: the updates' leaves are written by eviction, after the log's redo point. The
-        // image before them is the file after the open (whose recovery checkpoints: it replays the close's
-        // record of the meta page).
-        let tree = common::open(dir.path(), 24);
-        before = std::fs::read(data_file(dir.path())).unwrap();
-        for id in (0..3000).step_by(3) {
-            tree.put(&key(id), &value(id, 2)).unwrap();
-            model.insert(id, 2);
-        }
-        tree.commit().unwrap();
-        // Killed: what the files hold now, without a close.
-        for f in std::fs::read_dir(dir.path()).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), image.path().join(f.file_name())).unwrap();
-        }
-    }
-    // The device dropped every rewrite since the close: each page it had then holds its old bytes again.
-    let mut now = std::fs::read(data_file(image.path())).unwrap();
-    let mut dropped = 0;
-    for (new, old) in now.chunks_mut(PAGE).zip(before.chunks(PAGE)) {
-        if new != old {
-            new.copy_from_slice(old);
-            dropped += 1;
-        }
-    }
+    let before = update_and_kill(dir.path(), image.path(), &mut model, false);
+    let dropped = drop_rewrites(image.path(), &before, 0).len();
     assert!(dropped > 10, "only {dropped} pages rewritten");
-    std::fs::write(data_file(image.path()), &now).unwrap();
     let tree = common::open(image.path(), 24);
     for (&id, &ver) in &model {
         assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, ver)), "key {id}");
     }
     tree.check().unwrap();
+}
+
+#[test]
+fn a_rewrite_the_device_dropped_before_the_logs_cut_is_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = tempfile::tempdir().unwrap();
+    let mut model = BTreeMap::new();
+    // The updated leaves are written by evictions and by the checkpoint, whose cut drops their records.
+    let before = update_and_kill(dir.path(), image.path(), &mut model, true);
+    // The files as they are open whole: every key reads its last value.
+    {
+        let tree = common::open(dir.path(), 24);
+        for (&id, &ver) in &model {
+            assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, ver)), "key {id}");
+        }
+    }
+    // The device dropped every data page's rewrite since the close but the meta page's (whose drop is refused
+    // already: `LogMismatch`).
+    let dropped = drop_rewrites(image.path(), &before, 1);
+    assert!(dropped.len() > 100, "only {} pages rewritten", dropped.len());
+    let opts = bufpool_btree::Options {
+        frames: 24,
+        page_size: 4096,
+    };
+    match bufpool_btree::open_dir(image.path(), opts) {
+        Err(Error::StalePage { page, lsn, written }) => {
+            assert!(dropped.contains(&page.page_no()), "{page} was not dropped");
+            assert!(lsn < written, "{lsn} {written}");
+        }
+        Err(e) => panic!("not StalePage: {e}"),
+        Ok(tree) => {
+            let stale = model
+                .iter()
+                .filter(|&(&id, &ver)| tree.get(&key(id)).unwrap() != Some(value(id, ver)))
+                .count();
+            panic!(
+                "opened: {stale} of {} keys read another value than their last",
+                model.len()
+            );
+        }
+    }
+}
+
+/// A memory device that acknowledges and drops every write at byte offset `drop_at`.
+struct DropsWrites {
+    inner: bufpool::storage::MemoryStorage,
+    drop_at: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl bufpool::storage::Storage for DropsWrites {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if offset == self.drop_at.load(Ordering::SeqCst) {
+            self.dropped.fetch_add(1, Ordering::SeqCst);
+            return Ok(());
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.inner.info()
+    }
+}
+
+#[test]
+fn a_write_back_the_device_dropped_is_caught_when_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let drop_at = Arc::new(AtomicU64::new(u64::MAX));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let storage = DropsWrites {
+        inner: bufpool::storage::MemoryStorage::new(),
+        drop_at: drop_at.clone(),
+        dropped: dropped.clone(),
+    };
+    let pool = Arc::new(bufpool::BufferPool::builder().frames(24).build().unwrap());
+    let wal = bufpool_btree::TreeWal::open(dir.path().join("t.wal")).unwrap();
+    let tree = Tree::open_storage(pool, wal, storage).unwrap();
+    let mut model = BTreeMap::new();
+    fill(&tree, 3000, 1, &mut model);
+    tree.checkpoint().unwrap();
+    let leaf = leaf_of(&tree, &key(1500));
+    let in_page = ids_in(&tree, &model, leaf);
+    // The device drops the leaf's next write-backs; the leaf changes, then is evicted by lookups of the others.
+    drop_at.store(leaf as u64 * PAGE as u64, Ordering::SeqCst);
+    tree.put(&key(1500), &value(1500, 2)).unwrap();
+    model.insert(1500, 2);
+    tree.commit().unwrap();
+    for id in (0..3000).filter(|id| !in_page.contains(id)) {
+        assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 1)), "key {id}");
+    }
+    assert!(dropped.load(Ordering::SeqCst) > 0, "the leaf was not written back");
+    let reason = reads_but_the_page(&tree, &model, &in_page, leaf);
+    assert!(matches!(reason, CorruptReason::StaleWrite { .. }), "{reason:?}");
+    // A put into the leaf is refused too: the stale leaf is never logged as the tree's state.
+    let e = tree
+        .put(&key(1500), &value(1500, 3))
+        .expect_err("a put into the stale leaf");
+    assert!(corrupt_page(&e, leaf).is_some(), "{e}");
 }

@@ -55,6 +55,15 @@ pub enum CorruptReason {
         /// The file's written mark: pages below it were durably written.
         written_pages: u32,
     },
+    /// A valid page older than this pool last wrote it: its LSN is below the one the pool's last write of it
+    /// carried, so the device dropped that write and kept the previous version (R21-11 in RELIABILITY.md). Checked
+    /// against the writes of the file's current open only (the pool keeps each page's last written LSN).
+    StaleWrite {
+        /// The LSN in the page read.
+        lsn: u64,
+        /// The LSN of the pool's last write of the page.
+        written: u64,
+    },
     /// The header's magic or format version is not bufpool's: with a valid checksum, or with a failed one when
     /// both fields are foreign (and not zero): the bytes are not a bufpool page (another file, a wrong offset).
     BadMagic {
@@ -89,6 +98,11 @@ impl std::fmt::Display for CorruptReason {
             CorruptReason::LostWrite { written_pages } => write!(
                 f,
                 "all zeroes below the file's durable written mark ({written_pages} pages): a lost write"
+            ),
+            CorruptReason::StaleWrite { lsn, written } => write!(
+                f,
+                "the page read has LSN {lsn}, older than the LSN {written} it was last written with: the device \
+                 dropped that write"
             ),
             CorruptReason::BadMagic { magic, format } => {
                 write!(f, "not a bufpool page (magic {magic:#06x}, format {format})")

@@ -1,8 +1,9 @@
 //! Open files: `FileId <-> storage`, each file opened once.
 //!
 //! Owns the file registry and each file's durable-state bookkeeping: its page count, its in-memory free-page
-//! list, whether it has writes not yet synced, whether it has failed, and its file record (identity, written
-//! mark: `record.rs`).
+//! list, whether it has writes not yet synced, whether it has failed, its file record (identity, written
+//! mark: `record.rs`), and the LSN of each page's last write in this open (a page read back older is a write the
+//! device dropped: `FileEntry::stale_below`, R21-11 in RELIABILITY.md).
 //!
 //! Invariants:
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
@@ -24,7 +25,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::error::{Error, Result};
 use crate::free_pages::FreeList;
 use crate::latency::{IoLatency, IoOp, IoTimer};
-use crate::page::{AlignedBuf, FileId, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
+use crate::page::{AlignedBuf, FileId, Lsn, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
 use crate::record::{self, FileRecord, Loaded};
 use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
 use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
@@ -86,6 +87,10 @@ pub(crate) struct FileEntry {
     /// Failed files only: pages whose unwritable image was dropped (`Builder::failed_file_frames`); a load of one
     /// fails with the file's error, since the disk holds an older version.
     dropped: Mutex<BTreeSet<PageNo>>,
+    /// The LSN each page had when this open last wrote it (8 bytes a page, up to the highest page written; 0:
+    /// not written, or written without an LSN). A page read back older than that is a write the device dropped
+    /// (R21-11 in RELIABILITY.md): its previous version verifies, so nothing else would catch it.
+    written_lsn: RwLock<Vec<Lsn>>,
 }
 
 /// The caller's storage and log are dropped under the panic wrapper, whichever thread drops the entry's last
@@ -164,6 +169,25 @@ impl FileEntry {
     #[inline]
     pub(crate) fn was_dropped(&self, page_no: PageNo) -> bool {
         self.is_failed() && self.dropped.lock().contains(&page_no)
+    }
+
+    /// `page_no` was written with LSN `lsn` (the write completed).
+    pub(crate) fn note_written_lsn(&self, page_no: PageNo, lsn: Lsn) {
+        let at = page_no as usize;
+        let mut w = self.written_lsn.write();
+        if at >= w.len() {
+            if lsn == 0 {
+                return;
+            }
+            w.resize(at + 1, 0);
+        }
+        w[at] = lsn;
+    }
+
+    /// The LSN this open last wrote `page_no` with, if a page read back with `lsn` is older: a dropped write.
+    pub(crate) fn stale_below(&self, page_no: PageNo, lsn: Lsn) -> Option<Lsn> {
+        let written = self.written_lsn.read().get(page_no as usize).copied()?;
+        (lsn < written).then_some(written)
     }
 
     /// `page_no` was created by `new_page` and is not on disk yet.
@@ -551,6 +575,7 @@ impl Files {
                 record: Mutex::new(record),
                 unwritable: Mutex::new(None),
                 dropped: Mutex::new(BTreeSet::new()),
+                written_lsn: RwLock::new(Vec::new()),
             }),
         );
         Ok(id)

@@ -15,8 +15,10 @@
 //!    default `flush_to(page_lsn)`), then a checksummed private copy is written; then its mapping is removed.
 //! 3. Map the page to the frame while it is exclusively latched. If another thread mapped it first, give the frame
 //!    back and wait for theirs: concurrent requests for one page cause one read.
-//! 4. Read and verify. On success, downgrade to the latch that was asked for. On failure, unmap, free the frame,
-//!    record the error in the frame's error slot and bump the version: every waiter gets the same error.
+//! 4. Read and verify (checksum, page number, identity; and a page LSN not below the one this open last wrote
+//!    the page with: `Corrupt { StaleWrite }` otherwise, a write the device dropped). On success, downgrade to
+//!    the latch that was asked for. On failure, unmap, free the frame, record the error in the frame's error slot
+//!    and bump the version: every waiter gets the same error.
 //!
 //! # Write-back
 //! A page image is written only by a thread that excludes writers (shared or exclusive latch), after
@@ -1354,7 +1356,19 @@ impl BufferPool {
             self.core.counters.inc(Counter::ReadErrors);
             return Err(Error::ShortRead { page, got, want });
         }
-        match checksum::verify_for(buf, page.page_no(), file.expected_identity()) {
+        let verified = checksum::verify_for(buf, page.page_no(), file.expected_identity());
+        // A valid page (or zeroes) older than this open last wrote it: the device dropped that write (R21-11).
+        if let Ok(v) = verified {
+            let lsn = if v == Verified::Valid { checksum::lsn_of(buf) } else { 0 };
+            if let Some(written) = file.stale_below(page.page_no(), lsn) {
+                self.core.counters.inc(Counter::CorruptPages);
+                return Err(Error::Corrupt {
+                    page,
+                    reason: CorruptReason::StaleWrite { lsn, written },
+                });
+            }
+        }
+        match verified {
             Ok(Verified::Valid) => {
                 file.note_written(page.page_no());
                 Ok(checksum::lsn_of(buf))

@@ -208,6 +208,7 @@ impl BufferPool {
         for &(page, idx) in run {
             self.header(idx).written_at.store(written_at, Release);
             file.note_written(page.page_no());
+            file.note_written_lsn(page.page_no(), self.header(idx).lsn.load(Acquire));
         }
         file.unsynced.store(true, Release);
         self.core

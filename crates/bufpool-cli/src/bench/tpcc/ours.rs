@@ -377,7 +377,11 @@ impl Ours {
                                 skipped.insert((t, k));
                             }
                         }
-                        OwnedOp::Image(..) | OwnedOp::Split(..) | OwnedOp::Inner(..) | OwnedOp::Cut(..) => {
+                        OwnedOp::Image(..)
+                        | OwnedOp::Split(..)
+                        | OwnedOp::Inner(..)
+                        | OwnedOp::Cut(..)
+                        | OwnedOp::Written(..) => {
                             return Err(bufpool_btree::Error::Log("a page op in the transaction log".into()))
                         }
                     }
