@@ -483,8 +483,18 @@ impl Tree {
     }
 
     fn create_in(&self) -> Result<()> {
-        if self.pool.file_pages(self.file)? != 0 || self.wal().end_lsn() != self.wal().durable_lsn() {
+        if self.pool.file_pages(self.file)? != 0 {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
+        }
+        let (end, durable) = (self.wal().end_lsn(), self.wal().durable_lsn());
+        if end != durable {
+            // Records appended but not durable (R21-O3): an earlier create on this log refused for space, or another
+            // tree's records left by a close that failed. Which, the log cannot tell; they are not this call's to
+            // write into a new tree's log.
+            return Err(Error::BadMeta(format!(
+                "create: the log holds records not yet durable (LSN {durable} to {end}), left by an earlier call \
+                 that failed (a create refused for space: `Tree::open` on the same pair finishes it)"
+            )));
         }
         let mut found_records = false;
         self.wal().scan(|_, _| {
@@ -1924,11 +1934,25 @@ impl Tree {
     /// after the other. If a write or a sync fails, no tree's log is cut (each keeps its previous redo point)
     /// and the error is returned; the trees stay usable, and a later checkpoint retries.
     pub fn checkpoint_all(trees: &[Tree]) -> Result<()> {
+        Tree::checkpoint_paced(trees, None)
+    }
+
+    /// [`Tree::checkpoint`] with the page writes paced over about `target` ([`BufferPool::flush_files_spread`]),
+    /// so foreground work keeps the device's attention meanwhile. Only this tree's file, as `checkpoint`: another
+    /// file's failure in a shared pool neither fails this call nor keeps this tree's log from being cut (R21-O2).
+    pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
+        Tree::checkpoint_paced(std::slice::from_ref(self), Some(target))
+    }
+
+    /// [`Tree::checkpoint_all`], its page writes paced over about `spread` if given.
+    fn checkpoint_paced(trees: &[Tree], spread: Option<std::time::Duration>) -> Result<()> {
         let Some(first) = trees.first() else {
             return Ok(());
         };
         if trees.iter().any(|t| !Arc::ptr_eq(&t.pool, &first.pool)) {
-            return trees.iter().try_for_each(Tree::checkpoint);
+            return trees
+                .iter()
+                .try_for_each(|t| Tree::checkpoint_paced(std::slice::from_ref(t), spread));
         }
         let mut redo = Vec::with_capacity(trees.len());
         for t in trees {
@@ -1937,23 +1961,15 @@ impl Tree {
             redo.push(r);
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
-        first.pool.flush_files(&files)?;
+        match spread {
+            Some(target) => first.pool.flush_files_spread(&files, target)?,
+            None => first.pool.flush_files(&files)?,
+        }
         // The notes of the pages whose records the cuts drop, for the next open to check (R21-10).
         for (t, &r) in trees.iter().zip(&redo) {
             t.wal().note_cut_pages(r)?;
         }
         trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().truncate_before(r))
-    }
-
-    /// [`Tree::checkpoint`] with the page writes paced over about `target` (`BufferPool::checkpoint_spread`), so
-    /// foreground work keeps the device's attention meanwhile. The pool has no per-file spread checkpoint, so this
-    /// one writes every file of a shared pool (other engines' pages under their own logs).
-    pub fn checkpoint_spread(&self, target: std::time::Duration) -> Result<()> {
-        let redo = self.wal().begin_checkpoint();
-        self.note_log_start(redo)?;
-        self.pool.checkpoint_spread(target)?;
-        self.wal().note_cut_pages(redo)?;
-        self.wal().truncate_before(redo)
     }
 
     /// Records in the meta page (a logged change, written by the checkpoint that follows) that the tree needs its

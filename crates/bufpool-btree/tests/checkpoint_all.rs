@@ -180,3 +180,30 @@ fn after_a_failed_fsync_no_later_sync_is_reported_durable() {
     );
     power_loss_then_check(&devices, trees);
 }
+
+/// R21-O2 (fixed in session 22): a tree's `checkpoint_spread` in a shared pool, after another tree's data file
+/// failed its fsync, checkpoints its own file and cuts its own log, as `checkpoint` does; it was the pool-wide
+/// spread checkpoint, which returned the other file's `FileFailed` and so never cut this tree's log. The failed
+/// tree's own `checkpoint_spread` still fails and keeps its log; a power loss then loses nothing.
+#[test]
+fn a_spread_checkpoint_is_not_failed_by_another_trees_file() {
+    let (devices, trees, before) = after_a_failed_data_sync();
+    let target = std::time::Duration::from_millis(20);
+    for t in [0, 2] {
+        trees[t]
+            .checkpoint_spread(target)
+            .unwrap_or_else(|e| panic!("tree {t}'s spread checkpoint: {e}"));
+        let after = trees[t].wal().log_bytes();
+        assert!(
+            after < before[t] / 4,
+            "tree {t}: log {} bytes before, {after} after its spread checkpoint",
+            before[t]
+        );
+    }
+    assert!(
+        trees[1].checkpoint_spread(target).is_err(),
+        "tree 1's spread checkpoint"
+    );
+    assert!(trees[1].wal().log_bytes() >= before[1], "tree 1: its log was cut");
+    power_loss_then_check(&devices, trees);
+}

@@ -286,3 +286,30 @@ fn refused_opens_beside_a_busy_tree_leave_nothing_behind() {
         );
     }
 }
+
+/// R21-O3 (session 22): a `Tree::create` refused for space (its log's write) leaves the meta page's and root's
+/// images buffered in the log; a second `create` on the same pair is refused, and says why (records not yet
+/// durable, `Tree::open` finishes it), where it said "the data file is not empty" of an empty file. `Tree::open` on
+/// the same pair then makes the tree, and it holds what is put into it.
+#[test]
+fn a_create_retried_after_one_refused_for_space_says_why_and_open_finishes_it() {
+    let pool = pool(64);
+    let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+    let wal = TreeWal::open_storage(log.clone()).unwrap();
+    log.inject_next(Op::Write, Fault::NoSpace);
+    let data = Arc::new(FaultyStorage::new(2, FaultConfig::none()));
+    let first = Tree::create_storage(pool.clone(), wal.clone(), data.clone()).expect_err("create on a full device");
+    assert!(matches!(first, Error::NoSpace(_)), "{first}");
+    nothing_left(&pool, &[], "after the refused create");
+    let again = Tree::create_storage(pool.clone(), wal.clone(), data.clone()).expect_err("a retried create");
+    let msg = again.to_string();
+    assert!(
+        matches!(again, Error::BadMeta(_)) && msg.contains("not yet durable") && !msg.contains("not empty"),
+        "{msg}"
+    );
+    let tree = Tree::open_storage(pool.clone(), wal, data).unwrap();
+    tree.put(&key(1), &value(1, 0)).unwrap();
+    tree.commit().unwrap();
+    assert_eq!(tree.get(&key(1)).unwrap(), Some(value(1, 0)));
+    tree.check().unwrap();
+}

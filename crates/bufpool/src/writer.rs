@@ -2,7 +2,7 @@
 //!
 //! Owns every path by which a page image reaches storage except the eviction of a single victim (`pool.rs`),
 //! which calls [`BufferPool::write_run`] too. Principal entry points: [`BufferPool::flush`],
-//! [`BufferPool::flush_file`], [`BufferPool::checkpoint`], [`BufferPool::checkpoint_spread`], and the writer
+//! [`BufferPool::flush_file`], [`BufferPool::flush_files_spread`], [`BufferPool::checkpoint`], [`BufferPool::checkpoint_spread`], and the writer
 //! thread started by [`crate::Builder::background_writer`].
 //!
 //! # The write rule (as PostgreSQL's FlushBuffer reads)
@@ -327,17 +327,33 @@ impl BufferPool {
     /// the next checkpoint (or forgotten when that file is closed or dropped: it never concerns a file opened
     /// under the same id later).
     pub fn flush_files(&self, files: &[FileId]) -> Result<()> {
+        self.flush_files_paced(files, None)
+    }
+
+    /// [`BufferPool::flush_files`] with the page writes paced over about `target`, as
+    /// [`BufferPool::checkpoint_spread`] paces a checkpoint's: only the pages of `files`, so an engine that owns
+    /// some files of a shared pool checkpoints them, spread, without writing (or being failed by) the others'.
+    /// Blocks the calling thread for about `target` (or longer, if the writes take longer).
+    pub fn flush_files_spread(&self, files: &[FileId], target: Duration) -> Result<()> {
+        self.flush_files_paced(files, Some(target))
+    }
+
+    fn flush_files_paced(&self, files: &[FileId], spread: Option<Duration>) -> Result<()> {
         self.take_background_error(files)?;
         let entries = files
             .iter()
             .map(|&f| self.core.files.get(f))
             .collect::<Result<Vec<_>>>()?;
-        self.flush_entries(&entries)
+        self.flush_entries_paced(&entries, spread)
     }
 
     pub(crate) fn flush_entries(&self, files: &[Arc<FileEntry>]) -> Result<()> {
+        self.flush_entries_paced(files, None)
+    }
+
+    fn flush_entries_paced(&self, files: &[Arc<FileEntry>], spread: Option<Duration>) -> Result<()> {
         let dirty = self.dirty_pages(|p| files.iter().any(|f| f.id == p.file()));
-        let mut errors = self.write_dirty(dirty, None, WriteSource::Flush);
+        let mut errors = self.write_dirty(dirty, spread, WriteSource::Flush);
         // Every file synced (once, if named twice) even after another failed; each outcome its write error, else
         // its sync's.
         let mut outcomes: Vec<FileOutcome> = Vec::with_capacity(files.len());
