@@ -86,7 +86,9 @@ pub enum Error {
     /// A data page older than the last checkpoint wrote it: the page's LSN is below the one the checkpoint's
     /// note in the log (kept past its cut) requires, so the device dropped a write of it (a stale but valid
     /// version; R21-10 in RELIABILITY.md) and the log no longer holds the records to redo. Found at open, which is
-    /// refused; restore the data file (and its log) from a backup.
+    /// refused, only for a page cached at the open or past the data file's end: any other noted page is checked
+    /// by the pool at its first read, which fails with `Error::Pool(Corrupt { reason: StaleWrite, .. })` naming
+    /// it (R22-10). Restore the data file (and its log) from a backup.
     #[error(
         "{page} holds LSN {lsn}, older than LSN {written} it was written at before the last checkpoint's cut: the \
         device dropped that write, and the log no longer holds its changes"

@@ -42,7 +42,7 @@
 //! whatever caused them.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -699,49 +699,58 @@ impl Tree {
         self.wal().commit()
     }
 
-    /// Redoes every valid log record whose LSN is above its page's LSN, then checks the pages the log's
-    /// checkpoint notes name ([`Tree::check_written`]); returns the number of records read.
+    /// Redoes every valid log record whose LSN is above its page's LSN, then hands the pool what the log says
+    /// each page's LSN on disk is at least ([`Tree::expect_written`]); returns the number of records read.
     fn recover(&self) -> Result<usize> {
         let mut records = 0;
-        let mut written = Vec::new();
+        let mut written: HashMap<PageNo, Lsn> = HashMap::new();
         self.wal().scan(|lsn, ops| {
             records += 1;
             for op in ops {
                 match op {
-                    OwnedOp::Written(page, at) => written.push((page, at)),
-                    op => self.redo(lsn, op)?,
+                    OwnedOp::Written(page, at) => {
+                        let w = written.entry(page).or_default();
+                        *w = (*w).max(at);
+                    }
+                    op => {
+                        let w = written.entry(op.page()).or_default();
+                        *w = (*w).max(lsn);
+                        self.redo(lsn, op)?;
+                    }
                 }
             }
             Ok(())
         })?;
-        self.check_written(&written)?;
+        self.expect_written(written)?;
         Ok(records)
     }
 
-    /// After replay: each page a checkpoint's note names (`OwnedOp::Written`: the page was written, before
-    /// the log's start was cut, at that LSN) holds at least that LSN. An older one is a write the device dropped,
-    /// which nothing in the log can redo: [`Error::StalePage`] (R21-10 in RELIABILITY.md; `wal.rs`, "Dropped
-    /// writes"). A page that does not verify is left to the pool, which refuses it at every read.
-    fn check_written(&self, written: &[(PageNo, Lsn)]) -> Result<()> {
-        let pages = self.pool.file_pages(self.file)?;
-        for &(no, at) in written {
-            let lsn = if no < pages {
-                match self.pool.read(self.pid(no)) {
-                    Ok(g) => g.lsn(),
-                    // A page that does not verify (torn, zeroed) is refused by the pool at every read, naming it,
-                    // and the tree's other pages stay readable: not this check's to refuse the open for.
-                    Err(bufpool::Error::Corrupt { .. } | bufpool::Error::ShortRead { .. }) => continue,
-                    Err(e) => return Err(e.into()),
+    /// After replay: each page a checkpoint's note names (`OwnedOp::Written`: the page was written, before the
+    /// log's start was cut, at that LSN), and each page a replayed record changed (at the last such record's
+    /// end), is handed to the pool as the LSN the page holds at least ([`BufferPool::expect_lsn`]). A page read
+    /// from now on older than that is a write the device dropped, which nothing in the log can redo: the pool
+    /// refuses it at each read, `Corrupt { StaleWrite }` naming it, and a cached copy older now, or a page past
+    /// the file's end, refuses the open with [`Error::StalePage`] (R21-10, R22-10 in RELIABILITY.md; `wal.rs`,
+    /// "Dropped writes"). Nothing is read here; the pool's table keeps them for the next checkpoint's notes
+    /// ([`Tree::note_cut`]) until a read or a write of the page confirms them.
+    fn expect_written(&self, written: HashMap<PageNo, Lsn>) -> Result<()> {
+        let mut written: Vec<(PageNo, Lsn)> = written.into_iter().collect();
+        written.sort_unstable();
+        for (no, at) in written {
+            match self.pool.expect_lsn(self.pid(no), at) {
+                Ok(()) => {}
+                Err(bufpool::Error::Corrupt {
+                    page,
+                    reason: bufpool::CorruptReason::StaleWrite { lsn, written },
+                }) => return Err(Error::StalePage { page, lsn, written }),
+                Err(bufpool::Error::OutOfRange { page, .. }) => {
+                    return Err(Error::StalePage {
+                        page,
+                        lsn: 0,
+                        written: at,
+                    })
                 }
-            } else {
-                0
-            };
-            if lsn < at {
-                return Err(Error::StalePage {
-                    page: self.pid(no),
-                    lsn,
-                    written: at,
-                });
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
@@ -1965,11 +1974,26 @@ impl Tree {
             Some(target) => first.pool.flush_files_spread(&files, target)?,
             None => first.pool.flush_files(&files)?,
         }
-        // The notes of the pages whose records the cuts drop, for the next open to check (R21-10).
+        // The notes of the pages whose records the cuts drop, for the next open to check (R21-10, R22-10).
         for (t, &r) in trees.iter().zip(&redo) {
-            t.wal().note_cut_pages(r)?;
+            t.note_cut(r)?;
         }
         trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().truncate_before(r))
+    }
+
+    /// Before a checkpoint's cut at `redo` (its pages written and synced): appends to the log, after `redo`, a
+    /// [`Op::Written`] note for each page the pool wrote at an LSN between the log's start and `redo` (so every
+    /// page a record the cut drops changed: written since, by this checkpoint or an eviction), and for each page
+    /// an earlier note or replayed record named that no read or write has confirmed in this open, each with its
+    /// LSN ([`BufferPool::written_lsns`]). From memory: the log is not read (R22-11 in RELIABILITY.md). The cut
+    /// keeps them and makes them durable; the next open hands them back to the pool ([`Tree::expect_written`]).
+    fn note_cut(&self, redo: Lsn) -> Result<()> {
+        let start = self.wal().start_lsn();
+        if redo <= start {
+            return Ok(());
+        }
+        let pages = self.pool.written_lsns(self.file, start, redo)?;
+        self.wal().append_notes(&pages)
     }
 
     /// Records in the meta page (a logged change, written by the checkpoint that follows) that the tree needs its

@@ -33,8 +33,8 @@
 //!              below the separator, which becomes its high fence, and links to `right`; `node::cut_leaf`.
 //!              Physiological; the right half is logged beside it as an image. See "Splits under a log above")
 //!   WRITTEN (8): lsn u64
-//!              (not a change: a checkpoint's note that the page's last record before the cut ended at `lsn`, so
-//!              the data file must hold the page at least that new; `TreeWal::note_cut_pages`, "Dropped writes")
+//!              (not a change: a checkpoint's note that the data file holds the page at least that new: the
+//!              pool wrote it at `lsn` before the cut; `Tree::note_cut`, "Dropped writes")
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
@@ -102,18 +102,23 @@
 //! full file system costs a checkpoint's cut, not every later commit. A header-slot write refused for space is
 //! reported the same way ("A full device").
 //!
-//! # Dropped writes (`WRITTEN`, R21-10 in RELIABILITY.md)
+//! # Dropped writes (`WRITTEN`, R21-10 and R22-10 in RELIABILITY.md)
 //! A device that acknowledges a page write and drops it (a firmware bug, a write-dropping dm target) leaves the
 //! page's previous version, which verifies (checksum, page number, identity). While the log holds the page's
 //! records, recovery redoes them over it (the page LSN is below theirs). Once a checkpoint cuts them, nothing
-//! would: the stale page read as valid, silently (R20-O20). So before each cut the tree calls
-//! `TreeWal::note_cut_pages`: it reads the records the cut drops (the log's start up to the redo point, from
-//! the file) and appends, after the redo point, one `WRITTEN` op for each page they changed with the end of its
-//! last such record. Recovery checks, after replay, that every such page holds at least that LSN, and refuses
-//! the open otherwise (`Error::StalePage` naming the page). It catches drops of the writes whose records the
-//! last cut dropped (the checkpoint's, and evictions' since the cut before); a drop older than that whose page
-//! was not changed since reads as valid, as before. A covered change raises no LSN, so a drop of one is not seen.
-//! A build before R21-10 reads a `WRITTEN` op as the log's torn end.
+//! would: the stale page read as valid, silently (R20-O20). So before each cut the tree (`Tree::note_cut`)
+//! appends, after the redo point, one `WRITTEN` op for each page the pool wrote at an LSN between the log's start
+//! and the redo point, with that LSN, and for each page an earlier note named that no load or write has
+//! confirmed in this open ([`bufpool::BufferPool::written_lsns`]). That covers every page a cut record changed:
+//! the checkpoint wrote it, or an eviction did since the cut before, at the LSN of its last record or later.
+//! From memory: until R22-11 `TreeWal::note_cut_pages` read the cut records back from the log to learn their
+//! pages (a checkpoint's distance of log at each cut). Recovery hands each note, and each replayed page's last
+//! record, to the pool ([`bufpool::BufferPool::expect_lsn`]), which checks each page at its first load (until
+//! R22-10 recovery read every noted page before the open returned): a page older is `Corrupt { StaleWrite }` at
+//! every load, naming it; a cached copy older, or a page past the data file's end, refuses the open with
+//! `Error::StalePage`. A drop of a write older than the log's start, made in the open of the last cut, of a page
+//! not read nor changed since, is not caught; nor a covered change's (it raises no LSN). The format is R21-10's
+//! (no log format change in R22-10/11); a build before R21-10 reads a `WRITTEN` op as the log's torn end.
 //!
 //! # A full device (ENOSPC, EDQUOT; F13-1 in RELIABILITY.md)
 //! A write of the buffered records that the device refuses for space returns [`Error::NoSpace`] and does not
@@ -226,7 +231,6 @@
 //! dependency's locks (a dependency must never depend back, directly or not: [`TreeWal::flush_first`] refuses
 //! one that would, R21-1 in RELIABILITY.md).
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
@@ -403,8 +407,8 @@ pub enum Op<'a> {
         /// The separator: the leaf's new high fence; its entries from it on are gone.
         sep: &'a [u8],
     },
-    /// Not a change: the page's last record before a checkpoint's cut ended at `lsn`, so the data file must
-    /// hold the page at least that new (`TreeWal::note_cut_pages`; recovery checks it, nothing is redone).
+    /// Not a change: a checkpoint's note that the pool wrote the page at `lsn` before the cut, so the data file
+    /// must hold the page at least that new (`Tree::note_cut`; recovery hands it to the pool, nothing is redone).
     Written {
         /// Page number in the data file.
         page: PageNo,
@@ -1471,19 +1475,14 @@ impl TreeWal {
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of
     /// the valid log. Used by recovery (and by `open` to find the end).
-    pub fn scan(&self, f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
-        self.scan_until(Lsn::MAX, f)
-    }
-
-    /// [`TreeWal::scan`] of the records that start before `until`.
-    fn scan_until(&self, until: Lsn, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
+    pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
         let dev = io.dev.clone();
         let (mut lsn, at) = (io.start, io.offset(io.start));
         drop(io);
         let mut r = BufReader::with_capacity(1 << 20, DeviceReader { dev: &dev, pos: at });
         let mut buf = Vec::new();
-        while lsn < until && read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
+        while read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
             let Some(ops) = decode_ops(&buf) else { break };
             let end = lsn + (REC_HDR + buf.len()) as u64;
             f(end, ops)?;
@@ -1492,39 +1491,9 @@ impl TreeWal {
         Ok(lsn)
     }
 
-    /// Before a checkpoint's cut at `redo` (its pages written and synced): appends [`Op::Written`] notes, one
-    /// for each page a record before `redo` changed, with the end of its last such record, so a data page the
-    /// device dropped the checkpoint's (or an eviction's) write of is caught at the next open, where otherwise
-    /// its older version, valid, would be read with nothing left to redo it from (module docs, "Dropped
-    /// writes"). The notes are appended after `redo`, so the cut keeps them, and made durable by it. Holds
-    /// `trunc`: no other cut punches or rewrites the records while they are read.
-    pub(crate) fn note_cut_pages(&self, redo: Lsn) -> Result<()> {
-        let _tr = self.trunc.lock();
-        if redo <= self.start_lsn() {
-            return Ok(());
-        }
-        // The records before `redo` reach the file (the checkpoint's page writes made most of them durable).
-        if self.state.lock().buf_start < redo {
-            let io = self.io.lock();
-            self.write_locked(&io, SyncCause::Checkpoint, false)?;
-        }
-        let mut last: HashMap<PageNo, Lsn> = HashMap::new();
-        let end = self.scan_until(redo, |lsn, ops| {
-            for op in ops {
-                if !matches!(op, OwnedOp::Written(..) | OwnedOp::Patch(..)) {
-                    last.insert(op.page(), lsn);
-                }
-            }
-            Ok(())
-        })?;
-        if end < redo {
-            return Err(Error::Log(format!(
-                "{}: the records before the checkpoint's redo point {redo} end at {end}",
-                self.name()
-            )));
-        }
-        let mut pages: Vec<(PageNo, Lsn)> = last.into_iter().collect();
-        pages.sort_unstable();
+    /// Appends a checkpoint's [`Op::Written`] notes (`Tree::note_cut`: page, the LSN the data file holds it at
+    /// least), [`WRITTEN_PER_RECORD`] to a record (module docs, "Dropped writes").
+    pub(crate) fn append_notes(&self, pages: &[(PageNo, Lsn)]) -> Result<()> {
         for chunk in pages.chunks(WRITTEN_PER_RECORD) {
             let ops: Vec<Op<'_>> = chunk.iter().map(|&(page, lsn)| Op::Written { page, lsn }).collect();
             self.append(&ops)?;

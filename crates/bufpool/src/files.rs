@@ -2,8 +2,9 @@
 //!
 //! Owns the file registry and each file's durable-state bookkeeping: its page count, its in-memory free-page
 //! list, whether it has writes not yet synced, whether it has failed, its file record (identity, written
-//! mark: `record.rs`), and the LSN of each page's last write in this open (a page read back older is a write the
-//! device dropped: `FileEntry::stale_below`, R21-11 in RELIABILITY.md).
+//! mark: `record.rs`), and the LSN of each page's last write in this open, or of an engine's record of an earlier
+//! open's write (a page read back older is a write the device dropped: `FileEntry::stale_below`, R21-11 and R22-10
+//! in RELIABILITY.md).
 //!
 //! Invariants:
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
@@ -31,6 +32,10 @@ use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
 use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
 use crate::sync::Backoff;
 use crate::wal::Wal;
+
+/// The flag of an entry of `FileEntry::written_lsn` that an engine expects rather than this open wrote: not yet
+/// confirmed. LSNs are kept below it (a higher one is stored as `EXPECTED - 1`, which only weakens its check).
+const EXPECTED: Lsn = 1 << 63;
 
 pub(crate) struct FileEntry {
     pub(crate) id: FileId,
@@ -89,7 +94,9 @@ pub(crate) struct FileEntry {
     dropped: Mutex<BTreeSet<PageNo>>,
     /// The LSN each page had when this open last wrote it (8 bytes a page, up to the highest page written; 0:
     /// not written, or written without an LSN). A page read back older than that is a write the device dropped
-    /// (R21-11 in RELIABILITY.md): its previous version verifies, so nothing else would catch it.
+    /// (R21-11 in RELIABILITY.md): its previous version verifies, so nothing else would catch it. An entry with
+    /// [`EXPECTED`] set is an engine's claim instead (`BufferPool::expect_lsn`: a write of an earlier open, R22-10),
+    /// checked the same way and not yet confirmed by a read or a write of the page in this open.
     written_lsn: RwLock<Vec<Lsn>>,
 }
 
@@ -181,13 +188,54 @@ impl FileEntry {
             }
             w.resize(at + 1, 0);
         }
-        w[at] = lsn;
+        w[at] = lsn.min(EXPECTED - 1);
     }
 
-    /// The LSN this open last wrote `page_no` with, if a page read back with `lsn` is older: a dropped write.
+    /// The LSN this open last wrote `page_no` with (or an engine expects it at: [`FileEntry::expect_lsn`]), if a
+    /// page read back with `lsn` is older: a dropped write. A read that is not older confirms an expectation.
     pub(crate) fn stale_below(&self, page_no: PageNo, lsn: Lsn) -> Option<Lsn> {
-        let written = self.written_lsn.read().get(page_no as usize).copied()?;
-        (lsn < written).then_some(written)
+        let at = page_no as usize;
+        let entry = self.written_lsn.read().get(at).copied()?;
+        let written = entry & !EXPECTED;
+        if lsn < written {
+            return Some(written);
+        }
+        if entry & EXPECTED != 0 {
+            let mut w = self.written_lsn.write();
+            if w[at] == entry {
+                w[at] = written;
+            }
+        }
+        None
+    }
+
+    /// An engine expects `page_no` on disk at `lsn` or newer (`BufferPool::expect_lsn`): kept as an unconfirmed
+    /// entry unless this open's own entry is at least as new.
+    pub(crate) fn expect_lsn(&self, page_no: PageNo, lsn: Lsn) {
+        let (at, lsn) = (page_no as usize, lsn.min(EXPECTED - 1));
+        let mut w = self.written_lsn.write();
+        if at >= w.len() {
+            if lsn == 0 {
+                return;
+            }
+            w.resize(at + 1, 0);
+        }
+        if w[at] & !EXPECTED < lsn {
+            w[at] = lsn | EXPECTED;
+        }
+    }
+
+    /// The pages this open wrote at an LSN in `after + 1..=upto`, and those expected at or below `upto` that no
+    /// read or write has confirmed yet, each with its LSN, by page number (`BufferPool::written_lsns`).
+    pub(crate) fn written_lsns(&self, after: Lsn, upto: Lsn) -> Vec<(PageNo, Lsn)> {
+        let w = self.written_lsn.read();
+        (w.iter().enumerate())
+            .filter_map(|(no, &entry)| {
+                let lsn = entry & !EXPECTED;
+                let wanted = lsn > 0 && lsn <= upto && (lsn > after || entry & EXPECTED != 0);
+                wanted.then_some((no as PageNo, lsn))
+            })
+            .collect()
     }
 
     /// `page_no` was created by `new_page` and is not on disk yet.

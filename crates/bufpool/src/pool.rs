@@ -16,7 +16,8 @@
 //! 3. Map the page to the frame while it is exclusively latched. If another thread mapped it first, give the frame
 //!    back and wait for theirs: concurrent requests for one page cause one read.
 //! 4. Read and verify (checksum, page number, identity; and a page LSN not below the one this open last wrote
-//!    the page with: `Corrupt { StaleWrite }` otherwise, a write the device dropped). On success, downgrade to
+//!    the page with, or an engine expects it at, `expect_lsn`: `Corrupt { StaleWrite }` otherwise, a write the
+//!    device dropped). On success, downgrade to
 //!    the latch that was asked for. On failure, unmap, free the frame, record the error in the frame's error slot
 //!    and bump the version: every waiter gets the same error.
 //!
@@ -47,7 +48,7 @@ use crate::frame::{FrameHeader, FrameMemory, LatchWait, TryLatch};
 use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
-use crate::page::{AllocFailed, FileId, PageId, PageSize};
+use crate::page::{AllocFailed, FileId, Lsn, PageId, PageNo, PageSize};
 use crate::policy::{FrameIdx, Policy, PolicyConfig};
 use crate::preset::Preset;
 use crate::skips::Skip;
@@ -865,6 +866,60 @@ impl BufferPool {
         Ok(self.core.files.get(file)?.pages.load(Acquire))
     }
 
+    /// Tells the pool that `page` is on disk at LSN `lsn` or newer, written before this open (an engine's own
+    /// record of it, e.g. a checkpoint's note in its log after a restart: R22-10 in RELIABILITY.md). Checked as
+    /// the pool checks its own writes (R21-11): a load of the page that reads a valid version (or zeroes) with
+    /// a lower LSN fails with [`Error::Corrupt`] `{ reason: StaleWrite }` naming it, a write the device dropped;
+    /// on a miss only, never on a hit, so nothing is read now. A copy cached now is checked now: the same error
+    /// if its LSN is lower (the copy stays cached: the caller must not use the page). A lower `lsn` than the
+    /// pool's own last write of the page changes nothing. [`Error::OutOfRange`] for a page past the file's end
+    /// (the file lost pages the engine wrote). Kept until the file is closed or dropped;
+    /// [`BufferPool::written_lsns`] lists the ones no read or write has confirmed yet.
+    pub fn expect_lsn(&self, page: PageId, lsn: Lsn) -> Result<()> {
+        let f = self.core.files.get(page.file())?;
+        let pages = f.pages.load(Acquire);
+        if page.page_no() >= pages {
+            return Err(Error::OutOfRange { page, pages });
+        }
+        // Noted first: a load from now on checks it; a copy mapped before is checked here, under its latch.
+        f.expect_lsn(page.page_no(), lsn);
+        let Some(idx) = self.core.frames.lookup_exact(page) else {
+            return Ok(());
+        };
+        let Some(frame) = self.latch_exclusive_waiting(idx, page.file())? else {
+            return Ok(());
+        };
+        let cached = (frame.page_id() == page).then(|| self.header(idx).lsn.load(Acquire));
+        frame.release_unchanged();
+        match cached {
+            Some(cached) if cached < lsn => {
+                self.core.counters.inc(Counter::CorruptPages);
+                Err(Error::Corrupt {
+                    page,
+                    reason: CorruptReason::StaleWrite {
+                        lsn: cached,
+                        written: lsn,
+                    },
+                })
+            }
+            // Confirmed by the copy (a dirty one is written newer).
+            Some(cached) => {
+                let _ = f.stale_below(page.page_no(), cached);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The pages of `file` this open wrote at an LSN above `after` and at most `upto`, and those
+    /// [`BufferPool::expect_lsn`] named at most `upto` that no read or write of the page has confirmed since, each
+    /// with its LSN (the last written, or the one expected), by page number. What an engine notes at a checkpoint
+    /// that drops its log's records up to `upto` (written since its previous cut at `after`), to hand back to
+    /// `expect_lsn` after a restart. A scan of 8 bytes a page in memory; no I/O.
+    pub fn written_lsns(&self, file: FileId, after: Lsn, upto: Lsn) -> Result<Vec<(PageNo, Lsn)>> {
+        Ok(self.core.files.get(file)?.written_lsns(after, upto))
+    }
+
     /// Writes the file's dirty pages, syncs it, discards its pages from the pool and closes it.
     /// Fails with [`Error::PageLatched`] if a guard on one of its pages is held for more than about a second, and
     /// with [`Error::HeldByCaller`] at once if the calling thread holds one.
@@ -1357,10 +1412,12 @@ impl BufferPool {
             return Err(Error::ShortRead { page, got, want });
         }
         let verified = checksum::verify_for(buf, page.page_no(), file.expected_identity());
-        // A valid page (or zeroes) older than this open last wrote it: the device dropped that write (R21-11).
+        // A valid page (or zeroes) older than this open last wrote it, or than an engine expects it (R22-10): the
+        // device dropped that write (R21-11). Zeroes below the file's written mark are the lost write below.
         if let Ok(v) = verified {
             let lsn = if v == Verified::Valid { checksum::lsn_of(buf) } else { 0 };
-            if let Some(written) = file.stale_below(page.page_no(), lsn) {
+            let lost = v == Verified::Fresh && file.lost_write_below().is_some_and(|w| page.page_no() < w);
+            if let Some(written) = file.stale_below(page.page_no(), lsn).filter(|_| !lost) {
                 self.core.counters.inc(Counter::CorruptPages);
                 return Err(Error::Corrupt {
                     page,

@@ -27,6 +27,7 @@ mod custom_policy;
 mod drop_and_checkpoint;
 mod eviction_roundtrip;
 mod exhaustion;
+mod expect_lsn;
 mod fault_failed_file_frames;
 mod file_id_reuse;
 mod file_stats;
