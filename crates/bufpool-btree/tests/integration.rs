@@ -39,6 +39,7 @@ mod model;
 mod open_refused;
 mod range_prefetch;
 mod read_faults_everywhere;
+mod short_keys_concurrent;
 mod short_keys_model;
 mod sim_crash;
 mod sim_crash_covered;
