@@ -149,7 +149,9 @@
 //!   back) must have its append refused instead: from [`BUF_HARD_MAX`] buffered bytes on, [`TreeWal::check`]
 //!   and [`TreeWal::append`] try the write-out themselves and, refused for space, refuse the append (nothing
 //!   appended), so a log without a dependency buffers at most that much, plus one record per appender, while
-//!   the device is full.
+//!   the device is full. The bound counts the records a write-out has taken and not yet written (`unwritten`):
+//!   until R22-1 it counted the buffer alone, which a write-out empties while it writes, so every append on
+//!   another thread during a refused write-out passed, and the buffer grew past the bound without limit.
 //! - **A dependent log's bound** (F15-1 in RELIABILITY.md). A dependent log's records come with changes first
 //!   appended above, but not in proportion to them: a covered change on a leaf not logged since the redo point
 //!   logs the leaf's whole image here (a page for a record of tens of bytes above), and checkpoints, which
@@ -824,8 +826,11 @@ struct State {
     buf_dep: Lsn,
     /// End of the last appended record: the next record starts here.
     next: Lsn,
-    /// With a dependency: `buf` holds more than [`BUF_HARD_MAX`] bytes, and is so counted in the dependency's
-    /// `dependents_over` ([`TreeWal::note_over`]).
+    /// Bytes a write-out took from `buf` and has not written yet (0 when none runs: `io` keeps them one at a
+    /// time). Still unwritten, they count against [`BUF_HARD_MAX`] (R22-1 in RELIABILITY.md).
+    taken: usize,
+    /// With a dependency: `buf` and `taken` hold more than [`BUF_HARD_MAX`] bytes, and are so counted in the
+    /// dependency's `dependents_over` ([`TreeWal::note_over`]).
     over: bool,
     /// Empty, with the allocation of a buffer written out before: a write-out hands it to the appends that come
     /// while it writes, so a buffer is not grown again from nothing (by doubling, each step a copy) after every
@@ -1108,6 +1113,11 @@ pub struct TreeWal {
     /// `note_over`): what [`TreeWal::check`] and [`TreeWal::write_out`] compare with the bounds, so that neither
     /// takes the lock the appends take.
     buffered: AtomicUsize,
+    /// `state.buf.len() + state.taken`, readable without the lock (stored with `buffered`): the bytes appended
+    /// and not yet written, which [`TreeWal::check`] bounds. Not `buffered`: while a write-out holds the
+    /// records it took, the buffer looks nearly empty, and until R22-1 every append on another thread passed
+    /// the check then, however full the device.
+    unwritten: AtomicUsize,
     /// Per page of this log's tree, how far the dependency must be durable before the page is written
     /// (`deps.rs`); only pages that may hold covered changes are noted.
     deps: PageDeps,
@@ -1382,6 +1392,7 @@ impl TreeWal {
                 buf_start: hdr.start,
                 buf_dep: 0,
                 next: hdr.start,
+                taken: 0,
                 over: false,
                 spare: Vec::with_capacity(BUF_RESERVE),
             }),
@@ -1406,6 +1417,7 @@ impl TreeWal {
             first: OnceLock::new(),
             appended: AtomicU64::new(hdr.start),
             buffered: AtomicUsize::new(0),
+            unwritten: AtomicUsize::new(0),
             deps: PageDeps::new(),
             dependents: Mutex::new(Vec::new()),
             dependents_over: AtomicUsize::new(0),
@@ -1522,7 +1534,7 @@ impl TreeWal {
     /// "A full device").
     fn check_room(&self) -> Result<()> {
         self.check_failed()?;
-        if self.first.get().is_none() && self.buffered.load(Ordering::Acquire) > BUF_HARD_MAX {
+        if self.first.get().is_none() && self.unwritten.load(Ordering::Acquire) > BUF_HARD_MAX {
             let io = self.io.lock();
             self.write_locked(&io, SyncCause::AppendSpill, false)?;
         }
@@ -1558,11 +1570,13 @@ impl TreeWal {
         Ok(())
     }
 
-    /// After a change of `st.buf`'s length (`st` held since): keeps `buffered`, and (with a dependency)
-    /// `st.over` and the dependency's count of dependents past [`BUF_HARD_MAX`], true.
+    /// After a change of `st.buf`'s length or `st.taken` (`st` held since): keeps `buffered`, `unwritten`, and
+    /// (with a dependency) `st.over` and the dependency's count of dependents past [`BUF_HARD_MAX`], true.
     fn note_over(&self, st: &mut State) {
+        let unwritten = st.buf.len() + st.taken;
         self.buffered.store(st.buf.len(), Ordering::Release);
-        let over = st.buf.len() > BUF_HARD_MAX;
+        self.unwritten.store(unwritten, Ordering::Release);
+        let over = unwritten > BUF_HARD_MAX;
         if over != st.over {
             if let Some(first) = self.first.get() {
                 st.over = over;
@@ -1795,6 +1809,8 @@ impl TreeWal {
                 start,
                 std::mem::take(&mut st.buf_dep),
             );
+            // Still unwritten: the check's bound counts them until they are written (or back in the buffer).
+            st.taken = taken.0.len();
             self.note_over(&mut st);
             taken
         };
@@ -1809,18 +1825,23 @@ impl TreeWal {
                     self.put_back(buf, start, dep);
                     return Err(Error::NoSpace(format!("{}: the log it depends on: {why}", self.name())));
                 }
-                Err(e) => return Err(self.fail("flush the log it depends on", io::Error::other(e.to_string()))),
+                Err(e) => {
+                    self.taken_done();
+                    return Err(self.fail("flush the log it depends on", io::Error::other(e.to_string())));
+                }
             }
         }
         if !buf.is_empty() {
             if let Err(e) = io.dev.write_all_at(&buf, io.offset(start)) {
                 if !is_no_space(&e) {
+                    self.taken_done();
                     return Err(self.fail("write", e));
                 }
                 self.put_back(buf, start, dep);
                 return Err(Error::NoSpace(format!("{}: write: {e}", self.name())));
             }
         }
+        self.taken_done();
         if sync {
             io.dev.sync().map_err(|e| self.fail("fsync", e))?;
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
@@ -1840,6 +1861,13 @@ impl TreeWal {
         Ok(end)
     }
 
+    /// The write-out's taken records are written (or dropped with the log's failure): they no longer count.
+    fn taken_done(&self) {
+        let mut st = self.state.lock();
+        st.taken = 0;
+        self.note_over(&mut st);
+    }
+
     /// After a write-out refused for space (the caller still holds `io`, so no other write-out ran): the taken
     /// records `buf`, from `start`, go back in front of those appended since, and the next write-out writes them
     /// again from `start`'s offset, over whatever prefix of them landed (module docs, "A full device").
@@ -1851,6 +1879,7 @@ impl TreeWal {
         let mut newer = std::mem::replace(&mut st.buf, buf);
         st.buf_start = start;
         st.buf_dep = st.buf_dep.max(dep);
+        st.taken = 0;
         self.note_over(&mut st);
         if st.spare.capacity() < newer.capacity() {
             newer.clear();
