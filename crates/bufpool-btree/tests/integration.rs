@@ -38,6 +38,7 @@ mod model;
 mod open_refused;
 mod range_prefetch;
 mod read_faults_everywhere;
+mod read_hint;
 mod short_keys_model;
 mod sim_crash;
 mod sim_crash_covered;
