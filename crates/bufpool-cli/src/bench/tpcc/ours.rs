@@ -1864,7 +1864,7 @@ mod tests {
         };
         // Kept across transactions (a write set's `clear`), per key.
         let mut set = WriteSet::default();
-        let mut read = |set: &mut WriteSet, key: &[u8]| {
+        let read = |set: &mut WriteSet, key: &[u8]| {
             let mut out = Vec::new();
             let mut txn = OursTxn {
                 ours: &e,
