@@ -6,9 +6,9 @@
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
 //!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on
-//!   change); scans copy the leaves (and each leaf's parent), all of each node but its free space
-//!   (`node::used_parts`). Either way the node is then checked on its
-//!   own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
+//!   change); scans copy the leaves (and the parent of each leaf after a scan's first, whose parent is searched
+//!   in place), all of each node but its free space (`node::used_parts`). Either way the node is then checked on
+//!   its own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
 //!   every consistent read self-validating, so no parent/child version coupling is needed: a stale child
 //!   pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
 //!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at
@@ -1302,8 +1302,32 @@ impl Tree {
         })
     }
 
-    /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
-    /// (one latch, no descent), else the one a descent finds (restarting until a latched leaf covers `key`).
+    /// [`Tree::get_hinted`] that first tries the leaf `hint` names (a key read again, such as TPC-C's DISTRICT
+    /// rows): one optimistic probe of that page, which answers only if it is a live leaf whose fences cover `key`,
+    /// the check a descent's last step makes of the leaf its parent named (module docs, "Readers": a stale page
+    /// number is no worse than a stale child pointer). Else (a hint of another tree or none, a page split, merged,
+    /// freed or reused since, or one that cannot be read now) it descends from the root as [`Tree::get_hinted`]
+    /// does. On return `hint` names the leaf that answered.
+    pub fn get_at_hint<R>(&self, key: &[u8], hint: &mut LeafHint, f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        self.check_key(key)?;
+        with_scratch(|buf| {
+            if let Some(no) = self.own_leaf(*hint) {
+                // Only a leaf of the level expected, covering the key, answers; a read error is left to the descent,
+                // which reports what it meets (as `latch_leaf` does with a hint).
+                let probe = self.pool.read_optimistic(self.pid(no), |v| {
+                    node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *buf), node::ALL)
+                });
+                if let Ok((Probe::Leaf { found }, at)) = probe {
+                    *hint = self.hint_at(no, hint_slot(found, at));
+                    return Ok(f(found.then_some(buf.as_slice())));
+                }
+            }
+            let (leaf, found, slot) = self.descend(key, Some(buf))?;
+            *hint = self.hint_at(leaf, slot);
+            Ok(f(found.then_some(buf.as_slice())))
+        })
+    }
+
     /// A hint naming leaf `no` of this tree.
     fn hint_at(&self, no: PageNo, slot: Option<usize>) -> LeafHint {
         let slot = slot.and_then(|s| u16::try_from(s).ok()).unwrap_or(NO_SLOT);
@@ -1322,6 +1346,8 @@ impl Tree {
             .map(|(_, _, slot)| usize::from(slot))
     }
 
+    /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
+    /// (one latch, no descent), else the one a descent finds (restarting until a latched leaf covers `key`).
     fn latch_leaf(&self, key: &[u8], hint: LeafHint) -> Result<(PageNo, WriteGuard<'_>)> {
         if let Some(no) = self.own_leaf(hint) {
             // A hint is only a guess: a page that cannot be latched now (beyond the file after a failed
@@ -2222,8 +2248,9 @@ impl RangeIter<'_> {
     }
 
     /// Reads the next leaf, calls `visit` on its pairs in range (in order, until it returns false, which ends the
-    /// scan), and keeps the readahead window of leaves after it prefetched. The next leaves come from their parent's
-    /// list (one descent per parent, not per leaf); a leaf that no longer covers the scan position (split or
+    /// scan), and keeps the readahead window of leaves after it prefetched. The first leaf comes from a descent that
+    /// stops at its parent (the parent is searched in place, not copied), the next leaves from their parent's list
+    /// (one descent and one copy per parent, not per leaf); a leaf that no longer covers the scan position (split or
     /// merged since the parent was read) sends the scan back through a descent.
     fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
@@ -2235,7 +2262,15 @@ impl RangeIter<'_> {
         };
         let mut restarts = 0;
         loop {
-            if self.upcoming.is_empty() {
+            if self.upcoming.is_empty() && self.leaves_read == 0 {
+                // The scan's first leaf, as its parent names it (read in place, not copied): most scans end in it
+                // (TPC-C's by-name customer lookups, Delivery's oldest new order), and the parent's copy and its
+                // list of leaves cost more than the rest of such a scan. A scan that goes on past it reads the
+                // parent's list from its second leaf on.
+                let (leaf, _, _, _) = self.tree.descend_path(start, None, true)?;
+                self.upcoming.push_back(leaf);
+                (self.run_end, self.prefetched) = (None, 0);
+            } else if self.upcoming.is_empty() {
                 (self.upcoming, self.run_end) = self.tree.leaf_run(start, &self.end, &mut self.buf)?;
                 self.prefetched = 0;
             }

@@ -40,6 +40,7 @@ mod open_refused;
 mod range_prefetch;
 mod read_faults_everywhere;
 mod short_keys_concurrent;
+mod read_hint;
 mod short_keys_model;
 mod sim_crash;
 mod sim_crash_covered;
