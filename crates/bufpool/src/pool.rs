@@ -48,7 +48,7 @@ use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{AllocFailed, FileId, PageId, PageSize};
-use crate::policy::{FrameIdx, Policy, PolicyConfig};
+use crate::policy::{FrameIdx, Policy, PolicyConfig, PoolPolicy};
 use crate::preset::Preset;
 use crate::skips::Skip;
 use crate::snapshot::SnapshotTracker;
@@ -494,9 +494,9 @@ impl Builder {
             bytes: self.frames * page_size.bytes(),
         };
         reserve_bookkeeping(self.frames, custom_policy.is_none()).map_err(out_of_memory)?;
-        let policy: Box<dyn Policy> = match custom_policy {
-            Some(policy) => Box::new(policy),
-            None => self.policy.build(self.frames),
+        let policy = match custom_policy {
+            Some(policy) => PoolPolicy::Dyn(Box::new(policy)),
+            None => PoolPolicy::build(self.policy, self.frames),
         };
         let frames = Frames::try_new(self.frames, page_size.bytes()).map_err(out_of_memory)?;
         let mut load_errors = Vec::new();
@@ -563,7 +563,7 @@ pub(crate) struct Core {
     pub(crate) frames: Frames,
     /// Per frame: the error of the last failed load and the version it was recorded at (cold; see `fix`).
     pub(crate) load_errors: Box<[LoadErrorSlot]>,
-    pub(crate) policy: Box<dyn Policy>,
+    pub(crate) policy: PoolPolicy,
     pub(crate) wal: Arc<dyn Wal>,
     pub(crate) files: Files,
     pub(crate) counters: Counters,

@@ -322,6 +322,49 @@ impl PolicyConfig {
     }
 }
 
+/// The pool's policy: the default, S3-FIFO with no admission filter, held by value, so that a hit calls its
+/// [`Policy::on_hit`] directly (inlined into the hit path: a load and a store, no `dyn` call and no register spills
+/// around one); any other policy, and a caller's own, as a `dyn Policy`. Every other method is reached through the
+/// `dyn Policy` either way ([`Deref`](std::ops::Deref)); only `on_hit` is chosen here, and it runs the policy's
+/// own code in both cases.
+pub(crate) enum PoolPolicy {
+    S3Fifo(S3Fifo),
+    Dyn(Box<dyn Policy>),
+}
+
+impl PoolPolicy {
+    /// The built-in policy `config` for `frames` frames.
+    pub(crate) fn build(config: PolicyConfig, frames: usize) -> PoolPolicy {
+        match config {
+            PolicyConfig {
+                kind: PolicyKind::S3Fifo,
+                admission: Admission::None,
+            } => PoolPolicy::S3Fifo(S3Fifo::new(frames)),
+            _ => PoolPolicy::Dyn(config.build(frames)),
+        }
+    }
+
+    /// [`Policy::on_hit`] of the policy, inlined for S3-FIFO.
+    #[inline(always)]
+    pub(crate) fn on_hit(&self, frame: FrameIdx) {
+        match self {
+            PoolPolicy::S3Fifo(p) => p.on_hit(frame),
+            PoolPolicy::Dyn(p) => p.on_hit(frame),
+        }
+    }
+}
+
+impl std::ops::Deref for PoolPolicy {
+    type Target = dyn Policy;
+
+    fn deref(&self) -> &(dyn Policy + 'static) {
+        match self {
+            PoolPolicy::S3Fifo(p) => p,
+            PoolPolicy::Dyn(p) => &**p,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
