@@ -5,9 +5,9 @@
 //! cargo run --release -p bufpool --example hit_layouts -- --pool [--threads 1] [--rounds 40] [--ops 250000]
 //! ```
 //!
-//! `--pool` runs only raw memory's hit and the real pool's `read_optimistic` and `read` hits (the rows `raw`,
-//! `pool: read_optimistic`, `pool: read (shared)` below), on `--threads` threads at once, in interleaved rounds
-//! that draw the same pages for each: the pool's hit over raw memory's measured in one process, which the
+//! `--pool` runs only raw memory's hit and the real pool's `read_optimistic` and `read` hits, each reading and
+//! checking six words of the page as the bench's op does (`check_words`), on `--threads` threads at once, in
+//! interleaved rounds that draw the same pages for each: the pool's hit over raw memory's measured in one process, which the
 //! bench's separate runs of each system cannot do on a loaded machine (about 2 GiB; issue 14, session 22).
 //!
 //! A skeleton of the pool's hit path with none of its other work (no policy, statistics, closures or error
@@ -269,15 +269,48 @@ impl PoolAndRaw {
         PoolAndRaw { pages, pool, file }
     }
 
-    /// One hit on `page` of kind `kind`: 0 raw memory, 1 the pool's `read_optimistic`, 2 its `read`.
+    /// One checked hit on `page` of kind `kind` ([`check_words`]): 0 raw memory, 1 the pool's
+    /// `read_optimistic`, 2 its `read`.
     #[inline(always)]
     fn hit(&self, kind: usize, page: u64) -> Option<u64> {
         match kind {
-            0 => Some(read_words(self.pages, page as u32)),
-            1 => pool_optimistic(&self.pool, self.file, page),
-            _ => pool_shared(&self.pool, self.file, page),
+            0 => {
+                let b = page as usize * PAGE_WORDS;
+                let w = &self.pages[b..b + PAGE_WORDS];
+                check_words(page, PAGE_WORDS, |i| w[i].load(Relaxed))
+            }
+            1 => {
+                let id = PageId::new(self.file, page as u32);
+                let r = self
+                    .pool
+                    .read_optimistic(id, |v| check_words(page, v.len() / 8, |i| v.read_u64(8 * i)));
+                r.ok().flatten()
+            }
+            _ => {
+                let g = self.pool.read(PageId::new(self.file, page as u32)).ok()?;
+                let w = |i: usize| u64::from_le_bytes(g[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+                check_words(page, g.len() / 8, w)
+            }
         }
     }
+}
+
+/// The bench's hit op on page `page` of `words` words read by `read` (`bufpool bench --workload hit`, its
+/// self-check): six words of the page on four lines (its first three, a third, two thirds, its last), each
+/// compared with the value it was written with; their xor, or `None` on a mismatch. The same work on every side,
+/// so that raw memory's op, like the bench's, is not a bare four loads.
+#[inline(always)]
+fn check_words(page: u64, words: usize, read: impl Fn(usize) -> u64) -> Option<u64> {
+    let base = page as usize * PAGE_WORDS;
+    let mut sum = 0;
+    for i in [0, 1, 2, words / 3, 2 * words / 3, words - 1] {
+        let x = read(i);
+        if x != word(base + i) {
+            return None;
+        }
+        sum ^= x;
+    }
+    Some(sum)
 }
 
 /// The pool's optimistic hit on `page`, reading the four words of its user region `read_words` reads of a raw
@@ -300,7 +333,8 @@ fn pool_shared(pool: &BufferPool, file: FileId, page: u64) -> Option<u64> {
     Some(w(0) ^ w((n / 3) & !7) ^ w((2 * n / 3) & !7) ^ w(n - 8))
 }
 
-/// `--pool`: raw memory's hit, the pool's optimistic hit and its shared hit, nothing else, on `threads` threads
+/// `--pool`: raw memory's hit, the pool's optimistic hit and its shared hit, each the bench's checked op
+/// ([`check_words`]) and nothing else, on `threads` threads
 /// at once (each its own uniform stream over all pages). A round runs the three kinds one after another, `ops`
 /// hits a thread each, in an order that turns every round; every kind of a round draws the same pages (the same
 /// seeds). Prints each kind's median ns a hit and the median over rounds of its time over raw memory's in the
