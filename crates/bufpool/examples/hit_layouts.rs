@@ -2,7 +2,13 @@
 //!
 //! ```text
 //! cargo run --release -p bufpool --example hit_layouts -- [--rounds 40] [--ops 250000] [--evict-rounds 20]
+//! cargo run --release -p bufpool --example hit_layouts -- --pool [--threads 1] [--rounds 40] [--ops 250000]
 //! ```
+//!
+//! `--pool` runs only raw memory's hit and the real pool's `read_optimistic` and `read` hits, each reading and
+//! checking six words of the page as the bench's op does (`check_words`), on `--threads` threads at once, in
+//! interleaved rounds that draw the same pages for each: the pool's hit over raw memory's measured in one process, which the
+//! bench's separate runs of each system cannot do on a loaded machine (about 2 GiB; issue 14, session 22).
 //!
 //! A skeleton of the pool's hit path with none of its other work (no policy, statistics, closures or error
 //! paths): 2^18 frames of 4 KiB (1 GiB, advised for huge pages like the pool's), every page resident in a frame
@@ -231,6 +237,158 @@ thread_local! {
 /// Counters of one statistics stripe, as many as the pool's (per-file hits in 256 slots).
 const STRIPE_WORDS: usize = 256 + 32;
 
+/// Raw memory's pages and the real pool holding the same pages, all resident: what `--pool` compares.
+struct PoolAndRaw {
+    /// Page `p` at words `p * PAGE_WORDS..`, word `i` holding [`word`]`(i)`: `raw`.
+    pages: &'static [AtomicU64],
+    /// 2^18 frames of 4 KiB, default settings (S3-FIFO, statistics), pages `0..FRAMES` of `file` made by
+    /// `new_page` with the same words in their user region, so every read is a hit.
+    pool: BufferPool,
+    file: FileId,
+}
+
+impl PoolAndRaw {
+    fn new() -> PoolAndRaw {
+        let pool = BufferPool::builder()
+            .frames(FRAMES)
+            .page_size(4096)
+            .build()
+            .expect("pool");
+        let file = pool.open_storage(MemoryStorage::new()).expect("file");
+        for p in 0..FRAMES {
+            let mut g = pool.new_page(file).expect("new page");
+            assert_eq!(g.page_id(), PageId::new(file, p as u32));
+            for (i, w) in g.chunks_exact_mut(8).enumerate() {
+                w.copy_from_slice(&word(p * PAGE_WORDS + i).to_le_bytes());
+            }
+        }
+        let pages: &[AtomicU64] = huge(FRAMES * PAGE_WORDS);
+        for (i, w) in pages.iter().enumerate() {
+            w.store(word(i), Relaxed);
+        }
+        PoolAndRaw { pages, pool, file }
+    }
+
+    /// One checked hit on `page` of kind `kind` ([`check_words`]): 0 raw memory, 1 the pool's
+    /// `read_optimistic`, 2 its `read`.
+    #[inline(always)]
+    fn hit(&self, kind: usize, page: u64) -> Option<u64> {
+        match kind {
+            0 => {
+                let b = page as usize * PAGE_WORDS;
+                let w = &self.pages[b..b + PAGE_WORDS];
+                check_words(page, PAGE_WORDS, |i| w[i].load(Relaxed))
+            }
+            1 => {
+                let id = PageId::new(self.file, page as u32);
+                let r = self
+                    .pool
+                    .read_optimistic(id, |v| check_words(page, v.len() / 8, |i| v.read_u64(8 * i)));
+                r.ok().flatten()
+            }
+            _ => {
+                let g = self.pool.read(PageId::new(self.file, page as u32)).ok()?;
+                let w = |i: usize| u64::from_le_bytes(g[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+                check_words(page, g.len() / 8, w)
+            }
+        }
+    }
+}
+
+/// The bench's hit op on page `page` of `words` words read by `read` (`bufpool bench --workload hit`, its
+/// self-check): six words of the page on four lines (its first three, a third, two thirds, its last), each
+/// compared with the value it was written with; their xor, or `None` on a mismatch. The same work on every side,
+/// so that raw memory's op, like the bench's, is not a bare four loads.
+#[inline(always)]
+fn check_words(page: u64, words: usize, read: impl Fn(usize) -> u64) -> Option<u64> {
+    let base = page as usize * PAGE_WORDS;
+    let mut sum = 0;
+    for i in [0, 1, 2, words / 3, 2 * words / 3, words - 1] {
+        let x = read(i);
+        if x != word(base + i) {
+            return None;
+        }
+        sum ^= x;
+    }
+    Some(sum)
+}
+
+/// The pool's optimistic hit on `page`, reading the four words of its user region `read_words` reads of a raw
+/// page (start, a third, two thirds, end), through `PageView::read_u64` as the bench's closure does.
+#[inline(always)]
+fn pool_optimistic(pool: &BufferPool, file: FileId, page: u64) -> Option<u64> {
+    pool.read_optimistic(PageId::new(file, page as u32), |v| {
+        let n = v.len();
+        v.read_u64(0) ^ v.read_u64((n / 3) & !7) ^ v.read_u64((2 * n / 3) & !7) ^ v.read_u64(n - 8)
+    })
+    .ok()
+}
+
+/// The pool's shared hit on `page` (`read`, the guard dropped after), reading the same four words.
+#[inline(always)]
+fn pool_shared(pool: &BufferPool, file: FileId, page: u64) -> Option<u64> {
+    let g = pool.read(PageId::new(file, page as u32)).ok()?;
+    let n = g.len();
+    let w = |o: usize| u64::from_le_bytes(g[o..o + 8].try_into().expect("8 bytes"));
+    Some(w(0) ^ w((n / 3) & !7) ^ w((2 * n / 3) & !7) ^ w(n - 8))
+}
+
+/// `--pool`: raw memory's hit, the pool's optimistic hit and its shared hit, each the bench's checked op
+/// ([`check_words`]) and nothing else, on `threads` threads
+/// at once (each its own uniform stream over all pages). A round runs the three kinds one after another, `ops`
+/// hits a thread each, in an order that turns every round; every kind of a round draws the same pages (the same
+/// seeds). Prints each kind's median ns a hit and the median over rounds of its time over raw memory's in the
+/// same round, with the rounds' quartiles: load from other processes touches the three alike.
+fn pool_ratio(rounds: usize, ops: u64, threads: usize) {
+    const KINDS: [&str; 3] = ["raw memory", "pool: read_optimistic", "pool: read (shared)"];
+    let p = PoolAndRaw::new();
+    let mut ns = [Vec::new(), Vec::new(), Vec::new()];
+    let failed = std::sync::atomic::AtomicU64::new(0);
+    for round in 0..rounds {
+        for i in 0..KINDS.len() {
+            let kind = (round + i) % KINDS.len();
+            let t = Instant::now();
+            std::thread::scope(|scope| {
+                for thread in 0..threads {
+                    let (p, failed) = (&p, &failed);
+                    scope.spawn(move || {
+                        let (mut rng, mut sink, mut missed) = (Rng((round * 1000 + thread) as u64), 0u64, 0);
+                        for _ in 0..ops {
+                            match p.hit(kind, rng.below(FRAMES as u64)) {
+                                Some(x) => sink = sink.wrapping_add(x),
+                                None => missed += 1,
+                            }
+                        }
+                        std::hint::black_box(sink);
+                        failed.fetch_add(missed, Relaxed);
+                    });
+                }
+            });
+            ns[kind].push(t.elapsed().as_nanos() as f64 / ops as f64);
+        }
+    }
+    // An optimistic read may retry under a writer; there is none, so every hit must succeed.
+    assert_eq!(failed.load(Relaxed), 0, "every hit finds its page");
+    println!("{FRAMES} frames of 4 KiB, {threads} thread(s), {rounds} rounds of {ops} uniform hits a thread per kind");
+    println!(
+        "{:24} {:>8} {:>10} {:>18}",
+        "kind", "ns/hit", "/ raw", "/ raw, quartiles"
+    );
+    for (kind, name) in KINDS.iter().enumerate() {
+        let mut q: Vec<f64> = (0..rounds).map(|r| ns[kind][r] / ns[0][r]).collect();
+        q.sort_by(f64::total_cmp);
+        let (lo, hi) = (q[rounds / 4], q[(3 * rounds) / 4]);
+        println!(
+            "{:24} {:>8.1} {:>9.2}x {:>10.2}-{:.2}x",
+            name,
+            median(&mut ns[kind].clone()),
+            median(&mut q),
+            lo,
+            hi
+        );
+    }
+}
+
 struct Layouts {
     pages: &'static [AtomicU64],
     /// The real pool and its file, pages `0..FRAMES` resident.
@@ -262,21 +420,9 @@ impl Layouts {
         for i in (1..FRAMES).rev() {
             perm.swap(i, rng.below(i as u64 + 1) as usize);
         }
-        let pool = BufferPool::builder()
-            .frames(FRAMES)
-            .page_size(4096)
-            .build()
-            .expect("pool");
-        let file = pool.open_storage(MemoryStorage::new()).expect("file");
-        for p in 0..FRAMES {
-            let mut g = pool.new_page(file).expect("new page");
-            assert_eq!(g.page_id(), PageId::new(file, p as u32));
-            for (i, w) in g.chunks_exact_mut(8).enumerate() {
-                w.copy_from_slice(&word(p * PAGE_WORDS + i).to_le_bytes());
-            }
-        }
+        let PoolAndRaw { pages, pool, file } = PoolAndRaw::new();
         let l = Layouts {
-            pages: huge(FRAMES * PAGE_WORDS),
+            pages,
             pool,
             file,
             freq: Freq(huge(FRAMES)),
@@ -294,9 +440,6 @@ impl Layouts {
             small: region(FRAMES * 4096, false),
             large: region(FRAMES * 4096, true),
         };
-        for (i, w) in l.pages.iter().enumerate() {
-            w.store(word(i), Relaxed);
-        }
         for f in 0..FRAMES {
             l.states[f].store(1 << 8, Relaxed);
             l.buckets[f].store(NIL, Relaxed);
@@ -501,21 +644,8 @@ impl Layouts {
                 let h = self.hot.get(f as usize)?;
                 self.optimistic(&h.state, &h.page_id, f, page)
             }
-            16 => {
-                let id = PageId::new(self.file, page as u32);
-                self.pool
-                    .read_optimistic(id, |v| {
-                        let n = v.len();
-                        v.read_u64(0) ^ v.read_u64((n / 3) & !7) ^ v.read_u64((2 * n / 3) & !7) ^ v.read_u64(n - 8)
-                    })
-                    .ok()
-            }
-            17 => {
-                let g = self.pool.read(PageId::new(self.file, page as u32)).ok()?;
-                let n = g.len();
-                let w = |o: usize| u64::from_le_bytes(g[o..o + 8].try_into().expect("8 bytes"));
-                Some(w(0) ^ w((n / 3) & !7) ^ w((2 * n / 3) & !7) ^ w(n - 8))
-            }
+            16 => pool_optimistic(&self.pool, self.file, page),
+            17 => pool_shared(&self.pool, self.file, page),
             18..=21 => self.grown(v - 17, page),
             22 => {
                 let id = PageId::new(self.file, page as u32);
@@ -894,6 +1024,10 @@ fn main() {
     let rounds = arg("--rounds", 40).max(1) as usize;
     let ops = arg("--ops", 250_000).max(1);
     let evict_rounds = arg("--evict-rounds", 20) as usize;
+    if std::env::args().any(|a| a == "--pool") {
+        pool_ratio(rounds, ops, arg("--threads", 1).max(1) as usize);
+        return;
+    }
     let l = Layouts::new();
     for (name, addr) in [
         ("frame array (`raw` and the hashed layouts)", l.pages.as_ptr() as usize),

@@ -140,6 +140,12 @@ impl Frames {
         self.table.lookup(page, &self.headers)
     }
 
+    /// [`Frames::lookup`] with the frame's header: the hit paths' lookup (`PageTable::lookup_header`).
+    #[inline]
+    pub(crate) fn lookup_header(&self, page: PageId) -> Option<(FrameIdx, &FrameHeader)> {
+        self.table.lookup_header(page, &self.headers)
+    }
+
     /// Exact lookup under the page table's stripe lock.
     pub(crate) fn lookup_locked(&self, page: PageId) -> Option<FrameIdx> {
         self.table.lookup_locked(page, &self.headers)

@@ -61,8 +61,10 @@ pub struct ReadGuard<'a> {
 }
 
 impl<'a> ReadGuard<'a> {
-    /// Wraps the shared latch `frame`, which holds `page`, for the calling thread (which lists it).
-    #[inline]
+    /// Wraps the shared latch `frame`, which holds `page`, for the calling thread (which lists it). Always
+    /// inlined: `read`'s hit path is near the compiler's size limit, and made a call (as the default policy's
+    /// inlined hit step made it) it cost a shared hit 13 more instructions (BENCHMARKS.md, issue 14, session 22).
+    #[inline(always)]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
         frame.pool().note_guard_taken(frame.idx(), false);

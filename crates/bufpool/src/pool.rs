@@ -49,7 +49,7 @@ use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{AllocFailed, FileId, Lsn, PageId, PageNo, PageSize};
-use crate::policy::{FrameIdx, Policy, PolicyConfig};
+use crate::policy::{FrameIdx, Policy, PolicyConfig, PoolPolicy};
 use crate::preset::Preset;
 use crate::skips::Skip;
 use crate::snapshot::SnapshotTracker;
@@ -495,9 +495,9 @@ impl Builder {
             bytes: self.frames * page_size.bytes(),
         };
         reserve_bookkeeping(self.frames, custom_policy.is_none()).map_err(out_of_memory)?;
-        let policy: Box<dyn Policy> = match custom_policy {
-            Some(policy) => Box::new(policy),
-            None => self.policy.build(self.frames),
+        let policy = match custom_policy {
+            Some(policy) => PoolPolicy::Dyn(Box::new(policy)),
+            None => PoolPolicy::build(self.policy, self.frames),
         };
         let frames = Frames::try_new(self.frames, page_size.bytes()).map_err(out_of_memory)?;
         let mut load_errors = Vec::new();
@@ -564,7 +564,7 @@ pub(crate) struct Core {
     pub(crate) frames: Frames,
     /// Per frame: the error of the last failed load and the version it was recorded at (cold; see `fix`).
     pub(crate) load_errors: Box<[LoadErrorSlot]>,
-    pub(crate) policy: Box<dyn Policy>,
+    pub(crate) policy: PoolPolicy,
     pub(crate) wal: Arc<dyn Wal>,
     pub(crate) files: Files,
     pub(crate) counters: Counters,
@@ -1101,14 +1101,13 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         let mut resident = true;
         for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
-            let Some(idx) = self.core.frames.lookup(page) else {
+            let Some((idx, h)) = self.core.frames.lookup_header(page) else {
                 if attempt == 0 {
                     resident = false;
                     break;
                 }
                 continue;
             };
-            let h = self.header(idx);
             let Some(version) = h.state.optimistic_begin() else {
                 if self.optimistic_waits_for_caller(idx) {
                     // The shared fallback says `HeldByCaller`, at once, instead of parking on our own latch.
@@ -1171,16 +1170,21 @@ impl BufferPool {
     /// waiting. Anything else (a miss, a busy latch, a frame reused meanwhile) goes to [`BufferPool::fix_with`].
     #[inline(always)]
     pub(crate) fn try_fix_fast(&self, page: PageId, mode: Mode) -> Option<Latched<'_>> {
-        let idx = self.core.frames.lookup(page)?;
-        self.latch_hit(idx, page, mode).ok()
+        let (idx, h) = self.core.frames.lookup_header(page)?;
+        self.latch_hit(idx, h, page, mode).ok()
     }
 
-    /// The one hit step: latches frame `idx` (a lookup's answer for `page`) in `mode` and confirms it still holds
-    /// `page`, counting the hit. `Busy` if it holds `page` but is latched by someone else; `Free` if it no longer
-    /// holds `page` (reused meanwhile), with nothing latched.
+    /// The one hit step: latches frame `idx` (a lookup's answer for `page`, `h` its header) in `mode` and confirms
+    /// it still holds `page`, counting the hit. `Busy` if it holds `page` but is latched by someone else; `Free` if
+    /// it no longer holds `page` (reused meanwhile), with nothing latched.
     #[inline(always)]
-    fn latch_hit(&self, idx: FrameIdx, page: PageId, mode: Mode) -> std::result::Result<Latched<'_>, TryLatch> {
-        let h = self.header(idx);
+    fn latch_hit(
+        &self,
+        idx: FrameIdx,
+        h: &FrameHeader,
+        page: PageId,
+        mode: Mode,
+    ) -> std::result::Result<Latched<'_>, TryLatch> {
         let latched = match mode {
             Mode::Shared => SharedFrame::try_latch(self, idx).map(Latched::Shared),
             Mode::Exclusive => ExclusiveFrame::try_latch(self, idx).map(Latched::Exclusive),
@@ -1213,8 +1217,8 @@ impl BufferPool {
         // fails meanwhile, we return that load's error instead of trying again (one failed read, one error).
         let mut waited: Option<(FrameIdx, u64)> = None;
         loop {
-            if let Some(idx) = self.core.frames.lookup(page) {
-                match self.latch_hit(idx, page, mode) {
+            if let Some((idx, h)) = self.core.frames.lookup_header(page) {
+                match self.latch_hit(idx, h, page, mode) {
                     Ok(frame) => return Ok(frame),
                     Err(TryLatch::Busy { version }) => {
                         if self.waits_for_caller(idx, mode) {

@@ -5,7 +5,10 @@
 //! increment is a full barrier on x86, which stops consecutive hits' cache misses from overlapping. So each thread
 //! owns one cache-padded stripe while it lives (a slot taken from a global table, given back when the thread
 //! exits) and increments it with a plain load and store: exact, because a stripe has one writer. Threads beyond
-//! the table's size share a last stripe with atomic adds. [`Counters::snapshot`] sums the stripes.
+//! the table's size share a last stripe with atomic adds. [`Counters::snapshot`] sums the stripes. The counting
+//! path reads the thread's stripe index from a `const` thread-local `Cell` with no destructor (one load; the
+//! claim itself, which has one, is touched only by a thread's first count and its exit), and the stripes are a
+//! fixed-size array, so the index it has just compared with `OWNED_STRIPES` needs no bounds check.
 //!
 //! # Per-file counts
 //! Misses, reads and writes are counted per file as well, in the file's [`FileCounters`] (atomic adds: they sit
@@ -17,6 +20,7 @@
 //! file used the slot while it was open; when two open files share a slot (ids equal modulo [`HIT_SLOTS`]) both
 //! report their hits as unknown rather than wrong ([`FileStats::hits`] is `None`).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 
 use crossbeam_utils::CachePadded;
@@ -64,9 +68,10 @@ const STRIPE: usize = COUNTERS + HIT_SLOTS;
 /// Stripes owned by one thread each; the stripe after them is shared by any further threads.
 pub(crate) const OWNED_STRIPES: usize = 64;
 
-/// The pool's counters, one stripe per thread.
+/// The pool's counters, one stripe per thread. A fixed-size array, so an index checked below `OWNED_STRIPES`
+/// (as the counting path checks it anyway, to choose a plain or an atomic add) needs no bounds check.
 pub(crate) struct Counters {
-    stripes: Box<[CachePadded<[AtomicU64; STRIPE]>]>,
+    stripes: Box<[CachePadded<[AtomicU64; STRIPE]>; OWNED_STRIPES + 1]>,
 }
 
 /// The hit slot of `file`'s hits.
@@ -87,9 +92,11 @@ impl Slot {
         for k in 0..OWNED_STRIPES {
             let i = (start + k) % OWNED_STRIPES;
             if SLOT_TAKEN[i].compare_exchange(false, true, Acquire, Relaxed).is_ok() {
+                MY_STRIPE.set(i);
                 return Slot(i);
             }
         }
+        MY_STRIPE.set(OWNED_STRIPES);
         Slot(OWNED_STRIPES)
     }
 }
@@ -97,6 +104,9 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         if self.0 < OWNED_STRIPES {
+            // From here on the thread's counts (other thread-locals' destructors may still count) go to the
+            // shared stripe, with atomic adds: the slot is about to be another thread's.
+            MY_STRIPE.set(OWNED_STRIPES);
             // Release: the next owner's plain increments start from everything this thread added.
             SLOT_TAKEN[self.0].store(false, Release);
         }
@@ -105,23 +115,38 @@ impl Drop for Slot {
 
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
+/// [`MY_STRIPE`] before the thread's first count has claimed a slot.
+const UNCLAIMED: usize = usize::MAX;
+
 thread_local! {
+    /// The thread's claim on a stripe slot, made at its first count and given back when it exits.
     static SLOT: Slot = Slot::claim();
+    /// The claimed slot's index (`OWNED_STRIPES`: the shared stripe, also once the claim is given back at thread
+    /// exit), or [`UNCLAIMED`]. A copy of `SLOT`'s for the counting path: a `Cell` made by a `const` and needing
+    /// no destructor, so reading it is one load, with none of the lazy initialisation's and teardown's checks
+    /// that reading `SLOT` costs.
+    static MY_STRIPE: Cell<usize> = const { Cell::new(UNCLAIMED) };
 }
 
 /// The calling thread's stripe, `0..=OWNED_STRIPES` (the last one shared by threads past the first 64 and by
 /// threads being torn down). Also spreads threads over the free list's per-core caches (`frames.rs`).
 #[inline]
 pub(crate) fn thread_stripe() -> usize {
-    SLOT.try_with(|s| s.0).unwrap_or(OWNED_STRIPES)
+    match MY_STRIPE.get() {
+        UNCLAIMED => SLOT.try_with(|s| s.0).unwrap_or(OWNED_STRIPES),
+        stripe => stripe,
+    }
 }
 
 impl Counters {
     pub(crate) fn new() -> Counters {
         Counters {
+            // Built on the heap (150 KiB), then typed as the fixed-size array it is.
             stripes: (0..=OWNED_STRIPES)
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
-                .collect(),
+                .collect::<Box<[_]>>()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("OWNED_STRIPES + 1 stripes were made")),
         }
     }
 
@@ -151,11 +176,24 @@ impl Counters {
 
     #[inline(always)]
     fn add_at(&self, index: usize, n: u64) {
-        // During thread teardown the slot may be gone: count in the shared stripe then.
-        let slot = SLOT.try_with(|s| s.0).unwrap_or(OWNED_STRIPES);
-        let cell = &self.stripes[slot][index];
+        let slot = MY_STRIPE.get();
         if slot < OWNED_STRIPES {
             // This thread is the stripe's only writer: no atomic read-modify-write (and no barrier) needed.
+            let cell = &self.stripes[slot][index];
+            cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            self.add_first_or_shared(index, n);
+        }
+    }
+
+    /// [`Counters::add_at`] for a thread with no stripe of its own yet (its first count claims one), past the
+    /// first 64 threads, or being torn down (its slot given back): the shared stripe then, with an atomic add.
+    #[cold]
+    #[inline(never)]
+    fn add_first_or_shared(&self, index: usize, n: u64) {
+        let slot = thread_stripe();
+        let cell = &self.stripes[slot.min(OWNED_STRIPES)][index];
+        if slot < OWNED_STRIPES {
             cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
         } else {
             cell.fetch_add(n, Relaxed);
@@ -467,5 +505,72 @@ impl FileStats {
         let hits = self.hits?;
         let total = hits + self.misses;
         Some(if total == 0 { 1.0 } else { hits as f64 / total as f64 })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A leaked pool's counters, for thread-locals' destructors (which outlive any borrow of a test's own).
+    fn leaked() -> &'static Counters {
+        Box::leak(Box::new(Counters::new()))
+    }
+
+    /// Every hit is counted exactly: by threads with a stripe of their own (plain adds), by threads past the 64
+    /// owned stripes, all alive at once (atomic adds to the shared stripe), and by threads that took a slot
+    /// another thread gave back at its exit.
+    #[test]
+    fn hits_of_many_threads_are_counted_exactly() {
+        let c = leaked();
+        let threads = OWNED_STRIPES + 8;
+        let barrier = std::sync::Barrier::new(threads);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    c.hit(FileId(t as u32));
+                    // Every thread holds its claim until all have made theirs.
+                    barrier.wait();
+                    for _ in 1..1000 {
+                        c.hit(FileId(t as u32));
+                    }
+                });
+            }
+        });
+        for _ in 0..4 {
+            std::thread::spawn(move || (0..500).for_each(|_| c.hit(FileId(3))))
+                .join()
+                .unwrap();
+        }
+        assert_eq!(c.snapshot().hits, threads as u64 * 1000 + 2000);
+        assert_eq!(c.slot_hits(3), 1000 + 2000);
+        assert_eq!(c.slot_hits(threads), 0);
+    }
+
+    /// Counts made at thread exit, by a thread-local's destructor that runs after the thread's stripe was given
+    /// back (it was first used before the thread's first count, so it is destroyed after the claim), are kept:
+    /// they go to the shared stripe.
+    #[test]
+    fn counts_from_a_thread_locals_destructor_at_exit_are_kept() {
+        struct CountOnExit(&'static Counters);
+        impl Drop for CountOnExit {
+            fn drop(&mut self) {
+                for _ in 0..100 {
+                    self.0.hit(FileId(9));
+                }
+            }
+        }
+        thread_local! {
+            static ON_EXIT: std::cell::RefCell<Option<CountOnExit>> = const { std::cell::RefCell::new(None) };
+        }
+        let c = leaked();
+        std::thread::spawn(move || {
+            ON_EXIT.with(|e| *e.borrow_mut() = Some(CountOnExit(c)));
+            (0..10).for_each(|_| c.hit(FileId(9)));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(c.slot_hits(9), 110);
     }
 }

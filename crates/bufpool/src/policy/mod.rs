@@ -2,7 +2,8 @@
 //!
 //! Owns the [`Policy`] trait and its contract, and [`PolicyKind`], the names a user picks from. One file per
 //! policy beside this one. The pool and `bufpool sim` call the same policy code: the simulator never
-//! reimplements a policy.
+//! reimplements a policy. The pool holds its policy as a `PoolPolicy`: the default S3-FIFO by value, so that
+//! a hit's `on_hit` is a direct, inlined call of S3-FIFO's own method, any other policy as a `dyn Policy`.
 //!
 //! # Contract
 //! A policy sees frame indices (`0..frames`) and, at insertion, the page's key (`u64::from(PageId)`), never page
@@ -322,9 +323,76 @@ impl PolicyConfig {
     }
 }
 
+/// The pool's policy: the default, S3-FIFO with no admission filter, held by value, so that a hit calls its
+/// [`Policy::on_hit`] directly (inlined into the hit path: a load and a store, no `dyn` call and no register spills
+/// around one); any other policy, and a caller's own, as a `dyn Policy`. Every other method is reached through the
+/// `dyn Policy` either way ([`Deref`](std::ops::Deref)); only `on_hit` is chosen here, and it runs the policy's
+/// own code in both cases.
+// One a pool, in its `Core`: its size does not matter, and boxing S3-FIFO would put back the load a hit saves.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum PoolPolicy {
+    S3Fifo(S3Fifo),
+    Dyn(Box<dyn Policy>),
+}
+
+impl PoolPolicy {
+    /// The built-in policy `config` for `frames` frames.
+    pub(crate) fn build(config: PolicyConfig, frames: usize) -> PoolPolicy {
+        match config {
+            PolicyConfig {
+                kind: PolicyKind::S3Fifo,
+                admission: Admission::None,
+            } => PoolPolicy::S3Fifo(S3Fifo::new(frames)),
+            _ => PoolPolicy::Dyn(config.build(frames)),
+        }
+    }
+
+    /// [`Policy::on_hit`] of the policy, inlined for S3-FIFO.
+    #[inline(always)]
+    pub(crate) fn on_hit(&self, frame: FrameIdx) {
+        match self {
+            PoolPolicy::S3Fifo(p) => p.on_hit(frame),
+            PoolPolicy::Dyn(p) => p.on_hit(frame),
+        }
+    }
+}
+
+impl std::ops::Deref for PoolPolicy {
+    type Target = dyn Policy;
+
+    fn deref(&self) -> &(dyn Policy + 'static) {
+        match self {
+            PoolPolicy::S3Fifo(p) => p,
+            PoolPolicy::Dyn(p) => &**p,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pool's default policy is S3-FIFO held by value, any other a `dyn Policy`, and a hit reaches the
+    /// policy either way: frame 0, hit twice, is promoted to S3-FIFO's M (or is LRU's most recent), so the
+    /// first victim is frame 1, not frame 0. Were `PoolPolicy::on_hit` to drop a hit, frame 0 would go first.
+    #[test]
+    fn pool_policy_hits_reach_the_policy() {
+        for (config, by_value) in [
+            (PolicyConfig::from(PolicyKind::S3Fifo), true),
+            (PolicyConfig::from(PolicyKind::Lru), false),
+        ] {
+            let p = PoolPolicy::build(config, 10);
+            assert_eq!(matches!(p, PoolPolicy::S3Fifo(_)), by_value, "{config:?}");
+            for f in 0..10 {
+                p.on_insert(f, u64::from(f));
+            }
+            p.on_hit(0);
+            p.on_hit(0);
+            assert_eq!(p.victim(&mut |_| true), Some(1), "{config:?}");
+        }
+        let filtered = PoolPolicy::build(PolicyKind::S3Fifo.with_admission(Admission::TinyLfu), 10);
+        assert!(matches!(filtered, PoolPolicy::Dyn(_)));
+    }
 
     #[test]
     fn names_round_trip() {
