@@ -707,17 +707,16 @@ impl Tree {
         self.wal().scan(|lsn, ops| {
             records += 1;
             for op in ops {
-                match op {
-                    OwnedOp::Written(page, at) => {
-                        let w = written.entry(page).or_default();
-                        *w = (*w).max(at);
-                    }
+                let (page, at) = match op {
+                    OwnedOp::Written(page, at) => (page, at),
                     op => {
-                        let w = written.entry(op.page()).or_default();
-                        *w = (*w).max(lsn);
+                        let page = op.page();
                         self.redo(lsn, op)?;
+                        (page, lsn)
                     }
-                }
+                };
+                let w = written.entry(page).or_default();
+                *w = (*w).max(at);
             }
             Ok(())
         })?;

@@ -1826,7 +1826,7 @@ impl TreeWal {
                     return Err(Error::NoSpace(format!("{}: the log it depends on: {why}", self.name())));
                 }
                 Err(e) => {
-                    self.taken_done();
+                    self.release_taken(buf);
                     return Err(self.fail("flush the log it depends on", io::Error::other(e.to_string())));
                 }
             }
@@ -1834,38 +1834,36 @@ impl TreeWal {
         if !buf.is_empty() {
             if let Err(e) = io.dev.write_all_at(&buf, io.offset(start)) {
                 if !is_no_space(&e) {
-                    self.taken_done();
+                    self.release_taken(buf);
                     return Err(self.fail("write", e));
                 }
                 self.put_back(buf, start, dep);
                 return Err(Error::NoSpace(format!("{}: write: {e}", self.name())));
             }
         }
-        self.taken_done();
+        self.release_taken(buf);
         if sync {
             io.dev.sync().map_err(|e| self.fail("fsync", e))?;
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
-        // Keep the (now empty) allocation for the next appends: as the buffer if no append came meanwhile and it
-        // is the larger, else as the spare if it is larger than that.
-        let mut buf = buf;
+        Ok(end)
+    }
+
+    /// The write-out's taken records `buf` are written (or dropped with the log's failure): they no longer count
+    /// against the bound, and their allocation is kept for the next appends: as the buffer if no append came
+    /// meanwhile and it is the larger, else as the spare if it is larger than that. One take of `state`.
+    fn release_taken(&self, mut buf: Vec<u8>) {
         buf.clear();
         let mut st = self.state.lock();
+        st.taken = 0;
+        self.note_over(&mut st);
         if st.buf.is_empty() && st.buf.capacity() < buf.capacity() {
             std::mem::swap(&mut st.buf, &mut buf);
         }
         if st.spare.capacity() < buf.capacity() {
             st.spare = buf;
         }
-        Ok(end)
-    }
-
-    /// The write-out's taken records are written (or dropped with the log's failure): they no longer count.
-    fn taken_done(&self) {
-        let mut st = self.state.lock();
-        st.taken = 0;
-        self.note_over(&mut st);
     }
 
     /// After a write-out refused for space (the caller still holds `io`, so no other write-out ran): the taken
