@@ -80,8 +80,9 @@
 //! distance, 100 MB and more in TPC-C). Until issue 15's truncation pass every cut of a file copied that tail into
 //! a new file (read back, written, fsynced, renamed, all under `io`): in TPC-C in memory, as many bytes as the
 //! log itself took. Now a cut of a file is, in order:
-//! 1. **Header slot**: the slot not in force gets `start = redo` (same `origin`), and one fsync makes it durable
-//!    with the buffered records (a storage's cut is this step alone).
+//! 1. **Header slot**: the buffered records (the checkpoint's notes among them) are written and fsynced, then the
+//!    slot not in force gets `start = redo` (same `origin`) and a second fsync makes it durable (a storage's cut
+//!    is this step alone). Never one fsync for both: a crash could keep the slot and lose the notes (R23-1).
 //! 2. **Punch**: `fallocate(PUNCH_HOLE | KEEP_SIZE)` over the dead records, block-aligned, from the previous
 //!    punch's end up to `redo`'s offset rounded down: their blocks go back to the file system, the file's length
 //!    and every live offset stay. Only after step 1's fsync (a crash that left the old slot in force with its
@@ -109,7 +110,9 @@
 //! would: the stale page read as valid, silently (R20-O20). So before each cut the tree (`Tree::note_cut`)
 //! appends, after the redo point, one `WRITTEN` op for each page the pool wrote at an LSN between the log's start
 //! and the redo point, with that LSN, and for each page an earlier note named that no load or write has
-//! confirmed in this open ([`bufpool::BufferPool::written_lsns`]). That covers every page a cut record changed:
+//! confirmed in this open ([`bufpool::BufferPool::written_lsns`]), and the cut makes them durable before the header
+//! that drops the records (R23-1: one fsync for both could keep the header and lose the notes). That covers every
+//! page a cut record changed:
 //! the checkpoint wrote it, or an eviction did since the cut before, at the LSN of its last record or later.
 //! From memory: until R22-11 `TreeWal::note_cut_pages` read the cut records back from the log to learn their
 //! pages (a checkpoint's distance of log at each cut). Recovery hands each note, and each replayed page's last
@@ -1994,11 +1997,15 @@ impl TreeWal {
         Ok(())
     }
 
-    /// The header-slot cut (the caller holds `trunc` and `io`): writes the slot not in force (`io.slot`) with
-    /// `start = redo`, then the buffered records, then one fsync for both. Before the fsync either slot may be
-    /// the one a crash leaves in force, and both name a valid log: records from the old start on (none cut
-    /// yet), or from `redo` on (the records before it are dead: the checkpoint wrote their pages).
+    /// The header-slot cut (the caller holds `trunc` and `io`): writes the buffered records and fsyncs them, then
+    /// writes the slot not in force (`io.slot`) with `start = redo` and fsyncs again. Before the second fsync
+    /// either slot may be the one a crash leaves in force, and both name a valid log: records from the old start
+    /// on (none cut yet), or from `redo` on (the records before it are dead: the checkpoint wrote their pages).
+    /// The records first, durable: they hold the checkpoint's notes (`Tree::note_cut`), the only record left of
+    /// what the cut drops; with one fsync for both, a crash could keep the new slot and lose the notes after it,
+    /// and a write of the checkpoint the device dropped was then read back as valid (R23-1 in RELIABILITY.md).
     fn cut_by_header(&self, io: &mut LogFile, redo: Lsn, seq: u64) -> Result<()> {
+        self.write_locked(io, SyncCause::Checkpoint, true)?;
         let hdr = Header {
             id: self.id,
             origin: io.origin,

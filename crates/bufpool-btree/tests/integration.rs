@@ -21,6 +21,7 @@ mod concurrent;
 mod covered;
 mod covered_concurrent_crash;
 mod covered_run;
+mod cut_crash_notes;
 mod device_faults;
 mod fail_safe;
 mod foreign_hint;
