@@ -29,6 +29,7 @@ mod get_many_order;
 mod get_many_part;
 mod get_many_reentrant;
 mod get_many_runs_concurrent;
+mod hint_scan_concurrent;
 mod inner_children;
 mod log_bound_racing_writeout;
 mod log_dependency_cycle;
