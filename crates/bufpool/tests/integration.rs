@@ -39,6 +39,7 @@ mod freed_pages;
 mod held_by_caller;
 mod held_by_caller_shared;
 mod held_latches;
+mod hit_counts_two_pools;
 mod io_backend;
 mod io_latency;
 mod layered_storage;
