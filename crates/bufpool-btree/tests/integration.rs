@@ -46,6 +46,7 @@ mod short_keys_concurrent;
 mod short_keys_model;
 mod sim_crash;
 mod sim_crash_covered;
+mod spread_checkpoints_crash;
 mod tree_lifecycle_edges;
 mod uncovered_in_covered_tree;
 mod wal_header_slots;
