@@ -2012,6 +2012,8 @@ impl Tree {
     /// an earlier note or replayed record named that no read or write has confirmed in this open, each with its
     /// LSN ([`BufferPool::written_lsns`]). From memory: the log is not read (R22-11 in RELIABILITY.md). The cut
     /// keeps them and makes them durable; the next open hands them back to the pool ([`Tree::expect_written`]).
+    /// Only of the pages the pool's table keeps: beyond `bufpool::Builder::stale_check_pages` it forgets some
+    /// (counted in `Stats::written_lsns_dropped`), and with the check off it lists none (R23-10).
     fn note_cut(&self, redo: Lsn) -> Result<()> {
         let start = self.wal().start_lsn();
         if redo <= start {

@@ -120,7 +120,9 @@
 //! R22-10 recovery read every noted page before the open returned): a page older is `Corrupt { StaleWrite }` at
 //! every load, naming it; a cached copy older, or a page past the data file's end, refuses the open with
 //! `Error::StalePage`. A drop of a write older than the log's start, made in the open of the last cut, of a page
-//! not read nor changed since, is not caught; nor a covered change's (it raises no LSN). The format is R21-10's
+//! not read nor changed since, is not caught; nor a covered change's (it raises no LSN); nor a drop of a page the
+//! pool's table forgot, beyond its bound (`bufpool::Builder::stale_check_pages`, R23-10: the pool counts them in
+//! `Stats::written_lsns_dropped`). The format is R21-10's
 //! (no log format change in R22-10/11); a build before R21-10 reads a `WRITTEN` op as the log's torn end.
 //!
 //! # A full device (ENOSPC, EDQUOT; F13-1 in RELIABILITY.md)

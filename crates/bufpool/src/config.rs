@@ -18,6 +18,7 @@
 //! io_threads = 2
 //! io_spin_us = 0              # poll an io_uring this long before sleeping for its completions
 //! slow_io_ms = 20
+//! stale_check_pages = 1048576 # pages a file whose LSN the stale-write check keeps; 0: off
 //!
 //! [background_writer]         # present: a writer runs; each key defaults to WriterConfig::for_frames
 //! interval_ms = 2
@@ -69,6 +70,8 @@ pub struct Config {
     pub strict_fresh: Option<bool>,
     /// [`Builder::failed_file_frames`]; at most `frames`.
     pub failed_file_frames: Option<usize>,
+    /// [`Builder::stale_check_pages`]: 0 (the run-time stale-write check off) or 64 to 2^32.
+    pub stale_check_pages: Option<usize>,
     /// [`Builder::clean_write_guards`].
     pub clean_write_guards: Option<bool>,
     /// [`Builder::latch_times`].
@@ -213,6 +216,15 @@ impl Config {
                 ));
             }
             b = b.failed_file_frames(n);
+        }
+        if let Some(pages) = self.stale_check_pages {
+            if pages != 0 && !(crate::written::CHUNK_PAGES..=crate::written::PAGES_MAX).contains(&pages) {
+                return Err(refuse(
+                    "stale_check_pages",
+                    format!("must be 0 (off) or from 64 to 2^32, got {pages}"),
+                ));
+            }
+            b = b.stale_check_pages(pages);
         }
         if let Some(on) = self.clean_write_guards {
             b = b.clean_write_guards(on);

@@ -4,7 +4,10 @@
 //! list, whether it has writes not yet synced, whether it has failed, its file record (identity, written
 //! mark: `record.rs`), and the LSN of each page's last write in this open, or of an engine's record of an earlier
 //! open's write (a page read back older is a write the device dropped: `FileEntry::stale_below`, R21-11 and R22-10
-//! in RELIABILITY.md).
+//! in RELIABILITY.md). That table (`written.rs`) is bounded (R23-10): at most `Builder::stale_check_pages` pages a
+//! file, in chunks made on first write, so a file costs what it wrote, not its highest page number; beyond the
+//! bound a chunk's entries are forgotten (counted in `Stats::written_lsns_dropped`): a dropped write of one of
+//! those pages is not caught, and an engine's notes (`written_lsns`) leave the page out.
 //!
 //! Invariants:
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
@@ -32,10 +35,7 @@ use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
 use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
 use crate::sync::Backoff;
 use crate::wal::Wal;
-
-/// The flag of an entry of `FileEntry::written_lsn` that an engine expects rather than this open wrote: not yet
-/// confirmed. LSNs are kept below it (a higher one is stored as `EXPECTED - 1`, which only weakens its check).
-const EXPECTED: Lsn = 1 << 63;
+use crate::written::WrittenLsns;
 
 pub(crate) struct FileEntry {
     pub(crate) id: FileId,
@@ -92,12 +92,13 @@ pub(crate) struct FileEntry {
     /// Failed files only: pages whose unwritable image was dropped (`Builder::failed_file_frames`); a load of one
     /// fails with the file's error, since the disk holds an older version.
     dropped: Mutex<BTreeSet<PageNo>>,
-    /// The LSN each page had when this open last wrote it (8 bytes a page, up to the highest page written; 0:
-    /// not written, or written without an LSN). A page read back older than that is a write the device dropped
-    /// (R21-11 in RELIABILITY.md): its previous version verifies, so nothing else would catch it. An entry with
-    /// [`EXPECTED`] set is an engine's claim instead (`BufferPool::expect_lsn`: a write of an earlier open, R22-10),
-    /// checked the same way and not yet confirmed by a read or a write of the page in this open.
-    written_lsn: RwLock<Vec<Lsn>>,
+    /// The LSN each page had when this open last wrote it (0: not written, or written without an LSN). A page read
+    /// back older than that is a write the device dropped (R21-11 in RELIABILITY.md): its previous version
+    /// verifies, so nothing else would catch it. An entry may be an engine's claim instead (`BufferPool::
+    /// expect_lsn`: a write of an earlier open, R22-10), checked the same way and not yet confirmed by a read or a
+    /// write of the page in this open. Chunks of 64 pages made on first write, at most `Builder::
+    /// stale_check_pages` pages (R23-10; `written.rs`).
+    written_lsn: RwLock<WrittenLsns>,
 }
 
 /// The caller's storage and log are dropped under the panic wrapper, whichever thread drops the entry's last
@@ -178,64 +179,36 @@ impl FileEntry {
         self.is_failed() && self.dropped.lock().contains(&page_no)
     }
 
-    /// `page_no` was written with LSN `lsn` (the write completed).
-    pub(crate) fn note_written_lsn(&self, page_no: PageNo, lsn: Lsn) {
-        let at = page_no as usize;
-        let mut w = self.written_lsn.write();
-        if at >= w.len() {
-            if lsn == 0 {
-                return;
-            }
-            w.resize(at + 1, 0);
-        }
-        w[at] = lsn.min(EXPECTED - 1);
+    /// `page_no` was written with LSN `lsn` (the write completed). Returns the entries forgotten to make room
+    /// (for `Stats::written_lsns_dropped`).
+    pub(crate) fn note_written_lsn(&self, page_no: PageNo, lsn: Lsn) -> u64 {
+        self.written_lsn.write().note(page_no, lsn)
     }
 
     /// The LSN this open last wrote `page_no` with (or an engine expects it at: [`FileEntry::expect_lsn`]), if a
     /// page read back with `lsn` is older: a dropped write. A read that is not older confirms an expectation.
     pub(crate) fn stale_below(&self, page_no: PageNo, lsn: Lsn) -> Option<Lsn> {
-        let at = page_no as usize;
-        let entry = self.written_lsn.read().get(at).copied()?;
-        let written = entry & !EXPECTED;
+        let (written, expected) = self.written_lsn.read().lookup(page_no);
         if lsn < written {
             return Some(written);
         }
-        if entry & EXPECTED != 0 {
-            let mut w = self.written_lsn.write();
-            if w[at] == entry {
-                w[at] = written;
-            }
+        if expected {
+            self.written_lsn.write().confirm(page_no, written);
         }
         None
     }
 
     /// An engine expects `page_no` on disk at `lsn` or newer (`BufferPool::expect_lsn`): kept as an unconfirmed
-    /// entry unless this open's own entry is at least as new.
-    pub(crate) fn expect_lsn(&self, page_no: PageNo, lsn: Lsn) {
-        let (at, lsn) = (page_no as usize, lsn.min(EXPECTED - 1));
-        let mut w = self.written_lsn.write();
-        if at >= w.len() {
-            if lsn == 0 {
-                return;
-            }
-            w.resize(at + 1, 0);
-        }
-        if w[at] & !EXPECTED < lsn {
-            w[at] = lsn | EXPECTED;
-        }
+    /// entry unless this open's own entry is at least as new. Returns the entries forgotten to make room.
+    pub(crate) fn expect_lsn(&self, page_no: PageNo, lsn: Lsn) -> u64 {
+        self.written_lsn.write().expect(page_no, lsn)
     }
 
     /// The pages this open wrote at an LSN in `after + 1..=upto`, and those expected at or below `upto` that no
-    /// read or write has confirmed yet, each with its LSN, by page number (`BufferPool::written_lsns`).
+    /// read or write has confirmed yet, each with its LSN, by page number (`BufferPool::written_lsns`); of the
+    /// pages the table still keeps.
     pub(crate) fn written_lsns(&self, after: Lsn, upto: Lsn) -> Vec<(PageNo, Lsn)> {
-        let w = self.written_lsn.read();
-        (w.iter().enumerate())
-            .filter_map(|(no, &entry)| {
-                let lsn = entry & !EXPECTED;
-                let wanted = lsn > 0 && lsn <= upto && (lsn > after || entry & EXPECTED != 0);
-                wanted.then_some((no as PageNo, lsn))
-            })
-            .collect()
+        self.written_lsn.read().entries(after, upto)
     }
 
     /// `page_no` was created by `new_page` and is not on disk yet.
@@ -400,6 +373,7 @@ impl FileEntry {
             direct: self.info.direct,
             pages: self.pages.load(Relaxed),
             failed: self.is_failed(),
+            written_lsn_bytes: self.written_lsn.read().bytes(),
             hits: None,
             misses: 0,
             reads: 0,
@@ -464,12 +438,15 @@ pub(crate) struct Files {
     page_size: usize,
     /// Strict mode for all-zero pages (`Builder::strict_fresh`), for files with a record.
     strict: bool,
+    /// The most pages each file's written-LSN table keeps (`Builder::stale_check_pages`).
+    stale_check_pages: usize,
 }
 
 impl Files {
     /// An empty registry for a pool of `page_size` pages, in strict mode or not (`Builder::strict_fresh`), whose
-    /// files report storage calls of at least `slow_io` (`Builder::slow_io`).
-    pub(crate) fn new(page_size: usize, strict: bool, slow_io: std::time::Duration) -> Files {
+    /// files report storage calls of at least `slow_io` (`Builder::slow_io`) and keep the LSNs of at most
+    /// `stale_check_pages` pages each (`Builder::stale_check_pages`).
+    pub(crate) fn new(page_size: usize, strict: bool, slow_io: std::time::Duration, stale_check_pages: usize) -> Files {
         Files {
             map: RwLock::new(HashMap::new()),
             retired: Mutex::new(HashMap::new()),
@@ -479,6 +456,7 @@ impl Files {
             latency: Arc::new(IoLatency::new(slow_io)),
             page_size,
             strict,
+            stale_check_pages,
         }
     }
 
@@ -623,7 +601,7 @@ impl Files {
                 record: Mutex::new(record),
                 unwritable: Mutex::new(None),
                 dropped: Mutex::new(BTreeSet::new()),
-                written_lsn: RwLock::new(Vec::new()),
+                written_lsn: RwLock::new(WrittenLsns::new(self.stale_check_pages)),
             }),
         );
         Ok(id)

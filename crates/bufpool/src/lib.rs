@@ -225,6 +225,7 @@ mod table;
 pub mod trace;
 mod wal;
 mod writer;
+mod written;
 
 pub use batch::BATCH_PAGES_MAX;
 #[cfg(feature = "serde")]

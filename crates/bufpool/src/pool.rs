@@ -222,6 +222,7 @@ pub struct Builder {
     strict_fresh: bool,
     failed_file_frames: Option<usize>,
     slow_io: std::time::Duration,
+    stale_check_pages: Option<usize>,
 }
 
 /// [`Builder::frames`]'s default.
@@ -248,6 +249,7 @@ impl Default for Builder {
             strict_fresh: true,
             failed_file_frames: None,
             slow_io: crate::latency::SLOW_IO_DEFAULT,
+            stale_check_pages: None,
         }
     }
 }
@@ -378,6 +380,25 @@ impl Builder {
         self
     }
 
+    /// The most pages of each open file whose LSN the run-time stale-write check keeps (R21-11, R22-10, R23-10 in
+    /// RELIABILITY.md): the LSN each page had when the pool last wrote it, or that an engine expects it at
+    /// ([`BufferPool::expect_lsn`]), which a later load of the page must read back at least (a page read older is
+    /// a write the device dropped: [`Error::Corrupt`] `{ reason: StaleWrite }`). Default: eight pages a frame, at
+    /// least 2^20 pages. The table costs 8 bytes a page kept, in chunks of 64 consecutive pages (512 bytes) made at
+    /// the first write of one of their pages, plus its map's room (under 2 bytes a page): a sparse file costs what
+    /// it wrote, by chunks, and a dense one at most about `pages * 10` bytes ([`FileStats::written_lsn_bytes`](crate::FileStats::written_lsn_bytes)).
+    /// Beyond it, the chunk not written since a clock hand last passed it is forgotten, counted in
+    /// [`Stats::written_lsns_dropped`]: a dropped write of one of its pages is then read as valid, and
+    /// [`BufferPool::written_lsns`] no longer lists the page, so an engine's checkpoint notes leave it out (the
+    /// B+tree's: `bufpool_btree`'s `Tree::checkpoint`). 0 turns the check off: nothing is kept or counted, no
+    /// dropped write is caught at run time, and `written_lsns` lists nothing. Rounded up to whole chunks;
+    /// [`Builder::build`] refuses 1 to 63 (less than a chunk) and more than 2^32 (more pages than a file has)
+    /// with [`Error::InvalidConfig`].
+    pub fn stale_check_pages(mut self, pages: usize) -> Self {
+        self.stale_check_pages = Some(pages);
+        self
+    }
+
     /// A [`WriteGuard`] whose bytes are never changed (no mutable access, no [`WriteGuard::set_lsn`]) leaves its
     /// page clean, so inspecting a page under an exclusive latch costs no write-back. Off by default: then taking
     /// a write guard marks the page dirty at once, as it always did, which code written against that contract
@@ -437,6 +458,7 @@ impl Builder {
     ///   ([`WriterConfig::validate`]: a zero interval or batch, a dirty ratio outside `0.0..=1.0`, more free
     ///   frames wanted than the pool has, as when [`Builder::preset`] came before a smaller [`Builder::frames`]);
     /// - [`Error::InvalidConfig`] for a [`Builder::custom_policy`] made for fewer frames than the pool has;
+    /// - [`Error::InvalidConfig`] for a [`Builder::stale_check_pages`] of 1 to 63 or above 2^32;
     /// - [`Error::OutOfMemory`] when the process cannot allocate the frames (their memory, or their bookkeeping),
     ///   having freed what it took;
     /// - [`Error::InvalidConfig`] when a pool thread (an I/O worker, the writer) cannot be started, after the
@@ -472,6 +494,14 @@ impl Builder {
                 self.frames,
                 page_size.bytes()
             )));
+        }
+        if let Some(pages) = self.stale_check_pages {
+            let (min, max) = (crate::written::CHUNK_PAGES, crate::written::PAGES_MAX);
+            if pages != 0 && !(min..=max).contains(&pages) {
+                return Err(Error::InvalidConfig(format!(
+                    "stale_check_pages must be 0 (off) or in {min}..={max}, got {pages}"
+                )));
+            }
         }
         if let Some(writer) = &self.writer {
             writer.validate(self.frames)?;
@@ -511,7 +541,13 @@ impl Builder {
             load_errors: load_errors.into_boxed_slice(),
             policy,
             wal: self.wal,
-            files: Files::new(page_size.bytes(), self.strict_fresh, self.slow_io),
+            files: Files::new(
+                page_size.bytes(),
+                self.strict_fresh,
+                self.slow_io,
+                self.stale_check_pages
+                    .unwrap_or_else(|| crate::written::default_pages(self.frames)),
+            ),
             counters: Counters::new(),
             open_mode: self.open_mode,
             io_backend: self.io_backend,
@@ -882,7 +918,10 @@ impl BufferPool {
             return Err(Error::OutOfRange { page, pages });
         }
         // Noted first: a load from now on checks it; a copy mapped before is checked here, under its latch.
-        f.expect_lsn(page.page_no(), lsn);
+        let dropped = f.expect_lsn(page.page_no(), lsn);
+        if dropped > 0 {
+            self.core.counters.add(Counter::WrittenLsnsDropped, dropped);
+        }
         let Some(idx) = self.core.frames.lookup_exact(page) else {
             return Ok(());
         };
@@ -915,7 +954,9 @@ impl BufferPool {
     /// [`BufferPool::expect_lsn`] named at most `upto` that no read or write of the page has confirmed since, each
     /// with its LSN (the last written, or the one expected), by page number. What an engine notes at a checkpoint
     /// that drops its log's records up to `upto` (written since its previous cut at `after`), to hand back to
-    /// `expect_lsn` after a restart. A scan of 8 bytes a page in memory; no I/O.
+    /// `expect_lsn` after a restart. Of the pages the table keeps: at most [`Builder::stale_check_pages`], beyond
+    /// which pages are forgotten ([`Stats::written_lsns_dropped`]), and none with the check off. A scan of the
+    /// table's chunks in memory (8 bytes a page kept); no I/O.
     pub fn written_lsns(&self, file: FileId, after: Lsn, upto: Lsn) -> Result<Vec<(PageNo, Lsn)>> {
         Ok(self.core.files.get(file)?.written_lsns(after, upto))
     }
@@ -2088,6 +2129,7 @@ impl BufferPool {
             .iter()
             .map(|f| f.stats(&self.core.counters))
             .collect();
+        s.written_lsn_bytes = s.files.iter().map(|f| f.written_lsn_bytes).sum();
         [s.read_latency, s.write_latency, s.sync_latency] = self.core.files.latency().snapshot();
         s
     }

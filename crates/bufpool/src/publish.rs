@@ -12,7 +12,7 @@
 //! `bufpool_write_errors`, `bufpool_exhausted`, `bufpool_veto_skips`, `bufpool_latched_skips`,
 //! `bufpool_single_flight_waits`, `bufpool_prefetched`, `bufpool_fresh_reads`, `bufpool_lost_writes`,
 //! `bufpool_failed_pages_dropped`, `bufpool_snapshot_skips`, `bufpool_writer_writes`, `bufpool_checkpoint_writes`,
-//! `bufpool_flush_writes`. Each means what the [`Stats`] field of the same
+//! `bufpool_flush_writes`, `bufpool_written_lsns_dropped`. Each means what the [`Stats`] field of the same
 //! name (without the prefix) means.
 //!
 //! Storage-call latencies ([`Stats::read_latency`], `write_latency`, `sync_latency`), for each `op` of `read`,
@@ -22,7 +22,7 @@
 //! summary gives them; rate the sum and count for a mean over an interval).
 //!
 //! Gauges are the state at the time of the snapshot: `bufpool_frames`, `bufpool_resident`, `bufpool_dirty`,
-//! `bufpool_latched`, and
+//! `bufpool_latched`, `bufpool_written_lsn_bytes` (the stale-write check's tables), and
 //! per open file, labelled `file` with the file's number: `bufpool_file_pages` (pages allocated) and
 //! `bufpool_file_failed` (1 once a write or sync failed, else 0); and per open file, labelled the same, the
 //! counters `bufpool_file_hits` (left out while the file's hits are unknown: [`crate::FileStats::hits`]),
@@ -37,7 +37,7 @@ impl Stats {
     /// Records this snapshot through the `metrics` facade: counters for the totals, gauges for the state, named
     /// and labelled as the module docs list them.
     pub fn publish(&self) {
-        let counters: [(&'static str, u64); 25] = [
+        let counters: [(&'static str, u64); 26] = [
             ("bufpool_hits", self.hits),
             ("bufpool_misses", self.misses),
             ("bufpool_reads", self.reads),
@@ -63,6 +63,7 @@ impl Stats {
             ("bufpool_writer_writes", self.writer_writes),
             ("bufpool_checkpoint_writes", self.checkpoint_writes),
             ("bufpool_flush_writes", self.flush_writes),
+            ("bufpool_written_lsns_dropped", self.written_lsns_dropped),
         ];
         for (name, value) in counters {
             ::metrics::counter!(name).absolute(value);
@@ -82,6 +83,7 @@ impl Stats {
         ::metrics::gauge!("bufpool_resident").set(self.resident as f64);
         ::metrics::gauge!("bufpool_dirty").set(self.dirty as f64);
         ::metrics::gauge!("bufpool_latched").set(self.latched as f64);
+        ::metrics::gauge!("bufpool_written_lsn_bytes").set(self.written_lsn_bytes as f64);
         for f in &self.files {
             let file = f.file.0.to_string();
             ::metrics::gauge!("bufpool_file_pages", "file" => file.clone()).set(f64::from(f.pages));

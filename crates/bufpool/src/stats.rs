@@ -57,9 +57,10 @@ pub(crate) enum Counter {
     WriterWrites,
     CheckpointWrites,
     FlushWrites,
+    WrittenLsnsDropped,
 }
 
-const COUNTERS: usize = Counter::FlushWrites as usize + 1;
+const COUNTERS: usize = Counter::WrittenLsnsDropped as usize + 1;
 /// Hit counters per stripe, one per file slot (a power of two: a file's slot is its id's low bits).
 pub(crate) const HIT_SLOTS: usize = 256;
 const _: () = assert!(HIT_SLOTS.is_power_of_two());
@@ -246,6 +247,7 @@ impl Counters {
             writer_writes: self.sum(WriterWrites),
             checkpoint_writes: self.sum(CheckpointWrites),
             flush_writes: self.sum(FlushWrites),
+            written_lsns_dropped: self.sum(WrittenLsnsDropped),
             ..Stats::default()
         }
     }
@@ -350,6 +352,14 @@ pub struct Stats {
     /// Eviction candidates skipped because an open snapshot protected them: their LSN is at or above the oldest
     /// open snapshot's ([`crate::SnapshotTracker`], [`crate::Builder::snapshots`]).
     pub snapshot_skips: u64,
+    /// Entries of the stale-write check's tables forgotten to keep each file's table within
+    /// [`Builder::stale_check_pages`](crate::Builder::stale_check_pages) (or because their memory could not be
+    /// allocated): pages written (or expected by [`crate::BufferPool::expect_lsn`]) whose dropped write would no
+    /// longer be caught, nor listed by [`crate::BufferPool::written_lsns`] (R23-10 in RELIABILITY.md).
+    pub written_lsns_dropped: u64,
+    /// Bytes of the stale-write check's tables of the open files at the time of the snapshot (the sum of
+    /// [`FileStats::written_lsn_bytes`]).
+    pub written_lsn_bytes: usize,
     /// Frames in the pool.
     pub frames: usize,
     /// Frames holding a page at the time of the snapshot.
@@ -485,6 +495,9 @@ pub struct FileStats {
     pub pages: u32,
     /// True once a write or sync failed: the file refuses writes.
     pub failed: bool,
+    /// Bytes of the file's stale-write check table (the LSN of each page written in this open, or expected: at
+    /// most [`Builder::stale_check_pages`](crate::Builder::stale_check_pages) pages, in chunks of 64 pages).
+    pub written_lsn_bytes: usize,
     /// Requests for the file's pages served from the pool since it was opened; `None` if, since it was opened,
     /// another file whose id equals this one's modulo 256 was open beside it (hits are counted by the id's low
     /// byte to keep the hit path free of a file lookup, and two such files cannot be told apart: give files

@@ -208,7 +208,10 @@ impl BufferPool {
         for &(page, idx) in run {
             self.header(idx).written_at.store(written_at, Release);
             file.note_written(page.page_no());
-            file.note_written_lsn(page.page_no(), self.header(idx).lsn.load(Acquire));
+            let dropped = file.note_written_lsn(page.page_no(), self.header(idx).lsn.load(Acquire));
+            if dropped > 0 {
+                self.core.counters.add(Counter::WrittenLsnsDropped, dropped);
+            }
         }
         file.unsynced.store(true, Release);
         self.core

@@ -31,6 +31,7 @@ fn an_engines_toml_builds_the_pool_it_describes() {
         io_spin_us = 50
         slow_io_ms = 20
         failed_file_frames = 10
+        stale_check_pages = 4096
 
         [background_writer]
         interval_ms = 5
@@ -39,6 +40,7 @@ fn an_engines_toml_builds_the_pool_it_describes() {
     );
     assert_eq!(config.frames, Some(96));
     assert_eq!(config.io_spin_us, Some(50));
+    assert_eq!(config.stale_check_pages, Some(4096));
     let pool = config.builder().unwrap().build().unwrap();
     assert_eq!(pool.frames(), 96);
     assert_eq!(pool.page_size(), 8192);
@@ -92,6 +94,7 @@ fn bad_values_are_refused_naming_the_key() {
         ("io_backend = \"aio\"", "io_backend", "auto, pread or uring"),
         ("open_mode = \"direct\"", "open_mode", "direct-only"),
         ("frames = 16\nfailed_file_frames = 17", "failed_file_frames", "at most"),
+        ("stale_check_pages = 63", "stale_check_pages", "0 (off) or from 64"),
         (
             "[background_writer]\ninterval_ms = 0",
             "background_writer.interval_ms",

@@ -77,6 +77,7 @@ mod warm_restart;
 mod whole_api_model;
 mod write_failure;
 mod writer_rate_limit;
+mod written_lsn_bound;
 
 /// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
 /// a file named in neither would be skipped without a word).

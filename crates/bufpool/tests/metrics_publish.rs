@@ -88,6 +88,7 @@ fn published_figures_equal_the_stats_snapshot() {
         ("bufpool_checkpoint_writes", stats.checkpoint_writes),
         ("bufpool_flush_writes", stats.flush_writes),
         ("bufpool_writer_writes", stats.writer_writes),
+        ("bufpool_written_lsns_dropped", stats.written_lsns_dropped),
     ] {
         assert_eq!(counter(&m, name), value, "{name}");
     }
@@ -95,6 +96,10 @@ fn published_figures_equal_the_stats_snapshot() {
     assert_eq!(gauge(&m, "bufpool_resident", None), stats.resident as f64);
     assert_eq!(gauge(&m, "bufpool_dirty", None), 3.0);
     assert_eq!(gauge(&m, "bufpool_latched", None), 0.0);
+    assert_eq!(
+        gauge(&m, "bufpool_written_lsn_bytes", None),
+        stats.written_lsn_bytes as f64
+    );
     let file = f.0.to_string();
     assert_eq!(gauge(&m, "bufpool_file_pages", Some(&file)), 24.0);
     assert_eq!(gauge(&m, "bufpool_file_failed", Some(&file)), 0.0);
@@ -126,9 +131,9 @@ fn published_figures_equal_the_stats_snapshot() {
     ] {
         assert_eq!(file_counter(&m, name, Some(&file)), value, "{name}");
     }
-    // 25 counters, 4 pool gauges, 2 gauges and 4 counters for the one file, 3 latency counters and 12 latency
+    // 26 counters, 5 pool gauges, 2 gauges and 4 counters for the one file, 3 latency counters and 12 latency
     // gauges.
-    assert_eq!(m.len(), 25 + 4 + 2 + 4 + 3 + 12, "{:?}", m.keys());
+    assert_eq!(m.len(), 26 + 5 + 2 + 4 + 3 + 12, "{:?}", m.keys());
 
     // The pool's own entry point publishes the same figures (only this thread makes requests).
     let m = record(|| pool.publish_metrics());

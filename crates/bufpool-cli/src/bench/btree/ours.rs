@@ -125,16 +125,20 @@ impl Ours {
         Ok(st)
     }
 
-    /// Where the load's time and writes went: its checkpoints, and the pool's page writes.
+    /// Where the load's time and writes went: its checkpoints, and the pool's page writes; and the memory of the
+    /// pool's stale-write check (`Stats::written_lsn_bytes`, R23-10).
     pub fn load_notes(&self) -> String {
         let st = self.tree.pool().stats();
         format!(
-            "{} checkpoints ({} for disk space) in {:.1} s; pool wrote {} pages ({} by dirty evictions)",
+            "{} checkpoints ({} for disk space) in {:.1} s; pool wrote {} pages ({} by dirty evictions); \
+             stale-write table {:.1} MiB ({} entries forgotten)",
             self.load_checkpoints,
             self.disk_checkpoints,
             self.load_checkpoint_time.as_secs_f64(),
             st.writes,
-            st.dirty_evictions
+            st.dirty_evictions,
+            st.written_lsn_bytes as f64 / (1 << 20) as f64,
+            st.written_lsns_dropped
         )
     }
 
