@@ -36,7 +36,7 @@ fn key(id: u64) -> [u8; 8] {
 
 /// Every third key is stable; the others belong to writer `id % 3 - 1`.
 fn stable(id: u64) -> bool {
-    id % 3 == 0
+    id.is_multiple_of(3)
 }
 
 /// Version `ver` (from 1) of churn key `id` puts a value (else deletes it).
