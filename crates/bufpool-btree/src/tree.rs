@@ -206,6 +206,8 @@ struct BatchScratch {
     probes: Vec<Probe>,
     /// The batch's sort: each key's first 8 bytes as a big-endian word ([`node::short_word`]), and its index.
     order: Vec<(u64, usize)>,
+    /// Whether each hinted leaf ([`Tree::get_many_at_hints`]) was in memory when prefetched.
+    resident: Vec<bool>,
 }
 
 thread_local! {
@@ -220,6 +222,7 @@ thread_local! {
             val: Vec::new(),
             probes: Vec::new(),
             order: Vec::new(),
+            resident: Vec::new(),
         })
     };
 }
@@ -1034,8 +1037,9 @@ impl Tree {
     /// [`Tree::get_at_hint`] does for one key: one optimistic probe of that page, answered only if it is a live
     /// leaf whose fences cover the key (a stale page number is no worse than a stale child pointer). The keys it
     /// does not answer (no hint, another tree's, a page split, merged, freed or reused since, or one that cannot
-    /// be read now) descend together as in [`Tree::get_many_hinted`]. The hinted leaves are prefetched together
-    /// first (their page-table lines, then their frames), so their misses overlap as a level's do. A key without
+    /// be read now, or not in memory: its read is left to the descent, which starts a level's reads together)
+    /// descend together as in [`Tree::get_many_hinted`]. The hinted leaves are prefetched together first (their
+    /// page-table lines, then their frames), so their misses overlap as a level's do. A key without
     /// an entry in `hints` (a shorter slice) has none. `part` as in [`Tree::get_many_part`] (`0..usize::MAX`:
     /// whole values); `f` is called once for each `i`, the hinted keys' answers first (in `i` order), then the
     /// others' in key order, each with the leaf that covered the key.
@@ -1086,6 +1090,7 @@ impl Tree {
             val,
             probes,
             order,
+            resident,
         } = scratch;
         let root = self.root.load(Ordering::Acquire);
         // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
@@ -1093,18 +1098,23 @@ impl Tree {
         next.clear();
         order.clear();
         // The keys with a leaf hint of this tree: that leaf probed first (`get_many_at_hints`), every hinted page's
-        // lines prefetched before the first probe.
+        // lines prefetched before the first probe. A hinted leaf not in memory is left to the descent, which starts
+        // the reads of a level's missing pages together (and a stale hint would have read a page for nothing).
         let hinted = |i: usize| hints.get(i).and_then(|&h| self.own_leaf(h));
         pages.clear();
         pages.extend((0..keys.len()).filter_map(hinted).map(|no| self.pid(no)));
         for &p in pages.iter() {
             self.pool.prefetch_lookup(p);
         }
-        for &p in pages.iter() {
-            self.pool.prefetch_frame(p, node::PROBE_PREFETCH);
-        }
+        resident.clear();
+        resident.extend(pages.iter().map(|&p| self.pool.prefetch_frame(p, node::PROBE_PREFETCH)));
+        let mut nth = 0;
         for (i, &key) in keys.iter().enumerate() {
-            if let Some(no) = hinted(i) {
+            let hint = hinted(i).filter(|_| {
+                nth += 1;
+                resident[nth - 1]
+            });
+            if let Some(no) = hint {
                 // Only a leaf (the level expected) covering the key answers; a read error is left to the descent,
                 // which reports what it meets (as `get_at_hint` does).
                 let probe = self.pool.read_optimistic(self.pid(no), |v| {

@@ -1900,8 +1900,8 @@ mod tests {
         h.page()
     }
 
-    /// An insert takes the leaf of the worker's last insert into the same run of keys (table and district), from
-    /// an earlier transaction; a run of another district or table gets no hint from it.
+    /// A single read ([`Txn::get`]) tries the leaf of the worker's last read of a key near it ([`NearHints`]), from
+    /// an earlier transaction; after that leaf split, it answers from the covering leaf and notes that one.
     #[test]
     fn a_worker_reads_a_key_again_from_the_leaf_of_its_last_read_even_after_that_leaf_split() {
         let dir = tempfile::tempdir().unwrap();
