@@ -62,7 +62,8 @@
 //!   only the meta holder ever holds two latches, so there is no deadlock.
 //! - **Memory-level parallelism**: a probe prefetches the node's header, fences and slot lines together;
 //!   [`Tree::get_many`] (and [`Tree::get_many_hinted`], which also names each key's leaf, and
-//!   [`Tree::get_many_part`], which copies out a part of each value) descends a batch level by
+//!   [`Tree::get_many_part`], which copies out a part of each value; [`Tree::get_many_at_hints`], which first
+//!   probes the leaf each key's hint names, the keys it does not answer descending together) descends a batch level by
 //!   level in three passes (page-table lines, frames, probes) so the misses of different keys overlap; range scans keep a window of leaves (growing to [`RANGE_READAHEAD`])
 //!   prefetched from the parents' child lists, and [`Tree::scan`] visits borrowed pairs.
 //! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,

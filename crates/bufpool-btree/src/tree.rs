@@ -206,6 +206,8 @@ struct BatchScratch {
     probes: Vec<Probe>,
     /// The batch's sort: each key's first 8 bytes as a big-endian word ([`node::short_word`]), and its index.
     order: Vec<(u64, usize)>,
+    /// Whether each hinted leaf ([`Tree::get_many_at_hints`]) was in memory when prefetched.
+    resident: Vec<bool>,
 }
 
 thread_local! {
@@ -220,6 +222,7 @@ thread_local! {
             val: Vec::new(),
             probes: Vec::new(),
             order: Vec::new(),
+            resident: Vec::new(),
         })
     };
 }
@@ -1013,7 +1016,7 @@ impl Tree {
     /// out). A key whose node changed meanwhile (the probe asks for a restart) takes a normal
     /// [`Tree::get_hinted`].
     pub fn get_many_hinted(&self, keys: &[&[u8]], mut f: impl FnMut(usize, Option<&[u8]>, LeafHint)) -> Result<()> {
-        self.get_many_part_in(keys, node::ALL, &mut f)
+        self.get_many_part_in(keys, &[], node::ALL, &mut f)
     }
 
     /// [`Tree::get_many_hinted`] passing `f` only bytes `part` of each value found, copied out of the page without
@@ -1024,18 +1027,40 @@ impl Tree {
         &self,
         keys: &[&[u8]],
         part: std::ops::Range<usize>,
+        f: impl FnMut(usize, Option<&[u8]>, LeafHint),
+    ) -> Result<()> {
+        self.get_many_at_hints(keys, &[], part, f)
+    }
+
+    /// [`Tree::get_many_part`] that first tries, for each key `keys[i]`, the leaf `hints[i]` names (a hint of a
+    /// key near it, such as a leaf a read of a neighbouring key found: TPC-C's ITEM and STOCK rows), as
+    /// [`Tree::get_at_hint`] does for one key: one optimistic probe of that page, answered only if it is a live
+    /// leaf whose fences cover the key (a stale page number is no worse than a stale child pointer). The keys it
+    /// does not answer (no hint, another tree's, a page split, merged, freed or reused since, or one that cannot
+    /// be read now, or not in memory: its read is left to the descent, which starts a level's reads together)
+    /// descend together as in [`Tree::get_many_hinted`]. The hinted leaves are prefetched together first (their
+    /// page-table lines, then their frames), so their misses overlap as a level's do. A key without
+    /// an entry in `hints` (a shorter slice) has none. `part` as in [`Tree::get_many_part`] (`0..usize::MAX`:
+    /// whole values); `f` is called once for each `i`, the hinted keys' answers first (in `i` order), then the
+    /// others' in key order, each with the leaf that covered the key.
+    pub fn get_many_at_hints(
+        &self,
+        keys: &[&[u8]],
+        hints: &[LeafHint],
+        part: std::ops::Range<usize>,
         mut f: impl FnMut(usize, Option<&[u8]>, LeafHint),
     ) -> Result<()> {
         let part = node::Part {
             from: part.start,
             to: part.end,
         };
-        self.get_many_part_in(keys, part, &mut f)
+        self.get_many_part_in(keys, hints, part, &mut f)
     }
 
     fn get_many_part_in(
         &self,
         keys: &[&[u8]],
+        hints: &[LeafHint],
         part: node::Part,
         f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
     ) -> Result<()> {
@@ -1044,7 +1069,7 @@ impl Tree {
         }
         // As `with_thread_buf`: past the thread-local's life (thread teardown), new vectors for this call.
         let mut scratch = BATCH.try_with(Cell::take).unwrap_or_default();
-        let r = self.get_many_in(keys, part, &mut scratch, f);
+        let r = self.get_many_in(keys, hints, part, &mut scratch, f);
         let _ = BATCH.try_with(|s| s.set(scratch));
         r
     }
@@ -1053,6 +1078,7 @@ impl Tree {
     fn get_many_in(
         &self,
         keys: &[&[u8]],
+        hints: &[LeafHint],
         part: node::Part,
         scratch: &mut BatchScratch,
         f: &mut impl FnMut(usize, Option<&[u8]>, LeafHint),
@@ -1064,16 +1090,51 @@ impl Tree {
             val,
             probes,
             order,
+            resident,
         } = scratch;
         let root = self.root.load(Ordering::Acquire);
         // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
         at.clear();
         next.clear();
-        // Sorted by each key's first 8 bytes as one word, the keys compared only where those tie: the key order, as
-        // `short_word` is monotone in it. (Sorted by the keys alone, each comparison was a slice compare, a
-        // `memcmp` call: the sort cost about 400 instructions a key of a 64-key batch of 8-byte keys.)
         order.clear();
-        order.extend(keys.iter().enumerate().map(|(i, k)| (node::short_word(k), i)));
+        // The keys with a leaf hint of this tree: that leaf probed first (`get_many_at_hints`), every hinted page's
+        // lines prefetched before the first probe. A hinted leaf not in memory is left to the descent, which starts
+        // the reads of a level's missing pages together (and a stale hint would have read a page for nothing).
+        let hinted = |i: usize| hints.get(i).and_then(|&h| self.own_leaf(h));
+        pages.clear();
+        pages.extend((0..keys.len()).filter_map(hinted).map(|no| self.pid(no)));
+        for &p in pages.iter() {
+            self.pool.prefetch_lookup(p);
+        }
+        resident.clear();
+        resident.extend(pages.iter().map(|&p| self.pool.prefetch_frame(p, node::PROBE_PREFETCH)));
+        let mut nth = 0;
+        for (i, &key) in keys.iter().enumerate() {
+            let hint = hinted(i).filter(|_| {
+                nth += 1;
+                resident[nth - 1]
+            });
+            if let Some(no) = hint {
+                // Only a leaf (the level expected) covering the key answers; a read error is left to the descent,
+                // which reports what it meets (as `get_at_hint` does).
+                let probe = self.pool.read_optimistic(self.pid(no), |v| {
+                    node::probe_at(&BatchViewBytes(v), key, Some(0), Some(&mut *val), part)
+                });
+                if let Ok((Probe::Leaf { found }, at)) = probe {
+                    f(
+                        i,
+                        found.then_some(val.as_slice()),
+                        self.hint_at(no, hint_slot(found, at)),
+                    );
+                    continue;
+                }
+            }
+            // Sorted (below) by each key's first 8 bytes as one word, the keys compared only where those tie: the
+            // key order, as `short_word` is monotone in it. (Sorted by the keys alone, each comparison was a slice
+            // compare, a `memcmp` call: the sort cost about 400 instructions a key of a 64-key batch of 8-byte
+            // keys.)
+            order.push((node::short_word(key), i));
+        }
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| keys[a.1].cmp(keys[b.1])));
         at.extend(order.iter().map(|&(_, i)| (i, root, None)));
         while !at.is_empty() {

@@ -1,5 +1,5 @@
-//! `Tree::get_at_hint` (a read that tries the leaf its hint names before descending) answers as a descent does,
-//! whatever the hint: fresh, stale after the leaf split, merged away or was freed and reused, another key's, or
+//! `Tree::get_at_hint` (a read that tries the leaf its hint names before descending), and its batch form
+//! `Tree::get_many_at_hints`, answer as a descent does, whatever the hint: fresh, stale after the leaf split, merged away or was freed and reused, another key's, or
 //! another tree's; and a scan, whose first leaf comes from its parent searched in place (not copied), returns what
 //! a model holds from any start, within one leaf or across many.
 
@@ -40,6 +40,53 @@ fn reads_agree(tree: &Tree, model: &BTreeMap<u32, Vec<u8>>, span: u32, hints: &[
                 fresh.page(),
                 "key {i}: the hint left names another leaf than the covering one"
             );
+        }
+    }
+    batches_agree(tree, model, span, hints);
+}
+
+/// `Tree::get_many_at_hints` over every key of `0..span` in batches of 1 to 23 keys, each key given one of `hints`
+/// (in turn; some keys none), whole values and a part: each answer is the model's, each once, and the hint it
+/// comes with names the leaf a fresh descent finds.
+fn batches_agree(tree: &Tree, model: &BTreeMap<u32, Vec<u8>>, span: u32, hints: &[LeafHint]) {
+    let all: Vec<u32> = (0..span).collect();
+    for (round, part) in [0..usize::MAX, 5..9].into_iter().enumerate() {
+        let mut at = 0;
+        let mut size = 1 + round;
+        while at < all.len() {
+            let chunk = &all[at..(at + size).min(all.len())];
+            at += chunk.len();
+            size = size % 23 + 1;
+            let keys: Vec<[u8; 4]> = chunk.iter().map(|&i| key(i)).collect();
+            let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+            // One key in five has no hint (a shorter slice leaves the last ones without one too).
+            let given: Vec<LeafHint> = chunk
+                .iter()
+                .map(|&i| {
+                    if i % 5 == 0 {
+                        LeafHint::default()
+                    } else {
+                        hints[(i as usize + round) % hints.len()]
+                    }
+                })
+                .take(chunk.len() - usize::from(chunk.len() > 3))
+                .collect();
+            let mut seen = vec![false; chunk.len()];
+            tree.get_many_at_hints(&refs, &given, part.clone(), |j, v, h| {
+                let i = chunk[j];
+                assert!(!seen[j], "key {i} answered twice");
+                seen[j] = true;
+                let want = model.get(&i).map(|v| {
+                    let to = part.end.min(v.len());
+                    v[part.start.min(to)..to].to_vec()
+                });
+                assert_eq!(v.map(<[u8]>::to_vec), want, "key {i} in a batch");
+                let mut fresh = LeafHint::default();
+                tree.get_hinted(&key(i), &mut fresh, |_| ()).unwrap();
+                assert_eq!(h.page(), fresh.page(), "key {i}: a batch's hint names another leaf");
+            })
+            .unwrap();
+            assert!(seen.iter().all(|&s| s), "a key of the batch got no answer");
         }
     }
 }

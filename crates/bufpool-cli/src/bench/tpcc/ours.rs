@@ -611,49 +611,80 @@ struct WriteSet {
     /// Keys read in batches by a transaction that may write: (table, key's range in `batch_keys`, leaf).
     batch_reads: Vec<(Table, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
-    /// Where this worker's single reads found their keys, kept across transactions ([`ReadHints`]).
-    remembered: ReadHints,
+    /// Where this worker's reads found keys, by neighbourhood, kept across transactions ([`NearHints`]).
+    remembered: NearHints,
 }
 
-/// Slots of a worker's [`ReadHints`].
-const READ_HINT_SLOTS: usize = 1024;
-const _: () = assert!(READ_HINT_SLOTS.is_power_of_two());
+/// Slots of a worker's [`NearHints`] (2 MiB, allocated on its first note).
+const NEAR_HINT_SLOTS: usize = 1 << 16;
+const _: () = assert!(NEAR_HINT_SLOTS.is_power_of_two());
+/// Keys that differ only in these low bits of their last byte share a [`NearHints`] slot: 8 neighbours, such as
+/// 8 consecutive ITEM rows, or STOCK rows of one warehouse (a leaf holds about 40 ITEM rows, 12 STOCK rows).
+const NEAR_BITS: u32 = 3;
 
-/// Per key read singly ([`Txn::get`]), the leaf that answered this worker's last read of it, kept across
-/// transactions: a read of the key again tries that leaf first ([`Tree::get_at_hint`]: one probe of the leaf
-/// instead of a descent from the root, if it still covers the key). The keys TPC-C reads again and again are the
-/// 40 DISTRICT rows (two leaves under a root at 4 warehouses: a probe saved a read of one in New-Order and
-/// Payment) and the WAREHOUSE rows (whose root is their leaf: nothing saved); CUSTOMER rows come back rarely.
-/// Direct-mapped by the mixed [`key_hash`] of table and key, the hash kept in the slot to recognise the key (a
-/// hint of another key found there is only a wasted probe: a hint is checked, never trusted). 1,024 slots: a
-/// DISTRICT row, read again about every 40 transactions of a worker, outlives the 100 or so other keys read
-/// meanwhile in nine cases of ten.
-struct ReadHints(Box<[(u64, LeafHint)]>);
+/// Per neighbourhood of keys of a table (keys that differ only in the low [`NEAR_BITS`] bits of their last byte),
+/// the leaf that answered this worker's last read of one of them, kept across transactions: a read of any key of
+/// the neighbourhood, single ([`Tree::get_at_hint`]) or in a batch ([`Tree::get_many_at_hints`]), tries that
+/// leaf first: one probe of the leaf instead of a descent from the root, if it still covers the key (a hint is
+/// checked, never trusted: any other page costs one wasted probe, then the descent). New-Order's ITEM and STOCK
+/// batches are most of what this saves: their keys are drawn by NURand, so a worker meets the hot items'
+/// neighbourhoods again and again (about 8 in 10 ITEM and 5 to 7 in 10 STOCK keys of a long run find their leaf
+/// here, by a simulation of the draws); a table of exact keys would hold half as many (a leaf's other keys
+/// answer too). Also the DISTRICT rows (two leaves under a root at 4 warehouses) and CUSTOMER rows of single
+/// reads. Direct-mapped by a mix of the neighbourhood's hash ([`near_hash`]), the hash kept in the slot to
+/// recognise it.
+///
+/// (Until session 23 it held 1,024 exact keys of single reads only, `ReadHints`; the batches descended from the
+/// root for every key.)
+#[derive(Default)]
+struct NearHints(Vec<(u64, LeafHint)>);
 
-impl Default for ReadHints {
-    fn default() -> ReadHints {
-        ReadHints(vec![(0, LeafHint::default()); READ_HINT_SLOTS].into_boxed_slice())
+/// [`key_hash`] of `t` and `key` with the low [`NEAR_BITS`] bits of its last byte dropped: the same for the
+/// keys of one [`NearHints`] neighbourhood.
+fn near_hash(t: Table, key: &[u8]) -> u64 {
+    match key.split_last() {
+        Some((&last, head)) => (key_hash(t, head) ^ u64::from(last >> NEAR_BITS)).wrapping_mul(0x0100_0000_01b3),
+        None => key_hash(t, key),
     }
 }
 
-impl ReadHints {
-    /// The slot of the key whose [`key_hash`] is `hash`.
+impl NearHints {
+    /// The slot of the neighbourhood whose [`near_hash`] is `hash`: key_hash's bits are mixed poorly for keys
+    /// that differ in a byte or two, so a finalizer's xor-shifts and multiplies (MurmurHash3's) first, then the
+    /// top bits.
     fn slot(hash: u64) -> usize {
-        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - READ_HINT_SLOTS.trailing_zeros())) as usize
+        let mut x = hash ^ (hash >> 33);
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^= x >> 33;
+        (x >> (64 - NEAR_HINT_SLOTS.trailing_zeros())) as usize
     }
 
-    /// The leaf of the worker's last read of the key whose hash is `hash`, if its slot still holds it.
-    fn get(&self, hash: u64) -> LeafHint {
-        let (h, hint) = self.0[Self::slot(hash)];
-        if h == hash {
-            hint
-        } else {
-            LeafHint::default()
+    /// The leaf of the worker's last read of a key near `key` of `t`, if its slot still holds that
+    /// neighbourhood.
+    fn get(&self, t: Table, key: &[u8]) -> LeafHint {
+        self.get_hashed(near_hash(t, key))
+    }
+
+    /// [`NearHints::get`] of the neighbourhood whose [`near_hash`] is `hash`.
+    fn get_hashed(&self, hash: u64) -> LeafHint {
+        match self.0.get(Self::slot(hash)) {
+            Some(&(h, hint)) if h == hash => hint,
+            _ => LeafHint::default(),
         }
     }
 
-    /// Notes `hint` as where the key whose hash is `hash` was read.
-    fn set(&mut self, hash: u64, hint: LeafHint) {
+    /// Notes `hint` as where `key` of `t` was read.
+    fn set(&mut self, t: Table, key: &[u8], hint: LeafHint) {
+        self.set_hashed(near_hash(t, key), hint);
+    }
+
+    /// [`NearHints::set`] of the neighbourhood whose [`near_hash`] is `hash`.
+    fn set_hashed(&mut self, hash: u64, hint: LeafHint) {
+        if self.0.is_empty() {
+            self.0 = vec![(0, LeafHint::default()); NEAR_HINT_SLOTS];
+        }
         self.0[Self::slot(hash)] = (hash, hint);
     }
 }
@@ -855,9 +886,8 @@ impl Txn for OursTxn<'_, '_> {
         set.read = Some(t);
         set.read_key.clear();
         set.read_key.extend_from_slice(key);
-        // From the leaf of this worker's last read of the key, if it still covers it.
-        let hash = key_hash(t, key);
-        set.read_hint = set.remembered.get(hash);
+        // From the leaf of this worker's last read of a key near it, if that leaf covers it.
+        set.read_hint = set.remembered.get(t, key);
         let found = self.ours.tree(t).get_at_hint(key, &mut set.read_hint, |v| {
             v.map(|v| {
                 out.clear();
@@ -865,7 +895,7 @@ impl Txn for OursTxn<'_, '_> {
             })
             .is_some()
         })?;
-        set.remembered.set(hash, set.read_hint);
+        set.remembered.set(t, key, set.read_hint);
         if found && !self.read_only {
             set.note_base(t, key, out);
         }
@@ -900,9 +930,16 @@ impl Txn for OursTxn<'_, '_> {
         // A part of a row is no base for a patch of it: only whole rows are kept as bases (a put of a row read in
         // part is logged whole).
         let (record, whole, mut failed) = (!self.read_only, part == WHOLE, None);
+        // Each key from the leaf of this worker's last read of a key near it ([`NearHints`]), if that leaf covers it;
+        // the leaf that answered is noted for the neighbourhood if it is another hint (each key hashed once).
+        let near: Vec<u64> = rest.iter().map(|k| near_hash(t, k)).collect();
+        let hints: Vec<LeafHint> = near.iter().map(|&h| set.remembered.get_hashed(h)).collect();
         let visit = |j: usize, v: Option<&[u8]>, hint| {
             if failed.is_some() {
                 return;
+            }
+            if hint != hints[j] {
+                set.remembered.set_hashed(near[j], hint);
             }
             if record {
                 set.note_batch_read(t, rest[j], hint);
@@ -914,12 +951,7 @@ impl Txn for OursTxn<'_, '_> {
                 failed = Some(e);
             }
         };
-        let tree = self.ours.tree(t);
-        if whole {
-            tree.get_many_hinted(&rest, visit)?;
-        } else {
-            tree.get_many_part(&rest, part, visit)?;
-        }
+        self.ours.tree(t).get_many_at_hints(&rest, &hints, part, visit)?;
         failed.map_or(Ok(()), Err)
     }
 
@@ -1842,27 +1874,41 @@ mod tests {
         );
     }
 
-    /// An insert takes the leaf of the worker's last insert into the same run of keys (table and district), from
-    /// an earlier transaction; a run of another district or table gets no hint from it.
-    #[test]
-    fn a_worker_reads_a_key_again_from_the_leaf_of_its_last_read_even_after_that_leaf_split() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 1024, 1).unwrap();
-        let k = |i: u32| format!("s{i:06}").into_bytes();
+    /// STOCK key `i` of the hint tests: "s" and six digits.
+    fn stock_name(i: u32) -> Vec<u8> {
+        format!("s{i:06}").into_bytes()
+    }
+
+    /// An engine in `dir` whose STOCK tree holds every `step`-th of keys `stock_name(0..4000)`, row `i` 100 bytes
+    /// of `i as u8`.
+    fn stock_rows(dir: &Path, step: usize) -> Ours {
+        let e = Ours::open(dir, 1024, 1).unwrap();
         e.load(&mut |t| {
-            for i in (0..4000).step_by(4) {
-                t.put(Table::Stock, &k(i), &[i as u8; 100])?;
+            for i in (0..4000).step_by(step) {
+                t.put(Table::Stock, &stock_name(i), &[i as u8; 100])?;
             }
             Ok(())
         })
         .unwrap();
-        let tree = e.tree(Table::Stock);
-        let covering = |key: &[u8]| {
-            let mut h = LeafHint::default();
-            tree.get_hinted(key, &mut h, |_| ()).unwrap();
-            h.page()
-        };
-        // Kept across transactions (a write set's `clear`), per key.
+        e
+    }
+
+    /// The leaf of `tree` that covers `key`, by a descent.
+    fn covering_leaf(tree: &Tree, key: &[u8]) -> Option<u32> {
+        let mut h = LeafHint::default();
+        tree.get_hinted(key, &mut h, |_| ()).unwrap();
+        h.page()
+    }
+
+    /// A single read ([`Txn::get`]) tries the leaf of the worker's last read of a key near it ([`NearHints`]), from
+    /// an earlier transaction; after that leaf split, it answers from the covering leaf and notes that one.
+    #[test]
+    fn a_worker_reads_a_key_again_from_the_leaf_of_its_last_read_even_after_that_leaf_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = stock_rows(dir.path(), 4);
+        let (k, tree) = (stock_name, e.tree(Table::Stock));
+        let covering = |key: &[u8]| covering_leaf(tree, key);
+        // Kept across transactions (a write set's `clear`), per neighbourhood of keys (`NearHints`).
         let mut set = WriteSet::default();
         let read = |set: &mut WriteSet, key: &[u8]| {
             let mut out = Vec::new();
@@ -1879,7 +1925,7 @@ mod tests {
         let (a, b) = (k(2000), k(3000));
         assert_eq!(read(&mut set, &a), Some(vec![2000u32 as u8; 100]));
         assert_eq!(read(&mut set, &b), Some(vec![3000u32 as u8; 100]));
-        let remembered = |set: &WriteSet, key: &[u8]| set.remembered.get(key_hash(Table::Stock, key)).page();
+        let remembered = |set: &WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
         assert_eq!(remembered(&set, &a), covering(&a));
         assert_ne!(covering(&a), covering(&b));
         // Key a's leaf splits (and splits again) under it: the remembered leaf may no longer cover a, and the read
@@ -1891,10 +1937,73 @@ mod tests {
         assert_eq!(read(&mut set, &k(2001)), Some(vec![1u8; 100]));
         assert_eq!(remembered(&set, &a), covering(&a));
         assert_eq!(read(&mut set, &b), Some(vec![3000u32 as u8; 100]));
-        // A key never read has no remembered leaf; a missing key is read as missing, from its leaf too.
+        // A key none of whose neighbours ("s000000" to "s000007") was read has no remembered leaf; a missing key is read as missing, from its leaf too.
         assert_eq!(remembered(&set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
+    }
+
+    /// A batch read ([`Txn::get_each`]) tries, for each key, the leaf of the worker's last read of a key near it
+    /// ([`NearHints`]: one optimistic read of that leaf instead of a descent), in a later transaction too; a stale
+    /// one (the leaf split since, another neighbourhood's leaf) answers as a descent does and is replaced by the
+    /// covering leaf.
+    #[test]
+    fn a_batch_reads_each_key_from_the_leaf_of_the_workers_last_read_of_a_key_near_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Keys whose last byte is a digit: "..0" to "..7" are one neighbourhood, "..8" and "..9" the next.
+        let e = stock_rows(dir.path(), 2);
+        let (k, tree) = (stock_name, e.tree(Table::Stock));
+        let covering = |key: &[u8]| covering_leaf(tree, key);
+        let mut set = WriteSet::default();
+        // Reads `keys` in one batch; the rows found and the pool's page reads (hits) it took.
+        let batch = |set: &mut WriteSet, keys: &[Vec<u8>]| {
+            let hits = e.pool.stats().hits;
+            let mut rows = vec![None; keys.len()];
+            let mut txn = OursTxn {
+                ours: &e,
+                set,
+                read_only: false,
+                locks: None,
+            };
+            let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+            txn.get_each(Table::Stock, &refs, WHOLE, &mut |i, v| {
+                rows[i] = v.map(<[u8]>::to_vec);
+                Ok(())
+            })
+            .unwrap();
+            set.clear();
+            (rows, e.pool.stats().hits - hits)
+        };
+        let row = |i: u32| Some(vec![i as u8; 100]);
+        let (a, b) = (2000u32, 3000u32);
+        let (rows, cold) = batch(&mut set, &[k(a), k(b)]);
+        assert_eq!(rows, [row(a), row(b)]);
+        assert!(
+            cold >= 3,
+            "a descent (the root once, then each key's leaf): {cold} page reads"
+        );
+        // Their neighbours (never read themselves) in a later transaction: a page read each, from a's and b's leaves.
+        let (rows, warm) = batch(&mut set, &[k(a + 2), k(b + 4), k(a + 5)]);
+        assert_eq!(rows, [row(a + 2), row(b + 4), None]);
+        assert_eq!(warm, 3, "each key from its neighbourhood's leaf, without a descent");
+        let remembered = |set: &WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
+        assert_eq!(remembered(&set, &k(a + 1)), covering(&k(a + 2)));
+        // a's leaf splits (and splits again): the remembered leaf no longer covers some of its neighbours, which
+        // are read right all the same, and the covering leaf is remembered.
+        for i in (1800..2200).filter(|i| i % 2 == 1) {
+            tree.put(&k(i), &[1u8; 100]).unwrap();
+        }
+        for i in a..a + 8 {
+            let want = if i % 2 == 0 { row(i) } else { Some(vec![1u8; 100]) };
+            assert_eq!(batch(&mut set, &[k(i), k(b)]).0, [want, row(b)]);
+            assert_eq!(remembered(&set, &k(i)), covering(&k(i)));
+        }
+        // Another neighbourhood's leaf noted for a's: the read answers from the covering leaf.
+        let mut far = LeafHint::default();
+        tree.get_hinted(&k(b), &mut far, |_| ()).unwrap();
+        set.remembered.set(Table::Stock, &k(a), far);
+        assert_eq!(batch(&mut set, &[k(a + 3)]).0, [Some(vec![1u8; 100])]);
+        assert_eq!(remembered(&set, &k(a)), covering(&k(a + 3)));
     }
 
     #[test]
