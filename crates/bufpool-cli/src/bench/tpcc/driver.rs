@@ -1,7 +1,10 @@
 //! The timed run of TPC-C on one engine: threads start together on a barrier, each draws transactions from the
 //! mix on a uniformly chosen home warehouse and runs them back to back (no think time) until the driver raises
 //! the stop flag after the run's duration; the driver ticks the engine meanwhile, as often as the engine asks
-//! ([`Engine::tick`]: from every 2 ms to every 100 ms, `bench::tick`).
+//! ([`Engine::tick`]: from every 2 ms to every 100 ms, `bench::tick`): its fast part ([`Engine::tick_fast`],
+//! bufpool-btree's log write-outs) on the driver's thread, between the samples, and its slow part
+//! ([`Engine::tick_slow`], bufpool-btree's checkpoints) on a thread of its own, so that a checkpoint's seconds
+//! stop neither the write-outs (which the workers would then pay, R23-20) nor the samples.
 //!
 //! Measurement rules (BENCHMARKS.md, "TPC-C"): throughput is committed transactions per second of wall time
 //! (rolled-back New-Orders are counted apart); every transaction is timed (an `Instant::now()` pair, its
@@ -202,6 +205,31 @@ fn committed(all: &[Committed]) -> u64 {
     all.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }
 
+/// Calls `engine`'s [`Engine::tick_slow`] as often as it asks until `stop` (at once if it has no slow part). An
+/// error other than a full device's (reported once, retried: F14-3) raises `stop` and is returned.
+fn slow_ticks<E: Engine>(engine: &E, stop: &AtomicBool) -> Result<()> {
+    let mut full_ticks = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let wait = match engine.tick_slow() {
+            None => return Ok(()),
+            Some(Err(e)) if e.downcast_ref::<FullDevice>().is_some() => {
+                if full_ticks == 0 {
+                    eprintln!("warning: {e:#}");
+                }
+                full_ticks += 1;
+                TICK_MIN
+            }
+            Some(Err(e)) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Some(Ok(wait)) => wait.clamp(TICK_MIN, TICK_MAX),
+        };
+        std::thread::sleep(wait);
+    }
+    Ok(())
+}
+
 /// Runs the mix on `engine` as `spec` says.
 pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let stop = AtomicBool::new(false);
@@ -228,6 +256,9 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         let by0 = engine.syncs_by_cause();
         barrier.wait();
         let start = Instant::now();
+        // The engine's slow tick (checkpoints) on a thread of its own, so that the fast one (log write-outs) and
+        // the samples go on while a checkpoint takes seconds (R23-20).
+        let slow = s.spawn(|| slow_ticks(engine, &stop));
         let mut tick_err = None;
         let mut full_ticks = 0u64;
         let mut next_progress = start;
@@ -239,7 +270,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             if elapsed >= spec.duration || stop.load(Ordering::Relaxed) {
                 break;
             }
-            let wait = match engine.tick() {
+            let wait = match engine.tick_fast() {
                 // Reported once; the engine goes on and the next tick retries (F14-3).
                 Err(e) if e.downcast_ref::<FullDevice>().is_some() => {
                     if full_ticks == 0 {
@@ -272,6 +303,12 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a TPC-C thread panicked"))))
             .collect();
+        let slow = slow
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("the engine's slow tick panicked")));
+        if let (Err(e), None) = (slow, &tick_err) {
+            tick_err = Some(e);
+        }
         // The run's last interval (under a second, up to when the last worker ended) gets its line too, so the
         // lines cover the whole run (R19-O3).
         if let (Some(mut f), None) = (spec.samples, &sample_err) {

@@ -177,6 +177,21 @@ pub trait Engine: Sync {
         Ok(TICK_MAX)
     }
 
+    /// [`Engine::tick`] without what [`Engine::tick_slow`] does, for a driver that gives that part a thread of
+    /// its own (the TPC-C driver does: `driver.rs`), so that this part goes on while that one takes seconds
+    /// (bufpool-btree: its tree logs' write-outs while a checkpoint runs, R23-20). Everything `tick` does, for an
+    /// engine without a slow part.
+    fn tick_fast(&self) -> Result<Duration> {
+        self.tick()
+    }
+
+    /// The part of [`Engine::tick`] that may take seconds (bufpool-btree's checkpoints), or `None` if the engine
+    /// has none: called on a thread of its own while [`Engine::tick_fast`] is called on another, the two together
+    /// do what `tick` does. Errors as `tick`'s.
+    fn tick_slow(&self) -> Option<Result<Duration>> {
+        None
+    }
+
     /// Bytes of the engine's files now.
     fn db_bytes(&self) -> u64;
 

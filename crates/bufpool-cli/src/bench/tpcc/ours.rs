@@ -111,13 +111,20 @@
 //!   every record before `r` is then applied; checkpoint every tree ([`Tree::checkpoint`]: its dirty pages
 //!   written and synced, its log cut); only then cut the transaction log before `r`. The trees' checkpoints begin
 //!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
-//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`] (checked by the driver's
-//!   tick, paced by the logs' growth: [`Ours::tick_with`]); that cuts nothing the transaction log needs.
+//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`]; that cuts nothing the
+//!   transaction log needs. Both are checked by the slow part of the driver's tick ([`Ours::tick_checkpoints`],
+//!   paced by the logs' growth), which the TPC-C driver runs on a thread of its own (`driver.rs`): a checkpoint
+//!   takes seconds (at 4 warehouses in memory, 3-7 s every 512 MiB of transaction log), and the tree logs'
+//!   write-outs (next point) must go on meanwhile.
 //! - **Tree-log write-outs off the transactions' path.** A tree log's records (leaf images after a checkpoint,
 //!   structure changes) hold covered changes, so writing them needs the transaction log durable as far as them:
 //!   an fsync. An appender (a committing transaction, holding its locks) leaves a buffer past
-//!   [`bufpool_btree::BUF_SOFT_MAX`] that would need one to the driver's tick ([`TreeWal::write_out`]), up to
-//!   [`bufpool_btree::BUF_HARD_MAX`]; before issue 15's 2-thread pass it paid that fsync itself, under its locks.
+//!   [`bufpool_btree::BUF_SOFT_MAX`] that would need one to the driver's tick ([`TreeWal::write_out`],
+//!   [`Ours::tick_logs`]), up to [`bufpool_btree::BUF_HARD_MAX`]; before issue 15's 2-thread pass it paid that
+//!   fsync itself, under its locks. The write-outs are the tick's fast part, on the driver's own thread, never
+//!   behind a checkpoint: until session 23 one tick did both, so through a checkpoint's seconds (when every
+//!   leaf's first change logs its image, the tree logs' busiest time) the buffers passed the hard bound and the
+//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20).
 //!
 //! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
 //!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
@@ -233,8 +240,10 @@ pub struct Ours {
     lock_waited: AtomicU64,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
-    /// When the next tick is needed, from the logs' growth ([`Ours::tick_with`]).
+    /// When the next checkpoints' tick is needed, from the logs' growth ([`Ours::tick_checkpoints`]).
     pace: Pace,
+    /// When the next write-outs' tick is needed, from the tree logs' growth ([`Ours::tick_logs`]).
+    pace_logs: Pace,
     /// Set when a checkpoint failed other than for space (reported by the next tick).
     failed: AtomicBool,
     /// Why the engine refuses every transaction and checkpoint: a commit failed after its record was appended
@@ -331,6 +340,7 @@ impl Ours {
             lock_waited: AtomicU64::new(0),
             checkpointing: Mutex::new(()),
             pace: Pace::default(),
+            pace_logs: Pace::default(),
             failed: AtomicBool::new(false),
             broken: OnceLock::new(),
             dir: dir.to_path_buf(),
@@ -455,25 +465,49 @@ impl Ours {
         Ok(())
     }
 
-    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often). The next tick is
-    /// due ([`Pace`]) when, at the rate the logs grew since this one, the log nearest its bound would have used
-    /// half its room: the transaction log's and each tree log's bytes against `max` (a checkpoint), each tree
-    /// log's buffer against twice [`bufpool_btree::BUF_SOFT_MAX`] (a write-out soon after it passes the soft
-    /// bound, as with the 2 ms ticks of before; an appender pays the write-out itself only past
-    /// [`bufpool_btree::BUF_HARD_MAX`]).
+    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often): the tree logs'
+    /// write-outs ([`Ours::tick_logs`]), then the checkpoints due ([`Ours::tick_checkpoints`]); the next tick is
+    /// due at the sooner of the two parts' waits.
     fn tick_with(&self, max: u64) -> Result<Duration> {
-        if self.failed.load(Ordering::Relaxed) {
-            bail!("a checkpoint failed");
-        }
-        let Ok(_one) = self.checkpointing.try_lock() else {
-            return Ok(TICK_MIN);
-        };
-        let run = || -> Result<()> {
-            // A tree log's large buffer is written out here, off the transactions' path: its records need the
-            // transaction log durable first, an fsync an appender (holding its transaction's locks) leaves to us.
+        let logs = self.tick_logs()?;
+        Ok(logs.min(self.tick_checkpoints(max)?))
+    }
+
+    /// The write-outs of [`Engine::tick`] ([`Engine::tick_fast`]): each tree log's buffer past
+    /// [`bufpool_btree::BUF_SOFT_MAX`] written out, off the transactions' path (its records need the transaction
+    /// log durable first, an fsync an appender, holding its transaction's locks, leaves to us), whether or not a
+    /// checkpoint runs meanwhile on another thread (R23-20: with both in one tick, a checkpoint's seconds left the
+    /// buffers to the appenders). The next call is due ([`Pace`]) when, at the rate the tree logs grew since this
+    /// one, the fullest buffer would have used half its room against twice [`bufpool_btree::BUF_SOFT_MAX`] (a
+    /// write-out soon after it passes the soft bound, as with the 2 ms ticks of before; an appender pays the
+    /// write-out itself only past [`bufpool_btree::BUF_HARD_MAX`]).
+    fn tick_logs(&self) -> Result<Duration> {
+        self.latch_failure(|| {
             for t in &self.trees {
                 t.wal().write_out()?;
             }
+            Ok(())
+        })?;
+        let mut appended = 0u64;
+        let mut room = u64::MAX;
+        for t in &self.trees {
+            let wal = t.wal();
+            appended = appended.saturating_add(wal.end_lsn());
+            room = room.min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
+        }
+        Ok(self.pace_logs.next(Instant::now(), appended, room))
+    }
+
+    /// The checkpoints of [`Engine::tick`] ([`Engine::tick_slow`]; one at a time: a call while another runs one
+    /// returns at once): the transaction log's when it holds more than `max` bytes ([`Ours::checkpoint_txlog`]),
+    /// a tree's alone when its log does (that cuts nothing the transaction log needs). The next call is due
+    /// ([`Pace`]) when, at the rate the logs grew since this one, the log nearest `max` would have used half its
+    /// room.
+    fn tick_checkpoints(&self, max: u64) -> Result<Duration> {
+        let Ok(_one) = self.checkpointing.try_lock() else {
+            return Ok(TICK_MIN);
+        };
+        self.latch_failure(|| {
             if self.txlog.log_bytes() > max {
                 self.checkpoint_txlog()?;
             }
@@ -483,9 +517,24 @@ impl Ours {
                 }
             }
             Ok(())
-        };
-        // A full device fails nothing (F14-3): a tree log keeps its records buffered and the pool its pages dirty,
-        // and a checkpoint refused for space cut no log; the next tick retries. Anything else latches.
+        })?;
+        let mut appended = self.txlog.end_lsn();
+        let mut room = max.saturating_sub(self.txlog.log_bytes());
+        for t in &self.trees {
+            let wal = t.wal();
+            appended = appended.saturating_add(wal.end_lsn());
+            room = room.min(max.saturating_sub(wal.log_bytes()));
+        }
+        Ok(self.pace.next(Instant::now(), appended, room))
+    }
+
+    /// Runs a tick's part, `Err` at once if an earlier one failed. A full device fails nothing (F14-3): a tree log
+    /// keeps its records buffered and the pool its pages dirty, and a checkpoint refused for space cut no log; the
+    /// next tick retries ([`FullDevice`]). Anything else latches: every later tick fails.
+    fn latch_failure(&self, run: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.failed.load(Ordering::Relaxed) {
+            bail!("a checkpoint failed");
+        }
         run().map_err(|e| {
             if full_device(&e) {
                 e.context(FullDevice)
@@ -493,17 +542,7 @@ impl Ours {
                 self.failed.store(true, Ordering::Relaxed);
                 e
             }
-        })?;
-        let mut appended = self.txlog.end_lsn();
-        let mut room = max.saturating_sub(self.txlog.log_bytes());
-        for t in &self.trees {
-            let wal = t.wal();
-            appended = appended.saturating_add(wal.end_lsn());
-            room = room
-                .min(max.saturating_sub(wal.log_bytes()))
-                .min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
-        }
-        Ok(self.pace.next(Instant::now(), appended, room))
+        })
     }
 
     /// Pages of every tree's data file together.
@@ -1549,6 +1588,14 @@ impl Engine for Ours {
         self.tick_with(log_max())
     }
 
+    fn tick_fast(&self) -> Result<Duration> {
+        self.tick_logs()
+    }
+
+    fn tick_slow(&self) -> Option<Result<Duration>> {
+        Some(self.tick_checkpoints(log_max()))
+    }
+
     /// The files' lengths, except where a file takes less space than its length: a log whose truncation
     /// punched its dead records out (`TreeWal::truncate_before`) counts its allocated blocks.
     fn db_bytes(&self) -> u64 {
@@ -1668,6 +1715,43 @@ mod tests {
         // The transaction log grew and a bound of its size leaves it no room: its checkpoint is due at once.
         assert_eq!(e.tick_with(e.txlog.log_bytes()).unwrap(), TICK_MIN);
         assert_eq!(e.tick_with(u64::MAX).unwrap(), TICK_MAX, "nothing appended since");
+    }
+
+    /// R23-20: a tick writes the tree logs' buffers out even while a checkpoint runs on another thread (here: its
+    /// lock held). Fails with the write-outs under the checkpoint's lock, as before session 23: a tick that found
+    /// a checkpoint running returned at once, so the buffers grew through its seconds and the appenders, holding
+    /// their transactions' locks, wrote them out past `BUF_HARD_MAX`, the transaction log's fsync first.
+    #[test]
+    fn a_tick_writes_the_tree_logs_out_while_a_checkpoint_runs() {
+        use crate::bench::tpcc::schema::wdx_key;
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 4096, 1).unwrap();
+        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
+        let access = Access::warehouse(1, false);
+        let row = [7u8; 1000];
+        let order = e.tree(Table::Order).wal();
+        // Each leaf split logs the new leaf's image: past the soft bound in a few thousand puts, all left to a
+        // tick (the transaction log is never made durable here, so no appender writes its tree log out).
+        let mut n = 0;
+        while order.buffered_bytes() <= bufpool_btree::BUF_SOFT_MAX {
+            n += 1;
+            assert!(n < 100_000, "the ORDER log never passed the soft bound");
+            let key = wdx_key(1, 3, n);
+            w.run(&access, &mut |t| t.put(Table::Order, &key, &row).map(|()| true))
+                .unwrap();
+        }
+        let checkpoint = e.checkpointing.lock().unwrap();
+        e.tick_with(u64::MAX).unwrap();
+        assert_eq!(
+            order.buffered_bytes(),
+            0,
+            "the ORDER log's buffer was left to the appenders"
+        );
+        drop(checkpoint);
+        assert!(
+            e.txlog.durable_lsn() > 0,
+            "its records needed the transaction log durable first"
+        );
     }
 
     #[test]
