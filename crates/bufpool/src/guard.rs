@@ -67,7 +67,7 @@ impl<'a> ReadGuard<'a> {
     #[inline(always)]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
-        frame.pool().note_guard_taken(frame.idx(), false);
+        frame.pool().note_guard_taken(frame.header(), false);
         crate::held::note_shared_taken(frame.header());
         ReadGuard {
             frame: ManuallyDrop::new(frame),
@@ -84,7 +84,7 @@ impl<'a> ReadGuard<'a> {
     /// Ends the guard's note and listing, and hands its latch to the caller.
     fn into_frame(self) -> SharedFrame<'a> {
         let mut this = ManuallyDrop::new(self);
-        this.frame.pool().note_guard_leaving(this.frame.idx(), false);
+        this.frame.pool().note_guard_leaving(this.frame.header(), false);
         crate::held::note_shared_leaving(this.frame.header());
         // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so the token is moved out exactly once.
         unsafe { ManuallyDrop::take(&mut this.frame) }
@@ -145,7 +145,7 @@ impl Deref for ReadGuard<'_> {
 impl Drop for ReadGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.frame.pool().note_guard_leaving(self.frame.idx(), false);
+        self.frame.pool().note_guard_leaving(self.frame.header(), false);
         crate::held::note_shared_leaving(self.frame.header());
         // SAFETY: the token is dropped here once, and `self` is going away; `into_frame` never lets this run.
         unsafe { ManuallyDrop::drop(&mut self.frame) }
@@ -196,7 +196,7 @@ impl<'a> WriteGuard<'a> {
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId) -> WriteGuard<'a> {
-        frame.pool().note_guard_taken(frame.idx(), true);
+        frame.pool().note_guard_taken(frame.header(), true);
         frame
             .header()
             .owner
@@ -224,7 +224,7 @@ impl<'a> WriteGuard<'a> {
     /// The calling thread stops being the frame's recorded owner, and the latch's note ends.
     #[inline]
     fn end_marks(&self) {
-        self.frame.pool().note_guard_leaving(self.frame.idx(), true);
+        self.frame.pool().note_guard_leaving(self.frame.header(), true);
         self.frame.header().owner.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -351,9 +351,7 @@ impl PageView<'_> {
             }
             _ => {
                 buf.fill(0);
-                if self.bad.get().is_none() {
-                    self.bad.set(Some((offset, buf.len())));
-                }
+                self.note_outside(offset, buf.len());
                 false
             }
         }
@@ -390,7 +388,22 @@ impl PageView<'_> {
     pub fn read_u64(&self, offset: usize) -> u64 {
         match self.region.load_u64(offset) {
             Some(v) => v,
-            None => self.read_u64_unaligned(offset),
+            None => match read_u64_unaligned(self.region, offset) {
+                Some(v) => v,
+                None => {
+                    self.note_outside(offset, 8);
+                    0
+                }
+            },
+        }
+    }
+
+    /// Notes the first read outside the user region (`len` bytes at `offset`), which `read_optimistic` returns as
+    /// [`crate::Error::InvalidAccess`] if the read validates.
+    #[inline(always)]
+    fn note_outside(&self, offset: usize, len: usize) {
+        if self.bad.get().is_none() {
+            self.bad.set(Some((offset, len)));
         }
     }
 
@@ -401,14 +414,6 @@ impl PageView<'_> {
     #[inline(always)]
     pub fn read_word(&self, index: usize) -> u64 {
         self.region.load_word(index)
-    }
-
-    /// [`PageView::read_u64`] at an offset that is not 8-aligned, or out of range: out of line, so the aligned
-    /// load inlines into a caller's search loop.
-    #[cold]
-    #[inline(never)]
-    fn read_u64_unaligned(&self, offset: usize) -> u64 {
-        u64::from_le_bytes(self.read_array(offset))
     }
 
     /// Starts loading bytes `offset..offset + len` of the user region into the CPU cache (a hint; clamped to the
@@ -425,6 +430,21 @@ impl PageView<'_> {
         self.read_into(0, &mut v);
         v
     }
+}
+
+/// [`PageView::read_u64`] at an offset that is not 8-aligned (`None` if the 8 bytes are not all inside `region`):
+/// out of line, so the aligned load inlines into a caller's search loop, and given the region by value, not the
+/// view: a call given the view's address would keep an inlined closure's view in memory, and every read of the
+/// closure would load the region's base from there again (BENCHMARKS.md, issue 14, session 23).
+#[cold]
+#[inline(never)]
+fn read_u64_unaligned(region: Region, offset: usize) -> Option<u64> {
+    if offset.checked_add(8)? > region.len() {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    region.read_atomic(offset, &mut b);
+    Some(u64::from_le_bytes(b))
 }
 
 impl fmt::Debug for PageView<'_> {
