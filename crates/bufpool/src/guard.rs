@@ -351,7 +351,9 @@ impl PageView<'_> {
             }
             _ => {
                 buf.fill(0);
-                self.note_outside(offset, buf.len());
+                if self.bad.get().is_none() {
+                    self.bad.set(Some((offset, buf.len())));
+                }
                 false
             }
         }
@@ -388,22 +390,7 @@ impl PageView<'_> {
     pub fn read_u64(&self, offset: usize) -> u64 {
         match self.region.load_u64(offset) {
             Some(v) => v,
-            None => match read_u64_unaligned(self.region, offset) {
-                Some(v) => v,
-                None => {
-                    self.note_outside(offset, 8);
-                    0
-                }
-            },
-        }
-    }
-
-    /// Notes the first read outside the user region (`len` bytes at `offset`), which `read_optimistic` returns as
-    /// [`crate::Error::InvalidAccess`] if the read validates.
-    #[inline(always)]
-    fn note_outside(&self, offset: usize, len: usize) {
-        if self.bad.get().is_none() {
-            self.bad.set(Some((offset, len)));
+            None => self.read_u64_unaligned(offset),
         }
     }
 
@@ -414,6 +401,14 @@ impl PageView<'_> {
     #[inline(always)]
     pub fn read_word(&self, index: usize) -> u64 {
         self.region.load_word(index)
+    }
+
+    /// [`PageView::read_u64`] at an offset that is not 8-aligned, or out of range: out of line, so the aligned
+    /// load inlines into a caller's search loop.
+    #[cold]
+    #[inline(never)]
+    fn read_u64_unaligned(&self, offset: usize) -> u64 {
+        u64::from_le_bytes(self.read_array(offset))
     }
 
     /// Starts loading bytes `offset..offset + len` of the user region into the CPU cache (a hint; clamped to the
@@ -430,21 +425,6 @@ impl PageView<'_> {
         self.read_into(0, &mut v);
         v
     }
-}
-
-/// [`PageView::read_u64`] at an offset that is not 8-aligned (`None` if the 8 bytes are not all inside `region`):
-/// out of line, so the aligned load inlines into a caller's search loop, and given the region by value, not the
-/// view: a call given the view's address would keep an inlined closure's view in memory, and every read of the
-/// closure would load the region's base from there again (BENCHMARKS.md, issue 14, session 23).
-#[cold]
-#[inline(never)]
-fn read_u64_unaligned(region: Region, offset: usize) -> Option<u64> {
-    if offset.checked_add(8)? > region.len() {
-        return None;
-    }
-    let mut b = [0u8; 8];
-    region.read_atomic(offset, &mut b);
-    Some(u64::from_le_bytes(b))
 }
 
 impl fmt::Debug for PageView<'_> {

@@ -1020,9 +1020,8 @@ impl BufferPool {
     /// `new_page` since) is read from its last image, which a reader following a stale pointer must validate; with
     /// no image in the file, the read fails with [`Error::PageFreed`].
     ///
-    /// Inlined into the caller up to the hit's guard (a miss, or a frame found latched, is a call), so that a
-    /// hit's guard is made in the caller's registers rather than returned through memory (BENCHMARKS.md, issue 14,
-    /// session 23).
+    /// Its body is the hit path alone (`#[inline]`; a miss, or a frame found latched, is a call of `read_slow`): the
+    /// hit's token no longer passes through the miss path's result (BENCHMARKS.md, issue 14, session 23).
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
@@ -1116,60 +1115,19 @@ impl BufferPool {
     #[inline]
     pub fn read_optimistic<R>(&self, page: PageId, mut f: impl FnMut(&PageView<'_>) -> R) -> Result<R> {
         let mut backoff = Backoff::new();
-        let mut attempt = 0;
-        loop {
-            // `f` has this one call site (the shared fallback's guard comes back here to run it), so the compiler
-            // inlines the caller's closure into the hit instead of calling it with the view and its result in
-            // memory (BENCHMARKS.md, issue 14, session 23).
-            let (view, seen) = match self.optimistic_attempt(page, &mut attempt, &mut backoff) {
-                Ok((idx, h, version)) => (PageView::new(self, idx, page), Ok((idx, h, version))),
-                Err(resident) => {
-                    let guard = self.read_latched(page, resident)?;
-                    (PageView::new(self, guard.idx(), page), Err(guard))
-                }
-            };
-            let r = f(&view);
-            match seen {
-                Ok((idx, h, version)) => {
-                    if h.state.optimistic_validate(version) {
-                        self.core.policy.on_hit(idx);
-                        self.core.counters.hit(page.file());
-                        return view_result(&view, r);
-                    }
-                    self.core.counters.inc(Counter::OptimisticRetries);
-                }
-                Err(guard) => {
-                    drop(guard);
-                    return view_result(&view, r);
-                }
-            }
-        }
-    }
-
-    /// One optimistic attempt of `read_optimistic` (or the next, after a conflict): the frame holding `page`, its
-    /// header, and a version no exclusive holder has, with the page id confirmed after the version was read;
-    /// `attempt` counts the attempts. `Err(resident)` is the way out to a shared latch: `page` not found by the
-    /// first lookup (`false`); every attempt conflicting with a writer or finding the page moved, or the frame
-    /// latched by the caller's own write guard (`true`).
-    #[inline(always)]
-    fn optimistic_attempt(
-        &self,
-        page: PageId,
-        attempt: &mut u32,
-        backoff: &mut Backoff,
-    ) -> std::result::Result<(FrameIdx, &FrameHeader, u64), bool> {
-        while *attempt < OPTIMISTIC_ATTEMPTS_MAX {
-            *attempt += 1;
+        let mut resident = true;
+        for attempt in 0..OPTIMISTIC_ATTEMPTS_MAX {
             let Some((idx, h)) = self.core.frames.lookup_header(page) else {
-                if *attempt == 1 {
-                    return Err(false);
+                if attempt == 0 {
+                    resident = false;
+                    break;
                 }
                 continue;
             };
             let Some(version) = h.state.optimistic_begin() else {
                 if self.optimistic_waits_for_caller(idx) {
                     // The shared fallback says `HeldByCaller`, at once, instead of parking on our own latch.
-                    return Err(true);
+                    break;
                 }
                 backoff.snooze_on(&h.state, LatchWait::Optimistic);
                 continue;
@@ -1177,9 +1135,16 @@ impl BufferPool {
             if h.page_id.load(Acquire) != page.as_u64() {
                 continue;
             }
-            return Ok((idx, h, version));
+            let view = PageView::new(self, idx, page);
+            let r = f(&view);
+            if h.state.optimistic_validate(version) {
+                self.core.policy.on_hit(idx);
+                self.core.counters.hit(page.file());
+                return view_result(&view, r);
+            }
+            self.core.counters.inc(Counter::OptimisticRetries);
         }
-        Err(true)
+        self.read_latched(page, resident, f)
     }
 
     /// True if frame `idx`, found exclusively latched by an optimistic read, is latched by the calling thread's own
@@ -1193,16 +1158,19 @@ impl BufferPool {
     }
 
     /// `read_optimistic`'s way out, kept out of line so that its hit path stays small enough to inline into the
-    /// caller (with it inline, an optimistic hit of the page bench cost 40 more instructions): a miss, or every
-    /// attempt conflicting with a writer, takes a shared latch on `page`, under which the caller's closure runs.
+    /// caller (with it inline, an optimistic hit of the page bench cost 40 more instructions): a miss, or
+    /// every attempt conflicting with a writer, reads `page` under a shared latch.
     #[cold]
     #[inline(never)]
-    fn read_latched(&self, page: PageId, resident: bool) -> Result<ReadGuard<'_>> {
+    fn read_latched<R>(&self, page: PageId, resident: bool, mut f: impl FnMut(&PageView<'_>) -> R) -> Result<R> {
         if resident {
             // Every attempt conflicted with a writer (or the page moved): give up and take a shared latch.
             self.core.counters.inc(Counter::OptimisticFallbacks);
         }
-        self.read(page)
+        let guard = self.read(page)?;
+        let view = PageView::new(self, guard.idx(), page);
+        let r = f(&view);
+        view_result(&view, r)
     }
 
     /// Latches `page` in `mode`, loading it if needed. The single entry to the hit and miss paths.

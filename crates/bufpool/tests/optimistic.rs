@@ -137,8 +137,9 @@ fn optimistic_read_loads_a_missing_page() {
 
 /// `read_optimistic` runs the caller's closure once a call, on a hit (no latch), on a miss (under the shared
 /// latch of the load) and never when the caller's own write guard holds the page, and counts each path as itself:
-/// a hit, a miss (not a fallback), `HeldByCaller` (nothing). Session 23 moved the fallback's closure call into
-/// `read_optimistic` (one call site, so the closure inlines into the hit); this pins what a call does on each path.
+/// a hit, a miss (not a fallback), `HeldByCaller` (nothing). Written for session 23's hit path (a version that
+/// called the closure from one place for both the hit and the fallback, dropped); it pins what a call does on each
+/// path.
 #[test]
 fn closure_runs_once_a_call_and_each_path_counts_as_itself() {
     let pool = BufferPool::builder().frames(2).build().unwrap();
