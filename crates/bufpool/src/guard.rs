@@ -67,7 +67,7 @@ impl<'a> ReadGuard<'a> {
     #[inline(always)]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
-        frame.pool().note_guard_taken(frame.idx(), false);
+        frame.pool().note_guard_taken(frame.header(), false);
         crate::held::note_shared_taken(frame.header());
         ReadGuard {
             frame: ManuallyDrop::new(frame),
@@ -84,7 +84,7 @@ impl<'a> ReadGuard<'a> {
     /// Ends the guard's note and listing, and hands its latch to the caller.
     fn into_frame(self) -> SharedFrame<'a> {
         let mut this = ManuallyDrop::new(self);
-        this.frame.pool().note_guard_leaving(this.frame.idx(), false);
+        this.frame.pool().note_guard_leaving(this.frame.header(), false);
         crate::held::note_shared_leaving(this.frame.header());
         // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so the token is moved out exactly once.
         unsafe { ManuallyDrop::take(&mut this.frame) }
@@ -145,7 +145,7 @@ impl Deref for ReadGuard<'_> {
 impl Drop for ReadGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.frame.pool().note_guard_leaving(self.frame.idx(), false);
+        self.frame.pool().note_guard_leaving(self.frame.header(), false);
         crate::held::note_shared_leaving(self.frame.header());
         // SAFETY: the token is dropped here once, and `self` is going away; `into_frame` never lets this run.
         unsafe { ManuallyDrop::drop(&mut self.frame) }
@@ -196,7 +196,7 @@ impl<'a> WriteGuard<'a> {
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId) -> WriteGuard<'a> {
-        frame.pool().note_guard_taken(frame.idx(), true);
+        frame.pool().note_guard_taken(frame.header(), true);
         frame
             .header()
             .owner
@@ -224,7 +224,7 @@ impl<'a> WriteGuard<'a> {
     /// The calling thread stops being the frame's recorded owner, and the latch's note ends.
     #[inline]
     fn end_marks(&self) {
-        self.frame.pool().note_guard_leaving(self.frame.idx(), true);
+        self.frame.pool().note_guard_leaving(self.frame.header(), true);
         self.frame.header().owner.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 

@@ -82,7 +82,17 @@ impl<'p> ExclusiveFrame<'p> {
     /// version seen) or `Free`.
     #[inline]
     pub(crate) fn try_latch(pool: &'p BufferPool, idx: FrameIdx) -> Result<Self, TryLatch> {
-        let header = pool.header(idx);
+        Self::try_latch_found(pool, idx, pool.header(idx))
+    }
+
+    /// [`ExclusiveFrame::try_latch`] with the frame's header, `pool.header(idx)`, as a lookup found it (the hit
+    /// path: no second bounds check of the index).
+    #[inline]
+    pub(crate) fn try_latch_found(
+        pool: &'p BufferPool,
+        idx: FrameIdx,
+        header: &'p FrameHeader,
+    ) -> Result<Self, TryLatch> {
         match header.state.try_latch_exclusive() {
             TryLatch::Ok => Ok(ExclusiveFrame {
                 at: FrameRef { pool, idx, header },
@@ -239,7 +249,17 @@ impl<'p> SharedFrame<'p> {
     /// seen) or `Free`.
     #[inline]
     pub(crate) fn try_latch(pool: &'p BufferPool, idx: FrameIdx) -> Result<Self, TryLatch> {
-        let header = pool.header(idx);
+        Self::try_latch_found(pool, idx, pool.header(idx))
+    }
+
+    /// [`SharedFrame::try_latch`] with the frame's header, `pool.header(idx)`, as a lookup found it (the hit path:
+    /// no second bounds check of the index).
+    #[inline]
+    pub(crate) fn try_latch_found(
+        pool: &'p BufferPool,
+        idx: FrameIdx,
+        header: &'p FrameHeader,
+    ) -> Result<Self, TryLatch> {
         match header.state.try_latch_shared() {
             TryLatch::Ok => Ok(SharedFrame {
                 at: FrameRef { pool, idx, header },

@@ -21,7 +21,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use crate::frame::{EXCLUSIVE, LOCK_MASK, SHARED_MAX, UNLATCHED};
+use crate::frame::{FrameHeader, EXCLUSIVE, LOCK_MASK, SHARED_MAX, UNLATCHED};
 use crate::page::PageId;
 use crate::policy::FrameIdx;
 use crate::pool::BufferPool;
@@ -62,12 +62,12 @@ pub(crate) fn coarse_now_ns() -> u64 {
 }
 
 impl BufferPool {
-    /// A guard was just made on frame `idx` (its latch is held: exclusive or shared). Records the start of the
-    /// latch period if this guard begins one, and in debug builds where the guard was taken.
+    /// A guard was just made on the frame whose header is `h` (its latch is held: exclusive or shared). Records the
+    /// start of the latch period if this guard begins one, and in debug builds where the guard was taken. Takes
+    /// the header the guard's token holds, not the frame's index: no second bounds check on the hit.
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
-    pub(crate) fn note_guard_taken(&self, idx: FrameIdx, exclusive: bool) {
-        let h = self.header(idx);
+    pub(crate) fn note_guard_taken(&self, h: &FrameHeader, exclusive: bool) {
         #[cfg(debug_assertions)]
         if exclusive || h.state.load() & LOCK_MASK == 1 {
             *h.taken_at.lock() = Some(std::panic::Location::caller());
@@ -80,13 +80,13 @@ impl BufferPool {
         }
     }
 
-    /// A guard on frame `idx` is about to release its latch: ends the latch period if it is the last holder.
+    /// A guard on the frame whose header is `h` is about to release its latch: ends the latch period if it is the
+    /// last holder.
     #[inline]
-    pub(crate) fn note_guard_leaving(&self, idx: FrameIdx, exclusive: bool) {
+    pub(crate) fn note_guard_leaving(&self, h: &FrameHeader, exclusive: bool) {
         if !self.core.latch_times {
             return;
         }
-        let h = self.header(idx);
         if exclusive || h.state.load() & LOCK_MASK == 1 {
             h.latched_since.store(0, Relaxed);
         }

@@ -1060,9 +1060,25 @@ impl BufferPool {
     /// A shared latch on `page`, loading it if needed. A freed page ([`BufferPool::free_page`], not reused by
     /// `new_page` since) is read from its last image, which a reader following a stale pointer must validate; with
     /// no image in the file, the read fails with [`Error::PageFreed`].
+    ///
+    /// Its body is the hit path alone (`#[inline]`; a miss, or a frame found latched, is a call of `read_slow`): the
+    /// hit's token no longer passes through the miss path's result (BENCHMARKS.md, issue 14, session 23).
+    #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn read(&self, page: PageId) -> Result<ReadGuard<'_>> {
-        let frame = self.fix(page, Mode::Shared)?.shared();
+        match self.try_fix_fast(page, Mode::Shared) {
+            Some(frame) => Ok(ReadGuard::new(frame.shared(), page)),
+            None => self.read_slow(page),
+        }
+    }
+
+    /// [`BufferPool::read`] past its hit path: waits for a latched frame, or loads the page.
+    #[inline(never)]
+    #[cfg_attr(debug_assertions, track_caller)]
+    fn read_slow(&self, page: PageId) -> Result<ReadGuard<'_>> {
+        let frame = self
+            .fix_with(page, Mode::Shared, &mut |p| self.acquire_frame(p, true))?
+            .shared();
         Ok(ReadGuard::new(frame, page))
     }
 
@@ -1219,16 +1235,16 @@ impl BufferPool {
     /// it still holds `page`, counting the hit. `Busy` if it holds `page` but is latched by someone else; `Free` if
     /// it no longer holds `page` (reused meanwhile), with nothing latched.
     #[inline(always)]
-    fn latch_hit(
-        &self,
+    fn latch_hit<'p>(
+        &'p self,
         idx: FrameIdx,
-        h: &FrameHeader,
+        h: &'p FrameHeader,
         page: PageId,
         mode: Mode,
-    ) -> std::result::Result<Latched<'_>, TryLatch> {
+    ) -> std::result::Result<Latched<'p>, TryLatch> {
         let latched = match mode {
-            Mode::Shared => SharedFrame::try_latch(self, idx).map(Latched::Shared),
-            Mode::Exclusive => ExclusiveFrame::try_latch(self, idx).map(Latched::Exclusive),
+            Mode::Shared => SharedFrame::try_latch_found(self, idx, h).map(Latched::Shared),
+            Mode::Exclusive => ExclusiveFrame::try_latch_found(self, idx, h).map(Latched::Exclusive),
         };
         match latched {
             Ok(frame) if h.page_id() == page => {

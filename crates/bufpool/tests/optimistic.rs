@@ -134,3 +134,49 @@ fn optimistic_read_loads_a_missing_page() {
         );
     }
 }
+
+/// `read_optimistic` runs the caller's closure once a call, on a hit (no latch), on a miss (under the shared
+/// latch of the load) and never when the caller's own write guard holds the page, and counts each path as itself:
+/// a hit, a miss (not a fallback), `HeldByCaller` (nothing). Written for session 23's hit path (a version that
+/// called the closure from one place for both the hit and the fallback, dropped); it pins what a call does on each
+/// path.
+#[test]
+fn closure_runs_once_a_call_and_each_path_counts_as_itself() {
+    let pool = BufferPool::builder().frames(2).build().unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for i in 0..3u8 {
+        pool.new_page(file).unwrap()[0] = i + 1;
+    }
+    let runs = std::cell::Cell::new(0);
+    let read = |p: u32| {
+        pool.read_optimistic(PageId::new(file, p), |v| {
+            runs.set(runs.get() + 1);
+            v.read_u8(0)
+        })
+    };
+    // Two of the three pages are resident: one to hit, the other one to miss.
+    let resident: Vec<u32> = pool.resident_pages().iter().map(|r| r.page.page_no()).collect();
+    assert_eq!(resident.len(), 2);
+    let (hit_page, missed) = (resident[0], (0..3).find(|p| !resident.contains(p)).unwrap());
+    let before = pool.stats();
+    assert_eq!(read(hit_page).unwrap(), hit_page as u8 + 1);
+    let hit = pool.stats();
+    assert_eq!(
+        (runs.get(), hit.hits - before.hits, hit.misses - before.misses),
+        (1, 1, 0)
+    );
+    assert_eq!(read(missed).unwrap(), missed as u8 + 1);
+    let miss = pool.stats();
+    assert_eq!((runs.get(), miss.hits - hit.hits, miss.misses - hit.misses), (2, 0, 1));
+    assert_eq!(
+        miss.optimistic_fallbacks, before.optimistic_fallbacks,
+        "a miss is not a fallback"
+    );
+    assert_eq!(miss.optimistic_retries, before.optimistic_retries);
+    let g = pool.write(PageId::new(file, missed)).unwrap();
+    assert!(matches!(read(missed), Err(Error::HeldByCaller { .. })));
+    assert_eq!(runs.get(), 2, "no run under the caller's own write guard");
+    drop(g);
+    assert_eq!(read(missed).unwrap(), missed as u8 + 1);
+    assert_eq!(runs.get(), 3);
+}
