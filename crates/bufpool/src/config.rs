@@ -218,7 +218,7 @@ impl Config {
             b = b.failed_file_frames(n);
         }
         if let Some(pages) = self.stale_check_pages {
-            if pages != 0 && !(crate::written::CHUNK_PAGES..=crate::written::PAGES_MAX).contains(&pages) {
+            if !crate::written::valid_pages(pages) {
                 return Err(refuse(
                     "stale_check_pages",
                     format!("must be 0 (off) or from 64 to 2^32, got {pages}"),

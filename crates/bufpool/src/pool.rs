@@ -496,8 +496,8 @@ impl Builder {
             )));
         }
         if let Some(pages) = self.stale_check_pages {
-            let (min, max) = (crate::written::CHUNK_PAGES, crate::written::PAGES_MAX);
-            if pages != 0 && !(min..=max).contains(&pages) {
+            if !crate::written::valid_pages(pages) {
+                let (min, max) = (crate::written::CHUNK_PAGES, crate::written::PAGES_MAX);
                 return Err(Error::InvalidConfig(format!(
                     "stale_check_pages must be 0 (off) or in {min}..={max}, got {pages}"
                 )));

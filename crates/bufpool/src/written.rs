@@ -34,6 +34,12 @@ const EXPECTED: Lsn = 1 << 63;
 /// The most pages a table can be asked to keep: every page of the largest file (`PageNo` is a `u32`).
 pub(crate) const PAGES_MAX: usize = 1 << 32;
 
+/// Whether `pages` is a bound [`crate::Builder::stale_check_pages`] accepts: 0 (the check off), or from one chunk
+/// to every page of the largest file (the one rule `Builder::build` and the config's key both apply).
+pub(crate) fn valid_pages(pages: usize) -> bool {
+    pages == 0 || (CHUNK_PAGES..=PAGES_MAX).contains(&pages)
+}
+
 /// The default bound of a pool of `frames` frames: eight pages a frame, at least 2^20 pages (8 MiB of LSNs).
 pub(crate) fn default_pages(frames: usize) -> usize {
     frames.saturating_mul(8).clamp(1 << 20, PAGES_MAX)
