@@ -205,6 +205,21 @@ fn committed(all: &[Committed]) -> u64 {
     all.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }
 
+/// Raises the run's stop flag if dropped while its thread unwinds from a panic: every other thread of the run
+/// (the workers, the slow tick's, the driver's loop) runs until that flag, inside a scope that joins them all, so
+/// a panic on one of them must end the run (review24: a panic in the fast tick left the workers running for ever,
+/// one in the slow tick or a worker left the others running out the run's time). The panic is then reported by
+/// the join (or goes on up from the driver's own thread).
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Calls `engine`'s [`Engine::tick_slow`] as often as it asks until `stop` (at once if it has no slow part). An
 /// error other than a full device's (reported once, retried: F14-3) raises `stop` and is returned.
 fn slow_ticks<E: Engine>(engine: &E, stop: &AtomicBool) -> Result<()> {
@@ -241,6 +256,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             .map(|thread| {
                 let (barrier, stop, done) = (&barrier, &stop, &done[thread]);
                 s.spawn(move || -> Result<ThreadOut> {
+                    let _stop = StopOnPanic(stop);
                     let worker = engine.worker(spec.durability);
                     barrier.wait();
                     let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop, done));
@@ -258,7 +274,11 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         let start = Instant::now();
         // The engine's slow tick (checkpoints) on a thread of its own, so that the fast one (log write-outs) and
         // the samples go on while a checkpoint takes seconds (R23-20).
-        let slow = s.spawn(|| slow_ticks(engine, &stop));
+        let slow = s.spawn(|| {
+            let _stop = StopOnPanic(&stop);
+            slow_ticks(engine, &stop)
+        });
+        let _stop = StopOnPanic(&stop);
         let mut tick_err = None;
         let mut full_ticks = 0u64;
         let mut next_progress = start;
@@ -374,4 +394,119 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     m.seconds = (end - start).as_secs_f64().max(1e-9);
     engine.settle().context("making the run's commits durable after it")?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::super::engine::{Access, Body, Txn};
+    use super::*;
+
+    /// Which part of an [`Unruly`] engine's tick panics.
+    #[derive(Clone, Copy, Debug)]
+    enum Panics {
+        FastTick,
+        SlowTick,
+        Worker,
+    }
+
+    /// An engine holding nothing: each transaction rolls back at once (after a millisecond), and one part panics.
+    struct Unruly(Panics);
+
+    struct Idle(Panics);
+
+    impl Worker for Idle {
+        fn run(&mut self, _: &Access, _: Body<'_>) -> Result<bool> {
+            std::thread::sleep(Duration::from_millis(1));
+            if matches!(self.0, Panics::Worker) {
+                panic!("a worker's transaction panicked");
+            }
+            Ok(false)
+        }
+        fn finish(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Engine for Unruly {
+        type Worker<'a> = Idle;
+        fn worker(&self, _: Durability) -> Result<Idle> {
+            Ok(Idle(self.0))
+        }
+        fn load(&self, _: &mut dyn FnMut(&mut dyn Txn) -> Result<()>) -> Result<()> {
+            Ok(())
+        }
+        fn finish_load(&self) -> Result<()> {
+            Ok(())
+        }
+        fn syncs(&self) -> u64 {
+            0
+        }
+        fn tick_fast(&self) -> Result<Duration> {
+            if matches!(self.0, Panics::FastTick) {
+                panic!("the fast tick panicked");
+            }
+            Ok(TICK_MIN)
+        }
+        fn tick_slow(&self) -> Option<Result<Duration>> {
+            if matches!(self.0, Panics::SlowTick) {
+                panic!("the slow tick (a checkpoint) panicked");
+            }
+            Some(Ok(TICK_MIN))
+        }
+        fn db_bytes(&self) -> u64 {
+            0
+        }
+        fn settle(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A run of an hour on an engine one part of which panics at once ends without waiting out its time: the
+    /// panic raises the stop flag every other thread of the run waits for, and is reported (review24; before,
+    /// a panic in the fast tick left the workers running for ever inside the scope that joins them, and a panic
+    /// in the slow tick's thread or a worker left the others running out the hour).
+    #[test]
+    fn a_panic_in_a_tick_or_a_worker_ends_the_run_and_is_reported() {
+        for panics in [Panics::SlowTick, Panics::Worker, Panics::FastTick] {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let progress = |_: u64| {};
+                let spec = RunSpec {
+                    scale: Scale::standard(1),
+                    nu: NuConstants {
+                        c_last: 0,
+                        c_id: 0,
+                        ol_i_id: 0,
+                    },
+                    threads: 2,
+                    durability: Durability::Durable,
+                    duration: Duration::from_secs(3600),
+                    seed: 1,
+                    timer_ns: 0,
+                    acks: None,
+                    progress: &progress,
+                    samples: None,
+                };
+                let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    measure(&Unruly(panics), &spec).map(|m| m.committed)
+                }));
+                let _ = tx.send(got.map_err(|_| ()));
+            });
+            // Not a timing assertion: a run that waits out its hour (or for ever) is the failure, and two minutes
+            // is far beyond what the fixed run takes on any machine (milliseconds).
+            let got = rx
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("{panics:?}: the run went on after the panic"));
+            match (panics, got) {
+                // The driver's own thread: the panic goes on up from `measure`, once the run has stopped.
+                (Panics::FastTick, Err(())) => {}
+                (_, Err(())) => panic!("{panics:?}: measure panicked instead of reporting it"),
+                (_, Ok(Ok(n))) => panic!("{panics:?}: the run ended Ok ({n} committed)"),
+                (Panics::FastTick, Ok(Err(e))) => panic!("{panics:?}: {e:#}"),
+                (_, Ok(Err(e))) => assert!(format!("{e:#}").contains("panicked"), "{panics:?}: {e:#}"),
+            }
+        }
+    }
 }
