@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bufpool::storage::{FaultConfig, FaultyStorage};
-use bufpool::BufferPool;
 use bufpool_btree::{CoveredPut, LeafHint, Op, Tree, TreeWal};
 use common::mix;
 
@@ -48,7 +47,7 @@ fn open(above: &Arc<FaultyStorage>, log: &Arc<FaultyStorage>, data: &Arc<FaultyS
     let upper = TreeWal::open_storage(above.clone()).unwrap();
     let wal = TreeWal::open_storage(log.clone()).unwrap();
     wal.flush_first(upper.clone()).unwrap();
-    let pool = Arc::new(BufferPool::builder().frames(48).build().unwrap());
+    let pool = Arc::new(common::pool_builder().frames(48).build().unwrap());
     let tree = Tree::open_storage(pool, wal, data.clone()).unwrap_or_else(|e| panic!("recovery: {e}"));
     common::redo_above(&upper, &tree);
     (upper, tree)

@@ -15,7 +15,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bufpool_btree::{open_dir_in, BufferPool, Tree};
+use bufpool_btree::{open_dir_in, Tree};
+
 use common::crash::{run_and_kill, verify, Workload};
 
 const CHILD_DIR: &str = "BTREE_SHARED_CRASH_CHILD_DIR";
@@ -25,7 +26,7 @@ const FRAMES: usize = 96;
 
 /// Opens both trees (`a/`, `b/` under `dir`) in one new pool.
 fn open_both(dir: &Path) -> (Tree, Tree) {
-    let pool = Arc::new(BufferPool::builder().frames(FRAMES).build().unwrap());
+    let pool = Arc::new(common::pool_builder().frames(FRAMES).build().unwrap());
     let a = open_dir_in(pool.clone(), dir.join("a")).expect("open tree a");
     let b = open_dir_in(pool, dir.join("b")).expect("open tree b");
     assert!(Arc::ptr_eq(a.pool(), b.pool()));

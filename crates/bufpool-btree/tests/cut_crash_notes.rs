@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
-use bufpool::{BufferPool, CorruptReason, PageNo};
+use bufpool::{CorruptReason, PageNo};
 use bufpool_btree::{Error, LeafHint, Tree, TreeWal};
 
-use crate::common::{key, value};
+use crate::common::{self, key, value};
 
 const PAGE: u64 = 4096;
 /// The log's header (its two slots), `wal.rs`'s `LOG_HDR`: records start past it.
@@ -112,7 +112,7 @@ fn a_crash_between_the_cuts_header_and_its_notes_never_serves_a_dropped_write() 
     let leaf;
     let images;
     {
-        let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+        let pool = Arc::new(common::pool_builder().frames(1024).build().unwrap());
         let wal = TreeWal::open_storage(CrashAfterHeader {
             inner: log.clone(),
             armed: armed.clone(),
@@ -158,7 +158,7 @@ fn a_crash_between_the_cuts_header_and_its_notes_never_serves_a_dropped_write() 
         drop(tree);
     }
     // The restart, on the crash images, with honest devices.
-    let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+    let pool = Arc::new(common::pool_builder().frames(1024).build().unwrap());
     let wal = TreeWal::open_storage(MemoryStorage::from_bytes(images.1)).unwrap();
     let tree = match Tree::open_storage(pool, wal, MemoryStorage::from_bytes(images.0)) {
         // Refusing the open naming the leaf is right too.

@@ -255,7 +255,7 @@ fn a_rewrite_the_device_dropped_before_the_logs_cut_is_refused_at_its_first_read
     let image = tempfile::tempdir().unwrap();
     let mut model = BTreeMap::new();
     let dropped = dropped_before_the_cut(dir.path(), image.path(), &mut model);
-    let tree = bufpool_btree::open_dir(image.path(), OPTS).unwrap();
+    let tree = common::open(image.path(), OPTS.frames);
     let reads = tree.pool().stats().reads;
     assert!(reads < 5, "the open read {reads} pages");
     let failed = stale_reads(&tree, &model, &dropped);
@@ -272,13 +272,13 @@ fn a_dropped_rewrite_not_read_since_is_caught_after_reopens_that_cut_its_notes()
     let mut model = BTreeMap::new();
     let dropped = dropped_before_the_cut(dir.path(), image.path(), &mut model);
     for _ in 0..2 {
-        let tree = bufpool_btree::open_dir(image.path(), OPTS).unwrap();
+        let tree = common::open(image.path(), OPTS.frames);
         let start = tree.wal().start_lsn();
         tree.checkpoint().unwrap();
         assert!(tree.wal().start_lsn() > start, "the checkpoint cut the log");
         tree.close().unwrap();
     }
-    let tree = bufpool_btree::open_dir(image.path(), OPTS).unwrap();
+    let tree = common::open(image.path(), OPTS.frames);
     let failed = stale_reads(&tree, &model, &dropped);
     assert!(failed >= 1000, "only {failed} keys refused");
 }
@@ -373,7 +373,7 @@ fn a_write_back_the_device_dropped_is_caught_when_read_again() {
         drop_at: drop_at.clone(),
         dropped: dropped.clone(),
     };
-    let pool = Arc::new(bufpool::BufferPool::builder().frames(24).build().unwrap());
+    let pool = Arc::new(common::pool_builder().frames(24).build().unwrap());
     let wal = bufpool_btree::TreeWal::open(dir.path().join("t.wal")).unwrap();
     let tree = Tree::open_storage(pool, wal, storage).unwrap();
     let mut model = BTreeMap::new();

@@ -3,7 +3,9 @@
 //! of leaves and their parents, in two trees of one pool (review23). Writers put and delete churn keys with
 //! values of 100 to 600 bytes at 4 KiB pages, so leaves and inner nodes split, merge and are freed and reused all
 //! the time, in both trees; readers of tree A keep a hint per key, given back to every read, some of them from
-//! tree B (another tree's leaves, freed and reused there), and scan short and long ranges from random starts.
+//! tree B (another tree's leaves, freed and reused there), and scan short and long ranges from random starts; a
+//! batcher reads batches of neighbouring keys at hints (`Tree::get_many_at_hints`, session 23's `cpu23`), each
+//! key given its own last leaf, a neighbour's, tree B's or none (review24).
 //!
 //! The model is exact: each churn key has one writer, which publishes the version it is about to apply
 //! (`started`) and the one it has applied (`done`); version `v`'s op is a put of `value(id, v)` or a delete,
@@ -140,7 +142,7 @@ fn hinted_reads_and_scans_racing_splits_and_merges_in_two_trees_match_the_model(
     }
     let ops = ops();
     let stop = AtomicBool::new(false);
-    let (reads, scans) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (reads, scans, batches) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     // Tree B's hints, for tree A's readers to be given (another tree's leaves: ignored).
     let foreign: Vec<LeafHint> = (0..KEYS)
         .step_by(7)
@@ -229,19 +231,85 @@ fn hinted_reads_and_scans_racing_splits_and_merges_in_two_trees_match_the_model(
                 scans.fetch_add(1, SeqCst);
             }
         });
+        // Batches at hints (`Tree::get_many_at_hints`, session 23's `cpu23`: TPC-C's ITEM and STOCK batches):
+        // neighbouring keys in any order, repeats among them, each given the hint of its own last answer, of a
+        // neighbour's (`NearHints`), of tree B, or none, whole values or the version's bytes only (review24).
+        let batcher = s.spawn(|| {
+            let mut hints = vec![LeafHint::default(); KEYS as usize];
+            let mut n = 0u64;
+            while !stop.load(SeqCst) {
+                n += 1;
+                let r = mix(n ^ 0xba7c);
+                let len = 1 + (r % 24) as usize;
+                let step = 1 + (r >> 8) % 3;
+                let first = (r >> 16) % KEYS;
+                let mut ids: Vec<u64> = (0..len as u64).map(|j| (first + j * step) % KEYS).collect();
+                if n.is_multiple_of(2) {
+                    ids.reverse();
+                }
+                if n.is_multiple_of(7) && len > 2 {
+                    ids[len - 1] = ids[0];
+                }
+                let given: Vec<LeafHint> = (ids.iter().enumerate())
+                    .map(|(j, &id)| match (mix(n ^ j as u64)) % 6 {
+                        0 => foreign[(n as usize + j) % foreign.len()],
+                        1 => LeafHint::default(),
+                        // A neighbour's leaf, as `NearHints` gives.
+                        2 => hints[((id + 1) % KEYS) as usize],
+                        _ => hints[id as usize],
+                    })
+                    .collect();
+                // Sometimes fewer hints than keys: the rest have none.
+                let given = &given[..if n.is_multiple_of(5) { len / 2 } else { len }];
+                let keys: Vec<[u8; 8]> = ids.iter().map(|&id| key(id)).collect();
+                let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+                let whole = !n.is_multiple_of(3);
+                let part = if whole { 0..usize::MAX } else { 8..16 };
+                let lo: Vec<u64> = ids.iter().map(|&id| va.done[id as usize].load(SeqCst)).collect();
+                let mut got: Vec<Option<Option<Vec<u8>>>> = vec![None; len];
+                a.get_many_at_hints(&refs, given, part, |i, v, hint| {
+                    assert!(got[i].is_none(), "batch {n}: key {i} answered twice");
+                    got[i] = Some(v.map(<[u8]>::to_vec));
+                    hints[ids[i] as usize] = hint;
+                })
+                .unwrap();
+                let hi: Vec<u64> = ids.iter().map(|&id| va.started[id as usize].load(SeqCst)).collect();
+                for (j, &id) in ids.iter().enumerate() {
+                    let what = format!("get_many_at_hints (batch {n}, key {j} of {len}, whole: {whole})");
+                    let v = got[j]
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("{what}: key {id} not answered"));
+                    if whole {
+                        va.check(id, v.as_deref(), lo[j], hi[j], &what).unwrap();
+                    } else {
+                        // The version's 8 bytes: the value of that version, which must be in the window.
+                        let full = v.as_ref().map(|v| {
+                            let ver = u64::from_le_bytes(v[..].try_into().expect("8 bytes of the version"));
+                            if stable(id) {
+                                assert_eq!(ver, 0, "{what}: stable key {id}");
+                            }
+                            value(id, ver)
+                        });
+                        va.check(id, full.as_deref(), lo[j], hi[j], &what).unwrap();
+                    }
+                }
+                batches.fetch_add(1, SeqCst);
+            }
+        });
         for w in writers {
             w.join().unwrap();
         }
         stop.store(true, SeqCst);
         reader.join().unwrap();
         scanner.join().unwrap();
+        batcher.join().unwrap();
     });
-    let (reads, scans) = (reads.load(SeqCst), scans.load(SeqCst));
+    let (reads, scans, batches) = (reads.load(SeqCst), scans.load(SeqCst), batches.load(SeqCst));
     eprintln!(
-        "{reads} hinted reads and {scans} scans raced {} writes",
+        "{reads} hinted reads, {scans} scans and {batches} batches at hints raced {} writes",
         ops * WRITERS * 3 / 2
     );
-    assert!(reads > 0 && scans > 0);
+    assert!(reads > 0 && scans > 0 && batches > 0);
     // Quiescent: every key of both trees reads its last version, and the trees check clean.
     for (tree, v) in [(&a, &va), (&b, &vb)] {
         for id in 0..KEYS {

@@ -39,7 +39,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
-use bufpool::BufferPool;
 use bufpool_btree::{Tree, TreeWal};
 use common::{key, mix, value};
 
@@ -104,6 +103,8 @@ fn apply(s: &mut State, d: Done) {
 #[derive(Default, Debug)]
 struct Tally {
     seeds: u64,
+    /// Entries the pools' written-LSN tables forgot (`BUFPOOL_STALE_CHECK_PAGES` set small: review24).
+    written_lsns_dropped: u64,
     epochs: u64,
     crashes: u64,
     ops_ok: u64,
@@ -185,7 +186,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
             std::mem::take(&mut data_image),
         ));
         let wal = TreeWal::open_storage(log.clone()).unwrap_or_else(|e| panic!("seed {seed} epoch {epoch}: {e}"));
-        let pool = Arc::new(BufferPool::builder().frames(frames).wal(wal.clone()).build().unwrap());
+        let pool = Arc::new(common::pool_builder().frames(frames).wal(wal.clone()).build().unwrap());
         let tree = match Tree::open_storage(pool, wal, data.clone()) {
             Ok(tree) => tree,
             Err(e) => {
@@ -375,6 +376,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
         let mut c = log.counts();
         c.add(&data.counts());
         t.faults.add(&c);
+        t.written_lsns_dropped += tree.pool().stats().written_lsns_dropped;
         drop(tree);
     }
 }
@@ -418,7 +420,7 @@ fn run(keys: Keys) {
         "tree crash sim ({keys:?} keys): {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
          checked after a crash {}; checkpoints ok {}; bulk loads ok {} ({} appends), failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
          read EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, writes dropped by failed sync {}, \
-         unsynced writes at crash kept/torn/lost {}/{}/{}; violations {}",
+         unsynced writes at crash kept/torn/lost {}/{}/{}; written-LSN entries forgotten {}; violations {}",
         t.seeds,
         t.epochs,
         t.crashes,
@@ -442,6 +444,7 @@ fn run(keys: Keys) {
         f.crash_writes_kept,
         f.crash_writes_torn,
         f.crash_writes_lost,
+        t.written_lsns_dropped,
         t.violations.len()
     );
     assert!(

@@ -22,7 +22,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
-use bufpool::BufferPool;
 use bufpool_btree::{apply_edits, encode_edits, CoveredPut, LeafHint, Op, OwnedOp, Tree, TreeWal};
 use common::mix;
 
@@ -104,6 +103,8 @@ struct Tally {
     patches: u64,
     /// Transactions whose puts (two or more) were one [`Tree::put_covered_run`].
     runs: u64,
+    /// Entries the pools' written-LSN tables forgot (`BUFPOOL_STALE_CHECK_PAGES` set small: review24).
+    written_lsns_dropped: u64,
     faults: FaultCounts,
     violations: Vec<String>,
 }
@@ -119,7 +120,7 @@ fn open(
     let upper = TreeWal::open_storage(above.clone()).map_err(|e| format!("open the log above: {e}"))?;
     let wal = TreeWal::open_storage(log.clone()).map_err(|e| format!("open the tree's log: {e}"))?;
     wal.flush_first(upper.clone()).map_err(|e| e.to_string())?;
-    let pool = Arc::new(BufferPool::builder().frames(frames).build().unwrap());
+    let pool = Arc::new(common::pool_builder().frames(frames).build().unwrap());
     let tree = Tree::open_storage(pool, wal, data.clone()).map_err(|e| format!("tree recovery: {e}"))?;
     // The replay as `ours.rs` does it: a patch applies to a row of its length, and is skipped otherwise, which
     // a later put or delete of the row must then follow.
@@ -437,6 +438,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
         for s in [&above, &log, &data] {
             t.faults.add(&s.counts());
         }
+        t.written_lsns_dropped += tree.pool().stats().written_lsns_dropped;
         drop(tree);
     }
 }
@@ -469,7 +471,7 @@ fn covered_tree_survives_faults_and_power_loss() {
         "covered crash sim: {} seeds, {} crashes; transactions ok {}, uncovered ops ok {}, failures {}; checked \
          after a crash {}; checkpoints ok {}; patches logged {}; runs of puts {}; CUT ops seen in the tree logs {}; faults: read \
          EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, unsynced writes at crash \
-         kept/torn/lost {}/{}/{}; violations {}",
+         kept/torn/lost {}/{}/{}; written-LSN entries forgotten {}; violations {}",
         seeds(),
         t.crashes,
         t.txns_ok,
@@ -488,6 +490,7 @@ fn covered_tree_survives_faults_and_power_loss() {
         f.crash_writes_kept,
         f.crash_writes_torn,
         f.crash_writes_lost,
+        t.written_lsns_dropped,
         t.violations.len()
     );
     assert!(

@@ -18,7 +18,7 @@ use bufpool::storage::{FaultConfig, FaultyStorage};
 use bufpool::BufferPool;
 use bufpool_btree::{Tree, TreeWal};
 
-use crate::common::mix;
+use crate::common::{self, mix};
 
 const KEYS: u64 = 2000;
 const WRITERS: u64 = 2;
@@ -132,7 +132,7 @@ fn spread_checkpoints_of_two_trees_racing_writers_lose_nothing_committed_at_a_po
                 (i.data, i.log) = (Vec::new(), Vec::new());
             }
         }
-        let pool = Arc::new(BufferPool::builder().frames(96).build().unwrap());
+        let pool = Arc::new(common::pool_builder().frames(96).build().unwrap());
         let opened: Vec<_> = (0..2)
             .map(|t| open(&pool, round * 8 + t, &images[t as usize]))
             .collect();

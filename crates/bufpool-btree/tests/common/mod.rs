@@ -32,16 +32,39 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Opens the tree in `dir` with 4 KiB pages and `frames` frames.
+/// The written-LSN table's bound the crash tests run with: `BUFPOOL_STALE_CHECK_PAGES` if set (e.g. 64, one
+/// chunk: the table forgets chunks all the time, which the tests' small trees never reach at the default bound),
+/// else the pool's default (review24).
+pub fn stale_check_pages() -> Option<usize> {
+    std::env::var("BUFPOOL_STALE_CHECK_PAGES").ok().map(|s| {
+        s.parse()
+            .unwrap_or_else(|_| panic!("BUFPOOL_STALE_CHECK_PAGES={s}: not a page count"))
+    })
+}
+
+/// A pool builder with [`stale_check_pages`]'s bound, if set.
+pub fn pool_builder() -> bufpool::Builder {
+    let b = bufpool::BufferPool::builder();
+    match stale_check_pages() {
+        Some(pages) => b.stale_check_pages(pages),
+        None => b,
+    }
+}
+
+/// Opens the tree in `dir` with 4 KiB pages and `frames` frames (in a pool of [`pool_builder`]'s).
 pub fn open(dir: &Path, frames: usize) -> Tree {
-    open_dir(
-        dir,
-        Options {
-            frames,
-            page_size: 4096,
-        },
-    )
-    .expect("open tree")
+    if stale_check_pages().is_none() {
+        return open_dir(
+            dir,
+            Options {
+                frames,
+                page_size: 4096,
+            },
+        )
+        .expect("open tree");
+    }
+    let pool = pool_builder().frames(frames).page_size(4096).build().expect("pool");
+    bufpool_btree::open_dir_in(std::sync::Arc::new(pool), dir).expect("open tree")
 }
 
 /// The crash tests' workload: batches of puts, updates and deletes, each committed, with every op recorded in an
