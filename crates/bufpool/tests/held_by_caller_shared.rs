@@ -305,3 +305,38 @@ fn forgotten_read_guards_cost_no_detection() {
         );
     });
 }
+
+/// Session 23's hit path (`hit23`: `read`'s hit apart from `read_slow`, the latch taken on the header the lookup
+/// found): a read whose fast latch failed, the frame latched by another thread's write guard, waits in
+/// `read_slow` and lists its guard once, as the hit does; `HeldByCaller` is reported under it and not after it
+/// (review24; passes on main).
+#[test]
+fn a_read_that_waited_past_a_failed_fast_latch_is_listed_once_as_a_hit_is() {
+    within("read after a failed fast latch", || {
+        let (pool, file) = pool_with(8, 4);
+        let page = PageId::new(file, 1);
+        let (tx, rx) = mpsc::channel();
+        let other = pool.clone();
+        let writer = std::thread::spawn(move || {
+            let g = other.write(page).unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            drop(g);
+        });
+        rx.recv().unwrap();
+        // The frame is latched exclusively by the writer: the hit's try-latch fails, `read_slow` waits for it.
+        let r = pool.read(page).unwrap();
+        writer.join().unwrap();
+        assert_eq!(r[0], 2);
+        held(pool.write(page), page, "write under the slow path's read guard");
+        drop(r);
+        drop(pool.write(page).expect("write once the slow path's guard is gone"));
+        // Two guards of one frame, one from the hit path: each listed, each released.
+        let a = pool.read(page).unwrap();
+        let b = pool.read(page).unwrap();
+        drop(a);
+        held(pool.write(page), page, "write under the second read guard");
+        drop(b);
+        drop(pool.write(page).expect("write once both guards are gone"));
+    });
+}

@@ -227,3 +227,85 @@ fn zero_turns_the_check_off_and_bounds_below_a_chunk_or_above_a_file_are_refused
     let s = pool.stats();
     assert_eq!((s.written_lsn_bytes, s.written_lsns_dropped), (0, 0));
 }
+
+/// The table's life at its bound (review24): a file whose table is at the bound, closed or dropped and opened
+/// again under its id, on the same device or on another whose pages carry lower LSNs than the earlier life's,
+/// starts an empty table: no valid page is refused, whatever the earlier table held or forgot. An expectation of
+/// a page whose chunk was forgotten is kept again (its chunk made again) and confirmed by a valid read. The bound
+/// is each file's, as documented: files each at it add up, and a closed file's table leaves the stats.
+#[test]
+fn a_file_reopened_under_its_id_at_the_bound_refuses_no_valid_page_and_the_bound_is_each_files() {
+    let pool = pool(128);
+    let id = FileId(9);
+    let old = Sparse::new(1024);
+    assert_eq!(pool.open_storage_as(id, old.clone()).unwrap(), id);
+    for no in 0..512 {
+        write(&pool, id, no, 1000 + u64::from(no));
+    }
+    assert_eq!(pool.stats().written_lsns_dropped, 384, "six of eight chunks forgotten");
+    // Page 0's chunk is forgotten: the engine's claim of its true LSN is kept again and confirmed by a read.
+    pool.expect_lsn(PageId::new(id, 0), 1000).unwrap();
+    assert_eq!(pool.written_lsns(id, 1000, 1000).unwrap(), vec![(0, 1000)]);
+    evict_all(&pool, id, 600);
+    for no in 0..512 {
+        assert_eq!(stale(&pool, id, no), None, "page {no} of the first life");
+    }
+    assert_eq!(
+        pool.written_lsns(id, 1000, 1000).unwrap(),
+        vec![],
+        "page 0's expectation confirmed"
+    );
+    pool.close_file(id).unwrap();
+    // The same device again: every page as the first life left it.
+    assert_eq!(pool.open_storage_as(id, old.clone()).unwrap(), id);
+    assert_eq!(
+        pool.written_lsns(id, 0, u64::MAX).unwrap(),
+        vec![],
+        "a new life, an empty table"
+    );
+    for no in 0..512 {
+        assert_eq!(stale(&pool, id, no), None, "page {no} reopened");
+    }
+    pool.drop_file(id).unwrap();
+    // Another device under the id, its pages written at LSNs below the first life's.
+    let new = Sparse::new(1024);
+    assert_eq!(pool.open_storage_as(id, new.clone()).unwrap(), id);
+    for no in (0..512).rev() {
+        write(&pool, id, no, 1 + u64::from(no % 7));
+    }
+    evict_all(&pool, id, 600);
+    for no in 0..512 {
+        assert_eq!(stale(&pool, id, no), None, "page {no} of the new device");
+    }
+    // Eight files each at the bound: each table within one file's bound, their sum the pool's.
+    let files: Vec<FileId> = (0..8).map(|_| pool.open_storage(Sparse::new(1024)).unwrap()).collect();
+    for &f in &files {
+        for no in 0..512 {
+            write(&pool, f, no, 5);
+        }
+    }
+    let per_file = |pool: &BufferPool, f: FileId| {
+        let s = pool.stats();
+        s.files
+            .iter()
+            .find(|s| s.file == f)
+            .map(|s| s.written_lsn_bytes)
+            .unwrap()
+    };
+    for &f in &files {
+        let bytes = per_file(&pool, f);
+        assert!(
+            (1024..=2048).contains(&bytes),
+            "file {f:?}: {bytes} bytes at a bound of two chunks"
+        );
+    }
+    let all = table_bytes(&pool);
+    for &f in &files[..4] {
+        pool.close_file(f).unwrap();
+    }
+    let left = table_bytes(&pool);
+    assert!(
+        left < all && left <= 5 * 2048,
+        "{all} bytes, {left} after closing four of nine files"
+    );
+}
