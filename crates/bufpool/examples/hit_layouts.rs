@@ -341,9 +341,17 @@ impl PoolAndRaw {
             }
             5 => {
                 let (f, h) = self.walk(page)?;
-                let s = h.state.load(Relaxed);
-                if s & 0xFF >= EXCLUSIVE || h.state.compare_exchange_weak(s, s + 1, Acquire, Relaxed).is_err() {
-                    return None;
+                // As the pool's latch: a CAS that lost to another reader (with `--threads 2`, both on the same
+                // page) or failed spuriously tries again; only an exclusive holder sends the hit away.
+                let mut s = h.state.load(Relaxed);
+                loop {
+                    if s & 0xFF >= EXCLUSIVE {
+                        return None;
+                    }
+                    match h.state.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
+                        Ok(_) => break,
+                        Err(now) => s = now,
+                    }
                 }
                 let ok = h.page_id.load(Relaxed) == page;
                 let x = self.checked_frame(f, page);
