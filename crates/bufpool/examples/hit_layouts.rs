@@ -8,7 +8,9 @@
 //! `--pool` runs only raw memory's hit and the real pool's `read_optimistic` and `read` hits, each reading and
 //! checking six words of the page as the bench's op does (`check_words`), on `--threads` threads at once, in
 //! interleaved rounds that draw the same pages for each: the pool's hit over raw memory's measured in one process, which the
-//! bench's separate runs of each system cannot do on a loaded machine (about 2 GiB; issue 14, session 22).
+//! bench's separate runs of each system cannot do on a loaded machine (about 2 GiB; issue 14, session 22). It also
+//! runs four of the skeleton's layouts below with the same checked op over raw memory's pages (`POOL_KINDS`,
+//! session 24), so that the skeleton's floor and the pool are measured by the same op in the same rounds.
 //!
 //! A skeleton of the pool's hit path with none of its other work (no policy, statistics, closures or error
 //! paths): 2^18 frames of 4 KiB (1 GiB, advised for huge pages like the pool's), every page resident in a frame
@@ -245,6 +247,11 @@ struct PoolAndRaw {
     /// `new_page` with the same words in their user region, so every read is a hit.
     pool: BufferPool,
     file: FileId,
+    /// The skeleton's tables over the same pages (frame `p` holds page `p`): `u32` buckets chained through
+    /// 64-byte headers (`current`), and vmcache's state words indexed by the page id.
+    buckets: &'static [AtomicU32],
+    headers: &'static [Header64],
+    states: &'static [AtomicU64],
 }
 
 impl PoolAndRaw {
@@ -266,18 +273,100 @@ impl PoolAndRaw {
         for (i, w) in pages.iter().enumerate() {
             w.store(word(i), Relaxed);
         }
-        PoolAndRaw { pages, pool, file }
+        let (buckets, headers, states): (&[AtomicU32], &[Header64], &[AtomicU64]) =
+            (huge(FRAMES), huge(FRAMES), huge(FRAMES));
+        for b in buckets {
+            b.store(NIL, Relaxed);
+        }
+        for page in 0..FRAMES {
+            let h = &headers[page];
+            h.state.store(1 << 8, Relaxed);
+            h.page_id.store(page as u64, Relaxed);
+            h.next.store(buckets[bucket(page as u64)].load(Relaxed), Relaxed);
+            buckets[bucket(page as u64)].store(page as u32, Relaxed);
+            states[page].store(1 << 8, Relaxed);
+        }
+        PoolAndRaw {
+            pages,
+            pool,
+            file,
+            buckets,
+            headers,
+            states,
+        }
     }
 
-    /// One checked hit on `page` of kind `kind` ([`check_words`]): 0 raw memory, 1 the pool's
-    /// `read_optimistic`, 2 its `read`.
+    /// Frame `f`'s page (the skeleton's frames are raw memory's pages), read by `check_words`.
+    #[inline(always)]
+    fn checked_frame(&self, f: u32, page: u64) -> Option<u64> {
+        let b = f as usize * PAGE_WORDS;
+        let w = &self.pages[b..b + PAGE_WORDS];
+        check_words(page, PAGE_WORDS, |i| w[i].load(Relaxed))
+    }
+
+    /// The skeleton's chain walk from `page`'s bucket (`PageTable::lookup` without its step bound).
+    #[inline(always)]
+    fn walk(&self, page: u64) -> Option<(u32, &Header64)> {
+        let mut f = self.buckets[bucket(page)].load(Acquire);
+        while f != NIL {
+            let h = &self.headers[f as usize];
+            if h.page_id.load(Acquire) == page {
+                return Some((f, h));
+            }
+            f = h.next.load(Acquire);
+        }
+        None
+    }
+
+    /// One checked hit on `page` of kind `kind` ([`check_words`]), as [`POOL_KINDS`] names them: raw memory,
+    /// the pool's `read_optimistic`, its `read`, then the skeleton's layouts over raw memory's pages.
     #[inline(always)]
     fn hit(&self, kind: usize, page: u64) -> Option<u64> {
         match kind {
-            0 => {
-                let b = page as usize * PAGE_WORDS;
-                let w = &self.pages[b..b + PAGE_WORDS];
-                check_words(page, PAGE_WORDS, |i| w[i].load(Relaxed))
+            0 => self.checked_frame(page as u32, page),
+            3 => {
+                // The chain's head need not hold `page`: its own page is read and checked, the same work.
+                let f = self.buckets[bucket(page)].load(Acquire);
+                self.checked_frame(f, u64::from(f))
+            }
+            4 => {
+                let (f, h) = self.walk(page)?;
+                let s = h.state.load(Acquire);
+                if s & 0xFF == EXCLUSIVE || h.page_id.load(Acquire) != page {
+                    return None;
+                }
+                let x = self.checked_frame(f, page);
+                std::sync::atomic::fence(Acquire);
+                (h.state.load(Relaxed) == s).then_some(x?)
+            }
+            5 => {
+                let (f, h) = self.walk(page)?;
+                // As the pool's latch: a CAS that lost to another reader (with `--threads 2`, both on the same
+                // page) or failed spuriously tries again; only an exclusive holder sends the hit away.
+                let mut s = h.state.load(Relaxed);
+                loop {
+                    if s & 0xFF >= EXCLUSIVE {
+                        return None;
+                    }
+                    match h.state.compare_exchange_weak(s, s + 1, Acquire, Relaxed) {
+                        Ok(_) => break,
+                        Err(now) => s = now,
+                    }
+                }
+                let ok = h.page_id.load(Relaxed) == page;
+                let x = self.checked_frame(f, page);
+                h.state.fetch_sub(1, Release);
+                ok.then_some(x?)
+            }
+            6 => {
+                let state = &self.states[page as usize];
+                let s = state.load(Acquire);
+                if s & 0xFF >= EXCLUSIVE {
+                    return None;
+                }
+                let x = self.checked_frame(page as u32, page);
+                std::sync::atomic::fence(Acquire);
+                (state.load(Relaxed) == s).then_some(x?)
             }
             1 => {
                 let id = PageId::new(self.file, page as u32);
@@ -333,6 +422,21 @@ fn pool_shared(pool: &BufferPool, file: FileId, page: u64) -> Option<u64> {
     Some(w(0) ^ w((n / 3) & !7) ^ w((2 * n / 3) & !7) ^ w(n - 8))
 }
 
+/// What `--pool` times, each the bench's checked op ([`PoolAndRaw::hit`]): raw memory (page `p` at frame `p`),
+/// the real pool's two hits, and the skeleton's layouts over raw memory's pages (session 24): `bucket -> page`
+/// (a `u32` bucket names the frame, no header), `current` (bucket -> 64-byte header -> page, optimistic: the
+/// version before and after, the page id re-read), the same with a shared latch (CAS, release), and vmcache's
+/// translation on huge pages (the state word indexed by the page id, read beside the page).
+const POOL_KINDS: [&str; 7] = [
+    "raw memory",
+    "pool: read_optimistic",
+    "pool: read (shared)",
+    "skeleton: bucket->page",
+    "skeleton: current, opt.",
+    "skeleton: current, shared",
+    "skeleton: vmcache, huge",
+];
+
 /// `--pool`: raw memory's hit, the pool's optimistic hit and its shared hit, each the bench's checked op
 /// ([`check_words`]) and nothing else, on `threads` threads
 /// at once (each its own uniform stream over all pages). A round runs the three kinds one after another, `ops`
@@ -340,9 +444,9 @@ fn pool_shared(pool: &BufferPool, file: FileId, page: u64) -> Option<u64> {
 /// seeds). Prints each kind's median ns a hit and the median over rounds of its time over raw memory's in the
 /// same round, with the rounds' quartiles: load from other processes touches the three alike.
 fn pool_ratio(rounds: usize, ops: u64, threads: usize) {
-    const KINDS: [&str; 3] = ["raw memory", "pool: read_optimistic", "pool: read (shared)"];
+    const KINDS: [&str; 7] = POOL_KINDS;
     let p = PoolAndRaw::new();
-    let mut ns = [Vec::new(), Vec::new(), Vec::new()];
+    let mut ns: [Vec<f64>; 7] = Default::default();
     let failed = std::sync::atomic::AtomicU64::new(0);
     for round in 0..rounds {
         for i in 0..KINDS.len() {
@@ -420,7 +524,7 @@ impl Layouts {
         for i in (1..FRAMES).rev() {
             perm.swap(i, rng.below(i as u64 + 1) as usize);
         }
-        let PoolAndRaw { pages, pool, file } = PoolAndRaw::new();
+        let PoolAndRaw { pages, pool, file, .. } = PoolAndRaw::new();
         let l = Layouts {
             pages,
             pool,
