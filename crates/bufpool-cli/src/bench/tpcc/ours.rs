@@ -647,16 +647,11 @@ struct WriteSet {
     read: Option<Table>,
     read_key: Vec<u8>,
     read_hint: LeafHint,
-    /// Keys read in batches by a transaction that may write: (table, [`key_hash`] of table and key, key's range
-    /// in `batch_keys`, leaf). A put's hint is looked up by the hash first (a New-Order's ten STOCK puts each
-    /// compared the keys of about half its ten STOCK reads).
-    batch_reads: Vec<(Table, u64, usize, usize, LeafHint)>,
+    /// Keys read in batches by a transaction that may write: (table, key's range in `batch_keys`, leaf).
+    batch_reads: Vec<(Table, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
     /// Where this worker's reads found keys, by neighbourhood, kept across transactions ([`NearHints`]).
     remembered: NearHints,
-    /// A batch's [`near_hash`]es and hints ([`Txn::get_each`]; kept for their allocations).
-    near: Vec<u64>,
-    hints: Vec<LeafHint>,
 }
 
 /// Slots of a worker's [`NearHints`] (2 MiB, allocated on its first note).
@@ -755,7 +750,7 @@ impl WriteSet {
         }
         let at = self.batch_keys.len();
         self.batch_keys.extend_from_slice(key);
-        self.batch_reads.push((t, key_hash(t, key), at, key.len(), hint));
+        self.batch_reads.push((t, at, key.len(), hint));
     }
 
     /// Keeps `row`, just read from `t`'s tree under `key`, as the base of a later put's patch.
@@ -770,22 +765,21 @@ impl WriteSet {
             .push((key_hash(t, key), k, key.len(), k + key.len(), row.len()));
     }
 
-    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it); `hash` is their
-    /// [`key_hash`].
-    fn hint(&self, t: Table, key: &[u8], hash: u64) -> LeafHint {
+    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it).
+    fn hint(&self, t: Table, key: &[u8]) -> LeafHint {
         if self.read == Some(t) && self.read_key == key {
             return self.read_hint;
         }
         self.batch_reads
             .iter()
             .rev()
-            .find(|r| r.1 == hash && r.0 == t && &self.batch_keys[r.2..r.2 + r.3] == key)
-            .map_or_else(LeafHint::default, |r| r.4)
+            .find(|r| r.0 == t && &self.batch_keys[r.1..r.1 + r.2] == key)
+            .map_or_else(LeafHint::default, |r| r.3)
     }
 
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>) {
+        let hint = self.hint(t, key);
         let hash = key_hash(t, key);
-        let hint = self.hint(t, key, hash);
         // The row this put replaces, if the transaction knows it: its own latest write of the key, else the
         // latest row its reads found in the tree (unchanged since: the transaction holds the row's lock, module
         // docs, "Isolation").
@@ -960,35 +954,25 @@ impl Txn for OursTxn<'_, '_> {
         for k in keys {
             self.reach(t, k)?;
         }
-        // Keys this transaction wrote come from the write set; the others in one batched descent. A batch of a
-        // table the transaction has not written (New-Order's ITEM and STOCK batches) is passed on as it is: no
-        // vectors of the keys left and their places.
+        // Keys this transaction wrote come from the write set; the others in one batched descent.
         let set = &mut *self.set;
-        let (mut idx, mut rest) = (Vec::new(), Vec::new());
-        let written = set.tables & (1 << t.index()) != 0;
-        if written {
-            for (i, &k) in keys.iter().enumerate() {
-                match set.find(t, k) {
-                    Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
-                    None => {
-                        idx.push(i);
-                        rest.push(k);
-                    }
+        let (mut idx, mut rest) = (Vec::with_capacity(keys.len()), Vec::with_capacity(keys.len()));
+        for (i, &k) in keys.iter().enumerate() {
+            match set.find(t, k) {
+                Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
+                None => {
+                    idx.push(i);
+                    rest.push(k);
                 }
             }
         }
-        let (idx, rest): (&[usize], &[&[u8]]) = if written { (&idx, &rest) } else { (&[], keys) };
         // A part of a row is no base for a patch of it: only whole rows are kept as bases (a put of a row read in
         // part is logged whole).
         let (record, whole, mut failed) = (!self.read_only, part == WHOLE, None);
         // Each key from the leaf of this worker's last read of a key near it ([`NearHints`]), if that leaf covers it;
-        // the leaf that answered is noted for the neighbourhood if it is another hint (each key hashed once). The
-        // hashes and hints in the worker's vectors, taken for the call (kept for their allocations).
-        let (mut near, mut hints) = (std::mem::take(&mut set.near), std::mem::take(&mut set.hints));
-        near.clear();
-        near.extend(rest.iter().map(|k| near_hash(t, k)));
-        hints.clear();
-        hints.extend(near.iter().map(|&h| set.remembered.get_hashed(h)));
+        // the leaf that answered is noted for the neighbourhood if it is another hint (each key hashed once).
+        let near: Vec<u64> = rest.iter().map(|k| near_hash(t, k)).collect();
+        let hints: Vec<LeafHint> = near.iter().map(|&h| set.remembered.get_hashed(h)).collect();
         let visit = |j: usize, v: Option<&[u8]>, hint| {
             if failed.is_some() {
                 return;
@@ -1002,13 +986,11 @@ impl Txn for OursTxn<'_, '_> {
                     set.note_base(t, rest[j], v);
                 }
             }
-            if let Err(e) = f(if written { idx[j] } else { j }, v) {
+            if let Err(e) = f(idx[j], v) {
                 failed = Some(e);
             }
         };
-        let read = self.ours.tree(t).get_many_at_hints(rest, &hints, part, visit);
-        (set.near, set.hints) = (near, hints);
-        read?;
+        self.ours.tree(t).get_many_at_hints(&rest, &hints, part, visit)?;
         failed.map_or(Ok(()), Err)
     }
 
@@ -1190,26 +1172,6 @@ fn apply_writes(
     match table {
         Some(t) => run.apply(ours.tree(t), t, tails),
         None => Ok(()),
-    }
-}
-
-/// Sets `order` to the places of `entries` sorted by table, stably (a key's writes keep their order): a counting
-/// sort over the tables' numbers (a comparison sort of a New-Order's 24 entries cost about 2 K instructions).
-fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
-    // `start[i + 1]` counts table `i`'s entries, then `start[i]` is where table `i`'s next entry goes.
-    let mut start = [0usize; Table::ALL.len() + 1];
-    for e in entries {
-        start[e.table.index() + 1] += 1;
-    }
-    for i in 1..start.len() {
-        start[i] += start[i - 1];
-    }
-    order.clear();
-    order.resize(entries.len(), 0);
-    for (i, e) in entries.iter().enumerate() {
-        let at = &mut start[e.table.index()];
-        order[*at] = i;
-        *at += 1;
     }
 }
 
@@ -1503,7 +1465,9 @@ impl Worker for OursWorker<'_> {
             // district's end, a Payment's HISTORY row). A patched row is written whole (the tree's row patched is
             // the new value: the base is the row the tree holds, locked since it was read).
             let order = &mut self.order;
-            order_by_table(&set.entries, order);
+            order.clear();
+            order.extend(0..set.entries.len());
+            order.sort_by_key(|&i| set.entries[i].table.index());
             let tails = &mut self.tails;
             let mut applied = apply_writes(ours, set, order, tails, &mut self.inserts);
             // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
@@ -1658,33 +1622,6 @@ mod tests {
     use crate::bench::tpcc::txns::{self, Ctx, Kind};
     use crate::bench::tpcc::{check, load};
     use crate::bench::workload::Rng;
-
-    /// A commit applies its writes table by table in the order [`order_by_table`] gives: every entry once,
-    /// grouped by table in the tables' order, and a table's entries (a key's writes among them) in the order they
-    /// were made, as a stable sort of their places by table gives them.
-    #[test]
-    fn a_commit_orders_its_writes_by_table_keeping_each_tables_order() {
-        let mut rng = Rng::new(7);
-        let mut order = vec![99; 3];
-        for len in [0, 1, 2, 5, 24, 130] {
-            for _ in 0..20 {
-                let entries: Vec<Entry> = (0..len)
-                    .map(|i| Entry {
-                        table: Table::ALL[rng.below(Table::ALL.len() as u64) as usize],
-                        hash: i as u64,
-                        key: (0, 0),
-                        val: None,
-                        edits: None,
-                        hint: LeafHint::default(),
-                    })
-                    .collect();
-                order_by_table(&entries, &mut order);
-                let mut want: Vec<usize> = (0..len).collect();
-                want.sort_by_key(|&i| entries[i].table.index());
-                assert_eq!(order, want, "{len} entries");
-            }
-        }
-    }
 
     fn all(t: &mut dyn Txn) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();

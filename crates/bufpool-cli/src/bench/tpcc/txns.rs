@@ -9,8 +9,6 @@
 //! clauses 2.x.2. A missing row that the spec guarantees (a warehouse,
 //! district, customer, stock or order row) is an error that fails the run, never a silent skip.
 
-use std::cell::Cell;
-
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::engine::{Access, Txn, Worker, WHOLE};
@@ -152,59 +150,6 @@ fn must_get(t: &mut dyn Txn, table: Table, key: &[u8], out: &mut Vec<u8>) -> Res
     Ok(())
 }
 
-/// The most lines a New-Order has (clause 2.4.1.3: 5 to 15).
-const MAX_LINES: usize = 15;
-
-/// A thread's buffers for New-Order and Payment, kept from one transaction to the next for their allocations
-/// (about 15 allocations a New-Order and 9 a Payment, with their frees, were 5 K and 3 K of their 136 K and 28 K
-/// instructions). The same work for every engine: the transactions' own vectors, not the engine's.
-#[derive(Default)]
-struct Scratch {
-    /// The transaction's [`Access`] (its vectors).
-    access: Access,
-    /// New-Order's lines: (item, supplying warehouse, quantity).
-    lines: Vec<(u32, u16, u8)>,
-    item_keys: Vec<[u8; 4]>,
-    stock_keys: Vec<[u8; 6]>,
-    /// The ITEM and STOCK batches' rows and their spans ([`read_batch`]).
-    irows: Vec<u8>,
-    srows: Vec<u8>,
-    ispans: Vec<Option<(usize, usize)>>,
-    sspans: Vec<Option<(usize, usize)>>,
-    /// A row read, a row written.
-    buf: Vec<u8>,
-    wbuf: Vec<u8>,
-    dbuf: Vec<u8>,
-    line: Vec<u8>,
-    /// A by-name lookup's customer ids ([`find_customer`]).
-    ids: Vec<Result<u32>>,
-}
-
-thread_local! {
-    /// One [`Scratch`] per thread, taken for a transaction and put back after it (a transaction that finds it
-    /// taken starts with empty vectors).
-    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
-}
-
-/// Runs `f` on this thread's [`Scratch`], taken for the call (on a thread being torn down, a new one serves it).
-fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut s = SCRATCH.try_with(Cell::take).unwrap_or_default();
-    let r = f(&mut s);
-    let _ = SCRATCH.try_with(|c| c.set(s));
-    r
-}
-
-/// Sets `access` to the districts `districts` (sorted, distinct), no STOCK row, as [`Access::districts`] does,
-/// in its own vectors.
-fn set_districts(access: &mut Access, read_only: bool, districts: &[(u16, u8)]) {
-    access.read_only = read_only;
-    access.districts.clear();
-    access.districts.extend_from_slice(districts);
-    access.districts.sort_unstable();
-    access.districts.dedup();
-    access.stock.clear();
-}
-
 /// Runs one transaction of type `kind` on home warehouse `w`.
 pub fn run(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, kind: Kind, w: u16) -> Result<Outcome> {
     match kind {
@@ -220,73 +165,59 @@ pub fn run(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, kind: Kind, w
 /// New-Order (clause 2.4). Never inlined, so that a profile attributes costs by transaction type (its commit included).
 #[inline(never)]
 fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<Outcome> {
-    with_scratch(|sc| new_order_in(worker, ctx, rng, w, sc))
-}
-
-fn new_order_in(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16, sc: &mut Scratch) -> Result<Outcome> {
     let s = ctx.scale;
     let d = uniform(rng, 1, 10) as u8;
     let c = nurand(rng, 1023, ctx.nu.c_id, 1, u64::from(s.customers)) as u32;
-    let ol_cnt = uniform(rng, 5, MAX_LINES as u64) as u8;
+    let ol_cnt = uniform(rng, 5, 15) as u8;
     let rollback = uniform(rng, 1, 100) == 1;
     // (item, supplying warehouse, quantity) per line; an unused item id on the last line rolls back.
-    let Scratch {
-        access,
-        lines,
-        item_keys,
-        stock_keys,
-        irows,
-        srows,
-        ispans,
-        sspans,
-        buf,
-        line,
-        ..
-    } = sc;
-    lines.clear();
-    lines.extend((1..=ol_cnt).map(|n| {
-        let i = if rollback && n == ol_cnt {
-            s.items + 1
-        } else {
-            nurand(rng, 8191, ctx.nu.ol_i_id, 1, u64::from(s.items)) as u32
-        };
-        let supply = if uniform(rng, 1, 100) == 1 {
-            remote(rng, s, w)
-        } else {
-            w
-        };
-        (i, supply, uniform(rng, 1, 10) as u8)
-    }));
-    let lines: &[(u32, u16, u8)] = lines;
+    let lines: Vec<(u32, u16, u8)> = (1..=ol_cnt)
+        .map(|n| {
+            let i = if rollback && n == ol_cnt {
+                s.items + 1
+            } else {
+                nurand(rng, 8191, ctx.nu.ol_i_id, 1, u64::from(s.items)) as u32
+            };
+            let supply = if uniform(rng, 1, 100) == 1 {
+                remote(rng, s, w)
+            } else {
+                w
+            };
+            (i, supply, uniform(rng, 1, 10) as u8)
+        })
+        .collect();
     let all_local = lines.iter().all(|l| l.1 == w);
     // The district's rows (its order ids, the customer) and the STOCK rows of the lines.
-    set_districts(access, false, &[(w, d)]);
-    access.stock.extend(lines.iter().map(|&(i, supply, _)| (supply, i)));
+    let access = Access {
+        stock: lines.iter().map(|&(i, supply, _)| (supply, i)).collect(),
+        ..Access::districts(false, [(w, d)])
+    };
     let entry_d = now_secs();
     let mut placed = 0u32;
-    item_keys.clear();
-    item_keys.extend(lines.iter().map(|l| item_key(l.0)));
-    stock_keys.clear();
-    stock_keys.extend(lines.iter().map(|l| stock_key(l.1, l.0)));
+    let item_keys: Vec<[u8; 4]> = lines.iter().map(|l| item_key(l.0)).collect();
+    let stock_keys: Vec<[u8; 6]> = lines.iter().map(|l| stock_key(l.1, l.0)).collect();
+    let mut buf = Vec::with_capacity(512);
     // Room for every line's row from the start (an ITEM row is at most 90 bytes, a STOCK row 320): a batch's rows
-    // grown from empty went through four or five reallocations, about 4 K instructions a New-Order. (The
-    // thread's buffers: they keep what they grew to.)
-    irows.reserve(lines.len() * 96);
-    srows.reserve(lines.len() * 320);
+    // grown from empty went through four or five reallocations, about 4 K instructions a New-Order.
+    let (mut irows, mut srows) = (
+        Vec::with_capacity(lines.len() * 96),
+        Vec::with_capacity(lines.len() * 320),
+    );
+    let (mut ispans, mut sspans) = (Vec::with_capacity(lines.len()), Vec::with_capacity(lines.len()));
     // Each line's ORDER-LINE row, encoded in one buffer (a row and its OL_DIST_INFO allocated per line were 20
     // allocations a New-Order).
-    let (item_keys, stock_keys): (&[[u8; 4]], &[[u8; 6]]) = (item_keys, stock_keys);
-    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
+    let mut line = Vec::with_capacity(64);
+    let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
         // Rows are read and changed in place where only their numbers matter (no decode, no allocation).
-        must_get(t, Table::Warehouse, &warehouse_key(w), buf)?;
-        let w_tax = Warehouse::tax_of(buf)?;
+        must_get(t, Table::Warehouse, &warehouse_key(w), &mut buf)?;
+        let w_tax = Warehouse::tax_of(&buf)?;
         let dkey = district_key(w, d);
-        must_get(t, Table::District, &dkey, buf)?;
-        let (d_tax, o) = District::tax_and_next_o_id(buf)?;
-        District::set_next_o_id(buf, o + 1)?;
-        t.put(Table::District, &dkey, buf)?;
-        must_get(t, Table::Customer, &wdx_key(w, d, c), buf)?;
-        let discount = Customer::discount_of(buf)?;
+        must_get(t, Table::District, &dkey, &mut buf)?;
+        let (d_tax, o) = District::tax_and_next_o_id(&buf)?;
+        District::set_next_o_id(&mut buf, o + 1)?;
+        t.put(Table::District, &dkey, &buf)?;
+        must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
+        let discount = Customer::discount_of(&buf)?;
         let order = Order {
             c_id: c,
             entry_d,
@@ -300,18 +231,11 @@ fn new_order_in(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16, sc: 
         let mut total = 0i64;
         // The lines' items, then the stock rows of the lines before the first unused item, each read as one
         // batch (the same rows as a read per line; an engine that can overlaps their misses).
-        // The keys as slices, in arrays on the stack (a New-Order has at most [`MAX_LINES`] lines).
-        let (mut ikeys, mut skeys): ([&[u8]; MAX_LINES], [&[u8]; MAX_LINES]) = ([&[]; MAX_LINES], [&[]; MAX_LINES]);
-        let count = lines.len().min(MAX_LINES);
-        for (k, key) in ikeys.iter_mut().zip(item_keys) {
-            *k = key;
-        }
-        read_batch(t, Table::Item, &ikeys[..count], irows, ispans)?;
-        let valid = ispans.iter().position(Option::is_none).unwrap_or(count);
-        for (k, key) in skeys.iter_mut().zip(&stock_keys[..valid]) {
-            *k = key;
-        }
-        read_batch(t, Table::Stock, &skeys[..valid], srows, sspans)?;
+        let ikeys: Vec<&[u8]> = item_keys.iter().map(|k| &k[..]).collect();
+        read_batch(t, Table::Item, &ikeys, &mut irows, &mut ispans)?;
+        let valid = ispans.iter().position(Option::is_none).unwrap_or(lines.len());
+        let skeys: Vec<&[u8]> = stock_keys[..valid].iter().map(|k| &k[..]).collect();
+        read_batch(t, Table::Stock, &skeys, &mut srows, &mut sspans)?;
         for (li, &(i, supply, qty)) in lines.iter().enumerate() {
             let n = li as u8 + 1;
             let Some((at, len)) = ispans[li] else {
@@ -323,8 +247,8 @@ fn new_order_in(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16, sc: 
             // The stock row is changed in place (its numbers only): in the batch's buffer, where it was read.
             let row: &mut [u8] = if stock_keys[..li].contains(&skey) {
                 // An earlier line of this order changed this stock row: read it again, through the write set.
-                must_get(t, Table::Stock, &skey, buf)?;
-                &mut buf[..]
+                must_get(t, Table::Stock, &skey, &mut buf)?;
+                &mut buf
             } else {
                 let (at, len) = sspans[li].ok_or_else(|| anyhow!("STOCK row {skey:02x?} is missing"))?;
                 &mut srows[at..at + len]
@@ -342,10 +266,10 @@ fn new_order_in(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16, sc: 
             let original = |d: &[u8]| d.windows(8).any(|x| x == b"ORIGINAL");
             // The brand-generic field (clause 2.4.2.2) goes to the terminal, which this driver has not.
             std::hint::black_box(original(i_data) && original(s_data));
-            OrderLine::encode_new(i, supply, qty, amount, dist_info, line);
+            OrderLine::encode_new(i, supply, qty, amount, dist_info, &mut line);
             Stock::set_numbers(row, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
             t.put(Table::Stock, &skey, row)?;
-            t.put(Table::OrderLine, &order_line_key(w, d, o, n), line)?;
+            t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line)?;
         }
         // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
         let total = total as i128 * (10_000 - i128::from(discount)) * (10_000 + i128::from(w_tax + d_tax));
@@ -374,14 +298,13 @@ fn draw_customer(rng: &mut Rng, ctx: &Ctx) -> Who {
     }
 }
 
-/// The id of the customer `who` names in district `(w, d)`; `ids` is the caller's buffer for a by-name lookup.
-fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who, ids: &mut Vec<Result<u32>>) -> Result<u32> {
+fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who) -> Result<u32> {
     let name = match who {
         Who::Id(c) => return Ok(*c),
         Who::Name(n) => n,
     };
     let (from, to) = customer_name_range(w, d, name);
-    ids.clear();
+    let mut ids = Vec::new();
     t.scan(Table::CustomerName, &from, &to, &mut |k, _| {
         ids.push(customer_name_id(k));
         true
@@ -399,10 +322,6 @@ fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who, ids: &mut Vec<Result
 /// Payment (clause 2.5). Never inlined, so that a profile attributes costs by transaction type (its commit included).
 #[inline(never)]
 fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
-    with_scratch(|sc| payment_in(worker, ctx, rng, w, sc))
-}
-
-fn payment_in(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16, sc: &mut Scratch) -> Result<bool> {
     let s = ctx.scale;
     let d = uniform(rng, 1, 10) as u8;
     let (c_w, c_d) = if uniform(rng, 1, 100) <= 85 || s.warehouses == 1 {
@@ -413,34 +332,30 @@ fn payment_in(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16, sc
     let who = draw_customer(rng, ctx);
     let amount = uniform(rng, 100, 500_000) as i64;
     // The home district's row and the customer's district (its rows); the warehouse row's YTD at commit.
-    let Scratch {
-        access,
-        buf,
-        wbuf,
-        dbuf,
-        line: h_data,
-        ids,
-        ..
-    } = sc;
-    set_districts(access, false, &[(w, d), (c_w, c_d)]);
+    let access = Access::districts(false, [(w, d), (c_w, c_d)]);
     ctx.history_seq = ctx.history_seq.wrapping_add(1);
     let hkey = history_key(w, d, now_nanos(), ctx.thread, ctx.history_seq);
     let date = now_secs();
-    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
+    let (mut wbuf, mut dbuf, mut buf) = (
+        Vec::with_capacity(128),
+        Vec::with_capacity(128),
+        Vec::with_capacity(1024),
+    );
+    let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
         // The warehouse's YTD is added at commit (no transaction reads it, and W_NAME never changes); the
         // district's YTD, and a good-credit customer's numbers, change in place.
         let wkey = warehouse_key(w);
-        must_get(t, Table::Warehouse, &wkey, wbuf)?;
+        must_get(t, Table::Warehouse, &wkey, &mut wbuf)?;
         t.update_on_commit(Table::Warehouse, &wkey, Warehouse::pay, amount)?;
         let dkey = district_key(w, d);
-        must_get(t, Table::District, &dkey, dbuf)?;
-        District::pay(dbuf, amount)?;
-        t.put(Table::District, &dkey, dbuf)?;
-        let c = find_customer(t, c_w, c_d, &who, ids)?;
+        must_get(t, Table::District, &dkey, &mut dbuf)?;
+        District::pay(&mut dbuf, amount)?;
+        t.put(Table::District, &dkey, &dbuf)?;
+        let c = find_customer(t, c_w, c_d, &who)?;
         let ckey = wdx_key(c_w, c_d, c);
-        must_get(t, Table::Customer, &ckey, buf)?;
-        if Customer::credit_of(buf)? == b"BC" {
-            let mut cust = Customer::decode(buf)?;
+        must_get(t, Table::Customer, &ckey, &mut buf)?;
+        if Customer::credit_of(&buf)? == b"BC" {
+            let mut cust = Customer::decode(&buf)?;
             cust.balance -= amount;
             cust.ytd_payment += amount;
             cust.payment_cnt += 1;
@@ -450,13 +365,12 @@ fn payment_in(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16, sc
             cust.data = data;
             t.put(Table::Customer, &ckey, &cust.encode())?;
         } else {
-            Customer::pay(buf, amount)?;
-            t.put(Table::Customer, &ckey, buf)?;
+            Customer::pay(&mut buf, amount)?;
+            t.put(Table::Customer, &ckey, &buf)?;
         }
-        h_data.clear();
-        h_data.extend_from_slice(Warehouse::name_of(wbuf)?);
+        let mut h_data = Warehouse::name_of(&wbuf)?.to_vec();
         h_data.extend_from_slice(b"    ");
-        h_data.extend_from_slice(District::name_of(dbuf)?);
+        h_data.extend_from_slice(District::name_of(&dbuf)?);
         let h = History {
             c_id: c,
             c_d_id: c_d,
@@ -465,10 +379,9 @@ fn payment_in(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16, sc
             w_id: w,
             date,
             amount,
-            data: std::mem::take(h_data),
+            data: h_data,
         };
         t.put(Table::History, &hkey, &h.encode())?;
-        *h_data = h.data;
         Ok(true)
     })?;
     Ok(committed)
@@ -508,7 +421,7 @@ fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> R
     let who = draw_customer(rng, ctx);
     let mut buf = Vec::with_capacity(1024);
     let committed = worker.run(&Access::districts(true, [(w, d)]), &mut |t: &mut dyn Txn| {
-        let c = find_customer(t, w, d, &who, &mut Vec::new())?;
+        let c = find_customer(t, w, d, &who)?;
         must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
         std::hint::black_box(Customer::decode(&buf)?.balance);
         let mut newest = None;
