@@ -4,7 +4,8 @@
 //! ([`Engine::tick`]: from every 2 ms to every 100 ms, `bench::tick`): its fast part ([`Engine::tick_fast`],
 //! bufpool-btree's log write-outs) on the driver's thread, between the samples, and its slow part
 //! ([`Engine::tick_slow`], bufpool-btree's checkpoints) on a thread of its own, so that a checkpoint's seconds
-//! stop neither the write-outs (which the workers would then pay, R23-20) nor the samples.
+//! stop neither the write-outs (which the workers would then pay, R23-20) nor the samples. An error or a panic on
+//! any of these threads raises the stop flag, so the run ends and reports it (R24-1: a panic used not to).
 //!
 //! Measurement rules (BENCHMARKS.md, "TPC-C"): throughput is committed transactions per second of wall time
 //! (rolled-back New-Orders are counted apart); every transaction is timed (an `Instant::now()` pair, its
