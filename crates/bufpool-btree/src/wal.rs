@@ -72,8 +72,57 @@
 //! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back.
 //! - Any [`Storage`] ([`TreeWal::open_storage`]), e.g. the pool's `FaultyStorage` in the crash simulation. A
 //!   storage has no rename and no punch, so truncation writes a new header slot whose `start` is the redo point
-//!   (the records stay where they are: the space is not given back). The storage must accept unaligned I/O (a
-//!   memory or faulty storage, or a buffered `FileStorage`; not O_DIRECT).
+//!   (the records stay where they are: the space is not given back), unless the log was made with a capacity
+//!   ([`TreeWal::open_storage_with_capacity`]): then it keeps within it, in two regions ("A bounded log on a
+//!   storage"). The storage must accept unaligned I/O (a memory or faulty storage, or a buffered `FileStorage`;
+//!   not O_DIRECT).
+//!
+//! # A bounded log on a storage ([`TreeWal::open_storage_with_capacity`], R24-10 in RELIABILITY.md)
+//! A storage has no punch and no rename, so until R24-10 its cut only wrote a header slot and the storage grew by
+//! every byte ever appended: a tree on a fixed-size device filled it whatever its checkpoints did. A log opened
+//! with a capacity keeps within it. Its header is the `BPTWAL03` layout (the `BPTWAL02` fields, then `base u64 |
+//! region_len u64`, crc32c over bytes 0..56 at 56): the storage past the header slots is two *regions* of
+//! `region_len = (capacity - 1024) / 2` bytes, at bytes `1024` and `1024 + region_len`, and the slot in force names
+//! the one that holds the log (`base`) and its `origin`; the record at LSN l sits at byte `base + (l - origin)`,
+//! and never past the region's end (a write-out that would pass it is refused for space, as a full device's).
+//! The capacity is kept in the header: [`TreeWal::open_storage`] on such a log finds it; a log made without one
+//! (`BPTWAL02`, every file log, byte for byte as before) stays unbounded and cannot be opened with one.
+//! - **The switch** (`switch_region`, the storage's form of the file's rewrite): a cut when the region in force
+//!   is half full (or cannot take the buffered records) and the kept tail, from the redo point to the end of the
+//!   appended log, fits in a region, copies the tail into the other region from its start (the bulk of it
+//!   without `io`, what was written meanwhile under it), writes the buffered records after it there (never in
+//!   the region in force), fsyncs, then writes the header slot not in force naming the other region with
+//!   `origin = start = redo`, and fsyncs again. Atomic by the slot, exactly as the rewrite is by the rename:
+//!   until that slot is durable the old one is in force, naming the old region, which the switch never writes;
+//!   a torn slot is invalid and leaves the old one; after it, the new region holds every record from the redo
+//!   point on, synced before the slot was written. `durable` moves only once the slot is durable (a commit that
+//!   found its records durable earlier could lose them to a crash that kept the old slot: they are only in the
+//!   new region). Other cuts write a header slot, as an unbounded storage's. The copy is at most a region,
+//!   once per half region of log, and in a checkpoint that appends nothing meanwhile it is the checkpoint's own
+//!   records (the meta page's image, the `WRITTEN` notes).
+//! - **Stale records of the same origin.** A record is read only at the LSN its position names, so a region's
+//!   bytes of an earlier life (another origin) never read as records of this one. Successful switches take
+//!   strictly growing origins (a cut's redo point is past the log's start, which is at or past the origin of
+//!   the region it leaves). But a switch that a crash (or an error) stopped before its slot left a copy of origin
+//!   `redo` in the other region, and a later switch may take the same `redo` again (after a restart that lost the
+//!   first attempt's unsynced records): that region's earlier copy past the later one's end would then read as
+//!   records of it, records of a life that never was. So a region that may hold such a copy (the one not in force
+//!   after an open, or one a switch failed in) is *stale*, and the next switch into it writes zeros over it past
+//!   what it copies, before its first fsync. Opening a log zeroes its region in force after the last valid
+//!   record up to the region's end (the invariant below), not the other region.
+//! - **A full region.** Appends to a log without a dependency are refused ([`Error::NoSpace`], nothing
+//!   appended) once the end of the appended log passes three quarters of the region (counted from its origin,
+//!   dead records included: only a switch gives them back); the quarter left is for a checkpoint, whose own
+//!   appends (its meta page's image, its notes) pass that bound (`check_for_checkpoint`), and for the record of
+//!   each append that passed the check meanwhile. So a checkpoint runs in that state: its page writes need only
+//!   records that fit, its notes go to the other region with the switch, and its cut gives the region back. A
+//!   caller that checkpoints by [`TreeWal::log_bytes`] at a quarter of a region never meets the bound (the
+//!   tests' load runs more than eighty times the capacity so). What is not bounded so: a log with a dependency
+//!   (covered changes must not fail after their record is above; its write-outs are still refused past the
+//!   region, as a full device's), a record longer than a quarter of a region ([`REGION_MIN`] keeps tree records
+//!   far below it), and a checkpoint's notes longer than a region (a pool whose written-LSN table holds more
+//!   than about `region_len / 13` pages of the tree): its cut then writes a header slot and is refused for
+//!   space when the region cannot take them.
 //!
 //! # Truncation ([`TreeWal::truncate_before`], the cut that ends a checkpoint)
 //! The records before the checkpoint's redo point are dead; the live tail after it is large (a checkpoint's
@@ -215,7 +264,9 @@
 //!   punched only below the `start` of the durable header slot in force, so a crash mid-punch, or one that
 //!   leaves a torn slot (the other one, older, is then in force) never reaches a punched byte from `start` on.
 //! - Opening a log cuts (or zeroes, on a storage) everything after the last valid record, so a record written
-//!   later at the same LSN can never be followed by a stale record of an earlier life of the log.
+//!   later at the same LSN can never be followed by a stale record of an earlier life of the log. A bounded log
+//!   zeroes its region in force to the region's end; the other region's records of the same origin (a stopped
+//!   switch's) are zeroed by the next switch into it ("A bounded log on a storage").
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -1449,7 +1500,8 @@ impl TreeWal {
     }
 
     /// [`TreeWal::open`] on a [`Storage`] instead of a file (see the module docs: truncation does not give space
-    /// back, and the storage must accept unaligned I/O).
+    /// back, and the storage must accept unaligned I/O). A log made with a capacity
+    /// ([`TreeWal::open_storage_with_capacity`]) is opened with it, found in its header: it still gives space back.
     ///
     /// The storage's lock ([`Storage::try_lock`]) is taken first, as [`TreeWal::open`] locks its file (R13-O2):
     /// a file-backed storage (`FileStorage`, `UringStorage`) whose file another opener holds (a log of a live
@@ -2163,7 +2215,9 @@ impl TreeWal {
     /// Finishes a checkpoint whose pages are all on disk: the log keeps only records from `redo` on. In a file,
     /// by a new header slot whose `start` is `redo` and a punched hole over the dead records, or (rarely, or where
     /// the file system cannot punch) by a rewrite of the kept tail into a new file; on a storage, by the header
-    /// slot alone (see the module docs, "Truncation"). Everything appended before the call is durable after it.
+    /// slot alone, or for a bounded log by a switch of region when the one in force is half full (see the module
+    /// docs, "Truncation" and "A bounded log on a storage"). Everything appended before the call is durable after
+    /// it.
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
         let mut tr = self.trunc.lock();
         let mut io = self.io.lock();

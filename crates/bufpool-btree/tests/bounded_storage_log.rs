@@ -9,9 +9,10 @@
 //! shows the old behaviour, kept for `TreeWal::open_storage`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op as IoOp, Storage};
+use bufpool::storage::{FaultConfig, FaultyStorage, MemoryStorage, Storage};
 use bufpool::BufferPool;
 use bufpool_btree::{Error, Tree, TreeWal, REGION_MIN};
 
@@ -183,15 +184,12 @@ struct Run {
     committed: BTreeMap<u64, u64>,
     pending: Vec<(u64, u64)>,
     switches: u64,
-    /// The log storage's writes and syncs before the checkpoint, and after it.
-    counts: [(u64, u64); 2],
 }
 
 /// Fills the log past half its region with committed puts (versions 1, 2, ...), puts a few more (not committed),
-/// and checkpoints: the cut switches region. With `fault`, the log storage fails that call (the `nth` of its op
-/// over the storage's life) and every later call of the op; the checkpoint may then fail.
-fn switch_scenario(log: &Arc<FaultyStorage>, data: &Arc<FaultyStorage>, fault: Option<(IoOp, u64)>) -> Run {
-    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+/// and checkpoints: the cut switches region. The log device dies at the checkpoint's `die_at`-th write or sync.
+fn switch_scenario(log: &DiesAt, data: &Arc<FaultyStorage>, die_at: u64) -> Run {
+    let wal = TreeWal::open_storage_with_capacity(log.handle(), CAP).unwrap();
     let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
     let mut committed = BTreeMap::new();
     let mut ver = 0;
@@ -208,87 +206,301 @@ fn switch_scenario(log: &Arc<FaultyStorage>, data: &Arc<FaultyStorage>, fault: O
         tree.put(&key(id), &value(id, ver + 1)).unwrap();
         pending.push((id, ver + 1));
     }
-    if let Some((op, nth)) = fault {
-        log.inject_nth(op, nth, Fault::EioPersistent);
-    }
-    let c = log.counts();
+    log.arm(die_at);
     let _ = tree.checkpoint();
     let switches = wal.switches();
-    let d = log.counts();
     std::mem::forget(tree); // the process dies here: nothing more is written
     Run {
         committed,
         pending,
         switches,
-        counts: [(c.writes, c.syncs), (d.writes, d.syncs)],
     }
 }
 
-/// A crash at every write and sync the log storage sees during a switching checkpoint (each run from scratch,
-/// the storage failing that call and every later one of its kind, then power lost, keeping each unsynced sector
-/// with probability one half, over several draws): recovery finds every committed key with its value, plus a
-/// prefix of the puts after the last commit, and nothing else.
+/// A crash at every write and sync the log storage sees during a tree's switching checkpoint (each run from
+/// scratch, the log device dying at that call, then power lost on both devices, keeping each unsynced sector with
+/// probability one half, over several draws): recovery finds every committed key with its value, plus a prefix of
+/// the puts after the last commit, and nothing else.
 #[test]
 fn crash_at_every_step_of_a_switch() {
     // A dry run: the log's writes and syncs during the checkpoint.
-    let (log, data) = (
-        Arc::new(FaultyStorage::new(1, FaultConfig::none())),
-        Arc::new(FaultyStorage::new(2, FaultConfig::none())),
-    );
-    drop(TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap());
-    let run = switch_scenario(&log, &data, None);
+    let log = DiesAt::new(Arc::new(FaultyStorage::new(1, FaultConfig::none())));
+    let data = Arc::new(FaultyStorage::new(2, FaultConfig::none()));
+    let run = switch_scenario(&log, &data, u64::MAX);
     assert_eq!(run.switches, 1, "the dry run's checkpoint did not switch");
-    let [before, after] = run.counts;
-    assert!(after.0 > before.0 && after.1 > before.1);
-    let mut steps = 0;
+    let steps = log.calls();
+    let mut runs = 0;
     let mut switched = 0;
-    for (op, from, to) in [(IoOp::Write, before.0, after.0), (IoOp::Sync, before.1, after.1)] {
-        for nth in from + 1..=to + 1 {
-            for draw in 0..4 {
-                let (log, data) = (
-                    Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())),
-                    Arc::new(FaultyStorage::new(20 + draw, FaultConfig::crash_only())),
-                );
-                drop(TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap());
-                let run = switch_scenario(&log, &data, Some((op, nth)));
-                assert_eq!(run.counts[0], before, "the runs are not the same");
-                switched += run.switches;
-                steps += 1;
-                let (log_image, data_image) = (log.crash(), data.crash());
-                let log = FaultyStorage::from_image(0, FaultConfig::none(), log_image);
-                let data = FaultyStorage::from_image(0, FaultConfig::none(), data_image);
-                let wal = TreeWal::open_storage_with_capacity(log, CAP)
-                    .unwrap_or_else(|e| panic!("{op:?} {nth} draw {draw}: open the log: {e}"));
-                let tree = Tree::open_storage(pool_for(&wal), wal, data)
-                    .unwrap_or_else(|e| panic!("{op:?} {nth} draw {draw}: recovery: {e}"));
-                tree.check().unwrap();
-                let mut got = BTreeMap::new();
-                for pair in tree.range::<std::ops::RangeFull>(..) {
-                    let (k, v) = pair.unwrap();
-                    let id = u64::from_le_bytes(v[..8].try_into().unwrap());
-                    assert_eq!(k, key(id));
-                    got.insert(id, v);
+    for nth in 1..=steps + 1 {
+        for draw in 0..4 {
+            let log = DiesAt::new(Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())));
+            let data = Arc::new(FaultyStorage::new(20 + draw, FaultConfig::crash_only()));
+            let run = switch_scenario(&log, &data, nth);
+            switched += run.switches;
+            runs += 1;
+            let (log_image, data_image) = (log.inner.crash(), data.crash());
+            let log = FaultyStorage::from_image(0, FaultConfig::none(), log_image);
+            let data = FaultyStorage::from_image(0, FaultConfig::none(), data_image);
+            let wal = TreeWal::open_storage_with_capacity(log, CAP)
+                .unwrap_or_else(|e| panic!("step {nth} draw {draw}: open the log: {e}"));
+            let tree = Tree::open_storage(pool_for(&wal), wal, data)
+                .unwrap_or_else(|e| panic!("step {nth} draw {draw}: recovery: {e}"));
+            tree.check().unwrap();
+            let mut got = BTreeMap::new();
+            for pair in tree.range::<std::ops::RangeFull>(..) {
+                let (k, v) = pair.unwrap();
+                let id = u64::from_le_bytes(v[..8].try_into().unwrap());
+                assert_eq!(k, key(id));
+                got.insert(id, v);
+            }
+            let mut state = run.committed.clone();
+            let same = |s: &BTreeMap<u64, u64>| {
+                s.len() == got.len() && s.iter().all(|(&id, &ver)| got.get(&id) == Some(&value(id, ver)))
+            };
+            let mut ok = same(&state);
+            for &(id, ver) in &run.pending {
+                if ok {
+                    break;
                 }
-                let mut state = run.committed.clone();
-                let same = |s: &BTreeMap<u64, u64>| {
-                    s.len() == got.len() && s.iter().all(|(&id, &ver)| got.get(&id) == Some(&value(id, ver)))
-                };
-                let mut ok = same(&state);
-                for &(id, ver) in &run.pending {
-                    if ok {
-                        break;
-                    }
-                    state.insert(id, ver);
-                    ok = same(&state);
-                }
+                state.insert(id, ver);
+                ok = same(&state);
+            }
+            assert!(
+                ok,
+                "step {nth} draw {draw}: the recovered tree is not the committed state plus a prefix of the puts \
+                 after it"
+            );
+        }
+    }
+    println!("switch crash steps: {steps} steps, {runs} runs, {switched} of them switched before the crash");
+    assert!(switched > 0, "no run switched before its crash");
+}
+
+/// The log device of a process that dies at its `die_at`-th write or sync (counted from the last `arm`): that
+/// call and every later one do nothing and fail, and the caller then takes the crash image of `inner`
+/// (`FaultyStorage::crash`: each unsynced sector kept with probability one half), so a crash lands exactly
+/// between two steps, a sync's pending writes torn at random.
+struct DiesAt {
+    inner: Arc<FaultyStorage>,
+    calls: Arc<std::sync::atomic::AtomicU64>,
+    die_at: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DiesAt {
+    fn new(inner: Arc<FaultyStorage>) -> DiesAt {
+        DiesAt {
+            inner,
+            calls: Default::default(),
+            die_at: Arc::new(u64::MAX.into()),
+        }
+    }
+
+    fn handle(&self) -> DiesAt {
+        DiesAt {
+            inner: self.inner.clone(),
+            calls: self.calls.clone(),
+            die_at: self.die_at.clone(),
+        }
+    }
+
+    /// From now on, the `n`-th write or sync (1-based) and every later one die.
+    fn arm(&self, n: u64) {
+        self.calls.store(0, SeqCst);
+        self.die_at.store(n, SeqCst);
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls.load(SeqCst)
+    }
+
+    fn step(&self) -> std::io::Result<()> {
+        match self.calls.fetch_add(1, SeqCst) + 1 >= self.die_at.load(SeqCst) {
+            true => Err(std::io::Error::other("the process died here")),
+            false => Ok(()),
+        }
+    }
+}
+
+impl Storage for DiesAt {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.step()?;
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.step()?;
+        self.inner.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.inner.info()
+    }
+}
+
+/// A record of about 1 KiB whose key is `n` and whose value is `fill` repeated: distinct per `(n, fill)`.
+fn record(n: u32, fill: u8) -> Vec<u8> {
+    let mut v = n.to_le_bytes().to_vec();
+    v.resize(1000, fill);
+    v
+}
+
+fn append(wal: &TreeWal, n: u32, fill: u8) -> u64 {
+    let val = record(n, fill);
+    wal.append(&[bufpool_btree::Op::Put {
+        page: 1,
+        key: &n.to_le_bytes(),
+        val: &val,
+    }])
+    .unwrap()
+}
+
+/// A record as read back: `(end LSN, key, value)`.
+type Rec = (u64, Vec<u8>, Vec<u8>);
+
+/// The records a log holds from its start.
+fn records(wal: &TreeWal) -> Vec<Rec> {
+    let mut out = Vec::new();
+    wal.scan(|end, ops| {
+        for op in ops {
+            match op {
+                bufpool_btree::OwnedOp::Put(_, k, v) => out.push((end, k, v)),
+                other => panic!("a record never appended: {other:?}"),
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// The log-level switch scenario: committed records past half the region, a redo point ten records before the
+/// end of the committed ones, five records appended and not committed, then the cut at the redo point (with
+/// `fault` on the log storage). Returns the committed records (end LSN, key, value) from the redo point on, and
+/// the uncommitted ones.
+fn log_switch_scenario(log: &DiesAt, die_at: Option<u64>) -> [Vec<Rec>; 2] {
+    let wal = TreeWal::open_storage_with_capacity(log.handle(), CAP).unwrap();
+    let mut ends = Vec::new();
+    for n in 0..70u32 {
+        ends.push((append(&wal, n, 1), n));
+        if n % 10 == 9 {
+            wal.commit().unwrap();
+        }
+    }
+    let redo = ends[59].0;
+    let kept = |ends: &[(u64, u32)]| {
+        ends.iter()
+            .map(|&(end, n)| (end, n.to_le_bytes().to_vec(), record(n, 1)))
+            .collect::<Vec<_>>()
+    };
+    let committed = kept(&ends[60..70]);
+    ends.clear();
+    for n in 70..75u32 {
+        ends.push((append(&wal, n, 1), n));
+    }
+    log.arm(die_at.unwrap_or(u64::MAX));
+    let _ = wal.truncate_before(redo);
+    let pending = kept(&ends);
+    std::mem::forget(wal);
+    [committed, pending]
+}
+
+/// A crash at every write and sync of a switching cut, at the log's level (so that records committed after the
+/// redo point are at stake): the log opened after it holds every committed record from the redo point on, then a
+/// prefix of the uncommitted ones, and nothing else.
+#[test]
+fn crash_at_every_step_of_a_log_switch() {
+    let dry = DiesAt::new(Arc::new(FaultyStorage::new(1, FaultConfig::none())));
+    log_switch_scenario(&dry, None);
+    let steps = dry.calls();
+    let reopened = TreeWal::open_storage_with_capacity(
+        FaultyStorage::from_image(0, FaultConfig::none(), dry.inner.crash()),
+        CAP,
+    )
+    .unwrap();
+    assert!(reopened.start_lsn() > 1, "the dry run did not cut");
+    assert!(reopened.switches() == 0 && steps >= 5, "{steps} steps");
+    let mut runs = 0;
+    for nth in 1..=steps + 1 {
+        for draw in 0..6 {
+            {
+                let log = DiesAt::new(Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())));
+                let [committed, pending] = log_switch_scenario(&log, Some(nth));
+                let wal = TreeWal::open_storage_with_capacity(
+                    FaultyStorage::from_image(0, FaultConfig::none(), log.inner.crash()),
+                    CAP,
+                )
+                .unwrap_or_else(|e| panic!("step {nth} draw {draw}: open: {e}"));
+                let got = records(&wal);
+                let redo = committed[0].0 - (committed[1].0 - committed[0].0);
+                // From the redo point on (the records before it, if the old header is in force, are dead).
+                let from_redo: Vec<_> = got.iter().filter(|r| r.0 > redo).cloned().collect();
+                let n = from_redo.len();
                 assert!(
-                    ok,
-                    "{op:?} {nth} draw {draw}: the recovered tree is not the committed state plus a prefix of the \
-                     puts after it"
+                    n >= committed.len() && n <= committed.len() + pending.len(),
+                    "step {nth} draw {draw}: {n} records from the redo point on"
                 );
+                let expected: Vec<_> = committed.iter().chain(&pending).take(n).cloned().collect();
+                assert!(
+                    from_redo == expected,
+                    "step {nth} draw {draw}: other records than appended"
+                );
+                runs += 1;
             }
         }
     }
-    println!("switch crash steps: {steps} runs, {switched} of them switched before the crash");
-    assert!(switched > 0, "no run switched before its crash");
+    println!("log switch crash steps: {runs} runs");
+}
+
+/// A switch that a crash stopped after writing the buffered records into the other region, before its header:
+/// the next switch into that region, with the same redo point, over records of the same lengths at the same
+/// LSNs, must not let the first attempt's records (past the second's end) be read as part of the log.
+#[test]
+fn a_stopped_switch_leaves_nothing_for_the_next() {
+    let keep_all = FaultConfig {
+        crash_keep_unsynced: 1.0,
+        ..FaultConfig::none()
+    };
+    let log = DiesAt::new(Arc::new(FaultyStorage::new(1, keep_all.clone())));
+    let wal = TreeWal::open_storage_with_capacity(log.handle(), CAP).unwrap();
+    let mut ends = Vec::new();
+    for n in 0..70u32 {
+        ends.push(append(&wal, n, 1));
+    }
+    wal.commit().unwrap();
+    let redo = ends[59];
+    // Five records buffered, then the cut: the tail copied (a write), the five written after it (a write), both
+    // synced, and the process dies at the header slot's write.
+    for n in 70..75u32 {
+        append(&wal, n, 1);
+    }
+    log.arm(4);
+    assert!(wal.truncate_before(redo).is_err());
+    assert_eq!(wal.switches(), 0);
+    std::mem::forget(wal);
+    let log = log.inner;
+    let log = Arc::new(FaultyStorage::from_image(2, keep_all, log.crash()));
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    assert_eq!(
+        records(&wal).len(),
+        70,
+        "the old region is in force, its committed records whole"
+    );
+    // The same records again, other contents: the same LSNs and lengths.
+    for n in 70..72u32 {
+        append(&wal, n, 2);
+    }
+    wal.commit().unwrap();
+    wal.truncate_before(redo).unwrap();
+    assert_eq!(wal.switches(), 1);
+    std::mem::forget(wal);
+    let wal = TreeWal::open_storage_with_capacity(FaultyStorage::from_image(3, FaultConfig::none(), log.crash()), CAP)
+        .unwrap();
+    let got = records(&wal);
+    let fills: Vec<u8> = got.iter().map(|r| r.2[999]).collect();
+    assert_eq!(got.len(), 12, "records after the switch: fills {fills:?}");
+    assert!(fills[10..].iter().all(|&f| f == 2), "{fills:?}");
 }
