@@ -2091,7 +2091,7 @@ impl Tree {
         if meta_u64(&meta, M_LOG_START) >= redo {
             return Ok(());
         }
-        self.wal().check()?;
+        self.wal().check_for_checkpoint()?;
         set_meta_u64(&mut meta, M_LOG_START, redo);
         let lsn = self.wal().append_checked(&[Op::Image {
             page: META,

@@ -72,8 +72,57 @@
 //! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back.
 //! - Any [`Storage`] ([`TreeWal::open_storage`]), e.g. the pool's `FaultyStorage` in the crash simulation. A
 //!   storage has no rename and no punch, so truncation writes a new header slot whose `start` is the redo point
-//!   (the records stay where they are: the space is not given back). The storage must accept unaligned I/O (a
-//!   memory or faulty storage, or a buffered `FileStorage`; not O_DIRECT).
+//!   (the records stay where they are: the space is not given back), unless the log was made with a capacity
+//!   ([`TreeWal::open_storage_with_capacity`]): then it keeps within it, in two regions ("A bounded log on a
+//!   storage"). The storage must accept unaligned I/O (a memory or faulty storage, or a buffered `FileStorage`;
+//!   not O_DIRECT).
+//!
+//! # A bounded log on a storage ([`TreeWal::open_storage_with_capacity`], R24-10 in RELIABILITY.md)
+//! A storage has no punch and no rename, so until R24-10 its cut only wrote a header slot and the storage grew by
+//! every byte ever appended: a tree on a fixed-size device filled it whatever its checkpoints did. A log opened
+//! with a capacity keeps within it. Its header is the `BPTWAL03` layout (the `BPTWAL02` fields, then `base u64 |
+//! region_len u64`, crc32c over bytes 0..56 at 56): the storage past the header slots is two *regions* of
+//! `region_len = (capacity - 1024) / 2` bytes, at bytes `1024` and `1024 + region_len`, and the slot in force names
+//! the one that holds the log (`base`) and its `origin`; the record at LSN l sits at byte `base + (l - origin)`,
+//! and never past the region's end (a write-out that would pass it is refused for space, as a full device's).
+//! The capacity is kept in the header: [`TreeWal::open_storage`] on such a log finds it; a log made without one
+//! (`BPTWAL02`, every file log, byte for byte as before) stays unbounded and cannot be opened with one.
+//! - **The switch** (`switch_region`, the storage's form of the file's rewrite): a cut when the region in force
+//!   is half full (or cannot take the buffered records) and the kept tail, from the redo point to the end of the
+//!   appended log, fits in a region, copies the tail into the other region from its start (the bulk of it
+//!   without `io`, what was written meanwhile under it), writes the buffered records after it there (never in
+//!   the region in force), fsyncs, then writes the header slot not in force naming the other region with
+//!   `origin = start = redo`, and fsyncs again. Atomic by the slot, exactly as the rewrite is by the rename:
+//!   until that slot is durable the old one is in force, naming the old region, which the switch never writes;
+//!   a torn slot is invalid and leaves the old one; after it, the new region holds every record from the redo
+//!   point on, synced before the slot was written. `durable` moves only once the slot is durable (a commit that
+//!   found its records durable earlier could lose them to a crash that kept the old slot: they are only in the
+//!   new region). Other cuts write a header slot, as an unbounded storage's. The copy is at most a region,
+//!   once per half region of log, and in a checkpoint that appends nothing meanwhile it is the checkpoint's own
+//!   records (the meta page's image, the `WRITTEN` notes).
+//! - **Stale records of the same origin.** A record is read only at the LSN its position names, so a region's
+//!   bytes of an earlier life (another origin) never read as records of this one. Successful switches take
+//!   strictly growing origins (a cut's redo point is past the log's start, which is at or past the origin of
+//!   the region it leaves). But a switch that a crash (or an error) stopped before its slot left a copy of origin
+//!   `redo` in the other region, and a later switch may take the same `redo` again (after a restart that lost the
+//!   first attempt's unsynced records): that region's earlier copy past the later one's end would then read as
+//!   records of it, records of a life that never was. So a region that may hold such a copy (the one not in force
+//!   after an open, or one a switch failed in) is *stale*, and the next switch into it writes zeros over it past
+//!   what it copies, before its first fsync. Opening a log zeroes its region in force after the last valid
+//!   record up to the region's end (the invariant below), not the other region.
+//! - **A full region.** Appends to a log without a dependency are refused ([`Error::NoSpace`], nothing
+//!   appended) once the end of the appended log passes three quarters of the region (counted from its origin,
+//!   dead records included: only a switch gives them back); the quarter left is for a checkpoint, whose own
+//!   appends (its meta page's image, its notes) pass that bound (`check_for_checkpoint`), and for the record of
+//!   each append that passed the check meanwhile. So a checkpoint runs in that state: its page writes need only
+//!   records that fit, its notes go to the other region with the switch, and its cut gives the region back. A
+//!   caller that checkpoints by [`TreeWal::log_bytes`] at a quarter of a region never meets the bound (the
+//!   tests' load runs more than eighty times the capacity so). What is not bounded so: a log with a dependency
+//!   (covered changes must not fail after their record is above; its write-outs are still refused past the
+//!   region, as a full device's), a record longer than a quarter of a region ([`REGION_MIN`] keeps tree records
+//!   far below it), and a checkpoint's notes longer than a region (a pool whose written-LSN table holds more
+//!   than about `region_len / 13` pages of the tree): its cut then writes a header slot and is refused for
+//!   space when the region cannot take them.
 //!
 //! # Truncation ([`TreeWal::truncate_before`], the cut that ends a checkpoint)
 //! The records before the checkpoint's redo point are dead; the live tail after it is large (a checkpoint's
@@ -215,7 +264,9 @@
 //!   punched only below the `start` of the durable header slot in force, so a crash mid-punch, or one that
 //!   leaves a torn slot (the other one, older, is then in force) never reaches a punched byte from `start` on.
 //! - Opening a log cuts (or zeroes, on a storage) everything after the last valid record, so a record written
-//!   later at the same LSN can never be followed by a stale record of an earlier life of the log.
+//!   later at the same LSN can never be followed by a stale record of an earlier life of the log. A bounded log
+//!   zeroes its region in force to the region's end; the other region's records of the same origin (a stopped
+//!   switch's) are zeroed by the next switch into it ("A bounded log on a storage").
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -254,6 +305,15 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 
 const MAGIC: &[u8; 8] = b"BPTWAL02";
+/// The header slot of a bounded log ([`TreeWal::open_storage_with_capacity`]): `MAGIC`'s fields, then its region.
+const MAGIC_BOUNDED: &[u8; 8] = b"BPTWAL03";
+/// Smallest region of a bounded log (half of its capacity past the header): far above any record a tree appends
+/// (a structure change's few page images), which must fit in the quarter of a region kept for a checkpoint.
+pub const REGION_MIN: u64 = 128 << 10;
+/// The byte offset where region `r` (0 or 1) of a bounded log whose regions are `region_len` bytes starts.
+fn region_base(r: u64, region_len: u64) -> u64 {
+    LOG_HDR + r * region_len
+}
 /// Size of the log's header region (two header slots); records start here.
 pub const LOG_HDR: u64 = 1024;
 /// Bytes of one header slot.
@@ -875,7 +935,11 @@ impl Device {
     }
 
     fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
-        let mut reader = DeviceReader { dev: self, pos: off };
+        let mut reader = DeviceReader {
+            dev: self,
+            pos: off,
+            limit: u64::MAX,
+        };
         reader.read_exact(buf)
     }
 
@@ -893,10 +957,10 @@ impl Device {
         }
     }
 
-    /// Makes everything from byte `len` on unreadable as records, durably: a file is cut, a storage (which
-    /// cannot shrink) gets zeros written over it.
-    fn cut(&self, len: u64) -> io::Result<()> {
-        let cur = self.len()?;
+    /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records,
+    /// durably: a file is cut, a storage (which cannot shrink) gets zeros written over it.
+    fn cut(&self, len: u64, limit: u64) -> io::Result<()> {
+        let cur = self.len()?.min(limit);
         if cur <= len {
             return Ok(());
         }
@@ -923,15 +987,21 @@ fn guarded<T>(what: &'static str, call: impl FnOnce() -> io::Result<T>) -> io::R
         .unwrap_or_else(|payload| Err(io::Error::other(bufpool::Error::panicked(what, payload))))
 }
 
-/// Sequential reads from a [`Device`]; `Ok(0)` only at its end, I/O errors passed on (never taken for an end).
+/// Sequential reads from a [`Device`]; `Ok(0)` only at its end or at `limit`, I/O errors passed on (never taken
+/// for an end).
 struct DeviceReader<'d> {
     dev: &'d Device,
     pos: u64,
+    limit: u64,
 }
 
 impl Read for DeviceReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.dev.read_at(buf, self.pos)?;
+        let room = self.limit.saturating_sub(self.pos).min(buf.len() as u64) as usize;
+        if room == 0 {
+            return Ok(0);
+        }
+        let n = self.dev.read_at(&mut buf[..room], self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -944,34 +1014,63 @@ struct Header {
     origin: Lsn,
     start: Lsn,
     seq: u64,
+    /// Byte offset of `origin`: [`LOG_HDR`], or (a bounded log in its second region) `LOG_HDR + region_len`.
+    base: u64,
+    /// A bounded log's region length ([`TreeWal::open_storage_with_capacity`]); 0 for an unbounded log.
+    region_len: u64,
 }
 
 impl Header {
+    /// The slot's bytes: an unbounded log's in the `BPTWAL02` layout (every file log, byte for byte as before
+    /// R24-10), a bounded log's in the `BPTWAL03` layout, which adds `base` and `region_len` (an older build
+    /// finds no valid header in it and refuses the log, rather than reading its records at the wrong offsets).
     fn encode(&self) -> [u8; SLOT_LEN] {
         let mut h = [0u8; SLOT_LEN];
-        h[..8].copy_from_slice(MAGIC);
         h[8..16].copy_from_slice(&self.id.to_le_bytes());
         h[16..24].copy_from_slice(&self.origin.to_le_bytes());
         h[24..32].copy_from_slice(&self.start.to_le_bytes());
         h[32..40].copy_from_slice(&self.seq.to_le_bytes());
-        let crc = crc32c::crc32c(&h[..40]);
-        h[40..44].copy_from_slice(&crc.to_le_bytes());
+        if self.region_len == 0 {
+            h[..8].copy_from_slice(MAGIC);
+            let crc = crc32c::crc32c(&h[..40]);
+            h[40..44].copy_from_slice(&crc.to_le_bytes());
+        } else {
+            h[..8].copy_from_slice(MAGIC_BOUNDED);
+            h[40..48].copy_from_slice(&self.base.to_le_bytes());
+            h[48..56].copy_from_slice(&self.region_len.to_le_bytes());
+            let crc = crc32c::crc32c(&h[..56]);
+            h[56..60].copy_from_slice(&crc.to_le_bytes());
+        }
         h
     }
 
     fn decode(h: &[u8; SLOT_LEN]) -> Option<Header> {
         let u64_at = |o: usize| h.get(o..o + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-        let crc = h.get(40..44).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)?;
-        if &h[..8] != MAGIC || crc != crc32c::crc32c(&h[..40]) {
+        let u32_at = |o: usize| h.get(o..o + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+        let (base, region_len) = if &h[..8] == MAGIC {
+            if u32_at(40)? != crc32c::crc32c(&h[..40]) {
+                return None;
+            }
+            (LOG_HDR, 0)
+        } else if &h[..8] == MAGIC_BOUNDED {
+            if u32_at(56)? != crc32c::crc32c(&h[..56]) {
+                return None;
+            }
+            (u64_at(40)?, u64_at(48)?)
+        } else {
             return None;
-        }
+        };
         let hdr = Header {
             id: u64_at(8)?,
             origin: u64_at(16)?,
             start: u64_at(24)?,
             seq: u64_at(32)?,
+            base,
+            region_len,
         };
-        (hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
+        let layout =
+            region_len == 0 || (region_len >= REGION_MIN && (0..2).any(|r| base == region_base(r, region_len)));
+        (layout && hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
     }
 
     /// The header region of a new log (or of a log file rewritten by truncation): slot 0 holds `self`, slot 1
@@ -1014,6 +1113,20 @@ struct Trunc {
     rewrite_len: u64,
     /// Truncations that rewrote the file.
     rewrites: u64,
+    /// A bounded log: whether region 0 / 1 may hold records of an origin a switch into it may take again (a
+    /// switch's copy left by a crash before its header, or by a failed switch): zeroed past the copy then.
+    stale: [bool; 2],
+    /// A bounded log's switches of region so far.
+    switches: u64,
+}
+
+/// The LSN past which a bounded log refuses appends (a quarter of its region kept for a checkpoint: module docs,
+/// "A bounded log on a storage"); `u64::MAX` for an unbounded log.
+fn append_end(origin: Lsn, region_len: u64) -> Lsn {
+    match region_len {
+        0 => u64::MAX,
+        len => origin + len - len / 4,
+    }
 }
 
 /// Gives back the space of `len` bytes of `file` from `offset` (a hole: they read as zeros), its length kept.
@@ -1046,6 +1159,29 @@ fn copy_range(from: &File, to: &File, at: u64, to_at: u64, len: u64, chunk: &mut
     Ok(())
 }
 
+/// Copies `len` bytes of `dev` at `at` to `to_at` (a bounded log's switch), through `chunk`.
+fn copy_dev(dev: &Device, at: u64, to_at: u64, len: u64, chunk: &mut [u8]) -> Result<(), CopyError> {
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(chunk.len() as u64) as usize;
+        dev.read_exact_at(&mut chunk[..n], at + done).map_err(CopyError::Read)?;
+        dev.write_all_at(&chunk[..n], to_at + done).map_err(CopyError::Write)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Writes zeros over `dev`'s bytes from `at` to `end` (nothing if `end <= at`).
+fn zero_dev(dev: &Device, mut at: u64, end: u64) -> io::Result<()> {
+    let zeros = vec![0u8; 64 << 10];
+    while at < end {
+        let n = (end - at).min(zeros.len() as u64) as usize;
+        dev.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
 struct LogFile {
     dev: Device,
     /// LSN stored at byte [`LOG_HDR`].
@@ -1059,11 +1195,44 @@ struct LogFile {
     /// choosing its slot by the parity of its own sequence (as one did) overwrote that only valid header after a
     /// rewrite of odd sequence, so a crash tearing the write left no header at all (R10-1 in RELIABILITY.md).
     slot: u64,
+    /// Byte offset of `origin`: [`LOG_HDR`], or a bounded log's second region's start.
+    base: u64,
+    /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
+    region_len: u64,
 }
 
 impl LogFile {
     fn offset(&self, lsn: Lsn) -> u64 {
-        LOG_HDR + (lsn - self.origin)
+        self.base + (lsn - self.origin)
+    }
+
+    /// The end of the records the region in force can hold (`u64::MAX` for an unbounded log): a write-out that
+    /// would pass it is refused for space.
+    fn region_end_lsn(&self) -> Lsn {
+        match self.region_len {
+            0 => u64::MAX,
+            len => self.origin + len,
+        }
+    }
+
+    /// The byte offset where the region in force ends (`u64::MAX` for an unbounded log).
+    fn region_end(&self) -> u64 {
+        match self.region_len {
+            0 => u64::MAX,
+            len => self.base + len,
+        }
+    }
+
+    /// The header naming this log from `start` on, with sequence `seq`.
+    fn header(&self, id: u64, start: Lsn, seq: u64) -> Header {
+        Header {
+            id,
+            origin: self.origin,
+            start,
+            seq,
+            base: self.base,
+            region_len: self.region_len,
+        }
     }
 }
 
@@ -1102,6 +1271,9 @@ pub struct TreeWal {
     trunc: Mutex<Trunc>,
     /// `io.start`, readable without the lock (stored under it).
     start: AtomicU64,
+    /// A bounded log: the end of the appended log past which [`TreeWal::check`] refuses appends (`append_end`,
+    /// stored under `io` at a switch); `u64::MAX` for an unbounded log.
+    append_end: AtomicU64,
     /// Everything before this LSN is on stable storage.
     durable: AtomicU64,
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
@@ -1324,11 +1496,12 @@ impl TreeWal {
             .open(&path)
             .map_err(|e| log_err(LogName(Some(&path)), "open", e, AT_OPEN))?;
         lock_log(&file, &path)?;
-        TreeWal::open_device(Device::File(Arc::new(file)), Some(path))
+        TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)
     }
 
     /// [`TreeWal::open`] on a [`Storage`] instead of a file (see the module docs: truncation does not give space
-    /// back, and the storage must accept unaligned I/O).
+    /// back, and the storage must accept unaligned I/O). A log made with a capacity
+    /// ([`TreeWal::open_storage_with_capacity`]) is opened with it, found in its header: it still gives space back.
     ///
     /// The storage's lock ([`Storage::try_lock`]) is taken first, as [`TreeWal::open`] locks its file (R13-O2):
     /// a file-backed storage (`FileStorage`, `UringStorage`) whose file another opener holds (a log of a live
@@ -1344,10 +1517,41 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None)
+        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, None)
     }
 
-    fn open_device(dev: Device, path: Option<PathBuf>) -> Result<Arc<TreeWal>> {
+    /// [`TreeWal::open_storage`] of a log that uses at most `capacity` bytes of the storage, its header included,
+    /// and so gives back the space of the records checkpoints cut (module docs, "A bounded log on a storage"):
+    /// the storage past the header is two regions of `(capacity - 1024) / 2` bytes, and a checkpoint's cut
+    /// copies the kept tail into the other region when the one in force is half full. Appends that would fill
+    /// the region past what a checkpoint needs are refused with [`Error::NoSpace`] (nothing appended) until a
+    /// checkpoint cuts: a caller checkpoints by [`TreeWal::log_bytes`], well under a quarter of a region, and
+    /// never meets it.
+    ///
+    /// The capacity is kept in the log's header: a later open of the log, with this call (the same capacity) or
+    /// with [`TreeWal::open_storage`], finds it. Refused ([`Error::Log`], nothing opened or changed) if a region
+    /// would be shorter than [`REGION_MIN`], if the storage holds a log made with another capacity, or one made
+    /// without a capacity (its records lie past where a region would end).
+    pub fn open_storage_with_capacity(storage: impl Storage, capacity: u64) -> Result<Arc<TreeWal>> {
+        let region_len = capacity.saturating_sub(LOG_HDR) / 2;
+        if region_len < REGION_MIN {
+            return Err(Error::Log(format!(
+                "the log storage: a capacity of {capacity} bytes leaves regions of {region_len} bytes, less than \
+                {REGION_MIN}; nothing was opened: give at least {}",
+                LOG_HDR + 2 * REGION_MIN
+            )));
+        }
+        storage.try_lock().map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
+                path: PathBuf::from("the log storage"),
+            }),
+            _ => log_err(LogName(None), "lock", e, AT_OPEN),
+        })?;
+        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, Some(region_len))
+    }
+
+    /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]).
+    fn open_device(dev: Device, path: Option<PathBuf>, bounded: Option<u64>) -> Result<Arc<TreeWal>> {
         let name = LogName(path.as_deref());
         let len = dev.len().map_err(|e| log_err(name, "stat", e, AT_OPEN))?;
         let mut best: Option<(Header, u64)> = None;
@@ -1365,6 +1569,17 @@ impl TreeWal {
             }
         }
         let (hdr, slot) = match best {
+            Some((h, _)) if bounded.is_some_and(|len| len != h.region_len) => {
+                return Err(Error::Log(format!(
+                    "{name} holds a log made with {}, opened with a capacity of {} bytes; nothing was opened or \
+                    changed: open it with the capacity it was made with (or TreeWal::open_storage)",
+                    match h.region_len {
+                        0 => "no capacity (its records are never moved)".to_string(),
+                        r => format!("a capacity of {} bytes", LOG_HDR + 2 * r),
+                    },
+                    LOG_HDR + 2 * bounded.unwrap_or(0)
+                )))
+            }
             Some(found) => found,
             // Missing, or a crash while the header of a new log was being written: no record can exist yet.
             None if len <= LOG_HDR => {
@@ -1373,6 +1588,8 @@ impl TreeWal {
                     origin: FIRST_LSN,
                     start: FIRST_LSN,
                     seq: 0,
+                    base: LOG_HDR,
+                    region_len: bounded.unwrap_or(0),
                 };
                 dev.write_all_at(&h.region(), 0)
                     .and_then(|()| dev.sync())
@@ -1407,13 +1624,20 @@ impl TreeWal {
                 start: hdr.start,
                 seq: hdr.seq,
                 slot,
+                base: hdr.base,
+                region_len: hdr.region_len,
             }),
             trunc: Mutex::new(Trunc {
                 punched: 0,
                 no_punch: false,
                 rewrite_len: REWRITE_LEN,
                 rewrites: 0,
+                // A crash may have left a switch's copy in the region not in force, made for a redo point
+                // the next switch may take again (module docs, "A bounded log on a storage").
+                stale: [hdr.region_len > 0; 2],
+                switches: 0,
             }),
+            append_end: AtomicU64::new(append_end(hdr.origin, hdr.region_len)),
             start: AtomicU64::new(hdr.start),
             durable: AtomicU64::new(hdr.start),
             redo_lsn: AtomicU64::new(hdr.start),
@@ -1432,7 +1656,7 @@ impl TreeWal {
         {
             let io = wal.io.lock();
             io.dev
-                .cut(io.offset(end))
+                .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
         }
         let mut st = wal.state.lock();
@@ -1495,9 +1719,17 @@ impl TreeWal {
     pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
         let dev = io.dev.clone();
-        let (mut lsn, at) = (io.start, io.offset(io.start));
+        let (mut lsn, at, limit) = (io.start, io.offset(io.start), io.region_end());
         drop(io);
-        let mut r = BufReader::with_capacity(1 << 20, DeviceReader { dev: &dev, pos: at });
+        // A bounded log's records end within its region: what lies past it is the other region's.
+        let mut r = BufReader::with_capacity(
+            1 << 20,
+            DeviceReader {
+                dev: &dev,
+                pos: at,
+                limit,
+            },
+        );
         let mut buf = Vec::new();
         while read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
             let Some(ops) = decode_ops(&buf) else { break };
@@ -1513,7 +1745,9 @@ impl TreeWal {
     pub(crate) fn append_notes(&self, pages: &[(PageNo, Lsn)]) -> Result<()> {
         for chunk in pages.chunks(WRITTEN_PER_RECORD) {
             let ops: Vec<Op<'_>> = chunk.iter().map(|&(page, lsn)| Op::Written { page, lsn }).collect();
-            self.append(&ops)?;
+            check_record(&ops)?;
+            self.check_for_checkpoint()?;
+            self.append_checked(&ops);
         }
         Ok(())
     }
@@ -1532,13 +1766,32 @@ impl TreeWal {
         self.check_room()
     }
 
+    /// [`TreeWal::check`] for a checkpoint's own appends (its meta page's image, its `WRITTEN` notes): without a
+    /// bounded log's region bound, since the quarter of the region past it is kept for them (module docs, "A
+    /// bounded log on a storage"): a checkpoint runs, and cuts, when every other append is refused.
+    pub(crate) fn check_for_checkpoint(&self) -> Result<()> {
+        self.check_room_within(u64::MAX)
+    }
+
     /// [`TreeWal::check`]: the log has not failed, (without a dependency) its buffer is within [`BUF_HARD_MAX`]
     /// or can be written out now, and so is every dependent log's. A log with a dependency is not refused for its
     /// own buffer: its tree checks it before a covered change whose record is already appended above, which must
     /// then not fail; the log above refuses those appends instead, while this log is past the bound (module docs,
     /// "A full device").
     fn check_room(&self) -> Result<()> {
+        self.check_room_within(self.append_end.load(Ordering::Acquire))
+    }
+
+    /// [`TreeWal::check_room`], a log without a dependency refused past `end` (a bounded log's region bound).
+    fn check_room_within(&self, end: Lsn) -> Result<()> {
         self.check_failed()?;
+        if self.first.get().is_none() && self.appended.load(Ordering::Acquire) > end {
+            return Err(Error::NoSpace(format!(
+                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint's cut \
+                frees it",
+                self.name()
+            )));
+        }
         if self.first.get().is_none() && self.unwritten.load(Ordering::Acquire) > BUF_HARD_MAX {
             let io = self.io.lock();
             self.write_locked(&io, SyncCause::AppendSpill, false)?;
@@ -1820,6 +2073,16 @@ impl TreeWal {
             taken
         };
         let end = start + buf.len() as u64;
+        // A bounded log's region is full: refused for space, as a full device refuses (module docs, "A bounded
+        // log on a storage"); a checkpoint's cut frees it.
+        if end > io.region_end_lsn() {
+            self.put_back(buf, start, dep);
+            return Err(Error::NoSpace(format!(
+                "{}: its region of {} bytes is full: a checkpoint's cut frees it",
+                self.name(),
+                io.region_len
+            )));
+        }
         // The dependency is made durable first as far as these records need (`buf_dep`: its end when each was
         // appended, at or past every covered change their images hold). A failure fails this log too: the taken
         // bytes must never be written.
@@ -1952,7 +2215,9 @@ impl TreeWal {
     /// Finishes a checkpoint whose pages are all on disk: the log keeps only records from `redo` on. In a file,
     /// by a new header slot whose `start` is `redo` and a punched hole over the dead records, or (rarely, or where
     /// the file system cannot punch) by a rewrite of the kept tail into a new file; on a storage, by the header
-    /// slot alone (see the module docs, "Truncation"). Everything appended before the call is durable after it.
+    /// slot alone, or for a bounded log by a switch of region when the one in force is half full (see the module
+    /// docs, "Truncation" and "A bounded log on a storage"). Everything appended before the call is durable after
+    /// it.
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
         let mut tr = self.trunc.lock();
         let mut io = self.io.lock();
@@ -1966,6 +2231,16 @@ impl TreeWal {
             _ => None,
         };
         let Some((file, path)) = file else {
+            if io.region_len > 0 {
+                // A bounded log switches region when the one in force is half full (or cannot take the buffered
+                // records) and the kept tail fits in the other: module docs, "A bounded log on a storage".
+                let next = self.state.lock().next;
+                let (used, tail) = (next - io.origin, next - redo);
+                if tail <= io.region_len && (used >= io.region_len / 2 || next > io.region_end_lsn()) {
+                    drop(io);
+                    return self.switch_region(&mut tr, redo, seq);
+                }
+            }
             return self.cut_by_header(&mut io, redo, seq);
         };
         // What the file holds now ends at `written`, the buffer's records after it; `redo` is at or before the
@@ -2008,12 +2283,7 @@ impl TreeWal {
     /// and a write of the checkpoint the device dropped was then read back as valid (R23-1 in RELIABILITY.md).
     fn cut_by_header(&self, io: &mut LogFile, redo: Lsn, seq: u64) -> Result<()> {
         self.write_locked(io, SyncCause::Checkpoint, true)?;
-        let hdr = Header {
-            id: self.id,
-            origin: io.origin,
-            start: redo,
-            seq,
-        };
+        let hdr = io.header(self.id, redo, seq);
         let at = other_slot(io.slot);
         // Refused for space, the slot not in force holds its old bytes or a torn write of the new ones: a slot
         // that is valid names a valid log either way (below), so the cut is reported and the log goes on.
@@ -2028,6 +2298,82 @@ impl TreeWal {
         io.seq = seq;
         io.slot = at;
         self.start.store(redo, Ordering::Release);
+        Ok(())
+    }
+
+    /// The switch cut of a bounded log (the caller holds `trunc`, not `io`; module docs, "A bounded log on a
+    /// storage"): copies the records from `redo` on into the region not in force, from its start, writes the
+    /// buffered records after them there (never in the region in force), syncs, then writes the header slot
+    /// not in force naming that region with `origin = start = redo`, and syncs again. The bulk of the copy runs
+    /// without `io` (the records written in the region in force never change); what was written there meanwhile
+    /// is copied under `io`, with the buffer. Until the header is durable the slot in force names the old
+    /// region, untouched and whole; after, the new one, whole and synced. `durable` moves only then: a commit
+    /// that found its records durable before the header could lose them to a crash that kept the old slot.
+    ///
+    /// Failures: a failed copy write (before the buffer is taken) touched only the region not in force: the cut is
+    /// returned ([`Error::NoSpace`] if refused for space) and the log goes on, the region marked stale. A failed
+    /// read of the log, a failed write of the buffered records (not for space), or any failure from then on (the
+    /// records are only in the new region) fails the log.
+    fn switch_region(&self, tr: &mut Trunc, redo: Lsn, seq: u64) -> Result<()> {
+        let (dev, from, to, copied) = {
+            let io = self.io.lock();
+            let to = LogFile {
+                dev: io.dev.clone(),
+                origin: redo,
+                start: redo,
+                seq,
+                slot: other_slot(io.slot),
+                base: region_base(u64::from(io.base == LOG_HDR), io.region_len),
+                region_len: io.region_len,
+            };
+            let from = (io.base, io.origin);
+            (io.dev.clone(), from, to, self.state.lock().buf_start)
+        };
+        let from_at = |lsn: Lsn| from.0 + (lsn - from.1);
+        let target = usize::from(to.base != LOG_HDR);
+        // Written to from now on: stale until the switch is durable.
+        let zero_past = tr.stale[target];
+        tr.stale[target] = true;
+        let mut chunk = vec![0u8; COPY_CHUNK];
+        let copy_failed = |e: CopyError| match e {
+            CopyError::Read(e) => self.fail("read it to switch its region", e),
+            CopyError::Write(e) => cut_err(self.name(), "write the other region", e),
+        };
+        copy_dev(&dev, from_at(redo), to.offset(redo), copied - redo, &mut chunk).map_err(copy_failed)?;
+        if zero_past {
+            // Records a crash or a failed switch left there may have this switch's origin: past what the switch
+            // writes, nothing of them may stay (module docs, "A bounded log on a storage").
+            let (at, end) = (to.offset(copied), to.region_end().min(dev.len().unwrap_or(u64::MAX)));
+            zero_dev(&dev, at, end).map_err(|e| cut_err(self.name(), "zero the other region", e))?;
+        }
+        let mut io = self.io.lock();
+        self.check_failed()?;
+        let (written, next) = {
+            let st = self.state.lock();
+            (st.buf_start, st.next)
+        };
+        if next - redo > io.region_len {
+            // The tail outgrew a region while it was copied: a header-slot cut instead.
+            return self.cut_by_header(&mut io, redo, seq);
+        }
+        copy_dev(&dev, from_at(copied), to.offset(copied), written - copied, &mut chunk).map_err(copy_failed)?;
+        // The buffered records go to the new region only (`to`), and `durable` does not move (no sync here).
+        let end = self.write_locked(&to, SyncCause::Checkpoint, false)?;
+        let hdr = to.header(self.id, redo, seq);
+        io.dev
+            .sync()
+            .and_then(|()| io.dev.write_all_at(&hdr.encode(), to.slot))
+            .and_then(|()| io.dev.sync())
+            .map_err(|e| self.fail("switch its region", e))?;
+        self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
+        *io = to;
+        self.start.store(redo, Ordering::Release);
+        self.append_end
+            .store(append_end(redo, io.region_len), Ordering::Release);
+        self.durable.fetch_max(end, Ordering::AcqRel);
+        // The region left holds records of origins below any later redo point: not stale (module docs).
+        tr.stale = [false; 2];
+        tr.switches += 1;
         Ok(())
     }
 
@@ -2074,6 +2420,8 @@ impl TreeWal {
             origin: redo,
             start: redo,
             seq,
+            base: LOG_HDR,
+            region_len: 0,
         };
         let old_at = |lsn: Lsn| LOG_HDR + (lsn - origin);
         let new_at = |lsn: Lsn| LOG_HDR + (lsn - redo);
@@ -2104,6 +2452,8 @@ impl TreeWal {
             start: redo,
             seq,
             slot: SLOT_AT[0],
+            base: LOG_HDR,
+            region_len: 0,
         };
         self.start.store(redo, Ordering::Release);
         tr.punched = 0;
@@ -2121,6 +2471,20 @@ impl TreeWal {
     /// How many truncations so far rewrote the log file (the others punched, or wrote a header slot).
     pub fn rewrites(&self) -> u64 {
         self.trunc.lock().rewrites
+    }
+
+    /// How many truncations so far switched a bounded log's region ([`TreeWal::open_storage_with_capacity`]).
+    pub fn switches(&self) -> u64 {
+        self.trunc.lock().switches
+    }
+
+    /// A bounded log's capacity in bytes, its header included ([`TreeWal::open_storage_with_capacity`]); `None`
+    /// for an unbounded log.
+    pub fn capacity(&self) -> Option<u64> {
+        match self.io.lock().region_len {
+            0 => None,
+            len => Some(LOG_HDR + 2 * len),
+        }
     }
 
     /// Makes this log depend on `first`: from now on, before this log writes any of its records to its file (a

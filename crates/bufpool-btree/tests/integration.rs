@@ -12,6 +12,7 @@ mod common;
 mod api_concurrent_edges;
 mod api_edges;
 mod ascending_inner_fill;
+mod bounded_storage_log;
 mod bulk_load;
 mod bulk_load_concurrent;
 mod bulk_load_input_panics;

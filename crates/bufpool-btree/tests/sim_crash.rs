@@ -12,7 +12,9 @@
 //! tree, or appended to a non-empty one (keys above its largest; append mode). It is durable if it returns `Ok`;
 //! if it fails otherwise than `NotAbove`, the epoch crashes right away and recovery must show the tree before it
 //! or the whole load. At a random operation both storages lose power (`FaultyStorage::crash`), the tree and
-//! pool are dropped unwritten, and the next epoch starts from the crash images.
+//! pool are dropped unwritten, and the next epoch starts from the crash images. One seed in three opens its log
+//! with the smallest capacity (`TreeWal::open_storage_with_capacity`, R24-10): its appends meet the region's
+//! bound (`NoSpace`, an op failed with no trace) and its checkpoints switch the log's region under the faults.
 //!
 //! Two workloads, each a test: keys picked at random (`tree_survives_faults_and_power_loss`), and keys mostly
 //! put in ascending key order and deleted from the oldest, a queue (`ascending_runs_survive_faults_and_power_loss`,
@@ -45,6 +47,8 @@ use common::{key, mix, value};
 const KEYS: u64 = 1000;
 const EPOCHS: usize = 4;
 const FAULT_P: f64 = 0.004;
+/// The capacity of the bounded log of one seed in three: the smallest (`TreeWal::open_storage_with_capacity`).
+const BOUNDED_LOG: u64 = 1024 + 2 * bufpool_btree::REGION_MIN;
 
 fn seeds() -> u64 {
     std::env::var("BUFPOOL_BTREE_SIM_SEEDS")
@@ -115,6 +119,8 @@ struct Tally {
     keys_checked: u64,
     prefix_ops_recovered: u64,
     checkpoints_ok: u64,
+    /// Region switches of the bounded logs.
+    switches: u64,
     bulk_loads_ok: u64,
     bulk_appends_ok: u64,
     bulk_loads_failed: u64,
@@ -185,7 +191,12 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
             FaultConfig::none(),
             std::mem::take(&mut data_image),
         ));
-        let wal = TreeWal::open_storage(log.clone()).unwrap_or_else(|e| panic!("seed {seed} epoch {epoch}: {e}"));
+        // One seed in three: a log of the smallest capacity, whose checkpoints switch its region (R24-10).
+        let wal = match seed % 3 {
+            1 => TreeWal::open_storage_with_capacity(log.clone(), BOUNDED_LOG),
+            _ => TreeWal::open_storage(log.clone()),
+        }
+        .unwrap_or_else(|e| panic!("seed {seed} epoch {epoch}: {e}"));
         let pool = Arc::new(common::pool_builder().frames(frames).wal(wal.clone()).build().unwrap());
         let tree = match Tree::open_storage(pool, wal, data.clone()) {
             Ok(tree) => tree,
@@ -329,7 +340,13 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
                             current.insert(id, ver);
                             pending.push(Done::Put(id, ver));
                         }
-                        Err(e) => note_err(t, &e),
+                        Err(e) => {
+                            // A bounded log's full region (or a full device): a checkpoint's cut frees it.
+                            if e.is_no_space() && tree.checkpoint().is_ok() {
+                                t.checkpoints_ok += 1;
+                            }
+                            note_err(t, &e)
+                        }
                     }
                 }
                 55..=79 => match tree.delete(&key(id)) {
@@ -370,6 +387,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
             }
         }
         // Power loss: both devices at once, then the process is gone (nothing more is written).
+        t.switches += tree.wal().switches();
         log_image = log.crash();
         data_image = data.crash();
         t.crashes += 1;
@@ -418,7 +436,7 @@ fn run(keys: Keys) {
     let f = &t.faults;
     println!(
         "tree crash sim ({keys:?} keys): {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
-         checked after a crash {}; checkpoints ok {}; bulk loads ok {} ({} appends), failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
+         checked after a crash {}; checkpoints ok {} ({} region switches); bulk loads ok {} ({} appends), failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
          read EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, writes dropped by failed sync {}, \
          unsynced writes at crash kept/torn/lost {}/{}/{}; written-LSN entries forgotten {}; violations {}",
         t.seeds,
@@ -430,6 +448,7 @@ fn run(keys: Keys) {
         t.commits_ok,
         t.commits_checked,
         t.checkpoints_ok,
+        t.switches,
         t.bulk_loads_ok,
         t.bulk_appends_ok,
         t.bulk_loads_failed,
@@ -456,4 +475,5 @@ fn run(keys: Keys) {
     assert!(t.crashes > 0 && t.commits_checked > 0 && f.crash_writes_torn > 0);
     assert!(t.bulk_loads_ok > 0, "no bulk load succeeded");
     assert!(t.bulk_appends_ok > 0, "no bulk load appended");
+    assert!(t.switches > 0, "no bounded log switched its region");
 }
