@@ -221,6 +221,15 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
+/// Runs `f`, then waits at `barrier` whether `f` returned or panicked, then returns `f`'s value or resumes its
+/// panic: a thread of the run that panics before the start barrier must not leave the others waiting there
+/// (review24's R24-1 note: with `StopOnPanic` the panic then ends the run).
+fn past_barrier<T>(barrier: &Barrier, f: impl FnOnce() -> T) -> T {
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    barrier.wait();
+    got.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
 /// Calls `engine`'s [`Engine::tick_slow`] as often as it asks until `stop` (at once if it has no slow part). An
 /// error other than a full device's (reported once, retried: F14-3) raises `stop` and is returned.
 fn slow_ticks<E: Engine>(engine: &E, stop: &AtomicBool) -> Result<()> {
@@ -258,8 +267,9 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
                 let (barrier, stop, done) = (&barrier, &stop, &done[thread]);
                 s.spawn(move || -> Result<ThreadOut> {
                     let _stop = StopOnPanic(stop);
-                    let worker = engine.worker(spec.durability);
-                    barrier.wait();
+                    // Every thread reaches the barrier, even one whose worker panicked while it was made: the
+                    // others would wait there for ever. The panic goes on after it (and raises `stop`).
+                    let worker = past_barrier(barrier, || engine.worker(spec.durability));
                     let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop, done));
                     if got.is_err() {
                         stop.store(true, Ordering::Relaxed);
@@ -268,10 +278,15 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
                 })
             })
             .collect();
-        let (io0, c0, syncs0, cpu0) = (process_io(), engine.cache_counts(), engine.syncs(), process_cpu_ns());
-        let l0 = engine.lock_counts();
-        let by0 = engine.syncs_by_cause();
-        barrier.wait();
+        let ((io0, c0, syncs0, cpu0), l0, by0) = {
+            // The driver's thread too: a panic in the engine's counters raises `stop` (so the workers let go)
+            // and goes on up once the barrier is passed.
+            let _stop = StopOnPanic(&stop);
+            past_barrier(&barrier, || {
+                let counts = (process_io(), engine.cache_counts(), engine.syncs(), process_cpu_ns());
+                (counts, engine.lock_counts(), engine.syncs_by_cause())
+            })
+        };
         let start = Instant::now();
         // The engine's slow tick (checkpoints) on a thread of its own, so that the fast one (log write-outs) and
         // the samples go on while a checkpoint takes seconds (R23-20).
@@ -410,6 +425,10 @@ mod tests {
         FastTick,
         SlowTick,
         Worker,
+        /// [`Engine::worker`], before the run's start barrier.
+        WorkerStart,
+        /// [`Engine::cache_counts`], on the driver's thread before the barrier.
+        Counts,
     }
 
     /// An engine holding nothing: each transaction rolls back at once (after a millisecond), and one part panics.
@@ -433,7 +452,16 @@ mod tests {
     impl Engine for Unruly {
         type Worker<'a> = Idle;
         fn worker(&self, _: Durability) -> Result<Idle> {
+            if matches!(self.0, Panics::WorkerStart) {
+                panic!("making a worker panicked");
+            }
             Ok(Idle(self.0))
+        }
+        fn cache_counts(&self) -> Option<(u64, u64)> {
+            if matches!(self.0, Panics::Counts) {
+                panic!("the engine's counters panicked");
+            }
+            None
         }
         fn load(&self, _: &mut dyn FnMut(&mut dyn Txn) -> Result<()>) -> Result<()> {
             Ok(())
@@ -467,10 +495,18 @@ mod tests {
     /// A run of an hour on an engine one part of which panics at once ends without waiting out its time: the
     /// panic raises the stop flag every other thread of the run waits for, and is reported (review24; before,
     /// a panic in the fast tick left the workers running for ever inside the scope that joins them, and a panic
-    /// in the slow tick's thread or a worker left the others running out the hour).
+    /// in the slow tick's thread or a worker left the others running out the hour). Also before the start
+    /// barrier: a worker that panics while it is made, or the driver's thread in the engine's counters, used to
+    /// leave the other threads waiting at the barrier for ever.
     #[test]
     fn a_panic_in_a_tick_or_a_worker_ends_the_run_and_is_reported() {
-        for panics in [Panics::SlowTick, Panics::Worker, Panics::FastTick] {
+        for panics in [
+            Panics::SlowTick,
+            Panics::Worker,
+            Panics::FastTick,
+            Panics::WorkerStart,
+            Panics::Counts,
+        ] {
             let (tx, rx) = mpsc::channel();
             std::thread::spawn(move || {
                 let progress = |_: u64| {};
@@ -502,10 +538,10 @@ mod tests {
                 .unwrap_or_else(|_| panic!("{panics:?}: the run went on after the panic"));
             match (panics, got) {
                 // The driver's own thread: the panic goes on up from `measure`, once the run has stopped.
-                (Panics::FastTick, Err(())) => {}
+                (Panics::FastTick | Panics::Counts, Err(())) => {}
                 (_, Err(())) => panic!("{panics:?}: measure panicked instead of reporting it"),
                 (_, Ok(Ok(n))) => panic!("{panics:?}: the run ended Ok ({n} committed)"),
-                (Panics::FastTick, Ok(Err(e))) => panic!("{panics:?}: {e:#}"),
+                (Panics::FastTick | Panics::Counts, Ok(Err(e))) => panic!("{panics:?}: {e:#}"),
                 (_, Ok(Err(e))) => assert!(format!("{e:#}").contains("panicked"), "{panics:?}: {e:#}"),
             }
         }
