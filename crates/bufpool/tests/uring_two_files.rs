@@ -50,6 +50,9 @@ fn read_many_within(pool: &Arc<BufferPool>, pages: Vec<PageId>) -> Vec<Result<u6
         p.read_many(&pages, |i, g| {
             got[i] = Some(g.map(|g| common::check_page(&g, pages[i].page_no())))
         });
+        // The pool's handle goes before the answer: the caller may take the pool back (`Arc::into_inner`) as
+        // soon as it has the answer, and a handle dropped after the send made that fail on a loaded machine.
+        drop(p);
         let _ = tx.send(got.into_iter().map(|r| r.expect("every page visited")).collect());
     });
     rx.recv_timeout(Duration::from_secs(20)).expect("read_many hung")
