@@ -966,15 +966,7 @@ impl Device {
         }
         match self {
             Device::File(f) => f.set_len(len)?,
-            Device::Storage(s) => {
-                let zeros = vec![0u8; 64 << 10];
-                let mut at = len;
-                while at < cur {
-                    let n = (cur - at).min(zeros.len() as u64) as usize;
-                    guarded("Storage::write_at", || s.write_at(&zeros[..n], at))?;
-                    at += n as u64;
-                }
-            }
+            Device::Storage(_) => zero_dev(self, len, cur)?,
         }
         self.sync()
     }
@@ -1171,7 +1163,8 @@ fn copy_dev(dev: &Device, at: u64, to_at: u64, len: u64, chunk: &mut [u8]) -> Re
     Ok(())
 }
 
-/// Writes zeros over `dev`'s bytes from `at` to `end` (nothing if `end <= at`).
+/// Writes zeros over `dev`'s bytes from `at` to `end` (nothing if `end <= at`): an open's cut of a storage log's
+/// torn tail ([`Device::cut`]), a bounded log's switch into a stale region.
 fn zero_dev(dev: &Device, mut at: u64, end: u64) -> io::Result<()> {
     let zeros = vec![0u8; 64 << 10];
     while at < end {
@@ -1785,7 +1778,8 @@ impl TreeWal {
     /// [`TreeWal::check_room`], a log without a dependency refused past `end` (a bounded log's region bound).
     fn check_room_within(&self, end: Lsn) -> Result<()> {
         self.check_failed()?;
-        if self.first.get().is_none() && self.appended.load(Ordering::Acquire) > end {
+        // `end` is `u64::MAX` for every unbounded log (all file logs): no load of the appenders' `appended` then.
+        if end != u64::MAX && self.first.get().is_none() && self.appended.load(Ordering::Acquire) > end {
             return Err(Error::NoSpace(format!(
                 "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint's cut \
                 frees it",
