@@ -632,17 +632,42 @@ impl Files {
 
     /// Removes `file` from the registry, if it is still the file registered under its id (a concurrent close of
     /// the same file may have removed it, and its id may name a newer file since). Calls still holding it keep
-    /// its id from being registered again until they end (`retired`).
-    pub(crate) fn unregister(&self, file: &Arc<FileEntry>) {
+    /// its id from being registered again until they end (`retired`). Returns whether this call removed it.
+    pub(crate) fn unregister(&self, file: &Arc<FileEntry>) -> bool {
         // (The file's flock and record sidecar are released when its storage is dropped.)
         let mut map = self.map.write();
         if !map.get(&file.id).is_some_and(|f| Arc::ptr_eq(f, file)) {
-            return;
+            return false;
         }
         map.remove(&file.id);
         let mut retired = self.retired.lock();
         retired.retain(|_, w| w.strong_count() > 0);
         retired.insert(file.id, Arc::downgrade(file));
+        true
+    }
+}
+
+/// Lets go of `file`, which the caller has unregistered, once no other call holds it, waiting up to
+/// [`RETIRED_WAIT_MAX`]: its storage (the descriptors of a file opened by path, its lock) is dropped before this
+/// returns. The calls that may still hold it are the ones that looked it up before it was unregistered, each for one
+/// I/O or one wait bounded by the sweep that preceded (a load finishing, a prefetch batch being dropped, a write
+/// run, a sync); returned before them, `drop_file` left the file open for a moment, and an engine that unmounted
+/// or deleted it then found it busy (R25-13 in RELIABILITY.md). Past the bound (a call of the pool made from one of
+/// the engine's callbacks that holds the file, which would wait for itself) the last holder drops it.
+pub(crate) fn release(file: Arc<FileEntry>) {
+    let mut backoff = Backoff::new();
+    let mut deadline = None;
+    let mut file = file;
+    loop {
+        match Arc::try_unwrap(file) {
+            Ok(entry) => return drop(entry),
+            Err(held) => file = held,
+        }
+        let now = Instant::now();
+        if now >= *deadline.get_or_insert(now + RETIRED_WAIT_MAX) {
+            return;
+        }
+        backoff.snooze();
     }
 }
 

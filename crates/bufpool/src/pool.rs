@@ -968,25 +968,46 @@ impl BufferPool {
     /// If it fails (a page stays latched, a write or the final sync fails), the file stays open and readable,
     /// with whatever pages the sweep had not yet written still cached. Closed, it takes with it any error the
     /// background writer met on it and no call has reported yet (every page is written and synced now).
+    ///
+    /// # What is closed when it returns `Ok`
+    /// The file's storage is dropped: for a file opened by path, its descriptor and its record sidecar's are
+    /// closed and its lock released, so the engine may unmount, delete or replace it at once. Calls of other
+    /// threads that looked the file up before it closed (a load, a prefetch, a write run, a sync) are waited for,
+    /// up to about a second; the pool's own threads, checkpoints and flushes of other files hold no closed file
+    /// while they wait for anything else. With the io_uring backend the kernel frees a request it ran on a worker
+    /// thread through the submitting thread's ring: the calling thread's pending frees are run before the close;
+    /// another thread's run at its next I/O (see ARCHITECTURE.md, "Close/drop"). A failed close closes nothing.
     pub fn close_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.flush_entries(std::slice::from_ref(&f))?;
         let closing = self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
         closing.commit();
-        self.core.files.unregister(&f);
+        let removed = self.core.files.unregister(&f);
         self.forget_background_error(file);
+        if removed {
+            // Another close or drop of the file that ran with this one returns without waiting (it would wait for
+            // this one, which waits for it).
+            crate::files::release(f);
+        }
         Ok(())
     }
 
     /// Discards the file's cached pages without writing them, and closes it (the file itself is left on disk:
     /// removing it is the engine's business), with any error the background writer met on it and no call has
-    /// reported yet.
+    /// reported yet. When it returns `Ok`, the file's descriptors are closed as after [`BufferPool::close_file`]
+    /// (see there); a file that failed (a write or sync error, a filesystem gone read-only) is dropped the same
+    /// way. Fails as `close_file` does when a guard on one of its pages is held; the file then stays open.
     pub fn drop_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.sweep_file(&f, false)?.commit();
-        self.core.files.unregister(&f);
+        let removed = self.core.files.unregister(&f);
         self.forget_background_error(file);
+        if removed {
+            // Another close or drop of the file that ran with this one returns without waiting (it would wait for
+            // this one, which waits for it).
+            crate::files::release(f);
+        }
         Ok(())
     }
 
@@ -1376,6 +1397,11 @@ impl BufferPool {
         if self.core.frames.lookup_locked(page).is_some() {
             return Ok(None);
         }
+        // Not held while a frame is taken, which can wait (for a frame, a victim's write, the engine's veto): a
+        // file dropped meanwhile stayed open past `drop_file`'s return (R25-12 in RELIABILITY.md). Taken up again
+        // once the page is mapped: from then on a sweep of the file waits for this frame.
+        let weak = Arc::downgrade(&file);
+        drop(file);
         let frame = acquire(page)?;
         let idx = frame.idx();
         frame.header().page_id.store(page.as_u64(), SeqCst);
@@ -1383,6 +1409,14 @@ impl BufferPool {
             self.release_unmapped(frame);
             return Ok(None);
         }
+        let file = match weak.upgrade() {
+            Some(file) => file,
+            None => {
+                self.core.frames.unmap(page, idx);
+                self.release_unmapped(frame);
+                return Err(Error::FileNotOpen(page.file()));
+            }
+        };
         if file.is_closing() {
             self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
@@ -2101,14 +2135,18 @@ impl BufferPool {
     /// ([`Error::PageLatched`]); so is one whose writes fail.
     pub fn close_all(&self) -> Result<()> {
         let mut report = self.checkpoint_report();
-        for f in self.core.files.all() {
-            if let Err(e) = self.close_file(f.id) {
-                match report.files.iter_mut().find(|o| o.file == f.id) {
+        // Ids and paths, not the entries: a file dropped by another thread while this closes an earlier one must
+        // not stay open past that drop's return (R25-11 in RELIABILITY.md).
+        let open: Vec<(FileId, Option<PathBuf>)> =
+            self.core.files.all().iter().map(|f| (f.id, f.path.clone())).collect();
+        for (id, path) in open {
+            if let Err(e) = self.close_file(id) {
+                match report.files.iter_mut().find(|o| o.file == id) {
                     Some(o) if o.result.is_ok() => o.result = Err(e),
                     Some(_) => {}
                     None => report.files.push(crate::writer::FileOutcome {
-                        file: f.id,
-                        path: f.path.clone(),
+                        file: id,
+                        path,
                         result: Err(e),
                     }),
                 }
@@ -2160,7 +2198,10 @@ fn view_result<R>(view: &PageView<'_>, r: R) -> Result<R> {
 
 impl Drop for BufferPool {
     /// Stops the pool's threads (the writer finishes its round; queued prefetches complete). Writes nothing else:
-    /// see [`BufferPool::close`].
+    /// see [`BufferPool::close`]. When it returns, every file the pool had open is closed (its descriptors, its
+    /// lock): nothing of the pool outlives it, except, with the io_uring backend, a request the kernel ran on its
+    /// worker and whose free it deferred to a pool thread's ring, which goes when that ring is torn down with its
+    /// thread (asynchronously, in the kernel).
     fn drop(&mut self) {
         if let Some(mut bg) = self.background.take() {
             drop(bg.stop_tx.take());

@@ -435,7 +435,13 @@ impl BufferPool {
         let background = self.core.background_error.lock().take();
         let mut errors = self.write_dirty(self.dirty_pages(|_| true), target, WriteSource::Checkpoint);
         let mut files = Vec::new();
-        for f in self.core.files.all() {
+        // Each file is taken up again for its sync: held from the start to the last sync, a file closed or
+        // dropped meanwhile (while an earlier one synced) stayed open past `drop_file`'s return (R25-11 in
+        // RELIABILITY.md). One gone since has nothing left to make durable here (a close synced it; a drop
+        // discarded its pages); a write error met on it is reported below.
+        let open: Vec<std::sync::Weak<FileEntry>> = self.core.files.all().iter().map(Arc::downgrade).collect();
+        for f in open {
+            let Some(f) = f.upgrade() else { continue };
             // Synced even after a write error: what was written is made durable.
             let synced = self.sync_and_mark(&f);
             let result = match errors.take(f.id) {
@@ -498,10 +504,14 @@ impl BufferPool {
             for (file, lsn) in files {
                 match self.core.files.get(file) {
                     Ok(f) => {
-                        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.wal.flush_to(lsn)))
+                        // The log, not the file's entry, is held while it flushes, which can take long: holding
+                        // the entry kept a file dropped meanwhile open past `drop_file`'s return (R25-10).
+                        let (wal, serial) = (f.wal.clone(), f.serial);
+                        drop(f);
+                        let flushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wal.flush_to(lsn)))
                             .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_to", payload)));
                         if let Err(e) = flushed {
-                            first_error.record_entry(&f, e);
+                            first_error.push(file, Some(serial), e);
                         }
                     }
                     Err(e) => first_error.record(file, e),
@@ -537,7 +547,7 @@ impl BufferPool {
                 .last()
                 .is_some_and(|&(last, _)| continues_run(last, page, run.len()));
             if !extends {
-                self.finish_run(&mut run, &run_file, &mut first_error, source, later.as_deref_mut());
+                self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
                 if let Some(target) = spread {
                     // Pace, holding no latch: page `done` of `total` is due at `target * done / total`.
                     let due = target.mul_f64(done as f64 / total as f64);
@@ -551,7 +561,7 @@ impl BufferPool {
                 Err(TryLatch::Free) => None,
                 Err(_) => {
                     // Never wait while holding the run's latches.
-                    self.finish_run(&mut run, &run_file, &mut first_error, source, later.as_deref_mut());
+                    self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
                     match self.latch_shared_waiting(idx) {
                         Ok(latched) => latched,
                         Err(e) => {
@@ -578,7 +588,7 @@ impl BufferPool {
             }
             run.push((page, frame));
         }
-        self.finish_run(&mut run, &run_file, &mut first_error, source, later);
+        self.finish_run(&mut run, &mut run_file, &mut first_error, source, later);
         first_error
     }
 
@@ -587,7 +597,7 @@ impl BufferPool {
     fn finish_run(
         &self,
         run: &mut Vec<(PageId, SharedFrame<'_>)>,
-        file: &Option<std::sync::Arc<FileEntry>>,
+        file: &mut Option<std::sync::Arc<FileEntry>>,
         first_error: &mut FileErrors,
         source: WriteSource,
         later: Option<&mut PutOff>,
@@ -595,7 +605,10 @@ impl BufferPool {
         if run.is_empty() {
             return;
         }
-        let file = file.as_ref().expect("a run always has its file");
+        // The run's file goes with the run, and before its latches: kept past them (the next runs, the wait for a
+        // page latched elsewhere, the pass's pacing), it kept a file dropped meanwhile open past `drop_file`'s
+        // return (R25-10 in RELIABILITY.md).
+        let file = file.take().expect("a run always has its file");
         let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
         if let Some(later) = later {
             let lsn = self.run_lsn(&pages);
@@ -610,13 +623,15 @@ impl BufferPool {
                     Some((_, max)) => *max = (*max).max(lsn),
                     None => later.files.push((file.id, lsn)),
                 }
+                drop(file);
                 run.clear(); // releases the latches
                 return;
             }
         }
-        if let Err(e) = self.write_run_and_clean(file, &pages, source) {
-            first_error.record_entry(file, e);
+        if let Err(e) = self.write_run_and_clean(&file, &pages, source) {
+            first_error.record_entry(&file, e);
         }
+        drop(file);
         run.clear(); // releases the latches
     }
 

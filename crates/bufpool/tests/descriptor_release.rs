@@ -1,0 +1,347 @@
+//! When `drop_file`, `close_file` or the pool's drop returns, the file's descriptors are closed: an engine that
+//! then unmounts the filesystem, deletes or replaces the file must not find it still held (a busy `umount`, a
+//! deleted file's space kept). Checked in `/proc/self/fd`, not with timing: after the call returns, no descriptor
+//! of this process links to the data file or its record sidecar (for the pool's drop: to none of its files).
+//!
+//! The scripted cases hold a call of the pool's own in the middle of its work (a flush waiting for a page of
+//! another file, a checkpoint syncing another file, a miss waiting in the eviction veto) while the file is
+//! dropped: each held the dropped file's entry, and so its descriptor, past the drop's return (R25-10 .. R25-12
+//! in RELIABILITY.md).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::Arc;
+
+use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::{BufferPool, Error, FileId, IoBackend, OpenMode, PageId, WriterConfig};
+use common::Gate;
+
+/// The descriptors of this process that link to a path under `dir` (a deleted file's link ends in " (deleted)",
+/// still under `dir`).
+fn links_under(dir: &Path) -> Vec<PathBuf> {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&dir))
+        .collect()
+}
+
+/// The descriptors of this process that link to the data file `path` or its record sidecar.
+fn links_to(path: &Path) -> Vec<PathBuf> {
+    let path = path.canonicalize().unwrap();
+    let sidecar = bufpool::storage::sidecar_path(&path);
+    links_under(path.parent().unwrap())
+        .into_iter()
+        .filter(|t| {
+            let t = Path::new(t.to_str().unwrap().trim_end_matches(" (deleted)"));
+            t == path || t == sidecar
+        })
+        .collect()
+}
+
+/// Makes `pages` pages of `file`, each filled with generation 1.
+fn fill(pool: &BufferPool, file: FileId, pages: u32) {
+    for n in 0..pages {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+}
+
+/// Every backend, direct and buffered, with the background writer running, prefetches queued and readers of
+/// the file dropped: `drop_file`, `close_file` (after a failed one) and the pool's drop leave no descriptor.
+#[test]
+fn drop_close_and_pool_drop_leave_no_descriptor() {
+    // Direct where the filesystem takes O_DIRECT (ext4 and tmpfs since Linux 6.6 do), and buffered.
+    for mode in [OpenMode::DirectOrBuffered, OpenMode::Buffered] {
+        for backend in [IoBackend::Pread, IoBackend::Auto] {
+            let dir = tempfile::tempdir().unwrap();
+            let place = dir.path().to_path_buf();
+            let what = format!("{backend:?}, {mode:?}");
+            let pool = BufferPool::builder()
+                .frames(64)
+                .open_mode(mode)
+                .io_backend(backend)
+                .io_threads(2)
+                .background_writer(WriterConfig {
+                    interval: std::time::Duration::from_millis(1),
+                    dirty_ratio_max: 0.0,
+                    ..WriterConfig::for_frames(64)
+                })
+                .build()
+                .unwrap();
+            let [a, b, c] = ["a.db", "b.db", "c.db"].map(|name| pool.open_file(place.join(name)).unwrap());
+            for f in [a, b, c] {
+                fill(&pool, f, 24);
+            }
+            pool.checkpoint().unwrap();
+            let direct = pool.file_stats(a).unwrap().direct;
+            eprintln!("{what}: direct {direct}");
+            if mode == OpenMode::Buffered {
+                assert!(!direct, "{what}");
+            }
+
+            // Readers of `a` (misses and hits: a fresh pool's 64 frames cannot keep the three files' 72 pages),
+            // and prefetches of it queued, while it is dropped.
+            let (stop, rounds) = (AtomicBool::new(false), AtomicU64::new(0));
+            std::thread::scope(|s| {
+                for t in 0..2u32 {
+                    let (pool, stop, rounds) = (&pool, &stop, &rounds);
+                    s.spawn(move || {
+                        let mut n = t;
+                        while !stop.load(Relaxed) {
+                            for f in [a, b] {
+                                match pool.read(PageId::new(f, n % 24)) {
+                                    Ok(g) => assert_eq!(common::check_page(&g, n % 24), 1),
+                                    Err(Error::FileNotOpen(_)) => {}
+                                    Err(e) => panic!("{e}"),
+                                }
+                            }
+                            let pages: Vec<_> = (0..24).map(|n| PageId::new(a, n)).collect();
+                            let _ = pool.prefetch(&pages);
+                            n += 1;
+                            rounds.fetch_add(1, Relaxed);
+                        }
+                    });
+                }
+                // Let them read a while, then drop `a` under them.
+                while rounds.load(Relaxed) < 200 {
+                    std::thread::yield_now();
+                }
+                pool.drop_file(a).unwrap();
+                let left = links_to(&place.join("a.db"));
+                stop.store(true, Relaxed);
+                assert!(left.is_empty(), "{what}: drop_file returned with {left:?} open");
+            });
+
+            // A failed close keeps the file open (its contract); the close that succeeds closes it.
+            let held = pool.read(PageId::new(c, 3)).unwrap();
+            assert!(matches!(pool.close_file(c), Err(Error::HeldByCaller { .. })), "{what}");
+            assert!(
+                !links_to(&place.join("c.db")).is_empty(),
+                "{what}: a failed close keeps the file open"
+            );
+            drop(held);
+            common::fill_page(&mut pool.write(PageId::new(c, 3)).unwrap(), 3, 2);
+            pool.close_file(c).unwrap();
+            let left = links_to(&place.join("c.db"));
+            assert!(left.is_empty(), "{what}: close_file returned with {left:?} open");
+
+            // The pool's drop: with `b` open and dirty, the writer running and prefetches queued.
+            common::fill_page(&mut pool.write(PageId::new(b, 0)).unwrap(), 0, 2);
+            let _ = pool.prefetch(&(0..24).map(|n| PageId::new(b, n)).collect::<Vec<_>>());
+            drop(pool);
+            let left = links_under(&place);
+            assert!(left.is_empty(), "{what}: the pool's drop returned with {left:?} open");
+        }
+    }
+}
+
+/// R25-10: a flush (here a checkpoint; the background writer runs the same pass) that wrote a run of `a` and
+/// then waits for a page of `b` held by a guard kept `a`'s entry while it waited: `drop_file(a)` returned with
+/// `a` open, for as long as the guard was held.
+#[test]
+fn a_flush_waiting_for_another_files_page_keeps_no_dropped_file_open() {
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+        let a = pool.open_file(dir.path().join("a.db")).unwrap();
+        let b = pool.open_file(dir.path().join("b.db")).unwrap();
+        assert!(a < b, "a's pages are written first");
+        fill(&pool, a, 1);
+        let mut guard = pool.new_page(b).unwrap();
+        common::fill_page(&mut guard, 0, 1);
+        std::thread::scope(|s| {
+            let flusher = s.spawn(|| pool.checkpoint());
+            // The checkpoint writes a's page, then waits for the guard on b's.
+            while pool.file_stats(a).unwrap().writes == 0 {
+                std::thread::yield_now();
+            }
+            pool.drop_file(a).unwrap();
+            let left = links_to(&dir.path().join("a.db"));
+            drop(guard);
+            flusher.join().unwrap().unwrap();
+            assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
+        });
+    }
+}
+
+/// A storage whose sync waits at a gate, once armed.
+struct SyncGate {
+    inner: MemoryStorage,
+    armed: Arc<AtomicBool>,
+    entered: Arc<Gate>,
+    go: Arc<Gate>,
+}
+
+impl Storage for SyncGate {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        if self.armed.load(SeqCst) {
+            self.entered.open();
+            self.go.wait("the test lets the sync finish");
+        }
+        self.inner.sync()
+    }
+    fn info(&self) -> StorageInfo {
+        self.inner.info()
+    }
+}
+
+/// R25-11: a checkpoint held every file open when it started until it had synced the last of them: a file
+/// dropped while it synced another stayed open until the checkpoint ended (`close_all` held them the same way).
+#[test]
+fn a_checkpoint_syncing_another_file_keeps_no_dropped_file_open() {
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+        let (armed, entered, go) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(Gate::default()),
+            Arc::new(Gate::default()),
+        );
+        let slow = pool
+            .open_storage(SyncGate {
+                inner: MemoryStorage::new(),
+                armed: armed.clone(),
+                entered: entered.clone(),
+                go: go.clone(),
+            })
+            .unwrap();
+        let p = pool.open_file(dir.path().join("p.db")).unwrap();
+        assert!(slow < p, "the slow file is synced first");
+        fill(&pool, slow, 2);
+        fill(&pool, p, 2);
+        armed.store(true, SeqCst);
+        std::thread::scope(|s| {
+            let checkpointer = s.spawn(|| pool.checkpoint_report());
+            entered.wait("the checkpoint syncs the slow file");
+            pool.drop_file(p).unwrap();
+            let left = links_to(&dir.path().join("p.db"));
+            go.open();
+            let report = checkpointer.join().unwrap();
+            assert!(
+                report.files.iter().any(|f| f.file == slow && f.result.is_ok()),
+                "{report:?}"
+            );
+            assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
+        });
+    }
+}
+
+/// R25-12: a miss held its file's entry while it took a frame, which can wait (for a frame, a dirty victim's
+/// write, the engine's eviction veto): the file dropped meanwhile stayed open until the miss gave up.
+#[test]
+fn a_miss_waiting_for_a_frame_keeps_no_dropped_file_open() {
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        {
+            let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+            let a = pool.open_file(&path).unwrap();
+            fill(&pool, a, 4);
+            pool.close().unwrap();
+        }
+        let (armed, entered, go) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(Gate::default()),
+            Arc::new(Gate::default()),
+        );
+        let veto = {
+            let (armed, entered, go) = (armed.clone(), entered.clone(), go.clone());
+            move |_page: PageId| {
+                if armed.swap(false, SeqCst) {
+                    entered.open();
+                    go.wait("the test lets the eviction go on");
+                }
+                false
+            }
+        };
+        let pool = BufferPool::builder()
+            .frames(4)
+            .io_backend(backend)
+            .eviction_veto(veto)
+            .build()
+            .unwrap();
+        let b = pool.open_file(dir.path().join("b.db")).unwrap();
+        fill(&pool, b, 4); // every frame holds a page of b
+        pool.checkpoint().unwrap();
+        let a = pool.open_file(&path).unwrap();
+        armed.store(true, SeqCst);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| pool.read(PageId::new(a, 0)).map(|_| ()));
+            entered.wait("the miss asks the veto for a victim");
+            pool.drop_file(a).unwrap();
+            let left = links_to(&path);
+            go.open();
+            assert!(
+                reader.join().unwrap().is_err(),
+                "{backend:?}: a page of a dropped file was read"
+            );
+            assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
+        });
+    }
+}
+
+/// A log whose flush waits at a gate, once armed; every run of pages with an LSN needs it first.
+struct WalGate {
+    armed: AtomicBool,
+    entered: Gate,
+    go: Gate,
+}
+
+impl bufpool::Wal for WalGate {
+    fn flush_to(&self, _lsn: bufpool::Lsn) -> bufpool::Result<()> {
+        if self.armed.swap(false, SeqCst) {
+            self.entered.open();
+            self.go.wait("the test lets the log flush finish");
+        }
+        Ok(())
+    }
+    fn needs_flush_for_pages(&self, _lsn: bufpool::Lsn, _first: PageId, _count: usize) -> bool {
+        self.armed.load(SeqCst)
+    }
+}
+
+/// R25-10: a flush or checkpoint that put a file's runs off for its log held the file's entry while the log
+/// flushed: the file dropped meanwhile stayed open until the log flush returned.
+#[test]
+fn a_checkpoint_waiting_for_a_files_log_keeps_it_open_no_longer_than_its_drop() {
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+        let wal = Arc::new(WalGate {
+            armed: AtomicBool::new(false),
+            entered: Gate::default(),
+            go: Gate::default(),
+        });
+        let w = pool
+            .open_file_with(&path, bufpool::FileOptions::new().wal(wal.clone()))
+            .unwrap();
+        for n in 0..2 {
+            let mut g = pool.new_page(w).unwrap();
+            common::fill_page(&mut g, n, 1);
+            g.set_lsn(7);
+        }
+        wal.armed.store(true, SeqCst);
+        std::thread::scope(|s| {
+            let checkpointer = s.spawn(|| pool.checkpoint_report());
+            wal.entered.wait("the checkpoint flushes the file's log");
+            pool.drop_file(w).unwrap();
+            let left = links_to(&path);
+            wal.go.open();
+            let _ = checkpointer.join().unwrap();
+            assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
+        });
+    }
+}
