@@ -345,3 +345,55 @@ fn a_checkpoint_waiting_for_a_files_log_keeps_it_open_no_longer_than_its_drop() 
         });
     }
 }
+
+/// R25-14, a probe (not a proof: it needs the kernel's io-wq worker to lose a race): 400 times, a file on its own
+/// filesystem is written and checkpointed, dropped, and the filesystem unmounted at once (`umount2`, no child
+/// process). With the io_uring backend a free the kernel deferred to this thread's ring kept the file referenced
+/// and the unmount failed `EBUSY` (6 of 400 under two busy loops, at 41e6828; 0 of 400 with `IoBackend::Pread`).
+/// Needs root; `LOOPDEV=/dev/loopN` (an ext4 on it, unmounted) puts the file on ext4, else a tmpfs (which
+/// rarely punts to io-wq). Run: `LOOPDEV=... cargo test -p bufpool --test descriptor_release -- --ignored probe`.
+#[test]
+#[ignore]
+fn probe_umount_right_after_drop_file() {
+    use std::ffi::CString;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: not root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("m");
+    std::fs::create_dir(&mnt).unwrap();
+    let target = CString::new(mnt.to_str().unwrap()).unwrap();
+    let (source, fstype) = match std::env::var("LOOPDEV") {
+        Ok(dev) => (CString::new(dev).unwrap(), CString::new("ext4").unwrap()),
+        Err(_) => (CString::new("tmpfs").unwrap(), CString::new("tmpfs").unwrap()),
+    };
+    let backend = if std::env::var_os("PREAD").is_some() {
+        IoBackend::Pread
+    } else {
+        IoBackend::Auto
+    };
+    let pool = BufferPool::builder().frames(64).io_backend(backend).build().unwrap();
+    let mut busy = Vec::new();
+    for run in 0..400 {
+        // SAFETY: mount(2) with valid C strings and no data; the mount point is this test's own directory.
+        let mounted = unsafe { libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+        assert_eq!(mounted, 0, "mount: {}", std::io::Error::last_os_error());
+        let f = pool.open_file(mnt.join("x.db")).unwrap();
+        fill(&pool, f, 8);
+        pool.checkpoint().unwrap();
+        pool.drop_file(f).unwrap();
+        // SAFETY: umount2(2) of the mount made above.
+        if unsafe { libc::umount2(target.as_ptr(), 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            busy.push((run, e.to_string(), links_under(&mnt)));
+            // SAFETY: as above; detached, the next mount starts clean.
+            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    assert!(
+        busy.is_empty(),
+        "{backend:?}: unmounts refused (run, error, our descriptors there): {busy:?}"
+    );
+}
