@@ -2093,8 +2093,12 @@ impl TreeWal {
                 }
             }
         }
-        if !buf.is_empty() {
-            if let Err(e) = io.dev.write_all_at(&buf, io.offset(start)) {
+        // Records before `io`'s origin are not written: only a bounded log's switch writes to a region whose origin
+        // (its redo point) is past the buffer's start, and those records are dead (R25-1). Refused, they go back
+        // with the rest, so the region in force never misses them.
+        let skip = io.origin.saturating_sub(start).min(buf.len() as u64) as usize;
+        if skip < buf.len() {
+            if let Err(e) = io.dev.write_all_at(&buf[skip..], io.offset(start + skip as u64)) {
                 if !is_no_space(&e) {
                     self.release_taken(buf);
                     return Err(self.fail("write", e));
@@ -2321,7 +2325,9 @@ impl TreeWal {
                 region_len: io.region_len,
             };
             let from = (io.base, io.origin);
-            (io.dev.clone(), from, to, self.state.lock().buf_start)
+            // What the region in force holds from `redo` on: nothing if the records before `redo` are not all
+            // written yet (a cut at a redo point past the written records, R25-1).
+            (io.dev.clone(), from, to, self.state.lock().buf_start.max(redo))
         };
         let from_at = |lsn: Lsn| from.0 + (lsn - from.1);
         let target = usize::from(to.base != LOG_HDR);
@@ -2350,8 +2356,10 @@ impl TreeWal {
             // The tail outgrew a region while it was copied: a header-slot cut instead.
             return self.cut_by_header(&mut io, redo, seq);
         }
-        copy_dev(&dev, from_at(copied), to.offset(copied), written - copied, &mut chunk).map_err(copy_failed)?;
-        // The buffered records go to the new region only (`to`), and `durable` does not move (no sync here).
+        let more = written.saturating_sub(copied);
+        copy_dev(&dev, from_at(copied), to.offset(copied), more, &mut chunk).map_err(copy_failed)?;
+        // The buffered records go to the new region only (`to`; those before `redo`, dead, not at all), and
+        // `durable` does not move (no sync here).
         let end = self.write_locked(&to, SyncCause::Checkpoint, false)?;
         let hdr = to.header(self.id, redo, seq);
         io.dev

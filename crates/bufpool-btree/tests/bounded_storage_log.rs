@@ -504,3 +504,26 @@ fn a_stopped_switch_leaves_nothing_for_the_next() {
     assert_eq!(got.len(), 12, "records after the switch: fills {fills:?}");
     assert!(fills[10..].iter().all(|&f| f == 2), "{fills:?}");
 }
+
+/// R25-1: a cut at a redo point past what the log has written (records appended, not committed, when the
+/// checkpoint began: the public `begin_checkpoint` / `truncate_before` allow it) switches region without
+/// underflowing its offsets: the cut returns, every record from the redo point on is kept, and a reopen reads
+/// them.
+#[test]
+fn a_switch_at_a_redo_point_past_the_written_records() {
+    let log = Arc::new(MemoryStorage::new());
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    // Past half the region, nothing written out (the buffer's soft bound is far above a region).
+    for n in 0..70u32 {
+        append(&wal, n, 1);
+    }
+    let redo = wal.begin_checkpoint();
+    let kept: Vec<u64> = (70..75u32).map(|n| append(&wal, n, 1)).collect();
+    wal.truncate_before(redo).unwrap();
+    assert_eq!(wal.switches(), 1);
+    assert_eq!(wal.durable_lsn(), *kept.last().unwrap());
+    assert_eq!(records(&wal).iter().map(|r| r.0).collect::<Vec<_>>(), kept);
+    drop(wal);
+    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
+    assert_eq!(records(&wal).iter().map(|r| r.0).collect::<Vec<_>>(), kept);
+}
