@@ -54,7 +54,7 @@ use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, Wr
 
 use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
-use crate::wal::{Op, OwnedOp, TreeClaim, TreeWal};
+use crate::wal::{Op, OwnedOp, TreeClaim, TreeWal, LOG_HDR, REGION_MIN};
 
 mod bulk;
 
@@ -640,6 +640,20 @@ impl Tree {
         let user = pool.user_bytes();
         if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::USER_BYTES_MAX).contains(&user) {
             return Err(Error::BadMeta(format!("unsupported page user size {user}")));
+        }
+        // A bounded log's region holds at least what `REGION_MIN` is for 4 KiB pages (32 pages), so that the
+        // quarter kept for a checkpoint holds its records and those of the appends that passed the check: with
+        // larger pages a few leaf images passed the region's end, and no commit or checkpoint was taken again
+        // (R25-2 in RELIABILITY.md).
+        if let Some(capacity) = wal.capacity() {
+            let least = REGION_MIN / 4096 * pool.page_size() as u64;
+            if (capacity - LOG_HDR) / 2 < least {
+                return Err(Error::Log(format!(
+                    "the tree's log was made with a capacity of {capacity} bytes, too small for pages of {} bytes:                      a bounded log's regions must hold 32 pages; nothing was opened or changed: give the tree a log                      of at least {} bytes",
+                    pool.page_size(),
+                    LOG_HDR + 2 * least
+                )));
+            }
         }
         let claim = wal.claim_for_tree()?;
         let file = open(&pool, FileOptions::new().wal(claim.clone()))?;

@@ -307,8 +307,9 @@ use crate::node::Node;
 const MAGIC: &[u8; 8] = b"BPTWAL02";
 /// The header slot of a bounded log ([`TreeWal::open_storage_with_capacity`]): `MAGIC`'s fields, then its region.
 const MAGIC_BOUNDED: &[u8; 8] = b"BPTWAL03";
-/// Smallest region of a bounded log (half of its capacity past the header): far above any record a tree appends
-/// (a structure change's few page images), which must fit in the quarter of a region kept for a checkpoint.
+/// Smallest region of a bounded log (half of its capacity past the header): far above any record a tree of 4 KiB
+/// pages appends (a structure change's few page images), which must fit in the quarter of a region kept for a
+/// checkpoint. A tree of larger pages refuses a log whose regions hold fewer than 32 of its pages (R25-2).
 pub const REGION_MIN: u64 = 128 << 10;
 /// The byte offset where region `r` (0 or 1) of a bounded log whose regions are `region_len` bytes starts.
 fn region_base(r: u64, region_len: u64) -> u64 {

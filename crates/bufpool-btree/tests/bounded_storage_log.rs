@@ -527,3 +527,60 @@ fn a_switch_at_a_redo_point_past_the_written_records() {
     let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
     assert_eq!(records(&wal).iter().map(|r| r.0).collect::<Vec<_>>(), kept);
 }
+
+/// R25-2: a tree of the largest pages (64 KiB, a full image of which is half the smallest region) on a log of the
+/// smallest capacity is refused with a typed error, nothing written, the log left for a tree it fits; on a log of
+/// the capacity the error names (regions of 32 such pages) the tree runs: its puts, refused for space when the
+/// region fills, go on after a checkpoint, and a reopen finds every committed key. Before the fix the tree was
+/// made, and its region took two leaf images past its three quarters (each append passed the check): the commit
+/// was refused for space, and so was every checkpoint after it (its meta page's record could never be written,
+/// so neither its pages nor its cut): the tree took no change again.
+#[test]
+fn a_tree_of_large_pages_on_a_small_bounded_log() {
+    const PAGE: usize = 64 << 10;
+    let pool_of = |wal: &Arc<TreeWal>| {
+        Arc::new(
+            BufferPool::builder()
+                .frames(64)
+                .page_size(PAGE)
+                .wal(wal.clone())
+                .build()
+                .unwrap(),
+        )
+    };
+    let wal = TreeWal::open_storage_with_capacity(MemoryStorage::new(), CAP).unwrap();
+    let data = Arc::new(MemoryStorage::new());
+    let refused = Tree::create_storage(pool_of(&wal), wal.clone(), data.clone());
+    assert!(matches!(refused, Err(Error::Log(_))), "{refused:?}");
+    assert_eq!(data.len().unwrap(), 0, "nothing of the tree written");
+    // The log is free and whole: a tree of small pages takes it.
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), MemoryStorage::new()).unwrap();
+    tree.put(&key(1), &value(1, 1)).unwrap();
+    tree.commit().unwrap();
+    drop(tree);
+
+    let cap = LOG_HDR + 2 * 32 * PAGE as u64;
+    let log = Arc::new(MemoryStorage::new());
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), cap).unwrap();
+    let tree = Tree::create_storage(pool_of(&wal), wal.clone(), data.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    for ver in 1..=6u64 {
+        for id in 0..1000 {
+            let mut tries = 0;
+            while let Err(e) = tree.put(&key(id), &value(id, ver)) {
+                assert!(e.is_no_space(), "{e}");
+                tries += 1;
+                assert!(tries < 3, "put {id} v{ver} refused after a checkpoint: {e}");
+                tree.commit().unwrap();
+                tree.checkpoint().unwrap();
+            }
+            model.insert(id, ver);
+        }
+        tree.commit().unwrap();
+    }
+    assert!(log.len().unwrap() <= cap);
+    drop(tree);
+    let wal = TreeWal::open_storage_with_capacity(log, cap).unwrap();
+    let tree = Tree::open_storage(pool_of(&wal), wal, data).unwrap();
+    check_all(&tree, &model);
+}
