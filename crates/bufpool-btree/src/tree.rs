@@ -2066,8 +2066,7 @@ impl Tree {
         let mut redo = Vec::with_capacity(trees.len());
         for t in trees {
             let r = t.wal().begin_checkpoint();
-            t.note_log_start(r)?;
-            redo.push(r);
+            redo.push(t.note_log_start(r)?);
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
         match spread {
@@ -2099,11 +2098,20 @@ impl Tree {
     }
 
     /// Records in the meta page (a logged change, written by the checkpoint that follows) that the tree needs its
-    /// log only from `redo` on.
-    fn note_log_start(&self, redo: Lsn) -> Result<()> {
+    /// log only from `redo` on; returns the redo point to cut at. That is `redo`, unless an earlier checkpoint
+    /// that did not cut (its page writes or its cut failed) recorded its own, past the log's start: then that
+    /// one, and nothing is logged. A cut there keeps more (the pages are all written either way), and retries
+    /// refused for as long as the data device is full no longer log a meta page's image each: in a bounded log
+    /// they filled the quarter of its region kept for a checkpoint and passed its end, and no checkpoint could
+    /// then write its pages or cut (R25-3 in RELIABILITY.md).
+    fn note_log_start(&self, redo: Lsn) -> Result<Lsn> {
         let mut meta = self.hold(META)?;
-        if meta_u64(&meta, M_LOG_START) >= redo {
-            return Ok(());
+        let logged = meta_u64(&meta, M_LOG_START);
+        if logged >= redo {
+            return Ok(redo);
+        }
+        if logged > self.wal().start_lsn() {
+            return Ok(logged);
         }
         self.wal().check_for_checkpoint()?;
         set_meta_u64(&mut meta, M_LOG_START, redo);
@@ -2113,7 +2121,7 @@ impl Tree {
         }]);
         meta.set_lsn(lsn);
         meta.logged();
-        Ok(())
+        Ok(redo)
     }
 
     /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was

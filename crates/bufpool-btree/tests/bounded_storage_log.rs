@@ -584,3 +584,62 @@ fn a_tree_of_large_pages_on_a_small_bounded_log() {
     let tree = Tree::open_storage(pool_of(&wal), wal, data).unwrap();
     check_all(&tree, &model);
 }
+
+/// R25-3: checkpoints retried while the data device is full (each refused for space, as TPC-C's slow tick
+/// retries them) on a bounded log at its three quarters: once the device has room again, a checkpoint cuts and
+/// puts go on; a reopen finds every committed key. Before the fix each refused checkpoint logged the meta page's
+/// image again (its redo point was new each time), past the quarter of the region kept for a checkpoint: the
+/// log's records then passed its region's end, no write-out of them could be taken, and so no checkpoint (its
+/// meta page needs them durable) ever cut again.
+#[test]
+fn checkpoints_refused_by_a_full_data_device_leave_room_for_the_one_that_cuts() {
+    use bufpool::storage::{Fault, Op};
+    let log = Arc::new(MemoryStorage::new());
+    let data = Arc::new(FaultyStorage::new(7, FaultConfig::none()));
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    'fill: for ver in 1..100u64 {
+        for id in 0..200 {
+            match tree.put(&key(id), &value(id, ver)) {
+                Ok(()) => {
+                    model.insert(id, ver);
+                }
+                Err(e) => {
+                    assert!(e.is_no_space(), "{e}");
+                    break 'fill;
+                }
+            }
+        }
+        tree.commit().unwrap();
+    }
+    tree.commit().unwrap();
+    for attempt in 0..1000 {
+        data.inject_next(Op::Write, Fault::NoSpace);
+        let got = tree.checkpoint();
+        assert!(
+            got.as_ref().is_err_and(|e| e.is_no_space()),
+            "attempt {attempt}: {got:?}"
+        );
+    }
+    println!(
+        "after 1000 refused checkpoints: log end {}, durable {}",
+        wal.end_lsn(),
+        wal.durable_lsn()
+    );
+    tree.checkpoint()
+        .expect("the checkpoint after the data device has room again");
+    for id in 0..200 {
+        tree.put(&key(id), &value(id, 500)).unwrap();
+        model.insert(id, 500);
+        if wal.log_bytes() > REGION_MIN / 4 {
+            tree.checkpoint().unwrap();
+        }
+    }
+    tree.commit().unwrap();
+    assert!(log.len().unwrap() <= CAP);
+    drop(tree);
+    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
+    let tree = Tree::open_storage(pool_for(&wal), wal, data).unwrap();
+    check_all(&tree, &model);
+}
