@@ -643,3 +643,108 @@ fn checkpoints_refused_by_a_full_data_device_leave_room_for_the_one_that_cuts() 
     let tree = Tree::open_storage(pool_for(&wal), wal, data).unwrap();
     check_all(&tree, &model);
 }
+
+/// A bounded log that depends on another (`TreeWal::flush_first`) is not refused by its region (its tree's
+/// covered changes must not fail once their record is above: `wal.rs`, "A bounded log on a storage"), so puts
+/// without a checkpoint fill it: the commit is then refused for space, and so is a checkpoint (its pages need
+/// records past the region's end: R25-4 in RELIABILITY.md, left). Nothing committed is lost: a reopen finds every
+/// committed key, and the reopened tree takes puts and checkpoints again.
+#[test]
+fn a_full_dependent_bounded_log_refuses_for_space_and_loses_nothing() {
+    let above = TreeWal::open_storage(MemoryStorage::new()).unwrap();
+    let log = Arc::new(MemoryStorage::new());
+    let data = Arc::new(MemoryStorage::new());
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    wal.flush_first(above.clone()).unwrap();
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    let mut refused = None;
+    'fill: for ver in 1..100u64 {
+        for id in 0..200 {
+            tree.put(&key(id), &value(id, ver)).unwrap();
+            if id % 20 == 19 {
+                if let Err(e) = tree.commit() {
+                    refused = Some(e);
+                    break 'fill;
+                }
+                for j in id - 19..=id {
+                    model.insert(j, ver);
+                }
+            }
+        }
+    }
+    let refused = refused.expect("the region never filled");
+    assert!(refused.is_no_space(), "{refused}");
+    assert!(log.len().unwrap() <= CAP);
+    let ckpt = tree.checkpoint().unwrap_err();
+    assert!(ckpt.is_no_space(), "{ckpt}");
+    drop(tree);
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    wal.flush_first(above).unwrap();
+    let tree = Tree::open_storage(pool_for(&wal), wal.clone(), data).unwrap();
+    check_all(&tree, &model);
+    for id in 0..200 {
+        tree.put(&key(id), &value(id, 1000)).unwrap();
+        if wal.log_bytes() > REGION_MIN / 4 {
+            tree.checkpoint().unwrap();
+        }
+    }
+    tree.commit().unwrap();
+    assert!(log.len().unwrap() <= CAP);
+}
+
+/// A write refused for space, or failed (EIO), at each write of a switch (its copy, its zeroing of a stale region,
+/// its buffered records, its header slot), the process going on: the cut returns an error (a log failed only from
+/// the buffered records' write on, where they may be only in the new region), a commit and a second cut then go
+/// through unless the log failed, and after a power loss that drops every unsynced write the log holds every
+/// record made durable from the redo point on, then a prefix of the later ones, nothing else.
+#[test]
+fn a_refused_or_failed_write_at_each_step_of_a_switch() {
+    use bufpool::storage::{Fault, Op};
+    let mut failed_logs = 0;
+    for fault in [Fault::NoSpace, Fault::Eio] {
+        for k in 1..=6u64 {
+            let log = Arc::new(FaultyStorage::new(k, FaultConfig::none()));
+            let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+            let mut ends = Vec::new();
+            for n in 0..75u32 {
+                ends.push((append(&wal, n, 1), n));
+                if n == 69 {
+                    wal.commit().unwrap();
+                }
+            }
+            let redo = ends[59].0;
+            log.inject_nth(Op::Write, log.counts().writes + k, fault);
+            let first = wal.truncate_before(redo);
+            log.clear_triggers();
+            if let Err(e) = &first {
+                assert!(
+                    matches!(fault, Fault::Eio) || e.is_no_space() || matches!(e, Error::Log(_)),
+                    "{fault:?} at write {k}: {e}"
+                );
+            }
+            if first.is_err() && wal.commit().is_ok() {
+                wal.truncate_before(redo).unwrap();
+                assert_eq!(wal.switches(), 1, "{fault:?} at write {k}");
+            }
+            failed_logs += u64::from(wal.commit().is_err());
+            let durable = wal.durable_lsn();
+            std::mem::forget(wal);
+            let image = FaultyStorage::from_image(0, FaultConfig::none(), log.crash());
+            let wal = TreeWal::open_storage_with_capacity(image, CAP)
+                .unwrap_or_else(|e| panic!("{fault:?} at write {k}: open: {e}"));
+            let got: Vec<Rec> = records(&wal).into_iter().filter(|r| r.0 > redo).collect();
+            let kept: Vec<Rec> = ends[60..]
+                .iter()
+                .map(|&(end, n)| (end, n.to_le_bytes().to_vec(), record(n, 1)))
+                .collect();
+            let must = kept.iter().filter(|r| r.0 <= durable).count();
+            assert!(
+                got.len() >= must && kept.get(..got.len()) == Some(&got[..]),
+                "{fault:?} at write {k}: {} records from the redo point on, {must} durable",
+                got.len()
+            );
+        }
+    }
+    println!("switch write faults: {failed_logs} of 12 runs failed the log");
+}
