@@ -54,7 +54,7 @@ use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, Wr
 
 use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
-use crate::wal::{Op, OwnedOp, TreeClaim, TreeWal};
+use crate::wal::{Op, OwnedOp, TreeClaim, TreeWal, LOG_HDR, REGION_MIN};
 
 mod bulk;
 
@@ -640,6 +640,20 @@ impl Tree {
         let user = pool.user_bytes();
         if !(4096 - bufpool::PAGE_HEADER_SIZE..=node::USER_BYTES_MAX).contains(&user) {
             return Err(Error::BadMeta(format!("unsupported page user size {user}")));
+        }
+        // A bounded log's region holds at least what `REGION_MIN` is for 4 KiB pages (32 pages), so that the
+        // quarter kept for a checkpoint holds its records and those of the appends that passed the check: with
+        // larger pages a few leaf images passed the region's end, and no commit or checkpoint was taken again
+        // (R25-2 in RELIABILITY.md).
+        if let Some(capacity) = wal.capacity() {
+            let least = REGION_MIN / 4096 * pool.page_size() as u64;
+            if (capacity - LOG_HDR) / 2 < least {
+                return Err(Error::Log(format!(
+                    "the tree's log was made with a capacity of {capacity} bytes, too small for pages of {} bytes:                      a bounded log's regions must hold 32 pages; nothing was opened or changed: give the tree a log                      of at least {} bytes",
+                    pool.page_size(),
+                    LOG_HDR + 2 * least
+                )));
+            }
         }
         let claim = wal.claim_for_tree()?;
         let file = open(&pool, FileOptions::new().wal(claim.clone()))?;
@@ -2052,8 +2066,7 @@ impl Tree {
         let mut redo = Vec::with_capacity(trees.len());
         for t in trees {
             let r = t.wal().begin_checkpoint();
-            t.note_log_start(r)?;
-            redo.push(r);
+            redo.push(t.note_log_start(r)?);
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
         match spread {
@@ -2085,11 +2098,20 @@ impl Tree {
     }
 
     /// Records in the meta page (a logged change, written by the checkpoint that follows) that the tree needs its
-    /// log only from `redo` on.
-    fn note_log_start(&self, redo: Lsn) -> Result<()> {
+    /// log only from `redo` on; returns the redo point to cut at. That is `redo`, unless an earlier checkpoint
+    /// that did not cut (its page writes or its cut failed) recorded its own, past the log's start: then that
+    /// one, and nothing is logged. A cut there keeps more (the pages are all written either way), and retries
+    /// refused for as long as the data device is full no longer log a meta page's image each: in a bounded log
+    /// they filled the quarter of its region kept for a checkpoint and passed its end, and no checkpoint could
+    /// then write its pages or cut (R25-3 in RELIABILITY.md).
+    fn note_log_start(&self, redo: Lsn) -> Result<Lsn> {
         let mut meta = self.hold(META)?;
-        if meta_u64(&meta, M_LOG_START) >= redo {
-            return Ok(());
+        let logged = meta_u64(&meta, M_LOG_START);
+        if logged >= redo {
+            return Ok(redo);
+        }
+        if logged > self.wal().start_lsn() {
+            return Ok(logged);
         }
         self.wal().check_for_checkpoint()?;
         set_meta_u64(&mut meta, M_LOG_START, redo);
@@ -2099,7 +2121,7 @@ impl Tree {
         }]);
         meta.set_lsn(lsn);
         meta.logged();
-        Ok(())
+        Ok(redo)
     }
 
     /// Checkpoints and closes the data file in the pool. (Dropping a `Tree` without `close` loses nothing that was

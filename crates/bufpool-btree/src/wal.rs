@@ -307,8 +307,9 @@ use crate::node::Node;
 const MAGIC: &[u8; 8] = b"BPTWAL02";
 /// The header slot of a bounded log ([`TreeWal::open_storage_with_capacity`]): `MAGIC`'s fields, then its region.
 const MAGIC_BOUNDED: &[u8; 8] = b"BPTWAL03";
-/// Smallest region of a bounded log (half of its capacity past the header): far above any record a tree appends
-/// (a structure change's few page images), which must fit in the quarter of a region kept for a checkpoint.
+/// Smallest region of a bounded log (half of its capacity past the header): far above any record a tree of 4 KiB
+/// pages appends (a structure change's few page images), which must fit in the quarter of a region kept for a
+/// checkpoint. A tree of larger pages refuses a log whose regions hold fewer than 32 of its pages (R25-2).
 pub const REGION_MIN: u64 = 128 << 10;
 /// The byte offset where region `r` (0 or 1) of a bounded log whose regions are `region_len` bytes starts.
 fn region_base(r: u64, region_len: u64) -> u64 {
@@ -2093,8 +2094,12 @@ impl TreeWal {
                 }
             }
         }
-        if !buf.is_empty() {
-            if let Err(e) = io.dev.write_all_at(&buf, io.offset(start)) {
+        // Records before `io`'s origin are not written: only a bounded log's switch writes to a region whose origin
+        // (its redo point) is past the buffer's start, and those records are dead (R25-1). Refused, they go back
+        // with the rest, so the region in force never misses them.
+        let skip = io.origin.saturating_sub(start).min(buf.len() as u64) as usize;
+        if skip < buf.len() {
+            if let Err(e) = io.dev.write_all_at(&buf[skip..], io.offset(start + skip as u64)) {
                 if !is_no_space(&e) {
                     self.release_taken(buf);
                     return Err(self.fail("write", e));
@@ -2321,7 +2326,9 @@ impl TreeWal {
                 region_len: io.region_len,
             };
             let from = (io.base, io.origin);
-            (io.dev.clone(), from, to, self.state.lock().buf_start)
+            // What the region in force holds from `redo` on: nothing if the records before `redo` are not all
+            // written yet (a cut at a redo point past the written records, R25-1).
+            (io.dev.clone(), from, to, self.state.lock().buf_start.max(redo))
         };
         let from_at = |lsn: Lsn| from.0 + (lsn - from.1);
         let target = usize::from(to.base != LOG_HDR);
@@ -2350,8 +2357,10 @@ impl TreeWal {
             // The tail outgrew a region while it was copied: a header-slot cut instead.
             return self.cut_by_header(&mut io, redo, seq);
         }
-        copy_dev(&dev, from_at(copied), to.offset(copied), written - copied, &mut chunk).map_err(copy_failed)?;
-        // The buffered records go to the new region only (`to`), and `durable` does not move (no sync here).
+        let more = written.saturating_sub(copied);
+        copy_dev(&dev, from_at(copied), to.offset(copied), more, &mut chunk).map_err(copy_failed)?;
+        // The buffered records go to the new region only (`to`; those before `redo`, dead, not at all), and
+        // `durable` does not move (no sync here).
         let end = self.write_locked(&to, SyncCause::Checkpoint, false)?;
         let hdr = to.header(self.id, redo, seq);
         io.dev

@@ -504,3 +504,247 @@ fn a_stopped_switch_leaves_nothing_for_the_next() {
     assert_eq!(got.len(), 12, "records after the switch: fills {fills:?}");
     assert!(fills[10..].iter().all(|&f| f == 2), "{fills:?}");
 }
+
+/// R25-1: a cut at a redo point past what the log has written (records appended, not committed, when the
+/// checkpoint began: the public `begin_checkpoint` / `truncate_before` allow it) switches region without
+/// underflowing its offsets: the cut returns, every record from the redo point on is kept, and a reopen reads
+/// them.
+#[test]
+fn a_switch_at_a_redo_point_past_the_written_records() {
+    let log = Arc::new(MemoryStorage::new());
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    // Past half the region, nothing written out (the buffer's soft bound is far above a region).
+    for n in 0..70u32 {
+        append(&wal, n, 1);
+    }
+    let redo = wal.begin_checkpoint();
+    let kept: Vec<u64> = (70..75u32).map(|n| append(&wal, n, 1)).collect();
+    wal.truncate_before(redo).unwrap();
+    assert_eq!(wal.switches(), 1);
+    assert_eq!(wal.durable_lsn(), *kept.last().unwrap());
+    assert_eq!(records(&wal).iter().map(|r| r.0).collect::<Vec<_>>(), kept);
+    drop(wal);
+    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
+    assert_eq!(records(&wal).iter().map(|r| r.0).collect::<Vec<_>>(), kept);
+}
+
+/// R25-2: a tree of the largest pages (64 KiB, a full image of which is half the smallest region) on a log of the
+/// smallest capacity is refused with a typed error, nothing written, the log left for a tree it fits; on a log of
+/// the capacity the error names (regions of 32 such pages) the tree runs: its puts, refused for space when the
+/// region fills, go on after a checkpoint, and a reopen finds every committed key. Before the fix the tree was
+/// made, and its region took two leaf images past its three quarters (each append passed the check): the commit
+/// was refused for space, and so was every checkpoint after it (its meta page's record could never be written,
+/// so neither its pages nor its cut): the tree took no change again.
+#[test]
+fn a_tree_of_large_pages_on_a_small_bounded_log() {
+    const PAGE: usize = 64 << 10;
+    let pool_of = |wal: &Arc<TreeWal>| {
+        Arc::new(
+            BufferPool::builder()
+                .frames(64)
+                .page_size(PAGE)
+                .wal(wal.clone())
+                .build()
+                .unwrap(),
+        )
+    };
+    let wal = TreeWal::open_storage_with_capacity(MemoryStorage::new(), CAP).unwrap();
+    let data = Arc::new(MemoryStorage::new());
+    let refused = Tree::create_storage(pool_of(&wal), wal.clone(), data.clone());
+    assert!(matches!(refused, Err(Error::Log(_))), "{refused:?}");
+    assert_eq!(data.len().unwrap(), 0, "nothing of the tree written");
+    // The log is free and whole: a tree of small pages takes it.
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), MemoryStorage::new()).unwrap();
+    tree.put(&key(1), &value(1, 1)).unwrap();
+    tree.commit().unwrap();
+    drop(tree);
+
+    let cap = LOG_HDR + 2 * 32 * PAGE as u64;
+    let log = Arc::new(MemoryStorage::new());
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), cap).unwrap();
+    let tree = Tree::create_storage(pool_of(&wal), wal.clone(), data.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    for ver in 1..=6u64 {
+        for id in 0..1000 {
+            let mut tries = 0;
+            while let Err(e) = tree.put(&key(id), &value(id, ver)) {
+                assert!(e.is_no_space(), "{e}");
+                tries += 1;
+                assert!(tries < 3, "put {id} v{ver} refused after a checkpoint: {e}");
+                tree.commit().unwrap();
+                tree.checkpoint().unwrap();
+            }
+            model.insert(id, ver);
+        }
+        tree.commit().unwrap();
+    }
+    assert!(log.len().unwrap() <= cap);
+    drop(tree);
+    let wal = TreeWal::open_storage_with_capacity(log, cap).unwrap();
+    let tree = Tree::open_storage(pool_of(&wal), wal, data).unwrap();
+    check_all(&tree, &model);
+}
+
+/// R25-3: checkpoints retried while the data device is full (each refused for space, as TPC-C's slow tick
+/// retries them) on a bounded log at its three quarters: once the device has room again, a checkpoint cuts and
+/// puts go on; a reopen finds every committed key. Before the fix each refused checkpoint logged the meta page's
+/// image again (its redo point was new each time), past the quarter of the region kept for a checkpoint: the
+/// log's records then passed its region's end, no write-out of them could be taken, and so no checkpoint (its
+/// meta page needs them durable) ever cut again.
+#[test]
+fn checkpoints_refused_by_a_full_data_device_leave_room_for_the_one_that_cuts() {
+    use bufpool::storage::{Fault, Op};
+    let log = Arc::new(MemoryStorage::new());
+    let data = Arc::new(FaultyStorage::new(7, FaultConfig::none()));
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    'fill: for ver in 1..100u64 {
+        for id in 0..200 {
+            match tree.put(&key(id), &value(id, ver)) {
+                Ok(()) => {
+                    model.insert(id, ver);
+                }
+                Err(e) => {
+                    assert!(e.is_no_space(), "{e}");
+                    break 'fill;
+                }
+            }
+        }
+        tree.commit().unwrap();
+    }
+    tree.commit().unwrap();
+    for attempt in 0..1000 {
+        data.inject_next(Op::Write, Fault::NoSpace);
+        let got = tree.checkpoint();
+        assert!(
+            got.as_ref().is_err_and(|e| e.is_no_space()),
+            "attempt {attempt}: {got:?}"
+        );
+    }
+    println!(
+        "after 1000 refused checkpoints: log end {}, durable {}",
+        wal.end_lsn(),
+        wal.durable_lsn()
+    );
+    tree.checkpoint()
+        .expect("the checkpoint after the data device has room again");
+    for id in 0..200 {
+        tree.put(&key(id), &value(id, 500)).unwrap();
+        model.insert(id, 500);
+        if wal.log_bytes() > REGION_MIN / 4 {
+            tree.checkpoint().unwrap();
+        }
+    }
+    tree.commit().unwrap();
+    assert!(log.len().unwrap() <= CAP);
+    drop(tree);
+    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
+    let tree = Tree::open_storage(pool_for(&wal), wal, data).unwrap();
+    check_all(&tree, &model);
+}
+
+/// A bounded log that depends on another (`TreeWal::flush_first`) is not refused by its region (its tree's
+/// covered changes must not fail once their record is above: `wal.rs`, "A bounded log on a storage"), so puts
+/// without a checkpoint fill it: the commit is then refused for space, and so is a checkpoint (its pages need
+/// records past the region's end: R25-4 in RELIABILITY.md, left). Nothing committed is lost: a reopen finds every
+/// committed key, and the reopened tree takes puts and checkpoints again.
+#[test]
+fn a_full_dependent_bounded_log_refuses_for_space_and_loses_nothing() {
+    let above = TreeWal::open_storage(MemoryStorage::new()).unwrap();
+    let log = Arc::new(MemoryStorage::new());
+    let data = Arc::new(MemoryStorage::new());
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    wal.flush_first(above.clone()).unwrap();
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
+    let mut model = BTreeMap::new();
+    let mut refused = None;
+    'fill: for ver in 1..100u64 {
+        for id in 0..200 {
+            tree.put(&key(id), &value(id, ver)).unwrap();
+            if id % 20 == 19 {
+                if let Err(e) = tree.commit() {
+                    refused = Some(e);
+                    break 'fill;
+                }
+                for j in id - 19..=id {
+                    model.insert(j, ver);
+                }
+            }
+        }
+    }
+    let refused = refused.expect("the region never filled");
+    assert!(refused.is_no_space(), "{refused}");
+    assert!(log.len().unwrap() <= CAP);
+    let ckpt = tree.checkpoint().unwrap_err();
+    assert!(ckpt.is_no_space(), "{ckpt}");
+    drop(tree);
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+    wal.flush_first(above).unwrap();
+    let tree = Tree::open_storage(pool_for(&wal), wal.clone(), data).unwrap();
+    check_all(&tree, &model);
+    for id in 0..200 {
+        tree.put(&key(id), &value(id, 1000)).unwrap();
+        if wal.log_bytes() > REGION_MIN / 4 {
+            tree.checkpoint().unwrap();
+        }
+    }
+    tree.commit().unwrap();
+    assert!(log.len().unwrap() <= CAP);
+}
+
+/// A write refused for space, or failed (EIO), at each write of a switch (its copy, its zeroing of a stale region,
+/// its buffered records, its header slot), the process going on: the cut returns an error (a log failed only from
+/// the buffered records' write on, where they may be only in the new region), a commit and a second cut then go
+/// through unless the log failed, and after a power loss that drops every unsynced write the log holds every
+/// record made durable from the redo point on, then a prefix of the later ones, nothing else.
+#[test]
+fn a_refused_or_failed_write_at_each_step_of_a_switch() {
+    use bufpool::storage::{Fault, Op};
+    let mut failed_logs = 0;
+    for fault in [Fault::NoSpace, Fault::Eio] {
+        for k in 1..=6u64 {
+            let log = Arc::new(FaultyStorage::new(k, FaultConfig::none()));
+            let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+            let mut ends = Vec::new();
+            for n in 0..75u32 {
+                ends.push((append(&wal, n, 1), n));
+                if n == 69 {
+                    wal.commit().unwrap();
+                }
+            }
+            let redo = ends[59].0;
+            log.inject_nth(Op::Write, log.counts().writes + k, fault);
+            let first = wal.truncate_before(redo);
+            log.clear_triggers();
+            if let Err(e) = &first {
+                assert!(
+                    matches!(fault, Fault::Eio) || e.is_no_space() || matches!(e, Error::Log(_)),
+                    "{fault:?} at write {k}: {e}"
+                );
+            }
+            if first.is_err() && wal.commit().is_ok() {
+                wal.truncate_before(redo).unwrap();
+                assert_eq!(wal.switches(), 1, "{fault:?} at write {k}");
+            }
+            failed_logs += u64::from(wal.commit().is_err());
+            let durable = wal.durable_lsn();
+            std::mem::forget(wal);
+            let image = FaultyStorage::from_image(0, FaultConfig::none(), log.crash());
+            let wal = TreeWal::open_storage_with_capacity(image, CAP)
+                .unwrap_or_else(|e| panic!("{fault:?} at write {k}: open: {e}"));
+            let got: Vec<Rec> = records(&wal).into_iter().filter(|r| r.0 > redo).collect();
+            let kept: Vec<Rec> = ends[60..]
+                .iter()
+                .map(|&(end, n)| (end, n.to_le_bytes().to_vec(), record(n, 1)))
+                .collect();
+            let must = kept.iter().filter(|r| r.0 <= durable).count();
+            assert!(
+                got.len() >= must && kept.get(..got.len()) == Some(&got[..]),
+                "{fault:?} at write {k}: {} records from the redo point on, {must} durable",
+                got.len()
+            );
+        }
+    }
+    println!("switch write faults: {failed_logs} of 12 runs failed the log");
+}
