@@ -649,7 +649,9 @@ impl Tree {
             let least = REGION_MIN / 4096 * pool.page_size() as u64;
             if (capacity - LOG_HDR) / 2 < least {
                 return Err(Error::Log(format!(
-                    "the tree's log was made with a capacity of {capacity} bytes, too small for pages of {} bytes:                      a bounded log's regions must hold 32 pages; nothing was opened or changed: give the tree a log                      of at least {} bytes",
+                    "the tree's log was made with a capacity of {capacity} bytes, too small for pages of {} bytes: \
+                     a bounded log's regions must hold 32 pages; nothing was opened or changed: give the tree a \
+                     log of at least {} bytes",
                     pool.page_size(),
                     LOG_HDR + 2 * least
                 )));
