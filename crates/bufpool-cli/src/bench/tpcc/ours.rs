@@ -654,9 +654,13 @@ struct WriteSet {
     remembered: NearHints,
 }
 
-/// Slots of a worker's [`NearHints`] (2 MiB, allocated on its first note).
+/// Slots of a worker's [`NearHints`] (2 MiB, allocated on its first note), in sets of [`NEAR_HINT_WAYS`].
 const NEAR_HINT_SLOTS: usize = 1 << 16;
-const _: () = assert!(NEAR_HINT_SLOTS.is_power_of_two());
+/// Slots of a [`NearHints`] set: a neighbourhood may sit in any of them (64 bytes, a cache line).
+const NEAR_HINT_WAYS: usize = 2;
+/// Sets of a worker's [`NearHints`].
+const NEAR_HINT_SETS: usize = NEAR_HINT_SLOTS / NEAR_HINT_WAYS;
+const _: () = assert!(NEAR_HINT_SETS.is_power_of_two());
 /// Keys that differ only in these low bits of their last byte share a [`NearHints`] slot: 8 neighbours, such as
 /// 8 consecutive ITEM rows, or STOCK rows of one warehouse (a leaf holds about 40 ITEM rows, 12 STOCK rows).
 const NEAR_BITS: u32 = 3;
@@ -667,16 +671,24 @@ const NEAR_BITS: u32 = 3;
 /// leaf first: one probe of the leaf instead of a descent from the root, if it still covers the key (a hint is
 /// checked, never trusted: any other page costs one wasted probe, then the descent). New-Order's ITEM and STOCK
 /// batches are most of what this saves: their keys are drawn by NURand, so a worker meets the hot items'
-/// neighbourhoods again and again (about 8 in 10 ITEM and 5 to 7 in 10 STOCK keys of a long run find their leaf
-/// here, by a simulation of the draws); a table of exact keys would hold half as many (a leaf's other keys
+/// neighbourhoods again and again (about 9 in 10 ITEM and 7 in 10 STOCK keys of a long run find their leaf
+/// here, counted in a run of 150,000 New-Orders as a simulation of the draws predicted); a table of exact keys would hold half as many (a leaf's other keys
 /// answer too). Also the DISTRICT rows (two leaves under a root at 4 warehouses) and CUSTOMER rows of single
-/// reads. Direct-mapped by a mix of the neighbourhood's hash ([`near_hash`]), the hash kept in the slot to
-/// recognise it.
+/// reads. 2-way set-associative: a mix of the neighbourhood's hash ([`near_hash`]) picks a set of two slots
+/// ([`NearSet`]), the hash kept in the slot to recognise it; the set's first slot is the one used last, and a
+/// new neighbourhood takes the place of the other (least recently used).
 ///
 /// (Until session 23 it held 1,024 exact keys of single reads only, `ReadHints`; the batches descended from the
-/// root for every key.)
+/// root for every key. Until session 25 it was direct-mapped: two hot neighbourhoods of one slot evicted each
+/// other, about 1 in 10 ITEM and STOCK keys more missed.)
 #[derive(Default)]
-struct NearHints(Vec<(u64, LeafHint)>);
+struct NearHints(Vec<NearSet>);
+
+/// A set of [`NearHints`]: `(near_hash, leaf)` per slot, the one used last first; one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct NearSet([(u64, LeafHint); NEAR_HINT_WAYS]);
+const _: () = assert!(std::mem::size_of::<NearSet>() == 64);
 
 /// [`key_hash`] of `t` and `key` with the low [`NEAR_BITS`] bits of its last byte dropped: the same for the
 /// keys of one [`NearHints`] neighbourhood.
@@ -688,29 +700,36 @@ fn near_hash(t: Table, key: &[u8]) -> u64 {
 }
 
 impl NearHints {
-    /// The slot of the neighbourhood whose [`near_hash`] is `hash`: key_hash's bits are mixed poorly for keys
+    /// The set of the neighbourhood whose [`near_hash`] is `hash`: key_hash's bits are mixed poorly for keys
     /// that differ in a byte or two, so a finalizer's xor-shifts and multiplies (MurmurHash3's) first, then the
     /// top bits.
-    fn slot(hash: u64) -> usize {
+    fn set_of(hash: u64) -> usize {
         let mut x = hash ^ (hash >> 33);
         x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
         x ^= x >> 33;
         x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         x ^= x >> 33;
-        (x >> (64 - NEAR_HINT_SLOTS.trailing_zeros())) as usize
+        (x >> (64 - NEAR_HINT_SETS.trailing_zeros())) as usize
     }
 
-    /// The leaf of the worker's last read of a key near `key` of `t`, if its slot still holds that
-    /// neighbourhood.
-    fn get(&self, t: Table, key: &[u8]) -> LeafHint {
+    /// The leaf of the worker's last read of a key near `key` of `t`, if its set still holds that
+    /// neighbourhood (which becomes the set's last used).
+    fn get(&mut self, t: Table, key: &[u8]) -> LeafHint {
         self.get_hashed(near_hash(t, key))
     }
 
     /// [`NearHints::get`] of the neighbourhood whose [`near_hash`] is `hash`.
-    fn get_hashed(&self, hash: u64) -> LeafHint {
-        match self.0.get(Self::slot(hash)) {
-            Some(&(h, hint)) if h == hash => hint,
-            _ => LeafHint::default(),
+    fn get_hashed(&mut self, hash: u64) -> LeafHint {
+        let Some(NearSet(ways)) = self.0.get_mut(Self::set_of(hash)) else {
+            return LeafHint::default();
+        };
+        if ways[0].0 == hash {
+            ways[0].1
+        } else if ways[1].0 == hash {
+            ways.swap(0, 1);
+            ways[0].1
+        } else {
+            LeafHint::default()
         }
     }
 
@@ -719,12 +738,17 @@ impl NearHints {
         self.set_hashed(near_hash(t, key), hint);
     }
 
-    /// [`NearHints::set`] of the neighbourhood whose [`near_hash`] is `hash`.
+    /// [`NearHints::set`] of the neighbourhood whose [`near_hash`] is `hash`: in its slot if its set holds it,
+    /// else in place of the set's least recently used; either way the set's last used.
     fn set_hashed(&mut self, hash: u64, hint: LeafHint) {
         if self.0.is_empty() {
-            self.0 = vec![(0, LeafHint::default()); NEAR_HINT_SLOTS];
+            self.0 = vec![NearSet::default(); NEAR_HINT_SETS];
         }
-        self.0[Self::slot(hash)] = (hash, hint);
+        let NearSet(ways) = &mut self.0[Self::set_of(hash)];
+        if ways[0].0 != hash {
+            ways[1] = ways[0];
+        }
+        ways[0] = (hash, hint);
     }
 }
 
@@ -2009,8 +2033,8 @@ mod tests {
         let (a, b) = (k(2000), k(3000));
         assert_eq!(read(&mut set, &a), Some(vec![2000u32 as u8; 100]));
         assert_eq!(read(&mut set, &b), Some(vec![3000u32 as u8; 100]));
-        let remembered = |set: &WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
-        assert_eq!(remembered(&set, &a), covering(&a));
+        let remembered = |set: &mut WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
+        assert_eq!(remembered(&mut set, &a), covering(&a));
         assert_ne!(covering(&a), covering(&b));
         // Key a's leaf splits (and splits again) under it: the remembered leaf may no longer cover a, and the read
         // answers from the one that does.
@@ -2019,12 +2043,47 @@ mod tests {
         }
         assert_eq!(read(&mut set, &a), Some(vec![2000u32 as u8; 100]));
         assert_eq!(read(&mut set, &k(2001)), Some(vec![1u8; 100]));
-        assert_eq!(remembered(&set, &a), covering(&a));
+        assert_eq!(remembered(&mut set, &a), covering(&a));
         assert_eq!(read(&mut set, &b), Some(vec![3000u32 as u8; 100]));
         // A key none of whose neighbours ("s000000" to "s000007") was read has no remembered leaf; a missing key is read as missing, from its leaf too.
-        assert_eq!(remembered(&set, &k(5)), None);
+        assert_eq!(remembered(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
+    }
+
+    /// [`NearHints`] is 2-way set-associative: two neighbourhoods of one set are both kept (the direct-mapped
+    /// table of sessions 23 and 24 kept the later only), and a third takes the place of the one used least
+    /// recently.
+    #[test]
+    fn a_set_of_near_hints_keeps_two_neighbourhoods_and_replaces_the_least_recently_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = stock_rows(dir.path(), 4);
+        let tree = e.tree(Table::Stock);
+        let hint = |i: u32| {
+            let mut h = LeafHint::default();
+            tree.get_hinted(&stock_name(i), &mut h, |_| ()).unwrap();
+            h
+        };
+        let (x, y, z) = (hint(0), hint(2000), hint(3996));
+        assert!(x != y && y != z && x != z && x != LeafHint::default());
+        // Three neighbourhoods' hashes that pick one set.
+        let mut same = (2u64..).filter(|&h| NearHints::set_of(h) == NearHints::set_of(1));
+        let (h1, h2, h3) = (1, same.next().unwrap(), same.next().unwrap());
+        let mut near = NearHints::default();
+        near.set_hashed(h1, x);
+        near.set_hashed(h2, y);
+        assert_eq!(near.get_hashed(h1), x, "both kept");
+        assert_eq!(near.get_hashed(h2), y, "both kept");
+        // h1 read last: a third neighbourhood replaces h2.
+        assert_eq!(near.get_hashed(h1), x);
+        near.set_hashed(h3, z);
+        assert_eq!(near.get_hashed(h3), z);
+        assert_eq!(near.get_hashed(h1), x);
+        assert_eq!(near.get_hashed(h2), LeafHint::default());
+        // A kept neighbourhood's new leaf takes its own slot: the other stays.
+        near.set_hashed(h3, y);
+        assert_eq!(near.get_hashed(h1), x);
+        assert_eq!(near.get_hashed(h3), y);
     }
 
     /// A batch read ([`Txn::get_each`]) tries, for each key, the leaf of the worker's last read of a key near it
@@ -2070,8 +2129,8 @@ mod tests {
         let (rows, warm) = batch(&mut set, &[k(a + 2), k(b + 4), k(a + 5)]);
         assert_eq!(rows, [row(a + 2), row(b + 4), None]);
         assert_eq!(warm, 3, "each key from its neighbourhood's leaf, without a descent");
-        let remembered = |set: &WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
-        assert_eq!(remembered(&set, &k(a + 1)), covering(&k(a + 2)));
+        let remembered = |set: &mut WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
+        assert_eq!(remembered(&mut set, &k(a + 1)), covering(&k(a + 2)));
         // a's leaf splits (and splits again): the remembered leaf no longer covers some of its neighbours, which
         // are read right all the same, and the covering leaf is remembered.
         for i in (1800..2200).filter(|i| i % 2 == 1) {
@@ -2080,14 +2139,14 @@ mod tests {
         for i in a..a + 8 {
             let want = if i % 2 == 0 { row(i) } else { Some(vec![1u8; 100]) };
             assert_eq!(batch(&mut set, &[k(i), k(b)]).0, [want, row(b)]);
-            assert_eq!(remembered(&set, &k(i)), covering(&k(i)));
+            assert_eq!(remembered(&mut set, &k(i)), covering(&k(i)));
         }
         // Another neighbourhood's leaf noted for a's: the read answers from the covering leaf.
         let mut far = LeafHint::default();
         tree.get_hinted(&k(b), &mut far, |_| ()).unwrap();
         set.remembered.set(Table::Stock, &k(a), far);
         assert_eq!(batch(&mut set, &[k(a + 3)]).0, [Some(vec![1u8; 100])]);
-        assert_eq!(remembered(&set, &k(a)), covering(&k(a + 3)));
+        assert_eq!(remembered(&mut set, &k(a)), covering(&k(a + 3)));
     }
 
     #[test]
