@@ -41,6 +41,21 @@ fn check_all(tree: &Tree, model: &BTreeMap<u64, u64>) {
     assert_eq!(n, model.len(), "keys recovered");
 }
 
+/// Reopens the tree of `data` on its bounded log `log` (of capacity `cap`) in a pool made by `pool`, and checks
+/// that it holds `model` and nothing else.
+fn reopen_and_check(
+    log: impl Storage,
+    cap: u64,
+    data: impl Storage,
+    pool: fn(&Arc<TreeWal>) -> Arc<BufferPool>,
+    model: &BTreeMap<u64, u64>,
+) -> Tree {
+    let wal = TreeWal::open_storage_with_capacity(log, cap).unwrap();
+    let tree = Tree::open_storage(pool(&wal), wal, data).unwrap();
+    check_all(&tree, model);
+    tree
+}
+
 /// Puts `rounds` times over `ids` keys (versions 1, 2, ...), committing every 20 puts and checkpointing whenever
 /// the log holds more than `ckpt_at` bytes; returns the model and the largest length the log storage reached.
 fn load(tree: &Tree, log: &dyn Storage, ids: u64, rounds: u64, ckpt_at: u64) -> (BTreeMap<u64, u64>, u64) {
@@ -101,10 +116,7 @@ fn bounded_log_stays_within_its_capacity() {
     assert!(wal.switches() >= 10, "{} switches", wal.switches());
     // Dropped without close: the reopen recovers from the log.
     drop(tree);
-    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
-    let tree = Tree::open_storage(pool_for(&wal), wal, data.clone()).unwrap();
-    check_all(&tree, &model);
-    drop(tree);
+    drop(reopen_and_check(log.clone(), CAP, data.clone(), pool_for, &model));
     // `open_storage` finds the capacity in the header.
     let wal = TreeWal::open_storage(log.clone()).unwrap();
     assert_eq!(wal.capacity(), Some(CAP));
@@ -174,9 +186,7 @@ fn full_region_refuses_appends_until_a_checkpoint() {
     tree.commit().unwrap();
     assert!(log.len().unwrap() <= CAP);
     drop(tree);
-    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
-    let tree = Tree::open_storage(pool_for(&wal), wal, data).unwrap();
-    check_all(&tree, &model);
+    reopen_and_check(log, CAP, data, pool_for, &model);
 }
 
 /// What one run of the switch scenario leaves: the model committed, the puts that returned `Ok` after it.
@@ -580,9 +590,7 @@ fn a_tree_of_large_pages_on_a_small_bounded_log() {
     }
     assert!(log.len().unwrap() <= cap);
     drop(tree);
-    let wal = TreeWal::open_storage_with_capacity(log, cap).unwrap();
-    let tree = Tree::open_storage(pool_of(&wal), wal, data).unwrap();
-    check_all(&tree, &model);
+    reopen_and_check(log, cap, data, pool_of, &model);
 }
 
 /// R25-3: checkpoints retried while the data device is full (each refused for space, as TPC-C's slow tick
@@ -639,9 +647,7 @@ fn checkpoints_refused_by_a_full_data_device_leave_room_for_the_one_that_cuts() 
     tree.commit().unwrap();
     assert!(log.len().unwrap() <= CAP);
     drop(tree);
-    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
-    let tree = Tree::open_storage(pool_for(&wal), wal, data).unwrap();
-    check_all(&tree, &model);
+    reopen_and_check(log, CAP, data, pool_for, &model);
 }
 
 /// A bounded log that depends on another (`TreeWal::flush_first`) is not refused by its region (its tree's

@@ -983,13 +983,7 @@ impl BufferPool {
         let closing = self.sweep_file(&f, true)?;
         self.sync_file(&f)?;
         closing.commit();
-        let removed = self.core.files.unregister(&f);
-        self.forget_background_error(file);
-        if removed {
-            // Another close or drop of the file that ran with this one returns without waiting (it would wait for
-            // this one, which waits for it).
-            crate::files::release(f);
-        }
+        self.retire(file, f);
         Ok(())
     }
 
@@ -1001,6 +995,13 @@ impl BufferPool {
     pub fn drop_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.sweep_file(&f, false)?.commit();
+        self.retire(file, f);
+        Ok(())
+    }
+
+    /// The end of a close or drop that emptied the pool of `file`'s pages: the file leaves the table with any
+    /// background error no call has reported, and the call waits (bounded) for other threads' holds on it to go.
+    fn retire(&self, file: FileId, f: Arc<FileEntry>) {
         let removed = self.core.files.unregister(&f);
         self.forget_background_error(file);
         if removed {
@@ -1008,7 +1009,6 @@ impl BufferPool {
             // this one, which waits for it).
             crate::files::release(f);
         }
-        Ok(())
     }
 
     /// Empties the pool of `file`'s pages: marks it closing (loads racing with the sweep undo themselves), then
