@@ -754,3 +754,70 @@ fn a_refused_or_failed_write_at_each_step_of_a_switch() {
     }
     println!("switch write faults: {failed_logs} of 12 runs failed the log");
 }
+
+/// R25-3's cut at an earlier checkpoint's redo point (R26-O4 in RELIABILITY.md): a checkpoint refused for space at
+/// its first or second page write (the meta page's new log start logged, some pages maybe written), changes
+/// committed after it, then a checkpoint that cuts at the refused one's redo point (before those changes) and
+/// logs no meta record of its own; power lost on both devices right after the cut, or after one more commit: every
+/// committed key is found, nothing else.
+#[test]
+fn power_loss_after_a_cut_at_a_refused_checkpoints_redo_point() {
+    use bufpool::storage::{Fault, Op};
+    let mut refused_cases = 0;
+    for seed in 0..6u64 {
+        for nth in [1, 2] {
+            for more in [false, true] {
+                let what = format!("seed {seed}, write {nth} refused, more {more}");
+                let log = Arc::new(FaultyStorage::new(seed, FaultConfig::crash_only()));
+                let data = Arc::new(FaultyStorage::new(seed + 100, FaultConfig::crash_only()));
+                let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+                let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
+                let mut model = BTreeMap::new();
+                let round = |ver: u64, model: &mut BTreeMap<u64, u64>| {
+                    for id in 0..30 {
+                        tree.put(&key(id), &value(id, ver)).unwrap();
+                        model.insert(id, ver);
+                    }
+                    tree.commit().unwrap();
+                };
+                round(1, &mut model);
+                tree.checkpoint().unwrap();
+                round(2, &mut model);
+                data.inject_nth(Op::Write, data.counts().writes + nth, Fault::NoSpace);
+                let refused = tree.checkpoint();
+                data.clear_triggers();
+                if refused.is_ok() {
+                    // Fewer page writes than `nth`: nothing refused, nothing to check here.
+                    continue;
+                }
+                assert!(refused.as_ref().is_err_and(|e| e.is_no_space()), "{what}: {refused:?}");
+                refused_cases += 1;
+                let before = wal.end_lsn();
+                round(3, &mut model);
+                tree.checkpoint().unwrap();
+                assert!(
+                    wal.start_lsn() <= before,
+                    "{what}: the cut is at the refused checkpoint's redo point ({} > {before})",
+                    wal.start_lsn()
+                );
+                if more {
+                    round(4, &mut model);
+                }
+                drop(tree); // writes nothing: the devices then lose power
+                let (log, data) = (log.crash_to_memory(), data.crash_to_memory());
+                let tree = reopen_and_check(log, CAP, data, pool_for, &model);
+                round_after(&tree);
+            }
+        }
+    }
+    assert!(refused_cases >= 12, "{refused_cases} refused checkpoints");
+}
+
+/// The reopened tree takes changes and a checkpoint.
+fn round_after(tree: &Tree) {
+    for id in 0..30 {
+        tree.put(&key(id), &value(id, 9)).unwrap();
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+}

@@ -1852,9 +1852,18 @@ impl BufferPool {
         if f.is_closing() {
             return Err(Error::FileNotOpen(file));
         }
-        // The frame first, so that a full pool leaves no page number to give back.
+        // The frame first, so that a full pool leaves no page number to give back. The file is not held while the
+        // frame is taken, which can wait (for a frame, a victim's write, the engine's veto): a file dropped
+        // meanwhile stayed open past `drop_file`'s return (R26-1 in RELIABILITY.md; R25-12 for a miss). Taken up
+        // again after; a sweep that ran meanwhile left it closing, which the check after the mapping sees.
         let hint = PageId::new(file, f.pages.load(Relaxed));
+        let weak = Arc::downgrade(&f);
+        drop(f);
         let mut frame = self.acquire_frame(hint, true)?;
+        let Some(f) = weak.upgrade() else {
+            self.release_unmapped(frame);
+            return Err(Error::FileNotOpen(file));
+        };
         let (idx, h) = (frame.idx(), frame.header());
         frame.page_mut().fill(0);
         h.lsn.store(0, Relaxed);

@@ -329,6 +329,9 @@ impl BufferPool {
     /// before anything is written (a later call retries); one on another file is left for that file's flush or
     /// the next checkpoint (or forgotten when that file is closed or dropped: it never concerns a file opened
     /// under the same id later).
+    ///
+    /// A file of `files` closed or dropped by another thread while this runs is not held open by it: it is
+    /// reported [`Error::FileNotOpen`] (this call did not sync it).
     pub fn flush_files(&self, files: &[FileId]) -> Result<()> {
         self.flush_files_paced(files, None)
     }
@@ -343,32 +346,40 @@ impl BufferPool {
 
     fn flush_files_paced(&self, files: &[FileId], spread: Option<Duration>) -> Result<()> {
         self.take_background_error(files)?;
-        let entries = files
+        let named = files
             .iter()
-            .map(|&f| self.core.files.get(f))
+            .map(|&f| self.core.files.get(f).map(|f| named(&f)))
             .collect::<Result<Vec<_>>>()?;
-        self.flush_entries_paced(&entries, spread)
+        self.flush_named_paced(named, spread)
     }
 
     pub(crate) fn flush_entries(&self, files: &[Arc<FileEntry>]) -> Result<()> {
-        self.flush_entries_paced(files, None)
+        self.flush_named_paced(files.iter().map(|f| named(f)).collect(), None)
     }
 
-    fn flush_entries_paced(&self, files: &[Arc<FileEntry>], spread: Option<Duration>) -> Result<()> {
-        let dirty = self.dirty_pages(|p| files.iter().any(|f| f.id == p.file()));
+    /// Writes and syncs the files `named` (see [`named`]): each is taken up again by its id for its sync, as the
+    /// same open, not held from the start to the last sync: held so, a file dropped meanwhile (while the pages
+    /// were written, or another file synced) stayed open past `drop_file`'s return (R26-2 in RELIABILITY.md;
+    /// R25-11 for a checkpoint).
+    fn flush_named_paced(&self, named: Vec<(FileId, u64, Option<PathBuf>)>, spread: Option<Duration>) -> Result<()> {
+        let dirty = self.dirty_pages(|p| named.iter().any(|&(id, ..)| id == p.file()));
         let mut errors = self.write_dirty(dirty, spread, WriteSource::Flush);
         // Every file synced (once, if named twice) even after another failed; each outcome its write error, else
-        // its sync's.
-        let mut outcomes: Vec<FileOutcome> = Vec::with_capacity(files.len());
-        for f in files {
-            if outcomes.iter().any(|o| o.file == f.id) {
+        // its sync's. A file closed or dropped before its turn is not open (a close synced it, a drop discarded
+        // its pages: this call made neither durable).
+        let mut outcomes: Vec<FileOutcome> = Vec::with_capacity(named.len());
+        for (id, serial, path) in named {
+            if outcomes.iter().any(|o| o.file == id) {
                 continue;
             }
-            let synced = self.sync_and_mark(f);
+            let synced = match self.core.files.get(id) {
+                Ok(f) if f.serial == serial => self.sync_and_mark(&f),
+                _ => Err(Error::FileNotOpen(id)),
+            };
             outcomes.push(FileOutcome {
-                file: f.id,
-                path: f.path.clone(),
-                result: errors.take(f.id).map_or(synced, Err),
+                file: id,
+                path,
+                result: errors.take(id).map_or(synced, Err),
             });
         }
         outcomes.sort_unstable_by_key(|o| o.file);
@@ -880,6 +891,11 @@ pub(crate) type PageAt = (PageId, FrameIdx);
 /// run of `len` pages ending at `last` if it is the next page of the same file and the run is not full.
 fn continues_run(last: PageId, next: PageId, len: usize) -> bool {
     len < RUN_PAGES_MAX && last.file() == next.file() && last.page_no().checked_add(1) == Some(next.page_no())
+}
+
+/// A file as a flush names it until its sync: its id, its open ([`FileEntry::serial`]) and its path.
+fn named(f: &FileEntry) -> (FileId, u64, Option<PathBuf>) {
+    (f.id, f.serial, f.path.clone())
 }
 
 /// The first write error of each file, in the order met, with the open of the file it was met on

@@ -4,9 +4,9 @@
 //! of this process links to the data file or its record sidecar (for the pool's drop: to none of its files).
 //!
 //! The scripted cases hold a call of the pool's own in the middle of its work (a flush waiting for a page of
-//! another file, a checkpoint syncing another file, a miss waiting in the eviction veto) while the file is
-//! dropped: each held the dropped file's entry, and so its descriptor, past the drop's return (R25-10 .. R25-12
-//! in RELIABILITY.md).
+//! another file, a checkpoint or a flush of named files syncing another file, a miss or a new page waiting in the
+//! eviction veto) while the file is dropped: each held the dropped file's entry, and so its descriptor, past the
+//! drop's return (R25-10 .. R25-12, R26-1, R26-2 in RELIABILITY.md).
 
 mod common;
 
@@ -202,40 +202,80 @@ impl Storage for SyncGate {
 #[test]
 fn a_checkpoint_syncing_another_file_keeps_no_dropped_file_open() {
     for backend in [IoBackend::Pread, IoBackend::Auto] {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
-        let (armed, entered, go) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(Gate::default()),
-            Arc::new(Gate::default()),
-        );
-        let slow = pool
-            .open_storage(SyncGate {
-                inner: MemoryStorage::new(),
-                armed: armed.clone(),
-                entered: entered.clone(),
-                go: go.clone(),
-            })
-            .unwrap();
-        let p = pool.open_file(dir.path().join("p.db")).unwrap();
-        assert!(slow < p, "the slow file is synced first");
-        fill(&pool, slow, 2);
-        fill(&pool, p, 2);
-        armed.store(true, SeqCst);
-        std::thread::scope(|s| {
-            let checkpointer = s.spawn(|| pool.checkpoint_report());
-            entered.wait("the checkpoint syncs the slow file");
-            pool.drop_file(p).unwrap();
-            let left = links_to(&dir.path().join("p.db"));
-            go.open();
-            let report = checkpointer.join().unwrap();
-            assert!(
-                report.files.iter().any(|f| f.file == slow && f.result.is_ok()),
-                "{report:?}"
-            );
-            assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
-        });
+        drop_while_another_file_syncs(backend, Syncer::Checkpoint);
     }
+}
+
+/// R26-2: `flush_files` held every file it was given from its start to its last sync (R25-11's checkpoint, in the
+/// flush of named files): a file dropped while the flush synced another stayed open until the flush ended. The
+/// dropped file is reported (`FileNotOpen`: this call did not make its writes durable), the other one is synced.
+#[test]
+fn a_flush_of_several_files_syncing_one_keeps_no_dropped_file_open() {
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        drop_while_another_file_syncs(backend, Syncer::FlushFiles);
+    }
+}
+
+/// The call that syncs two files, the first of which waits in its sync while the second is dropped.
+#[derive(Clone, Copy, Debug)]
+enum Syncer {
+    /// `checkpoint_report`.
+    Checkpoint,
+    /// `flush_files` of the two.
+    FlushFiles,
+}
+
+/// Two files with dirty pages, the first one's sync waiting at a gate: `syncer` syncs it while the second is
+/// dropped. When `drop_file` returns, the second has no descriptor left (and opens again at once); the first is
+/// synced.
+fn drop_while_another_file_syncs(backend: IoBackend, syncer: Syncer) {
+    let what = format!("{backend:?}, {syncer:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+    let (armed, entered, go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Gate::default()),
+        Arc::new(Gate::default()),
+    );
+    let slow = pool
+        .open_storage(SyncGate {
+            inner: MemoryStorage::new(),
+            armed: armed.clone(),
+            entered: entered.clone(),
+            go: go.clone(),
+        })
+        .unwrap();
+    let path = dir.path().join("p.db");
+    let p = pool.open_file(&path).unwrap();
+    assert!(slow < p, "the slow file is synced first");
+    fill(&pool, slow, 2);
+    fill(&pool, p, 2);
+    armed.store(true, SeqCst);
+    std::thread::scope(|s| {
+        // A checkpoint's report, or the flush's result.
+        let syncing = s.spawn(|| match syncer {
+            Syncer::Checkpoint => Ok(pool.checkpoint_report().files),
+            Syncer::FlushFiles => Err(pool.flush_files(&[slow, p])),
+        });
+        entered.wait("the slow file's sync");
+        pool.drop_file(p).unwrap();
+        let left = links_to(&path);
+        go.open();
+        let outcome = syncing.join().unwrap();
+        assert!(left.is_empty(), "{what}: drop_file returned with {left:?} open");
+        match outcome {
+            Ok(report) => assert!(
+                report.iter().any(|f| f.file == slow && f.result.is_ok()),
+                "{what}: {report:?}"
+            ),
+            Err(flushed) => assert!(
+                matches!(flushed, Err(Error::FileNotOpen(f)) if f == p),
+                "{what}: {flushed:?}"
+            ),
+        }
+    });
+    assert!(!pool.file_stats(slow).unwrap().failed, "{what}");
+    pool.open_file(&path).unwrap();
 }
 
 /// R25-12: a miss held its file's entry while it took a frame, which can wait (for a frame, a dirty victim's
@@ -243,53 +283,87 @@ fn a_checkpoint_syncing_another_file_keeps_no_dropped_file_open() {
 #[test]
 fn a_miss_waiting_for_a_frame_keeps_no_dropped_file_open() {
     for backend in [IoBackend::Pread, IoBackend::Auto] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.db");
-        {
-            let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
-            let a = pool.open_file(&path).unwrap();
-            fill(&pool, a, 4);
-            pool.close().unwrap();
-        }
-        let (armed, entered, go) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(Gate::default()),
-            Arc::new(Gate::default()),
-        );
-        let veto = {
-            let (armed, entered, go) = (armed.clone(), entered.clone(), go.clone());
-            move |_page: PageId| {
-                if armed.swap(false, SeqCst) {
-                    entered.open();
-                    go.wait("the test lets the eviction go on");
-                }
-                false
-            }
-        };
-        let pool = BufferPool::builder()
-            .frames(4)
-            .io_backend(backend)
-            .eviction_veto(veto)
-            .build()
-            .unwrap();
-        let b = pool.open_file(dir.path().join("b.db")).unwrap();
-        fill(&pool, b, 4); // every frame holds a page of b
-        pool.checkpoint().unwrap();
-        let a = pool.open_file(&path).unwrap();
-        armed.store(true, SeqCst);
-        std::thread::scope(|s| {
-            let reader = s.spawn(|| pool.read(PageId::new(a, 0)).map(|_| ()));
-            entered.wait("the miss asks the veto for a victim");
-            pool.drop_file(a).unwrap();
-            let left = links_to(&path);
-            go.open();
-            assert!(
-                reader.join().unwrap().is_err(),
-                "{backend:?}: a page of a dropped file was read"
-            );
-            assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
-        });
+        drop_while_taking_a_frame(backend, Taker::Miss);
     }
+}
+
+/// R26-1: `new_page` held its file's entry while it took a frame (R25-12's miss, in the allocation path): a file
+/// dropped while the new page waited for a victim (here the engine's eviction veto) stayed open past
+/// `drop_file`'s return, for as long as the wait lasted.
+#[test]
+fn a_new_page_waiting_for_a_frame_keeps_no_dropped_file_open() {
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        drop_while_taking_a_frame(backend, Taker::NewPage);
+    }
+}
+
+/// The call that takes a frame for a page of the file dropped under it.
+#[derive(Clone, Copy, Debug)]
+enum Taker {
+    /// A read of the file's page 0 (a miss).
+    Miss,
+    /// A new page of the file.
+    NewPage,
+}
+
+/// A pool of 4 frames, each holding a clean page of another file, and an eviction veto that waits at a gate once
+/// armed: `taker` on file `a` waits there for a victim while `a` is dropped. When `drop_file` returns, `a` has no
+/// descriptor left, and the call fails; `a` can be opened again at once.
+fn drop_while_taking_a_frame(backend: IoBackend, taker: Taker) {
+    let what = format!("{backend:?}, {taker:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    {
+        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+        let a = pool.open_file(&path).unwrap();
+        fill(&pool, a, 4);
+        pool.close().unwrap();
+    }
+    let (armed, entered, go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Gate::default()),
+        Arc::new(Gate::default()),
+    );
+    let veto = {
+        let (armed, entered, go) = (armed.clone(), entered.clone(), go.clone());
+        move |_page: PageId| {
+            if armed.swap(false, SeqCst) {
+                entered.open();
+                go.wait("the test lets the eviction go on");
+            }
+            false
+        }
+    };
+    let pool = BufferPool::builder()
+        .frames(4)
+        .io_backend(backend)
+        .eviction_veto(veto)
+        .build()
+        .unwrap();
+    let b = pool.open_file(dir.path().join("b.db")).unwrap();
+    fill(&pool, b, 4); // every frame holds a page of b
+    pool.checkpoint().unwrap();
+    let a = pool.open_file(&path).unwrap();
+    armed.store(true, SeqCst);
+    std::thread::scope(|s| {
+        let taking = s.spawn(|| match taker {
+            Taker::Miss => pool.read(PageId::new(a, 0)).map(|_| ()),
+            Taker::NewPage => pool.new_page(a).map(|_| ()),
+        });
+        entered.wait("the call asks the veto for a victim");
+        pool.drop_file(a).unwrap();
+        let left = links_to(&path);
+        go.open();
+        let got = taking.join().unwrap();
+        assert!(
+            matches!(got, Err(Error::FileNotOpen(f)) if f == a),
+            "{what}: a page of a dropped file was read or made: {got:?}"
+        );
+        assert!(left.is_empty(), "{what}: drop_file returned with {left:?} open");
+    });
+    // Its lock was released too: the file opens again at once.
+    let again = pool.open_file(&path).unwrap();
+    assert_eq!(pool.file_pages(again).unwrap(), 4, "{what}");
 }
 
 /// A log whose flush waits at a gate, once armed; every run of pages with an LSN needs it first.
