@@ -124,10 +124,7 @@
 //!   fsync itself, under its locks. The write-outs are the tick's fast part, on the driver's own thread, never
 //!   behind a checkpoint: until session 23 one tick did both, so through a checkpoint's seconds (when every
 //!   leaf's first change logs its image, the tree logs' busiest time) the buffers passed the hard bound and the
-//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20). Since session 26 the
-//!   logs' records are written with O_DIRECT where the file system takes it (`bufpool_btree::wal`, "Direct
-//!   writes"), a write that waits for the device: the appenders of such a log never write it out at the soft
-//!   bound, so the tick writes the transaction log out too, and paces itself by its buffer as well.
+//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20).
 //!
 //! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
 //!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
@@ -486,9 +483,6 @@ impl Ours {
     /// write-out itself only past [`bufpool_btree::BUF_HARD_MAX`]).
     fn tick_logs(&self) -> Result<Duration> {
         self.latch_failure(|| {
-            // The transaction log too: where its records are written direct, its appenders leave it to us
-            // (`TreeWal::write_out`) rather than wait for the device under their locks.
-            self.txlog.write_out()?;
             for t in &self.trees {
                 t.wal().write_out()?;
             }
@@ -496,7 +490,8 @@ impl Ours {
         })?;
         let mut appended = 0u64;
         let mut room = u64::MAX;
-        for wal in std::iter::once(&self.txlog).chain(self.trees.iter().map(|t| t.wal())) {
+        for t in &self.trees {
+            let wal = t.wal();
             appended = appended.saturating_add(wal.end_lsn());
             room = room.min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
         }
@@ -2376,9 +2371,6 @@ mod tests {
     /// Every op of the transaction log, in order.
     fn log_ops(e: &Ours) -> Vec<OwnedOp> {
         let mut ops = Vec::new();
-        // The scan reads the file: the buffered records first (a log written direct is left to the tick, which
-        // this test does not run, up to its hard bound).
-        e.txlog.commit().unwrap();
         e.txlog
             .scan(|_, o| {
                 ops.extend(o);
