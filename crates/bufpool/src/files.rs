@@ -653,19 +653,23 @@ impl Files {
 /// I/O or one wait bounded by the sweep that preceded (a load finishing, a prefetch batch being dropped, a write
 /// run, a sync); returned before them, `drop_file` left the file open for a moment, and an engine that unmounted
 /// or deleted it then found it busy (R25-13 in RELIABILITY.md). Past the bound (a call of the pool made from one of
-/// the engine's callbacks that holds the file, which would wait for itself) the last holder drops it.
-pub(crate) fn release(file: Arc<FileEntry>) {
+/// the engine's callbacks that holds the file, which would wait for itself; a storage call that hangs) the last
+/// holder drops it, and this returns `false` (counted in `Stats::files_released_late`).
+pub(crate) fn release(file: Arc<FileEntry>) -> bool {
     let mut backoff = Backoff::new();
     let mut deadline = None;
     let mut file = file;
     loop {
         match Arc::try_unwrap(file) {
-            Ok(entry) => return drop(entry),
+            Ok(entry) => {
+                drop(entry);
+                return true;
+            }
             Err(held) => file = held,
         }
         let now = Instant::now();
         if now >= *deadline.get_or_insert(now + RETIRED_WAIT_MAX) {
-            return;
+            return false;
         }
         backoff.snooze();
     }

@@ -973,7 +973,8 @@ impl BufferPool {
     /// The file's storage is dropped: for a file opened by path, its descriptor and its record sidecar's are
     /// closed and its lock released, so the engine may unmount, delete or replace it at once. Calls of other
     /// threads that looked the file up before it closed (a load, a prefetch, a write run, a sync) are waited for,
-    /// up to about a second; the pool's own threads, checkpoints and flushes of other files hold no closed file
+    /// up to about a second (a return past that bound, the file still held, is counted in
+    /// [`Stats::files_released_late`]); the pool's own threads, checkpoints and flushes of other files hold no closed file
     /// while they wait for anything else. With the io_uring backend the kernel frees a request it ran on a worker
     /// thread through the submitting thread's ring: the calling thread's pending frees are run before the close;
     /// another thread's run at its next I/O (see ARCHITECTURE.md, "Close/drop"). A failed close closes nothing.
@@ -1004,10 +1005,10 @@ impl BufferPool {
     fn retire(&self, file: FileId, f: Arc<FileEntry>) {
         let removed = self.core.files.unregister(&f);
         self.forget_background_error(file);
-        if removed {
-            // Another close or drop of the file that ran with this one returns without waiting (it would wait for
-            // this one, which waits for it).
-            crate::files::release(f);
+        // Another close or drop of the file that ran with this one returns without waiting (it would wait for
+        // this one, which waits for it).
+        if removed && !crate::files::release(f) {
+            self.core.counters.add(Counter::FilesReleasedLate, 1);
         }
     }
 

@@ -58,9 +58,10 @@ pub(crate) enum Counter {
     CheckpointWrites,
     FlushWrites,
     WrittenLsnsDropped,
+    FilesReleasedLate,
 }
 
-const COUNTERS: usize = Counter::WrittenLsnsDropped as usize + 1;
+const COUNTERS: usize = Counter::FilesReleasedLate as usize + 1;
 /// Hit counters per stripe, one per file slot (a power of two: a file's slot is its id's low bits).
 pub(crate) const HIT_SLOTS: usize = 256;
 const _: () = assert!(HIT_SLOTS.is_power_of_two());
@@ -248,6 +249,7 @@ impl Counters {
             checkpoint_writes: self.sum(CheckpointWrites),
             flush_writes: self.sum(FlushWrites),
             written_lsns_dropped: self.sum(WrittenLsnsDropped),
+            files_released_late: self.sum(FilesReleasedLate),
             ..Stats::default()
         }
     }
@@ -357,6 +359,11 @@ pub struct Stats {
     /// allocated): pages written (or expected by [`crate::BufferPool::expect_lsn`]) whose dropped write would no
     /// longer be caught, nor listed by [`crate::BufferPool::written_lsns`] (R23-10 in RELIABILITY.md).
     pub written_lsns_dropped: u64,
+    /// Closes and drops of a file ([`crate::BufferPool::close_file`], [`crate::BufferPool::drop_file`]) that returned
+    /// after waiting their bound (about a second) for another call that still held the file, such as a storage
+    /// call that hangs: that file's descriptors (and its lock) stayed open past the return, until the call let go
+    /// (R26-O1 in RELIABILITY.md). Zero unless a storage call outlasts the bound.
+    pub files_released_late: u64,
     /// Bytes of the stale-write check's tables of the open files at the time of the snapshot (the sum of
     /// [`FileStats::written_lsn_bytes`]).
     pub written_lsn_bytes: usize,

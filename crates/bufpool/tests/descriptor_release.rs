@@ -197,6 +197,46 @@ impl Storage for SyncGate {
     }
 }
 
+/// R26-O1: a drop whose file another call holds past the drop's bound (here a flush whose storage sync hangs)
+/// returns after that bound with the file still open, which only the call's end closes: the pool counts it in
+/// `Stats::files_released_late`, which a drop nothing holds leaves alone.
+#[test]
+fn a_drop_that_returns_before_a_hung_sync_lets_go_is_counted() {
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let (armed, entered, go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(Gate::default()),
+        Arc::new(Gate::default()),
+    );
+    let storage = |armed: &Arc<AtomicBool>| SyncGate {
+        inner: MemoryStorage::new(),
+        armed: armed.clone(),
+        entered: entered.clone(),
+        go: go.clone(),
+    };
+    let idle = pool.open_storage(storage(&Arc::new(AtomicBool::new(false)))).unwrap();
+    fill(&pool, idle, 2);
+    pool.drop_file(idle).unwrap();
+    assert_eq!(pool.stats().files_released_late, 0, "a drop nothing held");
+
+    let hung = pool.open_storage(storage(&armed)).unwrap();
+    fill(&pool, hung, 2);
+    armed.store(true, SeqCst);
+    std::thread::scope(|s| {
+        let flush = s.spawn(|| pool.flush_file(hung));
+        entered.wait("the flush's sync");
+        pool.drop_file(hung).unwrap();
+        assert_eq!(
+            pool.stats().files_released_late,
+            1,
+            "the drop returned while the sync held the file"
+        );
+        go.open();
+        flush.join().unwrap().unwrap();
+    });
+    assert_eq!(pool.stats().files_released_late, 1);
+}
+
 /// R25-11: a checkpoint held every file open when it started until it had synced the last of them: a file
 /// dropped while it synced another stayed open until the checkpoint ended (`close_all` held them the same way).
 #[test]
