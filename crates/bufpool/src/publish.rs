@@ -12,8 +12,8 @@
 //! `bufpool_write_errors`, `bufpool_exhausted`, `bufpool_veto_skips`, `bufpool_latched_skips`,
 //! `bufpool_single_flight_waits`, `bufpool_prefetched`, `bufpool_fresh_reads`, `bufpool_lost_writes`,
 //! `bufpool_failed_pages_dropped`, `bufpool_snapshot_skips`, `bufpool_writer_writes`, `bufpool_checkpoint_writes`,
-//! `bufpool_flush_writes`, `bufpool_written_lsns_dropped`, `bufpool_files_released_late`. Each means what the [`Stats`] field of the same
-//! name (without the prefix) means.
+//! `bufpool_flush_writes`, `bufpool_written_lsns_dropped`, `bufpool_files_released_late`. Each means what the
+//! [`Stats`] field of the same name (without the prefix) means.
 //!
 //! Storage-call latencies ([`Stats::read_latency`], `write_latency`, `sync_latency`), for each `op` of `read`,
 //! `write` and `sync`: the counter `bufpool_{op}_latency_count` (calls recorded) and the gauges
