@@ -1141,24 +1141,43 @@ enum CopyError {
 
 /// Copies `len` bytes of `from` at `at` to `to` at `to_at`, through `chunk`.
 fn copy_range(from: &File, to: &File, at: u64, to_at: u64, len: u64, chunk: &mut [u8]) -> Result<(), CopyError> {
-    let mut done = 0u64;
-    while done < len {
-        let n = (len - done).min(chunk.len() as u64) as usize;
-        from.read_exact_at(&mut chunk[..n], at + done)
-            .map_err(CopyError::Read)?;
-        to.write_all_at(&chunk[..n], to_at + done).map_err(CopyError::Write)?;
-        done += n as u64;
-    }
-    Ok(())
+    copy_through(
+        |b, o| from.read_exact_at(b, o),
+        |b, o| to.write_all_at(b, o),
+        at,
+        to_at,
+        len,
+        chunk,
+    )
 }
 
 /// Copies `len` bytes of `dev` at `at` to `to_at` (a bounded log's switch), through `chunk`.
 fn copy_dev(dev: &Device, at: u64, to_at: u64, len: u64, chunk: &mut [u8]) -> Result<(), CopyError> {
+    copy_through(
+        |b, o| dev.read_exact_at(b, o),
+        |b, o| dev.write_all_at(b, o),
+        at,
+        to_at,
+        len,
+        chunk,
+    )
+}
+
+/// The copy of [`copy_range`] and [`copy_dev`]: `len` bytes read by `read` from `at` on, written by `write` from
+/// `to_at` on, a `chunk` at a time.
+fn copy_through(
+    read: impl Fn(&mut [u8], u64) -> io::Result<()>,
+    write: impl Fn(&[u8], u64) -> io::Result<()>,
+    at: u64,
+    to_at: u64,
+    len: u64,
+    chunk: &mut [u8],
+) -> Result<(), CopyError> {
     let mut done = 0u64;
     while done < len {
         let n = (len - done).min(chunk.len() as u64) as usize;
-        dev.read_exact_at(&mut chunk[..n], at + done).map_err(CopyError::Read)?;
-        dev.write_all_at(&chunk[..n], to_at + done).map_err(CopyError::Write)?;
+        read(&mut chunk[..n], at + done).map_err(CopyError::Read)?;
+        write(&chunk[..n], to_at + done).map_err(CopyError::Write)?;
         done += n as u64;
     }
     Ok(())
