@@ -975,9 +975,10 @@ impl BufferPool {
     /// threads that looked the file up before it closed (a load, a prefetch, a write run, a sync) are waited for,
     /// up to about a second (a return past that bound, the file still held, is counted in
     /// [`Stats::files_released_late`]); the pool's own threads, checkpoints and flushes of other files hold no
-    /// closed file while they wait for anything else. With the io_uring backend the kernel frees a request it ran on a worker
-    /// thread through the submitting thread's ring: the calling thread's pending frees are run before the close;
-    /// another thread's run at its next I/O (see ARCHITECTURE.md, "Close/drop"). A failed close closes nothing.
+    /// closed file while they wait for anything else. With the io_uring backend the kernel frees a request it ran
+    /// on a worker thread through the submitting thread's ring: the calling thread's pending frees are run before
+    /// the close; another thread's run at its next I/O (see ARCHITECTURE.md, "Close/drop"). A failed close closes
+    /// nothing.
     pub fn close_file(&self, file: FileId) -> Result<()> {
         let f = self.core.files.get(file)?;
         self.flush_entries(std::slice::from_ref(&f))?;
