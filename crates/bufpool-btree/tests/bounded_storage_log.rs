@@ -41,6 +41,20 @@ fn check_all(tree: &Tree, model: &BTreeMap<u64, u64>) {
     assert_eq!(n, model.len(), "keys recovered");
 }
 
+/// Puts keys `0..200` at version `ver` (noted in `model`), checkpointing whenever the log holds more than a
+/// quarter of the smallest region, then commits: a tree whose bounded log takes changes again keeps within it.
+fn put_all_with_checkpoints(tree: &Tree, wal: &TreeWal, log: &dyn Storage, ver: u64, model: &mut BTreeMap<u64, u64>) {
+    for id in 0..200 {
+        tree.put(&key(id), &value(id, ver)).unwrap();
+        model.insert(id, ver);
+        if wal.log_bytes() > REGION_MIN / 4 {
+            tree.checkpoint().unwrap();
+        }
+    }
+    tree.commit().unwrap();
+    assert!(log.len().unwrap() <= CAP);
+}
+
 /// Reopens the tree of `data` on its bounded log `log` (of capacity `cap`) in a pool made by `pool`, and checks
 /// that it holds `model` and nothing else.
 fn reopen_and_check(
@@ -176,15 +190,7 @@ fn full_region_refuses_appends_until_a_checkpoint() {
     tree.checkpoint().unwrap();
     let switches = wal.switches();
     assert_eq!(switches, 1, "the cut of the full region switched");
-    for id in 0..200 {
-        tree.put(&key(id), &value(id, 2000)).unwrap();
-        model.insert(id, 2000);
-        if wal.log_bytes() > REGION_MIN / 4 {
-            tree.checkpoint().unwrap();
-        }
-    }
-    tree.commit().unwrap();
-    assert!(log.len().unwrap() <= CAP);
+    put_all_with_checkpoints(&tree, &wal, &*log, 2000, &mut model);
     drop(tree);
     reopen_and_check(log, CAP, data, pool_for, &model);
 }
@@ -637,15 +643,7 @@ fn checkpoints_refused_by_a_full_data_device_leave_room_for_the_one_that_cuts() 
     );
     tree.checkpoint()
         .expect("the checkpoint after the data device has room again");
-    for id in 0..200 {
-        tree.put(&key(id), &value(id, 500)).unwrap();
-        model.insert(id, 500);
-        if wal.log_bytes() > REGION_MIN / 4 {
-            tree.checkpoint().unwrap();
-        }
-    }
-    tree.commit().unwrap();
-    assert!(log.len().unwrap() <= CAP);
+    put_all_with_checkpoints(&tree, &wal, &*log, 500, &mut model);
     drop(tree);
     reopen_and_check(log, CAP, data, pool_for, &model);
 }
@@ -689,14 +687,7 @@ fn a_full_dependent_bounded_log_refuses_for_space_and_loses_nothing() {
     wal.flush_first(above).unwrap();
     let tree = Tree::open_storage(pool_for(&wal), wal.clone(), data).unwrap();
     check_all(&tree, &model);
-    for id in 0..200 {
-        tree.put(&key(id), &value(id, 1000)).unwrap();
-        if wal.log_bytes() > REGION_MIN / 4 {
-            tree.checkpoint().unwrap();
-        }
-    }
-    tree.commit().unwrap();
-    assert!(log.len().unwrap() <= CAP);
+    put_all_with_checkpoints(&tree, &wal, &*log, 1000, &mut model);
 }
 
 /// A write refused for space, or failed (EIO), at each write of a switch (its copy, its zeroing of a stale region,

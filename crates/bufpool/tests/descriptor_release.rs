@@ -167,12 +167,29 @@ fn a_flush_waiting_for_another_files_page_keeps_no_dropped_file_open() {
     }
 }
 
-/// A storage whose sync waits at a gate, once armed.
+/// Where a test holds one of the pool's calls: once armed, the next call to pass opens `entered` and waits at
+/// `go` (the sync of a [`SyncGate`], the eviction veto, the log flush of a [`WalGate`]).
+#[derive(Default)]
+struct Hold {
+    armed: AtomicBool,
+    entered: Gate,
+    go: Gate,
+}
+
+impl Hold {
+    /// Passes the hold: waits at `go` (naming `what` if it never opens) if it was armed, and disarms it.
+    fn pass(&self, what: &str) {
+        if self.armed.swap(false, SeqCst) {
+            self.entered.open();
+            self.go.wait(what);
+        }
+    }
+}
+
+/// A storage whose sync is held by `hold`.
 struct SyncGate {
     inner: MemoryStorage,
-    armed: Arc<AtomicBool>,
-    entered: Arc<Gate>,
-    go: Arc<Gate>,
+    hold: Arc<Hold>,
 }
 
 impl Storage for SyncGate {
@@ -186,10 +203,7 @@ impl Storage for SyncGate {
         self.inner.write_at(buf, offset)
     }
     fn sync(&self) -> std::io::Result<()> {
-        if self.armed.load(SeqCst) {
-            self.entered.open();
-            self.go.wait("the test lets the sync finish");
-        }
+        self.hold.pass("the test lets the sync finish");
         self.inner.sync()
     }
     fn info(&self) -> StorageInfo {
@@ -203,35 +217,30 @@ impl Storage for SyncGate {
 #[test]
 fn a_drop_that_returns_before_a_hung_sync_lets_go_is_counted() {
     let pool = BufferPool::builder().frames(16).build().unwrap();
-    let (armed, entered, go) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(Gate::default()),
-        Arc::new(Gate::default()),
-    );
-    let storage = |armed: &Arc<AtomicBool>| SyncGate {
-        inner: MemoryStorage::new(),
-        armed: armed.clone(),
-        entered: entered.clone(),
-        go: go.clone(),
-    };
-    let idle = pool.open_storage(storage(&Arc::new(AtomicBool::new(false)))).unwrap();
+    let idle = pool.open_storage(MemoryStorage::new()).unwrap();
     fill(&pool, idle, 2);
     pool.drop_file(idle).unwrap();
     assert_eq!(pool.stats().files_released_late, 0, "a drop nothing held");
 
-    let hung = pool.open_storage(storage(&armed)).unwrap();
+    let hold = Arc::new(Hold::default());
+    let hung = pool
+        .open_storage(SyncGate {
+            inner: MemoryStorage::new(),
+            hold: hold.clone(),
+        })
+        .unwrap();
     fill(&pool, hung, 2);
-    armed.store(true, SeqCst);
+    hold.armed.store(true, SeqCst);
     std::thread::scope(|s| {
         let flush = s.spawn(|| pool.flush_file(hung));
-        entered.wait("the flush's sync");
+        hold.entered.wait("the flush's sync");
         pool.drop_file(hung).unwrap();
         assert_eq!(
             pool.stats().files_released_late,
             1,
             "the drop returned while the sync held the file"
         );
-        go.open();
+        hold.go.open();
         flush.join().unwrap().unwrap();
     });
     assert_eq!(pool.stats().files_released_late, 1);
@@ -272,17 +281,11 @@ fn drop_while_another_file_syncs(backend: IoBackend, syncer: Syncer) {
     let what = format!("{backend:?}, {syncer:?}");
     let dir = tempfile::tempdir().unwrap();
     let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
-    let (armed, entered, go) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(Gate::default()),
-        Arc::new(Gate::default()),
-    );
+    let hold = Arc::new(Hold::default());
     let slow = pool
         .open_storage(SyncGate {
             inner: MemoryStorage::new(),
-            armed: armed.clone(),
-            entered: entered.clone(),
-            go: go.clone(),
+            hold: hold.clone(),
         })
         .unwrap();
     let path = dir.path().join("p.db");
@@ -290,17 +293,17 @@ fn drop_while_another_file_syncs(backend: IoBackend, syncer: Syncer) {
     assert!(slow < p, "the slow file is synced first");
     fill(&pool, slow, 2);
     fill(&pool, p, 2);
-    armed.store(true, SeqCst);
+    hold.armed.store(true, SeqCst);
     std::thread::scope(|s| {
         // A checkpoint's report, or the flush's result.
         let syncing = s.spawn(|| match syncer {
             Syncer::Checkpoint => Ok(pool.checkpoint_report().files),
             Syncer::FlushFiles => Err(pool.flush_files(&[slow, p])),
         });
-        entered.wait("the slow file's sync");
+        hold.entered.wait("the slow file's sync");
         pool.drop_file(p).unwrap();
         let left = links_to(&path);
-        go.open();
+        hold.go.open();
         let outcome = syncing.join().unwrap();
         assert!(left.is_empty(), "{what}: drop_file returned with {left:?} open");
         match outcome {
@@ -359,18 +362,11 @@ fn drop_while_taking_a_frame(backend: IoBackend, taker: Taker) {
         fill(&pool, a, 4);
         pool.close().unwrap();
     }
-    let (armed, entered, go) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(Gate::default()),
-        Arc::new(Gate::default()),
-    );
+    let hold = Arc::new(Hold::default());
     let veto = {
-        let (armed, entered, go) = (armed.clone(), entered.clone(), go.clone());
+        let hold = hold.clone();
         move |_page: PageId| {
-            if armed.swap(false, SeqCst) {
-                entered.open();
-                go.wait("the test lets the eviction go on");
-            }
+            hold.pass("the test lets the eviction go on");
             false
         }
     };
@@ -384,16 +380,16 @@ fn drop_while_taking_a_frame(backend: IoBackend, taker: Taker) {
     fill(&pool, b, 4); // every frame holds a page of b
     pool.checkpoint().unwrap();
     let a = pool.open_file(&path).unwrap();
-    armed.store(true, SeqCst);
+    hold.armed.store(true, SeqCst);
     std::thread::scope(|s| {
         let taking = s.spawn(|| match taker {
             Taker::Miss => pool.read(PageId::new(a, 0)).map(|_| ()),
             Taker::NewPage => pool.new_page(a).map(|_| ()),
         });
-        entered.wait("the call asks the veto for a victim");
+        hold.entered.wait("the call asks the veto for a victim");
         pool.drop_file(a).unwrap();
         let left = links_to(&path);
-        go.open();
+        hold.go.open();
         let got = taking.join().unwrap();
         assert!(
             matches!(got, Err(Error::FileNotOpen(f)) if f == a),
@@ -406,23 +402,18 @@ fn drop_while_taking_a_frame(backend: IoBackend, taker: Taker) {
     assert_eq!(pool.file_pages(again).unwrap(), 4, "{what}");
 }
 
-/// A log whose flush waits at a gate, once armed; every run of pages with an LSN needs it first.
+/// A log whose flush is held by `hold`; while it is armed, every run of pages with an LSN needs it first.
 struct WalGate {
-    armed: AtomicBool,
-    entered: Gate,
-    go: Gate,
+    hold: Hold,
 }
 
 impl bufpool::Wal for WalGate {
     fn flush_to(&self, _lsn: bufpool::Lsn) -> bufpool::Result<()> {
-        if self.armed.swap(false, SeqCst) {
-            self.entered.open();
-            self.go.wait("the test lets the log flush finish");
-        }
+        self.hold.pass("the test lets the log flush finish");
         Ok(())
     }
     fn needs_flush_for_pages(&self, _lsn: bufpool::Lsn, _first: PageId, _count: usize) -> bool {
-        self.armed.load(SeqCst)
+        self.hold.armed.load(SeqCst)
     }
 }
 
@@ -434,11 +425,7 @@ fn a_checkpoint_waiting_for_a_files_log_keeps_it_open_no_longer_than_its_drop() 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.db");
         let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
-        let wal = Arc::new(WalGate {
-            armed: AtomicBool::new(false),
-            entered: Gate::default(),
-            go: Gate::default(),
-        });
+        let wal = Arc::new(WalGate { hold: Hold::default() });
         let w = pool
             .open_file_with(&path, bufpool::FileOptions::new().wal(wal.clone()))
             .unwrap();
@@ -447,13 +434,13 @@ fn a_checkpoint_waiting_for_a_files_log_keeps_it_open_no_longer_than_its_drop() 
             common::fill_page(&mut g, n, 1);
             g.set_lsn(7);
         }
-        wal.armed.store(true, SeqCst);
+        wal.hold.armed.store(true, SeqCst);
         std::thread::scope(|s| {
             let checkpointer = s.spawn(|| pool.checkpoint_report());
-            wal.entered.wait("the checkpoint flushes the file's log");
+            wal.hold.entered.wait("the checkpoint flushes the file's log");
             pool.drop_file(w).unwrap();
             let left = links_to(&path);
-            wal.go.open();
+            wal.hold.go.open();
             let _ = checkpointer.join().unwrap();
             assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
         });
