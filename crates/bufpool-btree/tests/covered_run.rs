@@ -236,3 +236,67 @@ fn a_run_needs_a_log_to_depend_on() {
     assert!(tree.put_covered_run(&mut run).is_err());
     assert_eq!(tree.get(b"k").unwrap(), None, "a refused run changes nothing");
 }
+
+/// Review27 (R27-O2): a run that meets a full pool part-way (every frame but `free` held by pages of another file,
+/// so a split, which needs the meta page, the path and a new page, cannot be made) fails with `PoolExhausted`
+/// and leaves, as documented, the puts before some point of the run applied and the rest not (whatever the
+/// run's order: ascending or scrambled); the tree's invariants hold; the same run retried once the frames are
+/// back ends as if it had never failed.
+#[test]
+fn a_run_that_meets_a_full_pool_leaves_a_prefix_and_its_retry_completes_it() {
+    const FRAMES: usize = 24;
+    let mut failures = 0;
+    for (free, scrambled) in [(2, false), (3, false), (4, false), (2, true), (3, true), (4, true)] {
+        let what = format!("{free} frames free, scrambled {scrambled}");
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(FRAMES);
+        let (above, tree) = tree_below(dir.path(), "t", pool.clone());
+        let base: Vec<(Vec<u8>, Vec<u8>)> = (0..300).map(|i| (key(i * 4), vec![1; 40])).collect();
+        append(&above, &base);
+        tree.put_covered_run(&mut run_of(&base)).unwrap();
+        // Inserts between the rows and longer values of some of them: leaves split all along the run.
+        let mut puts: Vec<(Vec<u8>, Vec<u8>)> = (0..1200)
+            .filter(|i| i % 4 != 0 || i % 12 == 0)
+            .map(|i| (key(i), vec![(i % 251) as u8; 60 + (i as usize % 7) * 20]))
+            .collect();
+        if scrambled {
+            let n = puts.len() as u64;
+            for i in 0..n {
+                puts.swap(i as usize, (mix(i) % n) as usize);
+            }
+        }
+        append(&above, &puts);
+        let other = pool.open_storage(bufpool::storage::MemoryStorage::new()).unwrap();
+        let pins: Vec<_> = (free..FRAMES).map(|_| pool.new_page(other).unwrap()).collect();
+        let result = tree.put_covered_run(&mut run_of(&puts));
+        drop(pins);
+        let got = contents(&tree);
+        tree.check().unwrap_or_else(|e| panic!("{what}: {e}"));
+        // The applied part is a prefix of the run.
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = base.iter().cloned().collect();
+        let mut prefix = None;
+        for k in 0..=puts.len() {
+            if model == got {
+                prefix = Some(k);
+                break;
+            }
+            if k < puts.len() {
+                model.insert(puts[k].0.clone(), puts[k].1.clone());
+            }
+        }
+        let prefix = prefix.unwrap_or_else(|| panic!("{what}: the tree holds no prefix of the run ({result:?})"));
+        match result {
+            Ok(()) => assert_eq!(prefix, puts.len(), "{what}"),
+            Err(Error::Pool(bufpool::Error::PoolExhausted { .. })) => {
+                failures += 1;
+                assert!(prefix < puts.len(), "{what}: failed, all applied");
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
+        tree.put_covered_run(&mut run_of(&puts)).unwrap();
+        let mut all: BTreeMap<Vec<u8>, Vec<u8>> = base.iter().cloned().collect();
+        all.extend(puts.iter().cloned());
+        assert!(contents(&tree) == all, "{what}: after the retry");
+    }
+    assert!(failures >= 3, "only {failures} runs met the full pool");
+}

@@ -48,6 +48,7 @@ mod short_keys_model;
 mod sim_crash;
 mod sim_crash_covered;
 mod spread_checkpoints_crash;
+mod structure_faults_everywhere;
 mod tree_lifecycle_edges;
 mod uncovered_in_covered_tree;
 mod wal_header_slots;

@@ -84,3 +84,64 @@ fn a_polling_pool_reads_and_writes_the_same_pages() {
         pool.close().unwrap();
     }
 }
+
+/// Review27 (R27-O3): a batch through io_uring of which some requests fail in the kernel while the rest succeed
+/// (the file cut short under the open pool, so the requests for pages past its new end read nothing). Each page's
+/// outcome goes to its own `visit`: the pages before the cut come back whole, those past it as errors; no frame is
+/// left pinned or latched by the failed loads (every frame of the pool can be taken right after), and a failed
+/// page is not served later from a frame its load left behind.
+#[test]
+fn a_uring_batch_with_failing_requests_reports_each_page_and_keeps_no_frame() {
+    if !uring_available() {
+        eprintln!("skipped: io_uring is not available on this kernel");
+        return;
+    }
+    const FRAMES: usize = 24;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let writer = BufferPool::builder().frames(8).build().unwrap();
+    let file = writer.open_file(&path).unwrap();
+    for n in 0..20 {
+        common::fill_page(&mut writer.new_page(file).unwrap(), n, 5);
+    }
+    writer.close().unwrap();
+    let pool = BufferPool::builder()
+        .frames(FRAMES)
+        .io_backend(IoBackend::Uring)
+        .build()
+        .unwrap();
+    let file = pool.open_file(&path).unwrap();
+    let page_bytes = std::fs::metadata(&path).unwrap().len() / 20;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(12 * page_bytes)
+        .unwrap();
+    let pages: Vec<PageId> = (0..20).map(|n| PageId::new(file, n)).collect();
+    for round in 0..2 {
+        let mut seen = [0u8; 20];
+        pool.read_many(&pages, |i, g| {
+            seen[i] += 1;
+            match g {
+                Ok(g) => {
+                    assert!(i < 12, "round {round}: page {i} past the cut read as Ok");
+                    assert_eq!(common::check_page(&g, i as u32), 5, "round {round}: page {i}");
+                }
+                Err(e) => assert!(i >= 12, "round {round}: page {i} before the cut: {e}"),
+            }
+        });
+        assert_eq!(seen, [1; 20], "round {round}: each page's outcome given once");
+        // Every frame can be taken: the failed loads left none latched or pinned.
+        let other = pool.open_storage(bufpool::storage::MemoryStorage::new()).unwrap();
+        let held: Vec<_> = (0..FRAMES)
+            .map(|n| {
+                pool.new_page(other)
+                    .unwrap_or_else(|e| panic!("round {round}: frame {n} of {FRAMES}: {e}"))
+            })
+            .collect();
+        drop(held);
+        pool.drop_file(other).unwrap();
+        assert!(pool.read(PageId::new(file, 15)).is_err(), "round {round}");
+    }
+}

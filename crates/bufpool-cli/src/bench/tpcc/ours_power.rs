@@ -33,6 +33,7 @@ use std::io;
 use std::sync::atomic::AtomicUsize;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, IoRequest, Op as IoOp, Storage, StorageInfo};
+use bufpool::FileId;
 
 use super::*;
 use crate::bench::tpcc::check;
@@ -736,24 +737,58 @@ fn read_errors_of_tree_pages_on_two_threads_fail_transactions_and_lose_nothing_a
     assert!(fired * 2 >= n, "only {fired} of {n} faults fired");
 }
 
-/// A worker that arms a one-shot EIO on the next read of `file` at the end of the body of its next transaction
-/// that commits: after every read the body makes, before the commit's append and apply.
+/// What a [`FailsApply`] does at the end of the body of its next transaction that commits: after every read the
+/// body makes, before the commit's append and apply.
+enum Arm<'a> {
+    /// A one-shot EIO on the next read of this file.
+    Read(Arc<FaultyStorage>),
+    /// `fault` on the next write of each of these files.
+    Writes(Vec<Arc<FaultyStorage>>, Fault),
+    /// Every frame of the engine's pool but `free` taken by pages of another file (`file`), held until the
+    /// commit returns.
+    Frames(&'a BufferPool, FileId, usize),
+}
+
+/// A worker that fails the apply of its next transaction that commits as [`Arm`] says.
 struct FailsApply<'a> {
     inner: OursWorker<'a>,
-    file: Arc<FaultyStorage>,
+    arm: Arm<'a>,
     armed: bool,
+    pins: Vec<bufpool::WriteGuard<'a>>,
+}
+
+impl<'a> FailsApply<'a> {
+    fn new(inner: OursWorker<'a>, arm: Arm<'a>) -> FailsApply<'a> {
+        FailsApply {
+            inner,
+            arm,
+            armed: true,
+            pins: Vec::new(),
+        }
+    }
 }
 
 impl Worker for FailsApply<'_> {
     fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
-        let (file, armed) = (&self.file, &mut self.armed);
-        self.inner.run(access, &mut |t| {
+        let (arm, armed, pins) = (&self.arm, &mut self.armed, &mut self.pins);
+        let r = self.inner.run(access, &mut |t| {
             let commit = body(t)?;
             if commit && std::mem::take(armed) {
-                file.inject_next(IoOp::Read, Fault::Eio);
+                match arm {
+                    Arm::Read(file) => file.inject_next(IoOp::Read, Fault::Eio),
+                    Arm::Writes(files, fault) => files.iter().for_each(|f| f.inject_next(IoOp::Write, *fault)),
+                    Arm::Frames(pool, file, free) => {
+                        while pins.len() + free < pool.frames() {
+                            let Ok(g) = pool.new_page(*file) else { break };
+                            pins.push(g);
+                        }
+                    }
+                }
             }
             Ok(commit)
-        })
+        });
+        self.pins.clear();
+        r
     }
     fn finish(&mut self) -> Result<()> {
         self.inner.finish()
@@ -773,11 +808,7 @@ fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
     let disk = Disk::new(11, FaultConfig::none(), &l.images);
     let e = disk.open(l.frames).unwrap();
     let file = disk.file("order_line.db");
-    let mut w = FailsApply {
-        inner: e.worker(Durability::Durable).unwrap(),
-        file: file.clone(),
-        armed: true,
-    };
+    let mut w = FailsApply::new(e.worker(Durability::Durable).unwrap(), Arm::Read(file.clone()));
     let mut rng = Rng::new(16);
     let mut ctx = Ctx {
         scale: l.scale,
@@ -802,4 +833,117 @@ fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
     seen.rolled_back.extend(more.rolled_back);
     drop(e);
     check_recovered(&disk.cut(), &seen, "after a read error in an apply");
+}
+
+/// Runs up to `n` New-Orders on `w`, armed again before each, until one fails; each acknowledged one noted in
+/// `seen`. Returns the failure, if one failed.
+fn new_orders_until_one_fails(w: &mut FailsApply<'_>, seen: &mut Seen, seed: u64, n: usize) -> Option<anyhow::Error> {
+    let l = loaded();
+    let mut rng = Rng::new(seed);
+    let mut ctx = Ctx {
+        scale: l.scale,
+        nu: l.nu,
+        thread: 0,
+        history_seq: 0,
+    };
+    for _ in 0..n {
+        w.armed = true;
+        match txns::run(w, &mut ctx, &mut rng, Kind::NewOrder, 1) {
+            Ok(o) => seen.durable.extend(o.new_order),
+            Err(err) => return Some(err),
+        }
+    }
+    None
+}
+
+/// After a commit whose apply failed: the engine refuses the next transaction, and after a power cut the
+/// reopened engine holds conditions 1 to 4 (a New-Order applied in part breaks conditions 2 and 3) and every
+/// New-Order acknowledged as durable.
+fn refuses_then_recovers(e: Ours, disk: &Disk, seen: &Seen, err: &anyhow::Error, what: &str) {
+    assert!(
+        format!("{err:#}").contains("after its record was appended"),
+        "{what}: {err:#}"
+    );
+    let more = run_mix(&e, disk, Durability::Durable, 1, 23, Some(5));
+    assert_eq!(
+        more.committed, 0,
+        "{what}: the engine went on after a half-applied commit"
+    );
+    assert!(
+        more.first_error.as_deref().is_some_and(|m| m.contains("half-applied")),
+        "{what}: {:?}",
+        more.first_error
+    );
+    drop(e);
+    check_recovered(&disk.cut(), seen, what);
+}
+
+/// Review27 (R27-O4): commits whose apply meets a data file refusing a write (a dirty page evicted to make room
+/// for a tree page the apply needs: EIO, or ENOSPC; the pool cut to 12 free frames by another file's pages, so
+/// every apply evicts), armed at each of 40 New-Orders. The pool leaves a victim it could not write dirty and
+/// takes another, so the applies go on; whatever the commits answer, a failed one must stop the engine, and
+/// after a power cut the reopened engine holds each transaction whole or not at all (conditions 1 to 4) and
+/// every New-Order acknowledged as durable.
+#[test]
+fn data_writes_refused_during_commits_applies_leave_each_transaction_whole_or_absent() {
+    let l = loaded();
+    for (seed, fault) in [(31, Fault::Eio), (32, Fault::NoSpace)] {
+        let disk = Disk::new(seed, FaultConfig::none(), &l.images);
+        let e = disk.open(l.frames).unwrap();
+        let mut seen = run_mix(&e, &disk, Durability::Durable, 1, seed, Some(60));
+        assert_eq!(seen.errors, 0, "{:?}", seen.first_error);
+        let data: Vec<_> = l
+            .images
+            .keys()
+            .filter(|n| n.ends_with(".db"))
+            .map(|n| disk.file(n))
+            .collect();
+        let pool = e.tree(Table::Stock).pool().clone();
+        let scratch = pool.open_storage(bufpool::storage::MemoryStorage::new()).unwrap();
+        let pins: Vec<_> = (12..pool.frames()).map(|_| pool.new_page(scratch).unwrap()).collect();
+        let mut w = FailsApply::new(e.worker(Durability::Durable).unwrap(), Arm::Writes(data.clone(), fault));
+        let failed = new_orders_until_one_fails(&mut w, &mut seen, seed, 40);
+        drop(pins);
+        let faults: u64 = data.iter().map(|f| f.counts().faults()).sum();
+        data.iter().for_each(|f| f.clear_triggers());
+        drop(w);
+        let what = format!("{fault:?} on data writes in applies");
+        println!(
+            "{what}: {faults} faults, {} acknowledged, failed: {failed:?}",
+            seen.durable.len()
+        );
+        assert!(faults > 0, "{what}: no write refused");
+        match failed {
+            Some(err) => refuses_then_recovers(e, &disk, &seen, &err, &what),
+            None => {
+                drop(e);
+                check_recovered(&disk.cut(), &seen, &what);
+            }
+        }
+    }
+}
+
+/// Review27 (R27-O4): a commit's apply that finds the pool full (every frame but `free` held by another file's
+/// pages) after its record was appended: a leaf split needs more frames than there are. An `Err` (not counted as
+/// committed), the engine refuses what follows, and after a power cut the transaction is whole or absent.
+#[test]
+fn a_pool_full_during_a_commits_apply_is_reported_and_the_transaction_is_whole_or_absent() {
+    let l = loaded();
+    for free in [1, 2, 3] {
+        let disk = Disk::new(40 + free as u64, FaultConfig::none(), &l.images);
+        let e = disk.open(l.frames).unwrap();
+        let mut seen = run_mix(&e, &disk, Durability::Durable, 1, 40, Some(30));
+        assert_eq!(seen.errors, 0, "{:?}", seen.first_error);
+        let pool = e.tree(Table::Stock).pool().clone();
+        let scratch = pool.open_storage(bufpool::storage::MemoryStorage::new()).unwrap();
+        let mut w = FailsApply::new(
+            e.worker(Durability::Durable).unwrap(),
+            Arm::Frames(&pool, scratch, free),
+        );
+        let what = format!("{free} frames free in an apply");
+        let err = new_orders_until_one_fails(&mut w, &mut seen, 40 + free as u64, 300)
+            .unwrap_or_else(|| panic!("{what}: 300 New-Orders, none failed"));
+        drop(w);
+        refuses_then_recovers(e, &disk, &seen, &err, &what);
+    }
 }
