@@ -22,6 +22,9 @@
 //!   must go on and close (F13-1). `BUFPOOL_TPCC_FAULT_SEEDS` seeds (default 9).
 //! - [`a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_half`]: P12-1's case.
 //! - [`a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on`]: F16-2's case.
+//! - [`data_writes_refused_during_commits_applies_leave_each_transaction_whole_or_absent`] and
+//!   [`a_pool_full_during_a_commits_apply_is_reported_and_the_transaction_is_whole_or_absent`]: review27's
+//!   (R27-O4), an apply meeting a data file that refuses writes (EIO, ENOSPC) or a pool with no frame to spare.
 //!
 //! Seeds are `N` (`0..N`) or `A..B` (one again: `BUFPOOL_TPCC_FAULT_SEEDS=70..71`). Run on 2026-12-02 (branch
 //! `power12`): 200 power seeds clean before and after P12-1's fix (40,718 New-Orders acknowledged as durable
