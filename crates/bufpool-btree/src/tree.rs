@@ -1295,7 +1295,7 @@ impl Tree {
         while i < run.len() {
             let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
             // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-            self.wal().check()?;
+            self.check_log(true)?;
             let page_lsn = g.lsn();
             let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
             // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it. The
@@ -1497,7 +1497,7 @@ impl Tree {
         self.check_put(key, val)?;
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
         // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-        self.wal().check()?;
+        self.check_log(covered)?;
         let bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
         let before = if covered { bytes(&g) } else { 0 };
         let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
@@ -1545,7 +1545,7 @@ impl Tree {
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
-        self.wal().check()?;
+        self.check_log(covered)?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
             *hint = self.hint_at(no, None);
             return Ok(false);
@@ -1630,12 +1630,24 @@ impl Tree {
     /// record is appended and every page kept, or (the log has failed) nothing is appended and the pages are
     /// restored when dropped.
     fn log_images(&self, pages: &mut [&mut Held<'_>]) -> Result<()> {
-        self.log_change(pages, &[])
+        self.log_change(pages, &[], false)
+    }
+
+    /// The log's check before a change (see [`TreeWal::check`]): a covered one's (`covered`, its record already
+    /// in the log above: it must not fail for room, and a bounded log's region does not refuse it, the log above
+    /// having refused its record instead while the region was past its bound) or the tree's own (refused past a
+    /// bounded log's bound, whether the log has a dependency or not: R25-4 in RELIABILITY.md).
+    fn check_log(&self, covered: bool) -> Result<()> {
+        match covered {
+            true => self.wal().check_covered_room(),
+            false => self.wal().check(),
+        }
     }
 
     /// [`Tree::log_images`], except that a page with an op in `ops` is logged as that op (the change done to it,
     /// physiological) unless the page was last logged before the checkpoint redo point (full-page writes).
-    fn log_change(&self, pages: &mut [&mut Held<'_>], ops: &[Op<'_>]) -> Result<()> {
+    /// `covered`: the change makes room for a covered change ([`Tree::check_log`]).
+    fn log_change(&self, pages: &mut [&mut Held<'_>], ops: &[Op<'_>], covered: bool) -> Result<()> {
         let lsn = {
             let ops: Vec<(Op<'_>, Option<(Lsn, Op<'_>)>)> = pages
                 .iter()
@@ -1645,7 +1657,7 @@ impl Tree {
                     (Op::Image { page, bytes: g }, alt)
                 })
                 .collect();
-            self.wal().check()?;
+            self.check_log(covered)?;
             self.wal().append_change_checked(&ops)
         };
         for g in pages.iter_mut() {
@@ -1671,7 +1683,7 @@ impl Tree {
         for &no in &path[top..] {
             guards.push(self.hold(no)?);
         }
-        self.wal().check()?;
+        self.check_log(covered)?;
         // A concurrent delete may have made room meanwhile.
         let leaf_no = path[leaf_at];
         let Some(leaf) = guards.last_mut() else {
@@ -1744,7 +1756,7 @@ impl Tree {
         }
         let mut all: Vec<&mut Held<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
         all.push(&mut meta);
-        self.log_change(&mut all, &ops)?;
+        self.log_change(&mut all, &ops, covered)?;
         if let Some(r) = new_root {
             self.root.store(r, Ordering::Release);
         }

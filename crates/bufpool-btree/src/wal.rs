@@ -110,19 +110,29 @@
 //!   after an open, or one a switch failed in) is *stale*, and the next switch into it writes zeros over it past
 //!   what it copies, before its first fsync. Opening a log zeroes its region in force after the last valid
 //!   record up to the region's end (the invariant below), not the other region.
-//! - **A full region.** Appends to a log without a dependency are refused ([`Error::NoSpace`], nothing
-//!   appended) once the end of the appended log passes three quarters of the region (counted from its origin,
-//!   dead records included: only a switch gives them back); the quarter left is for a checkpoint, whose own
-//!   appends (its meta page's image, its notes) pass that bound (`check_for_checkpoint`), and for the record of
-//!   each append that passed the check meanwhile. So a checkpoint runs in that state: its page writes need only
+//! - **A full region.** Appends are refused ([`Error::NoSpace`], nothing appended) once the end of the appended
+//!   log passes three quarters of the region (counted from its origin, dead records included: only a switch
+//!   gives them back); the quarter left is for a checkpoint, whose own appends (its meta page's image, its
+//!   notes) pass that bound (`check_for_checkpoint`), and for the record of each append that passed the check
+//!   meanwhile. So a checkpoint runs in that state: its page writes need only
 //!   records that fit, its notes go to the other region with the switch, and its cut gives the region back. A
 //!   caller that checkpoints by [`TreeWal::log_bytes`] at a quarter of a region never meets the bound (the
-//!   tests' load runs more than eighty times the capacity so). What is not bounded so: a log with a dependency
-//!   (covered changes must not fail after their record is above; its write-outs are still refused past the
-//!   region, as a full device's), a record longer than a quarter of a region ([`REGION_MIN`] keeps tree records
-//!   far below it), and a checkpoint's notes longer than a region (a pool whose written-LSN table holds more
-//!   than about `region_len / 13` pages of the tree): its cut then writes a header slot and is refused for
-//!   space when the region cannot take them.
+//!   tests' load runs more than eighty times the capacity so).
+//! - **A log with a dependency** ([`TreeWal::flush_first`], R25-4 in RELIABILITY.md). Its tree's own changes
+//!   are refused as above; its covered changes cannot be (their record is in the log above already, and the
+//!   change must then not fail: `check_covered_room`). So while it is past three quarters of its region it
+//!   counts itself in the log above's `dependents_over` (as for its buffer, "A full device"), and the log
+//!   above refuses appends ([`TreeWal::check`], [`TreeWal::append`]: [`Error::NoSpace`], naming a checkpoint)
+//!   until the tree's checkpoint switches region. The covered changes whose record passed the check above
+//!   meanwhile (a transaction's leaves, one image each at most, and its splits) take the quarter with the
+//!   checkpoint. Until R25-4 nothing refused them: the records passed the region's end, the commit was refused
+//!   for space, and so was every checkpoint (its pages need those records written) until a reopen.
+//!   What is not bounded so: the quarter itself, which is checked per append (appenders at once, or a
+//!   transaction's or a split's records, can pass it: R25-O1 in RELIABILITY.md; past the region's end a tree
+//!   takes no commit nor checkpoint until a reopen), a record longer than a quarter of a region
+//!   ([`REGION_MIN`] keeps tree records far below it), and a checkpoint's notes longer than a region (a pool
+//!   whose written-LSN table holds more than about `region_len / 13` pages of the tree): its cut then writes a
+//!   header slot and is refused for space when the region cannot take them.
 //!
 //! # Truncation ([`TreeWal::truncate_before`], the cut that ends a checkpoint)
 //! The records before the checkpoint's redo point are dead; the live tail after it is large (a checkpoint's
@@ -895,8 +905,9 @@ struct State {
     /// Bytes a write-out took from `buf` and has not written yet (0 when none runs: `io` keeps them one at a
     /// time). Still unwritten, they count against [`BUF_HARD_MAX`] (R22-1 in RELIABILITY.md).
     taken: usize,
-    /// With a dependency: `buf` and `taken` hold more than [`BUF_HARD_MAX`] bytes, and are so counted in the
-    /// dependency's `dependents_over` ([`TreeWal::note_over`]).
+    /// With a dependency: `buf` and `taken` hold more than [`BUF_HARD_MAX`] bytes, or (a bounded log) the appended
+    /// end is past three quarters of the region, and the log is so counted in the dependency's `dependents_over`
+    /// ([`TreeWal::note_over`]).
     over: bool,
     /// Empty, with the allocation of a buffer written out before: a write-out hands it to the appends that come
     /// while it writes, so a buffer is not grown again from nothing (by doubling, each step a copy) after every
@@ -1313,9 +1324,10 @@ pub struct TreeWal {
     deps: PageDeps,
     /// The logs that depend on this one ([`TreeWal::flush_first`]).
     dependents: Mutex<Vec<Weak<TreeWal>>>,
-    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes (their `State::over`): while
-    /// any does, an append to this log first tries to write them out, and is refused for space if that is
-    /// (module docs, "A full device").
+    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes or are bounded logs past three
+    /// quarters of their region (their `State::over`): while any does, an append to this log first tries to
+    /// write them out, and is refused for space if that is (module docs, "A full device") or if one is past its
+    /// region's bound ("A bounded log on a storage").
     dependents_over: AtomicUsize,
     /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
     claim: Mutex<Claim>,
@@ -1539,7 +1551,8 @@ impl TreeWal {
     /// copies the kept tail into the other region when the one in force is half full. Appends that would fill
     /// the region past what a checkpoint needs are refused with [`Error::NoSpace`] (nothing appended) until a
     /// checkpoint cuts: a caller checkpoints by [`TreeWal::log_bytes`], well under a quarter of a region, and
-    /// never meets it.
+    /// never meets it. With a dependency ([`TreeWal::flush_first`]) its tree's covered changes are not refused
+    /// here but by the log above, whose appends are refused while this log is past that bound (R25-4).
     ///
     /// The capacity is kept in the log's header: a later open of the log, with this call (the same capacity) or
     /// with [`TreeWal::open_storage`], finds it. Refused ([`Error::Log`], nothing opened or changed) if a region
@@ -1771,12 +1784,22 @@ impl TreeWal {
     /// And [`Error::NoSpace`] if a log that depends on this one ([`TreeWal::flush_first`]) holds more than
     /// [`BUF_HARD_MAX`] bytes whose write-out (tried here) is refused for space: that log's records come with
     /// changes first appended here (a covered change can log its leaf's whole image in its tree's log), so
-    /// refusing them here bounds it too (module docs, "A full device").
+    /// refusing them here bounds it too (module docs, "A full device"); so also while such a log is bounded
+    /// ([`TreeWal::open_storage_with_capacity`]) and past three quarters of its region, until its tree's
+    /// checkpoint frees it. And [`Error::NoSpace`] if this log is bounded and past three quarters of its
+    /// region, with a dependency or not (module docs, "A bounded log on a storage").
     /// A caller that checks this before changing a page, then logs the change with an append of a record within
     /// the log's bounds ([`TreeWal::append`]), cannot be left with a changed page whose append failed: such an
     /// append fails only for these reasons, and appends nothing then.
     pub fn check(&self) -> Result<()> {
         self.check_room()
+    }
+
+    /// [`TreeWal::check`] before a covered change ([`crate::Tree::put_covered`]), whose record the caller appended
+    /// to the log above already, so that it must not fail for room: a bounded log's region does not refuse it
+    /// (the log above refused its record instead while this log was past the bound: R25-4 in RELIABILITY.md).
+    pub(crate) fn check_covered_room(&self) -> Result<()> {
+        self.check_room_within(u64::MAX)
     }
 
     /// [`TreeWal::check`] for a checkpoint's own appends (its meta page's image, its `WRITTEN` notes): without a
@@ -1786,11 +1809,13 @@ impl TreeWal {
         self.check_room_within(u64::MAX)
     }
 
-    /// [`TreeWal::check`]: the log has not failed, (without a dependency) its buffer is within [`BUF_HARD_MAX`]
-    /// or can be written out now, and so is every dependent log's. A log with a dependency is not refused for its
-    /// own buffer: its tree checks it before a covered change whose record is already appended above, which must
-    /// then not fail; the log above refuses those appends instead, while this log is past the bound (module docs,
-    /// "A full device").
+    /// [`TreeWal::check`]: the log has not failed, a bounded log's appended end is within three quarters of its
+    /// region, (without a dependency) its buffer is within [`BUF_HARD_MAX`] or can be written out now, and so is
+    /// every dependent log's, and no dependent bounded log is past three quarters of its region. A log with a
+    /// dependency is not refused for its own buffer: its tree checks it before a covered change whose record is
+    /// already appended above, which must then not fail; the log above refuses those appends instead, while this
+    /// log is past the bound (module docs, "A full device"). Covered changes check with
+    /// [`TreeWal::check_covered_room`], which a region does not refuse either, for the same reason.
     fn check_room(&self) -> Result<()> {
         self.check_room_within(self.append_end.load(Ordering::Acquire))
     }
@@ -1799,10 +1824,10 @@ impl TreeWal {
     fn check_room_within(&self, end: Lsn) -> Result<()> {
         self.check_failed()?;
         // `end` is `u64::MAX` for every unbounded log (all file logs): no load of the appenders' `appended` then.
-        if end != u64::MAX && self.first.get().is_none() && self.appended.load(Ordering::Acquire) > end {
+        if end != u64::MAX && self.appended.load(Ordering::Acquire) > end {
             return Err(Error::NoSpace(format!(
-                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint's cut \
-                frees it",
+                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its \
+                tree (Tree::checkpoint) cuts it and frees it",
                 self.name()
             )));
         }
@@ -1831,6 +1856,16 @@ impl TreeWal {
             if !d.state.lock().over || d.failed.get().is_some() {
                 continue;
             }
+            // A bounded log past three quarters of its region: its covered changes cannot be refused there (their
+            // record is here already), so their records are refused here, until its tree's checkpoint switches
+            // region (R25-4 in RELIABILITY.md).
+            if d.end_lsn() > d.append_end.load(Ordering::Acquire) {
+                return Err(Error::NoSpace(format!(
+                    "a log that depends on this one ({}) has its region three quarters full (the rest is kept for a \
+                    checkpoint): a checkpoint of its tree (Tree::checkpoint) cuts it and frees it",
+                    d.name()
+                )));
+            }
             // Lock order: the dependent log's `io`, then (in its write-out) this log's.
             let io = d.io.lock();
             if d.state.lock().buf.len() > BUF_HARD_MAX {
@@ -1842,13 +1877,15 @@ impl TreeWal {
         Ok(())
     }
 
-    /// After a change of `st.buf`'s length or `st.taken` (`st` held since): keeps `buffered`, `unwritten`, and
-    /// (with a dependency) `st.over` and the dependency's count of dependents past [`BUF_HARD_MAX`], true.
+    /// After a change of `st.buf`'s length, `st.taken`, `st.next` or a bounded log's region (`st` held since):
+    /// keeps `buffered`, `unwritten`, and (with a dependency) `st.over` and the dependency's count of dependents
+    /// past [`BUF_HARD_MAX`] or past three quarters of their region, true.
     fn note_over(&self, st: &mut State) {
         let unwritten = st.buf.len() + st.taken;
         self.buffered.store(st.buf.len(), Ordering::Release);
         self.unwritten.store(unwritten, Ordering::Release);
-        let over = unwritten > BUF_HARD_MAX;
+        // `append_end` is `u64::MAX` for an unbounded log (every file log): one relaxed load, never past it.
+        let over = unwritten > BUF_HARD_MAX || st.next > self.append_end.load(Ordering::Relaxed);
         if over != st.over {
             if let Some(first) = self.first.get() {
                 st.over = over;
@@ -2392,6 +2429,8 @@ impl TreeWal {
         self.start.store(redo, Ordering::Release);
         self.append_end
             .store(append_end(redo, io.region_len), Ordering::Release);
+        // Past three quarters of the old region, maybe not of the new one: the log above takes appends again.
+        self.note_over(&mut self.state.lock());
         self.durable.fetch_max(end, Ordering::AcqRel);
         // The region left holds records of origins below any later redo point: not stale (module docs).
         tr.stale = [false; 2];
@@ -2519,7 +2558,7 @@ impl TreeWal {
     ///
     /// `first` then also bounds this log's buffer while the device is full: an append to `first` is refused
     /// ([`Error::NoSpace`]) while this log holds more than [`BUF_HARD_MAX`] bytes it cannot write out
-    /// ([`TreeWal::check`]).
+    /// ([`TreeWal::check`]), or, bounded, is past three quarters of its region (R25-4 in RELIABILITY.md).
     pub fn flush_first(self: &Arc<Self>, first: Arc<TreeWal>) -> Result<()> {
         if Arc::ptr_eq(&first, self) {
             return Err(Error::Log(format!(
