@@ -110,11 +110,15 @@
 //!   after an open, or one a switch failed in) is *stale*, and the next switch into it writes zeros over it past
 //!   what it copies, before its first fsync. Opening a log zeroes its region in force after the last valid
 //!   record up to the region's end (the invariant below), not the other region.
-//! - **A full region.** Appends are refused ([`Error::NoSpace`], nothing appended) once the end of the appended
-//!   log passes three quarters of the region (counted from its origin, dead records included: only a switch
-//!   gives them back); the quarter left is for a checkpoint, whose own appends (its meta page's image, its
-//!   notes) pass that bound (`check_for_checkpoint`), and for the record of each append that passed the check
-//!   meanwhile. So a checkpoint runs in that state: its page writes need only
+//! - **A full region.** Appends are refused ([`Error::NoSpace`], nothing appended) that would take the end of
+//!   the appended log past three quarters of the region (counted from its origin, dead records included: only a
+//!   switch gives them back), counting the records admitted and not yet appended: each append, and each change
+//!   of a tree before it starts, reserves its record's length or its worst case (one page image for a leaf
+//!   change, one per page for a structure change: `TreeWal::reserve`, `images_bound`) until it is appended.
+//!   Until R25-O1 the check was per append, against the end before it: appenders at once, or one long record
+//!   (a split cascading over many levels), could pass the quarter and the region's end. The quarter left is a
+//!   checkpoint's, whose own appends (its meta page's image, its notes) pass that bound
+//!   (`check_for_checkpoint`). So a checkpoint runs in that state: its page writes need only
 //!   records that fit, its notes go to the other region with the switch, and its cut gives the region back. A
 //!   caller that checkpoints by [`TreeWal::log_bytes`] at a quarter of a region never meets the bound (the
 //!   tests' load runs more than eighty times the capacity so).
@@ -127,9 +131,10 @@
 //!   meanwhile (a transaction's leaves, one image each at most, and its splits) take the quarter with the
 //!   checkpoint. Until R25-4 nothing refused them: the records passed the region's end, the commit was refused
 //!   for space, and so was every checkpoint (its pages need those records written) until a reopen.
-//!   What is not bounded so: the quarter itself, which is checked per append (appenders at once, or a
-//!   transaction's or a split's records, can pass it: R25-O1 in RELIABILITY.md; past the region's end a tree
-//!   takes no commit nor checkpoint until a reopen), a record longer than a quarter of a region
+//!   What is not bounded so: those covered changes (a transaction whose record passed the check above logs an
+//!   image of each leaf it changes first since the checkpoint, and its splits: more than the quarter if it
+//!   changes more than about a quarter of a region of leaves; R25-O1 in RELIABILITY.md; past the region's end
+//!   the tree takes no commit nor checkpoint until a reopen), a record longer than a quarter of a region
 //!   ([`REGION_MIN`] keeps tree records far below it), and a checkpoint's notes longer than a region (a pool
 //!   whose written-LSN table holds more than about `region_len / 13` pages of the tree): its cut then writes a
 //!   header slot and is refused for space when the region cannot take them.
@@ -756,11 +761,11 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
+/// Its length, or `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
 /// `decode_ops`): at most `u16::MAX` ops, keys and separators of at most `u16::MAX` bytes, a `PATCH`'s edits that
 /// fit its value, and at most [`RECORD_MAX`] bytes in all. Before R14-1 such a record was appended and made
 /// durable, and the next open took it for the log's torn end and cut it off, with every record after it.
-fn check_record(ops: &[Op<'_>]) -> Result<()> {
+fn check_record(ops: &[Op<'_>]) -> Result<u64> {
     let bad = |why: String| Err(Error::BadRecord(why));
     let short = usize::from(u16::MAX);
     if ops.len() > short {
@@ -795,7 +800,13 @@ fn check_record(ops: &[Op<'_>]) -> Result<()> {
     if len > RECORD_MAX {
         return bad(format!("{len} bytes, more than {RECORD_MAX}"));
     }
-    Ok(())
+    Ok(len as u64)
+}
+
+/// The most bytes a record of `pages` full images of pages of `page_size` bytes takes (`check_record`'s count with
+/// no hole): what a tree reserves in a bounded log before a change that logs them ([`TreeWal::reserve`]).
+pub(crate) fn images_bound(pages: usize, page_size: usize) -> u64 {
+    (REC_HDR + 2 + pages * (17 + page_size)) as u64
 }
 
 /// A cursor over a record payload that never panics.
@@ -1298,6 +1309,9 @@ pub struct TreeWal {
     /// A bounded log: the end of the appended log past which [`TreeWal::check`] refuses appends (`append_end`,
     /// stored under `io` at a switch); `u64::MAX` for an unbounded log.
     append_end: AtomicU64,
+    /// A bounded log: bytes of records admitted ([`TreeWal::reserve`]) and not yet appended (or appended, their
+    /// [`Room`] not yet dropped): counted against `append_end` with `appended` (R25-O1 in RELIABILITY.md).
+    reserved: AtomicU64,
     /// Everything before this LSN is on stable storage.
     durable: AtomicU64,
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
@@ -1331,6 +1345,21 @@ pub struct TreeWal {
     dependents_over: AtomicUsize,
     /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
     claim: Mutex<Claim>,
+}
+
+/// Room reserved in a bounded log for a record ([`TreeWal::reserve`]): counted against its region's bound until
+/// dropped (after the append it admitted, whose end `appended` then counts).
+pub(crate) struct Room<'a> {
+    wal: &'a TreeWal,
+    bytes: u64,
+}
+
+impl Drop for Room<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.wal.reserved.fetch_sub(self.bytes, Ordering::SeqCst);
+        }
+    }
 }
 
 /// [`TreeWal::claim`]: free, or held by a [`TreeClaim`] (whose tree may be dropped already).
@@ -1664,6 +1693,7 @@ impl TreeWal {
                 switches: 0,
             }),
             append_end: AtomicU64::new(append_end(hdr.origin, hdr.region_len)),
+            reserved: AtomicU64::new(0),
             start: AtomicU64::new(hdr.start),
             durable: AtomicU64::new(hdr.start),
             redo_lsn: AtomicU64::new(hdr.start),
@@ -1802,6 +1832,34 @@ impl TreeWal {
         self.check_room_within(u64::MAX)
     }
 
+    /// [`TreeWal::check`] for a record of at most `bytes` bytes, appended before the returned [`Room`] is dropped:
+    /// a bounded log counts them as appended until then (`reserved`), and refuses ([`Error::NoSpace`], nothing
+    /// reserved) if the appended end, what is reserved and `bytes` would pass three quarters of its region. So
+    /// appends admitted at once, or a change whose record is long (a split cascading over many levels), never
+    /// pass that bound, and the quarter past it is a checkpoint's alone (R25-O1 in RELIABILITY.md; module docs, "A
+    /// bounded log on a storage"). On an unbounded log (every file log) the same as [`TreeWal::check`]: nothing is
+    /// counted. A covered change does not reserve ([`TreeWal::check_covered_room`]).
+    pub(crate) fn reserve(&self, bytes: u64) -> Result<Room<'_>> {
+        let end = self.append_end.load(Ordering::Acquire);
+        if end == u64::MAX {
+            self.check_room_within(end)?;
+            return Ok(Room { wal: self, bytes: 0 });
+        }
+        // SeqCst, with the appends' `appended` store and the release below: of two reservations, the later one
+        // (in `reserved`'s order) counts the earlier one, or, released, its record's end in `appended`.
+        let held = self.reserved.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        let room = Room { wal: self, bytes };
+        if self.appended.load(Ordering::SeqCst).saturating_add(held) > end {
+            return Err(Error::NoSpace(format!(
+                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its \
+                tree (Tree::checkpoint) cuts it and frees it",
+                self.name()
+            )));
+        }
+        self.check_room_within(u64::MAX)?;
+        Ok(room)
+    }
+
     /// [`TreeWal::check`] for a checkpoint's own appends (its meta page's image, its `WRITTEN` notes): without a
     /// bounded log's region bound, since the quarter of the region past it is kept for them (module docs, "A
     /// bounded log on a storage"): a checkpoint runs, and cuts, when every other append is refused.
@@ -1923,8 +1981,8 @@ impl TreeWal {
     /// [`RECORD_MAX`] bytes), and then appends nothing; a failure of the write-out an append may start is latched (or, for lack of space, leaves the
     /// records buffered) and reported by the next flush or commit.
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
-        check_record(ops)?;
-        self.check_room()?;
+        let len = check_record(ops)?;
+        let _room = self.reserve(len)?;
         Ok(self.append_checked(ops))
     }
 
@@ -1967,9 +2025,8 @@ impl TreeWal {
     /// cannot race with a checkpoint moving the redo point.
     /// Fails as [`TreeWal::append`] does.
     pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
-        check_record(&[Op::Image { page, bytes: image }])?;
-        check_record(&[op])?;
-        self.check_room()?;
+        let len = check_record(&[Op::Image { page, bytes: image }])?.max(check_record(&[op])?);
+        let _room = self.reserve(len)?;
         Ok(self.append_leaf_checked(page_lsn, page, image, op))
     }
 

@@ -176,17 +176,17 @@ fn full_region_refuses_appends_until_a_checkpoint() {
                 }
                 Err(e) => {
                     assert!(e.is_no_space(), "{e}");
-                    refused = Some(id);
+                    refused = Some((id, ver));
                     break 'fill;
                 }
             }
         }
     }
-    let id = refused.expect("the region never filled");
+    let (id, ver) = refused.expect("the region never filled");
     assert!(log.len().unwrap() <= CAP);
     tree.commit().unwrap();
-    // Still refused: nothing was cut.
-    assert!(tree.put(&key(id), &value(id, 1000)).unwrap_err().is_no_space());
+    // Still refused: nothing was cut. (The same put: another, whose worst case is smaller, may fit, R25-O1.)
+    assert!(tree.put(&key(id), &value(id, ver)).unwrap_err().is_no_space());
     tree.checkpoint().unwrap();
     let switches = wal.switches();
     assert_eq!(switches, 1, "the cut of the full region switched");
@@ -915,6 +915,86 @@ fn power_loss_around_a_full_dependent_bounded_log() {
         }
     }
     println!("full dependent bounded log: {steps} steps, {runs} crash runs");
+}
+
+/// R25-O1: a tree's own changes on a bounded log, without a checkpoint, until one is refused: the log's end never
+/// passes three quarters of its region (each change reserves its record's worst case before it starts, so the
+/// quarter past it is the checkpoint's alone). Before the fix the check was per append, against the end before
+/// it: the last change admitted passed the bound by its record.
+#[test]
+fn a_trees_own_changes_never_pass_three_quarters_of_the_region() {
+    let wal = TreeWal::open_storage_with_capacity(MemoryStorage::new(), CAP).unwrap();
+    let origin = wal.start_lsn();
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), MemoryStorage::new()).unwrap();
+    let bound = origin + REGION_MIN - REGION_MIN / 4;
+    let mut puts = 0;
+    'fill: for ver in 1..100u64 {
+        for id in 0..200 {
+            if let Err(e) = tree.put(&key(id), &value(id, ver)) {
+                assert!(e.is_no_space(), "{e}");
+                break 'fill;
+            }
+            puts += 1;
+            assert!(
+                wal.end_lsn() <= bound,
+                "put {puts} took the log's end to {}, past three quarters of its region ({bound})",
+                wal.end_lsn()
+            );
+        }
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+}
+
+/// R25-O1: appenders at the bound at once (a log filled to just below three quarters of its region, then two
+/// threads each appending a record of nearly a quarter, released together), over many trials: the log never
+/// passes its region's end, and every trial's commit succeeds. Before the fix both appends could pass the check
+/// before either was placed, and the log's end passed the region's: the commit was refused for space.
+#[test]
+fn appenders_at_the_bound_at_once_never_pass_the_region() {
+    let big = vec![7u8; (REGION_MIN / 4) as usize - 1024];
+    let mut both = 0;
+    for trial in 0..300 {
+        let wal = TreeWal::open_storage_with_capacity(MemoryStorage::new(), CAP).unwrap();
+        let region_end = wal.start_lsn() + REGION_MIN;
+        let bound = wal.start_lsn() + REGION_MIN - REGION_MIN / 4;
+        let mut n = 0u32;
+        while wal.end_lsn() + 1100 <= bound {
+            append(&wal, n, 1);
+            n += 1;
+        }
+        let gate = std::sync::Barrier::new(2);
+        let ok: usize = std::thread::scope(|s| {
+            let run = |k: u32| {
+                let (gate, wal, big) = (&gate, &wal, &big);
+                s.spawn(move || {
+                    gate.wait();
+                    let got = wal.append(&[bufpool_btree::Op::Put {
+                        page: 1,
+                        key: &k.to_le_bytes(),
+                        val: big,
+                    }]);
+                    match got {
+                        Ok(_) => 1,
+                        Err(e) => {
+                            assert!(e.is_no_space(), "trial {trial}: {e}");
+                            0
+                        }
+                    }
+                })
+            };
+            let (a, b) = (run(1_000_000), run(1_000_001));
+            a.join().unwrap() + b.join().unwrap()
+        });
+        both += usize::from(ok == 2);
+        assert!(
+            wal.end_lsn() <= region_end,
+            "trial {trial}: {ok} appends at once took the log's end to {}, past its region's ({region_end})",
+            wal.end_lsn()
+        );
+        wal.commit().unwrap_or_else(|e| panic!("trial {trial}: {e}"));
+    }
+    println!("appenders at the bound: {both} of 300 trials took both appends");
 }
 
 /// A write refused for space, or failed (EIO), at each write of a switch (its copy, its zeroing of a stale region,
