@@ -1942,10 +1942,11 @@ impl TreeWal {
         let unwritten = st.buf.len() + st.taken;
         self.buffered.store(st.buf.len(), Ordering::Release);
         self.unwritten.store(unwritten, Ordering::Release);
-        // `append_end` is `u64::MAX` for an unbounded log (every file log): one relaxed load, never past it.
-        let over = unwritten > BUF_HARD_MAX || st.next > self.append_end.load(Ordering::Relaxed);
-        if over != st.over {
-            if let Some(first) = self.first.get() {
+        // Only a log with a dependency is counted (a log without one, such as a transaction log above trees, does
+        // nothing more here). `append_end` is `u64::MAX` for an unbounded log (every file log): never past it.
+        if let Some(first) = self.first.get() {
+            let over = unwritten > BUF_HARD_MAX || st.next > self.append_end.load(Ordering::Relaxed);
+            if over != st.over {
                 st.over = over;
                 match over {
                     true => first.dependents_over.fetch_add(1, Ordering::AcqRel),
