@@ -54,7 +54,7 @@ use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, Wr
 
 use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
-use crate::wal::{Op, OwnedOp, TreeClaim, TreeWal, LOG_HDR, REGION_MIN};
+use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN};
 
 mod bulk;
 
@@ -1295,7 +1295,7 @@ impl Tree {
         while i < run.len() {
             let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
             // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-            self.wal().check()?;
+            self.check_log(true, 1)?;
             let page_lsn = g.lsn();
             let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
             // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it. The
@@ -1496,8 +1496,9 @@ impl Tree {
     fn put_as(&self, key: &[u8], val: &[u8], covered: bool, hint: &mut LeafHint) -> Result<()> {
         self.check_put(key, val)?;
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
-        // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-        self.wal().check()?;
+        // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`). Held until
+        // the change is logged.
+        let room = self.check_log(covered, 1)?;
         let bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
         let before = if covered { bytes(&g) } else { 0 };
         let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
@@ -1511,7 +1512,7 @@ impl Tree {
             *hint = self.hint_at(no, None);
             return Ok(());
         }
-        drop(g);
+        drop((g, room));
         self.split_insert(key, val, covered)
     }
 
@@ -1545,7 +1546,7 @@ impl Tree {
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
-        self.wal().check()?;
+        let _room = self.check_log(covered, 1)?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
             *hint = self.hint_at(no, None);
             return Ok(false);
@@ -1630,12 +1631,26 @@ impl Tree {
     /// record is appended and every page kept, or (the log has failed) nothing is appended and the pages are
     /// restored when dropped.
     fn log_images(&self, pages: &mut [&mut Held<'_>]) -> Result<()> {
-        self.log_change(pages, &[])
+        self.log_change(pages, &[], false)
+    }
+
+    /// The log's check before a change whose record holds at most `pages` page images (see [`TreeWal::check`]):
+    /// a covered one's (`covered`, its record already in the log above: it must not fail for room, and a bounded
+    /// log's region does not refuse it, the log above having refused its record instead while the region was
+    /// past its bound) or the tree's own (refused past a bounded log's bound, whether the log has a dependency or
+    /// not: R25-4 in RELIABILITY.md), which reserves room for its record until the returned room is dropped,
+    /// after the append (R25-O1).
+    fn check_log(&self, covered: bool, pages: usize) -> Result<Option<Room<'_>>> {
+        match covered {
+            true => self.wal().check_covered_room().map(|()| None),
+            false => self.wal().reserve(images_bound(pages, self.pool.page_size())).map(Some),
+        }
     }
 
     /// [`Tree::log_images`], except that a page with an op in `ops` is logged as that op (the change done to it,
     /// physiological) unless the page was last logged before the checkpoint redo point (full-page writes).
-    fn log_change(&self, pages: &mut [&mut Held<'_>], ops: &[Op<'_>]) -> Result<()> {
+    /// `covered`: the change makes room for a covered change ([`Tree::check_log`]).
+    fn log_change(&self, pages: &mut [&mut Held<'_>], ops: &[Op<'_>], covered: bool) -> Result<()> {
         let lsn = {
             let ops: Vec<(Op<'_>, Option<(Lsn, Op<'_>)>)> = pages
                 .iter()
@@ -1645,7 +1660,7 @@ impl Tree {
                     (Op::Image { page, bytes: g }, alt)
                 })
                 .collect();
-            self.wal().check()?;
+            let _room = self.check_log(covered, ops.len())?;
             self.wal().append_change_checked(&ops)
         };
         for g in pages.iter_mut() {
@@ -1671,7 +1686,8 @@ impl Tree {
         for &no in &path[top..] {
             guards.push(self.hold(no)?);
         }
-        self.wal().check()?;
+        // The leaf's record, if the put fits now; a split reserves its own in `log_change`.
+        let _room = self.check_log(covered, 1)?;
         // A concurrent delete may have made room meanwhile.
         let leaf_no = path[leaf_at];
         let Some(leaf) = guards.last_mut() else {
@@ -1744,7 +1760,7 @@ impl Tree {
         }
         let mut all: Vec<&mut Held<'_>> = guards.iter_mut().chain(fresh.iter_mut()).collect();
         all.push(&mut meta);
-        self.log_change(&mut all, &ops)?;
+        self.log_change(&mut all, &ops, covered)?;
         if let Some(r) = new_root {
             self.root.store(r, Ordering::Release);
         }

@@ -110,19 +110,34 @@
 //!   after an open, or one a switch failed in) is *stale*, and the next switch into it writes zeros over it past
 //!   what it copies, before its first fsync. Opening a log zeroes its region in force after the last valid
 //!   record up to the region's end (the invariant below), not the other region.
-//! - **A full region.** Appends to a log without a dependency are refused ([`Error::NoSpace`], nothing
-//!   appended) once the end of the appended log passes three quarters of the region (counted from its origin,
-//!   dead records included: only a switch gives them back); the quarter left is for a checkpoint, whose own
-//!   appends (its meta page's image, its notes) pass that bound (`check_for_checkpoint`), and for the record of
-//!   each append that passed the check meanwhile. So a checkpoint runs in that state: its page writes need only
+//! - **A full region.** Appends are refused ([`Error::NoSpace`], nothing appended) that would take the end of
+//!   the appended log past three quarters of the region (counted from its origin, dead records included: only a
+//!   switch gives them back), counting the records admitted and not yet appended: each append, and each change
+//!   of a tree before it starts, reserves its record's length or its worst case (one page image for a leaf
+//!   change, one per page for a structure change: `TreeWal::reserve`, `images_bound`) until it is appended.
+//!   Until R25-O1 the check was per append, against the end before it: appenders at once, or one long record
+//!   (a split cascading over many levels), could pass the quarter and the region's end. The quarter left is a
+//!   checkpoint's, whose own appends (its meta page's image, its notes) pass that bound
+//!   (`check_for_checkpoint`). So a checkpoint runs in that state: its page writes need only
 //!   records that fit, its notes go to the other region with the switch, and its cut gives the region back. A
 //!   caller that checkpoints by [`TreeWal::log_bytes`] at a quarter of a region never meets the bound (the
-//!   tests' load runs more than eighty times the capacity so). What is not bounded so: a log with a dependency
-//!   (covered changes must not fail after their record is above; its write-outs are still refused past the
-//!   region, as a full device's), a record longer than a quarter of a region ([`REGION_MIN`] keeps tree records
-//!   far below it), and a checkpoint's notes longer than a region (a pool whose written-LSN table holds more
-//!   than about `region_len / 13` pages of the tree): its cut then writes a header slot and is refused for
-//!   space when the region cannot take them.
+//!   tests' load runs more than eighty times the capacity so).
+//! - **A log with a dependency** ([`TreeWal::flush_first`], R25-4 in RELIABILITY.md). Its tree's own changes
+//!   are refused as above; its covered changes cannot be (their record is in the log above already, and the
+//!   change must then not fail: `check_covered_room`). So while it is past three quarters of its region it
+//!   counts itself in the log above's `dependents_over` (as for its buffer, "A full device"), and the log
+//!   above refuses appends ([`TreeWal::check`], [`TreeWal::append`]: [`Error::NoSpace`], naming a checkpoint)
+//!   until the tree's checkpoint switches region. The covered changes whose record passed the check above
+//!   meanwhile (a transaction's leaves, one image each at most, and its splits) take the quarter with the
+//!   checkpoint. Until R25-4 nothing refused them: the records passed the region's end, the commit was refused
+//!   for space, and so was every checkpoint (its pages need those records written) until a reopen.
+//!   What is not bounded so: those covered changes (a transaction whose record passed the check above logs an
+//!   image of each leaf it changes first since the checkpoint, and its splits: more than the quarter if it
+//!   changes more than about a quarter of a region of leaves; R25-O1 in RELIABILITY.md; past the region's end
+//!   the tree takes no commit nor checkpoint until a reopen), a record longer than a quarter of a region
+//!   ([`REGION_MIN`] keeps tree records far below it), and a checkpoint's notes longer than a region (a pool
+//!   whose written-LSN table holds more than about `region_len / 13` pages of the tree): its cut then writes a
+//!   header slot and is refused for space when the region cannot take them.
 //!
 //! # Truncation ([`TreeWal::truncate_before`], the cut that ends a checkpoint)
 //! The records before the checkpoint's redo point are dead; the live tail after it is large (a checkpoint's
@@ -746,11 +761,11 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
+/// Its length, or `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
 /// `decode_ops`): at most `u16::MAX` ops, keys and separators of at most `u16::MAX` bytes, a `PATCH`'s edits that
 /// fit its value, and at most [`RECORD_MAX`] bytes in all. Before R14-1 such a record was appended and made
 /// durable, and the next open took it for the log's torn end and cut it off, with every record after it.
-fn check_record(ops: &[Op<'_>]) -> Result<()> {
+fn check_record(ops: &[Op<'_>]) -> Result<u64> {
     let bad = |why: String| Err(Error::BadRecord(why));
     let short = usize::from(u16::MAX);
     if ops.len() > short {
@@ -785,7 +800,13 @@ fn check_record(ops: &[Op<'_>]) -> Result<()> {
     if len > RECORD_MAX {
         return bad(format!("{len} bytes, more than {RECORD_MAX}"));
     }
-    Ok(())
+    Ok(len as u64)
+}
+
+/// The most bytes a record of `pages` full images of pages of `page_size` bytes takes (`check_record`'s count with
+/// no hole): what a tree reserves in a bounded log before a change that logs them ([`TreeWal::reserve`]).
+pub(crate) fn images_bound(pages: usize, page_size: usize) -> u64 {
+    (REC_HDR + 2 + pages * (17 + page_size)) as u64
 }
 
 /// A cursor over a record payload that never panics.
@@ -895,8 +916,9 @@ struct State {
     /// Bytes a write-out took from `buf` and has not written yet (0 when none runs: `io` keeps them one at a
     /// time). Still unwritten, they count against [`BUF_HARD_MAX`] (R22-1 in RELIABILITY.md).
     taken: usize,
-    /// With a dependency: `buf` and `taken` hold more than [`BUF_HARD_MAX`] bytes, and are so counted in the
-    /// dependency's `dependents_over` ([`TreeWal::note_over`]).
+    /// With a dependency: `buf` and `taken` hold more than [`BUF_HARD_MAX`] bytes, or (a bounded log) the appended
+    /// end is past three quarters of the region, and the log is so counted in the dependency's `dependents_over`
+    /// ([`TreeWal::note_over`]).
     over: bool,
     /// Empty, with the allocation of a buffer written out before: a write-out hands it to the appends that come
     /// while it writes, so a buffer is not grown again from nothing (by doubling, each step a copy) after every
@@ -1287,6 +1309,9 @@ pub struct TreeWal {
     /// A bounded log: the end of the appended log past which [`TreeWal::check`] refuses appends (`append_end`,
     /// stored under `io` at a switch); `u64::MAX` for an unbounded log.
     append_end: AtomicU64,
+    /// A bounded log: bytes of records admitted ([`TreeWal::reserve`]) and not yet appended (or appended, their
+    /// [`Room`] not yet dropped): counted against `append_end` with `appended` (R25-O1 in RELIABILITY.md).
+    reserved: AtomicU64,
     /// Everything before this LSN is on stable storage.
     durable: AtomicU64,
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
@@ -1313,12 +1338,28 @@ pub struct TreeWal {
     deps: PageDeps,
     /// The logs that depend on this one ([`TreeWal::flush_first`]).
     dependents: Mutex<Vec<Weak<TreeWal>>>,
-    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes (their `State::over`): while
-    /// any does, an append to this log first tries to write them out, and is refused for space if that is
-    /// (module docs, "A full device").
+    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes or are bounded logs past three
+    /// quarters of their region (their `State::over`): while any does, an append to this log first tries to
+    /// write them out, and is refused for space if that is (module docs, "A full device") or if one is past its
+    /// region's bound ("A bounded log on a storage").
     dependents_over: AtomicUsize,
     /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
     claim: Mutex<Claim>,
+}
+
+/// Room reserved in a bounded log for a record ([`TreeWal::reserve`]): counted against its region's bound until
+/// dropped (after the append it admitted, whose end `appended` then counts).
+pub(crate) struct Room<'a> {
+    wal: &'a TreeWal,
+    bytes: u64,
+}
+
+impl Drop for Room<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.wal.reserved.fetch_sub(self.bytes, Ordering::SeqCst);
+        }
+    }
 }
 
 /// [`TreeWal::claim`]: free, or held by a [`TreeClaim`] (whose tree may be dropped already).
@@ -1539,7 +1580,8 @@ impl TreeWal {
     /// copies the kept tail into the other region when the one in force is half full. Appends that would fill
     /// the region past what a checkpoint needs are refused with [`Error::NoSpace`] (nothing appended) until a
     /// checkpoint cuts: a caller checkpoints by [`TreeWal::log_bytes`], well under a quarter of a region, and
-    /// never meets it.
+    /// never meets it. With a dependency ([`TreeWal::flush_first`]) its tree's covered changes are not refused
+    /// here but by the log above, whose appends are refused while this log is past that bound (R25-4).
     ///
     /// The capacity is kept in the log's header: a later open of the log, with this call (the same capacity) or
     /// with [`TreeWal::open_storage`], finds it. Refused ([`Error::Log`], nothing opened or changed) if a region
@@ -1651,6 +1693,7 @@ impl TreeWal {
                 switches: 0,
             }),
             append_end: AtomicU64::new(append_end(hdr.origin, hdr.region_len)),
+            reserved: AtomicU64::new(0),
             start: AtomicU64::new(hdr.start),
             durable: AtomicU64::new(hdr.start),
             redo_lsn: AtomicU64::new(hdr.start),
@@ -1771,12 +1814,50 @@ impl TreeWal {
     /// And [`Error::NoSpace`] if a log that depends on this one ([`TreeWal::flush_first`]) holds more than
     /// [`BUF_HARD_MAX`] bytes whose write-out (tried here) is refused for space: that log's records come with
     /// changes first appended here (a covered change can log its leaf's whole image in its tree's log), so
-    /// refusing them here bounds it too (module docs, "A full device").
+    /// refusing them here bounds it too (module docs, "A full device"); so also while such a log is bounded
+    /// ([`TreeWal::open_storage_with_capacity`]) and past three quarters of its region, until its tree's
+    /// checkpoint frees it. And [`Error::NoSpace`] if this log is bounded and past three quarters of its
+    /// region, with a dependency or not (module docs, "A bounded log on a storage").
     /// A caller that checks this before changing a page, then logs the change with an append of a record within
     /// the log's bounds ([`TreeWal::append`]), cannot be left with a changed page whose append failed: such an
     /// append fails only for these reasons, and appends nothing then.
     pub fn check(&self) -> Result<()> {
         self.check_room()
+    }
+
+    /// [`TreeWal::check`] before a covered change ([`crate::Tree::put_covered`]), whose record the caller appended
+    /// to the log above already, so that it must not fail for room: a bounded log's region does not refuse it
+    /// (the log above refused its record instead while this log was past the bound: R25-4 in RELIABILITY.md).
+    pub(crate) fn check_covered_room(&self) -> Result<()> {
+        self.check_room_within(u64::MAX)
+    }
+
+    /// [`TreeWal::check`] for a record of at most `bytes` bytes, appended before the returned [`Room`] is dropped:
+    /// a bounded log counts them as appended until then (`reserved`), and refuses ([`Error::NoSpace`], nothing
+    /// reserved) if the appended end, what is reserved and `bytes` would pass three quarters of its region. So
+    /// appends admitted at once, or a change whose record is long (a split cascading over many levels), never
+    /// pass that bound, and the quarter past it is a checkpoint's alone (R25-O1 in RELIABILITY.md; module docs, "A
+    /// bounded log on a storage"). On an unbounded log (every file log) the same as [`TreeWal::check`]: nothing is
+    /// counted. A covered change does not reserve ([`TreeWal::check_covered_room`]).
+    pub(crate) fn reserve(&self, bytes: u64) -> Result<Room<'_>> {
+        let end = self.append_end.load(Ordering::Acquire);
+        if end == u64::MAX {
+            self.check_room_within(end)?;
+            return Ok(Room { wal: self, bytes: 0 });
+        }
+        // SeqCst, with the appends' `appended` store and the release below: of two reservations, the later one
+        // (in `reserved`'s order) counts the earlier one, or, released, its record's end in `appended`.
+        let held = self.reserved.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        let room = Room { wal: self, bytes };
+        if self.appended.load(Ordering::SeqCst).saturating_add(held) > end {
+            return Err(Error::NoSpace(format!(
+                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its \
+                tree (Tree::checkpoint) cuts it and frees it",
+                self.name()
+            )));
+        }
+        self.check_room_within(u64::MAX)?;
+        Ok(room)
     }
 
     /// [`TreeWal::check`] for a checkpoint's own appends (its meta page's image, its `WRITTEN` notes): without a
@@ -1786,11 +1867,13 @@ impl TreeWal {
         self.check_room_within(u64::MAX)
     }
 
-    /// [`TreeWal::check`]: the log has not failed, (without a dependency) its buffer is within [`BUF_HARD_MAX`]
-    /// or can be written out now, and so is every dependent log's. A log with a dependency is not refused for its
-    /// own buffer: its tree checks it before a covered change whose record is already appended above, which must
-    /// then not fail; the log above refuses those appends instead, while this log is past the bound (module docs,
-    /// "A full device").
+    /// [`TreeWal::check`]: the log has not failed, a bounded log's appended end is within three quarters of its
+    /// region, (without a dependency) its buffer is within [`BUF_HARD_MAX`] or can be written out now, and so is
+    /// every dependent log's, and no dependent bounded log is past three quarters of its region. A log with a
+    /// dependency is not refused for its own buffer: its tree checks it before a covered change whose record is
+    /// already appended above, which must then not fail; the log above refuses those appends instead, while this
+    /// log is past the bound (module docs, "A full device"). Covered changes check with
+    /// [`TreeWal::check_covered_room`], which a region does not refuse either, for the same reason.
     fn check_room(&self) -> Result<()> {
         self.check_room_within(self.append_end.load(Ordering::Acquire))
     }
@@ -1799,10 +1882,10 @@ impl TreeWal {
     fn check_room_within(&self, end: Lsn) -> Result<()> {
         self.check_failed()?;
         // `end` is `u64::MAX` for every unbounded log (all file logs): no load of the appenders' `appended` then.
-        if end != u64::MAX && self.first.get().is_none() && self.appended.load(Ordering::Acquire) > end {
+        if end != u64::MAX && self.appended.load(Ordering::Acquire) > end {
             return Err(Error::NoSpace(format!(
-                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint's cut \
-                frees it",
+                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its \
+                tree (Tree::checkpoint) cuts it and frees it",
                 self.name()
             )));
         }
@@ -1831,6 +1914,16 @@ impl TreeWal {
             if !d.state.lock().over || d.failed.get().is_some() {
                 continue;
             }
+            // A bounded log past three quarters of its region: its covered changes cannot be refused there (their
+            // record is here already), so their records are refused here, until its tree's checkpoint switches
+            // region (R25-4 in RELIABILITY.md).
+            if d.end_lsn() > d.append_end.load(Ordering::Acquire) {
+                return Err(Error::NoSpace(format!(
+                    "a log that depends on this one ({}) has its region three quarters full (the rest is kept for a \
+                    checkpoint): a checkpoint of its tree (Tree::checkpoint) cuts it and frees it",
+                    d.name()
+                )));
+            }
             // Lock order: the dependent log's `io`, then (in its write-out) this log's.
             let io = d.io.lock();
             if d.state.lock().buf.len() > BUF_HARD_MAX {
@@ -1842,15 +1935,18 @@ impl TreeWal {
         Ok(())
     }
 
-    /// After a change of `st.buf`'s length or `st.taken` (`st` held since): keeps `buffered`, `unwritten`, and
-    /// (with a dependency) `st.over` and the dependency's count of dependents past [`BUF_HARD_MAX`], true.
+    /// After a change of `st.buf`'s length, `st.taken`, `st.next` or a bounded log's region (`st` held since):
+    /// keeps `buffered`, `unwritten`, and (with a dependency) `st.over` and the dependency's count of dependents
+    /// past [`BUF_HARD_MAX`] or past three quarters of their region, true.
     fn note_over(&self, st: &mut State) {
         let unwritten = st.buf.len() + st.taken;
         self.buffered.store(st.buf.len(), Ordering::Release);
         self.unwritten.store(unwritten, Ordering::Release);
-        let over = unwritten > BUF_HARD_MAX;
-        if over != st.over {
-            if let Some(first) = self.first.get() {
+        // Only a log with a dependency is counted (a log without one, such as a transaction log above trees, does
+        // nothing more here). `append_end` is `u64::MAX` for an unbounded log (every file log): never past it.
+        if let Some(first) = self.first.get() {
+            let over = unwritten > BUF_HARD_MAX || st.next > self.append_end.load(Ordering::Relaxed);
+            if over != st.over {
                 st.over = over;
                 match over {
                     true => first.dependents_over.fetch_add(1, Ordering::AcqRel),
@@ -1886,8 +1982,8 @@ impl TreeWal {
     /// [`RECORD_MAX`] bytes), and then appends nothing; a failure of the write-out an append may start is latched (or, for lack of space, leaves the
     /// records buffered) and reported by the next flush or commit.
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
-        check_record(ops)?;
-        self.check_room()?;
+        let len = check_record(ops)?;
+        let _room = self.reserve(len)?;
         Ok(self.append_checked(ops))
     }
 
@@ -1930,9 +2026,8 @@ impl TreeWal {
     /// cannot race with a checkpoint moving the redo point.
     /// Fails as [`TreeWal::append`] does.
     pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
-        check_record(&[Op::Image { page, bytes: image }])?;
-        check_record(&[op])?;
-        self.check_room()?;
+        let len = check_record(&[Op::Image { page, bytes: image }])?.max(check_record(&[op])?);
+        let _room = self.reserve(len)?;
         Ok(self.append_leaf_checked(page_lsn, page, image, op))
     }
 
@@ -2392,6 +2487,8 @@ impl TreeWal {
         self.start.store(redo, Ordering::Release);
         self.append_end
             .store(append_end(redo, io.region_len), Ordering::Release);
+        // Past three quarters of the old region, maybe not of the new one: the log above takes appends again.
+        self.note_over(&mut self.state.lock());
         self.durable.fetch_max(end, Ordering::AcqRel);
         // The region left holds records of origins below any later redo point: not stale (module docs).
         tr.stale = [false; 2];
@@ -2519,7 +2616,7 @@ impl TreeWal {
     ///
     /// `first` then also bounds this log's buffer while the device is full: an append to `first` is refused
     /// ([`Error::NoSpace`]) while this log holds more than [`BUF_HARD_MAX`] bytes it cannot write out
-    /// ([`TreeWal::check`]).
+    /// ([`TreeWal::check`]), or, bounded, is past three quarters of its region (R25-4 in RELIABILITY.md).
     pub fn flush_first(self: &Arc<Self>, first: Arc<TreeWal>) -> Result<()> {
         if Arc::ptr_eq(&first, self) {
             return Err(Error::Log(format!(

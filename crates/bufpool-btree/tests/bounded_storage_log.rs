@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultyStorage, MemoryStorage, Storage};
 use bufpool::BufferPool;
-use bufpool_btree::{Error, Tree, TreeWal, REGION_MIN};
+use bufpool_btree::{Error, LeafHint, Tree, TreeWal, REGION_MIN};
 
 use crate::common::{key, value};
 
@@ -176,17 +176,17 @@ fn full_region_refuses_appends_until_a_checkpoint() {
                 }
                 Err(e) => {
                     assert!(e.is_no_space(), "{e}");
-                    refused = Some(id);
+                    refused = Some((id, ver));
                     break 'fill;
                 }
             }
         }
     }
-    let id = refused.expect("the region never filled");
+    let (id, ver) = refused.expect("the region never filled");
     assert!(log.len().unwrap() <= CAP);
     tree.commit().unwrap();
-    // Still refused: nothing was cut.
-    assert!(tree.put(&key(id), &value(id, 1000)).unwrap_err().is_no_space());
+    // Still refused: nothing was cut. (The same put: another, whose worst case is smaller, may fit, R25-O1.)
+    assert!(tree.put(&key(id), &value(id, ver)).unwrap_err().is_no_space());
     tree.checkpoint().unwrap();
     let switches = wal.switches();
     assert_eq!(switches, 1, "the cut of the full region switched");
@@ -648,46 +648,353 @@ fn checkpoints_refused_by_a_full_data_device_leave_room_for_the_one_that_cuts() 
     reopen_and_check(log, CAP, data, pool_for, &model);
 }
 
-/// A bounded log that depends on another (`TreeWal::flush_first`) is not refused by its region (its tree's
-/// covered changes must not fail once their record is above: `wal.rs`, "A bounded log on a storage"), so puts
-/// without a checkpoint fill it: the commit is then refused for space, and so is a checkpoint (its pages need
-/// records past the region's end: R25-4 in RELIABILITY.md, left). Nothing committed is lost: a reopen finds every
-/// committed key, and the reopened tree takes puts and checkpoints again.
-#[test]
-fn a_full_dependent_bounded_log_refuses_for_space_and_loses_nothing() {
-    let above = TreeWal::open_storage(MemoryStorage::new()).unwrap();
-    let log = Arc::new(MemoryStorage::new());
-    let data = Arc::new(MemoryStorage::new());
-    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+/// The log above a bounded tree log (`TreeWal::flush_first`), the bounded log, and its tree.
+struct Stack {
+    above: Arc<TreeWal>,
+    wal: Arc<TreeWal>,
+    tree: Tree,
+}
+
+/// A tree on a bounded log (capacity `CAP`) that depends on a log above: made new, or opened and recovered, the
+/// log above's covered puts redone after the tree's own recovery, as a layer above does (`tests/covered.rs`).
+fn stack_on(above: impl Storage, log: impl Storage, data: impl Storage, create: bool) -> Stack {
+    let above = TreeWal::open_storage(above).unwrap();
+    let wal = TreeWal::open_storage_with_capacity(log, CAP).unwrap();
     wal.flush_first(above.clone()).unwrap();
-    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
+    let tree = match create {
+        true => Tree::create_storage(pool_for(&wal), wal.clone(), data).unwrap(),
+        false => Tree::open_storage(pool_for(&wal), wal.clone(), data).unwrap(),
+    };
+    above
+        .scan(|_, ops| {
+            for op in ops {
+                if let bufpool_btree::OwnedOp::Put(_, k, v) = op {
+                    tree.put_covered(&k, &v, &mut LeafHint::default())?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    Stack { above, wal, tree }
+}
+
+/// A covered put as a layer above makes it: its record appended above first (refused, nothing appended, while a
+/// bounded log below is past three quarters of its region), then the change.
+fn covered_put(s: &Stack, id: u64, ver: u64) -> Result<(), Error> {
+    let (k, v) = (key(id), value(id, ver));
+    s.above.append(&[bufpool_btree::Op::Put {
+        page: 0,
+        key: &k,
+        val: &v,
+    }])?;
+    s.tree.put_covered(&k, &v, &mut LeafHint::default())
+}
+
+/// Covered puts of new keys `*next, *next + 1, ...` at version 1, the log above committed every 20 (each committed
+/// key then in `model`, the others in `pending`), until one is refused: returns the refusal. Fails if none is
+/// refused within 5,000 puts (the bounded log's region is far smaller than that).
+fn fill_covered(s: &Stack, next: &mut u64, model: &mut BTreeMap<u64, u64>, pending: &mut Vec<u64>) -> Error {
+    for _ in 0..5000 {
+        if let Err(e) = covered_put(s, *next, 1) {
+            return e;
+        }
+        pending.push(*next);
+        *next += 1;
+        if pending.len() == 20 {
+            s.above.commit().unwrap();
+            model.extend(pending.drain(..).map(|id| (id, 1)));
+        }
+    }
+    panic!(
+        "5000 covered puts, none refused: the bounded log below holds {} bytes (region {})",
+        s.wal.log_bytes(),
+        (CAP - LOG_HDR) / 2
+    );
+}
+
+/// R25-4 (uncovered puts): a tree whose bounded log depends on another, taking its own puts without a checkpoint,
+/// has them refused for space once its region is three quarters full, as a log without a dependency does; a
+/// commit then makes everything durable, a checkpoint cuts and frees the region, and puts go on. Every committed
+/// key after a reopen. Before the fix the log's region refused nothing (its covered changes must not fail once
+/// their record is above, and the check was the same for both): the records passed the region's end, the
+/// commit was refused for space, and so was every checkpoint (its pages need records past the end) until a
+/// reopen.
+#[test]
+fn a_full_dependent_bounded_log_refuses_its_trees_puts_until_a_checkpoint() {
+    let (above, log, data) = (
+        MemoryStorage::new(),
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryStorage::new()),
+    );
+    let s = stack_on(above, log.clone(), data.clone(), true);
     let mut model = BTreeMap::new();
     let mut refused = None;
     'fill: for ver in 1..100u64 {
         for id in 0..200 {
-            tree.put(&key(id), &value(id, ver)).unwrap();
-            if id % 20 == 19 {
-                if let Err(e) = tree.commit() {
-                    refused = Some(e);
+            match s.tree.put(&key(id), &value(id, ver)) {
+                Ok(()) => {
+                    model.insert(id, ver);
+                }
+                Err(e) => {
+                    refused = Some((id, e));
                     break 'fill;
                 }
-                for j in id - 19..=id {
-                    model.insert(j, ver);
+            }
+            if id % 20 == 19 {
+                s.tree.commit().unwrap();
+            }
+        }
+    }
+    let (id, e) = refused.expect("the region never refused a put");
+    assert!(e.is_no_space() && e.to_string().contains("checkpoint"), "{e}");
+    s.tree.commit().unwrap();
+    assert!(log.len().unwrap() <= CAP);
+    s.tree.checkpoint().unwrap();
+    assert_eq!(s.wal.switches(), 1, "the checkpoint's cut switched region");
+    s.tree.put(&key(id), &value(id, 500)).unwrap();
+    model.insert(id, 500);
+    put_all_with_checkpoints(&s.tree, &s.wal, &*log, 1000, &mut model);
+    drop(s);
+    let s = stack_on(MemoryStorage::new(), log, data, false);
+    check_all(&s.tree, &model);
+}
+
+/// R25-4 (covered puts): the log above refuses appends for space while the bounded log below it is past three
+/// quarters of its region (its covered changes cannot be refused there, their record being above already), saying
+/// a checkpoint frees it; the commit above and the tree's commit succeed, a checkpoint of the tree then cuts and
+/// frees the region, and the next covered put succeeds; after a reopen (the log above redone) every committed key.
+/// Before the fix nothing refused them: the bounded log's records passed its region's end, and no checkpoint of
+/// the tree could write its pages (their records cannot be written) or cut, until a reopen.
+#[test]
+fn a_full_dependent_bounded_log_refuses_appends_above_until_a_checkpoint() {
+    let (above, log, data) = (
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryStorage::new()),
+    );
+    let s = stack_on(above.clone(), log.clone(), data.clone(), true);
+    let (mut next, mut model, mut pending) = (0, BTreeMap::new(), Vec::new());
+    for round in 0..3 {
+        let e = fill_covered(&s, &mut next, &mut model, &mut pending);
+        assert!(
+            e.is_no_space() && e.to_string().contains("checkpoint"),
+            "round {round}: {e}"
+        );
+        s.above.commit().unwrap();
+        model.extend(pending.drain(..).map(|id| (id, 1)));
+        s.tree.commit().unwrap();
+        assert!(log.len().unwrap() <= CAP);
+        s.tree
+            .checkpoint()
+            .unwrap_or_else(|e| panic!("round {round}: the checkpoint after the refusal: {e}"));
+        assert_eq!(s.wal.switches(), round + 1, "the checkpoint's cut switched region");
+        covered_put(&s, next, 1).unwrap();
+        model.insert(next, 1);
+        next += 1;
+        s.above.commit().unwrap();
+    }
+    drop(s);
+    let s = stack_on(above, log, data, false);
+    check_all(&s.tree, &model);
+}
+
+/// What a run of `full_dependent_scenario` committed, and the covered puts after its last commit, in order.
+struct DepRun {
+    committed: BTreeMap<u64, u64>,
+    pending: Vec<u64>,
+}
+
+/// Covered puts on a tree whose bounded log depends on a log above until the log above refuses one (the region
+/// below three quarters full), then: `stop == 0`, the process dies there; else a commit above and a checkpoint of
+/// the tree during which the bounded log's device dies at its `die_at`-th write or sync (`u64::MAX`: never), and
+/// with `stop == 2` twenty more covered puts, ten of them committed. Every device is a `FaultyStorage` that
+/// keeps each unsynced sector through a crash with probability one half.
+fn full_dependent_scenario(
+    above: &Arc<FaultyStorage>,
+    log: &DiesAt,
+    data: &Arc<FaultyStorage>,
+    stop: u8,
+    die_at: u64,
+) -> DepRun {
+    let s = stack_on(above.clone(), log.handle(), data.clone(), true);
+    let (mut next, mut committed, mut pending) = (0, BTreeMap::new(), Vec::new());
+    let e = fill_covered(&s, &mut next, &mut committed, &mut pending);
+    assert!(e.is_no_space(), "{e}");
+    if stop > 0 {
+        s.above.commit().unwrap();
+        committed.extend(pending.drain(..).map(|id| (id, 1)));
+        log.arm(die_at);
+        // The layer above cuts its log at a point once a checkpoint begun after every change recorded before it
+        // completed (`Tree::put_covered`): a recovery then redoes only what came after.
+        let cut_above = s.above.end_lsn();
+        let ckpt = s.tree.checkpoint();
+        assert!(die_at != u64::MAX || ckpt.is_ok(), "{ckpt:?}");
+        if ckpt.is_ok() {
+            s.above.truncate_before(cut_above).unwrap();
+        }
+        if stop == 2 && ckpt.is_ok() {
+            for k in 0..20 {
+                covered_put(&s, next, 1).unwrap();
+                pending.push(next);
+                next += 1;
+                if k == 9 {
+                    s.above.commit().unwrap();
+                    committed.extend(pending.drain(..).map(|id| (id, 1)));
                 }
             }
         }
     }
-    let refused = refused.expect("the region never filled");
-    assert!(refused.is_no_space(), "{refused}");
-    assert!(log.len().unwrap() <= CAP);
-    let ckpt = tree.checkpoint().unwrap_err();
-    assert!(ckpt.is_no_space(), "{ckpt}");
-    drop(tree);
-    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
-    wal.flush_first(above).unwrap();
-    let tree = Tree::open_storage(pool_for(&wal), wal.clone(), data).unwrap();
-    check_all(&tree, &model);
-    put_all_with_checkpoints(&tree, &wal, &*log, 1000, &mut model);
+    std::mem::forget(s); // the process dies here: nothing more is written
+    DepRun { committed, pending }
+}
+
+/// R25-4 under crashes: power lost on all three devices (the log above, the bounded log, the data file; each
+/// unsynced sector kept with probability one half) right after the log above refused a put, after the checkpoint
+/// that follows, after more puts, and with the bounded log's device dying at each write and sync of that
+/// checkpoint: recovery (the tree's log, then the log above redone) finds every committed key, then a prefix of
+/// the puts after the last commit, nothing else; and the recovered tree takes a checkpoint, puts and another.
+#[test]
+fn power_loss_around_a_full_dependent_bounded_log() {
+    let quiet = || Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+    let dry = DiesAt::new(quiet());
+    full_dependent_scenario(&quiet(), &dry, &quiet(), 1, u64::MAX);
+    let steps = dry.calls();
+    assert!(steps >= 4, "{steps} log writes and syncs in the checkpoint");
+    let mut cases: Vec<(u8, u64)> = vec![(0, u64::MAX), (1, u64::MAX), (2, u64::MAX)];
+    cases.extend((1..=steps).map(|n| (1, n)));
+    let mut runs = 0;
+    for &(stop, die_at) in &cases {
+        for draw in 0..6u64 {
+            let what = format!("stop {stop}, log dies at {die_at}, draw {draw}");
+            let dev = |n: u64| Arc::new(FaultyStorage::new(100 * n + draw, FaultConfig::crash_only()));
+            let (above, log, data) = (dev(1), DiesAt::new(dev(2)), dev(3));
+            let run = full_dependent_scenario(&above, &log, &data, stop, die_at);
+            let (above, log, data) = (
+                above.crash_to_memory(),
+                log.inner.crash_to_memory(),
+                data.crash_to_memory(),
+            );
+            let s = stack_on(above, log, data, false);
+            s.tree.check().unwrap_or_else(|e| panic!("{what}: {e}"));
+            let mut got = BTreeMap::new();
+            for pair in s.tree.range::<std::ops::RangeFull>(..) {
+                let (k, v) = pair.unwrap();
+                let id = u64::from_le_bytes(v[..8].try_into().unwrap());
+                assert_eq!((k, v), (key(id), value(id, 1)), "{what}: a pair never written");
+                got.insert(id, 1);
+            }
+            for id in run.committed.keys() {
+                assert!(got.contains_key(id), "{what}: committed key {id} lost");
+            }
+            let extra = got.len() - run.committed.len();
+            assert!(
+                extra <= run.pending.len() && run.pending[..extra].iter().all(|id| got.contains_key(id)),
+                "{what}: {extra} keys past the committed ones, not a prefix of the {} puts after them",
+                run.pending.len()
+            );
+            s.tree
+                .checkpoint()
+                .unwrap_or_else(|e| panic!("{what}: checkpoint after recovery: {e}"));
+            // Forty new keys, each leaf's first change after the checkpoint an image: the region fills again, a
+            // refusal is answered by a checkpoint.
+            for id in 10_000..10_040 {
+                if let Err(e) = covered_put(&s, id, 1) {
+                    assert!(e.is_no_space(), "{what}: {e}");
+                    s.above.commit().unwrap();
+                    s.tree
+                        .checkpoint()
+                        .unwrap_or_else(|e| panic!("{what}: checkpoint after a refusal: {e}"));
+                    covered_put(&s, id, 1).unwrap_or_else(|e| panic!("{what}: put after a checkpoint: {e}"));
+                }
+            }
+            s.above.commit().unwrap();
+            s.tree
+                .checkpoint()
+                .unwrap_or_else(|e| panic!("{what}: second checkpoint after recovery: {e}"));
+            runs += 1;
+        }
+    }
+    println!("full dependent bounded log: {steps} steps, {runs} crash runs");
+}
+
+/// R25-O1: a tree's own changes on a bounded log, without a checkpoint, until one is refused: the log's end never
+/// passes three quarters of its region (each change reserves its record's worst case before it starts, so the
+/// quarter past it is the checkpoint's alone). Before the fix the check was per append, against the end before
+/// it: the last change admitted passed the bound by its record.
+#[test]
+fn a_trees_own_changes_never_pass_three_quarters_of_the_region() {
+    let wal = TreeWal::open_storage_with_capacity(MemoryStorage::new(), CAP).unwrap();
+    let origin = wal.start_lsn();
+    let tree = Tree::create_storage(pool_for(&wal), wal.clone(), MemoryStorage::new()).unwrap();
+    let bound = origin + REGION_MIN - REGION_MIN / 4;
+    let mut puts = 0;
+    'fill: for ver in 1..100u64 {
+        for id in 0..200 {
+            if let Err(e) = tree.put(&key(id), &value(id, ver)) {
+                assert!(e.is_no_space(), "{e}");
+                break 'fill;
+            }
+            puts += 1;
+            assert!(
+                wal.end_lsn() <= bound,
+                "put {puts} took the log's end to {}, past three quarters of its region ({bound})",
+                wal.end_lsn()
+            );
+        }
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+}
+
+/// R25-O1: appenders at the bound at once (a log filled to just below three quarters of its region, then two
+/// threads each appending a record of nearly a quarter, released together), over many trials: the log never
+/// passes its region's end, and every trial's commit succeeds. Before the fix both appends could pass the check
+/// before either was placed, and the log's end passed the region's: the commit was refused for space.
+#[test]
+fn appenders_at_the_bound_at_once_never_pass_the_region() {
+    let big = vec![7u8; (REGION_MIN / 4) as usize - 1024];
+    let mut both = 0;
+    for trial in 0..300 {
+        let wal = TreeWal::open_storage_with_capacity(MemoryStorage::new(), CAP).unwrap();
+        let region_end = wal.start_lsn() + REGION_MIN;
+        let bound = wal.start_lsn() + REGION_MIN - REGION_MIN / 4;
+        let mut n = 0u32;
+        while wal.end_lsn() + 1100 <= bound {
+            append(&wal, n, 1);
+            n += 1;
+        }
+        let gate = std::sync::Barrier::new(2);
+        let ok: usize = std::thread::scope(|s| {
+            let run = |k: u32| {
+                let (gate, wal, big) = (&gate, &wal, &big);
+                s.spawn(move || {
+                    gate.wait();
+                    let got = wal.append(&[bufpool_btree::Op::Put {
+                        page: 1,
+                        key: &k.to_le_bytes(),
+                        val: big,
+                    }]);
+                    match got {
+                        Ok(_) => 1,
+                        Err(e) => {
+                            assert!(e.is_no_space(), "trial {trial}: {e}");
+                            0
+                        }
+                    }
+                })
+            };
+            let (a, b) = (run(1_000_000), run(1_000_001));
+            a.join().unwrap() + b.join().unwrap()
+        });
+        both += usize::from(ok == 2);
+        assert!(
+            wal.end_lsn() <= region_end,
+            "trial {trial}: {ok} appends at once took the log's end to {}, past its region's ({region_end})",
+            wal.end_lsn()
+        );
+        wal.commit().unwrap_or_else(|e| panic!("trial {trial}: {e}"));
+    }
+    println!("appenders at the bound: {both} of 300 trials took both appends");
 }
 
 /// A write refused for space, or failed (EIO), at each write of a switch (its copy, its zeroing of a stale region,
