@@ -582,19 +582,10 @@ pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     let start = out.len();
-    // Equal bytes are skipped a word at a time: most of a row is (a STOCK row changes 16 bytes of about 310).
-    let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-    let mut i = 0;
+    // Equal bytes are skipped a word at a time (`first_diff`): most of a row is (a STOCK row changes 16 bytes of
+    // about 310). A run's window of equal bytes after it is compared once: the next search starts past it.
+    let mut i = first_diff(old, new, 0);
     while i < new.len() {
-        while i + 8 <= new.len() && word(old, i) == word(new, i) {
-            i += 8;
-        }
-        while i < new.len() && old[i] == new[i] {
-            i += 1;
-        }
-        if i == new.len() {
-            break;
-        }
         // A run from i: extend while the next difference is at most EDIT_GAP_MAX equal bytes away.
         let mut end = i + 1;
         let mut j = end;
@@ -611,9 +602,30 @@ pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
         out.extend_from_slice(&(i as u16).to_le_bytes());
         out.extend_from_slice(&((end - i) as u16).to_le_bytes());
         out.extend_from_slice(&new[i..end]);
-        i = end;
+        // Bytes end..j are equal (compared above).
+        i = first_diff(old, new, j);
     }
     true
+}
+
+/// The first position at or after `i` where `a` and `b` (of one length) differ; their length if none. A word at
+/// a time, and in the word that differs the lowest set byte of the two words' xor read little-endian: the bytes
+/// before it are equal, none is compared twice.
+#[inline]
+fn first_diff(a: &[u8], b: &[u8], mut i: usize) -> usize {
+    let n = a.len().min(b.len());
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    while i + 8 <= n {
+        let d = word(a, i) ^ word(b, i);
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// Applies the edits of a `PATCH` op ([`encode_edits`]) to `val`; `false` if they are malformed or reach past
