@@ -659,6 +659,8 @@ pub fn edits_fit(edits: &[u8], len: usize) -> bool {
     true
 }
 
+/// Appends `op` to `out`. A transaction's ops (`PUT`, `DEL`, `PATCH`: about 15 a record in TPC-C) have their
+/// fixed fields built in a small array and copied in once, with room for the op reserved first.
 fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
     match *op {
         Op::Image { page, bytes } => {
@@ -672,17 +674,21 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&bytes[off + len..]);
         }
         Op::Put { page, key, val } => {
-            out.push(TAG_PUT);
-            out.extend_from_slice(&page.to_le_bytes());
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(val.len() as u32).to_le_bytes());
+            let mut h = [TAG_PUT; 11];
+            h[1..5].copy_from_slice(&page.to_le_bytes());
+            h[5..7].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            h[7..11].copy_from_slice(&(val.len() as u32).to_le_bytes());
+            out.reserve(h.len() + key.len() + val.len());
+            out.extend_from_slice(&h);
             out.extend_from_slice(key);
             out.extend_from_slice(val);
         }
         Op::Del { page, key } => {
-            out.push(TAG_DEL);
-            out.extend_from_slice(&page.to_le_bytes());
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            let mut h = [TAG_DEL; 7];
+            h[1..5].copy_from_slice(&page.to_le_bytes());
+            h[5..7].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            out.reserve(h.len() + key.len());
+            out.extend_from_slice(&h);
             out.extend_from_slice(key);
         }
         Op::Split {
@@ -718,11 +724,13 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&lsn.to_le_bytes());
         }
         Op::Patch { page, key, len, edits } => {
-            out.push(TAG_PATCH);
-            out.extend_from_slice(&page.to_le_bytes());
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&(edits.len() as u32).to_le_bytes());
+            let mut h = [TAG_PATCH; 15];
+            h[1..5].copy_from_slice(&page.to_le_bytes());
+            h[5..7].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            h[7..11].copy_from_slice(&len.to_le_bytes());
+            h[11..15].copy_from_slice(&(edits.len() as u32).to_le_bytes());
+            out.reserve(h.len() + key.len() + edits.len());
+            out.extend_from_slice(&h);
             out.extend_from_slice(key);
             out.extend_from_slice(edits);
         }
