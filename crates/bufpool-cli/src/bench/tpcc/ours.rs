@@ -647,9 +647,14 @@ struct WriteSet {
     read: Option<Table>,
     read_key: Vec<u8>,
     read_hint: LeafHint,
-    /// Keys read in batches by a transaction that may write: (table, key's range in `batch_keys`, leaf).
-    batch_reads: Vec<(Table, usize, usize, LeafHint)>,
+    /// Keys read in batches by a transaction that may write: (table, [`key_hash`], key's range in `batch_keys`,
+    /// leaf). A put's lookup compares the hash first (a New-Order's ten STOCK puts each compared keys byte by
+    /// byte, one `memcmp` call a batch read passed, until session 27).
+    batch_reads: Vec<(Table, u64, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
+    /// [`Txn::get_each`]'s per-key hashes and hints (kept for their allocations: two a batch until session 27).
+    batch_near: Vec<u64>,
+    batch_hints: Vec<LeafHint>,
     /// Where this worker's reads found keys, by neighbourhood, kept across transactions ([`NearHints`]).
     remembered: NearHints,
 }
@@ -774,7 +779,7 @@ impl WriteSet {
         }
         let at = self.batch_keys.len();
         self.batch_keys.extend_from_slice(key);
-        self.batch_reads.push((t, at, key.len(), hint));
+        self.batch_reads.push((t, key_hash(t, key), at, key.len(), hint));
     }
 
     /// Keeps `row`, just read from `t`'s tree under `key`, as the base of a later put's patch.
@@ -789,21 +794,22 @@ impl WriteSet {
             .push((key_hash(t, key), k, key.len(), k + key.len(), row.len()));
     }
 
-    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it).
-    fn hint(&self, t: Table, key: &[u8]) -> LeafHint {
+    /// Where the transaction's reads last found `key` in `t` (no leaf if it did not read it); `hash` is its
+    /// [`key_hash`].
+    fn hint(&self, t: Table, hash: u64, key: &[u8]) -> LeafHint {
         if self.read == Some(t) && self.read_key == key {
             return self.read_hint;
         }
         self.batch_reads
             .iter()
             .rev()
-            .find(|r| r.0 == t && &self.batch_keys[r.1..r.1 + r.2] == key)
-            .map_or_else(LeafHint::default, |r| r.3)
+            .find(|r| r.1 == hash && r.0 == t && &self.batch_keys[r.2..r.2 + r.3] == key)
+            .map_or_else(LeafHint::default, |r| r.4)
     }
 
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>) {
-        let hint = self.hint(t, key);
         let hash = key_hash(t, key);
+        let hint = self.hint(t, hash, key);
         // The row this put replaces, if the transaction knows it: its own latest write of the key, else the
         // latest row its reads found in the tree (unchanged since: the transaction holds the row's lock, module
         // docs, "Isolation").
@@ -978,25 +984,38 @@ impl Txn for OursTxn<'_, '_> {
         for k in keys {
             self.reach(t, k)?;
         }
-        // Keys this transaction wrote come from the write set; the others in one batched descent.
+        // Keys this transaction wrote come from the write set; the others in one batched descent. A batch of a
+        // table the transaction has not written (every batch of TPC-C's) goes to the tree as it is: no lists of
+        // the keys left and of their places (two allocations a batch until session 27).
         let set = &mut *self.set;
-        let (mut idx, mut rest) = (Vec::with_capacity(keys.len()), Vec::with_capacity(keys.len()));
-        for (i, &k) in keys.iter().enumerate() {
-            match set.find(t, k) {
-                Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
-                None => {
-                    idx.push(i);
-                    rest.push(k);
+        let (mut idx, mut rest) = (Vec::new(), Vec::new());
+        let (idx, rest): (Option<&[usize]>, &[&[u8]]) = if set.tables & (1 << t.index()) == 0 {
+            (None, keys)
+        } else {
+            for (i, &k) in keys.iter().enumerate() {
+                match set.find(t, k) {
+                    Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
+                    None => {
+                        idx.push(i);
+                        rest.push(k);
+                    }
                 }
             }
-        }
+            (Some(&idx), &rest)
+        };
         // A part of a row is no base for a patch of it: only whole rows are kept as bases (a put of a row read in
         // part is logged whole).
         let (record, whole, mut failed) = (!self.read_only, part == WHOLE, None);
         // Each key from the leaf of this worker's last read of a key near it ([`NearHints`]), if that leaf covers it;
         // the leaf that answered is noted for the neighbourhood if it is another hint (each key hashed once).
-        let near: Vec<u64> = rest.iter().map(|k| near_hash(t, k)).collect();
-        let hints: Vec<LeafHint> = near.iter().map(|&h| set.remembered.get_hashed(h)).collect();
+        let (mut near, mut hints) = (
+            std::mem::take(&mut set.batch_near),
+            std::mem::take(&mut set.batch_hints),
+        );
+        near.clear();
+        near.extend(rest.iter().map(|k| near_hash(t, k)));
+        hints.clear();
+        hints.extend(near.iter().map(|&h| set.remembered.get_hashed(h)));
         let visit = |j: usize, v: Option<&[u8]>, hint| {
             if failed.is_some() {
                 return;
@@ -1010,11 +1029,13 @@ impl Txn for OursTxn<'_, '_> {
                     set.note_base(t, rest[j], v);
                 }
             }
-            if let Err(e) = f(idx[j], v) {
+            if let Err(e) = f(idx.map_or(j, |idx| idx[j]), v) {
                 failed = Some(e);
             }
         };
-        self.ours.tree(t).get_many_at_hints(&rest, &hints, part, visit)?;
+        let read = self.ours.tree(t).get_many_at_hints(rest, &hints, part, visit);
+        (set.batch_near, set.batch_hints) = (near, hints);
+        read?;
         failed.map_or(Ok(()), Err)
     }
 
