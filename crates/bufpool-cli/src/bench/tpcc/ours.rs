@@ -1171,6 +1171,28 @@ impl Run<'_, '_> {
     }
 }
 
+/// Fills `order` with the indices of `entries` sorted by table, stably (a key's writes keep their order): a
+/// counting sort over the tables' indices, two passes and no allocation once `order` has grown. (Until session 27
+/// a stable comparison sort, `sort_by_key`: about 950 instructions a commit.)
+fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
+    // [`WriteSet::tables`]'s assertion: every table's index is below 16.
+    let mut at = [0usize; 16];
+    for e in entries {
+        at[e.table.index()] += 1;
+    }
+    let mut sum = 0;
+    for a in &mut at {
+        (*a, sum) = (sum, sum + *a);
+    }
+    order.clear();
+    order.resize(entries.len(), 0);
+    for (i, e) in entries.iter().enumerate() {
+        let slot = &mut at[e.table.index()];
+        order[*slot] = i;
+        *slot += 1;
+    }
+}
+
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
 /// `inserts` is the worker's scratch for [`Run::inserts`].
 fn apply_writes(
@@ -1510,9 +1532,7 @@ impl Worker for OursWorker<'_> {
             // district's end, a Payment's HISTORY row). A patched row is written whole (the tree's row patched is
             // the new value: the base is the row the tree holds, locked since it was read).
             let order = &mut self.order;
-            order.clear();
-            order.extend(0..set.entries.len());
-            order.sort_by_key(|&i| set.entries[i].table.index());
+            order_by_table(&set.entries, order);
             let tails = &mut self.tails;
             let mut applied = apply_writes(ours, set, order, tails, &mut self.inserts);
             // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
@@ -2105,6 +2125,31 @@ mod tests {
         near.set_hashed(h3, y);
         assert_eq!(near.get_hashed(h1), x);
         assert_eq!(near.get_hashed(h3), y);
+    }
+
+    /// A commit's order of writes ([`order_by_table`]) is that of a stable sort by table: every table's writes
+    /// together, in the tables' order, each table's in the order they were made.
+    #[test]
+    fn a_commit_applies_writes_table_by_table_in_the_order_they_were_made() {
+        let mut set = WriteSet::default();
+        let tables = [
+            Table::Stock,
+            Table::District,
+            Table::OrderLine,
+            Table::Stock,
+            Table::Order,
+            Table::District,
+        ];
+        for (n, &t) in tables.iter().chain(tables.iter().rev()).enumerate() {
+            set.push(t, &[n as u8], Some(b"v"));
+        }
+        let mut order = vec![7; 3];
+        order_by_table(&set.entries, &mut order);
+        let mut sorted: Vec<usize> = (0..set.entries.len()).collect();
+        sorted.sort_by_key(|&i| set.entries[i].table.index());
+        assert_eq!(order, sorted);
+        order_by_table(&[], &mut order);
+        assert!(order.is_empty());
     }
 
     /// A batch read ([`Txn::get_each`]) tries, for each key, the leaf of the worker's last read of a key near it
