@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# apply27's timed pairs: TPC-C 4 warehouses in memory (nondurable-autocommit), each run on its own fresh copy of one
+# database loaded once; the builds in the order given (name=binary ...), one summary line a run.
+# usage (under /work/timed): pairs.sh DB OUT T NAME=BIN [NAME=BIN ...]
+set -u
+DB=$1; OUT=$2; T=$3; shift 3; mkdir -p $OUT
+for nb in "$@"; do
+  name=${nb%%=*}; bin=${nb#*=}
+  rm -rf $DB.run; cp -r $DB $DB.run
+  start=$(date -u +%H:%M:%S)
+  $bin bench --workload tpcc --warehouses 4 --threads $T --seconds 12 --pool-fraction 8 --btree-systems bufpool-btree --tpcc-db $DB.run > $OUT/$name-t$T-$start.txt 2>&1
+  echo "t$T $name $start $(grep -oE 'threads=[12] pool-fraction=8: [0-9]+ tx/s, consistent: [a-z]+' $OUT/$name-t$T-$start.txt)" | tee -a $OUT/summary.txt
+done
+rm -rf $DB.run
