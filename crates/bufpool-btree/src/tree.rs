@@ -1642,7 +1642,7 @@ impl Tree {
     /// after the append (R25-O1).
     fn check_log(&self, covered: bool, pages: usize) -> Result<Option<Room<'_>>> {
         match covered {
-            true => self.wal().check_covered_room().map(|()| None),
+            true => self.wal().check_beyond_region().map(|()| None),
             false => self.wal().reserve(images_bound(pages, self.pool.page_size())).map(Some),
         }
     }
@@ -2131,7 +2131,7 @@ impl Tree {
         if logged > self.wal().start_lsn() {
             return Ok(logged);
         }
-        self.wal().check_for_checkpoint()?;
+        self.wal().check_beyond_region()?;
         set_meta_u64(&mut meta, M_LOG_START, redo);
         let lsn = self.wal().append_checked(&[Op::Image {
             page: META,

@@ -118,13 +118,13 @@
 //!   Until R25-O1 the check was per append, against the end before it: appenders at once, or one long record
 //!   (a split cascading over many levels), could pass the quarter and the region's end. The quarter left is a
 //!   checkpoint's, whose own appends (its meta page's image, its notes) pass that bound
-//!   (`check_for_checkpoint`). So a checkpoint runs in that state: its page writes need only
+//!   (`check_beyond_region`). So a checkpoint runs in that state: its page writes need only
 //!   records that fit, its notes go to the other region with the switch, and its cut gives the region back. A
 //!   caller that checkpoints by [`TreeWal::log_bytes`] at a quarter of a region never meets the bound (the
 //!   tests' load runs more than eighty times the capacity so).
 //! - **A log with a dependency** ([`TreeWal::flush_first`], R25-4 in RELIABILITY.md). Its tree's own changes
 //!   are refused as above; its covered changes cannot be (their record is in the log above already, and the
-//!   change must then not fail: `check_covered_room`). So while it is past three quarters of its region it
+//!   change must then not fail: `check_beyond_region`). So while it is past three quarters of its region it
 //!   counts itself in the log above's `dependents_over` (as for its buffer, "A full device"), and the log
 //!   above refuses appends ([`TreeWal::check`], [`TreeWal::append`]: [`Error::NoSpace`], naming a checkpoint)
 //!   until the tree's checkpoint switches region. The covered changes whose record passed the check above
@@ -1802,7 +1802,7 @@ impl TreeWal {
         for chunk in pages.chunks(WRITTEN_PER_RECORD) {
             let ops: Vec<Op<'_>> = chunk.iter().map(|&(page, lsn)| Op::Written { page, lsn }).collect();
             check_record(&ops)?;
-            self.check_for_checkpoint()?;
+            self.check_beyond_region()?;
             self.append_checked(&ops);
         }
         Ok(())
@@ -1825,20 +1825,13 @@ impl TreeWal {
         self.check_room()
     }
 
-    /// [`TreeWal::check`] before a covered change ([`crate::Tree::put_covered`]), whose record the caller appended
-    /// to the log above already, so that it must not fail for room: a bounded log's region does not refuse it
-    /// (the log above refused its record instead while this log was past the bound: R25-4 in RELIABILITY.md).
-    pub(crate) fn check_covered_room(&self) -> Result<()> {
-        self.check_room_within(u64::MAX)
-    }
-
     /// [`TreeWal::check`] for a record of at most `bytes` bytes, appended before the returned [`Room`] is dropped:
     /// a bounded log counts them as appended until then (`reserved`), and refuses ([`Error::NoSpace`], nothing
     /// reserved) if the appended end, what is reserved and `bytes` would pass three quarters of its region. So
     /// appends admitted at once, or a change whose record is long (a split cascading over many levels), never
     /// pass that bound, and the quarter past it is a checkpoint's alone (R25-O1 in RELIABILITY.md; module docs, "A
     /// bounded log on a storage"). On an unbounded log (every file log) the same as [`TreeWal::check`]: nothing is
-    /// counted. A covered change does not reserve ([`TreeWal::check_covered_room`]).
+    /// counted. A covered change does not reserve ([`TreeWal::check_beyond_region`]).
     pub(crate) fn reserve(&self, bytes: u64) -> Result<Room<'_>> {
         let end = self.append_end.load(Ordering::Acquire);
         if end == u64::MAX {
@@ -1850,21 +1843,31 @@ impl TreeWal {
         let held = self.reserved.fetch_add(bytes, Ordering::SeqCst) + bytes;
         let room = Room { wal: self, bytes };
         if self.appended.load(Ordering::SeqCst).saturating_add(held) > end {
-            return Err(Error::NoSpace(format!(
-                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its \
-                tree (Tree::checkpoint) cuts it and frees it",
-                self.name()
-            )));
+            return Err(self.region_full());
         }
         self.check_room_within(u64::MAX)?;
         Ok(room)
     }
 
-    /// [`TreeWal::check`] for a checkpoint's own appends (its meta page's image, its `WRITTEN` notes): without a
-    /// bounded log's region bound, since the quarter of the region past it is kept for them (module docs, "A
-    /// bounded log on a storage"): a checkpoint runs, and cuts, when every other append is refused.
-    pub(crate) fn check_for_checkpoint(&self) -> Result<()> {
+    /// [`TreeWal::check`] without a bounded log's region bound, for the two kinds of append the region does not
+    /// refuse:
+    /// - a checkpoint's own (its meta page's image, its `WRITTEN` notes), since the quarter of the region past the
+    ///   bound is kept for them (module docs, "A bounded log on a storage"): a checkpoint runs, and cuts, when
+    ///   every other append is refused;
+    /// - a covered change's ([`crate::Tree::put_covered`]), whose record the caller appended to the log above
+    ///   already, so that it must not fail for room (the log above refused its record instead while this log was
+    ///   past the bound: R25-4 in RELIABILITY.md).
+    pub(crate) fn check_beyond_region(&self) -> Result<()> {
         self.check_room_within(u64::MAX)
+    }
+
+    /// The refusal of an append that would take a bounded log past three quarters of its region.
+    fn region_full(&self) -> Error {
+        Error::NoSpace(format!(
+            "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its tree \
+            (Tree::checkpoint) cuts it and frees it",
+            self.name()
+        ))
     }
 
     /// [`TreeWal::check`]: the log has not failed, a bounded log's appended end is within three quarters of its
@@ -1873,21 +1876,17 @@ impl TreeWal {
     /// dependency is not refused for its own buffer: its tree checks it before a covered change whose record is
     /// already appended above, which must then not fail; the log above refuses those appends instead, while this
     /// log is past the bound (module docs, "A full device"). Covered changes check with
-    /// [`TreeWal::check_covered_room`], which a region does not refuse either, for the same reason.
+    /// [`TreeWal::check_beyond_region`], which a region does not refuse either, for the same reason.
     fn check_room(&self) -> Result<()> {
         self.check_room_within(self.append_end.load(Ordering::Acquire))
     }
 
-    /// [`TreeWal::check_room`], a log without a dependency refused past `end` (a bounded log's region bound).
+    /// [`TreeWal::check_room`], the log refused past `end` (a bounded log's region bound), with a dependency or not.
     fn check_room_within(&self, end: Lsn) -> Result<()> {
         self.check_failed()?;
         // `end` is `u64::MAX` for every unbounded log (all file logs): no load of the appenders' `appended` then.
         if end != u64::MAX && self.appended.load(Ordering::Acquire) > end {
-            return Err(Error::NoSpace(format!(
-                "{}: its region is three quarters full (the rest is kept for a checkpoint): a checkpoint of its \
-                tree (Tree::checkpoint) cuts it and frees it",
-                self.name()
-            )));
+            return Err(self.region_full());
         }
         if self.first.get().is_none() && self.unwritten.load(Ordering::Acquire) > BUF_HARD_MAX {
             let io = self.io.lock();
