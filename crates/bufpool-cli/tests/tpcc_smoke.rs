@@ -155,3 +155,46 @@ fn tpcc_refuses_bad_arguments() {
         assert!(err.contains(args[0]) || err.contains("--tpcc-db"), "{args:?}: {err}");
     }
 }
+
+/// `--tpcc-transactions N`: each thread runs exactly N transactions (committed or rolled back) and the run ends
+/// then, long before `--seconds`, for every system; two runs of one thread with the same seed draw the same
+/// transactions, type by type (what lets two builds' instruction counts be compared).
+#[test]
+fn tpcc_transactions_runs_a_fixed_count_per_thread() {
+    let run = |threads: &str| {
+        common::bench_json(&[
+            "--workload",
+            "tpcc",
+            "--smoke",
+            "--seconds",
+            "600",
+            "--threads",
+            threads,
+            "--seed",
+            "7",
+            "--tpcc-transactions",
+            "150",
+        ])
+        .1
+    };
+    let by_type = |r: &Value| r["by_type"].clone();
+    let one = run("1");
+    let again = run("1");
+    let two = run("2");
+    for (v, threads) in [(&one, 1), (&again, 1), (&two, 2)] {
+        let rows = v["results"].as_array().expect("results");
+        assert_eq!(rows.len(), 3, "one row a system");
+        for r in rows {
+            let total = r["committed"].as_u64().unwrap() + r["rollbacks"].as_u64().unwrap();
+            assert_eq!(total, 150 * threads, "{}: {r}", r["system"]);
+            assert_eq!(r["consistent"], true, "{r}");
+        }
+    }
+    for i in 0..3 {
+        assert_eq!(
+            by_type(&one["results"][i]),
+            by_type(&again["results"][i]),
+            "same seed, same draws"
+        );
+    }
+}

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -79,8 +79,12 @@ pub struct RunSpec<'a> {
     pub threads: usize,
     /// How transactions commit.
     pub durability: Durability,
-    /// Measured time.
+    /// Measured time: the run ends when it has passed (or earlier, see [`RunSpec::transactions`]).
     pub duration: Duration,
+    /// If set, each worker stops after this many transactions (committed or rolled back), and the run ends when
+    /// every worker has stopped or `duration` has passed, whichever is first (`--tpcc-transactions`): with one
+    /// thread and a fixed seed, two builds then run the same transactions, so their instruction counts compare.
+    pub transactions: Option<u64>,
     /// Seed of the threads' generators.
     pub seed: u64,
     /// Calibrated cost of an `Instant::now()` pair.
@@ -155,6 +159,7 @@ fn run_thread(
     thread: usize,
     stop: &AtomicBool,
     done: &Committed,
+    finished: &AtomicUsize,
 ) -> Result<ThreadOut> {
     let mut rng = Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut ctx = Ctx {
@@ -170,7 +175,9 @@ fn run_thread(
         hist: Kind::ALL.into_iter().map(|k| (k, new_hist())).collect(),
         end: Instant::now(),
     };
-    while !stop.load(Ordering::Relaxed) {
+    let mut left = spec.transactions.unwrap_or(u64::MAX);
+    while !stop.load(Ordering::Relaxed) && left > 0 {
+        left -= 1;
         let kind = Kind::draw(&mut rng);
         let w = uniform(&mut rng, 1, u64::from(spec.scale.warehouses)) as u16;
         let t0 = Instant::now();
@@ -194,6 +201,7 @@ fn run_thread(
     }
     worker.finish()?;
     out.end = Instant::now();
+    finished.fetch_add(1, Ordering::Relaxed);
     Ok(out)
 }
 
@@ -261,16 +269,18 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let barrier = Barrier::new(spec.threads + 1);
     // Committed so far, a line a thread (for the progress callback and the samples).
     let done: Vec<Committed> = (0..spec.threads).map(|_| Committed::default()).collect();
+    // Workers that ran their `spec.transactions` and stopped.
+    let finished = AtomicUsize::new(0);
     let (outs, start, io0, c0, syncs0, cpu0, tick_err, sample_err, l0, by0) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..spec.threads)
             .map(|thread| {
-                let (barrier, stop, done) = (&barrier, &stop, &done[thread]);
+                let (barrier, stop, done, finished) = (&barrier, &stop, &done[thread], &finished);
                 s.spawn(move || -> Result<ThreadOut> {
                     let _stop = StopOnPanic(stop);
                     // Every thread reaches the barrier, even one whose worker panicked while it was made: the
                     // others would wait there for ever. The panic goes on after it (and raises `stop`).
                     let worker = past_barrier(barrier, || engine.worker(spec.durability));
-                    let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop, done));
+                    let got = worker.and_then(|mut w| run_thread(&mut w, spec, thread, stop, done, finished));
                     if got.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -303,7 +313,10 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         let mut sample_err = None;
         loop {
             let elapsed = start.elapsed();
-            if elapsed >= spec.duration || stop.load(Ordering::Relaxed) {
+            if elapsed >= spec.duration
+                || stop.load(Ordering::Relaxed)
+                || finished.load(Ordering::Relaxed) == spec.threads
+            {
                 break;
             }
             let wait = match engine.tick_fast() {
@@ -520,6 +533,7 @@ mod tests {
                     threads: 2,
                     durability: Durability::Durable,
                     duration: Duration::from_secs(3600),
+                    transactions: None,
                     seed: 1,
                     timer_ns: 0,
                     acks: None,

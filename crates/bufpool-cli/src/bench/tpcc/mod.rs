@@ -95,6 +95,11 @@ pub struct TpccArgs {
     /// before each run's lines; a run's last line covers its final part second, up to its end).
     #[arg(long)]
     tpcc_samples: Option<PathBuf>,
+    /// TPC-C: each thread stops after this many transactions (committed or rolled back), or at --seconds if that
+    /// comes first. With one thread and a fixed --seed, two builds run the same transactions: for comparing
+    /// instruction counts (callgrind), not for throughput.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    tpcc_transactions: Option<u64>,
 }
 
 /// Pages of 4 KiB.
@@ -297,6 +302,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         threads: th,
                         durability: d,
                         duration: Duration::from_secs_f64(seconds),
+                        transactions: args.tpcc.tpcc_transactions,
                         seed: args.seed ^ (rows.len() as u64).wrapping_mul(0x2545_f491_4f6c_dd1d),
                         timer_ns,
                         acks: acks.as_ref(),
