@@ -39,6 +39,7 @@ mod log_opened_twice;
 mod log_record_bounds;
 mod log_storage_panics;
 mod model;
+mod open_foreign_data_file;
 mod open_refused;
 mod range_prefetch;
 mod read_faults_everywhere;
