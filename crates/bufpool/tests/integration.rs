@@ -57,6 +57,7 @@ mod policy_panics;
 mod presets;
 mod record_store_faults;
 mod reentrant_closures;
+mod resident_list_temp_file;
 mod review_findings;
 mod review_suspicions;
 mod scan_and_veto;
