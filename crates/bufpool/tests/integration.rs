@@ -54,6 +54,7 @@ mod per_file_wal;
 mod policy_contract;
 mod policy_model;
 mod policy_panics;
+mod prefetch_vs_drop_and_reopen;
 mod presets;
 mod record_store_faults;
 mod reentrant_closures;
