@@ -514,7 +514,9 @@ impl Tree {
     /// and the log are empty. The data file is opened with `wal` as its own log ([`FileOptions::wal`]): the pool
     /// may be shared with other trees and engines, each with its own log. Refuses, with
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
-    /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log). Whatever refuses
+    /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log); and, with
+    /// [`Error::BadMeta`], before replay, a data file that is not a tree's: page 0 neither a tree's meta page nor
+    /// torn (a failed checksum over a bufpool header) nor never written (R28-1 in RELIABILITY.md). Whatever refuses
     /// the open (this, a replay's I/O error, its closing checkpoint refused for space, a panic), the pool is left as
     /// before the call: the data file is not open in it and the log is free, to open both again once the cause
     /// is fixed. [`Tree::create`] is the same.
@@ -541,11 +543,14 @@ impl Tree {
         // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
         self.shrunk_at.store(self.wal().end_lsn(), Ordering::Relaxed);
         // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
-        // cannot be read yet (torn) is rebuilt by replay and checked after it.
+        // cannot be read yet (torn: a checksum that fails over a bufpool header) or was never written (zeroes) is
+        // rebuilt by replay and checked after it. Anything else in page 0 is not a tree's meta page, and the file
+        // not a tree's: replayed, another tree's log rebuilt its meta page over it, passed the check after replay
+        // and the open's checkpoint wrote that tree over the file (R28-1).
         let pages = self.pool.file_pages(self.file)?;
         if pages > 0 {
-            if let Ok(meta) = self.pool.read(self.pid(META)) {
-                if meta.get(..8) == Some(&META_MAGIC[..]) {
+            match self.pool.read(self.pid(META)) {
+                Ok(meta) if meta.get(..8) == Some(&META_MAGIC[..]) => {
                     let format = meta_u32(&meta, M_FORMAT);
                     if format != META_FORMAT {
                         // Replay would apply this build's node operations to pages of another layout.
@@ -556,6 +561,22 @@ impl Tree {
                     }
                     self.check_log_matches(&meta, meta.lsn())?;
                 }
+                Ok(meta) if meta.iter().all(|&b| b == 0) => {}
+                Ok(_) => {
+                    return Err(Error::BadMeta(
+                        "page 0 is a bufpool page but not a tree's meta page: not a tree's data file".into(),
+                    ))
+                }
+                Err(bufpool::Error::Corrupt {
+                    reason:
+                        reason @ (bufpool::CorruptReason::BadMagic { .. } | bufpool::CorruptReason::WrongPageSize { .. }),
+                    ..
+                }) => {
+                    return Err(Error::BadMeta(format!(
+                        "page 0 is not a tree's meta page ({reason}): not a tree's data file"
+                    )))
+                }
+                Err(_) => {}
             }
         } else if self.wal().was_cut() {
             // A log is cut only after a checkpoint wrote and synced its tree's pages: an empty data file is not

@@ -1098,6 +1098,23 @@ impl Header {
     }
 }
 
+/// Whether the `len` bytes of `dev` (at most a header region) are what writing a new log's header region can leave:
+/// zeroes, but where a header slot starts with a magic (a slot written whole, or torn). Anything else is not a log.
+fn left_by_a_new_log(dev: &Device, len: u64) -> io::Result<bool> {
+    let mut b = vec![0u8; len.min(LOG_HDR) as usize];
+    dev.read_exact_at(&mut b, 0)?;
+    let slots = SLOT_AT.map(|at| at as usize..(at as usize + SLOT_LEN).min(b.len()));
+    let in_slot = |i: usize| slots.iter().any(|s| s.contains(&i));
+    let slot_ok = |s: &[u8]| {
+        s.iter().all(|&x| x == 0)
+            || [MAGIC, MAGIC_BOUNDED]
+                .iter()
+                .any(|m| s.starts_with(&m[..]) || m.starts_with(s))
+    };
+    Ok(b.iter().enumerate().all(|(i, &x)| x == 0 || in_slot(i))
+        && slots.iter().all(|s| slot_ok(b.get(s.clone()).unwrap_or(&[]))))
+}
+
 /// A fresh log identity: not secret, only different from every other log's (time, process, a counter and an
 /// address, mixed); never 0, which marks "no log" nowhere but is kept free.
 fn new_log_id() -> u64 {
@@ -1534,7 +1551,8 @@ fn read_record(r: &mut impl Read, name: LogName<'_>, expect_lsn: Lsn, buf: &mut 
 
 impl TreeWal {
     /// Opens the log at `path`, creating an empty one (with a new identity) if the file is missing or shorter
-    /// than its header. Finds the end of the valid records and cuts off anything after it (a torn tail), so new
+    /// than its header and holds only what a crash writing a new log's header leaves (zeroes, header slots); a
+    /// short file of other bytes is not a log, and is refused ([`Error::Log`]) unchanged (R28-4). Finds the end of the valid records and cuts off anything after it (a torn tail), so new
     /// records never mix with stale bytes.
     ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
@@ -1636,8 +1654,12 @@ impl TreeWal {
                 )))
             }
             Some(found) => found,
-            // Missing, or a crash while the header of a new log was being written: no record can exist yet.
-            None if len <= LOG_HDR => {
+            // Missing, or a crash while the header of a new log was being written: no record can exist yet. Such
+            // a crash leaves zeroes and header slots, torn or whole; other bytes are another file's, which a new
+            // header would overwrite (R28-4 in RELIABILITY.md): refused below.
+            None if len <= LOG_HDR
+                && left_by_a_new_log(&dev, len).map_err(|e| log_err(name, "read", e, AT_OPEN))? =>
+            {
                 let h = Header {
                     id: new_log_id(),
                     origin: FIRST_LSN,

@@ -75,11 +75,22 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         return show_pool(list, args.max_rows, args.json.as_deref());
     }
     let file = args.file.clone().context("a data file or --pool LIST is required")?;
-    let mut f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    // A directory opens (on Linux) and only fails at the first read, with an error that names no path.
-    if f.metadata().is_ok_and(|m| m.is_dir()) {
+    // Looked at before it is opened: a directory opens (on Linux) and only fails at the first read, with an error
+    // that names no path; a FIFO's open waits for a writer for ever; a device's length reads as 0, so it passed as an
+    // empty data file (R28-5). A data file is a regular file, as the pool requires.
+    let kind = std::fs::metadata(&file)
+        .with_context(|| format!("cannot open {}", file.display()))?
+        .file_type();
+    if kind.is_dir() {
         bail!("{} is a directory, not a data file", file.display());
     }
+    if !kind.is_file() {
+        bail!(
+            "{} is not a regular file (a device, FIFO or socket), not a data file",
+            file.display()
+        );
+    }
+    let mut f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let requested = match args.page_size {
         Some(n) => n,
         None => detect_page_size(&mut f)?.unwrap_or(PageSize::DEFAULT.bytes()),

@@ -2,8 +2,8 @@
 //! a message on stderr and a non-zero exit, never a panic or a backtrace (exit code 101, "panicked at").
 //!
 //! - `inspect`: an empty file, random bytes, a size that is not a page multiple, a directory (R10B-3: its error
-//!   named no path), a missing path, a data file of another page size, `--page` past the end and at
-//!   `u32::MAX`, absurd `--page-size`s;
+//!   named no path), a device or a FIFO (R28-5), a missing path, a data file of another page size, `--page` past
+//!   the end and at `u32::MAX`, absurd `--page-size`s;
 //! - `sim`: empty traces (R10B-2: a table of 0.00 miss ratios and exit 0), truncated and malformed ones, of
 //!   every format `../shared/traces/README.md` names (the ARC `.lis` text, LIRS one page a line, cache2k's
 //!   big-endian `u32`s, libCacheSim's `oracleGeneral` binary and CSV), plain and compressed (a cut gzip, zstd
@@ -90,6 +90,36 @@ fn inspect_refuses_what_is_not_a_data_file() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 pages"));
     let out = bufpool(&["inspect", p(&d.join("empty")), "--page", "0"]);
     refused("--page 0 of an empty file", &out, "past the end");
+}
+
+/// R28-5: a device or a FIFO is not a data file. `/dev/null` (a device's length reads as 0) passed as an empty data
+/// file ("0 pages", exit 0), as a block device would, whatever it holds; a FIFO's open waited for a writer for
+/// ever. Each must be refused at once, naming the path.
+#[test]
+fn inspect_refuses_devices_and_fifos_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    for path in [Path::new("/dev/null"), &fifo] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bufpool"))
+            .args(["inspect", p(path)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("inspect {}: still waiting after 20 s", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        refused(&format!("inspect {}", path.display()), &out, "not a regular file");
+    }
 }
 
 #[test]

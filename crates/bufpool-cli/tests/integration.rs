@@ -18,6 +18,7 @@ mod sim_cli;
 mod sim_shared_traces;
 mod tpcc_crash;
 mod tpcc_smoke;
+mod tpcc_verify_scale;
 
 /// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
 /// a file named in neither would be skipped without a word).

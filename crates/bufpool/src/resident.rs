@@ -146,7 +146,11 @@ impl BufferPool {
         }
         let crc = crc32c::crc32c(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
-        let tmp = path.with_extension("tmp");
+        // The whole name plus ".tmp" (R28-3): `with_extension` gave `pool.hot` the caller's `pool.tmp`, `pool.hot`
+        // and `pool.cold` one temporary file, and `resident.tmp` itself (rewritten in place, not replaced whole).
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;

@@ -85,7 +85,8 @@ pub struct TpccArgs {
     /// a line "# durability MODE".
     #[arg(long)]
     tpcc_acks: Option<PathBuf>,
-    /// TPC-C: do not run; recover bufpool-btree's database in --tpcc-db, check consistency conditions 1 to 4 and
+    /// TPC-C: do not run; recover bufpool-btree's database in --tpcc-db (give the --warehouses and --smoke it was
+    /// loaded with: another scale is refused), check consistency conditions 1 to 4 and
     /// that every New-Order this file lists from a durable run is present (one from a nondurable-autocommit or
     /// batch:N run may be lost by a kill: counted, not an error; one present must be whole); exit non-zero if not.
     #[arg(long)]
@@ -395,28 +396,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
 /// Loads `kind` into `dir` unless a database of `scale` is there already.
 fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u64) -> Result<LoadRow> {
-    let mark = dir.join(LOADED);
     let label = if scale.is_standard() { "standard" } else { "reduced" };
     let mut seconds = 0.0;
-    match std::fs::read_to_string(&mark) {
-        Ok(m) if m == marker(scale) => {}
-        Ok(m) => bail!(
-            "{} holds a database of other cardinalities ({}); use another --tpcc-db",
-            dir.display(),
-            m.trim()
-        ),
-        Err(_) => {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
-            }
-            let t = Instant::now();
-            let open = Open::new(kind, dir, load_pages(scale), scale, false)?;
-            with_open!(&open, e => load::load(e, scale, nu, seed, |w| eprintln!("{}: loading warehouse {w}", kind.name())))
-                .with_context(|| format!("loading {}", kind.name()))?;
-            open.close()?;
-            seconds = t.elapsed().as_secs_f64();
-            std::fs::write(&mark, marker(scale))?;
+    if !loaded(dir, scale, "use another --tpcc-db")? {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
+        let t = Instant::now();
+        let open = Open::new(kind, dir, load_pages(scale), scale, false)?;
+        with_open!(&open, e => load::load(e, scale, nu, seed, |w| eprintln!("{}: loading warehouse {w}", kind.name())))
+            .with_context(|| format!("loading {}", kind.name()))?;
+        open.close()?;
+        seconds = t.elapsed().as_secs_f64();
+        std::fs::write(dir.join(LOADED), marker(scale))?;
     }
     // bufpool-btree's logs keep their length when truncation punches their dead records out: count what they
     // take (its `Engine::db_bytes` does the same); the other systems' files as long as they are.
@@ -438,6 +430,25 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
         seconds,
         db_bytes,
     })
+}
+
+/// Whether `dir` holds a loaded database of `scale` (its marker names `scale`'s cardinalities); `false` if it holds
+/// no loaded database; an error, ending in `advice`, if it holds one of other cardinalities: neither a run nor a
+/// check may go on against a database of another scale (R28-2 in RELIABILITY.md: `--tpcc-verify` checked the
+/// scale its flags gave, and failed a sound database for warehouses it never had).
+fn loaded(dir: &Path, scale: Scale, advice: &str) -> Result<bool> {
+    match std::fs::read_to_string(dir.join(LOADED)) {
+        Ok(m) if m == marker(scale) => Ok(true),
+        Ok(m) => bail!(
+            "{} holds a database of other cardinalities ({}: warehouses, items, customers a district) than the \
+             flags give ({}, the {} scale); {advice}",
+            dir.display(),
+            m.trim(),
+            marker(scale).trim(),
+            if scale.is_standard() { "standard" } else { "--smoke" },
+        ),
+        Err(_) => Ok(false),
+    }
 }
 
 /// Opens `path` to append to (creating it), and appends `line` and a newline.
@@ -512,7 +523,7 @@ fn parse_acks(text: &str) -> Result<Vec<Ack>> {
 /// one that is there must be whole.
 fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result<()> {
     let dir = base.join(KvKind::Ours.name());
-    if !dir.join(LOADED).exists() {
+    if !loaded(&dir, scale, "give the --warehouses (and --smoke) it was loaded with")? {
         bail!("{} holds no loaded database", dir.display());
     }
     // A pool that holds the data files twice over (as the in-memory runs'), at least 64 MiB: the time printed is

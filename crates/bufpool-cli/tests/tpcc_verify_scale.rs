@@ -1,0 +1,73 @@
+//! `--tpcc-verify` against a database of other cardinalities than its flags give (R28-2 in RELIABILITY.md).
+//!
+//! The verify checked the scale of its own flags (`--warehouses`, `--smoke`), never the database's marker (which a
+//! run checks before it reuses a database): a sound one-warehouse smoke database verified without `--smoke` (the
+//! default scale: four warehouses) printed `consistent: false`, "warehouse 2 is missing" to 4, and exited
+//! "TPC-C recovery check FAILED"; one verified with fewer warehouses than it holds was checked in part only. The
+//! verify must refuse the mismatch, naming what the database holds, and verify it with the right flags.
+
+use crate::common;
+
+use std::process::Output;
+
+fn verify(db: &std::path::Path, acks: &std::path::Path, scale: &[&str]) -> Output {
+    common::bench()
+        .args(["--workload", "tpcc", "--btree-systems", "bufpool-btree"])
+        .args(scale)
+        .arg("--tpcc-db")
+        .arg(db)
+        .arg("--tpcc-verify")
+        .arg(acks)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_verify_with_flags_of_another_scale_is_refused_and_with_the_right_ones_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let acks = dir.path().join("acks");
+    std::fs::write(&acks, "").unwrap();
+    let load = common::bench()
+        .args([
+            "--workload",
+            "tpcc",
+            "--smoke",
+            "--warehouses",
+            "1",
+            "--threads",
+            "1",
+            "--seconds",
+            "0.1",
+        ])
+        .args(["--btree-systems", "bufpool-btree", "--durability", "durable"])
+        .arg("--tpcc-db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
+    for scale in [&[][..], &["--smoke", "--warehouses", "2"], &["--warehouses", "1"]] {
+        let out = verify(&db, &acks, scale);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(!out.status.success(), "{scale:?}: verified\n{stdout}");
+        assert!(
+            stderr.contains("holds a database of other cardinalities (1 2000 60"),
+            "{scale:?}: not refused for its scale:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            !stdout.contains("consistent: false"),
+            "{scale:?}: judged by the wrong scale:\n{stdout}"
+        );
+    }
+    let out = verify(&db, &acks, &["--smoke", "--warehouses", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the right scale: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("consistent: true"), "{stdout}");
+}

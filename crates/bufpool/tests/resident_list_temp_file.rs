@@ -1,0 +1,62 @@
+//! `BufferPool::save_resident`'s temporary file (R28-3 in RELIABILITY.md). The module docs of `resident.rs` say the
+//! list is written to `<path>.tmp`, synced and renamed over `path`; the code wrote `path.with_extension("tmp")`,
+//! which *replaces* the extension: a list saved as `pool.hot` went through `pool.tmp` (a file of the caller's,
+//! truncated, overwritten and then renamed away), two lists `pool.hot` and `pool.cold` saved at once shared one
+//! temporary file, and a list named `resident.tmp` was its own temporary file (truncated in place, so a crash
+//! mid-write left neither the old list nor the new one).
+
+use std::path::Path;
+
+use bufpool::BufferPool;
+
+fn pool_with_pages(dir: &Path, pages: u32) -> BufferPool {
+    let pool = BufferPool::builder().frames(32).page_size(4096).build().unwrap();
+    let file = pool.open_file(dir.join("data.db")).unwrap();
+    for _ in 0..pages {
+        drop(pool.new_page(file).unwrap());
+    }
+    pool
+}
+
+/// A file of the caller's beside the list, named as the list with its extension replaced, is left alone.
+#[test]
+fn saving_a_list_leaves_the_file_named_as_it_with_another_extension_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool_with_pages(dir.path(), 3);
+    let mine = dir.path().join("pool.tmp");
+    std::fs::write(&mine, b"the caller's own file").unwrap();
+    assert_eq!(pool.save_resident(dir.path().join("pool.hot")).unwrap(), 3);
+    assert_eq!(
+        std::fs::read(&mine).ok().as_deref(),
+        Some(&b"the caller's own file"[..]),
+        "pool.tmp was taken as the temporary file of pool.hot"
+    );
+    assert_eq!(
+        bufpool::read_resident_list(dir.path().join("pool.hot"))
+            .unwrap()
+            .pages
+            .len(),
+        3
+    );
+}
+
+/// A list whose name ends in `.tmp` is still replaced whole: the old list stays readable until the rename.
+#[test]
+fn a_list_named_tmp_is_not_its_own_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("resident.tmp");
+    let pool = pool_with_pages(dir.path(), 2);
+    assert_eq!(pool.save_resident(&list).unwrap(), 2);
+    // Save again: a temporary file distinct from the list is written first (seen as a second name while the
+    // old list is still whole); checked here by the list's inode changing (a rename replaces it, a rewrite in
+    // place keeps it).
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata(&list).unwrap().ino();
+    assert_eq!(pool.save_resident(&list).unwrap(), 2);
+    let after = std::fs::metadata(&list).unwrap().ino();
+    assert_ne!(
+        before, after,
+        "resident.tmp was rewritten in place, not replaced by a rename"
+    );
+    assert_eq!(bufpool::read_resident_list(&list).unwrap().pages.len(), 2);
+}
