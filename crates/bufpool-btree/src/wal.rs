@@ -24,10 +24,10 @@
 //!   INNER (5): child u32 | klen u16 | separator            (inner-node insert of a separator, physiological)
 //!   PATCH (6): klen u16 | vlen u32 | elen u32 | key | edits
 //!              (bytes of a value overwritten in place: the value of `key` is `vlen` bytes long, and `edits`, a
-//!              run of `offset u16 | len u16 | bytes`, overwrites parts of it; [`encode_edits`], [`apply_edits`].
-//!              Logged by a layer above the trees, never by a tree: the transaction log, whose `page_no` is a
-//!              table. A byte overwrite is idempotent, as a `PUT` is; what replaying one needs of the row is the
-//!              caller's argument: `bufpool-cli`'s `tpcc/ours.rs`)
+//!              run of `offset u16 | len u16 | bytes`, overwrites parts of it; [`encode_edits`] (a diff),
+//!              [`encode_ranges`] (named bytes), [`apply_edits`]. Logged by a layer above the trees, never by a
+//!              tree: the transaction log, whose `page_no` is a table. A byte overwrite is idempotent, as a `PUT`
+//!              is; what replaying one needs of the row is the caller's argument: `bufpool-cli`'s `tpcc/ours.rs`)
 //!   CUT   (7): right u32 | klen u16 | separator
 //!              (the left half of a leaf split in a tree that takes covered changes: the leaf keeps its entries
 //!              below the separator, which becomes its high fence, and links to `right`; `node::cut_leaf`.
@@ -610,16 +610,47 @@ pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
             }
             j += 1;
         }
-        if out.len() - start + EDIT_HDR + (end - i) >= new.len() {
-            out.truncate(start);
+        if !push_edit(out, start, new, i..end) {
             return false;
         }
-        out.extend_from_slice(&(i as u16).to_le_bytes());
-        out.extend_from_slice(&((end - i) as u16).to_le_bytes());
-        out.extend_from_slice(&new[i..end]);
         // Bytes end..j are equal (compared above).
         i = first_diff(old, new, j);
     }
+    true
+}
+
+/// Appends to `out` the edits of a `PATCH` op that write bytes `ranges` of `new` (each within it; empty ones are
+/// skipped), for a caller that knows that no other byte of `new` differs from the row the op patches (a TPC-C
+/// body names the fields it changed): [`encode_edits`]' output without the comparison, when the ranges are
+/// [`encode_edits`]' runs. `false`, with `out` as it was, if a range reaches past `new`'s end, `new` is longer
+/// than `u16::MAX`, or the edits would not be shorter than `new` itself.
+pub fn encode_ranges(new: &[u8], ranges: &[std::ops::Range<usize>], out: &mut Vec<u8>) -> bool {
+    if new.len() > usize::from(u16::MAX) {
+        return false;
+    }
+    let start = out.len();
+    for r in ranges {
+        if r.end > new.len() {
+            out.truncate(start);
+            return false;
+        }
+        if r.start < r.end && !push_edit(out, start, new, r.clone()) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Appends the edit writing bytes `run` of `new` (within it, not empty) to the edits begun at `out[start]`;
+/// `false`, with `out` cut back to `start`, if the edits would then not be shorter than `new`.
+fn push_edit(out: &mut Vec<u8>, start: usize, new: &[u8], run: std::ops::Range<usize>) -> bool {
+    if out.len() - start + EDIT_HDR + run.len() >= new.len() {
+        out.truncate(start);
+        return false;
+    }
+    out.extend_from_slice(&(run.start as u16).to_le_bytes());
+    out.extend_from_slice(&(run.len() as u16).to_le_bytes());
+    out.extend_from_slice(&new[run]);
     true
 }
 
@@ -2880,14 +2911,17 @@ mod tests {
         assert!(!edits_fit(&[250, 0, 10, 0], 255));
         assert!(!edits_fit(&[0, 0, 2, 0, 1], 10));
         assert!(!apply_edits(&mut [0u8; 4], &[2, 0, 3, 0, 1, 1, 1]));
+        // Named ranges: empty ones skipped, one past the end refused with `out` as it was.
+        let mut out = vec![7];
+        assert!(encode_ranges(&new, &[2..2, 6..8], &mut out));
+        assert_eq!(out, [7, 6, 0, 2, 0, new[6], new[7]]);
+        assert!(!encode_ranges(&new, &[0..1, 6..new.len() + 1], &mut out));
+        assert_eq!(out, [7, 6, 0, 2, 0, new[6], new[7]]);
     }
 
-    /// [`encode_edits`] as a byte-by-byte diff: each changed byte starts or extends a run, runs at most
-    /// `EDIT_GAP_MAX` equal bytes apart are one, and the edits are dropped if not shorter than the row.
-    fn edits_by_bytes(old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
-        if old.len() != new.len() || new.len() > usize::from(u16::MAX) {
-            return None;
-        }
+    /// The runs of a byte-by-byte diff: each changed byte starts or extends a run, runs at most `EDIT_GAP_MAX`
+    /// equal bytes apart are one.
+    fn runs_by_bytes(old: &[u8], new: &[u8]) -> Vec<(usize, usize)> {
         let mut runs: Vec<(usize, usize)> = Vec::new();
         for i in (0..new.len()).filter(|&i| old[i] != new[i]) {
             match runs.last_mut() {
@@ -2895,8 +2929,16 @@ mod tests {
                 _ => runs.push((i, i + 1)),
             }
         }
+        runs
+    }
+
+    /// [`encode_edits`] as a byte-by-byte diff ([`runs_by_bytes`]), the edits dropped if not shorter than the row.
+    fn edits_by_bytes(old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
+        if old.len() != new.len() || new.len() > usize::from(u16::MAX) {
+            return None;
+        }
         let mut out = Vec::new();
-        for (a, b) in runs {
+        for (a, b) in runs_by_bytes(old, new) {
             out.extend_from_slice(&(a as u16).to_le_bytes());
             out.extend_from_slice(&((b - a) as u16).to_le_bytes());
             out.extend_from_slice(&new[a..b]);
@@ -2956,7 +2998,18 @@ mod tests {
             assert_eq!(out[..2], [9, 9]);
             let want = edits_by_bytes(old, new);
             assert_eq!(ok, want.is_some(), "{old:?} -> {new:?}");
-            assert_eq!(out[2..], want.unwrap_or_default()[..], "{old:?} -> {new:?}");
+            assert_eq!(out[2..], want.clone().unwrap_or_default()[..], "{old:?} -> {new:?}");
+            // The same runs named instead of found ([`encode_ranges`]): the same edits, without the comparison.
+            if old.len() == new.len() {
+                let runs: Vec<_> = runs_by_bytes(old, new).into_iter().map(|(a, b)| a..b).collect();
+                let mut named = vec![9];
+                assert_eq!(
+                    encode_ranges(new, &runs, &mut named),
+                    want.is_some(),
+                    "{old:?} -> {new:?}"
+                );
+                assert_eq!(named[1..], want.unwrap_or_default()[..], "{old:?} -> {new:?}");
+            }
         };
         for round in 0..20_000 {
             let len = match round % 4 {
