@@ -24,10 +24,10 @@
 //!   INNER (5): child u32 | klen u16 | separator            (inner-node insert of a separator, physiological)
 //!   PATCH (6): klen u16 | vlen u32 | elen u32 | key | edits
 //!              (bytes of a value overwritten in place: the value of `key` is `vlen` bytes long, and `edits`, a
-//!              run of `offset u16 | len u16 | bytes`, overwrites parts of it; [`encode_edits`], [`apply_edits`].
-//!              Logged by a layer above the trees, never by a tree: the transaction log, whose `page_no` is a
-//!              table. A byte overwrite is idempotent, as a `PUT` is; what replaying one needs of the row is the
-//!              caller's argument: `bufpool-cli`'s `tpcc/ours.rs`)
+//!              run of `offset u16 | len u16 | bytes`, overwrites parts of it; [`encode_edits`] (a diff),
+//!              [`encode_ranges`] (named bytes), [`apply_edits`]. Logged by a layer above the trees, never by a
+//!              tree: the transaction log, whose `page_no` is a table. A byte overwrite is idempotent, as a `PUT`
+//!              is; what replaying one needs of the row is the caller's argument: `bufpool-cli`'s `tpcc/ours.rs`)
 //!   CUT   (7): right u32 | klen u16 | separator
 //!              (the left half of a leaf split in a tree that takes covered changes: the leaf keeps its entries
 //!              below the separator, which becomes its high fence, and links to `right`; `node::cut_leaf`.
@@ -597,19 +597,10 @@ pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     let start = out.len();
-    // Equal bytes are skipped a word at a time: most of a row is (a STOCK row changes 16 bytes of about 310).
-    let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-    let mut i = 0;
+    // Equal bytes are skipped a word at a time (`first_diff`): most of a row is (a STOCK row changes 16 bytes of
+    // about 310). A run's window of equal bytes after it is compared once: the next search starts past it.
+    let mut i = first_diff(old, new, 0);
     while i < new.len() {
-        while i + 8 <= new.len() && word(old, i) == word(new, i) {
-            i += 8;
-        }
-        while i < new.len() && old[i] == new[i] {
-            i += 1;
-        }
-        if i == new.len() {
-            break;
-        }
         // A run from i: extend while the next difference is at most EDIT_GAP_MAX equal bytes away.
         let mut end = i + 1;
         let mut j = end;
@@ -619,16 +610,68 @@ pub fn encode_edits(old: &[u8], new: &[u8], out: &mut Vec<u8>) -> bool {
             }
             j += 1;
         }
-        if out.len() - start + EDIT_HDR + (end - i) >= new.len() {
+        if !push_edit(out, start, new, i..end) {
+            return false;
+        }
+        // Bytes end..j are equal (compared above).
+        i = first_diff(old, new, j);
+    }
+    true
+}
+
+/// Appends to `out` the edits of a `PATCH` op that write bytes `ranges` of `new` (each within it; empty ones are
+/// skipped), for a caller that knows that no other byte of `new` differs from the row the op patches (a TPC-C
+/// body names the fields it changed): [`encode_edits`]' output without the comparison, when the ranges are
+/// [`encode_edits`]' runs. `false`, with `out` as it was, if a range reaches past `new`'s end, `new` is longer
+/// than `u16::MAX`, or the edits would not be shorter than `new` itself.
+pub fn encode_ranges(new: &[u8], ranges: &[std::ops::Range<usize>], out: &mut Vec<u8>) -> bool {
+    if new.len() > usize::from(u16::MAX) {
+        return false;
+    }
+    let start = out.len();
+    for r in ranges {
+        if r.end > new.len() {
             out.truncate(start);
             return false;
         }
-        out.extend_from_slice(&(i as u16).to_le_bytes());
-        out.extend_from_slice(&((end - i) as u16).to_le_bytes());
-        out.extend_from_slice(&new[i..end]);
-        i = end;
+        if r.start < r.end && !push_edit(out, start, new, r.clone()) {
+            return false;
+        }
     }
     true
+}
+
+/// Appends the edit writing bytes `run` of `new` (within it, not empty) to the edits begun at `out[start]`;
+/// `false`, with `out` cut back to `start`, if the edits would then not be shorter than `new`.
+fn push_edit(out: &mut Vec<u8>, start: usize, new: &[u8], run: std::ops::Range<usize>) -> bool {
+    if out.len() - start + EDIT_HDR + run.len() >= new.len() {
+        out.truncate(start);
+        return false;
+    }
+    out.extend_from_slice(&(run.start as u16).to_le_bytes());
+    out.extend_from_slice(&(run.len() as u16).to_le_bytes());
+    out.extend_from_slice(&new[run]);
+    true
+}
+
+/// The first position at or after `i` where `a` and `b` (of one length) differ; their length if none. A word at
+/// a time, and in the word that differs the lowest set byte of the two words' xor read little-endian: the bytes
+/// before it are equal, none is compared twice.
+#[inline]
+fn first_diff(a: &[u8], b: &[u8], mut i: usize) -> usize {
+    let n = a.len().min(b.len());
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    while i + 8 <= n {
+        let d = word(a, i) ^ word(b, i);
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// Applies the edits of a `PATCH` op ([`encode_edits`]) to `val`; `false` if they are malformed or reach past
@@ -662,6 +705,8 @@ pub fn edits_fit(edits: &[u8], len: usize) -> bool {
     true
 }
 
+/// Appends `op` to `out`. A transaction's ops (`PUT`, `DEL`, `PATCH`: about 15 a record in TPC-C) have their
+/// fixed fields built in a small array and copied in once, with room for the op reserved first.
 fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
     match *op {
         Op::Image { page, bytes } => {
@@ -675,17 +720,21 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&bytes[off + len..]);
         }
         Op::Put { page, key, val } => {
-            out.push(TAG_PUT);
-            out.extend_from_slice(&page.to_le_bytes());
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(val.len() as u32).to_le_bytes());
+            let mut h = [TAG_PUT; 11];
+            h[1..5].copy_from_slice(&page.to_le_bytes());
+            h[5..7].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            h[7..11].copy_from_slice(&(val.len() as u32).to_le_bytes());
+            out.reserve(h.len() + key.len() + val.len());
+            out.extend_from_slice(&h);
             out.extend_from_slice(key);
             out.extend_from_slice(val);
         }
         Op::Del { page, key } => {
-            out.push(TAG_DEL);
-            out.extend_from_slice(&page.to_le_bytes());
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+            let mut h = [TAG_DEL; 7];
+            h[1..5].copy_from_slice(&page.to_le_bytes());
+            h[5..7].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            out.reserve(h.len() + key.len());
+            out.extend_from_slice(&h);
             out.extend_from_slice(key);
         }
         Op::Split {
@@ -721,11 +770,13 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&lsn.to_le_bytes());
         }
         Op::Patch { page, key, len, edits } => {
-            out.push(TAG_PATCH);
-            out.extend_from_slice(&page.to_le_bytes());
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            out.extend_from_slice(&len.to_le_bytes());
-            out.extend_from_slice(&(edits.len() as u32).to_le_bytes());
+            let mut h = [TAG_PATCH; 15];
+            h[1..5].copy_from_slice(&page.to_le_bytes());
+            h[5..7].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            h[7..11].copy_from_slice(&len.to_le_bytes());
+            h[11..15].copy_from_slice(&(edits.len() as u32).to_le_bytes());
+            out.reserve(h.len() + key.len() + edits.len());
+            out.extend_from_slice(&h);
             out.extend_from_slice(key);
             out.extend_from_slice(edits);
         }
@@ -2882,14 +2933,17 @@ mod tests {
         assert!(!edits_fit(&[250, 0, 10, 0], 255));
         assert!(!edits_fit(&[0, 0, 2, 0, 1], 10));
         assert!(!apply_edits(&mut [0u8; 4], &[2, 0, 3, 0, 1, 1, 1]));
+        // Named ranges: empty ones skipped, one past the end refused with `out` as it was.
+        let mut out = vec![7];
+        assert!(encode_ranges(&new, &[2..2, 6..8], &mut out));
+        assert_eq!(out, [7, 6, 0, 2, 0, new[6], new[7]]);
+        assert!(!encode_ranges(&new, &[0..1, 6..new.len() + 1], &mut out));
+        assert_eq!(out, [7, 6, 0, 2, 0, new[6], new[7]]);
     }
 
-    /// [`encode_edits`] as a byte-by-byte diff: each changed byte starts or extends a run, runs at most
-    /// `EDIT_GAP_MAX` equal bytes apart are one, and the edits are dropped if not shorter than the row.
-    fn edits_by_bytes(old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
-        if old.len() != new.len() || new.len() > usize::from(u16::MAX) {
-            return None;
-        }
+    /// The runs of a byte-by-byte diff: each changed byte starts or extends a run, runs at most `EDIT_GAP_MAX`
+    /// equal bytes apart are one.
+    fn runs_by_bytes(old: &[u8], new: &[u8]) -> Vec<(usize, usize)> {
         let mut runs: Vec<(usize, usize)> = Vec::new();
         for i in (0..new.len()).filter(|&i| old[i] != new[i]) {
             match runs.last_mut() {
@@ -2897,8 +2951,16 @@ mod tests {
                 _ => runs.push((i, i + 1)),
             }
         }
+        runs
+    }
+
+    /// [`encode_edits`] as a byte-by-byte diff ([`runs_by_bytes`]), the edits dropped if not shorter than the row.
+    fn edits_by_bytes(old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
+        if old.len() != new.len() || new.len() > usize::from(u16::MAX) {
+            return None;
+        }
         let mut out = Vec::new();
-        for (a, b) in runs {
+        for (a, b) in runs_by_bytes(old, new) {
             out.extend_from_slice(&(a as u16).to_le_bytes());
             out.extend_from_slice(&((b - a) as u16).to_le_bytes());
             out.extend_from_slice(&new[a..b]);
@@ -2958,7 +3020,18 @@ mod tests {
             assert_eq!(out[..2], [9, 9]);
             let want = edits_by_bytes(old, new);
             assert_eq!(ok, want.is_some(), "{old:?} -> {new:?}");
-            assert_eq!(out[2..], want.unwrap_or_default()[..], "{old:?} -> {new:?}");
+            assert_eq!(out[2..], want.clone().unwrap_or_default()[..], "{old:?} -> {new:?}");
+            // The same runs named instead of found ([`encode_ranges`]): the same edits, without the comparison.
+            if old.len() == new.len() {
+                let runs: Vec<_> = runs_by_bytes(old, new).into_iter().map(|(a, b)| a..b).collect();
+                let mut named = vec![9];
+                assert_eq!(
+                    encode_ranges(new, &runs, &mut named),
+                    want.is_some(),
+                    "{old:?} -> {new:?}"
+                );
+                assert_eq!(named[1..], want.unwrap_or_default()[..], "{old:?} -> {new:?}");
+            }
         };
         for round in 0..20_000 {
             let len = match round % 4 {

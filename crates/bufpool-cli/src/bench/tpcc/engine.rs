@@ -23,6 +23,15 @@ pub trait Txn {
     fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool>;
     /// Inserts or replaces `key` in `t`.
     fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()>;
+    /// Replaces the row `key` of `t`, which this transaction read whole ([`Txn::get`], a [`Txn::get_each`] of
+    /// [`WHOLE`] rows, a [`Txn::scan`]) or wrote, with `row`: that row changed in place, of its length, in bytes
+    /// `changed` only (the fields the body wrote, as `schema.rs` names them beside each in-place change). An
+    /// engine that logs its changes may log those bytes alone (bufpool-btree: a patch of them, neither a copy of
+    /// the row as read nor a diff). The caller must not change a byte outside `changed`. Default: [`Txn::put`].
+    fn update(&mut self, t: Table, key: &[u8], row: &[u8], changed: &[Range<usize>]) -> Result<()> {
+        let _ = changed;
+        self.put(t, key, row)
+    }
     /// Removes `key` from `t` (which the transaction has seen present).
     fn delete(&mut self, t: Table, key: &[u8]) -> Result<()>;
     /// Calls `f` on the pairs of `t` with `from <= key < to`, in key order, until it returns `false`.
@@ -56,17 +65,18 @@ pub trait Txn {
         Ok(())
     }
 
-    /// Changes the existing row `key` of `t` by `f(row, arg)` as part of this transaction, for an update that
-    /// commutes with every other and whose result no transaction reads (W_YTD): an engine may defer it to the
-    /// commit and hold the row's lock only from reading the row there to the end of the commit. The default
-    /// reads, changes and writes the row at once (engines with one writer at a time).
-    fn update_on_commit(&mut self, t: Table, key: &[u8], f: fn(&mut [u8], i64) -> Result<()>, arg: i64) -> Result<()> {
+    /// Changes the existing row `key` of `t` by `change.0(row, arg)` in place, in bytes `change.1` only (as
+    /// [`Txn::update`]), as part of this transaction, for an update that commutes with every other and whose
+    /// result no transaction reads (W_YTD): an engine may defer it to the commit and hold the row's lock only
+    /// from reading the row there to the end of the commit. The default reads, changes and writes the row at
+    /// once (engines with one writer at a time).
+    fn update_on_commit(&mut self, t: Table, key: &[u8], change: Change, arg: i64) -> Result<()> {
         let mut row = Vec::new();
         if !self.get(t, key, &mut row)? {
             bail!("{} row {:02x?} is missing", t.name(), key);
         }
-        f(&mut row, arg)?;
-        self.put(t, key, &row)
+        change.0(&mut row, arg)?;
+        self.update(t, key, &row, change.1)
     }
 }
 
@@ -115,6 +125,10 @@ pub fn part_of(v: &[u8], part: &Range<usize>) -> Range<usize> {
     let end = part.end.min(v.len());
     part.start.min(end)..end
 }
+
+/// An in-place change of a row by an argument, and the bytes it writes ([`Txn::update_on_commit`]; such as
+/// `(Warehouse::pay, Warehouse::PAY_FIELDS)`).
+pub type Change = (fn(&mut [u8], i64) -> Result<()>, &'static [Range<usize>]);
 
 /// What [`Txn::get_each`] calls for each key: its index and its value (`None`: absent).
 pub type Each<'f> = &'f mut dyn FnMut(usize, Option<&[u8]>) -> Result<()>;

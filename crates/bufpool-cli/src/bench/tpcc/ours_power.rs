@@ -248,6 +248,12 @@ impl Txn for NotingTxn<'_, '_> {
         }
         self.t.put(t, key, val)
     }
+    fn update(&mut self, t: Table, key: &[u8], row: &[u8], changed: &[Range<usize>]) -> Result<()> {
+        if matches!(t, Table::Order | Table::OrderLine) {
+            self.rows.push((t, key.to_vec(), row.to_vec()));
+        }
+        self.t.update(t, key, row, changed)
+    }
     fn delete(&mut self, t: Table, key: &[u8]) -> Result<()> {
         self.t.delete(t, key)
     }
@@ -260,8 +266,8 @@ impl Txn for NotingTxn<'_, '_> {
     fn get_each(&mut self, t: Table, keys: &[&[u8]], part: Range<usize>, f: Each<'_>) -> Result<()> {
         self.t.get_each(t, keys, part, f)
     }
-    fn update_on_commit(&mut self, t: Table, key: &[u8], f: fn(&mut [u8], i64) -> Result<()>, arg: i64) -> Result<()> {
-        self.t.update_on_commit(t, key, f, arg)
+    fn update_on_commit(&mut self, t: Table, key: &[u8], change: Change, arg: i64) -> Result<()> {
+        self.t.update_on_commit(t, key, change, arg)
     }
 }
 
@@ -585,11 +591,16 @@ fn device_faults_during_tpcc_fail_commits_with_errors_and_lose_nothing_acknowled
 }
 
 /// Adds `by` to the counter in a row's first 8 bytes (a W_YTD).
-fn add(row: &mut [u8], by: i64) -> Result<()> {
+fn add_to(row: &mut [u8], by: i64) -> Result<()> {
     let n = u64::from_le_bytes(row[..8].try_into()?) + by as u64;
     row[..8].copy_from_slice(&n.to_le_bytes());
     Ok(())
 }
+
+/// The counter's bytes.
+const COUNTER: Range<usize> = 0..8;
+/// [`add_to`] and the bytes it writes.
+const ADD: Change = (add_to, &[COUNTER]);
 
 /// P12-1 (RELIABILITY.md): a commit whose apply fails after its record was appended (here the HISTORY tree's
 /// log had failed) left the trees with the writes before the failing one, not the WAREHOUSE row's update after
@@ -617,7 +628,7 @@ fn a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_
             w.run(&Access::districts(false, [(1, 2)]), &mut |t| {
                 began.wait();
                 failed.wait();
-                t.update_on_commit(Table::Warehouse, b"w", add, 1)?;
+                t.update_on_commit(Table::Warehouse, b"w", ADD, 1)?;
                 Ok(true)
             })
         });
@@ -627,7 +638,7 @@ fn a_commit_whose_apply_fails_stops_the_engine_so_no_later_commit_builds_on_its_
         let first = w.run(&Access::districts(false, [(1, 1)]), &mut |t| {
             t.put(Table::Stock, b"t1", b"1")?;
             t.put(Table::History, b"h2", b"2")?;
-            t.update_on_commit(Table::Warehouse, b"w", add, 1)?;
+            t.update_on_commit(Table::Warehouse, b"w", ADD, 1)?;
             Ok(true)
         });
         assert!(first.is_err(), "the HISTORY tree's log failed");

@@ -14,6 +14,13 @@
 //!
 //! Rows are their numeric fields at fixed offsets (little-endian; money in cents, rates in 1/10000) followed by
 //! their strings, each a length byte then the bytes. Decoding never panics: a short or malformed row is an error.
+//!
+//! The transactions change rows in place where only numbers change (`Customer::pay` and the like); each such
+//! change has beside it the byte ranges it writes (`Customer::PAY_FIELDS`), which the bodies hand to
+//! `Txn::update` so that an engine can log those bytes alone, and which the tests check against the bytes the
+//! change really writes.
+
+use std::ops::Range;
 
 use anyhow::{bail, Result};
 
@@ -378,6 +385,11 @@ pub struct Warehouse {
 }
 
 impl Warehouse {
+    /// W_YTD's bytes in a row.
+    pub const YTD: Range<usize> = 4..12;
+    /// The bytes [`Warehouse::pay`] writes.
+    pub const PAY_FIELDS: &'static [Range<usize>] = &[Self::YTD];
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
@@ -395,7 +407,7 @@ impl Warehouse {
     }
     /// Adds a payment to W_YTD in an encoded row.
     pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
-        add_i64(row, 4, amount)
+        add_i64(row, Self::YTD.start, amount)
     }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<Warehouse> {
@@ -425,6 +437,15 @@ pub struct District {
 }
 
 impl District {
+    /// D_YTD's bytes in a row.
+    pub const YTD: Range<usize> = 4..12;
+    /// D_NEXT_O_ID's bytes in a row.
+    pub const NEXT_O_ID: Range<usize> = 12..16;
+    /// The bytes [`District::pay`] writes.
+    pub const PAY_FIELDS: &'static [Range<usize>] = &[Self::YTD];
+    /// The bytes [`District::set_next_o_id`] writes.
+    pub const NEXT_O_ID_FIELDS: &'static [Range<usize>] = &[Self::NEXT_O_ID];
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
@@ -434,11 +455,11 @@ impl District {
     }
     /// D_TAX and D_NEXT_O_ID of a row, without decoding the rest (New-Order, Stock-Level).
     pub fn tax_and_next_o_id(row: &[u8]) -> Result<(u32, u32)> {
-        Ok((fixed_u32(row, 0)?, fixed_u32(row, 12)?))
+        Ok((fixed_u32(row, 0)?, fixed_u32(row, Self::NEXT_O_ID.start)?))
     }
     /// Writes D_NEXT_O_ID into an encoded row.
     pub fn set_next_o_id(row: &mut [u8], next: u32) -> Result<()> {
-        set_fixed(row, 12, &next.to_le_bytes())
+        set_fixed(row, Self::NEXT_O_ID.start, &next.to_le_bytes())
     }
     /// D_NAME, borrowed from a row (Payment).
     pub fn name_of(row: &[u8]) -> Result<&[u8]> {
@@ -446,7 +467,7 @@ impl District {
     }
     /// Adds a payment to D_YTD in an encoded row.
     pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
-        add_i64(row, 4, amount)
+        add_i64(row, Self::YTD.start, amount)
     }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<District> {
@@ -495,6 +516,21 @@ pub struct Customer {
 }
 
 impl Customer {
+    /// C_BALANCE's bytes in a row.
+    pub const BALANCE: Range<usize> = 20..28;
+    /// C_YTD_PAYMENT's bytes in a row.
+    pub const YTD_PAYMENT: Range<usize> = 28..36;
+    /// C_PAYMENT_CNT's bytes in a row.
+    pub const PAYMENT_CNT: Range<usize> = 36..40;
+    /// C_DELIVERY_CNT's bytes in a row.
+    pub const DELIVERY_CNT: Range<usize> = 40..44;
+    /// C_BALANCE, C_YTD_PAYMENT and C_PAYMENT_CNT, one after another in a row.
+    pub const PAYMENT: Range<usize> = Self::BALANCE.start..Self::PAYMENT_CNT.end;
+    /// The bytes [`Customer::pay`] writes.
+    pub const PAY_FIELDS: &'static [Range<usize>] = &[Self::PAYMENT];
+    /// The bytes [`Customer::deliver`] writes.
+    pub const DELIVER_FIELDS: &'static [Range<usize>] = &[Self::BALANCE, Self::DELIVERY_CNT];
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
@@ -523,14 +559,14 @@ impl Customer {
     }
     /// A payment in an encoded row: C_BALANCE less `amount`, C_YTD_PAYMENT plus it, C_PAYMENT_CNT plus one.
     pub fn pay(row: &mut [u8], amount: i64) -> Result<()> {
-        add_i64(row, 20, -amount)?;
-        add_i64(row, 28, amount)?;
-        bump_u32(row, 36)
+        add_i64(row, Self::BALANCE.start, -amount)?;
+        add_i64(row, Self::YTD_PAYMENT.start, amount)?;
+        bump_u32(row, Self::PAYMENT_CNT.start)
     }
     /// A delivery in an encoded row: C_BALANCE plus `amount`, C_DELIVERY_CNT plus one.
     pub fn deliver(row: &mut [u8], amount: i64) -> Result<()> {
-        add_i64(row, 20, amount)?;
-        bump_u32(row, 40)
+        add_i64(row, Self::BALANCE.start, amount)?;
+        bump_u32(row, Self::DELIVERY_CNT.start)
     }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<Customer> {
@@ -607,6 +643,11 @@ pub struct Order {
 }
 
 impl Order {
+    /// O_CARRIER_ID's byte in a row.
+    pub const CARRIER_ID: Range<usize> = 12..13;
+    /// The bytes [`Order::set_carrier_id`] writes.
+    pub const CARRIER_ID_FIELDS: &'static [Range<usize>] = &[Self::CARRIER_ID];
+
     /// The row's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Enc::new();
@@ -616,6 +657,10 @@ impl Order {
             .u8(self.ol_cnt)
             .u8(self.all_local);
         e.0
+    }
+    /// Writes O_CARRIER_ID into an encoded row (Delivery).
+    pub fn set_carrier_id(row: &mut [u8], carrier_id: u8) -> Result<()> {
+        set_fixed(row, Self::CARRIER_ID.start, &[carrier_id])
     }
     /// Parses a row.
     pub fn decode(b: &[u8]) -> Result<Order> {
@@ -648,6 +693,13 @@ pub struct OrderLine {
 }
 
 impl OrderLine {
+    /// OL_DELIVERY_D's bytes in a row.
+    pub const DELIVERY_D: Range<usize> = 6..14;
+    /// OL_AMOUNT's bytes in a row.
+    pub const AMOUNT: Range<usize> = 15..23;
+    /// The bytes [`OrderLine::deliver`] writes.
+    pub const DELIVER_FIELDS: &'static [Range<usize>] = &[Self::DELIVERY_D];
+
     /// OL_I_ID of a row, without decoding the rest (Stock-Level reads only this).
     pub fn item_of(row: &[u8]) -> Result<u32> {
         Dec::new(row).u32()
@@ -655,8 +707,8 @@ impl OrderLine {
 
     /// Delivery of an encoded row: writes OL_DELIVERY_D, returns OL_AMOUNT.
     pub fn deliver(row: &mut [u8], date: u64) -> Result<i64> {
-        set_fixed(row, 6, &date.to_le_bytes())?;
-        fixed_i64(row, 15)
+        set_fixed(row, Self::DELIVERY_D.start, &date.to_le_bytes())?;
+        fixed_i64(row, Self::AMOUNT.start)
     }
 
     /// The row's bytes.
@@ -756,7 +808,12 @@ pub struct Stock {
 
 impl Stock {
     /// The bytes of a row that hold S_QUANTITY (its first field), which is all Stock-Level reads.
-    pub const QUANTITY: std::ops::Range<usize> = 0..4;
+    pub const QUANTITY: Range<usize> = 0..4;
+    /// The bytes of the numeric fields (S_QUANTITY, S_YTD, S_ORDER_CNT, S_REMOTE_CNT), which
+    /// [`Stock::set_numbers`] writes.
+    pub const NUMBERS: Range<usize> = 0..16;
+    /// The bytes [`Stock::set_numbers`] writes.
+    pub const NUMBERS_FIELDS: &'static [Range<usize>] = &[Self::NUMBERS];
 
     /// S_QUANTITY of a row, or of its bytes [`Stock::QUANTITY`], without decoding the rest.
     pub fn quantity_of(row: &[u8]) -> Result<u32> {
@@ -780,7 +837,7 @@ impl Stock {
 
     /// Writes the numeric fields into an encoded row (whose strings stay as they are).
     pub fn set_numbers(row: &mut [u8], nums: [u32; 4]) -> Result<()> {
-        let Some(head) = row.get_mut(..16) else {
+        let Some(head) = row.get_mut(Self::NUMBERS) else {
             bail!("row too short");
         };
         for (at, n) in head.chunks_exact_mut(4).zip(nums) {
@@ -844,6 +901,24 @@ mod tests {
         assert_eq!(customer_name_id(&k).unwrap(), 3000);
     }
 
+    /// Runs the in-place change `f` on `row` and checks that it wrote no byte outside `fields` (its declared
+    /// `*_FIELDS`), each of which lies within the row.
+    fn change_within(row: &mut [u8], fields: &[Range<usize>], f: impl FnOnce(&mut [u8]) -> Result<()>) {
+        let before = row.to_vec();
+        f(row).unwrap();
+        assert!(
+            fields.iter().all(|r| r.end <= row.len()),
+            "{fields:?} past {}",
+            row.len()
+        );
+        for (i, (a, b)) in before.iter().zip(row.iter()).enumerate() {
+            assert!(
+                a == b || fields.iter().any(|r| r.contains(&i)),
+                "byte {i} changed outside {fields:?}"
+            );
+        }
+    }
+
     #[test]
     fn in_place_changes_agree_with_decode_and_encode() {
         let addr = Address {
@@ -858,7 +933,7 @@ mod tests {
         let mut row = w.encode();
         assert_eq!(Warehouse::tax_of(&row).unwrap(), 1234);
         assert_eq!(Warehouse::name_of(&row).unwrap(), b"wname");
-        Warehouse::pay(&mut row, 500).unwrap();
+        change_within(&mut row, Warehouse::PAY_FIELDS, |r| Warehouse::pay(r, 500));
         w.ytd += 500;
         assert_eq!(Warehouse::decode(&row).unwrap(), w);
         let mut d = District {
@@ -871,8 +946,10 @@ mod tests {
         let mut row = d.encode();
         assert_eq!(District::tax_and_next_o_id(&row).unwrap(), (77, 3001));
         assert_eq!(District::name_of(&row).unwrap(), b"dname");
-        District::set_next_o_id(&mut row, 3002).unwrap();
-        District::pay(&mut row, 10).unwrap();
+        change_within(&mut row, District::NEXT_O_ID_FIELDS, |r| {
+            District::set_next_o_id(r, 3002)
+        });
+        change_within(&mut row, District::PAY_FIELDS, |r| District::pay(r, 10));
         (d.next_o_id, d.ytd) = (3002, 5);
         assert_eq!(District::decode(&row).unwrap(), d);
         let mut c = Customer {
@@ -894,8 +971,8 @@ mod tests {
         let mut row = c.encode();
         assert_eq!(Customer::discount_of(&row).unwrap(), 3);
         assert_eq!(Customer::credit_of(&row).unwrap(), b"GC");
-        Customer::pay(&mut row, 250).unwrap();
-        Customer::deliver(&mut row, 40).unwrap();
+        change_within(&mut row, Customer::PAY_FIELDS, |r| Customer::pay(r, 250));
+        change_within(&mut row, Customer::DELIVER_FIELDS, |r| Customer::deliver(r, 40));
         (c.balance, c.ytd_payment, c.payment_cnt, c.delivery_cnt) = (-1000 - 250 + 40, 254, 6, 7);
         assert_eq!(Customer::decode(&row).unwrap(), c);
         let mut l = OrderLine {
@@ -910,13 +987,42 @@ mod tests {
         let mut new = b"stale".to_vec();
         OrderLine::encode_new(9, 2, 5, 4321, &[b'd'; 24], &mut new);
         assert_eq!(new, row);
-        assert_eq!(OrderLine::deliver(&mut row, 777).unwrap(), 4321);
+        change_within(&mut row, OrderLine::DELIVER_FIELDS, |r| {
+            assert_eq!(OrderLine::deliver(r, 777)?, 4321);
+            Ok(())
+        });
         l.delivery_d = 777;
         assert_eq!(OrderLine::decode(&row).unwrap(), l);
+        let mut o = Order {
+            c_id: 5,
+            entry_d: 6,
+            carrier_id: 0,
+            ol_cnt: 7,
+            all_local: 1,
+        };
+        let mut row = o.encode();
+        change_within(&mut row, Order::CARRIER_ID_FIELDS, |r| Order::set_carrier_id(r, 9));
+        o.carrier_id = 9;
+        assert_eq!(Order::decode(&row).unwrap(), o);
+        let mut st = Stock {
+            quantity: 1,
+            ytd: 2,
+            order_cnt: 3,
+            remote_cnt: 4,
+            dist: std::array::from_fn(|i| vec![b'0' + i as u8; 24]),
+            data: b"data".to_vec(),
+        };
+        let mut row = st.encode();
+        change_within(&mut row, Stock::NUMBERS_FIELDS, |r| {
+            Stock::set_numbers(r, [11, 12, 13, 14])
+        });
+        (st.quantity, st.ytd, st.order_cnt, st.remote_cnt) = (11, 12, 13, 14);
+        assert_eq!(Stock::decode(&row).unwrap(), st);
         for short in [&mut [0u8; 3][..], &mut []] {
             assert!(Customer::pay(short, 1).is_err());
             assert!(OrderLine::deliver(short, 1).is_err());
             assert!(District::set_next_o_id(short, 1).is_err());
+            assert!(Order::set_carrier_id(short, 1).is_err());
         }
     }
 

@@ -215,7 +215,7 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
         must_get(t, Table::District, &dkey, &mut buf)?;
         let (d_tax, o) = District::tax_and_next_o_id(&buf)?;
         District::set_next_o_id(&mut buf, o + 1)?;
-        t.put(Table::District, &dkey, &buf)?;
+        t.update(Table::District, &dkey, &buf, District::NEXT_O_ID_FIELDS)?;
         must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
         let discount = Customer::discount_of(&buf)?;
         let order = Order {
@@ -268,7 +268,7 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
             std::hint::black_box(original(i_data) && original(s_data));
             OrderLine::encode_new(i, supply, qty, amount, dist_info, &mut line);
             Stock::set_numbers(row, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
-            t.put(Table::Stock, &skey, row)?;
+            t.update(Table::Stock, &skey, row, Stock::NUMBERS_FIELDS)?;
             t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line)?;
         }
         // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
@@ -346,15 +346,16 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
         // district's YTD, and a good-credit customer's numbers, change in place.
         let wkey = warehouse_key(w);
         must_get(t, Table::Warehouse, &wkey, &mut wbuf)?;
-        t.update_on_commit(Table::Warehouse, &wkey, Warehouse::pay, amount)?;
+        t.update_on_commit(Table::Warehouse, &wkey, (Warehouse::pay, Warehouse::PAY_FIELDS), amount)?;
         let dkey = district_key(w, d);
         must_get(t, Table::District, &dkey, &mut dbuf)?;
         District::pay(&mut dbuf, amount)?;
-        t.put(Table::District, &dkey, &dbuf)?;
+        t.update(Table::District, &dkey, &dbuf, District::PAY_FIELDS)?;
         let c = find_customer(t, c_w, c_d, &who)?;
         let ckey = wdx_key(c_w, c_d, c);
         must_get(t, Table::Customer, &ckey, &mut buf)?;
         if Customer::credit_of(&buf)? == b"BC" {
+            // C_DATA grows at its front: the row is put whole.
             let mut cust = Customer::decode(&buf)?;
             cust.balance -= amount;
             cust.ytd_payment += amount;
@@ -366,7 +367,7 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
             t.put(Table::Customer, &ckey, &cust.encode())?;
         } else {
             Customer::pay(&mut buf, amount)?;
-            t.put(Table::Customer, &ckey, &buf)?;
+            t.update(Table::Customer, &ckey, &buf, Customer::PAY_FIELDS)?;
         }
         let mut h_data = Warehouse::name_of(&wbuf)?.to_vec();
         h_data.extend_from_slice(b"    ");
@@ -481,9 +482,9 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
             let okey = wdx_key(w, d, o);
             t.delete(Table::NewOrder, &okey)?;
             must_get(t, Table::Order, &okey, &mut buf)?;
-            let mut order = Order::decode(&buf)?;
-            order.carrier_id = carrier;
-            t.put(Table::Order, &okey, &order.encode())?;
+            let c_id = Order::decode(&buf)?.c_id;
+            Order::set_carrier_id(&mut buf, carrier)?;
+            t.update(Table::Order, &okey, &buf, Order::CARRIER_ID_FIELDS)?;
             keys.clear();
             rows.clear();
             ends.clear();
@@ -513,13 +514,13 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
             for (k, &end) in keys.iter().zip(&ends) {
                 let row = &mut rows[start..end];
                 sum += OrderLine::deliver(row, date)?;
-                t.put(Table::OrderLine, k, row)?;
+                t.update(Table::OrderLine, k, row, OrderLine::DELIVER_FIELDS)?;
                 start = end;
             }
-            let ckey = wdx_key(w, d, order.c_id);
+            let ckey = wdx_key(w, d, c_id);
             must_get(t, Table::Customer, &ckey, &mut buf)?;
             Customer::deliver(&mut buf, sum)?;
-            t.put(Table::Customer, &ckey, &buf)?;
+            t.update(Table::Customer, &ckey, &buf, Customer::DELIVER_FIELDS)?;
             Ok(true)
         })?;
     }
