@@ -1478,13 +1478,7 @@ impl Tree {
     /// Notes, under the exclusive latch of the leaf it changed, a covered change that removed bytes from it
     /// (see `shrunk_at`).
     fn note_shrink(&self) {
-        // The tree's word, shared by every thread that changes it: written only when the mark moves (a commit's
-        // deletes after its first see the mark at their end already), not by a locked read-modify-write at each
-        // (session 28). `fetch_max` still, for two threads that both find it lower.
-        let end = self.wal().end_lsn();
-        if end > self.shrunk_at.load(Ordering::Relaxed) {
-            self.shrunk_at.fetch_max(end, Ordering::Relaxed);
-        }
+        self.shrunk_at.fetch_max(self.wal().end_lsn(), Ordering::Relaxed);
     }
 
     /// `Err` unless `key` and `val` are within the tree's limits.

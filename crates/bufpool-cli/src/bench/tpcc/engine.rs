@@ -164,9 +164,7 @@ pub trait Engine: Sync {
     }
 
     /// `(transactions that took locks, those that waited for another thread at one of them at least)` so far,
-    /// where the engine has locks of its own (bufpool-btree's district, STOCK-row and commit-time row locks). May
-    /// count only the workers dropped so far (bufpool-btree's are counted at their drop): the driver reads it
-    /// before the workers run and after they are dropped.
+    /// where the engine has locks of its own (bufpool-btree's district, STOCK-row and commit-time row locks).
     fn lock_counts(&self) -> Option<(u64, u64)> {
         None
     }

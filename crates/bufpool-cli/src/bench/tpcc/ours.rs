@@ -235,9 +235,7 @@ pub struct Ours {
     stock: Vec<Mutex<()>>,
     /// Commit-time row locks ([`Txn::update_on_commit`]): row `key` of `t` by `rows[row_stripe(t, key)]`.
     rows: Vec<Mutex<()>>,
-    /// Transactions that took locks, and those that found one of them taken and waited: each worker's counts,
-    /// added when it is dropped (counted in the worker until then: two shared counters written by every
-    /// transaction were a cache line both workers wrote, session 28).
+    /// Transactions that took locks, and those that found one of them taken and waited.
     lock_taken: AtomicU64,
     lock_waited: AtomicU64,
     /// One checkpoint at a time.
@@ -1126,9 +1124,6 @@ pub struct OursWorker<'a> {
     order: Vec<usize>,
     /// [`Run::inserts`] (kept for its allocation).
     inserts: Vec<bool>,
-    /// This worker's share of [`Ours`]'s `lock_taken` and `lock_waited`, added there when it is dropped.
-    lock_taken: u64,
-    lock_waited: u64,
 }
 
 /// A table's puts at commit, applied as one [`Tree::put_covered_run`]; which of them insert a row not read (the
@@ -1400,13 +1395,6 @@ fn take_stripes<'a>(
     Ok(())
 }
 
-impl Drop for OursWorker<'_> {
-    fn drop(&mut self) {
-        self.ours.lock_taken.fetch_add(self.lock_taken, Ordering::Relaxed);
-        self.ours.lock_waited.fetch_add(self.lock_waited, Ordering::Relaxed);
-    }
-}
-
 impl Worker for OursWorker<'_> {
     fn run(&mut self, access: &Access, body: Body<'_>) -> Result<bool> {
         let ours = self.ours;
@@ -1432,10 +1420,10 @@ impl Worker for OursWorker<'_> {
             locks: Some(&mut locks),
         })?;
         if !locks.held.is_empty() {
-            self.lock_taken += 1;
+            ours.lock_taken.fetch_add(1, Ordering::Relaxed);
         }
         if !commit || (self.set.entries.is_empty() && self.set.updates.is_empty()) {
-            self.lock_waited += u64::from(locks.waited);
+            ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
             return Ok(commit);
         }
         {
@@ -1466,7 +1454,7 @@ impl Worker for OursWorker<'_> {
                 }
                 self.set.updates = updates;
             }
-            self.lock_waited += u64::from(locks.waited);
+            ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
             // Again after the commit-time row locks: a transaction that began before a commit failed half-applied
             // and read that commit's row here (the WAREHOUSE row, without its update) must not append.
             ours.refuse_if_broken()?;
@@ -1562,8 +1550,6 @@ impl Engine for Ours {
             tails: TailHints::new(),
             order: Vec::new(),
             inserts: Vec::new(),
-            lock_taken: 0,
-            lock_waited: 0,
         })
     }
 
