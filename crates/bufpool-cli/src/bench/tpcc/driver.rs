@@ -263,53 +263,6 @@ fn slow_ticks<E: Engine>(engine: &E, stop: &AtomicBool) -> Result<()> {
     Ok(())
 }
 
-/// The calling thread scheduled as `SCHED_BATCH` while this lives (Linux; elsewhere nothing), back to
-/// `SCHED_OTHER` at its drop: the driver's thread (the fast tick's log write-outs, the samples) and the slow tick's
-/// (checkpoints, their page writes and the io_uring workers it starts, which inherit the policy) then never preempt
-/// a worker when they wake, and run when a worker sleeps or its time slice ends. With as many workers as cores they
-/// took the workers' cores at each wake-up: at 2 threads on 2 cores each worker spent about 5% of its time
-/// preempted, mostly by the slow tick's thread and its io_uring worker, while the cores also sat idle 5-10% of the
-/// time (BENCHMARKS.md, "Where the second thread's time goes, by the scheduler"). The same weight as
-/// `SCHED_OTHER`: no background work starves, it only waits for a worker's slice. A failed call changes nothing.
-struct Background(bool);
-
-impl Background {
-    fn enter() -> Self {
-        Background(set_policy(BATCH))
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if self.0 {
-            set_policy(OTHER);
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-const BATCH: i32 = libc::SCHED_BATCH;
-#[cfg(target_os = "linux")]
-const OTHER: i32 = libc::SCHED_OTHER;
-#[cfg(not(target_os = "linux"))]
-const BATCH: i32 = 0;
-#[cfg(not(target_os = "linux"))]
-const OTHER: i32 = 0;
-
-/// Sets the calling thread's scheduling policy (priority 0); whether it did.
-#[cfg(target_os = "linux")]
-fn set_policy(policy: i32) -> bool {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: a plain syscall on the calling thread (pid 0: Linux schedules threads, not processes); `param` is
-    // a valid `sched_param` for the call's duration and is only read.
-    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_policy(_policy: i32) -> bool {
-    false
-}
-
 /// Runs the mix on `engine` as `spec` says.
 pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let stop = AtomicBool::new(false);
@@ -345,13 +298,10 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             })
         };
         let start = Instant::now();
-        // The driver's thread and the slow tick's yield to the workers (`Background`), from here to the run's end.
-        let _background = Background::enter();
         // The engine's slow tick (checkpoints) on a thread of its own, so that the fast one (log write-outs) and
         // the samples go on while a checkpoint takes seconds (R23-20).
         let slow = s.spawn(|| {
             let _stop = StopOnPanic(&stop);
-            let _background = Background::enter();
             slow_ticks(engine, &stop)
         });
         let _stop = StopOnPanic(&stop);
