@@ -634,7 +634,8 @@ const _: () = assert!(Table::ALL.len() <= 16);
 
 /// A transaction's buffered writes: one arena of bytes and one entry per write, in order; and where the
 /// transaction's tree reads found their keys, so that a write of a key read before is applied without a descent
-/// ([`Tree::put_covered`]'s hint): the latest single read, and the reads of the batches ([`Txn::get_each`]).
+/// ([`Tree::put_covered`]'s hint): the latest single read, and the reads of the batches ([`Txn::get_each`]) and
+/// scans ([`Txn::scan`]).
 #[derive(Default)]
 struct WriteSet {
     bytes: Vec<u8>,
@@ -656,8 +657,8 @@ struct WriteSet {
     read: Option<Table>,
     read_key: Vec<u8>,
     read_hint: LeafHint,
-    /// Keys read in batches by a transaction that may write: (table, [`key_hash`], key's range in `batch_keys`,
-    /// leaf). A put's lookup compares the hash first (a New-Order's ten STOCK puts each compared keys byte by
+    /// Keys read in batches or scans by a transaction that may write: (table, [`key_hash`], key's range in
+    /// `batch_keys`, leaf). A put's lookup compares the hash first (a New-Order's ten STOCK puts each compared keys byte by
     /// byte, one `memcmp` call a batch read passed, until session 27).
     batch_reads: Vec<(Table, u64, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
@@ -780,8 +781,8 @@ impl WriteSet {
         self.batch_keys.clear();
     }
 
-    /// Notes where a batch found `key` of `t`, for a later put's hint; nothing for a table transactions never
-    /// write (no put will ask).
+    /// Notes where a batch or a scan found `key` of `t`, for a later put's or delete's hint; nothing for a table
+    /// transactions never write (no put will ask).
     fn note_batch_read(&mut self, t: Table, key: &[u8], hint: LeafHint) {
         if !written_by_transactions(t) {
             return;
@@ -1124,16 +1125,22 @@ impl Txn for OursTxn<'_, '_> {
             .entries
             .iter()
             .any(|e| e.table == t && (from..to).contains(&set.key(e)));
-        // A transaction that may write keeps the rows it scans for its updates' check (Delivery's order lines).
-        let keep = CHECK_UPDATES && !self.read_only && written_by_transactions(t);
+        // A transaction that may write notes where it found the rows it scans, for a later put's or delete's hint
+        // (Delivery's oldest NEW-ORDER row and its order lines: each district's delete and first order line
+        // descended from the root at the apply until session 29), and keeps them for its updates' check.
+        let note = !self.read_only && written_by_transactions(t);
         if !touched {
-            return Ok(self.ours.tree(t).scan(range, |k, v| {
-                if keep {
-                    set.note_read(t, k, v);
+            return Ok(self.ours.tree(t).scan_hinted(range, |k, v, hint| {
+                if note {
+                    set.note_batch_read(t, k, hint);
+                    if CHECK_UPDATES {
+                        set.note_read(t, k, v);
+                    }
                 }
                 f(k, v)
             })?);
         }
+        let keep = CHECK_UPDATES && note;
         // The write set changes this range: merge (rare; no TPC-C transaction scans what it wrote).
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         self.ours.tree(t).scan(range, |k, v| {
