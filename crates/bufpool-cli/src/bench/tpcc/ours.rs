@@ -1209,6 +1209,18 @@ pub struct OursWorker<'a> {
     order: Vec<usize>,
     /// [`Run::inserts`] (kept for its allocation).
     inserts: Vec<bool>,
+    /// A commit's record's ops and [`Run::puts`], which borrow its write set: their allocations, kept empty
+    /// between commits ([`recycle`]; two allocations and their frees a commit until session 29).
+    ops: Vec<Op<'static>>,
+    puts: Vec<CoveredPut<'static>>,
+}
+
+/// An empty vector of `B` in the allocation of `v`, emptied: a worker keeps the vectors of a commit's items that
+/// borrow its write set (`Op<'_>`, `CoveredPut<'_>`) from one commit to the next as the same type with another
+/// lifetime. The standard library collects a vector's own `into_iter`, filtered, into its allocation when the
+/// items' sizes and alignments are the same (in-place iteration; `recycle_keeps_the_allocation` checks it here).
+fn recycle<A, B>(v: Vec<A>) -> Vec<B> {
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// A table's puts at commit, applied as one [`Tree::put_covered_run`]; which of them insert a row not read (the
@@ -1258,20 +1270,35 @@ fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
 }
 
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
-/// `inserts` is the worker's scratch for [`Run::inserts`].
+/// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`].
 fn apply_writes(
     ours: &Ours,
     set: &WriteSet,
     order: &[usize],
     tails: &mut TailHints,
+    puts: &mut Vec<CoveredPut<'static>>,
     inserts: &mut Vec<bool>,
 ) -> bufpool_btree::Result<()> {
     // Sized once for the whole write set: grown put by put, it cost about 1 K instructions a transaction.
     let mut run = Run {
-        puts: Vec::with_capacity(order.len()),
+        puts: recycle(std::mem::take(puts)),
         inserts,
     };
+    run.puts.reserve(order.len());
     run.inserts.clear();
+    let applied = apply_runs(ours, set, order, tails, &mut run);
+    *puts = recycle(run.puts);
+    applied
+}
+
+/// [`apply_writes`]' work, into `run` (empty).
+fn apply_runs<'a>(
+    ours: &Ours,
+    set: &'a WriteSet,
+    order: &[usize],
+    tails: &mut TailHints,
+    run: &mut Run<'a, '_>,
+) -> bufpool_btree::Result<()> {
     let mut table = None;
     for &i in order {
         let e = &set.entries[i];
@@ -1566,28 +1593,25 @@ impl Worker for OursWorker<'_> {
             // and read that commit's row here (the WAREHOUSE row, without its update) must not append.
             ours.refuse_if_broken()?;
             let set = &self.set;
-            let ops: Vec<Op<'_>> = set
-                .entries
-                .iter()
-                .map(|e| {
-                    let (page, key) = (e.table.index() as u32, set.key(e));
-                    match (set.val(e), e.edits) {
-                        (Some(val), Some((at, len))) => Op::Patch {
-                            page,
-                            key,
-                            len: val.len() as u32,
-                            edits: &set.edits[at..at + len],
-                        },
-                        (Some(val), None) => Op::Put { page, key, val },
-                        (None, _) => Op::Del { page, key },
-                    }
-                })
-                .collect();
+            let mut ops: Vec<Op<'_>> = recycle(std::mem::take(&mut self.ops));
+            ops.extend(set.entries.iter().map(|e| {
+                let (page, key) = (e.table.index() as u32, set.key(e));
+                match (set.val(e), e.edits) {
+                    (Some(val), Some((at, len))) => Op::Patch {
+                        page,
+                        key,
+                        len: val.len() as u32,
+                        edits: &set.edits[at..at + len],
+                    },
+                    (Some(val), None) => Op::Put { page, key, val },
+                    (None, _) => Op::Del { page, key },
+                }
+            }));
             // Refused (a failed log, or a full buffer the device has no space for), it appended nothing: the
             // transaction did not commit, and nothing reached a tree.
-            ours.txlog
-                .append(&ops)
-                .context("the transaction log refused the commit's record: nothing applied, not committed")?;
+            let appended = ours.txlog.append(&ops);
+            self.ops = recycle(ops);
+            appended.context("the transaction log refused the commit's record: nothing applied, not committed")?;
             // Applied table by table (a stable sort: a key's writes keep their order), each table's puts between
             // its deletes as one run ([`Tree::put_covered_run`]), so consecutive keys in one leaf (a New-Order's
             // order lines, a Delivery's) are applied under one latch of it. A write without a hint of its own
@@ -1598,7 +1622,8 @@ impl Worker for OursWorker<'_> {
             let order = &mut self.order;
             order_by_table(&set.entries, order);
             let tails = &mut self.tails;
-            let mut applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+            let (puts, inserts) = (&mut self.puts, &mut self.inserts);
+            let mut applied = apply_writes(ours, set, order, tails, puts, inserts);
             // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
             // applied again, still under the locks and the gate (idempotent: module docs, "Failures").
             let (mut tries, mut pause) = (1, APPLY_PAUSE);
@@ -1606,7 +1631,7 @@ impl Worker for OursWorker<'_> {
                 std::thread::sleep(pause);
                 pause *= 2;
                 tries += 1;
-                applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+                applied = apply_writes(ours, set, order, tails, puts, inserts);
             }
             if let Err(e) = applied {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
@@ -1655,6 +1680,8 @@ impl Engine for Ours {
             tails: TailHints::new(),
             order: Vec::new(),
             inserts: Vec::new(),
+            ops: Vec::new(),
+            puts: Vec::new(),
         })
     }
 
@@ -1760,6 +1787,33 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// A worker's commit keeps its ops' and puts' allocations across commits through `recycle` (the standard
+    /// library's in-place collect): if that ever allocates anew, this fails (the cost would come back unseen).
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let (k, v) = (b"key".to_vec(), b"value".to_vec());
+        let mut ops: Vec<Op<'_>> = Vec::with_capacity(40);
+        ops.push(Op::Put {
+            page: 1,
+            key: &k,
+            val: &v,
+        });
+        let at = ops.as_ptr() as usize;
+        let back: Vec<Op<'static>> = recycle(ops);
+        assert!(back.is_empty());
+        assert_eq!((back.as_ptr() as usize, back.capacity()), (at, 40));
+        let mut puts: Vec<CoveredPut<'_>> = recycle(Vec::<CoveredPut<'static>>::with_capacity(24));
+        assert!(puts.capacity() >= 24);
+        let at = puts.as_ptr() as usize;
+        puts.push(CoveredPut {
+            key: &k,
+            val: &v,
+            hint: LeafHint::default(),
+        });
+        let back: Vec<CoveredPut<'static>> = recycle(puts);
+        assert_eq!((back.as_ptr() as usize, back.len(), back.capacity()), (at, 0, 24));
     }
 
     /// F15-3: a tick's error is told a full device by its type, whatever its message says: the log's `NoSpace`,
