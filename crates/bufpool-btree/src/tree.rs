@@ -2009,6 +2009,18 @@ impl Tree {
     /// most once, a key in the tree for the whole scan exactly once (unless `f` stopped the scan before it), a
     /// reversed range nothing.
     pub fn scan<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        self.scan_hinted(range, |k, v, _| f(k, v))
+    }
+
+    /// [`Tree::scan`], also giving `f` with each pair a hint of the leaf and slot it was found in, as
+    /// [`Tree::get_hinted`] does for one key: for a covered change of the same key that follows
+    /// ([`Tree::put_covered`], [`Tree::delete_covered`]), which then latches that leaf instead of descending if
+    /// it still covers the key (a hint is checked, never trusted).
+    pub fn scan_hinted<'k, R: RangeBounds<&'k [u8]>>(
+        &self,
+        range: R,
+        mut f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
+    ) -> Result<()> {
         // The page buffer is the thread's: a node copy (`copy_node`) overwrites every byte a reader of the node
         // looks at; the free space between the parts keeps an earlier node's bytes, which nothing reads.
         with_thread_buf(&SCAN_PAGE, |buf| {
@@ -2017,8 +2029,8 @@ impl Tree {
             let mut more = true;
             let mut done = Ok(());
             while more && it.from.is_some() {
-                done = it.fill(|k, v| {
-                    more = f(k, v);
+                done = it.fill(|k, v, hint| {
+                    more = f(k, v, hint);
                     more
                 });
                 if done.is_err() {
@@ -2374,8 +2386,9 @@ impl RangeIter<'_> {
     /// scan), and keeps the readahead window of leaves after it prefetched. The first leaf comes from a descent that
     /// stops at its parent (the parent is searched in place, not copied), the next leaves from their parent's list
     /// (one descent and one copy per parent, not per leaf); a leaf that no longer covers the scan position (split or
-    /// merged since the parent was read) sends the scan back through a descent.
-    fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+    /// merged since the parent was read) sends the scan back through a descent. `visit` gets with each pair the
+    /// leaf and slot it was read from, as a hint ([`Tree::scan_hinted`]).
+    fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8], LeafHint) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
         };
@@ -2384,7 +2397,7 @@ impl RangeIter<'_> {
             Bound::Unbounded => &[],
         };
         let mut restarts = 0;
-        loop {
+        let copied = loop {
             if self.upcoming.is_empty() && self.leaves_read == 0 {
                 // The scan's first leaf, as its parent names it (read in place, not copied): most scans end in it
                 // (TPC-C's by-name customer lookups, Delivery's oldest new order), and the parent's copy and its
@@ -2405,11 +2418,11 @@ impl RangeIter<'_> {
             self.tree.copy_node(no, &mut self.buf)?;
             if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.covers(start)) {
                 self.leaves_read += 1;
-                break;
+                break no;
             }
             self.upcoming.clear();
             self.tree.restart(&mut restarts)?;
-        }
+        };
         let n = Node::parse(&self.buf).ok_or_else(|| Error::Invariant("leaf copy".into()))?;
         // The first entry at or after the start, by binary search (not a comparison per entry before it).
         let first = match &from {
@@ -2423,7 +2436,7 @@ impl RangeIter<'_> {
         for i in first..n.count() {
             let (k, v) = n.entry(i).ok_or_else(|| Error::Invariant("leaf entry".into()))?;
             // Keys ascend: the first one at or past the end ends the scan (the rest of the leaf is not looked at).
-            if !before_end(&self.end, k) || !visit(k, v) {
+            if !before_end(&self.end, k) || !visit(k, v, self.tree.hint_at(copied, Some(i))) {
                 self.upcoming.clear();
                 return Ok(());
             }
@@ -2443,7 +2456,7 @@ impl Iterator for RangeIter<'_> {
         while self.batch.is_empty() {
             self.from.as_ref()?;
             let mut batch = std::mem::take(&mut self.batch);
-            let filled = self.fill(|k, v| {
+            let filled = self.fill(|k, v, _| {
                 batch.push_back((k.to_vec(), v.to_vec()));
                 true
             });

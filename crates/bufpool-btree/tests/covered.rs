@@ -148,6 +148,59 @@ fn stale_and_foreign_hints_never_misplace_a_change() {
     assert_eq!(stats.entries, 2000 - 667);
 }
 
+/// `Tree::scan_hinted` gives each pair the leaf it was read from (the leaf `get_hinted` names for the same key),
+/// and a change given such a hint lands where its key belongs even after the leaf split or the key moved
+/// (TPC-C's Delivery updates and deletes the rows it scanned with these hints).
+#[test]
+fn hints_from_a_scan_name_the_leaf_and_never_misplace_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let above = TreeWal::open(dir.path().join("above.log")).unwrap();
+    let tree = tree_below(dir.path(), pool(256), &above);
+    let val = [7u8; 200];
+    let mut hint = LeafHint::default();
+    for i in (0..4000).step_by(2) {
+        tree.put_covered(&key(i), &val, &mut hint).unwrap();
+    }
+    let mut scanned = Vec::new();
+    tree.scan_hinted(&key(100)[..]..&key(3000)[..], |k, _, h| {
+        scanned.push((k.to_vec(), h));
+        true
+    })
+    .unwrap();
+    assert_eq!(scanned.len(), 1450);
+    for (k, h) in &scanned {
+        let mut read = LeafHint::default();
+        assert!(tree.get_hinted(k, &mut read, |v| v.is_some()).unwrap());
+        assert!(h.page().is_some(), "key {k:02x?} came with no leaf");
+        assert_eq!(
+            h.page(),
+            read.page(),
+            "key {k:02x?}: the scan's leaf is not the one a read finds"
+        );
+    }
+    // The odd keys between them split the leaves the hints name: many hints are now stale.
+    for i in (1..4000).step_by(2) {
+        tree.put_covered(&key(i), &val, &mut LeafHint::default()).unwrap();
+    }
+    for (n, (k, h)) in scanned.iter().enumerate() {
+        let mut h = *h;
+        if n % 3 == 0 {
+            assert!(tree.delete_covered(k, &mut h).unwrap(), "key {k:02x?}");
+        } else {
+            tree.put_covered(k, b"scanned", &mut h).unwrap();
+        }
+    }
+    for i in 0..4000u32 {
+        let want = match scanned.iter().position(|(k, _)| k[..] == key(i)) {
+            Some(n) if n % 3 == 0 => None,
+            Some(_) => Some(b"scanned".to_vec()),
+            None => Some(val.to_vec()),
+        };
+        assert_eq!(tree.get(&key(i)).unwrap(), want, "key {i}");
+    }
+    assert_eq!(tree.check().unwrap().entries, 4000 - 1450usize.div_ceil(3));
+}
+
 /// A leaf holding covered changes that splits is logged by its image, not as a `SPLIT` op. Recovery replays the
 /// tree's log before the layer above redoes the covered changes, so a `SPLIT` replayed on that leaf would meet
 /// it without them, choose another separator than the one logged for the parent and the right leaf's image, and

@@ -634,7 +634,8 @@ const _: () = assert!(Table::ALL.len() <= 16);
 
 /// A transaction's buffered writes: one arena of bytes and one entry per write, in order; and where the
 /// transaction's tree reads found their keys, so that a write of a key read before is applied without a descent
-/// ([`Tree::put_covered`]'s hint): the latest single read, and the reads of the batches ([`Txn::get_each`]).
+/// ([`Tree::put_covered`]'s hint): the latest single read, and the reads of the batches ([`Txn::get_each`]) and
+/// scans ([`Txn::scan`]).
 #[derive(Default)]
 struct WriteSet {
     bytes: Vec<u8>,
@@ -656,8 +657,8 @@ struct WriteSet {
     read: Option<Table>,
     read_key: Vec<u8>,
     read_hint: LeafHint,
-    /// Keys read in batches by a transaction that may write: (table, [`key_hash`], key's range in `batch_keys`,
-    /// leaf). A put's lookup compares the hash first (a New-Order's ten STOCK puts each compared keys byte by
+    /// Keys read in batches or scans by a transaction that may write: (table, [`key_hash`], key's range in
+    /// `batch_keys`, leaf). A put's lookup compares the hash first (a New-Order's ten STOCK puts each compared keys byte by
     /// byte, one `memcmp` call a batch read passed, until session 27).
     batch_reads: Vec<(Table, u64, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
@@ -780,8 +781,8 @@ impl WriteSet {
         self.batch_keys.clear();
     }
 
-    /// Notes where a batch found `key` of `t`, for a later put's hint; nothing for a table transactions never
-    /// write (no put will ask).
+    /// Notes where a batch or a scan found `key` of `t`, for a later put's or delete's hint; nothing for a table
+    /// transactions never write (no put will ask).
     fn note_batch_read(&mut self, t: Table, key: &[u8], hint: LeafHint) {
         if !written_by_transactions(t) {
             return;
@@ -1124,16 +1125,25 @@ impl Txn for OursTxn<'_, '_> {
             .entries
             .iter()
             .any(|e| e.table == t && (from..to).contains(&set.key(e)));
-        // A transaction that may write keeps the rows it scans for its updates' check (Delivery's order lines).
-        let keep = CHECK_UPDATES && !self.read_only && written_by_transactions(t);
+        // A transaction that may write notes where it found the rows it scans, for a later put's or delete's hint
+        // (Delivery's oldest NEW-ORDER row and its order lines: each district's delete and first order line
+        // descended from the root at the apply until session 29), and keeps them for its updates' check.
+        // (A read-only one scans without them: Stock-Level's 200 order lines cost about 1.2 K instructions more
+        // with a hint made for each, session 29.)
+        let note = !self.read_only && written_by_transactions(t);
+        if !touched && !note {
+            return Ok(self.ours.tree(t).scan(range, |k, v| f(k, v))?);
+        }
         if !touched {
-            return Ok(self.ours.tree(t).scan(range, |k, v| {
-                if keep {
+            return Ok(self.ours.tree(t).scan_hinted(range, |k, v, hint| {
+                set.note_batch_read(t, k, hint);
+                if CHECK_UPDATES {
                     set.note_read(t, k, v);
                 }
                 f(k, v)
             })?);
         }
+        let keep = CHECK_UPDATES && note;
         // The write set changes this range: merge (rare; no TPC-C transaction scans what it wrote).
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         self.ours.tree(t).scan(range, |k, v| {
@@ -1202,6 +1212,18 @@ pub struct OursWorker<'a> {
     order: Vec<usize>,
     /// [`Run::inserts`] (kept for its allocation).
     inserts: Vec<bool>,
+    /// A commit's record's ops and [`Run::puts`], which borrow its write set: their allocations, kept empty
+    /// between commits ([`recycle`]; two allocations and their frees a commit until session 29).
+    ops: Vec<Op<'static>>,
+    puts: Vec<CoveredPut<'static>>,
+}
+
+/// An empty vector of `B` in the allocation of `v`, emptied: a worker keeps the vectors of a commit's items that
+/// borrow its write set (`Op<'_>`, `CoveredPut<'_>`) from one commit to the next as the same type with another
+/// lifetime. The standard library collects a vector's own `into_iter`, filtered, into its allocation when the
+/// items' sizes and alignments are the same (in-place iteration; `recycle_keeps_the_allocation` checks it here).
+fn recycle<A, B>(v: Vec<A>) -> Vec<B> {
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// A table's puts at commit, applied as one [`Tree::put_covered_run`]; which of them insert a row not read (the
@@ -1251,20 +1273,35 @@ fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
 }
 
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
-/// `inserts` is the worker's scratch for [`Run::inserts`].
+/// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`].
 fn apply_writes(
     ours: &Ours,
     set: &WriteSet,
     order: &[usize],
     tails: &mut TailHints,
+    puts: &mut Vec<CoveredPut<'static>>,
     inserts: &mut Vec<bool>,
 ) -> bufpool_btree::Result<()> {
     // Sized once for the whole write set: grown put by put, it cost about 1 K instructions a transaction.
     let mut run = Run {
-        puts: Vec::with_capacity(order.len()),
+        puts: recycle(std::mem::take(puts)),
         inserts,
     };
+    run.puts.reserve(order.len());
     run.inserts.clear();
+    let applied = apply_runs(ours, set, order, tails, &mut run);
+    *puts = recycle(run.puts);
+    applied
+}
+
+/// [`apply_writes`]' work, into `run` (empty).
+fn apply_runs<'a>(
+    ours: &Ours,
+    set: &'a WriteSet,
+    order: &[usize],
+    tails: &mut TailHints,
+    run: &mut Run<'a, '_>,
+) -> bufpool_btree::Result<()> {
     let mut table = None;
     for &i in order {
         let e = &set.entries[i];
@@ -1559,28 +1596,25 @@ impl Worker for OursWorker<'_> {
             // and read that commit's row here (the WAREHOUSE row, without its update) must not append.
             ours.refuse_if_broken()?;
             let set = &self.set;
-            let ops: Vec<Op<'_>> = set
-                .entries
-                .iter()
-                .map(|e| {
-                    let (page, key) = (e.table.index() as u32, set.key(e));
-                    match (set.val(e), e.edits) {
-                        (Some(val), Some((at, len))) => Op::Patch {
-                            page,
-                            key,
-                            len: val.len() as u32,
-                            edits: &set.edits[at..at + len],
-                        },
-                        (Some(val), None) => Op::Put { page, key, val },
-                        (None, _) => Op::Del { page, key },
-                    }
-                })
-                .collect();
+            let mut ops: Vec<Op<'_>> = recycle(std::mem::take(&mut self.ops));
+            ops.extend(set.entries.iter().map(|e| {
+                let (page, key) = (e.table.index() as u32, set.key(e));
+                match (set.val(e), e.edits) {
+                    (Some(val), Some((at, len))) => Op::Patch {
+                        page,
+                        key,
+                        len: val.len() as u32,
+                        edits: &set.edits[at..at + len],
+                    },
+                    (Some(val), None) => Op::Put { page, key, val },
+                    (None, _) => Op::Del { page, key },
+                }
+            }));
             // Refused (a failed log, or a full buffer the device has no space for), it appended nothing: the
             // transaction did not commit, and nothing reached a tree.
-            ours.txlog
-                .append(&ops)
-                .context("the transaction log refused the commit's record: nothing applied, not committed")?;
+            let appended = ours.txlog.append(&ops);
+            self.ops = recycle(ops);
+            appended.context("the transaction log refused the commit's record: nothing applied, not committed")?;
             // Applied table by table (a stable sort: a key's writes keep their order), each table's puts between
             // its deletes as one run ([`Tree::put_covered_run`]), so consecutive keys in one leaf (a New-Order's
             // order lines, a Delivery's) are applied under one latch of it. A write without a hint of its own
@@ -1591,7 +1625,8 @@ impl Worker for OursWorker<'_> {
             let order = &mut self.order;
             order_by_table(&set.entries, order);
             let tails = &mut self.tails;
-            let mut applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+            let (puts, inserts) = (&mut self.puts, &mut self.inserts);
+            let mut applied = apply_writes(ours, set, order, tails, puts, inserts);
             // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
             // applied again, still under the locks and the gate (idempotent: module docs, "Failures").
             let (mut tries, mut pause) = (1, APPLY_PAUSE);
@@ -1599,7 +1634,7 @@ impl Worker for OursWorker<'_> {
                 std::thread::sleep(pause);
                 pause *= 2;
                 tries += 1;
-                applied = apply_writes(ours, set, order, tails, &mut self.inserts);
+                applied = apply_writes(ours, set, order, tails, puts, inserts);
             }
             if let Err(e) = applied {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
@@ -1648,6 +1683,8 @@ impl Engine for Ours {
             tails: TailHints::new(),
             order: Vec::new(),
             inserts: Vec::new(),
+            ops: Vec::new(),
+            puts: Vec::new(),
         })
     }
 
@@ -1753,6 +1790,33 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// A worker's commit keeps its ops' and puts' allocations across commits through `recycle` (the standard
+    /// library's in-place collect): if that ever allocates anew, this fails (the cost would come back unseen).
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let (k, v) = (b"key".to_vec(), b"value".to_vec());
+        let mut ops: Vec<Op<'_>> = Vec::with_capacity(40);
+        ops.push(Op::Put {
+            page: 1,
+            key: &k,
+            val: &v,
+        });
+        let at = ops.as_ptr() as usize;
+        let back: Vec<Op<'static>> = recycle(ops);
+        assert!(back.is_empty());
+        assert_eq!((back.as_ptr() as usize, back.capacity()), (at, 40));
+        let mut puts: Vec<CoveredPut<'_>> = recycle(Vec::<CoveredPut<'static>>::with_capacity(24));
+        assert!(puts.capacity() >= 24);
+        let at = puts.as_ptr() as usize;
+        puts.push(CoveredPut {
+            key: &k,
+            val: &v,
+            hint: LeafHint::default(),
+        });
+        let back: Vec<CoveredPut<'static>> = recycle(puts);
+        assert_eq!((back.as_ptr() as usize, back.len(), back.capacity()), (at, 0, 24));
     }
 
     /// F15-3: a tick's error is told a full device by its type, whatever its message says: the log's `NoSpace`,
