@@ -1546,6 +1546,20 @@ fn is_no_space(e: &io::Error) -> bool {
         || matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
+/// Refuses a log path that is not a regular file ([`TreeWal::open`]; R29-1): its length from `metadata` is not the
+/// bytes it holds (a block device's reads as 0, which the open took for a new log and wrote a header over).
+fn refuse_special(path: &Path, m: &std::fs::Metadata) -> Result<()> {
+    if m.is_file() {
+        return Ok(());
+    }
+    Err(Error::Log(format!(
+        "{} is a {}, not a regular file; nothing was opened or written: a log is a regular file (a log on a \
+         device: TreeWal::open_storage with a storage that knows its size)",
+        LogName(Some(path)),
+        bufpool::storage::file_kind(m)
+    )))
+}
+
 /// Takes the exclusive lock of log file `file` (at `path`), held until the file is closed: a log held by another
 /// opener (a tree on it is open, in this process or another) is refused with the pool's
 /// [`bufpool::Error::FileLocked`] ([`TreeWal::open`]).
@@ -1603,14 +1617,26 @@ fn read_record(r: &mut impl Read, name: LogName<'_>, expect_lsn: Lsn, buf: &mut 
 impl TreeWal {
     /// Opens the log at `path`, creating an empty one (with a new identity) if the file is missing or shorter
     /// than its header and holds only what a crash writing a new log's header leaves (zeroes, header slots); a
-    /// short file of other bytes is not a log, and is refused ([`Error::Log`]) unchanged (R28-4). Finds the end of the valid records and cuts off anything after it (a torn tail), so new
-    /// records never mix with stale bytes.
+    /// short file of other bytes is not a log, and is refused ([`Error::Log`]) unchanged (R28-4). Finds the end
+    /// of the valid records and cuts off anything after it (a torn tail), so new records never mix with stale
+    /// bytes.
+    ///
+    /// A log is a regular file, as a data file is (`bufpool::Error::NotARegularFile`): a block or character
+    /// device, a FIFO or a socket at `path` (or where a symbolic link at `path` leads) is refused with
+    /// [`Error::Log`], nothing read or written (R29-1 in RELIABILITY.md: a block device's length reads as 0, so
+    /// the open wrote a new log's header over the device's first KiB, and over a log it held). A log on a device
+    /// goes through [`TreeWal::open_storage`] with a storage that knows its size.
     ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
+        // Looked at before the open (a FIFO opened for reading and writing is a pipe, a device's open may have
+        // effects of its own) and again after it, on what was opened (the path may have changed in between).
+        if let Ok(m) = std::fs::metadata(&path) {
+            refuse_special(&path, &m)?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -1618,6 +1644,12 @@ impl TreeWal {
             .truncate(false)
             .open(&path)
             .map_err(|e| log_err(LogName(Some(&path)), "open", e, AT_OPEN))?;
+        refuse_special(
+            &path,
+            &file
+                .metadata()
+                .map_err(|e| log_err(LogName(Some(&path)), "stat", e, AT_OPEN))?,
+        )?;
         lock_log(&file, &path)?;
         TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)
     }
