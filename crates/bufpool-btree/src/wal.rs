@@ -155,7 +155,7 @@
 //! 3. **Rewrite** instead of 1-2 when the file's logical length reaches [`REWRITE_LEN`] (and at least
 //!    `REWRITE_TAIL_FACTOR` times the tail), or when the file system refused a punch (`EOPNOTSUPP`): the tail is
 //!    copied to `<name>.tmp` (the whole name plus `.tmp`, so two logs whose names differ only in extension never
-//!    share it) under a header with `origin = start = redo`, fsynced and renamed over the log. Offsets so stay
+//!    share it; made anew, whatever was under that name removed, a symbolic link never followed) under a header with `origin = start = redo`, fsynced and renamed over the log. Offsets so stay
 //!    bounded (a punched file keeps growing in length), at a copy of at most 1/7 of the bytes appended since the
 //!    last rewrite. The bulk of the copy runs without `io`; only what was written to the old file meanwhile is
 //!    copied under it, before the rename.
@@ -2628,13 +2628,15 @@ impl TreeWal {
             CopyError::Read(e) => self.fail("read it to rewrite it", e),
             CopyError::Write(e) => dropped("write its rewritten copy", e),
         };
-        let new = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| dropped("create its rewritten copy", e))?;
+        // Made anew (`create_new`: O_EXCL, which follows no symbolic link), after removing what a crashed rewrite
+        // or anyone else left under the name: truncating it followed a link there and wrote the log into its
+        // target (R29-2 in RELIABILITY.md, as `BufferPool::save_resident` did).
+        let create = || OpenOptions::new().read(true).write(true).create_new(true).open(&tmp);
+        let new = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::remove_file(&tmp).and_then(|()| create()),
+            new => new,
+        }
+        .map_err(|e| dropped("create its rewritten copy", e))?;
         // Locked before the rename makes it the log, as `open` locks the log (R13-1).
         new.try_lock()
             .map_err(|e| dropped("lock its rewritten copy", io::Error::from(e)))?;
@@ -3271,6 +3273,35 @@ mod tests {
         let wal = TreeWal::open(&path).unwrap();
         assert_eq!(wal.start_lsn(), redo);
         assert_eq!(scan_all(&wal).iter().map(|s| s.0).collect::<Vec<_>>(), live);
+    }
+
+    /// R29-2: a symbolic link at the rewrite's temporary name (`<name>.tmp`) is not followed: the rewrite truncated
+    /// the link's target and copied the log into it (then renamed the link over the log, whose records were still
+    /// found through it). The link is removed and the copy made anew; the target keeps its bytes.
+    #[test]
+    fn a_rewrite_follows_no_symlink_at_its_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"not the log's to write").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("log.tmp")).unwrap();
+        let wal = TreeWal::open(&path).unwrap();
+        append_many(&wal, 0, 100);
+        let redo = wal.begin_checkpoint();
+        append_many(&wal, 100, 10);
+        wal.commit().unwrap();
+        let kept: Vec<_> = scan_all(&wal).into_iter().filter(|&(end, _)| end > redo).collect();
+        wal.set_rewrite_len(0);
+        wal.truncate_before(redo).unwrap();
+        assert_eq!(wal.rewrites(), 1);
+        assert!(
+            std::fs::read(&victim).unwrap() == b"not the log's to write",
+            "the rewrite copied the log into the link's target"
+        );
+        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(scan_all(&wal), kept);
+        drop(wal);
+        assert_eq!(scan_all(&TreeWal::open(&path).unwrap()), kept);
     }
 
     #[test]
