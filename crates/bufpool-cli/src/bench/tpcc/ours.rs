@@ -2749,6 +2749,9 @@ mod tests {
     /// apply wrote, byte for byte.
     #[test]
     fn updates_of_rows_the_transaction_wrote_replay_to_the_rows_it_applied() {
+        const FIRST: Range<usize> = 10..14;
+        const HEAD: Range<usize> = 0..8;
+        const ROW: Range<usize> = 0..300;
         let dir = tempfile::tempdir().unwrap();
         let e = Ours::open(dir.path(), 256, 1).unwrap();
         let k = |i: u8| [b's', i];
@@ -2788,7 +2791,7 @@ mod tests {
             let mut v = vec![5u8; 120];
             t.put(Table::Stock, &k(7), &v)?;
             v[10..14].fill(0xa1);
-            t.update(Table::Stock, &k(7), &v, &[10..14])?;
+            t.update(Table::Stock, &k(7), &v, &[FIRST])?;
             v[12..20].fill(0xa2);
             v[100] = 0xa3;
             t.update(Table::Stock, &k(7), &v, &[100..101, 12..20, 14..16, 30..30])?;
@@ -2799,13 +2802,13 @@ mod tests {
                 Ok(())
             })?;
             got[0..8].fill(0xb1);
-            t.update(Table::Stock, &k(2), &got, &[0..8])?;
+            t.update(Table::Stock, &k(2), &got, &[HEAD])?;
             patch(t, Table::Stock, &k(2), 4, 0xb2)?;
             // An update whose ranges are larger than the row's bytes allow as a patch: logged whole.
             let mut r3 = Vec::new();
             assert!(t.get(Table::Stock, &k(3), &mut r3)?);
             r3[299] ^= 1;
-            t.update(Table::Stock, &k(3), &r3, &[0..300])?;
+            t.update(Table::Stock, &k(3), &r3, &[ROW])?;
             Ok(true)
         })
         .unwrap();
