@@ -155,7 +155,7 @@
 //! 3. **Rewrite** instead of 1-2 when the file's logical length reaches [`REWRITE_LEN`] (and at least
 //!    `REWRITE_TAIL_FACTOR` times the tail), or when the file system refused a punch (`EOPNOTSUPP`): the tail is
 //!    copied to `<name>.tmp` (the whole name plus `.tmp`, so two logs whose names differ only in extension never
-//!    share it) under a header with `origin = start = redo`, fsynced and renamed over the log. Offsets so stay
+//!    share it; made anew, whatever was under that name removed, a symbolic link never followed) under a header with `origin = start = redo`, fsynced and renamed over the log. Offsets so stay
 //!    bounded (a punched file keeps growing in length), at a copy of at most 1/7 of the bytes appended since the
 //!    last rewrite. The bulk of the copy runs without `io`; only what was written to the old file meanwhile is
 //!    copied under it, before the rename.
@@ -1546,6 +1546,20 @@ fn is_no_space(e: &io::Error) -> bool {
         || matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
+/// Refuses a log path that is not a regular file ([`TreeWal::open`]; R29-1): its length from `metadata` is not the
+/// bytes it holds (a block device's reads as 0, which the open took for a new log and wrote a header over).
+fn refuse_special(path: &Path, m: &std::fs::Metadata) -> Result<()> {
+    if m.is_file() {
+        return Ok(());
+    }
+    Err(Error::Log(format!(
+        "{} is a {}, not a regular file; nothing was opened or written: a log is a regular file (a log on a \
+         device: TreeWal::open_storage with a storage that knows its size)",
+        LogName(Some(path)),
+        bufpool::storage::file_kind(m)
+    )))
+}
+
 /// Takes the exclusive lock of log file `file` (at `path`), held until the file is closed: a log held by another
 /// opener (a tree on it is open, in this process or another) is refused with the pool's
 /// [`bufpool::Error::FileLocked`] ([`TreeWal::open`]).
@@ -1603,14 +1617,26 @@ fn read_record(r: &mut impl Read, name: LogName<'_>, expect_lsn: Lsn, buf: &mut 
 impl TreeWal {
     /// Opens the log at `path`, creating an empty one (with a new identity) if the file is missing or shorter
     /// than its header and holds only what a crash writing a new log's header leaves (zeroes, header slots); a
-    /// short file of other bytes is not a log, and is refused ([`Error::Log`]) unchanged (R28-4). Finds the end of the valid records and cuts off anything after it (a torn tail), so new
-    /// records never mix with stale bytes.
+    /// short file of other bytes is not a log, and is refused ([`Error::Log`]) unchanged (R28-4). Finds the end
+    /// of the valid records and cuts off anything after it (a torn tail), so new records never mix with stale
+    /// bytes.
+    ///
+    /// A log is a regular file, as a data file is (`bufpool::Error::NotARegularFile`): a block or character
+    /// device, a FIFO or a socket at `path` (or where a symbolic link at `path` leads) is refused with
+    /// [`Error::Log`], nothing read or written (R29-1 in RELIABILITY.md: a block device's length reads as 0, so
+    /// the open wrote a new log's header over the device's first KiB, and over a log it held). A log on a device
+    /// goes through [`TreeWal::open_storage`] with a storage that knows its size.
     ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
+        // Looked at before the open (a FIFO opened for reading and writing is a pipe, a device's open may have
+        // effects of its own) and again after it, on what was opened (the path may have changed in between).
+        if let Ok(m) = std::fs::metadata(&path) {
+            refuse_special(&path, &m)?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -1618,6 +1644,12 @@ impl TreeWal {
             .truncate(false)
             .open(&path)
             .map_err(|e| log_err(LogName(Some(&path)), "open", e, AT_OPEN))?;
+        refuse_special(
+            &path,
+            &file
+                .metadata()
+                .map_err(|e| log_err(LogName(Some(&path)), "stat", e, AT_OPEN))?,
+        )?;
         lock_log(&file, &path)?;
         TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)
     }
@@ -2596,13 +2628,15 @@ impl TreeWal {
             CopyError::Read(e) => self.fail("read it to rewrite it", e),
             CopyError::Write(e) => dropped("write its rewritten copy", e),
         };
-        let new = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| dropped("create its rewritten copy", e))?;
+        // Made anew (`create_new`: O_EXCL, which follows no symbolic link), after removing what a crashed rewrite
+        // or anyone else left under the name: truncating it followed a link there and wrote the log into its
+        // target (R29-2 in RELIABILITY.md, as `BufferPool::save_resident` did).
+        let create = || OpenOptions::new().read(true).write(true).create_new(true).open(&tmp);
+        let new = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::remove_file(&tmp).and_then(|()| create()),
+            new => new,
+        }
+        .map_err(|e| dropped("create its rewritten copy", e))?;
         // Locked before the rename makes it the log, as `open` locks the log (R13-1).
         new.try_lock()
             .map_err(|e| dropped("lock its rewritten copy", io::Error::from(e)))?;
@@ -3239,6 +3273,35 @@ mod tests {
         let wal = TreeWal::open(&path).unwrap();
         assert_eq!(wal.start_lsn(), redo);
         assert_eq!(scan_all(&wal).iter().map(|s| s.0).collect::<Vec<_>>(), live);
+    }
+
+    /// R29-2: a symbolic link at the rewrite's temporary name (`<name>.tmp`) is not followed: the rewrite truncated
+    /// the link's target and copied the log into it (then renamed the link over the log, whose records were still
+    /// found through it). The link is removed and the copy made anew; the target keeps its bytes.
+    #[test]
+    fn a_rewrite_follows_no_symlink_at_its_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"not the log's to write").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("log.tmp")).unwrap();
+        let wal = TreeWal::open(&path).unwrap();
+        append_many(&wal, 0, 100);
+        let redo = wal.begin_checkpoint();
+        append_many(&wal, 100, 10);
+        wal.commit().unwrap();
+        let kept: Vec<_> = scan_all(&wal).into_iter().filter(|&(end, _)| end > redo).collect();
+        wal.set_rewrite_len(0);
+        wal.truncate_before(redo).unwrap();
+        assert_eq!(wal.rewrites(), 1);
+        assert!(
+            std::fs::read(&victim).unwrap() == b"not the log's to write",
+            "the rewrite copied the log into the link's target"
+        );
+        assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+        assert_eq!(scan_all(&wal), kept);
+        drop(wal);
+        assert_eq!(scan_all(&TreeWal::open(&path).unwrap()), kept);
     }
 
     #[test]

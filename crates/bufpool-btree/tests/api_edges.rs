@@ -445,12 +445,12 @@ fn log_errors_name_the_log_and_what_to_do() {
         assert!(text.starts_with(&format!("log {}", log.display())), "{text}");
     };
 
-    // Opening: a directory in the log's place; a file that is not a log.
+    // Opening: a directory in the log's place (refused as not a regular file, R29-1); a file that is not a log.
     std::fs::create_dir(path("dir.wal")).unwrap();
     let text = log_text(TreeWal::open(path("dir.wal")));
     named(&text, &path("dir.wal"));
     assert!(
-        text.contains(": open: ") && text.ends_with("open the tree again"),
+        text.contains("is a directory, not a regular file") && text.contains("nothing was opened"),
         "{text}"
     );
     std::fs::write(path("text.wal"), vec![b'x'; 64 << 10]).unwrap();

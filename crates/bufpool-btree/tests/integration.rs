@@ -36,6 +36,7 @@ mod log_bound_racing_writeout;
 mod log_dependency_cycle;
 mod log_of_another_file;
 mod log_opened_twice;
+mod log_path_of_a_device;
 mod log_path_of_a_small_file;
 mod log_record_bounds;
 mod log_storage_panics;

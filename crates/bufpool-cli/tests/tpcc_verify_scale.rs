@@ -71,3 +71,51 @@ fn a_verify_with_flags_of_another_scale_is_refused_and_with_the_right_ones_passe
     );
     assert!(stdout.contains("consistent: true"), "{stdout}");
 }
+
+/// R29-3: a marker that is there but cannot be read (here not UTF-8: a damaged marker; also a directory, an I/O
+/// error) was taken for "no loaded database" by the check both a run and a verify go through (`loaded`): a run then
+/// deleted the whole database directory and loaded a new one, `Ok`. It must be refused, nothing deleted.
+#[test]
+fn a_marker_that_cannot_be_read_is_refused_and_the_database_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let run = || {
+        common::bench()
+            .args(["--workload", "tpcc", "--smoke", "--warehouses", "1", "--threads", "1"])
+            .args([
+                "--seconds",
+                "0.1",
+                "--btree-systems",
+                "bufpool-btree",
+                "--durability",
+                "durable",
+            ])
+            .arg("--tpcc-db")
+            .arg(&db)
+            .output()
+            .unwrap()
+    };
+    let load = run();
+    assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
+    let ours = db.join("bufpool-btree");
+    let marker = ours.join("loaded");
+    let mut damaged = std::fs::read(&marker).unwrap();
+    damaged.insert(0, 0xff);
+    std::fs::write(&marker, &damaged).unwrap();
+    let kept = ours.join("kept-by-the-user");
+    std::fs::write(&kept, b"x").unwrap();
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a run went on: {stderr}");
+    assert!(stderr.contains("marks a loaded database"), "{stderr}");
+    assert!(kept.exists(), "the run deleted the database directory:\n{stderr}");
+    assert_eq!(std::fs::read(&marker).unwrap(), damaged);
+    let acks = dir.path().join("acks");
+    std::fs::write(&acks, "").unwrap();
+    let out = verify(&db, &acks, &["--smoke", "--warehouses", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("marks a loaded database"),
+        "{stderr}"
+    );
+}

@@ -10,7 +10,8 @@
 //!   as [`BufferPool::resident_pages`] saw them, for `bufpool inspect --pool`;
 //! - version 1 (sessions before it; still read): each entry is the page id alone.
 //!
-//! The file is written to `<path>.tmp`, synced and renamed over `path`, so a crash leaves
+//! The file is written to `<path>.tmp` (made anew: whatever is under that name, a symbolic link included, is
+//! removed first, never written through), synced and renamed over `path`, so a crash leaves
 //! the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
 //! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
 //! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
@@ -151,8 +152,18 @@ impl BufferPool {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);
+        // Made anew (`create_new`: O_EXCL, which follows no symbolic link), after removing whatever a crashed save or
+        // anyone else left under its name (R29-2: `File::create` followed a link there and wrote the list into
+        // its target).
+        let create = || std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp);
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = match create() {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::remove_file(&tmp)?;
+                    create()?
+                }
+                f => f?,
+            };
             f.write_all(&bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)?;

@@ -60,3 +60,31 @@ fn a_list_named_tmp_is_not_its_own_temporary_file() {
     );
     assert_eq!(bufpool::read_resident_list(&list).unwrap().pages.len(), 2);
 }
+
+/// R29-2: a symbolic link at the temporary file's name (left in a shared directory, or a stale one pointing
+/// anywhere) is not followed: `File::create` opened its target, truncated it and wrote the list into it, so a
+/// save replaced another file's bytes (then renamed the link over the list). The link is removed and the
+/// temporary file made anew; the target keeps its bytes, the list is a file of its own.
+#[test]
+fn a_symlink_at_the_temporary_name_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool_with_pages(dir.path(), 2);
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"not the pool's to write").unwrap();
+    let list = dir.path().join("pool.hot");
+    std::os::unix::fs::symlink(&victim, dir.path().join("pool.hot.tmp")).unwrap();
+    assert_eq!(pool.save_resident(&list).unwrap(), 2);
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"not the pool's to write",
+        "the save wrote the list through the link into its target"
+    );
+    assert!(!std::fs::symlink_metadata(&list).unwrap().file_type().is_symlink());
+    assert_eq!(bufpool::read_resident_list(&list).unwrap().pages.len(), 2);
+    // A dangling link there is no obstacle either, and nothing is made at its target.
+    let nowhere = dir.path().join("nowhere");
+    std::os::unix::fs::symlink(&nowhere, dir.path().join("pool.hot.tmp")).unwrap();
+    assert_eq!(pool.save_resident(&list).unwrap(), 2);
+    assert!(!nowhere.exists(), "the save created the dangling link's target");
+    assert!(!dir.path().join("pool.hot.tmp").exists());
+}

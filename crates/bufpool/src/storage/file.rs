@@ -126,8 +126,10 @@ pub(super) fn unlock(file: &File) {
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
 }
 
-/// What a path that is not a regular file is, for the refusal.
-pub(crate) fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+/// What a path is, by its metadata (`std::fs::metadata`, which follows symbolic links): "regular file", "block
+/// device", "character device", "directory", "fifo", "socket" or "special file"; the words of the refusals of a
+/// path that is not a regular file ([`crate::Error::NotARegularFile`], and `bufpool-btree`'s log).
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     let t = meta.file_type();
     if t.is_file() {
         "regular file"

@@ -29,8 +29,7 @@ use std::io;
 
 #[cfg(feature = "testing")]
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
-pub(crate) use file::file_kind;
-pub use file::{sidecar_path, FileStorage, OpenMode};
+pub use file::{file_kind, sidecar_path, FileStorage, OpenMode};
 pub use memory::{MemoryRecord, MemoryStorage};
 pub use uring::{uring_available, uring_fallbacks, UringStorage};
 

@@ -433,11 +433,14 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
 }
 
 /// Whether `dir` holds a loaded database of `scale` (its marker names `scale`'s cardinalities); `false` if it holds
-/// no loaded database; an error, ending in `advice`, if it holds one of other cardinalities: neither a run nor a
-/// check may go on against a database of another scale (R28-2 in RELIABILITY.md: `--tpcc-verify` checked the
-/// scale its flags gave, and failed a sound database for warehouses it never had).
+/// no loaded database (no marker); an error, ending in `advice`, if it holds one of other cardinalities: neither a
+/// run nor a check may go on against a database of another scale (R28-2 in RELIABILITY.md: `--tpcc-verify` checked
+/// the scale its flags gave, and failed a sound database for warehouses it never had). A marker that is there but
+/// cannot be read (not UTF-8, a directory, an I/O error) is an error too, not "no database": a run would delete
+/// the directory and load anew (R29-3).
 fn loaded(dir: &Path, scale: Scale, advice: &str) -> Result<bool> {
-    match std::fs::read_to_string(dir.join(LOADED)) {
+    let mark = dir.join(LOADED);
+    match std::fs::read_to_string(&mark) {
         Ok(m) if m == marker(scale) => Ok(true),
         Ok(m) => bail!(
             "{} holds a database of other cardinalities ({}: warehouses, items, customers a district) than the \
@@ -447,7 +450,14 @@ fn loaded(dir: &Path, scale: Scale, advice: &str) -> Result<bool> {
             marker(scale).trim(),
             if scale.is_standard() { "standard" } else { "--smoke" },
         ),
-        Err(_) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "reading {}, which marks a loaded database (a marker that cannot be read is not taken for no \
+                 database: nothing was deleted or loaded); fix or remove it",
+                mark.display()
+            )
+        }),
     }
 }
 

@@ -2567,6 +2567,18 @@ mod tests {
         ops
     }
 
+    /// What each op is: "put", "patch", "del" (or "other", a page op).
+    fn op_kinds(ops: &[OwnedOp]) -> Vec<&'static str> {
+        ops.iter()
+            .map(|op| match op {
+                OwnedOp::Patch(..) => "patch",
+                OwnedOp::Put(..) => "put",
+                OwnedOp::Del(..) => "del",
+                _ => "other",
+            })
+            .collect()
+    }
+
     /// Every row of every table, read from the trees.
     fn contents(e: &Ours) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
         Table::ALL
@@ -2663,12 +2675,8 @@ mod tests {
         e.close().unwrap();
     }
 
-    /// The replay of patches over trees whose rows are newer than the records (module docs, "Recovery"): a row
-    /// patched again later (the patch lands on a newer row of its length: the later ones redo the rest), a row
-    /// deleted later and inserted again with another length (missing on disk: skipped; the later put rebuilds
-    /// it), a row put whole later with another length (skipped), a row patched twice in one transaction, and one
-    /// whose tree holds it as the record found it. The CUSTOMER tree is checkpointed after the first
-    /// transaction, the STOCK tree after the second, the third reaches no tree on disk.
+    /// A batch that reads parts of rows ([`Txn::get_each`]) sees the write set cut to the same parts, and a put of
+    /// a row read in part only is logged whole (no patch of a part), then replayed to the same rows.
     #[test]
     fn a_batch_reads_parts_of_rows_and_a_row_read_in_part_is_logged_whole_then_replayed() {
         let dir = tempfile::tempdir().unwrap();
@@ -2711,14 +2719,7 @@ mod tests {
             Ok(true)
         })
         .unwrap();
-        let kinds: Vec<&str> = log_ops(&e)
-            .iter()
-            .map(|op| match op {
-                OwnedOp::Patch(..) => "patch",
-                OwnedOp::Put(..) => "put",
-                _ => "other",
-            })
-            .collect();
+        let kinds = op_kinds(&log_ops(&e));
         assert_eq!(kinds, ["put", "put", "put"]);
         let before = contents(&e);
         assert_eq!(
@@ -2736,6 +2737,12 @@ mod tests {
         e.close().unwrap();
     }
 
+    /// The replay of patches over trees whose rows are newer than the records (module docs, "Recovery"): a row
+    /// patched again later (the patch lands on a newer row of its length: the later ones redo the rest), a row
+    /// deleted later and inserted again with another length (missing on disk: skipped; the later put rebuilds
+    /// it), a row put whole later with another length (skipped), a row patched twice in one transaction, and one
+    /// whose tree holds it as the record found it. The CUSTOMER tree is checkpointed after the first
+    /// transaction, the STOCK tree after the second, the third reaches no tree on disk.
     #[test]
     fn a_replayed_patch_meets_rows_newer_than_its_record_and_the_replay_ends_with_the_last_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -2780,15 +2787,7 @@ mod tests {
             Ok(true)
         })
         .unwrap();
-        let kinds: Vec<&str> = log_ops(&e)
-            .iter()
-            .map(|op| match op {
-                OwnedOp::Patch(..) => "patch",
-                OwnedOp::Put(..) => "put",
-                OwnedOp::Del(..) => "del",
-                _ => "other",
-            })
-            .collect();
+        let kinds = op_kinds(&log_ops(&e));
         assert_eq!(
             kinds,
             ["patch", "patch", "patch", "patch", "patch", "patch", "del", "put", "put", "patch", "patch", "patch"]
@@ -2803,6 +2802,98 @@ mod tests {
         let e = Ours::open(dir.path(), 256, 1).unwrap();
         assert_eq!(contents(&e), before);
         e.check_trees().unwrap();
+        e.close().unwrap();
+    }
+
+    /// R29-O1: updates of rows the transaction wrote itself ([`Txn::update`] after a `put` of the row, after an
+    /// update of it, with ranges that overlap, are out of order or empty, and one named past the row's end, which
+    /// is logged whole), of a row read in a batch of whole rows, and a rolled-back transaction's updates (nothing
+    /// logged): the log holds one op a write, in order, and replayed over the trees as the load left them (the
+    /// run's pages never written: a crash between each record's append and its apply) it rebuilds the rows the
+    /// apply wrote, byte for byte.
+    #[test]
+    fn updates_of_rows_the_transaction_wrote_replay_to_the_rows_it_applied() {
+        const FIRST: Range<usize> = 10..14;
+        const HEAD: Range<usize> = 0..8;
+        const ROW: Range<usize> = 0..300;
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let k = |i: u8| [b's', i];
+        let row = |i: u8| {
+            (0..300)
+                .map(|b: u32| i.wrapping_mul(31).wrapping_add(b as u8))
+                .collect::<Vec<u8>>()
+        };
+        e.load(&mut |t| {
+            for i in 1..=3 {
+                t.put(Table::Stock, &k(i), &row(i))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        e.finish_load().unwrap();
+        let before_run = contents(&e);
+        let mut w = e.worker(Durability::Durable).unwrap();
+        let access = Access::warehouse(1, false);
+        // Rolled back after updates: nothing of it is logged or applied.
+        let committed = w
+            .run(&access, &mut |t| {
+                patch(t, Table::Stock, &k(1), 0, 0xee)?;
+                t.put(Table::Stock, &k(9), &[9; 40])?;
+                Ok(false)
+            })
+            .unwrap();
+        assert!(!committed);
+        assert!(
+            log_ops(&e).is_empty(),
+            "a rolled-back transaction logged {:?}",
+            log_ops(&e)
+        );
+        assert_eq!(contents(&e), before_run);
+        w.run(&access, &mut |t| {
+            // A new row, then updated twice: put whole, then patched.
+            let mut v = vec![5u8; 120];
+            t.put(Table::Stock, &k(7), &v)?;
+            v[10..14].fill(0xa1);
+            t.update(Table::Stock, &k(7), &v, &[FIRST])?;
+            v[12..20].fill(0xa2);
+            v[100] = 0xa3;
+            t.update(Table::Stock, &k(7), &v, &[100..101, 12..20, 14..16, 30..30])?;
+            // A row read in a batch of whole rows, updated, read back through the write set, updated again.
+            let mut got = Vec::new();
+            t.get_each(Table::Stock, &[&k(2)[..]], WHOLE, &mut |_, v| {
+                got = v.expect("row 2").to_vec();
+                Ok(())
+            })?;
+            got[0..8].fill(0xb1);
+            t.update(Table::Stock, &k(2), &got, &[HEAD])?;
+            patch(t, Table::Stock, &k(2), 4, 0xb2)?;
+            // An update whose ranges are larger than the row's bytes allow as a patch: logged whole.
+            let mut r3 = Vec::new();
+            assert!(t.get(Table::Stock, &k(3), &mut r3)?);
+            r3[299] ^= 1;
+            t.update(Table::Stock, &k(3), &r3, &[ROW])?;
+            Ok(true)
+        })
+        .unwrap();
+        let ops = log_ops(&e);
+        let kinds = op_kinds(&ops);
+        assert_eq!(kinds, ["put", "patch", "patch", "patch", "patch", "put"]);
+        let applied = contents(&e);
+        let stock = &applied[Table::Stock.index()];
+        let mut want7 = vec![5u8; 120];
+        want7[10..12].fill(0xa1);
+        want7[12..20].fill(0xa2);
+        want7[100] = 0xa3;
+        assert_eq!(stock.iter().find(|r| r.0 == k(7)).map(|r| &r.1), Some(&want7));
+        let mut want2 = row(2);
+        want2[0..4].fill(0xb1);
+        want2[4..8].fill(0xb2);
+        assert_eq!(stock.iter().find(|r| r.0 == k(2)).map(|r| &r.1), Some(&want2));
+        drop(w);
+        drop(e);
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        assert_eq!(contents(&e), applied);
         e.close().unwrap();
     }
 
