@@ -198,3 +198,32 @@ fn tpcc_transactions_runs_a_fixed_count_per_thread() {
         );
     }
 }
+
+/// `--tpcc-transactions N` with `--seconds` too short for N: the run ends at `--seconds` and says on stderr that it
+/// ran fewer than asked (R29-O4: it ended early without a word, and only the JSON's counts showed it).
+#[test]
+fn tpcc_transactions_cut_short_by_seconds_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::bench()
+        .args([
+            "--workload",
+            "tpcc",
+            "--smoke",
+            "--seconds",
+            "0.05",
+            "--btree-systems",
+            "bufpool-btree",
+            "--tpcc-transactions",
+            "100000000",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("ran out after") && err.contains("--tpcc-transactions 100000000"),
+        "no warning of a cut-short run: {err}"
+    );
+}

@@ -313,6 +313,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     let m =
                         with_open!(&open, e => driver::measure(e, &spec)).with_context(|| format!("tpcc {label}"))?;
                     pb.finish_and_clear();
+                    if let Some(each) = spec.transactions {
+                        // `--seconds` ran out first: say so, or a fixed-count comparison reads a cut-short run
+                        // as the fixed one (R29-O4).
+                        let (ran, asked) = (m.committed + m.rollbacks, each.saturating_mul(th as u64));
+                        if ran < asked {
+                            eprintln!(
+                                "warning: tpcc {label}: --seconds {seconds} ran out after {ran} of the {asked} \
+                                 transactions --tpcc-transactions {each} asked for ({th} threads)"
+                            );
+                        }
+                    }
                     let checked = with_open!(&open, e => check::conditions(&mut e.worker(d)?, scale))
                         .with_context(|| format!("checking consistency after tpcc {label}"))?;
                     let mut row = Row {
