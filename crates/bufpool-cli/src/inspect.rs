@@ -10,6 +10,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -75,22 +76,29 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         return show_pool(list, args.max_rows, args.json.as_deref());
     }
     let file = args.file.clone().context("a data file or --pool LIST is required")?;
-    // Looked at before it is opened: a directory opens (on Linux) and only fails at the first read, with an error
-    // that names no path; a FIFO's open waits for a writer for ever; a device's length reads as 0, so it passed as an
-    // empty data file (R28-5). A data file is a regular file, as the pool requires.
-    let kind = std::fs::metadata(&file)
-        .with_context(|| format!("cannot open {}", file.display()))?
-        .file_type();
-    if kind.is_dir() {
+    // What was opened is looked at, not the path before the open (R29-O3: a path swapped for a FIFO between the
+    // two blocked). The open is non-blocking, so a FIFO's returns at once instead of waiting for a writer for
+    // ever; a directory opens (on Linux) and would only fail at the first read, with an error that names no path;
+    // a device's length reads as 0, so it passed as an empty data file (R28-5). A data file is a regular file, as
+    // the pool requires. (`O_NONBLOCK` changes nothing for a regular file's reads.)
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&file)
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    if meta.is_dir() {
         bail!("{} is a directory, not a data file", file.display());
     }
-    if !kind.is_file() {
+    if !meta.is_file() {
         bail!(
-            "{} is not a regular file (a device, FIFO or socket), not a data file",
-            file.display()
+            "{} is a {}, not a regular file: not a data file",
+            file.display(),
+            bufpool::storage::file_kind(&meta)
         );
     }
-    let mut f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let requested = match args.page_size {
         Some(n) => n,
         None => detect_page_size(&mut f)?.unwrap_or(PageSize::DEFAULT.bytes()),
