@@ -2612,10 +2612,7 @@ impl TreeWal {
             self.write_locked(&io, SyncCause::Checkpoint, false)?;
             (io.origin, self.state.lock().buf_start)
         };
-        // The whole name plus ".tmp": `with_extension` would give `a.wal` and `a.log` one temp file.
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        let tmp = bufpool::storage::temp_path(path);
         // Until the rename, a failure to make or write the new file (a full file system, most likely) leaves the
         // log as it was, in force and whole: it is returned without failing the log, and the new file removed
         // (R10-5 in RELIABILITY.md: it failed the log, refusing every commit, and left the file taking the space
@@ -2628,15 +2625,8 @@ impl TreeWal {
             CopyError::Read(e) => self.fail("read it to rewrite it", e),
             CopyError::Write(e) => dropped("write its rewritten copy", e),
         };
-        // Made anew (`create_new`: O_EXCL, which follows no symbolic link), after removing what a crashed rewrite
-        // or anyone else left under the name: truncating it followed a link there and wrote the log into its
-        // target (R29-2 in RELIABILITY.md, as `BufferPool::save_resident` did).
-        let create = || OpenOptions::new().read(true).write(true).create_new(true).open(&tmp);
-        let new = match create() {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::remove_file(&tmp).and_then(|()| create()),
-            new => new,
-        }
-        .map_err(|e| dropped("create its rewritten copy", e))?;
+        // Made anew, never through what was under the name (R29-2 in RELIABILITY.md).
+        let new = bufpool::storage::create_anew(&tmp).map_err(|e| dropped("create its rewritten copy", e))?;
         // Locked before the rename makes it the log, as `open` locks the log (R13-1).
         new.try_lock()
             .map_err(|e| dropped("lock its rewritten copy", io::Error::from(e)))?;

@@ -147,23 +147,10 @@ impl BufferPool {
         }
         let crc = crc32c::crc32c(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
-        // The whole name plus ".tmp" (R28-3): `with_extension` gave `pool.hot` the caller's `pool.tmp`, `pool.hot`
-        // and `pool.cold` one temporary file, and `resident.tmp` itself (rewritten in place, not replaced whole).
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        // Made anew (`create_new`: O_EXCL, which follows no symbolic link), after removing whatever a crashed save or
-        // anyone else left under its name (R29-2: `File::create` followed a link there and wrote the list into
-        // its target).
-        let create = || std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp);
+        // Written to `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2).
+        let tmp = crate::storage::temp_path(path);
         let write = || -> std::io::Result<()> {
-            let mut f = match create() {
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    std::fs::remove_file(&tmp)?;
-                    create()?
-                }
-                f => f?,
-            };
+            let mut f = crate::storage::create_anew(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)?;

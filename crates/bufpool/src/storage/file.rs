@@ -70,6 +70,26 @@ impl SidecarRecord {
     }
 }
 
+/// `<path>.tmp`, the whole name plus ".tmp": the temporary file a replacement of `path` is written to before it is
+/// renamed over it (`with_extension` would give `pool.hot` and `pool.cold`, or `a.wal` and `a.log`, one
+/// temporary file, and `resident.tmp` itself: R28-3 in RELIABILITY.md).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Creates `path` anew for reading and writing: `create_new` (O_EXCL, which follows no symbolic link), after
+/// removing whatever a crashed writer or anyone else left under the name. Truncating what is there instead followed
+/// a symbolic link and wrote into its target (R29-2 in RELIABILITY.md). For [`temp_path`]s.
+pub fn create_anew(path: &Path) -> io::Result<File> {
+    let create = || OpenOptions::new().read(true).write(true).create_new(true).open(path);
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::remove_file(path).and_then(|()| create()),
+        made => made,
+    }
+}
+
 /// `<data>.bpmeta`: where a data file's record lives.
 pub fn sidecar_path(data: &Path) -> PathBuf {
     let mut name = data.file_name().unwrap_or_default().to_os_string();
