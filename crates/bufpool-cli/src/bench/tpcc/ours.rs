@@ -2596,6 +2596,20 @@ mod tests {
             .collect()
     }
 
+    /// An engine in `dir` (256 frames, 1 warehouse) loaded with `rows` (table, key, row), the load finished.
+    fn loaded(dir: &Path, rows: &[(Table, Vec<u8>, Vec<u8>)]) -> Ours {
+        let e = Ours::open(dir, 256, 1).unwrap();
+        e.load(&mut |t| {
+            for (table, k, v) in rows {
+                t.put(*table, k, v)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        e.finish_load().unwrap();
+        e
+    }
+
     /// Reads row `key` of `t` (which must exist) and writes it back with bytes `at..at + 4` set to `b`: an update
     /// of a row the transaction read, logged as a patch of those bytes.
     fn patch(t: &mut dyn Txn, table: Table, key: &[u8], at: usize, b: u8) -> Result<()> {
@@ -2615,15 +2629,10 @@ mod tests {
     #[test]
     fn an_update_that_changes_a_byte_outside_the_fields_it_names_is_caught() {
         let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
-        e.load(&mut |t| {
-            for (k, b) in [(b"k1", 1), (b"k2", 2), (b"k3", 3)] {
-                t.put(Table::Stock, k, &[b; 300])?;
-            }
-            Ok(())
-        })
-        .unwrap();
-        e.finish_load().unwrap();
+        let rows: Vec<_> = (1..=3u8)
+            .map(|b| (Table::Stock, vec![b'k', b'0' + b], vec![b; 300]))
+            .collect();
+        let e = loaded(dir.path(), &rows);
         let mut w = e.worker(Durability::Durable).unwrap();
         let mut row = Vec::new();
         const FIELD: Range<usize> = 8..12;
@@ -2680,7 +2689,6 @@ mod tests {
     #[test]
     fn a_batch_reads_parts_of_rows_and_a_row_read_in_part_is_logged_whole_then_replayed() {
         let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
         let k = |i: u8| [b'k', i];
         let row = |i: u8| (0..300).map(|b: u32| i.wrapping_add(b as u8)).collect::<Vec<u8>>();
         let changed = || {
@@ -2688,14 +2696,12 @@ mod tests {
             v[100] ^= 0xff;
             v
         };
-        e.load(&mut |t| {
-            for i in 1..=3 {
-                t.put(Table::Stock, &k(i), &row(i))?;
-            }
-            Ok(())
-        })
-        .unwrap();
-        e.finish_load().unwrap();
+        let e = loaded(
+            dir.path(),
+            &(1..=3)
+                .map(|i| (Table::Stock, k(i).to_vec(), row(i)))
+                .collect::<Vec<_>>(),
+        );
         let mut w = e.worker(Durability::Durable).unwrap();
         let keys = [k(3), k(1), k(9), k(2)];
         let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
@@ -2746,17 +2752,16 @@ mod tests {
     #[test]
     fn a_replayed_patch_meets_rows_newer_than_its_record_and_the_replay_ends_with_the_last_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
         let k = |i: u8| [b'k', i];
-        e.load(&mut |t| {
-            for i in 1..=4 {
-                t.put(Table::Stock, &k(i), &[i; 300])?;
-                t.put(Table::Customer, &k(i), &[i; 600])?;
-            }
-            Ok(())
-        })
-        .unwrap();
-        e.finish_load().unwrap();
+        let rows: Vec<_> = (1..=4)
+            .flat_map(|i| {
+                [
+                    (Table::Stock, k(i).to_vec(), vec![i; 300]),
+                    (Table::Customer, k(i).to_vec(), vec![i; 600]),
+                ]
+            })
+            .collect();
+        let e = loaded(dir.path(), &rows);
         let mut w = e.worker(Durability::Durable).unwrap();
         let access = Access::warehouse(1, false);
         w.run(&access, &mut |t| {
@@ -2817,21 +2822,18 @@ mod tests {
         const HEAD: Range<usize> = 0..8;
         const ROW: Range<usize> = 0..300;
         let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
         let k = |i: u8| [b's', i];
         let row = |i: u8| {
             (0..300)
                 .map(|b: u32| i.wrapping_mul(31).wrapping_add(b as u8))
                 .collect::<Vec<u8>>()
         };
-        e.load(&mut |t| {
-            for i in 1..=3 {
-                t.put(Table::Stock, &k(i), &row(i))?;
-            }
-            Ok(())
-        })
-        .unwrap();
-        e.finish_load().unwrap();
+        let e = loaded(
+            dir.path(),
+            &(1..=3)
+                .map(|i| (Table::Stock, k(i).to_vec(), row(i)))
+                .collect::<Vec<_>>(),
+        );
         let before_run = contents(&e);
         let mut w = e.worker(Durability::Durable).unwrap();
         let access = Access::warehouse(1, false);
@@ -2902,9 +2904,7 @@ mod tests {
     #[test]
     fn a_replayed_patch_of_a_row_the_trees_lost_fails_the_recovery() {
         let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
-        e.load(&mut |t| t.put(Table::Stock, b"k1", &[1; 300])).unwrap();
-        e.finish_load().unwrap();
+        let e = loaded(dir.path(), &[(Table::Stock, b"k1".to_vec(), vec![1; 300])]);
         let mut w = e.worker(Durability::Durable).unwrap();
         w.run(&Access::warehouse(1, false), &mut |t| {
             patch(t, Table::Stock, b"k1", 0, 9)?;
