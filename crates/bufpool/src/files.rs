@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::checksum::{self, Verified};
 use crate::error::{Error, Result};
 use crate::free_pages::FreeList;
 use crate::latency::{IoLatency, IoOp, IoTimer};
@@ -75,9 +76,13 @@ pub(crate) struct FileEntry {
     latency: Arc<IoLatency>,
     /// This file's misses, reads and writes, and where its hits start (`stats.rs`, "Per-file counts").
     pub(crate) counters: FileCounters,
-    /// The file identity stamped into every page written and required of every page read; 0 for an unbound file
-    /// (no record: nothing is required).
+    /// The file identity required of every page read: its record's; 0 for an unbound file (no record: nothing is
+    /// required).
     pub(crate) bound: u32,
+    /// The file identity stamped into every page written: `bound`, or for an unbound file the identity its page 0
+    /// carried at the open (0 if none): the file's own, when it is a bound file opened without its record
+    /// (R30-1 in RELIABILITY.md).
+    pub(crate) stamp: u32,
     /// The durable record (bound files only); its lock serialises record updates.
     record: Mutex<Option<FileRecord>>,
     /// Strict mode: an all-zero page below the record's written mark is a lost write.
@@ -516,11 +521,11 @@ impl Files {
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<_> {
             let identity = storage.identity();
             let len = storage.len().map_err(|e| opening.io("stat", e))?;
-            let record = open_record(&*storage, &opening, len, page_size)?;
-            Ok((identity, len, record, storage.info()))
+            let (record, stamp) = open_record(&*storage, &opening, len, page_size)?;
+            Ok((identity, len, record, stamp, storage.info()))
         }))
         .unwrap_or_else(|payload| Err(Error::panicked("Storage (opening the file)", payload)));
-        let (identity, len, record, info) = match read {
+        let (identity, len, record, stamp, info) = match read {
             Ok(read) => read,
             // Another open took the id meanwhile: the refusal must not name that file (R18-O1).
             Err(e) => {
@@ -595,6 +600,7 @@ impl Files {
                 latency: self.latency.clone(),
                 counters: file_counters,
                 bound: record.map_or(0, |r| r.identity),
+                stamp,
                 strict: strict && record.is_some(),
                 // Pages the file had beyond its mark may be holes (new pages never written before a crash).
                 unwritten: Mutex::new(record.map_or_else(BTreeSet::new, |r| (r.written_pages..pages).collect())),
@@ -704,8 +710,15 @@ impl Opening<'_> {
 }
 
 /// The file's record: read, or created for an empty file whose storage keeps records; `None` for an unbound
-/// file. Refuses a file whose record or first page names another page size.
-fn open_record(storage: &dyn Storage, opening: &Opening<'_>, len: u64, page_size: usize) -> Result<Option<FileRecord>> {
+/// file. Refuses a file whose record or first page names another page size. With it, the identity to stamp into
+/// the pages this open writes ([`FileEntry::stamp`]): the record's, or for an unbound file the one its page 0
+/// carries if that page verifies (else 0).
+fn open_record(
+    storage: &dyn Storage,
+    opening: &Opening<'_>,
+    len: u64,
+    page_size: usize,
+) -> Result<(Option<FileRecord>, u32)> {
     let mismatch = |on_disk: usize| Error::PageSizeMismatch {
         path: opening.path.clone(),
         file: opening.id,
@@ -732,15 +745,17 @@ fn open_record(storage: &dyn Storage, opening: &Opening<'_>, len: u64, page_size
             }
         },
     };
+    let mut stamp = 0;
     if let Some(r) = record {
         if r.page_size as usize != page_size {
             return Err(mismatch(r.page_size as usize));
         }
+        stamp = r.identity;
     } else if len >= crate::page::IO_ALIGN as u64 {
         // Unbound: the first page's header, if it is a bufpool page, names its page size. A failed read fails the
         // open (R18-21): a file opened with an unchecked page size, if it was written with another, has its pages
         // overwritten at the wrong offsets by the first write-back.
-        let mut buf = AlignedBuf::zeroed(crate::page::IO_ALIGN);
+        let mut buf = AlignedBuf::zeroed(page_size);
         storage.read_at(&mut buf, 0).map_err(|e| opening.io("read page 0", e))?;
         if let Some(h) = PageHeader::decode(&buf) {
             if h.magic == PAGE_MAGIC && h.format == PAGE_FORMAT_VERSION {
@@ -749,6 +764,12 @@ fn open_record(storage: &dyn Storage, opening: &Opening<'_>, len: u64, page_size
                 }
             }
         }
+        // A bound file opened without its record (through a symbolic or hard link, or renamed or copied without
+        // its sidecar) keeps its identity in the pages this open writes, so they read back when the file is
+        // opened with its record again; stamped 0, they were `ForeignFile` there (R30-1 in RELIABILITY.md).
+        if checksum::verify(&buf, 0) == Ok(Verified::Valid) {
+            stamp = PageHeader::decode(&buf).map_or(0, |h| h.file_identity);
+        }
     }
-    Ok(record)
+    Ok((record, stamp))
 }

@@ -165,7 +165,7 @@ impl BufferPool {
                 let copy = &mut buf[k * page_size..(k + 1) * page_size];
                 // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
                 copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
-                checksum::stamp_for(copy, page.page_no(), file.bound);
+                checksum::stamp_for(copy, page.page_no(), file.stamp);
             }
             file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
         };

@@ -24,6 +24,7 @@ mod corruption_detection;
 mod corruption_short_image;
 mod corruption_syndromes;
 mod custom_policy;
+mod data_file_by_another_name;
 mod drop_and_checkpoint;
 mod eviction_roundtrip;
 mod exhaustion;
