@@ -1627,6 +1627,10 @@ impl TreeWal {
     /// the open wrote a new log's header over the device's first KiB, and over a log it held). A log on a device
     /// goes through [`TreeWal::open_storage`] with a storage that knows its size.
     ///
+    /// A log opened through a symbolic link is the file the link leads to: a checkpoint that rewrites the log
+    /// renames its new file over that file, in its directory, and the link stays (R30-2 in RELIABILITY.md: the
+    /// rename replaced the link, and the file it led to kept the log as it was before the cut).
+    ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
@@ -1651,6 +1655,9 @@ impl TreeWal {
                 .map_err(|e| log_err(LogName(Some(&path)), "stat", e, AT_OPEN))?,
         )?;
         lock_log(&file, &path)?;
+        // The log's name from here on is the file a link at `path` leads to: a rewrite renames its new file over
+        // that, not over the link (R30-2 in RELIABILITY.md).
+        let path = bufpool::storage::replaced_path(&path);
         TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)
     }
 

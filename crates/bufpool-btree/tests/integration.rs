@@ -40,6 +40,7 @@ mod log_path_of_a_device;
 mod log_path_of_a_small_file;
 mod log_record_bounds;
 mod log_storage_panics;
+mod log_through_a_symlink;
 mod model;
 mod open_foreign_data_file;
 mod open_refused;

@@ -11,8 +11,8 @@
 //! - version 1 (sessions before it; still read): each entry is the page id alone.
 //!
 //! The file is written to `<path>.tmp` (made anew: whatever is under that name, a symbolic link included, is
-//! removed first, never written through), synced and renamed over `path`, so a crash leaves
-//! the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
+//! removed first, never written through), synced and renamed over `path` (over the file a symbolic link at
+//! `path` leads to, not the link: R30-2), so a crash leaves the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
 //! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
 //! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
 
@@ -132,7 +132,8 @@ impl BufferPool {
     /// [`BufferPool::prewarm`] after a restart: their ids, and for inspection ([`read_resident_list`]) the frame,
     /// dirty and latched flags and LSN of each. Returns how many pages it named.
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
-        let path = path.as_ref();
+        // A list saved through a symbolic link replaces the file the link leads to, not the link (R30-2).
+        let path = &crate::storage::replaced_path(path.as_ref());
         let pages = self.resident_pages();
         let mut bytes = Vec::with_capacity(16 + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
         bytes.extend_from_slice(MAGIC);

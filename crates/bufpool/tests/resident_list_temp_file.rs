@@ -88,3 +88,28 @@ fn a_symlink_at_the_temporary_name_is_not_followed() {
     assert!(!nowhere.exists(), "the save created the dangling link's target");
     assert!(!dir.path().join("pool.hot.tmp").exists());
 }
+
+/// R30-2: a list saved through a symbolic link (the list kept on another disk, the link where the engine looks
+/// for it) replaces the file the link leads to, as a save without the link would: the rename went over the link,
+/// which became a regular file in its own directory while the file it led to kept the older list.
+#[test]
+fn a_list_saved_through_a_symbolic_link_replaces_the_file_it_leads_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("lists");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let target = elsewhere.join("pool.hot");
+    let link = dir.path().join("pool.hot");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let pool = pool_with_pages(dir.path(), 2);
+    assert_eq!(pool.save_resident(&link).unwrap(), 2);
+    let file = pool.resident_pages()[0].page.file();
+    drop(pool.new_page(file).unwrap());
+    assert_eq!(pool.save_resident(&link).unwrap(), 3);
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+        "the link was replaced by a regular file"
+    );
+    assert_eq!(bufpool::read_resident_list(&target).unwrap().pages.len(), 3);
+    assert_eq!(bufpool::read_resident_list(&link).unwrap().pages.len(), 3);
+    assert!(!elsewhere.join("pool.hot.tmp").exists() && !dir.path().join("pool.hot.tmp").exists());
+}

@@ -79,6 +79,25 @@ pub fn temp_path(path: &Path) -> PathBuf {
     PathBuf::from(tmp)
 }
 
+/// The name a replacement of `path` by rename (a new file at [`temp_path`], then `rename`) must use: where the
+/// symbolic links at `path` lead, so the file they name is replaced and not a link to it (R30-2 in RELIABILITY.md:
+/// the rewrite of a tree's log opened through a link replaced the link with a regular file in the link's
+/// directory, and left the log it led to stale, without the commits made after). `path` itself if it is not a
+/// link. A link is followed to where it points whether or not anything is there yet (a link made for a file a
+/// first save creates); links in the directories above are left to the rename, which goes through them.
+pub fn replaced_path(path: &Path) -> PathBuf {
+    let mut at = path.to_path_buf();
+    // At most as many links as Linux follows in one lookup (MAXSYMLINKS); a loop of links ends there.
+    for _ in 0..40 {
+        match std::fs::read_link(&at) {
+            // Relative to the link's directory; an absolute target replaces it.
+            Ok(to) => at = at.parent().map_or_else(|| to.clone(), |dir| dir.join(&to)),
+            Err(_) => break,
+        }
+    }
+    at
+}
+
 /// Creates `path` anew for reading and writing: `create_new` (O_EXCL, which follows no symbolic link), after
 /// removing whatever a crashed writer or anyone else left under the name. Truncating what is there instead followed
 /// a symbolic link and wrote into its target (R29-2 in RELIABILITY.md). For [`temp_path`]s.
