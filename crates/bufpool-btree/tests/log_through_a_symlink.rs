@@ -34,12 +34,27 @@ fn assert_holds(tree: &Tree, n: u32, through: &str) {
 
 #[test]
 fn a_rewrite_of_a_log_opened_through_a_symbolic_link_replaces_the_file_it_leads_to() {
+    rewritten_through_a_link(false);
+}
+
+/// The same with a link that names its target relative to the link's directory.
+#[test]
+fn a_rewrite_through_a_relative_symbolic_link_replaces_the_file_it_leads_to() {
+    rewritten_through_a_link(true);
+}
+
+fn rewritten_through_a_link(relative: bool) {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = dir.path().join("log-device");
     std::fs::create_dir(&elsewhere).unwrap();
     let target = elsewhere.join("t.wal");
     let link = dir.path().join("t.wal");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let named = if relative {
+        Path::new("log-device/t.wal")
+    } else {
+        &target
+    };
+    std::os::unix::fs::symlink(named, &link).unwrap();
     let data = dir.path().join("t.db");
 
     let tree = open(&data, &link);
