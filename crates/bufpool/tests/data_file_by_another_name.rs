@@ -117,3 +117,40 @@ fn a_copy_written_without_its_record_reads_back_when_put_back_beside_it() {
     std::fs::rename(&copy, &own).unwrap();
     assert_eq!(tags(&pool, &own), vec![Ok(2); PAGES as usize]);
 }
+
+/// While a file is open, an open of it by another name (a symbolic link, a hard link, `/proc/self/fd/N` of a
+/// descriptor of it) is refused, in this pool and in another, and the open file is left as it was (R30-O1).
+#[test]
+fn a_file_open_under_one_name_is_refused_under_another() {
+    use std::os::unix::io::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("data.db");
+    let symlink = dir.path().join("symlink.db");
+    let hard = dir.path().join("hard.db");
+    let pool = pool();
+    write_all(&pool, &own, 1);
+    std::os::unix::fs::symlink(&own, &symlink).unwrap();
+    std::fs::hard_link(&own, &hard).unwrap();
+    let held = std::fs::File::open(&own).unwrap();
+    let by_fd = std::path::PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()));
+    let file = pool.open_file(&own).unwrap();
+    let other = self::pool();
+    for name in [&symlink, &hard, &by_fd] {
+        for p in [&pool, &other] {
+            let refused = p.open_file(name);
+            assert!(
+                matches!(
+                    refused,
+                    Err(bufpool::Error::FileAlreadyOpen { .. } | bufpool::Error::FileLocked { .. })
+                        // `/proc/self/fd/N`: its sidecar cannot be made there.
+                        | Err(bufpool::Error::Open { .. })
+                ),
+                "{} opened while open as {}: {refused:?}",
+                name.display(),
+                own.display()
+            );
+        }
+    }
+    assert_eq!(pool.read(PageId::new(file, 3)).unwrap()[0], 1);
+    pool.close_file(file).unwrap();
+}
