@@ -2633,7 +2633,11 @@ impl TreeWal {
             CopyError::Write(e) => dropped("write its rewritten copy", e),
         };
         // Made anew, never through what was under the name (R29-2 in RELIABILITY.md).
-        let new = bufpool::storage::create_anew(&tmp).map_err(|e| dropped("create its rewritten copy", e))?;
+        // With the log's permissions (R30-3 in RELIABILITY.md).
+        let new = old
+            .metadata()
+            .and_then(|m| bufpool::storage::create_anew(&tmp, Some(&m)))
+            .map_err(|e| dropped("create its rewritten copy", e))?;
         // Locked before the rename makes it the log, as `open` locks the log (R13-1).
         new.try_lock()
             .map_err(|e| dropped("lock its rewritten copy", io::Error::from(e)))?;

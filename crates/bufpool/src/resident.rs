@@ -151,7 +151,8 @@ impl BufferPool {
         // Written to `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2).
         let tmp = crate::storage::temp_path(path);
         let write = || -> std::io::Result<()> {
-            let mut f = crate::storage::create_anew(&tmp)?;
+            // With the permissions of the list it replaces, if there is one (R30-3).
+            let mut f = crate::storage::create_anew(&tmp, std::fs::metadata(path).ok().as_ref())?;
             f.write_all(&bytes)?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)?;

@@ -113,3 +113,22 @@ fn a_list_saved_through_a_symbolic_link_replaces_the_file_it_leads_to() {
     assert_eq!(bufpool::read_resident_list(&link).unwrap().pages.len(), 3);
     assert!(!elsewhere.join("pool.hot.tmp").exists() && !dir.path().join("pool.hot.tmp").exists());
 }
+
+/// R30-3: a list saved again keeps the permissions of the list it replaces (made anew, it took the default mode
+/// less the umask: a list readable by its owner only became readable by all); a first list gets the default.
+#[test]
+fn a_list_saved_again_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool_with_pages(dir.path(), 2);
+    let list = dir.path().join("pool.hot");
+    pool.save_resident(&list).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let first = mode(&list);
+    assert_eq!(first & 0o600, 0o600, "a first list is its owner's to read and write");
+    for wanted in [0o600, 0o640, 0o660] {
+        std::fs::set_permissions(&list, std::fs::Permissions::from_mode(wanted)).unwrap();
+        pool.save_resident(&list).unwrap();
+        assert_eq!(mode(&list), wanted, "the list saved again has other permissions");
+    }
+}

@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -101,12 +101,29 @@ pub fn replaced_path(path: &Path) -> PathBuf {
 /// Creates `path` anew for reading and writing: `create_new` (O_EXCL, which follows no symbolic link), after
 /// removing whatever a crashed writer or anyone else left under the name. Truncating what is there instead followed
 /// a symbolic link and wrote into its target (R29-2 in RELIABILITY.md). For [`temp_path`]s.
-pub fn create_anew(path: &Path) -> io::Result<File> {
-    let create = || OpenOptions::new().read(true).write(true).create_new(true).open(path);
-    match create() {
+///
+/// `like` is the file the new one is to replace by rename, if there is one: the new file gets its permission bits
+/// exactly (made with them, so it is never open to more users than they allow, then set past the umask), as a
+/// rewrite in place would have kept them (R30-3: a log made readable by its owner only became readable by all at
+/// its first rewrite). Without it, the default mode less the umask, as any new file.
+pub fn create_anew(path: &Path, like: Option<&std::fs::Metadata>) -> io::Result<File> {
+    let mode = like.map(|m| m.permissions().mode() & 0o777);
+    let create = || {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        if let Some(mode) = mode {
+            options.mode(mode);
+        }
+        options.open(path)
+    };
+    let file = match create() {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::remove_file(path).and_then(|()| create()),
         made => made,
+    }?;
+    if let Some(mode) = mode {
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
+    Ok(file)
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.
