@@ -55,6 +55,7 @@ mod sim_crash_covered;
 mod spread_checkpoints_crash;
 mod structure_faults_everywhere;
 mod tree_lifecycle_edges;
+mod two_trees_one_reopened;
 mod uncovered_in_covered_tree;
 mod wal_header_slots;
 
