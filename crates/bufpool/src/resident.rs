@@ -107,6 +107,13 @@ pub struct Prewarmed {
     pub skipped: usize,
 }
 
+/// Held by a save while it writes and renames its temporary file: one save at a time in the process, every
+/// pool's. Two saves of one list at once made the same `<path>.tmp`; the second removed the first's and made its
+/// own, and the first renamed that one, still being written, over the list (a reader found no list) or failed
+/// (R30-4 in RELIABILITY.md). Saves are rare (at shutdown, now and then): waiting for another costs nothing that
+/// matters. Another process saving the same list at the same time is not excluded.
+static SAVING: parking_lot::Mutex<()> = parking_lot::const_mutex(());
+
 impl BufferPool {
     /// The pages resident now, in page order: page, frame, dirty, latched, LSN. A scan of the frame headers
     /// without latching them: a snapshot that may be stale by the time it returns.
@@ -130,7 +137,8 @@ impl BufferPool {
 
     /// Writes the resident pages to `path` (atomically: a temporary file, synced, renamed), for
     /// [`BufferPool::prewarm`] after a restart: their ids, and for inspection ([`read_resident_list`]) the frame,
-    /// dirty and latched flags and LSN of each. Returns how many pages it named.
+    /// dirty and latched flags and LSN of each. Returns how many pages it named. Saves run one at a time in the
+    /// process (every pool's), so two saves of one list at once each leave a whole list (R30-4).
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
         // A list saved through a symbolic link replaces the file the link leads to, not the link (R30-2).
         let path = &crate::storage::replaced_path(path.as_ref());
@@ -151,6 +159,7 @@ impl BufferPool {
         // Written to `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2).
         let tmp = crate::storage::temp_path(path);
         let write = || -> std::io::Result<()> {
+            let _one_at_a_time = SAVING.lock();
             // With the permissions of the list it replaces, if there is one (R30-3).
             let mut f = crate::storage::create_anew(&tmp, std::fs::metadata(path).ok().as_ref())?;
             f.write_all(&bytes)?;

@@ -132,3 +132,37 @@ fn a_list_saved_again_keeps_its_permissions() {
         assert_eq!(mode(&list), wanted, "the list saved again has other permissions");
     }
 }
+
+/// R30-4: two saves of one list at once (a periodic saver and a shutdown's save, say) each succeed and leave a
+/// whole list: a reader never finds a list that is not one. Both made the same `<path>.tmp`; the second removed the
+/// first's and made its own, and the first then renamed the second's file, still being written, over the list.
+#[test]
+fn saves_of_one_list_at_once_leave_a_whole_list() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool_with_pages(dir.path(), 20);
+    let list = dir.path().join("pool.hot");
+    pool.save_resident(&list).unwrap();
+    let stop = AtomicBool::new(false);
+    let (failed_saves, bad_reads) = std::thread::scope(|s| {
+        let savers: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| (0..150).filter(|_| pool.save_resident(&list).is_err()).count()))
+            .collect();
+        let reader = s.spawn(|| {
+            let mut bad = 0;
+            while !stop.load(Ordering::Relaxed) {
+                bad += usize::from(bufpool::read_resident_list(&list).is_err());
+            }
+            bad
+        });
+        let failed: usize = savers.into_iter().map(|h| h.join().unwrap()).sum();
+        stop.store(true, Ordering::Relaxed);
+        (failed, reader.join().unwrap())
+    });
+    assert_eq!(
+        (failed_saves, bad_reads),
+        (0, 0),
+        "(saves that failed, reads of a list that is not one)"
+    );
+    assert_eq!(bufpool::read_resident_list(&list).unwrap().pages.len(), 20);
+}
