@@ -59,7 +59,7 @@ fn a_tree_reopened_again_and_again_beside_a_busy_one_in_one_pool() {
                 if step % 100 == 99 {
                     busy.commit().unwrap();
                 }
-                if step % 700 == 0 {
+                if step.is_multiple_of(700) {
                     busy.checkpoint().unwrap();
                 }
                 step += 1;
