@@ -8,7 +8,8 @@
 //! summary and the JSON are written, with `"consistent": false`). Runs follow each other on the same database,
 //! which grows as TPC-C's does.
 //!
-//! `--tpcc-db DIR` keeps the databases in `DIR` (loaded once, reused by later runs); with it, `--tpcc-acks FILE`
+//! `--tpcc-db DIR` keeps the databases in `DIR` (loaded once, reused by later runs; one run at a time: a run
+//! holds `DIR/in-use.lock` and a second is refused); with it, `--tpcc-acks FILE`
 //! appends every acknowledged New-Order of a bufpool-btree run to `FILE` (durably committed ones in `durable`
 //! mode), each run's lines after a line naming its durability mode, and `--tpcc-verify FILE` only recovers
 //! bufpool-btree's database, checks conditions 1 to 4 and that every New-Order `FILE` lists under `durable` is
@@ -192,6 +193,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             bail!("--tpcc-acks records one bufpool-btree run: give --btree-systems bufpool-btree and one --durability");
         }
     }
+    // Held to the end of the run (or the verify): a run that finds no loaded database deletes its directory.
+    let _in_use = t.tpcc_db.as_deref().map(claim).transpose()?;
     let tmp;
     let base = match &t.tpcc_db {
         Some(d) => d.clone(),
@@ -403,6 +406,35 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Name of the lock file in a `--tpcc-db` directory that a run holds ([`claim`]).
+const IN_USE: &str = "in-use.lock";
+
+/// Claims the `--tpcc-db` directory `base` for this run, making it if needed: an exclusive `flock` on its
+/// [`IN_USE`] file, held while the returned file is open (the kernel drops it if the process dies), or an error if
+/// another run holds it. A run that finds no loaded database deletes the system's directory and loads anew, so a
+/// second run at once deleted the first's database under it, and the first could then mark the second's half-made
+/// one loaded (R30-20 in RELIABILITY.md).
+fn claim(base: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(base).with_context(|| format!("creating {}", base.display()))?;
+    let path = base.join(IN_USE);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "--tpcc-db {} is in use by another bufpool bench run (it holds {}): nothing was loaded, run or \
+             deleted; wait for that run to end, or give another --tpcc-db",
+            base.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 /// Loads `kind` into `dir` unless a database of `scale` is there already.
