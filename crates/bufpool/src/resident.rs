@@ -12,11 +12,10 @@
 //!
 //! The file is written to `<path>.tmp` (made anew: whatever is under that name, a symbolic link included, is
 //! removed first, never written through), synced and renamed over `path`, so a crash leaves
-//! the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
+//! the previous list or the new one; a failed write removes `<path>.tmp` ([`crate::storage::replace_file`]). Page ids name files by [`FileId`]: a restarted engine reopens its files under
 //! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
 //! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -147,19 +146,9 @@ impl BufferPool {
         }
         let crc = crc32c::crc32c(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
-        // Written to `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2).
-        let tmp = crate::storage::temp_path(path);
-        let write = || -> std::io::Result<()> {
-            let mut f = crate::storage::create_anew(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        };
-        write().map_err(|e| list_error(path, e))?;
+        // Through `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2), and removed if
+        // the write fails (R30-21).
+        crate::storage::replace_file(path, &bytes).map_err(|e| list_error(path, e))?;
         Ok(pages.len())
     }
 

@@ -5,7 +5,7 @@
 //! [`OpenMode::Buffered`] skips the probe (benchmarks of the OS page cache, or filesystems known not to support it).
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -88,6 +88,25 @@ pub fn create_anew(path: &Path) -> io::Result<File> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::remove_file(path).and_then(|()| create()),
         made => made,
     }
+}
+
+/// Replaces `path` with a file holding `bytes`, atomically and durably: written to its [`temp_path`] made anew
+/// ([`create_anew`]), fsynced, renamed over `path`, and the directory fsynced. A crash leaves the old file or the
+/// new one whole under the name, never a part of either; an error before the rename (a full device, most likely)
+/// removes the temporary file, so it takes none of the space that was missing. (`std::fs::write` truncates first:
+/// ENOSPC, or a power loss before the data reached the disk, left an empty file, R30-21 in RELIABILITY.md.)
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    let written = create_anew(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.

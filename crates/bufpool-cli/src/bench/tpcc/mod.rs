@@ -451,7 +451,7 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
             .with_context(|| format!("loading {}", kind.name()))?;
         open.close()?;
         seconds = t.elapsed().as_secs_f64();
-        std::fs::write(dir.join(LOADED), marker(scale))?;
+        mark_loaded(dir, scale)?;
     }
     // bufpool-btree's logs keep their length when truncation punches their dead records out: count what they
     // take (its `Engine::db_bytes` does the same); the other systems' files as long as they are.
@@ -472,6 +472,21 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
         scale: label,
         seconds,
         db_bytes,
+    })
+}
+
+/// Marks `dir` as holding a loaded database of `scale` (after its engine closed, every byte of the load durable):
+/// its [`LOADED`] marker written whole and durable or not at all ([`bufpool::storage::replace_file`]). Written with
+/// `std::fs::write`, a device full at the marker (or a power loss soon after it) left it empty, and every later run
+/// refused the database as one "of other cardinalities ()" (R30-21 in RELIABILITY.md).
+fn mark_loaded(dir: &Path, scale: Scale) -> Result<()> {
+    let mark = dir.join(LOADED);
+    bufpool::storage::replace_file(&mark, marker(scale).as_bytes()).with_context(|| {
+        format!(
+            "writing {}, which marks the database loaded (unless it is there whole now, the next run loads the \
+             database again)",
+            mark.display()
+        )
     })
 }
 
@@ -673,9 +688,57 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     Ok(())
 }
 
+/// The pool crate's tmpfs helper (mount, remount, unmount on drop), for a test of a full device.
+#[cfg(test)]
+#[path = "../../../../bufpool/tests/common/tmpfs.rs"]
+mod tmpfs;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// R30-21: the `loaded` marker written on a full device. With `std::fs::write` the marker was created and its
+    /// bytes refused: an empty marker, which every later run refused as a database "of other cardinalities ()".
+    /// Now nothing is marked (the next run loads again), no temporary file is left taking space, and with room
+    /// the marker is written whole. Needs root (`mount`); skips, saying why, elsewhere.
+    #[test]
+    fn a_loaded_marker_refused_for_space_marks_nothing_and_the_next_run_loads_again() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mount = match tmpfs::mount_tmpfs(dir.path(), "64k") {
+            Ok(m) => m,
+            Err(why) => {
+                eprintln!(
+                    "SKIPPED a_loaded_marker_refused_for_space_marks_nothing_and_the_next_run_loads_again: {why}"
+                );
+                return;
+            }
+        };
+        let db = dir.path().join("db");
+        std::fs::create_dir(&db).unwrap();
+        let fill = dir.path().join("fill");
+        let mut f = std::fs::File::create(&fill).unwrap();
+        loop {
+            match f.write_all(&[7u8; 4096]) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                r => r.unwrap(),
+            }
+        }
+        let scale = Scale::reduced(1);
+        let err = mark_loaded(&db, scale).expect_err("a marker written on a full device");
+        assert!(format!("{err:#}").contains("No space left"), "{err:#}");
+        assert!(
+            !loaded(&db, scale, "").expect("after a marker refused for space"),
+            "a database marked loaded by a marker that was refused"
+        );
+        let mark = db.join(LOADED);
+        assert!(!mark.exists() && !bufpool::storage::temp_path(&mark).exists());
+        drop(f);
+        std::fs::remove_file(&fill).unwrap();
+        mark_loaded(&db, scale).unwrap();
+        assert!(loaded(&db, scale, "").unwrap());
+        drop(mount);
+    }
 
     #[test]
     fn the_default_pool_fraction_keeps_small_data_in_memory_and_shrinks_for_large_data() {
