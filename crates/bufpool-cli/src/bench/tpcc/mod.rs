@@ -690,6 +690,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
 
 /// The pool crate's tmpfs helper (mount, remount, unmount on drop), for a test of a full device.
 #[cfg(test)]
+#[allow(dead_code)] // `remount` is not used here.
 #[path = "../../../../bufpool/tests/common/tmpfs.rs"]
 mod tmpfs;
 
