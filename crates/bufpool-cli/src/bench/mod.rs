@@ -512,11 +512,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(sel) = btree::selection(args.workload) {
         let out = btree::run(&args, &sel)?;
         for n in &out.notes {
-            println!("note: {n}");
+            outln!("note: {n}");
         }
         if let Some(path) = &args.json {
             report::write_json(path, &out.results, &out.unavailable, &out.notes)?;
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
         }
         return Ok(());
     }
@@ -537,23 +537,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
     ));
     runner.prepare()?;
     runner.run_all()?;
-    println!("{}", report::summary(&runner.results, runner.timer_ns));
-    println!("{}", report::SYSTEMS_LEGEND);
+    outln!("{}", report::summary(&runner.results, runner.timer_ns));
+    outln!("{}", report::SYSTEMS_LEGEND);
     let targets = report::targets(&runner.results, runner.timer_ns);
     if args.smoke {
-        println!("targets: not judged in a smoke run (a 64-frame pool, cases of 0.05 s); run without --smoke");
+        outln!("targets: not judged in a smoke run (a 64-frame pool, cases of 0.05 s); run without --smoke");
     } else if !targets.is_empty() {
-        println!("targets (from this run):\n{targets}");
+        outln!("targets (from this run):\n{targets}");
     }
     for u in &runner.unavailable {
-        println!("unavailable: {} ({})", u.system, u.reason);
+        outln!("unavailable: {} ({})", u.system, u.reason);
     }
     for n in &runner.notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(path) = &args.json {
         report::write_json(path, &runner.results, &runner.unavailable, &runner.notes)?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -165,9 +165,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             base.display()
         ));
     }
-    println!("{}", summary(&runs, frames, pages, window));
+    outln!("{}", summary(&runs, frames, pages, window));
     for n in &notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(path) = &args.json {
         let report = Report {
@@ -182,7 +182,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         };
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -378,7 +378,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             open.close().with_context(|| format!("closing {}", kind.name()))?;
         }
     }
-    println!("{}", report::summary(&rows, &loads));
+    outln!("{}", report::summary(&rows, &loads));
     let bad: Vec<&Row> = rows.iter().filter(|r| !r.consistent).collect();
     notes.push(format!(
         "consistency conditions 1-4 checked after each of {} runs: {}",
@@ -390,11 +390,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     ));
     for n in &notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(path) = &args.json {
         report::write_json(path, &rows, &loads, &notes)?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     if let Some(r) = bad.first() {
         bail!(
@@ -605,7 +605,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     let started = Instant::now();
     let o = ours::Ours::open(&dir, (2 * data_pages as usize).max(16_384), scale.warehouses)
         .context("recovering bufpool-btree")?;
-    println!(
+    outln!(
         "recovery (opening the trees, replaying the transaction log): {:.2} s",
         started.elapsed().as_secs_f64()
     );
@@ -622,7 +622,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     // Of the others, an absent order is the mode's loss; an order with some of its lines is not all or nothing.
     let (lost, broken): (Vec<String>, Vec<String>) =
         other_missing.into_iter().partition(|m| m.ends_with(check::NO_ORDER));
-    println!(
+    outln!(
         "recovered: {} orders, {} new-orders, {} order-lines; trees: {}",
         checked.orders,
         checked.new_orders,
@@ -633,20 +633,20 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!("consistent: {}", checked.consistent());
+    outln!("consistent: {}", checked.consistent());
     for f in &checked.failures {
-        println!("  {f}");
+        outln!("  {f}");
     }
-    println!(
+    outln!(
         "acknowledged new-orders: {} present, {} missing",
         durable.len() - missing.len(),
         missing.len()
     );
     for m in missing.iter().take(20) {
-        println!("  {m}");
+        outln!("  {m}");
     }
     if !other.is_empty() {
-        println!(
+        outln!(
             "new-orders acknowledged without a durable commit (nondurable-autocommit, batch:N): {} present, {} lost \
              (a kill may lose them: not an error), {} incomplete",
             other.len() - lost.len() - broken.len(),
@@ -654,7 +654,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
             broken.len()
         );
         for m in broken.iter().take(20) {
-            println!("  {m}");
+            outln!("  {m}");
         }
     }
     if let Some(path) = json {
