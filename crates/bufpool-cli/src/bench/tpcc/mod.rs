@@ -668,7 +668,8 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
             "incomplete_nondurable": broken,
             "orders": checked.orders,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n")?;
+        std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     o.close()?;
     if !checked.consistent() || !missing.is_empty() || !broken.is_empty() {
