@@ -416,3 +416,26 @@ fn a_report_to_a_full_device_or_a_closed_pipe_is_an_error_not_a_panic() {
         }
     }
 }
+
+/// R30-23: a data file the bench cannot write before its runs (a full `--dir`; here a file-size limit, `ulimit -f`,
+/// with SIGXFSZ ignored so the write fails with EFBIG, which needs no mount) is named in the error: it said only
+/// "bufpool: File too large (os error 27)" ("No space left on device" on a full device), not which file.
+#[test]
+fn bench_names_the_data_file_it_cannot_prepare() {
+    let dir = tempfile::tempdir().unwrap();
+    for (workload, file) in [("miss", "raw.pages"), ("warm-restart", "warm.pages")] {
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -f 1000 && trap '' XFSZ && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_bufpool"))
+            .args(["bench", "--smoke", "--workload", workload, "--dir", p(dir.path())])
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        refused(workload, &out, &format!("{file}: "));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("preparing") && err.contains("File too large"),
+            "{workload}: {err}"
+        );
+    }
+}

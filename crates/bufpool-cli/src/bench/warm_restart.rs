@@ -115,14 +115,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     pb.set_message(format!("preparing {pages} pages in {}", dir.path().display()));
-    {
+    (|| -> Result<()> {
         let pool = builder()?;
         let f = pool.open_file_with(&data, FileOptions::new().id(FILE))?;
         for n in 0..pages {
             selfcheck::init(&mut pool.new_page(f)?, seed, n);
         }
-        pool.close()?;
-    }
+        Ok(pool.close()?)
+    })()
+    .with_context(|| super::preparing(&data))?;
     // The working set: `frames` distinct random pages (a partial Fisher-Yates shuffle).
     let mut set: Vec<u32> = (0..pages).collect();
     for i in 0..frames {
