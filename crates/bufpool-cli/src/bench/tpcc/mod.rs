@@ -78,7 +78,8 @@ pub struct TpccArgs {
     /// TPC-C: warehouses [default: 4, smoke: 1].
     #[arg(long)]
     warehouses: Option<u16>,
-    /// TPC-C: keep the databases in this directory (one subdirectory per system), loading each only once.
+    /// TPC-C: keep the databases in this directory (one subdirectory per system), loading each only once. One run
+    /// at a time: a run (or a verify) holds DIR/in-use.lock, and another given DIR meanwhile is refused.
     #[arg(long)]
     tpcc_db: Option<PathBuf>,
     /// TPC-C: append every acknowledged New-Order ("w d o" per line) of a bufpool-btree run to this file (needs
