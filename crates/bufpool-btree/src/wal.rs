@@ -155,7 +155,8 @@
 //! 3. **Rewrite** instead of 1-2 when the file's logical length reaches [`REWRITE_LEN`] (and at least
 //!    `REWRITE_TAIL_FACTOR` times the tail), or when the file system refused a punch (`EOPNOTSUPP`): the tail is
 //!    copied to `<name>.tmp` (the whole name plus `.tmp`, so two logs whose names differ only in extension never
-//!    share it; made anew, whatever was under that name removed, a symbolic link never followed) under a header with `origin = start = redo`, fsynced and renamed over the log. Offsets so stay
+//!    share it; made anew, whatever was under that name removed, a symbolic link never followed; one a crash left is
+//!    removed by the log's next open, R30-24) under a header with `origin = start = redo`, fsynced and renamed over the log. Offsets so stay
 //!    bounded (a punched file keeps growing in length), at a copy of at most 1/7 of the bytes appended since the
 //!    last rewrite. The bulk of the copy runs without `io`; only what was written to the old file meanwhile is
 //!    copied under it, before the rename.
@@ -1658,7 +1659,14 @@ impl TreeWal {
         // The log's name from here on is the file a link at `path` leads to: a rewrite renames its new file over
         // that, not over the link (R30-2 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);
-        TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)
+        let tmp = bufpool::storage::temp_path(&path);
+        let wal = TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)?;
+        // A rewrite that a crash stopped before its rename left its copy under `<name>.tmp`: never the log (the
+        // rename that makes a copy the log takes that name away), only space, up to a rewrite's tail (hundreds of
+        // MB at [`REWRITE_LEN`]), which stayed taken until this log's next rewrite (R30-24 in RELIABILITY.md). A
+        // live rewrite's copy is its own opener's, who holds the log's lock: an open that got the lock has none.
+        let _ = std::fs::remove_file(tmp);
+        Ok(wal)
     }
 
     /// [`TreeWal::open`] on a [`Storage`] instead of a file (see the module docs: truncation does not give space
@@ -3285,8 +3293,9 @@ mod tests {
         let path = dir.path().join("log");
         let victim = dir.path().join("victim");
         std::fs::write(&victim, b"not the log's to write").unwrap();
-        std::os::unix::fs::symlink(&victim, dir.path().join("log.tmp")).unwrap();
         let wal = TreeWal::open(&path).unwrap();
+        // After the open, which removes what is under the temporary name (R30-24).
+        std::os::unix::fs::symlink(&victim, dir.path().join("log.tmp")).unwrap();
         append_many(&wal, 0, 100);
         let redo = wal.begin_checkpoint();
         append_many(&wal, 100, 10);
@@ -3303,6 +3312,25 @@ mod tests {
         assert_eq!(scan_all(&wal), kept);
         drop(wal);
         assert_eq!(scan_all(&TreeWal::open(&path).unwrap()), kept);
+    }
+
+    /// R30-24: a rewrite that a crash stopped before its rename left its copy (`<name>.tmp`, here 1 MiB of it):
+    /// it took its space until the log's next rewrite, which at [`REWRITE_LEN`] may be far off. The next open of
+    /// the log removes it, and the log is the one before the rewrite, every record there.
+    #[test]
+    fn a_rewrite_copy_left_by_a_crash_is_removed_by_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let wal = TreeWal::open(&path).unwrap();
+        append_many(&wal, 0, 100);
+        wal.commit().unwrap();
+        let all = scan_all(&wal);
+        drop(wal);
+        let tmp = dir.path().join("log.tmp");
+        std::fs::write(&tmp, vec![0x5a; 1 << 20]).unwrap();
+        let wal = TreeWal::open(&path).unwrap();
+        assert!(!tmp.exists(), "the stopped rewrite's copy is still there");
+        assert_eq!(scan_all(&wal), all);
     }
 
     #[test]

@@ -146,30 +146,30 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             }
         }
     }
-    println!(
+    outln!(
         "{}: {} bytes, {} of {} bytes",
         r.file,
         r.bytes,
         plural(r.pages, "page"),
         ps
     );
-    println!("  valid          {:>12}", r.valid);
-    println!("  never written  {:>12}", r.never_written);
-    println!("  corrupt        {:>12}", r.corrupt);
+    outln!("  valid          {:>12}", r.valid);
+    outln!("  never written  {:>12}", r.never_written);
+    outln!("  corrupt        {:>12}", r.corrupt);
     if r.partial_tail_bytes > 0 {
         let mut tail = vec![0u8; r.partial_tail_bytes as usize];
         f.read_exact(&mut tail).context("reading the partial page at the end")?;
         let what = describe_tail(&tail);
-        println!("  partial page at the end: {} bytes, {what}", r.partial_tail_bytes);
+        outln!("  partial page at the end: {} bytes, {what}", r.partial_tail_bytes);
     }
     if let (Some(lo), Some(hi)) = (r.lsn_min, r.lsn_max) {
-        println!("  page LSNs      {lo} ..= {hi}");
+        outln!("  page LSNs      {lo} ..= {hi}");
     }
     for c in &r.corrupt_pages {
-        println!("  page {:>10}: {}", c.page, c.reason);
+        outln!("  page {:>10}: {}", c.page, c.reason);
     }
     if r.corrupt as usize > r.corrupt_pages.len() {
-        println!(
+        outln!(
             "  ... and {} more",
             plural(r.corrupt - r.corrupt_pages.len() as u64, "corrupt page")
         );
@@ -313,15 +313,15 @@ fn show_page(f: &mut File, n: u32, ps: usize, bytes: u64, dump: usize) -> anyhow
         Ok(Verified::Fresh) => "never written (all zero)".to_string(),
         Err(reason) => format!("CORRUPT: {}", describe(reason)),
     };
-    println!("page {n} at offset {offset}: {verdict}");
-    println!(
+    outln!("page {n} at offset {offset}: {verdict}");
+    outln!(
         "  checksum {:#010x} (computed {:#010x})",
         h.checksum,
         checksum::compute(&buf)
     );
-    println!("  page_no  {}", h.page_no);
-    println!("  lsn      {}", h.lsn);
-    println!(
+    outln!("  page_no  {}", h.page_no);
+    outln!("  lsn      {}", h.lsn);
+    outln!(
         "  magic    {:#06x}  format {}  page size {}  file identity {:#010x}",
         h.magic,
         h.format,
@@ -335,7 +335,7 @@ fn show_page(f: &mut File, n: u32, ps: usize, bytes: u64, dump: usize) -> anyhow
             .iter()
             .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
             .collect();
-        println!("  {:06x}  {:<48} {}", i * 16, hex.join(" "), text);
+        outln!("  {:06x}  {:<48} {}", i * 16, hex.join(" "), text);
     }
     Ok(())
 }
@@ -406,7 +406,7 @@ fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::P
         Some(false) => "no",
         None => "-",
     };
-    println!(
+    outln!(
         "{}: resident list version {}, {}{}",
         path.display(),
         list.version,
@@ -418,7 +418,7 @@ fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::P
         }
     );
     for f in &files {
-        println!(
+        outln!(
             "  file {:>10}: {:>10} pages, dirty {:>10}, latched {:>6}",
             f.file,
             f.pages,
@@ -426,12 +426,17 @@ fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::P
             opt(f.latched)
         );
     }
-    println!(
+    outln!(
         "{:>10} {:>10} {:>10} {:>5} {:>7} {:>20}",
-        "frame", "file", "page", "dirty", "latched", "lsn"
+        "frame",
+        "file",
+        "page",
+        "dirty",
+        "latched",
+        "lsn"
     );
     for p in resident.iter().take(max_rows) {
-        println!(
+        outln!(
             "{:>10} {:>10} {:>10} {:>5} {:>7} {:>20}",
             opt(p.frame.map(u64::from)),
             p.file,
@@ -442,7 +447,7 @@ fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::P
         );
     }
     if resident.len() > max_rows {
-        println!(
+        outln!(
             "... and {} more (--max-rows)",
             plural((resident.len() - max_rows) as u64, "page")
         );

@@ -6,9 +6,32 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for a command's report on standard output, in a function returning `anyhow::Result`: standard output
+/// that cannot be written (redirected to a full device, a pipe whose reader has gone, as `bufpool inspect F | head`)
+/// returns the error ([`stdout_error`]) instead of panicking, as `println!` does (R30-22 in RELIABILITY.md).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::stdout_error)?
+    }};
+}
+
+/// [`outln!`] without the newline (`print!`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*).map_err($crate::stdout_error)?
+    }};
+}
+
 mod bench;
 mod inspect;
 mod sim;
+
+/// The error of a write to standard output ([`outln!`]).
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("writing the report to standard output")
+}
 
 #[derive(Parser)]
 #[command(

@@ -363,3 +363,79 @@ fn largest_cache_on_a_small_trace(d: &Path) {
         );
     }
 }
+
+/// R30-22: a report whose standard output cannot be written, redirected to a full device (`/dev/full`: ENOSPC) or
+/// to a pipe whose reader has gone (`bufpool inspect F | head -1`: EPIPE), is an error naming standard output,
+/// exit 1: `println!` panicked ("failed printing to stdout", exit 101), in `inspect`, `sim` and `bench` alike.
+#[test]
+fn a_report_to_a_full_device_or_a_closed_pipe_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let pool = bufpool::BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_file(&path).unwrap();
+    drop(pool.new_page(file).unwrap());
+    pool.close().unwrap();
+    let trace = dir.path().join("t.lis");
+    std::fs::write(&trace, "0 1 0 0\n1 1 0 1\n").unwrap();
+    let runs: [&[&str]; 3] = [
+        &["inspect", p(&path)],
+        &["sim", "--trace", p(&trace)],
+        &[
+            "bench",
+            "--smoke",
+            "--workload",
+            "hit",
+            "--systems",
+            "raw-memory",
+            "--dir",
+            p(dir.path()),
+        ],
+    ];
+    for args in runs {
+        for sink in ["/dev/full", "a closed pipe"] {
+            let stdout = match sink {
+                "/dev/full" => std::process::Stdio::from(std::fs::File::create("/dev/full").unwrap()),
+                _ => {
+                    let (reader, writer) = std::io::pipe().unwrap();
+                    drop(reader);
+                    std::process::Stdio::from(writer)
+                }
+            };
+            let out = Command::new(env!("CARGO_BIN_EXE_bufpool"))
+                .args(args)
+                .env("RUST_BACKTRACE", "1")
+                .stdout(stdout)
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .unwrap();
+            refused(
+                &format!("{args:?} to {sink}"),
+                &out,
+                "writing the report to standard output",
+            );
+        }
+    }
+}
+
+/// R30-23: a data file the bench cannot write before its runs (a full `--dir`; here a file-size limit, `ulimit -f`,
+/// with SIGXFSZ ignored so the write fails with EFBIG, which needs no mount) is named in the error: it said only
+/// "bufpool: File too large (os error 27)" ("No space left on device" on a full device), not which file.
+#[test]
+fn bench_names_the_data_file_it_cannot_prepare() {
+    let dir = tempfile::tempdir().unwrap();
+    for (workload, file) in [("miss", "raw.pages"), ("warm-restart", "warm.pages")] {
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -f 1000 && trap '' XFSZ && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_bufpool"))
+            .args(["bench", "--smoke", "--workload", workload, "--dir", p(dir.path())])
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        refused(workload, &out, &format!("{file}: "));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("preparing") && err.contains("File too large"),
+            "{workload}: {err}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ mod sim_arc_oltp;
 mod sim_cli;
 mod sim_shared_traces;
 mod tpcc_crash;
+mod tpcc_shared_db;
 mod tpcc_smoke;
 mod tpcc_verify_scale;
 

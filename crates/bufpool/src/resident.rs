@@ -12,11 +12,11 @@
 //!
 //! The file is written to `<path>.tmp` (made anew: whatever is under that name, a symbolic link included, is
 //! removed first, never written through), synced and renamed over `path` (over the file a symbolic link at
-//! `path` leads to, not the link: R30-2), so a crash leaves the previous list or the new one. Page ids name files by [`FileId`]: a restarted engine reopens its files under
+//! `path` leads to, not the link: R30-2), so a crash leaves the previous list or the new one; a failed write
+//! removes `<path>.tmp` ([`crate::storage::replace_file`]). Page ids name files by [`FileId`]: a restarted engine reopens its files under
 //! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
 //! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -140,8 +140,7 @@ impl BufferPool {
     /// dirty and latched flags and LSN of each. Returns how many pages it named. Saves run one at a time in the
     /// process (every pool's), so two saves of one list at once each leave a whole list (R30-4).
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
-        // A list saved through a symbolic link replaces the file the link leads to, not the link (R30-2).
-        let path = &crate::storage::replaced_path(path.as_ref());
+        let path = path.as_ref();
         let pages = self.resident_pages();
         let mut bytes = Vec::with_capacity(16 + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
         bytes.extend_from_slice(MAGIC);
@@ -156,21 +155,11 @@ impl BufferPool {
         }
         let crc = crc32c::crc32c(&bytes);
         bytes.extend_from_slice(&crc.to_le_bytes());
-        // Written to `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2).
-        let tmp = crate::storage::temp_path(path);
-        let write = || -> std::io::Result<()> {
-            let _one_at_a_time = SAVING.lock();
-            // With the permissions of the list it replaces, if there is one (R30-3).
-            let mut f = crate::storage::create_anew(&tmp, std::fs::metadata(path).ok().as_ref())?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        };
-        write().map_err(|e| list_error(path, e))?;
+        // Through `<path>.tmp` made anew, never through what was under that name (R28-3, R29-2), with the
+        // permissions of the list it replaces (R30-3), and removed if the write fails (R30-21); one save at a time
+        // (R30-4).
+        let _one_at_a_time = SAVING.lock();
+        crate::storage::replace_file(path, &bytes).map_err(|e| list_error(path, e))?;
         Ok(pages.len())
     }
 

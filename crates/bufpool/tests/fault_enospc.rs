@@ -108,3 +108,47 @@ fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
         pool.close().unwrap();
     }
 }
+
+/// `save_resident` on a full device (R30-21): the error names the list, the list saved before is left whole, and
+/// the temporary file the refused write made is removed (it was left, taking space on the device that had none).
+#[test]
+fn save_resident_refused_for_space_keeps_the_old_list_and_leaves_no_temporary_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "1m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED save_resident_refused_for_space: {why}");
+            return;
+        }
+    };
+    let pool = BufferPool::builder().frames(4096).build().unwrap();
+    let file = pool.open_storage(Arc::new(MemoryStorage::new())).unwrap();
+    drop(pool.new_page(file).unwrap());
+    let list = dir.path().join("pool.hot");
+    assert_eq!(pool.save_resident(&list).unwrap(), 1);
+    let before = std::fs::read(&list).unwrap();
+    // Pages enough for a list of 96 KiB (24 bytes each), then the device filled.
+    for _ in 1..4000 {
+        drop(pool.new_page(file).unwrap());
+    }
+    let mut f = std::fs::File::create(dir.path().join("fill")).unwrap();
+    loop {
+        match f.write_all(&[7u8; 4096]) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            r => r.unwrap(),
+        }
+    }
+    let err = pool.save_resident(&list).unwrap_err();
+    assert!(
+        matches!(err, Error::ResidentList { .. }) && err.to_string().contains("pool.hot"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&list).unwrap(), before, "the list saved before changed");
+    assert!(
+        !bufpool::storage::temp_path(&list).exists(),
+        "the refused write's temporary file was left on the full device"
+    );
+    drop(f);
+    drop(mount);
+}

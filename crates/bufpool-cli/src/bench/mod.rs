@@ -488,6 +488,12 @@ fn available_memory_bytes() -> Result<u64> {
         .context("no MemAvailable in /proc/meminfo; give --memory-mib")
 }
 
+/// The context of an error writing a data file before a run: which file (a full `--dir` said only "No space left
+/// on device").
+fn preparing(path: &Path) -> String {
+    format!("preparing {}", path.display())
+}
+
 /// Bytes one system is taken to hold for a scale of `frames` frames: twice the frames' bytes, which covers a
 /// page buffer per frame allocated one by one with 4 KiB alignment (page-db, naive-lru, quick-cache: the
 /// allocator pads each) and the pools' tables.
@@ -512,11 +518,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(sel) = btree::selection(args.workload) {
         let out = btree::run(&args, &sel)?;
         for n in &out.notes {
-            println!("note: {n}");
+            outln!("note: {n}");
         }
         if let Some(path) = &args.json {
             report::write_json(path, &out.results, &out.unavailable, &out.notes)?;
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
         }
         return Ok(());
     }
@@ -537,23 +543,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
     ));
     runner.prepare()?;
     runner.run_all()?;
-    println!("{}", report::summary(&runner.results, runner.timer_ns));
-    println!("{}", report::SYSTEMS_LEGEND);
+    outln!("{}", report::summary(&runner.results, runner.timer_ns));
+    outln!("{}", report::SYSTEMS_LEGEND);
     let targets = report::targets(&runner.results, runner.timer_ns);
     if args.smoke {
-        println!("targets: not judged in a smoke run (a 64-frame pool, cases of 0.05 s); run without --smoke");
+        outln!("targets: not judged in a smoke run (a 64-frame pool, cases of 0.05 s); run without --smoke");
     } else if !targets.is_empty() {
-        println!("targets (from this run):\n{targets}");
+        outln!("targets (from this run):\n{targets}");
     }
     for u in &runner.unavailable {
-        println!("unavailable: {} ({})", u.system, u.reason);
+        outln!("unavailable: {} ({})", u.system, u.reason);
     }
     for n in &runner.notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(path) = &args.json {
         report::write_json(path, &runner.results, &runner.unavailable, &runner.notes)?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -626,11 +632,13 @@ impl<'p> Runner<'p> {
             SystemKind::QuickCache,
         ];
         if self.uses(|s| raw_users.contains(&s)) {
-            systems::raw_file::prepare(&self.path("raw.pages"), pages, seed)?;
+            let path = self.path("raw.pages");
+            systems::raw_file::prepare(&path, pages, seed).with_context(|| preparing(&path))?;
         }
         if self.uses(|s| s == SystemKind::Bufpool) {
             let frames = self.plan.frames as usize;
-            systems::bufpool_sys::prepare(&self.path("bufpool.pages"), pages, frames, seed)?;
+            let path = self.path("bufpool.pages");
+            systems::bufpool_sys::prepare(&path, pages, frames, seed).with_context(|| preparing(&path))?;
             if self.plan.cases.iter().any(|c| c.variant.background_writer()) {
                 // The pool with the background writer gets its own copy: two pools never write one file.
                 std::fs::copy(self.path("bufpool.pages"), self.path(WRITER_FILE))
@@ -638,7 +646,8 @@ impl<'p> Runner<'p> {
             }
         }
         if self.uses(|s| s == SystemKind::PageDb) {
-            systems::page_db::prepare(&self.path("page-db.pages"), pages, seed)?;
+            let path = self.path("page-db.pages");
+            systems::page_db::prepare(&path, pages, seed).with_context(|| preparing(&path))?;
         }
         self.say(format!("prepared in {:.1} s", t.elapsed().as_secs_f64()));
         Ok(())

@@ -115,14 +115,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     pb.set_message(format!("preparing {pages} pages in {}", dir.path().display()));
-    {
+    (|| -> Result<()> {
         let pool = builder()?;
         let f = pool.open_file_with(&data, FileOptions::new().id(FILE))?;
         for n in 0..pages {
             selfcheck::init(&mut pool.new_page(f)?, seed, n);
         }
-        pool.close()?;
-    }
+        Ok(pool.close()?)
+    })()
+    .with_context(|| super::preparing(&data))?;
     // The working set: `frames` distinct random pages (a partial Fisher-Yates shuffle).
     let mut set: Vec<u32> = (0..pages).collect();
     for i in 0..frames {
@@ -165,9 +166,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             base.display()
         ));
     }
-    println!("{}", summary(&runs, frames, pages, window));
+    outln!("{}", summary(&runs, frames, pages, window));
     for n in &notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(path) = &args.json {
         let report = Report {
@@ -182,7 +183,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         };
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

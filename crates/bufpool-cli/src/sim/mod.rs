@@ -448,14 +448,14 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
         &[]
     };
 
-    print!("{}", render_table(&name, &loaded, &rows, &args.cache, &asked, &ratio));
+    out!("{}", render_table(&name, &loaded, &rows, &args.cache, &asked, &ratio));
     for &pages in adaptive_asked {
         let (shares, switches) = choice_shares(&outcome(adaptive, pages).choices, trace.requests.len() as u64);
         let shares: Vec<String> = shares
             .iter()
             .map(|(k, s)| format!("{} {:.1}%", k.name(), 100.0 * s))
             .collect();
-        println!(
+        outln!(
             "adaptive at {pages} pages: {} of requests; {switches} switches",
             shares.join(", ")
         );

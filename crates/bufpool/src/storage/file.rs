@@ -5,7 +5,7 @@
 //! [`OpenMode::Buffered`] skips the probe (benchmarks of the OS page cache, or filesystems known not to support it).
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -124,6 +124,29 @@ pub fn create_anew(path: &Path, like: Option<&std::fs::Metadata>) -> io::Result<
         file.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     Ok(file)
+}
+
+/// Replaces `path` with a file holding `bytes`, atomically and durably: written to the [`temp_path`] of the file
+/// `path` names ([`replaced_path`]: through its symbolic links, R30-2) made anew ([`create_anew`], with the
+/// permissions of the file it replaces, R30-3), fsynced, renamed over that file, and its directory fsynced. A crash
+/// leaves the old file or the new one whole under the name, never a part of either; an error before the rename (a
+/// full device, most likely) removes the temporary file, so it takes none of the space that was missing.
+/// (`std::fs::write` truncates first: ENOSPC, or a power loss before the data reached the disk, left an empty
+/// file, R30-21 in RELIABILITY.md.) Two replacements of one file at once may each take the other's temporary
+/// file: callers that can race serialise themselves (`save_resident`, R30-4).
+pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let path = &replaced_path(path);
+    let tmp = temp_path(path);
+    let written = create_anew(&tmp, std::fs::metadata(path).ok().as_ref()).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.

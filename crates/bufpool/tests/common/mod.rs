@@ -1,6 +1,7 @@
 //! Test tooling shared by the scenario tests: an instrumented in-memory storage and page self-checks.
 #![allow(dead_code)]
 
+pub mod ext4;
 pub mod model;
 pub mod tmpfs;
 

@@ -422,12 +422,12 @@ pub fn run(args: &BenchArgs, sel: &[WorkloadArgSel]) -> Result<Outcome> {
         ));
         ns
     });
-    println!("{}", report::summary(&r.out.results));
+    outln!("{}", report::summary(&r.out.results));
     let targets = report::targets(&r.out.results, latency);
     if args.smoke {
-        println!("B+tree targets: not judged in a smoke run (tiny tree, short cases); run without --smoke");
+        outln!("B+tree targets: not judged in a smoke run (tiny tree, short cases); run without --smoke");
     } else if !targets.is_empty() {
-        println!("B+tree targets (from this run):\n{targets}");
+        outln!("B+tree targets (from this run):\n{targets}");
     }
     Ok(r.out)
 }

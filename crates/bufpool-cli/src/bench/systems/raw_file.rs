@@ -21,7 +21,8 @@ pub const RAW_PAGE: usize = 4096;
 
 /// Writes `pages` fresh pages to `path` and makes them durable.
 pub fn prepare(path: &Path, pages: u32, seed: u64) -> Result<()> {
-    let mut f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    // The caller names the file in the error (`bench::preparing`).
+    let mut f = File::create(path)?;
     let chunk_pages = 256usize;
     let mut buf = vec![0u8; chunk_pages * RAW_PAGE];
     let mut page = 0u32;

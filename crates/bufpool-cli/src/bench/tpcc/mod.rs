@@ -8,7 +8,8 @@
 //! summary and the JSON are written, with `"consistent": false`). Runs follow each other on the same database,
 //! which grows as TPC-C's does.
 //!
-//! `--tpcc-db DIR` keeps the databases in `DIR` (loaded once, reused by later runs); with it, `--tpcc-acks FILE`
+//! `--tpcc-db DIR` keeps the databases in `DIR` (loaded once, reused by later runs; one run at a time: a run
+//! holds `DIR/in-use.lock` and a second is refused); with it, `--tpcc-acks FILE`
 //! appends every acknowledged New-Order of a bufpool-btree run to `FILE` (durably committed ones in `durable`
 //! mode), each run's lines after a line naming its durability mode, and `--tpcc-verify FILE` only recovers
 //! bufpool-btree's database, checks conditions 1 to 4 and that every New-Order `FILE` lists under `durable` is
@@ -77,7 +78,8 @@ pub struct TpccArgs {
     /// TPC-C: warehouses [default: 4, smoke: 1].
     #[arg(long)]
     warehouses: Option<u16>,
-    /// TPC-C: keep the databases in this directory (one subdirectory per system), loading each only once.
+    /// TPC-C: keep the databases in this directory (one subdirectory per system), loading each only once. One run
+    /// at a time: a run (or a verify) holds DIR/in-use.lock, and another given DIR meanwhile is refused.
     #[arg(long)]
     tpcc_db: Option<PathBuf>,
     /// TPC-C: append every acknowledged New-Order ("w d o" per line) of a bufpool-btree run to this file (needs
@@ -192,6 +194,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             bail!("--tpcc-acks records one bufpool-btree run: give --btree-systems bufpool-btree and one --durability");
         }
     }
+    // Held to the end of the run (or the verify): a run that finds no loaded database deletes its directory.
+    let _in_use = t.tpcc_db.as_deref().map(claim).transpose()?;
     let tmp;
     let base = match &t.tpcc_db {
         Some(d) => d.clone(),
@@ -375,7 +379,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             open.close().with_context(|| format!("closing {}", kind.name()))?;
         }
     }
-    println!("{}", report::summary(&rows, &loads));
+    outln!("{}", report::summary(&rows, &loads));
     let bad: Vec<&Row> = rows.iter().filter(|r| !r.consistent).collect();
     notes.push(format!(
         "consistency conditions 1-4 checked after each of {} runs: {}",
@@ -387,11 +391,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     ));
     for n in &notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     if let Some(path) = &args.json {
         report::write_json(path, &rows, &loads, &notes)?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     if let Some(r) = bad.first() {
         bail!(
@@ -403,6 +407,35 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Name of the lock file in a `--tpcc-db` directory that a run holds ([`claim`]).
+const IN_USE: &str = "in-use.lock";
+
+/// Claims the `--tpcc-db` directory `base` for this run, making it if needed: an exclusive `flock` on its
+/// [`IN_USE`] file, held while the returned file is open (the kernel drops it if the process dies), or an error if
+/// another run holds it. A run that finds no loaded database deletes the system's directory and loads anew, so a
+/// second run at once deleted the first's database under it, and the first could then mark the second's half-made
+/// one loaded (R30-20 in RELIABILITY.md).
+fn claim(base: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(base).with_context(|| format!("creating {}", base.display()))?;
+    let path = base.join(IN_USE);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "--tpcc-db {} is in use by another bufpool bench run (it holds {}): nothing was loaded, run or \
+             deleted; wait for that run to end, or give another --tpcc-db",
+            base.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 /// Loads `kind` into `dir` unless a database of `scale` is there already.
@@ -419,7 +452,7 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
             .with_context(|| format!("loading {}", kind.name()))?;
         open.close()?;
         seconds = t.elapsed().as_secs_f64();
-        std::fs::write(dir.join(LOADED), marker(scale))?;
+        mark_loaded(dir, scale)?;
     }
     // bufpool-btree's logs keep their length when truncation punches their dead records out: count what they
     // take (its `Engine::db_bytes` does the same); the other systems' files as long as they are.
@@ -440,6 +473,21 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
         scale: label,
         seconds,
         db_bytes,
+    })
+}
+
+/// Marks `dir` as holding a loaded database of `scale` (after its engine closed, every byte of the load durable):
+/// its [`LOADED`] marker written whole and durable or not at all ([`bufpool::storage::replace_file`]). Written with
+/// `std::fs::write`, a device full at the marker (or a power loss soon after it) left it empty, and every later run
+/// refused the database as one "of other cardinalities ()" (R30-21 in RELIABILITY.md).
+fn mark_loaded(dir: &Path, scale: Scale) -> Result<()> {
+    let mark = dir.join(LOADED);
+    bufpool::storage::replace_file(&mark, marker(scale).as_bytes()).with_context(|| {
+        format!(
+            "writing {}, which marks the database loaded (unless it is there whole now, the next run loads the \
+             database again)",
+            mark.display()
+        )
     })
 }
 
@@ -558,7 +606,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     let started = Instant::now();
     let o = ours::Ours::open(&dir, (2 * data_pages as usize).max(16_384), scale.warehouses)
         .context("recovering bufpool-btree")?;
-    println!(
+    outln!(
         "recovery (opening the trees, replaying the transaction log): {:.2} s",
         started.elapsed().as_secs_f64()
     );
@@ -575,7 +623,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     // Of the others, an absent order is the mode's loss; an order with some of its lines is not all or nothing.
     let (lost, broken): (Vec<String>, Vec<String>) =
         other_missing.into_iter().partition(|m| m.ends_with(check::NO_ORDER));
-    println!(
+    outln!(
         "recovered: {} orders, {} new-orders, {} order-lines; trees: {}",
         checked.orders,
         checked.new_orders,
@@ -586,20 +634,20 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!("consistent: {}", checked.consistent());
+    outln!("consistent: {}", checked.consistent());
     for f in &checked.failures {
-        println!("  {f}");
+        outln!("  {f}");
     }
-    println!(
+    outln!(
         "acknowledged new-orders: {} present, {} missing",
         durable.len() - missing.len(),
         missing.len()
     );
     for m in missing.iter().take(20) {
-        println!("  {m}");
+        outln!("  {m}");
     }
     if !other.is_empty() {
-        println!(
+        outln!(
             "new-orders acknowledged without a durable commit (nondurable-autocommit, batch:N): {} present, {} lost \
              (a kill may lose them: not an error), {} incomplete",
             other.len() - lost.len() - broken.len(),
@@ -607,7 +655,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
             broken.len()
         );
         for m in broken.iter().take(20) {
-            println!("  {m}");
+            outln!("  {m}");
         }
     }
     if let Some(path) = json {
@@ -621,7 +669,8 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
             "incomplete_nondurable": broken,
             "orders": checked.orders,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n")?;
+        std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     o.close()?;
     if !checked.consistent() || !missing.is_empty() || !broken.is_empty() {
@@ -641,9 +690,58 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     Ok(())
 }
 
+/// The pool crate's tmpfs helper (mount, remount, unmount on drop), for a test of a full device.
+#[cfg(test)]
+#[allow(dead_code)] // `remount` is not used here.
+#[path = "../../../../bufpool/tests/common/tmpfs.rs"]
+mod tmpfs;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// R30-21: the `loaded` marker written on a full device. With `std::fs::write` the marker was created and its
+    /// bytes refused: an empty marker, which every later run refused as a database "of other cardinalities ()".
+    /// Now nothing is marked (the next run loads again), no temporary file is left taking space, and with room
+    /// the marker is written whole. Needs root (`mount`); skips, saying why, elsewhere.
+    #[test]
+    fn a_loaded_marker_refused_for_space_marks_nothing_and_the_next_run_loads_again() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let mount = match tmpfs::mount_tmpfs(dir.path(), "64k") {
+            Ok(m) => m,
+            Err(why) => {
+                eprintln!(
+                    "SKIPPED a_loaded_marker_refused_for_space_marks_nothing_and_the_next_run_loads_again: {why}"
+                );
+                return;
+            }
+        };
+        let db = dir.path().join("db");
+        std::fs::create_dir(&db).unwrap();
+        let fill = dir.path().join("fill");
+        let mut f = std::fs::File::create(&fill).unwrap();
+        loop {
+            match f.write_all(&[7u8; 4096]) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                r => r.unwrap(),
+            }
+        }
+        let scale = Scale::reduced(1);
+        let err = mark_loaded(&db, scale).expect_err("a marker written on a full device");
+        assert!(format!("{err:#}").contains("No space left"), "{err:#}");
+        assert!(
+            !loaded(&db, scale, "").expect("after a marker refused for space"),
+            "a database marked loaded by a marker that was refused"
+        );
+        let mark = db.join(LOADED);
+        assert!(!mark.exists() && !bufpool::storage::temp_path(&mark).exists());
+        drop(f);
+        std::fs::remove_file(&fill).unwrap();
+        mark_loaded(&db, scale).unwrap();
+        assert!(loaded(&db, scale, "").unwrap());
+        drop(mount);
+    }
 
     #[test]
     fn the_default_pool_fraction_keeps_small_data_in_memory_and_shrinks_for_large_data() {
