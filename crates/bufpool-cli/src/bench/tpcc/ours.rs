@@ -127,7 +127,14 @@
 //!   fsync itself, under its locks. The write-outs are the tick's fast part, on the driver's own thread, never
 //!   behind a checkpoint: until session 23 one tick did both, so through a checkpoint's seconds (when every
 //!   leaf's first change logs its image, the tree logs' busiest time) the buffers passed the hard bound and the
-//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20).
+//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20). Since session 30 the
+//!   transaction log's records are written with O_DIRECT where the file system takes it
+//!   ([`TreeWal::open_direct`]; `bufpool_btree::wal`, "Direct writes"), a write that waits for the device but
+//!   copies nothing into the page cache: its appenders never write it out at the soft bound, so the tick writes
+//!   it out too, and paces itself by its buffer as well. The tree logs stay buffered: their image rounds after
+//!   an open or a checkpoint (150-200 MB in a burst) written direct held the tick, the transaction log's buffer
+//!   passed the hard bound meanwhile and an appender wrote it, direct, under its locks (session 26's try at
+//!   every log direct: BENCHMARKS.md, log26).
 //!
 //! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
 //!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
@@ -310,7 +317,12 @@ impl Ours {
             Some(on) => TreeWal::open_storage(on(name)),
             None => TreeWal::open(dir.join(name)),
         };
-        let txlog = open_log(TXN_LOG)?;
+        // The transaction log written with O_DIRECT (the tick writes it out: `tick_logs`), the trees' logs
+        // through the page cache (module docs, "Tree-log write-outs off the transactions' path").
+        let txlog = match storage {
+            Some(on) => TreeWal::open_storage(on(TXN_LOG)),
+            None => TreeWal::open_direct(dir.join(TXN_LOG)),
+        }?;
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
         }
@@ -486,6 +498,9 @@ impl Ours {
     /// write-out itself only past [`bufpool_btree::BUF_HARD_MAX`]).
     fn tick_logs(&self) -> Result<Duration> {
         self.latch_failure(|| {
+            // The transaction log too: where its records are written direct, its appenders leave it to us
+            // (`TreeWal::write_out`) rather than wait for the device under their locks.
+            self.txlog.write_out()?;
             for t in &self.trees {
                 t.wal().write_out()?;
             }
@@ -493,8 +508,7 @@ impl Ours {
         })?;
         let mut appended = 0u64;
         let mut room = u64::MAX;
-        for t in &self.trees {
-            let wal = t.wal();
+        for wal in std::iter::once(&self.txlog).chain(self.trees.iter().map(|t| t.wal())) {
             appended = appended.saturating_add(wal.end_lsn());
             room = room.min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
         }
@@ -2558,6 +2572,9 @@ mod tests {
     /// Every op of the transaction log, in order.
     fn log_ops(e: &Ours) -> Vec<OwnedOp> {
         let mut ops = Vec::new();
+        // The scan reads the file: the buffered records first (a log written direct is left to the tick, which
+        // this test does not run, up to its hard bound).
+        e.txlog.commit().unwrap();
         e.txlog
             .scan(|_, o| {
                 ops.extend(o);
