@@ -2643,6 +2643,47 @@ mod tests {
     /// part. A right one commits as a patch of exactly its fields, and a put of a row read is logged whole. (The
     /// TPC-C bodies' own declarations are checked the same way by every test that runs them here, such as
     /// `concurrent_transactions_keep_the_conditions_and_the_stock_counts`.)
+    /// The transaction log is written direct, the trees' logs through the page cache (module docs, "Tree-log
+    /// write-outs off the transactions' path"): the transactions leave its buffer past the soft bound to the
+    /// tick, which writes it out, and a reopen after a crash (no close, no checkpoint) replays what it wrote.
+    #[test]
+    fn the_transaction_log_is_written_direct_by_the_tick_and_replayed_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 8192, 1).unwrap();
+        e.finish_load().unwrap();
+        assert!(e.txlog.writes_direct(), "ext4 and tmpfs take O_DIRECT");
+        assert!(e.trees.iter().all(|t| !t.wal().writes_direct()));
+        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
+        let key = |i: u32| [b"n".as_slice(), &i.to_be_bytes()].concat();
+        // Past the soft bound: 1200 transactions of a 1000-byte row (a pool of 8192 pages evicts none of them,
+        // so no page write makes the transaction log write out first).
+        for n in 0..1200u32 {
+            w.run(&Access::warehouse(1, false), &mut |t| {
+                t.put(Table::Stock, &key(n), &[n as u8; 1000])?;
+                Ok(true)
+            })
+            .unwrap();
+        }
+        assert!(
+            e.txlog.buffered_bytes() > bufpool_btree::BUF_SOFT_MAX,
+            "no transaction wrote it out: {}",
+            e.txlog.buffered_bytes()
+        );
+        e.tick_logs().unwrap();
+        assert_eq!(e.txlog.buffered_bytes(), 0, "the tick wrote it out");
+        // Made durable as written (a tick's write-out does not fsync): the crash below keeps it.
+        e.txlog.commit().unwrap();
+        drop(w);
+        drop(e);
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let rows = &contents(&e)[Table::Stock.index()];
+        assert_eq!(rows.len(), 1200);
+        for (i, (k, v)) in rows.iter().enumerate() {
+            assert_eq!((k, v), (&key(i as u32), &vec![i as u8; 1000]));
+        }
+        e.close().unwrap();
+    }
+
     #[test]
     fn an_update_that_changes_a_byte_outside_the_fields_it_names_is_caught() {
         let dir = tempfile::tempdir().unwrap();
