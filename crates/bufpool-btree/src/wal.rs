@@ -90,7 +90,7 @@
 //! page-cache copy of every log byte (about 6 us a fresh 4 KiB page on the VM issue 15 is measured on: perf29),
 //! then the kernel's writeback of it (in TPC-C at two threads, 1.3 CPU-s of a 90 s run and ~900 MB of writeback
 //! a 12 s run: BENCHMARKS.md, ckpt25). A direct write-out (`DirectLog`):
-//! - writes whole 4 KiB blocks ([`bufpool::storage::IO_ALIGN`]) from an aligned staging buffer of 1 MiB: the bytes
+//! - writes whole 4 KiB blocks ([`bufpool::storage::IO_ALIGN`]) from an aligned staging buffer of 4 MiB: the bytes
 //!   the file already holds in the first block, from its start to the end of the written records (kept from the
 //!   last write-out, or read back once after an open or a rewrite), then the records, then zeros to the end of the
 //!   last block. The next write-out writes that block again, whole, as a log on a raw device does. The first
@@ -1331,7 +1331,7 @@ fn zero_dev(dev: &Device, mut at: u64, end: u64) -> io::Result<()> {
 /// block, which holds the header slots, is never written direct.
 const LOG_BLOCK: u64 = bufpool::storage::IO_ALIGN as u64;
 /// Bytes of a direct log's staging buffer: a write-out of more is written in steps of this much.
-const STAGE_LEN: usize = 1 << 20;
+const STAGE_LEN: usize = 4 << 20;
 
 /// The direct writes of a log file (module docs, "Direct writes"): whole, aligned blocks through an O_DIRECT
 /// descriptor, the records copied into an aligned staging buffer behind the bytes of their first block that the
@@ -2458,7 +2458,13 @@ impl TreeWal {
     /// tick), so that appenders of a log whose dependency is not durable far enough never fsync it on their path
     /// (they leave the buffer to this call, up to [`BUF_HARD_MAX`]). Returns whether it wrote.
     pub fn write_out(&self) -> Result<bool> {
-        if self.buffered.load(Ordering::Acquire) <= BUF_SOFT_MAX {
+        self.write_out_past(BUF_SOFT_MAX)
+    }
+
+    /// [`TreeWal::write_out`] with `bytes` for [`BUF_SOFT_MAX`]: fewer, larger writes (a log written direct, whose
+    /// every write waits for the device, written out by a background caller; below [`BUF_HARD_MAX`]).
+    pub fn write_out_past(&self, bytes: usize) -> Result<bool> {
+        if self.buffered.load(Ordering::Acquire) <= bytes {
             return Ok(false);
         }
         let io = self.io.lock();

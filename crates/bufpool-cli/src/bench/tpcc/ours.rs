@@ -192,6 +192,10 @@ use crate::bench::tick::{Pace, TICK_MIN};
 
 /// Page size of every tree.
 pub const PAGE_BYTES: usize = 4096;
+
+/// Buffered bytes of the transaction log past which the tick writes it out ([`TreeWal::write_out_past`]): written
+/// direct, each write waits for the device, so fewer and larger than a tree log's ([`bufpool_btree::BUF_SOFT_MAX`]).
+const TXLOG_WRITE_OUT: usize = 4 << 20;
 /// A log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint (the
 /// transaction log's, or a tree's own), unless the environment variable [`LOG_MAX_ENV`] gives another bound (the
 /// crash test makes checkpoints frequent with it). 512 MiB since issue 15's log-bytes pass, whose patches made
@@ -500,7 +504,7 @@ impl Ours {
         self.latch_failure(|| {
             // The transaction log too: where its records are written direct, its appenders leave it to us
             // (`TreeWal::write_out`) rather than wait for the device under their locks.
-            self.txlog.write_out()?;
+            self.txlog.write_out_past(TXLOG_WRITE_OUT)?;
             for t in &self.trees {
                 t.wal().write_out()?;
             }
@@ -508,9 +512,10 @@ impl Ours {
         })?;
         let mut appended = 0u64;
         let mut room = u64::MAX;
-        for wal in std::iter::once(&self.txlog).chain(self.trees.iter().map(|t| t.wal())) {
+        let logs = std::iter::once((&self.txlog, TXLOG_WRITE_OUT));
+        for (wal, past) in logs.chain(self.trees.iter().map(|t| (t.wal(), bufpool_btree::BUF_SOFT_MAX))) {
             appended = appended.saturating_add(wal.end_lsn());
-            room = room.min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
+            room = room.min((2 * past).saturating_sub(wal.buffered_bytes()) as u64);
         }
         Ok(self.pace_logs.next(Instant::now(), appended, room))
     }
@@ -2655,9 +2660,9 @@ mod tests {
         assert!(e.trees.iter().all(|t| !t.wal().writes_direct()));
         let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
         let key = |i: u32| [b"n".as_slice(), &i.to_be_bytes()].concat();
-        // Past the soft bound: 1200 transactions of a 1000-byte row (a pool of 8192 pages evicts none of them,
+        // Past the tick's bound: 4500 transactions of a 1000-byte row (a pool of 8192 pages evicts none of them,
         // so no page write makes the transaction log write out first).
-        for n in 0..1200u32 {
+        for n in 0..4500u32 {
             w.run(&Access::warehouse(1, false), &mut |t| {
                 t.put(Table::Stock, &key(n), &[n as u8; 1000])?;
                 Ok(true)
@@ -2665,7 +2670,7 @@ mod tests {
             .unwrap();
         }
         assert!(
-            e.txlog.buffered_bytes() > bufpool_btree::BUF_SOFT_MAX,
+            e.txlog.buffered_bytes() > TXLOG_WRITE_OUT,
             "no transaction wrote it out: {}",
             e.txlog.buffered_bytes()
         );
@@ -2677,7 +2682,7 @@ mod tests {
         drop(e);
         let e = Ours::open(dir.path(), 256, 1).unwrap();
         let rows = &contents(&e)[Table::Stock.index()];
-        assert_eq!(rows.len(), 1200);
+        assert_eq!(rows.len(), 4500);
         for (i, (k, v)) in rows.iter().enumerate() {
             assert_eq!((k, v), (&key(i as u32), &vec![i as u8; 1000]));
         }
