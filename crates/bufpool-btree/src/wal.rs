@@ -69,53 +69,13 @@
 //! op, `CUT` becomes an image if the leaf was last logged before the checkpoint's redo point (full-page writes).
 //!
 //! # Where the bytes live
-//! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back. Opened with
-//!   [`TreeWal::open_direct`], its records are written with O_DIRECT where the file system takes it ("Direct
-//!   writes").
+//! - A **file** ([`TreeWal::open`]). Truncation (below) gives the space of the cut records back.
 //! - Any [`Storage`] ([`TreeWal::open_storage`]), e.g. the pool's `FaultyStorage` in the crash simulation. A
 //!   storage has no rename and no punch, so truncation writes a new header slot whose `start` is the redo point
 //!   (the records stay where they are: the space is not given back), unless the log was made with a capacity
 //!   ([`TreeWal::open_storage_with_capacity`]): then it keeps within it, in two regions ("A bounded log on a
 //!   storage"). The storage must accept unaligned I/O (a memory or faulty storage, or a buffered `FileStorage`;
 //!   not O_DIRECT).
-//!
-//! # Direct writes (issue 15, sessions 26 and 30)
-//! Asked for by the log's opener ([`TreeWal::open_direct`]; session 26 wrote every log direct, and lost at one
-//! thread while a tree log's round of leaf images was written synchronously: BENCHMARKS.md, log26; session 30
-//! writes TPC-C's transaction log alone direct, direct30). Such a log file is opened twice: a buffered
-//! descriptor (the lock, reads and recovery, the header slots, the length, punches, fsyncs) and, where the file
-//! system takes O_DIRECT, a direct one for the records' writes, probed as the pool's data files are
-//! ([`bufpool::storage::open_direct_probed`]: EINVAL at the open or at an aligned read means buffered; so does
-//! EINVAL at the first direct write, [`TreeWal::writes_direct`]). A buffered write-out is a `pwrite`: a
-//! page-cache copy of every log byte (about 6 us a fresh 4 KiB page on the VM issue 15 is measured on: perf29),
-//! then the kernel's writeback of it (in TPC-C at two threads, 1.3 CPU-s of a 90 s run and ~900 MB of writeback
-//! a 12 s run: BENCHMARKS.md, ckpt25). A direct write-out (`DirectLog`):
-//! - writes whole 4 KiB blocks ([`bufpool::storage::IO_ALIGN`]) from an aligned staging buffer of 4 MiB: the bytes
-//!   the file already holds in the first block, from its start to the end of the written records (kept from the
-//!   last write-out, or read back once after an open or a rewrite), then the records, then zeros to the end of the
-//!   last block. The next write-out writes that block again, whole, as a log on a raw device does. The first
-//!   block, which holds the header slots, is written buffered, as the slots are: no block is written both ways.
-//! - **Zeros past the end read as the end**: a record header of zeros has length 0, never valid, so the padding
-//!   is the log's end exactly as a file's end was, and an open cuts it (`Device::cut`), torn tail and padding
-//!   alike. [`TreeWal::file_len`] is the end of the records, not of the padding.
-//! - **A torn rewrite of the last block loses nothing durable**: the block's bytes up to the end of the records
-//!   written before are rewritten with the same values, so whichever of its sectors a crash leaves old or new,
-//!   those records read the same; past them the block holds the new records (some torn: recovery stops at the
-//!   first whose checksum fails) or the old zeros (the end). The same promise PostgreSQL's WAL, which rewrites its
-//!   last partial page, relies on: a device that writes a sector's old or new bytes, never others.
-//! - **Durability**: a direct write returns once the device has the bytes, perhaps in its volatile cache; the
-//!   fsync (`fdatasync` of the buffered descriptor: one inode) flushes that cache and the file's size, exactly as
-//!   after buffered writes; `durable` moves only after it, as before. Punches and rewrites are unchanged: a punch
-//!   stays below the block of the written end (the cut's redo point is written first), and a rewrite's new file
-//!   is copied buffered and synced whole before its rename, then written direct after it.
-//! - **Appenders never wait for the device**: a direct write waits for it (a buffered one only copied), so an
-//!   appender of a direct log never writes at [`BUF_SOFT_MAX`] (`spill_if_large`): it leaves the buffer to its
-//!   owner's [`TreeWal::write_out`] (TPC-C's driver tick, which now writes the transaction log out too), or to
-//!   [`BUF_HARD_MAX`], where an appender writes whatever it costs, as before. A commit's write waits for the
-//!   device, then its fsync has no page cache to write back.
-//! - **Refusals**: a direct write refused for space (ENOSPC) puts the records back in the buffer as a buffered
-//!   one does (F13-1): the retry writes them again from their start, the bytes of its block in front of them read
-//!   back from the file; any other error fails the log, as a buffered write's.
 //!
 //! # A bounded log on a storage ([`TreeWal::open_storage_with_capacity`], R24-10 in RELIABILITY.md)
 //! A storage has no punch and no rename, so until R24-10 its cut only wrote a header slot and the storage grew by
@@ -344,15 +304,14 @@
 //! dependency's locks (a dependency must never depend back, directly or not: [`TreeWal::flush_first`] refuses
 //! one that would, R21-1 in RELIABILITY.md).
 
-use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use bufpool::storage::{AlignedBuf, Storage};
+use bufpool::storage::Storage;
 use bufpool::{Lsn, PageNo};
 use parking_lot::Mutex;
 
@@ -392,10 +351,9 @@ const REC_HDR: usize = 16;
 /// for the end of the log (a sanity bound: a structure change logs a handful of pages). [`TreeWal::append`]
 /// refuses a longer record ([`Error::BadRecord`]).
 pub const RECORD_MAX: usize = 16 << 20;
-/// Buffered bytes above which an appender writes the buffer out (without fsync of this log) if the file is free,
-/// not written direct (module docs, "Direct writes") and, for a log with a dependency, that log is durable as far
-/// as the buffer needs already (no fsync of it on the appender's path); otherwise [`TreeWal::write_out`] (a
-/// background caller) writes it.
+/// Buffered bytes above which an appender writes the buffer out (without fsync of this log) if the file is free
+/// and, for a log with a dependency, that log is durable as far as the buffer needs already (no fsync of it on the
+/// appender's path); otherwise [`TreeWal::write_out`] (a background caller) writes it.
 pub const BUF_SOFT_MAX: usize = 1 << 20;
 /// Buffered bytes above which an appender writes the buffer out whatever it costs: it waits for the file, and
 /// makes the dependency durable as far as the buffer needs first. Bounds the buffer of a log whose owner never
@@ -1327,95 +1285,6 @@ fn zero_dev(dev: &Device, mut at: u64, end: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Bytes of a direct write's alignment (offsets, lengths, memory): [`bufpool::storage::IO_ALIGN`]. The log's first
-/// block, which holds the header slots, is never written direct.
-const LOG_BLOCK: u64 = bufpool::storage::IO_ALIGN as u64;
-/// Bytes of a direct log's staging buffer: a write-out of more is written in steps of this much.
-const STAGE_LEN: usize = 4 << 20;
-
-/// The direct writes of a log file (module docs, "Direct writes"): whole, aligned blocks through an O_DIRECT
-/// descriptor, the records copied into an aligned staging buffer behind the bytes of their first block that the
-/// file holds already, the last block padded with zeros and written again, whole, by the next write-out.
-struct DirectLog {
-    /// The O_DIRECT descriptor ([`bufpool::storage::open_direct_probed`]).
-    file: File,
-    /// The staging buffer, [`STAGE_LEN`] bytes; made at the first write.
-    stage: Option<AlignedBuf>,
-    /// The block holding the end of the written records: its offset and its bytes up to that end (what the next
-    /// write-out writes again in front of its records). `None` until the first write: read from the file then.
-    tail: Option<(u64, Vec<u8>)>,
-    /// A direct write has succeeded: an EINVAL after it is an error of the write, not the file system refusing
-    /// O_DIRECT.
-    proven: bool,
-}
-
-impl DirectLog {
-    fn new(file: File) -> DirectLog {
-        DirectLog {
-            file,
-            stage: None,
-            tail: None,
-            proven: false,
-        }
-    }
-
-    /// Writes `recs` at byte `off` (in a block past the first; nothing if empty), `off` being the end of what the
-    /// file holds, in aligned blocks: the bytes of `off`'s block before it (`tail`, or read through `buffered`)
-    /// first, zeros after the last record to the end of its block.
-    fn write(&mut self, buffered: &File, mut recs: &[u8], mut off: u64) -> io::Result<()> {
-        let stage = self.stage.get_or_insert_with(|| AlignedBuf::zeroed(STAGE_LEN));
-        while !recs.is_empty() {
-            let at = off / LOG_BLOCK * LOG_BLOCK;
-            let pre = (off - at) as usize;
-            match &self.tail {
-                Some((t, bytes)) if *t == at && bytes.len() == pre => stage[..pre].copy_from_slice(bytes),
-                _ => buffered.read_exact_at(&mut stage[..pre], at)?,
-            }
-            let n = recs.len().min(STAGE_LEN - pre);
-            let fill = pre + n;
-            let len = fill.next_multiple_of(LOG_BLOCK as usize);
-            stage[pre..fill].copy_from_slice(&recs[..n]);
-            stage[fill..len].fill(0);
-            write_direct(&self.file, &stage[..len], at)?;
-            self.proven = true;
-            let end = off + n as u64;
-            let t = end / LOG_BLOCK * LOG_BLOCK;
-            let mut bytes = self.tail.take().map(|(_, b)| b).unwrap_or_default();
-            bytes.clear();
-            bytes.extend_from_slice(&stage[(t - at) as usize..fill]);
-            self.tail = Some((t, bytes));
-            (recs, off) = (&recs[n..], end);
-        }
-        Ok(())
-    }
-}
-
-/// `pwrite`s all of `buf` (whole aligned blocks) at `off` through an O_DIRECT descriptor: a short write goes on
-/// from the last whole block it wrote (the rest of a direct write must stay aligned).
-fn write_direct(file: &File, mut buf: &[u8], mut off: u64) -> io::Result<()> {
-    let mut short = 0;
-    while !buf.is_empty() {
-        match file.write_at(buf, off) {
-            Ok(n) if n == buf.len() => return Ok(()),
-            Ok(n) => {
-                let n = n / LOG_BLOCK as usize * LOG_BLOCK as usize;
-                short += 1;
-                if short > 8 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "direct write: short, again and again",
-                    ));
-                }
-                buf = &buf[n..];
-                off += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 struct LogFile {
     dev: Device,
     /// LSN stored at byte [`LOG_HDR`].
@@ -1433,41 +1302,9 @@ struct LogFile {
     base: u64,
     /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
     region_len: u64,
-    /// A file on a file system that takes O_DIRECT: its records' writes, past the first block (module docs,
-    /// "Direct writes"). `None` for a storage, or where the file system refused O_DIRECT. Used only under `io`
-    /// (or on a switch's own `LogFile`): a `RefCell` so that the write-out takes `&LogFile`.
-    direct: RefCell<Option<DirectLog>>,
 }
 
 impl LogFile {
-    /// Whether the records' writes bypass the page cache (O_DIRECT).
-    fn is_direct(&self) -> bool {
-        self.direct.borrow().is_some()
-    }
-
-    /// Writes the records `recs` at byte `off`, the end of what the file holds: through the direct descriptor
-    /// where there is one (the part in the first block, which the header slots share, buffered), else as the
-    /// device writes. A file system that took O_DIRECT at the open and refuses the first direct write (EINVAL)
-    /// gets buffered writes from then on, as at an open it refuses (module docs, "Direct writes").
-    fn write_records(&self, recs: &[u8], off: u64) -> io::Result<()> {
-        if let Device::File(f) = &self.dev {
-            let mut direct = self.direct.borrow_mut();
-            if let Some(d) = direct.as_mut() {
-                let n = (LOG_BLOCK.saturating_sub(off) as usize).min(recs.len());
-                f.write_all_at(&recs[..n], off)?;
-                let (rest, at) = (&recs[n..], off + n as u64);
-                match d.write(f, rest, at) {
-                    Err(e) if !d.proven && e.raw_os_error() == Some(libc::EINVAL) => {
-                        *direct = None;
-                        return f.write_all_at(rest, at);
-                    }
-                    r => return r,
-                }
-            }
-        }
-        self.dev.write_all_at(recs, off)
-    }
-
     fn offset(&self, lsn: Lsn) -> u64 {
         self.base + (lsn - self.origin)
     }
@@ -1543,9 +1380,6 @@ pub struct TreeWal {
     /// A bounded log: bytes of records admitted ([`TreeWal::reserve`]) and not yet appended (or appended, their
     /// [`Room`] not yet dropped): counted against `append_end` with `appended` (R25-O1 in RELIABILITY.md).
     reserved: AtomicU64,
-    /// `io`'s records are written direct ([`LogFile::is_direct`]), readable without the lock: an appender then
-    /// leaves a buffer past [`BUF_SOFT_MAX`] to [`TreeWal::write_out`] (module docs, "Direct writes").
-    direct: AtomicBool,
     /// Everything before this LSN is on stable storage.
     durable: AtomicU64,
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
@@ -1796,25 +1630,8 @@ impl TreeWal {
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
-    ///
-    /// The records are written through the page cache; [`TreeWal::open_direct`] writes them with O_DIRECT.
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
-        TreeWal::open_file(path.as_ref(), false)
-    }
-
-    /// [`TreeWal::open`], the records written with O_DIRECT where the file system takes it, past the page cache
-    /// (module docs, "Direct writes"; buffered where it refuses: [`TreeWal::writes_direct`] tells). A direct
-    /// write waits for the device, so the log's appenders leave its buffer to [`TreeWal::write_out`] up to
-    /// [`BUF_HARD_MAX`]: for a log whose owner calls it often (TPC-C's transaction log, written out by the
-    /// driver's tick), at a steady rate rather than in bursts (a tree's log, whose checkpoints log a round of
-    /// leaf images, is better buffered).
-    pub fn open_direct(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
-        TreeWal::open_file(path.as_ref(), true)
-    }
-
-    /// [`TreeWal::open`] (`direct`: [`TreeWal::open_direct`]).
-    fn open_file(path: &Path, direct: bool) -> Result<Arc<TreeWal>> {
-        let path = path.to_path_buf();
+        let path = path.as_ref().to_path_buf();
         // Looked at before the open (a FIFO opened for reading and writing is a pipe, a device's open may have
         // effects of its own) and again after it, on what was opened (the path may have changed in between).
         if let Ok(m) = std::fs::metadata(&path) {
@@ -1834,14 +1651,7 @@ impl TreeWal {
                 .map_err(|e| log_err(LogName(Some(&path)), "stat", e, AT_OPEN))?,
         )?;
         lock_log(&file, &path)?;
-        // The records' writes bypass the page cache where asked and the file system allows it (module docs,
-        // "Direct writes"); the data files' probe, with its buffered fallback.
-        let direct = match direct {
-            true => bufpool::storage::open_direct_probed(&path)
-                .map_err(|e| log_err(LogName(Some(&path)), "open direct", e, AT_OPEN))?,
-            false => None,
-        };
-        TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None, direct)
+        TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)
     }
 
     /// [`TreeWal::open`] on a [`Storage`] instead of a file (see the module docs: truncation does not give space
@@ -1862,7 +1672,7 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, None, None)
+        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, None)
     }
 
     /// [`TreeWal::open_storage`] of a log that uses at most `capacity` bytes of the storage, its header included,
@@ -1893,17 +1703,11 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, Some(region_len), None)
+        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, Some(region_len))
     }
 
-    /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]);
-    /// `direct`, a file's O_DIRECT descriptor for its records' writes.
-    fn open_device(
-        dev: Device,
-        path: Option<PathBuf>,
-        bounded: Option<u64>,
-        direct: Option<File>,
-    ) -> Result<Arc<TreeWal>> {
+    /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]).
+    fn open_device(dev: Device, path: Option<PathBuf>, bounded: Option<u64>) -> Result<Arc<TreeWal>> {
         let name = LogName(path.as_deref());
         let len = dev.len().map_err(|e| log_err(name, "stat", e, AT_OPEN))?;
         let mut best: Option<(Header, u64)> = None;
@@ -1982,7 +1786,6 @@ impl TreeWal {
                 slot,
                 base: hdr.base,
                 region_len: hdr.region_len,
-                direct: RefCell::new(direct.map(DirectLog::new)),
             }),
             trunc: Mutex::new(Trunc {
                 punched: 0,
@@ -1996,7 +1799,6 @@ impl TreeWal {
             }),
             append_end: AtomicU64::new(append_end(hdr.origin, hdr.region_len)),
             reserved: AtomicU64::new(0),
-            direct: AtomicBool::new(false),
             start: AtomicU64::new(hdr.start),
             durable: AtomicU64::new(hdr.start),
             redo_lsn: AtomicU64::new(hdr.start),
@@ -2014,7 +1816,6 @@ impl TreeWal {
         let end = wal.scan(|_, _| Ok(()))?;
         {
             let io = wal.io.lock();
-            wal.direct.store(io.is_direct(), Ordering::Relaxed);
             io.dev
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
@@ -2430,8 +2231,7 @@ impl TreeWal {
     }
 
     /// After an append (`st` held since it): a buffer past [`BUF_SOFT_MAX`] is written out (no fsync of this log)
-    /// by the appender if the file is free, its writes are buffered (a direct write would wait for the device:
-    /// module docs, "Direct writes"), and the write costs no fsync of the dependency (it is durable as far as
+    /// by the appender if the file is free and the write costs no fsync of the dependency (it is durable as far as
     /// the buffer needs: `buf_dep`); past [`BUF_HARD_MAX`] whatever it costs, waiting for the file. Otherwise the
     /// buffer waits for [`TreeWal::write_out`]: an appender may hold page latches and its caller's locks (a
     /// transaction's), and an fsync there stalls everyone behind them. A failure is latched in `failed` (by
@@ -2443,10 +2243,7 @@ impl TreeWal {
         if len > BUF_HARD_MAX {
             let io = self.io.lock();
             let _ = self.write_locked(&io, SyncCause::AppendSpill, false);
-        } else if len > BUF_SOFT_MAX
-            && !self.direct.load(Ordering::Relaxed)
-            && self.first.get().is_none_or(|f| f.durable_lsn() >= dep)
-        {
+        } else if len > BUF_SOFT_MAX && self.first.get().is_none_or(|f| f.durable_lsn() >= dep) {
             if let Some(io) = self.io.try_lock() {
                 let _ = self.write_locked(&io, SyncCause::AppendSpill, false);
             }
@@ -2458,13 +2255,7 @@ impl TreeWal {
     /// tick), so that appenders of a log whose dependency is not durable far enough never fsync it on their path
     /// (they leave the buffer to this call, up to [`BUF_HARD_MAX`]). Returns whether it wrote.
     pub fn write_out(&self) -> Result<bool> {
-        self.write_out_past(BUF_SOFT_MAX)
-    }
-
-    /// [`TreeWal::write_out`] with `bytes` for [`BUF_SOFT_MAX`]: fewer, larger writes (a log written direct, whose
-    /// every write waits for the device, written out by a background caller; below [`BUF_HARD_MAX`]).
-    pub fn write_out_past(&self, bytes: usize) -> Result<bool> {
-        if self.buffered.load(Ordering::Acquire) <= bytes {
+        if self.buffered.load(Ordering::Acquire) <= BUF_SOFT_MAX {
             return Ok(false);
         }
         let io = self.io.lock();
@@ -2526,7 +2317,7 @@ impl TreeWal {
         // with the rest, so the region in force never misses them.
         let skip = io.origin.saturating_sub(start).min(buf.len() as u64) as usize;
         if skip < buf.len() {
-            if let Err(e) = io.write_records(&buf[skip..], io.offset(start + skip as u64)) {
+            if let Err(e) = io.dev.write_all_at(&buf[skip..], io.offset(start + skip as u64)) {
                 if !is_no_space(&e) {
                     self.release_taken(buf);
                     return Err(self.fail("write", e));
@@ -2536,7 +2327,6 @@ impl TreeWal {
             }
         }
         self.release_taken(buf);
-        self.direct.store(io.is_direct(), Ordering::Relaxed);
         if sync {
             io.dev.sync().map_err(|e| self.fail("fsync", e))?;
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
@@ -2752,7 +2542,6 @@ impl TreeWal {
                 slot: other_slot(io.slot),
                 base: region_base(u64::from(io.base == LOG_HDR), io.region_len),
                 region_len: io.region_len,
-                direct: RefCell::new(None),
             };
             let from = (io.base, io.origin);
             // What the region in force holds from `redo` on: nothing if the records before `redo` are not all
@@ -2841,13 +2630,6 @@ impl TreeWal {
         // Locked before the rename makes it the log, as `open` locks the log (R13-1).
         new.try_lock()
             .map_err(|e| dropped("lock its rewritten copy", io::Error::from(e)))?;
-        // Written direct if the log was (module docs, "Direct writes"); the copy below is buffered, synced whole.
-        let new_direct = match self.direct.load(Ordering::Relaxed) {
-            true => {
-                bufpool::storage::open_direct_probed(&tmp).map_err(|e| dropped("open its rewritten copy direct", e))?
-            }
-            false => None,
-        };
         let hdr = Header {
             id: self.id,
             origin: redo,
@@ -2887,9 +2669,7 @@ impl TreeWal {
             slot: SLOT_AT[0],
             base: LOG_HDR,
             region_len: 0,
-            direct: RefCell::new(new_direct.map(DirectLog::new)),
         };
-        self.direct.store(io.is_direct(), Ordering::Relaxed);
         self.start.store(redo, Ordering::Release);
         tr.punched = 0;
         tr.rewrites += 1;
@@ -2987,23 +2767,11 @@ impl TreeWal {
         std::array::from_fn(|i| self.syncs[i].load(Ordering::Relaxed))
     }
 
-    /// Whether the log's records are written with O_DIRECT, past the page cache: a log file on a file system
-    /// that takes it (module docs, "Direct writes"); never a log on a [`Storage`].
-    pub fn writes_direct(&self) -> bool {
-        self.direct.load(Ordering::Relaxed)
-    }
-
     /// Logical size of the log file in bytes (header included). Holes punched by truncation count: it measures
     /// how far byte offsets have grown, not the space used; [`TreeWal::log_bytes`] is what the log holds.
     pub fn file_len(&self) -> u64 {
         let io = self.io.lock();
-        let len = io.dev.len().unwrap_or(0);
-        match io.dev {
-            // A direct log's last block is padded with zeros past its written records (module docs, "Direct
-            // writes"): the length they end at.
-            Device::File(_) => len.min(io.offset(self.state.lock().buf_start.max(io.origin))),
-            Device::Storage(_) => len,
-        }
+        io.dev.len().unwrap_or(0)
     }
 
     /// Bytes of records the log holds from its start (the last truncation's redo point) to the end of its
@@ -3352,10 +3120,9 @@ mod tests {
         }
         wal.commit().unwrap();
         assert_eq!(wal.durable_lsn(), *ends.last().unwrap());
-        // Where the records end (a direct log pads its last block with zeros past them).
-        let len = wal.file_len();
         drop(wal);
         // Tear the last record: reopen must stop before it and cut the tail.
+        let len = std::fs::metadata(&path).unwrap().len();
         let f = OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 3).unwrap();
         drop(f);
@@ -3378,181 +3145,11 @@ mod tests {
         assert_eq!(wal.end_lsn(), e);
     }
 
-    /// Direct writes (module docs, "Direct writes"): a write-out rewrites the last block, whole, with the durable
-    /// records it held and the new ones after them. A crash tearing that rewrite (any mix of the block's old and new
-    /// sectors, the file's length old or new) keeps every record made durable before it, and what recovery finds
-    /// is a prefix of the records appended; the zeros past the last record read as the log's end.
-    #[test]
-    fn a_torn_rewrite_of_the_last_block_keeps_the_durable_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let wal = open_file_log(&path, true);
-        // Past the first block (written buffered), ending inside a block.
-        let mut ends = append_many(&wal, 0, 9);
-        wal.commit().unwrap();
-        let durable = *ends.last().unwrap();
-        let old_len = wal.file_len();
-        assert!(
-            old_len > 2 * LOG_BLOCK && !old_len.is_multiple_of(LOG_BLOCK),
-            "{old_len}"
-        );
-        let old = std::fs::read(&path).unwrap();
-        assert_eq!(
-            old.len() as u64,
-            old_len.next_multiple_of(LOG_BLOCK),
-            "the last block padded"
-        );
-        assert!(old[old_len as usize..].iter().all(|&b| b == 0), "with zeros");
-        ends.extend(append_many(&wal, 100, 5));
-        wal.commit().unwrap();
-        let new = std::fs::read(&path).unwrap();
-        drop(wal);
-        let block = (old_len / LOG_BLOCK * LOG_BLOCK) as usize;
-        assert_eq!(
-            new[..old_len as usize],
-            old[..old_len as usize],
-            "the block's durable bytes rewritten the same"
-        );
-        assert_ne!(
-            new[block..block + LOG_BLOCK as usize],
-            old[block..],
-            "and its new records after them"
-        );
-        let sector = 512;
-        let sectors = LOG_BLOCK as usize / sector;
-        let mut images = 0;
-        for mask in [0u32, 0x0f, 0xf0, 0x55, 0xaa, 0x01, 0xfe, 0xff] {
-            for len in [old.len(), new.len()] {
-                let mut img = new.clone();
-                img.resize(img.len().max(old.len()), 0);
-                for i in (0..sectors).filter(|i| mask & (1 << i) != 0) {
-                    let at = block + i * sector;
-                    img[at..at + sector].copy_from_slice(&old[at..at + sector]);
-                }
-                img.truncate(len);
-                std::fs::write(&path, &img).unwrap();
-                let wal = TreeWal::open(&path).unwrap();
-                let got: Vec<Lsn> = scan_all(&wal).iter().map(|s| s.0).collect();
-                assert!(
-                    got.len() >= 9,
-                    "mask {mask:#x}, length {len}: a durable record lost: {got:?}"
-                );
-                assert_eq!(
-                    got,
-                    ends[..got.len()],
-                    "mask {mask:#x}, length {len}: a prefix of the log"
-                );
-                assert!(wal.end_lsn() >= durable);
-                images += 1;
-            }
-        }
-        assert_eq!(images, 16);
-        // The whole rewrite landed: every record, and appends go on after them across reopens.
-        std::fs::write(&path, &new).unwrap();
-        let wal = open_file_log(&path, true);
-        assert_eq!(wal.end_lsn(), *ends.last().unwrap());
-        ends.extend(append_many(&wal, 200, 20));
-        wal.commit().unwrap();
-        drop(wal);
-        let wal = TreeWal::open(&path).unwrap();
-        let got: Vec<Lsn> = scan_all(&wal).iter().map(|s| s.0).collect();
-        assert_eq!(got, ends);
-    }
-
-    /// A direct log's appenders leave a buffer past the soft bound to [`TreeWal::write_out`] (a direct write waits
-    /// for the device: module docs, "Direct writes"); past the hard bound an appender writes it, as a buffered
-    /// log's does. What the write-outs wrote (more than the staging buffer at once) reads back, after reopens
-    /// direct and buffered.
-    #[test]
-    fn a_direct_log_leaves_the_soft_bound_to_write_out_and_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let wal = open_file_log(&path, true);
-        let mut ends = append_many(&wal, 0, 3);
-        let put = |wal: &TreeWal, page: PageNo, len: usize| {
-            wal.append(&[Op::Put {
-                page,
-                key: b"big",
-                val: &vec![page as u8; len],
-            }])
-            .unwrap()
-        };
-        ends.push(put(&wal, 10, BUF_SOFT_MAX + 1));
-        assert!(wal.buffered_bytes() > BUF_SOFT_MAX, "the appender left it");
-        assert!(wal.write_out().unwrap(), "to write_out");
-        assert_eq!(wal.buffered_bytes(), 0);
-        assert!(wal.durable_lsn() < *ends.last().unwrap(), "without an fsync");
-        // Past the hard bound the appender writes it (two records: one that long is refused, R14-1).
-        ends.push(put(&wal, 11, BUF_HARD_MAX / 2 + 1));
-        ends.push(put(&wal, 12, BUF_HARD_MAX / 2 + 1));
-        assert_eq!(wal.buffered_bytes(), 0, "the appender wrote it");
-        ends.extend(append_many(&wal, 100, 50));
-        wal.commit().unwrap();
-        assert_eq!(wal.file_len(), wal.end_lsn() - wal.start_lsn() + LOG_HDR);
-        drop(wal);
-        for direct in [true, false, true] {
-            let wal = open_file_log(&path, direct);
-            let seen = scan_all(&wal);
-            assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), ends);
-            let big: Vec<usize> = seen[3..6]
-                .iter()
-                .map(|(_, ops)| match &ops[..] {
-                    [OwnedOp::Put(page, _, val)] if val.iter().all(|&b| b == *page as u8) => val.len(),
-                    other => panic!("{other:?}"),
-                })
-                .collect();
-            assert_eq!(big, [BUF_SOFT_MAX + 1, BUF_HARD_MAX / 2 + 1, BUF_HARD_MAX / 2 + 1]);
-            ends.extend(append_many(&wal, 200, 3));
-            wal.commit().unwrap();
-        }
-    }
-
-    /// A write-out refused for space (F13-1) puts its records back and the next writes them again from their
-    /// start: the direct path rewrites the same bytes at the same offsets, the bytes of their first block in front
-    /// of them read back from the file (its kept tail is past them), and what follows lands after them.
-    #[test]
-    fn a_direct_write_retried_from_its_start_writes_the_same_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let wal = open_file_log(&path, true);
-        append_many(&wal, 0, 9);
-        wal.commit().unwrap();
-        let off = wal.file_len();
-        assert!(!off.is_multiple_of(LOG_BLOCK));
-        let before = std::fs::read(&path).unwrap();
-        // Two steps of the staging buffer.
-        let recs: Vec<u8> = (0..STAGE_LEN * 3 / 2).map(|i| (i % 251) as u8 + 1).collect();
-        let more = [7u8; 100];
-        {
-            let io = wal.io.lock();
-            io.write_records(&recs, off).unwrap();
-            io.write_records(&recs, off).unwrap();
-            io.write_records(&more, off + recs.len() as u64).unwrap();
-        }
-        let after = std::fs::read(&path).unwrap();
-        let (off, end) = (off as usize, off as usize + recs.len());
-        assert_eq!(after[..off], before[..off], "the records before kept");
-        assert_eq!(after[off..end], recs[..]);
-        assert_eq!(after[end..end + more.len()], more);
-        assert_eq!(after.len(), (end + more.len()).next_multiple_of(LOG_BLOCK as usize));
-        assert!(
-            after[end + more.len()..].iter().all(|&b| b == 0),
-            "zeros to the block's end"
-        );
-    }
-
-    /// Buffered and direct ([`TreeWal::open_direct`]).
     #[test]
     fn truncate_keeps_tail_and_lsns() {
-        for direct in [false, true] {
-            truncate_keeps_tail_and_lsns_on(direct);
-        }
-    }
-
-    fn truncate_keeps_tail_and_lsns_on(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         for i in 0..50u32 {
             wal.append(&[Op::Del { page: i, key: b"a" }]).unwrap();
         }
@@ -3561,7 +3158,7 @@ mod tests {
         wal.truncate_before(redo).unwrap();
         wal.commit().unwrap();
         drop(wal);
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         let mut seen = Vec::new();
         wal.scan(|end, ops| {
             seen.push((end, ops));
@@ -3572,17 +3169,6 @@ mod tests {
     }
 
     /// Appends `n` records of about 1 KiB each (pages from `first`); returns their ends.
-    /// The log at `path`, [`TreeWal::open_direct`] if `direct`. Written direct then: the tests' temporary
-    /// directory is on a file system that takes O_DIRECT (ext4 here; tmpfs too since Linux 6.6).
-    fn open_file_log(path: &Path, direct: bool) -> Arc<TreeWal> {
-        let wal = match direct {
-            true => TreeWal::open_direct(path).unwrap(),
-            false => TreeWal::open(path).unwrap(),
-        };
-        assert_eq!(wal.writes_direct(), direct, "{}", path.display());
-        wal
-    }
-
     fn append_many(wal: &TreeWal, first: u32, n: u32) -> Vec<Lsn> {
         (first..first + n)
             .map(|i| {
@@ -3611,18 +3197,11 @@ mod tests {
         std::fs::metadata(path).unwrap().blocks() * 512
     }
 
-    /// Buffered and direct ([`TreeWal::open_direct`]).
     #[test]
     fn a_punched_log_gives_space_back_and_reopens_with_the_same_records() {
-        for direct in [false, true] {
-            a_punched_log_gives_space_back_and_reopens_with_the_same_records_on(direct);
-        }
-    }
-
-    fn a_punched_log_gives_space_back_and_reopens_with_the_same_records_on(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         append_many(&wal, 0, 4000);
         let redo = wal.begin_checkpoint();
         append_many(&wal, 4000, 100);
@@ -3647,7 +3226,7 @@ mod tests {
         let more = append_many(&wal, 5000, 10);
         wal.truncate_before(redo2).unwrap();
         drop(wal);
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         let seen = scan_all(&wal);
         assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), more);
         assert_eq!(wal.start_lsn(), redo2);
@@ -3715,18 +3294,11 @@ mod tests {
         assert_eq!(scan_all(&TreeWal::open(&path).unwrap()), kept);
     }
 
-    /// Buffered and direct ([`TreeWal::open_direct`]).
     #[test]
     fn a_rewrite_past_the_length_bound_resets_offsets_and_keeps_the_records() {
-        for direct in [false, true] {
-            a_rewrite_past_the_length_bound_resets_offsets_and_keeps_the_records_on(direct);
-        }
-    }
-
-    fn a_rewrite_past_the_length_bound_resets_offsets_and_keeps_the_records_on(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         append_many(&wal, 0, 1000);
         let redo = wal.begin_checkpoint();
         append_many(&wal, 1000, 20);
@@ -3752,25 +3324,18 @@ mod tests {
         let more = append_many(&wal, 2000, 5);
         wal.commit().unwrap();
         drop(wal);
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         let seen = scan_all(&wal);
         assert_eq!(seen.len(), kept.len() + more.len());
         assert_eq!(seen[..kept.len()], kept[..]);
         assert_eq!(wal.end_lsn(), *more.last().unwrap());
     }
 
-    /// Buffered and direct ([`TreeWal::open_direct`]).
     #[test]
     fn a_file_system_that_refuses_punches_gets_rewrites() {
-        for direct in [false, true] {
-            a_file_system_that_refuses_punches_gets_rewrites_on(direct);
-        }
-    }
-
-    fn a_file_system_that_refuses_punches_gets_rewrites_on(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         // What a refused punch (EOPNOTSUPP) leaves behind: the header slot of that cut stands, and every later
         // cut rewrites.
         wal.trunc.lock().no_punch = true;
@@ -3781,22 +3346,15 @@ mod tests {
         assert_eq!(wal.rewrites(), 1);
         assert_eq!(wal.file_len(), LOG_HDR + (wal.end_lsn() - redo));
         drop(wal);
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         assert_eq!(scan_all(&wal).iter().map(|s| s.0).collect::<Vec<_>>(), live);
     }
 
-    /// Buffered and direct ([`TreeWal::open_direct`]).
     #[test]
     fn appends_and_commits_during_a_rewrite_land_in_the_new_file() {
-        for direct in [false, true] {
-            appends_and_commits_during_a_rewrite_land_in_the_new_file_on(direct);
-        }
-    }
-
-    fn appends_and_commits_during_a_rewrite_land_in_the_new_file_on(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         wal.set_rewrite_len(0);
         append_many(&wal, 0, 3000);
         let mut ends = Vec::new();
@@ -3826,7 +3384,7 @@ mod tests {
             "every record from the start on is in the file, in order"
         );
         drop(wal);
-        let wal = open_file_log(&path, direct);
+        let wal = TreeWal::open(&path).unwrap();
         assert!(scan_all(&wal).iter().map(|s| s.0).collect::<Vec<_>>().ends_with(&want));
     }
 
@@ -3894,12 +3452,7 @@ mod tests {
             val: &vec![7u8; BUF_SOFT_MAX + 1],
         }])
         .unwrap();
-        // A log written direct leaves it to `write_out` (module docs, "Direct writes"), without an fsync either.
-        assert_eq!(
-            wal.write_out().unwrap(),
-            wal.writes_direct(),
-            "the appender wrote it out unless its writes wait for the device"
-        );
+        assert!(!wal.write_out().unwrap(), "the appender wrote it out");
         assert_eq!(first.syncs(), syncs);
         // Nothing to write: the dependency is left alone.
         let t3 = first.append(&[Op::Del { page: 5, key: b"t" }]).unwrap();

@@ -37,9 +37,7 @@ fn a_commit_after_a_rewrite_whose_directory_fsync_failed_is_not_lost() {
     wal.commit().unwrap();
     wal.set_rewrite_len(0);
 
-    // Exactly the rewrite's new file may be opened (two descriptors where the log is written direct: its
-    // buffered one and its O_DIRECT one): the lowest free descriptors are the last ones allowed.
-    let extra = if wal.writes_direct() { 2 } else { 1 };
+    // Exactly one more file may be opened: the lowest free descriptor is the last one allowed.
     let lowest_free = {
         use std::os::fd::AsRawFd;
         std::fs::File::open("/dev/null").unwrap().as_raw_fd()
@@ -48,7 +46,7 @@ fn a_commit_after_a_rewrite_whose_directory_fsync_failed_is_not_lost() {
     setrlimit(
         Resource::Nofile,
         Rlimit {
-            current: Some(lowest_free as u64 + extra),
+            current: Some(lowest_free as u64 + 1),
             maximum: limit.maximum,
         },
     )

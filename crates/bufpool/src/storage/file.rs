@@ -192,14 +192,13 @@ fn check_regular_file(file: &File) -> io::Result<()> {
 }
 
 fn open_probed_unlocked(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
-    match mode {
-        OpenMode::DirectOnly => return open_direct(path).map(|file| (file, true)),
-        OpenMode::DirectOrBuffered => {
-            if let Some(file) = open_direct_probed(path)? {
-                return Ok((file, true));
-            }
+    if mode != OpenMode::Buffered {
+        match open_direct(path) {
+            Ok(file) => return Ok((file, true)),
+            Err(e) if mode == OpenMode::DirectOnly => return Err(e),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e),
         }
-        OpenMode::Buffered => {}
     }
     let file = OpenOptions::new()
         .read(true)
@@ -208,19 +207,6 @@ fn open_probed_unlocked(path: &Path, mode: OpenMode) -> io::Result<(File, bool)>
         .truncate(false)
         .open(path)?;
     Ok((file, false))
-}
-
-/// Opens or creates `path` read-write with O_DIRECT, probed by one aligned read, exactly as a data file opened
-/// [`OpenMode::DirectOrBuffered`] is; `Ok(None)` where the file system refuses O_DIRECT (EINVAL at the open or at
-/// the probe): the caller goes buffered. Not locked, not checked to be a regular file: for a second descriptor
-/// beside a buffered one the caller opened, checked and locked (`bufpool-btree`'s log writes its records through
-/// it, everything else through its buffered descriptor).
-pub fn open_direct_probed(path: &Path) -> io::Result<Option<File>> {
-    match open_direct(path) {
-        Ok(file) => Ok(Some(file)),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 fn open_direct(path: &Path) -> io::Result<File> {

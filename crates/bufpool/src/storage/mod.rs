@@ -29,7 +29,7 @@ use std::io;
 
 #[cfg(feature = "testing")]
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
-pub use file::{create_anew, file_kind, open_direct_probed, sidecar_path, temp_path, FileStorage, OpenMode};
+pub use file::{create_anew, file_kind, sidecar_path, temp_path, FileStorage, OpenMode};
 pub use memory::{MemoryRecord, MemoryStorage};
 pub use uring::{uring_available, uring_fallbacks, UringStorage};
 

@@ -127,14 +127,7 @@
 //!   fsync itself, under its locks. The write-outs are the tick's fast part, on the driver's own thread, never
 //!   behind a checkpoint: until session 23 one tick did both, so through a checkpoint's seconds (when every
 //!   leaf's first change logs its image, the tree logs' busiest time) the buffers passed the hard bound and the
-//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20). Since session 30 the
-//!   transaction log's records are written with O_DIRECT where the file system takes it
-//!   ([`TreeWal::open_direct`]; `bufpool_btree::wal`, "Direct writes"), a write that waits for the device but
-//!   copies nothing into the page cache: its appenders never write it out at the soft bound, so the tick writes
-//!   it out too, and paces itself by its buffer as well. The tree logs stay buffered: their image rounds after
-//!   an open or a checkpoint (150-200 MB in a burst) written direct held the tick, the transaction log's buffer
-//!   passed the hard bound meanwhile and an appender wrote it, direct, under its locks (session 26's try at
-//!   every log direct: BENCHMARKS.md, log26).
+//!   workers wrote them out, the transaction log's fsync first, under their locks (R23-20).
 //!
 //! - **Failures** (a device error, a full file system: RELIABILITY.md, P12). Each log refuses everything after
 //!   its first failed write or fsync, and the pool refuses writes to a file whose write failed; the transaction
@@ -192,10 +185,6 @@ use crate::bench::tick::{Pace, TICK_MIN};
 
 /// Page size of every tree.
 pub const PAGE_BYTES: usize = 4096;
-
-/// Buffered bytes of the transaction log past which the tick writes it out ([`TreeWal::write_out_past`]): written
-/// direct, each write waits for the device, so fewer and larger than a tree log's ([`bufpool_btree::BUF_SOFT_MAX`]).
-const TXLOG_WRITE_OUT: usize = 4 << 20;
 /// A log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint (the
 /// transaction log's, or a tree's own), unless the environment variable [`LOG_MAX_ENV`] gives another bound (the
 /// crash test makes checkpoints frequent with it). 512 MiB since issue 15's log-bytes pass, whose patches made
@@ -321,12 +310,7 @@ impl Ours {
             Some(on) => TreeWal::open_storage(on(name)),
             None => TreeWal::open(dir.join(name)),
         };
-        // The transaction log written with O_DIRECT (the tick writes it out: `tick_logs`), the trees' logs
-        // through the page cache (module docs, "Tree-log write-outs off the transactions' path").
-        let txlog = match storage {
-            Some(on) => TreeWal::open_storage(on(TXN_LOG)),
-            None => TreeWal::open_direct(dir.join(TXN_LOG)),
-        }?;
+        let txlog = open_log(TXN_LOG)?;
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
         }
@@ -502,9 +486,6 @@ impl Ours {
     /// write-out itself only past [`bufpool_btree::BUF_HARD_MAX`]).
     fn tick_logs(&self) -> Result<Duration> {
         self.latch_failure(|| {
-            // The transaction log too: where its records are written direct, its appenders leave it to us
-            // (`TreeWal::write_out`) rather than wait for the device under their locks.
-            self.txlog.write_out_past(TXLOG_WRITE_OUT)?;
             for t in &self.trees {
                 t.wal().write_out()?;
             }
@@ -512,10 +493,10 @@ impl Ours {
         })?;
         let mut appended = 0u64;
         let mut room = u64::MAX;
-        let logs = std::iter::once((&self.txlog, TXLOG_WRITE_OUT));
-        for (wal, past) in logs.chain(self.trees.iter().map(|t| (t.wal(), bufpool_btree::BUF_SOFT_MAX))) {
+        for t in &self.trees {
+            let wal = t.wal();
             appended = appended.saturating_add(wal.end_lsn());
-            room = room.min((2 * past).saturating_sub(wal.buffered_bytes()) as u64);
+            room = room.min((2 * bufpool_btree::BUF_SOFT_MAX).saturating_sub(wal.buffered_bytes()) as u64);
         }
         Ok(self.pace_logs.next(Instant::now(), appended, room))
     }
@@ -2577,9 +2558,6 @@ mod tests {
     /// Every op of the transaction log, in order.
     fn log_ops(e: &Ours) -> Vec<OwnedOp> {
         let mut ops = Vec::new();
-        // The scan reads the file: the buffered records first (a log written direct is left to the tick, which
-        // this test does not run, up to its hard bound).
-        e.txlog.commit().unwrap();
         e.txlog
             .scan(|_, o| {
                 ops.extend(o);
@@ -2648,47 +2626,6 @@ mod tests {
     /// part. A right one commits as a patch of exactly its fields, and a put of a row read is logged whole. (The
     /// TPC-C bodies' own declarations are checked the same way by every test that runs them here, such as
     /// `concurrent_transactions_keep_the_conditions_and_the_stock_counts`.)
-    /// The transaction log is written direct, the trees' logs through the page cache (module docs, "Tree-log
-    /// write-outs off the transactions' path"): the transactions leave its buffer past the soft bound to the
-    /// tick, which writes it out, and a reopen after a crash (no close, no checkpoint) replays what it wrote.
-    #[test]
-    fn the_transaction_log_is_written_direct_by_the_tick_and_replayed_after_a_crash() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = Ours::open(dir.path(), 8192, 1).unwrap();
-        e.finish_load().unwrap();
-        assert!(e.txlog.writes_direct(), "ext4 and tmpfs take O_DIRECT");
-        assert!(e.trees.iter().all(|t| !t.wal().writes_direct()));
-        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
-        let key = |i: u32| [b"n".as_slice(), &i.to_be_bytes()].concat();
-        // Past the tick's bound: 4500 transactions of a 1000-byte row (a pool of 8192 pages evicts none of them,
-        // so no page write makes the transaction log write out first).
-        for n in 0..4500u32 {
-            w.run(&Access::warehouse(1, false), &mut |t| {
-                t.put(Table::Stock, &key(n), &[n as u8; 1000])?;
-                Ok(true)
-            })
-            .unwrap();
-        }
-        assert!(
-            e.txlog.buffered_bytes() > TXLOG_WRITE_OUT,
-            "no transaction wrote it out: {}",
-            e.txlog.buffered_bytes()
-        );
-        e.tick_logs().unwrap();
-        assert_eq!(e.txlog.buffered_bytes(), 0, "the tick wrote it out");
-        // Made durable as written (a tick's write-out does not fsync): the crash below keeps it.
-        e.txlog.commit().unwrap();
-        drop(w);
-        drop(e);
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
-        let rows = &contents(&e)[Table::Stock.index()];
-        assert_eq!(rows.len(), 4500);
-        for (i, (k, v)) in rows.iter().enumerate() {
-            assert_eq!((k, v), (&key(i as u32), &vec![i as u8; 1000]));
-        }
-        e.close().unwrap();
-    }
-
     #[test]
     fn an_update_that_changes_a_byte_outside_the_fields_it_names_is_caught() {
         let dir = tempfile::tempdir().unwrap();
