@@ -2640,8 +2640,8 @@ impl TreeWal {
             CopyError::Read(e) => self.fail("read it to rewrite it", e),
             CopyError::Write(e) => dropped("write its rewritten copy", e),
         };
-        // Made anew, never through what was under the name (R29-2 in RELIABILITY.md).
-        // With the log's permissions (R30-3 in RELIABILITY.md).
+        // Made anew, never through what was under the name (R29-2 in RELIABILITY.md), with the log's permissions
+        // (R30-3).
         let new = old
             .metadata()
             .and_then(|m| bufpool::storage::create_anew(&tmp, Some(&m)))

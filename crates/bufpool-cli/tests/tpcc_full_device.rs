@@ -8,7 +8,8 @@
 // Only `bench` of the shared helpers is used here.
 #[allow(dead_code)]
 mod common;
-/// The pool crate's tmpfs helper (mount, remount, unmount on drop).
+/// The pool crate's tmpfs helper (mount, fill, remount, unmount on drop).
+#[allow(dead_code)] // `fill` is not used here.
 #[path = "../../bufpool/tests/common/tmpfs.rs"]
 mod tmpfs;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
 use bufpool::{BufferPool, Error, IoBackend, MemoryStorage, PageId};
-use common::tmpfs::{mount_tmpfs, remount};
+use common::tmpfs::{fill, mount_tmpfs, remount};
 
 #[test]
 fn enospc_during_checkpoint_keeps_the_run_dirty_and_the_file_usable() {
@@ -113,7 +113,6 @@ fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
 /// the temporary file the refused write made is removed (it was left, taking space on the device that had none).
 #[test]
 fn save_resident_refused_for_space_keeps_the_old_list_and_leaves_no_temporary_file() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let mount = match mount_tmpfs(dir.path(), "1m") {
         Ok(m) => m,
@@ -132,13 +131,7 @@ fn save_resident_refused_for_space_keeps_the_old_list_and_leaves_no_temporary_fi
     for _ in 1..4000 {
         drop(pool.new_page(file).unwrap());
     }
-    let mut f = std::fs::File::create(dir.path().join("fill")).unwrap();
-    loop {
-        match f.write_all(&[7u8; 4096]) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
-            r => r.unwrap(),
-        }
-    }
+    let f = fill(dir.path());
     let err = pool.save_resident(&list).unwrap_err();
     assert!(
         matches!(err, Error::ResidentList { .. }) && err.to_string().contains("pool.hot"),

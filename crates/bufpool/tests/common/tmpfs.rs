@@ -1,5 +1,6 @@
 //! A small tmpfs for tests of a full device: mounted where this process may (root), unmounted on drop.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -38,4 +39,17 @@ pub fn remount(mount: &Mount, size: &str) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "remount to {size}");
+}
+
+/// Fills the file system `dir` is on: a file `fill` in `dir` written 4 KiB at a time until the device refuses
+/// with ENOSPC (any other error fails the test). The space stays taken while the returned file is open and the
+/// file is there.
+pub fn fill(dir: &Path) -> std::fs::File {
+    let mut f = std::fs::File::create(dir.join("fill")).unwrap();
+    loop {
+        match f.write_all(&[7u8; 4096]) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => return f,
+            r => r.unwrap(),
+        }
+    }
 }

@@ -690,7 +690,7 @@ fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result
     Ok(())
 }
 
-/// The pool crate's tmpfs helper (mount, remount, unmount on drop), for a test of a full device.
+/// The pool crate's tmpfs helper (mount, fill, remount, unmount on drop), for a test of a full device.
 #[cfg(test)]
 #[allow(dead_code)] // `remount` is not used here.
 #[path = "../../../../bufpool/tests/common/tmpfs.rs"]
@@ -706,7 +706,6 @@ mod tests {
     /// the marker is written whole. Needs root (`mount`); skips, saying why, elsewhere.
     #[test]
     fn a_loaded_marker_refused_for_space_marks_nothing_and_the_next_run_loads_again() {
-        use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let mount = match tmpfs::mount_tmpfs(dir.path(), "64k") {
             Ok(m) => m,
@@ -719,14 +718,7 @@ mod tests {
         };
         let db = dir.path().join("db");
         std::fs::create_dir(&db).unwrap();
-        let fill = dir.path().join("fill");
-        let mut f = std::fs::File::create(&fill).unwrap();
-        loop {
-            match f.write_all(&[7u8; 4096]) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
-                r => r.unwrap(),
-            }
-        }
+        let f = tmpfs::fill(dir.path());
         let scale = Scale::reduced(1);
         let err = mark_loaded(&db, scale).expect_err("a marker written on a full device");
         assert!(format!("{err:#}").contains("No space left"), "{err:#}");
@@ -737,7 +729,7 @@ mod tests {
         let mark = db.join(LOADED);
         assert!(!mark.exists() && !bufpool::storage::temp_path(&mark).exists());
         drop(f);
-        std::fs::remove_file(&fill).unwrap();
+        std::fs::remove_file(dir.path().join("fill")).unwrap();
         mark_loaded(&db, scale).unwrap();
         assert!(loaded(&db, scale, "").unwrap());
         drop(mount);
