@@ -168,6 +168,30 @@
 //! full file system costs a checkpoint's cut, not every later commit. A header-slot write refused for space is
 //! reported the same way ("A full device").
 //!
+//! # A file's zeroed tail (R31-1 in RELIABILITY.md)
+//! An append changes a file's length, so the fdatasync that makes an appended record durable also commits a
+//! file-system journal transaction (ext4, XFS) holding the new length. ext4 whose journal aborted during such an
+//! fdatasync returned 0 while the length went with the aborted transaction: the commit was acknowledged, and
+//! after recovery the file ended just before its record (R31-1: `tpcc_real_faults`' read-only case lost one
+//! acknowledged New-Order about one run in ten, with `strace` showing the fdatasync's 0). PostgreSQL fills a WAL
+//! segment with zeros before using it (`wal_init_zero`) for the same reason: an fdatasync of written, allocated
+//! blocks is a data write and a cache flush, with no metadata to commit. So a log file keeps at least
+//! [`GROW_STEP`]` / 2` bytes of zeros ahead of its records (`LogFile::zeroed`): before a write-out whose records
+//! would end closer than that to the zeroed tail's end, [`TreeWal::grow`] writes zeros from there to the next
+//! multiple of the step a step past the records, and fsyncs; the records then overwrite zeros, and a commit's
+//! fsync changes no metadata. The growth's own fsync changes the length as every append's did, but the records
+//! that need it are written at least half a step later (tens of commits), by when a journal that aborted under
+//! the growth refuses every fsync (ext4 marks itself in error right after the abort). The growths the records
+//! need at once (a write-out longer than half a step; one after a growth ahead was refused for space, which is
+//! left for later) are back to the old case.
+//!
+//! Zeros read as the end of the log (a record header of length 0 is invalid), as a file's end does. An open
+//! still cuts the file at its last valid record (stale records after it, and the zeroed tail with them), and the
+//! first write-out grows it again; a rewrite's new file gets its zeroed tail with the copy, fsynced with it. A
+//! storage has no length to change (a device's), or is the crash simulation's, and does not grow so. The cost:
+//! every byte of a log is written twice (zeros, then records), and one more fsync per [`GROW_STEP`] of log
+//! ([`TreeWal::grows`]).
+//!
 //! # Dropped writes (`WRITTEN`, R21-10 and R22-10 in RELIABILITY.md)
 //! A device that acknowledges a page write and drops it (a firmware bug, a write-dropping dm target) leaves the
 //! page's previous version, which verifies (checksum, page number, identity). While the log holds the page's
@@ -379,6 +403,9 @@ const REWRITE_TAIL_FACTOR: u64 = 8;
 const PUNCH_ALIGN: u64 = 4096;
 /// Bytes per read and write of a rewrite's copy.
 const COPY_CHUNK: usize = 1 << 20;
+/// A log file grows by zeros written this many bytes at a time, at least half of it ahead of the records (module
+/// docs, "A file's zeroed tail").
+pub const GROW_STEP: u64 = 256 << 10;
 /// The first LSN of a new log (0 means "never logged" on a page).
 const FIRST_LSN: Lsn = 1;
 
@@ -1303,6 +1330,9 @@ struct LogFile {
     base: u64,
     /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
     region_len: u64,
+    /// A file's byte offset up to which it holds records or zeros, its length durable (module docs, "A file's
+    /// zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`.
+    zeroed: AtomicU64,
 }
 
 impl LogFile {
@@ -1388,6 +1418,8 @@ pub struct TreeWal {
     failed: OnceLock<Arc<str>>,
     /// fsyncs of the log done so far, by [`SyncCause`] (in the order of [`SyncCause::ALL`]).
     syncs: [AtomicU64; SyncCause::ALL.len()],
+    /// Growths of the file's zeroed tail so far, each a write of zeros and an fsync ([`TreeWal::grows`]).
+    grows: AtomicU64,
     /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
     first: OnceLock<Arc<TreeWal>>,
     /// `state.next`, readable without the lock: stored under it after every append, only grows. A log that
@@ -1794,6 +1826,11 @@ impl TreeWal {
                 spare: Vec::with_capacity(BUF_RESERVE),
             }),
             io: Mutex::new(LogFile {
+                zeroed: AtomicU64::new(match dev {
+                    // Set once the open has cut the file at the end of its records (below).
+                    Device::File(_) => 0,
+                    Device::Storage(_) => u64::MAX,
+                }),
                 dev,
                 origin: hdr.origin,
                 start: hdr.start,
@@ -1819,6 +1856,7 @@ impl TreeWal {
             redo_lsn: AtomicU64::new(hdr.start),
             failed: OnceLock::new(),
             syncs: Default::default(),
+            grows: AtomicU64::new(0),
             first: OnceLock::new(),
             appended: AtomicU64::new(hdr.start),
             buffered: AtomicUsize::new(0),
@@ -1834,6 +1872,11 @@ impl TreeWal {
             io.dev
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
+            // A file ends at its last record now (its zeroed tail, if any, cut with the torn one): the first
+            // write-out grows it again.
+            if let Device::File(_) = io.dev {
+                io.zeroed.store(io.offset(end), Ordering::Relaxed);
+            }
         }
         let mut st = wal.state.lock();
         st.buf_start = end;
@@ -2332,7 +2375,11 @@ impl TreeWal {
         // with the rest, so the region in force never misses them.
         let skip = io.origin.saturating_sub(start).min(buf.len() as u64) as usize;
         if skip < buf.len() {
-            if let Err(e) = io.dev.write_all_at(&buf[skip..], io.offset(start + skip as u64)) {
+            let from = io.offset(start + skip as u64);
+            let written = self
+                .grow(io, from, io.offset(end))
+                .and_then(|()| io.dev.write_all_at(&buf[skip..], from));
+            if let Err(e) = written {
                 if !is_no_space(&e) {
                     self.release_taken(buf);
                     return Err(self.fail("write", e));
@@ -2348,6 +2395,29 @@ impl TreeWal {
             self.durable.fetch_max(end, Ordering::AcqRel);
         }
         Ok(end)
+    }
+
+    /// Before a write-out of records from byte `from` to byte `end` of a file (the caller holds `io`): makes the
+    /// file hold zeros, its length durable, at least [`GROW_STEP`]` / 2` past `end`, by writing zeros from the
+    /// zeroed tail's end (never before `from`: records are never overwritten) to a multiple of the step and
+    /// fsyncing (module docs, "A file's zeroed tail"). Refused for space, nothing more is tried: the records fit
+    /// in the zeroed tail, or they extend the file themselves as an append did before R31-1 (and are refused for
+    /// space if it has none). Any other failure is returned. Nothing for a storage.
+    fn grow(&self, io: &LogFile, from: u64, end: u64) -> io::Result<()> {
+        let zeroed = io.zeroed.load(Ordering::Relaxed);
+        if end.saturating_add(GROW_STEP / 2) <= zeroed {
+            return Ok(());
+        }
+        let to = (end + GROW_STEP).next_multiple_of(GROW_STEP);
+        match zero_dev(&io.dev, zeroed.max(from), to).and_then(|()| io.dev.sync()) {
+            Ok(()) => {
+                self.grows.fetch_add(1, Ordering::Relaxed);
+                io.zeroed.store(to, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) if is_no_space(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The write-out's taken records `buf` are written (or dropped with the log's failure): they no longer count
@@ -2550,6 +2620,7 @@ impl TreeWal {
         let (dev, from, to, copied) = {
             let io = self.io.lock();
             let to = LogFile {
+                zeroed: AtomicU64::new(u64::MAX),
                 dev: io.dev.clone(),
                 origin: redo,
                 start: redo,
@@ -2660,10 +2731,20 @@ impl TreeWal {
         let old_at = |lsn: Lsn| LOG_HDR + (lsn - origin);
         let new_at = |lsn: Lsn| LOG_HDR + (lsn - redo);
         let mut chunk = vec![0u8; COPY_CHUNK];
+        // The new file's zeroed tail, written with the copy and fsynced with it (module docs, "A file's zeroed
+        // tail"): the records written there after the switch change no metadata.
+        let zeroed = (new_at(copied) + GROW_STEP).next_multiple_of(GROW_STEP);
         new.write_all_at(&hdr.region(), 0)
             .map_err(CopyError::Write)
             .and_then(|()| copy_range(old, &new, old_at(redo), new_at(redo), copied - redo, &mut chunk))
             .map_err(copy_failed)?;
+        let new = Arc::new(new);
+        // Refused for space, the new file has no zeroed tail (or part of one): its first write-out grows it.
+        let zeroed = match zero_dev(&Device::File(new.clone()), new_at(copied), zeroed) {
+            Ok(()) => zeroed,
+            Err(e) if is_no_space(&e) => 0,
+            Err(e) => return Err(dropped("write its rewritten copy", e)),
+        };
         let mut io = self.io.lock();
         self.write_locked(&io, SyncCause::Checkpoint, false)
             .inspect_err(|_| drop(std::fs::remove_file(&tmp)))?;
@@ -2681,7 +2762,8 @@ impl TreeWal {
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         self.durable.fetch_max(written, Ordering::AcqRel);
         *io = LogFile {
-            dev: Device::File(Arc::new(new)),
+            zeroed: AtomicU64::new(zeroed.max(new_at(written))),
+            dev: Device::File(new),
             origin: redo,
             start: redo,
             seq,
@@ -2786,8 +2868,15 @@ impl TreeWal {
         std::array::from_fn(|i| self.syncs[i].load(Ordering::Relaxed))
     }
 
-    /// Logical size of the log file in bytes (header included). Holes punched by truncation count: it measures
-    /// how far byte offsets have grown, not the space used; [`TreeWal::log_bytes`] is what the log holds.
+    /// How many times so far the file's zeroed tail grew (module docs, "A file's zeroed tail"): each a write of
+    /// up to [`GROW_STEP`] and a half of zeros and an fsync, not counted in [`TreeWal::syncs`].
+    pub fn grows(&self) -> u64 {
+        self.grows.load(Ordering::Relaxed)
+    }
+
+    /// Logical size of the log file in bytes (header included). Holes punched by truncation count, and so does
+    /// the zeroed tail ahead of the records (module docs, "A file's zeroed tail"): it measures how far byte
+    /// offsets have grown, not the space used; [`TreeWal::log_bytes`] is what the log holds.
     pub fn file_len(&self) -> u64 {
         let io = self.io.lock();
         io.dev.len().unwrap_or(0)
@@ -3140,8 +3229,9 @@ mod tests {
         wal.commit().unwrap();
         assert_eq!(wal.durable_lsn(), *ends.last().unwrap());
         drop(wal);
-        // Tear the last record: reopen must stop before it and cut the tail.
-        let len = std::fs::metadata(&path).unwrap().len();
+        // Tear the last record: reopen must stop before it and cut the tail (the zeroed tail after it goes too).
+        let len = LOG_HDR + (ends[99] - FIRST_LSN);
+        assert!(std::fs::metadata(&path).unwrap().len() >= len + GROW_STEP / 2);
         let f = OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 3).unwrap();
         drop(f);
@@ -3211,6 +3301,58 @@ mod tests {
         seen
     }
 
+    /// The length of a file whose records end at byte `end`, with the zeroed tail a rewrite gives it.
+    fn zeroed_past(end: u64) -> u64 {
+        (end + GROW_STEP).next_multiple_of(GROW_STEP)
+    }
+
+    /// R31-1: the file keeps zeros ahead of its records, so a commit's fsync changes no length (no metadata for
+    /// the file system's journal to commit): only a growth does, every half step of records or more, and the
+    /// bytes past the records read as zeros, the end of the log.
+    #[test]
+    fn commits_overwrite_a_zeroed_tail_and_leave_the_length_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let wal = TreeWal::open(&path).unwrap();
+        assert_eq!(wal.file_len(), LOG_HDR, "a new log is its header");
+        let (mut lens, mut commits) = (vec![], 0u64);
+        for i in 0..2000u32 {
+            wal.append(&[Op::Put {
+                page: i,
+                key: &i.to_be_bytes(),
+                val: &[7u8; 500],
+            }])
+            .unwrap();
+            wal.commit().unwrap();
+            commits += 1;
+            let len = wal.file_len();
+            let end = LOG_HDR + (wal.end_lsn() - FIRST_LSN);
+            assert!(
+                len >= end + GROW_STEP / 2,
+                "commit {i}: records end at {end}, the file at {len}"
+            );
+            assert_eq!(len % GROW_STEP, 0);
+            if lens.last() != Some(&len) {
+                lens.push(len);
+            }
+        }
+        // About a megabyte of records: the length changed once per growth, not once per commit.
+        assert_eq!(wal.grows(), lens.len() as u64);
+        assert!((3..=6).contains(&lens.len()), "{lens:?} over {commits} commits");
+        let end = LOG_HDR + (wal.end_lsn() - FIRST_LSN);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes[end as usize..].iter().all(|&b| b == 0), "past the records: zeros");
+        let ends = scan_all(&wal);
+        drop(wal);
+        // A reopen reads the same records and cuts the zeroed tail; the next write-out grows it again.
+        let wal = TreeWal::open(&path).unwrap();
+        assert_eq!(scan_all(&wal), ends);
+        assert_eq!(wal.file_len(), end);
+        wal.append(&[Op::Del { page: 1, key: b"x" }]).unwrap();
+        wal.commit().unwrap();
+        assert_eq!(wal.file_len(), zeroed_past(LOG_HDR + (wal.end_lsn() - FIRST_LSN)));
+    }
+
     fn allocated(path: &Path) -> u64 {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(path).unwrap().blocks() * 512
@@ -3234,7 +3376,7 @@ mod tests {
         assert_eq!(wal.rewrites(), 0, "a punch, not a rewrite");
         assert_eq!(wal.file_len(), len, "the length and every offset stay");
         assert!(
-            allocated(&path) < 500_000,
+            allocated(&path) < 500_000 + 2 * GROW_STEP,
             "the dead records' blocks are given back: {}",
             allocated(&path)
         );
@@ -3354,7 +3496,7 @@ mod tests {
         );
         assert_eq!(
             wal.file_len(),
-            LOG_HDR + (wal.end_lsn() - redo),
+            zeroed_past(LOG_HDR + (wal.end_lsn() - redo)),
             "offsets start again at the redo point"
         );
         assert_eq!(scan_all(&wal), kept);
@@ -3383,7 +3525,7 @@ mod tests {
         let live = append_many(&wal, 500, 10);
         wal.truncate_before(redo).unwrap();
         assert_eq!(wal.rewrites(), 1);
-        assert_eq!(wal.file_len(), LOG_HDR + (wal.end_lsn() - redo));
+        assert_eq!(wal.file_len(), zeroed_past(LOG_HDR + (wal.end_lsn() - redo)));
         drop(wal);
         let wal = TreeWal::open(&path).unwrap();
         assert_eq!(scan_all(&wal).iter().map(|s| s.0).collect::<Vec<_>>(), live);
