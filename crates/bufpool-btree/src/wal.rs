@@ -1068,7 +1068,7 @@ impl Device {
         }
         match self {
             Device::File(f) => f.set_len(len)?,
-            Device::Storage(_) => zero_dev(self, len, cur)?,
+            Device::Storage(_) => zero_dev(self, len, cur, 64 << 10)?,
         }
         self.sync()
     }
@@ -1301,10 +1301,11 @@ fn copy_through(
     Ok(())
 }
 
-/// Writes zeros over `dev`'s bytes from `at` to `end` (nothing if `end <= at`): an open's cut of a storage log's
-/// torn tail ([`Device::cut`]), a bounded log's switch into a stale region.
-fn zero_dev(dev: &Device, mut at: u64, end: u64) -> io::Result<()> {
-    let zeros = vec![0u8; 64 << 10];
+/// Writes zeros over `dev`'s bytes from `at` to `end` (nothing if `end <= at`), `chunk` bytes a write: an open's
+/// cut of a storage log's torn tail ([`Device::cut`]), a bounded log's switch into a stale region (64 KiB), a
+/// file's zeroed tail ([`ZERO_CHUNK`]).
+fn zero_dev(dev: &Device, mut at: u64, end: u64, chunk: usize) -> io::Result<()> {
+    let zeros = vec![0u8; chunk];
     while at < end {
         let n = (end - at).min(zeros.len() as u64) as usize;
         dev.write_all_at(&zeros[..n], at)?;
@@ -1312,6 +1313,12 @@ fn zero_dev(dev: &Device, mut at: u64, end: u64) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Bytes a write of a file's zeroed tail: one page. Linux sizes a page-cache folio by the write that creates it
+/// (ext4 takes large folios), and a commit that later dirties a few bytes of a large folio makes its fsync write
+/// the whole folio: with 64 KiB writes of zeros, the TPC-C durable run's device writes grew from 1.5 to about
+/// 18 pages a transaction (`/proc/self/io`), with 4 KiB writes they stay as before.
+const ZERO_CHUNK: usize = 4096;
 
 struct LogFile {
     dev: Device,
@@ -2409,7 +2416,7 @@ impl TreeWal {
             return Ok(());
         }
         let to = (end + GROW_STEP).next_multiple_of(GROW_STEP);
-        match zero_dev(&io.dev, zeroed.max(from), to).and_then(|()| io.dev.sync()) {
+        match zero_dev(&io.dev, zeroed.max(from), to, ZERO_CHUNK).and_then(|()| io.dev.sync()) {
             Ok(()) => {
                 self.grows.fetch_add(1, Ordering::Relaxed);
                 io.zeroed.store(to, Ordering::Relaxed);
@@ -2649,7 +2656,7 @@ impl TreeWal {
             // Records a crash or a failed switch left there may have this switch's origin: past what the switch
             // writes, nothing of them may stay (module docs, "A bounded log on a storage").
             let (at, end) = (to.offset(copied), to.region_end().min(dev.len().unwrap_or(u64::MAX)));
-            zero_dev(&dev, at, end).map_err(|e| cut_err(self.name(), "zero the other region", e))?;
+            zero_dev(&dev, at, end, 64 << 10).map_err(|e| cut_err(self.name(), "zero the other region", e))?;
         }
         let mut io = self.io.lock();
         self.check_failed()?;
@@ -2740,7 +2747,7 @@ impl TreeWal {
             .map_err(copy_failed)?;
         let new = Arc::new(new);
         // Refused for space, the new file has no zeroed tail (or part of one): its first write-out grows it.
-        let zeroed = match zero_dev(&Device::File(new.clone()), new_at(copied), zeroed) {
+        let zeroed = match zero_dev(&Device::File(new.clone()), new_at(copied), zeroed, ZERO_CHUNK) {
             Ok(()) => zeroed,
             Err(e) if is_no_space(&e) => 0,
             Err(e) => return Err(dropped("write its rewritten copy", e)),
