@@ -175,22 +175,26 @@
 //! after recovery the file ended just before its record (R31-1: `tpcc_real_faults`' read-only case lost one
 //! acknowledged New-Order about one run in ten, with `strace` showing the fdatasync's 0). PostgreSQL fills a WAL
 //! segment with zeros before using it (`wal_init_zero`) for the same reason: an fdatasync of written, allocated
-//! blocks is a data write and a cache flush, with no metadata to commit. So a log file keeps at least
-//! [`GROW_STEP`]` / 2` bytes of zeros ahead of its records (`LogFile::zeroed`): before a write-out whose records
-//! would end closer than that to the zeroed tail's end, [`TreeWal::grow`] writes zeros from there to the next
-//! multiple of the step a step past the records, and fsyncs; the records then overwrite zeros, and a commit's
-//! fsync changes no metadata. The growth's own fsync changes the length as every append's did, but the records
-//! that need it are written at least half a step later (tens of commits), by when a journal that aborted under
-//! the growth refuses every fsync (ext4 marks itself in error right after the abort). The growths the records
-//! need at once (a write-out longer than half a step; one after a growth ahead was refused for space, which is
-//! left for later) are back to the old case.
+//! blocks is a data write and a cache flush, with no metadata to commit. So a write-out that fsyncs (a commit,
+//! a flush for the pool's write-ahead rule, a cut) leaves at least [`GROW_STEP`]` / 2` bytes of zeros past its
+//! records (`LogFile::zeroed`): when fewer lie there, [`TreeWal::grow`] writes zeros from its records' end to
+//! the next multiple of the step a step further, before the write-out's fsync, which makes them durable with the
+//! length. The next commits' records overwrite those zeros: their fsyncs change no length. The records that go
+//! into a growth come half a step (tens of commits) after the fsync that made it durable; if that fsync was the
+//! one an abort made lie, its own records were below the length already durable, and by the later ones ext4
+//! refuses every fsync (it marks itself in error right after the abort). Write-outs that do not fsync (a
+//! buffer past [`BUF_SOFT_MAX`], a tick's) write no zeros: their records extend the file as before, and a large
+//! write-out runs past any zeros anyway; the exposure is back only where a write-out's own records pass the
+//! durable length and it fsyncs (a commit longer than half a step, the first after such write-outs, one after a
+//! growth refused for space), and that fsync acknowledges only what a crash may lose in the modes that do not
+//! fsync each commit. Zeros are written a page (4 KiB) at a time: Linux sizes a page-cache folio by the write
+//! that creates it, and a commit dirtying a few bytes of a 64 KiB folio had its fsync write the whole folio.
 //!
 //! Zeros read as the end of the log (a record header of length 0 is invalid), as a file's end does. An open
 //! still cuts the file at its last valid record (stale records after it, and the zeroed tail with them), and the
-//! first write-out grows it again; a rewrite's new file gets its zeroed tail with the copy, fsynced with it. A
+//! first write-out that fsyncs grows it again; a rewrite's new file gets its zeroed tail with the copy, fsynced with it. A
 //! storage has no length to change (a device's), or is the crash simulation's, and does not grow so. The cost:
-//! every byte of a log is written twice (zeros, then records), and one more fsync per [`GROW_STEP`] of log
-//! ([`TreeWal::grows`]).
+//! [`GROW_STEP`] of zeros per step of records a log fsyncs through ([`TreeWal::grows`]), no fsync of its own.
 //!
 //! # Dropped writes (`WRITTEN`, R21-10 and R22-10 in RELIABILITY.md)
 //! A device that acknowledges a page write and drops it (a firmware bug, a write-dropping dm target) leaves the
@@ -1337,8 +1341,8 @@ struct LogFile {
     base: u64,
     /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
     region_len: u64,
-    /// A file's byte offset up to which it holds records or zeros, its length durable (module docs, "A file's
-    /// zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`.
+    /// A file's byte offset up to which it holds records or zeros, written by a write-out that fsyncs (module
+    /// docs, "A file's zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`.
     zeroed: AtomicU64,
 }
 
@@ -2382,11 +2386,7 @@ impl TreeWal {
         // with the rest, so the region in force never misses them.
         let skip = io.origin.saturating_sub(start).min(buf.len() as u64) as usize;
         if skip < buf.len() {
-            let from = io.offset(start + skip as u64);
-            let written = self
-                .grow(io, from, io.offset(end))
-                .and_then(|()| io.dev.write_all_at(&buf[skip..], from));
-            if let Err(e) = written {
+            if let Err(e) = io.dev.write_all_at(&buf[skip..], io.offset(start + skip as u64)) {
                 if !is_no_space(&e) {
                     self.release_taken(buf);
                     return Err(self.fail("write", e));
@@ -2397,6 +2397,7 @@ impl TreeWal {
         }
         self.release_taken(buf);
         if sync {
+            self.grow(io, io.offset(end)).map_err(|e| self.fail("write zeros", e))?;
             io.dev.sync().map_err(|e| self.fail("fsync", e))?;
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
@@ -2404,19 +2405,19 @@ impl TreeWal {
         Ok(end)
     }
 
-    /// Before a write-out of records from byte `from` to byte `end` of a file (the caller holds `io`): makes the
-    /// file hold zeros, its length durable, at least [`GROW_STEP`]` / 2` past `end`, by writing zeros from the
-    /// zeroed tail's end (never before `from`: records are never overwritten) to a multiple of the step and
-    /// fsyncing (module docs, "A file's zeroed tail"). Refused for space, nothing more is tried: the records fit
-    /// in the zeroed tail, or they extend the file themselves as an append did before R31-1 (and are refused for
-    /// space if it has none). Any other failure is returned. Nothing for a storage.
-    fn grow(&self, io: &LogFile, from: u64, end: u64) -> io::Result<()> {
+    /// In a write-out that fsyncs, after its records, which end at byte `end` of a file (the caller holds `io`):
+    /// if fewer than [`GROW_STEP`]` / 2` bytes of zeros lie past `end`, writes zeros from there (never over a
+    /// record) to the next multiple of the step a step past `end`, for the write-out's fsync to make durable with
+    /// the length (module docs, "A file's zeroed tail"). Refused for space, nothing more is tried: later records
+    /// extend the file themselves, as every append did before R31-1. Any other failure is returned. Nothing for
+    /// a storage.
+    fn grow(&self, io: &LogFile, end: u64) -> io::Result<()> {
         let zeroed = io.zeroed.load(Ordering::Relaxed);
         if end.saturating_add(GROW_STEP / 2) <= zeroed {
             return Ok(());
         }
         let to = (end + GROW_STEP).next_multiple_of(GROW_STEP);
-        match zero_dev(&io.dev, zeroed.max(from), to, ZERO_CHUNK).and_then(|()| io.dev.sync()) {
+        match zero_dev(&io.dev, zeroed.max(end), to, ZERO_CHUNK) {
             Ok(()) => {
                 self.grows.fetch_add(1, Ordering::Relaxed);
                 io.zeroed.store(to, Ordering::Relaxed);
@@ -2876,7 +2877,7 @@ impl TreeWal {
     }
 
     /// How many times so far the file's zeroed tail grew (module docs, "A file's zeroed tail"): each a write of
-    /// up to [`GROW_STEP`] and a half of zeros and an fsync, not counted in [`TreeWal::syncs`].
+    /// up to [`GROW_STEP`] and a half of zeros, made durable by the fsync of the write-out that grew it.
     pub fn grows(&self) -> u64 {
         self.grows.load(Ordering::Relaxed)
     }
