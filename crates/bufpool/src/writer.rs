@@ -20,7 +20,8 @@
 //! file and goes over the runs put off again (each still through rule 2, then usually free), putting off those
 //! changed meanwhile, for at most `PUT_OFF_PASSES_MAX` passes (the last puts nothing off). A log above pages that
 //! keep changing while a checkpoint writes would otherwise be flushed for every run holding a page changed since
-//! its last flush.
+//! its last flush. A spread flush or checkpoint paces the pages it writes, over all the passes (`Pacing`): runs
+//! put off do not count, so a first pass that puts everything off is not paced and the passes that write are.
 //!
 //! A writer never *waits* for a latch while it holds others: when the next page of a run is busy, the run so far
 //! is written and released first (callers may latch pages in any order, so waiting while holding could deadlock).
@@ -499,12 +500,21 @@ impl BufferPool {
         // A flush or checkpoint puts off the runs whose log is not durable far enough yet (`Wal::
         // needs_flush_for_pages`), flushes each file's log once for all of them, and goes over them again: pages
         // changed while a pass ran are put off again, for a shorter pass, up to `PUT_OFF_PASSES_MAX` passes.
+        // The pacing counts the pages written, over every pass: a pass that puts its runs off is not paced (when
+        // every run of the first pass needed a log flush, as in TPC-C in memory, the first pass slept through
+        // `spread` writing nothing and the next wrote everything unpaced).
         let put_off = matches!(source, WriteSource::Flush | WriteSource::Checkpoint);
-        let (mut todo, mut spread) = (dirty, spread);
+        let mut pace = spread.map(|target| Pacing {
+            start: Instant::now(),
+            target,
+            total: dirty.len().max(1),
+            written: 0,
+        });
+        let mut todo = dirty;
         let mut first_error = FileErrors::default();
         for pass in 1..=PUT_OFF_PASSES_MAX {
             let mut later = (put_off && pass < PUT_OFF_PASSES_MAX).then(PutOff::default);
-            first_error.merge(self.write_pass(todo, spread, source, later.as_mut()));
+            first_error.merge(self.write_pass(todo, pace.as_mut(), source, later.as_mut()));
             let Some(PutOff { pages, files }) = later.filter(|l| !l.pages.is_empty()) else {
                 break;
             };
@@ -533,7 +543,6 @@ impl BufferPool {
                 .into_iter()
                 .filter(|(page, _)| !first_error.has(page.file()))
                 .collect();
-            spread = None;
         }
         first_error
     }
@@ -543,28 +552,22 @@ impl BufferPool {
     fn write_pass(
         &self,
         dirty: Vec<PageAt>,
-        spread: Option<Duration>,
+        mut pace: Option<&mut Pacing>,
         source: WriteSource,
         mut later: Option<&mut PutOff>,
     ) -> FileErrors {
-        let start = Instant::now();
-        let total = dirty.len().max(1);
         let mut first_error = FileErrors::default();
         let mut run: Vec<(PageId, SharedFrame<'_>)> = Vec::with_capacity(RUN_PAGES_MAX);
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
-        for (done, (page, idx)) in dirty.into_iter().enumerate() {
+        for (page, idx) in dirty {
             let h = self.header(idx);
             let extends = run
                 .last()
                 .is_some_and(|&(last, _)| continues_run(last, page, run.len()));
             if !extends {
-                self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
-                if let Some(target) = spread {
-                    // Pace, holding no latch: page `done` of `total` is due at `target * done / total`.
-                    let due = target.mul_f64(done as f64 / total as f64);
-                    if let Some(wait) = due.checked_sub(start.elapsed()) {
-                        std::thread::sleep(wait);
-                    }
+                let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                if let Some(pace) = pace.as_deref_mut() {
+                    pace.wait_after(written);
                 }
             }
             let latched = match SharedFrame::try_latch(self, idx) {
@@ -572,7 +575,11 @@ impl BufferPool {
                 Err(TryLatch::Free) => None,
                 Err(_) => {
                     // Never wait while holding the run's latches.
-                    self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                    let written =
+                        self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                    if let Some(pace) = pace.as_deref_mut() {
+                        pace.written += written;
+                    }
                     match self.latch_shared_waiting(idx) {
                         Ok(latched) => latched,
                         Err(e) => {
@@ -599,12 +606,16 @@ impl BufferPool {
             }
             run.push((page, frame));
         }
-        self.finish_run(&mut run, &mut run_file, &mut first_error, source, later);
+        let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later);
+        if let Some(pace) = pace {
+            pace.written += written;
+        }
         first_error
     }
 
     /// Writes and releases the latched run (if any); with `later`, releases it unwritten into `later` instead if
     /// its log would need a flush first ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)).
+    /// Returns the pages it wrote (or tried to: a failed write counts, for the pacing).
     fn finish_run(
         &self,
         run: &mut Vec<(PageId, SharedFrame<'_>)>,
@@ -612,9 +623,9 @@ impl BufferPool {
         first_error: &mut FileErrors,
         source: WriteSource,
         later: Option<&mut PutOff>,
-    ) {
+    ) -> usize {
         if run.is_empty() {
-            return;
+            return 0;
         }
         // The run's file goes with the run, and before its latches: kept past them (the next runs, the wait for a
         // page latched elsewhere, the pass's pacing), it kept a file dropped meanwhile open past `drop_file`'s
@@ -636,7 +647,7 @@ impl BufferPool {
                 }
                 drop(file);
                 run.clear(); // releases the latches
-                return;
+                return 0;
             }
         }
         if let Err(e) = self.write_run_and_clean(&file, &pages, source) {
@@ -644,6 +655,7 @@ impl BufferPool {
         }
         drop(file);
         run.clear(); // releases the latches
+        pages.len()
     }
 
     /// Waits for a shared latch on frame `idx`, holding no other latch; `None` if the frame became free.
@@ -908,6 +920,31 @@ struct FileErrors(Vec<(FileId, Option<u64>, Error)>);
 /// that changed while the one before ran, so they shrink fast; the bound keeps a page changed all the time from
 /// holding the checkpoint.
 const PUT_OFF_PASSES_MAX: usize = 16;
+
+/// The pacing of a spread flush or checkpoint ([`BufferPool::checkpoint_spread`]) over all its passes: the
+/// `written`-th of `total` pages is due `target * written / total` after `start`.
+struct Pacing {
+    start: Instant,
+    target: Duration,
+    total: usize,
+    written: usize,
+}
+
+impl Pacing {
+    /// When the next page to write is due, after `start`: runs put off unwritten do not move it.
+    fn due(&self) -> Duration {
+        self.target
+            .mul_f64(self.written.min(self.total) as f64 / self.total as f64)
+    }
+
+    /// Counts `written` more pages, then sleeps (the caller holding no latch) until the next page is due.
+    fn wait_after(&mut self, written: usize) {
+        self.written += written;
+        if let Some(wait) = self.due().checked_sub(self.start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
 
 /// The runs a flush or checkpoint pass put off ([`crate::Wal::needs_flush_for_pages`]): their pages, and per
 /// file the highest page LSN among them, read while the run was latched.

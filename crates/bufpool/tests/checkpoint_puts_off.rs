@@ -5,7 +5,7 @@
 //! since the last: one run in 15 of every checkpoint in TPC-C in memory.
 //!
 //! The storage checks the write-ahead rule at each write: every page image carries an LSN its log had made
-//! durable already.
+//! durable already. A spread checkpoint paces the runs it put off when it writes them (session 31).
 
 use crate::common;
 
@@ -121,6 +121,40 @@ fn a_checkpoint_flushes_the_log_once_for_the_runs_it_put_off() {
             assert!(violations.lock().is_empty(), "{:?}", violations.lock());
         }
     }
+}
+
+/// A spread checkpoint paces the pages it writes, in whichever pass it writes them: a first pass that puts every
+/// run off (the log durable nowhere near the pages, as TPC-C's transaction log in memory) is not paced, and the
+/// pass after the log's flush is. Before session 31 (ckpt31) the first pass was paced by the runs it went over,
+/// written or not: it slept through the whole target writing nothing, and the second wrote every run at once.
+/// The bound below is a lower one the pacing's sleeps guarantee (a slow machine only widens the span).
+#[test]
+fn a_spread_checkpoint_paces_the_runs_it_put_off_when_it_writes_them() {
+    let pool = BufferPool::builder().frames(64).build().unwrap();
+    let wal = ExactWal::new(true);
+    let s = Instrumented::new();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let t = times.clone();
+    *s.on_write.lock() = Some(Box::new(move |_, _| t.lock().push(std::time::Instant::now())));
+    let file = pool.open_storage_with(s, FileOptions::new().wal(wal.clone())).unwrap();
+    for n in 0..20u32 {
+        let mut g = pool.new_page(file).unwrap();
+        common::fill_page(&mut g, n, 1);
+        g.set_lsn(1);
+    }
+    pool.checkpoint().unwrap();
+    dirty_alternate_pages(&pool, file, 100);
+    times.lock().clear();
+    let target = std::time::Duration::from_millis(400);
+    pool.checkpoint_spread(target).unwrap();
+    assert_eq!(wal.durable.load(SeqCst), 118, "the log flushed for the runs put off");
+    let times = times.lock();
+    assert_eq!(times.len(), 10, "ten runs of one page, each written once");
+    let span = times[9] - times[0];
+    assert!(
+        span >= target / 2,
+        "the ten runs were written within {span:?} of each other: not paced over {target:?}"
+    );
 }
 
 /// A log that never becomes durable as far as its hint asks (its `flush_to` returns `Ok` and does nothing), or
