@@ -6,12 +6,13 @@
 #   docs/findings/faults31/loop.sh 200 | tail -3
 set -u
 N=${1:-200}; FIRST=${FIRST:-1}; LOG=${LOG:-/tmp/faults31-loop}; mkdir -p $LOG
-ok=0; fail=0; skip=0
+ok=0; fail=0; skip=0; aimed=0
 for s in $(seq $FIRST $((FIRST + N - 1))); do
   out=$(BUFPOOL_EXT4_SEED=$s BUFPOOL_EXT4_ROUNDS=1 timeout 120 $BIN --nocapture 2>&1)
+  echo "$out" | grep -q "^abort during an fsync.*: true" && aimed=$((aimed+1))
   if echo "$out" | grep -q SKIPPED; then skip=$((skip+1)); echo "seed $s skip"
   elif echo "$out" | grep -q "test result: ok"; then ok=$((ok+1))
   else fail=$((fail+1)); echo "$out" > $LOG/seed$s.txt
        echo "seed $s FAIL: $(echo "$out" | grep -m1 -o "acknowledged changes lost.*\|panicked at.*" | cut -c1-200)"; fi
 done
-echo "runs $N: ok $ok, fail $fail, skipped $skip"
+echo "runs $N: ok $ok, fail $fail, skipped $skip; aborts during an fsync (aimed at ${BUFPOOL_EXT4_AIM:-any file}): $aimed"
