@@ -77,10 +77,14 @@ fn the_largest_pool_is_out_of_memory_not_an_abort() {
 /// and prefetch (each batch reserves at most a quarter of the pool, at least one frame).
 #[test]
 fn a_one_frame_pool_with_writer_and_prefetch_works() {
+    // The one frame may be the background writer's or a prefetch's for a moment when a read misses: the read
+    // waits for it (a caller's guards are waited for only with `frame_wait`; the pool's own I/O up to a second).
+    // Without it the last read failed once in CI with `PoolExhausted` (R31-O1 in RELIABILITY.md).
     let pool = BufferPool::builder()
         .frames(1)
         .io_threads(2)
         .background_writer(WriterConfig::for_frames(1))
+        .frame_wait(std::time::Duration::from_secs(10))
         .build()
         .unwrap();
     let file = pool.open_storage(MemoryStorage::new()).unwrap();
