@@ -333,6 +333,7 @@
 //! dependency's locks (a dependency must never depend back, directly or not: [`TreeWal::flush_first`] refuses
 //! one that would, R21-1 in RELIABILITY.md).
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
@@ -1324,6 +1325,12 @@ fn zero_dev(dev: &Device, mut at: u64, end: u64, chunk: usize) -> io::Result<()>
 /// 18 pages a transaction (`/proc/self/io`), with 4 KiB writes they stay as before.
 const ZERO_CHUNK: usize = 4096;
 
+/// Where a growth of the zeroed tail past records ending at byte `end` stops: the next multiple of [`GROW_STEP`]
+/// a step past `end` (a write-out's growth, and a rewrite's new file).
+fn zeroed_end(end: u64) -> u64 {
+    (end + GROW_STEP).next_multiple_of(GROW_STEP)
+}
+
 struct LogFile {
     dev: Device,
     /// LSN stored at byte [`LOG_HDR`].
@@ -1342,8 +1349,9 @@ struct LogFile {
     /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
     region_len: u64,
     /// A file's byte offset up to which it holds records or zeros, written by a write-out that fsyncs (module
-    /// docs, "A file's zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`.
-    zeroed: AtomicU64,
+    /// docs, "A file's zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`
+    /// (a `Cell`: a `LogFile` is reached only through the lock, or is a switch's local one).
+    zeroed: Cell<u64>,
 }
 
 impl LogFile {
@@ -1429,7 +1437,7 @@ pub struct TreeWal {
     failed: OnceLock<Arc<str>>,
     /// fsyncs of the log done so far, by [`SyncCause`] (in the order of [`SyncCause::ALL`]).
     syncs: [AtomicU64; SyncCause::ALL.len()],
-    /// Growths of the file's zeroed tail so far, each a write of zeros and an fsync ([`TreeWal::grows`]).
+    /// Growths of the file's zeroed tail so far, each a write of zeros ([`TreeWal::grows`]).
     grows: AtomicU64,
     /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
     first: OnceLock<Arc<TreeWal>>,
@@ -1837,7 +1845,7 @@ impl TreeWal {
                 spare: Vec::with_capacity(BUF_RESERVE),
             }),
             io: Mutex::new(LogFile {
-                zeroed: AtomicU64::new(match dev {
+                zeroed: Cell::new(match dev {
                     // Set once the open has cut the file at the end of its records (below).
                     Device::File(_) => 0,
                     Device::Storage(_) => u64::MAX,
@@ -1884,9 +1892,9 @@ impl TreeWal {
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
             // A file ends at its last record now (its zeroed tail, if any, cut with the torn one): the first
-            // write-out grows it again.
+            // write-out that fsyncs grows it again.
             if let Device::File(_) = io.dev {
-                io.zeroed.store(io.offset(end), Ordering::Relaxed);
+                io.zeroed.set(io.offset(end));
             }
         }
         let mut st = wal.state.lock();
@@ -2412,15 +2420,15 @@ impl TreeWal {
     /// extend the file themselves, as every append did before R31-1. Any other failure is returned. Nothing for
     /// a storage.
     fn grow(&self, io: &LogFile, end: u64) -> io::Result<()> {
-        let zeroed = io.zeroed.load(Ordering::Relaxed);
+        let zeroed = io.zeroed.get();
         if end.saturating_add(GROW_STEP / 2) <= zeroed {
             return Ok(());
         }
-        let to = (end + GROW_STEP).next_multiple_of(GROW_STEP);
+        let to = zeroed_end(end);
         match zero_dev(&io.dev, zeroed.max(end), to, ZERO_CHUNK) {
             Ok(()) => {
                 self.grows.fetch_add(1, Ordering::Relaxed);
-                io.zeroed.store(to, Ordering::Relaxed);
+                io.zeroed.set(to);
                 Ok(())
             }
             Err(e) if is_no_space(&e) => Ok(()),
@@ -2628,7 +2636,7 @@ impl TreeWal {
         let (dev, from, to, copied) = {
             let io = self.io.lock();
             let to = LogFile {
-                zeroed: AtomicU64::new(u64::MAX),
+                zeroed: Cell::new(u64::MAX),
                 dev: io.dev.clone(),
                 origin: redo,
                 start: redo,
@@ -2741,7 +2749,7 @@ impl TreeWal {
         let mut chunk = vec![0u8; COPY_CHUNK];
         // The new file's zeroed tail, written with the copy and fsynced with it (module docs, "A file's zeroed
         // tail"): the records written there after the switch change no metadata.
-        let zeroed = (new_at(copied) + GROW_STEP).next_multiple_of(GROW_STEP);
+        let zeroed = zeroed_end(new_at(copied));
         new.write_all_at(&hdr.region(), 0)
             .map_err(CopyError::Write)
             .and_then(|()| copy_range(old, &new, old_at(redo), new_at(redo), copied - redo, &mut chunk))
@@ -2770,7 +2778,7 @@ impl TreeWal {
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         self.durable.fetch_max(written, Ordering::AcqRel);
         *io = LogFile {
-            zeroed: AtomicU64::new(zeroed.max(new_at(written))),
+            zeroed: Cell::new(zeroed.max(new_at(written))),
             dev: Device::File(new),
             origin: redo,
             start: redo,
@@ -3309,11 +3317,6 @@ mod tests {
         seen
     }
 
-    /// The length of a file whose records end at byte `end`, with the zeroed tail a rewrite gives it.
-    fn zeroed_past(end: u64) -> u64 {
-        (end + GROW_STEP).next_multiple_of(GROW_STEP)
-    }
-
     /// R31-1: the file keeps zeros ahead of its records, so a commit's fsync changes no length (no metadata for
     /// the file system's journal to commit): only a growth does, every half step of records or more, and the
     /// bytes past the records read as zeros, the end of the log.
@@ -3358,7 +3361,7 @@ mod tests {
         assert_eq!(wal.file_len(), end);
         wal.append(&[Op::Del { page: 1, key: b"x" }]).unwrap();
         wal.commit().unwrap();
-        assert_eq!(wal.file_len(), zeroed_past(LOG_HDR + (wal.end_lsn() - FIRST_LSN)));
+        assert_eq!(wal.file_len(), zeroed_end(LOG_HDR + (wal.end_lsn() - FIRST_LSN)));
     }
 
     fn allocated(path: &Path) -> u64 {
@@ -3504,7 +3507,7 @@ mod tests {
         );
         assert_eq!(
             wal.file_len(),
-            zeroed_past(LOG_HDR + (wal.end_lsn() - redo)),
+            zeroed_end(LOG_HDR + (wal.end_lsn() - redo)),
             "offsets start again at the redo point"
         );
         assert_eq!(scan_all(&wal), kept);
@@ -3533,7 +3536,7 @@ mod tests {
         let live = append_many(&wal, 500, 10);
         wal.truncate_before(redo).unwrap();
         assert_eq!(wal.rewrites(), 1);
-        assert_eq!(wal.file_len(), zeroed_past(LOG_HDR + (wal.end_lsn() - redo)));
+        assert_eq!(wal.file_len(), zeroed_end(LOG_HDR + (wal.end_lsn() - redo)));
         drop(wal);
         let wal = TreeWal::open(&path).unwrap();
         assert_eq!(scan_all(&wal).iter().map(|s| s.0).collect::<Vec<_>>(), live);
