@@ -353,6 +353,8 @@ struct PoolReport {
 #[derive(Serialize)]
 struct PoolFile {
     file: u32,
+    /// The identity its pages carry, from a version 3 list (`None` before; 0 for a file without one).
+    identity: Option<u32>,
     pages: u64,
     dirty: Option<u64>,
     latched: Option<u64>,
@@ -389,6 +391,7 @@ fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::P
         if files.last().is_none_or(|f| f.file != p.file) {
             files.push(PoolFile {
                 file: p.file,
+                identity: list.files.iter().find(|l| l.file.0 == p.file).map(|l| l.identity),
                 pages: 0,
                 dirty: p.dirty.map(|_| 0),
                 latched: p.latched.map(|_| 0),
@@ -419,8 +422,9 @@ fn show_pool(path: &std::path::Path, max_rows: usize, json: Option<&std::path::P
     );
     for f in &files {
         outln!(
-            "  file {:>10}: {:>10} pages, dirty {:>10}, latched {:>6}",
+            "  file {:>10}: identity {:>10}, {:>10} pages, dirty {:>10}, latched {:>6}",
             f.file,
+            f.identity.map_or_else(|| "-".to_string(), |i| format!("{i:08x}")),
             f.pages,
             opt(f.dirty),
             opt(f.latched)

@@ -199,18 +199,23 @@ fn inspect_pool_lists_a_saved_resident_list() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("resident list version 2, 4 pages"), "{text}");
+    assert!(text.contains("resident list version 3, 4 pages"), "{text}");
+    // Each file with the identity its pages carry (random per file, from its record).
+    let saved = bufpool::read_resident_list(&list).unwrap();
+    let identity = |file: u32| saved.files.iter().find(|f| f.file.0 == file).unwrap().identity;
+    assert!(identity(1) != 0 && identity(2) != 0 && identity(1) != identity(2));
+    assert!(text.contains(&format!("identity   {:08x}", identity(1))), "{text}");
     assert!(text.contains("dirty latched"), "{text}");
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(r["version"], 2);
+    assert_eq!(r["version"], 3);
     assert_eq!(r["pages"], 4);
     assert_eq!(
         r["files"][0],
-        serde_json::json!({"file": 1, "pages": 3, "dirty": 1, "latched": 0})
+        serde_json::json!({"file": 1, "identity": identity(1), "pages": 3, "dirty": 1, "latched": 0})
     );
     assert_eq!(
         r["files"][1],
-        serde_json::json!({"file": 2, "pages": 1, "dirty": 0, "latched": 1})
+        serde_json::json!({"file": 2, "identity": identity(2), "pages": 1, "dirty": 0, "latched": 1})
     );
     let rows: Vec<(u64, u64, bool, bool, u64)> = r["resident"]
         .as_array()

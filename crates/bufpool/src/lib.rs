@@ -150,8 +150,8 @@
 //!   PostgreSQL's `pg_buffercache` shows). [`BufferPool::held_latches`]: the latches guards hold, and for how long.
 //! - Warm restart: [`BufferPool::save_resident`] writes the resident pages (ids, and each one's frame, dirty and
 //!   latched flags and LSN, which [`read_resident_list`] and `bufpool inspect --pool` show) to a file (at shutdown,
-//!   or now and then); after a restart, reopen the files under the same ids ([`FileOptions::id`]) and
-//!   [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`):
+//!   or now and then); after a restart, reopen the files (in any order: the list names each file by the identity
+//!   its pages carry, as well as by its id) and [`BufferPool::prewarm`] reads those pages back in batches (InnoDB's buffer pool dump and load, `pg_prewarm`):
 //!   a working set of 8192 pages was served at >= 95% hits 4.2x to 4.7x sooner than by missing page by page, on
 //!   io_uring; on `pread`, which reads a batch one page at a time, no sooner (`bufpool bench --workload
 //!   warm-restart`, BENCHMARKS.md "Warm restart").
@@ -239,7 +239,7 @@ pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
 pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
 pub use preset::Preset;
-pub use resident::{read_resident_list, ListedPage, Prewarmed, ResidentList, ResidentPage};
+pub use resident::{read_resident_list, ListedFile, ListedPage, Prewarmed, ResidentList, ResidentPage};
 pub use scan::{ScanRing, SCAN_RING_MIN};
 pub use snapshot::{Snapshot, SnapshotTracker};
 pub use stats::{FileStats, Stats};

@@ -5,18 +5,28 @@
 //!
 //! Owns [`ResidentPage`], [`ResidentList`] and the resident-list file format. It opens with `BPRESID` and a
 //! version digit, then the count (`u64`, little endian), that many entries, and a CRC-32C of everything before it:
-//! - version 2 (written now): each entry is 24 bytes, the page id (`u64`: `PageId::as_u64`, so file id and page
+//! - version 3 (written now): after the count, the open files (`u32` count, then for each its id and the identity
+//!   its pages carry, `u32` each: [`ListedFile`]), then the entries as in version 2;
+//! - version 2 (still read): each entry is 24 bytes, the page id (`u64`: `PageId::as_u64`, so file id and page
 //!   number), its page LSN (`u64`), the frame that held it (`u32`) and flags (`u32`: bit 0 dirty, bit 1 latched),
 //!   as [`BufferPool::resident_pages`] saw them, for `bufpool inspect --pool`;
-//! - version 1 (sessions before it; still read): each entry is the page id alone.
+//! - version 1 (still read): each entry is the page id alone.
 //!
 //! The file is written to `<path>.tmp` (made anew: whatever is under that name, a symbolic link included, is
 //! removed first, never written through), synced and renamed over `path` (over the file a symbolic link at
 //! `path` leads to, not the link: R30-2), so a crash leaves the previous list or the new one; a failed write
-//! removes `<path>.tmp` ([`crate::storage::replace_file`]). Page ids name files by [`FileId`]: a restarted engine reopens its files under
-//! the same persistent ids ([`crate::FileOptions::id`]) before it prewarms; pages of files not open, and pages past
-//! a file's end, are skipped. The list holds ids only: pages are read from their files, verified as every read is.
+//! removes `<path>.tmp` ([`crate::storage::replace_file`]).
+//!
+//! Page ids name files by [`FileId`], which lasts one open: a restarted engine may open its files in another order,
+//! or without persistent ids ([`crate::FileOptions::id`]; `bufpool-btree`'s trees take the pool's next free id).
+//! So a version 3 list also names each file by the identity its record stamps into every page (`FileEntry::stamp`,
+//! random per file, kept in the sidecar), and [`BufferPool::prewarm`] reads a page from the open file that has the
+//! identity now: the one under the saved id if it has it, else the one open file that does (R30-O4 in
+//! RELIABILITY.md). A file with no identity (unbound, or one a list of version 1 or 2 names) is found by its id as
+//! before. Pages of files not open, and pages past a file's end, are skipped. The list holds ids only: pages are
+//! read from their files, verified as every read is.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -29,9 +39,11 @@ use crate::pool::BufferPool;
 /// The magic's first seven bytes; the eighth is the format version, an ASCII digit.
 const MAGIC: &[u8; 7] = b"BPRESID";
 /// The version [`BufferPool::save_resident`] writes.
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 /// Bytes per entry of each version (index: version).
-const ENTRY_BYTES: [usize; 3] = [0, 8, 24];
+const ENTRY_BYTES: [usize; 4] = [0, 8, 24, 24];
+/// Bytes per file of a version 3 list's file table: id and identity.
+const FILE_BYTES: usize = 8;
 const DIRTY: u32 = 1;
 const LATCHED: u32 = 2;
 /// Most pages a resident list may name: far above any pool (frame indices are `u32`), low enough that a corrupt
@@ -54,14 +66,28 @@ pub struct ResidentPage {
     pub lsn: Lsn,
 }
 
-/// A resident list as [`read_resident_list`] decodes it: the format version and the pages it names.
+/// A resident list as [`read_resident_list`] decodes it: the format version, the files open when it was saved and
+/// the pages it names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResidentList {
-    /// The file format's version (1: page ids only; 2: with frame, dirty, latched and LSN).
+    /// The file format's version (1: page ids only; 2: with frame, dirty, latched and LSN; 3: with the files).
     pub version: u8,
+    /// The files open when the list was saved, in id order (empty in a version 1 or 2 list).
+    pub files: Vec<ListedFile>,
     /// The pages named, in the order saved (page order).
     pub pages: Vec<ListedPage>,
+}
+
+/// One file of a [`ResidentList`]: the id it had when the list was saved, and the identity its pages carry (0 for
+/// a file without one, an unbound file), by which [`BufferPool::prewarm`] finds it again under another id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListedFile {
+    /// Its id when the list was saved.
+    pub file: FileId,
+    /// The file identity stamped into its pages (0: none).
+    pub identity: u32,
 }
 
 /// One page of a [`ResidentList`]: what the pool recorded about it when the list was saved. Everything but the
@@ -142,10 +168,18 @@ impl BufferPool {
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
         let pages = self.resident_pages();
-        let mut bytes = Vec::with_capacity(16 + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
+        let mut files: Vec<(FileId, u32)> = self.core.files.all().iter().map(|f| (f.id, f.stamp)).collect();
+        files.sort_unstable();
+        let mut bytes =
+            Vec::with_capacity(20 + files.len() * FILE_BYTES + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
         bytes.extend_from_slice(MAGIC);
         bytes.push(b'0' + VERSION);
         bytes.extend_from_slice(&(pages.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&(files.len() as u32).to_le_bytes());
+        for (id, identity) in &files {
+            bytes.extend_from_slice(&id.0.to_le_bytes());
+            bytes.extend_from_slice(&identity.to_le_bytes());
+        }
         for p in &pages {
             let flags = if p.dirty { DIRTY } else { 0 } | if p.latched { LATCHED } else { 0 };
             bytes.extend_from_slice(&p.page.as_u64().to_le_bytes());
@@ -169,6 +203,7 @@ impl BufferPool {
     /// checksum, truncated) is [`Error::ResidentList`], as is a list that cannot be read.
     pub fn prewarm(&self, path: impl AsRef<Path>) -> Result<Prewarmed> {
         let list = read_resident_list(path)?;
+        let now = self.files_now(&list.files);
         let pages = list
             .pages
             .into_iter()
@@ -178,8 +213,16 @@ impl BufferPool {
         let mut wanted: Vec<PageId> = Vec::new();
         for page in pages {
             done.listed += 1;
-            let open = self.file_pages(page.file()).is_ok_and(|n| page.page_no() < n);
-            if !open || wanted.len() >= self.frames() {
+            let page = match now.get(&page.file()) {
+                Some(file) => file.map(|f| PageId::new(f, page.page_no())),
+                None => Some(page),
+            };
+            let open = page.filter(|p| self.file_pages(p.file()).is_ok_and(|n| p.page_no() < n));
+            let Some(page) = open else {
+                done.skipped += 1;
+                continue;
+            };
+            if wanted.len() >= self.frames() {
                 done.skipped += 1;
             } else if self.is_resident(page) {
                 done.already_resident += 1;
@@ -194,6 +237,30 @@ impl BufferPool {
             });
         }
         Ok(done)
+    }
+
+    /// Where each file with an identity that a list names is open now: under its saved id if the file there has
+    /// that identity, else under the id of the one open file that has it, else nowhere (`None`: its pages are
+    /// skipped, not read from another file that has its old id). Files the map leaves out (no identity, or a list
+    /// of version 1 or 2) are found by their saved id.
+    fn files_now(&self, listed: &[ListedFile]) -> HashMap<FileId, Option<FileId>> {
+        let open: Vec<(FileId, u32)> = self.core.files.all().iter().map(|f| (f.id, f.stamp)).collect();
+        listed
+            .iter()
+            .filter(|l| l.identity != 0)
+            .map(|l| {
+                let now = if open.contains(&(l.file, l.identity)) {
+                    Some(l.file)
+                } else {
+                    let mut with = open.iter().filter(|(_, stamp)| *stamp == l.identity);
+                    match (with.next(), with.next()) {
+                        (Some(&(id, _)), None) => Some(id),
+                        _ => None,
+                    }
+                };
+                (l.file, now)
+            })
+            .collect()
     }
 
     fn is_resident(&self, page: PageId) -> bool {
@@ -211,12 +278,26 @@ fn decode(bytes: &[u8]) -> Option<ResidentList> {
     let version = body[7].checked_sub(b'0')?;
     let entry = *ENTRY_BYTES.get(version as usize).filter(|&&n| n > 0)?;
     let count = u64::from_le_bytes(body[8..16].try_into().ok()?);
-    if count > LIST_PAGES_MAX || (body.len() - 16) as u64 != count.checked_mul(entry as u64)? {
-        return None;
-    }
     let u64_at = |e: &[u8], at: usize| u64::from_le_bytes(e[at..at + 8].try_into().expect("8 bytes"));
     let u32_at = |e: &[u8], at: usize| u32::from_le_bytes(e[at..at + 4].try_into().expect("4 bytes"));
-    let pages = body[16..]
+    let (files, entries) = if version >= 3 {
+        let n = u32::from_le_bytes(body.get(16..20)?.try_into().ok()?) as usize;
+        let table = body.get(20..20 + n.checked_mul(FILE_BYTES)?)?;
+        let files = table
+            .chunks_exact(FILE_BYTES)
+            .map(|f| ListedFile {
+                file: FileId(u32_at(f, 0)),
+                identity: u32_at(f, 4),
+            })
+            .collect();
+        (files, &body[20 + table.len()..])
+    } else {
+        (Vec::new(), &body[16..])
+    };
+    if count > LIST_PAGES_MAX || entries.len() as u64 != count.checked_mul(entry as u64)? {
+        return None;
+    }
+    let pages = entries
         .chunks_exact(entry)
         .map(|e| {
             let page = PageId::from_u64(u64_at(e, 0));
@@ -239,7 +320,7 @@ fn decode(bytes: &[u8]) -> Option<ResidentList> {
             }
         })
         .collect();
-    Some(ResidentList { version, pages })
+    Some(ResidentList { version, files, pages })
 }
 
 fn list_error(path: &Path, e: std::io::Error) -> Error {

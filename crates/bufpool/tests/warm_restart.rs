@@ -141,7 +141,7 @@ fn the_list_records_each_pages_state_and_old_lists_still_read() {
     pool.save_resident(&list).unwrap();
     drop(held);
     let saved = bufpool::read_resident_list(&list).unwrap();
-    assert_eq!(saved.version, 2);
+    assert_eq!(saved.version, 3);
     let resident = pool.resident_pages();
     assert_eq!(saved.pages.len(), resident.len());
     for (s, r) in saved.pages.iter().zip(&resident) {
@@ -181,4 +181,67 @@ fn the_list_records_each_pages_state_and_old_lists_still_read() {
         bufpool::read_resident_list(&old),
         Err(Error::ResidentList { .. })
     ));
+}
+
+/// A restart that opens the same files in another order, without persistent ids (as `bufpool-btree`'s
+/// `Tree::open` does: each data file gets the pool's next free id), prewarms each file's own pages: the list
+/// names every file by the identity its record stamps into its pages, not only by the id it had (R30-O4 in
+/// RELIABILITY.md). Before, the pages of a file were read from whichever file had its old id now, and a file whose
+/// old id no file has now was skipped.
+#[test]
+fn a_restart_that_opens_its_files_in_another_order_prewarms_each_files_own_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let list = path("pool.resident");
+    let make = |name: &str, tag: u64| {
+        let pool = BufferPool::builder().frames(64).build().unwrap();
+        let f = pool.open_file(path(name)).unwrap();
+        for n in 0..40 {
+            common::fill_page(&mut pool.new_page(f).unwrap(), n, tag);
+        }
+        pool.close().unwrap();
+    };
+    let hot: [(&str, Vec<u32>); 3] = [
+        ("a.db", (0..10).collect()),
+        ("b.db", (20..25).chain([39]).collect()),
+        ("c.db", vec![3, 4]),
+    ];
+    for (name, _) in &hot {
+        make(name, 1);
+    }
+    make("other.db", 9);
+    {
+        let pool = BufferPool::builder().frames(64).build().unwrap();
+        for (name, pages) in &hot {
+            let f = pool.open_file(path(name)).unwrap();
+            for &n in pages {
+                drop(pool.read(PageId::new(f, n)).unwrap());
+            }
+        }
+        assert_eq!(pool.save_resident(&list).unwrap(), 18);
+        pool.close().unwrap();
+    }
+    assert_eq!(bufpool::read_resident_list(&list).unwrap().files.len(), 3);
+    // The restart opens c, then b, then a file the list does not name, and not a: c has a's old id, b its own,
+    // and the other file c's old one.
+    let pool = BufferPool::builder().frames(64).build().unwrap();
+    let c = pool.open_file(path("c.db")).unwrap();
+    let b = pool.open_file(path("b.db")).unwrap();
+    let other = pool.open_file(path("other.db")).unwrap();
+    assert_eq!((c, b, other), (FileId(0), FileId(1), FileId(2)));
+    let done = pool.prewarm(&list).unwrap();
+    assert_eq!((done.listed, done.loaded, done.skipped), (18, 8, 10), "{done:?}");
+    let resident: Vec<(FileId, u32)> = pool
+        .resident_pages()
+        .iter()
+        .map(|r| (r.page.file(), r.page.page_no()))
+        .collect();
+    let mut want: Vec<(FileId, u32)> = hot[1]
+        .1
+        .iter()
+        .map(|&n| (b, n))
+        .chain(hot[2].1.iter().map(|&n| (c, n)))
+        .collect();
+    want.sort();
+    assert_eq!(resident, want);
 }
