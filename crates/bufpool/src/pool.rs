@@ -109,22 +109,53 @@ fn take_veto_panic() -> Option<Error> {
     VETO_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten()
 }
 
-/// A count held while alive (frames latched for I/O, threads taking victims): see [`Core::io_holds`].
+/// One of the pool's own holds of frames, counted while alive (frames latched for I/O, threads taking victims,
+/// frames taken for a page): see [`Core::io_holds`]. Its end counts in [`Core::own_holds_ended`] *before* it
+/// leaves its count, so a miss that finds the count zero also finds the end (see `acquire_frame`).
 pub(crate) struct Hold<'a> {
     count: &'a AtomicUsize,
+    ended: &'a AtomicUsize,
     n: usize,
 }
 
 impl<'a> Hold<'a> {
-    pub(crate) fn new(count: &'a AtomicUsize, n: usize) -> Hold<'a> {
+    /// `n` frames latched by a write run (or about to be: taken before the latch, so no moment of the latch goes
+    /// uncounted).
+    pub(crate) fn io(core: &'a Core, n: usize) -> Hold<'a> {
+        Hold::new(&core.io_holds, &core.own_holds_ended, n)
+    }
+
+    /// The calling thread is taking a frame (a victim, a free frame, a scan ring's own).
+    pub(crate) fn taker(core: &'a Core) -> Hold<'a> {
+        Hold::new(&core.frame_takers, &core.own_holds_ended, 1)
+    }
+
+    fn new(count: &'a AtomicUsize, ended: &'a AtomicUsize, n: usize) -> Hold<'a> {
         count.fetch_add(n, AcqRel);
-        Hold { count, n }
+        Hold { count, ended, n }
+    }
+
+    /// Ends a hold that latched nothing (a latch it was taken for was refused): no frame came back, so its end is
+    /// not counted as one (a miss waiting on frames held by guards is not kept waiting by it).
+    pub(crate) fn cancel(self) {
+        self.count.fetch_sub(self.n, AcqRel);
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
+        self.ended.fetch_add(1, AcqRel);
         self.count.fetch_sub(self.n, AcqRel);
+    }
+}
+
+/// Ends a [`BufferPool::taken`] count when dropped (`new_page`, whose exits are many).
+struct EndTaken<'p>(&'p BufferPool);
+
+impl Drop for EndTaken<'_> {
+    fn drop(&mut self) {
+        self.0.end_taken();
     }
 }
 
@@ -561,6 +592,7 @@ impl Builder {
             prefetches_in_flight: AtomicUsize::new(0),
             io_holds: AtomicUsize::new(0),
             frame_takers: AtomicUsize::new(0),
+            own_holds_ended: AtomicUsize::new(0),
             frame_wait: self.frame_wait,
             failed_file_frames: self.failed_file_frames.unwrap_or(self.frames / 4),
             background_error: Mutex::new(None),
@@ -617,8 +649,10 @@ pub(crate) struct Core {
     pub(crate) clean_write_guards: bool,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
-    /// Frames reserved for a load whose read has not finished (`reserve` .. `finish_load`): a miss that finds
-    /// every frame latched waits for these rather than failing, since they come back by themselves.
+    /// Frames taken for a page and not yet released or handed to a caller's latch: from `acquire_frame`'s return
+    /// (counted before its taker's hold ends) through a load's read to `finish_load`'s release (or `new_page`'s
+    /// guard, a failed reservation's release). A miss that finds every frame latched waits for these rather than
+    /// failing, since they come back by themselves. Ended by [`BufferPool::end_taken`].
     pub(crate) loads_in_flight: AtomicUsize,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
@@ -627,6 +661,10 @@ pub(crate) struct Core {
     pub(crate) io_holds: AtomicUsize,
     /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
     pub(crate) frame_takers: AtomicUsize,
+    /// How many of the holds counted above (`loads_in_flight`, `io_holds`, `frame_takers`) have ended, counted
+    /// before each leaves its count: a miss that saw every frame latched and then finds no hold counted tells by
+    /// this whether one ended meanwhile (its frame may be free now) or the frames are guards' (R32-1).
+    pub(crate) own_holds_ended: AtomicUsize,
     /// How long a miss waits for a frame held by guards before [`Error::PoolExhausted`] (`Builder::frame_wait`).
     pub(crate) frame_wait: std::time::Duration,
     /// The most frames a failed file's unwritable pages keep when others need frames (`Builder::failed_file_frames`).
@@ -1404,11 +1442,14 @@ impl BufferPool {
         // once the page is mapped: from then on a sweep of the file waits for this frame.
         let weak = Arc::downgrade(&file);
         drop(file);
+        // Counted in `loads_in_flight` by `acquire` (`taken`) until `finish_load` releases it; here when it goes
+        // back unused.
         let frame = acquire(page)?;
         let idx = frame.idx();
         frame.header().page_id.store(page.as_u64(), SeqCst);
         if self.core.frames.map(page, idx).is_err() {
             self.release_unmapped(frame);
+            self.end_taken();
             return Ok(None);
         }
         let file = match weak.upgrade() {
@@ -1416,16 +1457,17 @@ impl BufferPool {
             None => {
                 self.core.frames.unmap(page, idx);
                 self.release_unmapped(frame);
+                self.end_taken();
                 return Err(Error::FileNotOpen(page.file()));
             }
         };
         if file.is_closing() {
             self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
+            self.end_taken();
             return Err(Error::FileNotOpen(page.file()));
         }
         self.core.counters.add_for(&file.counters, Counter::Misses, 1);
-        self.core.loads_in_flight.fetch_add(1, AcqRel);
         Ok(Some((file, frame)))
     }
 
@@ -1455,20 +1497,24 @@ impl BufferPool {
             Err(Error::ShortRead { .. }) if freed => Err(Error::PageFreed { page }),
             v => v,
         };
-        self.core.loads_in_flight.fetch_sub(1, AcqRel);
+        // The load leaves `loads_in_flight` once its frame is released or the caller's (R32-1: taken off before
+        // the policy's `on_insert` and the release, a miss in between saw the only frame latched and no load, and
+        // returned `PoolExhausted` at once).
         match verified {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
                 debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
                 self.core.policy.on_insert(idx, page.as_u64());
-                Ok(match after {
+                let latched = match after {
                     AfterLoad::Shared => Some(Latched::Shared(frame.downgrade())),
                     AfterLoad::Exclusive => Some(Latched::Exclusive(frame)),
                     AfterLoad::Unlatched => {
                         frame.release_changed();
                         None
                     }
-                })
+                };
+                self.end_taken();
+                Ok(latched)
             }
             Err(e) => {
                 self.core.frames.unmap(page, idx);
@@ -1479,6 +1525,7 @@ impl BufferPool {
                 let v = frame.release_to_free();
                 debug_assert_eq!(v, version);
                 self.push_free(idx);
+                self.end_taken();
                 Err(e)
             }
         }
@@ -1555,7 +1602,7 @@ impl BufferPool {
     /// [`Builder::frame_wait`] for frames held by guards; batches, which may hold such frames themselves, never
     /// wait.
     pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<ExclusiveFrame<'_>> {
-        let _taking = Hold::new(&self.core.frame_takers, 1);
+        let _taking = Hold::taker(&self.core);
         // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
         if let Some(e) = take_veto_panic() {
             return Err(e);
@@ -1565,13 +1612,15 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         let mut started = None;
         loop {
+            // Before the search: a hold of the pool's own that ends after it is seen below (R32-1).
+            let ended = self.core.own_holds_ended.load(Acquire);
             if let Some(idx) = self.core.frames.pop_free() {
                 let frame = ExclusiveFrame::latch_free(self, idx);
                 let frame = frame.unwrap_or_else(|| panic!("frame {idx} on the free list was not free"));
                 // -> *reserved*: latched, no page yet, clean.
                 debug_assert_eq!(frame.page_id(), PageId::INVALID);
                 debug_assert!(!frame.header().dirty.load(Relaxed));
-                return Ok(frame);
+                return Ok(self.taken(frame));
             }
             crate::skips::begin_search();
             let victim = self
@@ -1596,7 +1645,7 @@ impl BufferPool {
             }
             match victim {
                 Some(frame) => match self.evict(frame) {
-                    Ok(frame) => return Ok(frame),
+                    Ok(frame) => return Ok(self.taken(frame)),
                     Err(e) => {
                         last_error = Some(e);
                         failed_evictions += 1;
@@ -1608,11 +1657,15 @@ impl BufferPool {
                 // Every frame is latched. Frames held by the pool itself (loads in flight, write runs, victims
                 // being taken by other threads) come back by themselves within an I/O: wait for them, a bounded
                 // time, rather than fail (U2). Frames held by guards may never come back: wait only as long as
-                // the builder allows (default: not at all).
+                // the builder allows (default: not at all). A hold of the pool's own is counted from before its
+                // latch to after its release, and its end is counted before it leaves its count: so either it is
+                // still counted here, or it ended since `ended` was read and this search may have met it (R32-1:
+                // a load's end, uncounted while its frame was still latched, was taken for a guard's).
                 None if wait_for_loads => {
                     let transient = self.core.loads_in_flight.load(Acquire) > 0
                         || self.core.io_holds.load(Acquire) > 0
-                        || self.core.frame_takers.load(Acquire) > 1;
+                        || self.core.frame_takers.load(Acquire) > 1
+                        || self.core.own_holds_ended.load(Acquire) != ended;
                     let limit = if transient {
                         LOADS_WAIT_MAX.max(self.core.frame_wait)
                     } else {
@@ -1810,6 +1863,21 @@ impl BufferPool {
         self.push_free(idx);
     }
 
+    /// `frame`, just taken for a page (by `acquire_frame`, or a scan ring taking its own back), counted in
+    /// [`Core::loads_in_flight`] as the pool's own hold while the taker's hold still stands, so no moment of its
+    /// latch goes uncounted (R32-1). Its taker ends the count with [`BufferPool::end_taken`].
+    pub(crate) fn taken<'p>(&'p self, frame: ExclusiveFrame<'p>) -> ExclusiveFrame<'p> {
+        self.core.loads_in_flight.fetch_add(1, AcqRel);
+        frame
+    }
+
+    /// Ends the count [`BufferPool::taken`] began, once its frame is released or a caller's latch (its end first:
+    /// see [`Hold`]).
+    pub(crate) fn end_taken(&self) {
+        self.core.own_holds_ended.fetch_add(1, AcqRel);
+        self.core.loads_in_flight.fetch_sub(1, AcqRel);
+    }
+
     /// Frees `frame`, which is not mapped and not tracked.
     pub(crate) fn release_unmapped(&self, frame: ExclusiveFrame<'_>) {
         let idx = frame.idx();
@@ -1862,6 +1930,8 @@ impl BufferPool {
         let weak = Arc::downgrade(&f);
         drop(f);
         let mut frame = self.acquire_frame(hint, true)?;
+        // The frame is the pool's own until this returns (released, or the caller's guard).
+        let _taken = EndTaken(self);
         let Some(f) = weak.upgrade() else {
             self.release_unmapped(frame);
             return Err(Error::FileNotOpen(file));

@@ -50,6 +50,7 @@ mod new_user_errors;
 mod open_faults;
 mod open_page0_eio;
 mod optimistic;
+mod own_holds_are_waited_for;
 mod panic_safety;
 mod per_file_wal;
 mod policy_contract;
