@@ -2291,6 +2291,20 @@ impl Drop for BufferPool {
                 let _ = t.join();
             }
         }
+        // Every hold of the pool's own has ended (no guard or call can outlive the pool): a count left behind
+        // would make every later exhaustion wait a second (R32-1).
+        if !std::thread::panicking() {
+            let core = &self.core;
+            debug_assert_eq!(
+                (
+                    core.loads_in_flight.load(Acquire),
+                    core.io_holds.load(Acquire),
+                    core.frame_takers.load(Acquire)
+                ),
+                (0, 0, 0),
+                "the pool's own holds (taken frames, I/O latches, takers) left counted at its drop"
+            );
+        }
     }
 }
 

@@ -161,3 +161,69 @@ fn a_miss_waits_for_a_checkpoints_run_latched_while_its_log_is_asked() {
     });
     assert_eq!(pool.read(PageId::new(file, 1)).unwrap()[0], 1);
 }
+
+/// Three threads, each holding at most one latch at a time (a guard, or its own miss's frame), in a pool of four
+/// frames with a background writer and two I/O threads: every time a miss finds every frame latched, at least
+/// one is held by the pool's own work (a prefetch's or a batch's load, a write run, the writer's refill, a
+/// checkpoint's run), so no call may fail with `PoolExhausted`, under the default `frame_wait` of zero. Seeded;
+/// the interleavings are the scheduler's.
+#[test]
+fn a_small_pool_never_runs_out_for_its_own_work() {
+    use rand::{Rng, SeedableRng};
+    const THREADS: usize = 3;
+    const PAGES: u32 = 24;
+    let ops: usize = std::env::var("BUFPOOL_OWN_HOLDS_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let pool = BufferPool::builder()
+        .frames(THREADS + 1)
+        .io_threads(2)
+        .background_writer(bufpool::WriterConfig::for_frames(THREADS + 1))
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..PAGES {
+        pool.new_page(file).unwrap()[0] = n as u8;
+    }
+    let page = |n: u32| PageId::new(file, n);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let pool = &pool;
+            s.spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(32 + t as u64);
+                for i in 0..ops {
+                    let n = rng.random_range(0..PAGES);
+                    let what = rng.random_range(0..8u32);
+                    let got: bufpool::Result<()> = match what {
+                        0 | 1 => pool.read(page(n)).map(|g| assert_eq!(g[0], n as u8)),
+                        2 => pool.write(page(n)).map(|mut g| g[1] = g[1].wrapping_add(1)),
+                        3 => {
+                            let pages: Vec<PageId> = (0..4).map(|k| page((n + k) % PAGES)).collect();
+                            pool.prefetch(&pages).map(drop)
+                        }
+                        4 => {
+                            let pages: Vec<PageId> = (0..3).map(|k| page((n + k * 5) % PAGES)).collect();
+                            let mut first = Ok(());
+                            pool.read_many(&pages, |_, g| {
+                                if let Err(e) = g {
+                                    first = first.clone().and(Err(e));
+                                }
+                            });
+                            first
+                        }
+                        5 => pool.flush(page(n)),
+                        6 if i % 16 == 0 => pool.checkpoint(),
+                        _ => pool.read(page(n)).map(drop),
+                    };
+                    if let Err(e) = got {
+                        panic!("thread {t}, op {i} ({what} on page {n}): {e:?}");
+                    }
+                }
+            });
+        }
+    });
+    for n in 0..PAGES {
+        assert_eq!(pool.read(page(n)).unwrap()[0], n as u8);
+    }
+}
