@@ -51,6 +51,7 @@ mod open_faults;
 mod open_page0_eio;
 mod optimistic;
 mod own_holds_are_waited_for;
+mod panics_with_waiters;
 mod panic_safety;
 mod per_file_wal;
 mod policy_contract;
