@@ -380,7 +380,7 @@ impl BufferPool {
             outcomes.push(FileOutcome {
                 file: id,
                 path,
-                result: errors.take(id).map_or(synced, Err),
+                result: errors.take(id, serial).map_or(synced, Err),
             });
         }
         outcomes.sort_unstable_by_key(|o| o.file);
@@ -456,7 +456,7 @@ impl BufferPool {
             let Some(f) = f.upgrade() else { continue };
             // Synced even after a write error: what was written is made durable.
             let synced = self.sync_and_mark(&f);
-            let result = match errors.take(f.id) {
+            let result = match errors.take(f.id, f.serial) {
                 Some(e) => Err(e),
                 None => synced,
             };
@@ -521,9 +521,12 @@ impl BufferPool {
             // Each file's highest LSN among its runs put off, read under their latches (a frame's LSN read now
             // could be another file's page's, if the frame was reused meanwhile). The runs still pass
             // `flush_for_pages` under their latches when they are written: pages changed since need what that
-            // asks for.
-            for (file, lsn) in files {
+            // asks for. Asked of the open the runs were put off in: a file dropped (or closed) meanwhile and
+            // another opened under its id has a log that never gave that LSN (R32-2: it was asked, and its
+            // refusal became the newer file's outcome); the runs' open is reported not open, as for a close.
+            for (file, serial, lsn) in files {
                 match self.core.files.get(file) {
+                    Ok(f) if f.serial != serial => first_error.push(file, Some(serial), Error::FileNotOpen(file)),
                     Ok(f) => {
                         // The log, not the file's entry, is held while it flushes, which can take long: holding
                         // the entry kept a file dropped meanwhile open past `drop_file`'s return (R25-10).
@@ -641,9 +644,13 @@ impl BufferPool {
                 .unwrap_or(false);
             if needs {
                 later.pages.extend_from_slice(&pages);
-                match later.files.iter_mut().find(|(f, _)| *f == file.id) {
-                    Some((_, max)) => *max = (*max).max(lsn),
-                    None => later.files.push((file.id, lsn)),
+                match later
+                    .files
+                    .iter_mut()
+                    .find(|(f, s, _)| *f == file.id && *s == file.serial)
+                {
+                    Some((_, _, max)) => *max = (*max).max(lsn),
+                    None => later.files.push((file.id, file.serial, lsn)),
                 }
                 drop(file);
                 run.clear(); // releases the latches
@@ -965,11 +972,11 @@ impl Pacing {
 }
 
 /// The runs a flush or checkpoint pass put off ([`crate::Wal::needs_flush_for_pages`]): their pages, and per
-/// file the highest page LSN among them, read while the run was latched.
+/// file (and its open, [`FileEntry::serial`]) the highest page LSN among them, read while the run was latched.
 #[derive(Default)]
 struct PutOff {
     pages: Vec<PageAt>,
-    files: Vec<(FileId, Lsn)>,
+    files: Vec<(FileId, u64, Lsn)>,
 }
 
 impl FileErrors {
@@ -1000,8 +1007,14 @@ impl FileErrors {
         self.0.iter().any(|(f, _, _)| *f == file)
     }
 
-    fn take(&mut self, file: FileId) -> Option<Error> {
-        let i = self.0.iter().position(|(f, _, _)| *f == file)?;
+    /// The error of `file`'s open `serial` (or met with the file not open): one recorded on an earlier open of
+    /// the id stays, for the files closed while the call ran (R32-2: a checkpoint reported a file opened under
+    /// the id while it ran by the dropped one's error).
+    fn take(&mut self, file: FileId, serial: u64) -> Option<Error> {
+        let i = self
+            .0
+            .iter()
+            .position(|(f, s, _)| *f == file && s.is_none_or(|s| s == serial))?;
         Some(self.0.remove(i).2)
     }
 

@@ -207,7 +207,10 @@ fn a_log_flush_panicking_in_a_checkpoint_while_a_writer_waits_for_its_page_loses
         let e = checkpoint.join().unwrap().unwrap_err();
         assert!(is_panicked(&e, "Wal::flush_for_pages"), "{e}");
         writer.join().unwrap().unwrap();
-        assert!(pool.stats().dirty >= 1, "the page the checkpoint could not write is still dirty");
+        assert!(
+            pool.stats().dirty >= 1,
+            "the page the checkpoint could not write is still dirty"
+        );
         pool.checkpoint().unwrap();
         assert_eq!(pool.stats().dirty, 0);
         // Evicted and read back from the storage: the writer's change was written by the second checkpoint.
