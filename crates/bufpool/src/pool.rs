@@ -656,8 +656,9 @@ pub(crate) struct Core {
     pub(crate) loads_in_flight: AtomicUsize,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
-    /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer) while
-    /// their write is in flight: like loads, they come back by themselves.
+    /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer): a flush's
+    /// or checkpoint's from before each latch to after its release (`writer.rs`, `try_latch_held`), every run's
+    /// while its write is in flight (`write_run`). Like loads, they come back by themselves.
     pub(crate) io_holds: AtomicUsize,
     /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
     pub(crate) frame_takers: AtomicUsize,
