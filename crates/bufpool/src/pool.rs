@@ -32,8 +32,8 @@
 //! Specified once, in ARCHITECTURE.md ("Lock order").
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -109,44 +109,83 @@ fn take_veto_panic() -> Option<Error> {
     VETO_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten()
 }
 
-/// One of the pool's own holds of frames, counted while alive (frames latched for I/O, threads taking victims,
-/// frames taken for a page): see [`Core::io_holds`]. Its end counts in [`Core::own_holds_ended`] *before* it
-/// leaves its count, so a miss that finds the count zero also finds the end (see `acquire_frame`).
+/// A count of one kind of the pool's own holds of frames ([`Core::loads_in_flight`], [`Core::io_holds`],
+/// [`Core::frame_takers`]), and how many of them have ended, in one word: the holds now in its low 32 bits, the
+/// ends so far (wrapping) in its high 32. A hold's end takes it off the count and counts the end in one atomic
+/// add, so a miss that reads the count without a hold it met also reads that hold's end (`acquire_frame`, R32-1).
+pub(crate) struct HoldCount(AtomicU64);
+
+/// One end in a [`HoldCount`]'s high half.
+const HOLD_ENDED: u64 = 1 << 32;
+
+impl HoldCount {
+    pub(crate) const fn new() -> HoldCount {
+        HoldCount(AtomicU64::new(0))
+    }
+
+    fn begin(&self, n: u64) {
+        self.0.fetch_add(n, AcqRel);
+    }
+
+    /// `n` holds end: off the count, one end counted (one add: the count is at least `n`, so no borrow).
+    fn end(&self, n: u64) {
+        self.0.fetch_add(HOLD_ENDED.wrapping_sub(n), AcqRel);
+    }
+
+    /// `n` holds that latched nothing end uncounted as ends (see [`Hold::cancel`]).
+    fn cancel(&self, n: u64) {
+        self.0.fetch_sub(n, AcqRel);
+    }
+
+    /// The word: [`HoldCount::holds`] and [`HoldCount::ends`] of it.
+    fn read(&self) -> u64 {
+        self.0.load(Acquire)
+    }
+
+    fn holds(word: u64) -> u64 {
+        word & (HOLD_ENDED - 1)
+    }
+
+    fn ends(word: u64) -> u64 {
+        word >> 32
+    }
+}
+
+/// One of the pool's own holds of frames, counted while alive (frames latched for I/O, threads taking victims):
+/// see [`HoldCount`].
 pub(crate) struct Hold<'a> {
-    count: &'a AtomicUsize,
-    ended: &'a AtomicUsize,
-    n: usize,
+    count: &'a HoldCount,
+    n: u64,
 }
 
 impl<'a> Hold<'a> {
     /// `n` frames latched by a write run (or about to be: taken before the latch, so no moment of the latch goes
     /// uncounted).
     pub(crate) fn io(core: &'a Core, n: usize) -> Hold<'a> {
-        Hold::new(&core.io_holds, &core.own_holds_ended, n)
+        Hold::new(&core.io_holds, n as u64)
     }
 
     /// The calling thread is taking a frame (a victim, a free frame, a scan ring's own).
     pub(crate) fn taker(core: &'a Core) -> Hold<'a> {
-        Hold::new(&core.frame_takers, &core.own_holds_ended, 1)
+        Hold::new(&core.frame_takers, 1)
     }
 
-    fn new(count: &'a AtomicUsize, ended: &'a AtomicUsize, n: usize) -> Hold<'a> {
-        count.fetch_add(n, AcqRel);
-        Hold { count, ended, n }
+    fn new(count: &'a HoldCount, n: u64) -> Hold<'a> {
+        count.begin(n);
+        Hold { count, n }
     }
 
     /// Ends a hold that latched nothing (a latch it was taken for was refused): no frame came back, so its end is
     /// not counted as one (a miss waiting on frames held by guards is not kept waiting by it).
     pub(crate) fn cancel(self) {
-        self.count.fetch_sub(self.n, AcqRel);
+        self.count.cancel(self.n);
         std::mem::forget(self);
     }
 }
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
-        self.ended.fetch_add(1, AcqRel);
-        self.count.fetch_sub(self.n, AcqRel);
+        self.count.end(self.n);
     }
 }
 
@@ -588,11 +627,10 @@ impl Builder {
             latch_times: self.latch_times,
             clean_write_guards: self.clean_write_guards,
             dirty_pages: AtomicUsize::new(0),
-            loads_in_flight: AtomicUsize::new(0),
+            loads_in_flight: HoldCount::new(),
             prefetches_in_flight: AtomicUsize::new(0),
-            io_holds: AtomicUsize::new(0),
-            frame_takers: AtomicUsize::new(0),
-            own_holds_ended: AtomicUsize::new(0),
+            io_holds: HoldCount::new(),
+            frame_takers: HoldCount::new(),
             frame_wait: self.frame_wait,
             failed_file_frames: self.failed_file_frames.unwrap_or(self.frames / 4),
             background_error: Mutex::new(None),
@@ -653,19 +691,15 @@ pub(crate) struct Core {
     /// (counted before its taker's hold ends) through a load's read to `finish_load`'s release (or `new_page`'s
     /// guard, a failed reservation's release). A miss that finds every frame latched waits for these rather than
     /// failing, since they come back by themselves. Ended by [`BufferPool::end_taken`].
-    pub(crate) loads_in_flight: AtomicUsize,
+    pub(crate) loads_in_flight: HoldCount,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
     /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer): a flush's
     /// or checkpoint's from before each latch to after its release (`writer.rs`, `try_latch_held`), every run's
     /// while its write is in flight (`write_run`). Like loads, they come back by themselves.
-    pub(crate) io_holds: AtomicUsize,
+    pub(crate) io_holds: HoldCount,
     /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
-    pub(crate) frame_takers: AtomicUsize,
-    /// How many of the holds counted above (`loads_in_flight`, `io_holds`, `frame_takers`) have ended, counted
-    /// before each leaves its count: a miss that saw every frame latched and then finds no hold counted tells by
-    /// this whether one ended meanwhile (its frame may be free now) or the frames are guards' (R32-1).
-    pub(crate) own_holds_ended: AtomicUsize,
+    pub(crate) frame_takers: HoldCount,
     /// How long a miss waits for a frame held by guards before [`Error::PoolExhausted`] (`Builder::frame_wait`).
     pub(crate) frame_wait: std::time::Duration,
     /// The most frames a failed file's unwritable pages keep when others need frames (`Builder::failed_file_frames`).
@@ -1614,7 +1648,7 @@ impl BufferPool {
         let mut started = None;
         loop {
             // Before the search: a hold of the pool's own that ends after it is seen below (R32-1).
-            let ended = self.core.own_holds_ended.load(Acquire);
+            let before = self.own_holds();
             if let Some(idx) = self.core.frames.pop_free() {
                 let frame = ExclusiveFrame::latch_free(self, idx);
                 let frame = frame.unwrap_or_else(|| panic!("frame {idx} on the free list was not free"));
@@ -1663,10 +1697,11 @@ impl BufferPool {
                 // still counted here, or it ended since `ended` was read and this search may have met it (R32-1:
                 // a load's end, uncounted while its frame was still latched, was taken for a guard's).
                 None if wait_for_loads => {
-                    let transient = self.core.loads_in_flight.load(Acquire) > 0
-                        || self.core.io_holds.load(Acquire) > 0
-                        || self.core.frame_takers.load(Acquire) > 1
-                        || self.core.own_holds_ended.load(Acquire) != ended;
+                    let now = self.own_holds();
+                    let transient = HoldCount::holds(now[0]) > 0
+                        || HoldCount::holds(now[1]) > 0
+                        || HoldCount::holds(now[2]) > 1
+                        || (0..3).any(|k| HoldCount::ends(now[k]) != HoldCount::ends(before[k]));
                     let limit = if transient {
                         LOADS_WAIT_MAX.max(self.core.frame_wait)
                     } else {
@@ -1868,15 +1903,20 @@ impl BufferPool {
     /// [`Core::loads_in_flight`] as the pool's own hold while the taker's hold still stands, so no moment of its
     /// latch goes uncounted (R32-1). Its taker ends the count with [`BufferPool::end_taken`].
     pub(crate) fn taken<'p>(&'p self, frame: ExclusiveFrame<'p>) -> ExclusiveFrame<'p> {
-        self.core.loads_in_flight.fetch_add(1, AcqRel);
+        self.core.loads_in_flight.begin(1);
         frame
     }
 
-    /// Ends the count [`BufferPool::taken`] began, once its frame is released or a caller's latch (its end first:
-    /// see [`Hold`]).
+    /// Ends the count [`BufferPool::taken`] began, once its frame is released or a caller's latch.
     pub(crate) fn end_taken(&self) {
-        self.core.own_holds_ended.fetch_add(1, AcqRel);
-        self.core.loads_in_flight.fetch_sub(1, AcqRel);
+        self.core.loads_in_flight.end(1);
+    }
+
+    /// The words of the pool's own holds: frames taken for a page, write runs' latches, threads taking frames
+    /// ([`HoldCount::read`]).
+    fn own_holds(&self) -> [u64; 3] {
+        let c = &self.core;
+        [c.loads_in_flight.read(), c.io_holds.read(), c.frame_takers.read()]
     }
 
     /// Frees `frame`, which is not mapped and not tracked.
@@ -2295,14 +2335,9 @@ impl Drop for BufferPool {
         // Every hold of the pool's own has ended (no guard or call can outlive the pool): a count left behind
         // would make every later exhaustion wait a second (R32-1).
         if !std::thread::panicking() {
-            let core = &self.core;
             debug_assert_eq!(
-                (
-                    core.loads_in_flight.load(Acquire),
-                    core.io_holds.load(Acquire),
-                    core.frame_takers.load(Acquire)
-                ),
-                (0, 0, 0),
+                self.own_holds().map(HoldCount::holds),
+                [0, 0, 0],
                 "the pool's own holds (taken frames, I/O latches, takers) left counted at its drop"
             );
         }
