@@ -132,9 +132,16 @@ fn a_read_panicking_while_another_reader_and_a_drop_wait_fails_both_reads_and_th
             std::thread::spawn(move || pool.read(page).map(|g| g[0]))
         };
         wait_for_waiters(&pool, 1);
+        // The drop waits (about a second at a time) for the load's frame; a panic's unwinding, with a backtrace
+        // printed, may take longer on a loaded machine: a drop refused so is tried again.
         let dropper = {
             let pool = pool.clone();
-            std::thread::spawn(move || pool.drop_file(file))
+            std::thread::spawn(move || loop {
+                match pool.drop_file(file) {
+                    Err(Error::PageLatched { .. }) => continue,
+                    other => break other,
+                }
+            })
         };
         steps.go.store(true, SeqCst);
         for (who, got) in [("first", first.join().unwrap()), ("second", second.join().unwrap())] {
