@@ -32,8 +32,8 @@
 //! Specified once, in ARCHITECTURE.md ("Lock order").
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -109,22 +109,92 @@ fn take_veto_panic() -> Option<Error> {
     VETO_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten()
 }
 
-/// A count held while alive (frames latched for I/O, threads taking victims): see [`Core::io_holds`].
+/// A count of one kind of the pool's own holds of frames ([`Core::loads_in_flight`], [`Core::io_holds`],
+/// [`Core::frame_takers`]), and how many of them have ended, in one word: the holds now in its low 32 bits, the
+/// ends so far (wrapping) in its high 32. A hold's end takes it off the count and counts the end in one atomic
+/// add, so a miss that reads the count without a hold it met also reads that hold's end (`acquire_frame`, R32-1).
+pub(crate) struct HoldCount(AtomicU64);
+
+/// One end in a [`HoldCount`]'s high half.
+const HOLD_ENDED: u64 = 1 << 32;
+
+impl HoldCount {
+    pub(crate) const fn new() -> HoldCount {
+        HoldCount(AtomicU64::new(0))
+    }
+
+    fn begin(&self, n: u64) {
+        self.0.fetch_add(n, AcqRel);
+    }
+
+    /// `n` holds end: off the count, one end counted (one add: the count is at least `n`, so no borrow).
+    fn end(&self, n: u64) {
+        self.0.fetch_add(HOLD_ENDED.wrapping_sub(n), AcqRel);
+    }
+
+    /// `n` holds that latched nothing end uncounted as ends (see [`Hold::cancel`]).
+    fn cancel(&self, n: u64) {
+        self.0.fetch_sub(n, AcqRel);
+    }
+
+    /// The word: [`HoldCount::holds`] and [`HoldCount::ends`] of it.
+    fn read(&self) -> u64 {
+        self.0.load(Acquire)
+    }
+
+    fn holds(word: u64) -> u64 {
+        word & (HOLD_ENDED - 1)
+    }
+
+    fn ends(word: u64) -> u64 {
+        word >> 32
+    }
+}
+
+/// One of the pool's own holds of frames, counted while alive (frames latched for I/O, threads taking victims):
+/// see [`HoldCount`].
 pub(crate) struct Hold<'a> {
-    count: &'a AtomicUsize,
-    n: usize,
+    count: &'a HoldCount,
+    n: u64,
 }
 
 impl<'a> Hold<'a> {
-    pub(crate) fn new(count: &'a AtomicUsize, n: usize) -> Hold<'a> {
-        count.fetch_add(n, AcqRel);
+    /// `n` frames latched by a write run (or about to be: taken before the latch, so no moment of the latch goes
+    /// uncounted).
+    pub(crate) fn io(core: &'a Core, n: usize) -> Hold<'a> {
+        Hold::new(&core.io_holds, n as u64)
+    }
+
+    /// The calling thread is taking a frame (a victim, a free frame, a scan ring's own).
+    pub(crate) fn taker(core: &'a Core) -> Hold<'a> {
+        Hold::new(&core.frame_takers, 1)
+    }
+
+    fn new(count: &'a HoldCount, n: u64) -> Hold<'a> {
+        count.begin(n);
         Hold { count, n }
+    }
+
+    /// Ends a hold that latched nothing (a latch it was taken for was refused): no frame came back, so its end is
+    /// not counted as one (a miss waiting on frames held by guards is not kept waiting by it).
+    pub(crate) fn cancel(self) {
+        self.count.cancel(self.n);
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Hold<'_> {
     fn drop(&mut self) {
-        self.count.fetch_sub(self.n, AcqRel);
+        self.count.end(self.n);
+    }
+}
+
+/// Ends a [`BufferPool::taken`] count when dropped (`new_page`, whose exits are many).
+struct EndTaken<'p>(&'p BufferPool);
+
+impl Drop for EndTaken<'_> {
+    fn drop(&mut self) {
+        self.0.end_taken();
     }
 }
 
@@ -557,10 +627,10 @@ impl Builder {
             latch_times: self.latch_times,
             clean_write_guards: self.clean_write_guards,
             dirty_pages: AtomicUsize::new(0),
-            loads_in_flight: AtomicUsize::new(0),
+            loads_in_flight: HoldCount::new(),
             prefetches_in_flight: AtomicUsize::new(0),
-            io_holds: AtomicUsize::new(0),
-            frame_takers: AtomicUsize::new(0),
+            io_holds: HoldCount::new(),
+            frame_takers: HoldCount::new(),
             frame_wait: self.frame_wait,
             failed_file_frames: self.failed_file_frames.unwrap_or(self.frames / 4),
             background_error: Mutex::new(None),
@@ -617,16 +687,19 @@ pub(crate) struct Core {
     pub(crate) clean_write_guards: bool,
     /// Frames whose dirty flag is set (maintained by `mark_dirty` / `mark_clean`).
     pub(crate) dirty_pages: AtomicUsize,
-    /// Frames reserved for a load whose read has not finished (`reserve` .. `finish_load`): a miss that finds
-    /// every frame latched waits for these rather than failing, since they come back by themselves.
-    pub(crate) loads_in_flight: AtomicUsize,
+    /// Frames taken for a page and not yet released or handed to a caller's latch: from `acquire_frame`'s return
+    /// (counted before its taker's hold ends) through a load's read to `finish_load`'s release (or `new_page`'s
+    /// guard, a failed reservation's release). A miss that finds every frame latched waits for these rather than
+    /// failing, since they come back by themselves. Ended by [`BufferPool::end_taken`].
+    pub(crate) loads_in_flight: HoldCount,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
-    /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer) while
-    /// their write is in flight: like loads, they come back by themselves.
-    pub(crate) io_holds: AtomicUsize,
+    /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer): a flush's
+    /// or checkpoint's from before each latch to after its release (`writer.rs`, `try_latch_held`), every run's
+    /// while its write is in flight (`write_run`). Like loads, they come back by themselves.
+    pub(crate) io_holds: HoldCount,
     /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
-    pub(crate) frame_takers: AtomicUsize,
+    pub(crate) frame_takers: HoldCount,
     /// How long a miss waits for a frame held by guards before [`Error::PoolExhausted`] (`Builder::frame_wait`).
     pub(crate) frame_wait: std::time::Duration,
     /// The most frames a failed file's unwritable pages keep when others need frames (`Builder::failed_file_frames`).
@@ -1404,11 +1477,14 @@ impl BufferPool {
         // once the page is mapped: from then on a sweep of the file waits for this frame.
         let weak = Arc::downgrade(&file);
         drop(file);
+        // Counted in `loads_in_flight` by `acquire` (`taken`) until `finish_load` releases it; here when it goes
+        // back unused.
         let frame = acquire(page)?;
         let idx = frame.idx();
         frame.header().page_id.store(page.as_u64(), SeqCst);
         if self.core.frames.map(page, idx).is_err() {
             self.release_unmapped(frame);
+            self.end_taken();
             return Ok(None);
         }
         let file = match weak.upgrade() {
@@ -1416,16 +1492,17 @@ impl BufferPool {
             None => {
                 self.core.frames.unmap(page, idx);
                 self.release_unmapped(frame);
+                self.end_taken();
                 return Err(Error::FileNotOpen(page.file()));
             }
         };
         if file.is_closing() {
             self.core.frames.unmap(page, idx);
             self.release_unmapped(frame);
+            self.end_taken();
             return Err(Error::FileNotOpen(page.file()));
         }
         self.core.counters.add_for(&file.counters, Counter::Misses, 1);
-        self.core.loads_in_flight.fetch_add(1, AcqRel);
         Ok(Some((file, frame)))
     }
 
@@ -1455,20 +1532,24 @@ impl BufferPool {
             Err(Error::ShortRead { .. }) if freed => Err(Error::PageFreed { page }),
             v => v,
         };
-        self.core.loads_in_flight.fetch_sub(1, AcqRel);
+        // The load leaves `loads_in_flight` once its frame is released or the caller's (R32-1: taken off before
+        // the policy's `on_insert` and the release, a miss in between saw the only frame latched and no load, and
+        // returned `PoolExhausted` at once).
         match verified {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
                 debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
                 self.core.policy.on_insert(idx, page.as_u64());
-                Ok(match after {
+                let latched = match after {
                     AfterLoad::Shared => Some(Latched::Shared(frame.downgrade())),
                     AfterLoad::Exclusive => Some(Latched::Exclusive(frame)),
                     AfterLoad::Unlatched => {
                         frame.release_changed();
                         None
                     }
-                })
+                };
+                self.end_taken();
+                Ok(latched)
             }
             Err(e) => {
                 self.core.frames.unmap(page, idx);
@@ -1479,6 +1560,7 @@ impl BufferPool {
                 let v = frame.release_to_free();
                 debug_assert_eq!(v, version);
                 self.push_free(idx);
+                self.end_taken();
                 Err(e)
             }
         }
@@ -1555,7 +1637,7 @@ impl BufferPool {
     /// [`Builder::frame_wait`] for frames held by guards; batches, which may hold such frames themselves, never
     /// wait.
     pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<ExclusiveFrame<'_>> {
-        let _taking = Hold::new(&self.core.frame_takers, 1);
+        let _taking = Hold::taker(&self.core);
         // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
         if let Some(e) = take_veto_panic() {
             return Err(e);
@@ -1565,13 +1647,15 @@ impl BufferPool {
         let mut backoff = Backoff::new();
         let mut started = None;
         loop {
+            // Before the search: a hold of the pool's own that ends after it is seen below (R32-1).
+            let before = self.own_holds();
             if let Some(idx) = self.core.frames.pop_free() {
                 let frame = ExclusiveFrame::latch_free(self, idx);
                 let frame = frame.unwrap_or_else(|| panic!("frame {idx} on the free list was not free"));
                 // -> *reserved*: latched, no page yet, clean.
                 debug_assert_eq!(frame.page_id(), PageId::INVALID);
                 debug_assert!(!frame.header().dirty.load(Relaxed));
-                return Ok(frame);
+                return Ok(self.taken(frame));
             }
             crate::skips::begin_search();
             let victim = self
@@ -1596,7 +1680,7 @@ impl BufferPool {
             }
             match victim {
                 Some(frame) => match self.evict(frame) {
-                    Ok(frame) => return Ok(frame),
+                    Ok(frame) => return Ok(self.taken(frame)),
                     Err(e) => {
                         last_error = Some(e);
                         failed_evictions += 1;
@@ -1608,11 +1692,16 @@ impl BufferPool {
                 // Every frame is latched. Frames held by the pool itself (loads in flight, write runs, victims
                 // being taken by other threads) come back by themselves within an I/O: wait for them, a bounded
                 // time, rather than fail (U2). Frames held by guards may never come back: wait only as long as
-                // the builder allows (default: not at all).
+                // the builder allows (default: not at all). A hold of the pool's own is counted from before its
+                // latch to after its release, and its end is counted before it leaves its count: so either it is
+                // still counted here, or it ended since `ended` was read and this search may have met it (R32-1:
+                // a load's end, uncounted while its frame was still latched, was taken for a guard's).
                 None if wait_for_loads => {
-                    let transient = self.core.loads_in_flight.load(Acquire) > 0
-                        || self.core.io_holds.load(Acquire) > 0
-                        || self.core.frame_takers.load(Acquire) > 1;
+                    let now = self.own_holds();
+                    let transient = HoldCount::holds(now[0]) > 0
+                        || HoldCount::holds(now[1]) > 0
+                        || HoldCount::holds(now[2]) > 1
+                        || (0..3).any(|k| HoldCount::ends(now[k]) != HoldCount::ends(before[k]));
                     let limit = if transient {
                         LOADS_WAIT_MAX.max(self.core.frame_wait)
                     } else {
@@ -1810,6 +1899,26 @@ impl BufferPool {
         self.push_free(idx);
     }
 
+    /// `frame`, just taken for a page (by `acquire_frame`, or a scan ring taking its own back), counted in
+    /// [`Core::loads_in_flight`] as the pool's own hold while the taker's hold still stands, so no moment of its
+    /// latch goes uncounted (R32-1). Its taker ends the count with [`BufferPool::end_taken`].
+    pub(crate) fn taken<'p>(&'p self, frame: ExclusiveFrame<'p>) -> ExclusiveFrame<'p> {
+        self.core.loads_in_flight.begin(1);
+        frame
+    }
+
+    /// Ends the count [`BufferPool::taken`] began, once its frame is released or a caller's latch.
+    pub(crate) fn end_taken(&self) {
+        self.core.loads_in_flight.end(1);
+    }
+
+    /// The words of the pool's own holds: frames taken for a page, write runs' latches, threads taking frames
+    /// ([`HoldCount::read`]).
+    fn own_holds(&self) -> [u64; 3] {
+        let c = &self.core;
+        [c.loads_in_flight.read(), c.io_holds.read(), c.frame_takers.read()]
+    }
+
     /// Frees `frame`, which is not mapped and not tracked.
     pub(crate) fn release_unmapped(&self, frame: ExclusiveFrame<'_>) {
         let idx = frame.idx();
@@ -1862,6 +1971,8 @@ impl BufferPool {
         let weak = Arc::downgrade(&f);
         drop(f);
         let mut frame = self.acquire_frame(hint, true)?;
+        // The frame is the pool's own until this returns (released, or the caller's guard).
+        let _taken = EndTaken(self);
         let Some(f) = weak.upgrade() else {
             self.release_unmapped(frame);
             return Err(Error::FileNotOpen(file));
@@ -2220,6 +2331,15 @@ impl Drop for BufferPool {
             for t in bg.threads {
                 let _ = t.join();
             }
+        }
+        // Every hold of the pool's own has ended (no guard or call can outlive the pool): a count left behind
+        // would make every later exhaustion wait a second (R32-1).
+        if !std::thread::panicking() {
+            debug_assert_eq!(
+                self.own_holds().map(HoldCount::holds),
+                [0, 0, 0],
+                "the pool's own holds (taken frames, I/O latches, takers) left counted at its drop"
+            );
         }
     }
 }

@@ -78,9 +78,11 @@ impl<'a> ScanRing<'a> {
         self.next.set((slot_no + 1) % self.len());
         let previous = self.slots.borrow_mut()[slot_no].take();
         if let Some((old_page, idx)) = previous {
+            // Counted as the pool's own from before its latch (R32-1), as `acquire_frame` counts its frames.
+            let _taking = crate::pool::Hold::taker(&pool.core);
             if let Some(frame) = self.take_back(old_page, idx) {
                 self.slots.borrow_mut()[slot_no] = Some((page, idx));
-                return Ok(frame);
+                return Ok(pool.taken(frame));
             }
         }
         let frame = pool.acquire_frame(page, true)?;

@@ -47,7 +47,7 @@ use crate::frame::{LatchWait, TryLatch};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
 use crate::page::{AlignedBuf, FileId, Lsn, PageId};
 use crate::policy::FrameIdx;
-use crate::pool::BufferPool;
+use crate::pool::{BufferPool, Hold};
 use crate::stats::Counter;
 use crate::sync::Backoff;
 
@@ -148,7 +148,7 @@ impl BufferPool {
             return Err(file.failed_error());
         }
         let lsn = self.run_lsn(run);
-        let _held = crate::pool::Hold::new(&self.core.io_holds, run.len());
+        let _held = Hold::io(&self.core, run.len());
         // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
         if lsn > 0 {
             self.core.counters.inc(Counter::WalFlushes);
@@ -267,7 +267,7 @@ impl BufferPool {
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if let Some(frame) = self.latch_resident_shared(page)? {
+        if let Some((frame, _held)) = self.latch_resident_shared(page)? {
             // The id may name a newer file by now: dropped, reopened under the same id and given a page of this
             // number while this call waited for the latch (M7). The frame's page is then that file's, so it is
             // written and synced through the entry that names the id now, never through the one looked up above
@@ -292,19 +292,19 @@ impl BufferPool {
         self.sync_file(&file)
     }
 
-    /// A shared latch on `page` if it is resident (waiting for an exclusive holder); `None` if it is not.
-    /// [`Error::HeldByCaller`] if the calling thread holds it exclusively (its own shared latches do not stop
-    /// this one).
-    fn latch_resident_shared(&self, page: PageId) -> Result<Option<SharedFrame<'_>>> {
+    /// A shared latch on `page` if it is resident (waiting for an exclusive holder), counted as the pool's own
+    /// I/O ([`BufferPool::try_latch_held`]); `None` if it is not. [`Error::HeldByCaller`] if the calling thread
+    /// holds it exclusively (its own shared latches do not stop this one).
+    fn latch_resident_shared(&self, page: PageId) -> Result<Option<HeldLatch<'_>>> {
         let mut backoff = Backoff::new();
         loop {
             let Some(idx) = self.core.frames.lookup_exact(page) else {
                 return Ok(None);
             };
             let h = self.header(idx);
-            match SharedFrame::try_latch(self, idx) {
-                Ok(frame) if frame.page_id() == page => return Ok(Some(frame)),
-                Ok(frame) => frame.release(),
+            match self.try_latch_held(idx) {
+                Ok(latched) if latched.0.page_id() == page => return Ok(Some(latched)),
+                Ok(latched) => drop(latched),
                 Err(TryLatch::Busy { .. }) if h.held_exclusive_by_caller() && h.page_id() == page => {
                     return Err(Error::HeldByCaller { page });
                 }
@@ -380,7 +380,7 @@ impl BufferPool {
             outcomes.push(FileOutcome {
                 file: id,
                 path,
-                result: errors.take(id).map_or(synced, Err),
+                result: errors.take(id, serial).map_or(synced, Err),
             });
         }
         outcomes.sort_unstable_by_key(|o| o.file);
@@ -456,7 +456,7 @@ impl BufferPool {
             let Some(f) = f.upgrade() else { continue };
             // Synced even after a write error: what was written is made durable.
             let synced = self.sync_and_mark(&f);
-            let result = match errors.take(f.id) {
+            let result = match errors.take(f.id, f.serial) {
                 Some(e) => Err(e),
                 None => synced,
             };
@@ -521,9 +521,12 @@ impl BufferPool {
             // Each file's highest LSN among its runs put off, read under their latches (a frame's LSN read now
             // could be another file's page's, if the frame was reused meanwhile). The runs still pass
             // `flush_for_pages` under their latches when they are written: pages changed since need what that
-            // asks for.
-            for (file, lsn) in files {
+            // asks for. Asked of the open the runs were put off in: a file dropped (or closed) meanwhile and
+            // another opened under its id has a log that never gave that LSN (R32-2: it was asked, and its
+            // refusal became the newer file's outcome); the runs' open is reported not open, as for a close.
+            for (file, serial, lsn) in files {
                 match self.core.files.get(file) {
+                    Ok(f) if f.serial != serial => first_error.push(file, Some(serial), Error::FileNotOpen(file)),
                     Ok(f) => {
                         // The log, not the file's entry, is held while it flushes, which can take long: holding
                         // the entry kept a file dropped meanwhile open past `drop_file`'s return (R25-10).
@@ -557,20 +560,20 @@ impl BufferPool {
         mut later: Option<&mut PutOff>,
     ) -> FileErrors {
         let mut first_error = FileErrors::default();
-        let mut run: Vec<(PageId, SharedFrame<'_>)> = Vec::with_capacity(RUN_PAGES_MAX);
+        let mut run: Vec<(PageId, HeldLatch<'_>)> = Vec::with_capacity(RUN_PAGES_MAX);
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
         for (page, idx) in dirty {
             let h = self.header(idx);
             let extends = run
                 .last()
-                .is_some_and(|&(last, _)| continues_run(last, page, run.len()));
+                .is_some_and(|(last, _)| continues_run(*last, page, run.len()));
             if !extends {
                 let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
                 if let Some(pace) = pace.as_deref_mut() {
                     pace.wait_after(written);
                 }
             }
-            let latched = match SharedFrame::try_latch(self, idx) {
+            let latched = match self.try_latch_held(idx) {
                 Ok(frame) => Some(frame),
                 Err(TryLatch::Free) => None,
                 Err(_) => {
@@ -592,7 +595,7 @@ impl BufferPool {
             let Some(frame) = latched else {
                 continue;
             };
-            if frame.page_id() != page || !h.dirty.load(Acquire) {
+            if frame.0.page_id() != page || !h.dirty.load(Acquire) {
                 continue;
             }
             if run.is_empty() || run_file.as_ref().is_none_or(|f| f.id != page.file()) {
@@ -618,7 +621,7 @@ impl BufferPool {
     /// Returns the pages it wrote (or tried to: a failed write counts, for the pacing).
     fn finish_run(
         &self,
-        run: &mut Vec<(PageId, SharedFrame<'_>)>,
+        run: &mut Vec<(PageId, HeldLatch<'_>)>,
         file: &mut Option<std::sync::Arc<FileEntry>>,
         first_error: &mut FileErrors,
         source: WriteSource,
@@ -631,7 +634,7 @@ impl BufferPool {
         // page latched elsewhere, the pass's pacing), it kept a file dropped meanwhile open past `drop_file`'s
         // return (R25-10 in RELIABILITY.md).
         let file = file.take().expect("a run always has its file");
-        let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.idx())).collect();
+        let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.0.idx())).collect();
         if let Some(later) = later {
             let lsn = self.run_lsn(&pages);
             let needs = lsn > 0
@@ -641,9 +644,13 @@ impl BufferPool {
                 .unwrap_or(false);
             if needs {
                 later.pages.extend_from_slice(&pages);
-                match later.files.iter_mut().find(|(f, _)| *f == file.id) {
-                    Some((_, max)) => *max = (*max).max(lsn),
-                    None => later.files.push((file.id, lsn)),
+                match later
+                    .files
+                    .iter_mut()
+                    .find(|(f, s, _)| *f == file.id && *s == file.serial)
+                {
+                    Some((_, _, max)) => *max = (*max).max(lsn),
+                    None => later.files.push((file.id, file.serial, lsn)),
                 }
                 drop(file);
                 run.clear(); // releases the latches
@@ -658,13 +665,28 @@ impl BufferPool {
         pages.len()
     }
 
-    /// Waits for a shared latch on frame `idx`, holding no other latch; `None` if the frame became free.
-    /// [`Error::HeldByCaller`] if the calling thread holds it exclusively itself (it would wait for ever).
-    fn latch_shared_waiting(&self, idx: FrameIdx) -> Result<Option<SharedFrame<'_>>> {
+    /// A shared latch on frame `idx` for a write run, counted as the pool's own I/O ([`Hold::io`]) from before
+    /// it is taken to after it is released: a miss that finds every frame latched waits for it rather than take it
+    /// for a guard's (R32-1; `write_run` counted only its write, not the latch before and after it).
+    fn try_latch_held(&self, idx: FrameIdx) -> std::result::Result<HeldLatch<'_>, TryLatch> {
+        let held = Hold::io(&self.core, 1);
+        match SharedFrame::try_latch(self, idx) {
+            Ok(frame) => Ok((frame, held)),
+            Err(e) => {
+                held.cancel();
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits for a shared latch on frame `idx` (as [`BufferPool::try_latch_held`]), holding no other latch; `None`
+    /// if the frame became free. [`Error::HeldByCaller`] if the calling thread holds it exclusively itself (it
+    /// would wait for ever).
+    fn latch_shared_waiting(&self, idx: FrameIdx) -> Result<Option<HeldLatch<'_>>> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
         loop {
-            match SharedFrame::try_latch(self, idx) {
+            match self.try_latch_held(idx) {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
                 Err(_) if h.held_exclusive_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
@@ -776,7 +798,7 @@ impl BufferPool {
         if want == 0 {
             return FileErrors::default();
         }
-        let _taking = crate::pool::Hold::new(&self.core.frame_takers, 1);
+        let _taking = Hold::taker(&self.core);
         let victims = self.take_victims(want, budget.take(want));
         self.write_and_free(victims)
     }
@@ -896,6 +918,9 @@ impl WriteSource {
     }
 }
 
+/// A write run's shared latch and its count as the pool's own I/O: the latch is released first (field order).
+type HeldLatch<'p> = (SharedFrame<'p>, Hold<'p>);
+
 /// A page and the frame it was found in (a candidate for write-back, or a member of a latched run).
 pub(crate) type PageAt = (PageId, FrameIdx);
 
@@ -947,11 +972,11 @@ impl Pacing {
 }
 
 /// The runs a flush or checkpoint pass put off ([`crate::Wal::needs_flush_for_pages`]): their pages, and per
-/// file the highest page LSN among them, read while the run was latched.
+/// file (and its open, [`FileEntry::serial`]) the highest page LSN among them, read while the run was latched.
 #[derive(Default)]
 struct PutOff {
     pages: Vec<PageAt>,
-    files: Vec<(FileId, Lsn)>,
+    files: Vec<(FileId, u64, Lsn)>,
 }
 
 impl FileErrors {
@@ -982,8 +1007,14 @@ impl FileErrors {
         self.0.iter().any(|(f, _, _)| *f == file)
     }
 
-    fn take(&mut self, file: FileId) -> Option<Error> {
-        let i = self.0.iter().position(|(f, _, _)| *f == file)?;
+    /// The error of `file`'s open `serial` (or met with the file not open): one recorded on an earlier open of
+    /// the id stays, for the files closed while the call ran (R32-2: a checkpoint reported a file opened under
+    /// the id while it ran by the dropped one's error).
+    fn take(&mut self, file: FileId, serial: u64) -> Option<Error> {
+        let i = self
+            .0
+            .iter()
+            .position(|(f, s, _)| *f == file && s.is_none_or(|s| s == serial))?;
         Some(self.0.remove(i).2)
     }
 

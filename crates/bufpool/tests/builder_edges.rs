@@ -78,13 +78,13 @@ fn the_largest_pool_is_out_of_memory_not_an_abort() {
 #[test]
 fn a_one_frame_pool_with_writer_and_prefetch_works() {
     // The one frame may be the background writer's or a prefetch's for a moment when a read misses: the read
-    // waits for it (a caller's guards are waited for only with `frame_wait`; the pool's own I/O up to a second).
-    // Without it the last read failed once in CI with `PoolExhausted` (R31-O1 in RELIABILITY.md).
+    // waits for it, with the default `frame_wait` of zero (the pool's own holds are waited for up to a second).
+    // The last read failed once in CI with `PoolExhausted` (R31-O1): the prefetch's load had left its count before
+    // its frame was released (R32-1, `own_holds_are_waited_for.rs` forces that moment).
     let pool = BufferPool::builder()
         .frames(1)
         .io_threads(2)
         .background_writer(WriterConfig::for_frames(1))
-        .frame_wait(std::time::Duration::from_secs(10))
         .build()
         .unwrap();
     let file = pool.open_storage(MemoryStorage::new()).unwrap();

@@ -1,0 +1,229 @@
+//! A miss that finds every frame latched by the pool's own work (a prefetch's load finishing) waits for it, even
+//! with the default `frame_wait` of zero; only frames held by guards fail it at once (R32-1 in RELIABILITY.md,
+//! which resolves R31-O1).
+//!
+//! Before the fix, `finish_load` took its load off `loads_in_flight` before it released the frame (it still ran
+//! the policy's `on_insert` and the latch's release): a miss that looked in that window saw every frame latched
+//! and no load, I/O or other taker counted, took the frame for a guard's and returned `PoolExhausted` at once.
+//! That is what `builder_edges::a_one_frame_pool_with_writer_and_prefetch_works` met once in CI: its last read ran
+//! while the I/O thread finished the prefetch of page 0 in the only frame.
+//!
+//! The same held for a write run's latch outside its write: a checkpoint's pass latches a run, asks the log
+//! whether it needs a flush (`Wal::needs_flush_for_pages`), then writes it; only the write was counted as the
+//! pool's own I/O, so a miss while the log was asked took the run's frame for a guard's.
+//!
+//! Each test holds the pool's thread inside that window on purpose: a policy's `on_insert` (the load's window) or
+//! the log's `needs_flush_for_pages` (the run's) waits until the reading thread has searched for a victim twice
+//! (it is waiting, as it must) or has returned (it failed, the defect). No timing: each side waits for the other's
+//! step.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+use bufpool::policy::{Fifo, FrameIdx, Policy};
+use bufpool::{BufferPool, Lsn, MemoryStorage, PageId, Wal};
+
+/// The steps each side waits for.
+#[derive(Default)]
+struct Steps {
+    /// Set by the test: the next `on_insert` is the prefetch's, and waits.
+    armed: AtomicBool,
+    /// Set by that `on_insert` once it is waiting (the load is off the count, the frame still latched).
+    in_window: AtomicBool,
+    /// Victim searches since `in_window` (the reading thread's).
+    searches: AtomicUsize,
+    /// Set by the test when its read returned.
+    read_done: AtomicBool,
+}
+
+impl Steps {
+    /// Called by the pool's thread in the window: waits there until the reader waited or failed.
+    fn hold_window(&self) {
+        if self.armed.swap(false, SeqCst) {
+            self.in_window.store(true, SeqCst);
+            while self.searches.load(SeqCst) < 2 && !self.read_done.load(SeqCst) {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Called by the test: waits for the window, then reads `page` and lets the window go.
+    fn read_in_window(&self, pool: &BufferPool, page: PageId) -> bufpool::Result<u8> {
+        while !self.in_window.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        let got = pool.read(page).map(|g| g[0]);
+        self.read_done.store(true, SeqCst);
+        got
+    }
+}
+
+/// FIFO, with `on_insert` held while armed (see the module docs).
+struct Gate {
+    inner: Fifo,
+    steps: Arc<Steps>,
+}
+
+impl Policy for Gate {
+    fn name(&self) -> &'static str {
+        "gate"
+    }
+    fn frames(&self) -> Option<usize> {
+        self.inner.frames()
+    }
+    fn on_hit(&self, frame: FrameIdx) {
+        self.inner.on_hit(frame)
+    }
+    fn on_insert(&self, frame: FrameIdx, key: u64) {
+        self.steps.hold_window();
+        self.inner.on_insert(frame, key)
+    }
+    fn on_remove(&self, frame: FrameIdx) {
+        self.inner.on_remove(frame)
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        if self.steps.in_window.load(SeqCst) {
+            self.steps.searches.fetch_add(1, SeqCst);
+        }
+        self.inner.victim(try_take)
+    }
+}
+
+/// A log with nothing to flush, whose `needs_flush_for_pages` (asked under a checkpoint's run latch) holds the
+/// window while armed.
+struct GateWal {
+    steps: Arc<Steps>,
+}
+
+impl Wal for GateWal {
+    fn flush_to(&self, _lsn: Lsn) -> bufpool::Result<()> {
+        Ok(())
+    }
+    fn needs_flush_for_pages(&self, _lsn: Lsn, _first: PageId, _count: usize) -> bool {
+        self.steps.hold_window();
+        false
+    }
+}
+
+fn gated_pool(steps: &Arc<Steps>, builder: bufpool::Builder) -> BufferPool {
+    builder
+        .frames(1)
+        .custom_policy(Box::new(Gate {
+            inner: Fifo::new(1),
+            steps: steps.clone(),
+        }))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_miss_waits_for_a_prefetch_finishing_in_the_only_frame() {
+    let steps = Arc::new(Steps::default());
+    let pool = gated_pool(&steps, BufferPool::builder().io_threads(1));
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..2u8 {
+        pool.new_page(file).unwrap()[0] = n;
+    }
+    // Page 1 is resident; the prefetch evicts it for page 0, whose load the I/O thread finishes.
+    steps.armed.store(true, SeqCst);
+    assert_eq!(pool.prefetch(&[PageId::new(file, 0)]).unwrap(), 1);
+    let got = steps.read_in_window(&pool, PageId::new(file, 1));
+    assert_eq!(
+        got.unwrap(),
+        1,
+        "the only frame was the prefetch's, finishing its load: the read must wait for it"
+    );
+    assert_eq!(pool.read(PageId::new(file, 0)).unwrap()[0], 0);
+}
+
+#[test]
+fn a_miss_waits_for_a_checkpoints_run_latched_while_its_log_is_asked() {
+    let steps = Arc::new(Steps::default());
+    let wal = Arc::new(GateWal { steps: steps.clone() });
+    let pool = gated_pool(&steps, BufferPool::builder().wal(wal));
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..2u8 {
+        let mut g = pool.new_page(file).unwrap();
+        g[0] = n;
+        g.set_lsn(1 + u64::from(n));
+    }
+    // Page 1 is resident and dirty with an LSN: the checkpoint latches it and asks the log about it.
+    steps.armed.store(true, SeqCst);
+    std::thread::scope(|s| {
+        let checkpoint = s.spawn(|| pool.checkpoint());
+        let got = steps.read_in_window(&pool, PageId::new(file, 0));
+        checkpoint.join().unwrap().unwrap();
+        assert_eq!(
+            got.unwrap(),
+            0,
+            "the only frame was the checkpoint's, latched for its write: the read must wait for it"
+        );
+    });
+    assert_eq!(pool.read(PageId::new(file, 1)).unwrap()[0], 1);
+}
+
+/// Three threads, each holding at most one latch at a time (a guard, or its own miss's frame), in a pool of four
+/// frames with a background writer and two I/O threads: every time a miss finds every frame latched, at least
+/// one is held by the pool's own work (a prefetch's or a batch's load, a write run, the writer's refill, a
+/// checkpoint's run), so no call may fail with `PoolExhausted`, under the default `frame_wait` of zero. Seeded;
+/// the interleavings are the scheduler's.
+#[test]
+fn a_small_pool_never_runs_out_for_its_own_work() {
+    use rand::{Rng, SeedableRng};
+    const THREADS: usize = 3;
+    const PAGES: u32 = 24;
+    let ops: usize = std::env::var("BUFPOOL_OWN_HOLDS_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1500);
+    let pool = BufferPool::builder()
+        .frames(THREADS + 1)
+        .io_threads(2)
+        .background_writer(bufpool::WriterConfig::for_frames(THREADS + 1))
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..PAGES {
+        pool.new_page(file).unwrap()[0] = n as u8;
+    }
+    let page = |n: u32| PageId::new(file, n);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let pool = &pool;
+            s.spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(32 + t as u64);
+                for i in 0..ops {
+                    let n = rng.random_range(0..PAGES);
+                    let what = rng.random_range(0..8u32);
+                    let got: bufpool::Result<()> = match what {
+                        0 | 1 => pool.read(page(n)).map(|g| assert_eq!(g[0], n as u8)),
+                        2 => pool.write(page(n)).map(|mut g| g[1] = g[1].wrapping_add(1)),
+                        3 => {
+                            let pages: Vec<PageId> = (0..4).map(|k| page((n + k) % PAGES)).collect();
+                            pool.prefetch(&pages).map(drop)
+                        }
+                        4 => {
+                            let pages: Vec<PageId> = (0..3).map(|k| page((n + k * 5) % PAGES)).collect();
+                            let mut first = Ok(());
+                            pool.read_many(&pages, |_, g| {
+                                if let Err(e) = g {
+                                    first = first.clone().and(Err(e));
+                                }
+                            });
+                            first
+                        }
+                        5 => pool.flush(page(n)),
+                        6 if i % 16 == 0 => pool.checkpoint(),
+                        _ => pool.read(page(n)).map(drop),
+                    };
+                    if let Err(e) = got {
+                        panic!("thread {t}, op {i} ({what} on page {n}): {e:?}");
+                    }
+                }
+            });
+        }
+    });
+    for n in 0..PAGES {
+        assert_eq!(pool.read(page(n)).unwrap()[0], n as u8);
+    }
+}
