@@ -5,15 +5,15 @@
 //!
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
-//!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on
-//!   change); scans copy the leaves (and the parent of each leaf after a scan's first, whose parent is searched
-//!   in place), all of each node but its free space (`node::used_parts`). Either way the node is then checked on
-//!   its own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
-//!   every consistent read self-validating, so no parent/child version coupling is needed: a stale child
-//!   pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
-//!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at
-//!   the moment it is read holds that key's current
-//!   entry, because every change to an entry happens under the exclusive latch of the leaf covering it.
+//!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on change);
+//!   scans copy the leaves (and, from a scan's third leaf on, the parent that lists the leaves ahead; the first two
+//!   leaves' parents are searched in place), all of each node but its free space (`node::used_parts`). Either way the
+//!   node is then checked on its own: it must be a live node of the expected level whose fence keys cover the search
+//!   key. Fence keys make every consistent read self-validating, so no parent/child version coupling is needed: a stale
+//!   child pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
+//!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at the
+//!   moment it is read holds that key's current entry, because every change to an entry happens under the exclusive
+//!   latch of the leaf covering it.
 //! - **Leaf writers** (`put`, `delete` that change one leaf only) descend optimistically, latch the leaf with
 //!   `pool.write`, re-check it (live leaf covering the key), change it, log, `set_lsn`, release. They hold one
 //!   latch and never wait for another while holding it.
