@@ -5,15 +5,15 @@
 //!
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
-//!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on
-//!   change); scans copy the leaves (and the parent of each leaf after a scan's first, whose parent is searched
-//!   in place), all of each node but its free space (`node::used_parts`). Either way the node is then checked on
-//!   its own: it must be a live node of the expected level whose fence keys cover the search key. Fence keys make
-//!   every consistent read self-validating, so no parent/child version coupling is needed: a stale child
-//!   pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
-//!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at
-//!   the moment it is read holds that key's current
-//!   entry, because every change to an entry happens under the exclusive latch of the leaf covering it.
+//!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on change);
+//!   scans copy the leaves (and, from a scan's third leaf on, the parent that lists the leaves ahead; the first two
+//!   leaves' parents are searched in place), all of each node but its free space (`node::used_parts`). Either way the
+//!   node is then checked on its own: it must be a live node of the expected level whose fence keys cover the search
+//!   key. Fence keys make every consistent read self-validating, so no parent/child version coupling is needed: a stale
+//!   child pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
+//!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at the
+//!   moment it is read holds that key's current entry, because every change to an entry happens under the exclusive
+//!   latch of the leaf covering it.
 //! - **Leaf writers** (`put`, `delete` that change one leaf only) descend optimistically, latch the leaf with
 //!   `pool.write`, re-check it (live leaf covering the key), change it, log, `set_lsn`, release. They hold one
 //!   latch and never wait for another while holding it.
@@ -188,11 +188,29 @@ thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// [`Tree::scan_hinted`]'s buffers: the page its copies of leaves and parents go to, its bounds' keys (the start's
+/// buffer is the key the scan resumes at after each leaf), and its list of leaves ahead.
+#[derive(Default)]
+struct ScanScratch {
+    page: Vec<u8>,
+    from: Vec<u8>,
+    end: Vec<u8>,
+    upcoming: VecDeque<PageNo>,
+}
+
 thread_local! {
-    /// One page buffer per thread for `Tree::scan`'s copies of leaves and parents, taken (not borrowed) the same
-    /// way: a scan started from a scan's callback allocates its own. A scan that allocated and zeroed a fresh
-    /// page each time cost about 5 K instructions of its 21 K (TPC-C's short scans), malloc's large-chunk path.
-    static SCAN_PAGE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// One [`ScanScratch`] per thread for `Tree::scan`, taken (not borrowed) the same way: a scan started from a
+    /// scan's callback allocates its own. A scan that allocated and zeroed a fresh page each time cost about 5 K
+    /// instructions of its 21 K (TPC-C's short scans), malloc's large-chunk path; one that allocated its bounds'
+    /// keys and its list of leaves, three allocations and their frees, about 0.7 K (until session 32).
+    static SCAN: Cell<ScanScratch> = const {
+        Cell::new(ScanScratch {
+            page: Vec::new(),
+            from: Vec::new(),
+            end: Vec::new(),
+            upcoming: VecDeque::new(),
+        })
+    };
 }
 
 /// [`Tree::get_many_hinted`]'s vectors: the keys pending at this level and the next, the level's pages, a value.
@@ -227,7 +245,7 @@ thread_local! {
     };
 }
 
-/// Runs `f` on this thread's buffer `key` (`SCRATCH` or `SCAN_PAGE`), taken for the call and put back after.
+/// Runs `f` on this thread's buffer `key` (`SCRATCH`), taken for the call and put back after.
 /// On a thread being torn down, past the buffer's life (a read from another thread-local's destructor), a new
 /// buffer serves the call and is dropped after it (R12-2: `with` panicked there, and a panic in a thread-local
 /// destructor aborts the process).
@@ -2021,25 +2039,26 @@ impl Tree {
         range: R,
         mut f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
     ) -> Result<()> {
-        // The page buffer is the thread's: a node copy (`copy_node`) overwrites every byte a reader of the node
-        // looks at; the free space between the parts keeps an earlier node's bytes, which nothing reads.
-        with_thread_buf(&SCAN_PAGE, |buf| {
-            buf.resize(self.limits.user_bytes, 0);
-            let mut it = self.range_in(range, std::mem::take(buf));
-            let mut more = true;
-            let mut done = Ok(());
-            while more && it.from.is_some() {
-                done = it.fill(|k, v, hint| {
-                    more = f(k, v, hint);
-                    more
-                });
-                if done.is_err() {
-                    break;
-                }
+        // The buffers are the thread's (as `with_thread_buf`: past the thread-local's life, new ones for this
+        // call). A node copy (`copy_node`) overwrites every byte a reader of the node looks at; the free space
+        // between the parts keeps an earlier node's bytes, which nothing reads.
+        let mut scratch = SCAN.try_with(Cell::take).unwrap_or_default();
+        scratch.page.resize(self.limits.user_bytes, 0);
+        let mut it = self.range_reusing(range, scratch);
+        let mut more = true;
+        let mut done = Ok(());
+        while more && it.from.is_some() {
+            done = it.fill(|k, v, hint| {
+                more = f(k, v, hint);
+                more
+            });
+            if done.is_err() {
+                break;
             }
-            *buf = std::mem::take(&mut it.buf);
-            done
-        })
+        }
+        let scratch = it.into_scratch();
+        let _ = SCAN.try_with(|s| s.set(scratch));
+        done
     }
 
     /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
@@ -2055,22 +2074,44 @@ impl Tree {
 
     /// [`Tree::range`] copying pages into `buf`, which must be [`Limits::user_bytes`] long.
     fn range_in<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, buf: Vec<u8>) -> RangeIter<'_> {
-        debug_assert_eq!(buf.len(), self.limits.user_bytes);
-        let own = |b: Bound<&&[u8]>| match b {
-            Bound::Included(k) => Bound::Included(k.to_vec()),
-            Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+        self.range_reusing(
+            range,
+            ScanScratch {
+                page: buf,
+                ..ScanScratch::default()
+            },
+        )
+    }
+
+    /// [`Tree::range_in`] with the vectors of `s` (`s.page` [`Limits::user_bytes`] long): the bounds' keys are
+    /// copied into `s.from` and `s.end` ([`RangeIter::into_scratch`] gives them back).
+    fn range_reusing<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, s: ScanScratch) -> RangeIter<'_> {
+        debug_assert_eq!(s.page.len(), self.limits.user_bytes);
+        let own = |b: Bound<&&[u8]>, mut v: Vec<u8>| match b {
+            Bound::Included(k) | Bound::Excluded(k) => {
+                v.clear();
+                v.extend_from_slice(k);
+                if matches!(b, Bound::Included(_)) {
+                    Bound::Included(v)
+                } else {
+                    Bound::Excluded(v)
+                }
+            }
             Bound::Unbounded => Bound::Unbounded,
         };
+        let mut upcoming = s.upcoming;
+        upcoming.clear();
         RangeIter {
             tree: self,
-            buf,
+            buf: s.page,
             batch: VecDeque::new(),
-            from: Some(own(range.start_bound())),
-            end: own(range.end_bound()),
-            upcoming: VecDeque::new(),
+            from: Some(own(range.start_bound(), s.from)),
+            end: own(range.end_bound(), s.end),
+            upcoming,
             prefetched: 0,
             run_end: None,
             leaves_read: 0,
+            spent: Vec::new(),
         }
     }
 
@@ -2341,6 +2382,8 @@ pub struct RangeIter<'t> {
     run_end: Option<Vec<u8>>,
     /// Leaves read so far: the readahead window grows with it (see [`RANGE_READAHEAD`]).
     leaves_read: usize,
+    /// The start's buffer once the scan is over (`from` is `None`), kept for [`RangeIter::into_scratch`].
+    spent: Vec<u8>,
 }
 
 impl std::fmt::Debug for RangeIter<'_> {
@@ -2352,7 +2395,28 @@ impl std::fmt::Debug for RangeIter<'_> {
     }
 }
 
+/// The key of bound `b` (an empty vector for an unbounded one), to be used again.
+fn bound_key(b: Bound<Vec<u8>>) -> Vec<u8> {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => k,
+        Bound::Unbounded => Vec::new(),
+    }
+}
+
 impl RangeIter<'_> {
+    /// The iterator's vectors, for another scan ([`Tree::range_reusing`]).
+    fn into_scratch(mut self) -> ScanScratch {
+        ScanScratch {
+            page: std::mem::take(&mut self.buf),
+            from: self
+                .from
+                .take()
+                .map_or_else(|| std::mem::take(&mut self.spent), bound_key),
+            end: bound_key(std::mem::replace(&mut self.end, Bound::Unbounded)),
+            upcoming: std::mem::take(&mut self.upcoming),
+        }
+    }
+
     /// Prefetches the upcoming leaves that are not prefetched yet, up to a window of as many leaves as the scan has
     /// read (at most [`RANGE_READAHEAD`]): a scan that stops after a few leaves (a `take(n)` over an open range)
     /// wastes few reads, a long one soon keeps the whole window in flight.
@@ -2383,11 +2447,11 @@ impl RangeIter<'_> {
     }
 
     /// Reads the next leaf, calls `visit` on its pairs in range (in order, until it returns false, which ends the
-    /// scan), and keeps the readahead window of leaves after it prefetched. The first leaf comes from a descent that
-    /// stops at its parent (the parent is searched in place, not copied), the next leaves from their parent's list
-    /// (one descent and one copy per parent, not per leaf); a leaf that no longer covers the scan position (split or
-    /// merged since the parent was read) sends the scan back through a descent. `visit` gets with each pair the
-    /// leaf and slot it was read from, as a hint ([`Tree::scan_hinted`]).
+    /// scan), and keeps the readahead window of leaves after it prefetched. The first two leaves come each from a
+    /// descent that stops at its parent (the parent is searched in place, not copied), the next leaves from their
+    /// parent's list (one descent and one copy per parent, not per leaf); a leaf that no longer covers the scan
+    /// position (split or merged since the parent was read) sends the scan back through a descent. `visit` gets
+    /// with each pair the leaf and slot it was read from, as a hint ([`Tree::scan_hinted`]).
     fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8], LeafHint) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
@@ -2398,11 +2462,14 @@ impl RangeIter<'_> {
         };
         let mut restarts = 0;
         let copied = loop {
-            if self.upcoming.is_empty() && self.leaves_read == 0 {
+            if self.upcoming.is_empty() && self.leaves_read < 2 {
                 // The scan's first leaf, as its parent names it (read in place, not copied): most scans end in it
                 // (TPC-C's by-name customer lookups, Delivery's oldest new order), and the parent's copy and its
-                // list of leaves cost more than the rest of such a scan. A scan that goes on past it reads the
-                // parent's list from its second leaf on.
+                // list of leaves cost more than the rest of such a scan. Its second leaf the same way: most scans
+                // that go past their first leaf end in the second (a Delivery's order lines that straddle two
+                // leaves, its oldest new order past a leaf its deliveries emptied), where the parent's copy cost
+                // about 3.5 K instructions more than a descent (session 32). A scan that goes on past it reads the
+                // parent's list from its third leaf on.
                 let (leaf, _, _, _) = self.tree.descend_path(start, None, true)?;
                 self.upcoming.push_back(leaf);
                 (self.run_end, self.prefetched) = (None, 0);
@@ -2438,12 +2505,22 @@ impl RangeIter<'_> {
             // Keys ascend: the first one at or past the end ends the scan (the rest of the leaf is not looked at).
             if !before_end(&self.end, k) || !visit(k, v, self.tree.hint_at(copied, Some(i))) {
                 self.upcoming.clear();
+                self.spent = bound_key(from);
                 return Ok(());
             }
         }
         match n.high().filter(|h| before_end(&self.end, h)) {
-            Some(next) => self.from = Some(Bound::Included(next.to_vec())),
-            None => self.upcoming.clear(),
+            Some(next) => {
+                // The start's buffer holds the next start.
+                let mut key = bound_key(from);
+                key.clear();
+                key.extend_from_slice(next);
+                self.from = Some(Bound::Included(key));
+            }
+            None => {
+                self.upcoming.clear();
+                self.spent = bound_key(from);
+            }
         }
         Ok(())
     }

@@ -162,12 +162,7 @@ fn run_thread(
     finished: &AtomicUsize,
 ) -> Result<ThreadOut> {
     let mut rng = Rng::new(spec.seed ^ (thread as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    let mut ctx = Ctx {
-        scale: spec.scale,
-        nu: spec.nu,
-        thread: thread as u16,
-        history_seq: 0,
-    };
+    let mut ctx = Ctx::new(spec.scale, spec.nu, thread as u16);
     let mut out = ThreadOut {
         committed: 0,
         rollbacks: 0,

@@ -2060,12 +2060,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let (e, scale, mut rng, nu) = loaded_two_warehouses(dir.path());
-        let mut ctx = Ctx {
-            scale,
-            nu,
-            thread: 0,
-            history_seq: 0,
-        };
+        let mut ctx = Ctx::new(scale, nu, 0);
         let mut seen = Vec::new();
         let mut w = Probing {
             inner: e.worker(Durability::NondurableAutocommit).unwrap(),
@@ -2520,12 +2515,7 @@ mod tests {
                 s.spawn(move || {
                     let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
                     let mut rng = Rng::new(100 + u64::from(thread));
-                    let mut ctx = Ctx {
-                        scale,
-                        nu,
-                        thread,
-                        history_seq: 0,
-                    };
+                    let mut ctx = Ctx::new(scale, nu, thread);
                     for _ in 0..2_500 {
                         let kind = Kind::draw(&mut rng);
                         let home = uniform(&mut rng, 1, u64::from(scale.warehouses)) as u16;

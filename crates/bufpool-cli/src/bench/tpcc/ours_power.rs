@@ -366,12 +366,7 @@ fn run_mix(e: &Ours, disk: &Disk, mode: Durability, threads: u16, seed: u64, max
                     rows: Vec::new(),
                 };
                 let mut rng = Rng::new(seed ^ ((u64::from(thread) + 1) * 0x1234_5678_9abc));
-                let mut ctx = Ctx {
-                    scale: l.scale,
-                    nu: l.nu,
-                    thread,
-                    history_seq: 0,
-                };
+                let mut ctx = Ctx::new(l.scale, l.nu, thread);
                 let mut seen = Seen::default();
                 let mut pending = Vec::new();
                 let mut ran = 0u64;
@@ -824,12 +819,7 @@ fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
     let file = disk.file("order_line.db");
     let mut w = FailsApply::new(e.worker(Durability::Durable).unwrap(), Arm::Read(file.clone()));
     let mut rng = Rng::new(16);
-    let mut ctx = Ctx {
-        scale: l.scale,
-        nu: l.nu,
-        thread: 0,
-        history_seq: 0,
-    };
+    let mut ctx = Ctx::new(l.scale, l.nu, 0);
     let mut seen = Seen::default();
     // A New-Order that commits (one in a hundred rolls back, clause 2.4.2.3: the fault is armed only on a commit).
     while w.armed {
@@ -854,12 +844,7 @@ fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
 fn new_orders_until_one_fails(w: &mut FailsApply<'_>, seen: &mut Seen, seed: u64, n: usize) -> Option<anyhow::Error> {
     let l = loaded();
     let mut rng = Rng::new(seed);
-    let mut ctx = Ctx {
-        scale: l.scale,
-        nu: l.nu,
-        thread: 0,
-        history_seq: 0,
-    };
+    let mut ctx = Ctx::new(l.scale, l.nu, 0);
     for _ in 0..n {
         w.armed = true;
         match txns::run(w, &mut ctx, &mut rng, Kind::NewOrder, 1) {

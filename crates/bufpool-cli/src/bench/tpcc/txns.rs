@@ -74,7 +74,63 @@ pub struct Ctx {
     pub thread: u16,
     /// HISTORY rows this thread inserted (part of their keys).
     pub history_seq: u16,
+    /// The thread's buffers, kept from one transaction to the next.
+    scratch: Scratch,
 }
+
+impl Ctx {
+    /// A thread's context: no HISTORY row inserted yet, its buffers empty.
+    pub fn new(scale: Scale, nu: NuConstants, thread: u16) -> Ctx {
+        Ctx {
+            scale,
+            nu,
+            thread,
+            history_seq: 0,
+            scratch: Scratch::default(),
+        }
+    }
+}
+
+/// A thread's buffers for its transactions' inputs, keys, rows and [`Access`], emptied and refilled by each
+/// transaction: none allocates once they have grown (until session 32 a New-Order made ten allocations and their
+/// frees, a Payment four, a Delivery district two: about 1.5 K instructions a transaction).
+#[derive(Default)]
+struct Scratch {
+    access: Access,
+    /// New-Order's lines: (item, supplying warehouse, quantity).
+    lines: Vec<(u32, u16, u8)>,
+    item_keys: Vec<[u8; 4]>,
+    stock_keys: Vec<[u8; 6]>,
+    /// Rows read one at a time.
+    row: Vec<u8>,
+    row2: Vec<u8>,
+    row3: Vec<u8>,
+    /// Rows read in a batch, end to end, and where each is ([`read_batch`]); an ORDER-LINE row being encoded.
+    rows: Vec<u8>,
+    rows2: Vec<u8>,
+    spans: Vec<Option<(usize, usize)>>,
+    spans2: Vec<Option<(usize, usize)>>,
+    line: Vec<u8>,
+    /// Customer ids of a by-name lookup ([`find_customer`]); Stock-Level's items.
+    ids: Vec<u32>,
+    /// Delivery's order lines: their keys and where each row ends in `rows`.
+    line_keys: Vec<[u8; 8]>,
+    ends: Vec<usize>,
+}
+
+/// Refills `access` in place as [`Access::districts`] would make it (no STOCK row), keeping its vectors'
+/// allocations.
+fn set_access(access: &mut Access, read_only: bool, districts: impl IntoIterator<Item = (u16, u8)>) {
+    access.read_only = read_only;
+    access.districts.clear();
+    access.districts.extend(districts);
+    access.districts.sort_unstable();
+    access.districts.dedup();
+    access.stock.clear();
+}
+
+/// The most lines an order has (clause 2.4.1.3: 5 to 15), so the most keys of a New-Order's batch.
+const LINES_MAX: usize = 15;
 
 /// What a transaction did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,68 +212,77 @@ pub fn run(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, kind: Kind, w
         Kind::NewOrder => new_order(worker, ctx, rng, w),
         Kind::Payment => payment(worker, ctx, rng, w).map(Outcome::other),
         Kind::OrderStatus => order_status(worker, ctx, rng, w).map(Outcome::other),
-        Kind::Delivery => delivery(worker, rng, w).map(Outcome::other),
-        Kind::StockLevel => stock_level(worker, rng, w).map(Outcome::other),
+        Kind::Delivery => delivery(worker, &mut ctx.scratch, rng, w).map(Outcome::other),
+        Kind::StockLevel => stock_level(worker, &mut ctx.scratch, rng, w).map(Outcome::other),
     }
     .with_context(|| format!("{} on warehouse {w}", kind.name()))
 }
 
 /// New-Order (clause 2.4). Never inlined, so that a profile attributes costs by transaction type (its commit included).
 #[inline(never)]
-fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<Outcome> {
+fn new_order(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Result<Outcome> {
     let s = ctx.scale;
     let d = uniform(rng, 1, 10) as u8;
     let c = nurand(rng, 1023, ctx.nu.c_id, 1, u64::from(s.customers)) as u32;
     let ol_cnt = uniform(rng, 5, 15) as u8;
     let rollback = uniform(rng, 1, 100) == 1;
+    let Scratch {
+        access,
+        lines,
+        item_keys,
+        stock_keys,
+        row: buf,
+        rows: irows,
+        rows2: srows,
+        spans: ispans,
+        spans2: sspans,
+        line,
+        ..
+    } = &mut ctx.scratch;
     // (item, supplying warehouse, quantity) per line; an unused item id on the last line rolls back.
-    let lines: Vec<(u32, u16, u8)> = (1..=ol_cnt)
-        .map(|n| {
-            let i = if rollback && n == ol_cnt {
-                s.items + 1
-            } else {
-                nurand(rng, 8191, ctx.nu.ol_i_id, 1, u64::from(s.items)) as u32
-            };
-            let supply = if uniform(rng, 1, 100) == 1 {
-                remote(rng, s, w)
-            } else {
-                w
-            };
-            (i, supply, uniform(rng, 1, 10) as u8)
-        })
-        .collect();
+    lines.clear();
+    lines.extend((1..=ol_cnt).map(|n| {
+        let i = if rollback && n == ol_cnt {
+            s.items + 1
+        } else {
+            nurand(rng, 8191, ctx.nu.ol_i_id, 1, u64::from(s.items)) as u32
+        };
+        let supply = if uniform(rng, 1, 100) == 1 {
+            remote(rng, s, w)
+        } else {
+            w
+        };
+        (i, supply, uniform(rng, 1, 10) as u8)
+    }));
+    let lines = &lines[..];
     let all_local = lines.iter().all(|l| l.1 == w);
     // The district's rows (its order ids, the customer) and the STOCK rows of the lines.
-    let access = Access {
-        stock: lines.iter().map(|&(i, supply, _)| (supply, i)).collect(),
-        ..Access::districts(false, [(w, d)])
-    };
+    set_access(access, false, [(w, d)]);
+    access.stock.extend(lines.iter().map(|&(i, supply, _)| (supply, i)));
     let entry_d = now_secs();
     let mut placed = 0u32;
-    let item_keys: Vec<[u8; 4]> = lines.iter().map(|l| item_key(l.0)).collect();
-    let stock_keys: Vec<[u8; 6]> = lines.iter().map(|l| stock_key(l.1, l.0)).collect();
-    let mut buf = Vec::with_capacity(512);
+    item_keys.clear();
+    item_keys.extend(lines.iter().map(|l| item_key(l.0)));
+    stock_keys.clear();
+    stock_keys.extend(lines.iter().map(|l| stock_key(l.1, l.0)));
+    let (item_keys, stock_keys) = (&item_keys[..], &stock_keys[..]);
     // Room for every line's row from the start (an ITEM row is at most 90 bytes, a STOCK row 320): a batch's rows
-    // grown from empty went through four or five reallocations, about 4 K instructions a New-Order.
-    let (mut irows, mut srows) = (
-        Vec::with_capacity(lines.len() * 96),
-        Vec::with_capacity(lines.len() * 320),
-    );
-    let (mut ispans, mut sspans) = (Vec::with_capacity(lines.len()), Vec::with_capacity(lines.len()));
-    // Each line's ORDER-LINE row, encoded in one buffer (a row and its OL_DIST_INFO allocated per line were 20
-    // allocations a New-Order).
-    let mut line = Vec::with_capacity(64);
-    let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
+    // grown from empty went through four or five reallocations, about 4 K instructions a New-Order. (Each line's
+    // ORDER-LINE row is encoded in `line`: a row and its OL_DIST_INFO allocated per line were 20 allocations a
+    // New-Order.)
+    irows.reserve(lines.len() * 96);
+    srows.reserve(lines.len() * 320);
+    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
         // Rows are read and changed in place where only their numbers matter (no decode, no allocation).
-        must_get(t, Table::Warehouse, &warehouse_key(w), &mut buf)?;
-        let w_tax = Warehouse::tax_of(&buf)?;
+        must_get(t, Table::Warehouse, &warehouse_key(w), buf)?;
+        let w_tax = Warehouse::tax_of(buf)?;
         let dkey = district_key(w, d);
-        must_get(t, Table::District, &dkey, &mut buf)?;
-        let (d_tax, o) = District::tax_and_next_o_id(&buf)?;
-        District::set_next_o_id(&mut buf, o + 1)?;
-        t.update(Table::District, &dkey, &buf, District::NEXT_O_ID_FIELDS)?;
-        must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
-        let discount = Customer::discount_of(&buf)?;
+        must_get(t, Table::District, &dkey, buf)?;
+        let (d_tax, o) = District::tax_and_next_o_id(buf)?;
+        District::set_next_o_id(buf, o + 1)?;
+        t.update(Table::District, &dkey, buf, District::NEXT_O_ID_FIELDS)?;
+        must_get(t, Table::Customer, &wdx_key(w, d, c), buf)?;
+        let discount = Customer::discount_of(buf)?;
         let order = Order {
             c_id: c,
             entry_d,
@@ -230,12 +295,18 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
         t.put(Table::OrderCustomer, &order_customer_key(w, d, c, o), &[])?;
         let mut total = 0i64;
         // The lines' items, then the stock rows of the lines before the first unused item, each read as one
-        // batch (the same rows as a read per line; an engine that can overlaps their misses).
-        let ikeys: Vec<&[u8]> = item_keys.iter().map(|k| &k[..]).collect();
-        read_batch(t, Table::Item, &ikeys, &mut irows, &mut ispans)?;
+        // batch (the same rows as a read per line; an engine that can overlaps their misses). The keys' slices on
+        // the stack: at most LINES_MAX.
+        let mut keys: [&[u8]; LINES_MAX] = [&[]; LINES_MAX];
+        for (k, ik) in keys.iter_mut().zip(item_keys) {
+            *k = ik;
+        }
+        read_batch(t, Table::Item, &keys[..lines.len()], irows, ispans)?;
         let valid = ispans.iter().position(Option::is_none).unwrap_or(lines.len());
-        let skeys: Vec<&[u8]> = stock_keys[..valid].iter().map(|k| &k[..]).collect();
-        read_batch(t, Table::Stock, &skeys, &mut srows, &mut sspans)?;
+        for (k, sk) in keys.iter_mut().zip(&stock_keys[..valid]) {
+            *k = sk;
+        }
+        read_batch(t, Table::Stock, &keys[..valid], srows, sspans)?;
         for (li, &(i, supply, qty)) in lines.iter().enumerate() {
             let n = li as u8 + 1;
             let Some((at, len)) = ispans[li] else {
@@ -247,8 +318,8 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
             // The stock row is changed in place (its numbers only): in the batch's buffer, where it was read.
             let row: &mut [u8] = if stock_keys[..li].contains(&skey) {
                 // An earlier line of this order changed this stock row: read it again, through the write set.
-                must_get(t, Table::Stock, &skey, &mut buf)?;
-                &mut buf
+                must_get(t, Table::Stock, &skey, buf)?;
+                &mut buf[..]
             } else {
                 let (at, len) = sspans[li].ok_or_else(|| anyhow!("STOCK row {skey:02x?} is missing"))?;
                 &mut srows[at..at + len]
@@ -266,10 +337,10 @@ fn new_order(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Resu
             let original = |d: &[u8]| d.windows(8).any(|x| x == b"ORIGINAL");
             // The brand-generic field (clause 2.4.2.2) goes to the terminal, which this driver has not.
             std::hint::black_box(original(i_data) && original(s_data));
-            OrderLine::encode_new(i, supply, qty, amount, dist_info, &mut line);
+            OrderLine::encode_new(i, supply, qty, amount, dist_info, line);
             Stock::set_numbers(row, [quantity, ytd + q, order_cnt + 1, remote_cnt])?;
             t.update(Table::Stock, &skey, row, Stock::NUMBERS_FIELDS)?;
-            t.put(Table::OrderLine, &order_line_key(w, d, o, n), &line)?;
+            t.put(Table::OrderLine, &order_line_key(w, d, o, n), line)?;
         }
         // Total amount in cents: sum * (1 - discount) * (1 + w_tax + d_tax), rates in 1/10000.
         let total = total as i128 * (10_000 - i128::from(discount)) * (10_000 + i128::from(w_tax + d_tax));
@@ -298,17 +369,29 @@ fn draw_customer(rng: &mut Rng, ctx: &Ctx) -> Who {
     }
 }
 
-fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who) -> Result<u32> {
+/// The id of the customer `who` names in district `(w, d)`; `ids` is the caller's buffer for a by-name lookup's
+/// matches.
+fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who, ids: &mut Vec<u32>) -> Result<u32> {
     let name = match who {
         Who::Id(c) => return Ok(*c),
         Who::Name(n) => n,
     };
     let (from, to) = customer_name_range(w, d, name);
-    let mut ids = Vec::new();
-    t.scan(Table::CustomerName, &from, &to, &mut |k, _| {
-        ids.push(customer_name_id(k));
-        true
+    ids.clear();
+    let mut bad = None;
+    t.scan(Table::CustomerName, &from, &to, &mut |k, _| match customer_name_id(k) {
+        Ok(id) => {
+            ids.push(id);
+            true
+        }
+        Err(e) => {
+            bad = Some(e);
+            false
+        }
     })?;
+    if let Some(e) = bad {
+        return Err(e);
+    }
     if ids.is_empty() {
         bail!(
             "no customer named {:?} in district {w}/{d}",
@@ -316,7 +399,7 @@ fn find_customer(t: &mut dyn Txn, w: u16, d: u8, who: &Who) -> Result<u32> {
         );
     }
     // Position n/2 rounded up (1-based) of the set sorted by first name: the index's order.
-    ids.swap_remove(ids.len().div_ceil(2) - 1)
+    Ok(ids[ids.len().div_ceil(2) - 1])
 }
 
 /// Payment (clause 2.5). Never inlined, so that a profile attributes costs by transaction type (its commit included).
@@ -331,32 +414,36 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
     };
     let who = draw_customer(rng, ctx);
     let amount = uniform(rng, 100, 500_000) as i64;
-    // The home district's row and the customer's district (its rows); the warehouse row's YTD at commit.
-    let access = Access::districts(false, [(w, d), (c_w, c_d)]);
     ctx.history_seq = ctx.history_seq.wrapping_add(1);
     let hkey = history_key(w, d, now_nanos(), ctx.thread, ctx.history_seq);
     let date = now_secs();
-    let (mut wbuf, mut dbuf, mut buf) = (
-        Vec::with_capacity(128),
-        Vec::with_capacity(128),
-        Vec::with_capacity(1024),
-    );
-    let committed = worker.run(&access, &mut |t: &mut dyn Txn| {
+    let Scratch {
+        access,
+        row: wbuf,
+        row2: dbuf,
+        row3: buf,
+        line: h_data,
+        ids,
+        ..
+    } = &mut ctx.scratch;
+    // The home district's row and the customer's district (its rows); the warehouse row's YTD at commit.
+    set_access(access, false, [(w, d), (c_w, c_d)]);
+    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
         // The warehouse's YTD is added at commit (no transaction reads it, and W_NAME never changes); the
         // district's YTD, and a good-credit customer's numbers, change in place.
         let wkey = warehouse_key(w);
-        must_get(t, Table::Warehouse, &wkey, &mut wbuf)?;
+        must_get(t, Table::Warehouse, &wkey, wbuf)?;
         t.update_on_commit(Table::Warehouse, &wkey, (Warehouse::pay, Warehouse::PAY_FIELDS), amount)?;
         let dkey = district_key(w, d);
-        must_get(t, Table::District, &dkey, &mut dbuf)?;
-        District::pay(&mut dbuf, amount)?;
-        t.update(Table::District, &dkey, &dbuf, District::PAY_FIELDS)?;
-        let c = find_customer(t, c_w, c_d, &who)?;
+        must_get(t, Table::District, &dkey, dbuf)?;
+        District::pay(dbuf, amount)?;
+        t.update(Table::District, &dkey, dbuf, District::PAY_FIELDS)?;
+        let c = find_customer(t, c_w, c_d, &who, ids)?;
         let ckey = wdx_key(c_w, c_d, c);
-        must_get(t, Table::Customer, &ckey, &mut buf)?;
-        if Customer::credit_of(&buf)? == b"BC" {
+        must_get(t, Table::Customer, &ckey, buf)?;
+        if Customer::credit_of(buf)? == b"BC" {
             // C_DATA grows at its front: the row is put whole.
-            let mut cust = Customer::decode(&buf)?;
+            let mut cust = Customer::decode(buf)?;
             cust.balance -= amount;
             cust.ytd_payment += amount;
             cust.payment_cnt += 1;
@@ -366,12 +453,13 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
             cust.data = data;
             t.put(Table::Customer, &ckey, &cust.encode())?;
         } else {
-            Customer::pay(&mut buf, amount)?;
-            t.update(Table::Customer, &ckey, &buf, Customer::PAY_FIELDS)?;
+            Customer::pay(buf, amount)?;
+            t.update(Table::Customer, &ckey, buf, Customer::PAY_FIELDS)?;
         }
-        let mut h_data = Warehouse::name_of(&wbuf)?.to_vec();
+        h_data.clear();
+        h_data.extend_from_slice(Warehouse::name_of(wbuf)?);
         h_data.extend_from_slice(b"    ");
-        h_data.extend_from_slice(District::name_of(&dbuf)?);
+        h_data.extend_from_slice(District::name_of(dbuf)?);
         let h = History {
             c_id: c,
             c_d_id: c_d,
@@ -380,9 +468,11 @@ fn payment(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Re
             w_id: w,
             date,
             amount,
-            data: h_data,
+            data: std::mem::take(h_data),
         };
-        t.put(Table::History, &hkey, &h.encode())?;
+        let put = t.put(Table::History, &hkey, &h.encode());
+        *h_data = h.data;
+        put?;
         Ok(true)
     })?;
     Ok(committed)
@@ -417,14 +507,17 @@ fn order_lines(
 
 /// Order-Status (clause 2.6), read-only. Never inlined, so that a profile attributes costs by transaction type (its commit included).
 #[inline(never)]
-fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
+fn order_status(worker: &mut impl Worker, ctx: &mut Ctx, rng: &mut Rng, w: u16) -> Result<bool> {
     let d = uniform(rng, 1, 10) as u8;
     let who = draw_customer(rng, ctx);
-    let mut buf = Vec::with_capacity(1024);
-    let committed = worker.run(&Access::districts(true, [(w, d)]), &mut |t: &mut dyn Txn| {
-        let c = find_customer(t, w, d, &who)?;
-        must_get(t, Table::Customer, &wdx_key(w, d, c), &mut buf)?;
-        std::hint::black_box(Customer::decode(&buf)?.balance);
+    let Scratch {
+        access, row: buf, ids, ..
+    } = &mut ctx.scratch;
+    set_access(access, true, [(w, d)]);
+    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
+        let c = find_customer(t, w, d, &who, ids)?;
+        must_get(t, Table::Customer, &wdx_key(w, d, c), buf)?;
+        std::hint::black_box(Customer::decode(buf)?.balance);
         let mut newest = None;
         t.scan(
             Table::OrderCustomer,
@@ -438,8 +531,8 @@ fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> R
         let Some(o) = newest.transpose()? else {
             bail!("customer {w}/{d}/{c} has no order");
         };
-        must_get(t, Table::Order, &wdx_key(w, d, o), &mut buf)?;
-        std::hint::black_box(Order::decode(&buf)?);
+        must_get(t, Table::Order, &wdx_key(w, d, o), buf)?;
+        std::hint::black_box(Order::decode(buf)?);
         order_lines(t, w, d, o..o + 1, |l| {
             std::hint::black_box(l);
         })?;
@@ -456,15 +549,22 @@ fn order_status(worker: &mut impl Worker, ctx: &Ctx, rng: &mut Rng, w: u16) -> R
 /// each holds after each of them. The business transaction counts as one, committed if every district's did.
 /// Never inlined, so that a profile attributes costs by transaction type (its commits included).
 #[inline(never)]
-fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
+fn delivery(worker: &mut impl Worker, scratch: &mut Scratch, rng: &mut Rng, w: u16) -> Result<bool> {
     let carrier = uniform(rng, 1, 10) as u8;
     let date = now_secs();
-    let mut buf = Vec::with_capacity(1024);
     // One district's order lines: their keys, and their rows end to end in one buffer (no allocation per line).
-    let (mut keys, mut rows, mut ends): (Vec<[u8; 8]>, Vec<u8>, Vec<usize>) = Default::default();
+    let Scratch {
+        access,
+        row: buf,
+        rows,
+        line_keys: keys,
+        ends,
+        ..
+    } = scratch;
     let mut committed = true;
     for d in 1..=DISTRICTS {
-        committed &= worker.run(&Access::districts(false, [(w, d)]), &mut |t: &mut dyn Txn| {
+        set_access(access, false, [(w, d)]);
+        committed &= worker.run(access, &mut |t: &mut dyn Txn| {
             let mut oldest = None;
             t.scan(
                 Table::NewOrder,
@@ -481,10 +581,10 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
             };
             let okey = wdx_key(w, d, o);
             t.delete(Table::NewOrder, &okey)?;
-            must_get(t, Table::Order, &okey, &mut buf)?;
-            let c_id = Order::decode(&buf)?.c_id;
-            Order::set_carrier_id(&mut buf, carrier)?;
-            t.update(Table::Order, &okey, &buf, Order::CARRIER_ID_FIELDS)?;
+            must_get(t, Table::Order, &okey, buf)?;
+            let c_id = Order::decode(buf)?.c_id;
+            Order::set_carrier_id(buf, carrier)?;
+            t.update(Table::Order, &okey, buf, Order::CARRIER_ID_FIELDS)?;
             keys.clear();
             rows.clear();
             ends.clear();
@@ -511,16 +611,16 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
             }
             let mut sum = 0i64;
             let mut start = 0;
-            for (k, &end) in keys.iter().zip(&ends) {
+            for (k, &end) in keys.iter().zip(ends.iter()) {
                 let row = &mut rows[start..end];
                 sum += OrderLine::deliver(row, date)?;
                 t.update(Table::OrderLine, k, row, OrderLine::DELIVER_FIELDS)?;
                 start = end;
             }
             let ckey = wdx_key(w, d, c_id);
-            must_get(t, Table::Customer, &ckey, &mut buf)?;
-            Customer::deliver(&mut buf, sum)?;
-            t.update(Table::Customer, &ckey, &buf, Customer::DELIVER_FIELDS)?;
+            must_get(t, Table::Customer, &ckey, buf)?;
+            Customer::deliver(buf, sum)?;
+            t.update(Table::Customer, &ckey, buf, Customer::DELIVER_FIELDS)?;
             Ok(true)
         })?;
     }
@@ -529,19 +629,25 @@ fn delivery(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
 
 /// Stock-Level (clause 2.8), read-only. Never inlined, so that a profile attributes costs by transaction type (its commit included).
 #[inline(never)]
-fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> {
+fn stock_level(worker: &mut impl Worker, scratch: &mut Scratch, rng: &mut Rng, w: u16) -> Result<bool> {
     let d = uniform(rng, 1, 10) as u8;
     let threshold = uniform(rng, 10, 20) as u32;
-    let mut buf = Vec::with_capacity(512);
-    let mut items: Vec<u32> = Vec::with_capacity(300);
+    let Scratch {
+        access,
+        row: buf,
+        ids: items,
+        stock_keys,
+        ..
+    } = scratch;
     // The district's rows, then its items' STOCK rows in a transaction of their own that names no district:
     // clause 2.8.2.3 asks of Stock-Level neither full serialisability nor repeatable reads, only committed data no
     // older than the last committed before it began. An engine with district locks (bufpool-btree) so holds the
     // district only for its order lines, not for the STOCK reads (about 85% of a Stock-Level's instructions),
     // against which New-Order, Payment and Delivery of that district waited.
-    let committed = worker.run(&Access::districts(true, [(w, d)]), &mut |t: &mut dyn Txn| {
-        must_get(t, Table::District, &district_key(w, d), &mut buf)?;
-        let (_, next) = District::tax_and_next_o_id(&buf)?;
+    set_access(access, true, [(w, d)]);
+    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
+        must_get(t, Table::District, &district_key(w, d), buf)?;
+        let (_, next) = District::tax_and_next_o_id(buf)?;
         items.clear();
         let mut bad = None;
         t.scan(
@@ -569,9 +675,11 @@ fn stock_level(worker: &mut impl Worker, rng: &mut Rng, w: u16) -> Result<bool> 
     if !committed {
         return Ok(false);
     }
-    let committed = worker.run(&Access::districts(true, []), &mut |t: &mut dyn Txn| {
-        let keys: Vec<[u8; 6]> = items.iter().map(|&i| stock_key(w, i)).collect();
-        let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    set_access(access, true, []);
+    stock_keys.clear();
+    stock_keys.extend(items.iter().map(|&i| stock_key(w, i)));
+    let committed = worker.run(access, &mut |t: &mut dyn Txn| {
+        let keys: Vec<&[u8]> = stock_keys.iter().map(|k| &k[..]).collect();
         let mut low = 0u32;
         // S_QUANTITY only, not the rest of each ~300-byte row (vmcache's `lookupField` reads one field too).
         t.get_each(Table::Stock, &keys, Stock::QUANTITY, &mut |i, v| {
