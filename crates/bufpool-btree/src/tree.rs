@@ -2087,17 +2087,12 @@ impl Tree {
     /// copied into `s.from` and `s.end` ([`RangeIter::into_scratch`] gives them back).
     fn range_reusing<'k, R: RangeBounds<&'k [u8]>>(&self, range: R, s: ScanScratch) -> RangeIter<'_> {
         debug_assert_eq!(s.page.len(), self.limits.user_bytes);
-        let own = |b: Bound<&&[u8]>, mut v: Vec<u8>| match b {
-            Bound::Included(k) | Bound::Excluded(k) => {
+        let own = |b: Bound<&&[u8]>, mut v: Vec<u8>| {
+            b.map(|k| {
                 v.clear();
                 v.extend_from_slice(k);
-                if matches!(b, Bound::Included(_)) {
-                    Bound::Included(v)
-                } else {
-                    Bound::Excluded(v)
-                }
-            }
-            Bound::Unbounded => Bound::Unbounded,
+                v
+            })
         };
         let mut upcoming = s.upcoming;
         upcoming.clear();

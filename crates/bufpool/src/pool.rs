@@ -1694,7 +1694,7 @@ impl BufferPool {
                 // time, rather than fail (U2). Frames held by guards may never come back: wait only as long as
                 // the builder allows (default: not at all). A hold of the pool's own is counted from before its
                 // latch to after its release, and its end is counted before it leaves its count: so either it is
-                // still counted here, or it ended since `ended` was read and this search may have met it (R32-1:
+                // still counted here, or it ended since `before` was read and this search may have met it (R32-1:
                 // a load's end, uncounted while its frame was still latched, was taken for a guard's).
                 None if wait_for_loads => {
                     let now = self.own_holds();

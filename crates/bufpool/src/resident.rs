@@ -168,7 +168,7 @@ impl BufferPool {
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
         let pages = self.resident_pages();
-        let mut files: Vec<(FileId, u32)> = self.core.files.all().iter().map(|f| (f.id, f.stamp)).collect();
+        let mut files = self.open_identities();
         files.sort_unstable();
         let mut bytes =
             Vec::with_capacity(20 + files.len() * FILE_BYTES + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
@@ -244,7 +244,7 @@ impl BufferPool {
     /// skipped, not read from another file that has its old id). Files the map leaves out (no identity, or a list
     /// of version 1 or 2) are found by their saved id.
     fn files_now(&self, listed: &[ListedFile]) -> HashMap<FileId, Option<FileId>> {
-        let open: Vec<(FileId, u32)> = self.core.files.all().iter().map(|f| (f.id, f.stamp)).collect();
+        let open = self.open_identities();
         listed
             .iter()
             .filter(|l| l.identity != 0)
@@ -261,6 +261,12 @@ impl BufferPool {
                 (l.file, now)
             })
             .collect()
+    }
+
+    /// Each open file's id and the identity stamped into its pages (`FileEntry::stamp`; 0: none): what a list
+    /// saves of them and what `prewarm` finds them by.
+    fn open_identities(&self) -> Vec<(FileId, u32)> {
+        self.core.files.all().iter().map(|f| (f.id, f.stamp)).collect()
     }
 
     fn is_resident(&self, page: PageId) -> bool {
