@@ -7,7 +7,7 @@ set -u
 OUT=$1; r=$2; T=$3; S=$4; DB=$5; shift 5; mkdir -p $OUT; C=$DB.copy
 if [ $((r % 2)) = 0 ]; then order=$(printf '%s\n' "$@" | tac); else order=$(printf '%s\n' "$@"); fi
 env BLOCK=/work/vmc.blk VIRTGB=16 PHYSGB=4 DATASIZE=4 RUNFOR=15 THREADS=$T /tmp/vmcache/vmcache > $OUT/vmc-r$r-t$T-$$.csv 2>&1
-v=$(awk -F, 'NR>1 && $1>=3 {print $2}' $OUT/vmc-r$r-t$T-$$.csv | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+v=$(awk -F, '$1 ~ /^[0-9]+$/ && $1>=3 {print $2}' $OUT/vmc-r$r-t$T-$$.csv | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "r$r t$T vmcache $(date -u +%H:%M:%S) $v" | tee -a $OUT/summary.txt
 for nb in $order; do
   name=${nb%%=*}; bin=${nb#*=}
