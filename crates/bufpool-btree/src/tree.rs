@@ -531,7 +531,8 @@ impl Tree {
     /// Opens the tree in the data file at `path`, running recovery from `wal`; creates a new tree if both the file
     /// and the log are empty. The data file is opened with `wal` as its own log ([`FileOptions::wal`]): the pool
     /// may be shared with other trees and engines, each with its own log. Refuses, with
-    /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log that starts after the
+    /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log whose header names
+    /// another data file (before replay: [`TreeWal::data_file`]), a log that starts after the
     /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log); and, with
     /// [`Error::BadMeta`], before replay, a data file that is not a tree's: page 0 neither a tree's meta page nor
     /// torn (a failed checksum over a bufpool header) nor never written (R28-1 in RELIABILITY.md). Whatever refuses
@@ -710,13 +711,14 @@ impl Tree {
         // A panic out of `start` is refused as any start is (R17-O2): unwound past here, it left the data file
         // open in the pool, its replayed pages cached and, since R17-1, the log claimed with it, so an open
         // after it was refused until the caller closed a file whose id it was never given.
-        let started =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| start(&tree))).unwrap_or_else(|payload| {
-                Err(
-                    bufpool::Error::panicked("the tree's start (recovery, or a new tree's first pages)", payload)
-                        .into(),
-                )
-            });
+        let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tree.check_data_file()?;
+            start(&tree)?;
+            tree.bind_data_file()
+        }))
+        .unwrap_or_else(|payload| {
+            Err(bufpool::Error::panicked("the tree's start (recovery, or a new tree's first pages)", payload).into())
+        });
         match started {
             Ok(()) => Ok(tree),
             Err(e) => {
@@ -725,6 +727,30 @@ impl Tree {
                 let _ = tree.pool.drop_file(tree.file);
                 Err(e)
             }
+        }
+    }
+
+    /// Before anything is replayed or written: a log whose header names another data file than this one
+    /// ([`TreeWal::data_file`], [`BufferPool::file_identity`]) is not this tree's. The data file alone cannot
+    /// always tell: an empty file, or one whose meta page is torn, was replayed from whatever log it was given,
+    /// and the open's checkpoint then cut that log, which another tree's unwritten pages needed (R28-O2 in
+    /// RELIABILITY.md, fixed as R33-20). Logs that name no file (made before session 33, or whose tree's data
+    /// file has no identity) are not checked here; the meta page's log identity still is, after replay.
+    fn check_data_file(&self) -> Result<()> {
+        match (self.pool.file_identity(self.file)?, self.wal().data_file()) {
+            (Some(file), Some(named)) if file != named => Err(Error::LogMismatch(format!(
+                "the log serves the data file of identity {named:08x}, and this data file's identity is                  {file:08x}: not this data file's log (another tree's, or this file was made anew); nothing was                  replayed or written"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a successful open or create: the log's header names this data file from now on (once; a no-op
+    /// when it does already), so that [`Tree::check_data_file`] can refuse the log with another data file.
+    fn bind_data_file(&self) -> Result<()> {
+        match self.pool.file_identity(self.file)? {
+            Some(identity) => self.wal().bind_data_file(identity),
+            None => Ok(()),
         }
     }
 

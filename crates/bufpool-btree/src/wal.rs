@@ -11,6 +11,10 @@
 //!   the valid slot with the higher seq is the header (the slot in force), and a cut writes the other one;
 //!   `origin` is the LSN at byte LOG_HDR (1024), `start` the first LSN recovery reads (the last checkpoint's
 //!   redo point), `log_id` names this log for its tree's meta page
+//!   at byte 64 of a slot (either layout), if its tree named it: data_file u32 | crc32c(slot bytes 0..68) u32,
+//!   the identity of the data file the log serves (`TreeWal::data_file`, R33-20); zeroes name none, and a build
+//!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before (its cuts write
+//!   zeroes there, naming none)
 //! records from byte 1024; the record starting at LSN l sits at byte 1024 + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
@@ -363,7 +367,10 @@ fn region_base(r: u64, region_len: u64) -> u64 {
 /// Size of the log's header region (two header slots); records start here.
 pub const LOG_HDR: u64 = 1024;
 /// Bytes of one header slot.
-const SLOT_LEN: usize = 64;
+const SLOT_LEN: usize = 128;
+/// Byte offset in a header slot of the identity of the data file the log serves (`u32`, then a CRC-32C of the
+/// slot's bytes before it and of it): past both layouts' checksummed fields (module docs).
+const DATA_AT: usize = 64;
 /// Byte offsets of the two header slots: in different sectors, so a torn write of one leaves the other.
 const SLOT_AT: [u64; 2] = [0, 512];
 const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] + SLOT_LEN as u64 <= LOG_HDR);
@@ -1117,6 +1124,8 @@ struct Header {
     base: u64,
     /// A bounded log's region length ([`TreeWal::open_storage_with_capacity`]); 0 for an unbounded log.
     region_len: u64,
+    /// The identity of the data file this log serves ([`TreeWal::data_file`]); 0 for none named.
+    data: u32,
 }
 
 impl Header {
@@ -1140,6 +1149,14 @@ impl Header {
             let crc = crc32c::crc32c(&h[..56]);
             h[56..60].copy_from_slice(&crc.to_le_bytes());
         }
+        if self.data != 0 {
+            // After both layouts' checksummed bytes, which an older build reads alone: it opens the log as before
+            // and, writing a slot, leaves these bytes zero (no file named). The checksum covers the slot's fields
+            // too, so the name belongs to this slot's write.
+            h[DATA_AT..DATA_AT + 4].copy_from_slice(&self.data.to_le_bytes());
+            let crc = crc32c::crc32c(&h[..DATA_AT + 4]);
+            h[DATA_AT + 4..DATA_AT + 8].copy_from_slice(&crc.to_le_bytes());
+        }
         h
     }
 
@@ -1159,6 +1176,10 @@ impl Header {
         } else {
             return None;
         };
+        let data = match u32_at(DATA_AT)? {
+            d if d != 0 && u32_at(DATA_AT + 4)? == crc32c::crc32c(&h[..DATA_AT + 4]) => d,
+            _ => 0,
+        };
         let hdr = Header {
             id: u64_at(8)?,
             origin: u64_at(16)?,
@@ -1166,6 +1187,7 @@ impl Header {
             seq: u64_at(32)?,
             base,
             region_len,
+            data,
         };
         let layout =
             region_len == 0 || (region_len >= REGION_MIN && (0..2).any(|r| base == region_base(r, region_len)));
@@ -1348,6 +1370,9 @@ struct LogFile {
     base: u64,
     /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
     region_len: u64,
+    /// The identity of the data file the log serves, as its header slots name it ([`TreeWal::data_file`]; 0:
+    /// none named). Changed only under `trunc` and `io`.
+    data: u32,
     /// A file's byte offset up to which it holds records or zeros, written by a write-out that fsyncs (module
     /// docs, "A file's zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`
     /// (a `Cell`: a `LogFile` is reached only through the lock, or is a switch's local one).
@@ -1385,6 +1410,7 @@ impl LogFile {
             seq,
             base: self.base,
             region_len: self.region_len,
+            data: self.data,
         }
     }
 }
@@ -1816,6 +1842,7 @@ impl TreeWal {
                     seq: 0,
                     base: LOG_HDR,
                     region_len: bounded.unwrap_or(0),
+                    data: 0,
                 };
                 dev.write_all_at(&h.region(), 0)
                     .and_then(|()| dev.sync())
@@ -1857,6 +1884,7 @@ impl TreeWal {
                 slot,
                 base: hdr.base,
                 region_len: hdr.region_len,
+                data: hdr.data,
             }),
             trunc: Mutex::new(Trunc {
                 punched: 0,
@@ -1920,6 +1948,32 @@ impl TreeWal {
     /// Whether a checkpoint ever cut the log (its start is past the first LSN a new log has).
     pub(crate) fn was_cut(&self) -> bool {
         self.start_lsn() > FIRST_LSN
+    }
+
+    /// The identity of the data file this log serves, as its header names it ([`bufpool::BufferPool::file_identity`]
+    /// of the tree's data file, written by the tree's open or create once it has checked the pair); `None` for a
+    /// log that names none (a new log, one written by a build before session 33, a log above trees such as a
+    /// transaction log).
+    pub fn data_file(&self) -> Option<u32> {
+        Some(self.io.lock().data).filter(|&d| d != 0)
+    }
+
+    /// Names the data file this log serves in its header: a header slot naming `identity`, with the same start,
+    /// written over the slot not in force and synced (the buffered records written and synced first, as a cut
+    /// does: it is a cut that drops nothing). Nothing to do if the header names it already. A tree's open and
+    /// create call this once they have checked the pair, so that a later open of another data file with this log
+    /// is refused before replay, even where the data file cannot tell (an empty file, a torn meta page: R28-O2
+    /// in RELIABILITY.md). Failures are a cut's.
+    pub(crate) fn bind_data_file(&self, identity: u32) -> Result<()> {
+        let _tr = self.trunc.lock();
+        let mut io = self.io.lock();
+        if io.data == identity {
+            return Ok(());
+        }
+        let (start, seq, before) = (io.start, io.seq + 1, io.data);
+        io.data = identity;
+        self.cut_by_header(&mut io, start, seq)
+            .inspect_err(|_| io.data = before)
     }
 
     /// Claims the log for a tree being opened on it: [`Error::LogMismatch`] if a tree holds it already (the log's
@@ -2644,6 +2698,7 @@ impl TreeWal {
                 slot: other_slot(io.slot),
                 base: region_base(u64::from(io.base == LOG_HDR), io.region_len),
                 region_len: io.region_len,
+                data: io.data,
             };
             let from = (io.base, io.origin);
             // What the region in force holds from `redo` on: nothing if the records before `redo` are not all
@@ -2709,10 +2764,10 @@ impl TreeWal {
     /// switch. A crash before the rename leaves the old log; after it, the new one, whole and synced. A failed
     /// directory fsync after the rename fails the log (which file a crash leaves under the name is unknown).
     fn rewrite(&self, tr: &mut Trunc, old: &File, path: &Path, redo: Lsn, seq: u64) -> Result<()> {
-        let (origin, copied) = {
+        let (origin, copied, data) = {
             let io = self.io.lock();
             self.write_locked(&io, SyncCause::Checkpoint, false)?;
-            (io.origin, self.state.lock().buf_start)
+            (io.origin, self.state.lock().buf_start, io.data)
         };
         let tmp = bufpool::storage::temp_path(path);
         // Until the rename, a failure to make or write the new file (a full file system, most likely) leaves the
@@ -2743,6 +2798,7 @@ impl TreeWal {
             seq,
             base: LOG_HDR,
             region_len: 0,
+            data,
         };
         let old_at = |lsn: Lsn| LOG_HDR + (lsn - origin);
         let new_at = |lsn: Lsn| LOG_HDR + (lsn - redo);
@@ -2786,6 +2842,7 @@ impl TreeWal {
             slot: SLOT_AT[0],
             base: LOG_HDR,
             region_len: 0,
+            data,
         };
         self.start.store(redo, Ordering::Release);
         tr.punched = 0;

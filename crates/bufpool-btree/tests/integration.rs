@@ -34,6 +34,7 @@ mod hint_scan_concurrent;
 mod inner_children;
 mod log_bound_racing_writeout;
 mod log_dependency_cycle;
+mod log_names_its_data_file;
 mod log_of_another_file;
 mod log_opened_twice;
 mod log_path_of_a_device;

@@ -975,6 +975,16 @@ impl BufferPool {
         Ok(self.core.files.get(file)?.pages.load(Acquire))
     }
 
+    /// The identity this open of `file` stamps into the pages it writes (and, for a file with a record, requires
+    /// of every page it reads): its record's, random per file and kept in its sidecar; for a file without one,
+    /// the identity its page 0 carries if that page verifies. `None` if it has none (an unbound file whose page
+    /// 0 is not a valid bufpool page, or was written unbound). An engine can name its data file by it in its own
+    /// files, as a resident list does ([`crate::ResidentList::files`]) and `bufpool-btree`'s log header does, to tell
+    /// its own data file from another after a restart, even one whose page 0 is torn or that is empty.
+    pub fn file_identity(&self, file: FileId) -> Result<Option<u32>> {
+        Ok(Some(self.core.files.get(file)?.stamp).filter(|&s| s != 0))
+    }
+
     /// Tells the pool that `page` is on disk at LSN `lsn` or newer, written before this open (an engine's own
     /// record of it, e.g. a checkpoint's note in its log after a restart: R22-10 in RELIABILITY.md). Checked as
     /// the pool checks its own writes (R21-11): a load of the page that reads a valid version (or zeroes) with
