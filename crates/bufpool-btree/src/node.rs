@@ -339,8 +339,7 @@ impl<'a> Node<'a> {
 
     /// True if `key` lies in `[low, high)`.
     pub fn covers(&self, key: &[u8]) -> bool {
-        self.low().is_none_or(|lo| cmp_keys(key, lo) != Ordering::Less)
-            && self.high().is_none_or(|hi| cmp_keys(key, hi) == Ordering::Less)
+        self.low().is_none_or(|lo| key >= lo) && self.high().is_none_or(|hi| key < hi)
     }
 
     /// Bytes held by live entries and their slots.
@@ -783,19 +782,6 @@ fn short_order(a: u64, a_len: usize, b: u64, b_len: usize) -> Ordering {
     a.cmp(&b).then(a_len.cmp(&b_len))
 }
 
-/// `a.cmp(b)` for two keys: for keys of up to 8 bytes each (TPC-C's are 2 to 7) one compare of their padded
-/// words ([`short_word`], [`short_order`]), without the `memcmp` call of a slice compare (about 20 instructions a
-/// compare: the fence tests of a latched leaf and the slot checks of a put, about 600 K compares in 10,000 TPC-C
-/// transactions, session 33); longer keys as slices.
-#[inline(always)]
-pub(crate) fn cmp_keys(a: &[u8], b: &[u8]) -> Ordering {
-    if a.len() <= 8 && b.len() <= 8 {
-        short_order(short_word(a), a.len(), short_word(b), b.len())
-    } else {
-        a.cmp(b)
-    }
-}
-
 /// [`search_slots`]'s second phase: a binary search over slots `lo..hi` (slot `i` is word `sw + i`), where slot
 /// `lo` is the first whose head is not below `kh` and ties with it and every slot from `hi` on is above the key,
 /// comparing the key bytes after the heads where heads tie (a slot whose head is above `kh` is above the key
@@ -1073,7 +1059,7 @@ pub fn leaf_upsert_after(
         return Err(Malformed);
     }
     let found = match after.filter(|&s| s < n.count) {
-        Some(s) => match cmp_keys(n.key(s).ok_or(Malformed)?, key) {
+        Some(s) => match n.key(s).ok_or(Malformed)?.cmp(key) {
             // The key's own slot, as a read of it found it (a STOCK row a New-Order read and changed).
             Ordering::Equal => Some(Ok(s)),
             // The slot after decides alone if its key is this one or above it: the next order line of a
@@ -1081,7 +1067,7 @@ pub fn leaf_upsert_after(
             Ordering::Less => match n.key(s + 1) {
                 _ if s + 1 == n.count => Some(Err(s + 1)),
                 None => None,
-                Some(next) => match cmp_keys(next, key) {
+                Some(next) => match next.cmp(key) {
                     Ordering::Equal => Some(Ok(s + 1)),
                     Ordering::Greater => Some(Err(s + 1)),
                     Ordering::Less => n.search_from(key, s + 2),
@@ -2583,25 +2569,12 @@ mod tests {
             for b in &all {
                 let got = short_order(short_word(a), a.len(), short_word(b), b.len());
                 assert_eq!(got, a.cmp(b), "{a:?} vs {b:?}");
-                assert_eq!(cmp_keys(a, b), a.cmp(b), "cmp_keys {a:?} vs {b:?}");
                 let page = u64::from_be_bytes({
                     let mut w = [0xEEu8; 8];
                     w[..a.len()].copy_from_slice(a);
                     w
                 }) & left_mask(a.len());
                 assert_eq!(page, short_word(a));
-            }
-        }
-        // `cmp_keys` past 8 bytes: slice order, against the short keys and each other.
-        let long = [
-            b"abcdefghi".to_vec(),
-            b"abcdefgh\x00".to_vec(),
-            b"\x01\x00\x00\x00\x00\x00\x00\x00\x00".to_vec(),
-        ];
-        for a in all.iter().chain(&long) {
-            for b in &long {
-                assert_eq!(cmp_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
-                assert_eq!(cmp_keys(b, a), b.cmp(a), "{b:?} vs {a:?}");
             }
         }
     }
