@@ -1133,8 +1133,11 @@ pub fn entries(n: &Node<'_>) -> Result<Entries, Malformed> {
         .ok_or(Malformed)
 }
 
+/// Entries of a node borrowed from its page.
+type BorrowedEntries<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// All entries of a node, borrowed from its page: one allocation, where [`entries`] makes two an entry.
-fn borrowed_entries<'a>(n: &Node<'a>) -> Result<Vec<(&'a [u8], &'a [u8])>, Malformed> {
+fn borrowed_entries<'a>(n: &Node<'a>) -> Result<BorrowedEntries<'a>, Malformed> {
     (0..n.count())
         .map(|i| n.entry(i))
         .collect::<Option<_>>()
