@@ -1133,6 +1133,17 @@ pub fn entries(n: &Node<'_>) -> Result<Entries, Malformed> {
         .ok_or(Malformed)
 }
 
+/// Entries of a node borrowed from its page.
+type BorrowedEntries<'a> = Vec<(&'a [u8], &'a [u8])>;
+
+/// All entries of a node, borrowed from its page: one allocation, where [`entries`] makes two an entry.
+fn borrowed_entries<'a>(n: &Node<'a>) -> Result<BorrowedEntries<'a>, Malformed> {
+    (0..n.count())
+        .map(|i| n.entry(i))
+        .collect::<Option<_>>()
+        .ok_or(Malformed)
+}
+
 /// Index at which to split `entries` (of a node of `kind`) so that both halves hold about half the bytes; at least
 /// one entry each side.
 fn split_point<K: AsRef<[u8]>, V: AsRef<[u8]>>(kind: u8, entries: &[(K, V)]) -> usize {
@@ -1169,10 +1180,7 @@ pub fn split_leaf(
         if !n.is_leaf() {
             return Err(Malformed);
         }
-        let mut es: Vec<(&[u8], &[u8])> = (0..n.count())
-            .map(|i| n.entry(i))
-            .collect::<Option<_>>()
-            .ok_or(Malformed)?;
+        let mut es = borrowed_entries(&n)?;
         // `changed`: the entry the pair is (inserted or replaced); `at`: the same, if inserted.
         let (changed, at) = match es.binary_search_by(|(k, _)| (*k).cmp(key)) {
             Ok(i) => {
@@ -1455,25 +1463,28 @@ pub fn split_inner(left: &mut [u8], right: &mut [u8], sep: &[u8], child: u32) ->
 /// Merges the right sibling `right` into `left` (same kind and level, adjacent, `sep` the parent's separator
 /// between them). `Ok(false)` if the result would not fit (both unchanged).
 pub fn merge(left: &mut [u8], right: &[u8], sep: &[u8]) -> Result<bool, Malformed> {
-    let l = Node::parse(left).ok_or(Malformed)?;
+    // The merged node is written over `left` from the entries as they were: borrowed from a copy of `left` and
+    // from `right` (until session 33 an owned key and value each, two allocations an entry: about 140 K
+    // instructions a merge of TPC-C's NEW-ORDER leaves, after Delivery's deletes).
+    let old = left.to_vec();
+    let l = Node::parse(&old).ok_or(Malformed)?;
     let r = Node::parse(right).ok_or(Malformed)?;
     if l.is_leaf() != r.is_leaf() || l.level() != r.level() {
         return Err(Malformed);
     }
-    let mut es = entries(&l)?;
+    let child = r.link().to_le_bytes();
+    let mut es = borrowed_entries(&l)?;
     if !l.is_leaf() {
-        es.push((sep.to_vec(), r.link().to_le_bytes().to_vec()));
+        es.push((sep, &child));
     }
-    es.extend(entries(&r)?);
-    let low = l.low().map(<[u8]>::to_vec);
-    let high = r.high().map(<[u8]>::to_vec);
-    let pairs = || es.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
-    let (kind, level) = (left[OFF_KIND], left[OFF_LEVEL]);
-    if !fits(left.len(), kind, low.as_deref(), high.as_deref(), pairs()) {
+    es.extend(borrowed_entries(&r)?);
+    let (low, high) = (l.low(), r.high());
+    let (kind, level) = (old[OFF_KIND], old[OFF_LEVEL]);
+    if !fits(left.len(), kind, low, high, es.iter().copied()) {
         return Ok(false);
     }
     let link = if l.is_leaf() { r.link() } else { l.link() };
-    rebuild(left, kind, level, link, low.as_deref(), high.as_deref(), pairs())?;
+    rebuild(left, kind, level, link, low, high, es)?;
     Ok(true)
 }
 
@@ -1486,13 +1497,15 @@ pub fn redistribute_leaves(
     right_no: u32,
     parent_accepts: impl FnOnce(&[u8]) -> bool,
 ) -> Result<Option<Vec<u8>>, Malformed> {
-    let l = Node::parse(left).ok_or(Malformed)?;
-    let r = Node::parse(right).ok_or(Malformed)?;
+    // Both pages are rewritten from the entries as they were, borrowed from copies of the two (see `merge`).
+    let (old_l, old_r) = (left.to_vec(), right.to_vec());
+    let l = Node::parse(&old_l).ok_or(Malformed)?;
+    let r = Node::parse(&old_r).ok_or(Malformed)?;
     if !l.is_leaf() || !r.is_leaf() || l.link() != right_no {
         return Err(Malformed);
     }
-    let (l_count, mut es) = (l.count(), entries(&l)?);
-    es.extend(entries(&r)?);
+    let (l_count, mut es) = (l.count(), borrowed_entries(&l)?);
+    es.extend(borrowed_entries(&r)?);
     if es.len() < 2 {
         return Ok(None);
     }
@@ -1500,28 +1513,17 @@ pub fn redistribute_leaves(
     if m == l_count {
         return Ok(None);
     }
-    let sep = shortest_separator(&es[m - 1].0, &es[m].0);
-    let low = l.low().map(<[u8]>::to_vec);
-    let high = r.high().map(<[u8]>::to_vec);
-    let next = r.link();
-    fn pairs(s: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
-        s.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()
-    }
-    let (lo_es, hi_es) = (pairs(&es[..m]), pairs(&es[m..]));
-    if !fits(left.len(), KIND_LEAF, low.as_deref(), Some(&sep), lo_es.iter().copied())
-        || !fits(
-            right.len(),
-            KIND_LEAF,
-            Some(&sep),
-            high.as_deref(),
-            hi_es.iter().copied(),
-        )
+    let sep = shortest_separator(es[m - 1].0, es[m].0);
+    let (low, high, next) = (l.low(), r.high(), r.link());
+    let (lo_es, hi_es) = es.split_at(m);
+    if !fits(left.len(), KIND_LEAF, low, Some(&sep), lo_es.iter().copied())
+        || !fits(right.len(), KIND_LEAF, Some(&sep), high, hi_es.iter().copied())
         || !parent_accepts(&sep)
     {
         return Ok(None);
     }
-    rebuild(right, KIND_LEAF, 0, next, Some(&sep), high.as_deref(), hi_es)?;
-    rebuild(left, KIND_LEAF, 0, right_no, low.as_deref(), Some(&sep), lo_es)?;
+    rebuild(right, KIND_LEAF, 0, next, Some(&sep), high, hi_es.iter().copied())?;
+    rebuild(left, KIND_LEAF, 0, right_no, low, Some(&sep), lo_es.iter().copied())?;
     Ok(Some(sep))
 }
 
@@ -1915,7 +1917,11 @@ impl ProbedHeader {
             if let (true, Some(out)) = (found, value) {
                 let (v0, vlen) = self.value_of(s, w)?;
                 let part = part.within(vlen);
-                out.resize(part.len(), 0);
+                // The batch's buffer already has the length when the rows before had it (a batch of one table's
+                // rows): no call to resize it (about 30 instructions a key, session 33).
+                if out.len() != part.len() {
+                    out.resize(part.len(), 0);
+                }
                 if !s.read(v0 + part.start, out) {
                     return None;
                 }

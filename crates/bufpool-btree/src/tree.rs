@@ -448,6 +448,11 @@ impl LeafHint {
     pub fn page(&self) -> Option<PageNo> {
         self.0.map(|(_, no, _)| no)
     }
+
+    /// Whether the two hints name the same leaf of the same tree (or both none), whatever slots they name.
+    pub fn same_leaf(&self, other: &LeafHint) -> bool {
+        self.0.map(|(tree, no, _)| (tree, no)) == other.0.map(|(tree, no, _)| (tree, no))
+    }
 }
 
 /// One put of a run given to [`Tree::put_covered_run`].

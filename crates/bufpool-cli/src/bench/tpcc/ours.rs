@@ -728,7 +728,9 @@ impl NearHints {
     }
 
     /// The leaf of the worker's last read of a key near `key` of `t`, if its set still holds that
-    /// neighbourhood (which becomes the set's last used).
+    /// neighbourhood (which becomes the set's last used). (The reads hash a key once, for both
+    /// [`NearHints::get_hashed`] and [`NearHints::set_hashed`]; this is the tests'.)
+    #[cfg(test)]
     fn get(&mut self, t: Table, key: &[u8]) -> LeafHint {
         self.get_hashed(near_hash(t, key))
     }
@@ -748,7 +750,8 @@ impl NearHints {
         }
     }
 
-    /// Notes `hint` as where `key` of `t` was read.
+    /// Notes `hint` as where `key` of `t` was read (the tests'; see [`NearHints::get`]).
+    #[cfg(test)]
     fn set(&mut self, t: Table, key: &[u8], hint: LeafHint) {
         self.set_hashed(near_hash(t, key), hint);
     }
@@ -1002,8 +1005,11 @@ impl Txn for OursTxn<'_, '_> {
         set.read = Some(t);
         set.read_key.clear();
         set.read_key.extend_from_slice(key);
-        // From the leaf of this worker's last read of a key near it, if that leaf covers it.
-        set.read_hint = set.remembered.get(t, key);
+        // From the leaf of this worker's last read of a key near it, if that leaf covers it (the neighbourhood
+        // hashed once, and noted again only for another leaf: see `get_each`).
+        let near = near_hash(t, key);
+        let remembered = set.remembered.get_hashed(near);
+        set.read_hint = remembered;
         let found = self.ours.tree(t).get_at_hint(key, &mut set.read_hint, |v| {
             v.map(|v| {
                 out.clear();
@@ -1011,7 +1017,9 @@ impl Txn for OursTxn<'_, '_> {
             })
             .is_some()
         })?;
-        set.remembered.set(t, key, set.read_hint);
+        if !set.read_hint.same_leaf(&remembered) {
+            set.remembered.set_hashed(near, set.read_hint);
+        }
         if found && !self.read_only {
             set.note_read(t, key, out);
         }
@@ -1065,7 +1073,7 @@ impl Txn for OursTxn<'_, '_> {
         // Only whole rows are kept for the updates' check: an update of a row read in part is refused there.
         let (record, whole, mut failed) = (!self.read_only, part == WHOLE, None);
         // Each key from the leaf of this worker's last read of a key near it ([`NearHints`]), if that leaf covers it;
-        // the leaf that answered is noted for the neighbourhood if it is another hint (each key hashed once).
+        // the leaf that answered is noted for the neighbourhood if it is another leaf (each key hashed once).
         let (mut near, mut hints) = (
             std::mem::take(&mut set.batch_near),
             std::mem::take(&mut set.batch_hints),
@@ -1074,11 +1082,14 @@ impl Txn for OursTxn<'_, '_> {
         near.extend(rest.iter().map(|k| near_hash(t, k)));
         hints.clear();
         hints.extend(near.iter().map(|&h| set.remembered.get_hashed(h)));
-        let visit = |j: usize, v: Option<&[u8]>, hint| {
+        let visit = |j: usize, v: Option<&[u8]>, hint: LeafHint| {
             if failed.is_some() {
                 return;
             }
-            if hint != hints[j] {
+            // Only another leaf is noted: the reads use a remembered hint's leaf, never its slot (a put's hint
+            // comes from this transaction's own reads), so the same leaf with another slot changes nothing (a
+            // note for nearly every key until session 33, about 45 instructions each).
+            if !hint.same_leaf(&hints[j]) {
                 set.remembered.set_hashed(near[j], hint);
             }
             if record {
