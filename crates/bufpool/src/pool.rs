@@ -159,8 +159,9 @@ pub(crate) struct Hold<'a> {
 }
 
 impl<'a> Hold<'a> {
-    /// `n` frames latched by a write run (or about to be: taken before the latch, so no moment of the latch goes
-    /// uncounted).
+    /// `n` frames latched by a write run, or one latched exclusively to discard its page or look at it (a
+    /// sweep's, `free_page`'s, `expect_lsn`'s: [`BufferPool::try_latch_exclusive_held`]), or about to be: taken
+    /// before the latch, so no moment of the latch goes uncounted.
     pub(crate) fn io(core: &'a Core, n: usize) -> Hold<'a> {
         Hold::new(&core.io_holds, n as u64)
     }
@@ -197,6 +198,9 @@ impl Drop for EndTaken<'_> {
         self.0.end_taken();
     }
 }
+
+/// An exclusive latch and its count as the pool's own hold ([`BufferPool::try_latch_exclusive_held`]).
+type HeldExclusive<'p> = (ExclusiveFrame<'p>, Hold<'p>);
 
 /// The error of a frame's last failed load, with the version it was recorded at and the page that failed.
 type LoadErrorSlot = Mutex<Option<(u64, PageId, Error)>>;
@@ -696,7 +700,9 @@ pub(crate) struct Core {
     pub(crate) prefetches_in_flight: AtomicUsize,
     /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer): a flush's
     /// or checkpoint's from before each latch to after its release (`writer.rs`, `try_latch_held`), every run's
-    /// while its write is in flight (`write_run`). Like loads, they come back by themselves.
+    /// while its write is in flight (`write_run`); and a frame latched exclusively by a `close_file`/`drop_file`
+    /// sweep, `free_page` or `expect_lsn` to discard or look at its page (R33-1). Like loads, they come back by
+    /// themselves.
     pub(crate) io_holds: HoldCount,
     /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
     pub(crate) frame_takers: HoldCount,
@@ -998,7 +1004,7 @@ impl BufferPool {
         let Some(idx) = self.core.frames.lookup_exact(page) else {
             return Ok(());
         };
-        let Some(frame) = self.latch_exclusive_waiting(idx, page.file())? else {
+        let Some((frame, _held)) = self.latch_exclusive_waiting(idx, page.file())? else {
             return Ok(());
         };
         let cached = (frame.page_id() == page).then(|| self.header(idx).lsn.load(Acquire));
@@ -1097,7 +1103,7 @@ impl BufferPool {
             if PageId::from_u64(h.page_id.load(SeqCst)).file() != file.id {
                 return Ok(());
             }
-            let Some(frame) = self.latch_exclusive_waiting(idx, file.id)? else {
+            let Some((frame, _held)) = self.latch_exclusive_waiting(idx, file.id)? else {
                 return Ok(());
             };
             let page = frame.page_id();
@@ -1123,13 +1129,13 @@ impl BufferPool {
     /// are no concern of this sweep); the caller checks the page again under the latch it gets. An error names the
     /// page of `file` that is latched, read in the same round as the latch was found taken (before this check, a
     /// frame that had moved was waited for as well, and the error named the page it had moved to: another
-    /// file's).
-    fn latch_exclusive_waiting(&self, idx: FrameIdx, file: FileId) -> Result<Option<ExclusiveFrame<'_>>> {
+    /// file's). The latch comes with its count as the pool's own hold: release the frame before the hold drops.
+    fn latch_exclusive_waiting(&self, idx: FrameIdx, file: FileId) -> Result<Option<HeldExclusive<'_>>> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
         let mut deadline = None;
         loop {
-            match ExclusiveFrame::try_latch(self, idx) {
+            match self.try_latch_exclusive_held(idx) {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
                 Err(_) => {
@@ -1146,6 +1152,21 @@ impl BufferPool {
                     }
                     backoff.snooze_on(&h.state, LatchWait::Exclusive);
                 }
+            }
+        }
+    }
+
+    /// An exclusive latch on frame `idx` taken by a call that discards its page or looks at it and lets it go at
+    /// once (a sweep, `free_page`, `expect_lsn`), counted as the pool's own hold ([`Hold::io`]) from before the
+    /// latch: a miss that finds the frame latched meanwhile waits for it (R33-1), as it waits for a write run's.
+    /// A refused latch cancels its hold.
+    fn try_latch_exclusive_held(&self, idx: FrameIdx) -> std::result::Result<HeldExclusive<'_>, TryLatch> {
+        let held = Hold::io(&self.core, 1);
+        match ExclusiveFrame::try_latch(self, idx) {
+            Ok(frame) => Ok((frame, held)),
+            Err(e) => {
+                held.cancel();
+                Err(e)
             }
         }
     }
@@ -2207,8 +2228,8 @@ impl BufferPool {
                 }
             };
             let h = self.header(idx);
-            match ExclusiveFrame::try_latch(self, idx) {
-                Ok(frame) if frame.page_id() == page => {
+            match self.try_latch_exclusive_held(idx) {
+                Ok((frame, _held)) if frame.page_id() == page => {
                     if f.is_closing() {
                         // The file is being closed or dropped: the call fails as one made after the close would.
                         // (The frame cannot hold a newer file's page of the same id: no file is registered under
@@ -2222,7 +2243,7 @@ impl BufferPool {
                     return Ok(());
                 }
                 // The copy left the frame after the lookup (evicted, its load failed): look again.
-                Ok(frame) => frame.release_unchanged(),
+                Ok((frame, _held)) => frame.release_unchanged(),
                 Err(TryLatch::Busy { .. }) if h.page_id() == page => {
                     if h.held_by_caller() {
                         return Err(Error::HeldByCaller { page });
