@@ -202,6 +202,23 @@ impl Drop for EndTaken<'_> {
 /// An exclusive latch and its count as the pool's own hold ([`BufferPool::try_latch_exclusive_held`]).
 type HeldExclusive<'p> = (ExclusiveFrame<'p>, Hold<'p>);
 
+/// Takes a frame [`BufferPool::taken`] off the pool's own holds while its taker waits on a latch that a guard may
+/// hold (`new_page` waiting for a stale copy), and counts it again when dropped.
+struct OnGuard<'p>(&'p BufferPool);
+
+impl<'p> OnGuard<'p> {
+    fn new(pool: &'p BufferPool) -> OnGuard<'p> {
+        pool.end_taken();
+        OnGuard(pool)
+    }
+}
+
+impl Drop for OnGuard<'_> {
+    fn drop(&mut self) {
+        self.0.core.loads_in_flight.begin(1);
+    }
+}
+
 /// The error of a frame's last failed load, with the version it was recorded at and the page that failed.
 type LoadErrorSlot = Mutex<Option<(u64, PageId, Error)>>;
 
@@ -693,8 +710,9 @@ pub(crate) struct Core {
     pub(crate) dirty_pages: AtomicUsize,
     /// Frames taken for a page and not yet released or handed to a caller's latch: from `acquire_frame`'s return
     /// (counted before its taker's hold ends) through a load's read to `finish_load`'s release (or `new_page`'s
-    /// guard, a failed reservation's release). A miss that finds every frame latched waits for these rather than
-    /// failing, since they come back by themselves. Ended by [`BufferPool::end_taken`].
+    /// guard, a failed reservation's release), but for `new_page`'s wait on a guard of a stale copy (`OnGuard`).
+    /// A miss that finds every frame latched waits for these rather than failing, since they come back by
+    /// themselves. Ended by [`BufferPool::end_taken`].
     pub(crate) loads_in_flight: HoldCount,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
@@ -2114,8 +2132,15 @@ impl BufferPool {
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         f.note_new(page.page_no());
         loop {
-            // Not `write`: a stale copy is marked freed, and this is the page's reuse.
-            match self.fix(page, Mode::Exclusive).map(|stale| stale.exclusive()) {
+            // Not `write`: a stale copy is marked freed, and this is the page's reuse. While this waits for the
+            // copy, `frame` waits on whoever holds it (a reader's guard, for as long as the reader likes): not
+            // counted as the pool's own hold meanwhile, so a miss that finds both latched fails as for guards
+            // rather than waiting a second for this frame (R33-2); counted again once the wait returns.
+            let stale = {
+                let _waiting = OnGuard::new(self);
+                self.fix(page, Mode::Exclusive)
+            };
+            match stale.map(|stale| stale.exclusive()) {
                 Ok(stale) => {
                     self.release_unmapped(frame);
                     if f.is_closing() {

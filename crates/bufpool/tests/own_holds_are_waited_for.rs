@@ -289,3 +289,82 @@ fn a_small_pool_never_runs_out_for_its_own_work() {
         assert_eq!(pool.read(page(n)).unwrap()[0], n as u8);
     }
 }
+
+/// FIFO that counts its victim searches.
+struct Counting {
+    inner: Fifo,
+    searches: Arc<AtomicUsize>,
+}
+
+impl Policy for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn frames(&self) -> Option<usize> {
+        self.inner.frames()
+    }
+    fn on_hit(&self, frame: FrameIdx) {
+        self.inner.on_hit(frame)
+    }
+    fn on_insert(&self, frame: FrameIdx, key: u64) {
+        self.inner.on_insert(frame, key)
+    }
+    fn on_remove(&self, frame: FrameIdx) {
+        self.inner.on_remove(frame)
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        self.searches.fetch_add(1, SeqCst);
+        self.inner.victim(try_take)
+    }
+}
+
+/// `new_page` reusing a freed number whose stale copy another thread reads waits for that reader's guard, holding
+/// the frame it took meanwhile. That frame waits on a guard, not on the pool's own work: a miss that finds it and
+/// the guarded copy latched (here the guard's own thread, which nothing else will unblock) must fail at once, as
+/// the default `frame_wait` of zero says, not take it for the pool's own hold and search for a second (R33-2). The
+/// number of victim searches tells the two apart without timing: one (or two, if a hold ended meanwhile) against
+/// hundreds.
+#[test]
+fn a_miss_beside_new_page_waiting_for_a_guard_on_its_stale_copy_fails_at_once() {
+    let searches = Arc::new(AtomicUsize::new(0));
+    let pool = BufferPool::builder()
+        .frames(2)
+        .custom_policy(Box::new(Counting {
+            inner: Fifo::new(2),
+            searches: searches.clone(),
+        }))
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..3u8 {
+        pool.new_page(file).unwrap()[0] = n + 1;
+    }
+    pool.checkpoint().unwrap();
+    let page = |n: u32| PageId::new(file, n);
+    pool.free_page(page(0)).unwrap();
+    // A reader following a stale pointer: the freed page's last image, guarded.
+    let stale = pool.read(page(0)).unwrap();
+    assert_eq!(stale[0], 1);
+    let waits = pool.stats().single_flight_waits;
+    std::thread::scope(|s| {
+        let new = s.spawn(|| pool.new_page(file).map(|g| (g.page_id(), g[0])));
+        // `new_page` took the other frame and waits for `stale`'s guard.
+        while pool.stats().single_flight_waits == waits {
+            std::thread::yield_now();
+        }
+        let before = searches.load(SeqCst);
+        let got = pool.read(page(2)).map(|g| g[0]);
+        let searched = searches.load(SeqCst) - before;
+        assert!(
+            matches!(got, Err(bufpool::Error::PoolExhausted { frames: 2, .. })),
+            "both frames wait on this thread's guard: {got:?}"
+        );
+        assert!(
+            searched <= 2,
+            "the miss searched {searched} times: it took new_page's frame, waiting on a guard, for the pool's own hold"
+        );
+        drop(stale);
+        assert_eq!(new.join().unwrap().unwrap(), (page(0), 0), "the freed number, zeroed");
+    });
+    assert_eq!(pool.read(page(2)).unwrap()[0], 3);
+}
