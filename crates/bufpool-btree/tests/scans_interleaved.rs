@@ -282,15 +282,15 @@ fn scans_of_every_kind_racing_splits_merges_and_checkpoints() {
                 while !stop.load(SeqCst) {
                     n += 1;
                     let id = mix(n * 2 + w) % KEYS;
-                    if id % 3 == 0 || id % 2 != w {
+                    if id.is_multiple_of(3) || id % 2 != w {
                         continue;
                     }
-                    if mix(id ^ n) % 3 == 0 {
+                    if mix(id ^ n).is_multiple_of(3) {
                         tree.delete(&key(id)).unwrap();
                     } else {
                         tree.put(&key(id), &value(id, n)).unwrap();
                     }
-                    if n % 64 == 0 {
+                    if n.is_multiple_of(64) {
                         tree.commit().unwrap();
                     }
                 }
