@@ -1707,14 +1707,17 @@ impl BufferPool {
                 drop(victim);
                 return Err(e);
             }
+            // A panic of the veto met by this search is this miss's to report, whatever else the search found: left
+            // in the slot when no victim was found (`AllProtected`, or every frame latched), the thread's next miss,
+            // in any pool, reported it (R33-5).
+            if let Some(e) = take_veto_panic() {
+                drop(victim); // tracked again, released
+                return Err(e);
+            }
             if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
                 self.core.counters.inc(Counter::Exhausted);
                 #[cfg(feature = "tracing")]
                 crate::trace::pool_exhausted(self.frames(), &e);
-                return Err(e);
-            }
-            if let Some(e) = take_veto_panic() {
-                drop(victim); // tracked again, released
                 return Err(e);
             }
             match victim {
