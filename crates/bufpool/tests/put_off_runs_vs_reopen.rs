@@ -75,8 +75,12 @@ impl Wal for TestWal {
 
 /// File 0 (its runs put off, a page at LSN 100) and file 1 (whose log holds the pass), each with a dirty page.
 fn two_files(pool: &BufferPool) -> (FileId, FileId, Arc<TestWal>) {
+    two_files_held_by(pool, TestWal::new(5, false, true))
+}
+
+/// [`two_files`] with file 1's log `holder`.
+fn two_files_held_by(pool: &BufferPool, holder: Arc<TestWal>) -> (FileId, FileId, Arc<TestWal>) {
     let first = TestWal::new(100, true, false);
-    let holder = TestWal::new(5, false, true);
     let a = pool
         .open_storage_with(MemoryStorage::new(), FileOptions::new().id(FileId(0)).wal(first))
         .unwrap();
@@ -183,28 +187,16 @@ fn a_checkpoint_reports_a_file_opened_while_it_ran_by_its_own_outcome() {
 fn a_checkpoint_reports_a_file_reopened_after_its_put_off_flush_by_its_own_outcome() {
     common::within("a checkpoint across a drop, its put-off flush, and a reopen", || {
         let pool = Arc::new(BufferPool::builder().frames(8).build().unwrap());
-        let first = TestWal::new(100, true, false);
-        let holder = Arc::new(TestWal {
-            end: 5,
-            puts_off: true,
-            hold: true,
-            hold_flush: true,
-            ..Default::default()
-        });
-        let a = pool
-            .open_storage_with(MemoryStorage::new(), FileOptions::new().id(FileId(0)).wal(first))
-            .unwrap();
-        let b = pool
-            .open_storage_with(
-                MemoryStorage::new(),
-                FileOptions::new().id(FileId(1)).wal(holder.clone()),
-            )
-            .unwrap();
-        for (file, lsn) in [(a, 100), (b, 5)] {
-            let mut g = pool.new_page(file).unwrap();
-            g[0] = 1;
-            g.set_lsn(lsn);
-        }
+        let (a, b, holder) = two_files_held_by(
+            &pool,
+            Arc::new(TestWal {
+                end: 5,
+                puts_off: true,
+                hold: true,
+                hold_flush: true,
+                ..Default::default()
+            }),
+        );
         let checkpoint = {
             let pool = pool.clone();
             std::thread::spawn(move || pool.checkpoint_report())
