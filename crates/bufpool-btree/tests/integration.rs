@@ -49,6 +49,7 @@ mod open_refused;
 mod range_prefetch;
 mod read_faults_everywhere;
 mod read_hint;
+mod scans_interleaved;
 mod short_keys_concurrent;
 mod short_keys_model;
 mod sim_crash;

@@ -159,8 +159,9 @@ pub(crate) struct Hold<'a> {
 }
 
 impl<'a> Hold<'a> {
-    /// `n` frames latched by a write run (or about to be: taken before the latch, so no moment of the latch goes
-    /// uncounted).
+    /// `n` frames latched by a write run, or one latched exclusively to discard its page or look at it (a
+    /// sweep's, `free_page`'s, `expect_lsn`'s: [`BufferPool::try_latch_exclusive_held`]), or about to be: taken
+    /// before the latch, so no moment of the latch goes uncounted.
     pub(crate) fn io(core: &'a Core, n: usize) -> Hold<'a> {
         Hold::new(&core.io_holds, n as u64)
     }
@@ -195,6 +196,26 @@ struct EndTaken<'p>(&'p BufferPool);
 impl Drop for EndTaken<'_> {
     fn drop(&mut self) {
         self.0.end_taken();
+    }
+}
+
+/// An exclusive latch and its count as the pool's own hold ([`BufferPool::try_latch_exclusive_held`]).
+type HeldExclusive<'p> = (ExclusiveFrame<'p>, Hold<'p>);
+
+/// Takes a frame [`BufferPool::taken`] off the pool's own holds while its taker waits on a latch that a guard may
+/// hold (`new_page` waiting for a stale copy), and counts it again when dropped.
+struct OnGuard<'p>(&'p BufferPool);
+
+impl<'p> OnGuard<'p> {
+    fn new(pool: &'p BufferPool) -> OnGuard<'p> {
+        pool.end_taken();
+        OnGuard(pool)
+    }
+}
+
+impl Drop for OnGuard<'_> {
+    fn drop(&mut self) {
+        self.0.core.loads_in_flight.begin(1);
     }
 }
 
@@ -689,14 +710,17 @@ pub(crate) struct Core {
     pub(crate) dirty_pages: AtomicUsize,
     /// Frames taken for a page and not yet released or handed to a caller's latch: from `acquire_frame`'s return
     /// (counted before its taker's hold ends) through a load's read to `finish_load`'s release (or `new_page`'s
-    /// guard, a failed reservation's release). A miss that finds every frame latched waits for these rather than
-    /// failing, since they come back by themselves. Ended by [`BufferPool::end_taken`].
+    /// guard, a failed reservation's release), but for `new_page`'s wait on a guard of a stale copy (`OnGuard`).
+    /// A miss that finds every frame latched waits for these rather than failing, since they come back by
+    /// themselves. Ended by [`BufferPool::end_taken`].
     pub(crate) loads_in_flight: HoldCount,
     /// Of those, loads started by `prefetch` (bounded to a quarter of the pool, whatever the number of callers).
     pub(crate) prefetches_in_flight: AtomicUsize,
     /// Frames latched by the pool's own write runs (flush, checkpoint, eviction, the background writer): a flush's
     /// or checkpoint's from before each latch to after its release (`writer.rs`, `try_latch_held`), every run's
-    /// while its write is in flight (`write_run`). Like loads, they come back by themselves.
+    /// while its write is in flight (`write_run`); and a frame latched exclusively by a `close_file`/`drop_file`
+    /// sweep, `free_page` or `expect_lsn` to discard or look at its page (R33-1). Like loads, they come back by
+    /// themselves.
     pub(crate) io_holds: HoldCount,
     /// Threads inside `acquire_frame` (or the writer's refill), which may hold a victim latched for a moment.
     pub(crate) frame_takers: HoldCount,
@@ -1008,7 +1032,7 @@ impl BufferPool {
         let Some(idx) = self.core.frames.lookup_exact(page) else {
             return Ok(());
         };
-        let Some(frame) = self.latch_exclusive_waiting(idx, page.file())? else {
+        let Some((frame, _held)) = self.latch_exclusive_waiting(idx, page.file())? else {
             return Ok(());
         };
         let cached = (frame.page_id() == page).then(|| self.header(idx).lsn.load(Acquire));
@@ -1107,7 +1131,7 @@ impl BufferPool {
             if PageId::from_u64(h.page_id.load(SeqCst)).file() != file.id {
                 return Ok(());
             }
-            let Some(frame) = self.latch_exclusive_waiting(idx, file.id)? else {
+            let Some((frame, _held)) = self.latch_exclusive_waiting(idx, file.id)? else {
                 return Ok(());
             };
             let page = frame.page_id();
@@ -1133,13 +1157,13 @@ impl BufferPool {
     /// are no concern of this sweep); the caller checks the page again under the latch it gets. An error names the
     /// page of `file` that is latched, read in the same round as the latch was found taken (before this check, a
     /// frame that had moved was waited for as well, and the error named the page it had moved to: another
-    /// file's).
-    fn latch_exclusive_waiting(&self, idx: FrameIdx, file: FileId) -> Result<Option<ExclusiveFrame<'_>>> {
+    /// file's). The latch comes with its count as the pool's own hold: release the frame before the hold drops.
+    fn latch_exclusive_waiting(&self, idx: FrameIdx, file: FileId) -> Result<Option<HeldExclusive<'_>>> {
         let h = self.header(idx);
         let mut backoff = Backoff::new();
         let mut deadline = None;
         loop {
-            match ExclusiveFrame::try_latch(self, idx) {
+            match self.try_latch_exclusive_held(idx) {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
                 Err(_) => {
@@ -1156,6 +1180,21 @@ impl BufferPool {
                     }
                     backoff.snooze_on(&h.state, LatchWait::Exclusive);
                 }
+            }
+        }
+    }
+
+    /// An exclusive latch on frame `idx` taken by a call that discards its page or looks at it and lets it go at
+    /// once (a sweep, `free_page`, `expect_lsn`), counted as the pool's own hold ([`Hold::io`]) from before the
+    /// latch: a miss that finds the frame latched meanwhile waits for it (R33-1), as it waits for a write run's.
+    /// A refused latch cancels its hold.
+    fn try_latch_exclusive_held(&self, idx: FrameIdx) -> std::result::Result<HeldExclusive<'_>, TryLatch> {
+        let held = Hold::io(&self.core, 1);
+        match ExclusiveFrame::try_latch(self, idx) {
+            Ok(frame) => Ok((frame, held)),
+            Err(e) => {
+                held.cancel();
+                Err(e)
             }
         }
     }
@@ -1678,14 +1717,17 @@ impl BufferPool {
                 drop(victim);
                 return Err(e);
             }
+            // A panic of the veto met by this search is this miss's to report, whatever else the search found: left
+            // in the slot when no victim was found (`AllProtected`, or every frame latched), the thread's next miss,
+            // in any pool, reported it (R33-5).
+            if let Some(e) = take_veto_panic() {
+                drop(victim); // tracked again, released
+                return Err(e);
+            }
             if let Some(e) = victim.is_none().then(|| self.protection_error()).flatten() {
                 self.core.counters.inc(Counter::Exhausted);
                 #[cfg(feature = "tracing")]
                 crate::trace::pool_exhausted(self.frames(), &e);
-                return Err(e);
-            }
-            if let Some(e) = take_veto_panic() {
-                drop(victim); // tracked again, released
                 return Err(e);
             }
             match victim {
@@ -2103,8 +2145,15 @@ impl BufferPool {
         h.page_id.store(PageId::INVALID.as_u64(), SeqCst);
         f.note_new(page.page_no());
         loop {
-            // Not `write`: a stale copy is marked freed, and this is the page's reuse.
-            match self.fix(page, Mode::Exclusive).map(|stale| stale.exclusive()) {
+            // Not `write`: a stale copy is marked freed, and this is the page's reuse. While this waits for the
+            // copy, `frame` waits on whoever holds it (a reader's guard, for as long as the reader likes): not
+            // counted as the pool's own hold meanwhile, so a miss that finds both latched fails as for guards
+            // rather than waiting a second for this frame (R33-2); counted again once the wait returns.
+            let stale = {
+                let _waiting = OnGuard::new(self);
+                self.fix(page, Mode::Exclusive)
+            };
+            match stale.map(|stale| stale.exclusive()) {
                 Ok(stale) => {
                     self.release_unmapped(frame);
                     if f.is_closing() {
@@ -2217,8 +2266,8 @@ impl BufferPool {
                 }
             };
             let h = self.header(idx);
-            match ExclusiveFrame::try_latch(self, idx) {
-                Ok(frame) if frame.page_id() == page => {
+            match self.try_latch_exclusive_held(idx) {
+                Ok((frame, _held)) if frame.page_id() == page => {
                     if f.is_closing() {
                         // The file is being closed or dropped: the call fails as one made after the close would.
                         // (The frame cannot hold a newer file's page of the same id: no file is registered under
@@ -2232,7 +2281,7 @@ impl BufferPool {
                     return Ok(());
                 }
                 // The copy left the frame after the lookup (evicted, its load failed): look again.
-                Ok(frame) => frame.release_unchanged(),
+                Ok((frame, _held)) => frame.release_unchanged(),
                 Err(TryLatch::Busy { .. }) if h.page_id() == page => {
                     if h.held_by_caller() {
                         return Err(Error::HeldByCaller { page });

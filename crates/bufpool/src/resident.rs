@@ -164,12 +164,20 @@ impl BufferPool {
     /// Writes the resident pages to `path` (atomically: a temporary file, synced, renamed), for
     /// [`BufferPool::prewarm`] after a restart: their ids, and for inspection ([`read_resident_list`]) the frame,
     /// dirty and latched flags and LSN of each. Returns how many pages it named. Saves run one at a time in the
-    /// process (every pool's), so two saves of one list at once each leave a whole list (R30-4).
+    /// process (every pool's), so two saves of one list at once each leave a whole list (R30-4). A file closed,
+    /// dropped or opened while it runs is left out with its pages (R33-4).
     pub fn save_resident(&self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
-        let pages = self.resident_pages();
+        // The files open both before and after the pages are read, and only their pages: a file dropped (or
+        // closed) meanwhile, or another opened under its id, left pages listed with no file in the table, or
+        // under another file's identity, and `prewarm` read them from whichever file has the id after a restart
+        // (R33-4).
+        let before = self.open_identities();
+        let mut pages = self.resident_pages();
         let mut files = self.open_identities();
+        files.retain(|f| before.contains(f));
         files.sort_unstable();
+        pages.retain(|p| files.iter().any(|&(id, _)| id == p.page.file()));
         let mut bytes =
             Vec::with_capacity(20 + files.len() * FILE_BYTES + pages.len() * ENTRY_BYTES[VERSION as usize] + 4);
         bytes.extend_from_slice(MAGIC);
@@ -211,10 +219,14 @@ impl BufferPool {
             .filter(|p| *p != PageId::INVALID && p.file() <= FileId::MAX);
         let mut done = Prewarmed::default();
         let mut wanted: Vec<PageId> = Vec::new();
+        // A version 3 list names the files of its pages; a page of a file it does not name has no file to be read
+        // from (lists saved before R33-4's fix could have such pages).
+        let unlisted = |page: &PageId| list.version >= 3 && !list.files.iter().any(|l| l.file == page.file());
         for page in pages {
             done.listed += 1;
             let page = match now.get(&page.file()) {
                 Some(file) => file.map(|f| PageId::new(f, page.page_no())),
+                None if unlisted(&page) => None,
                 None => Some(page),
             };
             let open = page.filter(|p| self.file_pages(p.file()).is_ok_and(|n| p.page_no() < n));

@@ -523,11 +523,12 @@ impl BufferPool {
             // `flush_for_pages` under their latches when they are written: pages changed since need what that
             // asks for. Asked of the open the runs were put off in: a file dropped (or closed) meanwhile and
             // another opened under its id has a log that never gave that LSN (R32-2: it was asked, and its
-            // refusal became the newer file's outcome); the runs' open is reported not open, as for a close.
+            // refusal became the newer file's outcome); the runs' open is reported not open, as for a close, and
+            // by that open also when no file holds the id now (R33-3: recorded with no open, the error went to a
+            // file opened under the id after this look-up).
             for (file, serial, lsn) in files {
                 match self.core.files.get(file) {
-                    Ok(f) if f.serial != serial => first_error.push(file, Some(serial), Error::FileNotOpen(file)),
-                    Ok(f) => {
+                    Ok(f) if f.serial == serial => {
                         // The log, not the file's entry, is held while it flushes, which can take long: holding
                         // the entry kept a file dropped meanwhile open past `drop_file`'s return (R25-10).
                         let (wal, serial) = (f.wal.clone(), f.serial);
@@ -538,7 +539,7 @@ impl BufferPool {
                             first_error.push(file, Some(serial), e);
                         }
                     }
-                    Err(e) => first_error.record(file, e),
+                    _ => first_error.push(file, Some(serial), Error::FileNotOpen(file)),
                 }
             }
             // A file whose log failed keeps its pages dirty (the flush reports it); the others are written now.

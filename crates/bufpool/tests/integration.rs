@@ -77,6 +77,7 @@ mod storage_drop_panics;
 mod stress_16_threads;
 mod sweep_vs_eviction;
 mod upgrade;
+mod veto_panic_is_reported_once;
 mod waits_combined;
 mod wal_rule;
 mod warm_restart;

@@ -28,6 +28,8 @@ use bufpool::{BufferPool, Lsn, MemoryStorage, PageId, Wal};
 struct Steps {
     /// Set by the test: the next `on_insert` is the prefetch's, and waits.
     armed: AtomicBool,
+    /// Set by the test: the next `on_remove` is a discard's (a sweep's or `free_page`'s), and waits.
+    armed_remove: AtomicBool,
     /// Set by that `on_insert` once it is waiting (the load is off the count, the frame still latched).
     in_window: AtomicBool,
     /// Victim searches since `in_window` (the reading thread's).
@@ -39,7 +41,11 @@ struct Steps {
 impl Steps {
     /// Called by the pool's thread in the window: waits there until the reader waited or failed.
     fn hold_window(&self) {
-        if self.armed.swap(false, SeqCst) {
+        self.hold_window_if(&self.armed)
+    }
+
+    fn hold_window_if(&self, armed: &AtomicBool) {
+        if armed.swap(false, SeqCst) {
             self.in_window.store(true, SeqCst);
             while self.searches.load(SeqCst) < 2 && !self.read_done.load(SeqCst) {
                 std::thread::yield_now();
@@ -79,6 +85,7 @@ impl Policy for Gate {
         self.inner.on_insert(frame, key)
     }
     fn on_remove(&self, frame: FrameIdx) {
+        self.steps.hold_window_if(&self.steps.armed_remove);
         self.inner.on_remove(frame)
     }
     fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
@@ -162,6 +169,61 @@ fn a_miss_waits_for_a_checkpoints_run_latched_while_its_log_is_asked() {
     assert_eq!(pool.read(PageId::new(file, 1)).unwrap()[0], 1);
 }
 
+/// A pool of one frame holding a dirty page of file `a`, and file `b` whose page 0 (content 7) is on its storage.
+fn one_frame_a_over_b(steps: &Arc<Steps>) -> (BufferPool, bufpool::FileId, bufpool::FileId) {
+    let pool = gated_pool(steps, BufferPool::builder());
+    let b = pool.open_storage(MemoryStorage::new()).unwrap();
+    pool.new_page(b).unwrap()[0] = 7;
+    pool.flush(PageId::new(b, 0)).unwrap();
+    let a = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..2u8 {
+        pool.new_page(a).unwrap()[0] = n;
+    }
+    (pool, a, b)
+}
+
+/// Runs `discard` (a call that latches `a`'s frame exclusively to discard it, whose `on_remove` holds the window)
+/// on another thread, and reads `b`'s page 0 in the window: the only frame is latched by the pool's own discard,
+/// which frees it at once, so the read must wait for it rather than fail (R33-1).
+fn read_b_while_discarding(steps: &Arc<Steps>, pool: &BufferPool, b: bufpool::FileId, discard: impl FnOnce() + Send) {
+    steps.armed_remove.store(true, SeqCst);
+    std::thread::scope(|s| {
+        s.spawn(discard);
+        let got = steps.read_in_window(pool, PageId::new(b, 0));
+        assert_eq!(
+            got.unwrap(),
+            7,
+            "the only frame was latched by a discard of another file's page: the read must wait for it"
+        );
+    });
+}
+
+#[test]
+fn a_miss_waits_for_a_drop_files_sweep_of_the_only_frame() {
+    let steps = Arc::new(Steps::default());
+    let (pool, a, b) = one_frame_a_over_b(&steps);
+    read_b_while_discarding(&steps, &pool, b, || pool.drop_file(a).unwrap());
+}
+
+#[test]
+fn a_miss_waits_for_a_close_files_sweep_of_the_only_frame() {
+    let steps = Arc::new(Steps::default());
+    let (pool, a, b) = one_frame_a_over_b(&steps);
+    read_b_while_discarding(&steps, &pool, b, || pool.close_file(a).unwrap());
+}
+
+#[test]
+fn a_miss_waits_for_free_page_discarding_the_only_frame() {
+    let steps = Arc::new(Steps::default());
+    let (pool, a, b) = one_frame_a_over_b(&steps);
+    read_b_while_discarding(&steps, &pool, b, || pool.free_page(PageId::new(a, 1)).unwrap());
+    assert_eq!(
+        pool.new_page(a).unwrap().page_id(),
+        PageId::new(a, 1),
+        "the freed number is reused"
+    );
+}
+
 /// Three threads, each holding at most one latch at a time (a guard, or its own miss's frame), in a pool of four
 /// frames with a background writer and two I/O threads: every time a miss finds every frame latched, at least
 /// one is held by the pool's own work (a prefetch's or a batch's load, a write run, the writer's refill, a
@@ -226,4 +288,83 @@ fn a_small_pool_never_runs_out_for_its_own_work() {
     for n in 0..PAGES {
         assert_eq!(pool.read(page(n)).unwrap()[0], n as u8);
     }
+}
+
+/// FIFO that counts its victim searches.
+struct Counting {
+    inner: Fifo,
+    searches: Arc<AtomicUsize>,
+}
+
+impl Policy for Counting {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn frames(&self) -> Option<usize> {
+        self.inner.frames()
+    }
+    fn on_hit(&self, frame: FrameIdx) {
+        self.inner.on_hit(frame)
+    }
+    fn on_insert(&self, frame: FrameIdx, key: u64) {
+        self.inner.on_insert(frame, key)
+    }
+    fn on_remove(&self, frame: FrameIdx) {
+        self.inner.on_remove(frame)
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        self.searches.fetch_add(1, SeqCst);
+        self.inner.victim(try_take)
+    }
+}
+
+/// `new_page` reusing a freed number whose stale copy another thread reads waits for that reader's guard, holding
+/// the frame it took meanwhile. That frame waits on a guard, not on the pool's own work: a miss that finds it and
+/// the guarded copy latched (here the guard's own thread, which nothing else will unblock) must fail at once, as
+/// the default `frame_wait` of zero says, not take it for the pool's own hold and search for a second (R33-2). The
+/// number of victim searches tells the two apart without timing: one (or two, if a hold ended meanwhile) against
+/// hundreds.
+#[test]
+fn a_miss_beside_new_page_waiting_for_a_guard_on_its_stale_copy_fails_at_once() {
+    let searches = Arc::new(AtomicUsize::new(0));
+    let pool = BufferPool::builder()
+        .frames(2)
+        .custom_policy(Box::new(Counting {
+            inner: Fifo::new(2),
+            searches: searches.clone(),
+        }))
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..3u8 {
+        pool.new_page(file).unwrap()[0] = n + 1;
+    }
+    pool.checkpoint().unwrap();
+    let page = |n: u32| PageId::new(file, n);
+    pool.free_page(page(0)).unwrap();
+    // A reader following a stale pointer: the freed page's last image, guarded.
+    let stale = pool.read(page(0)).unwrap();
+    assert_eq!(stale[0], 1);
+    let waits = pool.stats().single_flight_waits;
+    std::thread::scope(|s| {
+        let new = s.spawn(|| pool.new_page(file).map(|g| (g.page_id(), g[0])));
+        // `new_page` took the other frame and waits for `stale`'s guard.
+        while pool.stats().single_flight_waits == waits {
+            std::thread::yield_now();
+        }
+        let before = searches.load(SeqCst);
+        let got = pool.read(page(2)).map(|g| g[0]);
+        let searched = searches.load(SeqCst) - before;
+        assert!(
+            matches!(got, Err(bufpool::Error::PoolExhausted { frames: 2, .. })),
+            "both frames wait on this thread's guard: {got:?}"
+        );
+        assert!(
+            searched <= 2,
+            "the miss searched {searched} times: it took new_page's frame, waiting on a guard, for the pool's own hold"
+        );
+        drop(stale);
+        assert_eq!(new.join().unwrap().unwrap(), (page(0), 0), "the freed number, zeroed");
+    });
+    assert_eq!(pool.read(page(2)).unwrap()[0], 3);
 }

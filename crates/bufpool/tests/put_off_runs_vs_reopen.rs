@@ -29,6 +29,10 @@ struct TestWal {
     hold: bool,
     holding: AtomicBool,
     go: AtomicBool,
+    /// Its first `flush_to` holds until `flush_go`.
+    hold_flush: bool,
+    flush_holding: AtomicBool,
+    flush_go: AtomicBool,
     asked: Mutex<Vec<Lsn>>,
 }
 
@@ -46,6 +50,11 @@ impl TestWal {
 impl Wal for TestWal {
     fn flush_to(&self, lsn: Lsn) -> bufpool::Result<()> {
         self.asked.lock().unwrap().push(lsn);
+        if self.hold_flush && !self.flush_holding.swap(true, SeqCst) {
+            while !self.flush_go.load(SeqCst) {
+                std::thread::yield_now();
+            }
+        }
         if lsn > self.end {
             return Err(Error::Wal {
                 lsn,
@@ -66,8 +75,12 @@ impl Wal for TestWal {
 
 /// File 0 (its runs put off, a page at LSN 100) and file 1 (whose log holds the pass), each with a dirty page.
 fn two_files(pool: &BufferPool) -> (FileId, FileId, Arc<TestWal>) {
+    two_files_held_by(pool, TestWal::new(5, false, true))
+}
+
+/// [`two_files`] with file 1's log `holder`.
+fn two_files_held_by(pool: &BufferPool, holder: Arc<TestWal>) -> (FileId, FileId, Arc<TestWal>) {
     let first = TestWal::new(100, true, false);
-    let holder = TestWal::new(5, false, true);
     let a = pool
         .open_storage_with(MemoryStorage::new(), FileOptions::new().id(FileId(0)).wal(first))
         .unwrap();
@@ -160,6 +173,67 @@ fn a_checkpoint_reports_a_file_opened_while_it_ran_by_its_own_outcome() {
                 .files
                 .iter()
                 .all(|o| !matches!(&o.result, Err(Error::Wal { .. }))),
+            "{report:?}"
+        );
+    });
+}
+
+/// R32-2's left case (R33-3): the file dropped before the put-off flush and opened again under its id only after
+/// the flush looked it up (not open then): its runs' error was recorded with no open, and the checkpoint's outcome
+/// for the id taken by whichever open held it at the end: the newer file, synced by the checkpoint, was reported
+/// `FileNotOpen`. File 1's log puts its runs off too, holds the pass (the drop lands there) and holds its put-off
+/// flush, which comes after file 0's look-up (the reopen lands there).
+#[test]
+fn a_checkpoint_reports_a_file_reopened_after_its_put_off_flush_by_its_own_outcome() {
+    common::within("a checkpoint across a drop, its put-off flush, and a reopen", || {
+        let pool = Arc::new(BufferPool::builder().frames(8).build().unwrap());
+        let (a, b, holder) = two_files_held_by(
+            &pool,
+            Arc::new(TestWal {
+                end: 5,
+                puts_off: true,
+                hold: true,
+                hold_flush: true,
+                ..Default::default()
+            }),
+        );
+        let checkpoint = {
+            let pool = pool.clone();
+            std::thread::spawn(move || pool.checkpoint_report())
+        };
+        while !holder.holding.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        pool.drop_file(a).unwrap();
+        holder.go.store(true, SeqCst);
+        while !holder.flush_holding.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        let newer = TestWal::new(10, false, false);
+        let again = pool
+            .open_storage_with(MemoryStorage::new(), FileOptions::new().id(a).wal(newer.clone()))
+            .unwrap();
+        assert_eq!(again, a);
+        holder.flush_go.store(true, SeqCst);
+        let report = checkpoint.join().unwrap();
+        assert!(newer.asked.lock().unwrap().is_empty(), "the newer file's log was asked");
+        assert!(
+            report
+                .files
+                .iter()
+                .any(|o| o.file == a && o.path.is_none() && o.result.is_ok()),
+            "the file opened under the id after the put-off flush is reported failed: {report:?}"
+        );
+        assert!(
+            report.files.iter().any(|o| o.file == b && o.result.is_ok()),
+            "{report:?}"
+        );
+        // The dropped open's put-off page: reported for the file closed while the checkpoint ran.
+        assert!(
+            report
+                .files
+                .iter()
+                .any(|o| o.file == a && matches!(o.result, Err(Error::FileNotOpen(f)) if f == a)),
             "{report:?}"
         );
     });
