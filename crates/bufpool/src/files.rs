@@ -535,7 +535,12 @@ impl Files {
                 })
             }
         };
-        let pages = len.div_ceil(page_size as u64);
+        // A bound file shorter than its written mark lost pages a checkpoint made durable (a device that dropped
+        // the writes that extended it, R33-11): it keeps them in its count, so their reads fail (`ShortRead`) and
+        // `new_page` never hands their numbers out again, to an engine whose pointers still lead to them.
+        let pages = len
+            .div_ceil(page_size as u64)
+            .max(record.map_or(0, |r| u64::from(r.written_pages)));
         let mut map = self.map_without_retired(id)?;
         if let Some(ident) = identity {
             if let Some(f) = map.values().find(|f| f.identity == Some(ident)) {

@@ -122,3 +122,33 @@ fn a_new_data_file_and_sidecar_in_one_directory_are_refused_when_it_cannot_be_fs
         pool.close_file(pool.open_file(&path).unwrap()).unwrap();
     }
 }
+
+#[test]
+fn a_resident_list_whose_directory_fsync_fails_is_reported_and_left_whole() {
+    // `save_resident` renames its new list over the old one, then fsyncs the directory (R33-O11): that fsync
+    // failing is reported (the rename's durability is unknown), and whichever list a reader finds is whole.
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("pool.resident");
+    let pool = BufferPool::builder().frames(8).page_size(4096).build().unwrap();
+    let file = pool.open_file(dir.path().join("t.db")).unwrap();
+    drop(pool.new_page(file).unwrap());
+    assert_eq!(pool.save_resident(&list).unwrap(), 1);
+    drop(pool.new_page(file).unwrap());
+    fail_dir_syncs(Some(dir.path())).unwrap();
+    let saved = pool.save_resident(&list);
+    fail_dir_syncs(None).unwrap();
+    match saved {
+        Err(Error::ResidentList { path, reason }) => {
+            assert!(path == list && reason.contains("Input/output"), "{reason}")
+        }
+        other => panic!("expected the directory fsync's error, got {other:?}"),
+    }
+    assert!(
+        !bufpool::storage::temp_path(&list).exists(),
+        "the temporary file was left"
+    );
+    let read = bufpool::read_resident_list(&list).unwrap();
+    assert!(read.pages.len() == 1 || read.pages.len() == 2, "{read:?}");
+    assert_eq!(pool.prewarm(&list).unwrap().listed, read.pages.len());
+}
