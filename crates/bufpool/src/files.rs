@@ -498,8 +498,9 @@ impl Files {
     }
 
     /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule, its hits counted in
-    /// `counters`' slot for the id. The pool's page size sets the page count from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
-    /// file of another page size.
+    /// `counters`' slot for the id. The pool's page size sets the page count from the length (or the written mark,
+    /// if higher: R33-11). Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses
+    /// a file of another page size.
     pub(crate) fn register(
         &self,
         id: Option<FileId>,

@@ -5,11 +5,11 @@
 //! [`OpenMode::Buffered`] skips the probe (benchmarks of the OS page cache, or filesystems known not to support it).
 //!
 //! Also owns the names: the record's sidecar `<path>.bpmeta` beside the name given (a symbolic link's, not its
-//! target's: where existing databases have theirs), and durable names. An open that creates the data file or the
-//! sidecar fsyncs the directory each really lives in before it returns (R33-10: through a link into another
-//! directory the data file's was not); replacements of whole files (`replace_file`) go through a temporary file,
-//! fsync, rename and the directory's fsync. Every directory fsync goes through `sync_dir`, where the test hook
-//! `fail_dir_syncs` (feature `testing`) can fail it.
+//! target's: where existing databases have theirs), and durable names. An open that finds the data file or the
+//! sidecar empty (just made) fsyncs the directory each really lives in before it returns (R33-10: through a link
+//! into another directory the data file's was not); replacements of whole files (`replace_file`) go through a
+//! temporary file, fsync, rename and the directory's fsync. Every directory fsync goes through `sync_dir`, where
+//! the test hook `fail_dir_syncs` (feature `testing`) can fail it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -57,34 +57,25 @@ pub(super) struct SidecarRecord {
 }
 
 /// Opens or creates the data file `path` (per `mode`, [`open_probed`]) and its sidecar; returns the file, whether
-/// it is direct, and the sidecar. Each name this open creates is made durable by an fsync of the directory it is
-/// in: the sidecar's, beside `path`, and the data file's, in the directory the file really lives in
-/// ([`replaced_path`]'s parent), which differs when `path` is a symbolic link into another directory (R33-10 in
-/// RELIABILITY.md: only the sidecar's directory was fsynced, so a crash soon after the create could lose the data
-/// file's name and keep its sidecar). The sidecar stays beside `path`, where existing databases have theirs. One
-/// fsync when both are new in one directory. A failed fsync removes the (still empty) files this open made, so
-/// that the next open makes them again and fsyncs again rather than finding them and trusting their names. For
-/// every file backend ([`FileStorage`], `UringStorage`).
+/// it is direct, and the sidecar. The name of each that is empty (made by this open, or by an earlier one whose
+/// fsync failed or that a crash cut short) is made durable by an fsync of the directory it is in: the sidecar's,
+/// beside `path`, and the data file's, in the directory the file really lives in ([`replaced_path`]'s parent),
+/// which differs when `path` is a symbolic link into another directory (R33-10 in RELIABILITY.md: only a new
+/// sidecar's directory was fsynced, so a crash soon after the create could lose the data file's name and keep its
+/// sidecar). The sidecar stays beside `path`, where existing databases have theirs. One fsync when both are in one
+/// directory; none for a file with pages and its record. Keyed on emptiness rather than on this open having made
+/// the file, so an open whose fsync failed is not followed by one that trusts the name. For every file backend
+/// ([`FileStorage`], `UringStorage`).
 pub(super) fn open_with_record(path: &Path, mode: OpenMode) -> io::Result<(File, bool, SidecarRecord)> {
-    // A dangling link does not exist: the open creates its target.
-    let data_is_new = !path.exists();
     let (file, direct) = open_probed(path, mode)?;
-    let data_path = replaced_path(path);
     let sidecar = sidecar_path(path);
-    let sidecar_is_new = !sidecar.exists();
     let record = SidecarRecord::open(&sidecar)?;
-    let sidecar_dir = sidecar_is_new.then(|| parent_dir(&sidecar));
-    let data_dir = data_is_new
+    let data_path = replaced_path(path);
+    let sidecar_dir = (record.file.metadata()?.len() == 0).then(|| parent_dir(&sidecar));
+    let data_dir = (file.metadata()?.len() == 0)
         .then(|| parent_dir(&data_path))
         .filter(|d| Some(*d) != sidecar_dir);
-    if let Err(e) = sidecar_dir.into_iter().chain(data_dir).try_for_each(sync_dir) {
-        for (made, name) in [(sidecar_is_new, &sidecar), (data_is_new, &data_path)] {
-            if made && std::fs::metadata(name).is_ok_and(|m| m.len() == 0) {
-                let _ = std::fs::remove_file(name);
-            }
-        }
-        return Err(e);
-    }
+    sidecar_dir.into_iter().chain(data_dir).try_for_each(sync_dir)?;
     Ok((file, direct, record))
 }
 
