@@ -220,6 +220,15 @@ fn holds(tree: &Tree, committed: &BTreeMap<u64, u64>, uncertain: &BTreeMap<u64, 
     }
 }
 
+/// A crash now, while full: the tree in a copy of `tree_dir` holds every acknowledged commit, and the refused
+/// batches only whole or not at all ([`holds`]).
+fn holds_after_a_crash_now(tree_dir: &Path, committed: &BTreeMap<u64, u64>, refused: &BTreeMap<u64, u64>) {
+    let image = tempfile::tempdir().unwrap();
+    crash_image(tree_dir, image.path());
+    let crashed = common::open(image.path(), 64);
+    holds(&crashed, committed, refused, "crash image while full");
+}
+
 /// F13-1 (RELIABILITY.md; P12-O1 before it): a tree's log that met ENOSPC on a write failed for good, so once
 /// the file system had filled, every later commit of the tree was refused (`log failed earlier`) even after
 /// space was freed, until a restart, although the refused write had dropped nothing. Now the commit returns
@@ -265,11 +274,7 @@ fn a_commit_refused_for_space_is_taken_by_the_same_tree_once_space_is_freed() {
     let again = tree.commit().unwrap_err();
     assert!(matches!(again, Error::NoSpace(_)), "{again}");
     // A crash now: every acknowledged commit is there; the refused batches may be, whole records each.
-    let image = tempfile::tempdir().unwrap();
-    crash_image(&tree_dir, image.path());
-    let crashed = common::open(image.path(), 64);
-    holds(&crashed, &committed, &refused, "crash image while full");
-    drop(crashed);
+    holds_after_a_crash_now(&tree_dir, &committed, &refused);
     // Space back: the same tree commits what it had, and goes on.
     remount(&mount, "64m");
     tree.commit().expect("a commit once space is freed");
@@ -789,6 +794,73 @@ fn a_bulk_load_whose_commit_is_refused_for_space_is_made_durable_by_the_next_com
     for (k, v) in pairs.iter().step_by(61) {
         assert_eq!(tree.get(k).unwrap().as_deref(), Some(&v[..]));
     }
+    drop(tree);
+    drop(mount);
+}
+
+/// The log's zeroed tail (R31-1) on a file system that fills and then gets space back (R33-O12): growths refused
+/// for space are given up without failing the log (commits go on into the zeros already written, then are
+/// refused for space), and once space is back the tail grows again, so commits return to overwriting written
+/// zeros (R31-1's protection) instead of extending the file; a crash image while full and the reopened tree hold
+/// every acknowledged commit.
+#[test]
+fn the_zeroed_tail_grows_again_once_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(dir.path(), "160k", "the_zeroed_tail_grows_again_once_space_is_freed") else {
+        return;
+    };
+    let tree_dir = dir.path().join("t");
+    let tree = common::open(&tree_dir, 512);
+    let log_len = || std::fs::metadata(tree_dir.join("tree.wal")).unwrap().len();
+    let (mut committed, mut refused) = (BTreeMap::new(), BTreeMap::new());
+    let mut batch = 0u64;
+    let mut grows_seen = Vec::new();
+    let err = loop {
+        assert!(batch < 10_000, "the file system never filled");
+        for j in 0..4 {
+            let id = batch * 4 + j;
+            tree.put(&key(id), &value(id, batch)).unwrap();
+            refused.insert(id, batch);
+        }
+        match tree.commit() {
+            Ok(()) => committed.append(&mut refused),
+            Err(e) => break e,
+        }
+        grows_seen.push(tree.wal().grows());
+        batch += 1;
+    };
+    assert!(matches!(err, Error::NoSpace(_)), "{err}");
+    let grows_full = tree.wal().grows();
+    // Commits were acknowledged after the last growth that succeeded: into the zeros it wrote.
+    let after_last_growth = grows_seen.iter().filter(|&&g| g == grows_full).count();
+    assert!(
+        after_last_growth > 1,
+        "no commit went into the tail once growths failed: {grows_seen:?}"
+    );
+    holds_after_a_crash_now(&tree_dir, &committed, &refused);
+
+    remount(&mount, "64m");
+    tree.commit().expect("a commit once space is freed");
+    committed.append(&mut refused);
+    assert!(
+        tree.wal().grows() > grows_full,
+        "the tail did not grow again once space was back"
+    );
+    // Commits now overwrite the new zeros: the file's length stays put for a while.
+    let len = log_len();
+    for id in 0..20 {
+        tree.put(&key(id), &value(id, 1_000_000)).unwrap();
+        tree.commit().unwrap();
+        committed.insert(id, 1_000_000);
+    }
+    assert_eq!(
+        log_len(),
+        len,
+        "commits after space came back extended the log instead of using its tail"
+    );
+    drop(tree);
+    let tree = common::open(&tree_dir, 64);
+    holds(&tree, &committed, &BTreeMap::new(), "reopened after space was freed");
     drop(tree);
     drop(mount);
 }

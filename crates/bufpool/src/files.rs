@@ -498,8 +498,9 @@ impl Files {
     }
 
     /// Registers `storage` under `id` (or a fresh id), written under `wal`'s rule, its hits counted in
-    /// `counters`' slot for the id. The pool's page size sets the page count from the length. Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses a
-    /// file of another page size.
+    /// `counters`' slot for the id. The pool's page size sets the page count from the length (or the written mark,
+    /// if higher: R33-11). Reads (or, for an empty file whose storage keeps one, creates) the file record; refuses
+    /// a file of another page size.
     pub(crate) fn register(
         &self,
         id: Option<FileId>,
@@ -535,7 +536,12 @@ impl Files {
                 })
             }
         };
-        let pages = len.div_ceil(page_size as u64);
+        // A bound file shorter than its written mark lost pages a checkpoint made durable (a device that dropped
+        // the writes that extended it, R33-11): it keeps them in its count, so their reads fail (`ShortRead`) and
+        // `new_page` never hands their numbers out again, to an engine whose pointers still lead to them.
+        let pages = len
+            .div_ceil(page_size as u64)
+            .max(record.map_or(0, |r| u64::from(r.written_pages)));
         let mut map = self.map_without_retired(id)?;
         if let Some(ident) = identity {
             if let Some(f) = map.values().find(|f| f.identity == Some(ident)) {

@@ -994,7 +994,8 @@ impl BufferPool {
         self.register_file(options, Box::new(storage), None)
     }
 
-    /// Pages allocated in `file`: page numbers `0..file_pages` exist.
+    /// Pages allocated in `file`: page numbers `0..file_pages` exist. At open, the file's length in pages, or its
+    /// written mark if that is higher (pages a checkpoint made durable that the file lost: their reads fail).
     pub fn file_pages(&self, file: FileId) -> Result<u32> {
         Ok(self.core.files.get(file)?.pages.load(Acquire))
     }

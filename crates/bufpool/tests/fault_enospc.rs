@@ -145,3 +145,51 @@ fn save_resident_refused_for_space_keeps_the_old_list_and_leaves_no_temporary_fi
     drop(f);
     drop(mount);
 }
+
+/// A new data file opened on a full device (R33-O15): the open is refused with a typed error whose source is the
+/// ENOSPC (its record could not be written), nothing is registered, and what the refused open left (an empty data
+/// file, an empty or torn sidecar) does not stand in the way: once space is back the same path opens as a new
+/// file, takes pages and reads them back after a reopen. Both I/O backends.
+#[test]
+fn a_new_file_on_a_full_device_is_refused_and_opens_once_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "64k") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED a_new_file_on_a_full_device: {why}");
+            return;
+        }
+    };
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        remount(&mount, "64k");
+        let path = dir.path().join(format!("{backend:?}.db"));
+        let filled = fill(dir.path());
+        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+        match pool.open_file(&path) {
+            Err(Error::OpenIo { op, source, .. }) => {
+                assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{backend:?}: {op}: {source}")
+            }
+            Err(Error::Open { source, .. }) => assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{backend:?}"),
+            other => panic!("{backend:?}: a new file on a full device: {other:?}"),
+        }
+        assert!(
+            pool.stats().files.is_empty(),
+            "{backend:?}: the refused open registered a file"
+        );
+        drop(filled);
+        std::fs::remove_file(dir.path().join("fill")).unwrap();
+        let file = pool.open_file(&path).unwrap();
+        for n in 0..4 {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+        }
+        pool.close().unwrap();
+        let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
+        let file = pool.open_file(&path).unwrap();
+        assert_eq!(pool.file_pages(file).unwrap(), 4);
+        for n in 0..4 {
+            assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+        }
+        pool.close().unwrap();
+    }
+    drop(mount);
+}

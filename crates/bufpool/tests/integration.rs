@@ -26,6 +26,7 @@ mod corruption_syndromes;
 mod custom_policy;
 mod data_file_by_another_name;
 mod drop_and_checkpoint;
+mod dropped_writes_checkpoint;
 mod eviction_roundtrip;
 mod exhaustion;
 mod expect_lsn;

@@ -305,3 +305,48 @@ fn a_list_saved_while_a_file_is_dropped_names_each_pages_file() {
         bad.first()
     );
 }
+
+/// A list torn at any byte (a device that lied about the save's fsync, or a copy cut short) and a list whose pages'
+/// reads fail (R33-O11): `prewarm` refuses the first with the typed error and reads nothing, and skips and counts
+/// the pages of the second, the pool usable; the list saved before a refused read stays whole.
+#[test]
+fn a_list_torn_anywhere_is_refused_and_pages_that_fail_to_read_are_skipped() {
+    use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("pool.resident");
+    let storage = Arc::new(FaultyStorage::new(3, FaultConfig::none()));
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let f = pool
+        .open_storage_with(storage.clone(), FileOptions::new().id(ID))
+        .unwrap();
+    for n in 0..6 {
+        common::fill_page(&mut pool.new_page(f).unwrap(), n, 1);
+    }
+    pool.checkpoint().unwrap();
+    assert_eq!(pool.save_resident(&list).unwrap(), 6);
+    let good = std::fs::read(&list).unwrap();
+    let torn = dir.path().join("torn.resident");
+    for cut in 0..good.len() {
+        std::fs::write(&torn, &good[..cut]).unwrap();
+        let r = pool.prewarm(&torn);
+        assert!(matches!(r, Err(Error::ResidentList { .. })), "cut at {cut}: {r:?}");
+    }
+    drop(pool);
+
+    // A restart whose device fails two of the listed pages' reads.
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let f = pool
+        .open_storage_with(storage.clone(), FileOptions::new().id(ID))
+        .unwrap();
+    storage.inject_next(Op::Read, Fault::Eio);
+    storage.inject_nth(Op::Read, storage.counts().reads + 3, Fault::Eio);
+    let warmed = pool.prewarm(&list).unwrap();
+    assert_eq!((warmed.listed, warmed.loaded + warmed.skipped), (6, 6), "{warmed:?}");
+    assert!(warmed.skipped >= 1, "{warmed:?}");
+    assert_eq!(std::fs::read(&list).unwrap(), good, "prewarm changed the list");
+    for n in 0..6 {
+        assert_eq!(common::check_page(&pool.read(PageId::new(f, n)).unwrap(), n), 1);
+    }
+}

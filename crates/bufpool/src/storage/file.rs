@@ -3,6 +3,13 @@
 //! Owns the probe: at open we ask for O_DIRECT; if the open is refused (EINVAL, as tmpfs did before Linux 6.6)
 //! or the first aligned read is refused, the file is reopened buffered and [`StorageInfo::direct`] says so.
 //! [`OpenMode::Buffered`] skips the probe (benchmarks of the OS page cache, or filesystems known not to support it).
+//!
+//! Also owns the names: the record's sidecar `<path>.bpmeta` beside the name given (a symbolic link's, not its
+//! target's: where existing databases have theirs), and durable names. An open that finds the data file or the
+//! sidecar empty (just made) fsyncs the directory each really lives in before it returns (R33-10: through a link
+//! into another directory the data file's was not); replacements of whole files (`replace_file`) go through a
+//! temporary file, fsync, rename and the directory's fsync. Every directory fsync goes through `sync_dir`, where
+//! the test hook `fail_dir_syncs` (feature `testing`) can fail it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -38,8 +45,7 @@ impl FileStorage {
     /// but a regular file ([`io::ErrorKind::Unsupported`]): a block device reports length 0 and would be
     /// overwritten from its start. The pool then takes the file's lock ([`Storage::try_lock`]).
     pub fn open(path: impl AsRef<Path>, mode: OpenMode) -> io::Result<FileStorage> {
-        let (file, direct) = open_probed(path.as_ref(), mode)?;
-        let record = SidecarRecord::open(path.as_ref())?;
+        let (file, direct, record) = open_with_record(path.as_ref(), mode)?;
         Ok(FileStorage { file, direct, record })
     }
 }
@@ -50,24 +56,78 @@ pub(super) struct SidecarRecord {
     file: File,
 }
 
+/// Opens or creates the data file `path` (per `mode`, [`open_probed`]) and its sidecar; returns the file, whether
+/// it is direct, and the sidecar. The name of each that is empty (made by this open, or by an earlier one whose
+/// fsync failed or that a crash cut short) is made durable by an fsync of the directory it is in: the sidecar's,
+/// beside `path`, and the data file's, in the directory the file really lives in ([`replaced_path`]'s parent),
+/// which differs when `path` is a symbolic link into another directory (R33-10 in RELIABILITY.md: only a new
+/// sidecar's directory was fsynced, so a crash soon after the create could lose the data file's name and keep its
+/// sidecar). The sidecar stays beside `path`, where existing databases have theirs. One fsync when both are in one
+/// directory; none for a file with pages and its record. Keyed on emptiness rather than on this open having made
+/// the file, so an open whose fsync failed is not followed by one that trusts the name. For every file backend
+/// ([`FileStorage`], `UringStorage`).
+pub(super) fn open_with_record(path: &Path, mode: OpenMode) -> io::Result<(File, bool, SidecarRecord)> {
+    let (file, direct) = open_probed(path, mode)?;
+    let sidecar = sidecar_path(path);
+    let record = SidecarRecord::open(&sidecar)?;
+    let data_path = replaced_path(path);
+    let sidecar_dir = (record.file.metadata()?.len() == 0).then(|| parent_dir(&sidecar));
+    let data_dir = (file.metadata()?.len() == 0)
+        .then(|| parent_dir(&data_path))
+        .filter(|d| Some(*d) != sidecar_dir);
+    sidecar_dir.into_iter().chain(data_dir).try_for_each(sync_dir)?;
+    Ok((file, direct, record))
+}
+
 impl SidecarRecord {
-    /// Opens or creates the sidecar of `data`; a new sidecar's directory entry is made durable.
-    pub(super) fn open(data: &Path) -> io::Result<SidecarRecord> {
-        let path = sidecar_path(data);
-        let created = !path.exists();
+    /// Opens or creates the sidecar at `path` (its directory is fsynced by [`open_with_record`]).
+    fn open(path: &Path) -> io::Result<SidecarRecord> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)?;
-        if created {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                File::open(dir)?.sync_all()?;
-            }
-        }
+            .open(path)?;
         Ok(SidecarRecord { file })
     }
+}
+
+/// The directory holding `path`: its parent, or the current directory for a bare name.
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Fsyncs directory `dir`, making the names created or renamed in it durable. The one place the file backends
+/// and [`replace_file`] do it, so `fail_dir_syncs` (feature `testing`) reaches every such fsync.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = File::open(dir)?;
+    #[cfg(feature = "testing")]
+    if let Some(failing) = *FAILING_DIR.lock() {
+        if file_identity(&dir) == Some(failing) {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+    }
+    dir.sync_all()
+}
+
+/// The directory whose fsyncs [`fail_dir_syncs`] fails, by `(device, inode)`.
+#[cfg(feature = "testing")]
+static FAILING_DIR: parking_lot::Mutex<Option<(u64, u64)>> = parking_lot::Mutex::new(None);
+
+/// Test tooling (feature `testing`): from now on every fsync of directory `dir` that the file backends make (a new
+/// data file's or sidecar's name, [`replace_file`]'s rename) fails with EIO, until called with `None`. `dir` is
+/// matched by identity (device and inode), whatever name reaches it, so a test can tell which directory a call
+/// fsyncs. One directory for the whole process: tests that use it run in a binary of their own.
+#[cfg(feature = "testing")]
+pub fn fail_dir_syncs(dir: Option<&Path>) -> io::Result<()> {
+    let identity = match dir {
+        Some(dir) => Some(file_identity(&File::open(dir)?).ok_or_else(|| io::Error::other("no identity"))?),
+        None => None,
+    };
+    *FAILING_DIR.lock() = identity;
+    Ok(())
 }
 
 /// `<path>.tmp`, the whole name plus ".tmp": the temporary file a replacement of `path` is written to before it is
@@ -145,8 +205,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
+    sync_dir(parent_dir(path))
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.
@@ -172,8 +231,8 @@ impl RecordStore for SidecarRecord {
 
 /// Opens or creates `path` read-write per `mode`, probing O_DIRECT; returns the file and whether it is direct.
 /// Refuses anything but a regular file (see [`FileStorage::open`]).
-/// Shared by every file-backed backend (this one and `uring.rs`) so they agree on when O_DIRECT is used.
-pub(super) fn open_probed(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
+/// Shared by every file-backed backend (through [`open_with_record`]) so they agree on when O_DIRECT is used.
+fn open_probed(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
     check_regular(path)?;
     let (file, direct) = open_probed_unlocked(path, mode)?;
     check_regular_file(&file)?;

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::file::{file_identity, flock_exclusive, open_probed, SidecarRecord};
+use super::file::{file_identity, flock_exclusive, open_with_record, SidecarRecord};
 use super::{IoKind, IoRequest, OpenMode, Storage, StorageInfo};
 
 /// Submission queue entries per thread's ring: the most requests one thread keeps in flight.
@@ -158,8 +158,7 @@ impl UringStorage {
                 format!("io_uring is unavailable ({why}); use FileStorage instead"),
             ));
         }
-        let (file, direct) = open_probed(path.as_ref(), mode)?;
-        let record = SidecarRecord::open(path.as_ref())?;
+        let (file, direct, record) = open_with_record(path.as_ref(), mode)?;
         Ok(UringStorage {
             file,
             direct,
