@@ -1,16 +1,31 @@
 //! A small tmpfs for tests of a full device: mounted where this process may (root), unmounted on drop.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 
-/// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind.
-pub struct Mount(PathBuf);
+/// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind. The thread's first mount
+/// holds [`ONE_AT_A_TIME`] until then (a test may mount several).
+pub struct Mount(PathBuf, #[allow(dead_code)] Option<MutexGuard<'static, ()>>);
 
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        MOUNTS_HERE.with(|n| n.set(n.get() - 1));
     }
+}
+
+/// The tests of one binary that use a tmpfs run one at a time. Each forks `mount`, `umount` and `remount`, and a
+/// forked child holds a copy of every descriptor of the process until it execs: a test that closed and removed
+/// its filler file meanwhile still had the file's blocks taken, and its next write failed with ENOSPC (seen once
+/// in CI, session 33, `fault_enospc::a_new_file_on_a_full_device_is_refused_and_opens_once_space_is_back`).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// This thread's mounts not yet dropped: only the first takes [`ONE_AT_A_TIME`].
+    static MOUNTS_HERE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Mounts a tmpfs of `size` (as `mount -o size=`: "64k", "8m") on `dir`; `Err` says why not (not root, no
@@ -20,6 +35,8 @@ pub fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
     if unsafe { libc::geteuid() } != 0 {
         return Err("not root".into());
     }
+    // A test that failed while holding it leaves it poisoned; the next one may run all the same.
+    let one = (MOUNTS_HERE.get() == 0).then(|| ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()));
     let out = Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(dir)
@@ -28,7 +45,8 @@ pub fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
     if !out.status.success() {
         return Err(format!("mount failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
-    Ok(Mount(dir.to_path_buf()))
+    MOUNTS_HERE.with(|n| n.set(n.get() + 1));
+    Ok(Mount(dir.to_path_buf(), one))
 }
 
 /// Resizes the tmpfs (a full device gets room, or loses it).
