@@ -11,10 +11,11 @@
 //!   the valid slot with the higher seq is the header (the slot in force), and a cut writes the other one;
 //!   `origin` is the LSN at byte LOG_HDR (1024), `start` the first LSN recovery reads (the last checkpoint's
 //!   redo point), `log_id` names this log for its tree's meta page
-//!   at byte 64 of a slot (either layout), if its tree named it: data_file u32 | crc32c(slot bytes 0..68) u32,
+//!   at byte 64 of a slot (either layout), if its tree named it: data_file u32 | crc32c(data_file, then slot
+//!   bytes 0..40) u32,
 //!   the identity of the data file the log serves (`TreeWal::data_file`, R33-20); zeroes name none, and a build
-//!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before (its cuts write
-//!   zeroes there, naming none)
+//!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before; its cuts write
+//!   64-byte slots and leave these bytes, whose checksum over the new fields then fails: naming none
 //! records from byte 1024; the record starting at LSN l sits at byte 1024 + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
@@ -368,9 +369,17 @@ fn region_base(r: u64, region_len: u64) -> u64 {
 pub const LOG_HDR: u64 = 1024;
 /// Bytes of one header slot.
 const SLOT_LEN: usize = 128;
-/// Byte offset in a header slot of the identity of the data file the log serves (`u32`, then a CRC-32C of the
-/// slot's bytes before it and of it): past both layouts' checksummed fields (module docs).
+/// Byte offset in a header slot of the identity of the data file the log serves (`u32`, then [`data_crc`]): past
+/// both layouts' checksummed fields (module docs).
 const DATA_AT: usize = 64;
+/// The checksum of a slot's data-file name: over the name, then the slot's bytes 0..40 (magic, log id, origin,
+/// start, sequence: at those offsets in both layouts), so a name belongs to the slot's write. Never over a
+/// layout's own CRC-32C after the bytes it covers: a CRC's state after a message and its CRC is the same whatever
+/// the message was (its residue; CRCs are linear), so a checksum over bytes 0..68, or over the name then bytes
+/// 0..64, did not depend on the fields, and a name left behind by an older build's slot read as valid.
+fn data_crc(h: &[u8; SLOT_LEN]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&h[DATA_AT..DATA_AT + 4]), &h[..40])
+}
 /// Byte offsets of the two header slots: in different sectors, so a torn write of one leaves the other.
 const SLOT_AT: [u64; 2] = [0, 512];
 const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] + SLOT_LEN as u64 <= LOG_HDR);
@@ -1151,10 +1160,10 @@ impl Header {
         }
         if self.data != 0 {
             // After both layouts' checksummed bytes, which an older build reads alone: it opens the log as before
-            // and, writing a slot, leaves these bytes zero (no file named). The checksum covers the slot's fields
-            // too, so the name belongs to this slot's write.
+            // and writes 64-byte slots, leaving these bytes as they were. The checksum covers the slot's fields
+            // too, so the name belongs to this slot's write: under an older build's slot it fails, naming none.
             h[DATA_AT..DATA_AT + 4].copy_from_slice(&self.data.to_le_bytes());
-            let crc = crc32c::crc32c(&h[..DATA_AT + 4]);
+            let crc = data_crc(&h);
             h[DATA_AT + 4..DATA_AT + 8].copy_from_slice(&crc.to_le_bytes());
         }
         h
@@ -1177,7 +1186,7 @@ impl Header {
             return None;
         };
         let data = match u32_at(DATA_AT)? {
-            d if d != 0 && u32_at(DATA_AT + 4)? == crc32c::crc32c(&h[..DATA_AT + 4]) => d,
+            d if d != 0 && u32_at(DATA_AT + 4)? == data_crc(h) => d,
             _ => 0,
         };
         let hdr = Header {

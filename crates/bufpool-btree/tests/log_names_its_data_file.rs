@@ -172,3 +172,58 @@ fn the_name_is_kept_by_every_kind_of_cut_and_a_reopen() {
         refused(&dir.path().join("u.db"), &dir.path().join("t.wal"));
     }
 }
+
+/// A slot written by a build before the name (64 bytes: its fields and their checksum) over a slot that named a
+/// file leaves the name's bytes behind; their checksum covers the slot's fields, so under the older build's slot
+/// they name nothing, and the next open by this build names the file again. (A checksum over the slot's bytes
+/// 0..68 in order did not: the fields' own CRC-32C follows them, after which a CRC's state is the same whatever
+/// the fields were, and the stale name read as valid.)
+#[test]
+fn a_slot_an_older_build_wrote_over_a_named_one_names_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path(), "a", 200, true);
+    let log = dir.path().join("a.wal");
+    let named = TreeWal::open(&log).unwrap().data_file();
+    assert!(named.is_some());
+    // Both slots name the file now (the bind wrote one, the checkpoint's cut the other): write, as an older
+    // build's cut would, the next sequence's 64-byte slot over the slot not in force.
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(&log).unwrap();
+    let slot = |at: u64| {
+        let mut b = [0u8; 128];
+        f.read_exact_at(&mut b, at).unwrap();
+        b
+    };
+    let (s0, s1) = (slot(0), slot(512));
+    let seq = |b: &[u8; 128]| u64::from_le_bytes(b[32..40].try_into().unwrap());
+    let (in_force, other_at) = if seq(&s0) >= seq(&s1) { (s0, 512) } else { (s1, 0) };
+    assert_eq!(&in_force[..8], b"BPTWAL02");
+    let mut old = [0u8; 64];
+    old[..40].copy_from_slice(&in_force[..40]);
+    old[32..40].copy_from_slice(&(seq(&in_force) + 1).to_le_bytes());
+    let crc = crc32c::crc32c(&old[..40]);
+    old[40..44].copy_from_slice(&crc.to_le_bytes());
+    f.write_all_at(&old, other_at).unwrap();
+    drop(f);
+    assert_ne!(
+        slot_bytes(&log, other_at)[64..72],
+        [0u8; 8],
+        "the name's bytes are left behind"
+    );
+    assert_eq!(
+        TreeWal::open(&log).unwrap().data_file(),
+        None,
+        "a stale name read under an older slot"
+    );
+    holds(dir.path(), "a", 200);
+    assert_eq!(
+        TreeWal::open(&log).unwrap().data_file(),
+        named,
+        "named again by the open"
+    );
+}
+
+fn slot_bytes(log: &Path, at: u64) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    std::fs::File::open(log).unwrap().read_exact_at(&mut b, at).unwrap();
+    b
+}
