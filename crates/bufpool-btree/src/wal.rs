@@ -1659,15 +1659,6 @@ fn lock_log(file: &File, path: &Path) -> Result<()> {
     })
 }
 
-/// Fsyncs the directory holding `path`, making a file created or renamed there durable under its name.
-fn sync_dir(path: &Path) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all())
-}
-
 /// Reads the record at the reader's position: `Ok(None)` at the end of the valid log (short, torn or foreign
 /// bytes), `Err` if the device failed (an I/O error is never taken for the end of the log: the caller would cut
 /// valid records).
@@ -1857,7 +1848,7 @@ impl TreeWal {
                     .and_then(|()| dev.sync())
                     .map_err(|e| log_err(name, "write header", e, AT_OPEN))?;
                 if let Some(p) = &path {
-                    sync_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
+                    bufpool::storage::sync_parent_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
                 }
                 (h, SLOT_AT[0])
             }
@@ -2839,7 +2830,7 @@ impl TreeWal {
         // may leave either file under the name (both hold every record written so far); if it fails, no later
         // record can be made durable under the name for sure, so the log fails and refuses every commit, instead
         // of going on through the old handle (R10-4 in RELIABILITY.md: commits acknowledged, then lost).
-        sync_dir(path).map_err(|e| self.fail("fsync its directory", e))?;
+        bufpool::storage::sync_parent_dir(path).map_err(|e| self.fail("fsync its directory", e))?;
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         self.durable.fetch_max(written, Ordering::AcqRel);
         *io = LogFile {

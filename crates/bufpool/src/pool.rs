@@ -166,6 +166,24 @@ impl<'a> Hold<'a> {
         Hold::new(&core.io_holds, n as u64)
     }
 
+    /// Tries `latch` on one frame, counted as one of the pool's own I/O holds ([`Hold::io`]) from before it is
+    /// tried: the hold comes back with the latch, to be dropped after the latch's release; a refused latch
+    /// cancels it. What `try_latch_held` (a write run's shared latch) and `try_latch_exclusive_held` (a sweep's,
+    /// `free_page`'s, `expect_lsn`'s) share.
+    pub(crate) fn io_latch<L>(
+        core: &'a Core,
+        latch: impl FnOnce() -> std::result::Result<L, TryLatch>,
+    ) -> std::result::Result<(L, Hold<'a>), TryLatch> {
+        let held = Hold::io(core, 1);
+        match latch() {
+            Ok(frame) => Ok((frame, held)),
+            Err(e) => {
+                held.cancel();
+                Err(e)
+            }
+        }
+    }
+
     /// The calling thread is taking a frame (a victim, a free frame, a scan ring's own).
     pub(crate) fn taker(core: &'a Core) -> Hold<'a> {
         Hold::new(&core.frame_takers, 1)
@@ -1188,16 +1206,8 @@ impl BufferPool {
     /// An exclusive latch on frame `idx` taken by a call that discards its page or looks at it and lets it go at
     /// once (a sweep, `free_page`, `expect_lsn`), counted as the pool's own hold ([`Hold::io`]) from before the
     /// latch: a miss that finds the frame latched meanwhile waits for it (R33-1), as it waits for a write run's.
-    /// A refused latch cancels its hold.
     fn try_latch_exclusive_held(&self, idx: FrameIdx) -> std::result::Result<HeldExclusive<'_>, TryLatch> {
-        let held = Hold::io(&self.core, 1);
-        match ExclusiveFrame::try_latch(self, idx) {
-            Ok(frame) => Ok((frame, held)),
-            Err(e) => {
-                held.cancel();
-                Err(e)
-            }
-        }
+        Hold::io_latch(&self.core, || ExclusiveFrame::try_latch(self, idx))
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -670,14 +670,7 @@ impl BufferPool {
     /// it is taken to after it is released: a miss that finds every frame latched waits for it rather than take it
     /// for a guard's (R32-1; `write_run` counted only its write, not the latch before and after it).
     fn try_latch_held(&self, idx: FrameIdx) -> std::result::Result<HeldLatch<'_>, TryLatch> {
-        let held = Hold::io(&self.core, 1);
-        match SharedFrame::try_latch(self, idx) {
-            Ok(frame) => Ok((frame, held)),
-            Err(e) => {
-                held.cancel();
-                Err(e)
-            }
-        }
+        Hold::io_latch(&self.core, || SharedFrame::try_latch(self, idx))
     }
 
     /// Waits for a shared latch on frame `idx` (as [`BufferPool::try_latch_held`]), holding no other latch; `None`

@@ -99,8 +99,15 @@ fn parent_dir(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-/// Fsyncs directory `dir`, making the names created or renamed in it durable. The one place the file backends
-/// and [`replace_file`] do it, so `fail_dir_syncs` (feature `testing`) reaches every such fsync.
+/// Fsyncs the directory holding `path` (its parent, or the current directory for a bare name), making a name
+/// created or renamed there durable: [`replace_file`]'s, and `bufpool-btree`'s for a new log and a log's rewrite.
+pub fn sync_parent_dir(path: &Path) -> io::Result<()> {
+    sync_dir(parent_dir(path))
+}
+
+/// Fsyncs directory `dir`, making the names created or renamed in it durable. The one place the file backends,
+/// [`replace_file`] and [`sync_parent_dir`]'s callers do it, so `fail_dir_syncs` (feature `testing`) reaches every
+/// such fsync.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     let dir = File::open(dir)?;
     #[cfg(feature = "testing")]
@@ -205,7 +212,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    sync_dir(parent_dir(path))
+    sync_parent_dir(path)
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.

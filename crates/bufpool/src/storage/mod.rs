@@ -31,7 +31,10 @@ use std::io;
 pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
-pub use file::{create_anew, file_kind, replace_file, replaced_path, sidecar_path, temp_path, FileStorage, OpenMode};
+pub use file::{
+    create_anew, file_kind, replace_file, replaced_path, sidecar_path, sync_parent_dir, temp_path, FileStorage,
+    OpenMode,
+};
 pub use memory::{MemoryRecord, MemoryStorage};
 pub use uring::{uring_available, uring_fallbacks, UringStorage};
 
