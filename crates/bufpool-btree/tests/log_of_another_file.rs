@@ -106,3 +106,34 @@ fn a_log_serves_one_open_tree() {
     let a = Tree::open(pool, wal, dir.path().join("a.db")).unwrap();
     check_a(&a);
 }
+
+#[test]
+fn a_data_file_emptied_under_its_record_is_refused_by_the_pool_and_loses_nothing() {
+    // R34-20: `a.db` found empty beside its sidecar, whose mark says a checkpoint synced its pages (a device that
+    // dropped them, or the file truncated outside bufpool). The pool refuses the open before the tree reads or
+    // replays anything; with the file back, every committed key is there.
+    let dir = tempfile::tempdir().unwrap();
+    tree_a_with_a_tail_in_its_log(dir.path());
+    let (db, kept) = (dir.path().join("a.db"), dir.path().join("a.db.kept"));
+    std::fs::copy(&db, &kept).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let wal = TreeWal::open(dir.path().join("a.wal")).unwrap();
+    let log = std::fs::read(dir.path().join("a.wal")).unwrap();
+    match Tree::open(pool(), wal, &db) {
+        Err(Error::Pool(bufpool::Error::DataFileEmptied { written_pages, .. })) => {
+            assert!(written_pages > 0)
+        }
+        Err(e) => panic!("an emptied data file: {e}"),
+        Ok(_) => panic!("an emptied data file opened"),
+    }
+    assert_eq!(std::fs::read(dir.path().join("a.wal")).unwrap(), log, "the log changed");
+    std::fs::rename(&kept, &db).unwrap();
+    let a = Tree::open(pool(), TreeWal::open(dir.path().join("a.wal")).unwrap(), &db).unwrap();
+    check_a(&a);
+    a.check().unwrap();
+}

@@ -386,6 +386,27 @@ pub enum Error {
         /// The id asked for ([`crate::FileOptions::id`]), if one was: the file has no id of its own yet.
         file: Option<FileId>,
     },
+    /// The data file is empty, but its file record (for a file opened by path, the `.bpmeta` sidecar beside it)
+    /// says a checkpoint wrote and synced `written_pages` pages to it: they are gone (a device that dropped the
+    /// file's writes and length, or the file deleted, truncated or replaced outside bufpool). The file is not
+    /// opened and nothing is changed. To start the file over, delete its record too (the sidecar:
+    /// [`crate::storage::remove_data_file`] deletes both); an open of an empty data file without a record makes a
+    /// new one (R34-20 in RELIABILITY.md).
+    #[error(
+        "{} not opened: it is empty, but its file record{} says {} written and synced: \
+         the data is lost (to start the file over, delete the record too)",
+        Opening(path, file),
+        path.as_ref().map(|p| format!(" ({})", crate::storage::sidecar_path(p).display())).unwrap_or_default(),
+        Plural(u64::from(*written_pages), "page")
+    )]
+    DataFileEmptied {
+        /// The path given, for a file opened by path: its record is the sidecar `<path>.bpmeta`.
+        path: Option<PathBuf>,
+        /// The id asked for ([`crate::FileOptions::id`]), if one was: the file has no id of its own yet.
+        file: Option<FileId>,
+        /// The record's written mark: pages `0..written_pages` were written and synced.
+        written_pages: u32,
+    },
     /// Opening a file failed at an I/O call after the file itself was opened: reading its length, reading its
     /// record (for a file opened by path, the `.bpmeta` sidecar beside it), creating that record, or, for a file
     /// with no record, reading its page 0 to check the page size it was written with ("read page 0": opened
@@ -516,9 +537,10 @@ impl Error {
             // (R18-O1: an engine routing errors by file would send it to that healthy file).
             Error::FileIdInUse(_) => None,
             // A refused open: the id asked for, if one was (the file has none of its own).
-            Error::PageSizeMismatch { file, .. } | Error::BadFileRecord { file, .. } | Error::OpenIo { file, .. } => {
-                *file
-            }
+            Error::PageSizeMismatch { file, .. }
+            | Error::BadFileRecord { file, .. }
+            | Error::DataFileEmptied { file, .. }
+            | Error::OpenIo { file, .. } => *file,
             _ => None,
         }
     }
@@ -534,6 +556,7 @@ impl Error {
             Error::FileAlreadyOpen { path, .. }
             | Error::PageSizeMismatch { path, .. }
             | Error::BadFileRecord { path, .. }
+            | Error::DataFileEmptied { path, .. }
             | Error::OpenIo { path, .. } => path.as_deref(),
             _ => None,
         }

@@ -735,8 +735,15 @@ fn open_record(
         None => None,
         Some(store) => match record::load(store).map_err(|e| opening.io("read record", e))? {
             Loaded::Found(r) if len == 0 && r.written_pages > 0 => {
-                // A record left by a deleted data file (the file was recreated empty): start afresh.
-                Some(record::create(store, page_size).map_err(|e| opening.io("create record", e))?)
+                // Pages a checkpoint wrote and synced are gone with the whole file: refused, never a fresh empty
+                // file (R34-20: until then it started afresh, taking this for a file deleted to start over, so
+                // a device that dropped a new file's writes lost them without a word). Starting over deletes the
+                // record too. A file still holding some pages opens, its lost ones `ShortRead` (R33-11).
+                return Err(Error::DataFileEmptied {
+                    path: opening.path.clone(),
+                    file: opening.id,
+                    written_pages: r.written_pages,
+                });
             }
             Loaded::Found(r) => Some(r),
             Loaded::Empty | Loaded::Invalid if len == 0 => {

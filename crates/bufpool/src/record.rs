@@ -9,7 +9,9 @@
 //! never in the page space, so page `n` stays at byte `n * page_size` and storages without a record keep working
 //! (*unbound* files: no identity check, no strict mode). Two 512-byte slots, each with a sequence number and a
 //! CRC-32C; an update writes the slot the current one is not in, then syncs: a torn update leaves the other
-//! slot, the previous record, intact. A record is only ever created for an empty file.
+//! slot, the previous record, intact. A record is only ever created for an empty file, and never over a record
+//! whose mark is above 0: an empty file beside such a record lost pages a checkpoint made durable, and its open is
+//! refused (`Error::DataFileEmptied`, R34-20 in RELIABILITY.md); starting such a file over deletes the record too.
 //!
 //! | bytes  | field           |
 //! |--------|-----------------|

@@ -27,6 +27,7 @@ mod custom_policy;
 mod data_file_by_another_name;
 mod drop_and_checkpoint;
 mod dropped_writes_checkpoint;
+mod emptied_data_file;
 mod eviction_roundtrip;
 mod exhaustion;
 mod expect_lsn;

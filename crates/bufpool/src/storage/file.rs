@@ -215,6 +215,22 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_parent_dir(path)
 }
 
+/// Deletes the data file at `path` and its record sidecar (`<path>.bpmeta`), then fsyncs their directory: how a
+/// file opened by path starts over. Deleting the data file alone leaves a record whose written mark says pages were
+/// synced, and the next open of an empty file there is refused (`Error::DataFileEmptied`, R34-20 in
+/// RELIABILITY.md). Either file already gone is not an error; the file must not be open in a pool. A symbolic
+/// link at `path` is deleted itself, not the file it leads to. The data file goes first: a crash in between
+/// leaves the record, which refuses the open until this is called again.
+pub fn remove_data_file(path: &Path) -> io::Result<()> {
+    for name in [path.to_path_buf(), sidecar_path(path)] {
+        match std::fs::remove_file(&name) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    sync_parent_dir(path)
+}
+
 /// `<data>.bpmeta`: where a data file's record lives.
 pub fn sidecar_path(data: &Path) -> PathBuf {
     let mut name = data.file_name().unwrap_or_default().to_os_string();

@@ -32,8 +32,8 @@ pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
 pub use file::{
-    create_anew, file_kind, replace_file, replaced_path, sidecar_path, sync_parent_dir, temp_path, FileStorage,
-    OpenMode,
+    create_anew, file_kind, remove_data_file, replace_file, replaced_path, sidecar_path, sync_parent_dir, temp_path,
+    FileStorage, OpenMode,
 };
 pub use memory::{MemoryRecord, MemoryStorage};
 pub use uring::{uring_available, uring_fallbacks, UringStorage};
