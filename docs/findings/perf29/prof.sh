@@ -7,9 +7,12 @@
 #   MODE sched:  perf sched record (switches, wakeups) for the 8 s
 #   MODE switchd: the same with DWARF call graphs (user frames too), for offcpu.py
 #   MODE switch: perf record -e sched:sched_switch -g (where each thread leaves its CPU: kernel stacks)
+#   MODE fresh:  perf record (no call graphs) of page-cache pages added and deleted (log34: fresh pages the logs
+#                write into; docs/findings/log34/fresh.py)
+# SCRATCH (environment, default /work/tmp-perf29): where the run's copy of DB goes
 set -u
 BIN=$1; DB=$2; OUT=$3; T=$4; TAG=$5; MODE=$6; mkdir -p $OUT
-C=/work/tmp-perf29/c; rm -rf $C; cp -r $DB $C
+C=${SCRATCH:-/work/tmp-perf29}/c; rm -rf $C; cp -r $DB $C
 S=$OUT/$TAG.samples; rm -f $S
 $BIN bench --workload tpcc --warehouses 4 --threads $T --seconds 12 --pool-fraction 8 --btree-systems bufpool-btree --tpcc-db $C --tpcc-samples $S > $OUT/$TAG.txt 2>&1 &
 P=$!
@@ -24,6 +27,7 @@ case $MODE in
   sched) perf sched record -p $P -o $OUT/$TAG.sched -- sleep 8 > $OUT/$TAG.perf.log 2>&1 ;;
   switchd) perf record -e sched:sched_switch --call-graph dwarf,8192 -p $P -o $OUT/$TAG.data -- sleep 8 > $OUT/$TAG.perf.log 2>&1 ;;
   switch) perf record -e sched:sched_switch -g -p $P -o $OUT/$TAG.data -- sleep 8 > $OUT/$TAG.perf.log 2>&1 ;;
+  fresh) perf record -e filemap:mm_filemap_add_to_page_cache,filemap:mm_filemap_delete_from_page_cache -p $P -o $OUT/$TAG.data -- sleep 8 > $OUT/$TAG.perf.log 2>&1 ;;
 esac
 snap > $OUT/$TAG.snap1
 wait $P
