@@ -407,3 +407,90 @@ fn misses_are_served_from_clean_frames_while_the_device_stays_full() {
         assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
     }
 }
+
+/// A log that refuses every flush for space while `full` is set, counting the flushes asked of it.
+#[derive(Default)]
+struct FullLog {
+    full: std::sync::atomic::AtomicBool,
+    asked: std::sync::atomic::AtomicU64,
+}
+
+impl bufpool::Wal for FullLog {
+    fn flush_to(&self, lsn: u64) -> bufpool::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.asked.fetch_add(1, SeqCst);
+        if self.full.load(SeqCst) {
+            return Err(Error::WalNoSpace {
+                lsn,
+                reason: "the log's device is full".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// R34-10 for the log: a background writer whose pages' log refuses every flush for space (`WalNoSpace`: the pages
+/// stay dirty, nothing fails) backs off as for a full data device, counted in the flushes the log was asked for;
+/// once the log takes flushes again the writer writes every page by itself.
+#[test]
+fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
+    use bufpool::WriterConfig;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::{Duration, Instant};
+    let log = Arc::new(FullLog::default());
+    let config = WriterConfig {
+        interval: Duration::from_millis(1),
+        free_frames_target: 0,
+        dirty_ratio_max: 0.0,
+        pages_per_sec_max: 0,
+        batch_pages: 8,
+    };
+    let pool = BufferPool::builder()
+        .frames(32)
+        .wal(log.clone())
+        .background_writer(config)
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    log.full.store(true, SeqCst);
+    for n in 0..4 {
+        let mut g = pool.new_page(file).unwrap();
+        common::fill_page(&mut g, n, 1);
+        g.set_lsn(10 + n as u64);
+    }
+    let start = Instant::now();
+    while log.asked.load(SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writer never asked the log"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before = log.asked.load(SeqCst);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let asked = log.asked.load(SeqCst) - before;
+    let elapsed = start.elapsed();
+    // One run of 4 pages, one refused flush per round that writes (see the tmpfs test for the bound).
+    let allowed = 12 + elapsed.as_secs_f64().ceil() as u64;
+    assert!(
+        asked <= allowed,
+        "{asked} refused log flushes in {elapsed:?} (at most {allowed} with a back-off)"
+    );
+    assert_eq!(pool.stats().dirty, 4);
+    let err = pool.flush_file(file).unwrap_err();
+    assert!(err.is_no_space(), "{err}");
+    log.full.store(false, SeqCst);
+    let start = Instant::now();
+    while pool.stats().dirty > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writer never wrote the pages"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    pool.checkpoint().unwrap();
+    for n in 0..4 {
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+    }
+}
