@@ -1705,6 +1705,8 @@ impl BufferPool {
         }
         let mut last_error = None;
         let mut failed_evictions = 0;
+        // The files of victims whose writes failed in this call.
+        let mut refused_files: Vec<FileId> = Vec::new();
         let mut backoff = Backoff::new();
         let mut started = None;
         loop {
@@ -1719,11 +1721,27 @@ impl BufferPool {
                 return Ok(self.taken(frame));
             }
             crate::skips::begin_search();
-            let victim = self
-                .core
-                .policy
-                .victim_for(page.as_u64(), &mut |idx| self.try_take(idx))
-                .map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
+            // After a victim's write failed (a full device leaves it dirty and its file usable, and the policy
+            // may offer it, or another dirty page of the file, again), the miss first looks past that file's dirty
+            // pages, and takes one of them only when nothing else can be taken: a full device failed misses with
+            // clean frames to spare (R34-11).
+            let search = |passed_over: &[FileId]| {
+                self.core.policy.victim_for(page.as_u64(), &mut |idx| {
+                    let h = self.header(idx);
+                    let passed =
+                        !passed_over.is_empty() && h.dirty.load(Acquire) && passed_over.contains(&h.page_id().file());
+                    !passed && self.try_take(idx)
+                })
+            };
+            let mut victim = search(&refused_files);
+            if victim.is_none() && !refused_files.is_empty() {
+                if let Some(e) = take_policy_panic() {
+                    return Err(e);
+                }
+                crate::skips::begin_search();
+                victim = search(&[]);
+            }
+            let victim = victim.map(|idx| Victim::adopt(ExclusiveFrame::adopt(self, idx)));
             // A policy object that panicked (`caught_policy.rs`): the frame it took, if any, goes back unchanged.
             if let Some(e) = take_policy_panic() {
                 drop(victim);
@@ -1743,9 +1761,10 @@ impl BufferPool {
                 return Err(e);
             }
             match victim {
-                Some(frame) => match self.evict(frame) {
-                    Ok(frame) => return Ok(self.taken(frame)),
-                    Err(e) => {
+                Some(frame) => match (frame.header().page_id().file(), self.evict(frame)) {
+                    (_, Ok(frame)) => return Ok(self.taken(frame)),
+                    (refused, Err(e)) => {
+                        refused_files.push(refused);
                         last_error = Some(e);
                         failed_evictions += 1;
                         if failed_evictions >= EVICT_ATTEMPTS_MAX {

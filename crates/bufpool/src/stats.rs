@@ -207,7 +207,7 @@ impl Counters {
         self.add(c, 1);
     }
 
-    fn sum(&self, c: Counter) -> u64 {
+    pub(crate) fn sum(&self, c: Counter) -> u64 {
         self.sum_at(c as usize)
     }
 

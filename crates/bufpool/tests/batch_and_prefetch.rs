@@ -193,3 +193,70 @@ fn cache_hints_change_nothing() {
     assert_eq!(after.hits, before.hits + 1, "only the optimistic read counts");
     assert_eq!(storage.reads.load(SeqCst), 1);
 }
+
+/// Prefetch under read faults in the middle of a batch (R34-O12): one request of eight fails with EIO, another
+/// comes back short (`FaultyStorage`'s seeded faults through `Storage::submit`, as a ring returns them). Each page
+/// gets its own outcome: the six good pages are in the pool (read again with no storage read), the two failed
+/// ones are not kept as valid (the next read goes to storage again and returns the page), and nothing is failed
+/// or lost; with and without I/O threads, and in `read_many`.
+#[test]
+fn prefetch_with_one_failed_and_one_short_read_in_its_batch_keeps_only_the_good_pages() {
+    use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+    for io_threads in [0, 1] {
+        let storage = Arc::new(FaultyStorage::new(7, FaultConfig::none()));
+        let pool = BufferPool::builder().frames(64).io_threads(io_threads).build().unwrap();
+        let file = pool.open_storage(storage.clone()).unwrap();
+        for n in 0..8 {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 3);
+        }
+        pool.checkpoint().unwrap();
+        pool.drop_file(file).unwrap();
+        let mut file = pool.open_storage(storage.clone()).unwrap();
+        for batch in ["prefetch", "read_many"] {
+            // Nothing resident: every page of the batch is read from storage.
+            pool.drop_file(file).unwrap();
+            file = pool.open_storage(storage.clone()).unwrap();
+            let pages: Vec<PageId> = (0..8).map(|n| PageId::new(file, n)).collect();
+            let reads = storage.counts().reads;
+            storage.inject_nth(Op::Read, reads + 3, Fault::Eio);
+            storage.inject_nth(Op::Read, reads + 6, Fault::Short);
+            match batch {
+                // A read of a page whose load is in flight waits for it (single flight) and gets its outcome.
+                "prefetch" => assert_eq!(pool.prefetch(&pages).unwrap(), 8),
+                _ => pool.read_many(&pages, |i, g| {
+                    assert_eq!(g.is_err(), i == 2 || i == 5, "read_many: page {i}: {:?}", g.map(|_| ()));
+                }),
+            }
+            let mut failed = Vec::new();
+            for (i, &page) in pages.iter().enumerate() {
+                match pool.read(page) {
+                    Ok(g) => assert_eq!(common::check_page(&g, i as u32), 3, "{batch}, {io_threads} threads"),
+                    Err(e) => {
+                        assert!(matches!(e, Error::Io { .. } | Error::ShortRead { .. }), "{batch}: {e}");
+                        failed.push(i);
+                    }
+                }
+            }
+            let after = storage.counts();
+            assert_eq!(
+                after.read_eio + after.short_reads,
+                2 * (1 + (batch == "read_many") as u64)
+            );
+            // Every page reads now: the failed loads left nothing behind, and each is read once more.
+            let before = storage.counts().reads;
+            for (i, &page) in pages.iter().enumerate() {
+                assert_eq!(
+                    common::check_page(&pool.read(page).unwrap(), i as u32),
+                    3,
+                    "{batch}: page {i}"
+                );
+            }
+            let again = storage.counts().reads - before;
+            assert!(
+                again <= 2,
+                "{batch}: {again} pages read again; only the two failed may be: {failed:?}"
+            );
+            assert!(!pool.stats().files[0].failed);
+        }
+    }
+}

@@ -193,3 +193,304 @@ fn a_new_file_on_a_full_device_is_refused_and_opens_once_space_is_back() {
     }
     drop(mount);
 }
+
+/// The background writer on a device that stays full (R34-10), on a real tmpfs, both I/O backends. While the
+/// device is full the writer must not retry every round (it backs off: its failed writes are counted, and bounded
+/// by the rounds a capped doubling allows in the time that passed, never by a timing assertion), the error reaches
+/// the user (`flush_file` returns `NoSpace`; the file is not failed), no dirty page is dropped or marked clean,
+/// misses on another file are served from clean frames, and once space is back the writer resumes by itself and
+/// every page's last version is on disk.
+#[test]
+fn the_background_writer_backs_off_a_full_device_and_resumes_once_space_is_back() {
+    use bufpool::WriterConfig;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "256k") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED the_background_writer_backs_off_a_full_device: {why}");
+            return;
+        }
+    };
+    let path = dir.path().join("data.db");
+    let wait_for = |what: &str, mut cond: Box<dyn FnMut() -> bool + '_>| {
+        let start = Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < Duration::from_secs(60), "never happened: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    for backend in [IoBackend::Pread, IoBackend::Auto] {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("db.bpmeta"));
+        let _ = std::fs::remove_file(dir.path().join("fill"));
+        remount(&mount, "256k");
+        let config = WriterConfig {
+            interval: Duration::from_millis(1),
+            free_frames_target: 4,
+            dirty_ratio_max: 0.0,
+            pages_per_sec_max: 0,
+            batch_pages: 8,
+        };
+        let pool = BufferPool::builder()
+            .frames(24)
+            .io_backend(backend)
+            .background_writer(config)
+            .build()
+            .unwrap();
+        let file = pool.open_file(&path).unwrap();
+        for n in 0..4 {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+        }
+        pool.checkpoint().unwrap();
+        let other = pool.open_storage(MemoryStorage::new()).unwrap();
+        for n in 0..64 {
+            common::fill_page(&mut pool.new_page(other).unwrap(), n, 1);
+        }
+        pool.flush_file(other).unwrap();
+
+        // The device fills; eight new pages (past the file's end: every write needs space) wait for the writer.
+        let filler = fill(dir.path());
+        for n in 4..12 {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+        }
+        // A rewrite of a page that was written: its last version must be the one that lands later.
+        common::fill_page(&mut pool.write(PageId::new(file, 1)).unwrap(), 1, 2);
+        wait_for("the writer meets ENOSPC", Box::new(|| pool.stats().write_errors > 0));
+
+        // Count the writer's failed writes over a while: nothing else writes meanwhile.
+        let before = pool.stats().write_errors;
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(1500));
+        let failed = pool.stats().write_errors - before;
+        let elapsed = start.elapsed();
+        // With a doubling back-off capped at a second, at most log2(1000) + 1 rounds fail before the cap, then
+        // one a second; each failing round tries the dirty run and at most a refill's worth of victims (2 writes
+        // at most here). Without a back-off a round failed every millisecond (about 1,500 here).
+        let allowed = 2 * (12 + elapsed.as_secs_f64().ceil() as u64);
+        assert!(
+            failed <= allowed,
+            "{backend:?}: {failed} failed writes in {elapsed:?} on a full device (at most {allowed} with a back-off)"
+        );
+        let st = pool.stats();
+        assert!(!st.files[0].failed, "{backend:?}: ENOSPC latched the file");
+        assert!(
+            st.dirty >= 8,
+            "{backend:?}: refused pages were dropped or marked clean: {} dirty",
+            st.dirty
+        );
+
+        // Misses on the other file are served meanwhile, from clean frames.
+        for round in 0..3 {
+            for n in 0..64 {
+                let g = pool
+                    .read(PageId::new(other, n))
+                    .unwrap_or_else(|e| panic!("{backend:?}: round {round}: a miss of page {n}: {e}"));
+                assert_eq!(common::check_page(&g, n), 1);
+            }
+        }
+        // The user hears of it: the file's flush is refused for space, and the file is not failed.
+        let err = pool.flush_file(file).unwrap_err();
+        assert!(err.is_no_space(), "{backend:?}: {err}");
+        assert!(!pool.stats().files[0].failed, "{backend:?}");
+        for n in 0..12 {
+            let want = if n == 1 { 2 } else { 1 };
+            assert_eq!(
+                common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n),
+                want,
+                "{backend:?}"
+            );
+        }
+
+        // Space is back: the writer writes everything by itself, then a checkpoint makes it durable.
+        drop(filler);
+        std::fs::remove_file(dir.path().join("fill")).unwrap();
+        wait_for(
+            "the writer writes the refused pages",
+            Box::new(|| pool.stats().dirty == 0),
+        );
+        pool.checkpoint().unwrap();
+        pool.close().unwrap();
+        let pool = BufferPool::builder().frames(24).io_backend(backend).build().unwrap();
+        let file = pool.open_file(&path).unwrap();
+        assert_eq!(pool.file_pages(file).unwrap(), 12, "{backend:?}");
+        for n in 0..12 {
+            let want = if n == 1 { 2 } else { 1 };
+            assert_eq!(
+                common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n),
+                want,
+                "{backend:?}"
+            );
+        }
+        pool.close().unwrap();
+    }
+}
+
+/// A device that refuses every write for space while `full` is set (a full file system that stays full, as
+/// `FaultyStorage`'s one-shot `NoSpace` does not), over an in-memory image.
+struct FullDevice {
+    image: MemoryStorage,
+    full: std::sync::atomic::AtomicBool,
+}
+
+impl bufpool::storage::Storage for FullDevice {
+    fn len(&self) -> std::io::Result<u64> {
+        self.image.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.image.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        self.image.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.image.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.image.info()
+    }
+    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+        self.image.record_store()
+    }
+}
+
+/// R34-11: a miss whose victim's write was refused for space took the next victim the policy offered, which on
+/// a full device was the same dirty page again (or another one): after eight refused writes the miss failed with
+/// `NoSpace`, with most of the pool's frames clean. After a refused victim write a miss now takes clean victims
+/// only. No background writer here (it frees clean frames ahead of misses, which would hide the miss's own choice).
+#[test]
+fn misses_are_served_from_clean_frames_while_the_device_stays_full() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let device = Arc::new(FullDevice {
+        image: MemoryStorage::new(),
+        full: false.into(),
+    });
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_storage(device.clone()).unwrap();
+    let other = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..32 {
+        common::fill_page(&mut pool.new_page(other).unwrap(), n, 1);
+    }
+    pool.flush_file(other).unwrap();
+    device.full.store(true, SeqCst);
+    for n in 0..8 {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    for round in 0..4 {
+        for n in 0..32 {
+            let g = pool
+                .read(PageId::new(other, n))
+                .unwrap_or_else(|e| panic!("round {round}: a miss of page {n} with 8 clean frames: {e}"));
+            assert_eq!(common::check_page(&g, n), 1);
+        }
+    }
+    let st = pool.stats();
+    assert!(
+        st.write_errors > 0,
+        "no miss met the full device: the test tests nothing"
+    );
+    assert_eq!(st.dirty, 8, "a refused page was dropped or marked clean");
+    assert!(!st.files[0].failed);
+    // Every frame dirty and the device full: the miss fails with the write's error, typed, and nothing is lost.
+    for n in 8..16 {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    let err = pool.read(PageId::new(other, 0)).unwrap_err();
+    assert!(err.is_no_space(), "{err}");
+    device.full.store(false, SeqCst);
+    pool.checkpoint().unwrap();
+    for n in 0..16 {
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+    }
+}
+
+/// A log that refuses every flush for space while `full` is set, counting the flushes asked of it.
+#[derive(Default)]
+struct FullLog {
+    full: std::sync::atomic::AtomicBool,
+    asked: std::sync::atomic::AtomicU64,
+}
+
+impl bufpool::Wal for FullLog {
+    fn flush_to(&self, lsn: u64) -> bufpool::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.asked.fetch_add(1, SeqCst);
+        if self.full.load(SeqCst) {
+            return Err(Error::WalNoSpace {
+                lsn,
+                reason: "the log's device is full".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// R34-10 for the log: a background writer whose pages' log refuses every flush for space (`WalNoSpace`: the pages
+/// stay dirty, nothing fails) backs off as for a full data device, counted in the flushes the log was asked for;
+/// once the log takes flushes again the writer writes every page by itself.
+#[test]
+fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
+    use bufpool::WriterConfig;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::{Duration, Instant};
+    let log = Arc::new(FullLog::default());
+    let config = WriterConfig {
+        interval: Duration::from_millis(1),
+        free_frames_target: 0,
+        dirty_ratio_max: 0.0,
+        pages_per_sec_max: 0,
+        batch_pages: 8,
+    };
+    let pool = BufferPool::builder()
+        .frames(32)
+        .wal(log.clone())
+        .background_writer(config)
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    log.full.store(true, SeqCst);
+    for n in 0..4 {
+        let mut g = pool.new_page(file).unwrap();
+        common::fill_page(&mut g, n, 1);
+        g.set_lsn(10 + n as u64);
+    }
+    let start = Instant::now();
+    while log.asked.load(SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writer never asked the log"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let before = log.asked.load(SeqCst);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let asked = log.asked.load(SeqCst) - before;
+    let elapsed = start.elapsed();
+    // One run of 4 pages, one refused flush per round that writes (see the tmpfs test for the bound).
+    let allowed = 12 + elapsed.as_secs_f64().ceil() as u64;
+    assert!(
+        asked <= allowed,
+        "{asked} refused log flushes in {elapsed:?} (at most {allowed} with a back-off)"
+    );
+    assert_eq!(pool.stats().dirty, 4);
+    let err = pool.flush_file(file).unwrap_err();
+    assert!(err.is_no_space(), "{err}");
+    log.full.store(false, SeqCst);
+    let start = Instant::now();
+    while pool.stats().dirty > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writer never wrote the pages"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    pool.checkpoint().unwrap();
+    for n in 0..4 {
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+    }
+}
