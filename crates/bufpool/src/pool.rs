@@ -99,13 +99,20 @@ fn reserve_bookkeeping(frames: usize, builtin_policy: bool) -> std::result::Resu
 pub type EvictionVeto = dyn Fn(PageId) -> bool + Send + Sync;
 
 thread_local! {
-    /// A panic of the eviction veto caught on this thread, waiting for the miss that ran it to report it.
-    static VETO_PANIC: std::cell::RefCell<Option<Error>> = const { std::cell::RefCell::new(None) };
+    /// A panic of the eviction veto caught on this thread, with the page it was asked about, waiting for the miss
+    /// (or the background writer's round) that ran it to report it.
+    static VETO_PANIC: std::cell::RefCell<Option<(PageId, Error)>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Takes the eviction veto's panic caught on this thread, if any. (`try_with`: a thread being torn down may run
 /// pool calls from a thread-local's destructor after this one is destroyed; then none is kept, R12-2.)
 fn take_veto_panic() -> Option<Error> {
+    take_veto_panic_at().map(|(_, e)| e)
+}
+
+/// [`take_veto_panic`] with the page the veto panicked on: the background writer keeps the panic for that page's
+/// file (R34-22).
+pub(crate) fn take_veto_panic_at() -> Option<(PageId, Error)> {
     VETO_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten()
 }
 
@@ -1872,7 +1879,7 @@ impl BufferPool {
                     // page is protected all the same, and the miss reports what else it meets (R12-2).
                     let _ = VETO_PANIC.try_with(|p| {
                         p.borrow_mut()
-                            .get_or_insert_with(|| Error::panicked("eviction veto", payload));
+                            .get_or_insert_with(|| (page, Error::panicked("eviction veto", payload)));
                     });
                     return false;
                 }

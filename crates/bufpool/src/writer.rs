@@ -32,7 +32,8 @@
 //! (2) when more than `dirty_ratio_max` of the frames are dirty, writes dirty pages in page order, coalesced;
 //! (3) never writes more than `pages_per_sec_max` pages a second. Its errors latch the file failed (as any write
 //! failure does, ENOSPC excepted), are counted in [`crate::Stats::write_errors`], and are returned once by the
-//! next `flush`, `flush_file`, `checkpoint` or `close`. After a round whose writes all failed it backs off
+//! next `flush`, `flush_file`, `checkpoint` or `close` (a refusal for space is not: the flush tries the pages
+//! itself, R34-21). After a round whose writes all failed it backs off
 //! (`WriteBackoff`: doubling pauses, at most `WRITER_BACKOFF_MAX`, 1 s, in which it frees clean frames only).
 //! It stops when the pool is dropped.
 
@@ -64,7 +65,8 @@ pub const RUN_PAGES_MAX: usize = 32;
 /// `dirty_ratio_max` of the frames are dirty, writes dirty pages back in page order. It writes at most
 /// `pages_per_sec_max` pages a second. Its write errors fail the file as any write error does (ENOSPC does not:
 /// the pages stay dirty and are retried), are counted in [`crate::Stats::write_errors`], and are returned once by
-/// the next `flush`, `flush_file`, `checkpoint` or `close`. After a round whose writes all failed (a full device)
+/// the next `flush`, `flush_file`, `checkpoint` or `close` (a refusal for space is not: that flush tries the
+/// pages itself and returns its own result). After a round whose writes all failed (a full device)
 /// it writes nothing for 1, 2, 4, ... rounds, up to about a second, and only frees clean frames meanwhile; the first
 /// round that writes a page ends the pause. It stops when the pool is dropped. [`WriterConfig::for_frames`] gives
 /// measured defaults; [`crate::Builder::build`] refuses invalid settings ([`WriterConfig::validate`]).
@@ -695,12 +697,15 @@ impl BufferPool {
 
     /// Returns (once) the error the background writer hit since the last call, if it was writing one of
     /// `files` then; another file's error stays for that file's flush or the next checkpoint (R15-1: a healthy
-    /// file's flush failed with, and took, another file's write error).
+    /// file's flush failed with, and took, another file's write error). A kept refusal for space
+    /// ([`Error::is_no_space`]: nothing failed, the pages stayed dirty) is taken and not returned: the flush tries
+    /// those pages itself, and its own result answers whether they are durable, as a checkpoint's does (R18-20).
+    /// Returned first, it failed the flush an engine made after freeing space, which then wrote nothing (R34-21).
     fn take_background_error(&self, files: &[FileId]) -> Result<()> {
         let mut pending = self.core.background_error.lock();
         match pending.take_if(|(file, _)| files.contains(file)) {
-            Some((_, e)) => Err(e),
-            None => Ok(()),
+            Some((_, e)) if !e.is_no_space() => Err(e),
+            _ => Ok(()),
         }
     }
 
@@ -811,7 +816,17 @@ impl BufferPool {
         let _taking = Hold::taker(&self.core);
         let dirty_allowed = if writes_due { budget.take(want) } else { 0 };
         let victims = self.take_victims(want, dirty_allowed);
-        self.write_and_free(victims)
+        let mut errors = self.write_and_free(victims);
+        // A panic of the eviction veto in this search protected its page and was kept in this thread's slot, which
+        // no miss of the writer's thread ever takes: kept for the page's file instead, reported as the writer's
+        // errors are (R34-22; until then it was never reported).
+        if let Some((page, e)) = crate::pool::take_veto_panic_at() {
+            match self.core.files.get(page.file()) {
+                Ok(file) => errors.record_entry(&file, e),
+                Err(_) => errors.record(page.file(), e),
+            }
+        }
+        errors
     }
 
     /// Up to `want` victims from the policy, sorted by page, at most `dirty_allowed` of them dirty. A failed

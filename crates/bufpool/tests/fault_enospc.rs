@@ -494,3 +494,64 @@ fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
         assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
     }
 }
+
+/// R34-21 (was R34-O13): a refusal for space the background writer kept is not returned by the next flush in place
+/// of trying: once the log takes flushes again, the engine's first `flush_file` (and `flush`, `flush_files`) writes
+/// the pages and returns `Ok`. Before, it returned the kept `WalNoSpace` without writing anything, and only the
+/// flush after it wrote. The writer keeps its error until a flush or checkpoint takes it, whatever it writes
+/// later, so on the old code the first flush below fails every time.
+#[test]
+fn a_flush_after_the_log_has_room_again_writes_instead_of_returning_the_writers_kept_refusal() {
+    use bufpool::WriterConfig;
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::{Duration, Instant};
+    for call in ["flush_file", "flush", "flush_files"] {
+        let log = Arc::new(FullLog::default());
+        let config = WriterConfig {
+            interval: Duration::from_millis(1),
+            free_frames_target: 0,
+            dirty_ratio_max: 0.0,
+            pages_per_sec_max: 0,
+            batch_pages: 8,
+        };
+        let pool = BufferPool::builder()
+            .frames(32)
+            .wal(log.clone())
+            .background_writer(config)
+            .build()
+            .unwrap();
+        let file = pool.open_storage(MemoryStorage::new()).unwrap();
+        log.full.store(true, SeqCst);
+        for n in 0..4 {
+            let mut g = pool.new_page(file).unwrap();
+            common::fill_page(&mut g, n, 1);
+            g.set_lsn(10 + n as u64);
+        }
+        // A second refused flush means the writer's first round, whose refusal it keeps, has ended.
+        let start = Instant::now();
+        while log.asked.load(SeqCst) < 2 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the writer never asked the log"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        log.full.store(false, SeqCst);
+        let flushed = match call {
+            "flush_file" => pool.flush_file(file),
+            "flush" => (0..4).try_for_each(|n| pool.flush(PageId::new(file, n))),
+            _ => pool.flush_files(&[file]),
+        };
+        flushed.unwrap_or_else(|e| panic!("{call} after the log has room again: {e}"));
+        assert_eq!(pool.stats().dirty, 0, "{call}");
+        // Refused for space while the log is full, the flush reports it (its own attempt's).
+        log.full.store(true, SeqCst);
+        let mut g = pool.write(PageId::new(file, 0)).unwrap();
+        g.set_lsn(20);
+        drop(g);
+        let err = pool.flush_file(file).unwrap_err();
+        assert!(err.is_no_space(), "{call}: {err}");
+        log.full.store(false, SeqCst);
+        pool.checkpoint().unwrap();
+    }
+}

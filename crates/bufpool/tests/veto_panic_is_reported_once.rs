@@ -68,3 +68,58 @@ fn a_veto_panic_of_one_pool_is_not_reported_by_another_pools_miss() {
     let got = other.read(PageId::new(f, 0)).map(|g| g[0]);
     assert_eq!(got.unwrap(), 0, "another pool's miss reported this pool's veto panic");
 }
+
+/// R34-22: a panic of the veto in the background writer's victim search (it keeps `free_frames_target` frames
+/// free) stayed in the writer thread's slot, which no miss of that thread ever takes: it was never reported. Now
+/// the writer keeps it for the page's file, and the file's next flush returns it, once, as the writer's other
+/// errors are returned; the page stays protected meanwhile.
+#[test]
+fn a_veto_panic_in_the_background_writer_is_reported_by_the_files_next_flush() {
+    use bufpool::WriterConfig;
+    use std::sync::atomic::AtomicU64;
+    use std::time::{Duration, Instant};
+    let (panicking, asked) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (p, a) = (panicking.clone(), asked.clone());
+    let pool = BufferPool::builder()
+        .frames(8)
+        .eviction_veto(move |page: PageId| {
+            if p.load(SeqCst) && page.page_no() == 0 {
+                a.fetch_add(1, SeqCst);
+                panic!("a veto that panics in the writer");
+            }
+            false
+        })
+        .background_writer(WriterConfig {
+            interval: Duration::from_millis(1),
+            free_frames_target: 8,
+            dirty_ratio_max: 1.0,
+            pages_per_sec_max: 0,
+            batch_pages: 8,
+        })
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    pool.new_page(file).unwrap()[0] = 7;
+    pool.flush_file(file).unwrap();
+    drop(pool.read(PageId::new(file, 0)).unwrap());
+    panicking.store(true, SeqCst);
+    // Asked twice: the writer's first round that met the panic has ended (it records its errors at its end).
+    let start = Instant::now();
+    while asked.load(SeqCst) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the writer never asked the veto"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panicking.store(false, SeqCst);
+    match pool.flush_file(file) {
+        Err(Error::Panicked { what, message }) => {
+            assert_eq!(what, "eviction veto");
+            assert_eq!(&*message, "a veto that panics in the writer");
+        }
+        other => panic!("the writer's veto panic was not reported: {other:?}"),
+    }
+    pool.flush_file(file).unwrap();
+    assert_eq!(pool.read(PageId::new(file, 0)).unwrap()[0], 7);
+}
