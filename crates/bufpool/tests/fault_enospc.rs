@@ -429,17 +429,12 @@ impl bufpool::Wal for FullLog {
     }
 }
 
-/// R34-10 for the log: a background writer whose pages' log refuses every flush for space (`WalNoSpace`: the pages
-/// stay dirty, nothing fails) backs off as for a full data device, counted in the flushes the log was asked for;
-/// once the log takes flushes again the writer writes every page by itself.
-#[test]
-fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
-    use bufpool::WriterConfig;
-    use std::sync::atomic::Ordering::SeqCst;
-    use std::time::{Duration, Instant};
+/// A pool whose background writer (a 1 ms round, writing every dirty page) writes through a [`FullLog`] set full,
+/// and a file of 4 dirty pages (LSNs 10 to 13) waiting on it.
+fn pool_over_a_full_log() -> (Arc<FullLog>, BufferPool, bufpool::FileId) {
     let log = Arc::new(FullLog::default());
-    let config = WriterConfig {
-        interval: Duration::from_millis(1),
+    let config = bufpool::WriterConfig {
+        interval: std::time::Duration::from_millis(1),
         free_frames_target: 0,
         dirty_ratio_max: 0.0,
         pages_per_sec_max: 0,
@@ -452,12 +447,23 @@ fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
         .build()
         .unwrap();
     let file = pool.open_storage(MemoryStorage::new()).unwrap();
-    log.full.store(true, SeqCst);
+    log.full.store(true, std::sync::atomic::Ordering::SeqCst);
     for n in 0..4 {
         let mut g = pool.new_page(file).unwrap();
         common::fill_page(&mut g, n, 1);
         g.set_lsn(10 + n as u64);
     }
+    (log, pool, file)
+}
+
+/// R34-10 for the log: a background writer whose pages' log refuses every flush for space (`WalNoSpace`: the pages
+/// stay dirty, nothing fails) backs off as for a full data device, counted in the flushes the log was asked for;
+/// once the log takes flushes again the writer writes every page by itself.
+#[test]
+fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::{Duration, Instant};
+    let (log, pool, file) = pool_over_a_full_log();
     let start = Instant::now();
     while log.asked.load(SeqCst) == 0 {
         assert!(
@@ -502,31 +508,10 @@ fn the_background_writer_backs_off_a_log_that_refuses_its_flushes() {
 /// later, so on the old code the first flush below fails every time.
 #[test]
 fn a_flush_after_the_log_has_room_again_writes_instead_of_returning_the_writers_kept_refusal() {
-    use bufpool::WriterConfig;
     use std::sync::atomic::Ordering::SeqCst;
     use std::time::{Duration, Instant};
     for call in ["flush_file", "flush", "flush_files"] {
-        let log = Arc::new(FullLog::default());
-        let config = WriterConfig {
-            interval: Duration::from_millis(1),
-            free_frames_target: 0,
-            dirty_ratio_max: 0.0,
-            pages_per_sec_max: 0,
-            batch_pages: 8,
-        };
-        let pool = BufferPool::builder()
-            .frames(32)
-            .wal(log.clone())
-            .background_writer(config)
-            .build()
-            .unwrap();
-        let file = pool.open_storage(MemoryStorage::new()).unwrap();
-        log.full.store(true, SeqCst);
-        for n in 0..4 {
-            let mut g = pool.new_page(file).unwrap();
-            common::fill_page(&mut g, n, 1);
-            g.set_lsn(10 + n as u64);
-        }
+        let (log, pool, file) = pool_over_a_full_log();
         // A second refused flush means the writer's first round, whose refusal it keeps, has ended.
         let start = Instant::now();
         while log.asked.load(SeqCst) < 2 {
