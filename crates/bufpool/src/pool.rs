@@ -616,7 +616,7 @@ impl Builder {
             writer.validate(self.frames)?;
         }
         // A policy object runs under the pool's panic wrapper (R19-20): its panics are caught, as the storage's.
-        let custom_policy = self.custom_policy.map(CaughtPolicy::new);
+        let custom_policy = self.custom_policy.map(|p| CaughtPolicy::new(p, self.frames));
         if let Some(policy) = &custom_policy {
             if let Some(made_for) = policy.made_for()?.filter(|&n| n < self.frames) {
                 return Err(Error::InvalidConfig(format!(
