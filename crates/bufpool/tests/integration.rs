@@ -74,6 +74,7 @@ mod sim_regression_foreign_load_error;
 mod sim_regression_reopen_unsynced;
 mod single_flight;
 mod snapshots;
+mod stats_agree;
 mod stats_by_source;
 mod storage_backends;
 mod storage_drop_panics;
