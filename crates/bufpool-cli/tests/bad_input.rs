@@ -364,6 +364,27 @@ fn largest_cache_on_a_small_trace(d: &Path) {
     }
 }
 
+/// R34-2: a 17-byte `lis` trace, one line asking for pages 0 to 4,294,967,292, asks the simulator for some 60 GB
+/// (a `u32` per request, a key and an index entry per distinct page). Its vectors and index grew infallibly: under
+/// a 2 GiB address-space limit the binary aborted ("memory allocation of 1140850704 bytes failed", exit 134, a
+/// backtrace), and with no limit it took the machine's memory. Now every growth is fallible and the trace is
+/// refused, naming the file and how far it was read, exit 1.
+#[test]
+fn a_trace_too_large_for_memory_is_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.lis");
+    std::fs::write(&path, "0 4294967293 0 0\n").unwrap();
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -v 2097152 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_bufpool"))
+        .args(["sim", "--trace", p(&path), "--cache", "10", "--threads", "1"])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    refused("huge.lis", &out, "huge.lis: out of memory after");
+    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+}
+
 /// R30-22: a report whose standard output cannot be written, redirected to a full device (`/dev/full`: ENOSPC) or
 /// to a pipe whose reader has gone (`bufpool inspect F | head -1`: EPIPE), is an error naming standard output,
 /// exit 1: `println!` panicked ("failed printing to stdout", exit 101), in `inspect`, `sim` and `bench` alike.

@@ -23,6 +23,11 @@
 //!   panic does, with an [`Error::Panicked`] that says so; the frame it took goes back unchanged. Before, the
 //!   pool adopted a latch nobody held (two owners of a frame a guard still read), indexed out of range (a
 //!   panic), or left a taken frame latched for good.
+//! - So is what the policy offers `try_take` (R34-1): an index the pool does not have (`frames` or above) is
+//!   refused without reaching the pool, and fails the policy as a panic does once its call returns. Before, the
+//!   pool's `try_take` indexed its frame headers with it: a panic of the pool's own (an index out of bounds,
+//!   printed by the panic hook, an abort under `panic = "abort"`), which this wrapper then reported as the
+//!   policy's.
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -52,6 +57,8 @@ fn keep_for_caller(e: Error) {
 /// A policy object whose panics are caught (see the module docs).
 pub(crate) struct CaughtPolicy {
     inner: Box<dyn Policy>,
+    /// The pool's frame count: `try_take` is offered indices below it only.
+    frames: usize,
     /// Set by the first panic: the policy is not called again. Checked on every call (relaxed: a call racing the
     /// panic may still reach the policy, which the policy's own state must survive as any concurrent call).
     failed: AtomicBool,
@@ -60,9 +67,11 @@ pub(crate) struct CaughtPolicy {
 }
 
 impl CaughtPolicy {
-    pub(crate) fn new(inner: Box<dyn Policy>) -> CaughtPolicy {
+    /// `inner`, for a pool of `frames` frames.
+    pub(crate) fn new(inner: Box<dyn Policy>, frames: usize) -> CaughtPolicy {
         CaughtPolicy {
             inner,
+            frames,
             failed: AtomicBool::new(false),
             panic: Mutex::new(None),
         }
@@ -103,7 +112,13 @@ impl CaughtPolicy {
         victim: impl FnOnce(&mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx>,
     ) -> Option<FrameIdx> {
         let mut taken = None;
-        let mut take = |idx| {
+        let mut offered_out_of_range = None;
+        let mut take = |idx: FrameIdx| {
+            // An index the pool does not have would index its headers out of bounds (R34-1).
+            if idx as usize >= self.frames {
+                offered_out_of_range.get_or_insert(idx);
+                return false;
+            }
             // One frame per request: a second one accepted would stay latched for good (R20-1).
             if taken.is_some() {
                 return false;
@@ -115,6 +130,18 @@ impl CaughtPolicy {
             took
         };
         let chosen = self.call(what, || victim(&mut take));
+        if let Some(idx) = offered_out_of_range {
+            self.fail(|| Error::Panicked {
+                what,
+                message: format!(
+                    "broke the Policy contract: offered frame {idx} to try_take, but the pool has {} frames",
+                    self.frames
+                )
+                .into(),
+            });
+            self.leave_for_caller();
+            return taken;
+        }
         match chosen {
             Some(chosen) if chosen == taken => chosen,
             Some(chosen) => {

@@ -237,7 +237,7 @@ pub use latches::HeldLatch;
 pub use latency::Latency;
 pub use page::{FileId, Lsn, PageId, PageNo, PageSize, PAGE_HEADER_SIZE};
 pub use policy::{FrameIdx, Policy, PolicyKind};
-pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend};
+pub use pool::{BufferPool, Builder, EvictionVeto, IoBackend, IO_THREADS_MAX};
 pub use preset::Preset;
 pub use resident::{read_resident_list, ListedFile, ListedPage, Prewarmed, ResidentList, ResidentPage};
 pub use scan::{ScanRing, SCAN_RING_MIN};

@@ -74,6 +74,10 @@ const LATCH_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 const LOCK_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// Largest pool: frame indices are `u32` and `u32::MAX` marks a chain's end.
 const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
+/// Most prefetch I/O threads a pool starts ([`Builder::io_threads`]): far more reads in flight than a device
+/// serves at once, and few enough threads that a configuration's typo (`io_threads = 100000`) is refused rather
+/// than spawned until the machine runs out of threads (R34-3).
+pub const IO_THREADS_MAX: usize = 256;
 /// Heap bytes per frame that [`reserve_bookkeeping`] makes sure of before the allocations that cannot fail softly:
 /// the free list's queue slot (16) and a built-in policy's per-frame state at its peak while built, the largest
 /// 102 (`adaptive+tinylfu`; `tests/build_out_of_memory.rs` measures every policy against this bound).
@@ -465,7 +469,8 @@ impl Builder {
     }
 
     /// Threads that complete [`BufferPool::prefetch`] reads (default 1; with the io_uring backend one thread keeps
-    /// a whole batch in flight, with pread each thread keeps one). 0: `prefetch` reads synchronously.
+    /// a whole batch in flight, with pread each thread keeps one). 0: `prefetch` reads synchronously. At most
+    /// [`IO_THREADS_MAX`]: [`Builder::build`] refuses more.
     pub fn io_threads(mut self, n: usize) -> Self {
         self.io_threads = n;
         self
@@ -575,6 +580,8 @@ impl Builder {
     ///   frames wanted than the pool has, as when [`Builder::preset`] came before a smaller [`Builder::frames`]);
     /// - [`Error::InvalidConfig`] for a [`Builder::custom_policy`] made for fewer frames than the pool has;
     /// - [`Error::InvalidConfig`] for a [`Builder::stale_check_pages`] of 1 to 63 or above 2^32;
+    /// - [`Error::InvalidConfig`] for more [`Builder::io_threads`] than [`IO_THREADS_MAX`] (before, every one was
+    ///   spawned until the system refused one: R34-3);
     /// - [`Error::OutOfMemory`] when the process cannot allocate the frames (their memory, or their bookkeeping),
     ///   having freed what it took;
     /// - [`Error::InvalidConfig`] when a pool thread (an I/O worker, the writer) cannot be started, after the
@@ -611,6 +618,12 @@ impl Builder {
                 page_size.bytes()
             )));
         }
+        if self.io_threads > IO_THREADS_MAX {
+            return Err(Error::InvalidConfig(format!(
+                "io_threads must be at most {IO_THREADS_MAX}, got {}",
+                self.io_threads
+            )));
+        }
         if let Some(pages) = self.stale_check_pages {
             if !crate::written::valid_pages(pages) {
                 let (min, max) = (crate::written::CHUNK_PAGES, crate::written::PAGES_MAX);
@@ -623,7 +636,7 @@ impl Builder {
             writer.validate(self.frames)?;
         }
         // A policy object runs under the pool's panic wrapper (R19-20): its panics are caught, as the storage's.
-        let custom_policy = self.custom_policy.map(CaughtPolicy::new);
+        let custom_policy = self.custom_policy.map(|p| CaughtPolicy::new(p, self.frames));
         if let Some(policy) = &custom_policy {
             if let Some(made_for) = policy.made_for()?.filter(|&n| n < self.frames) {
                 return Err(Error::InvalidConfig(format!(

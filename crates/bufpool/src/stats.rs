@@ -293,6 +293,22 @@ impl FileCounters {
 }
 
 /// A snapshot of the pool's counters (monotonic since the pool was built) and of its state.
+///
+/// What the figures promise (tested in `tests/stats_agree.rs`, R34-O3 in RELIABILITY.md):
+/// - **At rest** (no call in flight, no prefetch loading): `reads == read_latency.count`,
+///   `syncs == sync_latency.count`, `write_latency.count <= writes`, and `writes` is the sum of `dirty_evictions`,
+///   `writer_writes`, `checkpoint_writes` and `flush_writes`. Each page asked for by `read`, `write`,
+///   `read_optimistic`, a [`crate::ScanRing`]'s read or `read_many` is one hit, one miss or one `exhausted`
+///   (when the only errors are for want of a frame: a call refused before any lookup, such as `OutOfRange`,
+///   counts nothing), and each page [`crate::BufferPool::prefetch`] loads is one miss. The open files' `hits`,
+///   `misses`, `reads` and `writes` ([`FileStats`]) plus those of the files closed or dropped since the pool was
+///   built are the pool's.
+/// - **Per open**: a file's figures start from zero when it is opened, under any id; a file opened under the id
+///   of a closed or dropped one inherits none of its figures (the old file's stay in the pool's totals only;
+///   an optimistic read of the old file racing its close may still count its hit to the new one, R20-O2).
+/// - **While other threads count**: the counters are read one at a time, not at one instant, so figures that
+///   agree at rest may differ by the calls in flight; no counter ever goes back from one snapshot to the next,
+///   and `dirty <= resident <= frames`, `latched <= frames` in every snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bufpool::policy::Clock;
-use bufpool::{BufferPool, Error, MemoryStorage, PageId, PolicyKind, Preset, WriterConfig};
+use bufpool::{BufferPool, Error, MemoryStorage, PageId, PolicyKind, Preset, WriterConfig, IO_THREADS_MAX};
 
 fn invalid(result: bufpool::Result<BufferPool>, says: &str) {
     match result {
@@ -26,6 +26,33 @@ fn frame_counts_out_of_range_are_refused() {
         BufferPool::builder().frames(u32::MAX as usize).build(),
         "frames must be in 1..=",
     );
+}
+
+/// R34-3: `io_threads` had no bound, and `build` spawned every thread asked for until the system refused one: a
+/// configuration's `io_threads = 100000` took every thread the machine allows (here `pid_max` is 32,768, shared
+/// by every process) before failing. On `4e97234` `io_threads(IO_THREADS_MAX + 1)` built (asserted first, so a
+/// regression spawns 257 threads, not the machine's all). The bound itself builds and prefetches.
+#[test]
+fn io_threads_above_the_bound_are_refused() {
+    invalid(
+        BufferPool::builder().io_threads(IO_THREADS_MAX + 1).build(),
+        "io_threads must be at most 256",
+    );
+    invalid(
+        BufferPool::builder().io_threads(usize::MAX).build(),
+        "io_threads must be at most 256",
+    );
+    let pool = BufferPool::builder()
+        .frames(64)
+        .io_threads(IO_THREADS_MAX)
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..8 {
+        crate::common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    pool.checkpoint().unwrap();
+    pool.drop_file(file).unwrap();
 }
 
 #[test]

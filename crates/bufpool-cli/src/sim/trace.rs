@@ -87,6 +87,16 @@ pub enum TraceError {
         /// The trace file.
         path: String,
     },
+    /// The memory to hold the trace could not be had (R34-2): it was read this far.
+    #[error("{path}: out of memory after {requests} requests of {pages} distinct pages: too large to simulate here")]
+    OutOfMemory {
+        /// The trace file.
+        path: String,
+        /// Requests read before memory ran out.
+        requests: u64,
+        /// Distinct pages among them.
+        pages: u64,
+    },
     /// The trace has more requests or distinct pages than the simulator indexes (`u32::MAX - 1`).
     #[error("{path}: more than {max} requests or distinct pages: too large to simulate")]
     TooLarge {
@@ -193,7 +203,7 @@ impl Trace {
     pub fn from_keys(keys: impl IntoIterator<Item = u64>) -> Trace {
         let mut b = TraceBuilder::default();
         for k in keys {
-            b.push(k);
+            assert!(b.push(k), "out of memory");
         }
         b.finish()
     }
@@ -238,13 +248,24 @@ impl TraceBuilder {
     /// "none" marker.
     const MAX: usize = u32::MAX as usize - 1;
 
-    fn push(&mut self, key: u64) {
+    /// Adds a request for `key`; `false`, adding nothing, if the memory for it could not be had. Every growth is
+    /// fallible (R34-2): a one-line `lis` trace can ask for 2^32 requests of as many pages (some 60 GB here), and
+    /// an infallible push aborted the process when the allocator refused, or took all the machine's memory.
+    fn push(&mut self, key: u64) -> bool {
         let next = self.trace.keys.len() as u32;
+        if self.index.try_reserve(1).is_err() || self.trace.requests.try_reserve(1).is_err() {
+            return false;
+        }
         let p = *self.index.entry(key).or_insert(next);
         if p == next {
+            if self.trace.keys.try_reserve(1).is_err() {
+                self.index.remove(&key);
+                return false;
+            }
             self.trace.keys.push(key);
         }
         self.trace.requests.push(p);
+        true
     }
 
     fn full(&self) -> bool {
@@ -283,19 +304,27 @@ pub fn load(path: &Path, format: Format, csv: &CsvColumn) -> Result<LoadedTrace,
         f => f,
     };
     let mut builder = TraceBuilder::default();
-    let mut too_large = false;
+    let (mut too_large, mut out_of_memory) = (false, false);
     parse(format, &mut reader, csv, &shown, &mut |key| {
         if builder.full() {
             too_large = true;
             return false;
         }
-        builder.push(key);
-        true
+        out_of_memory = !builder.push(key);
+        !out_of_memory
     })?;
     if too_large {
         return Err(TraceError::TooLarge {
             path: shown,
             max: TraceBuilder::MAX as u64,
+        });
+    }
+    if out_of_memory {
+        let trace = builder.finish();
+        return Err(TraceError::OutOfMemory {
+            path: shown,
+            requests: trace.requests.len() as u64,
+            pages: trace.keys.len() as u64,
         });
     }
     Ok(LoadedTrace {

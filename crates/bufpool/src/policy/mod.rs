@@ -56,7 +56,8 @@
 //!   path) and do not panic.
 //! - **The answer is checked.** A policy object's `victim` answer must be the frame `try_take` accepted in that
 //!   call (or `None` if it accepted none); `try_take` accepts at most one frame per call. Any other answer (a
-//!   frame never offered, out of range, `None` after a take) fails the policy as a panic does (R20-1).
+//!   frame never offered, out of range, `None` after a take) fails the policy as a panic does (R20-1), and so does
+//!   offering `try_take` an index at or above the pool's frame count, which `try_take` refuses (R34-1).
 //!
 //! Callers that know which page the frame is wanted for (a miss, `new_page`, the simulator) should call
 //! [`Policy::victim_for`] with that page's key: ARC is only exact that way, and every other policy accepts it.
