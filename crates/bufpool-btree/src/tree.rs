@@ -744,7 +744,9 @@ impl Tree {
     fn check_data_file(&self) -> Result<()> {
         match (self.pool.file_identity(self.file)?, self.wal().data_file()) {
             (Some(file), Some(named)) if file != named => Err(Error::LogMismatch(format!(
-                "the log serves the data file of identity {named:08x}, and this data file's identity is                  {file:08x}: not this data file's log (another tree's, or this file was made anew); nothing was                  replayed or written"
+                "the log serves the data file of identity {named:08x}, and this data file's identity is {file:08x}: \
+                 not this data file's log (another tree's, or this file was made anew); nothing was replayed or \
+                 written"
             ))),
             _ => Ok(()),
         }

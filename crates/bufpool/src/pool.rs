@@ -1137,8 +1137,8 @@ impl BufferPool {
 
     /// Discards the file's cached pages without writing them, and closes it (the file itself is left on disk:
     /// removing it is the engine's business; [`crate::storage::remove_data_file`] removes a file opened by path
-    /// with its record, which a later open of that path as a new file needs: R34-20), with any error the background writer met on it and no call has
-    /// reported yet. When it returns `Ok`, the file's descriptors are closed as after [`BufferPool::close_file`]
+    /// with its record, which a later open of that path as a new file needs: R34-20), with any error the
+    /// background writer met on it and no call has reported yet. When it returns `Ok`, the file's descriptors are closed as after [`BufferPool::close_file`]
     /// (see there); a file that failed (a write or sync error, a filesystem gone read-only) is dropped the same
     /// way. Fails as `close_file` does when a guard on one of its pages is held; the file then stays open.
     pub fn drop_file(&self, file: FileId) -> Result<()> {

@@ -186,7 +186,7 @@ fn direct_and_buffered_opens_of_one_file_on_a_4k_sector_device_agree_and_a_torn_
             });
             pool.drop_file(file).unwrap();
         }
-        std::fs::remove_file(&path).unwrap();
-        std::fs::remove_file(path.with_extension("db.bpmeta")).unwrap();
+        assert!(path.exists() && bufpool::storage::sidecar_path(&path).exists());
+        bufpool::storage::remove_data_file(&path).unwrap();
     }
 }

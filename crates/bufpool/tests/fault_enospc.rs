@@ -82,8 +82,7 @@ fn real_enospc_on_a_full_tmpfs_is_retried_after_space_is_freed() {
     let path = dir.path().join("data.db");
     let pages = 48u32; // 192 KiB of pages on a 64 KiB filesystem
     for backend in [IoBackend::Pread, IoBackend::Auto] {
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(path.with_extension("db.bpmeta"));
+        bufpool::storage::remove_data_file(&path).unwrap();
         remount(&mount, "64k");
         let pool = BufferPool::builder().frames(64).io_backend(backend).build().unwrap();
         let file = pool.open_file(&path).unwrap();
@@ -222,8 +221,7 @@ fn the_background_writer_backs_off_a_full_device_and_resumes_once_space_is_back(
         }
     };
     for backend in [IoBackend::Pread, IoBackend::Auto] {
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(path.with_extension("db.bpmeta"));
+        bufpool::storage::remove_data_file(&path).unwrap();
         let _ = std::fs::remove_file(dir.path().join("fill"));
         remount(&mount, "256k");
         let config = WriterConfig {
