@@ -204,7 +204,10 @@ impl BufferPool {
                     IoRequest::read(l.page.page_no() as u64 * page_size as u64, buf)
                 })
                 .collect();
-            run[0].file.submit(&mut reqs);
+            {
+                let _for = crate::held::for_callback("Storage::submit", run.iter().map(|l| self.header(l.idx)));
+                run[0].file.submit(&mut reqs);
+            }
             results.extend(
                 reqs.into_iter()
                     .map(|r| r.result.unwrap_or_else(|| Err(std::io::ErrorKind::Other.into()))),

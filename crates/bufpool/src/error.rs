@@ -329,6 +329,19 @@ pub enum Error {
         /// The page.
         page: PageId,
     },
+    /// A callback of yours ([`crate::Storage`], [`crate::Wal`], the eviction veto, a [`crate::Policy`] object)
+    /// called back into the pool, on the thread the pool runs it on, for the very page the pool holds latched
+    /// for that callback: the page being loaded (`Storage::read_at`), written (`Storage::write_at`,
+    /// `Wal::flush_for_pages`), or chosen as a victim (the veto, `Policy::on_insert`). The wait would never end,
+    /// so the call returns this at once; the callback's own call goes on. The crate docs' rule: callbacks must not
+    /// call back into the pool (calls for other pages may still wait for this thread's own latches elsewhere).
+    #[error("{page} is held by the pool for its {callback} call running on this thread: a callback must not wait for the page it runs for")]
+    CallbackReentry {
+        /// The page.
+        page: PageId,
+        /// The callback the pool holds the page for: "Storage::read_at", "Wal::flush_for_pages", ...
+        callback: &'static str,
+    },
     /// Code the pool called on its own behalf (the [`crate::Storage`], the [`crate::Wal`], the eviction veto, a
     /// [`crate::Policy`] object) panicked. The pool caught the panic and released everything the call held; a
     /// storage write or sync that panicked has an unknown outcome, so the file is failed as for an I/O error. A
@@ -531,7 +544,8 @@ impl Error {
             | Error::OutOfRange { page, .. }
             | Error::PageLatched { page }
             | Error::PageFreed { page }
-            | Error::HeldByCaller { page } => Some(page.file()),
+            | Error::HeldByCaller { page }
+            | Error::CallbackReentry { page, .. } => Some(page.file()),
             Error::FileNotOpen(file) => Some(*file),
             // A refused open: the id it asked for belongs to another open file, which this error is not about
             // (R18-O1: an engine routing errors by file would send it to that healthy file).

@@ -420,25 +420,49 @@ impl FrameHeader {
     /// True if the calling thread holds this frame's latch through a guard: exclusively (a `WriteGuard`,
     /// `owner`) or shared (a `ReadGuard`, listed in the thread's `held.rs` list). Waiting for the frame's
     /// *exclusive* latch would wait for ever. Asked only when a wait finds the frame busy.
+    ///
+    /// Also true while the pool itself latches the frame, in any mode, for a callback of the user's running on
+    /// this thread in it (`held::for_callback`: the page being loaded, written, or chosen as a victim).
     #[inline]
     pub(crate) fn held_by_caller(&self) -> bool {
-        self.held_exclusive_by_caller() || {
-            // An entry stands for a read guard of this thread, held or forgotten; a forgotten one's pool, dropped,
-            // leaks its headers, so no other pool's header is at its address (`held.rs`). Trusted only while the
-            // frame is latched shared all the same, as it is while the guard lives.
-            let lock = self.state.load() & LOCK_MASK;
-            (1..=SHARED_MAX).contains(&lock) && crate::held::holds_shared(self)
-        }
+        self.owner.load(Relaxed) == crate::sync::thread_token()
+            || {
+                // An entry stands for a read guard of this thread, held or forgotten; a forgotten one's pool,
+                // dropped, leaks its headers, so no other pool's header is at its address (`held.rs`). Trusted
+                // only while the frame is latched shared all the same, as it is while the guard lives.
+                let lock = self.state.load() & LOCK_MASK;
+                (1..=SHARED_MAX).contains(&lock) && crate::held::holds_shared(self)
+            }
+            || crate::held::held_for_callback(self).is_some()
     }
 
     /// True if the calling thread holds this frame's exclusive latch through a `WriteGuard`: waiting for the
     /// frame's *shared* latch would wait for ever. A shared latch of the caller does not stop another one (the
     /// latch admits readers while readers hold it, whatever waits), so shared waits ask only this; were the latch
     /// ever to turn readers away while a writer waits, they would have to ask [`FrameHeader::held_by_caller`].
+    ///
+    /// Also true while the pool itself latches the frame exclusively for a callback of the user's running on this
+    /// thread in it (a load's frame, a victim): listed by `held::for_callback`, and latched exclusively now, which
+    /// while the list names the frame only this thread can be holding.
     #[inline]
     pub(crate) fn held_exclusive_by_caller(&self) -> bool {
         // Relaxed: only this thread ever stores its own token, so it reads its own last store or another's.
         self.owner.load(Relaxed) == crate::sync::thread_token()
+            || (self.state.load() & LOCK_MASK == EXCLUSIVE && crate::held::held_for_callback(self).is_some())
+    }
+
+    /// The error for a wait on this frame that [`FrameHeader::held_by_caller`] or
+    /// [`FrameHeader::held_exclusive_by_caller`] found would wait for the calling thread: the pool's
+    /// [`Error::CallbackReentry`] when the latch is the pool's, held for a callback running on this thread, else
+    /// [`Error::HeldByCaller`] (a guard of the caller's).
+    #[cold]
+    pub(crate) fn caller_hold_error(&self, page: PageId) -> crate::error::Error {
+        match crate::held::held_for_callback(self) {
+            Some(callback) if self.owner.load(Relaxed) != crate::sync::thread_token() => {
+                crate::error::Error::CallbackReentry { page, callback }
+            }
+            _ => crate::error::Error::HeldByCaller { page },
+        }
     }
 
     /// The frame holds no page any more (the caller holds its exclusive latch and has unmapped it): clears the

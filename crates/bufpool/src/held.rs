@@ -1,6 +1,8 @@
 //! The shared latches the calling thread holds through read guards, so that a wait for an exclusive latch the
 //! thread itself shares ends in [`crate::Error::HeldByCaller`] instead of lasting for ever (the exclusive case
-//! is the frame header's `owner`; both are asked through `FrameHeader::held_by_caller`, `frame.rs`).
+//! is the frame header's `owner`; both are asked through `FrameHeader::held_by_caller`, `frame.rs`). Also the
+//! frames the pool itself latches on this thread while a callback of the user's runs in them ([`for_callback`]),
+//! so that the callback's call back for such a page ends in [`crate::Error::CallbackReentry`].
 //!
 //! Owns one thread-local list of frames, each named by its header's address: that names the frame *and its
 //! pool* (several pools may live in one process), and it stays valid while a guard's borrow of the pool does. The
@@ -146,6 +148,66 @@ pub(crate) fn holds_shared(frame: *const crate::frame::FrameHeader) -> bool {
     }) || SHARED_HELD_MORE
         .try_with(|more| more.borrow().contains(&(frame as usize)))
         .unwrap_or(false)
+}
+
+std::thread_local! {
+    /// The frames the pool latches on this thread (in any mode) while it runs a callback of the user's in them
+    /// (a `Storage` read or write, a `Wal` flush, the eviction veto, a policy's `on_insert`), each with the name
+    /// of that callback: [`for_callback`]. Empty (never allocated) on a thread that never ran one.
+    static POOL_HELD: RefCell<Vec<(usize, &'static str)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The pool's latches on some frames, listed for the calling thread while a callback of the user's runs in them
+/// ([`for_callback`]); unlisted when dropped.
+pub(crate) struct ForCallback {
+    /// How many entries the list had before: what the drop cuts it back to.
+    before: usize,
+}
+
+/// Lists `frames` (headers the calling thread latches, in any mode, for as long as the returned token lives) as
+/// held by the pool for the callback `what`. A call back into the pool from that callback that would wait for one
+/// of them (the page being loaded, written, or chosen as a victim) then returns
+/// [`crate::Error::CallbackReentry`] instead of waiting for ever (R19-O21 in RELIABILITY.md). Costs a push per
+/// frame, on the I/O and eviction paths only (never on a hit); past the list's life, at thread exit, lists
+/// nothing (only detections are lost).
+pub(crate) fn for_callback<'h>(
+    what: &'static str,
+    frames: impl IntoIterator<Item = &'h crate::frame::FrameHeader>,
+) -> ForCallback {
+    let before = POOL_HELD
+        .try_with(|held| {
+            let mut held = held.borrow_mut();
+            let before = held.len();
+            held.extend(frames.into_iter().map(|h| (h as *const _ as usize, what)));
+            before
+        })
+        .unwrap_or(usize::MAX);
+    ForCallback { before }
+}
+
+impl Drop for ForCallback {
+    fn drop(&mut self) {
+        if self.before != usize::MAX {
+            let _ = POOL_HELD.try_with(|held| held.borrow_mut().truncate(self.before));
+        }
+    }
+}
+
+/// The callback the pool runs on this thread while it latches the frame at `frame` for it ([`for_callback`]),
+/// if any: the innermost one.
+#[cold]
+#[inline(never)]
+pub(crate) fn held_for_callback(frame: *const crate::frame::FrameHeader) -> Option<&'static str> {
+    POOL_HELD
+        .try_with(|held| {
+            held.borrow()
+                .iter()
+                .rev()
+                .find(|&&(f, _)| f == frame as usize)
+                .map(|&(_, what)| what)
+        })
+        .ok()
+        .flatten()
 }
 
 #[cfg(all(test, not(loom)))]

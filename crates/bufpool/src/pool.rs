@@ -1212,7 +1212,7 @@ impl BufferPool {
                         return Ok(None);
                     }
                     if h.held_by_caller() {
-                        return Err(Error::HeldByCaller { page });
+                        return Err(h.caller_hold_error(page));
                     }
                     let now = std::time::Instant::now();
                     if now >= *deadline.get_or_insert(now + LATCH_WAIT_MAX) {
@@ -1456,7 +1456,7 @@ impl BufferPool {
                     Ok(frame) => return Ok(frame),
                     Err(TryLatch::Busy { version }) => {
                         if self.waits_for_caller(idx, mode) {
-                            return Err(Error::HeldByCaller { page });
+                            return Err(self.header(idx).caller_hold_error(page));
                         }
                         if waited.is_none() {
                             self.core.counters.inc(Counter::SingleFlightWaits);
@@ -1521,7 +1521,10 @@ impl BufferPool {
         let Some((file, mut frame)) = self.reserve_with(page, acquire)? else {
             return Ok(None);
         };
-        let got = file.read_at(frame.page_mut(), self.core.page_size.offset_of(page.page_no()));
+        let got = {
+            let _for = crate::held::for_callback("Storage::read_at", [frame.header()]);
+            file.read_at(frame.page_mut(), self.core.page_size.offset_of(page.page_no()))
+        };
         let latched = self.finish_load(&file, page, frame, got, mode.into())?;
         // A freed page's copy (marked by `finish_load`) takes no write guard.
         if let Some(Latched::Exclusive(frame)) = &latched {
@@ -1620,7 +1623,10 @@ impl BufferPool {
             Ok(lsn) => {
                 h.lsn.store(lsn, Relaxed);
                 debug_assert!(!h.dirty.load(Relaxed), "a reserved frame is clean");
-                self.core.policy.on_insert(idx, page.as_u64());
+                {
+                    let _for = crate::held::for_callback("Policy::on_insert", [h]);
+                    self.core.policy.on_insert(idx, page.as_u64());
+                }
                 let latched = match after {
                     AfterLoad::Shared => Some(Latched::Shared(frame.downgrade())),
                     AfterLoad::Exclusive => Some(Latched::Exclusive(frame)),
@@ -1881,6 +1887,7 @@ impl BufferPool {
             return false;
         }
         if let Some(veto) = &self.core.veto {
+            let _for = crate::held::for_callback("eviction veto", [h]);
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| veto(page))) {
                 Ok(false) => {}
                 Ok(true) => {
@@ -2171,7 +2178,10 @@ impl BufferPool {
             return Err(Error::FileNotOpen(file));
         }
         self.mark_dirty(h);
-        self.core.policy.on_insert(idx, page.as_u64());
+        {
+            let _for = crate::held::for_callback("Policy::on_insert", [h]);
+            self.core.policy.on_insert(idx, page.as_u64());
+        }
         allocation.hand_out();
         Ok(WriteGuard::new(frame, page))
     }
@@ -2335,7 +2345,7 @@ impl BufferPool {
                 Ok((frame, _held)) => frame.release_unchanged(),
                 Err(TryLatch::Busy { .. }) if h.page_id() == page => {
                     if h.held_by_caller() {
-                        return Err(Error::HeldByCaller { page });
+                        return Err(h.caller_hold_error(page));
                     }
                     backoff.snooze_on(&h.state, LatchWait::Exclusive);
                 }

@@ -160,6 +160,7 @@ impl BufferPool {
             self.core.counters.inc(Counter::WalFlushes);
             // The file's own log (or the builder's, for a file opened without one): never another file's. The
             // pages are latched (no writer), so what the log knows of them cannot change until they are written.
+            let _for = crate::held::for_callback("Wal::flush_for_pages", run.iter().map(|&(_, idx)| self.header(idx)));
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 file.wal.flush_for_pages(lsn, run[0].0, run.len())
             }))
@@ -174,6 +175,7 @@ impl BufferPool {
                 copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
                 checksum::stamp_for(copy, page.page_no(), file.stamp);
             }
+            let _for = crate::held::for_callback("Storage::write_at", run.iter().map(|&(_, idx)| self.header(idx)));
             file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
         };
         // The thread's buffer, unless this write runs inside another's (a storage whose `write_at` writes
@@ -312,7 +314,7 @@ impl BufferPool {
                 Ok(latched) if latched.0.page_id() == page => return Ok(Some(latched)),
                 Ok(latched) => drop(latched),
                 Err(TryLatch::Busy { .. }) if h.held_exclusive_by_caller() && h.page_id() == page => {
-                    return Err(Error::HeldByCaller { page });
+                    return Err(h.caller_hold_error(page));
                 }
                 Err(TryLatch::Busy { .. }) => backoff.snooze_on(&h.state, LatchWait::Shared),
                 Err(_) => {}
@@ -644,11 +646,16 @@ impl BufferPool {
         let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.0.idx())).collect();
         if let Some(later) = later {
             let lsn = self.run_lsn(&pages);
-            let needs = lsn > 0
-                && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let needs = lsn > 0 && {
+                let _for = crate::held::for_callback(
+                    "Wal::needs_flush_for_pages",
+                    pages.iter().map(|&(_, idx)| self.header(idx)),
+                );
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     file.wal.needs_flush_for_pages(lsn, pages[0].0, pages.len())
                 }))
-                .unwrap_or(false);
+                .unwrap_or(false)
+            };
             if needs {
                 later.pages.extend_from_slice(&pages);
                 match later
@@ -689,7 +696,7 @@ impl BufferPool {
             match self.try_latch_held(idx) {
                 Ok(frame) => return Ok(Some(frame)),
                 Err(TryLatch::Free) => return Ok(None),
-                Err(_) if h.held_exclusive_by_caller() => return Err(Error::HeldByCaller { page: h.page_id() }),
+                Err(_) if h.held_exclusive_by_caller() => return Err(h.caller_hold_error(h.page_id())),
                 Err(_) => backoff.snooze_on(&h.state, LatchWait::Shared),
             }
         }

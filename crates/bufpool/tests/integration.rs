@@ -65,6 +65,7 @@ mod prefetch_vs_drop_and_reopen;
 mod presets;
 mod put_off_runs_vs_reopen;
 mod record_store_faults;
+mod reentrant_callbacks;
 mod reentrant_closures;
 mod resident_list_temp_file;
 mod review_findings;
