@@ -332,7 +332,8 @@ pub enum Error {
     /// A callback of yours ([`crate::Storage`], [`crate::Wal`], the eviction veto, a [`crate::Policy`] object)
     /// called back into the pool, on the thread the pool runs it on, for the very page the pool holds latched
     /// for that callback: the page being loaded (`Storage::read_at`), written (`Storage::write_at`,
-    /// `Wal::flush_for_pages`), or chosen as a victim (the veto, `Policy::on_insert`). The wait would never end,
+    /// `Wal::flush_for_pages`), inserted (`Policy::on_insert`), or chosen as a victim (the veto, the frame a
+    /// policy's `victim` just took). The wait would never end,
     /// so the call returns this at once; the callback's own call goes on. The crate docs' rule: callbacks must not
     /// call back into the pool (calls for other pages may still wait for this thread's own latches elsewhere).
     #[error("{page} is held by the pool for its {callback} call running on this thread: a callback must not wait for the page it runs for")]

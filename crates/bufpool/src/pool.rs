@@ -1751,12 +1751,19 @@ impl BufferPool {
             // may offer it, or another dirty page of the file, again), the miss first looks past that file's dirty
             // pages, and takes one of them only when nothing else can be taken: a full device failed misses with
             // clean frames to spare (R34-11).
+            // The frame the policy took stays listed as held for it until it answers (`held::for_callback`): a
+            // policy that reads the page of the frame it just took is told `CallbackReentry`, not left waiting.
             let search = |passed_over: &[FileId]| {
+                let mut taken = None;
                 self.core.policy.victim_for(page.as_u64(), &mut |idx| {
                     let h = self.header(idx);
                     let passed =
                         !passed_over.is_empty() && h.dirty.load(Acquire) && passed_over.contains(&h.page_id().file());
-                    !passed && self.try_take(idx)
+                    let took = !passed && self.try_take(idx);
+                    if took {
+                        taken = Some(crate::held::for_callback("Policy::victim_for", [h]));
+                    }
+                    took
                 })
             };
             let mut victim = search(&refused_files);

@@ -843,14 +843,21 @@ impl BufferPool {
         let mut victims: Vec<(PageId, Victim<'_>)> = Vec::with_capacity(want);
         let mut dropped = 0;
         while victims.len() + dropped < want {
+            // The frame taken stays listed as held for the policy until it answers (`held::for_callback`).
+            let mut taken = None;
             let chosen = self.core.policy.victim(&mut |idx| {
                 let h = self.header(idx);
                 // Over the write budget, take only clean pages.
                 if dirty_allowed == 0 && h.dirty.load(Relaxed) {
                     return false;
                 }
-                self.try_take(idx)
+                let took = self.try_take(idx);
+                if took {
+                    taken = Some(crate::held::for_callback("Policy::victim", [h]));
+                }
+                took
             });
+            drop(taken);
             // A policy object that panicked (R19-20) left its panic in this thread's slot (the policy keeps it for
             // every miss to report) and gave back the frame it took, if any: that frame goes back unchanged.
             let panicked = crate::caught_policy::take_policy_panic().is_some();

@@ -294,12 +294,25 @@ fn an_eviction_veto_reading_the_victim_is_told_at_once() {
     });
 }
 
-/// FIFO, whose next `on_insert` reads the page just inserted.
+/// What [`ReadingPolicy`] does next, once.
+const READ_IN_ON_INSERT: u8 = 1;
+const READ_IN_VICTIM: u8 = 2;
+
+/// FIFO, whose next `on_insert` reads the page just inserted, or whose next `victim` reads the page of the frame
+/// it just took.
 struct ReadingPolicy {
-    queue: Mutex<std::collections::VecDeque<FrameIdx>>,
+    queue: Mutex<std::collections::VecDeque<(FrameIdx, u64)>>,
     pool: PoolSlot,
     armed: Arc<AtomicU8>,
     seen: Seen,
+}
+
+impl ReadingPolicy {
+    fn read(&self, key: u64) {
+        let page = PageId::from_u64(key);
+        let r = pool_of(&self.pool).read(page).map(drop);
+        self.seen.lock().push((page, r));
+    }
 }
 
 impl Policy for ReadingPolicy {
@@ -308,19 +321,25 @@ impl Policy for ReadingPolicy {
     }
     fn on_hit(&self, _frame: FrameIdx) {}
     fn on_insert(&self, frame: FrameIdx, key: u64) {
-        self.queue.lock().push_back(frame);
-        if self.armed.swap(0, SeqCst) == 1 {
-            let page = PageId::from_u64(key);
-            let r = pool_of(&self.pool).read(page).map(drop);
-            self.seen.lock().push((page, r));
+        self.queue.lock().push_back((frame, key));
+        if self
+            .armed
+            .compare_exchange(READ_IN_ON_INSERT, 0, SeqCst, SeqCst)
+            .is_ok()
+        {
+            self.read(key);
         }
     }
     fn on_remove(&self, frame: FrameIdx) {
-        self.queue.lock().retain(|&f| f != frame);
+        self.queue.lock().retain(|&(f, _)| f != frame);
     }
     fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
-        let queue: Vec<FrameIdx> = self.queue.lock().iter().copied().collect();
-        queue.into_iter().find(|&f| try_take(f))
+        let queue: Vec<(FrameIdx, u64)> = self.queue.lock().iter().copied().collect();
+        let (frame, key) = queue.into_iter().find(|&(f, _)| try_take(f))?;
+        if self.armed.compare_exchange(READ_IN_VICTIM, 0, SeqCst, SeqCst).is_ok() {
+            self.read(key);
+        }
+        Some(frame)
     }
 }
 
@@ -344,7 +363,7 @@ fn a_policy_reading_the_page_it_is_told_of_is_told_at_once() {
         slot.set(Arc::downgrade(&pool)).unwrap();
         let file = pool.open_storage(MemoryStorage::new()).unwrap();
         // A new page's insert.
-        armed.store(1, SeqCst);
+        armed.store(READ_IN_ON_INSERT, SeqCst);
         let page = pool.new_page(file).unwrap().page_id();
         assert_reentry(&seen, page, "Policy::on_insert");
         // A load's insert.
@@ -352,9 +371,22 @@ fn a_policy_reading_the_page_it_is_told_of_is_told_at_once() {
         let others: Vec<PageId> = (0..4).map(|_| pool.new_page(file).unwrap().page_id()).collect();
         drop(others);
         seen.lock().clear();
-        armed.store(1, SeqCst);
+        armed.store(READ_IN_ON_INSERT, SeqCst);
         drop(pool.read(page).unwrap());
         assert_reentry(&seen, page, "Policy::on_insert");
+        // A miss's victim: the policy reads the page of the frame it took (the oldest insert still resident).
+        pool.checkpoint().unwrap();
+        seen.lock().clear();
+        armed.store(READ_IN_VICTIM, SeqCst);
+        let more = pool.new_page(file).unwrap().page_id();
+        let seen_now = seen.lock().clone();
+        assert_eq!(seen_now.len(), 1, "{seen_now:?}");
+        let (victim, got) = &seen_now[0];
+        assert_ne!(*victim, more);
+        assert!(
+            matches!(got, Err(Error::CallbackReentry { page: p, callback: "Policy::victim_for" }) if p == victim),
+            "{seen_now:?}"
+        );
         pool.drop_file(file).unwrap();
     });
 }
