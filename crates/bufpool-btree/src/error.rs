@@ -59,6 +59,14 @@ pub enum Error {
     /// its value ([`crate::edits_fit`]), or more than [`crate::RECORD_MAX`] bytes in all.
     #[error("log record refused: {0}")]
     BadRecord(String),
+    /// A raw log call ([`crate::TreeWal::append`], [`crate::TreeWal::append_leaf`],
+    /// [`crate::TreeWal::truncate_before`]) on a log that serves a tree (claimed by an open tree, or naming its data
+    /// file: [`crate::TreeWal::data_file`]), refused: nothing was appended or cut. A tree's log holds the tree's
+    /// records only, each replayed into its pages at the next open, and is cut by the tree's checkpoint
+    /// ([`crate::Tree::checkpoint`]), which first notes in the meta page where the log must start; a layer above
+    /// logs in a log of its own ([`crate::TreeWal::flush_first`]). R35-1 in RELIABILITY.md.
+    #[error("{0}")]
+    TreeOwnsLog(String),
     /// The log is not the tree's: another log's identity (a lost log replaced by a new one), or it lacks records
     /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
     #[error("the log does not belong to the tree: {0}")]

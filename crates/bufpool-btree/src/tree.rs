@@ -776,7 +776,7 @@ impl Tree {
         set_meta_u64(&mut meta, M_LOG_ID, self.wal().id());
         set_meta_u64(&mut meta, M_LOG_START, self.wal().start_lsn());
         node::init(&mut root, node::KIND_LEAF, 0, NO_PAGE, None, None);
-        let lsn = self.wal().append(&[
+        let lsn = self.wal().append_own(&[
             Op::Image {
                 page: META,
                 bytes: &meta,
@@ -2197,7 +2197,7 @@ impl Tree {
         for (t, &r) in trees.iter().zip(&redo) {
             t.note_cut(r)?;
         }
-        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().truncate_before(r))
+        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))
     }
 
     /// Before a checkpoint's cut at `redo` (its pages written and synced): appends to the log, after `redo`, a

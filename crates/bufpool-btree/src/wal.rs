@@ -343,7 +343,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use bufpool::storage::Storage;
@@ -1500,6 +1500,11 @@ pub struct TreeWal {
     dependents_over: AtomicUsize,
     /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
     claim: Mutex<Claim>,
+    /// The log serves a tree: claimed by one, or naming its data file in its header ([`TreeWal::data_file`]).
+    /// Its records and cuts are then the tree's own, and the raw calls a layer above makes on its own log
+    /// ([`TreeWal::append`], [`TreeWal::append_leaf`], [`TreeWal::truncate_before`]) are refused on it
+    /// ([`Error::TreeOwnsLog`], R35-1 in RELIABILITY.md). Stored under `claim`; one load per such call.
+    serves_tree: AtomicBool,
 }
 
 /// Room reserved in a bounded log for a record ([`TreeWal::reserve`]): counted against its region's bound until
@@ -1550,7 +1555,11 @@ impl TreeClaim {
 
 impl Drop for TreeClaim {
     fn drop(&mut self) {
-        *self.0.claim.lock() = Claim::default();
+        // Free for another tree; still the tree's (its raw calls refused) if its header names the data file.
+        let bound = self.0.data_file().is_some();
+        let mut claim = self.0.claim.lock();
+        *claim = Claim::default();
+        self.0.serves_tree.store(bound, Ordering::Release);
     }
 }
 
@@ -1912,6 +1921,7 @@ impl TreeWal {
             dependents: Mutex::new(Vec::new()),
             dependents_over: AtomicUsize::new(0),
             claim: Mutex::new(Claim::default()),
+            serves_tree: AtomicBool::new(hdr.data != 0),
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
@@ -1990,6 +2000,7 @@ impl TreeWal {
                     held: true,
                     tree_dropped: false,
                 };
+                self.serves_tree.store(true, Ordering::Release);
                 return Ok(Arc::new(TreeClaim(self.clone())));
             }
             if !claim.tree_dropped || std::time::Instant::now() >= deadline {
@@ -2203,6 +2214,20 @@ impl TreeWal {
         }
     }
 
+    /// [`Error::TreeOwnsLog`] for the raw call `what` if the log serves a tree (`serves_tree`).
+    fn refuse_if_trees(&self, what: &str) -> Result<()> {
+        if !self.serves_tree.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        Err(Error::TreeOwnsLog(format!(
+            "{}: TreeWal::{what} refused: the log serves a tree, whose records and cuts are its own (a record \
+             appended here would be replayed into the tree's pages at its next open; its cut is the tree's \
+             checkpoint's, Tree::checkpoint); nothing was appended or cut: a layer above logs in a log of its own \
+             (TreeWal::flush_first)",
+            self.name()
+        )))
+    }
+
     /// Fails the log: `what` failed with `e`, and every later append and flush is refused with it.
     fn fail(&self, what: &str, e: std::io::Error) -> Error {
         let why: Arc<str> = format!("{what}: {e}").into();
@@ -2216,7 +2241,16 @@ impl TreeWal {
     /// could not read back ([`Error::BadRecord`]: more than 65,535 ops, a key longer than 65,535 bytes, more than
     /// [`RECORD_MAX`] bytes), and then appends nothing; a failure of the write-out an append may start is latched (or, for lack of space, leaves the
     /// records buffered) and reported by the next flush or commit.
+    ///
+    /// Refused ([`Error::TreeOwnsLog`], nothing appended) on a log that serves a tree: a record appended to a
+    /// tree's own log is replayed into the tree's pages at its next open (R35-1 in RELIABILITY.md).
     pub fn append(&self, ops: &[Op<'_>]) -> Result<Lsn> {
+        self.refuse_if_trees("append")?;
+        self.append_own(ops)
+    }
+
+    /// [`TreeWal::append`] by the log's own tree (its first pages), which the public call refuses.
+    pub(crate) fn append_own(&self, ops: &[Op<'_>]) -> Result<Lsn> {
         let len = check_record(ops)?;
         let _room = self.reserve(len)?;
         Ok(self.append_checked(ops))
@@ -2259,8 +2293,10 @@ impl TreeWal {
     /// Appends a change to one leaf, as `op` or, if the page was last logged at or before the checkpoint redo
     /// point (`page_lsn`), as the full `image` (full-page write). The choice is made under the log lock, so it
     /// cannot race with a checkpoint moving the redo point.
-    /// Fails as [`TreeWal::append`] does.
+    /// Fails as [`TreeWal::append`] does (refused on a log that serves a tree, which appends its leaves' records
+    /// without this call).
     pub fn append_leaf(&self, page_lsn: Lsn, page: PageNo, image: &[u8], op: Op<'_>) -> Result<Lsn> {
+        self.refuse_if_trees("append_leaf")?;
         let len = check_record(&[Op::Image { page, bytes: image }])?.max(check_record(&[op])?);
         let _room = self.reserve(len)?;
         Ok(self.append_leaf_checked(page_lsn, page, image, op))
@@ -2590,7 +2626,17 @@ impl TreeWal {
     /// slot alone, or for a bounded log by a switch of region when the one in force is half full (see the module
     /// docs, "Truncation" and "A bounded log on a storage"). Everything appended before the call is durable after
     /// it.
+    ///
+    /// Refused ([`Error::TreeOwnsLog`], nothing cut) on a log that serves a tree: the tree's checkpoint
+    /// ([`crate::Tree::checkpoint`]) cuts it, after noting in its meta page where the log must start; a cut
+    /// without that note made the tree's next open fail with [`Error::LogMismatch`] (R35-1 in RELIABILITY.md).
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
+        self.refuse_if_trees("truncate_before")?;
+        self.cut_before(redo)
+    }
+
+    /// [`TreeWal::truncate_before`] by the log's own tree (its checkpoint), which the public call refuses.
+    pub(crate) fn cut_before(&self, redo: Lsn) -> Result<()> {
         let mut tr = self.trunc.lock();
         let mut io = self.io.lock();
         if redo <= io.start {

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod api_combinations;
 mod api_concurrent_edges;
 mod api_edges;
 mod ascending_inner_fill;

@@ -4,65 +4,14 @@
 //! write of the log's records lost them and let the next commit succeed past the hole (R18-2).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::common::panicky::Panicky;
 use crate::common::{key, value};
 
-use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::storage::MemoryStorage;
 use bufpool_btree::{BufferPool, Tree, TreeWal};
-
-/// A log storage over `inner` that panics at its `n`th read (or write) from when that is armed, once.
-struct Panicky {
-    inner: Arc<MemoryStorage>,
-    /// Calls to go before the panic; negative: disarmed.
-    reads: AtomicI64,
-    writes: AtomicI64,
-}
-
-impl Panicky {
-    fn new(inner: Arc<MemoryStorage>) -> Arc<Panicky> {
-        Arc::new(Panicky {
-            inner,
-            reads: AtomicI64::new(-1),
-            writes: AtomicI64::new(-1),
-        })
-    }
-}
-
-/// Counts a call down: true for the call that panics.
-fn due(calls: &AtomicI64) -> bool {
-    calls
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n >= 0).then(|| n - 1))
-        .is_ok_and(|n| n == 0)
-}
-
-impl Storage for Panicky {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        if due(&self.reads) {
-            panic!("the log storage's read panicked");
-        }
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        if due(&self.writes) {
-            panic!("the log storage's write panicked");
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        StorageInfo {
-            backend: "panicky",
-            direct: false,
-        }
-    }
-}
 
 fn pool() -> Arc<BufferPool> {
     Arc::new(BufferPool::builder().frames(256).page_size(4096).build().unwrap())
@@ -86,7 +35,7 @@ fn a_log_storage_panicking_in_recovery_refuses_the_open_and_leaves_nothing_open(
         tree.commit().unwrap();
     }
     let pool = pool();
-    let dev = Panicky::new(log);
+    let dev = Panicky::new(log, "the log storage");
     let wal = TreeWal::open_storage(dev.clone()).unwrap();
     dev.reads.store(0, Ordering::SeqCst); // recovery's first read of the log
     let opened = catch_unwind(AssertUnwindSafe(|| {
@@ -120,7 +69,7 @@ fn a_log_storage_panicking_in_recovery_refuses_the_open_and_leaves_nothing_open(
 #[test]
 fn a_log_storage_panicking_in_a_write_fails_the_log_and_loses_nothing_acknowledged() {
     let (log, data) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
-    let dev = Panicky::new(log.clone());
+    let dev = Panicky::new(log.clone(), "the log storage");
     let mut acknowledged = Vec::new();
     let unwound;
     {

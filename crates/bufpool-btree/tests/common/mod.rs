@@ -302,3 +302,74 @@ pub fn redo_above(above: &TreeWal, tree: &Tree) {
         })
         .unwrap();
 }
+
+/// A `Storage` of the caller's over a `MemoryStorage` that panics once, at its `n`th read, write or sync from
+/// when that is armed: a log's (`log_storage_panics.rs`) or a data file's (`api_combinations.rs`).
+pub mod panicky {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    use bufpool::storage::{MemoryStorage, RecordStore, Storage, StorageInfo};
+
+    pub struct Panicky {
+        pub inner: Arc<MemoryStorage>,
+        /// Whose storage it is, in the panic's message ("the log storage": "the log storage's read panicked").
+        pub what: &'static str,
+        /// Calls to go before the panic; negative: disarmed.
+        pub reads: AtomicI64,
+        pub writes: AtomicI64,
+        pub syncs: AtomicI64,
+    }
+
+    impl Panicky {
+        pub fn new(inner: Arc<MemoryStorage>, what: &'static str) -> Arc<Panicky> {
+            Arc::new(Panicky {
+                inner,
+                what,
+                reads: AtomicI64::new(-1),
+                writes: AtomicI64::new(-1),
+                syncs: AtomicI64::new(-1),
+            })
+        }
+    }
+
+    /// Counts a call down: true for the call that panics.
+    fn due(calls: &AtomicI64) -> bool {
+        calls
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n >= 0).then(|| n - 1))
+            .is_ok_and(|n| n == 0)
+    }
+
+    impl Storage for Panicky {
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            if due(&self.reads) {
+                panic!("{}'s read panicked", self.what);
+            }
+            self.inner.read_at(buf, offset)
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            if due(&self.writes) {
+                panic!("{}'s write panicked", self.what);
+            }
+            self.inner.write_at(buf, offset)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            if due(&self.syncs) {
+                panic!("{}'s sync panicked", self.what);
+            }
+            self.inner.sync()
+        }
+        fn info(&self) -> StorageInfo {
+            StorageInfo {
+                backend: "panicky",
+                direct: false,
+            }
+        }
+        fn record_store(&self) -> Option<&dyn RecordStore> {
+            self.inner.record_store()
+        }
+    }
+}
