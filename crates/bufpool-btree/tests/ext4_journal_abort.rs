@@ -38,17 +38,6 @@ const TREES: u64 = 3;
 /// Threads committing at once, thread `t` on tree `t % TREES`.
 const THREADS: u64 = 6;
 
-/// The value of `id` at version `ver`, `len` bytes (at least 16): its id and version, then bytes of both.
-fn value(id: u64, ver: u64, len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len);
-    v.extend_from_slice(&id.to_le_bytes());
-    v.extend_from_slice(&ver.to_le_bytes());
-    while v.len() < len {
-        v.push((common::mix(id ^ ver ^ v.len() as u64) & 0xff) as u8);
-    }
-    v
-}
-
 /// What one thread's run left: the last acknowledged state of each of its ids (`Some((version, length))`, or
 /// `None` deleted), the ids a commit in flight touched (either state may be there), its acknowledged commits and
 /// the error it stopped at.
@@ -100,7 +89,7 @@ fn work(tree: &Tree, t: u64, seed: u64, shape: &Shape, acks: &AtomicU64, stop: &
                     };
                     let len = rng.random_range(16..=shape.max_len);
                     pending.insert(id, Some((batch, len)));
-                    tree.put(&common::key(id), &value(id, batch, len))?;
+                    tree.put(&common::key(id), &common::sized_value(id, batch, len))?;
                 }
             }
             tree.commit()?;
@@ -264,7 +253,7 @@ fn round(dir: &Path, seed: u64) -> Result<(), String> {
                     continue;
                 }
                 let got = tree.get(&common::key(id)).unwrap();
-                if got != want.map(|(ver, len)| value(id, ver, len)) {
+                if got != want.map(|(ver, len)| common::sized_value(id, ver, len)) {
                     let got = got.map(|v| (u64::from_le_bytes(v[8..16].try_into().unwrap()), v.len()));
                     lost.push(format!("tree {i} id {id:#x}: acknowledged {want:?}, found {got:?}"));
                 }

@@ -864,3 +864,290 @@ fn the_zeroed_tail_grows_again_once_space_is_freed() {
     drop(tree);
     drop(mount);
 }
+
+/// What one committer of [`concurrent_committers_and_checkpoints_on_a_filling_file_system_lose_nothing`] left:
+/// the last acknowledged state of each of its ids (`Some((version, length))`, `None` deleted), the ops of the
+/// batch its error interrupted that returned `Ok` (acknowledged by the next commit that succeeds), the id whose
+/// op returned the error (either state), its acknowledged commits, and the error (`None`: stopped by the test).
+#[derive(Default)]
+struct Committer {
+    acked: std::collections::HashMap<u64, Option<(u64, usize)>>,
+    pending: std::collections::HashMap<u64, Option<(u64, usize)>>,
+    failed_op: Option<u64>,
+    live: Vec<u64>,
+    next: u64,
+    batch: u64,
+    commits: u64,
+    error: Option<Error>,
+}
+
+impl Committer {
+    /// Batches of 1..=8 puts (new ids and updates, values up to `max_len` bytes) and deletes on `tree`, each
+    /// committed, a checkpoint every 8th, until an error, `batches` batches, or `stop`.
+    fn work(
+        &mut self,
+        tree: &Tree,
+        rng: &mut rand::rngs::StdRng,
+        max_len: usize,
+        batches: u64,
+        stop: &std::sync::atomic::AtomicBool,
+    ) {
+        use rand::Rng;
+        for _ in 0..batches {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            self.batch += 1;
+            let batch = self.batch;
+            let mut added = Vec::new();
+            let result = (|| {
+                for _ in 0..rng.random_range(1..=8) {
+                    let choice = rng.random_range(0..10);
+                    if choice < 3 && !self.live.is_empty() {
+                        let id = self.live.swap_remove(rng.random_range(0..self.live.len()));
+                        self.failed_op = Some(id);
+                        assert!(tree.delete(&key(id))?, "id {id:#x} acknowledged, not there");
+                        self.pending.insert(id, None);
+                    } else {
+                        let id = if choice < 6 && !self.live.is_empty() {
+                            self.live[rng.random_range(0..self.live.len())]
+                        } else {
+                            self.next += 1;
+                            added.push(self.next);
+                            self.next
+                        };
+                        let len = rng.random_range(16..=max_len);
+                        self.failed_op = Some(id);
+                        tree.put(&key(id), &common::sized_value(id, batch, len))?;
+                        self.pending.insert(id, Some((batch, len)));
+                    }
+                    self.failed_op = None;
+                }
+                tree.commit()?;
+                self.commits += 1;
+                self.acked.extend(self.pending.drain());
+                self.live.append(&mut added);
+                if batch.is_multiple_of(8) {
+                    tree.checkpoint()?;
+                }
+                Ok::<(), Error>(())
+            })();
+            if let Err(e) = result {
+                // The ids the interrupted batch added: live once its records are committed (or rewritten).
+                self.live.append(&mut added);
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+
+    /// Once space is back: a commit (acknowledging the interrupted batch's `Ok` ops), and the failed op's id
+    /// written anew, so that every id has one acknowledged state again.
+    fn resume(&mut self, tree: &Tree, what: &str) {
+        tree.commit()
+            .unwrap_or_else(|e| panic!("{what}: the same tree's commit once space is back: {e}"));
+        self.acked.extend(self.pending.drain());
+        if let Some(id) = self.failed_op.take() {
+            self.batch += 1;
+            tree.put(&key(id), &common::sized_value(id, self.batch, 40))
+                .unwrap_or_else(|e| panic!("{what}: a put once space is back: {e}"));
+            tree.commit()
+                .unwrap_or_else(|e| panic!("{what}: a commit once space is back: {e}"));
+            self.acked.insert(id, Some((self.batch, 40)));
+            if !self.live.contains(&id) {
+                self.live.push(id);
+            }
+        }
+        self.error = None;
+    }
+}
+
+/// Checks `tree` against the committers that wrote it: the structure, every acknowledged state (an id of a
+/// batch in flight, `pending` or `failed_op`, may hold any of its states), and nothing never written.
+fn holds_acknowledged(tree: &Tree, committers: &[&Committer], what: &str) {
+    tree.check().unwrap_or_else(|e| panic!("{what}: invariants: {e}"));
+    let mut lost = Vec::new();
+    for c in committers {
+        for (&id, &want) in &c.acked {
+            let got = tree
+                .get(&key(id))
+                .unwrap_or_else(|e| panic!("{what}: get {id:#x}: {e}"));
+            let got = got.map(|v| (u64::from_le_bytes(v[8..16].try_into().unwrap()), v.len(), v));
+            let is = |s: Option<(u64, usize)>| match (&got, s) {
+                (None, None) => true,
+                (Some((_, _, v)), Some((ver, len))) => *v == common::sized_value(id, ver, len),
+                _ => false,
+            };
+            // A batch in flight may have reached the log in part (its records are written in order).
+            let in_flight = c.failed_op == Some(id) || c.pending.contains_key(&id);
+            if !is(want) && !in_flight {
+                lost.push(format!(
+                    "id {id:#x}: acknowledged {want:?}, found {:?}",
+                    got.map(|g| (g.0, g.1))
+                ));
+            }
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{what}: {} acknowledged changes lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    for pair in tree.range::<std::ops::RangeFull>(..) {
+        let (k, v) = pair.unwrap_or_else(|e| panic!("{what}: scan: {e}"));
+        let id = u64::from_le_bytes(v[..8].try_into().unwrap());
+        assert_eq!(key(id), k, "{what}: a value under a foreign key");
+        let known = committers
+            .iter()
+            .any(|c| c.acked.contains_key(&id) || c.pending.contains_key(&id) || c.failed_op == Some(id));
+        assert!(known, "{what}: id {id:#x} present, never written");
+    }
+}
+
+/// Session 35 (faults35, R35-10 in RELIABILITY.md): the tree's concurrency on a file system that fills. Two
+/// trees in one small pool (48 frames of 4 KiB: evictions write and grow the data files between checkpoints,
+/// and a miss may find every victim refused), four threads each putting, updating and deleting its own ids with
+/// values up to 900 bytes (splits, merges) and committing, and a thread checkpointing both trees all the while,
+/// on a tmpfs that fills: whatever each meets (a log write refused, a page write of a split's new page or its
+/// parent refused at eviction or checkpoint, a log cut's rewrite), every thread must stop with an error that
+/// says the device is full (`is_no_space`: nothing failed) and no other; a crash image taken while full holds
+/// every acknowledged change with the trees' invariants; once space is back the same trees (no restart) commit
+/// what was interrupted, go on with splits, merges and checkpoints, and after a close and reopen hold every
+/// acknowledged change.
+#[test]
+fn concurrent_committers_and_checkpoints_on_a_filling_file_system_lose_nothing() {
+    use rand::SeedableRng;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const THREADS: u64 = 4;
+    let seed0 = std::env::var("BUFPOOL_FULL_SEED").map_or_else(
+        |_| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        },
+        |s| s.parse().expect("BUFPOOL_FULL_SEED: a number"),
+    );
+    let rounds: u64 = std::env::var("BUFPOOL_FULL_ROUNDS").map_or(3, |s| s.parse().expect("a number"));
+    for round in 0..rounds {
+        let seed = seed0.wrapping_add(round);
+        let kib = [1536, 2048, 3072][(seed % 3) as usize];
+        let max_len = if seed % 2 == 0 { 900 } else { 200 };
+        let what = format!("seed {seed} ({kib} KiB, values up to {max_len} B)");
+        let dir = tempfile::tempdir().unwrap();
+        let Some(mount) = tmpfs_or_skip(
+            dir.path(),
+            &format!("{kib}k"),
+            "concurrent_committers_and_checkpoints_on_a_filling_file_system_lose_nothing",
+        ) else {
+            return;
+        };
+        let tree_dirs = [dir.path().join("t0"), dir.path().join("t1")];
+        let pool = Arc::new(BufferPool::builder().frames(48).page_size(4096).build().unwrap());
+        let trees: Vec<Tree> = tree_dirs
+            .iter()
+            .map(|d| {
+                let tree = bufpool_btree::open_dir_in(pool.clone(), d).unwrap();
+                // Cuts rewrite the log into a new file now and then, which needs space too.
+                tree.wal().set_rewrite_len(32 << 10);
+                tree
+            })
+            .collect();
+        let stop = AtomicBool::new(false);
+        let (mut committers, checkpoint_errors) = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (tree, stop) = (&trees[(t % 2) as usize], &stop);
+                    s.spawn(move || {
+                        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (t << 40));
+                        let mut c = Committer {
+                            next: t << 32,
+                            ..Committer::default()
+                        };
+                        c.work(tree, &mut rng, max_len, 100_000, stop);
+                        c
+                    })
+                })
+                .collect();
+            let checkpointer = s.spawn(|| {
+                let mut errors = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    for tree in &trees {
+                        if let Err(e) = tree.checkpoint() {
+                            errors.push(e);
+                        }
+                    }
+                    std::thread::yield_now();
+                }
+                errors
+            });
+            let t0 = std::time::Instant::now();
+            while !handles.iter().all(|h| h.is_finished()) && t0.elapsed() < std::time::Duration::from_secs(60) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            stop.store(true, Ordering::Relaxed);
+            let committers: Vec<Committer> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            (committers, checkpointer.join().unwrap())
+        });
+        let commits: u64 = committers.iter().map(|c| c.commits).sum();
+        eprintln!(
+            "{what}: {commits} acknowledged commits; stopped at {:?}; {} checkpoints refused",
+            committers
+                .iter()
+                .map(|c| c.error.as_ref().map(ToString::to_string))
+                .collect::<Vec<_>>(),
+            checkpoint_errors.len()
+        );
+        assert!(commits > 0, "{what}: nothing acknowledged");
+        for (t, c) in committers.iter().enumerate() {
+            let e = c
+                .error
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: thread {t} was still going after 60 s on a full file system"));
+            assert!(
+                e.is_no_space(),
+                "{what}: thread {t} stopped at an error other than space: {e}"
+            );
+        }
+        for e in &checkpoint_errors {
+            assert!(e.is_no_space(), "{what}: a checkpoint failed other than for space: {e}");
+        }
+        // A crash now, while full: each tree in a copy of its files holds every acknowledged change.
+        for (i, d) in tree_dirs.iter().enumerate() {
+            let image = tempfile::tempdir().unwrap();
+            crash_image(d, image.path());
+            let crashed = common::open(image.path(), 64);
+            let mine: Vec<&Committer> = committers.iter().skip(i).step_by(2).collect();
+            holds_acknowledged(&crashed, &mine, &format!("{what}: tree {i}'s crash image while full"));
+        }
+        // Space back: the same trees go on, no restart.
+        remount(&mount, "64m");
+        std::thread::scope(|s| {
+            for (t, c) in committers.iter_mut().enumerate() {
+                let (tree, what) = (&trees[t % 2], &what);
+                s.spawn(move || {
+                    c.resume(tree, what);
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(!seed ^ ((t as u64) << 40));
+                    let go = AtomicBool::new(false);
+                    c.work(tree, &mut rng, max_len, 40, &go);
+                    if let Some(e) = &c.error {
+                        panic!("{what}: thread {t} once space is back: {e}");
+                    }
+                });
+            }
+        });
+        for (i, tree) in trees.iter().enumerate() {
+            tree.checkpoint()
+                .unwrap_or_else(|e| panic!("{what}: tree {i}'s checkpoint once space is back: {e}"));
+        }
+        drop(trees);
+        drop(pool);
+        for (i, d) in tree_dirs.iter().enumerate() {
+            let tree = common::open(d, 64);
+            let mine: Vec<&Committer> = committers.iter().skip(i).step_by(2).collect();
+            holds_acknowledged(&tree, &mine, &format!("{what}: tree {i} reopened"));
+        }
+        drop(mount);
+    }
+}

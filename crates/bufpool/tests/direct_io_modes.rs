@@ -3,8 +3,11 @@
 //! transfer whose offset, length or buffer is not 4 KiB aligned with EINVAL: every I/O the pool and its two file
 //! backends make must be aligned there, also the continuation of a read cut short by a torn last page. Pages
 //! written direct are read buffered after a reopen in the other mode, and the reverse, checksums and the written
-//! mark holding on both paths. Needs root and `losetup`, `mkfs.ext4`, `mount`; prints `SKIPPED` with the reason
-//! otherwise. A binary of its own: it makes and removes a loop device.
+//! mark holding on both paths. And a device of 8 KiB sectors under XFS (R35-10), whose O_DIRECT I/O of a 4 KiB
+//! page fails: a new file there must be opened buffered (or refused, `DirectOnly`), not fail its first write.
+//! Needs root and `losetup`, `mkfs.ext4` (`mkfs.xfs` and a kernel whose XFS takes blocks larger than a memory
+//! page for the second), `mount`; prints `SKIPPED` with the reason otherwise. A binary of its own: it makes and
+//! removes loop devices.
 
 mod common;
 
@@ -14,25 +17,32 @@ use std::process::Command;
 use bufpool::storage::{uring_available, OpenMode};
 use bufpool::{BufferPool, Error, IoBackend, PageId};
 
-/// A loop device of 4 KiB logical sectors over an image file, with ext4 mounted on it; unmounted and detached on
-/// drop.
+/// A loop device of large logical sectors over an image file, with a file system mounted on it; unmounted and
+/// detached on drop.
 struct SectorDevice {
     dev: String,
     mnt: PathBuf,
 }
 
 impl SectorDevice {
+    /// 4 KiB sectors, ext4 of 4 KiB blocks.
     fn new(dir: &Path) -> Result<SectorDevice, String> {
+        SectorDevice::with(dir, 4096, 64 << 20, &["mkfs.ext4", "-q", "-F", "-b", "4096"])
+    }
+
+    /// `sector` bytes a logical sector, an image of `bytes`, the file system made by `mkfs` (a command and its
+    /// arguments, the device appended).
+    fn with(dir: &Path, sector: u32, bytes: u64, mkfs: &[&str]) -> Result<SectorDevice, String> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("not root".into());
         }
         let image = dir.join("sectors.img");
         std::fs::File::create(&image)
-            .and_then(|f| f.set_len(64 << 20))
+            .and_then(|f| f.set_len(bytes))
             .map_err(|e| e.to_string())?;
         let out = Command::new("losetup")
-            .args(["--sector-size", "4096", "-f", "--show"])
+            .args(["--sector-size", &sector.to_string(), "-f", "--show"])
             .arg(&image)
             .output()
             .map_err(|e| format!("cannot run losetup: {e}"))?;
@@ -43,7 +53,7 @@ impl SectorDevice {
         let mnt = dir.join("mnt");
         let device = SectorDevice { dev, mnt };
         std::fs::create_dir(&device.mnt).map_err(|e| e.to_string())?;
-        run("mkfs.ext4", &["-q", "-F", "-b", "4096", &device.dev])?;
+        run(mkfs[0], &[&mkfs[1..], &[device.dev.as_str()]].concat())?;
         run("mount", &[&device.dev, device.mnt.to_str().ok_or("path")?])?;
         Ok(device)
     }
@@ -188,5 +198,97 @@ fn direct_and_buffered_opens_of_one_file_on_a_4k_sector_device_agree_and_a_torn_
         }
         assert!(path.exists() && bufpool::storage::sidecar_path(&path).exists());
         bufpool::storage::remove_data_file(&path).unwrap();
+    }
+}
+
+/// R35-10 (was R34-O10): the O_DIRECT probe at open reads 4 KiB at offset 0, which on a new, empty file ends at
+/// the end of file before the kernel checks the transfer: a file system that takes the O_DIRECT open and refuses
+/// the pool's I/O passed it. XFS on a device of 8 KiB logical sectors (8 KiB blocks, Linux's large block sizes)
+/// is one: every O_DIRECT transfer of a 4 KiB page fails with EINVAL. Before the fix a new file there was opened
+/// direct, and its first page write failed (`Io`, then `FileFailed`: the file unusable); a file with pages was
+/// opened buffered (its probe read failed), so the verdict hung on whether the file was empty. Now the open asks
+/// the alignment the file system states (`statx`) as well: the new file is opened buffered, its pages written,
+/// synced and read back, and `DirectOnly` is refused at the open instead of failing the first write.
+#[test]
+fn a_new_file_on_a_device_of_8k_sectors_is_opened_buffered_instead_of_failing_its_first_write() {
+    const TEST: &str = "a_new_file_on_a_device_of_8k_sectors_is_opened_buffered_instead_of_failing_its_first_write";
+    let dir = tempfile::tempdir().unwrap();
+    // mkfs.xfs wants at least 300 MiB; the image is sparse.
+    let mkfs = ["mkfs.xfs", "-f", "-q", "-b", "size=8192", "-s", "size=8192"];
+    let device = match SectorDevice::with(dir.path(), 8192, 320 << 20, &mkfs) {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("SKIPPED {TEST}: {why}");
+            return;
+        }
+    };
+    assert_eq!(device.logical_block_size(), 8192, "the loop device's sectors");
+    // The premise: O_DIRECT of 4 KiB is refused on this file system (an aligned 8 KiB transfer is taken).
+    {
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_DIRECT)
+            .open(device.mnt.join("premise"))
+            .unwrap();
+        let buf = bufpool::page::AlignedBuf::zeroed(8192);
+        let e = f
+            .write_at(&buf[..4096], 0)
+            .expect_err("a 4 KiB O_DIRECT write on 8 KiB sectors");
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+        assert_eq!(f.write_at(&buf[..], 0).unwrap(), 8192);
+    }
+    let mut backends = vec![IoBackend::Pread];
+    if uring_available() {
+        backends.push(IoBackend::Uring);
+    }
+    for backend in backends {
+        let path = device.mnt.join(format!("{backend:?}.db"));
+        let pool = new_pool(backend, OpenMode::DirectOrBuffered);
+        let file = pool.open_file(&path).unwrap();
+        // One page (a 4 KiB write), then seven more (one run of 28 KiB from offset 4 KiB), then page 3 alone.
+        common::fill_page(&mut pool.new_page(file).unwrap(), 0, 1);
+        pool.checkpoint()
+            .unwrap_or_else(|e| panic!("{backend:?}: a new file's first checkpoint: {e}"));
+        for n in 1..8 {
+            common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+        }
+        pool.checkpoint()
+            .unwrap_or_else(|e| panic!("{backend:?}: the second checkpoint: {e}"));
+        common::fill_page(&mut pool.write(PageId::new(file, 3)).unwrap(), 3, 2);
+        pool.checkpoint()
+            .unwrap_or_else(|e| panic!("{backend:?}: a checkpoint of page 3 alone: {e}"));
+        assert!(
+            !pool.stats().files[0].direct,
+            "{backend:?}: 4 KiB pages cannot go direct here"
+        );
+        pool.close().unwrap();
+        // The file now has pages: the probe's read refuses direct I/O too; every page reads back.
+        let want = |n: u32| if n == 3 { 2 } else { 1 };
+        check_all(backend, OpenMode::Buffered, &path, 8, want);
+        let pool = new_pool(backend, OpenMode::DirectOrBuffered);
+        let file = pool.open_file(&path).unwrap();
+        assert!(!pool.stats().files[0].direct, "{backend:?}: reopened");
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, 3)).unwrap(), 3), 2);
+        pool.close().unwrap();
+        // `DirectOnly`: refused at the open, new file or not, with the kernel's EINVAL.
+        let pool = new_pool(backend, OpenMode::DirectOnly);
+        for name in ["new-direct.db", &format!("{backend:?}.db")] {
+            match pool.open_file(device.mnt.join(name)) {
+                Err(Error::Open { source, .. }) => {
+                    assert_eq!(
+                        source.raw_os_error(),
+                        Some(libc::EINVAL),
+                        "{backend:?} {name}: {source}"
+                    )
+                }
+                Err(e) => panic!("{backend:?} {name}: {e}"),
+                Ok(_) => panic!("{backend:?}: DirectOnly opened {name}, whose 4 KiB pages cannot go direct"),
+            }
+        }
+        drop(pool);
     }
 }

@@ -25,6 +25,18 @@ pub fn value(id: u64, ver: u64) -> Vec<u8> {
     v
 }
 
+/// The value of `id` at version `ver`, `len` bytes (at least 16): its id and version, then bytes of both (long
+/// ones fill leaves, so puts split and deletes merge).
+pub fn sized_value(id: u64, ver: u64, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len);
+    v.extend_from_slice(&id.to_le_bytes());
+    v.extend_from_slice(&ver.to_le_bytes());
+    while v.len() < len {
+        v.push((mix(id ^ ver ^ v.len() as u64) & 0xff) as u8);
+    }
+    v
+}
+
 /// splitmix64's finaliser.
 pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -1,7 +1,9 @@
 //! `FileStorage`: a real file through `pread`/`pwrite`, with O_DIRECT where the filesystem allows it.
 //!
-//! Owns the probe: at open we ask for O_DIRECT; if the open is refused (EINVAL, as tmpfs did before Linux 6.6)
-//! or the first aligned read is refused, the file is reopened buffered and [`StorageInfo::direct`] says so.
+//! Owns the probe: at open we ask for O_DIRECT; if the open is refused (EINVAL, as tmpfs did before Linux 6.6),
+//! the first aligned read is refused, or the file system states a direct-I/O alignment coarser than the pool's
+//! 4 KiB (`statx`; the read proves nothing on an empty file), the file is reopened buffered and
+//! [`StorageInfo::direct`] says so.
 //! [`OpenMode::Buffered`] skips the probe (benchmarks of the OS page cache, or filesystems known not to support it).
 //!
 //! Also owns the names: the record's sidecar `<path>.bpmeta` beside the name given (a symbolic link's, not its
@@ -358,10 +360,57 @@ fn open_direct(path: &Path) -> io::Result<File> {
         .truncate(false)
         .custom_flags(libc::O_DIRECT)
         .open(path)?;
-    // Some filesystems accept the flag at open and refuse the I/O; find out now, not on the first miss.
+    // Some filesystems accept the flag at open and refuse the I/O; find out now, not on the first miss. The read
+    // tells only where the file has bytes at offset 0: past the end of a file (a new, empty one) the kernel answers
+    // 0 before it checks the transfer's alignment, so the alignment the file system states is asked too.
     let mut probe = AlignedBuf::zeroed(IO_ALIGN);
     file.read_at(&mut probe, 0)?;
+    if let Some(align) = direct_io_alignment(&file) {
+        if !align.takes(IO_ALIGN) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+    }
     Ok(file)
+}
+
+/// What a file's direct I/O needs, as `statx` reports it (`STATX_DIOALIGN`, Linux 6.1): the alignment of a
+/// transfer's buffer and of its offset and length, in bytes; 0 where the file takes no direct I/O.
+#[derive(Clone, Copy, Debug)]
+struct DirectIoAlignment {
+    mem: u32,
+    offset: u32,
+}
+
+impl DirectIoAlignment {
+    /// Whether transfers whose buffer, offset and length are multiples of `align` are taken.
+    fn takes(self, align: usize) -> bool {
+        let fits = |a: u32| a != 0 && align.is_multiple_of(a as usize);
+        fits(self.mem) && fits(self.offset)
+    }
+}
+
+/// The direct-I/O alignment the file system states for `file`, or `None` where it states none (a kernel before
+/// 6.1, a file system that does not fill it in, such as tmpfs, or `statx` refused): then the probe's read is all
+/// there is to go by. R35-10 in RELIABILITY.md: a new file on XFS over a device of 8 KiB sectors passed the read
+/// (0 bytes, at the end of file) and its first 4 KiB page write failed with EINVAL, which failed the file.
+fn direct_io_alignment(file: &File) -> Option<DirectIoAlignment> {
+    // SAFETY: `libc::statx` is a C struct of integers (and padding), for which all-zero bytes are a valid value.
+    let mut buf: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `statx` of a descriptor we own (an empty, NUL-terminated static path with AT_EMPTY_PATH) writes only
+    // into `buf`, a properly aligned, writable `statx` that outlives the call.
+    let rc = unsafe {
+        libc::statx(
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_DIOALIGN,
+            &mut buf,
+        )
+    };
+    (rc == 0 && buf.stx_mask & libc::STATX_DIOALIGN != 0).then_some(DirectIoAlignment {
+        mem: buf.stx_dio_mem_align,
+        offset: buf.stx_dio_offset_align,
+    })
 }
 
 /// `(device, inode)` of an open file: what [`Storage::identity`] reports for file-backed backends.
@@ -417,6 +466,18 @@ impl Drop for FileStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stated_direct_io_alignment_coarser_than_4k_or_none_refuses_direct_io() {
+        let a = |mem, offset| DirectIoAlignment { mem, offset };
+        assert!(a(512, 512).takes(IO_ALIGN));
+        assert!(a(4, 4096).takes(IO_ALIGN));
+        // R35-10: XFS on 8 KiB sectors.
+        assert!(!a(512, 8192).takes(IO_ALIGN));
+        assert!(!a(8192, 512).takes(IO_ALIGN));
+        // Zero: the file takes no direct I/O.
+        assert!(!a(0, 0).takes(IO_ALIGN));
+    }
 
     #[test]
     #[cfg_attr(miri, ignore)] // O_DIRECT and io_uring are system calls Miri cannot run
