@@ -6,5 +6,5 @@
 set -u
 DB=$1; OUT=$2; D=$(dirname $0); BIN=/work/wt/speed35-bin
 A=A=$BIN/main; B=B=$BIN/B; N=N=$BIN/lever
-$D/pairs.sh $DB $OUT/s60 2 60 $A $B $B $A
-$D/pairs.sh $DB $OUT/s12 2 12 $A $B $B $A $N $A
+$D/../logb32/pairs.sh $DB $OUT/s60 2 60 $A $B $B $A
+$D/../logb32/pairs.sh $DB $OUT/s12 2 12 $A $B $B $A $N $A
