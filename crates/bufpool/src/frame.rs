@@ -425,7 +425,7 @@ impl FrameHeader {
     /// this thread in it (`held::for_callback`: the page being loaded, written, or chosen as a victim).
     #[inline]
     pub(crate) fn held_by_caller(&self) -> bool {
-        self.owner.load(Relaxed) == crate::sync::thread_token()
+        self.owned_by_caller()
             || {
                 // An entry stands for a read guard of this thread, held or forgotten; a forgotten one's pool,
                 // dropped, leaks its headers, so no other pool's header is at its address (`held.rs`). Trusted
@@ -446,9 +446,15 @@ impl FrameHeader {
     /// while the list names the frame only this thread can be holding.
     #[inline]
     pub(crate) fn held_exclusive_by_caller(&self) -> bool {
+        self.owned_by_caller()
+            || (self.state.load() & LOCK_MASK == EXCLUSIVE && crate::held::held_for_callback(self).is_some())
+    }
+
+    /// True if the calling thread's `WriteGuard` holds this frame's exclusive latch (`owner`).
+    #[inline]
+    fn owned_by_caller(&self) -> bool {
         // Relaxed: only this thread ever stores its own token, so it reads its own last store or another's.
         self.owner.load(Relaxed) == crate::sync::thread_token()
-            || (self.state.load() & LOCK_MASK == EXCLUSIVE && crate::held::held_for_callback(self).is_some())
     }
 
     /// The error for a wait on this frame that [`FrameHeader::held_by_caller`] or
@@ -458,9 +464,7 @@ impl FrameHeader {
     #[cold]
     pub(crate) fn caller_hold_error(&self, page: PageId) -> crate::error::Error {
         match crate::held::held_for_callback(self) {
-            Some(callback) if self.owner.load(Relaxed) != crate::sync::thread_token() => {
-                crate::error::Error::CallbackReentry { page, callback }
-            }
+            Some(callback) if !self.owned_by_caller() => crate::error::Error::CallbackReentry { page, callback },
             _ => crate::error::Error::HeldByCaller { page },
         }
     }
