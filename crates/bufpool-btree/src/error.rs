@@ -51,7 +51,8 @@ pub enum Error {
     /// of them landed; from [`crate::BUF_HARD_MAX`] buffered bytes on, appends are refused with this error
     /// too (nothing appended) until a write-out succeeds. A commit that returned it is not acknowledged: its
     /// records become durable with the next commit that succeeds, or are lost by a crash before it. A failed
-    /// fsync is never this error: it fails the log ([`Error::Log`]).
+    /// fsync is never this error: it fails the log ([`Error::Log`]). A new log whose header the full device
+    /// refused at [`crate::TreeWal::open`] is this error too: nothing was opened; open it again once space is freed.
     #[error("no space left for the log ({0}); nothing was lost: retry once space is freed")]
     NoSpace(String),
     /// A record given to [`crate::TreeWal::append`] that the log could not read back, refused (nothing appended,

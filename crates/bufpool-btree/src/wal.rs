@@ -1853,9 +1853,15 @@ impl TreeWal {
                     region_len: bounded.unwrap_or(0),
                     data: 0,
                 };
+                // Refused for space, the header's write is retryable as the log's other writes are (R36-20): nothing
+                // was opened, and the next open finds what it left (zeroes, a torn or whole slot) and starts again.
+                // A failed fsync is never that (the module docs, "A full device").
                 dev.write_all_at(&h.region(), 0)
-                    .and_then(|()| dev.sync())
-                    .map_err(|e| log_err(name, "write header", e, AT_OPEN))?;
+                    .map_err(|e| match is_no_space(&e) {
+                        true => Error::NoSpace(format!("{name}: write header: {e}; {AT_OPEN}")),
+                        false => log_err(name, "write header", e, AT_OPEN),
+                    })
+                    .and_then(|()| dev.sync().map_err(|e| log_err(name, "sync header", e, AT_OPEN)))?;
                 if let Some(p) = &path {
                     bufpool::storage::sync_parent_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
                 }

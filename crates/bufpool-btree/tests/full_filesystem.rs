@@ -643,6 +643,54 @@ fn an_open_whose_checkpoint_is_refused_for_space_leaves_nothing_open() {
     drop(mount);
 }
 
+/// R36-20 (was R35-O11's and R33-O15's left item): a new log, and a new tree's data file, on a full file system
+/// are refused with an error that says so (`is_no_space`: nothing was opened, retry once space is freed), and
+/// both open once space is back. Before, the log's refused header write was `Error::Log("... write header: No
+/// space left on device ...")` and the data file's refused record `Pool(OpenIo { .. })`, for which
+/// `is_no_space()` was false, so a caller that retries on a full device (as the docs of `is_no_space` say) gave up.
+#[test]
+fn a_new_log_and_a_new_data_file_on_a_full_device_are_refused_for_space_and_open_once_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(dir.path(), "1m", "a_new_log_and_a_new_data_file_on_a_full_device") else {
+        return;
+    };
+    // A log made while there is room, for the data file's turn below.
+    let made = TreeWal::open(dir.path().join("made.wal")).unwrap();
+    let filler = fill(dir.path());
+    let err = TreeWal::open(dir.path().join("new.wal"))
+        .map(|_| ())
+        .expect_err("a new log on a full device");
+    assert!(err.is_no_space(), "a new log's header refused for space: {err}");
+    let pool = Arc::new(BufferPool::builder().frames(64).build().unwrap());
+    let err = Tree::open(pool.clone(), made, dir.path().join("t.db"))
+        .map(|_| ())
+        .expect_err("a new data file");
+    assert!(err.is_no_space(), "a new data file refused for space: {err}");
+    assert!(pool.stats().files.is_empty(), "the refused open left a file open");
+    std::fs::remove_file(filler).unwrap();
+    let tree = Tree::open(
+        pool.clone(),
+        TreeWal::open(dir.path().join("new.wal")).unwrap(),
+        dir.path().join("t.db"),
+    )
+    .expect("the same paths open once space is back");
+    let mut committed = BTreeMap::new();
+    for id in 0..200 {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+        committed.insert(id, 0);
+    }
+    tree.close().unwrap();
+    let tree = Tree::open(
+        pool,
+        TreeWal::open(dir.path().join("new.wal")).unwrap(),
+        dir.path().join("t.db"),
+    )
+    .unwrap();
+    holds(&tree, &committed, &BTreeMap::new(), "reopened");
+    drop(tree);
+    drop(mount);
+}
+
 /// A key above every `key(id)` (those start with `k`), in ascending order of `i`: pairs for an append load.
 fn bulk_key(i: u64) -> Vec<u8> {
     let mut k = b"zz-bulk-".to_vec();

@@ -498,6 +498,13 @@ impl std::fmt::Display for Plural {
     }
 }
 
+/// Whether an OS error says the device is full (ENOSPC, EDQUOT): the kernel took none of the refused bytes, so
+/// the write may be done again once space is freed.
+fn device_full(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        || matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+}
+
 impl Error {
     /// Builds an [`Error::Io`] (or [`Error::NoSpace`] for a full device) from an OS error.
     pub fn io(file: FileId, page: Option<PageId>, op: &'static str, e: io::Error) -> Error {
@@ -506,9 +513,7 @@ impl Error {
             return panicked.clone();
         }
         if let Some(p) = page {
-            if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
-                || e.kind() == io::ErrorKind::StorageFull
-            {
+            if device_full(&e) {
                 return Error::NoSpace { page: p, pages: 1 };
             }
         }
@@ -579,10 +584,13 @@ impl Error {
 
     /// True for a write refused because a device is full, which fails nothing and is retried once space is
     /// freed: [`Error::NoSpace`] (a data file's), [`Error::WalNoSpace`] (the log's, under the write-ahead rule),
-    /// and a [`Error::CheckpointFailed`] whose every failed file failed so.
+    /// a [`Error::CheckpointFailed`] whose every failed file failed so, and an open refused so ([`Error::Open`],
+    /// [`Error::OpenIo`] with ENOSPC or EDQUOT: a new file's creation or record; nothing was opened, and the same
+    /// path opens once space is back, R36-20).
     pub fn is_no_space(&self) -> bool {
         match self {
             Error::NoSpace { .. } | Error::WalNoSpace { .. } => true,
+            Error::Open { source, .. } | Error::OpenIo { source, .. } => device_full(source),
             Error::CheckpointFailed { failed } => !failed.is_empty() && failed.iter().all(|(_, e)| e.is_no_space()),
             _ => false,
         }

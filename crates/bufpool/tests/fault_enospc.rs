@@ -164,13 +164,16 @@ fn a_new_file_on_a_full_device_is_refused_and_opens_once_space_is_back() {
         let path = dir.path().join(format!("{backend:?}.db"));
         let filled = fill(dir.path());
         let pool = BufferPool::builder().frames(16).io_backend(backend).build().unwrap();
-        match pool.open_file(&path) {
-            Err(Error::OpenIo { op, source, .. }) => {
+        let refused = pool.open_file(&path).expect_err("a new file on a full device");
+        match &refused {
+            Error::OpenIo { op, source, .. } => {
                 assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{backend:?}: {op}: {source}")
             }
-            Err(Error::Open { source, .. }) => assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{backend:?}"),
+            Error::Open { source, .. } => assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{backend:?}"),
             other => panic!("{backend:?}: a new file on a full device: {other:?}"),
         }
+        // R36-20: the refused open says the device is full (nothing opened; retry once space is back).
+        assert!(refused.is_no_space(), "{backend:?}: {refused}");
         assert!(
             pool.stats().files.is_empty(),
             "{backend:?}: the refused open registered a file"
