@@ -91,8 +91,9 @@
 //!   they may run while the pool holds a frame latch (a load's, a write run's, a victim's) on this very thread.
 //!   A call back for the page the pool holds for the callback (a `Storage` reading the page it loads, a `Wal`
 //!   writing the page it is flushed for, the veto, `Policy::on_insert` or `Policy::victim` reading their page)
-//!   returns [`Error::CallbackReentry`] at once instead of waiting for ever; other calls back are not checked and
-//!   may wait for ever (a `Storage::sync` that flushes the file it syncs). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
+//!   returns [`Error::CallbackReentry`] at once instead of waiting for ever, and so does a miss from the veto
+//!   (which runs inside a victim search); other calls back are not checked and may wait for ever (a
+//!   `Storage::sync` that flushes the file it syncs). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
 //!   would wait for a guard the thread holds returns [`Error::HeldByCaller`].
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).

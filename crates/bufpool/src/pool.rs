@@ -108,6 +108,9 @@ thread_local! {
     static VETO_PANIC: std::cell::RefCell<Option<(PageId, Error)>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The eviction veto's name in errors ([`Error::CallbackReentry`], [`Error::Panicked`]).
+const VETO: &str = "eviction veto";
+
 /// Takes the eviction veto's panic caught on this thread, if any. (`try_with`: a thread being torn down may run
 /// pool calls from a thread-local's destructor after this one is destroyed; then none is kept, R12-2.)
 fn take_veto_panic() -> Option<Error> {
@@ -434,7 +437,8 @@ impl Builder {
 
     /// Registers the eviction veto: pages for which it returns `true` are never evicted (counted in
     /// [`Stats::veto_skips`]). It runs on the eviction path, possibly inside the policy's critical section: keep
-    /// it short and never call into the pool from it.
+    /// it short and never call into the pool from it (a read of its candidate, or a miss, returns
+    /// [`Error::CallbackReentry`]; a hit on another page is served).
     pub fn eviction_veto(mut self, veto: impl Fn(PageId) -> bool + Send + Sync + 'static) -> Self {
         self.veto = Some(Box::new(veto));
         self
@@ -1724,6 +1728,11 @@ impl BufferPool {
     /// [`Builder::frame_wait`] for frames held by guards; batches, which may hold such frames themselves, never
     /// wait.
     pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<ExclusiveFrame<'_>> {
+        // The eviction veto runs inside a victim search, under the policy's lock (list policies) or with a frame
+        // taken: a miss from the veto itself would search again on this thread and wait for ever (R36-21).
+        if crate::held::running(VETO) {
+            return Err(Error::CallbackReentry { page, callback: VETO });
+        }
         let _taking = Hold::taker(&self.core);
         // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
         if let Some(e) = take_veto_panic() {
@@ -1894,7 +1903,7 @@ impl BufferPool {
             return false;
         }
         if let Some(veto) = &self.core.veto {
-            let _for = crate::held::for_callback("eviction veto", [h]);
+            let _for = crate::held::for_callback(VETO, [h]);
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| veto(page))) {
                 Ok(false) => {}
                 Ok(true) => {
@@ -1906,7 +1915,7 @@ impl BufferPool {
                     // page is protected all the same, and the miss reports what else it meets (R12-2).
                     let _ = VETO_PANIC.try_with(|p| {
                         p.borrow_mut()
-                            .get_or_insert_with(|| (page, Error::panicked("eviction veto", payload)));
+                            .get_or_insert_with(|| (page, Error::panicked(VETO, payload)));
                     });
                     return false;
                 }

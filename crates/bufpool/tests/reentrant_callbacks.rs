@@ -390,3 +390,62 @@ fn a_policy_reading_the_page_it_is_told_of_is_told_at_once() {
         pool.drop_file(file).unwrap();
     });
 }
+
+/// R36-21: an eviction veto reading *another* page that is not resident. The veto runs inside the miss's victim
+/// search (under the policy's lock for the list policies, S3-FIFO's included), so its own miss searched again on
+/// the same thread and waited for ever; on `9de118a` this test fails by `within`'s "still waiting after 10 s".
+/// Now the veto's miss is told `CallbackReentry` at once, naming the page it asked for, and the miss that ran the
+/// veto loads its page. A veto's read of a resident page (a hit) is served as before.
+#[test]
+fn an_eviction_veto_reading_another_page_that_misses_is_told_at_once() {
+    common::within("the eviction veto missing on another page", || {
+        let slot = PoolSlot::default();
+        let seen = Seen::default();
+        let (slot2, seen2) = (slot.clone(), Arc::clone(&seen));
+        // The veto's first call reads page 1 (not resident: a miss) and protects its candidate; its second reads a
+        // resident page other than its candidate (a hit) and lets the candidate go.
+        let pages: Arc<OnceLock<Vec<PageId>>> = Arc::default();
+        let pages2 = Arc::clone(&pages);
+        let armed = Arc::new(AtomicU8::new(0));
+        let armed2 = Arc::clone(&armed);
+        let pool = Arc::new(
+            BufferPool::builder()
+                .frames(3)
+                .eviction_veto(move |candidate| {
+                    let (target, protect) = match armed2.load(SeqCst) {
+                        1 => (pages2.get().unwrap()[1], true),
+                        2 => (
+                            *pages2.get().unwrap()[3..].iter().find(|&&p| p != candidate).unwrap(),
+                            false,
+                        ),
+                        _ => return false,
+                    };
+                    armed2.fetch_add(1, SeqCst);
+                    let r = pool_of(&slot2).read(target).map(drop);
+                    seen2.lock().push((target, r));
+                    protect
+                })
+                .build()
+                .unwrap(),
+        );
+        slot.set(Arc::downgrade(&pool)).unwrap();
+        let file = pool.open_storage(MemoryStorage::new()).unwrap();
+        pages
+            .set((0..6).map(|_| pool.new_page(file).unwrap().page_id()).collect())
+            .unwrap();
+        let pages = pages.get().unwrap();
+        pool.checkpoint().unwrap();
+        for &p in &pages[3..] {
+            drop(pool.read(p).unwrap());
+        }
+        armed.store(1, SeqCst);
+        drop(pool.read(pages[0]).expect("the miss that ran the veto loads its page"));
+        let seen = seen.lock();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(
+            matches!(&seen[0], (p, Err(Error::CallbackReentry { page, callback: "eviction veto" })) if *p == pages[1] && *page == pages[1]),
+            "{seen:?}"
+        );
+        assert!(matches!(&seen[1], (p, Ok(())) if pages[3..].contains(p)), "{seen:?}");
+    });
+}
