@@ -50,11 +50,12 @@ const FAULT_P: f64 = 0.004;
 /// The capacity of the bounded log of one seed in three: the smallest (`TreeWal::open_storage_with_capacity`).
 const BOUNDED_LOG: u64 = 1024 + 2 * bufpool_btree::REGION_MIN;
 
-fn seeds() -> u64 {
-    std::env::var("BUFPOOL_BTREE_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
+/// The seeds run: `BUFPOOL_BTREE_SIM_SEEDS` of them (200 by default) from `BUFPOOL_BTREE_SIM_FIRST` (0), so that
+/// a long soak can run in parts.
+fn seeds() -> std::ops::Range<u64> {
+    let var = |name, default| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let first = var("BUFPOOL_BTREE_SIM_FIRST", 0);
+    first..first + var("BUFPOOL_BTREE_SIM_SEEDS", 200)
 }
 
 /// A key's state: `None` = absent, `Some(ver)` = `value(id, ver)`.
@@ -428,8 +429,7 @@ fn ascending_runs_survive_faults_and_power_loss() {
 fn run(keys: Keys) {
     let ids: HashMap<Vec<u8>, u64> = (0..KEYS).map(|id| (key(id), id)).collect();
     let mut t = Tally::default();
-    let seeds = seeds();
-    for seed in 0..seeds {
+    for seed in seeds() {
         t.seeds += 1;
         run_seed(seed, &ids, keys, &mut t);
     }

@@ -32,11 +32,12 @@ const RUNS: u64 = 6;
 const EPOCHS: usize = 4;
 const FAULT_P: f64 = 0.002;
 
-fn seeds() -> u64 {
-    std::env::var("BUFPOOL_COVERED_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30)
+/// The seeds run: `BUFPOOL_COVERED_SIM_SEEDS` of them from `BUFPOOL_COVERED_SIM_FIRST` (0), so that a long soak
+/// can run in parts.
+fn seeds() -> std::ops::Range<u64> {
+    let var = |name, default| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let first = var("BUFPOOL_COVERED_SIM_FIRST", 0);
+    first..first + var("BUFPOOL_COVERED_SIM_SEEDS", 30)
 }
 
 /// A covered key; its uncovered neighbour is the same bytes followed by `u` (so both share leaves).
@@ -463,7 +464,7 @@ fn covered_tree_survives_faults_and_power_loss() {
         .flat_map(|id| [(key(id, false), (id, false)), (key(id, true), (id, true))])
         .collect();
     let mut t = Tally::default();
-    for seed in 0..seeds() {
+    for seed in seeds() {
         run_seed(seed, &ids, &mut t);
     }
     let f = &t.faults;
@@ -472,7 +473,7 @@ fn covered_tree_survives_faults_and_power_loss() {
          after a crash {}; checkpoints ok {}; patches logged {}; runs of puts {}; CUT ops seen in the tree logs {}; faults: read \
          EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, unsynced writes at crash \
          kept/torn/lost {}/{}/{}; written-LSN entries forgotten {}; violations {}",
-        seeds(),
+        seeds().count(),
         t.crashes,
         t.txns_ok,
         t.uncovered_ok,
