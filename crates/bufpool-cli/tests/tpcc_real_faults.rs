@@ -68,6 +68,16 @@ fn run(db: &Path, acks: &Path, stderr: &Path) -> Child {
         .unwrap()
 }
 
+/// Writes `path` until the file system holding it is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    for block in [vec![7u8; 1 << 20], vec![7u8; 4096]] {
+        while f.write_all(&block).is_ok() {}
+    }
+    let _ = f.sync_all();
+}
+
 fn acked(acks: &Path) -> usize {
     std::fs::read_to_string(acks).map_or(0, |s| s.lines().filter(|l| !l.starts_with('#')).count())
 }
@@ -162,7 +172,15 @@ fn tpcc_on_a_full_ext4_stops_with_an_error_and_loses_no_acknowledged_new_order()
     };
     let db = loaded_on(dir.path(), &fs);
     let (acks, stderr) = (dir.path().join("acks"), dir.path().join("stderr"));
-    let (status, err) = stops(&mut run(&db, &acks, &stderr), &stderr, || ());
+    // Once the run has acknowledged some New-Orders, another writer takes the space left: the run meets the full
+    // device at its next write (a durable run filled the last 10 MiB itself in 60-240 s, CI's longest test).
+    let mut filled = false;
+    let (status, err) = stops(&mut run(&db, &acks, &stderr), &stderr, || {
+        if !filled && acked(&acks) >= 20 {
+            filled = true;
+            fill(&fs.mnt.join("filler"));
+        }
+    });
     assert!(!status.success(), "the run succeeded on a full device:\n{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(
