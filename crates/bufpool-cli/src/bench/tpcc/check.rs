@@ -27,7 +27,7 @@
 //!
 //! Where it runs: after every bench run, in `--tpcc-verify`, and wherever the tests called the conditions (the
 //! crash, power-loss, full-device, real-fault and concurrency tests). Its cost, measured in session 36 (R36-O10 in
-//! RELIABILITY.md, BENCHMARKS.md "Session 36, the full consistency check's time"): about 1.5 s at 20 warehouses
+//! RELIABILITY.md, BENCHMARKS.md "Session 36, the full consistency check's time"): about 0.7 s at 20 warehouses
 //! in memory, seconds more out of memory, outside the runs' time; each run's line prints it.
 
 use anyhow::{bail, Result};
