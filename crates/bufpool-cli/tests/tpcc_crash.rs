@@ -1,7 +1,7 @@
 //! SIGKILL during TPC-C on bufpool-btree (one warehouse of reduced cardinalities, two threads). A child runs the
 //! mix, appending every New-Order it acknowledged to a file, and is killed at a random point once it has
 //! acknowledged some; then `--tpcc-verify` recovers the database and checks the trees' structure and consistency
-//! conditions 1 to 4 (every transaction all or nothing) and that every New-Order a `durable` child acknowledged
+//! conditions 1 to 12 (every transaction all or nothing) and that every New-Order a `durable` child acknowledged
 //! is there. All children append to one acknowledgement file, each run's lines after a line naming its mode: a
 //! New-Order a `batch:200` child acknowledged may be lost by the kill (its mode's promise), and the verify says
 //! so rather than fail (it failed on them before L11-5 in RELIABILITY.md). Four children in turn on the same database: `durable`, `batch:200` (transactions

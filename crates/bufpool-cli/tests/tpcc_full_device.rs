@@ -2,7 +2,7 @@
 //! a reduced database is loaded, copied onto a tmpfs with about 512 KiB to spare, and run with two threads and
 //! frequent checkpoints (`BUFPOOL_TPCC_LOG_MAX`) until the device is full. The bench must stop by itself with an
 //! error that says so (no panic, no hang), and after space is freed `--tpcc-verify` must recover the database with
-//! consistency conditions 1 to 4 and every New-Order the run acknowledged (passes on main). The same in
+//! consistency conditions 1 to 12 and every New-Order the run acknowledged (passes on main). The same in
 //! `batch:50` (session 35, faults35): a commit that does not fsync meets the full device only when its records
 //! are written out (by a later commit's fsync, a tree's write-out, a checkpoint), so the error reaches another
 //! transaction than the one whose records were refused; the recovered database must be consistent and hold

@@ -1,6 +1,6 @@
 //! `bufpool bench --workload tpcc --smoke`: TPC-C on one warehouse of reduced cardinalities, bufpool-btree, redb
 //! and LMDB, in nondurable and durable modes, through the real binary. Asserts the JSON: a load row per system,
-//! a run row per (system, mode) with committed transactions of every type, and consistency conditions 1 to 4
+//! a run row per (system, mode) with committed transactions of every type, and consistency conditions 1 to 12
 //! held after every run.
 
 use crate::common;

@@ -13,6 +13,9 @@ use crate::bench::workload::Rng;
 /// The load's timestamp (clause 4.3.3.1 says "current date and time"; a fixed one keeps loads reproducible).
 pub const LOAD_DATE: u64 = 1_700_000_000;
 
+/// H_AMOUNT of the HISTORY row loaded for each customer, and its C_YTD_PAYMENT (10.00, clause 4.3.3.1).
+pub const LOAD_PAYMENT: i64 = 1000;
+
 fn address(rng: &mut Rng) -> Address {
     let mut a = Address::default();
     for l in &mut a.lines[..3] {
@@ -64,7 +67,9 @@ fn load_warehouse(engine: &impl Engine, scale: Scale, nu: NuConstants, w: u16, r
     engine.load(&mut |t: &mut dyn Txn| {
         let wh = Warehouse {
             tax: uniform(rng, 0, 2000) as u32,
-            ytd: 30_000_000,
+            // 300,000.00 at the spec's scale: the sum of the warehouse's HISTORY rows (condition 8 of clause
+            // 3.3.2), as it is at a reduced scale too.
+            ytd: i64::from(scale.customers) * i64::from(DISTRICTS) * LOAD_PAYMENT,
             name: name(rng, 6, 10),
             address: address(rng),
         };
@@ -95,7 +100,8 @@ fn load_warehouse(engine: &impl Engine, scale: Scale, nu: NuConstants, w: u16, r
 fn load_district(t: &mut dyn Txn, scale: Scale, nu: NuConstants, w: u16, d: u8, rng: &mut Rng) -> Result<()> {
     let dist = District {
         tax: uniform(rng, 0, 2000) as u32,
-        ytd: 3_000_000,
+        // 30,000.00 at the spec's scale: the sum of the district's HISTORY rows (condition 9).
+        ytd: i64::from(scale.customers) * LOAD_PAYMENT,
         next_o_id: scale.customers + 1,
         name: name(rng, 6, 10),
         address: address(rng),
@@ -115,8 +121,8 @@ fn load_district(t: &mut dyn Txn, scale: Scale, nu: NuConstants, w: u16, d: u8, 
             since: LOAD_DATE,
             credit_lim: 5_000_000,
             discount: uniform(rng, 0, 5000) as u32,
-            balance: -1000,
-            ytd_payment: 1000,
+            balance: -LOAD_PAYMENT,
+            ytd_payment: LOAD_PAYMENT,
             payment_cnt: 1,
             delivery_cnt: 0,
             first: name(rng, 8, 16),
@@ -144,7 +150,7 @@ fn load_district(t: &mut dyn Txn, scale: Scale, nu: NuConstants, w: u16, d: u8, 
             d_id: d,
             w_id: w,
             date: LOAD_DATE,
-            amount: 1000,
+            amount: LOAD_PAYMENT,
             data: name(rng, 12, 24),
         };
         t.put(Table::History, &history_key(w, d, 0, 0, c as u16), &h.encode())?;

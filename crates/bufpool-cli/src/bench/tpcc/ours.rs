@@ -107,7 +107,7 @@
 //!   after the one that read its district's rows, so it no longer holds the district through them). A
 //!   CUSTOMER row is written by Payment (its district's lock), Delivery (its district's lock) and
 //!   read by New-Order and Order-Status under their district's lock. `tests::concurrent_transactions_keep_*`
-//!   runs the mix on 4 threads against 2 warehouses and checks conditions 1 to 4 and the STOCK order counts;
+//!   runs the mix on 4 threads against 2 warehouses and checks conditions 1 to 12 and the STOCK order counts;
 //!   it fails with any of the three classes taken away (tried once each by hand).
 //! - **Checkpoint** (when the transaction log passes [`LOG_MAX`], and at close): hold the `gate` exclusively
 //!   (commits hold it shared from append to the end of their apply) just long enough to take the log's end `r`:
@@ -2508,7 +2508,7 @@ mod tests {
     }
 
     /// The finer locks (module docs, "Isolation") under contention: the mix on 4 threads against 2 warehouses of
-    /// 10 districts each, 2,500 transactions a thread. Conditions 1 to 4 must hold after it, and the STOCK rows
+    /// 10 districts each, 2,500 transactions a thread. Conditions 1 to 12 must hold after it, and the STOCK rows
     /// must have counted every order line placed (sum of S_ORDER_CNT grew by the ORDER-LINE rows added), which
     /// no condition checks and which a lost update of a STOCK row breaks. Tried by hand once per lock class
     /// (2026-12-01): without the district locks it failed on condition 4 in all 20 districts (two New-Orders

@@ -9,7 +9,7 @@
 //!   tree-log write-outs run under the commits; for about half the runs on two threads, as the TPC-C driver
 //!   runs them: `Ours::tick_logs` beside `Ours::tick_checkpoints`), the power cut at a seeded I/O call. Then a recovery cut at a
 //!   seeded I/O call of its own (a second crash during recovery), a third open that must succeed, and on it:
-//!   the trees' structure, conditions 1 to 4 (`check.rs`), every New-Order acknowledged as durable present
+//!   the trees' structure, conditions 1 to 12 (`check.rs`), every New-Order acknowledged as durable present
 //!   (`durable`: every one acknowledged; `batch:N`: those followed by their thread's N-th commit), and no
 //!   rolled-back New-Order present (its ORDER and ORDER-LINE rows as it wrote them).
 //!   `BUFPOOL_TPCC_POWER_SEEDS` seeds (default 6).
@@ -410,7 +410,7 @@ fn run_mix(e: &Ours, disk: &Disk, mode: Durability, threads: u16, seed: u64, max
 }
 
 /// Opens `images` (faults off) and checks the engine's promises against what the run saw: the trees'
-/// structure, conditions 1 to 4, every durably acknowledged New-Order present, no rolled-back one present.
+/// structure, conditions 1 to 12, every durably acknowledged New-Order present, no rolled-back one present.
 fn check_recovered(images: &BTreeMap<String, Vec<u8>>, seen: &Seen, what: &str) {
     let l = loaded();
     let disk = Disk::new(0, FaultConfig::none(), images);
@@ -709,7 +709,7 @@ fn a_tick_that_meets_a_full_device_is_retried_by_the_next() {
 /// EIO on a read of a tree page (a data file of any table) while two threads run the mix and the tick checkpoints
 /// (session 16, `fault16`): once (`Eio`) or from then on until healed (`EioPersistent`), at a seeded read. Every
 /// failure comes back as an `Err` (no panic, no hang: the other thread's transactions end too), and after the
-/// engine is closed (if it can be) and the power cut, the reopened engine holds conditions 1 to 4 and every
+/// engine is closed (if it can be) and the power cut, the reopened engine holds conditions 1 to 12 and every
 /// New-Order acknowledged as durable, none rolled back. `BUFPOOL_TPCC_READ_SEEDS` seeds (default 4).
 #[test]
 fn read_errors_of_tree_pages_on_two_threads_fail_transactions_and_lose_nothing_acknowledged() {
@@ -810,7 +810,7 @@ impl Worker for FailsApply<'_> {
 /// ORDER-LINE leaves the body never reads are not resident), after its DISTRICT, NEW-ORDER, ORDER and
 /// ORDER-CUSTOMER writes were applied and before its STOCK ones: the apply is retried whole, the New-Order is
 /// acknowledged, two threads then run the mix without an error, and after a power cut the recovered engine holds
-/// conditions 1 to 4 and every acknowledged New-Order.
+/// conditions 1 to 12 and every acknowledged New-Order.
 #[test]
 fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
     let l = loaded();
@@ -856,7 +856,7 @@ fn new_orders_until_one_fails(w: &mut FailsApply<'_>, seen: &mut Seen, seed: u64
 }
 
 /// After a commit whose apply failed: the engine refuses the next transaction, and after a power cut the
-/// reopened engine holds conditions 1 to 4 (a New-Order applied in part breaks conditions 2 and 3) and every
+/// reopened engine holds conditions 1 to 12 (a New-Order applied in part breaks conditions 2 and 3) and every
 /// New-Order acknowledged as durable.
 fn refuses_then_recovers(e: Ours, disk: &Disk, seen: &Seen, err: &anyhow::Error, what: &str) {
     assert!(
@@ -881,7 +881,7 @@ fn refuses_then_recovers(e: Ours, disk: &Disk, seen: &Seen, err: &anyhow::Error,
 /// for a tree page the apply needs: EIO, or ENOSPC; the pool cut to 12 free frames by another file's pages, so
 /// every apply evicts), armed at each of 40 New-Orders. The pool leaves a victim it could not write dirty and
 /// takes another, so the applies go on; whatever the commits answer, a failed one must stop the engine, and
-/// after a power cut the reopened engine holds each transaction whole or not at all (conditions 1 to 4) and
+/// after a power cut the reopened engine holds each transaction whole or not at all (conditions 1 to 12) and
 /// every New-Order acknowledged as durable.
 #[test]
 fn data_writes_refused_during_commits_applies_leave_each_transaction_whole_or_absent() {

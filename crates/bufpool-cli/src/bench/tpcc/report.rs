@@ -1,7 +1,7 @@
 //! Rows, the summary table and the JSON of the TPC-C workload.
 //!
 //! JSON: `{"results": [run rows], "loads": [load rows], "notes": [...]}`. A run row's `ops_per_sec` is committed
-//! transactions per second; `consistent` is the result of conditions 1 to 4 checked after that run.
+//! transactions per second; `consistent` is the result of conditions 1 to 12 checked after that run.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,7 +66,7 @@ pub struct Row {
     pub lock_wait_ratio: Option<f64>,
     /// Bytes of the system's files after the run.
     pub db_bytes: u64,
-    /// Consistency conditions 1 to 4 held after the run.
+    /// Consistency conditions 1 to 12 held after the run.
     pub consistent: bool,
     /// The violated conditions, if any.
     pub check_failures: Vec<String>,

@@ -563,6 +563,13 @@ impl Customer {
         add_i64(row, Self::YTD_PAYMENT.start, amount)?;
         bump_u32(row, Self::PAYMENT_CNT.start)
     }
+    /// C_BALANCE and C_YTD_PAYMENT of a row, without decoding the rest (consistency conditions 10 and 12).
+    pub fn balance_and_ytd_payment_of(row: &[u8]) -> Result<(i64, i64)> {
+        Ok((
+            fixed_i64(row, Self::BALANCE.start)?,
+            fixed_i64(row, Self::YTD_PAYMENT.start)?,
+        ))
+    }
     /// A delivery in an encoded row: C_BALANCE plus `amount`, C_DELIVERY_CNT plus one.
     pub fn deliver(row: &mut [u8], amount: i64) -> Result<()> {
         add_i64(row, Self::BALANCE.start, amount)?;
@@ -624,6 +631,20 @@ impl History {
             .i64(self.amount)
             .str(&self.data);
         e.0
+    }
+    /// Parses a row.
+    pub fn decode(b: &[u8]) -> Result<History> {
+        let mut d = Dec::new(b);
+        Ok(History {
+            c_id: d.u32()?,
+            c_d_id: d.u8()?,
+            c_w_id: d.u16()?,
+            d_id: d.u8()?,
+            w_id: d.u16()?,
+            date: d.u64()?,
+            amount: d.i64()?,
+            data: d.str()?.to_vec(),
+        })
     }
 }
 
@@ -703,6 +724,15 @@ impl OrderLine {
     /// OL_I_ID of a row, without decoding the rest (Stock-Level reads only this).
     pub fn item_of(row: &[u8]) -> Result<u32> {
         Dec::new(row).u32()
+    }
+
+    /// OL_DELIVERY_D (0: null) and OL_AMOUNT of a row, without decoding the rest (consistency conditions 7, 10
+    /// and 12).
+    pub fn delivery_and_amount_of(row: &[u8]) -> Result<(u64, i64)> {
+        Ok((
+            u64::from_le_bytes(fixed(row, Self::DELIVERY_D.start)?),
+            fixed_i64(row, Self::AMOUNT.start)?,
+        ))
     }
 
     /// Delivery of an encoded row: writes OL_DELIVERY_D, returns OL_AMOUNT.
@@ -1063,6 +1093,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(Item::price_and_data(&item.encode()).unwrap(), (1234, &b"d"[..]));
+        // The fields the consistency conditions read without decoding the rows.
+        assert_eq!(Customer::balance_and_ytd_payment_of(&b).unwrap(), (-1000, 0));
+        let line = OrderLine {
+            delivery_d: 77,
+            amount: -5,
+            dist_info: b"info".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(OrderLine::delivery_and_amount_of(&line.encode()).unwrap(), (77, -5));
+        assert!(OrderLine::delivery_and_amount_of(&line.encode()[..20]).is_err());
+        let h = History {
+            c_id: 3000,
+            c_d_id: 10,
+            c_w_id: 7,
+            d_id: 9,
+            w_id: 8,
+            date: 5,
+            amount: 123,
+            data: b"w    d".to_vec(),
+        };
+        let row = h.encode();
+        assert_eq!(History::decode(&row).unwrap(), h);
+        for cut in 0..row.len() {
+            assert!(History::decode(&row[..cut]).is_err());
+        }
     }
 }
 
