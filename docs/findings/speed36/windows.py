@@ -7,9 +7,9 @@ and for the same windows, from OUT/mon-tT.csv, the other processes' and the kern
 process (machine user+system jiffies less the process's own, a second: 100 = one core), the kworker threads'
 part of it, and the page cache's Dirty (MiB) at the window's end. Then, by round (one vmcache run and one of
 ours, same mode), ours over vmcache: whole run (ours: the bench's tx/s; vmcache: the mean of its 60 samples) and
-steady (the medians steady.sh reports). A vmcache run's seconds are its stamped sample lines; ours begin at the
-first mon.py second in which the process has a thread it did not have at its first second (the workers are
-spawned when the measured run starts, after the open), a second's alignment at best.
+steady (the medians steady.sh reports). A vmcache run's seconds are its stamped sample lines; ours begin when
+a thread the process did not have at its first mon.py second first runs (`ours_start`), a second's alignment at
+best.
 """
 import collections
 import re
@@ -40,13 +40,19 @@ def mon_at(mon, epoch):
 
 
 def ours_start(mon, pid):
+    """When our measured run began: the first second in which one of the run's threads ran (the workers, spawned
+    for the run, wait at a barrier until the open is done: their first CPU, not their appearance, marks the
+    start), less the part of that second it ran. The run's threads: unnamed ones (not `bufpool-*` nor
+    `iou-wrk-*`) spawned after the pool's own named threads (mon.py lists only threads that ran that second)."""
     lines = [d for d in mon if d["pid"] == pid]
     if not lines:
         return None
-    first = set(lines[0]["thr"])
-    for d in lines[1:]:
-        if set(d["thr"]) - first:
-            return float(d["epoch"]) - 1.0
+    named = [int(t) for d in lines for t, (c, _) in d["thr"].items() if c.startswith("bufpool-")]
+    floor = max(named + [int(pid)])
+    for d in lines:
+        new = [n for t, (c, n) in d["thr"].items() if int(t) > floor and not c.startswith(("bufpool-", "iou-wrk"))]
+        if new and max(new) > 0:
+            return float(d["epoch"]) - min(100, max(new)) / 100.0
     return None
 
 
