@@ -288,3 +288,38 @@ fn healthy_paths_pass_the_same_checks() {
     assert!(matches!(within(move || pool2.write(a).map(|g| g.len())), Some(Ok(_))));
     assert!(!matches!(pool.read(PageId::new(f, 9)), Err(Error::PageLatched { .. })));
 }
+
+/// R36-1 (session 36, model36): `ReadGuard::try_upgrade` turned a read guard on a freed page's last image into a
+/// write guard. `free_page`'s docs: once it returns, "a `write` of it fails with `PageFreed` until `new_page`
+/// reuses the number", a read is served the last image, and "none keeps a copy that takes write guards
+/// afterwards" (P1). `write` checks the frame's `freed` mark; `try_upgrade` did not, so a reader that followed a
+/// stale pointer to a freed page and decided to change it changed (and dirtied) a freed page. Found by the
+/// whole-API model's `Upgrade` op (seed in RELIABILITY.md, R36-1).
+#[test]
+fn r36_1_try_upgrade_of_a_freed_pages_image_is_refused() {
+    let pool = BufferPool::builder().frames(8).build().unwrap();
+    let f = pool.open_storage(MemoryStorage::new()).unwrap();
+    let p = {
+        let mut g = pool.new_page(f).unwrap();
+        g[0] = 7;
+        g.set_lsn(1);
+        g.page_id()
+    };
+    let _keep = pool.new_page(f).unwrap().page_id();
+    pool.checkpoint().unwrap(); // p has an image in the file
+    pool.free_page(p).unwrap();
+    // The premise: `write` refuses the freed page; `read` serves its last image.
+    assert!(matches!(pool.write(p), Err(Error::PageFreed { .. })));
+    let g = pool.read(p).expect("a freed page with an image is read");
+    assert_eq!(g[0], 7);
+    match g.try_upgrade() {
+        Ok(_) => panic!("try_upgrade of a freed page's image gave a write guard (write of it: PageFreed)"),
+        Err(g) => assert_eq!(g[0], 7, "the refused guard is the same shared latch"),
+    }
+    assert!(matches!(pool.write(p), Err(Error::PageFreed { .. })));
+    // Reused by new_page, the number takes write guards again, through either door.
+    let q = pool.new_page(f).unwrap().page_id();
+    assert_eq!(q, p);
+    let g = pool.read(p).unwrap();
+    assert!(g.try_upgrade().is_ok());
+}
