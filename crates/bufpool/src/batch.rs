@@ -205,7 +205,9 @@ impl BufferPool {
                 })
                 .collect();
             {
-                let _for = crate::held::for_callback("Storage::submit", run.iter().map(|l| self.header(l.idx)));
+                // Every frame of the batch, not only this run's: the later runs' pages are latched on this thread
+                // too, so a call back for one of them would wait for ever (R36-2 in RELIABILITY.md).
+                let _for = crate::held::for_callback("Storage::submit", loads.iter().map(|l| self.header(l.idx)));
                 run[0].file.submit(&mut reqs);
             }
             results.extend(

@@ -323,3 +323,90 @@ fn r36_1_try_upgrade_of_a_freed_pages_image_is_refused() {
     let g = pool.read(p).unwrap();
     assert!(g.try_upgrade().is_ok());
 }
+
+/// A storage that, once armed, reads `target` through the pool from its next `read_at` (a layered storage that
+/// consults another file while it loads a page), and records what the pool answered.
+struct ReadsAnother {
+    inner: MemoryStorage,
+    pool: std::sync::OnceLock<std::sync::Weak<BufferPool>>,
+    target: std::sync::Mutex<Option<PageId>>,
+    answer: std::sync::Mutex<Option<String>>,
+}
+
+impl Storage for ReadsAnother {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let target = self.target.lock().unwrap().take();
+        if let (Some(target), Some(pool)) = (target, self.pool.get().and_then(|p| p.upgrade())) {
+            let r = pool.read(target).map(|g| g.len());
+            *self.answer.lock().unwrap() = Some(format!("{r:?}"));
+        }
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn info(&self) -> StorageInfo {
+        StorageInfo {
+            backend: "reads-another",
+            direct: false,
+        }
+    }
+}
+
+/// R36-2 (session 36, model36): a `Storage::read_at` of a `read_many` batch (or `prewarm`'s) that read another
+/// page of the same batch, one in a later run (another file, or the same file after another's pages), waited for
+/// ever: the batch holds every page it loads exclusively latched on this thread until its run is submitted, but
+/// only the frames of the run being submitted were listed as held for the callback (`held::for_callback` in
+/// `submit_loads`), so the call back waited for a latch its own thread held, and every other thread that needed
+/// one of the batch's pages waited behind it (the model's seed 230: `prewarm` with a call back armed, two
+/// `new_page`s stuck). The crate docs: a call back for a page the pool holds for the callback returns
+/// `CallbackReentry` at once. Now every page of the batch is listed around each run's submit.
+#[test]
+fn r36_2_storage_reading_a_page_of_its_own_batch_is_told_callback_reentry() {
+    let a = Arc::new(ReadsAnother {
+        inner: MemoryStorage::new(),
+        pool: std::sync::OnceLock::new(),
+        target: std::sync::Mutex::new(None),
+        answer: std::sync::Mutex::new(None),
+    });
+    let b = Arc::new(MemoryStorage::new());
+    let pool = Arc::new(BufferPool::builder().frames(16).io_threads(0).build().unwrap());
+    a.pool.set(Arc::downgrade(&pool)).unwrap();
+    let (fa, fb) = (
+        pool.open_storage(a.clone()).unwrap(),
+        pool.open_storage(b.clone()).unwrap(),
+    );
+    let (pa, pb) = (
+        pool.new_page(fa).unwrap().page_id(),
+        pool.new_page(fb).unwrap().page_id(),
+    );
+    // Both pages on storage, neither resident.
+    pool.close_file(fa).unwrap();
+    pool.close_file(fb).unwrap();
+    let (fa, fb) = (pool.open_storage(a.clone()).unwrap(), pool.open_storage(b).unwrap());
+    let (pa, pb) = (PageId::new(fa, pa.page_no()), PageId::new(fb, pb.page_no()));
+    // The batch [pa, pb] runs pa's file first; its read_at reads pb, reserved by the same batch.
+    *a.target.lock().unwrap() = Some(pb);
+    let p = pool.clone();
+    let visited = within(move || {
+        let mut ok = 0;
+        p.read_many(&[pa, pb], |_, g| ok += usize::from(g.is_ok()));
+        ok
+    });
+    assert_eq!(
+        visited,
+        Some(2),
+        "read_many whose storage read another page of its batch did not finish within 5 s"
+    );
+    let answer = a.answer.lock().unwrap().clone().unwrap();
+    assert!(
+        answer.contains("CallbackReentry"),
+        "the storage's read of a page its batch holds: {answer}"
+    );
+}
