@@ -51,8 +51,8 @@
 //!   (armed per thread, so the pool's own threads never panic), or arm a call back into the pool from one of
 //!   those callbacks: `Storage::read_at` reading the page it loads, `Storage::write_at` writing the first page
 //!   of its run, the veto reading its candidate, `Policy::on_insert` reading its page and `victim_for` the page
-//!   of the frame it took must each get `CallbackReentry` at once (R35-20), then read a page of another file
-//!   (never `CallbackReentry`). Pool shape per seed: 12-32 frames, one of five policies (as a policy object
+//!   of the frame it took must each get `CallbackReentry` at once (R35-20), then (but the veto: R36-O1) read a
+//!   page of another file (never `CallbackReentry`, but from a batch's submit: R36-2). Pool shape per seed: 12-32 frames, one of five policies (as a policy object
 //!   wrapping the built-in, `Builder::custom_policy`, on a third of the seeds), a `Preset` under the settings on
 //!   a quarter, 0-2 I/O threads, `frame_wait` of 1-9 ms on a quarter, an eviction veto, the background writer on
 //!   a third of the seeds (sometimes rate-limited); each file has its own log (`FileOptions::wal`,

@@ -40,8 +40,9 @@ pub enum PanicSite {
 }
 
 /// Where a thread's armed call back into the pool fires: the callback asks the pool for the very page the pool
-/// holds for it, which the crate docs promise returns `Error::CallbackReentry` at once (R35-20), then reads
-/// another page (allowed; judged as a read), then goes on with its own work.
+/// holds for it, which the crate docs promise returns `Error::CallbackReentry` at once (R35-20), then (but the
+/// veto: R36-O1) reads a page of another file (never `CallbackReentry` but from a batch's submit: R36-2), then
+/// goes on with its own work.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReenterSite {
     /// `Storage::read_at` of a load reads the page it loads.
@@ -94,6 +95,13 @@ fn reenter(site: ReenterSite, page: PageId, exclusive: bool) {
             "{site:?}: a call back for the page the pool holds for the callback ({page:?}) returned {r:?}, the docs \
              say CallbackReentry at once"
         )),
+    }
+    if site == ReenterSite::Veto {
+        // Not from the veto: the built-in policies call it (through `try_take`) under their own mutex, so a miss
+        // it caused would ask the policy for a victim again and wait for ever for that mutex, wedging every
+        // thread that needs a victim (seeds 13311 and 14215 of session 36's long run; R36-O1 in RELIABILITY.md).
+        // The crate docs leave such calls back unchecked ("may wait for ever").
+        return;
     }
     let other = PageId::new(FileId((page.file().0 + 1) % w.model.files.len() as u32), page.page_no());
     match w.pool.read(other).map(drop) {
