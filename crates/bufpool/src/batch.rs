@@ -127,7 +127,7 @@ impl BufferPool {
                 later.push((i, None));
                 continue;
             }
-            match self.reserve(page) {
+            match self.reserve_beside(&batch, page) {
                 Ok(Some((file, frame))) => {
                     batch.loads.push(PendingLoad {
                         file,
@@ -190,6 +190,21 @@ impl BufferPool {
             .filter(|frame| frame.page_id() == page)
     }
 
+    /// [`BufferPool::reserve`] for the next page of `batch`. The batch's reserved frames stay exclusively latched
+    /// on this thread meanwhile, and the miss may run callbacks (an eviction's veto, `Wal` flush and
+    /// `Storage::write_at`, the policy's `victim_for` and `on_insert`): they are listed as held for them, so a call
+    /// back for one returns [`Error::CallbackReentry`] at once instead of waiting for ever for this thread's own
+    /// latch (R36-3 in RELIABILITY.md).
+    fn reserve_beside(
+        &self,
+        batch: &LoadBatch<'_>,
+        page: PageId,
+    ) -> Result<Option<(Arc<FileEntry>, ExclusiveFrame<'_>)>> {
+        let _held = (!batch.loads.is_empty())
+            .then(|| crate::held::for_callback("a batch's loads", batch.loads.iter().map(|l| self.header(l.idx))));
+        self.reserve(page)
+    }
+
     /// Submits the reads of reserved loads, one batch per run of the same file; returns each read's outcome.
     pub(crate) fn submit_loads(&self, loads: &[PendingLoad]) -> Vec<std::io::Result<usize>> {
         let mut results = Vec::with_capacity(loads.len());
@@ -205,7 +220,9 @@ impl BufferPool {
                 })
                 .collect();
             {
-                let _for = crate::held::for_callback("Storage::submit", run.iter().map(|l| self.header(l.idx)));
+                // Every frame of the batch, not only this run's: the later runs' pages are latched on this thread
+                // too, so a call back for one of them would wait for ever (R36-2 in RELIABILITY.md).
+                let _for = crate::held::for_callback("Storage::submit", loads.iter().map(|l| self.header(l.idx)));
                 run[0].file.submit(&mut reqs);
             }
             results.extend(
@@ -238,7 +255,7 @@ impl BufferPool {
             if self.core.frames.lookup(page).is_some() {
                 continue;
             }
-            match self.reserve(page) {
+            match self.reserve_beside(&batch, page) {
                 Ok(Some((file, frame))) => {
                     self.core.prefetches_in_flight.fetch_add(1, AcqRel);
                     batch.loads.push(PendingLoad {

@@ -331,7 +331,8 @@ pub enum Error {
     },
     /// A callback of yours ([`crate::Storage`], [`crate::Wal`], the eviction veto, a [`crate::Policy`] object)
     /// called back into the pool, on the thread the pool runs it on, for the very page the pool holds latched
-    /// for that callback: the page being loaded (`Storage::read_at`), written (`Storage::write_at`,
+    /// for that callback: the page being loaded (`Storage::read_at`; with `Storage::submit`, any page of the batch
+    /// being loaded, whichever file it is of), written (`Storage::write_at`,
     /// `Wal::flush_for_pages`), inserted (`Policy::on_insert`), or chosen as a victim (the veto, the frame a
     /// policy's `victim` just took). The wait would never end,
     /// so the call returns this at once; the callback's own call goes on. A miss from the eviction veto (a page

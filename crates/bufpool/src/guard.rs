@@ -107,11 +107,13 @@ impl<'a> ReadGuard<'a> {
     /// On success the page is marked dirty exactly as by [`crate::BufferPool::write`], and what this guard read is still the page's content: no writer came in between.
     ///
     /// `Err(self)` when another guard (or the pool itself, for the moment it takes to write the page during a
-    /// flush or checkpoint) also holds a shared latch, or when the page's file refuses writes after a failed
-    /// write ([`crate::Error::FileFailed`]). Then drop the guard and call [`crate::BufferPool::write`], which
-    /// waits for the exclusive latch (or reports the error); anything read under the shared latch must be checked
-    /// again, since another writer may get in between. Never waits, so two threads that both try to upgrade
-    /// cannot deadlock: at most one succeeds.
+    /// flush or checkpoint) also holds a shared latch, when the page's file refuses writes after a failed
+    /// write ([`crate::Error::FileFailed`]), or when the guard holds the last image of a freed page
+    /// ([`crate::BufferPool::free_page`], not reused by `new_page` since: `write` refuses it with
+    /// [`crate::Error::PageFreed`]; R36-1 in RELIABILITY.md). Then drop the guard and call
+    /// [`crate::BufferPool::write`], which waits for the exclusive latch (or reports the error); anything read
+    /// under the shared latch must be checked again, since another writer may get in between. Never waits, so two
+    /// threads that both try to upgrade cannot deadlock: at most one succeeds.
     ///
     /// Why not an upgradable latch that excludes other upgraders but admits readers (as `parking_lot`'s
     /// upgradable reads): that needs a third latch mode in the frame's state word, and every exclusive
@@ -123,7 +125,9 @@ impl<'a> ReadGuard<'a> {
         let (pool, page) = (self.frame.pool(), self.page);
         // As BufferPool::write: a failed file takes no new dirty pages (they could never be evicted).
         let refused = pool.core.files.any_failed() && pool.core.files.get(page.file()).map_or(true, |f| f.is_failed());
-        if refused {
+        // As `write` too: a freed page's image takes no write guard. The mark changes only under the frame's
+        // exclusive latch (set by the load, cleared by `new_page`), so the shared latch held here keeps it.
+        if refused || self.frame.header().freed.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(self);
         }
         match self.into_frame().try_upgrade() {

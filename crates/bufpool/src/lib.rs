@@ -89,7 +89,8 @@
 //!   when a `PageLatched` or `PoolExhausted` error surprises you.
 //! - The callbacks (`Storage`, `Wal`, eviction veto, a [`Policy`] of your own) must not call back into the pool:
 //!   they may run while the pool holds a frame latch (a load's, a write run's, a victim's) on this very thread.
-//!   A call back for the page the pool holds for the callback (a `Storage` reading the page it loads, a `Wal`
+//!   A call back for the page the pool holds for the callback (a `Storage` reading the page it loads or any other
+//!   page of the batch it loads, `read_many`'s, `prefetch`'s or `prewarm`'s, a `Wal`
 //!   writing the page it is flushed for, the veto, `Policy::on_insert` or `Policy::victim` reading their page)
 //!   returns [`Error::CallbackReentry`] at once instead of waiting for ever, and so does a miss from the veto
 //!   (which runs inside a victim search); other calls back are not checked and may wait for ever (a

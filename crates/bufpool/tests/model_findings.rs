@@ -288,3 +288,242 @@ fn healthy_paths_pass_the_same_checks() {
     assert!(matches!(within(move || pool2.write(a).map(|g| g.len())), Some(Ok(_))));
     assert!(!matches!(pool.read(PageId::new(f, 9)), Err(Error::PageLatched { .. })));
 }
+
+/// R36-1 (session 36, model36): `ReadGuard::try_upgrade` turned a read guard on a freed page's last image into a
+/// write guard. `free_page`'s docs: once it returns, "a `write` of it fails with `PageFreed` until `new_page`
+/// reuses the number", a read is served the last image, and "none keeps a copy that takes write guards
+/// afterwards" (P1). `write` checks the frame's `freed` mark; `try_upgrade` did not, so a reader that followed a
+/// stale pointer to a freed page and decided to change it changed (and dirtied) a freed page. Found by the
+/// whole-API model's `Upgrade` op (seed in RELIABILITY.md, R36-1).
+#[test]
+fn r36_1_try_upgrade_of_a_freed_pages_image_is_refused() {
+    let pool = BufferPool::builder().frames(8).build().unwrap();
+    let f = pool.open_storage(MemoryStorage::new()).unwrap();
+    let p = {
+        let mut g = pool.new_page(f).unwrap();
+        g[0] = 7;
+        g.set_lsn(1);
+        g.page_id()
+    };
+    let _keep = pool.new_page(f).unwrap().page_id();
+    pool.checkpoint().unwrap(); // p has an image in the file
+    pool.free_page(p).unwrap();
+    // The premise: `write` refuses the freed page; `read` serves its last image.
+    assert!(matches!(pool.write(p), Err(Error::PageFreed { .. })));
+    let g = pool.read(p).expect("a freed page with an image is read");
+    assert_eq!(g[0], 7);
+    match g.try_upgrade() {
+        Ok(_) => panic!("try_upgrade of a freed page's image gave a write guard (write of it: PageFreed)"),
+        Err(g) => assert_eq!(g[0], 7, "the refused guard is the same shared latch"),
+    }
+    assert!(matches!(pool.write(p), Err(Error::PageFreed { .. })));
+    // Reused by new_page, the number takes write guards again, through either door.
+    let q = pool.new_page(f).unwrap().page_id();
+    assert_eq!(q, p);
+    let g = pool.read(p).unwrap();
+    assert!(g.try_upgrade().is_ok());
+}
+
+/// A storage that consults another page through the pool while the pool loads (`on_write` false) or writes back
+/// (`on_write` true) one of its pages: its read or write number `fire_at` (counted from 1) reads `target`, and
+/// records what the pool answered.
+struct CallsBack {
+    inner: MemoryStorage,
+    pool: std::sync::OnceLock<std::sync::Weak<BufferPool>>,
+    on_write: bool,
+    calls: AtomicUsize,
+    fire_at: AtomicUsize,
+    target: std::sync::Mutex<Option<PageId>>,
+    answer: std::sync::Mutex<Option<String>>,
+}
+
+impl CallsBack {
+    fn new(on_write: bool) -> Arc<CallsBack> {
+        Arc::new(CallsBack {
+            inner: MemoryStorage::new(),
+            pool: std::sync::OnceLock::new(),
+            on_write,
+            calls: AtomicUsize::new(0),
+            fire_at: AtomicUsize::new(usize::MAX),
+            target: std::sync::Mutex::new(None),
+            answer: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Reads `target` from the `nth` call from now.
+    fn arm(&self, target: PageId, nth: usize) {
+        *self.target.lock().unwrap() = Some(target);
+        self.fire_at.store(self.calls.load(SeqCst) + nth, SeqCst);
+    }
+
+    fn call(&self) {
+        if self.calls.fetch_add(1, SeqCst) + 1 != self.fire_at.load(SeqCst) {
+            return;
+        }
+        let target = *self.target.lock().unwrap();
+        if let (Some(target), Some(pool)) = (target, self.pool.get().and_then(|p| p.upgrade())) {
+            let r = pool.read(target).map(|g| g.len());
+            *self.answer.lock().unwrap() = Some(format!("{r:?}"));
+        }
+    }
+}
+
+impl Storage for CallsBack {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        if !self.on_write {
+            self.call();
+        }
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.on_write {
+            self.call();
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn info(&self) -> StorageInfo {
+        StorageInfo {
+            backend: "calls-back",
+            direct: false,
+        }
+    }
+}
+
+/// R36-2 (session 36, model36): a `Storage::read_at` of a `read_many` batch (or `prewarm`'s) that read another
+/// page of the same batch, one in a later run (another file, or the same file after another's pages), waited for
+/// ever: the batch holds every page it loads exclusively latched on this thread until its run is submitted, but
+/// only the frames of the run being submitted were listed as held for the callback (`held::for_callback` in
+/// `submit_loads`), so the call back waited for a latch its own thread held, and every other thread that needed
+/// one of the batch's pages waited behind it (the model's seed 230: `prewarm` with a call back armed, two
+/// `new_page`s stuck). The crate docs: a call back for a page the pool holds for the callback returns
+/// `CallbackReentry` at once. Now every page of the batch is listed around each run's submit.
+#[test]
+fn r36_2_storage_reading_a_page_of_its_own_batch_is_told_callback_reentry() {
+    let a = CallsBack::new(false);
+    let b = Arc::new(MemoryStorage::new());
+    let pool = Arc::new(BufferPool::builder().frames(16).io_threads(0).build().unwrap());
+    a.pool.set(Arc::downgrade(&pool)).unwrap();
+    let (fa, fb) = (
+        pool.open_storage(a.clone()).unwrap(),
+        pool.open_storage(b.clone()).unwrap(),
+    );
+    let (pa, pb) = (
+        pool.new_page(fa).unwrap().page_id(),
+        pool.new_page(fb).unwrap().page_id(),
+    );
+    // Both pages on storage, neither resident.
+    pool.close_file(fa).unwrap();
+    pool.close_file(fb).unwrap();
+    let (fa, fb) = (pool.open_storage(a.clone()).unwrap(), pool.open_storage(b).unwrap());
+    let (pa, pb) = (PageId::new(fa, pa.page_no()), PageId::new(fb, pb.page_no()));
+    // The batch [pa, pb] runs pa's file first; its read_at reads pb, reserved by the same batch.
+    a.arm(pb, 1);
+    let p = pool.clone();
+    let visited = within(move || {
+        let mut ok = 0;
+        p.read_many(&[pa, pb], |_, g| ok += usize::from(g.is_ok()));
+        ok
+    });
+    assert_eq!(
+        visited,
+        Some(2),
+        "read_many whose storage read another page of its batch did not finish within 5 s"
+    );
+    let answer = a.answer.lock().unwrap().clone().unwrap();
+    assert!(
+        answer.contains("CallbackReentry"),
+        "the storage's read of a page its batch holds: {answer}"
+    );
+}
+
+/// R36-3 (session 36, model36): while `read_many` (or `prefetch`, `prewarm`) reserves the frames of its batch,
+/// each exclusively latched on this thread from its reservation until the batch is submitted, the miss that takes
+/// a frame for the next page runs callbacks (the veto, the log, `Storage::write_at` of a dirty victim, the
+/// policy's); a call back from one of them for a page the batch had reserved already waited for ever for this
+/// thread's own latch, R36-2's wait one step earlier (found by the model's `Reenter` injections: a watchdog hang
+/// on an unreplayable seed, then pinned by this test). Now the batch's frames are listed as held for the
+/// callbacks of each reservation (`reserve_beside` in `batch.rs`): `CallbackReentry` at once.
+#[test]
+fn r36_3_eviction_callback_reading_a_page_its_batch_reserved_does_not_hang() {
+    let c = CallsBack::new(true);
+    let a = Arc::new(MemoryStorage::new());
+    let pool = Arc::new(BufferPool::builder().frames(8).io_threads(0).build().unwrap());
+    c.pool.set(Arc::downgrade(&pool)).unwrap();
+    let fa = pool.open_storage(a.clone()).unwrap();
+    let (a0, a1) = (
+        pool.new_page(fa).unwrap().page_id(),
+        pool.new_page(fa).unwrap().page_id(),
+    );
+    pool.close_file(fa).unwrap();
+    let fa = pool.open_storage(a).unwrap();
+    let (a0, a1) = (PageId::new(fa, a0.page_no()), PageId::new(fa, a1.page_no()));
+    // Every frame a dirty page of c: each reservation of the batch evicts one, writing it back.
+    let fc = pool.open_storage(c.clone()).unwrap();
+    for _ in 0..8 {
+        drop(pool.new_page(fc).unwrap());
+    }
+    // The second write-back (reserving a1) reads a0, which the batch reserved first.
+    c.arm(a0, 2);
+    let p = pool.clone();
+    let visited = within(move || {
+        let mut ok = 0;
+        p.read_many(&[a0, a1], |_, g| ok += usize::from(g.is_ok()));
+        ok
+    });
+    let answer = c.answer.lock().unwrap().clone();
+    assert!(
+        visited.is_some(),
+        "read_many did not finish within 5 s (the call back answered {answer:?})"
+    );
+    let answer = answer.expect("the call back fired");
+    assert!(
+        answer.contains("CallbackReentry"),
+        "a call back for a page the batch holds: {answer}"
+    );
+}
+
+/// R36-O1 (session 36, model36; fixed by the lead's R36-21 the same session): an eviction veto that reads a page
+/// that is not resident wedged the pool. The built-in policies call `try_take`, and with it the veto, under their
+/// own mutex; the veto's miss asked the policy for a victim again on the same thread and waited for ever for that
+/// mutex, and so did every other thread that needed a victim afterwards (the model's long run met it three
+/// times: seeds 13311, 14215, 16596). Now the veto's miss returns `CallbackReentry` and the outer miss finishes.
+#[test]
+fn r36_o1_an_eviction_veto_reading_a_missing_page_does_not_wedge_the_pool() {
+    let pool: Arc<std::sync::OnceLock<std::sync::Weak<BufferPool>>> = Arc::new(std::sync::OnceLock::new());
+    let target: Arc<std::sync::Mutex<Option<PageId>>> = Arc::default();
+    let (p2, t2) = (pool.clone(), target.clone());
+    let built = Arc::new(
+        BufferPool::builder()
+            .frames(4)
+            .policy(bufpool::PolicyKind::Lru)
+            .io_threads(0)
+            .eviction_veto(move |_| {
+                let t = t2.lock().unwrap().take();
+                if let (Some(t), Some(pool)) = (t, p2.get().and_then(|p| p.upgrade())) {
+                    let _ = pool.read(t).map(|g| g.len());
+                }
+                false
+            })
+            .build()
+            .unwrap(),
+    );
+    pool.set(Arc::downgrade(&built)).unwrap();
+    let f = built.open_storage(MemoryStorage::new()).unwrap();
+    let pages: Vec<PageId> = (0..8).map(|_| built.new_page(f).unwrap().page_id()).collect();
+    built.checkpoint().unwrap();
+    // Pages 0..4 evicted, 4..8 resident; the next miss's veto reads page 1, not resident.
+    *target.lock().unwrap() = Some(pages[1]);
+    let b = built.clone();
+    let done = within(move || b.read(pages[0]).map(|g| g.len()).is_ok());
+    assert_eq!(
+        done,
+        Some(true),
+        "a miss whose veto read a missing page did not finish within 5 s"
+    );
+}

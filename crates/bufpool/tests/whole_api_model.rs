@@ -6,7 +6,8 @@
 //!   the features of `Features::without_open_bugs()` (every trigger, now that the bugs it found are fixed: the
 //!   `*_OPEN` constants in `tests/common/model.rs` are all `false`) and with `Features::all()`; a few seconds in a
 //!   debug build.
-//! - Long mode: `BUFPOOL_MODEL_SCHEDULES=N` runs N schedules (seeds 0..N) and keeps going after a failure,
+//! - Long mode: `BUFPOOL_MODEL_SCHEDULES=N` runs N schedules (seeds 0..N, or S..S+N with
+//!   `BUFPOOL_MODEL_FIRST=S`) and keeps going after a failure,
 //!   printing every failing seed; `BUFPOOL_MODEL_OPS=K` sets the operations per thread;
 //!   `BUFPOOL_MODEL_SEED=S` replays schedule S alone; `BUFPOOL_MODEL_ALL=1` turns every trigger on (the open
 //!   bugs too); `BUFPOOL_MODEL_OFF=storage_panics,wal_panics` switches triggers off (names: the fields of
@@ -39,11 +40,24 @@
 //! - Operations: `open_storage_as`, `close_file`, `drop_file`, `new_page`, `free_page`, `read`, `write`,
 //!   `read_optimistic` (closures that panic), `read_many` (visitors that read another page of the batch while
 //!   holding theirs, visitors that panic), `prefetch`, scan rings, `flush`, `flush_file`, `checkpoint`,
-//!   `checkpoint_spread`. Before an operation a thread may inject a one-shot failed read, write or sync of a
-//!   file, a failed `Wal::flush_to`, or arm a panic in its own next `Storage` read/write/sync, `Wal::flush_to` or
-//!   eviction-veto call (armed per thread, so the pool's own threads never panic). Pool shape per seed: 12-32
-//!   frames, one of five policies, 0-2 I/O threads, an eviction veto, the background writer on a third of the
-//!   seeds (sometimes rate-limited).
+//!   `checkpoint_spread`, and (session 36) `ReadGuard::try_upgrade` with a write through the upgraded guard and
+//!   sometimes `WriteGuard::downgrade` (what the shared guard read is still the page; a freed page takes no
+//!   write guard), `expect_lsn` of the LSN the page has on storage (true, so no later load may fail it),
+//!   `written_lsns` (sorted by page, none above `upto`), `file_identity` (carried by every page this open
+//!   wrote), and `close_all` while the other threads go on (every file open when it starts closed, checked as a
+//!   `close_file`, or left open and failed). Before an operation a thread may inject a one-shot failed read,
+//!   write or sync of a file, a failed `Wal::flush_to` of the file's log, arm a panic in its own next `Storage`
+//!   read/write/sync, `Wal::flush_to`, eviction-veto call or (rarely) policy-object `on_insert`/`victim_for`
+//!   (armed per thread, so the pool's own threads never panic), or arm a call back into the pool from one of
+//!   those callbacks: `Storage::read_at` reading the page it loads, `Storage::write_at` writing the first page
+//!   of its run, the veto reading its candidate, `Policy::on_insert` reading its page and `victim_for` the page
+//!   of the frame it took must each get `CallbackReentry` at once (R35-20), then read a page of another
+//!   file (never `CallbackReentry`, but from a batch's submit, R36-2, or a miss from the veto, R36-21). Pool shape per seed: 12-32 frames, one of five policies (as a policy object
+//!   wrapping the built-in, `Builder::custom_policy`, on a third of the seeds), a `Preset` under the settings on
+//!   a quarter, 0-2 I/O threads, `frame_wait` of 1-9 ms on a quarter, an eviction veto, the background writer on
+//!   a third of the seeds (sometimes rate-limited); each file has its own log (`FileOptions::wal`,
+//!   `open_storage_with`) or the builder's, and every page a storage writes is checked against its file's log
+//!   (the WAL rule: its LSN at or below what that log last flushed).
 //! - Every error is judged by a function per operation listing the variants the docs allow (`read_allowed`,
 //!   `new_page_allowed`, ... in `model.rs`); `FileNotOpen` only when the file was being closed or reopened
 //!   around the call.
@@ -65,7 +79,9 @@
 //! dropped id, reopened over an empty storage, serves no page (a stale resident page would be a hit); a cleanly
 //! closed file reopens with the model's bytes; after dropping every file nothing is resident or dirty; a fresh
 //! file can cycle a page through every frame. `close_file` returning `Ok` is also checked against the storage
-//! image at once. A watchdog (workers, checks and dropping the pool) turns every hang into a failure that
+//! image at once, and so is every file `close_all` closed. After a policy object panicked, misses that need a
+//! victim may fail with its `Panicked` (the pool never calls it again); hits and free frames must still serve.
+//! The WAL-rule violations the storages saw are reported with the schedule's. A watchdog (workers, checks and dropping the pool) turns every hang into a failure that
 //! prints the seed and what each thread was doing.
 
 use crate::common;
@@ -103,13 +119,16 @@ fn run(features: Features, schedules: u64) {
     let config = config(features);
     let seeds: Box<dyn Iterator<Item = u64>> = match env("BUFPOOL_MODEL_SEED") {
         Some(s) => Box::new(std::iter::once(s)),
-        None => Box::new(0..env("BUFPOOL_MODEL_SCHEDULES").unwrap_or(schedules)),
+        None => {
+            let first = env("BUFPOOL_MODEL_FIRST").unwrap_or(0);
+            Box::new(first..first + env("BUFPOOL_MODEL_SCHEDULES").unwrap_or(schedules))
+        }
     };
     let start = Instant::now();
     let (tally, failures, ran) = run_many(seeds, &config, !long);
     eprintln!(
         "whole-API model: {ran} schedules x {} threads x {} ops in {:?}: {} ops ({} ok), errors {:?}, injected \
-         failures {}, injected panics {}; {} failing schedules",
+         failures {}, injected panics {}, calls back into the pool {}; {} failing schedules",
         config.threads,
         config.ops_per_thread,
         start.elapsed(),
@@ -118,6 +137,7 @@ fn run(features: Features, schedules: u64) {
         tally.errors,
         tally.injected_failures,
         tally.injected_panics,
+        tally.reentries,
         failures.len()
     );
     if let Some((seed, what)) = failures.first() {

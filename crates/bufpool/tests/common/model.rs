@@ -3,7 +3,7 @@
 //! injected I/O failures and panicking callbacks, a watchdog, and the invariants checked after every schedule.
 //! `whole_api_model.rs`'s `//!` header is the specification (design, sizes, how to replay a seed).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -12,7 +12,9 @@ use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
-use bufpool::{BufferPool, Error, FileId, Lsn, PageId, PolicyKind, Wal, WriterConfig};
+use bufpool::{
+    BufferPool, Error, FileId, FileOptions, FrameIdx, Lsn, PageId, Policy, PolicyKind, Preset, Wal, WriterConfig,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -31,10 +33,91 @@ pub enum PanicSite {
     StorageSync,
     WalFlush,
     Veto,
+    /// The model's policy object (`Builder::custom_policy`): `on_insert`, or `victim_for` after its inner policy
+    /// chose (a panic there ends the policy: `ModelPolicy::dead`).
+    PolicyInsert,
+    PolicyVictim,
+}
+
+/// Where a thread's armed call back into the pool fires: the callback asks the pool for the very page the pool
+/// holds for it, which the crate docs promise returns `Error::CallbackReentry` at once (R35-20), then reads a page
+/// of another file (never `CallbackReentry` but from a batch's submit, R36-2, or a miss from the veto, R36-21),
+/// then goes on with its own work.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReenterSite {
+    /// `Storage::read_at` of a load reads the page it loads.
+    StorageRead,
+    /// `Storage::write_at` of a write run writes (exclusively) the first page of its run.
+    StorageWrite,
+    /// The eviction veto reads its candidate.
+    Veto,
+    /// `Policy::on_insert` reads the page just placed.
+    PolicyInsert,
+    /// `Policy::victim_for` reads the page of the frame it took.
+    PolicyVictim,
 }
 
 thread_local! {
     static ARMED: Cell<Option<PanicSite>> = const { Cell::new(None) };
+    static REENTER: Cell<Option<ReenterSite>> = const { Cell::new(None) };
+    /// The schedule's world, on the model's worker threads (for callbacks that call back into the pool).
+    static CURRENT: RefCell<Option<Arc<World>>> = const { RefCell::new(None) };
+}
+
+/// Whether this thread armed a call back at `site` (one-shot: disarmed as it fires).
+fn take_reenter(site: ReenterSite) -> bool {
+    if REENTER.with(|a| a.get() == Some(site)) {
+        REENTER.with(|a| a.set(None));
+        return true;
+    }
+    false
+}
+
+/// The callback's call back into the pool for `page`, the page the pool holds for it (`exclusive`: a `write`,
+/// for a write run that holds its pages shared): must return `CallbackReentry` naming `page`, at once. A page of a
+/// failed file may be refused (`FileFailed`) by `write` before it waits. Then a read of the page of the same
+/// number in the next file slot (never one the pool holds for this callback, which latches pages of one file):
+/// any outcome a read may have but `CallbackReentry`, which is only for the callback's own pages.
+fn reenter(site: ReenterSite, page: PageId, exclusive: bool) {
+    let Some(w) = CURRENT.with(|c| c.borrow().clone()) else {
+        return;
+    };
+    w.reentries.fetch_add(1, Relaxed);
+    let r = if exclusive {
+        w.pool.write(page).map(drop)
+    } else {
+        w.pool.read(page).map(drop)
+    };
+    match r {
+        Err(Error::CallbackReentry { page: p, .. }) if p == page => {}
+        Err(Error::FileFailed { .. }) if exclusive => {}
+        r => w.violation(format!(
+            "{site:?}: a call back for the page the pool holds for the callback ({page:?}) returned {r:?}, the docs \
+             say CallbackReentry at once"
+        )),
+    }
+    let other = PageId::new(FileId((page.file().0 + 1) % w.model.files.len() as u32), page.page_no());
+    match w.pool.read(other).map(drop) {
+        // A batch (`read_many`, `prefetch`, `prewarm`) holds every page it loads for each of its submits, the
+        // other files' too (R36-2), and for the callbacks of each reservation after the first (R36-3).
+        Err(Error::CallbackReentry {
+            callback: "Storage::submit",
+            ..
+        }) if site == ReenterSite::StorageRead => {}
+        Err(Error::CallbackReentry {
+            callback: "a batch's loads",
+            ..
+        }) => {}
+        // A miss from the veto, which runs inside a victim search (R36-21; a hit is served).
+        Err(Error::CallbackReentry {
+            callback: "eviction veto",
+            ..
+        }) if site == ReenterSite::Veto => {}
+        Err(e @ Error::CallbackReentry { .. }) => w.violation(format!(
+            "{site:?}: a call back for another page ({other:?}) than the callback's ({page:?}) returned {e:?}"
+        )),
+        _ => {}
+    }
 }
 
 /// The payload of every panic the model injects (the panic hook keeps them quiet).
@@ -76,13 +159,27 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> Option<String> {
 // Storage, WAL and veto with failures and panics on demand
 
 /// An in-memory storage whose next read, write or sync can be made to fail (one-shot, whichever thread comes
-/// next), and that panics when the calling thread armed it. Failed writes land nothing.
+/// next), and that panics when the calling thread armed it. Failed writes land nothing. With `wal` (the log of
+/// its file: its own, `FileOptions::wal`, or the builder's), every page it is asked to write is checked against
+/// the WAL rule: its LSN must be at or below what that log last flushed (`ModelWal::flushed`).
 #[derive(Default)]
 pub struct ModelStorage {
     pub inner: MemoryStorage,
     pub fail_next_read: AtomicBool,
     pub fail_next_write: AtomicBool,
     pub fail_next_sync: AtomicBool,
+    /// The file's id (for calls back into the pool) and its log.
+    pub file: Option<(FileId, Arc<ModelWal>)>,
+}
+
+impl ModelStorage {
+    /// An empty storage of file `id`, whose pages are written under `wal`.
+    pub fn of(id: FileId, wal: Arc<ModelWal>) -> ModelStorage {
+        ModelStorage {
+            file: Some((id, wal)),
+            ..ModelStorage::default()
+        }
+    }
 }
 
 fn eio() -> io::Error {
@@ -95,6 +192,15 @@ impl Storage for ModelStorage {
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         maybe_panic(PanicSite::StorageRead);
+        if let Some((id, _)) = &self.file {
+            if take_reenter(ReenterSite::StorageRead) {
+                reenter(
+                    ReenterSite::StorageRead,
+                    PageId::new(*id, (offset / PAGE_SIZE as u64) as u32),
+                    false,
+                );
+            }
+        }
         if self.fail_next_read.swap(false, SeqCst) {
             return Err(eio());
         }
@@ -102,6 +208,25 @@ impl Storage for ModelStorage {
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         maybe_panic(PanicSite::StorageWrite);
+        if let Some((id, wal)) = &self.file {
+            let first = (offset / PAGE_SIZE as u64) as u32;
+            // The WAL rule (`Wal`'s docs, `FileOptions::wal`): the file's own log was flushed as far as every page
+            // of the run needs before it is written.
+            let flushed = wal.flushed.load(SeqCst);
+            for (k, page) in buf.chunks(PAGE_SIZE).enumerate() {
+                let lsn = u64::from_le_bytes(page[8..16].try_into().unwrap());
+                if lsn > flushed {
+                    wal.note(format!(
+                        "WAL rule: page {}:{} written at LSN {lsn}, its file's log flushed to {flushed} only",
+                        id.0,
+                        first + k as u32
+                    ));
+                }
+            }
+            if take_reenter(ReenterSite::StorageWrite) {
+                reenter(ReenterSite::StorageWrite, PageId::new(*id, first), true);
+            }
+        }
         if self.fail_next_write.swap(false, SeqCst) {
             return Err(eio());
         }
@@ -122,10 +247,24 @@ impl Storage for ModelStorage {
     }
 }
 
-/// A WAL whose next flush can be made to fail, and that panics when the calling thread armed it.
+/// A WAL whose next flush can be made to fail, and that panics when the calling thread armed it. It records how
+/// far it was flushed (for the storages' WAL-rule check) and what the storages found wrong.
 #[derive(Default)]
 pub struct ModelWal {
     pub fail_next: AtomicBool,
+    /// The highest LSN a `flush_to` returned `Ok` for.
+    pub flushed: AtomicU64,
+    /// Violations found by the storages written under this log (collected after the schedule).
+    pub violations: Mutex<Vec<String>>,
+}
+
+impl ModelWal {
+    fn note(&self, what: String) {
+        let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
+        if v.len() < 10 {
+            v.push(what);
+        }
+    }
 }
 
 impl Wal for ModelWal {
@@ -137,7 +276,76 @@ impl Wal for ModelWal {
                 reason: "injected".into(),
             });
         }
+        self.flushed.fetch_max(lsn, SeqCst);
         Ok(())
+    }
+}
+
+/// The model's policy object (`Builder::custom_policy`): a built-in policy inside, with armed panics and calls
+/// back into the pool in `on_insert` and `victim_for`. A panic ends the policy (the crate docs: the pool never
+/// calls it again, and every later miss that needs a victim returns `Panicked`): `dead` says so to the checks.
+pub struct ModelPolicy {
+    inner: Box<dyn Policy>,
+    /// The key each frame was last inserted with (to name the page of a victim's frame).
+    keys: Vec<AtomicU64>,
+    pub dead: Arc<AtomicBool>,
+}
+
+impl ModelPolicy {
+    fn new(kind: PolicyKind, frames: usize, dead: Arc<AtomicBool>) -> ModelPolicy {
+        ModelPolicy {
+            inner: kind.build(frames),
+            keys: (0..frames).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            dead,
+        }
+    }
+
+    fn maybe_panic(&self, site: PanicSite) {
+        if ARMED.with(|a| a.get() == Some(site)) {
+            self.dead.store(true, SeqCst);
+            maybe_panic(site);
+        }
+    }
+}
+
+impl Policy for ModelPolicy {
+    fn name(&self) -> &'static str {
+        "model"
+    }
+    fn frames(&self) -> Option<usize> {
+        self.inner.frames()
+    }
+    fn on_hit(&self, frame: FrameIdx) {
+        self.inner.on_hit(frame)
+    }
+    fn on_insert(&self, frame: FrameIdx, key: u64) {
+        self.keys[frame as usize].store(key, SeqCst);
+        self.inner.on_insert(frame, key);
+        self.maybe_panic(PanicSite::PolicyInsert);
+        if take_reenter(ReenterSite::PolicyInsert) {
+            reenter(ReenterSite::PolicyInsert, PageId::from_u64(key), false);
+        }
+    }
+    fn on_remove(&self, frame: FrameIdx) {
+        self.inner.on_remove(frame)
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        self.victim_for(u64::MAX, try_take)
+    }
+    fn victim_for(&self, key: u64, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        let v = if key == u64::MAX {
+            self.inner.victim(try_take)
+        } else {
+            self.inner.victim_for(key, try_take)
+        };
+        if let Some(frame) = v {
+            self.maybe_panic(PanicSite::PolicyVictim);
+            let old = self.keys[frame as usize].load(SeqCst);
+            if old != u64::MAX && take_reenter(ReenterSite::PolicyVictim) {
+                reenter(ReenterSite::PolicyVictim, PageId::from_u64(old), false);
+            }
+        }
+        v
     }
 }
 
@@ -246,6 +454,12 @@ struct FileModel {
     /// number off the free list, and a load of that page meanwhile is part of the reuse (it may take a write
     /// guard before `new_page` returns). Counted as [`FreeCalls`] are.
     new_pages: FreeCalls,
+    /// The file's log: its own (`FileOptions::wal`, opened with `open_storage_with`) or the builder's.
+    wal: Arc<ModelWal>,
+    own_wal: bool,
+    /// The generation counter when this open began: pages on storage with an LSN at or above it were written
+    /// by this open (and carry its `file_identity`).
+    opened_at: u64,
 }
 
 /// The `free_page` calls made on one page number of a file slot, over all its incarnations (and, in
@@ -403,6 +617,12 @@ pub struct Features {
     /// Reads, writes and scans of page numbers not allocated in the model (freed, or just past the end, which a
     /// concurrent `new_page` may be allocating: U7).
     pub reads_past_end: bool,
+    /// Callbacks (`Storage::read_at`/`write_at`, the veto, the model's policy object) call back into the pool for
+    /// their own page and another (R35-20).
+    pub reentry: bool,
+    /// The model's policy object (`Builder::custom_policy`, a third of the seeds) panics in `on_insert` or
+    /// `victim_for`.
+    pub policy_panics: bool,
 }
 
 impl Features {
@@ -420,6 +640,8 @@ impl Features {
                 "write_failures" => &mut self.write_failures,
                 "reuse_freed" => &mut self.reuse_freed,
                 "reads_past_end" => &mut self.reads_past_end,
+                "reentry" => &mut self.reentry,
+                "policy_panics" => &mut self.policy_panics,
                 other => panic!("unknown trigger {other}"),
             };
             *flag = false;
@@ -438,6 +660,8 @@ impl Features {
             write_failures: true,
             reuse_freed: true,
             reads_past_end: true,
+            reentry: true,
+            policy_panics: true,
         }
     }
 }
@@ -492,6 +716,8 @@ pub struct Tally {
     pub errors: HashMap<&'static str, u64>,
     pub injected_panics: u64,
     pub injected_failures: u64,
+    /// Calls back into the pool from callbacks, fired (armed: counted in `injected_failures`).
+    pub reentries: u64,
 }
 
 impl Tally {
@@ -500,6 +726,7 @@ impl Tally {
         self.ok += o.ok;
         self.injected_panics += o.injected_panics;
         self.injected_failures += o.injected_failures;
+        self.reentries += o.reentries;
         for (k, v) in &o.errors {
             *self.errors.entry(k).or_default() += v;
         }
@@ -524,6 +751,10 @@ fn error_name(e: &Error) -> &'static str {
         Error::Wal { .. } => "Wal",
         Error::PageLatched { .. } => "PageLatched",
         Error::InvalidAccess { .. } => "InvalidAccess",
+        Error::Panicked { .. } => "Panicked",
+        Error::PageFreed { .. } => "PageFreed",
+        Error::CallbackReentry { .. } => "CallbackReentry",
+        Error::CheckpointFailed { .. } => "CheckpointFailed",
         _ => "other",
     }
 }
@@ -628,6 +859,12 @@ pub fn close_allowed(e: &Error) -> bool {
     write_back_error(e) || matches!(e, Error::PageLatched { .. })
 }
 
+/// `close_all`: what `close_file` may return, for any file (a `CheckpointFailed` naming them).
+pub fn close_all_allowed(e: &Error) -> bool {
+    close_allowed(e)
+        || matches!(e, Error::CheckpointFailed { failed } if failed.iter().all(|(_, e)| close_all_allowed(e)))
+}
+
 /// `drop_file`: a guard held for more than about a second.
 pub fn drop_allowed(e: &Error) -> bool {
     matches!(e, Error::PageLatched { .. })
@@ -669,6 +906,16 @@ enum Op {
     DropReopen {
         reopen: bool,
     },
+    /// `read`, `ReadGuard::try_upgrade`, a write through the upgraded guard, and maybe `WriteGuard::downgrade`.
+    Upgrade {
+        downgrade: bool,
+    },
+    /// `expect_lsn` of the LSN the page has on storage, `written_lsns`, `file_identity`.
+    Lsns,
+    /// `close_all` while the other threads go on.
+    CloseAll,
+    /// `save_resident` to the thread's own list, then `prewarm` from it (warm restart, in place).
+    Prewarm,
 }
 
 /// One generated step: the op, the file slot and a page selector (resolved against the model at run time).
@@ -689,6 +936,7 @@ enum Inject {
     FailSync,
     FailWal,
     Panic(PanicSite),
+    Reenter(ReenterSite),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -699,7 +947,7 @@ enum Jitter {
 }
 
 fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
-    let op = match rng.random_range(0..100) {
+    let op = match rng.random_range(0..110) {
         0..12 => Op::NewPage,
         12..30 => Op::Write,
         30..44 => Op::Read,
@@ -728,9 +976,15 @@ fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
         90..95 => Op::CloseReopen {
             reopen: rng.random_bool(0.85),
         },
-        _ => Op::DropReopen {
+        95..100 => Op::DropReopen {
             reopen: rng.random_bool(0.85),
         },
+        100..104 => Op::Upgrade {
+            downgrade: rng.random_bool(0.5),
+        },
+        104..107 => Op::Lsns,
+        107..109 => Op::Prewarm,
+        _ => Op::CloseAll,
     };
     let mut sites = Vec::new();
     if f.storage_panics {
@@ -742,12 +996,24 @@ fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
     if f.veto_panics {
         sites.push(PanicSite::Veto);
     }
+    if f.policy_panics && rng.random_bool(0.2) {
+        // Rarely: a panic ends the policy for the rest of the schedule.
+        sites.extend([PanicSite::PolicyInsert, PanicSite::PolicyVictim]);
+    }
+    let reenter = [
+        ReenterSite::StorageRead,
+        ReenterSite::StorageWrite,
+        ReenterSite::Veto,
+        ReenterSite::PolicyInsert,
+        ReenterSite::PolicyVictim,
+    ];
     let inject = match rng.random_range(0..100) {
         0..3 => Some(Inject::FailRead),
         3..5 if f.write_failures => Some(Inject::FailWrite),
         5..7 if f.write_failures => Some(Inject::FailSync),
         7..10 => Some(Inject::FailWal),
         10..14 if !sites.is_empty() => Some(Inject::Panic(sites[rng.random_range(0..sites.len())])),
+        14..20 if f.reentry => Some(Inject::Reenter(reenter[rng.random_range(0..reenter.len())])),
         _ => None,
     };
     let jitter = match rng.random_range(0..10) {
@@ -768,7 +1034,6 @@ fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
 struct World {
     pool: BufferPool,
     model: Model,
-    wal: Arc<ModelWal>,
     features: Features,
     violations: Mutex<Vec<String>>,
     /// With `BUFPOOL_MODEL_HISTORY=N`: the last N steps and outcomes of every thread, in the order they were
@@ -779,6 +1044,18 @@ struct World {
     /// Per file: `new_page` holds it shared, `close_file`/`drop_file` exclusively, unless
     /// `features.new_page_during_close`.
     lifecycle: Vec<parking_lot::RwLock<()>>,
+    /// `close_file`/`drop_file`/reopens hold it shared, `close_all` exclusively: the files `close_all` closes are
+    /// the model's open ones, none closing or reopening meanwhile (every other op goes on).
+    gate: parking_lot::RwLock<()>,
+    /// Every log of the schedule (the builder's and the files' own), for their violations.
+    wals: Vec<Arc<ModelWal>>,
+    /// Set when the model's policy object panicked: the pool never calls it again, so every miss that needs a
+    /// victim fails with `Panicked` from then on (resident pages and free frames still serve).
+    policy_dead: Arc<AtomicBool>,
+    /// Calls back into the pool fired by callbacks.
+    reentries: AtomicU64,
+    /// The schedule's directory (resident lists).
+    dir: tempfile::TempDir,
 }
 
 impl World {
@@ -1007,23 +1284,7 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
         Op::Write => {
             let page = pick!(w.pick_page(f, s.pick));
             let before = w.model.snapshot(f, page.page_no());
-            let r = pool.write(page).map(|mut g| {
-                let mut m = w.model.file(f);
-                if let Err(e) = m.check_latched(page.page_no(), &g) {
-                    drop(m);
-                    w.violation(format!("write: {e}"));
-                    m = w.model.file(f);
-                }
-                let gen = w.model.next_gen();
-                fill(&mut g, page, gen);
-                g.set_lsn(gen);
-                let state = match m.peek(page.page_no()).0 {
-                    PageState::Allocated(_) => PageState::Allocated(gen),
-                    PageState::Freeing(_) => PageState::Freeing(gen),
-                    s @ (PageState::Freed | PageState::Listed) => s,
-                };
-                m.page(page.page_no()).0 = state;
-            });
+            let r = pool.write(page).map(|mut g| write_through(w, &mut g, "write"));
             let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
             w.judge_freed(page, w.listed(page, &before), true, &r, "write");
             w.judge(t, &r, |e| write_allowed(e, flux, freed), &format!("write({page:?})"));
@@ -1254,7 +1515,202 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             let close = matches!(s.op, Op::CloseReopen { .. });
             lifecycle(w, t, f, close, reopen);
         }
+        Op::Upgrade { downgrade } => {
+            let page = pick!(w.pick_page(f, s.pick));
+            let before = w.model.snapshot(f, page.page_no());
+            let mut upgraded = false;
+            let r = pool.read(page).map(|g| {
+                w.check_latched(page, &g, "read before try_upgrade");
+                match g.try_upgrade() {
+                    // `try_upgrade`'s docs: what the shared guard read is still the page (no writer came in
+                    // between), and the guard writes as `write`'s does.
+                    Ok(mut g) => {
+                        upgraded = true;
+                        write_through(w, &mut g, "try_upgrade");
+                        if downgrade {
+                            // `downgrade`: no writer in between, so the page is still what this thread wrote.
+                            let g = g.downgrade();
+                            w.check_latched(page, &g, "downgrade");
+                        }
+                    }
+                    // Refused: the guard comes back unchanged, still a shared latch on the page.
+                    Err(g) => w.check_latched(page, &g, "try_upgrade refused"),
+                }
+            });
+            let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+            let listed = w.listed(page, &before);
+            if listed && upgraded {
+                // `free_page`'s docs: a freed page takes no write guard until `new_page` reuses its number.
+                w.violation(format!(
+                    "try_upgrade({page:?}) of a page freed and on the free list (no new_page running) gave a write \
+                     guard; the docs: a write of a freed page fails with PageFreed, and no copy of it takes write \
+                     guards afterwards"
+                ));
+            }
+            w.judge_freed(page, listed, false, &r, "read before try_upgrade");
+            w.judge(t, &r, |e| read_allowed(e, flux, freed), &format!("upgrade({page:?})"));
+        }
+        Op::Lsns => lsns(w, t, f, s.pick),
+        Op::CloseAll => close_all(w, t),
+        Op::Prewarm => {
+            // `save_resident` names the resident pages; `prewarm` of that list accounts for each page it names
+            // (read, resident already, or skipped) and fails only for a list that is not one. The pages it loads
+            // are judged by every later latched read.
+            let path = w.dir.path().join(format!("resident-{}", WORKER.with(|c| c.get())));
+            let saved = pool.save_resident(&path);
+            w.judge(t, &saved, |_| false, "save_resident");
+            let Ok(named) = saved else { return };
+            let r = pool.prewarm(&path);
+            if let Ok(p) = &r {
+                if p.listed != named || p.loaded + p.already_resident + p.skipped != p.listed {
+                    w.violation(format!("prewarm of a list of {named} pages: {p:?}"));
+                }
+            }
+            w.judge(t, &r, |_| false, "prewarm");
+        }
     }
+}
+
+/// `expect_lsn` of the LSN page `pick` has on storage now (true by construction, so no load may fail it later:
+/// every write is of a newer generation), `written_lsns` (sorted by page, unique, none above `upto`) and
+/// `file_identity` (the identity on every page this open wrote).
+fn lsns(w: &World, t: &mut Tally, f: usize, pick: u32) {
+    let fid = w.fid(f);
+    let pool = &w.pool;
+    let page = pick!(w.pick_page(f, pick));
+    let before = w.model.snapshot(f, page.page_no());
+    let (storage, opened_at) = {
+        let m = w.model.file(f);
+        (m.storage.clone(), m.opened_at)
+    };
+    let image = storage.inner.snapshot();
+    let header = |n: usize| {
+        let at = n * PAGE_SIZE;
+        let h = image.get(at..at + bufpool::PAGE_HEADER_SIZE)?;
+        // A page the pool wrote: its magic (`page.rs`: offset 16).
+        (u16::from_le_bytes(h[16..18].try_into().unwrap()) == bufpool::page::PAGE_MAGIC).then(|| {
+            (
+                u64::from_le_bytes(h[8..16].try_into().unwrap()),
+                u32::from_le_bytes(h[20..24].try_into().unwrap()),
+            )
+        })
+    };
+    if let Some((lsn, _)) = header(page.page_no() as usize).filter(|&(lsn, _)| lsn > 0) {
+        let r = pool.expect_lsn(page, lsn);
+        let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
+        w.judge(
+            t,
+            &r,
+            |e| (flux || freed) && matches!(e, Error::FileNotOpen(_) | Error::OutOfRange { .. }),
+            &format!("expect_lsn({page:?}, {lsn})"),
+        );
+    }
+    let upto = w.model.gen.load(SeqCst);
+    let after = pick as u64 % upto.max(1);
+    let r = pool.written_lsns(fid, after, upto);
+    if let Ok(list) = &r {
+        let sorted = list.windows(2).all(|p| p[0].0 < p[1].0);
+        if !sorted || list.iter().any(|&(_, lsn)| lsn > upto) {
+            w.violation(format!(
+                "written_lsns({fid:?}, {after}, {upto}): not sorted by page, or an LSN above {upto}: {list:?}"
+            ));
+        }
+    }
+    let flux = w.flux(f, &before);
+    w.judge(
+        t,
+        &r,
+        |e| flux && matches!(e, Error::FileNotOpen(_)),
+        &format!("written_lsns({fid:?})"),
+    );
+    let r = pool.file_identity(fid);
+    if let (Ok(identity), false) = (&r, w.flux(f, &before)) {
+        // `file_identity`'s docs: the identity this open stamps into the pages it writes (`None`: none, 0).
+        let want = identity.unwrap_or(0);
+        for n in 0..image.len() / PAGE_SIZE {
+            if let Some((lsn, got)) = header(n).filter(|&(lsn, _)| lsn >= opened_at.max(1)) {
+                if got != want {
+                    w.violation(format!(
+                        "file_identity({fid:?}) is {identity:?}, but page {n} (LSN {lsn}) written by this open \
+                         carries {got:#x}"
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    let flux = w.flux(f, &before);
+    w.judge(
+        t,
+        &r,
+        |e| flux && matches!(e, Error::FileNotOpen(_)),
+        &format!("file_identity({fid:?})"),
+    );
+}
+
+/// `close_all` while other threads go on: closes every file open when it starts (the model's open ones: the
+/// gate keeps closes and reopens out meanwhile); one that fails stays open. Each file closed is checked as a
+/// `close_file` is, and reopened (so the schedule goes on with its files).
+fn close_all(w: &World, t: &mut Tally) {
+    let gate = w.gate.write();
+    let mut marked = Vec::new();
+    for f in 0..w.model.files.len() {
+        let mut m = w.model.file(f);
+        if m.state == FileState::Open {
+            m.state = FileState::Closing;
+            m.life += 1;
+            marked.push(f);
+        }
+    }
+    let excluded: Vec<_> = marked
+        .iter()
+        .filter(|_| !w.features.new_page_during_close)
+        .map(|&f| w.lifecycle[f].write())
+        .collect();
+    let r = w.pool.close_all();
+    drop(excluded);
+    w.judge(t, &r, close_all_allowed, "close_all");
+    for &f in &marked {
+        let fid = w.fid(f);
+        let closed = matches!(w.pool.file_pages(fid), Err(Error::FileNotOpen(_)));
+        if r.is_ok() && !closed {
+            w.violation(format!("close_all returned Ok, yet {fid:?} is still open"));
+        }
+        let mut m = w.model.file(f);
+        if !closed {
+            m.state = FileState::Open;
+            continue;
+        }
+        m.state = FileState::Closed;
+        m.closed_clean = true;
+        check_closed_image(w, f, m, "close_all");
+    }
+    drop(gate);
+    for &f in &marked {
+        reopen_file(w, f);
+    }
+}
+
+/// Checks the page under `g` against the model, writes a new generation through it and records it in the model
+/// (while the latch is held: no other writer can intervene).
+fn write_through(w: &World, g: &mut bufpool::WriteGuard<'_>, what: &str) {
+    let page = g.page_id();
+    let f = page.file().0 as usize;
+    let mut m = w.model.file(f);
+    if let Err(e) = m.check_latched(page.page_no(), g) {
+        drop(m);
+        w.violation(format!("{what}: {e}"));
+        m = w.model.file(f);
+    }
+    let gen = w.model.next_gen();
+    fill(g, page, gen);
+    g.set_lsn(gen);
+    let state = match m.peek(page.page_no()).0 {
+        PageState::Allocated(_) => PageState::Allocated(gen),
+        PageState::Freeing(_) => PageState::Freeing(gen),
+        s @ (PageState::Freed | PageState::Listed) => s,
+    };
+    m.page(page.page_no()).0 = state;
 }
 
 /// Content read without a latch (optimistic): a version between the model's before and after, if nothing
@@ -1286,6 +1742,7 @@ fn check_unlatched(w: &World, page: PageId, before: &Snapshot, bytes: &[u8], wha
 fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
     let fid = w.fid(f);
     let pool = &w.pool;
+    let gate = w.gate.read_recursive();
     {
         let mut m = w.model.file(f);
         match m.state {
@@ -1295,6 +1752,7 @@ fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
             }
             FileState::Closed => {
                 drop(m);
+                drop(gate);
                 reopen_file(w, f);
                 return;
             }
@@ -1323,37 +1781,56 @@ fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
     m.state = FileState::Closed;
     m.closed_clean = close;
     if close {
-        // Every page the model holds must be on the storage now: close_file wrote and synced them. (Except one
-        // that a `free_page` begun in an earlier incarnation, still running, may have discarded: `FreeCalls`.)
-        let image = m.storage.inner.snapshot();
-        for n in 0..m.pages.len() as u32 {
-            if m.free_calls(n).running > 0 {
-                continue;
-            }
-            if let PageState::Allocated(g) = m.pages[n as usize].0 {
-                let at = n as usize * PAGE_SIZE;
-                let got = image.get(at + bufpool::PAGE_HEADER_SIZE..at + PAGE_SIZE).map(decode);
-                let want = if g == 0 {
-                    Content::Zero
-                } else {
-                    Content::Version {
-                        page: PageId::new(fid, n),
-                        gen: g,
-                    }
-                };
-                if got != Some(want) {
-                    drop(m);
-                    w.violation(format!(
-                        "close_file({fid:?}) Ok, but page {n} on storage is {got:?}, model {want:?}"
-                    ));
-                    m = w.model.file(f);
+        check_closed_image(w, f, m, "close_file");
+    } else {
+        drop(m);
+    }
+    drop(gate);
+    if reopen {
+        reopen_file(w, f);
+    }
+}
+
+/// After a `close_file` (or `close_all`) of slot `f` returned `Ok`: every page the model holds is on its storage.
+/// Takes the model's lock of the file held since it was marked closed (a reopen must not come in between).
+fn check_closed_image<'a>(w: &'a World, f: usize, mut m: std::sync::MutexGuard<'a, FileModel>, what: &str) {
+    let fid = w.fid(f);
+    // Every page the model holds must be on the storage now: close_file wrote and synced them. (Except one
+    // that a `free_page` begun in an earlier incarnation, still running, may have discarded: `FreeCalls`.)
+    let image = m.storage.inner.snapshot();
+    for n in 0..m.pages.len() as u32 {
+        if m.free_calls(n).running > 0 {
+            continue;
+        }
+        if let PageState::Allocated(g) = m.pages[n as usize].0 {
+            let at = n as usize * PAGE_SIZE;
+            let got = image.get(at + bufpool::PAGE_HEADER_SIZE..at + PAGE_SIZE).map(decode);
+            let want = if g == 0 {
+                Content::Zero
+            } else {
+                Content::Version {
+                    page: PageId::new(fid, n),
+                    gen: g,
                 }
+            };
+            if got != Some(want) {
+                drop(m);
+                w.violation(format!(
+                    "{what}: {fid:?} closed Ok, but page {n} on storage is {got:?}, model {want:?}"
+                ));
+                m = w.model.file(f);
             }
         }
     }
-    drop(m);
-    if reopen {
-        reopen_file(w, f);
+}
+
+/// Opens slot `m` under its id over its storage: with its own log (`open_storage_with`) or the builder's
+/// (`open_storage_as`).
+fn open_slot(pool: &BufferPool, fid: FileId, m: &FileModel) -> bufpool::Result<FileId> {
+    if m.own_wal {
+        pool.open_storage_with(m.storage.clone(), FileOptions::new().id(fid).wal(m.wal.clone()))
+    } else {
+        pool.open_storage_as(fid, m.storage.clone())
     }
 }
 
@@ -1361,16 +1838,21 @@ fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
 /// `drop_file` (a dropped file's content is not the model's to know).
 fn reopen_file(w: &World, f: usize) {
     let fid = w.fid(f);
+    let _gate = w.gate.read_recursive();
     let mut m = w.model.file(f);
     if m.state != FileState::Closed {
         return;
     }
     if !m.closed_clean {
-        m.storage = Arc::new(ModelStorage::default());
+        m.storage = Arc::new(ModelStorage::of(fid, m.wal.clone()));
         m.pages.clear();
         m.inc_start = w.model.gen.load(SeqCst);
     }
-    let r = w.pool.open_storage_as(fid, m.storage.clone());
+    m.opened_at = w.model.gen.load(SeqCst);
+    // The open's own read of page 0 holds no frame: a call back from it is not the model's to judge.
+    let reenter = REENTER.with(|a| a.take());
+    let r = open_slot(&w.pool, fid, &m);
+    REENTER.with(|a| a.set(reenter));
     match r {
         Ok(_) => {
             let pages = w.pool.file_pages(fid).unwrap_or(0);
@@ -1417,8 +1899,9 @@ fn inject(w: &World, f: usize, i: Inject, t: &mut Tally) {
         Inject::FailRead => m.storage.fail_next_read.store(true, SeqCst),
         Inject::FailWrite => m.storage.fail_next_write.store(true, SeqCst),
         Inject::FailSync => m.storage.fail_next_sync.store(true, SeqCst),
-        Inject::FailWal => w.wal.fail_next.store(true, SeqCst),
+        Inject::FailWal => m.wal.fail_next.store(true, SeqCst),
         Inject::Panic(site) => ARMED.with(|a| a.set(Some(site))),
+        Inject::Reenter(site) => REENTER.with(|a| a.set(Some(site))),
     }
     t.injected_failures += 1;
 }
@@ -1428,9 +1911,11 @@ thread_local! {
     static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
-fn worker(w: &World, me: usize, steps: &[Step]) -> Tally {
+fn worker(world: &Arc<World>, me: usize, steps: &[Step]) -> Tally {
+    let w: &World = world;
     let mut t = Tally::default();
     WORKER.with(|c| c.set(me));
+    CURRENT.with(|c| *c.borrow_mut() = Some(world.clone()));
     for (k, s) in steps.iter().enumerate() {
         w.note(|| format!("step {k}: {:?} file {} pick {}", s.op, s.file, s.pick));
         *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = format!("step {k}: {s:?}");
@@ -1439,6 +1924,7 @@ fn worker(w: &World, me: usize, steps: &[Step]) -> Tally {
         }
         let r = catch_unwind(AssertUnwindSafe(|| run_step(w, &mut t, s)));
         ARMED.with(|a| a.set(None));
+        // An armed call back stays armed until a callback on this thread fires it (most ops meet none).
         if let Err(p) = r {
             t.injected_panics += 1;
             if let Some(msg) = panic_text(&*p) {
@@ -1452,6 +1938,8 @@ fn worker(w: &World, me: usize, steps: &[Step]) -> Tally {
         }
     }
     *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = "done".into();
+    CURRENT.with(|c| c.borrow_mut().take());
+    REENTER.with(|a| a.set(None));
     t
 }
 
@@ -1469,7 +1957,14 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-fn build_pool(seed: u64, rng: &mut StdRng, wal: Arc<ModelWal>, veto: Arc<VetoState>, f: &Features) -> BufferPool {
+fn build_pool(
+    seed: u64,
+    rng: &mut StdRng,
+    wal: Arc<ModelWal>,
+    veto: Arc<VetoState>,
+    f: &Features,
+    policy_dead: Arc<AtomicBool>,
+) -> BufferPool {
     let policies = [
         PolicyKind::S3Fifo,
         PolicyKind::Clock,
@@ -1478,12 +1973,26 @@ fn build_pool(seed: u64, rng: &mut StdRng, wal: Arc<ModelWal>, veto: Arc<VetoSta
         PolicyKind::Sieve,
     ];
     let frames = [12, 16, 24, 32][rng.random_range(0..4)];
-    let mut b = BufferPool::builder()
-        .frames(frames)
+    let mut b = BufferPool::builder().frames(frames);
+    // A preset on a quarter of the seeds, after the frames as its docs ask (its writer's free-frame target is a
+    // fraction of them), under the settings below (which override its policy and I/O threads).
+    if rng.random_bool(0.25) {
+        b = b.preset(Preset::ALL[rng.random_range(0..Preset::ALL.len())]);
+    }
+    let kind = policies[rng.random_range(0..policies.len())];
+    b = b
         .page_size(PAGE_SIZE)
-        .policy(policies[rng.random_range(0..policies.len())])
+        .policy(kind)
         .io_threads(rng.random_range(0..3))
         .wal(wal);
+    // The model's policy object (panics, calls back into the pool) on a third of the seeds.
+    if rng.random_bool(0.33) {
+        b = b.custom_policy(Box::new(ModelPolicy::new(kind, frames, policy_dead)));
+    }
+    // Misses that find every frame latched wait a little on a quarter of the seeds (`Builder::frame_wait`).
+    if rng.random_bool(0.25) {
+        b = b.frame_wait(Duration::from_millis(rng.random_range(1..10)));
+    }
     if rng.random_bool(0.3) {
         veto.mask.store(1 << rng.random_range(0..8), SeqCst);
     }
@@ -1491,6 +2000,9 @@ fn build_pool(seed: u64, rng: &mut StdRng, wal: Arc<ModelWal>, veto: Arc<VetoSta
     b = b.eviction_veto(move |p| {
         if veto_panics {
             maybe_panic(PanicSite::Veto);
+        }
+        if take_reenter(ReenterSite::Veto) {
+            reenter(ReenterSite::Veto, p, false);
         }
         veto.mask.load(Relaxed) & (1 << (p.page_no() % 64)) != 0
     });
@@ -1513,22 +2025,45 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
     let mut rng = StdRng::seed_from_u64(splitmix(seed));
     let wal = Arc::new(ModelWal::default());
     let veto = Arc::new(VetoState::default());
-    let pool = build_pool(seed, &mut rng, wal.clone(), veto.clone(), &config.features);
+    let policy_dead = Arc::new(AtomicBool::new(false));
+    let pool = build_pool(
+        seed,
+        &mut rng,
+        wal.clone(),
+        veto.clone(),
+        &config.features,
+        policy_dead.clone(),
+    );
+    let mut wals = vec![wal.clone()];
     let files = (0..config.files)
         .map(|i| {
-            let storage = Arc::new(ModelStorage::default());
-            pool.open_storage_as(FileId(i as u32), storage.clone()).expect("open");
-            Mutex::new(FileModel {
-                id: FileId(i as u32),
+            let id = FileId(i as u32);
+            // Half the files have their own log (`FileOptions::wal`): their pages wait for it, never the builder's.
+            let own_wal = rng.random_bool(0.5);
+            let file_wal = if own_wal {
+                Arc::new(ModelWal::default())
+            } else {
+                wal.clone()
+            };
+            if own_wal {
+                wals.push(file_wal.clone());
+            }
+            let m = FileModel {
+                id,
                 state: FileState::Open,
                 life: 0,
                 inc_start: 0,
-                storage,
+                storage: Arc::new(ModelStorage::of(id, file_wal.clone())),
                 pages: Vec::new(),
                 closed_clean: false,
                 free_calls: Vec::new(),
                 new_pages: FreeCalls::default(),
-            })
+                wal: file_wal,
+                own_wal,
+                opened_at: 1,
+            };
+            open_slot(&pool, id, &m).expect("open");
+            Mutex::new(m)
         })
         .collect();
     let world = Arc::new(World {
@@ -1537,7 +2072,6 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
             files,
             gen: AtomicU64::new(1),
         },
-        wal,
         features: config.features,
         violations: Mutex::new(Vec::new()),
         history: std::env::var("BUFPOOL_MODEL_HISTORY")
@@ -1548,6 +2082,14 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
             .map(|_| Mutex::new("not started".into()))
             .collect(),
         lifecycle: (0..config.files).map(|_| parking_lot::RwLock::new(())).collect(),
+        gate: parking_lot::RwLock::new(()),
+        wals,
+        policy_dead,
+        reentries: AtomicU64::new(0),
+        // On tmpfs where there is one: `save_resident` syncs its list, which costs milliseconds on a disk.
+        dir: tempfile::tempdir_in("/dev/shm")
+            .or_else(|_| tempfile::tempdir())
+            .expect("tempdir"),
     });
     let plans: Vec<Vec<Step>> = (0..config.threads)
         .map(|_| {
@@ -1607,6 +2149,12 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
             hang = Some(hang_report(&world, "quiesce checks"));
         }
     }
+    for wal in &world.wals {
+        for v in wal.violations.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            world.violation(v);
+        }
+    }
+    tally.reentries = world.reentries.load(SeqCst);
     let violations = world.violations.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if hang.is_none() {
         // Dropping the pool joins its threads: watch that too.
@@ -1642,7 +2190,9 @@ fn hang_report(w: &World, phase: &str) -> String {
 fn quiesce_and_check(w: &World, me: usize) {
     let pool = &w.pool;
     let set_doing = |s: String| *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = s;
-    w.wal.fail_next.store(false, SeqCst);
+    for wal in &w.wals {
+        wal.fail_next.store(false, SeqCst);
+    }
     for f in 0..w.model.files.len() {
         let m = w.model.file(f);
         m.storage.fail_next_read.store(false, SeqCst);
@@ -1663,6 +2213,8 @@ fn quiesce_and_check(w: &World, me: usize) {
             w.violation(msg);
         }
     }
+    // A policy object that panicked is never called again: a miss that needs a victim fails with its `Panicked`.
+    let dead = w.policy_dead.load(SeqCst);
     // 1. No latch held, every page as the model says: write-latch every page of every open, healthy file.
     for f in 0..w.model.files.len() {
         let fid = w.fid(f);
@@ -1680,6 +2232,7 @@ fn quiesce_and_check(w: &World, me: usize) {
             if failed.contains(&fid) {
                 match pool.read(page) {
                     Ok(g) => w.check_latched(page, &g, "quiesce read"),
+                    Err(Error::Panicked { .. }) if dead => {}
                     Err(e) if read_allowed(&e, false, freed) && !miss_error(&e) => {}
                     // A failed file keeps at most `Builder::failed_file_frames` unwritable pages; the pool
                     // dropped the rest (and says so), and their reads fail rather than serve the older image.
@@ -1697,6 +2250,7 @@ fn quiesce_and_check(w: &World, me: usize) {
                     "quiesce: write({page:?}) of a freed page: {e:?}, docs: PageFreed"
                 )),
                 Ok(g) => w.check_latched(page, &g, "quiesce write"),
+                Err(Error::Panicked { .. }) if dead => {}
                 Err(e)
                     if freed
                         && matches!(
@@ -1768,6 +2322,7 @@ fn quiesce_and_check(w: &World, me: usize) {
                 let freed = !matches!(w.model.file(f).peek(n).0, PageState::Allocated(_));
                 match pool.read(page) {
                     Ok(g) => w.check_latched(page, &g, "quiesce read after reopen"),
+                    Err(Error::Panicked { .. }) if dead => {}
                     Err(e) if freed && matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }) => {}
                     Err(e) => w.violation(format!("quiesce: read({page:?}) after reopen: {e:?}")),
                 }
@@ -1793,19 +2348,23 @@ fn quiesce_and_check(w: &World, me: usize) {
     let fresh = FileId(900);
     match pool.open_storage_as(fresh, MemoryStorage::new()) {
         Ok(_) => {
+            let mut made = 0u32;
             for k in 0..pool.frames() as u64 + 4 {
                 match pool.new_page(fresh) {
                     Ok(mut g) => {
                         let p = g.page_id();
                         fill(&mut g, p, k + 1);
+                        made += 1;
                     }
+                    // Every frame is free after the drops: only the victims past them need the dead policy.
+                    Err(Error::Panicked { .. }) if dead && k >= pool.frames() as u64 => break,
                     Err(e) => {
                         w.violation(format!("quiesce: new_page on a fresh file: {e:?}"));
                         break;
                     }
                 }
             }
-            for n in 0..pool.frames() as u32 + 4 {
+            for n in 0..made {
                 let page = PageId::new(fresh, n);
                 match pool.read(page) {
                     Ok(g)
