@@ -1628,9 +1628,15 @@ fn log_err(name: LogName<'_>, what: &str, e: impl std::fmt::Display, todo: &str)
 /// A cut's failure that leaves the log in force and unfailed (a punch, a rewrite before its rename): refused for
 /// space, [`Error::NoSpace`] (R14-2: retryable, not a failed log); else [`Error::Log`].
 fn cut_err(name: LogName<'_>, what: &str, e: io::Error) -> Error {
+    space_or_log_err(name, what, e, CUT_KEPT)
+}
+
+/// A write that failed and changed nothing the log relies on: refused for space, [`Error::NoSpace`] (retryable);
+/// else [`Error::Log`] with what to do, `todo`.
+fn space_or_log_err(name: LogName<'_>, what: &str, e: io::Error, todo: &str) -> Error {
     match is_no_space(&e) {
         true => Error::NoSpace(format!("{name}: {what}: {e}")),
-        false => log_err(name, what, e, CUT_KEPT),
+        false => log_err(name, what, e, todo),
     }
 }
 
@@ -1857,10 +1863,7 @@ impl TreeWal {
                 // was opened, and the next open finds what it left (zeroes, a torn or whole slot) and starts again.
                 // A failed fsync is never that (the module docs, "A full device").
                 dev.write_all_at(&h.region(), 0)
-                    .map_err(|e| match is_no_space(&e) {
-                        true => Error::NoSpace(format!("{name}: write header: {e}; {AT_OPEN}")),
-                        false => log_err(name, "write header", e, AT_OPEN),
-                    })
+                    .map_err(|e| space_or_log_err(name, "write header", e, AT_OPEN))
                     .and_then(|()| dev.sync().map_err(|e| log_err(name, "sync header", e, AT_OPEN)))?;
                 if let Some(p) = &path {
                     bufpool::storage::sync_parent_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
