@@ -337,7 +337,8 @@ pub enum Error {
     /// policy's `victim` just took). The wait would never end,
     /// so the call returns this at once; the callback's own call goes on. A miss from the eviction veto (a page
     /// not resident, or `new_page`) is this error too, for the page asked: the veto runs inside a victim search,
-    /// which the miss would start again on the same thread. The crate docs' rule: callbacks must not
+    /// which the miss would start again on the same thread. So is the veto's read of a page another thread holds
+    /// latched: that thread may be waiting for the same search (its miss, under a list policy's lock). The crate docs' rule: callbacks must not
     /// call back into the pool (calls for other pages may still wait for this thread's own latches elsewhere).
     #[error("{page} is held by the pool for its {callback} call running on this thread: a callback must not wait for the page it runs for")]
     CallbackReentry {

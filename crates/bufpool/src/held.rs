@@ -211,7 +211,7 @@ pub(crate) fn held_for_callback(frame: *const crate::frame::FrameHeader) -> Opti
 }
 
 /// Whether the callback `what` runs on this thread in frames the pool latches for it ([`for_callback`]). Asked
-/// once a miss (in the eviction veto's case, R36-21): a read on the miss path only, never on a hit.
+/// on a miss and before a wait for a busy latch (in the eviction veto's case, R36-21, R37-20): never on a hit.
 pub(crate) fn running(what: &'static str) -> bool {
     POOL_HELD
         .try_with(|held| held.borrow().iter().any(|&(_, w)| w == what))

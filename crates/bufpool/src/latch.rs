@@ -228,11 +228,16 @@ impl<'p> std::ops::Deref for Victim<'p> {
 impl Drop for Victim<'_> {
     fn drop(&mut self) {
         if let Some(frame) = self.frame.take() {
-            frame
-                .pool()
-                .core
-                .policy
-                .on_insert(frame.idx(), frame.page_id().as_u64());
+            {
+                // Listed as held for the callback, as every insert's frame is: a policy reading the page it is
+                // told of gets `CallbackReentry`, not a wait for this thread's own latch (R37-21).
+                let _for = crate::held::for_callback("Policy::on_insert", [frame.header()]);
+                frame
+                    .pool()
+                    .core
+                    .policy
+                    .on_insert(frame.idx(), frame.page_id().as_u64());
+            }
             frame.release_unchanged();
         }
     }

@@ -92,8 +92,9 @@
 //!   A call back for the page the pool holds for the callback (a `Storage` reading the page it loads or any other
 //!   page of the batch it loads, `read_many`'s, `prefetch`'s or `prewarm`'s, a `Wal`
 //!   writing the page it is flushed for, the veto, `Policy::on_insert` or `Policy::victim` reading their page)
-//!   returns [`Error::CallbackReentry`] at once instead of waiting for ever, and so does a miss from the veto
-//!   (which runs inside a victim search); other calls back are not checked and may wait for ever (a
+//!   returns [`Error::CallbackReentry`] at once instead of waiting for ever, and so does a miss from the veto,
+//!   or a read from it that would wait for a latch another thread holds (the veto runs inside a victim search,
+//!   which that thread may be waiting for); other calls back are not checked and may wait for ever (a
 //!   `Storage::sync` that flushes the file it syncs). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
 //!   would wait for a guard the thread holds returns [`Error::HeldByCaller`].
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it

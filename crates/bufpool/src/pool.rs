@@ -437,8 +437,9 @@ impl Builder {
 
     /// Registers the eviction veto: pages for which it returns `true` are never evicted (counted in
     /// [`Stats::veto_skips`]). It runs on the eviction path, possibly inside the policy's critical section: keep
-    /// it short and never call into the pool from it (a read of its candidate, or a miss, returns
-    /// [`Error::CallbackReentry`]; a hit on another page is served).
+    /// it short and never call into the pool from it (a read of its candidate, a miss, or a read that would wait
+    /// for a latch another thread holds returns [`Error::CallbackReentry`]; a hit on another page that no thread
+    /// holds latched is served).
     pub fn eviction_veto(mut self, veto: impl Fn(PageId) -> bool + Send + Sync + 'static) -> Self {
         self.veto = Some(Box::new(veto));
         self
@@ -1461,6 +1462,12 @@ impl BufferPool {
                     Err(TryLatch::Busy { version }) => {
                         if self.waits_for_caller(idx, mode) {
                             return Err(self.header(idx).caller_hold_error(page));
+                        }
+                        // The eviction veto runs inside a victim search, with the victim latched and a list
+                        // policy's lock held: the latch's holder may be waiting for that search (its own miss,
+                        // a batch's next frame), so the veto waits for no one (R37-20).
+                        if crate::held::running(VETO) {
+                            return Err(Error::CallbackReentry { page, callback: VETO });
                         }
                         if waited.is_none() {
                             self.core.counters.inc(Counter::SingleFlightWaits);

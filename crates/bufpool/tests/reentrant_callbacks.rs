@@ -449,3 +449,150 @@ fn an_eviction_veto_reading_another_page_that_misses_is_told_at_once() {
         assert!(matches!(&seen[1], (p, Ok(())) if pages[3..].contains(p)), "{seen:?}");
     });
 }
+
+/// R37-20: an eviction veto reading a resident page that another thread holds latched waited for that latch,
+/// inside the victim search: with the victim's frame latched and, for the list policies, the policy's lock held.
+/// The other thread's next miss waited for that lock, and the two threads for each other for ever (the whole-API
+/// model's CI hang on seed 129 was this cycle with a batch holding its loads' frames). Here thread B holds a write
+/// guard on page 3 and, once the veto runs on thread A and reads page 3, misses on page 1: on `85a409f` this test
+/// fails by `within`'s "still waiting after 10 s". Now a veto's read that would wait for a latch is told
+/// `CallbackReentry { callback: "eviction veto" }` at once, like its misses (R36-21); both misses load their
+/// pages. Every policy alike, the ones without a lock (CLOCK) too.
+#[test]
+fn an_eviction_veto_reading_a_page_another_thread_holds_is_told_at_once() {
+    for kind in bufpool::PolicyKind::ALL {
+        common::within(
+            &format!("the eviction veto waiting for another thread's latch ({kind:?})"),
+            move || {
+                let slot = PoolSlot::default();
+                let seen = Seen::default();
+                let (slot2, seen2) = (slot.clone(), Arc::clone(&seen));
+                let pages: Arc<OnceLock<Vec<PageId>>> = Arc::default();
+                let pages2 = Arc::clone(&pages);
+                let armed = Arc::new(AtomicU8::new(0));
+                let armed2 = Arc::clone(&armed);
+                let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+                let entered_tx = Mutex::new(entered_tx);
+                let pool = Arc::new(
+                    BufferPool::builder()
+                        .frames(4)
+                        .policy(*kind)
+                        .eviction_veto(move |_candidate| {
+                            if armed2.compare_exchange(1, 2, SeqCst, SeqCst).is_err() {
+                                return false;
+                            }
+                            let target = pages2.get().unwrap()[3];
+                            entered_tx.lock().send(()).unwrap();
+                            let r = pool_of(&slot2).read(target).map(drop);
+                            seen2.lock().push((target, r));
+                            false
+                        })
+                        .build()
+                        .unwrap(),
+                );
+                slot.set(Arc::downgrade(&pool)).unwrap();
+                let file = pool.open_storage(MemoryStorage::new()).unwrap();
+                pages
+                    .set((0..7).map(|_| pool.new_page(file).unwrap().page_id()).collect())
+                    .unwrap();
+                let pages = pages.get().unwrap().clone();
+                pool.checkpoint().unwrap();
+                for &p in &pages[3..] {
+                    drop(pool.read(p).unwrap());
+                }
+                // Thread B: a write guard on page 3, then (once the veto runs) a miss of its own.
+                let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+                let b = {
+                    let pool = Arc::clone(&pool);
+                    let pages = pages.clone();
+                    std::thread::spawn(move || {
+                        let guard = pool.write(pages[3]).unwrap();
+                        held_tx.send(()).unwrap();
+                        entered_rx.recv().unwrap();
+                        drop(pool.read(pages[1]).expect("thread B's miss loads its page"));
+                        drop(guard);
+                    })
+                };
+                held_rx.recv().unwrap();
+                armed.store(1, SeqCst);
+                drop(pool.read(pages[0]).expect("the miss that ran the veto loads its page"));
+                b.join().unwrap();
+                let seen = seen.lock();
+                assert!(
+                    matches!(&seen[..], [(p, Err(Error::CallbackReentry { page, callback: "eviction veto" }))] if *p == pages[3] && *page == pages[3]),
+                    "{kind:?}: {seen:?}"
+                );
+            },
+        );
+    }
+}
+
+/// A memory storage whose writes fail with EIO while `fail` is set.
+struct FailingWrites {
+    inner: MemoryStorage,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Storage for FailingWrites {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.fail.load(SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(5));
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> StorageInfo {
+        self.inner.info()
+    }
+}
+
+/// R37-21: a victim whose write failed goes back to the policy (`Policy::on_insert`) with its frame still latched
+/// by the miss, and that call did not list the frame as held for the callback: a policy reading the page it is told
+/// of waited for its own thread's latch for ever (on `85a409f` this test fails by `within`'s "still waiting after
+/// 10 s"; the whole-API model met it as seed 4096, a read falling back from `read_optimistic`). Now it is told
+/// `CallbackReentry { callback: "Policy::on_insert" }` at once, as for the inserts of loads and new pages.
+#[test]
+fn a_policy_reading_a_victim_put_back_after_a_failed_write_is_told_at_once() {
+    common::within("Policy::on_insert reading a victim put back", || {
+        let slot = PoolSlot::default();
+        let (armed, seen) = (Arc::new(AtomicU8::new(0)), Seen::default());
+        let pool = Arc::new(
+            BufferPool::builder()
+                .frames(4)
+                .custom_policy(Box::new(ReadingPolicy {
+                    queue: Mutex::default(),
+                    pool: slot.clone(),
+                    armed: Arc::clone(&armed),
+                    seen: Arc::clone(&seen),
+                }))
+                .build()
+                .unwrap(),
+        );
+        slot.set(Arc::downgrade(&pool)).unwrap();
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let file = pool
+            .open_storage(FailingWrites {
+                inner: MemoryStorage::new(),
+                fail: Arc::clone(&fail),
+            })
+            .unwrap();
+        let dirty: Vec<PageId> = (0..4).map(|_| pool.new_page(file).unwrap().page_id()).collect();
+        fail.store(true, SeqCst);
+        armed.store(READ_IN_ON_INSERT, SeqCst);
+        let r = pool.new_page(file).map(|g| g.page_id());
+        assert!(r.is_err(), "every frame is dirty and unwritable: {r:?}");
+        let seen = seen.lock().clone();
+        assert!(
+            matches!(&seen[..], [(p, Err(Error::CallbackReentry { page, callback: "Policy::on_insert" }))] if p == page && dirty.contains(p)),
+            "{seen:?}"
+        );
+    });
+}
