@@ -7,8 +7,9 @@
 # by kind, the measured process's CPU by thread) to OUT/mon-tT.csv; each run's lines of output are stamped with
 # the wall time (bash's EPOCHREALTIME), so that its seconds line up with mon.py's. Statistics as
 # lead35/steady.sh; windows.py gives the per-5 s windows and the pair ratios.
+# Session 37 (speed37): VMC=0 leaves vmcache's runs out (A/B pairs of our builds alone).
 # Run under /work/timed. usage: T=1 MODES="0 1 1 0" steady.sh DB OUT SECS NAME=BIN[:ENV=VALUE] ...
-set -u; T=${T:-2}; MODES=${MODES:-"0 1"}; REST=${REST:-5}
+set -u; T=${T:-2}; MODES=${MODES:-"0 1"}; REST=${REST:-5}; VMC=${VMC:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 DB=$1; OUT=$2; S=$3; shift 3; mkdir -p $OUT
 PIDF=$OUT/.pid; : > $PIDF
@@ -22,6 +23,7 @@ settle() { # $1 = mode, $2 = tag
   fi
 }
 vmc() {
+  [ "$VMC" = 0 ] && return
   local r=$1 m=$2 f=$OUT/vmc-r$r-m$m-t$T
   settle $m "r$r m$m vmcache"
   local start=$EPOCHREALTIME
