@@ -337,7 +337,10 @@ pub enum Error {
     /// policy's `victim` just took). The wait would never end,
     /// so the call returns this at once; the callback's own call goes on. A miss from the eviction veto (a page
     /// not resident, or `new_page`) is this error too, for the page asked: the veto runs inside a victim search,
-    /// which the miss would start again on the same thread. The crate docs' rule: callbacks must not
+    /// which the miss would start again on the same thread. And a callback's call that would wait for a page
+    /// whose frame the pool holds for a callback on *another* thread (`callback` is then the calling thread's own):
+    /// that callback may be waiting for this one's page (two loads whose `Storage::read_at`s read each other's
+    /// page), so neither waits (R37-1). The crate docs' rule: callbacks must not
     /// call back into the pool (calls for other pages may still wait for this thread's own latches elsewhere).
     #[error("{page} is held by the pool for its {callback} call running on this thread: a callback must not wait for the page it runs for")]
     CallbackReentry {

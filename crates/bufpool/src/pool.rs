@@ -1462,6 +1462,9 @@ impl BufferPool {
                         if self.waits_for_caller(idx, mode) {
                             return Err(self.header(idx).caller_hold_error(page));
                         }
+                        if let Some(callback) = self.callback_waits_for_callback(idx) {
+                            return Err(Error::CallbackReentry { page, callback });
+                        }
                         if waited.is_none() {
                             self.core.counters.inc(Counter::SingleFlightWaits);
                         }
@@ -1500,6 +1503,21 @@ impl BufferPool {
             Mode::Exclusive => h.held_by_caller(),
             Mode::Shared => h.held_exclusive_by_caller(),
         }
+    }
+
+    /// The callback the calling thread runs in frames of this pool, if frame `idx`, found busy, is held by the
+    /// pool for a callback on another thread: such a wait is not begun (R37-1 in RELIABILITY.md). The other
+    /// callback may be waiting, or about to wait, for a frame this thread holds for its own (two `Storage::read_at`s
+    /// each reading the page the other loads, a `Wal` flush reading the victim another eviction writes): neither
+    /// latch would ever be released. Both calls may be refused; each callback's own operation goes on. The count
+    /// is asked again each time the wait wakes, so a callback that begins after this thread began waiting stops
+    /// the wait too.
+    #[cold]
+    fn callback_waits_for_callback(&self, idx: FrameIdx) -> Option<&'static str> {
+        if self.header(idx).callbacks.load(Acquire) == 0 {
+            return None;
+        }
+        crate::held::callback_in(self.core.frames.headers())
     }
 
     /// The error of a load of `page` into `idx` that failed right after we saw it latched at `version`. The page
