@@ -199,6 +199,28 @@ pub(crate) fn for_callback<'h>(
     ForCallback { before, first, more }
 }
 
+/// Lists the callback `what` as running on the calling thread in the pool whose frame headers are `headers`,
+/// while it holds none of its frames for it (a policy's `victim_for` before it takes a frame, under the policy's
+/// own lock): [`callback_in`] then names it, so the callback does not wait for a frame another thread holds for a
+/// callback (that thread's `Policy::on_insert` may be waiting for the lock this callback holds: R37-4). The entry
+/// is the headers' address plus one, which no header has (they are 64-byte aligned), so
+/// [`held_for_callback`] never matches it.
+pub(crate) fn in_pool_callback<'h>(what: &'static str, headers: &'h [crate::frame::FrameHeader]) -> ForCallback<'h> {
+    let marker = headers.as_ptr() as usize + 1;
+    let before = POOL_HELD
+        .try_with(|held| {
+            let mut held = held.borrow_mut();
+            held.push((marker, what));
+            held.len() - 1
+        })
+        .unwrap_or(usize::MAX);
+    ForCallback {
+        before,
+        first: None,
+        more: Vec::new(),
+    }
+}
+
 impl Drop for ForCallback<'_> {
     fn drop(&mut self) {
         if self.before != usize::MAX {

@@ -1751,6 +1751,13 @@ impl BufferPool {
         if crate::held::running(VETO) {
             return Err(Error::CallbackReentry { page, callback: VETO });
         }
+        // So is a miss from a policy object's victim search (R37-5): the search would run again on this thread,
+        // and a policy that keeps its lists under a lock of its own would wait for it for ever.
+        for policy in ["Policy::victim_for", "Policy::victim"] {
+            if crate::held::running(policy) {
+                return Err(Error::CallbackReentry { page, callback: policy });
+            }
+        }
         let _taking = Hold::taker(&self.core);
         // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
         if let Some(e) = take_veto_panic() {
@@ -1781,6 +1788,10 @@ impl BufferPool {
             // The frame the policy took stays listed as held for it until it answers (`held::for_callback`): a
             // policy that reads the page of the frame it just took is told `CallbackReentry`, not left waiting.
             let search = |passed_over: &[FileId]| {
+                // A policy object's `victim_for` may hold its own lock, which another thread's `on_insert` waits
+                // for while it holds a frame for that callback: listed, so the policy's call back does not wait
+                // for such a frame (R37-4).
+                let _in = crate::held::in_pool_callback("Policy::victim_for", self.core.frames.headers());
                 let mut taken = None;
                 self.core.policy.victim_for(page.as_u64(), &mut |idx| {
                     let h = self.header(idx);

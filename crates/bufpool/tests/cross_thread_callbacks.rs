@@ -1,4 +1,4 @@
-//! R37-1 .. R37-3 (RELIABILITY.md, session 37): two threads, each inside a callback of the user's that the pool runs
+//! R37-1 .. R37-4 (RELIABILITY.md, session 37): two threads, each inside a callback of the user's that the pool runs
 //! with a frame latched for it, each calling back into the pool for the page the *other* thread's callback holds.
 //! Sessions 33-36 made a call back for a frame held on the *same* thread return `Error::CallbackReentry`; across
 //! two threads each call waited in `fix_with` for the other's latch, and neither latch was ever released: a hang
@@ -7,18 +7,24 @@
 //! The scenarios, each with both callbacks held open at a meeting point (no sleeps) before either calls back:
 //! - two loads, of page P of file A and page Q of file B, whose `Storage::read_at`s read Q and P (R37-1);
 //! - a batch (`read_many`) whose `Storage::submit` reads Q while a load of Q reads the batch's page (R37-2);
-//! - two evictions of dirty victims whose `Wal::flush_for_pages` each read the other's victim (R37-3).
+//! - two evictions of dirty victims whose `Wal::flush_for_pages` each read the other's victim (R37-3);
+//! - a policy object whose `victim_for` reads, under its own lock, a page whose load then waits for that lock in
+//!   `Policy::on_insert` (R37-4: the policy holds no frame yet, so it is listed as running in the pool).
+//!
+//! And two waits of a policy object's victim search on its own thread (R37-5): the background writer's policy
+//! reading the page of a victim the writer took earlier in the round, and a policy's miss.
 //!
 //! Now a thread that runs a callback in frames of a pool does not wait for a frame of that pool which another
 //! thread holds for a callback: the call returns `Error::CallbackReentry` naming the calling thread's callback,
 //! and the callbacks' own operations complete. A watchdog fails a test that is still waiting after 20 s, with
 //! what each thread was doing.
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use bufpool::storage::{IoRequest, StorageInfo};
-use bufpool::{BufferPool, Error, FileId, Lsn, MemoryStorage, PageId, Storage, Wal};
+use bufpool::{BufferPool, Error, FileId, FrameIdx, Lsn, MemoryStorage, PageId, Policy, Storage, Wal};
 
 /// How long the watchdog lets a scenario run before it calls it a hang (a hang, not a timing assertion: the
 /// scenarios take milliseconds).
@@ -98,6 +104,17 @@ impl Meeting {
             "{me}: the other callback never came ({arrived} here)"
         );
         true
+    }
+
+    /// Waits until `n` callbacks have arrived at the meeting (a scenario that must start one thread's callback
+    /// before the other's).
+    fn wait_arrived(&self, n: u32) {
+        let arrived = self.arrived.lock().unwrap();
+        let (arrived, timeout) = self
+            .all_here
+            .wait_timeout_while(arrived, HANG_AFTER, |a| *a < n)
+            .unwrap();
+        assert!(!timeout.timed_out(), "only {arrived} callbacks arrived, not {n}");
     }
 
     /// The callback `what`'s call back into the pool for `page`, noted with what it returned.
@@ -357,4 +374,229 @@ fn two_evictions_whose_logs_read_each_others_victim_do_not_wait_for_each_other()
         // Both victims were written (their log flushes returned Ok).
         assert_eq!(pool.stats().dirty_evictions, evicted_dirty + 2);
     });
+}
+
+/// What a [`HookedFifo`]'s hook tells `victim` to do.
+enum Then {
+    Offer,
+    OfferNothing,
+}
+
+/// The hook of a [`HookedFifo`]: given the page of the victim the policy gave last, if any.
+type Hook = Box<dyn Fn(Option<PageId>) -> Then + Send + Sync>;
+
+/// FIFO under one mutex, as the built-ins keep their lists. Each `victim` first runs `hook` with that mutex held
+/// (a policy consulting a page under its lock, say a catalogue), given the page of the victim it gave last.
+struct HookedFifo {
+    queue: parking_lot::Mutex<std::collections::VecDeque<(FrameIdx, u64)>>,
+    last_given: Mutex<Option<PageId>>,
+    hook: Hook,
+}
+
+impl HookedFifo {
+    fn with(hook: impl Fn(Option<PageId>) -> Then + Send + Sync + 'static) -> Box<HookedFifo> {
+        Box::new(HookedFifo {
+            queue: Default::default(),
+            last_given: Mutex::new(None),
+            hook: Box::new(hook),
+        })
+    }
+}
+
+impl Policy for HookedFifo {
+    fn name(&self) -> &'static str {
+        "hooked-fifo"
+    }
+    fn on_hit(&self, _frame: FrameIdx) {}
+    fn on_insert(&self, frame: FrameIdx, key: u64) {
+        self.queue.lock().push_back((frame, key));
+    }
+    fn on_remove(&self, frame: FrameIdx) {
+        self.queue.lock().retain(|&(f, _)| f != frame);
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(FrameIdx) -> bool) -> Option<FrameIdx> {
+        let mut queue = self.queue.lock();
+        let last = *self.last_given.lock().unwrap();
+        if let Then::OfferNothing = (self.hook)(last) {
+            return None;
+        }
+        let pos = queue.iter().position(|&(f, _)| try_take(f))?;
+        let (frame, key) = queue.remove(pos)?;
+        *self.last_given.lock().unwrap() = Some(PageId::from(key));
+        Some(frame)
+    }
+}
+
+#[test]
+fn a_policy_reading_a_page_whose_load_waits_for_the_policys_lock_does_not_wait_for_it() {
+    let states = States::default();
+    let meeting = Meeting::new(&states);
+    let target: Arc<OnceLock<PageId>> = Arc::new(OnceLock::new());
+    let (m, t) = (Arc::clone(&meeting), Arc::clone(&target));
+    // Armed, the policy meets Q's load in its `read_at`, then reads Q while it holds its lock.
+    let policy = HookedFifo::with(move |_| {
+        if let Some(&q) = t.get() {
+            if m.meet("Policy::victim_for") {
+                m.call_back("Policy::victim_for", q, false);
+            }
+        }
+        Then::Offer
+    });
+    watchdog("Policy::victim_for x Policy::on_insert", &states, move || {
+        let pool = Arc::new(BufferPool::builder().frames(4).custom_policy(policy).build().unwrap());
+        meeting.pool.set(Arc::downgrade(&pool)).unwrap();
+        // File A's pages and file B's, written, then reopened so that nothing is resident.
+        let (a_image, b_image) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
+        let (a, b) = (
+            pool.open_storage(Arc::clone(&a_image)).unwrap(),
+            pool.open_storage(Arc::clone(&b_image)).unwrap(),
+        );
+        for file in [a, b] {
+            for _ in 0..4 {
+                drop(pool.new_page(file).unwrap());
+            }
+        }
+        pool.checkpoint().unwrap();
+        pool.drop_file(a).unwrap();
+        pool.drop_file(b).unwrap();
+        let a = pool.open_storage(Arc::clone(&a_image)).unwrap();
+        let b = pool
+            .open_storage(Crossing {
+                inner: MemoryStorage::from_bytes_with_record(b_image.snapshot(), b_image.record_snapshot()),
+                meeting: Arc::clone(&meeting),
+                other: Arc::new(OnceLock::new()),
+            })
+            .unwrap();
+        // Three of the four frames hold pages of A; the fourth is free, for B's load.
+        for n in 0..3 {
+            drop(pool.read(PageId::new(a, n)).unwrap());
+        }
+        let q = PageId::new(b, 0);
+        target.set(q).unwrap();
+        meeting.arm(2);
+        // B's load of Q takes the free frame and meets in its `read_at`; then A's miss asks the policy for a
+        // victim, and the policy, holding its lock, reads Q. Q's load then needs the lock for its `on_insert`.
+        let pb = Arc::clone(&pool);
+        let tb = std::thread::Builder::new()
+            .name("B".into())
+            .spawn(move || pb.read(q).map(drop))
+            .unwrap();
+        meeting.wait_arrived(1);
+        let pa = Arc::clone(&pool);
+        let ta = std::thread::Builder::new()
+            .name("A".into())
+            .spawn(move || pa.read(PageId::new(a, 3)).map(drop))
+            .unwrap();
+        let (ra, rb) = (ta.join().unwrap(), tb.join().unwrap());
+        let seen = meeting.seen.lock().unwrap();
+        assert!(
+            matches!(
+                seen.as_slice(),
+                [(_, p, Err(Error::CallbackReentry { page, callback: "Policy::victim_for" }))] if *p == q && *page == q
+            ),
+            "the policy's read of Q is refused: {seen:?}"
+        );
+        ra.expect("A's miss completes");
+        rb.expect("Q's load completes");
+    });
+}
+
+#[test]
+fn the_background_writers_policy_reading_a_victim_of_its_round_is_told_at_once() {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let slot = PoolSlot::default();
+    let armed = Arc::new(AtomicBool::new(false));
+    let (a, p) = (Arc::clone(&armed), Arc::clone(&slot));
+    // Offers nothing until armed; armed, gives one victim, and on its next call reads that victim's page.
+    let policy = HookedFifo::with(move |last| {
+        if !a.load(SeqCst) {
+            return Then::OfferNothing;
+        }
+        let Some(page) = last else { return Then::Offer };
+        a.store(false, SeqCst);
+        let _ = tx.try_send(pool_of(&p).read(page).map(drop));
+        Then::OfferNothing
+    });
+    let pool = Arc::new(
+        BufferPool::builder()
+            .frames(8)
+            .custom_policy(policy)
+            .background_writer(bufpool::WriterConfig {
+                interval: Duration::from_millis(1),
+                free_frames_target: 4,
+                dirty_ratio_max: 1.0,
+                pages_per_sec_max: 0,
+                batch_pages: 4,
+            })
+            .build()
+            .unwrap(),
+    );
+    slot.set(Arc::downgrade(&pool)).unwrap();
+    // Eight pages fill the eight frames (free frames: no victim needed); the writer's rounds take nothing until
+    // the policy is armed.
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for _ in 0..8 {
+        drop(pool.new_page(file).unwrap());
+    }
+    pool.checkpoint().unwrap();
+    // Armed: the writer's next round wants four victims; the policy gives one, then reads it.
+    armed.store(true, SeqCst);
+    match rx.recv_timeout(HANG_AFTER) {
+        Ok(r) => assert!(
+            matches!(
+                r,
+                Err(Error::CallbackReentry {
+                    callback: "Policy::victim",
+                    ..
+                })
+            ),
+            "the policy's read of its own victim: {r:?}"
+        ),
+        Err(_) => {
+            // The writer waits for ever, and the pool's drop would join it: leave the pool behind.
+            std::mem::forget(pool);
+            panic!("the background writer's policy, reading a victim of its round, still waits after {HANG_AFTER:?}");
+        }
+    }
+}
+
+#[test]
+fn a_policy_missing_in_its_victim_search_is_told_at_once() {
+    let (tx, rx) = std::sync::mpsc::sync_channel(4);
+    let (slot, armed, target) = (
+        PoolSlot::default(),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(OnceLock::new()),
+    );
+    let (a, t, p) = (Arc::clone(&armed), Arc::clone(&target), Arc::clone(&slot));
+    // Armed, its next call reads `target` (not resident) under its lock: a miss whose own victim search would run
+    // the policy again on this thread.
+    let policy = HookedFifo::with(move |_| {
+        if a.swap(false, SeqCst) {
+            let _ = tx.try_send(pool_of(&p).read(*t.get().unwrap()).map(drop));
+        }
+        Then::Offer
+    });
+    let pool = Arc::new(BufferPool::builder().frames(2).custom_policy(policy).build().unwrap());
+    slot.set(Arc::downgrade(&pool)).unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    let ids: Vec<PageId> = (0..4).map(|_| pool.new_page(file).unwrap().page_id()).collect();
+    pool.checkpoint().unwrap();
+    // Pages 2 and 3 are resident (the last two made); the miss of page 0 runs the policy, which reads page 1.
+    target.set(ids[1]).unwrap();
+    armed.store(true, SeqCst);
+    let p = Arc::clone(&pool);
+    let missed = ids[0];
+    let outer = std::thread::spawn(move || p.read(missed).map(drop));
+    match rx.recv_timeout(HANG_AFTER) {
+        Ok(r) => assert!(
+            matches!(r, Err(Error::CallbackReentry { page, callback: "Policy::victim_for" }) if page == ids[1]),
+            "the policy's miss: {r:?}"
+        ),
+        Err(_) => {
+            std::mem::forget(pool);
+            panic!("a policy's miss in its victim search still waits after {HANG_AFTER:?}");
+        }
+    }
+    outer.join().unwrap().expect("the miss that ran the policy completes");
 }
