@@ -483,7 +483,10 @@ impl Builder {
     /// How long a miss (or `new_page`) that finds every frame latched by guards waits for one to be released
     /// before returning [`Error::PoolExhausted`]. Default zero: report it at once, so a thread that holds the
     /// guards itself learns it immediately. Frames held only by the pool's own I/O (loads, write runs) are always
-    /// waited for, up to a second, whatever this says. A thread waiting here holds its other guards meanwhile.
+    /// waited for, up to a second, whatever this says. A thread waiting here holds its other guards meanwhile. A
+    /// miss from one of your callbacks that holds frames (a `Storage` or `Wal` reading a page not resident) waits
+    /// at most a second too, whatever this says: other threads' callbacks may hold the frames while they wait for
+    /// its own.
     pub fn frame_wait(mut self, wait: std::time::Duration) -> Self {
         self.frame_wait = wait;
         self
@@ -1860,6 +1863,14 @@ impl BufferPool {
                         LOADS_WAIT_MAX.max(self.core.frame_wait)
                     } else {
                         self.core.frame_wait
+                    };
+                    // A miss from a callback that holds frames of this pool: the frames it waits for may be held
+                    // by callbacks on other threads whose own misses wait for its frames (two loads whose storages
+                    // each read a page not resident, in a pool their loads fill). Waited for at most as long as
+                    // the pool's own I/O, however long `frame_wait` is (R37-6).
+                    let limit = match crate::held::callback_in(self.core.frames.headers()) {
+                        Some(_) => limit.min(LOADS_WAIT_MAX),
+                        None => limit,
                     };
                     // The time waited, not a deadline: `start + limit` overflowed for a `frame_wait` of
                     // `Duration::MAX` and panicked (R13-3).

@@ -9,7 +9,9 @@
 //! - a batch (`read_many`) whose `Storage::submit` reads Q while a load of Q reads the batch's page (R37-2);
 //! - two evictions of dirty victims whose `Wal::flush_for_pages` each read the other's victim (R37-3);
 //! - a policy object whose `victim_for` reads, under its own lock, a page whose load then waits for that lock in
-//!   `Policy::on_insert` (R37-4: the policy holds no frame yet, so it is listed as running in the pool).
+//!   `Policy::on_insert` (R37-4: the policy holds no frame yet, so it is listed as running in the pool);
+//! - two loads whose storages each read a page not resident, in a pool their two loads fill, with a long
+//!   `Builder::frame_wait` (R37-6: each miss waited that long for the other's frame).
 //!
 //! And two waits of a policy object's victim search on its own thread (R37-5): the background writer's policy
 //! reading the page of a victim the writer took earlier in the round, and a policy's miss.
@@ -499,6 +501,41 @@ fn a_policy_reading_a_page_whose_load_waits_for_the_policys_lock_does_not_wait_f
         ra.expect("A's miss completes");
         rb.expect("Q's load completes");
     });
+}
+
+#[test]
+fn two_loads_whose_storages_miss_in_a_pool_their_loads_fill_do_not_wait_frame_wait() {
+    let states = States::default();
+    let meeting = Meeting::new(&states);
+    watchdog(
+        "a miss from Storage::read_at x a miss from Storage::read_at",
+        &states,
+        move || {
+            // Two frames: the two loads hold both, and page 1 of each file, read by the other load's storage, is pushed
+            // out by them. The builder waits up to an hour for frames guards hold.
+            let builder = BufferPool::builder().frames(2).frame_wait(Duration::from_secs(3600));
+            let (pool, [a, b], [a_reads, b_reads]) = two_crossing_files_of(builder, 2, &meeting);
+            let (p, q) = (PageId::new(a, 0), PageId::new(b, 0));
+            a_reads.set(PageId::new(b, 1)).unwrap();
+            b_reads.set(PageId::new(a, 1)).unwrap();
+            meeting.arm(2);
+            let (pa, pb) = (Arc::clone(&pool), Arc::clone(&pool));
+            let (ra, rb) = both(move || pa.read(p).map(drop), move || pb.read(q).map(drop));
+            let seen = meeting.seen.lock().unwrap();
+            assert_eq!(seen.len(), 2, "both callbacks called back: {seen:?}");
+            assert!(
+                seen.iter()
+                    .all(|(_, _, r)| matches!(r, Ok(()) | Err(Error::PoolExhausted { .. }))),
+                "{seen:?}"
+            );
+            assert!(
+                seen.iter().any(|(_, _, r)| r.is_err()),
+                "one of the two misses found every frame held: {seen:?}"
+            );
+            ra.expect("the load of P completes");
+            rb.expect("the load of Q completes");
+        },
+    );
 }
 
 #[test]
