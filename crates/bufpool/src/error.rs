@@ -338,7 +338,11 @@ pub enum Error {
     /// so the call returns this at once; the callback's own call goes on. A miss from the eviction veto (a page
     /// not resident, or `new_page`) is this error too, for the page asked: the veto runs inside a victim search,
     /// which the miss would start again on the same thread. So is the veto's read of a page another thread holds
-    /// latched: that thread may be waiting for the same search (its miss, under a list policy's lock). The crate docs' rule: callbacks must not
+    /// latched: that thread may be waiting for the same search (its miss, under a list policy's lock, R37-20).
+    /// And a callback's call that would wait for a page
+    /// whose frame the pool holds for a callback on *another* thread (`callback` is then the calling thread's own):
+    /// that callback may be waiting for this one's page (two loads whose `Storage::read_at`s read each other's
+    /// page), so neither waits (R37-1). The crate docs' rule: callbacks must not
     /// call back into the pool (calls for other pages may still wait for this thread's own latches elsewhere).
     #[error("{page} is held by the pool for its {callback} call running on this thread: a callback must not wait for the page it runs for")]
     CallbackReentry {

@@ -387,6 +387,11 @@ pub(crate) struct FrameHeader {
     /// discards the copy or is seen by it: P1): write guards are refused on it (`Error::PageFreed`) until
     /// `new_page` reuses it. Cleared whenever the frame's page id is.
     pub(crate) freed: AtomicBool,
+    /// How many callbacks of the user's the pool runs now, on any thread, with this frame latched for them
+    /// (`held::for_callback`: a load's `Storage::read_at`, a write run's `Wal` flush, a victim's veto, ...). A
+    /// thread that runs a callback in frames of this pool does not wait for a frame whose count is not 0: the
+    /// other thread's callback may be waiting for one of its frames (R37-1, `BufferPool::fix_with`).
+    pub(crate) callbacks: AtomicU32,
     /// When the frame's current latch by guards began (coarse monotonic ns), or 0: diagnostics only
     /// (`latches.rs`, `BufferPool::held_latches`). In this line, so keeping it costs a hit no cache miss.
     pub(crate) latched_since: std::sync::atomic::AtomicU64,
@@ -411,6 +416,7 @@ impl FrameHeader {
             owner: std::sync::atomic::AtomicU64::new(0),
             written_at: AtomicU32::new(0),
             freed: AtomicBool::new(false),
+            callbacks: AtomicU32::new(0),
             latched_since: std::sync::atomic::AtomicU64::new(0),
             #[cfg(debug_assertions)]
             taken_at: parking_lot::Mutex::new(None),

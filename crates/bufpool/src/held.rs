@@ -2,7 +2,9 @@
 //! thread itself shares ends in [`crate::Error::HeldByCaller`] instead of lasting for ever (the exclusive case
 //! is the frame header's `owner`; both are asked through `FrameHeader::held_by_caller`, `frame.rs`). Also the
 //! frames the pool itself latches on this thread while a callback of the user's runs in them ([`for_callback`]),
-//! so that the callback's call back for such a page ends in [`crate::Error::CallbackReentry`].
+//! so that the callback's call back for such a page ends in [`crate::Error::CallbackReentry`]; the same listing
+//! counts each frame in its header (`FrameHeader::callbacks`), so that a callback on another thread does not wait
+//! for it either ([`callback_in`], R37-1 in RELIABILITY.md).
 //!
 //! Owns one thread-local list of frames, each named by its header's address: that names the frame *and its
 //! pool* (several pools may live in one process), and it stays valid while a guard's borrow of the pool does. The
@@ -158,37 +160,74 @@ std::thread_local! {
 }
 
 /// The pool's latches on some frames, listed for the calling thread while a callback of the user's runs in them
-/// ([`for_callback`]); unlisted when dropped.
-pub(crate) struct ForCallback {
+/// ([`for_callback`]), and counted in each frame's `FrameHeader::callbacks`; unlisted and uncounted when dropped.
+pub(crate) struct ForCallback<'h> {
     /// How many entries the list had before: what the drop cuts it back to.
     before: usize,
+    /// The frames counted: the first inline, the rest (a batch's, a write run's) in `more`, so a single frame's
+    /// callback (a load's `read_at`, a victim's) allocates nothing.
+    first: Option<&'h crate::frame::FrameHeader>,
+    more: Vec<&'h crate::frame::FrameHeader>,
 }
 
 /// Lists `frames` (headers the calling thread latches, in any mode, for as long as the returned token lives) as
 /// held by the pool for the callback `what`. A call back into the pool from that callback that would wait for one
 /// of them (the page being loaded, written, or chosen as a victim) then returns
-/// [`crate::Error::CallbackReentry`] instead of waiting for ever (R19-O21 in RELIABILITY.md). Costs a push per
-/// frame, on the I/O and eviction paths only (never on a hit); past the list's life, at thread exit, lists
-/// nothing (only detections are lost).
+/// [`crate::Error::CallbackReentry`] instead of waiting for ever (R19-O21 in RELIABILITY.md). Each frame's
+/// `FrameHeader::callbacks` counts the token too, for other threads: a thread running a callback of its own does
+/// not wait for such a frame ([`callback_in`], R37-1). Costs a push and an atomic add per frame, on the I/O and
+/// eviction paths only (never on a hit); past the list's life, at thread exit, lists nothing (only detections are
+/// lost).
 pub(crate) fn for_callback<'h>(
     what: &'static str,
     frames: impl IntoIterator<Item = &'h crate::frame::FrameHeader>,
-) -> ForCallback {
+) -> ForCallback<'h> {
+    let mut frames = frames.into_iter();
+    let first = frames.next();
+    let more: Vec<_> = frames.collect();
+    for h in first.iter().chain(&more) {
+        h.callbacks.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
     let before = POOL_HELD
         .try_with(|held| {
             let mut held = held.borrow_mut();
             let before = held.len();
-            held.extend(frames.into_iter().map(|h| (h as *const _ as usize, what)));
+            held.extend(first.iter().chain(&more).map(|&h| (h as *const _ as usize, what)));
             before
         })
         .unwrap_or(usize::MAX);
-    ForCallback { before }
+    ForCallback { before, first, more }
 }
 
-impl Drop for ForCallback {
+/// Lists the callback `what` as running on the calling thread in the pool whose frame headers are `headers`,
+/// while it holds none of its frames for it (a policy's `victim_for` before it takes a frame, under the policy's
+/// own lock): [`callback_in`] then names it, so the callback does not wait for a frame another thread holds for a
+/// callback (that thread's `Policy::on_insert` may be waiting for the lock this callback holds: R37-4). The entry
+/// is the headers' address plus one, which no header has (they are 64-byte aligned), so
+/// [`held_for_callback`] never matches it.
+pub(crate) fn in_pool_callback<'h>(what: &'static str, headers: &'h [crate::frame::FrameHeader]) -> ForCallback<'h> {
+    let marker = headers.as_ptr() as usize + 1;
+    let before = POOL_HELD
+        .try_with(|held| {
+            let mut held = held.borrow_mut();
+            held.push((marker, what));
+            held.len() - 1
+        })
+        .unwrap_or(usize::MAX);
+    ForCallback {
+        before,
+        first: None,
+        more: Vec::new(),
+    }
+}
+
+impl Drop for ForCallback<'_> {
     fn drop(&mut self) {
         if self.before != usize::MAX {
             let _ = POOL_HELD.try_with(|held| held.borrow_mut().truncate(self.before));
+        }
+        for h in self.first.iter().chain(&self.more) {
+            h.callbacks.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         }
     }
 }
@@ -204,6 +243,25 @@ pub(crate) fn held_for_callback(frame: *const crate::frame::FrameHeader) -> Opti
                 .iter()
                 .rev()
                 .find(|&&(f, _)| f == frame as usize)
+                .map(|&(_, what)| what)
+        })
+        .ok()
+        .flatten()
+}
+
+/// The innermost callback the pool runs on this thread in frames whose headers are in `headers` (one pool's), if
+/// any. Asked only when a wait finds a frame busy and held for a callback on another thread (R37-1).
+#[cold]
+#[inline(never)]
+pub(crate) fn callback_in(headers: &[crate::frame::FrameHeader]) -> Option<&'static str> {
+    let range = headers.as_ptr_range();
+    let (start, end) = (range.start as usize, range.end as usize);
+    POOL_HELD
+        .try_with(|held| {
+            held.borrow()
+                .iter()
+                .rev()
+                .find(|&&(f, _)| (start..end).contains(&f))
                 .map(|&(_, what)| what)
         })
         .ok()

@@ -94,8 +94,14 @@
 //!   writing the page it is flushed for, the veto, `Policy::on_insert` or `Policy::victim` reading their page)
 //!   returns [`Error::CallbackReentry`] at once instead of waiting for ever, and so does a miss from the veto,
 //!   or a read from it that would wait for a latch another thread holds (the veto runs inside a victim search,
-//!   which that thread may be waiting for); other calls back are not checked and may wait for ever (a
-//!   `Storage::sync` that flushes the file it syncs). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
+//!   which that thread may be waiting for). Across threads too: a callback that calls back for a page whose frame
+//!   the pool holds for a callback on *another* thread (two loads whose `Storage::read_at`s each read the page
+//!   the other loads, a `Wal` flush reading the victim another eviction writes) gets
+//!   [`Error::CallbackReentry`] naming its own callback instead of waiting, since the other callback may be
+//!   waiting for it; it may get it where the other would have finished (a page another thread is just loading):
+//!   treat it as a refusal, not a failure of the page. Other calls back are not checked and may wait for ever (a
+//!   `Storage::sync` that flushes the file it syncs, a callback waiting for a page a guard holds while the guard's
+//!   thread waits for the callback's page). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
 //!   would wait for a guard the thread holds returns [`Error::HeldByCaller`].
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).

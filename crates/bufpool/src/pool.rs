@@ -484,7 +484,10 @@ impl Builder {
     /// How long a miss (or `new_page`) that finds every frame latched by guards waits for one to be released
     /// before returning [`Error::PoolExhausted`]. Default zero: report it at once, so a thread that holds the
     /// guards itself learns it immediately. Frames held only by the pool's own I/O (loads, write runs) are always
-    /// waited for, up to a second, whatever this says. A thread waiting here holds its other guards meanwhile.
+    /// waited for, up to a second, whatever this says. A thread waiting here holds its other guards meanwhile. A
+    /// miss from one of your callbacks that holds frames (a `Storage` or `Wal` reading a page not resident) waits
+    /// at most a second too, whatever this says: other threads' callbacks may hold the frames while they wait for
+    /// its own.
     pub fn frame_wait(mut self, wait: std::time::Duration) -> Self {
         self.frame_wait = wait;
         self
@@ -1469,6 +1472,9 @@ impl BufferPool {
                         if crate::held::running(VETO) {
                             return Err(Error::CallbackReentry { page, callback: VETO });
                         }
+                        if let Some(callback) = self.callback_waits_for_callback(idx) {
+                            return Err(Error::CallbackReentry { page, callback });
+                        }
                         if waited.is_none() {
                             self.core.counters.inc(Counter::SingleFlightWaits);
                         }
@@ -1507,6 +1513,21 @@ impl BufferPool {
             Mode::Exclusive => h.held_by_caller(),
             Mode::Shared => h.held_exclusive_by_caller(),
         }
+    }
+
+    /// The callback the calling thread runs in frames of this pool, if frame `idx`, found busy, is held by the
+    /// pool for a callback on another thread: such a wait is not begun (R37-1 in RELIABILITY.md). The other
+    /// callback may be waiting, or about to wait, for a frame this thread holds for its own (two `Storage::read_at`s
+    /// each reading the page the other loads, a `Wal` flush reading the victim another eviction writes): neither
+    /// latch would ever be released. Both calls may be refused; each callback's own operation goes on. The count
+    /// is asked again each time the wait wakes, so a callback that begins after this thread began waiting stops
+    /// the wait too.
+    #[cold]
+    fn callback_waits_for_callback(&self, idx: FrameIdx) -> Option<&'static str> {
+        if self.header(idx).callbacks.load(Acquire) == 0 {
+            return None;
+        }
+        crate::held::callback_in(self.core.frames.headers())
     }
 
     /// The error of a load of `page` into `idx` that failed right after we saw it latched at `version`. The page
@@ -1740,6 +1761,13 @@ impl BufferPool {
         if crate::held::running(VETO) {
             return Err(Error::CallbackReentry { page, callback: VETO });
         }
+        // So is a miss from a policy object's victim search (R37-5): the search would run again on this thread,
+        // and a policy that keeps its lists under a lock of its own would wait for it for ever.
+        for policy in ["Policy::victim_for", "Policy::victim"] {
+            if crate::held::running(policy) {
+                return Err(Error::CallbackReentry { page, callback: policy });
+            }
+        }
         let _taking = Hold::taker(&self.core);
         // A panic of the veto met by a scan ring's take-back on this thread (see `take_veto_panic`).
         if let Some(e) = take_veto_panic() {
@@ -1770,6 +1798,10 @@ impl BufferPool {
             // The frame the policy took stays listed as held for it until it answers (`held::for_callback`): a
             // policy that reads the page of the frame it just took is told `CallbackReentry`, not left waiting.
             let search = |passed_over: &[FileId]| {
+                // A policy object's `victim_for` may hold its own lock, which another thread's `on_insert` waits
+                // for while it holds a frame for that callback: listed, so the policy's call back does not wait
+                // for such a frame (R37-4).
+                let _in = crate::held::in_pool_callback("Policy::victim_for", self.core.frames.headers());
                 let mut taken = None;
                 self.core.policy.victim_for(page.as_u64(), &mut |idx| {
                     let h = self.header(idx);
@@ -1838,6 +1870,14 @@ impl BufferPool {
                         LOADS_WAIT_MAX.max(self.core.frame_wait)
                     } else {
                         self.core.frame_wait
+                    };
+                    // A miss from a callback that holds frames of this pool: the frames it waits for may be held
+                    // by callbacks on other threads whose own misses wait for its frames (two loads whose storages
+                    // each read a page not resident, in a pool their loads fill). Waited for at most as long as
+                    // the pool's own I/O, however long `frame_wait` is (R37-6).
+                    let limit = match crate::held::callback_in(self.core.frames.headers()) {
+                        Some(_) => limit.min(LOADS_WAIT_MAX),
+                        None => limit,
                     };
                     // The time waited, not a deadline: `start + limit` overflowed for a `frame_wait` of
                     // `Duration::MAX` and panicked (R13-3).

@@ -8,6 +8,10 @@
 //! those pages need. A flush or checkpoint asks [`Wal::needs_flush_for_pages`] first and writes the runs that need
 //! no log flush before the others, which one flush then covers. A pool built without a WAL uses [`NoWal`], which
 //! has nothing to flush.
+//!
+//! A log must not call back into the pool: `flush_for_pages` runs with the run's pages latched. A read of one of
+//! them, or of a page whose frame the pool holds for a callback on another thread (the victim another eviction
+//! is flushing the log for), returns [`crate::Error::CallbackReentry`] instead of waiting.
 
 use crate::error::Result;
 use crate::page::{Lsn, PageId};

@@ -843,7 +843,11 @@ impl BufferPool {
         let mut victims: Vec<(PageId, Victim<'_>)> = Vec::with_capacity(want);
         let mut dropped = 0;
         while victims.len() + dropped < want {
-            // The frame taken stays listed as held for the policy until it answers (`held::for_callback`).
+            // The frame taken stays listed as held for the policy until it answers (`held::for_callback`), and so
+            // do the victims this round took before, latched on this thread (a call back for one of them waited for
+            // ever: R37-5); the policy runs as a callback of this pool (R37-4).
+            let in_policy = crate::held::in_pool_callback("Policy::victim", self.core.frames.headers());
+            let earlier = crate::held::for_callback("Policy::victim", victims.iter().map(|(_, v)| v.header()));
             let mut taken = None;
             let chosen = self.core.policy.victim(&mut |idx| {
                 let h = self.header(idx);
@@ -858,6 +862,8 @@ impl BufferPool {
                 took
             });
             drop(taken);
+            drop(earlier);
+            drop(in_policy);
             // A policy object that panicked (R19-20) left its panic in this thread's slot (the policy keeps it for
             // every miss to report) and gave back the frame it took, if any: that frame goes back unchanged.
             let panicked = crate::caught_policy::take_policy_panic().is_some();

@@ -23,6 +23,7 @@ mod corruption;
 mod corruption_detection;
 mod corruption_short_image;
 mod corruption_syndromes;
+mod cross_thread_callbacks;
 mod custom_policy;
 mod data_file_by_another_name;
 mod drop_and_checkpoint;

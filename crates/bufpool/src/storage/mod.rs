@@ -18,6 +18,10 @@
 //! - `submit` is the batch form: a backend that can keep many requests in flight (io_uring) overrides it; the
 //!   default runs the batch one request at a time. Every request's `result` is set before `submit` returns.
 //! - Implementations are `Send + Sync`; the pool calls them from many threads at once, for different offsets.
+//! - A backend must not call back into the pool (the crate docs' rules for callers): `read_at`, `submit` and
+//!   `write_at` run with the frames they fill or write latched. A call back that would wait for one of those,
+//!   or for a frame another thread's callback holds (another thread's `read_at` loading the page asked for),
+//!   returns [`crate::Error::CallbackReentry`] instead of waiting.
 
 #[cfg(feature = "testing")]
 mod faulty;

@@ -41,8 +41,8 @@ pub enum PanicSite {
 
 /// Where a thread's armed call back into the pool fires: the callback asks the pool for the very page the pool
 /// holds for it, which the crate docs promise returns `Error::CallbackReentry` at once (R35-20), then reads a page
-/// of another file (never `CallbackReentry` but from a batch's submit, R36-2, or a miss from the veto, R36-21),
-/// then goes on with its own work.
+/// of another file (never `CallbackReentry` but from a batch's submit, R36-2, a miss from the veto, R36-21, or a
+/// page another thread's callback holds, R37-1), then goes on with its own work.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReenterSite {
     /// `Storage::read_at` of a load reads the page it loads.
@@ -55,6 +55,19 @@ pub enum ReenterSite {
     PolicyInsert,
     /// `Policy::victim_for` reads the page of the frame it took.
     PolicyVictim,
+}
+
+impl ReenterSite {
+    /// The names a `CallbackReentry` gives the callback that runs at this site.
+    fn callbacks(self) -> &'static [&'static str] {
+        match self {
+            ReenterSite::StorageRead => &["Storage::read_at", "Storage::submit"],
+            ReenterSite::StorageWrite => &["Storage::write_at"],
+            ReenterSite::Veto => &["eviction veto"],
+            ReenterSite::PolicyInsert => &["Policy::on_insert"],
+            ReenterSite::PolicyVictim => &["Policy::victim_for", "Policy::victim"],
+        }
+    }
 }
 
 thread_local! {
@@ -115,6 +128,9 @@ fn reenter(site: ReenterSite, page: PageId, exclusive: bool) {
             callback: "a batch's loads",
             ..
         }) => {}
+        // A page whose frame another thread's callback holds: not waited for, the call back is refused naming this
+        // thread's own callback (R37-1: the other callback may be waiting for this one's page).
+        Err(Error::CallbackReentry { callback, .. }) if site.callbacks().contains(&callback) => {}
         // A miss from the veto, which runs inside a victim search (R36-21), or a read that would wait for a latch
         // another thread holds (R37-20: CI seed 129 hung so, with a batch holding its loads' frames); a hit is served.
         Err(Error::CallbackReentry {
