@@ -55,9 +55,12 @@ struct Meeting {
     arrived: Mutex<u32>,
     all_here: Condvar,
     /// Each call back: the callback, the page, what it returned.
-    seen: Mutex<Vec<(&'static str, PageId, Result<(), Error>)>>,
+    seen: Mutex<Vec<CallBack>>,
     states: States,
 }
+
+/// A call back: the callback it came from, the page asked, what it returned.
+type CallBack = (&'static str, PageId, Result<(), Error>);
 
 impl Meeting {
     fn new(states: &States) -> Arc<Meeting> {

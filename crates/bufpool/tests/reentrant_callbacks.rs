@@ -587,8 +587,9 @@ fn a_policy_reading_a_victim_put_back_after_a_failed_write_is_told_at_once() {
         let dirty: Vec<PageId> = (0..4).map(|_| pool.new_page(file).unwrap().page_id()).collect();
         fail.store(true, SeqCst);
         armed.store(READ_IN_ON_INSERT, SeqCst);
-        let r = pool.new_page(file).map(|g| g.page_id());
-        assert!(r.is_err(), "every frame is dirty and unwritable: {r:?}");
+        // The victim's write fails and it goes back to the policy; whether the miss then drops a page of the now
+        // failed file (`Builder::failed_file_frames`) or fails is not this test's concern.
+        let _ = pool.new_page(file).map(|g| g.page_id());
         let seen = seen.lock().clone();
         assert!(
             matches!(&seen[..], [(p, Err(Error::CallbackReentry { page, callback: "Policy::on_insert" }))] if p == page && dirty.contains(p)),
