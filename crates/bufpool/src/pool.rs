@@ -1466,12 +1466,6 @@ impl BufferPool {
                         if self.waits_for_caller(idx, mode) {
                             return Err(self.header(idx).caller_hold_error(page));
                         }
-                        // The eviction veto runs inside a victim search, with the victim latched and a list
-                        // policy's lock held: the latch's holder may be waiting for that search (its own miss,
-                        // a batch's next frame), so the veto waits for no one (R37-20).
-                        if crate::held::running(VETO) {
-                            return Err(Error::CallbackReentry { page, callback: VETO });
-                        }
                         if let Some(callback) = self.callback_waits_for_callback(idx) {
                             return Err(Error::CallbackReentry { page, callback });
                         }
@@ -1515,15 +1509,21 @@ impl BufferPool {
         }
     }
 
-    /// The callback the calling thread runs in frames of this pool, if frame `idx`, found busy, is held by the
-    /// pool for a callback on another thread: such a wait is not begun (R37-1 in RELIABILITY.md). The other
-    /// callback may be waiting, or about to wait, for a frame this thread holds for its own (two `Storage::read_at`s
-    /// each reading the page the other loads, a `Wal` flush reading the victim another eviction writes): neither
-    /// latch would ever be released. Both calls may be refused; each callback's own operation goes on. The count
-    /// is asked again each time the wait wakes, so a callback that begins after this thread began waiting stops
-    /// the wait too.
+    /// The callback the calling thread runs, if its wait for frame `idx`, found busy, is not to be begun:
+    /// - the eviction veto waits for no latch (R37-20): it runs inside a victim search, with the victim latched and
+    ///   a list policy's lock held, and the latch's holder may be waiting for that search (its own miss, a batch's
+    ///   next frame);
+    /// - a callback in frames of this pool does not wait for a frame the pool holds for a callback on another
+    ///   thread (R37-1 in RELIABILITY.md). The other callback may be waiting, or about to wait, for a frame this
+    ///   thread holds for its own (two `Storage::read_at`s each reading the page the other loads, a `Wal` flush
+    ///   reading the victim another eviction writes): neither latch would ever be released. Both calls may be
+    ///   refused; each callback's own operation goes on. The count is asked again each time the wait wakes, so a
+    ///   callback that begins after this thread began waiting stops the wait too.
     #[cold]
     fn callback_waits_for_callback(&self, idx: FrameIdx) -> Option<&'static str> {
+        if crate::held::running(VETO) {
+            return Some(VETO);
+        }
         if self.header(idx).callbacks.load(Acquire) == 0 {
             return None;
         }
@@ -1758,14 +1758,12 @@ impl BufferPool {
     pub(crate) fn acquire_frame(&self, page: PageId, wait_for_loads: bool) -> Result<ExclusiveFrame<'_>> {
         // The eviction veto runs inside a victim search, under the policy's lock (list policies) or with a frame
         // taken: a miss from the veto itself would search again on this thread and wait for ever (R36-21).
-        if crate::held::running(VETO) {
-            return Err(Error::CallbackReentry { page, callback: VETO });
-        }
-        // So is a miss from a policy object's victim search (R37-5): the search would run again on this thread,
-        // and a policy that keeps its lists under a lock of its own would wait for it for ever.
-        for policy in ["Policy::victim_for", "Policy::victim"] {
-            if crate::held::running(policy) {
-                return Err(Error::CallbackReentry { page, callback: policy });
+        // A miss from a policy object's victim search would too (R37-5): the search would run again on this thread,
+        // and a policy that keeps its lists under a lock of its own would wait for it for ever. The veto first: it
+        // runs inside `victim_for`, so both are listed then.
+        for callback in [VETO, "Policy::victim_for", "Policy::victim"] {
+            if crate::held::running(callback) {
+                return Err(Error::CallbackReentry { page, callback });
             }
         }
         let _taking = Hold::taker(&self.core);
