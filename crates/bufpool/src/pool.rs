@@ -1269,7 +1269,8 @@ impl BufferPool {
 
     /// An exclusive latch on `page`, loading it if needed. Taking it marks the page dirty (with
     /// [`Builder::clean_write_guards`], its first change through the guard does: mutable access or `set_lsn`). A freed page
-    /// ([`BufferPool::free_page`], not reused by `new_page` since) is refused with [`Error::PageFreed`].
+    /// ([`BufferPool::free_page`], not reused by `new_page` since) is refused with [`Error::PageFreed`]; when it is
+    /// not resident, before a frame is taken for it, so a full pool or a failed policy does not change that answer.
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
         if self.core.files.any_failed() {
@@ -1550,7 +1551,7 @@ impl BufferPool {
         mode: Mode,
         acquire: &mut dyn FnMut(PageId) -> Result<ExclusiveFrame<'p>>,
     ) -> Result<Option<Latched<'p>>> {
-        let Some((file, mut frame)) = self.reserve_with(page, acquire)? else {
+        let Some((file, mut frame)) = self.reserve_with(page, matches!(mode, Mode::Exclusive), acquire)? else {
             return Ok(None);
         };
         let got = {
@@ -1571,19 +1572,27 @@ impl BufferPool {
     /// so concurrent requests wait for this load (single flight). `Ok(None)` if the page is mapped already.
     /// The caller must read into the frame and call [`BufferPool::finish_load`].
     pub(crate) fn reserve(&self, page: PageId) -> Result<Option<(Arc<FileEntry>, ExclusiveFrame<'_>)>> {
-        self.reserve_with(page, &mut |p| self.acquire_frame(p, false))
+        self.reserve_with(page, false, &mut |p| self.acquire_frame(p, false))
     }
 
     /// [`BufferPool::reserve`] taking the frame from `acquire`.
     fn reserve_with<'p>(
         &'p self,
         page: PageId,
+        for_write: bool,
         acquire: &mut dyn FnMut(PageId) -> Result<ExclusiveFrame<'p>>,
     ) -> Result<Option<(Arc<FileEntry>, ExclusiveFrame<'p>)>> {
         let file = self.core.files.get(page.file())?;
         let pages = file.pages.load(Acquire);
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
+        }
+        // A write of a freed page is refused before it takes a frame: whether a frame could be had (every one
+        // pinned, the policy failed) does not change the answer, and no page is evicted and no image read to
+        // give it (R38-20 in RELIABILITY.md). A number freed after this is caught by `finish_load`'s mark, as
+        // for reads; one `new_page` takes off the list after it was listed here: the refusal came first.
+        if for_write && file.is_freed(page.page_no()) {
+            return Err(Error::PageFreed { page });
         }
         if self.core.frames.lookup_locked(page).is_some() {
             return Ok(None);

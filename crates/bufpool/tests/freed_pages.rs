@@ -102,3 +102,79 @@ fn freed_pages_are_the_users_again_after_a_reopen_or_a_crash() {
         pool.checkpoint().unwrap();
     }
 }
+
+/// A policy that follows FIFO and panics in `on_insert` once armed, failing for good (the pool's panic wrapper).
+struct PanicsOnInsert {
+    inner: bufpool::policy::Fifo,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl bufpool::Policy for PanicsOnInsert {
+    fn name(&self) -> &'static str {
+        "panics-on-insert"
+    }
+    fn on_hit(&self, frame: bufpool::FrameIdx) {
+        self.inner.on_hit(frame)
+    }
+    fn on_insert(&self, frame: bufpool::FrameIdx, key: u64) {
+        assert!(!self.armed.load(std::sync::atomic::Ordering::SeqCst), "on_insert armed");
+        self.inner.on_insert(frame, key)
+    }
+    fn on_remove(&self, frame: bufpool::FrameIdx) {
+        self.inner.on_remove(frame)
+    }
+    fn victim(&self, try_take: &mut dyn FnMut(bufpool::FrameIdx) -> bool) -> Option<bufpool::FrameIdx> {
+        self.inner.victim(try_take)
+    }
+}
+
+/// A write of a freed page that is not resident is refused with `PageFreed` before it takes a frame: the answer
+/// does not depend on whether a frame could be had. The 16-thread stress found it (CI, seed 1000026: "write of
+/// a freed page: Panicked { what: \"Policy::on_insert\" }"): the write missed, asked the policy (failed by an
+/// earlier panic) for a victim, and returned that panic; with every frame pinned it returned `PoolExhausted`.
+/// Before the fix it also evicted a page and read the freed one, to refuse it.
+#[test]
+fn a_write_of_a_freed_page_is_refused_without_taking_a_frame() {
+    use bufpool::PageId;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    let armed = Arc::new(AtomicBool::new(false));
+    let pool = BufferPool::builder()
+        .frames(4)
+        .custom_policy(Box::new(PanicsOnInsert {
+            inner: bufpool::policy::Fifo::new(4),
+            armed: Arc::clone(&armed),
+        }))
+        .build()
+        .unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..8u8 {
+        pool.new_page(file).unwrap()[0] = n;
+    }
+    pool.checkpoint().unwrap();
+    let page = |n| PageId::new(file, n);
+    pool.free_page(page(0)).unwrap();
+
+    // Every frame pinned by readers.
+    let pinned: Vec<_> = (1..5).map(|n| pool.read(page(n)).unwrap()).collect();
+    let reads = pool.stats().reads;
+    freed(pool.write(page(0)), "write (miss) with every frame pinned");
+    assert_eq!(pool.stats().reads, reads, "no read of the freed page to refuse it");
+    drop(pinned);
+
+    // The policy panics in `on_insert` (the load still serves its page) and fails for good: from then on a miss
+    // that needs a victim returns its panic.
+    armed.store(true, SeqCst);
+    let resident = |pool: &BufferPool| -> Vec<PageId> { pool.resident_pages().iter().map(|r| r.page).collect() };
+    let mut missing = (1..8).map(page).filter(|p| !resident(&pool).contains(p));
+    let (first, second) = (missing.next().unwrap(), missing.next().unwrap());
+    drop(pool.read(first).unwrap());
+    match pool.read(second) {
+        Err(Error::Panicked { what, .. }) => assert_eq!(what, "Policy::on_insert"),
+        r => panic!("a miss with the policy failed: {:?}", r.map(|g| g[0])),
+    }
+    let after = resident(&pool);
+    freed(pool.write(page(0)), "write (miss) with the policy failed");
+    assert_eq!(resident(&pool), after, "a refused write evicted nothing");
+}

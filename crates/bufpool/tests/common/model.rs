@@ -816,10 +816,12 @@ pub fn read_allowed(e: &Error, flux: bool, freed: bool) -> bool {
 /// `Error::PageFreed`): a `write` fails with `PageFreed` (never `Ok`), a read serves the last image (`Ok`) or,
 /// with no image in the file, fails with `PageFreed`; neither meets `ShortRead` or `OutOfRange` (the number is
 /// inside the file). Failures that come before the page is looked at (a miss's, an injected read error, the
-/// file's failure) are judged by the op's own `*_allowed`.
+/// file's failure) are judged by the op's own `*_allowed`. A `write` takes no frame for a listed page that is not
+/// resident (R38-20), so it never fails for want of one (`PoolExhausted`, `AllProtected`).
 pub fn refused_freed(r: Result<(), &Error>, exclusive: bool) -> bool {
     match r {
         Ok(()) => !exclusive,
+        Err(Error::PoolExhausted { .. } | Error::AllProtected { .. }) => !exclusive,
         Err(e) => !matches!(e, Error::ShortRead { .. } | Error::OutOfRange { .. }),
     }
 }
