@@ -100,8 +100,8 @@
 //!   [`Error::CallbackReentry`] naming its own callback instead of waiting, since the other callback may be
 //!   waiting for it; it may get it where the other would have finished (a page another thread is just loading):
 //!   treat it as a refusal, not a failure of the page. Other calls back are not checked and may wait for ever (a
-//!   `Storage::sync` that flushes the file it syncs, a callback waiting for a page a guard holds while the guard's
-//!   thread waits for the callback's page). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
+//!   `Storage::sync` that flushes the file it syncs, `Policy::on_hit` or `Policy::on_remove` reading their page,
+//!   a callback waiting for a page a guard holds while the guard's thread waits for the callback's page). Your own closures (`read_optimistic`'s, `read_many`'s visitor) may call the pool: a call that
 //!   would wait for a guard the thread holds returns [`Error::HeldByCaller`].
 //! - The closure given to [`BufferPool::read_optimistic`] may see torn bytes on runs whose result is discarded: it
 //!   must not trust lengths or offsets it reads without bounds (the [`PageView`] readers never panic).
