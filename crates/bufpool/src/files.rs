@@ -482,6 +482,20 @@ impl Files {
         self.map.read().get(&id).cloned().ok_or(Error::FileNotOpen(id))
     }
 
+    /// Refuses `id` for a file about to be opened, before anything is opened or asked of a storage: reserved (above
+    /// [`FileId::MAX`]: [`Error::InvalidConfig`]) or held by an open file ([`Error::FileIdInUse`]; `register`
+    /// checks that again under the map's lock). Before R38-4 an open by path under the reserved id created the
+    /// data file and its sidecar, then refused it.
+    pub(crate) fn refuse_id(&self, id: FileId) -> Result<()> {
+        if id > FileId::MAX {
+            return Err(Error::InvalidConfig(format!("file id {} is reserved", id.0)));
+        }
+        if self.map.read().contains_key(&id) {
+            return Err(Error::FileIdInUse(id));
+        }
+        Ok(())
+    }
+
     pub(crate) fn all(&self) -> Vec<Arc<FileEntry>> {
         let mut v: Vec<_> = self.map.read().values().cloned().collect();
         v.sort_by_key(|f| f.id);
@@ -512,8 +526,8 @@ impl Files {
         let (page_size, strict) = (self.page_size, self.strict);
         // The id first: an id another open file has is refused before the storage is asked anything, so no error
         // of this open names that file as if it were this one's (R18-O1).
-        if let Some(id) = id.filter(|id| self.map.read().contains_key(id)) {
-            return Err(Error::FileIdInUse(id));
+        if let Some(id) = id {
+            self.refuse_id(id)?;
         }
         // Refused, the file has no id yet: its errors name the path given (or the id asked for).
         let opening = Opening { path: &path, id };
@@ -549,9 +563,6 @@ impl Files {
             }
         }
         let id = match id {
-            Some(id) if id > FileId::MAX => {
-                return Err(Error::InvalidConfig(format!("file id {} is reserved", id.0)));
-            }
             Some(id) if map.contains_key(&id) => return Err(Error::FileIdInUse(id)),
             Some(id) => id,
             None => {

@@ -75,6 +75,18 @@ impl<'a> ReadGuard<'a> {
         }
     }
 
+    /// The read guard of a latch this thread's write guard held and [`WriteGuard::downgrade`]d: listed for the
+    /// thread, but its latch period (`Builder::latch_times`) and where it was taken go on from the write guard's
+    /// (the latch never broke: `latches.rs`). Noted anew, a guard held for an hour and downgraded was listed by
+    /// `held_latches` as taken just now, at the downgrade (R38-3).
+    fn downgraded(frame: SharedFrame<'a>, page: PageId) -> ReadGuard<'a> {
+        crate::held::note_shared_taken(frame.header());
+        ReadGuard {
+            frame: ManuallyDrop::new(frame),
+            page,
+        }
+    }
+
     /// The frame this guard holds.
     #[inline]
     pub(crate) fn idx(&self) -> FrameIdx {
@@ -217,10 +229,10 @@ impl<'a> WriteGuard<'a> {
         }
     }
 
-    /// Ends the guard's owner mark and note, and hands its latch to the caller.
+    /// Ends the guard's owner mark and hands its latch, still noted (its period goes on), to a downgrade.
     fn into_frame(self) -> ExclusiveFrame<'a> {
         let mut this = ManuallyDrop::new(self);
-        this.end_marks();
+        this.frame.header().owner.store(0, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so the token is moved out exactly once.
         unsafe { ManuallyDrop::take(&mut this.frame) }
     }
@@ -263,7 +275,7 @@ impl<'a> WriteGuard<'a> {
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn downgrade(self) -> ReadGuard<'a> {
         let page = self.page;
-        ReadGuard::new(self.into_frame().downgrade(), page)
+        ReadGuard::downgraded(self.into_frame().downgrade(), page)
     }
 }
 

@@ -928,15 +928,14 @@ impl BufferPool {
     }
 
     /// Opens or creates the data file at `path` with per-file settings: the engine's own id (refused with
-    /// [`Error::FileIdInUse`] if an open file has it; the id of a file just closed or dropped is taken once the
-    /// calls still running on that file have returned, see [`FileOptions::id`]) and the file's own log, asked before any page of this file
-    /// is written and never for another file's pages. Engines sharing one pool each open their files with their
+    /// [`Error::FileIdInUse`] if an open file has it, and with [`Error::InvalidConfig`] if it is above
+    /// [`FileId::MAX`], in both cases before the file is created; the id of a file just closed or dropped is taken
+    /// once the calls still running on that file have returned, see [`FileOptions::id`]) and the file's own log,
+    /// asked before any page of this file is written and never for another file's pages. Engines sharing one pool each open their files with their
     /// own log (see [`FileOptions`]).
     pub fn open_file_with(&self, path: impl AsRef<Path>, options: FileOptions) -> Result<FileId> {
         if let Some(id) = options.id {
-            if self.core.files.get(id).is_ok() {
-                return Err(Error::FileIdInUse(id));
-            }
+            self.core.files.refuse_id(id)?;
         }
         self.open_path(options, path.as_ref())
     }

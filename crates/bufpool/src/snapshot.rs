@@ -8,22 +8,24 @@
 //! from the file. Pages below the watermark evict as usual.
 //!
 //! Invariants:
-//! - `oldest` is the smallest LSN of the open snapshots, or `NONE`; it is changed only under `open`'s lock, so it
-//!   always equals the multiset's first key when the lock is free.
+//! - `oldest` is the smallest LSN of the open snapshots, or `NONE`; `any_open` says whether any is open (`NONE` is
+//!   also `u64::MAX`, a valid LSN: a snapshot there, and pages there, must be told from no snapshot, R38-1). Both
+//!   change only under `open`'s lock, so they always agree with the multiset when the lock is free.
 //! - The eviction check is one atomic load and no lock; it sees a snapshot begun before the check started (SeqCst
 //!   store in `begin`, SeqCst load in `protects`). An eviction decided while `begin` runs may still take a page
 //!   the new snapshot would protect: an engine opens its snapshot before it relies on the pages being resident.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::page::Lsn;
 
-/// `oldest` when no snapshot is open: no page LSN reaches it.
+/// `oldest` when no snapshot is open. Also the LSN `u64::MAX`, which a page can have and a snapshot can be begun at:
+/// `Inner::any_open` tells the two apart.
 const NONE: u64 = u64::MAX;
 
 /// The open snapshots of one or more engines: what [`crate::Builder::snapshots`] protects from eviction.
@@ -54,6 +56,9 @@ struct Inner {
     open: Mutex<BTreeMap<Lsn, usize>>,
     /// The smallest key of `open`, or [`NONE`]; read without the lock by eviction.
     oldest: AtomicU64,
+    /// `open` is not empty: with `oldest` at [`NONE`], a snapshot at `u64::MAX` is open. Read by eviction only for
+    /// a page at `u64::MAX` (R38-1: such a page was protected with no snapshot open, for ever).
+    any_open: AtomicBool,
 }
 
 impl Default for Inner {
@@ -61,6 +66,7 @@ impl Default for Inner {
         Inner {
             open: Mutex::new(BTreeMap::new()),
             oldest: AtomicU64::new(NONE),
+            any_open: AtomicBool::new(false),
         }
     }
 }
@@ -77,6 +83,7 @@ impl SnapshotTracker {
     pub fn begin(&self, lsn: Lsn) -> Snapshot {
         let mut open = self.inner.open.lock();
         *open.entry(lsn).or_insert(0) += 1;
+        self.inner.any_open.store(true, SeqCst);
         self.inner.oldest.store(Self::first(&open), SeqCst);
         Snapshot {
             inner: self.inner.clone(),
@@ -87,7 +94,7 @@ impl SnapshotTracker {
     /// The LSN of the oldest open snapshot, if any: the watermark eviction respects.
     pub fn oldest(&self) -> Option<Lsn> {
         match self.inner.oldest.load(SeqCst) {
-            NONE => None,
+            NONE if !self.inner.any_open.load(SeqCst) => None,
             lsn => Some(lsn),
         }
     }
@@ -98,10 +105,11 @@ impl SnapshotTracker {
     }
 
     /// Whether a page whose LSN is `page_lsn` must stay resident: at or above the oldest open snapshot's LSN.
-    /// One atomic load; called by eviction for each candidate.
+    /// One atomic load (two for a page at `u64::MAX`); called by eviction for each candidate.
     #[inline]
     pub(crate) fn protects(&self, page_lsn: Lsn) -> bool {
-        page_lsn >= self.inner.oldest.load(SeqCst)
+        let oldest = self.inner.oldest.load(SeqCst);
+        page_lsn >= oldest && (oldest != NONE || self.inner.any_open.load(SeqCst))
     }
 
     fn first(open: &BTreeMap<Lsn, usize>) -> u64 {
@@ -141,6 +149,7 @@ impl Drop for Snapshot {
             }
         }
         self.inner.oldest.store(SnapshotTracker::first(&open), SeqCst);
+        self.inner.any_open.store(!open.is_empty(), SeqCst);
     }
 }
 
@@ -158,7 +167,10 @@ mod tests {
     fn oldest_follows_the_open_snapshots() {
         let t = SnapshotTracker::new();
         assert_eq!(t.oldest(), None);
-        assert!(!t.protects(u64::MAX - 1), "nothing is protected without a snapshot");
+        assert!(
+            !t.protects(u64::MAX),
+            "nothing is protected without a snapshot, even at u64::MAX"
+        );
         let shared = t.clone();
         let s10 = t.begin(10);
         let s5 = shared.begin(5);
@@ -172,5 +184,11 @@ mod tests {
         assert_eq!(s10.lsn(), 10);
         drop(s10);
         assert_eq!((t.oldest(), t.open_snapshots()), (None, 0));
+        // A snapshot at the highest LSN is open, and protects pages there (R38-1).
+        let top = t.begin(u64::MAX);
+        assert_eq!(t.oldest(), Some(u64::MAX));
+        assert!(t.protects(u64::MAX) && !t.protects(u64::MAX - 1));
+        drop(top);
+        assert!(t.oldest().is_none() && !t.protects(u64::MAX));
     }
 }

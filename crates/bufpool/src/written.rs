@@ -17,8 +17,10 @@
 //! - `chunks` holds at most `max_chunks` chunks, and `order` names each of them exactly once.
 //! - Every allocation is fallible and small: a chunk's 512 bytes, or the map or the clock growing by
 //!   doubling up to `max_chunks` entries. A failed one forgets the note (counted as dropped), never aborts.
-//! - An entry with [`EXPECTED`] set is an engine's claim not yet confirmed by a read or a write of the page in
-//!   this open; LSNs are kept below it (a higher one is stored as `EXPECTED - 1`, which only weakens its check).
+//! - An entry whose bit is set in its chunk's `expected` mask is an engine's claim not yet confirmed by a read or
+//!   a write of the page in this open. LSNs are kept whole, every `u64` (R38-2: the flag was the entry's top bit,
+//!   and LSNs at or above 2^63 were kept as 2^63 - 1: `written_lsns` named such a page at another LSN, or not at
+//!   all past 2^63 - 1, and a dropped write of it went uncaught).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -27,9 +29,6 @@ use crate::page::{Lsn, PageNo};
 
 /// Pages a chunk covers: consecutive page numbers from a multiple of it.
 pub(crate) const CHUNK_PAGES: usize = 64;
-
-/// The flag of an entry an engine expects rather than this open wrote: not yet confirmed.
-const EXPECTED: Lsn = 1 << 63;
 
 /// The most pages a table can be asked to keep: every page of the largest file (`PageNo` is a `u32`).
 pub(crate) const PAGES_MAX: usize = 1 << 32;
@@ -48,6 +47,8 @@ pub(crate) fn default_pages(frames: usize) -> usize {
 struct Chunk {
     /// [`CHUNK_PAGES`] entries.
     lsns: Box<[Lsn]>,
+    /// Bit `at` set: entry `at` is an engine's expectation, not yet confirmed (one bit a page: a chunk is 64 pages).
+    expected: u64,
     /// Noted in since the clock's hand last passed it.
     referenced: bool,
 }
@@ -96,24 +97,14 @@ impl WrittenLsns {
         }
     }
 
-    /// The raw entry of `page_no` (0: none), [`EXPECTED`] included.
-    #[inline]
-    fn get(&self, page_no: PageNo) -> Lsn {
-        if self.chunks.is_empty() {
-            return 0;
-        }
-        let (chunk, at) = split(page_no);
-        self.chunks.get(&chunk).map_or(0, |c| c.lsns[at])
-    }
-
-    /// The slot of `page_no`, its chunk made if need be (forgetting another beyond the bound): `None` if the table
-    /// keeps nothing or the chunk could not be allocated. Adds the entries forgotten to `dropped`.
-    fn slot(&mut self, page_no: PageNo, dropped: &mut u64) -> Option<&mut Lsn> {
-        let (chunk, at) = split(page_no);
+    /// The chunk of `page_no`, made if need be (forgetting another beyond the bound): `None` if the table keeps
+    /// nothing or the chunk could not be allocated. Adds the entries forgotten to `dropped`.
+    fn slot(&mut self, page_no: PageNo, dropped: &mut u64) -> Option<&mut Chunk> {
+        let (chunk, _) = split(page_no);
         if self.chunks.contains_key(&chunk) {
             let c = self.chunks.get_mut(&chunk)?;
             c.referenced = true;
-            return Some(&mut c.lsns[at]);
+            return Some(c);
         }
         if self.max_chunks == 0 {
             return None;
@@ -129,9 +120,10 @@ impl WrittenLsns {
         self.order.push_back(chunk);
         let new = Chunk {
             lsns,
+            expected: 0,
             referenced: false,
         };
-        Some(&mut self.chunks.entry(chunk).or_insert(new).lsns[at])
+        Some(self.chunks.entry(chunk).or_insert(new))
     }
 
     /// Forgets the chunk under the clock's hand that was not noted in since the hand last passed it; returns the
@@ -157,11 +149,13 @@ impl WrittenLsns {
     /// `page_no` was written with LSN `lsn` (the write completed): returns the entries forgotten to make room.
     pub(crate) fn note(&mut self, page_no: PageNo, lsn: Lsn) -> u64 {
         let mut dropped = 0;
-        if lsn == 0 && self.get(page_no) == 0 {
+        if lsn == 0 && self.lookup(page_no).0 == 0 {
             return 0;
         }
-        if let Some(slot) = self.slot(page_no, &mut dropped) {
-            *slot = lsn.min(EXPECTED - 1);
+        let at = split(page_no).1;
+        if let Some(c) = self.slot(page_no, &mut dropped) {
+            c.lsns[at] = lsn;
+            c.expected &= !(1 << at);
         }
         dropped
     }
@@ -169,13 +163,14 @@ impl WrittenLsns {
     /// An engine expects `page_no` on disk at `lsn` or newer: kept unconfirmed unless the entry is at least as
     /// new. Returns the entries forgotten to make room.
     pub(crate) fn expect(&mut self, page_no: PageNo, lsn: Lsn) -> u64 {
-        let lsn = lsn.min(EXPECTED - 1);
         let mut dropped = 0;
-        if lsn == 0 || self.get(page_no) & !EXPECTED >= lsn {
+        if lsn == 0 || self.lookup(page_no).0 >= lsn {
             return 0;
         }
-        if let Some(slot) = self.slot(page_no, &mut dropped) {
-            *slot = lsn | EXPECTED;
+        let at = split(page_no).1;
+        if let Some(c) = self.slot(page_no, &mut dropped) {
+            c.lsns[at] = lsn;
+            c.expected |= 1 << at;
         }
         dropped
     }
@@ -183,16 +178,21 @@ impl WrittenLsns {
     /// The LSN `page_no` must be read back at least at (0: none), and whether it is an unconfirmed expectation.
     #[inline]
     pub(crate) fn lookup(&self, page_no: PageNo) -> (Lsn, bool) {
-        let entry = self.get(page_no);
-        (entry & !EXPECTED, entry & EXPECTED != 0)
+        if self.chunks.is_empty() {
+            return (0, false);
+        }
+        let (chunk, at) = split(page_no);
+        self.chunks
+            .get(&chunk)
+            .map_or((0, false), |c| (c.lsns[at], c.expected & (1 << at) != 0))
     }
 
     /// A read confirmed `page_no`'s expectation `lsn` (from [`WrittenLsns::lookup`]), if the entry is unchanged.
     pub(crate) fn confirm(&mut self, page_no: PageNo, lsn: Lsn) {
         let (chunk, at) = split(page_no);
         if let Some(c) = self.chunks.get_mut(&chunk) {
-            if c.lsns[at] == lsn | EXPECTED {
-                c.lsns[at] = lsn;
+            if c.lsns[at] == lsn {
+                c.expected &= !(1 << at);
             }
         }
     }
@@ -202,9 +202,9 @@ impl WrittenLsns {
     pub(crate) fn entries(&self, after: Lsn, upto: Lsn) -> Vec<(PageNo, Lsn)> {
         let mut v: Vec<(PageNo, Lsn)> = (self.chunks.iter())
             .flat_map(|(&no, c)| {
-                (c.lsns.iter().enumerate()).filter_map(move |(at, &entry)| {
-                    let lsn = entry & !EXPECTED;
-                    let wanted = lsn > 0 && lsn <= upto && (lsn > after || entry & EXPECTED != 0);
+                (c.lsns.iter().enumerate()).filter_map(move |(at, &lsn)| {
+                    let expected = c.expected & (1 << at) != 0;
+                    let wanted = lsn > 0 && lsn <= upto && (lsn > after || expected);
                     wanted.then_some((no * CHUNK_PAGES as u32 + at as u32, lsn))
                 })
             })
@@ -275,5 +275,19 @@ mod tests {
         t.confirm(4, 8);
         assert_eq!(t.lookup(4), (8, false));
         assert_eq!(t.entries(100, 100), vec![]);
+    }
+
+    #[test]
+    fn lsns_at_the_top_of_their_range_are_kept_whole() {
+        let mut t = WrittenLsns::new(CHUNK_PAGES);
+        let high = 1 << 63;
+        t.note(1, high + 5);
+        assert_eq!(t.lookup(1), (high + 5, false));
+        t.expect(2, u64::MAX);
+        assert_eq!(t.lookup(2), (u64::MAX, true));
+        assert_eq!(t.entries(high, u64::MAX), vec![(1, high + 5), (2, u64::MAX)]);
+        t.confirm(2, u64::MAX);
+        assert_eq!(t.lookup(2), (u64::MAX, false));
+        assert_eq!(t.entries(u64::MAX - 1, u64::MAX), vec![(2, u64::MAX)]);
     }
 }

@@ -83,6 +83,7 @@ mod storage_backends;
 mod storage_drop_panics;
 mod stress_16_threads;
 mod sweep_vs_eviction;
+mod unmodelled_api;
 mod upgrade;
 mod veto_panic_is_reported_once;
 mod waits_combined;

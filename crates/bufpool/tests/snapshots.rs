@@ -132,21 +132,27 @@ fn protection_that_leaves_no_victim_fails_at_once() {
 
 /// A guard holds one frame and protection the rest: waiting could free the guard's frame, so this is not
 /// `AllProtected`; with `frame_wait` zero it is the usual `PoolExhausted`.
-#[test]
-fn a_latched_frame_makes_it_ordinary_exhaustion() {
-    let snapshots = SnapshotTracker::new();
+/// A pool of FRAMES frames, each holding a new page `n` (dirty) at LSN `lsn(n)`.
+fn pool_full_of(snapshots: SnapshotTracker, lsn: impl Fn(u32) -> u64) -> (BufferPool, FileId) {
     let pool = BufferPool::builder()
         .frames(FRAMES)
         .policy(PolicyKind::Fifo)
-        .snapshots(snapshots.clone())
+        .snapshots(snapshots)
         .build()
         .unwrap();
     let file = pool.open_storage(MemoryStorage::new()).unwrap();
     for n in 0..FRAMES as u32 {
         let mut g = pool.new_page(file).unwrap();
         common::fill_page(&mut g, n, 1);
-        g.set_lsn(u64::from(n) + 1);
+        g.set_lsn(lsn(n));
     }
+    (pool, file)
+}
+
+#[test]
+fn a_latched_frame_makes_it_ordinary_exhaustion() {
+    let snapshots = SnapshotTracker::new();
+    let (pool, file) = pool_full_of(snapshots.clone(), |n| u64::from(n) + 1);
     let held = pool.read(PageId::new(file, 0)).unwrap();
     let _snap = snapshots.begin(2); // protects every page but page 0, which the guard holds
     assert!(matches!(
@@ -178,4 +184,59 @@ fn a_veto_that_protects_everything_fails_at_once_too() {
     assert!(st.veto_skips >= FRAMES as u64 && st.snapshot_skips == 0);
     veto_all.store(false, SeqCst);
     read(&pool, file, 20).unwrap();
+}
+
+/// R38-1 (session 38, review38; RELIABILITY.md): `Builder::snapshots` marked "no snapshot open" with `u64::MAX` in the watermark, and a page is protected
+/// when its LSN is at or above the watermark: with no snapshot open at all, a page whose LSN is `u64::MAX` (a
+/// valid `Lsn`: `set_lsn` takes any) could never be evicted, and a pool of such pages failed every miss with
+/// `AllProtected { oldest_snapshot: None }`: protected by a snapshot that does not exist. The other side: a
+/// snapshot begun at `u64::MAX` was open, protected pages at `u64::MAX`, and `oldest()` said none was open.
+#[test]
+fn r38_1_a_page_at_the_highest_lsn_is_not_protected_without_a_snapshot() {
+    let snapshots = SnapshotTracker::new();
+    // Every frame holds a page at the highest LSN, written and clean: nothing but the snapshots keeps them.
+    let (pool, file) = pool_full_of(snapshots.clone(), |_| u64::MAX);
+    pool.checkpoint().unwrap();
+    assert_eq!(snapshots.oldest(), None);
+    assert_eq!(snapshots.open_snapshots(), 0);
+    // No snapshot is open: the next page takes a frame.
+    let next = pool.new_page(file).map(|g| g.page_id());
+    assert!(
+        next.is_ok(),
+        "with no snapshot open, a miss found every page at LSN u64::MAX protected: {next:?}"
+    );
+    assert_eq!(
+        pool.stats().snapshot_skips,
+        0,
+        "pages refused for a snapshot that is not open"
+    );
+
+    // A snapshot at the highest LSN is an open snapshot, and protects pages at that LSN: the one frame whose page
+    // is below it (the page just made) is taken once more, then every frame is protected.
+    let snap = snapshots.begin(u64::MAX);
+    assert_eq!(
+        snapshots.oldest(),
+        Some(u64::MAX),
+        "an open snapshot at u64::MAX reported as none"
+    );
+    pool.checkpoint().unwrap();
+    let mut g = pool.new_page(file).unwrap();
+    g.set_lsn(u64::MAX);
+    drop(g);
+    pool.checkpoint().unwrap();
+    let pages = pool.resident_pages();
+    assert!(
+        pages.len() == FRAMES && pages.iter().all(|p| p.lsn == u64::MAX),
+        "{pages:?}"
+    );
+    match pool.new_page(file) {
+        Err(Error::AllProtected { oldest_snapshot, .. }) => assert_eq!(oldest_snapshot, Some(u64::MAX)),
+        other => panic!(
+            "a snapshot at u64::MAX protected nothing: {:?}",
+            other.map(|g| g.page_id())
+        ),
+    }
+    drop(snap);
+    assert_eq!(snapshots.oldest(), None);
+    pool.new_page(file).unwrap();
 }

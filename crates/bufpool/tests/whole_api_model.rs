@@ -45,7 +45,11 @@
 //!   write guard), `expect_lsn` of the LSN the page has on storage (true, so no later load may fail it),
 //!   `written_lsns` (sorted by page, none above `upto`), `file_identity` (carried by every page this open
 //!   wrote), and `close_all` while the other threads go on (every file open when it starts closed, checked as a
-//!   `close_file`, or left open and failed). Before an operation a thread may inject a one-shot failed read,
+//!   `close_file`, or left open and failed); and (session 38) `flush_files` of two files (or one twice), paced
+//!   by `flush_files_spread` on half, `checkpoint_report` (each outcome a checkpoint's error, `durable` and
+//!   `failed` partitioning it), and the operator's views (`held_latches`, `resident_pages`, `stats` with no
+//!   counter going back since the thread's last, `file_stats`, `file_pages`, `prefetch_lookup`/`prefetch_frame`),
+//!   each consistent with itself and the pool's size. Before an operation a thread may inject a one-shot failed read,
 //!   write or sync of a file, a failed `Wal::flush_to` of the file's log, arm a panic in its own next `Storage`
 //!   read/write/sync, `Wal::flush_to`, eviction-veto call or (rarely) policy-object `on_insert`/`victim_for`
 //!   (armed per thread, so the pool's own threads never panic), or arm a call back into the pool from one of
@@ -55,7 +59,8 @@
 //!   file (never `CallbackReentry`, but from a batch's submit, R36-2, or a miss from the veto, R36-21). Pool shape per seed: 12-32 frames, one of five policies (as a policy object
 //!   wrapping the built-in, `Builder::custom_policy`, on a third of the seeds), a `Preset` under the settings on
 //!   a quarter, 0-2 I/O threads, `frame_wait` of 1-9 ms on a quarter, an eviction veto, the background writer on
-//!   a third of the seeds (sometimes rate-limited); each file has its own log (`FileOptions::wal`,
+//!   a third of the seeds (sometimes rate-limited), and on a quarter each (session 38) `clean_write_guards`,
+//!   `latch_times` and a written-LSN table of one chunk (`stale_check_pages(64)`); each file has its own log (`FileOptions::wal`,
 //!   `open_storage_with`) or the builder's, and every page a storage writes is checked against its file's log
 //!   (the WAL rule: its LSN at or below what that log last flushed).
 //! - Every error is judged by a function per operation listing the variants the docs allow (`read_allowed`,

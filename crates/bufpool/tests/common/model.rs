@@ -742,6 +742,8 @@ pub struct Tally {
     pub injected_failures: u64,
     /// Calls back into the pool from callbacks, fired (armed: counted in `injected_failures`).
     pub reentries: u64,
+    /// This thread's last `stats` (`Op::Diagnostics`), which no later snapshot may go below.
+    pub last_stats: Option<bufpool::Stats>,
 }
 
 impl Tally {
@@ -880,6 +882,13 @@ pub fn checkpoint_allowed(e: &Error) -> bool {
     write_back_error(e)
 }
 
+/// `flush_files`, `flush_files_spread`: what `flush_file` may return, for any of the files (a `CheckpointFailed`
+/// naming them).
+pub fn flush_files_allowed(e: &Error, flux: bool) -> bool {
+    flush_allowed(e, flux)
+        || matches!(e, Error::CheckpointFailed { failed } if failed.iter().all(|(_, e)| flush_allowed(e, flux)))
+}
+
 /// `close_file`: write-back errors, and a guard held for more than about a second.
 pub fn close_allowed(e: &Error) -> bool {
     write_back_error(e) || matches!(e, Error::PageLatched { .. })
@@ -942,6 +951,18 @@ enum Op {
     CloseAll,
     /// `save_resident` to the thread's own list, then `prewarm` from it (warm restart, in place).
     Prewarm,
+    /// `flush_files` of this file and the next (or this one twice), paced over 0-2 ms by `flush_files_spread`
+    /// when `spread_ms` is set (session 38: before, only `flush_file`'s one file went through it).
+    FlushFiles {
+        spread_ms: Option<u64>,
+        twice: bool,
+    },
+    /// `checkpoint_report`: each file's outcome judged as a checkpoint's error, the report agreeing with itself.
+    CheckpointReport,
+    /// The operator's views, judged against themselves and the pool: `held_latches`, `resident_pages`, `stats`
+    /// (no counter going back since this thread's last), `file_stats`, `file_pages`, and the cache hints
+    /// `prefetch_lookup` and `prefetch_frame` of a page of the file.
+    Diagnostics,
 }
 
 /// One generated step: the op, the file slot and a page selector (resolved against the model at run time).
@@ -973,7 +994,7 @@ enum Jitter {
 }
 
 fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
-    let op = match rng.random_range(0..110) {
+    let op = match rng.random_range(0..116) {
         0..12 => Op::NewPage,
         12..30 => Op::Write,
         30..44 => Op::Read,
@@ -1010,7 +1031,13 @@ fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
         },
         104..107 => Op::Lsns,
         107..109 => Op::Prewarm,
-        _ => Op::CloseAll,
+        109..110 => Op::CloseAll,
+        110..112 => Op::FlushFiles {
+            spread_ms: rng.random_bool(0.5).then(|| rng.random_range(0..3)),
+            twice: rng.random_bool(0.25),
+        },
+        112..114 => Op::CheckpointReport,
+        _ => Op::Diagnostics,
     };
     let mut sites = Vec::new();
     if f.storage_panics {
@@ -1578,6 +1605,45 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
         }
         Op::Lsns => lsns(w, t, f, s.pick),
         Op::CloseAll => close_all(w, t),
+        Op::FlushFiles { spread_ms, twice } => {
+            let g = if twice { f } else { (f + 1) % w.model.files.len() };
+            let (before_f, before_g) = (w.model.snapshot(f, 0), w.model.snapshot(g, 0));
+            let files = [fid, w.fid(g)];
+            let r = match spread_ms {
+                Some(ms) => pool.flush_files_spread(&files, Duration::from_millis(ms)),
+                None => pool.flush_files(&files),
+            };
+            let flux = w.flux(f, &before_f) || w.flux(g, &before_g);
+            w.judge(
+                t,
+                &r,
+                |e| flush_files_allowed(e, flux),
+                &format!("flush_files({files:?})"),
+            );
+        }
+        Op::CheckpointReport => {
+            let report = pool.checkpoint_report();
+            for o in &report.files {
+                if let Err(e) = &o.result {
+                    if !checkpoint_allowed(e) {
+                        w.violation(format!(
+                            "checkpoint_report: {:?}'s outcome not allowed by the docs: {e:?}",
+                            o.file
+                        ));
+                    }
+                }
+            }
+            let (durable, failed) = (report.durable().count(), report.failed().count());
+            if durable + failed != report.files.len() || report.is_ok() != (failed == 0) {
+                w.violation(format!(
+                    "checkpoint_report disagrees with itself: {durable} durable, {failed} failed, is_ok {}: {report:?}",
+                    report.is_ok()
+                ));
+            }
+            let r = report.into_result();
+            w.judge(t, &r, checkpoint_allowed, "checkpoint_report");
+        }
+        Op::Diagnostics => diagnostics(w, t, f, s.pick),
         Op::Prewarm => {
             // `save_resident` names the resident pages; `prewarm` of that list accounts for each page it names
             // (read, resident already, or skipped) and fails only for a list that is not one. The pages it loads
@@ -1594,6 +1660,71 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             }
             w.judge(t, &r, |_| false, "prewarm");
         }
+    }
+}
+
+/// The operator's views (`Op::Diagnostics`): each consistent with itself and with the pool's size, and no counter
+/// of `stats` below this thread's previous snapshot's (the docs: no counter ever goes back).
+fn diagnostics(w: &World, t: &mut Tally, f: usize, pick: u32) {
+    let fid = w.fid(f);
+    let pool = &w.pool;
+    let frames = pool.frames();
+    let latches = pool.held_latches();
+    for l in &latches {
+        if l.page == PageId::INVALID || l.holders == 0 || (l.exclusive && l.holders != 1) {
+            w.violation(format!("held_latches: {l:?}"));
+        }
+    }
+    let resident = pool.resident_pages();
+    if resident.len() > frames
+        || resident.windows(2).any(|p| p[0].page > p[1].page)
+        || resident
+            .iter()
+            .any(|p| p.page == PageId::INVALID || p.frame as usize >= frames)
+    {
+        w.violation(format!("resident_pages of a pool of {frames} frames: {resident:?}"));
+    }
+    let stats = pool.stats();
+    if stats.dirty > stats.resident || stats.resident > frames || stats.latched > frames || stats.frames != frames {
+        w.violation(format!("stats of a pool of {frames} frames: {stats:?}"));
+    }
+    if let Some(last) = t.last_stats.replace(stats.clone()) {
+        let pairs = [
+            ("hits", last.hits, stats.hits),
+            ("misses", last.misses, stats.misses),
+            ("reads", last.reads, stats.reads),
+            ("writes", last.writes, stats.writes),
+            ("evictions", last.evictions, stats.evictions),
+            ("syncs", last.syncs, stats.syncs),
+            ("exhausted", last.exhausted, stats.exhausted),
+            ("read_errors", last.read_errors, stats.read_errors),
+            ("write_errors", last.write_errors, stats.write_errors),
+        ];
+        for (name, was, now) in pairs {
+            if now < was {
+                w.violation(format!("stats: {name} went back from {was} to {now}"));
+            }
+        }
+    }
+    let before = w.model.snapshot(f, 0);
+    let file_stats = pool.file_stats(fid);
+    let pages = pool.file_pages(fid);
+    let flux = w.flux(f, &before);
+    if let Ok(s) = &file_stats {
+        if s.file != fid {
+            w.violation(format!("file_stats({fid:?}) named another file: {s:?}"));
+        }
+    }
+    w.judge(
+        t,
+        &file_stats,
+        |e| flux && matches!(e, Error::FileNotOpen(_)),
+        "file_stats",
+    );
+    w.judge(t, &pages, |e| flux && matches!(e, Error::FileNotOpen(_)), "file_pages");
+    if let Some(page) = w.pick_page(f, pick) {
+        pool.prefetch_lookup(page);
+        pool.prefetch_frame(page, usize::MAX);
     }
 }
 
@@ -2040,6 +2171,18 @@ fn build_pool(
             pages_per_sec_max: [0, 2000][rng.random_range(0..2)],
             batch_pages: 8,
         });
+    }
+    // Settings the narrow tests had to themselves until session 38, each on a quarter of the seeds: write guards
+    // that dirty their page at its first change, latch times for `held_latches`, and a written-LSN table of one
+    // chunk (the stale-write check forgets pages all the time).
+    if rng.random_bool(0.25) {
+        b = b.clean_write_guards(true);
+    }
+    if rng.random_bool(0.25) {
+        b = b.latch_times(true);
+    }
+    if rng.random_bool(0.25) {
+        b = b.stale_check_pages(64);
     }
     b.build().expect("pool")
 }
