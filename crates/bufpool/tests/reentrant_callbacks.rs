@@ -397,6 +397,35 @@ fn a_policy_reading_the_page_it_is_told_of_is_told_at_once() {
     });
 }
 
+/// A pool from `builder` whose eviction veto is `veto(candidate, slot, pages)` (`pool_of(slot)` is the pool), and
+/// `pages` new pages of one file, written out, with pages 3 and on read in: a miss of page 0, 1 or 2 then evicts,
+/// running the veto. The veto lets every candidate go until the pages are made.
+fn veto_pool(
+    builder: bufpool::Builder,
+    pages: usize,
+    veto: impl Fn(PageId, &PoolSlot, &[PageId]) -> bool + Send + Sync + 'static,
+) -> (Arc<BufferPool>, Vec<PageId>) {
+    let slot = PoolSlot::default();
+    let made: Arc<OnceLock<Vec<PageId>>> = Arc::default();
+    let (slot2, made2) = (slot.clone(), Arc::clone(&made));
+    let pool = Arc::new(
+        builder
+            .eviction_veto(move |candidate| made2.get().is_some_and(|pages| veto(candidate, &slot2, pages)))
+            .build()
+            .unwrap(),
+    );
+    slot.set(Arc::downgrade(&pool)).unwrap();
+    let file = pool.open_storage(MemoryStorage::new()).unwrap();
+    made.set((0..pages).map(|_| pool.new_page(file).unwrap().page_id()).collect())
+        .unwrap();
+    let pages = made.get().unwrap().clone();
+    pool.checkpoint().unwrap();
+    for &p in &pages[3..] {
+        drop(pool.read(p).unwrap());
+    }
+    (pool, pages)
+}
+
 /// R36-21: an eviction veto reading *another* page that is not resident. The veto runs inside the miss's victim
 /// search (under the policy's lock for the list policies, S3-FIFO's included), so its own miss searched again on
 /// the same thread and waited for ever; on `9de118a` this test fails by `within`'s "still waiting after 10 s".
@@ -405,45 +434,23 @@ fn a_policy_reading_the_page_it_is_told_of_is_told_at_once() {
 #[test]
 fn an_eviction_veto_reading_another_page_that_misses_is_told_at_once() {
     common::within("the eviction veto missing on another page", || {
-        let slot = PoolSlot::default();
         let seen = Seen::default();
-        let (slot2, seen2) = (slot.clone(), Arc::clone(&seen));
+        let seen2 = Arc::clone(&seen);
         // The veto's first call reads page 1 (not resident: a miss) and protects its candidate; its second reads a
         // resident page other than its candidate (a hit) and lets the candidate go.
-        let pages: Arc<OnceLock<Vec<PageId>>> = Arc::default();
-        let pages2 = Arc::clone(&pages);
         let armed = Arc::new(AtomicU8::new(0));
         let armed2 = Arc::clone(&armed);
-        let pool = Arc::new(
-            BufferPool::builder()
-                .frames(3)
-                .eviction_veto(move |candidate| {
-                    let (target, protect) = match armed2.load(SeqCst) {
-                        1 => (pages2.get().unwrap()[1], true),
-                        2 => (
-                            *pages2.get().unwrap()[3..].iter().find(|&&p| p != candidate).unwrap(),
-                            false,
-                        ),
-                        _ => return false,
-                    };
-                    armed2.fetch_add(1, SeqCst);
-                    let r = pool_of(&slot2).read(target).map(drop);
-                    seen2.lock().push((target, r));
-                    protect
-                })
-                .build()
-                .unwrap(),
-        );
-        slot.set(Arc::downgrade(&pool)).unwrap();
-        let file = pool.open_storage(MemoryStorage::new()).unwrap();
-        pages
-            .set((0..6).map(|_| pool.new_page(file).unwrap().page_id()).collect())
-            .unwrap();
-        let pages = pages.get().unwrap();
-        pool.checkpoint().unwrap();
-        for &p in &pages[3..] {
-            drop(pool.read(p).unwrap());
-        }
+        let (pool, pages) = veto_pool(BufferPool::builder().frames(3), 6, move |candidate, slot, pages| {
+            let (target, protect) = match armed2.load(SeqCst) {
+                1 => (pages[1], true),
+                2 => (*pages[3..].iter().find(|&&p| p != candidate).unwrap(), false),
+                _ => return false,
+            };
+            armed2.fetch_add(1, SeqCst);
+            let r = pool_of(slot).read(target).map(drop);
+            seen2.lock().push((target, r));
+            protect
+        });
         armed.store(1, SeqCst);
         drop(pool.read(pages[0]).expect("the miss that ran the veto loads its page"));
         let seen = seen.lock();
@@ -470,42 +477,23 @@ fn an_eviction_veto_reading_a_page_another_thread_holds_is_told_at_once() {
         common::within(
             &format!("the eviction veto waiting for another thread's latch ({kind:?})"),
             move || {
-                let slot = PoolSlot::default();
                 let seen = Seen::default();
-                let (slot2, seen2) = (slot.clone(), Arc::clone(&seen));
-                let pages: Arc<OnceLock<Vec<PageId>>> = Arc::default();
-                let pages2 = Arc::clone(&pages);
+                let seen2 = Arc::clone(&seen);
                 let armed = Arc::new(AtomicU8::new(0));
                 let armed2 = Arc::clone(&armed);
                 let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
                 let entered_tx = Mutex::new(entered_tx);
-                let pool = Arc::new(
-                    BufferPool::builder()
-                        .frames(4)
-                        .policy(*kind)
-                        .eviction_veto(move |_candidate| {
-                            if armed2.compare_exchange(1, 2, SeqCst, SeqCst).is_err() {
-                                return false;
-                            }
-                            let target = pages2.get().unwrap()[3];
-                            entered_tx.lock().send(()).unwrap();
-                            let r = pool_of(&slot2).read(target).map(drop);
-                            seen2.lock().push((target, r));
-                            false
-                        })
-                        .build()
-                        .unwrap(),
-                );
-                slot.set(Arc::downgrade(&pool)).unwrap();
-                let file = pool.open_storage(MemoryStorage::new()).unwrap();
-                pages
-                    .set((0..7).map(|_| pool.new_page(file).unwrap().page_id()).collect())
-                    .unwrap();
-                let pages = pages.get().unwrap().clone();
-                pool.checkpoint().unwrap();
-                for &p in &pages[3..] {
-                    drop(pool.read(p).unwrap());
-                }
+                let builder = BufferPool::builder().frames(4).policy(*kind);
+                let (pool, pages) = veto_pool(builder, 7, move |_candidate, slot, pages| {
+                    if armed2.compare_exchange(1, 2, SeqCst, SeqCst).is_err() {
+                        return false;
+                    }
+                    let target = pages[3];
+                    entered_tx.lock().send(()).unwrap();
+                    let r = pool_of(slot).read(target).map(drop);
+                    seen2.lock().push((target, r));
+                    false
+                });
                 // Thread B: a write guard on page 3, then (once the veto runs) a miss of its own.
                 let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
                 let b = {
