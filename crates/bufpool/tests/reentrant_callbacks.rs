@@ -483,6 +483,8 @@ fn an_eviction_veto_reading_a_page_another_thread_holds_is_told_at_once() {
                 let armed2 = Arc::clone(&armed);
                 let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
                 let entered_tx = Mutex::new(entered_tx);
+                let (read_tx, read_rx) = std::sync::mpsc::channel::<()>();
+                let read_tx = Mutex::new(read_tx);
                 let builder = BufferPool::builder().frames(4).policy(*kind);
                 let (pool, pages) = veto_pool(builder, 7, move |_candidate, slot, pages| {
                     if armed2.compare_exchange(1, 2, SeqCst, SeqCst).is_err() {
@@ -492,6 +494,7 @@ fn an_eviction_veto_reading_a_page_another_thread_holds_is_told_at_once() {
                     entered_tx.lock().send(()).unwrap();
                     let r = pool_of(slot).read(target).map(drop);
                     seen2.lock().push((target, r));
+                    read_tx.lock().send(()).unwrap();
                     false
                 });
                 // Thread B: a write guard on page 3, then (once the veto runs) a miss of its own.
@@ -504,6 +507,9 @@ fn an_eviction_veto_reading_a_page_another_thread_holds_is_told_at_once() {
                         held_tx.send(()).unwrap();
                         entered_rx.recv().unwrap();
                         drop(pool.read(pages[1]).expect("thread B's miss loads its page"));
+                        // Held until the veto's read returned: under a policy without a lock (CLOCK) this miss
+                        // does not wait for the veto's search, and a guard dropped first let the read through.
+                        read_rx.recv().unwrap();
                         drop(guard);
                     })
                 };
