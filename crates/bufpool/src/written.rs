@@ -97,14 +97,15 @@ impl WrittenLsns {
         }
     }
 
-    /// The chunk of `page_no`, made if need be (forgetting another beyond the bound): `None` if the table keeps
-    /// nothing or the chunk could not be allocated. Adds the entries forgotten to `dropped`.
-    fn slot(&mut self, page_no: PageNo, dropped: &mut u64) -> Option<&mut Chunk> {
-        let (chunk, _) = split(page_no);
+    /// The chunk of `page_no` and the page's index in it, the chunk made if need be (forgetting another beyond
+    /// the bound): `None` if the table keeps nothing or the chunk could not be allocated. Adds the entries
+    /// forgotten to `dropped`.
+    fn slot(&mut self, page_no: PageNo, dropped: &mut u64) -> Option<(&mut Chunk, usize)> {
+        let (chunk, at) = split(page_no);
         if self.chunks.contains_key(&chunk) {
             let c = self.chunks.get_mut(&chunk)?;
             c.referenced = true;
-            return Some(c);
+            return Some((c, at));
         }
         if self.max_chunks == 0 {
             return None;
@@ -123,7 +124,7 @@ impl WrittenLsns {
             expected: 0,
             referenced: false,
         };
-        Some(self.chunks.entry(chunk).or_insert(new))
+        Some((self.chunks.entry(chunk).or_insert(new), at))
     }
 
     /// Forgets the chunk under the clock's hand that was not noted in since the hand last passed it; returns the
@@ -152,8 +153,7 @@ impl WrittenLsns {
         if lsn == 0 && self.lookup(page_no).0 == 0 {
             return 0;
         }
-        let at = split(page_no).1;
-        if let Some(c) = self.slot(page_no, &mut dropped) {
+        if let Some((c, at)) = self.slot(page_no, &mut dropped) {
             c.lsns[at] = lsn;
             c.expected &= !(1 << at);
         }
@@ -167,8 +167,7 @@ impl WrittenLsns {
         if lsn == 0 || self.lookup(page_no).0 >= lsn {
             return 0;
         }
-        let at = split(page_no).1;
-        if let Some(c) = self.slot(page_no, &mut dropped) {
+        if let Some((c, at)) = self.slot(page_no, &mut dropped) {
             c.lsns[at] = lsn;
             c.expected |= 1 << at;
         }
