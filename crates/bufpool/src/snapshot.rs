@@ -92,11 +92,12 @@ impl SnapshotTracker {
     }
 
     /// The LSN of the oldest open snapshot, if any: the watermark eviction respects.
+    ///
+    /// Read under the set's lock: the two atomics eviction reads without it can be caught between a `begin` and
+    /// a drop, which would answer `Some(u64::MAX)` for a snapshot never opened (R39-20). Eviction tolerates that
+    /// moment (it keeps a page at `u64::MAX` one pass longer); a caller asking for the watermark does not.
     pub fn oldest(&self) -> Option<Lsn> {
-        match self.inner.oldest.load(SeqCst) {
-            NONE if !self.inner.any_open.load(SeqCst) => None,
-            lsn => Some(lsn),
-        }
+        self.inner.open.lock().keys().next().copied()
     }
 
     /// Number of open snapshots.
@@ -190,5 +191,34 @@ mod tests {
         assert!(t.protects(u64::MAX) && !t.protects(u64::MAX - 1));
         drop(top);
         assert!(t.oldest().is_none() && !t.protects(u64::MAX));
+    }
+
+    /// R39-20: `oldest` read `oldest` and `any_open` as two loads; a snapshot at 5 begun or ended between them
+    /// made it answer `Some(u64::MAX)`, an LSN no snapshot was ever opened at.
+    #[test]
+    fn oldest_never_names_an_lsn_no_snapshot_was_opened_at() {
+        let t = SnapshotTracker::new();
+        let stop = Arc::new(AtomicBool::new(false));
+        let toggler = {
+            let (t, stop) = (t.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(SeqCst) {
+                    drop(t.begin(5));
+                }
+            })
+        };
+        let mut seen = [0u64; 2];
+        for _ in 0..2_000_000 {
+            match t.oldest() {
+                None => seen[0] += 1,
+                Some(5) => seen[1] += 1,
+                other => {
+                    stop.store(true, SeqCst);
+                    panic!("oldest() = {other:?} with only snapshots at 5 opened (seen so far: {seen:?})");
+                }
+            }
+        }
+        stop.store(true, SeqCst);
+        toggler.join().unwrap();
     }
 }
