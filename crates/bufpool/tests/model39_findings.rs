@@ -171,3 +171,59 @@ fn r39_10_an_open_by_path_in_progress_keeps_its_id() {
         );
     });
 }
+
+/// R39-11 (R38-O5): `held_latches` gives a latch it finds with no recorded start the time it found it. A shared
+/// latch of the pool's own (a flush writing the page) so stamped kept the stamp after it ended, and a reader that
+/// joined a later flush's latch (not the only holder, so it does not restart the period) kept it too: the page was
+/// listed as latched without a break since the first flush, though it had been unlatched in between. Here the first
+/// flush's write is refused for space (the page stays dirty), 100 ms pass with the page unlatched, and a reader
+/// joins the second flush's latch: it must be listed as held for no longer than the second flush has run. Now a
+/// write run's latch that begins a period clears the start (`BufferPool::note_own_shared_latch`).
+#[test]
+fn r39_11_a_reader_joining_a_flush_is_not_listed_from_an_earlier_flush() {
+    let pool = BufferPool::builder().frames(8).latch_times(true).build().unwrap();
+    let storage = Arc::new(Held::default());
+    storage.hold_writes[0].store(1, SeqCst);
+    storage.hold_writes[1].store(2, SeqCst);
+    storage.no_space_write.store(1, SeqCst);
+    let file = pool.open_storage(storage.clone()).unwrap();
+    let page = {
+        let mut g = pool.new_page(file).unwrap();
+        common::fill_page(&mut g, 0, 1);
+        g.page_id()
+    };
+    let listed = |pool: &BufferPool| pool.held_latches().into_iter().find(|l| l.page == page);
+    std::thread::scope(|s| {
+        let flush = s.spawn(|| pool.flush(page));
+        storage.entered[0].wait("the first flush's write");
+        // Found with no start: stamped now.
+        assert!(listed(&pool).is_some_and(|l| !l.exclusive && l.holders == 1));
+        storage.go[0].open();
+        let r = flush.join().unwrap();
+        assert!(matches!(r, Err(Error::NoSpace { .. })), "{r:?}");
+    });
+    assert!(listed(&pool).is_none(), "the page is unlatched between the flushes");
+    // The page stays unlatched (and dirty) for 100 ms: the time the listing must not count.
+    let gap = Instant::now();
+    while gap.elapsed() < Duration::from_millis(100) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = Instant::now();
+    std::thread::scope(|s| {
+        let flush = s.spawn(|| pool.flush(page));
+        storage.entered[1].wait("the second flush's write");
+        let g = pool.read(page).unwrap();
+        let l = listed(&pool).expect("the page's latch is listed");
+        let ran = second.elapsed();
+        drop(g);
+        storage.go[1].open();
+        flush.join().unwrap().unwrap();
+        // The coarse clock's tick (1 to 4 ms) is the listing's resolution.
+        let held_for = l.held_for.expect("latch_times is on");
+        assert!(
+            l.holders == 2 && held_for <= ran + Duration::from_millis(20),
+            "a reader joining a flush's latch {ran:?} after the flush began was listed as latched for {held_for:?} \
+             ({l:?}): since the earlier flush, with the page unlatched in between"
+        );
+    });
+}
