@@ -43,7 +43,8 @@ impl FileOptions {
     }
 
     /// Opens the file under the engine's own persistent `id` (as PostgreSQL's catalog keeps relfilenodes). An id
-    /// held by an open file is refused ([`crate::Error::FileIdInUse`]); ids above [`FileId::MAX`] are reserved
+    /// held by an open file, or by an open by path still in progress under it, is refused
+    /// ([`crate::Error::FileIdInUse`]); ids above [`FileId::MAX`] are reserved
     /// ([`crate::Error::InvalidConfig`]). The id of a file just closed or dropped is taken once every call that
     /// started on that file has returned (the open waits for them up to a second), so a call that named the
     /// earlier file never acts on the newer one's pages.

@@ -11,14 +11,15 @@
 //!
 //! Invariants:
 //! - Two open files never share a `FileId`, and one `(device, inode)` is open at most once, so cached pages of
-//!   different files can never be confused.
+//!   different files can never be confused. An open by path takes its id before it opens the path
+//!   (`Files::reserve_id`) and keeps it until it registers or gives up, so a refusal for the id creates nothing.
 //! - After the first failed sync, or failed write other than ENOSPC, the file is *failed* for good: every later
 //!   write or sync is refused with [`Error::FileFailed`] (a retry after a failed fsync cannot be trusted: the
 //!   kernel may have dropped the dirty data and cleared the error). Reads still work.
 //! - `unsynced` is set after every completed write and cleared just before a sync: a write completing after the
 //!   clear sets it again, so no completed write is ever left out of both this sync and the next.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Weak};
@@ -434,6 +435,9 @@ pub(crate) struct Files {
     /// file is gone: a call that named the id before the close never meets the newer file's pages. Dead entries
     /// are pruned at each unregistration. Lock order: after `map`.
     retired: Mutex<HashMap<FileId, Weak<FileEntry>>>,
+    /// Ids taken by opens by path still in progress ([`Files::reserve_id`]): refused to every other open, and
+    /// skipped by the pool's own choice of an id, until the open registers or gives up. Lock order: after `map`.
+    opening: Mutex<HashSet<FileId>>,
     next_id: Mutex<u32>,
     /// The next open's [`FileEntry::serial`].
     next_serial: AtomicU64,
@@ -455,6 +459,7 @@ impl Files {
         Files {
             map: RwLock::new(HashMap::new()),
             retired: Mutex::new(HashMap::new()),
+            opening: Mutex::new(HashSet::new()),
             next_id: Mutex::new(0),
             next_serial: AtomicU64::new(1),
             any_failed: Arc::new(AtomicBool::new(false)),
@@ -482,18 +487,36 @@ impl Files {
         self.map.read().get(&id).cloned().ok_or(Error::FileNotOpen(id))
     }
 
-    /// Refuses `id` for a file about to be opened, before anything is opened or asked of a storage: reserved (above
-    /// [`FileId::MAX`]: [`Error::InvalidConfig`]) or held by an open file ([`Error::FileIdInUse`]; `register`
-    /// checks that again under the map's lock). Before R38-4 an open by path under the reserved id created the
-    /// data file and its sidecar, then refused it.
-    pub(crate) fn refuse_id(&self, id: FileId) -> Result<()> {
+    /// Refuses `id` for a file about to be registered, before anything is asked of its storage: reserved (above
+    /// [`FileId::MAX`]: [`Error::InvalidConfig`]), held by an open file or taken by another open by path in
+    /// progress ([`Error::FileIdInUse`]; `register` checks that again under the map's lock). `own`: the caller's
+    /// own reservation of `id` ([`Files::reserve_id`]).
+    fn refuse_id(&self, id: FileId, own: bool) -> Result<()> {
         if id > FileId::MAX {
             return Err(Error::InvalidConfig(format!("file id {} is reserved", id.0)));
         }
-        if self.map.read().contains_key(&id) {
+        let map = self.map.read();
+        if map.contains_key(&id) || (!own && self.opening.lock().contains(&id)) {
             return Err(Error::FileIdInUse(id));
         }
         Ok(())
+    }
+
+    /// Takes `id` for an open by path before the path is opened (and maybe created): refused as `register`
+    /// refuses it ([`Error::InvalidConfig`] for a reserved id, [`Error::FileIdInUse`] for one an open file or
+    /// another open in progress has, or an earlier file's calls still hold past about a second), so a refused open
+    /// creates nothing. Until the reservation is dropped no other open takes the id, so `register` cannot refuse it
+    /// for the id after the file was made. Before R38-4 an open under the reserved id, and before R39-10 one whose
+    /// id another thread took (or an earlier file's calls held) while the path was opened, created the data file
+    /// and its sidecar, then refused it, leaving both behind.
+    pub(crate) fn reserve_id(&self, id: FileId) -> Result<IdReservation<'_>> {
+        self.refuse_id(id, false)?;
+        let map = self.map_without_retired(Some(id))?;
+        let mut opening = self.opening.lock();
+        if map.contains_key(&id) || !opening.insert(id) {
+            return Err(Error::FileIdInUse(id));
+        }
+        Ok(IdReservation { files: self, id })
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<FileEntry>> {
@@ -518,6 +541,7 @@ impl Files {
     pub(crate) fn register(
         &self,
         id: Option<FileId>,
+        reserved: Option<&IdReservation<'_>>,
         wal: Arc<dyn Wal>,
         storage: Box<dyn Storage>,
         path: Option<PathBuf>,
@@ -526,8 +550,9 @@ impl Files {
         let (page_size, strict) = (self.page_size, self.strict);
         // The id first: an id another open file has is refused before the storage is asked anything, so no error
         // of this open names that file as if it were this one's (R18-O1).
+        let own = |id: FileId| reserved.is_some_and(|r| r.id == id);
         if let Some(id) = id {
-            self.refuse_id(id)?;
+            self.refuse_id(id, own(id))?;
         }
         // Refused, the file has no id yet: its errors name the path given (or the id asked for).
         let opening = Opening { path: &path, id };
@@ -563,12 +588,15 @@ impl Files {
             }
         }
         let id = match id {
-            Some(id) if map.contains_key(&id) => return Err(Error::FileIdInUse(id)),
+            Some(id) if map.contains_key(&id) || (!own(id) && self.opening.lock().contains(&id)) => {
+                return Err(Error::FileIdInUse(id))
+            }
             Some(id) => id,
             None => {
                 let mut next = self.next_id.lock();
                 let retired = self.retired.lock();
-                let taken = |id: FileId| map.contains_key(&id) || still_held(&retired, id);
+                let opening = self.opening.lock();
+                let taken = |id: FileId| map.contains_key(&id) || still_held(&retired, id) || opening.contains(&id);
                 while taken(FileId(*next)) {
                     *next = next.checked_add(1).filter(|n| *n <= FileId::MAX.0).unwrap_or(0);
                 }
@@ -667,6 +695,19 @@ impl Files {
         retired.retain(|_, w| w.strong_count() > 0);
         retired.insert(file.id, Arc::downgrade(file));
         true
+    }
+}
+
+/// An id taken for an open by path in progress ([`Files::reserve_id`]); dropping it gives the id back (the open
+/// registered under it, or gave up).
+pub(crate) struct IdReservation<'a> {
+    files: &'a Files,
+    id: FileId,
+}
+
+impl Drop for IdReservation<'_> {
+    fn drop(&mut self) {
+        self.files.opening.lock().remove(&self.id);
     }
 }
 

@@ -11,7 +11,11 @@
 //! - a read guard stores the time when it is the frame's only holder (a new latch period) or finds 0 (a period
 //!   whose start is unknown), and stores 0 when it leaves as the only holder;
 //! - `held_latches` gives a latched frame found at 0 the time it found it (a reader that arrived while the last
-//!   one left, or a shared latch of the pool's own flush), so such a latch is listed from then on.
+//!   one left, or a shared latch of the pool's own flush), so such a latch is listed from then on;
+//! - a shared latch of the pool's own (a write run's) that begins a latch period stores 0: the stamp an earlier
+//!   `held_latches` gave an earlier period of the pool's own is not this period's start, and a reader joining
+//!   this one (not the only holder) would keep it (R39-11; before, such a reader's latch was listed as held since
+//!   a flush that had ended long before).
 //!
 //! The clock is `CLOCK_MONOTONIC_COARSE` (a few nanoseconds through the vDSO, a tick of 1 to 4 ms), read once
 //! per guard that starts a latch period. That is why it is off by default: the listing itself needs nothing on
@@ -88,6 +92,16 @@ impl BufferPool {
             return;
         }
         if exclusive || h.state.load() & LOCK_MASK == 1 {
+            h.latched_since.store(0, Relaxed);
+        }
+    }
+
+    /// A shared latch of the pool's own (a write run's) was just taken on the frame whose header is `h`: if it is
+    /// the only holder it begins a latch period whose start no guard recorded, so the frame's start is cleared
+    /// (see the module docs).
+    #[inline]
+    pub(crate) fn note_own_shared_latch(&self, h: &FrameHeader) {
+        if self.core.latch_times && h.state.load() & LOCK_MASK == 1 {
             h.latched_since.store(0, Relaxed);
         }
     }

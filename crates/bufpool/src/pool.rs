@@ -43,7 +43,7 @@ use crate::caught_policy::{take_policy_panic, CaughtPolicy};
 use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
 use crate::file_options::FileOptions;
-use crate::files::{FileEntry, Files};
+use crate::files::{FileEntry, Files, IdReservation};
 use crate::frame::{FrameHeader, FrameMemory, LatchWait, TryLatch};
 use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
@@ -928,19 +928,20 @@ impl BufferPool {
     }
 
     /// Opens or creates the data file at `path` with per-file settings: the engine's own id (refused with
-    /// [`Error::FileIdInUse`] if an open file has it, and with [`Error::InvalidConfig`] if it is above
-    /// [`FileId::MAX`], in both cases before the file is created; the id of a file just closed or dropped is taken
-    /// once the calls still running on that file have returned, see [`FileOptions::id`]) and the file's own log,
+    /// [`Error::FileIdInUse`] if an open file or another open in progress has it, and with [`Error::InvalidConfig`]
+    /// if it is above [`FileId::MAX`], in every case before the file is created; the id of a file just closed or
+    /// dropped is taken once the calls still running on that file have returned, see [`FileOptions::id`]; from
+    /// then until this call returns no other open takes the id) and the file's own log,
     /// asked before any page of this file is written and never for another file's pages. Engines sharing one pool each open their files with their
     /// own log (see [`FileOptions`]).
     pub fn open_file_with(&self, path: impl AsRef<Path>, options: FileOptions) -> Result<FileId> {
-        if let Some(id) = options.id {
-            self.core.files.refuse_id(id)?;
-        }
-        self.open_path(options, path.as_ref())
+        // The id is taken before the path is opened (and maybe created), and kept until the file is registered:
+        // a refusal for the id comes before anything exists (R38-4, R39-10).
+        let reserved = options.id.map(|id| self.core.files.reserve_id(id)).transpose()?;
+        self.open_path(options, path.as_ref(), reserved.as_ref())
     }
 
-    fn open_path(&self, options: FileOptions, path: &Path) -> Result<FileId> {
+    fn open_path(&self, options: FileOptions, path: &Path, reserved: Option<&IdReservation<'_>>) -> Result<FileId> {
         let mode = self.core.open_mode;
         let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
             IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
@@ -951,7 +952,7 @@ impl BufferPool {
         let storage = storage
             .and_then(|s| self.lock_storage(path, &*s).map(|()| s))
             .map_err(|e| self.open_error(path, e))?;
-        self.register_file(options, storage, Some(path.to_path_buf()))
+        self.register_file(options, storage, Some(path.to_path_buf()), reserved)
     }
 
     fn open_uring(&self, path: &Path, mode: OpenMode) -> std::io::Result<Box<dyn Storage>> {
@@ -959,12 +960,19 @@ impl BufferPool {
         Ok(Box::new(storage))
     }
 
-    /// Registers an opened storage with `options`, the builder's WAL standing in for a file without its own.
-    fn register_file(&self, options: FileOptions, storage: Box<dyn Storage>, path: Option<PathBuf>) -> Result<FileId> {
+    /// Registers an opened storage with `options`, the builder's WAL standing in for a file without its own;
+    /// `reserved`: the id an open by path took before it opened the path ([`Files::reserve_id`]).
+    fn register_file(
+        &self,
+        options: FileOptions,
+        storage: Box<dyn Storage>,
+        path: Option<PathBuf>,
+        reserved: Option<&IdReservation<'_>>,
+    ) -> Result<FileId> {
         let wal = options.wal.unwrap_or_else(|| self.core.wal.clone());
         self.core
             .files
-            .register(options.id, wal, storage, path, &self.core.counters)
+            .register(options.id, reserved, wal, storage, path, &self.core.counters)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before
@@ -1036,7 +1044,7 @@ impl BufferPool {
     /// Serves pages from any [`Storage`] with per-file settings (id, own log), as
     /// [`BufferPool::open_file_with`].
     pub fn open_storage_with(&self, storage: impl Storage, options: FileOptions) -> Result<FileId> {
-        self.register_file(options, Box::new(storage), None)
+        self.register_file(options, Box::new(storage), None, None)
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist. At open, the file's length in pages, or its

@@ -683,7 +683,9 @@ impl BufferPool {
     /// it is taken to after it is released: a miss that finds every frame latched waits for it rather than take it
     /// for a guard's (R32-1; `write_run` counted only its write, not the latch before and after it).
     fn try_latch_held(&self, idx: FrameIdx) -> std::result::Result<HeldLatch<'_>, TryLatch> {
-        Hold::io_latch(&self.core, || SharedFrame::try_latch(self, idx))
+        let held = Hold::io_latch(&self.core, || SharedFrame::try_latch(self, idx))?;
+        self.note_own_shared_latch(self.header(idx));
+        Ok(held)
     }
 
     /// Waits for a shared latch on frame `idx` (as [`BufferPool::try_latch_held`]), holding no other latch; `None`

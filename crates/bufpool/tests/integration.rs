@@ -48,6 +48,7 @@ mod id_space_edges;
 mod io_backend;
 mod io_latency;
 mod layered_storage;
+mod model39_findings;
 mod model_findings;
 mod new_page_vs_double_free;
 mod new_user_errors;

@@ -49,7 +49,14 @@
 //!   by `flush_files_spread` on half, `checkpoint_report` (each outcome a checkpoint's error, `durable` and
 //!   `failed` partitioning it), and the operator's views (`held_latches`, `resident_pages`, `stats` with no
 //!   counter going back since the thread's last, `file_stats`, `file_pages`, `prefetch_lookup`/`prefetch_frame`),
-//!   each consistent with itself and the pool's size. Before an operation a thread may inject a one-shot failed read,
+//!   each consistent with itself and the pool's size; and (session 39) MVCC snapshots (`Builder::snapshots` on
+//!   half the seeds: a snapshot begun at the model's next LSN and held over 0-5 of the thread's steps, after which
+//!   every page of a model file written since, in a life of its file that did not change meanwhile, must still be
+//!   resident), two files opened by path in the schedule's directory (`open_file_as` under the slot's id or
+//!   another, pages written, read back and compared, the same path opened again: `FileAlreadyOpen` naming the id;
+//!   another path under the open id: `FileIdInUse` with nothing created; closed with every page on disk, reopened
+//!   with every page), and `open_file_as` of each thread's own new path under one id all threads race for (a
+//!   refused open leaves nothing at its path). Before an operation a thread may inject a one-shot failed read,
 //!   write or sync of a file, a failed `Wal::flush_to` of the file's log, arm a panic in its own next `Storage`
 //!   read/write/sync, `Wal::flush_to`, eviction-veto call or (rarely) policy-object `on_insert`/`victim_for`
 //!   (armed per thread, so the pool's own threads never panic), or arm a call back into the pool from one of
@@ -82,8 +89,12 @@
 //! files: read, then dropped, which latches every frame) and holds the model's bytes; one checkpoint may return
 //! the background writer's last error, the next must succeed and leave `Stats::dirty == 0`; every closed or
 //! dropped id, reopened over an empty storage, serves no page (a stale resident page would be a hit); a cleanly
-//! closed file reopens with the model's bytes; after dropping every file nothing is resident or dirty; a fresh
-//! file can cycle a page through every frame. `close_file` returning `Ok` is also checked against the storage
+//! closed file reopens with the model's bytes, and so does each file opened by path; after dropping every file
+//! nothing is resident or dirty; a fresh file can cycle a page through every frame. On a quarter of the seeds
+//! (session 39) the last two steps give way to `BufferPool::close`: every page of every open file is dirtied, on
+//! half of those seeds file 0's next sync is made to fail, and once every thread has let the pool go `close`
+//! (beside the pool's own writer and I/O threads) must return `Ok`, or a write-back error with the failed sync,
+//! with every other file's pages on its storage and every file opened by path's on disk. `close_file` returning `Ok` is also checked against the storage
 //! image at once, and so is every file `close_all` closed. After a policy object panicked, misses that need a
 //! victim may fail with its `Panicked` (the pool never calls it again); hits and free frames must still serve.
 //! The WAL-rule violations the storages saw are reported with the schedule's. A watchdog (workers, checks and dropping the pool) turns every hang into a failure that
@@ -133,7 +144,8 @@ fn run(features: Features, schedules: u64) {
     let (tally, failures, ran) = run_many(seeds, &config, !long);
     eprintln!(
         "whole-API model: {ran} schedules x {} threads x {} ops in {:?}: {} ops ({} ok), errors {:?}, injected \
-         failures {}, injected panics {}, calls back into the pool {}; {} failing schedules",
+         failures {}, injected panics {}, calls back into the pool {}, snapshots {} ({} protected pages checked), \
+         opens by path {}, pool closes {}; {} failing schedules",
         config.threads,
         config.ops_per_thread,
         start.elapsed(),
@@ -143,6 +155,10 @@ fn run(features: Features, schedules: u64) {
         tally.injected_failures,
         tally.injected_panics,
         tally.reentries,
+        tally.snapshots,
+        tally.protected_checked,
+        tally.path_opens,
+        tally.closes,
         failures.len()
     );
     if let Some((seed, what)) = failures.first() {

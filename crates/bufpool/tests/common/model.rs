@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
 use bufpool::{
-    BufferPool, Error, FileId, FileOptions, FrameIdx, Lsn, PageId, Policy, PolicyKind, Preset, Wal, WriterConfig,
+    BufferPool, Error, FileId, FileOptions, FrameIdx, Lsn, PageId, Policy, PolicyKind, Preset, SnapshotTracker, Wal,
+    WriterConfig,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -21,6 +22,16 @@ use rand::{Rng, SeedableRng};
 pub const PAGE_SIZE: usize = 4096;
 /// Pages a file grows to at most in a schedule (more than the frames: eviction writes back all the time).
 const PAGES_PER_FILE_MAX: u32 = 24;
+/// Files opened by path (`Op::PathFile`) in the schedule's directory; slot `k` opens under `PATH_ID + 2k` or
+/// `PATH_ID + 2k + 1` (a reopen under another id).
+const PATH_SLOTS: usize = 2;
+const PATH_ID: u32 = 100;
+/// The id every thread's `Op::PathRace` opens its own path under.
+const RACE_ID: FileId = FileId(120);
+/// Thread `me`'s scratch file (`SCRATCH_ID + me`): the eviction pressure a snapshot's check puts on the pool.
+const SCRATCH_ID: u32 = 130;
+/// Pages a file opened by path grows to at most.
+const PATH_PAGES_MAX: usize = 6;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Injected panics: armed per thread, so only the model's workers (never the pool's own threads) see them.
@@ -647,6 +658,12 @@ pub struct Features {
     /// The model's policy object (`Builder::custom_policy`, a third of the seeds) panics in `on_insert` or
     /// `victim_for`.
     pub policy_panics: bool,
+    /// (Session 39) MVCC snapshots (`Builder::snapshots`, `Op::Snapshot`) on half the seeds.
+    pub snapshots: bool,
+    /// (Session 39) Files opened by path (`Op::PathFile`, `Op::PathRace`).
+    pub paths: bool,
+    /// (Session 39) `BufferPool::close` ends a quarter of the schedules.
+    pub pool_close: bool,
 }
 
 impl Features {
@@ -666,6 +683,9 @@ impl Features {
                 "reads_past_end" => &mut self.reads_past_end,
                 "reentry" => &mut self.reentry,
                 "policy_panics" => &mut self.policy_panics,
+                "snapshots" => &mut self.snapshots,
+                "paths" => &mut self.paths,
+                "pool_close" => &mut self.pool_close,
                 other => panic!("unknown trigger {other}"),
             };
             *flag = false;
@@ -686,6 +706,9 @@ impl Features {
             reads_past_end: true,
             reentry: true,
             policy_panics: true,
+            snapshots: true,
+            paths: true,
+            pool_close: true,
         }
     }
 }
@@ -744,6 +767,12 @@ pub struct Tally {
     pub reentries: u64,
     /// This thread's last `stats` (`Op::Diagnostics`), which no later snapshot may go below.
     pub last_stats: Option<bufpool::Stats>,
+    /// MVCC snapshots opened (`Op::Snapshot`), and the pages they checked for residency when they ended.
+    pub snapshots: u64,
+    pub protected_checked: u64,
+    /// Opens by path that succeeded (`Op::PathFile`, `Op::PathRace`), and pool `close`s at a schedule's end.
+    pub path_opens: u64,
+    pub closes: u64,
 }
 
 impl Tally {
@@ -753,6 +782,10 @@ impl Tally {
         self.injected_panics += o.injected_panics;
         self.injected_failures += o.injected_failures;
         self.reentries += o.reentries;
+        self.snapshots += o.snapshots;
+        self.protected_checked += o.protected_checked;
+        self.path_opens += o.path_opens;
+        self.closes += o.closes;
         for (k, v) in &o.errors {
             *self.errors.entry(k).or_default() += v;
         }
@@ -963,6 +996,23 @@ enum Op {
     /// (no counter going back since this thread's last), `file_stats`, `file_pages`, and the cache hints
     /// `prefetch_lookup` and `prefetch_frame` of a page of the file.
     Diagnostics,
+    /// (Session 39) `SnapshotTracker::begin` at the model's next LSN, held over this thread's next `hold` steps
+    /// (other threads go on writing, evicting, checkpointing, closing and reopening), then checked and ended: every
+    /// page of a model file written since it began, in a life of the file that did not change meanwhile, is still
+    /// resident (`Builder::snapshots`' docs: never evicted while the snapshot is open).
+    Snapshot {
+        hold: usize,
+    },
+    /// (Session 39) A file opened by path (`open_file_as`) in the schedule's directory: opened (under its slot's id
+    /// or another), pages made, written, read and compared, flushed, the same path opened again (`FileAlreadyOpen`
+    /// naming the id), another path under its id (`FileIdInUse`, nothing created), closed (its bytes on disk
+    /// checked) and reopened.
+    PathFile {
+        slot: usize,
+    },
+    /// (Session 39) `open_file_as` of the thread's own new path under one id every thread races for: one open at a
+    /// time gets it (a page made, closed, the file removed); a refused one creates nothing (R39-10).
+    PathRace,
 }
 
 /// One generated step: the op, the file slot and a page selector (resolved against the model at run time).
@@ -994,7 +1044,7 @@ enum Jitter {
 }
 
 fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
-    let op = match rng.random_range(0..116) {
+    let op = match rng.random_range(0..122) {
         0..12 => Op::NewPage,
         12..30 => Op::Write,
         30..44 => Op::Read,
@@ -1037,6 +1087,14 @@ fn gen_step(rng: &mut StdRng, files: usize, f: &Features) -> Step {
             twice: rng.random_bool(0.25),
         },
         112..114 => Op::CheckpointReport,
+        114..116 => Op::Diagnostics,
+        116..118 => Op::Snapshot {
+            hold: rng.random_range(0..6),
+        },
+        118..121 if f.paths => Op::PathFile {
+            slot: rng.random_range(0..PATH_SLOTS),
+        },
+        121 if f.paths => Op::PathRace,
         _ => Op::Diagnostics,
     };
     let mut sites = Vec::new();
@@ -1107,8 +1165,26 @@ struct World {
     policy_dead: Arc<AtomicBool>,
     /// Calls back into the pool fired by callbacks.
     reentries: AtomicU64,
-    /// The schedule's directory (resident lists).
+    /// The schedule's directory (resident lists, files opened by path).
     dir: tempfile::TempDir,
+    /// `Builder::snapshots`' tracker, on half the seeds (`Op::Snapshot` does nothing without).
+    snapshots: Option<SnapshotTracker>,
+    /// The files opened by path (`Op::PathFile`); each slot's lock is taken after `gate` (shared).
+    paths: Vec<Mutex<PathSlot>>,
+    /// On a quarter of the seeds the schedule ends with `BufferPool::close` (`close_pool`) instead of the final
+    /// drops; `close_fail`: the quiesce armed a failed sync of file 0 for it.
+    close_at_end: bool,
+    close_fail: AtomicBool,
+}
+
+/// A file opened by path (`Op::PathFile`): only the op holding the slot's lock changes its pages, so its model is
+/// exact without latches. Its pages name the slot's first id (`PATH_ID + 2k`) whatever id it is open under.
+pub struct PathSlot {
+    path: std::path::PathBuf,
+    /// The id it is open under, if it is open.
+    open: Option<FileId>,
+    /// Per page: the generation it holds.
+    pages: Vec<u64>,
 }
 
 impl World {
@@ -1644,6 +1720,9 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             w.judge(t, &r, checkpoint_allowed, "checkpoint_report");
         }
         Op::Diagnostics => diagnostics(w, t, f, s.pick),
+        Op::Snapshot { hold } => begin_snapshot(w, t, hold),
+        Op::PathFile { slot } => path_file(w, t, slot, s.pick),
+        Op::PathRace => path_race(w, t),
         Op::Prewarm => {
             // `save_resident` names the resident pages; `prewarm` of that list accounts for each page it names
             // (read, resident already, or skipped) and fails only for a list that is not one. The pages it loads
@@ -1660,6 +1739,405 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
             }
             w.judge(t, &r, |_| false, "prewarm");
         }
+    }
+}
+
+/// A snapshot this thread holds (`Op::Snapshot`), checked and ended when `left` more steps have run.
+struct OpenSnapshot {
+    snap: bufpool::Snapshot,
+    /// The model's generation once `begin` had returned: every page written at this generation or later carries an
+    /// LSN the snapshot protects, set after the snapshot was visible to every eviction.
+    after: u64,
+    /// Each model file's `life` when it began: a file closed, dropped or reopened since may have let its pages go
+    /// (a close's sweep is no eviction).
+    lives: Vec<u64>,
+    left: usize,
+}
+
+thread_local! {
+    static SNAP: RefCell<Option<OpenSnapshot>> = const { RefCell::new(None) };
+}
+
+/// `Op::Snapshot`: begins a snapshot at the model's next LSN (generations are the pages' LSNs), held for `hold`
+/// more steps of this thread. `oldest` and `open_snapshots` must agree with it at once.
+fn begin_snapshot(w: &World, t: &mut Tally, hold: usize) {
+    let Some(tracker) = &w.snapshots else { return };
+    if SNAP.with(|s| s.borrow().is_some()) {
+        return;
+    }
+    let lsn = w.model.gen.load(SeqCst);
+    let snap = tracker.begin(lsn);
+    let after = w.model.gen.load(SeqCst);
+    let lives = (0..w.model.files.len()).map(|f| w.model.file(f).life).collect();
+    match tracker.oldest() {
+        Some(oldest) if oldest <= lsn && tracker.open_snapshots() >= 1 => {}
+        oldest => w.violation(format!(
+            "SnapshotTracker: a snapshot open at {lsn}, yet oldest() is {oldest:?}, {} open",
+            tracker.open_snapshots()
+        )),
+    }
+    w.note(|| format!("snapshot begun at {lsn} (gen {after})"));
+    t.snapshots += 1;
+    SNAP.with(|s| {
+        *s.borrow_mut() = Some(OpenSnapshot {
+            snap,
+            after,
+            lives,
+            left: hold,
+        })
+    });
+}
+
+/// After each step of this thread (and with `now` at its end): counts down its snapshot's steps, and when they are
+/// done checks that every page of a model file written since it began is resident, then ends it.
+fn tick_snapshot(w: &World, t: &mut Tally, now: bool) {
+    let ended = SNAP.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.as_mut() {
+            Some(o) if o.left > 0 && !now => {
+                o.left -= 1;
+                None
+            }
+            _ => s.take(),
+        }
+    });
+    let Some(o) = ended else { return };
+    check_protected(w, t, &o);
+    w.note(|| format!("snapshot at {} ended", o.snap.lsn()));
+    drop(o.snap);
+}
+
+/// `Builder::snapshots`' docs: while a snapshot is open, a page whose LSN is at or above its LSN is never evicted.
+/// The pages the model says were written since `o` began (generation `o.after` or later) in this open of their
+/// file, with the file open in the life the snapshot began in, and no `free_page` of their number begun or
+/// running meanwhile, both before and after a scan of `resident_pages`, must be in that scan (a close's or drop's
+/// sweep, a free and a failed file's dropped frames let pages go without an eviction: those are left out).
+fn check_protected(w: &World, t: &mut Tally, o: &OpenSnapshot) {
+    let wanted = || -> Vec<(PageId, u64, u64, FreeCalls)> {
+        let mut v = Vec::new();
+        for (f, &life) in o.lives.iter().enumerate() {
+            let m = w.model.file(f);
+            if m.state != FileState::Open || m.life != life {
+                continue;
+            }
+            for n in 0..m.pages.len() as u32 {
+                let (state, _, frees) = m.peek(n);
+                let calls = m.free_calls(n);
+                match state {
+                    PageState::Allocated(g) if g >= o.after.max(m.opened_at) && calls.running == 0 => {
+                        v.push((PageId::new(m.id, n), g, frees, calls))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        v
+    };
+    let before = wanted();
+    if before.is_empty() {
+        return;
+    }
+    // Pressure first: as many new pages of a scratch file as the pool has frames, so every page not protected (nor
+    // latched) is a candidate for eviction while the snapshot is open (without it the check saw too few evictions
+    // to fail with the protection taken out of the pool). The snapshot's pages are resident from their write on,
+    // so a scan after the pressure tells whether one was evicted.
+    pressure(w, t);
+    let before = wanted();
+    let resident: std::collections::HashSet<PageId> = w.pool.resident_pages().iter().map(|p| p.page).collect();
+    let after = wanted();
+    for (page, gen, frees, calls) in before {
+        let stable = after
+            .iter()
+            .any(|&(p, _, fr, c)| p == page && fr == frees && c.begun == calls.begun);
+        let failed = w.pool.file_stats(page.file()).map_or(true, |s| s.failed);
+        if !stable || failed {
+            continue;
+        }
+        t.protected_checked += 1;
+        if !resident.contains(&page) {
+            w.violation(format!(
+                "snapshot at LSN {} (generation {} when begin returned): {page:?}, written at generation {gen} \
+                 since, its file open throughout, is not resident: evicted under an open snapshot",
+                o.snap.lsn(),
+                o.after
+            ));
+        }
+    }
+}
+
+/// Eviction pressure (a snapshot's check): this thread's scratch file takes a new page per frame of the pool
+/// (fewer if a miss fails: every frame protected, latched or its victim's write refused), then is dropped. The
+/// gate is held shared, so no `close_all` closes it meanwhile.
+fn pressure(w: &World, t: &mut Tally) {
+    let _gate = w.gate.read_recursive();
+    let id = FileId(SCRATCH_ID + WORKER.with(|c| c.get()) as u32);
+    if w.pool.open_storage_as(id, MemoryStorage::new()).is_err() {
+        return;
+    }
+    for _ in 0..w.pool.frames() {
+        let r = w.pool.new_page(id);
+        let failed = r.is_err();
+        w.judge(t, &r.map(drop), |e| new_page_allowed(e, false), "new_page(scratch)");
+        if failed {
+            break;
+        }
+    }
+    let r = w.pool.drop_file(id);
+    w.judge(t, &r, drop_allowed, "drop_file(scratch)");
+}
+
+/// What page `n` of a file opened by path holds by the model (`pages[n]`, named by slot `k`'s first id).
+fn path_content(k: usize, n: u32, gen: u64) -> Content {
+    Content::Version {
+        page: PageId::new(FileId(PATH_ID + 2 * k as u32), n),
+        gen,
+    }
+}
+
+/// Reads page `n` of path slot `k`, open under `id`, and compares it with the model.
+fn check_path_page(w: &World, t: &mut Tally, slot: &PathSlot, k: usize, id: FileId, n: u32, what: &str) {
+    let page = PageId::new(id, n);
+    let r = w.pool.read(page).map(|g| {
+        let got = decode(&g);
+        let want = path_content(k, n, slot.pages[n as usize]);
+        if got != want {
+            w.violation(format!(
+                "{what}: {page:?} of path slot {k} holds {got:?}, model {want:?}"
+            ));
+        }
+    });
+    w.judge(
+        t,
+        &r,
+        |e| read_allowed(e, false, false),
+        &format!("{what} read({page:?})"),
+    );
+}
+
+/// The data file of path slot `k`, closed: every page the model holds is in it (`close_file`, `close_all` and
+/// `close` write and sync every page before they return `Ok`). Returns what differs.
+fn path_disk_errors(slot: &PathSlot, k: usize, what: &str) -> Vec<String> {
+    let bytes = match std::fs::read(&slot.path) {
+        Ok(b) => b,
+        Err(e) => return vec![format!("{what}: reading path slot {k}'s data file: {e}")],
+    };
+    let mut errors = Vec::new();
+    for (n, &gen) in slot.pages.iter().enumerate() {
+        let at = n * PAGE_SIZE;
+        let got = bytes.get(at + bufpool::PAGE_HEADER_SIZE..at + PAGE_SIZE).map(decode);
+        let want = path_content(k, n as u32, gen);
+        if got != Some(want) {
+            errors.push(format!(
+                "{what}: path slot {k} closed Ok, but page {n} on disk is {got:?}, model {want:?}"
+            ));
+        }
+    }
+    errors
+}
+
+/// `Op::PathFile`: one step on path slot `k` (see `Op::PathFile`). Holds the gate shared (a `close_all` closes files
+/// by path too, and checks them) and the slot's lock.
+fn path_file(w: &World, t: &mut Tally, k: usize, pick: u32) {
+    let pool = &w.pool;
+    let _gate = w.gate.read_recursive();
+    let mut slot = w.paths[k].lock().unwrap_or_else(|e| e.into_inner());
+    let Some(id) = slot.open else {
+        // Reopen under the slot's id or its other one.
+        let id = FileId(PATH_ID + 2 * k as u32 + (pick & 1));
+        let r = pool.open_file_as(id, &slot.path);
+        // `FileIdInUse`: the calls of the file last open under the id still held it a second after its close;
+        // `FileLocked`: so its lock was let go late (`Stats::files_released_late`), and the open waited 2 s for it.
+        w.judge(
+            t,
+            &r,
+            |e| matches!(e, Error::FileIdInUse(_) | Error::FileLocked { .. }),
+            &format!("open_file_as({id:?}, path slot {k})"),
+        );
+        if r.is_err() {
+            return;
+        }
+        t.path_opens += 1;
+        slot.open = Some(id);
+        match pool.file_pages(id) {
+            Ok(n) if n as usize == slot.pages.len() => {}
+            other => w.violation(format!(
+                "open_file_as({id:?}) of path slot {k}: file_pages {other:?}, the model has {} pages",
+                slot.pages.len()
+            )),
+        }
+        for n in 0..slot.pages.len() as u32 {
+            check_path_page(w, t, &slot, k, id, n, "path reopen");
+        }
+        return;
+    };
+    let n = pick / 8 % (slot.pages.len() as u32 + 1);
+    match pick % 8 {
+        0..=2 => {
+            let new = n as usize == slot.pages.len();
+            if new && slot.pages.len() >= PATH_PAGES_MAX {
+                return;
+            }
+            let r = if new {
+                pool.new_page(id)
+            } else {
+                pool.write(PageId::new(id, n))
+            };
+            let r = r.map(|mut g| {
+                let page = g.page_id();
+                let n = page.page_no() as usize;
+                let want = if n < slot.pages.len() {
+                    path_content(k, n as u32, slot.pages[n])
+                } else {
+                    Content::Zero
+                };
+                if n > slot.pages.len() || decode(&g) != want {
+                    w.violation(format!(
+                        "path slot {k}: {page:?} (new: {new}) holds {:?}, model {want:?} ({} pages)",
+                        decode(&g),
+                        slot.pages.len()
+                    ));
+                    return;
+                }
+                let gen = w.model.next_gen();
+                fill(&mut g, PageId::new(FileId(PATH_ID + 2 * k as u32), n as u32), gen);
+                g.set_lsn(gen);
+                if n == slot.pages.len() {
+                    slot.pages.push(gen);
+                } else {
+                    slot.pages[n] = gen;
+                }
+            });
+            let what = format!("path slot {k}: {}({id:?}, {n})", if new { "new_page" } else { "write" });
+            if new {
+                w.judge(t, &r, |e| new_page_allowed(e, false), &what);
+            } else {
+                w.judge(t, &r, |e| write_allowed(e, false, false), &what);
+            }
+        }
+        3 if (n as usize) < slot.pages.len() => check_path_page(w, t, &slot, k, id, n, "path"),
+        3 | 4 => {
+            // The same path again, under a fresh id and under the slot's other id: refused, naming the open id.
+            let other = FileId(id.0 ^ 1);
+            for (what, r) in [
+                ("open_file", pool.open_file(&slot.path)),
+                ("open_file_as(other id)", pool.open_file_as(other, &slot.path)),
+            ] {
+                t.ops += 1;
+                match r {
+                    Err(Error::FileAlreadyOpen { file, .. }) if file == id => {}
+                    r => {
+                        w.violation(format!(
+                            "{what} of path slot {k}'s path, open under {id:?}: {r:?}, the docs say FileAlreadyOpen \
+                             naming {id:?}"
+                        ));
+                        if let Ok(f) = r {
+                            let _ = pool.drop_file(f);
+                        }
+                    }
+                }
+            }
+            // Another path under the open id: refused before that path is created (R38-4, R39-10).
+            let elsewhere = slot.path.with_extension("elsewhere");
+            let r = pool.open_file_as(id, &elsewhere);
+            t.ops += 1;
+            let left = elsewhere.exists() || bufpool::storage::sidecar_path(&elsewhere).exists();
+            if !matches!(r, Err(Error::FileIdInUse(i)) if i == id) || left {
+                w.violation(format!(
+                    "open_file_as({id:?}) of another path while path slot {k} is open under it: {r:?}, files left: \
+                     {left}"
+                ));
+            }
+        }
+        5 => {
+            let r = pool.flush_file(id);
+            w.judge(
+                t,
+                &r,
+                |e| flush_allowed(e, false),
+                &format!("path slot {k}: flush_file"),
+            );
+        }
+        _ => {
+            let r = pool.close_file(id);
+            w.judge(t, &r, close_allowed, &format!("path slot {k}: close_file({id:?})"));
+            if r.is_ok() {
+                slot.open = None;
+                for e in path_disk_errors(&slot, k, "close_file") {
+                    w.violation(e);
+                }
+            }
+        }
+    }
+}
+
+/// `Op::PathRace`: `open_file_as(RACE_ID)` of this thread's own path, which no file has (each open that got the id
+/// removed its file before it returned). The threads race for the id: the winner makes a page, closes the file
+/// (checking the page on disk; after a failed close it drops it) and removes it; a refused open
+/// (`FileIdInUse`) must leave nothing at its path (R39-10: before, one refused at registration left the data file
+/// and its sidecar it had created).
+fn path_race(w: &World, t: &mut Tally) {
+    let pool = &w.pool;
+    let _gate = w.gate.read_recursive();
+    let path = w.dir.path().join(format!("race-{}.db", WORKER.with(|c| c.get())));
+    let r = pool.open_file_as(RACE_ID, &path);
+    w.judge(
+        t,
+        &r,
+        |e| matches!(e, Error::FileIdInUse(RACE_ID)),
+        "open_file_as(RACE_ID)",
+    );
+    if r.is_err() {
+        let left: Vec<_> = [path.clone(), bufpool::storage::sidecar_path(&path)]
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect();
+        if !left.is_empty() {
+            w.violation(format!(
+                "open_file_as(RACE_ID, {path:?}) refused ({r:?}) left {left:?} behind"
+            ));
+        }
+        return;
+    }
+    t.path_opens += 1;
+    if pool.file_pages(RACE_ID).ok() != Some(0) {
+        w.violation(format!(
+            "open_file_as(RACE_ID) of a new path: {:?} pages",
+            pool.file_pages(RACE_ID)
+        ));
+    }
+    let made = pool.new_page(RACE_ID).map(|mut g| {
+        let page = g.page_id();
+        let gen = w.model.next_gen();
+        fill(&mut g, page, gen);
+        g.set_lsn(gen);
+        gen
+    });
+    w.judge(t, &made, |e| new_page_allowed(e, false), "new_page(RACE_ID)");
+    let closed = pool.close_file(RACE_ID);
+    w.judge(t, &closed, close_allowed, "close_file(RACE_ID)");
+    match (&made, &closed) {
+        (Ok(gen), Ok(())) => {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let got = bytes.get(bufpool::PAGE_HEADER_SIZE..PAGE_SIZE).map(decode);
+            let want = Content::Version {
+                page: PageId::new(RACE_ID, 0),
+                gen: *gen,
+            };
+            if got != Some(want) {
+                w.violation(format!(
+                    "close_file(RACE_ID) Ok, but page 0 on disk is {got:?}, model {want:?}"
+                ));
+            }
+        }
+        (_, Err(_)) => {
+            if let Err(e) = pool.drop_file(RACE_ID) {
+                w.violation(format!("drop_file(RACE_ID) after a failed close: {e:?}"));
+            }
+        }
+        _ => {}
+    }
+    if let Err(e) = bufpool::storage::remove_data_file(&path) {
+        w.violation(format!("remove_data_file({path:?}): {e}"));
     }
 }
 
@@ -1843,7 +2321,24 @@ fn close_all(w: &World, t: &mut Tally) {
         }
         m.state = FileState::Closed;
         m.closed_clean = true;
-        check_closed_image(w, f, m, "close_all");
+        check_closed_image(w, m, "close_all");
+    }
+    // Files opened by path are closed too (no path op runs meanwhile: they hold the gate), with every page on disk.
+    for (k, slot) in w.paths.iter().enumerate() {
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(id) = slot.open else { continue };
+        let closed = matches!(w.pool.file_pages(id), Err(Error::FileNotOpen(_)));
+        if r.is_ok() && !closed {
+            w.violation(format!(
+                "close_all returned Ok, yet path slot {k} ({id:?}) is still open"
+            ));
+        }
+        if closed {
+            slot.open = None;
+            for e in path_disk_errors(&slot, k, "close_all") {
+                w.violation(e);
+            }
+        }
     }
     drop(gate);
     for &f in &marked {
@@ -1941,7 +2436,7 @@ fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
     m.state = FileState::Closed;
     m.closed_clean = close;
     if close {
-        check_closed_image(w, f, m, "close_file");
+        check_closed_image(w, m, "close_file");
     } else {
         drop(m);
     }
@@ -1951,13 +2446,23 @@ fn lifecycle(w: &World, t: &mut Tally, f: usize, close: bool, reopen: bool) {
     }
 }
 
-/// After a `close_file` (or `close_all`) of slot `f` returned `Ok`: every page the model holds is on its storage.
+/// After a `close_file` (or `close_all`) of the file `m` returned `Ok`: every page the model holds is on its storage.
 /// Takes the model's lock of the file held since it was marked closed (a reopen must not come in between).
-fn check_closed_image<'a>(w: &'a World, f: usize, mut m: std::sync::MutexGuard<'a, FileModel>, what: &str) {
-    let fid = w.fid(f);
-    // Every page the model holds must be on the storage now: close_file wrote and synced them. (Except one
-    // that a `free_page` begun in an earlier incarnation, still running, may have discarded: `FreeCalls`.)
+fn check_closed_image<'a>(w: &'a World, m: std::sync::MutexGuard<'a, FileModel>, what: &str) {
+    let errors = closed_image_errors(&m, what);
+    drop(m);
+    for e in errors {
+        w.violation(e);
+    }
+}
+
+/// The pages of the model's file `m` that its storage does not hold (after a close that returned `Ok`: it wrote
+/// and synced them), except one that a `free_page` begun in an earlier incarnation, still running, may have
+/// discarded (`FreeCalls`).
+fn closed_image_errors(m: &FileModel, what: &str) -> Vec<String> {
+    let fid = m.id;
     let image = m.storage.inner.snapshot();
+    let mut errors = Vec::new();
     for n in 0..m.pages.len() as u32 {
         if m.free_calls(n).running > 0 {
             continue;
@@ -1974,14 +2479,13 @@ fn check_closed_image<'a>(w: &'a World, f: usize, mut m: std::sync::MutexGuard<'
                 }
             };
             if got != Some(want) {
-                drop(m);
-                w.violation(format!(
+                errors.push(format!(
                     "{what}: {fid:?} closed Ok, but page {n} on storage is {got:?}, model {want:?}"
                 ));
-                m = w.model.file(f);
             }
         }
     }
+    errors
 }
 
 /// Opens slot `m` under its id over its storage: with its own log (`open_storage_with`) or the builder's
@@ -2091,12 +2595,14 @@ fn worker(world: &Arc<World>, me: usize, steps: &[Step]) -> Tally {
                 w.violation(format!("step {k} {s:?} panicked: {msg}"));
             }
         }
+        tick_snapshot(w, &mut t, false);
         match s.jitter {
             Jitter::None => {}
             Jitter::Yield => std::thread::yield_now(),
             Jitter::SleepMicros(us) => std::thread::sleep(Duration::from_micros(us)),
         }
     }
+    tick_snapshot(w, &mut t, true);
     *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = "done".into();
     CURRENT.with(|c| c.borrow_mut().take());
     REENTER.with(|a| a.set(None));
@@ -2124,6 +2630,7 @@ fn build_pool(
     veto: Arc<VetoState>,
     f: &Features,
     policy_dead: Arc<AtomicBool>,
+    snapshots: Option<SnapshotTracker>,
 ) -> BufferPool {
     let policies = [
         PolicyKind::S3Fifo,
@@ -2187,6 +2694,10 @@ fn build_pool(
     if rng.random_bool(0.25) {
         b = b.stale_check_pages(64);
     }
+    // Session 39: MVCC snapshots (`Op::Snapshot`) on half the seeds.
+    if let Some(tracker) = snapshots {
+        b = b.snapshots(tracker);
+    }
     b.build().expect("pool")
 }
 
@@ -2198,6 +2709,8 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
     let wal = Arc::new(ModelWal::default());
     let veto = Arc::new(VetoState::default());
     let policy_dead = Arc::new(AtomicBool::new(false));
+    let snapshots = (rng.random_bool(0.5) && config.features.snapshots).then(SnapshotTracker::new);
+    let close_at_end = rng.random_bool(0.25) && config.features.pool_close;
     let pool = build_pool(
         seed,
         &mut rng,
@@ -2205,6 +2718,7 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         veto.clone(),
         &config.features,
         policy_dead.clone(),
+        snapshots.clone(),
     );
     let mut wals = vec![wal.clone()];
     let files = (0..config.files)
@@ -2238,6 +2752,9 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
             Mutex::new(m)
         })
         .collect();
+    let dir = tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("tempdir");
     let world = Arc::new(World {
         pool,
         model: Model {
@@ -2258,10 +2775,21 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         wals,
         policy_dead,
         reentries: AtomicU64::new(0),
-        // On tmpfs where there is one: `save_resident` syncs its list, which costs milliseconds on a disk.
-        dir: tempfile::tempdir_in("/dev/shm")
-            .or_else(|_| tempfile::tempdir())
-            .expect("tempdir"),
+        snapshots,
+        paths: (0..PATH_SLOTS)
+            .map(|k| {
+                Mutex::new(PathSlot {
+                    path: dir.path().join(format!("path-{k}.db")),
+                    open: None,
+                    pages: Vec::new(),
+                })
+            })
+            .collect(),
+        // On tmpfs where there is one: `save_resident` syncs its list, and a file opened by path its directory,
+        // which costs milliseconds on a disk.
+        dir,
+        close_at_end,
+        close_fail: AtomicBool::new(close_at_end && rng.random_bool(0.5)),
     });
     let plans: Vec<Vec<Step>> = (0..config.threads)
         .map(|_| {
@@ -2321,23 +2849,33 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
             hang = Some(hang_report(&world, "quiesce checks"));
         }
     }
-    for wal in &world.wals {
-        for v in wal.violations.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            world.violation(v);
+    tally.reentries = world.reentries.load(SeqCst);
+    let wals = world.wals.clone();
+    let mut violations = world.violations.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if hang.is_none() {
+        // Dropping the pool joins its threads, and closing it (on a quarter of the seeds) writes and syncs every
+        // file: watch that too.
+        let (tx, rx) = mpsc::channel::<(Vec<String>, u64)>();
+        std::thread::spawn(move || {
+            let mut found = Vec::new();
+            let closes = if world.close_at_end {
+                close_pool(world, &mut found)
+            } else {
+                drop(world);
+                0
+            };
+            let _ = tx.send((found, closes));
+        });
+        match rx.recv_timeout(config.watchdog) {
+            Ok((found, closes)) => {
+                violations.extend(found);
+                tally.closes += closes;
+            }
+            Err(_) => hang = Some("closing or dropping the pool (joining its threads) hung".into()),
         }
     }
-    tally.reentries = world.reentries.load(SeqCst);
-    let violations = world.violations.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if hang.is_none() {
-        // Dropping the pool joins its threads: watch that too.
-        let (tx, rx) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            drop(world);
-            let _ = tx.send(());
-        });
-        if rx.recv_timeout(config.watchdog).is_err() {
-            hang = Some("dropping the pool (joining its threads) hung".into());
-        }
+    for wal in &wals {
+        violations.extend(wal.violations.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
     }
     Outcome {
         seed,
@@ -2346,6 +2884,62 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         hang,
         elapsed: start.elapsed(),
     }
+}
+
+/// The end of a schedule that closes the pool (`World::close_at_end`): the quiesce left every open file's pages
+/// dirty (a new generation each) and maybe a failed sync armed in file 0 (`close_fail`). `BufferPool::close` takes
+/// the pool by value, so it runs once every thread has let the world go (the pool's own threads, the background
+/// writer's and the I/O threads, still run beside it). Its docs: every file is checkpointed and closed, one failed
+/// file does not stop the others, and the error names the failed files. So: `Ok`, or with the failed sync a
+/// write-back error; every other file's storage holds the model's pages, every file opened by path its pages on
+/// disk. Returns how many closes ran (1, or 0 when the world could not be had).
+fn close_pool(world: Arc<World>, found: &mut Vec<String>) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut world = world;
+    let w = loop {
+        match Arc::try_unwrap(world) {
+            Ok(w) => break w,
+            Err(shared) if Instant::now() < deadline => {
+                world = shared;
+                std::thread::yield_now();
+            }
+            Err(_) => {
+                found.push("close: the schedule's world is still shared 10 s after its threads ended".into());
+                return 0;
+            }
+        }
+    };
+    let World {
+        pool,
+        model,
+        paths,
+        close_fail,
+        dir,
+        ..
+    } = w;
+    let fail = close_fail.load(SeqCst);
+    let r = pool.close();
+    match &r {
+        Ok(()) if !fail => {}
+        Err(e) if fail && write_back_error(e) => {}
+        r => found.push(format!(
+            "close: {r:?} (a failed sync of file 0 armed: {fail}; the docs: Ok, or the failed files' errors)"
+        )),
+    }
+    for f in 0..model.files.len() {
+        let m = model.file(f);
+        if m.state == FileState::Open && !(fail && f == 0) {
+            found.extend(closed_image_errors(&m, "close"));
+        }
+    }
+    for (k, slot) in paths.iter().enumerate() {
+        let slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.open.is_some() {
+            found.extend(path_disk_errors(&slot, k, "close"));
+        }
+    }
+    drop(dir);
+    1
 }
 
 fn hang_report(w: &World, phase: &str) -> String {
@@ -2437,6 +3031,11 @@ fn quiesce_and_check(w: &World, me: usize) {
     for &fid in &failed {
         set_doing(format!("quiesce: drop_file({fid:?}) (failed)"));
         let f = fid.0 as usize;
+        if f >= w.model.files.len() {
+            // A file opened by path (no fault is injected into them: not expected).
+            w.violation(format!("quiesce: {fid:?}, a file opened by path, failed"));
+            continue;
+        }
         if let Err(e) = pool.drop_file(fid) {
             w.violation(format!("quiesce: drop_file({fid:?}) of a failed file: {e:?}"));
             continue;
@@ -2500,6 +3099,90 @@ fn quiesce_and_check(w: &World, me: usize) {
                 }
             }
         }
+    }
+    // 4b. Files opened by path: those closed reopen (under the slot's id) with every page the model has, and the
+    // pages of those open are the model's.
+    for (k, slot) in w.paths.iter().enumerate() {
+        set_doing(format!("quiesce: path slot {k}"));
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.open.is_none() {
+            let id = FileId(PATH_ID + 2 * k as u32);
+            match pool.open_file_as(id, &slot.path) {
+                Ok(_) => slot.open = Some(id),
+                Err(e) => {
+                    w.violation(format!("quiesce: reopen of path slot {k}: {e:?}"));
+                    continue;
+                }
+            }
+        }
+        let id = slot.open.expect("open");
+        for n in 0..slot.pages.len() as u32 {
+            match pool.read(PageId::new(id, n)) {
+                Ok(g) if decode(&g) == path_content(k, n, slot.pages[n as usize]) => {}
+                Ok(g) => w.violation(format!(
+                    "quiesce: page {n} of path slot {k} holds {:?}, model {:?}",
+                    decode(&g),
+                    path_content(k, n, slot.pages[n as usize])
+                )),
+                Err(Error::Panicked { .. }) if dead => {}
+                Err(e) => w.violation(format!("quiesce: read of page {n} of path slot {k}: {e:?}")),
+            }
+        }
+    }
+    if w.close_at_end {
+        // The schedule ends with `close` (`close_pool`): every page of every open file is made dirty (a new
+        // generation), and on half of these seeds file 0's next sync fails.
+        set_doing("quiesce: dirtying every page for close".into());
+        // The failed sync needs a page of file 0 to write (a file with nothing to write is not synced).
+        let mut dirtied_0 = false;
+        for f in 0..w.model.files.len() {
+            let fid = w.fid(f);
+            let pages = {
+                let m = w.model.file(f);
+                if m.state != FileState::Open {
+                    continue;
+                }
+                m.pages.len() as u32
+            };
+            for n in 0..pages {
+                if !matches!(w.model.file(f).peek(n).0, PageState::Allocated(_)) {
+                    continue;
+                }
+                let page = PageId::new(fid, n);
+                match pool.write(page) {
+                    Ok(mut g) => {
+                        write_through(w, &mut g, "quiesce write before close");
+                        dirtied_0 |= f == 0;
+                    }
+                    Err(Error::Panicked { .. }) if dead => {}
+                    Err(e) => w.violation(format!("quiesce: write({page:?}) before close: {e:?}")),
+                }
+            }
+        }
+        for (k, slot) in w.paths.iter().enumerate() {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let (Some(id), false) = (slot.open, slot.pages.is_empty()) else {
+                continue;
+            };
+            match pool.write(PageId::new(id, 0)) {
+                Ok(mut g) => {
+                    let gen = w.model.next_gen();
+                    fill(&mut g, PageId::new(FileId(PATH_ID + 2 * k as u32), 0), gen);
+                    g.set_lsn(gen);
+                    slot.pages[0] = gen;
+                }
+                Err(Error::Panicked { .. }) if dead => {}
+                Err(e) => w.violation(format!("quiesce: write of path slot {k}'s page 0 before close: {e:?}")),
+            }
+        }
+        if !dirtied_0 {
+            w.close_fail.store(false, SeqCst);
+        }
+        if w.close_fail.load(SeqCst) {
+            w.model.file(0).storage.fail_next_sync.store(true, SeqCst);
+        }
+        set_doing("quiesce: done (close follows)".into());
+        return;
     }
     // 5. Drop every file: then nothing may be resident or dirty.
     for s in pool.stats().files {
