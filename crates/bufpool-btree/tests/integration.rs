@@ -62,6 +62,7 @@ mod tree_lifecycle_edges;
 mod two_trees_one_reopened;
 mod uncovered_in_covered_tree;
 mod wal_header_slots;
+mod whole_api_model;
 
 /// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
 /// a file named in neither would be skipped without a word).
