@@ -992,14 +992,22 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         }
     }
     for epoch in 0..EPOCHS {
-        let fail = |what: String| vec![format!("seed {seed} epoch {epoch}: {what}")];
         // Faults for this epoch: per storage, none on half.
+        let mut rates = Vec::new();
         for s in &stores {
             for st in [&s.log, &s.data] {
                 let p = [0.0, 0.0, 0.001, 0.005][rng.below(4) as usize];
                 st.set_config(FaultConfig::honest(p));
+                rates.push(p);
             }
         }
+        let bounded: Vec<bool> = stores.iter().map(|s| s.bounded).collect();
+        let fail = |what: String| {
+            vec![format!(
+                "seed {seed} epoch {epoch} (fault rates of log, data per tree {rates:?}, bounded logs {bounded:?}): \
+                 {what}"
+            )]
+        };
         let end = match rng.below(8) {
             0..=1 => End::PowerLossRunning,
             2..=3 => End::PowerLossStopped,
