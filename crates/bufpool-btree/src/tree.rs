@@ -2279,7 +2279,9 @@ impl Tree {
     /// Checks every structural invariant: node format, levels (all leaves at one depth), keys sorted and within
     /// their fences, each child's fences equal to its parent's bounds for it, the leaf chain linking the leaves in
     /// key order, and the free list. Excludes structure changes while it runs (meta latch); run it while no
-    /// leaf writers are active for an exact result.
+    /// leaf writers are active for an exact result. The meta latch is the pool's write latch: a data file that an
+    /// earlier write or fsync failed refuses it ([`bufpool::Error::FileFailed`]; reads still work), so check such
+    /// a tree after reopening it (R39-O1 in RELIABILITY.md).
     pub fn check(&self) -> Result<TreeStats> {
         let meta = self.pool.write(self.pid(META))?;
         let root = meta_u32(&meta, M_ROOT);

@@ -1103,7 +1103,10 @@ fn guarded<T>(what: &'static str, call: impl FnOnce() -> io::Result<T>) -> io::R
 }
 
 /// Sequential reads from a [`Device`]; `Ok(0)` only at its end or at `limit`, I/O errors passed on (never taken
-/// for an end).
+/// for an end). A read that returns nothing before the device's end (a short read: the project's model of an
+/// honest device makes them, `FaultConfig::honest`) is tried again, up to [`SHORT_READ_RETRIES`] times, then
+/// fails: it is not the end. Taken for the end, it cut recovery's scan short, and the open's checkpoint then cut
+/// the committed records after it from the log (R39-1 in RELIABILITY.md).
 struct DeviceReader<'d> {
     dev: &'d Device,
     pos: u64,
@@ -1116,11 +1119,26 @@ impl Read for DeviceReader<'_> {
         if room == 0 {
             return Ok(0);
         }
-        let n = self.dev.read_at(&mut buf[..room], self.pos)?;
+        let mut n = self.dev.read_at(&mut buf[..room], self.pos)?;
+        let mut retries = 0;
+        while n == 0 && self.pos < self.dev.len()? {
+            if retries == SHORT_READ_RETRIES {
+                return Err(io::Error::other(format!(
+                    "reads at byte {} returned nothing {} times before the end of the log",
+                    self.pos,
+                    retries + 1
+                )));
+            }
+            retries += 1;
+            n = self.dev.read_at(&mut buf[..room], self.pos)?;
+        }
         self.pos += n as u64;
         Ok(n)
     }
 }
+
+/// How many times [`DeviceReader`] reads again after a read that returned nothing before the device's end.
+const SHORT_READ_RETRIES: u32 = 3;
 
 /// One header slot's contents (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -42,6 +42,7 @@ mod log_path_of_a_device;
 mod log_path_of_a_small_file;
 mod log_record_bounds;
 mod log_rewrite_file_mode;
+mod log_short_read;
 mod log_storage_panics;
 mod log_through_a_symlink;
 mod model;
@@ -61,6 +62,7 @@ mod tree_lifecycle_edges;
 mod two_trees_one_reopened;
 mod uncovered_in_covered_tree;
 mod wal_header_slots;
+mod whole_api_model;
 
 /// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
 /// a file named in neither would be skipped without a word).

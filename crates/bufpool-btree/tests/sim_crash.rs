@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
 use bufpool_btree::{Tree, TreeWal};
-use common::{key, mix, value};
+use common::{key, value, Rng};
 
 const KEYS: u64 = 1000;
 const EPOCHS: usize = 4;
@@ -127,18 +127,6 @@ struct Tally {
     bulk_loads_failed: u64,
     faults: FaultCounts,
     violations: Vec<String>,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The tree's contents, by key id (faults are off while this runs).

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
 use bufpool_btree::{apply_edits, encode_edits, CoveredPut, LeafHint, Op, OwnedOp, Tree, TreeWal};
-use common::mix;
+use common::{mix, Rng};
 
 /// Ids of covered keys: district `id % RUNS`, sequence `id / RUNS` (so inserting ids in order grows `RUNS`
 /// ascending runs side by side).
@@ -77,18 +77,6 @@ fn apply(s: &mut State, changes: &[Change]) {
             Some(v) => s.insert(id, v),
             None => s.remove(&id),
         };
-    }
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = mix(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
