@@ -316,6 +316,11 @@
 //!   later at the same LSN can never be followed by a stale record of an earlier life of the log. A bounded log
 //!   zeroes its region in force to the region's end; the other region's records of the same origin (a stopped
 //!   switch's) are zeroed by the next switch into it ("A bounded log on a storage").
+//! - Opening a log counts the records it read as durable only after writing them again and syncing them: a
+//!   record can be readable and not durable (a failed fsync's, which Linux keeps cached and marks clean, or an
+//!   unsynced one of a process that crashed), and recovery writes pages at their LSNs with no further sync of the
+//!   log (R39-2 in RELIABILITY.md). A log closed cleanly was cut to its end, so this costs nothing there; after a
+//!   crash it costs one sequential write of what recovery reads anyway.
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -1093,6 +1098,24 @@ impl Device {
         }
         self.sync()
     }
+}
+
+/// Writes bytes `from..to` of `dev` again, as read, and syncs them: records readable but perhaps not durable (a
+/// failed fsync's, or a crashed process's unsynced ones) made durable before anything relies on them (R39-2).
+/// In pieces of 1 MiB; nothing to do for an empty range (a log closed cleanly is cut to its end).
+fn rewrite(dev: &Device, from: u64, to: u64) -> io::Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let mut buf = vec![0u8; (to - from).min(1 << 20) as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(buf.len() as u64) as usize;
+        dev.read_exact_at(&mut buf[..n], at)?;
+        dev.write_all_at(&buf[..n], at)?;
+        at += n as u64;
+    }
+    dev.sync()
 }
 
 /// `call` of a log's [`Storage`], its panic an error of the call ([`Device`]): the pool's
@@ -1953,6 +1976,14 @@ impl TreeWal {
         let end = wal.scan(|_, _| Ok(()))?;
         {
             let io = wal.io.lock();
+            // The records read are about to count as durable (below): a tree's recovery replays them and writes
+            // pages at their LSNs with no further sync of this log. Readable is not durable: records a failed
+            // fsync dropped stay readable (Linux keeps the pages cached, marked clean; `FaultyStorage` does the
+            // same), and so do records written but not yet synced before a crash of the process. So they are
+            // written again and synced first (R39-2 in RELIABILITY.md: a second open after an open whose log
+            // fsync failed wrote pages at LSNs the next power loss took from the log).
+            rewrite(&io.dev, io.offset(io.start), io.offset(end))
+                .map_err(|e| space_or_log_err(wal.name(), "rewrite the records read", e, AT_OPEN))?;
             io.dev
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;

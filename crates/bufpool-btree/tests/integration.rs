@@ -41,6 +41,7 @@ mod log_opened_twice;
 mod log_path_of_a_device;
 mod log_path_of_a_small_file;
 mod log_record_bounds;
+mod log_retry_after_failed_sync;
 mod log_rewrite_file_mode;
 mod log_short_read;
 mod log_storage_panics;
