@@ -6,7 +6,7 @@ PRE=$1; POST=$2; KILL_S=${KILL_S:-12}; D=/work/tmp-lead39
 rm -rf $D/killed $D/a* $D/b* $D/acks; cp -a /work/tmp-speed38/db $D/killed
 $PRE bench --workload tpcc --warehouses 4 --threads 2 --seconds 60 --pool-fraction 8 \
   --durability nondurable-autocommit --btree-systems bufpool-btree --tpcc-db $D/killed --tpcc-acks $D/acks > $D/run.out 2>&1 &
-P=$!; sleep $KILL_S; pkill -9 -P $P 2>/dev/null; kill -9 $P 2>/dev/null; wait $P 2>/dev/null
+P=$!; sleep $KILL_S; kill -9 $P 2>/dev/null; wait $P 2>/dev/null
 du -sh $D/killed; ls -la $D/killed/* | head -30
 for r in 1 2; do
   for side in PRE POST; do
