@@ -1102,19 +1102,13 @@ impl Device {
 
 /// Writes bytes `from..to` of `dev` again, as read, and syncs them: records readable but perhaps not durable (a
 /// failed fsync's, or a crashed process's unsynced ones) made durable before anything relies on them (R39-2).
-/// In pieces of 1 MiB; nothing to do for an empty range (a log closed cleanly is cut to its end).
+/// Through [`copy_dev`] in pieces of 1 MiB; nothing to do for an empty range (a log closed cleanly is cut to its end).
 fn rewrite(dev: &Device, from: u64, to: u64) -> io::Result<()> {
     if from >= to {
         return Ok(());
     }
-    let mut buf = vec![0u8; (to - from).min(1 << 20) as usize];
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(buf.len() as u64) as usize;
-        dev.read_exact_at(&mut buf[..n], at)?;
-        dev.write_all_at(&buf[..n], at)?;
-        at += n as u64;
-    }
+    let mut chunk = vec![0u8; (to - from).min(1 << 20) as usize];
+    copy_dev(dev, from, from, to - from, &mut chunk).map_err(|(CopyError::Read(e) | CopyError::Write(e))| e)?;
     dev.sync()
 }
 
