@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::common::{key, value};
+use crate::common::{assert_committed_keys, committed_in_log_only};
 
 use bufpool::storage::{MemoryStorage, RecordStore, Storage, StorageInfo};
 use bufpool_btree::{BufferPool, Tree, TreeWal};
@@ -57,14 +57,7 @@ fn pool() -> Arc<BufferPool> {
 #[test]
 fn a_short_read_in_recovery_is_not_the_end_of_the_log() {
     let (log, data) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
-    {
-        let wal = TreeWal::open_storage(log.clone()).unwrap();
-        let tree = Tree::create_storage(pool(), wal, data.clone()).unwrap();
-        for id in 0..300 {
-            tree.put(&key(id), &value(id, 0)).unwrap();
-        }
-        tree.commit().unwrap();
-    }
+    committed_in_log_only(&log, &data);
     let dev = Arc::new(ShortOnce {
         inner: log.clone(),
         armed: AtomicBool::new(false),
@@ -79,12 +72,5 @@ fn a_short_read_in_recovery_is_not_the_end_of_the_log() {
             Tree::open_storage(pool, wal, data).unwrap()
         }
     };
-    let entries = tree.check().unwrap().entries;
-    assert_eq!(
-        entries, 300,
-        "recovery took a read of 0 bytes for the end of the log: {entries} of 300 committed keys recovered"
-    );
-    for id in (0..300).step_by(7) {
-        assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 0)), "key {id}");
-    }
+    assert_committed_keys(&tree, "recovery took a read of 0 bytes for the end of the log");
 }

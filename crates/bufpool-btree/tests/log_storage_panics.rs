@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::common::panicky::Panicky;
-use crate::common::{key, value};
+use crate::common::{assert_committed_keys, committed_in_log_only, key, value};
 
 use bufpool::storage::MemoryStorage;
 use bufpool_btree::{BufferPool, Tree, TreeWal};
@@ -25,15 +25,7 @@ fn pool() -> Arc<BufferPool> {
 #[test]
 fn a_log_storage_panicking_in_recovery_refuses_the_open_and_leaves_nothing_open() {
     let (log, data) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
-    {
-        // A tree whose keys are in the log only: dropped with its pool, which writes nothing.
-        let wal = TreeWal::open_storage(log.clone()).unwrap();
-        let tree = Tree::create_storage(pool(), wal, data.clone()).unwrap();
-        for id in 0..300 {
-            tree.put(&key(id), &value(id, 0)).unwrap();
-        }
-        tree.commit().unwrap();
-    }
+    committed_in_log_only(&log, &data);
     let pool = pool();
     let dev = Panicky::new(log, "the log storage");
     let wal = TreeWal::open_storage(dev.clone()).unwrap();
@@ -54,10 +46,7 @@ fn a_log_storage_panicking_in_recovery_refuses_the_open_and_leaves_nothing_open(
     assert_eq!(pool.stats().resident, 0, "the replay's pages are still cached");
     assert!(!unwound, "the log storage's panic unwound out of Tree::open_storage");
     let tree = Tree::open_storage(pool.clone(), wal, data).unwrap();
-    assert_eq!(tree.check().unwrap().entries, 300);
-    for id in (0..300).step_by(7) {
-        assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 0)), "key {id}");
-    }
+    assert_committed_keys(&tree, "after the refused open");
     tree.close().unwrap();
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::Arc;
 
 use bufpool_btree::{open_dir, LeafHint, Options, OwnedOp, Tree, TreeWal};
 
@@ -270,6 +271,33 @@ pub mod crash {
         assert_eq!(rc, 0);
         let status = child.wait().unwrap();
         assert!(status.code().is_none(), "child exited by itself: {status:?}");
+    }
+}
+
+/// A tree of 300 committed keys whose changes are in `log` only (the tree dropped with its pool, which writes
+/// nothing): what a recovery test opens with a misbehaving log storage in front of `log`.
+pub fn committed_in_log_only(log: &Arc<bufpool::storage::MemoryStorage>, data: &Arc<bufpool::storage::MemoryStorage>) {
+    let pool = Arc::new(
+        bufpool::BufferPool::builder()
+            .frames(256)
+            .page_size(4096)
+            .build()
+            .unwrap(),
+    );
+    let wal = TreeWal::open_storage(log.clone()).unwrap();
+    let tree = Tree::create_storage(pool, wal, data.clone()).unwrap();
+    for id in 0..300 {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+    }
+    tree.commit().unwrap();
+}
+
+/// `tree` holds the 300 keys of [`committed_in_log_only`], checked clean; `what` opens the failure's message.
+pub fn assert_committed_keys(tree: &Tree, what: &str) {
+    let entries = tree.check().unwrap().entries;
+    assert_eq!(entries, 300, "{what}: {entries} of 300 committed keys recovered");
+    for id in (0..300).step_by(7) {
+        assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 0)), "key {id}");
     }
 }
 
