@@ -95,23 +95,34 @@ mod write_failure;
 mod writer_rate_limit;
 mod written_lsn_bound;
 
-/// Every `tests/*.rs` is built: a module of this binary or a `[[test]]` of its own (with `autotests = false`,
-/// a file named in neither would be skipped without a word).
+/// Every `tests/*.rs` of every crate in the workspace is built: a module of its crate's `tests/integration.rs` or
+/// a `[[test]]` of its own (with `autotests = false`, a file named in neither would be skipped without a word).
+/// One test for the three crates, here in the core crate's binary.
 #[test]
 fn every_test_file_is_built() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
-    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
-    let root = std::fs::read_to_string(format!("{dir}/integration.rs")).unwrap();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        let Some(stem) = name.strip_suffix(".rs") else {
+    let crates = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut checked = 0;
+    for krate in std::fs::read_dir(crates).unwrap() {
+        let krate = krate.unwrap().path();
+        let dir = krate.join("tests");
+        let Ok(root) = std::fs::read_to_string(dir.join("integration.rs")) else {
             continue;
         };
-        assert!(
-            stem == "integration"
-                || root.contains(&format!("\nmod {stem};\n"))
-                || manifest.contains(&format!("path = \"tests/{name}\"")),
-            "tests/{name} is neither a module of tests/integration.rs nor a [[test]] in Cargo.toml"
-        );
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let Some(stem) = name.strip_suffix(".rs") else {
+                continue;
+            };
+            assert!(
+                stem == "integration"
+                    || root.contains(&format!("\nmod {stem};\n"))
+                    || manifest.contains(&format!("path = \"tests/{name}\"")),
+                "{}: tests/{name} is neither a module of tests/integration.rs nor a [[test]] in Cargo.toml",
+                krate.display()
+            );
+            checked += 1;
+        }
     }
+    assert!(checked > 100, "only {checked} test files found under {crates}");
 }
