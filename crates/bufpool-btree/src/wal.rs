@@ -2682,9 +2682,68 @@ impl TreeWal {
     /// Refused ([`Error::TreeOwnsLog`], nothing cut) on a log that serves a tree: the tree's checkpoint
     /// ([`crate::Tree::checkpoint`]) cuts it, after noting in its meta page where the log must start; a cut
     /// without that note made the tree's next open fail with [`Error::LogMismatch`] (R35-1 in RELIABILITY.md).
+    ///
+    /// `redo` must be an LSN this log gave: the end of a record ([`TreeWal::append`]'s result, so where the next
+    /// one starts), [`TreeWal::end_lsn`], [`TreeWal::begin_checkpoint`]'s; at or before the log's start the call
+    /// cuts nothing. Any other is refused ([`Error::Log`], nothing cut): past the end or inside a record, the log
+    /// would start where no record does, and every record after it would be lost (R40-20 in RELIABILITY.md).
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
         self.refuse_if_trees("truncate_before")?;
+        self.check_cut_point(redo)?;
         self.cut_before(redo)
+    }
+
+    /// `Ok` if a cut before `redo` keeps a log that starts where a record does: `redo` at or before the log's
+    /// start, at its end, or where one of its records starts (read back from the buffer or the device). Cuts and
+    /// write-outs are held off while it looks (`trunc`, `io`); what it finds stays true after, as records never
+    /// move to other LSNs and a cut only moves the start forward.
+    fn check_cut_point(&self, redo: Lsn) -> Result<()> {
+        let _tr = self.trunc.lock();
+        let io = self.io.lock();
+        let st = self.state.lock();
+        if redo <= io.start || redo == st.next {
+            return Ok(());
+        }
+        let refused = |why: String| {
+            Err(Error::Log(format!(
+                "{}: asked to cut the log before LSN {redo}, {why}: an LSN this log never gave; nothing was cut",
+                self.name()
+            )))
+        };
+        if redo > st.next {
+            return refused(format!("beyond its end ({})", st.next));
+        }
+        let starts_a_record = if redo >= st.buf_start {
+            // The buffer holds whole records from `buf_start` (no write-out runs: it would hold `io`).
+            let mut at = st.buf_start;
+            while at < redo {
+                let i = (at - st.buf_start) as usize;
+                let len = st
+                    .buf
+                    .get(i + 4..i + 8)
+                    .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                if (len as usize) < REC_HDR {
+                    break;
+                }
+                at += u64::from(len);
+            }
+            at == redo
+        } else {
+            drop(st);
+            let mut r = DeviceReader {
+                dev: &io.dev,
+                pos: io.offset(redo),
+                limit: io.region_end(),
+            };
+            read_record(&mut r, self.name(), redo, &mut Vec::new())?.is_some()
+        };
+        match starts_a_record {
+            true => Ok(()),
+            false => refused(format!(
+                "where no record of it starts (its records run from {})",
+                io.start
+            )),
+        }
     }
 
     /// [`TreeWal::truncate_before`] by the log's own tree (its checkpoint), which the public call refuses.

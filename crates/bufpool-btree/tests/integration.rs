@@ -34,6 +34,7 @@ mod get_many_runs_concurrent;
 mod hint_scan_concurrent;
 mod inner_children;
 mod log_bound_racing_writeout;
+mod log_cut_point;
 mod log_dependency_cycle;
 mod log_names_its_data_file;
 mod log_of_another_file;
