@@ -156,7 +156,8 @@
 //!    punch's end up to `redo`'s offset rounded down: their blocks go back to the file system, the file's length
 //!    and every live offset stay. Only after step 1's fsync (a crash that left the old slot in force with its
 //!    records punched would read zeros from its `start`, the end of the log, and cut everything after it), and
-//!    without `io` (committers need it; `trunc` keeps truncations one at a time).
+//!    without `io` (committers need it; `trunc` keeps truncations one at a time). A scan that reaches the punched
+//!    bytes meanwhile refuses rather than take them for the log's end (R40-21).
 //! 3. **Rewrite** instead of 1-2 when the file's logical length reaches [`REWRITE_LEN`] (and at least
 //!    `REWRITE_TAIL_FACTOR` times the tail), or when the file system refused a punch (`EOPNOTSUPP`): the tail is
 //!    copied to `<name>.tmp` (the whole name plus `.tmp`, so two logs whose names differ only in extension never
@@ -2071,6 +2072,11 @@ impl TreeWal {
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of
     /// the valid log. Used by recovery (and by `open` to find the end).
+    ///
+    /// Appends, commits and cuts go on while it reads. A cut made meanwhile past the record the scan has reached
+    /// (a tree's checkpoint, [`TreeWal::truncate_before`], or `f` itself) takes the records the scan has not read
+    /// yet up to the new start: the scan then stops where they were and refuses ([`Error::Log`]: scan again)
+    /// rather than report that as the end (R40-21 in RELIABILITY.md).
     pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
         let dev = io.dev.clone();
@@ -2091,6 +2097,16 @@ impl TreeWal {
             let end = lsn + (REC_HDR + buf.len()) as u64;
             f(end, ops)?;
             lsn = end;
+        }
+        // Stopped before the log's start: a cut made while this read punched out, or (a bounded log's switch)
+        // wrote over, the records from here on, which were there when it began. Not the end of the log.
+        let start = self.start_lsn();
+        if lsn < start {
+            return Err(Error::Log(format!(
+                "{}: cut before LSN {start} while this scan read it (it had read to {lsn}): the records between \
+                 are gone, and the ones after were not read; scan again",
+                self.name()
+            )));
         }
         Ok(lsn)
     }

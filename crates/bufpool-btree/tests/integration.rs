@@ -44,6 +44,7 @@ mod log_path_of_a_small_file;
 mod log_record_bounds;
 mod log_retry_after_failed_sync;
 mod log_rewrite_file_mode;
+mod log_scan_vs_cut;
 mod log_short_read;
 mod log_storage_panics;
 mod log_through_a_symlink;
