@@ -5,8 +5,9 @@
 //! Before the fix a scan that reached the punched bytes took their zeros for the end of the log and returned
 //! `Ok` with that LSN as "the end of the valid log": below the log's new start, with every record after the hole
 //! never passed to it. A caller that ships or audits a live log (a tree's, which `scan` does not refuse, while the
-//! tree checkpoints) took the log for ended there. Now a scan that stops before the log's start refuses with
-//! [`Error::Log`] (scan again).
+//! tree checkpoints) took the log for ended there. A bounded log punches nothing, but two switches while a scan
+//! reads bring its region back into force, and new records overwrite the ones the scan has not read: the same.
+//! Now a scan that stops before the log's start refuses with [`Error::Log`] (scan again).
 
 use crate::common;
 
@@ -42,4 +43,45 @@ fn a_scan_that_a_cut_overtakes_does_not_report_a_short_log() {
     }
     // A scan after the cut reads the log from the cut on.
     assert_eq!(common::record_ends(&wal), ends[2500..], "a scan after the cut");
+}
+
+/// The same on a bounded log (`open_storage_with_capacity`), whose cuts punch nothing: two switches while the
+/// scan reads bring the region it reads back into force, and new records overwrite the ones it has not read yet.
+#[test]
+fn a_scan_that_two_switches_of_a_bounded_log_overtake_does_not_report_a_short_log() {
+    let storage = std::sync::Arc::new(bufpool::MemoryStorage::new());
+    // Regions of about 2 MiB: a cut switches once one is half full.
+    let wal = TreeWal::open_storage_with_capacity(storage, 1 << 22).unwrap();
+    let old = common::append_puts(&wal, 0, 1200, 1000, 0x5a).unwrap();
+    wal.commit().unwrap();
+    let mut newest = Vec::new();
+    let mut seen = 0;
+    let r = wal.scan(|_, _| {
+        if seen == 0 {
+            // A switch to the other region, 1,100 records there, a switch back: then 1,200 new records over the
+            // region this scan reads, past its read-ahead.
+            wal.truncate_before(wal.end_lsn()).unwrap();
+            common::append_puts(&wal, 0, 1100, 1000, 0x6b).unwrap();
+            wal.commit().unwrap();
+            wal.truncate_before(wal.end_lsn()).unwrap();
+            newest = common::append_puts(&wal, 0, 1200, 1000, 0x7c).unwrap();
+            wal.commit().unwrap();
+        }
+        seen += 1;
+        Ok(())
+    });
+    assert_eq!(wal.switches(), 2, "two switches");
+    match r {
+        Ok(end) => assert_eq!(
+            end,
+            *newest.last().unwrap(),
+            "the scan returned Ok({end}) as the end of the log, which ends at {} (its start is {} now): it \
+             passed {seen} records, the last of the first 1,200 ending at {}",
+            newest.last().unwrap(),
+            wal.start_lsn(),
+            old.last().unwrap()
+        ),
+        Err(e) => assert!(matches!(e, Error::Log(_)), "refused as a log error: {e:?}"),
+    }
+    assert_eq!(common::record_ends(&wal), newest, "a scan after the switches");
 }
