@@ -156,7 +156,8 @@
 //!    punch's end up to `redo`'s offset rounded down: their blocks go back to the file system, the file's length
 //!    and every live offset stay. Only after step 1's fsync (a crash that left the old slot in force with its
 //!    records punched would read zeros from its `start`, the end of the log, and cut everything after it), and
-//!    without `io` (committers need it; `trunc` keeps truncations one at a time).
+//!    without `io` (committers need it; `trunc` keeps truncations one at a time). A scan that reaches the punched
+//!    bytes meanwhile refuses rather than take them for the log's end (R40-21).
 //! 3. **Rewrite** instead of 1-2 when the file's logical length reaches [`REWRITE_LEN`] (and at least
 //!    `REWRITE_TAIL_FACTOR` times the tail), or when the file system refused a punch (`EOPNOTSUPP`): the tail is
 //!    copied to `<name>.tmp` (the whole name plus `.tmp`, so two logs whose names differ only in extension never
@@ -2071,6 +2072,11 @@ impl TreeWal {
 
     /// Calls `f(end_lsn, ops)` for every valid record from the start of the file, in order; returns the end of
     /// the valid log. Used by recovery (and by `open` to find the end).
+    ///
+    /// Appends, commits and cuts go on while it reads. A cut made meanwhile past the record the scan has reached
+    /// (a tree's checkpoint, [`TreeWal::truncate_before`], or `f` itself) takes the records the scan has not read
+    /// yet up to the new start: the scan then stops where they were and refuses ([`Error::Log`]: scan again)
+    /// rather than report that as the end (R40-21 in RELIABILITY.md).
     pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
         let io = self.io.lock();
         let dev = io.dev.clone();
@@ -2091,6 +2097,16 @@ impl TreeWal {
             let end = lsn + (REC_HDR + buf.len()) as u64;
             f(end, ops)?;
             lsn = end;
+        }
+        // Stopped before the log's start: a cut made while this read punched out, or (a bounded log's switch)
+        // wrote over, the records from here on, which were there when it began. Not the end of the log.
+        let start = self.start_lsn();
+        if lsn < start {
+            return Err(Error::Log(format!(
+                "{}: cut before LSN {start} while this scan read it (it had read to {lsn}): the records between \
+                 are gone, and the ones after were not read; scan again",
+                self.name()
+            )));
         }
         Ok(lsn)
     }
@@ -2682,9 +2698,68 @@ impl TreeWal {
     /// Refused ([`Error::TreeOwnsLog`], nothing cut) on a log that serves a tree: the tree's checkpoint
     /// ([`crate::Tree::checkpoint`]) cuts it, after noting in its meta page where the log must start; a cut
     /// without that note made the tree's next open fail with [`Error::LogMismatch`] (R35-1 in RELIABILITY.md).
+    ///
+    /// `redo` must be an LSN this log gave: the end of a record ([`TreeWal::append`]'s result, so where the next
+    /// one starts), [`TreeWal::end_lsn`], [`TreeWal::begin_checkpoint`]'s; at or before the log's start the call
+    /// cuts nothing. Any other is refused ([`Error::Log`], nothing cut): past the end or inside a record, the log
+    /// would start where no record does, and every record after it would be lost (R40-20 in RELIABILITY.md).
     pub fn truncate_before(&self, redo: Lsn) -> Result<()> {
         self.refuse_if_trees("truncate_before")?;
+        self.check_cut_point(redo)?;
         self.cut_before(redo)
+    }
+
+    /// `Ok` if a cut before `redo` keeps a log that starts where a record does: `redo` at or before the log's
+    /// start, at its end, or where one of its records starts (read back from the buffer or the device). Cuts and
+    /// write-outs are held off while it looks (`trunc`, `io`); what it finds stays true after, as records never
+    /// move to other LSNs and a cut only moves the start forward.
+    fn check_cut_point(&self, redo: Lsn) -> Result<()> {
+        let _tr = self.trunc.lock();
+        let io = self.io.lock();
+        let st = self.state.lock();
+        if redo <= io.start || redo == st.next {
+            return Ok(());
+        }
+        let refused = |why: String| {
+            Err(Error::Log(format!(
+                "{}: asked to cut the log before LSN {redo}, {why}: an LSN this log never gave; nothing was cut",
+                self.name()
+            )))
+        };
+        if redo > st.next {
+            return refused(format!("beyond its end ({})", st.next));
+        }
+        let starts_a_record = if redo >= st.buf_start {
+            // The buffer holds whole records from `buf_start` (no write-out runs: it would hold `io`).
+            let mut at = st.buf_start;
+            while at < redo {
+                let i = (at - st.buf_start) as usize;
+                let len = st
+                    .buf
+                    .get(i + 4..i + 8)
+                    .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                if (len as usize) < REC_HDR {
+                    break;
+                }
+                at += u64::from(len);
+            }
+            at == redo
+        } else {
+            drop(st);
+            let mut r = DeviceReader {
+                dev: &io.dev,
+                pos: io.offset(redo),
+                limit: io.region_end(),
+            };
+            read_record(&mut r, self.name(), redo, &mut Vec::new())?.is_some()
+        };
+        match starts_a_record {
+            true => Ok(()),
+            false => refused(format!(
+                "where no record of it starts (its records run from {})",
+                io.start
+            )),
+        }
     }
 
     /// [`TreeWal::truncate_before`] by the log's own tree (its checkpoint), which the public call refuses.
