@@ -4,7 +4,9 @@
 # tracepoints that name every write and sync the run makes: pwrite64/pwritev/write (the logs' writes through the
 # page cache), fdatasync/fsync and ext4_sync_file_enter (every sync, the data files' io_uring syncs among them),
 # fallocate (the log cuts' punches), iomap_dio_rw_begin (the data files' O_DIRECT page writes, whoever issues
-# them), and block_rq_issue on the device (what the virtio disk gets: requests, bytes, flushes). Beside it:
+# them), and block_rq_issue on the device (what the virtio disk gets: requests, bytes; only those issued in the
+# process's threads, as perf record of a command sees: O_DIRECT writes and fsync-driven writeback, not jbd2's
+# commits and discards or a flusher kworker's writeback). Beside it:
 # /proc/diskstats of the device before and after, the process's fd table (fd -> file) and the DB's inodes
 # (ino -> file), so that iocause.py can split it all by file. perf's data to DATA (default /work/tmp-speed40).
 # Run under /work/timed. usage: iocause.sh BIN DB OUT TAG T [SECS] [ENV=VALUE ...]
