@@ -1056,6 +1056,9 @@ impl BufferPool {
     /// storage") while another pool or process has the file open, [`Error::FileAlreadyOpen`] while this pool has
     /// it (R40-10 in RELIABILITY.md: it was registered unlocked, and two pools wrote one file).
     pub fn open_storage_with(&self, storage: impl Storage, options: FileOptions) -> Result<FileId> {
+        // The id first, as an open by path takes it (R18-O1: no refusal for the lock names a file open under it),
+        // and kept through the wait for the lock.
+        let reserved = options.id.map(|id| self.core.files.reserve_id(id)).transpose()?;
         // The caller's storage is called under the pool's panic wrapper, as `register` calls it (R18-O2).
         let locked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let ident = storage.identity();
@@ -1075,7 +1078,7 @@ impl BufferPool {
                 })
         }));
         locked.unwrap_or_else(|payload| Err(Error::panicked("Storage (opening the file)", payload)))?;
-        self.register_file(options, Box::new(storage), None, None)
+        self.register_file(options, Box::new(storage), None, reserved.as_ref())
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist. At open, the file's length in pages, or its
