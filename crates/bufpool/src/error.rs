@@ -364,11 +364,12 @@ pub enum Error {
         message: Arc<str>,
     },
     /// The data file is locked by another opener: another pool of this process or another process has it open
-    /// (bufpool takes an exclusive `flock` on every data file it opens by path, held until the file is closed).
-    /// Reported after waiting about two seconds for the lock (a crashed process's lock can outlive it briefly).
+    /// (bufpool takes an exclusive `flock` on every data file it opens by path or as a file storage, held until
+    /// the file is closed). Reported after waiting about two seconds for the lock (a crashed process's lock can
+    /// outlive it briefly).
     #[error("{path} is locked by another opener (another pool or process has it open)")]
     FileLocked {
-        /// The path given.
+        /// The path given; "the storage" for a file opened as a storage ([`crate::BufferPool::open_storage`]).
         path: PathBuf,
     },
     /// The path is not a regular file (a block device reports length 0 and would be overwritten from its start;

@@ -981,15 +981,22 @@ impl BufferPool {
     /// gone, and a restart right after a crash must not fail on that. A file this pool has open is refused at
     /// once.
     fn lock_storage(&self, path: &Path, storage: &dyn Storage) -> std::io::Result<()> {
+        self.lock_waiting(storage, || {
+            std::fs::metadata(path).ok().is_some_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                self.core.files.open_as((m.dev(), m.ino())).is_some()
+            })
+        })
+    }
+
+    /// [`Storage::try_lock`], a lock held by another opener waited for up to [`LOCK_WAIT_MAX`] unless `ours()`
+    /// says this pool is the holder (refused at once).
+    fn lock_waiting(&self, storage: &dyn Storage, ours: impl Fn() -> bool) -> std::io::Result<()> {
         let start = std::time::Instant::now();
         loop {
             match storage.try_lock() {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let ours = std::fs::metadata(path).ok().is_some_and(|m| {
-                        use std::os::unix::fs::MetadataExt;
-                        self.core.files.open_as((m.dev(), m.ino())).is_some()
-                    });
-                    if ours || start.elapsed() >= LOCK_WAIT_MAX {
+                    if ours() || start.elapsed() >= LOCK_WAIT_MAX {
                         return Err(e);
                     }
                     std::thread::sleep(std::time::Duration::from_millis(2));
@@ -1043,8 +1050,35 @@ impl BufferPool {
 
     /// Serves pages from any [`Storage`] with per-file settings (id, own log), as
     /// [`BufferPool::open_file_with`].
+    ///
+    /// A storage over a data file ([`FileStorage`], [`UringStorage`], or one that forwards [`Storage::try_lock`]
+    /// to them) is locked as an open by path is, before anything is read: [`Error::FileLocked`] (path "the
+    /// storage") while another pool or process has the file open, [`Error::FileAlreadyOpen`] while this pool has
+    /// it (R40-10 in RELIABILITY.md: it was registered unlocked, and two pools wrote one file).
     pub fn open_storage_with(&self, storage: impl Storage, options: FileOptions) -> Result<FileId> {
-        self.register_file(options, Box::new(storage), None, None)
+        // The id first, as an open by path takes it (R18-O1: no refusal for the lock names a file open under it),
+        // and kept through the wait for the lock.
+        let reserved = options.id.map(|id| self.core.files.reserve_id(id)).transpose()?;
+        // The caller's storage is called under the pool's panic wrapper, as `register` calls it (R18-O2).
+        let locked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ident = storage.identity();
+            let open_here = || ident.and_then(|i| self.core.files.open_as(i));
+            self.lock_waiting(&storage, || open_here().is_some())
+                .map_err(|e| match (e.kind(), open_here()) {
+                    (std::io::ErrorKind::WouldBlock, Some(file)) => Error::FileAlreadyOpen { path: None, file },
+                    (std::io::ErrorKind::WouldBlock, None) => Error::FileLocked {
+                        path: PathBuf::from("the storage"),
+                    },
+                    _ => Error::OpenIo {
+                        path: None,
+                        file: options.id,
+                        op: "lock",
+                        source: Arc::new(e),
+                    },
+                })
+        }));
+        locked.unwrap_or_else(|payload| Err(Error::panicked("Storage (opening the file)", payload)))?;
+        self.register_file(options, Box::new(storage), None, reserved.as_ref())
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist. At open, the file's length in pages, or its

@@ -49,6 +49,7 @@ mod io_backend;
 mod io_latency;
 mod layered_storage;
 mod model39_findings;
+mod model40_findings;
 mod model_findings;
 mod new_page_vs_double_free;
 mod new_user_errors;

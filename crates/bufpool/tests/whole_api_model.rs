@@ -56,7 +56,13 @@
 //!   another, pages written, read back and compared, the same path opened again: `FileAlreadyOpen` naming the id;
 //!   another path under the open id: `FileIdInUse` with nothing created; closed with every page on disk, reopened
 //!   with every page), and `open_file_as` of each thread's own new path under one id all threads race for (a
-//!   refused open leaves nothing at its path). Before an operation a thread may inject a one-shot failed read,
+//!   refused open leaves nothing at its path); and (session 40, `Features::path_io`) the files by path opened per seed
+//!   with an `IoBackend` (auto, pread, io_uring) and an `OpenMode` (direct or buffered, buffered, direct only;
+//!   `Stats::files` must say so), in a directory on `/dev/shm`, on the disk, or on a 1 MiB tmpfs the run mounts
+//!   (as root; `SKIPPED` otherwise) whose device one `Op::PathFile` step in four fills or frees between steps
+//!   (`NoSpace` from the pool's writes, a new file's record refused; freed before the quiesce, after which every
+//!   close and reopen must have every page), and a second pool that opens each closed file by path, reads every
+//!   page and closes it before the first pool reopens it. Before an operation a thread may inject a one-shot failed read,
 //!   write or sync of a file, a failed `Wal::flush_to` of the file's log, arm a panic in its own next `Storage`
 //!   read/write/sync, `Wal::flush_to`, eviction-veto call or (rarely) policy-object `on_insert`/`victim_for`
 //!   (armed per thread, so the pool's own threads never panic), or arm a call back into the pool from one of
@@ -145,7 +151,7 @@ fn run(features: Features, schedules: u64) {
     eprintln!(
         "whole-API model: {ran} schedules x {} threads x {} ops in {:?}: {} ops ({} ok), errors {:?}, injected \
          failures {}, injected panics {}, calls back into the pool {}, snapshots {} ({} protected pages checked), \
-         opens by path {}, pool closes {}; {} failing schedules",
+         opens by path {}, pool closes {}, full devices {}, opens in the second pool {}; {} failing schedules",
         config.threads,
         config.ops_per_thread,
         start.elapsed(),
@@ -159,6 +165,8 @@ fn run(features: Features, schedules: u64) {
         tally.protected_checked,
         tally.path_opens,
         tally.closes,
+        tally.fills,
+        tally.other_pool_opens,
         failures.len()
     );
     if let Some((seed, what)) = failures.first() {

@@ -136,7 +136,8 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Takes an exclusive advisory lock on the underlying file (`flock`, held until the storage is dropped), so
     /// no other opener (another pool, this process or another) writes it meanwhile; a conflict is
-    /// [`io::ErrorKind::WouldBlock`]. The pool calls it when it opens a file by path. Default: no lock (`Ok`).
+    /// [`io::ErrorKind::WouldBlock`]. The pool calls it when it opens a file, by path or as a storage, before it
+    /// reads anything. Default: no lock (`Ok`).
     fn try_lock(&self) -> io::Result<()> {
         Ok(())
     }

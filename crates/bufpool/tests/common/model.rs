@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
 use bufpool::{
-    BufferPool, Error, FileId, FileOptions, FrameIdx, Lsn, PageId, Policy, PolicyKind, Preset, SnapshotTracker, Wal,
-    WriterConfig,
+    BufferPool, Error, FileId, FileOptions, FrameIdx, IoBackend, Lsn, OpenMode, PageId, Policy, PolicyKind, Preset,
+    SnapshotTracker, Wal, WriterConfig,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -32,6 +32,10 @@ const RACE_ID: FileId = FileId(120);
 const SCRATCH_ID: u32 = 130;
 /// Pages a file opened by path grows to at most.
 const PATH_PAGES_MAX: usize = 6;
+/// The size of the small tmpfs a run mounts for its full-device seeds (session 40): room for the files by path
+/// (2 slots of `PATH_PAGES_MAX` pages, the race files and their sidecars) many times over, and filled in a few
+/// hundred writes of a page.
+const SMALL_FS_SIZE: &str = "1m";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Injected panics: armed per thread, so only the model's workers (never the pool's own threads) see them.
@@ -664,6 +668,12 @@ pub struct Features {
     pub paths: bool,
     /// (Session 39) `BufferPool::close` ends a quarter of the schedules.
     pub pool_close: bool,
+    /// (Session 40) The files by path per seed: an `IoBackend` (auto, pread, io_uring) and an `OpenMode` (direct
+    /// or buffered, buffered, direct only), their directory on `/dev/shm`, on the disk, or on a small tmpfs the
+    /// run mounts (where root may) whose device `Op::PathFile` fills and frees between steps (`ENOSPC` under the
+    /// pool's writes and opens); and a second pool that opens each closed file by path and reads it whole before
+    /// the first reopens it.
+    pub path_io: bool,
 }
 
 impl Features {
@@ -686,6 +696,7 @@ impl Features {
                 "snapshots" => &mut self.snapshots,
                 "paths" => &mut self.paths,
                 "pool_close" => &mut self.pool_close,
+                "path_io" => &mut self.path_io,
                 other => panic!("unknown trigger {other}"),
             };
             *flag = false;
@@ -709,6 +720,7 @@ impl Features {
             snapshots: true,
             paths: true,
             pool_close: true,
+            path_io: true,
         }
     }
 }
@@ -773,6 +785,10 @@ pub struct Tally {
     /// Opens by path that succeeded (`Op::PathFile`, `Op::PathRace`), and pool `close`s at a schedule's end.
     pub path_opens: u64,
     pub closes: u64,
+    /// (Session 40) Times the small tmpfs was filled (`Features::path_io`), and opens of a file by path in the
+    /// second pool.
+    pub fills: u64,
+    pub other_pool_opens: u64,
 }
 
 impl Tally {
@@ -786,6 +802,8 @@ impl Tally {
         self.protected_checked += o.protected_checked;
         self.path_opens += o.path_opens;
         self.closes += o.closes;
+        self.fills += o.fills;
+        self.other_pool_opens += o.other_pool_opens;
         for (k, v) in &o.errors {
             *self.errors.entry(k).or_default() += v;
         }
@@ -814,6 +832,8 @@ fn error_name(e: &Error) -> &'static str {
         Error::PageFreed { .. } => "PageFreed",
         Error::CallbackReentry { .. } => "CallbackReentry",
         Error::CheckpointFailed { .. } => "CheckpointFailed",
+        Error::FileLocked { .. } => "FileLocked",
+        Error::OpenIo { .. } => "OpenIo",
         _ => "other",
     }
 }
@@ -1175,6 +1195,68 @@ struct World {
     /// drops; `close_fail`: the quiesce armed a failed sync of file 0 for it.
     close_at_end: bool,
     close_fail: AtomicBool,
+    /// (Session 40, `Features::path_io`) Where the files by path live and how they are opened.
+    path_io: PathIo,
+    /// The directory of the files by path (`paths`, `Op::PathRace`'s): `dir` itself, or one on the disk or on the
+    /// run's small tmpfs.
+    path_dir: PathDir,
+    /// On the small tmpfs: the file that fills it (`Op::PathFile` fills and empties it; emptied by truncation,
+    /// never removed, so no forked child's copy of its descriptor keeps the space), whether it is full now, and
+    /// a count of its fills and emptyings (an op that saw the count change may have met a full device).
+    ballast: Option<Mutex<std::fs::File>>,
+    full: AtomicBool,
+    fill_epoch: AtomicU64,
+    /// The second pool, which opens a closed file by path and reads it whole (`other_pool_visit`).
+    other: Option<BufferPool>,
+}
+
+/// How a schedule's files by path are opened (`Features::path_io`): chosen per seed from a generator of its own,
+/// so the schedule's steps are the same with the feature on or off.
+#[derive(Clone, Copy, Debug)]
+struct PathIo {
+    backend: IoBackend,
+    mode: OpenMode,
+    /// "shm", "disk" or "small tmpfs".
+    place: &'static str,
+}
+
+impl PathIo {
+    fn choose(seed: u64, on: bool) -> PathIo {
+        let mut rng = StdRng::seed_from_u64(splitmix(seed ^ 0x5e55_1040_0000_0000));
+        if !on {
+            return PathIo {
+                backend: IoBackend::default(),
+                mode: OpenMode::default(),
+                place: "shm",
+            };
+        }
+        let uring = bufpool::storage::uring_available();
+        let backend = match rng.random_range(0..3) {
+            0 => IoBackend::Auto,
+            1 => IoBackend::Pread,
+            _ if uring => IoBackend::Uring,
+            _ => IoBackend::Pread,
+        };
+        let mode = [OpenMode::DirectOrBuffered, OpenMode::Buffered, OpenMode::DirectOnly][rng.random_range(0..3)];
+        let place = match rng.random_range(0..20) {
+            0..8 => "shm",
+            8..11 => "disk",
+            _ => "small tmpfs",
+        };
+        PathIo { backend, mode, place }
+    }
+}
+
+/// The directory of a schedule's files by path.
+enum PathDir {
+    /// The schedule's own directory (`World::dir`).
+    Shared,
+    Own(tempfile::TempDir),
+}
+
+thread_local! {
+    /// The small tmpfs `run_many` mounted for this thread's schedules (`Features::path_io`), if it could.
+    static SMALL_FS: RefCell<Option<std::path::PathBuf>> = const { RefCell::new(None) };
 }
 
 /// A file opened by path (`Op::PathFile`): only the op holding the slot's lock changes its pages, so its model is
@@ -1188,6 +1270,49 @@ pub struct PathSlot {
 }
 
 impl World {
+    fn path_dir(&self) -> &std::path::Path {
+        match &self.path_dir {
+            PathDir::Shared => self.dir.path(),
+            PathDir::Own(d) => d.path(),
+        }
+    }
+
+    /// Whether the device of the files by path may have been full during an op that began when the fill count
+    /// was `epoch` (full now, or filled or emptied since).
+    fn maybe_full(&self, epoch: u64) -> bool {
+        self.full.load(SeqCst) || self.fill_epoch.load(SeqCst) != epoch
+    }
+
+    /// Fills the small tmpfs if it is empty, empties it if it is full (`Op::PathFile`, one step in four).
+    fn toggle_fill(&self, t: &mut Tally) {
+        use std::io::{Seek, Write};
+        let Some(ballast) = &self.ballast else { return };
+        let mut f = ballast.lock().unwrap_or_else(|e| e.into_inner());
+        self.fill_epoch.fetch_add(1, SeqCst);
+        if self.full.load(SeqCst) {
+            if let Err(e) = f.set_len(0).and_then(|()| f.rewind().map(|_| ())) {
+                self.violation(format!("emptying the small tmpfs: {e}"));
+            }
+            self.full.store(false, SeqCst);
+            self.note(|| "small tmpfs emptied".into());
+        } else {
+            self.full.store(true, SeqCst);
+            loop {
+                match f.write_all(&[7u8; 4096]) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                    Err(e) => {
+                        self.violation(format!("filling the small tmpfs: {e}"));
+                        break;
+                    }
+                }
+            }
+            t.fills += 1;
+            self.note(|| "small tmpfs filled".into());
+        }
+        self.fill_epoch.fetch_add(1, SeqCst);
+    }
+
     fn violation(&self, what: String) {
         let mut v = self.violations.lock().unwrap_or_else(|e| e.into_inner());
         if v.is_empty() {
@@ -1908,8 +2033,23 @@ fn path_content(k: usize, n: u32, gen: u64) -> Content {
 
 /// Reads page `n` of path slot `k`, open under `id`, and compares it with the model.
 fn check_path_page(w: &World, t: &mut Tally, slot: &PathSlot, k: usize, id: FileId, n: u32, what: &str) {
+    check_path_page_in(&w.pool, w, t, slot, k, id, n, what)
+}
+
+/// [`check_path_page`] in `pool` (the schedule's, or the second pool).
+#[allow(clippy::too_many_arguments)]
+fn check_path_page_in(
+    pool: &BufferPool,
+    w: &World,
+    t: &mut Tally,
+    slot: &PathSlot,
+    k: usize,
+    id: FileId,
+    n: u32,
+    what: &str,
+) {
     let page = PageId::new(id, n);
-    let r = w.pool.read(page).map(|g| {
+    let r = pool.read(page).map(|g| {
         let got = decode(&g);
         let want = path_content(k, n, slot.pages[n as usize]);
         if got != want {
@@ -1951,9 +2091,19 @@ fn path_disk_errors(slot: &PathSlot, k: usize, what: &str) -> Vec<String> {
 /// by path too, and checks them) and the slot's lock.
 fn path_file(w: &World, t: &mut Tally, k: usize, pick: u32) {
     let pool = &w.pool;
+    // Session 40: one step in four on a small tmpfs fills the device, or frees it.
+    if w.ballast.is_some() && pick >> 30 == 0 {
+        w.toggle_fill(t);
+        return;
+    }
+    let epoch = w.fill_epoch.load(SeqCst);
     let _gate = w.gate.read_recursive();
     let mut slot = w.paths[k].lock().unwrap_or_else(|e| e.into_inner());
     let Some(id) = slot.open else {
+        // Session 40: first the second pool opens it and reads it whole, then closes it.
+        if pick & 2 != 0 {
+            other_pool_visit(w, t, &slot, k, epoch);
+        }
         // Reopen under the slot's id or its other one.
         let id = FileId(PATH_ID + 2 * k as u32 + (pick & 1));
         let r = pool.open_file_as(id, &slot.path);
@@ -1962,7 +2112,10 @@ fn path_file(w: &World, t: &mut Tally, k: usize, pick: u32) {
         w.judge(
             t,
             &r,
-            |e| matches!(e, Error::FileIdInUse(_) | Error::FileLocked { .. }),
+            |e| {
+                matches!(e, Error::FileIdInUse(_) | Error::FileLocked { .. })
+                    || (w.maybe_full(epoch) && full_device_open_error(e))
+            },
             &format!("open_file_as({id:?}, path slot {k})"),
         );
         if r.is_err() {
@@ -1970,16 +2123,8 @@ fn path_file(w: &World, t: &mut Tally, k: usize, pick: u32) {
         }
         t.path_opens += 1;
         slot.open = Some(id);
-        match pool.file_pages(id) {
-            Ok(n) if n as usize == slot.pages.len() => {}
-            other => w.violation(format!(
-                "open_file_as({id:?}) of path slot {k}: file_pages {other:?}, the model has {} pages",
-                slot.pages.len()
-            )),
-        }
-        for n in 0..slot.pages.len() as u32 {
-            check_path_page(w, t, &slot, k, id, n, "path reopen");
-        }
+        check_path_io(w, id, k);
+        check_path_open(pool, w, t, &slot, k, id, "path reopen");
         return;
     };
     let n = pick / 8 % (slot.pages.len() as u32 + 1);
@@ -2082,6 +2227,72 @@ fn path_file(w: &World, t: &mut Tally, k: usize, pick: u32) {
     }
 }
 
+/// Session 40: the file by path open under `id` runs on the backend and in the mode the seed chose
+/// (`Stats::files` says which: `Builder::open_mode`, `Builder::io_backend`).
+fn check_path_io(w: &World, id: FileId, k: usize) {
+    let Ok(s) = w.pool.file_stats(id) else { return };
+    let io = w.path_io;
+    let backend = match io.backend {
+        IoBackend::Pread => "pread",
+        IoBackend::Uring => "io_uring",
+        _ if bufpool::storage::uring_available() => "io_uring",
+        _ => "pread",
+    };
+    let direct_ok = match io.mode {
+        OpenMode::DirectOnly => s.direct,
+        OpenMode::Buffered => !s.direct,
+        _ => true,
+    };
+    if s.backend != backend || !direct_ok {
+        w.violation(format!(
+            "path slot {k} open under {id:?} with {io:?}: the pool says backend {}, direct {}",
+            s.backend, s.direct
+        ));
+    }
+}
+
+/// Path slot `k`, just opened in `pool` under `id`: its page count and every page are the model's.
+fn check_path_open(pool: &BufferPool, w: &World, t: &mut Tally, slot: &PathSlot, k: usize, id: FileId, what: &str) {
+    match pool.file_pages(id) {
+        Ok(n) if n as usize == slot.pages.len() => {}
+        other => w.violation(format!(
+            "{what}: open_file_as({id:?}) of path slot {k}: file_pages {other:?}, the model has {} pages",
+            slot.pages.len()
+        )),
+    }
+    for n in 0..slot.pages.len() as u32 {
+        check_path_page_in(pool, w, t, slot, k, id, n, what);
+    }
+}
+
+/// An open by path on a full device: refused creating or reading what it needs (`NoSpace`, `OpenIo`, `Open`).
+fn full_device_open_error(e: &Error) -> bool {
+    matches!(e, Error::NoSpace { .. } | Error::OpenIo { .. } | Error::Open { .. })
+}
+
+/// Session 40: the second pool (`World::other`) opens path slot `k`'s file, closed in the first pool, by path:
+/// it must open (the first pool's close let its lock go), hold every page the model has, and close again.
+fn other_pool_visit(w: &World, t: &mut Tally, slot: &PathSlot, k: usize, epoch: u64) {
+    let Some(other) = &w.other else { return };
+    let r = other.open_file(&slot.path);
+    // `FileLocked`: the first pool's storage was let go late (see `path_file`'s reopen).
+    w.judge(
+        t,
+        &r,
+        |e| matches!(e, Error::FileLocked { .. }) || (w.maybe_full(epoch) && full_device_open_error(e)),
+        &format!("second pool: open_file(path slot {k})"),
+    );
+    let Ok(id) = r else { return };
+    t.other_pool_opens += 1;
+    check_path_open(other, w, t, slot, k, id, "second pool: open");
+    if let Err(e) = other.close_file(id) {
+        w.violation(format!(
+            "second pool: close_file of path slot {k} (nothing written): {e:?}"
+        ));
+        let _ = other.drop_file(id);
+    }
+}
+
 /// `Op::PathRace`: `open_file_as(RACE_ID)` of this thread's own path, which no file has (each open that got the id
 /// removed its file before it returned). The threads race for the id: the winner makes a page, closes the file
 /// (checking the page on disk; after a failed close it drops it) and removes it; a refused open
@@ -2090,14 +2301,24 @@ fn path_file(w: &World, t: &mut Tally, k: usize, pick: u32) {
 fn path_race(w: &World, t: &mut Tally) {
     let pool = &w.pool;
     let _gate = w.gate.read_recursive();
-    let path = w.dir.path().join(format!("race-{}.db", WORKER.with(|c| c.get())));
+    let path = w.path_dir().join(format!("race-{}.db", WORKER.with(|c| c.get())));
+    let epoch = w.fill_epoch.load(SeqCst);
     let r = pool.open_file_as(RACE_ID, &path);
     w.judge(
         t,
         &r,
-        |e| matches!(e, Error::FileIdInUse(RACE_ID)),
+        |e| matches!(e, Error::FileIdInUse(RACE_ID)) || (w.maybe_full(epoch) && full_device_open_error(e)),
         "open_file_as(RACE_ID)",
     );
+    // On a full device (session 40) a new file may be refused after it was made (creating its record): the
+    // files stay, by design (R39-10: removing them would race another opener of the path); the model removes
+    // them.
+    if matches!(&r, Err(e) if !matches!(e, Error::FileIdInUse(_)) && w.maybe_full(epoch) && full_device_open_error(e)) {
+        if let Err(e) = bufpool::storage::remove_data_file(&path) {
+            w.violation(format!("remove_data_file({path:?}) after a refusal for space: {e}"));
+        }
+        return;
+    }
     if r.is_err() {
         let left: Vec<_> = [path.clone(), bufpool::storage::sidecar_path(&path)]
             .into_iter()
@@ -2643,7 +2864,7 @@ fn build_pool(
     f: &Features,
     policy_dead: Arc<AtomicBool>,
     snapshots: Option<SnapshotTracker>,
-) -> BufferPool {
+) -> bufpool::Builder {
     let policies = [
         PolicyKind::S3Fifo,
         PolicyKind::Clock,
@@ -2710,7 +2931,7 @@ fn build_pool(
     if let Some(tracker) = snapshots {
         b = b.snapshots(tracker);
     }
-    b.build().expect("pool")
+    b
 }
 
 /// Runs schedule `seed`: workers, then quiesce and the invariant checks, all under the watchdog.
@@ -2723,6 +2944,11 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
     let policy_dead = Arc::new(AtomicBool::new(false));
     let snapshots = (rng.random_bool(0.5) && config.features.snapshots).then(SnapshotTracker::new);
     let close_at_end = rng.random_bool(0.25) && config.features.pool_close;
+    let mut path_io = PathIo::choose(seed, config.features.path_io);
+    let small_fs = SMALL_FS.with(|s| s.borrow().clone());
+    if path_io.place == "small tmpfs" && small_fs.is_none() {
+        path_io.place = "shm";
+    }
     let pool = build_pool(
         seed,
         &mut rng,
@@ -2731,7 +2957,12 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         &config.features,
         policy_dead.clone(),
         snapshots.clone(),
-    );
+    )
+    // Session 40: the backend and mode of the files by path.
+    .io_backend(path_io.backend)
+    .open_mode(path_io.mode)
+    .build()
+    .expect("pool");
     let mut wals = vec![wal.clone()];
     let files = (0..config.files)
         .map(|i| {
@@ -2767,6 +2998,30 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
     let dir = tempfile::tempdir_in("/dev/shm")
         .or_else(|_| tempfile::tempdir())
         .expect("tempdir");
+    let path_dir = match (path_io.place, &small_fs) {
+        ("disk", _) => PathDir::Own(tempfile::tempdir().expect("tempdir")),
+        ("small tmpfs", Some(fs)) => PathDir::Own(tempfile::tempdir_in(fs).expect("tempdir on the small tmpfs")),
+        _ => PathDir::Shared,
+    };
+    let ballast = match (&path_dir, path_io.place) {
+        (PathDir::Own(d), "small tmpfs") => Some(Mutex::new(
+            std::fs::File::create(d.path().join("ballast")).expect("ballast"),
+        )),
+        _ => None,
+    };
+    let paths_in = match &path_dir {
+        PathDir::Shared => dir.path().to_path_buf(),
+        PathDir::Own(d) => d.path().to_path_buf(),
+    };
+    let other = config.features.path_io.then(|| {
+        BufferPool::builder()
+            .frames(8)
+            .page_size(PAGE_SIZE)
+            .io_backend(path_io.backend)
+            .open_mode(path_io.mode)
+            .build()
+            .expect("second pool")
+    });
     let world = Arc::new(World {
         pool,
         model: Model {
@@ -2791,7 +3046,7 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         paths: (0..PATH_SLOTS)
             .map(|k| {
                 Mutex::new(PathSlot {
-                    path: dir.path().join(format!("path-{k}.db")),
+                    path: paths_in.join(format!("path-{k}.db")),
                     open: None,
                     pages: Vec::new(),
                 })
@@ -2802,6 +3057,12 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
         dir,
         close_at_end,
         close_fail: AtomicBool::new(close_at_end && rng.random_bool(0.5)),
+        path_io,
+        path_dir,
+        ballast,
+        full: AtomicBool::new(false),
+        fill_epoch: AtomicU64::new(0),
+        other,
     });
     let plans: Vec<Vec<Step>> = (0..config.threads)
         .map(|_| {
@@ -2889,6 +3150,9 @@ pub fn run_schedule(seed: u64, config: &Config) -> Outcome {
     for wal in &wals {
         violations.extend(wal.violations.lock().unwrap_or_else(|e| e.into_inner()).drain(..));
     }
+    if (hang.is_some() || !violations.is_empty()) && config.features.path_io {
+        violations.push(format!("(the files by path of this seed: {path_io:?})"));
+    }
     Outcome {
         seed,
         tally,
@@ -2970,6 +3234,10 @@ fn quiesce_and_check(w: &World, me: usize) {
     let set_doing = |s: String| *w.doing[me].lock().unwrap_or_else(|e| e.into_inner()) = s;
     for wal in &w.wals {
         wal.fail_next.store(false, SeqCst);
+    }
+    // The full device freed (session 40): from here on every write of a file by path has room.
+    if w.full.load(SeqCst) {
+        w.toggle_fill(&mut Tally::default());
     }
     for f in 0..w.model.files.len() {
         let m = w.model.file(f);
@@ -3118,6 +3386,8 @@ fn quiesce_and_check(w: &World, me: usize) {
         set_doing(format!("quiesce: path slot {k}"));
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if slot.open.is_none() {
+            // Session 40: the second pool opens it by path, reads it whole, and closes it.
+            other_pool_visit(w, &mut Tally::default(), &slot, k, w.fill_epoch.load(SeqCst));
             let id = FileId(PATH_ID + 2 * k as u32);
             match pool.open_file_as(id, &slot.path) {
                 Ok(_) => slot.open = Some(id),
@@ -3260,6 +3530,17 @@ pub fn run_many(
     let mut total = Tally::default();
     let mut failures = Vec::new();
     let mut ran = 0;
+    // The small tmpfs of the full-device seeds (`Features::path_io`), one per run, where this process may mount.
+    let mount_point = tempfile::tempdir().expect("tempdir");
+    let mount = config
+        .features
+        .path_io
+        .then(|| super::tmpfs::mount_tmpfs_shared(mount_point.path(), SMALL_FS_SIZE))
+        .and_then(|m| {
+            m.map_err(|e| eprintln!("whole-API model: no small tmpfs ({e}): SKIPPED its seeds"))
+                .ok()
+        });
+    SMALL_FS.with(|s| *s.borrow_mut() = mount.as_ref().map(|_| mount_point.path().to_path_buf()));
     for seed in seeds {
         let o = run_schedule(seed, config);
         ran += 1;
@@ -3283,5 +3564,7 @@ pub fn run_many(
             }
         }
     }
+    SMALL_FS.with(|s| s.borrow_mut().take());
+    drop(mount);
     (total, failures, ran)
 }

@@ -31,12 +31,24 @@ thread_local! {
 /// Mounts a tmpfs of `size` (as `mount -o size=`: "64k", "8m") on `dir`; `Err` says why not (not root, no
 /// `mount`, refused).
 pub fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
+    mount(dir, size, true)
+}
+
+/// [`mount_tmpfs`] without taking [`ONE_AT_A_TIME`], for a test that fills its device with a file it only ever
+/// truncates (never removes), so a forked child's copy of its descriptor cannot keep the space taken: the
+/// whole-API model's full device (`tests/common/model.rs`, session 40), which runs beside the other model runs.
+#[allow(dead_code)] // not every test binary that includes `common` mounts one
+pub fn mount_tmpfs_shared(dir: &Path, size: &str) -> Result<Mount, String> {
+    mount(dir, size, false)
+}
+
+fn mount(dir: &Path, size: &str, alone: bool) -> Result<Mount, String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err("not root".into());
     }
     // A test that failed while holding it leaves it poisoned; the next one may run all the same.
-    let one = (MOUNTS_HERE.get() == 0).then(|| ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()));
+    let one = (alone && MOUNTS_HERE.get() == 0).then(|| ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()));
     let out = Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(dir)
