@@ -1336,6 +1336,11 @@ impl Tree {
     /// of the key before it in an ascending run): the leaf it names is latched and used if it still covers the
     /// key, which saves the descent; otherwise the change descends as [`Tree::put`] does. On return `hint`
     /// names the leaf the change went to (or nothing after a split).
+    ///
+    /// On a bounded log ([`TreeWal::open_storage_with_capacity`]) past three quarters of its region, the change
+    /// first checkpoints the tree ([`Tree::checkpoint`]), which cuts the log: a covered change is not refused for
+    /// the region's room, and a replay of the log above appends nothing there that would be refused instead (so
+    /// also [`Tree::delete_covered`] and each leaf of [`Tree::put_covered_run`]).
     pub fn put_covered(&self, key: &[u8], val: &[u8], hint: &mut LeafHint) -> Result<()> {
         self.wal().check_covered()?;
         self.room_for_covered();
