@@ -1336,8 +1336,14 @@ impl Tree {
     /// of the key before it in an ascending run): the leaf it names is latched and used if it still covers the
     /// key, which saves the descent; otherwise the change descends as [`Tree::put`] does. On return `hint`
     /// names the leaf the change went to (or nothing after a split).
+    ///
+    /// On a bounded log ([`TreeWal::open_storage_with_capacity`]) past three quarters of its region, the change
+    /// first checkpoints the tree ([`Tree::checkpoint`]), which cuts the log: a covered change is not refused for
+    /// the region's room, and a replay of the log above appends nothing there that would be refused instead (so
+    /// also [`Tree::delete_covered`] and each leaf of [`Tree::put_covered_run`]).
     pub fn put_covered(&self, key: &[u8], val: &[u8], hint: &mut LeafHint) -> Result<()> {
         self.wal().check_covered()?;
+        self.room_for_covered();
         self.put_as(key, val, true, hint)
     }
 
@@ -1365,6 +1371,7 @@ impl Tree {
         }
         let mut i = 0;
         while i < run.len() {
+            self.room_for_covered();
             let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
             // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
             self.check_log(true, 1)?;
@@ -1436,7 +1443,21 @@ impl Tree {
     /// [`Tree::delete`] as a covered change, with a leaf hint (see [`Tree::put_covered`]).
     pub fn delete_covered(&self, key: &[u8], hint: &mut LeafHint) -> Result<bool> {
         self.wal().check_covered()?;
+        self.room_for_covered();
         self.delete_as(key, true, hint)
+    }
+
+    /// Before a covered change (no latch held): a bounded log past three quarters of its region is checkpointed
+    /// first, which cuts it. A covered change is not refused for the region's room (its record is in the log
+    /// above already); in normal running the log above refuses appends while this log is past that bound (R25-4
+    /// in RELIABILITY.md), but a replay of the log above after a crash appends nothing there, and its changes'
+    /// leaf images overfilled the region until not even the checkpoint that would cut it could write its records
+    /// out: refused for space at every open (R40-1). Two atomic loads for an unbounded log. A checkpoint that fails
+    /// leaves the change to go ahead (its own check reports a failed log).
+    fn room_for_covered(&self) {
+        if self.wal().check().is_err_and(|e| e.is_no_space()) {
+            let _ = self.checkpoint();
+        }
     }
 
     /// [`Tree::get_with`], also noting in `hint` the leaf that covers `key` (found or not), for a covered change

@@ -136,6 +136,12 @@
 //!   meanwhile (a transaction's leaves, one image each at most, and its splits) take the quarter with the
 //!   checkpoint. Until R25-4 nothing refused them: the records passed the region's end, the commit was refused
 //!   for space, and so was every checkpoint (its pages need those records written) until a reopen.
+//!   A replay of the log above (the caller's recovery) appends nothing there, so nothing refused its covered
+//!   changes: their images overfilled the region and the checkpoint after the replay was refused for space at
+//!   every open (R40-1). So a covered change that finds its tree's log past three quarters of its region
+//!   checkpoints the tree first (`Tree::room_for_covered`, before any latch), which cuts the log; that also
+//!   checks, leaf by leaf, a transaction that changes more leaves than the quarter holds (R25-O1 below; not
+//!   tested apart).
 //!   What is not bounded so: those covered changes (a transaction whose record passed the check above logs an
 //!   image of each leaf it changes first since the checkpoint, and its splits: more than the quarter if it
 //!   changes more than about a quarter of a region of leaves; R25-O1 in RELIABILITY.md; past the region's end

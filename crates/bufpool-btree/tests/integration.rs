@@ -22,6 +22,7 @@ mod checkpoint_all;
 mod concurrent;
 mod covered;
 mod covered_concurrent_crash;
+mod covered_replay_bounded;
 mod covered_run;
 mod cut_crash_notes;
 mod device_faults;

@@ -23,6 +23,29 @@
 //! Each epoch draws, per storage, a fault rate (none on half of them): EIO on reads, writes and syncs, short reads
 //! and writes (`FaultConfig::honest`).
 //!
+//! Session 40 (btmodel40) added, each on by default and off with `BUFPOOL_BTREE_MODEL_OFF=covered,panics,bulk`
+//! (any of them):
+//! - **Hinted reads** (every schedule): `get_at_hint`, `get_many_at_hints` (hints for some keys, a shorter slice
+//!   than the keys) and `get_many_part` (whole values or a part of them), with hints each thread keeps from its
+//!   earlier reads and covered changes while the other threads split and merge the leaves they name, and hints of
+//!   the other tree or of other keys: a stale hint must never answer a wrong value (own keys exact, each key
+//!   called back once).
+//! - **Covered mode** (one schedule in three): a log above both trees (its own `TreeWal` on a `FaultyStorage`,
+//!   each tree's log depending on it), used as `bufpool-cli`'s TPC-C engine uses its transaction log
+//!   (`Upper`): own and shared keys change by transactions of 1 to 4 changes, each one record appended above and
+//!   then applied by `put_covered_run` (and `delete_covered`) or by `put_covered` / `delete_covered` one by
+//!   one with kept hints, retried, and a transaction still failing breaks the log above (the epoch ends);
+//!   commits and checkpoints of the log above (its end under a gate, every tree checkpointed, then the cut).
+//!   Recovery redoes the log above after the trees open. Only the log above's commits and checkpoints count as
+//!   covering the own keys' changes, and a transaction is all there or not at all after a reopen.
+//! - **Storage panics** (one schedule in two): each storage as the trees see it (`Panicking`) panics on its Nth
+//!   call once an operation arms it (a quarter of the ENOSPC injections), and in some reopens and initial bulk
+//!   loads: the pool and the log must turn the panic into a typed error (`Panicked`, or the log's own).
+//! - **Bulk loads** (a tree in three): the initial keys loaded by `bulk_load` under faults; refused, the tree
+//!   must hold nothing or every pair, and after a restart too.
+//! - **Reopens under faults on every attempt**: a reopen draws 1 to 3 attempts under faults (and sometimes a
+//!   storage panic) before one without; each refused attempt must be a typed error.
+//!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
 //! (`allowed`); never a panic out of the library (a closure's own panic, a `ClosurePanic`, comes back out of the
@@ -48,7 +71,7 @@
 //! there.
 //!
 //! # Sizes
-//! CI: 20 schedules (seconds in a debug build). Long: `BUFPOOL_BTREE_MODEL_SCHEDULES=N` schedules from seed
+//! CI: 20 schedules (seconds in a debug build; `BUFPOOL_BTREE_MODEL_OFF` lists features to leave out). Long: `BUFPOOL_BTREE_MODEL_SCHEDULES=N` schedules from seed
 //! `BUFPOOL_BTREE_MODEL_FIRST=S` (default 0), e.g.
 //! `BUFPOOL_BTREE_MODEL_FIRST=1000 BUFPOOL_BTREE_MODEL_SCHEDULES=2000 cargo test --release -p bufpool-btree --test
 //! integration -- whole_api_model:: --nocapture`; the figures printed at the end are RELIABILITY.md's.
@@ -58,13 +81,15 @@ use crate::common;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use bufpool::storage::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op as IoOp};
+use bufpool::storage::{
+    Fault, FaultConfig, FaultCounts, FaultyStorage, IoRequest, Op as IoOp, RecordStore, Storage, StorageInfo,
+};
 use bufpool::BufferPool;
-use bufpool_btree::{Error, Tree, TreeWal};
+use bufpool_btree::{CoveredPut, Error, LeafHint, Op, OwnedOp, Tree, TreeWal};
 use common::{key, mix, sized_value, Rng};
 
 /// Trees of a schedule, in one pool.
@@ -134,30 +159,159 @@ fn allowed(e: &Error) -> bool {
     use bufpool::Error as P;
     match e {
         Error::Log(_) | Error::NoSpace(_) => true,
-        Error::Pool(p) => matches!(
-            p,
-            P::Io { .. }
-                | P::NoSpace { .. }
-                | P::ShortRead { .. }
-                | P::PoolExhausted { .. }
-                | P::FileFailed { .. }
-                | P::Wal { .. }
-                | P::WalNoSpace { .. }
-                | P::CheckpointFailed { .. }
-        ),
+        Error::Pool(p) => {
+            matches!(
+                p,
+                P::Io { .. }
+                    | P::NoSpace { .. }
+                    | P::ShortRead { .. }
+                    | P::PoolExhausted { .. }
+                    | P::FileFailed { .. }
+                    | P::Wal { .. }
+                    | P::WalNoSpace { .. }
+                    | P::CheckpointFailed { .. }
+            ) || matches!(p, P::Panicked { message, .. } if message.contains(STORAGE_PANIC))
+        }
         _ => false,
     }
 }
 
-/// What a power loss or a restart leaves of each tree's storages: `[tree] = (log, data)`.
-type Images = Vec<(Vec<u8>, Vec<u8>)>;
+/// The message of a model storage's own panic ([`Panicking`]): the pool and the log must turn it into an error.
+const STORAGE_PANIC: &str = "the model's storage panicked";
+
+/// A storage as the tree sees it: the `FaultyStorage` below, panicking on its `n`th call (a read, write, sync or
+/// batch) once armed, then disarmed. The pool catches a data file's storage's panic (`bufpool::Error::Panicked`,
+/// the file failed), the log a log storage's (the call's I/O error: `TreeWal`'s docs); neither may unwind.
+struct Panicking {
+    inner: Arc<FaultyStorage>,
+    /// Calls to go before the panic; negative: disarmed.
+    left: AtomicI64,
+    what: &'static str,
+    panics: AtomicU64,
+}
+
+impl Panicking {
+    fn new(inner: Arc<FaultyStorage>, what: &'static str) -> Arc<Panicking> {
+        Arc::new(Panicking {
+            inner,
+            left: AtomicI64::new(-1),
+            what,
+            panics: AtomicU64::new(0),
+        })
+    }
+
+    fn arm(&self, calls: i64) {
+        self.left.store(calls, Ordering::SeqCst);
+    }
+
+    fn disarm(&self) {
+        self.left.store(-1, Ordering::SeqCst);
+    }
+
+    fn call(&self, op: &str) {
+        let due = self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n >= 0).then(|| n - 1))
+            .is_ok_and(|n| n == 0);
+        if due {
+            self.panics.fetch_add(1, Ordering::Relaxed);
+            panic!("{STORAGE_PANIC}: {}'s {op}", self.what);
+        }
+    }
+}
+
+impl Storage for Panicking {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.call("read");
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.call("write");
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.call("sync");
+        self.inner.sync()
+    }
+    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+        self.call("batch");
+        self.inner.submit(batch)
+    }
+    fn info(&self) -> StorageInfo {
+        self.inner.info()
+    }
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        self.inner.record_store()
+    }
+}
+
+/// What a power loss or a restart leaves of the storages: `trees[tree] = (log, data)`, and the log above's.
+struct Images {
+    trees: Vec<(Vec<u8>, Vec<u8>)>,
+    upper: Option<Vec<u8>>,
+}
 
 /// One tree's storages: they outlive the pool and trees of an epoch (a restart or a power loss makes new ones
 /// from their images).
 struct Store {
     log: Arc<FaultyStorage>,
     data: Arc<FaultyStorage>,
+    /// The same storages as the tree sees them (they panic when armed).
+    log_dev: Arc<Panicking>,
+    data_dev: Arc<Panicking>,
     bounded: bool,
+}
+
+impl Store {
+    fn new(log: FaultyStorage, data: FaultyStorage, bounded: bool) -> Store {
+        let (log, data) = (Arc::new(log), Arc::new(data));
+        Store {
+            log_dev: Panicking::new(log.clone(), "the log storage"),
+            data_dev: Panicking::new(data.clone(), "the data storage"),
+            log,
+            data,
+            bounded,
+        }
+    }
+
+    fn disarm(&self) {
+        self.log_dev.disarm();
+        self.data_dev.disarm();
+    }
+}
+
+/// The transaction log above the trees (schedules in covered mode), as `bufpool-cli`'s TPC-C engine
+/// (`bench/tpcc/ours.rs`) keeps it: a transaction appends one record of its changes (whole-value puts and
+/// deletes, `page` = the tree's number), then applies them with `put_covered`, `put_covered_run` and
+/// `delete_covered`, under `gate` shared; a checkpoint takes the log's end under `gate` exclusive, checkpoints
+/// every tree, then cuts the log there. A transaction whose record was appended and whose changes could not all
+/// be applied (after retries) breaks it: nothing more is appended or cut, and the engine must reopen (its epoch
+/// ends). Recovery opens the trees, then redoes every record of this log, then checkpoints it.
+struct Upper {
+    storage: Arc<FaultyStorage>,
+    wal: Arc<TreeWal>,
+    gate: RwLock<()>,
+    broken: AtomicBool,
+}
+
+impl Upper {
+    /// The engine's checkpoint (`ours.rs`' `checkpoint_txlog`).
+    fn checkpoint(&self, trees: &[Tree]) -> bufpool_btree::Result<()> {
+        let r = {
+            let _all = self.gate.write().unwrap();
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(Error::Log(
+                    "a transaction failed half-applied: reopen to recover".into(),
+                ));
+            }
+            self.wal.begin_checkpoint()
+        };
+        Tree::checkpoint_all(trees)?;
+        self.wal.truncate_before(r)
+    }
 }
 
 /// One thread's part of one tree.
@@ -167,8 +321,9 @@ struct Part {
     base: BTreeMap<u64, Val>,
     /// Its own keys now: `base` with `ops` applied.
     model: BTreeMap<u64, Val>,
-    /// Its changes of own keys that returned `Ok` this epoch, in order (`None`: deleted).
-    ops: Vec<(u64, Option<Val>)>,
+    /// Its changes of own keys that returned `Ok` this epoch, in order (`None`: deleted), each with whether it
+    /// ends a unit (a transaction's changes in covered mode are one: all of them or none after a crash).
+    ops: Vec<(u64, Option<Val>, bool)>,
 }
 
 /// What every thread of a schedule shares during an epoch.
@@ -177,6 +332,10 @@ struct Epoch<'a> {
     threads: usize,
     trees: &'a [Tree],
     stores: &'a [Store],
+    /// The log above (covered mode).
+    upper: Option<&'a Upper>,
+    /// Storage panics armed by operations (one schedule in two).
+    panics: bool,
     keys: &'a [Vec<u8>],
     /// Each key's id.
     ids: &'a HashMap<Vec<u8>, u64>,
@@ -202,6 +361,27 @@ struct Tally {
     ops_failed: AtomicU64,
     closure_panics: AtomicU64,
     reentrant_calls: AtomicU64,
+    /// Hinted reads (`get_at_hint`, `get_many_at_hints`, `get_many_part`), and the hints they were given.
+    hinted_reads: AtomicU64,
+    hints_given: AtomicU64,
+    /// Covered mode: transactions applied, records refused, applies retried, transactions that broke the log
+    /// above, commits and checkpoints of the log above, records replayed by recoveries.
+    covered_txns: AtomicU64,
+    covered_refused: AtomicU64,
+    covered_retries: AtomicU64,
+    covered_broken: AtomicU64,
+    upper_commits_ok: AtomicU64,
+    upper_checkpoints_ok: AtomicU64,
+    records_replayed: AtomicU64,
+    covered_schedules: AtomicU64,
+    /// Storage panics armed, and met (caught by the library: a panic out of it is a violation).
+    storage_panics_armed: AtomicU64,
+    storage_panics: AtomicU64,
+    /// Initial loads by `bulk_load`: ok, failed (then checked empty or whole, and reopened).
+    bulk_loads_ok: AtomicU64,
+    bulk_loads_failed: AtomicU64,
+    /// Reopen attempts under faults (every attempt until one opens, or the last, then one without).
+    open_attempts_faulty: AtomicU64,
     commits_ok: AtomicU64,
     checkpoints_ok: AtomicU64,
     nospace_injected: AtomicU64,
@@ -237,8 +417,12 @@ impl Epoch<'_> {
     fn power_loss(&self) {
         let mut crashed = self.crashed.lock().unwrap();
         if crashed.is_none() {
-            *crashed = Some(power_loss(self.stores));
+            *crashed = Some(power_loss(self.stores, self.upper.map(|u| &u.storage)));
         }
+    }
+
+    fn broken(&self) -> bool {
+        self.upper.is_some_and(|u| u.broken.load(Ordering::SeqCst))
     }
 
     /// A `Tree`'s error from an operation: counted, and a violation unless allowed or after the power loss.
@@ -258,6 +442,8 @@ struct Worker<'e, 'a> {
     parts: Vec<Part>,
     next_ver: u64,
     history: VecDeque<String>,
+    /// `[tree]`: the last leaf hint each key id was given (kept across other threads' splits and merges).
+    hints: Vec<HashMap<u64, LeafHint>>,
 }
 
 impl Worker<'_, '_> {
@@ -298,6 +484,20 @@ impl Worker<'_, '_> {
         self.rng.below(IDS)
     }
 
+    /// An own id with probability `percent` / 100, else any.
+    fn mostly_own(&mut self, percent: u64) -> u64 {
+        match self.rng.chance(percent) {
+            true => self.own_id(),
+            false => self.any_id(),
+        }
+    }
+
+    /// 1 to 16 ids for a batch read, `percent` of them own.
+    fn batch_ids(&mut self, percent: u64) -> Vec<u64> {
+        let n = 1 + self.rng.below(16) as usize;
+        (0..n).map(|_| self.mostly_own(percent)).collect()
+    }
+
     /// A value length: mostly short, sometimes long enough that a few fill a leaf.
     fn len(&mut self) -> usize {
         match self.rng.below(10) {
@@ -332,12 +532,19 @@ impl Worker<'_, '_> {
 
     /// Records a successful change of an own key.
     fn changed(&mut self, t: usize, id: u64, v: Option<Val>) {
+        self.changed_unit(t, &[(id, v)]);
+    }
+
+    /// Records changes of own keys that stand or fall together (a transaction's, in covered mode).
+    fn changed_unit(&mut self, t: usize, changes: &[(u64, Option<Val>)]) {
         let p = &mut self.parts[t];
-        match v {
-            Some(v) => p.model.insert(id, v),
-            None => p.model.remove(&id),
-        };
-        p.ops.push((id, v));
+        for (i, &(id, v)) in changes.iter().enumerate() {
+            match v {
+                Some(v) => p.model.insert(id, v),
+                None => p.model.remove(&id),
+            };
+            p.ops.push((id, v, i + 1 == changes.len()));
+        }
         self.e.done[t][self.me].store(p.ops.len() as u64, Ordering::SeqCst);
     }
 
@@ -354,7 +561,20 @@ impl Worker<'_, '_> {
 
     /// A commit or checkpoint of trees `ts` by `run`: on `Ok`, every change that had returned `Ok` before it is
     /// durable.
+    /// In covered mode only the log above's commits and checkpoints cover the own keys' changes (covered ones):
+    /// the trees' own commits and checkpoints are not counted (`covers` false).
     fn durable_op(&mut self, what: &str, ts: &[usize], run: impl FnOnce() -> bufpool_btree::Result<()>) -> bool {
+        let covers = self.e.upper.is_none();
+        self.durable_op_as(what, ts, covers, run)
+    }
+
+    fn durable_op_as(
+        &mut self,
+        what: &str,
+        ts: &[usize],
+        covers: bool,
+        run: impl FnOnce() -> bufpool_btree::Result<()>,
+    ) -> bool {
         let before: Vec<Vec<u64>> = ts
             .iter()
             .map(|&t| self.e.done[t].iter().map(|d| d.load(Ordering::SeqCst)).collect())
@@ -362,6 +582,9 @@ impl Worker<'_, '_> {
         match run() {
             Ok(()) => {
                 self.ok();
+                if !covers {
+                    return true;
+                }
                 let mut floor = self.e.floor.lock().unwrap();
                 for (&t, counts) in ts.iter().zip(before) {
                     for (f, c) in floor[t].iter_mut().zip(counts) {
@@ -448,7 +671,7 @@ impl Worker<'_, '_> {
                 self.e.power_loss();
             }
             let t = self.rng.below(TREES as u64) as usize;
-            let roll = self.rng.below(100);
+            let roll = self.rng.below(110);
             let result = catch_unwind(AssertUnwindSafe(|| self.op(t, roll)));
             if let Err(payload) = result {
                 if payload.is::<ClosurePanic>() {
@@ -465,9 +688,269 @@ impl Worker<'_, '_> {
         }
     }
 
+    /// A hint for a read of `id` in tree `t`: mostly the last one `id` was given, else another key's (a
+    /// neighbour's leaf, or a stale one), the other tree's (ignored by the tree), or none.
+    fn hint_for(&mut self, t: usize, id: u64) -> LeafHint {
+        let h = match self.rng.below(10) {
+            0 => {
+                let other = self.any_id();
+                self.hints[1 - t].get(&other).copied()
+            }
+            1..=3 => {
+                let other = self.any_id();
+                self.hints[t].get(&other).copied()
+            }
+            4 => None,
+            // Its own, or else any kept one (a leaf that split or merged since, or never covered it).
+            _ => {
+                let kept = &self.hints[t];
+                let nth = self.rng.below(kept.len().max(1) as u64) as usize;
+                kept.get(&id).or_else(|| kept.values().nth(nth)).copied()
+            }
+        };
+        if h.is_some() {
+            self.e.tally.hints_given.fetch_add(1, Ordering::Relaxed);
+        }
+        h.unwrap_or_default()
+    }
+
+    /// Checks bytes `part` of a value read for `id` (`get_many_part`'s clamping): exact for an own key; a whole
+    /// value of another key is checked for its form.
+    fn check_part(&self, t: usize, what: &str, id: u64, part: &std::ops::Range<usize>, got: Option<&[u8]>) {
+        if *part == (0..usize::MAX) {
+            return self.check_read(t, what, id, got);
+        }
+        if self.owner(id) != self.me {
+            return;
+        }
+        let want = self.parts[t].model.get(&id).map(|&v| {
+            let b = bytes(id, v);
+            let end = part.end.min(b.len());
+            b[part.start.min(end)..end].to_vec()
+        });
+        if got != want.as_deref() {
+            self.violation(format!(
+                "{what} of bytes {part:?} of own id {id} in tree {t}: got {got:?}, the model says {:?}",
+                self.parts[t].model.get(&id)
+            ));
+        }
+    }
+
+    /// Reads at hints kept across other threads' splits and merges (`get_at_hint`, `get_many_at_hints`), and
+    /// `get_many_part`: a stale hint must never answer a wrong value.
+    fn hinted_read(&mut self, t: usize) {
+        let e = self.e;
+        let tree = &e.trees[t];
+        e.tally.hinted_reads.fetch_add(1, Ordering::Relaxed);
+        if self.rng.chance(35) {
+            let id = self.mostly_own(70);
+            let mut hint = self.hint_for(t, id);
+            self.note(format!("get_at_hint {id} in tree {t} ({hint:?})"));
+            let me = &*self;
+            match tree.get_at_hint(&e.keys[id as usize], &mut hint, |v| {
+                me.check_read(t, "get_at_hint", id, v)
+            }) {
+                Ok(()) => {
+                    self.ok();
+                    self.hints[t].insert(id, hint);
+                }
+                Err(err) => e.failed("get_at_hint", &err),
+            }
+            return;
+        }
+        let ids = self.batch_ids(60);
+        let n = ids.len();
+        let hinted = self.rng.chance(70);
+        let hints: Vec<LeafHint> = match hinted {
+            // Sometimes shorter than the keys (the rest have none).
+            true => (0..n - self.rng.below(2) as usize * self.rng.below(n as u64) as usize)
+                .map(|i| self.hint_for(t, ids[i]))
+                .collect(),
+            false => Vec::new(),
+        };
+        let part = match self.rng.below(3) {
+            0 => 0..usize::MAX,
+            1 => 0..16 + self.rng.below(100) as usize,
+            _ => {
+                let from = self.rng.below(300) as usize;
+                from..from + self.rng.below(400) as usize
+            }
+        };
+        let what = if hinted { "get_many_at_hints" } else { "get_many_part" };
+        self.note(format!(
+            "{what} {ids:?} bytes {part:?} in tree {t} ({} hints)",
+            hints.len()
+        ));
+        let ks: Vec<&[u8]> = ids.iter().map(|&id| e.keys[id as usize].as_slice()).collect();
+        let mut calls = vec![0u32; n];
+        let mut given = Vec::new();
+        let me = &*self;
+        let r = tree.get_many_at_hints(&ks, &hints, part.clone(), |i, v, hint| {
+            calls[i] += 1;
+            me.check_part(t, what, ids[i], &part, v);
+            given.push((ids[i], hint));
+        });
+        self.batch_done(t, what, r, &calls, given);
+    }
+
+    /// The end of a batch read of tree `t` that called back `calls[i]` times for key `i` and gave `given` hints: on
+    /// `Ok`, once each, and the hints kept.
+    fn batch_done(
+        &mut self,
+        t: usize,
+        what: &str,
+        r: bufpool_btree::Result<()>,
+        calls: &[u32],
+        given: Vec<(u64, LeafHint)>,
+    ) {
+        match r {
+            Ok(()) => {
+                self.ok();
+                if calls.iter().any(|&c| c != 1) {
+                    self.violation(format!("{what} called back {calls:?} times per key"));
+                }
+                self.hints[t].extend(given);
+            }
+            Err(err) => self.e.failed(what, &err),
+        }
+    }
+
+    /// Covered mode: a transaction of 1 to 4 changes of own keys (or one of a shared key): its record appended to
+    /// the log above, then its changes applied as covered ones (a run of its puts, then its deletes, or each with
+    /// the key's kept hint), retried as `ours.rs` retries them; still failing, it breaks the log above.
+    fn covered_txn(&mut self, t: usize, up: &Upper, shared: bool) {
+        let e = self.e;
+        let tree = &e.trees[t];
+        let n = if shared { 1 } else { 1 + self.rng.below(4) as usize };
+        let mut changes: Vec<(u64, Option<Val>)> = Vec::new();
+        for _ in 0..n {
+            let id = if shared { self.shared_id() } else { self.own_id() };
+            if changes.iter().all(|c| c.0 != id) {
+                let v = self.rng.chance(65).then(|| (self.ver(), self.len()));
+                changes.push((id, v));
+            }
+        }
+        let vals: Vec<Option<Vec<u8>>> = changes.iter().map(|&(id, v)| v.map(|v| bytes(id, v))).collect();
+        let as_run = self.rng.chance(50);
+        self.note(format!(
+            "covered transaction in tree {t}: {changes:?} (as a run: {as_run})"
+        ));
+        let _gate = up.gate.read().unwrap();
+        if up.broken.load(Ordering::SeqCst) {
+            return;
+        }
+        let ops: Vec<Op<'_>> = changes
+            .iter()
+            .zip(&vals)
+            .map(|(&(id, _), v)| {
+                let (page, key) = (t as u32, e.keys[id as usize].as_slice());
+                match v {
+                    Some(val) => Op::Put { page, key, val },
+                    None => Op::Del { page, key },
+                }
+            })
+            .collect();
+        if let Err(err) = up.wal.append(&ops) {
+            e.tally.covered_refused.fetch_add(1, Ordering::Relaxed);
+            e.failed("append to the log above", &err);
+            // A log below it that cannot write out (a full device, a bounded region past three quarters): a
+            // checkpoint of the trees frees it.
+            if err.is_no_space() && self.rng.chance(50) {
+                self.durable_op_as("checkpoint after a refused append", &[0, 1], false, || {
+                    Tree::checkpoint_all(e.trees)
+                });
+            }
+            return;
+        }
+        // Appended: it may be durable from here on, whatever happens to the changes (a recovery redoes it).
+        if !shared {
+            self.changed_unit(t, &changes);
+        }
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let hints = &mut self.hints[t];
+            let applied = if as_run {
+                let mut run: Vec<CoveredPut<'_>> = changes
+                    .iter()
+                    .zip(&vals)
+                    .filter_map(|(&(id, _), v)| {
+                        Some(CoveredPut {
+                            key: &e.keys[id as usize],
+                            val: v.as_deref()?,
+                            hint: hints.get(&id).copied().unwrap_or_default(),
+                        })
+                    })
+                    .collect();
+                run.sort_by(|a, b| a.key.cmp(b.key));
+                tree.put_covered_run(&mut run).and_then(|()| {
+                    for p in &run {
+                        hints.insert(e.ids[p.key], p.hint);
+                    }
+                    changes.iter().filter(|c| c.1.is_none()).try_for_each(|&(id, _)| {
+                        tree.delete_covered(&e.keys[id as usize], hints.entry(id).or_default())
+                            .map(|_| ())
+                    })
+                })
+            } else {
+                changes.iter().zip(&vals).try_for_each(|(&(id, _), v)| {
+                    let (key, hint) = (&e.keys[id as usize], hints.entry(id).or_default());
+                    match v {
+                        Some(val) => tree.put_covered(key, val, hint),
+                        None => tree.delete_covered(key, hint).map(|_| ()),
+                    }
+                })
+            };
+            match applied {
+                Ok(()) => break,
+                Err(err) => {
+                    e.failed("a covered change", &err);
+                    if tries < 3 {
+                        e.tally.covered_retries.fetch_add(1, Ordering::Relaxed);
+                        if err.is_no_space() {
+                            let _ = tree.checkpoint();
+                        }
+                        continue;
+                    }
+                    // The tree holds part of a transaction whose record is in the log above: the engine stops
+                    // and reopens (the epoch ends).
+                    up.broken.store(true, Ordering::SeqCst);
+                    e.stop.store(true, Ordering::SeqCst);
+                    e.tally.covered_broken.fetch_add(1, Ordering::Relaxed);
+                    self.note(format!("the transaction broke the log above: {err}"));
+                    return;
+                }
+            }
+        }
+        self.ok();
+        e.tally.covered_txns.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn op(&mut self, t: usize, roll: u64) {
         let e = self.e;
         let tree = &e.trees[t];
+        if let Some(up) = e.upper {
+            // Covered mode: own and shared keys change by transactions of the log above.
+            match roll {
+                0..=44 => return self.covered_txn(t, up, false),
+                45..=51 => return self.covered_txn(t, up, true),
+                81..=87 if self.rng.chance(50) => {
+                    self.note("commit of the log above".into());
+                    if self.durable_op_as("commit of the log above", &[0, 1], true, || up.wal.commit()) {
+                        e.tally.upper_commits_ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                88..=91 if self.rng.chance(30) => {
+                    self.note("checkpoint of the log above and both trees".into());
+                    if self.durable_op_as("checkpoint of the log above", &[0, 1], true, || up.checkpoint(e.trees)) {
+                        e.tally.upper_checkpoints_ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
         match roll {
             // Put an own key.
             0..=29 => {
@@ -531,11 +1014,7 @@ impl Worker<'_, '_> {
             }
             // get, or get_with whose closure may panic.
             52..=59 => {
-                let id = if self.rng.chance(60) {
-                    self.own_id()
-                } else {
-                    self.any_id()
-                };
+                let id = self.mostly_own(60);
                 let boom = self.rng.chance(15);
                 self.note(format!("get {id} in tree {t} (panic: {boom})"));
                 if self.rng.chance(50) {
@@ -561,16 +1040,8 @@ impl Worker<'_, '_> {
             }
             // get_many, or get_many_hinted whose closure may panic or read the tree again.
             60..=66 => {
-                let n = 1 + self.rng.below(16) as usize;
-                let ids: Vec<u64> = (0..n)
-                    .map(|_| {
-                        if self.rng.chance(50) {
-                            self.own_id()
-                        } else {
-                            self.any_id()
-                        }
-                    })
-                    .collect();
+                let ids = self.batch_ids(50);
+                let n = ids.len();
                 let ks: Vec<&[u8]> = ids.iter().map(|&id| e.keys[id as usize].as_slice()).collect();
                 let (boom_at, reenter) = (self.rng.below(3 * n as u64) as usize, self.rng.chance(30));
                 self.note(format!(
@@ -593,8 +1064,10 @@ impl Worker<'_, '_> {
                     let mut calls = vec![0u32; n];
                     let me = &*self;
                     let other = ids[0];
-                    let r = tree.get_many_hinted(&ks, |i, v, _hint| {
+                    let mut given = Vec::new();
+                    let r = tree.get_many_hinted(&ks, |i, v, hint| {
                         calls[i] += 1;
+                        given.push((ids[i], hint));
                         me.check_read(t, "get_many_hinted", ids[i], v);
                         if reenter {
                             e.tally.reentrant_calls.fetch_add(1, Ordering::Relaxed);
@@ -607,15 +1080,7 @@ impl Worker<'_, '_> {
                             std::panic::panic_any(ClosurePanic);
                         }
                     });
-                    match r {
-                        Ok(()) => {
-                            self.ok();
-                            if calls.iter().any(|&c| c != 1) {
-                                self.violation(format!("get_many_hinted called back {calls:?} times per key"));
-                            }
-                        }
-                        Err(err) => e.failed("get_many_hinted", &err),
-                    }
+                    self.batch_done(t, "get_many_hinted", r, &calls, given);
                 }
             }
             // scan, its closure panicking, stopping, reading or putting again.
@@ -730,6 +1195,17 @@ impl Worker<'_, '_> {
                     e.tally.checkpoints_ok.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            92..=93 if e.panics && self.rng.chance(25) => {
+                let s = &e.stores[t];
+                let log = self.rng.chance(50);
+                let calls = self.rng.below(40) as i64;
+                self.note(format!(
+                    "panic on call {calls} from now of tree {t}'s {} storage",
+                    if log { "log" } else { "data" }
+                ));
+                if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+                e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+            }
             92..=93 => {
                 let s = &e.stores[t];
                 let log = self.rng.chance(50);
@@ -741,6 +1217,7 @@ impl Worker<'_, '_> {
                 storage.inject_next(IoOp::Write, Fault::NoSpace);
                 e.tally.nospace_injected.fetch_add(1, Ordering::Relaxed);
             }
+            100..=109 => self.hinted_read(t),
             // Read an own key back through every reader (no closures): the model's main check.
             _ => {
                 let id = self.own_id();
@@ -820,14 +1297,14 @@ fn check_tree(
             .collect();
         let floor = (floor[th] as usize).min(p.ops.len());
         let mut state = p.base.clone();
-        for &(id, v) in &p.ops[..floor] {
+        for &(id, v, _) in &p.ops[..floor] {
             match v {
                 Some(v) => state.insert(id, v),
                 None => state.remove(&id),
             };
         }
         let mut found = (state == mine).then_some(floor);
-        for (i, &(id, v)) in p.ops.iter().enumerate().skip(floor) {
+        for (i, &(id, v, ends)) in p.ops.iter().enumerate().skip(floor) {
             if found.is_some() {
                 break;
             }
@@ -835,7 +1312,8 @@ fn check_tree(
                 Some(v) => state.insert(id, v),
                 None => state.remove(&id),
             };
-            if state == mine {
+            // Only after a unit's last change: a transaction is all there or not at all.
+            if ends && state == mine {
                 found = Some(i + 1);
             }
         }
@@ -867,69 +1345,264 @@ fn check_tree(
     Ok(())
 }
 
-/// Opens every tree of `stores` in a new pool of `frames` frames (faults off).
-fn open_all(
-    stores: &[Store],
-    frames: usize,
-    faults: f64,
-    tally: &Tally,
-) -> Result<(Arc<BufferPool>, Vec<Tree>), String> {
-    let pool = Arc::new(common::pool_builder().frames(frames).page_size(4096).build().unwrap());
-    let trees = open_in(&pool, stores, faults, tally)?;
-    Ok((pool, trees))
+/// What an open gives: the pool, the trees, and in covered mode the log above (recovered and replayed).
+struct Opened {
+    pool: Arc<BufferPool>,
+    trees: Vec<Tree>,
+    upper: Option<Upper>,
 }
 
-/// Opens every tree of `stores` in `pool`. With `faults` above zero the first attempt runs under faults at that
-/// rate (`FaultConfig::honest`): an open they refuse must leave the pool and the storages so that a second
-/// attempt, without faults, opens the tree (`Tree::open`: "whatever refuses the open ..., the pool is left as
-/// before the call"), and the recovered tree is checked as any other. Faults are off on return.
-fn open_in(pool: &Arc<BufferPool>, stores: &[Store], faults: f64, tally: &Tally) -> Result<Vec<Tree>, String> {
-    let set = |s: &Store, p: f64| {
+/// How a reopen runs: `attempts` under faults at rate `faults` (FaultConfig::honest) before one without, the
+/// first of them with a storage panic armed if `panic` says so: `(tree, the log's storage, calls to go)`.
+#[derive(Clone, Copy, Default)]
+struct OpenPlan {
+    faults: f64,
+    attempts: u64,
+    panic: Option<(usize, bool, i64)>,
+}
+
+impl OpenPlan {
+    fn draw(rng: &mut Rng, panics: bool) -> OpenPlan {
+        let faults = open_faults(rng);
+        let attempts = 1 + rng.below(3);
+        let panic = (panics && rng.chance(25))
+            .then(|| (rng.below(TREES as u64) as usize, rng.chance(50), rng.below(30) as i64));
+        OpenPlan {
+            faults,
+            attempts: if faults > 0.0 || panic.is_some() { attempts } else { 0 },
+            panic,
+        }
+    }
+}
+
+/// A pool of `frames` frames of 4 KiB.
+fn new_pool(frames: usize) -> Arc<BufferPool> {
+    Arc::new(common::pool_builder().frames(frames).page_size(4096).build().unwrap())
+}
+
+/// A refused open's error: one a fault, a full device or a storage's panic explains.
+fn refusal_allowed(e: &Error) -> bool {
+    allowed(e) || matches!(e, Error::Pool(bufpool::Error::OpenIo { .. }))
+}
+
+/// Sets the fault rate of every storage of `stores` and of the log above.
+fn set_faults(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, p: f64) {
+    for s in stores {
         s.log.set_config(FaultConfig::honest(p));
         s.data.set_config(FaultConfig::honest(p));
+    }
+    if let Some(u) = upper {
+        u.set_config(FaultConfig::honest(p));
+    }
+}
+
+/// The tree's log on `s`.
+fn open_wal(s: &Store) -> bufpool_btree::Result<Arc<TreeWal>> {
+    match s.bounded {
+        true => TreeWal::open_storage_with_capacity(s.log_dev.clone(), BOUNDED_LOG),
+        false => TreeWal::open_storage(s.log_dev.clone()),
+    }
+}
+
+/// Redoes every record of the log above (covered puts and deletes, `page` naming the tree), as `ours.rs`'s
+/// recovery does; the records redone. Nothing here keeps a tree's bounded log within its region: the redone
+/// changes' leaf images overfilled it until R40-1's fix (a covered change checkpoints its tree first when its
+/// bounded log is past three quarters of its region). A change refused for space (a full device under an
+/// eviction's write-out) is made again after a checkpoint of its tree.
+fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
+    let mut records = 0;
+    upper.scan(|_, ops| {
+        records += 1;
+        for op in ops {
+            let (t, k, v) = match op {
+                OwnedOp::Put(t, k, v) => (t, k, Some(v)),
+                OwnedOp::Del(t, k) => (t, k, None),
+                other => return Err(Error::Log(format!("an op of another kind in the log above: {other:?}"))),
+            };
+            let tree = trees
+                .get(t as usize)
+                .ok_or_else(|| Error::Log(format!("tree {t} in the log above")))?;
+            let redo = || match &v {
+                Some(v) => tree.put_covered(&k, v, &mut LeafHint::default()),
+                None => tree.delete_covered(&k, &mut LeafHint::default()).map(|_| ()),
+            };
+            redo().or_else(|e| match e.is_no_space() {
+                true => tree.checkpoint().and_then(|()| redo()),
+                false => Err(e),
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(records)
+}
+
+/// Opens every tree of `stores` in `pool`; in covered mode also the log above on `upper`, every tree's log made
+/// to depend on it, and its records redone, then checkpointed (`ours.rs`'s recovery). With `plan.attempts`,
+/// that many attempts run under faults (and the first with a storage panic if the plan arms one) before one
+/// without: an attempt refused must return a typed error (never unwind), and leave the storages so that a later
+/// attempt opens the trees with everything committed (checked by the caller). Without a log above a refused
+/// tree's open leaves the pool as before (`Tree::open`: "whatever refuses the open ..., the pool is left as
+/// before the call"), and is tried again in it; in covered mode an attempt that fails after some trees opened
+/// (or in the replay) leaves them half-recovered, and the next attempt starts in a new pool, as a new process
+/// would. Faults are off and panics disarmed on return.
+fn open_in(
+    pool: Arc<BufferPool>,
+    stores: &[Store],
+    upper: Option<&Arc<FaultyStorage>>,
+    frames: usize,
+    plan: OpenPlan,
+    tally: &Tally,
+) -> Result<Opened, String> {
+    let arm = |t: usize, first: bool| {
+        if let Some((pt, log, calls)) = plan.panic.filter(|p| first && p.0 == t) {
+            let s: &Store = &stores[pt];
+            if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+            tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+        }
     };
-    let open = |s: &Store| {
-        let wal = match s.bounded {
-            true => TreeWal::open_storage_with_capacity(s.log.clone(), BOUNDED_LOG),
-            false => TreeWal::open_storage(s.log.clone()),
-        }?;
-        Tree::open_storage(pool.clone(), wal, s.data.clone())
-    };
-    stores
-        .iter()
-        .enumerate()
-        .map(|(t, s)| {
-            if faults > 0.0 {
-                set(s, faults);
-                let first = open(s);
-                set(s, 0.0);
-                match first {
-                    Ok(tree) => return Ok(tree),
-                    Err(e) if allowed(&e) || matches!(e, Error::Pool(bufpool::Error::OpenIo { .. })) => {
-                        tally.opens_refused.fetch_add(1, Ordering::Relaxed);
+    let Some(up) = upper else {
+        let trees = stores
+            .iter()
+            .enumerate()
+            .map(|(t, s)| {
+                let open = || open_wal(s).and_then(|wal| Tree::open_storage(pool.clone(), wal, s.data_dev.clone()));
+                for attempt in 0..plan.attempts {
+                    set_faults(std::slice::from_ref(s), None, plan.faults);
+                    arm(t, attempt == 0);
+                    tally.open_attempts_faulty.fetch_add(1, Ordering::Relaxed);
+                    let r = catch_unwind(AssertUnwindSafe(open));
+                    set_faults(std::slice::from_ref(s), None, 0.0);
+                    s.disarm();
+                    match r {
+                        Ok(Ok(tree)) => return Ok(tree),
+                        Ok(Err(e)) if refusal_allowed(&e) => {
+                            tally.opens_refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Err(e)) => {
+                            return Err(format!(
+                                "tree {t}: open (attempt {attempt}) under faults: unexpected error {e:?}"
+                            ))
+                        }
+                        Err(p) => return Err(format!("tree {t}: open (attempt {attempt}) panicked: {}", message(&*p))),
                     }
-                    Err(e) => return Err(format!("tree {t}: open under faults: unexpected error {e:?}")),
                 }
-            }
-            open(s).map_err(|e| format!("tree {t}: open: {e}"))
+                open().map_err(|e| format!("tree {t}: open: {e}"))
+            })
+            .collect::<Result<Vec<Tree>, String>>()?;
+        return Ok(Opened {
+            pool,
+            trees,
+            upper: None,
+        });
+    };
+    // Which step refused the open, for the report.
+    let step = Mutex::new("");
+    let open = |pool: &Arc<BufferPool>| -> bufpool_btree::Result<Opened> {
+        *step.lock().unwrap() = "the log above's open";
+        let wal = TreeWal::open_storage(up.clone())?;
+        *step.lock().unwrap() = "a tree's open";
+        let trees = stores
+            .iter()
+            .map(|s| {
+                let own = open_wal(s)?;
+                own.flush_first(wal.clone())?;
+                Tree::open_storage(pool.clone(), own, s.data_dev.clone())
+            })
+            .collect::<bufpool_btree::Result<Vec<Tree>>>()?;
+        *step.lock().unwrap() = "the replay of the log above";
+        let records = replay(&wal, &trees)?;
+        tally.records_replayed.fetch_add(records, Ordering::Relaxed);
+        let upper = Upper {
+            storage: up.clone(),
+            wal,
+            gate: RwLock::new(()),
+            broken: AtomicBool::new(false),
+        };
+        *step.lock().unwrap() = "the checkpoint after the replay";
+        if records > 0 {
+            upper.checkpoint(&trees)?;
+        }
+        Ok(Opened {
+            pool: pool.clone(),
+            trees,
+            upper: Some(upper),
         })
-        .collect()
+    };
+    let mut pool = pool;
+    for attempt in 0..plan.attempts {
+        set_faults(stores, upper, plan.faults);
+        for t in 0..stores.len() {
+            arm(t, attempt == 0);
+        }
+        tally.open_attempts_faulty.fetch_add(1, Ordering::Relaxed);
+        let r = catch_unwind(AssertUnwindSafe(|| open(&pool)));
+        set_faults(stores, upper, 0.0);
+        stores.iter().for_each(Store::disarm);
+        match r {
+            Ok(Ok(opened)) => return Ok(opened),
+            Ok(Err(e)) if refusal_allowed(&e) => {
+                tally.opens_refused.fetch_add(1, Ordering::Relaxed);
+                pool = new_pool(frames);
+            }
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "open (attempt {attempt}) under faults: {}: unexpected error {e:?}",
+                    step.lock().unwrap()
+                ))
+            }
+            Err(p) => return Err(format!("open (attempt {attempt}) panicked: {}", message(&*p))),
+        }
+    }
+    open(&pool).map_err(|e| format!("open: {}: {e}", step.lock().unwrap()))
 }
 
-/// Power loss of every storage: the data storages first, then the logs (a log may be ahead of its data file,
-/// never behind: a page the pool writes after its data storage lost power is lost with it). The images, `[tree] =
-/// (log, data)`.
-fn power_loss(stores: &[Store]) -> Images {
+/// A panic's message, if it was a string.
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+/// Power loss of every storage: the data storages first, then the trees' logs, then the log above (a log may be
+/// ahead of what depends on it, never behind: a page the pool writes after its data storage lost power is lost
+/// with it, and a tree's log writes its records only after the log above is durable).
+fn power_loss(stores: &[Store], upper: Option<&Arc<FaultyStorage>>) -> Images {
     let data: Vec<Vec<u8>> = stores.iter().map(|s| s.data.crash()).collect();
-    stores.iter().zip(data).map(|(s, d)| (s.log.crash(), d)).collect()
+    let trees = stores.iter().zip(data).map(|(s, d)| (s.log.crash(), d)).collect();
+    Images {
+        trees,
+        upper: upper.map(|u| u.crash()),
+    }
 }
 
-/// Adds the fault counts of `stores` (cumulative over each storage's life) to `tally`.
-fn tally_faults(stores: &[Store], tally: &Tally) {
+/// What a restart keeps: every storage's live image, synced or not.
+fn live_images(stores: &[Store], upper: Option<&Arc<FaultyStorage>>) -> Images {
+    Images {
+        trees: stores
+            .iter()
+            .map(|s| (s.log.live_image(), s.data.live_image()))
+            .collect(),
+        upper: upper.map(|u| u.live_image()),
+    }
+}
+
+/// Adds the fault counts of `stores` and the log above (cumulative over each storage's life) and their panics to
+/// `tally`.
+fn tally_faults(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, tally: &Tally) {
     for s in stores {
         let mut c = s.log.counts();
         c.add(&s.data.counts());
         tally.faults.lock().unwrap().add(&c);
+        for dev in [&s.log_dev, &s.data_dev] {
+            tally
+                .storage_panics
+                .fetch_add(dev.panics.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+    if let Some(u) = upper {
+        tally.faults.lock().unwrap().add(&u.counts());
     }
 }
 
@@ -962,36 +1635,100 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
     let keys: Vec<Vec<u8>> = (0..IDS).map(key).collect();
     let ids: HashMap<Vec<u8>, u64> = keys.iter().cloned().zip(0..).collect();
     let mut stores: Vec<Store> = (0..TREES)
-        .map(|_| Store {
-            log: Arc::new(FaultyStorage::new(rng.next(), FaultConfig::none())),
-            data: Arc::new(FaultyStorage::new(rng.next(), FaultConfig::none())),
-            bounded: rng.below(3) == 0,
+        .map(|_| {
+            let log = FaultyStorage::new(rng.next(), FaultConfig::none());
+            let data = FaultyStorage::new(rng.next(), FaultConfig::none());
+            Store::new(log, data, rng.below(3) == 0)
         })
         .collect();
+    // One schedule in three runs the trees under a log above (covered changes), one in two arms storage panics.
+    let covered = mode_on("covered") && rng.chance(33);
+    let panics = mode_on("panics") && rng.chance(50);
+    let bulk = mode_on("bulk");
+    let mut upper: Option<Arc<FaultyStorage>> =
+        covered.then(|| Arc::new(FaultyStorage::new(rng.next(), FaultConfig::none())));
+    if covered {
+        tally.covered_schedules.fetch_add(1, Ordering::Relaxed);
+    }
     let mut parts: Vec<Vec<Part>> = vec![vec![Part::default(); TREES]; threads];
     let mut floor = vec![vec![0u64; threads]; TREES];
-    let (mut pool, mut trees) = match open_all(&stores, frames, 0.0, tally) {
+    // A start or restart of the process: a new pool, every storage as written, no faults.
+    let start = |stores: &[Store], upper: Option<&Arc<FaultyStorage>>| {
+        open_in(new_pool(frames), stores, upper, frames, OpenPlan::default(), tally)
+    };
+    let mut opened = match start(&stores, upper.as_ref()) {
         Ok(x) => x,
         Err(e) => return vec![format!("seed {seed}: create: {e}")],
     };
-    // Most keys present from the start (faults off), so the trees have a few levels and do not fit the pool.
-    for (t, tree) in trees.iter().enumerate() {
+    // Most keys present from the start (faults off), so the trees have a few levels and do not fit the pool; a
+    // tree in three (with `bulk`) loads them by `bulk_load` under faults first.
+    for t in 0..TREES {
+        let mut chosen = BTreeMap::new();
         for id in 0..IDS {
-            if !rng.chance(80) {
-                continue;
+            if rng.chance(80) {
+                chosen.insert(id, (0u64, 16 + rng.below(300) as usize));
             }
-            let v = (0, 16 + rng.below(300) as usize);
-            // A bounded log fills: a checkpoint cuts it.
-            let put = || tree.put(&keys[id as usize], &bytes(id, v));
-            if let Err(e) = put().or_else(|e| match e.is_no_space() {
-                true => tree.checkpoint().and_then(|()| put()),
-                false => Err(e),
-            }) {
-                return vec![format!("seed {seed}: load: {e}")];
-            }
+        }
+        for (&id, &v) in &chosen {
             if let Some(p) = parts.get_mut((id % (threads as u64 + 1)) as usize) {
                 p[t].base.insert(id, v);
                 p[t].model.insert(id, v);
+            }
+        }
+        let mut loaded = false;
+        if bulk && rng.chance(33) {
+            match bulk_load(
+                &opened.trees[t],
+                &stores[t],
+                &chosen,
+                &keys,
+                &ids,
+                &mut rng,
+                panics,
+                tally,
+            ) {
+                Ok(true) => loaded = true,
+                Ok(false) => {
+                    // Refused: a restart (every storage as written), then the tree must be empty or whole.
+                    drop(opened);
+                    opened = match start(&stores, upper.as_ref()) {
+                        Ok(x) => x,
+                        Err(e) => return vec![format!("seed {seed}: reopen after a failed bulk_load: {e}")],
+                    };
+                    let tree = &opened.trees[t];
+                    match contents(tree, &ids) {
+                        Ok(got) if got.is_empty() => {}
+                        Ok(got) if got == chosen => loaded = true,
+                        Ok(got) => {
+                            return vec![format!(
+                                "seed {seed}: tree {t} after a failed bulk_load and a restart holds {} of its {} pairs",
+                                got.len(),
+                                chosen.len()
+                            )]
+                        }
+                        Err(Unreadable::Tree(e)) => return vec![format!("seed {seed}: after a failed bulk_load: {e}")],
+                        Err(Unreadable::Wrong(e)) => {
+                            return vec![format!("seed {seed}: after a failed bulk_load: {e}")]
+                        }
+                    }
+                    if let Err(e) = tree.check() {
+                        return vec![format!("seed {seed}: check after a failed bulk_load: {e}")];
+                    }
+                }
+                Err(e) => return vec![format!("seed {seed}: tree {t}: {e}")],
+            }
+        }
+        let tree = &opened.trees[t];
+        if !loaded {
+            for (&id, &v) in &chosen {
+                // A bounded log fills: a checkpoint cuts it.
+                let put = || tree.put(&keys[id as usize], &bytes(id, v));
+                if let Err(e) = put().or_else(|e| match e.is_no_space() {
+                    true => tree.checkpoint().and_then(|()| put()),
+                    false => Err(e),
+                }) {
+                    return vec![format!("seed {seed}: load: {e}")];
+                }
             }
         }
         if let Err(e) = tree.commit().and_then(|()| tree.checkpoint()) {
@@ -1001,18 +1738,18 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
     for epoch in 0..EPOCHS {
         // Faults for this epoch: per storage, none on half.
         let mut rates = Vec::new();
-        for s in &stores {
-            for st in [&s.log, &s.data] {
-                let p = [0.0, 0.0, 0.001, 0.005][rng.below(4) as usize];
-                st.set_config(FaultConfig::honest(p));
-                rates.push(p);
-            }
+        let stores_faulty = stores.iter().flat_map(|s| [&s.log, &s.data]);
+        for st in stores_faulty.chain(upper.as_ref()) {
+            let p = [0.0, 0.0, 0.001, 0.005][rng.below(4) as usize];
+            st.set_config(FaultConfig::honest(p));
+            rates.push(p);
         }
         let bounded: Vec<bool> = stores.iter().map(|s| s.bounded).collect();
         let fail = |what: String| {
             vec![format!(
-                "seed {seed} epoch {epoch} (fault rates of log, data per tree {rates:?}, bounded logs {bounded:?}): \
-                 {what}"
+                "seed {seed} epoch {epoch} (fault rates of log, data per tree{} {rates:?}, bounded logs {bounded:?}, \
+                 storage panics {panics}): {what}",
+                if covered { " and of the log above" } else { "" }
             )]
         };
         let end = match rng.below(8) {
@@ -1025,8 +1762,10 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         let ep = Epoch {
             seed,
             threads,
-            trees: &trees,
+            trees: &opened.trees,
             stores: &stores,
+            upper: opened.upper.as_ref(),
+            panics,
             keys: &keys,
             ids: &ids,
             done: (0..TREES)
@@ -1062,6 +1801,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                             parts: p,
                             next_ver: (epoch as u64) << 32,
                             history: VecDeque::new(),
+                            hints: vec![HashMap::new(); TREES],
                         };
                         w.run();
                         w.parts
@@ -1074,20 +1814,34 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         if !violations.is_empty() {
             return violations;
         }
+        let broken = ep.broken();
         floor = ep.floor.into_inner().unwrap();
         let mut images = ep.crashed.into_inner().unwrap();
         for s in &stores {
-            // An ENOSPC injected but not yet met would fail the checks' or the close's first write.
+            // An ENOSPC injected but not yet met would fail the checks' or the close's first write; so would a
+            // storage panic armed.
             s.log.clear_triggers();
             s.data.clear_triggers();
+            s.disarm();
         }
+        let (trees, up) = (&opened.trees, opened.upper.as_ref());
         if images.is_none() {
-            for s in &stores {
-                s.log.set_config(FaultConfig::crash_only());
-                s.data.set_config(FaultConfig::crash_only());
+            for st in stores.iter().flat_map(|s| [&s.log, &s.data]).chain(upper.as_ref()) {
+                st.set_config(FaultConfig::crash_only());
             }
-            // The threads are done: the trees must be whole and hold exactly what the models say.
+            // The threads are done: the trees must be whole and hold exactly what the models say (unless a
+            // transaction broke the log above: its tree holds part of it until the reopen redoes it).
             for (t, tree) in trees.iter().enumerate() {
+                if broken {
+                    if let Err(e) = tree.check() {
+                        if !allowed(&e) {
+                            return fail(format!(
+                                "before the epoch's end ({end:?}), the log above broken: check: {e}"
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 let all: Vec<u64> = parts.iter().map(|p| p[t].ops.len() as u64).collect();
                 // On a copy: the reopen is checked against the same changes.
                 let mut copy = parts.clone();
@@ -1103,27 +1857,32 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             }
             End::PowerLossRunning | End::PowerLossStopped => {
                 tally.power_losses_stopped.fetch_add(1, Ordering::Relaxed);
-                images = Some(power_loss(&stores));
+                images = Some(power_loss(&stores, upper.as_ref()));
             }
             End::Restart => {
                 tally.restarts.fetch_add(1, Ordering::Relaxed);
-                images = Some(
-                    stores
-                        .iter()
-                        .map(|s| (s.log.live_image(), s.data.live_image()))
-                        .collect(),
-                );
+                images = Some(live_images(&stores, upper.as_ref()));
             }
             End::Close => {
                 tally.closes.fetch_add(1, Ordering::Relaxed);
-                let mut all_closed = true;
-                for tree in trees.drain(..) {
-                    if let Err(e) = tree.close() {
+                // Covered mode: the engine's close checkpoints the log above first (refused once broken).
+                let mut all_closed = match up.map(|u| u.checkpoint(trees)) {
+                    Some(Err(e)) if !allowed(&e) => return fail(format!("close's checkpoint: unexpected error {e:?}")),
+                    Some(Err(_)) => {
                         tally.closes_failed.fetch_add(1, Ordering::Relaxed);
-                        all_closed = false;
-                        let e = e.into_error();
-                        if !allowed(&e) {
-                            return fail(format!("close: unexpected error {e:?}"));
+                        false
+                    }
+                    _ => true,
+                };
+                if all_closed {
+                    for tree in std::mem::take(&mut opened.trees) {
+                        if let Err(e) = tree.close() {
+                            tally.closes_failed.fetch_add(1, Ordering::Relaxed);
+                            all_closed = false;
+                            let e = e.into_error();
+                            if !allowed(&e) {
+                                return fail(format!("close: unexpected error {e:?}"));
+                            }
                         }
                     }
                 }
@@ -1136,50 +1895,114 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                         }
                     }
                 } else {
-                    images = Some(
-                        stores
-                            .iter()
-                            .map(|s| (s.log.live_image(), s.data.live_image()))
-                            .collect(),
-                    );
+                    images = Some(live_images(&stores, upper.as_ref()));
                 }
             }
         }
+        let Opened {
+            pool,
+            trees,
+            upper: old_upper,
+        } = opened;
         drop(trees);
+        drop(old_upper);
+        let plan = OpenPlan::draw(&mut rng, panics);
         if same_pool {
-            let faults = open_faults(&mut rng);
-            trees = match open_in(&pool, &stores, faults, tally) {
+            opened = match open_in(pool, &stores, upper.as_ref(), frames, plan, tally) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("reopen after a close: {e}")),
             };
         } else {
             drop(pool);
-            tally_faults(&stores, tally);
+            tally_faults(&stores, upper.as_ref(), tally);
             let images = images.expect("an image for every end but a close");
             stores = stores
                 .into_iter()
-                .zip(images)
-                .map(|(s, (log, data))| Store {
-                    log: Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), log)),
-                    data: Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), data)),
-                    bounded: s.bounded,
+                .zip(images.trees)
+                .map(|(s, (log, data))| {
+                    let log = FaultyStorage::from_image(rng.next(), FaultConfig::none(), log);
+                    let data = FaultyStorage::from_image(rng.next(), FaultConfig::none(), data);
+                    Store::new(log, data, s.bounded)
                 })
                 .collect();
-            let faults = open_faults(&mut rng);
-            (pool, trees) = match open_all(&stores, frames, faults, tally) {
+            upper = images
+                .upper
+                .map(|u| Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), u)));
+            opened = match open_in(new_pool(frames), &stores, upper.as_ref(), frames, plan, tally) {
                 Ok(x) => x,
                 Err(e) => return fail(format!("recovery after {end:?}: {e}")),
             };
         }
-        for (t, tree) in trees.iter().enumerate() {
+        for (t, tree) in opened.trees.iter().enumerate() {
             if let Err(e) = check_tree(tree, t, threads, &mut parts, &floor[t], &ids, tally, false) {
                 return fail(format!("after {end:?} and the reopen: {e}"));
             }
         }
         tally.reopens_checked.fetch_add(1, Ordering::Relaxed);
     }
-    tally_faults(&stores, tally);
+    tally_faults(&stores, upper.as_ref(), tally);
     Vec::new()
+}
+
+/// Whether the model's feature `name` is on: all are, unless `BUFPOOL_BTREE_MODEL_OFF` names it (a
+/// comma-separated list of `covered`, `panics`, `bulk`), to tell a failure's cause apart.
+fn mode_on(name: &str) -> bool {
+    std::env::var("BUFPOOL_BTREE_MODEL_OFF").map_or(true, |off| !off.split(',').any(|o| o.trim() == name))
+}
+
+/// The initial load of tree `t` (on `s`) by `bulk_load` of `chosen`, under faults on its storages (and in
+/// schedules with storage panics, sometimes one armed): `Ok(true)` loaded and durable; `Ok(false)` refused with
+/// an error of those a fault explains (the tree then held nothing or every pair: `bulk_load`'s docs, "On an
+/// error before the switch the tree is unchanged"; after it, the pairs are in place but the final commit
+/// failed); the caller then restarts and finds it empty or whole.
+#[allow(clippy::too_many_arguments)] // the schedule's state
+fn bulk_load(
+    tree: &Tree,
+    s: &Store,
+    chosen: &BTreeMap<u64, Val>,
+    keys: &[Vec<u8>],
+    ids: &HashMap<Vec<u8>, u64>,
+    rng: &mut Rng,
+    panics: bool,
+    tally: &Tally,
+) -> Result<bool, String> {
+    let mut pairs: Vec<(&[u8], Vec<u8>)> = chosen
+        .iter()
+        .map(|(&id, &v)| (keys[id as usize].as_slice(), bytes(id, v)))
+        .collect();
+    pairs.sort();
+    let rate = [0.0, 0.002, 0.01][rng.below(3) as usize];
+    set_faults(std::slice::from_ref(s), None, rate);
+    if panics && rng.chance(20) {
+        if rng.chance(50) { &s.log_dev } else { &s.data_dev }.arm(rng.below(60) as i64);
+        tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| tree.bulk_load(pairs.iter().map(|(k, v)| (k, v)))));
+    set_faults(std::slice::from_ref(s), None, 0.0);
+    s.disarm();
+    match r {
+        Err(p) => Err(format!("bulk_load panicked: {}", message(&*p))),
+        Ok(Ok(n)) if n == pairs.len() as u64 => {
+            tally.bulk_loads_ok.fetch_add(1, Ordering::Relaxed);
+            Ok(true)
+        }
+        Ok(Ok(n)) => Err(format!("bulk_load of {} pairs returned {n}", pairs.len())),
+        Ok(Err(e)) if !allowed(&e) => Err(format!("bulk_load: unexpected error {e:?}")),
+        Ok(Err(e)) => {
+            tally.bulk_loads_failed.fetch_add(1, Ordering::Relaxed);
+            match contents(tree, ids) {
+                Ok(got) if got.is_empty() || got == *chosen => Ok(false),
+                Ok(got) => Err(format!(
+                    "bulk_load of {} pairs failed ({e}) and left {} in the tree",
+                    pairs.len(),
+                    got.len()
+                )),
+                Err(Unreadable::Tree(r)) if allowed(&r) => Ok(false),
+                Err(Unreadable::Tree(r)) => Err(format!("bulk_load failed ({e}), then a scan: {r:?}")),
+                Err(Unreadable::Wrong(w)) => Err(format!("bulk_load failed ({e}) and left {w}")),
+            }
+        }
+    }
 }
 
 /// Keeps the closures' own panics (`ClosurePanic`, hundreds a run) out of the test's output; every other panic
@@ -1189,7 +2012,8 @@ fn quiet_closure_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !info.payload().is::<ClosurePanic>() {
+            let storage = message(info.payload()).starts_with(STORAGE_PANIC);
+            if !info.payload().is::<ClosurePanic>() && !storage {
                 previous(info);
             }
         }));
@@ -1231,7 +2055,10 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          running {} / stopped {}, restart {}, close {} ({} failed); reopens checked {}, keys checked {}, changes \
          recovered {}, uncommitted changes lost {}; epoch ends left unchecked after faults {}; opens refused by faults {}; faults: read EIO {}, write EIO {}, sync EIO {}, ENOSPC {}, \
          short reads {}, short writes {}, writes dropped by a failed sync {}, unsynced writes at a power loss \
-         kept/torn/lost {}/{}/{}; violations {}",
+         kept/torn/lost {}/{}/{}; hinted reads {} ({} hints given); covered schedules {}: transactions {}, \
+         appends refused {}, applies retried {}, logs above broken {}, commits / checkpoints of the log above {} / \
+         {}, records replayed {}; storage panics armed {}, met {}; bulk loads ok {}, failed {}; open attempts under \
+         faults {}; violations {}",
         n(&t.ops_ok),
         n(&t.ops_failed),
         n(&t.closure_panics),
@@ -1260,6 +2087,21 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         f.crash_writes_kept,
         f.crash_writes_torn,
         f.crash_writes_lost,
+        n(&t.hinted_reads),
+        n(&t.hints_given),
+        n(&t.covered_schedules),
+        n(&t.covered_txns),
+        n(&t.covered_refused),
+        n(&t.covered_retries),
+        n(&t.covered_broken),
+        n(&t.upper_commits_ok),
+        n(&t.upper_checkpoints_ok),
+        n(&t.records_replayed),
+        n(&t.storage_panics_armed),
+        n(&t.storage_panics),
+        n(&t.bulk_loads_ok),
+        n(&t.bulk_loads_failed),
+        n(&t.open_attempts_faulty),
         violations.len()
     );
     assert!(violations.is_empty(), "{violations:#?}");
