@@ -42,7 +42,7 @@
 //! whatever caused them.
 
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -96,6 +96,22 @@ fn meta_u32(b: &[u8], off: usize) -> u32 {
 
 fn set_meta_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The least [`Growth::budget`]: pages, 4 MiB of 4 KiB pages.
+const GROWTH_MIN: u64 = 1024;
+
+/// What replay added past the data file's end, bounded ([`Tree::check_growth`]).
+struct Growth {
+    /// The most pages replay may hold zeroed and unfilled past the file's end at once: the larger of the file's
+    /// pages at the open, the pool's frames and [`GROWTH_MIN`]. A crashed tree's log leaves such pages only where
+    /// pages taken before a logged new page were neither logged nor written: a structure change's not yet
+    /// logged (a few), or a bulk load's that the crash lost before its switch (at most what the crashed pool
+    /// held unwritten, after a process crash). A bulk load larger than this whose unsynced pages a power loss
+    /// dropped, beside a concurrent change whose record was durable, is refused (R40-O30 in RELIABILITY.md).
+    budget: u64,
+    /// The pages replay added zeroed (below a page an image named) that no image has filled since.
+    zeroed: HashSet<PageNo>,
 }
 
 /// A page latched by a structure change, with its image from before the change: the change's undo.
@@ -795,6 +811,11 @@ impl Tree {
     fn recover(&self) -> Result<usize> {
         let mut records = 0;
         let mut written: HashMap<PageNo, Lsn> = HashMap::new();
+        let pages = self.pool.file_pages(self.file)?;
+        let mut growth = Growth {
+            budget: u64::from(pages).max(self.pool.frames() as u64).max(GROWTH_MIN),
+            zeroed: HashSet::new(),
+        };
         self.wal().scan(|lsn, ops| {
             records += 1;
             for op in ops {
@@ -802,7 +823,7 @@ impl Tree {
                     OwnedOp::Written(page, at) => (page, at),
                     op => {
                         let page = op.page();
-                        self.redo(lsn, op)?;
+                        self.redo(lsn, op, &mut growth)?;
                         (page, lsn)
                     }
                 };
@@ -846,10 +867,18 @@ impl Tree {
         Ok(())
     }
 
-    fn redo(&self, lsn: Lsn, op: OwnedOp) -> Result<()> {
+    fn redo(&self, lsn: Lsn, op: OwnedOp, growth: &mut Growth) -> Result<()> {
         let no = op.page();
-        while self.pool.file_pages(self.file)? <= no {
-            drop(self.pool.new_page(self.file)?);
+        let end = self.pool.file_pages(self.file)?;
+        if no >= end {
+            self.check_growth(lsn, &op, end, growth)?;
+            growth.zeroed.extend(end..no);
+            while self.pool.file_pages(self.file)? <= no {
+                drop(self.pool.new_page(self.file)?);
+            }
+        }
+        if matches!(op, OwnedOp::Image(..)) {
+            growth.zeroed.remove(&no);
         }
         let mut g = match self.pool.write(self.pid(no)) {
             Ok(g) => g,
@@ -897,6 +926,37 @@ impl Tree {
             return Err(self.corrupt(no, "log record does not apply to the page"));
         }
         g.set_lsn(lsn);
+        Ok(())
+    }
+
+    /// Before replay adds pages up to `op`'s page, `end` and past the data file's (and the pages replay added so
+    /// far): refuses, naming the page and the record's LSN, a record a crashed tree's log cannot hold (R40-30 in
+    /// RELIABILITY.md). A tree logs a new page's full image before any other change to it (its LSN is 0, below
+    /// any redo point: full-page writes; a bulk load's pages are synced before its record), so a record of
+    /// another kind past the end is not the tree's; and the pages between the end and an image's page were
+    /// taken from the pool before it (pages of changes logged after it, a bulk load's pages a crash lost), so
+    /// the pages replay adds zeroed and no image has filled yet stay within [`Growth::budget`]. Without this, a
+    /// record naming page `u32::MAX - 1` had replay add zeroed pages one by one towards it (R40-O20).
+    fn check_growth(&self, lsn: Lsn, op: &OwnedOp, end: PageNo, growth: &Growth) -> Result<()> {
+        let no = op.page();
+        if !matches!(op, OwnedOp::Image(..)) {
+            return Err(Error::LogMismatch(format!(
+                "the record at LSN {lsn} changes page {no}, past the data file's end ({end} pages), and no image \
+                 before it made that page (a tree logs a new page's full image first): a corrupt log, or not this \
+                 data file's; the open is refused before the file grows"
+            )));
+        }
+        let zeroed = growth.zeroed.len() as u64 + u64::from(no - end);
+        if no == NO_PAGE || zeroed > growth.budget {
+            return Err(Error::LogMismatch(format!(
+                "the record at LSN {lsn} holds an image of page {no}, {} pages past the data file's end ({end} \
+                 pages): replay would leave {zeroed} zeroed pages that no record has filled, more than the {} a \
+                 crashed tree's log can need (the larger of the file's pages at the open, the pool's frames and \
+                 {GROWTH_MIN}): a corrupt log, or not this data file's; the open is refused before the file grows",
+                no - end,
+                growth.budget
+            )));
+        }
         Ok(())
     }
 

@@ -55,6 +55,7 @@ mod open_refused;
 mod range_prefetch;
 mod read_faults_everywhere;
 mod read_hint;
+mod replay_past_end;
 mod scans_interleaved;
 mod short_keys_concurrent;
 mod short_keys_model;
