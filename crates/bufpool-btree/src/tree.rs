@@ -2305,13 +2305,24 @@ impl Tree {
     /// refused for as long as the data device is full no longer log a meta page's image each: in a bounded log
     /// they filled the quarter of its region kept for a checkpoint and passed its end, and no checkpoint could
     /// then write its pages or cut (R25-3 in RELIABILITY.md).
+    ///
+    /// Not so for a log that depends on another (covered changes) while a bounded log's region has room for the
+    /// meta page's image within seven eighths ([`TreeWal::room_for_checkpoint_image`]; always for an unbounded
+    /// log): there `redo` is logged as for a first checkpoint. A cut at the earlier point (an earlier checkpoint
+    /// that failed, or one still running in another thread) kept the leaf images logged between it and `redo`,
+    /// older than covered changes made after them, which no record of this log describes; the caller then cuts
+    /// the log above before its own checkpoint's start, and a leaf torn by a later failed write (a refused
+    /// recovery's checkpoint) was rebuilt from such an image at the next open, without those changes, which
+    /// nothing could redo any more (R40-2 in RELIABILITY.md).
     fn note_log_start(&self, redo: Lsn) -> Result<Lsn> {
         let mut meta = self.hold(META)?;
         let logged = meta_u64(&meta, M_LOG_START);
         if logged >= redo {
             return Ok(redo);
         }
-        if logged > self.wal().start_lsn() {
+        if logged > self.wal().start_lsn()
+            && !(self.wal().has_dependency() && self.wal().room_for_checkpoint_image(meta.len()))
+        {
             return Ok(logged);
         }
         self.wal().check_beyond_region()?;

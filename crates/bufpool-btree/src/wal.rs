@@ -2182,6 +2182,16 @@ impl TreeWal {
         self.check_room_within(u64::MAX)
     }
 
+    /// Whether a checkpoint may log its meta page's image (`bytes` long) though an earlier checkpoint noted a
+    /// redo point it may cut at instead (`Tree::note_log_start`): always for an unbounded log; for a bounded one,
+    /// while the image ends within seven eighths of its region, so that retries refused while the data device is
+    /// full leave the last eighth to the checkpoint that cuts (R25-3, R40-2 in RELIABILITY.md).
+    pub(crate) fn room_for_checkpoint_image(&self, bytes: usize) -> bool {
+        let io = self.io.lock();
+        let end = self.appended.load(Ordering::Acquire) + (REC_HDR + 64 + bytes) as u64;
+        io.region_len == 0 || end <= io.origin + io.region_len - io.region_len / 8
+    }
+
     /// The refusal of an append that would take a bounded log past three quarters of its region.
     fn region_full(&self) -> Error {
         Error::NoSpace(format!(

@@ -24,6 +24,7 @@ mod covered;
 mod covered_concurrent_crash;
 mod covered_replay_bounded;
 mod covered_run;
+mod covered_stale_image;
 mod cut_crash_notes;
 mod device_faults;
 mod fail_safe;

@@ -75,6 +75,9 @@
 //! `BUFPOOL_BTREE_MODEL_FIRST=S` (default 0), e.g.
 //! `BUFPOOL_BTREE_MODEL_FIRST=1000 BUFPOOL_BTREE_MODEL_SCHEDULES=2000 cargo test --release -p bufpool-btree --test
 //! integration -- whole_api_model:: --nocapture`; the figures printed at the end are RELIABILITY.md's.
+//! `BUFPOOL_BTREE_MODEL_TRACE=1` prints each reopen attempt's steps and errors, the log above's records redone and
+//! its checkpoints, and after each refused attempt a fault-free recovery of copies of the storages, checked as the
+//! reopen is (how R40-2 was told apart: the attempt after which the copies first lose a change).
 
 use crate::common;
 
@@ -309,8 +312,16 @@ impl Upper {
             }
             self.wal.begin_checkpoint()
         };
-        Tree::checkpoint_all(trees)?;
-        self.wal.truncate_before(r)
+        let all = Tree::checkpoint_all(trees);
+        if trace() {
+            eprintln!("TRACE upper checkpoint: begin {r:?}, checkpoint_all {all:?}");
+        }
+        all?;
+        let cut = self.wal.truncate_before(r);
+        if trace() {
+            eprintln!("TRACE upper checkpoint: truncate_before {r:?}: {cut:?}");
+        }
+        cut
     }
 }
 
@@ -1375,6 +1386,11 @@ impl OpenPlan {
     }
 }
 
+/// Whether `BUFPOOL_BTREE_MODEL_TRACE` asks for each reopen attempt's steps on stderr (R40-2's diagnosis).
+fn trace() -> bool {
+    std::env::var_os("BUFPOOL_BTREE_MODEL_TRACE").is_some()
+}
+
 /// A pool of `frames` frames of 4 KiB.
 fn new_pool(frames: usize) -> Arc<BufferPool> {
     Arc::new(common::pool_builder().frames(frames).page_size(4096).build().unwrap())
@@ -1411,8 +1427,21 @@ fn open_wal(s: &Store) -> bufpool_btree::Result<Arc<TreeWal>> {
 /// eviction's write-out) is made again after a checkpoint of its tree.
 fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
     let mut records = 0;
-    upper.scan(|_, ops| {
+    let mut first = None;
+    let end = upper.scan(|lsn, ops| {
         records += 1;
+        if trace() {
+            first.get_or_insert(lsn);
+            let keys: Vec<String> = ops
+                .iter()
+                .map(|op| match op {
+                    OwnedOp::Put(t, k, _) => format!("p{t}:{:?}", (0..IDS).find(|&i| key(i) == *k)),
+                    OwnedOp::Del(t, k) => format!("d{t}:{:?}", (0..IDS).find(|&i| key(i) == *k)),
+                    _ => "?".into(),
+                })
+                .collect();
+            eprintln!("TRACE replay record end {lsn:?}: {keys:?}");
+        }
         for op in ops {
             let (t, k, v) = match op {
                 OwnedOp::Put(t, k, v) => (t, k, Some(v)),
@@ -1432,7 +1461,11 @@ fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
             })?;
         }
         Ok(())
-    })?;
+    });
+    if trace() {
+        eprintln!("TRACE replay: {records} records, first end {first:?}, scan {end:?}");
+    }
+    end?;
     Ok(records)
 }
 
@@ -1452,6 +1485,7 @@ fn open_in(
     frames: usize,
     plan: OpenPlan,
     tally: &Tally,
+    probe: Option<&dyn Fn(&str)>,
 ) -> Result<Opened, String> {
     let arm = |t: usize, first: bool| {
         if let Some((pt, log, calls)) = plan.panic.filter(|p| first && p.0 == t) {
@@ -1529,15 +1563,35 @@ fn open_in(
         })
     };
     let mut pool = pool;
+    if let (Some(probe), true) = (probe, trace() && plan.attempts > 0) {
+        probe("before the attempts");
+    }
     for attempt in 0..plan.attempts {
         set_faults(stores, upper, plan.faults);
         for t in 0..stores.len() {
             arm(t, attempt == 0);
         }
         tally.open_attempts_faulty.fetch_add(1, Ordering::Relaxed);
+        if trace() {
+            eprintln!(
+                "TRACE attempt {attempt} (faults {}, panic {:?}) starts",
+                plan.faults,
+                plan.panic.filter(|_| attempt == 0)
+            );
+        }
         let r = catch_unwind(AssertUnwindSafe(|| open(&pool)));
         set_faults(stores, upper, 0.0);
         stores.iter().for_each(Store::disarm);
+        if trace() {
+            match &r {
+                Ok(Ok(_)) => eprintln!("TRACE attempt {attempt} opened"),
+                Ok(Err(e)) => eprintln!("TRACE attempt {attempt} refused in {}: {e}", step.lock().unwrap()),
+                Err(_) => eprintln!("TRACE attempt {attempt} panicked"),
+            }
+            if let (Some(probe), false) = (probe, matches!(r, Ok(Ok(_)))) {
+                probe(&format!("after attempt {attempt}"));
+            }
+        }
         match r {
             Ok(Ok(opened)) => return Ok(opened),
             Ok(Err(e)) if refusal_allowed(&e) => {
@@ -1552,6 +1606,9 @@ fn open_in(
             }
             Err(p) => return Err(format!("open (attempt {attempt}) panicked: {}", message(&*p))),
         }
+    }
+    if trace() {
+        eprintln!("TRACE fault-free attempt starts");
     }
     open(&pool).map_err(|e| format!("open: {}: {e}", step.lock().unwrap()))
 }
@@ -1654,7 +1711,15 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
     let mut floor = vec![vec![0u64; threads]; TREES];
     // A start or restart of the process: a new pool, every storage as written, no faults.
     let start = |stores: &[Store], upper: Option<&Arc<FaultyStorage>>| {
-        open_in(new_pool(frames), stores, upper, frames, OpenPlan::default(), tally)
+        open_in(
+            new_pool(frames),
+            stores,
+            upper,
+            frames,
+            OpenPlan::default(),
+            tally,
+            None,
+        )
     };
     let mut opened = match start(&stores, upper.as_ref()) {
         Ok(x) => x,
@@ -1908,7 +1973,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         drop(old_upper);
         let plan = OpenPlan::draw(&mut rng, panics);
         if same_pool {
-            opened = match open_in(pool, &stores, upper.as_ref(), frames, plan, tally) {
+            opened = match open_in(pool, &stores, upper.as_ref(), frames, plan, tally, None) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("reopen after a close: {e}")),
             };
@@ -1928,7 +1993,49 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             upper = images
                 .upper
                 .map(|u| Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), u)));
-            opened = match open_in(new_pool(frames), &stores, upper.as_ref(), frames, plan, tally) {
+            // R40-2's diagnosis: a fault-free recovery of copies of the storages, checked as the reopen is.
+            let probe = |when: &str| {
+                let imgs = live_images(&stores, upper.as_ref());
+                let st: Vec<Store> = stores
+                    .iter()
+                    .zip(imgs.trees)
+                    .map(|(s, (l, d))| {
+                        let l = FaultyStorage::from_image(1, FaultConfig::none(), l);
+                        Store::new(l, FaultyStorage::from_image(2, FaultConfig::none(), d), s.bounded)
+                    })
+                    .collect();
+                let up = imgs
+                    .upper
+                    .map(|u| Arc::new(FaultyStorage::from_image(3, FaultConfig::none(), u)));
+                let quiet = Tally::default();
+                eprintln!("TRACE probe {when} begins");
+                let o = match open_in(
+                    new_pool(frames),
+                    &st,
+                    up.as_ref(),
+                    frames,
+                    OpenPlan::default(),
+                    &quiet,
+                    None,
+                ) {
+                    Ok(o) => o,
+                    Err(e) => return eprintln!("TRACE probe {when}: open failed: {e}"),
+                };
+                let mut p = parts.clone();
+                for (t, tree) in o.trees.iter().enumerate() {
+                    let r = check_tree(tree, t, threads, &mut p, &floor[t], &ids, &quiet, false);
+                    eprintln!("TRACE probe {when}: tree {t}: {r:?}");
+                }
+            };
+            opened = match open_in(
+                new_pool(frames),
+                &stores,
+                upper.as_ref(),
+                frames,
+                plan,
+                tally,
+                Some(&probe),
+            ) {
                 Ok(x) => x,
                 Err(e) => return fail(format!("recovery after {end:?}: {e}")),
             };
