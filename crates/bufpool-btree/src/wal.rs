@@ -2189,7 +2189,7 @@ impl TreeWal {
     pub(crate) fn room_for_checkpoint_image(&self, bytes: usize) -> bool {
         let io = self.io.lock();
         let end = self.appended.load(Ordering::Acquire) + (REC_HDR + 64 + bytes) as u64;
-        io.region_len == 0 || end <= io.origin + io.region_len - io.region_len / 8
+        end <= io.region_end_lsn() - io.region_len / 8
     }
 
     /// The refusal of an append that would take a bounded log past three quarters of its region.
@@ -2745,21 +2745,12 @@ impl TreeWal {
         if redo > st.next {
             return refused(format!("beyond its end ({})", st.next));
         }
+        // A record of this log starts at `redo` if one reads back there whole, naming `redo` (its header's LSN)
+        // and passing its CRC: from the buffer (whole records from `buf_start`; no write-out runs, it would hold
+        // `io`) or from the device.
         let starts_a_record = if redo >= st.buf_start {
-            // The buffer holds whole records from `buf_start` (no write-out runs: it would hold `io`).
-            let mut at = st.buf_start;
-            while at < redo {
-                let i = (at - st.buf_start) as usize;
-                let len = st
-                    .buf
-                    .get(i + 4..i + 8)
-                    .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
-                if (len as usize) < REC_HDR {
-                    break;
-                }
-                at += u64::from(len);
-            }
-            at == redo
+            let mut r = st.buf.get((redo - st.buf_start) as usize..).unwrap_or_default();
+            read_record(&mut r, self.name(), redo, &mut Vec::new())?.is_some()
         } else {
             drop(st);
             let mut r = DeviceReader {

@@ -981,12 +981,13 @@ impl BufferPool {
     /// gone, and a restart right after a crash must not fail on that. A file this pool has open is refused at
     /// once.
     fn lock_storage(&self, path: &Path, storage: &dyn Storage) -> std::io::Result<()> {
-        self.lock_waiting(storage, || {
-            std::fs::metadata(path).ok().is_some_and(|m| {
-                use std::os::unix::fs::MetadataExt;
-                self.core.files.open_as((m.dev(), m.ino())).is_some()
-            })
-        })
+        self.lock_waiting(storage, || self.open_as(path_identity(path)).is_some())
+    }
+
+    /// The file this pool has open whose data file is `ident` (device, inode), if any: how a refused lock tells
+    /// this pool's own open of the file from another opener's.
+    fn open_as(&self, ident: Option<(u64, u64)>) -> Option<FileId> {
+        ident.and_then(|i| self.core.files.open_as(i))
     }
 
     /// [`Storage::try_lock`], a lock held by another opener waited for up to [`LOCK_WAIT_MAX`] unless `ours()`
@@ -1010,21 +1011,15 @@ impl BufferPool {
     /// regular file, or the OS error.
     fn open_error(&self, path: &Path, e: std::io::Error) -> Error {
         match e.kind() {
-            std::io::ErrorKind::WouldBlock => {
-                let ident = std::fs::metadata(path).ok().map(|m| {
-                    use std::os::unix::fs::MetadataExt;
-                    (m.dev(), m.ino())
-                });
-                match ident.and_then(|i| self.core.files.open_as(i)) {
-                    Some(file) => Error::FileAlreadyOpen {
-                        path: Some(path.to_path_buf()),
-                        file,
-                    },
-                    None => Error::FileLocked {
-                        path: path.to_path_buf(),
-                    },
-                }
-            }
+            std::io::ErrorKind::WouldBlock => match self.open_as(path_identity(path)) {
+                Some(file) => Error::FileAlreadyOpen {
+                    path: Some(path.to_path_buf()),
+                    file,
+                },
+                None => Error::FileLocked {
+                    path: path.to_path_buf(),
+                },
+            },
             std::io::ErrorKind::Unsupported if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
                 Error::NotARegularFile {
                     path: path.to_path_buf(),
@@ -1062,9 +1057,8 @@ impl BufferPool {
         // The caller's storage is called under the pool's panic wrapper, as `register` calls it (R18-O2).
         let locked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let ident = storage.identity();
-            let open_here = || ident.and_then(|i| self.core.files.open_as(i));
-            self.lock_waiting(&storage, || open_here().is_some())
-                .map_err(|e| match (e.kind(), open_here()) {
+            self.lock_waiting(&storage, || self.open_as(ident).is_some())
+                .map_err(|e| match (e.kind(), self.open_as(ident)) {
                     (std::io::ErrorKind::WouldBlock, Some(file)) => Error::FileAlreadyOpen { path: None, file },
                     (std::io::ErrorKind::WouldBlock, None) => Error::FileLocked {
                         path: PathBuf::from("the storage"),
@@ -2540,6 +2534,13 @@ impl BufferPool {
         [s.read_latency, s.write_latency, s.sync_latency] = self.core.files.latency().snapshot();
         s
     }
+}
+
+/// The (device, inode) of the file at `path` now, as [`Storage::identity`] gives an opened one's; `None` if it
+/// cannot be read.
+fn path_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn view_result<R>(view: &PageView<'_>, r: R) -> Result<R> {
