@@ -27,7 +27,8 @@ pub struct BenchConfig {
     pub page_size: usize,
     /// Lookup threads.
     pub threads: usize,
-    /// How long to run lookups.
+    /// How long to run lookups. A duration too long to add to the current time (such as [`Duration::MAX`]) runs
+    /// them until the process ends.
     pub lookup_time: Duration,
     /// Commit after this many puts during the load (group commit batches).
     pub commit_every: u64,
@@ -88,6 +89,12 @@ pub fn value_for(k: u64) -> [u8; VALUE_BYTES] {
     v
 }
 
+/// When lookups started at `start` and running for `time` end: `None` (never) where `start + time` is past what an
+/// [`Instant`] can hold, instead of the addition's panic.
+fn deadline_after(start: Instant, time: Duration) -> Option<Instant> {
+    start.checked_add(time)
+}
+
 /// Loads `cfg.tuples` tuples in scattered order into a new tree in `dir` (which must not hold a tree), then
 /// runs uniform random lookups of loaded keys from `cfg.threads` threads for `cfg.lookup_time` (after reopening
 /// with `cfg.lookup_frames` frames if set).
@@ -135,7 +142,7 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
     let before = tree.pool().stats();
     let cpu1 = process_cpu_secs();
     let t1 = Instant::now();
-    let deadline = t1 + cfg.lookup_time;
+    let deadline = deadline_after(t1, cfg.lookup_time);
     let counts = std::thread::scope(|s| {
         let handles: Vec<_> = (0..cfg.threads.max(1))
             .map(|t| {
@@ -145,7 +152,7 @@ pub fn run(dir: &Path, cfg: &BenchConfig) -> Result<BenchReport> {
                     let mut n = 0u64;
                     let batch = cfg.lookup_batch.max(1);
                     let mut ids = Vec::with_capacity(batch);
-                    while Instant::now() < deadline {
+                    while deadline.is_none_or(|d| Instant::now() < d) {
                         if batch > 1 {
                             ids.clear();
                             for _ in 0..batch {
@@ -218,4 +225,19 @@ fn process_cpu_secs() -> f64 {
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_time_past_what_an_instant_holds_has_no_deadline_instead_of_a_panic() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::MAX), None);
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(3)),
+            Some(now + Duration::from_secs(3))
+        );
+    }
 }
