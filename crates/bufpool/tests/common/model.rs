@@ -1278,9 +1278,12 @@ impl World {
     }
 
     /// Whether the device of the files by path may have been full during an op that began when the fill count
-    /// was `epoch` (full now, or filled or emptied since).
+    /// was `epoch` (full now, or filled or emptied since, or the op began during a fill or an emptying: the count
+    /// is odd from a toggle's start to its end, and an emptying marks the device not full before its end, so an
+    /// op that met the ballast and then saw `full` false and the count unchanged was flagged: stress seeds
+    /// 1052138 and 1053849, session 41).
     fn maybe_full(&self, epoch: u64) -> bool {
-        self.full.load(SeqCst) || self.fill_epoch.load(SeqCst) != epoch
+        epoch & 1 == 1 || self.full.load(SeqCst) || self.fill_epoch.load(SeqCst) != epoch
     }
 
     /// Fills the small tmpfs if it is empty, empties it if it is full (`Op::PathFile`, one step in four).
