@@ -28,6 +28,7 @@ mod covered_stale_image;
 mod cut_crash_notes;
 mod device_faults;
 mod fail_safe;
+mod files_replaced_while_open;
 mod foreign_hint;
 mod get_many_order;
 mod get_many_part;

@@ -419,6 +419,11 @@ pub(super) fn file_identity(file: &File) -> Option<(u64, u64)> {
     Some((m.dev(), m.ino()))
 }
 
+/// The link count of an open file: what [`Storage::links`] reports for file-backed backends.
+pub(super) fn file_links(file: &File) -> Option<u64> {
+    file.metadata().ok().map(|m| m.nlink())
+}
+
 impl Storage for FileStorage {
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
@@ -446,6 +451,10 @@ impl Storage for FileStorage {
 
     fn identity(&self) -> Option<(u64, u64)> {
         file_identity(&self.file)
+    }
+
+    fn links(&self) -> Option<u64> {
+        file_links(&self.file)
     }
 
     fn record_store(&self) -> Option<&dyn RecordStore> {

@@ -127,6 +127,15 @@ pub trait Storage: Send + Sync + 'static {
         None
     }
 
+    /// How many names lead to the underlying file now (its link count, `st_nlink`): 0 once it was deleted, or
+    /// replaced by a rename over its name, while open, so that what is written and synced in it goes with it when
+    /// it is closed. The pool asks after each sync that made writes durable, and fails the file with
+    /// [`crate::Error::DataFileUnlinked`] on 0 (R41-1 in RELIABILITY.md). `None` (the default): not a file, or
+    /// not known; a wrapper storage forwards it as it forwards [`Storage::identity`].
+    fn links(&self) -> Option<u64> {
+        None
+    }
+
     /// Where this storage keeps bufpool's file record (identity, page size, written mark: ARCHITECTURE.md, "Page
     /// format and file record"). `None` (the default): the file is *unbound*: pages are not checked against a
     /// file identity and all-zero pages always read as never written.
@@ -179,6 +188,9 @@ macro_rules! forward_storage {
             }
             fn identity(&self) -> Option<(u64, u64)> {
                 (**self).identity()
+            }
+            fn links(&self) -> Option<u64> {
+                (**self).links()
             }
             fn record_store(&self) -> Option<&dyn RecordStore> {
                 (**self).record_store()

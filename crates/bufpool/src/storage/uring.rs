@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::file::{file_identity, flock_exclusive, open_with_record, SidecarRecord};
+use super::file::{file_identity, file_links, flock_exclusive, open_with_record, SidecarRecord};
 use super::{IoKind, IoRequest, OpenMode, Storage, StorageInfo};
 
 /// Submission queue entries per thread's ring: the most requests one thread keeps in flight.
@@ -311,6 +311,10 @@ impl Storage for UringStorage {
 
     fn identity(&self) -> Option<(u64, u64)> {
         file_identity(&self.file)
+    }
+
+    fn links(&self) -> Option<u64> {
+        file_links(&self.file)
     }
 
     fn record_store(&self) -> Option<&dyn super::RecordStore> {
