@@ -358,7 +358,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use bufpool::storage::Storage;
+use bufpool::storage::{Opened, Storage};
 use bufpool::{Lsn, PageNo};
 use parking_lot::Mutex;
 
@@ -1824,10 +1824,11 @@ impl TreeWal {
     /// The storage's lock ([`Storage::try_lock`]) is taken first, as [`TreeWal::open`] locks its file (R13-O2):
     /// a file-backed storage (`FileStorage`, `UringStorage`) whose file another opener holds (a log of a live
     /// tree, opened by path or by another storage on the same file) is refused with
-    /// [`bufpool::Error::FileLocked`], naming "the log storage", before it is read or cut. A storage without a
-    /// lock (memory, `FaultyStorage`, the default of a caller's own) cannot tell a second opener: the caller must
-    /// not open two logs on one such storage (nor hand one file storage, shared through an `Arc`, to two logs:
-    /// a lock taken twice through one open file is granted twice) while a tree uses either.
+    /// [`bufpool::Error::FileLocked`], naming "the log storage", before it is read or cut; so is one file storage
+    /// shared through an `Arc` while another log (or a pool) has it (R41-3 in RELIABILITY.md), and its lock is
+    /// given back when the log is dropped. A storage without a lock (memory, `FaultyStorage`, the default of a
+    /// caller's own) cannot tell a second opener: the caller must not open two logs on one such storage while a
+    /// tree uses either.
     pub fn open_storage(storage: impl Storage) -> Result<Arc<TreeWal>> {
         storage.try_lock().map_err(|e| match e.kind() {
             io::ErrorKind::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
@@ -1835,7 +1836,8 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, None)
+        // Held so that the lock is given back when the log is dropped or its open refused (R41-3).
+        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, None)
     }
 
     /// [`TreeWal::open_storage`] of a log that uses at most `capacity` bytes of the storage, its header included,
@@ -1866,7 +1868,7 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, Some(region_len))
+        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, Some(region_len))
     }
 
     /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]).

@@ -50,6 +50,7 @@ mod log_rewrite_file_mode;
 mod log_scan_vs_cut;
 mod log_short_read;
 mod log_storage_panics;
+mod log_storage_shared_by_two_logs;
 mod log_through_a_symlink;
 mod model;
 mod open_foreign_data_file;

@@ -454,7 +454,8 @@ pub enum Error {
     /// (R41-1 in RELIABILITY.md: every checkpoint and close returned `Ok`, and a reopen read a restored backup's
     /// older pages). The file then refuses writes as a failed file does ([`Error::FileFailed`]); its pages can
     /// still be read (from the file it opened) to save them, and `drop_file` closes it. The pool's other files go
-    /// on.
+    /// on. A scratch file unlinked on purpose after its open fails so at its first sync that wrote (a checkpoint
+    /// syncs every file): nothing of it could outlive its close anyway; `drop_file` it instead.
     #[error(
         "{file}'s data file{} was deleted or replaced while open: no name leads to the file its pages were \
          written and synced to, so they are not durable under that name; the file refuses writes (its pages can \

@@ -84,6 +84,7 @@ mod stats_agree;
 mod stats_by_source;
 mod storage_backends;
 mod storage_drop_panics;
+mod storage_shared_by_two_pools;
 mod stress_16_threads;
 mod sweep_vs_eviction;
 mod unmodelled_api;
