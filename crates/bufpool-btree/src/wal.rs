@@ -353,12 +353,12 @@
 use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use bufpool::storage::Storage;
+use bufpool::storage::{Opened, Storage};
 use bufpool::{Lsn, PageNo};
 use parking_lot::Mutex;
 
@@ -1092,6 +1092,17 @@ impl Device {
         }
     }
 
+    /// Whether no name leads to the file any more (its link count is 0: deleted, or replaced by a rename over its
+    /// name, while open; [`Storage::links`] for a storage), so that records synced in it are not durable under
+    /// any name (R41-2 in RELIABILITY.md). Asked after each fsync of a write-out, under `io`: the log's own
+    /// rewrite swaps its handle under that lock right after its rename, so it never sees its own replaced file.
+    fn unlinked(&self) -> io::Result<bool> {
+        match self {
+            Device::File(f) => Ok(f.metadata()?.nlink() == 0),
+            Device::Storage(s) => guarded("Storage::links", || Ok(s.links() == Some(0))),
+        }
+    }
+
     /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records,
     /// durably: a file is cut, a storage (which cannot shrink) gets zeros written over it.
     fn cut(&self, len: u64, limit: u64) -> io::Result<()> {
@@ -1659,6 +1670,9 @@ const AT_OPEN: &str = "nothing was opened: fix the cause and open the tree again
 /// What to do after the log failed: it refuses every commit from then on.
 const FAILED: &str = "the log refuses every change from now on: fix the device, then open the tree again after a \
     restart (a new pool): recovery replays every commit the log made durable";
+/// Why a write-out's fsync failed the log when no name led to its file any more (R41-2).
+const UNLINKED: &str = "the log file was deleted or replaced while open: no name leads to the file these records \
+    were synced to, so they are not durable under the log's name (a reopen finds another log, or none)";
 /// What to do after a cut failed: the log is whole and in force.
 const CUT_KEPT: &str = "the log is kept whole and goes on; the next checkpoint cuts it again";
 
@@ -1810,10 +1824,11 @@ impl TreeWal {
     /// The storage's lock ([`Storage::try_lock`]) is taken first, as [`TreeWal::open`] locks its file (R13-O2):
     /// a file-backed storage (`FileStorage`, `UringStorage`) whose file another opener holds (a log of a live
     /// tree, opened by path or by another storage on the same file) is refused with
-    /// [`bufpool::Error::FileLocked`], naming "the log storage", before it is read or cut. A storage without a
-    /// lock (memory, `FaultyStorage`, the default of a caller's own) cannot tell a second opener: the caller must
-    /// not open two logs on one such storage (nor hand one file storage, shared through an `Arc`, to two logs:
-    /// a lock taken twice through one open file is granted twice) while a tree uses either.
+    /// [`bufpool::Error::FileLocked`], naming "the log storage", before it is read or cut; so is one file storage
+    /// shared through an `Arc` while another log (or a pool) has it (R41-3 in RELIABILITY.md), and its lock is
+    /// given back when the log is dropped. A storage without a lock (memory, `FaultyStorage`, the default of a
+    /// caller's own) cannot tell a second opener: the caller must not open two logs on one such storage while a
+    /// tree uses either.
     pub fn open_storage(storage: impl Storage) -> Result<Arc<TreeWal>> {
         storage.try_lock().map_err(|e| match e.kind() {
             io::ErrorKind::WouldBlock => Error::Pool(bufpool::Error::FileLocked {
@@ -1821,7 +1836,8 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, None)
+        // Held so that the lock is given back when the log is dropped or its open refused (R41-3).
+        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, None)
     }
 
     /// [`TreeWal::open_storage`] of a log that uses at most `capacity` bytes of the storage, its header included,
@@ -1852,7 +1868,7 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(storage)), None, Some(region_len))
+        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, Some(region_len))
     }
 
     /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]).
@@ -2581,6 +2597,13 @@ impl TreeWal {
         if sync {
             self.grow(io, io.offset(end)).map_err(|e| self.fail("write zeros", e))?;
             io.dev.sync().map_err(|e| self.fail("fsync", e))?;
+            // Synced where no name leads (the file deleted or renamed over while open): the records would be
+            // acknowledged and lost with the file, as R10-4's were through a handle the log's own rewrite left.
+            match io.dev.unlinked() {
+                Ok(false) => {}
+                Ok(true) => return Err(self.fail("fsync", io::Error::other(UNLINKED))),
+                Err(e) => return Err(self.fail("fstat", e)),
+            }
             self.syncs[cause as usize].fetch_add(1, Ordering::Relaxed);
             self.durable.fetch_max(end, Ordering::AcqRel);
         }

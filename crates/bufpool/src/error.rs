@@ -447,6 +447,27 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The data file was deleted, or replaced by a rename over its name, while this pool had it open: no name
+    /// leads to the file the pool writes any more ([`crate::storage::Storage::links`] is 0), so what it wrote and
+    /// synced there is lost when the file is closed, and the next open of the path finds another file (or none).
+    /// Reported by the sync that made writes durable (a checkpoint, a flush, `close_file`) instead of its `Ok`
+    /// (R41-1 in RELIABILITY.md: every checkpoint and close returned `Ok`, and a reopen read a restored backup's
+    /// older pages). The file then refuses writes as a failed file does ([`Error::FileFailed`]); its pages can
+    /// still be read (from the file it opened) to save them, and `drop_file` closes it. The pool's other files go
+    /// on. A scratch file unlinked on purpose after its open fails so at its first sync that wrote (a checkpoint
+    /// syncs every file): nothing of it could outlive its close anyway; `drop_file` it instead.
+    #[error(
+        "{file}'s data file{} was deleted or replaced while open: no name leads to the file its pages were \
+         written and synced to, so they are not durable under that name; the file refuses writes (its pages can \
+         still be read)",
+        path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default()
+    )]
+    DataFileUnlinked {
+        /// The file.
+        file: FileId,
+        /// Its path, for a file opened by path.
+        path: Option<PathBuf>,
+    },
     /// A checkpoint (or `close`) failed for several files; every other file is durable as of it. Each entry is a
     /// failed file and its first error. [`crate::BufferPool::checkpoint_report`] gives the same per file.
     #[error("checkpoint failed for {} files ({}); the other files are durable", failed.len(),
@@ -550,9 +571,10 @@ impl Error {
     /// The file this error concerns, when it concerns one.
     pub fn file(&self) -> Option<FileId> {
         match self {
-            Error::Io { file, .. } | Error::FileFailed { file, .. } | Error::FileAlreadyOpen { file, .. } => {
-                Some(*file)
-            }
+            Error::Io { file, .. }
+            | Error::FileFailed { file, .. }
+            | Error::FileAlreadyOpen { file, .. }
+            | Error::DataFileUnlinked { file, .. } => Some(*file),
             Error::NoSpace { page, .. }
             | Error::ShortRead { page, .. }
             | Error::Corrupt { page, .. }
@@ -586,6 +608,7 @@ impl Error {
             | Error::PageSizeMismatch { path, .. }
             | Error::BadFileRecord { path, .. }
             | Error::DataFileEmptied { path, .. }
+            | Error::DataFileUnlinked { path, .. }
             | Error::OpenIo { path, .. } => path.as_deref(),
             _ => None,
         }

@@ -354,6 +354,12 @@ impl FileEntry {
         r
     }
 
+    /// Whether no name leads to the file any more ([`Storage::links`] is 0: deleted, or replaced by a rename over
+    /// its name, while open; R41-1 in RELIABILITY.md), with a panic turned into an error.
+    pub(crate) fn unlinked(&self) -> std::io::Result<bool> {
+        catch_io("Storage::links", || Ok(self.storage.links() == Some(0)))
+    }
+
     /// `Storage::submit`; if it panics, every request it left without a result fails with the panic. Timed: each
     /// request records the batch's time.
     pub(crate) fn submit(&self, reqs: &mut [IoRequest<'_>]) {

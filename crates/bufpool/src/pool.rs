@@ -54,7 +54,7 @@ use crate::preset::Preset;
 use crate::skips::Skip;
 use crate::snapshot::SnapshotTracker;
 use crate::stats::{Counter, Counters, Stats};
-use crate::storage::{uring_available, FileStorage, OpenMode, Storage, UringStorage};
+use crate::storage::{uring_available, FileStorage, OpenMode, Opened, Storage, UringStorage};
 use crate::sync::Backoff;
 use crate::wal::{NoWal, Wal};
 use crate::writer::{WriteSource, WriterConfig};
@@ -1049,7 +1049,9 @@ impl BufferPool {
     /// A storage over a data file ([`FileStorage`], [`UringStorage`], or one that forwards [`Storage::try_lock`]
     /// to them) is locked as an open by path is, before anything is read: [`Error::FileLocked`] (path "the
     /// storage") while another pool or process has the file open, [`Error::FileAlreadyOpen`] while this pool has
-    /// it (R40-10 in RELIABILITY.md: it was registered unlocked, and two pools wrote one file).
+    /// it (R40-10 in RELIABILITY.md: it was registered unlocked, and two pools wrote one file). One storage shared
+    /// through an `Arc` is locked for one opener at a time: another pool's open of it is `FileLocked` until this
+    /// pool closes or drops the file (R41-3: `flock` granted the lock again through the one descriptor).
     pub fn open_storage_with(&self, storage: impl Storage, options: FileOptions) -> Result<FileId> {
         // The id first, as an open by path takes it (R18-O1: no refusal for the lock names a file open under it),
         // and kept through the wait for the lock.
@@ -1072,7 +1074,9 @@ impl BufferPool {
                 })
         }));
         locked.unwrap_or_else(|payload| Err(Error::panicked("Storage (opening the file)", payload)))?;
-        self.register_file(options, Box::new(storage), None, reserved.as_ref())
+        // Locked: held so that the lock is given back when the file is closed or dropped, or the open refused
+        // (R41-3: a storage shared through an `Arc` is locked for one opener at a time).
+        self.register_file(options, Box::new(Opened::new(storage)), None, reserved.as_ref())
     }
 
     /// Pages allocated in `file`: page numbers `0..file_pages` exist. At open, the file's length in pages, or its

@@ -241,7 +241,8 @@ impl BufferPool {
         Ok(())
     }
 
-    /// Makes every completed write of `file` durable.
+    /// Makes every completed write of `file` durable; if no name leads to the file any more, fails it with
+    /// [`Error::DataFileUnlinked`] instead (R41-1).
     pub(crate) fn sync_file(&self, file: &FileEntry) -> Result<()> {
         // Serialise syncs: a caller whose write another thread's sync is covering waits for that sync to finish
         // instead of returning early on a cleared flag.
@@ -259,6 +260,22 @@ impl BufferPool {
             self.core.counters.inc(Counter::WriteErrors);
             file.unsynced.store(true, Release);
             let err = Error::io(file.id, None, "sync", e);
+            file.fail(&err);
+            return Err(err);
+        }
+        // The writes are durable in the file the pool opened; they are durable under its name only if some name
+        // still leads to it (R41-1: a file deleted or renamed over while open took every later write with it,
+        // each checkpoint and close returning `Ok`). One `fstat` per sync that made writes durable.
+        let unlinked = match file.unlinked() {
+            Ok(false) => None,
+            Ok(true) => Some(Error::DataFileUnlinked {
+                file: file.id,
+                path: file.path.clone(),
+            }),
+            Err(e) => Some(Error::io(file.id, None, "sync", e)),
+        };
+        if let Some(err) = unlinked {
+            file.unsynced.store(true, Release);
             file.fail(&err);
             return Err(err);
         }

@@ -12,6 +12,9 @@
 //! into another directory the data file's was not); replacements of whole files (`replace_file`) go through a
 //! temporary file, fsync, rename and the directory's fsync. Every directory fsync goes through `sync_dir`, where
 //! the test hook `fail_dir_syncs` (feature `testing`) can fail it.
+//!
+//! And the lock (`flock`) an opener takes: for one opener per storage (`OpenerLock`, R41-3), given back by
+//! `Storage::unlock` when the opener is done, and by the storage's drop.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -40,6 +43,7 @@ pub struct FileStorage {
     file: File,
     direct: bool,
     record: SidecarRecord,
+    lock: OpenerLock,
 }
 
 impl FileStorage {
@@ -48,7 +52,12 @@ impl FileStorage {
     /// overwritten from its start. The pool then takes the file's lock ([`Storage::try_lock`]).
     pub fn open(path: impl AsRef<Path>, mode: OpenMode) -> io::Result<FileStorage> {
         let (file, direct, record) = open_with_record(path.as_ref(), mode)?;
-        Ok(FileStorage { file, direct, record })
+        Ok(FileStorage {
+            file,
+            direct,
+            record,
+            lock: OpenerLock::default(),
+        })
     }
 }
 
@@ -279,6 +288,37 @@ pub(super) fn flock_exclusive(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// A file storage's lock as [`Storage::try_lock`] takes it: the file's `flock`, and whether this storage already
+/// holds it. `flock` grants a lock again through the open file description that holds it, so a storage shared
+/// through an `Arc` (by two pools, two logs, a pool and a log) was locked by each opener, and two of them wrote
+/// one file (R41-3 in RELIABILITY.md); held, the second opener of the same storage is refused as an opener of
+/// another descriptor is ([`io::ErrorKind::WouldBlock`]). Released with the storage.
+#[derive(Debug, Default)]
+pub(super) struct OpenerLock {
+    held: std::sync::atomic::AtomicBool,
+}
+
+impl OpenerLock {
+    /// Takes `file`'s lock for the one opener of this storage: [`io::ErrorKind::WouldBlock`] if another opener
+    /// of this storage or of another descriptor holds it.
+    pub(super) fn take(&self, file: &File) -> io::Result<()> {
+        use std::sync::atomic::Ordering::AcqRel;
+        if self.held.swap(true, AcqRel) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "locked by another opener of this storage (shared through an Arc)",
+            ));
+        }
+        flock_exclusive(file).inspect_err(|_| self.held.store(false, std::sync::atomic::Ordering::Release))
+    }
+
+    /// Gives the lock back ([`Storage::unlock`]): its opener is done with the storage.
+    pub(super) fn give_back(&self, file: &File) {
+        unlock(file);
+        self.held.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// Releases the `flock` taken by [`flock_exclusive`], if any. A storage does this when dropped rather than
 /// leaving it to the close of its descriptor: the lock belongs to the open file description, which the kernel
 /// may keep a moment after our close (an io_uring worker that finished one of our requests drops its reference
@@ -419,6 +459,11 @@ pub(super) fn file_identity(file: &File) -> Option<(u64, u64)> {
     Some((m.dev(), m.ino()))
 }
 
+/// The link count of an open file: what [`Storage::links`] reports for file-backed backends.
+pub(super) fn file_links(file: &File) -> Option<u64> {
+    file.metadata().ok().map(|m| m.nlink())
+}
+
 impl Storage for FileStorage {
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
@@ -448,12 +493,20 @@ impl Storage for FileStorage {
         file_identity(&self.file)
     }
 
+    fn links(&self) -> Option<u64> {
+        file_links(&self.file)
+    }
+
     fn record_store(&self) -> Option<&dyn RecordStore> {
         Some(&self.record)
     }
 
     fn try_lock(&self) -> io::Result<()> {
-        flock_exclusive(&self.file)
+        self.lock.take(&self.file)
+    }
+
+    fn unlock(&self) {
+        self.lock.give_back(&self.file)
     }
 }
 

@@ -127,6 +127,15 @@ pub trait Storage: Send + Sync + 'static {
         None
     }
 
+    /// How many names lead to the underlying file now (its link count, `st_nlink`): 0 once it was deleted, or
+    /// replaced by a rename over its name, while open, so that what is written and synced in it goes with it when
+    /// it is closed. The pool asks after each sync that made writes durable, and fails the file with
+    /// [`crate::Error::DataFileUnlinked`] on 0 (R41-1 in RELIABILITY.md). `None` (the default): not a file, or
+    /// not known; a wrapper storage forwards it as it forwards [`Storage::identity`].
+    fn links(&self) -> Option<u64> {
+        None
+    }
+
     /// Where this storage keeps bufpool's file record (identity, page size, written mark: ARCHITECTURE.md, "Page
     /// format and file record"). `None` (the default): the file is *unbound*: pages are not checked against a
     /// file identity and all-zero pages always read as never written.
@@ -137,9 +146,51 @@ pub trait Storage: Send + Sync + 'static {
     /// Takes an exclusive advisory lock on the underlying file (`flock`, held until the storage is dropped), so
     /// no other opener (another pool, this process or another) writes it meanwhile; a conflict is
     /// [`io::ErrorKind::WouldBlock`]. The pool calls it when it opens a file, by path or as a storage, before it
-    /// reads anything. Default: no lock (`Ok`).
+    /// reads anything, and so does `bufpool-btree`'s log. One opener per storage: `FileStorage` and
+    /// `UringStorage` refuse a second call once one took the lock (`WouldBlock`), so one storage shared through an
+    /// `Arc` by two pools or two logs is opened by the first only (R41-3 in RELIABILITY.md: `flock` grants the
+    /// lock again through the descriptor that holds it, and both wrote the file). Default: no lock (`Ok`): a
+    /// wrapper storage that does not forward it, or a storage of memory, cannot tell a second opener, and the
+    /// caller must not open it twice.
     fn try_lock(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Gives back the lock [`Storage::try_lock`] took, for an opener done with the storage: the pool when the
+    /// file is closed or dropped or its open refused, a log when it is dropped or its open refused (both hold the
+    /// storage in an [`Opened`], which calls this when dropped). A storage shared through an `Arc` can then be
+    /// opened again while a clone lives. Called only by the opener that holds the lock. Default: nothing (a
+    /// wrapper that forwards `try_lock` but not this keeps its lock until it is dropped).
+    fn unlock(&self) {}
+}
+
+/// A storage whose lock ([`Storage::try_lock`]) its opener holds, given back ([`Storage::unlock`]) when this is
+/// dropped; every call is forwarded. The pool holds a storage handed to [`crate::BufferPool::open_storage`] so,
+/// and `bufpool-btree`'s log one handed to its `open_storage`: one shared through an `Arc` is locked while an
+/// opener has it, and opens again once that opener is done (R41-3 in RELIABILITY.md).
+#[derive(Debug)]
+pub struct Opened<S: Storage + ?Sized>(S);
+
+impl<S: Storage> Opened<S> {
+    /// Wraps `storage`, whose lock the caller has just taken ([`Storage::try_lock`] returned `Ok`).
+    pub fn new(storage: S) -> Opened<S> {
+        Opened(storage)
+    }
+}
+
+impl<S: Storage + ?Sized> std::ops::Deref for Opened<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.0
+    }
+}
+
+impl<S: Storage + ?Sized> Drop for Opened<S> {
+    /// Under a panic wrapper: a caller's `unlock` that panics must not end the thread that dropped the last
+    /// reference (an I/O worker's, the writer's: R21-40).
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.0.unlock()));
     }
 }
 
@@ -155,7 +206,8 @@ pub trait RecordStore: Send + Sync {
     fn sync(&self) -> io::Result<()>;
 }
 
-/// `Storage` through a smart pointer (`Box<dyn Storage>`, a test's `Arc<FaultyStorage>`): every call forwarded.
+/// `Storage` through a smart pointer (`Box<dyn Storage>`, a test's `Arc<FaultyStorage>`, an [`Opened`]): every
+/// call forwarded.
 macro_rules! forward_storage {
     ($($ptr:ident),*) => {$(
         impl<S: Storage + ?Sized> Storage for $ptr<S> {
@@ -180,18 +232,24 @@ macro_rules! forward_storage {
             fn identity(&self) -> Option<(u64, u64)> {
                 (**self).identity()
             }
+            fn links(&self) -> Option<u64> {
+                (**self).links()
+            }
             fn record_store(&self) -> Option<&dyn RecordStore> {
                 (**self).record_store()
             }
             fn try_lock(&self) -> io::Result<()> {
                 (**self).try_lock()
             }
+            fn unlock(&self) {
+                (**self).unlock()
+            }
         }
     )*};
 }
 
 use std::sync::Arc;
-forward_storage!(Box, Arc);
+forward_storage!(Box, Arc, Opened);
 
 /// Reads exactly `buf.len()` bytes, looping over short transfers; returns the count actually read, which is less
 /// than `buf.len()` only at end of file. Shared by backends whose primitive may return short.

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::file::{file_identity, flock_exclusive, open_with_record, SidecarRecord};
+use super::file::{file_identity, file_links, open_with_record, OpenerLock, SidecarRecord};
 use super::{IoKind, IoRequest, OpenMode, Storage, StorageInfo};
 
 /// Submission queue entries per thread's ring: the most requests one thread keeps in flight.
@@ -145,6 +145,7 @@ pub struct UringStorage {
     record: SidecarRecord,
     /// How long a call polls for its completions before sleeping (zero: sleep at once).
     spin: Duration,
+    lock: OpenerLock,
 }
 
 impl UringStorage {
@@ -164,6 +165,7 @@ impl UringStorage {
             direct,
             record,
             spin: Duration::ZERO,
+            lock: OpenerLock::default(),
         })
     }
 
@@ -313,12 +315,20 @@ impl Storage for UringStorage {
         file_identity(&self.file)
     }
 
+    fn links(&self) -> Option<u64> {
+        file_links(&self.file)
+    }
+
     fn record_store(&self) -> Option<&dyn super::RecordStore> {
         Some(&self.record)
     }
 
     fn try_lock(&self) -> io::Result<()> {
-        flock_exclusive(&self.file)
+        self.lock.take(&self.file)
+    }
+
+    fn unlock(&self) {
+        self.lock.give_back(&self.file)
     }
 }
 
