@@ -54,7 +54,7 @@ use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, Wr
 
 use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
-use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN};
+use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN, TAKING_PAGES};
 
 mod bulk;
 
@@ -104,12 +104,14 @@ const GROWTH_MIN: u64 = 1024;
 /// What replay added past the data file's end, bounded ([`Tree::check_growth`]).
 struct Growth {
     /// The most pages replay may hold zeroed and unfilled past the file's end at once: the larger of the file's
-    /// pages at the open, the pool's frames and [`GROWTH_MIN`]. A crashed tree's log leaves such pages only where
-    /// pages taken before a logged new page were neither logged nor written: a structure change's not yet
-    /// logged (a few), or a bulk load's that the crash lost before its switch (at most what the crashed pool
-    /// held unwritten, after a process crash). A bulk load larger than this whose unsynced pages a power loss
-    /// dropped, beside a concurrent change whose record was durable, is refused (R40-O30 in RELIABILITY.md).
+    /// pages at the open, the pool's frames and [`GROWTH_MIN`], plus the pages bulk loads announced in the log
+    /// replayed (`announced`). A crashed tree's log leaves such pages only where pages taken before a logged new
+    /// page were neither logged nor written: a structure change's not yet logged (a few), or a bulk load's that
+    /// a crash lost before its switch, which the load announced before it took them (`OwnedOp::Taking`, R41-20 in
+    /// RELIABILITY.md; `wal.rs`, "A bulk load's pages in the log").
     budget: u64,
+    /// The pages bulk loads announced (`OwnedOp::Taking`) in the records replayed so far, part of `budget`.
+    announced: u64,
     /// The pages replay added zeroed (below a page an image named) that no image has filled since.
     zeroed: HashSet<PageNo>,
 }
@@ -814,6 +816,7 @@ impl Tree {
         let pages = self.pool.file_pages(self.file)?;
         let mut growth = Growth {
             budget: u64::from(pages).max(self.pool.frames() as u64).max(GROWTH_MIN),
+            announced: 0,
             zeroed: HashSet::new(),
         };
         self.wal().scan(|lsn, ops| {
@@ -821,6 +824,14 @@ impl Tree {
             for op in ops {
                 let (page, at) = match op {
                     OwnedOp::Written(page, at) => (page, at),
+                    // Not a page's change: room for the pages a bulk load took after it, as many as a load
+                    // announces at once at most (a note naming more is not a load's).
+                    OwnedOp::Taking(_, pages) => {
+                        let pages = u64::from(pages.min(TAKING_PAGES));
+                        growth.announced = growth.announced.saturating_add(pages);
+                        growth.budget = growth.budget.saturating_add(pages);
+                        continue;
+                    }
                     op => {
                         let page = op.page();
                         self.redo(lsn, op, &mut growth)?;
@@ -920,7 +931,7 @@ impl Tree {
             OwnedOp::Cut(_, right, sep) => node::cut_leaf(&mut g, sep, *right).is_ok(),
             // Only a layer above the trees logs these (a transaction log), never a tree's own log. A checkpoint's
             // note changes nothing (`recover` checks it after replay).
-            OwnedOp::Patch(..) | OwnedOp::Written(..) => false,
+            OwnedOp::Patch(..) | OwnedOp::Written(..) | OwnedOp::Taking(..) => false,
         };
         if !applied {
             return Err(self.corrupt(no, "log record does not apply to the page"));
@@ -934,9 +945,10 @@ impl Tree {
     /// RELIABILITY.md). A tree logs a new page's full image before any other change to it (its LSN is 0, below
     /// any redo point: full-page writes; a bulk load's pages are synced before its record), so a record of
     /// another kind past the end is not the tree's; and the pages between the end and an image's page were
-    /// taken from the pool before it (pages of changes logged after it, a bulk load's pages a crash lost), so
-    /// the pages replay adds zeroed and no image has filled yet stay within [`Growth::budget`]. Without this, a
-    /// record naming page `u32::MAX - 1` had replay add zeroed pages one by one towards it (R40-O20).
+    /// taken from the pool before it (pages of changes logged after it, a bulk load's pages a crash lost, which
+    /// the load announced in the log before it took them: R41-20), so the pages replay adds zeroed and no image
+    /// has filled yet stay within [`Growth::budget`]. Without this, a record naming page `u32::MAX - 1` had replay
+    /// add zeroed pages one by one towards it (R40-O20).
     fn check_growth(&self, lsn: Lsn, op: &OwnedOp, end: PageNo, growth: &Growth) -> Result<()> {
         let no = op.page();
         if !matches!(op, OwnedOp::Image(..)) {
@@ -952,9 +964,11 @@ impl Tree {
                 "the record at LSN {lsn} holds an image of page {no}, {} pages past the data file's end ({end} \
                  pages): replay would leave {zeroed} zeroed pages that no record has filled, more than the {} a \
                  crashed tree's log can need (the larger of the file's pages at the open, the pool's frames and \
-                 {GROWTH_MIN}): a corrupt log, or not this data file's; the open is refused before the file grows",
+                 {GROWTH_MIN}, plus the {} bulk loads announced in the records before it): a corrupt log, or not \
+                 this data file's; the open is refused before the file grows",
                 no - end,
-                growth.budget
+                growth.budget,
+                growth.announced
             )));
         }
         Ok(())
