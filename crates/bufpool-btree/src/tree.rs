@@ -2256,7 +2256,11 @@ impl Tree {
     /// their data files written in one pass over the pool's frames ([`BufferPool::flush_files`]) and the files
     /// synced, then each tree's log cut before its redo point. Trees of different pools are checkpointed one
     /// after the other. If a write or a sync fails, no tree's log is cut (each keeps its previous redo point)
-    /// and the error is returned; the trees stay usable, and a later checkpoint retries.
+    /// and the error is returned; the trees stay usable, and a later checkpoint retries. A tree under a log above
+    /// ([`TreeWal::flush_first`]) whose bounded log had no room for its checkpoint's redo point is checkpointed a
+    /// second time (R41-21 in RELIABILITY.md); should that one still cut at an earlier point, the call returns
+    /// [`Error::NoSpace`] after its cuts: a caller that cuts its log above after a checkpoint must not cut it for
+    /// this one, and checkpoints again.
     pub fn checkpoint_all(trees: &[Tree]) -> Result<()> {
         Tree::checkpoint_paced(trees, None)
     }
@@ -2278,10 +2282,39 @@ impl Tree {
                 .iter()
                 .try_for_each(|t| Tree::checkpoint_paced(std::slice::from_ref(t), spread));
         }
+        if Tree::checkpoint_pass(trees, spread)? {
+            // A tree under a log above cut at an earlier checkpoint's redo point (its bounded region had no room for
+            // its own): that cut kept leaf images older than covered changes, and the caller cuts the log above
+            // once this returns. The cut switched region, so a second pass logs its own redo point (the log now
+            // starts at the earlier one) and cuts there (R41-21 in RELIABILITY.md; `Tree::note_log_start`).
+            // Should it still cut at an earlier point (another thread's checkpoint noted one meanwhile), the
+            // checkpoint is refused, so that the caller keeps its log above.
+            if Tree::checkpoint_pass(trees, spread)? {
+                return Err(Error::NoSpace(
+                    "the checkpoint cut a tree's log at an earlier checkpoint's redo point twice (its bounded region \
+                     had no room for its own): its log may hold leaf images older than covered changes, so the log \
+                     above must not be cut for this checkpoint; nothing was lost: checkpoint again"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass of [`Tree::checkpoint_paced`] over trees of one pool: each tree's redo point noted, the pages
+    /// written and synced, the notes appended, the logs cut. Returns whether a tree whose log depends on another
+    /// cut at an earlier checkpoint's redo point than its own ([`Tree::note_log_start`]).
+    fn checkpoint_pass(trees: &[Tree], spread: Option<std::time::Duration>) -> Result<bool> {
+        let Some(first) = trees.first() else {
+            return Ok(false);
+        };
         let mut redo = Vec::with_capacity(trees.len());
+        let mut earlier = false;
         for t in trees {
             let r = t.wal().begin_checkpoint();
-            redo.push(t.note_log_start(r)?);
+            let point = t.note_log_start(r)?;
+            earlier |= point < r && t.wal().has_dependency();
+            redo.push(point);
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
         match spread {
@@ -2292,7 +2325,8 @@ impl Tree {
         for (t, &r) in trees.iter().zip(&redo) {
             t.note_cut(r)?;
         }
-        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))
+        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))?;
+        Ok(earlier)
     }
 
     /// Before a checkpoint's cut at `redo` (its pages written and synced): appends to the log, after `redo`, a
@@ -2327,7 +2361,10 @@ impl Tree {
     /// older than covered changes made after them, which no record of this log describes; the caller then cuts
     /// the log above before its own checkpoint's start, and a leaf torn by a later failed write (a refused
     /// recovery's checkpoint) was rebuilt from such an image at the next open, without those changes, which
-    /// nothing could redo any more (R40-2 in RELIABILITY.md).
+    /// nothing could redo any more (R40-2 in RELIABILITY.md). Where such a region has no room (past seven eighths:
+    /// covered changes of several threads, each checked against three quarters before any logged its leaf's
+    /// image), the earlier point is taken and [`Tree::checkpoint_paced`] checkpoints again once that cut has
+    /// switched region: the log then starts at the earlier point, so the second pass logs its own (R41-21).
     fn note_log_start(&self, redo: Lsn) -> Result<Lsn> {
         let mut meta = self.hold(META)?;
         let logged = meta_u64(&meta, M_LOG_START);

@@ -2230,7 +2230,8 @@ impl TreeWal {
     /// Whether a checkpoint may log its meta page's image (`bytes` long) though an earlier checkpoint noted a
     /// redo point it may cut at instead (`Tree::note_log_start`): always for an unbounded log; for a bounded one,
     /// while the image ends within seven eighths of its region, so that retries refused while the data device is
-    /// full leave the last eighth to the checkpoint that cuts (R25-3, R40-2 in RELIABILITY.md).
+    /// full leave the last eighth to the checkpoint that cuts (R25-3, R40-2 in RELIABILITY.md). A tree under a
+    /// log above that finds no room so checkpoints a second time after its cut (R41-21, `Tree::checkpoint_paced`).
     pub(crate) fn room_for_checkpoint_image(&self, bytes: usize) -> bool {
         let io = self.io.lock();
         let end = self.appended.load(Ordering::Acquire) + (REC_HDR + 64 + bytes) as u64;
