@@ -54,7 +54,7 @@ use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, Wr
 
 use crate::error::{CloseError, Error, Result};
 use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
-use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN};
+use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN, TAKING_PAGES};
 
 mod bulk;
 
@@ -104,12 +104,14 @@ const GROWTH_MIN: u64 = 1024;
 /// What replay added past the data file's end, bounded ([`Tree::check_growth`]).
 struct Growth {
     /// The most pages replay may hold zeroed and unfilled past the file's end at once: the larger of the file's
-    /// pages at the open, the pool's frames and [`GROWTH_MIN`]. A crashed tree's log leaves such pages only where
-    /// pages taken before a logged new page were neither logged nor written: a structure change's not yet
-    /// logged (a few), or a bulk load's that the crash lost before its switch (at most what the crashed pool
-    /// held unwritten, after a process crash). A bulk load larger than this whose unsynced pages a power loss
-    /// dropped, beside a concurrent change whose record was durable, is refused (R40-O30 in RELIABILITY.md).
+    /// pages at the open, the pool's frames and [`GROWTH_MIN`], plus the pages bulk loads announced in the log
+    /// replayed (`announced`). A crashed tree's log leaves such pages only where pages taken before a logged new
+    /// page were neither logged nor written: a structure change's not yet logged (a few), or a bulk load's that
+    /// a crash lost before its switch, which the load announced before it took them (`OwnedOp::Taking`, R41-20 in
+    /// RELIABILITY.md; `wal.rs`, "A bulk load's pages in the log").
     budget: u64,
+    /// The pages bulk loads announced (`OwnedOp::Taking`) in the records replayed so far, part of `budget`.
+    announced: u64,
     /// The pages replay added zeroed (below a page an image named) that no image has filled since.
     zeroed: HashSet<PageNo>,
 }
@@ -814,6 +816,7 @@ impl Tree {
         let pages = self.pool.file_pages(self.file)?;
         let mut growth = Growth {
             budget: u64::from(pages).max(self.pool.frames() as u64).max(GROWTH_MIN),
+            announced: 0,
             zeroed: HashSet::new(),
         };
         self.wal().scan(|lsn, ops| {
@@ -821,6 +824,14 @@ impl Tree {
             for op in ops {
                 let (page, at) = match op {
                     OwnedOp::Written(page, at) => (page, at),
+                    // Not a page's change: room for the pages a bulk load took after it, as many as a load
+                    // announces at once at most (a note naming more is not a load's).
+                    OwnedOp::Taking(_, pages) => {
+                        let pages = u64::from(pages.min(TAKING_PAGES));
+                        growth.announced = growth.announced.saturating_add(pages);
+                        growth.budget = growth.budget.saturating_add(pages);
+                        continue;
+                    }
                     op => {
                         let page = op.page();
                         self.redo(lsn, op, &mut growth)?;
@@ -920,7 +931,7 @@ impl Tree {
             OwnedOp::Cut(_, right, sep) => node::cut_leaf(&mut g, sep, *right).is_ok(),
             // Only a layer above the trees logs these (a transaction log), never a tree's own log. A checkpoint's
             // note changes nothing (`recover` checks it after replay).
-            OwnedOp::Patch(..) | OwnedOp::Written(..) => false,
+            OwnedOp::Patch(..) | OwnedOp::Written(..) | OwnedOp::Taking(..) => false,
         };
         if !applied {
             return Err(self.corrupt(no, "log record does not apply to the page"));
@@ -934,9 +945,10 @@ impl Tree {
     /// RELIABILITY.md). A tree logs a new page's full image before any other change to it (its LSN is 0, below
     /// any redo point: full-page writes; a bulk load's pages are synced before its record), so a record of
     /// another kind past the end is not the tree's; and the pages between the end and an image's page were
-    /// taken from the pool before it (pages of changes logged after it, a bulk load's pages a crash lost), so
-    /// the pages replay adds zeroed and no image has filled yet stay within [`Growth::budget`]. Without this, a
-    /// record naming page `u32::MAX - 1` had replay add zeroed pages one by one towards it (R40-O20).
+    /// taken from the pool before it (pages of changes logged after it, a bulk load's pages a crash lost, which
+    /// the load announced in the log before it took them: R41-20), so the pages replay adds zeroed and no image
+    /// has filled yet stay within [`Growth::budget`]. Without this, a record naming page `u32::MAX - 1` had replay
+    /// add zeroed pages one by one towards it (R40-O20).
     fn check_growth(&self, lsn: Lsn, op: &OwnedOp, end: PageNo, growth: &Growth) -> Result<()> {
         let no = op.page();
         if !matches!(op, OwnedOp::Image(..)) {
@@ -952,9 +964,11 @@ impl Tree {
                 "the record at LSN {lsn} holds an image of page {no}, {} pages past the data file's end ({end} \
                  pages): replay would leave {zeroed} zeroed pages that no record has filled, more than the {} a \
                  crashed tree's log can need (the larger of the file's pages at the open, the pool's frames and \
-                 {GROWTH_MIN}): a corrupt log, or not this data file's; the open is refused before the file grows",
+                 {GROWTH_MIN}, plus the {} bulk loads announced in the records before it): a corrupt log, or not \
+                 this data file's; the open is refused before the file grows",
                 no - end,
-                growth.budget
+                growth.budget,
+                growth.announced
             )));
         }
         Ok(())
@@ -2242,7 +2256,11 @@ impl Tree {
     /// their data files written in one pass over the pool's frames ([`BufferPool::flush_files`]) and the files
     /// synced, then each tree's log cut before its redo point. Trees of different pools are checkpointed one
     /// after the other. If a write or a sync fails, no tree's log is cut (each keeps its previous redo point)
-    /// and the error is returned; the trees stay usable, and a later checkpoint retries.
+    /// and the error is returned; the trees stay usable, and a later checkpoint retries. A tree under a log above
+    /// ([`TreeWal::flush_first`]) whose bounded log had no room for its checkpoint's redo point is checkpointed a
+    /// second time (R41-21 in RELIABILITY.md); should that one still cut at an earlier point, the call returns
+    /// [`Error::NoSpace`] after its cuts: a caller that cuts its log above after a checkpoint must not cut it for
+    /// this one, and checkpoints again.
     pub fn checkpoint_all(trees: &[Tree]) -> Result<()> {
         Tree::checkpoint_paced(trees, None)
     }
@@ -2264,10 +2282,39 @@ impl Tree {
                 .iter()
                 .try_for_each(|t| Tree::checkpoint_paced(std::slice::from_ref(t), spread));
         }
+        if Tree::checkpoint_pass(trees, spread)? {
+            // A tree under a log above cut at an earlier checkpoint's redo point (its bounded region had no room for
+            // its own): that cut kept leaf images older than covered changes, and the caller cuts the log above
+            // once this returns. The cut switched region, so a second pass logs its own redo point (the log now
+            // starts at the earlier one) and cuts there (R41-21 in RELIABILITY.md; `Tree::note_log_start`).
+            // Should it still cut at an earlier point (another thread's checkpoint noted one meanwhile), the
+            // checkpoint is refused, so that the caller keeps its log above.
+            if Tree::checkpoint_pass(trees, spread)? {
+                return Err(Error::NoSpace(
+                    "the checkpoint cut a tree's log at an earlier checkpoint's redo point twice (its bounded region \
+                     had no room for its own): its log may hold leaf images older than covered changes, so the log \
+                     above must not be cut for this checkpoint; nothing was lost: checkpoint again"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass of [`Tree::checkpoint_paced`] over trees of one pool: each tree's redo point noted, the pages
+    /// written and synced, the notes appended, the logs cut. Returns whether a tree whose log depends on another
+    /// cut at an earlier checkpoint's redo point than its own ([`Tree::note_log_start`]).
+    fn checkpoint_pass(trees: &[Tree], spread: Option<std::time::Duration>) -> Result<bool> {
+        let Some(first) = trees.first() else {
+            return Ok(false);
+        };
         let mut redo = Vec::with_capacity(trees.len());
+        let mut earlier = false;
         for t in trees {
             let r = t.wal().begin_checkpoint();
-            redo.push(t.note_log_start(r)?);
+            let point = t.note_log_start(r)?;
+            earlier |= point < r && t.wal().has_dependency();
+            redo.push(point);
         }
         let files: Vec<FileId> = trees.iter().map(|t| t.file).collect();
         match spread {
@@ -2278,7 +2325,8 @@ impl Tree {
         for (t, &r) in trees.iter().zip(&redo) {
             t.note_cut(r)?;
         }
-        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))
+        trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))?;
+        Ok(earlier)
     }
 
     /// Before a checkpoint's cut at `redo` (its pages written and synced): appends to the log, after `redo`, a
@@ -2313,7 +2361,10 @@ impl Tree {
     /// older than covered changes made after them, which no record of this log describes; the caller then cuts
     /// the log above before its own checkpoint's start, and a leaf torn by a later failed write (a refused
     /// recovery's checkpoint) was rebuilt from such an image at the next open, without those changes, which
-    /// nothing could redo any more (R40-2 in RELIABILITY.md).
+    /// nothing could redo any more (R40-2 in RELIABILITY.md). Where such a region has no room (past seven eighths:
+    /// covered changes of several threads, each checked against three quarters before any logged its leaf's
+    /// image), the earlier point is taken and [`Tree::checkpoint_paced`] checkpoints again once that cut has
+    /// switched region: the log then starts at the earlier point, so the second pass logs its own (R41-21).
     fn note_log_start(&self, redo: Lsn) -> Result<Lsn> {
         let mut meta = self.hold(META)?;
         let logged = meta_u64(&meta, M_LOG_START);

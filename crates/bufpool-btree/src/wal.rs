@@ -40,6 +40,10 @@
 //!   WRITTEN (8): lsn u64
 //!              (not a change: a checkpoint's note that the data file holds the page at least that new: the
 //!              pool wrote it at `lsn` before the cut; `Tree::note_cut`, "Dropped writes")
+//!   TAKING (9): pages u32
+//!              (not a change: a bulk load's note, appended before it takes the next `pages` pages from the pool,
+//!              `page_no` being the data file's page count then; replay may add that many more zeroed pages
+//!              past the file's end: "A bulk load's pages in the log")
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
@@ -207,6 +211,22 @@
 //! first write-out that fsyncs grows it again; a rewrite's new file gets its zeroed tail with the copy, fsynced with it. A
 //! storage has no length to change (a device's), or is the crash simulation's, and does not grow so. The cost:
 //! [`GROW_STEP`] of zeros per step of records a log fsyncs through ([`TreeWal::grows`]), no fsync of its own.
+//!
+//! # A bulk load's pages in the log (`TAKING`, R41-20 in RELIABILITY.md)
+//! Replay adds zeroed pages up to a page an image names past the data file's end, and refuses a log that would
+//! leave more of them unfilled than a crashed tree's log can need (`Tree::check_growth`, R40-30: a log naming
+//! page `u32::MAX` had replay add pages towards it). A bulk load takes its pages from the pool unlogged and
+//! syncs them only before its switch record (`tree/bulk.rs`), so a power loss before the switch may drop all of
+//! them while the image of a page a concurrent change took after them is durable: a valid log with a gap the size
+//! of the load. So the load appends a `TAKING` note before it takes each run of `TAKING_PAGES` pages, and replay
+//! adds each note's pages to its budget. The note needs no sync of its own: it was appended before the load took
+//! its pages, so before any concurrent change's record of a page after them, and a log is durable as a prefix. A
+//! checkpoint during the load may cut notes: the pages taken before its redo point were written and synced by it,
+//! and those taken since under a note it cut are at most one run, within the least budget. A log with no note (a
+//! build before session 41, or no bulk load) is replayed as before: R40-O30's case in such a log is still refused
+//! (`LogMismatch`; opened in a pool with more frames than the gap, it recovers). A build before session 41 reads
+//! a `TAKING` op as the log's torn end, as a build before R21-10 reads `WRITTEN`: it cuts the log there (a log
+//! written by this build since its last checkpoint, with a bulk load in it, is not for an older build).
 //!
 //! # Dropped writes (`WRITTEN`, R21-10 and R22-10 in RELIABILITY.md)
 //! A device that acknowledges a page write and drops it (a firmware bug, a write-dropping dm target) leaves the
@@ -450,6 +470,10 @@ const TAG_INNER: u8 = 5;
 const TAG_PATCH: u8 = 6;
 const TAG_CUT: u8 = 7;
 const TAG_WRITTEN: u8 = 8;
+const TAG_TAKING: u8 = 9;
+/// The pages a bulk load may take after each [`Op::Taking`] note (module docs, "A bulk load's pages in the log"):
+/// a quarter of the least replay budget, so a run a checkpoint cut the note of stays within it.
+pub(crate) const TAKING_PAGES: u32 = 256;
 /// [`Op::Written`] notes per record (13 bytes each: about 53 KB a record).
 const WRITTEN_PER_RECORD: usize = 4096;
 
@@ -559,6 +583,16 @@ pub enum Op<'a> {
         /// The end of the page's last record before the cut.
         lsn: Lsn,
     },
+    /// Not a change: a bulk load is about to take up to `pages` pages from the pool, which it writes unlogged and
+    /// syncs only before its switch record (`tree/bulk.rs`). A power loss before the switch can lose them while a
+    /// concurrent change's image of a page after them is durable, so replay may find that many more pages zeroed
+    /// past the data file's end (`Tree::check_growth`, R41-20 in RELIABILITY.md). Nothing is redone.
+    Taking {
+        /// The data file's page count when the load announced the pages (for reports; replay does not use it).
+        page: PageNo,
+        /// The pages the load may take from here on until its next such note.
+        pages: u32,
+    },
     /// Bytes of an existing value overwritten in place (logged by a layer above the trees, never by a tree).
     Patch {
         /// The page number field: the layer's own number (the transaction log's table).
@@ -583,6 +617,7 @@ impl Op<'_> {
             | Op::Inner { page, .. }
             | Op::Cut { page, .. }
             | Op::Written { page, .. }
+            | Op::Taking { page, .. }
             | Op::Patch { page, .. } => page,
         }
     }
@@ -607,6 +642,8 @@ pub enum OwnedOp {
     Patch(PageNo, Vec<u8>, u32, Vec<u8>),
     /// A checkpoint's note, not a change ([`Op::Written`]): page, the LSN the data file must hold it at or above.
     Written(PageNo, Lsn),
+    /// A bulk load's note, not a change ([`Op::Taking`]): the data file's page count then, the pages it may take.
+    Taking(PageNo, u32),
 }
 
 impl OwnedOp {
@@ -620,6 +657,7 @@ impl OwnedOp {
             | OwnedOp::Inner(p, _, _)
             | OwnedOp::Cut(p, _, _)
             | OwnedOp::Written(p, _)
+            | OwnedOp::Taking(p, _)
             | OwnedOp::Patch(p, _, _, _) => *p,
         }
     }
@@ -830,6 +868,11 @@ fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
             out.extend_from_slice(&page.to_le_bytes());
             out.extend_from_slice(&lsn.to_le_bytes());
         }
+        Op::Taking { page, pages } => {
+            out.push(TAG_TAKING);
+            out.extend_from_slice(&page.to_le_bytes());
+            out.extend_from_slice(&pages.to_le_bytes());
+        }
         Op::Patch { page, key, len, edits } => {
             let mut h = [TAG_PATCH; 15];
             h[1..5].copy_from_slice(&page.to_le_bytes());
@@ -895,6 +938,7 @@ fn check_record(ops: &[Op<'_>]) -> Result<u64> {
             Op::Split { pair: (key, val), .. } => (key.len(), 15 + key.len() + val.len()),
             Op::Inner { sep, .. } | Op::Cut { sep, .. } => (sep.len(), 11 + sep.len()),
             Op::Written { .. } => (0, 13),
+            Op::Taking { .. } => (0, 9),
             Op::Patch {
                 key, len: vl, edits, ..
             } => {
@@ -1007,6 +1051,7 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                 OwnedOp::Patch(page, key, vl, edits.to_vec())
             }
             TAG_WRITTEN => OwnedOp::Written(page, c.u64()?),
+            TAG_TAKING => OwnedOp::Taking(page, c.u32()?),
             _ => return None,
         });
     }
@@ -2201,7 +2246,8 @@ impl TreeWal {
     /// Whether a checkpoint may log its meta page's image (`bytes` long) though an earlier checkpoint noted a
     /// redo point it may cut at instead (`Tree::note_log_start`): always for an unbounded log; for a bounded one,
     /// while the image ends within seven eighths of its region, so that retries refused while the data device is
-    /// full leave the last eighth to the checkpoint that cuts (R25-3, R40-2 in RELIABILITY.md).
+    /// full leave the last eighth to the checkpoint that cuts (R25-3, R40-2 in RELIABILITY.md). A tree under a
+    /// log above that finds no room so checkpoints a second time after its cut (R41-21, `Tree::checkpoint_paced`).
     pub(crate) fn room_for_checkpoint_image(&self, bytes: usize) -> bool {
         let io = self.io.lock();
         let end = self.appended.load(Ordering::Acquire) + (REC_HDR + 64 + bytes) as u64;
@@ -3264,6 +3310,7 @@ mod tests {
                 right: 16,
                 sep: b"cut",
             },
+            Op::Taking { page: 17, pages: 256 },
         ];
         let mut out = (ops.len() as u16).to_le_bytes().to_vec();
         for op in &ops {
@@ -3281,6 +3328,7 @@ mod tests {
                 OwnedOp::Inner(12, b"sep".to_vec(), 13),
                 OwnedOp::Patch(14, b"pk".to_vec(), 6, vec![1, 0, 2, 0, b'x', b'y']),
                 OwnedOp::Cut(15, 16, b"cut".to_vec()),
+                OwnedOp::Taking(17, 256),
             ]
         );
         for cut in 0..out.len() {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::common::{key, value};
+use crate::common::{self, key, value};
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op as IoOp};
 use bufpool_btree::{BufferPool, LeafHint, Op, Tree, TreeWal};
@@ -97,4 +97,361 @@ fn a_torn_leaf_is_not_rebuilt_from_an_image_older_than_a_checkpoint() {
              change the checkpoint had written and whose record the log above no longer holds"
         );
     }
+}
+
+/// R40-2's leftover (R41-21): R25-3's fallback, kept where a bounded log's region has no room for the meta page's
+/// image within seven eighths (`TreeWal::room_for_checkpoint_image`): the checkpoint then cuts at the redo point an
+/// earlier checkpoint noted and did not cut at, as R40-2's did. A tree on the smallest bounded log, under a log
+/// above: its own puts fill the log to three quarters of its region (the next one refused for space); one
+/// transaction of the log above, appended then, changes three keys in each of six leaves (`put_covered_run`: one
+/// image per leaf, the leaf's other keys after it unlogged) while the data device refuses every page write, so
+/// each leaf's checkpoint (`Tree::room_for_covered`) fails, the first ones logging their redo points, the last
+/// ones, past seven eighths, not; the device then takes writes again, and the engine's checkpoint (the log above's
+/// end, `Tree::checkpoint_all`, the cut above) returns `Ok`. Each of the six leaves is then torn on disk (its
+/// second half zeroed, as a failed write that landed in part leaves it), and the tree reopened: each key must read
+/// its new value, or its torn leaf be reported.
+#[test]
+fn a_checkpoint_past_seven_eighths_of_a_bounded_region_keeps_no_image_older_than_a_covered_change() {
+    use bufpool_btree::REGION_MIN;
+    const LEN: usize = 200;
+    let (above, log) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
+    let data = Arc::new(FaultyStorage::new(412, FaultConfig::none()));
+    let big_pool = || Arc::new(BufferPool::builder().frames(1024).page_size(4096).build().unwrap());
+    let mut txn: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut leaves: Vec<u32> = Vec::new();
+    {
+        let upper = TreeWal::open_storage(above.clone()).unwrap();
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), 1024 + 2 * REGION_MIN).unwrap();
+        wal.flush_first(upper.clone()).unwrap();
+        let tree = Tree::create_storage(big_pool(), wal, data.clone()).unwrap();
+        let checkpoint = || engine_checkpoint(&upper, &tree);
+        for id in 0..300 {
+            let v = common::sized_value(id, 0, LEN);
+            if let Err(e) = tree.put(&key(id), &v) {
+                assert!(e.is_no_space(), "{e}");
+                checkpoint().unwrap();
+                tree.put(&key(id), &v).unwrap();
+            }
+        }
+        tree.commit().unwrap();
+        checkpoint().unwrap();
+        // Six leaves, three keys of each.
+        let ids: Vec<u64> = (0..300).collect();
+        let keys: Vec<Vec<u8>> = ids.iter().map(|&id| key(id)).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut by_leaf: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
+        tree.get_many_hinted(&refs, |i, _, hint| {
+            by_leaf.entry(hint.page().unwrap()).or_default().push(ids[i])
+        })
+        .unwrap();
+        for (&page, ids) in by_leaf.iter().filter(|(_, ids)| ids.len() >= 3).take(14) {
+            leaves.push(page);
+            txn.extend(ids[..3].iter().map(|&id| (id, common::sized_value(id, 1, LEN))));
+        }
+        assert_eq!(leaves.len(), 14, "fourteen leaves of three keys");
+        // The transaction's record above; its changes come after the tree's own puts below.
+        let mut puts: Vec<(Vec<u8>, Vec<u8>)> = txn.iter().map(|(id, v)| (key(*id), v.clone())).collect();
+        puts.sort();
+        common::log_puts_above(&upper, &puts);
+        // The tree's own puts, until the region's three quarters refuse one.
+        let mut id = 10_000;
+        loop {
+            match tree.put(&key(id), &common::sized_value(id, 0, LEN)) {
+                Ok(()) => id += 1,
+                Err(e) if e.is_no_space() => break,
+                Err(e) => panic!("a put filling the log: {e}"),
+            }
+            assert!(id < 20_000, "the log's region never refused a put");
+        }
+        tree.commit().unwrap();
+        // The transaction's changes, while the data device refuses every write.
+        let writes = data.counts().writes;
+        for n in 1..=5000 {
+            data.inject_nth(IoOp::Write, writes + n, Fault::NoSpace);
+        }
+        let mut run = common::covered_run(&puts);
+        tree.put_covered_run(&mut run).unwrap();
+        // The leaves the changes went to (the tree's own puts may have split the ones chosen).
+        leaves = run.iter().filter_map(|p| p.hint.page()).collect();
+        leaves.dedup();
+        assert!(
+            data.counts().writes > writes,
+            "no checkpoint was attempted: the log did not pass three quarters of its region"
+        );
+        data.clear_triggers();
+        upper.commit().unwrap();
+        if !last_checkpoint(&upper, &tree) {
+            return;
+        }
+    }
+    let Some(tree) = torn_and_reopened(&above, &log, &data, &leaves) else {
+        return;
+    };
+    for (id, v) in &txn {
+        check_after_tear(&tree, *id, v, &common::sized_value(*id, 0, LEN));
+    }
+}
+
+/// The engine's checkpoint (`ours.rs`): the end of the log above, the tree's checkpoint, and only if it succeeded
+/// the cut above.
+fn engine_checkpoint(upper: &TreeWal, tree: &Tree) -> bufpool_btree::Result<()> {
+    let r = upper.begin_checkpoint();
+    let done = Tree::checkpoint_all(std::slice::from_ref(tree));
+    if done.is_ok() {
+        upper.truncate_before(r).unwrap();
+    }
+    upper.commit().unwrap();
+    done
+}
+
+/// The engine's checkpoint past seven eighths of the tree's region, which must reach R25-3's fallback: a cut at
+/// another point than its own redo point (the log's end now): before it, or after it with R41-21's second pass.
+/// Whether it succeeded: refused, the log above is kept, and so is every change.
+fn last_checkpoint(upper: &TreeWal, tree: &Tree) -> bool {
+    let own = tree.wal().end_lsn();
+    if let Err(e) = engine_checkpoint(upper, tree) {
+        eprintln!("the checkpoint past seven eighths was refused: {e}");
+        return false;
+    }
+    assert_ne!(
+        tree.wal().start_lsn(),
+        own,
+        "the checkpoint cut at its own redo point: the test does not reach the fallback"
+    );
+    true
+}
+
+/// The data storage with the second half of each of `leaves` zeroed (as a failed write that landed in part leaves
+/// a page), the tree reopened on it under its logs, with nothing above to redo; `None` if the open refused (a torn
+/// page reported).
+fn torn_and_reopened(
+    above: &Arc<MemoryStorage>,
+    log: &Arc<MemoryStorage>,
+    data: &FaultyStorage,
+    leaves: &[u32],
+) -> Option<Tree> {
+    let mut image = data.live_image();
+    for &page in leaves {
+        let at = page as usize * 4096;
+        image[at + 2048..at + 4096].fill(0);
+    }
+    let data = Arc::new(FaultyStorage::from_image(412, FaultConfig::none(), image));
+    let (upper, wal) = logs(above, log);
+    assert_eq!(
+        upper.scan(|_, _| Ok(())).unwrap(),
+        upper.start_lsn(),
+        "nothing above to redo"
+    );
+    Tree::open_storage(pool(), wal, data).ok()
+}
+
+/// Key `id` must read `last`, or its torn leaf be reported (a read error); `older` is its value before.
+fn check_after_tear(tree: &Tree, id: u64, last: &[u8], older: &[u8]) {
+    match tree.get(&key(id)) {
+        Ok(Some(got)) if got == last => {}
+        Ok(got) => panic!(
+            "key {id} read back {} after its leaf was torn and rebuilt: the leaf was rebuilt from a log image older \
+             than the key's last covered change, which the checkpoint past seven eighths of the region had written \
+             and whose record the log above no longer holds",
+            match got {
+                Some(g) if g == older => "its value before its last change",
+                Some(_) => "another value",
+                None => "nothing",
+            }
+        ),
+        // The torn leaf reported: nothing was read wrong.
+        Err(_) => {}
+    }
+}
+
+/// A data storage whose reads, while armed, wait at a gate until the test releases them: the window between a
+/// covered change's check of its log's room (`Tree::room_for_covered`, before any page is read) and its leaf's
+/// image in the log, held open for several threads at once.
+struct Gated {
+    inner: Arc<FaultyStorage>,
+    armed: std::sync::atomic::AtomicBool,
+    /// Reads waiting, and whether they are let go.
+    gate: std::sync::Mutex<(usize, bool)>,
+    cv: std::sync::Condvar,
+}
+
+impl bufpool::storage::Storage for Gated {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            let mut g = self.gate.lock().unwrap();
+            g.0 += 1;
+            self.cv.notify_all();
+            while !g.1 {
+                g = self.cv.wait(g).unwrap();
+            }
+        }
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.inner.info()
+    }
+    fn identity(&self) -> Option<(u64, u64)> {
+        self.inner.identity()
+    }
+    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+        self.inner.record_store()
+    }
+    fn try_lock(&self) -> std::io::Result<()> {
+        self.inner.try_lock()
+    }
+}
+
+/// R40-2's leftover (R41-21): the fallback reached with a covered change after the image it would be rebuilt
+/// from. A tree on the smallest bounded log under a log above: a checkpoint refused for space notes its redo point
+/// (the meta page's image logged, no cut); a transaction changes key `a` (its leaf's image logged), a second one
+/// changes it again (nothing logged: the leaf was logged since the redo point); the tree's own puts then fill the
+/// log to three quarters of its region (the next one refused); eight transactions on eight other leaves, each
+/// checked against three quarters before any of them logs (their threads held at a gate in the data storage's
+/// reads), log their leaves' images together and take the log past seven eighths without a checkpoint between;
+/// the engine's checkpoint (the device takes writes again) can no longer log its own redo point, cuts at the one
+/// noted first, which keeps `a`'s leaf image, and returns `Ok`; the log above is cut. `a`'s leaf torn on disk,
+/// the reopened tree must read `a`'s last value, or report the torn leaf.
+#[test]
+fn a_checkpoint_past_seven_eighths_after_a_jump_keeps_no_image_older_than_a_covered_change() {
+    use bufpool_btree::REGION_MIN;
+    use std::sync::atomic::Ordering;
+    const LEN: usize = 200;
+    const JUMPERS: usize = 8;
+    let (above, log) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
+    let faulty = Arc::new(FaultyStorage::new(413, FaultConfig::none()));
+    let data = Arc::new(Gated {
+        inner: faulty.clone(),
+        armed: Default::default(),
+        gate: Default::default(),
+        cv: Default::default(),
+    });
+    let big_pool = || Arc::new(BufferPool::builder().frames(1024).page_size(4096).build().unwrap());
+    let upper = TreeWal::open_storage(above.clone()).unwrap();
+    // Leaves and the ids of their keys, from a first life of the tree.
+    let by_leaf: Vec<Vec<u64>> = {
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), 1024 + 2 * REGION_MIN).unwrap();
+        wal.flush_first(upper.clone()).unwrap();
+        let tree = Tree::create_storage(big_pool(), wal, data.clone()).unwrap();
+        for id in 0..300 {
+            let v = common::sized_value(id, 0, LEN);
+            if let Err(e) = tree.put(&key(id), &v) {
+                assert!(e.is_no_space(), "{e}");
+                tree.checkpoint().unwrap();
+                tree.put(&key(id), &v).unwrap();
+            }
+        }
+        let keys: Vec<Vec<u8>> = (0..300).map(key).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut by_leaf: std::collections::BTreeMap<u32, Vec<u64>> = Default::default();
+        tree.get_many_hinted(&refs, |i, _, hint| {
+            by_leaf.entry(hint.page().unwrap()).or_default().push(i as u64)
+        })
+        .unwrap();
+        tree.close().map_err(|e| e.into_error()).unwrap();
+        by_leaf.into_values().collect()
+    };
+    assert!(by_leaf.len() >= 6 + JUMPERS, "{} leaves", by_leaf.len());
+    let a = by_leaf[0][0];
+    let fill: Vec<u64> = by_leaf[1..6].concat();
+    let jumpers: Vec<u64> = by_leaf[6..6 + JUMPERS].iter().map(|ids| ids[0]).collect();
+    let txn = |tree: &Tree, id: u64, ver: u64| {
+        common::covered_put(&upper, tree, &key(id), &common::sized_value(id, ver, LEN));
+    };
+    let a_leaf;
+    {
+        // The second life: nothing of the tree cached but what its open read.
+        let wal = TreeWal::open_storage(log.clone()).unwrap();
+        wal.flush_first(upper.clone()).unwrap();
+        let tree = Tree::open_storage(big_pool(), wal, data.clone()).unwrap();
+        let checkpoint = || engine_checkpoint(&upper, &tree);
+        // A checkpoint refused for space: its redo point noted in the meta page, no cut.
+        faulty.inject_next(IoOp::Write, Fault::NoSpace);
+        let e = checkpoint().expect_err("a checkpoint whose page write was refused");
+        assert!(e.is_no_space(), "{e}");
+        faulty.clear_triggers();
+        // `a`'s leaf logged (its image), then `a` changed again (nothing logged).
+        txn(&tree, a, 1);
+        let mut hint = LeafHint::default();
+        tree.get_hinted(&key(a), &mut hint, |_| ()).unwrap();
+        a_leaf = hint.page().unwrap();
+        txn(&tree, a, 2);
+        // The jumpers' records above, before the tree's own puts fill its log (the log above then refuses).
+        let jump: Vec<(Vec<u8>, Vec<u8>)> = jumpers
+            .iter()
+            .map(|&id| (key(id), common::sized_value(id, 3, LEN)))
+            .collect();
+        for (k, v) in &jump {
+            upper
+                .append(&[Op::Put {
+                    page: 0,
+                    key: k,
+                    val: v,
+                }])
+                .unwrap();
+        }
+        upper.commit().unwrap();
+        // The tree's own puts, until the region's three quarters refuse one (the jumpers' leaves not read).
+        let mut n = 0u64;
+        loop {
+            let id = fill[(n % fill.len() as u64) as usize];
+            match tree.put(&key(id), &common::sized_value(id, 10 + n, LEN)) {
+                Ok(()) => n += 1,
+                Err(e) if e.is_no_space() => break,
+                Err(e) => panic!("a put filling the log: {e}"),
+            }
+            assert!(n < 100_000, "the log's region never refused a put");
+        }
+        tree.commit().unwrap();
+        // The jumpers, each past its room check before any logs its leaf's image.
+        data.armed.store(true, Ordering::SeqCst);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = jump
+                .iter()
+                .map(|(k, v)| {
+                    let tree = &tree;
+                    s.spawn(move || tree.put_covered(k, v, &mut LeafHint::default()))
+                })
+                .collect();
+            let mut g = data.gate.lock().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while g.0 < JUMPERS {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                assert!(
+                    !left.is_zero(),
+                    "only {} of {JUMPERS} jumpers reached their leaf's read",
+                    g.0
+                );
+                g = data.cv.wait_timeout(g, left).unwrap().0;
+            }
+            data.armed.store(false, Ordering::SeqCst);
+            g.1 = true;
+            data.cv.notify_all();
+            drop(g);
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        if !last_checkpoint(&upper, &tree) {
+            return;
+        }
+    }
+    drop(upper);
+    let Some(tree) = torn_and_reopened(&above, &log, &faulty, &[a_leaf]) else {
+        return;
+    };
+    check_after_tear(
+        &tree,
+        a,
+        &common::sized_value(a, 2, LEN),
+        &common::sized_value(a, 1, LEN),
+    );
 }

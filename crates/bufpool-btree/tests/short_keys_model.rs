@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use bufpool_btree::{BufferPool, CoveredPut, LeafHint, Tree, TreeWal};
+use bufpool_btree::{BufferPool, Tree, TreeWal};
 
 const ALPHABET: [u8; 4] = [0x00, 0x01, b'a', 0xff];
 
@@ -107,14 +107,7 @@ fn run(seed: u64, steps: usize) {
                 }
                 let puts: Vec<(Vec<u8>, Vec<u8>)> = keys.into_iter().map(|k| (k, value(&mut rng, step))).collect();
                 common::log_puts_above(&above, &puts);
-                let mut run: Vec<CoveredPut<'_>> = puts
-                    .iter()
-                    .map(|(k, v)| CoveredPut {
-                        key: k,
-                        val: v,
-                        hint: LeafHint::default(),
-                    })
-                    .collect();
+                let mut run = common::covered_run(&puts);
                 tree.put_covered_run(&mut run).unwrap();
                 for (k, v) in puts {
                     model.insert(k, v);

@@ -46,6 +46,12 @@
 //! - **Reopens under faults on every attempt**: a reopen draws 1 to 3 attempts under faults (and sometimes a
 //!   storage panic) before one without; each refused attempt must be a typed error.
 //!
+//! Session 41 (bt41) added, off with `BUFPOOL_BTREE_MODEL_OFF=upper_panics`:
+//! - **The log above on a panicking storage** (covered mode with storage panics): a quarter of the panics armed
+//!   by operations arm the log above's storage (`Upper::dev`) instead of a tree's: the log above must turn the
+//!   panic into its error (appends, commits and cuts refused from then on, as after a failed write), never unwind,
+//!   and the reopen keeps the prefix promise (R41-O21 in RELIABILITY.md).
+//!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
 //! (`allowed`); never a panic out of the library (a closure's own panic, a `ClosurePanic`, comes back out of the
@@ -295,6 +301,9 @@ impl Store {
 /// ends). Recovery opens the trees, then redoes every record of this log, then checkpoints it.
 struct Upper {
     storage: Arc<FaultyStorage>,
+    /// The storage as the log above sees it (it panics when armed: `BUFPOOL_BTREE_MODEL_OFF=upper_panics` leaves
+    /// it unarmed).
+    dev: Arc<Panicking>,
     wal: Arc<TreeWal>,
     gate: RwLock<()>,
     broken: AtomicBool,
@@ -388,6 +397,8 @@ struct Tally {
     /// Storage panics armed, and met (caught by the library: a panic out of it is a violation).
     storage_panics_armed: AtomicU64,
     storage_panics: AtomicU64,
+    /// Of them, the log above's (armed; met counted with the others).
+    upper_panics_armed: AtomicU64,
     /// Initial loads by `bulk_load`: ok, failed (then checked empty or whole, and reopened).
     bulk_loads_ok: AtomicU64,
     bulk_loads_failed: AtomicU64,
@@ -1207,6 +1218,16 @@ impl Worker<'_, '_> {
                 }
             }
             92..=93 if e.panics && self.rng.chance(25) => {
+                // The log above's storage (session 41, R40-O6): its panic must come back as the log's error, and
+                // fail the log above (no more appends or cuts) until the reopen.
+                if let Some(up) = e.upper.filter(|_| mode_on("upper_panics") && self.rng.chance(25)) {
+                    let calls = self.rng.below(40) as i64;
+                    self.note(format!("panic on call {calls} from now of the log above's storage"));
+                    up.dev.arm(calls);
+                    e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+                    e.tally.upper_panics_armed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
                 let s = &e.stores[t];
                 let log = self.rng.chance(50);
                 let calls = self.rng.below(40) as i64;
@@ -1533,7 +1554,8 @@ fn open_in(
     let step = Mutex::new("");
     let open = |pool: &Arc<BufferPool>| -> bufpool_btree::Result<Opened> {
         *step.lock().unwrap() = "the log above's open";
-        let wal = TreeWal::open_storage(up.clone())?;
+        let dev = Panicking::new(up.clone(), "the log above's storage");
+        let wal = TreeWal::open_storage(dev.clone())?;
         *step.lock().unwrap() = "a tree's open";
         let trees = stores
             .iter()
@@ -1548,6 +1570,7 @@ fn open_in(
         tally.records_replayed.fetch_add(records, Ordering::Relaxed);
         let upper = Upper {
             storage: up.clone(),
+            dev,
             wal,
             gate: RwLock::new(()),
             broken: AtomicBool::new(false),
@@ -1889,6 +1912,12 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             s.data.clear_triggers();
             s.disarm();
         }
+        if let Some(u) = opened.upper.as_ref() {
+            u.dev.disarm();
+            tally
+                .storage_panics
+                .fetch_add(u.dev.panics.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+        }
         let (trees, up) = (&opened.trees, opened.upper.as_ref());
         if images.is_none() {
             for st in stores.iter().flat_map(|s| [&s.log, &s.data]).chain(upper.as_ref()) {
@@ -2164,7 +2193,7 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          short reads {}, short writes {}, writes dropped by a failed sync {}, unsynced writes at a power loss \
          kept/torn/lost {}/{}/{}; hinted reads {} ({} hints given); covered schedules {}: transactions {}, \
          appends refused {}, applies retried {}, logs above broken {}, commits / checkpoints of the log above {} / \
-         {}, records replayed {}; storage panics armed {}, met {}; bulk loads ok {}, failed {}; open attempts under \
+         {}, records replayed {}; storage panics armed {} (the log above's {}), met {}; bulk loads ok {}, failed {}; open attempts under \
          faults {}; violations {}",
         n(&t.ops_ok),
         n(&t.ops_failed),
@@ -2205,6 +2234,7 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         n(&t.upper_checkpoints_ok),
         n(&t.records_replayed),
         n(&t.storage_panics_armed),
+        n(&t.upper_panics_armed),
         n(&t.storage_panics),
         n(&t.bulk_loads_ok),
         n(&t.bulk_loads_failed),

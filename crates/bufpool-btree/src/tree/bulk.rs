@@ -38,7 +38,11 @@
 //! the load (the edge pages were never written with their new images): the tree is as before the load, and the
 //! new pages are leaked past the old end of the file (the file keeps its length; nothing names them; they are not
 //! reclaimed). A crash after it replays the record: the tree is complete, since every page it names was durable
-//! before the record was written. A load that fails with an error (bad input, a full pool, I/O), or that a panic
+//! before the record was written. Before it takes each run of `TAKING_PAGES` pages the load appends a note of
+//! them to the log (`Op::Taking`, unsynced): a power loss that drops the load's unsynced pages while a concurrent
+//! change's record of a page taken after them is durable leaves that record as many pages past the file's end,
+//! and replay reads the notes before it as room for them (`Tree::check_growth`; R41-20 in RELIABILITY.md). A
+//! load that fails with an error (bad input, a full pool, I/O), or that a panic
 //! in the caller's input unwinds, gives its pages back to the pool (`BufferPool::free_page`, when the build is
 //! dropped), whose later `new_page`s reuse them.
 //!
@@ -153,10 +157,22 @@ struct Build<'t> {
     edge: Vec<EdgePage>,
     /// New images of edge pages, logged by the switch (never written before it).
     images: Vec<(PageNo, Vec<u8>)>,
+    /// The pages the load announced in the log so far (`Op::Taking`, one note per `TAKING_PAGES`).
+    announced: u64,
 }
 
 impl<'t> Build<'t> {
+    /// Takes a new page from the pool, announcing the next run of pages in the log first when the ones announced
+    /// are used up (module docs, "Crash safety").
     fn page(&mut self) -> Result<WriteGuard<'t>> {
+        if self.pages.len() as u64 >= self.announced {
+            let page = self.tree.pool.file_pages(self.tree.file)?;
+            self.tree.wal().append_own(&[Op::Taking {
+                page,
+                pages: TAKING_PAGES,
+            }])?;
+            self.announced += u64::from(TAKING_PAGES);
+        }
         let g = self.tree.pool.new_page(self.tree.file)?;
         self.pages.push(g.page_id().page_no());
         Ok(g)
@@ -409,6 +425,7 @@ impl Tree {
             levels: edge.levels,
             edge: edge.pages,
             images: Vec::new(),
+            announced: 0,
         };
         let old = edge.leaf.into_iter().map(|(k, v)| (Src::Tree(k), Src::Tree(v)));
         let new = input.map(|(k, v)| (Src::Input(k), Src::Input(v)));

@@ -346,6 +346,17 @@ pub fn log_puts_above(above: &TreeWal, puts: &[(Vec<u8>, Vec<u8>)]) {
     above.append(&ops).unwrap();
 }
 
+/// The puts of `puts` as a run for [`Tree::put_covered_run`], each with no hint.
+pub fn covered_run(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<bufpool_btree::CoveredPut<'_>> {
+    puts.iter()
+        .map(|(k, v)| bufpool_btree::CoveredPut {
+            key: k,
+            val: v,
+            hint: LeafHint::default(),
+        })
+        .collect()
+}
+
 /// One covered put: logged above first, then applied to `tree` as a covered change with no hint.
 pub fn covered_put(above: &TreeWal, tree: &Tree, key: &[u8], val: &[u8]) {
     log_puts_above(above, &[(key.to_vec(), val.to_vec())]);

@@ -394,7 +394,8 @@ impl Ours {
                         | OwnedOp::Split(..)
                         | OwnedOp::Inner(..)
                         | OwnedOp::Cut(..)
-                        | OwnedOp::Written(..) => {
+                        | OwnedOp::Written(..)
+                        | OwnedOp::Taking(..) => {
                             return Err(bufpool_btree::Error::Log("a page op in the transaction log".into()))
                         }
                     }
