@@ -1403,7 +1403,7 @@ impl Tree {
     /// also [`Tree::delete_covered`] and each leaf of [`Tree::put_covered_run`]).
     pub fn put_covered(&self, key: &[u8], val: &[u8], hint: &mut LeafHint) -> Result<()> {
         self.wal().check_covered()?;
-        self.room_for_covered()?;
+        self.room_for_covered();
         self.put_as(key, val, true, hint)
     }
 
@@ -1431,9 +1431,10 @@ impl Tree {
         }
         let mut i = 0;
         while i < run.len() {
-            // The log's one check of this leaf's change, before its latch (see `room_for_covered`).
-            self.room_for_covered()?;
+            self.room_for_covered();
             let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
+            // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
+            self.check_log(true, 1)?;
             let page_lsn = g.lsn();
             let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
             // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it. The
@@ -1502,33 +1503,20 @@ impl Tree {
     /// [`Tree::delete`] as a covered change, with a leaf hint (see [`Tree::put_covered`]).
     pub fn delete_covered(&self, key: &[u8], hint: &mut LeafHint) -> Result<bool> {
         self.wal().check_covered()?;
-        self.room_for_covered()?;
+        self.room_for_covered();
         self.delete_as(key, true, hint)
     }
 
-    /// The log's check before a covered change (no latch held), [`Tree::check_log`]'s for it: `Err` if the log
-    /// has failed (or a log depending on this one is refused for space: [`TreeWal::check`]). A bounded log past
-    /// three quarters of its region is checkpointed first, which cuts it. A covered change is not refused for the
-    /// region's room (its record is in the log above already); in normal running the log above refuses appends
-    /// while this log is past that bound (R25-4 in RELIABILITY.md), but a replay of the log above after a crash
-    /// appends nothing there, and its changes' leaf images overfilled the region until not even the checkpoint
-    /// that would cut it could write its records out: refused for space at every open (R40-1). A checkpoint that
-    /// fails leaves the change to go ahead, checked again without the region's bound
-    /// ([`TreeWal::check_beyond_region`]).
-    ///
-    /// One check serves both: [`TreeWal::check`] differs from `check_beyond_region` only by the bound, so a log it
-    /// passes passes the other (every file log is unbounded: the same call). Until session 41 the change checked
-    /// here, then again with `check_beyond_region` under the leaf's latch; the second check guarded nothing the
-    /// first does not: a covered change's log part (its leaf's image, `TreeWal::cover_leaf_checked`) cannot fail,
-    /// and a log that fails after the check, before or after the latch, refuses the flush the leaf's LSN needs, so
-    /// the pool never writes the leaf (`TreeWal::append_checked`).
-    fn room_for_covered(&self) -> Result<()> {
-        match self.wal().check() {
-            Err(e) if e.is_no_space() => {
-                let _ = self.checkpoint();
-                self.wal().check_beyond_region()
-            }
-            checked => checked,
+    /// Before a covered change (no latch held): a bounded log past three quarters of its region is checkpointed
+    /// first, which cuts it. A covered change is not refused for the region's room (its record is in the log
+    /// above already); in normal running the log above refuses appends while this log is past that bound (R25-4
+    /// in RELIABILITY.md), but a replay of the log above after a crash appends nothing there, and its changes'
+    /// leaf images overfilled the region until not even the checkpoint that would cut it could write its records
+    /// out: refused for space at every open (R40-1). Two atomic loads for an unbounded log. A checkpoint that fails
+    /// leaves the change to go ahead (its own check reports a failed log).
+    fn room_for_covered(&self) {
+        if self.wal().check().is_err_and(|e| e.is_no_space()) {
+            let _ = self.checkpoint();
         }
     }
 
@@ -1662,8 +1650,8 @@ impl Tree {
         self.check_put(key, val)?;
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
         // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`). Held until
-        // the change is logged. A covered change was checked before its latch (`room_for_covered`).
-        let room = if covered { None } else { self.check_log(false, 1)? };
+        // the change is logged.
+        let room = self.check_log(covered, 1)?;
         let bytes = |g: &[u8]| Node::parse(g).map_or(0, |n| n.entry_bytes());
         let before = if covered { bytes(&g) } else { 0 };
         let fitted = node::leaf_upsert(&mut g, key, val).map_err(|_| self.corrupt(no, "leaf"))?;
@@ -1711,8 +1699,7 @@ impl Tree {
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
-        // A covered change was checked before its latch (`room_for_covered`).
-        let _room = if covered { None } else { self.check_log(false, 1)? };
+        let _room = self.check_log(covered, 1)?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {
             *hint = self.hint_at(no, None);
             return Ok(false);

@@ -662,10 +662,8 @@ struct WriteSet {
     /// byte, one `memcmp` call a batch read passed, until session 27).
     batch_reads: Vec<(Table, u64, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
-    /// [`Txn::get_each`]'s per-key hashes ([`near_hash`], [`key_hash`]) and hints (kept for their allocations: two
-    /// a batch until session 27).
+    /// [`Txn::get_each`]'s per-key hashes and hints (kept for their allocations: two a batch until session 27).
     batch_near: Vec<u64>,
-    batch_hashes: Vec<u64>,
     batch_hints: Vec<LeafHint>,
     /// Where this worker's reads found keys, by neighbourhood, kept across transactions ([`NearHints`]).
     remembered: NearHints,
@@ -710,21 +708,9 @@ const _: () = assert!(std::mem::size_of::<NearSet>() == 64);
 /// [`key_hash`] of `t` and `key` with the low [`NEAR_BITS`] bits of its last byte dropped: the same for the
 /// keys of one [`NearHints`] neighbourhood.
 fn near_hash(t: Table, key: &[u8]) -> u64 {
-    near_and_key_hash(t, key).0
-}
-
-/// [`near_hash`] and [`key_hash`] of `t` and `key`, from one pass over the key: both hash all but its last byte
-/// alike (the batches' keys, whose reads note both, were hashed twice until session 41).
-fn near_and_key_hash(t: Table, key: &[u8]) -> (u64, u64) {
     match key.split_last() {
-        Some((&last, head)) => {
-            let h = key_hash(t, head);
-            (
-                (h ^ u64::from(last >> NEAR_BITS)).wrapping_mul(0x0100_0000_01b3),
-                (h ^ u64::from(last)).wrapping_mul(0x0100_0000_01b3),
-            )
-        }
-        None => (key_hash(t, key), key_hash(t, key)),
+        Some((&last, head)) => (key_hash(t, head) ^ u64::from(last >> NEAR_BITS)).wrapping_mul(0x0100_0000_01b3),
+        None => key_hash(t, key),
     }
 }
 
@@ -801,17 +787,12 @@ impl WriteSet {
     /// Notes where a batch or a scan found `key` of `t`, for a later put's or delete's hint; nothing for a table
     /// transactions never write (no put will ask).
     fn note_batch_read(&mut self, t: Table, key: &[u8], hint: LeafHint) {
-        self.note_batch_read_hashed(t, key, key_hash(t, key), hint);
-    }
-
-    /// [`WriteSet::note_batch_read`] of a key whose [`key_hash`] is `hash`.
-    fn note_batch_read_hashed(&mut self, t: Table, key: &[u8], hash: u64, hint: LeafHint) {
         if !written_by_transactions(t) {
             return;
         }
         let at = self.batch_keys.len();
         self.batch_keys.extend_from_slice(key);
-        self.batch_reads.push((t, hash, at, key.len(), hint));
+        self.batch_reads.push((t, key_hash(t, key), at, key.len(), hint));
     }
 
     /// Keeps `row`, just read whole from `t`'s tree under `key`, for [`WriteSet::check_update`] (only where
@@ -1093,18 +1074,12 @@ impl Txn for OursTxn<'_, '_> {
         let (record, whole, mut failed) = (!self.read_only, part == WHOLE, None);
         // Each key from the leaf of this worker's last read of a key near it ([`NearHints`]), if that leaf covers it;
         // the leaf that answered is noted for the neighbourhood if it is another leaf (each key hashed once).
-        let (mut near, mut hashes, mut hints) = (
+        let (mut near, mut hints) = (
             std::mem::take(&mut set.batch_near),
-            std::mem::take(&mut set.batch_hashes),
             std::mem::take(&mut set.batch_hints),
         );
         near.clear();
-        hashes.clear();
-        for k in rest {
-            let (n, h) = near_and_key_hash(t, k);
-            near.push(n);
-            hashes.push(h);
-        }
+        near.extend(rest.iter().map(|k| near_hash(t, k)));
         hints.clear();
         hints.extend(near.iter().map(|&h| set.remembered.get_hashed(h)));
         let visit = |j: usize, v: Option<&[u8]>, hint: LeafHint| {
@@ -1118,7 +1093,7 @@ impl Txn for OursTxn<'_, '_> {
                 set.remembered.set_hashed(near[j], hint);
             }
             if record {
-                set.note_batch_read_hashed(t, rest[j], hashes[j], hint);
+                set.note_batch_read(t, rest[j], hint);
                 if let (Some(v), true) = (v, whole) {
                     set.note_read(t, rest[j], v);
                 }
@@ -1128,7 +1103,7 @@ impl Txn for OursTxn<'_, '_> {
             }
         };
         let read = self.ours.tree(t).get_many_at_hints(rest, &hints, part, visit);
-        (set.batch_near, set.batch_hashes, set.batch_hints) = (near, hashes, hints);
+        (set.batch_near, set.batch_hints) = (near, hints);
         read?;
         failed.map_or(Ok(()), Err)
     }
@@ -1826,34 +1801,6 @@ mod tests {
         })
         .unwrap();
         out
-    }
-
-    /// A batch hashes each key once for both its neighbourhood and its write-set note (`near_and_key_hash`): the
-    /// pair must be [`near_hash`] and [`key_hash`] exactly, or a put would miss the hint its batch read noted (and
-    /// descend), and a read the neighbourhood's leaf.
-    #[test]
-    fn a_batch_keys_two_hashes_are_its_near_hash_and_its_key_hash() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for len in 0..12 {
-            for _ in 0..64 {
-                let key: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        x as u8
-                    })
-                    .collect();
-                for t in [Table::Stock, Table::Item, Table::OrderLine] {
-                    assert_eq!(
-                        near_and_key_hash(t, &key),
-                        (near_hash(t, &key), key_hash(t, &key)),
-                        "key {key:02x?} of {}",
-                        t.name()
-                    );
-                }
-            }
-        }
     }
 
     /// A worker's commit keeps its ops' and puts' allocations across commits through `recycle` (the standard
