@@ -31,7 +31,9 @@
 //!   (`bufpool_btree::encode_ranges`): the key, the row's length and the named ranges' bytes, when that is
 //!   smaller than the row. New-Order's ten STOCK rows change 16 bytes of about 310, Payment's CUSTOMER row (good
 //!   credit) 20 of about 660, Delivery's order lines 8 of about 50; before the pass each was logged whole (2.7 KB
-//!   of transaction log a transaction in TPC-C, since about 0.75 KB). A `put` is logged whole (`PUT`). Until
+//!   of transaction log a transaction in TPC-C, since about 0.75 KB; 0.65 KB since session 41, whose short row ops
+//!   code each op's fixed fields in 3 to 7 bytes and its key against its table's last key in the record:
+//!   `bufpool_btree`'s `wal.rs`, "Short row ops"). A `put` is logged whole (`PUT`). Until
 //!   session 28 every put of a row read was diffed (`encode_edits`) against a copy of the row kept at its read:
 //!   the same edits, about 7 K instructions a transaction more. The row the patch applies to is the row as the
 //!   transaction last saw it: the transaction holds the row's lock from that read to the end of its apply
@@ -193,7 +195,10 @@ pub const PAGE_BYTES: usize = 4096;
 /// memory); at 512 MiB 13.3 s, with 0.40 pages of device writes a transaction at 1 thread (1 GiB: 0.25, 256 MiB:
 /// 0.66 and 8.9 s; main before the pass: 1.35); tx/s within the machine's noise of each other (BENCHMARKS.md,
 /// "Log bytes: patches and cuts"). Since truncation punches dead records out, a log takes on disk what it
-/// holds, not its file's length.
+/// holds, not its file's length. Since session 41's short row ops (`wal.rs`, "Short row ops") a transaction
+/// logs about 650 bytes of records instead of 827, so 512 MiB holds up to 1.27 times the transactions to replay
+/// (recovery not measured again; 421,748,000 bytes would keep the transactions of before: BENCHMARKS.md,
+/// "Session 41").
 pub const LOG_MAX: u64 = 512 << 20;
 /// Environment variable overriding [`LOG_MAX`] (bytes).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";
