@@ -44,6 +44,13 @@
 //!              (not a change: a bulk load's note, appended before it takes the next `pages` pages from the pool,
 //!              `page_no` being the data file's page count then; replay may add that many more zeroed pages
 //!              past the file's end: "A bulk load's pages in the log")
+//! short row ops (since session 41: `PUT`, `DEL` and `PATCH` whose page and key length fit a byte and value and
+//! edits 64 KiB; "Short row ops" below), with no `page_no u32` after the tag:
+//!   PUT_S   (10): page u8 | shared u8 | rest u8 | vlen u16 | key's last `rest` bytes | value
+//!   DEL_S   (11): page u8 | shared u8 | rest u8 | key's last `rest` bytes
+//!   PATCH_S (12): page u8 | shared u8 | rest u8 | vlen u16 | elen u16 | key's last `rest` bytes | edits
+//!              (the key is the first `shared` bytes of the key of the record's last row op on the same page,
+//!              then the `rest`)
 //! ```
 //! One record is one atomic change: all its ops are redone, or (torn or missing tail) none. A structure change
 //! (split, merge) is one record of full page images, except that a leaf split logs the split leaf as a `SPLIT`
@@ -51,6 +58,25 @@
 //! 7 KiB; in a tree that takes covered changes the split leaf is a `CUT` op or an image: "Splits under a log above"); a leaf change is one `PUT`/`DEL` op. Any physiological op (`PUT`, `DEL`, `SPLIT`, `INNER`, `CUT`) is logged
 //! as a full image of its page instead if the page was last changed before the latest checkpoint's redo point
 //! (PostgreSQL's full-page writes, so a page torn by a crash mid-write could be rebuilt from the log alone).
+//!
+//! # Short row ops (`PUT_S`, `DEL_S`, `PATCH_S`; session 41, bytes41)
+//! The transaction log above TPC-C's trees logs a row op per row a transaction writes, with a table for a page:
+//! about 18 a record, keys of 2 to 15 bytes, values of 0 to 660. The long forms gave each 11 (`PUT`) to 15
+//! (`PATCH`) bytes of fixed fields and its key whole: 234 of the 827 bytes of records a transaction, and the
+//! keys 125 more, of which 68 repeat the start of the previous key of the same table in the record (a New-Order's
+//! order lines share 7 of their 8 bytes, its STOCK rows the warehouse). So `encode_record` logs each row op that
+//! fits (page and key length a byte, value and edits at most 64 KiB) in its short form: 5 (`PUT_S`), 3
+//! (`DEL_S`) or 7 (`PATCH_S`) bytes of fixed fields after the tag, and its key as the length of the prefix it
+//! shares with the last key a row op of its page named earlier in the record (long or short), then the rest
+//! (`Prefixes`, the first [`PREFIX_PAGES`] pages of a record; keys of later ones whole). Measured on TPC-C at 2
+//! threads: 650 bytes of records a transaction against 827 (BENCHMARKS.md, "Session 41"); the records' fsyncs
+//! through the zeroed tail write fewer zeros with them. A record's ops decode in order, so the prefix is always
+//! known; a short op naming a prefix its page has no key for, or longer than that key, is malformed (the
+//! record's end, as any). A tree's own ops fit only on pages below 256 (a small tree's): the same form, the same
+//! replay. `check_record` still counts the long forms (an upper bound: what an append reserves). Old logs: a
+//! build of this session reads the long forms as before (every log written before opens); a build before it
+//! reads a short op as malformed, so the log's end (and `open` cuts it there, as with `WRITTEN` before R21-10):
+//! a log written by this build must not be opened by an older one.
 //!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
@@ -474,6 +500,12 @@ const TAG_TAKING: u8 = 9;
 /// The pages a bulk load may take after each [`Op::Taking`] note (module docs, "A bulk load's pages in the log"):
 /// a quarter of the least replay budget, so a run a checkpoint cut the note of stays within it.
 pub(crate) const TAKING_PAGES: u32 = 256;
+const TAG_PUT_S: u8 = 10;
+const TAG_DEL_S: u8 = 11;
+const TAG_PATCH_S: u8 = 12;
+/// Distinct pages (tables) per record whose last key the short row ops ([`Prefixes`]) code against; the keys of
+/// further pages in a record are logged whole.
+const PREFIX_PAGES: usize = 16;
 /// [`Op::Written`] notes per record (13 bytes each: about 53 KB a record).
 const WRITTEN_PER_RECORD: usize = 4096;
 
@@ -804,9 +836,100 @@ pub fn edits_fit(edits: &[u8], len: usize) -> bool {
     true
 }
 
-/// Appends `op` to `out`. A transaction's ops (`PUT`, `DEL`, `PATCH`: about 15 a record in TPC-C) have their
-/// fixed fields built in a small array and copied in once, with room for the op reserved first.
+/// The last key of each page (a table, in the transaction log) that a `PUT`, `DEL` or `PATCH` op of the record
+/// being encoded or decoded named so far: a short row op's key is coded as the length of its prefix shared with
+/// its page's last key, then the rest (module docs, "Short row ops"). At most [`PREFIX_PAGES`] pages; a page past
+/// them has no last key (its keys are logged whole). Encoder and decoder keep it alike, so they agree.
+struct Prefixes<K> {
+    n: usize,
+    at: [(PageNo, K); PREFIX_PAGES],
+}
+
+impl<K: AsRef<[u8]> + Default> Prefixes<K> {
+    fn new() -> Self {
+        Prefixes {
+            n: 0,
+            at: std::array::from_fn(|_| (0, K::default())),
+        }
+    }
+
+    /// The last key named for `page`, if any.
+    fn last(&self, page: PageNo) -> Option<&[u8]> {
+        self.at[..self.n].iter().find(|e| e.0 == page).map(|e| e.1.as_ref())
+    }
+
+    /// `key` is now `page`'s last key.
+    fn set(&mut self, page: PageNo, key: K) {
+        if let Some(e) = self.at[..self.n].iter_mut().find(|e| e.0 == page) {
+            e.1 = key;
+        } else if self.n < PREFIX_PAGES {
+            self.at[self.n] = (page, key);
+            self.n += 1;
+        }
+    }
+}
+
+/// The short form's fixed fields of a row op on `page` with `key`, if they fit (page and key length a byte):
+/// `page u8 | shared u8 | rest u8` and the rest of the key's start in it, its page's last key then `key`.
+fn short_key<'o>(prev: &mut Prefixes<&'o [u8]>, page: PageNo, key: &'o [u8]) -> Option<([u8; 3], usize)> {
+    let shared = prev
+        .last(page)
+        .map_or(0, |l| l.iter().zip(key).take_while(|(a, b)| a == b).count());
+    prev.set(page, key);
+    let page = u8::try_from(page).ok()?;
+    let klen = u8::try_from(key.len()).ok()?;
+    // At most the key's length, so a byte.
+    let shared = shared as u8;
+    Some(([page, shared, klen - shared], usize::from(shared)))
+}
+
+/// Appends `op` to `out`, its keys logged whole ([`encode_op_in`] with no earlier keys).
+#[cfg(test)]
 fn encode_op(out: &mut Vec<u8>, op: &Op<'_>) {
+    encode_op_in(out, op, &mut Prefixes::new());
+}
+
+/// Appends `op` to `out`, a `PUT`, `DEL` or `PATCH` in its short form if it fits (module docs, "Short row ops"),
+/// its key coded against `prev`. A transaction's ops (about 15 a record in TPC-C) have their fixed fields built in
+/// a small array and copied in once, with room for the op reserved first.
+fn encode_op_in<'o>(out: &mut Vec<u8>, op: &Op<'o>, prev: &mut Prefixes<&'o [u8]>) {
+    let short = match *op {
+        Op::Put { page, key, val } if val.len() <= usize::from(u16::MAX) => {
+            short_key(prev, page, key).map(|(k, at)| {
+                let mut h = [TAG_PUT_S, k[0], k[1], k[2], 0, 0, 0, 0];
+                h[4..6].copy_from_slice(&(val.len() as u16).to_le_bytes());
+                (h, 6, &key[at..], val)
+            })
+        }
+        Op::Del { page, key } => short_key(prev, page, key)
+            .map(|(k, at)| ([TAG_DEL_S, k[0], k[1], k[2], 0, 0, 0, 0], 4, &key[at..], &[][..])),
+        Op::Patch { page, key, len, edits } if len <= u32::from(u16::MAX) && edits.len() <= usize::from(u16::MAX) => {
+            short_key(prev, page, key).map(|(k, at)| {
+                let mut h = [TAG_PATCH_S, k[0], k[1], k[2], 0, 0, 0, 0];
+                h[4..6].copy_from_slice(&(len as u16).to_le_bytes());
+                h[6..8].copy_from_slice(&(edits.len() as u16).to_le_bytes());
+                (h, 8, &key[at..], edits)
+            })
+        }
+        Op::Put { page, key, .. } | Op::Patch { page, key, .. } => {
+            prev.set(page, key);
+            None
+        }
+        _ => None,
+    };
+    match short {
+        Some((h, n, rest, body)) => {
+            out.reserve(n + rest.len() + body.len());
+            out.extend_from_slice(&h[..n]);
+            out.extend_from_slice(rest);
+            out.extend_from_slice(body);
+        }
+        None => encode_long(out, op),
+    }
+}
+
+/// Appends `op` to `out` in its long form (every op but the short row ops).
+fn encode_long(out: &mut Vec<u8>, op: &Op<'_>) {
     match *op {
         Op::Image { page, bytes } => {
             let (off, len) = hole_of(bytes);
@@ -892,8 +1015,9 @@ fn encode_record<'o>(out: &mut Vec<u8>, ops: impl ExactSizeIterator<Item = Op<'o
     let start = out.len();
     out.extend_from_slice(&[0u8; REC_HDR]);
     out.extend_from_slice(&(ops.len() as u16).to_le_bytes());
+    let mut prev = Prefixes::new();
     for op in ops {
-        encode_op(out, &op);
+        encode_op_in(out, &op, &mut prev);
     }
     let len = (out.len() - start) as u32;
     out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
@@ -918,7 +1042,8 @@ thread_local! {
 
 /// Its length, or `Err` ([`Error::BadRecord`]) unless `ops` encode (`encode_op`) as a record the log reads back (`read_record`,
 /// `decode_ops`): at most `u16::MAX` ops, keys and separators of at most `u16::MAX` bytes, a `PATCH`'s edits that
-/// fit its value, and at most [`RECORD_MAX`] bytes in all. Before R14-1 such a record was appended and made
+/// fit its value, and at most [`RECORD_MAX`] bytes in all. The length counts every row op in its long form: the
+/// record may be shorter (module docs, "Short row ops"), never longer. Before R14-1 such a record was appended and made
 /// durable, and the next open took it for the log's torn end and cut it off, with every record after it.
 fn check_record(ops: &[Op<'_>]) -> Result<u64> {
     let bad = |why: String| Err(Error::BadRecord(why));
@@ -998,10 +1123,19 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
     let mut c = Cursor { b: payload };
     let n = c.u16()? as usize;
     let mut ops = Vec::with_capacity(n);
+    let mut prev: Prefixes<Vec<u8>> = Prefixes::new();
     for _ in 0..n {
         let tag = c.u8()?;
+        if let TAG_PUT_S | TAG_DEL_S | TAG_PATCH_S = tag {
+            let op = decode_short(&mut c, tag, &prev)?;
+            if let OwnedOp::Put(page, key, _) | OwnedOp::Del(page, key) | OwnedOp::Patch(page, key, ..) = &op {
+                prev.set(*page, key.clone());
+            }
+            ops.push(op);
+            continue;
+        }
         let page = c.u32()?;
-        ops.push(match tag {
+        let op = match tag {
             TAG_IMAGE => {
                 let len = c.u32()? as usize;
                 let off = c.u32()? as usize;
@@ -1053,12 +1187,45 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
             TAG_WRITTEN => OwnedOp::Written(page, c.u64()?),
             TAG_TAKING => OwnedOp::Taking(page, c.u32()?),
             _ => return None,
-        });
+        };
+        if let OwnedOp::Put(page, key, _) | OwnedOp::Del(page, key) | OwnedOp::Patch(page, key, ..) = &op {
+            prev.set(*page, key.clone());
+        }
+        ops.push(op);
     }
     if !c.b.is_empty() {
         return None;
     }
     Some(ops)
+}
+
+/// Decodes the short row op of `tag` at `c` (after its tag), its key's shared prefix from `prev`; `None` if
+/// malformed (a prefix longer than its page's last key, or with none).
+fn decode_short(c: &mut Cursor<'_>, tag: u8, prev: &Prefixes<Vec<u8>>) -> Option<OwnedOp> {
+    let page = PageNo::from(c.u8()?);
+    let shared = usize::from(c.u8()?);
+    let rest = usize::from(c.u8()?);
+    let (vl, el) = match tag {
+        TAG_PUT_S => (c.u16()?, 0),
+        TAG_PATCH_S => (c.u16()?, c.u16()?),
+        _ => (0, 0),
+    };
+    let mut key = Vec::with_capacity(shared + rest);
+    if shared > 0 {
+        key.extend_from_slice(prev.last(page)?.get(..shared)?);
+    }
+    key.extend_from_slice(c.take(rest)?);
+    Some(match tag {
+        TAG_PUT_S => OwnedOp::Put(page, key, c.take(usize::from(vl))?.to_vec()),
+        TAG_DEL_S => OwnedOp::Del(page, key),
+        _ => {
+            let edits = c.take(usize::from(el))?;
+            if !edits_fit(edits, usize::from(vl)) {
+                return None;
+            }
+            OwnedOp::Patch(page, key, u32::from(vl), edits.to_vec())
+        }
+    })
 }
 
 struct State {
@@ -3333,6 +3500,98 @@ mod tests {
         );
         for cut in 0..out.len() {
             assert!(decode_ops(&out[..cut]).is_none());
+        }
+    }
+
+    /// A transaction record's row ops (TPC-C New-Order's shape: a STOCK patch and an ORDER-LINE put per line,
+    /// interleaved) are logged in their short form, each key coded against its table's last key in the record,
+    /// and read back as they were; with long ones (a page past a byte, a key past 255 bytes, a value past 64 KiB,
+    /// more tables than [`PREFIX_PAGES`]) among them. The size bound (420) is what main `fe784b6`'s encoding
+    /// fails (no short form: 11 bytes of fixed fields a put, 15 a patch, every key whole: 558 bytes; 348 here).
+    #[test]
+    fn row_ops_are_short_and_code_keys_against_their_tables_last_key() {
+        let vals: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 8]).collect();
+        let keys: Vec<[u8; 8]> = (0..10u8).map(|i| [0, 1, 3, 0, 0, 11, 210, i]).collect();
+        let stock: Vec<[u8; 6]> = (0..10u8).map(|i| [0, 1, 0, i, 7, 200 - i]).collect();
+        let edits = [4u8, 0, 2, 0, 9, 9];
+        let mut ops = Vec::new();
+        for i in 0..10 {
+            ops.push(Op::Patch {
+                page: 10,
+                key: &stock[i],
+                len: 300,
+                edits: &edits,
+            });
+            ops.push(Op::Put {
+                page: 8,
+                key: &keys[i],
+                val: &vals[i],
+            });
+        }
+        let mut rec = Vec::new();
+        encode_record(&mut rec, ops.iter().copied());
+        assert!(rec.len() <= 420, "{} bytes: the row ops are not short", rec.len());
+        let want: Vec<OwnedOp> = ops.iter().map(owned).collect();
+        assert_eq!(decode_ops(&rec[REC_HDR..]).unwrap(), want);
+        for cut in REC_HDR..rec.len() {
+            assert!(decode_ops(&rec[REC_HDR..cut]).is_none());
+        }
+
+        // Long forms among short ones, and more tables than the coded ones.
+        let (long_key, big) = (vec![5u8; 300], vec![1u8; 70_000]);
+        let mut ops = vec![
+            Op::Put {
+                page: 300,
+                key: b"k1",
+                val: b"v",
+            },
+            Op::Put {
+                page: 3,
+                key: &long_key,
+                val: b"v",
+            },
+            Op::Put {
+                page: 3,
+                key: &long_key[..299],
+                val: &big,
+            },
+            Op::Del {
+                page: 3,
+                key: &long_key[..298],
+            },
+        ];
+        let extra: Vec<[u8; 2]> = (0..2 * PREFIX_PAGES as u8).map(|p| [p, p]).collect();
+        for (p, k) in extra.iter().enumerate() {
+            ops.push(Op::Del {
+                page: 20 + p as PageNo,
+                key: k,
+            });
+            ops.push(Op::Put {
+                page: 20 + p as PageNo,
+                key: &k[..1],
+                val: b"",
+            });
+        }
+        let mut rec = Vec::new();
+        encode_record(&mut rec, ops.iter().copied());
+        let want: Vec<OwnedOp> = ops.iter().map(owned).collect();
+        assert_eq!(decode_ops(&rec[REC_HDR..]).unwrap(), want);
+
+        // A short op whose prefix its table has no key for, or longer than that key, is malformed.
+        let mut bad = 1u16.to_le_bytes().to_vec();
+        bad.extend_from_slice(&[TAG_DEL_S, 4, 1, 1, b'x']);
+        assert!(decode_ops(&bad).is_none());
+        let mut bad = 2u16.to_le_bytes().to_vec();
+        bad.extend_from_slice(&[TAG_DEL_S, 4, 0, 1, b'x', TAG_DEL_S, 4, 2, 0]);
+        assert!(decode_ops(&bad).is_none());
+    }
+
+    fn owned(op: &Op<'_>) -> OwnedOp {
+        match *op {
+            Op::Put { page, key, val } => OwnedOp::Put(page, key.to_vec(), val.to_vec()),
+            Op::Del { page, key } => OwnedOp::Del(page, key.to_vec()),
+            Op::Patch { page, key, len, edits } => OwnedOp::Patch(page, key.to_vec(), len, edits.to_vec()),
+            _ => unreachable!("row ops only"),
         }
     }
 

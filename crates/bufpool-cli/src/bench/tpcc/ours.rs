@@ -31,7 +31,9 @@
 //!   (`bufpool_btree::encode_ranges`): the key, the row's length and the named ranges' bytes, when that is
 //!   smaller than the row. New-Order's ten STOCK rows change 16 bytes of about 310, Payment's CUSTOMER row (good
 //!   credit) 20 of about 660, Delivery's order lines 8 of about 50; before the pass each was logged whole (2.7 KB
-//!   of transaction log a transaction in TPC-C, since about 0.75 KB). A `put` is logged whole (`PUT`). Until
+//!   of transaction log a transaction in TPC-C, since about 0.75 KB; 0.65 KB since session 41, whose short row ops
+//!   code each op's fixed fields in 3 to 7 bytes and its key against its table's last key in the record:
+//!   `bufpool_btree`'s `wal.rs`, "Short row ops"). A `put` is logged whole (`PUT`). Until
 //!   session 28 every put of a row read was diffed (`encode_edits`) against a copy of the row kept at its read:
 //!   the same edits, about 7 K instructions a transaction more. The row the patch applies to is the row as the
 //!   transaction last saw it: the transaction holds the row's lock from that read to the end of its apply
@@ -117,7 +119,7 @@
 //!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`]; that cuts nothing the
 //!   transaction log needs. Both are checked by the slow part of the driver's tick ([`Ours::tick_checkpoints`],
 //!   paced by the logs' growth), which the TPC-C driver runs on a thread of its own (`driver.rs`): a checkpoint
-//!   takes seconds (at 4 warehouses in memory, 3-7 s every 512 MiB of transaction log), and the tree logs'
+//!   takes seconds (at 4 warehouses in memory, 3-7 s every `LOG_MAX` of transaction log), and the tree logs'
 //!   write-outs (next point) must go on meanwhile.
 //! - **Tree-log write-outs off the transactions' path.** A tree log's records (leaf images after a checkpoint,
 //!   structure changes) hold covered changes, so writing them needs the transaction log durable as far as them:
@@ -193,8 +195,12 @@ pub const PAGE_BYTES: usize = 4096;
 /// memory); at 512 MiB 13.3 s, with 0.40 pages of device writes a transaction at 1 thread (1 GiB: 0.25, 256 MiB:
 /// 0.66 and 8.9 s; main before the pass: 1.35); tx/s within the machine's noise of each other (BENCHMARKS.md,
 /// "Log bytes: patches and cuts"). Since truncation punches dead records out, a log takes on disk what it
-/// holds, not its file's length.
-pub const LOG_MAX: u64 = 512 << 20;
+/// holds, not its file's length. 400 MiB since session 41's short row ops (`wal.rs`, "Short row ops"): a
+/// transaction logs about 650 bytes of records instead of 827, so 512 MiB would have held up to 1.27 times the
+/// transactions a recovery replays; 400 MiB holds no more than 512 MiB did before (512 x 650 / 827 = 402), so a
+/// restart's replay stays as long as it was, and the byte cut's gain is its own, not fewer checkpoints
+/// (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x at 512 MiB, 4 pairs).
+pub const LOG_MAX: u64 = 400 << 20;
 /// Environment variable overriding [`LOG_MAX`] (bytes).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";
 
