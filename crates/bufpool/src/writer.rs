@@ -256,25 +256,24 @@ impl BufferPool {
         self.core.counters.inc(Counter::Syncs);
         // Writes that complete from here on may miss this sync: they record the next count.
         let started = file.syncs_started.fetch_add(1, SeqCst).wrapping_add(1);
-        if let Err(e) = file.sync() {
-            self.core.counters.inc(Counter::WriteErrors);
-            file.unsynced.store(true, Release);
-            let err = Error::io(file.id, None, "sync", e);
-            file.fail(&err);
-            return Err(err);
-        }
-        // The writes are durable in the file the pool opened; they are durable under its name only if some name
-        // still leads to it (R41-1: a file deleted or renamed over while open took every later write with it,
-        // each checkpoint and close returning `Ok`). One `fstat` per sync that made writes durable.
-        let unlinked = match file.unlinked() {
-            Ok(false) => None,
-            Ok(true) => Some(Error::DataFileUnlinked {
-                file: file.id,
-                path: file.path.clone(),
-            }),
-            Err(e) => Some(Error::io(file.id, None, "sync", e)),
+        // After the fsync, the writes are durable in the file the pool opened; they are durable under its name
+        // only if some name still leads to it (R41-1: a file deleted or renamed over while open took every later
+        // write with it, each checkpoint and close returning `Ok`). One `fstat` per sync that made writes durable.
+        let failed = match file.sync() {
+            Err(e) => {
+                self.core.counters.inc(Counter::WriteErrors);
+                Some(Error::io(file.id, None, "sync", e))
+            }
+            Ok(()) => match file.unlinked() {
+                Ok(false) => None,
+                Ok(true) => Some(Error::DataFileUnlinked {
+                    file: file.id,
+                    path: file.path.clone(),
+                }),
+                Err(e) => Some(Error::io(file.id, None, "sync", e)),
+            },
         };
-        if let Some(err) = unlinked {
+        if let Some(err) = failed {
             file.unsynced.store(true, Release);
             file.fail(&err);
             return Err(err);
