@@ -373,7 +373,9 @@
 //!   record can be readable and not durable (a failed fsync's, which Linux keeps cached and marks clean, or an
 //!   unsynced one of a process that crashed), and recovery writes pages at their LSNs with no further sync of the
 //!   log (R39-2 in RELIABILITY.md). A log closed cleanly was cut to its end, so this costs nothing there; after a
-//!   crash it costs one sequential write of what recovery reads anyway.
+//!   crash it costs one sequential write of what recovery reads anyway. The header slot in force is written
+//!   again and synced after them, for the same reason: it says where they are (L42-1: a bounded log's switch
+//!   whose header fsync failed left a readable slot naming the new region, which a power loss later took back).
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -2213,6 +2215,13 @@ impl TreeWal {
             // fsync failed wrote pages at LSNs the next power loss took from the log).
             rewrite(&io.dev, io.offset(io.start), io.offset(end))
                 .map_err(|e| space_or_log_err(wal.name(), "rewrite the records read", e, AT_OPEN))?;
+            // So is the header slot in force, which says where they are, after them (a slot durable first could
+            // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
+            // naming the new region: an open in the same process trusted it, the commits after it went there, and
+            // a power loss brought back the old slot, whose region ends where the switch began (L42-1 in
+            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log).
+            rewrite(&io.dev, io.slot, io.slot + SLOT_LEN as u64)
+                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slot read", e, AT_OPEN))?;
             io.dev
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
@@ -3009,6 +3018,11 @@ impl TreeWal {
     pub(crate) fn cut_before(&self, redo: Lsn) -> Result<()> {
         let mut tr = self.trunc.lock();
         let mut io = self.io.lock();
+        // A failed log writes nothing more, a cut's copies and zeroes included: a switch that failed after writing
+        // its header slot left that slot readable (its fsync failed), naming the region this log's memory still
+        // takes for the one not in force; the next switch's copy and zeroing, which run before its other checks,
+        // wrote over the records that slot names, and a restart read none of them (L42-2 in RELIABILITY.md).
+        self.check_failed()?;
         if redo <= io.start {
             self.write_locked(&io, SyncCause::Checkpoint, true)?;
             return Ok(());
@@ -3117,6 +3131,8 @@ impl TreeWal {
                 data: io.data,
             };
             let from = (io.base, io.origin);
+            // Under `trunc`: no switch can fail from here until this one writes (L42-2: `cut_before`).
+            self.check_failed()?;
             // What the region in force holds from `redo` on: nothing if the records before `redo` are not all
             // written yet (a cut at a redo point past the written records, R25-1).
             (io.dev.clone(), from, to, self.state.lock().buf_start.max(redo))

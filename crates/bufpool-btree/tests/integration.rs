@@ -66,6 +66,7 @@ mod sim_crash;
 mod sim_crash_covered;
 mod spread_checkpoints_crash;
 mod structure_faults_everywhere;
+mod switch_header_sync;
 mod tree_lifecycle_edges;
 mod two_trees_one_reopened;
 mod uncovered_in_covered_tree;
