@@ -55,6 +55,7 @@ mod model_findings;
 mod new_page_vs_double_free;
 mod new_user_errors;
 mod open_faults;
+mod open_lock_after_rename;
 mod open_page0_eio;
 mod optimistic;
 mod own_holds_are_waited_for;
