@@ -282,3 +282,74 @@ fn a_legacy_bounded_log_on_a_storage_opens_with_every_record() {
         "the refused open changed the log storage"
     );
 }
+
+/// A log storage whose `fail_at`-th header slot write (a write below byte 1,024), counted from 1, fails with EIO
+/// and writes nothing: a crash (or an error) at that point of an open's header rewrite.
+struct FailsHeaderWrite {
+    inner: Arc<MemoryStorage>,
+    fail_at: u32,
+    header_writes: std::sync::atomic::AtomicU32,
+}
+
+impl Storage for FailsHeaderWrite {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if offset < 1024 && self.header_writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.fail_at {
+            return Err(std::io::Error::from_raw_os_error(5));
+        }
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.inner.info()
+    }
+}
+
+/// The open's rewrite of a legacy header stopped at its first slot write (nothing changed: both slots legacy) or
+/// at its second (the slot not in force this build's, the one in force still legacy, as an older build reads it):
+/// the open fails, nothing opened; the next open reads every record and finishes the rewrite.
+#[test]
+fn a_legacy_header_rewrite_stopped_at_either_slot_leaves_a_log_that_opens_whole() {
+    for fail_at in [1, 2] {
+        let log = Arc::new(MemoryStorage::new());
+        {
+            let wal = TreeWal::open_storage(log.clone()).unwrap();
+            fill(&wal);
+        }
+        let read = |b: &mut [u8], at: u64| assert_eq!(log.read_at(b, at).unwrap(), b.len());
+        let slots = slots_of(read);
+        for (at, s) in slots.iter().enumerate() {
+            log.write_at(&legacy(s), SLOT_AT[at]).unwrap();
+        }
+        let (in_force_at, _) = in_force(&slots);
+        let failing = FailsHeaderWrite {
+            inner: log.clone(),
+            fail_at,
+            header_writes: Default::default(),
+        };
+        match TreeWal::open_storage(failing) {
+            Err(Error::Log(_)) => {}
+            Err(e) => panic!("slot write {fail_at} failed: the open returned another error: {e}"),
+            Ok(_) => panic!("slot write {fail_at} failed: the open returned Ok"),
+        }
+        let now = slots_of(read);
+        assert_eq!(
+            &now[in_force_at][..8],
+            b"BPTWAL02",
+            "the slot in force was rewritten first"
+        );
+        let other = if fail_at == 1 { b"BPTWAL02" } else { b"BPTWAL04" };
+        assert_eq!(&now[1 - in_force_at][..8], other, "slot write {fail_at} failed");
+        let wal = TreeWal::open_storage(log.clone()).unwrap();
+        assert_eq!(count(&wal), PUTS, "slot write {fail_at} failed: records lost");
+        drop(wal);
+        assert!(slots_of(read).iter().all(|s| &s[..8] == b"BPTWAL04"));
+    }
+}
