@@ -2047,6 +2047,12 @@ impl TreeWal {
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
+    ///
+    /// A log whose header names a record format newer than [`LOG_FORMAT`] (a newer build's) is refused with
+    /// [`Error::LogFormat`] before anything is read or written, on every open path. A log written before session
+    /// 42 (no format in its header) opens with every record, and its header is rewritten in this build's layout
+    /// before the open returns, so that a build before session 42 refuses it from then on instead of cutting the
+    /// ops it does not know (module docs, "The format version").
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
         // Looked at before the open (a FIFO opened for reading and writing is a pipe, a device's open may have
