@@ -68,6 +68,25 @@ pub enum Error {
     /// logs in a log of its own ([`crate::TreeWal::flush_first`]). R35-1 in RELIABILITY.md.
     #[error("{0}")]
     TreeOwnsLog(String),
+    /// The log's header names a record format this build does not read: a newer build wrote it. Refused before
+    /// anything was read, cut or written; open it with a build that knows its format. A build before this variant
+    /// (session 42) refuses such a log too, as one with no valid header. Until then the log had no format: a build
+    /// met an op it did not know as the log's torn end, and cut every record from there on (L41-O1 in
+    /// RELIABILITY.md; `wal.rs`' module docs, "The format version").
+    #[error(
+        "{log}: the log's header names {}, and this build reads record formats up to {known}: a newer build wrote \
+        it; nothing was opened or changed: open it with that build or a newer one",
+        match .found { Some(f) => format!("record format {f}"), None => "a header layout this build does not know".into() }
+    )]
+    LogFormat {
+        /// The log (its path, or "the log storage").
+        log: String,
+        /// The record format the header names; `None` for a header layout this build does not know (a magic
+        /// `BPTWAL` followed by other bytes than its own).
+        found: Option<u32>,
+        /// The newest record format this build reads ([`crate::LOG_FORMAT`]).
+        known: u32,
+    },
     /// The log is not the tree's: another log's identity (a lost log replaced by a new one), or it lacks records
     /// the tree's pages need (it starts after the tree's last checkpoint, or ends before a page's LSN).
     #[error("the log does not belong to the tree: {0}")]

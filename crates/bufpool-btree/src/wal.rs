@@ -7,11 +7,15 @@
 //! # File format
 //! ```text
 //! two header slots, at byte 0 and byte 512 (different sectors: a torn header write leaves the other one):
-//!   magic "BPTWAL02" | log_id u64 | origin u64 | start u64 | seq u64 | crc32c(bytes 0..40) u32
+//!   magic "BPTWAL04" | log_id u64 | origin u64 | start u64 | seq u64 | base u64 | region_len u64 |
+//!   format u32 | crc32c(bytes 0..60) u32
 //!   the valid slot with the higher seq is the header (the slot in force), and a cut writes the other one;
-//!   `origin` is the LSN at byte LOG_HDR (1024), `start` the first LSN recovery reads (the last checkpoint's
-//!   redo point), `log_id` names this log for its tree's meta page
-//!   at byte 64 of a slot (either layout), if its tree named it: data_file u32 | crc32c(data_file, then slot
+//!   `origin` is the LSN at byte `base` (LOG_HDR, 1024, but in a bounded log's second region), `start` the first
+//!   LSN recovery reads (the last checkpoint's redo point), `log_id` names this log for its tree's meta page,
+//!   `region_len` a bounded log's region (0: unbounded), `format` the record format (`LOG_FORMAT`: "The format
+//!   version"); legacy slots, read and never written: "BPTWAL02" (unbounded: the fields to `seq`, then
+//!   crc32c(bytes 0..40) u32) and "BPTWAL03" (bounded: to `region_len`, then crc32c(bytes 0..56) u32)
+//!   at byte 64 of a slot (any layout), if its tree named it: data_file u32 | crc32c(data_file, then slot
 //!   bytes 0..40) u32,
 //!   the identity of the data file the log serves (`TreeWal::data_file`, R33-20); zeroes name none, and a build
 //!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before; its cuts write
@@ -75,8 +79,30 @@
 //! record's end, as any). A tree's own ops fit only on pages below 256 (a small tree's): the same form, the same
 //! replay. `check_record` still counts the long forms (an upper bound: what an append reserves). Old logs: a
 //! build of this session reads the long forms as before (every log written before opens); a build before it
-//! reads a short op as malformed, so the log's end (and `open` cuts it there, as with `WRITTEN` before R21-10):
-//! a log written by this build must not be opened by an older one.
+//! reads a short op as malformed, so the log's end (and `open` cut it there, as with `WRITTEN` before R21-10).
+//! Since session 42 the header says so, and such a build refuses the log instead: "The format version".
+//!
+//! # The format version (session 42, L41-O1 in RELIABILITY.md)
+//! A record that does not decode is the log's torn end, and the open cuts the log there (a crash's tail must
+//! go). So a build that meets an op it does not know (session 41's `TAKING` and short ops, to a build before it)
+//! cuts every committed record from that one on, silently. The header therefore names the record format: every
+//! slot this build writes is `BPTWAL04`, whose `format` is [`LOG_FORMAT`] (1: the ops of tags 1 to 12 above); a
+//! build that adds an op or changes one's bytes writes the next number, and a layout change takes a new magic.
+//! - **A newer log.** An open that finds, in either slot, a valid `BPTWAL04` slot of a format above its own, or a
+//!   slot starting with `BPTWAL` and a magic it does not know, refuses the log ([`Error::LogFormat`]) before it
+//!   reads a record or writes a byte. Either slot, not only the one in force: a newer build may have been
+//!   stopped between its two slot writes (below), and no slot's sequence outranks a format one cannot read.
+//! - **An older build** (before session 42) knows neither the magic nor the layout: both slots of a `BPTWAL04`
+//!   log are invalid to it, so it refuses the log ("no valid log header ... nothing was opened or changed"; a
+//!   log of one header region too, since a `BPTWAL04` slot is not what its new-log header write could leave).
+//!   Checked across builds: `fe784b6` and `a7933b7` refuse logs of this build, files unchanged.
+//! - **A legacy log** (`BPTWAL02`, `BPTWAL03`: every log written before session 42, session 41's short ops
+//!   among its records maybe) reads as format 0, whose ops this build reads all. Its open rewrites the header
+//!   before it returns (`TreeWal::upgrade_header`): the slot not in force, then the other, each synced. Not
+//!   left for the next cut: records of this build appended before it (short ops, notes) would sit under a header
+//!   an older build reads, and a cut writes one slot only, the other staying legacy with an earlier start whose
+//!   records a punch may have zeroed. A crash between the two writes leaves a legacy slot, but no record of this
+//!   build yet; the next open finishes. The cost: two slot writes and two fsyncs, once per legacy log.
 //!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
@@ -115,13 +141,13 @@
 //! # A bounded log on a storage ([`TreeWal::open_storage_with_capacity`], R24-10 in RELIABILITY.md)
 //! A storage has no punch and no rename, so until R24-10 its cut only wrote a header slot and the storage grew by
 //! every byte ever appended: a tree on a fixed-size device filled it whatever its checkpoints did. A log opened
-//! with a capacity keeps within it. Its header is the `BPTWAL03` layout (the `BPTWAL02` fields, then `base u64 |
-//! region_len u64`, crc32c over bytes 0..56 at 56): the storage past the header slots is two *regions* of
+//! with a capacity keeps within it. Its header names `base` and `region_len` (nonzero; a legacy bounded log's slot
+//! is `BPTWAL03`, "File format"): the storage past the header slots is two *regions* of
 //! `region_len = (capacity - 1024) / 2` bytes, at bytes `1024` and `1024 + region_len`, and the slot in force names
 //! the one that holds the log (`base`) and its `origin`; the record at LSN l sits at byte `base + (l - origin)`,
 //! and never past the region's end (a write-out that would pass it is refused for space, as a full device's).
 //! The capacity is kept in the header: [`TreeWal::open_storage`] on such a log finds it; a log made without one
-//! (`BPTWAL02`, every file log, byte for byte as before) stays unbounded and cannot be opened with one.
+//! (`region_len` 0, every file log) stays unbounded and cannot be opened with one.
 //! - **The switch** (`switch_region`, the storage's form of the file's rewrite): a cut when the region in force
 //!   is half full (or cannot take the buffered records) and the kept tail, from the redo point to the end of the
 //!   appended log, fits in a region, copies the tail into the other region from its start (the bulk of it
@@ -252,7 +278,8 @@
 //! build before session 41, or no bulk load) is replayed as before: R40-O30's case in such a log is still refused
 //! (`LogMismatch`; opened in a pool with more frames than the gap, it recovers). A build before session 41 reads
 //! a `TAKING` op as the log's torn end, as a build before R21-10 reads `WRITTEN`: it cuts the log there (a log
-//! written by this build since its last checkpoint, with a bulk load in it, is not for an older build).
+//! written by a build of session 41 since its last checkpoint, with a bulk load in it, is not for an older build;
+//! since session 42 an older build refuses the log instead: "The format version").
 //!
 //! # Dropped writes (`WRITTEN`, R21-10 and R22-10 in RELIABILITY.md)
 //! A device that acknowledges a page write and drops it (a firmware bug, a write-dropping dm target) leaves the
@@ -414,9 +441,27 @@ use crate::deps::PageDeps;
 use crate::error::{Error, Result};
 use crate::node::Node;
 
+/// The header slot of an unbounded log written by a build before session 42 (no format: a legacy slot).
 const MAGIC: &[u8; 8] = b"BPTWAL02";
-/// The header slot of a bounded log ([`TreeWal::open_storage_with_capacity`]): `MAGIC`'s fields, then its region.
+/// The header slot of a bounded log ([`TreeWal::open_storage_with_capacity`]) written by a build before session
+/// 42: `MAGIC`'s fields, then its region (a legacy slot).
 const MAGIC_BOUNDED: &[u8; 8] = b"BPTWAL03";
+/// The header slot this build writes, for either kind of log: the `BPTWAL03` fields, then the record format
+/// (module docs, "The format version"). An older build knows neither this magic nor the slot, and refuses the log.
+const MAGIC_FORMAT: &[u8; 8] = b"BPTWAL04";
+/// What every header slot of this log family starts with: a slot that does and has a magic this build does not know
+/// (`BPTWAL05`, ...) is a newer build's, and the log is refused ([`Error::LogFormat`]), never taken for damage.
+const MAGIC_FAMILY: &[u8; 6] = b"BPTWAL";
+/// The record format this build writes, and the newest it reads: the ops of tags 1 to 12 as the module docs give
+/// them. A build that adds an op, or changes one's bytes, writes the next number; a log whose header names a number
+/// above the reader's is refused whole ([`Error::LogFormat`]): its records may hold ops the reader would take for
+/// the log's torn end, and cut. A legacy slot (`BPTWAL02`, `BPTWAL03`) reads as format 0: ops of the same tags,
+/// any subset, all of which this build reads.
+pub const LOG_FORMAT: u32 = 1;
+/// Byte offsets, in a `BPTWAL04` slot, of the record format (`u32`) and of the CRC-32C over the bytes before it.
+const FORMAT_AT: usize = 56;
+const FORMAT_CRC_AT: usize = 60;
+const _: () = assert!(FORMAT_CRC_AT + 4 <= DATA_AT);
 /// Smallest region of a bounded log (half of its capacity past the header): far above any record a tree of 4 KiB
 /// pages appends (a structure change's few page images), which must fit in the quarter of a region kept for a
 /// checkpoint. A tree of larger pages refuses a log whose regions hold fewer than 32 of its pages (R25-2).
@@ -1402,33 +1447,33 @@ struct Header {
     region_len: u64,
     /// The identity of the data file this log serves ([`TreeWal::data_file`]); 0 for none named.
     data: u32,
+    /// The record format the slot names: [`LOG_FORMAT`] in every slot this build writes, 0 read from a legacy
+    /// slot (`BPTWAL02`, `BPTWAL03`), above [`LOG_FORMAT`] in a newer build's (refused at open).
+    format: u32,
 }
 
 impl Header {
-    /// The slot's bytes: an unbounded log's in the `BPTWAL02` layout (every file log, byte for byte as before
-    /// R24-10), a bounded log's in the `BPTWAL03` layout, which adds `base` and `region_len` (an older build
-    /// finds no valid header in it and refuses the log, rather than reading its records at the wrong offsets).
+    /// The slot's bytes, in the `BPTWAL04` layout whatever the log (module docs, "The format version"): a build
+    /// before session 42 finds no valid header in it and refuses the log, rather than reading records of ops it
+    /// does not know as the log's torn end and cutting them. (Until session 42 an unbounded log's slot was
+    /// `BPTWAL02`, a bounded log's `BPTWAL03`; [`Header::decode`] reads both.)
     fn encode(&self) -> [u8; SLOT_LEN] {
+        debug_assert!(self.format >= 1, "a slot this build writes names its record format");
         let mut h = [0u8; SLOT_LEN];
+        h[..8].copy_from_slice(MAGIC_FORMAT);
         h[8..16].copy_from_slice(&self.id.to_le_bytes());
         h[16..24].copy_from_slice(&self.origin.to_le_bytes());
         h[24..32].copy_from_slice(&self.start.to_le_bytes());
         h[32..40].copy_from_slice(&self.seq.to_le_bytes());
-        if self.region_len == 0 {
-            h[..8].copy_from_slice(MAGIC);
-            let crc = crc32c::crc32c(&h[..40]);
-            h[40..44].copy_from_slice(&crc.to_le_bytes());
-        } else {
-            h[..8].copy_from_slice(MAGIC_BOUNDED);
-            h[40..48].copy_from_slice(&self.base.to_le_bytes());
-            h[48..56].copy_from_slice(&self.region_len.to_le_bytes());
-            let crc = crc32c::crc32c(&h[..56]);
-            h[56..60].copy_from_slice(&crc.to_le_bytes());
-        }
+        h[40..48].copy_from_slice(&self.base.to_le_bytes());
+        h[48..56].copy_from_slice(&self.region_len.to_le_bytes());
+        h[FORMAT_AT..FORMAT_AT + 4].copy_from_slice(&self.format.to_le_bytes());
+        let crc = crc32c::crc32c(&h[..FORMAT_CRC_AT]);
+        h[FORMAT_CRC_AT..FORMAT_CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
         if self.data != 0 {
-            // After both layouts' checksummed bytes, which an older build reads alone: it opens the log as before
-            // and writes 64-byte slots, leaving these bytes as they were. The checksum covers the slot's fields
-            // too, so the name belongs to this slot's write: under an older build's slot it fails, naming none.
+            // After every layout's checksummed bytes, where a legacy build reads nothing of its own: it opened a
+            // legacy log as before and wrote 64-byte slots, leaving these bytes as they were. The checksum covers
+            // the slot's fields too, so the name belongs to this slot's write: under such a slot it fails.
             h[DATA_AT..DATA_AT + 4].copy_from_slice(&self.data.to_le_bytes());
             let crc = data_crc(&h);
             h[DATA_AT + 4..DATA_AT + 8].copy_from_slice(&crc.to_le_bytes());
@@ -1439,16 +1484,21 @@ impl Header {
     fn decode(h: &[u8; SLOT_LEN]) -> Option<Header> {
         let u64_at = |o: usize| h.get(o..o + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
         let u32_at = |o: usize| h.get(o..o + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
-        let (base, region_len) = if &h[..8] == MAGIC {
+        let (base, region_len, format) = if &h[..8] == MAGIC {
             if u32_at(40)? != crc32c::crc32c(&h[..40]) {
                 return None;
             }
-            (LOG_HDR, 0)
+            (LOG_HDR, 0, 0)
         } else if &h[..8] == MAGIC_BOUNDED {
             if u32_at(56)? != crc32c::crc32c(&h[..56]) {
                 return None;
             }
-            (u64_at(40)?, u64_at(48)?)
+            (u64_at(40)?, u64_at(48)?, 0)
+        } else if &h[..8] == MAGIC_FORMAT {
+            if u32_at(FORMAT_CRC_AT)? != crc32c::crc32c(&h[..FORMAT_CRC_AT]) {
+                return None;
+            }
+            (u64_at(40)?, u64_at(48)?, u32_at(FORMAT_AT).filter(|&f| f >= 1)?)
         } else {
             return None;
         };
@@ -1464,9 +1514,10 @@ impl Header {
             base,
             region_len,
             data,
+            format,
         };
-        let layout =
-            region_len == 0 || (region_len >= REGION_MIN && (0..2).any(|r| base == region_base(r, region_len)));
+        let layout = (region_len == 0 && base == LOG_HDR)
+            || (region_len >= REGION_MIN && (0..2).any(|r| base == region_base(r, region_len)));
         (layout && hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
     }
 
@@ -1489,7 +1540,7 @@ fn left_by_a_new_log(dev: &Device, len: u64) -> io::Result<bool> {
     let in_slot = |i: usize| slots.iter().any(|s| s.contains(&i));
     let slot_ok = |s: &[u8]| {
         s.iter().all(|&x| x == 0)
-            || [MAGIC, MAGIC_BOUNDED]
+            || [MAGIC, MAGIC_BOUNDED, MAGIC_FORMAT]
                 .iter()
                 .any(|m| s.starts_with(&m[..]) || m.starts_with(s))
     };
@@ -1687,6 +1738,7 @@ impl LogFile {
             base: self.base,
             region_len: self.region_len,
             data: self.data,
+            format: LOG_FORMAT,
         }
     }
 }
@@ -1997,6 +2049,12 @@ impl TreeWal {
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
+    ///
+    /// A log whose header names a record format newer than [`LOG_FORMAT`] (a newer build's) is refused with
+    /// [`Error::LogFormat`] before anything is read or written, on every open path. A log written before session
+    /// 42 (no format in its header) opens with every record, and its header is rewritten in this build's layout
+    /// before the open returns, so that a build before session 42 refuses it from then on instead of cutting the
+    /// ops it does not know (module docs, "The format version").
     pub fn open(path: impl AsRef<Path>) -> Result<Arc<TreeWal>> {
         let path = path.as_ref().to_path_buf();
         // Looked at before the open (a FIFO opened for reading and writing is a pipe, a device's open may have
@@ -2022,7 +2080,7 @@ impl TreeWal {
         // that, not over the link (R30-2 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);
         let tmp = bufpool::storage::temp_path(&path);
-        let wal = TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None)?;
+        let wal = TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None, LOG_FORMAT)?;
         // A rewrite that a crash stopped before its rename left its copy under `<name>.tmp`: never the log (the
         // rename that makes a copy the log takes that name away), only space, up to a rewrite's tail (hundreds of
         // MB at [`REWRITE_LEN`]), which stayed taken until this log's next rewrite (R30-24 in RELIABILITY.md). A
@@ -2051,7 +2109,7 @@ impl TreeWal {
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
         // Held so that the lock is given back when the log is dropped or its open refused (R41-3).
-        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, None)
+        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, None, LOG_FORMAT)
     }
 
     /// [`TreeWal::open_storage`] of a log that uses at most `capacity` bytes of the storage, its header included,
@@ -2082,14 +2140,24 @@ impl TreeWal {
             }),
             _ => log_err(LogName(None), "lock", e, AT_OPEN),
         })?;
-        TreeWal::open_device(Device::Storage(Arc::new(Opened::new(storage))), None, Some(region_len))
+        TreeWal::open_device(
+            Device::Storage(Arc::new(Opened::new(storage))),
+            None,
+            Some(region_len),
+            LOG_FORMAT,
+        )
     }
 
-    /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]).
-    fn open_device(dev: Device, path: Option<PathBuf>, bounded: Option<u64>) -> Result<Arc<TreeWal>> {
+    /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]);
+    /// `known`, the newest record format the caller reads ([`LOG_FORMAT`]; a unit test gives less, to be a build
+    /// before this one).
+    fn open_device(dev: Device, path: Option<PathBuf>, bounded: Option<u64>, known: u32) -> Result<Arc<TreeWal>> {
         let name = LogName(path.as_deref());
         let len = dev.len().map_err(|e| log_err(name, "stat", e, AT_OPEN))?;
         let mut best: Option<(Header, u64)> = None;
+        // Whether a slot holds a legacy header (`BPTWAL02`, `BPTWAL03`): rewritten below, before any record of
+        // this build can be appended ("The format version").
+        let mut legacy = false;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
@@ -2097,7 +2165,26 @@ impl TreeWal {
             let mut b = [0u8; SLOT_LEN];
             dev.read_exact_at(&mut b, at)
                 .map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
-            if let Some(h) = Header::decode(&b) {
+            let h = Header::decode(&b);
+            // Either slot of a newer format refuses the log, before anything is read or written: its records may
+            // hold ops this build would take for the log's torn end (L41-O1 in RELIABILITY.md).
+            let newer = match h {
+                Some(h) => (h.format > known).then_some(Some(h.format)),
+                None => (b.starts_with(MAGIC_FAMILY)
+                    && ![MAGIC, MAGIC_BOUNDED, MAGIC_FORMAT]
+                        .iter()
+                        .any(|m| b.starts_with(&m[..])))
+                .then_some(None),
+            };
+            if let Some(found) = newer {
+                return Err(Error::LogFormat {
+                    log: name.to_string(),
+                    found,
+                    known,
+                });
+            }
+            if let Some(h) = h {
+                legacy |= h.format == 0;
                 if best.is_none_or(|(b, _)| h.seq > b.seq) {
                     best = Some((h, at));
                 }
@@ -2130,6 +2217,7 @@ impl TreeWal {
                     base: LOG_HDR,
                     region_len: bounded.unwrap_or(0),
                     data: 0,
+                    format: LOG_FORMAT,
                 };
                 // Refused for space, the header's write is retryable as the log's other writes are (R36-20): nothing
                 // was opened, and the next open finds what it left (zeroes, a torn or whole slot) and starts again.
@@ -2206,7 +2294,7 @@ impl TreeWal {
         };
         let end = wal.scan(|_, _| Ok(()))?;
         {
-            let io = wal.io.lock();
+            let mut io = wal.io.lock();
             // The records read are about to count as durable (below): a tree's recovery replays them and writes
             // pages at their LSNs with no further sync of this log. Readable is not durable: records a failed
             // fsync dropped stay readable (Linux keeps the pages cached, marked clean; `FaultyStorage` does the
@@ -2230,6 +2318,10 @@ impl TreeWal {
             if let Device::File(_) = io.dev {
                 io.zeroed.set(io.offset(end));
             }
+            if legacy {
+                wal.upgrade_header(&mut io)
+                    .map_err(|e| log_err(wal.name(), "rewrite its header in this build's format", e, AT_OPEN))?;
+            }
         }
         let mut st = wal.state.lock();
         st.buf_start = end;
@@ -2238,6 +2330,27 @@ impl TreeWal {
         drop(st);
         wal.durable.store(end, Ordering::Release);
         Ok(Arc::new(wal))
+    }
+
+    /// Rewrites a legacy header (module docs, "The format version") in this build's layout, at an open, before
+    /// the log is handed out (the caller holds `io`): the slot not in force gets the header in force with the next
+    /// sequence, synced; then the other slot, if it is a legacy one, the same header with the sequence in force
+    /// until now, synced. A crash in between leaves a legacy slot that an older build still opens, with no record
+    /// of this build's written yet; the next open by this build finishes the job. After it neither slot is one an
+    /// older build reads, so from the first append on an older build refuses the log instead of cutting it at the
+    /// first op it does not know. (A cut writes the slot not in force only: upgrading there would leave the other
+    /// slot legacy, with an older start whose records a punch may have zeroed, and records of this build after it.)
+    fn upgrade_header(&self, io: &mut LogFile) -> io::Result<()> {
+        let (in_force, seq) = (io.slot, io.seq);
+        let other = other_slot(in_force);
+        io.dev
+            .write_all_at(&io.header(self.id, io.start, seq + 1).encode(), other)?;
+        io.dev.sync()?;
+        io.slot = other;
+        io.seq = seq + 1;
+        io.dev
+            .write_all_at(&io.header(self.id, io.start, seq).encode(), in_force)?;
+        io.dev.sync()
     }
 
     /// This log's identity: chosen when the log was created, kept by truncation. A tree stores it in its meta
@@ -3231,6 +3344,7 @@ impl TreeWal {
             base: LOG_HDR,
             region_len: 0,
             data,
+            format: LOG_FORMAT,
         };
         let old_at = |lsn: Lsn| LOG_HDR + (lsn - origin);
         let new_at = |lsn: Lsn| LOG_HDR + (lsn - redo);
@@ -4376,5 +4490,51 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 200);
+    }
+
+    /// L41-O1: a build that knows an older record format (here `known = 0`: a build before the format, which reads
+    /// legacy slots only) refuses a log of this build's format, and leaves it as it was; the build that wrote it
+    /// opens it whole. Until session 42 nothing told such a build, and it cut the log at the first op it did not
+    /// know (across builds: `fe784b6` opening a log of 1,000 short-op puts by `a7933b7` read 0 records and cut
+    /// the file to its header).
+    #[test]
+    fn a_log_opened_by_a_build_that_knows_an_older_format_is_refused_and_left_whole() {
+        let log = Arc::new(bufpool::storage::MemoryStorage::new());
+        let open =
+            |known: u32| TreeWal::open_device(Device::Storage(Arc::new(Opened::new(log.clone()))), None, None, known);
+        let wal = open(LOG_FORMAT).unwrap();
+        for i in 0..100u32 {
+            wal.append(&[Op::Put {
+                page: 3,
+                key: &i.to_be_bytes(),
+                val: b"v",
+            }])
+            .unwrap();
+        }
+        wal.commit().unwrap();
+        drop(wal);
+        let bytes = || {
+            let mut b = vec![0u8; log.len().unwrap() as usize];
+            assert_eq!(log.read_at(&mut b, 0).unwrap(), b.len());
+            b
+        };
+        let before = bytes();
+        match open(LOG_FORMAT - 1) {
+            Err(Error::LogFormat { found, known, .. }) => {
+                assert_eq!((found, known), (Some(LOG_FORMAT), LOG_FORMAT - 1))
+            }
+            Err(e) => panic!("refused with another error: {e}"),
+            Ok(_) => panic!("a log of a format this build does not know was opened"),
+        }
+        assert!(bytes() == before, "the refused open changed the log");
+        let mut n = 0;
+        open(LOG_FORMAT)
+            .unwrap()
+            .scan(|_, _| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(n, 100);
     }
 }

@@ -949,9 +949,11 @@ impl BufferPool {
             IoBackend::Auto if uring_available() => self.open_uring(path, mode),
             IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
         };
-        let storage = storage
-            .and_then(|s| self.lock_storage(path, &*s).map(|()| s))
-            .map_err(|e| self.open_error(path, e))?;
+        let storage = storage.map_err(|e| self.open_error(path, None, e))?;
+        // The opened file's identity, not the path's: the path may name another file by now (R42-2).
+        let ident = storage.identity();
+        self.lock_storage(ident, &*storage)
+            .map_err(|e| self.open_error(path, ident, e))?;
         self.register_file(options, storage, Some(path.to_path_buf()), reserved)
     }
 
@@ -979,9 +981,10 @@ impl BufferPool {
     /// it is reported (`WouldBlock`): a process killed while it had io_uring requests in flight keeps its file
     /// (and so its `flock`) until the kernel has torn its rings down, a few milliseconds after the process is
     /// gone, and a restart right after a crash must not fail on that. A file this pool has open is refused at
-    /// once.
-    fn lock_storage(&self, path: &Path, storage: &dyn Storage) -> std::io::Result<()> {
-        self.lock_waiting(storage, || self.open_as(path_identity(path)).is_some())
+    /// once: `ident` is the opened storage's identity ([`Storage::identity`]), never what its path names at the
+    /// check, which a rename may have changed since the open (R42-2 in RELIABILITY.md).
+    fn lock_storage(&self, ident: Option<(u64, u64)>, storage: &dyn Storage) -> std::io::Result<()> {
+        self.lock_waiting(storage, || self.open_as(ident).is_some())
     }
 
     /// The file this pool has open whose data file is `ident` (device, inode), if any: how a refused lock tells
@@ -1008,10 +1011,10 @@ impl BufferPool {
     }
 
     /// The typed error for a failed open of `path`: already open in this pool, locked by another opener, not a
-    /// regular file, or the OS error.
-    fn open_error(&self, path: &Path, e: std::io::Error) -> Error {
+    /// regular file, or the OS error. `ident`: the opened storage's identity, for a refused lock.
+    fn open_error(&self, path: &Path, ident: Option<(u64, u64)>, e: std::io::Error) -> Error {
         match e.kind() {
-            std::io::ErrorKind::WouldBlock => match self.open_as(path_identity(path)) {
+            std::io::ErrorKind::WouldBlock => match self.open_as(ident) {
                 Some(file) => Error::FileAlreadyOpen {
                     path: Some(path.to_path_buf()),
                     file,
@@ -2538,13 +2541,6 @@ impl BufferPool {
         [s.read_latency, s.write_latency, s.sync_latency] = self.core.files.latency().snapshot();
         s
     }
-}
-
-/// The (device, inode) of the file at `path` now, as [`Storage::identity`] gives an opened one's; `None` if it
-/// cannot be read.
-fn path_identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn view_result<R>(view: &PageView<'_>, r: R) -> Result<R> {
