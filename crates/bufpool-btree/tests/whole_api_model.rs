@@ -690,13 +690,24 @@ impl Worker<'_, '_> {
 
     fn ver(&mut self) -> u64 {
         self.next_ver += 1;
-        ((self.me as u64 + 1) << 40) | self.next_ver
+        let ver = ((self.me as u64 + 1) << 40) | self.next_ver;
+        // A patched version keeps its base below `BASE_BITS`.
+        assert!(
+            ver < 1 << BASE_BITS,
+            "version {ver:#x} is too large to be a patch's base"
+        );
+        ver
     }
 
     /// A version for session 42's draws: `ver`'s, with bit 31 of the count set (`next_ver` counts far fewer).
     fn ver2(&mut self) -> u64 {
         self.next_ver2 += 1;
-        ((self.me as u64 + 1) << 40) | self.next_ver2 | (1 << 31)
+        let ver = ((self.me as u64 + 1) << 40) | self.next_ver2 | (1 << 31);
+        assert!(
+            ver < 1 << BASE_BITS,
+            "version {ver:#x} is too large to be a patch's base"
+        );
+        ver
     }
 
     /// The value a patch makes of `old`: a new version (`PATCHED`) over `old`'s base, the same length.
