@@ -52,6 +52,29 @@
 //!   panic into its error (appends, commits and cuts refused from then on, as after a failed write), never unwind,
 //!   and the reopen keeps the prefix promise (R41-O21 in RELIABILITY.md).
 //!
+//! Session 42 (bt42) added the rest of R40-O6, off with `BUFPOOL_BTREE_MODEL_OFF=cross_tree,patches,append_loads`
+//! (any of them). Their draws come from a second random stream per thread (`Worker::rng2`) and their versions
+//! from a second counter, so every draw of the first stream is what it was: with all three off, a seed draws the
+//! schedule it drew before them; with them on, the same schedule with their changes and loads added.
+//! - **Transactions over both trees** (covered mode, `cross_tree`): three in ten transactions of own keys also
+//!   change 1 to 3 own keys of the other tree: one record above, applied tree by tree (as `ours.rs` applies a
+//!   transaction table by table), retried whole. The check after a reopen takes, per thread, one prefix of its
+//!   transactions common to both trees (`check_trees`' `common`; in covered mode whether or not a transaction
+//!   spans both: one log above orders them all): a transaction is in both trees or in neither.
+//! - **Patches in the log above** (covered mode, `patches`): four in ten puts of an own key that has a value are
+//!   logged as `Op::Patch` of it (the version field's 8 bytes: a patched value keeps its base's tail, `PATCHED`)
+//!   and applied as a whole-value `put_covered`, as `ours.rs` applies an update. The replay carries `ours.rs`'
+//!   rule: a patch whose row is missing or of another length is skipped, and must have a put or delete of its row
+//!   after it in the log (`replay`'s docs say why that is right here).
+//! - **Appended loads** (`append_loads`): after one operation in 25, a `bulk_load` in append mode of 1 to 40
+//!   (sometimes 300) pairs of *appended keys* (a third kind: above every id's key, each loaded once, nobody's),
+//!   beside the other threads, under the epoch's faults and sometimes a storage panic. `Ok`: all there and
+//!   durable; refused (`NotAbove` and `ChangedDuringLoad` are allowed here: loads race each other and the
+//!   threads' writes to the last leaf): none of it, or all if the error was the final commit's, read back at
+//!   once; after a reopen, each batch all there or not at all, one whose load returned `Ok` there, one read back
+//!   empty not, and one found whole after a refusal there if a batch above it is (the prefix promise: the
+//!   switch records are in the tree's log in key order).
+//!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
 //! (`allowed`); never a panic out of the library (a closure's own panic, a `ClosurePanic`, comes back out of the
@@ -60,6 +83,8 @@
 //! returned `Ok` is what the thread's later reads see (a read of an own key equals the model, a scan or range
 //! over a span holds exactly the thread's own keys in it, once each, in order); one that returned an error left
 //! no trace (the docs of `put` and `delete`: "errors leave the tree as it was").
+//!
+//! Appended keys are nobody's: scans and reads check their values' form; the checks hold them to their loads.
 //!
 //! At the end of an epoch, one of:
 //! - **power loss**, either at a random operation while the threads run (the data storages lose power first,
@@ -70,7 +95,8 @@
 //! Before a restart or a close, and before a power loss that waits for the threads, `Tree::check` must be clean
 //! and the contents must match the models. After the reopen (recovery, faults off): `Tree::check` clean, every key
 //! one of ours with a well-formed value, and, for each thread and tree, the thread's own keys in the state after
-//! some prefix of its successful changes no shorter than the last one a commit or a checkpoint covered. A
+//! some prefix of its successful changes no shorter than the last one a commit or a checkpoint covered (in
+//! covered mode one prefix of its transactions for both trees), and the appended keys as their loads say. A
 //! `commit` (or checkpoint) that returned `Ok` covers every change that had returned `Ok`, on any thread, before
 //! it was called (`Tree::commit`: "makes every change made before the call durable"; a checkpoint writes and
 //! syncs every dirty page, each after the log up to its LSN). After a close that succeeded, every change must be
@@ -124,12 +150,57 @@ fn schedules() -> std::ops::Range<u64> {
 /// The payload of a closure's own panic, told apart from a panic of the library.
 struct ClosurePanic;
 
-/// A value in the model: its version and length (`sized_value(id, ver, len)`).
+/// A value in the model: its version and length (`sized_value(id, ver, len)`; a patched version: [`PATCHED`]).
 type Val = (u64, usize);
 
-/// The value of `id` a model entry stands for.
+/// A patched value's version (session 42, `Op::Patch` in the log above) has this bit set, a patch count in the
+/// bits from [`BASE_BITS`] up, and below them the version of the value the patches started from (its *base*),
+/// whose bytes its tail keeps: a patch rewrites the version field only (bytes 8..16), as a TPC-C update rewrites a
+/// few fields of a row. Every unpatched version is below `1 << BASE_BITS`.
+const PATCHED: u64 = 1 << 63;
+const BASE_BITS: u32 = 44;
+
+/// The version whose bytes a value of version `ver` has in its tail.
+fn base_of(ver: u64) -> u64 {
+    match ver & PATCHED {
+        0 => ver,
+        _ => ver & ((1 << BASE_BITS) - 1),
+    }
+}
+
+/// The value of `id` a model entry stands for: `sized_value` of its base, with its own version in bytes 8..16
+/// (for an unpatched version the two are one).
 fn bytes(id: u64, v: Val) -> Vec<u8> {
-    sized_value(id, v.0, v.1)
+    let mut b = sized_value(id, base_of(v.0), v.1);
+    b[8..16].copy_from_slice(&v.0.to_le_bytes());
+    b
+}
+
+/// Appended keys (session 42, `bulk_load` in append mode during an epoch): ids from `APPENDED` on, each loaded
+/// once by one load and never changed; keys `zz` and the id big-endian, above every key of an id below `IDS`
+/// (`common::key` starts with `k`), in the order of their ids.
+const APPENDED: u64 = 1 << 32;
+
+fn appended_key(id: u64) -> Vec<u8> {
+    let mut k = b"zz".to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The id of `k`: one of `ids`, or an appended key's.
+fn id_of_key(ids: &HashMap<Vec<u8>, u64>, k: &[u8]) -> Option<u64> {
+    ids.get(k).copied().or_else(|| {
+        let id = u64::from_be_bytes(k.strip_prefix(b"zz")?.try_into().ok()?);
+        (id >= APPENDED).then_some(id)
+    })
+}
+
+/// The key of id `id` (an appended one's, from `APPENDED` on).
+fn key_of(keys: &[Vec<u8>], id: u64) -> std::borrow::Cow<'_, [u8]> {
+    match id < APPENDED {
+        true => std::borrow::Cow::Borrowed(&keys[id as usize]),
+        false => std::borrow::Cow::Owned(appended_key(id)),
+    }
 }
 
 /// The model entry of `v`, read under `id`'s key, if it is one of ours for that id.
@@ -138,7 +209,7 @@ fn parse(id: u64, v: &[u8]) -> Result<Val, String> {
         return Err(format!("value of {} bytes under id {id} does not name it", v.len()));
     }
     let ver = u64::from_le_bytes(v[8..16].try_into().unwrap());
-    if sized_value(id, ver, v.len()) != v {
+    if bytes(id, (ver, v.len())) != v {
         return Err(format!(
             "value under id {id} (version {ver:#x}, {} bytes) is garbled",
             v.len()
@@ -341,9 +412,69 @@ struct Part {
     base: BTreeMap<u64, Val>,
     /// Its own keys now: `base` with `ops` applied.
     model: BTreeMap<u64, Val>,
-    /// Its changes of own keys that returned `Ok` this epoch, in order (`None`: deleted), each with whether it
-    /// ends a unit (a transaction's changes in covered mode are one: all of them or none after a crash).
-    ops: Vec<(u64, Option<Val>, bool)>,
+    /// Its changes of own keys that returned `Ok` this epoch, in order.
+    ops: Vec<Change>,
+}
+
+/// A change of an own key in a thread's part of a tree.
+#[derive(Clone, Copy, Debug)]
+struct Change {
+    id: u64,
+    /// `None`: deleted.
+    v: Option<Val>,
+    /// The thread's unit (counted over both trees from 0 each epoch) it belongs to: a unit's changes are all
+    /// there or none after a crash (a transaction's in covered mode, which may span both trees; else one change).
+    unit: u64,
+}
+
+/// What an appended batch's load came to (session 42): what the tree must hold of it at a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loaded {
+    /// The load has not returned (or the thread stopped in it): nothing or all of it.
+    Running,
+    /// The load returned `Ok` before any power loss: durable ("Durable when it returns"), so all of it.
+    Ok,
+    /// Refused, and read back whole: the error came after the switch (the final commit's): nothing or all of it,
+    /// and all of it if a batch above it is there (the switch records are in the tree's log in key order).
+    Switched,
+    /// Refused, and read back empty (the error came before the switch, which never comes after the return), or
+    /// not there after a reopen: nothing of it, ever.
+    Absent,
+    /// Refused and not read back (a read failed, or the power was lost), or `Ok` after the power loss: nothing
+    /// or all of it.
+    Unknown,
+}
+
+/// One `bulk_load` of appended keys: ids `first..first + vals.len()`.
+#[derive(Clone, Debug)]
+struct Batch {
+    first: u64,
+    vals: Vec<Val>,
+    state: Loaded,
+}
+
+/// A tree's appended keys (session 42): the next id to take, and every batch loaded or tried, in the order taken.
+struct Appends {
+    next: AtomicU64,
+    batches: Mutex<Vec<Batch>>,
+}
+
+impl Default for Appends {
+    fn default() -> Appends {
+        Appends {
+            next: AtomicU64::new(APPENDED),
+            batches: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// The features session 42 added, each on unless `BUFPOOL_BTREE_MODEL_OFF` names it (`cross_tree`, `patches`,
+/// `append_loads`).
+#[derive(Clone, Copy)]
+struct New42 {
+    cross_tree: bool,
+    patches: bool,
+    append_loads: bool,
 }
 
 /// What every thread of a schedule shares during an epoch.
@@ -356,6 +487,9 @@ struct Epoch<'a> {
     upper: Option<&'a Upper>,
     /// Storage panics armed by operations (one schedule in two).
     panics: bool,
+    new42: New42,
+    /// `[tree]`: the appended keys' loads.
+    appends: &'a [Appends],
     keys: &'a [Vec<u8>],
     /// Each key's id.
     ids: &'a HashMap<Vec<u8>, u64>,
@@ -420,6 +554,19 @@ struct Tally {
     keys_checked: AtomicU64,
     ops_recovered: AtomicU64,
     ops_lost_uncommitted: AtomicU64,
+    /// Session 42: covered transactions spanning both trees; patches appended to the log above, replayed and
+    /// skipped by the replay's rule; loads of appended keys ok and refused (of those, read back empty, whole, or
+    /// not read), appended keys found by checks.
+    cross_txns: AtomicU64,
+    patches_logged: AtomicU64,
+    patches_replayed: AtomicU64,
+    patches_skipped: AtomicU64,
+    append_loads_ok: AtomicU64,
+    append_loads_refused: AtomicU64,
+    append_refused_absent: AtomicU64,
+    append_refused_switched: AtomicU64,
+    append_refused_unknown: AtomicU64,
+    appended_keys_checked: AtomicU64,
     faults: Mutex<FaultCounts>,
 }
 
@@ -461,8 +608,16 @@ struct Worker<'e, 'a> {
     e: &'e Epoch<'a>,
     me: usize,
     rng: Rng,
+    /// Session 42's draws (cross-tree transactions, patches, appended loads), apart from `rng` so that every draw
+    /// of `rng` is what it was before them.
+    rng2: Rng,
     parts: Vec<Part>,
     next_ver: u64,
+    /// Versions and patch counts of session 42's changes, apart from `next_ver` for the same reason.
+    next_ver2: u64,
+    next_patch: u64,
+    /// Units (`Change::unit`) recorded this epoch.
+    units: u64,
     history: VecDeque<String>,
     /// `[tree]`: the last leaf hint each key id was given (kept across other threads' splits and merges).
     hints: Vec<HashMap<u64, LeafHint>>,
@@ -483,8 +638,12 @@ impl Worker<'_, '_> {
             .violation(format!("thread {}: {what}; its last operations: {history:?}", self.me));
     }
 
+    /// The thread that owns `id`, or `threads` for a shared id, or `usize::MAX` for an appended one (nobody's).
     fn owner(&self, id: u64) -> usize {
-        (id % (self.e.threads as u64 + 1)) as usize
+        match id < IDS {
+            true => (id % (self.e.threads as u64 + 1)) as usize,
+            false => usize::MAX,
+        }
     }
 
     /// A random id of owner `owner` (a thread, or `threads` for the shared ones).
@@ -531,7 +690,31 @@ impl Worker<'_, '_> {
 
     fn ver(&mut self) -> u64 {
         self.next_ver += 1;
-        ((self.me as u64 + 1) << 40) | self.next_ver
+        let ver = ((self.me as u64 + 1) << 40) | self.next_ver;
+        // A patched version keeps its base below `BASE_BITS`.
+        assert!(
+            ver < 1 << BASE_BITS,
+            "version {ver:#x} is too large to be a patch's base"
+        );
+        ver
+    }
+
+    /// A version for session 42's draws: `ver`'s, with bit 31 of the count set (`next_ver` counts far fewer).
+    fn ver2(&mut self) -> u64 {
+        self.next_ver2 += 1;
+        let ver = ((self.me as u64 + 1) << 40) | self.next_ver2 | (1 << 31);
+        assert!(
+            ver < 1 << BASE_BITS,
+            "version {ver:#x} is too large to be a patch's base"
+        );
+        ver
+    }
+
+    /// The value a patch makes of `old`: a new version (`PATCHED`) over `old`'s base, the same length.
+    fn patched(&mut self, old: Val) -> Val {
+        self.next_patch += 1;
+        let count = ((self.me as u64 & 3) << 17) | (self.next_patch & 0x1_ffff);
+        (PATCHED | (count << BASE_BITS) | base_of(old.0), old.1)
     }
 
     /// Checks a read of `id` that returned `got`: exact for an own key, well-formed otherwise.
@@ -554,20 +737,29 @@ impl Worker<'_, '_> {
 
     /// Records a successful change of an own key.
     fn changed(&mut self, t: usize, id: u64, v: Option<Val>) {
-        self.changed_unit(t, &[(id, v)]);
+        self.changed_unit(&[(t, id, v)]);
     }
 
-    /// Records changes of own keys that stand or fall together (a transaction's, in covered mode).
-    fn changed_unit(&mut self, t: usize, changes: &[(u64, Option<Val>)]) {
-        let p = &mut self.parts[t];
-        for (i, &(id, v)) in changes.iter().enumerate() {
+    /// Records changes `(tree, id, value)` of own keys that stand or fall together (a transaction's, in covered
+    /// mode, in one tree or both) as one unit.
+    fn changed_unit(&mut self, changes: &[(usize, u64, Option<Val>)]) {
+        let unit = self.units;
+        self.units += 1;
+        for &(t, id, v) in changes {
+            let p = &mut self.parts[t];
             match v {
                 Some(v) => p.model.insert(id, v),
                 None => p.model.remove(&id),
             };
-            p.ops.push((id, v, i + 1 == changes.len()));
+            p.ops.push(Change { id, v, unit });
         }
-        self.e.done[t][self.me].store(p.ops.len() as u64, Ordering::SeqCst);
+        // Each tree's count after all its changes of the unit (a commit that reads one tree's count before the
+        // other's covers the unit in one tree only by these counts, which `check_trees` reads as covering it).
+        for t in 0..TREES {
+            if changes.iter().any(|c| c.0 == t) {
+                self.e.done[t][self.me].store(self.parts[t].ops.len() as u64, Ordering::SeqCst);
+            }
+        }
     }
 
     /// After a change of own key `id` failed: it left no trace (if the key can be read).
@@ -652,8 +844,8 @@ impl Worker<'_, '_> {
     ) {
         let mut own = 0;
         for (i, (id, v)) in seen.iter().enumerate() {
-            let k = &self.e.keys[*id as usize];
-            if i > 0 && self.e.keys[seen[i - 1].0 as usize] >= *k {
+            let k = &*key_of(self.e.keys, *id);
+            if i > 0 && *key_of(self.e.keys, seen[i - 1].0) >= *k {
                 self.violation(format!(
                     "{what} of tree {t}: id {id} after id {}, out of order",
                     seen[i - 1].0
@@ -680,7 +872,7 @@ impl Worker<'_, '_> {
     }
 
     fn id_of(&self, k: &[u8]) -> Option<u64> {
-        self.e.ids.get(k).copied()
+        id_of_key(self.e.ids, k)
     }
 
     fn run(&mut self) {
@@ -694,7 +886,15 @@ impl Worker<'_, '_> {
             }
             let t = self.rng.below(TREES as u64) as usize;
             let roll = self.rng.below(110);
-            let result = catch_unwind(AssertUnwindSafe(|| self.op(t, roll)));
+            // Session 42: a load of appended keys after the operation, one in 25 (drawn from `rng2`; the power
+            // loss's count is of `rng`'s operations).
+            let append = (self.rng2.chance(4) && self.e.new42.append_loads).then(|| self.rng2.below(TREES as u64));
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                self.op(t, roll);
+                if let Some(a) = append.filter(|_| !self.e.stop.load(Ordering::SeqCst)) {
+                    self.append_load(a as usize);
+                }
+            }));
             if let Err(payload) = result {
                 if payload.is::<ClosurePanic>() {
                     self.e.tally.closure_panics.fetch_add(1, Ordering::Relaxed);
@@ -840,22 +1040,63 @@ impl Worker<'_, '_> {
     /// Covered mode: a transaction of 1 to 4 changes of own keys (or one of a shared key): its record appended to
     /// the log above, then its changes applied as covered ones (a run of its puts, then its deletes, or each with
     /// the key's kept hint), retried as `ours.rs` retries them; still failing, it breaks the log above.
+    ///
+    /// Session 42: a transaction of own keys may also change 1 to 3 own keys of the other tree (`cross_tree`:
+    /// one record, applied tree by tree as `ours.rs` applies it table by table), and a put of an own key that has
+    /// a value may be logged as a patch of it (`patches`: `Op::Patch`, the version field's bytes, applied as a
+    /// whole-value `put_covered` as `ours.rs` applies an update). The patch is of the row as the thread last wrote
+    /// it, which is the tree's row when it applies: only this thread changes its own keys, and in covered mode
+    /// only by these transactions, in their log order (what `ours.rs`' locks give its transactions).
     fn covered_txn(&mut self, t: usize, up: &Upper, shared: bool) {
         let e = self.e;
-        let tree = &e.trees[t];
         let n = if shared { 1 } else { 1 + self.rng.below(4) as usize };
-        let mut changes: Vec<(u64, Option<Val>)> = Vec::new();
+        // `(tree, id, value, the value it patches)`.
+        let mut changes: Vec<(usize, u64, Option<Val>, Option<Val>)> = Vec::new();
         for _ in 0..n {
             let id = if shared { self.shared_id() } else { self.own_id() };
-            if changes.iter().all(|c| c.0 != id) {
+            if changes.iter().all(|c| c.1 != id) {
                 let v = self.rng.chance(65).then(|| (self.ver(), self.len()));
-                changes.push((id, v));
+                changes.push((t, id, v, None));
             }
         }
-        let vals: Vec<Option<Vec<u8>>> = changes.iter().map(|&(id, v)| v.map(|v| bytes(id, v))).collect();
         let as_run = self.rng.chance(50);
+        // Session 42's draws, from `rng2`: the other tree's changes, then which puts are patches.
+        if !shared && e.new42.cross_tree && self.rng2.chance(30) {
+            let o = 1 - t;
+            for _ in 0..1 + self.rng2.below(3) {
+                let id = self.id_of_owner2(self.me);
+                if changes.iter().all(|c| (c.0, c.1) != (o, id)) {
+                    let v = self.rng2.chance(65).then(|| (self.ver2(), self.len2()));
+                    changes.push((o, id, v, None));
+                }
+            }
+        }
+        if !shared && e.new42.patches {
+            for c in &mut changes {
+                if let (Some(_), Some(&old)) = (c.2, self.parts[c.0].model.get(&c.1)) {
+                    if self.rng2.chance(40) {
+                        c.2 = Some(self.patched(old));
+                        c.3 = Some(old);
+                    }
+                }
+            }
+        }
+        let vals: Vec<Option<Vec<u8>>> = changes.iter().map(|&(_, id, v, _)| v.map(|v| bytes(id, v))).collect();
+        let edits: Vec<Option<Vec<u8>>> = changes
+            .iter()
+            .map(|&(_, id, v, old)| {
+                let (v, old) = (v?, old?);
+                let mut out = Vec::new();
+                bufpool_btree::encode_edits(&bytes(id, old), &bytes(id, v), &mut out).then_some(out)
+            })
+            .collect();
+        let cross = changes.iter().any(|c| c.0 != t);
         self.note(format!(
-            "covered transaction in tree {t}: {changes:?} (as a run: {as_run})"
+            "covered transaction in tree {t}: {:?} (as a run: {as_run})",
+            changes
+                .iter()
+                .map(|&(tt, id, v, old)| format!("{tt}:{id}={v:?}{}", if old.is_some() { " (patch)" } else { "" }))
+                .collect::<Vec<_>>()
         ));
         let _gate = up.gate.read().unwrap();
         if up.broken.load(Ordering::SeqCst) {
@@ -863,12 +1104,18 @@ impl Worker<'_, '_> {
         }
         let ops: Vec<Op<'_>> = changes
             .iter()
-            .zip(&vals)
-            .map(|(&(id, _), v)| {
-                let (page, key) = (t as u32, e.keys[id as usize].as_slice());
-                match v {
-                    Some(val) => Op::Put { page, key, val },
-                    None => Op::Del { page, key },
+            .zip(vals.iter().zip(&edits))
+            .map(|(&(tt, id, _, _), (v, ed))| {
+                let (page, key) = (tt as u32, e.keys[id as usize].as_slice());
+                match (v, ed) {
+                    (Some(val), Some(edits)) => Op::Patch {
+                        page,
+                        key,
+                        len: val.len() as u32,
+                        edits,
+                    },
+                    (Some(val), None) => Op::Put { page, key, val },
+                    (None, _) => Op::Del { page, key },
                 }
             })
             .collect();
@@ -886,43 +1133,58 @@ impl Worker<'_, '_> {
         }
         // Appended: it may be durable from here on, whatever happens to the changes (a recovery redoes it).
         if !shared {
-            self.changed_unit(t, &changes);
+            let unit: Vec<(usize, u64, Option<Val>)> = changes.iter().map(|&(tt, id, v, _)| (tt, id, v)).collect();
+            self.changed_unit(&unit);
         }
+        let patches = edits.iter().filter(|x| x.is_some()).count() as u64;
+        e.tally.patches_logged.fetch_add(patches, Ordering::Relaxed);
         let mut tries = 0;
         loop {
             tries += 1;
-            let hints = &mut self.hints[t];
-            let applied = if as_run {
-                let mut run: Vec<CoveredPut<'_>> = changes
-                    .iter()
-                    .zip(&vals)
-                    .filter_map(|(&(id, _), v)| {
-                        Some(CoveredPut {
-                            key: &e.keys[id as usize],
-                            val: v.as_deref()?,
-                            hint: hints.get(&id).copied().unwrap_or_default(),
+            let mut applied = Ok(());
+            for tt in [t, 1 - t] {
+                let tree = &e.trees[tt];
+                let hints = &mut self.hints[tt];
+                let mine = || {
+                    changes
+                        .iter()
+                        .zip(&vals)
+                        .filter(move |(c, _)| c.0 == tt)
+                        .map(|(c, v)| (c.1, v.as_deref()))
+                };
+                applied = if as_run {
+                    let mut run: Vec<CoveredPut<'_>> = mine()
+                        .filter_map(|(id, v)| {
+                            Some(CoveredPut {
+                                key: &e.keys[id as usize],
+                                val: v?,
+                                hint: hints.get(&id).copied().unwrap_or_default(),
+                            })
+                        })
+                        .collect();
+                    run.sort_by(|a, b| a.key.cmp(b.key));
+                    tree.put_covered_run(&mut run).and_then(|()| {
+                        for p in &run {
+                            hints.insert(e.ids[p.key], p.hint);
+                        }
+                        mine().filter(|c| c.1.is_none()).try_for_each(|(id, _)| {
+                            tree.delete_covered(&e.keys[id as usize], hints.entry(id).or_default())
+                                .map(|_| ())
                         })
                     })
-                    .collect();
-                run.sort_by(|a, b| a.key.cmp(b.key));
-                tree.put_covered_run(&mut run).and_then(|()| {
-                    for p in &run {
-                        hints.insert(e.ids[p.key], p.hint);
-                    }
-                    changes.iter().filter(|c| c.1.is_none()).try_for_each(|&(id, _)| {
-                        tree.delete_covered(&e.keys[id as usize], hints.entry(id).or_default())
-                            .map(|_| ())
+                } else {
+                    mine().try_for_each(|(id, v)| {
+                        let (key, hint) = (&e.keys[id as usize], hints.entry(id).or_default());
+                        match v {
+                            Some(val) => tree.put_covered(key, val, hint),
+                            None => tree.delete_covered(key, hint).map(|_| ()),
+                        }
                     })
-                })
-            } else {
-                changes.iter().zip(&vals).try_for_each(|(&(id, _), v)| {
-                    let (key, hint) = (&e.keys[id as usize], hints.entry(id).or_default());
-                    match v {
-                        Some(val) => tree.put_covered(key, val, hint),
-                        None => tree.delete_covered(key, hint).map(|_| ()),
-                    }
-                })
-            };
+                };
+                if applied.is_err() {
+                    break;
+                }
+            }
             match applied {
                 Ok(()) => break,
                 Err(err) => {
@@ -930,11 +1192,14 @@ impl Worker<'_, '_> {
                     if tries < 3 {
                         e.tally.covered_retries.fetch_add(1, Ordering::Relaxed);
                         if err.is_no_space() {
-                            let _ = tree.checkpoint();
+                            let _ = e.trees[t].checkpoint();
+                            if cross {
+                                let _ = e.trees[1 - t].checkpoint();
+                            }
                         }
                         continue;
                     }
-                    // The tree holds part of a transaction whose record is in the log above: the engine stops
+                    // The trees hold part of a transaction whose record is in the log above: the engine stops
                     // and reopens (the epoch ends).
                     up.broken.store(true, Ordering::SeqCst);
                     e.stop.store(true, Ordering::SeqCst);
@@ -946,6 +1211,147 @@ impl Worker<'_, '_> {
         }
         self.ok();
         e.tally.covered_txns.fetch_add(1, Ordering::Relaxed);
+        if cross {
+            e.tally.cross_txns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Session 42: `bulk_load` in append mode beside the other threads: 1 to 40 (sometimes 300) pairs of appended
+    /// keys above every key of the tree (its next ids: a load that took its ids after another's and switched first
+    /// makes that one `NotAbove`), under the epoch's faults and sometimes a storage panic armed. `Ok`: every pair
+    /// is there, and durable (`bulk_load`: "Durable when it returns"). Refused: the tree holds none of the batch,
+    /// or all of it if the error was the final commit's ("On an error before the switch the tree is unchanged");
+    /// read back at once, and what was found is what later checks hold it to ([`Loaded`]).
+    fn append_load(&mut self, t: usize) {
+        let e = self.e;
+        let tree = &e.trees[t];
+        let most = if self.rng2.chance(15) { 300 } else { 40 };
+        let n = 1 + self.rng2.below(most);
+        let first = e.appends[t].next.fetch_add(n, Ordering::SeqCst);
+        let vals: Vec<Val> = (0..n)
+            .map(|_| {
+                let len = match self.rng2.chance(10) {
+                    true => 600 + self.rng2.below(400),
+                    false => 16 + self.rng2.below(200),
+                };
+                (1, len as usize)
+            })
+            .collect();
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .map(|i| (appended_key(first + i), bytes(first + i, vals[i as usize])))
+            .collect();
+        let at = {
+            let mut batches = e.appends[t].batches.lock().unwrap();
+            batches.push(Batch {
+                first,
+                vals: vals.clone(),
+                state: Loaded::Running,
+            });
+            batches.len() - 1
+        };
+        if e.panics && self.rng2.chance(10) {
+            let (s, log, calls) = (&e.stores[t], self.rng2.chance(50), self.rng2.below(40) as i64);
+            if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+            e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.note(format!("bulk_load of {n} appended keys from {first:#x} into tree {t}"));
+        let r = tree.bulk_load(pairs.iter().map(|(k, v)| (k, v)));
+        let crashed = e.crashed();
+        let state = match &r {
+            &Ok(m) if m == n => {
+                self.ok();
+                e.tally.append_loads_ok.fetch_add(1, Ordering::Relaxed);
+                match crashed {
+                    true => Loaded::Unknown,
+                    false => Loaded::Ok,
+                }
+            }
+            Ok(m) => {
+                self.violation(format!("bulk_load of {n} appended keys into tree {t} returned {m}"));
+                Loaded::Unknown
+            }
+            Err(err) => {
+                e.tally.ops_failed.fetch_add(1, Ordering::Relaxed);
+                e.tally.append_loads_refused.fetch_add(1, Ordering::Relaxed);
+                let refusal = matches!(err, Error::NotAbove | Error::ChangedDuringLoad);
+                if !refusal && !allowed(err) && !crashed {
+                    self.violation(format!(
+                        "bulk_load of {n} appended keys into tree {t}: unexpected error {err:?}"
+                    ));
+                }
+                Loaded::Unknown
+            }
+        };
+        // Read the batch back (only this thread writes its keys): none or all of it, whatever the outcome.
+        let (lo, hi) = (appended_key(first), appended_key(first + n - 1));
+        let mut found = 0u64;
+        let mut read = !crashed;
+        for pair in tree.range((Bound::Included(lo.as_slice()), Bound::Included(hi.as_slice()))) {
+            if !read {
+                break;
+            }
+            match pair {
+                Ok((k, v)) => {
+                    let id = self.id_of(&k).filter(|id| (first..first + n).contains(id));
+                    match id {
+                        Some(id) if parse(id, &v) == Ok(vals[(id - first) as usize]) => found += 1,
+                        _ => self.violation(format!(
+                            "a read of the appended keys {first:#x}+{n} of tree {t} met key {k:?} with {} bytes",
+                            v.len()
+                        )),
+                    }
+                }
+                Err(err) => {
+                    e.failed("range over appended keys", &err);
+                    read = false;
+                }
+            }
+        }
+        let state = match (state, read, found) {
+            (Loaded::Ok, true, f) if f != n => {
+                self.violation(format!(
+                    "bulk_load of {n} appended keys into tree {t} returned Ok; {f} of them are there"
+                ));
+                state
+            }
+            (Loaded::Unknown, true, 0) if r.is_err() => {
+                e.tally.append_refused_absent.fetch_add(1, Ordering::Relaxed);
+                Loaded::Absent
+            }
+            (Loaded::Unknown, true, f) if f == n && r.is_err() => {
+                e.tally.append_refused_switched.fetch_add(1, Ordering::Relaxed);
+                Loaded::Switched
+            }
+            (_, true, f) if f != 0 && f != n => {
+                self.violation(format!(
+                    "bulk_load of {n} appended keys into tree {t} ({:?}) left {f} of them in the tree",
+                    r.as_ref().map_err(|e| e.to_string())
+                ));
+                state
+            }
+            _ => {
+                if r.is_err() {
+                    e.tally.append_refused_unknown.fetch_add(1, Ordering::Relaxed);
+                }
+                state
+            }
+        };
+        e.appends[t].batches.lock().unwrap()[at].state = state;
+    }
+
+    /// `id_of_owner` drawn from `rng2`.
+    fn id_of_owner2(&mut self, owner: usize) -> u64 {
+        let step = self.e.threads as u64 + 1;
+        owner as u64 + step * self.rng2.below((IDS - 1 - owner as u64) / step + 1)
+    }
+
+    /// `len` drawn from `rng2`.
+    fn len2(&mut self) -> usize {
+        match self.rng2.below(10) {
+            0..=5 => 16 + self.rng2.below(120) as usize,
+            6..=8 => 16 + self.rng2.below(400) as usize,
+            _ => 600 + self.rng2.below(400) as usize,
+        }
     }
 
     fn op(&mut self, t: usize, roll: u64) {
@@ -1277,102 +1683,247 @@ fn contents(tree: &Tree, ids: &HashMap<Vec<u8>, u64>) -> Result<BTreeMap<u64, Va
     let mut out = BTreeMap::new();
     for pair in tree.range::<std::ops::RangeFull>(..) {
         let (k, v) = pair.map_err(Unreadable::Tree)?;
-        let id = *ids
-            .get(&k)
-            .ok_or_else(|| Unreadable::Wrong(format!("a key that was never written: {k:?}")))?;
+        let id = id_of_key(ids, &k).ok_or_else(|| Unreadable::Wrong(format!("a key that was never written: {k:?}")))?;
         out.insert(id, parse(id, &v).map_err(Unreadable::Wrong)?);
     }
     Ok(out)
 }
 
-/// Checks a recovered (or still open) tree `t` against each thread's part: the thread's own keys must be the
-/// state after a prefix of its changes no shorter than `floor[thread]` (all of them: `floor = ops.len()`). On
-/// success each part's base and model become what was found.
-#[allow(clippy::too_many_arguments)] // the schedule's state, passed apart so each call says what it checks
-fn check_tree(
+/// Reads tree `t` whole for a check: `Tree::check`, then its contents. `None`: a tree still open after faults that
+/// is unreadable in part (a failed log or data file cannot write the dirty pages a miss must evict, and `check`
+/// takes the meta page's write latch, which a failed data file refuses: R39-O1); then the epoch's end does not
+/// check it (counted), and the reopen's check must pass.
+fn read_tree(
     tree: &Tree,
     t: usize,
-    threads: usize,
-    parts: &mut [Vec<Part>],
-    floor: &[u64],
     ids: &HashMap<Vec<u8>, u64>,
     tally: &Tally,
     still_open: bool,
-) -> Result<(), String> {
-    // A tree still open after faults may be unreadable in part: a failed log or data file cannot write the
-    // dirty pages a miss must evict, and `check` takes the meta page's write latch, which a failed data file
-    // refuses (R39-O1). Then the epoch's end is not checked (counted); the reopen's check must pass.
+) -> Result<Option<BTreeMap<u64, Val>>, String> {
     match tree.check() {
         Ok(_) => {}
         Err(e) if still_open && allowed(&e) => {
             tally.end_checks_skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+            return Ok(None);
         }
         Err(e) => return Err(format!("tree {t}: check: {e}")),
     }
-    let got = match contents(tree, ids) {
-        Ok(got) => got,
+    match contents(tree, ids) {
+        Ok(got) => {
+            tally.keys_checked.fetch_add(got.len() as u64, Ordering::Relaxed);
+            Ok(Some(got))
+        }
         Err(Unreadable::Tree(e)) if still_open && allowed(&e) => {
             tally.end_checks_skipped.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+            Ok(None)
         }
-        Err(Unreadable::Tree(e)) => return Err(format!("tree {t}: scan: {e}")),
-        Err(Unreadable::Wrong(e)) => return Err(format!("tree {t}: {e}")),
-    };
-    tally.keys_checked.fetch_add(got.len() as u64, Ordering::Relaxed);
+        Err(Unreadable::Tree(e)) => Err(format!("tree {t}: scan: {e}")),
+        Err(Unreadable::Wrong(e)) => Err(format!("tree {t}: {e}")),
+    }
+}
+
+/// A thread's own keys found in a tree, and the prefixes of its changes that leave them ([`prefixes`]).
+type Accepted = (BTreeMap<u64, Val>, Vec<(u64, usize)>);
+
+/// The prefixes of `p`'s changes that leave the thread's own keys as `mine`: each as `(n, c)`, the first `n` of
+/// the thread's units (of `units` this epoch) and the `c` changes of them in this tree, at least `floor` of them.
+fn prefixes(p: &Part, mine: &BTreeMap<u64, Val>, floor: usize, units: u64) -> Vec<(u64, usize)> {
+    let floor = floor.min(p.ops.len());
+    let mut state = p.base.clone();
+    let (mut c, mut out) = (0, Vec::new());
+    for n in 0..=units {
+        while c < p.ops.len() && p.ops[c].unit < n {
+            let ch = p.ops[c];
+            match ch.v {
+                Some(v) => state.insert(ch.id, v),
+                None => state.remove(&ch.id),
+            };
+            c += 1;
+        }
+        if c >= floor && state == *mine {
+            out.push((n, c));
+        }
+    }
+    out
+}
+
+/// Checks recovered (or still open) trees against each thread's parts: in each tree the thread's own keys must be
+/// the state after a prefix of its units whose changes in that tree are no fewer than `floor[tree][thread]` (all
+/// of them: `floor = ops.len()`). With `common` (covered mode: one log above orders every transaction of both
+/// trees, and a transaction may span both) the prefix is one for both trees: a transaction is in both or in
+/// neither. The appended keys are held to their loads ([`check_appended`]); `settle` (a reopen) then makes
+/// what was found the batches' state. On success each part's base and model become what was found.
+#[allow(clippy::too_many_arguments)] // the schedule's state, passed apart so each call says what it checks
+fn check_trees(
+    trees: &[Tree],
+    threads: usize,
+    parts: &mut [Vec<Part>],
+    floor: &[Vec<u64>],
+    ids: &HashMap<Vec<u8>, u64>,
+    appends: &[Appends],
+    tally: &Tally,
+    still_open: bool,
+    common: bool,
+) -> Result<(), String> {
+    let mut found = Vec::new();
+    for (t, tree) in trees.iter().enumerate() {
+        let got = read_tree(tree, t, ids, tally, still_open)?;
+        if let Some(got) = &got {
+            let appended: BTreeMap<u64, Val> = got.range(APPENDED..).map(|(&id, &v)| (id, v)).collect();
+            tally
+                .appended_keys_checked
+                .fetch_add(appended.len() as u64, Ordering::Relaxed);
+            let mut batches = appends[t].batches.lock().unwrap();
+            check_appended(t, &appended, &mut batches, !still_open)?;
+        }
+        found.push(got);
+    }
     for (th, part) in parts.iter_mut().enumerate() {
-        let p = &mut part[t];
-        let mine: BTreeMap<u64, Val> = got
+        let units = part
             .iter()
-            .filter(|(&id, _)| (id % (threads as u64 + 1)) as usize == th)
-            .map(|(&id, &v)| (id, v))
-            .collect();
-        let floor = (floor[th] as usize).min(p.ops.len());
-        let mut state = p.base.clone();
-        for &(id, v, _) in &p.ops[..floor] {
-            match v {
-                Some(v) => state.insert(id, v),
-                None => state.remove(&id),
+            .filter_map(|p| p.ops.last().map(|c| c.unit + 1))
+            .max()
+            .unwrap_or(0);
+        // Per tree: the thread's own keys found and the prefixes that leave them (`None`: not read).
+        let mut accepted: Vec<Option<Accepted>> = Vec::new();
+        for (t, got) in found.iter().enumerate() {
+            let Some(got) = got else {
+                accepted.push(None);
+                continue;
             };
-        }
-        let mut found = (state == mine).then_some(floor);
-        for (i, &(id, v, ends)) in p.ops.iter().enumerate().skip(floor) {
-            if found.is_some() {
-                break;
-            }
-            match v {
-                Some(v) => state.insert(id, v),
-                None => state.remove(&id),
-            };
-            // Only after a unit's last change: a transaction is all there or not at all.
-            if ends && state == mine {
-                found = Some(i + 1);
-            }
-        }
-        let Some(n) = found else {
-            let diff: Vec<String> = mine
-                .keys()
-                .chain(p.model.keys())
-                .filter(|id| mine.get(id) != p.model.get(id))
-                .take(6)
-                .map(|id| format!("id {id}: found {:?}, model {:?}", mine.get(id), p.model.get(id)))
+            let p = &part[t];
+            let mine: BTreeMap<u64, Val> = got
+                .range(..IDS)
+                .filter(|(&id, _)| (id % (threads as u64 + 1)) as usize == th)
+                .map(|(&id, &v)| (id, v))
                 .collect();
-            return Err(format!(
-                "tree {t}, thread {th}: own keys are no prefix of its changes of at least {floor} (of {}): {} \
-                 found, {} in the model; first differences from the whole model: {diff:?}; changes: {:?}",
-                p.ops.len(),
-                mine.len(),
-                p.model.len(),
-                &p.ops[p.ops.len().saturating_sub(8)..]
-            ));
+            let acc = prefixes(p, &mine, floor[t][th] as usize, units);
+            if acc.is_empty() {
+                let diff: Vec<String> = mine
+                    .keys()
+                    .chain(p.model.keys())
+                    .filter(|id| mine.get(id) != p.model.get(id))
+                    .take(6)
+                    .map(|id| format!("id {id}: found {:?}, model {:?}", mine.get(id), p.model.get(id)))
+                    .collect();
+                return Err(format!(
+                    "tree {t}, thread {th}: own keys are no prefix of its changes of at least {} (of {}): {} \
+                     found, {} in the model; first differences from the whole model: {diff:?}; changes: {:?}",
+                    floor[t][th],
+                    p.ops.len(),
+                    mine.len(),
+                    p.model.len(),
+                    &p.ops[p.ops.len().saturating_sub(8)..]
+                ));
+            }
+            accepted.push(Some((mine, acc)));
+        }
+        // The units kept: in covered mode one count for both trees (the largest both accept), else each tree's
+        // largest.
+        let both: Option<u64> = match common {
+            true => {
+                let ok = |n: u64| accepted.iter().flatten().all(|(_, acc)| acc.iter().any(|a| a.0 == n));
+                let n = (0..=units).rev().find(|&n| ok(n));
+                if n.is_none() {
+                    let each: Vec<Vec<u64>> = accepted
+                        .iter()
+                        .flatten()
+                        .map(|(_, acc)| acc.iter().map(|a| a.0).collect())
+                        .collect();
+                    let units_of: Vec<Vec<u64>> = part.iter().map(|p| p.ops.iter().map(|c| c.unit).collect()).collect();
+                    return Err(format!(
+                        "thread {th}: no prefix of its transactions is in both trees: the trees hold the first n of \
+                         its {units} units for n in {each:?} (tree by tree); the units of its changes per tree: \
+                         {units_of:?}"
+                    ));
+                }
+                n
+            }
+            false => None,
         };
-        tally.ops_recovered.fetch_add(n as u64, Ordering::Relaxed);
-        tally
-            .ops_lost_uncommitted
-            .fetch_add((p.ops.len() - n) as u64, Ordering::Relaxed);
-        p.base = mine.clone();
-        p.model = mine;
-        p.ops.clear();
+        for (t, acc) in accepted.into_iter().enumerate() {
+            let Some((mine, acc)) = acc else { continue };
+            let p = &mut part[t];
+            let n = match both {
+                Some(n) => acc.iter().find(|a| a.0 == n).unwrap().1,
+                None => acc.last().unwrap().1,
+            };
+            tally.ops_recovered.fetch_add(n as u64, Ordering::Relaxed);
+            tally
+                .ops_lost_uncommitted
+                .fetch_add((p.ops.len() - n) as u64, Ordering::Relaxed);
+            p.base = mine.clone();
+            p.model = mine;
+            p.ops.clear();
+        }
+    }
+    Ok(())
+}
+
+/// Checks tree `t`'s appended keys `found` against its loads (`Loaded` says what each must be): each batch there
+/// whole with its values or not at all; one that returned `Ok` there, one read back empty not; a batch there
+/// means every batch below it that switched is there (the loads' switch records are in the tree's log in the
+/// order of their keys: a load whose edge another load's switch changed is refused). With `settle` (a reopen),
+/// each batch is then `Ok` if there, else `Absent`.
+fn check_appended(t: usize, found: &BTreeMap<u64, Val>, batches: &mut [Batch], settle: bool) -> Result<(), String> {
+    let mut there = Vec::new();
+    let mut counted = 0;
+    for b in batches.iter() {
+        let n = b.vals.len() as u64;
+        let got: Vec<(&u64, &Val)> = found.range(b.first..b.first + n).collect();
+        counted += got.len();
+        let right = got
+            .iter()
+            .filter(|(&id, &v)| b.vals[(id - b.first) as usize] == v)
+            .count();
+        if right != got.len() || (!got.is_empty() && got.len() as u64 != n) {
+            return Err(format!(
+                "tree {t}: appended batch {:#x}+{n} ({:?}): {} of its keys there, {right} with their values",
+                b.first,
+                b.state,
+                got.len()
+            ));
+        }
+        let whole = !got.is_empty();
+        match (b.state, whole) {
+            (Loaded::Ok, false) => {
+                return Err(format!(
+                    "tree {t}: appended batch {:#x}+{n}: bulk_load returned Ok (durable), and it is not there",
+                    b.first
+                ))
+            }
+            (Loaded::Absent, true) => {
+                return Err(format!(
+                    "tree {t}: appended batch {:#x}+{n}: its bulk_load was refused and left nothing (or a reopen \
+                     found nothing), and it is there now",
+                    b.first
+                ))
+            }
+            _ => {}
+        }
+        there.push((b.first, whole, b.state));
+    }
+    if counted != found.len() {
+        return Err(format!(
+            "tree {t}: {} appended keys that no load wrote",
+            found.len() - counted
+        ));
+    }
+    there.sort_unstable_by_key(|b| b.0);
+    if let Some(top) = there.iter().rposition(|b| b.1) {
+        if let Some(gap) = there[..top].iter().find(|b| b.2 == Loaded::Switched && !b.1) {
+            return Err(format!(
+                "tree {t}: appended batch {:#x} is there, and batch {:#x} below it, switched in before it (its \
+                 load's final commit refused), is not",
+                there[top].0, gap.0
+            ));
+        }
+    }
+    if settle {
+        for b in batches.iter_mut() {
+            let whole = found.contains_key(&b.first);
+            b.state = if whole { Loaded::Ok } else { Loaded::Absent };
+        }
     }
     Ok(())
 }
@@ -1441,14 +1992,28 @@ fn open_wal(s: &Store) -> bufpool_btree::Result<Arc<TreeWal>> {
     }
 }
 
-/// Redoes every record of the log above (covered puts and deletes, `page` naming the tree), as `ours.rs`'s
-/// recovery does; the records redone. Nothing here keeps a tree's bounded log within its region: the redone
-/// changes' leaf images overfilled it until R40-1's fix (a covered change checkpoints its tree first when its
-/// bounded log is past three quarters of its region). A change refused for space (a full device under an
+/// Redoes every record of the log above (covered puts, deletes and patches, `page` naming the tree), as
+/// `ours.rs`'s recovery does; the records redone. Nothing here keeps a tree's bounded log within its region: the
+/// redone changes' leaf images overfilled it until R40-1's fix (a covered change checkpoints its tree first when
+/// its bounded log is past three quarters of its region). A change refused for space (a full device under an
 /// eviction's write-out) is made again after a checkpoint of its tree.
-fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
+///
+/// A patch (session 42) is `ours.rs`' rule: the row is read, patched and put back whole; a row missing or of
+/// another length is skipped, and a put or delete of it must follow in the log, or the replay fails with
+/// `BadRecord` (a violation: the trees lost a committed row). Why that is right here as there (`ours.rs`'
+/// "Recovery"): the writers of an own key from the log's start are the thread's transactions in log order, and
+/// the recovered tree holds the key as one of them left it (`S_k`), never older than the first (the log above
+/// is cut only after both trees checkpointed past it). If none of `w_1..w_k` is a put or delete, they are patches
+/// of one row of one length, each rewriting bytes `S_k` holds as the last of them left them: `S_k` again. Else
+/// the last put or delete among them rewrites the row whole, whatever the replay made of it before (a patch
+/// applied to a newer row is garbled, which the check would report, or skipped). From there each writer redoes
+/// what it did the first time. A skipped patch of a row with no put or delete after it therefore means the
+/// tree held the row older than its first record, or lost it.
+fn replay(upper: &TreeWal, trees: &[Tree], tally: &Tally) -> bufpool_btree::Result<u64> {
     let mut records = 0;
     let mut first = None;
+    // Rows whose patch was skipped, and no put or delete of them replayed since.
+    let mut skipped: std::collections::BTreeSet<(u32, Vec<u8>)> = std::collections::BTreeSet::new();
     let end = upper.scan(|lsn, ops| {
         records += 1;
         if trace() {
@@ -1458,20 +2023,41 @@ fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
                 .map(|op| match op {
                     OwnedOp::Put(t, k, _) => format!("p{t}:{:?}", (0..IDS).find(|&i| key(i) == *k)),
                     OwnedOp::Del(t, k) => format!("d{t}:{:?}", (0..IDS).find(|&i| key(i) == *k)),
+                    OwnedOp::Patch(t, k, ..) => format!("x{t}:{:?}", (0..IDS).find(|&i| key(i) == *k)),
                     _ => "?".into(),
                 })
                 .collect();
             eprintln!("TRACE replay record end {lsn:?}: {keys:?}");
         }
         for op in ops {
-            let (t, k, v) = match op {
-                OwnedOp::Put(t, k, v) => (t, k, Some(v)),
-                OwnedOp::Del(t, k) => (t, k, None),
+            let (t, k, v, patch) = match op {
+                OwnedOp::Put(t, k, v) => (t, k, Some(v), None),
+                OwnedOp::Del(t, k) => (t, k, None, None),
+                OwnedOp::Patch(t, k, len, edits) => (t, k, None, Some((len, edits))),
                 other => return Err(Error::Log(format!("an op of another kind in the log above: {other:?}"))),
             };
             let tree = trees
                 .get(t as usize)
                 .ok_or_else(|| Error::Log(format!("tree {t} in the log above")))?;
+            let is_patch = patch.is_some();
+            let v = match patch {
+                None => v,
+                Some((len, edits)) => {
+                    let mut row = tree.get_with(&k, |v| v.filter(|v| v.len() == len as usize).map(<[u8]>::to_vec))?;
+                    // `scan` checked that the edits fit `len` bytes (`decode_ops`), as in `ours.rs`.
+                    match row.as_mut().is_some_and(|row| bufpool_btree::apply_edits(row, &edits)) {
+                        true => {
+                            tally.patches_replayed.fetch_add(1, Ordering::Relaxed);
+                            row
+                        }
+                        _ => {
+                            tally.patches_skipped.fetch_add(1, Ordering::Relaxed);
+                            skipped.insert((t, k));
+                            continue;
+                        }
+                    }
+                }
+            };
             let redo = || match &v {
                 Some(v) => tree.put_covered(&k, v, &mut LeafHint::default()),
                 None => tree.delete_covered(&k, &mut LeafHint::default()).map(|_| ()),
@@ -1480,6 +2066,9 @@ fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
                 true => tree.checkpoint().and_then(|()| redo()),
                 false => Err(e),
             })?;
+            if !is_patch {
+                skipped.remove(&(t, k));
+            }
         }
         Ok(())
     });
@@ -1487,6 +2076,14 @@ fn replay(upper: &TreeWal, trees: &[Tree]) -> bufpool_btree::Result<u64> {
         eprintln!("TRACE replay: {records} records, first end {first:?}, scan {end:?}");
     }
     end?;
+    if let Some((t, k)) = skipped.first() {
+        return Err(Error::BadRecord(format!(
+            "the replay of the log above skipped patches of {} rows missing or of another length and never written \
+             whole after (first: tree {t}, id {:?})",
+            skipped.len(),
+            (0..IDS).find(|&i| key(i) == *k)
+        )));
+    }
     Ok(records)
 }
 
@@ -1566,7 +2163,7 @@ fn open_in(
             })
             .collect::<bufpool_btree::Result<Vec<Tree>>>()?;
         *step.lock().unwrap() = "the replay of the log above";
-        let records = replay(&wal, &trees)?;
+        let records = replay(&wal, &trees, tally)?;
         tally.records_replayed.fetch_add(records, Ordering::Relaxed);
         let upper = Upper {
             storage: up.clone(),
@@ -1725,6 +2322,12 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
     let covered = mode_on("covered") && rng.chance(33);
     let panics = mode_on("panics") && rng.chance(50);
     let bulk = mode_on("bulk");
+    let new42 = New42 {
+        cross_tree: mode_on("cross_tree"),
+        patches: mode_on("patches"),
+        append_loads: mode_on("append_loads"),
+    };
+    let appends: Vec<Appends> = (0..TREES).map(|_| Appends::default()).collect();
     let mut upper: Option<Arc<FaultyStorage>> =
         covered.then(|| Arc::new(FaultyStorage::new(rng.next(), FaultConfig::none())));
     if covered {
@@ -1854,6 +2457,8 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             stores: &stores,
             upper: opened.upper.as_ref(),
             panics,
+            new42,
+            appends: &appends,
             keys: &keys,
             ids: &ids,
             done: (0..TREES)
@@ -1886,8 +2491,12 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                             e: ep,
                             me,
                             rng: Rng(sd),
+                            rng2: Rng(mix(sd ^ 0x42_b7_42)),
                             parts: p,
                             next_ver: (epoch as u64) << 32,
+                            next_ver2: (epoch as u64) << 32,
+                            next_patch: 0,
+                            units: 0,
                             history: VecDeque::new(),
                             hints: vec![HashMap::new(); TREES],
                         };
@@ -1924,9 +2533,9 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 st.set_config(FaultConfig::crash_only());
             }
             // The threads are done: the trees must be whole and hold exactly what the models say (unless a
-            // transaction broke the log above: its tree holds part of it until the reopen redoes it).
-            for (t, tree) in trees.iter().enumerate() {
-                if broken {
+            // transaction broke the log above: its trees hold part of it until the reopen redoes it).
+            if broken {
+                for tree in trees {
                     if let Err(e) = tree.check() {
                         if !allowed(&e) {
                             return fail(format!(
@@ -1934,12 +2543,14 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                             ));
                         }
                     }
-                    continue;
                 }
-                let all: Vec<u64> = parts.iter().map(|p| p[t].ops.len() as u64).collect();
+            } else {
+                let all: Vec<Vec<u64>> = (0..TREES)
+                    .map(|t| parts.iter().map(|p| p[t].ops.len() as u64).collect())
+                    .collect();
                 // On a copy: the reopen is checked against the same changes.
                 let mut copy = parts.clone();
-                if let Err(e) = check_tree(tree, t, threads, &mut copy, &all, &ids, tally, true) {
+                if let Err(e) = check_trees(trees, threads, &mut copy, &all, &ids, &appends, tally, true, covered) {
                     return fail(format!("before the epoch's end ({end:?}): {e}"));
                 }
             }
@@ -2051,10 +2662,9 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                     Err(e) => return eprintln!("TRACE probe {when}: open failed: {e}"),
                 };
                 let mut p = parts.clone();
-                for (t, tree) in o.trees.iter().enumerate() {
-                    let r = check_tree(tree, t, threads, &mut p, &floor[t], &ids, &quiet, false);
-                    eprintln!("TRACE probe {when}: tree {t}: {r:?}");
-                }
+                // `still_open` so that the batches' states are not settled by a probe.
+                let r = check_trees(&o.trees, threads, &mut p, &floor, &ids, &appends, &quiet, true, covered);
+                eprintln!("TRACE probe {when}: {r:?}");
             };
             opened = match open_in(
                 new_pool(frames),
@@ -2069,10 +2679,18 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 Err(e) => return fail(format!("recovery after {end:?}: {e}")),
             };
         }
-        for (t, tree) in opened.trees.iter().enumerate() {
-            if let Err(e) = check_tree(tree, t, threads, &mut parts, &floor[t], &ids, tally, false) {
-                return fail(format!("after {end:?} and the reopen: {e}"));
-            }
+        if let Err(e) = check_trees(
+            &opened.trees,
+            threads,
+            &mut parts,
+            &floor,
+            &ids,
+            &appends,
+            tally,
+            false,
+            covered,
+        ) {
+            return fail(format!("after {end:?} and the reopen: {e}"));
         }
         tally.reopens_checked.fetch_add(1, Ordering::Relaxed);
     }
@@ -2081,7 +2699,8 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
 }
 
 /// Whether the model's feature `name` is on: all are, unless `BUFPOOL_BTREE_MODEL_OFF` names it (a
-/// comma-separated list of `covered`, `panics`, `bulk`), to tell a failure's cause apart.
+/// comma-separated list of `covered`, `panics`, `bulk`, `upper_panics`, `cross_tree`, `patches`,
+/// `append_loads`), to tell a failure's cause apart.
 fn mode_on(name: &str) -> bool {
     std::env::var("BUFPOOL_BTREE_MODEL_OFF").map_or(true, |off| !off.split(',').any(|o| o.trim() == name))
 }
@@ -2194,7 +2813,8 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          kept/torn/lost {}/{}/{}; hinted reads {} ({} hints given); covered schedules {}: transactions {}, \
          appends refused {}, applies retried {}, logs above broken {}, commits / checkpoints of the log above {} / \
          {}, records replayed {}; storage panics armed {} (the log above's {}), met {}; bulk loads ok {}, failed {}; open attempts under \
-         faults {}; violations {}",
+         faults {}; transactions over both trees {}; patches logged {}, replayed {}, skipped {}; appended loads ok \
+         {}, refused {} (read back empty {}, whole {}, not read {}); appended keys checked {}; violations {}",
         n(&t.ops_ok),
         n(&t.ops_failed),
         n(&t.closure_panics),
@@ -2239,6 +2859,16 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         n(&t.bulk_loads_ok),
         n(&t.bulk_loads_failed),
         n(&t.open_attempts_faulty),
+        n(&t.cross_txns),
+        n(&t.patches_logged),
+        n(&t.patches_replayed),
+        n(&t.patches_skipped),
+        n(&t.append_loads_ok),
+        n(&t.append_loads_refused),
+        n(&t.append_refused_absent),
+        n(&t.append_refused_switched),
+        n(&t.append_refused_unknown),
+        n(&t.appended_keys_checked),
         violations.len()
     );
     assert!(violations.is_empty(), "{violations:#?}");
