@@ -753,6 +753,14 @@ fn cmp_tie<S: PageBytes + ?Sized>(
     Some(cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key, from).then(klen.cmp(&key.len())))
 }
 
+/// The `len` (0 to 8) bytes at `at` as a left-aligned, zero-padded big-endian word: a fence of up to 8 bytes as
+/// [`ProbedHeader::covers`] compares it. A function of its own, always inlined (as a closure of `covers`, the
+/// compiler called it out of line once `covers` had a second caller, session 42).
+#[inline(always)]
+fn fence_word<S: PageBytes + ?Sized>(s: &S, at: usize, len: usize) -> u64 {
+    load_at(s, at).swap_bytes() & left_mask(len)
+}
+
 /// The mask of the first `n` (0 to 8) bytes of a left-aligned big-endian word.
 #[inline(always)]
 fn left_mask(n: usize) -> u64 {
@@ -1600,6 +1608,9 @@ impl PageBytes for [u8] {
             None => false,
         }
     }
+    // Inlined: a latched page's checks ([`leaf_covers`], [`overwrite_at`]) read its words through this, and a
+    // call a word cost them more than the reads (session 42).
+    #[inline(always)]
     fn word(&self, i: usize) -> u64 {
         let at = SLOT * i.min(self.len().div_ceil(SLOT).saturating_sub(1));
         match rd64(self, at) {
@@ -1877,7 +1888,7 @@ impl ProbedHeader {
         let (kw, klen) = (key.word, key.bytes.len());
         // A key of up to 8 bytes against a fence of up to 8: one load of the fence, compared as `short_order` does.
         let (short_key, long_key) = (klen <= 8, klen >= 8);
-        let fence = |at: usize, len: usize| load_at(s, at).swap_bytes() & left_mask(len);
+        let fence = |at: usize, len: usize| fence_word(s, at, len);
         let low_ok = self.low_raw == INFINITE
             || match () {
                 _ if long_key && short(low_len) => {
