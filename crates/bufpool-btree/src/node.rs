@@ -753,14 +753,6 @@ fn cmp_tie<S: PageBytes + ?Sized>(
     Some(cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key, from).then(klen.cmp(&key.len())))
 }
 
-/// The `len` (0 to 8) bytes at `at` as a left-aligned, zero-padded big-endian word: a fence of up to 8 bytes as
-/// [`ProbedHeader::covers`] compares it. A function of its own, always inlined (as a closure of `covers`, the
-/// compiler called it out of line once `covers` had a second caller, session 42).
-#[inline(always)]
-fn fence_word<S: PageBytes + ?Sized>(s: &S, at: usize, len: usize) -> u64 {
-    load_at(s, at).swap_bytes() & left_mask(len)
-}
-
 /// The mask of the first `n` (0 to 8) bytes of a left-aligned big-endian word.
 #[inline(always)]
 fn left_mask(n: usize) -> u64 {
@@ -1062,11 +1054,6 @@ pub fn leaf_upsert_after(
     val: &[u8],
     after: Option<usize>,
 ) -> Result<Option<(usize, bool)>, Malformed> {
-    if let Some(s) = after {
-        if overwrite_at(b, s, key, val) {
-            return Ok(Some((s, false)));
-        }
-    }
     let n = Node::parse(b).ok_or(Malformed)?;
     if !n.is_leaf() {
         return Err(Malformed);
@@ -1110,40 +1097,6 @@ pub fn leaf_upsert_after(
             Ok(ok.then_some((i, shrank)))
         }
         Err(i) => Ok(insert_at(b, i, key, val)?.then_some((i, false))),
-    }
-}
-
-/// [`leaf_upsert_after`]'s common case, tried first: slot `s` of the leaf `b` holds `key` with a value of
-/// `val`'s length (a row updated where its read found it: New-Order's STOCK rows, Delivery's order lines, Payment's
-/// rows), so `val` overwrites that value in place, as the general path would after parsing the node and comparing
-/// the slot's key as a slice. The header is read as [`probe`] reads it (three words, checked once) and the slot
-/// as one word, about 60 instructions against 200 (BENCHMARKS.md, session 42). False (nothing written) unless all
-/// of that holds; the general path then decides, and reports what is malformed.
-#[inline]
-fn overwrite_at(b: &mut [u8], s: usize, key: &[u8], val: &[u8]) -> bool {
-    if !(HDR..=USER_BYTES_MAX).contains(&b.len()) {
-        return false;
-    }
-    let hd = match ProbedHeader::read(&*b, b.len(), Some(0)) {
-        Some(Ok(hd)) => hd,
-        _ => return false,
-    };
-    if s >= hd.count {
-        return false;
-    }
-    // The header check bounded the slots by `heap_lo`, so slot `s` lies in the region.
-    let off = slot_fields((*b).word(hd.slots_at / SLOT + s)).0;
-    let (k0, v0) = (off + ENTRY_OVERHEAD, off + ENTRY_OVERHEAD + key.len());
-    let same = off >= hd.heap_lo
-        && rd16(b, off) == Some(key.len() as u16)
-        && rd16(b, off + 2) == Some(val.len() as u16)
-        && b.get(k0..v0) == Some(key);
-    match b.get_mut(v0..v0 + val.len()) {
-        Some(old) if same => {
-            old.copy_from_slice(val);
-            true
-        }
-        _ => false,
     }
 }
 
@@ -1608,9 +1561,6 @@ impl PageBytes for [u8] {
             None => false,
         }
     }
-    // Inlined: a latched page's checks ([`leaf_covers`], [`overwrite_at`]) read its words through this, and a
-    // call a word cost them more than the reads (session 42).
-    #[inline(always)]
     fn word(&self, i: usize) -> u64 {
         let at = SLOT * i.min(self.len().div_ceil(SLOT).saturating_sub(1));
         match rd64(self, at) {
@@ -1759,31 +1709,6 @@ pub fn probe_at<S: PageBytes + ?Sized>(
     probe_inner(s, key, expect_level, value, part).unwrap_or((Probe::Malformed, 0))
 }
 
-/// Whether the latched page `b` is a live leaf whose fences cover `key`: `Ok(false)` for a dead page, a live node
-/// of another level, or a leaf that does not cover the key (it split or merged since the caller found it), `Err`
-/// for bytes that are no node. The same answer as [`Node::parse`] then [`Node::is_leaf`] and [`Node::covers`]
-/// (the test that a leaf a hint or a descent named is still the one for the key, made under its latch before
-/// every covered change of a leaf), read as [`probe`] reads a node: the header's three words checked once, and a
-/// key against fences of up to 8 bytes one integer compare each. Parsing the node and comparing the fences as
-/// slices cost about 200 instructions a leaf in TPC-C (BENCHMARKS.md, session 42).
-pub fn leaf_covers(b: &[u8], key: &[u8]) -> Result<bool, Malformed> {
-    if !(HDR..=USER_BYTES_MAX).contains(&b.len()) {
-        return Err(Malformed);
-    }
-    match ProbedHeader::read(b, b.len(), Some(0)) {
-        None => Err(Malformed),
-        Some(Ok(hd)) => Ok(hd.covers(b, SearchKey::new(key))),
-        // Not a leaf (rare: the leaf was freed, or the page reused, since it was named): the header's bounds, which
-        // the probe's header check leaves untested for a node of another level, decide between "not the leaf" and
-        // "no node", as they did.
-        Some(Err(_)) => match Node::parse(b) {
-            Some(_) => Ok(false),
-            None if Node::is_dead(b) => Ok(false),
-            None => Err(Malformed),
-        },
-    }
-}
-
 /// Bytes per entry in front of the heap for a node of `kind`: its slot, and an inner node's child number.
 #[inline(always)]
 pub fn slot_bytes(kind: u8) -> usize {
@@ -1888,7 +1813,7 @@ impl ProbedHeader {
         let (kw, klen) = (key.word, key.bytes.len());
         // A key of up to 8 bytes against a fence of up to 8: one load of the fence, compared as `short_order` does.
         let (short_key, long_key) = (klen <= 8, klen >= 8);
-        let fence = |at: usize, len: usize| fence_word(s, at, len);
+        let fence = |at: usize, len: usize| load_at(s, at).swap_bytes() & left_mask(len);
         let low_ok = self.low_raw == INFINITE
             || match () {
                 _ if long_key && short(low_len) => {
@@ -2140,18 +2065,8 @@ mod tests {
                 let mut key = b"tp".to_vec();
                 let len = 1 + rnd(if round % 2 == 0 { 3 } else { 7 }) as usize;
                 key.extend((0..len).map(|_| rnd(4) as u8 * 40));
-                // Every fifth round one value length, so that most puts of a key already there overwrite it in
-                // place (`overwrite_at`, when `after` is its slot).
-                let vlen = if round % 5 == 4 {
-                    16
-                } else {
-                    rnd(if round % 3 == 0 { 120 } else { 30 }) as usize
-                };
-                let val = vec![rnd(256) as u8; vlen];
+                let val = vec![rnd(256) as u8; rnd(if round % 3 == 0 { 120 } else { 30 }) as usize];
                 let at = Node::parse(&b).unwrap().search(&key).unwrap();
-                // The same put through a whole search, for the page it leaves.
-                let mut whole = b.clone();
-                let whole_fits = leaf_upsert(&mut whole, &key, &val).unwrap();
                 let after = match rnd(7) {
                     0 => None,
                     1 => Some(rnd(70) as usize),
@@ -2168,10 +2083,6 @@ mod tests {
                             shrank,
                             after < before,
                             "round {round}: shrank iff the entry bytes went down"
-                        );
-                        assert!(
-                            whole_fits && whole == b,
-                            "round {round}: the page a whole search leaves"
                         );
                         model.insert(key.clone(), val);
                         assert_eq!(Node::parse(&b).unwrap().key(slot), Some(&key[..]), "round {round}");
@@ -2973,50 +2884,6 @@ mod tests {
             for k in &keys {
                 let restart = probe(&b[..], k, Some(0), None) == Probe::Restart;
                 proptest::prop_assert_eq!(restart, !n.covers(k), "key {:?} fences {:?} {:?}", k, low, high);
-            }
-        }
-
-        /// `leaf_covers` (the latched check before a covered change) answers as the parse-and-slices test it
-        /// replaced: a live leaf covering the key, a dead page or an inner node (not the leaf), bytes that are no
-        /// node (an error), for fences of 1 to 10 bytes or infinite, keys of any length, and headers with a byte
-        /// patched (kind, level, count, heap, fence lengths, magic, prefix: some still a node, some not).
-        #[test]
-        fn leaf_covers_matches_parse_and_covers(
-            a in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 1..11),
-            b in proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 1..11),
-            low_infinite in proptest::bool::ANY,
-            high_infinite in proptest::bool::ANY,
-            kind in proptest::sample::select(vec![KIND_LEAF, KIND_INNER, KIND_DEAD]),
-            patch in proptest::option::of((0usize..HDR, proptest::num::u8::ANY)),
-            keys in proptest::collection::vec(
-                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, 0x7f, 0x80, 0xff]), 0..13), 1..30),
-        ) {
-            proptest::prop_assume!(a != b);
-            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-            let low = (!low_infinite).then_some(lo.as_slice());
-            let high = (!high_infinite).then_some(hi.as_slice());
-            let mut page = vec![0u8; U];
-            match kind {
-                KIND_DEAD => init_dead(&mut page, 9),
-                k => init(&mut page, k, u8::from(k == KIND_INNER), NO_PAGE, low, high),
-            }
-            if kind == KIND_LEAF {
-                for k in &keys {
-                    if Node::parse(&page).unwrap().covers(k) {
-                        leaf_upsert(&mut page, k, b"v").unwrap();
-                    }
-                }
-            }
-            if let Some((at, x)) = patch {
-                page[at] = x;
-            }
-            for k in &keys {
-                let old = match Node::parse(&page) {
-                    Some(n) => Ok(n.is_leaf() && n.covers(k)),
-                    None if Node::is_dead(&page) => Ok(false),
-                    None => Err(Malformed),
-                };
-                proptest::prop_assert_eq!(leaf_covers(&page, k), old, "key {:?} fences {:?} {:?}", k, low, high);
             }
         }
 

@@ -1686,7 +1686,11 @@ impl Tree {
     /// After latching the leaf an optimistic descent found: is it still the live leaf covering `key`? (It may
     /// have been split, merged away or freed in between; then the caller restarts.)
     fn latched_leaf_covers(&self, no: PageNo, page: &[u8], key: &[u8]) -> Result<bool> {
-        node::leaf_covers(page, key).map_err(|_| self.corrupt(no, "not a tree node"))
+        match Node::parse(page) {
+            Some(n) => Ok(n.is_leaf() && n.covers(key)),
+            None if Node::is_dead(page) => Ok(false),
+            None => Err(self.corrupt(no, "not a tree node")),
+        }
     }
 
     /// Removes `key`; `true` if it was present. Not durable until [`Tree::commit`]. Errors as for [`Tree::put`].
