@@ -2307,9 +2307,14 @@ impl TreeWal {
             // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
             // naming the new region: an open in the same process trusted it, the commits after it went there, and
             // a power loss brought back the old slot, whose region ends where the switch began (L42-1 in
-            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log).
-            rewrite(&io.dev, io.slot, io.slot + SLOT_LEN as u64)
-                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slot read", e, AT_OPEN))?;
+            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). The other slot too,
+            // as read (the bytes between them with it): the open judges a legacy header by both, and an upgrade
+            // whose last fsync failed left the slot in force readable in this build's layout and legacy on the
+            // device; an open in the same process took the log for upgraded, and a power loss after its appends
+            // brought back a slot an older build reads (R42-3 in RELIABILITY.md). The slot not in force is never
+            // read while this one is valid, so making it durable as it reads changes nothing else.
+            rewrite(&io.dev, SLOT_AT[0], (SLOT_AT[1] + SLOT_LEN as u64).min(len))
+                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slots read", e, AT_OPEN))?;
             io.dev
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;

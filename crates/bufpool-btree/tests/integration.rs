@@ -36,6 +36,7 @@ mod get_many_reentrant;
 mod get_many_runs_concurrent;
 mod hint_scan_concurrent;
 mod inner_children;
+mod legacy_upgrade_failed_sync;
 mod log_bound_racing_writeout;
 mod log_cut_point;
 mod log_dependency_cycle;
