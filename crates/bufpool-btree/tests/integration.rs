@@ -61,6 +61,7 @@ mod range_prefetch;
 mod read_faults_everywhere;
 mod read_hint;
 mod replay_past_end;
+mod same_process_reopen;
 mod scans_interleaved;
 mod short_keys_concurrent;
 mod short_keys_model;

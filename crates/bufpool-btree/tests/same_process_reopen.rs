@@ -1,0 +1,153 @@
+//! Session 42 (same42): "readable is not durable" after a failed fsync, then a reopen in the same process on the
+//! same storage objects (L42-1's class). Each test: write, an fsync fails, what failed is dropped, the tree is
+//! opened again on the same devices (the failed writes still readable), goes on (commit, checkpoint), then a power
+//! loss keeps only what was synced, and every acknowledged change must be there.
+
+use crate::common;
+
+use std::sync::Arc;
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::BufferPool;
+use bufpool_btree::{Tree, TreeWal};
+use common::{key, value};
+
+struct Devices {
+    log: Arc<FaultyStorage>,
+    data: Arc<FaultyStorage>,
+}
+
+impl Devices {
+    fn new() -> Devices {
+        Devices {
+            log: Arc::new(FaultyStorage::new(1, FaultConfig::none())),
+            data: Arc::new(FaultyStorage::new(2, FaultConfig::none())),
+        }
+    }
+
+    /// The devices as a power loss that keeps no unsynced write leaves them.
+    fn power_loss(&self) -> Devices {
+        Devices {
+            log: Arc::new(FaultyStorage::from_image(
+                3,
+                FaultConfig::none(),
+                self.log.durable_image(),
+            )),
+            data: Arc::new(FaultyStorage::from_image(
+                4,
+                FaultConfig::none(),
+                self.data.durable_image(),
+            )),
+        }
+    }
+
+    fn open(&self) -> Tree {
+        let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
+        let wal = TreeWal::open_storage(self.log.clone()).unwrap();
+        Tree::open_storage(pool, wal, self.data.clone()).unwrap()
+    }
+}
+
+fn check(tree: &Tree, ids: std::ops::Range<u64>, version: u64, when: &str) {
+    check_keys(tree, ids, key, version, when)
+}
+
+fn check_keys(tree: &Tree, ids: std::ops::Range<u64>, key: fn(u64) -> Vec<u8>, version: u64, when: &str) {
+    tree.check().unwrap();
+    for id in ids {
+        assert_eq!(
+            tree.get(&key(id)).unwrap(),
+            Some(value(id, version)),
+            "{when}: key {id}"
+        );
+    }
+}
+
+/// Pages appended past the data file's old end (a tree grown from a few keys to thousands: new leaves and inner
+/// pages), their checkpoint's data fsync failed: the file's readable length and pages are not durable. The
+/// reopen in the same process reads them; its checkpoint cuts the log; a power loss must lose nothing.
+#[test]
+fn new_pages_whose_data_fsync_failed_are_not_trusted_by_a_reopen_in_the_same_process() {
+    const KEYS: u64 = 3_000;
+    let dev = Devices::new();
+    let tree = dev.open();
+    for id in 0..4 {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+    }
+    tree.checkpoint().unwrap();
+    let pages = dev.data.durable_image().len();
+    for id in 0..KEYS {
+        tree.put(&key(id), &value(id, 1)).unwrap();
+    }
+    tree.commit().unwrap();
+    dev.data.inject_next(Op::Sync, Fault::Eio);
+    assert!(tree.checkpoint().is_err(), "the checkpoint whose data fsync failed");
+    assert!(
+        dev.data.live_image().len() > pages && dev.data.durable_image().len() == pages,
+        "the failed fsync was to drop pages past the old end: durable {} bytes, live {}",
+        dev.data.durable_image().len(),
+        dev.data.live_image().len()
+    );
+    drop(tree);
+    let tree = dev.open();
+    check(&tree, 0..KEYS, 1, "the reopen");
+    let end = tree.wal().end_lsn();
+    tree.checkpoint().unwrap();
+    for id in KEYS..KEYS + 50 {
+        tree.put(&key(id), &value(id, 1)).unwrap();
+    }
+    tree.commit().unwrap();
+    // The reopen's checkpoint cut the log past every record of the changes whose pages the fsync dropped.
+    assert!(
+        tree.wal().start_lsn() >= end,
+        "the reopen's checkpoint did not cut the log: start {} end {end}",
+        tree.wal().start_lsn()
+    );
+    let lost = dev.power_loss();
+    drop(tree);
+    check(&lost.open(), 0..KEYS + 50, 1, "after a power loss");
+}
+
+/// Keys in the order of their ids (a bulk load's input is sorted).
+fn ordered(id: u64) -> Vec<u8> {
+    format!("key{id:010}").into_bytes()
+}
+
+/// A bulk load whose data fsync failed (its pages written past the old end, readable, not durable; the load
+/// refused before its switch), then the same load again after a reopen in the same process (the file's readable
+/// length counts the first load's pages), a commit, a checkpoint, a power loss: every pair of the second load,
+/// which returned `Ok` ("durable when it returns"), must be there, and the keys before it too.
+#[test]
+fn a_bulk_load_retried_after_its_failed_data_fsync_and_a_reopen_survives_a_power_loss() {
+    const BEFORE: u64 = 200;
+    const LOADED: u64 = 5_000;
+    let dev = Devices::new();
+    let tree = dev.open();
+    for id in 0..BEFORE {
+        tree.put(&ordered(id), &value(id, 0)).unwrap();
+    }
+    tree.checkpoint().unwrap();
+    let pairs = || (BEFORE..BEFORE + LOADED).map(|id| (ordered(id), value(id, 0)));
+    let durable = dev.data.durable_image().len();
+    dev.data.inject_next(Op::Sync, Fault::Eio);
+    let r = tree.bulk_load(pairs());
+    assert!(r.is_err(), "the load whose data fsync failed: {r:?}");
+    assert!(
+        dev.data.live_image().len() > durable && dev.data.durable_image().len() == durable,
+        "the failed fsync was to drop the load's pages: durable {} bytes, live {}",
+        dev.data.durable_image().len(),
+        dev.data.live_image().len()
+    );
+    drop(tree);
+    let tree = dev.open();
+    check_keys(&tree, 0..BEFORE, ordered, 0, "the reopen");
+    assert_eq!(tree.bulk_load(pairs()).unwrap(), LOADED);
+    for id in 0..BEFORE {
+        tree.put(&ordered(id), &value(id, 0)).unwrap();
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+    let lost = dev.power_loss();
+    drop(tree);
+    check_keys(&lost.open(), 0..BEFORE + LOADED, ordered, 0, "after a power loss");
+}
