@@ -7,7 +7,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op, Storage};
 use bufpool::BufferPool;
 use bufpool_btree::{Tree, TreeWal};
 use common::{key, value};
@@ -150,4 +150,98 @@ fn a_bulk_load_retried_after_its_failed_data_fsync_and_a_reopen_survives_a_power
     let lost = dev.power_loss();
     drop(tree);
     check_keys(&lost.open(), 0..BEFORE + LOADED, ordered, 0, "after a power loss");
+}
+
+/// A data storage whose file record lives in a second `FaultyStorage` (as a file's sidecar `<file>.bpmeta` beside
+/// it): the record's writes are readable at once and durable only once synced, as the sidecar's are.
+struct WithRecord {
+    pages: Arc<FaultyStorage>,
+    record: Arc<FaultyStorage>,
+}
+
+impl bufpool::storage::RecordStore for WithRecord {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let len = self.record.len()?;
+        if offset >= len {
+            return Ok(0);
+        }
+        let n = buf.len().min((len - offset) as usize);
+        self.record.read_at(&mut buf[..n], offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.record.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.record.sync()
+    }
+}
+
+impl Storage for WithRecord {
+    fn len(&self) -> std::io::Result<u64> {
+        self.pages.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.pages.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.pages.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.pages.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.pages.info()
+    }
+    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+        Some(self)
+    }
+}
+
+/// A new data file's record (its identity, which the tree's log then names) whose sync failed: the pool's open
+/// fails, the record's writes stay readable, not durable. The tree opened again in the same process on the same
+/// storages read that record, and its log's header was bound to the identity in it. A commit, then a power loss
+/// before any checkpoint (the data file empty on the device, every change in the log): the record was gone, the
+/// open made a new one with another identity, and the tree's open refused its own log (`LogMismatch`), every
+/// acknowledged change in it unreachable.
+#[test]
+fn a_file_record_whose_sync_failed_is_not_trusted_by_a_reopen_in_the_same_process() {
+    let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+    let record = Arc::new(FaultyStorage::new(2, FaultConfig::none()));
+    let pages = Arc::new(FaultyStorage::new(3, FaultConfig::none()));
+    let open = |log: &Arc<FaultyStorage>, pages: &Arc<FaultyStorage>, record: &Arc<FaultyStorage>| {
+        let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
+        let wal = TreeWal::open_storage(log.clone())?;
+        let data = WithRecord {
+            pages: pages.clone(),
+            record: record.clone(),
+        };
+        Tree::open_storage(pool, wal, data)
+    };
+    record.inject_next(Op::Sync, Fault::Eio);
+    let failed = open(&log, &pages, &record);
+    assert!(failed.is_err(), "the record's sync was to fail the open");
+    assert_eq!(
+        record.counts().sync_eio,
+        1,
+        "the injected fault did not fire where meant"
+    );
+    drop(failed);
+    let tree = open(&log, &pages, &record).unwrap();
+    for id in 0..500 {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+    }
+    tree.commit().unwrap();
+    // A power loss: only what was synced is left.
+    let image = |s: &FaultyStorage| Arc::new(FaultyStorage::from_image(9, FaultConfig::none(), s.durable_image()));
+    let (log2, pages2, record2) = (image(&log), image(&pages), image(&record));
+    drop(tree);
+    let tree = open(&log2, &pages2, &record2).unwrap_or_else(|e| {
+        panic!(
+            "after a power loss the tree whose commits are in its log does not open ({} bytes of data, {} of \
+             record on the device): {e}",
+            pages.durable_image().len(),
+            record.durable_image().len()
+        )
+    });
+    check(&tree, 0..500, 0, "after a power loss");
 }

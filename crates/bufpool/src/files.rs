@@ -803,7 +803,15 @@ fn open_record(
                     written_pages: r.written_pages,
                 });
             }
-            Loaded::Found(r) => Some(r),
+            // Readable is not durable: a record whose sync failed (the create of a new file's, or a raised mark's)
+            // stays readable, and an open in the same process took its identity, which the pages are stamped with
+            // and a tree's log then names; a power loss brought back no record (or the older one), and the next open
+            // made a new identity, so the tree refused its own log (R42-4 in RELIABILITY.md). So the slot read is
+            // written again as read and synced before anything relies on it: one 512-byte write and one fsync.
+            Loaded::Found(r) => {
+                record::store(store, &r).map_err(|e| opening.io("write the record read again", e))?;
+                Some(r)
+            }
             Loaded::Empty | Loaded::Invalid if len == 0 => {
                 Some(record::create(store, page_size).map_err(|e| opening.io("create record", e))?)
             }
