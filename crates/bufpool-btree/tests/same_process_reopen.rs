@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op, Storage};
 use bufpool::BufferPool;
-use bufpool_btree::{Tree, TreeWal};
+use bufpool_btree::{LeafHint, Tree, TreeWal};
 use common::{key, value};
 
 struct Devices {
@@ -244,4 +244,74 @@ fn a_file_record_whose_sync_failed_is_not_trusted_by_a_reopen_in_the_same_proces
         )
     });
     check(&tree, 0..500, 0, "after a power loss");
+}
+
+/// The layer above (a transaction log over the trees, as bufpool-cli's TPC-C engine `ours.rs`): covered changes
+/// logged in `above`, applied with `put_covered`; its open replays `above` into the tree, checkpoints the tree and
+/// cuts `above`. Here a checkpoint's data fsync failed after the covered changes were written (their leaves
+/// readable, not durable), the engine reopened in the same process on the same devices (its replay puts values the
+/// leaves already hold), checkpointed and cut `above`, then a power loss.
+#[test]
+fn covered_changes_whose_data_fsync_failed_survive_a_same_process_reopen_and_cut_of_the_log_above() {
+    const KEYS: u64 = 600;
+    let dev = Devices::new();
+    let above_dev = Arc::new(FaultyStorage::new(5, FaultConfig::none()));
+    let open = |dev: &Devices, above_dev: &Arc<FaultyStorage>| {
+        let above = TreeWal::open_storage(above_dev.clone()).unwrap();
+        let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
+        let wal = TreeWal::open_storage(dev.log.clone()).unwrap();
+        wal.flush_first(above.clone()).unwrap();
+        let tree = Tree::open_storage(pool, wal, dev.data.clone()).unwrap();
+        // The engine's replay, then its checkpoint and the cut of the log above.
+        above
+            .scan(|_, ops| {
+                for op in ops {
+                    if let bufpool_btree::OwnedOp::Put(_, k, v) = op {
+                        tree.put_covered(&k, &v, &mut LeafHint::default())?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let r = above.begin_checkpoint();
+        Tree::checkpoint_all(std::slice::from_ref(&tree)).unwrap();
+        above.truncate_before(r).unwrap();
+        (above, tree)
+    };
+    let (above, tree) = open(&dev, &above_dev);
+    for id in 0..KEYS {
+        tree.put(&key(id), &value(id, 0)).unwrap();
+    }
+    tree.checkpoint().unwrap();
+    for id in 0..KEYS {
+        let (k, v) = (key(id), value(id, 1));
+        above
+            .append(&[bufpool_btree::Op::Put {
+                page: 0,
+                key: &k,
+                val: &v,
+            }])
+            .unwrap();
+        tree.put_covered(&k, &v, &mut LeafHint::default()).unwrap();
+    }
+    above.commit().unwrap();
+    dev.data.inject_next(Op::Sync, Fault::Eio);
+    assert!(tree.checkpoint().is_err(), "the checkpoint whose data fsync failed");
+    assert!(
+        dev.data.counts().writes_dropped_by_failed_sync > 0,
+        "the failed fsync dropped no write"
+    );
+    drop((tree, above));
+    let (above, tree) = open(&dev, &above_dev);
+    check(&tree, 0..KEYS, 1, "the reopen");
+    assert_eq!(above.start_lsn(), above.end_lsn(), "the reopen cut the log above");
+    let lost = dev.power_loss();
+    let above_lost = Arc::new(FaultyStorage::from_image(
+        6,
+        FaultConfig::none(),
+        above_dev.durable_image(),
+    ));
+    drop((tree, above));
+    let (_above, tree) = open(&lost, &above_lost);
+    check(&tree, 0..KEYS, 1, "after a power loss");
 }
