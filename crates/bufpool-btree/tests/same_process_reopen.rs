@@ -315,3 +315,31 @@ fn covered_changes_whose_data_fsync_failed_survive_a_same_process_reopen_and_cut
     let (_above, tree) = open(&lost, &above_lost);
     check(&tree, 0..KEYS, 1, "after a power loss");
 }
+
+/// A new log's directory fsync failed (its name readable, not durable: a power loss may take the file, every
+/// record in it). The open fails; an open of the same path in the same process found the header the failed one
+/// wrote, took the name for durable and appended: the commits it acknowledged could vanish with the file. It must
+/// fsync the directory too (here refused, as the first one was), and open once that succeeds. The fault:
+/// `bufpool::storage::fail_dir_syncs` on this test's own directory (matched by identity: no other test's).
+#[test]
+fn a_log_whose_directory_fsync_failed_is_not_trusted_by_a_reopen_in_the_same_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.wal");
+    bufpool::storage::fail_dir_syncs(Some(dir.path())).unwrap();
+    let first = TreeWal::open(&path);
+    let again = TreeWal::open(&path);
+    bufpool::storage::fail_dir_syncs(None).unwrap();
+    assert!(first.is_err(), "the new log's directory fsync was to fail its open");
+    assert!(
+        again.is_err(),
+        "a reopen of a log whose directory fsync failed opened without one (its name may not be durable)"
+    );
+    let wal = TreeWal::open(&path).unwrap();
+    wal.append(&[bufpool_btree::Op::Put {
+        page: 1,
+        key: b"k",
+        val: b"v",
+    }])
+    .unwrap();
+    wal.commit().unwrap();
+}

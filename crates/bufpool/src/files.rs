@@ -773,8 +773,8 @@ impl Opening<'_> {
     }
 }
 
-/// The file's record: read, or created for an empty file whose storage keeps records; `None` for an unbound
-/// file. Refuses a file whose record or first page names another page size. With it, the identity to stamp into
+/// The file's record: read (and written again as read, synced: R42-4), or created for an empty file whose storage
+/// keeps records; `None` for an unbound file. Refuses a file whose record or first page names another page size. With it, the identity to stamp into
 /// the pages this open writes ([`FileEntry::stamp`]): the record's, or for an unbound file the one its page 0
 /// carries if that page verifies (else 0).
 fn open_record(
