@@ -102,7 +102,9 @@
 //!   left for the next cut: records of this build appended before it (short ops, notes) would sit under a header
 //!   an older build reads, and a cut writes one slot only, the other staying legacy with an earlier start whose
 //!   records a punch may have zeroed. A crash between the two writes leaves a legacy slot, but no record of this
-//!   build yet; the next open finishes. The cost: two slot writes and two fsyncs, once per legacy log.
+//!   build yet; the next open finishes. The cost: two slot writes and two fsyncs, once per legacy log. A failed
+//!   fsync of the second leaves it readable and not durable: the next open (in the same process, which reads it)
+//!   writes both slots again as read and syncs them before it appends anything (R42-3).
 //!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
@@ -403,6 +405,9 @@
 //!   crash it costs one sequential write of what recovery reads anyway. The header slot in force is written
 //!   again and synced after them, for the same reason: it says where they are (L42-1: a bounded log's switch
 //!   whose header fsync failed left a readable slot naming the new region, which a power loss later took back).
+//!   With it the other slot, as read (one write of both): the open judges a legacy header by both slots, and a
+//!   legacy upgrade whose last fsync failed left one readable in this build's layout and legacy on the device
+//!   (R42-3).
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -2046,6 +2051,9 @@ impl TreeWal {
     /// renames its new file over that file, in its directory, and the link stays (R30-2 in RELIABILITY.md: the
     /// rename replaced the link, and the file it led to kept the log as it was before the cut).
     ///
+    /// Every open fsyncs the log's directory, so the name is durable before a record is trusted or appended: an
+    /// open whose directory fsync failed is not followed by one that trusts the name (R42-5 in RELIABILITY.md).
+    ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
     /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
@@ -2225,9 +2233,6 @@ impl TreeWal {
                 dev.write_all_at(&h.region(), 0)
                     .map_err(|e| space_or_log_err(name, "write header", e, AT_OPEN))
                     .and_then(|()| dev.sync().map_err(|e| log_err(name, "sync header", e, AT_OPEN)))?;
-                if let Some(p) = &path {
-                    bufpool::storage::sync_parent_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
-                }
                 (h, SLOT_AT[0])
             }
             None => {
@@ -2237,6 +2242,13 @@ impl TreeWal {
                 )))
             }
         };
+        // The log's name, made durable by an fsync of its directory at every open by path, not only the one that
+        // made the file: an open whose directory fsync failed left a header a reopen in the same process reads, and
+        // that reopen took the name for durable; a power loss could then take the file with every commit it
+        // acknowledged (R42-5 in RELIABILITY.md). One directory fsync an open.
+        if let Some(p) = &path {
+            bufpool::storage::sync_parent_dir(p).map_err(|e| log_err(name, "fsync directory", e, AT_OPEN))?;
+        }
         let wal = TreeWal {
             path,
             id: hdr.id,
@@ -2307,9 +2319,14 @@ impl TreeWal {
             // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
             // naming the new region: an open in the same process trusted it, the commits after it went there, and
             // a power loss brought back the old slot, whose region ends where the switch began (L42-1 in
-            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log).
-            rewrite(&io.dev, io.slot, io.slot + SLOT_LEN as u64)
-                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slot read", e, AT_OPEN))?;
+            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). The other slot too,
+            // as read (the bytes between them with it): the open judges a legacy header by both, and an upgrade
+            // whose last fsync failed left the slot in force readable in this build's layout and legacy on the
+            // device; an open in the same process took the log for upgraded, and a power loss after its appends
+            // brought back a slot an older build reads (R42-3 in RELIABILITY.md). The slot not in force is never
+            // read while this one is valid, so making it durable as it reads changes nothing else.
+            rewrite(&io.dev, SLOT_AT[0], (SLOT_AT[1] + SLOT_LEN as u64).min(len))
+                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slots read", e, AT_OPEN))?;
             io.dev
                 .cut(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;

@@ -773,8 +773,8 @@ impl Opening<'_> {
     }
 }
 
-/// The file's record: read, or created for an empty file whose storage keeps records; `None` for an unbound
-/// file. Refuses a file whose record or first page names another page size. With it, the identity to stamp into
+/// The file's record: read (and written again as read, synced: R42-4), or created for an empty file whose storage
+/// keeps records; `None` for an unbound file. Refuses a file whose record or first page names another page size. With it, the identity to stamp into
 /// the pages this open writes ([`FileEntry::stamp`]): the record's, or for an unbound file the one its page 0
 /// carries if that page verifies (else 0).
 fn open_record(
@@ -803,7 +803,15 @@ fn open_record(
                     written_pages: r.written_pages,
                 });
             }
-            Loaded::Found(r) => Some(r),
+            // Readable is not durable: a record whose sync failed (the create of a new file's, or a raised mark's)
+            // stays readable, and an open in the same process took its identity, which the pages are stamped with
+            // and a tree's log then names; a power loss brought back no record (or the older one), and the next open
+            // made a new identity, so the tree refused its own log (R42-4 in RELIABILITY.md). So the slot read is
+            // written again as read and synced before anything relies on it: one 512-byte write and one fsync.
+            Loaded::Found(r) => {
+                record::store(store, &r).map_err(|e| opening.io("write the record read again", e))?;
+                Some(r)
+            }
             Loaded::Empty | Loaded::Invalid if len == 0 => {
                 Some(record::create(store, page_size).map_err(|e| opening.io("create record", e))?)
             }

@@ -1,0 +1,113 @@
+//! R42-3: the open's rewrite of a legacy log header (`upgrade_header`, `wal.rs`' module docs, "The format
+//! version") whose last fsync failed, then an open of the same storage in the same process.
+//!
+//! The upgrade writes the slot not in force in this build's layout (synced), then the slot in force (synced). If
+//! that second fsync fails, the open fails, and the second slot's write stays readable (Linux keeps the page
+//! cached, marked clean; `FaultyStorage` keeps it in the live image only) without being durable. The next open in
+//! the same process read both slots in this build's layout, took the log for upgraded and appended records of this
+//! build; a power loss then brought back the legacy slot, which an older build reads: it would take the log's
+//! records of this build for its torn end and cut them (L41-O1), which is what the upgrade is there to prevent
+//! ("after it neither slot is one an older build reads").
+
+use std::sync::Arc;
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
+use bufpool_btree::{Op, TreeWal};
+
+const SLOT_AT: [u64; 2] = [0, 512];
+
+/// A `BPTWAL04` slot's fields as a legacy slot of the same log (`BPTWAL02`, unbounded; `BPTWAL03`, bounded), as
+/// `log_format_version.rs` makes them.
+fn legacy(v4: &[u8; 128]) -> [u8; 128] {
+    assert_eq!(&v4[..8], b"BPTWAL04");
+    let mut s = *v4;
+    let region_len = u64::from_le_bytes(v4[48..56].try_into().unwrap());
+    if region_len == 0 {
+        s[..8].copy_from_slice(b"BPTWAL02");
+        s[40..64].fill(0);
+        let crc = crc32c::crc32c(&s[..40]);
+        s[40..44].copy_from_slice(&crc.to_le_bytes());
+    } else {
+        s[..8].copy_from_slice(b"BPTWAL03");
+        s[56..64].fill(0);
+        let crc = crc32c::crc32c(&s[..56]);
+        s[56..60].copy_from_slice(&crc.to_le_bytes());
+    }
+    s
+}
+
+fn slots(image: &[u8]) -> [[u8; 8]; 2] {
+    SLOT_AT.map(|at| image[at as usize..at as usize + 8].try_into().unwrap())
+}
+
+fn put(wal: &TreeWal, i: u32) {
+    wal.append(&[Op::Put {
+        page: 3,
+        key: format!("key{i:05}").as_bytes(),
+        val: b"value",
+    }])
+    .unwrap();
+}
+
+/// A log of `n` committed puts after a cut record (both slots valid), both slots then made legacy, durably.
+fn legacy_log(capacity: Option<u64>) -> Arc<FaultyStorage> {
+    let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+    {
+        let wal = match capacity {
+            Some(c) => TreeWal::open_storage_with_capacity(log.clone(), c).unwrap(),
+            None => TreeWal::open_storage(log.clone()).unwrap(),
+        };
+        let dead = wal.append(&[Op::Del { page: 3, key: b"dead" }]).unwrap();
+        for i in 0..100 {
+            put(&wal, i);
+        }
+        wal.commit().unwrap();
+        wal.truncate_before(dead).unwrap();
+    }
+    let image = log.live_image();
+    for at in SLOT_AT {
+        let at = at as usize;
+        let s: [u8; 128] = image[at..at + 128].try_into().unwrap();
+        log.write_at(&legacy(&s), at as u64).unwrap();
+    }
+    log.sync().unwrap();
+    assert!(slots(&log.durable_image())
+        .iter()
+        .all(|s| s.starts_with(b"BPTWAL0") && s != b"BPTWAL04"));
+    log
+}
+
+#[test]
+fn a_legacy_header_upgrade_whose_last_fsync_failed_is_finished_by_a_reopen_in_the_same_process() {
+    for capacity in [None, Some(1024 + 2 * (256u64 << 10))] {
+        let log = legacy_log(capacity);
+        // How many fsyncs an open of this log makes: the upgrade's second slot's is the last.
+        let trial = Arc::new(FaultyStorage::from_image(2, FaultConfig::none(), log.live_image()));
+        drop(TreeWal::open_storage(trial.clone()).unwrap());
+        let at_open = trial.counts().syncs;
+        let base = log.counts().syncs;
+        log.inject_nth(IoOp::Sync, base + at_open, Fault::Eio);
+        let failed = TreeWal::open_storage(log.clone());
+        assert!(failed.is_err(), "the upgrade's last fsync was to fail the open");
+        assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
+        assert!(
+            slots(&log.live_image()).iter().all(|s| s == b"BPTWAL04"),
+            "both slots read in this build's layout after the failed fsync"
+        );
+        // The same process opens the log again on the same device and appends records of this build.
+        let wal = TreeWal::open_storage(log.clone()).unwrap();
+        for i in 100..110 {
+            put(&wal, i);
+        }
+        wal.commit().unwrap();
+        drop(wal);
+        // A power loss: only what was synced is left.
+        let durable = slots(&log.durable_image());
+        assert!(
+            durable.iter().all(|s| s == b"BPTWAL04"),
+            "capacity {capacity:?}: after a reopen in the same process, commits of this build and a power loss, the \
+             log's header slots read {:?}: a legacy slot an older build opens, and cuts at this build's records",
+            durable.map(|s| String::from_utf8_lossy(&s).into_owned())
+        );
+    }
+}
