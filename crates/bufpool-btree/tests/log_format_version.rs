@@ -321,11 +321,10 @@ impl Storage for FailsHeaderWrite {
 
 /// The open's rewrite of a legacy header stopped at its first slot write (nothing changed: both slots legacy) or
 /// at its second (the slot not in force this build's, the one in force still legacy, as an older build reads it):
-/// the open fails, nothing opened; the next open reads every record and finishes the rewrite. Before them the open
-/// writes the slot in force again as it read it (L42-1): header write 1, stopped there too.
+/// the open fails, nothing opened; the next open reads every record and finishes the rewrite.
 #[test]
 fn a_legacy_header_rewrite_stopped_at_either_slot_leaves_a_log_that_opens_whole() {
-    for fail_at in [1, 2, 3] {
+    for fail_at in [1, 2] {
         let log = Arc::new(MemoryStorage::new());
         {
             let wal = TreeWal::open_storage(log.clone()).unwrap();
@@ -353,7 +352,7 @@ fn a_legacy_header_rewrite_stopped_at_either_slot_leaves_a_log_that_opens_whole(
             b"BPTWAL02",
             "the slot in force was rewritten first"
         );
-        let other = if fail_at < 3 { b"BPTWAL02" } else { b"BPTWAL04" };
+        let other = if fail_at == 1 { b"BPTWAL02" } else { b"BPTWAL04" };
         assert_eq!(&now[1 - in_force_at][..8], other, "slot write {fail_at} failed");
         let wal = TreeWal::open_storage(log.clone()).unwrap();
         assert_eq!(count(&wal), PUTS, "slot write {fail_at} failed: records lost");
