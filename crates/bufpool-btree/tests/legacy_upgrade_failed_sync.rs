@@ -14,27 +14,7 @@ use std::sync::Arc;
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
 use bufpool_btree::{Op, TreeWal};
 
-const SLOT_AT: [u64; 2] = [0, 512];
-
-/// A `BPTWAL04` slot's fields as a legacy slot of the same log (`BPTWAL02`, unbounded; `BPTWAL03`, bounded), as
-/// `log_format_version.rs` makes them.
-fn legacy(v4: &[u8; 128]) -> [u8; 128] {
-    assert_eq!(&v4[..8], b"BPTWAL04");
-    let mut s = *v4;
-    let region_len = u64::from_le_bytes(v4[48..56].try_into().unwrap());
-    if region_len == 0 {
-        s[..8].copy_from_slice(b"BPTWAL02");
-        s[40..64].fill(0);
-        let crc = crc32c::crc32c(&s[..40]);
-        s[40..44].copy_from_slice(&crc.to_le_bytes());
-    } else {
-        s[..8].copy_from_slice(b"BPTWAL03");
-        s[56..64].fill(0);
-        let crc = crc32c::crc32c(&s[..56]);
-        s[56..60].copy_from_slice(&crc.to_le_bytes());
-    }
-    s
-}
+use crate::log_format_version::{legacy, SLOT_AT};
 
 fn slots(image: &[u8]) -> [[u8; 8]; 2] {
     SLOT_AT.map(|at| image[at as usize..at as usize + 8].try_into().unwrap())

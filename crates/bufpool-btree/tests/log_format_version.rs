@@ -22,7 +22,7 @@ use std::sync::Arc;
 use bufpool::storage::{MemoryStorage, Storage};
 use bufpool_btree::{Error, Op, TreeWal, LOG_FORMAT};
 
-const SLOT_AT: [u64; 2] = [0, 512];
+pub(crate) const SLOT_AT: [u64; 2] = [0, 512];
 const PUTS: u32 = 1_000;
 
 /// Appends `PUTS` committed puts (page 3: short row ops) to `wal` after a record it then cuts, so that both
@@ -70,7 +70,7 @@ fn seq(slot: &[u8]) -> u64 {
 /// A `BPTWAL04` slot's fields as a legacy slot of the same log: `BPTWAL02` (unbounded: magic, id, origin, start,
 /// seq, CRC-32C of bytes 0..40) or `BPTWAL03` (bounded: then base, region length, CRC-32C of bytes 0..56), as a
 /// build before session 42 wrote them (64 bytes, the rest of the slot as it was).
-fn legacy(v4: &[u8; 128]) -> [u8; 128] {
+pub(crate) fn legacy(v4: &[u8; 128]) -> [u8; 128] {
     assert_eq!(&v4[..8], b"BPTWAL04");
     let mut s = *v4;
     let region_len = u64::from_le_bytes(v4[48..56].try_into().unwrap());
