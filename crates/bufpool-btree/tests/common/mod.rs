@@ -491,6 +491,14 @@ pub mod hooked {
         }
     }
 
+    /// Whether writing `buf` at `offset` would change the bytes `below` holds there (a write past its end does).
+    /// An open writes its log's header slots again as read (L42-1, R42-3): a hook that counts a cut's or an
+    /// upgrade's slot writes counts only the writes that change bytes.
+    pub fn changes_bytes(below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<bool> {
+        let mut was = vec![0u8; buf.len()];
+        Ok(below.read_at(&mut was, offset)? != buf.len() || was != buf)
+    }
+
     /// A device that acknowledges and drops every write at byte `at` (`u64::MAX`: none), counting them in
     /// `dropped`. Its pages are served unbound (no file record), as a crash image copied without its record is.
     pub struct DropsWrites {
