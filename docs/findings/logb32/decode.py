@@ -13,7 +13,7 @@ usage: decode.py LOG [main|logb32] [--tree] [--crc]
       without it a record is taken as long as its length and start LSN are where the previous one ended and its ops
       decode to its end.
 Checked (session 43, tidy43): on a TPC-C txn.log and tree logs the bench wrote (`bufpool bench --workload tpcc
---smoke --tpcc-db DIR`, then a run on a copy SIGKILLed after 3 s of samples, as killrun.sh does), and on the logs
+--smoke --tpcc-db DIR`, then a run on a copy SIGKILLed after 2 s of samples, as killrun.sh does), and on the logs
 `all_ops.rs` writes (their headers also as legacy slots, and naming a newer format: `legacy_slots.py`), whose
 record counts, LSN ranges and ops by kind match `TreeWal::scan`'s (RELIABILITY.md,
 "Session 43 (2026-12-06, tidy43)").
