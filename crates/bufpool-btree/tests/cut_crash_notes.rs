@@ -87,7 +87,8 @@ fn a_crash_between_the_cuts_header_and_its_notes_never_serves_a_dropped_write() 
         let tree = Tree::open_storage(
             pool,
             wal,
-            Hooked::new(
+            // Unbound, as the crash image the restart opens (`MemoryStorage::from_bytes`: no record).
+            Hooked::unbound(
                 data.clone(),
                 DropsWrites {
                     at: drop_at.clone(),

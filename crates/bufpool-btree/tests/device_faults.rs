@@ -341,7 +341,8 @@ fn a_write_back_the_device_dropped_is_caught_when_read_again() {
     let dir = tempfile::tempdir().unwrap();
     let drop_at = Arc::new(AtomicU64::new(u64::MAX));
     let dropped = Arc::new(AtomicU64::new(0));
-    let storage = Hooked::new(
+    // Unbound, as the test was written (its storage forwarded no file record).
+    let storage = Hooked::unbound(
         bufpool::storage::MemoryStorage::new(),
         DropsWrites {
             at: drop_at.clone(),

@@ -1,8 +1,8 @@
 //! The tests' fault-injecting storages, written once: [`Hooked`] forwards every `Storage` call to the storage
 //! below, and its reads, writes, syncs, batches and file record through a test's [`Hooks`], whose default methods
 //! forward too; a test overrides only the calls it changes (fails, drops, holds, counts, taps). Used by
-//! `bufpool-btree`'s tests through `#[path]` (its `tests/common/mod.rs`); the pool's own tests still forward by hand
-//! (R43-O1 in RELIABILITY.md).
+//! `bufpool-btree`'s tests through `#[path]` (its `tests/common/mod.rs`) and by some of the pool's own; the others
+//! still forward by hand (R43-O1 in RELIABILITY.md).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,11 +65,27 @@ impl<H: Hooks> Hooks for Arc<H> {
 pub struct Hooked<S, H> {
     pub below: S,
     pub hooks: H,
+    /// False: no file record ([`Hooked::unbound`]).
+    bound: bool,
 }
 
 impl<S: Storage, H: Hooks> Hooked<S, H> {
     pub fn new(below: S, hooks: H) -> Hooked<S, H> {
-        Hooked { below, hooks }
+        Hooked {
+            below,
+            hooks,
+            bound: true,
+        }
+    }
+
+    /// With no file record, whatever `below` has: the pool serves its pages unbound (no identity check, all-zero
+    /// pages never written), as a file written before records existed, or as a test storage that forwarded none.
+    pub fn unbound(below: S, hooks: H) -> Hooked<S, H> {
+        Hooked {
+            below,
+            hooks,
+            bound: false,
+        }
     }
 }
 
@@ -99,7 +115,7 @@ impl<S: Storage, H: Hooks> Storage for Hooked<S, H> {
         self.below.links()
     }
     fn record_store(&self) -> Option<&dyn RecordStore> {
-        self.hooks.record_store(&self.below)
+        self.bound.then(|| self.hooks.record_store(&self.below)).flatten()
     }
     fn try_lock(&self) -> io::Result<()> {
         self.below.try_lock()
@@ -118,7 +134,7 @@ pub fn changes_bytes(below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result
 }
 
 /// A device that acknowledges and drops every write at byte `at` (`u64::MAX`: none), counting them in
-/// `dropped`. Its pages are served unbound (no file record), as a crash image copied without its record is.
+/// `dropped`.
 pub struct DropsWrites {
     pub at: Arc<AtomicU64>,
     pub dropped: Arc<AtomicU64>,
@@ -131,8 +147,5 @@ impl Hooks for DropsWrites {
             return Ok(());
         }
         below.write_at(buf, offset)
-    }
-    fn record_store<'a>(&'a self, _: &'a dyn Storage) -> Option<&'a dyn RecordStore> {
-        None
     }
 }
