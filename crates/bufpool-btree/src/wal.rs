@@ -20,7 +20,8 @@
 //!   the identity of the data file the log serves (`TreeWal::data_file`, R33-20); zeroes name none, and a build
 //!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before; its cuts write
 //!   64-byte slots and leave these bytes, whose checksum over the new fields then fails: naming none
-//! records from byte 1024; the record starting at LSN l sits at byte 1024 + (l - origin):
+//! records from byte `base` (1024, or a bounded log's second region); the record starting at LSN l sits at byte
+//! base + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
 //!   IMAGE (1): image_len u32 | hole_off u32 | hole_len u32 | image bytes outside the hole (hole = zeros)
@@ -2351,12 +2352,13 @@ impl TreeWal {
 
     /// Rewrites a legacy header (module docs, "The format version") in this build's layout, at an open, before
     /// the log is handed out (the caller holds `io`): the slot not in force gets the header in force with the next
-    /// sequence, synced; then the other slot, if it is a legacy one, the same header with the sequence in force
-    /// until now, synced. A crash in between leaves a legacy slot that an older build still opens, with no record
-    /// of this build's written yet; the next open by this build finishes the job. After it neither slot is one an
-    /// older build reads, so from the first append on an older build refuses the log instead of cutting it at the
-    /// first op it does not know. (A cut writes the slot not in force only: upgrading there would leave the other
-    /// slot legacy, with an older start whose records a punch may have zeroed, and records of this build after it.)
+    /// sequence, synced; then the other slot (the one in force until now, legacy or already this build's after an
+    /// upgrade a crash stopped) the same header with its own sequence, synced. A crash in between leaves a legacy
+    /// slot that an older build still opens, with no record of this build's written yet; the next open by this
+    /// build finishes the job. After it neither slot is one an older build reads, so from the first append on an
+    /// older build refuses the log instead of cutting it at the first op it does not know. (A cut writes the slot
+    /// not in force only: upgrading there would leave the other slot legacy, with an older start whose records a
+    /// punch may have zeroed, and records of this build after it.)
     fn upgrade_header(&self, io: &mut LogFile) -> io::Result<()> {
         let (in_force, seq) = (io.slot, io.seq);
         let other = other_slot(in_force);
