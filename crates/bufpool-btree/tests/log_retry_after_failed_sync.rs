@@ -24,7 +24,7 @@ const HEADER_BYTES: u64 = 1024;
 /// fsync. `log` is the storage below, whose own fault (`Fault::Eio` on the sync) drops its pending writes. An
 /// open's rewrite of the slots as read (L42-1, R42-3) changes no byte and is let through, and the mark is cleared
 /// at every sync: until session 43 any slot write counted and the mark outlived the first life, so the retried
-/// open failed at its first fsync, before replay, and this test passed without R39-2's fix (R43-1 in
+/// open failed at its first fsync, before replay, and this test passed without R39-2's fix (R43-4 in
 /// RELIABILITY.md).
 struct HeaderSyncFails {
     log: Arc<FaultyStorage>,

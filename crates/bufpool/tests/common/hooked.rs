@@ -2,7 +2,7 @@
 //! below, and its reads, writes, syncs, batches and file record through a test's [`Hooks`], whose default methods
 //! forward too; a test overrides only the calls it changes (fails, drops, holds, counts, taps). Used by
 //! `bufpool-btree`'s tests through `#[path]` (its `tests/common/mod.rs`) and by some of the pool's own; the others
-//! still forward by hand (R43-O1 in RELIABILITY.md).
+//! still forward by hand (R43-O10 in RELIABILITY.md).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
