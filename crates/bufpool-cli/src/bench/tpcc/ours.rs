@@ -669,6 +669,10 @@ struct WriteSet {
     /// byte, one `memcmp` call a batch read passed, until session 27).
     batch_reads: Vec<(Table, u64, usize, usize, LeafHint)>,
     batch_keys: Vec<u8>,
+    /// The tables `batch_reads` holds keys of, a bit per [`Table::index`]: a put of a table no batch or scan of
+    /// the transaction read skips the scan of `batch_reads` (a New-Order's ORDER-LINE, ORDER, NEW-ORDER and
+    /// ORDER-CUSTOMER inserts each compared every STOCK key of its batch until session 43).
+    batch_tables: u16,
     /// [`Txn::get_each`]'s per-key hashes and hints (kept for their allocations: two a batch until session 27).
     batch_near: Vec<u64>,
     batch_hints: Vec<LeafHint>,
@@ -789,6 +793,7 @@ impl WriteSet {
         self.read = None;
         self.batch_reads.clear();
         self.batch_keys.clear();
+        self.batch_tables = 0;
     }
 
     /// Notes where a batch or a scan found `key` of `t`, for a later put's or delete's hint; nothing for a table
@@ -800,6 +805,7 @@ impl WriteSet {
         let at = self.batch_keys.len();
         self.batch_keys.extend_from_slice(key);
         self.batch_reads.push((t, key_hash(t, key), at, key.len(), hint));
+        self.batch_tables |= 1 << t.index();
     }
 
     /// Keeps `row`, just read whole from `t`'s tree under `key`, for [`WriteSet::check_update`] (only where
@@ -865,6 +871,9 @@ impl WriteSet {
     fn hint(&self, t: Table, hash: u64, key: &[u8]) -> LeafHint {
         if self.read == Some(t) && self.read_key == key {
             return self.read_hint;
+        }
+        if self.batch_tables & (1 << t.index()) == 0 {
+            return LeafHint::default();
         }
         self.batch_reads
             .iter()
@@ -2284,6 +2293,69 @@ mod tests {
         assert_eq!(order, sorted);
         order_by_table(&[], &mut order);
         assert!(order.is_empty());
+    }
+
+    /// A buffered write's hint is the latest batch or scan read of its key in its table, as a scan of every such
+    /// read finds it, and none for a table the transaction's batches and scans did not read
+    /// ([`WriteSet::batch_tables`], session 43) or after the write set is cleared for the next transaction.
+    #[test]
+    fn a_writes_hint_is_its_keys_latest_batch_read_and_none_for_a_table_none_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = stock_rows(dir.path(), 2);
+        let tree = e.tree(Table::Stock);
+        let hint_of = |i: u32| {
+            let mut h = LeafHint::default();
+            tree.get_hinted(&stock_name(i), &mut h, |_| ()).unwrap();
+            h
+        };
+        let (h1, h2) = (hint_of(10), hint_of(3000));
+        assert!(h1 != LeafHint::default() && h2 != LeafHint::default() && h1 != h2);
+        // Every batch read scanned from the latest, whatever its table: what the hint was before the tables' bits.
+        let scanned = |set: &WriteSet, t: Table, key: &[u8]| {
+            set.batch_reads
+                .iter()
+                .rev()
+                .find(|r| r.0 == t && &set.batch_keys[r.2..r.2 + r.3] == key)
+                .map_or_else(LeafHint::default, |r| r.4)
+        };
+        let none = LeafHint::default();
+        let mut set = WriteSet::default();
+        for round in 0..3 {
+            set.note_batch_read(Table::Stock, b"s1", h1);
+            set.note_batch_read(Table::OrderLine, b"o1", h2);
+            // Not noted: transactions never write ITEM.
+            set.note_batch_read(Table::Item, b"i1", h1);
+            if round == 2 {
+                set.note_batch_read(Table::Stock, b"s1", h2);
+            }
+            let writes: [(Table, &[u8], LeafHint); 7] = [
+                (Table::Stock, b"s1", if round == 2 { h2 } else { h1 }),
+                (Table::Stock, b"s2", none),
+                (Table::OrderLine, b"o1", h2),
+                (Table::OrderLine, b"s1", none),
+                (Table::Order, b"o1", none),
+                (Table::NewOrder, b"s1", none),
+                (Table::Item, b"i1", none),
+            ];
+            for (t, key, want) in writes {
+                assert_eq!(scanned(&set, t, key), want, "{} {key:?}", t.name());
+                set.push(t, key, Some(b"v"), &[]);
+                assert_eq!(
+                    set.entries.last().unwrap().hint,
+                    want,
+                    "round {round}: {} {key:?}",
+                    t.name()
+                );
+            }
+            set.clear();
+            set.push(Table::Stock, b"s1", None, &[]);
+            set.push(Table::OrderLine, b"o1", Some(b"v"), &[]);
+            assert!(
+                set.entries.iter().all(|e| e.hint == none),
+                "a hint of the transaction before"
+            );
+            set.clear();
+        }
     }
 
     /// A batch read ([`Txn::get_each`]) tries, for each key, the leaf of the worker's last read of a key near it
