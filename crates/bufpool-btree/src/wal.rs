@@ -98,13 +98,15 @@
 //!   Checked across builds: `fe784b6` and `a7933b7` refuse logs of this build, files unchanged.
 //! - **A legacy log** (`BPTWAL02`, `BPTWAL03`: every log written before session 42, session 41's short ops
 //!   among its records maybe) reads as format 0, whose ops this build reads all. Its open rewrites the header
-//!   before it returns (`TreeWal::upgrade_header`): the slot not in force, then the other, each synced. Not
+//!   before it returns (`TreeWal::upgrade_header`): two cuts that drop nothing, each writing the slot not in
+//!   force at the next sequence, synced (so the slot in force is durable while the other is written: R43-1). Not
 //!   left for the next cut: records of this build appended before it (short ops, notes) would sit under a header
 //!   an older build reads, and a cut writes one slot only, the other staying legacy with an earlier start whose
 //!   records a punch may have zeroed. A crash between the two writes leaves a legacy slot, but no record of this
 //!   build yet; the next open finishes. The cost: two slot writes and two fsyncs, once per legacy log. A failed
-//!   fsync of the second leaves it readable and not durable: the next open (in the same process, which reads it)
-//!   writes both slots again as read and syncs them before it appends anything (R42-3).
+//!   fsync of the second leaves its slot readable in this build's layout and legacy on the device: it is the slot
+//!   in force, which the next open (in the same process, which reads it) writes again and syncs before it
+//!   appends anything (R42-3, L42-1).
 //!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
@@ -405,9 +407,10 @@
 //!   crash it costs one sequential write of what recovery reads anyway. The header slot in force is written
 //!   again and synced after them, for the same reason: it says where they are (L42-1: a bounded log's switch
 //!   whose header fsync failed left a readable slot naming the new region, which a power loss later took back).
-//!   With it the other slot, as read (one write of both): the open judges a legacy header by both slots, and a
-//!   legacy upgrade whose last fsync failed left one readable in this build's layout and legacy on the device
-//!   (R42-3).
+//!   One slot a write, never both (R43-1: a power loss may garble every sector being written, and one write of
+//!   both slots lost the log): the slot in force in place while the other is valid (and so durable), else the
+//!   other at the next sequence (`TreeWal::secure_header`); synced with the torn tail's cut. So an open costs two
+//!   fsyncs (the records read, then the slot and the tail), one for a log with no record from its start.
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -1367,18 +1370,20 @@ impl Device {
         }
     }
 
-    /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records,
-    /// durably: a file is cut, a storage (which cannot shrink) gets zeros written over it.
-    fn cut(&self, len: u64, limit: u64) -> io::Result<()> {
+    /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records, not
+    /// yet durably (the caller syncs: the open, with its header slot's write): a file is cut, a storage (which
+    /// cannot shrink) gets zeros written over it.
+    /// Returns whether it changed anything.
+    fn cut_unsynced(&self, len: u64, limit: u64) -> io::Result<bool> {
         let cur = self.len()?.min(limit);
         if cur <= len {
-            return Ok(());
+            return Ok(false);
         }
         match self {
             Device::File(f) => f.set_len(len)?,
             Device::Storage(_) => zero_dev(self, len, cur, 64 << 10)?,
         }
-        self.sync()
+        Ok(true)
     }
 }
 
@@ -2166,6 +2171,8 @@ impl TreeWal {
         // Whether a slot holds a legacy header (`BPTWAL02`, `BPTWAL03`): rewritten below, before any record of
         // this build can be appended ("The format version").
         let mut legacy = false;
+        // How many slots hold a valid header: with one only, the open's rewrite goes to the other (below).
+        let mut valid = 0;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
@@ -2193,11 +2200,14 @@ impl TreeWal {
             }
             if let Some(h) = h {
                 legacy |= h.format == 0;
+                valid += 1;
                 if best.is_none_or(|(b, _)| h.seq > b.seq) {
                     best = Some((h, at));
                 }
             }
         }
+        // Whether the header in force was written (and synced) by this open: a new log's.
+        let mut made = false;
         let (hdr, slot) = match best {
             Some((h, _)) if bounded.is_some_and(|len| len != h.region_len) => {
                 return Err(Error::Log(format!(
@@ -2233,6 +2243,7 @@ impl TreeWal {
                 dev.write_all_at(&h.region(), 0)
                     .map_err(|e| space_or_log_err(name, "write header", e, AT_OPEN))
                     .and_then(|()| dev.sync().map_err(|e| log_err(name, "sync header", e, AT_OPEN)))?;
+                made = true;
                 (h, SLOT_AT[0])
             }
             None => {
@@ -2319,17 +2330,30 @@ impl TreeWal {
             // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
             // naming the new region: an open in the same process trusted it, the commits after it went there, and
             // a power loss brought back the old slot, whose region ends where the switch began (L42-1 in
-            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). The other slot too,
-            // as read (the bytes between them with it): the open judges a legacy header by both, and an upgrade
-            // whose last fsync failed left the slot in force readable in this build's layout and legacy on the
-            // device; an open in the same process took the log for upgraded, and a power loss after its appends
-            // brought back a slot an older build reads (R42-3 in RELIABILITY.md). The slot not in force is never
-            // read while this one is valid, so making it durable as it reads changes nothing else.
-            rewrite(&io.dev, SLOT_AT[0], (SLOT_AT[1] + SLOT_LEN as u64).min(len))
-                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slots read", e, AT_OPEN))?;
-            io.dev
-                .cut(io.offset(end), io.region_end())
+            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). One slot a write,
+            // never both: the two slots lie in different sectors so that a power loss during a header write leaves
+            // the other, and a device may garble every sector it was writing when the power failed (R43-1: one
+            // write of both slots, as read, lost the log to such a power loss). `secure_header` says which slot
+            // and why; its write is synced with the torn tail's cut (below), one fsync for both.
+            if !made {
+                wal.secure_header(&mut io, valid)
+                    .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slot in force", e, AT_OPEN))?;
+            }
+            // The torn tail, unreadable as records from `end` on before anything is appended there. Synced with
+            // the slot's write: neither needs the other durable first. The tail lies past `end`, in the region in
+            // force, where no slot names a record (every slot's records end at `end` or before, in this region or
+            // the other); the slot names records from `start` to `end`, durable above. A power loss before the
+            // fsync leaves the slot old, new or garbled (the other slot valid and durable: `secure_header`) and
+            // the tail partly zeroed; nothing was appended yet, and the next open reads to `end` and cuts again.
+            let cut = io
+                .dev
+                .cut_unsynced(io.offset(end), io.region_end())
                 .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
+            if cut || !made {
+                io.dev
+                    .sync()
+                    .map_err(|e| log_err(wal.name(), "sync its header slot and torn tail", e, AT_OPEN))?;
+            }
             // A file ends at its last record now (its zeroed tail, if any, cut with the torn one): the first
             // write-out that fsyncs grows it again.
             if let Device::File(_) = io.dev {
@@ -2349,25 +2373,74 @@ impl TreeWal {
         Ok(Arc::new(wal))
     }
 
+    /// Writes the header slot in force again so that the fsync after it (the open's, the caller's) makes it
+    /// durable: readable is not durable (L42-1 in RELIABILITY.md). The caller holds `io`, which names the slot in
+    /// force as read; `valid` is how many slots the open read as valid. One slot is written, never both (R43-1):
+    /// a power loss during a header write may garble the sectors being written, and the slot not written must
+    /// then be a valid header that is on the device.
+    /// - **Both slots valid: the slot in force, again, as read.** The other slot is durable. It was written
+    ///   before the slot in force: the log writes a slot only while the slot in force is durable (a cut's or a
+    ///   switch's after their syncs, this open's here), and a slot whose write was not synced (a failed fsync)
+    ///   has the higher sequence, so it is the slot in force, never the other. (After a legacy upgrade whose last
+    ///   fsync failed, the other slot may be legacy on the device: valid to this build too, naming the same log,
+    ///   and `upgrade_header` writes it.) Writing the other slot first would not do: after a switch whose header
+    ///   fsync failed, the slot in force may be zeros on the device (L42-1's first switch), and a garbled write of
+    ///   the other slot then left no header at all.
+    /// - **One slot valid: the other slot, with the header in force at the next sequence**, which becomes the
+    ///   slot in force (as a cut's slot does). The slot read may be the only header on the device: written over in
+    ///   place, a garbled write left none (a log never cut has zeros in its second slot). If it is not on the
+    ///   device, no header of this log is (its write failed, and the other slot is invalid on the device as it is
+    ///   here), so nothing this open could lose was acknowledged.
+    ///
+    /// Until session 43 the open wrote both slots, as read, in one write of bytes 0..640 (R42-3), whose two
+    /// sectors a power loss could garble together.
+    fn secure_header(&self, io: &mut LogFile, valid: usize) -> io::Result<()> {
+        if valid == 2 {
+            let mut slot = [0u8; SLOT_LEN];
+            io.dev.read_exact_at(&mut slot, io.slot)?;
+            return io.dev.write_all_at(&slot, io.slot);
+        }
+        let at = other_slot(io.slot);
+        io.dev
+            .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)?;
+        io.slot = at;
+        io.seq += 1;
+        Ok(())
+    }
+
     /// Rewrites a legacy header (module docs, "The format version") in this build's layout, at an open, before
-    /// the log is handed out (the caller holds `io`): the slot not in force gets the header in force with the next
-    /// sequence, synced; then the other slot, if it is a legacy one, the same header with the sequence in force
-    /// until now, synced. A crash in between leaves a legacy slot that an older build still opens, with no record
-    /// of this build's written yet; the next open by this build finishes the job. After it neither slot is one an
-    /// older build reads, so from the first append on an older build refuses the log instead of cutting it at the
-    /// first op it does not know. (A cut writes the slot not in force only: upgrading there would leave the other
-    /// slot legacy, with an older start whose records a punch may have zeroed, and records of this build after it.)
+    /// the log is handed out (the caller holds `io`, the slot in force durable: `secure_header`): as two cuts
+    /// that drop nothing, each writing the slot not in force with the header in force at the next sequence,
+    /// synced, so that every write goes to the slot not in force while the slot in force is durable (R43-1: a
+    /// power loss that garbles the slot being written leaves the other). The first makes the slot not in force
+    /// this build's and in force; the second, if the other slot is still legacy, that one. A crash in between
+    /// leaves a legacy slot that an older build still opens, with no record of this build's written yet; the
+    /// next open by this build finishes the job. After it neither slot is one an older build reads, so from the
+    /// first append on an older build refuses the log instead of cutting it at the first op it does not know. (A
+    /// cut writes the slot not in force only: upgrading there would leave the other slot legacy, with an older
+    /// start whose records a punch may have zeroed, and records of this build after it.) A failed fsync of the
+    /// second leaves its slot readable in this build's layout and legacy on the device: it is the slot in force
+    /// (the higher sequence), which the next open writes again and syncs (R42-3). Until session 43 the second
+    /// write gave the old slot in force this build's layout at its own sequence, leaving the slot not in force
+    /// the one a failed fsync left legacy on the device.
     fn upgrade_header(&self, io: &mut LogFile) -> io::Result<()> {
-        let (in_force, seq) = (io.slot, io.seq);
-        let other = other_slot(in_force);
-        io.dev
-            .write_all_at(&io.header(self.id, io.start, seq + 1).encode(), other)?;
-        io.dev.sync()?;
-        io.slot = other;
-        io.seq = seq + 1;
-        io.dev
-            .write_all_at(&io.header(self.id, io.start, seq).encode(), in_force)?;
-        io.dev.sync()
+        for _ in 0..2 {
+            let at = other_slot(io.slot);
+            let mut b = [0u8; SLOT_LEN];
+            io.dev.read_exact_at(&mut b, at)?;
+            let legacy_at = |b: &[u8; SLOT_LEN]| Header::decode(b).is_some_and(|h| h.format == 0);
+            let mut here = [0u8; SLOT_LEN];
+            io.dev.read_exact_at(&mut here, io.slot)?;
+            if !legacy_at(&b) && !legacy_at(&here) {
+                break;
+            }
+            io.dev
+                .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)?;
+            io.dev.sync()?;
+            io.slot = at;
+            io.seq += 1;
+        }
+        Ok(())
     }
 
     /// This log's identity: chosen when the log was created, kept by truncation. A tree stores it in its meta

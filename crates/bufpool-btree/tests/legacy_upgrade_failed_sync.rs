@@ -30,7 +30,7 @@ fn put(wal: &TreeWal, i: u32) {
 }
 
 /// A log of `n` committed puts after a cut record (both slots valid), both slots then made legacy, durably.
-fn legacy_log(capacity: Option<u64>) -> Arc<FaultyStorage> {
+pub(crate) fn legacy_log(capacity: Option<u64>) -> Arc<FaultyStorage> {
     let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
     {
         let wal = match capacity {

@@ -1,0 +1,279 @@
+//! Session 43 (review43): a power loss during an open's writes of the log's header slots, on a device that
+//! garbles the sectors it was writing (`FaultyStorage::crash_garbling`: neither old nor new bytes, as a real
+//! disk's sector cut off mid-write).
+//!
+//! The log keeps two header slots in different sectors so that a power loss during a header write always leaves
+//! one valid slot. Session 42 made every open write the header again before it trusts the log (L42-1, R42-3):
+//! both slots, as read, in one write of bytes 0..640 and one fsync. That one write has both sectors in flight at
+//! once: a power loss during it could garble both, and the log no longer opened ("no valid log header"), every
+//! committed record in it lost. Each test here builds a log in some state, opens it on a storage that loses the
+//! power at the open's n-th write into the header sectors (for every n the open makes), and opens what the device
+//! kept: the log must open with every committed record at or after its cut point.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
+use bufpool_btree::{Op, OwnedOp, TreeWal, REGION_MIN};
+
+use crate::log_format_version::SLOT_AT;
+
+/// Where a log's records begin: its two header slots lie below (`wal.rs`' module docs, "File format").
+const LOG_HDR: u64 = 1024;
+
+/// A log storage that loses the power at its `nth` write into the header sectors (bytes below [`LOG_HDR`]): the
+/// write lands, then [`FaultyStorage::crash_garbling`] with every sector written since the last sync garbled. That
+/// write and every later call fail (the device is gone).
+struct PowerLossAtHeaderWrite {
+    dev: Arc<FaultyStorage>,
+    nth: usize,
+    seen: AtomicUsize,
+    image: Mutex<Option<Vec<u8>>>,
+}
+
+impl Storage for PowerLossAtHeaderWrite {
+    fn len(&self) -> io::Result<u64> {
+        self.dev.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.dev.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if offset < LOG_HDR && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
+            self.dev.write_at(buf, offset)?;
+            *self.image.lock().unwrap() = Some(self.dev.crash_garbling(1.0));
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        self.dev.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.dev.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.dev.info()
+    }
+}
+
+fn put(wal: &TreeWal, i: u32) -> u64 {
+    wal.append(&[Op::Put {
+        page: 3,
+        key: format!("key{i:05}").as_bytes(),
+        val: &[i as u8; 600],
+    }])
+    .unwrap()
+}
+
+fn keys(wal: &TreeWal) -> Vec<u32> {
+    let mut out = Vec::new();
+    wal.scan(|_, ops| {
+        for op in ops {
+            if let OwnedOp::Put(_, k, _) = op {
+                out.push(std::str::from_utf8(&k[3..]).unwrap().parse().unwrap());
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+fn open(dev: impl Storage, capacity: Option<u64>) -> bufpool_btree::Result<Arc<TreeWal>> {
+    match capacity {
+        Some(c) => TreeWal::open_storage_with_capacity(dev, c),
+        None => TreeWal::open_storage(dev),
+    }
+}
+
+/// What a scenario leaves: the log's device (in the same process: what it dropped may still be readable), the
+/// capacity it is opened with, and the records that must survive any power loss from here on.
+struct Scenario {
+    log: Arc<FaultyStorage>,
+    capacity: Option<u64>,
+    committed: std::ops::Range<u32>,
+}
+
+/// For every n, a fresh `make()` whose open loses the power at its n-th header write: the device's image must
+/// open with every committed record. Returns the count of header writes an open made.
+fn power_loss_at_each_header_write(what: &str, make: impl Fn() -> Scenario) -> usize {
+    for nth in 1..=8 {
+        let s = make();
+        let dev = Arc::new(PowerLossAtHeaderWrite {
+            dev: s.log.clone(),
+            nth,
+            seen: AtomicUsize::new(0),
+            image: Mutex::new(None),
+        });
+        let opened = open(dev.clone(), s.capacity);
+        let Some(image) = dev.image.lock().unwrap().take() else {
+            // The open made fewer than `nth` header writes: it must have opened whole.
+            let wal = opened.unwrap_or_else(|e| panic!("{what}: the open without a power loss: {e}"));
+            let got = keys(&wal);
+            assert!(s.committed.clone().all(|k| got.contains(&k)), "{what}: {got:?}");
+            return nth - 1;
+        };
+        assert!(opened.is_err(), "{what}: the open went on after the power loss");
+        assert!(s.log.counts().crash_sectors_garbled > 0, "{what}: nothing was garbled");
+        let after = FaultyStorage::from_image(99, FaultConfig::none(), image.clone());
+        let slots = SLOT_AT.map(|at| format!("{:02x?}", &image[at as usize..at as usize + 8]));
+        let wal = open(after, s.capacity).unwrap_or_else(|e| {
+            panic!(
+                "{what}: a power loss during the open's header write {nth} left a log that does not open (its slots \
+                 begin {slots:?}): {e}"
+            )
+        });
+        let got = keys(&wal);
+        let lost: Vec<u32> = s.committed.clone().filter(|k| !got.contains(k)).collect();
+        assert!(
+            lost.is_empty(),
+            "{what}: a power loss during the open's header write {nth}: committed records {lost:?} are gone (the log \
+             reads {} records)",
+            got.len()
+        );
+    }
+    panic!("{what}: more header writes than expected");
+}
+
+/// An unbounded log whose header slot 1 a cut wrote: both slots valid.
+#[test]
+fn a_power_loss_during_the_open_of_a_cut_log_leaves_a_log_that_opens_whole() {
+    let writes = power_loss_at_each_header_write("a cut log", || {
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = TreeWal::open_storage(log.clone()).unwrap();
+        let ends: Vec<u64> = (0..50).map(|i| put(&wal, i)).collect();
+        wal.commit().unwrap();
+        wal.truncate_before(ends[19]).unwrap();
+        (50..60).for_each(|i| {
+            put(&wal, i);
+        });
+        wal.commit().unwrap();
+        Scenario {
+            log,
+            capacity: None,
+            committed: 20..60,
+        }
+    });
+    assert!(writes >= 1);
+}
+
+/// A log never cut: slot 1 holds zeros, slot 0 is the only header.
+#[test]
+fn a_power_loss_during_the_open_of_a_log_never_cut_leaves_a_log_that_opens_whole() {
+    for capacity in [None, Some(1024 + 2 * REGION_MIN)] {
+        power_loss_at_each_header_write("a log never cut", || {
+            let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+            let wal = open(log.clone(), capacity).unwrap();
+            (0..30).for_each(|i| {
+                put(&wal, i);
+            });
+            wal.commit().unwrap();
+            Scenario {
+                log,
+                capacity,
+                committed: 0..30,
+            }
+        });
+    }
+}
+
+/// L42-1's state: a bounded log's first switch whose header fsync failed, so the slot in force (slot 1, naming the
+/// new region) is readable and not durable, and the device holds zeros there; slot 0, durable, names the old
+/// region. The open in the same process makes the slot in force durable; a power loss during that must not
+/// take slot 0 with it.
+#[test]
+fn a_power_loss_during_a_reopen_after_a_failed_switch_header_sync_leaves_a_log_that_opens_whole() {
+    const CAP: u64 = 1024 + 2 * REGION_MIN;
+    power_loss_at_each_header_write("after a failed switch", || {
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+        let ends: Vec<u64> = (0..120).map(|i| put(&wal, i)).collect();
+        wal.commit().unwrap();
+        // Past half the region: the cut switches. Its syncs: the new region's records, then its header slot.
+        let syncs = log.counts().syncs;
+        log.inject_nth(IoOp::Sync, syncs + 2, Fault::Eio);
+        assert!(
+            wal.truncate_before(ends[99]).is_err(),
+            "the switch's header sync was to fail"
+        );
+        assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
+        drop(wal);
+        assert_eq!(&log.durable_image()[512..520], &[0; 8], "slot 1 was never durable");
+        Scenario {
+            log,
+            capacity: Some(CAP),
+            committed: 100..120,
+        }
+    });
+}
+
+/// A legacy log (both slots `BPTWAL02`/`BPTWAL03`), whose open upgrades the header too.
+#[test]
+fn a_power_loss_during_the_open_of_a_legacy_log_leaves_a_log_that_opens_whole() {
+    for capacity in [None, Some(1024 + 2 * (256u64 << 10))] {
+        power_loss_at_each_header_write("a legacy log", || Scenario {
+            log: crate::legacy_upgrade_failed_sync::legacy_log(capacity),
+            capacity,
+            committed: 0..100,
+        });
+    }
+}
+
+/// R42-3's state: a legacy log's upgrade whose last fsync failed (a slot readable in this build's layout, legacy
+/// on the device), then the reopen in the same process.
+#[test]
+fn a_power_loss_during_a_reopen_after_a_failed_upgrade_leaves_a_log_that_opens_whole() {
+    for capacity in [None, Some(1024 + 2 * (256u64 << 10))] {
+        power_loss_at_each_header_write("after a failed upgrade", || {
+            let log = crate::legacy_upgrade_failed_sync::legacy_log(capacity);
+            let trial = Arc::new(FaultyStorage::from_image(2, FaultConfig::none(), log.live_image()));
+            drop(open(trial.clone(), capacity).unwrap());
+            let base = log.counts().syncs;
+            log.inject_nth(IoOp::Sync, base + trial.counts().syncs, Fault::Eio);
+            assert!(
+                open(log.clone(), capacity).is_err(),
+                "the upgrade's last fsync was to fail the open"
+            );
+            Scenario {
+                log,
+                capacity,
+                committed: 0..100,
+            }
+        });
+    }
+}
+
+/// The fsyncs an open of a log costs (its directory's aside, for a log opened by path): the records read, written
+/// again (none for a log with no record from its start on); then the header slot's write (R43-1: one slot) with
+/// the torn tail's cut, in one. Until session 43 an open that cut a torn tail made three, the cut synced on its
+/// own (measured on main `bc3e2b7` by this test's counts: 1, 2, 3, 2, 3).
+#[test]
+fn an_open_syncs_the_records_read_then_its_header_slot_with_the_torn_tail() {
+    let syncs_of_an_open = |log: &FaultyStorage, capacity| {
+        let dev = Arc::new(FaultyStorage::from_image(5, FaultConfig::none(), log.durable_image()));
+        drop(open(dev.clone(), capacity).unwrap());
+        dev.counts().syncs
+    };
+    // A new log: its header region, synced; nothing more.
+    let fresh = FaultyStorage::new(1, FaultConfig::none());
+    assert_eq!(syncs_of_an_open(&fresh, None), 1, "a new log");
+    for capacity in [None, Some(1024 + 2 * REGION_MIN)] {
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = open(log.clone(), capacity).unwrap();
+        (0..30).for_each(|i| {
+            put(&wal, i);
+        });
+        wal.commit().unwrap();
+        let end = log.len().unwrap();
+        drop(wal);
+        // Its storage ends at its records: nothing to cut.
+        assert_eq!(syncs_of_an_open(&log, capacity), 2, "capacity {capacity:?}");
+        // A torn tail: a record's first bytes past the end (until session 43, synced apart: three).
+        log.write_at(&[0x5a; 700], end).unwrap();
+        log.sync().unwrap();
+        assert_eq!(
+            syncs_of_an_open(&log, capacity),
+            2,
+            "capacity {capacity:?}, a torn tail"
+        );
+    }
+}
