@@ -15,8 +15,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
-use bufpool_btree::{Op, OwnedOp, TreeWal, REGION_MIN};
+use bufpool::BufferPool;
+use bufpool_btree::{Op, OwnedOp, Tree, TreeWal, REGION_MIN};
+use common::{key, value};
 
+use crate::common;
 use crate::log_format_version::SLOT_AT;
 
 /// Where a log's records begin: its two header slots lie below (`wal.rs`' module docs, "File format").
@@ -239,6 +242,122 @@ fn a_power_loss_during_a_reopen_after_a_failed_upgrade_leaves_a_log_that_opens_w
                 committed: 0..100,
             }
         });
+    }
+}
+
+// The data file's record (R42-4's rewrite at open, `bufpool`'s `files.rs` `open_record`): its two slots in the
+// record store (the sidecar `<file>.bpmeta` of a file opened by path) let an update garbled by a power loss leave
+// the other. The open writes the record it read again before it relies on it; written over its own slot, a power
+// loss garbling that write left no record when the other slot was already gone (an earlier power loss during an
+// update of it, or during the record's creation).
+
+/// A data storage whose file record lives in a second `FaultyStorage` (as the sidecar beside a file), which loses
+/// the power at the record's first write if `power_loss` is set: the write lands, then every sector of the record
+/// written since its last sync is garbled.
+struct DataWithRecord {
+    pages: Arc<FaultyStorage>,
+    record: Arc<FaultyStorage>,
+    power_loss: bool,
+    image: Mutex<Option<Vec<u8>>>,
+}
+
+impl bufpool::storage::RecordStore for DataWithRecord {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let len = self.record.len()?;
+        if offset >= len {
+            return Ok(0);
+        }
+        let n = buf.len().min((len - offset) as usize);
+        self.record.read_at(&mut buf[..n], offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.record.write_at(buf, offset)?;
+        if self.power_loss {
+            *self.image.lock().unwrap() = Some(self.record.crash_garbling(1.0));
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        Ok(())
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.record.sync()
+    }
+}
+
+impl Storage for DataWithRecord {
+    fn len(&self) -> io::Result<u64> {
+        self.pages.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.pages.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.pages.write_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.pages.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.pages.info()
+    }
+    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+        Some(self)
+    }
+}
+
+/// A tree whose data file's record has one valid slot left (the other garbled by an earlier power loss), opened
+/// on a device that loses the power at the open's write of the record: before the first checkpoint (the data file
+/// empty, every change in the log) and after one (the file holds pages). What the devices keep must open with
+/// every committed key.
+#[test]
+fn a_power_loss_during_the_opens_record_write_leaves_a_data_file_that_opens_whole() {
+    for checkpointed in [false, true] {
+        let dev = |seed| Arc::new(FaultyStorage::new(seed, FaultConfig::none()));
+        let (log, pages, record) = (dev(1), dev(2), dev(3));
+        let open = |log: &Arc<FaultyStorage>, pages: &Arc<FaultyStorage>, record: &Arc<FaultyStorage>, power_loss| {
+            let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
+            let data = Arc::new(DataWithRecord {
+                pages: pages.clone(),
+                record: record.clone(),
+                power_loss,
+                image: Mutex::new(None),
+            });
+            let tree = TreeWal::open_storage(log.clone()).and_then(|wal| Tree::open_storage(pool, wal, data.clone()));
+            let image = data.image.lock().unwrap().take();
+            (tree, image)
+        };
+        let tree = open(&log, &pages, &record, false).0.unwrap();
+        for id in 0..300 {
+            tree.put(&key(id), &value(id, 0)).unwrap();
+            if checkpointed && id == 200 {
+                tree.checkpoint().unwrap();
+            }
+        }
+        tree.commit().unwrap();
+        drop(tree);
+        // An earlier power loss garbled the slot not in force (the one of the lower sequence number).
+        let image = record.live_image();
+        let seq = |at: usize| u64::from_le_bytes(image[at + 24..at + 32].try_into().unwrap());
+        let other = if seq(0) < seq(512) { 0 } else { 512 };
+        record.write_at(&[0xee; 512], other as u64).unwrap();
+        record.sync().unwrap();
+        let (failed, image) = open(&log, &pages, &record, true);
+        assert!(failed.is_err(), "the power was lost during the open");
+        let image = image.expect("the open wrote the record");
+        // The devices as the power loss left them.
+        let kept = |s: &FaultyStorage| Arc::new(FaultyStorage::from_image(9, FaultConfig::none(), s.durable_image()));
+        let record = Arc::new(FaultyStorage::from_image(9, FaultConfig::none(), image));
+        let (tree, _) = open(&kept(&log), &kept(&pages), &record, false);
+        let tree = tree.unwrap_or_else(|e| {
+            panic!(
+                "checkpointed {checkpointed}: a power loss during the open's write of the data file's record left a \
+                 tree that does not open ({} bytes of data on the device): {e}",
+                pages.durable_image().len()
+            )
+        });
+        tree.check().unwrap();
+        for id in 0..300 {
+            assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 0)), "key {id}");
+        }
     }
 }
 
