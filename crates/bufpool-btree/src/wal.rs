@@ -98,15 +98,16 @@
 //!   Checked across builds: `fe784b6` and `a7933b7` refuse logs of this build, files unchanged.
 //! - **A legacy log** (`BPTWAL02`, `BPTWAL03`: every log written before session 42, session 41's short ops
 //!   among its records maybe) reads as format 0, whose ops this build reads all. Its open rewrites the header
-//!   before it returns (`TreeWal::upgrade_header`): two cuts that drop nothing, each writing the slot not in
-//!   force at the next sequence, synced (so the slot in force is durable while the other is written: R43-1). Not
+//!   before it returns (`TreeWal::upgrade_header`): cuts that drop nothing, each writing the slot not in force at
+//!   the next sequence, synced (so the slot in force is durable while the other is written: R43-1). Not
 //!   left for the next cut: records of this build appended before it (short ops, notes) would sit under a header
 //!   an older build reads, and a cut writes one slot only, the other staying legacy with an earlier start whose
 //!   records a punch may have zeroed. A crash between the two writes leaves a legacy slot, but no record of this
-//!   build yet; the next open finishes. The cost: two slot writes and two fsyncs, once per legacy log. A failed
-//!   fsync of the second leaves its slot readable in this build's layout and legacy on the device: it is the slot
-//!   in force, which the next open (in the same process, which reads it) writes again and syncs before it
-//!   appends anything (R42-3, L42-1).
+//!   build yet; the next open finishes. The cost: one slot write and one fsync more than any open's (the open's
+//!   own slot write, `secure_header`, is the first), once per legacy log. A failed write or fsync of a slot puts
+//!   its old bytes back, so the slot reads legacy again, as the device holds it, and the next open upgrades it
+//!   (R42-3: left readable in this build's layout, it made a reopen in the same process take the log for
+//!   upgraded; R43-1).
 //!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
@@ -407,10 +408,14 @@
 //!   crash it costs one sequential write of what recovery reads anyway. The header slot in force is written
 //!   again and synced after them, for the same reason: it says where they are (L42-1: a bounded log's switch
 //!   whose header fsync failed left a readable slot naming the new region, which a power loss later took back).
-//!   One slot a write, never both (R43-1: a power loss may garble every sector being written, and one write of
-//!   both slots lost the log): the slot in force in place while the other is valid (and so durable), else the
-//!   other at the next sequence (`TreeWal::secure_header`); synced with the torn tail's cut. So an open costs two
-//!   fsyncs (the records read, then the slot and the tail), one for a log with no record from its start.
+//!   Its contents go to the slot not in force, at the next sequence (a cut that drops nothing), never over the
+//!   slot in force and never both slots in one write (R43-1: a power loss may garble every sector being written;
+//!   one write of both lost the log, and the older slot left in force by a garbled slot in force need not hold
+//!   every record: a punch or a switch since): `TreeWal::secure_header`, synced with the torn tail's cut. So an
+//!   open costs two fsyncs (the records read, then the slot and the tail), one for a log with no record from its
+//!   start. The slot in force is durable because a slot write whose write or fsync fails is undone, its old
+//!   bytes written back (`restore_slot`): a failed log or open leaves no slot that reads other than the device
+//!   holds it.
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -504,6 +509,36 @@ fn other_slot(at: u64) -> u64 {
     } else {
         SLOT_AT[0]
     }
+}
+
+/// Writes a header slot's old bytes back after a write of it whose write or fsync failed (R43-1): the new
+/// bytes, readable and not durable (Linux keeps a failed fsync's pages cached and clean; `FaultyStorage` keeps
+/// them in its live image), would otherwise be read by an open in the same process as the slot in force, which
+/// the device does not hold (L42-1's switch, R42-3's upgrade). With the old bytes back, what is read is what the
+/// device holds, and the slot in force read by the next open is durable: the open writes the slot not in force,
+/// never the one in force (`TreeWal::secure_header`). Best effort, unsynced: the old bytes are the device's
+/// already; if this write fails too, the device is failing, and the open's own write makes the new bytes durable.
+fn restore_slot(dev: &Device, at: u64, old: &[u8; SLOT_LEN]) {
+    let _ = dev.write_all_at(old, at);
+}
+
+/// A header slot's bytes as read, zeros past the device's end (a log file cut short inside its header region
+/// by a torn write of a new log's header), for [`restore_slot`].
+fn read_slot(dev: &Device, at: u64) -> io::Result<[u8; SLOT_LEN]> {
+    let mut b = [0u8; SLOT_LEN];
+    let mut r = DeviceReader {
+        dev,
+        pos: at,
+        limit: at + SLOT_LEN as u64,
+    };
+    let mut got = 0;
+    while got < SLOT_LEN {
+        match r.read(&mut b[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(b)
 }
 const REC_HDR: usize = 16;
 /// Largest record, in bytes (its 16-byte header included), that the log reads back: recovery takes a longer one
@@ -2171,8 +2206,6 @@ impl TreeWal {
         // Whether a slot holds a legacy header (`BPTWAL02`, `BPTWAL03`): rewritten below, before any record of
         // this build can be appended ("The format version").
         let mut legacy = false;
-        // How many slots hold a valid header: with one only, the open's rewrite goes to the other (below).
-        let mut valid = 0;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
@@ -2200,7 +2233,6 @@ impl TreeWal {
             }
             if let Some(h) = h {
                 legacy |= h.format == 0;
-                valid += 1;
                 if best.is_none_or(|(b, _)| h.seq > b.seq) {
                     best = Some((h, at));
                 }
@@ -2330,30 +2362,36 @@ impl TreeWal {
             // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
             // naming the new region: an open in the same process trusted it, the commits after it went there, and
             // a power loss brought back the old slot, whose region ends where the switch began (L42-1 in
-            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). One slot a write,
-            // never both: the two slots lie in different sectors so that a power loss during a header write leaves
-            // the other, and a device may garble every sector it was writing when the power failed (R43-1: one
-            // write of both slots, as read, lost the log to such a power loss). `secure_header` says which slot
-            // and why; its write is synced with the torn tail's cut (below), one fsync for both.
-            if !made {
-                wal.secure_header(&mut io, valid)
-                    .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slot in force", e, AT_OPEN))?;
-            }
+            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). Its contents are
+            // written to the slot not in force, at the next sequence (a cut that drops nothing), never over the
+            // slot in force, and never both slots in one write (R43-1): `secure_header`. Synced with the torn
+            // tail's cut (below): one fsync for both.
+            let secured = match made {
+                true => None,
+                false => Some(
+                    wal.secure_header(&mut io)
+                        .map_err(|e| space_or_log_err(wal.name(), "write its header slot again", e, AT_OPEN))?,
+                ),
+            };
             // The torn tail, unreadable as records from `end` on before anything is appended there. Synced with
             // the slot's write: neither needs the other durable first. The tail lies past `end`, in the region in
             // force, where no slot names a record (every slot's records end at `end` or before, in this region or
             // the other); the slot names records from `start` to `end`, durable above. A power loss before the
-            // fsync leaves the slot old, new or garbled (the other slot valid and durable: `secure_header`) and
-            // the tail partly zeroed; nothing was appended yet, and the next open reads to `end` and cuts again.
-            let cut = io
-                .dev
+            // fsync leaves the slot written old, new or garbled (the slot read, in force until then, durable:
+            // `secure_header`) and the tail partly zeroed; nothing was appended yet, and the next open reads to
+            // `end` and cuts again.
+            io.dev
                 .cut_unsynced(io.offset(end), io.region_end())
-                .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
-            if cut || !made {
-                io.dev
-                    .sync()
-                    .map_err(|e| log_err(wal.name(), "sync its header slot and torn tail", e, AT_OPEN))?;
-            }
+                .and_then(|cut| match cut || secured.is_some() {
+                    true => io.dev.sync(),
+                    false => Ok(()),
+                })
+                .map_err(|e| {
+                    if let Some((at, old)) = &secured {
+                        restore_slot(&io.dev, *at, old);
+                    }
+                    log_err(wal.name(), "cut torn tail", e, AT_OPEN)
+                })?;
             // A file ends at its last record now (its zeroed tail, if any, cut with the torn one): the first
             // write-out that fsyncs grows it again.
             if let Device::File(_) = io.dev {
@@ -2373,70 +2411,65 @@ impl TreeWal {
         Ok(Arc::new(wal))
     }
 
-    /// Writes the header slot in force again so that the fsync after it (the open's, the caller's) makes it
-    /// durable: readable is not durable (L42-1 in RELIABILITY.md). The caller holds `io`, which names the slot in
-    /// force as read; `valid` is how many slots the open read as valid. One slot is written, never both (R43-1):
-    /// a power loss during a header write may garble the sectors being written, and the slot not written must
-    /// then be a valid header that is on the device.
-    /// - **Both slots valid: the slot in force, again, as read.** The other slot is durable. It was written
-    ///   before the slot in force: the log writes a slot only while the slot in force is durable (a cut's or a
-    ///   switch's after their syncs, this open's here), and a slot whose write was not synced (a failed fsync)
-    ///   has the higher sequence, so it is the slot in force, never the other. (After a legacy upgrade whose last
-    ///   fsync failed, the other slot may be legacy on the device: valid to this build too, naming the same log,
-    ///   and `upgrade_header` writes it.) Writing the other slot first would not do: after a switch whose header
-    ///   fsync failed, the slot in force may be zeros on the device (L42-1's first switch), and a garbled write of
-    ///   the other slot then left no header at all.
-    /// - **One slot valid: the other slot, with the header in force at the next sequence**, which becomes the
-    ///   slot in force (as a cut's slot does). The slot read may be the only header on the device: written over in
-    ///   place, a garbled write left none (a log never cut has zeros in its second slot). If it is not on the
-    ///   device, no header of this log is (its write failed, and the other slot is invalid on the device as it is
-    ///   here), so nothing this open could lose was acknowledged.
+    /// Writes the header in force again, not yet synced (the open syncs it with the torn tail's cut), so that it
+    /// is durable before the log is trusted: readable is not durable (L42-1 in RELIABILITY.md). The caller holds
+    /// `io`. Into the slot not in force, at the next sequence, which becomes the slot in force: a cut that drops
+    /// nothing. Returns that slot and its old bytes, for `restore_slot` if the write or its sync fails.
     ///
-    /// Until session 43 the open wrote both slots, as read, in one write of bytes 0..640 (R42-3), whose two
-    /// sectors a power loss could garble together.
-    fn secure_header(&self, io: &mut LogFile, valid: usize) -> io::Result<()> {
-        if valid == 2 {
-            let mut slot = [0u8; SLOT_LEN];
-            io.dev.read_exact_at(&mut slot, io.slot)?;
-            return io.dev.write_all_at(&slot, io.slot);
-        }
+    /// Never over the slot in force, and never both slots in one write (R43-1): a power loss during a header
+    /// write may garble the sectors being written, and the slot not being written must then be on the device and
+    /// name every acknowledged record. The slot in force is that (it is durable: below); the other is not in
+    /// general: it names an older start, whose records a file's punch may have zeroed, or a bounded log's other
+    /// region, whose records end where a switch began. Session 42's open wrote both slots, as read, in one write
+    /// of bytes 0..640 (R42-3), whose two sectors a power loss could garble together, leaving no header; written
+    /// in place, a garbled slot in force left the older slot in force.
+    ///
+    /// The slot in force is durable because every slot write whose sync fails is undone (`restore_slot`: its old
+    /// bytes written back, so what is read is what the device holds) before the log is failed or the open
+    /// refused: a slot readable and not durable is no longer left for a later open (L42-1's switch, R42-3's
+    /// upgrade; in the same process, or a later one on the same running system, which reads Linux's cached page).
+    /// What remains (R43-O5): a slot whose restore failed too (a failing device), or a process killed between its
+    /// failed fsync and the restore; this open then makes the slot read durable, in the other slot, and only a
+    /// power loss during that very write, garbling it, loses the log.
+    fn secure_header(&self, io: &mut LogFile) -> io::Result<(u64, [u8; SLOT_LEN])> {
         let at = other_slot(io.slot);
+        let old = read_slot(&io.dev, at)?;
         io.dev
-            .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)?;
+            .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
+            .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
         io.slot = at;
         io.seq += 1;
-        Ok(())
+        Ok((at, old))
     }
 
     /// Rewrites a legacy header (module docs, "The format version") in this build's layout, at an open, before
-    /// the log is handed out (the caller holds `io`, the slot in force durable: `secure_header`): as two cuts
-    /// that drop nothing, each writing the slot not in force with the header in force at the next sequence,
-    /// synced, so that every write goes to the slot not in force while the slot in force is durable (R43-1: a
-    /// power loss that garbles the slot being written leaves the other). The first makes the slot not in force
-    /// this build's and in force; the second, if the other slot is still legacy, that one. A crash in between
-    /// leaves a legacy slot that an older build still opens, with no record of this build's written yet; the
-    /// next open by this build finishes the job. After it neither slot is one an older build reads, so from the
-    /// first append on an older build refuses the log instead of cutting it at the first op it does not know. (A
-    /// cut writes the slot not in force only: upgrading there would leave the other slot legacy, with an older
-    /// start whose records a punch may have zeroed, and records of this build after it.) A failed fsync of the
-    /// second leaves its slot readable in this build's layout and legacy on the device: it is the slot in force
-    /// (the higher sequence), which the next open writes again and syncs (R42-3). Until session 43 the second
-    /// write gave the old slot in force this build's layout at its own sequence, leaving the slot not in force
-    /// the one a failed fsync left legacy on the device.
+    /// the log is handed out (the caller holds `io`; `secure_header` has written and synced the slot not in force
+    /// already, so one slot at most is still legacy): cuts that drop nothing, each writing the slot not in force
+    /// with the header in force at the next sequence, synced, while a slot is legacy. Every write goes to the slot
+    /// not in force while the slot in force is durable (R43-1: a power loss that garbles the slot being written
+    /// leaves the other). A crash in between leaves a legacy slot that an older build still opens, with no record
+    /// of this build's written yet; the next open by this build finishes the job. After it neither slot is one an
+    /// older build reads, so from the first append on an older build refuses the log instead of cutting it at the
+    /// first op it does not know. (A cut writes the slot not in force only: upgrading there would leave the other
+    /// slot legacy, with an older start whose records a punch may have zeroed, and records of this build after
+    /// it.) A failed write or fsync puts the slot's old bytes back (`restore_slot`): the slot reads legacy again,
+    /// as the device holds it, and the next open upgrades it (R42-3: left readable in this build's layout and
+    /// legacy on the device, it made a reopen in the same process take the log for upgraded).
     fn upgrade_header(&self, io: &mut LogFile) -> io::Result<()> {
         for _ in 0..2 {
             let at = other_slot(io.slot);
-            let mut b = [0u8; SLOT_LEN];
-            io.dev.read_exact_at(&mut b, at)?;
-            let legacy_at = |b: &[u8; SLOT_LEN]| Header::decode(b).is_some_and(|h| h.format == 0);
-            let mut here = [0u8; SLOT_LEN];
-            io.dev.read_exact_at(&mut here, io.slot)?;
-            if !legacy_at(&b) && !legacy_at(&here) {
+            let legacy_at = |at: u64| -> io::Result<([u8; SLOT_LEN], bool)> {
+                let b = read_slot(&io.dev, at)?;
+                Ok((b, Header::decode(&b).is_some_and(|h| h.format == 0)))
+            };
+            let ((old, other_legacy), (_, here_legacy)) = (legacy_at(at)?, legacy_at(io.slot)?);
+            if !other_legacy && !here_legacy {
                 break;
             }
             io.dev
-                .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)?;
-            io.dev.sync()?;
+                .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
+                .and_then(|()| io.dev.sync())
+                .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
             io.slot = at;
             io.seq += 1;
         }
@@ -3290,15 +3323,20 @@ impl TreeWal {
         self.write_locked(io, SyncCause::Checkpoint, true)?;
         let hdr = io.header(self.id, redo, seq);
         let at = other_slot(io.slot);
+        let old = read_slot(&io.dev, at).map_err(|e| cut_err(self.name(), "read header", e))?;
         // Refused for space, the slot not in force holds its old bytes or a torn write of the new ones: a slot
-        // that is valid names a valid log either way (below), so the cut is reported and the log goes on.
-        io.dev
-            .write_all_at(&hdr.encode(), at)
-            .map_err(|e| match is_no_space(&e) {
+        // that is valid names a valid log either way (below), so the cut is reported and the log goes on. Any
+        // failure until the slot is synced puts its old bytes back (`restore_slot`, R43-1): a slot read and not
+        // on the device must not be left for an open in the same process to take for the one in force.
+        io.dev.write_all_at(&hdr.encode(), at).map_err(|e| {
+            restore_slot(&io.dev, at, &old);
+            match is_no_space(&e) {
                 true => Error::NoSpace(format!("{}: write header: {e}", self.name())),
                 false => self.fail("write header", e),
-            })?;
-        self.write_locked(io, SyncCause::Checkpoint, true)?;
+            }
+        })?;
+        self.write_locked(io, SyncCause::Checkpoint, true)
+            .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
         io.start = redo;
         io.seq = seq;
         io.slot = at;
@@ -3375,8 +3413,15 @@ impl TreeWal {
         let hdr = to.header(self.id, redo, seq);
         io.dev
             .sync()
-            .and_then(|()| io.dev.write_all_at(&hdr.encode(), to.slot))
-            .and_then(|()| io.dev.sync())
+            .and_then(|()| read_slot(&io.dev, to.slot))
+            .and_then(|old| {
+                // A failed write or fsync of the slot puts its old bytes back (`restore_slot`): left readable
+                // and not durable, it was the slot in force to an open in the same process (L42-1, R43-1).
+                io.dev
+                    .write_all_at(&hdr.encode(), to.slot)
+                    .and_then(|()| io.dev.sync())
+                    .inspect_err(|_| restore_slot(&io.dev, to.slot, &old))
+            })
             .map_err(|e| self.fail("switch its region", e))?;
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         *io = to;

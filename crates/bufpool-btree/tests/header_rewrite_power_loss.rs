@@ -159,6 +159,31 @@ fn a_power_loss_during_the_open_of_a_cut_log_leaves_a_log_that_opens_whole() {
     assert!(writes >= 1);
 }
 
+/// A bounded log after a switch (the slot in force names the second region, the other slot the first, whose
+/// records end where the switch began) and commits after it: the other slot is valid and durable, but not a log
+/// that holds every committed record. A power loss garbling the slot in force must not leave it in force.
+#[test]
+fn a_power_loss_during_the_open_of_a_switched_log_leaves_a_log_that_opens_whole() {
+    const CAP: u64 = 1024 + 2 * REGION_MIN;
+    power_loss_at_each_header_write("a switched log", || {
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+        let ends: Vec<u64> = (0..120).map(|i| put(&wal, i)).collect();
+        wal.commit().unwrap();
+        wal.truncate_before(ends[99]).unwrap();
+        assert_eq!(wal.switches(), 1, "the cut was to switch regions");
+        (120..140).for_each(|i| {
+            put(&wal, i);
+        });
+        wal.commit().unwrap();
+        Scenario {
+            log,
+            capacity: Some(CAP),
+            committed: 100..140,
+        }
+    });
+}
+
 /// A log never cut: slot 1 holds zeros, slot 0 is the only header.
 #[test]
 fn a_power_loss_during_the_open_of_a_log_never_cut_leaves_a_log_that_opens_whole() {
@@ -201,10 +226,47 @@ fn a_power_loss_during_a_reopen_after_a_failed_switch_header_sync_leaves_a_log_t
         assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
         drop(wal);
         assert_eq!(&log.durable_image()[512..520], &[0; 8], "slot 1 was never durable");
+        assert_eq!(
+            &log.live_image()[512..640],
+            &log.durable_image()[512..640],
+            "the failed switch's slot was not put back as the device holds it"
+        );
         Scenario {
             log,
             capacity: Some(CAP),
             committed: 100..120,
+        }
+    });
+}
+
+/// An unbounded log's header-slot cut whose slot fsync failed (the log failed), then the reopen in the same
+/// process: the slot's write must not be read as the slot in force (it is not on the device).
+#[test]
+fn a_power_loss_during_a_reopen_after_a_failed_cut_header_sync_leaves_a_log_that_opens_whole() {
+    power_loss_at_each_header_write("after a failed cut", || {
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = TreeWal::open_storage(log.clone()).unwrap();
+        let ends: Vec<u64> = (0..40).map(|i| put(&wal, i)).collect();
+        wal.commit().unwrap();
+        // The cut's syncs: its records (none new), then its header slot.
+        let syncs = log.counts().syncs;
+        log.inject_nth(IoOp::Sync, syncs + 2, Fault::Eio);
+        assert!(
+            wal.truncate_before(ends[29]).is_err(),
+            "the cut's header sync was to fail"
+        );
+        assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
+        drop(wal);
+        let (live, durable) = (log.live_image(), log.durable_image());
+        assert_eq!(
+            &live[512..640],
+            &durable[512..640],
+            "the failed cut's slot was not put back as the device holds it"
+        );
+        Scenario {
+            log,
+            capacity: None,
+            committed: 0..40,
         }
     });
 }
