@@ -57,11 +57,14 @@ impl Storage for DropsOnePage {
 
 /// The log device, honest until armed. Armed, once a header slot is written (below `LOG_HDR`), every later
 /// write past the header is lost (the power went before those sectors reached the medium) and the next sync
-/// fails (the process dies in it): the crash image keeps the header slot and what was synced before.
+/// fails (the process dies in it): the crash image keeps the header slot and what was synced before. Every write
+/// after that sync is lost too (since R43-1 the failed cut writes its slot's old bytes back, which a process that
+/// died in the sync never does).
 struct CrashAfterHeader {
     inner: Arc<MemoryStorage>,
     armed: Arc<AtomicBool>,
     header_written: AtomicBool,
+    power_lost: AtomicBool,
     lost: Arc<AtomicU64>,
 }
 
@@ -73,6 +76,10 @@ impl Storage for CrashAfterHeader {
         self.inner.read_at(buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.power_lost.load(SeqCst) {
+            self.lost.fetch_add(buf.len() as u64, SeqCst);
+            return Ok(());
+        }
         if self.armed.load(SeqCst) {
             if offset < LOG_HDR {
                 self.header_written.store(true, SeqCst);
@@ -85,6 +92,7 @@ impl Storage for CrashAfterHeader {
     }
     fn sync(&self) -> std::io::Result<()> {
         if self.armed.load(SeqCst) && self.header_written.load(SeqCst) {
+            self.power_lost.store(true, SeqCst);
             return Err(std::io::Error::other("power lost during the sync"));
         }
         self.inner.sync()
@@ -117,6 +125,7 @@ fn a_crash_between_the_cuts_header_and_its_notes_never_serves_a_dropped_write() 
             inner: log.clone(),
             armed: armed.clone(),
             header_written: AtomicBool::new(false),
+            power_lost: AtomicBool::new(false),
             lost: lost.clone(),
         })
         .unwrap();
