@@ -540,6 +540,7 @@ fn read_slot(dev: &Device, at: u64) -> io::Result<[u8; SLOT_LEN]> {
     }
     Ok(b)
 }
+
 const REC_HDR: usize = 16;
 /// Largest record, in bytes (its 16-byte header included), that the log reads back: recovery takes a longer one
 /// for the end of the log (a sanity bound: a structure change logs a handful of pages). [`TreeWal::append`]
@@ -1407,8 +1408,7 @@ impl Device {
 
     /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records, not
     /// yet durably (the caller syncs: the open, with its header slot's write): a file is cut, a storage (which
-    /// cannot shrink) gets zeros written over it.
-    /// Returns whether it changed anything.
+    /// cannot shrink) gets zeros written over it. Returns whether it changed anything.
     fn cut_unsynced(&self, len: u64, limit: u64) -> io::Result<bool> {
         let cur = self.len()?.min(limit);
         if cur <= len {
@@ -2390,7 +2390,7 @@ impl TreeWal {
                     if let Some((at, old)) = &secured {
                         restore_slot(&io.dev, *at, old);
                     }
-                    log_err(wal.name(), "cut torn tail", e, AT_OPEN)
+                    log_err(wal.name(), "cut its torn tail and sync its header slot", e, AT_OPEN)
                 })?;
             // A file ends at its last record now (its zeroed tail, if any, cut with the torn one): the first
             // write-out that fsyncs grows it again.
@@ -3327,7 +3327,8 @@ impl TreeWal {
         // Refused for space, the slot not in force holds its old bytes or a torn write of the new ones: a slot
         // that is valid names a valid log either way (below), so the cut is reported and the log goes on. Any
         // failure until the slot is synced puts its old bytes back (`restore_slot`, R43-1): a slot read and not
-        // on the device must not be left for an open in the same process to take for the one in force.
+        // on the device must not be left for an open in the same process to take for the one in force. (A
+        // failure after the fsync, the file found unlinked, restores bytes no name leads to any more.)
         io.dev.write_all_at(&hdr.encode(), at).map_err(|e| {
             restore_slot(&io.dev, at, &old);
             match is_no_space(&e) {
