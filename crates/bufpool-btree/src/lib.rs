@@ -72,7 +72,10 @@
 //!   its separator, logged as the ops done to them (`SPLIT`, `INNER`; the same full-page-write rule).
 //!   LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
-//!   [`Tree::commit`] is a group commit: concurrent committers share one fsync.
+//!   [`Tree::commit`] is a group commit: concurrent committers share one fsync. Its header names the record
+//!   format ([`LOG_FORMAT`]): a log of a newer format is refused ([`Error::LogFormat`], no record read, nothing
+//!   written), and a log written before the format was named (session 42) opens whole, its header rewritten at
+//!   the open (`wal.rs`, "The format version").
 //! - **Covered changes** ([`Tree::put_covered`], [`Tree::delete_covered`]): for a layer above that logs its
 //!   writes itself in a log this tree's log depends on ([`TreeWal::flush_first`]); the tree logs no record for
 //!   them (one log write per change), each page waits for that log as far as its own covered changes need
@@ -81,12 +84,15 @@
 //! - **Bulk load** ([`Tree::bulk_load`], `tree/bulk.rs`): ascending pairs built bottom-up into an empty tree or
 //!   appended above a non-empty one's keys: full nodes in new pages written unlogged and synced, then switched in
 //!   by one logged record of the tree's right edge (its last leaf and the last node of each level, rewritten in
-//!   place) and the meta page.
+//!   place) and the meta page. Each run of pages it takes is announced in the log first (a `TAKING` note), so
+//!   replay after a crash that lost them accepts the gap.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
 //!   point) whose LSN is above its page's LSN; a torn tail is cut off; a torn data page is rebuilt from its
-//!   logged image. [`Tree::checkpoint`] = note the redo point, write and sync the tree's data file
-//!   (`BufferPool::flush_files`), then cut the log before the redo point (a new header slot; in a file the dead
-//!   blocks punched out, the tail rewritten into a new file only past [`REWRITE_LEN`]: `wal.rs`, "Truncation").
+//!   logged image. The log's open writes the records it read and its header slots again, and syncs them, before
+//!   they count as durable (readable is not durable after a failed fsync). [`Tree::checkpoint`] = note the redo
+//!   point, write and sync the tree's data file (`BufferPool::flush_files`), then cut the log before the redo
+//!   point (a new header slot; in a file the dead blocks punched out, the tail rewritten into a new file only past
+//!   [`REWRITE_LEN`]: `wal.rs`, "Truncation").
 //!
 //! Module map: `node.rs` (page layout of a node), `wal.rs` (log format, group commit, recovery scan), `deps.rs`
 //! (per page, the position in the log above that its write waits for), `tree.rs` (the tree: concurrency

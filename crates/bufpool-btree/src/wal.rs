@@ -20,7 +20,8 @@
 //!   the identity of the data file the log serves (`TreeWal::data_file`, R33-20); zeroes name none, and a build
 //!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before; its cuts write
 //!   64-byte slots and leave these bytes, whose checksum over the new fields then fails: naming none
-//! records from byte 1024; the record starting at LSN l sits at byte 1024 + (l - origin):
+//! records from byte `base` (1024, or a bounded log's second region); the record starting at LSN l sits at byte
+//! base + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
 //!   IMAGE (1): image_len u32 | hole_off u32 | hole_len u32 | image bytes outside the hole (hole = zeros)

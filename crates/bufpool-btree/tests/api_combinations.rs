@@ -306,9 +306,9 @@ fn a_data_storage_that_panics_mid_split_beside_a_reader() {
         tree.checkpoint().unwrap();
         let committed_upto = std::sync::atomic::AtomicU32::new(600);
         match what {
-            "read" => panicky.reads.store(at, Ordering::SeqCst),
-            "write" => panicky.writes.store(at, Ordering::SeqCst),
-            _ => panicky.syncs.store(at, Ordering::SeqCst),
+            "read" => panicky.hooks.reads.store(at, Ordering::SeqCst),
+            "write" => panicky.hooks.writes.store(at, Ordering::SeqCst),
+            _ => panicky.hooks.syncs.store(at, Ordering::SeqCst),
         }
         let (errors, attempted) = std::thread::scope(|s| {
             let reader = s.spawn(|| {
@@ -338,9 +338,9 @@ fn a_data_storage_that_panics_mid_split_beside_a_reader() {
             (reader.join().unwrap(), attempted)
         });
         let counter = match what {
-            "read" => &panicky.reads,
-            "write" => &panicky.writes,
-            _ => &panicky.syncs,
+            "read" => &panicky.hooks.reads,
+            "write" => &panicky.hooks.writes,
+            _ => &panicky.hooks.syncs,
         };
         assert_eq!(
             counter.load(Ordering::SeqCst),

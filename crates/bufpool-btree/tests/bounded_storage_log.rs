@@ -16,6 +16,7 @@ use bufpool::storage::{FaultConfig, FaultyStorage, MemoryStorage, Storage};
 use bufpool::BufferPool;
 use bufpool_btree::{Error, LeafHint, Tree, TreeWal, REGION_MIN};
 
+use crate::common::hooked::{Hooked, Hooks};
 use crate::common::{key, value};
 
 /// The log's header (`wal.rs`'s `LOG_HDR`).
@@ -205,7 +206,7 @@ struct Run {
 /// Fills the log past half its region with committed puts (versions 1, 2, ...), puts a few more (not committed),
 /// and checkpoints: the cut switches region. The log device dies at the checkpoint's `die_at`-th write or sync.
 fn switch_scenario(log: &DiesAt, data: &Arc<FaultyStorage>, die_at: u64) -> Run {
-    let wal = TreeWal::open_storage_with_capacity(log.handle(), CAP).unwrap();
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
     let tree = Tree::create_storage(pool_for(&wal), wal.clone(), data.clone()).unwrap();
     let mut committed = BTreeMap::new();
     let mut ver = 0;
@@ -222,7 +223,7 @@ fn switch_scenario(log: &DiesAt, data: &Arc<FaultyStorage>, die_at: u64) -> Run 
         tree.put(&key(id), &value(id, ver + 1)).unwrap();
         pending.push((id, ver + 1));
     }
-    log.arm(die_at);
+    log.hooks.arm(die_at);
     let _ = tree.checkpoint();
     let switches = wal.switches();
     std::mem::forget(tree); // the process dies here: nothing more is written
@@ -240,21 +241,21 @@ fn switch_scenario(log: &DiesAt, data: &Arc<FaultyStorage>, die_at: u64) -> Run 
 #[test]
 fn crash_at_every_step_of_a_switch() {
     // A dry run: the log's writes and syncs during the checkpoint.
-    let log = DiesAt::new(Arc::new(FaultyStorage::new(1, FaultConfig::none())));
+    let log = dies_at(Arc::new(FaultyStorage::new(1, FaultConfig::none())));
     let data = Arc::new(FaultyStorage::new(2, FaultConfig::none()));
     let run = switch_scenario(&log, &data, u64::MAX);
     assert_eq!(run.switches, 1, "the dry run's checkpoint did not switch");
-    let steps = log.calls();
+    let steps = log.hooks.calls();
     let mut runs = 0;
     let mut switched = 0;
     for nth in 1..=steps + 1 {
         for draw in 0..4 {
-            let log = DiesAt::new(Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())));
+            let log = dies_at(Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())));
             let data = Arc::new(FaultyStorage::new(20 + draw, FaultConfig::crash_only()));
             let run = switch_scenario(&log, &data, nth);
             switched += run.switches;
             runs += 1;
-            let (log_image, data_image) = (log.inner.crash(), data.crash());
+            let (log_image, data_image) = (log.below.crash(), data.crash());
             let log = FaultyStorage::from_image(0, FaultConfig::none(), log_image);
             let data = FaultyStorage::from_image(0, FaultConfig::none(), data_image);
             let wal = TreeWal::open_storage_with_capacity(log, CAP)
@@ -293,32 +294,28 @@ fn crash_at_every_step_of_a_switch() {
 }
 
 /// The log device of a process that dies at its `die_at`-th write or sync (counted from the last `arm`): that
-/// call and every later one do nothing and fail, and the caller then takes the crash image of `inner`
+/// call and every later one do nothing and fail, and the caller then takes the crash image of `below`
 /// (`FaultyStorage::crash`: each unsynced sector kept with probability one half), so a crash lands exactly
-/// between two steps, a sync's pending writes torn at random.
-struct DiesAt {
-    inner: Arc<FaultyStorage>,
-    calls: Arc<std::sync::atomic::AtomicU64>,
-    die_at: Arc<std::sync::atomic::AtomicU64>,
+/// between two steps, a sync's pending writes torn at random. A clone is another handle on the same device and
+/// countdown.
+type DiesAt = Hooked<Arc<FaultyStorage>, Arc<Countdown>>;
+
+fn dies_at(inner: Arc<FaultyStorage>) -> DiesAt {
+    Hooked::new(
+        inner,
+        Arc::new(Countdown {
+            calls: Default::default(),
+            die_at: u64::MAX.into(),
+        }),
+    )
 }
 
-impl DiesAt {
-    fn new(inner: Arc<FaultyStorage>) -> DiesAt {
-        DiesAt {
-            inner,
-            calls: Default::default(),
-            die_at: Arc::new(u64::MAX.into()),
-        }
-    }
+struct Countdown {
+    calls: std::sync::atomic::AtomicU64,
+    die_at: std::sync::atomic::AtomicU64,
+}
 
-    fn handle(&self) -> DiesAt {
-        DiesAt {
-            inner: self.inner.clone(),
-            calls: self.calls.clone(),
-            die_at: self.die_at.clone(),
-        }
-    }
-
+impl Countdown {
     /// From now on, the `n`-th write or sync (1-based) and every later one die.
     fn arm(&self, n: u64) {
         self.calls.store(0, SeqCst);
@@ -337,23 +334,14 @@ impl DiesAt {
     }
 }
 
-impl Storage for DiesAt {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+impl Hooks for Countdown {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
         self.step()?;
-        self.inner.write_at(buf, offset)
+        below.write_at(buf, offset)
     }
-    fn sync(&self) -> std::io::Result<()> {
+    fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
         self.step()?;
-        self.inner.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.inner.info()
+        below.sync()
     }
 }
 
@@ -398,7 +386,7 @@ fn records(wal: &TreeWal) -> Vec<Rec> {
 /// `fault` on the log storage). Returns the committed records (end LSN, key, value) from the redo point on, and
 /// the uncommitted ones.
 fn log_switch_scenario(log: &DiesAt, die_at: Option<u64>) -> [Vec<Rec>; 2] {
-    let wal = TreeWal::open_storage_with_capacity(log.handle(), CAP).unwrap();
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
     let mut ends = Vec::new();
     for n in 0..70u32 {
         ends.push((append(&wal, n, 1), n));
@@ -417,7 +405,7 @@ fn log_switch_scenario(log: &DiesAt, die_at: Option<u64>) -> [Vec<Rec>; 2] {
     for n in 70..75u32 {
         ends.push((append(&wal, n, 1), n));
     }
-    log.arm(die_at.unwrap_or(u64::MAX));
+    log.hooks.arm(die_at.unwrap_or(u64::MAX));
     let _ = wal.truncate_before(redo);
     let pending = kept(&ends);
     std::mem::forget(wal);
@@ -429,11 +417,11 @@ fn log_switch_scenario(log: &DiesAt, die_at: Option<u64>) -> [Vec<Rec>; 2] {
 /// prefix of the uncommitted ones, and nothing else.
 #[test]
 fn crash_at_every_step_of_a_log_switch() {
-    let dry = DiesAt::new(Arc::new(FaultyStorage::new(1, FaultConfig::none())));
+    let dry = dies_at(Arc::new(FaultyStorage::new(1, FaultConfig::none())));
     log_switch_scenario(&dry, None);
-    let steps = dry.calls();
+    let steps = dry.hooks.calls();
     let reopened = TreeWal::open_storage_with_capacity(
-        FaultyStorage::from_image(0, FaultConfig::none(), dry.inner.crash()),
+        FaultyStorage::from_image(0, FaultConfig::none(), dry.below.crash()),
         CAP,
     )
     .unwrap();
@@ -443,10 +431,10 @@ fn crash_at_every_step_of_a_log_switch() {
     for nth in 1..=steps + 1 {
         for draw in 0..6 {
             {
-                let log = DiesAt::new(Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())));
+                let log = dies_at(Arc::new(FaultyStorage::new(10 + draw, FaultConfig::crash_only())));
                 let [committed, pending] = log_switch_scenario(&log, Some(nth));
                 let wal = TreeWal::open_storage_with_capacity(
-                    FaultyStorage::from_image(0, FaultConfig::none(), log.inner.crash()),
+                    FaultyStorage::from_image(0, FaultConfig::none(), log.below.crash()),
                     CAP,
                 )
                 .unwrap_or_else(|e| panic!("step {nth} draw {draw}: open: {e}"));
@@ -480,8 +468,8 @@ fn a_stopped_switch_leaves_nothing_for_the_next() {
         crash_keep_unsynced: 1.0,
         ..FaultConfig::none()
     };
-    let log = DiesAt::new(Arc::new(FaultyStorage::new(1, keep_all.clone())));
-    let wal = TreeWal::open_storage_with_capacity(log.handle(), CAP).unwrap();
+    let log = dies_at(Arc::new(FaultyStorage::new(1, keep_all.clone())));
+    let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
     let mut ends = Vec::new();
     for n in 0..70u32 {
         ends.push(append(&wal, n, 1));
@@ -493,11 +481,11 @@ fn a_stopped_switch_leaves_nothing_for_the_next() {
     for n in 70..75u32 {
         append(&wal, n, 1);
     }
-    log.arm(4);
+    log.hooks.arm(4);
     assert!(wal.truncate_before(redo).is_err());
     assert_eq!(wal.switches(), 0);
     std::mem::forget(wal);
-    let log = log.inner;
+    let log = log.below;
     let log = Arc::new(FaultyStorage::from_image(2, keep_all, log.crash()));
     let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
     assert_eq!(
@@ -816,14 +804,14 @@ fn full_dependent_scenario(
     stop: u8,
     die_at: u64,
 ) -> DepRun {
-    let s = stack_on(above.clone(), log.handle(), data.clone(), true);
+    let s = stack_on(above.clone(), log.clone(), data.clone(), true);
     let (mut next, mut committed, mut pending) = (0, BTreeMap::new(), Vec::new());
     let e = fill_covered(&s, &mut next, &mut committed, &mut pending);
     assert!(e.is_no_space(), "{e}");
     if stop > 0 {
         s.above.commit().unwrap();
         committed.extend(pending.drain(..).map(|id| (id, 1)));
-        log.arm(die_at);
+        log.hooks.arm(die_at);
         // The layer above cuts its log at a point once a checkpoint begun after every change recorded before it
         // completed (`Tree::put_covered`): a recovery then redoes only what came after.
         let cut_above = s.above.end_lsn();
@@ -856,9 +844,9 @@ fn full_dependent_scenario(
 #[test]
 fn power_loss_around_a_full_dependent_bounded_log() {
     let quiet = || Arc::new(FaultyStorage::new(1, FaultConfig::none()));
-    let dry = DiesAt::new(quiet());
+    let dry = dies_at(quiet());
     full_dependent_scenario(&quiet(), &dry, &quiet(), 1, u64::MAX);
-    let steps = dry.calls();
+    let steps = dry.hooks.calls();
     assert!(steps >= 4, "{steps} log writes and syncs in the checkpoint");
     let mut cases: Vec<(u8, u64)> = vec![(0, u64::MAX), (1, u64::MAX), (2, u64::MAX)];
     cases.extend((1..=steps).map(|n| (1, n)));
@@ -867,11 +855,11 @@ fn power_loss_around_a_full_dependent_bounded_log() {
         for draw in 0..6u64 {
             let what = format!("stop {stop}, log dies at {die_at}, draw {draw}");
             let dev = |n: u64| Arc::new(FaultyStorage::new(100 * n + draw, FaultConfig::crash_only()));
-            let (above, log, data) = (dev(1), DiesAt::new(dev(2)), dev(3));
+            let (above, log, data) = (dev(1), dies_at(dev(2)), dev(3));
             let run = full_dependent_scenario(&above, &log, &data, stop, die_at);
             let (above, log, data) = (
                 above.crash_to_memory(),
-                log.inner.crash_to_memory(),
+                log.below.crash_to_memory(),
                 data.crash_to_memory(),
             );
             let s = stack_on(above, log, data, false);

@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use bufpool::storage::{MemoryStorage, RecordStore, Storage, StorageInfo};
+use bufpool::storage::{MemoryStorage, Storage};
 use bufpool::{Lsn, PageId, PageNo};
 use bufpool_btree::{BufferPool, LeafHint, Op, Tree, TreeWal};
+
+use crate::common::hooked::{Hooked, Hooks};
 
 fn pool(frames: usize) -> Arc<BufferPool> {
     Arc::new(BufferPool::builder().frames(frames).build().unwrap())
@@ -246,32 +248,14 @@ fn a_split_of_a_leaf_holding_covered_changes_recovers() {
 /// What a tree's data file saw at each page write: the page, and how far the log above was durable then.
 type Writes = Arc<Mutex<Vec<(PageNo, Lsn)>>>;
 
-/// A storage in memory that calls `tap(bytes, offset)` before each write reaches it: what reached "the disk", and
+/// Hooks that call `tap(bytes, offset)` before each write reaches the storage below: what reached "the disk", and
 /// what the writer could rely on at that moment (the tests note how far the log above was durable).
-struct Tapped<F: Fn(&[u8], u64) + Send + Sync + 'static> {
-    inner: MemoryStorage,
-    tap: F,
-}
+struct Tapped<F>(F);
 
-impl<F: Fn(&[u8], u64) + Send + Sync + 'static> Storage for Tapped<F> {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        (self.tap)(buf, offset);
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
-    }
-    fn record_store(&self) -> Option<&dyn RecordStore> {
-        self.inner.record_store()
+impl<F: Fn(&[u8], u64) + Send + Sync + 'static> Hooks for Tapped<F> {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
+        (self.0)(buf, offset);
+        below.write_at(buf, offset)
     }
 }
 
@@ -280,16 +264,14 @@ fn watched_tree_below(dir: &std::path::Path, pool: Arc<BufferPool>, above: &Arc<
     let wal = wal_below(dir, above);
     let writes = Writes::default();
     let (seen, above, page_size) = (writes.clone(), above.clone(), pool.page_size() as u64);
-    let storage = Tapped {
-        inner: MemoryStorage::new(),
-        tap: move |buf: &[u8], offset: u64| {
-            let (durable, first) = (above.durable_lsn(), offset / page_size);
-            let pages = buf.len() as u64 / page_size;
-            seen.lock()
-                .unwrap()
-                .extend((first..first + pages).map(|no| (no as PageNo, durable)));
-        },
+    let tap = move |buf: &[u8], offset: u64| {
+        let (durable, first) = (above.durable_lsn(), offset / page_size);
+        let pages = buf.len() as u64 / page_size;
+        seen.lock()
+            .unwrap()
+            .extend((first..first + pages).map(|no| (no as PageNo, durable)));
     };
+    let storage = Hooked::new(MemoryStorage::new(), Tapped(tap));
     (Tree::open_storage(pool, wal, storage).unwrap(), writes)
 }
 
@@ -424,16 +406,13 @@ fn a_tree_logs_images_reach_its_storage_only_after_the_log_above_and_appenders_n
     let writes = Arc::new(Mutex::new(Vec::new()));
     // For every write of records (past the header region): how far the log above was durable then, and its end.
     let (seen, watched) = (writes.clone(), above.clone());
-    let wal = TreeWal::open_storage(Tapped {
-        inner: MemoryStorage::new(),
-        tap: move |_: &[u8], offset: u64| {
-            // The two header slots fill the first 1,024 bytes; records start after them.
-            if offset >= 1024 {
-                seen.lock().unwrap().push((watched.durable_lsn(), watched.end_lsn()));
-            }
-        },
-    })
-    .unwrap();
+    let tap = move |_: &[u8], offset: u64| {
+        // The two header slots fill the first 1,024 bytes; records start after them.
+        if offset >= 1024 {
+            seen.lock().unwrap().push((watched.durable_lsn(), watched.end_lsn()));
+        }
+    };
+    let wal = TreeWal::open_storage(Hooked::new(MemoryStorage::new(), Tapped(tap))).unwrap();
     wal.flush_first(above.clone()).unwrap();
     let tree = Tree::open_storage(pool(4096), wal, MemoryStorage::new()).unwrap();
     let keys = 20_000u32;

@@ -9,9 +9,10 @@
 
 use std::sync::Arc;
 
+use crate::common::hooked::{Hooked, Hooks};
 use crate::common::{self, key, value};
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op as IoOp};
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op as IoOp, Storage};
 use bufpool_btree::{BufferPool, LeafHint, Op, Tree, TreeWal};
 
 fn pool() -> Arc<BufferPool> {
@@ -267,19 +268,16 @@ fn check_after_tear(tree: &Tree, id: u64, last: &[u8], older: &[u8]) {
 /// A data storage whose reads, while armed, wait at a gate until the test releases them: the window between a
 /// covered change's check of its log's room (`Tree::room_for_covered`, before any page is read) and its leaf's
 /// image in the log, held open for several threads at once.
+#[derive(Default)]
 struct Gated {
-    inner: Arc<FaultyStorage>,
     armed: std::sync::atomic::AtomicBool,
     /// Reads waiting, and whether they are let go.
     gate: std::sync::Mutex<(usize, bool)>,
     cv: std::sync::Condvar,
 }
 
-impl bufpool::storage::Storage for Gated {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+impl Hooks for Gated {
+    fn read(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
             let mut g = self.gate.lock().unwrap();
             g.0 += 1;
@@ -288,25 +286,7 @@ impl bufpool::storage::Storage for Gated {
                 g = self.cv.wait(g).unwrap();
             }
         }
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.inner.info()
-    }
-    fn identity(&self) -> Option<(u64, u64)> {
-        self.inner.identity()
-    }
-    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
-        self.inner.record_store()
-    }
-    fn try_lock(&self) -> std::io::Result<()> {
-        self.inner.try_lock()
+        below.read_at(buf, offset)
     }
 }
 
@@ -328,12 +308,7 @@ fn a_checkpoint_past_seven_eighths_after_a_jump_keeps_no_image_older_than_a_cove
     const JUMPERS: usize = 8;
     let (above, log) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
     let faulty = Arc::new(FaultyStorage::new(413, FaultConfig::none()));
-    let data = Arc::new(Gated {
-        inner: faulty.clone(),
-        armed: Default::default(),
-        gate: Default::default(),
-        cv: Default::default(),
-    });
+    let data = Arc::new(Hooked::new(faulty.clone(), Gated::default()));
     let big_pool = || Arc::new(BufferPool::builder().frames(1024).page_size(4096).build().unwrap());
     let upper = TreeWal::open_storage(above.clone()).unwrap();
     // Leaves and the ids of their keys, from a first life of the tree.
@@ -412,7 +387,7 @@ fn a_checkpoint_past_seven_eighths_after_a_jump_keeps_no_image_older_than_a_cove
         }
         tree.commit().unwrap();
         // The jumpers, each past its room check before any logs its leaf's image.
-        data.armed.store(true, Ordering::SeqCst);
+        data.hooks.armed.store(true, Ordering::SeqCst);
         std::thread::scope(|s| {
             let handles: Vec<_> = jump
                 .iter()
@@ -421,7 +396,7 @@ fn a_checkpoint_past_seven_eighths_after_a_jump_keeps_no_image_older_than_a_cove
                     s.spawn(move || tree.put_covered(k, v, &mut LeafHint::default()))
                 })
                 .collect();
-            let mut g = data.gate.lock().unwrap();
+            let mut g = data.hooks.gate.lock().unwrap();
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while g.0 < JUMPERS {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -430,11 +405,11 @@ fn a_checkpoint_past_seven_eighths_after_a_jump_keeps_no_image_older_than_a_cove
                     "only {} of {JUMPERS} jumpers reached their leaf's read",
                     g.0
                 );
-                g = data.cv.wait_timeout(g, left).unwrap().0;
+                g = data.hooks.cv.wait_timeout(g, left).unwrap().0;
             }
-            data.armed.store(false, Ordering::SeqCst);
+            data.hooks.armed.store(false, Ordering::SeqCst);
             g.1 = true;
-            data.cv.notify_all();
+            data.hooks.cv.notify_all();
             drop(g);
             for h in handles {
                 h.join().unwrap().unwrap();

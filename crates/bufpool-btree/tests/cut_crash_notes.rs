@@ -16,44 +16,16 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
-use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::storage::{MemoryStorage, Storage};
 use bufpool::{CorruptReason, PageNo};
 use bufpool_btree::{Error, LeafHint, Tree, TreeWal};
 
+use crate::common::hooked::{DropsWrites, Hooked, Hooks};
 use crate::common::{self, key, value};
 
 const PAGE: u64 = 4096;
 /// The log's header (its two slots), `wal.rs`'s `LOG_HDR`: records start past it.
 const LOG_HDR: u64 = 1024;
-
-/// The data device: acknowledges and drops every write of the page at byte `drop_at` (`u64::MAX`: none).
-struct DropsOnePage {
-    inner: Arc<MemoryStorage>,
-    drop_at: Arc<AtomicU64>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl Storage for DropsOnePage {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        if offset == self.drop_at.load(SeqCst) {
-            self.dropped.fetch_add(1, SeqCst);
-            return Ok(());
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
-    }
-}
 
 /// The log device, honest until armed. Armed, once a header slot is written (below `LOG_HDR`), every later
 /// write past the header is lost (the power went before those sectors reached the medium) and the next sync
@@ -61,21 +33,14 @@ impl Storage for DropsOnePage {
 /// after that sync is lost too (since R43-1 the failed cut writes its slot's old bytes back, which a process that
 /// died in the sync never does).
 struct CrashAfterHeader {
-    inner: Arc<MemoryStorage>,
     armed: Arc<AtomicBool>,
     header_written: AtomicBool,
     power_lost: AtomicBool,
     lost: Arc<AtomicU64>,
 }
 
-impl Storage for CrashAfterHeader {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+impl Hooks for CrashAfterHeader {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
         if self.power_lost.load(SeqCst) {
             self.lost.fetch_add(buf.len() as u64, SeqCst);
             return Ok(());
@@ -88,17 +53,14 @@ impl Storage for CrashAfterHeader {
                 return Ok(());
             }
         }
-        self.inner.write_at(buf, offset)
+        below.write_at(buf, offset)
     }
-    fn sync(&self) -> std::io::Result<()> {
+    fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
         if self.armed.load(SeqCst) && self.header_written.load(SeqCst) {
             self.power_lost.store(true, SeqCst);
             return Err(std::io::Error::other("power lost during the sync"));
         }
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
+        below.sync()
     }
 }
 
@@ -121,22 +83,27 @@ fn a_crash_between_the_cuts_header_and_its_notes_never_serves_a_dropped_write() 
     let images;
     {
         let pool = Arc::new(common::pool_builder().frames(1024).build().unwrap());
-        let wal = TreeWal::open_storage(CrashAfterHeader {
-            inner: log.clone(),
-            armed: armed.clone(),
-            header_written: AtomicBool::new(false),
-            power_lost: AtomicBool::new(false),
-            lost: lost.clone(),
-        })
+        let wal = TreeWal::open_storage(Hooked::new(
+            log.clone(),
+            CrashAfterHeader {
+                armed: armed.clone(),
+                header_written: AtomicBool::new(false),
+                power_lost: AtomicBool::new(false),
+                lost: lost.clone(),
+            },
+        ))
         .unwrap();
         let tree = Tree::open_storage(
             pool,
             wal,
-            DropsOnePage {
-                inner: data.clone(),
-                drop_at: drop_at.clone(),
-                dropped: dropped.clone(),
-            },
+            // Unbound, as the crash image the restart opens (`MemoryStorage::from_bytes`: no record).
+            Hooked::unbound(
+                data.clone(),
+                DropsWrites {
+                    at: drop_at.clone(),
+                    dropped: dropped.clone(),
+                },
+            ),
         )
         .unwrap();
         for id in 0..3000 {

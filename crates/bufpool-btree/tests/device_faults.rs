@@ -25,6 +25,7 @@ use std::sync::Arc;
 use bufpool::{CorruptReason, PageNo};
 use bufpool_btree::{Error, LeafHint, Tree};
 
+use crate::common::hooked::{DropsWrites, Hooked};
 use crate::common::{self, key, value};
 
 const PAGE: usize = 4096;
@@ -335,45 +336,19 @@ fn pages_freed_and_reused_across_checkpoints_reopens_and_crashes_are_never_refus
     }
 }
 
-/// A memory device that acknowledges and drops every write at byte offset `drop_at`.
-struct DropsWrites {
-    inner: bufpool::storage::MemoryStorage,
-    drop_at: Arc<AtomicU64>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl bufpool::storage::Storage for DropsWrites {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        if offset == self.drop_at.load(Ordering::SeqCst) {
-            self.dropped.fetch_add(1, Ordering::SeqCst);
-            return Ok(());
-        }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.inner.info()
-    }
-}
-
 #[test]
 fn a_write_back_the_device_dropped_is_caught_when_read_again() {
     let dir = tempfile::tempdir().unwrap();
     let drop_at = Arc::new(AtomicU64::new(u64::MAX));
     let dropped = Arc::new(AtomicU64::new(0));
-    let storage = DropsWrites {
-        inner: bufpool::storage::MemoryStorage::new(),
-        drop_at: drop_at.clone(),
-        dropped: dropped.clone(),
-    };
+    // Unbound, as the test was written (its storage forwarded no file record).
+    let storage = Hooked::unbound(
+        bufpool::storage::MemoryStorage::new(),
+        DropsWrites {
+            at: drop_at.clone(),
+            dropped: dropped.clone(),
+        },
+    );
     let pool = Arc::new(common::pool_builder().frames(24).build().unwrap());
     let wal = bufpool_btree::TreeWal::open(dir.path().join("t.wal")).unwrap();
     let tree = Tree::open_storage(pool, wal, storage).unwrap();

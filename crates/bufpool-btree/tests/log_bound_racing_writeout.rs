@@ -13,15 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::storage::{MemoryStorage, Storage};
 use bufpool_btree::{Error, TreeWal, BUF_HARD_MAX};
 
 use crate::common;
+use crate::common::hooked::{Hooked, Hooks};
 
-/// A memory device that can be full (every write refused for space) and can hold the next refused write until
-/// the test releases it (a slow device: the write-out is in flight meanwhile).
+/// A memory device's hooks that can make it full (every write refused for space) and can hold the next refused
+/// write until the test releases it (a slow device: the write-out is in flight meanwhile).
 struct Full {
-    inner: MemoryStorage,
     full: AtomicBool,
     /// The next write waits until released; then no longer set.
     hold: AtomicBool,
@@ -44,16 +44,10 @@ impl Full {
     }
 }
 
-impl Storage for Full {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+impl Hooks for Full {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         if !self.full.load(Ordering::SeqCst) {
-            return self.inner.write_at(buf, offset);
+            return below.write_at(buf, offset);
         }
         if self.hold.swap(false, Ordering::SeqCst) {
             let mut g = self.gate.lock().unwrap();
@@ -65,12 +59,6 @@ impl Storage for Full {
         }
         Err(io::Error::from(io::ErrorKind::StorageFull))
     }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
-    }
 }
 
 /// A record of about 64 KiB.
@@ -79,13 +67,12 @@ const VAL: usize = 64 << 10;
 #[test]
 fn appends_during_a_refused_write_out_stay_within_the_bound() {
     let dev = Arc::new(Full {
-        inner: MemoryStorage::new(),
         full: AtomicBool::new(false),
         hold: AtomicBool::new(false),
         gate: Mutex::new((false, false)),
         cv: Condvar::new(),
     });
-    let wal = TreeWal::open_storage(dev.clone()).unwrap();
+    let wal = TreeWal::open_storage(Hooked::new(MemoryStorage::new(), dev.clone())).unwrap();
     dev.full.store(true, Ordering::SeqCst);
     // Fill the buffer to the bound: the append past it is refused for space, appending nothing.
     let mut ends = Vec::new();

@@ -22,6 +22,8 @@ use std::sync::Arc;
 use bufpool::storage::{MemoryStorage, Storage};
 use bufpool_btree::{Error, Op, TreeWal, LOG_FORMAT};
 
+use crate::common::hooked::{changes_bytes, Hooked, Hooks};
+
 pub(crate) const SLOT_AT: [u64; 2] = [0, 512];
 const PUTS: u32 = 1_000;
 
@@ -285,39 +287,24 @@ fn a_legacy_bounded_log_on_a_storage_opens_with_every_record() {
     );
 }
 
-/// A log storage whose `fail_at`-th header slot write (a write below byte 1,024 that changes bytes: the open's
-/// rewrite of what it read is not one), counted from 1, fails with EIO and writes nothing: a crash (or an error)
-/// at that point of an open's header rewrite.
+/// A log storage's hooks whose `fail_at`-th header slot write (a write below byte 1,024 that changes bytes: the
+/// open's rewrite of what it read is not one), counted from 1, fails with EIO and writes nothing: a crash (or an
+/// error) at that point of an open's header rewrite.
 struct FailsHeaderWrite {
-    inner: Arc<MemoryStorage>,
     fail_at: u32,
     header_writes: std::sync::atomic::AtomicU32,
 }
 
-impl Storage for FailsHeaderWrite {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+impl Hooks for FailsHeaderWrite {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
         // The open writes the header slots again as read before it upgrades them (L42-1, R42-3): not counted.
-        let mut was = vec![0u8; buf.len()];
-        let same = self.inner.read_at(&mut was, offset)? == buf.len() && was == buf;
         if offset < 1024
-            && !same
+            && changes_bytes(below, buf, offset)?
             && self.header_writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.fail_at
         {
             return Err(std::io::Error::from_raw_os_error(5));
         }
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.inner.info()
+        below.write_at(buf, offset)
     }
 }
 
@@ -338,11 +325,13 @@ fn a_legacy_header_rewrite_stopped_at_either_slot_leaves_a_log_that_opens_whole(
             log.write_at(&legacy(s), SLOT_AT[at]).unwrap();
         }
         let (in_force_at, _) = in_force(&slots);
-        let failing = FailsHeaderWrite {
-            inner: log.clone(),
-            fail_at,
-            header_writes: Default::default(),
-        };
+        let failing = Hooked::new(
+            log.clone(),
+            FailsHeaderWrite {
+                fail_at,
+                header_writes: Default::default(),
+            },
+        );
         match TreeWal::open_storage(failing) {
             Err(Error::Log(_)) => {}
             Err(e) => panic!("slot write {fail_at} failed: the open returned another error: {e}"),

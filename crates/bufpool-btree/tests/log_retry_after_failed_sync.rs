@@ -7,49 +7,51 @@
 //! others: RELIABILITY.md). An open now writes the records it read again and syncs them before anything relies
 //! on them (`wal.rs`, `rewrite`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
+use crate::common::hooked::{changes_bytes, Hooked, Hooks};
 use crate::common::{key, value};
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op, Storage, StorageInfo};
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op, Storage};
 use bufpool_btree::{BufferPool, Tree, TreeWal};
 
 /// The log's header slots lie in its first 1,024 bytes (`wal.rs`, `LOG_HDR`); its records after them.
 const HEADER_BYTES: u64 = 1024;
 
-/// A log storage whose sync fails, once armed, when a header slot was written since the last sync: the cut that
-/// ends a checkpoint (its new header) never becomes durable, as after a power loss just before its fsync.
+/// A log storage's hooks that make its sync fail, once armed, when a header slot was changed since the last sync:
+/// the cut that ends a checkpoint (its new header) never becomes durable, as after a power loss just before its
+/// fsync. `log` is the storage below, whose own fault (`Fault::Eio` on the sync) drops its pending writes. An
+/// open's rewrite of the slots as read (L42-1, R42-3) changes no byte and is let through, and the mark is cleared
+/// at every sync: until session 43 any slot write counted and the mark outlived the first life, so the retried
+/// open failed at its first fsync, before replay, and this test passed without R39-2's fix (R43-4 in
+/// RELIABILITY.md). Since R43-1 an open's own slot write changes bytes (the header in force, written to the other
+/// slot at the next sequence): `let_through` such syncs pass first, once armed.
 struct HeaderSyncFails {
-    inner: Arc<FaultyStorage>,
+    log: Arc<FaultyStorage>,
     armed: AtomicBool,
-    header_written: AtomicBool,
+    header_changed: AtomicBool,
+    let_through: AtomicU32,
 }
 
-impl Storage for HeaderSyncFails {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        if offset < HEADER_BYTES {
-            self.header_written.store(true, Ordering::SeqCst);
+impl Hooks for HeaderSyncFails {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if offset < HEADER_BYTES && changes_bytes(below, buf, offset)? {
+            self.header_changed.store(true, Ordering::SeqCst);
         }
-        self.inner.write_at(buf, offset)
+        below.write_at(buf, offset)
     }
-    fn sync(&self) -> std::io::Result<()> {
-        if self.armed.load(Ordering::SeqCst) && self.header_written.swap(false, Ordering::SeqCst) {
-            self.inner.inject_next(Op::Sync, Fault::Eio);
+    fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
+        if self.header_changed.swap(false, Ordering::SeqCst)
+            && self.armed.load(Ordering::SeqCst)
+            && self
+                .let_through
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+        {
+            self.log.inject_next(Op::Sync, Fault::Eio);
         }
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        StorageInfo {
-            backend: "header-sync-fails",
-            direct: false,
-        }
+        below.sync()
     }
 }
 
@@ -65,11 +67,15 @@ fn pool() -> Arc<BufferPool> {
 fn an_open_after_a_failed_log_sync_makes_the_records_it_replays_durable() {
     let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
     let data = Arc::new(FaultyStorage::new(2, FaultConfig::none()));
-    let dev = Arc::new(HeaderSyncFails {
-        inner: log.clone(),
-        armed: AtomicBool::new(false),
-        header_written: AtomicBool::new(false),
-    });
+    let dev = Arc::new(Hooked::new(
+        log.clone(),
+        HeaderSyncFails {
+            log: log.clone(),
+            armed: AtomicBool::new(false),
+            header_changed: AtomicBool::new(false),
+            let_through: AtomicU32::new(0),
+        },
+    ));
     {
         let wal = TreeWal::open_storage(dev.clone()).unwrap();
         let tree = Tree::create_storage(pool(), wal, data.clone()).unwrap();
@@ -88,9 +94,16 @@ fn an_open_after_a_failed_log_sync_makes_the_records_it_replays_durable() {
         "the failed commit's records are readable, not durable"
     );
     // The retry: replays the 300 unacknowledged puts and checkpoints; the cut's header never becomes durable.
-    dev.armed.store(true, Ordering::SeqCst);
+    // The retried open's own slot write (R43-1) passes; its checkpoint's cut is the header write that fails.
+    dev.hooks.let_through.store(1, Ordering::SeqCst);
+    dev.hooks.armed.store(true, Ordering::SeqCst);
+    let data_before = data.durable_image();
     let retried = TreeWal::open_storage(dev.clone()).and_then(|wal| Tree::open_storage(pool(), wal, data.clone()));
     assert!(retried.is_err(), "the open's cut was made to fail");
+    assert!(
+        data.durable_image() != data_before,
+        "the retried open failed before its checkpoint wrote the data file: not the case this test is about"
+    );
     drop(retried);
     // Power loss: only synced bytes survive.
     let log2 = MemoryStorage::from_bytes(log.durable_image());

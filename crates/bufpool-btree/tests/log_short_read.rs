@@ -10,41 +10,23 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::common::hooked::{Hooked, Hooks};
 use crate::common::{assert_committed_keys, committed_in_log_only};
 
-use bufpool::storage::{MemoryStorage, RecordStore, Storage, StorageInfo};
+use bufpool::storage::{MemoryStorage, Storage};
 use bufpool_btree::{BufferPool, Tree, TreeWal};
 
-/// A memory storage whose next read, once armed, returns `Ok(0)` (a short read of nothing, not the end).
+/// A storage's hooks whose next read, once armed, returns `Ok(0)` (a short read of nothing, not the end).
 struct ShortOnce {
-    inner: Arc<MemoryStorage>,
     armed: AtomicBool,
 }
 
-impl Storage for ShortOnce {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+impl Hooks for ShortOnce {
+    fn read(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         if self.armed.swap(false, Ordering::SeqCst) {
             return Ok(0);
         }
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        StorageInfo {
-            backend: "short-once",
-            direct: false,
-        }
-    }
-    fn record_store(&self) -> Option<&dyn RecordStore> {
-        self.inner.record_store()
+        below.read_at(buf, offset)
     }
 }
 
@@ -58,13 +40,15 @@ fn pool() -> Arc<BufferPool> {
 fn a_short_read_in_recovery_is_not_the_end_of_the_log() {
     let (log, data) = (Arc::new(MemoryStorage::new()), Arc::new(MemoryStorage::new()));
     committed_in_log_only(&log, &data);
-    let dev = Arc::new(ShortOnce {
-        inner: log.clone(),
-        armed: AtomicBool::new(false),
-    });
+    let dev = Arc::new(Hooked::new(
+        log.clone(),
+        ShortOnce {
+            armed: AtomicBool::new(false),
+        },
+    ));
     let pool = pool();
     let wal = TreeWal::open_storage(dev.clone()).unwrap();
-    dev.armed.store(true, Ordering::SeqCst); // recovery's first read of the records
+    dev.hooks.armed.store(true, Ordering::SeqCst); // recovery's first read of the records
     let tree = match Tree::open_storage(pool.clone(), wal.clone(), data.clone()) {
         Ok(tree) => tree,
         Err(e) => {

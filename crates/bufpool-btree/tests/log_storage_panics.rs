@@ -29,7 +29,7 @@ fn a_log_storage_panicking_in_recovery_refuses_the_open_and_leaves_nothing_open(
     let pool = pool();
     let dev = Panicky::new(log, "the log storage");
     let wal = TreeWal::open_storage(dev.clone()).unwrap();
-    dev.reads.store(0, Ordering::SeqCst); // recovery's first read of the log
+    dev.hooks.reads.store(0, Ordering::SeqCst); // recovery's first read of the log
     let opened = catch_unwind(AssertUnwindSafe(|| {
         Tree::open_storage(pool.clone(), wal.clone(), data.clone())
     }));
@@ -69,7 +69,7 @@ fn a_log_storage_panicking_in_a_write_fails_the_log_and_loses_nothing_acknowledg
         }
         tree.commit().unwrap();
         acknowledged.extend(0..10);
-        dev.writes.store(0, Ordering::SeqCst); // the next commit's write
+        dev.hooks.writes.store(0, Ordering::SeqCst); // the next commit's write
         tree.put(&key(10), &value(10, 0)).unwrap();
         let committed = catch_unwind(AssertUnwindSafe(|| tree.commit()));
         // Unwound (main), what follows is checked first.

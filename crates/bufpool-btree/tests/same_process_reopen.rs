@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op, Storage};
 use bufpool::BufferPool;
 use bufpool_btree::{LeafHint, Tree, TreeWal};
+use common::hooked::{Hooked, Hooks};
 use common::{key, value};
 
 struct Devices {
@@ -152,47 +153,30 @@ fn a_bulk_load_retried_after_its_failed_data_fsync_and_a_reopen_survives_a_power
     check_keys(&lost.open(), 0..BEFORE + LOADED, ordered, 0, "after a power loss");
 }
 
-/// A data storage whose file record lives in a second `FaultyStorage` (as a file's sidecar `<file>.bpmeta` beside
-/// it): the record's writes are readable at once and durable only once synced, as the sidecar's are.
-struct WithRecord {
-    pages: Arc<FaultyStorage>,
-    record: Arc<FaultyStorage>,
-}
+/// Hooks that give a data storage a file record of its own, kept in a second `FaultyStorage` (as a file's sidecar
+/// `<file>.bpmeta` beside it): the record's writes are readable at once and durable only once synced, as the
+/// sidecar's are.
+struct Sidecar(Arc<FaultyStorage>);
 
-impl bufpool::storage::RecordStore for WithRecord {
+impl bufpool::storage::RecordStore for Sidecar {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        let len = self.record.len()?;
+        let len = self.0.len()?;
         if offset >= len {
             return Ok(0);
         }
         let n = buf.len().min((len - offset) as usize);
-        self.record.read_at(&mut buf[..n], offset)
+        self.0.read_at(&mut buf[..n], offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.record.write_at(buf, offset)
+        self.0.write_at(buf, offset)
     }
     fn sync(&self) -> std::io::Result<()> {
-        self.record.sync()
+        self.0.sync()
     }
 }
 
-impl Storage for WithRecord {
-    fn len(&self) -> std::io::Result<u64> {
-        self.pages.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.pages.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.pages.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.pages.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.pages.info()
-    }
-    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+impl Hooks for Sidecar {
+    fn record_store<'a>(&'a self, _: &'a dyn Storage) -> Option<&'a dyn bufpool::storage::RecordStore> {
         Some(self)
     }
 }
@@ -211,10 +195,7 @@ fn a_file_record_whose_sync_failed_is_not_trusted_by_a_reopen_in_the_same_proces
     let open = |log: &Arc<FaultyStorage>, pages: &Arc<FaultyStorage>, record: &Arc<FaultyStorage>| {
         let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
         let wal = TreeWal::open_storage(log.clone())?;
-        let data = WithRecord {
-            pages: pages.clone(),
-            record: record.clone(),
-        };
+        let data = Hooked::new(pages.clone(), Sidecar(record.clone()));
         Tree::open_storage(pool, wal, data)
     };
     record.inject_next(Op::Sync, Fault::Eio);

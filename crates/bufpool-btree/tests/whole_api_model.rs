@@ -120,11 +120,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use bufpool::storage::{
-    Fault, FaultConfig, FaultCounts, FaultyStorage, IoRequest, Op as IoOp, RecordStore, Storage, StorageInfo,
-};
+use bufpool::storage::{Fault, FaultConfig, FaultCounts, FaultyStorage, IoRequest, Op as IoOp, Storage};
 use bufpool::BufferPool;
 use bufpool_btree::{CoveredPut, Error, LeafHint, Op, OwnedOp, Tree, TreeWal};
+use common::hooked::{Hooked, Hooks};
 use common::{key, mix, sized_value, Rng};
 
 /// Trees of a schedule, in one pool.
@@ -259,11 +258,13 @@ fn allowed(e: &Error) -> bool {
 /// The message of a model storage's own panic ([`Panicking`]): the pool and the log must turn it into an error.
 const STORAGE_PANIC: &str = "the model's storage panicked";
 
-/// A storage as the tree sees it: the `FaultyStorage` below, panicking on its `n`th call (a read, write, sync or
-/// batch) once armed, then disarmed. The pool catches a data file's storage's panic (`bufpool::Error::Panicked`,
-/// the file failed), the log a log storage's (the call's I/O error: `TreeWal`'s docs); neither may unwind.
+/// A storage as the tree sees it: the `FaultyStorage` below, through [`Panicking`].
+type Dev = Arc<Hooked<Arc<FaultyStorage>, Panicking>>;
+
+/// Hooks that panic on the storage's `n`th call (a read, write, sync or batch) once armed, then disarm. The pool
+/// catches a data file's storage's panic (`bufpool::Error::Panicked`, the file failed), the log a log storage's
+/// (the call's I/O error: `TreeWal`'s docs); neither may unwind.
 struct Panicking {
-    inner: Arc<FaultyStorage>,
     /// Calls to go before the panic; negative: disarmed.
     left: AtomicI64,
     what: &'static str,
@@ -271,13 +272,13 @@ struct Panicking {
 }
 
 impl Panicking {
-    fn new(inner: Arc<FaultyStorage>, what: &'static str) -> Arc<Panicking> {
-        Arc::new(Panicking {
-            inner,
+    fn over(inner: Arc<FaultyStorage>, what: &'static str) -> Dev {
+        let hooks = Panicking {
             left: AtomicI64::new(-1),
             what,
             panics: AtomicU64::new(0),
-        })
+        };
+        Arc::new(Hooked::new(inner, hooks))
     }
 
     fn arm(&self, calls: i64) {
@@ -300,31 +301,23 @@ impl Panicking {
     }
 }
 
-impl Storage for Panicking {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+impl Hooks for Panicking {
+    fn read(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         self.call("read");
-        self.inner.read_at(buf, offset)
+        below.read_at(buf, offset)
     }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
         self.call("write");
-        self.inner.write_at(buf, offset)
+        below.write_at(buf, offset)
     }
-    fn sync(&self) -> std::io::Result<()> {
+    fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
         self.call("sync");
-        self.inner.sync()
+        below.sync()
     }
-    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+    /// A batch is one call, run by the `FaultyStorage` below as a batch.
+    fn submit(&self, below: &dyn Storage, batch: &mut [IoRequest<'_>]) {
         self.call("batch");
-        self.inner.submit(batch)
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
-    }
-    fn record_store(&self) -> Option<&dyn RecordStore> {
-        self.inner.record_store()
+        below.submit(batch)
     }
 }
 
@@ -340,8 +333,8 @@ struct Store {
     log: Arc<FaultyStorage>,
     data: Arc<FaultyStorage>,
     /// The same storages as the tree sees them (they panic when armed).
-    log_dev: Arc<Panicking>,
-    data_dev: Arc<Panicking>,
+    log_dev: Dev,
+    data_dev: Dev,
     bounded: bool,
 }
 
@@ -349,8 +342,8 @@ impl Store {
     fn new(log: FaultyStorage, data: FaultyStorage, bounded: bool) -> Store {
         let (log, data) = (Arc::new(log), Arc::new(data));
         Store {
-            log_dev: Panicking::new(log.clone(), "the log storage"),
-            data_dev: Panicking::new(data.clone(), "the data storage"),
+            log_dev: Panicking::over(log.clone(), "the log storage"),
+            data_dev: Panicking::over(data.clone(), "the data storage"),
             log,
             data,
             bounded,
@@ -358,8 +351,8 @@ impl Store {
     }
 
     fn disarm(&self) {
-        self.log_dev.disarm();
-        self.data_dev.disarm();
+        self.log_dev.hooks.disarm();
+        self.data_dev.hooks.disarm();
     }
 }
 
@@ -374,7 +367,7 @@ struct Upper {
     storage: Arc<FaultyStorage>,
     /// The storage as the log above sees it (it panics when armed: `BUFPOOL_BTREE_MODEL_OFF=upper_panics` leaves
     /// it unarmed).
-    dev: Arc<Panicking>,
+    dev: Dev,
     wal: Arc<TreeWal>,
     gate: RwLock<()>,
     broken: AtomicBool,
@@ -1251,7 +1244,7 @@ impl Worker<'_, '_> {
         };
         if e.panics && self.rng2.chance(10) {
             let (s, log, calls) = (&e.stores[t], self.rng2.chance(50), self.rng2.below(40) as i64);
-            if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+            if log { &s.log_dev } else { &s.data_dev }.hooks.arm(calls);
             e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
         }
         self.note(format!("bulk_load of {n} appended keys from {first:#x} into tree {t}"));
@@ -1629,7 +1622,7 @@ impl Worker<'_, '_> {
                 if let Some(up) = e.upper.filter(|_| mode_on("upper_panics") && self.rng.chance(25)) {
                     let calls = self.rng.below(40) as i64;
                     self.note(format!("panic on call {calls} from now of the log above's storage"));
-                    up.dev.arm(calls);
+                    up.dev.hooks.arm(calls);
                     e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
                     e.tally.upper_panics_armed.fetch_add(1, Ordering::Relaxed);
                     return;
@@ -1641,7 +1634,7 @@ impl Worker<'_, '_> {
                     "panic on call {calls} from now of tree {t}'s {} storage",
                     if log { "log" } else { "data" }
                 ));
-                if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+                if log { &s.log_dev } else { &s.data_dev }.hooks.arm(calls);
                 e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
             }
             92..=93 => {
@@ -2108,7 +2101,7 @@ fn open_in(
     let arm = |t: usize, first: bool| {
         if let Some((pt, log, calls)) = plan.panic.filter(|p| first && p.0 == t) {
             let s: &Store = &stores[pt];
-            if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+            if log { &s.log_dev } else { &s.data_dev }.hooks.arm(calls);
             tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
         }
     };
@@ -2151,7 +2144,7 @@ fn open_in(
     let step = Mutex::new("");
     let open = |pool: &Arc<BufferPool>| -> bufpool_btree::Result<Opened> {
         *step.lock().unwrap() = "the log above's open";
-        let dev = Panicking::new(up.clone(), "the log above's storage");
+        let dev = Panicking::over(up.clone(), "the log above's storage");
         let wal = TreeWal::open_storage(dev.clone())?;
         *step.lock().unwrap() = "a tree's open";
         let trees = stores
@@ -2275,7 +2268,7 @@ fn tally_faults(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, tally: &Ta
         for dev in [&s.log_dev, &s.data_dev] {
             tally
                 .storage_panics
-                .fetch_add(dev.panics.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+                .fetch_add(dev.hooks.panics.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         }
     }
     if let Some(u) = upper {
@@ -2522,10 +2515,10 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             s.disarm();
         }
         if let Some(u) = opened.upper.as_ref() {
-            u.dev.disarm();
+            u.dev.hooks.disarm();
             tally
                 .storage_panics
-                .fetch_add(u.dev.panics.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+                .fetch_add(u.dev.hooks.panics.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         }
         let (trees, up) = (&opened.trees, opened.upper.as_ref());
         if images.is_none() {
@@ -2729,7 +2722,9 @@ fn bulk_load(
     let rate = [0.0, 0.002, 0.01][rng.below(3) as usize];
     set_faults(std::slice::from_ref(s), None, rate);
     if panics && rng.chance(20) {
-        if rng.chance(50) { &s.log_dev } else { &s.data_dev }.arm(rng.below(60) as i64);
+        if rng.chance(50) { &s.log_dev } else { &s.data_dev }
+            .hooks
+            .arm(rng.below(60) as i64);
         tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
     }
     let r = catch_unwind(AssertUnwindSafe(|| tree.bulk_load(pairs.iter().map(|(k, v)| (k, v)))));

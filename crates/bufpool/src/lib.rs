@@ -23,7 +23,9 @@
 //!   identity, so bit flips, torn pages and misdirected writes (within a file or across files with a record) come
 //!   back as [`Error::Corrupt`], never as bytes. After a failed sync or write, a file refuses writes
 //!   ([`Error::FileFailed`]); a write refused for space is retried ([`Error::NoSpace`]). Data files opened by
-//!   path are locked (`flock`) while open.
+//!   path are locked (`flock`) while open, and so is a file storage handed to [`BufferPool::open_storage`] (one
+//!   opener at a time, also through an `Arc`); a data file deleted, or replaced by a rename, while open fails at
+//!   its next sync ([`Error::DataFileUnlinked`]): what it syncs then goes with the file when it is closed.
 //! - **Replacement** is pluggable ([`PolicyKind`], [`Policy`]); S3-FIFO is the default (the [`policy`] module
 //!   compares them). A built-in with non-default parameters, or a policy of your own, runs a pool through
 //!   [`Builder::custom_policy`] (the [`policy`] module states the contract for implementers).

@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
+use bufpool::storage::{MemoryStorage, Storage};
 use bufpool::{BufferPool, Error, FileId, PageId};
+
+use crate::common::hooked::{Hooked, Hooks};
 
 /// A gate the test opens once; storage syncs wait at it while it is closed.
 #[derive(Default)]
@@ -41,34 +43,21 @@ impl Gate {
     }
 }
 
-/// Memory storage whose `sync` blocks at the gate (when one is set).
-struct SlowSync {
-    inner: MemoryStorage,
-    gate: Option<Arc<Gate>>,
-}
+/// Hooks whose `sync` blocks at the gate (when one is set).
+struct SlowSync(Option<Arc<Gate>>);
 
-impl Storage for SlowSync {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        if let Some(g) = &self.gate {
+impl Hooks for SlowSync {
+    fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
+        if let Some(g) = &self.0 {
             g.wait();
         }
-        Ok(())
+        below.sync()
     }
-    fn info(&self) -> StorageInfo {
-        StorageInfo {
-            backend: "slow-sync",
-            direct: false,
-        }
-    }
+}
+
+/// A memory storage through [`SlowSync`], unbound as the test was written (its storage forwarded no file record).
+fn slow_sync(gate: Option<Arc<Gate>>) -> Hooked<MemoryStorage, SlowSync> {
+    Hooked::unbound(MemoryStorage::new(), SlowSync(gate))
 }
 
 fn pool() -> Arc<BufferPool> {
@@ -84,10 +73,7 @@ fn reopen_under_the_same_id_waits_for_calls_on_the_dropped_file() {
     let pool = pool();
     let gate = Arc::new(Gate::default());
     let id = FileId(7);
-    let old = SlowSync {
-        inner: MemoryStorage::new(),
-        gate: Some(gate.clone()),
-    };
+    let old = slow_sync(Some(gate.clone()));
     assert_eq!(pool.open_storage_as(id, old).unwrap(), id);
     pool.new_page(id).unwrap()[0] = 1;
 
@@ -103,10 +89,7 @@ fn reopen_under_the_same_id_waits_for_calls_on_the_dropped_file() {
     let opener = {
         let (pool, gate) = (pool.clone(), gate.clone());
         std::thread::spawn(move || {
-            let new = SlowSync {
-                inner: MemoryStorage::new(),
-                gate: None,
-            };
+            let new = slow_sync(None);
             let r = pool.open_storage_as(id, new);
             (r, gate.is_open())
         })
@@ -140,15 +123,7 @@ fn reopen_under_the_same_id_waits_for_calls_on_the_dropped_file() {
 fn a_dropped_files_id_is_free_at_once_when_nothing_runs_on_it() {
     let pool = pool();
     let id = FileId(3);
-    let open = |pool: &BufferPool| {
-        pool.open_storage_as(
-            id,
-            SlowSync {
-                inner: MemoryStorage::new(),
-                gate: None,
-            },
-        )
-    };
+    let open = |pool: &BufferPool| pool.open_storage_as(id, slow_sync(None));
     open(&pool).unwrap();
     let page = pool.new_page(id).unwrap().page_id();
     assert_eq!(page, PageId::new(id, 0));

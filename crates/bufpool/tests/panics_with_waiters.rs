@@ -14,10 +14,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
-use bufpool::storage::{Storage, StorageInfo};
+use bufpool::storage::Storage;
 use bufpool::{BufferPool, Error, FileId, Lsn, MemoryStorage, PageId, Wal};
 
 use crate::common;
+use crate::common::hooked::{Hooked, Hooks};
 
 const PAGE: u64 = 4096;
 
@@ -51,34 +52,18 @@ impl Steps {
     }
 }
 
-/// Memory, whose read of page `page` holds and panics when armed.
+/// Hooks that hold the read of page `page`, once armed, then panic in it (`Steps::hold_then_panic`).
 struct GatedRead {
-    inner: MemoryStorage,
     page: u64,
     steps: Arc<Steps>,
 }
 
-impl Storage for GatedRead {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+impl Hooks for GatedRead {
+    fn read(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         if offset == self.page * PAGE {
             self.steps.hold_then_panic("Storage::read_at");
         }
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> StorageInfo {
-        StorageInfo {
-            backend: "gated",
-            direct: false,
-        }
+        below.read_at(buf, offset)
     }
 }
 
@@ -114,11 +99,13 @@ fn a_read_panicking_while_another_reader_and_a_drop_wait_fails_both_reads_and_th
         let pool = Arc::new(BufferPool::builder().frames(4).build().unwrap());
         let steps = Arc::new(Steps::default());
         let file = pool
-            .open_storage(GatedRead {
-                inner: image(8, 10),
-                page: 3,
-                steps: steps.clone(),
-            })
+            .open_storage(Hooked::unbound(
+                image(8, 10),
+                GatedRead {
+                    page: 3,
+                    steps: steps.clone(),
+                },
+            ))
             .unwrap();
         let page = PageId::new(file, 3);
         steps.armed.store(true, SeqCst);

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: key and value generators and tree opening.
+//! Helpers shared by the integration tests: key and value generators, tree opening, and the fault-injecting
+//! storages' wrapper (`hooked`, a file of the pool's tests).
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -382,16 +383,21 @@ pub fn redo_above(above: &TreeWal, tree: &Tree) {
         .unwrap();
 }
 
+// The tests' fault-injecting storages (`Hooked`, `Hooks`), one file for both crates' tests.
+#[path = "../../../bufpool/tests/common/hooked.rs"]
+pub mod hooked;
+
 /// A `Storage` of the caller's over a `MemoryStorage` that panics once, at its `n`th read, write or sync from
 /// when that is armed: a log's (`log_storage_panics.rs`) or a data file's (`api_combinations.rs`).
 pub mod panicky {
     use std::sync::atomic::{AtomicI64, Ordering};
     use std::sync::Arc;
 
-    use bufpool::storage::{MemoryStorage, RecordStore, Storage, StorageInfo};
+    use bufpool::storage::{MemoryStorage, Storage};
+
+    use super::hooked::{Hooked, Hooks};
 
     pub struct Panicky {
-        pub inner: Arc<MemoryStorage>,
         /// Whose storage it is, in the panic's message ("the log storage": "the log storage's read panicked").
         pub what: &'static str,
         /// Calls to go before the panic; negative: disarmed.
@@ -401,14 +407,15 @@ pub mod panicky {
     }
 
     impl Panicky {
-        pub fn new(inner: Arc<MemoryStorage>, what: &'static str) -> Arc<Panicky> {
-            Arc::new(Panicky {
-                inner,
+        /// `inner` through disarmed `Panicky` hooks.
+        pub fn new(inner: Arc<MemoryStorage>, what: &'static str) -> Arc<Hooked<Arc<MemoryStorage>, Panicky>> {
+            let hooks = Panicky {
                 what,
                 reads: AtomicI64::new(-1),
                 writes: AtomicI64::new(-1),
                 syncs: AtomicI64::new(-1),
-            })
+            };
+            Arc::new(Hooked::new(inner, hooks))
         }
     }
 
@@ -419,36 +426,24 @@ pub mod panicky {
             .is_ok_and(|n| n == 0)
     }
 
-    impl Storage for Panicky {
-        fn len(&self) -> std::io::Result<u64> {
-            self.inner.len()
-        }
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    impl Hooks for Panicky {
+        fn read(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
             if due(&self.reads) {
                 panic!("{}'s read panicked", self.what);
             }
-            self.inner.read_at(buf, offset)
+            below.read_at(buf, offset)
         }
-        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
             if due(&self.writes) {
                 panic!("{}'s write panicked", self.what);
             }
-            self.inner.write_at(buf, offset)
+            below.write_at(buf, offset)
         }
-        fn sync(&self) -> std::io::Result<()> {
+        fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
             if due(&self.syncs) {
                 panic!("{}'s sync panicked", self.what);
             }
-            self.inner.sync()
-        }
-        fn info(&self) -> StorageInfo {
-            StorageInfo {
-                backend: "panicky",
-                direct: false,
-            }
-        }
-        fn record_store(&self) -> Option<&dyn RecordStore> {
-            self.inner.record_store()
+            below.sync()
         }
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod ext4;
+pub mod hooked;
 pub mod model;
 pub mod tmpfs;
 
