@@ -20,14 +20,15 @@ use bufpool_btree::{Op, OwnedOp, Tree, TreeWal, REGION_MIN};
 use common::{key, value};
 
 use crate::common;
+use crate::common::hooked::{Hooked, Hooks};
 use crate::log_format_version::SLOT_AT;
 
 /// Where a log's records begin: its two header slots lie below (`wal.rs`' module docs, "File format").
 const LOG_HDR: u64 = 1024;
 
-/// A log storage that loses the power at its `nth` write into the header sectors (bytes below [`LOG_HDR`]): the
-/// write lands, then [`FaultyStorage::crash_garbling`] with every sector written since the last sync garbled. That
-/// write and every later call fail (the device is gone).
+/// Hooks of a log storage that lose the power at its `nth` write into the header sectors (bytes below
+/// [`LOG_HDR`]): the write lands, then [`FaultyStorage::crash_garbling`] of `dev` (the storage below) with every
+/// sector written since the last sync garbled. That write and every later call fail (the device is gone).
 struct PowerLossAtHeaderWrite {
     dev: Arc<FaultyStorage>,
     nth: usize,
@@ -35,26 +36,14 @@ struct PowerLossAtHeaderWrite {
     image: Mutex<Option<Vec<u8>>>,
 }
 
-impl Storage for PowerLossAtHeaderWrite {
-    fn len(&self) -> io::Result<u64> {
-        self.dev.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.dev.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+impl Hooks for PowerLossAtHeaderWrite {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
+        below.write_at(buf, offset)?;
         if offset < LOG_HDR && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
-            self.dev.write_at(buf, offset)?;
             *self.image.lock().unwrap() = Some(self.dev.crash_garbling(1.0));
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
-        self.dev.write_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.dev.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.dev.info()
+        Ok(())
     }
 }
 
@@ -101,14 +90,14 @@ struct Scenario {
 fn power_loss_at_each_header_write(what: &str, make: impl Fn() -> Scenario) -> usize {
     for nth in 1..=8 {
         let s = make();
-        let dev = Arc::new(PowerLossAtHeaderWrite {
+        let hooks = Arc::new(PowerLossAtHeaderWrite {
             dev: s.log.clone(),
             nth,
             seen: AtomicUsize::new(0),
             image: Mutex::new(None),
         });
-        let opened = open(dev.clone(), s.capacity);
-        let Some(image) = dev.image.lock().unwrap().take() else {
+        let opened = open(Hooked::new(s.log.clone(), hooks.clone()), s.capacity);
+        let Some(image) = hooks.image.lock().unwrap().take() else {
             // The open made fewer than `nth` header writes: it must have opened whole.
             let wal = opened.unwrap_or_else(|e| panic!("{what}: the open without a power loss: {e}"));
             let got = keys(&wal);
@@ -313,17 +302,16 @@ fn a_power_loss_during_a_reopen_after_a_failed_upgrade_leaves_a_log_that_opens_w
 // loss garbling that write left no record when the other slot was already gone (an earlier power loss during an
 // update of it, or during the record's creation).
 
-/// A data storage whose file record lives in a second `FaultyStorage` (as the sidecar beside a file), which loses
-/// the power at the record's first write if `power_loss` is set: the write lands, then every sector of the record
-/// written since its last sync is garbled.
-struct DataWithRecord {
-    pages: Arc<FaultyStorage>,
+/// Hooks of a data storage whose file record lives in a second `FaultyStorage` (as the sidecar beside a file),
+/// which loses the power at the record's first write if `power_loss` is set: the write lands, then every sector
+/// of the record written since its last sync is garbled.
+struct RecordOn {
     record: Arc<FaultyStorage>,
     power_loss: bool,
     image: Mutex<Option<Vec<u8>>>,
 }
 
-impl bufpool::storage::RecordStore for DataWithRecord {
+impl bufpool::storage::RecordStore for RecordOn {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let len = self.record.len()?;
         if offset >= len {
@@ -345,23 +333,8 @@ impl bufpool::storage::RecordStore for DataWithRecord {
     }
 }
 
-impl Storage for DataWithRecord {
-    fn len(&self) -> io::Result<u64> {
-        self.pages.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.pages.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.pages.write_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.pages.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.pages.info()
-    }
-    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+impl Hooks for RecordOn {
+    fn record_store<'a>(&'a self, _below: &'a dyn Storage) -> Option<&'a dyn bufpool::storage::RecordStore> {
         Some(self)
     }
 }
@@ -377,14 +350,14 @@ fn a_power_loss_during_the_opens_record_write_leaves_a_data_file_that_opens_whol
         let (log, pages, record) = (dev(1), dev(2), dev(3));
         let open = |log: &Arc<FaultyStorage>, pages: &Arc<FaultyStorage>, record: &Arc<FaultyStorage>, power_loss| {
             let pool = Arc::new(BufferPool::builder().frames(256).build().unwrap());
-            let data = Arc::new(DataWithRecord {
-                pages: pages.clone(),
+            let hooks = Arc::new(RecordOn {
                 record: record.clone(),
                 power_loss,
                 image: Mutex::new(None),
             });
-            let tree = TreeWal::open_storage(log.clone()).and_then(|wal| Tree::open_storage(pool, wal, data.clone()));
-            let image = data.image.lock().unwrap().take();
+            let data = Hooked::new(pages.clone(), hooks.clone());
+            let tree = TreeWal::open_storage(log.clone()).and_then(|wal| Tree::open_storage(pool, wal, data));
+            let image = hooks.image.lock().unwrap().take();
             (tree, image)
         };
         let tree = open(&log, &pages, &record, false).0.unwrap();
