@@ -102,13 +102,16 @@
 //!   Checked across builds: `fe784b6` and `a7933b7` refuse logs of this build, files unchanged.
 //! - **A legacy log** (`BPTWAL02`, `BPTWAL03`: every log written before session 42, session 41's short ops
 //!   among its records maybe) reads as format 0, whose ops this build reads all. Its open rewrites the header
-//!   before it returns (`TreeWal::upgrade_header`): the slot not in force, then the other, each synced. Not
+//!   before it returns (`TreeWal::upgrade_header`): cuts that drop nothing, each writing the slot not in force at
+//!   the next sequence, synced (so the slot in force is durable while the other is written: R43-1). Not
 //!   left for the next cut: records of this build appended before it (short ops, notes) would sit under a header
 //!   an older build reads, and a cut writes one slot only, the other staying legacy with an earlier start whose
 //!   records a punch may have zeroed. A crash between the two writes leaves a legacy slot, but no record of this
-//!   build yet; the next open finishes. The cost: two slot writes and two fsyncs, once per legacy log. A failed
-//!   fsync of the second leaves it readable and not durable: the next open (in the same process, which reads it)
-//!   writes both slots again as read and syncs them before it appends anything (R42-3).
+//!   build yet; the next open finishes. The cost: one slot write and one fsync more than any open's (the open's
+//!   own slot write, `secure_header`, is the first), once per legacy log. A failed write or fsync of a slot puts
+//!   its old bytes back, so the slot reads legacy again, as the device holds it, and the next open upgrades it
+//!   (R42-3: left readable in this build's layout, it made a reopen in the same process take the log for
+//!   upgraded; R43-1).
 //!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
@@ -409,9 +412,14 @@
 //!   crash it costs one sequential write of what recovery reads anyway. The header slot in force is written
 //!   again and synced after them, for the same reason: it says where they are (L42-1: a bounded log's switch
 //!   whose header fsync failed left a readable slot naming the new region, which a power loss later took back).
-//!   With it the other slot, as read (one write of both): the open judges a legacy header by both slots, and a
-//!   legacy upgrade whose last fsync failed left one readable in this build's layout and legacy on the device
-//!   (R42-3).
+//!   Its contents go to the slot not in force, at the next sequence (a cut that drops nothing), never over the
+//!   slot in force and never both slots in one write (R43-1: a power loss may garble every sector being written;
+//!   one write of both lost the log, and the older slot left in force by a garbled slot in force need not hold
+//!   every record: a punch or a switch since): `TreeWal::secure_header`, synced with the torn tail's cut. So an
+//!   open costs two fsyncs (the records read, then the slot and the tail), one for a log with no record from its
+//!   start. The slot in force is durable because a slot write whose write or fsync fails is undone, its old
+//!   bytes written back (`restore_slot`): a failed log or open leaves no slot that reads other than the device
+//!   holds it.
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -506,6 +514,37 @@ fn other_slot(at: u64) -> u64 {
         SLOT_AT[0]
     }
 }
+
+/// Writes a header slot's old bytes back after a write of it whose write or fsync failed (R43-1): the new
+/// bytes, readable and not durable (Linux keeps a failed fsync's pages cached and clean; `FaultyStorage` keeps
+/// them in its live image), would otherwise be read by an open in the same process as the slot in force, which
+/// the device does not hold (L42-1's switch, R42-3's upgrade). With the old bytes back, what is read is what the
+/// device holds, and the slot in force read by the next open is durable: the open writes the slot not in force,
+/// never the one in force (`TreeWal::secure_header`). Best effort, unsynced: the old bytes are the device's
+/// already; if this write fails too, the device is failing, and the open's own write makes the new bytes durable.
+fn restore_slot(dev: &Device, at: u64, old: &[u8; SLOT_LEN]) {
+    let _ = dev.write_all_at(old, at);
+}
+
+/// A header slot's bytes as read, zeros past the device's end (a log file cut short inside its header region
+/// by a torn write of a new log's header), for [`restore_slot`].
+fn read_slot(dev: &Device, at: u64) -> io::Result<[u8; SLOT_LEN]> {
+    let mut b = [0u8; SLOT_LEN];
+    let mut r = DeviceReader {
+        dev,
+        pos: at,
+        limit: at + SLOT_LEN as u64,
+    };
+    let mut got = 0;
+    while got < SLOT_LEN {
+        match r.read(&mut b[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(b)
+}
+
 const REC_HDR: usize = 16;
 /// Largest record, in bytes (its 16-byte header included), that the log reads back: recovery takes a longer one
 /// for the end of the log (a sanity bound: a structure change logs a handful of pages). [`TreeWal::append`]
@@ -1440,18 +1479,19 @@ impl Device {
         }
     }
 
-    /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records,
-    /// durably: a file is cut, a storage (which cannot shrink) gets zeros written over it.
-    fn cut(&self, len: u64, limit: u64) -> io::Result<()> {
+    /// Makes everything from byte `len` on (up to `limit`: a bounded log's region end) unreadable as records, not
+    /// yet durably (the caller syncs: the open, with its header slot's write): a file is cut, a storage (which
+    /// cannot shrink) gets zeros written over it. Returns whether it changed anything.
+    fn cut_unsynced(&self, len: u64, limit: u64) -> io::Result<bool> {
         let cur = self.len()?.min(limit);
         if cur <= len {
-            return Ok(());
+            return Ok(false);
         }
         match self {
             Device::File(f) => f.set_len(len)?,
             Device::Storage(_) => zero_dev(self, len, cur, 64 << 10)?,
         }
-        self.sync()
+        Ok(true)
     }
 }
 
@@ -2271,6 +2311,8 @@ impl TreeWal {
                 }
             }
         }
+        // Whether the header in force was written (and synced) by this open: a new log's.
+        let mut made = false;
         let (hdr, slot) = match best {
             Some((h, _)) if bounded.is_some_and(|len| len != h.region_len) => {
                 return Err(Error::Log(format!(
@@ -2306,6 +2348,7 @@ impl TreeWal {
                 dev.write_all_at(&h.region(), 0)
                     .map_err(|e| space_or_log_err(name, "write header", e, AT_OPEN))
                     .and_then(|()| dev.sync().map_err(|e| log_err(name, "sync header", e, AT_OPEN)))?;
+                made = true;
                 (h, SLOT_AT[0])
             }
             None => {
@@ -2392,17 +2435,36 @@ impl TreeWal {
             // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
             // naming the new region: an open in the same process trusted it, the commits after it went there, and
             // a power loss brought back the old slot, whose region ends where the switch began (L42-1 in
-            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). The other slot too,
-            // as read (the bytes between them with it): the open judges a legacy header by both, and an upgrade
-            // whose last fsync failed left the slot in force readable in this build's layout and legacy on the
-            // device; an open in the same process took the log for upgraded, and a power loss after its appends
-            // brought back a slot an older build reads (R42-3 in RELIABILITY.md). The slot not in force is never
-            // read while this one is valid, so making it durable as it reads changes nothing else.
-            rewrite(&io.dev, SLOT_AT[0], (SLOT_AT[1] + SLOT_LEN as u64).min(len))
-                .map_err(|e| space_or_log_err(wal.name(), "rewrite the header slots read", e, AT_OPEN))?;
+            // RELIABILITY.md: every commit since lost, pages on disk past the end of the log). Its contents are
+            // written to the slot not in force, at the next sequence (a cut that drops nothing), never over the
+            // slot in force, and never both slots in one write (R43-1): `secure_header`. Synced with the torn
+            // tail's cut (below): one fsync for both.
+            let secured = match made {
+                true => None,
+                false => Some(
+                    wal.secure_header(&mut io)
+                        .map_err(|e| space_or_log_err(wal.name(), "write its header slot again", e, AT_OPEN))?,
+                ),
+            };
+            // The torn tail, unreadable as records from `end` on before anything is appended there. Synced with
+            // the slot's write: neither needs the other durable first. The tail lies past `end`, in the region in
+            // force, where no slot names a record (every slot's records end at `end` or before, in this region or
+            // the other); the slot names records from `start` to `end`, durable above. A power loss before the
+            // fsync leaves the slot written old, new or garbled (the slot read, in force until then, durable:
+            // `secure_header`) and the tail partly zeroed; nothing was appended yet, and the next open reads to
+            // `end` and cuts again.
             io.dev
-                .cut(io.offset(end), io.region_end())
-                .map_err(|e| log_err(wal.name(), "cut torn tail", e, AT_OPEN))?;
+                .cut_unsynced(io.offset(end), io.region_end())
+                .and_then(|cut| match cut || secured.is_some() {
+                    true => io.dev.sync(),
+                    false => Ok(()),
+                })
+                .map_err(|e| {
+                    if let Some((at, old)) = &secured {
+                        restore_slot(&io.dev, *at, old);
+                    }
+                    log_err(wal.name(), "cut its torn tail and sync its header slot", e, AT_OPEN)
+                })?;
             // A file ends at its last record now (its zeroed tail, if any, cut with the torn one): the first
             // write-out that fsyncs grows it again.
             if let Device::File(_) = io.dev {
@@ -2422,26 +2484,69 @@ impl TreeWal {
         Ok(Arc::new(wal))
     }
 
+    /// Writes the header in force again, not yet synced (the open syncs it with the torn tail's cut), so that it
+    /// is durable before the log is trusted: readable is not durable (L42-1 in RELIABILITY.md). The caller holds
+    /// `io`. Into the slot not in force, at the next sequence, which becomes the slot in force: a cut that drops
+    /// nothing. Returns that slot and its old bytes, for `restore_slot` if the write or its sync fails.
+    ///
+    /// Never over the slot in force, and never both slots in one write (R43-1): a power loss during a header
+    /// write may garble the sectors being written, and the slot not being written must then be on the device and
+    /// name every acknowledged record. The slot in force is that (it is durable: below); the other is not in
+    /// general: it names an older start, whose records a file's punch may have zeroed, or a bounded log's other
+    /// region, whose records end where a switch began. Session 42's open wrote both slots, as read, in one write
+    /// of bytes 0..640 (R42-3), whose two sectors a power loss could garble together, leaving no header; written
+    /// in place, a garbled slot in force left the older slot in force.
+    ///
+    /// The slot in force is durable because every slot write whose sync fails is undone (`restore_slot`: its old
+    /// bytes written back, so what is read is what the device holds) before the log is failed or the open
+    /// refused: a slot readable and not durable is no longer left for a later open (L42-1's switch, R42-3's
+    /// upgrade; in the same process, or a later one on the same running system, which reads Linux's cached page).
+    /// What remains (R43-O5): a slot whose restore failed too (a failing device), or a process killed between its
+    /// failed fsync and the restore; this open then makes the slot read durable, in the other slot, and only a
+    /// power loss during that very write, garbling it, loses the log.
+    fn secure_header(&self, io: &mut LogFile) -> io::Result<(u64, [u8; SLOT_LEN])> {
+        let at = other_slot(io.slot);
+        let old = read_slot(&io.dev, at)?;
+        io.dev
+            .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
+            .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
+        io.slot = at;
+        io.seq += 1;
+        Ok((at, old))
+    }
+
     /// Rewrites a legacy header (module docs, "The format version") in this build's layout, at an open, before
-    /// the log is handed out (the caller holds `io`): the slot not in force gets the header in force with the next
-    /// sequence, synced; then the other slot (the one in force until now, legacy or already this build's after an
-    /// upgrade a crash stopped) the same header with its own sequence, synced. A crash in between leaves a legacy
-    /// slot that an older build still opens, with no record of this build's written yet; the next open by this
-    /// build finishes the job. After it neither slot is one an older build reads, so from the first append on an
-    /// older build refuses the log instead of cutting it at the first op it does not know. (A cut writes the slot
-    /// not in force only: upgrading there would leave the other slot legacy, with an older start whose records a
-    /// punch may have zeroed, and records of this build after it.)
+    /// the log is handed out (the caller holds `io`; `secure_header` has written and synced the slot not in force
+    /// already, so one slot at most is still legacy): cuts that drop nothing, each writing the slot not in force
+    /// with the header in force at the next sequence, synced, while a slot is legacy. Every write goes to the slot
+    /// not in force while the slot in force is durable (R43-1: a power loss that garbles the slot being written
+    /// leaves the other). A crash in between leaves a legacy slot that an older build still opens, with no record
+    /// of this build's written yet; the next open by this build finishes the job. After it neither slot is one an
+    /// older build reads, so from the first append on an older build refuses the log instead of cutting it at the
+    /// first op it does not know. (A cut writes the slot not in force only: upgrading there would leave the other
+    /// slot legacy, with an older start whose records a punch may have zeroed, and records of this build after
+    /// it.) A failed write or fsync puts the slot's old bytes back (`restore_slot`): the slot reads legacy again,
+    /// as the device holds it, and the next open upgrades it (R42-3: left readable in this build's layout and
+    /// legacy on the device, it made a reopen in the same process take the log for upgraded).
     fn upgrade_header(&self, io: &mut LogFile) -> io::Result<()> {
-        let (in_force, seq) = (io.slot, io.seq);
-        let other = other_slot(in_force);
-        io.dev
-            .write_all_at(&io.header(self.id, io.start, seq + 1).encode(), other)?;
-        io.dev.sync()?;
-        io.slot = other;
-        io.seq = seq + 1;
-        io.dev
-            .write_all_at(&io.header(self.id, io.start, seq).encode(), in_force)?;
-        io.dev.sync()
+        for _ in 0..2 {
+            let at = other_slot(io.slot);
+            let legacy_at = |at: u64| -> io::Result<([u8; SLOT_LEN], bool)> {
+                let b = read_slot(&io.dev, at)?;
+                Ok((b, Header::decode(&b).is_some_and(|h| h.format == 0)))
+            };
+            let ((old, other_legacy), (_, here_legacy)) = (legacy_at(at)?, legacy_at(io.slot)?);
+            if !other_legacy && !here_legacy {
+                break;
+            }
+            io.dev
+                .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
+                .and_then(|()| io.dev.sync())
+                .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
+            io.slot = at;
+            io.seq += 1;
+        }
+        Ok(())
     }
 
     /// This log's identity: chosen when the log was created, kept by truncation. A tree stores it in its meta
@@ -3291,15 +3396,21 @@ impl TreeWal {
         self.write_locked(io, SyncCause::Checkpoint, true)?;
         let hdr = io.header(self.id, redo, seq);
         let at = other_slot(io.slot);
+        let old = read_slot(&io.dev, at).map_err(|e| cut_err(self.name(), "read header", e))?;
         // Refused for space, the slot not in force holds its old bytes or a torn write of the new ones: a slot
-        // that is valid names a valid log either way (below), so the cut is reported and the log goes on.
-        io.dev
-            .write_all_at(&hdr.encode(), at)
-            .map_err(|e| match is_no_space(&e) {
+        // that is valid names a valid log either way (below), so the cut is reported and the log goes on. Any
+        // failure until the slot is synced puts its old bytes back (`restore_slot`, R43-1): a slot read and not
+        // on the device must not be left for an open in the same process to take for the one in force. (A
+        // failure after the fsync, the file found unlinked, restores bytes no name leads to any more.)
+        io.dev.write_all_at(&hdr.encode(), at).map_err(|e| {
+            restore_slot(&io.dev, at, &old);
+            match is_no_space(&e) {
                 true => Error::NoSpace(format!("{}: write header: {e}", self.name())),
                 false => self.fail("write header", e),
-            })?;
-        self.write_locked(io, SyncCause::Checkpoint, true)?;
+            }
+        })?;
+        self.write_locked(io, SyncCause::Checkpoint, true)
+            .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
         io.start = redo;
         io.seq = seq;
         io.slot = at;
@@ -3376,8 +3487,15 @@ impl TreeWal {
         let hdr = to.header(self.id, redo, seq);
         io.dev
             .sync()
-            .and_then(|()| io.dev.write_all_at(&hdr.encode(), to.slot))
-            .and_then(|()| io.dev.sync())
+            .and_then(|()| read_slot(&io.dev, to.slot))
+            .and_then(|old| {
+                // A failed write or fsync of the slot puts its old bytes back (`restore_slot`): left readable
+                // and not durable, it was the slot in force to an open in the same process (L42-1, R43-1).
+                io.dev
+                    .write_all_at(&hdr.encode(), to.slot)
+                    .and_then(|()| io.dev.sync())
+                    .inspect_err(|_| restore_slot(&io.dev, to.slot, &old))
+            })
             .map_err(|e| self.fail("switch its region", e))?;
         self.syncs[SyncCause::Checkpoint as usize].fetch_add(1, Ordering::Relaxed);
         *io = to;

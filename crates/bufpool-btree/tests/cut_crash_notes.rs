@@ -29,15 +29,22 @@ const LOG_HDR: u64 = 1024;
 
 /// The log device, honest until armed. Armed, once a header slot is written (below `LOG_HDR`), every later
 /// write past the header is lost (the power went before those sectors reached the medium) and the next sync
-/// fails (the process dies in it): the crash image keeps the header slot and what was synced before.
+/// fails (the process dies in it): the crash image keeps the header slot and what was synced before. Every write
+/// after that sync is lost too (since R43-1 the failed cut writes its slot's old bytes back, which a process that
+/// died in the sync never does).
 struct CrashAfterHeader {
     armed: Arc<AtomicBool>,
     header_written: AtomicBool,
+    power_lost: AtomicBool,
     lost: Arc<AtomicU64>,
 }
 
 impl Hooks for CrashAfterHeader {
     fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.power_lost.load(SeqCst) {
+            self.lost.fetch_add(buf.len() as u64, SeqCst);
+            return Ok(());
+        }
         if self.armed.load(SeqCst) {
             if offset < LOG_HDR {
                 self.header_written.store(true, SeqCst);
@@ -50,6 +57,7 @@ impl Hooks for CrashAfterHeader {
     }
     fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
         if self.armed.load(SeqCst) && self.header_written.load(SeqCst) {
+            self.power_lost.store(true, SeqCst);
             return Err(std::io::Error::other("power lost during the sync"));
         }
         below.sync()
@@ -80,6 +88,7 @@ fn a_crash_between_the_cuts_header_and_its_notes_never_serves_a_dropped_write() 
             CrashAfterHeader {
                 armed: armed.clone(),
                 header_written: AtomicBool::new(false),
+                power_lost: AtomicBool::new(false),
                 lost: lost.clone(),
             },
         ))

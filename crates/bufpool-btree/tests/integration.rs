@@ -34,6 +34,7 @@ mod get_many_order;
 mod get_many_part;
 mod get_many_reentrant;
 mod get_many_runs_concurrent;
+mod header_rewrite_power_loss;
 mod hint_scan_concurrent;
 mod inner_children;
 mod legacy_upgrade_failed_sync;

@@ -7,7 +7,7 @@
 //! others: RELIABILITY.md). An open now writes the records it read again and syncs them before anything relies
 //! on them (`wal.rs`, `rewrite`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use crate::common::hooked::{changes_bytes, Hooked, Hooks};
@@ -25,11 +25,13 @@ const HEADER_BYTES: u64 = 1024;
 /// open's rewrite of the slots as read (L42-1, R42-3) changes no byte and is let through, and the mark is cleared
 /// at every sync: until session 43 any slot write counted and the mark outlived the first life, so the retried
 /// open failed at its first fsync, before replay, and this test passed without R39-2's fix (R43-4 in
-/// RELIABILITY.md).
+/// RELIABILITY.md). Since R43-1 an open's own slot write changes bytes (the header in force, written to the other
+/// slot at the next sequence): `let_through` such syncs pass first, once armed.
 struct HeaderSyncFails {
     log: Arc<FaultyStorage>,
     armed: AtomicBool,
     header_changed: AtomicBool,
+    let_through: AtomicU32,
 }
 
 impl Hooks for HeaderSyncFails {
@@ -40,7 +42,13 @@ impl Hooks for HeaderSyncFails {
         below.write_at(buf, offset)
     }
     fn sync(&self, below: &dyn Storage) -> std::io::Result<()> {
-        if self.header_changed.swap(false, Ordering::SeqCst) && self.armed.load(Ordering::SeqCst) {
+        if self.header_changed.swap(false, Ordering::SeqCst)
+            && self.armed.load(Ordering::SeqCst)
+            && self
+                .let_through
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+        {
             self.log.inject_next(Op::Sync, Fault::Eio);
         }
         below.sync()
@@ -65,6 +73,7 @@ fn an_open_after_a_failed_log_sync_makes_the_records_it_replays_durable() {
             log: log.clone(),
             armed: AtomicBool::new(false),
             header_changed: AtomicBool::new(false),
+            let_through: AtomicU32::new(0),
         },
     ));
     {
@@ -85,6 +94,8 @@ fn an_open_after_a_failed_log_sync_makes_the_records_it_replays_durable() {
         "the failed commit's records are readable, not durable"
     );
     // The retry: replays the 300 unacknowledged puts and checkpoints; the cut's header never becomes durable.
+    // The retried open's own slot write (R43-1) passes; its checkpoint's cut is the header write that fails.
+    dev.hooks.let_through.store(1, Ordering::SeqCst);
     dev.hooks.armed.store(true, Ordering::SeqCst);
     let data_before = data.durable_image();
     let retried = TreeWal::open_storage(dev.clone()).and_then(|wal| Tree::open_storage(pool(), wal, data.clone()));

@@ -773,7 +773,7 @@ impl Opening<'_> {
     }
 }
 
-/// The file's record: read (and written again as read, synced: R42-4), or created for an empty file whose storage
+/// The file's record: read (and written again into its other slot, synced: R42-4, R43-2), or created for an empty file whose storage
 /// keeps records; `None` for an unbound file. Refuses a file whose record or first page names another page size. With it, the identity to stamp into
 /// the pages this open writes ([`FileEntry::stamp`]): the record's, or for an unbound file the one its page 0
 /// carries if that page verifies (else 0).
@@ -806,9 +806,15 @@ fn open_record(
             // Readable is not durable: a record whose sync failed (the create of a new file's, or a raised mark's)
             // stays readable, and an open in the same process took its identity, which the pages are stamped with
             // and a tree's log then names; a power loss brought back no record (or the older one), and the next open
-            // made a new identity, so the tree refused its own log (R42-4 in RELIABILITY.md). So the slot read is
-            // written again as read and synced before anything relies on it: one 512-byte write and one fsync.
+            // made a new identity, so the tree refused its own log (R42-4 in RELIABILITY.md). So the record read is
+            // written again and synced before anything relies on it: one 512-byte write and one fsync. Into the
+            // other slot, at the next sequence, as every update of the record is, never over the slot read: that
+            // may be the only valid slot on the device (the other garbled by an earlier power loss), and a power
+            // loss garbling its rewrite then left no record: the file refused (`BadFileRecord`), or, still empty,
+            // given a new identity that its tree's log does not name (R43-2). The other slot's write lost so leaves
+            // the slot read, which is on the device unless its own write failed, and then nothing relied on it.
             Loaded::Found(r) => {
+                let r = FileRecord { seq: r.seq + 1, ..r };
                 record::store(store, &r).map_err(|e| opening.io("write the record read again", e))?;
                 Some(r)
             }

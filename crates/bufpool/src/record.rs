@@ -12,7 +12,8 @@
 //! slot, the previous record, intact. A record is only ever created for an empty file, and never over a record
 //! whose mark is above 0: an empty file beside such a record lost pages a checkpoint made durable, and its open is
 //! refused (`Error::DataFileEmptied`, R34-20 in RELIABILITY.md); starting such a file over deletes the record too.
-//! An open relies on a record it read only after writing it again as read and syncing it (`files.rs`,
+//! An open relies on a record it read only after writing it again, into the other slot at the next sequence (never
+//! over the slot read, which may be the only one on the device: R43-2), and syncing it (`files.rs`,
 //! `open_record`): a record whose sync failed stays readable and is not durable (R42-4).
 //!
 //! | bytes  | field           |

@@ -9,7 +9,9 @@
 //! `sync` moves every pending write to the durable image. [`FaultyStorage::crash`] ends the life of the storage and
 //! returns the image a restarted process would find: the durable image plus a random subset of the pending writes'
 //! 512-byte sectors (per [`FaultConfig::crash_keep_unsynced`]), which is how torn pages and lost unsynced writes
-//! arise. After a crash every call fails with EIO, so threads still running against the dead storage get errors.
+//! arise. [`FaultyStorage::crash_garbling`] is a power loss during the device's write of the pending writes on a
+//! device that garbles the sectors it was writing (neither old nor new bytes: a real disk's sector cut off
+//! mid-write). After a crash every call fails with EIO, so threads still running against the dead storage get errors.
 //!
 //! # Faults
 //! Each read, write and sync draws from a ChaCha8 generator seeded by the caller, in the order the calls take the
@@ -197,6 +199,8 @@ pub struct FaultCounts {
     pub crash_writes_torn: u64,
     /// At crashes: pending writes of which no sector survived.
     pub crash_writes_lost: u64,
+    /// At crashes of [`FaultyStorage::crash_garbling`]: sectors of pending writes left garbled.
+    pub crash_sectors_garbled: u64,
 }
 
 impl FaultCounts {
@@ -219,6 +223,7 @@ impl FaultCounts {
         self.crash_writes_kept += other.crash_writes_kept;
         self.crash_writes_torn += other.crash_writes_torn;
         self.crash_writes_lost += other.crash_writes_lost;
+        self.crash_sectors_garbled += other.crash_sectors_garbled;
     }
 
     /// Faults injected, all kinds together (latency included, crashes not).
@@ -496,6 +501,22 @@ impl FaultyStorage {
     /// (probability [`FaultConfig::crash_keep_unsynced`], drawn per sector), so unsynced pages may be lost, kept,
     /// torn at sector boundaries, or left at an older unsynced version. Calling it again returns the same image.
     pub fn crash(&self) -> Vec<u8> {
+        self.crash_with(0.0)
+    }
+
+    /// [`crash`](FaultyStorage::crash) during the device's write of the pending writes, on a device that garbles
+    /// what it was writing when the power failed: each sector of each pending write is, with probability
+    /// `garble`, left holding neither its old bytes nor its new ones (random bytes, which no checksum passes: a
+    /// real disk's sector cut off mid-write reads back as an ECC error or garbage), and otherwise survives or is
+    /// lost as at a crash. A write whose sync returned is never in flight, so only pending sectors are garbled.
+    /// With `garble` 1.0 every sector written since the last sync is garbage: the worst a power loss at that
+    /// moment can do, which a format that must survive one may only meet in sectors it can lose (a log's two
+    /// header slots, one at a time: RELIABILITY.md, "Session 43 (2026-12-06, review43)").
+    pub fn crash_garbling(&self, garble: f64) -> Vec<u8> {
+        self.crash_with(garble)
+    }
+
+    fn crash_with(&self, garble: f64) -> Vec<u8> {
         let mut st = self.state.lock();
         if st.crashed {
             return st.durable.clone();
@@ -508,16 +529,24 @@ impl FaultyStorage {
             let sectors = State::sectors(w.data.len());
             let mut kept = 0;
             for s in 0..sectors {
-                if !st.chance(keep) {
-                    continue;
-                }
-                kept += 1;
                 let from = s * SECTOR_SIZE;
                 let to = (from + SECTOR_SIZE).min(w.data.len());
                 let at = w.offset as usize + from;
+                let garbled = garble > 0.0 && st.chance(garble);
+                if !garbled && !st.chance(keep) {
+                    continue;
+                }
                 if st.durable.len() < at + (to - from) {
                     st.durable.resize(at + (to - from), 0);
                 }
+                if garbled {
+                    st.counts.crash_sectors_garbled += 1;
+                    let mut noise = vec![0u8; to - from];
+                    st.rng.fill_bytes(&mut noise);
+                    st.durable[at..at + (to - from)].copy_from_slice(&noise);
+                    continue;
+                }
+                kept += 1;
                 st.durable[at..at + (to - from)].copy_from_slice(&w.data[from..to]);
             }
             if kept == sectors {
@@ -876,6 +905,22 @@ mod tests {
             torn += s.counts().crash_writes_torn;
         }
         assert!(torn > 50, "8-sector pages at p=0.5 tear almost always");
+    }
+
+    #[test]
+    fn a_garbling_crash_garbles_only_sectors_written_since_the_last_sync() {
+        let s = FaultyStorage::new(7, FaultConfig::none());
+        s.write_at(&page(1), 0).unwrap();
+        s.sync().unwrap();
+        // Sectors 1 and 2 rewritten with the bytes they hold, sector 5 with new ones; the rest untouched.
+        s.write_at(&[1u8; 2 * SECTOR_SIZE], SECTOR_SIZE as u64).unwrap();
+        s.write_at(&[3u8; SECTOR_SIZE], 5 * SECTOR_SIZE as u64).unwrap();
+        let img = s.crash_garbling(1.0);
+        for (i, sector) in img.chunks(SECTOR_SIZE).enumerate() {
+            let garbled = !sector.iter().all(|&b| b == 1) && !sector.iter().all(|&b| b == 3);
+            assert_eq!(garbled, [1, 2, 5].contains(&i), "sector {i}");
+        }
+        assert_eq!(s.counts().crash_sectors_garbled, 3);
     }
 
     #[test]
