@@ -7,6 +7,7 @@
 //! A new file `tests/<name>.rs`: add `mod <name>;` below and write `use crate::common;` where a file of its
 //! own would write `mod common;`. `every_test_file_is_built` fails while a file is in neither place.
 
+mod bulk_load_after_failed_merges;
 mod common;
 
 mod api_combinations;

@@ -75,6 +75,35 @@
 //!   empty not, and one found whole after a refusal there if a batch above it is (the prefix promise: the
 //!   switch records are in the tree's log in key order).
 //!
+//! Session 43 (bt43) added the rest of R42-O4, off with
+//! `BUFPOOL_BTREE_MODEL_OFF=shared_patches,append_changes,empty_loads` (any of them). Their draws come from a third
+//! random stream per thread (`Worker::rng3`) and one per schedule (`run_schedule`'s `rng3`), so every draw of the
+//! first two streams is what it was: with the three off, a seed draws the schedule it drew before them; with them
+//! on, the same draws, with their changes, loads and the spare tree added, and in covered mode a scan's put of a
+//! shared key skipped when the key is a locked row (below).
+//! - **Patches of shared keys** (covered mode, `shared_patches`): every other shared id is a *locked row*
+//!   (`locked_shared`): its transactions hold its row lock from their read of the row to the end of their apply
+//!   (as `ours.rs`' transactions hold their rows' locks), so the log above orders its writers as they applied;
+//!   four in ten puts of one that has a value are logged as `Op::Patch` of the row read, and replayed by the same
+//!   skipped-patch rule; nothing writes it outside the log above. The model keeps its writers in the log's order
+//!   (appended under one lock, `SharedRows::log`), reads it under its lock (exact), and after a reopen holds the
+//!   locked rows of both trees to one prefix of that order no shorter than the log above's last commit covered
+//!   (`check_shared`); the own keys' per-thread prefixes stay as they were.
+//! - **Changes of loaded keys** (`append_changes`): a load of appended keys that returned `Ok` gives its keys to
+//!   its thread (`Part::adopted`, `Batch::owner`): one unit of the thread's changes, durable (its floor raised:
+//!   the load's final commit made the tree's log, and in covered mode the log above, durable up to the load), and
+//!   from then on own keys like the others: after about one operation in 8, a put or delete of one (in covered
+//!   mode a transaction of the log above, its put sometimes a patch), in the same epoch and across reopens,
+//!   checked by the prefix checks; the batch is no longer checked as one.
+//! - **Loads into an empty tree** (`empty_loads`): a third tree in the pool, the *spare* (its own storages and
+//!   fault rates, its images taken with the others' at a power loss or restart, closed and reopened with them),
+//!   new at the schedule's start. After one operation in 20 a thread takes it (one at a time; the others read it
+//!   meanwhile), deletes every key it holds and loads 1 to 40 (sometimes 300) pairs at random keys, below or
+//!   above the old ones, under the epoch's faults and sometimes a storage panic, then sometimes commits or
+//!   checkpoints it. Into an empty tree with no other writer `NotAbove` and `ChangedDuringLoad` are defects
+//!   (R43-3 in RELIABILITY.md); its contents are exact (`SpareState`: its deletes and loads as units, the floor
+//!   from its commits and `Ok` loads), after a reopen a prefix of them.
+//!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
 //! (`allowed`); never a panic out of the library (a closure's own panic, a `ClosurePanic`, comes back out of the
@@ -84,7 +113,8 @@
 //! over a span holds exactly the thread's own keys in it, once each, in order); one that returned an error left
 //! no trace (the docs of `put` and `delete`: "errors leave the tree as it was").
 //!
-//! Appended keys are nobody's: scans and reads check their values' form; the checks hold them to their loads.
+//! Appended keys are nobody's until a thread adopts them (session 43): scans and reads check their values' form;
+//! the checks hold them to their loads.
 //!
 //! At the end of an epoch, one of:
 //! - **power loss**, either at a random operation while the threads run (the data storages lose power first,
@@ -325,6 +355,8 @@ impl Hooks for Panicking {
 struct Images {
     trees: Vec<(Vec<u8>, Vec<u8>)>,
     upper: Option<Vec<u8>>,
+    /// The spare tree's (session 43).
+    spare: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One tree's storages: they outlive the pool and trees of an epoch (a restart or a power loss makes new ones
@@ -407,6 +439,9 @@ struct Part {
     model: BTreeMap<u64, Val>,
     /// Its changes of own keys that returned `Ok` this epoch, in order.
     ops: Vec<Change>,
+    /// Session 43 (`append_changes`): the appended keys the thread loaded (a load that returned `Ok`) and owns
+    /// from then on, as its own keys (present or deleted since).
+    adopted: std::collections::BTreeSet<u64>,
 }
 
 /// A change of an own key in a thread's part of a tree.
@@ -444,6 +479,9 @@ struct Batch {
     first: u64,
     vals: Vec<Val>,
     state: Loaded,
+    /// Session 43 (`append_changes`): the thread that owns the batch's keys since its load returned `Ok` (they
+    /// are its own keys from then on, checked by `check_trees`' prefixes, not as a batch).
+    owner: Option<usize>,
 }
 
 /// A tree's appended keys (session 42): the next id to take, and every batch loaded or tried, in the order taken.
@@ -470,6 +508,96 @@ struct New42 {
     append_loads: bool,
 }
 
+/// The features session 43 added, each on unless `BUFPOOL_BTREE_MODEL_OFF` names it (`shared_patches`,
+/// `append_changes`, `empty_loads`).
+#[derive(Clone, Copy)]
+struct New43 {
+    shared_patches: bool,
+    append_changes: bool,
+    empty_loads: bool,
+}
+
+/// Whether shared id `id` is a *locked* shared row (session 43, covered mode with `shared_patches`): every other
+/// shared id. Its covered transactions hold its row lock from their read of it to the end of their apply, as
+/// `ours.rs`' transactions hold a row's lock, so the log above orders its writers as they applied, and a put of
+/// it may be logged as a patch of the row read; nothing changes it outside the log above (a scan's put of a
+/// shared key skips it).
+fn locked_shared(threads: usize, id: u64) -> bool {
+    let step = threads as u64 + 1;
+    id < IDS && id % step == threads as u64 && (id / step).is_multiple_of(2)
+}
+
+/// The locked shared rows of an epoch (covered mode with `shared_patches`): their locks, and their writers in the
+/// log above's order.
+struct SharedRows {
+    /// `[tree][id / (threads + 1)]`: the row locks.
+    locks: Vec<Vec<Mutex<()>>>,
+    /// Every change of a locked row whose record was appended, in the log above's order (appended under this
+    /// lock, so the order of `log` is the log's).
+    log: Mutex<Vec<(usize, u64, Option<Val>)>>,
+    /// The rows as `log` leaves them (`(tree, id)`).
+    now: Mutex<BTreeMap<(usize, u64), Val>>,
+    /// How many of `log` a commit or checkpoint of the log above covers.
+    floor: AtomicU64,
+}
+
+impl SharedRows {
+    fn new(threads: usize, base: &BTreeMap<(usize, u64), Val>) -> SharedRows {
+        let rows = (IDS / (threads as u64 + 1) + 1) as usize;
+        SharedRows {
+            locks: (0..TREES)
+                .map(|_| (0..rows).map(|_| Mutex::new(())).collect())
+                .collect(),
+            log: Mutex::new(Vec::new()),
+            now: Mutex::new(base.clone()),
+            floor: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The spare tree's model (session 43, `empty_loads`): a third tree in the pool, on its own storages, that only
+/// `bulk_load`s into it when it is empty (new, or emptied by deletes) and the deletes that empty it change. One
+/// thread at a time changes it (`Spare::state`'s lock), so its contents are exact: a `Part` whose units are its
+/// deletes and loads, in order.
+#[derive(Default)]
+struct SpareState {
+    part: Part,
+    /// Units recorded (a delete, or a load's pairs).
+    units: u64,
+    /// How many of `part.ops` a commit, checkpoint or load that returned `Ok` covers.
+    floor: usize,
+    /// The last unit is a refused load not read back: there or not, even before a crash; nothing more changes
+    /// the tree this epoch (`frozen`).
+    maybe_last: bool,
+    frozen: bool,
+    /// Loads tried so far in the tree's life (the first is into a new tree).
+    loads: u64,
+}
+
+impl SpareState {
+    fn unit(&mut self, changes: &[(u64, Option<Val>)]) {
+        for &(id, v) in changes {
+            match v {
+                Some(v) => self.part.model.insert(id, v),
+                None => self.part.model.remove(&id),
+            };
+            self.part.ops.push(Change {
+                id,
+                v,
+                unit: self.units,
+            });
+        }
+        self.units += 1;
+    }
+}
+
+/// The spare tree during an epoch.
+struct Spare<'a> {
+    tree: &'a Tree,
+    store: &'a Store,
+    state: Mutex<SpareState>,
+}
+
 /// What every thread of a schedule shares during an epoch.
 struct Epoch<'a> {
     seed: u64,
@@ -481,6 +609,11 @@ struct Epoch<'a> {
     /// Storage panics armed by operations (one schedule in two).
     panics: bool,
     new42: New42,
+    new43: New43,
+    /// Covered mode with `shared_patches`: the locked shared rows.
+    shared: Option<&'a SharedRows>,
+    /// `empty_loads`: the spare tree.
+    spare: Option<&'a Spare<'a>>,
     /// `[tree]`: the appended keys' loads.
     appends: &'a [Appends],
     keys: &'a [Vec<u8>],
@@ -560,6 +693,21 @@ struct Tally {
     append_refused_switched: AtomicU64,
     append_refused_unknown: AtomicU64,
     appended_keys_checked: AtomicU64,
+    /// Session 43: transactions of locked shared rows, patches of them logged, reads of them under their lock;
+    /// loads that returned `Ok` whose keys their thread then owned, and changes of such keys; the spare tree's
+    /// loads into a new tree and into one emptied by deletes, ok and refused, its deletes, reads beside its
+    /// writer, and keys checked.
+    shared_locked_txns: AtomicU64,
+    shared_patches_logged: AtomicU64,
+    adopted_batches: AtomicU64,
+    adopted_changes: AtomicU64,
+    spare_loads_new: AtomicU64,
+    spare_loads_emptied: AtomicU64,
+    spare_loads_ok: AtomicU64,
+    spare_loads_refused: AtomicU64,
+    spare_deletes: AtomicU64,
+    spare_reads: AtomicU64,
+    spare_keys_checked: AtomicU64,
     faults: Mutex<FaultCounts>,
 }
 
@@ -579,7 +727,11 @@ impl Epoch<'_> {
     fn power_loss(&self) {
         let mut crashed = self.crashed.lock().unwrap();
         if crashed.is_none() {
-            *crashed = Some(power_loss(self.stores, self.upper.map(|u| &u.storage)));
+            *crashed = Some(power_loss(
+                self.stores,
+                self.upper.map(|u| &u.storage),
+                self.spare.map(|s| s.store),
+            ));
         }
     }
 
@@ -604,11 +756,16 @@ struct Worker<'e, 'a> {
     /// Session 42's draws (cross-tree transactions, patches, appended loads), apart from `rng` so that every draw
     /// of `rng` is what it was before them.
     rng2: Rng,
+    /// Session 43's draws (locked shared rows' patches, changes of adopted keys, the spare tree), apart from `rng`
+    /// and `rng2` for the same reason.
+    rng3: Rng,
     parts: Vec<Part>,
     next_ver: u64,
     /// Versions and patch counts of session 42's changes, apart from `next_ver` for the same reason.
     next_ver2: u64,
     next_patch: u64,
+    /// Versions of session 43's changes.
+    next_ver3: u64,
     /// Units (`Change::unit`) recorded this epoch.
     units: u64,
     history: VecDeque<String>,
@@ -636,6 +793,14 @@ impl Worker<'_, '_> {
         match id < IDS {
             true => (id % (self.e.threads as u64 + 1)) as usize,
             false => usize::MAX,
+        }
+    }
+
+    /// Whether `id` is this thread's own key in tree `t`: an id it owns, or an appended key it adopted.
+    fn mine(&self, t: usize, id: u64) -> bool {
+        match id < IDS {
+            true => self.owner(id) == self.me,
+            false => self.parts[t].adopted.contains(&id),
         }
     }
 
@@ -703,6 +868,21 @@ impl Worker<'_, '_> {
         ver
     }
 
+    /// A version for session 43's draws: bit 30 of the count set.
+    fn ver3(&mut self) -> u64 {
+        self.next_ver3 += 1;
+        ((self.me as u64 + 1) << 40) | self.next_ver3 | (1 << 30)
+    }
+
+    /// `len` drawn from `rng3`.
+    fn len3(&mut self) -> usize {
+        match self.rng3.below(10) {
+            0..=5 => 16 + self.rng3.below(120) as usize,
+            6..=8 => 16 + self.rng3.below(400) as usize,
+            _ => 600 + self.rng3.below(400) as usize,
+        }
+    }
+
     /// The value a patch makes of `old`: a new version (`PATCHED`) over `old`'s base, the same length.
     fn patched(&mut self, old: Val) -> Val {
         self.next_patch += 1;
@@ -712,7 +892,7 @@ impl Worker<'_, '_> {
 
     /// Checks a read of `id` that returned `got`: exact for an own key, well-formed otherwise.
     fn check_read(&self, t: usize, what: &str, id: u64, got: Option<&[u8]>) {
-        if self.owner(id) == self.me {
+        if self.mine(t, id) {
             let want = self.parts[t].model.get(&id).map(|&v| bytes(id, v));
             if got != want.as_deref() {
                 self.violation(format!(
@@ -757,7 +937,7 @@ impl Worker<'_, '_> {
 
     /// After a change of own key `id` failed: it left no trace (if the key can be read).
     fn read_back(&self, t: usize, id: u64, what: &str) {
-        if let Ok(v) = self.e.trees[t].get(&self.e.keys[id as usize]) {
+        if let Ok(v) = self.e.trees[t].get(&key_of(self.e.keys, id)) {
             self.check_read(t, &format!("get after a failed {what}"), id, v.as_deref());
         }
     }
@@ -786,11 +966,20 @@ impl Worker<'_, '_> {
             .iter()
             .map(|&t| self.e.done[t].iter().map(|d| d.load(Ordering::SeqCst)).collect())
             .collect();
+        // Session 43: the locked shared rows' changes appended so far (a commit of the log above covers them).
+        let shared = self
+            .e
+            .shared
+            .filter(|_| covers)
+            .map(|sh| (sh, sh.log.lock().unwrap().len() as u64));
         match run() {
             Ok(()) => {
                 self.ok();
                 if !covers {
                     return true;
+                }
+                if let Some((sh, n)) = shared {
+                    sh.floor.fetch_max(n, Ordering::SeqCst);
                 }
                 let mut floor = self.e.floor.lock().unwrap();
                 for (&t, counts) in ts.iter().zip(before) {
@@ -848,13 +1037,13 @@ impl Worker<'_, '_> {
                 self.violation(format!("{what} of tree {t}: id {id} outside the range"));
             }
             self.check_read(t, what, *id, Some(v));
-            own += usize::from(self.owner(*id) == self.me);
+            own += usize::from(self.mine(t, *id));
         }
         if whole {
             let want = self.parts[t]
                 .model
                 .keys()
-                .filter(|&&id| in_range(&self.e.keys[id as usize], lo, hi))
+                .filter(|&&id| in_range(&key_of(self.e.keys, id), lo, hi))
                 .count();
             if want != own {
                 self.violation(format!(
@@ -882,10 +1071,20 @@ impl Worker<'_, '_> {
             // Session 42: a load of appended keys after the operation, one in 25 (drawn from `rng2`; the power
             // loss's count is of `rng`'s operations).
             let append = (self.rng2.chance(4) && self.e.new42.append_loads).then(|| self.rng2.below(TREES as u64));
+            // Session 43 (from `rng3`): a change of an adopted key after about one operation in 8, a turn of the spare
+            // tree after one in 20.
+            let adopted = (self.e.new43.append_changes && self.rng3.chance(12)).then(|| self.rng3.below(TREES as u64));
+            let spare = self.e.spare.is_some() && self.rng3.chance(5);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 self.op(t, roll);
                 if let Some(a) = append.filter(|_| !self.e.stop.load(Ordering::SeqCst)) {
                     self.append_load(a as usize);
+                }
+                if let Some(a) = adopted.filter(|_| !self.e.stop.load(Ordering::SeqCst)) {
+                    self.adopted_change(a as usize);
+                }
+                if spare && !self.e.stop.load(Ordering::SeqCst) {
+                    self.spare_cycle();
                 }
             }));
             if let Err(payload) = result {
@@ -935,7 +1134,7 @@ impl Worker<'_, '_> {
         if *part == (0..usize::MAX) {
             return self.check_read(t, what, id, got);
         }
-        if self.owner(id) != self.me {
+        if !self.mine(t, id) {
             return;
         }
         let want = self.parts[t].model.get(&id).map(|&v| {
@@ -1074,6 +1273,63 @@ impl Worker<'_, '_> {
                 }
             }
         }
+        // Session 43, from `rng3`: whether a put of a locked shared row is logged as a patch of the row read.
+        let lock_row = shared && e.shared.is_some() && locked_shared(e.threads, changes[0].1);
+        let patch_row = lock_row && self.rng3.chance(40);
+        self.covered_commit(t, up, changes, as_run, shared, lock_row.then_some(patch_row));
+    }
+
+    /// The rest of a covered transaction of `changes` (`(tree, id, value, the value it patches)`): its record
+    /// appended to the log above, then its changes applied tree by tree (as a run if `as_run`), retried; still
+    /// failing, it breaks the log above. `shared`: one change of a shared key (no unit recorded); `locked`
+    /// (session 43): a locked shared row's, made under its row lock, and (`Some(true)`) a put of it logged as a
+    /// patch of the row read there.
+    fn covered_commit(
+        &mut self,
+        t: usize,
+        up: &Upper,
+        mut changes: Vec<(usize, u64, Option<Val>, Option<Val>)>,
+        as_run: bool,
+        shared: bool,
+        locked: Option<bool>,
+    ) {
+        let e = self.e;
+        let keys: Vec<std::borrow::Cow<'_, [u8]>> = changes.iter().map(|c| key_of(e.keys, c.1)).collect();
+        let _gate = up.gate.read().unwrap();
+        if up.broken.load(Ordering::SeqCst) {
+            return;
+        }
+        // Session 43: a locked shared row is read under its lock, which is held to the end of the apply.
+        let sh = e.shared.filter(|_| locked.is_some());
+        let _row = match sh {
+            Some(sh) => {
+                let (rt, id) = (changes[0].0, changes[0].1);
+                let row = sh.locks[rt][(id / (e.threads as u64 + 1)) as usize].lock().unwrap();
+                if up.broken.load(Ordering::SeqCst) {
+                    return;
+                }
+                self.note(format!("read locked shared row {id} of tree {rt}"));
+                let read = match e.trees[rt].get(&keys[0]) {
+                    Ok(v) => v,
+                    Err(err) => return e.failed("get of a locked shared row", &err),
+                };
+                let want = sh.now.lock().unwrap().get(&(rt, id)).copied();
+                if read.as_deref() != want.map(|v| bytes(id, v)).as_deref() {
+                    self.violation(format!(
+                        "locked shared row {id} of tree {rt} read under its lock: got {:?}, the log above's order \
+                         of its writers says {want:?}",
+                        read.as_deref().map(|g| parse(id, g))
+                    ));
+                    return;
+                }
+                if let (Some(true), Some(_), Some(old)) = (locked, changes[0].2, want) {
+                    changes[0].2 = Some(self.patched(old));
+                    changes[0].3 = Some(old);
+                }
+                Some(row)
+            }
+            None => None,
+        };
         let vals: Vec<Option<Vec<u8>>> = changes.iter().map(|&(_, id, v, _)| v.map(|v| bytes(id, v))).collect();
         let edits: Vec<Option<Vec<u8>>> = changes
             .iter()
@@ -1091,15 +1347,12 @@ impl Worker<'_, '_> {
                 .map(|&(tt, id, v, old)| format!("{tt}:{id}={v:?}{}", if old.is_some() { " (patch)" } else { "" }))
                 .collect::<Vec<_>>()
         ));
-        let _gate = up.gate.read().unwrap();
-        if up.broken.load(Ordering::SeqCst) {
-            return;
-        }
         let ops: Vec<Op<'_>> = changes
             .iter()
             .zip(vals.iter().zip(&edits))
-            .map(|(&(tt, id, _, _), (v, ed))| {
-                let (page, key) = (tt as u32, e.keys[id as usize].as_slice());
+            .zip(&keys)
+            .map(|((&(tt, _, _, _), (v, ed)), key)| {
+                let (page, key) = (tt as u32, &key[..]);
                 match (v, ed) {
                     (Some(val), Some(edits)) => Op::Patch {
                         page,
@@ -1112,7 +1365,29 @@ impl Worker<'_, '_> {
                 }
             })
             .collect();
-        if let Err(err) = up.wal.append(&ops) {
+        let appended = match sh {
+            // The append and its place in the rows' log under one lock: `log` is in the log above's order.
+            Some(sh) => {
+                let mut log = sh.log.lock().unwrap();
+                let r = up.wal.append(&ops);
+                if r.is_ok() {
+                    let (rt, id, v, _) = changes[0];
+                    log.push((rt, id, v));
+                    let mut now = sh.now.lock().unwrap();
+                    match v {
+                        Some(v) => now.insert((rt, id), v),
+                        None => now.remove(&(rt, id)),
+                    };
+                    e.tally.shared_locked_txns.fetch_add(1, Ordering::Relaxed);
+                    if changes[0].3.is_some() {
+                        e.tally.shared_patches_logged.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                r
+            }
+            None => up.wal.append(&ops),
+        };
+        if let Err(err) = appended {
             e.tally.covered_refused.fetch_add(1, Ordering::Relaxed);
             e.failed("append to the log above", &err);
             // A log below it that cannot write out (a full device, a bounded region past three quarters): a
@@ -1138,36 +1413,35 @@ impl Worker<'_, '_> {
             for tt in [t, 1 - t] {
                 let tree = &e.trees[tt];
                 let hints = &mut self.hints[tt];
+                // This tree's changes: `(id, key, value)`.
                 let mine = || {
                     changes
                         .iter()
                         .zip(&vals)
-                        .filter(move |(c, _)| c.0 == tt)
-                        .map(|(c, v)| (c.1, v.as_deref()))
+                        .zip(&keys)
+                        .filter(move |((c, _), _)| c.0 == tt)
+                        .map(|((c, v), k)| (c.1, &k[..], v.as_deref()))
                 };
                 applied = if as_run {
-                    let mut run: Vec<CoveredPut<'_>> = mine()
-                        .filter_map(|(id, v)| {
-                            Some(CoveredPut {
-                                key: &e.keys[id as usize],
-                                val: v?,
-                                hint: hints.get(&id).copied().unwrap_or_default(),
-                            })
+                    let mut run: Vec<(u64, CoveredPut<'_>)> = mine()
+                        .filter_map(|(id, key, v)| {
+                            let hint = hints.get(&id).copied().unwrap_or_default();
+                            Some((id, CoveredPut { key, val: v?, hint }))
                         })
                         .collect();
-                    run.sort_by(|a, b| a.key.cmp(b.key));
+                    run.sort_by(|a, b| a.1.key.cmp(b.1.key));
+                    let (ids, mut run): (Vec<u64>, Vec<CoveredPut<'_>>) = run.into_iter().unzip();
                     tree.put_covered_run(&mut run).and_then(|()| {
-                        for p in &run {
-                            hints.insert(e.ids[p.key], p.hint);
+                        for (id, p) in ids.iter().zip(&run) {
+                            hints.insert(*id, p.hint);
                         }
-                        mine().filter(|c| c.1.is_none()).try_for_each(|(id, _)| {
-                            tree.delete_covered(&e.keys[id as usize], hints.entry(id).or_default())
-                                .map(|_| ())
+                        mine().filter(|c| c.2.is_none()).try_for_each(|(id, key, _)| {
+                            tree.delete_covered(key, hints.entry(id).or_default()).map(|_| ())
                         })
                     })
                 } else {
-                    mine().try_for_each(|(id, v)| {
-                        let (key, hint) = (&e.keys[id as usize], hints.entry(id).or_default());
+                    mine().try_for_each(|(id, key, v)| {
+                        let hint = hints.entry(id).or_default();
                         match v {
                             Some(val) => tree.put_covered(key, val, hint),
                             None => tree.delete_covered(key, hint).map(|_| ()),
@@ -1239,6 +1513,7 @@ impl Worker<'_, '_> {
                 first,
                 vals: vals.clone(),
                 state: Loaded::Running,
+                owner: None,
             });
             batches.len() - 1
         };
@@ -1329,7 +1604,281 @@ impl Worker<'_, '_> {
                 state
             }
         };
-        e.appends[t].batches.lock().unwrap()[at].state = state;
+        // Session 43 (`append_changes`): a load that returned `Ok` makes its keys this thread's own, changed by
+        // it from now on (`adopted_change`): one unit of its changes, durable (the load's final commit made the
+        // tree's log, and in covered mode the log above, durable up to the load's switch record: every earlier
+        // change of the thread is there too, so the floor is all of them).
+        let adopt = state == Loaded::Ok && e.new43.append_changes;
+        {
+            let mut batches = e.appends[t].batches.lock().unwrap();
+            batches[at].state = state;
+            if adopt {
+                batches[at].owner = Some(self.me);
+            }
+        }
+        if adopt {
+            e.tally.adopted_batches.fetch_add(1, Ordering::Relaxed);
+            let unit: Vec<(usize, u64, Option<Val>)> = (0..n).map(|i| (t, first + i, Some(vals[i as usize]))).collect();
+            self.parts[t].adopted.extend(first..first + n);
+            self.changed_unit(&unit);
+            let mut floor = e.floor.lock().unwrap();
+            floor[t][self.me] = floor[t][self.me].max(self.parts[t].ops.len() as u64);
+        }
+    }
+
+    /// Session 43 (`append_changes`): a change of an appended key this thread adopted in tree `t` (its load
+    /// returned `Ok`): a put or a delete, and in covered mode a transaction of the log above (whose put may be
+    /// logged as a patch of the row), as the thread's other own keys change. The loaded edge of the tree then
+    /// splits and merges under the other threads' loads and writes.
+    fn adopted_change(&mut self, t: usize) {
+        let e = self.e;
+        let p = &self.parts[t];
+        if p.adopted.is_empty() {
+            return;
+        }
+        let nth = self.rng3.below(p.adopted.len() as u64) as usize;
+        let id = *p.adopted.iter().nth(nth).unwrap();
+        let old = p.model.get(&id).copied();
+        let v = self.rng3.chance(60).then(|| (self.ver3(), self.len3()));
+        let patch = self.rng3.chance(50);
+        e.tally.adopted_changes.fetch_add(1, Ordering::Relaxed);
+        if let Some(up) = e.upper {
+            let as_run = self.rng3.chance(50);
+            let change = match (v, old) {
+                (Some(_), Some(old)) if patch && e.new42.patches => (t, id, Some(self.patched(old)), Some(old)),
+                _ => (t, id, v, None),
+            };
+            return self.covered_commit(t, up, vec![change], as_run, false, None);
+        }
+        let (tree, k) = (&e.trees[t], appended_key(id));
+        match v {
+            Some(v) => {
+                self.note(format!("put adopted {id:#x} {v:?} in tree {t}"));
+                match tree.put(&k, &bytes(id, v)) {
+                    Ok(()) => {
+                        self.ok();
+                        self.changed(t, id, Some(v));
+                    }
+                    Err(err) => {
+                        e.failed("put of an adopted key", &err);
+                        self.read_back(t, id, "put of an adopted key");
+                    }
+                }
+            }
+            None => {
+                self.note(format!("delete adopted {id:#x} in tree {t}"));
+                match tree.delete(&k) {
+                    Ok(was) => {
+                        self.ok();
+                        if was != old.is_some() {
+                            self.violation(format!(
+                                "delete of adopted id {id:#x} in tree {t} returned {was}, the model has {old:?}"
+                            ));
+                        }
+                        if was {
+                            self.changed(t, id, None);
+                        }
+                    }
+                    Err(err) => {
+                        e.failed("delete of an adopted key", &err);
+                        self.read_back(t, id, "delete of an adopted key");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Session 43 (`empty_loads`): the spare tree, new or emptied by deletes, gets a `bulk_load` of 1 to 40
+    /// (sometimes 300) pairs at random keys (below or above the ones it held), beside the other threads' work on
+    /// the other trees in the pool, under the epoch's faults and sometimes a storage panic; then sometimes a
+    /// commit or checkpoint of it. One thread at a time (the others read it meanwhile: `spare_read`). Into an
+    /// empty tree with no other writer, `NotAbove` and `ChangedDuringLoad` are defects; `Ok` is there and durable;
+    /// refused, none of it or (the final commit's error) all of it.
+    fn spare_cycle(&mut self) {
+        let e = self.e;
+        let Some(sp) = e.spare else { return };
+        let Ok(mut st) = sp.state.try_lock() else {
+            return self.spare_read(sp);
+        };
+        if st.frozen {
+            drop(st);
+            return self.spare_read(sp);
+        }
+        let tree = sp.tree;
+        let present: Vec<u64> = st.part.model.keys().copied().collect();
+        for id in present {
+            if e.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            self.note(format!("delete {id:#x} of the spare tree"));
+            match tree.delete(&appended_key(id)) {
+                Ok(was) => {
+                    self.ok();
+                    e.tally.spare_deletes.fetch_add(1, Ordering::Relaxed);
+                    if !was && !e.crashed() {
+                        self.violation(format!(
+                            "delete of {id:#x} of the spare tree found nothing; the model has it"
+                        ));
+                    }
+                    st.unit(&[(id, None)]);
+                }
+                Err(err) => {
+                    e.failed("delete in the spare tree", &err);
+                    return;
+                }
+            }
+        }
+        let new = st.loads == 0;
+        st.loads += 1;
+        let most = if self.rng3.chance(15) { 300 } else { 40 };
+        let n = 1 + self.rng3.below(most);
+        let first = APPENDED + self.rng3.below(1 << 20);
+        let vals: Vec<Val> = (0..n)
+            .map(|_| {
+                let len = match self.rng3.chance(10) {
+                    true => 600 + self.rng3.below(400),
+                    false => 16 + self.rng3.below(200),
+                };
+                (self.ver3(), len as usize)
+            })
+            .collect();
+        let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .map(|i| (appended_key(first + i), bytes(first + i, vals[i as usize])))
+            .collect();
+        if e.panics && self.rng3.chance(10) {
+            let (s, log, calls) = (sp.store, self.rng3.chance(50), self.rng3.below(40) as i64);
+            if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+            e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+        }
+        match new {
+            true => e.tally.spare_loads_new.fetch_add(1, Ordering::Relaxed),
+            false => e.tally.spare_loads_emptied.fetch_add(1, Ordering::Relaxed),
+        };
+        self.note(format!(
+            "bulk_load of {n} keys from {first:#x} into the spare tree ({})",
+            if new { "new" } else { "emptied by deletes" }
+        ));
+        let r = tree.bulk_load(pairs.iter().map(|(k, v)| (k, v)));
+        let crashed = e.crashed();
+        match &r {
+            &Ok(m) if m == n => {
+                self.ok();
+                e.tally.spare_loads_ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(m) => self.violation(format!("bulk_load of {n} keys into the spare tree returned {m}")),
+            Err(err) => {
+                e.tally.ops_failed.fetch_add(1, Ordering::Relaxed);
+                e.tally.spare_loads_refused.fetch_add(1, Ordering::Relaxed);
+                let refusal = matches!(err, Error::NotAbove | Error::ChangedDuringLoad);
+                if (refusal || !allowed(err)) && !crashed {
+                    let check = tree.check().map(|c| (c.entries, c.depth));
+                    self.violation(format!(
+                        "bulk_load of {n} keys from {first:#x} into the spare tree, empty ({}, loads so far {}) and \
+                         written by nobody else: {err:?} (the tree's entries and depth: {check:?})",
+                        if new { "new" } else { "emptied by deletes" },
+                        st.loads
+                    ));
+                }
+            }
+        }
+        // Read the load back: none or all of it.
+        let (lo, hi) = (appended_key(first), appended_key(first + n - 1));
+        let (mut found, mut read) = (0u64, !crashed);
+        for pair in tree.range((Bound::Included(lo.as_slice()), Bound::Included(hi.as_slice()))) {
+            if !read {
+                break;
+            }
+            match pair {
+                Ok((k, v)) => {
+                    let id = self.id_of(&k).filter(|id| (first..first + n).contains(id));
+                    match id {
+                        Some(id) if parse(id, &v) == Ok(vals[(id - first) as usize]) => found += 1,
+                        _ => self.violation(format!(
+                            "a read of the spare tree's keys {first:#x}+{n} met key {k:?} with {} bytes",
+                            v.len()
+                        )),
+                    }
+                }
+                Err(err) => {
+                    e.failed("range over the spare tree", &err);
+                    read = false;
+                }
+            }
+        }
+        let unit: Vec<(u64, Option<Val>)> = (0..n).map(|i| (first + i, Some(vals[i as usize]))).collect();
+        match (r.is_ok(), read, found) {
+            (true, true, f) if f != n => {
+                self.violation(format!(
+                    "bulk_load of {n} keys into the spare tree returned Ok; {f} of them are there"
+                ));
+            }
+            (true, _, _) => {
+                st.unit(&unit);
+                if !crashed {
+                    st.floor = st.part.ops.len();
+                }
+            }
+            (false, true, 0) => {}
+            (false, true, f) if f == n => st.unit(&unit),
+            (false, true, f) => {
+                self.violation(format!(
+                    "bulk_load of {n} keys into the spare tree ({:?}) left {f} of them",
+                    r.as_ref().map_err(|e| e.to_string())
+                ));
+            }
+            (false, false, _) => {
+                st.unit(&unit);
+                st.maybe_last = true;
+                st.frozen = true;
+            }
+        }
+        if !st.frozen && self.rng3.chance(30) {
+            let before = st.part.ops.len();
+            let checkpoint = self.rng3.chance(50);
+            self.note(format!(
+                "{} of the spare tree",
+                if checkpoint { "checkpoint" } else { "commit" }
+            ));
+            let r = match checkpoint {
+                true => tree.checkpoint(),
+                false => tree.commit(),
+            };
+            match r {
+                Ok(()) => {
+                    self.ok();
+                    st.floor = st.floor.max(before);
+                }
+                Err(err) => e.failed("commit of the spare tree", &err),
+            }
+        }
+    }
+
+    /// A read of the spare tree beside its writer: keys of its loads in order, well-formed values.
+    fn spare_read(&mut self, sp: &Spare<'_>) {
+        let e = self.e;
+        e.tally.spare_reads.fetch_add(1, Ordering::Relaxed);
+        self.note("range of the spare tree".into());
+        let mut last: Option<Vec<u8>> = None;
+        for pair in sp.tree.range::<std::ops::RangeFull>(..).take(60) {
+            match pair {
+                Ok((k, v)) => {
+                    match self.id_of(&k).filter(|&id| id >= APPENDED) {
+                        Some(id) => {
+                            if let Err(m) = parse(id, &v) {
+                                self.violation(format!("range of the spare tree: {m}"));
+                            }
+                        }
+                        None => self.violation(format!("range of the spare tree met a foreign key {k:?}")),
+                    }
+                    if last.as_ref().is_some_and(|l| *l >= k) {
+                        self.violation(format!("range of the spare tree: {k:?} after {last:?}, out of order"));
+                    }
+                    last = Some(k);
+                }
+                Err(err) => return e.failed("range of the spare tree", &err),
+            }
+        }
+        self.ok();
     }
 
     /// `id_of_owner` drawn from `rng2`.
@@ -1535,7 +2084,8 @@ impl Worker<'_, '_> {
                                 Err(err) => e.failed("get inside scan", &err),
                             }
                         }
-                        2 if seen.len() % 16 == 2 => {
+                        // Session 43: never a locked shared row (only the log above changes those).
+                        2 if seen.len() % 16 == 2 && !(e.shared.is_some() && locked_shared(e.threads, shared)) => {
                             e.tally.reentrant_calls.fetch_add(1, Ordering::Relaxed);
                             if let Err(err) = tree.put(&e.keys[shared as usize], &bytes(shared, v)) {
                                 e.failed("put inside scan", &err);
@@ -1745,7 +2295,8 @@ fn prefixes(p: &Part, mine: &BTreeMap<u64, Val>, floor: usize, units: u64) -> Ve
 /// of them: `floor = ops.len()`). With `common` (covered mode: one log above orders every transaction of both
 /// trees, and a transaction may span both) the prefix is one for both trees: a transaction is in both or in
 /// neither. The appended keys are held to their loads ([`check_appended`]); `settle` (a reopen) then makes
-/// what was found the batches' state. On success each part's base and model become what was found.
+/// what was found the batches' state; those a thread adopted (session 43) are its own keys here. On success each
+/// part's base and model become what was found, and the trees' contents are returned (`None`: not read).
 #[allow(clippy::too_many_arguments)] // the schedule's state, passed apart so each call says what it checks
 fn check_trees(
     trees: &[Tree],
@@ -1757,7 +2308,7 @@ fn check_trees(
     tally: &Tally,
     still_open: bool,
     common: bool,
-) -> Result<(), String> {
+) -> Result<Vec<Option<BTreeMap<u64, Val>>>, String> {
     let mut found = Vec::new();
     for (t, tree) in trees.iter().enumerate() {
         let got = read_tree(tree, t, ids, tally, still_open)?;
@@ -1786,8 +2337,11 @@ fn check_trees(
             };
             let p = &part[t];
             let mine: BTreeMap<u64, Val> = got
-                .range(..IDS)
-                .filter(|(&id, _)| (id % (threads as u64 + 1)) as usize == th)
+                .iter()
+                .filter(|(&id, _)| match id < IDS {
+                    true => (id % (threads as u64 + 1)) as usize == th,
+                    false => p.adopted.contains(&id),
+                })
                 .map(|(&id, &v)| (id, v))
                 .collect();
             let acc = prefixes(p, &mine, floor[t][th] as usize, units);
@@ -1850,6 +2404,142 @@ fn check_trees(
             p.ops.clear();
         }
     }
+    Ok(found)
+}
+
+/// Session 43: checks the locked shared rows found in the trees (`found[tree]`, `None`: not read) against their
+/// writers in the log above's order: the rows after one prefix of `log` (over both trees: one log orders them)
+/// no shorter than `floor`, or (`whole`) after all of it. With `settle` (a reopen), `base` becomes what was found.
+fn check_shared(
+    found: &[Option<BTreeMap<u64, Val>>],
+    threads: usize,
+    base: &mut BTreeMap<(usize, u64), Val>,
+    log: &[(usize, u64, Option<Val>)],
+    floor: usize,
+    whole: bool,
+    settle: bool,
+) -> Result<(), String> {
+    let rows = |m: &BTreeMap<(usize, u64), Val>| -> BTreeMap<(usize, u64), Val> {
+        m.iter()
+            .filter(|((t, _), _)| found[*t].is_some())
+            .map(|(&k, &v)| (k, v))
+            .collect()
+    };
+    let got: BTreeMap<(usize, u64), Val> = found
+        .iter()
+        .enumerate()
+        .filter_map(|(t, f)| f.as_ref().map(|f| (t, f)))
+        .flat_map(|(t, f)| {
+            f.range(..IDS)
+                .filter(|(&id, _)| locked_shared(threads, id))
+                .map(move |(&id, &v)| ((t, id), v))
+        })
+        .collect();
+    let mut state = base.clone();
+    let mut kept = Vec::new();
+    for n in 0..=log.len() {
+        if n > 0 {
+            let (t, id, v) = log[n - 1];
+            match v {
+                Some(v) => state.insert((t, id), v),
+                None => state.remove(&(t, id)),
+            };
+        }
+        if n >= floor.min(log.len()) && (!whole || n == log.len()) && rows(&state) == got {
+            kept.push(n);
+        }
+    }
+    if kept.is_empty() {
+        let keys: std::collections::BTreeSet<&(usize, u64)> = got.keys().chain(state.keys()).collect();
+        let diff: Vec<String> = keys
+            .into_iter()
+            .filter(|k| got.get(k) != state.get(k) && found[k.0].is_some())
+            .take(6)
+            .map(|k| {
+                format!(
+                    "tree {} id {}: found {:?}, after the whole log {:?}",
+                    k.0,
+                    k.1,
+                    got.get(k),
+                    state.get(k)
+                )
+            })
+            .collect();
+        return Err(format!(
+            "the locked shared rows are after no prefix of their {} writers in the log above's order of at least \
+             {floor}{}: first differences from the whole log: {diff:?}; its last writers: {:?}",
+            log.len(),
+            if whole {
+                " (all of them: the trees are still open)"
+            } else {
+                ""
+            },
+            &log[log.len().saturating_sub(8)..]
+        ));
+    }
+    if settle {
+        *base = got;
+    }
+    Ok(())
+}
+
+/// Session 43: checks the spare tree's contents (`still_open`: at an epoch's end, before the reopen) against
+/// its model: the state after a prefix of its units no shorter than its floor (all of them while it is still
+/// open, but a refused load not read back), its keys the loads' with their values. After a reopen the model's base
+/// becomes what was found.
+fn check_spare(
+    tree: &Tree,
+    st: &mut SpareState,
+    ids: &HashMap<Vec<u8>, u64>,
+    tally: &Tally,
+    still_open: bool,
+) -> Result<(), String> {
+    let Some(got) = read_tree(tree, 2, ids, tally, still_open)? else {
+        return Ok(());
+    };
+    tally.spare_keys_checked.fetch_add(got.len() as u64, Ordering::Relaxed);
+    if let Some((&id, _)) = got.range(..APPENDED).next() {
+        return Err(format!("the spare tree holds id {id}, which no load of it wrote"));
+    }
+    let units = st.units;
+    let acc = prefixes(&st.part, &got, st.floor, units);
+    let ok = match still_open {
+        true => acc.iter().any(|a| a.0 == units || (st.maybe_last && a.0 + 1 == units)),
+        false => !acc.is_empty(),
+    };
+    if !ok {
+        let keys: std::collections::BTreeSet<&u64> = got.keys().chain(st.part.model.keys()).collect();
+        let diff: Vec<String> = keys
+            .into_iter()
+            .filter(|id| got.get(id) != st.part.model.get(id))
+            .take(6)
+            .map(|id| format!("id {id:#x}: found {:?}, model {:?}", got.get(id), st.part.model.get(id)))
+            .collect();
+        return Err(format!(
+            "the spare tree is after no prefix of its {units} units of at least {} changes (of {}{}): {} keys \
+             found, {} in the model; first differences from the whole model: {diff:?}; the prefixes that match: \
+             {:?}",
+            st.floor,
+            st.part.ops.len(),
+            if st.maybe_last {
+                ", the last a load not read back"
+            } else {
+                ""
+            },
+            got.len(),
+            st.part.model.len(),
+            acc
+        ));
+    }
+    if !still_open {
+        st.part.base = got.clone();
+        st.part.model = got;
+        st.part.ops.clear();
+        st.units = 0;
+        st.floor = 0;
+        st.maybe_last = false;
+        st.frozen = false;
+    }
     Ok(())
 }
 
@@ -1865,6 +2555,11 @@ fn check_appended(t: usize, found: &BTreeMap<u64, Val>, batches: &mut [Batch], s
         let n = b.vals.len() as u64;
         let got: Vec<(&u64, &Val)> = found.range(b.first..b.first + n).collect();
         counted += got.len();
+        if b.owner.is_some() {
+            // Adopted: its owner's prefix check holds its keys; its load returned `Ok`, so it is there.
+            there.push((b.first, true, b.state));
+            continue;
+        }
         let right = got
             .iter()
             .filter(|(&id, &v)| b.vals[(id - b.first) as usize] == v)
@@ -1913,7 +2608,7 @@ fn check_appended(t: usize, found: &BTreeMap<u64, Val>, batches: &mut [Batch], s
         }
     }
     if settle {
-        for b in batches.iter_mut() {
+        for b in batches.iter_mut().filter(|b| b.owner.is_none()) {
             let whole = found.contains_key(&b.first);
             b.state = if whole { Loaded::Ok } else { Loaded::Absent };
         }
@@ -1954,6 +2649,11 @@ impl OpenPlan {
 /// Whether `BUFPOOL_BTREE_MODEL_TRACE` asks for each reopen attempt's steps on stderr (R40-2's diagnosis).
 fn trace() -> bool {
     std::env::var_os("BUFPOOL_BTREE_MODEL_TRACE").is_some()
+}
+
+/// The spare tree (session 43) on `s`, in `pool`.
+fn open_spare(pool: &Arc<BufferPool>, s: &Store) -> bufpool_btree::Result<Tree> {
+    open_wal(s).and_then(|wal| Tree::open_storage(pool.clone(), wal, s.data_dev.clone()))
 }
 
 /// A pool of `frames` frames of 4 KiB.
@@ -2238,23 +2938,26 @@ fn message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Power loss of every storage: the data storages first, then the trees' logs, then the log above (a log may be
 /// ahead of what depends on it, never behind: a page the pool writes after its data storage lost power is lost
 /// with it, and a tree's log writes its records only after the log above is durable).
-fn power_loss(stores: &[Store], upper: Option<&Arc<FaultyStorage>>) -> Images {
+fn power_loss(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, spare: Option<&Store>) -> Images {
     let data: Vec<Vec<u8>> = stores.iter().map(|s| s.data.crash()).collect();
+    let spare_data = spare.map(|s| s.data.crash());
     let trees = stores.iter().zip(data).map(|(s, d)| (s.log.crash(), d)).collect();
     Images {
         trees,
+        spare: spare.zip(spare_data).map(|(s, d)| (s.log.crash(), d)),
         upper: upper.map(|u| u.crash()),
     }
 }
 
 /// What a restart keeps: every storage's live image, synced or not.
-fn live_images(stores: &[Store], upper: Option<&Arc<FaultyStorage>>) -> Images {
+fn live_images(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, spare: Option<&Store>) -> Images {
     Images {
         trees: stores
             .iter()
             .map(|s| (s.log.live_image(), s.data.live_image()))
             .collect(),
         upper: upper.map(|u| u.live_image()),
+        spare: spare.map(|s| (s.log.live_image(), s.data.live_image())),
     }
 }
 
@@ -2320,6 +3023,23 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         patches: mode_on("patches"),
         append_loads: mode_on("append_loads"),
     };
+    let new43 = New43 {
+        shared_patches: mode_on("shared_patches"),
+        append_changes: mode_on("append_changes"),
+        empty_loads: mode_on("empty_loads"),
+    };
+    // Session 43's draws at the schedule's level (the spare tree's storages and fault rates), apart from `rng`.
+    let mut rng3 = Rng(mix(seed ^ 0x43_b7_43));
+    let shared_on = covered && new43.shared_patches;
+    // The locked shared rows as the epoch starts (`(tree, id)`).
+    let mut shared_base: BTreeMap<(usize, u64), Val> = BTreeMap::new();
+    let mut spare_store: Option<Store> = new43.empty_loads.then(|| {
+        let log = FaultyStorage::new(rng3.next(), FaultConfig::none());
+        let data = FaultyStorage::new(rng3.next(), FaultConfig::none());
+        Store::new(log, data, rng3.below(3) == 0)
+    });
+    let mut spare_tree: Option<Tree> = None;
+    let mut spare_state = SpareState::default();
     let appends: Vec<Appends> = (0..TREES).map(|_| Appends::default()).collect();
     let mut upper: Option<Arc<FaultyStorage>> =
         covered.then(|| Arc::new(FaultyStorage::new(rng.next(), FaultConfig::none())));
@@ -2357,6 +3077,9 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             if let Some(p) = parts.get_mut((id % (threads as u64 + 1)) as usize) {
                 p[t].base.insert(id, v);
                 p[t].model.insert(id, v);
+            }
+            if shared_on && locked_shared(threads, id) {
+                shared_base.insert((t, id), v);
             }
         }
         let mut loaded = false;
@@ -2419,6 +3142,13 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             return vec![format!("seed {seed}: load: {e}")];
         }
     }
+    // The spare tree (session 43): new and empty; its first load is into a new tree.
+    if let Some(s) = &spare_store {
+        match open_spare(&opened.pool, s) {
+            Ok(tree) => spare_tree = Some(tree),
+            Err(e) => return vec![format!("seed {seed}: the spare tree's create: {e}")],
+        }
+    }
     for epoch in 0..EPOCHS {
         // Faults for this epoch: per storage, none on half.
         let mut rates = Vec::new();
@@ -2428,12 +3158,23 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             st.set_config(FaultConfig::honest(p));
             rates.push(p);
         }
+        let mut spare_rates = Vec::new();
+        for st in spare_store.iter().flat_map(|s| [&s.log, &s.data]) {
+            let p = [0.0, 0.0, 0.001, 0.005][rng3.below(4) as usize];
+            st.set_config(FaultConfig::honest(p));
+            spare_rates.push(p);
+        }
         let bounded: Vec<bool> = stores.iter().map(|s| s.bounded).collect();
+        let spare_desc = match &spare_store {
+            Some(s) => format!(", the spare tree's {spare_rates:?} bounded {}", s.bounded),
+            None => String::new(),
+        };
         let fail = |what: String| {
             vec![format!(
                 "seed {seed} epoch {epoch} (fault rates of log, data per tree{} {rates:?}, bounded logs {bounded:?}, \
-                 storage panics {panics}): {what}",
-                if covered { " and of the log above" } else { "" }
+                 storage panics {panics}{}): {what}",
+                if covered { " and of the log above" } else { "" },
+                spare_desc
             )]
         };
         let end = match rng.below(8) {
@@ -2443,6 +3184,15 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             _ => End::Close,
         };
         let total = OPS * threads as u64;
+        let shared_rows = shared_on.then(|| SharedRows::new(threads, &shared_base));
+        let spare = spare_tree
+            .as_ref()
+            .zip(spare_store.as_ref())
+            .map(|(tree, store)| Spare {
+                tree,
+                store,
+                state: Mutex::new(std::mem::take(&mut spare_state)),
+            });
         let ep = Epoch {
             seed,
             threads,
@@ -2451,6 +3201,9 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             upper: opened.upper.as_ref(),
             panics,
             new42,
+            new43,
+            shared: shared_rows.as_ref(),
+            spare: spare.as_ref(),
             appends: &appends,
             keys: &keys,
             ids: &ids,
@@ -2485,10 +3238,12 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                             me,
                             rng: Rng(sd),
                             rng2: Rng(mix(sd ^ 0x42_b7_42)),
+                            rng3: Rng(mix(sd ^ 0x43_b7_43)),
                             parts: p,
                             next_ver: (epoch as u64) << 32,
                             next_ver2: (epoch as u64) << 32,
                             next_patch: 0,
+                            next_ver3: (epoch as u64) << 32,
                             units: 0,
                             history: VecDeque::new(),
                             hints: vec![HashMap::new(); TREES],
@@ -2507,6 +3262,19 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         let broken = ep.broken();
         floor = ep.floor.into_inner().unwrap();
         let mut images = ep.crashed.into_inner().unwrap();
+        // Session 43: the locked shared rows' writers and floor, and the spare tree's model.
+        let (shared_log, mut shared_floor) = match shared_rows {
+            Some(sh) => (sh.log.into_inner().unwrap(), sh.floor.into_inner() as usize),
+            None => (Vec::new(), 0),
+        };
+        if let Some(sp) = spare {
+            spare_state = sp.state.into_inner().unwrap();
+        }
+        if let Some(s) = &spare_store {
+            s.log.clear_triggers();
+            s.data.clear_triggers();
+            s.disarm();
+        }
         for s in &stores {
             // An ENOSPC injected but not yet met would fail the checks' or the close's first write; so would a
             // storage panic armed.
@@ -2522,8 +3290,18 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         }
         let (trees, up) = (&opened.trees, opened.upper.as_ref());
         if images.is_none() {
-            for st in stores.iter().flat_map(|s| [&s.log, &s.data]).chain(upper.as_ref()) {
+            for st in stores
+                .iter()
+                .chain(&spare_store)
+                .flat_map(|s| [&s.log, &s.data])
+                .chain(upper.as_ref())
+            {
                 st.set_config(FaultConfig::crash_only());
+            }
+            if let Some(tree) = &spare_tree {
+                if let Err(e) = check_spare(tree, &mut spare_state, &ids, tally, true) {
+                    return fail(format!("before the epoch's end ({end:?}): {e}"));
+                }
             }
             // The threads are done: the trees must be whole and hold exactly what the models say (unless a
             // transaction broke the log above: its trees hold part of it until the reopen redoes it).
@@ -2543,8 +3321,15 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                     .collect();
                 // On a copy: the reopen is checked against the same changes.
                 let mut copy = parts.clone();
-                if let Err(e) = check_trees(trees, threads, &mut copy, &all, &ids, &appends, tally, true, covered) {
-                    return fail(format!("before the epoch's end ({end:?}): {e}"));
+                let found = match check_trees(trees, threads, &mut copy, &all, &ids, &appends, tally, true, covered) {
+                    Ok(found) => found,
+                    Err(e) => return fail(format!("before the epoch's end ({end:?}): {e}")),
+                };
+                if shared_on {
+                    let mut base = shared_base.clone();
+                    if let Err(e) = check_shared(&found, threads, &mut base, &shared_log, 0, true, false) {
+                        return fail(format!("before the epoch's end ({end:?}): {e}"));
+                    }
                 }
             }
         }
@@ -2555,11 +3340,11 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             }
             End::PowerLossRunning | End::PowerLossStopped => {
                 tally.power_losses_stopped.fetch_add(1, Ordering::Relaxed);
-                images = Some(power_loss(&stores, upper.as_ref()));
+                images = Some(power_loss(&stores, upper.as_ref(), spare_store.as_ref()));
             }
             End::Restart => {
                 tally.restarts.fetch_add(1, Ordering::Relaxed);
-                images = Some(live_images(&stores, upper.as_ref()));
+                images = Some(live_images(&stores, upper.as_ref(), spare_store.as_ref()));
             }
             End::Close => {
                 tally.closes.fetch_add(1, Ordering::Relaxed);
@@ -2585,7 +3370,23 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                     }
                 }
                 if all_closed {
+                    if let Some(tree) = spare_tree.take() {
+                        if let Err(e) = tree.close() {
+                            tally.closes_failed.fetch_add(1, Ordering::Relaxed);
+                            all_closed = false;
+                            let e = e.into_error();
+                            if !allowed(&e) {
+                                return fail(format!("the spare tree's close: unexpected error {e:?}"));
+                            }
+                        }
+                    }
+                }
+                if all_closed {
                     same_pool = true;
+                    shared_floor = shared_log.len();
+                    // A load not read back may or may not have switched: the floor stops before it.
+                    let last = spare_state.units.saturating_sub(u64::from(spare_state.maybe_last));
+                    spare_state.floor = spare_state.part.ops.iter().filter(|c| c.unit < last).count();
                     // Everything must be there.
                     for (t, f) in floor.iter_mut().enumerate() {
                         for (th, f) in f.iter_mut().enumerate() {
@@ -2593,7 +3394,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                         }
                     }
                 } else {
-                    images = Some(live_images(&stores, upper.as_ref()));
+                    images = Some(live_images(&stores, upper.as_ref(), spare_store.as_ref()));
                 }
             }
         }
@@ -2604,6 +3405,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         } = opened;
         drop(trees);
         drop(old_upper);
+        spare_tree = None;
         let plan = OpenPlan::draw(&mut rng, panics);
         if same_pool {
             opened = match open_in(pool, &stores, upper.as_ref(), frames, plan, tally, None) {
@@ -2626,9 +3428,14 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             upper = images
                 .upper
                 .map(|u| Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), u)));
+            spare_store = spare_store.zip(images.spare).map(|(s, (log, data))| {
+                let log = FaultyStorage::from_image(rng3.next(), FaultConfig::none(), log);
+                let data = FaultyStorage::from_image(rng3.next(), FaultConfig::none(), data);
+                Store::new(log, data, s.bounded)
+            });
             // R40-2's diagnosis: a fault-free recovery of copies of the storages, checked as the reopen is.
             let probe = |when: &str| {
-                let imgs = live_images(&stores, upper.as_ref());
+                let imgs = live_images(&stores, upper.as_ref(), None);
                 let st: Vec<Store> = stores
                     .iter()
                     .zip(imgs.trees)
@@ -2672,7 +3479,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 Err(e) => return fail(format!("recovery after {end:?}: {e}")),
             };
         }
-        if let Err(e) = check_trees(
+        let found = match check_trees(
             &opened.trees,
             threads,
             &mut parts,
@@ -2683,7 +3490,31 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             false,
             covered,
         ) {
-            return fail(format!("after {end:?} and the reopen: {e}"));
+            Ok(found) => found,
+            Err(e) => return fail(format!("after {end:?} and the reopen: {e}")),
+        };
+        if shared_on {
+            if let Err(e) = check_shared(
+                &found,
+                threads,
+                &mut shared_base,
+                &shared_log,
+                shared_floor,
+                false,
+                true,
+            ) {
+                return fail(format!("after {end:?} and the reopen: {e}"));
+            }
+        }
+        if let Some(s) = &spare_store {
+            let tree = match open_spare(&opened.pool, s) {
+                Ok(tree) => tree,
+                Err(e) => return fail(format!("after {end:?}: the spare tree's open: {e}")),
+            };
+            if let Err(e) = check_spare(&tree, &mut spare_state, &ids, tally, false) {
+                return fail(format!("after {end:?} and the reopen: {e}"));
+            }
+            spare_tree = Some(tree);
         }
         tally.reopens_checked.fetch_add(1, Ordering::Relaxed);
     }
@@ -2693,7 +3524,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
 
 /// Whether the model's feature `name` is on: all are, unless `BUFPOOL_BTREE_MODEL_OFF` names it (a
 /// comma-separated list of `covered`, `panics`, `bulk`, `upper_panics`, `cross_tree`, `patches`,
-/// `append_loads`), to tell a failure's cause apart.
+/// `append_loads`, `shared_patches`, `append_changes`, `empty_loads`), to tell a failure's cause apart.
 fn mode_on(name: &str) -> bool {
     std::env::var("BUFPOOL_BTREE_MODEL_OFF").map_or(true, |off| !off.split(',').any(|o| o.trim() == name))
 }
@@ -2809,7 +3640,10 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          appends refused {}, applies retried {}, logs above broken {}, commits / checkpoints of the log above {} / \
          {}, records replayed {}; storage panics armed {} (the log above's {}), met {}; bulk loads ok {}, failed {}; open attempts under \
          faults {}; transactions over both trees {}; patches logged {}, replayed {}, skipped {}; appended loads ok \
-         {}, refused {} (read back empty {}, whole {}, not read {}); appended keys checked {}; violations {}",
+         {}, refused {} (read back empty {}, whole {}, not read {}); appended keys checked {}; locked shared \
+         transactions {} (patches {}); adopted loads {}, changes of adopted keys {}; spare tree loads into a new \
+         tree {}, into an emptied one {} (ok {}, refused {}), its deletes {}, reads beside its writer {}, keys \
+         checked {}; violations {}",
         n(&t.ops_ok),
         n(&t.ops_failed),
         n(&t.closure_panics),
@@ -2864,6 +3698,17 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         n(&t.append_refused_switched),
         n(&t.append_refused_unknown),
         n(&t.appended_keys_checked),
+        n(&t.shared_locked_txns),
+        n(&t.shared_patches_logged),
+        n(&t.adopted_batches),
+        n(&t.adopted_changes),
+        n(&t.spare_loads_new),
+        n(&t.spare_loads_emptied),
+        n(&t.spare_loads_ok),
+        n(&t.spare_loads_refused),
+        n(&t.spare_deletes),
+        n(&t.spare_reads),
+        n(&t.spare_keys_checked),
         violations.len()
     );
     assert!(violations.is_empty(), "{violations:#?}");

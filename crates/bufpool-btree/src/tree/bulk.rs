@@ -8,7 +8,9 @@
 //!
 //! # How
 //! - **The right edge**: the build starts from the tree's right edge, read under the meta latch: the last leaf
-//!   and the last inner node of each level above it (an empty tree's edge is its empty root leaf). Each edge node
+//!   and the last inner node of each level above it (an empty tree's edge is its empty root leaf; an empty last
+//!   leaf whose low fence is above the first pair's key, which deletes leave when their merges fail, is merged
+//!   into its left neighbour first, `Tree::merge_underfull`, and the edge read again). Each edge node
 //!   is the node in progress of its level: the last leaf's entries come before the input's pairs, and each edge
 //!   inner node keeps its children but its last one (the edge node below, which rejoins it when it closes). An
 //!   edge node is rewritten *in place*: its new image is kept in memory and only logged by the switch, never
@@ -377,7 +379,9 @@ impl Tree {
     /// (leaves and inner nodes filled as full as their pages allow, leaves chained), writes and syncs them, then
     /// switches them in with one logged record and commits. The tree may be empty, or hold keys that all lie below
     /// the first pair's (append mode, as LMDB's `MDB_APPEND`): the new pairs continue its last leaf and the last
-    /// node of each level above it. Returns the number of pairs loaded. Durable when it returns.
+    /// node of each level above it. An empty last leaf whose low fence lies above the first pair's key (left by
+    /// deletes whose merges failed) is first merged into its left neighbour, as those deletes would have done.
+    /// Returns the number of pairs loaded. Durable when it returns.
     ///
     /// Crash-safe: killed at any point, the tree reopens as it was before the call or with every pair loaded; the
     /// pages of an interrupted load are leaked past the end of the data file (see the module docs of
@@ -408,8 +412,23 @@ impl Tree {
         let Some((first, _)) = input.peek() else {
             return Ok(0);
         };
-        let edge = self.right_edge()?;
         let first = first.as_ref();
+        let mut edge = self.right_edge()?;
+        // An empty last leaf whose low fence is above the first key: the delete that emptied it could not merge
+        // it into its left neighbour (a merge is best effort: `Tree::delete`), and the tree's keys may all lie
+        // below the first key, or be none at all. Merge it away now, as that delete would have, while that
+        // changes the edge; a leaf that still holds no key above the first one then refuses (R43-3 in
+        // RELIABILITY.md: an emptied tree refused every load below its old keys).
+        while edge.leaf.is_empty() && edge.low.as_deref().is_some_and(|low| first < low) {
+            let low = edge.low.clone().unwrap_or_default();
+            self.merge_underfull(&low)?;
+            let next = self.right_edge()?;
+            let same = next.root == edge.root && next.pages[0].no == edge.pages[0].no && next.low == edge.low;
+            edge = next;
+            if same {
+                break;
+            }
+        }
         let above = match edge.leaf.last() {
             Some((last, _)) => first > last.as_slice(),
             None => edge.low.as_deref().is_none_or(|low| first >= low),
