@@ -1747,7 +1747,7 @@ impl Worker<'_, '_> {
             .collect();
         if e.panics && self.rng3.chance(10) {
             let (s, log, calls) = (sp.store, self.rng3.chance(50), self.rng3.below(40) as i64);
-            if log { &s.log_dev } else { &s.data_dev }.arm(calls);
+            if log { &s.log_dev } else { &s.data_dev }.hooks.arm(calls);
             e.tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
         }
         match new {
