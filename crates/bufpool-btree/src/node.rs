@@ -2005,13 +2005,13 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
 
-    /// A xorshift generator started at `x`: `rnd(n)` is a number below `n`.
-    fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
+    /// A xorshift generator started at `x`: `rnd(n)` is a number below `n` (the crate's unit tests' seeded draws).
+    pub(crate) fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
         move |n| {
             x ^= x << 13;
             x ^= x >> 7;

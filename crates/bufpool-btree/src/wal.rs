@@ -4027,13 +4027,7 @@ mod tests {
     /// 41 encoded them (R42-O5).
     #[test]
     fn tpcc_records_encode_as_session_41s_encoder_did() {
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut draw = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut draw = crate::node::tests::xorshift(0x9e37_79b9_7f4a_7c15);
         let (wh, dist, cust, hist, new_order, order, order_cust, order_line, stock) = (0, 1, 2, 4, 5, 6, 7, 8, 10);
         let edits = [4u8, 0, 2, 0, 9, 9, 30, 0, 1, 0, 5];
         for round in 0..3000 {

@@ -653,16 +653,7 @@ fn stack_on(above: impl Storage, log: impl Storage, data: impl Storage, create: 
         true => Tree::create_storage(pool_for(&wal), wal.clone(), data).unwrap(),
         false => Tree::open_storage(pool_for(&wal), wal.clone(), data).unwrap(),
     };
-    above
-        .scan(|_, ops| {
-            for op in ops {
-                if let bufpool_btree::OwnedOp::Put(_, k, v) = op {
-                    tree.put_covered(&k, &v, &mut LeafHint::default())?;
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
+    crate::common::redo_above(&above, &tree);
     Stack { above, wal, tree }
 }
 

@@ -193,6 +193,26 @@ fn a_power_loss_during_the_open_of_a_log_never_cut_leaves_a_log_that_opens_whole
     }
 }
 
+/// Makes `wal`'s cut before `end` (`what`: a "cut" of the header slot, or a bounded log's "switch") fail at its
+/// second fsync, its header slot's (the first makes its records durable), and drops the failed log: the fault
+/// must fire there, and the slot's failed write must be put back as the device holds it (slot 1: both scenarios
+/// write it).
+fn fail_the_header_sync(log: &FaultyStorage, wal: Arc<TreeWal>, end: u64, what: &str) {
+    let syncs = log.counts().syncs;
+    log.inject_nth(IoOp::Sync, syncs + 2, Fault::Eio);
+    assert!(
+        wal.truncate_before(end).is_err(),
+        "the {what}'s header sync was to fail"
+    );
+    assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
+    drop(wal);
+    assert_eq!(
+        &log.live_image()[512..640],
+        &log.durable_image()[512..640],
+        "the failed {what}'s slot was not put back as the device holds it"
+    );
+}
+
 /// L42-1's state: a bounded log's first switch whose header fsync failed, so the slot in force (slot 1, naming the
 /// new region) is readable and not durable, and the device holds zeros there; slot 0, durable, names the old
 /// region. The open in the same process makes the slot in force durable; a power loss during that must not
@@ -206,20 +226,8 @@ fn a_power_loss_during_a_reopen_after_a_failed_switch_header_sync_leaves_a_log_t
         let ends: Vec<u64> = (0..120).map(|i| put(&wal, i)).collect();
         wal.commit().unwrap();
         // Past half the region: the cut switches. Its syncs: the new region's records, then its header slot.
-        let syncs = log.counts().syncs;
-        log.inject_nth(IoOp::Sync, syncs + 2, Fault::Eio);
-        assert!(
-            wal.truncate_before(ends[99]).is_err(),
-            "the switch's header sync was to fail"
-        );
-        assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
-        drop(wal);
+        fail_the_header_sync(&log, wal, ends[99], "switch");
         assert_eq!(&log.durable_image()[512..520], &[0; 8], "slot 1 was never durable");
-        assert_eq!(
-            &log.live_image()[512..640],
-            &log.durable_image()[512..640],
-            "the failed switch's slot was not put back as the device holds it"
-        );
         Scenario {
             log,
             capacity: Some(CAP),
@@ -238,20 +246,7 @@ fn a_power_loss_during_a_reopen_after_a_failed_cut_header_sync_leaves_a_log_that
         let ends: Vec<u64> = (0..40).map(|i| put(&wal, i)).collect();
         wal.commit().unwrap();
         // The cut's syncs: its records (none new), then its header slot.
-        let syncs = log.counts().syncs;
-        log.inject_nth(IoOp::Sync, syncs + 2, Fault::Eio);
-        assert!(
-            wal.truncate_before(ends[29]).is_err(),
-            "the cut's header sync was to fail"
-        );
-        assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
-        drop(wal);
-        let (live, durable) = (log.live_image(), log.durable_image());
-        assert_eq!(
-            &live[512..640],
-            &durable[512..640],
-            "the failed cut's slot was not put back as the device holds it"
-        );
+        fail_the_header_sync(&log, wal, ends[29], "cut");
         Scenario {
             log,
             capacity: None,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op, Storage};
 use bufpool::BufferPool;
-use bufpool_btree::{LeafHint, Tree, TreeWal};
+use bufpool_btree::{Tree, TreeWal};
 use common::hooked::{Hooked, Hooks};
 use common::{key, value};
 
@@ -64,6 +64,17 @@ fn check_keys(tree: &Tree, ids: std::ops::Range<u64>, key: fn(u64) -> Vec<u8>, v
     }
 }
 
+/// Checks that a failed fsync dropped `what`, written past the data file's durable length `durable`: readable
+/// (the live image longer), not durable (the durable image as long as before).
+fn dropped_past(data: &FaultyStorage, durable: usize, what: &str) {
+    assert!(
+        data.live_image().len() > durable && data.durable_image().len() == durable,
+        "the failed fsync was to drop {what}: durable {} bytes, live {}",
+        data.durable_image().len(),
+        data.live_image().len()
+    );
+}
+
 /// Pages appended past the data file's old end (a tree grown from a few keys to thousands: new leaves and inner
 /// pages), their checkpoint's data fsync failed: the file's readable length and pages are not durable. The
 /// reopen in the same process reads them; its checkpoint cuts the log; a power loss must lose nothing.
@@ -83,12 +94,7 @@ fn new_pages_whose_data_fsync_failed_are_not_trusted_by_a_reopen_in_the_same_pro
     tree.commit().unwrap();
     dev.data.inject_next(Op::Sync, Fault::Eio);
     assert!(tree.checkpoint().is_err(), "the checkpoint whose data fsync failed");
-    assert!(
-        dev.data.live_image().len() > pages && dev.data.durable_image().len() == pages,
-        "the failed fsync was to drop pages past the old end: durable {} bytes, live {}",
-        dev.data.durable_image().len(),
-        dev.data.live_image().len()
-    );
+    dropped_past(&dev.data, pages, "pages past the old end");
     drop(tree);
     let tree = dev.open();
     check(&tree, 0..KEYS, 1, "the reopen");
@@ -133,12 +139,7 @@ fn a_bulk_load_retried_after_its_failed_data_fsync_and_a_reopen_survives_a_power
     dev.data.inject_next(Op::Sync, Fault::Eio);
     let r = tree.bulk_load(pairs());
     assert!(r.is_err(), "the load whose data fsync failed: {r:?}");
-    assert!(
-        dev.data.live_image().len() > durable && dev.data.durable_image().len() == durable,
-        "the failed fsync was to drop the load's pages: durable {} bytes, live {}",
-        dev.data.durable_image().len(),
-        dev.data.live_image().len()
-    );
+    dropped_past(&dev.data, durable, "the load's pages");
     drop(tree);
     let tree = dev.open();
     check_keys(&tree, 0..BEFORE, ordered, 0, "the reopen");
@@ -244,16 +245,7 @@ fn covered_changes_whose_data_fsync_failed_survive_a_same_process_reopen_and_cut
         wal.flush_first(above.clone()).unwrap();
         let tree = Tree::open_storage(pool, wal, dev.data.clone()).unwrap();
         // The engine's replay, then its checkpoint and the cut of the log above.
-        above
-            .scan(|_, ops| {
-                for op in ops {
-                    if let bufpool_btree::OwnedOp::Put(_, k, v) = op {
-                        tree.put_covered(&k, &v, &mut LeafHint::default())?;
-                    }
-                }
-                Ok(())
-            })
-            .unwrap();
+        common::redo_above(&above, &tree);
         let r = above.begin_checkpoint();
         Tree::checkpoint_all(std::slice::from_ref(&tree)).unwrap();
         above.truncate_before(r).unwrap();
@@ -265,15 +257,7 @@ fn covered_changes_whose_data_fsync_failed_survive_a_same_process_reopen_and_cut
     }
     tree.checkpoint().unwrap();
     for id in 0..KEYS {
-        let (k, v) = (key(id), value(id, 1));
-        above
-            .append(&[bufpool_btree::Op::Put {
-                page: 0,
-                key: &k,
-                val: &v,
-            }])
-            .unwrap();
-        tree.put_covered(&k, &v, &mut LeafHint::default()).unwrap();
+        common::covered_put(&above, &tree, &key(id), &value(id, 1));
     }
     above.commit().unwrap();
     dev.data.inject_next(Op::Sync, Fault::Eio);

@@ -1057,6 +1057,35 @@ impl Worker<'_, '_> {
         id_of_key(self.e.ids, k)
     }
 
+    /// Reads back the appended keys `first..first + vals.len()` of `tree` after a bulk load of them (no other
+    /// thread writes them): counts those holding their value of `vals`; any other key or value in the range is a
+    /// violation ("a read of {keys} met key ..."). Returns the count and whether the read reached the range's end
+    /// (not tried after a crash; a failed read is counted as `op`).
+    fn read_appended(&self, tree: &Tree, first: u64, vals: &[Val], crashed: bool, keys: &str, op: &str) -> (u64, bool) {
+        let n = vals.len() as u64;
+        let (lo, hi) = (appended_key(first), appended_key(first + n - 1));
+        let (mut found, mut read) = (0u64, !crashed);
+        for pair in tree.range((Bound::Included(lo.as_slice()), Bound::Included(hi.as_slice()))) {
+            if !read {
+                break;
+            }
+            match pair {
+                Ok((k, v)) => {
+                    let id = self.id_of(&k).filter(|id| (first..first + n).contains(id));
+                    match id {
+                        Some(id) if parse(id, &v) == Ok(vals[(id - first) as usize]) => found += 1,
+                        _ => self.violation(format!("a read of {keys} met key {k:?} with {} bytes", v.len())),
+                    }
+                }
+                Err(err) => {
+                    self.e.failed(op, &err);
+                    read = false;
+                }
+            }
+        }
+        (found, read)
+    }
+
     fn run(&mut self) {
         for _ in 0..OPS {
             if self.e.stop.load(Ordering::SeqCst) {
@@ -1551,30 +1580,14 @@ impl Worker<'_, '_> {
             }
         };
         // Read the batch back (only this thread writes its keys): none or all of it, whatever the outcome.
-        let (lo, hi) = (appended_key(first), appended_key(first + n - 1));
-        let mut found = 0u64;
-        let mut read = !crashed;
-        for pair in tree.range((Bound::Included(lo.as_slice()), Bound::Included(hi.as_slice()))) {
-            if !read {
-                break;
-            }
-            match pair {
-                Ok((k, v)) => {
-                    let id = self.id_of(&k).filter(|id| (first..first + n).contains(id));
-                    match id {
-                        Some(id) if parse(id, &v) == Ok(vals[(id - first) as usize]) => found += 1,
-                        _ => self.violation(format!(
-                            "a read of the appended keys {first:#x}+{n} of tree {t} met key {k:?} with {} bytes",
-                            v.len()
-                        )),
-                    }
-                }
-                Err(err) => {
-                    e.failed("range over appended keys", &err);
-                    read = false;
-                }
-            }
-        }
+        let (found, read) = self.read_appended(
+            tree,
+            first,
+            &vals,
+            crashed,
+            &format!("the appended keys {first:#x}+{n} of tree {t}"),
+            "range over appended keys",
+        );
         let state = match (state, read, found) {
             (Loaded::Ok, true, f) if f != n => {
                 self.violation(format!(
@@ -1782,29 +1795,14 @@ impl Worker<'_, '_> {
             }
         }
         // Read the load back: none or all of it.
-        let (lo, hi) = (appended_key(first), appended_key(first + n - 1));
-        let (mut found, mut read) = (0u64, !crashed);
-        for pair in tree.range((Bound::Included(lo.as_slice()), Bound::Included(hi.as_slice()))) {
-            if !read {
-                break;
-            }
-            match pair {
-                Ok((k, v)) => {
-                    let id = self.id_of(&k).filter(|id| (first..first + n).contains(id));
-                    match id {
-                        Some(id) if parse(id, &v) == Ok(vals[(id - first) as usize]) => found += 1,
-                        _ => self.violation(format!(
-                            "a read of the spare tree's keys {first:#x}+{n} met key {k:?} with {} bytes",
-                            v.len()
-                        )),
-                    }
-                }
-                Err(err) => {
-                    e.failed("range over the spare tree", &err);
-                    read = false;
-                }
-            }
-        }
+        let (found, read) = self.read_appended(
+            tree,
+            first,
+            &vals,
+            crashed,
+            &format!("the spare tree's keys {first:#x}+{n}"),
+            "range over the spare tree",
+        );
         let unit: Vec<(u64, Option<Val>)> = (0..n).map(|i| (first + i, Some(vals[i as usize]))).collect();
         match (r.is_ok(), read, found) {
             (true, true, f) if f != n => {

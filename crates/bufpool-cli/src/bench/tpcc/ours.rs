@@ -2185,11 +2185,16 @@ mod tests {
         e
     }
 
-    /// The leaf of `tree` that covers `key`, by a descent.
-    fn covering_leaf(tree: &Tree, key: &[u8]) -> Option<u32> {
+    /// The hint a read of `key` in `tree` leaves: the leaf that covers it, found by a descent.
+    fn leaf_hint(tree: &Tree, key: &[u8]) -> LeafHint {
         let mut h = LeafHint::default();
         tree.get_hinted(key, &mut h, |_| ()).unwrap();
-        h.page()
+        h
+    }
+
+    /// The leaf of `tree` that covers `key`, by a descent.
+    fn covering_leaf(tree: &Tree, key: &[u8]) -> Option<u32> {
+        leaf_hint(tree, key).page()
     }
 
     /// A single read ([`Txn::get`]) tries the leaf of the worker's last read of a key near it ([`NearHints`]), from
@@ -2243,11 +2248,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = stock_rows(dir.path(), 4);
         let tree = e.tree(Table::Stock);
-        let hint = |i: u32| {
-            let mut h = LeafHint::default();
-            tree.get_hinted(&stock_name(i), &mut h, |_| ()).unwrap();
-            h
-        };
+        let hint = |i: u32| leaf_hint(tree, &stock_name(i));
         let (x, y, z) = (hint(0), hint(2000), hint(3996));
         assert!(x != y && y != z && x != z && x != LeafHint::default());
         // Three neighbourhoods' hashes that pick one set.
@@ -2303,11 +2304,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = stock_rows(dir.path(), 2);
         let tree = e.tree(Table::Stock);
-        let hint_of = |i: u32| {
-            let mut h = LeafHint::default();
-            tree.get_hinted(&stock_name(i), &mut h, |_| ()).unwrap();
-            h
-        };
+        let hint_of = |i: u32| leaf_hint(tree, &stock_name(i));
         let (h1, h2) = (hint_of(10), hint_of(3000));
         assert!(h1 != LeafHint::default() && h2 != LeafHint::default() && h1 != h2);
         // Every batch read scanned from the latest, whatever its table: what the hint was before the tables' bits.
