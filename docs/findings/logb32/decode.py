@@ -22,6 +22,7 @@ Headers: `BPTWAL04` (session 42: base, region length and record format), and the
 with the higher sequence is the one in force, as `TreeWal`'s open picks it. A format above 1 or an unknown
 `BPTWAL` magic is refused, as the open refuses it."""
 import struct, sys, collections
+from crc32c import crc32c
 
 TABLES = ["warehouse", "district", "customer", "customer_name", "history", "new_order", "order",
           "order_customer", "order_line", "item", "stock"]
@@ -41,19 +42,6 @@ path = args[0]
 fmt = {"v1": "main", "main": "main", "v2": "logb32", "logb32": "logb32"}[args[1] if len(args) > 1 else "main"]
 tree_log = "--tree" in flags
 data = open(path, "rb").read()
-
-CRC_TABLE = []
-for n in range(256):
-    c = n
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    CRC_TABLE.append(c)
-
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = CRC_TABLE[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 
 def slot(at):
     """(seq, origin, start, base, region_len, format, magic) of the slot at `at`, or None if not valid."""

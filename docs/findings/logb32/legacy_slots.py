@@ -3,29 +3,19 @@
 # crates/bufpool-btree/tests/log_format_version.rs), or naming record format N (a newer build's), into OUT.
 # usage: legacy_slots.py SRC OUT legacy|N
 import struct, sys
+from crc32c import crc32c
 sys.argv, mode = sys.argv[:3], sys.argv[3]
 src, out = sys.argv[1], sys.argv[2]
-T = []
-for n in range(256):
-    c = n
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T.append(c)
-def crc(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
 d = bytearray(open(src, "rb").read())
 for at in (0, 512):
     s = d[at:at + 128]
     assert s[:8] == b"BPTWAL04"
     if mode == "legacy":
         if struct.unpack_from("<Q", s, 48)[0] == 0:
-            s[:8] = b"BPTWAL02"; s[40:64] = bytes(24); struct.pack_into("<I", s, 40, crc(s[:40]))
+            s[:8] = b"BPTWAL02"; s[40:64] = bytes(24); struct.pack_into("<I", s, 40, crc32c(s[:40]))
         else:
-            s[:8] = b"BPTWAL03"; s[56:64] = bytes(8); struct.pack_into("<I", s, 56, crc(s[:56]))
+            s[:8] = b"BPTWAL03"; s[56:64] = bytes(8); struct.pack_into("<I", s, 56, crc32c(s[:56]))
     else:
-        struct.pack_into("<I", s, 56, int(mode)); struct.pack_into("<I", s, 60, crc(s[:60]))
+        struct.pack_into("<I", s, 56, int(mode)); struct.pack_into("<I", s, 60, crc32c(s[:60]))
     d[at:at + 128] = s
 open(out, "wb").write(d)
