@@ -205,11 +205,11 @@ pub const LOG_MAX: u64 = 400 << 20;
 /// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB, as both logs
 /// had until session 41 cut [`LOG_MAX`] to 400 MiB for the transaction log's shorter records: those made no tree
 /// log smaller, so the lower bound only cut the trees' logs sooner. Out of memory (20 warehouses, a 1 GiB pool)
-/// STOCK's log, one 4 KiB image of each leaf first changed after a checkpoint (687 MB of leaves), reached 400 MiB
-/// every 11-14 s where it reached 512 MiB once in 40 s: three checkpoints of STOCK a run instead of one, each
-/// writing its dirty pages and starting the images over, 1.97 pages of device writes a transaction at 1 thread
-/// instead of 1.41 (BENCHMARKS.md, "Session 44: ... (issue 15, branch oom44)"). A restart replays no more of a
-/// tree's log than before session 41.
+/// STOCK's log, one image of each leaf first changed after a checkpoint (687 MB of leaves), reached 400 MiB 7-15 s
+/// after each of its checkpoints where it reached 512 MiB once in a 40 s run: three checkpoints of STOCK a run
+/// instead of one at 1 thread, each writing its dirty pages and starting the images over, 1.97 pages of device
+/// writes a transaction instead of 1.36 (BENCHMARKS.md, "Session 44: out of memory, 2.05 pages written a
+/// transaction where 1.41 were"). A restart replays no more of a tree's log than before session 41.
 pub const TREE_LOG_MAX: u64 = 512 << 20;
 /// Environment variable overriding [`LOG_MAX`] and [`TREE_LOG_MAX`] (bytes, one bound for both).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";
