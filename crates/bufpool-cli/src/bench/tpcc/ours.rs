@@ -116,7 +116,7 @@
 //!   every record before `r` is then applied; checkpoint every tree ([`Tree::checkpoint`]: its dirty pages
 //!   written and synced, its log cut); only then cut the transaction log before `r`. The trees' checkpoints begin
 //!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
-//!   records from `r` on. A tree also checkpoints alone when its log passes [`LOG_MAX`]; that cuts nothing the
+//!   records from `r` on. A tree also checkpoints alone when its log passes [`TREE_LOG_MAX`]; that cuts nothing the
 //!   transaction log needs. Both are checked by the slow part of the driver's tick ([`Ours::tick_checkpoints`],
 //!   paced by the logs' growth), which the TPC-C driver runs on a thread of its own (`driver.rs`): a checkpoint
 //!   takes seconds (at 4 warehouses in memory, 3-7 s every `LOG_MAX` of transaction log), and the tree logs'
@@ -187,31 +187,63 @@ use crate::bench::tick::{Pace, TICK_MIN};
 
 /// Page size of every tree.
 pub const PAGE_BYTES: usize = 4096;
-/// A log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint (the
-/// transaction log's, or a tree's own), unless the environment variable [`LOG_MAX_ENV`] gives another bound (the
-/// crash test makes checkpoints frequent with it). 512 MiB since issue 15's log-bytes pass, whose patches made
-/// the transaction log 3.4 times smaller a transaction: at the 1 GiB of before (issue 15's truncation pass) a
-/// recovery after SIGKILL replayed 3.4 times the transactions (32.5 s instead of 9.8 s, 4 warehouses in
-/// memory); at 512 MiB 13.3 s, with 0.40 pages of device writes a transaction at 1 thread (1 GiB: 0.25, 256 MiB:
-/// 0.66 and 8.9 s; main before the pass: 1.35); tx/s within the machine's noise of each other (BENCHMARKS.md,
-/// "Log bytes: patches and cuts"). Since truncation punches dead records out, a log takes on disk what it
-/// holds, not its file's length. 400 MiB since session 41's short row ops (`wal.rs`, "Short row ops"): a
-/// transaction logs about 650 bytes of records instead of 827, so 512 MiB would have held up to 1.27 times the
-/// transactions a recovery replays; 400 MiB holds no more than 512 MiB did before (512 x 650 / 827 = 402), so a
-/// restart's replay stays as long as it was, and the byte cut's gain is its own, not fewer checkpoints
-/// (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x at 512 MiB, 4 pairs).
+/// The transaction log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint,
+/// unless the environment variable [`LOG_MAX_ENV`] gives another bound (the crash test makes checkpoints frequent
+/// with it). 512 MiB since issue 15's log-bytes pass, whose patches made the transaction log 3.4 times smaller a
+/// transaction: at the 1 GiB of before (issue 15's truncation pass) a recovery after SIGKILL replayed 3.4 times the
+/// transactions (32.5 s instead of 9.8 s, 4 warehouses in memory); at 512 MiB 13.3 s, with 0.40 pages of device
+/// writes a transaction at 1 thread (1 GiB: 0.25, 256 MiB: 0.66 and 8.9 s; main before the pass: 1.35); tx/s
+/// within the machine's noise of each other (BENCHMARKS.md, "Log bytes: patches and cuts"). Since truncation
+/// punches dead records out, a log takes on disk what it holds, not its file's length. 400 MiB since session 41's
+/// short row ops (`wal.rs`, "Short row ops"): a transaction logs about 650 bytes of records instead of 827, so 512
+/// MiB would have held up to 1.27 times the transactions a recovery replays; 400 MiB holds no more than 512 MiB
+/// did before (512 x 650 / 827 = 402), so a restart's replay stays as long as it was, and the byte cut's gain is
+/// its own, not fewer checkpoints (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x
+/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`].
 pub const LOG_MAX: u64 = 400 << 20;
-/// Environment variable overriding [`LOG_MAX`] (bytes).
+/// A tree's own log holding more than this (leaf images after a checkpoint, structure changes) is cut by a
+/// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB, as both logs
+/// had until session 41 cut [`LOG_MAX`] to 400 MiB for the transaction log's shorter records: those made no tree
+/// log smaller, so the lower bound only cut the trees' logs sooner. Out of memory (20 warehouses, a 1 GiB pool)
+/// STOCK's log, one image of each leaf first changed after a checkpoint (687 MB of leaves), reached 400 MiB 7-15 s
+/// after each of its checkpoints where it reached 512 MiB once in a 40 s run: three checkpoints of STOCK a run
+/// instead of one at 1 thread, each writing its dirty pages and starting the images over, 1.97 pages of device
+/// writes a transaction instead of 1.36 (BENCHMARKS.md, "Session 44: out of memory, 2.05 pages written a
+/// transaction where 1.41 were"). A restart replays no more of a tree's log than before session 41.
+pub const TREE_LOG_MAX: u64 = 512 << 20;
+/// Environment variable overriding [`LOG_MAX`] and [`TREE_LOG_MAX`] (bytes, one bound for both).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";
 
-/// [`LOG_MAX`], or the bound [`LOG_MAX_ENV`] sets.
-fn log_max() -> u64 {
-    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+/// The bounds past which a log is cut by a checkpoint: the transaction log's and each tree's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogBounds {
+    /// The transaction log's ([`LOG_MAX`]).
+    txn: u64,
+    /// Each tree's own log's ([`TREE_LOG_MAX`]).
+    tree: u64,
+}
+
+/// One bound for both logs (the tests' small and unbounded logs).
+impl From<u64> for LogBounds {
+    fn from(max: u64) -> LogBounds {
+        LogBounds { txn: max, tree: max }
+    }
+}
+
+/// [`LOG_MAX`] and [`TREE_LOG_MAX`], or the one bound [`LOG_MAX_ENV`] sets for both.
+fn log_bounds() -> LogBounds {
+    static MAX: std::sync::OnceLock<LogBounds> = std::sync::OnceLock::new();
     *MAX.get_or_init(|| {
         std::env::var(LOG_MAX_ENV)
             .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(LOG_MAX)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(
+                LogBounds {
+                    txn: LOG_MAX,
+                    tree: TREE_LOG_MAX,
+                },
+                LogBounds::from,
+            )
     })
 }
 /// Environment variable setting the logical log-file length from which a truncation rewrites a log instead of
@@ -475,10 +507,10 @@ impl Ours {
         Ok(())
     }
 
-    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often): the tree logs'
-    /// write-outs ([`Ours::tick_logs`]), then the checkpoints due ([`Ours::tick_checkpoints`]); the next tick is
-    /// due at the sooner of the two parts' waits.
-    fn tick_with(&self, max: u64) -> Result<Duration> {
+    /// [`Engine::tick`] with logs cut past `max` bytes (the power-loss tests cut them often; one bound for both
+    /// logs, or [`LogBounds`]): the tree logs' write-outs ([`Ours::tick_logs`]), then the checkpoints due
+    /// ([`Ours::tick_checkpoints`]); the next tick is due at the sooner of the two parts' waits.
+    fn tick_with(&self, max: impl Into<LogBounds>) -> Result<Duration> {
         let logs = self.tick_logs()?;
         Ok(logs.min(self.tick_checkpoints(max)?))
     }
@@ -509,31 +541,32 @@ impl Ours {
     }
 
     /// The checkpoints of [`Engine::tick`] ([`Engine::tick_slow`]; one at a time: a call while another runs one
-    /// returns at once): the transaction log's when it holds more than `max` bytes ([`Ours::checkpoint_txlog`]),
-    /// a tree's alone when its log does (that cuts nothing the transaction log needs). The next call is due
-    /// ([`Pace`]) when, at the rate the logs grew since this one, the log nearest `max` would have used half its
-    /// room.
-    fn tick_checkpoints(&self, max: u64) -> Result<Duration> {
+    /// returns at once): the transaction log's when it holds more than its bound's bytes ([`LogBounds`]:
+    /// [`Ours::checkpoint_txlog`]), a tree's alone when its own log holds more than the trees' bound (that cuts
+    /// nothing the transaction log needs). The next call is due ([`Pace`]) when, at the rate the logs grew since
+    /// this one, the log nearest its bound would have used half its room.
+    fn tick_checkpoints(&self, max: impl Into<LogBounds>) -> Result<Duration> {
+        let max = max.into();
         let Ok(_one) = self.checkpointing.try_lock() else {
             return Ok(TICK_MIN);
         };
         self.latch_failure(|| {
-            if self.txlog.log_bytes() > max {
+            if self.txlog.log_bytes() > max.txn {
                 self.checkpoint_txlog()?;
             }
             for t in &self.trees {
-                if t.wal().log_bytes() > max {
+                if t.wal().log_bytes() > max.tree {
                     t.checkpoint()?;
                 }
             }
             Ok(())
         })?;
         let mut appended = self.txlog.end_lsn();
-        let mut room = max.saturating_sub(self.txlog.log_bytes());
+        let mut room = max.txn.saturating_sub(self.txlog.log_bytes());
         for t in &self.trees {
             let wal = t.wal();
             appended = appended.saturating_add(wal.end_lsn());
-            room = room.min(max.saturating_sub(wal.log_bytes()));
+            room = room.min(max.tree.saturating_sub(wal.log_bytes()));
         }
         Ok(self.pace.next(Instant::now(), appended, room))
     }
@@ -1719,7 +1752,7 @@ impl Engine for Ours {
         body(&mut LoadTxn(self))?;
         // Bound the trees' logs during a long load.
         for t in &self.trees {
-            if t.wal().log_bytes() > log_max() {
+            if t.wal().log_bytes() > log_bounds().tree {
                 t.checkpoint()?;
             }
         }
@@ -1771,7 +1804,7 @@ impl Engine for Ours {
     }
 
     fn tick(&self) -> Result<Duration> {
-        self.tick_with(log_max())
+        self.tick_with(log_bounds())
     }
 
     fn tick_fast(&self) -> Result<Duration> {
@@ -1779,7 +1812,7 @@ impl Engine for Ours {
     }
 
     fn tick_slow(&self) -> Option<Result<Duration>> {
-        Some(self.tick_checkpoints(log_max()))
+        Some(self.tick_checkpoints(log_bounds()))
     }
 
     /// The files' lengths, except where a file takes less space than its length: a log whose truncation
@@ -1928,6 +1961,64 @@ mod tests {
         // The transaction log grew and a bound of its size leaves it no room: its checkpoint is due at once.
         assert_eq!(e.tick_with(e.txlog.log_bytes()).unwrap(), TICK_MIN);
         assert_eq!(e.tick_with(u64::MAX).unwrap(), TICK_MAX, "nothing appended since");
+    }
+
+    /// Session 44 (oom44): each log is cut at its own bound. A tree's log past the trees' bound checkpoints that
+    /// tree alone, whatever the transaction log's bound; the transaction log past its own is cut whatever the
+    /// trees'. Session 41 lowered the one bound both logs shared to 400 MiB for the transaction log's shorter
+    /// records, which cut the trees' logs (STOCK's leaf images) sooner too: three checkpoints instead of one in a
+    /// 40 s run out of memory ([`TREE_LOG_MAX`]).
+    #[test]
+    fn each_log_is_cut_at_its_own_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        let mut w = e.worker(Durability::NondurableAutocommit).unwrap();
+        let access = Access::warehouse(1, false);
+        let mut put = |k: u8| {
+            w.run(&access, &mut |t| {
+                t.put(Table::Order, &[0, 1, 3, 0, 0, 0, k], b"row").map(|()| true)
+            })
+            .unwrap()
+        };
+        for k in 1..=3 {
+            put(k);
+        }
+        let order = e.tree(Table::Order).wal();
+        let (tree, txn) = (order.log_bytes(), e.txlog.log_bytes());
+        assert!(tree > 0 && txn > 0, "the first change logged the leaf's image");
+        // The tree's log at the trees' bound, the transaction log unbounded: nothing is cut.
+        e.tick_checkpoints(LogBounds { txn: u64::MAX, tree }).unwrap();
+        assert_eq!(
+            (order.log_bytes(), e.txlog.log_bytes()),
+            (tree, txn),
+            "no log past its bound"
+        );
+        // Past the trees' bound: the tree's checkpoint cuts its log (a check against the transaction log's
+        // unbounded bound would not), and the transaction log is kept.
+        e.tick_checkpoints(LogBounds {
+            txn: u64::MAX,
+            tree: tree - 1,
+        })
+        .unwrap();
+        assert!(
+            order.log_bytes() < tree,
+            "the ORDER tree's log past the trees' bound still holds {} B of {tree}",
+            order.log_bytes()
+        );
+        assert_eq!(e.txlog.log_bytes(), txn, "a tree's checkpoint cut the transaction log");
+        // The transaction log past its bound, the trees' unbounded: the transaction log is cut.
+        put(4);
+        let txn = e.txlog.log_bytes();
+        e.tick_checkpoints(LogBounds {
+            txn: txn - 1,
+            tree: u64::MAX,
+        })
+        .unwrap();
+        assert!(
+            e.txlog.log_bytes() < txn,
+            "the transaction log past its bound still holds {} B of {txn}",
+            e.txlog.log_bytes()
+        );
     }
 
     /// R23-20: a tick writes the tree logs' buffers out even while a checkpoint runs on another thread (here: its
