@@ -582,9 +582,16 @@ impl Layout {
         self.hdr() + r * region_len
     }
 
-    /// The region length of a bounded log of `capacity` bytes in this layout.
+    /// The region length of a bounded log of `capacity` bytes in this layout. In the block layout a whole number
+    /// of blocks, so that the regions share no block: a switch writes its region up to its end (zeros past its
+    /// copy), which would otherwise put the other region's first records, those the slot in force names until the
+    /// switch's own slot is durable, in flight.
     fn region_len(self, capacity: u64) -> u64 {
-        capacity.saturating_sub(self.hdr()) / 2
+        let len = capacity.saturating_sub(self.hdr()) / 2;
+        match self {
+            Layout::Sectors => len,
+            Layout::Blocks => len / BLOCK * BLOCK,
+        }
     }
 }
 /// Bytes of one header slot.
@@ -1919,7 +1926,7 @@ fn zeroed_end(end: u64) -> u64 {
 
 struct LogFile {
     dev: Device,
-    /// LSN stored at byte [`LOG_HDR`].
+    /// LSN stored at byte `base`.
     origin: Lsn,
     /// First LSN recovery reads.
     start: Lsn,

@@ -151,6 +151,27 @@ fn a_power_loss_during_a_cuts_header_slot_write_leaves_its_committed_records() {
     }
 }
 
+/// A bounded log's two regions share no 4 KiB block whatever its capacity: its region length is a whole number of
+/// blocks (a switch writes zeros to its region's end, which would otherwise put the other region's first block in
+/// flight), and its capacity as the log reports it is what it uses; opened again with the capacity it was given,
+/// it opens.
+#[test]
+fn a_bounded_logs_regions_share_no_block() {
+    for extra in [0u64, 1, 3000, 4095, 4096, 12_345] {
+        let cap = 8192 + 2 * REGION_MIN + extra;
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = open(log.clone(), Some(cap)).unwrap();
+        let used = wal.capacity().unwrap();
+        let region_len = (used - 8192) / 2;
+        assert!(
+            region_len.is_multiple_of(4096) && used <= cap && cap - used < 2 * 4096,
+            "capacity {cap}: {used}"
+        );
+        drop(wal);
+        open(log, Some(cap)).unwrap_or_else(|e| panic!("capacity {cap}: reopened: {e}"));
+    }
+}
+
 /// Hooks that count the bytes written (and the writes, the syncs) below.
 #[derive(Default)]
 struct Counted {
