@@ -710,7 +710,7 @@ impl Tree {
         // (R25-2 in RELIABILITY.md).
         if let Some(capacity) = wal.capacity() {
             let least = REGION_MIN / 4096 * pool.page_size() as u64;
-            if (capacity - LOG_HDR) / 2 < least {
+            if wal.region_len() < least {
                 return Err(Error::Log(format!(
                     "the tree's log was made with a capacity of {capacity} bytes, too small for pages of {} bytes: \
                      a bounded log's regions must hold 32 pages; nothing was opened or changed: give the tree a \

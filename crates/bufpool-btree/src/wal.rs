@@ -6,21 +6,25 @@
 //!
 //! # File format
 //! ```text
-//! two header slots, at byte 0 and byte 512 (different sectors: a torn header write leaves the other one):
-//!   magic "BPTWAL04" | log_id u64 | origin u64 | start u64 | seq u64 | base u64 | region_len u64 |
+//! two header slots, at byte 0 and byte 4096 (different 4 KiB blocks: a torn or garbled header write leaves the
+//! other one; "The block layout"):
+//!   magic "BPTWAL05" | log_id u64 | origin u64 | start u64 | seq u64 | base u64 | region_len u64 |
 //!   format u32 | crc32c(bytes 0..60) u32
 //!   the valid slot with the higher seq is the header (the slot in force), and a cut writes the other one;
-//!   `origin` is the LSN at byte `base` (LOG_HDR, 1024, but in a bounded log's second region), `start` the first
+//!   `origin` is the LSN at byte `base` (LOG_HDR, 8192, but in a bounded log's second region, or an unbounded log
+//!   on a storage moved to this layout in place, where its records lie), `start` the first
 //!   LSN recovery reads (the last checkpoint's redo point), `log_id` names this log for its tree's meta page,
 //!   `region_len` a bounded log's region (0: unbounded), `format` the record format (`LOG_FORMAT`: "The format
-//!   version"); legacy slots, read and never written: "BPTWAL02" (unbounded: the fields to `seq`, then
-//!   crc32c(bytes 0..40) u32) and "BPTWAL03" (bounded: to `region_len`, then crc32c(bytes 0..56) u32)
+//!   version"); slots of the sector layout (sessions before 44: at bytes 0 and 512, records or a bounded log's
+//!   first region from 1024): "BPTWAL04" (the fields above), written only into such a log this build cannot move
+//!   ("The block layout"), and the legacy ones, read and never written: "BPTWAL02" (unbounded: the fields to
+//!   `seq`, then crc32c(bytes 0..40) u32) and "BPTWAL03" (bounded: to `region_len`, then crc32c(bytes 0..56) u32)
 //!   at byte 64 of a slot (any layout), if its tree named it: data_file u32 | crc32c(data_file, then slot
 //!   bytes 0..40) u32,
 //!   the identity of the data file the log serves (`TreeWal::data_file`, R33-20); zeroes name none, and a build
 //!   before session 33 reads a slot's checksummed fields only, so it opens such a log as before; its cuts write
 //!   64-byte slots and leave these bytes, whose checksum over the new fields then fails: naming none
-//! records from byte `base` (1024, or a bounded log's second region); the record starting at LSN l sits at byte
+//! records from byte `base` (8192, or as above); the record starting at LSN l sits at byte
 //! base + (l - origin):
 //!   crc32c u32 (over bytes 4..len) | len u32 (whole record) | start_lsn u64 | op_count u16 | ops...
 //! op: tag u8 | page_no u32 | body
@@ -113,6 +117,39 @@
 //!   (R42-3: left readable in this build's layout, it made a reopen in the same process take the log for
 //!   upgraded; R43-1).
 //!
+//! # The block layout (session 44, R44-1 in RELIABILITY.md)
+//! The two slots exist so that a power loss during one slot's write leaves the other. Until session 44 they were
+//! at bytes 0 and 512, and a log's records (a bounded log's first region) began at 1024: one 4 KiB block. Through
+//! a file system every write goes through the page cache, whose write-back writes a dirty page whole, so every slot
+//! write (and every write of records ending in that block) put both slots' sectors in flight; a device that does
+//! not write 4 KiB atomically (a 512e drive, many virtual disks; PostgreSQL keeps `pg_control` in one sector and
+//! SQLite's journal pads to its sector size for the same reason) could garble both, and the log no longer opened
+//! (`FaultyStorage::crash_garbling_blocks`; tests `block_power_loss.rs`, `header_rewrite_power_loss.rs`). Now slot
+//! 0 is at byte 0, slot 1 at 4096 and records start at 8192 ([`LOG_HDR`]): no write of one touches another's
+//! block. The magic says which layout a slot is of ([`Layout`]): `BPTWAL05` the block layout, any other the
+//! sector layout; a slot counts only where its layout puts one (byte 512 holds no slot in the block layout, byte
+//! 4096 records in the sector layout).
+//! - **A log of the sector layout** (every log before session 44) opens with every record and is moved to the
+//!   block layout by its open when that needs no write into a block that holds the slot in force or a record it
+//!   names: a **log file** by its rewrite (`TreeWal::rewrite`: its records copied into `<name>.tmp` under a new
+//!   header region, synced, renamed over the log, the directory synced; the old file is never written, and the
+//!   rename is atomic); an **unbounded log on a storage** in place (`TreeWal::move_to_blocks`), when its records lie
+//!   at byte 8192 or later (named where they are) or below 4096 (copied to 8192 and synced): the open's slot write
+//!   (`secure_header`) then goes to byte 4096, a block holding nothing live, while the slot in force stays durable
+//!   in the first block, and `upgrade_header` then writes slot 0 with zeros over the old slot at 512 (one write,
+//!   one block), synced, while slot 1 is in force. A power loss at either write leaves the other block whole: the
+//!   old layout before the first is durable, the new one after it. Otherwise (a **bounded** log, whose regions
+//!   would move and shrink by 7 KiB, or an unbounded one whose records lie in the second block) the log stays in
+//!   the sector layout, its slot writes as before session 44 (R44-O1), and a later open moves it once a
+//!   checkpoint has cut it past byte 8192 (unbounded).
+//! - **Costs.** A new log's header region is 8 KiB (was 1 KiB): the same one write and fsync. Opens and cuts of
+//!   a log in the block layout write and sync what they did before (one 128-byte slot). Moving a log costs, once:
+//!   a log file, the copy of its records and two fsyncs (file, directory) instead of the open's record rewrite,
+//!   slot write and their two; a storage, the open's own plus one slot write and fsync (as a legacy log's upgrade),
+//!   and a copy with its fsync for a young log. Appends are unchanged.
+//! - **Older builds.** A build of sessions 42 and 43 finds `BPTWAL05` at byte 0 (or nothing valid at 512) and
+//!   refuses the log as a newer build's ([`Error::LogFormat`]); an older one finds no valid slot and refuses it.
+//!
 //! # Splits under a log above (`CUT`, issue 15's log-bytes pass)
 //! A tree that takes covered changes cannot log a leaf split as `SPLIT` (replayed, `split_leaf` would meet the
 //! leaf without the covered changes the layer above redoes later, and might choose another separator than the
@@ -152,7 +189,8 @@
 //! every byte ever appended: a tree on a fixed-size device filled it whatever its checkpoints did. A log opened
 //! with a capacity keeps within it. Its header names `base` and `region_len` (nonzero; a legacy bounded log's slot
 //! is `BPTWAL03`, "File format"): the storage past the header slots is two *regions* of
-//! `region_len = (capacity - 1024) / 2` bytes, at bytes `1024` and `1024 + region_len`, and the slot in force names
+//! `region_len = (capacity - 8192) / 2` bytes, at bytes `8192` and `8192 + region_len` (1024 in the sector layout:
+//! "The block layout"), and the slot in force names
 //! the one that holds the log (`base`) and its `origin`; the record at LSN l sits at byte `base + (l - origin)`,
 //! and never past the region's end (a write-out that would pass it is refused for space, as a full device's).
 //! The capacity is kept in the header: [`TreeWal::open_storage`] on such a log finds it; a log made without one
@@ -463,9 +501,15 @@ const MAGIC: &[u8; 8] = b"BPTWAL02";
 /// The header slot of a bounded log ([`TreeWal::open_storage_with_capacity`]) written by a build before session
 /// 42: `MAGIC`'s fields, then its region (a legacy slot).
 const MAGIC_BOUNDED: &[u8; 8] = b"BPTWAL03";
-/// The header slot this build writes, for either kind of log: the `BPTWAL03` fields, then the record format
-/// (module docs, "The format version"). An older build knows neither this magic nor the slot, and refuses the log.
+/// The header slot of a log in the layout before session 44 (slots at bytes 0 and 512, records from 1024:
+/// [`Layout::Sectors`]): the `BPTWAL03` fields, then the record format (module docs, "The format version"). An
+/// older build knows neither this magic nor the slot, and refuses the log. Written by this build only into a log
+/// of that layout it cannot move yet ("The block layout").
 const MAGIC_FORMAT: &[u8; 8] = b"BPTWAL04";
+/// The header slot this build writes ([`Layout::Blocks`]: slots at bytes 0 and 4096, records from 8192): the
+/// fields of `BPTWAL04`, at the same offsets. A build of sessions 42 and 43 finds a magic of its family it does
+/// not know and refuses the log ([`Error::LogFormat`]); an older one finds no valid header and refuses it.
+const MAGIC_BLOCKS: &[u8; 8] = b"BPTWAL05";
 /// What every header slot of this log family starts with: a slot that does and has a magic this build does not know
 /// (`BPTWAL05`, ...) is a newer build's, and the log is refused ([`Error::LogFormat`]), never taken for damage.
 const MAGIC_FAMILY: &[u8; 6] = b"BPTWAL";
@@ -483,12 +527,73 @@ const _: () = assert!(FORMAT_CRC_AT + 4 <= DATA_AT);
 /// pages appends (a structure change's few page images), which must fit in the quarter of a region kept for a
 /// checkpoint. A tree of larger pages refuses a log whose regions hold fewer than 32 of its pages (R25-2).
 pub const REGION_MIN: u64 = 128 << 10;
-/// The byte offset where region `r` (0 or 1) of a bounded log whose regions are `region_len` bytes starts.
-fn region_base(r: u64, region_len: u64) -> u64 {
-    LOG_HDR + r * region_len
+/// Size of the header region of a log this build makes (two header slots, a 4 KiB block each: [`Layout::Blocks`]);
+/// records start here. A log made before session 44 has a header region of [`LEGACY_HDR`] bytes.
+pub const LOG_HDR: u64 = 2 * BLOCK;
+/// The header region of the layout before session 44 ([`Layout::Sectors`]).
+const LEGACY_HDR: u64 = 1024;
+/// A page of the page cache: through a file system, the unit a write puts in flight (write-back writes a dirty
+/// page whole), and a device that does not write 4 KiB atomically may garble any sector of it at a power loss.
+const BLOCK: u64 = 4096;
+
+/// Where a log's header slots and records lie (module docs, "The block layout"). Named by its slots' magic:
+/// `BPTWAL05` is `Blocks`, every other `Sectors`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Layout {
+    /// Before session 44: slots at bytes 0 and 512, records (or a bounded log's first region) from 1024. Both
+    /// slots and the first records share one 4 KiB block.
+    Sectors,
+    /// Since session 44: slot 0 at byte 0, slot 1 at 4096, records from 8192 (or, for an unbounded log on a
+    /// storage upgraded in place, from wherever its `base` says, at 8192 or later): no two of them share a block.
+    Blocks,
 }
-/// Size of the log's header region (two header slots); records start here.
-pub const LOG_HDR: u64 = 1024;
+
+impl Layout {
+    /// Size of the header region: where records (a bounded log's first region, a new log's first record) start.
+    fn hdr(self) -> u64 {
+        match self {
+            Layout::Sectors => LEGACY_HDR,
+            Layout::Blocks => LOG_HDR,
+        }
+    }
+
+    /// Byte offsets of the two header slots.
+    fn slots(self) -> [u64; 2] {
+        match self {
+            Layout::Sectors => [0, 512],
+            Layout::Blocks => [0, BLOCK],
+        }
+    }
+
+    /// The header slot that is not the one at `at`: where a cut writes, `at` being the slot in force. In the block
+    /// layout, a slot in force in the first block (slot 0, or the slot at 512 of a log being upgraded) has slot 1
+    /// for its other: never a slot of the same block.
+    fn other_slot(self, at: u64) -> u64 {
+        let [zero, one] = self.slots();
+        match self {
+            Layout::Sectors if at == zero => one,
+            Layout::Blocks if at < BLOCK => one,
+            _ => zero,
+        }
+    }
+
+    /// The byte offset where region `r` (0 or 1) of a bounded log whose regions are `region_len` bytes starts.
+    fn region_base(self, r: u64, region_len: u64) -> u64 {
+        self.hdr() + r * region_len
+    }
+
+    /// The region length of a bounded log of `capacity` bytes in this layout. In the block layout a whole number
+    /// of blocks, so that the regions share no block: a switch writes its region up to its end (zeros past its
+    /// copy), which would otherwise put the other region's first records, those the slot in force names until the
+    /// switch's own slot is durable, in flight.
+    fn region_len(self, capacity: u64) -> u64 {
+        let len = capacity.saturating_sub(self.hdr()) / 2;
+        match self {
+            Layout::Sectors => len,
+            Layout::Blocks => len / BLOCK * BLOCK,
+        }
+    }
+}
 /// Bytes of one header slot.
 const SLOT_LEN: usize = 128;
 /// Byte offset in a header slot of the identity of the data file the log serves (`u32`, then [`data_crc`]): past
@@ -502,18 +607,11 @@ const DATA_AT: usize = 64;
 fn data_crc(h: &[u8; SLOT_LEN]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&h[DATA_AT..DATA_AT + 4]), &h[..40])
 }
-/// Byte offsets of the two header slots: in different sectors, so a torn write of one leaves the other.
-const SLOT_AT: [u64; 2] = [0, 512];
-const _: () = assert!(SLOT_AT[1] >= SLOT_AT[0] + SLOT_LEN as u64 && SLOT_AT[1] + SLOT_LEN as u64 <= LOG_HDR);
-
-/// The header slot that is not the one at `at`: where a cut writes, `at` being the slot in force.
-fn other_slot(at: u64) -> u64 {
-    if at == SLOT_AT[0] {
-        SLOT_AT[1]
-    } else {
-        SLOT_AT[0]
-    }
-}
+/// Every byte offset a header slot of either layout may lie at: slot 0, the block layout's slot 1, the sector
+/// layout's slot 1 (read in that order).
+const SLOT_AT: [u64; 3] = [0, BLOCK, 512];
+const _: () = assert!(512 >= SLOT_LEN as u64 && 512 + SLOT_LEN as u64 <= LEGACY_HDR);
+const _: () = assert!(BLOCK + SLOT_LEN as u64 <= LOG_HDR && LEGACY_HDR <= BLOCK && LOG_HDR.is_multiple_of(BLOCK));
 
 /// Writes a header slot's old bytes back after a write of it whose write or fsync failed (R43-1): the new
 /// bytes, readable and not durable (Linux keeps a failed fsync's pages cached and clean; `FaultyStorage` keeps
@@ -522,7 +620,7 @@ fn other_slot(at: u64) -> u64 {
 /// device holds, and the slot in force read by the next open is durable: the open writes the slot not in force,
 /// never the one in force (`TreeWal::secure_header`). Best effort, unsynced: the old bytes are the device's
 /// already; if this write fails too, the device is failing, and the open's own write makes the new bytes durable.
-fn restore_slot(dev: &Device, at: u64, old: &[u8; SLOT_LEN]) {
+fn restore_slot(dev: &Device, at: u64, old: &[u8]) {
     let _ = dev.write_all_at(old, at);
 }
 
@@ -530,19 +628,26 @@ fn restore_slot(dev: &Device, at: u64, old: &[u8; SLOT_LEN]) {
 /// by a torn write of a new log's header), for [`restore_slot`].
 fn read_slot(dev: &Device, at: u64) -> io::Result<[u8; SLOT_LEN]> {
     let mut b = [0u8; SLOT_LEN];
+    read_zeros_past_end(dev, at, &mut b)?;
+    Ok(b)
+}
+
+/// Fills `b` from byte `at` of `dev`, zeros past the device's end.
+fn read_zeros_past_end(dev: &Device, at: u64, b: &mut [u8]) -> io::Result<()> {
     let mut r = DeviceReader {
         dev,
         pos: at,
-        limit: at + SLOT_LEN as u64,
+        limit: at + b.len() as u64,
     };
     let mut got = 0;
-    while got < SLOT_LEN {
+    while got < b.len() {
         match r.read(&mut b[got..])? {
             0 => break,
             n => got += n,
         }
     }
-    Ok(b)
+    b[got..].fill(0);
+    Ok(())
 }
 
 const REC_HDR: usize = 16;
@@ -1568,6 +1673,8 @@ struct Header {
     /// The record format the slot names: [`LOG_FORMAT`] in every slot this build writes, 0 read from a legacy
     /// slot (`BPTWAL02`, `BPTWAL03`), above [`LOG_FORMAT`] in a newer build's (refused at open).
     format: u32,
+    /// The log's layout, as the slot's magic names it (`BPTWAL05`: [`Layout::Blocks`]).
+    layout: Layout,
 }
 
 impl Header {
@@ -1578,7 +1685,10 @@ impl Header {
     fn encode(&self) -> [u8; SLOT_LEN] {
         debug_assert!(self.format >= 1, "a slot this build writes names its record format");
         let mut h = [0u8; SLOT_LEN];
-        h[..8].copy_from_slice(MAGIC_FORMAT);
+        h[..8].copy_from_slice(match self.layout {
+            Layout::Sectors => MAGIC_FORMAT,
+            Layout::Blocks => MAGIC_BLOCKS,
+        });
         h[8..16].copy_from_slice(&self.id.to_le_bytes());
         h[16..24].copy_from_slice(&self.origin.to_le_bytes());
         h[24..32].copy_from_slice(&self.start.to_le_bytes());
@@ -1602,21 +1712,25 @@ impl Header {
     fn decode(h: &[u8; SLOT_LEN]) -> Option<Header> {
         let u64_at = |o: usize| h.get(o..o + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
         let u32_at = |o: usize| h.get(o..o + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
-        let (base, region_len, format) = if &h[..8] == MAGIC {
+        let (base, region_len, format, layout) = if &h[..8] == MAGIC {
             if u32_at(40)? != crc32c::crc32c(&h[..40]) {
                 return None;
             }
-            (LOG_HDR, 0, 0)
+            (LEGACY_HDR, 0, 0, Layout::Sectors)
         } else if &h[..8] == MAGIC_BOUNDED {
             if u32_at(56)? != crc32c::crc32c(&h[..56]) {
                 return None;
             }
-            (u64_at(40)?, u64_at(48)?, 0)
-        } else if &h[..8] == MAGIC_FORMAT {
+            (u64_at(40)?, u64_at(48)?, 0, Layout::Sectors)
+        } else if &h[..8] == MAGIC_FORMAT || &h[..8] == MAGIC_BLOCKS {
             if u32_at(FORMAT_CRC_AT)? != crc32c::crc32c(&h[..FORMAT_CRC_AT]) {
                 return None;
             }
-            (u64_at(40)?, u64_at(48)?, u32_at(FORMAT_AT).filter(|&f| f >= 1)?)
+            let layout = match &h[..8] == MAGIC_BLOCKS {
+                true => Layout::Blocks,
+                false => Layout::Sectors,
+            };
+            (u64_at(40)?, u64_at(48)?, u32_at(FORMAT_AT).filter(|&f| f >= 1)?, layout)
         } else {
             return None;
         };
@@ -1633,18 +1747,29 @@ impl Header {
             region_len,
             data,
             format,
+            layout,
         };
-        let layout = (region_len == 0 && base == LOG_HDR)
-            || (region_len >= REGION_MIN && (0..2).any(|r| base == region_base(r, region_len)));
-        (layout && hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
+        // An unbounded log's records start at the header region's end, but in the block layout after an upgrade in
+        // place, which names them where they lie (at 8192 or later: `TreeWal::move_to_blocks`).
+        let unbounded = match layout {
+            Layout::Sectors => base == LEGACY_HDR,
+            Layout::Blocks => base >= LOG_HDR,
+        };
+        let fits = (region_len == 0 && unbounded)
+            || (region_len >= REGION_MIN && (0..2).any(|r| base == layout.region_base(r, region_len)));
+        (fits && hdr.origin >= FIRST_LSN && hdr.start >= hdr.origin).then_some(hdr)
     }
 
-    /// The header region of a new log (or of a log file rewritten by truncation): slot 0 holds `self`, slot 1
-    /// nothing (so the next cut writes slot 1: `LogFile::slot`).
+    /// The header region of a new log (or of a log file rewritten by truncation), in the block layout: slot 0 holds
+    /// `self`, slot 1 nothing (so the next cut writes slot 1: `LogFile::slot`).
     fn region(&self) -> Vec<u8> {
+        debug_assert_eq!(
+            self.layout,
+            Layout::Blocks,
+            "a header region is made in this build's layout"
+        );
         let mut r = vec![0u8; LOG_HDR as usize];
-        let at = SLOT_AT[0] as usize;
-        r[at..at + SLOT_LEN].copy_from_slice(&self.encode());
+        r[..SLOT_LEN].copy_from_slice(&self.encode());
         r
     }
 }
@@ -1654,11 +1779,12 @@ impl Header {
 fn left_by_a_new_log(dev: &Device, len: u64) -> io::Result<bool> {
     let mut b = vec![0u8; len.min(LOG_HDR) as usize];
     dev.read_exact_at(&mut b, 0)?;
-    let slots = SLOT_AT.map(|at| at as usize..(at as usize + SLOT_LEN).min(b.len()));
+    // The slots of either layout: a new log's header region of a build before session 44 is 1,024 bytes.
+    let slots = SLOT_AT.map(|at| (at as usize).min(b.len())..(at as usize + SLOT_LEN).min(b.len()));
     let in_slot = |i: usize| slots.iter().any(|s| s.contains(&i));
     let slot_ok = |s: &[u8]| {
         s.iter().all(|&x| x == 0)
-            || [MAGIC, MAGIC_BOUNDED, MAGIC_FORMAT]
+            || [MAGIC, MAGIC_BOUNDED, MAGIC_FORMAT, MAGIC_BLOCKS]
                 .iter()
                 .any(|m| s.starts_with(&m[..]) || m.starts_with(s))
     };
@@ -1800,7 +1926,7 @@ fn zeroed_end(end: u64) -> u64 {
 
 struct LogFile {
     dev: Device,
-    /// LSN stored at byte [`LOG_HDR`].
+    /// LSN stored at byte `base`.
     origin: Lsn,
     /// First LSN recovery reads.
     start: Lsn,
@@ -1811,13 +1937,17 @@ struct LogFile {
     /// choosing its slot by the parity of its own sequence (as one did) overwrote that only valid header after a
     /// rewrite of odd sequence, so a crash tearing the write left no header at all (R10-1 in RELIABILITY.md).
     slot: u64,
-    /// Byte offset of `origin`: [`LOG_HDR`], or a bounded log's second region's start.
+    /// Byte offset of `origin`: the header region's end ([`Layout::hdr`]), or a bounded log's second region's
+    /// start, or (an unbounded log on a storage moved to the block layout in place) where its records lie.
     base: u64,
     /// A bounded log's region length; 0 for an unbounded log (module docs, "A bounded log on a storage").
     region_len: u64,
     /// The identity of the data file the log serves, as its header slots name it ([`TreeWal::data_file`]; 0:
     /// none named). Changed only under `trunc` and `io`.
     data: u32,
+    /// Where the header slots lie: [`Layout::Blocks`] but in a log of the layout before session 44 not moved yet
+    /// (module docs, "The block layout"). Changed only under `io`, by an open.
+    layout: Layout,
     /// A file's byte offset up to which it holds records or zeros, written by a write-out that fsyncs (module
     /// docs, "A file's zeroed tail"); `u64::MAX` for a storage, which never grows so. Changed only under `io`
     /// (a `Cell`: a `LogFile` is reached only through the lock, or is a switch's local one).
@@ -1857,6 +1987,7 @@ impl LogFile {
             region_len: self.region_len,
             data: self.data,
             format: LOG_FORMAT,
+            layout: self.layout,
         }
     }
 }
@@ -2247,7 +2378,8 @@ impl TreeWal {
     /// would be shorter than [`REGION_MIN`], if the storage holds a log made with another capacity, or one made
     /// without a capacity (its records lie past where a region would end).
     pub fn open_storage_with_capacity(storage: impl Storage, capacity: u64) -> Result<Arc<TreeWal>> {
-        let region_len = capacity.saturating_sub(LOG_HDR) / 2;
+        // The smallest a log of either layout can have; a new log's (the block layout's) is checked at its making.
+        let region_len = Layout::Sectors.region_len(capacity);
         if region_len < REGION_MIN {
             return Err(Error::Log(format!(
                 "the log storage: a capacity of {capacity} bytes leaves regions of {region_len} bytes, less than \
@@ -2264,12 +2396,12 @@ impl TreeWal {
         TreeWal::open_device(
             Device::Storage(Arc::new(Opened::new(storage))),
             None,
-            Some(region_len),
+            Some(capacity),
             LOG_FORMAT,
         )
     }
 
-    /// Opens the log on `dev`; `bounded`, a bounded log's region length ([`TreeWal::open_storage_with_capacity`]);
+    /// Opens the log on `dev`; `bounded`, a bounded log's capacity ([`TreeWal::open_storage_with_capacity`]);
     /// `known`, the newest record format the caller reads ([`LOG_FORMAT`]; a unit test gives less, to be a build
     /// before this one).
     fn open_device(dev: Device, path: Option<PathBuf>, bounded: Option<u64>, known: u32) -> Result<Arc<TreeWal>> {
@@ -2279,6 +2411,12 @@ impl TreeWal {
         // Whether a slot holds a legacy header (`BPTWAL02`, `BPTWAL03`): rewritten below, before any record of
         // this build can be appended ("The format version").
         let mut legacy = false;
+        // Whether a slot of the sector layout was read (the slot in force or not): a log moved to the block layout
+        // has none left once its open returns (`upgrade_header`).
+        let mut sectors = false;
+        // Whether slot 0 holds a valid slot of the sector layout, whose byte 4096 holds records (never refused as
+        // a newer build's slot 1).
+        let mut sectors_at_0 = false;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
@@ -2286,13 +2424,16 @@ impl TreeWal {
             let mut b = [0u8; SLOT_LEN];
             dev.read_exact_at(&mut b, at)
                 .map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
-            let h = Header::decode(&b);
-            // Either slot of a newer format refuses the log, before anything is read or written: its records may
+            // A slot counts only where its layout puts one: byte 512 holds records of a log in the block layout,
+            // byte 4096 records of one in the sector layout (whose bytes are never taken for a newer build's slot).
+            let h = Header::decode(&b).filter(|h| at == 0 || h.layout.slots()[1] == at);
+            // Any slot of a newer format refuses the log, before anything is read or written: its records may
             // hold ops this build would take for the log's torn end (L41-O1 in RELIABILITY.md).
             let newer = match h {
                 Some(h) => (h.format > known).then_some(Some(h.format)),
-                None => (b.starts_with(MAGIC_FAMILY)
-                    && ![MAGIC, MAGIC_BOUNDED, MAGIC_FORMAT]
+                None => (!(at == BLOCK && sectors_at_0)
+                    && b.starts_with(MAGIC_FAMILY)
+                    && ![MAGIC, MAGIC_BOUNDED, MAGIC_FORMAT, MAGIC_BLOCKS]
                         .iter()
                         .any(|m| b.starts_with(&m[..])))
                 .then_some(None),
@@ -2306,6 +2447,8 @@ impl TreeWal {
             }
             if let Some(h) = h {
                 legacy |= h.format == 0;
+                sectors |= h.layout == Layout::Sectors;
+                sectors_at_0 |= at == 0 && h.layout == Layout::Sectors;
                 if best.is_none_or(|(b, _)| h.seq > b.seq) {
                     best = Some((h, at));
                 }
@@ -2314,15 +2457,15 @@ impl TreeWal {
         // Whether the header in force was written (and synced) by this open: a new log's.
         let mut made = false;
         let (hdr, slot) = match best {
-            Some((h, _)) if bounded.is_some_and(|len| len != h.region_len) => {
+            Some((h, _)) if bounded.is_some_and(|cap| h.layout.region_len(cap) != h.region_len) => {
                 return Err(Error::Log(format!(
                     "{name} holds a log made with {}, opened with a capacity of {} bytes; nothing was opened or \
                     changed: open it with the capacity it was made with (or TreeWal::open_storage)",
                     match h.region_len {
                         0 => "no capacity (its records are never moved)".to_string(),
-                        r => format!("a capacity of {} bytes", LOG_HDR + 2 * r),
+                        r => format!("a capacity of {} bytes", h.layout.hdr() + 2 * r),
                     },
-                    LOG_HDR + 2 * bounded.unwrap_or(0)
+                    bounded.unwrap_or(0)
                 )))
             }
             Some(found) => found,
@@ -2332,15 +2475,25 @@ impl TreeWal {
             None if len <= LOG_HDR
                 && left_by_a_new_log(&dev, len).map_err(|e| log_err(name, "read", e, AT_OPEN))? =>
             {
+                let region_len = bounded.map_or(0, |cap| Layout::Blocks.region_len(cap));
+                if bounded.is_some() && region_len < REGION_MIN {
+                    return Err(Error::Log(format!(
+                        "{name}: a capacity of {} bytes leaves regions of {region_len} bytes, less than {REGION_MIN}; \
+                        nothing was opened: give at least {}",
+                        bounded.unwrap_or(0),
+                        LOG_HDR + 2 * REGION_MIN
+                    )));
+                }
                 let h = Header {
                     id: new_log_id(),
                     origin: FIRST_LSN,
                     start: FIRST_LSN,
                     seq: 0,
                     base: LOG_HDR,
-                    region_len: bounded.unwrap_or(0),
+                    region_len,
                     data: 0,
                     format: LOG_FORMAT,
+                    layout: Layout::Blocks,
                 };
                 // Refused for space, the header's write is retryable as the log's other writes are (R36-20): nothing
                 // was opened, and the next open finds what it left (zeroes, a torn or whole slot) and starts again.
@@ -2349,7 +2502,7 @@ impl TreeWal {
                     .map_err(|e| space_or_log_err(name, "write header", e, AT_OPEN))
                     .and_then(|()| dev.sync().map_err(|e| log_err(name, "sync header", e, AT_OPEN)))?;
                 made = true;
-                (h, SLOT_AT[0])
+                (h, 0)
             }
             None => {
                 return Err(Error::Log(format!(
@@ -2391,6 +2544,7 @@ impl TreeWal {
                 base: hdr.base,
                 region_len: hdr.region_len,
                 data: hdr.data,
+                layout: hdr.layout,
             }),
             trunc: Mutex::new(Trunc {
                 punched: 0,
@@ -2421,16 +2575,48 @@ impl TreeWal {
             serves_tree: AtomicBool::new(hdr.data != 0),
         };
         let end = wal.scan(|_, _| Ok(()))?;
+        // A log file of the sector layout moves to the block layout by the file's own cut, a rewrite: its records
+        // from the start on copied into `<name>.tmp` under a header region of the block layout, synced, renamed
+        // over the log, the directory synced. Atomic by the rename under any power loss (the old file is never
+        // written: neither its slots nor its records are in flight), and it does all the open's other writes do:
+        // the records read made durable (R39-2), in their new place; the header in force durable (L42-1); no torn
+        // tail; no legacy slot left (the new file's slots are `BPTWAL05`). One copy of the records since the last
+        // checkpoint, once per log.
+        if hdr.layout == Layout::Sectors && !made {
+            let file = match (&wal.io.lock().dev, &wal.path) {
+                (Device::File(f), Some(p)) => Some((f.clone(), p.clone())),
+                _ => None,
+            };
+            if let Some((file, path)) = file {
+                {
+                    let mut st = wal.state.lock();
+                    st.buf_start = end;
+                    st.next = end;
+                }
+                wal.appended.store(end, Ordering::Release);
+                let mut tr = wal.trunc.lock();
+                wal.rewrite(&mut tr, &file, &path, hdr.start, hdr.seq + 1)?;
+                drop(tr);
+                wal.durable.store(end, Ordering::Release);
+                return Ok(Arc::new(wal));
+            }
+        }
         {
             let mut io = wal.io.lock();
+            // Whether the records read were copied (and synced) to the block layout's place, below.
+            let moved = wal
+                .move_to_blocks(&mut io, end)
+                .map_err(|e| space_or_log_err(wal.name(), "copy its records to the block layout", e, AT_OPEN))?;
             // The records read are about to count as durable (below): a tree's recovery replays them and writes
             // pages at their LSNs with no further sync of this log. Readable is not durable: records a failed
             // fsync dropped stay readable (Linux keeps the pages cached, marked clean; `FaultyStorage` does the
             // same), and so do records written but not yet synced before a crash of the process. So they are
             // written again and synced first (R39-2 in RELIABILITY.md: a second open after an open whose log
             // fsync failed wrote pages at LSNs the next power loss took from the log).
-            rewrite(&io.dev, io.offset(io.start), io.offset(end))
-                .map_err(|e| space_or_log_err(wal.name(), "rewrite the records read", e, AT_OPEN))?;
+            if !moved {
+                rewrite(&io.dev, io.offset(io.start), io.offset(end))
+                    .map_err(|e| space_or_log_err(wal.name(), "rewrite the records read", e, AT_OPEN))?;
+            }
             // So is the header slot in force, which says where they are, after them (a slot durable first could
             // name records a crash lost). A bounded log's switch whose header fsync failed left its slot readable,
             // naming the new region: an open in the same process trusted it, the commits after it went there, and
@@ -2470,7 +2656,7 @@ impl TreeWal {
             if let Device::File(_) = io.dev {
                 io.zeroed.set(io.offset(end));
             }
-            if legacy {
+            if legacy || (sectors && io.layout == Layout::Blocks) {
                 wal.upgrade_header(&mut io)
                     .map_err(|e| log_err(wal.name(), "rewrite its header in this build's format", e, AT_OPEN))?;
             }
@@ -2505,7 +2691,7 @@ impl TreeWal {
     /// failed fsync and the restore; this open then makes the slot read durable, in the other slot, and only a
     /// power loss during that very write, garbling it, loses the log.
     fn secure_header(&self, io: &mut LogFile) -> io::Result<(u64, [u8; SLOT_LEN])> {
-        let at = other_slot(io.slot);
+        let at = io.layout.other_slot(io.slot);
         let old = read_slot(&io.dev, at)?;
         io.dev
             .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
@@ -2529,24 +2715,72 @@ impl TreeWal {
     /// as the device holds it, and the next open upgrades it (R42-3: left readable in this build's layout and
     /// legacy on the device, it made a reopen in the same process take the log for upgraded).
     fn upgrade_header(&self, io: &mut LogFile) -> io::Result<()> {
-        for _ in 0..2 {
-            let at = other_slot(io.slot);
-            let legacy_at = |at: u64| -> io::Result<([u8; SLOT_LEN], bool)> {
-                let b = read_slot(&io.dev, at)?;
-                Ok((b, Header::decode(&b).is_some_and(|h| h.format == 0)))
-            };
-            let ((old, other_legacy), (_, here_legacy)) = (legacy_at(at)?, legacy_at(io.slot)?);
-            if !other_legacy && !here_legacy {
+        // A slot that must go: of a legacy format, or (in a log moved to the block layout) of the sector layout,
+        // at byte 0 or 512, where a build before session 44 reads one.
+        let stale = |io: &LogFile, at: u64| -> io::Result<bool> {
+            let h = Header::decode(&read_slot(&io.dev, at)?);
+            Ok(h.is_some_and(|h| h.format == 0 || (io.layout == Layout::Blocks && h.layout == Layout::Sectors)))
+        };
+        for _ in 0..3 {
+            // Bytes 0 and 512: both slots of the sector layout; in the block layout, where a sector layout's were.
+            if !stale(io, 0)? && !stale(io, 512)? {
                 break;
             }
+            let at = io.layout.other_slot(io.slot);
+            // In the block layout, slot 0's write zeroes the sector layout's slot at 512 with it: the same block,
+            // in flight together whatever is written of it, while slot 1 (another block) is in force and durable.
+            let len = match (io.layout, at) {
+                (Layout::Blocks, 0) => 512 + SLOT_LEN,
+                _ => SLOT_LEN,
+            };
+            let mut old = vec![0u8; len];
+            read_zeros_past_end(&io.dev, at, &mut old)?;
+            let mut new = vec![0u8; len];
+            new[..SLOT_LEN].copy_from_slice(&io.header(self.id, io.start, io.seq + 1).encode());
             io.dev
-                .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
+                .write_all_at(&new, at)
                 .and_then(|()| io.dev.sync())
                 .inspect_err(|_| restore_slot(&io.dev, at, &old))?;
             io.slot = at;
             io.seq += 1;
         }
         Ok(())
+    }
+
+    /// Moves an unbounded log on a storage from the sector layout to the block layout at its open (the caller
+    /// holds `io`; the records from `io.start` to `end` were read), where that needs no write into a block that
+    /// holds a slot in force or a record it names (module docs, "The block layout"): the next slot written
+    /// (`secure_header`) is then the block layout's slot 1, at byte 4096, while the slot in force, in the first
+    /// block, stays durable and untouched, and so do its records. Two cases:
+    /// - the records lie at byte 8192 or later: nothing moves; the header names them where they are (`base` their
+    ///   first byte, `origin` the start);
+    /// - they lie below byte 4096 (a young log): they are copied to byte 8192, past every byte a slot names, and
+    ///   synced (so R39-2's rewrite of the records read is this copy), and the header names them there.
+    ///
+    /// Returns whether records were copied. Otherwise (a bounded log, whose regions would have to move and shrink;
+    /// an unbounded one whose records lie in the second block, which slot 1 would put in flight; a log file, which
+    /// moves by a rewrite) the log stays in the sector layout until a later open can move it (R44-O1).
+    fn move_to_blocks(&self, io: &mut LogFile, end: Lsn) -> io::Result<bool> {
+        if io.layout != Layout::Sectors || io.region_len != 0 {
+            return Ok(false);
+        }
+        let (from, to) = (io.offset(io.start), io.offset(end));
+        let moved = if from >= LOG_HDR {
+            io.base = from;
+            false
+        } else if to <= BLOCK {
+            let mut chunk = vec![0u8; (to - from).max(1) as usize];
+            copy_dev(&io.dev, from, LOG_HDR, to - from, &mut chunk)
+                .map_err(|(CopyError::Read(e) | CopyError::Write(e))| e)?;
+            io.dev.sync()?;
+            io.base = LOG_HDR;
+            true
+        } else {
+            return Ok(false);
+        };
+        io.origin = io.start;
+        io.layout = Layout::Blocks;
+        Ok(moved)
     }
 
     /// This log's identity: chosen when the log was created, kept by truncation. A tree stores it in its meta
@@ -3395,7 +3629,7 @@ impl TreeWal {
     fn cut_by_header(&self, io: &mut LogFile, redo: Lsn, seq: u64) -> Result<()> {
         self.write_locked(io, SyncCause::Checkpoint, true)?;
         let hdr = io.header(self.id, redo, seq);
-        let at = other_slot(io.slot);
+        let at = io.layout.other_slot(io.slot);
         let old = read_slot(&io.dev, at).map_err(|e| cut_err(self.name(), "read header", e))?;
         // Refused for space, the slot not in force holds its old bytes or a torn write of the new ones: a slot
         // that is valid names a valid log either way (below), so the cut is reported and the log goes on. Any
@@ -3440,10 +3674,13 @@ impl TreeWal {
                 origin: redo,
                 start: redo,
                 seq,
-                slot: other_slot(io.slot),
-                base: region_base(u64::from(io.base == LOG_HDR), io.region_len),
+                slot: io.layout.other_slot(io.slot),
+                base: io
+                    .layout
+                    .region_base(u64::from(io.base == io.layout.hdr()), io.region_len),
                 region_len: io.region_len,
                 data: io.data,
+                layout: io.layout,
             };
             let from = (io.base, io.origin);
             // Under `trunc`: no switch can fail from here until this one writes (L42-2: `cut_before`).
@@ -3453,7 +3690,7 @@ impl TreeWal {
             (io.dev.clone(), from, to, self.state.lock().buf_start.max(redo))
         };
         let from_at = |lsn: Lsn| from.0 + (lsn - from.1);
-        let target = usize::from(to.base != LOG_HDR);
+        let target = usize::from(to.base != to.layout.hdr());
         // Written to from now on: stale until the switch is durable.
         let zero_past = tr.stale[target];
         tr.stale[target] = true;
@@ -3518,10 +3755,10 @@ impl TreeWal {
     /// switch. A crash before the rename leaves the old log; after it, the new one, whole and synced. A failed
     /// directory fsync after the rename fails the log (which file a crash leaves under the name is unknown).
     fn rewrite(&self, tr: &mut Trunc, old: &File, path: &Path, redo: Lsn, seq: u64) -> Result<()> {
-        let (origin, copied, data) = {
+        let (origin, base, copied, data) = {
             let io = self.io.lock();
             self.write_locked(&io, SyncCause::Checkpoint, false)?;
-            (io.origin, self.state.lock().buf_start, io.data)
+            (io.origin, io.base, self.state.lock().buf_start, io.data)
         };
         let tmp = bufpool::storage::temp_path(path);
         // Until the rename, a failure to make or write the new file (a full file system, most likely) leaves the
@@ -3554,8 +3791,10 @@ impl TreeWal {
             region_len: 0,
             data,
             format: LOG_FORMAT,
+            layout: Layout::Blocks,
         };
-        let old_at = |lsn: Lsn| LOG_HDR + (lsn - origin);
+        // The old file's layout may be the sector layout (an open moving it: `open_device`).
+        let old_at = |lsn: Lsn| base + (lsn - origin);
         let new_at = |lsn: Lsn| LOG_HDR + (lsn - redo);
         let mut chunk = vec![0u8; COPY_CHUNK];
         // The new file's zeroed tail, written with the copy and fsynced with it (module docs, "A file's zeroed
@@ -3594,10 +3833,11 @@ impl TreeWal {
             origin: redo,
             start: redo,
             seq,
-            slot: SLOT_AT[0],
+            slot: 0,
             base: LOG_HDR,
             region_len: 0,
             data,
+            layout: Layout::Blocks,
         };
         self.start.store(redo, Ordering::Release);
         tr.punched = 0;
@@ -3622,12 +3862,18 @@ impl TreeWal {
         self.trunc.lock().switches
     }
 
+    /// A bounded log's region length in bytes; 0 for an unbounded log.
+    pub(crate) fn region_len(&self) -> u64 {
+        self.io.lock().region_len
+    }
+
     /// A bounded log's capacity in bytes, its header included ([`TreeWal::open_storage_with_capacity`]); `None`
     /// for an unbounded log.
     pub fn capacity(&self) -> Option<u64> {
-        match self.io.lock().region_len {
+        let io = self.io.lock();
+        match io.region_len {
             0 => None,
-            len => Some(LOG_HDR + 2 * len),
+            len => Some(io.layout.hdr() + 2 * len),
         }
     }
 

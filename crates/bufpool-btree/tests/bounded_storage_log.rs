@@ -20,7 +20,7 @@ use crate::common::hooked::{Hooked, Hooks};
 use crate::common::{key, value};
 
 /// The log's header (`wal.rs`'s `LOG_HDR`).
-const LOG_HDR: u64 = 1024;
+const LOG_HDR: u64 = 8192;
 /// The smallest capacity: two regions of `REGION_MIN` (128 KiB).
 const CAP: u64 = LOG_HDR + 2 * REGION_MIN;
 

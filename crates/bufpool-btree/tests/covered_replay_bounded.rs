@@ -14,7 +14,7 @@ use bufpool::storage::MemoryStorage;
 use bufpool_btree::{BufferPool, LeafHint, Op, OwnedOp, Tree, TreeWal, REGION_MIN};
 
 /// The smallest bounded log.
-const CAPACITY: u64 = 1024 + 2 * REGION_MIN;
+const CAPACITY: u64 = 8192 + 2 * REGION_MIN;
 const KEYS: u64 = 2000;
 
 fn pool() -> Arc<BufferPool> {

@@ -122,7 +122,7 @@ fn a_checkpoint_past_seven_eighths_of_a_bounded_region_keeps_no_image_older_than
     let mut leaves: Vec<u32> = Vec::new();
     {
         let upper = TreeWal::open_storage(above.clone()).unwrap();
-        let wal = TreeWal::open_storage_with_capacity(log.clone(), 1024 + 2 * REGION_MIN).unwrap();
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), 8192 + 2 * REGION_MIN).unwrap();
         wal.flush_first(upper.clone()).unwrap();
         let tree = Tree::create_storage(big_pool(), wal, data.clone()).unwrap();
         let checkpoint = || engine_checkpoint(&upper, &tree);
@@ -313,7 +313,7 @@ fn a_checkpoint_past_seven_eighths_after_a_jump_keeps_no_image_older_than_a_cove
     let upper = TreeWal::open_storage(above.clone()).unwrap();
     // Leaves and the ids of their keys, from a first life of the tree.
     let by_leaf: Vec<Vec<u64>> = {
-        let wal = TreeWal::open_storage_with_capacity(log.clone(), 1024 + 2 * REGION_MIN).unwrap();
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), 8192 + 2 * REGION_MIN).unwrap();
         wal.flush_first(upper.clone()).unwrap();
         let tree = Tree::create_storage(big_pool(), wal, data.clone()).unwrap();
         for id in 0..300 {

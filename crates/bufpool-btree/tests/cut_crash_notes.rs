@@ -25,7 +25,7 @@ use crate::common::{self, key, value};
 
 const PAGE: u64 = 4096;
 /// The log's header (its two slots), `wal.rs`'s `LOG_HDR`: records start past it.
-const LOG_HDR: u64 = 1024;
+const LOG_HDR: u64 = 8192;
 
 /// The log device, honest until armed. Armed, once a header slot is written (below `LOG_HDR`), every later
 /// write past the header is lost (the power went before those sectors reached the medium) and the next sync

@@ -32,6 +32,9 @@ const LOG_HDR: u64 = 1024;
 struct PowerLossAtHeaderWrite {
     dev: Arc<FaultyStorage>,
     nth: usize,
+    /// The power loss of a device written through a 4 KiB page cache (`FaultyStorage::crash_garbling_blocks`,
+    /// session 44): every sector of the blocks written since the last sync is garbled, not only those written.
+    blocks: bool,
     seen: AtomicUsize,
     image: Mutex<Option<Vec<u8>>>,
 }
@@ -39,11 +42,28 @@ struct PowerLossAtHeaderWrite {
 impl Hooks for PowerLossAtHeaderWrite {
     fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         below.write_at(buf, offset)?;
-        if offset < LOG_HDR && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
-            *self.image.lock().unwrap() = Some(self.dev.crash_garbling(1.0));
+        if is_header_write(offset) && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
+            *self.image.lock().unwrap() = Some(power_loss(&self.dev, self.blocks));
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
         Ok(())
+    }
+}
+
+/// Whether a write at `offset` is one of a header slot's (or a new log's header region): below [`LOG_HDR`] (both
+/// slots of a log in session 43's layout, slot 0 of one in session 44's), or at slot 1 of session 44's layout
+/// (byte 4096, "File format" in `wal.rs`'s module docs). A record of either layout never starts at byte 4096 in
+/// these tests' logs (the first record a cut keeps lies past a `DEL` record, which is not 3,072 bytes long).
+pub(crate) fn is_header_write(offset: u64) -> bool {
+    offset < LOG_HDR || offset == 4096
+}
+
+/// A power loss on `dev` during its pending writes, each sector written since the last sync garbled (and, with
+/// `blocks`, every other sector of the 4 KiB blocks they touch): the image the device keeps.
+pub(crate) fn power_loss(dev: &FaultyStorage, blocks: bool) -> Vec<u8> {
+    match blocks {
+        true => dev.crash_garbling_blocks(1.0),
+        false => dev.crash_garbling(1.0),
     }
 }
 
@@ -88,11 +108,19 @@ struct Scenario {
 /// For every n, a fresh `make()` whose open loses the power at its n-th header write: the device's image must
 /// open with every committed record. Returns the count of header writes an open made.
 fn power_loss_at_each_header_write(what: &str, make: impl Fn() -> Scenario) -> usize {
+    let writes = power_loss_at_each_header_write_in(false, what, &make);
+    power_loss_at_each_header_write_in(true, &format!("{what} (4 KiB blocks)"), make);
+    writes
+}
+
+/// [`power_loss_at_each_header_write`] with one kind of power loss: `blocks`, [`power_loss`]'s.
+fn power_loss_at_each_header_write_in(blocks: bool, what: &str, make: impl Fn() -> Scenario) -> usize {
     for nth in 1..=8 {
         let s = make();
         let hooks = Arc::new(PowerLossAtHeaderWrite {
             dev: s.log.clone(),
             nth,
+            blocks,
             seen: AtomicUsize::new(0),
             image: Mutex::new(None),
         });
@@ -153,7 +181,7 @@ fn a_power_loss_during_the_open_of_a_cut_log_leaves_a_log_that_opens_whole() {
 /// that holds every committed record. A power loss garbling the slot in force must not leave it in force.
 #[test]
 fn a_power_loss_during_the_open_of_a_switched_log_leaves_a_log_that_opens_whole() {
-    const CAP: u64 = 1024 + 2 * REGION_MIN;
+    const CAP: u64 = 8192 + 2 * REGION_MIN;
     power_loss_at_each_header_write("a switched log", || {
         let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
         let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
@@ -176,7 +204,7 @@ fn a_power_loss_during_the_open_of_a_switched_log_leaves_a_log_that_opens_whole(
 /// A log never cut: slot 1 holds zeros, slot 0 is the only header.
 #[test]
 fn a_power_loss_during_the_open_of_a_log_never_cut_leaves_a_log_that_opens_whole() {
-    for capacity in [None, Some(1024 + 2 * REGION_MIN)] {
+    for capacity in [None, Some(8192 + 2 * REGION_MIN)] {
         power_loss_at_each_header_write("a log never cut", || {
             let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
             let wal = open(log.clone(), capacity).unwrap();
@@ -206,9 +234,10 @@ fn fail_the_header_sync(log: &FaultyStorage, wal: Arc<TreeWal>, end: u64, what: 
     );
     assert_eq!(log.counts().sync_eio, 1, "the injected fault did not fire where meant");
     drop(wal);
+    // Slot 1: byte 4096 (session 44's block layout).
     assert_eq!(
-        &log.live_image()[512..640],
-        &log.durable_image()[512..640],
+        &log.live_image()[4096..4224],
+        &log.durable_image()[4096..4224],
         "the failed {what}'s slot was not put back as the device holds it"
     );
 }
@@ -219,7 +248,7 @@ fn fail_the_header_sync(log: &FaultyStorage, wal: Arc<TreeWal>, end: u64, what: 
 /// take slot 0 with it.
 #[test]
 fn a_power_loss_during_a_reopen_after_a_failed_switch_header_sync_leaves_a_log_that_opens_whole() {
-    const CAP: u64 = 1024 + 2 * REGION_MIN;
+    const CAP: u64 = 8192 + 2 * REGION_MIN;
     power_loss_at_each_header_write("after a failed switch", || {
         let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
         let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
@@ -227,7 +256,7 @@ fn a_power_loss_during_a_reopen_after_a_failed_switch_header_sync_leaves_a_log_t
         wal.commit().unwrap();
         // Past half the region: the cut switches. Its syncs: the new region's records, then its header slot.
         fail_the_header_sync(&log, wal, ends[99], "switch");
-        assert_eq!(&log.durable_image()[512..520], &[0; 8], "slot 1 was never durable");
+        assert_eq!(&log.durable_image()[4096..4104], &[0; 8], "slot 1 was never durable");
         Scenario {
             log,
             capacity: Some(CAP),
@@ -255,39 +284,60 @@ fn a_power_loss_during_a_reopen_after_a_failed_cut_header_sync_leaves_a_log_that
     });
 }
 
-/// A legacy log (both slots `BPTWAL02`/`BPTWAL03`), whose open upgrades the header too.
+/// A legacy log (both slots `BPTWAL02`/`BPTWAL03`, the layout before session 44), whose open upgrades the header
+/// too. Unbounded, with its records in the first 4 KiB block (copied past the second) or past the second (named
+/// where they are), the open moves it to the block layout (session 44), safe under either power loss. Unbounded
+/// with records in the second block, or bounded, it stays in its layout, whose slots share a block (R44-O1 in
+/// RELIABILITY.md), and only the sector-granular power loss is survived.
 #[test]
 fn a_power_loss_during_the_open_of_a_legacy_log_leaves_a_log_that_opens_whole() {
-    for capacity in [None, Some(1024 + 2 * (256u64 << 10))] {
-        power_loss_at_each_header_write("a legacy log", || Scenario {
-            log: crate::legacy_upgrade_failed_sync::legacy_log(capacity),
+    use crate::legacy_upgrade_failed_sync::legacy_log_of;
+    let make = |capacity, puts, dead| {
+        move || Scenario {
+            log: legacy_log_of(capacity, puts, dead),
             capacity,
-            committed: 0..100,
-        });
-    }
+            committed: 0..puts,
+        }
+    };
+    power_loss_at_each_header_write("a legacy log in the first block", make(None, 60, 0));
+    power_loss_at_each_header_write("a legacy log past the second block", make(None, 100, 8 << 10));
+    power_loss_at_each_header_write_in(false, "a legacy log in the second block", make(None, 100, 0));
+    let bounded = Some(1024 + 2 * (256u64 << 10));
+    power_loss_at_each_header_write_in(false, "a legacy bounded log", make(bounded, 100, 0));
 }
 
 /// R42-3's state: a legacy log's upgrade whose last fsync failed (a slot readable in this build's layout, legacy
 /// on the device), then the reopen in the same process.
+///
+/// Bounded, only under the sector-granular power loss, as above (R44-O1).
 #[test]
 fn a_power_loss_during_a_reopen_after_a_failed_upgrade_leaves_a_log_that_opens_whole() {
     for capacity in [None, Some(1024 + 2 * (256u64 << 10))] {
-        power_loss_at_each_header_write("after a failed upgrade", || {
-            let log = crate::legacy_upgrade_failed_sync::legacy_log(capacity);
-            let trial = Arc::new(FaultyStorage::from_image(2, FaultConfig::none(), log.live_image()));
-            drop(open(trial.clone(), capacity).unwrap());
-            let base = log.counts().syncs;
-            log.inject_nth(IoOp::Sync, base + trial.counts().syncs, Fault::Eio);
-            assert!(
-                open(log.clone(), capacity).is_err(),
-                "the upgrade's last fsync was to fail the open"
-            );
-            Scenario {
-                log,
-                capacity,
-                committed: 0..100,
-            }
-        });
+        let what = format!("after a failed upgrade, capacity {capacity:?}");
+        let run = |blocks| {
+            power_loss_at_each_header_write_in(blocks, &what, || {
+                // Unbounded, in the first block: moved to the block layout (above).
+                let puts = if capacity.is_none() { 60 } else { 100 };
+                let log = crate::legacy_upgrade_failed_sync::legacy_log_of(capacity, puts, 0);
+                let trial = Arc::new(FaultyStorage::from_image(2, FaultConfig::none(), log.live_image()));
+                drop(open(trial.clone(), capacity).unwrap());
+                let base = log.counts().syncs;
+                log.inject_nth(IoOp::Sync, base + trial.counts().syncs, Fault::Eio);
+                assert!(
+                    open(log.clone(), capacity).is_err(),
+                    "the upgrade's last fsync was to fail the open"
+                );
+                Scenario {
+                    log,
+                    capacity,
+                    committed: 0..puts,
+                }
+            })
+        };
+        run(false);
+        if capacity.is_none() {
+            run(true);
+        }
     }
 }
 
@@ -303,6 +353,8 @@ fn a_power_loss_during_a_reopen_after_a_failed_upgrade_leaves_a_log_that_opens_w
 struct RecordOn {
     record: Arc<FaultyStorage>,
     power_loss: bool,
+    /// [`power_loss`]'s `blocks`.
+    blocks: bool,
     image: Mutex<Option<Vec<u8>>>,
 }
 
@@ -318,7 +370,7 @@ impl bufpool::storage::RecordStore for RecordOn {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.record.write_at(buf, offset)?;
         if self.power_loss {
-            *self.image.lock().unwrap() = Some(self.record.crash_garbling(1.0));
+            *self.image.lock().unwrap() = Some(power_loss(&self.record, self.blocks));
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
         Ok(())
@@ -337,10 +389,11 @@ impl Hooks for RecordOn {
 /// A tree whose data file's record has one valid slot left (the other garbled by an earlier power loss), opened
 /// on a device that loses the power at the open's write of the record: before the first checkpoint (the data file
 /// empty, every change in the log) and after one (the file holds pages). What the devices keep must open with
-/// every committed key.
+/// every committed key. And (session 44) the same with both slots valid, on a record store written through a
+/// 4 KiB page cache (`blocks`): a power loss there garbles the whole block the write touched.
 #[test]
 fn a_power_loss_during_the_opens_record_write_leaves_a_data_file_that_opens_whole() {
-    for checkpointed in [false, true] {
+    for (blocks, checkpointed) in [(false, false), (false, true), (true, false), (true, true)] {
         let dev = |seed| Arc::new(FaultyStorage::new(seed, FaultConfig::none()));
         let (log, pages, record) = (dev(1), dev(2), dev(3));
         let open = |log: &Arc<FaultyStorage>, pages: &Arc<FaultyStorage>, record: &Arc<FaultyStorage>, power_loss| {
@@ -348,6 +401,7 @@ fn a_power_loss_during_the_opens_record_write_leaves_a_data_file_that_opens_whol
             let hooks = Arc::new(RecordOn {
                 record: record.clone(),
                 power_loss,
+                blocks,
                 image: Mutex::new(None),
             });
             let data = Hooked::new(pages.clone(), hooks.clone());
@@ -364,12 +418,15 @@ fn a_power_loss_during_the_opens_record_write_leaves_a_data_file_that_opens_whol
         }
         tree.commit().unwrap();
         drop(tree);
-        // An earlier power loss garbled the slot not in force (the one of the lower sequence number).
-        let image = record.live_image();
-        let seq = |at: usize| u64::from_le_bytes(image[at + 24..at + 32].try_into().unwrap());
-        let other = if seq(0) < seq(512) { 0 } else { 512 };
-        record.write_at(&[0xee; 512], other as u64).unwrap();
-        record.sync().unwrap();
+        if !blocks {
+            // An earlier power loss garbled the slot not in force (the one of the lower sequence number).
+            let image = record.live_image();
+            let seq = |at: usize| u64::from_le_bytes(image[at + 24..at + 32].try_into().unwrap());
+            // The record's slots: bytes 0 and 4096 (session 44; until then 0 and 512).
+            let other = if seq(0) < seq(4096) { 0 } else { 4096 };
+            record.write_at(&[0xee; 512], other as u64).unwrap();
+            record.sync().unwrap();
+        }
         let (failed, image) = open(&log, &pages, &record, true);
         assert!(failed.is_err(), "the power was lost during the open");
         let image = image.expect("the open wrote the record");
@@ -379,7 +436,7 @@ fn a_power_loss_during_the_opens_record_write_leaves_a_data_file_that_opens_whol
         let (tree, _) = open(&kept(&log), &kept(&pages), &record, false);
         let tree = tree.unwrap_or_else(|e| {
             panic!(
-                "checkpointed {checkpointed}: a power loss during the open's write of the data file's record left a \
+                "blocks {blocks}, checkpointed {checkpointed}: a power loss during the open's write of the data file's record left a \
                  tree that does not open ({} bytes of data on the device): {e}",
                 pages.durable_image().len()
             )
@@ -408,7 +465,7 @@ fn an_open_syncs_the_records_read_then_its_header_slot_with_the_torn_tail() {
     // A legacy log: its records, its slot with the tail, then one cut for the other slot (until session 43: 4).
     let legacy = crate::legacy_upgrade_failed_sync::legacy_log(None);
     assert_eq!(syncs_of_an_open(&legacy, None), 3, "a legacy log");
-    for capacity in [None, Some(1024 + 2 * REGION_MIN)] {
+    for capacity in [None, Some(8192 + 2 * REGION_MIN)] {
         let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
         let wal = open(log.clone(), capacity).unwrap();
         (0..30).for_each(|i| {

@@ -14,6 +14,7 @@ mod api_combinations;
 mod api_concurrent_edges;
 mod api_edges;
 mod ascending_inner_fill;
+mod block_power_loss;
 mod bounded_storage_log;
 mod bulk_load;
 mod bulk_load_concurrent;

@@ -14,10 +14,16 @@ use std::sync::Arc;
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
 use bufpool_btree::{Op, TreeWal};
 
-use crate::log_format_version::{legacy, SLOT_AT};
+use crate::log_format_version::{legacy, sectors_layout, SLOT_AT};
 
-fn slots(image: &[u8]) -> [[u8; 8]; 2] {
-    SLOT_AT.map(|at| image[at as usize..at as usize + 8].try_into().unwrap())
+/// The first bytes at each place a header slot of either layout lies (0, 512, 4096; zeros past the end).
+fn slots(image: &[u8]) -> [[u8; 8]; 3] {
+    [0usize, 512, 4096].map(|at| {
+        let mut b = [0u8; 8];
+        let got = image.get(at..(at + 8).min(image.len())).unwrap_or(&[]);
+        b[..got.len()].copy_from_slice(got);
+        b
+    })
 }
 
 fn put(wal: &TreeWal, i: u32) {
@@ -29,21 +35,44 @@ fn put(wal: &TreeWal, i: u32) {
     .unwrap();
 }
 
-/// A log of `n` committed puts after a cut record (both slots valid), both slots then made legacy, durably.
+/// A log of `n` committed puts after a cut record (both slots valid), both slots then made legacy, durably: a log
+/// of the layout before session 44 (slots at 0 and 512, records from 1024), `capacity` its capacity if bounded.
+/// Unbounded, its records lie in the first 4 KiB block (an open moves it to the block layout); bounded, it stays.
 pub(crate) fn legacy_log(capacity: Option<u64>) -> Arc<FaultyStorage> {
-    let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+    legacy_log_of(capacity, 100, 0)
+}
+
+/// [`legacy_log`] of `puts` puts after a cut record of `dead` bytes of value (0: a `DEL`): unbounded, 60 puts lie
+/// in the first 4 KiB block, 100 cross into the second; with `dead` of 8 KiB, the log's start lies past both.
+pub(crate) fn legacy_log_of(capacity: Option<u64>, puts: u32, dead: usize) -> Arc<FaultyStorage> {
+    let made = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
     {
+        // Made in this build's layout, whose header region is 7,168 bytes longer, then moved.
         let wal = match capacity {
-            Some(c) => TreeWal::open_storage_with_capacity(log.clone(), c).unwrap(),
-            None => TreeWal::open_storage(log.clone()).unwrap(),
+            Some(c) => TreeWal::open_storage_with_capacity(made.clone(), c + 7168).unwrap(),
+            None => TreeWal::open_storage(made.clone()).unwrap(),
         };
-        let dead = wal.append(&[Op::Del { page: 3, key: b"dead" }]).unwrap();
-        for i in 0..100 {
+        let dead = match dead {
+            0 => wal.append(&[Op::Del { page: 3, key: b"dead" }]).unwrap(),
+            len => wal
+                .append(&[Op::Put {
+                    page: 3,
+                    key: b"key99999",
+                    val: &vec![9; len],
+                }])
+                .unwrap(),
+        };
+        for i in 0..puts {
             put(&wal, i);
         }
         wal.commit().unwrap();
         wal.truncate_before(dead).unwrap();
     }
+    let log = Arc::new(FaultyStorage::from_image(
+        1,
+        FaultConfig::none(),
+        sectors_layout(&made.live_image()),
+    ));
     let image = log.live_image();
     for at in SLOT_AT {
         let at = at as usize;
@@ -51,7 +80,7 @@ pub(crate) fn legacy_log(capacity: Option<u64>) -> Arc<FaultyStorage> {
         log.write_at(&legacy(&s), at as u64).unwrap();
     }
     log.sync().unwrap();
-    assert!(slots(&log.durable_image())
+    assert!(slots(&log.durable_image())[..2]
         .iter()
         .all(|s| s.starts_with(b"BPTWAL0") && s != b"BPTWAL04"));
     log
@@ -87,7 +116,7 @@ fn a_legacy_header_upgrade_whose_last_fsync_failed_is_finished_by_a_reopen_in_th
         // A power loss: only what was synced is left.
         let durable = slots(&log.durable_image());
         assert!(
-            durable.iter().all(|s| s == b"BPTWAL04"),
+            durable[..2].iter().all(|s| s != b"BPTWAL02" && s != b"BPTWAL03"),
             "capacity {capacity:?}: after a reopen in the same process, commits of this build and a power loss, the \
              log's header slots read {:?}: a legacy slot an older build opens, and cuts at this build's records",
             durable.map(|s| String::from_utf8_lossy(&s).into_owned())

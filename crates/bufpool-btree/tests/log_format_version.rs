@@ -24,7 +24,51 @@ use bufpool_btree::{Error, Op, TreeWal, LOG_FORMAT};
 
 use crate::common::hooked::{changes_bytes, Hooked, Hooks};
 
+/// The header slots of a log in the layout before session 44 ("sector layout"), which the tests here make with
+/// [`sectors_layout`]: the legacy logs are of that layout.
 pub(crate) const SLOT_AT: [u64; 2] = [0, 512];
+/// The header slots of a log this build makes (the block layout, `wal.rs`' module docs, "The block layout").
+pub(crate) const BLOCK_SLOT_AT: [u64; 2] = [0, 4096];
+
+/// A log image of this build (the block layout: slots at 0 and 4096, `BPTWAL05`, records from 8192) as the same log
+/// in the layout of sessions 42 and 43: slots at 0 and 512 (`BPTWAL04`, `base` 7,168 bytes lower), records from
+/// 1024 (a bounded log's regions too: their length is kept, the capacity 7,168 bytes less). A slot of another
+/// magic is copied as it is.
+pub(crate) fn sectors_layout(image: &[u8]) -> Vec<u8> {
+    const SHIFT: u64 = 8192 - 1024;
+    let mut out = vec![0u8; 1024];
+    for (from, to) in BLOCK_SLOT_AT.into_iter().zip(SLOT_AT) {
+        let mut slot: [u8; 128] = image[from as usize..from as usize + 128].try_into().unwrap();
+        if &slot[..8] == b"BPTWAL05" {
+            slot[..8].copy_from_slice(b"BPTWAL04");
+            let base = u64::from_le_bytes(slot[40..48].try_into().unwrap());
+            slot[40..48].copy_from_slice(&(base - SHIFT).to_le_bytes());
+            let crc = crc32c::crc32c(&slot[..60]);
+            slot[60..64].copy_from_slice(&crc.to_le_bytes());
+            if slot[64..68] != [0; 4] {
+                // The data file's name: its checksum covers the magic too (`wal.rs`, `data_crc`).
+                let crc = crc32c::crc32c_append(crc32c::crc32c(&slot[64..68]), &slot[..40]);
+                slot[68..72].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+        out[to as usize..to as usize + 128].copy_from_slice(&slot);
+    }
+    out.extend_from_slice(&image[8192.min(image.len())..]);
+    out
+}
+
+/// [`sectors_layout`] of the log file at `path`, in place.
+pub(crate) fn to_sectors_layout(path: &Path) {
+    let image = std::fs::read(path).unwrap();
+    std::fs::write(path, sectors_layout(&image)).unwrap();
+}
+
+/// [`sectors_layout`] of the log on `log`: its image, in a storage of its own.
+pub(crate) fn sectors_storage(log: &MemoryStorage) -> Arc<MemoryStorage> {
+    let mut image = vec![0u8; log.len().unwrap() as usize];
+    assert_eq!(log.read_at(&mut image, 0).unwrap(), image.len());
+    Arc::new(MemoryStorage::from_bytes(sectors_layout(&image)))
+}
 const PUTS: u32 = 1_000;
 
 /// Appends `PUTS` committed puts (page 3: short row ops) to `wal` after a record it then cuts, so that both
@@ -123,16 +167,22 @@ fn in_force(slots: &[[u8; 128]; 2]) -> (usize, [u8; 128]) {
     (i, slots[i])
 }
 
-/// A log of this build (both slots `BPTWAL04` once a cut or an upgrade wrote the second), `PUTS` records.
+/// A log of sessions 42 and 43 (both slots `BPTWAL04` at bytes 0 and 512 once a cut wrote the second), `PUTS`
+/// records: one of this build, both slots `BPTWAL05` at bytes 0 and 4096, moved to that layout
+/// ([`sectors_layout`]).
 fn new_log(path: &Path) {
     let wal = TreeWal::open(path).unwrap();
     fill(&wal);
     drop(wal);
-    let slots = file_slots(path);
-    for s in &slots {
-        assert_eq!(&s[..8], b"BPTWAL04", "this build writes the versioned layout");
+    let f = std::fs::File::open(path).unwrap();
+    for at in BLOCK_SLOT_AT {
+        let mut s = [0u8; 128];
+        f.read_exact_at(&mut s, at).unwrap();
+        assert_eq!(&s[..8], b"BPTWAL05", "this build writes the block layout");
         assert_eq!(u32::from_le_bytes(s[56..60].try_into().unwrap()), LOG_FORMAT);
     }
+    to_sectors_layout(path);
+    assert!(file_slots(path).iter().all(|s| &s[..8] == b"BPTWAL04"));
 }
 
 fn refused_newer(r: bufpool_btree::Result<Arc<TreeWal>>, want: Option<u32>) {
@@ -160,7 +210,7 @@ fn a_log_whose_header_names_a_newer_format_is_refused_and_left_whole() {
     // upgrading this build's log, stopped between its two slot writes), or a layout of its own.
     let newer_magic = {
         let mut s = force;
-        s[..8].copy_from_slice(b"BPTWAL05");
+        s[..8].copy_from_slice(b"BPTWAL06");
         s
     };
     let cases: [(&str, usize, [u8; 128], Option<u32>); 4] = [
@@ -210,19 +260,19 @@ fn a_legacy_log_opens_with_every_record_and_its_header_is_rewritten() {
     }])
     .unwrap();
     wal.commit().unwrap();
-    let after = file_slots(&path);
-    for s in &after {
-        assert_eq!(&s[..8], b"BPTWAL04", "a legacy slot left after the open");
-    }
-    let (_, now) = in_force(&after);
+    // A log file moves to the block layout by a rewrite (session 44): a new file whose slot 0 names the log from
+    // the same start at the next sequence, `BPTWAL05`; nothing at 512 (where a build before session 44 reads a
+    // slot), and slot 1 not written yet.
+    let image = std::fs::read(&path).unwrap();
+    let now: [u8; 128] = image[..128].try_into().unwrap();
+    assert_eq!(&now[..8], b"BPTWAL05", "the log was not moved to the block layout");
     assert_eq!(
-        now[8..32],
-        force[8..32],
-        "the rewritten header names another log or start"
+        (now[8..16] == force[8..16], now[24..32] == force[24..32]),
+        (true, true),
+        "another log or start"
     );
-    // Two cuts that drop nothing, each writing the slot not in force at the next sequence (R43-1).
-    assert_eq!(seq(&now), seq(&force) + 2);
-    assert!(after.iter().any(|s| seq(s) == seq(&force) + 1));
+    assert_eq!(seq(&now), seq(&force) + 1);
+    assert!(image[512..1024].iter().chain(&image[4096..4224]).all(|&b| b == 0));
     drop(wal);
     let wal = TreeWal::open(&path).unwrap();
     let mut n = 0;
@@ -245,17 +295,21 @@ fn a_legacy_log_opens_with_every_record_and_its_header_is_rewritten() {
     let wal = TreeWal::open(&path).unwrap();
     assert_eq!(count(&wal), PUTS);
     drop(wal);
-    assert!(file_slots(&path).iter().all(|s| &s[..8] == b"BPTWAL04"));
+    let image = std::fs::read(&path).unwrap();
+    assert_eq!(&image[..8], b"BPTWAL05");
+    assert!(image[512..1024].iter().all(|&b| b == 0));
 }
 
 #[test]
 fn a_legacy_bounded_log_on_a_storage_opens_with_every_record() {
+    // A bounded log of the layout before session 44: its header region is 1,024 bytes.
     const CAP: u64 = 1024 + 2 * (256 << 10);
     let log = Arc::new(MemoryStorage::new());
     {
-        let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP).unwrap();
+        let wal = TreeWal::open_storage_with_capacity(log.clone(), CAP + 7168).unwrap();
         fill(&wal);
     }
+    let log = sectors_storage(&log);
     let read = |b: &mut [u8], at: u64| assert_eq!(log.read_at(b, at).unwrap(), b.len());
     let slots = slots_of(read);
     for (at, s) in slots.iter().enumerate() {
@@ -319,6 +373,8 @@ fn a_legacy_header_rewrite_stopped_at_either_slot_leaves_a_log_that_opens_whole(
             let wal = TreeWal::open_storage(log.clone()).unwrap();
             fill(&wal);
         }
+        // Of the sector layout, and its records in the second block: an open leaves it in that layout (R44-O1).
+        let log = sectors_storage(&log);
         let read = |b: &mut [u8], at: u64| assert_eq!(log.read_at(b, at).unwrap(), b.len());
         let slots = slots_of(read);
         for (at, s) in slots.iter().enumerate() {

@@ -185,6 +185,8 @@ fn a_slot_an_older_build_wrote_over_a_named_one_names_no_file() {
     let log = dir.path().join("a.wal");
     let named = TreeWal::open(&log).unwrap().data_file();
     assert!(named.is_some());
+    // A log of the layout before session 44 (slots at 0 and 512), which an older build writes.
+    crate::log_format_version::to_sectors_layout(&log);
     // Both slots name the file now (the bind wrote one, the checkpoint's cut the other): write, as an older
     // build's cut would, the next sequence's 64-byte slot over the slot not in force.
     let f = std::fs::OpenOptions::new().read(true).write(true).open(&log).unwrap();

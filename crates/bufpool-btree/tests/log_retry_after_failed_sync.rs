@@ -17,7 +17,7 @@ use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op, Sto
 use bufpool_btree::{BufferPool, Tree, TreeWal};
 
 /// The log's header slots lie in its first 1,024 bytes (`wal.rs`, `LOG_HDR`); its records after them.
-const HEADER_BYTES: u64 = 1024;
+const HEADER_BYTES: u64 = 8192;
 
 /// A log storage's hooks that make its sync fail, once armed, when a header slot was changed since the last sync:
 /// the cut that ends a checkpoint (its new header) never becomes durable, as after a power loss just before its

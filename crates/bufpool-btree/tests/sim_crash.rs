@@ -48,7 +48,7 @@ const KEYS: u64 = 1000;
 const EPOCHS: usize = 4;
 const FAULT_P: f64 = 0.004;
 /// The capacity of the bounded log of one seed in three: the smallest (`TreeWal::open_storage_with_capacity`).
-const BOUNDED_LOG: u64 = 1024 + 2 * bufpool_btree::REGION_MIN;
+const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
 
 /// The seeds run: `BUFPOOL_BTREE_SIM_SEEDS` of them (200 by default) from `BUFPOOL_BTREE_SIM_FIRST` (0), so that
 /// a long soak can run in parts.

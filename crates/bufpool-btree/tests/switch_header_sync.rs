@@ -15,7 +15,7 @@ use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp};
 use bufpool_btree::{OwnedOp, TreeWal, REGION_MIN};
 
 /// The smallest capacity: two regions of `REGION_MIN` (128 KiB) after the 1 KiB header.
-const CAP: u64 = 1024 + 2 * REGION_MIN;
+const CAP: u64 = 8192 + 2 * REGION_MIN;
 
 fn append(wal: &TreeWal, n: u32) -> u64 {
     let mut val = n.to_le_bytes().to_vec();

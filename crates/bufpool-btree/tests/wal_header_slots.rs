@@ -1,7 +1,7 @@
 //! A log's two header slots must leave a valid header whatever a crash does to the one being written (R10-1 in
 //! RELIABILITY.md).
 //!
-//! The log keeps two header slots (bytes 0 and 512, different sectors) so that a cut writing the slot *not* in
+//! The log keeps two header slots (bytes 0 and 4096, different 4 KiB blocks; 0 and 512 until session 44) so that a cut writing the slot *not* in
 //! force can be torn by a power loss and leave the other one. A rewrite (the cut that copies the live tail into
 //! a new file) wrote its header into slot 0 whatever its sequence number, and left slot 1 empty; the next
 //! header-slot cut writes slot `seq % 2`. After a rewrite with an odd sequence number (the first cut of a new log
@@ -20,7 +20,7 @@ use std::path::Path;
 use bufpool_btree::{Op, TreeWal};
 
 /// Byte offsets and length of the two header slots (the file format in `wal.rs`).
-const SLOTS: [usize; 2] = [0, 512];
+const SLOTS: [usize; 2] = [0, 4096];
 const SLOT_LEN: usize = 64;
 
 /// Appends `n` records and commits them; returns their ends.

@@ -167,7 +167,7 @@ const OPS: u64 = 60;
 /// The longest a schedule may take before it counts as hung.
 const WATCHDOG: Duration = Duration::from_secs(300);
 /// The capacity of a bounded log (one tree in three): the smallest.
-const BOUNDED_LOG: u64 = 1024 + 2 * bufpool_btree::REGION_MIN;
+const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
 
 /// The schedules run: `BUFPOOL_BTREE_MODEL_SCHEDULES` of them (24) from seed `BUFPOOL_BTREE_MODEL_FIRST` (0).
 fn schedules() -> std::ops::Range<u64> {

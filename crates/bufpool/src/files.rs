@@ -792,7 +792,7 @@ fn open_record(
     let record = match storage.record_store() {
         None => None,
         Some(store) => match record::load(store).map_err(|e| opening.io("read record", e))? {
-            Loaded::Found(r) if len == 0 && r.written_pages > 0 => {
+            Loaded::Found(r, _) if len == 0 && r.written_pages > 0 => {
                 // Pages a checkpoint wrote and synced are gone with the whole file: refused, never a fresh empty
                 // file (R34-20: until then it started afresh, taking this for a file deleted to start over, so
                 // a device that dropped a new file's writes lost them without a word). Starting over deletes the
@@ -813,8 +813,13 @@ fn open_record(
             // loss garbling its rewrite then left no record: the file refused (`BadFileRecord`), or, still empty,
             // given a new identity that its tree's log does not name (R43-2). The other slot's write lost so leaves
             // the slot read, which is on the device unless its own write failed, and then nothing relied on it.
-            Loaded::Found(r) => {
-                let r = FileRecord { seq: r.seq + 1, ..r };
+            // In another 4 KiB block than the slot read, too (R44-2): a file's write puts its whole page of the
+            // page cache in flight, and a record store in the layout before session 44 holds both slots in one.
+            Loaded::Found(r, at) => {
+                let r = FileRecord {
+                    seq: record::seq_after(r.seq, at),
+                    ..r
+                };
                 record::store(store, &r).map_err(|e| opening.io("write the record read again", e))?;
                 Some(r)
             }

@@ -8,8 +8,15 @@
 //! The record lives in the storage's [`RecordStore`] (for a file opened by path, the sidecar `<file>.bpmeta`),
 //! never in the page space, so page `n` stays at byte `n * page_size` and storages without a record keep working
 //! (*unbound* files: no identity check, no strict mode). Two 512-byte slots, each with a sequence number and a
-//! CRC-32C; an update writes the slot the current one is not in, then syncs: a torn update leaves the other
-//! slot, the previous record, intact. A record is only ever created for an empty file, and never over a record
+//! CRC-32C, at bytes 0 and 4096 (the slot a sequence selects: its parity); an update writes the slot the current
+//! one is not in, then syncs: a torn update leaves the other slot, the previous record, intact. Each slot has a
+//! 4 KiB block of its own (session 44, R44-2 in RELIABILITY.md): through a file system a write puts the whole page
+//! of the page cache it touches in flight, and a device that does not write 4 KiB atomically may garble any sector
+//! of it at a power loss; until session 44 slot 1 was at byte 512, so every update had both slots in flight.
+//! A store in that layout still reads: its slot at 512 is read beside the two, and the first write after reading
+//! it goes to byte 4096 ([`seq_after`]), never into the block that holds it; the slot format is unchanged, so a
+//! build before session 44 reads slot 0 of the new layout (maybe an older mark than slot 1's: a lower mark checks
+//! fewer pages, never more), and writes its own slot 1 at 512, which this build reads. A record is only ever created for an empty file, and never over a record
 //! whose mark is above 0: an empty file beside such a record lost pages a checkpoint made durable, and its open is
 //! refused (`Error::DataFileEmptied`, R34-20 in RELIABILITY.md); starting such a file over deletes the record too.
 //! An open relies on a record it read only after writing it again, into the other slot at the next sequence (never
@@ -32,6 +39,14 @@ use crate::storage::RecordStore;
 
 /// Bytes of one slot; the record is two slots.
 pub(crate) const SLOT_BYTES: usize = 512;
+/// The unit a write through a file system puts in flight (a page of the page cache): no two slots share one.
+const BLOCK: u64 = 4096;
+/// Byte offsets of the two slots: slot `seq % 2` holds a record of sequence `seq`.
+const SLOT_AT: [u64; 2] = [0, BLOCK];
+/// Slot 1 of the layout before session 44, in slot 0's block: read, never written.
+const LEGACY_SLOT_AT: u64 = 512;
+const _: () = assert!(SLOT_AT[1] / BLOCK != SLOT_AT[0] / BLOCK && SLOT_BYTES as u64 <= BLOCK);
+const _: () = assert!(LEGACY_SLOT_AT / BLOCK == SLOT_AT[0] / BLOCK);
 const MAGIC: &[u8; 8] = b"BPFILREC";
 const FORMAT: u32 = 1;
 
@@ -48,8 +63,8 @@ pub(crate) struct FileRecord {
 pub(crate) enum Loaded {
     /// No slot was ever written (an empty store).
     Empty,
-    /// The newest valid slot.
-    Found(FileRecord),
+    /// The newest valid slot, and the byte offset it was read at (for [`seq_after`]).
+    Found(FileRecord, u64),
     /// Bytes are there but no slot is valid.
     Invalid,
 }
@@ -82,9 +97,10 @@ impl FileRecord {
     }
 }
 
-/// Reads both slots and returns the newest valid one.
+/// Reads both slots (and a store of the layout before session 44's slot at byte 512) and returns the newest valid
+/// one.
 pub(crate) fn load(store: &dyn RecordStore) -> io::Result<Loaded> {
-    let mut buf = vec![0u8; 2 * SLOT_BYTES];
+    let mut buf = vec![0u8; (SLOT_AT[1] as usize) + SLOT_BYTES];
     let mut got = 0;
     while got < buf.len() {
         match store.read_at(&mut buf[got..], got as u64)? {
@@ -95,17 +111,29 @@ pub(crate) fn load(store: &dyn RecordStore) -> io::Result<Loaded> {
     if got == 0 {
         return Ok(Loaded::Empty);
     }
-    let best = buf[..got]
-        .chunks(SLOT_BYTES)
-        .filter_map(FileRecord::decode)
-        .max_by_key(|r| r.seq);
-    Ok(best.map_or(Loaded::Invalid, Loaded::Found))
+    let best = [SLOT_AT[0], LEGACY_SLOT_AT, SLOT_AT[1]]
+        .into_iter()
+        .filter_map(|at| {
+            let slot = buf[..got].get(at as usize..)?;
+            FileRecord::decode(&slot[..slot.len().min(SLOT_BYTES)]).map(|r| (r, at))
+        })
+        .max_by_key(|(r, _)| r.seq);
+    Ok(best.map_or(Loaded::Invalid, |(r, at)| Loaded::Found(r, at)))
+}
+
+/// The sequence of the next write of a record of sequence `seq` read at byte `at`: the next whose slot lies in
+/// another 4 KiB block, so that a power loss garbling that write's block leaves the slot read. `seq + 1` but
+/// after a read of the legacy slot at byte 512 (odd sequences, in slot 0's block), whose next goes to byte 4096.
+pub(crate) fn seq_after(seq: u64, at: u64) -> u64 {
+    match at {
+        LEGACY_SLOT_AT => seq + 2 - (seq + 1) % 2,
+        _ => seq + 1,
+    }
 }
 
 /// Writes `record` into the slot its sequence number selects and syncs the store.
 pub(crate) fn store(store: &dyn RecordStore, record: &FileRecord) -> io::Result<()> {
-    let slot = record.seq % 2;
-    store.write_at(&record.encode(), slot * SLOT_BYTES as u64)?;
+    store.write_at(&record.encode(), SLOT_AT[(record.seq % 2) as usize])?;
     store.sync()
 }
 
@@ -158,16 +186,52 @@ mod tests {
         assert!(matches!(load(&st).unwrap(), Loaded::Empty));
         let mut r = create(&st, 4096).unwrap();
         assert_ne!(r.identity, 0);
-        assert!(matches!(load(&st).unwrap(), Loaded::Found(x) if x == r));
+        assert!(matches!(load(&st).unwrap(), Loaded::Found(x, 4096) if x == r));
         r.seq += 1;
         r.written_pages = 10;
         store(&st, &r).unwrap();
-        assert!(matches!(load(&st).unwrap(), Loaded::Found(x) if x.written_pages == 10));
+        assert!(matches!(load(&st).unwrap(), Loaded::Found(x, 0) if x.written_pages == 10));
         // Tear the newest slot: the previous record is read.
-        let slot = (r.seq % 2) as usize * SLOT_BYTES;
-        st.write_at(&[0xff; 8], (slot + 20) as u64).unwrap();
-        assert!(matches!(load(&st).unwrap(), Loaded::Found(x) if x.written_pages == 0 && x.identity == r.identity));
-        st.write_at(&[0u8; 2 * SLOT_BYTES], 0).unwrap();
+        let slot = SLOT_AT[(r.seq % 2) as usize];
+        st.write_at(&[0xff; 8], slot + 20).unwrap();
+        assert!(
+            matches!(load(&st).unwrap(), Loaded::Found(x, 4096) if x.written_pages == 0 && x.identity == r.identity)
+        );
+        for at in SLOT_AT {
+            st.write_at(&[0u8; SLOT_BYTES], at).unwrap();
+        }
         assert!(matches!(load(&st).unwrap(), Loaded::Invalid));
+    }
+
+    /// A store in the layout before session 44 (slots at 0 and 512): read, and the next write after either slot
+    /// goes to byte 4096, outside the block that holds them both.
+    #[test]
+    fn a_store_of_the_legacy_layout_is_read_and_its_next_write_leaves_its_block() {
+        for (seq, at) in [(6u64, 0u64), (7, LEGACY_SLOT_AT)] {
+            let st = MemoryRecord::default();
+            let r = FileRecord {
+                page_size: 4096,
+                identity: 77,
+                written_pages: 3,
+                seq,
+            };
+            let older = FileRecord { seq: seq - 1, ..r };
+            st.write_at(&r.encode(), at).unwrap();
+            st.write_at(&older.encode(), if at == 0 { LEGACY_SLOT_AT } else { 0 })
+                .unwrap();
+            let Loaded::Found(got, got_at) = load(&st).unwrap() else {
+                panic!("seq {seq}: no record read");
+            };
+            assert_eq!((got, got_at), (r, at));
+            let next = seq_after(got.seq, got_at);
+            assert!(
+                next > seq && SLOT_AT[(next % 2) as usize] == BLOCK,
+                "seq {seq}: next {next}"
+            );
+            store(&st, &FileRecord { seq: next, ..r }).unwrap();
+            assert!(matches!(load(&st).unwrap(), Loaded::Found(x, BLOCK) if x.seq == next));
+        }
+        // In this layout the next write goes to the other slot.
+        assert_eq!((seq_after(4, 0), seq_after(5, BLOCK)), (5, 6));
     }
 }

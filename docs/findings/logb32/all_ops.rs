@@ -101,7 +101,7 @@ fn main() {
     // other region and the header names that one.
     let dev = Arc::new(MemoryStorage::new());
     {
-        let wal = TreeWal::open_storage_with_capacity(dev.clone(), 1024 + 2 * REGION_MIN).unwrap();
+        let wal = TreeWal::open_storage_with_capacity(dev.clone(), 8192 + 2 * REGION_MIN).unwrap();
         while wal.end_lsn() < REGION_MIN * 6 / 10 {
             fill(&wal, 1);
         }

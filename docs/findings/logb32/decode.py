@@ -17,17 +17,21 @@ Checked (session 43, tidy43): on a TPC-C txn.log and tree logs the bench wrote (
 `all_ops.rs` writes (their headers also as legacy slots, and naming a newer format: `legacy_slots.py`), whose
 record counts, LSN ranges and ops by kind match `TreeWal::scan`'s (RELIABILITY.md,
 "Session 43 (2026-12-06, tidy43)").
-Headers: `BPTWAL04` (session 42: base, region length and record format), and the legacy `BPTWAL02` (unbounded) and
-`BPTWAL03` (bounded) that every log before session 42 has; each slot's CRC-32C is checked, and the valid slot
-with the higher sequence is the one in force, as `TreeWal`'s open picks it. A format above 1 or an unknown
-`BPTWAL` magic is refused, as the open refuses it."""
+Headers: `BPTWAL05` (session 44, the block layout: slots at bytes 0 and 4096, records from 8192, the fields of
+`BPTWAL04`), `BPTWAL04` (session 42: base, region length and record format; slots at 0 and 512, records from
+1024), and the legacy `BPTWAL02` (unbounded) and `BPTWAL03` (bounded) that every log before session 42 has (at 0
+and 512); each slot's CRC-32C is checked, a slot counts only where its layout puts one (byte 0, 512 for the
+sector layout's magics, 4096 for `BPTWAL05`), and the valid slot with the higher sequence is the one in force, as
+`TreeWal`'s open picks it. A format above 1 or an unknown `BPTWAL` magic is refused, as the open refuses it (at
+byte 4096 only when slot 0 is not of the sector layout, whose records lie there)."""
 import struct, sys, collections
 from crc32c import crc32c
 
 TABLES = ["warehouse", "district", "customer", "customer_name", "history", "new_order", "order",
           "order_customer", "order_line", "item", "stock"]
-LOG_HDR = 1024
-SLOT_AT = (0, 512)
+LOG_HDR = 1024          # the sector layout's header region (BPTWAL02's base)
+SLOT_AT = (0, 4096, 512)  # slot 0; the block layout's slot 1; the sector layout's slot 1
+SECTOR_MAGICS = (b"BPTWAL02", b"BPTWAL03", b"BPTWAL04")
 LOG_FORMAT = 1
 PREFIX_PAGES = 16
 NAMES = {1: "IMAGE", 2: "PUT", 3: "DEL", 4: "SPLIT", 5: "INNER", 6: "PATCH", 7: "CUT", 8: "WRITTEN",
@@ -55,14 +59,20 @@ def slot(at):
     elif magic == b"BPTWAL03":
         base, region_len = struct.unpack_from("<QQ", h, 40)
         ok, form = struct.unpack_from("<I", h, 56)[0] == crc32c(h[:56]), 0
-    elif magic == b"BPTWAL04":
+    elif magic in (b"BPTWAL04", b"BPTWAL05"):
+        if (at == 512 and magic == b"BPTWAL05") or (at == 4096 and magic != b"BPTWAL05"):
+            return None
         base, region_len, form, crc = struct.unpack_from("<QQII", h, 40)
         ok = crc == crc32c(h[:60]) and form >= 1
         if ok and form > LOG_FORMAT:
             raise SystemExit(f"slot at {at}: record format {form}, newer than {LOG_FORMAT}: not read")
     elif magic.startswith(b"BPTWAL"):
-        raise SystemExit(f"slot at {at}: {magic!r}, a layout newer than BPTWAL04: not read")
+        if at == 4096 and data[:8] in SECTOR_MAGICS:
+            return None  # records of a log of the sector layout
+        raise SystemExit(f"slot at {at}: {magic!r}, a layout newer than BPTWAL05: not read")
     else:
+        return None
+    if at != 0 and magic != b"BPTWAL05" and at == 4096:
         return None
     return (seq, origin, start, base, region_len, form, magic.decode()) if ok else None
 

@@ -7,6 +7,20 @@ from crc32c import crc32c
 sys.argv, mode = sys.argv[:3], sys.argv[3]
 src, out = sys.argv[1], sys.argv[2]
 d = bytearray(open(src, "rb").read())
+if d[:8] == b"BPTWAL05":
+    # A log of the block layout (session 44: slots at 0 and 4096, records from 8192) as the same log of the sector
+    # layout (slots at 0 and 512, BPTWAL04, base 7,168 bytes lower, records from 1024): `sectors_layout()` in
+    # crates/bufpool-btree/tests/log_format_version.rs.
+    out_d = bytearray(1024)
+    for frm, to in ((0, 0), (4096, 512)):
+        s = d[frm:frm + 128]
+        if s[:8] == b"BPTWAL05":
+            s[:8] = b"BPTWAL04"
+            struct.pack_into("<Q", s, 40, struct.unpack_from("<Q", s, 40)[0] - 7168)
+            struct.pack_into("<I", s, 60, crc32c(s[:60]))
+            s[64:72] = bytes(8)  # the data file's name dropped: its checksum covers the magic (no append here)
+        out_d[to:to + 128] = s
+    d = out_d + d[8192:]
 for at in (0, 512):
     s = d[at:at + 128]
     assert s[:8] == b"BPTWAL04"

@@ -11,7 +11,9 @@
 //! 512-byte sectors (per [`FaultConfig::crash_keep_unsynced`]), which is how torn pages and lost unsynced writes
 //! arise. [`FaultyStorage::crash_garbling`] is a power loss during the device's write of the pending writes on a
 //! device that garbles the sectors it was writing (neither old nor new bytes: a real disk's sector cut off
-//! mid-write). After a crash every call fails with EIO, so threads still running against the dead storage get errors.
+//! mid-write); [`FaultyStorage::crash_garbling_blocks`] the same through a page cache of 4 KiB blocks, every sector
+//! of a block a pending write touched in flight with it. After a crash every call fails with EIO, so threads still
+//! running against the dead storage get errors.
 //!
 //! # Faults
 //! Each read, write and sync draws from a ChaCha8 generator seeded by the caller, in the order the calls take the
@@ -51,6 +53,10 @@ use super::{IoKind, IoRequest, MemoryStorage, Storage, StorageInfo};
 
 /// Granularity of torn writes and of crash survival: one disk sector.
 pub const SECTOR_SIZE: usize = 512;
+/// A page of the page cache a file is written through: the unit [`FaultyStorage::crash_garbling_blocks`] puts in
+/// flight.
+pub const BLOCK_SIZE: usize = 4096;
+const _: () = assert!(BLOCK_SIZE.is_multiple_of(SECTOR_SIZE));
 
 /// The kinds of call a fault can be injected into.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -501,7 +507,7 @@ impl FaultyStorage {
     /// (probability [`FaultConfig::crash_keep_unsynced`], drawn per sector), so unsynced pages may be lost, kept,
     /// torn at sector boundaries, or left at an older unsynced version. Calling it again returns the same image.
     pub fn crash(&self) -> Vec<u8> {
-        self.crash_with(0.0)
+        self.crash_with(0.0, SECTOR_SIZE)
     }
 
     /// [`crash`](FaultyStorage::crash) during the device's write of the pending writes, on a device that garbles
@@ -513,10 +519,25 @@ impl FaultyStorage {
     /// moment can do, which a format that must survive one may only meet in sectors it can lose (a log's two
     /// header slots, one at a time: RELIABILITY.md, "Session 43 (2026-12-06, review43)").
     pub fn crash_garbling(&self, garble: f64) -> Vec<u8> {
-        self.crash_with(garble)
+        self.crash_with(garble, SECTOR_SIZE)
     }
 
-    fn crash_with(&self, garble: f64) -> Vec<u8> {
+    /// [`crash_garbling`](FaultyStorage::crash_garbling) of a device written through a page cache of
+    /// [`BLOCK_SIZE`] pages, as a file is: write-back writes a dirty page whole, so a power loss while a write is in
+    /// flight may garble any sector of the blocks it touches, not only the sectors it wrote. Each sector a pending
+    /// write wrote is garbled, kept or lost as at `crash_garbling`; each other sector of a block it touches is
+    /// garbled with probability `garble`, else holds its durable bytes (a block's sectors that another pending
+    /// write wrote are that write's draws too). The device writes no block atomically (a 512e drive, many virtual
+    /// disks): RELIABILITY.md, "Session 44 (2026-12-06, review44)". With `garble` 1.0 every block written since the
+    /// last sync is garbage.
+    pub fn crash_garbling_blocks(&self, garble: f64) -> Vec<u8> {
+        self.crash_with(garble, BLOCK_SIZE)
+    }
+
+    /// `block`: the unit a pending write puts in flight ([`SECTOR_SIZE`]: the sectors it wrote; [`BLOCK_SIZE`]: the
+    /// page-cache blocks it touched). The draws for a write's own sectors come first and in the same order in
+    /// both, so a sector-granular crash draws exactly as before the block mode existed.
+    fn crash_with(&self, garble: f64, block: usize) -> Vec<u8> {
         let mut st = self.state.lock();
         if st.crashed {
             return st.durable.clone();
@@ -548,6 +569,23 @@ impl FaultyStorage {
                 }
                 kept += 1;
                 st.durable[at..at + (to - from)].copy_from_slice(&w.data[from..to]);
+            }
+            if block > SECTOR_SIZE && garble > 0.0 && !w.data.is_empty() {
+                // The rest of each block the write touched: in flight with it, never new (not written here).
+                let (from, to) = (w.offset as usize, w.offset as usize + w.data.len());
+                let (first, last) = (from / block * block, to.next_multiple_of(block));
+                for at in (first..last).step_by(SECTOR_SIZE) {
+                    if (at >= from && at + SECTOR_SIZE <= to) || !st.chance(garble) {
+                        continue;
+                    }
+                    if st.durable.len() < at + SECTOR_SIZE {
+                        st.durable.resize(at + SECTOR_SIZE, 0);
+                    }
+                    st.counts.crash_sectors_garbled += 1;
+                    let mut noise = [0u8; SECTOR_SIZE];
+                    st.rng.fill_bytes(&mut noise);
+                    st.durable[at..at + SECTOR_SIZE].copy_from_slice(&noise);
+                }
             }
             if kept == sectors {
                 st.counts.crash_writes_kept += 1;
@@ -921,6 +959,38 @@ mod tests {
             assert_eq!(garbled, [1, 2, 5].contains(&i), "sector {i}");
         }
         assert_eq!(s.counts().crash_sectors_garbled, 3);
+    }
+
+    #[test]
+    fn a_block_garbling_crash_garbles_every_sector_of_the_blocks_written_since_the_last_sync() {
+        let s = FaultyStorage::new(7, FaultConfig::none());
+        s.write_at(&[1u8; 4 * BLOCK_SIZE], 0).unwrap();
+        s.sync().unwrap();
+        // One sector of block 0 written (its neighbours in flight with it), a sector straddling blocks 2 and 3.
+        s.write_at(&[3u8; SECTOR_SIZE], SECTOR_SIZE as u64).unwrap();
+        s.write_at(&[3u8; SECTOR_SIZE], (3 * BLOCK_SIZE - 256) as u64).unwrap();
+        let img = s.crash_garbling_blocks(1.0);
+        assert_eq!(img.len(), 4 * BLOCK_SIZE);
+        for (i, block) in img.chunks(BLOCK_SIZE).enumerate() {
+            let whole = block
+                .chunks(SECTOR_SIZE)
+                .filter(|x| x.iter().all(|&b| b == 1 || b == 3))
+                .count();
+            assert_eq!(
+                whole,
+                if i == 1 { 8 } else { 0 },
+                "block {i}: {whole} sectors not garbled"
+            );
+        }
+        // Block 0: its written sector and 7 others; blocks 2 and 3: the write's sector, and every aligned sector.
+        assert_eq!(s.counts().crash_sectors_garbled, 8 + 1 + 8 + 8);
+        // At probability 0 nothing is garbled, and the blocks' other sectors keep their bytes.
+        let s = FaultyStorage::new(7, FaultConfig::none());
+        s.write_at(&[1u8; BLOCK_SIZE], 0).unwrap();
+        s.sync().unwrap();
+        s.write_at(&[3u8; SECTOR_SIZE], 0).unwrap();
+        assert!(s.crash_garbling_blocks(0.0).iter().all(|&b| b == 1 || b == 3));
+        assert_eq!(s.counts().crash_sectors_garbled, 0);
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod uring;
 use std::io;
 
 #[cfg(feature = "testing")]
-pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, SECTOR_SIZE};
+pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, BLOCK_SIZE, SECTOR_SIZE};
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
 pub use file::{
