@@ -2004,6 +2004,159 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
     }));
 }
 
+/// The rows of a leaf a scan copied ([`leaf_rows`]): their keys and values end to end in `bytes`, each row's
+/// place there and its slot in `rows`, and the leaf's high fence in `high` when the copy reached the leaf's end.
+#[derive(Default)]
+pub struct LeafRows {
+    /// Keys and values end to end (kept as long as the region: rows are written at an offset, not pushed).
+    pub bytes: Vec<u8>,
+    /// The rows copied, in key order.
+    pub rows: Vec<RowAt>,
+    /// The leaf's high fence, when [`leaf_rows`] answered [`RowsEnd::Leaf`] with one.
+    pub high: Vec<u8>,
+}
+
+/// Where [`LeafRows::bytes`] holds one row: its key at `at..at + klen`, its value right after, `vlen` bytes; and
+/// the row's slot in the leaf it was copied from.
+#[derive(Clone, Copy, Debug)]
+pub struct RowAt {
+    /// First byte of the key.
+    pub at: usize,
+    /// Key length.
+    pub klen: usize,
+    /// Value length.
+    pub vlen: usize,
+    /// The row's slot in its leaf.
+    pub slot: usize,
+}
+
+impl LeafRows {
+    /// Row `r` as `(key, value)`.
+    pub fn row(&self, r: RowAt) -> (&[u8], &[u8]) {
+        let k = &self.bytes[r.at..r.at + r.klen];
+        (k, &self.bytes[r.at + r.klen..r.at + r.klen + r.vlen])
+    }
+}
+
+/// What [`leaf_rows`] found in a node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LeafScan {
+    /// Not a live leaf covering the scan's start (freed, split away, another level): the scan finds its leaf
+    /// again.
+    Restart,
+    /// The header is well formed and the leaf covers the start, but a row read is not (on a consistent page: a
+    /// corrupt leaf).
+    Malformed,
+    /// The rows from the start were copied; why the copy stopped.
+    Rows(RowsEnd),
+}
+
+/// Why [`leaf_rows`] stopped copying.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RowsEnd {
+    /// The next row of the leaf is past the range's end: the scan is over.
+    End,
+    /// Every row of the leaf from the start was copied; `true` if the leaf has a high fence (copied into
+    /// [`LeafRows::high`]), where the scan's next rows begin.
+    Leaf(bool),
+    /// `max` rows were copied and the leaf has a row after them inside the range.
+    Full,
+}
+
+/// A scan's look at a leaf, from bytes that may be torn (as [`probe`]): checks that the node is a live leaf whose
+/// fences cover `start`, searches its slots for `start` (past it if `after`), and copies the rows from there into
+/// `out` in key order, up to the first row past `end` (not copied), the leaf's last row, or `max` rows, whichever
+/// comes first; only those rows, not the leaf (`Tree::scan`'s leaf copies were about a third of a short scan's
+/// instructions: a whole leaf for one to ten rows). Every offset and length read from the page is checked before
+/// it is used, and the rows' bytes are bounded by the region, so garbage gives a wrong answer or `Malformed`
+/// (which the optimistic reader discards), never a panic, an endless loop or an unbounded buffer.
+pub fn leaf_rows<S: PageBytes + ?Sized>(
+    s: &S,
+    start: &[u8],
+    after: bool,
+    end: std::ops::Bound<&[u8]>,
+    max: usize,
+    out: &mut LeafRows,
+) -> LeafScan {
+    out.rows.clear();
+    leaf_rows_inner(s, start, after, end, max, out).unwrap_or(LeafScan::Malformed)
+}
+
+fn leaf_rows_inner<S: PageBytes + ?Sized>(
+    s: &S,
+    start: &[u8],
+    after: bool,
+    end: std::ops::Bound<&[u8]>,
+    max: usize,
+    out: &mut LeafRows,
+) -> Option<LeafScan> {
+    use std::ops::Bound;
+    let len = s.len();
+    if !(HDR..=USER_BYTES_MAX).contains(&len) {
+        return None;
+    }
+    s.prefetch(0, PROBE_PREFETCH);
+    let hd = match ProbedHeader::read(s, len, Some(0)) {
+        Some(Ok(hd)) => hd,
+        Some(Err(_)) | None => return Some(LeafScan::Restart),
+    };
+    let key = SearchKey::new(start);
+    if !hd.covers(s, key) {
+        return Some(LeafScan::Restart);
+    }
+    let (pos, _) = search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, key, SearchFrom::START)?;
+    let first = match pos {
+        Ok(i) if after => i + 1,
+        Ok(i) | Err(i) => i,
+    };
+    if out.bytes.len() < len {
+        out.bytes.resize(len, 0);
+    }
+    let sw = hd.slots_at / SLOT;
+    let mut used = 0;
+    for slot in first..hd.count {
+        let (off, klen, _) = slot_fields(s.word(sw + slot));
+        // The entry's two lengths (an offset from a torn page reads some bytes of the page: `load_at`).
+        let eh = load_at(s, off);
+        let (entry_klen, vlen) = (eh as u16 as usize, (eh >> 16) as u16 as usize);
+        let (k0, n) = (off + ENTRY_OVERHEAD, klen + vlen);
+        // In the heap, its key length the slot's, inside the region; and the rows so far no more than the region
+        // holds (a consistent leaf's rows are in its heap).
+        if off < hd.heap_lo || entry_klen != klen || k0 + n > len || used + n > len {
+            return None;
+        }
+        let past = match end {
+            Bound::Included(e) => cmp_at(s, k0, klen, e, 0) == Ordering::Greater,
+            Bound::Excluded(e) => cmp_at(s, k0, klen, e, 0) != Ordering::Less,
+            Bound::Unbounded => false,
+        };
+        if past {
+            return Some(LeafScan::Rows(RowsEnd::End));
+        }
+        if out.rows.len() == max {
+            return Some(LeafScan::Rows(RowsEnd::Full));
+        }
+        if !s.read(k0, &mut out.bytes[used..used + n]) {
+            return None;
+        }
+        out.rows.push(RowAt {
+            at: used,
+            klen,
+            vlen,
+            slot,
+        });
+        used += n;
+    }
+    let high = hd.high_raw != INFINITE;
+    if high {
+        out.high.resize(hd.high_len, 0);
+        if !s.read(HDR + hd.low_len, &mut out.high) {
+            return None;
+        }
+    }
+    Some(LeafScan::Rows(RowsEnd::Leaf(high)))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::BTreeMap;
