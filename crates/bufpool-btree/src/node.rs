@@ -2004,11 +2004,12 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
     }));
 }
 
-/// The rows of a leaf a scan copied ([`leaf_rows`]): their keys and values end to end in `bytes`, each row's
-/// place there and its slot in `rows`, and the leaf's high fence in `high` when the copy reached the leaf's end.
+/// The rows of a leaf a scan copied ([`leaf_rows`]): the part of the leaf's heap that holds them in `bytes`, at
+/// the offsets the leaf has them (the rest of `bytes` is whatever it was), each row's place and slot in `rows`,
+/// and the leaf's high fence in `high` when the copy reached the leaf's end.
 #[derive(Default)]
 pub struct LeafRows {
-    /// Keys and values end to end (kept as long as the region: rows are written at an offset, not pushed).
+    /// As long as the region once used; the rows' entries at their offsets in the leaf.
     pub bytes: Vec<u8>,
     /// The rows copied, in key order.
     pub rows: Vec<RowAt>,
@@ -2033,17 +2034,20 @@ pub struct RowAt {
 impl LeafRows {
     /// Row `r` as `(key, value)`.
     pub fn row(&self, r: RowAt) -> (&[u8], &[u8]) {
-        let k = &self.bytes[r.at..r.at + r.klen];
-        (k, &self.bytes[r.at + r.klen..r.at + r.klen + r.vlen])
+        let (key, rest) = self.bytes[r.at..].split_at(r.klen);
+        (key, &rest[..r.vlen])
     }
 }
 
 /// What [`leaf_rows`] found in a node.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum LeafScan {
-    /// Not a live leaf covering the scan's start (freed, split away, another level): the scan finds its leaf
-    /// again.
+    /// Not a live leaf (freed, another level, not a node): the scan finds its leaf again.
     Restart,
+    /// A live leaf whose fences do not cover the scan's start (split or merged since it was named), with its
+    /// link (the next leaf's page as it names it, [`NO_PAGE`] for none): a scan started at a hinted leaf tries
+    /// that one next, a scan that found the leaf through its parent finds its leaf again.
+    Beyond(u32),
     /// The header is well formed and the leaf covers the start, but a row read is not (on a consistent page: a
     /// corrupt leaf).
     Malformed,
@@ -2054,7 +2058,7 @@ pub enum LeafScan {
 /// Why [`leaf_rows`] stopped copying.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum RowsEnd {
-    /// The next row of the leaf is past the range's end: the scan is over.
+    /// The leaf's next row is past the range's end, or the range is empty: the scan is over.
     End,
     /// Every row of the leaf from the start was copied; `true` if the leaf has a high fence (copied into
     /// [`LeafRows::high`]), where the scan's next rows begin.
@@ -2064,12 +2068,12 @@ pub enum RowsEnd {
 }
 
 /// A scan's look at a leaf, from bytes that may be torn (as [`probe`]): checks that the node is a live leaf whose
-/// fences cover `start`, searches its slots for `start` (past it if `after`), and copies the rows from there into
-/// `out` in key order, up to the first row past `end` (not copied), the leaf's last row, or `max` rows, whichever
-/// comes first; only those rows, not the leaf (`Tree::scan`'s leaf copies were about a third of a short scan's
-/// instructions: a whole leaf for one to ten rows). Every offset and length read from the page is checked before
-/// it is used, and the rows' bytes are bounded by the region, so garbage gives a wrong answer or `Malformed`
-/// (which the optimistic reader discards), never a panic, an endless loop or an unbounded buffer.
+/// fences cover `start`, finds the rows of the range from there by two searches of the slots (`start`, past it if
+/// `after`, and `end`), and copies up to `max` of them into `out`, in key order: only the part of the heap that
+/// holds them (one read), not the leaf (`Tree::scan` copied whole leaves until session 44: a leaf for one to ten
+/// rows). Every offset and length read from the page is checked before it is used and the copy lies in the
+/// region, so garbage gives a wrong answer or `Malformed` (which the optimistic reader discards), never a panic,
+/// an endless loop or an unbounded buffer. A reversed or empty range copies nothing ([`RowsEnd::End`]).
 pub fn leaf_rows<S: PageBytes + ?Sized>(
     s: &S,
     start: &[u8],
@@ -2102,50 +2106,66 @@ fn leaf_rows_inner<S: PageBytes + ?Sized>(
     };
     let key = SearchKey::new(start);
     if !hd.covers(s, key) {
-        return Some(LeafScan::Restart);
+        return Some(LeafScan::Beyond(hd.link));
     }
-    let (pos, _) = search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, key, SearchFrom::START)?;
-    let first = match pos {
+    let search = |k: SearchKey<'_>| search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, k, SearchFrom::START);
+    let first = match search(key)?.0 {
         Ok(i) if after => i + 1,
         Ok(i) | Err(i) => i,
     };
-    if out.bytes.len() < len {
-        out.bytes.resize(len, 0);
-    }
-    let sw = hd.slots_at / SLOT;
-    let mut used = 0;
-    for slot in first..hd.count {
-        let (off, klen, _) = slot_fields(s.word(sw + slot));
-        // The entry's two lengths (an offset from a torn page reads some bytes of the page: `load_at`).
-        let eh = load_at(s, off);
-        let (entry_klen, vlen) = (eh as u16 as usize, (eh >> 16) as u16 as usize);
-        let (k0, n) = (off + ENTRY_OVERHEAD, klen + vlen);
-        // In the heap, its key length the slot's, inside the region; and the rows so far no more than the region
-        // holds (a consistent leaf's rows are in its heap).
-        if off < hd.heap_lo || entry_klen != klen || k0 + n > len || used + n > len {
-            return None;
-        }
-        let past = match end {
-            Bound::Included(e) => cmp_at(s, k0, klen, e, 0) == Ordering::Greater,
-            Bound::Excluded(e) => cmp_at(s, k0, klen, e, 0) != Ordering::Less,
-            Bound::Unbounded => false,
-        };
-        if past {
+    // The first slot past the range's end. An end not above the start empties the range (the caller's bounds,
+    // not the page's); an end above the start that the fences do not cover lies at or past the high fence.
+    let stop = match end {
+        Bound::Unbounded => hd.count,
+        Bound::Included(e) | Bound::Excluded(e) if e < start || (e == start && (after || matches!(end, Bound::Excluded(_)))) => {
             return Some(LeafScan::Rows(RowsEnd::End));
         }
-        if out.rows.len() == max {
-            return Some(LeafScan::Rows(RowsEnd::Full));
+        Bound::Included(e) | Bound::Excluded(e) => {
+            let ek = SearchKey::new(e);
+            if !hd.covers(s, ek) {
+                hd.count
+            } else {
+                match search(ek)?.0 {
+                    Ok(i) if matches!(end, Bound::Included(_)) => i + 1,
+                    Ok(i) | Err(i) => i,
+                }
+            }
         }
-        if !s.read(k0, &mut out.bytes[used..used + n]) {
+    };
+    let last = stop.max(first).min(first.saturating_add(max));
+    // Each row's entry, checked (in the heap, its key length the slot's, inside the region), and the part of the
+    // heap that holds them all.
+    let sw = hd.slots_at / SLOT;
+    let (mut lo, mut hi) = (len, 0);
+    for slot in first..last {
+        let (off, klen, _) = slot_fields(s.word(sw + slot));
+        let eh = load_at(s, off);
+        let (entry_klen, vlen) = (eh as u16 as usize, (eh >> 16) as u16 as usize);
+        let (k0, e) = (off + ENTRY_OVERHEAD, off + ENTRY_OVERHEAD + klen + vlen);
+        if off < hd.heap_lo || entry_klen != klen || e > len {
             return None;
         }
+        (lo, hi) = (lo.min(k0), hi.max(e));
         out.rows.push(RowAt {
-            at: used,
+            at: k0,
             klen,
             vlen,
             slot,
         });
-        used += n;
+    }
+    if lo < hi {
+        if out.bytes.len() < len {
+            out.bytes.resize(len, 0);
+        }
+        if !s.read(lo, &mut out.bytes[lo..hi]) {
+            return None;
+        }
+    }
+    if last < stop {
+        return Some(LeafScan::Rows(RowsEnd::Full));
+    }
+    if stop < hd.count {
+        return Some(LeafScan::Rows(RowsEnd::End));
     }
     let high = hd.high_raw != INFINITE;
     if high {

@@ -2689,7 +2689,7 @@ impl RangeIter<'_> {
                     break (no, stop);
                 }
                 LeafScan::Malformed => return Err(self.tree.corrupt(no, "leaf entry")),
-                LeafScan::Restart => {
+                LeafScan::Restart | LeafScan::Beyond(_) => {
                     self.upcoming.clear();
                     self.tree.restart(&mut restarts)?;
                 }
