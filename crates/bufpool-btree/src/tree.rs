@@ -2171,6 +2171,21 @@ impl Tree {
     pub fn scan_hinted<'k, R: RangeBounds<&'k [u8]>>(
         &self,
         range: R,
+        f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
+    ) -> Result<()> {
+        self.scan_from(range, &mut LeafHint::default(), f)
+    }
+
+    /// [`Tree::scan_hinted`] starting at the leaf `start` names instead of descending from the root, if it (or
+    /// the leaf its link names, when the range's start has moved past it) is a live leaf of this tree whose fences
+    /// cover the range's start: that leaf is then the first the scan must read, as a descent would find it (a hint
+    /// is checked, never trusted); else the scan descends. On return `start` names the first leaf the scan read
+    /// (unchanged if it read none): for the next scan of about the same range, as Delivery's scans of a district's
+    /// oldest new order and its order lines follow the district's previous ones (session 44).
+    pub fn scan_from<'k, R: RangeBounds<&'k [u8]>>(
+        &self,
+        range: R,
+        start: &mut LeafHint,
         mut f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
     ) -> Result<()> {
         // The buffers are the thread's (as `with_thread_buf`: past the thread-local's life, new ones for this
@@ -2179,6 +2194,7 @@ impl Tree {
         let mut scratch = SCAN.try_with(Cell::take).unwrap_or_default();
         scratch.page.resize(self.limits.user_bytes, 0);
         let mut it = self.range_reusing(range, scratch);
+        it.hint = self.own_leaf(*start);
         let mut more = true;
         let mut done = Ok(());
         while more && it.from.is_some() {
@@ -2189,6 +2205,9 @@ impl Tree {
             if done.is_err() {
                 break;
             }
+        }
+        if let Some(first) = it.first_leaf {
+            *start = self.hint_at(first, None);
         }
         let scratch = it.into_scratch();
         let _ = SCAN.try_with(|s| s.set(scratch));
@@ -2243,6 +2262,8 @@ impl Tree {
             spent: Vec::new(),
             rows: s.rows,
             max_rows: SCAN_FIRST_ROWS,
+            hint: None,
+            first_leaf: None,
         }
     }
 
@@ -2577,6 +2598,10 @@ pub struct RangeIter<'t> {
     /// The most rows the next leaf read copies: [`SCAN_FIRST_ROWS`] at first, twice as many each time a leaf had
     /// more in range.
     max_rows: usize,
+    /// A leaf to read first instead of the first descent ([`Tree::scan_from`]); taken when tried.
+    hint: Option<PageNo>,
+    /// The first leaf whose rows the scan read.
+    first_leaf: Option<PageNo>,
 }
 
 impl std::fmt::Debug for RangeIter<'_> {
@@ -2655,9 +2680,14 @@ impl RangeIter<'_> {
             Bound::Excluded(k) => (k, true),
             Bound::Unbounded => (&[], false),
         };
-        let mut restarts = 0;
+        let (mut restarts, mut linked) = (0, false);
         let (copied, stop) = loop {
-            if self.upcoming.is_empty() && self.leaves_read < 2 {
+            // This read's leaf is the hint's (or the one its link names), not one a parent or a descent named.
+            let mut hinted = false;
+            if let Some(leaf) = self.hint.take().filter(|_| self.upcoming.is_empty() && self.leaves_read == 0) {
+                self.upcoming.push_back(leaf);
+                (self.run_end, self.prefetched, hinted) = (None, 0, true);
+            } else if self.upcoming.is_empty() && self.leaves_read < 2 {
                 // The scan's first leaf, as its parent names it (read in place, not copied): most scans end in it
                 // (TPC-C's by-name customer lookups, Delivery's oldest new order), and the parent's copy and its
                 // list of leaves cost more than the rest of such a scan. Its second leaf the same way: most scans
@@ -2685,10 +2715,21 @@ impl RangeIter<'_> {
             })?;
             match found {
                 LeafScan::Rows(stop) => {
+                    if self.leaves_read == 0 {
+                        self.first_leaf = Some(no);
+                    }
                     self.leaves_read += 1;
                     break (no, stop);
                 }
                 LeafScan::Malformed => return Err(self.tree.corrupt(no, "leaf entry")),
+                LeafScan::Beyond(link) if hinted => {
+                    // The hinted leaf no longer covers the start: the leaf after it may (a district's next order's
+                    // lines), once; then a descent.
+                    self.upcoming.clear();
+                    if !linked && link != NO_PAGE {
+                        (self.hint, linked) = (Some(link), true);
+                    }
+                }
                 LeafScan::Restart | LeafScan::Beyond(_) => {
                     self.upcoming.clear();
                     self.tree.restart(&mut restarts)?;
