@@ -2117,7 +2117,9 @@ fn leaf_rows_inner<S: PageBytes + ?Sized>(
     // not the page's); an end above the start that the fences do not cover lies at or past the high fence.
     let stop = match end {
         Bound::Unbounded => hd.count,
-        Bound::Included(e) | Bound::Excluded(e) if e < start || (e == start && (after || matches!(end, Bound::Excluded(_)))) => {
+        Bound::Included(e) | Bound::Excluded(e)
+            if e < start || (e == start && (after || matches!(end, Bound::Excluded(_)))) =>
+        {
             return Some(LeafScan::Rows(RowsEnd::End));
         }
         Bound::Included(e) | Bound::Excluded(e) => {

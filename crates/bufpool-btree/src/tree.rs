@@ -2684,7 +2684,11 @@ impl RangeIter<'_> {
         let (copied, stop) = loop {
             // This read's leaf is the hint's (or the one its link names), not one a parent or a descent named.
             let mut hinted = false;
-            if let Some(leaf) = self.hint.take().filter(|_| self.upcoming.is_empty() && self.leaves_read == 0) {
+            if let Some(leaf) = self
+                .hint
+                .take()
+                .filter(|_| self.upcoming.is_empty() && self.leaves_read == 0)
+            {
                 self.upcoming.push_back(leaf);
                 (self.run_end, self.prefetched, hinted) = (None, 0, true);
             } else if self.upcoming.is_empty() && self.leaves_read < 2 {
