@@ -3001,6 +3001,94 @@ pub(crate) mod tests {
             let mut val = Vec::new();
             let _ = probe(&b[..], &key, expect, Some(&mut val));
             let _ = probe(&b[..], &key, None, None);
+            // A scan's look (session 44): rows copied within the region, never more than it holds.
+            let mut rows = LeafRows::default();
+            for end in [std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&[0xffu8][..]), std::ops::Bound::Included(&key[..])] {
+                if let LeafScan::Rows(_) = leaf_rows(&b[..], &key, cut % 2 == 0, end, 1 + cut * 7, &mut rows) {
+                    assert!(rows.rows.len() <= 1 + cut * 7);
+                    for &r in &rows.rows {
+                        assert!(r.at + r.klen + r.vlen <= b.len());
+                        let _ = rows.row(r);
+                    }
+                }
+            }
+        }
+
+        /// `leaf_rows` copies what a parsed node's entries hold from the start on: the rows from the first at or
+        /// past `start` (past it if `after`) up to the first past `end` or `max` of them, with their slots, and
+        /// says why it stopped (the range's end, `max` rows before it, or the leaf's end with its high fence);
+        /// `Beyond` with the leaf's link for a start outside the fences, and nothing for a reversed range.
+        #[test]
+        fn leaf_rows_copies_what_the_entries_hold(
+            n in 0usize..70,
+            vlen in 0usize..60,
+            start in proptest::collection::vec(proptest::sample::select(vec![b'a', b'c', b'd', 3u8, 40, 0xff]), 0..5),
+            end in proptest::collection::vec(proptest::sample::select(vec![b'c', b'd', b'y', b'z', 0u8, 7, 0xff]), 0..5),
+            kind in 0u8..3,
+            after in proptest::bool::ANY,
+            max in 1usize..80,
+        ) {
+            use std::ops::Bound;
+            let mut b = leaf(Some(b"b"), Some(b"y"));
+            for i in 0..n {
+                let i = i as u8;
+                let key = [b'c', i.wrapping_mul(37), i];
+                leaf_upsert(&mut b, &key, &vec![i; vlen + usize::from(i % 5)]).unwrap_or(false);
+            }
+            let node = Node::parse(&b).unwrap();
+            let entries: Vec<(usize, &[u8], &[u8])> = (0..node.count()).map(|i| {
+                let (k, v) = node.entry(i).unwrap();
+                (i, k, v)
+            }).collect();
+            let end_bound = match kind {
+                0 => Bound::Unbounded,
+                1 => Bound::Included(&end[..]),
+                _ => Bound::Excluded(&end[..]),
+            };
+            let mut rows = LeafRows::default();
+            let got = leaf_rows(&b[..], &start, after, end_bound, max, &mut rows);
+            let low_ok = start.as_slice() >= &b"b"[..];
+            let high_ok = start.as_slice() < &b"y"[..];
+            if !(low_ok && high_ok) {
+                proptest::prop_assert_eq!(got, LeafScan::Beyond(NO_PAGE));
+                return Ok(());
+            }
+            let in_start = |k: &[u8]| if after { k > &start[..] } else { k >= &start[..] };
+            let before_end = |k: &[u8]| match end_bound {
+                Bound::Unbounded => true,
+                Bound::Included(e) => k <= e,
+                Bound::Excluded(e) => k < e,
+            };
+            let reversed = match end_bound {
+                Bound::Unbounded => false,
+                Bound::Included(e) => e < &start[..] || (after && e == &start[..]),
+                Bound::Excluded(e) => e <= &start[..],
+            };
+            let from: Vec<_> = entries.iter().filter(|(_, k, _)| in_start(k)).collect();
+            let inside: Vec<_> = from.iter().take_while(|(_, k, _)| before_end(k)).collect();
+            let want_rows: Vec<(usize, Vec<u8>, Vec<u8>)> = if reversed {
+                Vec::new()
+            } else {
+                inside.iter().take(max).map(|(i, k, v)| (*i, k.to_vec(), v.to_vec())).collect()
+            };
+            let want_end = if reversed {
+                RowsEnd::End
+            } else if inside.len() > max {
+                RowsEnd::Full
+            } else if inside.len() < from.len() {
+                RowsEnd::End
+            } else {
+                RowsEnd::Leaf(true)
+            };
+            proptest::prop_assert_eq!(got, LeafScan::Rows(want_end));
+            let got_rows: Vec<(usize, Vec<u8>, Vec<u8>)> = rows.rows.iter().map(|&r| {
+                let (k, v) = rows.row(r);
+                (r.slot, k.to_vec(), v.to_vec())
+            }).collect();
+            proptest::prop_assert_eq!(got_rows, want_rows);
+            if want_end == RowsEnd::Leaf(true) {
+                proptest::prop_assert_eq!(&rows.high[..], &b"y"[..]);
+            }
         }
 
         /// `probe_run` gives each key of an ascending run the answer `probe` gives it alone, on leaves and inner

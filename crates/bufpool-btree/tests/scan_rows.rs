@@ -1,5 +1,5 @@
-//! Session 44's scans: each leaf's rows copied out of it in one optimistic read, up to 16 rows and twice as many
-//! each time a leaf had more in range (`node::leaf_rows`: the range's end found by a search of the slots, the
+//! Session 44's scans: each leaf's rows copied out of it in one optimistic read, up to 16 rows and, once a leaf
+//! had more in range, every row of the range each leaf holds (`node::leaf_rows`: the range's end found by a search of the slots, the
 //! part of the heap that holds the rows copied in one read), and a scan started at a hinted leaf
 //! ([`Tree::scan_from`]). They must return what a scan returned before them: the pairs of the range in key order,
 //! each once, whatever the bounds (included, excluded, open, reversed, empty), where the caller stops, the leaves'
@@ -184,7 +184,7 @@ fn scans_return_the_models_pairs_whatever_the_range_the_stop_and_the_hint() {
 }
 
 /// A range whose rows straddle many leaves, read by one scan: the first leaf's 16 rows, that leaf again from past
-/// the 16th for 32 more, and so on, then the next leaves; every row once, in order, with the hint of the leaf and
+/// the 16th for the rest, then the next leaves; every row once, in order, with the hint of the leaf and
 /// slot it was read from (`Tree::get_hinted` names the same leaf).
 #[test]
 fn a_long_scan_reads_each_leaf_again_past_its_last_row_and_gives_each_rows_leaf() {
