@@ -6,9 +6,11 @@
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
 //!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on change);
-//!   scans copy the leaves (and, from a scan's third leaf on, the parent that lists the leaves ahead; the first two
-//!   leaves' parents are searched in place), all of each node but its free space (`node::used_parts`). Either way the
-//!   node is then checked on its own: it must be a live node of the expected level whose fence keys cover the search
+//!   scans copy from each leaf, in the same optimistic read that checks it, the rows of the range it holds (16 at
+//!   first, `node::leaf_rows`, since session 44; whole leaves before), and from a scan's third leaf on copy the
+//!   parent that lists the leaves ahead, all of it but its free space (`node::used_parts`; the first two leaves'
+//!   parents are searched in place, and a scan may start at a hinted leaf, `Tree::scan_from`). Either way the
+//!   node is checked on its own: it must be a live node of the expected level whose fence keys cover the search
 //!   key. Fence keys make every consistent read self-validating, so no parent/child version coupling is needed: a stale
 //!   child pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
 //!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at the
@@ -1023,8 +1025,8 @@ impl Tree {
 
     /// Copies a consistent image of node `no` into `buf` (as long as the user region): the parts of the region a
     /// reader of the node looks at ([`node::used_parts`]: header, fences and slots; the entries), not the free
-    /// space between them, whose bytes in `buf` stay whatever they were. A leaf of a short scan is often half
-    /// empty, and its copy (64 cache lines for a whole 4 KiB page) was most of such a scan's memory traffic.
+    /// space between them, whose bytes in `buf` stay whatever they were. A scan's parents (`leaf_run`); its leaves
+    /// until session 44, which now give only their rows in range ([`node::leaf_rows`]).
     fn copy_node(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
         // A torn copy is discarded by the pool's version check; a consistent one is decoded with bounds checks.
         self.pool.read_optimistic(self.pid(no), |v| {
@@ -2189,8 +2191,9 @@ impl Tree {
         mut f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
     ) -> Result<()> {
         // The buffers are the thread's (as `with_thread_buf`: past the thread-local's life, new ones for this
-        // call). A node copy (`copy_node`) overwrites every byte a reader of the node looks at; the free space
-        // between the parts keeps an earlier node's bytes, which nothing reads.
+        // call). A node copy (`copy_node`, a parent) overwrites every byte a reader of the node looks at, and a
+        // leaf's rows (`node::leaf_rows`) the bytes its rows' entries take; the rest keeps earlier bytes, which
+        // nothing reads.
         let mut scratch = SCAN.try_with(Cell::take).unwrap_or_default();
         scratch.page.resize(self.limits.user_bytes, 0);
         let mut it = self.range_reusing(range, scratch);
@@ -2214,11 +2217,11 @@ impl Tree {
         done
     }
 
-    /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
-    /// it is reached (no latch is held between calls), so concurrent changes to leaves not yet reached are seen.
-    /// Every key is returned at most once, in increasing order, even while other threads split and merge the
-    /// leaves the scan walks (it resumes at the upper fence of the leaf it copied last, above every key that leaf
-    /// held); a key in the tree for the whole scan is returned exactly once, and a key put or deleted meanwhile
+    /// Iterates over the pairs with keys in `range`, in key order. Each leaf's rows in range are copied
+    /// consistently at the moment it is reached (no latch is held between calls), so concurrent changes to leaves
+    /// not yet reached are seen. Every key is returned at most once, in increasing order, even while other threads
+    /// split and merge the leaves the scan walks (it resumes at the upper fence of the leaf it copied last, above
+    /// every key that leaf held, or past the last row it copied of a leaf with more in range); a key in the tree for the whole scan is returned exactly once, and a key put or deleted meanwhile
     /// once or not at all. A reversed range (its start above its end, or both ends excluding one key) returns
     /// nothing (where `BTreeMap::range` panics).
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> RangeIter<'_> {
@@ -2669,8 +2672,11 @@ impl RangeIter<'_> {
     /// scan), and keeps the readahead window of leaves after it prefetched. The first two leaves come each from a
     /// descent that stops at its parent (the parent is searched in place, not copied), the next leaves from their
     /// parent's list (one descent and one copy per parent, not per leaf); a leaf that no longer covers the scan
-    /// position (split or merged since the parent was read) sends the scan back through a descent. `visit` gets
-    /// with each pair the leaf and slot it was read from, as a hint ([`Tree::scan_hinted`]).
+    /// position (split or merged since the parent was read) sends the scan back through a descent. The first leaf
+    /// may come from a hint instead ([`Tree::scan_from`]: it, or the leaf its link names, if it covers the start).
+    /// The leaf's rows in range are copied out of it, at most `max_rows` ([`node::leaf_rows`]); a leaf with more
+    /// is read again by the next call, from past the last row copied. `visit` gets with each pair the leaf and
+    /// slot it was read from, as a hint ([`Tree::scan_hinted`]).
     fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8], LeafHint) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
