@@ -2004,6 +2004,181 @@ pub fn probe_run<'k, S: PageBytes + ?Sized>(
     }));
 }
 
+/// The rows of a leaf a scan copied ([`leaf_rows`]): the part of the leaf's heap that holds them in `bytes`, at
+/// the offsets the leaf has them (the rest of `bytes` is whatever it was), each row's place and slot in `rows`,
+/// and the leaf's high fence in `high` when the copy reached the leaf's end.
+#[derive(Default)]
+pub struct LeafRows {
+    /// As long as the region once used; the rows' entries at their offsets in the leaf.
+    pub bytes: Vec<u8>,
+    /// The rows copied, in key order.
+    pub rows: Vec<RowAt>,
+    /// The leaf's high fence, when [`leaf_rows`] answered [`RowsEnd::Leaf`] with one.
+    pub high: Vec<u8>,
+}
+
+/// Where [`LeafRows::bytes`] holds one row: its key at `at..at + klen`, its value right after, `vlen` bytes; and
+/// the row's slot in the leaf it was copied from.
+#[derive(Clone, Copy, Debug)]
+pub struct RowAt {
+    /// First byte of the key.
+    pub at: usize,
+    /// Key length.
+    pub klen: usize,
+    /// Value length.
+    pub vlen: usize,
+    /// The row's slot in its leaf.
+    pub slot: usize,
+}
+
+impl LeafRows {
+    /// Row `r` as `(key, value)`.
+    pub fn row(&self, r: RowAt) -> (&[u8], &[u8]) {
+        let (key, rest) = self.bytes[r.at..].split_at(r.klen);
+        (key, &rest[..r.vlen])
+    }
+}
+
+/// What [`leaf_rows`] found in a node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LeafScan {
+    /// Not a live leaf (freed, another level, not a node): the scan finds its leaf again.
+    Restart,
+    /// A live leaf whose fences do not cover the scan's start (split or merged since it was named), with its
+    /// link (the next leaf's page as it names it, [`NO_PAGE`] for none): a scan started at a hinted leaf tries
+    /// that one next, a scan that found the leaf through its parent finds its leaf again.
+    Beyond(u32),
+    /// The header is well formed and the leaf covers the start, but a row read is not (on a consistent page: a
+    /// corrupt leaf).
+    Malformed,
+    /// The rows from the start were copied; why the copy stopped.
+    Rows(RowsEnd),
+}
+
+/// Why [`leaf_rows`] stopped copying.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RowsEnd {
+    /// The leaf's next row is past the range's end, or the range is empty: the scan is over.
+    End,
+    /// Every row of the leaf from the start was copied; `true` if the leaf has a high fence (copied into
+    /// [`LeafRows::high`]), where the scan's next rows begin.
+    Leaf(bool),
+    /// `max` rows were copied and the leaf has a row after them inside the range.
+    Full,
+}
+
+/// A scan's look at a leaf, from bytes that may be torn (as [`probe`]): checks that the node is a live leaf whose
+/// fences cover `start`, finds the rows of the range from there by two searches of the slots (`start`, past it if
+/// `after`, and `end`), and copies up to `max` of them into `out`, in key order: only the part of the heap that
+/// holds them (one read), not the leaf (`Tree::scan` copied whole leaves until session 44: a leaf for one to ten
+/// rows). Every offset and length read from the page is checked before it is used and the copy lies in the
+/// region, so garbage gives a wrong answer or `Malformed` (which the optimistic reader discards), never a panic,
+/// an endless loop or an unbounded buffer. A reversed or empty range copies nothing ([`RowsEnd::End`]).
+pub fn leaf_rows<S: PageBytes + ?Sized>(
+    s: &S,
+    start: &[u8],
+    after: bool,
+    end: std::ops::Bound<&[u8]>,
+    max: usize,
+    out: &mut LeafRows,
+) -> LeafScan {
+    out.rows.clear();
+    leaf_rows_inner(s, start, after, end, max, out).unwrap_or(LeafScan::Malformed)
+}
+
+fn leaf_rows_inner<S: PageBytes + ?Sized>(
+    s: &S,
+    start: &[u8],
+    after: bool,
+    end: std::ops::Bound<&[u8]>,
+    max: usize,
+    out: &mut LeafRows,
+) -> Option<LeafScan> {
+    use std::ops::Bound;
+    let len = s.len();
+    if !(HDR..=USER_BYTES_MAX).contains(&len) {
+        return None;
+    }
+    s.prefetch(0, PROBE_PREFETCH);
+    let hd = match ProbedHeader::read(s, len, Some(0)) {
+        Some(Ok(hd)) => hd,
+        Some(Err(_)) | None => return Some(LeafScan::Restart),
+    };
+    let key = SearchKey::new(start);
+    if !hd.covers(s, key) {
+        return Some(LeafScan::Beyond(hd.link));
+    }
+    let search = |k: SearchKey<'_>| search_slots(s, hd.slots_at, hd.count, hd.heap_lo, hd.prefix, k, SearchFrom::START);
+    let first = match search(key)?.0 {
+        Ok(i) if after => i + 1,
+        Ok(i) | Err(i) => i,
+    };
+    // The first slot past the range's end. An end not above the start empties the range (the caller's bounds,
+    // not the page's); an end above the start that the fences do not cover lies at or past the high fence.
+    let stop = match end {
+        Bound::Unbounded => hd.count,
+        Bound::Included(e) | Bound::Excluded(e)
+            if e < start || (e == start && (after || matches!(end, Bound::Excluded(_)))) =>
+        {
+            return Some(LeafScan::Rows(RowsEnd::End));
+        }
+        Bound::Included(e) | Bound::Excluded(e) => {
+            let ek = SearchKey::new(e);
+            if !hd.covers(s, ek) {
+                hd.count
+            } else {
+                match search(ek)?.0 {
+                    Ok(i) if matches!(end, Bound::Included(_)) => i + 1,
+                    Ok(i) | Err(i) => i,
+                }
+            }
+        }
+    };
+    let last = stop.max(first).min(first.saturating_add(max));
+    // Each row's entry, checked (in the heap, its key length the slot's, inside the region), and the part of the
+    // heap that holds them all.
+    let sw = hd.slots_at / SLOT;
+    let (mut lo, mut hi) = (len, 0);
+    for slot in first..last {
+        let (off, klen, _) = slot_fields(s.word(sw + slot));
+        let eh = load_at(s, off);
+        let (entry_klen, vlen) = (eh as u16 as usize, (eh >> 16) as u16 as usize);
+        let (k0, e) = (off + ENTRY_OVERHEAD, off + ENTRY_OVERHEAD + klen + vlen);
+        if off < hd.heap_lo || entry_klen != klen || e > len {
+            return None;
+        }
+        (lo, hi) = (lo.min(k0), hi.max(e));
+        out.rows.push(RowAt {
+            at: k0,
+            klen,
+            vlen,
+            slot,
+        });
+    }
+    if lo < hi {
+        if out.bytes.len() < len {
+            out.bytes.resize(len, 0);
+        }
+        if !s.read(lo, &mut out.bytes[lo..hi]) {
+            return None;
+        }
+    }
+    if last < stop {
+        return Some(LeafScan::Rows(RowsEnd::Full));
+    }
+    if stop < hd.count {
+        return Some(LeafScan::Rows(RowsEnd::End));
+    }
+    let high = hd.high_raw != INFINITE;
+    if high {
+        out.high.resize(hd.high_len, 0);
+        if !s.read(HDR + hd.low_len, &mut out.high) {
+            return None;
+        }
+    }
+    Some(LeafScan::Rows(RowsEnd::Leaf(high)))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::BTreeMap;
@@ -2826,6 +3001,94 @@ pub(crate) mod tests {
             let mut val = Vec::new();
             let _ = probe(&b[..], &key, expect, Some(&mut val));
             let _ = probe(&b[..], &key, None, None);
+            // A scan's look (session 44): rows copied within the region, never more than it holds.
+            let mut rows = LeafRows::default();
+            for end in [std::ops::Bound::Unbounded, std::ops::Bound::Excluded(&[0xffu8][..]), std::ops::Bound::Included(&key[..])] {
+                if let LeafScan::Rows(_) = leaf_rows(&b[..], &key, cut % 2 == 0, end, 1 + cut * 7, &mut rows) {
+                    assert!(rows.rows.len() <= 1 + cut * 7);
+                    for &r in &rows.rows {
+                        assert!(r.at + r.klen + r.vlen <= b.len());
+                        let _ = rows.row(r);
+                    }
+                }
+            }
+        }
+
+        /// `leaf_rows` copies what a parsed node's entries hold from the start on: the rows from the first at or
+        /// past `start` (past it if `after`) up to the first past `end` or `max` of them, with their slots, and
+        /// says why it stopped (the range's end, `max` rows before it, or the leaf's end with its high fence);
+        /// `Beyond` with the leaf's link for a start outside the fences, and nothing for a reversed range.
+        #[test]
+        fn leaf_rows_copies_what_the_entries_hold(
+            n in 0usize..70,
+            vlen in 0usize..60,
+            start in proptest::collection::vec(proptest::sample::select(vec![b'a', b'c', b'd', 3u8, 40, 0xff]), 0..5),
+            end in proptest::collection::vec(proptest::sample::select(vec![b'c', b'd', b'y', b'z', 0u8, 7, 0xff]), 0..5),
+            kind in 0u8..3,
+            after in proptest::bool::ANY,
+            max in 1usize..80,
+        ) {
+            use std::ops::Bound;
+            let mut b = leaf(Some(b"b"), Some(b"y"));
+            for i in 0..n {
+                let i = i as u8;
+                let key = [b'c', i.wrapping_mul(37), i];
+                leaf_upsert(&mut b, &key, &vec![i; vlen + usize::from(i % 5)]).unwrap_or(false);
+            }
+            let node = Node::parse(&b).unwrap();
+            let entries: Vec<(usize, &[u8], &[u8])> = (0..node.count()).map(|i| {
+                let (k, v) = node.entry(i).unwrap();
+                (i, k, v)
+            }).collect();
+            let end_bound = match kind {
+                0 => Bound::Unbounded,
+                1 => Bound::Included(&end[..]),
+                _ => Bound::Excluded(&end[..]),
+            };
+            let mut rows = LeafRows::default();
+            let got = leaf_rows(&b[..], &start, after, end_bound, max, &mut rows);
+            let low_ok = start.as_slice() >= &b"b"[..];
+            let high_ok = start.as_slice() < &b"y"[..];
+            if !(low_ok && high_ok) {
+                proptest::prop_assert_eq!(got, LeafScan::Beyond(NO_PAGE));
+                return Ok(());
+            }
+            let in_start = |k: &[u8]| if after { k > &start[..] } else { k >= &start[..] };
+            let before_end = |k: &[u8]| match end_bound {
+                Bound::Unbounded => true,
+                Bound::Included(e) => k <= e,
+                Bound::Excluded(e) => k < e,
+            };
+            let reversed = match end_bound {
+                Bound::Unbounded => false,
+                Bound::Included(e) => e < &start[..] || (after && e == &start[..]),
+                Bound::Excluded(e) => e <= &start[..],
+            };
+            let from: Vec<_> = entries.iter().filter(|(_, k, _)| in_start(k)).collect();
+            let inside: Vec<_> = from.iter().take_while(|(_, k, _)| before_end(k)).collect();
+            let want_rows: Vec<(usize, Vec<u8>, Vec<u8>)> = if reversed {
+                Vec::new()
+            } else {
+                inside.iter().take(max).map(|(i, k, v)| (*i, k.to_vec(), v.to_vec())).collect()
+            };
+            let want_end = if reversed {
+                RowsEnd::End
+            } else if inside.len() > max {
+                RowsEnd::Full
+            } else if inside.len() < from.len() {
+                RowsEnd::End
+            } else {
+                RowsEnd::Leaf(true)
+            };
+            proptest::prop_assert_eq!(got, LeafScan::Rows(want_end));
+            let got_rows: Vec<(usize, Vec<u8>, Vec<u8>)> = rows.rows.iter().map(|&r| {
+                let (k, v) = rows.row(r);
+                (r.slot, k.to_vec(), v.to_vec())
+            }).collect();
+            proptest::prop_assert_eq!(got_rows, want_rows);
+            if want_end == RowsEnd::Leaf(true) {
+                proptest::prop_assert_eq!(&rows.high[..], &b"y"[..]);
+            }
         }
 
         /// `probe_run` gives each key of an ascending run the answer `probe` gives it alone, on leaves and inner

@@ -6,9 +6,11 @@
 //! # Concurrency protocol
 //! - **Readers** (`get`, `get_many`, `range`, `scan`) take no latch. Point lookups probe each node in place
 //!   (`node::probe` inside `pool.read_optimistic`, which validates against the page version and re-runs on change);
-//!   scans copy the leaves (and, from a scan's third leaf on, the parent that lists the leaves ahead; the first two
-//!   leaves' parents are searched in place), all of each node but its free space (`node::used_parts`). Either way the
-//!   node is then checked on its own: it must be a live node of the expected level whose fence keys cover the search
+//!   scans copy from each leaf, in the same optimistic read that checks it, the rows of the range it holds (16 at
+//!   first, `node::leaf_rows`, since session 44; whole leaves before), and from a scan's third leaf on copy the
+//!   parent that lists the leaves ahead, all of it but its free space (`node::used_parts`; the first two leaves'
+//!   parents are searched in place, and a scan may start at a hinted leaf, `Tree::scan_from`). Either way the
+//!   node is checked on its own: it must be a live node of the expected level whose fence keys cover the search
 //!   key. Fence keys make every consistent read self-validating, so no parent/child version coupling is needed: a stale
 //!   child pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
 //!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at the
@@ -53,7 +55,7 @@ use bufpool::storage::Storage;
 use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{CloseError, Error, Result};
-use crate::node::{self, Fence, Limits, Node, PageBytes, Probe, NO_PAGE};
+use crate::node::{self, Fence, LeafScan, Limits, Node, PageBytes, Probe, RowsEnd, NO_PAGE};
 use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN, TAKING_PAGES};
 
 mod bulk;
@@ -214,6 +216,7 @@ struct ScanScratch {
     from: Vec<u8>,
     end: Vec<u8>,
     upcoming: VecDeque<PageNo>,
+    rows: node::LeafRows,
 }
 
 thread_local! {
@@ -227,6 +230,11 @@ thread_local! {
             from: Vec::new(),
             end: Vec::new(),
             upcoming: VecDeque::new(),
+            rows: node::LeafRows {
+                bytes: Vec::new(),
+                rows: Vec::new(),
+                high: Vec::new(),
+            },
         })
     };
 }
@@ -1017,8 +1025,8 @@ impl Tree {
 
     /// Copies a consistent image of node `no` into `buf` (as long as the user region): the parts of the region a
     /// reader of the node looks at ([`node::used_parts`]: header, fences and slots; the entries), not the free
-    /// space between them, whose bytes in `buf` stay whatever they were. A leaf of a short scan is often half
-    /// empty, and its copy (64 cache lines for a whole 4 KiB page) was most of such a scan's memory traffic.
+    /// space between them, whose bytes in `buf` stay whatever they were. A scan's parents (`leaf_run`); its leaves
+    /// until session 44, which now give only their rows in range ([`node::leaf_rows`]).
     fn copy_node(&self, no: PageNo, buf: &mut [u8]) -> Result<()> {
         // A torn copy is discarded by the pool's version check; a consistent one is decoded with bounds checks.
         self.pool.read_optimistic(self.pid(no), |v| {
@@ -2165,14 +2173,31 @@ impl Tree {
     pub fn scan_hinted<'k, R: RangeBounds<&'k [u8]>>(
         &self,
         range: R,
+        f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
+    ) -> Result<()> {
+        self.scan_from(range, &mut LeafHint::default(), f)
+    }
+
+    /// [`Tree::scan_hinted`] starting at the leaf `start` names instead of descending from the root, if it (or
+    /// the leaf its link names, when the range's start has moved past it) is a live leaf of this tree whose fences
+    /// cover the range's start: that leaf is then the first the scan must read, as a descent would find it (a hint
+    /// is checked, never trusted); else the scan descends. On return `start` names the first leaf the scan read
+    /// (unchanged if it read none): for the next scan of about the same range, as Delivery's scans of a district's
+    /// oldest new order and its order lines follow the district's previous ones (session 44).
+    pub fn scan_from<'k, R: RangeBounds<&'k [u8]>>(
+        &self,
+        range: R,
+        start: &mut LeafHint,
         mut f: impl FnMut(&[u8], &[u8], LeafHint) -> bool,
     ) -> Result<()> {
         // The buffers are the thread's (as `with_thread_buf`: past the thread-local's life, new ones for this
-        // call). A node copy (`copy_node`) overwrites every byte a reader of the node looks at; the free space
-        // between the parts keeps an earlier node's bytes, which nothing reads.
+        // call). A node copy (`copy_node`, a parent) overwrites every byte a reader of the node looks at, and a
+        // leaf's rows (`node::leaf_rows`) the bytes its rows' entries take; the rest keeps earlier bytes, which
+        // nothing reads.
         let mut scratch = SCAN.try_with(Cell::take).unwrap_or_default();
         scratch.page.resize(self.limits.user_bytes, 0);
         let mut it = self.range_reusing(range, scratch);
+        it.hint = self.own_leaf(*start);
         let mut more = true;
         let mut done = Ok(());
         while more && it.from.is_some() {
@@ -2184,16 +2209,19 @@ impl Tree {
                 break;
             }
         }
+        if let Some(first) = it.first_leaf {
+            *start = self.hint_at(first, None);
+        }
         let scratch = it.into_scratch();
         let _ = SCAN.try_with(|s| s.set(scratch));
         done
     }
 
-    /// Iterates over the pairs with keys in `range`, in key order. Each leaf is copied consistently at the moment
-    /// it is reached (no latch is held between calls), so concurrent changes to leaves not yet reached are seen.
-    /// Every key is returned at most once, in increasing order, even while other threads split and merge the
-    /// leaves the scan walks (it resumes at the upper fence of the leaf it copied last, above every key that leaf
-    /// held); a key in the tree for the whole scan is returned exactly once, and a key put or deleted meanwhile
+    /// Iterates over the pairs with keys in `range`, in key order. Each leaf's rows in range are copied
+    /// consistently at the moment it is reached (no latch is held between calls), so concurrent changes to leaves
+    /// not yet reached are seen. Every key is returned at most once, in increasing order, even while other threads
+    /// split and merge the leaves the scan walks (it resumes at the upper fence of the leaf it copied last, above
+    /// every key that leaf held, or past the last row it copied of a leaf with more in range); a key in the tree for the whole scan is returned exactly once, and a key put or deleted meanwhile
     /// once or not at all. A reversed range (its start above its end, or both ends excluding one key) returns
     /// nothing (where `BTreeMap::range` panics).
     pub fn range<'k, R: RangeBounds<&'k [u8]>>(&self, range: R) -> RangeIter<'_> {
@@ -2235,6 +2263,10 @@ impl Tree {
             run_end: None,
             leaves_read: 0,
             spent: Vec::new(),
+            rows: s.rows,
+            max_rows: SCAN_FIRST_ROWS,
+            hint: None,
+            first_leaf: None,
         }
     }
 
@@ -2529,6 +2561,14 @@ pub const RANGE_READAHEAD: usize = 16;
 /// Most leaves taken from one parent at a time by a range scan.
 const RANGE_RUN_MAX: usize = 256;
 
+/// The most rows a scan's first leaf read copies ([`node::leaf_rows`]); once a leaf had more in range, every row of
+/// the range each leaf holds. TPC-C's short scans read one row (Delivery's oldest new order, Order-Status' newest
+/// order of a customer), about three (the by-name lookups) or five to fifteen (an order's lines), and the range's
+/// end is found by a search, not copied: such a scan copies the rows it returns and at most 16 (session 44). A
+/// long one (Stock-Level's 200 order lines) reads its first leaf twice; doubling the bound each time instead
+/// (16, 32, 64, ..) read it three or four times, about 2.8 K instructions a Stock-Level scan more (counted).
+pub const SCAN_FIRST_ROWS: usize = 16;
+
 /// True if `k` lies before the end bound of a range.
 fn before_end(end: &Bound<Vec<u8>>, k: &[u8]) -> bool {
     match end {
@@ -2557,6 +2597,14 @@ pub struct RangeIter<'t> {
     leaves_read: usize,
     /// The start's buffer once the scan is over (`from` is `None`), kept for [`RangeIter::into_scratch`].
     spent: Vec<u8>,
+    /// The rows the last leaf read gave ([`node::leaf_rows`]).
+    rows: node::LeafRows,
+    /// The most rows the next leaf read copies: [`SCAN_FIRST_ROWS`] at first, all once a leaf had more in range.
+    max_rows: usize,
+    /// A leaf to read first instead of the first descent ([`Tree::scan_from`]); taken when tried.
+    hint: Option<PageNo>,
+    /// The first leaf whose rows the scan read.
+    first_leaf: Option<PageNo>,
 }
 
 impl std::fmt::Debug for RangeIter<'_> {
@@ -2587,6 +2635,7 @@ impl RangeIter<'_> {
                 .map_or_else(|| std::mem::take(&mut self.spent), bound_key),
             end: bound_key(std::mem::replace(&mut self.end, Bound::Unbounded)),
             upcoming: std::mem::take(&mut self.upcoming),
+            rows: std::mem::take(&mut self.rows),
         }
     }
 
@@ -2623,19 +2672,32 @@ impl RangeIter<'_> {
     /// scan), and keeps the readahead window of leaves after it prefetched. The first two leaves come each from a
     /// descent that stops at its parent (the parent is searched in place, not copied), the next leaves from their
     /// parent's list (one descent and one copy per parent, not per leaf); a leaf that no longer covers the scan
-    /// position (split or merged since the parent was read) sends the scan back through a descent. `visit` gets
-    /// with each pair the leaf and slot it was read from, as a hint ([`Tree::scan_hinted`]).
+    /// position (split or merged since the parent was read) sends the scan back through a descent. The first leaf
+    /// may come from a hint instead ([`Tree::scan_from`]: it, or the leaf its link names, if it covers the start).
+    /// The leaf's rows in range are copied out of it, at most `max_rows` ([`node::leaf_rows`]); a leaf with more
+    /// is read again by the next call, from past the last row copied. `visit` gets with each pair the leaf and
+    /// slot it was read from, as a hint ([`Tree::scan_hinted`]).
     fn fill(&mut self, mut visit: impl FnMut(&[u8], &[u8], LeafHint) -> bool) -> Result<()> {
         let Some(from) = self.from.take() else {
             return Ok(());
         };
-        let start: &[u8] = match &from {
-            Bound::Included(k) | Bound::Excluded(k) => k,
-            Bound::Unbounded => &[],
+        let (start, after): (&[u8], bool) = match &from {
+            Bound::Included(k) => (k, false),
+            Bound::Excluded(k) => (k, true),
+            Bound::Unbounded => (&[], false),
         };
-        let mut restarts = 0;
-        let copied = loop {
-            if self.upcoming.is_empty() && self.leaves_read < 2 {
+        let (mut restarts, mut linked) = (0, false);
+        let (copied, stop) = loop {
+            // This read's leaf is the hint's (or the one its link names), not one a parent or a descent named.
+            let mut hinted = false;
+            if let Some(leaf) = self
+                .hint
+                .take()
+                .filter(|_| self.upcoming.is_empty() && self.leaves_read == 0)
+            {
+                self.upcoming.push_back(leaf);
+                (self.run_end, self.prefetched, hinted) = (None, 0, true);
+            } else if self.upcoming.is_empty() && self.leaves_read < 2 {
                 // The scan's first leaf, as its parent names it (read in place, not copied): most scans end in it
                 // (TPC-C's by-name customer lookups, Delivery's oldest new order), and the parent's copy and its
                 // list of leaves cost more than the rest of such a scan. Its second leaf the same way: most scans
@@ -2655,44 +2717,70 @@ impl RangeIter<'_> {
             };
             self.prefetched = self.prefetched.saturating_sub(1);
             self.read_ahead()?;
-            self.tree.copy_node(no, &mut self.buf)?;
-            if Node::parse(&self.buf).is_some_and(|n| n.is_leaf() && n.covers(start)) {
-                self.leaves_read += 1;
-                break no;
+            // The rows from the start, copied out of the leaf in one optimistic read (not the leaf: session 44).
+            let (rows, max) = (&mut self.rows, self.max_rows);
+            let end = self.end.as_ref().map(Vec::as_slice);
+            let found = self.tree.pool.read_optimistic(self.tree.pid(no), |v| {
+                node::leaf_rows(&ViewBytes(v), start, after, end, max, rows)
+            })?;
+            match found {
+                LeafScan::Rows(stop) => {
+                    if self.leaves_read == 0 {
+                        self.first_leaf = Some(no);
+                    }
+                    self.leaves_read += 1;
+                    break (no, stop);
+                }
+                LeafScan::Malformed => return Err(self.tree.corrupt(no, "leaf entry")),
+                LeafScan::Beyond(link) if hinted => {
+                    // The hinted leaf no longer covers the start: the leaf after it may (a district's next order's
+                    // lines), once; then a descent.
+                    self.upcoming.clear();
+                    if !linked && link != NO_PAGE {
+                        (self.hint, linked) = (Some(link), true);
+                    }
+                }
+                LeafScan::Restart | LeafScan::Beyond(_) => {
+                    self.upcoming.clear();
+                    self.tree.restart(&mut restarts)?;
+                }
             }
-            self.upcoming.clear();
-            self.tree.restart(&mut restarts)?;
         };
-        let n = Node::parse(&self.buf).ok_or_else(|| Error::Invariant("leaf copy".into()))?;
-        // The first entry at or after the start, by binary search (not a comparison per entry before it).
-        let first = match &from {
-            Bound::Included(s) | Bound::Excluded(s) => match n.search(s) {
-                Some(Ok(i)) if matches!(from, Bound::Excluded(_)) => i + 1,
-                Some(Ok(i) | Err(i)) => i,
-                None => return Err(Error::Invariant("leaf copy".into())),
-            },
-            Bound::Unbounded => 0,
-        };
-        for i in first..n.count() {
-            let (k, v) = n.entry(i).ok_or_else(|| Error::Invariant("leaf entry".into()))?;
-            // Keys ascend: the first one at or past the end ends the scan (the rest of the leaf is not looked at).
-            if !before_end(&self.end, k) || !visit(k, v, self.tree.hint_at(copied, Some(i))) {
+        for &r in &self.rows.rows {
+            let (k, v) = self.rows.row(r);
+            if !visit(k, v, self.tree.hint_at(copied, Some(r.slot))) {
                 self.upcoming.clear();
                 self.spent = bound_key(from);
                 return Ok(());
             }
         }
-        match n.high().filter(|h| before_end(&self.end, h)) {
-            Some(next) => {
-                // The start's buffer holds the next start.
-                let mut key = bound_key(from);
+        let mut key = bound_key(from);
+        match stop {
+            RowsEnd::Full => {
+                // More rows of this leaf in range: the next fill reads it again from past the last row copied (a
+                // leaf split or merged meanwhile no longer covers that key, and the scan finds its leaf again),
+                // copying every row in range from then on.
+                let Some(&last) = self.rows.rows.last() else {
+                    return Err(Error::Invariant("a full copy of no rows".into()));
+                };
                 key.clear();
-                key.extend_from_slice(next);
+                key.extend_from_slice(self.rows.row(last).0);
+                self.from = Some(Bound::Excluded(key));
+                self.upcoming.push_front(copied);
+                self.prefetched += 1;
+                // The same leaf again: not a leaf more for the readahead window and the first two leaves' descents.
+                self.leaves_read -= 1;
+                self.max_rows = usize::MAX;
+            }
+            RowsEnd::Leaf(true) if before_end(&self.end, &self.rows.high) => {
+                // The start's buffer holds the next start.
+                key.clear();
+                key.extend_from_slice(&self.rows.high);
                 self.from = Some(Bound::Included(key));
             }
-            None => {
+            RowsEnd::Leaf(_) | RowsEnd::End => {
                 self.upcoming.clear();
-                self.spent = bound_key(from);
+                self.spent = key;
             }
         }
         Ok(())

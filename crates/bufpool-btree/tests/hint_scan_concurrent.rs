@@ -5,7 +5,8 @@
 //! the time, in both trees; readers of tree A keep a hint per key, given back to every read, some of them from
 //! tree B (another tree's leaves, freed and reused there), and scan short and long ranges from random starts; a
 //! batcher reads batches of neighbouring keys at hints (`Tree::get_many_at_hints`, session 23's `cpu23`), each
-//! key given its own last leaf, a neighbour's, tree B's or none (review24).
+//! key given its own last leaf, a neighbour's, tree B's or none (review24); a second scanner starts its scans at
+//! kept hints (`Tree::scan_from`, session 44), some of them tree B's, and stops some of them after a few rows.
 //!
 //! The model is exact: each churn key has one writer, which publishes the version it is about to apply
 //! (`started`) and the one it has applied (`done`); version `v`'s op is a put of `value(id, v)` or a delete,
@@ -231,6 +232,69 @@ fn hinted_reads_and_scans_racing_splits_and_merges_in_two_trees_match_the_model(
                 scans.fetch_add(1, SeqCst);
             }
         });
+        // Scans from hinted leaves (`Tree::scan_from`, session 44's `perf44`: Delivery's scans start at the first
+        // leaf of the district's last scan): a hint kept per neighbourhood of starts, stale as leaves split, merge
+        // and are freed and reused; every fifth scan at tree B's hint (ignored). The rows come out of each leaf
+        // 16 at first, then all of a leaf's at a time (`node::leaf_rows`), the leaf read again past the 16th.
+        let hinted_scanner = s.spawn(|| {
+            let mut kept = vec![LeafHint::default(); (KEYS / 50) as usize + 1];
+            let mut n = 0u64;
+            while !stop.load(SeqCst) {
+                n += 1;
+                let r = mix(n ^ 0x4e57);
+                let start = r % KEYS;
+                let span = if n.is_multiple_of(4) {
+                    1 + (r >> 20) % 300
+                } else {
+                    1 + (r >> 20) % 20
+                };
+                let end = (start + span).min(KEYS);
+                let stop_after = if n.is_multiple_of(3) {
+                    1 + (r >> 40) as usize % 40
+                } else {
+                    usize::MAX
+                };
+                let lo: Vec<u64> = (start..end).map(|id| va.done[id as usize].load(SeqCst)).collect();
+                let (from, to) = (key(start), key(end));
+                let slot = (start / 50) as usize;
+                let mut hint = if n.is_multiple_of(5) {
+                    foreign[(n / 5) as usize % foreign.len()]
+                } else {
+                    kept[slot]
+                };
+                let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
+                a.scan_from(&from[..]..&to[..], &mut hint, |k, v, _| {
+                    got.push((u64::from_be_bytes(k.try_into().unwrap()), v.to_vec()));
+                    got.len() < stop_after
+                })
+                .unwrap();
+                kept[slot] = hint;
+                let hi: Vec<u64> = (start..end).map(|id| va.started[id as usize].load(SeqCst)).collect();
+                let mut at = got.iter().peekable();
+                let last = got.last().map(|(k, _)| *k);
+                for id in start..end {
+                    if got.len() >= stop_after && last.is_some_and(|l| id > l) {
+                        break;
+                    }
+                    let i = (id - start) as usize;
+                    let found = at.next_if(|(k, _)| *k == id).map(|(_, v)| v.as_slice());
+                    va.check(
+                        id,
+                        found,
+                        lo[i],
+                        hi[i],
+                        &format!("scan_from {start}..{end} (stop after {stop_after})"),
+                    )
+                    .unwrap();
+                }
+                assert!(
+                    at.next().is_none(),
+                    "scan_from {start}..{end}: keys out of order or out of range: {:?}",
+                    got.iter().map(|(k, _)| *k).collect::<Vec<_>>()
+                );
+                scans.fetch_add(1, SeqCst);
+            }
+        });
         // Batches at hints (`Tree::get_many_at_hints`, session 23's `cpu23`: TPC-C's ITEM and STOCK batches):
         // neighbouring keys in any order, repeats among them, each given the hint of its own last answer, of a
         // neighbour's (`NearHints`), of tree B, or none, whole values or the version's bytes only (review24).
@@ -302,6 +366,7 @@ fn hinted_reads_and_scans_racing_splits_and_merges_in_two_trees_match_the_model(
         stop.store(true, SeqCst);
         reader.join().unwrap();
         scanner.join().unwrap();
+        hinted_scanner.join().unwrap();
         batcher.join().unwrap();
     });
     let (reads, scans, batches) = (reads.load(SeqCst), scans.load(SeqCst), batches.load(SeqCst));

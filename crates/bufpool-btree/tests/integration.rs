@@ -65,6 +65,7 @@ mod read_faults_everywhere;
 mod read_hint;
 mod replay_past_end;
 mod same_process_reopen;
+mod scan_rows;
 mod scans_interleaved;
 mod short_keys_concurrent;
 mod short_keys_model;
