@@ -2731,7 +2731,8 @@ fn one_prefix(threads: &[Vec<Span>], shared: Option<&[Span]>) -> Result<(), Stri
         return Ok(());
     }
     Err(format!(
-        "the own keys and the locked shared rows are after no one prefix of the log above: the cuts (last LSN          kept, first left out) each accepts: threads {threads:?}, locked shared rows {shared:?}"
+        "the own keys and the locked shared rows are after no one prefix of the log above: the cuts (last LSN kept, \
+         first left out) each accepts: threads {threads:?}, locked shared rows {shared:?}"
     ))
 }
 
