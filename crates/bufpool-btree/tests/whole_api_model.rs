@@ -104,6 +104,36 @@
 //!   (R43-3 in RELIABILITY.md); its contents are exact (`SpareState`: its deletes and loads as units, the floor
 //!   from its commits and `Ok` loads), after a reopen a prefix of them.
 //!
+//! Session 44 (bt44) added part of R43-O30 and R43-O31, off with
+//! `BUFPOOL_BTREE_MODEL_OFF=one_prefix,spare_reopens,spare_writer,adopted_txns` (any of them). Their draws come
+//! from a fourth random stream per thread (`Worker::rng4`) and one per schedule (`run_schedule`'s `rng4`), their
+//! versions from a fourth counter, so every draw of the first three streams is what it was: with the four off, a
+//! seed draws the schedule it drew before them; with them on, the same draws with their writes, transactions and
+//! reopen attempts added (a thread that finds the spare tree busy makes a side write instead of its read six
+//! times in ten: that read draws nothing).
+//! - **One prefix of the log above** (covered mode, `one_prefix`): every change of own keys and every write of a
+//!   locked shared row keeps its record's LSN (`TreeWal::append`'s: the log's own order, taken where the code
+//!   under test orders the records, with no lock added around the appends). After a reopen each prefix the own
+//!   key checks accept (per thread, over both trees) and each the locked rows' check accepts is a span of cuts
+//!   of the log above (`span`: the last LSN it holds, the first it leaves out), and some one cut must fall in a
+//!   span of every thread and of the locked rows (`one_prefix`): a recovery that kept a record of one thread
+//!   and dropped an earlier one of another's (a hole), or the locked rows a longer prefix than the own keys,
+//!   fails it.
+//! - **The spare tree's reopens under faults** (`spare_reopens`): reopened as the other trees are without a log
+//!   above, beside them in the pool: 1 to 3 attempts under faults (none on half the reopens), the first with a
+//!   storage panic armed one time in four (with storage panics), each refused with a typed error or opening it,
+//!   then one without.
+//! - **A writer beside the spare tree's loads** (`spare_writer`): *side keys* (ids `0..SIDE_IDS` under
+//!   `common::key`, below every key its loads write), put and deleted by one thread at a time (exact:
+//!   `Spare::side`), after one operation in 25 and by a thread that finds a load running. A load that a side
+//!   write overlapped (`Spare::side_seq`) may be refused `ChangedDuringLoad` (`bulk_load`'s docs), never
+//!   `NotAbove` (the side keys lie below it); one that none overlapped, neither. The side keys are checked as a
+//!   second prefix in the spare tree (all of them at an epoch's end), raised by the side writer's commits and the
+//!   loader's commits, checkpoints and `Ok` loads.
+//! - **Transactions of adopted and other own keys** (covered mode, `adopted_txns`): half the changes of adopted
+//!   keys also change 1 to 3 other own keys (ids the thread owns or other adopted keys, of either tree, puts
+//!   sometimes patches), one record and one unit.
+//!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
 //! (`allowed`); never a panic out of the library (a closure's own panic, a `ClosurePanic`, comes back out of the
@@ -126,7 +156,8 @@
 //! and the contents must match the models. After the reopen (recovery, faults off): `Tree::check` clean, every key
 //! one of ours with a well-formed value, and, for each thread and tree, the thread's own keys in the state after
 //! some prefix of its successful changes no shorter than the last one a commit or a checkpoint covered (in
-//! covered mode one prefix of its transactions for both trees), and the appended keys as their loads say. A
+//! covered mode one prefix of its transactions for both trees, and, session 44, every thread's and the locked
+//! shared rows' prefixes one prefix of the log above), and the appended keys as their loads say. A
 //! `commit` (or checkpoint) that returned `Ok` covers every change that had returned `Ok`, on any thread, before
 //! it was called (`Tree::commit`: "makes every change made before the call durable"; a checkpoint writes and
 //! syncs every dirty page, each after the log up to its LSN). After a close that succeeded, every change must be
@@ -1823,7 +1854,8 @@ impl Worker<'_, '_> {
     /// the other trees in the pool, under the epoch's faults and sometimes a storage panic; then sometimes a
     /// commit or checkpoint of it. One thread at a time (the others read it meanwhile: `spare_read`). Into an
     /// empty tree with no other writer, `NotAbove` and `ChangedDuringLoad` are defects; `Ok` is there and durable;
-    /// refused, none of it or (the final commit's error) all of it.
+    /// refused, none of it or (the final commit's error) all of it. Session 44 (`spare_writer`): the tree may
+    /// hold side keys below the load, and a load a side write overlapped may be refused `ChangedDuringLoad`.
     fn spare_cycle(&mut self) {
         let e = self.e;
         let Some(sp) = e.spare else { return };
