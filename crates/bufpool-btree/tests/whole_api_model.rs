@@ -559,6 +559,7 @@ struct New44 {
     spare_reopens: bool,
     spare_writer: bool,
     adopted_txns: bool,
+    spare_creates: bool,
 }
 
 /// Session 44 (`spare_writer`): the spare tree's *side keys*, ids `0..SIDE_IDS` under `common::key` (below every
@@ -663,7 +664,10 @@ struct Side {
 
 /// The spare tree during an epoch.
 struct Spare<'a> {
-    tree: &'a Tree,
+    /// Session 44 (`spare_creates`): not yet created when the epoch began; the first thread that takes it then
+    /// creates it (`spare_cycle`), beside the others' work in the pool.
+    tree: std::sync::OnceLock<Tree>,
+    pool: &'a Arc<BufferPool>,
     store: &'a Store,
     state: Mutex<SpareState>,
     /// Session 44 (`spare_writer`): the side keys; a count bumped before and after each side write (odd: one is
@@ -797,6 +801,11 @@ struct Tally {
     spare_loads_changed: AtomicU64,
     side_keys_checked: AtomicU64,
     adopted_txns: AtomicU64,
+    /// Session 44 (`spare_creates`): spare trees created by a thread during an epoch (tries, refused), and spare
+    /// trees replaced by new ones at a reopen.
+    spare_creates: AtomicU64,
+    spare_creates_refused: AtomicU64,
+    spare_replaced: AtomicU64,
     faults: Mutex<FaultCounts>,
 }
 
@@ -1870,7 +1879,30 @@ impl Worker<'_, '_> {
             drop(st);
             return self.spare_read(sp);
         }
-        let tree = sp.tree;
+        // Session 44 (`spare_creates`): a spare tree new this epoch is created by the first thread that takes it,
+        // under the epoch's faults (refused, it is tried again at the next turn).
+        let tree = match sp.tree.get() {
+            Some(tree) => tree,
+            None => {
+                self.note("create the spare tree".into());
+                e.tally.spare_creates.fetch_add(1, Ordering::Relaxed);
+                match open_spare(sp.pool, sp.store) {
+                    Ok(tree) => {
+                        self.ok();
+                        let _ = sp.tree.set(tree);
+                        sp.tree.get().unwrap()
+                    }
+                    Err(err) => {
+                        e.tally.ops_failed.fetch_add(1, Ordering::Relaxed);
+                        e.tally.spare_creates_refused.fetch_add(1, Ordering::Relaxed);
+                        if !refusal_allowed(&err) && !e.crashed() {
+                            self.violation(format!("create of the spare tree: unexpected error {err:?}"));
+                        }
+                        return;
+                    }
+                }
+            }
+        };
         let present: Vec<u64> = st.part.model.keys().copied().collect();
         for id in present {
             if e.stop.load(Ordering::SeqCst) {
@@ -2030,6 +2062,7 @@ impl Worker<'_, '_> {
     /// `Ok`, and a failed one left no trace.
     fn side_write(&mut self, sp: &Spare<'_>) {
         let e = self.e;
+        let Some(tree) = sp.tree.get() else { return };
         let Ok(mut side) = sp.side.try_lock() else {
             return self.spare_read(sp);
         };
@@ -2040,8 +2073,8 @@ impl Worker<'_, '_> {
         self.note(format!("side write of {id} in the spare tree: {v:?}"));
         sp.side_seq.fetch_add(1, Ordering::SeqCst);
         let r = match v {
-            Some(v) => sp.tree.put(k, &bytes(id, v)).map(|()| true),
-            None => sp.tree.delete(k),
+            Some(v) => tree.put(k, &bytes(id, v)).map(|()| true),
+            None => tree.delete(k),
         };
         sp.side_seq.fetch_add(1, Ordering::SeqCst);
         let crashed = e.crashed();
@@ -2062,7 +2095,7 @@ impl Worker<'_, '_> {
             }
             Err(err) => {
                 e.failed("side write of the spare tree", &err);
-                if let Ok(got) = sp.tree.get(k) {
+                if let Ok(got) = tree.get(k) {
                     if got != old.map(|o| bytes(id, o)) && !crashed {
                         self.violation(format!(
                             "side key {id} of the spare tree after a failed side write ({v:?}): {:?}, the model \
@@ -2076,7 +2109,7 @@ impl Worker<'_, '_> {
         if self.rng4.chance(15) {
             let before = side.part.ops.len() as u64;
             self.note("commit of the spare tree by its side writer".into());
-            match sp.tree.commit() {
+            match tree.commit() {
                 Ok(()) => {
                     self.ok();
                     sp.side_floor.fetch_max(before, Ordering::SeqCst);
@@ -2092,7 +2125,8 @@ impl Worker<'_, '_> {
         e.tally.spare_reads.fetch_add(1, Ordering::Relaxed);
         self.note("range of the spare tree".into());
         let mut last: Option<Vec<u8>> = None;
-        for pair in sp.tree.range::<std::ops::RangeFull>(..).take(60) {
+        let Some(tree) = sp.tree.get() else { return };
+        for pair in tree.range::<std::ops::RangeFull>(..).take(60) {
             match pair {
                 Ok((k, v)) => {
                     let side = e.new44.spare_writer;
@@ -3394,6 +3428,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         spare_reopens: mode_on("spare_reopens"),
         spare_writer: mode_on("spare_writer"),
         adopted_txns: mode_on("adopted_txns"),
+        spare_creates: mode_on("spare_creates"),
     };
     // Session 44's draws at the schedule's level (the spare tree's reopens under faults), apart from the others.
     let mut rng4 = Rng(mix(seed ^ 0x44_b7_44));
@@ -3511,8 +3546,10 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             return vec![format!("seed {seed}: load: {e}")];
         }
     }
-    // The spare tree (session 43): new and empty; its first load is into a new tree.
-    if let Some(s) = &spare_store {
+    // The spare tree (session 43): new and empty; its first load is into a new tree. Session 44
+    // (`spare_creates`): one schedule in five creates it during the first epoch instead.
+    let lazy = new44.spare_creates && rng4.chance(20);
+    if let Some(s) = spare_store.as_ref().filter(|_| !lazy) {
         match open_spare(&opened.pool, s) {
             Ok(tree) => spare_tree = Some(tree),
             Err(e) => return vec![format!("seed {seed}: the spare tree's create: {e}")],
@@ -3554,11 +3591,16 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         };
         let total = OPS * threads as u64;
         let shared_rows = shared_on.then(|| SharedRows::new(threads, &shared_base));
-        let spare = spare_tree.as_ref().zip(spare_store.as_ref()).map(|(tree, store)| {
+        let spare = spare_store.as_ref().map(|store| {
+            let tree = std::sync::OnceLock::new();
+            if let Some(t) = spare_tree.take() {
+                let _ = tree.set(t);
+            }
             let mut state = std::mem::take(&mut spare_state);
             let side = std::mem::take(&mut state.side);
             Spare {
                 tree,
+                pool: &opened.pool,
                 store,
                 state: Mutex::new(state),
                 side_seq: AtomicU64::new(0),
@@ -3645,6 +3687,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             None => (Vec::new(), 0),
         };
         if let Some(sp) = spare {
+            spare_tree = sp.tree.into_inner();
             let mut side = sp.side.into_inner().unwrap();
             side.floor = side.floor.max(sp.side_floor.into_inner() as usize);
             spare_state = sp.state.into_inner().unwrap();
@@ -3910,6 +3953,25 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             }
             spare_tree = Some(tree);
         }
+        // Session 44 (`spare_creates`): one reopen in five closes the spare tree and puts a new one, on new
+        // storages, in its place, created during the next epoch by the first thread that takes it.
+        if new44.spare_creates && spare_store.is_some() && rng4.chance(20) {
+            if let Some(tree) = spare_tree.take() {
+                if let Err(e) = tree.close() {
+                    let e = e.into_error();
+                    if !allowed(&e) {
+                        return fail(format!(
+                            "the spare tree's close before its replacement: unexpected error {e:?}"
+                        ));
+                    }
+                }
+            }
+            let log = FaultyStorage::new(rng4.next(), FaultConfig::none());
+            let data = FaultyStorage::new(rng4.next(), FaultConfig::none());
+            spare_store = Some(Store::new(log, data, rng4.below(3) == 0));
+            spare_state = SpareState::default();
+            tally.spare_replaced.fetch_add(1, Ordering::Relaxed);
+        }
         tally.reopens_checked.fetch_add(1, Ordering::Relaxed);
     }
     tally_faults(&stores, upper.as_ref(), tally);
@@ -4040,7 +4102,8 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          tree {}, into an emptied one {} (ok {}, refused {}), its deletes {}, reads beside its writer {}, keys \
          checked {}; reopens checked for one prefix of the log above {}; the spare tree's reopen attempts under \
          faults {} (refused {}), its side writes {}, its loads beside a side write {} (refused ChangedDuringLoad \
-         {}), side keys checked {}; transactions of adopted and other own keys {}; violations {}",
+         {}), side keys checked {}; transactions of adopted and other own keys {}; spare trees created while the threads \
+         ran {} (refused {}), replaced {}; violations {}",
         n(&t.ops_ok),
         n(&t.ops_failed),
         n(&t.closure_panics),
@@ -4114,6 +4177,9 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         n(&t.spare_loads_changed),
         n(&t.side_keys_checked),
         n(&t.adopted_txns),
+        n(&t.spare_creates),
+        n(&t.spare_creates_refused),
+        n(&t.spare_replaced),
         violations.len()
     );
     assert!(violations.is_empty(), "{violations:#?}");
