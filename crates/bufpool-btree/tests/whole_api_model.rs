@@ -104,13 +104,15 @@
 //!   (R43-3 in RELIABILITY.md); its contents are exact (`SpareState`: its deletes and loads as units, the floor
 //!   from its commits and `Ok` loads), after a reopen a prefix of them.
 //!
-//! Session 44 (bt44) added part of R43-O30 and R43-O31, off with
-//! `BUFPOOL_BTREE_MODEL_OFF=one_prefix,spare_reopens,spare_writer,adopted_txns` (any of them). Their draws come
+//! Session 44 (bt44) added R43-O30 and part of R43-O31, off with
+//! `BUFPOOL_BTREE_MODEL_OFF=one_prefix,spare_reopens,spare_writer,adopted_txns,spare_creates` (any of them). Their draws come
 //! from a fourth random stream per thread (`Worker::rng4`) and one per schedule (`run_schedule`'s `rng4`), their
-//! versions from a fourth counter, so every draw of the first three streams is what it was: with the four off, a
-//! seed draws the schedule it drew before them; with them on, the same draws with their writes, transactions and
-//! reopen attempts added (a thread that finds the spare tree busy makes a side write instead of its read six
-//! times in ten: that read draws nothing).
+//! versions from a fourth counter: with the five off, a seed draws the schedule it drew before them; with them
+//! on, the first two streams draw what they drew, with their writes, transactions and reopen attempts added (a
+//! thread that finds the spare tree busy makes a side write instead of its read six times in ten: that read draws
+//! nothing), and so does the third but for `spare_creates`: a turn of the spare tree whose creation is refused
+//! makes no load draws, and a replaced spare starts unfrozen and empty, so a thread's `rng3` draws (its spare
+//! loads, and after them its adopted changes and locked rows' patches) shift from there.
 //! - **One prefix of the log above** (covered mode, `one_prefix`): every change of own keys and every write of a
 //!   locked shared row keeps its record's LSN (`TreeWal::append`'s: the log's own order, taken where the code
 //!   under test orders the records, with no lock added around the appends). After a reopen each prefix the own
@@ -133,6 +135,12 @@
 //! - **Transactions of adopted and other own keys** (covered mode, `adopted_txns`): half the changes of adopted
 //!   keys also change 1 to 3 other own keys (ids the thread owns or other adopted keys, of either tree, puts
 //!   sometimes patches), one record and one unit.
+//! - **A spare tree created while the threads run** (`spare_creates`): one schedule in five does not create the
+//!   spare before the first epoch, and one reopen in five closes it and puts a new one (new storages, a new
+//!   model) in its place: the first thread that takes it in the next epoch creates it (`Tree::open_storage` on
+//!   empty storages, beside the other trees' work in the pool, under the epoch's faults: refused with a typed
+//!   error, it is tried again at the next turn), and a power loss may cut its creation; it is then loaded,
+//!   written, closed and reopened as before.
 //!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
@@ -552,7 +560,7 @@ struct New43 {
 }
 
 /// The features session 44 added, each on unless `BUFPOOL_BTREE_MODEL_OFF` names it (`one_prefix`,
-/// `spare_reopens`, `spare_writer`, `adopted_txns`).
+/// `spare_reopens`, `spare_writer`, `adopted_txns`, `spare_creates`).
 #[derive(Clone, Copy)]
 struct New44 {
     one_prefix: bool,
@@ -3981,7 +3989,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
 /// Whether the model's feature `name` is on: all are, unless `BUFPOOL_BTREE_MODEL_OFF` names it (a
 /// comma-separated list of `covered`, `panics`, `bulk`, `upper_panics`, `cross_tree`, `patches`,
 /// `append_loads`, `shared_patches`, `append_changes`, `empty_loads`, `one_prefix`, `spare_reopens`,
-/// `spare_writer`, `adopted_txns`), to tell a failure's cause apart.
+/// `spare_writer`, `adopted_txns`, `spare_creates`), to tell a failure's cause apart.
 fn mode_on(name: &str) -> bool {
     std::env::var("BUFPOOL_BTREE_MODEL_OFF").map_or(true, |off| !off.split(',').any(|o| o.trim() == name))
 }
