@@ -104,6 +104,44 @@
 //!   (R43-3 in RELIABILITY.md); its contents are exact (`SpareState`: its deletes and loads as units, the floor
 //!   from its commits and `Ok` loads), after a reopen a prefix of them.
 //!
+//! Session 44 (bt44) added R43-O30 and part of R43-O31, off with
+//! `BUFPOOL_BTREE_MODEL_OFF=one_prefix,spare_reopens,spare_writer,adopted_txns,spare_creates` (any of them). Their draws come
+//! from a fourth random stream per thread (`Worker::rng4`) and one per schedule (`run_schedule`'s `rng4`), their
+//! versions from a fourth counter: with the five off, a seed draws the schedule it drew before them; with them
+//! on, the first two streams draw what they drew, with their writes, transactions and reopen attempts added (a
+//! thread that finds the spare tree busy makes a side write instead of its read six times in ten: that read draws
+//! nothing), and so does the third but for `spare_creates`: a turn of the spare tree whose creation is refused
+//! makes no load draws, and a replaced spare starts unfrozen and empty, so a thread's `rng3` draws (its spare
+//! loads, and after them its adopted changes and locked rows' patches) shift from there.
+//! - **One prefix of the log above** (covered mode, `one_prefix`): every change of own keys and every write of a
+//!   locked shared row keeps its record's LSN (`TreeWal::append`'s: the log's own order, taken where the code
+//!   under test orders the records, with no lock added around the appends). After a reopen each prefix the own
+//!   key checks accept (per thread, over both trees) and each the locked rows' check accepts is a span of cuts
+//!   of the log above (`span`: the last LSN it holds, the first it leaves out), and some one cut must fall in a
+//!   span of every thread and of the locked rows (`one_prefix`): a recovery that kept a record of one thread
+//!   and dropped an earlier one of another's (a hole), or the locked rows a longer prefix than the own keys,
+//!   fails it.
+//! - **The spare tree's reopens under faults** (`spare_reopens`): reopened as the other trees are without a log
+//!   above, beside them in the pool: 1 to 3 attempts under faults (none on half the reopens), the first with a
+//!   storage panic armed one time in four (with storage panics), each refused with a typed error or opening it,
+//!   then one without.
+//! - **A writer beside the spare tree's loads** (`spare_writer`): *side keys* (ids `0..SIDE_IDS` under
+//!   `common::key`, below every key its loads write), put and deleted by one thread at a time (exact:
+//!   `Spare::side`), after one operation in 25 and by a thread that finds a load running. A load that a side
+//!   write overlapped (`Spare::side_seq`) may be refused `ChangedDuringLoad` (`bulk_load`'s docs), never
+//!   `NotAbove` (the side keys lie below it); one that none overlapped, neither. The side keys are checked as a
+//!   second prefix in the spare tree (all of them at an epoch's end), raised by the side writer's commits and the
+//!   loader's commits, checkpoints and `Ok` loads.
+//! - **Transactions of adopted and other own keys** (covered mode, `adopted_txns`): half the changes of adopted
+//!   keys also change 1 to 3 other own keys (ids the thread owns or other adopted keys, of either tree, puts
+//!   sometimes patches), one record and one unit.
+//! - **A spare tree created while the threads run** (`spare_creates`): one schedule in five does not create the
+//!   spare before the first epoch, and one reopen in five closes it and puts a new one (new storages, a new
+//!   model) in its place: the first thread that takes it in the next epoch creates it (`Tree::open_storage` on
+//!   empty storages, beside the other trees' work in the pool, under the epoch's faults: refused with a typed
+//!   error, it is tried again at the next turn), and a power loss may cut its creation; it is then loaded,
+//!   written, closed and reopened as before.
+//!
 //! # What must hold
 //! Per operation: `Ok`, or an error of the kinds an I/O fault, a full device or a small pool explain
 //! (`allowed`); never a panic out of the library (a closure's own panic, a `ClosurePanic`, comes back out of the
@@ -126,7 +164,8 @@
 //! and the contents must match the models. After the reopen (recovery, faults off): `Tree::check` clean, every key
 //! one of ours with a well-formed value, and, for each thread and tree, the thread's own keys in the state after
 //! some prefix of its successful changes no shorter than the last one a commit or a checkpoint covered (in
-//! covered mode one prefix of its transactions for both trees), and the appended keys as their loads say. A
+//! covered mode one prefix of its transactions for both trees, and, session 44, every thread's and the locked
+//! shared rows' prefixes one prefix of the log above), and the appended keys as their loads say. A
 //! `commit` (or checkpoint) that returned `Ok` covers every change that had returned `Ok`, on any thread, before
 //! it was called (`Tree::commit`: "makes every change made before the call durable"; a checkpoint writes and
 //! syncs every dirty page, each after the log up to its LSN). After a close that succeeded, every change must be
@@ -453,6 +492,9 @@ struct Change {
     /// The thread's unit (counted over both trees from 0 each epoch) it belongs to: a unit's changes are all
     /// there or none after a crash (a transaction's in covered mode, which may span both trees; else one change).
     unit: u64,
+    /// Session 44: in covered mode, the LSN of the unit's record in the log above (`TreeWal::append`'s); `None`
+    /// for a change that has none (uncovered, or an adopted load's unit).
+    lsn: Option<u64>,
 }
 
 /// What an appended batch's load came to (session 42): what the tree must hold of it at a check.
@@ -517,6 +559,21 @@ struct New43 {
     empty_loads: bool,
 }
 
+/// The features session 44 added, each on unless `BUFPOOL_BTREE_MODEL_OFF` names it (`one_prefix`,
+/// `spare_reopens`, `spare_writer`, `adopted_txns`, `spare_creates`).
+#[derive(Clone, Copy)]
+struct New44 {
+    one_prefix: bool,
+    spare_reopens: bool,
+    spare_writer: bool,
+    adopted_txns: bool,
+    spare_creates: bool,
+}
+
+/// Session 44 (`spare_writer`): the spare tree's *side keys*, ids `0..SIDE_IDS` under `common::key` (below every
+/// key a load of it writes), put and deleted by one thread at a time beside its loads.
+const SIDE_IDS: u64 = 8;
+
 /// Whether shared id `id` is a *locked* shared row (session 43, covered mode with `shared_patches`): every other
 /// shared id. Its covered transactions hold its row lock from their read of it to the end of their apply, as
 /// `ours.rs`' transactions hold a row's lock, so the log above orders its writers as they applied, and a put of
@@ -527,14 +584,17 @@ fn locked_shared(threads: usize, id: u64) -> bool {
     id < IDS && id % step == threads as u64 && (id / step).is_multiple_of(2)
 }
 
+/// A change of a locked shared row: `(tree, id, value, its record's LSN in the log above)`.
+type SharedWrite = (usize, u64, Option<Val>, u64);
+
 /// The locked shared rows of an epoch (covered mode with `shared_patches`): their locks, and their writers in the
 /// log above's order.
 struct SharedRows {
     /// `[tree][id / (threads + 1)]`: the row locks.
     locks: Vec<Vec<Mutex<()>>>,
     /// Every change of a locked row whose record was appended, in the log above's order (appended under this
-    /// lock, so the order of `log` is the log's).
-    log: Mutex<Vec<(usize, u64, Option<Val>)>>,
+    /// lock, so the order of `log` is the log's), with its record's LSN (session 44: for [`one_prefix`]).
+    log: Mutex<Vec<SharedWrite>>,
     /// The rows as `log` leaves them (`(tree, id)`).
     now: Mutex<BTreeMap<(usize, u64), Val>>,
     /// How many of `log` a commit or checkpoint of the log above covers.
@@ -572,30 +632,59 @@ struct SpareState {
     frozen: bool,
     /// Loads tried so far in the tree's life (the first is into a new tree).
     loads: u64,
+    /// Session 44 (`spare_writer`): its side keys (kept here between epochs, in `Spare::side` during one).
+    side: Side,
 }
 
 impl SpareState {
     fn unit(&mut self, changes: &[(u64, Option<Val>)]) {
-        for &(id, v) in changes {
-            match v {
-                Some(v) => self.part.model.insert(id, v),
-                None => self.part.model.remove(&id),
-            };
-            self.part.ops.push(Change {
-                id,
-                v,
-                unit: self.units,
-            });
-        }
-        self.units += 1;
+        push_unit(&mut self.part, &mut self.units, changes);
     }
+}
+
+/// Records `changes` of `part` as its unit number `units` (then counted).
+fn push_unit(part: &mut Part, units: &mut u64, changes: &[(u64, Option<Val>)]) {
+    for &(id, v) in changes {
+        match v {
+            Some(v) => part.model.insert(id, v),
+            None => part.model.remove(&id),
+        };
+        part.ops.push(Change {
+            id,
+            v,
+            unit: *units,
+            lsn: None,
+        });
+    }
+    *units += 1;
+}
+
+/// Session 44 (`spare_writer`): the spare tree's side keys (`SIDE_IDS`), changed by one thread at a time
+/// (`Spare::side`'s lock) beside the loads, so exact: their puts and deletes that returned `Ok`, one unit each,
+/// and how many of them a commit (the side writer's, or the loader's commits, checkpoints and `Ok` loads)
+/// covers.
+#[derive(Default)]
+struct Side {
+    part: Part,
+    units: u64,
+    floor: usize,
 }
 
 /// The spare tree during an epoch.
 struct Spare<'a> {
-    tree: &'a Tree,
+    /// Session 44 (`spare_creates`): not yet created when the epoch began; the first thread that takes it then
+    /// creates it (`spare_cycle`), beside the others' work in the pool.
+    tree: std::sync::OnceLock<Tree>,
+    pool: &'a Arc<BufferPool>,
     store: &'a Store,
     state: Mutex<SpareState>,
+    /// Session 44 (`spare_writer`): the side keys; a count bumped before and after each side write (odd: one is
+    /// running), how many side changes had returned `Ok` (published after each), and a floor the loader's
+    /// commits raise.
+    side: Mutex<Side>,
+    side_seq: AtomicU64,
+    side_done: AtomicU64,
+    side_floor: AtomicU64,
 }
 
 /// What every thread of a schedule shares during an epoch.
@@ -610,6 +699,7 @@ struct Epoch<'a> {
     panics: bool,
     new42: New42,
     new43: New43,
+    new44: New44,
     /// Covered mode with `shared_patches`: the locked shared rows.
     shared: Option<&'a SharedRows>,
     /// `empty_loads`: the spare tree.
@@ -708,6 +798,22 @@ struct Tally {
     spare_deletes: AtomicU64,
     spare_reads: AtomicU64,
     spare_keys_checked: AtomicU64,
+    /// Session 44: reopens checked for one prefix of the log above; the spare tree's reopen attempts under faults
+    /// (and of them refused), its side writes ok, its loads beside a side write (and of them refused
+    /// `ChangedDuringLoad`), side keys checked; transactions of adopted keys with other own keys.
+    one_prefix_checks: AtomicU64,
+    spare_open_attempts: AtomicU64,
+    spare_opens_refused: AtomicU64,
+    side_writes: AtomicU64,
+    spare_loads_beside: AtomicU64,
+    spare_loads_changed: AtomicU64,
+    side_keys_checked: AtomicU64,
+    adopted_txns: AtomicU64,
+    /// Session 44 (`spare_creates`): spare trees created by a thread during an epoch (tries, refused), and spare
+    /// trees replaced by new ones at a reopen.
+    spare_creates: AtomicU64,
+    spare_creates_refused: AtomicU64,
+    spare_replaced: AtomicU64,
     faults: Mutex<FaultCounts>,
 }
 
@@ -759,6 +865,9 @@ struct Worker<'e, 'a> {
     /// Session 43's draws (locked shared rows' patches, changes of adopted keys, the spare tree), apart from `rng`
     /// and `rng2` for the same reason.
     rng3: Rng,
+    /// Session 44's draws (the spare tree's side writes, transactions of adopted and own keys), apart from the
+    /// three above.
+    rng4: Rng,
     parts: Vec<Part>,
     next_ver: u64,
     /// Versions and patch counts of session 42's changes, apart from `next_ver` for the same reason.
@@ -766,6 +875,8 @@ struct Worker<'e, 'a> {
     next_patch: u64,
     /// Versions of session 43's changes.
     next_ver3: u64,
+    /// Versions of session 44's changes.
+    next_ver4: u64,
     /// Units (`Change::unit`) recorded this epoch.
     units: u64,
     history: VecDeque<String>,
@@ -874,6 +985,21 @@ impl Worker<'_, '_> {
         ((self.me as u64 + 1) << 40) | self.next_ver3 | (1 << 30)
     }
 
+    /// A version for session 44's draws: bit 29 of the count set.
+    fn ver4(&mut self) -> u64 {
+        self.next_ver4 += 1;
+        ((self.me as u64 + 1) << 40) | self.next_ver4 | (1 << 29)
+    }
+
+    /// `len` drawn from `rng4`.
+    fn len4(&mut self) -> usize {
+        match self.rng4.below(10) {
+            0..=5 => 16 + self.rng4.below(120) as usize,
+            6..=8 => 16 + self.rng4.below(400) as usize,
+            _ => 600 + self.rng4.below(400) as usize,
+        }
+    }
+
     /// `len` drawn from `rng3`.
     fn len3(&mut self) -> usize {
         match self.rng3.below(10) {
@@ -910,12 +1036,12 @@ impl Worker<'_, '_> {
 
     /// Records a successful change of an own key.
     fn changed(&mut self, t: usize, id: u64, v: Option<Val>) {
-        self.changed_unit(&[(t, id, v)]);
+        self.changed_unit(&[(t, id, v)], None);
     }
 
     /// Records changes `(tree, id, value)` of own keys that stand or fall together (a transaction's, in covered
-    /// mode, in one tree or both) as one unit.
-    fn changed_unit(&mut self, changes: &[(usize, u64, Option<Val>)]) {
+    /// mode, in one tree or both) as one unit; `lsn`: its record's in the log above (covered mode).
+    fn changed_unit(&mut self, changes: &[(usize, u64, Option<Val>)], lsn: Option<u64>) {
         let unit = self.units;
         self.units += 1;
         for &(t, id, v) in changes {
@@ -924,7 +1050,7 @@ impl Worker<'_, '_> {
                 Some(v) => p.model.insert(id, v),
                 None => p.model.remove(&id),
             };
-            p.ops.push(Change { id, v, unit });
+            p.ops.push(Change { id, v, unit, lsn });
         }
         // Each tree's count after all its changes of the unit (a commit that reads one tree's count before the
         // other's covers the unit in one tree only by these counts, which `check_trees` reads as covering it).
@@ -1104,6 +1230,8 @@ impl Worker<'_, '_> {
             // tree after one in 20.
             let adopted = (self.e.new43.append_changes && self.rng3.chance(12)).then(|| self.rng3.below(TREES as u64));
             let spare = self.e.spare.is_some() && self.rng3.chance(5);
+            // Session 44 (from `rng4`): a side write of the spare tree after one operation in 25.
+            let side = self.e.spare.is_some() && self.e.new44.spare_writer && self.rng4.chance(4);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 self.op(t, roll);
                 if let Some(a) = append.filter(|_| !self.e.stop.load(Ordering::SeqCst)) {
@@ -1114,6 +1242,9 @@ impl Worker<'_, '_> {
                 }
                 if spare && !self.e.stop.load(Ordering::SeqCst) {
                     self.spare_cycle();
+                }
+                if let Some(sp) = self.e.spare.filter(|_| side && !self.e.stop.load(Ordering::SeqCst)) {
+                    self.side_write(sp);
                 }
             }));
             if let Err(payload) = result {
@@ -1399,9 +1530,9 @@ impl Worker<'_, '_> {
             Some(sh) => {
                 let mut log = sh.log.lock().unwrap();
                 let r = up.wal.append(&ops);
-                if r.is_ok() {
+                if let Ok(lsn) = r {
                     let (rt, id, v, _) = changes[0];
-                    log.push((rt, id, v));
+                    log.push((rt, id, v, lsn));
                     let mut now = sh.now.lock().unwrap();
                     match v {
                         Some(v) => now.insert((rt, id), v),
@@ -1416,22 +1547,25 @@ impl Worker<'_, '_> {
             }
             None => up.wal.append(&ops),
         };
-        if let Err(err) = appended {
-            e.tally.covered_refused.fetch_add(1, Ordering::Relaxed);
-            e.failed("append to the log above", &err);
-            // A log below it that cannot write out (a full device, a bounded region past three quarters): a
-            // checkpoint of the trees frees it.
-            if err.is_no_space() && self.rng.chance(50) {
-                self.durable_op_as("checkpoint after a refused append", &[0, 1], false, || {
-                    Tree::checkpoint_all(e.trees)
-                });
+        let lsn = match appended {
+            Ok(lsn) => lsn,
+            Err(err) => {
+                e.tally.covered_refused.fetch_add(1, Ordering::Relaxed);
+                e.failed("append to the log above", &err);
+                // A log below it that cannot write out (a full device, a bounded region past three quarters): a
+                // checkpoint of the trees frees it.
+                if err.is_no_space() && self.rng.chance(50) {
+                    self.durable_op_as("checkpoint after a refused append", &[0, 1], false, || {
+                        Tree::checkpoint_all(e.trees)
+                    });
+                }
+                return;
             }
-            return;
-        }
+        };
         // Appended: it may be durable from here on, whatever happens to the changes (a recovery redoes it).
         if !shared {
             let unit: Vec<(usize, u64, Option<Val>)> = changes.iter().map(|&(tt, id, v, _)| (tt, id, v)).collect();
-            self.changed_unit(&unit);
+            self.changed_unit(&unit, Some(lsn));
         }
         let patches = edits.iter().filter(|x| x.is_some()).count() as u64;
         e.tally.patches_logged.fetch_add(patches, Ordering::Relaxed);
@@ -1633,7 +1767,7 @@ impl Worker<'_, '_> {
             e.tally.adopted_batches.fetch_add(1, Ordering::Relaxed);
             let unit: Vec<(usize, u64, Option<Val>)> = (0..n).map(|i| (t, first + i, Some(vals[i as usize]))).collect();
             self.parts[t].adopted.extend(first..first + n);
-            self.changed_unit(&unit);
+            self.changed_unit(&unit, None);
             let mut floor = e.floor.lock().unwrap();
             floor[t][self.me] = floor[t][self.me].max(self.parts[t].ops.len() as u64);
         }
@@ -1661,7 +1795,38 @@ impl Worker<'_, '_> {
                 (Some(_), Some(old)) if patch && e.new42.patches => (t, id, Some(self.patched(old)), Some(old)),
                 _ => (t, id, v, None),
             };
-            return self.covered_commit(t, up, vec![change], as_run, false, None);
+            let mut changes = vec![change];
+            // Session 44 (`adopted_txns`, from `rng4`): half of them also change 1 to 3 other own keys (an id the
+            // thread owns or another adopted key, of either tree), one transaction as the others are.
+            if e.new44.adopted_txns && self.rng4.chance(50) {
+                for _ in 0..1 + self.rng4.below(3) {
+                    let tt = self.rng4.below(TREES as u64) as usize;
+                    let adopted = &self.parts[tt].adopted;
+                    let id = match adopted.is_empty() || self.rng4.chance(60) {
+                        true => {
+                            let step = e.threads as u64 + 1;
+                            self.me as u64 + step * self.rng4.below((IDS - 1 - self.me as u64) / step + 1)
+                        }
+                        false => {
+                            let nth = self.rng4.below(adopted.len() as u64) as usize;
+                            *adopted.iter().nth(nth).unwrap()
+                        }
+                    };
+                    if changes.iter().any(|c| (c.0, c.1) == (tt, id)) {
+                        continue;
+                    }
+                    let v = self.rng4.chance(65).then(|| (self.ver4(), self.len4()));
+                    let old = self.parts[tt].model.get(&id).copied();
+                    changes.push(match (v, old) {
+                        (Some(_), Some(old)) if e.new42.patches && self.rng4.chance(40) => {
+                            (tt, id, Some(self.patched(old)), Some(old))
+                        }
+                        _ => (tt, id, v, None),
+                    });
+                }
+                e.tally.adopted_txns.fetch_add(1, Ordering::Relaxed);
+            }
+            return self.covered_commit(t, up, changes, as_run, false, None);
         }
         let (tree, k) = (&e.trees[t], appended_key(id));
         match v {
@@ -1706,18 +1871,46 @@ impl Worker<'_, '_> {
     /// the other trees in the pool, under the epoch's faults and sometimes a storage panic; then sometimes a
     /// commit or checkpoint of it. One thread at a time (the others read it meanwhile: `spare_read`). Into an
     /// empty tree with no other writer, `NotAbove` and `ChangedDuringLoad` are defects; `Ok` is there and durable;
-    /// refused, none of it or (the final commit's error) all of it.
+    /// refused, none of it or (the final commit's error) all of it. Session 44 (`spare_writer`): the tree may
+    /// hold side keys below the load, and a load a side write overlapped may be refused `ChangedDuringLoad`.
     fn spare_cycle(&mut self) {
         let e = self.e;
         let Some(sp) = e.spare else { return };
         let Ok(mut st) = sp.state.try_lock() else {
+            // Session 44 (`spare_writer`, from `rng4`): beside the load, a side write.
+            if e.new44.spare_writer && self.rng4.chance(60) {
+                return self.side_write(sp);
+            }
             return self.spare_read(sp);
         };
         if st.frozen {
             drop(st);
             return self.spare_read(sp);
         }
-        let tree = sp.tree;
+        // Session 44 (`spare_creates`): a spare tree new this epoch is created by the first thread that takes it,
+        // under the epoch's faults (refused, it is tried again at the next turn).
+        let tree = match sp.tree.get() {
+            Some(tree) => tree,
+            None => {
+                self.note("create the spare tree".into());
+                e.tally.spare_creates.fetch_add(1, Ordering::Relaxed);
+                match open_spare(sp.pool, sp.store) {
+                    Ok(tree) => {
+                        self.ok();
+                        let _ = sp.tree.set(tree);
+                        sp.tree.get().unwrap()
+                    }
+                    Err(err) => {
+                        e.tally.ops_failed.fetch_add(1, Ordering::Relaxed);
+                        e.tally.spare_creates_refused.fetch_add(1, Ordering::Relaxed);
+                        if !refusal_allowed(&err) && !e.crashed() {
+                            self.violation(format!("create of the spare tree: unexpected error {err:?}"));
+                        }
+                        return;
+                    }
+                }
+            }
+        };
         let present: Vec<u64> = st.part.model.keys().copied().collect();
         for id in present {
             if e.stop.load(Ordering::SeqCst) {
@@ -1771,25 +1964,43 @@ impl Worker<'_, '_> {
             "bulk_load of {n} keys from {first:#x} into the spare tree ({})",
             if new { "new" } else { "emptied by deletes" }
         ));
+        // Session 44: whether a side write ran beside the load (then `ChangedDuringLoad` is allowed), and the
+        // side changes made before it (its final commit covers them).
+        let (seq, side_done) = (sp.side_seq.load(Ordering::SeqCst), sp.side_done.load(Ordering::SeqCst));
         let r = tree.bulk_load(pairs.iter().map(|(k, v)| (k, v)));
         let crashed = e.crashed();
+        let beside = seq % 2 == 1 || sp.side_seq.load(Ordering::SeqCst) != seq;
+        if beside {
+            e.tally.spare_loads_beside.fetch_add(1, Ordering::Relaxed);
+        }
         match &r {
             &Ok(m) if m == n => {
                 self.ok();
                 e.tally.spare_loads_ok.fetch_add(1, Ordering::Relaxed);
+                if !crashed {
+                    sp.side_floor.fetch_max(side_done, Ordering::SeqCst);
+                }
             }
             Ok(m) => self.violation(format!("bulk_load of {n} keys into the spare tree returned {m}")),
             Err(err) => {
                 e.tally.ops_failed.fetch_add(1, Ordering::Relaxed);
                 e.tally.spare_loads_refused.fetch_add(1, Ordering::Relaxed);
+                let changed = beside && matches!(err, Error::ChangedDuringLoad);
+                if changed {
+                    e.tally.spare_loads_changed.fetch_add(1, Ordering::Relaxed);
+                }
                 let refusal = matches!(err, Error::NotAbove | Error::ChangedDuringLoad);
-                if (refusal || !allowed(err)) && !crashed {
+                if ((refusal && !changed) || (!refusal && !allowed(err))) && !crashed {
                     let check = tree.check().map(|c| (c.entries, c.depth));
                     self.violation(format!(
-                        "bulk_load of {n} keys from {first:#x} into the spare tree, empty ({}, loads so far {}) and \
-                         written by nobody else: {err:?} (the tree's entries and depth: {check:?})",
+                        "bulk_load of {n} keys from {first:#x} into the spare tree, empty of loaded keys ({}, loads \
+                         so far {}) and {}: {err:?} (the tree's entries and depth: {check:?})",
                         if new { "new" } else { "emptied by deletes" },
-                        st.loads
+                        st.loads,
+                        match beside {
+                            true => "a side write of keys below them beside it",
+                            false => "written by nobody else meanwhile",
+                        }
                     ));
                 }
             }
@@ -1832,6 +2043,7 @@ impl Worker<'_, '_> {
         }
         if !st.frozen && self.rng3.chance(30) {
             let before = st.part.ops.len();
+            let side_done = sp.side_done.load(Ordering::SeqCst);
             let checkpoint = self.rng3.chance(50);
             self.note(format!(
                 "{} of the spare tree",
@@ -1845,8 +2057,72 @@ impl Worker<'_, '_> {
                 Ok(()) => {
                     self.ok();
                     st.floor = st.floor.max(before);
+                    sp.side_floor.fetch_max(side_done, Ordering::SeqCst);
                 }
                 Err(err) => e.failed("commit of the spare tree", &err),
+            }
+        }
+    }
+
+    /// Session 44 (`spare_writer`): a put or delete of a side key of the spare tree (below every key its loads
+    /// write), one thread at a time, beside its loads (`spare_cycle` calls it when another thread is loading);
+    /// then, one in seven, a commit of the tree. Exact: the side keys' model is the side writes that returned
+    /// `Ok`, and a failed one left no trace.
+    fn side_write(&mut self, sp: &Spare<'_>) {
+        let e = self.e;
+        let Some(tree) = sp.tree.get() else { return };
+        let Ok(mut side) = sp.side.try_lock() else {
+            return self.spare_read(sp);
+        };
+        let id = self.rng4.below(SIDE_IDS);
+        let old = side.part.model.get(&id).copied();
+        let v = self.rng4.chance(55).then(|| (self.ver4(), self.len4()));
+        let k = &e.keys[id as usize];
+        self.note(format!("side write of {id} in the spare tree: {v:?}"));
+        sp.side_seq.fetch_add(1, Ordering::SeqCst);
+        let r = match v {
+            Some(v) => tree.put(k, &bytes(id, v)).map(|()| true),
+            None => tree.delete(k),
+        };
+        sp.side_seq.fetch_add(1, Ordering::SeqCst);
+        let crashed = e.crashed();
+        match r {
+            Ok(was) => {
+                self.ok();
+                e.tally.side_writes.fetch_add(1, Ordering::Relaxed);
+                if v.is_none() && was != old.is_some() && !crashed {
+                    self.violation(format!(
+                        "delete of side key {id} of the spare tree returned {was}, the model has {old:?}"
+                    ));
+                }
+                if v.is_some() || was {
+                    let side = &mut *side;
+                    push_unit(&mut side.part, &mut side.units, &[(id, v)]);
+                    sp.side_done.store(side.part.ops.len() as u64, Ordering::SeqCst);
+                }
+            }
+            Err(err) => {
+                e.failed("side write of the spare tree", &err);
+                if let Ok(got) = tree.get(k) {
+                    if got != old.map(|o| bytes(id, o)) && !crashed {
+                        self.violation(format!(
+                            "side key {id} of the spare tree after a failed side write ({v:?}): {:?}, the model \
+                             says {old:?}",
+                            got.map(|g| parse(id, &g))
+                        ));
+                    }
+                }
+            }
+        }
+        if self.rng4.chance(15) {
+            let before = side.part.ops.len() as u64;
+            self.note("commit of the spare tree by its side writer".into());
+            match tree.commit() {
+                Ok(()) => {
+                    self.ok();
+                    sp.side_floor.fetch_max(before, Ordering::SeqCst);
+                }
+                Err(err) => e.failed("commit of the spare tree by its side writer", &err),
             }
         }
     }
@@ -1857,10 +2133,12 @@ impl Worker<'_, '_> {
         e.tally.spare_reads.fetch_add(1, Ordering::Relaxed);
         self.note("range of the spare tree".into());
         let mut last: Option<Vec<u8>> = None;
-        for pair in sp.tree.range::<std::ops::RangeFull>(..).take(60) {
+        let Some(tree) = sp.tree.get() else { return };
+        for pair in tree.range::<std::ops::RangeFull>(..).take(60) {
             match pair {
                 Ok((k, v)) => {
-                    match self.id_of(&k).filter(|&id| id >= APPENDED) {
+                    let side = e.new44.spare_writer;
+                    match self.id_of(&k).filter(|&id| id >= APPENDED || (side && id < SIDE_IDS)) {
                         Some(id) => {
                             if let Err(m) = parse(id, &v) {
                                 self.violation(format!("range of the spare tree: {m}"));
@@ -2294,7 +2572,9 @@ fn prefixes(p: &Part, mine: &BTreeMap<u64, Val>, floor: usize, units: u64) -> Ve
 /// trees, and a transaction may span both) the prefix is one for both trees: a transaction is in both or in
 /// neither. The appended keys are held to their loads ([`check_appended`]); `settle` (a reopen) then makes
 /// what was found the batches' state; those a thread adopted (session 43) are its own keys here. On success each
-/// part's base and model become what was found, and the trees' contents are returned (`None`: not read).
+/// part's base and model become what was found, and the trees' contents are returned (`None`: not read), with,
+/// per thread in covered mode (session 44), the cuts of the log above the prefixes accepted stand for ([`span`];
+/// for [`one_prefix`]).
 #[allow(clippy::too_many_arguments)] // the schedule's state, passed apart so each call says what it checks
 fn check_trees(
     trees: &[Tree],
@@ -2306,8 +2586,9 @@ fn check_trees(
     tally: &Tally,
     still_open: bool,
     common: bool,
-) -> Result<Vec<Option<BTreeMap<u64, Val>>>, String> {
+) -> Result<(Found, Vec<Vec<Span>>), String> {
     let mut found = Vec::new();
+    let mut spans = Vec::new();
     for (t, tree) in trees.iter().enumerate() {
         let got = read_tree(tree, t, ids, tally, still_open)?;
         if let Some(got) = &got {
@@ -2368,7 +2649,16 @@ fn check_trees(
         let both: Option<u64> = match common {
             true => {
                 let ok = |n: u64| accepted.iter().flatten().all(|(_, acc)| acc.iter().any(|a| a.0 == n));
-                let n = (0..=units).rev().find(|&n| ok(n));
+                let ns: Vec<u64> = (0..=units).filter(|&n| ok(n)).collect();
+                let n = ns.last().copied();
+                // Session 44: each prefix as a cut of the log above (a unit's LSN is one for both trees).
+                let mut lsns: Vec<(u64, u64)> = part
+                    .iter()
+                    .flat_map(|p| p.ops.iter().filter_map(|c| Some((c.unit, c.lsn?))))
+                    .collect();
+                lsns.sort();
+                lsns.dedup();
+                spans.push(ns.iter().map(|&n| span(&lsns, n)).collect());
                 if n.is_none() {
                     let each: Vec<Vec<u64>> = accepted
                         .iter()
@@ -2402,21 +2692,24 @@ fn check_trees(
             p.ops.clear();
         }
     }
-    Ok(found)
+    Ok((found, spans))
 }
+
+/// What [`check_trees`] read of each tree (`None`: not read).
+type Found = Vec<Option<BTreeMap<u64, Val>>>;
 
 /// Session 43: checks the locked shared rows found in the trees (`found[tree]`, `None`: not read) against their
 /// writers in the log above's order: the rows after one prefix of `log` (over both trees: one log orders them)
 /// no shorter than `floor`, or (`whole`) after all of it. With `settle` (a reopen), `base` becomes what was found.
 fn check_shared(
-    found: &[Option<BTreeMap<u64, Val>>],
+    found: &Found,
     threads: usize,
     base: &mut BTreeMap<(usize, u64), Val>,
-    log: &[(usize, u64, Option<Val>)],
+    log: &[SharedWrite],
     floor: usize,
     whole: bool,
     settle: bool,
-) -> Result<(), String> {
+) -> Result<Vec<Span>, String> {
     let rows = |m: &BTreeMap<(usize, u64), Val>| -> BTreeMap<(usize, u64), Val> {
         m.iter()
             .filter(|((t, _), _)| found[*t].is_some())
@@ -2437,7 +2730,7 @@ fn check_shared(
     let mut kept = Vec::new();
     for n in 0..=log.len() {
         if n > 0 {
-            let (t, id, v) = log[n - 1];
+            let (t, id, v, _) = log[n - 1];
             match v {
                 Some(v) => state.insert((t, id), v),
                 None => state.remove(&(t, id)),
@@ -2478,7 +2771,43 @@ fn check_shared(
     if settle {
         *base = got;
     }
-    Ok(())
+    // Session 44: the cuts of the log above each prefix kept stands for.
+    let lsns: Vec<(u64, u64)> = log.iter().enumerate().map(|(i, w)| (i as u64, w.3)).collect();
+    Ok(kept.iter().map(|&n| span(&lsns, n as u64)).collect())
+}
+
+/// Session 44 (R43-O30): a prefix of a sequence of records in the log above as a cut of that log: `(lo, hi)`,
+/// the largest LSN the prefix holds and the smallest it leaves out (`None`: none). A cut of the log after the
+/// record of LSN `l` (`None`: before every record) gives that prefix if `lo <= l < hi`.
+type Span = (Option<u64>, Option<u64>);
+
+/// The span of the first `n` of `lsns` (`(unit, lsn)`, the units of a sequence and their records' LSNs; units
+/// without a record have no entry).
+fn span(lsns: &[(u64, u64)], n: u64) -> Span {
+    let lo = lsns.iter().filter(|&&(u, _)| u < n).map(|&(_, l)| l).max();
+    let hi = lsns.iter().filter(|&&(u, _)| u >= n).map(|&(_, l)| l).min();
+    (lo, hi)
+}
+
+/// Session 44 (R43-O30): covered mode after a reopen. Every record of an epoch is in one log above, and the trees
+/// are recovered to one prefix of it (the log's own, in LSN order): each thread's own keys (`threads[th]`: the
+/// spans of the prefixes of its transactions the trees accept) and the locked shared rows (`shared`) must all be
+/// after one cut of it, not each after a prefix of its own.
+fn one_prefix(threads: &[Vec<Span>], shared: Option<&[Span]>) -> Result<(), String> {
+    let all: Vec<&[Span]> = threads.iter().map(|s| &s[..]).chain(shared).collect();
+    let fits = |l: Option<u64>, s: &Span| s.0 <= l && s.1.is_none_or(|h| l < Some(h));
+    // The smallest cut a set of spans all accept starts one of them (or is before every record).
+    let mut cuts: Vec<Option<u64>> = all.iter().flat_map(|s| s.iter().map(|s| s.0)).collect();
+    cuts.push(None);
+    cuts.sort();
+    cuts.dedup();
+    if cuts.iter().any(|&l| all.iter().all(|ss| ss.iter().any(|s| fits(l, s)))) {
+        return Ok(());
+    }
+    Err(format!(
+        "the own keys and the locked shared rows are after no one prefix of the log above: the cuts (last LSN kept, \
+         first left out) each accepts: threads {threads:?}, locked shared rows {shared:?}"
+    ))
 }
 
 /// Session 43: checks the spare tree's contents (`still_open`: at an epoch's end, before the reopen) against
@@ -2496,8 +2825,37 @@ fn check_spare(
         return Ok(());
     };
     tally.spare_keys_checked.fetch_add(got.len() as u64, Ordering::Relaxed);
-    if let Some((&id, _)) = got.range(..APPENDED).next() {
+    if let Some((&id, _)) = got.range(SIDE_IDS..APPENDED).next() {
         return Err(format!("the spare tree holds id {id}, which no load of it wrote"));
+    }
+    // Session 44 (`spare_writer`): its side keys, a prefix of their changes of their own (all of them while it is
+    // still open).
+    let side: BTreeMap<u64, Val> = got.range(..SIDE_IDS).map(|(&id, &v)| (id, v)).collect();
+    let got: BTreeMap<u64, Val> = got.range(APPENDED..).map(|(&id, &v)| (id, v)).collect();
+    tally.side_keys_checked.fetch_add(side.len() as u64, Ordering::Relaxed);
+    let sd = &mut st.side;
+    let acc = prefixes(&sd.part, &side, sd.floor, sd.units);
+    let ok = match still_open {
+        true => acc.iter().any(|a| a.0 == sd.units),
+        false => !acc.is_empty(),
+    };
+    if !ok {
+        return Err(format!(
+            "the spare tree's side keys are after no prefix of their {} side writes of at least {} changes (of \
+             {}): found {side:?}, the model {:?}; the prefixes that match: {acc:?}; the last changes: {:?}",
+            sd.units,
+            sd.floor,
+            sd.part.ops.len(),
+            sd.part.model,
+            &sd.part.ops[sd.part.ops.len().saturating_sub(8)..]
+        ));
+    }
+    if !still_open {
+        sd.part.base = side.clone();
+        sd.part.model = side;
+        sd.part.ops.clear();
+        sd.units = 0;
+        sd.floor = 0;
     }
     let units = st.units;
     let acc = prefixes(&st.part, &got, st.floor, units);
@@ -2652,6 +3010,53 @@ fn trace() -> bool {
 /// The spare tree (session 43) on `s`, in `pool`.
 fn open_spare(pool: &Arc<BufferPool>, s: &Store) -> bufpool_btree::Result<Tree> {
     open_wal(s).and_then(|wal| Tree::open_storage(pool.clone(), wal, s.data_dev.clone()))
+}
+
+/// Session 44 (`spare_reopens`): the spare tree's reopen in `pool` (beside the other trees, open), as theirs
+/// without a log above: 1 to 3 attempts under faults at a rate drawn from `rng` (none on half the reopens; then
+/// no attempt unless a storage panic is drawn), the first with a storage panic armed on its log or data one time
+/// in four (with `panics`), each refused with a typed error (never unwinding; the pool left as before,
+/// `Tree::open`) or opening it; then, if none did, one without.
+fn open_spare_under_faults(
+    pool: &Arc<BufferPool>,
+    s: &Store,
+    rng: &mut Rng,
+    panics: bool,
+    tally: &Tally,
+) -> Result<Tree, String> {
+    let faults = open_faults(rng);
+    let attempts = 1 + rng.below(3);
+    let panic = (panics && rng.chance(25)).then(|| (rng.chance(50), rng.below(30) as i64));
+    let attempts = if faults > 0.0 || panic.is_some() { attempts } else { 0 };
+    for attempt in 0..attempts {
+        set_faults(std::slice::from_ref(s), None, faults);
+        if let Some((log, calls)) = panic.filter(|_| attempt == 0) {
+            if log { &s.log_dev } else { &s.data_dev }.hooks.arm(calls);
+            tally.storage_panics_armed.fetch_add(1, Ordering::Relaxed);
+        }
+        tally.spare_open_attempts.fetch_add(1, Ordering::Relaxed);
+        let r = catch_unwind(AssertUnwindSafe(|| open_spare(pool, s)));
+        set_faults(std::slice::from_ref(s), None, 0.0);
+        s.disarm();
+        match r {
+            Ok(Ok(tree)) => return Ok(tree),
+            Ok(Err(e)) if refusal_allowed(&e) => {
+                tally.spare_opens_refused.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "attempt {attempt} under faults {faults} (panic {panic:?}): unexpected error {e:?}"
+                ))
+            }
+            Err(p) => {
+                return Err(format!(
+                    "attempt {attempt} (panic {panic:?}) panicked: {}",
+                    message(&*p)
+                ))
+            }
+        }
+    }
+    open_spare(pool, s).map_err(|e| format!("after {attempts} attempts under faults {faults}: {e}"))
 }
 
 /// A pool of `frames` frames of 4 KiB.
@@ -3026,6 +3431,15 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         append_changes: mode_on("append_changes"),
         empty_loads: mode_on("empty_loads"),
     };
+    let new44 = New44 {
+        one_prefix: mode_on("one_prefix"),
+        spare_reopens: mode_on("spare_reopens"),
+        spare_writer: mode_on("spare_writer"),
+        adopted_txns: mode_on("adopted_txns"),
+        spare_creates: mode_on("spare_creates"),
+    };
+    // Session 44's draws at the schedule's level (the spare tree's reopens under faults), apart from the others.
+    let mut rng4 = Rng(mix(seed ^ 0x44_b7_44));
     // Session 43's draws at the schedule's level (the spare tree's storages and fault rates), apart from `rng`.
     let mut rng3 = Rng(mix(seed ^ 0x43_b7_43));
     let shared_on = covered && new43.shared_patches;
@@ -3140,8 +3554,10 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             return vec![format!("seed {seed}: load: {e}")];
         }
     }
-    // The spare tree (session 43): new and empty; its first load is into a new tree.
-    if let Some(s) = &spare_store {
+    // The spare tree (session 43): new and empty; its first load is into a new tree. Session 44
+    // (`spare_creates`): one schedule in five creates it during the first epoch instead.
+    let lazy = new44.spare_creates && rng4.chance(20);
+    if let Some(s) = spare_store.as_ref().filter(|_| !lazy) {
         match open_spare(&opened.pool, s) {
             Ok(tree) => spare_tree = Some(tree),
             Err(e) => return vec![format!("seed {seed}: the spare tree's create: {e}")],
@@ -3183,14 +3599,24 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
         };
         let total = OPS * threads as u64;
         let shared_rows = shared_on.then(|| SharedRows::new(threads, &shared_base));
-        let spare = spare_tree
-            .as_ref()
-            .zip(spare_store.as_ref())
-            .map(|(tree, store)| Spare {
+        let spare = spare_store.as_ref().map(|store| {
+            let tree = std::sync::OnceLock::new();
+            if let Some(t) = spare_tree.take() {
+                let _ = tree.set(t);
+            }
+            let mut state = std::mem::take(&mut spare_state);
+            let side = std::mem::take(&mut state.side);
+            Spare {
                 tree,
+                pool: &opened.pool,
                 store,
-                state: Mutex::new(std::mem::take(&mut spare_state)),
-            });
+                state: Mutex::new(state),
+                side_seq: AtomicU64::new(0),
+                side_done: AtomicU64::new(side.part.ops.len() as u64),
+                side_floor: AtomicU64::new(side.floor as u64),
+                side: Mutex::new(side),
+            }
+        });
         let ep = Epoch {
             seed,
             threads,
@@ -3200,6 +3626,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             panics,
             new42,
             new43,
+            new44,
             shared: shared_rows.as_ref(),
             spare: spare.as_ref(),
             appends: &appends,
@@ -3237,11 +3664,13 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                             rng: Rng(sd),
                             rng2: Rng(mix(sd ^ 0x42_b7_42)),
                             rng3: Rng(mix(sd ^ 0x43_b7_43)),
+                            rng4: Rng(mix(sd ^ 0x44_b7_44)),
                             parts: p,
                             next_ver: (epoch as u64) << 32,
                             next_ver2: (epoch as u64) << 32,
                             next_patch: 0,
                             next_ver3: (epoch as u64) << 32,
+                            next_ver4: (epoch as u64) << 32,
                             units: 0,
                             history: VecDeque::new(),
                             hints: vec![HashMap::new(); TREES],
@@ -3266,7 +3695,11 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             None => (Vec::new(), 0),
         };
         if let Some(sp) = spare {
+            spare_tree = sp.tree.into_inner();
+            let mut side = sp.side.into_inner().unwrap();
+            side.floor = side.floor.max(sp.side_floor.into_inner() as usize);
             spare_state = sp.state.into_inner().unwrap();
+            spare_state.side = side;
         }
         if let Some(s) = &spare_store {
             s.log.clear_triggers();
@@ -3320,7 +3753,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 // On a copy: the reopen is checked against the same changes.
                 let mut copy = parts.clone();
                 let found = match check_trees(trees, threads, &mut copy, &all, &ids, &appends, tally, true, covered) {
-                    Ok(found) => found,
+                    Ok((found, _)) => found,
                     Err(e) => return fail(format!("before the epoch's end ({end:?}): {e}")),
                 };
                 if shared_on {
@@ -3385,6 +3818,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                     // A load not read back may or may not have switched: the floor stops before it.
                     let last = spare_state.units.saturating_sub(u64::from(spare_state.maybe_last));
                     spare_state.floor = spare_state.part.ops.iter().filter(|c| c.unit < last).count();
+                    spare_state.side.floor = spare_state.side.part.ops.len();
                     // Everything must be there.
                     for (t, f) in floor.iter_mut().enumerate() {
                         for (th, f) in f.iter_mut().enumerate() {
@@ -3477,7 +3911,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 Err(e) => return fail(format!("recovery after {end:?}: {e}")),
             };
         }
-        let found = match check_trees(
+        let (found, spans) = match check_trees(
             &opened.trees,
             threads,
             &mut parts,
@@ -3488,11 +3922,12 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             false,
             covered,
         ) {
-            Ok(found) => found,
+            Ok(x) => x,
             Err(e) => return fail(format!("after {end:?} and the reopen: {e}")),
         };
+        let mut shared_spans = None;
         if shared_on {
-            if let Err(e) = check_shared(
+            match check_shared(
                 &found,
                 threads,
                 &mut shared_base,
@@ -3501,11 +3936,23 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 false,
                 true,
             ) {
+                Ok(s) => shared_spans = Some(s),
+                Err(e) => return fail(format!("after {end:?} and the reopen: {e}")),
+            }
+        }
+        // Session 44 (`one_prefix`): the own keys and the locked shared rows after one prefix of the log above.
+        if covered && new44.one_prefix {
+            tally.one_prefix_checks.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = one_prefix(&spans, shared_spans.as_deref()) {
                 return fail(format!("after {end:?} and the reopen: {e}"));
             }
         }
         if let Some(s) = &spare_store {
-            let tree = match open_spare(&opened.pool, s) {
+            let open = match new44.spare_reopens {
+                true => open_spare_under_faults(&opened.pool, s, &mut rng4, panics, tally),
+                false => open_spare(&opened.pool, s).map_err(|e| e.to_string()),
+            };
+            let tree = match open {
                 Ok(tree) => tree,
                 Err(e) => return fail(format!("after {end:?}: the spare tree's open: {e}")),
             };
@@ -3513,6 +3960,25 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 return fail(format!("after {end:?} and the reopen: {e}"));
             }
             spare_tree = Some(tree);
+        }
+        // Session 44 (`spare_creates`): one reopen in five closes the spare tree and puts a new one, on new
+        // storages, in its place, created during the next epoch by the first thread that takes it.
+        if new44.spare_creates && spare_store.is_some() && rng4.chance(20) {
+            if let Some(tree) = spare_tree.take() {
+                if let Err(e) = tree.close() {
+                    let e = e.into_error();
+                    if !allowed(&e) {
+                        return fail(format!(
+                            "the spare tree's close before its replacement: unexpected error {e:?}"
+                        ));
+                    }
+                }
+            }
+            let log = FaultyStorage::new(rng4.next(), FaultConfig::none());
+            let data = FaultyStorage::new(rng4.next(), FaultConfig::none());
+            spare_store = Some(Store::new(log, data, rng4.below(3) == 0));
+            spare_state = SpareState::default();
+            tally.spare_replaced.fetch_add(1, Ordering::Relaxed);
         }
         tally.reopens_checked.fetch_add(1, Ordering::Relaxed);
     }
@@ -3522,7 +3988,8 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
 
 /// Whether the model's feature `name` is on: all are, unless `BUFPOOL_BTREE_MODEL_OFF` names it (a
 /// comma-separated list of `covered`, `panics`, `bulk`, `upper_panics`, `cross_tree`, `patches`,
-/// `append_loads`, `shared_patches`, `append_changes`, `empty_loads`), to tell a failure's cause apart.
+/// `append_loads`, `shared_patches`, `append_changes`, `empty_loads`, `one_prefix`, `spare_reopens`,
+/// `spare_writer`, `adopted_txns`, `spare_creates`), to tell a failure's cause apart.
 fn mode_on(name: &str) -> bool {
     std::env::var("BUFPOOL_BTREE_MODEL_OFF").map_or(true, |off| !off.split(',').any(|o| o.trim() == name))
 }
@@ -3641,7 +4108,10 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          {}, refused {} (read back empty {}, whole {}, not read {}); appended keys checked {}; locked shared \
          transactions {} (patches {}); adopted loads {}, changes of adopted keys {}; spare tree loads into a new \
          tree {}, into an emptied one {} (ok {}, refused {}), its deletes {}, reads beside its writer {}, keys \
-         checked {}; violations {}",
+         checked {}; reopens checked for one prefix of the log above {}; the spare tree's reopen attempts under \
+         faults {} (refused {}), its side writes {}, its loads beside a side write {} (refused ChangedDuringLoad \
+         {}), side keys checked {}; transactions of adopted and other own keys {}; spare trees created while the threads \
+         ran {} (refused {}), replaced {}; violations {}",
         n(&t.ops_ok),
         n(&t.ops_failed),
         n(&t.closure_panics),
@@ -3707,6 +4177,17 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         n(&t.spare_deletes),
         n(&t.spare_reads),
         n(&t.spare_keys_checked),
+        n(&t.one_prefix_checks),
+        n(&t.spare_open_attempts),
+        n(&t.spare_opens_refused),
+        n(&t.side_writes),
+        n(&t.spare_loads_beside),
+        n(&t.spare_loads_changed),
+        n(&t.side_keys_checked),
+        n(&t.adopted_txns),
+        n(&t.spare_creates),
+        n(&t.spare_creates_refused),
+        n(&t.spare_replaced),
         violations.len()
     );
     assert!(violations.is_empty(), "{violations:#?}");
