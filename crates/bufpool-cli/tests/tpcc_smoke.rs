@@ -60,6 +60,13 @@ fn tpcc_smoke_runs_every_system_and_stays_consistent() {
                 r["ns_per_op_p99"].as_f64().unwrap(),
             );
             assert!(p50 > 0.0 && p50 <= p99, "{name}: p50 {p50} p99 {p99}");
+            // The page writes by cause: bufpool-btree's pool names its sources; the peers write through the OS.
+            let by = r["writes_by_cause"].as_object().unwrap();
+            if system == "bufpool-btree" {
+                assert!(by.keys().all(|k| k.starts_with("pool.")), "{name}: {by:?}");
+            } else {
+                assert!(by.is_empty(), "{name}: {by:?}");
+            }
             let syncs = r["syncs_per_op"].as_f64().unwrap();
             if mode == "durable" {
                 // Every durable commit syncs (bufpool-btree's group commit may share one between two threads).
@@ -67,6 +74,40 @@ fn tpcc_smoke_runs_every_system_and_stays_consistent() {
             }
         }
     }
+}
+
+/// Out of memory the pool writes pages to make room (its misses' evictions, or the background writer ahead of
+/// them), and the row says so by cause: `writes_by_cause` per transaction, each a source the pool counts, some
+/// of them nonzero (the device writes a row counts, from the process's I/O, also hold the logs', and on a file
+/// system without write accounting, such as tmpfs, none).
+#[test]
+fn tpcc_out_of_memory_reports_the_pools_page_writes_by_cause() {
+    let (_, v) = common::bench_json(&[
+        "--workload",
+        "tpcc",
+        "--smoke",
+        "--seconds",
+        "1",
+        "--threads",
+        "1",
+        "--btree-systems",
+        "bufpool-btree",
+        "--pool-fraction",
+        "0.1",
+    ]);
+    let r = &v["results"].as_array().expect("results")[0];
+    assert_eq!(r["consistent"], true, "{}", r["check_failures"]);
+    let by = r["writes_by_cause"].as_object().unwrap();
+    let of = |k: &str| by.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    assert!(
+        by.keys()
+            .all(|k| ["pool.checkpoint", "pool.eviction", "pool.writer", "pool.flush"].contains(&k.as_str())),
+        "{by:?}"
+    );
+    let making_room = of("pool.eviction") + of("pool.writer");
+    assert!(making_room > 0.0, "out of memory, no page written to make room: {r}");
+    // Per transaction: a run commits thousands, and a page is written once per eviction.
+    assert!(making_room < 100.0, "{by:?}");
 }
 
 /// `--tpcc-samples`: a header, a line naming each run, then a line about every second of it, the last one up to

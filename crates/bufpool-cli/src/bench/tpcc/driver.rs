@@ -56,6 +56,8 @@ pub struct Measured {
     pub syncs: u64,
     /// Engine syncs during the run by who asked ([`Engine::syncs_by_cause`]), those that happened.
     pub syncs_by_cause: Vec<(String, u64)>,
+    /// Pages the engine's cache wrote during the run by cause ([`Engine::writes_by_cause`]), those that happened.
+    pub writes_by_cause: Vec<(String, u64)>,
     /// Cache `(hits, misses)` during the run, where the engine reports them.
     pub cache: Option<(u64, u64)>,
     /// Lock `(acquisitions, waits)` during the run, where the engine reports them.
@@ -205,6 +207,19 @@ fn run_thread(
 type Committed = CachePadded<AtomicU64>;
 
 /// Every worker's committed transactions so far.
+/// Counters by name (`after`) less what they were at the run's start (`before`), those that moved: an engine's
+/// syncs or page writes by cause during the run.
+fn since(before: &[(String, u64)], after: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    after
+        .into_iter()
+        .map(|(name, n)| {
+            let b = before.iter().find(|b| b.0 == name).map_or(0, |b| b.1);
+            (name, n.saturating_sub(b))
+        })
+        .filter(|b| b.1 > 0)
+        .collect()
+}
+
 fn committed(all: &[Committed]) -> u64 {
     all.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }
@@ -289,7 +304,11 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
             let _stop = StopOnPanic(&stop);
             past_barrier(&barrier, || {
                 let counts = (process_io(), engine.cache_counts(), engine.syncs(), process_cpu_ns());
-                (counts, engine.lock_counts(), engine.syncs_by_cause())
+                (
+                    counts,
+                    engine.lock_counts(),
+                    (engine.syncs_by_cause(), engine.writes_by_cause()),
+                )
             })
         };
         let start = Instant::now();
@@ -366,15 +385,8 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
     let syncs = engine.syncs().saturating_sub(syncs0);
     let c1 = engine.cache_counts();
     let l1 = engine.lock_counts();
-    let syncs_by_cause = engine
-        .syncs_by_cause()
-        .into_iter()
-        .map(|(name, n)| {
-            let before = by0.iter().find(|b| b.0 == name).map_or(0, |b| b.1);
-            (name, n.saturating_sub(before))
-        })
-        .filter(|b| b.1 > 0)
-        .collect();
+    let syncs_by_cause = since(&by0.0, engine.syncs_by_cause());
+    let writes_by_cause = since(&by0.1, engine.writes_by_cause());
     if let Some(e) = tick_err {
         return Err(e.context("the engine's tick (a checkpoint) failed during the run"));
     }
@@ -392,6 +404,7 @@ pub fn measure<E: Engine>(engine: &E, spec: &RunSpec<'_>) -> Result<Measured> {
         io_bytes: (io1.0.saturating_sub(io0.0), io1.1.saturating_sub(io0.1)),
         syncs,
         syncs_by_cause,
+        writes_by_cause,
         cache: c0
             .zip(c1)
             .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1))),

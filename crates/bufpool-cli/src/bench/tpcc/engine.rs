@@ -172,6 +172,14 @@ pub trait Engine: Sync {
         Vec::new()
     }
 
+    /// Pages its cache wrote so far (4 KiB units) by why it wrote them, as `(name, count)`, where the engine's
+    /// cache writes pages itself and tells why (bufpool-btree: its pool's page writes by source,
+    /// `bufpool::Stats`); the rest of a run's device writes are its logs'. Empty by default (LMDB and redb write
+    /// through the OS page cache).
+    fn writes_by_cause(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
     /// `(hits, misses)` of the engine's cache so far, where it reports them.
     fn cache_counts(&self) -> Option<(u64, u64)> {
         None

@@ -32,6 +32,7 @@ mod report;
 mod schema;
 mod txns;
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -354,6 +355,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                         writes_per_op: 0.0,
                         syncs_per_op: 0.0,
                         syncs_by_cause: Default::default(),
+                        writes_by_cause: Default::default(),
                         hit_ratio: None,
                         lock_wait_ratio: None,
                         db_bytes: with_open!(&open, e => e.db_bytes()),
@@ -365,14 +367,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                     let waits = row.lock_wait_ratio.map_or(String::new(), |r| {
                         format!(", transactions that waited for a lock: {:.2}%", r * 100.0)
                     });
-                    let syncs: Vec<String> = row.syncs_by_cause.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
-                    let syncs = if syncs.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", syncs/tx by cause: {}", syncs.join(", "))
+                    let by_cause = |what: &str, by: &BTreeMap<String, f64>| {
+                        let each: Vec<String> = by.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+                        if each.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {what}: {}", each.join(", "))
+                        }
                     };
+                    let syncs = by_cause("syncs/tx by cause", &row.syncs_by_cause);
+                    let writes = by_cause("pages written/tx by the cache", &row.writes_by_cause);
                     eprintln!(
-                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {} (checked in {check_secs:.2} s){waits}{syncs}",
+                        "  tpcc {label} pool-fraction={f}: {:.0} tx/s, consistent: {} (checked in {check_secs:.2} s){waits}{syncs}{writes}",
                         row.ops_per_sec, row.consistent
                     );
                     rows.push(row);

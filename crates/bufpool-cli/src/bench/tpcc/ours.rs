@@ -1826,6 +1826,21 @@ impl Engine for Ours {
         all
     }
 
+    fn writes_by_cause(&self) -> Vec<(String, u64)> {
+        let st = self.pool.stats();
+        // Every tree's pages are `PAGE_BYTES`, the report's 4 KiB unit.
+        const _: () = assert!(PAGE_BYTES == 4096);
+        [
+            ("pool.checkpoint", st.checkpoint_writes),
+            ("pool.eviction", st.dirty_evictions),
+            ("pool.writer", st.writer_writes),
+            ("pool.flush", st.flush_writes),
+        ]
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n))
+        .collect()
+    }
+
     fn lock_counts(&self) -> Option<(u64, u64)> {
         Some((
             self.lock_taken.load(Ordering::Relaxed),

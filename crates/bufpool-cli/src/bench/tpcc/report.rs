@@ -59,6 +59,10 @@ pub struct Row {
     /// Syncs per committed transaction by who asked for them (bufpool-btree: `txn.` or `tree.` and the call
     /// site, `bufpool_btree::SyncCause`); empty where the engine does not attribute them.
     pub syncs_by_cause: BTreeMap<String, f64>,
+    /// Pages the engine's cache wrote per committed transaction (4 KiB units) by cause (bufpool-btree: its pool's
+    /// `pool.checkpoint`, `pool.eviction`, `pool.writer`, `pool.flush`; the rest of `writes_per_op` is its logs');
+    /// empty where the engine does not write pages itself.
+    pub writes_by_cause: BTreeMap<String, f64>,
     /// Cache hit ratio (bufpool-btree's pool), `null` where not reported.
     pub hit_ratio: Option<f64>,
     /// Share of transactions that had to wait for another thread at one of their locks (bufpool-btree), `null`
@@ -108,11 +112,9 @@ pub fn measured_fields(row: &mut Row, m: &Measured) {
     row.reads_per_op = m.io_bytes.0 as f64 / 4096.0 / n;
     row.writes_per_op = m.io_bytes.1 as f64 / 4096.0 / n;
     row.syncs_per_op = m.syncs as f64 / n;
-    row.syncs_by_cause = m
-        .syncs_by_cause
-        .iter()
-        .map(|(k, v)| (k.clone(), *v as f64 / n))
-        .collect();
+    let per_op = |by: &[(String, u64)]| by.iter().map(|(k, v)| (k.clone(), *v as f64 / n)).collect();
+    row.syncs_by_cause = per_op(&m.syncs_by_cause);
+    row.writes_by_cause = per_op(&m.writes_by_cause);
     row.hit_ratio = m
         .cache
         .filter(|(h, mi)| h + mi > 0)
