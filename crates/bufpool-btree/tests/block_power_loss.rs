@@ -14,40 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bufpool::storage::{FaultConfig, FaultyStorage, Storage};
-use bufpool_btree::{Op, OwnedOp, TreeWal, REGION_MIN};
+use bufpool_btree::REGION_MIN;
 
 use crate::common::hooked::{Hooked, Hooks};
-use crate::header_rewrite_power_loss::is_header_write;
-
-fn put(wal: &TreeWal, i: u32, len: usize) -> u64 {
-    wal.append(&[Op::Put {
-        page: 3,
-        key: format!("key{i:05}").as_bytes(),
-        val: &vec![i as u8; len],
-    }])
-    .unwrap()
-}
-
-fn keys(wal: &TreeWal) -> Vec<u32> {
-    let mut out = Vec::new();
-    wal.scan(|_, ops| {
-        for op in ops {
-            if let OwnedOp::Put(_, k, _) = op {
-                out.push(std::str::from_utf8(&k[3..]).unwrap().parse().unwrap());
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
-    out
-}
-
-fn open(dev: impl Storage, capacity: Option<u64>) -> bufpool_btree::Result<Arc<TreeWal>> {
-    match capacity {
-        Some(c) => TreeWal::open_storage_with_capacity(dev, c),
-        None => TreeWal::open_storage(dev),
-    }
-}
+use crate::header_rewrite_power_loss::{is_header_write, keys, open, put_len as put};
 
 /// Opens `image` (what a power loss left) and checks that every record of `committed` is in it.
 fn opens_with(image: Vec<u8>, capacity: Option<u64>, committed: std::ops::Range<u32>, what: &str) {

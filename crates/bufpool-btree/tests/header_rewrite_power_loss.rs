@@ -68,15 +68,21 @@ pub(crate) fn power_loss(dev: &FaultyStorage, blocks: bool) -> Vec<u8> {
 }
 
 fn put(wal: &TreeWal, i: u32) -> u64 {
+    put_len(wal, i, 600)
+}
+
+/// Appends a put of key `key{i:05}` with a value of `len` bytes; returns the record's end.
+pub(crate) fn put_len(wal: &TreeWal, i: u32, len: usize) -> u64 {
     wal.append(&[Op::Put {
         page: 3,
         key: format!("key{i:05}").as_bytes(),
-        val: &[i as u8; 600],
+        val: &vec![i as u8; len],
     }])
     .unwrap()
 }
 
-fn keys(wal: &TreeWal) -> Vec<u32> {
+/// The `i` of every put the log holds, in log order.
+pub(crate) fn keys(wal: &TreeWal) -> Vec<u32> {
     let mut out = Vec::new();
     wal.scan(|_, ops| {
         for op in ops {
@@ -90,7 +96,7 @@ fn keys(wal: &TreeWal) -> Vec<u32> {
     out
 }
 
-fn open(dev: impl Storage, capacity: Option<u64>) -> bufpool_btree::Result<Arc<TreeWal>> {
+pub(crate) fn open(dev: impl Storage, capacity: Option<u64>) -> bufpool_btree::Result<Arc<TreeWal>> {
     match capacity {
         Some(c) => TreeWal::open_storage_with_capacity(dev, c),
         None => TreeWal::open_storage(dev),
