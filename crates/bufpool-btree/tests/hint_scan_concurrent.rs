@@ -101,6 +101,36 @@ impl Versions {
             }
         }
     }
+
+    /// Panics naming what is wrong unless `got`, a scan's rows of ids `first..end` read between the versions `lo`
+    /// (done before it, indexed from id `start`) and `hi` (started after it), holds a state of each id in its
+    /// window, in order and nothing else. A scan its callback stopped after `stop_after` rows is checked up to its
+    /// last row.
+    fn check_scan(
+        &self,
+        got: &[(u64, Vec<u8>)],
+        (start, first, end): (u64, u64, u64),
+        lo: &[u64],
+        hi: &[u64],
+        stop_after: usize,
+        what: &str,
+    ) {
+        let mut at = got.iter().peekable();
+        let last = got.last().map(|(k, _)| *k);
+        for id in first..end {
+            if got.len() >= stop_after && last.is_some_and(|l| id > l) {
+                break;
+            }
+            let i = (id - start) as usize;
+            let found = at.next_if(|(k, _)| *k == id).map(|(_, v)| v.as_slice());
+            self.check(id, found, lo[i], hi[i], what).unwrap();
+        }
+        assert!(
+            at.next().is_none(),
+            "{what}: keys out of order or out of range: {:?}",
+            got.iter().map(|(k, _)| *k).collect::<Vec<_>>()
+        );
+    }
 }
 
 fn open(dir: &std::path::Path, pool: &Arc<BufferPool>, name: &str) -> Tree {
@@ -211,24 +241,8 @@ fn hinted_reads_and_scans_racing_splits_and_merges_in_two_trees_match_the_model(
                 }
                 let hi: Vec<u64> = (start..end).map(|id| va.started[id as usize].load(SeqCst)).collect();
                 let first = if excluded { start + 1 } else { start };
-                let mut at = got.iter().peekable();
-                for id in first..end {
-                    let i = (id - start) as usize;
-                    let found = at.next_if(|(k, _)| *k == id).map(|(_, v)| v.as_slice());
-                    va.check(
-                        id,
-                        found,
-                        lo[i],
-                        hi[i],
-                        &format!("scan {start}..{end} (excluded start: {excluded})"),
-                    )
-                    .unwrap();
-                }
-                assert!(
-                    at.next().is_none(),
-                    "scan {start}..{end}: keys out of order or out of range: {:?}",
-                    got.iter().map(|(k, _)| *k).collect::<Vec<_>>()
-                );
+                let what = format!("scan {start}..{end} (excluded start: {excluded})");
+                va.check_scan(&got, (start, first, end), &lo, &hi, usize::MAX, &what);
                 scans.fetch_add(1, SeqCst);
             }
         });
@@ -270,28 +284,8 @@ fn hinted_reads_and_scans_racing_splits_and_merges_in_two_trees_match_the_model(
                 .unwrap();
                 kept[slot] = hint;
                 let hi: Vec<u64> = (start..end).map(|id| va.started[id as usize].load(SeqCst)).collect();
-                let mut at = got.iter().peekable();
-                let last = got.last().map(|(k, _)| *k);
-                for id in start..end {
-                    if got.len() >= stop_after && last.is_some_and(|l| id > l) {
-                        break;
-                    }
-                    let i = (id - start) as usize;
-                    let found = at.next_if(|(k, _)| *k == id).map(|(_, v)| v.as_slice());
-                    va.check(
-                        id,
-                        found,
-                        lo[i],
-                        hi[i],
-                        &format!("scan_from {start}..{end} (stop after {stop_after})"),
-                    )
-                    .unwrap();
-                }
-                assert!(
-                    at.next().is_none(),
-                    "scan_from {start}..{end}: keys out of order or out of range: {:?}",
-                    got.iter().map(|(k, _)| *k).collect::<Vec<_>>()
-                );
+                let what = format!("scan_from {start}..{end} (stop after {stop_after})");
+                va.check_scan(&got, (start, start, end), &lo, &hi, stop_after, &what);
                 scans.fetch_add(1, SeqCst);
             }
         });

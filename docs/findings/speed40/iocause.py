@@ -13,6 +13,7 @@ measured seconds, `t_rel tid op file offset length` (op: w = buffered pwrite, d 
 p = punch), for replay.c.
 """
 import collections
+import os
 import re
 import statistics
 import sys
@@ -39,7 +40,7 @@ for fn in sorted(glob.glob(pre + ".fds.*")):  # later snapshots win: the run's o
 # window is the S seconds ending at the last worker-thread log write (the check writes nothing).
 samples = [l for l in open(pre + ".samples.csv") if l[0].isdigit()]
 S = float(samples[-1].split(",")[0])
-m = re.search(r"threads=\d+ pool-fraction=\d+: (\d+) tx/s", open(pre + ".txt").read() + open(pre + ".err").read())
+m = re.search(r"threads=\d+ pool-fraction=[0-9.]+: (\d+) tx/s", open(pre + ".txt").read() + open(pre + ".err").read())
 txps = int(m.group(1)) if m else 0
 
 
@@ -167,8 +168,10 @@ for x in W:
 for tid in sorted(who, key=lambda k: -sum(who[k].values())):
     print("  %d: %s" % (tid, ", ".join("%s=%d" % kv for kv in who[tid].most_common())))
 
-with open(script.rsplit(".", 1)[0] + ".replay", "w") as o:
-    for x in W:
-        if x[2] in "SL":
-            continue  # the sync itself is ext4_sync_file_enter's line
-        o.write("%.6f %d %s %s %d %d\n" % (x[0] - t0, x[1], x[2], x[3], x[4], x[5]))
+# oom44/cause.py runs this script first and writes no replay file (IOCAUSE_NO_REPLAY=1).
+if not os.environ.get("IOCAUSE_NO_REPLAY"):
+    with open(script.rsplit(".", 1)[0] + ".replay", "w") as o:
+        for x in W:
+            if x[2] in "SL":
+                continue  # the sync itself is ext4_sync_file_enter's line
+            o.write("%.6f %d %s %s %d %d\n" % (x[0] - t0, x[1], x[2], x[3], x[4], x[5]))
