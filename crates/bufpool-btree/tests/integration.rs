@@ -65,6 +65,8 @@ mod read_faults_everywhere;
 mod read_hint;
 mod replay_past_end;
 mod same_process_reopen;
+mod scan_from_model;
+mod scan_hint_read_error;
 mod scan_rows;
 mod scans_interleaved;
 mod short_keys_concurrent;
