@@ -141,7 +141,8 @@
 //!   old layout before the first is durable, the new one after it. Otherwise (a **bounded** log, whose regions
 //!   would move and shrink by 7 KiB, or an unbounded one whose records lie in the second block) the log stays in
 //!   the sector layout, its slot writes as before session 44 (R44-O1), and a later open moves it once a
-//!   checkpoint has cut it past byte 8192 (unbounded).
+//!   checkpoint has cut it past byte 8192 (unbounded). So does a log file whose rewrite is refused before its
+//!   rename (no room for the copy: R45-2): it opens in place, as before session 44, and a later open moves it.
 //! - **Costs.** A new log's header region is 8 KiB (was 1 KiB): the same one write and fsync. Opens and cuts of
 //!   a log in the block layout write and sync what they did before (one 128-byte slot). Moving a log costs, once:
 //!   a log file, the copy of its records and two fsyncs (file, directory) instead of the open's record rewrite,
@@ -2581,7 +2582,11 @@ impl TreeWal {
         // written: neither its slots nor its records are in flight), and it does all the open's other writes do:
         // the records read made durable (R39-2), in their new place; the header in force durable (L42-1); no torn
         // tail; no legacy slot left (the new file's slots are `BPTWAL05`). One copy of the records since the last
-        // checkpoint, once per log.
+        // checkpoint, once per log. The move is optional (R44-O1): a rewrite refused before its rename (no room for
+        // the copy, most likely: up to a checkpoint's worth of log, 512 MiB of a TPC-C tree's) leaves the file as
+        // it was, unfailed, and the log opens in place in the sector layout, as before session 44, for a later open
+        // to move (R45-2 in RELIABILITY.md: the open was refused, and a tree that opened on the space it had before
+        // session 44 did not open until as much space as its log held was freed).
         if hdr.layout == Layout::Sectors && !made {
             let file = match (&wal.io.lock().dev, &wal.path) {
                 (Device::File(f), Some(p)) => Some((f.clone(), p.clone())),
@@ -2595,10 +2600,16 @@ impl TreeWal {
                 }
                 wal.appended.store(end, Ordering::Release);
                 let mut tr = wal.trunc.lock();
-                wal.rewrite(&mut tr, &file, &path, hdr.start, hdr.seq + 1)?;
-                drop(tr);
-                wal.durable.store(end, Ordering::Release);
-                return Ok(Arc::new(wal));
+                match wal.rewrite(&mut tr, &file, &path, hdr.start, hdr.seq + 1) {
+                    Ok(()) => {
+                        drop(tr);
+                        wal.durable.store(end, Ordering::Release);
+                        return Ok(Arc::new(wal));
+                    }
+                    // Failed (a read of the log, the rename, the directory's fsync): refused as before.
+                    Err(e) if wal.failed.get().is_some() => return Err(e),
+                    Err(_) => {}
+                }
             }
         }
         {
@@ -2761,7 +2772,7 @@ impl TreeWal {
     /// an unbounded one whose records lie in the second block, which slot 1 would put in flight; a log file, which
     /// moves by a rewrite) the log stays in the sector layout until a later open can move it (R44-O1).
     fn move_to_blocks(&self, io: &mut LogFile, end: Lsn) -> io::Result<bool> {
-        if io.layout != Layout::Sectors || io.region_len != 0 {
+        if io.layout != Layout::Sectors || io.region_len != 0 || matches!(io.dev, Device::File(_)) {
             return Ok(false);
         }
         let (from, to) = (io.offset(io.start), io.offset(end));
