@@ -2246,6 +2246,40 @@ fn lock_log(file: &File, path: &Path) -> Result<()> {
     })
 }
 
+/// Opens the log file at `path` (made if missing) and locks it ([`lock_log`]): the file the name leads to once the
+/// lock is held. A rewrite by the log's opener (a checkpoint's cut, an open's move to the block layout) locks its
+/// new file, renames it over the name and drops the old file, whose lock goes with it; a file opened before such a
+/// rename and locked after it is the old, unlinked one, so the name is opened again. Once the lock is held and
+/// the name leads to the locked file, nothing renames over the name (only the holder of a log's lock rewrites it).
+/// Until this check an open that met the rename so opened the stale file: it was not refused, and its removal of
+/// `<name>.tmp` took the live log's next rewrite from under it, which failed the live log (R45-3 in RELIABILITY.md).
+/// After [`OPEN_LOCKED_TRIES`] files replaced under it, the log is another opener's: `FileLocked`.
+fn open_locked(path: &Path) -> Result<File> {
+    let name = LogName(Some(path));
+    for _ in 0..OPEN_LOCKED_TRIES {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| log_err(name, "open", e, AT_OPEN))?;
+        let m = file.metadata().map_err(|e| log_err(name, "stat", e, AT_OPEN))?;
+        refuse_special(path, &m)?;
+        lock_log(&file, path)?;
+        // Through the name's links, as the open went.
+        if std::fs::metadata(path).is_ok_and(|now| (now.dev(), now.ino()) == (m.dev(), m.ino())) {
+            return Ok(file);
+        }
+    }
+    Err(Error::Pool(bufpool::Error::FileLocked {
+        path: path.to_path_buf(),
+    }))
+}
+
+/// Files an open of a log by path takes and finds replaced under its name before it gives up ([`open_locked`]).
+const OPEN_LOCKED_TRIES: usize = 8;
+
 /// Reads the record at the reader's position: `Ok(None)` at the end of the valid log (short, torn or foreign
 /// bytes), `Err` if the device failed (an I/O error is never taken for the end of the log: the caller would cut
 /// valid records).
@@ -2301,7 +2335,8 @@ impl TreeWal {
     ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
-    /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
+    /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md). The lock is of the
+    /// file the name leads to once it is held, not of one a rewrite by the live opener has just replaced (R45-3).
     ///
     /// A log whose header names a record format newer than [`LOG_FORMAT`] (a newer build's) is refused with
     /// [`Error::LogFormat`] before anything is read or written, on every open path. A log written before session
@@ -2315,20 +2350,7 @@ impl TreeWal {
         if let Ok(m) = std::fs::metadata(&path) {
             refuse_special(&path, &m)?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| log_err(LogName(Some(&path)), "open", e, AT_OPEN))?;
-        refuse_special(
-            &path,
-            &file
-                .metadata()
-                .map_err(|e| log_err(LogName(Some(&path)), "stat", e, AT_OPEN))?,
-        )?;
-        lock_log(&file, &path)?;
+        let file = open_locked(&path)?;
         // The log's name from here on is the file a link at `path` leads to: a rewrite renames its new file over
         // that, not over the link (R30-2 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);

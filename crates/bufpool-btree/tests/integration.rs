@@ -44,6 +44,7 @@ mod log_bound_racing_writeout;
 mod log_cut_point;
 mod log_dependency_cycle;
 mod log_format_version;
+mod log_lock_race;
 mod log_names_its_data_file;
 mod log_of_another_file;
 mod log_opened_twice;
