@@ -7,7 +7,9 @@
 //! unbounded; reversed and empty ones too), some stopped after a few rows, each from a hint drawn from those earlier
 //! scans kept (stale: their leaves split, merged, freed or reused since), or none. Every scan must return exactly the
 //! model's rows of the range, in order (a prefix of them when stopped), and `scan_from` must leave its hint naming
-//! a leaf that holds the range's first row. Longer: `BTREE_SCAN_MODEL_ROUNDS=200000`.
+//! the first leaf it read, the one that holds the first row when that row is the range's included start. Longer:
+//! `BTREE_SCAN_MODEL_ROUNDS=20000` and `BTREE_SCAN_MODEL_SEED` over many seeds (a round costs more as the tree
+//! grows: the model is filtered whole).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
