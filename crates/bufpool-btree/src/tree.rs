@@ -2720,9 +2720,19 @@ impl RangeIter<'_> {
             // The rows from the start, copied out of the leaf in one optimistic read (not the leaf: session 44).
             let (rows, max) = (&mut self.rows, self.max_rows);
             let end = self.end.as_ref().map(Vec::as_slice);
-            let found = self.tree.pool.read_optimistic(self.tree.pid(no), |v| {
+            let found = match self.tree.pool.read_optimistic(self.tree.pid(no), |v| {
                 node::leaf_rows(&ViewBytes(v), start, after, end, max, rows)
-            })?;
+            }) {
+                Ok(found) => found,
+                // A hint is only a guess: a page that cannot be read now (a freed page's bad sector, an I/O
+                // error) is left to the descent, which reports what it meets, as `get_at_hint` and `latch_leaf`
+                // do (R45-1 in RELIABILITY.md: the scan failed, and with it every later scan from the kept hint).
+                Err(_) if hinted => {
+                    self.upcoming.clear();
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             match found {
                 LeafScan::Rows(stop) => {
                     if self.leaves_read == 0 {

@@ -141,7 +141,8 @@
 //!   old layout before the first is durable, the new one after it. Otherwise (a **bounded** log, whose regions
 //!   would move and shrink by 7 KiB, or an unbounded one whose records lie in the second block) the log stays in
 //!   the sector layout, its slot writes as before session 44 (R44-O1), and a later open moves it once a
-//!   checkpoint has cut it past byte 8192 (unbounded).
+//!   checkpoint has cut it past byte 8192 (unbounded). So does a log file whose rewrite is refused before its
+//!   rename (no room for the copy: R45-2): it opens in place, as before session 44, and a later open moves it.
 //! - **Costs.** A new log's header region is 8 KiB (was 1 KiB): the same one write and fsync. Opens and cuts of
 //!   a log in the block layout write and sync what they did before (one 128-byte slot). Moving a log costs, once:
 //!   a log file, the copy of its records and two fsyncs (file, directory) instead of the open's record rewrite,
@@ -2245,6 +2246,40 @@ fn lock_log(file: &File, path: &Path) -> Result<()> {
     })
 }
 
+/// Opens the log file at `path` (made if missing) and locks it ([`lock_log`]): the file the name leads to once the
+/// lock is held. A rewrite by the log's opener (a checkpoint's cut, an open's move to the block layout) locks its
+/// new file, renames it over the name and drops the old file, whose lock goes with it; a file opened before such a
+/// rename and locked after it is the old, unlinked one, so the name is opened again. Once the lock is held and
+/// the name leads to the locked file, nothing renames over the name (only the holder of a log's lock rewrites it).
+/// Until this check an open that met the rename so opened the stale file: it was not refused, and its removal of
+/// `<name>.tmp` took the live log's next rewrite from under it, which failed the live log (R45-3 in RELIABILITY.md).
+/// After [`OPEN_LOCKED_TRIES`] files replaced under it, the log is another opener's: `FileLocked`.
+fn open_locked(path: &Path) -> Result<File> {
+    let name = LogName(Some(path));
+    for _ in 0..OPEN_LOCKED_TRIES {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| log_err(name, "open", e, AT_OPEN))?;
+        let m = file.metadata().map_err(|e| log_err(name, "stat", e, AT_OPEN))?;
+        refuse_special(path, &m)?;
+        lock_log(&file, path)?;
+        // Through the name's links, as the open went.
+        if std::fs::metadata(path).is_ok_and(|now| (now.dev(), now.ino()) == (m.dev(), m.ino())) {
+            return Ok(file);
+        }
+    }
+    Err(Error::Pool(bufpool::Error::FileLocked {
+        path: path.to_path_buf(),
+    }))
+}
+
+/// Files an open of a log by path takes and finds replaced under its name before it gives up ([`open_locked`]).
+const OPEN_LOCKED_TRIES: usize = 8;
+
 /// Reads the record at the reader's position: `Ok(None)` at the end of the valid log (short, torn or foreign
 /// bytes), `Err` if the device failed (an I/O error is never taken for the end of the log: the caller would cut
 /// valid records).
@@ -2300,7 +2335,8 @@ impl TreeWal {
     ///
     /// The file is locked (`flock`, exclusive) while the log is open: a log another opener has open (a live
     /// tree, in this process or another) is refused before it is read ([`bufpool::Error::FileLocked`]), since
-    /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md).
+    /// its cut would take records the live log appends meanwhile (R13-1 in RELIABILITY.md). The lock is of the
+    /// file the name leads to once it is held, not of one a rewrite by the live opener has just replaced (R45-3).
     ///
     /// A log whose header names a record format newer than [`LOG_FORMAT`] (a newer build's) is refused with
     /// [`Error::LogFormat`] before anything is read or written, on every open path. A log written before session
@@ -2314,20 +2350,7 @@ impl TreeWal {
         if let Ok(m) = std::fs::metadata(&path) {
             refuse_special(&path, &m)?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| log_err(LogName(Some(&path)), "open", e, AT_OPEN))?;
-        refuse_special(
-            &path,
-            &file
-                .metadata()
-                .map_err(|e| log_err(LogName(Some(&path)), "stat", e, AT_OPEN))?,
-        )?;
-        lock_log(&file, &path)?;
+        let file = open_locked(&path)?;
         // The log's name from here on is the file a link at `path` leads to: a rewrite renames its new file over
         // that, not over the link (R30-2 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);
@@ -2581,7 +2604,11 @@ impl TreeWal {
         // written: neither its slots nor its records are in flight), and it does all the open's other writes do:
         // the records read made durable (R39-2), in their new place; the header in force durable (L42-1); no torn
         // tail; no legacy slot left (the new file's slots are `BPTWAL05`). One copy of the records since the last
-        // checkpoint, once per log.
+        // checkpoint, once per log. The move is optional (R44-O1): a rewrite refused before its rename (no room for
+        // the copy, most likely: up to a checkpoint's worth of log, 512 MiB of a TPC-C tree's) leaves the file as
+        // it was, unfailed, and the log opens in place in the sector layout, as before session 44, for a later open
+        // to move (R45-2 in RELIABILITY.md: the open was refused, and a tree that opened on the space it had before
+        // session 44 did not open until as much space as its log held was freed).
         if hdr.layout == Layout::Sectors && !made {
             let file = match (&wal.io.lock().dev, &wal.path) {
                 (Device::File(f), Some(p)) => Some((f.clone(), p.clone())),
@@ -2595,10 +2622,16 @@ impl TreeWal {
                 }
                 wal.appended.store(end, Ordering::Release);
                 let mut tr = wal.trunc.lock();
-                wal.rewrite(&mut tr, &file, &path, hdr.start, hdr.seq + 1)?;
-                drop(tr);
-                wal.durable.store(end, Ordering::Release);
-                return Ok(Arc::new(wal));
+                match wal.rewrite(&mut tr, &file, &path, hdr.start, hdr.seq + 1) {
+                    Ok(()) => {
+                        drop(tr);
+                        wal.durable.store(end, Ordering::Release);
+                        return Ok(Arc::new(wal));
+                    }
+                    // Failed (a read of the log, the rename, the directory's fsync): refused as before.
+                    Err(e) if wal.failed.get().is_some() => return Err(e),
+                    Err(_) => {}
+                }
             }
         }
         {
@@ -2761,7 +2794,7 @@ impl TreeWal {
     /// an unbounded one whose records lie in the second block, which slot 1 would put in flight; a log file, which
     /// moves by a rewrite) the log stays in the sector layout until a later open can move it (R44-O1).
     fn move_to_blocks(&self, io: &mut LogFile, end: Lsn) -> io::Result<bool> {
-        if io.layout != Layout::Sectors || io.region_len != 0 {
+        if io.layout != Layout::Sectors || io.region_len != 0 || matches!(io.dev, Device::File(_)) {
             return Ok(false);
         }
         let (from, to) = (io.offset(io.start), io.offset(end));

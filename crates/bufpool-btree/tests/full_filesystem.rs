@@ -1211,3 +1211,107 @@ fn concurrent_committers_and_checkpoints_on_a_filling_file_system_lose_nothing()
         drop(mount);
     }
 }
+
+/// A log file image of this build (the block layout: slots at 0 and 4096, `BPTWAL05`, records from 8192) as the
+/// same log of sessions 42 and 43 (slots at 0 and 512, `BPTWAL04`, records from 1024): an unbounded log's part
+/// of `log_format_version::sectors_layout`, which is a module of the integration binary, not of this one.
+fn sectors_layout(image: &[u8]) -> Vec<u8> {
+    const SHIFT: u64 = 8192 - 1024;
+    let mut out = vec![0u8; 1024];
+    for (from, to) in [(0usize, 0usize), (4096, 512)] {
+        let mut slot: [u8; 128] = image[from..from + 128].try_into().unwrap();
+        if &slot[..8] == b"BPTWAL05" {
+            slot[..8].copy_from_slice(b"BPTWAL04");
+            let base = u64::from_le_bytes(slot[40..48].try_into().unwrap());
+            slot[40..48].copy_from_slice(&(base - SHIFT).to_le_bytes());
+            let crc = crc32c::crc32c(&slot[..60]);
+            slot[60..64].copy_from_slice(&crc.to_le_bytes());
+            if slot[64..68] != [0; 4] {
+                let crc = crc32c::crc32c_append(crc32c::crc32c(&slot[64..68]), &slot[..40]);
+                slot[68..72].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+        out[to..to + 128].copy_from_slice(&slot);
+    }
+    out.extend_from_slice(&image[8192.min(image.len())..]);
+    out
+}
+
+/// R45-2 (review45): session 44 moves a log file of the sector layout (every log file written before it) to the
+/// block layout at its open by a rewrite (`TreeWal::rewrite`): a copy of every record since the last checkpoint
+/// into `<name>.tmp`, up to `TREE_LOG_MAX` (512 MiB) of TPC-C's tree logs. The move is optional (a log that
+/// cannot move stays in its layout, R44-O1), but a copy refused for space refused the open (`NoSpace`): a tree
+/// that main before session 44 opened in place, replayed and checkpointed on the space it had (its pages
+/// overwritten in place, its log punched) could not be opened at all by this build until as much space as its
+/// log held was freed. Now a move refused for space leaves the log in the sector layout, opened in place as
+/// before session 44; a later open with space moves it.
+#[test]
+fn a_log_file_of_the_sector_layout_opens_in_place_when_its_move_is_refused_for_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs_or_skip(
+        dir.path(),
+        "16m",
+        "a_log_file_of_the_sector_layout_opens_in_place_when_its_move_is_refused_for_space",
+    ) else {
+        return;
+    };
+    let (log, data) = (dir.path().join("t.wal"), dir.path().join("t.db"));
+    let open = |pool: &Arc<BufferPool>| {
+        let wal = TreeWal::open(&log)?;
+        Tree::open(pool.clone(), wal, &data)
+    };
+    let val = |id: u64, ver: u64| common::sized_value(id, ver, 200);
+    {
+        let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+        let tree = open(&pool).unwrap();
+        for id in 0..2000 {
+            tree.put(&key(id), &val(id, 0)).unwrap();
+        }
+        // Every page written: the updates below change pages in place, and the data file does not grow.
+        tree.checkpoint().unwrap();
+        for ver in 1..=4 {
+            for id in 0..2000 {
+                tree.put(&key(id), &val(id, ver)).unwrap();
+            }
+        }
+        tree.commit().unwrap();
+        // Dropped unclosed with its pool (which writes nothing): the next open replays the log.
+    }
+    // The log as a build of sessions 42 and 43 left it.
+    let image = std::fs::read(&log).unwrap();
+    let records = image.len() as u64 - 8192;
+    std::fs::write(&log, sectors_layout(&image)).unwrap();
+    // Full, then 256 KiB given back: room for the open's checkpoint (pages in place, a punch), not for a copy of
+    // the log's records.
+    let filler = fill(dir.path());
+    let f = std::fs::OpenOptions::new().write(true).open(&filler).unwrap();
+    f.set_len(f.metadata().unwrap().len() - (256 << 10)).unwrap();
+    drop(f);
+    assert!(
+        records > 1 << 20,
+        "the log holds {records} bytes of records: not more than the room left"
+    );
+    let pool = Arc::new(BufferPool::builder().frames(1024).build().unwrap());
+    let tree = open(&pool).unwrap_or_else(|e| {
+        panic!("a log of the sector layout ({records} B of records) on a file system with 256 KiB free: {e}")
+    });
+    for id in 0..2000 {
+        assert_eq!(tree.get(&key(id)).unwrap(), Some(val(id, 4)), "key {id}");
+    }
+    tree.check().unwrap();
+    tree.close().unwrap();
+    // Space back: the next open moves the log (or the cut above did, by a rewrite of what it kept).
+    std::fs::remove_file(&filler).unwrap();
+    let tree = open(&pool).unwrap();
+    let head = std::fs::read(&log).unwrap();
+    assert_eq!(
+        &head[..8],
+        b"BPTWAL05",
+        "the log is of the block layout once space is back"
+    );
+    for id in 0..2000 {
+        assert_eq!(tree.get(&key(id)).unwrap(), Some(val(id, 4)), "key {id} after the move");
+    }
+    drop(tree);
+    drop(mount);
+}

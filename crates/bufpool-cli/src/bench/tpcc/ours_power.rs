@@ -305,6 +305,25 @@ fn loaded() -> &'static Loaded {
 /// Logs are cut past this many bytes (the tick's bound).
 const SMALL_LOG: u64 = 64 << 10;
 
+/// The tick's bounds for a run of seed `seed` (review45): one for both logs (as before session 44), or each log
+/// its own, as the engine has since session 44 (`TREE_LOG_MAX` 512 MiB above `LOG_MAX` 400 MiB: a tree's log
+/// past its bound checkpoints that tree alone between the transaction log's checkpoints), and the other way round
+/// (the trees' logs cut four times as often, alone): so the power also goes during a tree's checkpoint alone,
+/// with the transaction log holding records from before it.
+fn small_logs(seed: u64) -> LogBounds {
+    match seed % 3 {
+        0 => LogBounds::from(SMALL_LOG),
+        1 => LogBounds {
+            txn: SMALL_LOG,
+            tree: SMALL_LOG * 5 / 4,
+        },
+        _ => LogBounds {
+            txn: SMALL_LOG * 4,
+            tree: SMALL_LOG,
+        },
+    }
+}
+
 /// What a run's threads saw.
 #[derive(Default)]
 struct Seen {
@@ -341,10 +360,10 @@ fn run_mix(e: &Ours, disk: &Disk, mode: Durability, threads: u16, seed: u64, max
     let out = Mutex::new(Seen::default());
     std::thread::scope(|s| {
         let running = &running;
-        let tick = |part: fn(&Ours) -> Result<Duration>| {
+        let tick = |part: &'static (dyn Fn(&Ours, LogBounds) -> Result<Duration> + Sync)| {
             move || {
                 while running.load(Ordering::Relaxed) > 0 {
-                    let _ = part(e);
+                    let _ = part(e, small_logs(seed));
                     std::thread::sleep(std::time::Duration::from_micros(500));
                 }
             }
@@ -353,10 +372,10 @@ fn run_mix(e: &Ours, disk: &Disk, mode: Durability, threads: u16, seed: u64, max
         // runs it (R23-20): the write-outs and the checkpoints each on a thread of its own, so a checkpoint (and a
         // fault or the power cut in one) races the write-outs (review24); else both parts in turn on one thread.
         if seed.is_multiple_of(2) {
-            s.spawn(tick(|e| e.tick_logs()));
-            s.spawn(tick(|e| e.tick_checkpoints(SMALL_LOG)));
+            s.spawn(tick(&|e, _| e.tick_logs()));
+            s.spawn(tick(&|e, max| e.tick_checkpoints(max)));
         } else {
-            s.spawn(tick(|e| e.tick_with(SMALL_LOG)));
+            s.spawn(tick(&|e, max| e.tick_with(max)));
         }
         for thread in 0..threads {
             let (out, stop) = (&out, &stop);
