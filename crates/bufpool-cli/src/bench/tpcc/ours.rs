@@ -168,6 +168,7 @@
 //! suffix, never a partial transaction), as LMDB's `NO_SYNC` and redb's `Durability::None` commits are.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{BuildHasher, Hasher};
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -623,11 +624,15 @@ struct Entry {
 }
 
 /// A hash of `(t, key)`, compared before the keys in the write set's linear lookups (a Delivery holds about 120
-/// writes).
+/// writes), and the start of [`near_hash`] and of the hint tables' slots ([`ScanStarts`], [`TailHints`]).
+/// foldhash's fast hasher with the table as its seed, fed the key as one `write`: a key of up to 16 bytes (every
+/// TPC-C key but CUSTOMER-NAME's) is two word loads and one folded multiply. (Until session 45 an FNV-1a over the
+/// key's bytes, one multiply a byte: about 3 K instructions a New-Order, some 60 hashes of 4- to 11-byte keys.)
+/// Only speed depends on it: every user compares the keys themselves, or checks the leaf a hint names.
 fn key_hash(t: Table, key: &[u8]) -> u64 {
-    key.iter().fold(t.index() as u64 + 1, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut h = foldhash::fast::FixedState::with_seed(t.index() as u64).build_hasher();
+    h.write(key);
+    h.finish()
 }
 
 /// Whether transactions ever write `t` (ITEM and CUSTOMER-NAME are written only by the load): only rows of
@@ -790,9 +795,10 @@ fn near_hash(t: Table, key: &[u8]) -> u64 {
 }
 
 impl NearHints {
-    /// The set of the neighbourhood whose [`near_hash`] is `hash`: key_hash's bits are mixed poorly for keys
-    /// that differ in a byte or two, so a finalizer's xor-shifts and multiplies (MurmurHash3's) first, then the
-    /// top bits.
+    /// The set of the neighbourhood whose [`near_hash`] is `hash`: a finalizer's xor-shifts and multiplies
+    /// (MurmurHash3's) first, then the top bits (neighbourhoods that differ only in their last byte differ in
+    /// `near_hash`'s xor before its multiply, which spreads a difference upwards only; and until session 45
+    /// [`key_hash`] itself mixed keys that differ in a byte or two poorly).
     fn set_of(hash: u64) -> usize {
         let mut x = hash ^ (hash >> 33);
         x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -1461,8 +1467,8 @@ impl TailHints {
     /// The first slot of the set and the hash of the run `key` of `t` extends.
     fn slot(t: Table, key: &[u8]) -> (usize, u64) {
         let h = key_hash(t, &key[..key.len().min(TAIL_PREFIX)]);
-        // key_hash's bits are mixed poorly for keys that differ in a byte or two: a finalizer's xor-shifts and
-        // multiplies (MurmurHash3's) first, then the top bits pick the set.
+        // A finalizer's xor-shifts and multiplies (MurmurHash3's) first, then the top bits pick the set (from
+        // when key_hash, an FNV-1a until session 45, mixed keys that differ in a byte or two poorly).
         let mut x = h ^ (h >> 33);
         x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
         x ^= x >> 33;
@@ -1887,7 +1893,7 @@ impl Engine for Ours {
 mod tests {
     use super::*;
     use crate::bench::tpcc::random::{uniform, NuConstants};
-    use crate::bench::tpcc::schema::{item_key, wdx_key, Scale, Stock};
+    use crate::bench::tpcc::schema::{item_key, order_line_key, stock_key, wdx_key, Scale, Stock};
     use crate::bench::tpcc::txns::{self, Ctx, Kind};
     use crate::bench::tpcc::{check, load};
     use crate::bench::workload::Rng;
@@ -2379,6 +2385,53 @@ mod tests {
         assert_eq!(remembered(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
+    }
+
+    /// Every district's two Delivery scan starts (its NEW-ORDER and ORDER-LINE rows) at 4 warehouses keep a
+    /// [`ScanStarts`] slot of their own, so no district's scans lose their start to another's.
+    #[test]
+    fn every_district_of_four_warehouses_keeps_its_own_scan_starts() {
+        let mut starts = ScanStarts::default();
+        let keys: Vec<(Table, [u8; 8])> = [Table::NewOrder, Table::OrderLine]
+            .into_iter()
+            .flat_map(|t| (1..=4).flat_map(move |w| (1..=10).map(move |d| (t, order_line_key(w, d, 3001, 0)))))
+            .collect();
+        let slots: Vec<*const LeafHint> = keys
+            .iter()
+            .map(|(t, k)| starts.slot(*t, k) as *const LeafHint)
+            .collect();
+        for (i, s) in slots.iter().enumerate() {
+            assert!(!slots[..i].contains(s), "{:?} {:?} shares a slot", keys[i].0, keys[i].1);
+        }
+        // A district's later scans (another order) find the same slot.
+        for ((t, k), s) in keys.iter().zip(&slots) {
+            let later = order_line_key(u16::from_be_bytes([k[0], k[1]]), k[2], 3999, 5);
+            assert_eq!(starts.slot(*t, &later) as *const LeafHint, *s);
+        }
+    }
+
+    /// Keys of one [`NearHints`] neighbourhood (differing only in the low [`NEAR_BITS`] bits of their last byte)
+    /// share their [`near_hash`], and TPC-C's STOCK and ITEM neighbourhoods of 4 warehouses (and the same key of
+    /// two tables) do not share one; no two of those keys share a [`key_hash`].
+    #[test]
+    fn a_neighbourhood_shares_its_near_hash_and_others_do_not() {
+        use std::collections::HashMap;
+        let mut near: HashMap<u64, (Table, Vec<u8>)> = HashMap::new();
+        let mut exact: HashMap<u64, (Table, Vec<u8>)> = HashMap::new();
+        let keys = (1..=4u16)
+            .flat_map(|w| (1..=100_000u32).map(move |i| (Table::Stock, stock_key(w, i).to_vec())))
+            .chain((1..=100_000u32).map(|i| (Table::Item, item_key(i).to_vec())))
+            .chain((1..=100_000u32).map(|i| (Table::Stock, item_key(i).to_vec())));
+        for (t, k) in keys {
+            let (head, last) = (&k[..k.len() - 1], k[k.len() - 1]);
+            let first = [head, &[last & !((1 << NEAR_BITS) - 1)]].concat();
+            let n = near_hash(t, &k);
+            assert_eq!(n, near_hash(t, &first), "{t:?} {k:?}");
+            let other = near.entry(n).or_insert_with(|| (t, first.clone()));
+            assert_eq!(*other, (t, first), "two neighbourhoods share a near hash");
+            let e = exact.entry(key_hash(t, &k)).or_insert_with(|| (t, k.clone()));
+            assert_eq!(*e, (t, k), "two keys share a key hash");
+        }
     }
 
     /// [`NearHints`] is 2-way set-associative: two neighbourhoods of one set are both kept (the direct-mapped
