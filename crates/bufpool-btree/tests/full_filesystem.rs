@@ -21,6 +21,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bufpool_btree::{BufferPool, Error, LeafHint, Op, Tree, TreeWal};
+use common::layouts::sectors_layout;
 use common::{key, value};
 
 /// Unmounts (lazily) on drop, so a failed assertion does not leave the mount behind. Holds [`SERIAL`] until then.
@@ -1210,31 +1211,6 @@ fn concurrent_committers_and_checkpoints_on_a_filling_file_system_lose_nothing()
         }
         drop(mount);
     }
-}
-
-/// A log file image of this build (the block layout: slots at 0 and 4096, `BPTWAL05`, records from 8192) as the
-/// same log of sessions 42 and 43 (slots at 0 and 512, `BPTWAL04`, records from 1024): an unbounded log's part
-/// of `log_format_version::sectors_layout`, which is a module of the integration binary, not of this one.
-fn sectors_layout(image: &[u8]) -> Vec<u8> {
-    const SHIFT: u64 = 8192 - 1024;
-    let mut out = vec![0u8; 1024];
-    for (from, to) in [(0usize, 0usize), (4096, 512)] {
-        let mut slot: [u8; 128] = image[from..from + 128].try_into().unwrap();
-        if &slot[..8] == b"BPTWAL05" {
-            slot[..8].copy_from_slice(b"BPTWAL04");
-            let base = u64::from_le_bytes(slot[40..48].try_into().unwrap());
-            slot[40..48].copy_from_slice(&(base - SHIFT).to_le_bytes());
-            let crc = crc32c::crc32c(&slot[..60]);
-            slot[60..64].copy_from_slice(&crc.to_le_bytes());
-            if slot[64..68] != [0; 4] {
-                let crc = crc32c::crc32c_append(crc32c::crc32c(&slot[64..68]), &slot[..40]);
-                slot[68..72].copy_from_slice(&crc.to_le_bytes());
-            }
-        }
-        out[to..to + 128].copy_from_slice(&slot);
-    }
-    out.extend_from_slice(&image[8192.min(image.len())..]);
-    out
 }
 
 /// R45-2 (review45): session 44 moves a log file of the sector layout (every log file written before it) to the

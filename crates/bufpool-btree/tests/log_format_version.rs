@@ -24,38 +24,8 @@ use bufpool_btree::{Error, Op, TreeWal, LOG_FORMAT};
 
 use crate::common::hooked::{changes_bytes, Hooked, Hooks};
 
-/// The header slots of a log in the layout before session 44 ("sector layout"), which the tests here make with
-/// [`sectors_layout`]: the legacy logs are of that layout.
-pub(crate) const SLOT_AT: [u64; 2] = [0, 512];
-/// The header slots of a log this build makes (the block layout, `wal.rs`' module docs, "The block layout").
-pub(crate) const BLOCK_SLOT_AT: [u64; 2] = [0, 4096];
-
-/// A log image of this build (the block layout: slots at 0 and 4096, `BPTWAL05`, records from 8192) as the same log
-/// in the layout of sessions 42 and 43: slots at 0 and 512 (`BPTWAL04`, `base` 7,168 bytes lower), records from
-/// 1024 (a bounded log's regions too: their length is kept, the capacity 7,168 bytes less). A slot of another
-/// magic is copied as it is.
-pub(crate) fn sectors_layout(image: &[u8]) -> Vec<u8> {
-    const SHIFT: u64 = 8192 - 1024;
-    let mut out = vec![0u8; 1024];
-    for (from, to) in BLOCK_SLOT_AT.into_iter().zip(SLOT_AT) {
-        let mut slot: [u8; 128] = image[from as usize..from as usize + 128].try_into().unwrap();
-        if &slot[..8] == b"BPTWAL05" {
-            slot[..8].copy_from_slice(b"BPTWAL04");
-            let base = u64::from_le_bytes(slot[40..48].try_into().unwrap());
-            slot[40..48].copy_from_slice(&(base - SHIFT).to_le_bytes());
-            let crc = crc32c::crc32c(&slot[..60]);
-            slot[60..64].copy_from_slice(&crc.to_le_bytes());
-            if slot[64..68] != [0; 4] {
-                // The data file's name: its checksum covers the magic too (`wal.rs`, `data_crc`).
-                let crc = crc32c::crc32c_append(crc32c::crc32c(&slot[64..68]), &slot[..40]);
-                slot[68..72].copy_from_slice(&crc.to_le_bytes());
-            }
-        }
-        out[to as usize..to as usize + 128].copy_from_slice(&slot);
-    }
-    out.extend_from_slice(&image[8192.min(image.len())..]);
-    out
-}
+// The two layouts' slots and the conversion, shared with `full_filesystem.rs` (a test binary of its own).
+pub(crate) use crate::common::layouts::{sectors_layout, BLOCK_SLOT_AT, SLOT_AT};
 
 /// [`sectors_layout`] of the log file at `path`, in place.
 pub(crate) fn to_sectors_layout(path: &Path) {

@@ -19,6 +19,7 @@ use bufpool::storage::MemoryStorage;
 use bufpool_btree::{BufferPool, LeafHint, Tree, TreeWal};
 
 use crate::common::{mix, Rng};
+use crate::scans_interleaved::model_range;
 
 fn rounds() -> u64 {
     std::env::var("BTREE_SCAN_MODEL_ROUNDS")
@@ -48,25 +49,6 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
         Bound::Excluded(k) => Bound::Excluded(k),
         Bound::Unbounded => Bound::Unbounded,
     }
-}
-
-/// The model's rows of the range, in order (none for a reversed range, where `BTreeMap::range` panics).
-fn model_rows(model: &BTreeMap<Vec<u8>, Vec<u8>>, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let above = |k: &[u8]| match lo {
-        Bound::Included(s) => k >= &s[..],
-        Bound::Excluded(s) => k > &s[..],
-        Bound::Unbounded => true,
-    };
-    let below = |k: &[u8]| match hi {
-        Bound::Included(e) => k <= &e[..],
-        Bound::Excluded(e) => k < &e[..],
-        Bound::Unbounded => true,
-    };
-    model
-        .iter()
-        .filter(|(k, _)| above(k) && below(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 #[test]
@@ -99,7 +81,7 @@ fn scans_from_kept_hints_match_the_model_through_splits_and_merges() {
             }
         }
         let (lo, hi) = (draw_bound(&mut rng), draw_bound(&mut rng));
-        let want = model_rows(&model, &lo, &hi);
+        let want = model_range(&model, as_ref(&lo), as_ref(&hi));
         let stop_after = if rng.chance(30) {
             1 + rng.below(40) as usize
         } else {

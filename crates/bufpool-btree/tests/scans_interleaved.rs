@@ -41,8 +41,9 @@ fn filled(pool: &Arc<BufferPool>, n: u64, keep: impl Fn(u64) -> bool) -> (Tree, 
     (tree, model)
 }
 
-/// The model's pairs in `(lo, hi)`: nothing for a reversed range, as the tree (`BTreeMap::range` panics).
-fn model_range(model: &Model, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// The model's pairs in `(lo, hi)`: nothing for a reversed range, as the tree (`BTreeMap::range` panics). Also
+/// `scan_from_model.rs`' expectation.
+pub(crate) fn model_range(model: &Model, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<(Vec<u8>, Vec<u8>)> {
     let above = |k: &[u8]| match lo {
         Bound::Included(l) => k >= l,
         Bound::Excluded(l) => k > l,
