@@ -292,18 +292,14 @@ def main():
     print("  of it in the kernel:")
     for k in sorted((k for k in keys if k.startswith("kernel:")), key=lambda k: -mean("ckpt", k)):
         line("    " + k[7:], mean("ckpt", k), mean("other", k))
-    print("  kernel CPU (all threads, not idle) by system call / context:")
-    ks = collections.Counter()
-    for i in groups["ckpt"] + groups["other"]:
-        ks.update(kfun[i])
-    for k, _ in ks.most_common(16):
-        line("    " + k, mean("ckpt", k, kfun), mean("other", k, kfun))
-    print("  kernel CPU by leaf function:")
-    ks = collections.Counter()
-    for i in groups["ckpt"] + groups["other"]:
-        ks.update(kleaf[i])
-    for k, _ in ks.most_common(16):
-        line("    " + k, mean("ckpt", k, kleaf), mean("other", k, kleaf))
+    for title, table in (("kernel CPU (all threads, not idle) by system call / context", kfun),
+                         ("kernel CPU by leaf function", kleaf)):
+        print("  " + title + ":")
+        ks = collections.Counter()
+        for i in groups["ckpt"] + groups["other"]:
+            ks.update(table[i])
+        for k, _ in ks.most_common(16):
+            line("    " + k, mean("ckpt", k, table), mean("other", k, table))
     # workers' CPU a transaction by function
     per = {}
     for g, idx in groups.items():

@@ -4,22 +4,9 @@
 `callgrind_annotate --inclusive=yes --tree=caller` files: (inclusive of txns::TYPE in LONG - in SHORT) over (its
 calls in LONG - in SHORT). The transactions after the first N, with the worker's hints warm and most leaves
 imaged once since the open. usage: per_type_diff.py SHORT.annot LONG.annot"""
-import re, sys
-def read(path):
-    lines = open(path).read().split('\n')
-    got = {}
-    for t in ["new_order", "payment", "order_status", "delivery", "stock_level"]:
-        for i, l in enumerate(lines):
-            if '*' in l and f"tpcc::txns::{t} [" in l:
-                incl = int(l.split()[0].replace(',', ''))
-                calls, j = 0, i - 1
-                while j >= 0 and '<' in lines[j]:
-                    m = re.search(r'\(([\d,]+)x\)', lines[j])
-                    calls += int(m.group(1).replace(',', '')) if m else 0
-                    j -= 1
-                got[t] = (incl, calls)
-                break
-    return got
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../gap26"))
+from per_type import per_type as read  # gap26's parse of one annotate file
 a, b = read(sys.argv[1]), read(sys.argv[2])
 ti = tn = 0
 for t in a:
