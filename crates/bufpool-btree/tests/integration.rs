@@ -74,6 +74,7 @@ mod short_keys_concurrent;
 mod short_keys_model;
 mod sim_crash;
 mod sim_crash_covered;
+mod slot_cached_not_on_device;
 mod spread_checkpoints_crash;
 mod structure_faults_everywhere;
 mod switch_header_sync;
