@@ -2360,7 +2360,9 @@ impl TreeWal {
     ///
     /// A log opened through a symbolic link is the file the link leads to: a checkpoint that rewrites the log
     /// renames its new file over that file, in its directory, and the link stays (R30-2 in RELIABILITY.md: the
-    /// rename replaced the link, and the file it led to kept the log as it was before the cut).
+    /// rename replaced the link, and the file it led to kept the log as it was before the cut). Where it leads is
+    /// read once, before the file is opened, so the file opened is the one the log's rewrites replace (R46-2: a
+    /// link pointed elsewhere during the open gave the log another file's name).
     ///
     /// Every open fsyncs the log's directory, so the name is durable before a record is trusted or appended: an
     /// open whose directory fsync failed is not followed by one that trusts the name (R42-5 in RELIABILITY.md).
@@ -2382,10 +2384,13 @@ impl TreeWal {
         if let Ok(m) = std::fs::metadata(&path) {
             refuse_special(&path, &m)?;
         }
-        let file = open_locked(&path)?;
         // The log's name from here on is the file a link at `path` leads to: a rewrite renames its new file over
-        // that, not over the link (R30-2 in RELIABILITY.md).
+        // that, not over the link (R30-2 in RELIABILITY.md). Taken before the open, which opens and locks the file
+        // at that name (`open_locked` checks the name leads to it once locked): taken after it, a link pointed
+        // elsewhere in between gave the log another file's name, and its first rewrite renamed its records over
+        // that file, another tree's log maybe (R46-2 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);
+        let file = open_locked(&path)?;
         let tmp = bufpool::storage::temp_path(&path);
         let wal = TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None, LOG_FORMAT)?;
         // A rewrite that a crash stopped before its rename left its copy under `<name>.tmp`: never the log (the

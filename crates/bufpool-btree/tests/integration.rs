@@ -57,6 +57,7 @@ mod log_scan_vs_cut;
 mod log_short_read;
 mod log_storage_panics;
 mod log_storage_shared_by_two_logs;
+mod log_symlink_repointed;
 mod log_through_a_symlink;
 mod model;
 mod open_foreign_data_file;
