@@ -456,9 +456,12 @@
 //!   one write of both lost the log, and the older slot left in force by a garbled slot in force need not hold
 //!   every record: a punch or a switch since): `TreeWal::secure_header`, synced with the torn tail's cut. So an
 //!   open costs two fsyncs (the records read, then the slot and the tail), one for a log with no record from its
-//!   start. The slot in force is durable because a slot write whose write or fsync fails is undone, its old
-//!   bytes written back (`restore_slot`): a failed log or open leaves no slot that reads other than the device
-//!   holds it.
+//!   start. The slot in force is durable because the open reads the header region as the device holds it, past
+//!   the page cache ([`Storage::read_device_at`]; a log file O_DIRECT: `bufpool::storage::read_past_cache`), and
+//!   a slot write whose write or fsync fails is undone besides, its old bytes written back (`restore_slot`). The
+//!   undo alone left a slot cached and not on the device when its own write failed too, or the process died
+//!   first, and the next open took it for the slot in force (R43-O5, R46-1 in RELIABILITY.md). The read costs
+//!   one read of the header region's two blocks (8 KiB) at each open, in place of three slot reads; nothing else.
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
 //!   file (a commit, a WAL-rule flush, a buffer spill), it makes the other log durable up to that log's end as
@@ -1560,6 +1563,36 @@ impl Device {
         reader.read_exact(buf)
     }
 
+    /// Fills `buf` from byte `off` with what the device holds, past the page cache ([`Storage::read_device_at`],
+    /// [`bufpool::storage::read_past_cache`]): the header region at an open (R46-1 in RELIABILITY.md). Zeros past
+    /// the device's end; a read that returns nothing before it is tried again as [`DeviceReader`] does.
+    fn read_device_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let mut got = 0;
+        let mut retries = 0;
+        while got < buf.len() {
+            let at = off + got as u64;
+            let n = match self {
+                Device::File(f) => bufpool::storage::read_past_cache(f, &mut buf[got..], at)?,
+                Device::Storage(s) => guarded("Storage::read_device_at", || s.read_device_at(&mut buf[got..], at))?,
+            };
+            if n == 0 {
+                if at >= self.len()? {
+                    break;
+                }
+                if retries == SHORT_READ_RETRIES {
+                    return Err(io::Error::other(format!(
+                        "reads of the device at byte {at} returned nothing {} times before the end of the log",
+                        retries + 1
+                    )));
+                }
+                retries += 1;
+            }
+            got += n;
+        }
+        buf[got..].fill(0);
+        Ok(())
+    }
+
     fn write_all_at(&self, buf: &[u8], off: u64) -> io::Result<()> {
         match self {
             Device::File(f) => f.write_all_at(buf, off),
@@ -1775,11 +1808,10 @@ impl Header {
     }
 }
 
-/// Whether the `len` bytes of `dev` (at most a header region) are what writing a new log's header region can leave:
-/// zeroes, but where a header slot starts with a magic (a slot written whole, or torn). Anything else is not a log.
-fn left_by_a_new_log(dev: &Device, len: u64) -> io::Result<bool> {
-    let mut b = vec![0u8; len.min(LOG_HDR) as usize];
-    dev.read_exact_at(&mut b, 0)?;
+/// Whether `b`, the whole of a log device no longer than a header region, is what writing a new log's header region
+/// can leave: zeroes, but where a header slot starts with a magic (a slot written whole, or torn). Anything else is
+/// not a log.
+fn left_by_a_new_log(b: &[u8]) -> bool {
     // The slots of either layout: a new log's header region of a build before session 44 is 1,024 bytes.
     let slots = SLOT_AT.map(|at| (at as usize).min(b.len())..(at as usize + SLOT_LEN).min(b.len()));
     let in_slot = |i: usize| slots.iter().any(|s| s.contains(&i));
@@ -1789,8 +1821,8 @@ fn left_by_a_new_log(dev: &Device, len: u64) -> io::Result<bool> {
                 .iter()
                 .any(|m| s.starts_with(&m[..]) || m.starts_with(s))
     };
-    Ok(b.iter().enumerate().all(|(i, &x)| x == 0 || in_slot(i))
-        && slots.iter().all(|s| slot_ok(b.get(s.clone()).unwrap_or(&[]))))
+    b.iter().enumerate().all(|(i, &x)| x == 0 || in_slot(i))
+        && slots.iter().all(|s| slot_ok(b.get(s.clone()).unwrap_or(&[])))
 }
 
 /// A fresh log identity: not secret, only different from every other log's (time, process, a counter and an
@@ -2328,7 +2360,9 @@ impl TreeWal {
     ///
     /// A log opened through a symbolic link is the file the link leads to: a checkpoint that rewrites the log
     /// renames its new file over that file, in its directory, and the link stays (R30-2 in RELIABILITY.md: the
-    /// rename replaced the link, and the file it led to kept the log as it was before the cut).
+    /// rename replaced the link, and the file it led to kept the log as it was before the cut). Where it leads is
+    /// read once, before the file is opened, so the file opened is the one the log's rewrites replace (R46-2: a
+    /// link pointed elsewhere during the open gave the log another file's name).
     ///
     /// Every open fsyncs the log's directory, so the name is durable before a record is trusted or appended: an
     /// open whose directory fsync failed is not followed by one that trusts the name (R42-5 in RELIABILITY.md).
@@ -2350,10 +2384,13 @@ impl TreeWal {
         if let Ok(m) = std::fs::metadata(&path) {
             refuse_special(&path, &m)?;
         }
-        let file = open_locked(&path)?;
         // The log's name from here on is the file a link at `path` leads to: a rewrite renames its new file over
-        // that, not over the link (R30-2 in RELIABILITY.md).
+        // that, not over the link (R30-2 in RELIABILITY.md). Taken before the open, which opens and locks the file
+        // at that name (`open_locked` checks the name leads to it once locked): taken after it, a link pointed
+        // elsewhere in between gave the log another file's name, and its first rewrite renamed its records over
+        // that file, another tree's log maybe (R46-2 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);
+        let file = open_locked(&path)?;
         let tmp = bufpool::storage::temp_path(&path);
         let wal = TreeWal::open_device(Device::File(Arc::new(file)), Some(path), None, LOG_FORMAT)?;
         // A rewrite that a crash stopped before its rename left its copy under `<name>.tmp`: never the log (the
@@ -2440,13 +2477,22 @@ impl TreeWal {
         // Whether slot 0 holds a valid slot of the sector layout, whose byte 4096 holds records (never refused as
         // a newer build's slot 1).
         let mut sectors_at_0 = false;
+        // The header region as the device holds it, past the page cache (one read of two blocks): every slot this
+        // open trusts, and every slot's old bytes it may put back, are the device's (R46-1 in RELIABILITY.md, R43-O5).
+        // A slot write whose fsync failed and whose undo (`restore_slot`) did not happen (it failed too, or the
+        // process died first) stays in Linux's page cache, clean, for every later open on the same running system:
+        // read through the cache it was the slot in force, and `secure_header` wrote its contents over the other
+        // slot, the only one on the device, so a power loss garbling that write left no slot that names the log's
+        // records. Read from the device, the slot in force is durable, and so the slot not in force, which the
+        // open writes, is never the only one.
+        let mut region = vec![0u8; len.min(LOG_HDR) as usize];
+        dev.read_device_exact_at(&mut region, 0)
+            .map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
             }
-            let mut b = [0u8; SLOT_LEN];
-            dev.read_exact_at(&mut b, at)
-                .map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
+            let b: [u8; SLOT_LEN] = region[at as usize..][..SLOT_LEN].try_into().expect("a slot's bytes");
             // A slot counts only where its layout puts one: byte 512 holds records of a log in the block layout,
             // byte 4096 records of one in the sector layout (whose bytes are never taken for a newer build's slot).
             let h = Header::decode(&b).filter(|h| at == 0 || h.layout.slots()[1] == at);
@@ -2495,9 +2541,7 @@ impl TreeWal {
             // Missing, or a crash while the header of a new log was being written: no record can exist yet. Such
             // a crash leaves zeroes and header slots, torn or whole; other bytes are another file's, which a new
             // header would overwrite (R28-4 in RELIABILITY.md): refused below.
-            None if len <= LOG_HDR
-                && left_by_a_new_log(&dev, len).map_err(|e| log_err(name, "read", e, AT_OPEN))? =>
-            {
+            None if len <= LOG_HDR && left_by_a_new_log(&region) => {
                 let region_len = bounded.map_or(0, |cap| Layout::Blocks.region_len(cap));
                 if bounded.is_some() && region_len < REGION_MIN {
                     return Err(Error::Log(format!(
@@ -2661,7 +2705,7 @@ impl TreeWal {
             let secured = match made {
                 true => None,
                 false => Some(
-                    wal.secure_header(&mut io)
+                    wal.secure_header(&mut io, &region)
                         .map_err(|e| space_or_log_err(wal.name(), "write its header slot again", e, AT_OPEN))?,
                 ),
             };
@@ -2716,16 +2760,22 @@ impl TreeWal {
     /// of bytes 0..640 (R42-3), whose two sectors a power loss could garble together, leaving no header; written
     /// in place, a garbled slot in force left the older slot in force.
     ///
-    /// The slot in force is durable because every slot write whose sync fails is undone (`restore_slot`: its old
-    /// bytes written back, so what is read is what the device holds) before the log is failed or the open
-    /// refused: a slot readable and not durable is no longer left for a later open (L42-1's switch, R42-3's
-    /// upgrade; in the same process, or a later one on the same running system, which reads Linux's cached page).
-    /// What remains (R43-O5): a slot whose restore failed too (a failing device), or a process killed between its
-    /// failed fsync and the restore; this open then makes the slot read durable, in the other slot, and only a
-    /// power loss during that very write, garbling it, loses the log.
-    fn secure_header(&self, io: &mut LogFile) -> io::Result<(u64, [u8; SLOT_LEN])> {
+    /// The slot in force is durable because the open read the header region from the device, past the page cache
+    /// (`region`, R46-1 in RELIABILITY.md), and every slot write whose write or sync fails is undone besides
+    /// (`restore_slot`: its old bytes written back, so what is read is what the device holds) before the log is
+    /// failed or the open refused. A slot readable and not durable (L42-1's switch, R42-3's upgrade) is Linux's
+    /// page cache keeping a failed fsync's page, clean, for this process and any later one on the same running
+    /// system; the undo covers it unless its own write fails too or the process dies first, and the device read
+    /// covers those (R43-O5: read through the cache, the slot was taken for the slot in force, its contents
+    /// written over the only slot on the device, and a power loss garbling that write lost the log). `region` also
+    /// gives the slot's old bytes: the device's.
+    fn secure_header(&self, io: &mut LogFile, region: &[u8]) -> io::Result<(u64, [u8; SLOT_LEN])> {
         let at = io.layout.other_slot(io.slot);
-        let old = read_slot(&io.dev, at)?;
+        // The device's bytes (zeros past its end), as the open read them: what a failed write puts back.
+        let mut old = [0u8; SLOT_LEN];
+        let b = region.get(at as usize..).unwrap_or(&[]);
+        let n = b.len().min(SLOT_LEN);
+        old[..n].copy_from_slice(&b[..n]);
         io.dev
             .write_all_at(&io.header(self.id, io.start, io.seq + 1).encode(), at)
             .inspect_err(|_| restore_slot(&io.dev, at, &old))?;

@@ -3,7 +3,8 @@
 //!
 //! Owns two images of one file and the fault decisions made against them:
 //! - the *live* image: what reads see (the OS page cache, in a real system);
-//! - the *durable* image: what survives a crash (the platter / flash, after `fsync`);
+//! - the *durable* image: what survives a crash (the platter / flash, after `fsync`); with the pending writes over
+//!   it, what [`Storage::read_device_at`] reads (an O_DIRECT read, which writes a range's dirty pages back first);
 //! - the *pending* list: writes that reached the live image but not yet the durable one, in issue order.
 //!
 //! `sync` moves every pending write to the durable image. [`FaultyStorage::crash`] ends the life of the storage and
@@ -281,6 +282,31 @@ struct State {
 const TRACE_INIT: u64 = 0xcbf2_9ce4_8422_2325;
 
 impl State {
+    /// Fills `out` from byte `start` (below the live image's end): from the live image (the page cache), or with
+    /// `device` from what the device holds once the pending writes are written back, as an O_DIRECT read finds it
+    /// (the kernel writes a range's dirty pages before it reads the device): the durable image (zeros past its
+    /// end) with the pending writes over it in issue order, and never a write a failed sync dropped (cached and
+    /// clean, never written).
+    fn copy_out(&self, out: &mut [u8], start: usize, device: bool) {
+        if !device {
+            out.copy_from_slice(&self.live[start..start + out.len()]);
+            return;
+        }
+        let end = start + out.len();
+        out.fill(0);
+        let durable_end = self.durable.len().min(end);
+        if start < durable_end {
+            out[..durable_end - start].copy_from_slice(&self.durable[start..durable_end]);
+        }
+        for w in &self.pending {
+            let (from, to) = (w.offset as usize, w.offset as usize + w.data.len());
+            let (lo, hi) = (from.max(start), to.min(end));
+            if lo < hi {
+                out[lo - start..hi - start].copy_from_slice(&w.data[lo - from..hi - from]);
+            }
+        }
+    }
+
     fn chance(&mut self, p: f64) -> bool {
         if p <= 0.0 {
             return false;
@@ -607,6 +633,12 @@ impl FaultyStorage {
     }
 
     fn read_inner(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.read_from(buf, offset, false)
+    }
+
+    /// A read of the live image (the page cache), or with `device` of what the device holds
+    /// ([`Storage::read_device_at`]); either draws a read's fault.
+    fn read_from(&self, buf: &mut [u8], offset: u64, device: bool) -> io::Result<usize> {
         let mut st = self.state.lock();
         if st.crashed {
             return Err(crashed());
@@ -631,7 +663,7 @@ impl FaultyStorage {
                 let d = st.latency();
                 drop(st);
                 std::thread::sleep(d);
-                return self.read_plain(buf, offset);
+                return self.read_plain(buf, offset, device);
             }
             _ => {}
         }
@@ -646,12 +678,12 @@ impl FaultyStorage {
             n = (st.below(sectors) as usize * SECTOR_SIZE).min(n - 1);
             st.counts.short_reads += 1;
         }
-        buf[..n].copy_from_slice(&st.live[start..start + n]);
+        st.copy_out(&mut buf[..n], start, device);
         Ok(n)
     }
 
     /// A read with no fault decision (after an injected sleep).
-    fn read_plain(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    fn read_plain(&self, buf: &mut [u8], offset: u64, device: bool) -> io::Result<usize> {
         let st = self.state.lock();
         if st.crashed {
             return Err(crashed());
@@ -661,7 +693,7 @@ impl FaultyStorage {
             return Ok(0);
         }
         let n = buf.len().min(st.live.len() - start);
-        buf[..n].copy_from_slice(&st.live[start..start + n]);
+        st.copy_out(&mut buf[..n], start, device);
         Ok(n)
     }
 
@@ -795,6 +827,13 @@ impl Storage for FaultyStorage {
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_inner(buf, offset)
+    }
+
+    /// What the device holds (module docs: the durable image, with the pending writes written back over it), not
+    /// the live image: a write a failed sync dropped reads here as the bytes it was written over. A read's fault
+    /// is drawn as for [`Storage::read_at`].
+    fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.read_from(buf, offset, true)
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
@@ -943,6 +982,39 @@ mod tests {
             torn += s.counts().crash_writes_torn;
         }
         assert!(torn > 50, "8-sector pages at p=0.5 tear almost always");
+    }
+
+    /// A failed sync's write stays in the live image (Linux's page cache keeps the page, clean) and never reaches
+    /// the device: `read_at` returns it, `read_device_at` the bytes it was written over, also after a later sync
+    /// that succeeds (nothing writes a dropped write back). A pending write reads from the device as written back
+    /// (an O_DIRECT read writes a range's dirty pages first); a synced one from both.
+    #[test]
+    fn a_write_a_failed_sync_dropped_reads_from_the_cache_and_not_from_the_device() {
+        let s = FaultyStorage::new(1, FaultConfig::none());
+        s.write_at(&page(1), 0).unwrap();
+        s.write_at(&page(1), 4096).unwrap();
+        s.sync().unwrap();
+        s.write_at(&page(2), 0).unwrap();
+        s.inject_next(Op::Sync, Fault::Eio);
+        assert!(s.sync().is_err());
+        s.write_at(&page(3), 4096).unwrap();
+        let (mut cache, mut device) = (vec![0u8; 8192], vec![0u8; 8192]);
+        assert_eq!(s.read_at(&mut cache, 0).unwrap(), 8192);
+        assert_eq!(s.read_device_at(&mut device, 0).unwrap(), 8192);
+        assert_eq!((cache[0], cache[4096]), (2, 3));
+        assert_eq!(
+            (device[0], device[4096]),
+            (1, 3),
+            "the dropped write is not on the device, the pending one is"
+        );
+        s.sync().unwrap();
+        assert_eq!(s.read_device_at(&mut device[..10], 1).unwrap(), 10);
+        assert_eq!(device[..10], [1; 10], "a later sync does not write the dropped write");
+        assert_eq!(
+            s.read_device_at(&mut device, 8000).unwrap(),
+            192,
+            "short only at the end"
+        );
     }
 
     #[test]

@@ -453,6 +453,54 @@ fn direct_io_alignment(file: &File) -> Option<DirectIoAlignment> {
     })
 }
 
+/// Reads up to `buf.len()` bytes of `file` at `offset` as the device holds them, past the page cache
+/// ([`Storage::read_device_at`]; fewer only at the end of the file). After a failed fsync Linux keeps the written
+/// pages cached and clean, and every buffered read, in this process or a later one, returns bytes the device
+/// never took (R43-O5, R46-1 in RELIABILITY.md). So: the file again through `/proc/self/fd` with O_DIRECT (its own
+/// open file description: the caller's descriptor and its flags are untouched), the whole 4 KiB blocks around the
+/// range read into an aligned buffer; the kernel writes the range's dirty pages back before it reads the device,
+/// and never serves a direct read from cached pages. Where O_DIRECT is refused (a file system without it, or a
+/// direct-I/O alignment coarser than 4 KiB; no `/proc`), the range's clean cached pages are dropped
+/// (`posix_fadvise(DONTNEED)`, which writes dirty ones back first) and it is read through the cache, which then
+/// reads the device for the pages that went; a page the kernel keeps (locked, mapped, under write-back) reads as
+/// cached. On tmpfs either way reads the page cache, which is all the file there is. Errors of the device's read
+/// are returned, never hidden by the cache's bytes.
+pub fn read_past_cache(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let align = IO_ALIGN as u64;
+    let from = offset / align * align;
+    let to = (offset + buf.len() as u64).div_ceil(align) * align;
+    let direct = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    if let Ok(direct) = direct {
+        let mut blocks = AlignedBuf::zeroed((to - from) as usize);
+        match read_full(|b, o| direct.read_at(b, o), &mut blocks, from) {
+            Ok(n) => {
+                let skip = (offset - from) as usize;
+                let n = n.saturating_sub(skip).min(buf.len());
+                buf[..n].copy_from_slice(&blocks[skip..skip + n]);
+                return Ok(n);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // SAFETY: `posix_fadvise` on a descriptor `file` owns, for the call's duration, reads and writes no memory of
+    // ours; its advice changes only what the kernel caches.
+    let rc = unsafe {
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            from as libc::off_t,
+            (to - from) as libc::off_t,
+            libc::POSIX_FADV_DONTNEED,
+        )
+    };
+    // Advice, not a promise: refused (a descriptor of a pipe, say), the read below is through the cache.
+    let _ = rc;
+    read_full(|b, o| file.read_at(b, o), buf, offset)
+}
+
 /// `(device, inode)` of an open file: what [`Storage::identity`] reports for file-backed backends.
 pub(super) fn file_identity(file: &File) -> Option<(u64, u64)> {
     let m = file.metadata().ok()?;
@@ -475,6 +523,10 @@ impl Storage for FileStorage {
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.file.write_all_at(buf, offset)
+    }
+
+    fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        read_past_cache(&self.file, buf, offset)
     }
 
     fn sync(&self) -> io::Result<()> {
@@ -547,6 +599,33 @@ mod tests {
         assert!(back.iter().all(|&b| b == 0x5a));
         assert_eq!(s.read_at(&mut back, 12288).unwrap(), 0, "end of file reads nothing");
         assert!(s.identity().is_some());
+    }
+
+    /// `read_device_at` of a buffered file (a log's storage) takes any offset and length, O_DIRECT underneath
+    /// (here: `/tmp`'s file system, and tmpfs at `/dev/shm` where there is one), reads what was written, short only
+    /// at the end of the file, and leaves the storage's own descriptor buffered.
+    #[test]
+    #[cfg_attr(miri, ignore)] // O_DIRECT is a system call Miri cannot run
+    fn a_read_of_the_device_takes_unaligned_ranges_and_is_short_only_at_the_end() {
+        let shm = Path::new("/dev/shm");
+        let dirs = [
+            Some(tempfile::tempdir().unwrap()),
+            shm.is_dir().then(|| tempfile::tempdir_in(shm).unwrap()),
+        ];
+        for dir in dirs.iter().flatten() {
+            let s = FileStorage::open(dir.path().join("f"), OpenMode::Buffered).unwrap();
+            let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+            s.write_at(&bytes, 0).unwrap();
+            s.sync().unwrap();
+            for (at, len) in [(0, 128), (4096, 128), (5000, 3000), (4095, 2), (9_990, 64), (10_000, 8)] {
+                let mut back = vec![0u8; len];
+                let n = s.read_device_at(&mut back, at as u64).unwrap();
+                let want = &bytes[at.min(10_000)..(at + len).min(10_000)];
+                assert_eq!(&back[..n], want, "{}: {len} bytes at {at}", dir.path().display());
+            }
+            // Still buffered: an unaligned write goes through.
+            s.write_at(&[7; 3], 1).unwrap();
+        }
     }
 
     /// The lock goes with the storage, even while another reference to its open file description lives on (as

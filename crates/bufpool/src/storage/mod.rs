@@ -36,8 +36,8 @@ pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, BLOCK_SIZE,
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
 pub use file::{
-    create_anew, file_kind, remove_data_file, replace_file, replaced_path, sidecar_path, sync_parent_dir, temp_path,
-    FileStorage, OpenMode,
+    create_anew, file_kind, read_past_cache, remove_data_file, replace_file, replaced_path, sidecar_path,
+    sync_parent_dir, temp_path, FileStorage, OpenMode,
 };
 pub use memory::{MemoryRecord, MemoryStorage};
 pub use uring::{uring_available, uring_fallbacks, UringStorage};
@@ -104,6 +104,19 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Writes all of `buf` at `offset`, extending the file if needed.
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+
+    /// [`Storage::read_at`] of what the device holds, past any cache in front of it that may hold other bytes:
+    /// after a failed `sync` Linux keeps the written pages cached and marks them clean, so a read through the
+    /// page cache returns bytes the device never took, in this process and in any later one on the same running
+    /// system. `bufpool-btree`'s log reads its header slots so at every open before it trusts one (R46-1 in
+    /// RELIABILITY.md); the pool does not call it. One call, of a few KiB: no alignment is asked of `buf`,
+    /// `offset` or the length. Default: [`Storage::read_at`], right for a storage with no such cache (memory, a
+    /// file opened O_DIRECT); [`FileStorage`] and [`UringStorage`] opened buffered read the file O_DIRECT
+    /// ([`read_past_cache`]); `FaultyStorage` reads its durable image. A wrapper storage forwards it, or its
+    /// opener reads the cache.
+    fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.read_at(buf, offset)
+    }
 
     /// Makes every completed write durable.
     fn sync(&self) -> io::Result<()>;
@@ -219,6 +232,9 @@ macro_rules! forward_storage {
             }
             fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
                 (**self).write_at(buf, offset)
+            }
+            fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+                (**self).read_device_at(buf, offset)
             }
             fn sync(&self) -> io::Result<()> {
                 (**self).sync()

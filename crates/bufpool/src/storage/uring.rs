@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::file::{file_identity, file_links, open_with_record, OpenerLock, SidecarRecord};
+use super::file::{file_identity, file_links, open_with_record, read_past_cache, OpenerLock, SidecarRecord};
 use super::{IoKind, IoRequest, OpenMode, Storage, StorageInfo};
 
 /// Submission queue entries per thread's ring: the most requests one thread keeps in flight.
@@ -280,6 +280,11 @@ impl Storage for UringStorage {
         let mut result = None;
         self.run(&mut [Slot::write(buf, offset, &mut result)]);
         finish(result).map(|_| ())
+    }
+
+    /// Through `pread` of another descriptor, not the ring: one read of a few KiB at a log's open.
+    fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        read_past_cache(&self.file, buf, offset)
     }
 
     fn sync(&self) -> io::Result<()> {

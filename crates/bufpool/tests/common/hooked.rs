@@ -22,6 +22,11 @@ pub trait Hooks: Send + Sync + 'static {
     fn sync(&self, below: &dyn Storage) -> io::Result<()> {
         below.sync()
     }
+    /// A read of what the device holds (`Storage::read_device_at`: a log's open reads its header slots so): by
+    /// default the one below, not through [`Hooks::read`].
+    fn read_device(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        below.read_device_at(buf, offset)
+    }
     /// A batch: by default each request through [`Hooks::read`] and [`Hooks::write`], one at a time, as
     /// `Storage::submit`'s default runs a batch (so a fault on writes meets the pool's batched writes too).
     fn submit(&self, below: &dyn Storage, batch: &mut [IoRequest<'_>]) {
@@ -49,6 +54,9 @@ impl<H: Hooks> Hooks for Arc<H> {
     }
     fn sync(&self, below: &dyn Storage) -> io::Result<()> {
         (**self).sync(below)
+    }
+    fn read_device(&self, below: &dyn Storage, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        (**self).read_device(below, buf, offset)
     }
     fn submit(&self, below: &dyn Storage, batch: &mut [IoRequest<'_>]) {
         (**self).submit(below, batch)
@@ -98,6 +106,9 @@ impl<S: Storage, H: Hooks> Storage for Hooked<S, H> {
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.hooks.write(&self.below, buf, offset)
+    }
+    fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.hooks.read_device(&self.below, buf, offset)
     }
     fn sync(&self) -> io::Result<()> {
         self.hooks.sync(&self.below)
