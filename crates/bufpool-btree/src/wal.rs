@@ -460,7 +460,7 @@
 //!   the page cache ([`Storage::read_device_at`]; a log file O_DIRECT: `bufpool::storage::read_past_cache`), and
 //!   a slot write whose write or fsync fails is undone besides, its old bytes written back (`restore_slot`). The
 //!   undo alone left a slot cached and not on the device when its own write failed too, or the process died
-//!   first, and the next open took it for the slot in force (R43-O5, R46-1 in RELIABILITY.md). The read costs
+//!   first, and the next open took it for the slot in force (R43-O5, R46-10 in RELIABILITY.md). The read costs
 //!   one read of the header region's two blocks (8 KiB) at each open, in place of three slot reads; nothing else.
 //!
 //! - A log may *depend on* another log ([`TreeWal::flush_first`]): before it hands any of its records to the
@@ -1564,7 +1564,7 @@ impl Device {
     }
 
     /// Fills `buf` from byte `off` with what the device holds, past the page cache ([`Storage::read_device_at`],
-    /// [`bufpool::storage::read_past_cache`]): the header region at an open (R46-1 in RELIABILITY.md). Zeros past
+    /// [`bufpool::storage::read_past_cache`]): the header region at an open (R46-10 in RELIABILITY.md). Zeros past
     /// the device's end; a read that returns nothing before it is tried again as [`DeviceReader`] does.
     fn read_device_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
         let mut got = 0;
@@ -2361,7 +2361,7 @@ impl TreeWal {
     /// A log opened through a symbolic link is the file the link leads to: a checkpoint that rewrites the log
     /// renames its new file over that file, in its directory, and the link stays (R30-2 in RELIABILITY.md: the
     /// rename replaced the link, and the file it led to kept the log as it was before the cut). Where it leads is
-    /// read once, before the file is opened, so the file opened is the one the log's rewrites replace (R46-2: a
+    /// read once, before the file is opened, so the file opened is the one the log's rewrites replace (R46-11: a
     /// link pointed elsewhere during the open gave the log another file's name).
     ///
     /// Every open fsyncs the log's directory, so the name is durable before a record is trusted or appended: an
@@ -2388,7 +2388,7 @@ impl TreeWal {
         // that, not over the link (R30-2 in RELIABILITY.md). Taken before the open, which opens and locks the file
         // at that name (`open_locked` checks the name leads to it once locked): taken after it, a link pointed
         // elsewhere in between gave the log another file's name, and its first rewrite renamed its records over
-        // that file, another tree's log maybe (R46-2 in RELIABILITY.md).
+        // that file, another tree's log maybe (R46-11 in RELIABILITY.md).
         let path = bufpool::storage::replaced_path(&path);
         let file = open_locked(&path)?;
         let tmp = bufpool::storage::temp_path(&path);
@@ -2478,7 +2478,7 @@ impl TreeWal {
         // a newer build's slot 1).
         let mut sectors_at_0 = false;
         // The header region as the device holds it, past the page cache (one read of two blocks): every slot this
-        // open trusts, and every slot's old bytes it may put back, are the device's (R46-1 in RELIABILITY.md, R43-O5).
+        // open trusts, and every slot's old bytes it may put back, are the device's (R46-10 in RELIABILITY.md, R43-O5).
         // A slot write whose fsync failed and whose undo (`restore_slot`) did not happen (it failed too, or the
         // process died first) stays in Linux's page cache, clean, for every later open on the same running system:
         // read through the cache it was the slot in force, and `secure_header` wrote its contents over the other
@@ -2761,7 +2761,7 @@ impl TreeWal {
     /// in place, a garbled slot in force left the older slot in force.
     ///
     /// The slot in force is durable because the open read the header region from the device, past the page cache
-    /// (`region`, R46-1 in RELIABILITY.md), and every slot write whose write or sync fails is undone besides
+    /// (`region`, R46-10 in RELIABILITY.md), and every slot write whose write or sync fails is undone besides
     /// (`restore_slot`: its old bytes written back, so what is read is what the device holds) before the log is
     /// failed or the open refused. A slot readable and not durable (L42-1's switch, R42-3's upgrade) is Linux's
     /// page cache keeping a failed fsync's page, clean, for this process and any later one on the same running

@@ -21,7 +21,7 @@ mod common;
 #[allow(dead_code)]
 #[path = "../../bufpool/tests/common/ext4.rs"]
 mod ext4;
-/// R46-1 on ext4: an open reads its log's header from the device, past the page cache. In a directory of its own:
+/// R46-10 on ext4: an open reads its log's header from the device, past the page cache. In a directory of its own:
 /// a module of this binary, not a test file of the crate (`every_test_file_is_built`).
 #[path = "ext4/log_header_past_the_cache.rs"]
 mod log_header_past_the_cache;

@@ -1,4 +1,4 @@
-//! Session 46 (fix46), R46-1 on a real file system: a log file's header slot that Linux's page cache holds and
+//! Session 46 (fix46), R46-10 on a real file system: a log file's header slot that Linux's page cache holds and
 //! the device does not, and an open that trusted it (R43-O5; the model's story is `slot_cached_not_on_device.rs`
 //! in the integration binary).
 //!
@@ -9,7 +9,7 @@
 //! reads as written and the device holds its old bytes, which name records two checkpoints' punches took since.
 //! A second open then writes one header slot; the power loss during that write is the block it wrote garbled on
 //! the device, then the file system unmounted and mounted again (no page cache left). The log must open with
-//! every committed record. Until R46-1 the second open read slot 1 from the cache as the slot in force and wrote
+//! every committed record. Until R46-10 the second open read slot 1 from the cache as the slot in force and wrote
 //! its contents over slot 0, the only valid slot on the device: garbled, it left slot 1's old bytes, whose start
 //! was punched, and the log opened empty and cut every record. Needs root, `mkfs.ext4`, `mount -o loop` and
 //! `filefrag`; skips, saying why, elsewhere. In this binary: it mounts.

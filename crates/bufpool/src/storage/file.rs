@@ -456,7 +456,7 @@ fn direct_io_alignment(file: &File) -> Option<DirectIoAlignment> {
 /// Reads up to `buf.len()` bytes of `file` at `offset` as the device holds them, past the page cache
 /// ([`Storage::read_device_at`]; fewer only at the end of the file). After a failed fsync Linux keeps the written
 /// pages cached and clean, and every buffered read, in this process or a later one, returns bytes the device
-/// never took (R43-O5, R46-1 in RELIABILITY.md). So: the file again through `/proc/self/fd` with O_DIRECT (its own
+/// never took (R43-O5, R46-10 in RELIABILITY.md). So: the file again through `/proc/self/fd` with O_DIRECT (its own
 /// open file description: the caller's descriptor and its flags are untouched), the whole 4 KiB blocks around the
 /// range read into an aligned buffer; the kernel writes the range's dirty pages back before it reads the device,
 /// and never serves a direct read from cached pages. Where O_DIRECT is refused (a file system without it, or a

@@ -108,7 +108,7 @@ pub trait Storage: Send + Sync + 'static {
     /// [`Storage::read_at`] of what the device holds, past any cache in front of it that may hold other bytes:
     /// after a failed `sync` Linux keeps the written pages cached and marks them clean, so a read through the
     /// page cache returns bytes the device never took, in this process and in any later one on the same running
-    /// system. `bufpool-btree`'s log reads its header slots so at every open before it trusts one (R46-1 in
+    /// system. `bufpool-btree`'s log reads its header slots so at every open before it trusts one (R46-10 in
     /// RELIABILITY.md); the pool does not call it. One call, of a few KiB: no alignment is asked of `buf`,
     /// `offset` or the length. Default: [`Storage::read_at`], right for a storage with no such cache (memory, a
     /// file opened O_DIRECT); [`FileStorage`] and [`UringStorage`] opened buffered read the file O_DIRECT

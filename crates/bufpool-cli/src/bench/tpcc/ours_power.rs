@@ -193,7 +193,7 @@ impl Storage for Plug {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.call(true, |f| f.write_at(buf, offset))
     }
-    /// A log's open reads its header so (R46-1): the device's bytes, not a failed sync's cached ones.
+    /// A log's open reads its header so (R46-10): the device's bytes, not a failed sync's cached ones.
     fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.call(true, |f| f.read_device_at(buf, offset))
     }
