@@ -251,7 +251,7 @@ struct BatchScratch {
     /// The batch's sort: each key's first 8 bytes as a big-endian word ([`node::short_word`]), and its index.
     order: Vec<(u64, usize)>,
     /// The keys with a leaf hint of this tree ([`Tree::get_many_at_hints`]), in key index order: the key's index,
-    /// the leaf's page, and whether it was in memory when prefetched.
+    /// the leaf (its page number and the pool's id of that page), and whether it was in memory when prefetched.
     hinted: Vec<(usize, PageNo, PageId, bool)>,
 }
 
