@@ -250,8 +250,9 @@ struct BatchScratch {
     probes: Vec<Probe>,
     /// The batch's sort: each key's first 8 bytes as a big-endian word ([`node::short_word`]), and its index.
     order: Vec<(u64, usize)>,
-    /// Whether each hinted leaf ([`Tree::get_many_at_hints`]) was in memory when prefetched.
-    resident: Vec<bool>,
+    /// The keys with a leaf hint of this tree ([`Tree::get_many_at_hints`]), in key index order: the key's index,
+    /// the leaf (its page number and the pool's id of that page), and whether it was in memory when prefetched.
+    hinted: Vec<(usize, PageNo, PageId, bool)>,
 }
 
 thread_local! {
@@ -266,7 +267,7 @@ thread_local! {
             val: Vec::new(),
             probes: Vec::new(),
             order: Vec::new(),
-            resident: Vec::new(),
+            hinted: Vec::new(),
         })
     };
 }
@@ -1260,7 +1261,7 @@ impl Tree {
             val,
             probes,
             order,
-            resident,
+            hinted,
         } = scratch;
         let root = self.root.load(Ordering::Acquire);
         // Pending keys in key order: (index into `keys`, node to probe next, the level that node must have).
@@ -1270,24 +1271,26 @@ impl Tree {
         // The keys with a leaf hint of this tree: that leaf probed first (`get_many_at_hints`), every hinted page's
         // lines prefetched before the first probe. A hinted leaf not in memory is left to the descent, which starts
         // the reads of a level's missing pages together (and a stale hint would have read a page for nothing).
-        let hinted = |i: usize| hints.get(i).and_then(|&h| self.own_leaf(h));
-        pages.clear();
-        pages.extend((0..keys.len()).filter_map(hinted).map(|no| self.pid(no)));
-        for &p in pages.iter() {
+        // Each hint is checked and its page named once (until session 46 twice, in the prefetch's pass and the
+        // probe's).
+        hinted.clear();
+        hinted.extend(
+            (hints.iter().take(keys.len()).enumerate())
+                .filter_map(|(i, &h)| self.own_leaf(h).map(|no| (i, no, self.pid(no), false))),
+        );
+        for &(_, _, p, _) in hinted.iter() {
             self.pool.prefetch_lookup(p);
         }
-        resident.clear();
-        resident.extend(pages.iter().map(|&p| self.pool.prefetch_frame(p, node::PROBE_PREFETCH)));
-        let mut nth = 0;
+        for (_, _, p, resident) in hinted.iter_mut() {
+            *resident = self.pool.prefetch_frame(*p, node::PROBE_PREFETCH);
+        }
+        let mut hinted = hinted.iter().peekable();
         for (i, &key) in keys.iter().enumerate() {
-            let hint = hinted(i).filter(|_| {
-                nth += 1;
-                resident[nth - 1]
-            });
-            if let Some(no) = hint {
+            let hint = hinted.next_if(|h| h.0 == i).filter(|h| h.3);
+            if let Some(&(_, no, page, _)) = hint {
                 // Only a leaf (the level expected) covering the key answers; a read error is left to the descent,
                 // which reports what it meets (as `get_at_hint` does).
-                let probe = self.pool.read_optimistic(self.pid(no), |v| {
+                let probe = self.pool.read_optimistic(page, |v| {
                     node::probe_at(&BatchViewBytes(v), key, Some(0), Some(&mut *val), part)
                 });
                 if let Ok((Probe::Leaf { found }, at)) = probe {

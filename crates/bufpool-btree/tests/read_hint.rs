@@ -149,6 +149,58 @@ fn a_read_from_any_hint_answers_as_a_descent_does_after_splits_merges_and_frees(
     tree.check().unwrap();
 }
 
+/// A batch whose hinted leaves are partly out of memory when it starts (a pool of 48 frames under a tree of more
+/// than 100 leaves, read in key order so each batch's leaves were evicted since the last look): a hinted leaf the
+/// prefetch did not find is left to the descent, the others are probed at their hint, and every key answers as
+/// the model says (session 46 made the batch name each hinted key's page once, keeping with it whether it was
+/// found in memory).
+#[test]
+fn a_batch_whose_hinted_leaves_are_partly_evicted_answers_every_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = Arc::new(BufferPool::builder().frames(48).build().unwrap());
+    let wal = TreeWal::open(dir.path().join("t.wal")).unwrap();
+    let tree = Tree::open(pool.clone(), wal, dir.path().join("t.db")).unwrap();
+    let span = 12_000u32;
+    let mut model = BTreeMap::new();
+    for i in (0..span).step_by(2) {
+        let v = vec![(i % 241) as u8; 200];
+        tree.put(&key(i), &v).unwrap();
+        model.insert(i, v);
+    }
+    tree.commit().unwrap();
+    let hints: Vec<LeafHint> = (0..span)
+        .step_by(25)
+        .map(|i| {
+            let mut h = LeafHint::default();
+            tree.get_hinted(&key(i), &mut h, |_| ()).unwrap();
+            h
+        })
+        .collect();
+    let leaves: std::collections::BTreeSet<_> = hints.iter().map(LeafHint::page).collect();
+    assert!(leaves.len() > 100, "{} leaves: the pool must hold fewer", leaves.len());
+    // The upper half scanned (every leaf of the lower half evicted), then a batch of the lower half at its
+    // hints: its leaves are loaded by the batch itself.
+    tree.scan((Bound::Included(&key(span / 2)[..]), Bound::Unbounded), |_, _| true)
+        .unwrap();
+    let keys: Vec<[u8; 4]> = (0..span / 2).step_by(50).map(key).collect();
+    let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+    let given: Vec<LeafHint> = (0..span / 2).step_by(50).map(|i| hints[i as usize / 25]).collect();
+    let misses = pool.stats().misses;
+    let mut answered = 0;
+    tree.get_many_at_hints(&refs, &given, 0..usize::MAX, |j, v, _| {
+        assert_eq!(v, model.get(&(j as u32 * 50)).map(Vec::as_slice), "key {}", j * 50);
+        answered += 1;
+    })
+    .unwrap();
+    assert_eq!(answered, keys.len());
+    assert!(
+        pool.stats().misses > misses,
+        "the batch's hinted leaves stayed in memory"
+    );
+    batches_agree(&tree, &model, span, &hints);
+    tree.check().unwrap();
+}
+
 #[test]
 fn scans_from_any_start_within_one_leaf_or_across_many_return_what_the_model_holds() {
     let dir = tempfile::tempdir().unwrap();
