@@ -26,6 +26,7 @@ mod corruption_syndromes;
 mod cross_thread_callbacks;
 mod custom_policy;
 mod data_file_by_another_name;
+mod data_file_lock_race;
 mod data_file_replaced_while_open;
 mod drop_and_checkpoint;
 mod drop_during_writeback_and_reopen;
