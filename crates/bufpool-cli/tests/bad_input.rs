@@ -102,23 +102,54 @@ fn inspect_refuses_devices_and_fifos_at_once() {
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success(), "mkfifo");
     for path in [Path::new("/dev/null"), &fifo] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bufpool"))
-            .args(["inspect", p(path)])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > std::time::Duration::from_secs(20) {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                panic!("inspect {}: still waiting after 20 s", path.display());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = bufpool_within_20s(&["inspect", p(path)]);
         refused(&format!("inspect {}", path.display()), &out, "not a regular file");
+    }
+}
+
+/// `bufpool ARGS`, killed (and the test failed) if it has not ended after 20 s.
+fn bufpool_within_20s(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bufpool"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("bufpool {}: still running after 20 s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// R46-2: `inspect --pool LIST` read the list with `std::fs::read`: a FIFO's open waited for a writer for ever,
+/// and `/dev/zero` was read into memory until the allocator aborted the process. A list is a regular file, as a
+/// data file is (R28-5 above): each is refused at once, naming the path. The FIFO first: without the check,
+/// `/dev/zero` would take the machine's memory for the 20 s the helper gives it.
+#[test]
+fn inspect_pool_refuses_devices_and_fifos_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    for path in [&fifo, Path::new("/dev/zero")] {
+        let out = bufpool_within_20s(&["inspect", "--pool", p(path)]);
+        refused(
+            &format!("inspect --pool {}", path.display()),
+            &out,
+            "not a regular file",
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(p(path)),
+            "the message names {}",
+            path.display()
+        );
     }
 }
 

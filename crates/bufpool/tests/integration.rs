@@ -74,6 +74,7 @@ mod put_off_runs_vs_reopen;
 mod record_store_faults;
 mod reentrant_callbacks;
 mod reentrant_closures;
+mod resident_list_not_a_file;
 mod resident_list_temp_file;
 mod review_findings;
 mod review_suspicions;
