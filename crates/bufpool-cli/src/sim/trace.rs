@@ -19,7 +19,9 @@
 //! - `csv`: libCacheSim-style CSV. See [`CsvColumn`] for how the id column is found. A numeric id is the key
 //!   itself; any other non-empty id (libCacheSim's string ids) is hashed to a key with 64-bit FNV-1a.
 //!
-//! Errors name the 1-based line of a text format, or the byte offset in the decompressed stream of a binary one.
+//! Errors name the 1-based line of a text format, or the byte offset in the decompressed stream of a binary one,
+//! and quote at most 80 characters of the trace's text. A text line longer than 64 KiB is refused (`LINE_BYTES_MAX`:
+//! a file without line ends is not held whole).
 
 use std::collections::HashMap;
 use std::fmt;
