@@ -8,7 +8,9 @@
 //!   scans: nothing committed is lost, after a reopen too;
 //! - the tree called again from inside a scan's callback (puts that split the leaf being scanned, a nested
 //!   scan): no self-deadlock, and the keys present throughout are each seen once;
-//! - a panic in a user closure the tree calls (`get_with`, `get_hinted`, `get_many_hinted`, `scan`): no latch
+//! - a panic in a user closure the tree calls (`get_with`, `get_hinted`, `get_many_hinted`, `scan`, and since
+//!   session 46 the hinted reads `get_at_hint`, `get_many_at_hints`, `get_many_part`, `scan_from`, `scan_hinted`
+//!   with hints kept from before): no latch
 //!   left held (another thread's put, a split, a checkpoint all still complete), nothing half-applied, and the
 //!   panicking thread's later lookups and scans work.
 
@@ -147,8 +149,42 @@ fn a_panic_in_a_callback_leaves_no_latch_and_no_half_change() {
     let boom = |what: &str| -> ! { panic!("user callback panics in {what}") };
     let keys: Vec<[u8; 4]> = (0..64u32).map(|i| k(i * 31)).collect();
     let refs: Vec<&[u8]> = keys.iter().map(|x| &x[..]).collect();
-    let calls: [&dyn Fn(); 5] = [
+    // Hints as a caller keeps them (R46: the hinted reads of sessions 40 to 45 had no panicking closure drawn).
+    let mut hint = LeafHint::default();
+    tree.get_hinted(&k(900), &mut hint, |_| ()).unwrap();
+    let hints: Vec<LeafHint> = (0..keys.len())
+        .map(|i| if i % 2 == 0 { hint } else { LeafHint::default() })
+        .collect();
+    let calls: [&dyn Fn(); 10] = [
         &|| drop(tree.get_with(&k(5), |_| boom("get_with"))),
+        &|| {
+            let mut at = hint;
+            drop(tree.get_at_hint(&k(901), &mut at, |_| boom("get_at_hint")))
+        },
+        &|| {
+            drop(tree.get_many_at_hints(&refs, &hints, 0..usize::MAX, |i, _, _| {
+                if i == 33 {
+                    boom("get_many_at_hints")
+                }
+            }))
+        },
+        &|| {
+            drop(tree.get_many_part(&refs, 2..10, |i, _, _| {
+                if i == 20 {
+                    boom("get_many_part")
+                }
+            }))
+        },
+        &|| {
+            let mut from = hint;
+            drop(tree.scan_from(&k(900)[..]..&k(1200)[..], &mut from, |key, _, _| {
+                if key == k(1000) {
+                    boom("scan_from")
+                }
+                true
+            }))
+        },
+        &|| drop(tree.scan_hinted(.., |key, _, _| if key == k(1700) { boom("scan_hinted") } else { true })),
         &|| drop(tree.get_hinted(&k(6), &mut LeafHint::default(), |_| boom("get_hinted"))),
         &|| {
             drop(tree.get_many_hinted(&refs, |i, _, _| {

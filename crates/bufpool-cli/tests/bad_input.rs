@@ -102,23 +102,54 @@ fn inspect_refuses_devices_and_fifos_at_once() {
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success(), "mkfifo");
     for path in [Path::new("/dev/null"), &fifo] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bufpool"))
-            .args(["inspect", p(path)])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if started.elapsed() > std::time::Duration::from_secs(20) {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                panic!("inspect {}: still waiting after 20 s", path.display());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = bufpool_within_20s(&["inspect", p(path)]);
         refused(&format!("inspect {}", path.display()), &out, "not a regular file");
+    }
+}
+
+/// `bufpool ARGS`, killed (and the test failed) if it has not ended after 20 s.
+fn bufpool_within_20s(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bufpool"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("bufpool {}: still running after 20 s", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// R46-2: `inspect --pool LIST` read the list with `std::fs::read`: a FIFO's open waited for a writer for ever,
+/// and `/dev/zero` was read into memory until the allocator aborted the process. A list is a regular file, as a
+/// data file is (R28-5 above): each is refused at once, naming the path. The FIFO first: without the check,
+/// `/dev/zero` would take the machine's memory for the 20 s the helper gives it.
+#[test]
+fn inspect_pool_refuses_devices_and_fifos_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    for path in [&fifo, Path::new("/dev/zero")] {
+        let out = bufpool_within_20s(&["inspect", "--pool", p(path)]);
+        refused(
+            &format!("inspect --pool {}", path.display()),
+            &out,
+            "not a regular file",
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(p(path)),
+            "the message names {}",
+            path.display()
+        );
     }
 }
 
@@ -384,6 +415,49 @@ fn a_trace_too_large_for_memory_is_an_error_not_an_abort() {
         .unwrap();
     refused("huge.lis", &out, "huge.lis: out of memory after");
     assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+}
+
+/// R46-3: a text trace without line ends (here 512 MiB of zeroes, a sparse file: a disk image, a preallocated
+/// file, a binary trace given `--format lis`) was read into memory as one line: under a 256 MiB address-space limit
+/// the binary aborted ("memory allocation of ... bytes failed", exit 134), with none it held the whole file, and
+/// the error quoted the line whole (an 8 MiB file gave 16 MiB of `\0`s on stderr). Now a line is refused past
+/// 64 KiB, naming the file and line 1, and an error quotes at most 80 characters of the trace's text.
+#[test]
+fn a_text_trace_without_line_ends_is_refused_not_held_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeroes = dir.path().join("zeroes.trace");
+    std::fs::File::create(&zeroes).unwrap().set_len(512 << 20).unwrap();
+    for format in ["lirs", "lis", "csv"] {
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -v 262144 && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_bufpool"))
+            .args(["sim", "--trace", p(&zeroes), "--format", format, "--threads", "1"])
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        let what = format!("512 MiB of zeroes as {format}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: {:?}, stderr {:?}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr[..out.stderr.len().min(300)])
+        );
+        assert!(
+            out.stderr.len() < 1024,
+            "{what}: {} bytes on stderr, starting {:?}",
+            out.stderr.len(),
+            String::from_utf8_lossy(&out.stderr[..300])
+        );
+        refused(&what, &out, "zeroes.trace: line 1");
+    }
+    // A long but well-formed CSV header, and a malformed line's quote cut short.
+    let long = dir.path().join("long.csv");
+    let header: Vec<String> = (0..3000).map(|i| format!("column{i}")).collect();
+    std::fs::write(&long, format!("{},id\n1,2\n", header.join(","))).unwrap();
+    let out = bufpool(&["sim", "--trace", p(&long), "--csv-column", "nosuch"]);
+    refused("a header without the column asked for", &out, "no column");
+    assert!(out.stderr.len() < 1024, "{} bytes on stderr", out.stderr.len());
 }
 
 /// R30-22: a report whose standard output cannot be written, redirected to a full device (`/dev/full`: ENOSPC) or

@@ -31,6 +31,7 @@
 //! # Lock order
 //! Specified once, in ARCHITECTURE.md ("Lock order").
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::*;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -72,6 +73,9 @@ const LATCH_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long `open_file` waits for another opener's lock on the data file before [`Error::FileLocked`] (see
 /// `BufferPool::lock_storage`).
 const LOCK_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+/// Files an open by path opens and finds replaced under its name once it holds their lock before it gives up with
+/// [`Error::FileLocked`] (`BufferPool::open_path`, R46-1).
+const OPEN_LOCKED_TRIES: usize = 8;
 /// Largest pool: frame indices are `u32` and `u32::MAX` marks a chain's end.
 const FRAMES_MAX: usize = (u32::MAX - 1) as usize;
 /// Most prefetch I/O threads a pool starts ([`Builder::io_threads`]): far more reads in flight than a device
@@ -941,20 +945,38 @@ impl BufferPool {
         self.open_path(options, path.as_ref(), reserved.as_ref())
     }
 
+    /// Opens the data file at `path` and locks it: the file the name leads to once the lock is held. A file
+    /// opened, then replaced under its name (renamed over, or deleted and made anew) while another opener held it
+    /// and the lock was waited for, is locked once that opener lets it go, and no name leads to it: the name is
+    /// opened again, and after [`OPEN_LOCKED_TRIES`] files replaced under it the open is refused (`FileLocked`).
+    /// Until this check such an open returned the replaced file, its pages served as the path's, its first sync
+    /// refused (`DataFileUnlinked`), and beside a holder that had opened the new file two pools had the path's
+    /// file open (R46-1 in RELIABILITY.md; R45-3 for a tree's log).
     fn open_path(&self, options: FileOptions, path: &Path, reserved: Option<&IdReservation<'_>>) -> Result<FileId> {
         let mode = self.core.open_mode;
-        let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
-            IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
-            IoBackend::Uring => self.open_uring(path, mode),
-            IoBackend::Auto if uring_available() => self.open_uring(path, mode),
-            IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
-        };
-        let storage = storage.map_err(|e| self.open_error(path, None, e))?;
-        // The opened file's identity, not the path's: the path may name another file by now (R42-2).
-        let ident = storage.identity();
-        self.lock_storage(ident, &*storage)
-            .map_err(|e| self.open_error(path, ident, e))?;
-        self.register_file(options, storage, Some(path.to_path_buf()), reserved)
+        for _ in 0..OPEN_LOCKED_TRIES {
+            let storage: std::io::Result<Box<dyn Storage>> = match self.core.io_backend {
+                IoBackend::Pread => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+                IoBackend::Uring => self.open_uring(path, mode),
+                IoBackend::Auto if uring_available() => self.open_uring(path, mode),
+                IoBackend::Auto => FileStorage::open(path, mode).map(|s| Box::new(s) as Box<dyn Storage>),
+            };
+            let storage = storage.map_err(|e| self.open_error(path, None, e))?;
+            // The opened file's identity, not the path's: the path may name another file by now (R42-2).
+            let ident = storage.identity();
+            self.lock_storage(ident, &*storage)
+                .map_err(|e| self.open_error(path, ident, e))?;
+            // Through the name's links, as the open went. A file backend always has an identity.
+            let named =
+                ident.is_none_or(|ident| std::fs::metadata(path).is_ok_and(|now| (now.dev(), now.ino()) == ident));
+            if named {
+                return self.register_file(options, storage, Some(path.to_path_buf()), reserved);
+            }
+            // Dropped: its lock and descriptors go with it.
+        }
+        Err(Error::FileLocked {
+            path: path.to_path_buf(),
+        })
     }
 
     fn open_uring(&self, path: &Path, mode: OpenMode) -> std::io::Result<Box<dyn Storage>> {

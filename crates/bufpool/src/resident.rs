@@ -109,10 +109,11 @@ pub struct ListedPage {
 
 /// Reads a list written by [`BufferPool::save_resident`] (either version), without a pool: for tools that show
 /// what a pool held (`bufpool inspect --pool`). A file that is not one (bad magic or version, bad checksum,
-/// truncated) is [`Error::ResidentList`], as is one that cannot be read.
+/// truncated) is [`Error::ResidentList`], as is one that cannot be read, and a path that is not a regular file
+/// (a FIFO, a device: refused at once, never waited on or read without end, R46-2).
 pub fn read_resident_list(path: impl AsRef<Path>) -> Result<ResidentList> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| list_error(path, e))?;
+    let bytes = read_list_file(path).map_err(|e| list_error(path, e))?;
     decode(&bytes).ok_or_else(|| Error::ResidentList {
         path: path.to_path_buf(),
         reason: "not a resident list, or damaged (magic, version, length or checksum)".into(),
@@ -339,6 +340,37 @@ fn decode(bytes: &[u8]) -> Option<ResidentList> {
         })
         .collect();
     Some(ResidentList { version, files, pages })
+}
+
+/// The bytes of the list file at `path`, which must be a regular file: opened without blocking and refused
+/// otherwise (R46-2 in RELIABILITY.md: `std::fs::read` waited for ever for a FIFO's writer, and read a device that
+/// never ends, `/dev/zero`, into memory until the allocator aborted the process), as data files are (R28-5). A
+/// file that does not open with the magic is not read further: a data file given by mistake costs 8 bytes read,
+/// not its size in memory.
+fn read_list_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // `O_NONBLOCK` changes nothing for a regular file's reads.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "a {}, not a regular file: a resident list is a regular file",
+                crate::storage::file_kind(&meta)
+            ),
+        ));
+    }
+    let mut bytes = Vec::new();
+    (&mut file).take(MAGIC.len() as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.starts_with(MAGIC) {
+        file.read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 fn list_error(path: &Path, e: std::io::Error) -> Error {

@@ -19,7 +19,9 @@
 //! - `csv`: libCacheSim-style CSV. See [`CsvColumn`] for how the id column is found. A numeric id is the key
 //!   itself; any other non-empty id (libCacheSim's string ids) is hashed to a key with 64-bit FNV-1a.
 //!
-//! Errors name the 1-based line of a text format, or the byte offset in the decompressed stream of a binary one.
+//! Errors name the 1-based line of a text format, or the byte offset in the decompressed stream of a binary one,
+//! and quote at most 80 characters of the trace's text. A text line longer than 64 KiB is refused (`LINE_BYTES_MAX`:
+//! a file without line ends is not held whole).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -30,6 +32,16 @@ use std::path::Path;
 
 /// Buffer size of the readers between the file, the decompressor and the parser.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Longest line a text trace may have, its line end included: far beyond any line of the formats read (a `lis`
+/// line is four numbers, a LIRS line one, a libCacheSim CSV line a few fields), short enough that a file without
+/// line ends (zeroes, a binary trace read as text) is refused after this many bytes. Unbounded, such a file was
+/// held whole in memory as one line (a file larger than memory: the allocator's failure aborts the process), and
+/// its error quoted the line whole, two bytes on stderr for each of the file's (R46-3 in RELIABILITY.md).
+const LINE_BYTES_MAX: usize = 64 * 1024;
+
+/// Most characters of a trace's own text an error quotes ([`quoted`]).
+const QUOTED_CHARS_MAX: usize = 80;
 
 /// Bytes sniffed at the start of a `.trace` file to tell text from binary.
 const SNIFF_BYTES: usize = 4096;
@@ -457,10 +469,13 @@ fn parse_lines(reader: &mut dyn BufRead, path: &str, each: &mut LineParser<'_>) 
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|source| TraceError::Io {
-            path: path.to_string(),
-            source,
-        })?;
+        let n = (&mut *reader)
+            .take(LINE_BYTES_MAX as u64)
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| TraceError::Io {
+                path: path.to_string(),
+                source,
+            })?;
         if n == 0 {
             return Ok(());
         }
@@ -470,6 +485,12 @@ fn parse_lines(reader: &mut dyn BufRead, path: &str, each: &mut LineParser<'_>) 
             line: line_no,
             reason,
         };
+        if n == LINE_BYTES_MAX && buf.last() != Some(&b'\n') && !reader.fill_buf().is_ok_and(|b| b.is_empty()) {
+            return Err(line_err(format!(
+                "longer than {LINE_BYTES_MAX} bytes (it starts {}): not a text trace of this format",
+                quoted(&buf)
+            )));
+        }
         let mut line = buf.as_slice();
         if let [rest @ .., b'\n'] = line {
             line = rest;
@@ -487,6 +508,16 @@ fn parse_lines(reader: &mut dyn BufRead, path: &str, each: &mut LineParser<'_>) 
 /// The line as text, or the error every text format reports for bytes that are not UTF-8.
 fn as_text(line: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(line).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// `bytes` as an error quotes them: in Rust's string syntax (escapes for control characters), cut to
+/// [`QUOTED_CHARS_MAX`] characters, so an error names a trace's bad text without repeating it whole.
+fn quoted(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(QUOTED_CHARS_MAX) {
+        Some((cut, _)) => format!("{:?}...", &text[..cut]),
+        None => format!("{text:?}"),
+    }
 }
 
 /// The next field of `line` from `*pos` on, fields being separated by ASCII whitespace.
@@ -521,10 +552,7 @@ fn parse_u64(field: &[u8], line: &[u8], what: &str) -> Result<u64, String> {
         return Ok(value);
     }
     as_text(line)?;
-    Err(format!(
-        "{what} {:?} is not an unsigned integer",
-        String::from_utf8_lossy(field)
-    ))
+    Err(format!("{what} {} is not an unsigned integer", quoted(field)))
 }
 
 fn parse_lis(line: &[u8], sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, String> {
@@ -534,8 +562,8 @@ fn parse_lis(line: &[u8], sink: &mut dyn FnMut(u64) -> bool) -> Result<Flow, Str
     };
     let Some(count) = next_field(line, &mut pos) else {
         return Err(format!(
-            "expected `start count ignored request_no`, found {:?}",
-            as_text(line)?
+            "expected `start count ignored request_no`, found {}",
+            quoted(as_text(line)?.as_bytes())
         ));
     };
     let start = parse_u64(start, line, "start page")?;
@@ -672,7 +700,10 @@ impl CsvState {
                         (delim, c)
                     }
                     (CsvColumn::Name(n), None) => {
-                        return Err(format!("the header has no column {n:?} (header: {line:?})"));
+                        return Err(format!(
+                            "the header has no column {n:?} (header: {})",
+                            quoted(line.as_bytes())
+                        ));
                     }
                     (CsvColumn::Auto, None) => {
                         return Err(format!(

@@ -1,0 +1,149 @@
+//! An open by path opens the data file, then takes its lock, waiting up to two seconds for another opener's
+//! (`BufferPool::lock_storage`). Until R46-1 it never asked, once it held the lock, whether the path still led to
+//! the file it had locked: a file replaced under the name meanwhile (a backup restored by a rename, a file started
+//! over with `storage::remove_data_file` and opened anew) while its holder had it, then released by the holder,
+//! was locked and opened by the waiting call. The open returned `Ok` for a file no name leads to: it served the
+//! replaced file's pages as the path's, its first checkpoint failed (`DataFileUnlinked`), and where the holder had
+//! opened the new file again, two pools had "the file at the path" open at once, the one opener `flock` is there
+//! to ensure. The same check as R45-3's for a tree's log (`open_locked` in `bufpool-btree`'s `wal.rs`).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use bufpool::{BufferPool, Error, FileId, IoBackend, PageId};
+
+fn pool(backend: IoBackend) -> BufferPool {
+    BufferPool::builder()
+        .frames(16)
+        .page_size(4096)
+        .io_backend(backend)
+        .build()
+        .unwrap()
+}
+
+/// The backends an open by path can use here: `pread` always, io_uring where the kernel allows it.
+fn backends() -> Vec<IoBackend> {
+    let mut b = vec![IoBackend::Pread];
+    if bufpool::storage::uring_available() {
+        b.push(IoBackend::Uring);
+    }
+    b
+}
+
+/// How many of this process's descriptors are open on the file whose (device, inode) is `ident`.
+fn descriptors_on(ident: (u64, u64)) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::metadata(e.ok()?.path()).ok())
+        .filter(|m| (m.dev(), m.ino()) == ident)
+        .count()
+}
+
+fn ident(path: &Path) -> (u64, u64) {
+    let m = std::fs::metadata(path).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// Makes `path` with pages 0 and 1 tagged `tag`, checkpointed and closed (its record beside it).
+fn make(backend: IoBackend, path: &Path, tag: u8) {
+    let pool = pool(backend);
+    let f = pool.open_file(path).unwrap();
+    for _ in 0..2 {
+        let mut g = pool.new_page(f).unwrap();
+        g[0] = tag;
+        g.set_lsn(1);
+    }
+    pool.close().unwrap();
+}
+
+fn tag(pool: &BufferPool, f: FileId) -> std::result::Result<u8, Error> {
+    pool.read(PageId::new(f, 0)).map(|g| g[0])
+}
+
+/// What [`race`] leaves: the holder's pool, ours, our open's outcome, and the directory.
+type Raced = (
+    BufferPool,
+    BufferPool,
+    std::result::Result<FileId, Error>,
+    tempfile::TempDir,
+);
+
+/// `other` holds `a.db` (tag 1); `ours` opens it on another thread and waits for the lock. Meanwhile a copy made
+/// elsewhere (tag 2, with its record) is renamed over `a.db` and its sidecar, then `other` drops its file (the
+/// replaced one) and, if `reopen`, opens `a.db` again: the file the name leads to now. Returns `ours`' open.
+fn race(backend: IoBackend, reopen: bool) -> Raced {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, y) = (dir.path().join("a.db"), dir.path().join("y.db"));
+    make(backend, &a, 1);
+    make(backend, &y, 2);
+    let other = pool(backend);
+    let held = other.open_file(&a).unwrap();
+    assert_eq!(tag(&other, held).unwrap(), 1);
+    let ours = pool(backend);
+    let (data, sidecar) = (ident(&a), ident(&bufpool::storage::sidecar_path(&a)));
+    let before = (descriptors_on(data), descriptors_on(sidecar));
+    let opened = std::thread::scope(|s| {
+        let open = s.spawn(|| ours.open_file(&a));
+        // Once `ours` holds descriptors of both the data file and its sidecar it is at, or in, the lock's wait
+        // (`other` keeps the lock until dropped below).
+        while (descriptors_on(data) == before.0 || descriptors_on(sidecar) == before.1) && !open.is_finished() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(
+            !open.is_finished(),
+            "the open did not wait for the lock: {:?}",
+            open.join()
+        );
+        std::fs::rename(bufpool::storage::sidecar_path(&y), bufpool::storage::sidecar_path(&a)).unwrap();
+        std::fs::rename(&y, &a).unwrap();
+        other.drop_file(held).unwrap();
+        if reopen {
+            let again = other.open_file(&a).unwrap();
+            assert_eq!(tag(&other, again).unwrap(), 2);
+        }
+        open.join().unwrap()
+    });
+    (other, ours, opened, dir)
+}
+
+#[test]
+fn an_open_waiting_for_the_lock_opens_the_file_the_name_leads_to_once_it_has_it() {
+    for backend in backends() {
+        let (_other, ours, opened, dir) = race(backend, false);
+        let f = opened.unwrap_or_else(|e| panic!("{backend:?}: the open of the restored file was refused: {e}"));
+        match tag(&ours, f) {
+            Ok(2) => {}
+            got => {
+                // What the open's file is: its first checkpoint tells.
+                let mut g = ours.write(PageId::new(f, 1)).unwrap();
+                g[1] = 9;
+                g.set_lsn(2);
+                drop(g);
+                panic!(
+                    "{backend:?}: the open after a copy was renamed over {} served page 0 as {got:?}, not the copy's \
+                     tag 2: it opened the replaced file, which no name leads to (a checkpoint then: {:?})",
+                    dir.path().join("a.db").display(),
+                    ours.checkpoint().err()
+                );
+            }
+        }
+        ours.close().unwrap();
+    }
+}
+
+#[test]
+fn an_open_waiting_for_the_lock_is_refused_when_the_holder_has_the_new_file_open() {
+    for backend in backends() {
+        let (other, ours, opened, _dir) = race(backend, true);
+        match opened {
+            Err(Error::FileLocked { .. }) => {}
+            Ok(f) => panic!(
+                "{backend:?}: opened while another pool has the file the name leads to open (page 0 read as {:?}, \
+                 the holder's is 2)",
+                tag(&ours, f)
+            ),
+            Err(e) => panic!("{backend:?}: refused with another error: {e}"),
+        }
+        other.close().unwrap();
+    }
+}
