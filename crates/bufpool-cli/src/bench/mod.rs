@@ -247,7 +247,8 @@ pub struct BenchArgs {
     /// checkpoint: what the third thread does, e.g. none,spread (default: none,spread,immediate).
     #[arg(long, value_enum, value_delimiter = ',')]
     checkpoint: Vec<CheckpointMode>,
-    /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring.
+    /// bufpool's storage backend: auto (its default: io_uring where the kernel allows it), pread or uring. TPC-C: its
+    /// data files in the timed runs (a load runs on the default).
     #[arg(long, value_enum, default_value = "auto")]
     bufpool_io: BufpoolIo,
     /// B+tree workloads: microseconds a bufpool-btree thread waiting for its own io_uring reads or writes polls

@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use bufpool::IoBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::btree::KvKind;
@@ -121,10 +122,11 @@ enum Open {
 impl Open {
     /// Opens `kind` in `dir` with `pages` pages of pool or cache; `out_of_memory` bounds LMDB's and redb's use
     /// of the OS page cache to those pages while runs go on (`crate::bench::page_cache`), as the pool is bounded.
-    fn new(kind: KvKind, dir: &Path, pages: u64, scale: Scale, out_of_memory: bool) -> Result<Open> {
+    /// `io`: our pool's storage backend for the data files (`--bufpool-io`).
+    fn new(kind: KvKind, dir: &Path, pages: u64, scale: Scale, out_of_memory: bool, io: IoBackend) -> Result<Open> {
         let bytes = pages * PAGE;
         Ok(match kind {
-            KvKind::Ours => Open::Ours(ours::Ours::open(dir, pages as usize, scale.warehouses)?),
+            KvKind::Ours => Open::Ours(ours::Ours::open_with_io(dir, pages as usize, scale.warehouses, io)?),
             KvKind::Redb => Open::Redb(redb_sys::RedbSys::open(dir, bytes as usize, out_of_memory)?),
             KvKind::Lmdb => Open::Lmdb(lmdb::Lmdb::open(
                 dir,
@@ -275,7 +277,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let pages = ((f * ref_pages as f64).ceil() as u64).max(64);
         for &kind in &systems {
             let dir = base.join(kind.name());
-            let open = Open::new(kind, &dir, pages, scale, f < 1.0)?;
+            let open = Open::new(kind, &dir, pages, scale, f < 1.0, args.bufpool_io.backend())?;
             let frames = match kind {
                 KvKind::Lmdb => 0,
                 _ => pages,
@@ -455,7 +457,7 @@ fn load_system(kind: KvKind, dir: &Path, scale: Scale, nu: NuConstants, seed: u6
             std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         let t = Instant::now();
-        let open = Open::new(kind, dir, load_pages(scale), scale, false)?;
+        let open = Open::new(kind, dir, load_pages(scale), scale, false, IoBackend::default())?;
         with_open!(&open, e => load::load(e, scale, nu, seed, |w| eprintln!("{}: loading warehouse {w}", kind.name())))
             .with_context(|| format!("loading {}", kind.name()))?;
         open.close()?;

@@ -178,6 +178,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
+use bufpool::IoBackend;
 use bufpool_btree::{
     apply_edits, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
 };
@@ -338,10 +339,28 @@ impl Ours {
     /// `storage` gives instead of in `dir`, if given: the power-loss and device-fault tests run the engine on
     /// `FaultyStorage`s this way (`ours_power.rs`). `dir` is then only where [`Engine::db_bytes`] looks.
     pub fn open_on(dir: &Path, storage: Option<StorageFor<'_>>, frames: usize, warehouses: u16) -> Result<Ours> {
+        Ours::open_in(dir, storage, frames, warehouses, IoBackend::default())
+    }
+
+    /// [`Ours::open`] with the data files on the pool's storage backend `io` (the bench's `--bufpool-io`; the logs
+    /// are the trees' own files and keep theirs).
+    pub fn open_with_io(dir: &Path, frames: usize, warehouses: u16, io: IoBackend) -> Result<Ours> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ours::open_in(dir, None, frames, warehouses, io)
+    }
+
+    fn open_in(
+        dir: &Path,
+        storage: Option<StorageFor<'_>>,
+        frames: usize,
+        warehouses: u16,
+        io: IoBackend,
+    ) -> Result<Ours> {
         let pool = Arc::new(
             BufferPool::builder()
                 .frames(frames.max(64))
                 .page_size(PAGE_BYTES)
+                .io_backend(io)
                 .build()?,
         );
         let rewrite = log_rewrite_len();
@@ -1990,6 +2009,26 @@ mod tests {
     /// 6's first NEW-ORDER key; a Payment-shaped body that reaches its higher district first holds both; a
     /// transaction with STOCK locks holds its district before its body. Fails if the worker takes every district
     /// up front (as it did before session 12).
+    /// R46-O12: the bench's `--bufpool-io` reaches TPC-C's data files (until session 46 they opened on the pool's
+    /// default whatever the flag said): each table's file reports the backend asked for, `pread` and, where the
+    /// kernel allows it, `io_uring`.
+    #[test]
+    fn the_data_files_open_on_the_backend_asked_for() {
+        let mut cases = vec![(IoBackend::Pread, "pread")];
+        if bufpool::storage::uring_available() {
+            cases.push((IoBackend::Uring, "io_uring"));
+        }
+        for (io, name) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let e = Ours::open_with_io(dir.path(), 256, 1, io).unwrap();
+            for (t, tree) in Table::ALL.iter().zip(&e.trees) {
+                let stats = e.pool.file_stats(tree.file()).unwrap();
+                assert_eq!(stats.backend, name, "{} asked for {io:?}", t.name());
+            }
+            e.close().unwrap();
+        }
+    }
+
     /// The tick's pace (session 17, tick17: the driver no longer ticks every 2 ms): an engine whose logs grew
     /// since the last tick and stand at their bound is ticked again at the shortest wait; one whose logs have
     /// room, later; one whose logs did not grow, at the longest wait.
