@@ -60,17 +60,21 @@ fn tag(pool: &BufferPool, f: FileId) -> std::result::Result<u8, Error> {
     pool.read(PageId::new(f, 0)).map(|g| g[0])
 }
 
-/// What [`race`] leaves: the holder's pool, ours, our open's outcome, and the directory.
+/// What [`race`] leaves: the holder's pool, ours, our open's outcome, the holder's open again (if asked for),
+/// and the directory.
 type Raced = (
     BufferPool,
     BufferPool,
     std::result::Result<FileId, Error>,
+    Option<std::result::Result<FileId, Error>>,
     tempfile::TempDir,
 );
 
 /// `other` holds `a.db` (tag 1); `ours` opens it on another thread and waits for the lock. Meanwhile a copy made
 /// elsewhere (tag 2, with its record) is renamed over `a.db` and its sidecar, then `other` drops its file (the
-/// replaced one) and, if `reopen`, opens `a.db` again: the file the name leads to now. Returns `ours`' open.
+/// replaced one) and, if `reopen`, opens `a.db` again: the file the name leads to now. Returns `ours`' open and
+/// the holder's second one: they race for the new file's lock, and either may win it (`ours`, finding the file it
+/// waited for replaced, opens the name again at once).
 fn race(backend: IoBackend, reopen: bool) -> Raced {
     let dir = tempfile::tempdir().unwrap();
     let (a, y) = (dir.path().join("a.db"), dir.path().join("y.db"));
@@ -97,19 +101,17 @@ fn race(backend: IoBackend, reopen: bool) -> Raced {
         std::fs::rename(bufpool::storage::sidecar_path(&y), bufpool::storage::sidecar_path(&a)).unwrap();
         std::fs::rename(&y, &a).unwrap();
         other.drop_file(held).unwrap();
-        if reopen {
-            let again = other.open_file(&a).unwrap();
-            assert_eq!(tag(&other, again).unwrap(), 2);
-        }
-        open.join().unwrap()
+        let again = reopen.then(|| other.open_file(&a));
+        (open.join().unwrap(), again)
     });
-    (other, ours, opened, dir)
+    let (opened, again) = opened;
+    (other, ours, opened, again, dir)
 }
 
 #[test]
 fn an_open_waiting_for_the_lock_opens_the_file_the_name_leads_to_once_it_has_it() {
     for backend in backends() {
-        let (_other, ours, opened, dir) = race(backend, false);
+        let (_other, ours, opened, _, dir) = race(backend, false);
         let f = opened.unwrap_or_else(|e| panic!("{backend:?}: the open of the restored file was refused: {e}"));
         match tag(&ours, f) {
             Ok(2) => {}
@@ -134,15 +136,18 @@ fn an_open_waiting_for_the_lock_opens_the_file_the_name_leads_to_once_it_has_it(
 #[test]
 fn an_open_waiting_for_the_lock_is_refused_when_the_holder_has_the_new_file_open() {
     for backend in backends() {
-        let (other, ours, opened, _dir) = race(backend, true);
-        match opened {
-            Err(Error::FileLocked { .. }) => {}
-            Ok(f) => panic!(
+        let (other, ours, opened, again, _dir) = race(backend, true);
+        let again = again.expect("asked for");
+        // One of the two holds the new file, the other is refused: which, the race for its lock decides.
+        match (opened, again) {
+            (Err(Error::FileLocked { .. }), Ok(held)) => assert_eq!(tag(&other, held).unwrap(), 2),
+            (Ok(f), Err(Error::FileLocked { .. })) => assert_eq!(tag(&ours, f).unwrap(), 2, "{backend:?}"),
+            (Ok(f), Ok(_)) => panic!(
                 "{backend:?}: opened while another pool has the file the name leads to open (page 0 read as {:?}, \
                  the holder's is 2)",
                 tag(&ours, f)
             ),
-            Err(e) => panic!("{backend:?}: refused with another error: {e}"),
+            (opened, again) => panic!("{backend:?}: ours {opened:?}, the holder's again {again:?}"),
         }
         other.close().unwrap();
     }
