@@ -46,7 +46,7 @@ enum Target {
 
 /// What version `v` of key `id` leaves.
 fn state(id: u64, v: u64) -> Option<Vec<u8>> {
-    (v % 4 != 0).then(|| value(id, v))
+    (!v.is_multiple_of(4)).then(|| value(id, v))
 }
 
 fn no_corruption(e: &Error, what: &str) {
@@ -137,7 +137,7 @@ fn power_loss(dev: &Devices, seed: u64) -> Devices {
         true => dev.data.crash_garbling_blocks(0.5),
         false => dev.data.crash(),
     };
-    let (log, data) = match seed % 2 == 0 {
+    let (log, data) = match seed.is_multiple_of(2) {
         true => {
             let log = dev.log.crash();
             (log, data())
