@@ -17,8 +17,10 @@
 //! reopen after the power loss succeeds, `Tree::check` is clean, and each key holds the state of a version from
 //! its last committed one (a commit that returned `Ok`) to the last one started.
 //!
-//! CI walks `n` over the first 6 calls of each kind and 3 later ones; `BUFPOOL_CHECKPOINT_FAULT_CALLS=N` walks
-//! every `n` up to `N` (e.g. 60, with `--release`).
+//! CI walks `n` over the first 7 calls of each kind and 3 later ones; `BUFPOOL_CHECKPOINT_FAULT_CALLS=N` walks
+//! every `n` up to `N`, `BUFPOOL_CHECKPOINT_FAULT_ROUNDS=R` repeats each with other seeds, logs and stages (e.g.
+//! 40 and 2: 480 runs, 25 s in a debug build). `BUFPOOL_CHECKPOINT_FAULT_GARBLE=1` also garbles the data file's
+//! pages in flight at the power loss: it fails on main (R46-O40, R46-O41 in RELIABILITY.md).
 
 use crate::common;
 
