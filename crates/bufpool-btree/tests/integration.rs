@@ -21,6 +21,7 @@ mod bulk_load_concurrent;
 mod bulk_load_input_panics;
 mod bulk_load_vs_covered;
 mod checkpoint_all;
+mod checkpoint_faults_concurrent;
 mod concurrent;
 mod covered;
 mod covered_concurrent_crash;

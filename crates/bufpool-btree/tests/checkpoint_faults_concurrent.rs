@@ -1,0 +1,339 @@
+//! Session 46 (review46b): a tree's checkpoint whose `n`-th page write, data sync, log write or log sync fails
+//! (EIO, or ENOSPC on a write) while three threads put, delete and commit, then a power loss of both devices and
+//! a reopen. `structure_faults_everywhere.rs` walks a fault over every call of one thread's structure changes;
+//! `sim_crash.rs` and `whole_api_model.rs` draw faults at random rates; `checkpoint_all.rs` fails one sync with
+//! no thread running. None walks the calls of a checkpoint (its page writes and their fsync, its notes, the log
+//! cut's record write-out, header slot or region switch, and their fsyncs) one by one with committers racing it.
+//!
+//! A run: a tree on two `FaultyStorage`s (`FaultConfig::crash_only`: each unsynced sector kept or lost at a power
+//! loss) in a 48-frame pool, so evictions write pages during the checkpoint; the log unbounded, or bounded at
+//! the smallest capacity (its cut switches region). 600 keys put, committed, checkpointed. Then three writers
+//! (one owner a key, so the model is exact per key: version `v`'s op is a delete if `v % 4 == 0`, else a put of
+//! `value(id, v)`) run batches of 1 to 8 ops and a commit, while the main thread forces the fault at the `n`-th
+//! call of its kind from the checkpoint's start and checkpoints; at stage 1 it also checkpoints again (a retry).
+//! Then both devices lose power with the writers still running (in either order), or, at stage 2, the tree is
+//! dropped and reopened on the devices as they are (the same process) and checkpointed, and then the power
+//! fails. What must hold: no panic; no error that calls the fault corruption (`Invariant`, `CorruptNode`); the
+//! reopen after the power loss succeeds, `Tree::check` is clean, and each key holds the state of a version from
+//! its last committed one (a commit that returned `Ok`) to the last one started.
+//!
+//! CI walks `n` over the first 7 calls of each kind and 3 later ones; `BUFPOOL_CHECKPOINT_FAULT_CALLS=N` walks
+//! every `n` up to `N`, `BUFPOOL_CHECKPOINT_FAULT_ROUNDS=R` repeats each with other seeds, logs and stages (e.g.
+//! 40 and 2: 480 runs, 25 s in a debug build). `BUFPOOL_CHECKPOINT_FAULT_GARBLE=1` also garbles the data file's
+//! pages in flight at the power loss: it fails on main (R46-O40, R46-O41 in RELIABILITY.md).
+
+use crate::common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::BufferPool;
+use bufpool_btree::{Error, Tree, TreeWal};
+use common::{key, value, Rng};
+
+const KEYS: u64 = 600;
+const WRITERS: u64 = 3;
+const FRAMES: usize = 48;
+/// The smallest bounded log (`TreeWal::open_storage_with_capacity`), as `sim_crash.rs` uses.
+const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
+
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    DataWrite,
+    DataSync,
+    LogWrite,
+    LogSync,
+}
+
+/// What version `v` of key `id` leaves.
+fn state(id: u64, v: u64) -> Option<Vec<u8>> {
+    (!v.is_multiple_of(4)).then(|| value(id, v))
+}
+
+fn no_corruption(e: &Error, what: &str) {
+    assert!(
+        !matches!(e, Error::Invariant(_) | Error::CorruptNode { .. }),
+        "{what}: a device fault reported as corruption: {e}"
+    );
+}
+
+struct Devices {
+    log: Arc<FaultyStorage>,
+    data: Arc<FaultyStorage>,
+}
+
+fn open(dev: &Devices, bounded: bool) -> Result<Tree, Error> {
+    let pool = Arc::new(BufferPool::builder().frames(FRAMES).build().unwrap());
+    let wal = match bounded {
+        true => TreeWal::open_storage_with_capacity(dev.log.clone(), BOUNDED_LOG)?,
+        false => TreeWal::open_storage(dev.log.clone())?,
+    };
+    Tree::open_storage(pool, wal, dev.data.clone())
+}
+
+/// Per key: the version of its last committed op, and of the last one started.
+struct Model {
+    committed: Vec<AtomicU64>,
+    started: Vec<AtomicU64>,
+}
+
+fn writer(tree: &Tree, model: &Model, t: u64, seed: u64, stop: &AtomicBool, commits: &AtomicU64) {
+    let mut rng = Rng(seed ^ (t << 32));
+    let own: Vec<u64> = (0..KEYS).filter(|id| id % WRITERS == t).collect();
+    while !stop.load(Ordering::Acquire) {
+        let mut done = Vec::new();
+        for _ in 0..1 + rng.below(8) {
+            let id = own[rng.below(own.len() as u64) as usize];
+            let v = model.started[id as usize].load(Ordering::Relaxed) + 1;
+            model.started[id as usize].store(v, Ordering::Relaxed);
+            let r = match state(id, v) {
+                Some(val) => tree.put(&key(id), &val),
+                None => tree.delete(&key(id)).map(|_| ()),
+            };
+            match r {
+                Ok(()) => done.push((id, v)),
+                Err(e) => no_corruption(&e, "a writer's op"),
+            }
+        }
+        match tree.commit() {
+            Ok(()) => {
+                for (id, v) in done {
+                    model.committed[id as usize].fetch_max(v, Ordering::Relaxed);
+                }
+                commits.fetch_add(1, Ordering::Release);
+            }
+            Err(e) => {
+                no_corruption(&e, "a writer's commit");
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Arms the fault at the `n`-th call of `target` from now.
+fn arm(dev: &Devices, target: Target, fault: Fault, n: u64) {
+    let (storage, op) = match target {
+        Target::DataWrite => (&dev.data, Op::Write),
+        Target::DataSync => (&dev.data, Op::Sync),
+        Target::LogWrite => (&dev.log, Op::Write),
+        Target::LogSync => (&dev.log, Op::Sync),
+    };
+    let c = storage.counts();
+    let done = match op {
+        Op::Read => c.reads,
+        Op::Write => c.writes,
+        Op::Sync => c.syncs,
+    };
+    storage.inject_nth(op, done + n, fault);
+}
+
+/// The power loss of both devices (the log's first if `seed` is even), each unsynced sector kept or lost: their
+/// images, as fresh devices. With `BUFPOOL_CHECKPOINT_FAULT_GARBLE=1`, the data file's, if `seed % 3 == 1`, as of
+/// a device written through a 4 KiB page cache that garbles half the sectors of a page in flight
+/// (`FaultyStorage::crash_garbling_blocks`): off by default, as it fails on main (R46-O40, R46-O41 in
+/// RELIABILITY.md). Never the log's: an append rewrites its last block, committed records included (R44-O2).
+fn power_loss(dev: &Devices, seed: u64) -> Devices {
+    let garble = std::env::var("BUFPOOL_CHECKPOINT_FAULT_GARBLE").is_ok_and(|v| v == "1");
+    let data = || match garble && seed % 3 == 1 {
+        true => dev.data.crash_garbling_blocks(0.5),
+        false => dev.data.crash(),
+    };
+    let (log, data) = match seed.is_multiple_of(2) {
+        true => {
+            let log = dev.log.crash();
+            (log, data())
+        }
+        false => {
+            let data = data();
+            (dev.log.crash(), data)
+        }
+    };
+    Devices {
+        log: Arc::new(FaultyStorage::from_image(seed, FaultConfig::none(), log)),
+        data: Arc::new(FaultyStorage::from_image(seed + 1, FaultConfig::none(), data)),
+    }
+}
+
+/// Of a walk's runs: how many checkpoints met the fault, and how many failed.
+#[derive(Default)]
+struct Tally {
+    runs: u64,
+    fired: u64,
+    failed: u64,
+}
+
+/// The faults injected so far into both devices.
+fn injected(dev: &Devices) -> u64 {
+    [dev.log.counts(), dev.data.counts()]
+        .iter()
+        .map(|c| c.write_eio + c.write_no_space + c.sync_eio)
+        .sum()
+}
+
+fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u64, tally: &mut Tally) {
+    tally.runs += 1;
+    let what =
+        format!("{target:?} {fault:?} at call {n} of the checkpoint, bounded {bounded}, stage {stage}, seed {seed}");
+    let dev = Devices {
+        log: Arc::new(FaultyStorage::new(seed, FaultConfig::crash_only())),
+        data: Arc::new(FaultyStorage::new(seed + 1, FaultConfig::crash_only())),
+    };
+    let tree = open(&dev, bounded).unwrap();
+    for id in 0..KEYS {
+        if let Err(e) = tree.put(&key(id), &value(id, 1)) {
+            // A bounded log's region is full: a checkpoint frees it.
+            assert!(e.is_no_space(), "{what}: put {id}: {e}");
+            tree.checkpoint().unwrap();
+            tree.put(&key(id), &value(id, 1)).unwrap();
+        }
+    }
+    tree.commit().unwrap();
+    tree.checkpoint().unwrap();
+    let model = Model {
+        committed: (0..KEYS).map(|_| AtomicU64::new(1)).collect(),
+        started: (0..KEYS).map(|_| AtomicU64::new(1)).collect(),
+    };
+    let stop = AtomicBool::new(false);
+    let commits = AtomicU64::new(0);
+    let mut after = None;
+    std::thread::scope(|s| {
+        for t in 0..WRITERS {
+            let (tree, model, stop, commits) = (&tree, &model, &stop, &commits);
+            s.spawn(move || writer(tree, model, t, seed, stop, commits));
+        }
+        // Some commits before the checkpoint, so that it has pages to write and its cut records to keep.
+        while commits.load(Ordering::Acquire) < WRITERS * 2 {
+            std::thread::yield_now();
+        }
+        arm(&dev, target, fault, n);
+        let before = injected(&dev);
+        let r = tree.checkpoint();
+        tally.fired += u64::from(injected(&dev) > before);
+        tally.failed += u64::from(r.is_err());
+        if let Err(e) = r {
+            no_corruption(&e, &format!("{what}: the checkpoint"));
+        }
+        dev.log.clear_triggers();
+        dev.data.clear_triggers();
+        if stage == 1 {
+            // A few more commits first, if the log still takes them (bounded: a failed log takes none).
+            let c = commits.load(Ordering::Acquire);
+            for _ in 0..200 {
+                if commits.load(Ordering::Acquire) >= c + 2 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if let Err(e) = tree.checkpoint() {
+                no_corruption(&e, &format!("{what}: the retried checkpoint"));
+            }
+        }
+        if stage != 2 {
+            after = Some(power_loss(&dev, seed + 2));
+        }
+        stop.store(true, Ordering::Release);
+    });
+    let dev = match after {
+        Some(crashed) => {
+            drop(tree);
+            crashed
+        }
+        None => {
+            // The same process opens the tree again on the devices as they are, checkpoints, and the power fails.
+            drop(tree);
+            let again = open(&dev, bounded).unwrap_or_else(|e| panic!("{what}: the reopen without a crash: {e}"));
+            again
+                .check()
+                .unwrap_or_else(|e| panic!("{what}: check after the reopen without a crash: {e}"));
+            if let Err(e) = again.checkpoint() {
+                no_corruption(&e, &format!("{what}: the reopen's checkpoint"));
+            }
+            drop(again);
+            power_loss(&dev, seed + 2)
+        }
+    };
+    let tree = open(&dev, bounded).unwrap_or_else(|e| panic!("{what}: the reopen after the power loss: {e}"));
+    tree.check()
+        .unwrap_or_else(|e| panic!("{what}: check after the power loss: {e}"));
+    for id in 0..KEYS {
+        let got = tree.get(&key(id)).unwrap();
+        let (from, to) = (
+            model.committed[id as usize].load(Ordering::Relaxed),
+            model.started[id as usize].load(Ordering::Relaxed),
+        );
+        if !(from..=to).any(|v| state(id, v) == got) {
+            let held = (0..=to + 1).find(|&v| state(id, v) == got);
+            panic!(
+                "{what}: key {id} holds version {held:?} (None: no version up to {}), not one from its committed \
+                 {from} to its last started {to}",
+                to + 1
+            );
+        }
+    }
+}
+
+/// The calls walked: 1 to `BUFPOOL_CHECKPOINT_FAULT_CALLS` if set, else the first 6 and a few later ones.
+fn calls() -> Vec<u64> {
+    match std::env::var("BUFPOOL_CHECKPOINT_FAULT_CALLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(n) => (1..=n).collect(),
+        None => vec![1, 2, 3, 4, 5, 6, 7, 9, 14, 25],
+    }
+}
+
+/// Each `n` in `BUFPOOL_CHECKPOINT_FAULT_ROUNDS` rounds (default 1), each with its own seed, log and stage.
+fn walk(target: Target, faults: &[Fault]) {
+    let rounds = std::env::var("BUFPOOL_CHECKPOINT_FAULT_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut tally = Tally::default();
+    for round in 0..rounds {
+        for &fault in faults {
+            for n in calls() {
+                let seed = n * 31 + fault as u64 * 7 + target as u64 * 1000 + round * 100_003;
+                run(
+                    target,
+                    fault,
+                    n,
+                    (n + round) % 2 == 1,
+                    (n + round) % 3,
+                    seed,
+                    &mut tally,
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{target:?}: {} runs, the fault met by {} checkpoints, {} checkpoints failed",
+        tally.runs, tally.fired, tally.failed
+    );
+    // A walk whose faults never reached a checkpoint tested nothing.
+    assert!(
+        tally.fired > 0 && tally.failed > 0,
+        "{target:?}: no checkpoint met its fault"
+    );
+}
+
+#[test]
+fn a_failed_page_write_of_a_checkpoint_racing_commits_loses_nothing() {
+    walk(Target::DataWrite, &[Fault::Eio, Fault::NoSpace]);
+}
+
+#[test]
+fn a_failed_data_sync_of_a_checkpoint_racing_commits_loses_nothing() {
+    walk(Target::DataSync, &[Fault::Eio]);
+}
+
+#[test]
+fn a_failed_log_write_of_a_checkpoint_racing_commits_loses_nothing() {
+    walk(Target::LogWrite, &[Fault::Eio, Fault::NoSpace]);
+}
+
+#[test]
+fn a_failed_log_sync_of_a_checkpoint_racing_commits_loses_nothing() {
+    walk(Target::LogSync, &[Fault::Eio]);
+}
