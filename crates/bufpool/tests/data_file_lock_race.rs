@@ -7,10 +7,11 @@
 //! opened the new file again, two pools had "the file at the path" open at once, the one opener `flock` is there
 //! to ensure. The same check as R45-3's for a tree's log (`open_locked` in `bufpool-btree`'s `wal.rs`).
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use bufpool::{BufferPool, Error, FileId, IoBackend, PageId};
+
+use crate::common::{backends, descriptors_on, ident};
 
 fn pool(backend: IoBackend) -> BufferPool {
     BufferPool::builder()
@@ -19,29 +20,6 @@ fn pool(backend: IoBackend) -> BufferPool {
         .io_backend(backend)
         .build()
         .unwrap()
-}
-
-/// The backends an open by path can use here: `pread` always, io_uring where the kernel allows it.
-fn backends() -> Vec<IoBackend> {
-    let mut b = vec![IoBackend::Pread];
-    if bufpool::storage::uring_available() {
-        b.push(IoBackend::Uring);
-    }
-    b
-}
-
-/// How many of this process's descriptors are open on the file whose (device, inode) is `ident`.
-fn descriptors_on(ident: (u64, u64)) -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::metadata(e.ok()?.path()).ok())
-        .filter(|m| (m.dev(), m.ino()) == ident)
-        .count()
-}
-
-fn ident(path: &Path) -> (u64, u64) {
-    let m = std::fs::metadata(path).unwrap();
-    (m.dev(), m.ino())
 }
 
 /// Makes `path` with pages 0 and 1 tagged `tag`, checkpointed and closed (its record beside it).

@@ -17,19 +17,13 @@
 
 use std::sync::Arc;
 
-use bufpool::storage::{uring_available, FaultConfig, FaultyStorage, Storage};
-use bufpool::{BufferPool, FileId, FileOptions, IoBackend, PageId, Preset, WriterConfig};
+use bufpool::storage::{FaultConfig, FaultyStorage, Storage};
+use bufpool::{BufferPool, FileId, FileOptions, PageId, Preset, WriterConfig};
+
+use crate::common::backends;
 
 const PAGES: u32 = 256;
 const ID: FileId = FileId(7);
-
-fn backends() -> Vec<IoBackend> {
-    let mut b = vec![IoBackend::Pread];
-    if uring_available() {
-        b.push(IoBackend::Uring);
-    }
-    b
-}
 
 /// Every page's (byte 0, or the error) of the file at `path`, read by a fresh pool.
 fn read_back(path: &std::path::Path) -> Vec<Result<u8, String>> {

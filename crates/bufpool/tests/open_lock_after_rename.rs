@@ -5,27 +5,12 @@
 //! by another pool, and during the wait the path is renamed over with a file this pool has open: the open returned
 //! `FileAlreadyOpen` naming that other file, which the call never opened, and stopped waiting for the real holder.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-
 use bufpool::{BufferPool, Error};
+
+use crate::common::{descriptors_on, ident};
 
 fn pool() -> BufferPool {
     BufferPool::builder().frames(16).page_size(4096).build().unwrap()
-}
-
-/// How many of this process's descriptors are open on the file whose (device, inode) is `ident`.
-fn descriptors_on(ident: (u64, u64)) -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::metadata(e.ok()?.path()).ok())
-        .filter(|m| (m.dev(), m.ino()) == ident)
-        .count()
-}
-
-fn ident(path: &Path) -> (u64, u64) {
-    let m = std::fs::metadata(path).unwrap();
-    (m.dev(), m.ino())
 }
 
 #[test]

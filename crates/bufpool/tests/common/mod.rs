@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
-use bufpool::{FrameIdx, Policy};
+use bufpool::{FrameIdx, IoBackend, Policy};
 
 /// Called with (offset, bytes) before a write is applied.
 pub type WriteHook = Box<dyn Fn(u64, &[u8]) + Send + Sync>;
@@ -202,4 +202,30 @@ impl Policy for InOrder {
         }
         None
     }
+}
+
+/// The backends an open by path can use here: `pread` always, io_uring where the kernel allows it.
+pub fn backends() -> Vec<IoBackend> {
+    let mut b = vec![IoBackend::Pread];
+    if bufpool::storage::uring_available() {
+        b.push(IoBackend::Uring);
+    }
+    b
+}
+
+/// `(device, inode)` of the file at `path`.
+pub fn ident(path: &std::path::Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// How many of this process's descriptors are open on the file whose (device, inode) is `ident`.
+pub fn descriptors_on(ident: (u64, u64)) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::metadata(e.ok()?.path()).ok())
+        .filter(|m| (m.dev(), m.ino()) == ident)
+        .count()
 }
