@@ -17,7 +17,8 @@ use bufpool::storage::{FaultConfig, FaultyStorage, Storage};
 use bufpool_btree::REGION_MIN;
 
 use crate::common::hooked::{Hooked, Hooks};
-use crate::header_rewrite_power_loss::{is_header_write, keys, open, put_len as put};
+use crate::common::put_ids as keys;
+use crate::header_rewrite_power_loss::{is_header_write, open, put_len as put};
 
 /// Opens `image` (what a power loss left) and checks that every record of `committed` is in it.
 fn opens_with(image: Vec<u8>, capacity: Option<u64>, committed: std::ops::Range<u32>, what: &str) {

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
 use bufpool::BufferPool;
-use bufpool_btree::{Op, OwnedOp, Tree, TreeWal, REGION_MIN};
-use common::{key, value};
+use bufpool_btree::{Op, Tree, TreeWal, REGION_MIN};
+use common::{key, put_ids as keys, value};
 
 use crate::common;
 use crate::common::hooked::{Hooked, Hooks};
@@ -79,21 +79,6 @@ pub(crate) fn put_len(wal: &TreeWal, i: u32, len: usize) -> u64 {
         val: &vec![i as u8; len],
     }])
     .unwrap()
-}
-
-/// The `i` of every put the log holds, in log order.
-pub(crate) fn keys(wal: &TreeWal) -> Vec<u32> {
-    let mut out = Vec::new();
-    wal.scan(|_, ops| {
-        for op in ops {
-            if let OwnedOp::Put(_, k, _) = op {
-                out.push(std::str::from_utf8(&k[3..]).unwrap().parse().unwrap());
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
-    out
 }
 
 pub(crate) fn open(dev: impl Storage, capacity: Option<u64>) -> bufpool_btree::Result<Arc<TreeWal>> {

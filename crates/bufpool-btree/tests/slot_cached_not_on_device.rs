@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op as IoOp, Storage};
-use bufpool_btree::{Op, OwnedOp, TreeWal, REGION_MIN};
+use bufpool_btree::{Op, TreeWal, REGION_MIN};
 
 use crate::common::hooked::{Hooked, Hooks};
+use crate::common::put_ids as puts;
 
 /// Where the block layout puts the second header slot (`wal.rs`' module docs, "The block layout").
 const SLOT_1: u64 = 4096;
@@ -56,21 +57,6 @@ impl Hooks for Device {
         }
         Ok(())
     }
-}
-
-/// The keys' numbers of every `Put` the log holds, in order.
-fn puts(wal: &TreeWal) -> Vec<u32> {
-    let mut got = Vec::new();
-    wal.scan(|_, ops| {
-        for op in ops {
-            if let OwnedOp::Put(_, k, _) = op {
-                got.push(std::str::from_utf8(&k[3..]).unwrap().parse::<u32>().unwrap());
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
-    got
 }
 
 #[test]

@@ -302,6 +302,21 @@ pub fn assert_committed_keys(tree: &Tree, what: &str) {
     }
 }
 
+/// The `i` of every put of a key `key{i:05}` the log holds, in log order (the header tests' records).
+pub fn put_ids(wal: &TreeWal) -> Vec<u32> {
+    let mut out = Vec::new();
+    wal.scan(|_, ops| {
+        for op in ops {
+            if let OwnedOp::Put(_, k, _) = op {
+                out.push(std::str::from_utf8(&k[3..]).unwrap().parse().unwrap());
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
 /// Every record's end in `wal`, from the log's start.
 pub fn record_ends(wal: &TreeWal) -> Vec<u64> {
     let mut ends = Vec::new();

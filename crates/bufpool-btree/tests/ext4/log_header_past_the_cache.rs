@@ -20,7 +20,7 @@ use std::path::Path;
 use std::process::Command;
 
 use bufpool::storage::{read_past_cache, AlignedBuf};
-use bufpool_btree::{Op, OwnedOp, TreeWal};
+use bufpool_btree::{Op, TreeWal};
 
 use crate::ext4::Ext4;
 
@@ -144,16 +144,7 @@ fn an_open_trusts_the_header_slot_the_device_holds_not_the_page_caches() {
     fs.mount().unwrap();
     let wal = TreeWal::open(&path)
         .unwrap_or_else(|e| panic!("header block {} garbled: the log does not open: {e}", written[0]));
-    let mut got = Vec::new();
-    wal.scan(|_, ops| {
-        for op in ops {
-            if let OwnedOp::Put(_, k, _) = op {
-                got.push(std::str::from_utf8(&k[3..]).unwrap().parse::<u32>().unwrap());
-            }
-        }
-        Ok(())
-    })
-    .unwrap();
+    let got = crate::common::put_ids(&wal);
     let lost: Vec<u32> = (100..120).filter(|k| !got.contains(k)).collect();
     assert!(
         lost.is_empty(),
