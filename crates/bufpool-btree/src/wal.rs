@@ -632,16 +632,18 @@ fn restore_slot(dev: &Device, at: u64, old: &[u8]) {
 /// by a torn write of a new log's header), for [`restore_slot`].
 fn read_slot(dev: &Device, at: u64) -> io::Result<[u8; SLOT_LEN]> {
     let mut b = [0u8; SLOT_LEN];
-    read_zeros_past_end(dev, at, &mut b)?;
+    read_zeros_past_end(dev, at, &mut b, false)?;
     Ok(b)
 }
 
-/// Fills `b` from byte `at` of `dev`, zeros past the device's end.
-fn read_zeros_past_end(dev: &Device, at: u64, b: &mut [u8]) -> io::Result<()> {
+/// Fills `b` from byte `at` of `dev`, zeros past the device's end; with `past_cache`, what the device holds, past
+/// the page cache ([`Device::read_device_at`]: the header region at an open, R46-10 in RELIABILITY.md).
+fn read_zeros_past_end(dev: &Device, at: u64, b: &mut [u8], past_cache: bool) -> io::Result<()> {
     let mut r = DeviceReader {
         dev,
         pos: at,
         limit: at + b.len() as u64,
+        past_cache,
     };
     let mut got = 0;
     while got < b.len() {
@@ -1559,38 +1561,18 @@ impl Device {
             dev: self,
             pos: off,
             limit: u64::MAX,
+            past_cache: false,
         };
         reader.read_exact(buf)
     }
 
-    /// Fills `buf` from byte `off` with what the device holds, past the page cache ([`Storage::read_device_at`],
-    /// [`bufpool::storage::read_past_cache`]): the header region at an open (R46-10 in RELIABILITY.md). Zeros past
-    /// the device's end; a read that returns nothing before it is tried again as [`DeviceReader`] does.
-    fn read_device_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
-        let mut got = 0;
-        let mut retries = 0;
-        while got < buf.len() {
-            let at = off + got as u64;
-            let n = match self {
-                Device::File(f) => bufpool::storage::read_past_cache(f, &mut buf[got..], at)?,
-                Device::Storage(s) => guarded("Storage::read_device_at", || s.read_device_at(&mut buf[got..], at))?,
-            };
-            if n == 0 {
-                if at >= self.len()? {
-                    break;
-                }
-                if retries == SHORT_READ_RETRIES {
-                    return Err(io::Error::other(format!(
-                        "reads of the device at byte {at} returned nothing {} times before the end of the log",
-                        retries + 1
-                    )));
-                }
-                retries += 1;
-            }
-            got += n;
+    /// What the device holds, past the page cache ([`Storage::read_device_at`],
+    /// [`bufpool::storage::read_past_cache`]).
+    fn read_device_at(&self, buf: &mut [u8], off: u64) -> io::Result<usize> {
+        match self {
+            Device::File(f) => bufpool::storage::read_past_cache(f, buf, off),
+            Device::Storage(s) => guarded("Storage::read_device_at", || s.read_device_at(buf, off)),
         }
-        buf[got..].fill(0);
-        Ok(())
     }
 
     fn write_all_at(&self, buf: &[u8], off: u64) -> io::Result<()> {
@@ -1662,6 +1644,8 @@ struct DeviceReader<'d> {
     dev: &'d Device,
     pos: u64,
     limit: u64,
+    /// Reads what the device holds, past the page cache ([`Device::read_device_at`]), not through it.
+    past_cache: bool,
 }
 
 impl Read for DeviceReader<'_> {
@@ -1670,7 +1654,11 @@ impl Read for DeviceReader<'_> {
         if room == 0 {
             return Ok(0);
         }
-        let mut n = self.dev.read_at(&mut buf[..room], self.pos)?;
+        let read = |buf: &mut [u8], pos| match self.past_cache {
+            true => self.dev.read_device_at(buf, pos),
+            false => self.dev.read_at(buf, pos),
+        };
+        let mut n = read(&mut buf[..room], self.pos)?;
         let mut retries = 0;
         while n == 0 && self.pos < self.dev.len()? {
             if retries == SHORT_READ_RETRIES {
@@ -1681,7 +1669,7 @@ impl Read for DeviceReader<'_> {
                 )));
             }
             retries += 1;
-            n = self.dev.read_at(&mut buf[..room], self.pos)?;
+            n = read(&mut buf[..room], self.pos)?;
         }
         self.pos += n as u64;
         Ok(n)
@@ -2486,8 +2474,7 @@ impl TreeWal {
         // records. Read from the device, the slot in force is durable, and so the slot not in force, which the
         // open writes, is never the only one.
         let mut region = vec![0u8; len.min(LOG_HDR) as usize];
-        dev.read_device_exact_at(&mut region, 0)
-            .map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
+        read_zeros_past_end(&dev, 0, &mut region, true).map_err(|e| log_err(name, "read header", e, AT_OPEN))?;
         for at in SLOT_AT {
             if at + SLOT_LEN as u64 > len {
                 continue;
@@ -2817,7 +2804,7 @@ impl TreeWal {
                 _ => SLOT_LEN,
             };
             let mut old = vec![0u8; len];
-            read_zeros_past_end(&io.dev, at, &mut old)?;
+            read_zeros_past_end(&io.dev, at, &mut old, false)?;
             let mut new = vec![0u8; len];
             new[..SLOT_LEN].copy_from_slice(&io.header(self.id, io.start, io.seq + 1).encode());
             io.dev
@@ -2958,6 +2945,7 @@ impl TreeWal {
                 dev: &dev,
                 pos: at,
                 limit,
+                past_cache: false,
             },
         );
         let mut buf = Vec::new();
@@ -3628,6 +3616,7 @@ impl TreeWal {
                 dev: &io.dev,
                 pos: io.offset(redo),
                 limit: io.region_end(),
+                past_cache: false,
             };
             read_record(&mut r, self.name(), redo, &mut Vec::new())?.is_some()
         };
