@@ -768,33 +768,47 @@ impl ScanStarts {
     }
 }
 
-/// Slots of a worker's [`NearHints`] (2 MiB, allocated on its first note), in sets of [`NEAR_HINT_WAYS`].
-const NEAR_HINT_SLOTS: usize = 1 << 16;
+/// Slots of a worker's [`NearHints`] (8 MiB, allocated on its first note), in sets of [`NEAR_HINT_WAYS`]: at 4
+/// warehouses TPC-C's hot neighbourhoods are about 100,000 of STOCK, 30,000 of CUSTOMER and 12,500 of ITEM
+/// ([`near_bits`]), and a table of 2^18 slots keeps nearly all of them (session 47; 2^16 until then, which kept
+/// fewer than the hot ones even at 8 keys a neighbourhood: about 3 descents a transaction against 1.5 now, in a
+/// long run's steady state).
+const NEAR_HINT_SLOTS: usize = 1 << 18;
 /// Slots of a [`NearHints`] set: a neighbourhood may sit in any of them (64 bytes, a cache line).
 const NEAR_HINT_WAYS: usize = 2;
 /// Sets of a worker's [`NearHints`].
 const NEAR_HINT_SETS: usize = NEAR_HINT_SLOTS / NEAR_HINT_WAYS;
 const _: () = assert!(NEAR_HINT_SETS.is_power_of_two());
-/// Keys that differ only in these low bits of their last byte share a [`NearHints`] slot: 8 neighbours, such as
-/// 8 consecutive ITEM rows, or STOCK rows of one warehouse (a leaf holds about 40 ITEM rows, 12 STOCK rows).
-const NEAR_BITS: u32 = 3;
+/// Keys of `t` that differ only in these low bits of their last byte share a [`NearHints`] slot: 8 neighbours,
+/// such as 8 consecutive ITEM rows (a leaf holds about 40); 4 of STOCK and CUSTOMER, whose leaves hold about 12
+/// and 5.5 rows: a neighbourhood of 8 of them spans two leaves too often, and each read of the leaf not noted
+/// costs a wasted probe and a descent (session 47: 3 bits for every table until then, when a table of 2^16 slots
+/// could not hold twice the neighbourhoods).
+fn near_bits(t: Table) -> u32 {
+    match t {
+        Table::Stock | Table::Customer => 2,
+        _ => 3,
+    }
+}
 
-/// Per neighbourhood of keys of a table (keys that differ only in the low [`NEAR_BITS`] bits of their last byte),
+/// Per neighbourhood of keys of a table (keys that differ only in the low [`near_bits`] bits of their last byte),
 /// the leaf that answered this worker's last read of one of them, kept across transactions: a read of any key of
 /// the neighbourhood, single ([`Tree::get_at_hint`]) or in a batch ([`Tree::get_many_at_hints`]), tries that
 /// leaf first: one probe of the leaf instead of a descent from the root, if it still covers the key (a hint is
 /// checked, never trusted: any other page costs one wasted probe, then the descent). New-Order's ITEM and STOCK
 /// batches are most of what this saves: their keys are drawn by NURand, so a worker meets the hot items'
 /// neighbourhoods again and again (about 9 in 10 ITEM and 7 in 10 STOCK keys of a long run find their leaf
-/// here, counted in a run of 150,000 New-Orders as a simulation of the draws predicted); a table of exact keys would hold half as many (a leaf's other keys
-/// answer too). Also the DISTRICT rows (two leaves under a root at 4 warehouses) and CUSTOMER rows of single
+/// here, counted in a run of 150,000 New-Orders as a simulation of the draws predicted; 95 in 100 and 92 in 100
+/// with session 47's table and STOCK neighbourhoods, transactions 50,001-200,000 of a seeded run at 4 warehouses);
+/// a table of exact keys would hold half as many (a leaf's other keys answer too). Also the DISTRICT rows (two leaves under a root at 4 warehouses) and CUSTOMER rows of single
 /// reads. 2-way set-associative: a mix of the neighbourhood's hash ([`near_hash`]) picks a set of two slots
 /// ([`NearSet`]), the hash kept in the slot to recognise it; the set's first slot is the one used last, and a
 /// new neighbourhood takes the place of the other (least recently used).
 ///
 /// (Until session 23 it held 1,024 exact keys of single reads only, `ReadHints`; the batches descended from the
 /// root for every key. Until session 25 it was direct-mapped: two hot neighbourhoods of one slot evicted each
-/// other, about 1 in 10 ITEM and STOCK keys more missed.)
+/// other, about 1 in 10 ITEM and STOCK keys more missed. Until session 47 it had 2^16 slots, and every table's
+/// neighbourhoods were of 8 keys: [`NEAR_HINT_SLOTS`], [`near_bits`].)
 #[derive(Default)]
 struct NearHints(Vec<NearSet>);
 
@@ -804,11 +818,11 @@ struct NearHints(Vec<NearSet>);
 struct NearSet([(u64, LeafHint); NEAR_HINT_WAYS]);
 const _: () = assert!(std::mem::size_of::<NearSet>() == 64);
 
-/// [`key_hash`] of `t` and `key` with the low [`NEAR_BITS`] bits of its last byte dropped: the same for the
+/// [`key_hash`] of `t` and `key` with the low [`near_bits`] bits of its last byte dropped: the same for the
 /// keys of one [`NearHints`] neighbourhood.
 fn near_hash(t: Table, key: &[u8]) -> u64 {
     match key.split_last() {
-        Some((&last, head)) => (key_hash(t, head) ^ u64::from(last >> NEAR_BITS)).wrapping_mul(0x0100_0000_01b3),
+        Some((&last, head)) => (key_hash(t, head) ^ u64::from(last >> near_bits(t))).wrapping_mul(0x0100_0000_01b3),
         None => key_hash(t, key),
     }
 }
@@ -2420,7 +2434,8 @@ mod tests {
         assert_eq!(read(&mut set, &k(2001)), Some(vec![1u8; 100]));
         assert_eq!(remembered(&mut set, &a), covering(&a));
         assert_eq!(read(&mut set, &b), Some(vec![3000u32 as u8; 100]));
-        // A key none of whose neighbours ("s000000" to "s000007") was read has no remembered leaf; a missing key is read as missing, from its leaf too.
+        // A key none of whose neighbours ("s000004" to "s000007": STOCK's neighbourhoods are of 4 keys) was read
+        // has no remembered leaf; a missing key is read as missing, from its leaf too.
         assert_eq!(remembered(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
         assert_eq!(read(&mut set, &k(5)), None);
@@ -2449,7 +2464,7 @@ mod tests {
         }
     }
 
-    /// Keys of one [`NearHints`] neighbourhood (differing only in the low [`NEAR_BITS`] bits of their last byte)
+    /// Keys of one [`NearHints`] neighbourhood (differing only in the low [`near_bits`] bits of their last byte)
     /// share their [`near_hash`], and TPC-C's STOCK and ITEM neighbourhoods of 4 warehouses (and the same key of
     /// two tables) do not share one; no two of those keys share a [`key_hash`].
     #[test]
@@ -2463,7 +2478,7 @@ mod tests {
             .chain((1..=100_000u32).map(|i| (Table::Stock, item_key(i).to_vec())));
         for (t, k) in keys {
             let (head, last) = (&k[..k.len() - 1], k[k.len() - 1]);
-            let first = [head, &[last & !((1 << NEAR_BITS) - 1)]].concat();
+            let first = [head, &[last & !((1 << near_bits(t)) - 1)]].concat();
             let n = near_hash(t, &k);
             assert_eq!(n, near_hash(t, &first), "{t:?} {k:?}");
             let other = near.entry(n).or_insert_with(|| (t, first.clone()));
@@ -2595,7 +2610,8 @@ mod tests {
     #[test]
     fn a_batch_reads_each_key_from_the_leaf_of_the_workers_last_read_of_a_key_near_it() {
         let dir = tempfile::tempdir().unwrap();
-        // Keys whose last byte is a digit: "..0" to "..7" are one neighbourhood, "..8" and "..9" the next.
+        // Keys whose last byte is a digit: "..0" to "..3" are one neighbourhood of STOCK's (`near_bits`), "..4"
+        // to "..7" the next.
         let e = stock_rows(dir.path(), 2);
         let (k, tree) = (stock_name, e.tree(Table::Stock));
         let covering = |key: &[u8]| covering_leaf(tree, key);
@@ -2628,8 +2644,8 @@ mod tests {
             "a descent (the root once, then each key's leaf): {cold} page reads"
         );
         // Their neighbours (never read themselves) in a later transaction: a page read each, from a's and b's leaves.
-        let (rows, warm) = batch(&mut set, &[k(a + 2), k(b + 4), k(a + 5)]);
-        assert_eq!(rows, [row(a + 2), row(b + 4), None]);
+        let (rows, warm) = batch(&mut set, &[k(a + 2), k(b + 2), k(a + 3)]);
+        assert_eq!(rows, [row(a + 2), row(b + 2), None]);
         assert_eq!(warm, 3, "each key from its neighbourhood's leaf, without a descent");
         let remembered = |set: &mut WriteSet, key: &[u8]| set.remembered.get(Table::Stock, key).page();
         assert_eq!(remembered(&mut set, &k(a + 1)), covering(&k(a + 2)));

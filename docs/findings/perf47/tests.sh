@@ -1,0 +1,7 @@
+#!/bin/bash
+# perf47: the debug test runs before the report, each under /work/heavy; fmt and clippy.
+cd /work/wt/perf47; export CARGO_TARGET_DIR=/work/tgt-perf47
+date -u; /work/heavy cargo test -p bufpool-cli --no-fail-fast 2>&1 | grep -E "^test result|Running|FAILED|panicked|failed|error" 
+date -u; /work/heavy cargo test -p bufpool-btree --no-fail-fast 2>&1 | grep -E "^test result|Running|FAILED|panicked|failed|error"
+date -u; cargo fmt --all --check && echo fmt clean
+/work/heavy cargo clippy --workspace --all-targets -- -D warnings 2>&1 | tail -3; date -u
