@@ -406,7 +406,8 @@ pub mod hooked;
 /// `<file>.bpmeta` beside it): the record's writes are readable at once and durable only once synced, as the
 /// sidecar's are, and a power loss of it (`FaultyStorage::crash`) keeps what was synced. A data storage
 /// `Hooked::new(pages, Sidecar(record))` is bound (its pages stamped with the record's identity, which the
-/// tree's log then names), as a data file opened by path is.
+/// tree's log then names), as a data file opened by path is. Every call on the pages goes to the storage below
+/// as it is, batches included (`FaultyStorage::submit`'s own short transfers).
 pub struct Sidecar(pub Arc<bufpool::storage::FaultyStorage>);
 
 impl bufpool::storage::RecordStore for Sidecar {
@@ -428,6 +429,9 @@ impl bufpool::storage::RecordStore for Sidecar {
 }
 
 impl hooked::Hooks for Sidecar {
+    fn submit(&self, below: &dyn bufpool::storage::Storage, batch: &mut [bufpool::storage::IoRequest<'_>]) {
+        below.submit(batch)
+    }
     fn record_store<'a>(
         &'a self,
         _: &'a dyn bufpool::storage::Storage,
