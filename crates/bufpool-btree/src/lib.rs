@@ -69,7 +69,11 @@
 //! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,
 //!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes); a
 //!   structure change is one atomic record of full images, but for a leaf split's leaf and the parent that takes
-//!   its separator, logged as the ops done to them (`SPLIT`, `INNER`; the same full-page-write rule).
+//!   its separator, logged as the ops done to them (`SPLIT`, `INNER`; the same full-page-write rule). So a page
+//!   must not be written for a latch that changed nothing: every write latch is a clean guard
+//!   ([`bufpool::BufferPool::write_clean`]), node changes borrow the page mutably only to change it, and a structure
+//!   change that fails puts its pages back clean ([`bufpool::WriteGuard::restore`]); else a power loss that tears
+//!   that write leaves a page no record rebuilds (R46-O40 in RELIABILITY.md).
 //!   LSN = byte position; a page's LSN is the end of its
 //!   last record. The log is the pool's [`bufpool::Wal`]: no page is written before its record is durable.
 //!   [`Tree::commit`] is a group commit: concurrent committers share one fsync. Its header names the record

@@ -104,6 +104,7 @@
 //!   it, and otherwise gives some answer, never a panic.
 
 use std::cmp::Ordering;
+use std::ops::DerefMut;
 
 /// A freed page (on the tree's free list).
 pub const KIND_DEAD: u8 = 0;
@@ -1036,7 +1037,11 @@ pub fn fits<'e>(
 }
 
 /// Leaf: insert or replace `key`. `Ok(false)` if it does not fit (page unchanged).
-pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
+///
+/// The page is borrowed mutably only once the put is known to change it: a page that the put leaves unchanged
+/// (it does not fit) is only read, so a clean write guard (`bufpool::BufferPool::write_clean`) stays clean
+/// (R46-O40 in RELIABILITY.md). The same holds for [`leaf_upsert_after`] and [`leaf_delete`].
+pub fn leaf_upsert<P: DerefMut<Target = [u8]>>(b: &mut P, key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
     leaf_upsert_after(b, key, val, None).map(|put| put.is_some())
 }
 
@@ -1048,8 +1053,8 @@ pub fn leaf_upsert(b: &mut [u8], key: &[u8], val: &[u8]) -> Result<bool, Malform
 /// (no slot, or a key below it: any guess is correct) the whole leaf is searched. The slot `key` went to and
 /// whether the put removed bytes from the leaf (it replaced a longer value: [`Node::entry_bytes`] went down),
 /// `Ok(None)` if it does not fit (page unchanged).
-pub fn leaf_upsert_after(
-    b: &mut [u8],
+pub fn leaf_upsert_after<P: DerefMut<Target = [u8]>>(
+    b: &mut P,
     key: &[u8],
     val: &[u8],
     after: Option<usize>,
@@ -1096,12 +1101,14 @@ pub fn leaf_upsert_after(
             debug_assert!(ok, "space was checked");
             Ok(ok.then_some((i, shrank)))
         }
+        // `insert_at`'s own room check, made here on the page as read (see `leaf_upsert`).
+        Err(_) if n.free_bytes() < entry_size(KIND_LEAF, key, val) => Ok(None),
         Err(i) => Ok(insert_at(b, i, key, val)?.then_some((i, false))),
     }
 }
 
-/// Leaf: remove `key`. `Ok(false)` if absent.
-pub fn leaf_delete(b: &mut [u8], key: &[u8]) -> Result<bool, Malformed> {
+/// Leaf: remove `key`. `Ok(false)` if absent (the page only read: see [`leaf_upsert`]).
+pub fn leaf_delete<P: DerefMut<Target = [u8]>>(b: &mut P, key: &[u8]) -> Result<bool, Malformed> {
     let n = Node::parse(b).ok_or(Malformed)?;
     if !n.is_leaf() {
         return Err(Malformed);

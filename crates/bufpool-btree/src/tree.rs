@@ -125,7 +125,9 @@ struct Growth {
 /// `Held`, which copies the page first; unless [`Held::logged`] is called (by `Tree::log_images`, once the
 /// change's record is appended and the page stamped), dropping a `Held` writes the copy back before the latch
 /// is released, and a page the change added to the end of the file is handed back to the pool. So a structure
-/// change that returns early, by `?` or otherwise, leaves every page as it was: same bytes, same LSN. The meta
+/// change that returns early, by `?` or otherwise, leaves every page as it was: same bytes, same LSN, and clean if it
+/// was clean (`WriteGuard::restore`: a page written with no logged change since the last checkpoint has no image in
+/// the log to rebuild it from if the write is torn; R46-O40 in RELIABILITY.md). The meta
 /// page is held the same way, and is dropped last (it was latched first), so no other structure change sees a
 /// page before it is restored.
 struct Held<'p> {
@@ -196,8 +198,12 @@ impl Drop for Held<'_> {
             // `new_page` (under the meta latch, which we still hold) finds it. If this fails, the page stays a
             // zeroed page past the tree's end: a page leaked, nothing changed.
             let _ = self.pool.free_page(page);
-        } else if g.len() == self.before.len() {
-            g.copy_from_slice(&self.before);
+        } else {
+            // The copy back leaves the page clean if it was clean before the change (and nothing if the change
+            // had not touched it yet): a page the tree latched for a change that was not logged is not written
+            // for it, since a write of a page with no change since the last checkpoint has no image in the log
+            // to rebuild it from if a power loss tears it (R46-O40). `before` is this guard's length.
+            let _ = g.restore(&self.before);
         }
     }
 }
@@ -948,6 +954,12 @@ impl Tree {
         if matches!(op, OwnedOp::Image(..)) {
             growth.zeroed.remove(&no);
         }
+        // Not a clean guard: replay makes every page it meets dirty, applied or not, so the next checkpoint writes
+        // it again before it cuts the log. After a failed fsync the copy a read returns (the OS page cache) may not
+        // be on the device: a reopen in the same process (or after a restart, the cache being the kernel's) finds a
+        // page newer than its records, skips them, and with the page left clean a checkpoint cut the log that held
+        // its images while the device held an older copy (R47-30 in RELIABILITY.md). A page replay meets has a
+        // full image after the redo point (its first change after it), so this write of it is one the log covers.
         let mut g = match self.pool.write(self.pid(no)) {
             Ok(g) => g,
             // A page torn by a crash mid-write fails its checksum. Its first change after the redo point was
@@ -1654,7 +1666,7 @@ impl Tree {
         if let Some(no) = self.own_leaf(hint) {
             // A hint is only a guess: a page that cannot be latched now (beyond the file after a failed
             // extension, an I/O error) is left to the descent, which reports what it meets.
-            if let Ok(g) = self.pool.write(self.pid(no)) {
+            if let Ok(g) = self.pool.write_clean(self.pid(no)) {
                 if self.latched_leaf_covers(no, &g, key)? {
                     return Ok((no, g));
                 }
@@ -1666,7 +1678,7 @@ impl Tree {
             // optimistic probe of it first cost a third of the descent, of 2.4 K instructions in TPC-C, and decided
             // nothing).
             let (no, _, _, _) = self.descend_path(key, None, true)?;
-            let g = self.pool.write(self.pid(no))?;
+            let g = self.pool.write_clean(self.pid(no))?;
             if self.latched_leaf_covers(no, &g, key)? {
                 return Ok((no, g));
             }
@@ -1833,7 +1845,7 @@ impl Tree {
         if head == NO_PAGE {
             return Ok(Held::new_in_file(&self.pool, self.pool.new_page(self.file)?));
         }
-        let g = Held::new(&self.pool, self.pool.write(self.pid(head))?);
+        let g = Held::new(&self.pool, self.pool.write_clean(self.pid(head))?);
         if !Node::is_dead(&g) {
             return Err(self.corrupt(head, "free-list page is not free"));
         }
@@ -1844,7 +1856,7 @@ impl Tree {
 
     /// Latches `no` for a structure change (see [`Held`]).
     fn hold(&self, no: PageNo) -> Result<Held<'_>> {
-        Ok(Held::new(&self.pool, self.pool.write(self.pid(no))?))
+        Ok(Held::new(&self.pool, self.pool.write_clean(self.pid(no))?))
     }
 
     /// Puts a node's page on the free list (the caller has unlinked it and holds its latch).
@@ -1919,7 +1931,7 @@ impl Tree {
         let Some(leaf) = guards.last_mut() else {
             return Err(Error::Invariant("empty path".into()));
         };
-        if node::leaf_upsert(leaf, key, val).map_err(|_| self.corrupt(leaf_no, "leaf"))? {
+        if node::leaf_upsert(&mut **leaf, key, val).map_err(|_| self.corrupt(leaf_no, "leaf"))? {
             if covered {
                 // It may have replaced a longer value (a rare path: conservatively).
                 self.note_shrink();
@@ -2509,7 +2521,7 @@ impl Tree {
     /// earlier write or fsync failed refuses it ([`bufpool::Error::FileFailed`]; reads still work), so check such
     /// a tree after reopening it (R39-O1 in RELIABILITY.md).
     pub fn check(&self) -> Result<TreeStats> {
-        let meta = self.pool.write(self.pid(META))?;
+        let meta = self.pool.write_clean(self.pid(META))?;
         let root = meta_u32(&meta, M_ROOT);
         if root != self.root.load(Ordering::Acquire) {
             return Err(Error::Invariant("cached root differs from the meta page".into()));

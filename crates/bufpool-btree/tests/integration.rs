@@ -41,6 +41,7 @@ mod get_many_runs_concurrent;
 mod header_rewrite_power_loss;
 mod hint_scan_concurrent;
 mod inner_children;
+mod latch_without_change;
 mod legacy_upgrade_failed_sync;
 mod log_bound_racing_writeout;
 mod log_cut_point;

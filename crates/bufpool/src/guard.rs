@@ -144,7 +144,7 @@ impl<'a> ReadGuard<'a> {
         }
         match self.into_frame().try_upgrade() {
             // The shared latch became the exclusive one: the WriteGuard now owns it (and notes it anew).
-            Ok(frame) => Ok(WriteGuard::new(frame, page)),
+            Ok(frame) => Ok(WriteGuard::new(frame, page, pool.core.clean_write_guards)),
             Err(frame) => Err(ReadGuard::new(frame, page)),
         }
     }
@@ -178,9 +178,9 @@ impl fmt::Debug for ReadGuard<'_> {
 }
 
 /// An exclusive latch on a page. Taking it marks the page dirty: it will be written before its frame is reused.
-/// With [`crate::Builder::clean_write_guards`] the page becomes dirty only at its first change through this guard
-/// (the first mutable access to its bytes, `DerefMut`, or [`WriteGuard::set_lsn`]), so a guard that only reads
-/// leaves a clean page clean. (A page from [`crate::BufferPool::new_page`] is dirty from the start either way.)
+/// A *clean* guard ([`crate::BufferPool::write_clean`], or every guard with [`crate::Builder::clean_write_guards`])
+/// marks the page dirty only at its first change through it (the first mutable access to its bytes, `DerefMut`, or
+/// [`WriteGuard::set_lsn`]), so a guard that only reads leaves a clean page clean. (A page from [`crate::BufferPool::new_page`] is dirty from the start either way.)
 ///
 /// Not `Send`: the latch belongs to the thread that took it (the pool records it, so that thread asking for the
 /// page again, or flushing it, gets [`crate::Error::HeldByCaller`] instead of waiting for ever).
@@ -205,27 +205,31 @@ pub struct WriteGuard<'a> {
     page: PageId,
     /// This guard has marked the page dirty (its first change): later changes skip the flag's atomic swap.
     dirtied: bool,
+    /// The page was clean when this guard marked it dirty, and its LSN has not been set through this guard:
+    /// [`WriteGuard::restore`] may mark it clean again.
+    made_dirty: bool,
 }
 
 impl<'a> WriteGuard<'a> {
-    /// Wraps the exclusive latch `frame`, which holds `page`, for the calling thread.
+    /// Wraps the exclusive latch `frame`, which holds `page`, for the calling thread. `clean`: the page becomes
+    /// dirty at the guard's first change, not now ([`crate::BufferPool::write_clean`]).
     #[inline]
     #[cfg_attr(debug_assertions, track_caller)]
-    pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId) -> WriteGuard<'a> {
+    pub(crate) fn new(frame: ExclusiveFrame<'a>, page: PageId, clean: bool) -> WriteGuard<'a> {
         frame.pool().note_guard_taken(frame.header(), true);
         frame
             .header()
             .owner
             .store(crate::sync::thread_token(), std::sync::atomic::Ordering::Relaxed);
-        // Without `Builder::clean_write_guards`, taking the guard is the change.
-        let dirtied = !frame.pool().core.clean_write_guards;
-        if dirtied {
-            frame.pool().mark_dirty(frame.header());
-        }
+        // Unless the guard is clean (`Builder::clean_write_guards`, `BufferPool::write_clean`), taking it is the
+        // change.
+        let dirtied = !clean;
+        let made_dirty = dirtied && frame.pool().mark_dirty(frame.header());
         WriteGuard {
             frame: ManuallyDrop::new(frame),
             page,
             dirtied,
+            made_dirty,
         }
     }
 
@@ -248,7 +252,7 @@ impl<'a> WriteGuard<'a> {
     #[inline]
     fn dirty(&mut self) {
         if !self.dirtied {
-            self.frame.pool().mark_dirty(self.frame.header());
+            self.made_dirty = self.frame.pool().mark_dirty(self.frame.header());
             self.dirtied = true;
         }
     }
@@ -267,8 +271,42 @@ impl<'a> WriteGuard<'a> {
     /// write the page before `wal.flush_to(lsn)` has returned. Marks the page dirty.
     pub fn set_lsn(&mut self, lsn: Lsn) {
         self.dirty();
+        // The LSN is not part of what `restore` puts back: the page stays dirty.
+        self.made_dirty = false;
         self.frame.page_mut()[OFF_LSN..OFF_LSN + 8].copy_from_slice(&lsn.to_le_bytes());
         self.frame.header().lsn.store(lsn, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Undoes this guard's changes to the page: copies `before` over the user region, and if the page was clean
+    /// when this guard first changed it (and its LSN was not set through this guard), marks it clean again, so the
+    /// pool writes nothing for this latch. Copies nothing if the region already holds `before` (a clean guard,
+    /// [`crate::BufferPool::write_clean`], then stays clean).
+    ///
+    /// For an engine that copies a page before a change and puts the copy back when the change fails before it
+    /// is logged (`bufpool-btree`'s structure changes): left dirty, the page would be written with no change
+    /// since the last checkpoint, which a log of full-page images cannot rebuild if that write is torn (R46-O40 in
+    /// RELIABILITY.md). `before` must be the user region as this guard found it (the caller's copy, made under this
+    /// latch): the pool does not keep one, and a page marked clean whose bytes differ from its stored image loses
+    /// the difference at its eviction.
+    ///
+    /// [`crate::Error::InvalidAccess`] (nothing changed) if `before` is not as long as the user region.
+    pub fn restore(&mut self, before: &[u8]) -> crate::Result<()> {
+        let region = &self.frame.page()[PAGE_HEADER_SIZE..];
+        if before.len() != region.len() {
+            return Err(crate::Error::InvalidAccess {
+                offset: 0,
+                len: before.len(),
+            });
+        }
+        if region != before {
+            self.frame.page_mut()[PAGE_HEADER_SIZE..].copy_from_slice(before);
+        }
+        if self.made_dirty {
+            self.frame.pool().mark_clean(self.frame.header());
+            self.made_dirty = false;
+            self.dirtied = false;
+        }
+        Ok(())
     }
 
     /// Turns the exclusive latch into a shared one without letting another writer in between.

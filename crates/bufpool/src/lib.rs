@@ -11,8 +11,9 @@
 //! - **Frames** are one aligned allocation made at build time. Each frame has a state word holding a latch and a
 //!   version; the page table maps pages to frames without locks on lookups.
 //! - **Guards** are the only way to reach page bytes: [`ReadGuard`] (shared latch), [`WriteGuard`] (exclusive
-//!   latch; taking it marks the page dirty, or, with [`Builder::clean_write_guards`], its first change does, so a
-//!   guard that only reads costs no write-back), and [`BufferPool::read_optimistic`], which runs a closure over a
+//!   latch; taking it marks the page dirty, or, for a clean guard ([`BufferPool::write_clean`], or every guard with
+//!   [`Builder::clean_write_guards`]), its first change does, so a guard that only reads costs no write-back, and
+//!   [`WriteGuard::restore`] undoes a change the log never saw, clean again), and [`BufferPool::read_optimistic`], which runs a closure over a
 //!   [`PageView`] without latching and re-runs it if a writer intervened. A latched page is pinned: it is never evicted.
 //!   Guards deref to the page's *user region*: the page minus a 24-byte header the pool owns. A read guard
 //!   whose holder decides to change the page can become a write guard without letting another writer in

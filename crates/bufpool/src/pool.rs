@@ -536,7 +536,8 @@ impl Builder {
     /// page clean, so inspecting a page under an exclusive latch costs no write-back. Off by default: then taking
     /// a write guard marks the page dirty at once, as it always did, which code written against that contract
     /// relies on (the outside review's test of a failed `close_file`, `tests/review_findings.rs`, takes a write
-    /// guard to dirty a page without touching its bytes). With it on, a page becomes dirty at its guard's first
+    /// guard to dirty a page without touching its bytes); [`BufferPool::write_clean`] takes a clean guard for one
+    /// call whatever this says. With it on, a page becomes dirty at its guard's first
     /// change; checkpoints and flushes still cover every change made under a guard held when they start (they
     /// wait for exclusively latched pages). [`BufferPool::new_page`] pages are dirty from the start either way.
     pub fn clean_write_guards(mut self, on: bool) -> Self {
@@ -1337,6 +1338,25 @@ impl BufferPool {
     /// not resident, before a frame is taken for it, so a full pool or a failed policy does not change that answer.
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
+        self.write_in(page, self.core.clean_write_guards)
+    }
+
+    /// As [`BufferPool::write`], but the guard is clean whatever [`Builder::clean_write_guards`] says: the page
+    /// becomes dirty at the guard's first change (mutable access or `set_lsn`), and a guard dropped without one
+    /// leaves a clean page clean, so the pool never writes it for this latch.
+    ///
+    /// For an engine whose log holds a full image of a page at its first change after a checkpoint (full-page
+    /// writes, as PostgreSQL's): a page written with no change since then has no image to rebuild it from if the
+    /// write is torn by a power loss, so latching a page to look at it, or for an operation that then fails, must
+    /// not make it dirty. `bufpool-btree` takes every write latch this way (R46-O40 in RELIABILITY.md).
+    #[cfg_attr(debug_assertions, track_caller)]
+    pub fn write_clean(&self, page: PageId) -> Result<WriteGuard<'_>> {
+        self.write_in(page, true)
+    }
+
+    #[inline]
+    #[cfg_attr(debug_assertions, track_caller)]
+    fn write_in(&self, page: PageId, clean: bool) -> Result<WriteGuard<'_>> {
         if self.core.files.any_failed() {
             let f = self.core.files.get(page.file())?;
             if f.is_failed() {
@@ -1349,7 +1369,7 @@ impl BufferPool {
             frame.release_unchanged();
             return Err(Error::PageFreed { page });
         }
-        Ok(WriteGuard::new(frame, page))
+        Ok(WriteGuard::new(frame, page, clean))
     }
 
     /// Cache hint, first of two stages for a batch of independent lookups: starts loading the page-table line
@@ -2116,12 +2136,15 @@ impl BufferPool {
         victim.header().clear_page();
     }
 
-    /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count.
+    /// Sets a page's dirty flag (the caller holds its exclusive latch), keeping the dirty-page count. True if the
+    /// page was clean.
     #[inline]
-    pub(crate) fn mark_dirty(&self, h: &FrameHeader) {
-        if !h.dirty.swap(true, AcqRel) {
+    pub(crate) fn mark_dirty(&self, h: &FrameHeader) -> bool {
+        let was_clean = !h.dirty.swap(true, AcqRel);
+        if was_clean {
             self.core.dirty_pages.fetch_add(1, Relaxed);
         }
+        was_clean
     }
 
     /// Clears a page's dirty flag (after its image was written, or when it is discarded).
@@ -2317,7 +2340,7 @@ impl BufferPool {
             self.core.policy.on_insert(idx, page.as_u64());
         }
         allocation.hand_out();
-        Ok(WriteGuard::new(frame, page))
+        Ok(WriteGuard::new(frame, page, self.core.clean_write_guards))
     }
 
     /// `new_page` found its (freed, reused) page mapped already: a stale copy someone read after `free_page`, or
@@ -2369,7 +2392,7 @@ impl BufferPool {
                     let sh = stale.header();
                     sh.freed.store(false, Relaxed);
                     self.mark_dirty(sh);
-                    let mut g = WriteGuard::new(stale, page);
+                    let mut g = WriteGuard::new(stale, page, self.core.clean_write_guards);
                     g.fill(0);
                     g.set_lsn(0);
                     return Ok(Ok(g));

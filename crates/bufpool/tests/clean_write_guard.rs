@@ -111,3 +111,102 @@ fn by_default_taking_a_write_guard_still_dirties_the_page() {
     drop(pool.write(PageId::new(file, 0)).unwrap());
     assert_eq!(pool.stats().dirty, 1, "the default keeps the eager contract");
 }
+
+/// [`clean_pool`] under the default (eager) contract: 8 frames, `pages` pages written, checkpointed and clean.
+fn eager_pool(pages: u32) -> (BufferPool, FileId, std::sync::Arc<Instrumented>) {
+    let pool = BufferPool::builder().frames(8).build().unwrap();
+    let storage = Instrumented::new();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    for n in 0..pages {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    pool.checkpoint().unwrap();
+    (pool, file, storage)
+}
+
+/// Session 47 (R46-O40 in RELIABILITY.md): `write_clean` gives a clean guard whatever the builder says, so an
+/// engine sharing a pool whose default is the eager contract (as `bufpool-btree` does) can still latch a page
+/// without making it dirty.
+#[test]
+fn write_clean_is_clean_under_the_eager_default() {
+    let (pool, file, storage) = eager_pool(2);
+    let (page, writes) = (PageId::new(file, 0), storage.writes.load(SeqCst));
+    {
+        let g = pool.write_clean(page).unwrap();
+        assert_eq!(common::check_page(&g, 0), 1);
+    }
+    assert_eq!(pool.stats().dirty, 0, "a clean guard that only read");
+    common::fill_page(&mut pool.write_clean(page).unwrap(), 0, 2);
+    assert_eq!(pool.stats().dirty, 1, "its first change dirties the page");
+    pool.checkpoint().unwrap();
+    assert_eq!(storage.writes.load(SeqCst), writes + 1);
+    assert_eq!(common::check_page(&pool.read(page).unwrap(), 0), 2);
+}
+
+/// `WriteGuard::restore` puts the caller's copy back and makes the page clean again only if the page was clean
+/// when that guard first changed it and its LSN was not set through it; a page another change had dirtied stays
+/// dirty (its change is not on disk yet).
+#[test]
+fn restore_cleans_only_what_its_own_guard_dirtied() {
+    let (pool, file, storage) = eager_pool(3);
+    let writes = storage.writes.load(SeqCst);
+    let page = |n| PageId::new(file, n);
+
+    // Clean page, clean guard: changed, restored: clean, nothing to write.
+    {
+        let mut g = pool.write_clean(page(0)).unwrap();
+        let before = g.to_vec();
+        common::fill_page(&mut g, 0, 7);
+        assert_eq!(pool.stats().dirty, 1);
+        g.restore(&before).unwrap();
+        assert_eq!(&g[..], &before[..]);
+        assert_eq!(pool.stats().dirty, 0, "restored to what was on disk");
+    }
+    // The same under the eager default: `write` dirtied the clean page at once, and restore undoes that too.
+    {
+        let mut g = pool.write(page(1)).unwrap();
+        let before = g.to_vec();
+        assert_eq!(pool.stats().dirty, 1);
+        common::fill_page(&mut g, 1, 7);
+        g.restore(&before).unwrap();
+        assert_eq!(pool.stats().dirty, 0);
+    }
+    pool.checkpoint().unwrap();
+    assert_eq!(
+        storage.writes.load(SeqCst),
+        writes,
+        "nothing was written for the restored pages"
+    );
+    assert_eq!(common::check_page(&pool.read(page(0)).unwrap(), 0), 1);
+    assert_eq!(common::check_page(&pool.read(page(1)).unwrap(), 1), 1);
+
+    // A page dirty before the guard: restore puts the guard's copy back and leaves it dirty.
+    common::fill_page(&mut pool.write(page(2)).unwrap(), 2, 2);
+    {
+        let mut g = pool.write_clean(page(2)).unwrap();
+        let before = g.to_vec();
+        common::fill_page(&mut g, 2, 3);
+        g.restore(&before).unwrap();
+    }
+    assert_eq!(pool.stats().dirty, 1, "the earlier change is still to be written");
+    pool.checkpoint().unwrap();
+    assert_eq!(storage.writes.load(SeqCst), writes + 1);
+    assert_eq!(common::check_page(&pool.read(page(2)).unwrap(), 2), 2);
+
+    // `set_lsn` through the guard: the LSN is not restored, so neither is the clean state.
+    {
+        let mut g = pool.write_clean(page(0)).unwrap();
+        let before = g.to_vec();
+        g.set_lsn(0);
+        g.restore(&before).unwrap();
+    }
+    assert_eq!(pool.stats().dirty, 1);
+    pool.checkpoint().unwrap();
+
+    // A copy of the wrong length is refused and changes nothing.
+    let mut g = pool.write_clean(page(1)).unwrap();
+    common::fill_page(&mut g, 1, 9);
+    assert!(matches!(g.restore(&[0u8; 10]), Err(Error::InvalidAccess { .. })));
+    assert_eq!(common::check_page(&g, 1), 9);
+    assert_eq!(pool.stats().dirty, 1);
+}

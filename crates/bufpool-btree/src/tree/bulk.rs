@@ -196,7 +196,7 @@ impl<'t> Build<'t> {
                 Ok(no)
             }
             Some(no) => {
-                let mut g = self.tree.pool.write(self.tree.pid(no))?;
+                let mut g = self.tree.pool.write_clean(self.tree.pid(no))?;
                 fill(&mut g[..]).map_err(overflow)?;
                 Ok(no)
             }
@@ -461,7 +461,7 @@ impl Tree {
     /// Reads the tree's right edge (see the module docs), under the meta latch so that no inner node changes
     /// meanwhile.
     fn right_edge(&self) -> Result<Edge> {
-        let meta = self.pool.write(self.pid(META))?;
+        let meta = self.pool.write_clean(self.pid(META))?;
         let root = meta_u32(&meta, M_ROOT);
         let (mut no, mut expect) = (root, None);
         let (mut levels, mut pages) = (Vec::new(), Vec::new());

@@ -1541,7 +1541,18 @@ fn run_step(w: &World, t: &mut Tally, s: &Step) {
         Op::Write => {
             let page = pick!(w.pick_page(f, s.pick));
             let before = w.model.snapshot(f, page.page_no());
-            let r = pool.write(page).map(|mut g| write_through(w, &mut g, "write"));
+            // Session 47: an eighth of the writes take a clean guard (`write_clean`) and put back the bytes they
+            // found (`WriteGuard::restore`: the page must read as before, and come back as before from a crash
+            // however the pool wrote it), an eighth take one and drop it unchanged, a quarter change the page
+            // through one; the rest, `write`.
+            let r = match (s.pick >> 29) % 8 {
+                0 => pool.write_clean(page).map(|mut g| write_restored(w, &mut g)),
+                1 => pool.write_clean(page).map(|g| w.check_latched(page, &g, "write_clean")),
+                2 | 3 => pool
+                    .write_clean(page)
+                    .map(|mut g| write_through(w, &mut g, "write_clean")),
+                _ => pool.write(page).map(|mut g| write_through(w, &mut g, "write")),
+            };
             let (flux, freed) = (w.flux(f, &before), w.freed(page, &before));
             w.judge_freed(page, w.listed(page, &before), true, &r, "write");
             w.judge(t, &r, |e| write_allowed(e, flux, freed), &format!("write({page:?})"));
@@ -2602,6 +2613,21 @@ fn write_through(w: &World, g: &mut bufpool::WriteGuard<'_>, what: &str) {
         s @ (PageState::Freed | PageState::Listed) => s,
     };
     m.page(page.page_no()).0 = state;
+}
+
+/// A change undone under its latch: the page filled as a new version, then its bytes put back with
+/// `WriteGuard::restore` (no `set_lsn`). The model keeps the version it had; the page must read as that version.
+fn write_restored(w: &World, g: &mut bufpool::WriteGuard<'_>) {
+    let page = g.page_id();
+    w.check_latched(page, g, "write_clean (to restore)");
+    let before = g.to_vec();
+    fill(g, page, w.model.next_gen());
+    if let Err(e) = g.restore(&before) {
+        w.violation(format!("restore({page:?}) of its own bytes: {e:?}"));
+    }
+    if g[..] != before[..] {
+        w.violation(format!("restore({page:?}) did not put its bytes back"));
+    }
 }
 
 /// Content read without a latch (optimistic): a version between the model's before and after, if nothing
