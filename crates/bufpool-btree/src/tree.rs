@@ -576,10 +576,9 @@ impl Tree {
     /// torn (a failed checksum over a bufpool header) nor never written (R28-1 in RELIABILITY.md), nor garbled
     /// whole by a power loss (no bufpool header left) in a file its log names by its record's identity, the log
     /// holding the page's image to rebuild it from (R47-1; a file without a record cannot be told from a foreign
-    /// one so, and is refused). Whatever refuses
-    /// the open (this, a replay's I/O error, its closing checkpoint refused for space, a panic), the pool is left as
-    /// before the call: the data file is not open in it and the log is free, to open both again once the cause
-    /// is fixed. [`Tree::create`] is the same.
+    /// one so, and is refused). Whatever refuses the open (this, a replay's I/O error, its closing checkpoint
+    /// refused for space, a panic), the pool is left as before the call: the data file is not open in it and the
+    /// log is free, to open both again once the cause is fixed. [`Tree::create`] is the same.
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
         Tree::attach(
             pool,

@@ -19,11 +19,11 @@
 //!
 //! CI walks `n` over the first 7 calls of each kind and 3 later ones; `BUFPOOL_CHECKPOINT_FAULT_CALLS=N` walks
 //! every `n` up to `N`, `BUFPOOL_CHECKPOINT_FAULT_ROUNDS=R` repeats each with other seeds, logs and stages (e.g.
-//! 40 and 2: 480 runs, 25 s in a debug build). `BUFPOOL_CHECKPOINT_FAULT_GARBLE=1` also garbles the data file's
-//! pages in flight at the power loss: it fails on main (R46-O40, R46-O41 in RELIABILITY.md). The data file keeps a
-//! file record (`common::Sidecar`), as a file opened by path does: a meta page garbled whole is rebuilt from the
-//! log only in a file whose log names it (R47-1); unbound, R46-O41's refusal stays (by design: nothing tells such
-//! a page 0 from a foreign file's).
+//! 40 and 2: 480 runs, 25 s in a debug build). One seed in three also garbles the data file's pages in flight at
+//! the power loss (since session 47, once R46-O40 and R46-O41 were fixed; `BUFPOOL_CHECKPOINT_FAULT_GARBLE=0`
+//! turns it off). The data file keeps a file record (`common::Sidecar`), as a file opened by path does: a meta
+//! page garbled whole is rebuilt from the log only in a file whose log names it (R47-1); unbound, R46-O41's
+//! refusal stays (by design: nothing tells such a page 0 from a foreign file's).
 
 use crate::common;
 
@@ -136,13 +136,13 @@ fn arm(dev: &Devices, target: Target, fault: Fault, n: u64) {
 }
 
 /// The power loss of both devices (the log's first if `seed` is even), each unsynced sector kept or lost: their
-/// images, as fresh devices (the data file's record as synced). With `BUFPOOL_CHECKPOINT_FAULT_GARBLE=1`, the
-/// data file's, if `seed % 3 == 1`, as of a device written through a 4 KiB page cache that garbles half the
-/// sectors of a page in flight (`FaultyStorage::crash_garbling_blocks`): off by default, as it fails on main
-/// (R46-O40 in RELIABILITY.md; R46-O41, fixed as R47-1, given the data file's record). Never the log's: an append
-/// rewrites its last block, committed records included (R44-O2).
+/// images, as fresh devices (the data file's record as synced). The data file's, if `seed % 3 == 1`, as of a
+/// device written through a 4 KiB page cache that garbles half the sectors of a page in flight
+/// (`FaultyStorage::crash_garbling_blocks`), unless `BUFPOOL_CHECKPOINT_FAULT_GARBLE=0` (it failed before R46-O40
+/// and R46-O41 were fixed, R47-1 given the data file's record). Never the log's: an append rewrites its last
+/// block, committed records included (R44-O2).
 fn power_loss(dev: &Devices, seed: u64) -> Devices {
-    let garble = std::env::var("BUFPOOL_CHECKPOINT_FAULT_GARBLE").is_ok_and(|v| v == "1");
+    let garble = !std::env::var("BUFPOOL_CHECKPOINT_FAULT_GARBLE").is_ok_and(|v| v == "0");
     let data = || match garble && seed % 3 == 1 {
         true => dev.data.crash_garbling_blocks(0.5),
         false => dev.data.crash(),

@@ -17,7 +17,7 @@
 //! bound (`NoSpace`, an op failed with no trace) and its checkpoints switch the log's region under the faults.
 //! An odd seed's data file keeps a file record (`common::Sidecar`, as the sidecar `.bpmeta` of a file opened by
 //! path: its pages carry its identity, its log names it; session 47); an even seed's is unbound, as all were
-//! before. With `BUFPOOL_BTREE_SIM_GARBLE=1`, half the power losses of an odd seed's data file are those of a
+//! before. Half the power losses of an odd seed's data file (unless `BUFPOOL_BTREE_SIM_GARBLE=0`) are those of a
 //! device written through a 4 KiB page cache that garbles what it had in flight
 //! (`FaultyStorage::crash_garbling_blocks`, each sector of a block in flight garbled with probability one half:
 //! R46-O40, R46-O41, R47 in RELIABILITY.md); the log always loses power sector by sector (`crash`).
@@ -61,9 +61,9 @@ const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
 const GARBLE: f64 = 0.5;
 
 /// Whether the data files of odd seeds lose power as a device written through a 4 KiB page cache that garbles
-/// what it had in flight, at every other crash (`BUFPOOL_BTREE_SIM_GARBLE=1`; see the module docs).
+/// what it had in flight, at every other crash (unless `BUFPOOL_BTREE_SIM_GARBLE=0`; see the module docs).
 fn garbling() -> bool {
-    std::env::var("BUFPOOL_BTREE_SIM_GARBLE").is_ok_and(|v| v == "1")
+    !std::env::var("BUFPOOL_BTREE_SIM_GARBLE").is_ok_and(|v| v == "0")
 }
 
 /// The seeds run: `BUFPOOL_BTREE_SIM_SEEDS` of them (200 by default) from `BUFPOOL_BTREE_SIM_FIRST` (0), so that
