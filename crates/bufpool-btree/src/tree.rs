@@ -573,10 +573,12 @@ impl Tree {
     /// another data file (before replay: [`TreeWal::data_file`]), a log that starts after the
     /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log); and, with
     /// [`Error::BadMeta`], before replay, a data file that is not a tree's: page 0 neither a tree's meta page nor
-    /// torn (a failed checksum over a bufpool header) nor never written (R28-1 in RELIABILITY.md). Whatever refuses
-    /// the open (this, a replay's I/O error, its closing checkpoint refused for space, a panic), the pool is left as
-    /// before the call: the data file is not open in it and the log is free, to open both again once the cause
-    /// is fixed. [`Tree::create`] is the same.
+    /// torn (a failed checksum over a bufpool header) nor never written (R28-1 in RELIABILITY.md), nor garbled
+    /// whole by a power loss (no bufpool header left) in a file its log names by its record's identity, the log
+    /// holding the page's image to rebuild it from (R47-1; a file without a record cannot be told from a foreign
+    /// one so, and is refused). Whatever refuses the open (this, a replay's I/O error, its closing checkpoint
+    /// refused for space, a panic), the pool is left as before the call: the data file is not open in it and the
+    /// log is free, to open both again once the cause is fixed. [`Tree::create`] is the same.
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
         Tree::attach(
             pool,
@@ -600,10 +602,11 @@ impl Tree {
         // No leaf logged before the open is split with a `CUT` (see `shrunk_at`).
         self.shrunk_at.store(self.wal().end_lsn(), Ordering::Relaxed);
         // Before replay changes any page: a foreign log's records must not touch this tree. A meta page that
-        // cannot be read yet (torn: a checksum that fails over a bufpool header) or was never written (zeroes) is
-        // rebuilt by replay and checked after it. Anything else in page 0 is not a tree's meta page, and the file
-        // not a tree's: replayed, another tree's log rebuilt its meta page over it, passed the check after replay
-        // and the open's checkpoint wrote that tree over the file (R28-1).
+        // cannot be read yet (torn: a checksum that fails over a bufpool header; garbled whole, header included,
+        // when the log names this file and holds the page's image: `check_garbled_meta`) or was never written
+        // (zeroes) is rebuilt by replay and checked after it. Anything else in page 0 is not a tree's meta page,
+        // and the file not a tree's: replayed, another tree's log rebuilt its meta page over it, passed the check
+        // after replay and the open's checkpoint wrote that tree over the file (R28-1).
         let pages = self.pool.file_pages(self.file)?;
         if pages > 0 {
             match self.pool.read(self.pid(META)) {
@@ -628,11 +631,7 @@ impl Tree {
                     reason:
                         reason @ (bufpool::CorruptReason::BadMagic { .. } | bufpool::CorruptReason::WrongPageSize { .. }),
                     ..
-                }) => {
-                    return Err(Error::BadMeta(format!(
-                        "page 0 is not a tree's meta page ({reason}): not a tree's data file"
-                    )))
-                }
+                }) => self.check_garbled_meta(reason)?,
                 Err(_) => {}
             }
         } else if self.wal().was_cut() {
@@ -666,6 +665,54 @@ impl Tree {
         // Recovered pages go to disk and the replayed log is cut, so the next recovery starts here.
         if replayed > 0 {
             self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Before replay, page 0 reads as no bufpool page (its header's magic, format or page size gone, `reason`):
+    /// the page of a file that is not a tree's, or this tree's meta page garbled by a power loss during its write
+    /// (a device that does not write a 4 KiB block atomically garbles every sector of it in flight, its header's
+    /// included; a torn write that kept the header fails its checksum instead, and is replayed as it always was).
+    /// The page itself cannot tell the two apart; what a garble cannot forge can:
+    /// - the log names this data file by the identity in its record ([`TreeWal::data_file`],
+    ///   [`BufferPool::file_identity`]: the sidecar `<file>.bpmeta` of a file opened by path), so the file is the
+    ///   one its tree's opens bound the log to ([`Tree::check_data_file`] has refused another identity already);
+    ///   a file without a record (another program's, a storage that keeps none) or a log that names none is
+    ///   refused as not a tree's data file, as before (R28-1), since nothing pairs them;
+    /// - and the log's first record of page 0 is its image, which replay rebuilds it from (the meta page is
+    ///   logged whole at each change, and a checkpoint logs it after its redo point, so a tree's log holds it);
+    ///   a log without one cannot rebuild the page, and the open is refused before anything is replayed.
+    ///
+    /// Then the open replays, as for a torn meta page, and checks the rebuilt page after replay (R46-O41, R47-1
+    /// in RELIABILITY.md: until then every such page 0 was refused as foreign, and the tree with it).
+    fn check_garbled_meta(&self, reason: bufpool::CorruptReason) -> Result<()> {
+        let paired = matches!(
+            (self.pool.file_identity(self.file)?, self.wal().data_file()),
+            (Some(file), Some(named)) if file == named
+        );
+        if !paired {
+            return Err(Error::BadMeta(format!(
+                "page 0 is not a tree's meta page ({reason}): not a tree's data file (a tree's meta page garbled by \
+                 a power loss is rebuilt from its log only when the log names the data file by its record's \
+                 identity, and this pair has none to compare)"
+            )));
+        }
+        let mut first = None;
+        self.wal().scan(|_, ops| {
+            if first.is_none() {
+                first = ops
+                    .iter()
+                    .find(|op| op.page() == META && !matches!(op, OwnedOp::Written(..) | OwnedOp::Taking(..)))
+                    .map(|op| matches!(op, OwnedOp::Image(..)));
+            }
+            Ok(())
+        })?;
+        if first != Some(true) {
+            return Err(Error::BadMeta(format!(
+                "page 0, the tree's meta page, is unreadable ({reason}), and its log, which names this data file, \
+                 holds no image of it to rebuild it from: restore the data file and its log from a backup; nothing \
+                 was replayed or written"
+            )));
         }
         Ok(())
     }
@@ -2874,5 +2921,45 @@ mod tests {
         tree.put(b"k", b"v").unwrap();
         assert_eq!(tree.get(b"k").unwrap(), Some(b"v".to_vec()));
         tree.close().unwrap();
+    }
+
+    /// R47-1: a data file whose page 0 holds no bufpool header (garbled whole by a power loss), with a log that
+    /// names the file but holds no image of page 0 (here a lost log replaced by a new one, bound to the file): the
+    /// open is refused before replay, with `BadMeta` saying so, and writes nothing. With its own log (cut by the
+    /// close, the checkpoint's image of page 0 kept after its redo point) the same file opens, page 0 rebuilt.
+    #[test]
+    fn a_garbled_meta_page_is_replayed_only_from_a_log_that_holds_its_image() {
+        let pool = Arc::new(BufferPool::builder().frames(64).page_size(4096).build().unwrap());
+        let data = Arc::new(MemoryStorage::new());
+        let log = Arc::new(MemoryStorage::new());
+        let tree = Tree::open_storage(pool.clone(), TreeWal::open_storage(log.clone()).unwrap(), data.clone()).unwrap();
+        tree.put(b"k", b"v").unwrap();
+        let identity = pool
+            .file_identity(tree.file())
+            .unwrap()
+            .expect("a memory storage keeps a record");
+        tree.close().map_err(Error::from).unwrap();
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        data.write_at(&noise, 0).unwrap();
+        let bytes = |s: &MemoryStorage| {
+            let mut b = vec![0u8; s.len().unwrap() as usize];
+            assert_eq!(s.read_at(&mut b, 0).unwrap(), b.len());
+            b
+        };
+        let before = bytes(&data);
+        let other = TreeWal::open_storage(MemoryStorage::new()).unwrap();
+        other.bind_data_file(identity).unwrap();
+        match Tree::open_storage(pool.clone(), other, data.clone()) {
+            Err(Error::BadMeta(m)) if m.contains("holds no image of it") => {}
+            Err(e) => panic!("refused with another error: {e}"),
+            Ok(_) => panic!("opened with a log that cannot rebuild its meta page"),
+        }
+        assert!(pool.stats().files.is_empty(), "the refused file is still open");
+        assert!(bytes(&data) == before, "the refused open wrote the data file");
+        let tree = Tree::open_storage(pool, TreeWal::open_storage(log).unwrap(), data).unwrap();
+        assert_eq!(tree.get(b"k").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(tree.check().unwrap().entries, 1);
     }
 }

@@ -33,6 +33,7 @@ mod device_faults;
 mod fail_safe;
 mod files_replaced_while_open;
 mod foreign_hint;
+mod garbled_meta_page;
 mod get_many_order;
 mod get_many_part;
 mod get_many_reentrant;

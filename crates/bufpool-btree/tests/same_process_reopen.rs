@@ -7,11 +7,11 @@ use crate::common;
 
 use std::sync::Arc;
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op, Storage};
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
 use bufpool::BufferPool;
 use bufpool_btree::{Tree, TreeWal};
-use common::hooked::{Hooked, Hooks};
-use common::{key, value};
+use common::hooked::Hooked;
+use common::{key, value, Sidecar};
 
 struct Devices {
     log: Arc<FaultyStorage>,
@@ -152,34 +152,6 @@ fn a_bulk_load_retried_after_its_failed_data_fsync_and_a_reopen_survives_a_power
     let lost = dev.power_loss();
     drop(tree);
     check_keys(&lost.open(), 0..BEFORE + LOADED, ordered, 0, "after a power loss");
-}
-
-/// Hooks that give a data storage a file record of its own, kept in a second `FaultyStorage` (as a file's sidecar
-/// `<file>.bpmeta` beside it): the record's writes are readable at once and durable only once synced, as the
-/// sidecar's are.
-struct Sidecar(Arc<FaultyStorage>);
-
-impl bufpool::storage::RecordStore for Sidecar {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        let len = self.0.len()?;
-        if offset >= len {
-            return Ok(0);
-        }
-        let n = buf.len().min((len - offset) as usize);
-        self.0.read_at(&mut buf[..n], offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.0.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.0.sync()
-    }
-}
-
-impl Hooks for Sidecar {
-    fn record_store<'a>(&'a self, _: &'a dyn Storage) -> Option<&'a dyn bufpool::storage::RecordStore> {
-        Some(self)
-    }
 }
 
 /// A new data file's record (its identity, which the tree's log then names) whose sync failed: the pool's open

@@ -15,6 +15,12 @@
 //! pool are dropped unwritten, and the next epoch starts from the crash images. One seed in three opens its log
 //! with the smallest capacity (`TreeWal::open_storage_with_capacity`, R24-10): its appends meet the region's
 //! bound (`NoSpace`, an op failed with no trace) and its checkpoints switch the log's region under the faults.
+//! An odd seed's data file keeps a file record (`common::Sidecar`, as the sidecar `.bpmeta` of a file opened by
+//! path: its pages carry its identity, its log names it; session 47); an even seed's is unbound, as all were
+//! before. Half the power losses of an odd seed's data file (unless `BUFPOOL_BTREE_SIM_GARBLE=0`) are those of a
+//! device written through a 4 KiB page cache that garbles what it had in flight
+//! (`FaultyStorage::crash_garbling_blocks`, each sector of a block in flight garbled with probability one half:
+//! R46-O40, R46-O41, R47 in RELIABILITY.md); the log always loses power sector by sector (`crash`).
 //!
 //! Two workloads, each a test: keys picked at random (`tree_survives_faults_and_power_loss`), and keys mostly
 //! put in ascending key order and deleted from the oldest, a queue (`ascending_runs_survive_faults_and_power_loss`,
@@ -40,15 +46,25 @@ use crate::common;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
+use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage, Storage};
 use bufpool_btree::{Tree, TreeWal};
-use common::{key, value, Rng};
+use common::hooked::Hooked;
+use common::{key, value, Rng, Sidecar};
 
 const KEYS: u64 = 1000;
 const EPOCHS: usize = 4;
 const FAULT_P: f64 = 0.004;
 /// The capacity of the bounded log of one seed in three: the smallest (`TreeWal::open_storage_with_capacity`).
 const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
+/// At a power loss that garbles the data file's blocks in flight (`FaultyStorage::crash_garbling_blocks`), the
+/// probability that each sector in flight is garbled.
+const GARBLE: f64 = 0.5;
+
+/// Whether the data files of odd seeds lose power as a device written through a 4 KiB page cache that garbles
+/// what it had in flight, at every other crash (unless `BUFPOOL_BTREE_SIM_GARBLE=0`; see the module docs).
+fn garbling() -> bool {
+    !std::env::var("BUFPOOL_BTREE_SIM_GARBLE").is_ok_and(|v| v == "0")
+}
 
 /// The seeds run: `BUFPOOL_BTREE_SIM_SEEDS` of them (200 by default) from `BUFPOOL_BTREE_SIM_FIRST` (0), so that
 /// a long soak can run in parts.
@@ -125,6 +141,8 @@ struct Tally {
     bulk_loads_ok: u64,
     bulk_appends_ok: u64,
     bulk_loads_failed: u64,
+    /// Power losses that garbled the data file's blocks in flight.
+    garbled_crashes: u64,
     faults: FaultCounts,
     violations: Vec<String>,
 }
@@ -163,6 +181,10 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
     let frames = 4 + rng.below(9) as usize;
     let mut log_image = Vec::new();
     let mut data_image = Vec::new();
+    // Odd seeds: the data file keeps a file record (a sidecar, as a file opened by path), so its pages carry its
+    // identity and its log names it; even seeds: unbound, as the simulation ran before session 47.
+    let bound = seed % 2 == 1;
+    let mut record_image = Vec::new();
     // The state as of the last successful commit, and the operations that returned Ok since.
     let mut committed = State::new();
     let mut pending: Vec<Done> = Vec::new();
@@ -180,6 +202,16 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
             FaultConfig::none(),
             std::mem::take(&mut data_image),
         ));
+        // Seeded apart from `rng`, so that the unbound seeds draw as before.
+        let record = Arc::new(FaultyStorage::from_image(
+            common::mix(seed ^ (epoch as u64) << 32),
+            FaultConfig::none(),
+            std::mem::take(&mut record_image),
+        ));
+        let data_file: Box<dyn Storage> = match bound {
+            true => Box::new(Hooked::new(data.clone(), Sidecar(record.clone()))),
+            false => Box::new(data.clone()),
+        };
         // One seed in three: a log of the smallest capacity, whose checkpoints switch its region (R24-10).
         let wal = match seed % 3 {
             1 => TreeWal::open_storage_with_capacity(log.clone(), BOUNDED_LOG),
@@ -187,7 +219,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
         }
         .unwrap_or_else(|e| panic!("seed {seed} epoch {epoch}: {e}"));
         let pool = Arc::new(common::pool_builder().frames(frames).wal(wal.clone()).build().unwrap());
-        let tree = match Tree::open_storage(pool, wal, data.clone()) {
+        let tree = match Tree::open_storage(pool, wal, data_file) {
             Ok(tree) => tree,
             Err(e) => {
                 t.violations
@@ -378,7 +410,14 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
         // Power loss: both devices at once, then the process is gone (nothing more is written).
         t.switches += tree.wal().switches();
         log_image = log.crash();
-        data_image = data.crash();
+        data_image = match bound && garbling() && common::mix(seed ^ (epoch as u64) << 48).is_multiple_of(2) {
+            true => {
+                t.garbled_crashes += 1;
+                data.crash_garbling_blocks(GARBLE)
+            }
+            false => data.crash(),
+        };
+        record_image = record.crash();
         t.crashes += 1;
         let mut c = log.counts();
         c.add(&data.counts());
@@ -426,7 +465,8 @@ fn run(keys: Keys) {
         "tree crash sim ({keys:?} keys): {} seeds, {} epochs, {} crashes; ops ok {}, failed {} ({} PoolExhausted); commits ok {}, \
          checked after a crash {}; checkpoints ok {} ({} region switches); bulk loads ok {} ({} appends), failed {}; keys checked {}, uncommitted ops recovered {}; faults: \
          read EIO {}, write EIO {}, sync EIO {}, short reads {}, short writes {}, writes dropped by failed sync {}, \
-         unsynced writes at crash kept/torn/lost {}/{}/{}; written-LSN entries forgotten {}; violations {}",
+         unsynced writes at crash kept/torn/lost {}/{}/{}, crashes garbling the data file's blocks {} ({} sectors); \
+         written-LSN entries forgotten {}; violations {}",
         t.seeds,
         t.epochs,
         t.crashes,
@@ -451,6 +491,8 @@ fn run(keys: Keys) {
         f.crash_writes_kept,
         f.crash_writes_torn,
         f.crash_writes_lost,
+        t.garbled_crashes,
+        f.crash_sectors_garbled,
         t.written_lsns_dropped,
         t.violations.len()
     );
@@ -464,4 +506,8 @@ fn run(keys: Keys) {
     assert!(t.bulk_loads_ok > 0, "no bulk load succeeded");
     assert!(t.bulk_appends_ok > 0, "no bulk load appended");
     assert!(t.switches > 0, "no bounded log switched its region");
+    assert!(
+        !garbling() || t.garbled_crashes > 0,
+        "no power loss garbled a data file's blocks"
+    );
 }

@@ -402,6 +402,44 @@ pub fn redo_above(above: &TreeWal, tree: &Tree) {
 #[path = "../../../bufpool/tests/common/hooked.rs"]
 pub mod hooked;
 
+/// Hooks that give a data storage a file record of its own, kept in a second `FaultyStorage` (as a file's sidecar
+/// `<file>.bpmeta` beside it): the record's writes are readable at once and durable only once synced, as the
+/// sidecar's are, and a power loss of it (`FaultyStorage::crash`) keeps what was synced. A data storage
+/// `Hooked::new(pages, Sidecar(record))` is bound (its pages stamped with the record's identity, which the
+/// tree's log then names), as a data file opened by path is. Every call on the pages goes to the storage below
+/// as it is, batches included (`FaultyStorage::submit`'s own short transfers).
+pub struct Sidecar(pub Arc<bufpool::storage::FaultyStorage>);
+
+impl bufpool::storage::RecordStore for Sidecar {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        use bufpool::storage::Storage;
+        let len = self.0.len()?;
+        if offset >= len {
+            return Ok(0);
+        }
+        let n = buf.len().min((len - offset) as usize);
+        self.0.read_at(&mut buf[..n], offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        bufpool::storage::Storage::write_at(&*self.0, buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        bufpool::storage::Storage::sync(&*self.0)
+    }
+}
+
+impl hooked::Hooks for Sidecar {
+    fn submit(&self, below: &dyn bufpool::storage::Storage, batch: &mut [bufpool::storage::IoRequest<'_>]) {
+        below.submit(batch)
+    }
+    fn record_store<'a>(
+        &'a self,
+        _: &'a dyn bufpool::storage::Storage,
+    ) -> Option<&'a dyn bufpool::storage::RecordStore> {
+        Some(self)
+    }
+}
+
 /// A `Storage` of the caller's over a `MemoryStorage` that panics once, at its `n`th read, write or sync from
 /// when that is armed: a log's (`log_storage_panics.rs`) or a data file's (`api_combinations.rs`).
 pub mod panicky {
