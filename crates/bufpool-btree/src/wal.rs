@@ -447,8 +447,12 @@
 //! - Opening a log counts the records it read as durable only after writing them again and syncing them: a
 //!   record can be readable and not durable (a failed fsync's, which Linux keeps cached and marks clean, or an
 //!   unsynced one of a process that crashed), and recovery writes pages at their LSNs with no further sync of the
-//!   log (R39-2 in RELIABILITY.md). A log closed cleanly was cut to its end, so this costs nothing there; after a
-//!   crash it costs one sequential write of what recovery reads anyway. The header slot in force is written
+//!   log (R39-2 in RELIABILITY.md). Only the 4 KiB blocks the device does not hold as read are written: the
+//!   records are read a second time past the page cache ([`Storage::read_device_at`]; a storage whose reads may
+//!   differ from its device must answer it), since a write of blocks the device holds put committed records in
+//!   flight, which a power loss during the open garbled (R43-O2, fixed as R47-10). A log closed cleanly was cut
+//!   to its end, so this costs nothing there; after a crash it costs a second sequential read of what recovery
+//!   reads anyway, and a write of what the device lacks. The header slot in force is written
 //!   again and synced after them, for the same reason: it says where they are (L42-1: a bounded log's switch
 //!   whose header fsync failed left a readable slot naming the new region, which a power loss later took back).
 //!   Its contents go to the slot not in force, at the next sequence (a cut that drops nothing), never over the
@@ -1616,15 +1620,57 @@ impl Device {
     }
 }
 
-/// Writes bytes `from..to` of `dev` again, as read, and syncs them: records readable but perhaps not durable (a
-/// failed fsync's, or a crashed process's unsynced ones) made durable before anything relies on them (R39-2).
-/// Through [`copy_dev`] in pieces of 1 MiB; nothing to do for an empty range (a log closed cleanly is cut to its end).
+/// Writes again, and syncs, the blocks of bytes `from..to` of `dev` that the device does not hold as they read:
+/// records readable but perhaps not durable (a failed fsync's, or a crashed process's unsynced ones) made durable
+/// before anything relies on them (R39-2). Each [`COPY_CHUNK`] is read through the page cache and past it
+/// ([`Device::read_device_at`]), and only the 4 KiB blocks where the two differ (or the device is shorter) are
+/// written: a write puts its whole blocks in flight, and a device that does not write a block atomically may
+/// garble them at a power loss; until session 47 every record from the log's start was written again, so a power
+/// loss during an open after a crash garbled committed records that were on the device, and the log ended at the
+/// first of them (R43-O2, fixed as R47-10 in RELIABILITY.md). A block the device already holds is left alone; one
+/// it does not hold was not durable anyway (but for the committed records sharing the block that ends them, as
+/// at every append: R44-O2). Synced whatever was written: a read past the cache may have written dirty cached
+/// pages back first, which the fsync makes durable. Nothing to do for an empty range (a log closed cleanly is
+/// cut to its end).
 fn rewrite(dev: &Device, from: u64, to: u64) -> io::Result<()> {
     if from >= to {
         return Ok(());
     }
-    let mut chunk = vec![0u8; (to - from).min(1 << 20) as usize];
-    copy_dev(dev, from, from, to - from, &mut chunk).map_err(|(CopyError::Read(e) | CopyError::Write(e))| e)?;
+    let len = (to - from).min(COPY_CHUNK as u64) as usize;
+    let (mut cached, mut device) = (vec![0u8; len], vec![0u8; len]);
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(len as u64) as usize;
+        dev.read_exact_at(&mut cached[..n], at)?;
+        // What the device holds, fewer bytes only at its end (then the rest differs: not on the device).
+        let mut held = 0;
+        while held < n {
+            match dev.read_device_at(&mut device[held..n], at + held as u64)? {
+                0 => break,
+                got => held += got,
+            }
+        }
+        // Runs of differing blocks (aligned to the device's blocks, clipped to the range), each one write.
+        let mut run: Option<usize> = None;
+        let mut i = 0;
+        while i < n {
+            let j = (((at + i as u64) / BLOCK + 1) * BLOCK - at).min(n as u64) as usize;
+            let differs = j > held || cached[i..j] != device[i..j];
+            match (differs, run) {
+                (true, None) => run = Some(i),
+                (false, Some(r)) => {
+                    dev.write_all_at(&cached[r..i], at + r as u64)?;
+                    run = None;
+                }
+                _ => {}
+            }
+            i = j;
+        }
+        if let Some(r) = run {
+            dev.write_all_at(&cached[r..n], at + r as u64)?;
+        }
+        at += n as u64;
+    }
     dev.sync()
 }
 
@@ -2676,7 +2722,8 @@ impl TreeWal {
             // fsync dropped stay readable (Linux keeps the pages cached, marked clean; `FaultyStorage` does the
             // same), and so do records written but not yet synced before a crash of the process. So they are
             // written again and synced first (R39-2 in RELIABILITY.md: a second open after an open whose log
-            // fsync failed wrote pages at LSNs the next power loss took from the log).
+            // fsync failed wrote pages at LSNs the next power loss took from the log): the blocks of them the
+            // device does not hold, never the ones it does (R47-10: `rewrite`).
             if !moved {
                 rewrite(&io.dev, io.offset(io.start), io.offset(end))
                     .map_err(|e| space_or_log_err(wal.name(), "rewrite the records read", e, AT_OPEN))?;

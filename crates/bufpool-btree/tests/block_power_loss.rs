@@ -13,7 +13,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bufpool::storage::{FaultConfig, FaultyStorage, Storage};
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op, Storage};
 use bufpool_btree::REGION_MIN;
 
 use crate::common::hooked::{Hooked, Hooks};
@@ -173,7 +173,7 @@ impl Hooks for Counted {
 /// What an open (of a log closed cleanly) and a cut cost: writes, bytes written, fsyncs. The block layout moved
 /// the header slots, not what is written: the same as session 43's main (`90e6f2f`, by this test with its
 /// capacity 7,168 bytes less and a new log's 1,024 bytes): an open its rewrite of the records read (R39-2) and one
-/// 128-byte slot, an fsync each; a header-slot cut its slot and two fsyncs; a switch the copy of the kept
+/// 128-byte slot, an fsync each (since R47-10 the rewrite writes only blocks the device lacks: none here); a header-slot cut its slot and two fsyncs; a switch the copy of the kept
 /// records, its slot, two fsyncs.
 /// A new log's header region is 8 KiB instead of 1 KiB: one write and one fsync, as before.
 #[test]
@@ -200,9 +200,60 @@ fn an_open_and_a_cut_cost_what_they_did_before_the_block_layout() {
         }
         drop(wal);
         let wal = open(dev(), capacity).unwrap();
-        // The records read written again (R39-2: the 20 kept), then the slot, with one fsync each.
-        let kept = ends[119] - ends[99];
-        assert_eq!(hooks.take(), (2, kept + 128, 2), "capacity {capacity:?}: an open");
+        // The records read, all on the device: none written again (R39-2 writes only what the device lacks since
+        // R47-10; until then the 20 kept, `kept + 128` bytes in two writes), an fsync; then the slot and its fsync.
+        assert_eq!(hooks.take(), (1, 128, 2), "capacity {capacity:?}: an open");
         assert_eq!(keys(&wal), (100..120).collect::<Vec<_>>());
+    }
+}
+
+/// R43-O2 (session 47, review47): an open after a crash of the process (or after a failed fsync, in the same
+/// process) writes the records it read again and syncs them, because readable is not durable (R39-2). Until
+/// session 47 it wrote every record from the log's start, durable or not: every block of them in flight at once,
+/// and a power loss during that write (before its fsync) garbled records that were committed and on the device,
+/// and the log then ended at the first of them. Here a log holds committed records (on the device) and, in the
+/// second case, records after them whose fsync failed (readable, not durable); the process dies, and the power
+/// fails at the first write of the next open: every record committed a block or more before the failed ones
+/// (all of them in the first case) must be in what the device kept.
+#[test]
+fn a_power_loss_during_an_opens_rewrite_of_the_records_read_leaves_the_committed_ones() {
+    for (capacity, failed) in [
+        (None, 0u32),
+        (None, 8),
+        (Some(8192 + 2 * REGION_MIN), 0),
+        (Some(8192 + 2 * REGION_MIN), 8),
+    ] {
+        let what = format!("capacity {capacity:?}, {failed} records whose fsync failed");
+        let log = Arc::new(FaultyStorage::new(1, FaultConfig::none()));
+        let wal = open(log.clone(), capacity).unwrap();
+        let count = 60u32;
+        let ends: Vec<u64> = (0..count).map(|i| put(&wal, i, 600)).collect();
+        wal.commit().unwrap();
+        let end = *ends.last().unwrap();
+        if failed > 0 {
+            for i in count..count + failed {
+                put(&wal, i, 600);
+            }
+            log.inject_next(Op::Sync, Fault::Eio);
+            assert!(wal.commit().is_err(), "{what}: the commit's fsync was to fail");
+        }
+        // The records committed in the block the failed ones continue are in flight with them (R44-O2).
+        let kept = match failed {
+            0 => count,
+            _ => ends.iter().take_while(|&&e| e + 4096 <= end).count() as u32,
+        };
+        drop(wal);
+        let hooks = Arc::new(PowerLossAtSlotWrite {
+            dev: log.clone(),
+            armed: AtomicBool::new(true),
+            any_write: true,
+            image: Mutex::new(None),
+        });
+        assert!(
+            open(Hooked::new(log.clone(), hooks.clone()), capacity).is_err(),
+            "{what}: the power was to fail in the open"
+        );
+        let image = hooks.image.lock().unwrap().take().expect("the open wrote");
+        opens_with(image, capacity, 0..kept, &format!("{what}: the open's first write"));
     }
 }

@@ -31,6 +31,7 @@ mod covered_stale_image;
 mod cut_crash_notes;
 mod device_faults;
 mod fail_safe;
+mod failed_sync_reopen_two_trees;
 mod files_replaced_while_open;
 mod foreign_hint;
 mod garbled_meta_page;

@@ -109,11 +109,13 @@ pub trait Storage: Send + Sync + 'static {
     /// after a failed `sync` Linux keeps the written pages cached and marks them clean, so a read through the
     /// page cache returns bytes the device never took, in this process and in any later one on the same running
     /// system. `bufpool-btree`'s log reads its header slots so at every open before it trusts one (R46-10 in
-    /// RELIABILITY.md); the pool does not call it. One call, of a few KiB: no alignment is asked of `buf`,
-    /// `offset` or the length. Default: [`Storage::read_at`], right for a storage with no such cache (memory, a
-    /// file opened O_DIRECT); [`FileStorage`] and [`UringStorage`] opened buffered read the file O_DIRECT
-    /// ([`read_past_cache`]); `FaultyStorage` reads its durable image. A wrapper storage forwards it, or its
-    /// opener reads the cache.
+    /// RELIABILITY.md), and the records it read, to write again only the 4 KiB blocks of them the device lacks
+    /// (R47-10); the pool does not call it. Calls of a few KiB (the slots) to 1 MiB (the records): no alignment
+    /// is asked of `buf`, `offset` or the length. Default: [`Storage::read_at`], right for a storage with no such
+    /// cache (memory, a file opened O_DIRECT); [`FileStorage`] and [`UringStorage`] opened buffered read the file
+    /// O_DIRECT ([`read_past_cache`]); `FaultyStorage` reads its durable image. A wrapper storage forwards it; one
+    /// that does not answers with what its reads return, and a log on it takes those for the device's (its
+    /// header slots, and records a failed fsync left readable, which its open then does not write again).
     fn read_device_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.read_at(buf, offset)
     }
