@@ -470,6 +470,9 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
 }
 
 fn op_write(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
+    if f.next_version % 8 == 3 {
+        return op_write_restored(pool, f, n, t);
+    }
     let r = pool.write(PageId::new(f.id, n));
     check_corrupt(&r, f, n, t, "write");
     let r = r.map(|mut g| {
@@ -489,6 +492,29 @@ fn op_write(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
         t.trace(&[0x2, u64::from(n), v]);
     });
     note_result(&r, t, "write");
+}
+
+/// Session 47: a change undone under its latch (`write_clean`, a new version written, `WriteGuard::restore` of
+/// the bytes found). Its version never lands: the page must read as the model has it, now and after every crash;
+/// `restore` marks the page clean again when its guard made it dirty, so a page made clean whose device did not
+/// hold those bytes would come back older, or as this version, from storage.
+fn op_write_restored(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
+    let r = pool.write_clean(PageId::new(f.id, n));
+    check_corrupt(&r, f, n, t, "write_clean");
+    let r = r.map(|mut g| {
+        let before = g.to_vec();
+        check_read(f, n, &before, Some(g.lsn()), t, "write_clean (before)");
+        f.next_version += 1;
+        fill_version(&mut g, f.id, n, f.next_version);
+        if let Err(e) = g.restore(&before) {
+            t.violation(format!("restore of {} page {n}'s own bytes: {e}", f.id));
+        }
+        if g[..] != before[..] {
+            t.violation(format!("restore of {} page {n} did not put its bytes back", f.id));
+        }
+        t.trace(&[0x7, u64::from(n), f.next_version]);
+    });
+    note_result(&r, t, "write_clean");
 }
 
 fn op_read(pool: &BufferPool, f: &mut FileSim, n: u32, t: &mut Tally) {
