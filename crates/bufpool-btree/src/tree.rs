@@ -953,13 +953,13 @@ impl Tree {
         if matches!(op, OwnedOp::Image(..)) {
             growth.zeroed.remove(&no);
         }
-        // Not a clean guard: replay makes every page it meets dirty, applied or not, so the next checkpoint writes
-        // it again before it cuts the log. After a failed fsync the copy a read returns (the OS page cache) may not
-        // be on the device: a reopen in the same process (or after a restart, the cache being the kernel's) finds a
-        // page newer than its records, skips them, and with the page left clean a checkpoint cut the log that held
-        // its images while the device held an older copy (R47-30 in RELIABILITY.md). A page replay meets has a
-        // full image after the redo point (its first change after it), so this write of it is one the log covers.
-        let mut g = match self.pool.write(self.pid(no)) {
+        // Replay makes every page it meets dirty, applied or not (below), so the next checkpoint writes it again
+        // before it cuts the log. After a failed fsync the copy a read returns (the OS page cache) may not be on the
+        // device: a reopen in the same process (or after a restart, the cache being the kernel's) finds a page
+        // newer than its records, skips them, and with the page left clean a checkpoint cut the log that held its
+        // images while the device held an older copy (R47-30 in RELIABILITY.md). A page replay meets has a full
+        // image after the redo point (its first change after it), so this write of it is one the log covers.
+        let mut g = match self.pool.write_clean(self.pid(no)) {
             Ok(g) => g,
             // A page torn by a crash mid-write fails its checksum. Its first change after the redo point was
             // logged as a full image (full-page writes), so an image is what replay meets first: rebuild the
@@ -979,7 +979,11 @@ impl Tree {
             Err(e) => return Err(e.into()),
         };
         self.check_page_lsn(no, g.lsn())?;
-        if g.lsn() >= lsn {
+        // Dirty whatever the pool's default guard (`Builder::clean_write_guards`): the page stamped with its own
+        // LSN, a change of nothing but the dirty mark.
+        let page_lsn = g.lsn();
+        g.set_lsn(page_lsn);
+        if page_lsn >= lsn {
             return Ok(());
         }
         let applied = match &op {

@@ -17,19 +17,26 @@ const KEYS: u64 = 600;
 /// Fewer frames than the tree has pages, so that reading every key evicts (and writes, if dirty) its leaves.
 const FRAMES: usize = 16;
 
-fn open(log: &Arc<FaultyStorage>, data: &Arc<FaultyStorage>) -> (Arc<BufferPool>, Tree) {
-    let pool = Arc::new(BufferPool::builder().frames(FRAMES).build().unwrap());
+/// The tree on `log` and `data` in a fresh pool; `clean`: the pool's `Builder::clean_write_guards`.
+fn open(log: &Arc<FaultyStorage>, data: &Arc<FaultyStorage>, clean: bool) -> (Arc<BufferPool>, Tree) {
+    let pool = Arc::new(
+        BufferPool::builder()
+            .frames(FRAMES)
+            .clean_write_guards(clean)
+            .build()
+            .unwrap(),
+    );
     let wal = TreeWal::open_storage(log.clone()).unwrap();
     let tree = Tree::open_storage(pool.clone(), wal, data.clone()).unwrap();
     (pool, tree)
 }
 
 /// Two fresh devices (seeds `seed`, `seed + 1`), a tree on them with every key at version 1, committed and
-/// checkpointed.
-fn loaded(seed: u64) -> (Arc<FaultyStorage>, Arc<FaultyStorage>, Arc<BufferPool>, Tree) {
+/// checkpointed, in a pool as [`open`]'s.
+fn loaded(seed: u64, clean: bool) -> (Arc<FaultyStorage>, Arc<FaultyStorage>, Arc<BufferPool>, Tree) {
     let log = Arc::new(FaultyStorage::new(seed, FaultConfig::none()));
     let data = Arc::new(FaultyStorage::new(seed + 1, FaultConfig::none()));
-    let (pool, tree) = open(&log, &data);
+    let (pool, tree) = open(&log, &data, clean);
     for id in 0..KEYS {
         tree.put(&key(id), &sized_value(id, 1, 100)).unwrap();
     }
@@ -43,7 +50,7 @@ fn loaded(seed: u64) -> (Arc<FaultyStorage>, Arc<FaultyStorage>, Arc<BufferPool>
 fn after_power_loss(log_image: Vec<u8>, data_image: Vec<u8>, want: impl Fn(u64) -> Option<u64>) {
     let log = Arc::new(FaultyStorage::from_image(90, FaultConfig::none(), log_image));
     let data = Arc::new(FaultyStorage::from_image(91, FaultConfig::none(), data_image));
-    let (_pool, tree) = open(&log, &data);
+    let (_pool, tree) = open(&log, &data, false);
     tree.check().unwrap();
     for id in 0..KEYS {
         let got = tree.get(&key(id)).unwrap();
@@ -61,7 +68,7 @@ fn after_power_loss(log_image: Vec<u8>, data_image: Vec<u8>, want: impl Fn(u64) 
 
 #[test]
 fn refused_operations_leave_their_leaves_clean_and_a_garbling_power_loss_loses_nothing() {
-    let (log, data, pool, tree) = loaded(1);
+    let (log, data, pool, tree) = loaded(1, false);
     assert_eq!(pool.stats().dirty, 0, "a checkpoint leaves nothing dirty");
     assert!(tree.check().unwrap().leaves > FRAMES, "more leaves than frames");
     assert_eq!(
@@ -107,10 +114,17 @@ fn refused_operations_leave_their_leaves_clean_and_a_garbling_power_loss_loses_n
 /// cache; here `FaultyStorage`'s live image) may not be on the device. A reopen on the devices as they are finds
 /// pages newer than their records and skips the records; a page replay met must still be written again before
 /// the next checkpoint cuts the log that holds its image, or a power loss after that cut finds the device's older
-/// copy and no record to bring it forward (R47-30 in RELIABILITY.md: replay's latches are the eager kind).
+/// copy and no record to bring it forward (R47-30 in RELIABILITY.md: replay makes every page it meets dirty,
+/// whatever kind of write guard the pool gives by default: both are run).
 #[test]
 fn a_reopen_after_a_failed_data_sync_rewrites_what_replay_met() {
-    let (log, data, pool, tree) = loaded(5);
+    for clean in [false, true] {
+        reopen_after_a_failed_data_sync(clean);
+    }
+}
+
+fn reopen_after_a_failed_data_sync(clean: bool) {
+    let (log, data, pool, tree) = loaded(5, clean);
     for id in 0..KEYS {
         tree.put(&key(id), &sized_value(id, 2, 100)).unwrap();
     }
@@ -125,7 +139,7 @@ fn a_reopen_after_a_failed_data_sync_rewrites_what_replay_met() {
     drop(pool);
 
     // The same devices, as they are: reads see the dropped writes.
-    let (pool, tree) = open(&log, &data);
+    let (pool, tree) = open(&log, &data, clean);
     tree.checkpoint().unwrap();
     drop(tree);
     drop(pool);
