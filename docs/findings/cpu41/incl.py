@@ -13,8 +13,8 @@ PARTS = ["OursTxn as bufpool::bench::tpcc::engine::Txn>::get_each", "ours::apply
          "node::probe_inner", "node::probe_run", "tree::Tree::descend_path", "tree::Tree::copy_node",
          "schema::Stock::borrow", "txns::read_batch", "crc32c::hw_x86_64::crc32c", "__memcpy_avx_unaligned_erms"]
 LINE = re.compile(r'\s*([\d,]+) \([^)]*\)\s+([*<])\s+\S*?:(.*?)(?: \((\d[\d,]*)x\))?(?: \[.*\])?$')
-cols = []
-for path in sys.argv[1:]:
+def parts(path, names=PARTS):
+    """Of each of `names`, in the annotate file `path`: (its largest inclusive `*` line, the calls above it)."""
     got, callers = {}, 0
     for l in open(path):
         m = LINE.match(l)
@@ -25,15 +25,17 @@ for path in sys.argv[1:]:
             callers += int(m.group(4).replace(',', '')) if m.group(4) else 0
             continue
         cost, fn = int(m.group(1).replace(',', '')), m.group(3)
-        for p in PARTS:
+        for p in names:
             if fn.endswith(p) and cost > got.get(p, (0, 0))[0]:
                 got[p] = (cost, callers)
         callers = 0
-    cols.append(got)
-print("part (inclusive K a transaction; calls; instructions a call) | " + " | ".join(p.split('/')[-1] for p in sys.argv[1:]))
-for p in PARTS:
-    cells = []
-    for c in cols:
-        cost, n = c.get(p, (0, 0))
-        cells.append(f"{cost / 1e7:.2f} K" + (f" ({n:,}; {cost / n:.0f})" if n else ""))
-    print(f"{p} | " + " | ".join(cells))
+    return got
+if __name__ == "__main__":
+    cols = [parts(path) for path in sys.argv[1:]]
+    print("part (inclusive K a transaction; calls; instructions a call) | " + " | ".join(p.split('/')[-1] for p in sys.argv[1:]))
+    for p in PARTS:
+        cells = []
+        for c in cols:
+            cost, n = c.get(p, (0, 0))
+            cells.append(f"{cost / 1e7:.2f} K" + (f" ({n:,}; {cost / n:.0f})" if n else ""))
+        print(f"{p} | " + " | ".join(cells))

@@ -1,5 +1,5 @@
 import os, sys
-sys.path.insert(0, "/work/wt/nb46/docs/findings/gap26")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../gap26"))
 from per_type import per_type as read
 def tot(p):
     a = read(p); return sum(v[0] for v in a.values()), sum(v[1] for v in a.values())

@@ -2,32 +2,17 @@
 """perf47: cpu41/incl.py's parts (a function's largest inclusive `*` line and its calls) for the transactions a
 longer fixed count runs past a shorter one (lead28/cg.sh, same seed): per transaction of the window, and per call.
 usage: incl_diff.py SHORT.annot:LONG.annot ..."""
-import re, sys
+import os, sys
 PARTS = ["OursTxn as bufpool::bench::tpcc::engine::Txn>::get_each", "OursTxn as bufpool::bench::tpcc::engine::Txn>::get",
          "tree::Tree::descend", "tree::Tree::descend_path", "node::probe_inner", "node::probe_run",
          "txns::read_batch", "ours::apply_writes", "tree::Tree::log_leaf"]
-LINE = re.compile(r'\s*([\d,]+) \([^)]*\)\s+([*<])\s+\S*?:(.*?)(?: \((\d[\d,]*)x\))?(?: \[.*\])?$')
-sys.path.insert(0, __import__('os').path.join(__import__('os').path.dirname(__import__('os').path.abspath(__file__)), "../gap26"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "../gap26"), os.path.join(HERE, "../cpu41")]
 from per_type import per_type
-def parts(path):
-    got, callers = {}, 0
-    for l in open(path):
-        m = LINE.match(l)
-        if not m:
-            callers = 0
-            continue
-        if m.group(2) == '<':
-            callers += int(m.group(4).replace(',', '')) if m.group(4) else 0
-            continue
-        cost, fn = int(m.group(1).replace(',', '')), m.group(3)
-        for p in PARTS:
-            if fn.endswith(p) and cost > got.get(p, (0, 0))[0]:
-                got[p] = (cost, callers)
-        callers = 0
-    return got
+from incl import parts
 for pair in sys.argv[1:]:
     s, l = pair.split(':')
-    a, b = parts(s), parts(l)
+    a, b = parts(s, PARTS), parts(l, PARTS)
     n = sum(v[1] for v in per_type(l).values()) - sum(v[1] for v in per_type(s).values())
     print(f"{l} - {s}: {n} transactions")
     for p in PARTS:

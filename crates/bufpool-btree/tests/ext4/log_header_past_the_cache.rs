@@ -24,6 +24,13 @@ use bufpool_btree::{Op, TreeWal};
 
 use crate::ext4::Ext4;
 
+/// A 600 MiB ext4 on a loop device in `dir`, or `None` (the test is skipped, and says so) where none can be made.
+fn ext4(dir: &Path) -> Option<Ext4> {
+    Ext4::new(dir, 600 << 20)
+        .map_err(|why| eprintln!("SKIPPED (no ext4 on a loop device here: {why})"))
+        .ok()
+}
+
 /// The byte offset in the device (the image) of 4 KiB block `block` of `file`, by `filefrag` (FIEMAP).
 fn physical_offset(file: &Path, block: u64) -> u64 {
     let out = Command::new("filefrag")
@@ -97,13 +104,7 @@ fn append(wal: &TreeWal, keys: std::ops::Range<u32>) -> Vec<u64> {
 #[test]
 fn an_open_trusts_the_header_slot_the_device_holds_not_the_page_caches() {
     let dir = tempfile::tempdir().unwrap();
-    let fs = match Ext4::new(dir.path(), 600 << 20) {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIPPED (no ext4 on a loop device here: {why})");
-            return;
-        }
-    };
+    let Some(fs) = ext4(dir.path()) else { return };
     let path = fs.mnt.join("t.wal");
     // Two checkpoints' cuts: slot 1 names a start the second cut's punch took, slot 0 (in force) the live records.
     let wal = TreeWal::open(&path).unwrap();
@@ -165,13 +166,7 @@ fn an_open_trusts_the_header_slot_the_device_holds_not_the_page_caches() {
 #[test]
 fn an_open_writes_again_the_record_blocks_the_device_lacks() {
     let dir = tempfile::tempdir().unwrap();
-    let fs = match Ext4::new(dir.path(), 600 << 20) {
-        Ok(fs) => fs,
-        Err(why) => {
-            eprintln!("SKIPPED (no ext4 on a loop device here: {why})");
-            return;
-        }
-    };
+    let Some(fs) = ext4(dir.path()) else { return };
     let path = fs.mnt.join("t.wal");
     let wal = TreeWal::open(&path).unwrap();
     append(&wal, 0..60);
