@@ -6,7 +6,8 @@
 //! `sim_crash*.rs`: crashes, one thread; `api_concurrent_edges.rs`: panics in closures). Users meet them together.
 //!
 //! # A schedule
-//! One pool of 16 to 48 frames of 4 KiB holds two trees, each with its data file and its log on a
+//! One pool of 16 to 48 frames of 4 KiB (an odd number of them: every write guard clean, `Builder::
+//! clean_write_guards`, session 48) holds two trees, each with its data file and its log on a
 //! `FaultyStorage` (one schedule in three gives a tree the smallest bounded log). 3 or 4 threads run random
 //! operations on either tree for several *epochs*. Key ids `0..IDS` of each tree belong to thread `id % (T + 1)`,
 //! or, for `T`, to nobody (shared): a thread's own keys are changed only by it, so its expected state is exact;
@@ -3059,9 +3060,17 @@ fn open_spare_under_faults(
     open_spare(pool, s).map_err(|e| format!("after {attempts} attempts under faults {faults}: {e}"))
 }
 
-/// A pool of `frames` frames of 4 KiB.
+/// A pool of `frames` frames of 4 KiB; with an odd number of frames (half the schedules: the draw of `frames`
+/// decides it, no draw of its own) every write guard is clean (`Builder::clean_write_guards`; session 48).
 fn new_pool(frames: usize) -> Arc<BufferPool> {
-    Arc::new(common::pool_builder().frames(frames).page_size(4096).build().unwrap())
+    Arc::new(
+        common::pool_builder()
+            .frames(frames)
+            .page_size(4096)
+            .clean_write_guards(frames % 2 == 1)
+            .build()
+            .unwrap(),
+    )
 }
 
 /// A refused open's error: one a fault, a full device or a storage's panic explains.
