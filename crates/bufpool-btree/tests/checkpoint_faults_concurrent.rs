@@ -23,7 +23,8 @@
 //! the power loss (since session 47, once R46-O40 and R46-O41 were fixed; `BUFPOOL_CHECKPOINT_FAULT_GARBLE=0`
 //! turns it off). The data file keeps a file record (`common::Sidecar`), as a file opened by path does: a meta
 //! page garbled whole is rebuilt from the log only in a file whose log names it (R47-1); unbound, R46-O41's
-//! refusal stays (by design: nothing tells such a page 0 from a foreign file's).
+//! refusal stays (by design: nothing tells such a page 0 from a foreign file's). Half the seeds build their pools
+//! with every write guard clean (`Builder::clean_write_guards`, session 48: R47-30's replay in such a pool).
 
 use crate::common;
 
@@ -70,8 +71,16 @@ struct Devices {
     record: Arc<FaultyStorage>,
 }
 
-fn open(dev: &Devices, bounded: bool) -> Result<Tree, Error> {
-    let pool = Arc::new(BufferPool::builder().frames(FRAMES).build().unwrap());
+/// The tree on `dev` in a pool of its own; `clean`: every write guard of the pool clean
+/// (`Builder::clean_write_guards`), so that replay's latch is too and replay dirties what it meets itself (R47-30).
+fn open(dev: &Devices, bounded: bool, clean: bool) -> Result<Tree, Error> {
+    let pool = Arc::new(
+        BufferPool::builder()
+            .frames(FRAMES)
+            .clean_write_guards(clean)
+            .build()
+            .unwrap(),
+    );
     let wal = match bounded {
         true => TreeWal::open_storage_with_capacity(dev.log.clone(), BOUNDED_LOG)?,
         false => TreeWal::open_storage(dev.log.clone())?,
@@ -193,7 +202,9 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
         data: Arc::new(FaultyStorage::new(seed + 1, FaultConfig::crash_only())),
         record: Arc::new(FaultyStorage::new(seed + 2, FaultConfig::none())),
     };
-    let tree = open(&dev, bounded).unwrap();
+    // Half the seeds (independent of the garbling's and the power loss order's): a pool of clean write guards.
+    let clean = (seed / 2) % 2 == 1;
+    let tree = open(&dev, bounded, clean).unwrap();
     for id in 0..KEYS {
         if let Err(e) = tree.put(&key(id), &value(id, 1)) {
             // A bounded log's region is full: a checkpoint frees it.
@@ -256,7 +267,8 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
         None => {
             // The same process opens the tree again on the devices as they are, checkpoints, and the power fails.
             drop(tree);
-            let again = open(&dev, bounded).unwrap_or_else(|e| panic!("{what}: the reopen without a crash: {e}"));
+            let again =
+                open(&dev, bounded, clean).unwrap_or_else(|e| panic!("{what}: the reopen without a crash: {e}"));
             again
                 .check()
                 .unwrap_or_else(|e| panic!("{what}: check after the reopen without a crash: {e}"));
@@ -267,7 +279,7 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
             power_loss(&dev, seed + 2)
         }
     };
-    let tree = open(&dev, bounded).unwrap_or_else(|e| panic!("{what}: the reopen after the power loss: {e}"));
+    let tree = open(&dev, bounded, clean).unwrap_or_else(|e| panic!("{what}: the reopen after the power loss: {e}"));
     tree.check()
         .unwrap_or_else(|e| panic!("{what}: check after the power loss: {e}"));
     for id in 0..KEYS {

@@ -81,6 +81,7 @@ mod sim_crash;
 mod sim_crash_covered;
 mod slot_cached_not_on_device;
 mod spread_checkpoints_crash;
+mod stale_copy_garbled_meta;
 mod structure_faults_everywhere;
 mod switch_header_sync;
 mod tree_lifecycle_edges;

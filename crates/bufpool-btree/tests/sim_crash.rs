@@ -20,7 +20,8 @@
 //! before. Half the power losses of an odd seed's data file (unless `BUFPOOL_BTREE_SIM_GARBLE=0`) are those of a
 //! device written through a 4 KiB page cache that garbles what it had in flight
 //! (`FaultyStorage::crash_garbling_blocks`, each sector of a block in flight garbled with probability one half:
-//! R46-O40, R46-O41, R47 in RELIABILITY.md); the log always loses power sector by sector (`crash`).
+//! R46-O40, R46-O41, R47 in RELIABILITY.md); the log always loses power sector by sector (`crash`). An odd epoch's
+//! pool makes every write guard clean (`Builder::clean_write_guards`: session 48, review48).
 //!
 //! Two workloads, each a test: keys picked at random (`tree_survives_faults_and_power_loss`), and keys mostly
 //! put in ascending key order and deleted from the oldest, a queue (`ascending_runs_survive_faults_and_power_loss`,
@@ -218,7 +219,16 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, u64>, keys: Keys, t: &mut Tally) {
             _ => TreeWal::open_storage(log.clone()),
         }
         .unwrap_or_else(|e| panic!("seed {seed} epoch {epoch}: {e}"));
-        let pool = Arc::new(common::pool_builder().frames(frames).wal(wal.clone()).build().unwrap());
+        // Odd epochs: every write guard of the pool clean (`Builder::clean_write_guards`), which the tree's own
+        // latches are anyway (`write_clean`) but for replay's, which must dirty every page it meets itself (R47-30).
+        let pool = Arc::new(
+            common::pool_builder()
+                .frames(frames)
+                .wal(wal.clone())
+                .clean_write_guards(epoch % 2 == 1)
+                .build()
+                .unwrap(),
+        );
         let tree = match Tree::open_storage(pool, wal, data_file) {
             Ok(tree) => tree,
             Err(e) => {

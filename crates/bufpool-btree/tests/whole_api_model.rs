@@ -6,7 +6,8 @@
 //! `sim_crash*.rs`: crashes, one thread; `api_concurrent_edges.rs`: panics in closures). Users meet them together.
 //!
 //! # A schedule
-//! One pool of 16 to 48 frames of 4 KiB holds two trees, each with its data file and its log on a
+//! One pool of 16 to 48 frames of 4 KiB (an odd number of them: every write guard clean, `Builder::
+//! clean_write_guards`, session 48) holds two trees, each with its data file and its log on a
 //! `FaultyStorage` (one schedule in three gives a tree the smallest bounded log). 3 or 4 threads run random
 //! operations on either tree for several *epochs*. Key ids `0..IDS` of each tree belong to thread `id % (T + 1)`,
 //! or, for `T`, to nobody (shared): a thread's own keys are changed only by it, so its expected state is exact;
@@ -171,6 +172,16 @@
 //! syncs every dirty page, each after the log up to its LSN). After a close that succeeded, every change must be
 //! there.
 //!
+//! Session 48 (review48) added, off with `BUFPOOL_BTREE_MODEL_OFF=garble`, with no draw of its own (every other draw
+//! is what it was):
+//! - **Garbling power losses** (odd schedules): each tree's data file keeps a file record (`common::Sidecar`, as the
+//!   sidecar `.bpmeta` of a file opened by path: its pages carry its identity, its log names it), and a power loss
+//!   garbles each sector of the blocks its writes had in flight with probability one half
+//!   (`FaultyStorage::crash_garbling_blocks`, as `sim_crash.rs` draws for its odd seeds): R46-O40, R47-1 and
+//!   `WriteGuard::restore` under threads, covered changes, bulk loads and both trees. The record loses power first
+//!   (its written mark is raised only after the data sync it counts). And a pool of an odd number of frames makes
+//!   every write guard clean (`Builder::clean_write_guards`).
+//!
 //! # Sizes
 //! CI: 20 schedules (seconds in a debug build; `BUFPOOL_BTREE_MODEL_OFF` lists features to leave out). Long: `BUFPOOL_BTREE_MODEL_SCHEDULES=N` schedules from seed
 //! `BUFPOOL_BTREE_MODEL_FIRST=S` (default 0), e.g.
@@ -189,7 +200,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use bufpool::storage::{Fault, FaultConfig, FaultCounts, FaultyStorage, IoRequest, Op as IoOp, Storage};
+use bufpool::storage::{Fault, FaultConfig, FaultCounts, FaultyStorage, IoRequest, Op as IoOp, RecordStore, Storage};
 use bufpool::BufferPool;
 use bufpool_btree::{CoveredPut, Error, LeafHint, Op, OwnedOp, Tree, TreeWal};
 use common::hooked::{Hooked, Hooks};
@@ -338,14 +349,22 @@ struct Panicking {
     left: AtomicI64,
     what: &'static str,
     panics: AtomicU64,
+    /// A data storage's file record (session 48, `garble`), as the sidecar `.bpmeta` of a file opened by path.
+    record: Option<common::Sidecar>,
 }
 
 impl Panicking {
     fn over(inner: Arc<FaultyStorage>, what: &'static str) -> Dev {
+        Panicking::with_record(inner, what, None)
+    }
+
+    /// As [`Panicking::over`], the storage bound to `record` if given.
+    fn with_record(inner: Arc<FaultyStorage>, what: &'static str, record: Option<Arc<FaultyStorage>>) -> Dev {
         let hooks = Panicking {
             left: AtomicI64::new(-1),
             what,
             panics: AtomicU64::new(0),
+            record: record.map(common::Sidecar),
         };
         Arc::new(Hooked::new(inner, hooks))
     }
@@ -388,14 +407,25 @@ impl Hooks for Panicking {
         self.call("batch");
         below.submit(batch)
     }
+    /// The record's calls do not panic (the pool's record store is not what the panics are about).
+    fn record_store<'a>(&'a self, below: &'a dyn Storage) -> Option<&'a dyn RecordStore> {
+        match &self.record {
+            Some(record) => Some(record),
+            None => below.record_store(),
+        }
+    }
 }
 
-/// What a power loss or a restart leaves of the storages: `trees[tree] = (log, data)`, and the log above's.
+/// What a power loss or a restart leaves of a tree's storages: its log, its data file, and the data file's record
+/// if it keeps one (session 48, `garble`).
+type TreeImages = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// What a power loss or a restart leaves of the storages: `trees[tree]`, and the log above's.
 struct Images {
-    trees: Vec<(Vec<u8>, Vec<u8>)>,
+    trees: Vec<TreeImages>,
     upper: Option<Vec<u8>>,
     /// The spare tree's (session 43).
-    spare: Option<(Vec<u8>, Vec<u8>)>,
+    spare: Option<TreeImages>,
 }
 
 /// One tree's storages: they outlive the pool and trees of an epoch (a restart or a power loss makes new ones
@@ -403,6 +433,9 @@ struct Images {
 struct Store {
     log: Arc<FaultyStorage>,
     data: Arc<FaultyStorage>,
+    /// The data file's record (session 48, `garble`: the schedule's data files are bound, and a power loss garbles
+    /// the blocks their writes had in flight); `None`: the data file is unbound and loses power sector by sector.
+    record: Option<Arc<FaultyStorage>>,
     /// The same storages as the tree sees them (they panic when armed).
     log_dev: Dev,
     data_dev: Dev,
@@ -410,13 +443,22 @@ struct Store {
 }
 
 impl Store {
-    fn new(log: FaultyStorage, data: FaultyStorage, bounded: bool) -> Store {
-        let (log, data) = (Arc::new(log), Arc::new(data));
+    /// A tree's storages from `images` (its data file bound to a record if the images hold one), `seed` drawn
+    /// for the log and the data file (the record's is derived, so that the schedules' draws stay as they were).
+    fn from_images((log, data, record): TreeImages, seeds: (u64, u64), bounded: bool) -> Store {
+        let dev = |seed, image| FaultyStorage::from_image(seed, FaultConfig::none(), image);
+        let record = record.map(|r| dev(mix(seeds.1 ^ 0x48), r));
+        Store::with_record(dev(seeds.0, log), dev(seeds.1, data), record, bounded)
+    }
+
+    fn with_record(log: FaultyStorage, data: FaultyStorage, record: Option<FaultyStorage>, bounded: bool) -> Store {
+        let (log, data, record) = (Arc::new(log), Arc::new(data), record.map(Arc::new));
         Store {
             log_dev: Panicking::over(log.clone(), "the log storage"),
-            data_dev: Panicking::over(data.clone(), "the data storage"),
+            data_dev: Panicking::with_record(data.clone(), "the data storage", record.clone()),
             log,
             data,
+            record,
             bounded,
         }
     }
@@ -3059,9 +3101,17 @@ fn open_spare_under_faults(
     open_spare(pool, s).map_err(|e| format!("after {attempts} attempts under faults {faults}: {e}"))
 }
 
-/// A pool of `frames` frames of 4 KiB.
+/// A pool of `frames` frames of 4 KiB; with an odd number of frames (half the schedules: the draw of `frames`
+/// decides it, no draw of its own) every write guard is clean (`Builder::clean_write_guards`; session 48).
 fn new_pool(frames: usize) -> Arc<BufferPool> {
-    Arc::new(common::pool_builder().frames(frames).page_size(4096).build().unwrap())
+    Arc::new(
+        common::pool_builder()
+            .frames(frames)
+            .page_size(4096)
+            .clean_write_guards(frames % 2 == 1)
+            .build()
+            .unwrap(),
+    )
 }
 
 /// A refused open's error: one a fault, a full device or a storage's panic explains.
@@ -3338,29 +3388,45 @@ fn message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_default()
 }
 
-/// Power loss of every storage: the data storages first, then the trees' logs, then the log above (a log may be
-/// ahead of what depends on it, never behind: a page the pool writes after its data storage lost power is lost
-/// with it, and a tree's log writes its records only after the log above is durable).
+/// Power loss of every storage: the data files' records first, then the data storages, then the trees' logs, then
+/// the log above (a log may be ahead of what depends on it, never behind: a page the pool writes after its data
+/// storage lost power is lost with it, and a tree's log writes its records only after the log above is durable;
+/// a record's written mark is raised only after the data sync it counts). A data file with a record (session 48,
+/// `garble`) loses power as a device written through a 4 KiB page cache: each sector of a block in flight garbled
+/// with probability one half (`FaultyStorage::crash_garbling_blocks`), as `sim_crash.rs` draws.
 fn power_loss(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, spare: Option<&Store>) -> Images {
-    let data: Vec<Vec<u8>> = stores.iter().map(|s| s.data.crash()).collect();
-    let spare_data = spare.map(|s| s.data.crash());
-    let trees = stores.iter().zip(data).map(|(s, d)| (s.log.crash(), d)).collect();
+    let crash = |s: &Store| -> (Option<Vec<u8>>, Vec<u8>) {
+        let record = s.record.as_ref().map(|r| r.crash());
+        let data = match record.is_some() {
+            true => s.data.crash_garbling_blocks(0.5),
+            false => s.data.crash(),
+        };
+        (record, data)
+    };
+    let data: Vec<_> = stores.iter().map(crash).collect();
+    let spare_data = spare.map(crash);
+    let trees = stores
+        .iter()
+        .zip(data)
+        .map(|(s, (r, d))| (s.log.crash(), d, r))
+        .collect();
     Images {
         trees,
-        spare: spare.zip(spare_data).map(|(s, d)| (s.log.crash(), d)),
+        spare: spare.zip(spare_data).map(|(s, (r, d))| (s.log.crash(), d, r)),
         upper: upper.map(|u| u.crash()),
     }
 }
 
 /// What a restart keeps: every storage's live image, synced or not.
 fn live_images(stores: &[Store], upper: Option<&Arc<FaultyStorage>>, spare: Option<&Store>) -> Images {
+    let live = |s: &Store| {
+        let record = s.record.as_ref().map(|r| r.live_image());
+        (s.log.live_image(), s.data.live_image(), record)
+    };
     Images {
-        trees: stores
-            .iter()
-            .map(|s| (s.log.live_image(), s.data.live_image()))
-            .collect(),
+        trees: stores.iter().map(live).collect(),
         upper: upper.map(|u| u.live_image()),
-        spare: spare.map(|s| (s.log.live_image(), s.data.live_image())),
+        spare: spare.map(live),
     }
 }
 
@@ -3410,13 +3476,17 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
     let frames = 16 + rng.below(33) as usize;
     let keys: Vec<Vec<u8>> = (0..IDS).map(key).collect();
     let ids: HashMap<Vec<u8>, u64> = keys.iter().cloned().zip(0..).collect();
-    let mut stores: Vec<Store> = (0..TREES)
-        .map(|_| {
-            let log = FaultyStorage::new(rng.next(), FaultConfig::none());
-            let data = FaultyStorage::new(rng.next(), FaultConfig::none());
-            Store::new(log, data, rng.below(3) == 0)
-        })
-        .collect();
+    // Session 48: an odd schedule's data files keep a record and lose power garbling their blocks in flight (no
+    // draw of its own: every other draw is what it was).
+    let garble = mode_on("garble") && seed % 2 == 1;
+    let new_store = |rng: &mut Rng| {
+        let log = FaultyStorage::new(rng.next(), FaultConfig::none());
+        let data_seed = rng.next();
+        let record = garble.then(|| FaultyStorage::new(mix(data_seed ^ 0x48), FaultConfig::none()));
+        let data = FaultyStorage::new(data_seed, FaultConfig::none());
+        Store::with_record(log, data, record, rng.below(3) == 0)
+    };
+    let mut stores: Vec<Store> = (0..TREES).map(|_| new_store(&mut rng)).collect();
     // One schedule in three runs the trees under a log above (covered changes), one in two arms storage panics.
     let covered = mode_on("covered") && rng.chance(33);
     let panics = mode_on("panics") && rng.chance(50);
@@ -3445,11 +3515,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
     let shared_on = covered && new43.shared_patches;
     // The locked shared rows as the epoch starts (`(tree, id)`).
     let mut shared_base: BTreeMap<(usize, u64), Val> = BTreeMap::new();
-    let mut spare_store: Option<Store> = new43.empty_loads.then(|| {
-        let log = FaultyStorage::new(rng3.next(), FaultConfig::none());
-        let data = FaultyStorage::new(rng3.next(), FaultConfig::none());
-        Store::new(log, data, rng3.below(3) == 0)
-    });
+    let mut spare_store: Option<Store> = new43.empty_loads.then(|| new_store(&mut rng3));
     let mut spare_tree: Option<Tree> = None;
     let mut spare_state = SpareState::default();
     let appends: Vec<Appends> = (0..TREES).map(|_| Appends::default()).collect();
@@ -3851,19 +3917,17 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
             stores = stores
                 .into_iter()
                 .zip(images.trees)
-                .map(|(s, (log, data))| {
-                    let log = FaultyStorage::from_image(rng.next(), FaultConfig::none(), log);
-                    let data = FaultyStorage::from_image(rng.next(), FaultConfig::none(), data);
-                    Store::new(log, data, s.bounded)
+                .map(|(s, images)| {
+                    let seeds = (rng.next(), rng.next());
+                    Store::from_images(images, seeds, s.bounded)
                 })
                 .collect();
             upper = images
                 .upper
                 .map(|u| Arc::new(FaultyStorage::from_image(rng.next(), FaultConfig::none(), u)));
-            spare_store = spare_store.zip(images.spare).map(|(s, (log, data))| {
-                let log = FaultyStorage::from_image(rng3.next(), FaultConfig::none(), log);
-                let data = FaultyStorage::from_image(rng3.next(), FaultConfig::none(), data);
-                Store::new(log, data, s.bounded)
+            spare_store = spare_store.zip(images.spare).map(|(s, images)| {
+                let seeds = (rng3.next(), rng3.next());
+                Store::from_images(images, seeds, s.bounded)
             });
             // R40-2's diagnosis: a fault-free recovery of copies of the storages, checked as the reopen is.
             let probe = |when: &str| {
@@ -3871,10 +3935,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                 let st: Vec<Store> = stores
                     .iter()
                     .zip(imgs.trees)
-                    .map(|(s, (l, d))| {
-                        let l = FaultyStorage::from_image(1, FaultConfig::none(), l);
-                        Store::new(l, FaultyStorage::from_image(2, FaultConfig::none(), d), s.bounded)
-                    })
+                    .map(|(s, images)| Store::from_images(images, (1, 2), s.bounded))
                     .collect();
                 let up = imgs
                     .upper
@@ -3974,9 +4035,7 @@ fn run_schedule(seed: u64, tally: &Tally, doing: &[Mutex<String>]) -> Vec<String
                     }
                 }
             }
-            let log = FaultyStorage::new(rng4.next(), FaultConfig::none());
-            let data = FaultyStorage::new(rng4.next(), FaultConfig::none());
-            spare_store = Some(Store::new(log, data, rng4.below(3) == 0));
+            spare_store = Some(new_store(&mut rng4));
             spare_state = SpareState::default();
             tally.spare_replaced.fetch_add(1, Ordering::Relaxed);
         }
@@ -4101,7 +4160,7 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
          running {} / stopped {}, restart {}, close {} ({} failed); reopens checked {}, keys checked {}, changes \
          recovered {}, uncommitted changes lost {}; epoch ends left unchecked after faults {}; opens refused by faults {}; faults: read EIO {}, write EIO {}, sync EIO {}, ENOSPC {}, \
          short reads {}, short writes {}, writes dropped by a failed sync {}, unsynced writes at a power loss \
-         kept/torn/lost {}/{}/{}; hinted reads {} ({} hints given); covered schedules {}: transactions {}, \
+         kept/torn/lost {}/{}/{} (data sectors garbled {}); hinted reads {} ({} hints given); covered schedules {}: transactions {}, \
          appends refused {}, applies retried {}, logs above broken {}, commits / checkpoints of the log above {} / \
          {}, records replayed {}; storage panics armed {} (the log above's {}), met {}; bulk loads ok {}, failed {}; open attempts under \
          faults {}; transactions over both trees {}; patches logged {}, replayed {}, skipped {}; appended loads ok \
@@ -4140,6 +4199,7 @@ fn threads_faults_panics_checkpoints_and_crashes_mixed() {
         f.crash_writes_kept,
         f.crash_writes_torn,
         f.crash_writes_lost,
+        f.crash_sectors_garbled,
         n(&t.hinted_reads),
         n(&t.hints_given),
         n(&t.covered_schedules),

@@ -93,7 +93,8 @@ pub(crate) struct FileEntry {
     /// The written mark never passes the lowest of them.
     unwritten: Mutex<BTreeSet<PageNo>>,
     /// Failed files only: frames holding pages that cannot be written or evicted without loss (dirty, or written
-    /// since the last good sync); counted on first need after the failure, then decremented as pages are dropped.
+    /// since the last good sync); counted on first need after the failure, then decremented as pages are dropped,
+    /// and counted again after a write guard held across the failure dirtied or restored one (R48-10).
     unwritable: Mutex<Option<usize>>,
     /// Failed files only: pages whose unwritable image was dropped (`Builder::failed_file_frames`); a load of one
     /// fails with the file's error, since the disk holds an older version.
@@ -169,6 +170,13 @@ impl FileEntry {
     /// Frames holding this failed file's unwritable pages: `count` computes it the first time.
     pub(crate) fn unwritable_frames(&self, count: impl FnOnce() -> usize) -> usize {
         *self.unwritable.lock().get_or_insert_with(count)
+    }
+
+    /// Forgets the count of [`FileEntry::unwritable_frames`], to be taken again at its next need: a write guard
+    /// held across the failure made a page of this file dirty, or `WriteGuard::restore` made one clean (R48-10 in
+    /// RELIABILITY.md).
+    pub(crate) fn forget_unwritable_frames(&self) {
+        *self.unwritable.lock() = None;
     }
 
     /// The pool dropped `page_no`'s unwritable image (the file has failed).

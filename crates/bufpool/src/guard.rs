@@ -135,7 +135,8 @@ impl<'a> ReadGuard<'a> {
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn try_upgrade(self) -> std::result::Result<WriteGuard<'a>, ReadGuard<'a>> {
         let (pool, page) = (self.frame.pool(), self.page);
-        // As BufferPool::write: a failed file takes no new dirty pages (they could never be evicted).
+        // As BufferPool::write: a failed file takes no new guards (their pages could never be evicted once dirty;
+        // a guard taken before the failure may still dirty its page after it: R48-10).
         let refused = pool.core.files.any_failed() && pool.core.files.get(page.file()).map_or(true, |f| f.is_failed());
         // As `write` too: a freed page's image takes no write guard. The mark changes only under the frame's
         // exclusive latch (set by the load, cleared by `new_page`), so the shared latch held here keeps it.
@@ -225,6 +226,10 @@ impl<'a> WriteGuard<'a> {
         // change.
         let dirtied = !clean;
         let made_dirty = dirtied && frame.pool().mark_dirty(frame.header());
+        if made_dirty {
+            // The file may have failed since `write` looked (R48-10).
+            frame.pool().note_guard_dirtiness(page);
+        }
         WriteGuard {
             frame: ManuallyDrop::new(frame),
             page,
@@ -254,6 +259,10 @@ impl<'a> WriteGuard<'a> {
         if !self.dirtied {
             self.made_dirty = self.frame.pool().mark_dirty(self.frame.header());
             self.dirtied = true;
+            if self.made_dirty {
+                // A clean guard taken before its file failed makes a page dirty after the failure (R48-10).
+                self.frame.pool().note_guard_dirtiness(self.page);
+            }
         }
     }
 
@@ -303,6 +312,7 @@ impl<'a> WriteGuard<'a> {
         }
         if self.made_dirty {
             self.frame.pool().mark_clean(self.frame.header());
+            self.frame.pool().note_guard_dirtiness(self.page);
             self.made_dirty = false;
             self.dirtied = false;
         }

@@ -2080,8 +2080,12 @@ impl BufferPool {
         }
     }
 
-    /// Whether failed file `f` holds more frames of unwritable pages than the builder's bound. Counted once, on
-    /// first need after the failure (a failed file takes no new dirty pages, so the count only falls).
+    /// Whether failed file `f` holds more frames of unwritable pages than the builder's bound. Counted on first
+    /// need after the failure; a drop lowers the count. `write` and `try_upgrade` refuse a failed file, but a write
+    /// guard taken before the failure can still make its page dirty (a clean guard's first change) or clean again
+    /// (`WriteGuard::restore`) after it: then the count is taken again at its next need
+    /// ([`BufferPool::note_guard_dirtiness`]; R48-10 in RELIABILITY.md: it was kept, and the file held more frames
+    /// than its bound, or dropped pages its bound let it keep).
     fn failed_file_over_bound(&self, f: &FileEntry) -> bool {
         let count = f.unwritable_frames(|| {
             self.core
@@ -2145,6 +2149,25 @@ impl BufferPool {
             self.core.dirty_pages.fetch_add(1, Relaxed);
         }
         was_clean
+    }
+
+    /// A write guard on `page` made it dirty (it was clean) or, by `WriteGuard::restore`, clean again: if its file
+    /// has failed, whether the page is unwritable may have changed, and the count kept for the file's bound is taken
+    /// again at its next need ([`BufferPool::failed_file_over_bound`]). One load while no file has failed.
+    #[inline]
+    pub(crate) fn note_guard_dirtiness(&self, page: PageId) {
+        if self.core.files.any_failed() {
+            self.forget_unwritable_frames(page);
+        }
+    }
+
+    #[cold]
+    fn forget_unwritable_frames(&self, page: PageId) {
+        if let Ok(f) = self.core.files.get(page.file()) {
+            if f.is_failed() {
+                f.forget_unwritable_frames();
+            }
+        }
     }
 
     /// Clears a page's dirty flag (after its image was written, or when it is discarded).

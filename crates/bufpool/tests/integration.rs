@@ -35,6 +35,7 @@ mod emptied_data_file;
 mod eviction_roundtrip;
 mod exhaustion;
 mod expect_lsn;
+mod failed_file_frames_vs_guards;
 mod fault_failed_file_frames;
 mod file_id_reuse;
 mod file_stats;

@@ -1,0 +1,132 @@
+//! R48-10 (RELIABILITY.md, session 48, review48): a failed file's bound on unwritable frames
+//! (`Builder::failed_file_frames`) was counted once, on first need after the failure, on the rule that "a failed
+//! file takes no new dirty pages, so the count only falls". Session 47's guards broke the rule both ways:
+//! - a clean write guard (`BufferPool::write_clean`, `Builder::clean_write_guards`) taken before the failure makes
+//!   its page dirty at its first change, after it: a new unwritable page the count did not hold, so the file kept
+//!   more frames than its bound (one per guard in flight; `bufpool-btree` latches every leaf this way);
+//! - `WriteGuard::restore` marks clean again a page its guard made dirty: counted while dirty, it stayed in the
+//!   count, so the file dropped pages its bound let it keep (and a later read of each is `FileFailed`).
+
+use crate::common;
+
+use std::sync::Arc;
+
+use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId, PolicyKind};
+
+/// The bound both tests set.
+const BOUND: usize = 2;
+
+/// An 8-frame pool whose file `f` has pages 0..8 written (generation 1), synced and clean, and a healthy file.
+fn pool_of_a_file_about_to_fail() -> (BufferPool, Arc<FaultyStorage>, FileId, FileId) {
+    let bad = Arc::new(FaultyStorage::new(48, FaultConfig::none()));
+    let pool = BufferPool::builder()
+        .frames(8)
+        .policy(PolicyKind::Fifo)
+        .failed_file_frames(BOUND)
+        .build()
+        .unwrap();
+    let f = pool.open_storage(bad.clone()).unwrap();
+    let g = pool.open_storage(MemoryStorage::new()).unwrap();
+    for n in 0..8 {
+        common::fill_page(&mut pool.new_page(f).unwrap(), n, 1);
+    }
+    pool.flush_file(f).unwrap();
+    assert_eq!(pool.stats().dirty, 0);
+    (pool, bad, f, g)
+}
+
+/// Changes pages 4..8 of `f` (generation 2), then fails the file by a failed write of page 4.
+fn fail_with_pages_4_to_8_dirty(pool: &BufferPool, bad: &FaultyStorage, f: FileId) {
+    for n in 4..8 {
+        common::fill_page(&mut pool.write(PageId::new(f, n)).unwrap(), n, 2);
+    }
+    bad.inject_next(Op::Write, Fault::EioPersistent);
+    assert!(pool.flush(PageId::new(f, 4)).is_err());
+    assert!(pool.stats().files[0].failed);
+}
+
+/// Takes `pages` new pages of the healthy file `g`: every one needs a victim.
+fn fill_healthy(pool: &BufferPool, g: FileId, pages: u32) {
+    for n in 0..pages {
+        let mut page = pool.new_page(g).unwrap();
+        let no = page.page_id().page_no();
+        common::fill_page(&mut page, no, n.into());
+    }
+}
+
+/// Pages of `f` in `pages` that still read generation `generation`; the others must be `FileFailed`.
+fn readable(pool: &BufferPool, f: FileId, pages: std::ops::Range<u32>, generation: u64) -> usize {
+    pages
+        .filter(|&n| match pool.read(PageId::new(f, n)) {
+            Ok(page) => {
+                assert_eq!(common::check_page(&page, n), generation, "page {n}");
+                true
+            }
+            Err(Error::FileFailed { .. }) => false,
+            Err(e) => panic!("page {n}: {e}"),
+        })
+        .count()
+}
+
+#[test]
+fn a_clean_guards_first_change_after_the_failure_counts_against_the_bound() {
+    let (pool, bad, f, g) = pool_of_a_file_about_to_fail();
+    // Four clean guards, taken before the failure, unchanged so far.
+    let mut guards: Vec<_> = (0..4).map(|n| pool.write_clean(PageId::new(f, n)).unwrap()).collect();
+    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    // Misses count the failed file's unwritable frames (pages 4..8) and drop two of them to the bound.
+    fill_healthy(&pool, g, 2);
+    assert_eq!(pool.stats().failed_pages_dropped, 2);
+    // The guards change their pages now: four more pages of the failed file that can never be written.
+    for (n, guard) in (0..4).zip(guards.iter_mut()) {
+        common::fill_page(guard, n, 2);
+    }
+    drop(guards);
+    fill_healthy(&pool, g, 32);
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped,
+        6,
+        "the failed file kept {} frames of unwritable pages, its bound is {BOUND}: {st}",
+        8 - st.failed_pages_dropped
+    );
+    assert_eq!(readable(&pool, f, 0..8, 2), BOUND);
+}
+
+#[test]
+fn a_page_restored_clean_after_the_failure_no_longer_counts_against_the_bound() {
+    let (pool, bad, f, g) = pool_of_a_file_about_to_fail();
+    // Four guards change their pages before the failure (dirty), and will put the bytes back after it.
+    let mut guards: Vec<_> = (0..4)
+        .map(|n| {
+            let mut guard = pool.write_clean(PageId::new(f, n)).unwrap();
+            let before = guard.to_vec();
+            common::fill_page(&mut guard, n, 2);
+            (guard, before)
+        })
+        .collect();
+    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    // A miss counts the unwritable frames while pages 0..4 are dirty (eight), and drops page 4.
+    fill_healthy(&pool, g, 1);
+    assert_eq!(pool.stats().failed_pages_dropped, 1);
+    for (guard, before) in &mut guards {
+        guard.restore(before).unwrap();
+    }
+    drop(guards);
+    assert_eq!(
+        pool.stats().dirty,
+        4,
+        "pages 5..8 of the failed file and the healthy file's new page"
+    );
+    // Pages 0..4 are clean and synced again: only 5..8 are unwritable, one more than the bound.
+    fill_healthy(&pool, g, 32);
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped, 2,
+        "the failed file dropped {} of its unwritable pages, keeping fewer than its bound of {BOUND}: {st}",
+        st.failed_pages_dropped
+    );
+    assert_eq!(readable(&pool, f, 4..8, 2), BOUND);
+    assert_eq!(readable(&pool, f, 0..4, 1), 4, "the restored pages read as synced");
+}
