@@ -1848,13 +1848,18 @@ impl ProbedHeader {
         // A key of up to 8 bytes against a fence of up to 8: one load of the fence, compared as `short_order` does.
         let (short_key, long_key) = (klen <= 8, klen >= 8);
         let fence = |at: usize, len: usize| load_at(s, at).swap_bytes() & left_mask(len);
+        // The low fence starts where the header ends, on a word: its first 8 bytes are that word, one load where
+        // `load_at` makes two (`load_at(s, HDR)` is that word whatever the bytes).
+        let low_word = || s.word(HDR / SLOT).swap_bytes();
         let low_ok = self.low_raw == INFINITE
             || match () {
                 _ if long_key && short(low_len) => {
                     let shift = 64 - 8 * low_len;
-                    kw >> shift >= load_at(s, HDR).swap_bytes() >> shift
+                    kw >> shift >= low_word() >> shift
                 }
-                _ if short_key && low_len <= 8 => short_order(kw, klen, fence(HDR, low_len), low_len) != Ordering::Less,
+                _ if short_key && low_len <= 8 => {
+                    short_order(kw, klen, low_word() & left_mask(low_len), low_len) != Ordering::Less
+                }
                 _ => cmp_at(s, HDR, low_len, key.bytes, 0) != Ordering::Greater,
             };
         let high_ok = self.high_raw == INFINITE
@@ -2846,13 +2851,22 @@ pub(crate) mod tests {
         }
     }
 
-    /// The looked-up masks are the shifted ones for every length (session 48).
+    /// The looked-up masks are the shifted ones for every length (session 48), and the low fence's word is
+    /// `load_at`'s 8 bytes at the header's end on any bytes of any length (a torn page's, a short region's).
     #[test]
-    fn left_masks_are_the_shifted_ones() {
+    fn left_masks_and_the_low_fence_word_are_what_they_replace() {
+        use rand::{Rng, SeedableRng};
         for n in 0..=64usize {
             // Past 8 (never asked for: `left_mask`'s debug assertion) the lookup is all ones, as the shift was.
             let got = if n <= 8 { left_mask(n) } else { LEFT_MASKS[n.min(8)] };
             assert_eq!(got, !u64::MAX.checked_shr(8 * n as u32).unwrap_or(0), "n {n}");
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(48);
+        for len in HDR..HDR + 40 {
+            for _ in 0..50 {
+                let b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                assert_eq!(b[..].word(HDR / SLOT), load_at(&b[..], HDR), "len {len}");
+            }
         }
     }
 
