@@ -656,14 +656,6 @@ impl Region {
 
     /// Copies `dst.len()` bytes at `offset` into `dst` with atomic loads. The bytes may be torn by a concurrent
     /// writer: callers validate the version afterwards.
-    ///
-    /// Whole aligned words, one relaxed load each (a plain `mov` on x86). A copy of 8 bytes or more takes its
-    /// unaligned first and last 8 bytes from the two aligned words that hold each, shifted together, and writes
-    /// them over the ends of `dst` (the whole words fill the rest): a B+tree row starts anywhere in its page, and
-    /// the bytes before its first aligned word and after its last cost a load, a store and a loop step each (about
-    /// 50 instructions a row, a third of a probe's copy, session 48). The words read lie in the region, which is a
-    /// whole number of words, though some of their bytes are outside `offset..offset + dst.len()`; a shorter copy
-    /// reads byte by byte.
     #[inline]
     pub(crate) fn read_atomic(&self, offset: usize, dst: &mut [u8]) {
         use std::sync::atomic::{AtomicU64 as A64, AtomicU8};
@@ -672,44 +664,11 @@ impl Region {
             "optimistic read out of the page (callers check first)"
         );
         let base = self.base.cast_mut();
-        let n = dst.len();
-        // Bytes up to the first 8-aligned address, then whole words, then the remaining bytes.
+        // Bytes up to the first 8-aligned address, then whole words (one relaxed load each: a plain `mov` on x86),
+        // then the remaining bytes.
         let start = base as usize + offset;
-        let head = (start.next_multiple_of(8) - start).min(n);
-        let words = (n - head) / 8;
-        let tail_from = head + words * 8;
-        // The word at region offset `at`: an 8-aligned address whose 8 bytes lie in the region (each caller says
-        // why).
-        let word_at = |at: usize| {
-            debug_assert!((base as usize + at).is_multiple_of(8) && at + 8 <= self.len);
-            // SAFETY: the address is 8-aligned and its word lies inside the region (the caller's reason), which is
-            // valid for the pool's lifetime. Only an atomic load is made.
-            u64::from_le(unsafe { A64::from_ptr(base.add(at).cast::<u64>()) }.load(Relaxed))
-        };
-        for (k, chunk) in dst[head..tail_from].chunks_exact_mut(8).enumerate() {
-            // start + head is 8-aligned, so every word address is; head + 8k + 8 <= n, so the word is inside the
-            // region (asserted above).
-            chunk.copy_from_slice(&word_at(offset + head + 8 * k).to_le_bytes());
-        }
-        if n >= 8 && (base as usize | self.len).is_multiple_of(8) {
-            // The 8 bytes at region offset `at` (`offset` or `offset + n - 8`, not 8-aligned), from the two aligned
-            // words that hold them: the first starts at or after the region's start (an aligned address), the
-            // second holds byte `at + 7`, inside the region (`at + 8 <= offset + n <= len`), so it ends at or
-            // before the region's end (an aligned address too).
-            let unaligned_at = |at: usize| {
-                let r = at % 8;
-                debug_assert!(r != 0);
-                let (a, b) = (word_at(at - r), word_at(at - r + 8));
-                (a >> (8 * r)) | (b << (64 - 8 * r))
-            };
-            if head > 0 {
-                dst[..8].copy_from_slice(&unaligned_at(offset).to_le_bytes());
-            }
-            if tail_from < n {
-                dst[n - 8..].copy_from_slice(&unaligned_at(offset + n - 8).to_le_bytes());
-            }
-            return;
-        }
+        let head = (start.next_multiple_of(8) - start).min(dst.len());
+        let words = (dst.len() - head) / 8;
         let load_byte = |i: usize| {
             // SAFETY: offset + i < offset + dst.len() <= len (asserted above): inside the region, which is valid
             // for the pool's lifetime; u8 needs no alignment.
@@ -718,6 +677,13 @@ impl Region {
         for (i, b) in dst[..head].iter_mut().enumerate() {
             *b = load_byte(i);
         }
+        for (k, chunk) in dst[head..head + words * 8].chunks_exact_mut(8).enumerate() {
+            // SAFETY: start + head is 8-aligned, so every word address is; head + 8k + 8 <= dst.len(), so the word
+            // is inside the region (asserted above) and valid for the pool's lifetime.
+            let w = unsafe { A64::from_ptr(base.add(offset + head + 8 * k).cast::<u64>()) }.load(Relaxed);
+            chunk.copy_from_slice(&w.to_ne_bytes());
+        }
+        let tail_from = head + words * 8;
         for (i, b) in dst[tail_from..].iter_mut().enumerate() {
             *b = load_byte(tail_from + i);
         }
@@ -884,28 +850,6 @@ mod tests {
         assert_eq!(user.load_u64(0), m.region(1).load_u64(crate::page::PAGE_HEADER_SIZE));
         assert_eq!(user.load_u64(user.len() - 8), m.region(1).load_u64(4088));
         assert_eq!(user.load_u64(user.len()), None);
-        // Copies of 8 bytes or more take their unaligned ends from whole words (session 48): every offset and
-        // length near both ends of the user region, and of regions that do not start or end on a word (the byte
-        // path), read what a byte loop reads.
-        let odd_start = Region {
-            base: m.page_ptr(1).wrapping_add(3),
-            len: 104,
-        };
-        let odd_end = Region {
-            base: m.page_ptr(1),
-            len: 101,
-        };
-        for (r, at) in [(user, crate::page::PAGE_HEADER_SIZE), (odd_start, 3), (odd_end, 0)] {
-            let ends = (0..40).chain(r.len().saturating_sub(40)..r.len());
-            for offset in ends {
-                for len in 0..=(r.len() - offset).min(40) {
-                    let mut out = vec![0xEE; len];
-                    r.read_atomic(offset, &mut out);
-                    let want: Vec<u8> = (0..len).map(|i| (at + offset + i) as u8).collect();
-                    assert_eq!(out, want, "region at {at} of {}, offset {offset} len {len}", r.len());
-                }
-            }
-        }
     }
 }
 
