@@ -591,10 +591,11 @@ impl SearchFrom {
     const START: SearchFrom = SearchFrom { slot: 0, gallop: false };
 }
 
-/// A searched key with its first 8 bytes as one word ([`short_word`]), made once a probe: the fence tests and
-/// every tied slot's compare of a key of up to 8 bytes read the word instead of loading and shifting the key's
-/// bytes again (three times or more a probe of a TPC-C key). Derived from the caller's key only, never from the
-/// page, so a torn page changes nothing here.
+/// A searched key with its first 8 bytes as one word ([`short_word`]), made once a probe: the fence tests, the
+/// key's head ([`SearchKey::head`]) and every tied slot's compare of a key of up to 8 bytes read the word instead
+/// of loading and shifting the key's bytes again (four times or more a probe of a TPC-C key). Derived from the
+/// caller's key only, never from the page, so a torn page changes nothing here (the node's prefix length, which
+/// the head takes from the page, is bounded there: any value gives some head, never a panic).
 #[derive(Clone, Copy)]
 struct SearchKey<'k> {
     bytes: &'k [u8],
