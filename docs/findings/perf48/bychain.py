@@ -38,10 +38,6 @@ for l in out.splitlines():
         if a in cost:
             fr = [c for c in reversed(chain) if c[0] in mine]
             key = ' > '.join(f'{c[1]}' for c in fr[:depth]) or '?'
-            # name each frame by the function the line belongs to
-            names = []
-            for i, c in enumerate(chain):
-                pass
             by[key] += cost[a]
 tot = sum(cost.values())
 print(f'total {tot} ({tot / calls:.1f} a call)')
