@@ -591,10 +591,11 @@ impl SearchFrom {
     const START: SearchFrom = SearchFrom { slot: 0, gallop: false };
 }
 
-/// A searched key with its first 8 bytes as one word ([`short_word`]), made once a probe: the fence tests and
-/// every tied slot's compare of a key of up to 8 bytes read the word instead of loading and shifting the key's
-/// bytes again (three times or more a probe of a TPC-C key). Derived from the caller's key only, never from the
-/// page, so a torn page changes nothing here.
+/// A searched key with its first 8 bytes as one word ([`short_word`]), made once a probe: the fence tests, the
+/// key's head ([`SearchKey::head`]) and every tied slot's compare of a key of up to 8 bytes read the word instead
+/// of loading and shifting the key's bytes again (four times or more a probe of a TPC-C key). Derived from the
+/// caller's key only, never from the page, so a torn page changes nothing here (the node's prefix length, which
+/// the head takes from the page, is bounded there: any value gives some head, never a panic).
 #[derive(Clone, Copy)]
 struct SearchKey<'k> {
     bytes: &'k [u8],
@@ -607,6 +608,20 @@ impl<'k> SearchKey<'k> {
         SearchKey {
             bytes,
             word: short_word(bytes),
+        }
+    }
+
+    /// [`head`] of the key in a node whose keys share `prefix` bytes. A key of up to 8 bytes has it in its word,
+    /// which pads the key with zero bytes as a head does: the word shifted past the prefix, its top four bytes (0
+    /// for a prefix of 8 bytes or more, at or past the key's end). One shift where [`head`] tests how many bytes
+    /// follow the prefix and loads them again (about 15 instructions a probe of a TPC-C key, session 48).
+    #[inline(always)]
+    fn head(self, prefix: usize) -> u32 {
+        if self.bytes.len() <= 8 {
+            // `prefix.min(8)`: a shift of 64 bits (a prefix of 8 or more, any value a torn page gives) is `None`.
+            (self.word.checked_shl(8 * prefix.min(8) as u32).unwrap_or(0) >> 32) as u32
+        } else {
+            head(self.bytes, prefix)
         }
     }
 }
@@ -637,7 +652,7 @@ fn search_slots<S: PageBytes + ?Sized>(
     key: SearchKey<'_>,
     from: SearchFrom,
 ) -> Option<(Result<usize, usize>, u64)> {
-    let kh = head(key.bytes, prefix);
+    let kh = key.head(prefix);
     debug_assert!(from.slot <= count);
     if from.slot >= count {
         return Some((Err(count), 0));
@@ -754,12 +769,25 @@ fn cmp_tie<S: PageBytes + ?Sized>(
     Some(cmp_at(s, off + ENTRY_OVERHEAD + klen - rest, rest, key, from).then(klen.cmp(&key.len())))
 }
 
-/// The mask of the first `n` (0 to 8) bytes of a left-aligned big-endian word.
+/// The mask of the first `n` (0 to 8) bytes of a left-aligned big-endian word ([`LEFT_MASKS`]; all ones for an
+/// `n` past 8, as a shift by 64 bits or more would give).
 #[inline(always)]
 fn left_mask(n: usize) -> u64 {
     debug_assert!(n <= 8);
-    !u64::MAX.checked_shr(8 * n as u32).unwrap_or(0)
+    LEFT_MASKS[n.min(8)]
 }
+
+/// [`left_mask`] of 0 to 8 bytes, looked up: a compare, a conditional move and a load, where the shift and its
+/// test for a shift by 64 bits took seven instructions (three masks a probe of a leaf's key, session 48).
+const LEFT_MASKS: [u64; 9] = {
+    let mut m = [0u64; 9];
+    let mut n = 1;
+    while n <= 8 {
+        m[n] = u64::MAX << (64 - 8 * n);
+        n += 1;
+    }
+    m
+};
 
 /// A key of up to 8 bytes as a big-endian word, left-aligned and zero-padded (only its first 8 bytes count
 /// for a longer one; callers use it for keys of at most 8, and a batch's sort as every key's first order:
@@ -1821,13 +1849,18 @@ impl ProbedHeader {
         // A key of up to 8 bytes against a fence of up to 8: one load of the fence, compared as `short_order` does.
         let (short_key, long_key) = (klen <= 8, klen >= 8);
         let fence = |at: usize, len: usize| load_at(s, at).swap_bytes() & left_mask(len);
+        // The low fence starts where the header ends, on a word: its first 8 bytes are that word, one load where
+        // `load_at` makes two (`load_at(s, HDR)` is that word whatever the bytes).
+        let low_word = || s.word(HDR / SLOT).swap_bytes();
         let low_ok = self.low_raw == INFINITE
             || match () {
                 _ if long_key && short(low_len) => {
                     let shift = 64 - 8 * low_len;
-                    kw >> shift >= load_at(s, HDR).swap_bytes() >> shift
+                    kw >> shift >= low_word() >> shift
                 }
-                _ if short_key && low_len <= 8 => short_order(kw, klen, fence(HDR, low_len), low_len) != Ordering::Less,
+                _ if short_key && low_len <= 8 => {
+                    short_order(kw, klen, low_word() & left_mask(low_len), low_len) != Ordering::Less
+                }
                 _ => cmp_at(s, HDR, low_len, key.bytes, 0) != Ordering::Greater,
             };
         let high_ok = self.high_raw == INFINITE
@@ -1925,8 +1958,12 @@ impl ProbedHeader {
                 let (v0, vlen) = self.value_of(s, w)?;
                 let part = part.within(vlen);
                 // The batch's buffer already has the length when the rows before had it (a batch of one table's
-                // rows): no call to resize it (about 30 instructions a key, session 33).
-                if out.len() != part.len() {
+                // rows): no call to resize it (about 30 instructions a key, session 33). A longer buffer (the row
+                // before was longer: STOCK's and CUSTOMER's rows differ in length) is cut inline, no call either:
+                // `resize` was called for about half of a batch's keys (session 48).
+                if out.len() > part.len() {
+                    out.truncate(part.len());
+                } else if out.len() < part.len() {
                     out.resize(part.len(), 0);
                 }
                 if !s.read(v0 + part.start, out) {
@@ -2793,6 +2830,78 @@ pub(crate) mod tests {
             }
             let _ = leaf_upsert(&mut b, b"k", b"v");
             let _ = leaf_delete(&mut b, b"\x00\x00\x00\x05");
+        }
+    }
+
+    /// A probe's key head from the key's word (session 48) is [`head`] for every key of up to 8 bytes and every
+    /// prefix length a page can declare (a torn page's included: up to 65,535), and a longer key's is `head`'s.
+    #[test]
+    fn a_search_keys_head_is_head() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(48);
+        let prefixes = (0..=20).chain([63, 64, 255, 256, 4096, 65534, 65535]);
+        for prefix in prefixes {
+            for len in 0..=12 {
+                for _ in 0..200 {
+                    let key: Vec<u8> = (0..len)
+                        .map(|_| [0u8, 1, 0x7f, 0x80, 0xff, rng.random()][rng.random_range(0..6)])
+                        .collect();
+                    assert_eq!(
+                        SearchKey::new(&key).head(prefix),
+                        head(&key, prefix),
+                        "key {key:?} prefix {prefix}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The looked-up masks are the shifted ones for every length (session 48), and the low fence's word is
+    /// `load_at`'s 8 bytes at the header's end on any bytes of any length (a torn page's, a short region's).
+    #[test]
+    fn left_masks_and_the_low_fence_word_are_what_they_replace() {
+        use rand::{Rng, SeedableRng};
+        for n in 0..=64usize {
+            // Past 8 (never asked for: `left_mask`'s debug assertion) the lookup is all ones, as the shift was.
+            let got = if n <= 8 { left_mask(n) } else { LEFT_MASKS[n.min(8)] };
+            assert_eq!(got, !u64::MAX.checked_shr(8 * n as u32).unwrap_or(0), "n {n}");
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(48);
+        for len in HDR..HDR + 40 {
+            for _ in 0..50 {
+                let b: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                assert_eq!(b[..].word(HDR / SLOT), load_at(&b[..], HDR), "len {len}");
+            }
+        }
+    }
+
+    /// A found value is copied into a buffer of any length before (shorter, longer, the same), whole or in part,
+    /// and the buffer then holds exactly that part.
+    #[test]
+    fn a_found_value_replaces_whatever_the_buffer_held() {
+        let mut b = leaf(None, None);
+        for i in 0..20u8 {
+            leaf_upsert(&mut b, &[b'k', i], &vec![i; 3 * usize::from(i)]).unwrap();
+        }
+        for before in [0usize, 1, 5, 30, 57, 200] {
+            for i in 0..20u8 {
+                let value = vec![i; 3 * usize::from(i)];
+                for part in [
+                    ALL,
+                    Part { from: 2, to: 9 },
+                    Part { from: 40, to: 50 },
+                    Part { from: 0, to: 1 },
+                ] {
+                    let mut out = vec![0xAB; before];
+                    let got = probe_at(&b[..], &[b'k', i], Some(0), Some(&mut out), part).0;
+                    assert_eq!(got, Probe::Leaf { found: true });
+                    assert_eq!(
+                        out,
+                        value[part.within(value.len())],
+                        "row {i} part {part:?} buffer of {before}"
+                    );
+                }
+            }
         }
     }
 
