@@ -9,8 +9,9 @@
 //!   scans copy from each leaf, in the same optimistic read that checks it, the rows of the range it holds (16 at
 //!   first, `node::leaf_rows`, since session 44; whole leaves before), and from a scan's third leaf on copy the
 //!   parent that lists the leaves ahead, all of it but its free space (`node::used_parts`; the first two leaves'
-//!   parents are searched in place, and a scan may start at a hinted leaf, `Tree::scan_from`). Either way the
-//!   node is checked on its own: it must be a live node of the expected level whose fence keys cover the search
+//!   parents are searched in place, and a scan may start at a hinted leaf, `Tree::scan_from`; a point read too,
+//!   `Tree::get_at_hint`, or at the leaf a hinted leaf's link names when the hinted one lies wholly below the
+//!   key, `Tree::probe_link`). Either way the node is checked on its own: it must be a live node of the expected level whose fence keys cover the search
 //!   key. Fence keys make every consistent read self-validating, so no parent/child version coupling is needed: a stale
 //!   child pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
 //!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at the
@@ -460,8 +461,11 @@ static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
 /// else the slot before the key's place (none if there is none or it is unknown). A covered change of the key
 /// compares that slot's key first and searches the leaf only if it is not the key or the one before it (a STOCK
 /// row a New-Order read and changed is overwritten where the read found it).
+///
+/// A hint from a read at a hint ([`Tree::get_at_hint`], [`Tree::get_many_at_hints`]) also says whether the leaf
+/// that answered was the one after the hinted leaf, reached by that leaf's link ([`LeafHint::linked`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LeafHint(Option<(u64, PageNo, u16)>);
+pub struct LeafHint(Option<(u64, PageNo, u16, bool)>);
 
 /// A [`LeafHint`]'s slot when it names none.
 const NO_SLOT: u16 = u16::MAX;
@@ -479,12 +483,19 @@ fn hint_slot(found: bool, at: usize) -> Option<usize> {
 impl LeafHint {
     /// The page number of the leaf the hint names, if any (for diagnostics and tests: a hint is only a guess).
     pub fn page(&self) -> Option<PageNo> {
-        self.0.map(|(_, no, _)| no)
+        self.0.map(|(_, no, _, _)| no)
     }
 
     /// Whether the two hints name the same leaf of the same tree (or both none), whatever slots they name.
     pub fn same_leaf(&self, other: &LeafHint) -> bool {
-        self.0.map(|(tree, no, _)| (tree, no)) == other.0.map(|(tree, no, _)| (tree, no))
+        self.0.map(|(tree, no, _, _)| (tree, no)) == other.0.map(|(tree, no, _, _)| (tree, no))
+    }
+
+    /// Whether a read at a hint was answered by the leaf after the hinted one, whose link it followed (the hinted
+    /// leaf lies wholly below the key): the hinted leaf may still be the first of two that a caller's keys
+    /// straddle, and from it the read of either costs a probe or two, never a descent.
+    pub fn linked(&self) -> bool {
+        self.0.is_some_and(|(_, _, _, linked)| linked)
     }
 }
 
@@ -1351,18 +1362,29 @@ impl Tree {
         for (i, &key) in keys.iter().enumerate() {
             let hint = hinted.next_if(|h| h.0 == i).filter(|h| h.3);
             if let Some(&(_, no, page, _)) = hint {
-                // Only a leaf (the level expected) covering the key answers; a read error is left to the descent,
-                // which reports what it meets (as `get_at_hint` does).
+                // Only a leaf (the level expected) covering the key answers, or the one after it (as in
+                // `get_at_hint`); a read error is left to the descent, which reports what it meets.
                 let probe = self.pool.read_optimistic(page, |v| {
-                    node::probe_at(&BatchViewBytes(v), key, Some(0), Some(&mut *val), part)
+                    let (p, at) = node::probe_at(&BatchViewBytes(v), key, Some(0), Some(&mut *val), part);
+                    let link = matches!(p, Probe::Restart).then(|| node::right_link(&BatchViewBytes(v), key));
+                    (p, at, link.flatten())
                 });
-                if let Ok((Probe::Leaf { found }, at)) = probe {
-                    f(
-                        i,
-                        found.then_some(val.as_slice()),
-                        self.hint_at(no, hint_slot(found, at)),
-                    );
-                    continue;
+                match probe {
+                    Ok((Probe::Leaf { found }, at, _)) => {
+                        f(
+                            i,
+                            found.then_some(val.as_slice()),
+                            self.hint_at(no, hint_slot(found, at)),
+                        );
+                        continue;
+                    }
+                    Ok((_, _, Some(link))) => {
+                        if let Some((found, hint)) = self.probe_link(link, key, val, part) {
+                            f(i, found.then_some(val.as_slice()), hint);
+                            continue;
+                        }
+                    }
+                    _ => {}
                 }
             }
             // Sorted (below) by each key's first 8 bytes as one word, the keys compared only where those tie: the
@@ -1630,13 +1652,26 @@ impl Tree {
         with_scratch(|buf| {
             if let Some(no) = self.own_leaf(*hint) {
                 // Only a leaf of the level expected, covering the key, answers; a read error is left to the descent,
-                // which reports what it meets (as `latch_leaf` does with a hint).
+                // which reports what it meets (as `latch_leaf` does with a hint). A live leaf wholly below the key
+                // names, in the same read, the leaf after it, which answers if it covers the key
+                // (`Tree::probe_link`).
                 let probe = self.pool.read_optimistic(self.pid(no), |v| {
-                    node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *buf), node::ALL)
+                    let (p, at) = node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *buf), node::ALL);
+                    let link = matches!(p, Probe::Restart).then(|| node::right_link(&ViewBytes(v), key));
+                    (p, at, link.flatten())
                 });
-                if let Ok((Probe::Leaf { found }, at)) = probe {
-                    *hint = self.hint_at(no, hint_slot(found, at));
-                    return Ok(f(found.then_some(buf.as_slice())));
+                match probe {
+                    Ok((Probe::Leaf { found }, at, _)) => {
+                        *hint = self.hint_at(no, hint_slot(found, at));
+                        return Ok(f(found.then_some(buf.as_slice())));
+                    }
+                    Ok((_, _, Some(link))) => {
+                        if let Some((found, linked)) = self.probe_link(link, key, buf, node::ALL) {
+                            *hint = linked;
+                            return Ok(f(found.then_some(buf.as_slice())));
+                        }
+                    }
+                    _ => {}
                 }
             }
             let (leaf, found, slot) = self.descend(key, Some(buf))?;
@@ -1645,22 +1680,45 @@ impl Tree {
         })
     }
 
+    /// The answer for `key` of leaf `link`, the leaf after a hinted leaf that lies wholly below `key` (its link as
+    /// `node::right_link` read it, in the same optimistic read as the probe that did not answer), if `link` is a
+    /// live leaf covering `key`: whether it holds the key (`part` of its value then in `value`), and a hint of it
+    /// that says how it was reached ([`LeafHint::linked`]). A page number read from a consistent leaf is no worse
+    /// than a stale child pointer (module docs, "Readers"): the probe checks it. One link only, as
+    /// [`Tree::scan_from`] follows; `None` (not that leaf now, or a page that cannot be read now) leaves the key to
+    /// the descent, which reports what it meets. Saves the descent of a read whose hinted leaf split, or whose
+    /// neighbourhood of keys straddles two leaves and was noted at the first (R47-O20 in BENCHMARKS.md).
+    fn probe_link(&self, link: PageNo, key: &[u8], value: &mut Vec<u8>, part: node::Part) -> Option<(bool, LeafHint)> {
+        let probe = self.pool.read_optimistic(self.pid(link), |v| {
+            node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *value), part)
+        });
+        match probe {
+            Ok((Probe::Leaf { found }, at)) => Some((found, self.hint_linked(link, hint_slot(found, at), true))),
+            _ => None,
+        }
+    }
+
     /// A hint naming leaf `no` of this tree.
     fn hint_at(&self, no: PageNo, slot: Option<usize>) -> LeafHint {
+        self.hint_linked(no, slot, false)
+    }
+
+    /// [`Tree::hint_at`], saying whether the leaf was reached by a hinted leaf's link ([`LeafHint::linked`]).
+    fn hint_linked(&self, no: PageNo, slot: Option<usize>, linked: bool) -> LeafHint {
         let slot = slot.and_then(|s| u16::try_from(s).ok()).unwrap_or(NO_SLOT);
-        LeafHint(Some((self.id, no, slot)))
+        LeafHint(Some((self.id, no, slot, linked)))
     }
 
     /// The leaf `hint` names, if this tree gave it.
     fn own_leaf(&self, hint: LeafHint) -> Option<PageNo> {
-        hint.0.filter(|&(tree, _, _)| tree == self.id).map(|(_, no, _)| no)
+        hint.0.filter(|&(tree, _, _, _)| tree == self.id).map(|(_, no, _, _)| no)
     }
 
     /// The slot `hint` names in leaf `no` of this tree, if it names one there.
     fn own_slot(&self, hint: LeafHint, no: PageNo) -> Option<usize> {
         hint.0
-            .filter(|&(tree, page, slot)| tree == self.id && page == no && slot != NO_SLOT)
-            .map(|(_, _, slot)| usize::from(slot))
+            .filter(|&(tree, page, slot, _)| tree == self.id && page == no && slot != NO_SLOT)
+            .map(|(_, _, slot, _)| usize::from(slot))
     }
 
     /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
