@@ -461,11 +461,8 @@ static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
 /// else the slot before the key's place (none if there is none or it is unknown). A covered change of the key
 /// compares that slot's key first and searches the leaf only if it is not the key or the one before it (a STOCK
 /// row a New-Order read and changed is overwritten where the read found it).
-///
-/// A hint from a read at a hint ([`Tree::get_at_hint`], [`Tree::get_many_at_hints`]) also says whether the leaf
-/// that answered was the one after the hinted leaf, reached by that leaf's link ([`LeafHint::linked`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LeafHint(Option<(u64, PageNo, u16, bool)>);
+pub struct LeafHint(Option<(u64, PageNo, u16)>);
 
 /// A [`LeafHint`]'s slot when it names none.
 const NO_SLOT: u16 = u16::MAX;
@@ -483,19 +480,12 @@ fn hint_slot(found: bool, at: usize) -> Option<usize> {
 impl LeafHint {
     /// The page number of the leaf the hint names, if any (for diagnostics and tests: a hint is only a guess).
     pub fn page(&self) -> Option<PageNo> {
-        self.0.map(|(_, no, _, _)| no)
+        self.0.map(|(_, no, _)| no)
     }
 
     /// Whether the two hints name the same leaf of the same tree (or both none), whatever slots they name.
     pub fn same_leaf(&self, other: &LeafHint) -> bool {
-        self.0.map(|(tree, no, _, _)| (tree, no)) == other.0.map(|(tree, no, _, _)| (tree, no))
-    }
-
-    /// Whether a read at a hint was answered by the leaf after the hinted one, whose link it followed (the hinted
-    /// leaf lies wholly below the key): the hinted leaf may still be the first of two that a caller's keys
-    /// straddle, and from it the read of either costs a probe or two, never a descent.
-    pub fn linked(&self) -> bool {
-        self.0.is_some_and(|(_, _, _, linked)| linked)
+        self.0.map(|(tree, no, _)| (tree, no)) == other.0.map(|(tree, no, _)| (tree, no))
     }
 }
 
@@ -1682,8 +1672,8 @@ impl Tree {
 
     /// The answer for `key` of leaf `link`, the leaf after a hinted leaf that lies wholly below `key` (its link as
     /// `node::right_link` read it, in the same optimistic read as the probe that did not answer), if `link` is a
-    /// live leaf covering `key`: whether it holds the key (`part` of its value then in `value`), and a hint of it
-    /// that says how it was reached ([`LeafHint::linked`]). A page number read from a consistent leaf is no worse
+    /// live leaf covering `key`: whether it holds the key (`part` of its value then in `value`), and a hint of it.
+    /// A page number read from a consistent leaf is no worse
     /// than a stale child pointer (module docs, "Readers"): the probe checks it. One link only, as
     /// [`Tree::scan_from`] follows; `None` (not that leaf now, or a page that cannot be read now) leaves the key to
     /// the descent, which reports what it meets. Saves the descent of a read whose hinted leaf split, or whose
@@ -1693,32 +1683,30 @@ impl Tree {
             node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *value), part)
         });
         match probe {
-            Ok((Probe::Leaf { found }, at)) => Some((found, self.hint_linked(link, hint_slot(found, at), true))),
+            Ok((Probe::Leaf { found }, at)) => Some((found, self.hint_at(link, hint_slot(found, at)))),
             _ => None,
         }
     }
 
     /// A hint naming leaf `no` of this tree.
+    #[inline]
     fn hint_at(&self, no: PageNo, slot: Option<usize>) -> LeafHint {
-        self.hint_linked(no, slot, false)
-    }
-
-    /// [`Tree::hint_at`], saying whether the leaf was reached by a hinted leaf's link ([`LeafHint::linked`]).
-    fn hint_linked(&self, no: PageNo, slot: Option<usize>, linked: bool) -> LeafHint {
         let slot = slot.and_then(|s| u16::try_from(s).ok()).unwrap_or(NO_SLOT);
-        LeafHint(Some((self.id, no, slot, linked)))
+        LeafHint(Some((self.id, no, slot)))
     }
 
     /// The leaf `hint` names, if this tree gave it.
+    #[inline]
     fn own_leaf(&self, hint: LeafHint) -> Option<PageNo> {
-        hint.0.filter(|&(tree, _, _, _)| tree == self.id).map(|(_, no, _, _)| no)
+        hint.0.filter(|&(tree, _, _)| tree == self.id).map(|(_, no, _)| no)
     }
 
     /// The slot `hint` names in leaf `no` of this tree, if it names one there.
+    #[inline]
     fn own_slot(&self, hint: LeafHint, no: PageNo) -> Option<usize> {
         hint.0
-            .filter(|&(tree, page, slot, _)| tree == self.id && page == no && slot != NO_SLOT)
-            .map(|(_, _, slot, _)| usize::from(slot))
+            .filter(|&(tree, page, slot)| tree == self.id && page == no && slot != NO_SLOT)
+            .map(|(_, _, slot)| usize::from(slot))
     }
 
     /// The leaf covering `key`, exclusively latched: the one `hint` names if it is a live leaf covering `key`
