@@ -89,12 +89,12 @@ fn a_read_at_the_leaf_before_its_key_answers_from_the_next_leaf() {
         }
     }
     // A hint of a leaf before a run of keys spread over several leaves, all in one batch: each key answered once,
-    // those of the hinted leaf and the next without a descent.
-    for at in 0..leaves.len() - 3 {
+    // with the covering leaf's hint.
+    for (at, &hint) in hints.iter().enumerate().take(leaves.len() - 3) {
         let first = first_key(at);
         let keys: Vec<[u8; 4]> = (first..span.min(first + 120)).map(key).collect();
         let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
-        let given = vec![hints[at]; keys.len()];
+        let given = vec![hint; keys.len()];
         let mut seen = vec![false; keys.len()];
         tree.get_many_at_hints(&refs, &given, 0..usize::MAX, |j, v, h| {
             let i = first + j as u32;
