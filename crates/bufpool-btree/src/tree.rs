@@ -1656,8 +1656,8 @@ impl Tree {
                         return Ok(f(found.then_some(buf.as_slice())));
                     }
                     Ok((_, _, Some(link))) => {
-                        if let Some((found, linked)) = self.probe_link(link, key, buf, node::ALL) {
-                            *hint = linked;
+                        if let Some((found, next)) = self.probe_link(link, key, buf, node::ALL) {
+                            *hint = next;
                             return Ok(f(found.then_some(buf.as_slice())));
                         }
                     }
@@ -1673,8 +1673,8 @@ impl Tree {
     /// The answer for `key` of leaf `link`, the leaf after a hinted leaf that lies wholly below `key` (its link as
     /// `node::right_link` read it, in the same optimistic read as the probe that did not answer), if `link` is a
     /// live leaf covering `key`: whether it holds the key (`part` of its value then in `value`), and a hint of it.
-    /// A page number read from a consistent leaf is no worse
-    /// than a stale child pointer (module docs, "Readers"): the probe checks it. One link only, as
+    /// A page number read from a consistent leaf is no worse than a stale child pointer (module docs, "Readers"):
+    /// the probe checks it. One link only, as
     /// [`Tree::scan_from`] follows; `None` (not that leaf now, or a page that cannot be read now) leaves the key to
     /// the descent, which reports what it meets. Saves the descent of a read whose hinted leaf split, or whose
     /// neighbourhood of keys straddles two leaves and was noted at the first (R47-O20 in BENCHMARKS.md).
