@@ -9,8 +9,9 @@
 //!   scans copy from each leaf, in the same optimistic read that checks it, the rows of the range it holds (16 at
 //!   first, `node::leaf_rows`, since session 44; whole leaves before), and from a scan's third leaf on copy the
 //!   parent that lists the leaves ahead, all of it but its free space (`node::used_parts`; the first two leaves'
-//!   parents are searched in place, and a scan may start at a hinted leaf, `Tree::scan_from`). Either way the
-//!   node is checked on its own: it must be a live node of the expected level whose fence keys cover the search
+//!   parents are searched in place, and a scan may start at a hinted leaf, `Tree::scan_from`; a point read too,
+//!   `Tree::get_at_hint`, or at the leaf a hinted leaf's link names when the hinted one lies wholly below the
+//!   key, `Tree::probe_link`). Either way the node is checked on its own: it must be a live node of the expected level whose fence keys cover the search
 //!   key. Fence keys make every consistent read self-validating, so no parent/child version coupling is needed: a stale
 //!   child pointer leads to a node that is dead (freed), of the wrong level, or whose fences no longer cover the key,
 //!   and the reader restarts from the root (bounded by [`RESTARTS_MAX`]). A node whose fences cover the key at the
@@ -1351,18 +1352,29 @@ impl Tree {
         for (i, &key) in keys.iter().enumerate() {
             let hint = hinted.next_if(|h| h.0 == i).filter(|h| h.3);
             if let Some(&(_, no, page, _)) = hint {
-                // Only a leaf (the level expected) covering the key answers; a read error is left to the descent,
-                // which reports what it meets (as `get_at_hint` does).
+                // Only a leaf (the level expected) covering the key answers, or the one after it (as in
+                // `get_at_hint`); a read error is left to the descent, which reports what it meets.
                 let probe = self.pool.read_optimistic(page, |v| {
-                    node::probe_at(&BatchViewBytes(v), key, Some(0), Some(&mut *val), part)
+                    let (p, at) = node::probe_at(&BatchViewBytes(v), key, Some(0), Some(&mut *val), part);
+                    let link = matches!(p, Probe::Restart).then(|| node::right_link(&BatchViewBytes(v), key));
+                    (p, at, link.flatten())
                 });
-                if let Ok((Probe::Leaf { found }, at)) = probe {
-                    f(
-                        i,
-                        found.then_some(val.as_slice()),
-                        self.hint_at(no, hint_slot(found, at)),
-                    );
-                    continue;
+                match probe {
+                    Ok((Probe::Leaf { found }, at, _)) => {
+                        f(
+                            i,
+                            found.then_some(val.as_slice()),
+                            self.hint_at(no, hint_slot(found, at)),
+                        );
+                        continue;
+                    }
+                    Ok((_, _, Some(link))) => {
+                        if let Some((found, hint)) = self.probe_link(link, key, val, part) {
+                            f(i, found.then_some(val.as_slice()), hint);
+                            continue;
+                        }
+                    }
+                    _ => {}
                 }
             }
             // Sorted (below) by each key's first 8 bytes as one word, the keys compared only where those tie: the
@@ -1630,13 +1642,26 @@ impl Tree {
         with_scratch(|buf| {
             if let Some(no) = self.own_leaf(*hint) {
                 // Only a leaf of the level expected, covering the key, answers; a read error is left to the descent,
-                // which reports what it meets (as `latch_leaf` does with a hint).
+                // which reports what it meets (as `latch_leaf` does with a hint). A live leaf wholly below the key
+                // names, in the same read, the leaf after it, which answers if it covers the key
+                // (`Tree::probe_link`).
                 let probe = self.pool.read_optimistic(self.pid(no), |v| {
-                    node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *buf), node::ALL)
+                    let (p, at) = node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *buf), node::ALL);
+                    let link = matches!(p, Probe::Restart).then(|| node::right_link(&ViewBytes(v), key));
+                    (p, at, link.flatten())
                 });
-                if let Ok((Probe::Leaf { found }, at)) = probe {
-                    *hint = self.hint_at(no, hint_slot(found, at));
-                    return Ok(f(found.then_some(buf.as_slice())));
+                match probe {
+                    Ok((Probe::Leaf { found }, at, _)) => {
+                        *hint = self.hint_at(no, hint_slot(found, at));
+                        return Ok(f(found.then_some(buf.as_slice())));
+                    }
+                    Ok((_, _, Some(link))) => {
+                        if let Some((found, next)) = self.probe_link(link, key, buf, node::ALL) {
+                            *hint = next;
+                            return Ok(f(found.then_some(buf.as_slice())));
+                        }
+                    }
+                    _ => {}
                 }
             }
             let (leaf, found, slot) = self.descend(key, Some(buf))?;
@@ -1645,18 +1670,39 @@ impl Tree {
         })
     }
 
+    /// The answer for `key` of leaf `link`, the leaf after a hinted leaf that lies wholly below `key` (its link as
+    /// `node::right_link` read it, in the same optimistic read as the probe that did not answer), if `link` is a
+    /// live leaf covering `key`: whether it holds the key (`part` of its value then in `value`), and a hint of it.
+    /// A page number read from a consistent leaf is no worse than a stale child pointer (module docs, "Readers"):
+    /// the probe checks it. One link only, as
+    /// [`Tree::scan_from`] follows; `None` (not that leaf now, or a page that cannot be read now) leaves the key to
+    /// the descent, which reports what it meets. Saves the descent of a read whose hinted leaf split, or whose
+    /// neighbourhood of keys straddles two leaves and was noted at the first (R47-O20 in BENCHMARKS.md).
+    fn probe_link(&self, link: PageNo, key: &[u8], value: &mut Vec<u8>, part: node::Part) -> Option<(bool, LeafHint)> {
+        let probe = self.pool.read_optimistic(self.pid(link), |v| {
+            node::probe_at(&ViewBytes(v), key, Some(0), Some(&mut *value), part)
+        });
+        match probe {
+            Ok((Probe::Leaf { found }, at)) => Some((found, self.hint_at(link, hint_slot(found, at)))),
+            _ => None,
+        }
+    }
+
     /// A hint naming leaf `no` of this tree.
+    #[inline]
     fn hint_at(&self, no: PageNo, slot: Option<usize>) -> LeafHint {
         let slot = slot.and_then(|s| u16::try_from(s).ok()).unwrap_or(NO_SLOT);
         LeafHint(Some((self.id, no, slot)))
     }
 
     /// The leaf `hint` names, if this tree gave it.
+    #[inline]
     fn own_leaf(&self, hint: LeafHint) -> Option<PageNo> {
         hint.0.filter(|&(tree, _, _)| tree == self.id).map(|(_, no, _)| no)
     }
 
     /// The slot `hint` names in leaf `no` of this tree, if it names one there.
+    #[inline]
     fn own_slot(&self, hint: LeafHint, no: PageNo) -> Option<usize> {
         hint.0
             .filter(|&(tree, page, slot)| tree == self.id && page == no && slot != NO_SLOT)

@@ -40,6 +40,7 @@ mod get_many_part;
 mod get_many_reentrant;
 mod get_many_runs_concurrent;
 mod header_rewrite_power_loss;
+mod hint_link;
 mod hint_scan_concurrent;
 mod inner_children;
 mod latch_without_change;

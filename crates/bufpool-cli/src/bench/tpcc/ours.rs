@@ -795,7 +795,9 @@ fn near_bits(t: Table) -> u32 {
 /// the leaf that answered this worker's last read of one of them, kept across transactions: a read of any key of
 /// the neighbourhood, single ([`Tree::get_at_hint`]) or in a batch ([`Tree::get_many_at_hints`]), tries that
 /// leaf first: one probe of the leaf instead of a descent from the root, if it still covers the key (a hint is
-/// checked, never trusted: any other page costs one wasted probe, then the descent). New-Order's ITEM and STOCK
+/// checked, never trusted: any other page costs one wasted probe, then the descent), or two if it lies wholly
+/// below the key and its next leaf covers it (since session 48: a neighbourhood that straddles two leaves, noted
+/// at the first). New-Order's ITEM and STOCK
 /// batches are most of what this saves: their keys are drawn by NURand, so a worker meets the hot items'
 /// neighbourhoods again and again (about 9 in 10 ITEM and 7 in 10 STOCK keys of a long run find their leaf
 /// here, counted in a run of 150,000 New-Orders as a simulation of the draws predicted; 95 in 100 and 92 in 100
