@@ -68,15 +68,21 @@ fn no_corruption(e: &Error, what: &str) {
     );
 }
 
+/// The smallest bounded log (`TreeWal::open_storage_with_capacity`), as `checkpoint_faults_concurrent.rs` uses.
+const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
+
 struct Devices {
+    /// The log bounded at [`BOUNDED_LOG`] (its region switched at each cut), else unbounded.
+    bounded: bool,
     log: Arc<FaultyStorage>,
     data: Arc<FaultyStorage>,
     record: Arc<FaultyStorage>,
 }
 
 impl Devices {
-    fn new(seed: u64) -> Devices {
+    fn new(seed: u64, bounded: bool) -> Devices {
         Devices {
+            bounded,
             log: Arc::new(FaultyStorage::new(seed, FaultConfig::crash_only())),
             data: Arc::new(FaultyStorage::new(seed + 1, FaultConfig::crash_only())),
             record: Arc::new(FaultyStorage::new(seed + 2, FaultConfig::none())),
@@ -92,6 +98,7 @@ impl Devices {
         };
         let record = self.record.crash();
         Devices {
+            bounded: self.bounded,
             log: Arc::new(FaultyStorage::from_image(seed, FaultConfig::none(), log)),
             data: Arc::new(FaultyStorage::from_image(seed + 1, FaultConfig::none(), data)),
             record: Arc::new(FaultyStorage::from_image(seed + 2, FaultConfig::none(), record)),
@@ -99,7 +106,10 @@ impl Devices {
     }
 
     fn open(&self, pool: &Arc<BufferPool>) -> Result<Tree, Error> {
-        let wal = TreeWal::open_storage(self.log.clone())?;
+        let wal = match self.bounded {
+            true => TreeWal::open_storage_with_capacity(self.log.clone(), BOUNDED_LOG)?,
+            false => TreeWal::open_storage(self.log.clone())?,
+        };
         Tree::open_storage(
             pool.clone(),
             wal,
@@ -183,7 +193,7 @@ fn writer(tree: &Tree, model: &Model, t: u64, seed: u64, stop: &AtomicBool, comm
     }
 }
 
-/// Reads of one tree at kept hints, single keys and batches of neighbours, each checked against the model.
+/// Reads of one tree at kept hints, single keys, batches of neighbours and scans, each checked against the model.
 fn reader(trees: &[Tree], at: usize, model: &Model, seed: u64, stop: &AtomicBool) -> u64 {
     let tree = &trees[at];
     let other = &trees[1 - at];
@@ -191,7 +201,42 @@ fn reader(trees: &[Tree], at: usize, model: &Model, seed: u64, stop: &AtomicBool
     let mut hints = vec![LeafHint::default(); KEYS as usize];
     let mut foreign = [LeafHint::default(); 8];
     let mut reads = 0;
+    // The keys in key order, for scans.
+    let mut sorted: Vec<(Vec<u8>, u64)> = (0..KEYS).map(|id| (key(id), id)).collect();
+    sorted.sort();
     while !stop.load(Ordering::Acquire) {
+        if rng.chance(15) {
+            // A scan of a run of neighbouring keys from the first one's kept hint (`Tree::scan_from`).
+            let (at, len) = (rng.below(KEYS - 32) as usize, 1 + rng.below(30) as usize);
+            let ids: Vec<u64> = sorted[at..at + len].iter().map(|e| e.1).collect();
+            let (from, to) = (&sorted[at].0[..], &sorted[at + len].0[..]);
+            let lo: Vec<u64> = ids
+                .iter()
+                .map(|&id| model.done[id as usize].load(Ordering::SeqCst))
+                .collect();
+            let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut hint = hints[ids[0] as usize];
+            match tree.scan_from(from..to, &mut hint, |k, v, _| {
+                rows.push((k.to_vec(), v.to_vec()));
+                true
+            }) {
+                Ok(()) => {
+                    assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "scan_from: rows out of order");
+                    for (j, &id) in ids.iter().enumerate() {
+                        let hi = model.started[id as usize].load(Ordering::SeqCst);
+                        let got = rows.iter().find(|r| r.0 == sorted[at + j].0).map(|r| &r.1[..]);
+                        model.check(id, got, lo[j], hi, "scan_from").unwrap();
+                    }
+                    assert!(
+                        rows.iter().all(|r| sorted[at..at + len].iter().any(|e| e.0 == r.0)),
+                        "scan_from: a row outside the range or of no key"
+                    );
+                    reads += len as u64;
+                }
+                Err(e) => no_corruption(&e, "scan_from"),
+            }
+            continue;
+        }
         if rng.chance(10) {
             // A hint of the other tree's leaves (its pages share page numbers with this tree's).
             let id = rng.below(KEYS);
@@ -329,7 +374,7 @@ fn past_pins<T>(stop: &AtomicBool, mut f: impl FnMut() -> Result<T, Error>) -> O
 /// and faults, and the pinner. Returns the rounds.
 fn cycler(pool: &Arc<BufferPool>, seed: u64, stop: &AtomicBool) -> u64 {
     let mut rng = Rng(seed ^ 0xc1c1e);
-    let mut dev = Devices::new(seed * 10 + 50);
+    let mut dev = Devices::new(seed * 10 + 50, false);
     // Each key's version, absent for none (versions as `state`'s: a delete when `v % 5 == 0`).
     let mut model: BTreeMap<u64, u64> = BTreeMap::new();
     let mut ver = 1;
@@ -451,7 +496,8 @@ fn run(seed: u64) -> String {
     let frames = 40 + (seed % 2) as usize;
     let garble = seed % 3 == 1;
     let eio = seed % 4 >= 2;
-    let what = format!("seed {seed} (frames {frames}, garble {garble}, eio {eio})");
+    let bounded = (seed / 8) % 2 == 1;
+    let what = format!("seed {seed} (frames {frames}, garble {garble}, eio {eio}, first log bounded {bounded})");
     let pool = Arc::new(
         BufferPool::builder()
             .frames(frames)
@@ -459,11 +505,18 @@ fn run(seed: u64) -> String {
             .build()
             .unwrap(),
     );
-    let devs: Vec<Devices> = (0..TREES as u64).map(|t| Devices::new(seed * 10 + t * 3)).collect();
+    let devs: Vec<Devices> = (0..TREES as u64)
+        .map(|t| Devices::new(seed * 10 + t * 3, bounded && t == 0))
+        .collect();
     let trees: Vec<Tree> = devs.iter().map(|d| d.open(&pool).unwrap()).collect();
     for tree in &trees {
         for id in 0..KEYS {
-            tree.put(&key(id), &state(id, 1).unwrap()).unwrap();
+            if let Err(e) = tree.put(&key(id), &state(id, 1).unwrap()) {
+                // A bounded log's region is full: a checkpoint frees it.
+                assert!(e.is_no_space(), "{what}: put {id}: {e}");
+                tree.checkpoint().unwrap();
+                tree.put(&key(id), &state(id, 1).unwrap()).unwrap();
+            }
         }
         tree.commit().unwrap();
     }
