@@ -28,6 +28,7 @@ mod covered_concurrent_crash;
 mod covered_replay_bounded;
 mod covered_run;
 mod covered_stale_image;
+mod create_refused_for_frames;
 mod cut_crash_notes;
 mod device_faults;
 mod fail_safe;
