@@ -867,8 +867,12 @@ impl Tree {
             return Ok(false);
         }
         for no in META..pages {
-            if self.pool.read(self.pid(no))?.lsn() != 0 {
-                return Ok(false);
+            match self.pool.read(self.pid(no)) {
+                Ok(g) if g.lsn() == 0 => {}
+                // Not a page of a create: the file is refused as before ("bad magic or format in page 0").
+                Ok(_) | Err(bufpool::Error::Corrupt { .. } | bufpool::Error::ShortRead { .. }) => return Ok(false),
+                // A full pool, an I/O error: the open is refused with it, to be tried again.
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(true)
