@@ -520,8 +520,8 @@ impl std::fmt::Debug for Tree {
 }
 
 impl Tree {
-    /// Creates a new tree in the data file at `path` (which must be empty or absent), logging to `wal` (which must
-    /// be empty). The data file is opened with `wal` as its own log ([`FileOptions::wal`]), so the pool may be
+    /// Creates a new tree in the data file at `path` (which must be empty or absent, or hold only what a create
+    /// or open refused halfway left in it: see [`Tree::open`]), logging to `wal` (which must be empty). The data file is opened with `wal` as its own log ([`FileOptions::wal`]), so the pool may be
     /// shared with other trees and engines, each with its own log.
     pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
         Tree::attach(
@@ -543,7 +543,7 @@ impl Tree {
     }
 
     fn create_in(&self) -> Result<()> {
-        if self.pool.file_pages(self.file)? != 0 {
+        if self.pool.file_pages(self.file)? != 0 && !self.unfinished_create(0)? {
             return Err(Error::BadMeta("create: the data file is not empty".into()));
         }
         let (end, durable) = (self.wal().end_lsn(), self.wal().durable_lsn());
@@ -568,7 +568,9 @@ impl Tree {
     }
 
     /// Opens the tree in the data file at `path`, running recovery from `wal`; creates a new tree if both the file
-    /// and the log are empty. The data file is opened with `wal` as its own log ([`FileOptions::wal`]): the pool
+    /// and the log are empty (or the log is empty and the file holds only the pages, never logged, of a create
+    /// refused halfway, which another thread's miss may have written before the refusal dropped the file: R49-10
+    /// in RELIABILITY.md). The data file is opened with `wal` as its own log ([`FileOptions::wal`]): the pool
     /// may be shared with other trees and engines, each with its own log. Refuses, with
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log whose header names
     /// another data file (before replay: [`TreeWal::data_file`]), a log that starts after the
@@ -646,7 +648,7 @@ impl Tree {
             )));
         }
         let replayed = self.recover()?;
-        if self.pool.file_pages(self.file)? == 0 {
+        if self.pool.file_pages(self.file)? == 0 || self.unfinished_create(replayed)? {
             return self.init_new();
         }
         let meta = self.pool.read(self.pid(META))?;
@@ -842,13 +844,57 @@ impl Tree {
         }
     }
 
-    fn init_new(&self) -> Result<()> {
-        let mut meta = self.pool.new_page(self.file)?;
-        let mut root = self.pool.new_page(self.file)?;
-        if meta.page_id().page_no() != META || root.page_id().page_no() != META + 1 {
+    /// Whether the data file holds nothing but what a create refused halfway left in it ([`Tree::init_new`]: its
+    /// pages taken, then a frame, the log's append or its commit refused): the log holds no record and was never
+    /// cut, so no change of this tree was ever logged, let alone committed; `replayed` (the records the open read)
+    /// is 0; and the file has at most the two pages a create takes, each of page LSN 0 (written by the pool with no
+    /// logged change: zeroes, or a meta page and root leaf the create filled but did not log). The refused create
+    /// drops the data file from the pool, discarding its pages unwritten, but only after it released them: in
+    /// between, another thread's miss may take such a page as its victim and write it (a page of LSN 0 waits for
+    /// no log). Every later open then found a data file of one zero page and was refused ("bad magic or format in
+    /// page 0"), and every create "the data file is not empty", for good, where `Tree::open`'s docs promise that a
+    /// refused open leaves the pair to open again once the cause is fixed (R49-10 in RELIABILITY.md). A file of
+    /// another program's, or of a tree with a log replaced by an empty one, is not taken for it: page 0 passed
+    /// [`Tree::open_in`]'s check before replay (all zeroes, or a meta page naming this log), and a tree's create
+    /// logs its meta page and root leaf, so a tree's pages have LSNs above 0.
+    fn unfinished_create(&self, replayed: usize) -> Result<bool> {
+        let wal = self.wal();
+        if replayed > 0 || wal.was_cut() || wal.end_lsn() != wal.start_lsn() {
+            return Ok(false);
+        }
+        let pages = self.pool.file_pages(self.file)?;
+        if pages > META + 2 {
+            return Ok(false);
+        }
+        for no in META..pages {
+            match self.pool.read(self.pid(no)) {
+                Ok(g) if g.lsn() == 0 => {}
+                // Not a page of a create: the file is refused as before ("bad magic or format in page 0").
+                Ok(_) | Err(bufpool::Error::Corrupt { .. } | bufpool::Error::ShortRead { .. }) => return Ok(false),
+                // A full pool, an I/O error: the open is refused with it, to be tried again.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The page a new tree's create makes `no` (the meta page, then the root leaf): a new page at the end of the
+    /// file, or, in a file a create refused halfway left ([`Tree::unfinished_create`]), the page it left there.
+    fn page_for_create(&self, no: PageNo) -> Result<WriteGuard<'_>> {
+        let mut g = match no < self.pool.file_pages(self.file)? {
+            true => self.pool.write_clean(self.pid(no))?,
+            false => self.pool.new_page(self.file)?,
+        };
+        if g.page_id().page_no() != no {
             return Err(Error::BadMeta("new file did not start at page 0".into()));
         }
-        meta.fill(0);
+        g.fill(0);
+        Ok(g)
+    }
+
+    fn init_new(&self) -> Result<()> {
+        let mut meta = self.page_for_create(META)?;
+        let mut root = self.page_for_create(META + 1)?;
         meta[..8].copy_from_slice(META_MAGIC);
         set_meta_u32(&mut meta, M_FORMAT, META_FORMAT);
         set_meta_u32(&mut meta, M_PAGE_SIZE, self.pool.page_size() as u32);
