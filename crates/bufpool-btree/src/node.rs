@@ -1087,7 +1087,7 @@ pub fn leaf_upsert_after<P: DerefMut<Target = [u8]>>(
     val: &[u8],
     after: Option<usize>,
 ) -> Result<Option<(usize, bool)>, Malformed> {
-    match upsert::<false, P>(b, key, val, None, after) {
+    match upsert::<false, P>(b, key, val, after) {
         Ok(Upsert::Put { slot, shrank }) => Ok(Some((slot, shrank))),
         Ok(Upsert::Full) => Ok(None),
         // Not asked to check the fences, it never answers `NotCovered`.
@@ -1122,20 +1122,13 @@ pub enum UpsertError {
 /// exclude `key` is [`Upsert::NotCovered`] and left unchanged, a page that is no node at all
 /// [`UpsertError::NotANode`]; a covering leaf gets exactly what [`leaf_upsert_after`] does to it, with its
 /// errors as [`UpsertError::Malformed`]. The page is borrowed mutably only to change it (see [`leaf_upsert`]).
-///
-/// `edits`, if any, are edits of the key's value that make `val` of the value the leaf holds (the caller knows
-/// it: it read the value and kept it from change since), in the form [`crate::wal::apply_edits`] applies: where
-/// the leaf holds the key with a value of `val`'s length, only those bytes are written (R48-O33 in
-/// BENCHMARKS.md: an update of a 306-byte TPC-C STOCK row writes its 16 changed bytes), else `val` whole (and
-/// whole too if the edits do not fit the value).
 pub fn leaf_upsert_covering<P: DerefMut<Target = [u8]>>(
     b: &mut P,
     key: &[u8],
     val: &[u8],
-    edits: Option<&[u8]>,
     after: Option<usize>,
 ) -> Result<Upsert, UpsertError> {
-    upsert::<true, P>(b, key, val, edits, after)
+    upsert::<true, P>(b, key, val, after)
 }
 
 /// [`leaf_upsert_after`] (`COVER` false: a page that is no leaf is malformed) and [`leaf_upsert_covering`]
@@ -1145,7 +1138,6 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
     b: &mut P,
     key: &[u8],
     val: &[u8],
-    edits: Option<&[u8]>,
     after: Option<usize>,
 ) -> Result<Upsert, UpsertError> {
     use UpsertError::Malformed as Bad;
@@ -1187,11 +1179,7 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
                 // Same size: overwrite in place.
                 let off = rd16(b, n.slots_at + i * SLOT).ok_or(Bad)? as usize;
                 let at = off + ENTRY_OVERHEAD + key.len();
-                let to = &mut b[at..at + val.len()];
-                // Edits that do not fit leave some bytes written: `val` then overwrites them all.
-                if !edits.is_some_and(|e| crate::wal::apply_edits(to, e)) {
-                    to.copy_from_slice(val);
-                }
+                b[at..at + val.len()].copy_from_slice(val);
                 return Ok(Upsert::Put { slot: i, shrank: false });
             }
             if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(KIND_LEAF, key, val) - SLOT {
@@ -3359,7 +3347,7 @@ pub(crate) mod tests {
                 None => Err(UpsertError::NotANode),
             };
             let mut new = Counted(b.clone(), 0);
-            let got = leaf_upsert_covering(&mut new, &key, &val, None, after);
+            let got = leaf_upsert_covering(&mut new, &key, &val, after);
             proptest::prop_assert_eq!(got, want);
             proptest::prop_assert_eq!(&new.0, &old, "the same bytes after");
             if matches!(got, Ok(Upsert::NotCovered | Upsert::Full) | Err(UpsertError::NotANode)) {

@@ -496,12 +496,6 @@ pub struct CoveredPut<'a> {
     pub key: &'a [u8],
     /// Its new value, which replaces any it had.
     pub val: &'a [u8],
-    /// For an update of a value the caller knows the tree holds (it read it, and kept it from change since):
-    /// edits that make `val` of that value (`PATCH` edits: [`crate::encode_ranges`]). Where the leaf holds the
-    /// key with a value of `val`'s length, only the edited bytes are written (R48-O33 in BENCHMARKS.md), else
-    /// `val` whole. The caller answers for the edits: the tree's value after the put is the value it held with
-    /// the edits applied, which is `val` only if no other byte differs. `None`: `val` whole.
-    pub patch: Option<&'a [u8]>,
     /// Where the key was last seen, as for [`Tree::put_covered`] (the default: nowhere); on return, the leaf the
     /// put went to (nothing after a split).
     pub hint: LeafHint,
@@ -1583,7 +1577,7 @@ impl Tree {
         while let Some(p) = run.get_mut(j) {
             // One parse of the leaf's header a put, for both the check that it covers the key (the leaf's fences
             // cannot change under the latch, but a key past them belongs to another leaf) and the put.
-            match node::leaf_upsert_covering(&mut g, p.key, p.val, p.patch, prev_slot) {
+            match node::leaf_upsert_covering(&mut g, p.key, p.val, prev_slot) {
                 Ok(Upsert::Put { slot, shrank }) => {
                     prev_slot = Some(slot);
                     // A put that made one entry shorter (see `shrunk_at`), per put: another put of the run may

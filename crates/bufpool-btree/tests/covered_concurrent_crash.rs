@@ -101,7 +101,6 @@ fn covered_writer(w: u64, round: u64, upper: &TreeWal, tree: &Tree, gate: &RwLoc
                         key: k,
                         val: v.as_deref()?,
                         hint: LeafHint::default(),
-                        patch: None,
                     })
                 })
                 .collect();

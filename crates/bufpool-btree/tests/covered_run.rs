@@ -48,7 +48,6 @@ fn run_of(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<CoveredPut<'_>> {
             key: k,
             val: v,
             hint: LeafHint::default(),
-            patch: None,
         })
         .collect()
 }
@@ -114,12 +113,7 @@ fn a_run_ends_as_one_covered_put_after_another_whatever_its_order_and_hints() {
                     }
                     _ => LeafHint::default(),
                 };
-                CoveredPut {
-                    key: k,
-                    val: v,
-                    hint,
-                    patch: None,
-                }
+                CoveredPut { key: k, val: v, hint }
             })
             .collect();
         append(&above, &puts);
@@ -238,7 +232,6 @@ fn a_run_needs_a_log_to_depend_on() {
         key: b"k",
         val: b"v",
         hint: LeafHint::default(),
-        patch: None,
     }];
     assert!(tree.put_covered_run(&mut run).is_err());
     assert_eq!(tree.get(b"k").unwrap(), None, "a refused run changes nothing");
@@ -306,122 +299,4 @@ fn a_run_that_meets_a_full_pool_leaves_a_prefix_and_its_retry_completes_it() {
         assert!(contents(&tree) == all, "{what}: after the retry");
     }
     assert!(failures >= 3, "only {failures} runs met the full pool");
-}
-
-/// An update given as its patch (`CoveredPut::patch`, R48-O33 in BENCHMARKS.md) writes the patch's bytes into the
-/// leaf's row and no other: rows of 306 bytes (a TPC-C STOCK row's length), each byte its own, updated by edits
-/// of one to three ranges anywhere in the row (the first and last bytes too), with a read's hint or none, run by
-/// run; each row then reads as the new value whole. A patch whose row has another length in the tree, or a key
-/// the tree does not hold, puts the value whole. And the tree applies the edits, not `val`: given a `val` that
-/// differs from the edited row outside the edits (a caller that broke the contract), the row is the edited one.
-#[test]
-fn a_patched_update_writes_its_edits_and_no_other_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let (above, tree) = tree_below(dir.path(), "t", pool(512));
-    const ROW: usize = 306;
-    let row = |i: u64, ver: u64| -> Vec<u8> {
-        (0..ROW as u64)
-            .map(|b| mix(i ^ (ver << 20) ^ (b << 40)) as u8)
-            .collect()
-    };
-    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = (0..400).map(|i| (key(i), row(i, 0))).collect();
-    let puts: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
-    append(&above, &puts);
-    tree.put_covered_run(&mut run_of(&puts)).unwrap();
-    let mut rng = 11u64;
-    for round in 1..60u64 {
-        rng = mix(rng ^ round);
-        let start = rng % 380;
-        // Ascending keys, some skipped; each update's ranges and new bytes drawn.
-        let mut updates: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
-        for i in (start..start + 20).filter(|i| mix(rng ^ i) % 4 != 0) {
-            let k = key(i);
-            let old = model[&k].clone();
-            let mut new = old.clone();
-            let r = mix(rng ^ (i << 32));
-            let ranges: Vec<std::ops::Range<usize>> = match r % 4 {
-                0 => vec![0..1, ROW - 1..ROW],
-                1 => vec![(r >> 8) as usize % 290..(r >> 8) as usize % 290 + 16],
-                2 => vec![10..14, 100..108, 300..306],
-                _ => vec![(r >> 16) as usize % 150..(r >> 16) as usize % 150 + 1 + (r >> 24) as usize % 40],
-            };
-            for rg in &ranges {
-                for (j, b) in new[rg.clone()].iter_mut().enumerate() {
-                    *b = !*b ^ (j as u8);
-                }
-            }
-            let mut edits = Vec::new();
-            assert!(bufpool_btree::encode_ranges(&new, &ranges, &mut edits));
-            model.insert(k.clone(), new.clone());
-            updates.push((k, new, edits));
-        }
-        let puts: Vec<(Vec<u8>, Vec<u8>)> = updates.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
-        append(&above, &puts);
-        let mut run: Vec<CoveredPut<'_>> = updates
-            .iter()
-            .map(|(k, v, e)| {
-                let mut hint = LeafHint::default();
-                if round % 2 == 0 {
-                    tree.get_hinted(k, &mut hint, |_| ()).unwrap();
-                }
-                CoveredPut {
-                    key: k,
-                    val: v,
-                    hint,
-                    patch: Some(e),
-                }
-            })
-            .collect();
-        tree.put_covered_run(&mut run).unwrap();
-        for (k, v, _) in &updates {
-            assert_eq!(
-                tree.get(k).unwrap().as_deref(),
-                Some(&v[..]),
-                "round {round}, key {k:02x?}"
-            );
-        }
-    }
-    assert_eq!(contents(&tree), model);
-    // A patch of a row the tree holds with another length, and of a key it does not hold: the value whole.
-    let (short, absent) = (key(3), key(5000));
-    let new = row(3, 99);
-    let mut edits = Vec::new();
-    assert!(bufpool_btree::encode_ranges(&new, &[0..4], &mut edits));
-    let puts = vec![(short.clone(), new[..200].to_vec())];
-    append(&above, &puts);
-    tree.put_covered_run(&mut run_of(&puts)).unwrap();
-    let puts = vec![(short.clone(), new.clone()), (absent.clone(), new.clone())];
-    append(&above, &puts);
-    let mut run: Vec<CoveredPut<'_>> = puts
-        .iter()
-        .map(|(k, v)| CoveredPut {
-            key: k,
-            val: v,
-            hint: LeafHint::default(),
-            patch: Some(&edits),
-        })
-        .collect();
-    tree.put_covered_run(&mut run).unwrap();
-    assert_eq!(tree.get(&short).unwrap(), Some(new.clone()));
-    assert_eq!(tree.get(&absent).unwrap(), Some(new.clone()));
-    // The edits are what the tree writes: a `val` that differs elsewhere does not reach the row.
-    let k = key(7);
-    let old = tree.get(&k).unwrap().unwrap();
-    let mut edited = old.clone();
-    edited[50..54].copy_from_slice(b"edit");
-    let mut edits = Vec::new();
-    assert!(bufpool_btree::encode_ranges(&edited, &[50..54], &mut edits));
-    let mut lying = edited.clone();
-    lying[200] ^= 0xff;
-    let puts = vec![(k.clone(), lying.clone())];
-    append(&above, &puts);
-    let mut run = [CoveredPut {
-        key: &k,
-        val: &lying,
-        hint: LeafHint::default(),
-        patch: Some(&edits),
-    }];
-    tree.put_covered_run(&mut run).unwrap();
-    assert_eq!(tree.get(&k).unwrap(), Some(edited));
-    tree.check().unwrap();
 }

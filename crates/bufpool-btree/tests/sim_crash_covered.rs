@@ -342,7 +342,6 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
                                     key: k,
                                     val,
                                     hint: LeafHint::default(),
-                                    patch: None,
                                 })
                             })
                             .collect();

@@ -1631,15 +1631,7 @@ impl Worker<'_, '_> {
                     let mut run: Vec<(u64, CoveredPut<'_>)> = mine()
                         .filter_map(|(id, key, v)| {
                             let hint = hints.get(&id).copied().unwrap_or_default();
-                            Some((
-                                id,
-                                CoveredPut {
-                                    key,
-                                    val: v?,
-                                    hint,
-                                    patch: None,
-                                },
-                            ))
+                            Some((id, CoveredPut { key, val: v?, hint }))
                         })
                         .collect();
                     run.sort_by(|a, b| a.1.key.cmp(b.1.key));

@@ -369,7 +369,6 @@ pub fn covered_run(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<bufpool_btree::CoveredPut
             key: k,
             val: v,
             hint: LeafHint::default(),
-            patch: None,
         })
         .collect()
 }

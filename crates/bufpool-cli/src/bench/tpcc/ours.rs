@@ -1456,10 +1456,7 @@ fn apply_runs<'a>(
                 } else {
                     e.hint
                 };
-                // An update goes to the leaf as its patch where the row keeps its length (R48-O33): the tree holds
-                // the row as the transaction read it, locked since (module docs, "Update records").
-                let patch = e.edits.map(|(at, len)| &set.edits[at..at + len]);
-                run.puts.push(CoveredPut { key, val, hint, patch });
+                run.puts.push(CoveredPut { key, val, hint });
                 run.inserts.push(insert);
             }
             None => {
@@ -1968,7 +1965,6 @@ mod tests {
             key: &k,
             val: &v,
             hint: LeafHint::default(),
-            patch: None,
         });
         let back: Vec<CoveredPut<'static>> = recycle(puts);
         assert_eq!((back.as_ptr() as usize, back.len(), back.capacity()), (at, 0, 24));
