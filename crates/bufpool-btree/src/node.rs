@@ -895,44 +895,9 @@ pub fn init_dead(b: &mut [u8], next_free: u32) {
 /// Inserts `(key, val)` as entry `idx`, compacting if needed. `Ok(false)` if it does not fit (page unchanged).
 /// In an inner node `val` is the child number (4 bytes), which also goes into the children array.
 pub fn insert_at(b: &mut [u8], idx: usize, key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
-    let h = Node::parse(b).ok_or(Malformed)?.header();
-    insert_parsed(b, h, idx, key, val)
-}
-
-/// A node's header as [`Node::parse`] read it, without the borrow of its bytes: for [`insert_parsed`].
-#[derive(Clone, Copy, Debug)]
-struct Header {
-    count: usize,
-    heap_lo: usize,
-    slots_at: usize,
-    prefix: usize,
-    slot_bytes: usize,
-    leaf: bool,
-    /// [`Node::free_bytes`].
-    free: usize,
-}
-
-impl Node<'_> {
-    fn header(&self) -> Header {
-        Header {
-            count: self.count,
-            heap_lo: self.heap_lo,
-            slots_at: self.slots_at,
-            prefix: self.prefix,
-            slot_bytes: self.slot_bytes,
-            leaf: self.is_leaf(),
-            free: self.free_bytes(),
-        }
-    }
-}
-
-/// [`insert_at`] into `b`, whose header `h` is a parse of these very bytes (unchanged since): a put that has
-/// parsed the leaf to find the key's place inserts without a second parse (session 49, perf49: 48 instructions of
-/// about 300 an insert).
-#[inline]
-fn insert_parsed(b: &mut [u8], h: Header, idx: usize, key: &[u8], val: &[u8]) -> Result<bool, Malformed> {
-    let (count, slots_at, prefix, unit) = (h.count, h.slots_at, h.prefix, h.slot_bytes);
-    let child: Option<[u8; CHILD]> = if h.leaf {
+    let n = Node::parse(b).ok_or(Malformed)?;
+    let (count, slots_at, prefix, unit) = (n.count, n.slots_at, n.prefix, n.slot_bytes);
+    let child: Option<[u8; CHILD]> = if n.is_leaf() {
         None
     } else {
         Some(val.try_into().map_err(|_| Malformed)?)
@@ -941,10 +906,10 @@ fn insert_parsed(b: &mut [u8], h: Header, idx: usize, key: &[u8], val: &[u8]) ->
         return Err(Malformed);
     }
     let need = unit + ENTRY_OVERHEAD + key.len() + val.len();
-    if h.free < need {
+    if n.free_bytes() < need {
         return Ok(false);
     }
-    if h.heap_lo - (slots_at + count * unit) < need {
+    if n.heap_lo - (slots_at + count * unit) < need {
         compact(b)?;
     }
     let heap_lo = rd16(b, OFF_HEAP).ok_or(Malformed)? as usize;
@@ -1232,14 +1197,10 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
         }
         // `insert_at`'s own room check, made here on the page as read (see `leaf_upsert`).
         Err(_) if n.free_bytes() < entry_size(KIND_LEAF, key, val) => Ok(Upsert::Full),
-        // From this parse of the page, unchanged since (the replace above parses again after its removal).
-        Err(i) => {
-            let h = n.header();
-            Ok(match insert_parsed(b, h, i, key, val).map_err(|_| Bad)? {
-                true => Upsert::Put { slot: i, shrank: false },
-                false => Upsert::Full,
-            })
-        }
+        Err(i) => Ok(match insert_at(b, i, key, val).map_err(|_| Bad)? {
+            true => Upsert::Put { slot: i, shrank: false },
+            false => Upsert::Full,
+        }),
     }
 }
 
