@@ -370,6 +370,13 @@ pub(crate) struct FrameHeader {
     pub(crate) next: crate::sync::AtomicU32,
     /// Set by every write guard; cleared only by the writer of the page image, while writers are excluded.
     pub(crate) dirty: AtomicBool,
+    /// A write-back of the page is in flight: claimed (`writer.rs`' `WriteClaim`) by a flush, a checkpoint or the
+    /// background writer, under its shared latch on the frame, from before the page is copied until after the
+    /// write returned and the dirty flag was cleared (or the write failed or was put off). Another write-back
+    /// waits for the claim to end, then looks at the page again, usually clean: two at once, the later write could
+    /// land after the other's sync (R49-1 in RELIABILITY.md; PostgreSQL's `BM_IO_IN_PROGRESS`). Writers holding
+    /// the exclusive latch (an eviction, a close's sweep) never meet a claim: it is held only under a shared latch.
+    pub(crate) writing: AtomicBool,
     /// The page LSN (also stored in the page header bytes).
     pub(crate) lsn: crate::sync::AtomicU64,
     /// Version at which a load into this frame failed (the error is in the pool's error slots); 0 if never.
@@ -411,6 +418,7 @@ impl FrameHeader {
             page_id: crate::sync::AtomicU64::new(PageId::INVALID.as_u64()),
             next: crate::sync::AtomicU32::new(NIL),
             dirty: AtomicBool::new(false),
+            writing: AtomicBool::new(false),
             lsn: crate::sync::AtomicU64::new(0),
             failed_version: std::sync::atomic::AtomicU64::new(0),
             owner: std::sync::atomic::AtomicU64::new(0),

@@ -24,8 +24,9 @@
 //! # Write-back
 //! A page image is written only by a thread that excludes writers (shared or exclusive latch), after
 //! `wal.flush_for_pages(page_lsn, page, 1)` (by default `flush_to(page_lsn)`) returned. The dirty flag is cleared
-//! only after the write succeeded, so two flushers may both write one page (harmless: same bytes) but none ever
-//! reports durable a page it did not see written.
+//! only after the write succeeded, so none ever reports durable a page it did not see written. A writer under a
+//! shared latch claims the page for its write first (`writer.rs`, rule 1): two flushers of one page at once were
+//! not harmless, the later write could land after the other's sync (R49-1 in RELIABILITY.md).
 //! After a failed write or sync the file refuses further writes (`files.rs`).
 //!
 //! # Lock order
@@ -1605,7 +1606,7 @@ impl BufferPool {
     ///   refused; each callback's own operation goes on. The count is asked again each time the wait wakes, so a
     ///   callback that begins after this thread began waiting stops the wait too.
     #[cold]
-    fn callback_waits_for_callback(&self, idx: FrameIdx) -> Option<&'static str> {
+    pub(crate) fn callback_waits_for_callback(&self, idx: FrameIdx) -> Option<&'static str> {
         if crate::held::running(VETO) {
             return Some(VETO);
         }

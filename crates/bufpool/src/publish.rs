@@ -10,7 +10,7 @@
 //! `bufpool_dirty_evictions`, `bufpool_corrupt_pages`, `bufpool_optimistic_retries`,
 //! `bufpool_optimistic_fallbacks`, `bufpool_syncs`, `bufpool_wal_flushes`, `bufpool_read_errors`,
 //! `bufpool_write_errors`, `bufpool_exhausted`, `bufpool_veto_skips`, `bufpool_latched_skips`,
-//! `bufpool_single_flight_waits`, `bufpool_prefetched`, `bufpool_fresh_reads`, `bufpool_lost_writes`,
+//! `bufpool_single_flight_waits`, `bufpool_write_waits`, `bufpool_prefetched`, `bufpool_fresh_reads`, `bufpool_lost_writes`,
 //! `bufpool_failed_pages_dropped`, `bufpool_snapshot_skips`, `bufpool_writer_writes`, `bufpool_checkpoint_writes`,
 //! `bufpool_flush_writes`, `bufpool_written_lsns_dropped`, `bufpool_files_released_late`. Each means what the
 //! [`Stats`] field of the same name (without the prefix) means.
@@ -55,6 +55,7 @@ impl Stats {
             ("bufpool_veto_skips", self.veto_skips),
             ("bufpool_latched_skips", self.latched_skips),
             ("bufpool_single_flight_waits", self.single_flight_waits),
+            ("bufpool_write_waits", self.write_waits),
             ("bufpool_prefetched", self.prefetched),
             ("bufpool_fresh_reads", self.fresh_reads),
             ("bufpool_lost_writes", self.lost_writes),

@@ -59,9 +59,10 @@ pub(crate) enum Counter {
     FlushWrites,
     WrittenLsnsDropped,
     FilesReleasedLate,
+    WriteWaits,
 }
 
-const COUNTERS: usize = Counter::FilesReleasedLate as usize + 1;
+const COUNTERS: usize = Counter::WriteWaits as usize + 1;
 /// Hit counters per stripe, one per file slot (a power of two: a file's slot is its id's low bits).
 pub(crate) const HIT_SLOTS: usize = 256;
 const _: () = assert!(HIT_SLOTS.is_power_of_two());
@@ -250,6 +251,7 @@ impl Counters {
             flush_writes: self.sum(FlushWrites),
             written_lsns_dropped: self.sum(WrittenLsnsDropped),
             files_released_late: self.sum(FilesReleasedLate),
+            write_waits: self.sum(WriteWaits),
             ..Stats::default()
         }
     }
@@ -355,6 +357,10 @@ pub struct Stats {
     /// Requests that found their page latched in a conflicting mode by another thread (being loaded: single
     /// flight; or held by a writer, readers, or a flush) and waited for it. Counted once per request.
     pub single_flight_waits: u64,
+    /// Page write-backs (a flush, a checkpoint, the background writer) that found another write-back of the same
+    /// page in flight and waited for it to end before looking at the page again (R49-1 in RELIABILITY.md: two at
+    /// once, the later write could land after the other's sync). Counted once per page a write-back waited for.
+    pub write_waits: u64,
     /// Loads started by [`crate::BufferPool::prefetch`].
     pub prefetched: u64,
     /// All-zero pages read from storage and handed out as pages never written (a hole, or a page allocated and
@@ -454,8 +460,8 @@ impl std::fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "waits for a latched page {}; optimistic re-runs {}, fallbacks to a latch {}",
-            self.single_flight_waits, self.optimistic_retries, self.optimistic_fallbacks
+            "waits for a latched page {}, for a write-back in flight {}; optimistic re-runs {}, fallbacks to a latch {}",
+            self.single_flight_waits, self.write_waits, self.optimistic_retries, self.optimistic_fallbacks
         )?;
         writeln!(f, "read latency: {}", self.read_latency)?;
         writeln!(f, "write latency: {}", self.write_latency)?;

@@ -6,7 +6,11 @@
 //! thread started by [`crate::Builder::background_writer`].
 //!
 //! # The write rule (as PostgreSQL's FlushBuffer reads)
-//! 1. The writer holds a latch that excludes writers (shared, or exclusive when evicting) on every page it writes.
+//! 1. The writer holds a latch that excludes writers (shared, or exclusive when evicting) on every page it writes;
+//!    under a shared latch it also holds the page's write claim ([`WriteClaim`], `FrameHeader::writing`), so no two
+//!    write-backs of one page are in flight at once: a second one waits for the claim with no latch held, then
+//!    looks at the page again (R49-1 in RELIABILITY.md: the later of two writes could land after the other's
+//!    sync, once a checkpoint had returned and the engine had cut its log, where a power loss garbled it).
 //! 2. `wal.flush_for_pages(max page LSN of the run, the run's pages)` returns first (by default `flush_to` that LSN),
 //!    `wal` being the run's file's log (`FileOptions::wal`, else the builder's).
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
@@ -291,7 +295,7 @@ impl BufferPool {
         if page.page_no() >= pages {
             return Err(Error::OutOfRange { page, pages });
         }
-        if let Some((frame, _held)) = self.latch_resident_shared(page)? {
+        while let Some((frame, held)) = self.latch_resident_shared(page)? {
             // The id may name a newer file by now: dropped, reopened under the same id and given a page of this
             // number while this call waited for the latch (M7). The frame's page is then that file's, so it is
             // written and synced through the entry that names the id now, never through the one looked up above
@@ -305,6 +309,15 @@ impl BufferPool {
                 }
             };
             let r = if frame.header().dirty.load(Acquire) {
+                let Some(_claim) = try_claim_write(frame.header()) else {
+                    // Another write-back of the page is in flight (R49-1): waited for with no latch held, then
+                    // the page is looked at again.
+                    let idx = frame.idx();
+                    frame.release();
+                    drop((held, current));
+                    self.wait_write_claim(idx, page)?;
+                    continue;
+                };
                 self.write_run_and_clean(&current, &[(page, frame.idx())], WriteSource::Flush)
             } else {
                 Ok(())
@@ -585,44 +598,64 @@ impl BufferPool {
         mut later: Option<&mut PutOff>,
     ) -> FileErrors {
         let mut first_error = FileErrors::default();
-        let mut run: Vec<(PageId, HeldLatch<'_>)> = Vec::with_capacity(RUN_PAGES_MAX);
+        let mut run: Vec<RunPage<'_>> = Vec::with_capacity(RUN_PAGES_MAX);
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
         for (page, idx) in dirty {
             let h = self.header(idx);
             let extends = run
                 .last()
-                .is_some_and(|(last, _)| continues_run(*last, page, run.len()));
+                .is_some_and(|(last, ..)| continues_run(*last, page, run.len()));
             if !extends {
                 let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
                 if let Some(pace) = pace.as_deref_mut() {
                     pace.wait_after(written);
                 }
             }
-            let latched = match self.try_latch_held(idx) {
-                Ok(frame) => Some(frame),
-                Err(TryLatch::Free) => None,
-                Err(_) => {
-                    // Never wait while holding the run's latches.
-                    let written =
-                        self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
-                    if let Some(pace) = pace.as_deref_mut() {
-                        pace.written += written;
-                    }
-                    match self.latch_shared_waiting(idx) {
-                        Ok(latched) => latched,
-                        Err(e) => {
-                            first_error.record(page.file(), e);
-                            None
+            // The page latched shared and claimed for this write (`WriteClaim`), if it still needs one.
+            let claimed = loop {
+                let latched = match self.try_latch_held(idx) {
+                    Ok(frame) => Some(frame),
+                    Err(TryLatch::Free) => None,
+                    Err(_) => {
+                        // Never wait while holding the run's latches.
+                        let written =
+                            self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                        if let Some(pace) = pace.as_deref_mut() {
+                            pace.written += written;
+                        }
+                        match self.latch_shared_waiting(idx) {
+                            Ok(latched) => latched,
+                            Err(e) => {
+                                first_error.record(page.file(), e);
+                                None
+                            }
                         }
                     }
+                };
+                let Some(frame) = latched else {
+                    break None;
+                };
+                if frame.0.page_id() != page || !h.dirty.load(Acquire) {
+                    break None;
+                }
+                if let Some(claim) = try_claim_write(h) {
+                    break Some((claim, frame));
+                }
+                // Another write-back of the page is in flight (R49-1): its latch and the run's let go, waited for,
+                // then the page looked at again (usually clean by then).
+                drop(frame);
+                let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                if let Some(pace) = pace.as_deref_mut() {
+                    pace.written += written;
+                }
+                if let Err(e) = self.wait_write_claim(idx, page) {
+                    first_error.record(page.file(), e);
+                    break None;
                 }
             };
-            let Some(frame) = latched else {
+            let Some((claim, frame)) = claimed else {
                 continue;
             };
-            if frame.0.page_id() != page || !h.dirty.load(Acquire) {
-                continue;
-            }
             if run.is_empty() || run_file.as_ref().is_none_or(|f| f.id != page.file()) {
                 match self.core.files.get(page.file()) {
                     Ok(f) => run_file = Some(f),
@@ -632,7 +665,7 @@ impl BufferPool {
                     }
                 }
             }
-            run.push((page, frame));
+            run.push((page, claim, frame));
         }
         let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later);
         if let Some(pace) = pace {
@@ -646,7 +679,7 @@ impl BufferPool {
     /// Returns the pages it wrote (or tried to: a failed write counts, for the pacing).
     fn finish_run(
         &self,
-        run: &mut Vec<(PageId, HeldLatch<'_>)>,
+        run: &mut Vec<RunPage<'_>>,
         file: &mut Option<std::sync::Arc<FileEntry>>,
         first_error: &mut FileErrors,
         source: WriteSource,
@@ -659,7 +692,7 @@ impl BufferPool {
         // page latched elsewhere, the pass's pacing), it kept a file dropped meanwhile open past `drop_file`'s
         // return (R25-10 in RELIABILITY.md).
         let file = file.take().expect("a run always has its file");
-        let pages: Vec<PageAt> = run.iter().map(|(page, frame)| (*page, frame.0.idx())).collect();
+        let pages: Vec<PageAt> = run.iter().map(|(page, _, frame)| (*page, frame.0.idx())).collect();
         if let Some(later) = later {
             let lsn = self.run_lsn(&pages);
             let needs = lsn > 0 && {
@@ -702,6 +735,26 @@ impl BufferPool {
         let held = Hold::io_latch(&self.core, || SharedFrame::try_latch(self, idx))?;
         self.note_own_shared_latch(self.header(idx));
         Ok(held)
+    }
+
+    /// Waits, holding no latch, until no write-back holds frame `idx`'s claim ([`WriteClaim`]; counted in
+    /// [`crate::Stats::write_waits`]). The claim's holder only copies, writes and cleans the page, so it ends
+    /// without waiting for anything of the caller's, unless the caller runs a callback of the user's: then
+    /// [`Error::CallbackReentry`] if the claim is this thread's own (a flush of the page from the `Wal` or
+    /// `Storage` call of its write), or if another thread's callback holds the frame (it may wait for a frame of
+    /// this thread's: R37-1).
+    fn wait_write_claim(&self, idx: FrameIdx, page: PageId) -> Result<()> {
+        let h = self.header(idx);
+        self.core.counters.inc(Counter::WriteWaits);
+        let mut backoff = Backoff::new();
+        while h.writing.load(Acquire) {
+            if let Some(callback) = crate::held::held_for_callback(h).or_else(|| self.callback_waits_for_callback(idx))
+            {
+                return Err(Error::CallbackReentry { page, callback });
+            }
+            backoff.snooze();
+        }
+        Ok(())
     }
 
     /// Waits for a shared latch on frame `idx` (as [`BufferPool::try_latch_held`]), holding no other latch; `None`
@@ -984,6 +1037,29 @@ impl WriteSource {
 
 /// A write run's shared latch and its count as the pool's own I/O: the latch is released first (field order).
 type HeldLatch<'p> = (SharedFrame<'p>, Hold<'p>);
+
+/// A page of a write run: latched shared and claimed for the write. Dropped claim first, then latch.
+type RunPage<'p> = (PageId, WriteClaim<'p>, HeldLatch<'p>);
+
+/// A write-back's claim on a frame's page (`FrameHeader::writing`), taken under a shared latch on the frame by
+/// [`try_claim_write`] and held until the write returned and the dirty flag was cleared (or the write failed or
+/// was put off); released on drop. Evictions and a close's sweep write under the exclusive latch and take none.
+pub(crate) struct WriteClaim<'p>(&'p crate::frame::FrameHeader);
+
+impl Drop for WriteClaim<'_> {
+    fn drop(&mut self) {
+        self.0.writing.store(false, Release);
+    }
+}
+
+/// Claims `h`'s page for a write-back (the caller holds a shared latch on it); `None` while another write-back
+/// holds the claim.
+fn try_claim_write(h: &crate::frame::FrameHeader) -> Option<WriteClaim<'_>> {
+    h.writing
+        .compare_exchange(false, true, Acquire, Relaxed)
+        .ok()
+        .map(|_| WriteClaim(h))
+}
 
 /// A page and the frame it was found in (a candidate for write-back, or a member of a latched run).
 pub(crate) type PageAt = (PageId, FrameIdx);

@@ -19,6 +19,7 @@ mod checkpoint_per_file;
 mod checkpoint_puts_off;
 mod clean_write_guard;
 mod concurrent_selfcheck;
+mod concurrent_writebacks;
 mod corruption;
 mod corruption_detection;
 mod corruption_short_image;
