@@ -1508,9 +1508,10 @@ impl Tree {
     }
 
     /// [`Tree::put_covered`] for each put of `run`, in order, with the puts that one leaf covers applied under
-    /// one latch of it: one latch, one check of the leaf and one note of its dependency on the log above (and
-    /// at most one image) for the run's puts into that leaf, instead of one each. The caller has appended a
-    /// record of every put before the call, as for [`Tree::put_covered`].
+    /// one latch of it: one latch and one note of its dependency on the log above (and at most one image) for the
+    /// run's puts into that leaf, instead of one each; each put checks that the leaf covers its key from its own
+    /// parse of the leaf (`node::leaf_upsert_covering`). The caller has appended a record of every put before the
+    /// call, as for [`Tree::put_covered`].
     ///
     /// Any order of keys is correct (each put goes to the leaf that covers its key, and a key put twice ends
     /// with the later value); ascending keys are what make it cheaper: a put whose key the leaf of the put
