@@ -22,7 +22,9 @@
 //! - **Write-back** obeys the WAL rule ([`Wal::flush_for_pages`], by default [`Wal::flush_to`] the page LSN,
 //!   before a page is written) and stamps a CRC-32C that covers the page number, the page size and the file's
 //!   identity, so bit flips, torn pages and misdirected writes (within a file or across files with a record) come
-//!   back as [`Error::Corrupt`], never as bytes. After a failed sync or write, a file refuses writes
+//!   back as [`Error::Corrupt`], never as bytes. One write-back of a page at a time: a page is written again only
+//!   after a change, never beside another flush's write of it (whose late landing after a checkpoint's sync a
+//!   power loss could garble, with no log record left to repair it). After a failed sync or write, a file refuses writes
 //!   ([`Error::FileFailed`]); a write refused for space is retried ([`Error::NoSpace`]). Data files opened by
 //!   path are locked (`flock`) while open, and so is a file storage handed to [`BufferPool::open_storage`] (one
 //!   opener at a time, also through an `Arc`); a data file deleted, or replaced by a rename, while open fails at
