@@ -1087,12 +1087,74 @@ pub fn leaf_upsert_after<P: DerefMut<Target = [u8]>>(
     val: &[u8],
     after: Option<usize>,
 ) -> Result<Option<(usize, bool)>, Malformed> {
-    let n = Node::parse(b).ok_or(Malformed)?;
+    match upsert::<false, P>(b, key, val, after) {
+        Ok(Upsert::Put { slot, shrank }) => Ok(Some((slot, shrank))),
+        Ok(Upsert::Full) => Ok(None),
+        // Not asked to check the fences, it never answers `NotCovered`.
+        Ok(Upsert::NotCovered) | Err(_) => Err(Malformed),
+    }
+}
+
+/// What [`leaf_upsert_covering`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Upsert {
+    /// The page is not a live leaf covering the key (a dead page, an inner node, a leaf whose fences exclude the
+    /// key): nothing changed, the caller finds the leaf that covers it.
+    NotCovered,
+    /// The pair does not fit the leaf: nothing changed (the caller splits it).
+    Full,
+    /// Put at `slot`; `shrank` if the leaf's [`Node::entry_bytes`] went down (a longer value replaced).
+    Put { slot: usize, shrank: bool },
+}
+
+/// Why [`leaf_upsert_covering`] failed (nothing changed).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UpsertError {
+    /// The page is neither a node nor a dead node page (the check of a latched leaf's header failed).
+    NotANode,
+    /// A live leaf covering the key, whose slots or entries are malformed ([`leaf_upsert_after`]'s `Malformed`).
+    Malformed,
+}
+
+/// [`leaf_upsert_after`] into a latched page that should be the live leaf covering `key`, with that check made
+/// from the same parse of the header as the put (R48-O32 in BENCHMARKS.md: the tree's check of a latched leaf,
+/// then the put, parsed it twice, about 48 instructions each): a dead page, an inner node or a leaf whose fences
+/// exclude `key` is [`Upsert::NotCovered`] and left unchanged, a page that is no node at all
+/// [`UpsertError::NotANode`]; a covering leaf gets exactly what [`leaf_upsert_after`] does to it, with its
+/// errors as [`UpsertError::Malformed`]. The page is borrowed mutably only to change it (see [`leaf_upsert`]).
+pub fn leaf_upsert_covering<P: DerefMut<Target = [u8]>>(
+    b: &mut P,
+    key: &[u8],
+    val: &[u8],
+    after: Option<usize>,
+) -> Result<Upsert, UpsertError> {
+    upsert::<true, P>(b, key, val, after)
+}
+
+/// [`leaf_upsert_after`] (`COVER` false: a page that is no leaf is malformed) and [`leaf_upsert_covering`]
+/// (`COVER` true: the header's parse also decides whether the page is the live leaf covering `key`).
+#[inline(always)]
+fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
+    b: &mut P,
+    key: &[u8],
+    val: &[u8],
+    after: Option<usize>,
+) -> Result<Upsert, UpsertError> {
+    use UpsertError::Malformed as Bad;
+    let n = match Node::parse(b) {
+        Some(n) => n,
+        None if COVER && Node::is_dead(b) => return Ok(Upsert::NotCovered),
+        None if COVER => return Err(UpsertError::NotANode),
+        None => return Err(Bad),
+    };
+    if COVER && !(n.is_leaf() && n.covers(key)) {
+        return Ok(Upsert::NotCovered);
+    }
     if !n.is_leaf() {
-        return Err(Malformed);
+        return Err(Bad);
     }
     let found = match after.filter(|&s| s < n.count) {
-        Some(s) => match n.key(s).ok_or(Malformed)?.cmp(key) {
+        Some(s) => match n.key(s).ok_or(Bad)?.cmp(key) {
             // The key's own slot, as a read of it found it (a STOCK row a New-Order read and changed).
             Ordering::Equal => Some(Ok(s)),
             // The slot after decides alone if its key is this one or above it: the next order line of a
@@ -1110,28 +1172,35 @@ pub fn leaf_upsert_after<P: DerefMut<Target = [u8]>>(
         },
         None => n.search(key),
     };
-    match found.ok_or(Malformed)? {
+    match found.ok_or(Bad)? {
         Ok(i) => {
-            let (_, old) = n.entry(i).ok_or(Malformed)?;
+            let (_, old) = n.entry(i).ok_or(Bad)?;
             if old.len() == val.len() {
                 // Same size: overwrite in place.
-                let off = rd16(b, n.slots_at + i * SLOT).ok_or(Malformed)? as usize;
+                let off = rd16(b, n.slots_at + i * SLOT).ok_or(Bad)? as usize;
                 let at = off + ENTRY_OVERHEAD + key.len();
                 b[at..at + val.len()].copy_from_slice(val);
-                return Ok(Some((i, false)));
+                return Ok(Upsert::Put { slot: i, shrank: false });
             }
             if n.free_bytes() + ENTRY_OVERHEAD + key.len() + old.len() < entry_size(KIND_LEAF, key, val) - SLOT {
-                return Ok(None);
+                return Ok(Upsert::Full);
             }
             let shrank = val.len() < old.len();
-            remove_at(b, i)?;
-            let ok = insert_at(b, i, key, val)?;
+            remove_at(b, i).map_err(|_| Bad)?;
+            let ok = insert_at(b, i, key, val).map_err(|_| Bad)?;
             debug_assert!(ok, "space was checked");
-            Ok(ok.then_some((i, shrank)))
+            Ok(if ok {
+                Upsert::Put { slot: i, shrank }
+            } else {
+                Upsert::Full
+            })
         }
         // `insert_at`'s own room check, made here on the page as read (see `leaf_upsert`).
-        Err(_) if n.free_bytes() < entry_size(KIND_LEAF, key, val) => Ok(None),
-        Err(i) => Ok(insert_at(b, i, key, val)?.then_some((i, false))),
+        Err(_) if n.free_bytes() < entry_size(KIND_LEAF, key, val) => Ok(Upsert::Full),
+        Err(i) => Ok(match insert_at(b, i, key, val).map_err(|_| Bad)? {
+            true => Upsert::Put { slot: i, shrank: false },
+            false => Upsert::Full,
+        }),
     }
 }
 
@@ -3093,6 +3162,23 @@ pub(crate) mod tests {
         n.check_slots().is_ok() && keys.is_some_and(|k| k.windows(2).all(|w| w[0] < w[1]))
     }
 
+    /// A page that counts the times it was taken mutably (as a write guard marks itself dirty).
+    struct Counted(Vec<u8>, usize);
+
+    impl std::ops::Deref for Counted {
+        type Target = [u8];
+        fn deref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    impl std::ops::DerefMut for Counted {
+        fn deref_mut(&mut self) -> &mut [u8] {
+            self.1 += 1;
+            &mut self.0
+        }
+    }
+
     fn fenced_node(inner: bool) -> Vec<u8> {
         if inner {
             let mut b = vec![0u8; U];
@@ -3195,6 +3281,78 @@ pub(crate) mod tests {
             // Where it gives the link, the probe did not answer (the leaf does not cover the key).
             if below {
                 proptest::prop_assert_eq!(probe(&b[..], &key, Some(0), None), Probe::Restart);
+            }
+        }
+
+        /// `leaf_upsert_covering` (one parse of the header, R48-O32) answers and writes what the tree's check of a
+        /// latched leaf (`Tree::latched_leaf_covers`: a live leaf whose fences cover the key; a dead page or
+        /// another node is not covered; anything else is not a node) followed by `leaf_upsert_after` did, on
+        /// leaves inside and outside the key's fences, inner nodes, dead pages and all of them garbled (random
+        /// bytes anywhere, cut short), with every kind of `after` slot; and it takes the page mutably only to
+        /// change it (a clean write guard stays clean, R46-O40).
+        #[test]
+        fn an_upsert_that_checks_its_leaf_does_what_the_check_then_the_upsert_did(
+            page in 0u8..4,
+            low in proptest::option::of(proptest::collection::vec(proptest::sample::select(vec![b'b', b'c', 0u8]), 1..4)),
+            high in proptest::option::of(proptest::collection::vec(proptest::sample::select(vec![b'c', b'd', b'y']), 1..4)),
+            key in proptest::collection::vec(proptest::sample::select(vec![0u8, b'b', b'c', b'd', b'y', 0xff]), 1..6),
+            val_len in proptest::sample::select(vec![0usize, 1, 3, 30, 400, 1000]),
+            after in proptest::option::of(0usize..70),
+            patches in proptest::collection::vec((0usize..U, proptest::num::u8::ANY), 0..6),
+            garble in proptest::bool::ANY,
+            cut in 0usize..20,
+        ) {
+            let (low, high) = (low.as_deref(), high.as_deref());
+            if let (Some(l), Some(h)) = (low, high) {
+                proptest::prop_assume!(l < h);
+            }
+            let mut b = match page {
+                0 | 1 => {
+                    // A leaf of keys inside its fences, of several lengths (the same length as the puts' values
+                    // too, so some puts overwrite in place).
+                    let mut b = leaf(low, high);
+                    for i in 0..40u8 {
+                        let mut k = low.map_or(vec![b'c'], <[u8]>::to_vec);
+                        k.extend_from_slice(&[i % 7, i]);
+                        if high.is_none_or(|h| &k[..] < h) {
+                            leaf_upsert(&mut b, &k, &vec![i; if page == 0 { 30 } else { 3 }]).unwrap();
+                        }
+                    }
+                    b
+                }
+                2 => fenced_node(true),
+                _ => {
+                    let mut b = vec![0u8; U];
+                    init_dead(&mut b, 9);
+                    b
+                }
+            };
+            if garble {
+                for &(at, x) in &patches {
+                    b[at] = x;
+                }
+                b.truncate(U - cut);
+            }
+            let val = vec![0x5a; val_len];
+            // The old path: the latched leaf's check, then the put.
+            let mut old = b.clone();
+            let want = match Node::parse(&old) {
+                Some(n) if n.is_leaf() && n.covers(&key) => match leaf_upsert_after(&mut old, &key, &val, after) {
+                    Ok(Some((slot, shrank))) => Ok(Upsert::Put { slot, shrank }),
+                    Ok(None) => Ok(Upsert::Full),
+                    Err(Malformed) => Err(UpsertError::Malformed),
+                },
+                Some(_) => Ok(Upsert::NotCovered),
+                None if Node::is_dead(&old) => Ok(Upsert::NotCovered),
+                None => Err(UpsertError::NotANode),
+            };
+            let mut new = Counted(b.clone(), 0);
+            let got = leaf_upsert_covering(&mut new, &key, &val, after);
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(&new.0, &old, "the same bytes after");
+            if matches!(got, Ok(Upsert::NotCovered | Upsert::Full) | Err(UpsertError::NotANode)) {
+                proptest::prop_assert_eq!(new.1, 0, "a page left unchanged is not taken mutably");
+                proptest::prop_assert_eq!(&new.0, &b);
             }
         }
 

@@ -56,7 +56,7 @@ use bufpool::storage::Storage;
 use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{CloseError, Error, Result};
-use crate::node::{self, Fence, LeafScan, Limits, Node, PageBytes, Probe, RowsEnd, NO_PAGE};
+use crate::node::{self, Fence, LeafScan, Limits, Node, PageBytes, Probe, RowsEnd, Upsert, UpsertError, NO_PAGE};
 use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN, TAKING_PAGES};
 
 mod bulk;
@@ -1554,9 +1554,10 @@ impl Tree {
     }
 
     /// [`Tree::put_covered`] for each put of `run`, in order, with the puts that one leaf covers applied under
-    /// one latch of it: one latch, one check of the leaf and one note of its dependency on the log above (and
-    /// at most one image) for the run's puts into that leaf, instead of one each. The caller has appended a
-    /// record of every put before the call, as for [`Tree::put_covered`].
+    /// one latch of it: one latch and one note of its dependency on the log above (and at most one image) for the
+    /// run's puts into that leaf, instead of one each; each put checks that the leaf covers its key from its own
+    /// parse of the leaf (`node::leaf_upsert_covering`). The caller has appended a record of every put before the
+    /// call, as for [`Tree::put_covered`].
     ///
     /// Any order of keys is correct (each put goes to the leaf that covers its key, and a key put twice ends
     /// with the later value); ascending keys are what make it cheaper: a put whose key the leaf of the put
@@ -1578,72 +1579,102 @@ impl Tree {
         let mut i = 0;
         while i < run.len() {
             self.room_for_covered();
-            let (no, mut g) = self.latch_leaf(run[i].key, run[i].hint)?;
-            // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
-            self.check_log(true, 1)?;
-            let page_lsn = g.lsn();
-            let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
-            // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it. The
-            // first put starts at the slot its hint names (where a read found the key, or the run's last insert).
-            let mut prev_slot = self.own_slot(run[i].hint, no);
-            while let Some(p) = run.get_mut(j) {
-                if j > i {
-                    match self.latched_leaf_covers(no, &g, p.key) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
+            // The first put's leaf: the one its hint names if the put finds that it is the live leaf covering its
+            // key (checked from the put's own parse of the header: R48-O32 in BENCHMARKS.md), else the one
+            // `latch_leaf` finds. A hinted page that cannot be latched now is left to the descent, as in
+            // `latch_leaf`.
+            let hinted = self
+                .own_leaf(run[i].hint)
+                .and_then(|no| Some((no, self.pool.write_clean(self.pid(no)).ok()?)));
+            let put = match hinted {
+                Some((no, g)) => self.put_run_in_leaf(run, i, no, g)?,
+                None => None,
+            };
+            i = match put {
+                Some(j) => j,
+                None => {
+                    let (no, g) = self.latch_leaf(run[i].key, LeafHint::default())?;
+                    // `latch_leaf` checked under this latch that the leaf covers the key.
+                    self.put_run_in_leaf(run, i, no, g)?
+                        .ok_or_else(|| self.corrupt(no, "leaf"))?
                 }
-                match node::leaf_upsert_after(&mut g, p.key, p.val, prev_slot) {
-                    Ok(Some((slot, shrank))) => {
-                        prev_slot = Some(slot);
-                        // A put that made one entry shorter (see `shrunk_at`), per put: another put of the run may
-                        // grow the leaf back.
-                        shrunk |= shrank;
-                        p.hint = self.hint_at(no, Some(slot));
-                        j += 1;
-                    }
-                    Ok(None) => {
-                        full = true;
-                        break;
-                    }
-                    Err(_) => {
-                        failed = Some(self.corrupt(no, "leaf"));
-                        break;
-                    }
-                }
-            }
-            // The puts applied to this leaf, if any, are logged as one (a failure after some of them still notes
-            // them: they are on the page).
-            if j > i {
-                if shrunk {
-                    self.note_shrink();
-                }
-                let op = Op::Put {
-                    page: no,
-                    key: run[i].key,
-                    val: run[i].val,
-                };
-                if let Some(lsn) = self.log_leaf(page_lsn, no, &g, op, true) {
-                    g.set_lsn(lsn);
-                }
-            }
-            drop(g);
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            if full {
-                let p = &mut run[j];
-                p.hint = LeafHint::default();
-                self.split_insert(p.key, p.val, true)?;
-                j += 1;
-            }
-            i = j;
+            };
         }
         Ok(())
+    }
+
+    /// [`Tree::put_covered_run`]'s puts from `run[i]` on into leaf `no`, exclusively latched (`g`), as far as it
+    /// covers their keys: the index of the first put not applied (the run's end, a key the leaf does not cover,
+    /// or after a put that split the leaf, applied by `split_insert`); `None` if the leaf does not cover
+    /// `run[i]`'s key (a dead page, an inner node, a leaf whose fences exclude it: nothing changed).
+    fn put_run_in_leaf(
+        &self,
+        run: &mut [CoveredPut<'_>],
+        i: usize,
+        no: PageNo,
+        mut g: WriteGuard<'_>,
+    ) -> Result<Option<usize>> {
+        // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`).
+        self.check_log(true, 1)?;
+        let page_lsn = g.lsn();
+        let (mut j, mut full, mut failed, mut shrunk) = (i, false, None, false);
+        // The slot of the run's previous put into this leaf: a run of ascending keys searches only past it. The
+        // first put starts at the slot its hint names (where a read found the key, or the run's last insert).
+        let mut prev_slot = self.own_slot(run[i].hint, no);
+        while let Some(p) = run.get_mut(j) {
+            // One parse of the leaf's header a put, for both the check that it covers the key (the leaf's fences
+            // cannot change under the latch, but a key past them belongs to another leaf) and the put.
+            match node::leaf_upsert_covering(&mut g, p.key, p.val, prev_slot) {
+                Ok(Upsert::Put { slot, shrank }) => {
+                    prev_slot = Some(slot);
+                    // A put that made one entry shorter (see `shrunk_at`), per put: another put of the run may
+                    // grow the leaf back.
+                    shrunk |= shrank;
+                    p.hint = self.hint_at(no, Some(slot));
+                    j += 1;
+                }
+                Ok(Upsert::NotCovered) if j == i => return Ok(None),
+                Ok(Upsert::NotCovered) => break,
+                Ok(Upsert::Full) => {
+                    full = true;
+                    break;
+                }
+                Err(UpsertError::NotANode) => {
+                    failed = Some(self.corrupt(no, "not a tree node"));
+                    break;
+                }
+                Err(UpsertError::Malformed) => {
+                    failed = Some(self.corrupt(no, "leaf"));
+                    break;
+                }
+            }
+        }
+        // The puts applied to this leaf, if any, are logged as one (a failure after some of them still notes
+        // them: they are on the page).
+        if j > i {
+            if shrunk {
+                self.note_shrink();
+            }
+            let op = Op::Put {
+                page: no,
+                key: run[i].key,
+                val: run[i].val,
+            };
+            if let Some(lsn) = self.log_leaf(page_lsn, no, &g, op, true) {
+                g.set_lsn(lsn);
+            }
+        }
+        drop(g);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if full {
+            let p = &mut run[j];
+            p.hint = LeafHint::default();
+            self.split_insert(p.key, p.val, true)?;
+            j += 1;
+        }
+        Ok(Some(j))
     }
 
     /// [`Tree::delete`] as a covered change, with a leaf hint (see [`Tree::put_covered`]).

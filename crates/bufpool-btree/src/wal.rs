@@ -721,6 +721,8 @@ const WRITTEN_PER_RECORD: usize = 4096;
 
 /// Bytes of one edit's header in a `PATCH` op (`offset u16 | len u16`).
 const EDIT_HDR: usize = 4;
+// `push_edit` builds the header as four bytes.
+const _: () = assert!(EDIT_HDR == 4);
 /// Equal bytes between two changed runs up to which [`encode_edits`] makes them one edit: carrying them costs
 /// no more than the next edit's header.
 const EDIT_GAP_MAX: usize = EDIT_HDR;
@@ -984,14 +986,22 @@ pub fn encode_ranges(new: &[u8], ranges: &[std::ops::Range<usize>], out: &mut Ve
 
 /// Appends the edit writing bytes `run` of `new` (within it, not empty) to the edits begun at `out[start]`;
 /// `false`, with `out` cut back to `start`, if the edits would then not be shorter than `new`.
+///
+/// One reservation and the edit's header built in a word (its offset and length): three `extend_from_slice`
+/// calls each checked the room, about 83 instructions an edit of TPC-C's updates (a STOCK row's 16 bytes) until
+/// session 49 (perf49).
+#[inline]
 fn push_edit(out: &mut Vec<u8>, start: usize, new: &[u8], run: std::ops::Range<usize>) -> bool {
     if out.len() - start + EDIT_HDR + run.len() >= new.len() {
         out.truncate(start);
         return false;
     }
-    out.extend_from_slice(&(run.start as u16).to_le_bytes());
-    out.extend_from_slice(&(run.len() as u16).to_le_bytes());
-    out.extend_from_slice(&new[run]);
+    let bytes = &new[run.start..run.end];
+    let [s0, s1] = (run.start as u16).to_le_bytes();
+    let [l0, l1] = (bytes.len() as u16).to_le_bytes();
+    out.reserve(EDIT_HDR + bytes.len());
+    out.extend_from_slice(&[s0, s1, l0, l1]);
+    out.extend_from_slice(bytes);
     true
 }
 
