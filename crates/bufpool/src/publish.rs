@@ -37,7 +37,7 @@ impl Stats {
     /// Records this snapshot through the `metrics` facade: counters for the totals, gauges for the state, named
     /// and labelled as the module docs list them.
     pub fn publish(&self) {
-        let counters: [(&'static str, u64); 27] = [
+        let counters: [(&'static str, u64); 28] = [
             ("bufpool_hits", self.hits),
             ("bufpool_misses", self.misses),
             ("bufpool_reads", self.reads),
