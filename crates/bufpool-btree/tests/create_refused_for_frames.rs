@@ -28,7 +28,12 @@ use bufpool_btree::{BufferPool, Error, Tree, TreeWal};
 const FRAMES: usize = 8;
 const OTHER_PAGES: u32 = 64;
 
+/// The race itself: whether the evicting thread meets the window in 5,000 tries depends on the machine's
+/// scheduling (CI's two busy cores missed it once), so it is opt-in (`cargo test -p bufpool-btree --test
+/// integration -- --ignored create_refused_for_frames`); `what_the_race_leaves_opens_again` checks the state it
+/// leaves, every run.
 #[test]
+#[ignore = "a race window that a busy machine may miss: run with --ignored (R49-10 in RELIABILITY.md)"]
 fn a_create_refused_for_frames_leaves_the_pair_to_open_again_whatever_other_threads_wrote() {
     let pool = Arc::new(BufferPool::builder().frames(FRAMES).build().unwrap());
     let other = pool.open_storage(MemoryStorage::new()).unwrap();
@@ -109,4 +114,31 @@ fn a_create_refused_for_frames_leaves_the_pair_to_open_again_whatever_other_thre
         "in {tries} refused creates, no other thread wrote the meta page before the drop"
     );
     eprintln!("{hits} refused creates left a page written, in {tries} tries");
+}
+
+/// What the race leaves, made without it: a data file whose page 0 the pool wrote as a page never changed (zeros,
+/// page LSN 0), and an empty log. It opens as a new tree (and, on fresh storages again, creates as one). On main
+/// before R49-10's fix the open failed: "cannot use the data file as a tree: bad magic or format in page 0".
+#[test]
+fn what_the_race_leaves_opens_again() {
+    for create in [false, true] {
+        let pool = Arc::new(BufferPool::builder().frames(FRAMES).build().unwrap());
+        let data = Arc::new(MemoryStorage::new());
+        let file = pool.open_storage(data.clone()).unwrap();
+        drop(pool.new_page(file).unwrap());
+        pool.flush_file(file).unwrap();
+        pool.drop_file(file).unwrap();
+        assert_eq!(data.len().unwrap(), 4096, "the pool wrote page 0");
+        let wal = TreeWal::open_storage(MemoryStorage::new()).unwrap();
+        let tree = match create {
+            false => Tree::open_storage(pool.clone(), wal, data.clone()),
+            true => Tree::create_storage(pool.clone(), wal, data.clone()),
+        }
+        .unwrap_or_else(|e| panic!("a data file of one zero page with an empty log (create {create}): {e}"));
+        tree.put(b"k", b"v").unwrap();
+        tree.commit().unwrap();
+        assert_eq!(tree.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(tree.check().unwrap().entries, 1);
+        tree.close().unwrap();
+    }
 }
