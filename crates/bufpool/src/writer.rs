@@ -617,12 +617,14 @@ impl BufferPool {
                     Ok(frame) => Some(frame),
                     Err(TryLatch::Free) => None,
                     Err(_) => {
-                        // Never wait while holding the run's latches.
-                        let written =
-                            self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
-                        if let Some(pace) = pace.as_deref_mut() {
-                            pace.written += written;
-                        }
+                        self.finish_run_to_wait(
+                            &mut run,
+                            &mut run_file,
+                            &mut first_error,
+                            source,
+                            later.as_deref_mut(),
+                            pace.as_deref_mut(),
+                        );
                         match self.latch_shared_waiting(idx) {
                             Ok(latched) => latched,
                             Err(e) => {
@@ -644,10 +646,14 @@ impl BufferPool {
                 // Another write-back of the page is in flight (R49-1): its latch and the run's let go, waited for,
                 // then the page looked at again (usually clean by then).
                 drop(frame);
-                let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
-                if let Some(pace) = pace.as_deref_mut() {
-                    pace.written += written;
-                }
+                self.finish_run_to_wait(
+                    &mut run,
+                    &mut run_file,
+                    &mut first_error,
+                    source,
+                    later.as_deref_mut(),
+                    pace.as_deref_mut(),
+                );
                 if let Err(e) = self.wait_write_claim(idx, page) {
                     first_error.record(page.file(), e);
                     break None;
@@ -726,6 +732,23 @@ impl BufferPool {
         drop(file);
         run.clear(); // releases the latches
         pages.len()
+    }
+
+    /// [`BufferPool::finish_run`] before a wait for a latch or a write claim (a writer never waits while it holds
+    /// a run's latches), the pages written counted for the pacing.
+    fn finish_run_to_wait(
+        &self,
+        run: &mut Vec<RunPage<'_>>,
+        file: &mut Option<std::sync::Arc<FileEntry>>,
+        first_error: &mut FileErrors,
+        source: WriteSource,
+        later: Option<&mut PutOff>,
+        pace: Option<&mut Pacing>,
+    ) {
+        let written = self.finish_run(run, file, first_error, source, later);
+        if let Some(pace) = pace {
+            pace.written += written;
+        }
     }
 
     /// A shared latch on frame `idx` for a write run, counted as the pool's own I/O ([`Hold::io`]) from before

@@ -15,39 +15,7 @@ use std::sync::Arc;
 use bufpool::storage::{FaultConfig, FaultyStorage, MemoryStorage, Storage, StorageInfo};
 use bufpool::{BufferPool, Error, PageId};
 
-use crate::common::{Gate, STEP_WAIT_MAX};
-
-/// One held call: once armed (with the thread allowed to pass it, 0 for any), the next such call on that thread
-/// opens `entered` and waits at `go`.
-#[derive(Default)]
-struct Hold {
-    armed: AtomicBool,
-    thread: AtomicU64,
-    entered: Gate,
-    go: Gate,
-}
-
-impl Hold {
-    fn arm(&self, thread: u64) {
-        self.thread.store(thread, SeqCst);
-        self.armed.store(true, SeqCst);
-    }
-
-    fn pass(&self, what: &str) {
-        let mine = self.thread.load(SeqCst);
-        if (mine == 0 || mine == token()) && self.armed.swap(false, SeqCst) {
-            self.entered.open();
-            self.go.wait(what);
-        }
-    }
-}
-
-/// A number for the calling thread (the test's own, not the pool's).
-fn token() -> u64 {
-    thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, SeqCst));
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    TOKEN.with(|t| *t)
-}
+use crate::common::{test_thread, Hold, STEP_WAIT_MAX};
 
 /// A [`FaultyStorage`] whose next write, and then the next sync of the thread that made it, can be held.
 struct Gated {
@@ -68,7 +36,7 @@ impl Storage for Gated {
         self.write.pass("the test lets the first write-back write");
         if held {
             // The writer's sync, next: held so the test can cut power between this write and it.
-            self.sync.arm(token());
+            self.sync.arm_for(test_thread());
         }
         self.inner.write_at(buf, offset)
     }
@@ -108,7 +76,7 @@ fn two_writebacks(
     let page = PageId::new(file, 1);
     pool.write(page).unwrap()[100] = 42;
 
-    write.arm(0);
+    write.arm_for(0);
     std::thread::scope(|s| {
         let a = s.spawn(|| first(&pool, page));
         write.entered.wait("the first write-back's write");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bufpool::storage::{MemoryStorage, Storage, StorageInfo};
 use bufpool::{BufferPool, Error, FileId, IoBackend, OpenMode, PageId, WriterConfig};
-use common::Gate;
+use common::Hold;
 
 /// The descriptors of this process that link to a path under `dir` (a deleted file's link ends in " (deleted)",
 /// still under `dir`).
@@ -164,25 +164,6 @@ fn a_flush_waiting_for_another_files_page_keeps_no_dropped_file_open() {
             flusher.join().unwrap().unwrap();
             assert!(left.is_empty(), "{backend:?}: drop_file returned with {left:?} open");
         });
-    }
-}
-
-/// Where a test holds one of the pool's calls: once armed, the next call to pass opens `entered` and waits at
-/// `go` (the sync of a [`SyncGate`], the eviction veto, the log flush of a [`WalGate`]).
-#[derive(Default)]
-struct Hold {
-    armed: AtomicBool,
-    entered: Gate,
-    go: Gate,
-}
-
-impl Hold {
-    /// Passes the hold: waits at `go` (naming `what` if it never opens) if it was armed, and disarms it.
-    fn pass(&self, what: &str) {
-        if self.armed.swap(false, SeqCst) {
-            self.entered.open();
-            self.go.wait(what);
-        }
     }
 }
 

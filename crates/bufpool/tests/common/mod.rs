@@ -165,6 +165,46 @@ impl Gate {
     }
 }
 
+/// Where a test holds one of the pool's calls (a storage's sync or write, an eviction veto, a log flush): once
+/// armed, the next call to [`Hold::pass`] (on the thread it was armed for, if any) opens `entered` and waits at
+/// `go`.
+#[derive(Default)]
+pub struct Hold {
+    /// Set to hold the next call (any thread's, unless [`Hold::arm_for`] named one).
+    pub armed: AtomicBool,
+    /// The [`test_thread`] the hold is armed for; 0 for any.
+    thread: AtomicU64,
+    /// Opened when a call is held.
+    pub entered: Gate,
+    /// The held call goes on once this is open.
+    pub go: Gate,
+}
+
+impl Hold {
+    /// Arms the hold for the next call of the thread `thread` ([`test_thread`]'s number; 0 for any thread).
+    pub fn arm_for(&self, thread: u64) {
+        self.thread.store(thread, SeqCst);
+        self.armed.store(true, SeqCst);
+    }
+
+    /// Passes the hold: waits at `go` (naming `what` if it never opens) if it was armed for this thread, and
+    /// disarms it.
+    pub fn pass(&self, what: &str) {
+        let thread = self.thread.load(SeqCst);
+        if (thread == 0 || thread == test_thread()) && self.armed.swap(false, SeqCst) {
+            self.entered.open();
+            self.go.wait(what);
+        }
+    }
+}
+
+/// A number for the calling thread, never 0 (the tests' own, not the pool's).
+pub fn test_thread() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static THREAD: u64 = NEXT.fetch_add(1, SeqCst));
+    THREAD.with(|t| *t)
+}
+
 /// A policy that offers every tracked frame in index order and holds no lock while it does, so an eviction veto
 /// that waits stops only its own thread (the scripted races' evictor).
 pub struct InOrder {
