@@ -201,7 +201,9 @@ pub const PAGE_BYTES: usize = 4096;
 /// MiB would have held up to 1.27 times the transactions a recovery replays; 400 MiB holds no more than 512 MiB
 /// did before (512 x 650 / 827 = 402), so a restart's replay stays as long as it was, and the byte cut's gain is
 /// its own, not fewer checkpoints (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x
-/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`].
+/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. A restart today (session 50,
+/// BENCHMARKS.md): 365 MB of transaction log written by 2 threads in 6 s without a checkpoint, then a SIGKILL, took
+/// 18 s to recover (8 s of it the trees' own logs, 4 warehouses in memory, caches dropped).
 pub const LOG_MAX: u64 = 400 << 20;
 /// A tree's own log holding more than this (leaf images after a checkpoint, structure changes) is cut by a
 /// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB, as both logs
@@ -418,22 +420,27 @@ impl Ours {
         // Rows whose patch was skipped, and no put or delete of them replayed since.
         let mut skipped: BTreeSet<(u32, Vec<u8>)> = BTreeSet::new();
         let mut row = Vec::new();
+        // The leaf each table's last replayed op changed: the next op of that table tries it before a descent
+        // (a transaction's order lines, a district's new orders and orders go to neighbouring keys).
+        let mut hints = vec![LeafHint::default(); self.trees.len()];
         self.txlog
             .scan(|_, ops| {
                 records += 1;
                 for op in ops {
                     match op {
                         OwnedOp::Put(t, k, v) => {
-                            self.tree_no(t)?.put_covered(&k, &v, &mut LeafHint::default())?;
+                            let (tree, hint) = self.tree_hinted(&mut hints, t)?;
+                            tree.put_covered(&k, &v, hint)?;
                             skipped.remove(&(t, k));
                         }
                         OwnedOp::Del(t, k) => {
-                            self.tree_no(t)?.delete_covered(&k, &mut LeafHint::default())?;
+                            let (tree, hint) = self.tree_hinted(&mut hints, t)?;
+                            tree.delete_covered(&k, hint)?;
                             skipped.remove(&(t, k));
                         }
                         OwnedOp::Patch(t, k, len, edits) => {
-                            let tree = self.tree_no(t)?;
-                            let found = tree.get_with(&k, |v| match v {
+                            let (tree, hint) = self.tree_hinted(&mut hints, t)?;
+                            let found = tree.get_at_hint(&k, hint, |v| match v {
                                 Some(v) if v.len() == len as usize => {
                                     row.clear();
                                     row.extend_from_slice(v);
@@ -443,7 +450,7 @@ impl Ours {
                             })?;
                             // `decode_ops` checked that the edits fit `len` bytes.
                             if found && apply_edits(&mut row, &edits) {
-                                tree.put_covered(&k, &row, &mut LeafHint::default())?;
+                                tree.put_covered(&k, &row, hint)?;
                             } else {
                                 skipped.insert((t, k));
                             }
@@ -473,6 +480,12 @@ impl Ours {
             self.checkpoint_txlog()?;
         }
         Ok(())
+    }
+
+    /// Table `t`'s tree and its replay hint (`hints` has one a tree).
+    fn tree_hinted<'h>(&self, hints: &'h mut [LeafHint], t: u32) -> bufpool_btree::Result<(&Tree, &'h mut LeafHint)> {
+        let tree = self.tree_no(t)?;
+        Ok((tree, &mut hints[t as usize]))
     }
 
     fn tree_no(&self, t: u32) -> bufpool_btree::Result<&Tree> {
