@@ -12,7 +12,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bufpool_btree::{BufferPool, CoveredPut, Error, LeafHint, Op, Tree, TreeWal};
+use bufpool_btree::{BufferPool, CoveredPut, CoveredValue, Error, LeafHint, Op, Tree, TreeWal};
 use common::mix;
 
 fn pool(frames: usize) -> Arc<BufferPool> {
@@ -46,7 +46,7 @@ fn run_of(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<CoveredPut<'_>> {
     puts.iter()
         .map(|(k, v)| CoveredPut {
             key: k,
-            val: v,
+            val: CoveredValue::Whole(v),
             hint: LeafHint::default(),
         })
         .collect()
@@ -113,7 +113,11 @@ fn a_run_ends_as_one_covered_put_after_another_whatever_its_order_and_hints() {
                     }
                     _ => LeafHint::default(),
                 };
-                CoveredPut { key: k, val: v, hint }
+                CoveredPut {
+                    key: k,
+                    val: CoveredValue::Whole(v),
+                    hint,
+                }
             })
             .collect();
         append(&above, &puts);
@@ -208,7 +212,7 @@ fn a_run_with_a_key_or_value_over_the_limits_changes_nothing() {
         if is_key {
             run[at].key = bad;
         } else {
-            run[at].val = bad;
+            run[at].val = CoveredValue::Whole(bad);
         }
         match tree.put_covered_run(&mut run) {
             Err(Error::KeyTooLong { .. }) if is_key => {}
@@ -230,7 +234,7 @@ fn a_run_needs_a_log_to_depend_on() {
     let tree = Tree::open(pool(64), wal, dir.path().join("t.db")).unwrap();
     let mut run = [CoveredPut {
         key: b"k",
-        val: b"v",
+        val: CoveredValue::Whole(b"v"),
         hint: LeafHint::default(),
     }];
     assert!(tree.put_covered_run(&mut run).is_err());

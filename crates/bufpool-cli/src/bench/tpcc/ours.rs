@@ -180,7 +180,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
 use bufpool::IoBackend;
 use bufpool_btree::{
-    apply_edits, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
+    apply_edits, encode_ranges, BufferPool, CoveredPut, CoveredValue, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
 };
 
 use super::engine::{part_of, Access, Body, Change, Durability, Each, Engine, FullDevice, Txn, Worker, WHOLE};
@@ -633,13 +633,25 @@ struct Entry {
     hash: u64,
     /// `bytes[at..at + len]`.
     key: (usize, usize),
-    /// `bytes[at..at + len]`; `None` for a delete.
-    val: Option<(usize, usize)>,
-    /// An update ([`Txn::update`]) logged as a patch: its edits of the row it replaces, `edits[at..at + len]`
-    /// (module docs, "Update records").
-    edits: Option<(usize, usize)>,
+    /// What it does to the row.
+    write: Write,
     /// Where the transaction's reads found the key.
     hint: LeafHint,
+}
+
+/// What a buffered write does to its row.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Write {
+    /// The row put whole: `bytes[at..at + len]`.
+    Put(usize, usize),
+    /// An update ([`Txn::update`]) kept as its patch only (module docs, "Update records"): the row as the
+    /// transaction last saw it, of `len` bytes, with the edits `edits[at..at + edits_len]` written into it. The
+    /// new row is not copied into the write set, and the tree gets the edits, not the row
+    /// ([`CoveredValue::Patch`]): a later read of the row in the transaction patches the row it would read
+    /// without the write ([`WriteSet::seen`]).
+    Patch { len: usize, at: usize, edits_len: usize },
+    /// The row deleted.
+    Delete,
 }
 
 /// A hash of `(t, key)`, compared before the keys in the write set's linear lookups (a Delivery holds about 120
@@ -934,25 +946,34 @@ impl WriteSet {
     /// it.
     fn check_update(&self, t: Table, key: &[u8], row: &[u8], changed: &[Range<usize>]) -> Result<()> {
         let hash = key_hash(t, key);
-        let seen = match self.latest_hashed(hash, t, key) {
-            Some(Some((at, len))) => &self.bytes[at..at + len],
-            Some(None) => bail!(
-                "an update of {} row {key:02x?}, which the transaction deleted",
+        // Its latest whole read from the tree, which its patches since (if any) apply to.
+        let read = |seen: &mut Vec<u8>| match self
+            .reads
+            .iter()
+            .rev()
+            .find(|r| r.0 == hash && &self.read_bytes[r.1..r.1 + r.2] == key)
+        {
+            Some(r) => {
+                seen.clear();
+                seen.extend_from_slice(&self.read_bytes[r.3..r.3 + r.4]);
+                Ok(true)
+            }
+            None => bail!(
+                "an update of {} row {key:02x?}, which the transaction did not read whole",
                 t.name()
             ),
-            None => match self
-                .reads
-                .iter()
-                .rev()
-                .find(|r| r.0 == hash && &self.read_bytes[r.1..r.1 + r.2] == key)
-            {
-                Some(r) => &self.read_bytes[r.3..r.3 + r.4],
-                None => bail!(
-                    "an update of {} row {key:02x?}, which the transaction did not read whole",
-                    t.name()
-                ),
-            },
         };
+        let mut seen = Vec::new();
+        let found = match self.seen(t, hash, key, &mut seen, &read)? {
+            Some(found) => found,
+            None => read(&mut seen)?,
+        };
+        if !found {
+            bail!(
+                "an update of {} row {key:02x?}, which the transaction deleted",
+                t.name()
+            );
+        }
         if seen.len() != row.len() {
             bail!(
                 "an update of {} row {key:02x?} from {} bytes to {}",
@@ -987,32 +1008,33 @@ impl WriteSet {
             .map_or_else(LeafHint::default, |r| r.4)
     }
 
-    /// Buffers a write of `key` in `t`: `val` put (a delete if `None`), logged as a patch of bytes `changed`
-    /// for an update ([`Txn::update`]) if that is smaller than the row, else whole.
+    /// Buffers a write of `key` in `t`: `val` put (a delete if `None`); for an update ([`Txn::update`]) whose
+    /// patch of bytes `changed` is smaller than the row, that patch alone ([`Write::Patch`]), else the row whole.
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>, changed: &[Range<usize>]) {
         let hash = key_hash(t, key);
         let hint = self.hint(t, hash, key);
-        let at = self.edits.len();
-        let edits = match val {
-            Some(val) if !changed.is_empty() && encode_ranges(val, changed, &mut self.edits) => {
-                Some((at, self.edits.len() - at))
-            }
-            _ => None,
-        };
         let k = self.bytes.len();
         self.bytes.extend_from_slice(key);
-        let v = val.map(|v| {
-            let at = self.bytes.len();
-            self.bytes.extend_from_slice(v);
-            (at, v.len())
-        });
+        let at = self.edits.len();
+        let write = match val {
+            Some(val) if !changed.is_empty() && encode_ranges(val, changed, &mut self.edits) => Write::Patch {
+                len: val.len(),
+                at,
+                edits_len: self.edits.len() - at,
+            },
+            Some(val) => {
+                let at = self.bytes.len();
+                self.bytes.extend_from_slice(val);
+                Write::Put(at, val.len())
+            }
+            None => Write::Delete,
+        };
         self.tables |= 1 << t.index();
         self.entries.push(Entry {
             table: t,
             hash,
             key: (k, key.len()),
-            val: v,
-            edits,
+            write,
             hint,
         });
     }
@@ -1021,30 +1043,87 @@ impl WriteSet {
         &self.bytes[e.key.0..e.key.0 + e.key.1]
     }
 
-    fn val(&self, e: &Entry) -> Option<&[u8]> {
-        e.val.map(|(at, len)| &self.bytes[at..at + len])
+    /// A [`Write::Patch`]'s edits (none for another write).
+    fn edits(&self, e: &Entry) -> &[u8] {
+        match e.write {
+            Write::Patch { at, edits_len, .. } => &self.edits[at..at + edits_len],
+            _ => &[],
+        }
     }
 
-    /// Where the latest write of `key` in `t` is: `Some(Some(value's range))` put, `Some(None)` deleted, `None`
-    /// not written (`hash` is [`key_hash`] of both).
-    fn latest_hashed(&self, hash: u64, t: Table, key: &[u8]) -> Option<Option<(usize, usize)>> {
+    /// Whether `e` is a write of `key` in `t` (`hash` is [`key_hash`] of both).
+    fn writes(&self, e: &Entry, hash: u64, t: Table, key: &[u8]) -> bool {
+        e.hash == hash && e.table == t && self.key(e) == key
+    }
+
+    /// The index in `entries` of the latest write of `key` in `t` that sets its row whatever it held (a put or a
+    /// delete), if any, and whether patches of it follow: `None` if the transaction did not write the key
+    /// (`hash` is [`key_hash`] of both).
+    fn latest(&self, hash: u64, t: Table, key: &[u8]) -> Option<(Option<usize>, bool)> {
         if self.tables & (1 << t.index()) == 0 {
             return None;
         }
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.hash == hash && e.table == t && self.key(e) == key)
-            .map(|e| e.val)
+        let mut patched = false;
+        for (i, e) in self.entries.iter().enumerate().rev() {
+            if self.writes(e, hash, t, key) {
+                if !matches!(e.write, Write::Patch { .. }) {
+                    return Some((Some(i), patched));
+                }
+                patched = true;
+            }
+        }
+        patched.then_some((None, true))
     }
 
-    /// The latest write of `key` in `t`: `Some(Some(v))` put, `Some(None)` deleted, `None` not written.
-    fn find(&self, t: Table, key: &[u8]) -> Option<Option<&[u8]>> {
-        if self.tables & (1 << t.index()) == 0 {
-            return None;
+    /// The row of `key` in `t` as the transaction's writes leave it, into `out`: `None` if it wrote none,
+    /// `Some(false)` if they delete it, `Some(true)` with the row in `out`. Where its writes are patches
+    /// ([`Write::Patch`]) since its last put or delete of the row, or since its start, `unwritten` first reads
+    /// the row they patch into `out` (the row as it was before the transaction wrote it: the tree's, which the
+    /// transaction holds the lock of from its read on: module docs, "Isolation"); a patch of a row missing or of
+    /// another length is an error.
+    fn seen(
+        &self,
+        t: Table,
+        hash: u64,
+        key: &[u8],
+        out: &mut Vec<u8>,
+        unwritten: impl FnOnce(&mut Vec<u8>) -> Result<bool>,
+    ) -> Result<Option<bool>> {
+        let Some((base, patched)) = self.latest(hash, t, key) else {
+            return Ok(None);
+        };
+        let found = match base.map(|i| self.entries[i].write) {
+            Some(Write::Put(at, len)) => {
+                out.clear();
+                out.extend_from_slice(&self.bytes[at..at + len]);
+                true
+            }
+            Some(_) => false,
+            None => unwritten(out)?,
+        };
+        if patched {
+            // The patches after `base`, in the order they were made.
+            for e in &self.entries[base.map_or(0, |i| i + 1)..] {
+                let Write::Patch { len, .. } = e.write else {
+                    continue;
+                };
+                if !self.writes(e, hash, t, key) {
+                    continue;
+                }
+                if !found || out.len() != len || !apply_edits(out, self.edits(e)) {
+                    bail!(
+                        "{} row {key:02x?}: the transaction's patch of a {len}-byte row met {}",
+                        t.name(),
+                        if found {
+                            format!("a row of {} bytes", out.len())
+                        } else {
+                            "no row".to_owned()
+                        }
+                    );
+                }
+            }
         }
-        self.latest_hashed(key_hash(t, key), t, key)
-            .map(|v| v.map(|(at, len)| &self.bytes[at..at + len]))
+        Ok(Some(found))
     }
 }
 
@@ -1111,17 +1190,9 @@ fn key_bytes(t: Table) -> Option<usize> {
     }
 }
 
-impl Txn for OursTxn<'_, '_> {
-    fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        self.reach(t, key)?;
-        if let Some(w) = self.set.find(t, key) {
-            return Ok(w
-                .map(|v| {
-                    out.clear();
-                    out.extend_from_slice(v);
-                })
-                .is_some());
-        }
+impl OursTxn<'_, '_> {
+    /// [`Txn::get`] from the tree, whatever the write set holds.
+    fn tree_get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         let set = &mut *self.set;
         set.read = Some(t);
         set.read_key.clear();
@@ -1145,6 +1216,23 @@ impl Txn for OursTxn<'_, '_> {
             set.note_read(t, key, out);
         }
         Ok(found)
+    }
+}
+
+impl Txn for OursTxn<'_, '_> {
+    fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        self.reach(t, key)?;
+        if self.set.tables & (1 << t.index()) == 0 {
+            return self.tree_get(t, key, out);
+        }
+        let hash = key_hash(t, key);
+        let Some((base, _)) = self.set.latest(hash, t, key) else {
+            return self.tree_get(t, key, out);
+        };
+        // Only patches since the transaction's start: they patch the tree's row, read here (rare: TPC-C reads such
+        // a row again only where a New-Order orders one item twice). A missing row fails in `seen`.
+        let found = base.is_some() || self.tree_get(t, key, out)?;
+        Ok(self.set.seen(t, hash, key, out, |_| Ok(found))?.unwrap_or(false))
     }
 
     fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()> {
@@ -1180,9 +1268,18 @@ impl Txn for OursTxn<'_, '_> {
         let (idx, rest): (Option<&[usize]>, &[&[u8]]) = if set.tables & (1 << t.index()) == 0 {
             (None, keys)
         } else {
+            let mut row = Vec::new();
             for (i, &k) in keys.iter().enumerate() {
-                match set.find(t, k) {
-                    Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
+                // A row the transaction patched but did not put: the tree's row patched (none of TPC-C's).
+                let tree_row = |row: &mut Vec<u8>| match self.ours.tree(t).get(k)? {
+                    Some(v) => {
+                        *row = v;
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                };
+                match set.seen(t, key_hash(t, k), k, &mut row, tree_row)? {
+                    Some(found) => f(i, found.then(|| &row[part_of(&row, &part)]))?,
                     None => {
                         idx.push(i);
                         rest.push(k);
@@ -1289,10 +1386,26 @@ impl Txn for OursTxn<'_, '_> {
             merged.insert(k.to_vec(), Some(v.to_vec()));
             true
         })?;
+        // The writes in the order they were made: a patch patches the row as the writes before it left it.
         for e in set.entries.iter().filter(|e| e.table == t) {
             let k = set.key(e);
             if (from..to).contains(&k) {
-                merged.insert(k.to_vec(), set.val(e).map(<[u8]>::to_vec));
+                let row = match e.write {
+                    Write::Put(at, len) => Some(set.bytes[at..at + len].to_vec()),
+                    Write::Delete => None,
+                    Write::Patch { len, .. } => {
+                        let mut row = merged.remove(k).flatten().unwrap_or_default();
+                        if row.len() != len || !apply_edits(&mut row, set.edits(e)) {
+                            bail!(
+                                "{} row {k:02x?}: the transaction's patch of a {len}-byte row met one of {} bytes or none",
+                                t.name(),
+                                row.len()
+                            );
+                        }
+                        Some(row)
+                    }
+                };
+                merged.insert(k.to_vec(), row);
             }
         }
         for (k, v) in &merged {
@@ -1448,9 +1561,19 @@ fn apply_runs<'a>(
             table = Some(e.table);
         }
         let key = set.key(e);
-        match set.val(e) {
+        // An update goes to the leaf as its patch (the tree holds the row as the transaction saw it, locked since:
+        // module docs, "Update records").
+        let val = match e.write {
+            Write::Put(at, len) => Some(CoveredValue::Whole(&set.bytes[at..at + len])),
+            Write::Patch { len, .. } => Some(CoveredValue::Patch {
+                len,
+                edits: set.edits(e),
+            }),
+            Write::Delete => None,
+        };
+        match val {
             Some(val) => {
-                let insert = e.hint == LeafHint::default() && e.edits.is_none();
+                let insert = e.hint == LeafHint::default() && matches!(e.write, Write::Put(..));
                 let hint = if insert {
                     tails.get(TailHints::slot(e.table, key))
                 } else {
@@ -1735,15 +1858,19 @@ impl Worker for OursWorker<'_> {
             let mut ops: Vec<Op<'_>> = recycle(std::mem::take(&mut self.ops));
             ops.extend(set.entries.iter().map(|e| {
                 let (page, key) = (e.table.index() as u32, set.key(e));
-                match (set.val(e), e.edits) {
-                    (Some(val), Some((at, len))) => Op::Patch {
+                match e.write {
+                    Write::Patch { len, .. } => Op::Patch {
                         page,
                         key,
-                        len: val.len() as u32,
-                        edits: &set.edits[at..at + len],
+                        len: len as u32,
+                        edits: set.edits(e),
                     },
-                    (Some(val), None) => Op::Put { page, key, val },
-                    (None, _) => Op::Del { page, key },
+                    Write::Put(at, len) => Op::Put {
+                        page,
+                        key,
+                        val: &set.bytes[at..at + len],
+                    },
+                    Write::Delete => Op::Del { page, key },
                 }
             }));
             // Refused (a failed log, or a full buffer the device has no space for), it appended nothing: the
@@ -1963,7 +2090,7 @@ mod tests {
         let at = puts.as_ptr() as usize;
         puts.push(CoveredPut {
             key: &k,
-            val: &v,
+            val: CoveredValue::Whole(&v),
             hint: LeafHint::default(),
         });
         let back: Vec<CoveredPut<'static>> = recycle(puts);
