@@ -375,7 +375,11 @@ fn a_patch_writes_its_edits_and_no_other_byte_and_one_of_no_such_row_changes_not
             .collect();
         tree.put_covered_run(&mut run).unwrap();
         for (k, v, _) in &writes {
-            assert_eq!(tree.get(k).unwrap().as_deref(), Some(&v[..]), "round {round}, key {k:02x?}");
+            assert_eq!(
+                tree.get(k).unwrap().as_deref(),
+                Some(&v[..]),
+                "round {round}, key {k:02x?}"
+            );
         }
     }
     assert_eq!(contents(&tree), model);
@@ -399,7 +403,10 @@ fn a_patch_writes_its_edits_and_no_other_byte_and_one_of_no_such_row_changes_not
             },
             CoveredPut {
                 key: k,
-                val: CoveredValue::Patch { len: ROW, edits: &edits },
+                val: CoveredValue::Patch {
+                    len: ROW,
+                    edits: &edits,
+                },
                 hint: LeafHint::default(),
             },
             CoveredPut {

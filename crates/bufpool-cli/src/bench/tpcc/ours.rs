@@ -3354,6 +3354,94 @@ mod tests {
         e.close().unwrap();
     }
 
+    /// R49-O21: an update is kept in the write set as its patch alone ([`Write::Patch`]), so every read of the
+    /// row later in the transaction patches the row it would read without it: `get`, a batch (whole rows and a
+    /// part of them) and a scan (the merge), after one patch and after two, of the tree's row and of a row the
+    /// transaction put whole first; a deleted row stays deleted. The commit leaves the trees with the rows the
+    /// reads saw, and so does the replay after a crash.
+    #[test]
+    fn reads_of_a_patched_row_see_the_patch_whether_by_get_batch_or_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = |i: u8| [b's', i];
+        let row = |i: u8| {
+            (0..300u32)
+                .map(|b| i.wrapping_mul(31).wrapping_add(b as u8))
+                .collect::<Vec<u8>>()
+        };
+        let e = loaded(
+            dir.path(),
+            &(1..=3)
+                .map(|i| (Table::Stock, k(i).to_vec(), row(i)))
+                .collect::<Vec<_>>(),
+        );
+        let mut w = e.worker(Durability::Durable).unwrap();
+        let mut want1 = row(1);
+        want1[0..4].fill(0xa1);
+        want1[8..12].fill(0xa2);
+        let mut want2 = vec![7u8; 300];
+        want2[4..8].fill(0xb1);
+        w.run(&Access::warehouse(1, false), &mut |t| {
+            let mut got = Vec::new();
+            patch(t, Table::Stock, &k(1), 0, 0xa1)?;
+            assert!(t.get(Table::Stock, &k(1), &mut got)?);
+            assert_eq!(
+                got[..12],
+                [
+                    [0xa1; 4],
+                    row(1)[4..8].try_into().unwrap(),
+                    row(1)[8..12].try_into().unwrap()
+                ]
+                .concat()
+            );
+            patch(t, Table::Stock, &k(1), 8, 0xa2)?;
+            assert!(t.get(Table::Stock, &k(1), &mut got)?);
+            assert_eq!(got, want1, "two patches of the tree's row");
+            t.put(Table::Stock, &k(2), &[7; 300])?;
+            patch(t, Table::Stock, &k(2), 4, 0xb1)?;
+            assert!(t.get(Table::Stock, &k(2), &mut got)?);
+            assert_eq!(got, want2, "a patch of the row put");
+            t.delete(Table::Stock, &k(3))?;
+            assert!(!t.get(Table::Stock, &k(3), &mut got)?);
+            let keys = [&k(9)[..], &k(3)[..], &k(2)[..], &k(1)[..]];
+            for part in [WHOLE, 2..10] {
+                let mut each = vec![None; keys.len()];
+                t.get_each(Table::Stock, &keys, part.clone(), &mut |i, v| {
+                    assert!(each[i].is_none(), "key {i} twice");
+                    each[i] = Some(v.map(<[u8]>::to_vec));
+                    Ok(())
+                })?;
+                let cut = |v: &Vec<u8>| v[part_of(v, &part)].to_vec();
+                assert_eq!(
+                    each,
+                    [None, None, Some(cut(&want2)), Some(cut(&want1))].map(Some).to_vec()
+                );
+            }
+            let mut scanned = Vec::new();
+            t.scan(Table::Stock, &[], &[0xff], &mut |key, v| {
+                scanned.push((key.to_vec(), v.to_vec()));
+                true
+            })?;
+            assert_eq!(
+                scanned,
+                [(k(1).to_vec(), want1.clone()), (k(2).to_vec(), want2.clone())],
+                "the scan's merge"
+            );
+            Ok(true)
+        })
+        .unwrap();
+        let want = |e: &Ours| {
+            let rows = &contents(e)[Table::Stock.index()];
+            assert_eq!(rows, &[(k(1).to_vec(), want1.clone()), (k(2).to_vec(), want2.clone())]);
+        };
+        want(&e);
+        drop(w);
+        drop(e);
+        let e = Ours::open(dir.path(), 256, 1).unwrap();
+        want(&e);
+        e.check_trees().unwrap();
+        e.close().unwrap();
+    }
+
     /// A patch whose row the trees lost, with no later put or delete of it, fails the recovery instead of being
     /// skipped (module docs, "Recovery"). The loss is made by hand: the row deleted from its tree directly.
     #[test]
