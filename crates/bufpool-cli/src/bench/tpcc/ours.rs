@@ -38,9 +38,13 @@
 //!   the same edits, about 7 K instructions a transaction more. The row the patch applies to is the row as the
 //!   transaction last saw it: the transaction holds the row's lock from that read to the end of its apply
 //!   ("Isolation"; the WAREHOUSE row is read again under its commit-time lock, and updated there), so the tree
-//!   still holds exactly that row when the write is applied, and the commit writes the new value whole
-//!   ([`Tree::put_covered`]): the tree's row after the commit is that row patched, provided the body changed no
-//!   byte outside the ranges it named. Tests and debug builds check that at each update against a copy of the
+//!   still holds exactly that row when the write is applied, and the commit writes the patch into it
+//!   ([`CoveredValue::Patch`]; since session 50, R49-O21: until then the write set kept a copy of the new row
+//!   and the commit wrote it whole, two copies of about 300 bytes a STOCK update): the tree's row after the
+//!   commit is the new row, provided the body changed no byte outside the ranges it named. The write set keeps
+//!   only the patch ([`Write::Patch`]), so a read of the row later in the transaction reads the row it would
+//!   read without the patch (the tree's, or the transaction's own put of it) and patches it
+//!   ([`WriteSet::seen`]). Tests and debug builds check that at each update against a copy of the
 //!   row as read ([`CHECK_UPDATES`]). Rows a transaction reads without writing need no such guarantee; a
 //!   transaction never writes a row it read unlocked (the engine contract, `engine.rs`). LMDB and redb get an
 //!   update as a put of the whole value through the engine trait's default: nothing changes for them.
@@ -137,9 +141,10 @@
 //!   outcome unknown: after a restart the transaction is there whole or not at all. A commit whose apply fails on
 //!   a read of a tree page (EIO, a short read: `failed_read`; the device may answer the next read) applies its
 //!   whole write set again, up to `APPLY_RETRIES` times after a short pause, still holding its locks and the
-//!   gate (F16-2). That is idempotent: the trees get each write as a whole value or a delete (a patch is only the
-//!   record's form of a put: the tree gets the new row whole, `apply_writes`), each key's writes in the same
-//!   order, and no other transaction writes those rows in between (their locks are held; HISTORY rows are
+//!   gate (F16-2). That is idempotent: the trees get each write as a whole value, a delete or a patch (bytes
+//!   overwritten in a row of the patch's length, which the row keeps: a patch applied again writes the same
+//!   bytes; a retry leaves out a patch that a later put or delete of its row overwrites, which the try before
+//!   may have applied: R50-1), each key's writes in the same order, and no other transaction writes those rows in between (their locks are held; HISTORY rows are
 //!   inserted under keys of their own), so every try ends with each row as the write set's last write of it
 //!   leaves it, whatever part of it the failed try applied. That try left the trees consistent: the puts of a
 //!   run before the failed one applied to their leaf with its dependency on the transaction log noted (a retry
@@ -1056,6 +1061,15 @@ impl WriteSet {
         e.hash == hash && e.table == t && self.key(e) == key
     }
 
+    /// Whether `entries[i]` is a patch that a later put or delete of its row overwrites.
+    fn overwritten(&self, i: usize) -> bool {
+        let e = &self.entries[i];
+        matches!(e.write, Write::Patch { .. })
+            && self.entries[i + 1..]
+                .iter()
+                .any(|l| !matches!(l.write, Write::Patch { .. }) && self.writes(l, e.hash, e.table, self.key(e)))
+    }
+
     /// The index in `entries` of the latest write of `key` in `t` that sets its row whatever it held (a put or a
     /// delete), if any, and whether patches of it follow: `None` if the transaction did not write the key
     /// (`hash` is [`key_hash`] of both).
@@ -1522,11 +1536,14 @@ fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
 }
 
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
-/// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`].
+/// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`]. A `retry`
+/// (module docs, "Failures") leaves out each patch that a later put or delete of its row overwrites: the try
+/// before may have applied that put or delete, and the patch would meet its row (R50-1).
 fn apply_writes(
     ours: &Ours,
     set: &WriteSet,
     order: &[usize],
+    retry: bool,
     tails: &mut TailHints,
     puts: &mut Vec<CoveredPut<'static>>,
     inserts: &mut Vec<bool>,
@@ -1538,7 +1555,7 @@ fn apply_writes(
     };
     run.puts.reserve(order.len());
     run.inserts.clear();
-    let applied = apply_runs(ours, set, order, tails, &mut run);
+    let applied = apply_runs(ours, set, order, retry, tails, &mut run);
     *puts = recycle(run.puts);
     applied
 }
@@ -1548,6 +1565,7 @@ fn apply_runs<'a>(
     ours: &Ours,
     set: &'a WriteSet,
     order: &[usize],
+    retry: bool,
     tails: &mut TailHints,
     run: &mut Run<'a, '_>,
 ) -> bufpool_btree::Result<()> {
@@ -1561,6 +1579,9 @@ fn apply_runs<'a>(
             table = Some(e.table);
         }
         let key = set.key(e);
+        if retry && set.overwritten(i) {
+            continue;
+        }
         // An update goes to the leaf as its patch (the tree holds the row as the transaction saw it, locked since:
         // module docs, "Update records").
         let val = match e.write {
@@ -1883,13 +1904,13 @@ impl Worker for OursWorker<'_> {
             // order lines, a Delivery's) are applied under one latch of it. A write without a hint of its own
             // that puts a row not read (an insert) tries the leaf of this worker's last insert into the same run
             // of keys ([`TailHints`]: a New-Order's ORDER, NEW-ORDER and first ORDER-LINE rows at their
-            // district's end, a Payment's HISTORY row). An updated row is written whole (the tree's row patched is
-            // the new value: the tree holds the row as read, locked since).
+            // district's end, a Payment's HISTORY row). An update is written as its patch (the tree's row patched
+            // is the new value: the tree holds the row as read, locked since).
             let order = &mut self.order;
             order_by_table(&set.entries, order);
             let tails = &mut self.tails;
             let (puts, inserts) = (&mut self.puts, &mut self.inserts);
-            let mut applied = apply_writes(ours, set, order, tails, puts, inserts);
+            let mut applied = apply_writes(ours, set, order, false, tails, puts, inserts);
             // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
             // applied again, still under the locks and the gate (idempotent: module docs, "Failures").
             let (mut tries, mut pause) = (1, APPLY_PAUSE);
@@ -1897,7 +1918,7 @@ impl Worker for OursWorker<'_> {
                 std::thread::sleep(pause);
                 pause *= 2;
                 tries += 1;
-                applied = apply_writes(ours, set, order, tails, puts, inserts);
+                applied = apply_writes(ours, set, order, true, tails, puts, inserts);
             }
             if let Err(e) = applied {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
