@@ -644,11 +644,23 @@ struct Entry {
     hint: LeafHint,
 }
 
+/// The shortest row an update keeps as its patch alone ([`Write::Patch`]); a shorter one is copied whole, and its
+/// patch kept for the log (`Write::Put` with edits). perf50's counts (BENCHMARKS.md, session 50): a patch applied to
+/// its leaf costs more than the copies of a row of Delivery's 50-byte ORDER-LINE rows saves, and less than those
+/// of a 306-byte STOCK row (two copies of it: into the write set, into the leaf).
+const PATCH_ONLY_MIN: usize = 256;
+
 /// What a buffered write does to its row.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Write {
-    /// The row put whole: `bytes[at..at + len]`.
-    Put(usize, usize),
+    /// The row put whole: `bytes[at..at + len]`; for an update of a row shorter than [`PATCH_ONLY_MIN`] whose
+    /// patch is smaller than the row, that patch too, `edits[at..at + len]`, which the log records instead of
+    /// the row.
+    Put {
+        at: usize,
+        len: usize,
+        patch: Option<(usize, usize)>,
+    },
     /// An update ([`Txn::update`]) kept as its patch only (module docs, "Update records"): the row as the
     /// transaction last saw it, of `len` bytes, with the edits `edits[at..at + edits_len]` written into it. The
     /// new row is not copied into the write set, and the tree gets the edits, not the row
@@ -1021,18 +1033,28 @@ impl WriteSet {
         let k = self.bytes.len();
         self.bytes.extend_from_slice(key);
         let at = self.edits.len();
-        let write = match val {
-            Some(val) if !changed.is_empty() && encode_ranges(val, changed, &mut self.edits) => Write::Patch {
+        let patch = match val {
+            Some(val) if !changed.is_empty() && encode_ranges(val, changed, &mut self.edits) => {
+                Some((at, self.edits.len() - at))
+            }
+            _ => None,
+        };
+        let write = match (val, patch) {
+            (Some(val), Some((at, edits_len))) if val.len() >= PATCH_ONLY_MIN => Write::Patch {
                 len: val.len(),
                 at,
-                edits_len: self.edits.len() - at,
+                edits_len,
             },
-            Some(val) => {
+            (Some(val), patch) => {
                 let at = self.bytes.len();
                 self.bytes.extend_from_slice(val);
-                Write::Put(at, val.len())
+                Write::Put {
+                    at,
+                    len: val.len(),
+                    patch,
+                }
             }
-            None => Write::Delete,
+            (None, _) => Write::Delete,
         };
         self.tables |= 1 << t.index();
         self.entries.push(Entry {
@@ -1048,10 +1070,14 @@ impl WriteSet {
         &self.bytes[e.key.0..e.key.0 + e.key.1]
     }
 
-    /// A [`Write::Patch`]'s edits (none for another write).
+    /// A [`Write::Patch`]'s edits, or a [`Write::Put`]'s patch (none for another write).
     fn edits(&self, e: &Entry) -> &[u8] {
         match e.write {
-            Write::Patch { at, edits_len, .. } => &self.edits[at..at + edits_len],
+            Write::Patch { at, edits_len, .. }
+            | Write::Put {
+                patch: Some((at, edits_len)),
+                ..
+            } => &self.edits[at..at + edits_len],
             _ => &[],
         }
     }
@@ -1107,7 +1133,7 @@ impl WriteSet {
             return Ok(None);
         };
         let found = match base.map(|i| self.entries[i].write) {
-            Some(Write::Put(at, len)) => {
+            Some(Write::Put { at, len, .. }) => {
                 out.clear();
                 out.extend_from_slice(&self.bytes[at..at + len]);
                 true
@@ -1405,7 +1431,7 @@ impl Txn for OursTxn<'_, '_> {
             let k = set.key(e);
             if (from..to).contains(&k) {
                 let row = match e.write {
-                    Write::Put(at, len) => Some(set.bytes[at..at + len].to_vec()),
+                    Write::Put { at, len, .. } => Some(set.bytes[at..at + len].to_vec()),
                     Write::Delete => None,
                     Write::Patch { len, .. } => {
                         let mut row = merged.remove(k).flatten().unwrap_or_default();
@@ -1585,7 +1611,7 @@ fn apply_runs<'a>(
         // An update goes to the leaf as its patch (the tree holds the row as the transaction saw it, locked since:
         // module docs, "Update records").
         let val = match e.write {
-            Write::Put(at, len) => Some(CoveredValue::Whole(&set.bytes[at..at + len])),
+            Write::Put { at, len, .. } => Some(CoveredValue::Whole(&set.bytes[at..at + len])),
             Write::Patch { len, .. } => Some(CoveredValue::Patch {
                 len,
                 edits: set.edits(e),
@@ -1594,7 +1620,7 @@ fn apply_runs<'a>(
         };
         match val {
             Some(val) => {
-                let insert = e.hint == LeafHint::default() && matches!(e.write, Write::Put(..));
+                let insert = e.hint == LeafHint::default() && matches!(e.write, Write::Put { patch: None, .. });
                 let hint = if insert {
                     tails.get(TailHints::slot(e.table, key))
                 } else {
@@ -1880,13 +1906,16 @@ impl Worker for OursWorker<'_> {
             ops.extend(set.entries.iter().map(|e| {
                 let (page, key) = (e.table.index() as u32, set.key(e));
                 match e.write {
-                    Write::Patch { len, .. } => Op::Patch {
+                    Write::Patch { len, .. }
+                    | Write::Put {
+                        len, patch: Some(_), ..
+                    } => Op::Patch {
                         page,
                         key,
                         len: len as u32,
                         edits: set.edits(e),
                     },
-                    Write::Put(at, len) => Op::Put {
+                    Write::Put { at, len, patch: None } => Op::Put {
                         page,
                         key,
                         val: &set.bytes[at..at + len],
