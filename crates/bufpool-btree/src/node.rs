@@ -356,7 +356,6 @@ impl<'a> Node<'a> {
     }
 
     /// Entry `i` as `(key, value)`.
-    #[inline]
     pub fn entry(&self, i: usize) -> Option<(&'a [u8], &'a [u8])> {
         if i >= self.count {
             return None;
@@ -373,9 +372,7 @@ impl<'a> Node<'a> {
         Some((key, val))
     }
 
-    /// Key of entry `i`. (Inlined: a put's slot checks called it out of line, about 150 instructions a TPC-C
-    /// transaction of calls: R49-O20 in BENCHMARKS.md.)
-    #[inline]
+    /// Key of entry `i`.
     pub fn key(&self, i: usize) -> Option<&'a [u8]> {
         self.entry(i).map(|(k, _)| k)
     }
