@@ -144,9 +144,10 @@
 //!   gate (F16-2). That is idempotent: the trees get each write as a whole value, a delete or a patch (bytes
 //!   overwritten in a row of the patch's length, which the row keeps: a patch applied again writes the same
 //!   bytes; a retry leaves out a patch that a later put or delete of its row overwrites, which the try before
-//!   may have applied: R50-1), each key's writes in the same order, and no other transaction writes those rows in between (their locks are held; HISTORY rows are
-//!   inserted under keys of their own), so every try ends with each row as the write set's last write of it
-//!   leaves it, whatever part of it the failed try applied. That try left the trees consistent: the puts of a
+//!   may have applied: `power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`), each key's
+//!   writes in the same order, and no other transaction writes those rows in between (their locks are held;
+//!   HISTORY rows are inserted under keys of their own), so every try ends with each row as the write set's
+//!   last write of it leaves it, whatever part of it the failed try applied. That try left the trees consistent: the puts of a
 //!   run before the failed one applied to their leaf with its dependency on the transaction log noted (a retry
 //!   notes a later end, and a page's note is only raised), a split that failed undone (`Tree::put_covered_run`,
 //!   `split_insert`), a merge that failed left out; a leaf hint is a guess checked under the leaf's latch.
@@ -1564,7 +1565,7 @@ fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
 /// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`]. A `retry`
 /// (module docs, "Failures") leaves out each patch that a later put or delete of its row overwrites: the try
-/// before may have applied that put or delete, and the patch would meet its row (R50-1).
+/// before may have applied that put or delete, and the patch would meet its row (`power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`).
 fn apply_writes(
     ours: &Ours,
     set: &WriteSet,

@@ -862,7 +862,7 @@ fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
     check_recovered(&disk.cut(), &seen, "after a read error in an apply");
 }
 
-/// R50-1: an apply retried after a read error (F16-2) applies the write set again from its start, and since
+/// Session 50 (perf50): an apply retried after a read error (F16-2) applies the write set again from its start, and since
 /// session 50 an update reaches its tree as a patch of the row (R49-O21), which must meet the row of its length.
 /// A transaction that patches a STOCK row and then puts it whole with another length (no TPC-C body does; the
 /// engine allows it) had its first try apply both, so the retry's patch met the 100-byte row and the commit failed
