@@ -119,7 +119,10 @@ pub enum Error {
     /// (`held`: the length of the one there, `None` for none): the caller's premise, that it knew the value, does
     /// not hold. That put changed nothing; as after any error of [`crate::Tree::put_covered_run`], the run's puts
     /// before it are applied.
-    #[error("a patch of a {len}-byte value met {}", match .held { Some(h) => format!("a value of {h} bytes"), None => "no value".into() })]
+    #[error(
+        "a patch of a {len}-byte value met {}",
+        match .held { Some(h) => format!("a value of {h} bytes"), None => "no value".into() }
+    )]
     PatchMismatch {
         /// The length of the value the patch names.
         len: usize,

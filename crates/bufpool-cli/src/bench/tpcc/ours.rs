@@ -147,7 +147,8 @@
 //!   may have applied: `power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`), each key's
 //!   writes in the same order, and no other transaction writes those rows in between (their locks are held;
 //!   HISTORY rows are inserted under keys of their own), so every try ends with each row as the write set's
-//!   last write of it leaves it, whatever part of it the failed try applied. That try left the trees consistent: the puts of a
+//!   last write of it leaves it, whatever part of it the failed try applied. That try left the trees
+//!   consistent: the puts of a
 //!   run before the failed one applied to their leaf with its dependency on the transaction log noted (a retry
 //!   notes a later end, and a page's note is only raised), a split that failed undone (`Tree::put_covered_run`,
 //!   `split_insert`), a merge that failed left out; a leaf hint is a guess checked under the leaf's latch.
@@ -1438,7 +1439,8 @@ impl Txn for OursTxn<'_, '_> {
                         let mut row = merged.remove(k).flatten().unwrap_or_default();
                         if row.len() != len || !apply_edits(&mut row, set.edits(e)) {
                             bail!(
-                                "{} row {k:02x?}: the transaction's patch of a {len}-byte row met one of {} bytes or none",
+                                "{} row {k:02x?}: the transaction's patch of a {len}-byte row met one of {} bytes \
+                                 or none",
                                 t.name(),
                                 row.len()
                             );
@@ -1565,7 +1567,8 @@ fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
 /// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`]. A `retry`
 /// (module docs, "Failures") leaves out each patch that a later put or delete of its row overwrites: the try
-/// before may have applied that put or delete, and the patch would meet its row (`power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`).
+/// before may have applied that put or delete, and the patch would meet its row
+/// (`power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`).
 fn apply_writes(
     ours: &Ours,
     set: &WriteSet,
