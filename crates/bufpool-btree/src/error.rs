@@ -108,27 +108,6 @@ pub enum Error {
         /// Position (from 0) of the first pair whose key is not above the previous one's.
         index: u64,
     },
-    /// A covered put given as a patch ([`crate::CoveredValue::Patch`]) whose edits are malformed or do not fit
-    /// a value of its length: refused before anything changed.
-    #[error("a patch's edits do not fit a value of {len} bytes")]
-    BadPatch {
-        /// The length of the value the patch names.
-        len: usize,
-    },
-    /// A covered put given as a patch ([`crate::CoveredValue::Patch`]) met no value of its length under its key
-    /// (`held`: the length of the one there, `None` for none): the caller's premise, that it knew the value, does
-    /// not hold. That put changed nothing; as after any error of [`crate::Tree::put_covered_run`], the run's puts
-    /// before it are applied.
-    #[error(
-        "a patch of a {len}-byte value met {}",
-        match .held { Some(h) => format!("a value of {h} bytes"), None => "no value".into() }
-    )]
-    PatchMismatch {
-        /// The length of the value the patch names.
-        len: usize,
-        /// The length of the value the tree holds under the key, if any.
-        held: Option<usize>,
-    },
     /// A structural check of the tree failed (see [`crate::Tree::check`]).
     #[error("tree invariant violated: {0}")]
     Invariant(String),

@@ -117,7 +117,7 @@ use std::sync::Arc;
 pub use bufpool::BufferPool;
 pub use error::{CloseError, Error, Result};
 pub use node::Limits;
-pub use tree::{CoveredPut, CoveredValue, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
+pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{
     apply_edits, edits_fit, encode_edits, encode_ranges, Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX, BUF_SOFT_MAX,
     GROW_STEP, LOG_FORMAT, RECORD_MAX, REGION_MIN, REWRITE_LEN,

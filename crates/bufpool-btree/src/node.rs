@@ -1087,11 +1087,10 @@ pub fn leaf_upsert_after<P: DerefMut<Target = [u8]>>(
     val: &[u8],
     after: Option<usize>,
 ) -> Result<Option<(usize, bool)>, Malformed> {
-    match upsert::<false, P>(b, key, CoveredValue::Whole(val), after) {
+    match upsert::<false, P>(b, key, val, after) {
         Ok(Upsert::Put { slot, shrank }) => Ok(Some((slot, shrank))),
         Ok(Upsert::Full) => Ok(None),
-        // Not asked to check the fences, it never answers `NotCovered`; given a whole value, never
-        // `NoValueToPatch`.
+        // Not asked to check the fences, it never answers `NotCovered`.
         Ok(Upsert::NotCovered) | Err(_) => Err(Malformed),
     }
 }
@@ -1115,28 +1114,6 @@ pub enum UpsertError {
     NotANode,
     /// A live leaf covering the key, whose slots or entries are malformed ([`leaf_upsert_after`]'s `Malformed`).
     Malformed,
-    /// A patch ([`CoveredValue::Patch`]) of a key the leaf holds no value of the patch's length for (`held`: the
-    /// length of the one it holds, `None` for none).
-    NoValueToPatch { held: Option<usize> },
-}
-
-/// What a covered put writes (`tree::CoveredPut`; a leaf's part of it: [`leaf_upsert_covering`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CoveredValue<'a> {
-    /// The new value whole, which replaces any the key had.
-    Whole(&'a [u8]),
-    /// An update of the value the tree holds for the key, of `len` bytes: `PATCH` edits of it
-    /// ([`crate::encode_ranges`]), written into it in place. For a caller that knows that value (it read it and
-    /// kept it from change since) and would otherwise copy the whole new value only to have the leaf copy it again
-    /// (R49-O21 in BENCHMARKS.md). The tree refuses a patch whose edits do not fit `len` bytes before anything
-    /// changes ([`crate::Error::BadPatch`]), and one that meets no value of `len` bytes under its key when it
-    /// reaches its leaf ([`crate::Error::PatchMismatch`]: that put changes nothing).
-    Patch {
-        /// The length of the value patched, which the patch keeps.
-        len: usize,
-        /// The edits.
-        edits: &'a [u8],
-    },
 }
 
 /// [`leaf_upsert_after`] into a latched page that should be the live leaf covering `key`, with that check made
@@ -1145,14 +1122,10 @@ pub enum CoveredValue<'a> {
 /// exclude `key` is [`Upsert::NotCovered`] and left unchanged, a page that is no node at all
 /// [`UpsertError::NotANode`]; a covering leaf gets exactly what [`leaf_upsert_after`] does to it, with its
 /// errors as [`UpsertError::Malformed`]. The page is borrowed mutably only to change it (see [`leaf_upsert`]).
-///
-/// A patch ([`CoveredValue::Patch`]) writes its edits into the key's value where the leaf holds one of the
-/// patch's length, which the caller has checked its edits fit ([`crate::edits_fit`]); else it is
-/// [`UpsertError::NoValueToPatch`], the page unchanged. (A patch never meets [`Upsert::Full`].)
 pub fn leaf_upsert_covering<P: DerefMut<Target = [u8]>>(
     b: &mut P,
     key: &[u8],
-    val: CoveredValue<'_>,
+    val: &[u8],
     after: Option<usize>,
 ) -> Result<Upsert, UpsertError> {
     upsert::<true, P>(b, key, val, after)
@@ -1164,7 +1137,7 @@ pub fn leaf_upsert_covering<P: DerefMut<Target = [u8]>>(
 fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
     b: &mut P,
     key: &[u8],
-    val: CoveredValue<'_>,
+    val: &[u8],
     after: Option<usize>,
 ) -> Result<Upsert, UpsertError> {
     use UpsertError::Malformed as Bad;
@@ -1201,23 +1174,6 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
             Ordering::Greater => n.search(key),
         },
         None => n.search(key),
-    };
-    let val = match val {
-        CoveredValue::Whole(val) => val,
-        CoveredValue::Patch { len, edits } => {
-            let Ok(i) = found.ok_or(Bad)? else {
-                return Err(UpsertError::NoValueToPatch { held: None });
-            };
-            let (_, old) = n.entry(i).ok_or(Bad)?;
-            if old.len() != len {
-                return Err(UpsertError::NoValueToPatch { held: Some(old.len()) });
-            }
-            let at = old.as_ptr() as usize - page.as_ptr() as usize;
-            // The caller checked that the edits fit `len` bytes (`edits_fit`): they cannot fail half-way.
-            let applied = crate::wal::apply_edits(&mut b[at..at + len], edits);
-            debug_assert!(applied, "edits checked to fit");
-            return Ok(Upsert::Put { slot: i, shrank: false });
-        }
     };
     match found.ok_or(Bad)? {
         Ok(i) => {
@@ -3394,7 +3350,7 @@ pub(crate) mod tests {
                 None => Err(UpsertError::NotANode),
             };
             let mut new = Counted(b.clone(), 0);
-            let got = leaf_upsert_covering(&mut new, &key, CoveredValue::Whole(&val), after);
+            let got = leaf_upsert_covering(&mut new, &key, &val, after);
             proptest::prop_assert_eq!(got, want);
             proptest::prop_assert_eq!(&new.0, &old, "the same bytes after");
             if matches!(got, Ok(Upsert::NotCovered | Upsert::Full) | Err(UpsertError::NotANode)) {

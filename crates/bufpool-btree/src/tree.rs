@@ -56,7 +56,6 @@ use bufpool::storage::Storage;
 use bufpool::{BufferPool, FileId, FileOptions, Lsn, PageId, PageNo, PageView, WriteGuard};
 
 use crate::error::{CloseError, Error, Result};
-pub use crate::node::CoveredValue;
 use crate::node::{self, Fence, LeafScan, Limits, Node, PageBytes, Probe, RowsEnd, Upsert, UpsertError, NO_PAGE};
 use crate::wal::{images_bound, Op, OwnedOp, Room, TreeClaim, TreeWal, LOG_HDR, REGION_MIN, TAKING_PAGES};
 
@@ -495,8 +494,8 @@ impl LeafHint {
 pub struct CoveredPut<'a> {
     /// The key.
     pub key: &'a [u8],
-    /// Its new value: whole, or as a patch of the value the tree holds.
-    pub val: CoveredValue<'a>,
+    /// Its new value, which replaces any it had.
+    pub val: &'a [u8],
     /// Where the key was last seen, as for [`Tree::put_covered`] (the default: nowhere); on return, the leaf the
     /// put went to (nothing after a split).
     pub hint: LeafHint,
@@ -1575,10 +1574,7 @@ impl Tree {
     pub fn put_covered_run(&self, run: &mut [CoveredPut<'_>]) -> Result<()> {
         self.wal().check_covered()?;
         for p in run.iter() {
-            match p.val {
-                CoveredValue::Whole(val) => self.check_put(p.key, val)?,
-                CoveredValue::Patch { len, edits } => self.check_patch(p.key, len, edits)?,
-            }
+            self.check_put(p.key, p.val)?;
         }
         let mut i = 0;
         while i < run.len() {
@@ -1651,16 +1647,6 @@ impl Tree {
                     failed = Some(self.corrupt(no, "leaf"));
                     break;
                 }
-                Err(UpsertError::NoValueToPatch { held }) => {
-                    failed = Some(Error::PatchMismatch {
-                        len: match p.val {
-                            CoveredValue::Patch { len, .. } => len,
-                            CoveredValue::Whole(v) => v.len(),
-                        },
-                        held,
-                    });
-                    break;
-                }
             }
         }
         // The puts applied to this leaf, if any, are logged as one (a failure after some of them still notes
@@ -1669,18 +1655,10 @@ impl Tree {
             if shrunk {
                 self.note_shrink();
             }
-            let op = match run[i].val {
-                CoveredValue::Whole(val) => Op::Put {
-                    page: no,
-                    key: run[i].key,
-                    val,
-                },
-                CoveredValue::Patch { len, edits } => Op::Patch {
-                    page: no,
-                    key: run[i].key,
-                    len: len as u32,
-                    edits,
-                },
+            let op = Op::Put {
+                page: no,
+                key: run[i].key,
+                val: run[i].val,
             };
             if let Some(lsn) = self.log_leaf(page_lsn, no, &g, op, true) {
                 g.set_lsn(lsn);
@@ -1693,11 +1671,7 @@ impl Tree {
         if full {
             let p = &mut run[j];
             p.hint = LeafHint::default();
-            // A patch keeps its value's length, so it always fits: only a whole value meets a full leaf.
-            let CoveredValue::Whole(val) = p.val else {
-                return Err(self.corrupt(no, "leaf"));
-            };
-            self.split_insert(p.key, val, true)?;
+            self.split_insert(p.key, p.val, true)?;
             j += 1;
         }
         Ok(Some(j))
@@ -1879,23 +1853,6 @@ impl Tree {
                 len: val.len(),
                 max: self.limits.max_value,
             });
-        }
-        Ok(())
-    }
-
-    /// `Err` unless `key` is within the tree's limits, `len` within its value limit, and `edits` are well-formed
-    /// `PATCH` edits that fit a value of `len` bytes (checked before a patch's leaf changes, so that applying
-    /// them there cannot fail half-way: [`CoveredValue::Patch`]).
-    fn check_patch(&self, key: &[u8], len: usize, edits: &[u8]) -> Result<()> {
-        self.check_key(key)?;
-        if len > self.limits.max_value {
-            return Err(Error::ValueTooLong {
-                len,
-                max: self.limits.max_value,
-            });
-        }
-        if !crate::wal::edits_fit(edits, len) {
-            return Err(Error::BadPatch { len });
         }
         Ok(())
     }

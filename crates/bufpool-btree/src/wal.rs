@@ -1027,35 +1027,7 @@ fn first_diff(a: &[u8], b: &[u8], mut i: usize) -> usize {
 
 /// Applies the edits of a `PATCH` op ([`encode_edits`]) to `val`; `false` if they are malformed or reach past
 /// its end (then `val` may hold some of them: the caller checks [`edits_fit`] first to change nothing).
-#[inline]
 pub fn apply_edits(val: &mut [u8], edits: &[u8]) -> bool {
-    if let Some((off, bytes)) = one_edit(edits) {
-        return match val.get_mut(off..off + bytes.len()) {
-            Some(to) => {
-                to.copy_from_slice(bytes);
-                true
-            }
-            None => false,
-        };
-    }
-    apply_edits_each(val, edits)
-}
-
-/// The edits of a `PATCH` op that are one edit (the most of TPC-C's updates: a STOCK row's numbers, a DISTRICT's
-/// year-to-date), as its offset and its bytes: read without the loop of [`apply_edits`] and [`edits_fit`] (R49-O21
-/// in BENCHMARKS.md: a covered put applies them).
-#[inline]
-fn one_edit(edits: &[u8]) -> Option<(usize, &[u8])> {
-    match edits {
-        [o0, o1, n0, n1, bytes @ ..] if usize::from(u16::from_le_bytes([*n0, *n1])) == bytes.len() => {
-            Some((usize::from(u16::from_le_bytes([*o0, *o1])), bytes))
-        }
-        _ => None,
-    }
-}
-
-/// [`apply_edits`], edit by edit.
-fn apply_edits_each(val: &mut [u8], edits: &[u8]) -> bool {
     let mut c = Cursor { b: edits };
     while !c.b.is_empty() {
         let (Some(off), Some(len)) = (c.u16(), c.u16()) else {
@@ -1071,16 +1043,7 @@ fn apply_edits_each(val: &mut [u8], edits: &[u8]) -> bool {
 }
 
 /// Whether the edits of a `PATCH` op are well formed and fit a value of `len` bytes.
-#[inline]
 pub fn edits_fit(edits: &[u8], len: usize) -> bool {
-    if let Some((off, bytes)) = one_edit(edits) {
-        return off + bytes.len() <= len;
-    }
-    edits_fit_each(edits, len)
-}
-
-/// [`edits_fit`], edit by edit.
-fn edits_fit_each(edits: &[u8], len: usize) -> bool {
     let mut c = Cursor { b: edits };
     while !c.b.is_empty() {
         let (Some(off), Some(n)) = (c.u16(), c.u16()) else {

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bufpool::storage::{FaultConfig, FaultyStorage};
-use bufpool_btree::{CoveredPut, CoveredValue, LeafHint, Op, Tree, TreeWal};
+use bufpool_btree::{CoveredPut, LeafHint, Op, Tree, TreeWal};
 use common::mix;
 
 const WRITERS: u64 = 3;
@@ -99,7 +99,7 @@ fn covered_writer(w: u64, round: u64, upper: &TreeWal, tree: &Tree, gate: &RwLoc
                 .filter_map(|(k, v)| {
                     Some(CoveredPut {
                         key: k,
-                        val: CoveredValue::Whole(v.as_deref()?),
+                        val: v.as_deref()?,
                         hint: LeafHint::default(),
                     })
                 })

@@ -12,7 +12,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bufpool_btree::{BufferPool, CoveredPut, CoveredValue, Error, LeafHint, Op, Tree, TreeWal};
+use bufpool_btree::{BufferPool, CoveredPut, Error, LeafHint, Op, Tree, TreeWal};
 use common::mix;
 
 fn pool(frames: usize) -> Arc<BufferPool> {
@@ -46,7 +46,7 @@ fn run_of(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<CoveredPut<'_>> {
     puts.iter()
         .map(|(k, v)| CoveredPut {
             key: k,
-            val: CoveredValue::Whole(v),
+            val: v,
             hint: LeafHint::default(),
         })
         .collect()
@@ -113,11 +113,7 @@ fn a_run_ends_as_one_covered_put_after_another_whatever_its_order_and_hints() {
                     }
                     _ => LeafHint::default(),
                 };
-                CoveredPut {
-                    key: k,
-                    val: CoveredValue::Whole(v),
-                    hint,
-                }
+                CoveredPut { key: k, val: v, hint }
             })
             .collect();
         append(&above, &puts);
@@ -212,7 +208,7 @@ fn a_run_with_a_key_or_value_over_the_limits_changes_nothing() {
         if is_key {
             run[at].key = bad;
         } else {
-            run[at].val = CoveredValue::Whole(bad);
+            run[at].val = bad;
         }
         match tree.put_covered_run(&mut run) {
             Err(Error::KeyTooLong { .. }) if is_key => {}
@@ -234,7 +230,7 @@ fn a_run_needs_a_log_to_depend_on() {
     let tree = Tree::open(pool(64), wal, dir.path().join("t.db")).unwrap();
     let mut run = [CoveredPut {
         key: b"k",
-        val: CoveredValue::Whole(b"v"),
+        val: b"v",
         hint: LeafHint::default(),
     }];
     assert!(tree.put_covered_run(&mut run).is_err());
@@ -303,145 +299,4 @@ fn a_run_that_meets_a_full_pool_leaves_a_prefix_and_its_retry_completes_it() {
         assert!(contents(&tree) == all, "{what}: after the retry");
     }
     assert!(failures >= 3, "only {failures} runs met the full pool");
-}
-
-/// A put given as a patch ([`CoveredValue::Patch`], R49-O21 in BENCHMARKS.md) writes its edits into the leaf's
-/// row and no other byte: rows of 306 bytes (a TPC-C STOCK row's length), each byte its own, updated by edits of
-/// one to three ranges anywhere in the row (the first and last bytes too), with a read's hint or none, mixed in
-/// runs with whole puts of other keys; each row then reads as the model's. A patch of a key the tree does not
-/// hold, or holds with another length, is `PatchMismatch` and changes nothing of its own (the run's puts before
-/// it applied, those after it not); edits that do not fit the length named are `BadPatch` before anything changes.
-#[test]
-fn a_patch_writes_its_edits_and_no_other_byte_and_one_of_no_such_row_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (above, tree) = tree_below(dir.path(), "t", pool(512));
-    const ROW: usize = 306;
-    let row = |i: u64, ver: u64| -> Vec<u8> {
-        (0..ROW as u64)
-            .map(|b| mix(i ^ (ver << 20) ^ (b << 40)) as u8)
-            .collect()
-    };
-    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = (0..400).map(|i| (key(i), row(i, 0))).collect();
-    let puts: Vec<(Vec<u8>, Vec<u8>)> = model.clone().into_iter().collect();
-    append(&above, &puts);
-    tree.put_covered_run(&mut run_of(&puts)).unwrap();
-    let mut rng = 11u64;
-    for round in 1..60u64 {
-        rng = mix(rng ^ round);
-        let start = rng % 380;
-        // Ascending keys, some skipped; each a patch (its ranges and new bytes drawn) or, one in five, a whole put.
-        let mut writes: Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-        for i in (start..start + 20).filter(|i| mix(rng ^ i) % 4 != 0) {
-            let k = key(i);
-            if mix(rng ^ i ^ 1) % 5 == 0 {
-                let new = row(i, round);
-                model.insert(k.clone(), new.clone());
-                writes.push((k, new, None));
-                continue;
-            }
-            let mut new = model[&k].clone();
-            let r = mix(rng ^ (i << 32));
-            let ranges: Vec<std::ops::Range<usize>> = match r % 4 {
-                0 => vec![0..1, ROW - 1..ROW],
-                1 => vec![(r >> 8) as usize % 290..(r >> 8) as usize % 290 + 16],
-                2 => vec![10..14, 100..108, 300..306],
-                _ => vec![(r >> 16) as usize % 150..(r >> 16) as usize % 150 + 1 + (r >> 24) as usize % 40],
-            };
-            for rg in &ranges {
-                for (j, b) in new[rg.clone()].iter_mut().enumerate() {
-                    *b = !*b ^ (j as u8);
-                }
-            }
-            let mut edits = Vec::new();
-            assert!(bufpool_btree::encode_ranges(&new, &ranges, &mut edits));
-            model.insert(k.clone(), new.clone());
-            writes.push((k, new, Some(edits)));
-        }
-        let puts: Vec<(Vec<u8>, Vec<u8>)> = writes.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
-        append(&above, &puts);
-        let mut run: Vec<CoveredPut<'_>> = writes
-            .iter()
-            .map(|(k, v, e)| {
-                let mut hint = LeafHint::default();
-                if round % 2 == 0 {
-                    tree.get_hinted(k, &mut hint, |_| ()).unwrap();
-                }
-                let val = match e {
-                    Some(edits) => CoveredValue::Patch { len: ROW, edits },
-                    None => CoveredValue::Whole(v),
-                };
-                CoveredPut { key: k, val, hint }
-            })
-            .collect();
-        tree.put_covered_run(&mut run).unwrap();
-        for (k, v, _) in &writes {
-            assert_eq!(
-                tree.get(k).unwrap().as_deref(),
-                Some(&v[..]),
-                "round {round}, key {k:02x?}"
-            );
-        }
-    }
-    assert_eq!(contents(&tree), model);
-    tree.check().unwrap();
-    // A patch of a row of another length, and of a key the tree does not hold: refused, that put unchanged; the
-    // put before it in the run applied, the one after it not.
-    let (short, absent) = (key(3), key(5000));
-    let puts = vec![(short.clone(), row(3, 7)[..200].to_vec())];
-    append(&above, &puts);
-    tree.put_covered_run(&mut run_of(&puts)).unwrap();
-    model.insert(short.clone(), puts[0].1.clone());
-    let mut edits = Vec::new();
-    assert!(bufpool_btree::encode_ranges(&row(3, 99), &[0..4], &mut edits));
-    for (k, held) in [(&short, Some(200)), (&absent, None)] {
-        let (before, after) = (row(1, 50), row(8, 50));
-        let mut run = [
-            CoveredPut {
-                key: &key(1),
-                val: CoveredValue::Whole(&before),
-                hint: LeafHint::default(),
-            },
-            CoveredPut {
-                key: k,
-                val: CoveredValue::Patch {
-                    len: ROW,
-                    edits: &edits,
-                },
-                hint: LeafHint::default(),
-            },
-            CoveredPut {
-                key: &key(8),
-                val: CoveredValue::Whole(&after),
-                hint: LeafHint::default(),
-            },
-        ];
-        let got = tree.put_covered_run(&mut run);
-        assert!(
-            matches!(got, Err(Error::PatchMismatch { len: ROW, held: h }) if h == held),
-            "{got:?}"
-        );
-        model.insert(key(1), before);
-        assert_eq!(contents(&tree), model, "only the put before the patch applied");
-    }
-    // Edits that do not fit the length named (the last byte past it, or cut short): refused before any put.
-    let mut past = Vec::new();
-    assert!(bufpool_btree::encode_ranges(&row(5, 1), &[ROW - 2..ROW], &mut past));
-    for (len, edits) in [(ROW - 1, &past[..]), (ROW, &past[..past.len() - 1])] {
-        let mut run = [
-            CoveredPut {
-                key: &key(4),
-                val: CoveredValue::Whole(b"x"),
-                hint: LeafHint::default(),
-            },
-            CoveredPut {
-                key: &key(5),
-                val: CoveredValue::Patch { len, edits },
-                hint: LeafHint::default(),
-            },
-        ];
-        let got = tree.put_covered_run(&mut run);
-        assert!(matches!(got, Err(Error::BadPatch { .. })), "{got:?}");
-        assert_eq!(contents(&tree), model, "nothing changed");
-    }
-    tree.check().unwrap();
 }

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bufpool::storage::{FaultConfig, FaultCounts, FaultyStorage};
-use bufpool_btree::{apply_edits, encode_edits, CoveredPut, CoveredValue, LeafHint, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{apply_edits, encode_edits, CoveredPut, LeafHint, Op, OwnedOp, Tree, TreeWal};
 use common::{mix, Rng};
 
 /// Ids of covered keys: district `id % RUNS`, sequence `id / RUNS` (so inserting ids in order grows `RUNS`
@@ -340,7 +340,7 @@ fn run_seed(seed: u64, ids: &HashMap<Vec<u8>, (u64, bool)>, t: &mut Tally) {
                                 let val = v.as_deref()?;
                                 Some(CoveredPut {
                                     key: k,
-                                    val: CoveredValue::Whole(val),
+                                    val,
                                     hint: LeafHint::default(),
                                 })
                             })

@@ -202,7 +202,7 @@ use std::time::Duration;
 
 use bufpool::storage::{Fault, FaultConfig, FaultCounts, FaultyStorage, IoRequest, Op as IoOp, RecordStore, Storage};
 use bufpool::BufferPool;
-use bufpool_btree::{CoveredPut, CoveredValue, Error, LeafHint, Op, OwnedOp, Tree, TreeWal};
+use bufpool_btree::{CoveredPut, Error, LeafHint, Op, OwnedOp, Tree, TreeWal};
 use common::hooked::{Hooked, Hooks};
 use common::{key, mix, sized_value, Rng};
 
@@ -1631,14 +1631,7 @@ impl Worker<'_, '_> {
                     let mut run: Vec<(u64, CoveredPut<'_>)> = mine()
                         .filter_map(|(id, key, v)| {
                             let hint = hints.get(&id).copied().unwrap_or_default();
-                            Some((
-                                id,
-                                CoveredPut {
-                                    key,
-                                    val: CoveredValue::Whole(v?),
-                                    hint,
-                                },
-                            ))
+                            Some((id, CoveredPut { key, val: v?, hint }))
                         })
                         .collect();
                     run.sort_by(|a, b| a.1.key.cmp(b.1.key));

@@ -367,7 +367,7 @@ pub fn covered_run(puts: &[(Vec<u8>, Vec<u8>)]) -> Vec<bufpool_btree::CoveredPut
     puts.iter()
         .map(|(k, v)| bufpool_btree::CoveredPut {
             key: k,
-            val: bufpool_btree::CoveredValue::Whole(v),
+            val: v,
             hint: LeafHint::default(),
         })
         .collect()

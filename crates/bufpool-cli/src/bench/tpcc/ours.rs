@@ -38,13 +38,9 @@
 //!   the same edits, about 7 K instructions a transaction more. The row the patch applies to is the row as the
 //!   transaction last saw it: the transaction holds the row's lock from that read to the end of its apply
 //!   ("Isolation"; the WAREHOUSE row is read again under its commit-time lock, and updated there), so the tree
-//!   still holds exactly that row when the write is applied, and the commit writes the patch into it
-//!   ([`CoveredValue::Patch`]; since session 50, R49-O21: until then the write set kept a copy of the new row
-//!   and the commit wrote it whole, two copies of about 300 bytes a STOCK update): the tree's row after the
-//!   commit is the new row, provided the body changed no byte outside the ranges it named. The write set keeps
-//!   only the patch ([`Write::Patch`]), so a read of the row later in the transaction reads the row it would
-//!   read without the patch (the tree's, or the transaction's own put of it) and patches it
-//!   ([`WriteSet::seen`]). Tests and debug builds check that at each update against a copy of the
+//!   still holds exactly that row when the write is applied, and the commit writes the new value whole
+//!   ([`Tree::put_covered`]): the tree's row after the commit is that row patched, provided the body changed no
+//!   byte outside the ranges it named. Tests and debug builds check that at each update against a copy of the
 //!   row as read ([`CHECK_UPDATES`]). Rows a transaction reads without writing need no such guarantee; a
 //!   transaction never writes a row it read unlocked (the engine contract, `engine.rs`). LMDB and redb get an
 //!   update as a put of the whole value through the engine trait's default: nothing changes for them.
@@ -141,14 +137,11 @@
 //!   outcome unknown: after a restart the transaction is there whole or not at all. A commit whose apply fails on
 //!   a read of a tree page (EIO, a short read: `failed_read`; the device may answer the next read) applies its
 //!   whole write set again, up to `APPLY_RETRIES` times after a short pause, still holding its locks and the
-//!   gate (F16-2). That is idempotent: the trees get each write as a whole value, a delete or a patch (bytes
-//!   overwritten in a row of the patch's length, which the row keeps: a patch applied again writes the same
-//!   bytes; a retry leaves out a patch that a later put or delete of its row overwrites, which the try before
-//!   may have applied: `power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`), each key's
-//!   writes in the same order, and no other transaction writes those rows in between (their locks are held;
-//!   HISTORY rows are inserted under keys of their own), so every try ends with each row as the write set's
-//!   last write of it leaves it, whatever part of it the failed try applied. That try left the trees
-//!   consistent: the puts of a
+//!   gate (F16-2). That is idempotent: the trees get each write as a whole value or a delete (a patch is only the
+//!   record's form of a put: the tree gets the new row whole, `apply_writes`), each key's writes in the same
+//!   order, and no other transaction writes those rows in between (their locks are held; HISTORY rows are
+//!   inserted under keys of their own), so every try ends with each row as the write set's last write of it
+//!   leaves it, whatever part of it the failed try applied. That try left the trees consistent: the puts of a
 //!   run before the failed one applied to their leaf with its dependency on the transaction log noted (a retry
 //!   notes a later end, and a page's note is only raised), a split that failed undone (`Tree::put_covered_run`,
 //!   `split_insert`), a merge that failed left out; a leaf hint is a guess checked under the leaf's latch.
@@ -187,7 +180,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
 use bufpool::IoBackend;
 use bufpool_btree::{
-    apply_edits, encode_ranges, BufferPool, CoveredPut, CoveredValue, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
+    apply_edits, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
 };
 
 use super::engine::{part_of, Access, Body, Change, Durability, Each, Engine, FullDevice, Txn, Worker, WHOLE};
@@ -640,37 +633,13 @@ struct Entry {
     hash: u64,
     /// `bytes[at..at + len]`.
     key: (usize, usize),
-    /// What it does to the row.
-    write: Write,
+    /// `bytes[at..at + len]`; `None` for a delete.
+    val: Option<(usize, usize)>,
+    /// An update ([`Txn::update`]) logged as a patch: its edits of the row it replaces, `edits[at..at + len]`
+    /// (module docs, "Update records").
+    edits: Option<(usize, usize)>,
     /// Where the transaction's reads found the key.
     hint: LeafHint,
-}
-
-/// The shortest row an update keeps as its patch alone ([`Write::Patch`]); a shorter one is copied whole, and its
-/// patch kept for the log (`Write::Put` with edits). perf50's counts (BENCHMARKS.md, session 50): a patch applied to
-/// its leaf costs more than the copies of a row of Delivery's 50-byte ORDER-LINE rows saves, and less than those
-/// of a 306-byte STOCK row (two copies of it: into the write set, into the leaf).
-const PATCH_ONLY_MIN: usize = 256;
-
-/// What a buffered write does to its row.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Write {
-    /// The row put whole: `bytes[at..at + len]`; for an update of a row shorter than [`PATCH_ONLY_MIN`] whose
-    /// patch is smaller than the row, that patch too, `edits[at..at + len]`, which the log records instead of
-    /// the row.
-    Put {
-        at: usize,
-        len: usize,
-        patch: Option<(usize, usize)>,
-    },
-    /// An update ([`Txn::update`]) kept as its patch only (module docs, "Update records"): the row as the
-    /// transaction last saw it, of `len` bytes, with the edits `edits[at..at + edits_len]` written into it. The
-    /// new row is not copied into the write set, and the tree gets the edits, not the row
-    /// ([`CoveredValue::Patch`]): a later read of the row in the transaction patches the row it would read
-    /// without the write ([`WriteSet::seen`]).
-    Patch { len: usize, at: usize, edits_len: usize },
-    /// The row deleted.
-    Delete,
 }
 
 /// A hash of `(t, key)`, compared before the keys in the write set's linear lookups (a Delivery holds about 120
@@ -965,34 +934,25 @@ impl WriteSet {
     /// it.
     fn check_update(&self, t: Table, key: &[u8], row: &[u8], changed: &[Range<usize>]) -> Result<()> {
         let hash = key_hash(t, key);
-        // Its latest whole read from the tree, which its patches since (if any) apply to.
-        let read = |seen: &mut Vec<u8>| match self
-            .reads
-            .iter()
-            .rev()
-            .find(|r| r.0 == hash && &self.read_bytes[r.1..r.1 + r.2] == key)
-        {
-            Some(r) => {
-                seen.clear();
-                seen.extend_from_slice(&self.read_bytes[r.3..r.3 + r.4]);
-                Ok(true)
-            }
-            None => bail!(
-                "an update of {} row {key:02x?}, which the transaction did not read whole",
-                t.name()
-            ),
-        };
-        let mut seen = Vec::new();
-        let found = match self.seen(t, hash, key, &mut seen, &read)? {
-            Some(found) => found,
-            None => read(&mut seen)?,
-        };
-        if !found {
-            bail!(
+        let seen = match self.latest_hashed(hash, t, key) {
+            Some(Some((at, len))) => &self.bytes[at..at + len],
+            Some(None) => bail!(
                 "an update of {} row {key:02x?}, which the transaction deleted",
                 t.name()
-            );
-        }
+            ),
+            None => match self
+                .reads
+                .iter()
+                .rev()
+                .find(|r| r.0 == hash && &self.read_bytes[r.1..r.1 + r.2] == key)
+            {
+                Some(r) => &self.read_bytes[r.3..r.3 + r.4],
+                None => bail!(
+                    "an update of {} row {key:02x?}, which the transaction did not read whole",
+                    t.name()
+                ),
+            },
+        };
         if seen.len() != row.len() {
             bail!(
                 "an update of {} row {key:02x?} from {} bytes to {}",
@@ -1027,43 +987,32 @@ impl WriteSet {
             .map_or_else(LeafHint::default, |r| r.4)
     }
 
-    /// Buffers a write of `key` in `t`: `val` put (a delete if `None`); for an update ([`Txn::update`]) whose
-    /// patch of bytes `changed` is smaller than the row, that patch alone ([`Write::Patch`]), else the row whole.
+    /// Buffers a write of `key` in `t`: `val` put (a delete if `None`), logged as a patch of bytes `changed`
+    /// for an update ([`Txn::update`]) if that is smaller than the row, else whole.
     fn push(&mut self, t: Table, key: &[u8], val: Option<&[u8]>, changed: &[Range<usize>]) {
         let hash = key_hash(t, key);
         let hint = self.hint(t, hash, key);
-        let k = self.bytes.len();
-        self.bytes.extend_from_slice(key);
         let at = self.edits.len();
-        let patch = match val {
+        let edits = match val {
             Some(val) if !changed.is_empty() && encode_ranges(val, changed, &mut self.edits) => {
                 Some((at, self.edits.len() - at))
             }
             _ => None,
         };
-        let write = match (val, patch) {
-            (Some(val), Some((at, edits_len))) if val.len() >= PATCH_ONLY_MIN => Write::Patch {
-                len: val.len(),
-                at,
-                edits_len,
-            },
-            (Some(val), patch) => {
-                let at = self.bytes.len();
-                self.bytes.extend_from_slice(val);
-                Write::Put {
-                    at,
-                    len: val.len(),
-                    patch,
-                }
-            }
-            (None, _) => Write::Delete,
-        };
+        let k = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        let v = val.map(|v| {
+            let at = self.bytes.len();
+            self.bytes.extend_from_slice(v);
+            (at, v.len())
+        });
         self.tables |= 1 << t.index();
         self.entries.push(Entry {
             table: t,
             hash,
             key: (k, key.len()),
-            write,
+            val: v,
+            edits,
             hint,
         });
     }
@@ -1072,100 +1021,30 @@ impl WriteSet {
         &self.bytes[e.key.0..e.key.0 + e.key.1]
     }
 
-    /// A [`Write::Patch`]'s edits, or a [`Write::Put`]'s patch (none for another write).
-    fn edits(&self, e: &Entry) -> &[u8] {
-        match e.write {
-            Write::Patch { at, edits_len, .. }
-            | Write::Put {
-                patch: Some((at, edits_len)),
-                ..
-            } => &self.edits[at..at + edits_len],
-            _ => &[],
-        }
+    fn val(&self, e: &Entry) -> Option<&[u8]> {
+        e.val.map(|(at, len)| &self.bytes[at..at + len])
     }
 
-    /// Whether `e` is a write of `key` in `t` (`hash` is [`key_hash`] of both).
-    fn writes(&self, e: &Entry, hash: u64, t: Table, key: &[u8]) -> bool {
-        e.hash == hash && e.table == t && self.key(e) == key
-    }
-
-    /// Whether `entries[i]` is a patch that a later put or delete of its row overwrites.
-    fn overwritten(&self, i: usize) -> bool {
-        let e = &self.entries[i];
-        matches!(e.write, Write::Patch { .. })
-            && self.entries[i + 1..]
-                .iter()
-                .any(|l| !matches!(l.write, Write::Patch { .. }) && self.writes(l, e.hash, e.table, self.key(e)))
-    }
-
-    /// The index in `entries` of the latest write of `key` in `t` that sets its row whatever it held (a put or a
-    /// delete), if any, and whether patches of it follow: `None` if the transaction did not write the key
-    /// (`hash` is [`key_hash`] of both).
-    fn latest(&self, hash: u64, t: Table, key: &[u8]) -> Option<(Option<usize>, bool)> {
+    /// Where the latest write of `key` in `t` is: `Some(Some(value's range))` put, `Some(None)` deleted, `None`
+    /// not written (`hash` is [`key_hash`] of both).
+    fn latest_hashed(&self, hash: u64, t: Table, key: &[u8]) -> Option<Option<(usize, usize)>> {
         if self.tables & (1 << t.index()) == 0 {
             return None;
         }
-        let mut patched = false;
-        for (i, e) in self.entries.iter().enumerate().rev() {
-            if self.writes(e, hash, t, key) {
-                if !matches!(e.write, Write::Patch { .. }) {
-                    return Some((Some(i), patched));
-                }
-                patched = true;
-            }
-        }
-        patched.then_some((None, true))
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.hash == hash && e.table == t && self.key(e) == key)
+            .map(|e| e.val)
     }
 
-    /// The row of `key` in `t` as the transaction's writes leave it, into `out`: `None` if it wrote none,
-    /// `Some(false)` if they delete it, `Some(true)` with the row in `out`. Where its writes are patches
-    /// ([`Write::Patch`]) since its last put or delete of the row, or since its start, `unwritten` first reads
-    /// the row they patch into `out` (the row as it was before the transaction wrote it: the tree's, which the
-    /// transaction holds the lock of from its read on: module docs, "Isolation"); a patch of a row missing or of
-    /// another length is an error.
-    fn seen(
-        &self,
-        t: Table,
-        hash: u64,
-        key: &[u8],
-        out: &mut Vec<u8>,
-        unwritten: impl FnOnce(&mut Vec<u8>) -> Result<bool>,
-    ) -> Result<Option<bool>> {
-        let Some((base, patched)) = self.latest(hash, t, key) else {
-            return Ok(None);
-        };
-        let found = match base.map(|i| self.entries[i].write) {
-            Some(Write::Put { at, len, .. }) => {
-                out.clear();
-                out.extend_from_slice(&self.bytes[at..at + len]);
-                true
-            }
-            Some(_) => false,
-            None => unwritten(out)?,
-        };
-        if patched {
-            // The patches after `base`, in the order they were made.
-            for e in &self.entries[base.map_or(0, |i| i + 1)..] {
-                let Write::Patch { len, .. } = e.write else {
-                    continue;
-                };
-                if !self.writes(e, hash, t, key) {
-                    continue;
-                }
-                if !found || out.len() != len || !apply_edits(out, self.edits(e)) {
-                    bail!(
-                        "{} row {key:02x?}: the transaction's patch of a {len}-byte row met {}",
-                        t.name(),
-                        if found {
-                            format!("a row of {} bytes", out.len())
-                        } else {
-                            "no row".to_owned()
-                        }
-                    );
-                }
-            }
+    /// The latest write of `key` in `t`: `Some(Some(v))` put, `Some(None)` deleted, `None` not written.
+    fn find(&self, t: Table, key: &[u8]) -> Option<Option<&[u8]>> {
+        if self.tables & (1 << t.index()) == 0 {
+            return None;
         }
-        Ok(Some(found))
+        self.latest_hashed(key_hash(t, key), t, key)
+            .map(|v| v.map(|(at, len)| &self.bytes[at..at + len]))
     }
 }
 
@@ -1232,9 +1111,17 @@ fn key_bytes(t: Table) -> Option<usize> {
     }
 }
 
-impl OursTxn<'_, '_> {
-    /// [`Txn::get`] from the tree, whatever the write set holds.
-    fn tree_get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+impl Txn for OursTxn<'_, '_> {
+    fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        self.reach(t, key)?;
+        if let Some(w) = self.set.find(t, key) {
+            return Ok(w
+                .map(|v| {
+                    out.clear();
+                    out.extend_from_slice(v);
+                })
+                .is_some());
+        }
         let set = &mut *self.set;
         set.read = Some(t);
         set.read_key.clear();
@@ -1258,23 +1145,6 @@ impl OursTxn<'_, '_> {
             set.note_read(t, key, out);
         }
         Ok(found)
-    }
-}
-
-impl Txn for OursTxn<'_, '_> {
-    fn get(&mut self, t: Table, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        self.reach(t, key)?;
-        if self.set.tables & (1 << t.index()) == 0 {
-            return self.tree_get(t, key, out);
-        }
-        let hash = key_hash(t, key);
-        let Some((base, _)) = self.set.latest(hash, t, key) else {
-            return self.tree_get(t, key, out);
-        };
-        // Only patches since the transaction's start: they patch the tree's row, read here (rare: TPC-C reads such
-        // a row again only where a New-Order orders one item twice). A missing row fails in `seen`.
-        let found = base.is_some() || self.tree_get(t, key, out)?;
-        Ok(self.set.seen(t, hash, key, out, |_| Ok(found))?.unwrap_or(false))
     }
 
     fn put(&mut self, t: Table, key: &[u8], val: &[u8]) -> Result<()> {
@@ -1310,18 +1180,9 @@ impl Txn for OursTxn<'_, '_> {
         let (idx, rest): (Option<&[usize]>, &[&[u8]]) = if set.tables & (1 << t.index()) == 0 {
             (None, keys)
         } else {
-            let mut row = Vec::new();
             for (i, &k) in keys.iter().enumerate() {
-                // A row the transaction patched but did not put: the tree's row patched (none of TPC-C's).
-                let tree_row = |row: &mut Vec<u8>| match self.ours.tree(t).get(k)? {
-                    Some(v) => {
-                        *row = v;
-                        Ok(true)
-                    }
-                    None => Ok(false),
-                };
-                match set.seen(t, key_hash(t, k), k, &mut row, tree_row)? {
-                    Some(found) => f(i, found.then(|| &row[part_of(&row, &part)]))?,
+                match set.find(t, k) {
+                    Some(w) => f(i, w.map(|v| &v[part_of(v, &part)]))?,
                     None => {
                         idx.push(i);
                         rest.push(k);
@@ -1428,27 +1289,10 @@ impl Txn for OursTxn<'_, '_> {
             merged.insert(k.to_vec(), Some(v.to_vec()));
             true
         })?;
-        // The writes in the order they were made: a patch patches the row as the writes before it left it.
         for e in set.entries.iter().filter(|e| e.table == t) {
             let k = set.key(e);
             if (from..to).contains(&k) {
-                let row = match e.write {
-                    Write::Put { at, len, .. } => Some(set.bytes[at..at + len].to_vec()),
-                    Write::Delete => None,
-                    Write::Patch { len, .. } => {
-                        let mut row = merged.remove(k).flatten().unwrap_or_default();
-                        if row.len() != len || !apply_edits(&mut row, set.edits(e)) {
-                            bail!(
-                                "{} row {k:02x?}: the transaction's patch of a {len}-byte row met one of {} bytes \
-                                 or none",
-                                t.name(),
-                                row.len()
-                            );
-                        }
-                        Some(row)
-                    }
-                };
-                merged.insert(k.to_vec(), row);
+                merged.insert(k.to_vec(), set.val(e).map(<[u8]>::to_vec));
             }
         }
         for (k, v) in &merged {
@@ -1565,15 +1409,11 @@ fn order_by_table(entries: &[Entry], order: &mut Vec<usize>) {
 }
 
 /// Applies the write set's entries, in `order` (sorted by table, stably), to the trees (see `OursWorker::run`).
-/// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`]. A `retry`
-/// (module docs, "Failures") leaves out each patch that a later put or delete of its row overwrites: the try
-/// before may have applied that put or delete, and the patch would meet its row
-/// (`power::a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites`).
+/// `puts` and `inserts` are the worker's scratch for [`Run::puts`] ([`recycle`]d) and [`Run::inserts`].
 fn apply_writes(
     ours: &Ours,
     set: &WriteSet,
     order: &[usize],
-    retry: bool,
     tails: &mut TailHints,
     puts: &mut Vec<CoveredPut<'static>>,
     inserts: &mut Vec<bool>,
@@ -1585,7 +1425,7 @@ fn apply_writes(
     };
     run.puts.reserve(order.len());
     run.inserts.clear();
-    let applied = apply_runs(ours, set, order, retry, tails, &mut run);
+    let applied = apply_runs(ours, set, order, tails, &mut run);
     *puts = recycle(run.puts);
     applied
 }
@@ -1595,7 +1435,6 @@ fn apply_runs<'a>(
     ours: &Ours,
     set: &'a WriteSet,
     order: &[usize],
-    retry: bool,
     tails: &mut TailHints,
     run: &mut Run<'a, '_>,
 ) -> bufpool_btree::Result<()> {
@@ -1609,22 +1448,9 @@ fn apply_runs<'a>(
             table = Some(e.table);
         }
         let key = set.key(e);
-        if retry && set.overwritten(i) {
-            continue;
-        }
-        // An update goes to the leaf as its patch (the tree holds the row as the transaction saw it, locked since:
-        // module docs, "Update records").
-        let val = match e.write {
-            Write::Put { at, len, .. } => Some(CoveredValue::Whole(&set.bytes[at..at + len])),
-            Write::Patch { len, .. } => Some(CoveredValue::Patch {
-                len,
-                edits: set.edits(e),
-            }),
-            Write::Delete => None,
-        };
-        match val {
+        match set.val(e) {
             Some(val) => {
-                let insert = e.hint == LeafHint::default() && matches!(e.write, Write::Put { patch: None, .. });
+                let insert = e.hint == LeafHint::default() && e.edits.is_none();
                 let hint = if insert {
                     tails.get(TailHints::slot(e.table, key))
                 } else {
@@ -1909,22 +1735,15 @@ impl Worker for OursWorker<'_> {
             let mut ops: Vec<Op<'_>> = recycle(std::mem::take(&mut self.ops));
             ops.extend(set.entries.iter().map(|e| {
                 let (page, key) = (e.table.index() as u32, set.key(e));
-                match e.write {
-                    Write::Patch { len, .. }
-                    | Write::Put {
-                        len, patch: Some(_), ..
-                    } => Op::Patch {
+                match (set.val(e), e.edits) {
+                    (Some(val), Some((at, len))) => Op::Patch {
                         page,
                         key,
-                        len: len as u32,
-                        edits: set.edits(e),
+                        len: val.len() as u32,
+                        edits: &set.edits[at..at + len],
                     },
-                    Write::Put { at, len, patch: None } => Op::Put {
-                        page,
-                        key,
-                        val: &set.bytes[at..at + len],
-                    },
-                    Write::Delete => Op::Del { page, key },
+                    (Some(val), None) => Op::Put { page, key, val },
+                    (None, _) => Op::Del { page, key },
                 }
             }));
             // Refused (a failed log, or a full buffer the device has no space for), it appended nothing: the
@@ -1937,13 +1756,13 @@ impl Worker for OursWorker<'_> {
             // order lines, a Delivery's) are applied under one latch of it. A write without a hint of its own
             // that puts a row not read (an insert) tries the leaf of this worker's last insert into the same run
             // of keys ([`TailHints`]: a New-Order's ORDER, NEW-ORDER and first ORDER-LINE rows at their
-            // district's end, a Payment's HISTORY row). An update is written as its patch (the tree's row patched
-            // is the new value: the tree holds the row as read, locked since).
+            // district's end, a Payment's HISTORY row). An updated row is written whole (the tree's row patched is
+            // the new value: the tree holds the row as read, locked since).
             let order = &mut self.order;
             order_by_table(&set.entries, order);
             let tails = &mut self.tails;
             let (puts, inserts) = (&mut self.puts, &mut self.inserts);
-            let mut applied = apply_writes(ours, set, order, false, tails, puts, inserts);
+            let mut applied = apply_writes(ours, set, order, tails, puts, inserts);
             // A read of a tree page that failed changed nothing and may succeed next time: the whole write set is
             // applied again, still under the locks and the gate (idempotent: module docs, "Failures").
             let (mut tries, mut pause) = (1, APPLY_PAUSE);
@@ -1951,7 +1770,7 @@ impl Worker for OursWorker<'_> {
                 std::thread::sleep(pause);
                 pause *= 2;
                 tries += 1;
-                applied = apply_writes(ours, set, order, true, tails, puts, inserts);
+                applied = apply_writes(ours, set, order, tails, puts, inserts);
             }
             if let Err(e) = applied {
                 // The trees hold part of a transaction whose record is in the log: later transactions would read
@@ -2144,7 +1963,7 @@ mod tests {
         let at = puts.as_ptr() as usize;
         puts.push(CoveredPut {
             key: &k,
-            val: CoveredValue::Whole(&v),
+            val: &v,
             hint: LeafHint::default(),
         });
         let back: Vec<CoveredPut<'static>> = recycle(puts);
@@ -3405,94 +3224,6 @@ mod tests {
         drop(e);
         let e = Ours::open(dir.path(), 256, 1).unwrap();
         assert_eq!(contents(&e), applied);
-        e.close().unwrap();
-    }
-
-    /// R49-O21: an update is kept in the write set as its patch alone ([`Write::Patch`]), so every read of the
-    /// row later in the transaction patches the row it would read without it: `get`, a batch (whole rows and a
-    /// part of them) and a scan (the merge), after one patch and after two, of the tree's row and of a row the
-    /// transaction put whole first; a deleted row stays deleted. The commit leaves the trees with the rows the
-    /// reads saw, and so does the replay after a crash.
-    #[test]
-    fn reads_of_a_patched_row_see_the_patch_whether_by_get_batch_or_scan() {
-        let dir = tempfile::tempdir().unwrap();
-        let k = |i: u8| [b's', i];
-        let row = |i: u8| {
-            (0..300u32)
-                .map(|b| i.wrapping_mul(31).wrapping_add(b as u8))
-                .collect::<Vec<u8>>()
-        };
-        let e = loaded(
-            dir.path(),
-            &(1..=3)
-                .map(|i| (Table::Stock, k(i).to_vec(), row(i)))
-                .collect::<Vec<_>>(),
-        );
-        let mut w = e.worker(Durability::Durable).unwrap();
-        let mut want1 = row(1);
-        want1[0..4].fill(0xa1);
-        want1[8..12].fill(0xa2);
-        let mut want2 = vec![7u8; 300];
-        want2[4..8].fill(0xb1);
-        w.run(&Access::warehouse(1, false), &mut |t| {
-            let mut got = Vec::new();
-            patch(t, Table::Stock, &k(1), 0, 0xa1)?;
-            assert!(t.get(Table::Stock, &k(1), &mut got)?);
-            assert_eq!(
-                got[..12],
-                [
-                    [0xa1; 4],
-                    row(1)[4..8].try_into().unwrap(),
-                    row(1)[8..12].try_into().unwrap()
-                ]
-                .concat()
-            );
-            patch(t, Table::Stock, &k(1), 8, 0xa2)?;
-            assert!(t.get(Table::Stock, &k(1), &mut got)?);
-            assert_eq!(got, want1, "two patches of the tree's row");
-            t.put(Table::Stock, &k(2), &[7; 300])?;
-            patch(t, Table::Stock, &k(2), 4, 0xb1)?;
-            assert!(t.get(Table::Stock, &k(2), &mut got)?);
-            assert_eq!(got, want2, "a patch of the row put");
-            t.delete(Table::Stock, &k(3))?;
-            assert!(!t.get(Table::Stock, &k(3), &mut got)?);
-            let keys = [&k(9)[..], &k(3)[..], &k(2)[..], &k(1)[..]];
-            for part in [WHOLE, 2..10] {
-                let mut each = vec![None; keys.len()];
-                t.get_each(Table::Stock, &keys, part.clone(), &mut |i, v| {
-                    assert!(each[i].is_none(), "key {i} twice");
-                    each[i] = Some(v.map(<[u8]>::to_vec));
-                    Ok(())
-                })?;
-                let cut = |v: &Vec<u8>| v[part_of(v, &part)].to_vec();
-                assert_eq!(
-                    each,
-                    [None, None, Some(cut(&want2)), Some(cut(&want1))].map(Some).to_vec()
-                );
-            }
-            let mut scanned = Vec::new();
-            t.scan(Table::Stock, &[], &[0xff], &mut |key, v| {
-                scanned.push((key.to_vec(), v.to_vec()));
-                true
-            })?;
-            assert_eq!(
-                scanned,
-                [(k(1).to_vec(), want1.clone()), (k(2).to_vec(), want2.clone())],
-                "the scan's merge"
-            );
-            Ok(true)
-        })
-        .unwrap();
-        let want = |e: &Ours| {
-            let rows = &contents(e)[Table::Stock.index()];
-            assert_eq!(rows, &[(k(1).to_vec(), want1.clone()), (k(2).to_vec(), want2.clone())]);
-        };
-        want(&e);
-        drop(w);
-        drop(e);
-        let e = Ours::open(dir.path(), 256, 1).unwrap();
-        want(&e);
-        e.check_trees().unwrap();
         e.close().unwrap();
     }
 

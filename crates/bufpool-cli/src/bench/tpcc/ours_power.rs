@@ -42,7 +42,7 @@ use super::*;
 use crate::bench::tpcc::check;
 use crate::bench::tpcc::load;
 use crate::bench::tpcc::random::{uniform, NuConstants};
-use crate::bench::tpcc::schema::{stock_key, Scale};
+use crate::bench::tpcc::schema::Scale;
 use crate::bench::tpcc::txns::{self, Ctx, Kind};
 use crate::bench::workload::Rng;
 
@@ -860,42 +860,6 @@ fn a_read_error_during_a_commits_apply_is_retried_and_the_engine_goes_on() {
     seen.rolled_back.extend(more.rolled_back);
     drop(e);
     check_recovered(&disk.cut(), &seen, "after a read error in an apply");
-}
-
-/// Session 50 (perf50): an apply retried after a read error (F16-2) applies the write set again from its start, and since
-/// session 50 an update reaches its tree as a patch of the row (R49-O21), which must meet the row of its length.
-/// A transaction that patches a STOCK row and then puts it whole with another length (no TPC-C body does; the
-/// engine allows it) had its first try apply both, so the retry's patch met the 100-byte row and the commit failed
-/// after its record was appended (`a patch of a 299-byte value met a value of 100 bytes`), the engine refusing
-/// everything after. A patch that a later put or delete of its row overwrites is left out of a retry: the commit
-/// is acknowledged and the rows are the put's.
-#[test]
-fn a_retried_apply_leaves_out_a_patch_its_rows_later_put_overwrites() {
-    let l = loaded();
-    let disk = Disk::new(12, FaultConfig::none(), &l.images);
-    let e = disk.open(l.frames).unwrap();
-    let file = disk.file("stock.db");
-    let mut w = FailsApply::new(e.worker(Durability::Durable).unwrap(), Arm::Read(file.clone()));
-    let (near, far) = (stock_key(1, 1), stock_key(1, l.scale.items));
-    let (short, far_row) = (vec![0x5a; 100], vec![0xa5; 120]);
-    let committed = w
-        .run(&Access::warehouse(1, false), &mut |t| {
-            let mut row = Vec::new();
-            assert!(t.get(Table::Stock, &near, &mut row)?);
-            row[..4].fill(0xee);
-            t.update(Table::Stock, &near, &row, &[0..4])?;
-            t.put(Table::Stock, &near, &short)?;
-            // Not read: its leaf is not resident, and its read in the apply meets the EIO.
-            t.put(Table::Stock, &far, &far_row)?;
-            Ok(true)
-        })
-        .unwrap_or_else(|err| panic!("the commit whose apply was retried: {err:#}"));
-    assert!(committed);
-    assert_eq!(file.counts().read_eio, 1, "the apply read stock.db");
-    assert_eq!(e.tree(Table::Stock).get(&near).unwrap(), Some(short));
-    assert_eq!(e.tree(Table::Stock).get(&far).unwrap(), Some(far_row));
-    drop(w);
-    e.check_trees().unwrap();
 }
 
 /// Runs up to `n` New-Orders on `w`, armed again before each, until one fails; each acknowledged one noted in
