@@ -1179,7 +1179,7 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
         Ok(i) => {
             let (_, old) = n.entry(i).ok_or(Bad)?;
             if old.len() == val.len() {
-                // Same size: overwrite in place, at the old value's place in the page (`entry` found it).
+                // Same size: overwrite in place, where `entry` found the old value (`DerefMut` gives `Deref`'s bytes).
                 let at = old.as_ptr() as usize - page.as_ptr() as usize;
                 b[at..at + val.len()].copy_from_slice(val);
                 return Ok(Upsert::Put { slot: i, shrank: false });
