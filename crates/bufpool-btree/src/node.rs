@@ -1141,9 +1141,12 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
     after: Option<usize>,
 ) -> Result<Upsert, UpsertError> {
     use UpsertError::Malformed as Bad;
-    let n = match Node::parse(b) {
+    // The page read once through the guard (each `Deref` of a `WriteGuard` is a call where LLVM does not inline
+    // it: R49-O20 in BENCHMARKS.md), and taken mutably once, to change it.
+    let page: &[u8] = b;
+    let n = match Node::parse(page) {
         Some(n) => n,
-        None if COVER && Node::is_dead(b) => return Ok(Upsert::NotCovered),
+        None if COVER && Node::is_dead(page) => return Ok(Upsert::NotCovered),
         None if COVER => return Err(UpsertError::NotANode),
         None => return Err(Bad),
     };
@@ -1176,9 +1179,8 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
         Ok(i) => {
             let (_, old) = n.entry(i).ok_or(Bad)?;
             if old.len() == val.len() {
-                // Same size: overwrite in place.
-                let off = rd16(b, n.slots_at + i * SLOT).ok_or(Bad)? as usize;
-                let at = off + ENTRY_OVERHEAD + key.len();
+                // Same size: overwrite in place, where `entry` found the old value (`DerefMut` gives `Deref`'s bytes).
+                let at = old.as_ptr() as usize - page.as_ptr() as usize;
                 b[at..at + val.len()].copy_from_slice(val);
                 return Ok(Upsert::Put { slot: i, shrank: false });
             }
@@ -1186,8 +1188,9 @@ fn upsert<const COVER: bool, P: DerefMut<Target = [u8]>>(
                 return Ok(Upsert::Full);
             }
             let shrank = val.len() < old.len();
-            remove_at(b, i).map_err(|_| Bad)?;
-            let ok = insert_at(b, i, key, val).map_err(|_| Bad)?;
+            let page: &mut [u8] = b;
+            remove_at(page, i).map_err(|_| Bad)?;
+            let ok = insert_at(page, i, key, val).map_err(|_| Bad)?;
             debug_assert!(ok, "space was checked");
             Ok(if ok {
                 Upsert::Put { slot: i, shrank }
