@@ -179,10 +179,17 @@ impl FileEntry {
         *self.unwritable.lock() = None;
     }
 
-    /// The pool dropped `page_no`'s unwritable image (the file has failed).
-    pub(crate) fn note_dropped(&self, page_no: PageNo) {
+    /// The pool drops `page_no`'s unwritable image (the file has failed): `unmap` cleans the page and takes it out
+    /// of its frame, under the count's mutex, and the count (if taken) falls by one. A recount
+    /// ([`FileEntry::unwritable_frames`], under the same mutex) thus sees the page either still held, and counted
+    /// before this decrement, or gone. Noted, decremented, then unmapped, a recount between them counted the page
+    /// being dropped, and nothing took it off: the file kept one unwritable page fewer than its bound (R49-O10 in
+    /// RELIABILITY.md). Lock order: `dropped`, then `unwritable`, then (in `unmap`) a page-table stripe lock.
+    pub(crate) fn drop_unwritable(&self, page_no: PageNo, unmap: impl FnOnce()) {
         self.dropped.lock().insert(page_no);
-        if let Some(n) = self.unwritable.lock().as_mut() {
+        let mut count = self.unwritable.lock();
+        unmap();
+        if let Some(n) = count.as_mut() {
             *n = n.saturating_sub(1);
         }
     }

@@ -225,6 +225,11 @@ mod latches;
 mod latency;
 pub mod page;
 pub mod policy;
+// Test tooling (feature `testing`): points in the pool's code where a test holds a thread.
+#[cfg(feature = "testing")]
+pub mod points;
+#[cfg(not(feature = "testing"))]
+mod points;
 mod pool;
 mod preset;
 #[cfg(feature = "metrics")]

@@ -6,10 +6,18 @@
 //!   more frames than its bound (one per guard in flight; `bufpool-btree` latches every leaf this way);
 //! - `WriteGuard::restore` marks clean again a page its guard made dirty: counted while dirty, it stayed in the
 //!   count, so the file dropped pages its bound let it keep (and a later read of each is `FileFailed`).
+//!
+//! R49-O10 (RELIABILITY.md, session 50, review50): the count is taken again after a guard forgets it. An eviction
+//! that drops an unwritable page noted the drop (decrementing the count, a no-op while forgotten), then cleaned
+//! and unmapped the page: a recount by another miss between the two counted the page being dropped, and nothing
+//! took it off, so the file kept one unwritable page fewer than its bound. The test holds an eviction at its drop
+//! (`bufpool::points`, feature `testing`), where a guard's first change forgets the count and another miss counts
+//! again.
 
 use crate::common;
 
 use std::sync::Arc;
+use std::thread;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
 use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId, PolicyKind};
@@ -129,4 +137,53 @@ fn a_page_restored_clean_after_the_failure_no_longer_counts_against_the_bound() 
     );
     assert_eq!(readable(&pool, f, 4..8, 2), BOUND);
     assert_eq!(readable(&pool, f, 0..4, 1), 4, "the restored pages read as synced");
+}
+
+#[test]
+fn a_recount_beside_an_eviction_dropping_a_page_counts_it_once() {
+    let (pool, bad, f, g) = pool_of_a_file_about_to_fail();
+    // A clean guard on page 0 (taken before the failure: its first change comes after it), read guards on pages
+    // 1..4: the misses' only candidates are the unwritable pages 4..8.
+    let mut clean = pool.write_clean(PageId::new(f, 0)).unwrap();
+    let reads: Vec<_> = (1..4).map(|n| pool.read(PageId::new(f, n)).unwrap()).collect();
+    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    let hold = Arc::new(common::Hold::default());
+    hold.arm_for(0);
+    thread::scope(|s| {
+        // A miss whose victim is page 4 (four unwritable pages, bound 2: dropped), held at the drop.
+        let evictor = s.spawn(|| {
+            let hold = hold.clone();
+            bufpool::points::on_points(Some(Box::new(move |point| {
+                if point == bufpool::points::EVICT_DROP_UNWRITABLE {
+                    hold.pass("the eviction's drop of page 4");
+                }
+            })));
+            let page = pool.new_page(g).map(drop);
+            bufpool::points::on_points(None);
+            page
+        });
+        hold.entered.wait("an eviction dropping a failed file's page");
+        // The guard's first change forgets the count; another miss counts again (page 0 now, and page 4, still
+        // in its frame) and drops page 5.
+        common::fill_page(&mut clean, 0, 2);
+        pool.new_page(g).unwrap();
+        assert_eq!(
+            pool.stats().failed_pages_dropped,
+            1,
+            "page 5, dropped by the second miss"
+        );
+        hold.go.open();
+        evictor.join().unwrap().unwrap();
+    });
+    drop((clean, reads));
+    // Unwritable now: pages 0, 6 and 7, one over the bound; the misses drop one of them, and keep two.
+    fill_healthy(&pool, g, 32);
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped,
+        3,
+        "the failed file kept {} of its unwritable pages (0, 6, 7 after two drops), its bound is {BOUND}: {st}",
+        5 - st.failed_pages_dropped
+    );
+    assert_eq!(readable(&pool, f, 0..1, 2) + readable(&pool, f, 4..8, 2), BOUND);
 }

@@ -96,6 +96,7 @@ mod sweep_vs_eviction;
 mod unmodelled_api;
 mod upgrade;
 mod veto_panic_is_reported_once;
+mod victim_of_another_file;
 mod waits_combined;
 mod wal_rule;
 mod warm_restart;
