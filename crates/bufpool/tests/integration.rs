@@ -101,6 +101,7 @@ mod waits_combined;
 mod wal_rule;
 mod warm_restart;
 mod whole_api_model;
+mod write_claim_edges;
 mod write_failure;
 mod writer_rate_limit;
 mod written_lsn_bound;
