@@ -8,8 +8,8 @@
 //!   (R49-O10 in RELIABILITY.md).
 
 /// An eviction (`BufferPool::evict`) of a page of a failed file that would be lost (dirty, or written since the
-/// last good sync), over the file's bound: reached after the victim was chosen and counted, before its image is
-/// dropped (the drop and the file's count of unwritable frames then change together, under the count's lock).
+/// last good sync): reached after the victim was chosen, before the page is dropped if its file is over its bound
+/// (the decision, the drop and the file's count of unwritable frames then go together, under the count's lock).
 pub const EVICT_DROP_UNWRITABLE: &str = "evict: dropping a failed file's unwritable page";
 
 /// A thread's hook: called with the name of each point the thread reaches.

@@ -2108,21 +2108,26 @@ impl BufferPool {
     /// ([`BufferPool::note_guard_dirtiness`]; R48-10 in RELIABILITY.md: it was kept, and the file held more frames
     /// than its bound, or dropped pages its bound let it keep).
     fn failed_file_over_bound(&self, f: &FileEntry) -> bool {
-        let count = f.unwritable_frames(|| {
-            self.core
-                .frames
-                .headers()
-                .iter()
-                .filter(|h| h.page_id() != PageId::INVALID && h.page_id().file() == f.id && f.would_lose(h))
-                .count()
-        });
-        count > self.core.failed_file_frames
+        f.unwritable_frames(|| self.count_unwritable(f)) > self.core.failed_file_frames
+    }
+
+    /// Frames holding failed file `f`'s unwritable pages (`FileEntry::would_lose`), counted from the headers.
+    fn count_unwritable(&self, f: &FileEntry) -> usize {
+        self.core
+            .frames
+            .headers()
+            .iter()
+            .filter(|h| h.page_id() != PageId::INVALID && h.page_id().file() == f.id && f.would_lose(h))
+            .count()
     }
 
     /// Empties victim `idx` (exclusively latched, no longer tracked by the policy): writes it if dirty, unmaps it.
     /// On a failed write the page stays, dirty, tracked again, and unlatched. A victim of a failed file is not
     /// written: [`BufferPool::evictable`] let it go because it is clean and synced, or because its file is over
-    /// its bound, and then its unwritable image is dropped here.
+    /// its bound, and then its unwritable image is dropped here if the file is still over its bound
+    /// (`FileEntry::drop_unwritable` decides and drops under one lock); else the victim goes back as for a failed
+    /// write ([`Error::FileFailed`]): its file failed after `evictable` chose it, or another miss dropped a page of
+    /// the file meanwhile (R50-12 in RELIABILITY.md: the page was dropped within the bound).
     pub(crate) fn evict<'p>(&'p self, victim: Victim<'p>) -> Result<ExclusiveFrame<'p>> {
         let h = victim.header();
         let page = h.page_id();
@@ -2131,10 +2136,18 @@ impl BufferPool {
                 if f.is_failed() {
                     if f.would_lose(h) {
                         crate::points::point(crate::points::EVICT_DROP_UNWRITABLE);
-                        f.drop_unwritable(page.page_no(), || {
-                            self.mark_clean(h);
-                            self.unmap_victim(&victim, page);
-                        });
+                        let dropped = f.drop_unwritable(
+                            page.page_no(),
+                            self.core.failed_file_frames,
+                            || self.count_unwritable(&f),
+                            || {
+                                self.mark_clean(h);
+                                self.unmap_victim(&victim, page);
+                            },
+                        );
+                        if !dropped {
+                            return Err(f.failed_error()); // the victim goes back
+                        }
                         self.core.counters.inc(Counter::FailedPagesDropped);
                     } else {
                         self.unmap_victim(&victim, page);

@@ -13,6 +13,12 @@
 //! took it off, so the file kept one unwritable page fewer than its bound. The test holds an eviction at its drop
 //! (`bufpool::points`, feature `testing`), where a guard's first change forgets the count and another miss counts
 //! again.
+//!
+//! Session 50 (review50), the same path: a file that fails between a miss's choice of its dirty page as a victim
+//! (the file healthy: the page may be written) and the eviction (the file failed: the page cannot be written) had
+//! that page dropped whatever its bound, as one over the bound is: the file kept fewer unwritable pages than its
+//! bound let it (a `FileFailed` at the page's next read instead of its bytes). The test holds the miss in its
+//! policy, between the two.
 
 use crate::common;
 
@@ -20,20 +26,21 @@ use std::sync::Arc;
 use std::thread;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
-use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId, PolicyKind};
+use bufpool::{BufferPool, Builder, Error, FileId, MemoryStorage, PageId, PolicyKind};
 
 /// The bound both tests set.
 const BOUND: usize = 2;
 
-/// An 8-frame pool whose file `f` has pages 0..8 written (generation 1), synced and clean, and a healthy file.
+/// An 8-frame FIFO pool whose file `f` has pages 0..8 written (generation 1), synced and clean, and a healthy
+/// file.
 fn pool_of_a_file_about_to_fail() -> (BufferPool, Arc<FaultyStorage>, FileId, FileId) {
+    file_about_to_fail(BufferPool::builder().policy(PolicyKind::Fifo))
+}
+
+/// [`pool_of_a_file_about_to_fail`] with `builder`'s policy.
+fn file_about_to_fail(builder: Builder) -> (BufferPool, Arc<FaultyStorage>, FileId, FileId) {
     let bad = Arc::new(FaultyStorage::new(48, FaultConfig::none()));
-    let pool = BufferPool::builder()
-        .frames(8)
-        .policy(PolicyKind::Fifo)
-        .failed_file_frames(BOUND)
-        .build()
-        .unwrap();
+    let pool = builder.frames(8).failed_file_frames(BOUND).build().unwrap();
     let f = pool.open_storage(bad.clone()).unwrap();
     let g = pool.open_storage(MemoryStorage::new()).unwrap();
     for n in 0..8 {
@@ -186,4 +193,33 @@ fn a_recount_beside_an_eviction_dropping_a_page_counts_it_once() {
         5 - st.failed_pages_dropped
     );
     assert_eq!(readable(&pool, f, 0..1, 2) + readable(&pool, f, 4..8, 2), BOUND);
+}
+
+#[test]
+fn a_file_failing_after_its_dirty_page_was_taken_as_a_victim_keeps_it_within_its_bound() {
+    let hold = Arc::new(common::Hold::default());
+    let policy = common::InOrder::held_after_take(8, hold.clone());
+    let (pool, bad, f, g) = file_about_to_fail(BufferPool::builder().custom_policy(Box::new(policy)));
+    // Page 0 changed: the first victim in order, dirty, of a healthy file.
+    common::fill_page(&mut pool.write(PageId::new(f, 0)).unwrap(), 0, 2);
+    thread::scope(|s| {
+        let miss = s.spawn(|| {
+            hold.arm_for(common::test_thread());
+            pool.new_page(g).map(drop)
+        });
+        hold.entered.wait("the miss, its victim (page 0) taken");
+        // The file fails with page 1 changed too: two unwritable pages, within its bound of 2.
+        common::fill_page(&mut pool.write(PageId::new(f, 1)).unwrap(), 1, 2);
+        bad.inject_next(Op::Write, Fault::EioPersistent);
+        assert!(pool.flush(PageId::new(f, 1)).is_err());
+        assert!(pool.stats().files[0].failed);
+        hold.go.open();
+        miss.join().unwrap().unwrap();
+    });
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped, 0,
+        "the failed file's page 0, taken as a victim before the failure, was dropped within its bound: {st}"
+    );
+    assert_eq!(readable(&pool, f, 0..2, 2), 2);
 }
