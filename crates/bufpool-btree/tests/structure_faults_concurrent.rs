@@ -333,22 +333,13 @@ fn pinner(pool: &BufferPool, pin: FileId, frames: usize, seed: u64, stop: &Atomi
 const CYCLED_KEYS: u64 = 150;
 
 /// Whether `e` is a miss's failure to take a frame: none free (`PoolExhausted`, the pinner's), or only dirty pages
-/// of the other trees left, whose write failed (a victim's error, naming that file: documented for any miss,
-/// `BufferPool::read`'s errors; the pages of a tree whose log failed stay dirty and unwritable until it is dropped).
-/// The cycled tree's own devices have no injected faults.
+/// of the other trees left, whose write failed (`VictimWrite`, naming the victim of another file: the pages of a
+/// tree whose log failed stay dirty and unwritable until it is dropped; R49-O11: before session 50 the victim's
+/// own error came bare, a `Wal`, `Io`, `NoSpace` ... that read as the cycled tree's own). The cycled tree's own
+/// devices have no injected faults, so a victim of its own file never fails.
 fn exhausted(e: &Error) -> bool {
     use bufpool::Error as P;
-    matches!(
-        e,
-        Error::Pool(
-            P::PoolExhausted { .. }
-                | P::Wal { .. }
-                | P::WalNoSpace { .. }
-                | P::NoSpace { .. }
-                | P::Io { .. }
-                | P::FileFailed { .. }
-        )
-    )
+    matches!(e, Error::Pool(P::PoolExhausted { .. } | P::VictimWrite { .. }))
 }
 
 /// `f` until it returns anything but a failure to take a frame ([`exhausted`]: the pinner lets go within

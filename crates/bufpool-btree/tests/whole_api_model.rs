@@ -315,23 +315,30 @@ fn in_range(k: &[u8], lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
 /// operation (a corrupt node, a broken invariant, a panic the pool caught, a log that is not the tree's) is a
 /// defect, unless the storages lost power under the operation.
 fn allowed(e: &Error) -> bool {
-    use bufpool::Error as P;
     match e {
         Error::Log(_) | Error::NoSpace(_) => true,
-        Error::Pool(p) => {
-            matches!(
-                p,
-                P::Io { .. }
-                    | P::NoSpace { .. }
-                    | P::ShortRead { .. }
-                    | P::PoolExhausted { .. }
-                    | P::FileFailed { .. }
-                    | P::Wal { .. }
-                    | P::WalNoSpace { .. }
-                    | P::CheckpointFailed { .. }
-            ) || matches!(p, P::Panicked { message, .. } if message.contains(STORAGE_PANIC))
-        }
+        Error::Pool(p) => allowed_in_pool(p),
         _ => false,
+    }
+}
+
+/// [`allowed`] for the pool's errors; a miss's victim of another file (the other tree's) for its own error.
+fn allowed_in_pool(p: &bufpool::Error) -> bool {
+    use bufpool::Error as P;
+    match p {
+        P::VictimWrite { source, .. } => allowed_in_pool(source),
+        P::Panicked { message, .. } => message.contains(STORAGE_PANIC),
+        _ => matches!(
+            p,
+            P::Io { .. }
+                | P::NoSpace { .. }
+                | P::ShortRead { .. }
+                | P::PoolExhausted { .. }
+                | P::FileFailed { .. }
+                | P::Wal { .. }
+                | P::WalNoSpace { .. }
+                | P::CheckpointFailed { .. }
+        ),
     }
 }
 

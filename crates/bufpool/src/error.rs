@@ -298,6 +298,28 @@ pub enum Error {
         /// The WAL's error, as text.
         reason: Arc<str>,
     },
+    /// A miss (a `read`, `write` or `new_page` of a page not resident, a batch's or a prefetch's load) could free
+    /// no frame but by writing a dirty page of *another* file, the `victim`, and that write failed: `source` is
+    /// the victim's error ([`Error::Wal`] or [`Error::WalNoSpace`] from the victim's log, [`Error::Io`],
+    /// [`Error::NoSpace`], [`Error::FileFailed`], [`Error::Panicked`], ...). The file the miss was for, and its
+    /// log, are not concerned: its pages are as they were, and the miss succeeds once frames free up (guards
+    /// dropped) or the victim's file is fixed or dropped. A victim of the miss's own file reports its error as
+    /// is, unwrapped: it is that file's. Before this variant the victim's error came bare, and a `WalNoSpace` or
+    /// `Wal` of another file's log read as the caller's own log failing (R49-O11 in RELIABILITY.md).
+    /// [`Error::file`] and [`Error::path`] name the victim's file; [`Error::is_no_space`] answers for `source`.
+    #[error(
+        "no frame free: the victim {victim}{} of another file could not be written: {source}",
+        path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
+    )]
+    VictimWrite {
+        /// The page of another file whose write failed.
+        victim: PageId,
+        /// The victim's data file, for a file opened by path.
+        path: Option<PathBuf>,
+        /// The victim's write error.
+        #[source]
+        source: Box<Error>,
+    },
     /// A page is latched by a guard, so the operation (free, drop, close) cannot proceed.
     #[error("{page} is latched by a guard held for over a second: drop the guard, then retry")]
     PageLatched {
@@ -582,7 +604,8 @@ impl Error {
             | Error::PageLatched { page }
             | Error::PageFreed { page }
             | Error::HeldByCaller { page }
-            | Error::CallbackReentry { page, .. } => Some(page.file()),
+            | Error::CallbackReentry { page, .. }
+            | Error::VictimWrite { victim: page, .. } => Some(page.file()),
             Error::FileNotOpen(file) => Some(*file),
             // A refused open: the id it asked for belongs to another open file, which this error is not about
             // (R18-O1: an engine routing errors by file would send it to that healthy file).
@@ -609,6 +632,7 @@ impl Error {
             | Error::BadFileRecord { path, .. }
             | Error::DataFileEmptied { path, .. }
             | Error::DataFileUnlinked { path, .. }
+            | Error::VictimWrite { path, .. }
             | Error::OpenIo { path, .. } => path.as_deref(),
             _ => None,
         }
@@ -618,10 +642,12 @@ impl Error {
     /// freed: [`Error::NoSpace`] (a data file's), [`Error::WalNoSpace`] (the log's, under the write-ahead rule),
     /// a [`Error::CheckpointFailed`] whose every failed file failed so, and an open refused so ([`Error::Open`],
     /// [`Error::OpenIo`] with ENOSPC or EDQUOT: a new file's creation or record; nothing was opened, and the same
-    /// path opens once space is back, R36-20).
+    /// path opens once space is back, R36-20), and a miss's [`Error::VictimWrite`] whose victim's write was
+    /// refused so.
     pub fn is_no_space(&self) -> bool {
         match self {
             Error::NoSpace { .. } | Error::WalNoSpace { .. } => true,
+            Error::VictimWrite { source, .. } => source.is_no_space(),
             Error::Open { source, .. } | Error::OpenIo { source, .. } => device_full(source),
             Error::CheckpointFailed { failed } => !failed.is_empty() && failed.iter().all(|(_, e)| e.is_no_space()),
             _ => false,

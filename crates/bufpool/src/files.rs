@@ -179,12 +179,35 @@ impl FileEntry {
         *self.unwritable.lock() = None;
     }
 
-    /// The pool dropped `page_no`'s unwritable image (the file has failed).
-    pub(crate) fn note_dropped(&self, page_no: PageNo) {
-        self.dropped.lock().insert(page_no);
-        if let Some(n) = self.unwritable.lock().as_mut() {
-            *n = n.saturating_sub(1);
+    /// Drops `page_no`'s unwritable image (the file has failed) if the file holds more frames of such pages than
+    /// `bound` (`count` counts them, if the count was forgotten): `unmap` cleans the page and takes it out of its
+    /// frame, and the count falls by one, all under the count's mutex. False, with nothing done, at or under the
+    /// bound. One lock for the decision, the drop and the count, so that:
+    /// - a recount ([`FileEntry::unwritable_frames`]) sees the page either still held, and counted before this
+    ///   decrement, or gone. Noted, decremented, then unmapped, a recount between them counted the page being
+    ///   dropped, and nothing took it off (R49-O10 in RELIABILITY.md);
+    /// - the decision is taken on the count as it is now: taken when the victim was chosen (the file healthy
+    ///   then, or another miss dropping a page meanwhile), a page within the bound was dropped (R50-12).
+    ///
+    /// The page is listed as dropped before it leaves its frame, so a load of it after reports the file's
+    /// failure, never the older image on disk. Lock order: `unwritable`, then `dropped`, or a page-table stripe
+    /// lock (in `unmap`).
+    pub(crate) fn drop_unwritable(
+        &self,
+        page_no: PageNo,
+        bound: usize,
+        count: impl FnOnce() -> usize,
+        unmap: impl FnOnce(),
+    ) -> bool {
+        let mut held = self.unwritable.lock();
+        let n = held.get_or_insert_with(count);
+        if *n <= bound {
+            return false;
         }
+        self.dropped.lock().insert(page_no);
+        unmap();
+        *n -= 1;
+        true
     }
 
     /// Whether the pool dropped `page_no`'s newer image (cheap when the file has not failed).

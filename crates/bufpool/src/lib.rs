@@ -76,7 +76,9 @@
 //!   (take them in one global order, e.g. parent before child). `free_page`, `close_file` and `drop_file` wait at
 //!   most about a second for another thread's guard ([`Error::PageLatched`]); a miss waits for frames the pool itself holds
 //!   (loads, write runs) up to a second, and for frames held by guards only as long as
-//!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]).
+//!   [`Builder::frame_wait`] says (default: not at all, [`Error::PoolExhausted`]). A miss that could free a
+//!   frame only by writing another file's dirty page, whose write failed, returns [`Error::VictimWrite`] naming
+//!   that page and its error: another file's log or device failed, not the caller's.
 //! - **Panics.** A panic in code the pool calls on its own behalf (your [`Storage`], your [`Wal`], the eviction
 //!   veto, your [`Policy`]) is caught, everything the call held is released, and the operation returns
 //!   [`Error::Panicked`] (a storage write or sync that panicked has an unknown outcome and fails the file, as an
@@ -225,6 +227,11 @@ mod latches;
 mod latency;
 pub mod page;
 pub mod policy;
+// Test tooling (feature `testing`): points in the pool's code where a test holds a thread.
+#[cfg(feature = "testing")]
+pub mod points;
+#[cfg(not(feature = "testing"))]
+mod points;
 mod pool;
 mod preset;
 #[cfg(feature = "metrics")]

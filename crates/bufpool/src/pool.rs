@@ -1312,6 +1312,9 @@ impl BufferPool {
     /// `new_page` since) is read from its last image, which a reader following a stale pointer must validate; with
     /// no image in the file, the read fails with [`Error::PageFreed`].
     ///
+    /// A miss takes a frame as [`BufferPool::new_page`] does, with its errors: a dirty victim of another file
+    /// whose write failed is [`Error::VictimWrite`] (naming the victim), never that file's or log's error bare.
+    ///
     /// Its body is the hit path alone (`#[inline]`; a miss, or a frame found latched, is a call of `read_slow`): the
     /// hit's token no longer passes through the miss path's result (BENCHMARKS.md, issue 14, session 23).
     #[inline]
@@ -1337,6 +1340,7 @@ impl BufferPool {
     /// [`Builder::clean_write_guards`], its first change through the guard does: mutable access or `set_lsn`). A freed page
     /// ([`BufferPool::free_page`], not reused by `new_page` since) is refused with [`Error::PageFreed`]; when it is
     /// not resident, before a frame is taken for it, so a full pool or a failed policy does not change that answer.
+    /// A miss's errors are [`BufferPool::read`]'s ([`Error::VictimWrite`] for another file's victim).
     #[cfg_attr(debug_assertions, track_caller)]
     pub fn write(&self, page: PageId) -> Result<WriteGuard<'_>> {
         self.write_in(page, self.core.clean_write_guards)
@@ -1934,11 +1938,11 @@ impl BufferPool {
                 return Err(e);
             }
             match victim {
-                Some(frame) => match (frame.header().page_id().file(), self.evict(frame)) {
+                Some(frame) => match (frame.header().page_id(), self.evict(frame)) {
                     (_, Ok(frame)) => return Ok(self.taken(frame)),
                     (refused, Err(e)) => {
-                        refused_files.push(refused);
-                        last_error = Some(e);
+                        refused_files.push(refused.file());
+                        last_error = Some(self.victim_error(page, refused, e));
                         failed_evictions += 1;
                         if failed_evictions >= EVICT_ATTEMPTS_MAX {
                             break;
@@ -1990,6 +1994,22 @@ impl BufferPool {
         #[cfg(feature = "tracing")]
         crate::trace::pool_exhausted(self.frames(), &e);
         Err(e)
+    }
+
+    /// The error a miss for `page` reports for its victim `victim`'s failed write `e`: as is for a victim of the
+    /// miss's own file, [`Error::VictimWrite`] naming the victim (and its path) for another file's, so that the
+    /// caller does not take another file's log or device failing for its own (R49-O11 in RELIABILITY.md).
+    #[cold]
+    fn victim_error(&self, page: PageId, victim: PageId, e: Error) -> Error {
+        if victim.file() == page.file() {
+            return e;
+        }
+        let path = self.core.files.get(victim.file()).ok().and_then(|f| f.path.clone());
+        Error::VictimWrite {
+            victim,
+            path,
+            source: Box::new(e),
+        }
     }
 
     /// Frames holding dirty pages of failed (or vanished) files: pinned until the file is dropped. Only scanned on
@@ -2088,21 +2108,26 @@ impl BufferPool {
     /// ([`BufferPool::note_guard_dirtiness`]; R48-10 in RELIABILITY.md: it was kept, and the file held more frames
     /// than its bound, or dropped pages its bound let it keep).
     fn failed_file_over_bound(&self, f: &FileEntry) -> bool {
-        let count = f.unwritable_frames(|| {
-            self.core
-                .frames
-                .headers()
-                .iter()
-                .filter(|h| h.page_id() != PageId::INVALID && h.page_id().file() == f.id && f.would_lose(h))
-                .count()
-        });
-        count > self.core.failed_file_frames
+        f.unwritable_frames(|| self.count_unwritable(f)) > self.core.failed_file_frames
+    }
+
+    /// Frames holding failed file `f`'s unwritable pages (`FileEntry::would_lose`), counted from the headers.
+    fn count_unwritable(&self, f: &FileEntry) -> usize {
+        self.core
+            .frames
+            .headers()
+            .iter()
+            .filter(|h| h.page_id() != PageId::INVALID && h.page_id().file() == f.id && f.would_lose(h))
+            .count()
     }
 
     /// Empties victim `idx` (exclusively latched, no longer tracked by the policy): writes it if dirty, unmaps it.
     /// On a failed write the page stays, dirty, tracked again, and unlatched. A victim of a failed file is not
     /// written: [`BufferPool::evictable`] let it go because it is clean and synced, or because its file is over
-    /// its bound, and then its unwritable image is dropped here.
+    /// its bound, and then its unwritable image is dropped here if the file is still over its bound
+    /// (`FileEntry::drop_unwritable` decides and drops under one lock); else the victim goes back as for a failed
+    /// write ([`Error::FileFailed`]): its file failed after `evictable` chose it, or another miss dropped a page of
+    /// the file meanwhile (R50-12 in RELIABILITY.md: the page was dropped within the bound).
     pub(crate) fn evict<'p>(&'p self, victim: Victim<'p>) -> Result<ExclusiveFrame<'p>> {
         let h = victim.header();
         let page = h.page_id();
@@ -2110,11 +2135,23 @@ impl BufferPool {
             if let Ok(f) = self.core.files.get(page.file()) {
                 if f.is_failed() {
                     if f.would_lose(h) {
-                        f.note_dropped(page.page_no());
-                        self.mark_clean(h);
+                        crate::points::point(crate::points::EVICT_DROP_UNWRITABLE);
+                        let dropped = f.drop_unwritable(
+                            page.page_no(),
+                            self.core.failed_file_frames,
+                            || self.count_unwritable(&f),
+                            || {
+                                self.mark_clean(h);
+                                self.unmap_victim(&victim, page);
+                            },
+                        );
+                        if !dropped {
+                            return Err(f.failed_error()); // the victim goes back
+                        }
                         self.core.counters.inc(Counter::FailedPagesDropped);
+                    } else {
+                        self.unmap_victim(&victim, page);
                     }
-                    self.unmap_victim(&victim, page);
                     self.core.counters.inc(Counter::Evictions);
                     return Ok(victim.into_unmapped());
                 }
@@ -2239,8 +2276,10 @@ impl BufferPool {
     /// - [`Error::HeldByCaller`]: only when nothing else is possible: the file has `u32::MAX` pages and the
     ///   calling thread holds a guard on the stale copy of every freed number (it names the lowest). Drop a guard
     ///   first.
-    /// - Taking a frame, as a miss does: [`Error::PoolExhausted`], [`Error::AllProtected`], a dirty victim's write
-    ///   error ([`Error::Io`], [`Error::NoSpace`], [`Error::Wal`], [`Error::FileFailed`]: naming the victim),
+    /// - Taking a frame, as a miss does: [`Error::PoolExhausted`], [`Error::AllProtected`], a dirty victim's failed
+    ///   write: [`Error::VictimWrite`] naming the victim, its file's path and its error, for a victim of another
+    ///   file (whose log or device failed, not this file's); the error itself ([`Error::Io`], [`Error::NoSpace`],
+    ///   [`Error::Wal`], [`Error::WalNoSpace`], [`Error::FileFailed`]) for a page of `file`;
     ///   [`Error::Panicked`] (the storage, the WAL or the eviction veto panicked).
     ///
     /// Never [`Error::PageFreed`]: a freed number this call took cannot be freed again before it returns (O5 in

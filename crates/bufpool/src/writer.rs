@@ -932,7 +932,7 @@ impl BufferPool {
 
     /// Up to `want` victims from the policy, sorted by page, at most `dirty_allowed` of them dirty. A failed
     /// file's page is never written: `evict` unmaps it at once (dropping an unwritable image that the file's
-    /// bound let go) and it counts toward `want` without being returned.
+    /// bound let go) or gives it back (within the bound), and it counts toward `want` without being returned.
     fn take_victims(&self, want: usize, mut dirty_allowed: usize) -> Vec<(PageId, Victim<'_>)> {
         let mut victims: Vec<(PageId, Victim<'_>)> = Vec::with_capacity(want);
         let mut dropped = 0;
@@ -968,10 +968,12 @@ impl BufferPool {
             }
             let h = victim.header();
             if self.core.files.any_failed() && self.core.files.get(h.page_id().file()).is_ok_and(|f| f.is_failed()) {
+                // Refused (the file failed after the take, or is no longer over its bound: R50-12), the victim is
+                // back with the policy; counted all the same, so a round never offers it again and again.
                 if let Ok(frame) = self.evict(victim) {
                     self.release_unmapped(frame);
-                    dropped += 1;
                 }
+                dropped += 1;
                 continue;
             }
             if h.dirty.load(Acquire) {

@@ -6,26 +6,41 @@
 //!   more frames than its bound (one per guard in flight; `bufpool-btree` latches every leaf this way);
 //! - `WriteGuard::restore` marks clean again a page its guard made dirty: counted while dirty, it stayed in the
 //!   count, so the file dropped pages its bound let it keep (and a later read of each is `FileFailed`).
+//!
+//! R49-O10 (RELIABILITY.md, session 50, review50): the count is taken again after a guard forgets it. An eviction
+//! that drops an unwritable page noted the drop (decrementing the count, a no-op while forgotten), then cleaned
+//! and unmapped the page: a recount by another miss between the two counted the page being dropped, and nothing
+//! took it off, so the file kept one unwritable page fewer than its bound. The test holds an eviction at its drop
+//! (`bufpool::points`, feature `testing`), where a guard's first change forgets the count and another miss counts
+//! again.
+//!
+//! Session 50 (review50), the same path: a file that fails between a miss's choice of its dirty page as a victim
+//! (the file healthy: the page may be written) and the eviction (the file failed: the page cannot be written) had
+//! that page dropped whatever its bound, as one over the bound is: the file kept fewer unwritable pages than its
+//! bound let it (a `FileFailed` at the page's next read instead of its bytes). The test holds the miss in its
+//! policy, between the two.
 
 use crate::common;
 
 use std::sync::Arc;
+use std::thread;
 
 use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
-use bufpool::{BufferPool, Error, FileId, MemoryStorage, PageId, PolicyKind};
+use bufpool::{BufferPool, Builder, Error, FileId, MemoryStorage, PageId, PolicyKind};
 
 /// The bound both tests set.
 const BOUND: usize = 2;
 
-/// An 8-frame pool whose file `f` has pages 0..8 written (generation 1), synced and clean, and a healthy file.
+/// An 8-frame FIFO pool whose file `f` has pages 0..8 written (generation 1), synced and clean, and a healthy
+/// file.
 fn pool_of_a_file_about_to_fail() -> (BufferPool, Arc<FaultyStorage>, FileId, FileId) {
+    file_about_to_fail(BufferPool::builder().policy(PolicyKind::Fifo))
+}
+
+/// [`pool_of_a_file_about_to_fail`] with `builder`'s policy.
+fn file_about_to_fail(builder: Builder) -> (BufferPool, Arc<FaultyStorage>, FileId, FileId) {
     let bad = Arc::new(FaultyStorage::new(48, FaultConfig::none()));
-    let pool = BufferPool::builder()
-        .frames(8)
-        .policy(PolicyKind::Fifo)
-        .failed_file_frames(BOUND)
-        .build()
-        .unwrap();
+    let pool = builder.frames(8).failed_file_frames(BOUND).build().unwrap();
     let f = pool.open_storage(bad.clone()).unwrap();
     let g = pool.open_storage(MemoryStorage::new()).unwrap();
     for n in 0..8 {
@@ -129,4 +144,82 @@ fn a_page_restored_clean_after_the_failure_no_longer_counts_against_the_bound() 
     );
     assert_eq!(readable(&pool, f, 4..8, 2), BOUND);
     assert_eq!(readable(&pool, f, 0..4, 1), 4, "the restored pages read as synced");
+}
+
+#[test]
+fn a_recount_beside_an_eviction_dropping_a_page_counts_it_once() {
+    let (pool, bad, f, g) = pool_of_a_file_about_to_fail();
+    // A clean guard on page 0 (taken before the failure: its first change comes after it), read guards on pages
+    // 1..4: the misses' only candidates are the unwritable pages 4..8.
+    let mut clean = pool.write_clean(PageId::new(f, 0)).unwrap();
+    let reads: Vec<_> = (1..4).map(|n| pool.read(PageId::new(f, n)).unwrap()).collect();
+    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    let hold = Arc::new(common::Hold::default());
+    hold.arm_for(0);
+    thread::scope(|s| {
+        // A miss whose victim is page 4 (four unwritable pages, bound 2: dropped), held at the drop.
+        let evictor = s.spawn(|| {
+            let hold = hold.clone();
+            bufpool::points::on_points(Some(Box::new(move |point| {
+                if point == bufpool::points::EVICT_DROP_UNWRITABLE {
+                    hold.pass("the eviction's drop of page 4");
+                }
+            })));
+            let page = pool.new_page(g).map(drop);
+            bufpool::points::on_points(None);
+            page
+        });
+        hold.entered.wait("an eviction dropping a failed file's page");
+        // The guard's first change forgets the count; another miss counts again (page 0 now, and page 4, still
+        // in its frame) and drops page 5.
+        common::fill_page(&mut clean, 0, 2);
+        pool.new_page(g).unwrap();
+        assert_eq!(
+            pool.stats().failed_pages_dropped,
+            1,
+            "page 5, dropped by the second miss"
+        );
+        hold.go.open();
+        evictor.join().unwrap().unwrap();
+    });
+    drop((clean, reads));
+    // Unwritable now: pages 0, 6 and 7, one over the bound; the misses drop one of them, and keep two.
+    fill_healthy(&pool, g, 32);
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped,
+        3,
+        "the failed file kept {} of its unwritable pages (0, 6, 7 after two drops), its bound is {BOUND}: {st}",
+        5 - st.failed_pages_dropped
+    );
+    assert_eq!(readable(&pool, f, 0..1, 2) + readable(&pool, f, 4..8, 2), BOUND);
+}
+
+#[test]
+fn a_file_failing_after_its_dirty_page_was_taken_as_a_victim_keeps_it_within_its_bound() {
+    let hold = Arc::new(common::Hold::default());
+    let policy = common::InOrder::held_after_take(8, hold.clone());
+    let (pool, bad, f, g) = file_about_to_fail(BufferPool::builder().custom_policy(Box::new(policy)));
+    // Page 0 changed: the first victim in order, dirty, of a healthy file.
+    common::fill_page(&mut pool.write(PageId::new(f, 0)).unwrap(), 0, 2);
+    thread::scope(|s| {
+        let miss = s.spawn(|| {
+            hold.arm_for(common::test_thread());
+            pool.new_page(g).map(drop)
+        });
+        hold.entered.wait("the miss, its victim (page 0) taken");
+        // The file fails with page 1 changed too: two unwritable pages, within its bound of 2.
+        common::fill_page(&mut pool.write(PageId::new(f, 1)).unwrap(), 1, 2);
+        bad.inject_next(Op::Write, Fault::EioPersistent);
+        assert!(pool.flush(PageId::new(f, 1)).is_err());
+        assert!(pool.stats().files[0].failed);
+        hold.go.open();
+        miss.join().unwrap().unwrap();
+    });
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped, 0,
+        "the failed file's page 0, taken as a victim before the failure, was dropped within its bound: {st}"
+    );
+    assert_eq!(readable(&pool, f, 0..2, 2), 2);
 }

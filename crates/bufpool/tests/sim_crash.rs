@@ -244,6 +244,10 @@ impl Tally {
     }
 
     fn error(&mut self, e: &Error) {
+        // Another file's victim's write error (R49-O11) is counted and traced as that error.
+        if let Error::VictimWrite { source, .. } = e {
+            return self.error(source);
+        }
         match e {
             Error::Io { .. } | Error::OpenIo { .. } => self.errors_io += 1,
             Error::ShortRead { .. } => self.errors_short_read += 1,
@@ -272,6 +276,10 @@ impl Tally {
 
 /// Errors an operation may return under honest-device faults. Anything else is a violation.
 fn expected_error(e: &Error) -> bool {
+    // A miss's victim of another file whose write failed (R49-O11): that write's error.
+    if let Error::VictimWrite { source, .. } = e {
+        return expected_error(source);
+    }
     matches!(
         e,
         Error::Io { .. }
@@ -444,6 +452,7 @@ fn check_corrupt<T>(r: &Result<T, Error>, f: &mut FileSim, n: u32, t: &mut Tally
         }
         Err(Error::Io { page, op, .. }) => (*page, *op == "write"),
         Err(Error::NoSpace { page, .. }) => (Some(*page), true),
+        Err(Error::VictimWrite { victim, .. }) => (Some(*victim), true),
         _ => (None, false),
     };
     if let (Some(q), Err(e)) = (named, r) {

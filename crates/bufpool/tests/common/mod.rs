@@ -209,6 +209,8 @@ pub fn test_thread() -> u64 {
 /// that waits stops only its own thread (the scripted races' evictor).
 pub struct InOrder {
     tracked: Vec<AtomicBool>,
+    /// Passed after each victim taken, before the pool evicts it ([`InOrder::held_after_take`]).
+    after_take: Option<Arc<Hold>>,
 }
 
 impl InOrder {
@@ -216,6 +218,15 @@ impl InOrder {
     pub fn new(frames: usize) -> InOrder {
         InOrder {
             tracked: (0..frames).map(|_| AtomicBool::new(false)).collect(),
+            after_take: None,
+        }
+    }
+
+    /// For a pool of `frames` frames; `hold` is passed after each victim taken, before the pool evicts it.
+    pub fn held_after_take(frames: usize, hold: Arc<Hold>) -> InOrder {
+        InOrder {
+            after_take: Some(hold),
+            ..InOrder::new(frames)
         }
     }
 }
@@ -236,6 +247,9 @@ impl Policy for InOrder {
             for (idx, t) in self.tracked.iter().enumerate() {
                 if t.load(SeqCst) && try_take(idx as FrameIdx) {
                     t.store(false, SeqCst);
+                    if let Some(hold) = &self.after_take {
+                        hold.pass("the pool's eviction of the victim taken");
+                    }
                     return Some(idx as FrameIdx);
                 }
             }

@@ -834,6 +834,7 @@ fn error_name(e: &Error) -> &'static str {
         Error::CheckpointFailed { .. } => "CheckpointFailed",
         Error::FileLocked { .. } => "FileLocked",
         Error::OpenIo { .. } => "OpenIo",
+        Error::VictimWrite { .. } => "VictimWrite",
         _ => "other",
     }
 }
@@ -842,9 +843,14 @@ fn error_name(e: &Error) -> &'static str {
 // Allowed errors, one function per operation, from the docs (lib.rs, pool.rs, writer.rs, batch.rs, error.rs,
 // RELIABILITY.md O2). `flux`: the file was being closed, dropped or reopened around the call.
 
-/// A miss may fail because of its victim (RELIABILITY.md O2: the victim's write error), because every frame
+/// A miss may fail because of its victim (RELIABILITY.md O2: the victim's write error; another file's victim's
+/// wrapped in `VictimWrite`, R49-O11), because every frame
 /// is latched, or because the eviction veto protects every unlatched one.
 fn miss_error(e: &Error) -> bool {
+    // Another file's victim (R49-O11): its write error, wrapped.
+    if let Error::VictimWrite { source, .. } = e {
+        return !matches!(**source, Error::VictimWrite { .. }) && miss_error(source);
+    }
     matches!(
         e,
         Error::PoolExhausted { .. } | Error::Io { op: "write", .. } | Error::NoSpace { .. } | Error::Wal { .. }
