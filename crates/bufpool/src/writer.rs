@@ -617,7 +617,7 @@ impl BufferPool {
                     Ok(frame) => Some(frame),
                     Err(TryLatch::Free) => None,
                     Err(_) => {
-                        self.finish_run_to_wait(
+                        self.finish_run_counted(
                             &mut run,
                             &mut run_file,
                             &mut first_error,
@@ -646,7 +646,7 @@ impl BufferPool {
                 // Another write-back of the page is in flight (R49-1): its latch and the run's let go, waited for,
                 // then the page looked at again (usually clean by then).
                 drop(frame);
-                self.finish_run_to_wait(
+                self.finish_run_counted(
                     &mut run,
                     &mut run_file,
                     &mut first_error,
@@ -673,10 +673,7 @@ impl BufferPool {
             }
             run.push((page, claim, frame));
         }
-        let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later);
-        if let Some(pace) = pace {
-            pace.written += written;
-        }
+        self.finish_run_counted(&mut run, &mut run_file, &mut first_error, source, later, pace);
         first_error
     }
 
@@ -734,9 +731,9 @@ impl BufferPool {
         pages.len()
     }
 
-    /// [`BufferPool::finish_run`] before a wait for a latch or a write claim (a writer never waits while it holds
-    /// a run's latches), the pages written counted for the pacing.
-    fn finish_run_to_wait(
+    /// [`BufferPool::finish_run`] with the pages written counted for the pacing: before a wait for a latch or a
+    /// write claim (a writer never waits while it holds a run's latches), and at the end of a pass.
+    fn finish_run_counted(
         &self,
         run: &mut Vec<RunPage<'_>>,
         file: &mut Option<std::sync::Arc<FileEntry>>,
