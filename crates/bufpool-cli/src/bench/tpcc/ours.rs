@@ -374,21 +374,48 @@ impl Ours {
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
         }
-        let mut trees = Vec::with_capacity(Table::ALL.len());
-        for t in Table::ALL {
-            let wal = open_log(&format!("{}.wal", t.name()))?;
-            if let Some(len) = rewrite {
-                wal.set_rewrite_len(len);
-            }
-            wal.flush_first(txlog.clone())?;
-            let data = format!("{}.db", t.name());
-            let tree = match storage {
-                Some(on) => Tree::open_storage(pool.clone(), wal, on(&data)),
-                None => Tree::open(pool.clone(), wal, dir.join(&data)),
-            }
-            .with_context(|| format!("opening the {} tree", t.name()))?;
-            trees.push(tree);
-        }
+        // Each table's files: its log's and its data file's storage (in `dir` without `storage`), taken here, in
+        // table order, so that `storage` is called from this thread alone.
+        let files: Vec<(Table, Option<[Arc<dyn Storage>; 2]>)> = Table::ALL
+            .into_iter()
+            .map(|t| {
+                (
+                    t,
+                    storage.map(|on| [on(&format!("{}.wal", t.name())), on(&format!("{}.db", t.name()))]),
+                )
+            })
+            .collect();
+        // The trees recover in parallel, one thread each (module docs, "Recovery"): each from its own log into its
+        // own data file, in the shared pool; what they share is the transaction log, opened above, which each
+        // tree log depends on before it opens its tree (`flush_first`), as before.
+        let opened: Vec<Result<Tree>> = std::thread::scope(|scope| {
+            let open_tree = |t: Table, on: Option<[Arc<dyn Storage>; 2]>| -> Result<Tree> {
+                let (wal, data) = match on {
+                    Some([wal, data]) => (TreeWal::open_storage(wal)?, Some(data)),
+                    None => (TreeWal::open(dir.join(format!("{}.wal", t.name())))?, None),
+                };
+                if let Some(len) = rewrite {
+                    wal.set_rewrite_len(len);
+                }
+                wal.flush_first(txlog.clone())?;
+                match data {
+                    Some(data) => Tree::open_storage(pool.clone(), wal, data),
+                    None => Tree::open(pool.clone(), wal, dir.join(format!("{}.db", t.name()))),
+                }
+                .with_context(|| format!("opening the {} tree", t.name()))
+            };
+            let threads: Vec<_> = files
+                .into_iter()
+                .map(|(t, on)| scope.spawn(move || open_tree(t, on)))
+                .collect();
+            threads
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // The first table's error in table order, as when they opened one after another; the trees that opened
+        // are dropped (each recovered and checkpointed whole).
+        let trees = opened.into_iter().collect::<Result<Vec<Tree>>>()?;
         let ours = Ours {
             pool,
             trees,
