@@ -333,6 +333,12 @@ const REPLAY_BATCH_BYTES: usize = 1 << 20;
 /// Batches queued for a lane at most: the replay holds at most `REPLAY_QUEUE + 2` batches' bytes a lane.
 const REPLAY_QUEUE: usize = 4;
 
+/// Rows (table, key) whose patch a replay skipped, and no put or delete of them replayed since ([`Ours::replay`]).
+type Skipped = BTreeSet<(u32, Vec<u8>)>;
+
+/// A table's log's and data file's storage ([`Ours::open_on`]), in that order.
+type TableStorage = [Arc<dyn Storage>; 2];
+
 /// Records of the transaction log, undecoded, for every lane of [`Ours::replay`]: their payloads one after
 /// another, each ending at its `ends` entry.
 #[derive(Default)]
@@ -401,7 +407,7 @@ impl Ours {
         }
         // Each table's files: its log's and its data file's storage (in `dir` without `storage`), taken here, in
         // table order, so that `storage` is called from this thread alone.
-        let files: Vec<(Table, Option<[Arc<dyn Storage>; 2]>)> = Table::ALL
+        let files: Vec<(Table, Option<TableStorage>)> = Table::ALL
             .into_iter()
             .map(|t| {
                 (
@@ -414,7 +420,7 @@ impl Ours {
         // own data file, in the shared pool; what they share is the transaction log, opened above, which each
         // tree log depends on before it opens its tree (`flush_first`), as before.
         let opened: Vec<Result<Tree>> = std::thread::scope(|scope| {
-            let open_tree = |t: Table, on: Option<[Arc<dyn Storage>; 2]>| -> Result<Tree> {
+            let open_tree = |t: Table, on: Option<TableStorage>| -> Result<Tree> {
                 let (wal, data) = match on {
                     Some([wal, data]) => (TreeWal::open_storage(wal)?, Some(data)),
                     None => (TreeWal::open(dir.join(format!("{}.wal", t.name())))?, None),
@@ -506,7 +512,7 @@ impl Ours {
             });
             let read = read.and_then(|_| deal(batch));
             drop(sends);
-            let lanes: Vec<Result<BTreeSet<(u32, Vec<u8>)>>> = lanes
+            let lanes: Vec<Result<Skipped>> = lanes
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect();
@@ -534,9 +540,8 @@ impl Ours {
     /// One lane of [`Ours::replay`]: decodes every record of each batch `batches` brings and applies, in order, the
     /// writes of the rows [`replay_lane`] deals to `lane`. Returns the rows whose patch it skipped with no put or
     /// delete of them after (the replay fails if there is any).
-    fn replay_lane(&self, lane: usize, batches: Receiver<Arc<ReplayBatch>>) -> Result<BTreeSet<(u32, Vec<u8>)>> {
-        // Rows whose patch was skipped, and no put or delete of them replayed since.
-        let mut skipped: BTreeSet<(u32, Vec<u8>)> = BTreeSet::new();
+    fn replay_lane(&self, lane: usize, batches: Receiver<Arc<ReplayBatch>>) -> Result<Skipped> {
+        let mut skipped = Skipped::new();
         let mut row = Vec::new();
         // The leaf each table's last replayed op in this lane changed: the next op of that table tries it before a
         // descent (a transaction's order lines, a district's new orders and orders go to neighbouring keys, and
