@@ -36,7 +36,8 @@
 //! Every change is logged (`wal.rs`) before its page latch is released and the page is stamped with the
 //! record's end LSN; the pool writes a page only after the log is durable to that LSN (`Wal::flush_for_pages`,
 //! which `TreeWal` implements). [`Tree::commit`] makes every
-//! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN.
+//! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN, in
+//! log order, prefetching the pages of the records a window ahead (`Tree::recover`).
 //! The exception is a *covered* leaf change ([`Tree::put_covered`], [`Tree::delete_covered`]): a layer above
 //! the tree logged it first in the log the tree's log depends on, the tree's log records nothing for it (bar a
 //! full-page image on the leaf's first change after a checkpoint), and that layer redoes it after `open`. Such

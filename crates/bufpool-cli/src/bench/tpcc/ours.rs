@@ -45,8 +45,12 @@
 //!   transaction never writes a row it read unlocked (the engine contract, `engine.rs`). LMDB and redb get an
 //!   update as a put of the whole value through the engine trait's default: nothing changes for them.
 //! - **Recovery** ([`Ours::open`]): each tree recovers from its own log (structure changes and full images: a
-//!   consistent tree whose leaves hold a mix of committed states), then the transaction log's records are
-//!   replayed in order. A torn last record is cut by the log itself: its transaction was never acknowledged,
+//!   consistent tree whose leaves hold a mix of committed states), the trees in parallel (one thread each, since
+//!   session 51: independent files and logs in one pool; each tree log depends on the transaction log, opened
+//!   first), then the transaction log's records are replayed, each row's writes in log order: in
+//!   `REPLAY_LANES` threads since session 51, each applying the rows a hash of table and key deals it
+//!   (`Ours::replay`); the argument below is one of each row alone, so how different rows' writes interleave
+//!   does not matter. A torn last record is cut by the log itself: its transaction was never acknowledged,
 //!   and none of its writes can be on disk (previous points). Why the replay ends with every row as the last
 //!   record left it, row by row: the writers of a row in the log from its start are `w_1..w_n` (puts, deletes,
 //!   patches; in log order, which is their commit order: conflicting transactions hold a common lock), and
@@ -202,9 +206,12 @@ pub const PAGE_BYTES: usize = 4096;
 /// MiB would have held up to 1.27 times the transactions a recovery replays; 400 MiB holds no more than 512 MiB
 /// did before (512 x 650 / 827 = 402), so a restart's replay stays as long as it was, and the byte cut's gain is
 /// its own, not fewer checkpoints (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x
-/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. A restart today (session 50,
+/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. A restart (session 50,
 /// BENCHMARKS.md): 365 MB of transaction log written by 2 threads in 6 s without a checkpoint, then a SIGKILL, took
-/// 18 s to recover (8 s of it the trees' own logs, 4 warehouses in memory, caches dropped).
+/// 18 s to recover (4 warehouses in memory, caches dropped); since session 51 (the trees' redo prefetched and in
+/// parallel, the replay in two lanes, the logs' opens without decoded ops) 9.8-10.0 s, and 714 MB of log (12 s)
+/// 15.7-17.1 s: a bound up to about 1.75 times this one keeps a restart within session 50's 18 s (BENCHMARKS.md,
+/// "Session 51"; the bound itself is the lead's to change, from the throughput it buys).
 pub const LOG_MAX: u64 = 400 << 20;
 /// A tree's own log holding more than this (leaf images after a checkpoint, structure changes) is cut by a
 /// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB, as both logs
