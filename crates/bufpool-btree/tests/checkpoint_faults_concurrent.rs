@@ -15,7 +15,8 @@
 //! dropped and reopened on the devices as they are (the same process) and checkpointed, and then the power
 //! fails. What must hold: no panic; no error that calls the fault corruption (`Invariant`, `CorruptNode`); the
 //! reopen after the power loss succeeds, `Tree::check` is clean, and each key holds the state of a version from
-//! its last committed one (a commit that returned `Ok`) to the last one started.
+//! its last committed one (a commit that returned `Ok`) to the last one started, not one whose op returned `Err`
+//! (the writers, model and devices: `common::writers`, shared with `structure_faults_concurrent.rs`).
 //!
 //! CI walks `n` over the first 7 calls of each kind and 3 later ones; `BUFPOOL_CHECKPOINT_FAULT_CALLS=N` walks
 //! every `n` up to `N`, `BUFPOOL_CHECKPOINT_FAULT_ROUNDS=R` repeats each with other seeds, logs and stages (e.g.
