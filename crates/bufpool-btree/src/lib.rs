@@ -91,8 +91,9 @@
 //!   place) and the meta page. Each run of pages it takes is announced in the log first (a `TAKING` note), so
 //!   replay after a crash that lost them accepts the gap.
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
-//!   point) whose LSN is above its page's LSN; a torn tail is cut off; a torn data page is rebuilt from its
-//!   logged image. The log's open writes the records it read again, then the header in force into the other
+//!   point) whose LSN is above its page's LSN, in log order, the pages of the records ahead prefetched
+//!   (`BufferPool::prefetch`, since session 51) so that the redo does not wait for one read at a time; a torn
+//!   tail is cut off; a torn data page is rebuilt from its logged image. The log's open writes the records it read again, then the header in force into the other
 //!   slot (one slot a write: R43-1), and syncs them, before they count as durable (readable is not durable after a
 //!   failed fsync). [`Tree::checkpoint`] = note the redo
 //!   point, write and sync the tree's data file (`BufferPool::flush_files`), then cut the log before the redo
@@ -119,8 +120,8 @@ pub use error::{CloseError, Error, Result};
 pub use node::Limits;
 pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{
-    apply_edits, edits_fit, encode_edits, encode_ranges, Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX, BUF_SOFT_MAX,
-    GROW_STEP, LOG_FORMAT, RECORD_MAX, REGION_MIN, REWRITE_LEN,
+    apply_edits, decode_ops, edits_fit, encode_edits, encode_ranges, Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX,
+    BUF_SOFT_MAX, GROW_STEP, LOG_FORMAT, RECORD_MAX, REGION_MIN, REWRITE_LEN,
 };
 
 /// File name of the data file inside a tree directory.

@@ -36,7 +36,8 @@
 //! Every change is logged (`wal.rs`) before its page latch is released and the page is stamped with the
 //! record's end LSN; the pool writes a page only after the log is durable to that LSN (`Wal::flush_for_pages`,
 //! which `TreeWal` implements). [`Tree::commit`] makes every
-//! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN.
+//! earlier change durable. Recovery ([`Tree::open`]) redoes every record whose LSN is above the page's LSN, in
+//! log order, prefetching the pages of the records a window ahead (`Tree::recover`).
 //! The exception is a *covered* leaf change ([`Tree::put_covered`], [`Tree::delete_covered`]): a layer above
 //! the tree logged it first in the log the tree's log depends on, the tree's log records nothing for it (bar a
 //! full-page image on the leaf's first change after a checkpoint), and that layer redoes it after `open`. Such
@@ -103,6 +104,22 @@ fn set_meta_u32(b: &mut [u8], off: usize, v: u32) {
 
 /// The least [`Growth::budget`]: pages, 4 MiB of 4 KiB pages.
 const GROWTH_MIN: u64 = 1024;
+
+/// Pages a window of [`Tree::recover`]'s records changes, past which the window is prefetched and the one before
+/// it redone: a few batches of the pool's reads in flight ([`bufpool::BATCH_PAGES_MAX`]), and at most twice this
+/// many decoded records held (a leaf image each, mostly: about 2 MiB).
+const AHEAD_PAGES: usize = 256;
+/// Records a window holds at most, whatever pages they name (a log of row changes names few pages a record).
+const AHEAD_RECORDS: usize = 4096;
+
+/// [`Tree::recover`]'s two windows of records: `ready`, whose pages are being loaded, and `filling`, whose pages
+/// (`pages`) are not yet asked for.
+#[derive(Default)]
+struct Ahead {
+    ready: Vec<(Lsn, Vec<OwnedOp>)>,
+    filling: Vec<(Lsn, Vec<OwnedOp>)>,
+    pages: Vec<PageId>,
+}
 
 /// What replay added past the data file's end, bounded ([`Tree::check_growth`]).
 struct Growth {
@@ -919,6 +936,15 @@ impl Tree {
 
     /// Redoes every valid log record whose LSN is above its page's LSN, then hands the pool what the log says
     /// each page's LSN on disk is at least ([`Tree::expect_written`]); returns the number of records read.
+    ///
+    /// Records are redone in log order, as read, but a window behind the scan ([`Ahead`]): the pages a window's
+    /// records change are handed to the pool as a prefetch ([`BufferPool::prefetch`]) when the window fills, and
+    /// the window before it is redone meanwhile. A redo reads every page it changes before it changes it (the
+    /// page's LSN decides whether the record applies; a torn page is rebuilt from its image), and one read at a
+    /// time, a device's latency each, was most of a tree's open after a crash: 54 us a record of STOCK's log
+    /// (BENCHMARKS.md, "Session 51"). The prefetch is a hint: the redo reads each page as before (waiting for its
+    /// load if it is under way), and whatever a prefetched read met (a torn page, an I/O error) the redo's own
+    /// read meets again and handles as before.
     fn recover(&self) -> Result<usize> {
         let mut records = 0;
         let mut written: HashMap<PageNo, Lsn> = HashMap::new();
@@ -928,32 +954,71 @@ impl Tree {
             announced: 0,
             zeroed: HashSet::new(),
         };
+        let mut ahead = Ahead::default();
         self.wal().scan(|lsn, ops| {
             records += 1;
-            for op in ops {
-                let (page, at) = match op {
-                    OwnedOp::Written(page, at) => (page, at),
-                    // Not a page's change: room for the pages a bulk load took after it, as many as a load
-                    // announces at once at most (a note naming more is not a load's).
-                    OwnedOp::Taking(_, pages) => {
-                        let pages = u64::from(pages.min(TAKING_PAGES));
-                        growth.announced = growth.announced.saturating_add(pages);
-                        growth.budget = growth.budget.saturating_add(pages);
-                        continue;
-                    }
-                    op => {
-                        let page = op.page();
-                        self.redo(lsn, op, &mut growth)?;
-                        (page, lsn)
-                    }
-                };
-                let w = written.entry(page).or_default();
-                *w = (*w).max(at);
+            ahead.pages.extend(
+                ops.iter()
+                    .filter(|op| !matches!(op, OwnedOp::Written(..) | OwnedOp::Taking(..)) && op.page() < pages)
+                    .map(|op| self.pid(op.page())),
+            );
+            ahead.filling.push((lsn, ops));
+            if ahead.pages.len() >= AHEAD_PAGES || ahead.filling.len() >= AHEAD_RECORDS {
+                self.prefetch(&mut ahead.pages);
+                for (lsn, ops) in std::mem::replace(&mut ahead.ready, std::mem::take(&mut ahead.filling)) {
+                    self.redo_record(lsn, ops, &mut written, &mut growth)?;
+                }
             }
             Ok(())
         })?;
+        self.prefetch(&mut ahead.pages);
+        for (lsn, ops) in ahead.ready.into_iter().chain(ahead.filling) {
+            self.redo_record(lsn, ops, &mut written, &mut growth)?;
+        }
         self.expect_written(written)?;
         Ok(records)
+    }
+
+    /// Starts loading `pages` (sorted, each once) without waiting, and empties the list: a hint for the reads of
+    /// the redo to come ([`Tree::recover`]). Its error is not the open's: a page whose load failed is read again
+    /// by the redo, which reports what that read meets.
+    fn prefetch(&self, pages: &mut Vec<PageId>) {
+        pages.sort_unstable();
+        pages.dedup();
+        let _ = self.pool.prefetch(pages);
+        pages.clear();
+    }
+
+    /// Redoes the ops of the record ending at `lsn` ([`Tree::recover`]), noting in `written` the LSN each page it
+    /// names holds at least.
+    fn redo_record(
+        &self,
+        lsn: Lsn,
+        ops: Vec<OwnedOp>,
+        written: &mut HashMap<PageNo, Lsn>,
+        growth: &mut Growth,
+    ) -> Result<()> {
+        for op in ops {
+            let (page, at) = match op {
+                OwnedOp::Written(page, at) => (page, at),
+                // Not a page's change: room for the pages a bulk load took after it, as many as a load
+                // announces at once at most (a note naming more is not a load's).
+                OwnedOp::Taking(_, pages) => {
+                    let pages = u64::from(pages.min(TAKING_PAGES));
+                    growth.announced = growth.announced.saturating_add(pages);
+                    growth.budget = growth.budget.saturating_add(pages);
+                    continue;
+                }
+                op => {
+                    let page = op.page();
+                    self.redo(lsn, op, growth)?;
+                    (page, lsn)
+                }
+            };
+            let w = written.entry(page).or_default();
+            *w = (*w).max(at);
+        }
+        Ok(())
     }
 
     /// After replay: each page a checkpoint's note names (`OwnedOp::Written`: the page was written, before the

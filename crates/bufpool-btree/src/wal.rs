@@ -1110,6 +1110,19 @@ impl<K: AsRef<[u8]> + Default> Prefixes<K> {
     }
 }
 
+impl Prefixes<Vec<u8>> {
+    /// `key` is now `page`'s last key, copied into the allocation of the key it replaces (a decoder's, once an op).
+    fn set_copy(&mut self, page: PageNo, key: &[u8]) {
+        match self.find(page) {
+            Some(i) => {
+                self.keys[i].clear();
+                self.keys[i].extend_from_slice(key);
+            }
+            None => self.set(page, key.to_vec()),
+        }
+    }
+}
+
 /// The length of the longest common prefix of `a` and `b`: a word at a time, as [`first_diff`], with the last
 /// part of fewer than 8 bytes read as one word (or half or quarter word) that overlaps the bytes already
 /// compared, so no byte loop (the keys coded against their table's last key are 2 to 15 bytes in TPC-C).
@@ -1409,18 +1422,39 @@ impl<'a> Cursor<'a> {
 
 /// Decodes the ops of a record payload; `None` if malformed.
 pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
+    decode::<true>(payload)
+}
+
+/// Whether `payload` decodes ([`decode_ops`]), without keeping what it holds: no allocation but a short row op's
+/// key prefixes' (a log's open reads every record this way to find its end, and the records are decoded again
+/// when they are replayed: the decoded ops' allocations were most of a 400 MB transaction log's open, about 1 s;
+/// BENCHMARKS.md, "Session 51").
+fn ops_decode(payload: &[u8]) -> bool {
+    decode::<false>(payload).is_some()
+}
+
+/// [`decode_ops`] (`KEEP`), or only its checks ([`ops_decode`]: every op's bytes taken and checked as there, each
+/// op made with empty keys and values, no op kept), so both take the same payloads.
+fn decode<const KEEP: bool>(payload: &[u8]) -> Option<Vec<OwnedOp>> {
+    let bytes = |b: &[u8]| if KEEP { b.to_vec() } else { Vec::new() };
     let mut c = Cursor { b: payload };
     let n = c.u16()? as usize;
-    let mut ops = Vec::with_capacity(n);
+    let mut ops = Vec::with_capacity(if KEEP { n } else { 0 });
     let mut prev: Prefixes<Vec<u8>> = Prefixes::new();
+    // A short op's key, its prefix from `prev`, then its rest.
+    let mut key = Vec::new();
     for _ in 0..n {
         let tag = c.u8()?;
         if let TAG_PUT_S | TAG_DEL_S | TAG_PATCH_S = tag {
-            let op = decode_short(&mut c, tag, &prev)?;
-            if let OwnedOp::Put(page, key, _) | OwnedOp::Del(page, key) | OwnedOp::Patch(page, key, ..) = &op {
-                prev.set(*page, key.clone());
+            let (page, body) = decode_short(&mut c, tag, &prev, &mut key)?;
+            prev.set_copy(page, &key);
+            if KEEP {
+                ops.push(match body {
+                    Short::Put(val) => OwnedOp::Put(page, key.clone(), val.to_vec()),
+                    Short::Del => OwnedOp::Del(page, key.clone()),
+                    Short::Patch(len, edits) => OwnedOp::Patch(page, key.clone(), len, edits.to_vec()),
+                });
             }
-            ops.push(op);
             continue;
         }
         let page = c.u32()?;
@@ -1432,55 +1466,63 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                 if off.checked_add(hole)? > len || len > RECORD_MAX {
                     return None;
                 }
-                let mut img = vec![0u8; len];
-                img[..off].copy_from_slice(c.take(off)?);
-                img[off + hole..].copy_from_slice(c.take(len - off - hole)?);
+                let (head, tail) = (c.take(off)?, c.take(len - off - hole)?);
+                let mut img = Vec::new();
+                if KEEP {
+                    img.resize(len, 0);
+                    img[..off].copy_from_slice(head);
+                    img[off + hole..].copy_from_slice(tail);
+                }
                 OwnedOp::Image(page, img)
             }
             TAG_PUT => {
                 let kl = c.u16()? as usize;
                 let vl = c.u32()? as usize;
-                OwnedOp::Put(page, c.take(kl)?.to_vec(), c.take(vl)?.to_vec())
+                let key = c.take(kl)?;
+                prev.set_copy(page, key);
+                OwnedOp::Put(page, bytes(key), bytes(c.take(vl)?))
             }
             TAG_DEL => {
                 let kl = c.u16()? as usize;
-                OwnedOp::Del(page, c.take(kl)?.to_vec())
+                let key = c.take(kl)?;
+                prev.set_copy(page, key);
+                OwnedOp::Del(page, bytes(key))
             }
             TAG_SPLIT => {
                 let right = c.u32()?;
                 let kl = c.u16()? as usize;
                 let vl = c.u32()? as usize;
-                OwnedOp::Split(page, right, c.take(kl)?.to_vec(), c.take(vl)?.to_vec())
+                OwnedOp::Split(page, right, bytes(c.take(kl)?), bytes(c.take(vl)?))
             }
             TAG_INNER => {
                 let child = c.u32()?;
                 let kl = c.u16()? as usize;
-                OwnedOp::Inner(page, c.take(kl)?.to_vec(), child)
+                OwnedOp::Inner(page, bytes(c.take(kl)?), child)
             }
             TAG_CUT => {
                 let right = c.u32()?;
                 let kl = c.u16()? as usize;
-                OwnedOp::Cut(page, right, c.take(kl)?.to_vec())
+                OwnedOp::Cut(page, right, bytes(c.take(kl)?))
             }
             TAG_PATCH => {
                 let kl = c.u16()? as usize;
                 let vl = c.u32()?;
                 let el = c.u32()? as usize;
-                let key = c.take(kl)?.to_vec();
+                let key = c.take(kl)?;
                 let edits = c.take(el)?;
                 if !edits_fit(edits, vl as usize) {
                     return None;
                 }
-                OwnedOp::Patch(page, key, vl, edits.to_vec())
+                prev.set_copy(page, key);
+                OwnedOp::Patch(page, bytes(key), vl, bytes(edits))
             }
             TAG_WRITTEN => OwnedOp::Written(page, c.u64()?),
             TAG_TAKING => OwnedOp::Taking(page, c.u32()?),
             _ => return None,
         };
-        if let OwnedOp::Put(page, key, _) | OwnedOp::Del(page, key) | OwnedOp::Patch(page, key, ..) = &op {
-            prev.set(*page, key.clone());
+        if KEEP {
+            ops.push(op);
         }
-        ops.push(op);
     }
     if !c.b.is_empty() {
         return None;
@@ -1488,9 +1530,22 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
     Some(ops)
 }
 
-/// Decodes the short row op of `tag` at `c` (after its tag), its key's shared prefix from `prev`; `None` if
-/// malformed (a prefix longer than its page's last key, or with none).
-fn decode_short(c: &mut Cursor<'_>, tag: u8, prev: &Prefixes<Vec<u8>>) -> Option<OwnedOp> {
+/// What a short row op holds past its key ([`decode_short`]).
+enum Short<'a> {
+    Put(&'a [u8]),
+    Del,
+    Patch(u32, &'a [u8]),
+}
+
+/// Decodes the short row op of `tag` at `c` (after its tag): its page, its key into `key` (its shared prefix from
+/// `prev`, then the rest), and what follows the key; `None` if malformed (a prefix longer than its page's last
+/// key, or with none).
+fn decode_short<'a>(
+    c: &mut Cursor<'a>,
+    tag: u8,
+    prev: &Prefixes<Vec<u8>>,
+    key: &mut Vec<u8>,
+) -> Option<(PageNo, Short<'a>)> {
     let page = PageNo::from(c.u8()?);
     let shared = usize::from(c.u8()?);
     let rest = usize::from(c.u8()?);
@@ -1499,22 +1554,25 @@ fn decode_short(c: &mut Cursor<'_>, tag: u8, prev: &Prefixes<Vec<u8>>) -> Option
         TAG_PATCH_S => (c.u16()?, c.u16()?),
         _ => (0, 0),
     };
-    let mut key = Vec::with_capacity(shared + rest);
+    key.clear();
     if shared > 0 {
         key.extend_from_slice(prev.last(page)?.get(..shared)?);
     }
     key.extend_from_slice(c.take(rest)?);
-    Some(match tag {
-        TAG_PUT_S => OwnedOp::Put(page, key, c.take(usize::from(vl))?.to_vec()),
-        TAG_DEL_S => OwnedOp::Del(page, key),
-        _ => {
-            let edits = c.take(usize::from(el))?;
-            if !edits_fit(edits, usize::from(vl)) {
-                return None;
+    Some((
+        page,
+        match tag {
+            TAG_PUT_S => Short::Put(c.take(usize::from(vl))?),
+            TAG_DEL_S => Short::Del,
+            _ => {
+                let edits = c.take(usize::from(el))?;
+                if !edits_fit(edits, usize::from(vl)) {
+                    return None;
+                }
+                Short::Patch(u32::from(vl), edits)
             }
-            OwnedOp::Patch(page, key, u32::from(vl), edits.to_vec())
-        }
-    })
+        },
+    ))
 }
 
 struct State {
@@ -2684,7 +2742,7 @@ impl TreeWal {
             claim: Mutex::new(Claim::default()),
             serves_tree: AtomicBool::new(hdr.data != 0),
         };
-        let end = wal.scan(|_, _| Ok(()))?;
+        let end = wal.scan_records(|_, payload| Ok(ops_decode(payload)))?;
         // A log file of the sector layout moves to the block layout by the file's own cut, a rewrite: its records
         // from the start on copied into `<name>.tmp` under a header region of the block layout, synced, renamed
         // over the log, the directory synced. Atomic by the rename under any power loss (the old file is never
@@ -2991,6 +3049,23 @@ impl TreeWal {
     /// yet up to the new start: the scan then stops where they were and refuses ([`Error::Log`]: scan again)
     /// rather than report that as the end (R40-21 in RELIABILITY.md).
     pub fn scan(&self, mut f: impl FnMut(Lsn, Vec<OwnedOp>) -> Result<()>) -> Result<Lsn> {
+        self.scan_records(|end, payload| match decode_ops(payload) {
+            Some(ops) => f(end, ops).map(|()| true),
+            None => Ok(false),
+        })
+    }
+
+    /// [`TreeWal::scan`] handing `f` each record's payload undecoded ([`decode_ops`] decodes it), for a caller that
+    /// decodes records elsewhere (a transaction log's replay in several threads, each decoding the records for
+    /// the rows it applies). Every record this log holds decodes: the open cut the log at the first valid record
+    /// that did not ([`TreeWal::open`]), and every record appended since is this build's.
+    pub fn scan_payloads(&self, mut f: impl FnMut(Lsn, &[u8]) -> Result<()>) -> Result<Lsn> {
+        self.scan_records(|end, payload| f(end, payload).map(|()| true))
+    }
+
+    /// The reads of [`TreeWal::scan`] and [`TreeWal::scan_payloads`]: `f(end_lsn, payload)` for every valid record
+    /// from the start, in order, up to the end of the valid log or the first record `f` takes for it (`false`).
+    fn scan_records(&self, mut f: impl FnMut(Lsn, &[u8]) -> Result<bool>) -> Result<Lsn> {
         let io = self.io.lock();
         let dev = io.dev.clone();
         let (mut lsn, at, limit) = (io.start, io.offset(io.start), io.region_end());
@@ -3007,9 +3082,10 @@ impl TreeWal {
         );
         let mut buf = Vec::new();
         while read_record(&mut r, self.name(), lsn, &mut buf)?.is_some() {
-            let Some(ops) = decode_ops(&buf) else { break };
             let end = lsn + (REC_HDR + buf.len()) as u64;
-            f(end, ops)?;
+            if !f(end, &buf)? {
+                break;
+            }
             lsn = end;
         }
         // Stopped before the log's start: a cut made while this read punched out, or (a bounded log's switch)

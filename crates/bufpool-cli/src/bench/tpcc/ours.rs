@@ -45,8 +45,12 @@
 //!   transaction never writes a row it read unlocked (the engine contract, `engine.rs`). LMDB and redb get an
 //!   update as a put of the whole value through the engine trait's default: nothing changes for them.
 //! - **Recovery** ([`Ours::open`]): each tree recovers from its own log (structure changes and full images: a
-//!   consistent tree whose leaves hold a mix of committed states), then the transaction log's records are
-//!   replayed in order. A torn last record is cut by the log itself: its transaction was never acknowledged,
+//!   consistent tree whose leaves hold a mix of committed states), the trees in parallel (one thread each, since
+//!   session 51: independent files and logs in one pool; each tree log depends on the transaction log, opened
+//!   first), then the transaction log's records are replayed, each row's writes in log order: in
+//!   `REPLAY_LANES` threads since session 51, each applying the rows a hash of table and key deals it
+//!   (`Ours::replay`); the argument below is one of each row alone, so how different rows' writes interleave
+//!   does not matter. A torn last record is cut by the log itself: its transaction was never acknowledged,
 //!   and none of its writes can be on disk (previous points). Why the replay ends with every row as the last
 //!   record left it, row by row: the writers of a row in the log from its start are `w_1..w_n` (puts, deletes,
 //!   patches; in log order, which is their commit order: conflicting transactions hold a common lock), and
@@ -172,6 +176,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 use std::time::{Duration, Instant};
@@ -180,7 +185,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
 use bufpool::IoBackend;
 use bufpool_btree::{
-    apply_edits, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
+    apply_edits, decode_ops, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
 };
 
 use super::engine::{part_of, Access, Body, Change, Durability, Each, Engine, FullDevice, Txn, Worker, WHOLE};
@@ -201,9 +206,12 @@ pub const PAGE_BYTES: usize = 4096;
 /// MiB would have held up to 1.27 times the transactions a recovery replays; 400 MiB holds no more than 512 MiB
 /// did before (512 x 650 / 827 = 402), so a restart's replay stays as long as it was, and the byte cut's gain is
 /// its own, not fewer checkpoints (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x
-/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. A restart today (session 50,
+/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. A restart (session 50,
 /// BENCHMARKS.md): 365 MB of transaction log written by 2 threads in 6 s without a checkpoint, then a SIGKILL, took
-/// 18 s to recover (8 s of it the trees' own logs, 4 warehouses in memory, caches dropped).
+/// 18 s to recover (4 warehouses in memory, caches dropped); since session 51 (the trees' redo prefetched and in
+/// parallel, the replay in two lanes, the logs' opens without decoded ops) 9.8-10.0 s, and 714 MB of log (12 s)
+/// 15.7-17.1 s: a bound up to about 1.75 times this one keeps a restart within session 50's 18 s (BENCHMARKS.md,
+/// "Session 51"; the bound itself is the lead's to change, from the throughput it buys).
 pub const LOG_MAX: u64 = 400 << 20;
 /// A tree's own log holding more than this (leaf images after a checkpoint, structure changes) is cut by a
 /// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB, as both logs
@@ -325,6 +333,36 @@ fn failed_read(e: &bufpool_btree::Error) -> bool {
     )
 }
 
+/// Threads that apply the transaction log's writes at a restart ([`Ours::replay`]).
+const REPLAY_LANES: usize = 2;
+/// Bytes of records the replay hands its lanes at once ([`ReplayBatch`]).
+const REPLAY_BATCH_BYTES: usize = 1 << 20;
+/// Batches queued for a lane at most: the replay holds at most `REPLAY_QUEUE + 2` batches' bytes a lane.
+const REPLAY_QUEUE: usize = 4;
+
+/// Rows (table, key) whose patch a replay skipped, and no put or delete of them replayed since ([`Ours::replay`]).
+type Skipped = BTreeSet<(u32, Vec<u8>)>;
+
+/// A table's log's and data file's storage ([`Ours::open_on`]), in that order.
+type TableStorage = [Arc<dyn Storage>; 2];
+
+/// Records of the transaction log, undecoded, for every lane of [`Ours::replay`]: their payloads one after
+/// another, each ending at its `ends` entry.
+#[derive(Default)]
+struct ReplayBatch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// The lane of [`Ours::replay`] that applies the writes of row `key` of table `t`: a hash of the table and the key
+/// without its last byte, so every write of a row goes to one lane, and so do runs of up to 256 neighbouring keys
+/// (a New-Order's order lines, a district's orders), which the lane's leaf hints then find in one leaf.
+fn replay_lane(t: u32, key: &[u8]) -> usize {
+    let mut h = foldhash::fast::FixedState::with_seed(u64::from(t)).build_hasher();
+    h.write(&key[..key.len().saturating_sub(1)]);
+    (h.finish() >> 32) as usize % REPLAY_LANES
+}
+
 fn tree_err(e: bufpool_btree::Error) -> anyhow::Error {
     anyhow!(e)
 }
@@ -374,21 +412,48 @@ impl Ours {
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
         }
-        let mut trees = Vec::with_capacity(Table::ALL.len());
-        for t in Table::ALL {
-            let wal = open_log(&format!("{}.wal", t.name()))?;
-            if let Some(len) = rewrite {
-                wal.set_rewrite_len(len);
-            }
-            wal.flush_first(txlog.clone())?;
-            let data = format!("{}.db", t.name());
-            let tree = match storage {
-                Some(on) => Tree::open_storage(pool.clone(), wal, on(&data)),
-                None => Tree::open(pool.clone(), wal, dir.join(&data)),
-            }
-            .with_context(|| format!("opening the {} tree", t.name()))?;
-            trees.push(tree);
-        }
+        // Each table's files: its log's and its data file's storage (in `dir` without `storage`), taken here, in
+        // table order, so that `storage` is called from this thread alone.
+        let files: Vec<(Table, Option<TableStorage>)> = Table::ALL
+            .into_iter()
+            .map(|t| {
+                (
+                    t,
+                    storage.map(|on| [on(&format!("{}.wal", t.name())), on(&format!("{}.db", t.name()))]),
+                )
+            })
+            .collect();
+        // The trees recover in parallel, one thread each (module docs, "Recovery"): each from its own log into its
+        // own data file, in the shared pool; what they share is the transaction log, opened above, which each
+        // tree log depends on before it opens its tree (`flush_first`), as before.
+        let opened: Vec<Result<Tree>> = std::thread::scope(|scope| {
+            let open_tree = |t: Table, on: Option<TableStorage>| -> Result<Tree> {
+                let (wal, data) = match on {
+                    Some([wal, data]) => (TreeWal::open_storage(wal)?, Some(data)),
+                    None => (TreeWal::open(dir.join(format!("{}.wal", t.name())))?, None),
+                };
+                if let Some(len) = rewrite {
+                    wal.set_rewrite_len(len);
+                }
+                wal.flush_first(txlog.clone())?;
+                match data {
+                    Some(data) => Tree::open_storage(pool.clone(), wal, data),
+                    None => Tree::open(pool.clone(), wal, dir.join(format!("{}.db", t.name()))),
+                }
+                .with_context(|| format!("opening the {} tree", t.name()))
+            };
+            let threads: Vec<_> = files
+                .into_iter()
+                .map(|(t, on)| scope.spawn(move || open_tree(t, on)))
+                .collect();
+            threads
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // The first table's error in table order, as when they opened one after another; the trees that opened
+        // are dropped (each recovered and checkpointed whole).
+        let trees = opened.into_iter().collect::<Result<Vec<Tree>>>()?;
         let ours = Ours {
             pool,
             trees,
@@ -412,33 +477,102 @@ impl Ours {
         Ok(ours)
     }
 
-    /// Redoes every transaction in the transaction log, in order, then checkpoints it. A patch whose row is
-    /// missing or of another length is skipped; a later put or delete of the row must then follow in the log
-    /// (module docs, "Recovery"), or the replay fails.
+    /// Redoes every transaction in the transaction log, each row's writes in log order, then checkpoints it. A
+    /// patch whose row is missing or of another length is skipped; a later put or delete of the row must then
+    /// follow in the log (module docs, "Recovery"), or the replay fails.
+    ///
+    /// In [`REPLAY_LANES`] threads ([`Ours::replay_lane`]), each applying the writes of the rows [`replay_lane`]
+    /// deals it, in log order, and nothing else: the replay's argument is one of each row alone, and a row's
+    /// writes are all in one lane. This thread reads the log's records and hands every lane each batch of them
+    /// undecoded ([`ReplayBatch`]); each lane decodes every record itself (its rows' keys are coded against
+    /// other rows' in a record: `wal.rs`, "Short row ops"), so what it allocates it frees (session 50 dealt
+    /// decoded ops to two threads instead: 3.5 s more CPU, most of it freeing in one thread what another
+    /// allocated; BENCHMARKS.md, "Session 51").
     fn replay(&self) -> Result<()> {
         let mut records = 0u64;
-        // Rows whose patch was skipped, and no put or delete of them replayed since.
-        let mut skipped: BTreeSet<(u32, Vec<u8>)> = BTreeSet::new();
-        let mut row = Vec::new();
-        // The leaf each table's last replayed op changed: the next op of that table tries it before a descent
-        // (a transaction's order lines, a district's new orders and orders go to neighbouring keys).
-        let mut hints = vec![LeafHint::default(); self.trees.len()];
-        self.txlog
-            .scan(|_, ops| {
+        let (lanes, read) = std::thread::scope(|scope| {
+            let mut sends = Vec::with_capacity(REPLAY_LANES);
+            let mut lanes = Vec::with_capacity(REPLAY_LANES);
+            for lane in 0..REPLAY_LANES {
+                let (send, recv) = std::sync::mpsc::sync_channel::<Arc<ReplayBatch>>(REPLAY_QUEUE);
+                sends.push(send);
+                lanes.push(scope.spawn(move || self.replay_lane(lane, recv)));
+            }
+            let mut batch = ReplayBatch::default();
+            // A lane that stopped (its error is reported below) drops its receiver: the read stops.
+            let deal = |batch: ReplayBatch| -> bufpool_btree::Result<()> {
+                let batch = Arc::new(batch);
+                for send in &sends {
+                    send.send(batch.clone())
+                        .map_err(|_| bufpool_btree::Error::Log("a replay lane stopped".into()))?;
+                }
+                Ok(())
+            };
+            let read = self.txlog.scan_payloads(|_, payload| {
                 records += 1;
+                batch.bytes.extend_from_slice(payload);
+                batch.ends.push(batch.bytes.len());
+                if batch.bytes.len() >= REPLAY_BATCH_BYTES {
+                    deal(std::mem::take(&mut batch))?;
+                }
+                Ok(())
+            });
+            let read = read.and_then(|_| deal(batch));
+            drop(sends);
+            let lanes: Vec<Result<Skipped>> = lanes
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect();
+            (lanes, read)
+        });
+        // A lane's own error first: the read's, if it stopped for that lane, only says that it did.
+        let mut skipped = BTreeSet::new();
+        for lane in lanes {
+            skipped.append(&mut lane.context("replaying the transaction log")?);
+        }
+        read.map_err(tree_err).context("replaying the transaction log")?;
+        if let Some((t, k)) = skipped.first() {
+            bail!(
+                "replaying the transaction log: {} patched rows missing or of another length and never written \
+                 whole after (first: table {t}, key {k:02x?})",
+                skipped.len()
+            );
+        }
+        if records > 0 {
+            self.checkpoint_txlog()?;
+        }
+        Ok(())
+    }
+
+    /// One lane of [`Ours::replay`]: decodes every record of each batch `batches` brings and applies, in order, the
+    /// writes of the rows [`replay_lane`] deals to `lane`. Returns the rows whose patch it skipped with no put or
+    /// delete of them after (the replay fails if there is any).
+    fn replay_lane(&self, lane: usize, batches: Receiver<Arc<ReplayBatch>>) -> Result<Skipped> {
+        let mut skipped = Skipped::new();
+        let mut row = Vec::new();
+        // The leaf each table's last replayed op in this lane changed: the next op of that table tries it before a
+        // descent (a transaction's order lines, a district's new orders and orders go to neighbouring keys, and
+        // [`replay_lane`] keeps runs of neighbouring keys in one lane).
+        let mut hints = vec![LeafHint::default(); self.trees.len()];
+        for batch in batches {
+            let mut from = 0;
+            for &to in &batch.ends {
+                let ops = decode_ops(&batch.bytes[from..to])
+                    .ok_or_else(|| anyhow!("replaying the transaction log: a record that does not decode"))?;
+                from = to;
                 for op in ops {
                     match op {
-                        OwnedOp::Put(t, k, v) => {
+                        OwnedOp::Put(t, k, v) if replay_lane(t, &k) == lane => {
                             let (tree, hint) = self.tree_hinted(&mut hints, t)?;
                             tree.put_covered(&k, &v, hint)?;
                             skipped.remove(&(t, k));
                         }
-                        OwnedOp::Del(t, k) => {
+                        OwnedOp::Del(t, k) if replay_lane(t, &k) == lane => {
                             let (tree, hint) = self.tree_hinted(&mut hints, t)?;
                             tree.delete_covered(&k, hint)?;
                             skipped.remove(&(t, k));
                         }
-                        OwnedOp::Patch(t, k, len, edits) => {
+                        OwnedOp::Patch(t, k, len, edits) if replay_lane(t, &k) == lane => {
                             let (tree, hint) = self.tree_hinted(&mut hints, t)?;
                             let found = tree.get_at_hint(&k, hint, |v| match v {
                                 Some(v) if v.len() == len as usize => {
@@ -455,31 +589,18 @@ impl Ours {
                                 skipped.insert((t, k));
                             }
                         }
+                        OwnedOp::Put(..) | OwnedOp::Del(..) | OwnedOp::Patch(..) => {}
                         OwnedOp::Image(..)
                         | OwnedOp::Split(..)
                         | OwnedOp::Inner(..)
                         | OwnedOp::Cut(..)
                         | OwnedOp::Written(..)
-                        | OwnedOp::Taking(..) => {
-                            return Err(bufpool_btree::Error::Log("a page op in the transaction log".into()))
-                        }
+                        | OwnedOp::Taking(..) => bail!("replaying the transaction log: a page op in it"),
                     }
                 }
-                Ok(())
-            })
-            .map_err(tree_err)
-            .context("replaying the transaction log")?;
-        if let Some((t, k)) = skipped.first() {
-            bail!(
-                "replaying the transaction log: {} patched rows missing or of another length and never written \
-                 whole after (first: table {t}, key {k:02x?})",
-                skipped.len()
-            );
+            }
         }
-        if records > 0 {
-            self.checkpoint_txlog()?;
-        }
-        Ok(())
+        Ok(skipped)
     }
 
     /// Table `t`'s tree and its replay hint (`hints` has one a tree).
