@@ -56,10 +56,16 @@ use crate::page::{AlignedBuf, FileId, Lsn, PageId};
 use crate::policy::FrameIdx;
 use crate::pool::{BufferPool, Hold};
 use crate::stats::Counter;
+use crate::storage::IoRequest;
 use crate::sync::Backoff;
 
 /// Most pages written by one call to `write_at` (128 KiB of 4 KiB pages).
 pub const RUN_PAGES_MAX: usize = 32;
+
+/// Most runs of one file a flush or checkpoint writes in one submission (`write_runs`), each still one write: a
+/// checkpoint's dirty pages are mostly short runs (session 51: 17 pages a write on average in TPC-C), and one write in
+/// flight at a time cost a system call, a device notification (a VM exit on a virtual disk) and a wake-up each.
+const RUNS_IN_FLIGHT: usize = 4;
 
 /// Settings of the background writer, started by [`crate::Builder::background_writer`].
 ///
@@ -152,52 +158,153 @@ impl BufferPool {
     /// write, after its file's `wal.flush_for_pages` (the run's highest LSN and its pages). Does not touch dirty
     /// flags.
     pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt], source: WriteSource) -> Result<()> {
-        debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
-        debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
+        let mut outcome = Ok(());
+        self.write_runs(file, &[run], source, |_, r| outcome = r);
+        outcome
+    }
+
+    /// Writes several runs of `file` (each as [`BufferPool::write_run`]: latched by the caller, consecutive pages,
+    /// its log flushed for it first), one write a run, all in one submission ([`Storage::submit`]: one system call
+    /// and one wait for them all on io_uring, where the kernel also dispatches them to the device together); one
+    /// run alone goes through `write_at`. `done(i, outcome)` is called once for each run. A run whose log
+    /// flush failed is not written; the others are. Does not touch dirty flags.
+    ///
+    /// [`Storage::submit`]: crate::Storage::submit
+    fn write_runs(
+        &self,
+        file: &FileEntry,
+        runs: &[&[PageAt]],
+        source: WriteSource,
+        mut done: impl FnMut(usize, Result<()>),
+    ) {
+        debug_assert!(!runs.is_empty() && runs.len() <= RUNS_IN_FLIGHT);
+        debug_assert!(runs.iter().all(|run| !run.is_empty() && run.len() <= RUN_PAGES_MAX));
+        debug_assert!(runs
+            .iter()
+            .all(|run| run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1)));
         if file.is_failed() {
-            return Err(file.failed_error());
+            (0..runs.len()).for_each(|i| done(i, Err(file.failed_error())));
+            return;
         }
-        let lsn = self.run_lsn(run);
-        let _held = Hold::io(&self.core, run.len());
-        // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
-        if lsn > 0 {
-            self.core.counters.inc(Counter::WalFlushes);
-            // The file's own log (or the builder's, for a file opened without one): never another file's. The
-            // pages are latched (no writer), so what the log knows of them cannot change until they are written.
-            let _for = crate::held::for_callback("Wal::flush_for_pages", run.iter().map(|&(_, idx)| self.header(idx)));
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                file.wal.flush_for_pages(lsn, run[0].0, run.len())
-            }))
-            .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_for_pages", payload)))?;
+        let _held = Hold::io(&self.core, runs.iter().map(|run| run.len()).sum());
+        // Each run's write-ahead flush, before any of them is copied. LSN 0 means "no log record describes this
+        // page" (a page never given an LSN): nothing to flush.
+        let mut flushed = [false; RUNS_IN_FLIGHT];
+        for (i, run) in runs.iter().enumerate() {
+            let lsn = self.run_lsn(run);
+            let outcome = if lsn > 0 {
+                self.core.counters.inc(Counter::WalFlushes);
+                // The file's own log (or the builder's, for a file opened without one): never another file's. The
+                // pages are latched (no writer), so what the log knows of them cannot change until they are
+                // written.
+                let _for =
+                    crate::held::for_callback("Wal::flush_for_pages", run.iter().map(|&(_, idx)| self.header(idx)));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    file.wal.flush_for_pages(lsn, run[0].0, run.len())
+                }))
+                .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_for_pages", payload)))
+            } else {
+                Ok(())
+            };
+            match outcome {
+                Ok(()) => flushed[i] = true,
+                Err(e) => done(i, Err(e)),
+            }
         }
         let page_size = self.page_size();
-        let len = run.len() * page_size;
-        let write = |buf: &mut AlignedBuf| {
-            for (k, &(page, idx)) in run.iter().enumerate() {
-                let copy = &mut buf[k * page_size..(k + 1) * page_size];
-                // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
-                copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
-                checksum::stamp_for(copy, page.page_no(), file.stamp);
+        let len: usize = runs
+            .iter()
+            .zip(flushed)
+            .filter(|(_, f)| *f)
+            .map(|(run, _)| run.len() * page_size)
+            .sum();
+        if len == 0 {
+            return;
+        }
+        let mut results: [Option<std::io::Result<()>>; RUNS_IN_FLIGHT] = Default::default();
+        let write = |buf: &mut AlignedBuf, results: &mut [Option<std::io::Result<()>>; RUNS_IN_FLIGHT]| {
+            let mut at = 0;
+            let mut spans = [(0usize, 0usize); RUNS_IN_FLIGHT];
+            for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
+                spans[i] = (at, run.len() * page_size);
+                for &(page, idx) in run.iter() {
+                    let copy = &mut buf[at..at + page_size];
+                    // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
+                    copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
+                    checksum::stamp_for(copy, page.page_no(), file.stamp);
+                    at += page_size;
+                }
             }
-            let _for = crate::held::for_callback("Storage::write_at", run.iter().map(|&(_, idx)| self.header(idx)));
-            file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
+            let pages = runs
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| flushed[i])
+                .flat_map(|(_, run)| run.iter().map(|&(_, idx)| self.header(idx)));
+            let offset = |run: &[PageAt]| self.core.page_size.offset_of(run[0].0.page_no());
+            if runs.len() == 1 {
+                let _for = crate::held::for_callback("Storage::write_at", pages);
+                results[0] = Some(file.write_at(&buf[..len], offset(runs[0])));
+                return;
+            }
+            let mut reqs: Vec<IoRequest<'_>> = Vec::with_capacity(runs.len());
+            for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
+                let (at, n) = spans[i];
+                reqs.push(IoRequest::write(offset(run), &buf[at..at + n]));
+            }
+            {
+                let _for = crate::held::for_callback("Storage::submit", pages);
+                file.submit(&mut reqs);
+            }
+            for ((i, _), req) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]).zip(reqs) {
+                let (_, n) = spans[i];
+                results[i] = Some(match req.result {
+                    Some(Ok(written)) if written == n => Ok(()),
+                    Some(Ok(written)) => Err(std::io::Error::new(
+                        std::io::ErrorKind::WriteZero,
+                        format!("a write of {n} bytes wrote {written}"),
+                    )),
+                    Some(Err(e)) => Err(e),
+                    None => Err(std::io::Error::other("the storage left a write without a result")),
+                });
+            }
         };
         // The thread's buffer, unless this write runs inside another's (a storage whose `write_at` writes
         // through a pool on this thread: R12-3, the borrow panicked and the outer write failed its file) or past
         // the thread-local's life (a flush from another thread-local's destructor: R12-2, `with` panicked, and a
-        // panic in a thread-local destructor aborts the process); then a buffer of its own.
-        let result = WRITE_BUF
+        // panic in a thread-local destructor aborts the process); then a buffer of its own. It grows in steps of
+        // a full run, up to a full batch of them.
+        let step = RUN_PAGES_MAX * page_size;
+        let wrote = WRITE_BUF
             .try_with(|cell| {
                 let mut cell = cell.try_borrow_mut().ok()?;
                 let buf = match &mut *cell {
-                    Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
-                    slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
+                    Some(b) if b.len() >= len && b.len() <= RUNS_IN_FLIGHT * step => b,
+                    slot => slot.insert(AlignedBuf::zeroed(len.div_ceil(step) * step)),
                 };
-                Some(write(buf))
+                write(buf, &mut results);
+                Some(())
             })
             .ok()
-            .flatten()
-            .unwrap_or_else(|| write(&mut AlignedBuf::zeroed(len)));
+            .flatten();
+        if wrote.is_none() {
+            write(&mut AlignedBuf::zeroed(len), &mut results);
+        }
+        for (i, run) in runs.iter().enumerate() {
+            if let Some(result) = results[i].take() {
+                done(i, self.finish_write(file, run, source, result));
+            }
+        }
+    }
+
+    /// After a run's write returned `result`: a failure counted and turned into the pool's error (the file latched
+    /// failed, unless the device was full), a success noted on the run's frames and its file.
+    fn finish_write(
+        &self,
+        file: &FileEntry,
+        run: &[PageAt],
+        source: WriteSource,
+        result: std::io::Result<()>,
+    ) -> Result<()> {
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
             let err = match Error::io(file.id, Some(run[0].0), "write", e) {
@@ -600,14 +707,24 @@ impl BufferPool {
         let mut first_error = FileErrors::default();
         let mut run: Vec<RunPage<'_>> = Vec::with_capacity(RUN_PAGES_MAX);
         let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
+        let mut ready = Ready::default();
         for (page, idx) in dirty {
             let h = self.header(idx);
             let extends = run
                 .last()
                 .is_some_and(|(last, ..)| continues_run(*last, page, run.len()));
             if !extends {
-                let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                let written = self.finish_run(
+                    &mut run,
+                    &mut run_file,
+                    &mut ready,
+                    &mut first_error,
+                    source,
+                    later.as_deref_mut(),
+                );
                 if let Some(pace) = pace.as_deref_mut() {
+                    // The pacing sleeps holding no latch: the runs ready go out first.
+                    self.write_ready(&mut ready, &mut first_error, source);
                     pace.wait_after(written);
                 }
             }
@@ -620,6 +737,7 @@ impl BufferPool {
                         self.finish_run_counted(
                             &mut run,
                             &mut run_file,
+                            &mut ready,
                             &mut first_error,
                             source,
                             later.as_deref_mut(),
@@ -649,6 +767,7 @@ impl BufferPool {
                 self.finish_run_counted(
                     &mut run,
                     &mut run_file,
+                    &mut ready,
                     &mut first_error,
                     source,
                     later.as_deref_mut(),
@@ -673,17 +792,28 @@ impl BufferPool {
             }
             run.push((page, claim, frame));
         }
-        self.finish_run_counted(&mut run, &mut run_file, &mut first_error, source, later, pace);
+        self.finish_run_counted(
+            &mut run,
+            &mut run_file,
+            &mut ready,
+            &mut first_error,
+            source,
+            later,
+            pace,
+        );
         first_error
     }
 
-    /// Writes and releases the latched run (if any); with `later`, releases it unwritten into `later` instead if
-    /// its log would need a flush first ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)).
-    /// Returns the pages it wrote (or tried to: a failed write counts, for the pacing).
-    fn finish_run(
-        &self,
-        run: &mut Vec<RunPage<'_>>,
+    /// Queues the latched run (if any) in `ready`, to be written with the runs of its file queued before it
+    /// ([`BufferPool::write_ready`], which this calls first when `ready` is full or holds another file's runs);
+    /// with `later`, releases it unwritten into `later` instead if its log would need a flush first
+    /// ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)). Returns the pages it queued (a write
+    /// that then fails counts too, for the pacing).
+    fn finish_run<'p>(
+        &'p self,
+        run: &mut Vec<RunPage<'p>>,
         file: &mut Option<std::sync::Arc<FileEntry>>,
+        ready: &mut Ready<'p>,
         first_error: &mut FileErrors,
         source: WriteSource,
         later: Option<&mut PutOff>,
@@ -723,26 +853,54 @@ impl BufferPool {
                 return 0;
             }
         }
-        if let Err(e) = self.write_run_and_clean(&file, &pages, source) {
-            first_error.record_entry(&file, e);
+        if ready.runs.len() == RUNS_IN_FLIGHT || ready.file.as_ref().is_some_and(|f| !Arc::ptr_eq(f, &file)) {
+            self.write_ready(ready, first_error, source);
         }
-        drop(file);
-        run.clear(); // releases the latches
-        pages.len()
+        ready.file = Some(file);
+        ready
+            .runs
+            .push(std::mem::replace(run, Vec::with_capacity(RUN_PAGES_MAX)));
+        ready.pages.push(pages);
+        ready.pages.last().map_or(0, Vec::len)
     }
 
-    /// [`BufferPool::finish_run`] with the pages written counted for the pacing: before a wait for a latch or a
-    /// write claim (a writer never waits while it holds a run's latches), and at the end of a pass.
-    fn finish_run_counted(
-        &self,
-        run: &mut Vec<RunPage<'_>>,
+    /// Writes the runs queued in `ready` together ([`BufferPool::write_runs`]), marks each written run's pages
+    /// clean, then lets the file go and releases the runs' claims and latches.
+    fn write_ready(&self, ready: &mut Ready<'_>, first_error: &mut FileErrors, source: WriteSource) {
+        let Some(file) = ready.file.take() else {
+            return;
+        };
+        let runs: Vec<&[PageAt]> = ready.pages.iter().map(Vec::as_slice).collect();
+        self.write_runs(&file, &runs, source, |i, outcome| match outcome {
+            Ok(()) => {
+                for &(_, idx) in runs[i] {
+                    self.mark_clean(self.header(idx));
+                }
+            }
+            Err(e) => first_error.record_entry(&file, e),
+        });
+        drop(runs);
+        drop(file);
+        ready.pages.clear();
+        ready.runs.clear(); // releases the claims, then the latches
+    }
+
+    /// [`BufferPool::finish_run`], then every run queued written ([`BufferPool::write_ready`]), with the pages
+    /// counted for the pacing: before a wait for a latch or a write claim (a writer never waits while it holds a
+    /// run's latches), and at the end of a pass.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_run_counted<'p>(
+        &'p self,
+        run: &mut Vec<RunPage<'p>>,
         file: &mut Option<std::sync::Arc<FileEntry>>,
+        ready: &mut Ready<'p>,
         first_error: &mut FileErrors,
         source: WriteSource,
         later: Option<&mut PutOff>,
         pace: Option<&mut Pacing>,
     ) {
-        let written = self.finish_run(run, file, first_error, source, later);
+        let written = self.finish_run(run, file, ready, first_error, source, later);
+        self.write_ready(ready, first_error, source);
         if let Some(pace) = pace {
             pace.written += written;
         }
@@ -1062,6 +1220,17 @@ type HeldLatch<'p> = (SharedFrame<'p>, Hold<'p>);
 
 /// A page of a write run: latched shared and claimed for the write. Dropped claim first, then latch.
 type RunPage<'p> = (PageId, WriteClaim<'p>, HeldLatch<'p>);
+
+/// Runs of one file that a flush or checkpoint pass latched and will write together (at most
+/// [`RUNS_IN_FLIGHT`]), with their file; written before the pass waits for anything or sleeps, as a single run was.
+#[derive(Default)]
+struct Ready<'p> {
+    file: Option<Arc<FileEntry>>,
+    /// Each run's pages, latched and claimed.
+    runs: Vec<Vec<RunPage<'p>>>,
+    /// Each run's pages and frames, as [`BufferPool::write_runs`] takes them.
+    pages: Vec<Vec<PageAt>>,
+}
 
 /// A write-back's claim on a frame's page (`FrameHeader::writing`), taken under a shared latch on the frame by
 /// [`try_claim_write`] and held until the write returned and the dirty flag was cleared (or the write failed or
