@@ -14,7 +14,9 @@
 //! 2. `wal.flush_for_pages(max page LSN of the run, the run's pages)` returns first (by default `flush_to` that LSN),
 //!    `wal` being the run's file's log (`FileOptions::wal`, else the builder's).
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
-//! 4. A run of consecutive pages of one file goes out as one write.
+//! 4. A run of consecutive pages of one file goes out as one write; a flush, a checkpoint or the writer's
+//!    write-back in page order queues up to `RUNS_IN_FLIGHT` runs of one file, each latched and claimed, and
+//!    writes them in one submission (`write_runs`, `Storage::submit`) before it waits for anything or sleeps.
 //! 5. Only after the write succeeded is the dirty flag cleared; a failed sync, or a failed write other than
 //!    ENOSPC (whose outcome is unknown), latches the file failed. A run refused for space stays dirty, unlatched,
 //!    and is retried by the next flush, checkpoint or eviction ([`crate::Error::NoSpace`]).
@@ -704,27 +706,24 @@ impl BufferPool {
         source: WriteSource,
         mut later: Option<&mut PutOff>,
     ) -> FileErrors {
-        let mut first_error = FileErrors::default();
-        let mut run: Vec<RunPage<'_>> = Vec::with_capacity(RUN_PAGES_MAX);
-        let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
-        let mut ready = Ready::default();
+        let mut p = PassRuns {
+            run: Vec::with_capacity(RUN_PAGES_MAX),
+            file: None,
+            ready: Ready::default(),
+            errors: FileErrors::default(),
+            source,
+        };
         for (page, idx) in dirty {
             let h = self.header(idx);
-            let extends = run
+            let extends = p
+                .run
                 .last()
-                .is_some_and(|(last, ..)| continues_run(*last, page, run.len()));
+                .is_some_and(|(last, ..)| continues_run(*last, page, p.run.len()));
             if !extends {
-                let written = self.finish_run(
-                    &mut run,
-                    &mut run_file,
-                    &mut ready,
-                    &mut first_error,
-                    source,
-                    later.as_deref_mut(),
-                );
+                let written = self.finish_run(&mut p, later.as_deref_mut());
                 if let Some(pace) = pace.as_deref_mut() {
                     // The pacing sleeps holding no latch: the runs ready go out first.
-                    self.write_ready(&mut ready, &mut first_error, source);
+                    self.write_ready(&mut p);
                     pace.wait_after(written);
                 }
             }
@@ -734,19 +733,11 @@ impl BufferPool {
                     Ok(frame) => Some(frame),
                     Err(TryLatch::Free) => None,
                     Err(_) => {
-                        self.finish_run_counted(
-                            &mut run,
-                            &mut run_file,
-                            &mut ready,
-                            &mut first_error,
-                            source,
-                            later.as_deref_mut(),
-                            pace.as_deref_mut(),
-                        );
+                        self.finish_run_counted(&mut p, later.as_deref_mut(), pace.as_deref_mut());
                         match self.latch_shared_waiting(idx) {
                             Ok(latched) => latched,
                             Err(e) => {
-                                first_error.record(page.file(), e);
+                                p.errors.record(page.file(), e);
                                 None
                             }
                         }
@@ -764,44 +755,28 @@ impl BufferPool {
                 // Another write-back of the page is in flight (R49-1): its latch and the run's let go, waited for,
                 // then the page looked at again (usually clean by then).
                 drop(frame);
-                self.finish_run_counted(
-                    &mut run,
-                    &mut run_file,
-                    &mut ready,
-                    &mut first_error,
-                    source,
-                    later.as_deref_mut(),
-                    pace.as_deref_mut(),
-                );
+                self.finish_run_counted(&mut p, later.as_deref_mut(), pace.as_deref_mut());
                 if let Err(e) = self.wait_write_claim(idx, page) {
-                    first_error.record(page.file(), e);
+                    p.errors.record(page.file(), e);
                     break None;
                 }
             };
             let Some((claim, frame)) = claimed else {
                 continue;
             };
-            if run.is_empty() || run_file.as_ref().is_none_or(|f| f.id != page.file()) {
+            if p.run.is_empty() || p.file.as_ref().is_none_or(|f| f.id != page.file()) {
                 match self.core.files.get(page.file()) {
-                    Ok(f) => run_file = Some(f),
+                    Ok(f) => p.file = Some(f),
                     Err(e) => {
-                        first_error.record(page.file(), e);
+                        p.errors.record(page.file(), e);
                         continue;
                     }
                 }
             }
-            run.push((page, claim, frame));
+            p.run.push((page, claim, frame));
         }
-        self.finish_run_counted(
-            &mut run,
-            &mut run_file,
-            &mut ready,
-            &mut first_error,
-            source,
-            later,
-            pace,
-        );
-        first_error
+        self.finish_run_counted(&mut p, later, pace);
+        p.errors
     }
 
     /// Queues the latched run (if any) in `ready`, to be written with the runs of its file queued before it
@@ -809,23 +784,15 @@ impl BufferPool {
     /// with `later`, releases it unwritten into `later` instead if its log would need a flush first
     /// ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)). Returns the pages it queued (a write
     /// that then fails counts too, for the pacing).
-    fn finish_run<'p>(
-        &'p self,
-        run: &mut Vec<RunPage<'p>>,
-        file: &mut Option<std::sync::Arc<FileEntry>>,
-        ready: &mut Ready<'p>,
-        first_error: &mut FileErrors,
-        source: WriteSource,
-        later: Option<&mut PutOff>,
-    ) -> usize {
-        if run.is_empty() {
+    fn finish_run<'p>(&'p self, p: &mut PassRuns<'p>, later: Option<&mut PutOff>) -> usize {
+        if p.run.is_empty() {
             return 0;
         }
         // The run's file goes with the run, and before its latches: kept past them (the next runs, the wait for a
         // page latched elsewhere, the pass's pacing), it kept a file dropped meanwhile open past `drop_file`'s
         // return (R25-10 in RELIABILITY.md).
-        let file = file.take().expect("a run always has its file");
-        let pages: Vec<PageAt> = run.iter().map(|(page, _, frame)| (*page, frame.0.idx())).collect();
+        let file = p.file.take().expect("a run always has its file");
+        let pages: Vec<PageAt> = p.run.iter().map(|(page, _, frame)| (*page, frame.0.idx())).collect();
         if let Some(later) = later {
             let lsn = self.run_lsn(&pages);
             let needs = lsn > 0 && {
@@ -849,35 +816,37 @@ impl BufferPool {
                     None => later.files.push((file.id, file.serial, lsn)),
                 }
                 drop(file);
-                run.clear(); // releases the latches
+                p.run.clear(); // releases the latches
                 return 0;
             }
         }
-        if ready.runs.len() == RUNS_IN_FLIGHT || ready.file.as_ref().is_some_and(|f| !Arc::ptr_eq(f, &file)) {
-            self.write_ready(ready, first_error, source);
+        if p.ready.runs.len() == RUNS_IN_FLIGHT || p.ready.file.as_ref().is_some_and(|f| !Arc::ptr_eq(f, &file)) {
+            self.write_ready(p);
         }
-        ready.file = Some(file);
-        ready
+        let written = pages.len();
+        p.ready.file = Some(file);
+        p.ready
             .runs
-            .push(std::mem::replace(run, Vec::with_capacity(RUN_PAGES_MAX)));
-        ready.pages.push(pages);
-        ready.pages.last().map_or(0, Vec::len)
+            .push(std::mem::replace(&mut p.run, Vec::with_capacity(RUN_PAGES_MAX)));
+        p.ready.pages.push(pages);
+        written
     }
 
     /// Writes the runs queued in `ready` together ([`BufferPool::write_runs`]), marks each written run's pages
     /// clean, then lets the file go and releases the runs' claims and latches.
-    fn write_ready(&self, ready: &mut Ready<'_>, first_error: &mut FileErrors, source: WriteSource) {
+    fn write_ready(&self, p: &mut PassRuns<'_>) {
+        let (ready, errors) = (&mut p.ready, &mut p.errors);
         let Some(file) = ready.file.take() else {
             return;
         };
         let runs: Vec<&[PageAt]> = ready.pages.iter().map(Vec::as_slice).collect();
-        self.write_runs(&file, &runs, source, |i, outcome| match outcome {
+        self.write_runs(&file, &runs, p.source, |i, outcome| match outcome {
             Ok(()) => {
                 for &(_, idx) in runs[i] {
                     self.mark_clean(self.header(idx));
                 }
             }
-            Err(e) => first_error.record_entry(&file, e),
+            Err(e) => errors.record_entry(&file, e),
         });
         drop(runs);
         drop(file);
@@ -888,19 +857,9 @@ impl BufferPool {
     /// [`BufferPool::finish_run`], then every run queued written ([`BufferPool::write_ready`]), with the pages
     /// counted for the pacing: before a wait for a latch or a write claim (a writer never waits while it holds a
     /// run's latches), and at the end of a pass.
-    #[allow(clippy::too_many_arguments)]
-    fn finish_run_counted<'p>(
-        &'p self,
-        run: &mut Vec<RunPage<'p>>,
-        file: &mut Option<std::sync::Arc<FileEntry>>,
-        ready: &mut Ready<'p>,
-        first_error: &mut FileErrors,
-        source: WriteSource,
-        later: Option<&mut PutOff>,
-        pace: Option<&mut Pacing>,
-    ) {
-        let written = self.finish_run(run, file, ready, first_error, source, later);
-        self.write_ready(ready, first_error, source);
+    fn finish_run_counted<'p>(&'p self, p: &mut PassRuns<'p>, later: Option<&mut PutOff>, pace: Option<&mut Pacing>) {
+        let written = self.finish_run(p, later);
+        self.write_ready(p);
         if let Some(pace) = pace {
             pace.written += written;
         }
@@ -1230,6 +1189,16 @@ struct Ready<'p> {
     runs: Vec<Vec<RunPage<'p>>>,
     /// Each run's pages and frames, as [`BufferPool::write_runs`] takes them.
     pages: Vec<Vec<PageAt>>,
+}
+
+/// A flush or checkpoint pass's runs ([`BufferPool::write_pass`]): the run being latched and its file, the runs
+/// ready to write, and the first error of each file met so far.
+struct PassRuns<'p> {
+    run: Vec<RunPage<'p>>,
+    file: Option<Arc<FileEntry>>,
+    ready: Ready<'p>,
+    errors: FileErrors,
+    source: WriteSource,
 }
 
 /// A write-back's claim on a frame's page (`FrameHeader::writing`), taken under a shared latch on the frame by
