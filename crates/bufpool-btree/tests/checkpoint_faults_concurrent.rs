@@ -15,7 +15,8 @@
 //! dropped and reopened on the devices as they are (the same process) and checkpointed, and then the power
 //! fails. What must hold: no panic; no error that calls the fault corruption (`Invariant`, `CorruptNode`); the
 //! reopen after the power loss succeeds, `Tree::check` is clean, and each key holds the state of a version from
-//! its last committed one (a commit that returned `Ok`) to the last one started.
+//! its last committed one (a commit that returned `Ok`) to the last one started, not one whose op returned `Err`
+//! (the writers, model and devices: `common::writers`, shared with `structure_faults_concurrent.rs`).
 //!
 //! CI walks `n` over the first 7 calls of each kind and 3 later ones; `BUFPOOL_CHECKPOINT_FAULT_CALLS=N` walks
 //! every `n` up to `N`, `BUFPOOL_CHECKPOINT_FAULT_ROUNDS=R` repeats each with other seeds, logs and stages (e.g.
@@ -31,17 +32,15 @@ use crate::common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, Op};
+use bufpool::storage::{Fault, Op};
 use bufpool::BufferPool;
-use bufpool_btree::{Error, Tree, TreeWal};
-use common::hooked::Hooked;
-use common::{key, value, Rng, Sidecar};
+use bufpool_btree::{Error, Tree};
+use common::writers::{writer, Devices, Model};
+use common::{key, value};
 
 const KEYS: u64 = 600;
 const WRITERS: u64 = 3;
 const FRAMES: usize = 48;
-/// The smallest bounded log (`TreeWal::open_storage_with_capacity`), as `sim_crash.rs` uses.
-const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
 
 #[derive(Clone, Copy, Debug)]
 enum Target {
@@ -63,17 +62,9 @@ fn no_corruption(e: &Error, what: &str) {
     );
 }
 
-/// The log, the data file's pages, and its file record (as the sidecar `.bpmeta` of a file opened by path: the
-/// pages carry its identity, and the log names it).
-struct Devices {
-    log: Arc<FaultyStorage>,
-    data: Arc<FaultyStorage>,
-    record: Arc<FaultyStorage>,
-}
-
 /// The tree on `dev` in a pool of its own; `clean`: every write guard of the pool clean
 /// (`Builder::clean_write_guards`), so that replay's latch is too and replay dirties what it meets itself (R47-30).
-fn open(dev: &Devices, bounded: bool, clean: bool) -> Result<Tree, Error> {
+fn open(dev: &Devices, clean: bool) -> Result<Tree, Error> {
     let pool = Arc::new(
         BufferPool::builder()
             .frames(FRAMES)
@@ -81,50 +72,7 @@ fn open(dev: &Devices, bounded: bool, clean: bool) -> Result<Tree, Error> {
             .build()
             .unwrap(),
     );
-    let wal = match bounded {
-        true => TreeWal::open_storage_with_capacity(dev.log.clone(), BOUNDED_LOG)?,
-        false => TreeWal::open_storage(dev.log.clone())?,
-    };
-    Tree::open_storage(pool, wal, Hooked::new(dev.data.clone(), Sidecar(dev.record.clone())))
-}
-
-/// Per key: the version of its last committed op, and of the last one started.
-struct Model {
-    committed: Vec<AtomicU64>,
-    started: Vec<AtomicU64>,
-}
-
-fn writer(tree: &Tree, model: &Model, t: u64, seed: u64, stop: &AtomicBool, commits: &AtomicU64) {
-    let mut rng = Rng(seed ^ (t << 32));
-    let own: Vec<u64> = (0..KEYS).filter(|id| id % WRITERS == t).collect();
-    while !stop.load(Ordering::Acquire) {
-        let mut done = Vec::new();
-        for _ in 0..1 + rng.below(8) {
-            let id = own[rng.below(own.len() as u64) as usize];
-            let v = model.started[id as usize].load(Ordering::Relaxed) + 1;
-            model.started[id as usize].store(v, Ordering::Relaxed);
-            let r = match state(id, v) {
-                Some(val) => tree.put(&key(id), &val),
-                None => tree.delete(&key(id)).map(|_| ()),
-            };
-            match r {
-                Ok(()) => done.push((id, v)),
-                Err(e) => no_corruption(&e, "a writer's op"),
-            }
-        }
-        match tree.commit() {
-            Ok(()) => {
-                for (id, v) in done {
-                    model.committed[id as usize].fetch_max(v, Ordering::Relaxed);
-                }
-                commits.fetch_add(1, Ordering::Release);
-            }
-            Err(e) => {
-                no_corruption(&e, "a writer's commit");
-                std::thread::yield_now();
-            }
-        }
-    }
+    dev.open(&pool)
 }
 
 /// Arms the fault at the `n`-th call of `target` from now.
@@ -144,37 +92,12 @@ fn arm(dev: &Devices, target: Target, fault: Fault, n: u64) {
     storage.inject_nth(op, done + n, fault);
 }
 
-/// The power loss of both devices (the log's first if `seed` is even), each unsynced sector kept or lost: their
-/// images, as fresh devices (the data file's record as synced). The data file's, if `seed % 3 == 1`, as of a
-/// device written through a 4 KiB page cache that garbles half the sectors of a page in flight
-/// (`FaultyStorage::crash_garbling_blocks`), unless `BUFPOOL_CHECKPOINT_FAULT_GARBLE=0` (it failed before R46-O40
-/// and R46-O41 were fixed, R47-1 given the data file's record). Never the log's: an append rewrites its last
-/// block, committed records included (R44-O2).
+/// The power loss of both devices (the log's first if `seed` is even, the writers still running): the data file's
+/// pages garbled in flight if `seed % 3 == 1` (`Devices::power_loss`), unless `BUFPOOL_CHECKPOINT_FAULT_GARBLE=0`
+/// (it failed before R46-O40 and R46-O41 were fixed, R47-1 given the data file's record).
 fn power_loss(dev: &Devices, seed: u64) -> Devices {
     let garble = !std::env::var("BUFPOOL_CHECKPOINT_FAULT_GARBLE").is_ok_and(|v| v == "0");
-    let data = || match garble && seed % 3 == 1 {
-        true => dev.data.crash_garbling_blocks(0.5),
-        false => dev.data.crash(),
-    };
-    let (log, data) = match seed.is_multiple_of(2) {
-        true => {
-            let log = dev.log.crash();
-            (log, data())
-        }
-        false => {
-            let data = data();
-            (dev.log.crash(), data)
-        }
-    };
-    Devices {
-        log: Arc::new(FaultyStorage::from_image(seed, FaultConfig::none(), log)),
-        data: Arc::new(FaultyStorage::from_image(seed + 1, FaultConfig::none(), data)),
-        record: Arc::new(FaultyStorage::from_image(
-            seed + 2,
-            FaultConfig::none(),
-            dev.record.crash(),
-        )),
-    }
+    dev.power_loss(seed, garble && seed % 3 == 1, seed.is_multiple_of(2))
 }
 
 /// Of a walk's runs: how many checkpoints met the fault, and how many failed.
@@ -197,14 +120,10 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
     tally.runs += 1;
     let what =
         format!("{target:?} {fault:?} at call {n} of the checkpoint, bounded {bounded}, stage {stage}, seed {seed}");
-    let dev = Devices {
-        log: Arc::new(FaultyStorage::new(seed, FaultConfig::crash_only())),
-        data: Arc::new(FaultyStorage::new(seed + 1, FaultConfig::crash_only())),
-        record: Arc::new(FaultyStorage::new(seed + 2, FaultConfig::none())),
-    };
+    let dev = Devices::new(seed, bounded);
     // Half the seeds (independent of the garbling's and the power loss order's): a pool of clean write guards.
     let clean = (seed / 2) % 2 == 1;
-    let tree = open(&dev, bounded, clean).unwrap();
+    let tree = open(&dev, clean).unwrap();
     for id in 0..KEYS {
         if let Err(e) = tree.put(&key(id), &value(id, 1)) {
             // A bounded log's region is full: a checkpoint frees it.
@@ -215,17 +134,14 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
     }
     tree.commit().unwrap();
     tree.checkpoint().unwrap();
-    let model = Model {
-        committed: (0..KEYS).map(|_| AtomicU64::new(1)).collect(),
-        started: (0..KEYS).map(|_| AtomicU64::new(1)).collect(),
-    };
+    let model = Model::new(KEYS, state);
     let stop = AtomicBool::new(false);
     let commits = AtomicU64::new(0);
     let mut after = None;
     std::thread::scope(|s| {
         for t in 0..WRITERS {
             let (tree, model, stop, commits) = (&tree, &model, &stop, &commits);
-            s.spawn(move || writer(tree, model, t, seed, stop, commits));
+            s.spawn(move || writer(tree, model, (t, WRITERS), seed, stop, commits, no_corruption));
         }
         // Some commits before the checkpoint, so that it has pages to write and its cut records to keep.
         while commits.load(Ordering::Acquire) < WRITERS * 2 {
@@ -267,8 +183,7 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
         None => {
             // The same process opens the tree again on the devices as they are, checkpoints, and the power fails.
             drop(tree);
-            let again =
-                open(&dev, bounded, clean).unwrap_or_else(|e| panic!("{what}: the reopen without a crash: {e}"));
+            let again = open(&dev, clean).unwrap_or_else(|e| panic!("{what}: the reopen without a crash: {e}"));
             again
                 .check()
                 .unwrap_or_else(|e| panic!("{what}: check after the reopen without a crash: {e}"));
@@ -279,23 +194,11 @@ fn run(target: Target, fault: Fault, n: u64, bounded: bool, stage: u64, seed: u6
             power_loss(&dev, seed + 2)
         }
     };
-    let tree = open(&dev, bounded, clean).unwrap_or_else(|e| panic!("{what}: the reopen after the power loss: {e}"));
+    let tree = open(&dev, clean).unwrap_or_else(|e| panic!("{what}: the reopen after the power loss: {e}"));
     tree.check()
         .unwrap_or_else(|e| panic!("{what}: check after the power loss: {e}"));
-    for id in 0..KEYS {
-        let got = tree.get(&key(id)).unwrap();
-        let (from, to) = (
-            model.committed[id as usize].load(Ordering::Relaxed),
-            model.started[id as usize].load(Ordering::Relaxed),
-        );
-        if !(from..=to).any(|v| state(id, v) == got) {
-            let held = (0..=to + 1).find(|&v| state(id, v) == got);
-            panic!(
-                "{what}: key {id} holds version {held:?} (None: no version up to {}), not one from its committed \
-                 {from} to its last started {to}",
-                to + 1
-            );
-        }
+    if let Err(e) = model.check_committed(&tree, &format!("{what}: after the power loss")) {
+        panic!("{e}");
     }
 }
 

@@ -31,16 +31,16 @@
 
 use crate::common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, MemoryStorage, Op};
+use bufpool::storage::{Fault, MemoryStorage, Op};
 use bufpool::{BufferPool, FileId, PageId};
-use bufpool_btree::{Error, LeafHint, Tree, TreeWal};
-use common::hooked::Hooked;
-use common::{key, mix, sized_value, Rng, Sidecar};
+use bufpool_btree::{Error, LeafHint, Tree};
+use common::writers::{writer, Devices, Model};
+use common::{key, mix, sized_value, Rng};
 
 const TREES: usize = 2;
 const KEYS: u64 = 400;
@@ -66,131 +66,6 @@ fn no_corruption(e: &Error, what: &str) {
         !matches!(e, Error::Invariant(_) | Error::CorruptNode { .. }),
         "{what}: a fault reported as corruption: {e}"
     );
-}
-
-/// The smallest bounded log (`TreeWal::open_storage_with_capacity`), as `checkpoint_faults_concurrent.rs` uses.
-const BOUNDED_LOG: u64 = 8192 + 2 * bufpool_btree::REGION_MIN;
-
-struct Devices {
-    /// The log bounded at [`BOUNDED_LOG`] (its region switched at each cut), else unbounded.
-    bounded: bool,
-    log: Arc<FaultyStorage>,
-    data: Arc<FaultyStorage>,
-    record: Arc<FaultyStorage>,
-}
-
-impl Devices {
-    fn new(seed: u64, bounded: bool) -> Devices {
-        Devices {
-            bounded,
-            log: Arc::new(FaultyStorage::new(seed, FaultConfig::crash_only())),
-            data: Arc::new(FaultyStorage::new(seed + 1, FaultConfig::crash_only())),
-            record: Arc::new(FaultyStorage::new(seed + 2, FaultConfig::none())),
-        }
-    }
-
-    /// The power loss: each unsynced sector kept or lost, the data file's pages in flight garbled if `garble`.
-    fn power_loss(&self, seed: u64, garble: bool) -> Devices {
-        let log = self.log.crash();
-        let data = match garble {
-            true => self.data.crash_garbling_blocks(0.5),
-            false => self.data.crash(),
-        };
-        let record = self.record.crash();
-        Devices {
-            bounded: self.bounded,
-            log: Arc::new(FaultyStorage::from_image(seed, FaultConfig::none(), log)),
-            data: Arc::new(FaultyStorage::from_image(seed + 1, FaultConfig::none(), data)),
-            record: Arc::new(FaultyStorage::from_image(seed + 2, FaultConfig::none(), record)),
-        }
-    }
-
-    fn open(&self, pool: &Arc<BufferPool>) -> Result<Tree, Error> {
-        let wal = match self.bounded {
-            true => TreeWal::open_storage_with_capacity(self.log.clone(), BOUNDED_LOG)?,
-            false => TreeWal::open_storage(self.log.clone())?,
-        };
-        Tree::open_storage(
-            pool.clone(),
-            wal,
-            Hooked::new(self.data.clone(), Sidecar(self.record.clone())),
-        )
-    }
-}
-
-/// Per key of one tree: the version of its last committed op, of its last applied one (`Ok`), of its last started
-/// one; and the versions whose op returned `Err`.
-struct Model {
-    committed: Vec<AtomicU64>,
-    done: Vec<AtomicU64>,
-    started: Vec<AtomicU64>,
-    failed: Mutex<HashSet<(u64, u64)>>,
-}
-
-impl Model {
-    fn new() -> Model {
-        let one = || (0..KEYS).map(|_| AtomicU64::new(1)).collect();
-        Model {
-            committed: one(),
-            done: one(),
-            started: one(),
-            failed: Mutex::new(HashSet::new()),
-        }
-    }
-
-    /// `Err` unless `got` is the state of a version of `id` in `lo..=hi` whose op did not fail.
-    fn check(&self, id: u64, got: Option<&[u8]>, lo: u64, hi: u64, what: &str) -> Result<(), String> {
-        let failed = self.failed.lock().unwrap();
-        if (lo..=hi).any(|v| !failed.contains(&(id, v)) && state(id, v).as_deref() == got) {
-            return Ok(());
-        }
-        let held = (0..=hi + 1).find(|&v| state(id, v).as_deref() == got);
-        Err(format!(
-            "{what}: key {id} holds version {held:?} (None: none up to {}; failed: {}), not one from {lo} to {hi} \
-             whose op succeeded",
-            hi + 1,
-            held.is_some_and(|v| failed.contains(&(id, v)))
-        ))
-    }
-}
-
-fn writer(tree: &Tree, model: &Model, t: u64, seed: u64, stop: &AtomicBool, commits: &AtomicU64) {
-    let mut rng = Rng(seed ^ (t << 32) ^ 0x77);
-    let own: Vec<u64> = (0..KEYS).filter(|id| id % WRITERS == t).collect();
-    while !stop.load(Ordering::Acquire) {
-        let mut done = Vec::new();
-        for _ in 0..1 + rng.below(8) {
-            let id = own[rng.below(own.len() as u64) as usize];
-            let v = model.started[id as usize].load(Ordering::Relaxed) + 1;
-            model.started[id as usize].store(v, Ordering::SeqCst);
-            let r = match state(id, v) {
-                Some(val) => tree.put(&key(id), &val),
-                None => tree.delete(&key(id)).map(|_| ()),
-            };
-            match r {
-                Ok(()) => {
-                    model.done[id as usize].store(v, Ordering::SeqCst);
-                    done.push((id, v));
-                }
-                Err(e) => {
-                    no_corruption(&e, &format!("writer {t}: op of key {id} version {v}"));
-                    model.failed.lock().unwrap().insert((id, v));
-                }
-            }
-        }
-        match tree.commit() {
-            Ok(()) => {
-                for (id, v) in done {
-                    model.committed[id as usize].fetch_max(v, Ordering::Relaxed);
-                }
-                commits.fetch_add(1, Ordering::Release);
-            }
-            Err(e) => {
-                no_corruption(&e, &format!("writer {t}: commit"));
-                std::thread::yield_now();
-            }
-        }
-    }
 }
 
 /// Reads of one tree at kept hints, single keys, batches of neighbours and scans, each checked against the model.
@@ -433,7 +308,7 @@ fn cycler(pool: &Arc<BufferPool>, seed: u64, stop: &AtomicBool) -> u64 {
                 pool.drop_file(file)
                     .unwrap_or_else(|e| panic!("{what}: drop_file: {e}"));
                 if k == 3 {
-                    dev = dev.power_loss(seed * 10 + 60 + rounds, rng.chance(50));
+                    dev = dev.power_loss(seed * 10 + 60 + rounds, rng.chance(50), true);
                 }
             }
         }
@@ -517,7 +392,7 @@ fn run(seed: u64) -> String {
         drop(pool.new_page(pin).unwrap());
     }
     pool.flush_file(pin).unwrap();
-    let models: Vec<Model> = (0..TREES).map(|_| Model::new()).collect();
+    let models: Vec<Model> = (0..TREES).map(|_| Model::new(KEYS, state)).collect();
     let stop = AtomicBool::new(false);
     let commits: Vec<AtomicU64> = (0..TREES).map(|_| AtomicU64::new(0)).collect();
     let checkpoints = AtomicU64::new(0);
@@ -528,7 +403,18 @@ fn run(seed: u64) -> String {
         let (trees, models, stop, commits, checkpoints) = (&trees, &models, &stop, &commits, &checkpoints);
         for t in 0..TREES {
             for w in 0..WRITERS {
-                s.spawn(move || writer(&trees[t], &models[t], w, seed ^ ((t as u64) << 40), stop, &commits[t]));
+                s.spawn(move || {
+                    let seed = seed ^ ((t as u64) << 40);
+                    writer(
+                        &trees[t],
+                        &models[t],
+                        (w, WRITERS),
+                        seed,
+                        stop,
+                        &commits[t],
+                        no_corruption,
+                    )
+                });
             }
         }
         let readers: Vec<_> = (0..TREES)
@@ -561,7 +447,7 @@ fn run(seed: u64) -> String {
             }
         }
         crashed = (devs.iter().enumerate())
-            .map(|(t, d)| d.power_loss(seed * 10 + 100 + t as u64 * 3, garble))
+            .map(|(t, d)| d.power_loss(seed * 10 + 100 + t as u64 * 3, garble, true))
             .collect();
         stop.store(true, Ordering::Release);
         for r in readers {
@@ -580,22 +466,9 @@ fn run(seed: u64) -> String {
             .unwrap_or_else(|e| panic!("{what}: tree {t}: the reopen after the power loss: {e} (faults: {armed:?})"));
         tree.check()
             .unwrap_or_else(|e| panic!("{what}: tree {t}: check after the power loss: {e} (faults: {armed:?})"));
-        for id in 0..KEYS {
-            let got = tree.get(&key(id)).unwrap();
-            let (lo, hi) = (
-                model.committed[id as usize].load(Ordering::Relaxed),
-                model.started[id as usize].load(Ordering::Relaxed),
-            );
-            model
-                .check(
-                    id,
-                    got.as_deref(),
-                    lo,
-                    hi,
-                    &format!("{what}: tree {t} after the power loss"),
-                )
-                .unwrap_or_else(|e| panic!("{e} (faults: {armed:?})"));
-        }
+        model
+            .check_committed(&tree, &format!("{what}: tree {t} after the power loss"))
+            .unwrap_or_else(|e| panic!("{e} (faults: {armed:?})"));
     }
     let failed: usize = models.iter().map(|m| m.failed.lock().unwrap().len()).sum();
     format!(

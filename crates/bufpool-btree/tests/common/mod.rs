@@ -401,6 +401,7 @@ pub fn redo_above(above: &TreeWal, tree: &Tree) {
 // The tests' fault-injecting storages (`Hooked`, `Hooks`), one file for both crates' tests.
 #[path = "../../../bufpool/tests/common/hooked.rs"]
 pub mod hooked;
+pub mod writers;
 
 /// Hooks that give a data storage a file record of its own, kept in a second `FaultyStorage` (as a file's sidecar
 /// `<file>.bpmeta` beside it): the record's writes are readable at once and durable only once synced, as the
