@@ -103,8 +103,9 @@ fn a_checkpoint_writes_a_files_runs_four_to_a_submission() {
     let file = file_with_runs(&pool, &storage);
     pool.checkpoint().unwrap();
     let want: Vec<(u64, u64)> = RUNS.iter().map(|&(n, len)| (u64::from(n), u64::from(len))).collect();
-    assert_eq!(*storage.batches.lock(), vec![want[..4].to_vec(), want[4..].to_vec()]);
-    assert!(storage.single.lock().is_empty(), "{:?}", storage.single.lock());
+    let (batches, single) = (storage.batches.lock().clone(), storage.single.lock().clone());
+    assert_eq!(batches, vec![want[..4].to_vec(), want[4..].to_vec()]);
+    assert!(single.is_empty(), "{single:?}");
     assert_eq!(pool.stats().dirty, 0);
     pool.close_file(file).unwrap();
     let changed = |n: u32| RUNS.iter().any(|&(first, len)| (first..first + len).contains(&n));
@@ -122,8 +123,9 @@ fn a_failed_write_in_a_submission_fails_its_file_and_leaves_its_run_dirty() {
     assert!(err.to_string().contains("write"), "{err}");
     // The first submission held the failed run and three written ones; the file failed with it, and its last two
     // runs were not written.
-    assert_eq!(storage.batches.lock().len(), 1, "{:?}", storage.batches.lock());
-    assert!(storage.single.lock().is_empty(), "{:?}", storage.single.lock());
+    let (batches, single) = (storage.batches.lock().clone(), storage.single.lock().clone());
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert!(single.is_empty(), "{single:?}");
     assert!(pool.stats().files.iter().any(|f| f.file == file && f.failed));
     // Pages 8-10 (failed), 20-21 and 30 (never written) are dirty.
     assert_eq!(pool.stats().dirty, 6);

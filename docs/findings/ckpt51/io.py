@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Session 51 (ckpt51): io.sh's events by thread: io_uring writes submitted, punted to io-wq, and the direct
+"""Session 51 (ckpt51): io.sh's events by thread: io_uring_enter calls, io_uring requests submitted, punted to io-wq, and the direct
 writes' lengths (iomap_dio_rw_begin with NOWAIT: the submitter's inline try; without: a blocking one, io-wq's
 or a pwrite's), with the pages a write.
 
@@ -10,6 +10,7 @@ import re
 import sys
 
 sub = collections.Counter()
+enters = collections.Counter()
 punt = collections.Counter()
 dio = collections.defaultdict(list)
 secs = collections.defaultdict(collections.Counter)
@@ -20,7 +21,9 @@ for line in open(sys.argv[1]):
         continue
     tid, t = p[0], float(p[1].rstrip(':'))
     t0 = t if t0 is None else t0
-    if 'io_uring_submit_req' in line:
+    if 'sys_enter_io_uring_enter' in line:
+        enters[tid] += 1
+    elif 'io_uring_submit_req' in line:
         op = re.search(r'opcode (\S+),', line).group(1)
         sub[(tid, op)] += 1
     elif 'io_uring_queue_async_work' in line:
@@ -31,6 +34,7 @@ for line in open(sys.argv[1]):
         nowait = 'NOWAIT' in line
         dio[(tid, nowait)].append(n)
         secs[int(t - t0)][tid] += 1
+print("io_uring_enter calls by thread:", dict(enters.most_common(4)))
 print("io_uring submissions by thread and opcode:")
 for k, v in sorted(sub.items(), key=lambda kv: -kv[1]):
     print(f"  {k[0]} {k[1]}: {v}")
