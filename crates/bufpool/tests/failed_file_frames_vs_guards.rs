@@ -19,6 +19,11 @@
 //! that page dropped whatever its bound, as one over the bound is: the file kept fewer unwritable pages than its
 //! bound let it (a `FileFailed` at the page's next read instead of its bytes). The test holds the miss in its
 //! policy, between the two.
+//!
+//! Session 51 (R50-O11): the same fix's other case, two misses that both chose a page of a failed file one over
+//! its bound, held together at the drop (two hooks at `EVICT_DROP_UNWRITABLE`): the first drops, the second
+//! decides again under the count's lock and gives its victim back. With the decision taken away (every such
+//! victim dropped, as before R50-12) it fails: "dropped 2 of its pages".
 
 use crate::common;
 
@@ -222,4 +227,57 @@ fn a_file_failing_after_its_dirty_page_was_taken_as_a_victim_keeps_it_within_its
         "the failed file's page 0, taken as a victim before the failure, was dropped within its bound: {st}"
     );
     assert_eq!(readable(&pool, f, 0..2, 2), 2);
+}
+
+#[test]
+fn two_misses_dropping_a_failed_files_pages_at_once_stop_at_its_bound() {
+    let (pool, bad, f, g) = pool_of_a_file_about_to_fail();
+    // Read guards on pages 0..5; pages 5..8 changed and the file failed: three unwritable pages, one over the
+    // bound, and the misses' only candidates.
+    let reads: Vec<_> = (0..5).map(|n| pool.read(PageId::new(f, n)).unwrap()).collect();
+    for n in 5..8 {
+        common::fill_page(&mut pool.write(PageId::new(f, n)).unwrap(), n, 2);
+    }
+    bad.inject_next(Op::Write, Fault::EioPersistent);
+    assert!(pool.flush(PageId::new(f, 5)).is_err());
+    assert!(pool.stats().files[0].failed);
+    let holds: Vec<Arc<common::Hold>> = (0..2).map(|_| Arc::new(common::Hold::default())).collect();
+    thread::scope(|s| {
+        // Two misses, each held at the drop of its victim (pages 5 and 6, in FIFO order): both chose it while the
+        // file was one over its bound, and neither has dropped yet.
+        let misses: Vec<_> = holds
+            .iter()
+            .map(|hold| {
+                hold.arm_for(0);
+                let miss = s.spawn(|| {
+                    let hold = hold.clone();
+                    bufpool::points::on_points(Some(Box::new(move |point| {
+                        if point == bufpool::points::EVICT_DROP_UNWRITABLE {
+                            hold.pass("a miss's drop of a failed file's page");
+                        }
+                    })));
+                    let page = pool.new_page(g).map(drop);
+                    bufpool::points::on_points(None);
+                    page
+                });
+                hold.entered.wait("a miss at the drop of a failed file's page");
+                miss
+            })
+            .collect();
+        // The first drops its victim, down to the bound; the second decides again and gives its victim back, then
+        // takes the first's new page (dirty, of the healthy file: written) instead.
+        for (hold, miss) in holds.iter().zip(misses) {
+            hold.go.open();
+            miss.join().unwrap().unwrap();
+        }
+    });
+    drop(reads);
+    let st = pool.stats();
+    assert_eq!(
+        st.failed_pages_dropped, 1,
+        "two misses that both found the failed file one over its bound of {BOUND} dropped {} of its pages: {st}",
+        st.failed_pages_dropped
+    );
+    assert_eq!(readable(&pool, f, 5..8, 2), BOUND);
+    assert_eq!(readable(&pool, f, 0..5, 1), 5);
 }
