@@ -10,7 +10,8 @@
 //! What one sample is: a `read_at` (one page) or `write_at` (one run of up to [`crate::RUN_PAGES_MAX`] pages)
 //! call, a `sync`, or one request of a [`crate::Storage::submit`] batch, which records the batch's time (the
 //! latency that request saw). So `read` counts match [`crate::Stats::reads`] and `sync` counts
-//! [`crate::Stats::syncs`]; `write` counts are storage calls, at most `Stats::writes` (pages).
+//! [`crate::Stats::syncs`]; `write` counts are runs written (a flush's or checkpoint's runs go out up to four a
+//! submission), at most `Stats::writes` (pages).
 //!
 //! # The histogram
 //! Written by hand rather than with `hdrhistogram`: its `Histogram::record` takes `&mut self`, so a pool shared by

@@ -403,8 +403,9 @@ pub struct Stats {
     /// Latencies of page reads from storage: one sample per page read (a batch's requests each record the batch's
     /// time), so its count equals `reads`. See [`Latency`] for the precision.
     pub read_latency: Latency,
-    /// Latencies of storage writes: one sample per write call, which writes a run of up to
-    /// [`crate::RUN_PAGES_MAX`] consecutive pages (so the count is at most `writes`, which counts pages).
+    /// Latencies of storage writes: one sample per run of up to [`crate::RUN_PAGES_MAX`] consecutive pages
+    /// written (a `write_at` call, or one write of a submission, which records the submission's time), so the count
+    /// is at most `writes`, which counts pages.
     pub write_latency: Latency,
     /// Latencies of file syncs: one sample per sync, so its count equals `syncs`.
     pub sync_latency: Latency,

@@ -14,7 +14,9 @@
 //! 2. `wal.flush_for_pages(max page LSN of the run, the run's pages)` returns first (by default `flush_to` that LSN),
 //!    `wal` being the run's file's log (`FileOptions::wal`, else the builder's).
 //! 3. Each page is copied to a private buffer and checksummed there; the shared frame is never modified.
-//! 4. A run of consecutive pages of one file goes out as one write.
+//! 4. A run of consecutive pages of one file goes out as one write; a flush, a checkpoint or the writer's
+//!    write-back in page order queues up to `RUNS_IN_FLIGHT` runs of one file, each latched and claimed, and
+//!    writes them in one submission (`write_runs`, `Storage::submit`) before it waits for anything or sleeps.
 //! 5. Only after the write succeeded is the dirty flag cleared; a failed sync, or a failed write other than
 //!    ENOSPC (whose outcome is unknown), latches the file failed. A run refused for space stays dirty, unlatched,
 //!    and is retried by the next flush, checkpoint or eviction ([`crate::Error::NoSpace`]).
@@ -56,10 +58,16 @@ use crate::page::{AlignedBuf, FileId, Lsn, PageId};
 use crate::policy::FrameIdx;
 use crate::pool::{BufferPool, Hold};
 use crate::stats::Counter;
+use crate::storage::IoRequest;
 use crate::sync::Backoff;
 
 /// Most pages written by one call to `write_at` (128 KiB of 4 KiB pages).
 pub const RUN_PAGES_MAX: usize = 32;
+
+/// Most runs of one file a flush or checkpoint writes in one submission (`write_runs`), each still one write: a
+/// checkpoint's dirty pages are mostly short runs (session 51: 17 pages a write on average in TPC-C), and one write in
+/// flight at a time cost a system call, a device notification (a VM exit on a virtual disk) and a wake-up each.
+const RUNS_IN_FLIGHT: usize = 4;
 
 /// Settings of the background writer, started by [`crate::Builder::background_writer`].
 ///
@@ -152,52 +160,153 @@ impl BufferPool {
     /// write, after its file's `wal.flush_for_pages` (the run's highest LSN and its pages). Does not touch dirty
     /// flags.
     pub(crate) fn write_run(&self, file: &FileEntry, run: &[PageAt], source: WriteSource) -> Result<()> {
-        debug_assert!(!run.is_empty() && run.len() <= RUN_PAGES_MAX);
-        debug_assert!(run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1));
+        let mut outcome = Ok(());
+        self.write_runs(file, &[run], source, |_, r| outcome = r);
+        outcome
+    }
+
+    /// Writes several runs of `file` (each as [`BufferPool::write_run`]: latched by the caller, consecutive pages,
+    /// its log flushed for it first), one write a run, all in one submission ([`Storage::submit`]: one system call
+    /// and one wait for them all on io_uring, where the kernel also dispatches them to the device together); one
+    /// run alone goes through `write_at`. `done(i, outcome)` is called once for each run. A run whose log
+    /// flush failed is not written; the others are. Does not touch dirty flags.
+    ///
+    /// [`Storage::submit`]: crate::Storage::submit
+    fn write_runs(
+        &self,
+        file: &FileEntry,
+        runs: &[&[PageAt]],
+        source: WriteSource,
+        mut done: impl FnMut(usize, Result<()>),
+    ) {
+        debug_assert!(!runs.is_empty() && runs.len() <= RUNS_IN_FLIGHT);
+        debug_assert!(runs.iter().all(|run| !run.is_empty() && run.len() <= RUN_PAGES_MAX));
+        debug_assert!(runs
+            .iter()
+            .all(|run| run.windows(2).all(|w| w[1].0.page_no() == w[0].0.page_no() + 1)));
         if file.is_failed() {
-            return Err(file.failed_error());
+            (0..runs.len()).for_each(|i| done(i, Err(file.failed_error())));
+            return;
         }
-        let lsn = self.run_lsn(run);
-        let _held = Hold::io(&self.core, run.len());
-        // LSN 0 means "no log record describes this page" (a page never given an LSN): nothing to flush.
-        if lsn > 0 {
-            self.core.counters.inc(Counter::WalFlushes);
-            // The file's own log (or the builder's, for a file opened without one): never another file's. The
-            // pages are latched (no writer), so what the log knows of them cannot change until they are written.
-            let _for = crate::held::for_callback("Wal::flush_for_pages", run.iter().map(|&(_, idx)| self.header(idx)));
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                file.wal.flush_for_pages(lsn, run[0].0, run.len())
-            }))
-            .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_for_pages", payload)))?;
+        let _held = Hold::io(&self.core, runs.iter().map(|run| run.len()).sum());
+        // Each run's write-ahead flush, before any of them is copied. LSN 0 means "no log record describes this
+        // page" (a page never given an LSN): nothing to flush.
+        let mut flushed = [false; RUNS_IN_FLIGHT];
+        for (i, run) in runs.iter().enumerate() {
+            let lsn = self.run_lsn(run);
+            let outcome = if lsn > 0 {
+                self.core.counters.inc(Counter::WalFlushes);
+                // The file's own log (or the builder's, for a file opened without one): never another file's. The
+                // pages are latched (no writer), so what the log knows of them cannot change until they are
+                // written.
+                let _for =
+                    crate::held::for_callback("Wal::flush_for_pages", run.iter().map(|&(_, idx)| self.header(idx)));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    file.wal.flush_for_pages(lsn, run[0].0, run.len())
+                }))
+                .unwrap_or_else(|payload| Err(Error::panicked("Wal::flush_for_pages", payload)))
+            } else {
+                Ok(())
+            };
+            match outcome {
+                Ok(()) => flushed[i] = true,
+                Err(e) => done(i, Err(e)),
+            }
         }
         let page_size = self.page_size();
-        let len = run.len() * page_size;
-        let write = |buf: &mut AlignedBuf| {
-            for (k, &(page, idx)) in run.iter().enumerate() {
-                let copy = &mut buf[k * page_size..(k + 1) * page_size];
-                // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
-                copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
-                checksum::stamp_for(copy, page.page_no(), file.stamp);
+        let len: usize = runs
+            .iter()
+            .zip(flushed)
+            .filter(|(_, f)| *f)
+            .map(|(run, _)| run.len() * page_size)
+            .sum();
+        if len == 0 {
+            return;
+        }
+        let mut results: [Option<std::io::Result<()>>; RUNS_IN_FLIGHT] = Default::default();
+        let write = |buf: &mut AlignedBuf, results: &mut [Option<std::io::Result<()>>; RUNS_IN_FLIGHT]| {
+            let mut at = 0;
+            let mut spans = [(0usize, 0usize); RUNS_IN_FLIGHT];
+            for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
+                spans[i] = (at, run.len() * page_size);
+                for &(page, idx) in run.iter() {
+                    let copy = &mut buf[at..at + page_size];
+                    // SAFETY: the caller holds a latch on idx that excludes writers while we copy.
+                    copy.copy_from_slice(unsafe { self.core.frames.memory().page(idx) });
+                    checksum::stamp_for(copy, page.page_no(), file.stamp);
+                    at += page_size;
+                }
             }
-            let _for = crate::held::for_callback("Storage::write_at", run.iter().map(|&(_, idx)| self.header(idx)));
-            file.write_at(&buf[..len], self.core.page_size.offset_of(run[0].0.page_no()))
+            let pages = runs
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| flushed[i])
+                .flat_map(|(_, run)| run.iter().map(|&(_, idx)| self.header(idx)));
+            let offset = |run: &[PageAt]| self.core.page_size.offset_of(run[0].0.page_no());
+            if runs.len() == 1 {
+                let _for = crate::held::for_callback("Storage::write_at", pages);
+                results[0] = Some(file.write_at(&buf[..len], offset(runs[0])));
+                return;
+            }
+            let mut reqs: Vec<IoRequest<'_>> = Vec::with_capacity(runs.len());
+            for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
+                let (at, n) = spans[i];
+                reqs.push(IoRequest::write(offset(run), &buf[at..at + n]));
+            }
+            {
+                let _for = crate::held::for_callback("Storage::submit", pages);
+                file.submit(&mut reqs);
+            }
+            for ((i, _), req) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]).zip(reqs) {
+                let (_, n) = spans[i];
+                results[i] = Some(match req.result {
+                    Some(Ok(written)) if written == n => Ok(()),
+                    Some(Ok(written)) => Err(std::io::Error::new(
+                        std::io::ErrorKind::WriteZero,
+                        format!("a write of {n} bytes wrote {written}"),
+                    )),
+                    Some(Err(e)) => Err(e),
+                    None => Err(std::io::Error::other("the storage left a write without a result")),
+                });
+            }
         };
         // The thread's buffer, unless this write runs inside another's (a storage whose `write_at` writes
         // through a pool on this thread: R12-3, the borrow panicked and the outer write failed its file) or past
         // the thread-local's life (a flush from another thread-local's destructor: R12-2, `with` panicked, and a
-        // panic in a thread-local destructor aborts the process); then a buffer of its own.
-        let result = WRITE_BUF
+        // panic in a thread-local destructor aborts the process); then a buffer of its own. It grows in steps of
+        // a full run, up to a full batch of them.
+        let step = RUN_PAGES_MAX * page_size;
+        let wrote = WRITE_BUF
             .try_with(|cell| {
                 let mut cell = cell.try_borrow_mut().ok()?;
                 let buf = match &mut *cell {
-                    Some(b) if b.len() >= len && b.len() <= RUN_PAGES_MAX * page_size => b,
-                    slot => slot.insert(AlignedBuf::zeroed(len.max(RUN_PAGES_MAX * page_size))),
+                    Some(b) if b.len() >= len && b.len() <= RUNS_IN_FLIGHT * step => b,
+                    slot => slot.insert(AlignedBuf::zeroed(len.div_ceil(step) * step)),
                 };
-                Some(write(buf))
+                write(buf, &mut results);
+                Some(())
             })
             .ok()
-            .flatten()
-            .unwrap_or_else(|| write(&mut AlignedBuf::zeroed(len)));
+            .flatten();
+        if wrote.is_none() {
+            write(&mut AlignedBuf::zeroed(len), &mut results);
+        }
+        for (i, run) in runs.iter().enumerate() {
+            if let Some(result) = results[i].take() {
+                done(i, self.finish_write(file, run, source, result));
+            }
+        }
+    }
+
+    /// After a run's write returned `result`: a failure counted and turned into the pool's error (the file latched
+    /// failed, unless the device was full), a success noted on the run's frames and its file.
+    fn finish_write(
+        &self,
+        file: &FileEntry,
+        run: &[PageAt],
+        source: WriteSource,
+        result: std::io::Result<()>,
+    ) -> Result<()> {
         if let Err(e) = result {
             self.core.counters.inc(Counter::WriteErrors);
             let err = match Error::io(file.id, Some(run[0].0), "write", e) {
@@ -597,17 +706,24 @@ impl BufferPool {
         source: WriteSource,
         mut later: Option<&mut PutOff>,
     ) -> FileErrors {
-        let mut first_error = FileErrors::default();
-        let mut run: Vec<RunPage<'_>> = Vec::with_capacity(RUN_PAGES_MAX);
-        let mut run_file: Option<std::sync::Arc<FileEntry>> = None;
+        let mut p = PassRuns {
+            run: Vec::with_capacity(RUN_PAGES_MAX),
+            file: None,
+            ready: Ready::default(),
+            errors: FileErrors::default(),
+            source,
+        };
         for (page, idx) in dirty {
             let h = self.header(idx);
-            let extends = run
+            let extends = p
+                .run
                 .last()
-                .is_some_and(|(last, ..)| continues_run(*last, page, run.len()));
+                .is_some_and(|(last, ..)| continues_run(*last, page, p.run.len()));
             if !extends {
-                let written = self.finish_run(&mut run, &mut run_file, &mut first_error, source, later.as_deref_mut());
+                let written = self.finish_run(&mut p, later.as_deref_mut());
                 if let Some(pace) = pace.as_deref_mut() {
+                    // The pacing sleeps holding no latch: the runs ready go out first.
+                    self.write_ready(&mut p);
                     pace.wait_after(written);
                 }
             }
@@ -617,18 +733,11 @@ impl BufferPool {
                     Ok(frame) => Some(frame),
                     Err(TryLatch::Free) => None,
                     Err(_) => {
-                        self.finish_run_counted(
-                            &mut run,
-                            &mut run_file,
-                            &mut first_error,
-                            source,
-                            later.as_deref_mut(),
-                            pace.as_deref_mut(),
-                        );
+                        self.finish_run_counted(&mut p, later.as_deref_mut(), pace.as_deref_mut());
                         match self.latch_shared_waiting(idx) {
                             Ok(latched) => latched,
                             Err(e) => {
-                                first_error.record(page.file(), e);
+                                p.errors.record(page.file(), e);
                                 None
                             }
                         }
@@ -646,56 +755,44 @@ impl BufferPool {
                 // Another write-back of the page is in flight (R49-1): its latch and the run's let go, waited for,
                 // then the page looked at again (usually clean by then).
                 drop(frame);
-                self.finish_run_counted(
-                    &mut run,
-                    &mut run_file,
-                    &mut first_error,
-                    source,
-                    later.as_deref_mut(),
-                    pace.as_deref_mut(),
-                );
+                self.finish_run_counted(&mut p, later.as_deref_mut(), pace.as_deref_mut());
                 if let Err(e) = self.wait_write_claim(idx, page) {
-                    first_error.record(page.file(), e);
+                    p.errors.record(page.file(), e);
                     break None;
                 }
             };
             let Some((claim, frame)) = claimed else {
                 continue;
             };
-            if run.is_empty() || run_file.as_ref().is_none_or(|f| f.id != page.file()) {
+            if p.run.is_empty() || p.file.as_ref().is_none_or(|f| f.id != page.file()) {
                 match self.core.files.get(page.file()) {
-                    Ok(f) => run_file = Some(f),
+                    Ok(f) => p.file = Some(f),
                     Err(e) => {
-                        first_error.record(page.file(), e);
+                        p.errors.record(page.file(), e);
                         continue;
                     }
                 }
             }
-            run.push((page, claim, frame));
+            p.run.push((page, claim, frame));
         }
-        self.finish_run_counted(&mut run, &mut run_file, &mut first_error, source, later, pace);
-        first_error
+        self.finish_run_counted(&mut p, later, pace);
+        p.errors
     }
 
-    /// Writes and releases the latched run (if any); with `later`, releases it unwritten into `later` instead if
-    /// its log would need a flush first ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)).
-    /// Returns the pages it wrote (or tried to: a failed write counts, for the pacing).
-    fn finish_run(
-        &self,
-        run: &mut Vec<RunPage<'_>>,
-        file: &mut Option<std::sync::Arc<FileEntry>>,
-        first_error: &mut FileErrors,
-        source: WriteSource,
-        later: Option<&mut PutOff>,
-    ) -> usize {
-        if run.is_empty() {
+    /// Queues the latched run (if any) in `ready`, to be written with the runs of its file queued before it
+    /// ([`BufferPool::write_ready`], which this calls first when `ready` is full or holds another file's runs);
+    /// with `later`, releases it unwritten into `later` instead if its log would need a flush first
+    /// ([`Wal::needs_flush_for_pages`](crate::Wal::needs_flush_for_pages)). Returns the pages it queued (a write
+    /// that then fails counts too, for the pacing).
+    fn finish_run<'p>(&'p self, p: &mut PassRuns<'p>, later: Option<&mut PutOff>) -> usize {
+        if p.run.is_empty() {
             return 0;
         }
         // The run's file goes with the run, and before its latches: kept past them (the next runs, the wait for a
         // page latched elsewhere, the pass's pacing), it kept a file dropped meanwhile open past `drop_file`'s
         // return (R25-10 in RELIABILITY.md).
-        let file = file.take().expect("a run always has its file");
-        let pages: Vec<PageAt> = run.iter().map(|(page, _, frame)| (*page, frame.0.idx())).collect();
+        let file = p.file.take().expect("a run always has its file");
+        let pages: Vec<PageAt> = p.run.iter().map(|(page, _, frame)| (*page, frame.0.idx())).collect();
         if let Some(later) = later {
             let lsn = self.run_lsn(&pages);
             let needs = lsn > 0 && {
@@ -719,30 +816,50 @@ impl BufferPool {
                     None => later.files.push((file.id, file.serial, lsn)),
                 }
                 drop(file);
-                run.clear(); // releases the latches
+                p.run.clear(); // releases the latches
                 return 0;
             }
         }
-        if let Err(e) = self.write_run_and_clean(&file, &pages, source) {
-            first_error.record_entry(&file, e);
+        if p.ready.runs.len() == RUNS_IN_FLIGHT || p.ready.file.as_ref().is_some_and(|f| !Arc::ptr_eq(f, &file)) {
+            self.write_ready(p);
         }
-        drop(file);
-        run.clear(); // releases the latches
-        pages.len()
+        let written = pages.len();
+        p.ready.file = Some(file);
+        p.ready
+            .runs
+            .push(std::mem::replace(&mut p.run, Vec::with_capacity(RUN_PAGES_MAX)));
+        p.ready.pages.push(pages);
+        written
     }
 
-    /// [`BufferPool::finish_run`] with the pages written counted for the pacing: before a wait for a latch or a
-    /// write claim (a writer never waits while it holds a run's latches), and at the end of a pass.
-    fn finish_run_counted(
-        &self,
-        run: &mut Vec<RunPage<'_>>,
-        file: &mut Option<std::sync::Arc<FileEntry>>,
-        first_error: &mut FileErrors,
-        source: WriteSource,
-        later: Option<&mut PutOff>,
-        pace: Option<&mut Pacing>,
-    ) {
-        let written = self.finish_run(run, file, first_error, source, later);
+    /// Writes the runs queued in `ready` together ([`BufferPool::write_runs`]), marks each written run's pages
+    /// clean, then lets the file go and releases the runs' claims and latches.
+    fn write_ready(&self, p: &mut PassRuns<'_>) {
+        let (ready, errors) = (&mut p.ready, &mut p.errors);
+        let Some(file) = ready.file.take() else {
+            return;
+        };
+        let runs: Vec<&[PageAt]> = ready.pages.iter().map(Vec::as_slice).collect();
+        self.write_runs(&file, &runs, p.source, |i, outcome| match outcome {
+            Ok(()) => {
+                for &(_, idx) in runs[i] {
+                    self.mark_clean(self.header(idx));
+                }
+            }
+            Err(e) => errors.record_entry(&file, e),
+        });
+        drop(runs);
+        drop(file);
+        ready.pages.clear();
+        ready.runs.clear(); // releases the claims, then the latches
+    }
+
+    /// [`BufferPool::finish_run`], then every run queued written ([`BufferPool::write_ready`]), with the pages
+    /// counted for the pacing: before a wait for a latch or a write claim (a writer never waits while it holds a
+    /// run's latches), and at the end of a pass.
+    fn finish_run_counted<'p>(&'p self, p: &mut PassRuns<'p>, later: Option<&mut PutOff>, pace: Option<&mut Pacing>) {
+        let written = self.finish_run(p, later);
+        self.write_ready(p);
         if let Some(pace) = pace {
             pace.written += written;
         }
@@ -1062,6 +1179,27 @@ type HeldLatch<'p> = (SharedFrame<'p>, Hold<'p>);
 
 /// A page of a write run: latched shared and claimed for the write. Dropped claim first, then latch.
 type RunPage<'p> = (PageId, WriteClaim<'p>, HeldLatch<'p>);
+
+/// Runs of one file that a flush or checkpoint pass latched and will write together (at most
+/// [`RUNS_IN_FLIGHT`]), with their file; written before the pass waits for anything or sleeps, as a single run was.
+#[derive(Default)]
+struct Ready<'p> {
+    file: Option<Arc<FileEntry>>,
+    /// Each run's pages, latched and claimed.
+    runs: Vec<Vec<RunPage<'p>>>,
+    /// Each run's pages and frames, as [`BufferPool::write_runs`] takes them.
+    pages: Vec<Vec<PageAt>>,
+}
+
+/// A flush or checkpoint pass's runs ([`BufferPool::write_pass`]): the run being latched and its file, the runs
+/// ready to write, and the first error of each file met so far.
+struct PassRuns<'p> {
+    run: Vec<RunPage<'p>>,
+    file: Option<Arc<FileEntry>>,
+    ready: Ready<'p>,
+    errors: FileErrors,
+    source: WriteSource,
+}
 
 /// A write-back's claim on a frame's page (`FrameHeader::writing`), taken under a shared latch on the frame by
 /// [`try_claim_write`] and held until the write returned and the dirty flag was cleared (or the write failed or

@@ -80,6 +80,7 @@ mod resident_list_not_a_file;
 mod resident_list_temp_file;
 mod review_findings;
 mod review_suspicions;
+mod runs_in_flight;
 mod scan_and_veto;
 mod sim_crash;
 mod sim_regression_foreign_load_error;
