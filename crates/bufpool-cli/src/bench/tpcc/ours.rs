@@ -123,7 +123,7 @@
 //!   records from `r` on. A tree also checkpoints alone when its log passes [`TREE_LOG_MAX`]; that cuts nothing the
 //!   transaction log needs. Both are checked by the slow part of the driver's tick ([`Ours::tick_checkpoints`],
 //!   paced by the logs' growth), which the TPC-C driver runs on a thread of its own (`driver.rs`): a checkpoint
-//!   takes seconds (at 4 warehouses in memory, 3-7 s every `LOG_MAX` of transaction log), and the tree logs'
+//!   takes seconds (at 4 warehouses in memory, about 3 s every `LOG_MAX` of transaction log), and the tree logs'
 //!   write-outs (next point) must go on meanwhile.
 //! - **Tree-log write-outs off the transactions' path.** A tree log's records (leaf images after a checkpoint,
 //!   structure changes) hold covered changes, so writing them needs the transaction log durable as far as them:
@@ -206,22 +206,26 @@ pub const PAGE_BYTES: usize = 4096;
 /// MiB would have held up to 1.27 times the transactions a recovery replays; 400 MiB holds no more than 512 MiB
 /// did before (512 x 650 / 827 = 402), so a restart's replay stays as long as it was, and the byte cut's gain is
 /// its own, not fewer checkpoints (BENCHMARKS.md, "Session 41": 1.049x at 2 threads at this bound, 2 pairs; 1.078x
-/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. A restart (session 50,
-/// BENCHMARKS.md): 365 MB of transaction log written by 2 threads in 6 s without a checkpoint, then a SIGKILL, took
-/// 18 s to recover (4 warehouses in memory, caches dropped); since session 51 (the trees' redo prefetched and in
-/// parallel, the replay in two lanes, the logs' opens without decoded ops) 9.8-10.0 s, and 714 MB of log (12 s)
-/// 15.7-17.1 s: a bound up to about 1.75 times this one keeps a restart within session 50's 18 s (BENCHMARKS.md,
-/// "Session 51"; the bound itself is the lead's to change, from the throughput it buys).
-pub const LOG_MAX: u64 = 400 << 20;
+/// at 512 MiB, 4 pairs). The trees' own logs have their own bound, [`TREE_LOG_MAX`]. **700 MiB since session 51**,
+/// whose restart is faster (the trees' redo prefetched and in parallel, the replay in two lanes, the logs' opens
+/// without decoded ops): 365 MB of transaction log written by 2 threads in 6 s without a checkpoint, then a
+/// SIGKILL, took 18.4 s to recover before it and 9.8-10.0 s after (4 warehouses in memory, caches dropped); 714
+/// MB (12 s, 1.75 times as much) 15.7-17.1 s. So 1.75 x 400 MiB keeps a restart within the 18.4 s it took at 400
+/// MiB before; each checkpoint comes 1.75 times as rarely (in memory at 2 threads one every ~7 s at 400 MiB, each
+/// ~3 s at two thirds of the rate between them). BENCHMARKS.md, "Session 51": the restart (branch rec51), and the
+/// bound's throughput (the lead's sittings: at 2 threads x2 bought 0.4-6.3% and x4 3.0-9.0%, one binary with
+/// [`LOG_MAX_ENV`]).
+pub const LOG_MAX: u64 = 700 << 20;
 /// A tree's own log holding more than this (leaf images after a checkpoint, structure changes) is cut by a
-/// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB, as both logs
-/// had until session 41 cut [`LOG_MAX`] to 400 MiB for the transaction log's shorter records: those made no tree
-/// log smaller, so the lower bound only cut the trees' logs sooner. Out of memory (20 warehouses, a 1 GiB pool)
-/// STOCK's log, one image of each leaf first changed after a checkpoint (687 MB of leaves), reached 400 MiB 7-15 s
-/// after each of its checkpoints where it reached 512 MiB once in a 40 s run: three checkpoints of STOCK a run
-/// instead of one at 1 thread, each writing its dirty pages and starting the images over, 1.97 pages of device
-/// writes a transaction instead of 1.36 (BENCHMARKS.md, "Session 44: out of memory, 2.05 pages written a
-/// transaction where 1.41 were"). A restart replays no more of a tree's log than before session 41.
+/// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB (below
+/// [`LOG_MAX`] since session 51, which left it as it was), as both logs had until session 41 cut [`LOG_MAX`] to 400
+/// MiB for the transaction log's shorter records: those made no tree log smaller, so the lower bound only cut the
+/// trees' logs sooner. Out of memory (20 warehouses, a 1 GiB pool) STOCK's log, one image of each leaf first
+/// changed after a checkpoint (687 MB of leaves), reached 400 MiB 7-15 s after each of its checkpoints where it
+/// reached 512 MiB once in a 40 s run: three checkpoints of STOCK a run instead of one at 1 thread, each writing
+/// its dirty pages and starting the images over, 1.97 pages of device writes a transaction instead of 1.36
+/// (BENCHMARKS.md, "Session 44: out of memory, 2.05 pages written a transaction where 1.41 were"). A restart
+/// replays no more of a tree's log than before session 41.
 pub const TREE_LOG_MAX: u64 = 512 << 20;
 /// Environment variable overriding [`LOG_MAX`] and [`TREE_LOG_MAX`] (bytes, one bound for both).
 pub const LOG_MAX_ENV: &str = "BUFPOOL_TPCC_LOG_MAX";

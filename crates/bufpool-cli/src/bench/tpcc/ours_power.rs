@@ -309,11 +309,11 @@ fn loaded() -> &'static Loaded {
 /// Logs are cut past this many bytes (the tick's bound).
 const SMALL_LOG: u64 = 64 << 10;
 
-/// The tick's bounds for a run of seed `seed` (review45): one for both logs (as before session 44), or each log
-/// its own, as the engine has since session 44 (`TREE_LOG_MAX` 512 MiB above `LOG_MAX` 400 MiB: a tree's log
-/// past its bound checkpoints that tree alone between the transaction log's checkpoints), and the other way round
-/// (the trees' logs cut four times as often, alone): so the power also goes during a tree's checkpoint alone,
-/// with the transaction log holding records from before it.
+/// The tick's bounds for a run of seed `seed` (review45): one for both logs (as before session 44), or each log its
+/// own, as the engine has since session 44 (`TREE_LOG_MAX` 512 MiB, above `LOG_MAX` until session 51 and below it
+/// since: a tree's log past its bound checkpoints that tree alone between the transaction log's checkpoints), and
+/// the other way round (the trees' logs cut four times as often, alone): so the power also goes during a tree's
+/// checkpoint alone, with the transaction log holding records from before it.
 fn small_logs(seed: u64) -> LogBounds {
     match seed % 3 {
         0 => LogBounds::from(SMALL_LOG),
