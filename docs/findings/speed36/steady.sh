@@ -54,4 +54,4 @@ for m in $MODES; do
   else for nb in "$@"; do ours $r $m $nb; done; vmc $r $m; fi
 done
 rm -rf $DB.run
-sleep 1.5; kill $MON
+sleep 1.5; kill $MON; rm -f $PIDF
