@@ -348,10 +348,15 @@ impl BufferPool {
     /// Writes a run whose pages are latched and dirty, then marks them clean.
     fn write_run_and_clean(&self, file: &FileEntry, run: &[PageAt], source: WriteSource) -> Result<()> {
         self.write_run(file, run, source)?;
+        self.mark_run_clean(run);
+        Ok(())
+    }
+
+    /// Marks the pages of a run just written clean (their latches exclude writers).
+    fn mark_run_clean(&self, run: &[PageAt]) {
         for &(_, idx) in run {
             self.mark_clean(self.header(idx));
         }
-        Ok(())
     }
 
     /// Makes every completed write of `file` durable; if no name leads to the file any more, fails it with
@@ -841,11 +846,7 @@ impl BufferPool {
         };
         let runs: Vec<&[PageAt]> = ready.pages.iter().map(Vec::as_slice).collect();
         self.write_runs(&file, &runs, p.source, |i, outcome| match outcome {
-            Ok(()) => {
-                for &(_, idx) in runs[i] {
-                    self.mark_clean(self.header(idx));
-                }
-            }
+            Ok(()) => self.mark_run_clean(runs[i]),
             Err(e) => errors.record_entry(&file, e),
         });
         drop(runs);
