@@ -8,60 +8,51 @@ use crate::common;
 use std::io;
 use std::sync::Arc;
 
-use bufpool::storage::{IoKind, IoRequest, MemoryStorage, StorageInfo};
+use bufpool::storage::{IoKind, IoRequest, MemoryStorage};
 use bufpool::{BufferPool, FileId, PageId, Storage};
+use common::hooked::{Hooked, Hooks};
 use parking_lot::Mutex;
 
 const PAGE: u64 = 4096;
 
-/// A memory storage that records each submission's writes (first page, pages) and each `write_at`, and fails the
-/// write that starts at page `fail_at`.
+/// Hooks that record each submission's writes (first page, pages) and each `write_at`, and fail the write that
+/// starts at page `fail_at`.
 #[derive(Default)]
 struct Recording {
-    inner: MemoryStorage,
     batches: Mutex<Vec<Vec<(u64, u64)>>>,
     single: Mutex<Vec<(u64, u64)>>,
     fail_at: Mutex<Option<u64>>,
 }
 
+/// A memory storage seen through [`Recording`] (no file record, as a bare storage).
+type Recorded = Hooked<MemoryStorage, Recording>;
+
 impl Recording {
-    fn write(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+    fn put(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         if *self.fail_at.lock() == Some(offset / PAGE) {
             return Err(io::Error::from_raw_os_error(5));
         }
-        self.inner.write_at(buf, offset)
+        below.write_at(buf, offset)
     }
 }
 
-impl Storage for Recording {
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+impl Hooks for Recording {
+    fn write(&self, below: &dyn Storage, buf: &[u8], offset: u64) -> io::Result<()> {
         self.single.lock().push((offset / PAGE, buf.len() as u64 / PAGE));
-        self.write(buf, offset)
+        self.put(below, buf, offset)
     }
-    fn sync(&self) -> io::Result<()> {
-        self.inner.sync()
-    }
-    fn submit(&self, batch: &mut [IoRequest<'_>]) {
+    fn submit(&self, below: &dyn Storage, batch: &mut [IoRequest<'_>]) {
         let mut seen = Vec::new();
         for req in batch.iter_mut() {
             req.result = Some(match &mut req.kind {
-                IoKind::Read(buf) => self.inner.read_at(buf, req.offset),
+                IoKind::Read(buf) => below.read_at(buf, req.offset),
                 IoKind::Write(buf) => {
                     seen.push((req.offset / PAGE, buf.len() as u64 / PAGE));
-                    self.write(buf, req.offset).map(|()| buf.len())
+                    self.put(below, buf, req.offset).map(|()| buf.len())
                 }
             });
         }
         self.batches.lock().push(seen);
-    }
-    fn info(&self) -> StorageInfo {
-        self.inner.info()
     }
 }
 
@@ -69,15 +60,15 @@ impl Storage for Recording {
 const RUNS: [(u32, u32); 6] = [(0, 2), (4, 1), (8, 3), (14, 1), (20, 2), (30, 1)];
 
 /// A file of 32 pages, all written once (generation 1), then the pages of `RUNS` changed (generation 2).
-fn file_with_runs(pool: &BufferPool, storage: &Arc<Recording>) -> FileId {
+fn file_with_runs(pool: &BufferPool, storage: &Arc<Recorded>) -> FileId {
     let file = pool.open_storage(storage.clone()).unwrap();
     for n in 0..32u32 {
         let mut g = pool.new_page(file).unwrap();
         common::fill_page(&mut g, n, 1);
     }
     pool.checkpoint().unwrap();
-    storage.batches.lock().clear();
-    storage.single.lock().clear();
+    storage.hooks.batches.lock().clear();
+    storage.hooks.single.lock().clear();
     for (first, len) in RUNS {
         for n in first..first + len {
             let mut g = pool.write(PageId::new(file, n)).unwrap();
@@ -88,7 +79,7 @@ fn file_with_runs(pool: &BufferPool, storage: &Arc<Recording>) -> FileId {
 }
 
 /// The generation of each page as a fresh pool reads it from `storage`.
-fn generations(storage: &Arc<Recording>) -> Vec<u64> {
+fn generations(storage: &Arc<Recorded>) -> Vec<u64> {
     let pool = BufferPool::builder().frames(64).build().unwrap();
     let file = pool.open_storage(storage.clone()).unwrap();
     (0..32u32)
@@ -98,12 +89,15 @@ fn generations(storage: &Arc<Recording>) -> Vec<u64> {
 
 #[test]
 fn a_checkpoint_writes_a_files_runs_four_to_a_submission() {
-    let storage = Arc::new(Recording::default());
+    let storage = Arc::new(Hooked::unbound(MemoryStorage::new(), Recording::default()));
     let pool = BufferPool::builder().frames(64).build().unwrap();
     let file = file_with_runs(&pool, &storage);
     pool.checkpoint().unwrap();
     let want: Vec<(u64, u64)> = RUNS.iter().map(|&(n, len)| (u64::from(n), u64::from(len))).collect();
-    let (batches, single) = (storage.batches.lock().clone(), storage.single.lock().clone());
+    let (batches, single) = (
+        storage.hooks.batches.lock().clone(),
+        storage.hooks.single.lock().clone(),
+    );
     assert_eq!(batches, vec![want[..4].to_vec(), want[4..].to_vec()]);
     assert!(single.is_empty(), "{single:?}");
     assert_eq!(pool.stats().dirty, 0);
@@ -115,21 +109,24 @@ fn a_checkpoint_writes_a_files_runs_four_to_a_submission() {
 
 #[test]
 fn a_failed_write_in_a_submission_fails_its_file_and_leaves_its_run_dirty() {
-    let storage = Arc::new(Recording::default());
+    let storage = Arc::new(Hooked::unbound(MemoryStorage::new(), Recording::default()));
     let pool = BufferPool::builder().frames(64).build().unwrap();
     let file = file_with_runs(&pool, &storage);
-    *storage.fail_at.lock() = Some(8);
+    *storage.hooks.fail_at.lock() = Some(8);
     let err = pool.checkpoint().unwrap_err();
     assert!(err.to_string().contains("write"), "{err}");
     // The first submission held the failed run and three written ones; the file failed with it, and its last two
     // runs were not written.
-    let (batches, single) = (storage.batches.lock().clone(), storage.single.lock().clone());
+    let (batches, single) = (
+        storage.hooks.batches.lock().clone(),
+        storage.hooks.single.lock().clone(),
+    );
     assert_eq!(batches.len(), 1, "{batches:?}");
     assert!(single.is_empty(), "{single:?}");
     assert!(pool.stats().files.iter().any(|f| f.file == file && f.failed));
     // Pages 8-10 (failed), 20-21 and 30 (never written) are dirty.
     assert_eq!(pool.stats().dirty, 6);
-    *storage.fail_at.lock() = None;
+    *storage.hooks.fail_at.lock() = None;
     drop(pool);
     let gens = generations(&storage);
     for (n, g) in gens.iter().enumerate() {
