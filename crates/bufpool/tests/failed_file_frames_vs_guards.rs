@@ -56,14 +56,32 @@ fn file_about_to_fail(builder: Builder) -> (BufferPool, Arc<FaultyStorage>, File
     (pool, bad, f, g)
 }
 
-/// Changes pages 4..8 of `f` (generation 2), then fails the file by a failed write of page 4.
-fn fail_with_pages_4_to_8_dirty(pool: &BufferPool, bad: &FaultyStorage, f: FileId) {
-    for n in 4..8 {
+/// Changes `pages` of `f` (generation 2), then fails the file by a failed write of the first of them.
+fn fail_with_pages_dirty(pool: &BufferPool, bad: &FaultyStorage, f: FileId, pages: std::ops::Range<u32>) {
+    for n in pages.clone() {
         common::fill_page(&mut pool.write(PageId::new(f, n)).unwrap(), n, 2);
     }
     bad.inject_next(Op::Write, Fault::EioPersistent);
-    assert!(pool.flush(PageId::new(f, 4)).is_err());
+    assert!(pool.flush(PageId::new(f, pages.start)).is_err());
     assert!(pool.stats().files[0].failed);
+}
+
+/// A new page of `g`, this thread held at its eviction's drop of a failed file's page (`hold` passed at
+/// `EVICT_DROP_UNWRITABLE`, naming `what` if it never goes on).
+fn new_page_held_at_drop(
+    pool: &BufferPool,
+    g: FileId,
+    hold: Arc<common::Hold>,
+    what: &'static str,
+) -> Result<(), Error> {
+    bufpool::points::on_points(Some(Box::new(move |point| {
+        if point == bufpool::points::EVICT_DROP_UNWRITABLE {
+            hold.pass(what);
+        }
+    })));
+    let page = pool.new_page(g).map(drop);
+    bufpool::points::on_points(None);
+    page
 }
 
 /// Takes `pages` new pages of the healthy file `g`: every one needs a victim.
@@ -94,7 +112,7 @@ fn a_clean_guards_first_change_after_the_failure_counts_against_the_bound() {
     let (pool, bad, f, g) = pool_of_a_file_about_to_fail();
     // Four clean guards, taken before the failure, unchanged so far.
     let mut guards: Vec<_> = (0..4).map(|n| pool.write_clean(PageId::new(f, n)).unwrap()).collect();
-    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    fail_with_pages_dirty(&pool, &bad, f, 4..8);
     // Misses count the failed file's unwritable frames (pages 4..8) and drop two of them to the bound.
     fill_healthy(&pool, g, 2);
     assert_eq!(pool.stats().failed_pages_dropped, 2);
@@ -126,7 +144,7 @@ fn a_page_restored_clean_after_the_failure_no_longer_counts_against_the_bound() 
             (guard, before)
         })
         .collect();
-    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    fail_with_pages_dirty(&pool, &bad, f, 4..8);
     // A miss counts the unwritable frames while pages 0..4 are dirty (eight), and drops page 4.
     fill_healthy(&pool, g, 1);
     assert_eq!(pool.stats().failed_pages_dropped, 1);
@@ -158,22 +176,12 @@ fn a_recount_beside_an_eviction_dropping_a_page_counts_it_once() {
     // 1..4: the misses' only candidates are the unwritable pages 4..8.
     let mut clean = pool.write_clean(PageId::new(f, 0)).unwrap();
     let reads: Vec<_> = (1..4).map(|n| pool.read(PageId::new(f, n)).unwrap()).collect();
-    fail_with_pages_4_to_8_dirty(&pool, &bad, f);
+    fail_with_pages_dirty(&pool, &bad, f, 4..8);
     let hold = Arc::new(common::Hold::default());
     hold.arm_for(0);
     thread::scope(|s| {
         // A miss whose victim is page 4 (four unwritable pages, bound 2: dropped), held at the drop.
-        let evictor = s.spawn(|| {
-            let hold = hold.clone();
-            bufpool::points::on_points(Some(Box::new(move |point| {
-                if point == bufpool::points::EVICT_DROP_UNWRITABLE {
-                    hold.pass("the eviction's drop of page 4");
-                }
-            })));
-            let page = pool.new_page(g).map(drop);
-            bufpool::points::on_points(None);
-            page
-        });
+        let evictor = s.spawn(|| new_page_held_at_drop(&pool, g, hold.clone(), "the eviction's drop of page 4"));
         hold.entered.wait("an eviction dropping a failed file's page");
         // The guard's first change forgets the count; another miss counts again (page 0 now, and page 4, still
         // in its frame) and drops page 5.
@@ -235,12 +243,7 @@ fn two_misses_dropping_a_failed_files_pages_at_once_stop_at_its_bound() {
     // Read guards on pages 0..5; pages 5..8 changed and the file failed: three unwritable pages, one over the
     // bound, and the misses' only candidates.
     let reads: Vec<_> = (0..5).map(|n| pool.read(PageId::new(f, n)).unwrap()).collect();
-    for n in 5..8 {
-        common::fill_page(&mut pool.write(PageId::new(f, n)).unwrap(), n, 2);
-    }
-    bad.inject_next(Op::Write, Fault::EioPersistent);
-    assert!(pool.flush(PageId::new(f, 5)).is_err());
-    assert!(pool.stats().files[0].failed);
+    fail_with_pages_dirty(&pool, &bad, f, 5..8);
     let holds: Vec<Arc<common::Hold>> = (0..2).map(|_| Arc::new(common::Hold::default())).collect();
     thread::scope(|s| {
         // Two misses, each held at the drop of its victim (pages 5 and 6, in FIFO order): both chose it while the
@@ -249,17 +252,8 @@ fn two_misses_dropping_a_failed_files_pages_at_once_stop_at_its_bound() {
             .iter()
             .map(|hold| {
                 hold.arm_for(0);
-                let miss = s.spawn(|| {
-                    let hold = hold.clone();
-                    bufpool::points::on_points(Some(Box::new(move |point| {
-                        if point == bufpool::points::EVICT_DROP_UNWRITABLE {
-                            hold.pass("a miss's drop of a failed file's page");
-                        }
-                    })));
-                    let page = pool.new_page(g).map(drop);
-                    bufpool::points::on_points(None);
-                    page
-                });
+                let miss =
+                    s.spawn(|| new_page_held_at_drop(&pool, g, hold.clone(), "a miss's drop of a failed file's page"));
                 hold.entered.wait("a miss at the drop of a failed file's page");
                 miss
             })
