@@ -93,9 +93,9 @@
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
 //!   point) whose LSN is above its page's LSN, in log order, the pages of the records ahead prefetched
 //!   (`BufferPool::prefetch`, since session 51) so that the redo does not wait for one read at a time; a torn
-//!   tail is cut off; a torn data page is rebuilt from its logged image. The log's open writes the records it read again, then the header in force into the other
-//!   slot (one slot a write: R43-1), and syncs them, before they count as durable (readable is not durable after a
-//!   failed fsync). [`Tree::checkpoint`] = note the redo
+//!   tail is cut off; a torn data page is rebuilt from its logged image. The log's open writes the records it
+//!   read again, then the header in force into the other slot (one slot a write: R43-1), and syncs them, before
+//!   they count as durable (readable is not durable after a failed fsync). [`Tree::checkpoint`] = note the redo
 //!   point, write and sync the tree's data file (`BufferPool::flush_files`), then cut the log before the redo
 //!   point (a new header slot; in a file the dead blocks punched out, the tail rewritten into a new file only past
 //!   [`REWRITE_LEN`]: `wal.rs`, "Truncation").
