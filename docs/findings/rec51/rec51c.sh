@@ -2,10 +2,12 @@
 # lead50's rec50c.sh pointed at /work/tmp-rec51: one crashed state (SECS seconds of 2-thread log, no checkpoint,
 # then SIGKILL; made by $B once, kept in $O/crashed), then each binary's recovery of a fresh copy of it, caches
 # dropped, two rounds, alternated. Run under /work/timed:  SECS=6 O=/work/tmp-rec51/rec rec51c.sh NAME=BINARY...
-O=${O:-/work/tmp-rec51/rec}; SECS=${SECS:-6}; B=${B:-/work/tmp-rec51/bufpool-base}; mkdir -p $O
+# DB: the loaded database the crashed state starts from (lead50's rec50c.sh calls this with its own O, B and DB).
+O=${O:-/work/tmp-rec51/rec}; SECS=${SECS:-6}; B=${B:-/work/tmp-rec51/bufpool-base}; DB=${DB:-/work/tmp-rec51/db}
+mkdir -p $O
 if [ ! -d $O/crashed ]; then
-  # rec50.sh's first 11 lines (lead50), with this directory and the loaded db copied from /work/tmp-lead50/db
-  rm -rf $O/db; cp -r /work/tmp-rec51/db $O/db; sync; echo 3 > /proc/sys/vm/drop_caches
+  # rec50.sh's first 11 lines (lead50), with this directory and the loaded db $DB
+  rm -rf $O/db; cp -r $DB $O/db; sync; echo 3 > /proc/sys/vm/drop_caches
   rm -f $O/s.csv; : > $O/acks
   BUFPOOL_TPCC_LOG_MAX=8589934592 $B bench --workload tpcc --warehouses 4 --threads 2 --seconds 600 --pool-fraction 8 \
     --btree-systems bufpool-btree --tpcc-db $O/db --tpcc-samples $O/s.csv > $O/run.txt 2>&1 &
