@@ -49,8 +49,11 @@
 //!   session 51: independent files and logs in one pool; each tree log depends on the transaction log, opened
 //!   first), then the transaction log's records are replayed, each row's writes in log order: in
 //!   `REPLAY_LANES` threads since session 51, each applying the rows a hash of table and key deals it
-//!   (`Ours::replay`); the argument below is one of each row alone, so how different rows' writes interleave
-//!   does not matter. A torn last record is cut by the log itself: its transaction was never acknowledged,
+//!   (`Ours::replay`); since session 52 each thread sorts the writes it gathers from a few MiB of records by
+//!   table and key, stably, folds each row's writes in memory, in log order, into the row they leave, and
+//!   writes that once (`Ours::replay_sorted`): the same end state for each row as its writes applied one by one
+//!   (a skipped patch counted as there). The argument below is one of each row alone, so how different rows'
+//!   writes interleave does not matter. A torn last record is cut by the log itself: its transaction was never acknowledged,
 //!   and none of its writes can be on disk (previous points). Why the replay ends with every row as the last
 //!   record left it, row by row: the writers of a row in the log from its start are `w_1..w_n` (puts, deletes,
 //!   patches; in log order, which is their commit order: conflicting transactions hold a common lock), and
@@ -341,6 +344,9 @@ fn failed_read(e: &bufpool_btree::Error) -> bool {
 const REPLAY_LANES: usize = 2;
 /// Bytes of records the replay hands its lanes at once ([`ReplayBatch`]).
 const REPLAY_BATCH_BYTES: usize = 1 << 20;
+/// Bytes of records a lane of [`Ours::replay`] decodes before it sorts and applies the writes it gathered from them
+/// ([`Ours::replay_sorted`]): the more, the more of them share a leaf.
+const REPLAY_SORT_BYTES: usize = 8 << 20;
 /// Batches queued for a lane at most: the replay holds at most `REPLAY_QUEUE + 2` batches' bytes a lane.
 const REPLAY_QUEUE: usize = 4;
 
@@ -365,6 +371,125 @@ fn replay_lane(t: u32, key: &[u8]) -> usize {
     let mut h = foldhash::fast::FixedState::with_seed(u64::from(t)).build_hasher();
     h.write(&key[..key.len().saturating_sub(1)]);
     (h.finish() >> 32) as usize % REPLAY_LANES
+}
+
+/// A write of a row, as [`Ours::replay_lane`] gathers them from the transaction log's records.
+struct RowWrite {
+    table: u32,
+    key: Vec<u8>,
+    write: Write,
+}
+
+/// What a [`RowWrite`] does to its row: a put of a whole value, a delete, or a patch (the row's length, its edits:
+/// [`apply_edits`]).
+enum Write {
+    Put(Vec<u8>),
+    Del,
+    Patch(u32, Vec<u8>),
+}
+
+/// [`Ours::replay_sorted`]'s writes `ops` of table `t` (its tree `tree`), sorted by key, each key's in log order.
+/// `hint` is the leaf the table's last write in this lane went to, and is left naming the leaf of this call's last
+/// put.
+fn replay_table(tree: &Tree, t: u32, ops: &[RowWrite], hint: &mut LeafHint, skipped: &mut Skipped) -> Result<()> {
+    // The rows left to write: the values one after another in `vals`, each key's put at its `puts` entry.
+    let mut vals = Vec::new();
+    let mut puts: Vec<(&[u8], Range<usize>, LeafHint)> = Vec::new();
+    let mut dels: Vec<&[u8]> = Vec::new();
+    let mut row = Vec::new();
+    // The reads of rows a patch finds first walk the table in key order from the leaf of the last one.
+    let mut read_hint = *hint;
+    let mut i = 0;
+    while i < ops.len() {
+        let key = &ops[i].key[..];
+        let end = i + ops[i..].partition_point(|op| op.key == key);
+        // The row as the writes so far leave it: `None` while it is the tree's, unread; `Some(false)`: no row;
+        // `Some(true)`: `row`.
+        let mut state: Option<bool> = None;
+        // The row changed (a put, a delete, a patch applied): the tree gets its last state.
+        let mut changed = false;
+        // The last of a skipped patch (`true`) and a put or delete (`false`), if any: what `skipped` holds of the
+        // row after them.
+        let mut skip_mark = None;
+        let mut hint_at = LeafHint::default();
+        for op in &ops[i..end] {
+            match &op.write {
+                Write::Put(v) => {
+                    row.clear();
+                    row.extend_from_slice(v);
+                    (state, changed, skip_mark) = (Some(true), true, Some(false));
+                }
+                Write::Del => (state, changed, skip_mark) = (Some(false), true, Some(false)),
+                Write::Patch(len, edits) => {
+                    let present = match state {
+                        Some(present) => present,
+                        None => {
+                            let found = tree.get_at_hint(key, &mut read_hint, |v| {
+                                v.map(|v| {
+                                    row.clear();
+                                    row.extend_from_slice(v);
+                                })
+                                .is_some()
+                            })?;
+                            hint_at = read_hint;
+                            state = Some(found);
+                            found
+                        }
+                    };
+                    if present && row.len() == *len as usize {
+                        // `decode_ops` checked that the edits fit `len` bytes.
+                        if !apply_edits(&mut row, edits) {
+                            bail!("replaying the transaction log: a patch that does not fit its row");
+                        }
+                        changed = true;
+                    } else {
+                        skip_mark = Some(true);
+                    }
+                }
+            }
+        }
+        match skip_mark {
+            Some(true) => {
+                skipped.insert((t, key.to_vec()));
+            }
+            Some(false) if !skipped.is_empty() => {
+                skipped.remove(&(t, key.to_vec()));
+            }
+            _ => {}
+        }
+        if changed {
+            match state {
+                Some(true) => {
+                    let at = vals.len();
+                    vals.extend_from_slice(&row);
+                    puts.push((key, at..vals.len(), hint_at));
+                }
+                _ => dels.push(key),
+            }
+        }
+        i = end;
+    }
+    if let Some(first) = puts.first_mut() {
+        if first.2 == LeafHint::default() {
+            first.2 = *hint;
+        }
+    }
+    let mut run: Vec<CoveredPut<'_>> = puts
+        .iter()
+        .map(|(key, val, hint)| CoveredPut {
+            key,
+            val: &vals[val.clone()],
+            hint: *hint,
+        })
+        .collect();
+    tree.put_covered_run(&mut run)?;
+    if let Some(last) = run.last() {
+        *hint = last.hint;
+    }
+    for key in dels {
+        tree.delete_covered(key, hint)?;
+    }
+    Ok(())
 }
 
 fn tree_err(e: bufpool_btree::Error) -> anyhow::Error {
@@ -486,7 +611,8 @@ impl Ours {
     /// follow in the log (module docs, "Recovery"), or the replay fails.
     ///
     /// In [`REPLAY_LANES`] threads ([`Ours::replay_lane`]), each applying the writes of the rows [`replay_lane`]
-    /// deals it, in log order, and nothing else: the replay's argument is one of each row alone, and a row's
+    /// deals it, each row's in log order (sorted by row a few MiB of records at a time, [`Ours::replay_sorted`]),
+    /// and nothing else: the replay's argument is one of each row alone, and a row's
     /// writes are all in one lane. This thread reads the log's records and hands every lane each batch of them
     /// undecoded ([`ReplayBatch`]); each lane decodes every record itself (its rows' keys are coded against
     /// other rows' in a record: `wal.rs`, "Short row ops"), so what it allocates it frees (session 50 dealt
@@ -548,15 +674,16 @@ impl Ours {
         Ok(())
     }
 
-    /// One lane of [`Ours::replay`]: decodes every record of each batch `batches` brings and applies, in order, the
-    /// writes of the rows [`replay_lane`] deals to `lane`. Returns the rows whose patch it skipped with no put or
-    /// delete of them after (the replay fails if there is any).
+    /// One lane of [`Ours::replay`]: decodes every record of each batch `batches` brings and gathers the writes of
+    /// the rows [`replay_lane`] deals to `lane`, up to [`REPLAY_SORT_BYTES`] of records at a time, then applies
+    /// them ([`Ours::replay_sorted`]). Returns the rows whose patch it skipped with no put or delete of them after
+    /// (the replay fails if there is any).
     fn replay_lane(&self, lane: usize, batches: Receiver<Arc<ReplayBatch>>) -> Result<Skipped> {
         let mut skipped = Skipped::new();
-        let mut row = Vec::new();
-        // The leaf each table's last replayed op in this lane changed: the next op of that table tries it before a
-        // descent (a transaction's order lines, a district's new orders and orders go to neighbouring keys, and
-        // [`replay_lane`] keeps runs of neighbouring keys in one lane).
+        let mut lane_ops = Vec::new();
+        let mut gathered = 0;
+        // The leaf each table's last replayed write in this lane went to: the next sorted run of that table tries it
+        // before a descent.
         let mut hints = vec![LeafHint::default(); self.trees.len()];
         for batch in batches {
             let mut from = 0;
@@ -565,46 +692,52 @@ impl Ours {
                     .ok_or_else(|| anyhow!("replaying the transaction log: a record that does not decode"))?;
                 from = to;
                 for op in ops {
-                    match op {
-                        OwnedOp::Put(t, k, v) if replay_lane(t, &k) == lane => {
-                            let (tree, hint) = self.tree_hinted(&mut hints, t)?;
-                            tree.put_covered(&k, &v, hint)?;
-                            skipped.remove(&(t, k));
-                        }
-                        OwnedOp::Del(t, k) if replay_lane(t, &k) == lane => {
-                            let (tree, hint) = self.tree_hinted(&mut hints, t)?;
-                            tree.delete_covered(&k, hint)?;
-                            skipped.remove(&(t, k));
-                        }
-                        OwnedOp::Patch(t, k, len, edits) if replay_lane(t, &k) == lane => {
-                            let (tree, hint) = self.tree_hinted(&mut hints, t)?;
-                            let found = tree.get_at_hint(&k, hint, |v| match v {
-                                Some(v) if v.len() == len as usize => {
-                                    row.clear();
-                                    row.extend_from_slice(v);
-                                    true
-                                }
-                                _ => false,
-                            })?;
-                            // `decode_ops` checked that the edits fit `len` bytes.
-                            if found && apply_edits(&mut row, &edits) {
-                                tree.put_covered(&k, &row, hint)?;
-                            } else {
-                                skipped.insert((t, k));
-                            }
-                        }
-                        OwnedOp::Put(..) | OwnedOp::Del(..) | OwnedOp::Patch(..) => {}
+                    let (table, key, write) = match op {
+                        OwnedOp::Put(t, k, v) => (t, k, Write::Put(v)),
+                        OwnedOp::Del(t, k) => (t, k, Write::Del),
+                        OwnedOp::Patch(t, k, len, edits) => (t, k, Write::Patch(len, edits)),
                         OwnedOp::Image(..)
                         | OwnedOp::Split(..)
                         | OwnedOp::Inner(..)
                         | OwnedOp::Cut(..)
                         | OwnedOp::Written(..)
                         | OwnedOp::Taking(..) => bail!("replaying the transaction log: a page op in it"),
+                    };
+                    if replay_lane(table, &key) == lane {
+                        lane_ops.push(RowWrite { table, key, write });
                     }
                 }
             }
+            gathered += batch.bytes.len();
+            drop(batch);
+            if gathered >= REPLAY_SORT_BYTES {
+                self.replay_sorted(&mut lane_ops, &mut hints, &mut skipped)?;
+                gathered = 0;
+            }
         }
+        self.replay_sorted(&mut lane_ops, &mut hints, &mut skipped)?;
         Ok(skipped)
+    }
+
+    /// Applies a lane's gathered writes `ops` (in log order; taken, `ops` is left empty): sorted by table and key,
+    /// stably, so each row's writes stay in log order and are folded in memory into the row they leave, which is
+    /// then written once (a put or a delete; nothing if every one was a skipped patch). A row a patch finds first
+    /// is read from its tree, which no other write of `ops` touches. A table's puts go in key order in one
+    /// [`Tree::put_covered_run`] (one latch, one descent at most, one log record a leaf), its deletes one by one.
+    /// The tree ends with each row as applying the writes one by one would have left it; `skipped` is kept as
+    /// they would have kept it (a skipped patch adds its row, a later put or delete removes it).
+    fn replay_sorted(&self, ops: &mut Vec<RowWrite>, hints: &mut [LeafHint], skipped: &mut Skipped) -> Result<()> {
+        ops.sort_by(|a, b| (a.table, &a.key).cmp(&(b.table, &b.key)));
+        let mut i = 0;
+        while i < ops.len() {
+            let t = ops[i].table;
+            let end = i + ops[i..].partition_point(|op| op.table == t);
+            let (tree, hint) = self.tree_hinted(hints, t)?;
+            replay_table(tree, t, &ops[i..end], hint, skipped)?;
+            i = end;
+        }
+        ops.clear();
+        Ok(())
     }
 
     /// Table `t`'s tree and its replay hint (`hints` has one a tree).
