@@ -380,6 +380,15 @@ struct RowWrite {
     write: Write,
 }
 
+/// A key's first 8 bytes as a big-endian word (zeros past a shorter key's end): keys ordered as their words when
+/// these differ ([`Ours::replay_sorted`]).
+fn key_head(key: &[u8]) -> u64 {
+    let mut head = [0; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(head)
+}
+
 /// What a [`RowWrite`] does to its row: a put of a whole value, a delete, or a patch (the row's length, its edits:
 /// [`apply_edits`]).
 enum Write {
@@ -391,7 +400,7 @@ enum Write {
 /// [`Ours::replay_sorted`]'s writes `ops` of table `t` (its tree `tree`), sorted by key, each key's in log order.
 /// `hint` is the leaf the table's last write in this lane went to, and is left naming the leaf of this call's last
 /// put.
-fn replay_table(tree: &Tree, t: u32, ops: &[RowWrite], hint: &mut LeafHint, skipped: &mut Skipped) -> Result<()> {
+fn replay_table(tree: &Tree, t: u32, ops: &[&RowWrite], hint: &mut LeafHint, skipped: &mut Skipped) -> Result<()> {
     // The rows left to write: the values one after another in `vals`, each key's put at its `puts` entry.
     let mut vals = Vec::new();
     let mut puts: Vec<(&[u8], Range<usize>, LeafHint)> = Vec::new();
@@ -727,15 +736,30 @@ impl Ours {
     /// The tree ends with each row as applying the writes one by one would have left it; `skipped` is kept as
     /// they would have kept it (a skipped patch adds its row, a later put or delete removes it).
     fn replay_sorted(&self, ops: &mut Vec<RowWrite>, hints: &mut [LeafHint], skipped: &mut Skipped) -> Result<()> {
-        ops.sort_by(|a, b| (a.table, &a.key).cmp(&(b.table, &b.key)));
+        // Sorted as indices by (table, the key's first 8 bytes, the key, the index): no move of the writes, most
+        // comparisons settled on two words, the index keeping each row's writes in log order without a stable
+        // sort's scratch buffer.
+        let mut order: Vec<(u32, u64, u32)> = ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| (op.table, key_head(&op.key), i as u32))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| ops[a.2 as usize].key.cmp(&ops[b.2 as usize].key))
+                .then(a.2.cmp(&b.2))
+        });
+        let sorted: Vec<&RowWrite> = order.iter().map(|&(_, _, i)| &ops[i as usize]).collect();
         let mut i = 0;
-        while i < ops.len() {
-            let t = ops[i].table;
-            let end = i + ops[i..].partition_point(|op| op.table == t);
+        while i < sorted.len() {
+            let t = sorted[i].table;
+            let end = i + sorted[i..].partition_point(|op| op.table == t);
             let (tree, hint) = self.tree_hinted(hints, t)?;
-            replay_table(tree, t, &ops[i..end], hint, skipped)?;
+            replay_table(tree, t, &sorted[i..end], hint, skipped)?;
             i = end;
         }
+        drop(sorted);
         ops.clear();
         Ok(())
     }
