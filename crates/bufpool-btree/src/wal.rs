@@ -424,11 +424,12 @@
 //! Appends whose ops are chosen by the checkpoint's redo point (a tree's leaf changes, full-page writes) still
 //! encode under the lock, where that choice cannot race with a checkpoint.
 //!
-//! # The redo point against a covered change (issue 15, session 28)
+//! # The redo point against a covered change (issue 15, sessions 28 and 52)
 //! A covered change ([`TreeWal::cover_leaf_checked`]) appends nothing unless its leaf was last logged at or before
-//! the redo point; about 10 a TPC-C transaction append nothing. Until session 28 each took `state` to read
-//! `redo_lsn`: two locked writes of that lock's line (lock, unlock) for a compare, about 20 a transaction, on a
-//! line both workers write at 2 threads.
+//! the redo point; about 10 a TPC-C transaction append nothing. Each used to take `state` to read `redo_lsn`: two
+//! locked writes of that lock's line (lock, unlock) for a compare, about 20 a transaction, on a line both workers
+//! write at 2 threads (session 28 wrote this argument and timed it too noisily to keep it; session 52's profile
+//! found the lock most of `Tree::log_leaf`'s time once its note's miss was prefetched).
 //! The lock ordered a store-load race on two variables, which the common case now orders with a SeqCst fence on
 //! each side, taking no lock and writing nothing shared:
 //! - worker W (leaf L exclusively latched): `a` the latch, an RMW of L's frame state word (`Acquire`), L's
@@ -3427,9 +3428,8 @@ impl TreeWal {
     /// appended. The caller holds the leaf's exclusive latch, made its change under it, and checked
     /// [`TreeWal::check_covered`] (so it cannot fail).
     ///
-    /// The common case (no image) takes no lock and writes nothing shared (until session 28 it took `state`
-    /// only to read `redo_lsn`: about 10 times a TPC-C transaction, the line written by both workers at 2
-    /// threads). What the lock ordered, a fence on each side now does: see "The redo point against a covered
+    /// The common case (no image) takes no lock and writes nothing shared (it used to take `state` only to read
+    /// `redo_lsn`: about 10 times a TPC-C transaction, the line written by both workers at 2 threads). What the lock ordered, a fence on each side now does: see "The redo point against a covered
     /// change" in the module docs.
     #[inline]
     pub(crate) fn cover_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8]) -> Option<Lsn> {
