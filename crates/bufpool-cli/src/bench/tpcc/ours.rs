@@ -50,12 +50,13 @@
 //!   first), then the transaction log's records are replayed, each row's writes in log order: in
 //!   `REPLAY_LANES` threads since session 51, each applying the rows a hash of table and key deals it
 //!   (`Ours::replay`); since session 52 each thread sorts the writes it gathers from a few MiB of records by
-//!   table and key, stably, folds each row's writes in memory, in log order, into the row they leave, and
-//!   writes that once (`Ours::replay_sorted`): the same end state for each row as its writes applied one by one
-//!   (a skipped patch counted as there). The argument below is one of each row alone, so how different rows'
-//!   writes interleave does not matter. A torn last record is cut by the log itself: its transaction was never acknowledged,
-//!   and none of its writes can be on disk (previous points). Why the replay ends with every row as the last
-//!   record left it, row by row: the writers of a row in the log from its start are `w_1..w_n` (puts, deletes,
+//!   table and key, each row's kept in log order, folds each row's writes in memory, in that order, into the
+//!   row they leave, and writes that once (`Ours::replay_sorted`): the same end state for each row as its writes
+//!   applied one by one (a skipped patch counted as there). The argument below is one of each row alone, so how
+//!   different rows' writes interleave does not matter. A torn last record is cut by the log itself: its
+//!   transaction was never acknowledged, and none of its writes can be on disk (previous points). Why the
+//!   replay ends with every row as the last record left it, row by row: the writers of a row in the log from its
+//!   start are `w_1..w_n` (puts, deletes,
 //!   patches; in log order, which is their commit order: conflicting transactions hold a common lock), and
 //!   `S_j` the row after `w_j` (`S_0`: before `w_1`). What the recovered tree holds for the row is some `S_k`:
 //!   a leaf written by the pool or rebuilt from its logged image holds each row as some committed transaction
@@ -729,9 +730,9 @@ impl Ours {
     }
 
     /// Applies a lane's gathered writes `ops` (in log order; taken, `ops` is left empty): sorted by table and key,
-    /// stably, so each row's writes stay in log order and are folded in memory into the row they leave, which is
-    /// then written once (a put or a delete; nothing if every one was a skipped patch). A row a patch finds first
-    /// is read from its tree, which no other write of `ops` touches. A table's puts go in key order in one
+    /// each row's writes kept in log order and folded in memory into the row they leave, which is then written
+    /// once (a put or a delete; nothing if every one was a skipped patch). A row a patch finds first is read from
+    /// its tree, which no other write of `ops` touches. A table's puts go in key order in one
     /// [`Tree::put_covered_run`] (one latch, one descent at most, one log record a leaf), its deletes one by one.
     /// The tree ends with each row as applying the writes one by one would have left it; `skipped` is kept as
     /// they would have kept it (a skipped patch adds its row, a later put or delete removes it).
