@@ -1648,9 +1648,11 @@ impl Tree {
             // key (checked from the put's own parse of the header: R48-O32 in BENCHMARKS.md), else the one
             // `latch_leaf` finds. A hinted page that cannot be latched now is left to the descent, as in
             // `latch_leaf`.
-            let hinted = self
-                .own_leaf(run[i].hint)
-                .and_then(|no| Some((no, self.pool.write_clean(self.pid(no)).ok()?)));
+            // The leaf's note is prefetched before its latch (`TreeWal::prefetch_note`), here and after a descent.
+            let hinted = self.own_leaf(run[i].hint).and_then(|no| {
+                self.wal().prefetch_note(no);
+                Some((no, self.pool.write_clean(self.pid(no)).ok()?))
+            });
             let put = match hinted {
                 Some((no, g)) => self.put_run_in_leaf(run, i, no, g)?,
                 None => None,
@@ -1659,6 +1661,7 @@ impl Tree {
                 Some(j) => j,
                 None => {
                     let (no, g) = self.latch_leaf(run[i].key, LeafHint::default())?;
+                    self.wal().prefetch_note(no);
                     // `latch_leaf` checked under this latch that the leaf covers the key.
                     self.put_run_in_leaf(run, i, no, g)?
                         .ok_or_else(|| self.corrupt(no, "leaf"))?
@@ -1925,6 +1928,9 @@ impl Tree {
     fn put_as(&self, key: &[u8], val: &[u8], covered: bool, hint: &mut LeafHint) -> Result<()> {
         self.check_put(key, val)?;
         let (no, mut g) = self.latch_leaf(key, std::mem::take(hint))?;
+        if covered {
+            self.wal().prefetch_note(no);
+        }
         // Before the page changes: after it, logging the change cannot fail (see `TreeWal::check`). Held until
         // the change is logged.
         let room = self.check_log(covered, 1)?;
@@ -1974,6 +1980,9 @@ impl Tree {
             guess = self.hint_at(leaf, slot);
         }
         let (no, mut g) = self.latch_leaf(key, guess)?;
+        if covered {
+            self.wal().prefetch_note(no);
+        }
         let before = Node::parse(&g).map_or(0, |n| n.entry_bytes());
         let _room = self.check_log(covered, 1)?;
         if !node::leaf_delete(&mut g, key).map_err(|_| self.corrupt(no, "leaf"))? {

@@ -424,6 +424,34 @@
 //! Appends whose ops are chosen by the checkpoint's redo point (a tree's leaf changes, full-page writes) still
 //! encode under the lock, where that choice cannot race with a checkpoint.
 //!
+//! # The redo point against a covered change (issue 15, sessions 28 and 52)
+//! A covered change ([`TreeWal::cover_leaf_checked`]) appends nothing unless its leaf was last logged at or before
+//! the redo point; about 10 a TPC-C transaction append nothing. Each used to take `state` to read `redo_lsn`: two
+//! locked writes of that lock's line (lock, unlock) for a compare, about 20 a transaction, on a line both workers
+//! write at 2 threads (session 28 wrote this argument and timed it too noisily to keep it; session 52's profile
+//! found the lock most of `Tree::log_leaf`'s time once its note's miss was prefetched).
+//! The lock ordered a store-load race on two variables, which the common case now orders with a SeqCst fence on
+//! each side, taking no lock and writing nothing shared:
+//! - worker W (leaf L exclusively latched): `a` the latch, an RMW of L's frame state word (`Acquire`), L's
+//!   dirty flag set under it; `F_w` = `fence(SeqCst)`; `r_w` = load of `redo_lsn`; skip the image if
+//!   `page_lsn > r_w`; release (`swap`, `Release`).
+//! - checkpoint C ([`TreeWal::begin_checkpoint`], then the pool's `dirty_pages` in `flush_files`): `s_c` = store
+//!   of the new redo point R; `F_c` = `fence(SeqCst)`; `l_c` = load of L's state word (`Acquire`), then of its
+//!   dirty flag; L is written by this checkpoint if it was latched exclusively or dirty.
+//!
+//! The promise: if W skipped the image for a leaf last logged at or before R (`r_w` read a redo point below R),
+//! C writes L after W's change, so the cut at R drops no record L still needs. Proof: SeqCst fences are totally
+//! ordered (C++20 [atomics.order], which Rust follows). If `F_c` precedes `F_w`, then `s_c` happens before `F_c`
+//! and `F_w` before `r_w`, so `r_w` reads R or later: W logs the image. If `F_w` precedes `F_c`, then `a` happens
+//! before `F_w` and `F_c` before `l_c`, so `l_c` reads `a` or a later value of the word: L latched by W (C
+//! includes it and waits for the guard), or a value from W's release on (every later writer of the word latched
+//! the frame after W: the release sequence of RMWs carries W's dirty flag, or a later write of L that holds
+//! W's change, to `l_c`'s acquire). Either way not both a stale `r_w` and a missed L. The model is
+//! `loom_redo_point_against_dirty_scan` in `bufpool`'s `frame.rs` (the real state word and dirty flag); without
+//! either fence it fails. An image, when needed, is still appended under `state` (any image is safe: the redo
+//! point only grows). `begin_checkpoint`'s store stays under `state`: an uncovered record's choice is made there
+//! (above).
+//!
 //! # Invariants
 //! - Records are written to the file in LSN order: records enter the buffer in LSN order, each whole, under the
 //!   `state` mutex, and every file write happens under the `io` mutex, which takes the buffered bytes in order.
@@ -493,7 +521,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use bufpool::storage::{Opened, Storage};
@@ -3397,14 +3425,25 @@ impl TreeWal {
     /// ([`TreeWal::flush_first`]), whose record of it the caller appended before the change: nothing, unless the
     /// page was last logged at or before the checkpoint redo point (`page_lsn`), then the full `image` (full-page
     /// write, so a page torn by a crash can still be rebuilt). Returns the LSN to stamp, if a record was
-    /// appended. The choice is made under the log lock, as [`TreeWal::append_leaf_checked`]'s. The caller
-    /// checked [`TreeWal::check_covered`] (so it cannot fail).
+    /// appended. The caller holds the leaf's exclusive latch, made its change under it, and checked
+    /// [`TreeWal::check_covered`] (so it cannot fail).
+    ///
+    /// The common case (no image) takes no lock and writes nothing shared (it used to take `state` only to read
+    /// `redo_lsn`: about 10 times a TPC-C transaction, the line written by both workers at 2 threads). What the lock ordered, a fence on each side now does: see "The redo point against a covered
+    /// change" in the module docs.
     #[inline]
     pub(crate) fn cover_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8]) -> Option<Lsn> {
-        let mut st = self.state.lock();
+        // ORDERING: (F_w) after the leaf's exclusive latch (an RMW of its frame's state word) and its dirty flag,
+        // before the redo point is read; pairs with `begin_checkpoint`'s (F_c). Either F_c precedes F_w in the
+        // single order of SeqCst fences, and this load sees the new redo point (an image is logged), or F_w
+        // precedes F_c, and the checkpoint's dirty-page scan sees this leaf latched or dirty (it writes it after
+        // the change). Never neither.
+        fence(Ordering::SeqCst);
         if page_lsn > self.redo_lsn.load(Ordering::Relaxed) {
             return None;
         }
+        // An image is always safe to log (the redo point only grows: it is still at or past `page_lsn`).
+        let mut st = self.state.lock();
         let lsn = self.encode_locked(&mut st, [Op::Image { page, bytes: image }].into_iter());
         self.spill_if_large(st);
         Some(lsn)
@@ -3425,6 +3464,15 @@ impl TreeWal {
     pub(crate) fn note_covered(&self, no: PageNo) {
         if let Some(first) = self.first.get() {
             self.deps.note(no, first.end_lsn());
+        }
+    }
+
+    /// Starts loading the line of page `no`'s note ([`TreeWal::note_covered`]) into the CPU's caches, for a
+    /// caller about to latch the page for a covered change (a hint; nothing without a dependency).
+    #[inline]
+    pub(crate) fn prefetch_note(&self, no: PageNo) {
+        if self.first.get().is_some() {
+            self.deps.prefetch(no);
         }
     }
 
@@ -3689,10 +3737,18 @@ impl TreeWal {
 
     /// Starts a checkpoint: the current end becomes the redo point, and leaves changed from now on are logged as
     /// full images on their first change. Returns the redo point.
+    ///
+    /// The caller must then find the dirty pages (the pool's `flush_files`, as [`crate::Tree::checkpoint`] does)
+    /// after this returns: a covered change that read the previous redo point and logged no image is seen by
+    /// that scan ("The redo point against a covered change" in the module docs).
     pub fn begin_checkpoint(&self) -> Lsn {
         let st = self.state.lock();
         let redo = st.next;
         self.redo_lsn.store(redo, Ordering::Relaxed);
+        drop(st);
+        // ORDERING: (F_c) after the redo point's store, before the caller's dirty-page scan reads the frames'
+        // state words and dirty flags; pairs with `cover_leaf_checked`'s (F_w).
+        fence(Ordering::SeqCst);
         redo
     }
 

@@ -115,9 +115,13 @@ fn on_a_filling_device(mode: &str, test: &str) {
         err.contains("No space left on device"),
         "{mode}: not a full device's error:\n{err}"
     );
+    // At least one acknowledgement, so that the verify below has New-Orders to find. Not more: how many fit in the
+    // spare 512 KiB depends on scheduling (209-926 in twelve runs on an idle machine, session 52; 8 once under
+    // load, R51-O15: with `LOG_MAX` at 64 KiB the device fills within a fraction of a second once the driver's
+    // checkpoint tick lags behind the appends).
     let acked = std::fs::read_to_string(&acks).unwrap_or_default().lines().count();
     assert!(
-        acked > 10,
+        acked > 0,
         "{mode}: only {acked} acknowledgement lines before the device filled:\n{err}"
     );
     tmpfs::remount(&mount, "64m");

@@ -1026,6 +1026,64 @@ mod loom_models {
         });
     }
 
+    /// `bufpool-btree`'s covered change against a checkpoint (its `wal.rs`, "The redo point against a covered
+    /// change"): a worker latches a leaf, dirties it, and reads the redo point (`redo`, 0 before the checkpoint)
+    /// to decide whether to log the leaf's image; the checkpoint stores the new redo point (1), then scans the
+    /// frame as the pool's `dirty_pages` does (state word, then dirty flag). With a SeqCst fence on each side
+    /// (`fences`), a worker that read the old point and skipped the image is always seen by the scan. The real
+    /// state word; the redo point and the dirty flag are loom's (the flag is `std`'s in `FrameHeader`).
+    fn redo_point_against_dirty_scan(fences: (bool, bool)) {
+        use loom::sync::atomic::AtomicBool as LAtomicBool;
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, SeqCst};
+        loom::model(move || {
+            let w = Arc::new(unlatched());
+            let dirty = Arc::new(LAtomicBool::new(false));
+            let redo = Arc::new(LAtomicU64::new(0));
+            let (w2, d2, r2) = (w.clone(), dirty.clone(), redo.clone());
+            let worker = thread::spawn(move || {
+                while w2.try_latch_exclusive() != TryLatch::Ok {
+                    thread::yield_now();
+                }
+                d2.swap(true, AcqRel);
+                if fences.0 {
+                    loom::sync::atomic::fence(SeqCst);
+                }
+                let skipped = r2.load(Relaxed) == 0;
+                w2.unlatch_exclusive();
+                skipped
+            });
+            redo.store(1, Relaxed);
+            if fences.1 {
+                loom::sync::atomic::fence(SeqCst);
+            }
+            let exclusive = w.load() & LOCK_MASK == EXCLUSIVE;
+            let included = dirty.load(Acquire) || exclusive;
+            let skipped = worker.join().unwrap();
+            assert!(
+                !skipped || included,
+                "a leaf that skipped its image was missed by the checkpoint's scan"
+            );
+        });
+    }
+
+    #[test]
+    fn loom_redo_point_against_dirty_scan() {
+        redo_point_against_dirty_scan((true, true));
+    }
+
+    /// The mutation checks of `loom_redo_point_against_dirty_scan`: without either fence, loom finds the miss.
+    #[test]
+    #[should_panic(expected = "missed by the checkpoint's scan")]
+    fn loom_redo_point_without_worker_fence_misses() {
+        redo_point_against_dirty_scan((false, true));
+    }
+
+    #[test]
+    #[should_panic(expected = "missed by the checkpoint's scan")]
+    fn loom_redo_point_without_checkpoint_fence_misses() {
+        redo_point_against_dirty_scan((true, false));
+    }
+
     /// Two shared holders both try to upgrade: at most one succeeds, and while it writes (under the upgraded
     /// latch) no one else reads or writes (loom's UnsafeCell reports any unsynchronised access). An optimistic
     /// reader that validates saw either no write or the whole write.

@@ -632,6 +632,9 @@ impl BufferPool {
     /// exclusively now: a write guard marks its page dirty only at its first change, which may come after this
     /// scan, and the checkpoint contract covers every change made under a guard already held when it started.
     /// `write_dirty` waits for those guards and writes the pages they left dirty (and skips the clean ones).
+    /// Each frame's state word is read before its dirty flag, both `Acquire`: `bufpool-btree`'s covered changes
+    /// rely on it (a caller's SeqCst fence before this scan pairs with one after a writer's latch: its `wal.rs`,
+    /// "The redo point against a covered change", and `loom_redo_point_against_dirty_scan` in `frame.rs`).
     fn dirty_pages(&self, select: impl Fn(PageId) -> bool) -> Vec<PageAt> {
         let mut dirty: Vec<PageAt> = (0..self.frames() as FrameIdx)
             .filter_map(|idx| {
