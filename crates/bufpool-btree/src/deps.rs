@@ -89,7 +89,7 @@ impl PageDeps {
     pub(crate) fn prefetch(&self, no: PageNo) {
         let (seg, off) = slot_of(no);
         if let Some(slots) = self.segs[seg].get() {
-            bufpool::prefetch(&slots[off]);
+            bufpool::prefetch_cache_line(&slots[off]);
         }
     }
 

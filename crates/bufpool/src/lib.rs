@@ -273,9 +273,10 @@ pub use writer::{CheckpointReport, FileOutcome, WriterConfig, RUN_PAGES_MAX};
 
 /// Asks the CPU to start loading the cache line that holds `value`, for an engine that knows it will touch it soon
 /// and has other work to do first (the B+tree prefetches a page's write-ahead note before it changes the page).
-/// A hint only: no load the memory model sees is made, it cannot fault, and it does nothing off x86-64.
+/// A hint only: no load the memory model sees is made, it cannot fault, and it does nothing off x86-64. (Not a
+/// page prefetch: that is [`BufferPool::prefetch`], which reads pages from storage into frames.)
 #[inline(always)]
-pub fn prefetch<T>(value: &T) {
+pub fn prefetch_cache_line<T>(value: &T) {
     frame::prefetch_line(value as *const T);
 }
 
