@@ -87,10 +87,16 @@ impl PageDeps {
     /// `Tree::log_leaf`'s time, about 3.5% of a worker's (session 52, BENCHMARKS.md).
     #[inline]
     pub(crate) fn prefetch(&self, no: PageNo) {
-        let (seg, off) = slot_of(no);
-        if let Some(slots) = self.segs[seg].get() {
-            bufpool::prefetch_cache_line(&slots[off]);
+        if let Some(slot) = self.slot(no) {
+            bufpool::prefetch_cache_line(slot);
         }
+    }
+
+    /// Page `no`'s slot, if its segment is allocated (a page never noted may have none).
+    #[inline]
+    fn slot(&self, no: PageNo) -> Option<&AtomicU64> {
+        let (seg, off) = slot_of(no);
+        self.segs[seg].get().map(|slots| &slots[off])
     }
 
     /// The highest number among pages `first .. first + count` (0 for pages never noted). Called with the pages
@@ -98,10 +104,7 @@ impl PageDeps {
     pub(crate) fn max_over(&self, first: PageNo, count: usize) -> Lsn {
         (0..count as u64)
             .map_while(|k| PageNo::try_from(u64::from(first) + k).ok())
-            .map(|no| {
-                let (seg, off) = slot_of(no);
-                self.segs[seg].get().map_or(0, |s| s[off].load(Ordering::Relaxed))
-            })
+            .map(|no| self.slot(no).map_or(0, |s| s.load(Ordering::Relaxed)))
             .max()
             .unwrap_or(0)
     }
