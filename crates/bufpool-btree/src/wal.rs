@@ -526,6 +526,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use bufpool::storage::{Opened, Storage};
 use bufpool::{Lsn, PageNo};
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use crate::deps::PageDeps;
@@ -2178,35 +2179,63 @@ impl LogFile {
 /// assert!(matches!(second, Err(bufpool_btree::Error::Pool(bufpool::Error::FileLocked { .. }))));
 /// # Ok(()) }
 /// ```
+///
+/// # Layout
+/// The fields are in three groups, each starting on a cache line of its own: those read on every append and
+/// rarely changed (the redo point, the dependency, the pages' dependency notes, the failure), those a write-out
+/// changes (`io`, `durable`, the fsync counts), and those every append changes (`state` and the counts stored
+/// under it). A log shared by the threads that append to it (a transaction log, a tree's log) moves the last
+/// group's lines between their cores at every append anyway; before session 53 the first group shared lines
+/// with it, so every read of the redo point or of the dependency moved a line too (BENCHMARKS.md, "Session 53").
+#[repr(C)]
 pub struct TreeWal {
     /// The log file's path; `None` for a log on a [`Storage`].
     path: Option<PathBuf>,
     /// This log's identity (stored in its header and in its tree's meta page).
     id: u64,
-    state: Mutex<State>,
-    io: Mutex<LogFile>,
-    /// Truncation: one at a time, taken before `io`, held across a punch or a rewrite's copy (which run
-    /// without `io` for the most part).
-    trunc: Mutex<Trunc>,
     /// `io.start`, readable without the lock (stored under it).
     start: AtomicU64,
     /// A bounded log: the end of the appended log past which [`TreeWal::check`] refuses appends (`append_end`,
     /// stored under `io` at a switch); `u64::MAX` for an unbounded log.
     append_end: AtomicU64,
-    /// A bounded log: bytes of records admitted ([`TreeWal::reserve`]) and not yet appended (or appended, their
-    /// [`Room`] not yet dropped): counted against `append_end` with `appended` (R25-O1 in RELIABILITY.md).
-    reserved: AtomicU64,
-    /// Everything before this LSN is on stable storage.
-    durable: AtomicU64,
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
     redo_lsn: AtomicU64,
     failed: OnceLock<Arc<str>>,
+    /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
+    first: OnceLock<Arc<TreeWal>>,
+    /// Per page of this log's tree, how far the dependency must be durable before the page is written
+    /// (`deps.rs`); only pages that may hold covered changes are noted.
+    deps: PageDeps,
+    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes or are bounded logs past three
+    /// quarters of their region (their `State::over`): while any does, an append to this log first tries to
+    /// write them out, and is refused for space if that is (module docs, "A full device") or if one is past its
+    /// region's bound ("A bounded log on a storage").
+    dependents_over: AtomicUsize,
+    /// The log serves a tree: claimed by one, or naming its data file in its header ([`TreeWal::data_file`]).
+    /// Its records and cuts are then the tree's own, and the raw calls a layer above makes on its own log
+    /// ([`TreeWal::append`], [`TreeWal::append_leaf`], [`TreeWal::truncate_before`]) are refused on it
+    /// ([`Error::TreeOwnsLog`], R35-1 in RELIABILITY.md). Stored under `claim`; one load per such call.
+    serves_tree: AtomicBool,
+    /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
+    claim: Mutex<Claim>,
+    /// The logs that depend on this one ([`TreeWal::flush_first`]).
+    dependents: Mutex<Vec<Weak<TreeWal>>>,
+    /// Where the fields every write-out changes begin: `io` and what is stored under it (`repr(C)` and a zero-length
+    /// array of cache-line alignment put them on lines of their own; [`TreeWal`]'s layout note).
+    _io_lines: [CachePadded<()>; 0],
+    io: Mutex<LogFile>,
+    /// Truncation: one at a time, taken before `io`, held across a punch or a rewrite's copy (which run
+    /// without `io` for the most part).
+    trunc: Mutex<Trunc>,
+    /// Everything before this LSN is on stable storage.
+    durable: AtomicU64,
     /// fsyncs of the log done so far, by [`SyncCause`] (in the order of [`SyncCause::ALL`]).
     syncs: [AtomicU64; SyncCause::ALL.len()],
     /// Growths of the file's zeroed tail so far, each a write of zeros ([`TreeWal::grows`]).
     grows: AtomicU64,
-    /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
-    first: OnceLock<Arc<TreeWal>>,
+    /// Where the fields every append changes begin (on lines of their own, as `_io_lines`).
+    _append_lines: [CachePadded<()>; 0],
+    state: Mutex<State>,
     /// `state.next`, readable without the lock: stored under it after every append, only grows. A log that
     /// depends on this one reads it to note how far this log must be durable for a page or a record.
     appended: AtomicU64,
@@ -2219,23 +2248,9 @@ pub struct TreeWal {
     /// records it took, the buffer looks nearly empty, and until R22-1 every append on another thread passed
     /// the check then, however full the device.
     unwritten: AtomicUsize,
-    /// Per page of this log's tree, how far the dependency must be durable before the page is written
-    /// (`deps.rs`); only pages that may hold covered changes are noted.
-    deps: PageDeps,
-    /// The logs that depend on this one ([`TreeWal::flush_first`]).
-    dependents: Mutex<Vec<Weak<TreeWal>>>,
-    /// How many of `dependents` hold more than [`BUF_HARD_MAX`] buffered bytes or are bounded logs past three
-    /// quarters of their region (their `State::over`): while any does, an append to this log first tries to
-    /// write them out, and is refused for space if that is (module docs, "A full device") or if one is past its
-    /// region's bound ("A bounded log on a storage").
-    dependents_over: AtomicUsize,
-    /// Whether a [`crate::Tree`] holds this log ([`TreeWal::claim_for_tree`]): a log serves one tree.
-    claim: Mutex<Claim>,
-    /// The log serves a tree: claimed by one, or naming its data file in its header ([`TreeWal::data_file`]).
-    /// Its records and cuts are then the tree's own, and the raw calls a layer above makes on its own log
-    /// ([`TreeWal::append`], [`TreeWal::append_leaf`], [`TreeWal::truncate_before`]) are refused on it
-    /// ([`Error::TreeOwnsLog`], R35-1 in RELIABILITY.md). Stored under `claim`; one load per such call.
-    serves_tree: AtomicBool,
+    /// A bounded log: bytes of records admitted ([`TreeWal::reserve`]) and not yet appended (or appended, their
+    /// [`Room`] not yet dropped): counted against `append_end` with `appended` (R25-O1 in RELIABILITY.md).
+    reserved: AtomicU64,
 }
 
 /// Room reserved in a bounded log for a record ([`TreeWal::reserve`]): counted against its region's bound until
@@ -2717,6 +2732,8 @@ impl TreeWal {
         let wal = TreeWal {
             path,
             id: hdr.id,
+            _io_lines: [],
+            _append_lines: [],
             state: Mutex::new(State {
                 buf: Vec::with_capacity(BUF_RESERVE),
                 buf_start: hdr.start,
