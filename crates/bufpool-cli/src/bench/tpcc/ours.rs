@@ -120,7 +120,8 @@
 //!   runs the mix on 4 threads against 2 warehouses and checks conditions 1 to 12 and the STOCK order counts;
 //!   it fails with any of the three classes taken away (tried once each by hand).
 //! - **Checkpoint** (when the transaction log passes [`LOG_MAX`], and at close): hold the `gate` exclusively
-//!   (commits hold it shared from append to the end of their apply) just long enough to take the log's end `r`:
+//!   (commits hold it shared from append to the end of their apply; since session 53 it is striped by worker,
+//!   [`Gate`], and a checkpoint takes every stripe, in order) just long enough to take the log's end `r`:
 //!   every record before `r` is then applied; checkpoint every tree ([`Tree::checkpoint`]: its dirty pages
 //!   written and synced, its log cut); only then cut the transaction log before `r`. The trees' checkpoints begin
 //!   after `r` is taken, so a leaf torn later is rebuilt from a full image taken after `r` plus the transaction
@@ -179,7 +180,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::{LockResult, TryLockError, TryLockResult};
@@ -191,6 +192,7 @@ use bufpool::IoBackend;
 use bufpool_btree::{
     apply_edits, decode_ops, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
 };
+use crossbeam_utils::CachePadded;
 
 use super::engine::{part_of, Access, Body, Change, Durability, Each, Engine, FullDevice, Txn, Worker, WHOLE};
 use super::schema::{Table, DISTRICTS};
@@ -288,17 +290,19 @@ pub struct Ours {
     /// One tree per [`Table`], by [`Table::index`].
     trees: Vec<Tree>,
     txlog: Arc<TreeWal>,
-    /// Commits hold it shared from their append to the end of their apply; a checkpoint takes it exclusively.
-    gate: RwLock<()>,
-    /// One lock per district, `(w - 1) * DISTRICTS + d - 1` (see the module docs, "Isolation").
-    districts: Vec<RwLock<()>>,
+    /// The commit gate, in [`GATE_STRIPES`] stripes ([`Gate`]): a commit holds its worker's stripe shared from
+    /// its append to the end of its apply; a checkpoint takes every stripe exclusively, in order.
+    gates: Box<[CachePadded<Gate>]>,
+    /// The stripe the next worker takes ([`Ours::worker`]; modulo [`GATE_STRIPES`]).
+    next_gate: AtomicUsize,
+    /// One lock per district, `(w - 1) * DISTRICTS + d - 1` (see the module docs, "Isolation"), each on its own
+    /// cache line: two workers on different districts write different lines (packed, five districts shared one).
+    districts: Vec<CachePadded<RwLock<()>>>,
     /// STOCK-row locks: row `(w, i)` is guarded by `stock[stock_stripe(w, i)]`.
     stock: Vec<Mutex<()>>,
-    /// Commit-time row locks ([`Txn::update_on_commit`]): row `key` of `t` by `rows[row_stripe(t, key)]`.
-    rows: Vec<Mutex<()>>,
-    /// Transactions that took locks, and those that found one of them taken and waited.
-    lock_taken: AtomicU64,
-    lock_waited: AtomicU64,
+    /// Commit-time row locks ([`Txn::update_on_commit`]): row `key` of `t` by `rows[row_stripe(t, key)]`, each on
+    /// its own cache line (every Payment takes its warehouse's).
+    rows: Vec<CachePadded<Mutex<()>>>,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
     /// When the next checkpoints' tick is needed, from the logs' growth ([`Ours::tick_checkpoints`]).
@@ -311,6 +315,21 @@ pub struct Ours {
     /// (module docs, "Failures"). Set under the `gate`, shared.
     broken: OnceLock<String>,
     dir: PathBuf,
+}
+
+/// Stripes of the commit gate: one per worker up to this many workers (more share them).
+const GATE_STRIPES: usize = 8;
+
+/// A stripe of the commit gate, on its own cache line: the stripe's workers' commits take `lock` shared, a
+/// checkpoint takes every stripe's exclusively, so a checkpoint still excludes every commit; and the counts of
+/// the stripe's workers' transactions that took locks and that waited for one. One shared `RwLock` and two shared
+/// counters moved their cache lines between the workers' cores at every commit (about 150 ns a transaction at 2
+/// threads in session 53's profile: BENCHMARKS.md, "Session 53").
+#[derive(Default)]
+struct Gate {
+    lock: RwLock<()>,
+    taken: AtomicU64,
+    waited: AtomicU64,
 }
 
 /// Whether a tick's error is a write refused for space, which fails no log and no file: by type
@@ -597,14 +616,13 @@ impl Ours {
             pool,
             trees,
             txlog,
-            gate: RwLock::new(()),
+            gates: (0..GATE_STRIPES).map(|_| CachePadded::new(Gate::default())).collect(),
+            next_gate: AtomicUsize::new(0),
             districts: (0..usize::from(warehouses) * usize::from(DISTRICTS))
-                .map(|_| RwLock::new(()))
+                .map(|_| CachePadded::new(RwLock::new(())))
                 .collect(),
             stock: (0..STOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-            rows: (0..ROW_STRIPES).map(|_| Mutex::new(())).collect(),
-            lock_taken: AtomicU64::new(0),
-            lock_waited: AtomicU64::new(0),
+            rows: (0..ROW_STRIPES).map(|_| CachePadded::new(Mutex::new(()))).collect(),
             checkpointing: Mutex::new(()),
             pace: Pace::default(),
             pace_logs: Pace::default(),
@@ -788,6 +806,7 @@ impl Ours {
         }
         self.districts
             .get(usize::from(w - 1) * usize::from(DISTRICTS) + usize::from(d - 1))
+            .map(|l| &**l)
     }
 
     /// `Err` once a commit failed after its record was appended (module docs, "Failures").
@@ -801,7 +820,12 @@ impl Ours {
     /// Cuts the transaction log before its current end (see the module docs).
     fn checkpoint_txlog(&self) -> Result<()> {
         let r = {
-            let _all = self.gate.write().map_err(|_| anyhow!("a committer panicked"))?;
+            let _all = self
+                .gates
+                .iter()
+                .map(|g| g.lock.write())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow!("a committer panicked"))?;
             // A commit that failed half-applied set this under the gate: its record is before `r`, and the cut
             // would drop it while the trees hold only part of it.
             self.refuse_if_broken()?;
@@ -1630,6 +1654,8 @@ impl Txn for LoadTxn<'_> {
 /// A thread's handle: its write set and its commit count.
 pub struct OursWorker<'a> {
     ours: &'a Ours,
+    /// This worker's stripe of the commit gate ([`Gate`]).
+    gate: usize,
     set: WriteSet,
     durability: Durability,
     commits: u64,
@@ -1946,9 +1972,9 @@ enum Held<'a> {
     Row(#[allow(dead_code)] MutexGuard<'a, ()>),
 }
 
-/// Takes the stripes `stripes` of `table` (sorted here, repeats once) into `held`.
+/// Takes the stripes `stripes` (sorted here, repeats once) into `held`, stripe `s` being `table(s)`.
 fn take_stripes<'a>(
-    table: &'a [Mutex<()>],
+    table: impl Fn(usize) -> &'a Mutex<()>,
     stripes: &mut Vec<usize>,
     held: &mut Vec<Held<'a>>,
     waited: &mut bool,
@@ -1956,7 +1982,7 @@ fn take_stripes<'a>(
     stripes.sort_unstable();
     stripes.dedup();
     for &s in stripes.iter() {
-        let lock = &table[s];
+        let lock = table(s);
         let g = take(|| lock.try_lock(), || lock.lock(), waited)
             .map_err(|_| anyhow!("a transaction panicked holding a row lock"))?;
         held.push(Held::Row(g));
@@ -1976,7 +2002,12 @@ impl Worker for OursWorker<'_> {
             self.stripes.clear();
             self.stripes
                 .extend(access.stock.iter().map(|&(w, i)| stock_stripe(w, i)));
-            take_stripes(&ours.stock, &mut self.stripes, &mut locks.held, &mut locks.waited)?;
+            take_stripes(
+                |s| &ours.stock[s],
+                &mut self.stripes,
+                &mut locks.held,
+                &mut locks.waited,
+            )?;
         }
         // After the locks: a commit that failed half-applied set this before it released its locks, so a
         // transaction that shares one with it sees it here (module docs, "Failures").
@@ -1988,15 +2019,16 @@ impl Worker for OursWorker<'_> {
             read_only,
             locks: Some(&mut locks),
         })?;
+        let gate = &ours.gates[self.gate];
         if !locks.held.is_empty() {
-            ours.lock_taken.fetch_add(1, Ordering::Relaxed);
+            gate.taken.fetch_add(1, Ordering::Relaxed);
         }
         if !commit || (self.set.entries.is_empty() && self.set.updates.is_empty()) {
-            ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
+            gate.waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
             return Ok(commit);
         }
         {
-            let _gate = ours.gate.read().map_err(|_| anyhow!("a checkpoint panicked"))?;
+            let _gate = gate.lock.read().map_err(|_| anyhow!("a checkpoint panicked"))?;
             // 3. Commit-time row locks, in stripe order; then each deferred update reads its row, changes it and
             // joins the write set.
             if !self.set.updates.is_empty() {
@@ -2004,7 +2036,7 @@ impl Worker for OursWorker<'_> {
                 self.stripes.clear();
                 self.stripes
                     .extend(updates.iter().map(|u| row_stripe(u.0, &self.set.bytes[u.1..u.1 + u.2])));
-                take_stripes(&ours.rows, &mut self.stripes, &mut locks.held, &mut locks.waited)?;
+                take_stripes(|s| &ours.rows[s], &mut self.stripes, &mut locks.held, &mut locks.waited)?;
                 for &(t, at, len, (change, changed), arg) in &updates {
                     self.key.clear();
                     self.key.extend_from_slice(&self.set.bytes[at..at + len]);
@@ -2023,7 +2055,7 @@ impl Worker for OursWorker<'_> {
                 }
                 self.set.updates = updates;
             }
-            ours.lock_waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
+            gate.waited.fetch_add(u64::from(locks.waited), Ordering::Relaxed);
             // Again after the commit-time row locks: a transaction that began before a commit failed half-applied
             // and read that commit's row here (the WAREHOUSE row, without its update) must not append.
             ours.refuse_if_broken()?;
@@ -2106,6 +2138,7 @@ impl Engine for Ours {
     fn worker(&self, durability: Durability) -> Result<OursWorker<'_>> {
         Ok(OursWorker {
             ours: self,
+            gate: self.next_gate.fetch_add(1, Ordering::Relaxed) % GATE_STRIPES,
             set: WriteSet::default(),
             durability,
             commits: 0,
@@ -2179,10 +2212,12 @@ impl Engine for Ours {
     }
 
     fn lock_counts(&self) -> Option<(u64, u64)> {
-        Some((
-            self.lock_taken.load(Ordering::Relaxed),
-            self.lock_waited.load(Ordering::Relaxed),
-        ))
+        Some(self.gates.iter().fold((0, 0), |(t, w), g| {
+            (
+                t + g.taken.load(Ordering::Relaxed),
+                w + g.waited.load(Ordering::Relaxed),
+            )
+        }))
     }
 
     fn cache_counts(&self) -> Option<(u64, u64)> {
