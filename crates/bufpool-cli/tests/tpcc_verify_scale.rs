@@ -119,3 +119,62 @@ fn a_marker_that_cannot_be_read_is_refused_and_the_database_kept() {
         "{stderr}"
     );
 }
+
+/// The verify's pool is the one a run of its flags gets (`--pool-fraction` times the data files, at least 64 MiB):
+/// until session 53 it was twice the data files whatever the flags, so a restart that rebuilds trees larger than
+/// that was measured through evictions (R52-O14 in BENCHMARKS.md).
+#[test]
+fn the_verify_opens_the_pool_its_pool_fraction_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let acks = dir.path().join("acks");
+    std::fs::write(&acks, "").unwrap();
+    let smoke = ["--smoke", "--warehouses", "1"];
+    let load = common::bench()
+        .args(["--workload", "tpcc", "--threads", "1", "--seconds", "0.1"])
+        .args(smoke)
+        .args(["--btree-systems", "bufpool-btree"])
+        .arg("--tpcc-db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
+    let pool_line = |fraction: &str| {
+        let out = verify(&db, &acks, &[&smoke[..], &["--pool-fraction", fraction]].concat());
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "verify at {fraction}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("recovery pool: "))
+            .unwrap_or_else(|| panic!("verify at {fraction} printed no pool:\n{stdout}"))
+            .to_string();
+        let pages: u64 = line["recovery pool: ".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        (line, pages)
+    };
+    // 16 x (the most `--pool-fraction` takes) the smoke database's data files (about 1,300 pages) is past the
+    // 64 MiB floor; 1 x is under it.
+    let (line, big) = pool_line("16");
+    assert!(line.contains("pool fraction 16 of "), "{line}");
+    let data: u64 = line
+        .split(" of ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(big, 16 * data, "{line}");
+    assert!(big > 16_384, "the smoke database is too small for this test: {line}");
+    let (line, small) = pool_line("1");
+    assert_eq!(small, 16_384, "{line}");
+}

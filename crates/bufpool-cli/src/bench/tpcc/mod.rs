@@ -212,7 +212,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     };
     if let Some(acks) = &t.tpcc_verify {
-        return verify(&base, scale, acks, args.json.as_deref());
+        // The restart gets the pool a run of these arguments gets (the first --pool-fraction, or the default).
+        let fraction = b.pool_fraction.as_ref().and_then(|f| f.0.first().copied());
+        return verify(&base, scale, fraction, acks, args.json.as_deref());
     }
     let (load_nu, run_nu) = constants(args.seed);
     let mut notes = vec![
@@ -599,23 +601,33 @@ fn parse_acks(text: &str) -> Result<Vec<Ack>> {
 /// `--tpcc-verify`: recovers bufpool-btree's database, checks its trees, conditions 1 to 12 and the acknowledged
 /// New-Orders: each one acknowledged in `durable` mode must be there whole; one acknowledged in another mode may be
 /// missing (a kill loses the transactions whose records were still in the log's buffer: the mode's promise), but
-/// one that is there must be whole.
-fn verify(base: &Path, scale: Scale, acks: &Path, json: Option<&Path>) -> Result<()> {
+/// one that is there must be whole. The pool is the one a run gets: `fraction` (or the default fraction) times the
+/// data files, at least 64 MiB.
+fn verify(base: &Path, scale: Scale, fraction: Option<f64>, acks: &Path, json: Option<&Path>) -> Result<()> {
     let dir = base.join(KvKind::Ours.name());
     if !loaded(&dir, scale, "give the --warehouses (and --smoke) it was loaded with")? {
         bail!("{} holds no loaded database", dir.display());
     }
-    // A pool that holds the data files twice over (as the in-memory runs'), at least 64 MiB: the time printed is
-    // then the log's (read and redo), not a small pool's misses.
+    // The pool a run with these arguments gets, of the data files as they are (at least the run's: files only
+    // grow), at least 64 MiB: a restart measured with the pool a restart gets. Until session 53 it was twice the
+    // data files, whatever the run's: a log that rebuilds trees larger than that (18 s of 2-thread log without a
+    // checkpoint, 1.1 GB, whose data files never grew) was replayed through evictions and reads, 40 s where the
+    // run's pool holds it all (R52-O14, BENCHMARKS.md "Session 53").
     let data_pages = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "db"))
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len().div_ceil(PAGE))
         .sum::<u64>();
+    let fraction = fraction.unwrap_or_else(|| default_pool_fraction(data_pages));
+    let pool_pages = ((data_pages as f64 * fraction).ceil() as usize).max(16_384);
+    outln!(
+        "recovery pool: {pool_pages} pages ({:.0} MiB; pool fraction {fraction} of {data_pages} pages of data files, \
+         at least 64 MiB)",
+        (pool_pages as u64 * PAGE) as f64 / (1 << 20) as f64
+    );
     let started = Instant::now();
-    let o = ours::Ours::open(&dir, (2 * data_pages as usize).max(16_384), scale.warehouses)
-        .context("recovering bufpool-btree")?;
+    let o = ours::Ours::open(&dir, pool_pages, scale.warehouses).context("recovering bufpool-btree")?;
     outln!(
         "recovery (opening the trees, replaying the transaction log): {:.2} s",
         started.elapsed().as_secs_f64()
