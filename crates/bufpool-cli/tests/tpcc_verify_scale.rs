@@ -129,7 +129,8 @@ fn the_verify_opens_the_pool_its_pool_fraction_names() {
     let db = dir.path().join("db");
     let acks = dir.path().join("acks");
     std::fs::write(&acks, "").unwrap();
-    let smoke = ["--smoke", "--warehouses", "1"];
+    // Four smoke warehouses: at least 2,000 pages of data files, so 16 times them is past the 64 MiB floor.
+    let smoke = ["--smoke", "--warehouses", "4"];
     let load = common::bench()
         .args(["--workload", "tpcc", "--threads", "1", "--seconds", "0.1"])
         .args(smoke)
@@ -139,6 +140,7 @@ fn the_verify_opens_the_pool_its_pool_fraction_names() {
         .output()
         .unwrap();
     assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
+    // The pool's pages and the data files' pages the verify printed, at `fraction`.
     let pool_line = |fraction: &str| {
         let out = verify(&db, &acks, &[&smoke[..], &["--pool-fraction", fraction]].concat());
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -152,29 +154,16 @@ fn the_verify_opens_the_pool_its_pool_fraction_names() {
             .find(|l| l.starts_with("recovery pool: "))
             .unwrap_or_else(|| panic!("verify at {fraction} printed no pool:\n{stdout}"))
             .to_string();
-        let pages: u64 = line["recovery pool: ".len()..]
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        (line, pages)
+        assert!(line.contains(&format!("pool fraction {fraction} of ")), "{line}");
+        let number = |s: &str| -> u64 { s.split(' ').next().unwrap().parse().unwrap() };
+        let pages = number(&line["recovery pool: ".len()..]);
+        let data = number(line.split(" of ").nth(1).unwrap());
+        (line, pages, data)
     };
-    // 16 x (the most `--pool-fraction` takes) the smoke database's data files (about 1,300 pages) is past the
-    // 64 MiB floor; 1 x is under it.
-    let (line, big) = pool_line("16");
-    assert!(line.contains("pool fraction 16 of "), "{line}");
-    let data: u64 = line
-        .split(" of ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(big, 16 * data, "{line}");
-    assert!(big > 16_384, "the smoke database is too small for this test: {line}");
-    let (line, small) = pool_line("1");
-    assert_eq!(small, 16_384, "{line}");
+    // The fraction times the data files, at least 64 MiB (16,384 pages); 16 is the most `--pool-fraction` takes.
+    let (line, pages, data) = pool_line("16");
+    assert_eq!(pages, 16 * data, "{line}");
+    assert!(pages > 16_384, "the database is too small for this test: {line}");
+    let (line, pages, data) = pool_line("1");
+    assert_eq!(pages, data.max(16_384), "{line}");
 }
