@@ -116,10 +116,6 @@ fn huge<T>(n: usize) -> &'static [T] {
     const HUGE: usize = 2 << 20;
     let bytes = (n * std::mem::size_of::<T>()).next_multiple_of(HUGE);
     let buf = Box::leak(Box::new(AlignedBuf::zeroed_huge(bytes, HUGE)));
-    // Written whole, so every page is backed by memory of its own before the timing: `zeroed_huge` leaves the
-    // pages untouched (the kernel fills them at first touch), and a read of an untouched page would find the
-    // kernel's one shared zero page, always in cache.
-    buf.fill(0);
     // SAFETY: the buffer holds at least n * size_of::<T>() zeroed bytes, aligned to 2 MiB (at least T's
     // alignment), and is leaked, so it lives for ever; every T used here is made of atomics, valid when zero.
     unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), n) }
