@@ -37,9 +37,7 @@
 //!
 //! # Frame memory
 //! One allocation of `frames * page_size` bytes, aligned to 2 MiB when large enough so the kernel can back it with
-//! huge pages (on Linux an anonymous mapping of its own, zero-filled by the kernel at first touch: nothing is
-//! written when the pool is built, and a frame's memory is faulted in when a page is first read or made in it;
-//! `AlignedBuf::zeroed_huge`). Frame `i`'s page occupies `[i * page_size, (i + 1) * page_size)`.
+//! huge pages. Frame `i`'s page occupies `[i * page_size, (i + 1) * page_size)`.
 //!
 //! The optimistic path reads bytes with relaxed atomic loads while a writer may be storing into them with plain
 //! stores under its exclusive latch (guards hand out `&mut [u8]`). That is the seqlock pattern: the value read is
