@@ -279,14 +279,11 @@ pub(crate) const HUGE_PAGE: usize = 2 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AllocFailed;
 
-/// A zero-initialised buffer aligned for direct I/O: from the allocator, or (frame memory on Linux) an anonymous
-/// mapping of its own. Used for frame memory (one allocation for the whole pool) and for private page copies
-/// written back.
+/// A zero-initialised heap buffer aligned for direct I/O. Used for frame memory (one allocation for the whole
+/// pool) and for private page copies written back.
 pub struct AlignedBuf {
     ptr: NonNull<u8>,
     layout: Layout,
-    /// The bytes are an anonymous mapping of their own (`map_zeroed`), given back with `munmap`, not the allocator.
-    mapped: bool,
 }
 
 // SAFETY: AlignedBuf owns its allocation exclusively, like a Box<[u8]>; shared access only hands out `&[u8]`.
@@ -309,11 +306,7 @@ impl AlignedBuf {
     /// A zeroed buffer of `len` bytes aligned to `align`, backed by transparent huge pages where the kernel
     /// grants them (Linux `MADV_HUGEPAGE`, given before the memory is first touched: advice given after zeroing
     /// finds it already mapped in base pages). For frame memory, where a TLB miss per page access would
-    /// otherwise join every cache miss. On Linux an anonymous mapping of its own, which the kernel zero-fills page
-    /// by page at first touch: nothing is written at the call. Until session 53 every byte was zeroed here, so a
-    /// pool of 2.5 GiB took seconds of page faults to build before its first page was read (a TPC-C restart's
-    /// pool: BENCHMARKS.md, "Session 53"); now a frame's memory is faulted in when a page is first read or made
-    /// in it.
+    /// otherwise join every cache miss.
     pub fn zeroed_huge(len: usize, align: usize) -> AlignedBuf {
         Self::zeroed_with(len, align, true)
     }
@@ -342,16 +335,6 @@ impl AlignedBuf {
         let align = align.max(IO_ALIGN);
         let len = len.max(1).checked_next_multiple_of(IO_ALIGN).ok_or(None)?;
         let layout = Layout::from_size_align(len, align).map_err(|_| None)?;
-        #[cfg(all(target_os = "linux", not(miri)))]
-        if huge {
-            if let Some(ptr) = map_zeroed(len, align) {
-                return Ok(AlignedBuf {
-                    ptr,
-                    layout,
-                    mapped: true,
-                });
-            }
-        }
         let raw = if huge {
             // SAFETY: layout has a non-zero size (len >= IO_ALIGN).
             let raw = unsafe { alloc::alloc(layout) };
@@ -371,11 +354,7 @@ impl AlignedBuf {
             unsafe { alloc::alloc_zeroed(layout) }
         };
         let ptr = NonNull::new(raw).ok_or(Some(layout))?;
-        Ok(AlignedBuf {
-            ptr,
-            layout,
-            mapped: false,
-        })
+        Ok(AlignedBuf { ptr, layout })
     }
 
     /// Length in bytes.
@@ -401,8 +380,7 @@ impl Deref for AlignedBuf {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: ptr is valid for layout.size() initialised bytes for the lifetime of self: zeroed by the
-        // allocation, or an anonymous mapping's, which the kernel zero-fills at first touch.
+        // SAFETY: ptr is valid for layout.size() initialised (zeroed) bytes for the lifetime of self.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
     }
 }
@@ -417,61 +395,9 @@ impl DerefMut for AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        if self.mapped {
-            // Only `map_zeroed` (Linux, not under Miri) makes a mapped buffer.
-            #[cfg(all(target_os = "linux", not(miri)))]
-            // SAFETY: ptr..ptr + layout.size() is exactly the mapping `map_zeroed` made and kept, unmapped once
-            // (here); nothing borrows it past `self`. A failure cannot happen for a range we mapped, and would
-            // only leak it.
-            unsafe {
-                libc::munmap(self.ptr.as_ptr().cast(), self.layout.size())
-            };
-            return;
-        }
-        // SAFETY: ptr was allocated with exactly this layout in try_zeroed_with (`mapped` false).
+        // SAFETY: ptr was allocated with exactly this layout in zeroed_aligned.
         unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout) }
     }
-}
-
-/// `len` bytes (a multiple of [`IO_ALIGN`], the page size) at an `align`-aligned address (a power of two, at least
-/// [`IO_ALIGN`]), as an anonymous private mapping of their own advised `MADV_HUGEPAGE` before any touch: the kernel
-/// gives zero-filled pages at first touch, so the bytes read as zeros and nothing is written here. `None` if the
-/// kernel refuses the mapping (the caller then allocates and zeroes). The mapping is made `align` larger than
-/// `len`, and its parts before the first aligned address and after `len` bytes from it are unmapped at once.
-#[cfg(all(target_os = "linux", not(miri)))]
-fn map_zeroed(len: usize, align: usize) -> Option<NonNull<u8>> {
-    let span = len.checked_add(align)?;
-    // SAFETY: a new anonymous private mapping at an address the kernel chooses: no existing memory is affected.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            span,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return None;
-    }
-    let base = base as usize;
-    let start = base.next_multiple_of(align);
-    let (head, tail) = (start - base, base + span - (start + len));
-    // SAFETY: both ranges lie inside the mapping just made, outside [start, start + len), and are page-aligned
-    // (base is; align and len are multiples of the page size); nothing refers to them.
-    unsafe {
-        if head > 0 {
-            libc::munmap(base as *mut libc::c_void, head);
-        }
-        if tail > 0 {
-            libc::munmap((start + len) as *mut libc::c_void, tail);
-        }
-    }
-    // SAFETY: [start, start + len) is the mapping kept; MADV_HUGEPAGE is advice that never changes contents or
-    // validity. A failure (no THP support) is harmless and ignored.
-    unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
-    NonNull::new(start as *mut u8)
 }
 
 impl fmt::Debug for AlignedBuf {
@@ -623,40 +549,12 @@ mod tests {
         assert!(b.iter().all(|&x| x == 0));
         b[5] = 1;
         assert_eq!(b[5], 1);
-        // The huge-page variant (a mapping of its own on Linux, else allocated, advised, then zeroed) gives the
-        // same contract.
+        // The huge-page variant (allocated uninitialised, advised, then zeroed) gives the same contract.
         let mut h = AlignedBuf::zeroed_huge(3 * IO_ALIGN + 1, 2 * IO_ALIGN);
         assert_eq!(h.len(), 4 * IO_ALIGN);
         assert_eq!(h.as_ptr() as usize % (2 * IO_ALIGN), 0);
         assert!(h.iter().all(|&x| x == 0));
         h[4 * IO_ALIGN - 1] = 7;
         assert_eq!(h[4 * IO_ALIGN - 1], 7);
-    }
-
-    /// Frame memory is not touched when it is made: a pool of gigabytes is ready at once, and its pages are
-    /// faulted in as frames are first used (until session 53 every byte was zeroed at the build: seconds of page
-    /// faults for a restart's 2.5 GiB pool). `mincore` counts the pages of the buffer the kernel has mapped.
-    #[cfg(all(target_os = "linux", not(miri)))]
-    #[test]
-    fn huge_frame_memory_is_not_touched_when_made_and_reads_as_zeros() {
-        const HUGE: usize = 2 << 20;
-        let len = 16 * HUGE;
-        let resident = |b: &AlignedBuf| {
-            let mut vec = vec![0u8; b.len() / 4096];
-            // SAFETY: the range is the buffer's own, page-aligned (it is HUGE-aligned); `vec` has one byte per
-            // 4 KiB page of it, as mincore writes.
-            let r = unsafe { libc::mincore(b.as_ptr().cast(), b.len(), vec.as_mut_ptr()) };
-            assert_eq!(r, 0, "mincore: {}", std::io::Error::last_os_error());
-            vec.iter().filter(|&&v| v & 1 == 1).count()
-        };
-        let mut h = AlignedBuf::zeroed_huge(len, HUGE);
-        assert_eq!(h.as_ptr() as usize % HUGE, 0);
-        assert_eq!(h.len(), len);
-        assert_eq!(resident(&h), 0, "the buffer's pages were touched when it was made");
-        // Written in one page of the last huge page: the rest still reads as zeros.
-        h[len - 1] = 9;
-        assert!(resident(&h) > 0);
-        assert!(h[..len - 1].iter().all(|&x| x == 0));
-        assert_eq!(h[len - 1], 9);
     }
 }
