@@ -10,6 +10,27 @@ use crate::common;
 
 use std::process::Output;
 
+/// A 0.1 s run of one thread on bufpool-btree at `args`' scale and durability, on `db` (loading it first if it holds
+/// no database).
+fn run(db: &std::path::Path, args: &[&str]) -> Output {
+    common::bench()
+        .args([
+            "--workload",
+            "tpcc",
+            "--threads",
+            "1",
+            "--seconds",
+            "0.1",
+            "--btree-systems",
+            "bufpool-btree",
+        ])
+        .args(args)
+        .arg("--tpcc-db")
+        .arg(db)
+        .output()
+        .unwrap()
+}
+
 fn verify(db: &std::path::Path, acks: &std::path::Path, scale: &[&str]) -> Output {
     common::bench()
         .args(["--workload", "tpcc", "--btree-systems", "bufpool-btree"])
@@ -28,23 +49,7 @@ fn a_verify_with_flags_of_another_scale_is_refused_and_with_the_right_ones_passe
     let db = dir.path().join("db");
     let acks = dir.path().join("acks");
     std::fs::write(&acks, "").unwrap();
-    let load = common::bench()
-        .args([
-            "--workload",
-            "tpcc",
-            "--smoke",
-            "--warehouses",
-            "1",
-            "--threads",
-            "1",
-            "--seconds",
-            "0.1",
-        ])
-        .args(["--btree-systems", "bufpool-btree", "--durability", "durable"])
-        .arg("--tpcc-db")
-        .arg(&db)
-        .output()
-        .unwrap();
+    let load = run(&db, &["--smoke", "--warehouses", "1", "--durability", "durable"]);
     assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
     for scale in [&[][..], &["--smoke", "--warehouses", "2"], &["--warehouses", "1"]] {
         let out = verify(&db, &acks, scale);
@@ -79,23 +84,8 @@ fn a_verify_with_flags_of_another_scale_is_refused_and_with_the_right_ones_passe
 fn a_marker_that_cannot_be_read_is_refused_and_the_database_kept() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let run = || {
-        common::bench()
-            .args(["--workload", "tpcc", "--smoke", "--warehouses", "1", "--threads", "1"])
-            .args([
-                "--seconds",
-                "0.1",
-                "--btree-systems",
-                "bufpool-btree",
-                "--durability",
-                "durable",
-            ])
-            .arg("--tpcc-db")
-            .arg(&db)
-            .output()
-            .unwrap()
-    };
-    let load = run();
+    let run_db = || run(&db, &["--smoke", "--warehouses", "1", "--durability", "durable"]);
+    let load = run_db();
     assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
     let ours = db.join("bufpool-btree");
     let marker = ours.join("loaded");
@@ -104,7 +94,7 @@ fn a_marker_that_cannot_be_read_is_refused_and_the_database_kept() {
     std::fs::write(&marker, &damaged).unwrap();
     let kept = ours.join("kept-by-the-user");
     std::fs::write(&kept, b"x").unwrap();
-    let out = run();
+    let out = run_db();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a run went on: {stderr}");
     assert!(stderr.contains("marks a loaded database"), "{stderr}");
@@ -131,14 +121,7 @@ fn the_verify_opens_the_pool_its_pool_fraction_names() {
     std::fs::write(&acks, "").unwrap();
     // Four smoke warehouses: at least 2,000 pages of data files, so 16 times them is past the 64 MiB floor.
     let smoke = ["--smoke", "--warehouses", "4"];
-    let load = common::bench()
-        .args(["--workload", "tpcc", "--threads", "1", "--seconds", "0.1"])
-        .args(smoke)
-        .args(["--btree-systems", "bufpool-btree"])
-        .arg("--tpcc-db")
-        .arg(&db)
-        .output()
-        .unwrap();
+    let load = run(&db, &smoke);
     assert!(load.status.success(), "load: {}", String::from_utf8_lossy(&load.stderr));
     // The pool's pages and the data files' pages the verify printed, at `fraction`.
     let pool_line = |fraction: &str| {

@@ -56,6 +56,12 @@ use schema::{Scale, Table};
 /// TPC-C, "Session 9").
 pub const DEFAULT_POOL_FRACTION: f64 = 8.0;
 
+/// The pool's pages for `--pool-fraction` `fraction` of `data_pages` pages of data: what a run opens, and what
+/// `--tpcc-verify` opens (at least 64 MiB there).
+fn pool_pages(fraction: f64, data_pages: u64) -> u64 {
+    ((fraction * data_pages as f64).ceil() as u64).max(64)
+}
+
 /// The default `--pool-fraction` for `ref_pages` pages of loaded data: [`DEFAULT_POOL_FRACTION`], lowered so the
 /// pool takes at most half of the machine's memory, but never below 2 (many warehouses then run out of memory,
 /// as they would have to).
@@ -276,7 +282,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .transpose()?;
     let mut rows = Vec::new();
     for &f in &fractions {
-        let pages = ((f * ref_pages as f64).ceil() as u64).max(64);
+        let pages = pool_pages(f, ref_pages);
         for &kind in &systems {
             let dir = base.join(kind.name());
             let open = Open::new(kind, &dir, pages, scale, f < 1.0, args.bufpool_io.backend())?;
@@ -620,14 +626,14 @@ fn verify(base: &Path, scale: Scale, fraction: Option<f64>, acks: &Path, json: O
         .map(|m| m.len().div_ceil(PAGE))
         .sum::<u64>();
     let fraction = fraction.unwrap_or_else(|| default_pool_fraction(data_pages));
-    let pool_pages = ((data_pages as f64 * fraction).ceil() as usize).max(16_384);
+    let frames = pool_pages(fraction, data_pages).max(16_384);
     outln!(
-        "recovery pool: {pool_pages} pages ({:.0} MiB; pool fraction {fraction} of {data_pages} pages of data files, \
+        "recovery pool: {frames} pages ({:.0} MiB; pool fraction {fraction} of {data_pages} pages of data files, \
          at least 64 MiB)",
-        (pool_pages as u64 * PAGE) as f64 / (1 << 20) as f64
+        (frames * PAGE) as f64 / (1 << 20) as f64
     );
     let started = Instant::now();
-    let o = ours::Ours::open(&dir, pool_pages, scale.warehouses).context("recovering bufpool-btree")?;
+    let o = ours::Ours::open(&dir, frames as usize, scale.warehouses).context("recovering bufpool-btree")?;
     outln!(
         "recovery (opening the trees, replaying the transaction log): {:.2} s",
         started.elapsed().as_secs_f64()
