@@ -120,8 +120,8 @@ pub use error::{CloseError, Error, Result};
 pub use node::Limits;
 pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{
-    apply_edits, decode_ops, edits_fit, encode_edits, encode_ranges, Op, OwnedOp, SyncCause, TreeWal, BUF_HARD_MAX,
-    BUF_SOFT_MAX, GROW_STEP, LOG_FORMAT, RECORD_MAX, REGION_MIN, REWRITE_LEN,
+    apply_edits, decode_ops, edits_fit, encode_edits, encode_ranges, visit_ops, Op, OwnedOp, SyncCause, TreeWal,
+    BUF_HARD_MAX, BUF_SOFT_MAX, GROW_STEP, LOG_FORMAT, RECORD_MAX, REGION_MIN, REWRITE_LEN,
 };
 
 /// File name of the data file inside a tree directory.

@@ -1451,7 +1451,38 @@ impl<'a> Cursor<'a> {
 
 /// Decodes the ops of a record payload; `None` if malformed.
 pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
-    decode::<true>(payload)
+    let mut ops = Vec::new();
+    walk(payload, |op| {
+        ops.push(match op {
+            Walked::Image { page, len, head, tail } => {
+                let mut img = vec![0; len];
+                img[..head.len()].copy_from_slice(head);
+                img[len - tail.len()..].copy_from_slice(tail);
+                OwnedOp::Image(page, img)
+            }
+            Walked::Op(op) => OwnedOp::from(op),
+        })
+    })?;
+    Some(ops)
+}
+
+/// Hands `f` each op of a record payload in order, borrowed ([`decode_ops`] without an allocation an op: a
+/// short row op's key and an image are rebuilt in buffers reused from op to op, so an op lives for its call);
+/// `None` if malformed, which `f` may learn only after it was handed the ops before the fault. A restart's
+/// replay of a log above the trees takes its row ops so (millions of them: decoded owned, their allocations and
+/// frees were a sixth of the replay's CPU; BENCHMARKS.md, "Session 54").
+pub fn visit_ops(payload: &[u8], mut f: impl FnMut(Op<'_>)) -> Option<()> {
+    let mut img = Vec::new();
+    walk(payload, |op| match op {
+        Walked::Image { page, len, head, tail } => {
+            img.clear();
+            img.resize(len, 0);
+            img[..head.len()].copy_from_slice(head);
+            img[len - tail.len()..].copy_from_slice(tail);
+            f(Op::Image { page, bytes: &img })
+        }
+        Walked::Op(op) => f(op),
+    })
 }
 
 /// Whether `payload` decodes ([`decode_ops`]), without keeping what it holds: no allocation but a short row op's
@@ -1459,16 +1490,45 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
 /// when they are replayed: the decoded ops' allocations were most of a 400 MB transaction log's open, about 1 s;
 /// BENCHMARKS.md, "Session 51").
 fn ops_decode(payload: &[u8]) -> bool {
-    decode::<false>(payload).is_some()
+    walk(payload, |_| {}).is_some()
 }
 
-/// [`decode_ops`] (`KEEP`), or only its checks ([`ops_decode`]: every op's bytes taken and checked as there, each
-/// op made with empty keys and values, no op kept), so both take the same payloads.
-fn decode<const KEEP: bool>(payload: &[u8]) -> Option<Vec<OwnedOp>> {
-    let bytes = |b: &[u8]| if KEEP { b.to_vec() } else { Vec::new() };
+/// An op as [`walk`] hands it: an image as its bytes around its hole (zeros), unassembled, every other op whole.
+enum Walked<'a> {
+    Image {
+        page: PageNo,
+        /// The user region's length.
+        len: usize,
+        /// The bytes before the hole.
+        head: &'a [u8],
+        /// The bytes after it, up to `len`.
+        tail: &'a [u8],
+    },
+    Op(Op<'a>),
+}
+
+impl From<Op<'_>> for OwnedOp {
+    fn from(op: Op<'_>) -> OwnedOp {
+        match op {
+            Op::Image { page, bytes } => OwnedOp::Image(page, bytes.to_vec()),
+            Op::Put { page, key, val } => OwnedOp::Put(page, key.to_vec(), val.to_vec()),
+            Op::Del { page, key } => OwnedOp::Del(page, key.to_vec()),
+            Op::Split { page, right, pair } => OwnedOp::Split(page, right, pair.0.to_vec(), pair.1.to_vec()),
+            Op::Inner { page, sep, child } => OwnedOp::Inner(page, sep.to_vec(), child),
+            Op::Cut { page, right, sep } => OwnedOp::Cut(page, right, sep.to_vec()),
+            Op::Written { page, lsn } => OwnedOp::Written(page, lsn),
+            Op::Taking { page, pages } => OwnedOp::Taking(page, pages),
+            Op::Patch { page, key, len, edits } => OwnedOp::Patch(page, key.to_vec(), len, edits.to_vec()),
+        }
+    }
+}
+
+/// The one decoder of a record payload ([`decode_ops`], [`visit_ops`], [`ops_decode`]): each op handed to `f`
+/// in order as it is checked, a short row op's key rebuilt (its shared prefix from the last key of its page
+/// number in the record, then its rest) in a buffer reused from op to op; `None` if malformed.
+fn walk(payload: &[u8], mut f: impl FnMut(Walked<'_>)) -> Option<()> {
     let mut c = Cursor { b: payload };
     let n = c.u16()? as usize;
-    let mut ops = Vec::with_capacity(if KEEP { n } else { 0 });
     let mut prev: Prefixes<Vec<u8>> = Prefixes::new();
     // A short op's key, its prefix from `prev`, then its rest.
     let mut key = Vec::new();
@@ -1477,13 +1537,12 @@ fn decode<const KEEP: bool>(payload: &[u8]) -> Option<Vec<OwnedOp>> {
         if let TAG_PUT_S | TAG_DEL_S | TAG_PATCH_S = tag {
             let (page, body) = decode_short(&mut c, tag, &prev, &mut key)?;
             prev.set_copy(page, &key);
-            if KEEP {
-                ops.push(match body {
-                    Short::Put(val) => OwnedOp::Put(page, key.clone(), val.to_vec()),
-                    Short::Del => OwnedOp::Del(page, key.clone()),
-                    Short::Patch(len, edits) => OwnedOp::Patch(page, key.clone(), len, edits.to_vec()),
-                });
-            }
+            let key = &key[..];
+            f(Walked::Op(match body {
+                Short::Put(val) => Op::Put { page, key, val },
+                Short::Del => Op::Del { page, key },
+                Short::Patch(len, edits) => Op::Patch { page, key, len, edits },
+            }));
             continue;
         }
         let page = c.u32()?;
@@ -1496,42 +1555,53 @@ fn decode<const KEEP: bool>(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                     return None;
                 }
                 let (head, tail) = (c.take(off)?, c.take(len - off - hole)?);
-                let mut img = Vec::new();
-                if KEEP {
-                    img.resize(len, 0);
-                    img[..off].copy_from_slice(head);
-                    img[off + hole..].copy_from_slice(tail);
-                }
-                OwnedOp::Image(page, img)
+                f(Walked::Image { page, len, head, tail });
+                continue;
             }
             TAG_PUT => {
                 let kl = c.u16()? as usize;
                 let vl = c.u32()? as usize;
                 let key = c.take(kl)?;
                 prev.set_copy(page, key);
-                OwnedOp::Put(page, bytes(key), bytes(c.take(vl)?))
+                Op::Put {
+                    page,
+                    key,
+                    val: c.take(vl)?,
+                }
             }
             TAG_DEL => {
                 let kl = c.u16()? as usize;
                 let key = c.take(kl)?;
                 prev.set_copy(page, key);
-                OwnedOp::Del(page, bytes(key))
+                Op::Del { page, key }
             }
             TAG_SPLIT => {
                 let right = c.u32()?;
                 let kl = c.u16()? as usize;
                 let vl = c.u32()? as usize;
-                OwnedOp::Split(page, right, bytes(c.take(kl)?), bytes(c.take(vl)?))
+                Op::Split {
+                    page,
+                    right,
+                    pair: (c.take(kl)?, c.take(vl)?),
+                }
             }
             TAG_INNER => {
                 let child = c.u32()?;
                 let kl = c.u16()? as usize;
-                OwnedOp::Inner(page, bytes(c.take(kl)?), child)
+                Op::Inner {
+                    page,
+                    sep: c.take(kl)?,
+                    child,
+                }
             }
             TAG_CUT => {
                 let right = c.u32()?;
                 let kl = c.u16()? as usize;
-                OwnedOp::Cut(page, right, bytes(c.take(kl)?))
+                Op::Cut {
+                    page,
+                    right,
+                    sep: c.take(kl)?,
+                }
             }
             TAG_PATCH => {
                 let kl = c.u16()? as usize;
@@ -1543,20 +1613,20 @@ fn decode<const KEEP: bool>(payload: &[u8]) -> Option<Vec<OwnedOp>> {
                     return None;
                 }
                 prev.set_copy(page, key);
-                OwnedOp::Patch(page, bytes(key), vl, bytes(edits))
+                Op::Patch {
+                    page,
+                    key,
+                    len: vl,
+                    edits,
+                }
             }
-            TAG_WRITTEN => OwnedOp::Written(page, c.u64()?),
-            TAG_TAKING => OwnedOp::Taking(page, c.u32()?),
+            TAG_WRITTEN => Op::Written { page, lsn: c.u64()? },
+            TAG_TAKING => Op::Taking { page, pages: c.u32()? },
             _ => return None,
         };
-        if KEEP {
-            ops.push(op);
-        }
+        f(Walked::Op(op));
     }
-    if !c.b.is_empty() {
-        return None;
-    }
-    Some(ops)
+    c.b.is_empty().then_some(())
 }
 
 /// What a short row op holds past its key ([`decode_short`]).
@@ -4306,6 +4376,13 @@ impl bufpool::Wal for TreeWal {
 mod tests {
     use super::*;
 
+    /// What [`visit_ops`] hands its callback, each op made owned.
+    fn visited(payload: &[u8]) -> Option<Vec<OwnedOp>> {
+        let mut ops = Vec::new();
+        visit_ops(payload, |op| ops.push(OwnedOp::from(op)))?;
+        Some(ops)
+    }
+
     #[test]
     fn ops_roundtrip() {
         let mut img = vec![0u8; 4072];
@@ -4348,6 +4425,7 @@ mod tests {
         }
         assert!(out.len() < 250, "the zero hole is not logged");
         let back = decode_ops(&out).unwrap();
+        assert_eq!(visited(&out), Some(back.clone()));
         assert_eq!(
             back,
             vec![
@@ -4363,6 +4441,7 @@ mod tests {
         );
         for cut in 0..out.len() {
             assert!(decode_ops(&out[..cut]).is_none());
+            assert!(visited(&out[..cut]).is_none());
         }
     }
 
@@ -4394,10 +4473,12 @@ mod tests {
         let mut rec = Vec::new();
         encode_record(&mut rec, ops.iter().copied());
         assert!(rec.len() <= 420, "{} bytes: the row ops are not short", rec.len());
-        let want: Vec<OwnedOp> = ops.iter().map(owned).collect();
+        let want: Vec<OwnedOp> = ops.iter().map(|&op| OwnedOp::from(op)).collect();
         assert_eq!(decode_ops(&rec[REC_HDR..]).unwrap(), want);
+        assert_eq!(visited(&rec[REC_HDR..]).unwrap(), want);
         for cut in REC_HDR..rec.len() {
             assert!(decode_ops(&rec[REC_HDR..cut]).is_none());
+            assert!(visited(&rec[REC_HDR..cut]).is_none());
         }
 
         // Long forms among short ones, and more tables than the coded ones.
@@ -4437,7 +4518,7 @@ mod tests {
         }
         let mut rec = Vec::new();
         encode_record(&mut rec, ops.iter().copied());
-        let want: Vec<OwnedOp> = ops.iter().map(owned).collect();
+        let want: Vec<OwnedOp> = ops.iter().map(|&op| OwnedOp::from(op)).collect();
         assert_eq!(decode_ops(&rec[REC_HDR..]).unwrap(), want);
 
         // A short op whose prefix its table has no key for, or longer than that key, is malformed.
@@ -4522,7 +4603,7 @@ mod tests {
             rec, old,
             "the record's bytes differ from session 41's encoding of {ops:?}"
         );
-        let want: Vec<OwnedOp> = ops.iter().map(owned).collect();
+        let want: Vec<OwnedOp> = ops.iter().map(|&op| OwnedOp::from(op)).collect();
         assert_eq!(decode_ops(&rec[REC_HDR..]).as_ref(), Some(&want));
     }
 
@@ -4675,15 +4756,6 @@ mod tests {
             encode_record(&mut rec, mixed.iter().copied());
             encode_record_bytes41(&mut old, &mixed);
             proptest::prop_assert_eq!(rec, old);
-        }
-    }
-
-    fn owned(op: &Op<'_>) -> OwnedOp {
-        match *op {
-            Op::Put { page, key, val } => OwnedOp::Put(page, key.to_vec(), val.to_vec()),
-            Op::Del { page, key } => OwnedOp::Del(page, key.to_vec()),
-            Op::Patch { page, key, len, edits } => OwnedOp::Patch(page, key.to_vec(), len, edits.to_vec()),
-            _ => unreachable!("row ops only"),
         }
     }
 
