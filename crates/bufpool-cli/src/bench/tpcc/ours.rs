@@ -51,7 +51,9 @@
 //!   `REPLAY_LANES` threads since session 51, each applying the rows a hash of table and key deals it
 //!   (`Ours::replay`); since session 52 each thread sorts the writes it gathers from a few MiB of records by
 //!   table and key, each row's kept in log order, folds each row's writes in memory, in that order, into the
-//!   row they leave, and writes that once (`Ours::replay_sorted`): the same end state for each row as its writes
+//!   row they leave, and writes that once (`Ours::replay_sorted`; since session 54 the writes are taken from
+//!   the records borrowed, [`visit_ops`], their bytes copied into one buffer a thread, `LaneWrites`, not a
+//!   `Vec` each): the same end state for each row as its writes
 //!   applied one by one (a skipped patch counted as there). The argument below is one of each row alone, so how
 //!   different rows' writes interleave does not matter. A torn last record is cut by the log itself: its
 //!   transaction was never acknowledged, and none of its writes can be on disk (previous points). Why the
@@ -190,7 +192,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
 use bufpool::IoBackend;
 use bufpool_btree::{
-    apply_edits, decode_ops, encode_ranges, BufferPool, CoveredPut, LeafHint, Op, OwnedOp, SyncCause, Tree, TreeWal,
+    apply_edits, encode_ranges, visit_ops, BufferPool, CoveredPut, LeafHint, Op, SyncCause, Tree, TreeWal,
 };
 use crossbeam_utils::CachePadded;
 
@@ -393,11 +395,57 @@ fn replay_lane(t: u32, key: &[u8]) -> usize {
     (h.finish() >> 32) as usize % REPLAY_LANES
 }
 
-/// A write of a row, as [`Ours::replay_lane`] gathers them from the transaction log's records.
+/// A write of a row, as [`Ours::replay_lane`] gathers them from the transaction log's records: its key's and
+/// value's bytes in the lane's [`LaneWrites::bytes`].
 struct RowWrite {
     table: u32,
-    key: Vec<u8>,
+    /// The key's first 8 bytes as a word ([`key_head`]): the sort's first comparison.
+    head: u64,
+    key: Range<usize>,
     write: Write,
+}
+
+/// The writes a lane of [`Ours::replay`] gathered, in log order, their keys and values one after another in
+/// `bytes` (one allocation for all of them, kept from one sorted run to the next: a write a `Vec` for its key and
+/// one for its value were a sixth of a restart's replay CPU, allocated and freed; BENCHMARKS.md, "Session 54").
+#[derive(Default)]
+struct LaneWrites {
+    bytes: Vec<u8>,
+    ops: Vec<RowWrite>,
+}
+
+impl LaneWrites {
+    /// Takes `op` (a row op of the transaction log: a put, a delete or a patch) in; `Err` for any other op.
+    fn push(&mut self, op: Op<'_>) -> Result<()> {
+        let mut at = |b: &[u8]| {
+            let from = self.bytes.len();
+            self.bytes.extend_from_slice(b);
+            from..self.bytes.len()
+        };
+        let (table, key, write) = match op {
+            Op::Put { page, key, val } => (page, at(key), Write::Put(at(val))),
+            Op::Del { page, key } => (page, at(key), Write::Del),
+            Op::Patch { page, key, len, edits } => (page, at(key), Write::Patch(len, at(edits))),
+            _ => bail!("replaying the transaction log: a page op in it"),
+        };
+        let head = key_head(&self.bytes[key.clone()]);
+        self.ops.push(RowWrite {
+            table,
+            head,
+            key,
+            write,
+        });
+        Ok(())
+    }
+
+    fn key(&self, op: &RowWrite) -> &[u8] {
+        &self.bytes[op.key.clone()]
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ops.clear();
+    }
 }
 
 /// A key's first 8 bytes as a big-endian word (zeros past a shorter key's end): keys ordered as their words when
@@ -410,17 +458,24 @@ fn key_head(key: &[u8]) -> u64 {
 }
 
 /// What a [`RowWrite`] does to its row: a put of a whole value, a delete, or a patch (the row's length, its edits:
-/// [`apply_edits`]).
+/// [`apply_edits`]); the bytes in the lane's [`LaneWrites::bytes`].
 enum Write {
-    Put(Vec<u8>),
+    Put(Range<usize>),
     Del,
-    Patch(u32, Vec<u8>),
+    Patch(u32, Range<usize>),
 }
 
-/// [`Ours::replay_sorted`]'s writes `ops` of table `t` (its tree `tree`), sorted by key, each key's in log order.
-/// `hint` is the leaf the table's last write in this lane went to, and is left naming the leaf of this call's last
-/// put.
-fn replay_table(tree: &Tree, t: u32, ops: &[&RowWrite], hint: &mut LeafHint, skipped: &mut Skipped) -> Result<()> {
+/// [`Ours::replay_sorted`]'s writes `ops` of table `t` (its tree `tree`; their bytes in `lane`), sorted by key,
+/// each key's in log order. `hint` is the leaf the table's last write in this lane went to, and is left naming the
+/// leaf of this call's last put.
+fn replay_table(
+    tree: &Tree,
+    t: u32,
+    lane: &LaneWrites,
+    ops: &[&RowWrite],
+    hint: &mut LeafHint,
+    skipped: &mut Skipped,
+) -> Result<()> {
     // The rows left to write: the values one after another in `vals`, each key's put at its `puts` entry.
     let mut vals = Vec::new();
     let mut puts: Vec<(&[u8], Range<usize>, LeafHint)> = Vec::new();
@@ -430,8 +485,8 @@ fn replay_table(tree: &Tree, t: u32, ops: &[&RowWrite], hint: &mut LeafHint, ski
     let mut read_hint = *hint;
     let mut i = 0;
     while i < ops.len() {
-        let key = &ops[i].key[..];
-        let end = i + ops[i..].partition_point(|op| op.key == key);
+        let key = lane.key(ops[i]);
+        let end = i + ops[i..].partition_point(|op| lane.key(op) == key);
         // The row as the writes so far leave it: `None` while it is the tree's, unread; `Some(false)`: no row;
         // `Some(true)`: `row`.
         let mut state: Option<bool> = None;
@@ -445,7 +500,7 @@ fn replay_table(tree: &Tree, t: u32, ops: &[&RowWrite], hint: &mut LeafHint, ski
             match &op.write {
                 Write::Put(v) => {
                     row.clear();
-                    row.extend_from_slice(v);
+                    row.extend_from_slice(&lane.bytes[v.clone()]);
                     (state, changed, skip_mark) = (Some(true), true, Some(false));
                 }
                 Write::Del => (state, changed, skip_mark) = (Some(false), true, Some(false)),
@@ -466,8 +521,8 @@ fn replay_table(tree: &Tree, t: u32, ops: &[&RowWrite], hint: &mut LeafHint, ski
                         }
                     };
                     if present && row.len() == *len as usize {
-                        // `decode_ops` checked that the edits fit `len` bytes.
-                        if !apply_edits(&mut row, edits) {
+                        // `visit_ops` checked that the edits fit `len` bytes.
+                        if !apply_edits(&mut row, &lane.bytes[edits.clone()]) {
                             bail!("replaying the transaction log: a patch that does not fit its row");
                         }
                         changed = true;
@@ -554,6 +609,11 @@ impl Ours {
         warehouses: u16,
         io: IoBackend,
     ) -> Result<Ours> {
+        let rewrite = log_rewrite_len();
+        let open_log = |name: &str| match storage {
+            Some(on) => TreeWal::open_storage(on(name)),
+            None => TreeWal::open(dir.join(name)),
+        };
         let pool = Arc::new(
             BufferPool::builder()
                 .frames(frames.max(64))
@@ -561,11 +621,6 @@ impl Ours {
                 .io_backend(io)
                 .build()?,
         );
-        let rewrite = log_rewrite_len();
-        let open_log = |name: &str| match storage {
-            Some(on) => TreeWal::open_storage(on(name)),
-            None => TreeWal::open(dir.join(name)),
-        };
         let txlog = open_log(TXN_LOG)?;
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
@@ -643,9 +698,9 @@ impl Ours {
     /// and nothing else: the replay's argument is one of each row alone, and a row's
     /// writes are all in one lane. This thread reads the log's records and hands every lane each batch of them
     /// undecoded ([`ReplayBatch`]); each lane decodes every record itself (its rows' keys are coded against
-    /// other rows' in a record: `wal.rs`, "Short row ops"), so what it allocates it frees (session 50 dealt
+    /// other rows' in a record: `wal.rs`, "Short row ops") and keeps its own rows' writes (session 50 dealt
     /// decoded ops to two threads instead: 3.5 s more CPU, most of it freeing in one thread what another
-    /// allocated; BENCHMARKS.md, "Session 51").
+    /// allocated; BENCHMARKS.md, "Session 51"; since session 54 a lane allocates nothing an op).
     fn replay(&self) -> Result<()> {
         let mut records = 0u64;
         let (lanes, read) = std::thread::scope(|scope| {
@@ -708,7 +763,7 @@ impl Ours {
     /// (the replay fails if there is any).
     fn replay_lane(&self, lane: usize, batches: Receiver<Arc<ReplayBatch>>) -> Result<Skipped> {
         let mut skipped = Skipped::new();
-        let mut lane_ops = Vec::new();
+        let mut writes = LaneWrites::default();
         let mut gathered = 0;
         // The leaf each table's last replayed write in this lane went to: the next sorted run of that table tries it
         // before a descent.
@@ -716,70 +771,63 @@ impl Ours {
         for batch in batches {
             let mut from = 0;
             for &to in &batch.ends {
-                let ops = decode_ops(&batch.bytes[from..to])
-                    .ok_or_else(|| anyhow!("replaying the transaction log: a record that does not decode"))?;
-                from = to;
-                for op in ops {
-                    let (table, key, write) = match op {
-                        OwnedOp::Put(t, k, v) => (t, k, Write::Put(v)),
-                        OwnedOp::Del(t, k) => (t, k, Write::Del),
-                        OwnedOp::Patch(t, k, len, edits) => (t, k, Write::Patch(len, edits)),
-                        OwnedOp::Image(..)
-                        | OwnedOp::Split(..)
-                        | OwnedOp::Inner(..)
-                        | OwnedOp::Cut(..)
-                        | OwnedOp::Written(..)
-                        | OwnedOp::Taking(..) => bail!("replaying the transaction log: a page op in it"),
+                let mut took = Ok(());
+                let decoded = visit_ops(&batch.bytes[from..to], |op| {
+                    // A page op is taken too: `push` refuses it.
+                    let ours = match op {
+                        Op::Put { page, key, .. } | Op::Del { page, key } | Op::Patch { page, key, .. } => {
+                            replay_lane(page, key) == lane
+                        }
+                        _ => true,
                     };
-                    if replay_lane(table, &key) == lane {
-                        lane_ops.push(RowWrite { table, key, write });
+                    if ours && took.is_ok() {
+                        took = writes.push(op);
                     }
-                }
+                });
+                took?;
+                decoded.ok_or_else(|| anyhow!("replaying the transaction log: a record that does not decode"))?;
+                from = to;
             }
             gathered += batch.bytes.len();
             drop(batch);
             if gathered >= REPLAY_SORT_BYTES {
-                self.replay_sorted(&mut lane_ops, &mut hints, &mut skipped)?;
+                self.replay_sorted(&mut writes, &mut hints, &mut skipped)?;
                 gathered = 0;
             }
         }
-        self.replay_sorted(&mut lane_ops, &mut hints, &mut skipped)?;
+        self.replay_sorted(&mut writes, &mut hints, &mut skipped)?;
         Ok(skipped)
     }
 
-    /// Applies a lane's gathered writes `ops` (in log order; taken, `ops` is left empty): sorted by table and key,
+    /// Applies a lane's gathered writes (in log order; taken, `writes` is left empty): sorted by table and key,
     /// each row's writes kept in log order and folded in memory into the row they leave, which is then written
     /// once (a put or a delete; nothing if every one was a skipped patch). A row a patch finds first is read from
-    /// its tree, which no other write of `ops` touches. A table's puts go in key order in one
+    /// its tree, which no other write of `writes` touches. A table's puts go in key order in one
     /// [`Tree::put_covered_run`] (one latch, one descent at most, one log record a leaf), its deletes one by one.
     /// The tree ends with each row as applying the writes one by one would have left it; `skipped` is kept as
     /// they would have kept it (a skipped patch adds its row, a later put or delete removes it).
-    fn replay_sorted(&self, ops: &mut Vec<RowWrite>, hints: &mut [LeafHint], skipped: &mut Skipped) -> Result<()> {
-        // Sorted as indices by (table, the key's first 8 bytes, the key, the index): no move of the writes, most
-        // comparisons settled on two words, the index keeping each row's writes in log order without a stable
-        // sort's scratch buffer.
-        let mut order: Vec<(u32, u64, u32)> = ops
-            .iter()
-            .enumerate()
-            .map(|(i, op)| (op.table, key_head(&op.key), i as u32))
-            .collect();
-        order.sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| ops[a.2 as usize].key.cmp(&ops[b.2 as usize].key))
-                .then(a.2.cmp(&b.2))
+    fn replay_sorted(&self, writes: &mut LaneWrites, hints: &mut [LeafHint], skipped: &mut Skipped) -> Result<()> {
+        // Sorted as references by (table, the key's first 8 bytes, the key, the write's address in `ops`, which is
+        // in log order): no move of the writes, most comparisons settled on two words, the address keeping each
+        // row's writes in log order without a stable sort's scratch buffer.
+        let lane = &*writes;
+        let mut sorted: Vec<&RowWrite> = lane.ops.iter().collect();
+        sorted.sort_unstable_by(|a, b| {
+            (a.table, a.head)
+                .cmp(&(b.table, b.head))
+                .then_with(|| lane.key(a).cmp(lane.key(b)))
+                .then((*a as *const RowWrite).cmp(&(*b as *const RowWrite)))
         });
-        let sorted: Vec<&RowWrite> = order.iter().map(|&(_, _, i)| &ops[i as usize]).collect();
         let mut i = 0;
         while i < sorted.len() {
             let t = sorted[i].table;
             let end = i + sorted[i..].partition_point(|op| op.table == t);
             let (tree, hint) = self.tree_hinted(hints, t)?;
-            replay_table(tree, t, &sorted[i..end], hint, skipped)?;
+            replay_table(tree, t, lane, &sorted[i..end], hint, skipped)?;
             i = end;
         }
         drop(sorted);
-        ops.clear();
+        writes.clear();
         Ok(())
     }
 
@@ -2263,6 +2311,7 @@ mod tests {
     use crate::bench::tpcc::txns::{self, Ctx, Kind};
     use crate::bench::tpcc::{check, load};
     use crate::bench::workload::Rng;
+    use bufpool_btree::OwnedOp;
 
     fn all(t: &mut dyn Txn) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut out = Vec::new();
@@ -3467,6 +3516,33 @@ mod tests {
         assert_eq!(contents(&e), before);
         e.check_trees().unwrap();
         e.close().unwrap();
+    }
+
+    /// The transaction log holds row ops only: one that holds a page op (a tree log's, written there by a bug or
+    /// by hand) refuses the open, whichever lane would have taken the rows before it.
+    #[test]
+    fn a_page_op_in_the_transaction_log_refuses_the_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<_> = (0..40u8).map(|i| (Table::Stock, vec![b'k', i], vec![i; 300])).collect();
+        let e = loaded(dir.path(), &rows);
+        let ops: Vec<Op<'_>> = rows
+            .iter()
+            .map(|(_, key, _)| Op::Patch {
+                page: Table::Stock.index() as u32,
+                key,
+                len: 300,
+                edits: &[0, 0, 1, 0, 0xee],
+            })
+            .chain([Op::Image {
+                page: 3,
+                bytes: &[7; 64],
+            }])
+            .collect();
+        e.txlog.append(&ops).unwrap();
+        e.txlog.commit().unwrap();
+        drop(e);
+        let err = Ours::open(dir.path(), 256, 1).err().expect("the open refuses the log");
+        assert!(format!("{err:#}").contains("a page op in it"), "{err:#}");
     }
 
     /// R29-O1: updates of rows the transaction wrote itself ([`Txn::update`] after a `put` of the row, after an
