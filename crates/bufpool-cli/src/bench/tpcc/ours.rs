@@ -53,7 +53,7 @@
 //!   table and key, each row's kept in log order, folds each row's writes in memory, in that order, into the
 //!   row they leave, and writes that once (`Ours::replay_sorted`; since session 54 the writes are taken from
 //!   the records borrowed, [`visit_ops`], their bytes copied into one buffer a thread, `LaneWrites`, not a
-//!   `Vec` each): the same end state for each row as its writes
+//!   `Vec` each; the pool is built while the transaction log opens): the same end state for each row as its writes
 //!   applied one by one (a skipped patch counted as there). The argument below is one of each row alone, so how
 //!   different rows' writes interleave does not matter. A torn last record is cut by the log itself: its
 //!   transaction was never acknowledged, and none of its writes can be on disk (previous points). Why the
@@ -614,14 +614,21 @@ impl Ours {
             Some(on) => TreeWal::open_storage(on(name)),
             None => TreeWal::open(dir.join(name)),
         };
-        let pool = Arc::new(
-            BufferPool::builder()
-                .frames(frames.max(64))
-                .page_size(PAGE_BYTES)
-                .io_backend(io)
-                .build()?,
-        );
-        let txlog = open_log(TXN_LOG)?;
+        // The pool is built (its frame memory touched whole: seconds for a few GiB) on a thread of its own while
+        // this one opens the transaction log (reads it whole: seconds after a crash); the pool's error first.
+        let (pool, txlog) = std::thread::scope(|scope| {
+            let pool = scope.spawn(|| {
+                BufferPool::builder()
+                    .frames(frames.max(64))
+                    .page_size(PAGE_BYTES)
+                    .io_backend(io)
+                    .build()
+            });
+            let txlog = open_log(TXN_LOG);
+            (pool.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), txlog)
+        });
+        let pool = Arc::new(pool?);
+        let txlog = txlog?;
         if let Some(len) = rewrite {
             txlog.set_rewrite_len(len);
         }
