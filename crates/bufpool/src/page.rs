@@ -292,6 +292,42 @@ unsafe impl Send for AlignedBuf {}
 // synchronisation (see `frame.rs`).
 unsafe impl Sync for AlignedBuf {}
 
+/// Bytes a thread of [`zero_in_parallel`] zeroes at least: an allocation smaller than twice this is zeroed by the
+/// calling thread alone.
+const ZERO_SHARE_MIN: usize = 64 << 20;
+
+/// Zeroes the `len` bytes at `raw` (an allocation just made, not yet shared), split between up to as many threads
+/// as the machine runs at once, each at least [`ZERO_SHARE_MIN`]. Frame memory is touched whole at a pool's build
+/// (left for the first use to fault in, it slowed TPC-C's runs 5-13%: BENCHMARKS.md, "Session 53"), and the
+/// kernel's page faults, which zero each page before this zeroes it again, are most of that, in
+/// one thread on this project's VMs (0.4-2 s a GiB), where a restart's pool waits for it (BENCHMARKS.md, "Session 54"). MySQL
+/// initialises its buffer pool's chunks in parallel threads for the same reason.
+fn zero_in_parallel(raw: *mut u8, len: usize) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(len / ZERO_SHARE_MIN)
+        .max(1);
+    let share = len.div_ceil(threads);
+    // The address as an integer: a raw pointer is not `Send`, and each thread writes its own range of it.
+    let at = raw as usize;
+    let zero = |from: usize| {
+        let n = share.min(len - from);
+        // SAFETY: `from..from + n` lies within the `len` bytes at `raw`, which the caller allocated and shares with
+        // nothing else yet; the threads' ranges are disjoint (each starts at its own multiple of `share`), and
+        // `scope` below joins every thread before the caller goes on. Zeroing initialises the bytes.
+        unsafe { std::ptr::write_bytes((at + from) as *mut u8, 0, n) };
+    };
+    if threads == 1 {
+        return zero(0);
+    }
+    std::thread::scope(|scope| {
+        for from in (share..len).step_by(share) {
+            scope.spawn(move || zero(from));
+        }
+        zero(0);
+    });
+}
+
 impl AlignedBuf {
     /// A zeroed buffer of `len` bytes aligned to [`IO_ALIGN`]. `len` is rounded up to a non-zero multiple of it.
     pub fn zeroed(len: usize) -> AlignedBuf {
@@ -345,8 +381,7 @@ impl AlignedBuf {
                 unsafe {
                     libc::madvise(raw.cast(), len, libc::MADV_HUGEPAGE);
                 }
-                // SAFETY: raw is valid for len bytes (just allocated with this layout); zeroing initialises them.
-                unsafe { std::ptr::write_bytes(raw, 0, len) };
+                zero_in_parallel(raw, len);
             }
             raw
         } else {
@@ -515,6 +550,18 @@ mod tests {
         assert!(PageSize::new(5000).is_none());
         assert_eq!(PageSize::DEFAULT.user_bytes(), 4096 - 24);
         assert_eq!(PageSize::DEFAULT.offset_of(3), 12288);
+    }
+
+    /// Frame memory past two shares is zeroed by several threads (on a machine that runs more than one): every
+    /// byte of a buffer that held other bytes, the last share shorter than the rest, comes out zero.
+    #[test]
+    #[cfg_attr(miri, ignore = "hundreds of MiB")]
+    fn zeroing_in_parallel_zeroes_every_byte() {
+        let len = 2 * ZERO_SHARE_MIN + 12_345;
+        let mut buf = vec![0xab_u8; len];
+        zero_in_parallel(buf.as_mut_ptr(), len);
+        let left = buf.chunks(1 << 20).position(|c| c.iter().any(|&b| b != 0));
+        assert_eq!(left, None, "a MiB not zeroed");
     }
 
     #[test]
