@@ -222,7 +222,9 @@ pub const PAGE_BYTES: usize = 4096;
 /// MiB before; each checkpoint comes 1.75 times as rarely (in memory at 2 threads one every ~7 s at 400 MiB, each
 /// ~3 s at two thirds of the rate between them). BENCHMARKS.md, "Session 51": the restart (branch rec51), and the
 /// bound's throughput (the lead's sittings: at 2 threads x2 bought 0.4-6.3% and x4 3.0-9.0%, one binary with
-/// [`LOG_MAX_ENV`]).
+/// [`LOG_MAX_ENV`]). Measured with the pool a restart gets (session 53; the figures above had a smaller one), 714 MB
+/// took 18.9-21.3 s, and 13.4-17.8 s since session 54's replay without an allocation a write and pool built
+/// beside the log's open (BENCHMARKS.md, "Session 54"): within the 18.4 s again.
 pub const LOG_MAX: u64 = 700 << 20;
 /// A tree's own log holding more than this (leaf images after a checkpoint, structure changes) is cut by a
 /// checkpoint of that tree alone, unless [`LOG_MAX_ENV`] gives another bound (it sets both). 512 MiB (below
