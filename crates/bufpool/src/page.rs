@@ -322,7 +322,13 @@ fn zero_in_parallel(raw: *mut u8, len: usize) {
     }
     std::thread::scope(|scope| {
         for from in (share..len).step_by(share) {
-            scope.spawn(move || zero(from));
+            // A thread the system refuses (a limit on threads, no memory for a stack): its share is zeroed here.
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, move || zero(from))
+                .is_err()
+            {
+                zero(from);
+            }
         }
         zero(0);
     });
