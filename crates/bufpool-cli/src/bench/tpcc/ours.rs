@@ -44,7 +44,8 @@
 //!   row as read ([`CHECK_UPDATES`]). Rows a transaction reads without writing need no such guarantee; a
 //!   transaction never writes a row it read unlocked (the engine contract, `engine.rs`). LMDB and redb get an
 //!   update as a put of the whole value through the engine trait's default: nothing changes for them.
-//! - **Recovery** ([`Ours::open`]): each tree recovers from its own log (structure changes and full images: a
+//! - **Recovery** ([`Ours::open`]; the pool is built on a thread of its own while the transaction log opens, since
+//!   session 54): each tree recovers from its own log (structure changes and full images: a
 //!   consistent tree whose leaves hold a mix of committed states), the trees in parallel (one thread each, since
 //!   session 51: independent files and logs in one pool; each tree log depends on the transaction log, opened
 //!   first), then the transaction log's records are replayed, each row's writes in log order: in
@@ -53,7 +54,7 @@
 //!   table and key, each row's kept in log order, folds each row's writes in memory, in that order, into the
 //!   row they leave, and writes that once (`Ours::replay_sorted`; since session 54 the writes are taken from
 //!   the records borrowed, [`visit_ops`], their bytes copied into one buffer a thread, `LaneWrites`, not a
-//!   `Vec` each; the pool is built while the transaction log opens): the same end state for each row as its writes
+//!   `Vec` each): the same end state for each row as its writes
 //!   applied one by one (a skipped patch counted as there). The argument below is one of each row alone, so how
 //!   different rows' writes interleave does not matter. A torn last record is cut by the log itself: its
 //!   transaction was never acknowledged, and none of its writes can be on disk (previous points). Why the
@@ -816,17 +817,23 @@ impl Ours {
     /// The tree ends with each row as applying the writes one by one would have left it; `skipped` is kept as
     /// they would have kept it (a skipped patch adds its row, a later put or delete removes it).
     fn replay_sorted(&self, writes: &mut LaneWrites, hints: &mut [LeafHint], skipped: &mut Skipped) -> Result<()> {
-        // Sorted as references by (table, the key's first 8 bytes, the key, the write's address in `ops`, which is
-        // in log order): no move of the writes, most comparisons settled on two words, the address keeping each
-        // row's writes in log order without a stable sort's scratch buffer.
+        // Sorted as indices by (table, the key's first 8 bytes, the key, the index): no move of the writes, most
+        // comparisons settled on two words held in the sorted array itself, the index keeping each row's writes in
+        // log order without a stable sort's scratch buffer.
         let lane = &*writes;
-        let mut sorted: Vec<&RowWrite> = lane.ops.iter().collect();
-        sorted.sort_unstable_by(|a, b| {
-            (a.table, a.head)
-                .cmp(&(b.table, b.head))
-                .then_with(|| lane.key(a).cmp(lane.key(b)))
-                .then((*a as *const RowWrite).cmp(&(*b as *const RowWrite)))
+        let mut order: Vec<(u32, u64, u32)> = lane
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| (op.table, op.head, i as u32))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| lane.key(&lane.ops[a.2 as usize]).cmp(lane.key(&lane.ops[b.2 as usize])))
+                .then(a.2.cmp(&b.2))
         });
+        let sorted: Vec<&RowWrite> = order.iter().map(|&(_, _, i)| &lane.ops[i as usize]).collect();
         let mut i = 0;
         while i < sorted.len() {
             let t = sorted[i].table;
