@@ -25,6 +25,7 @@
 
 use std::alloc::{self, Layout};
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
@@ -293,45 +294,50 @@ unsafe impl Send for AlignedBuf {}
 unsafe impl Sync for AlignedBuf {}
 
 /// Bytes a thread of [`zero_in_parallel`] zeroes at least: an allocation smaller than twice this is zeroed by the
-/// calling thread alone.
+/// calling thread alone. (Under Miri a few pages, so that its test takes the threads' path at a size Miri runs.)
+#[cfg(not(miri))]
 const ZERO_SHARE_MIN: usize = 64 << 20;
+#[cfg(miri)]
+const ZERO_SHARE_MIN: usize = 4 << 12;
 
 /// Zeroes the `len` bytes at `raw` (an allocation just made, not yet shared), split between up to as many threads
 /// as the machine runs at once, each at least [`ZERO_SHARE_MIN`]. Frame memory is touched whole at a pool's build
 /// (left for the first use to fault in, it slowed TPC-C's runs 5-13%: BENCHMARKS.md, "Session 53"), and the
-/// kernel's page faults, which zero each page before this zeroes it again, are most of that, in
-/// one thread on this project's VMs (0.4-2 s a GiB), where a restart's pool waits for it (BENCHMARKS.md, "Session 54"). MySQL
+/// kernel's page faults, which zero each page before this zeroes it again, are most of that: 0.4-2 s a GiB in one
+/// thread on this project's VMs, where a restart's pool waits for it (BENCHMARKS.md, "Session 54"). MySQL
 /// initialises its buffer pool's chunks in parallel threads for the same reason.
 fn zero_in_parallel(raw: *mut u8, len: usize) {
+    // SAFETY: `raw` is the start of an allocation of `len` bytes that the caller just made and shares with nothing
+    // yet, so the slice is the only reference to them while it lives; as `MaybeUninit` bytes it claims nothing of
+    // their contents.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(raw.cast::<MaybeUninit<u8>>(), len) };
+    // (`write_bytes`, not `fill`: the same `memset` in a build, an intrinsic under Miri where a loop of 2 MiB is
+    // minutes.)
+    // SAFETY: `part` is an exclusively borrowed range of bytes; writing zeros over it initialises them.
+    let zero = |part: &mut [MaybeUninit<u8>]| unsafe { std::ptr::write_bytes(part.as_mut_ptr(), 0, part.len()) };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(len / ZERO_SHARE_MIN)
         .max(1);
-    let share = len.div_ceil(threads);
-    // The address as an integer: a raw pointer is not `Send`, and each thread writes its own range of it.
-    let at = raw as usize;
-    let zero = |from: usize| {
-        let n = share.min(len - from);
-        // SAFETY: `from..from + n` lies within the `len` bytes at `raw`, which the caller allocated and shares with
-        // nothing else yet; the threads' ranges are disjoint (each starts at its own multiple of `share`), and
-        // `scope` below joins every thread before the caller goes on. Zeroing initialises the bytes.
-        unsafe { std::ptr::write_bytes((at + from) as *mut u8, 0, n) };
-    };
     if threads == 1 {
-        return zero(0);
+        return zero(bytes);
     }
+    let mut refused = false;
     std::thread::scope(|scope| {
-        for from in (share..len).step_by(share) {
-            // A thread the system refuses (a limit on threads, no memory for a stack): its share is zeroed here.
-            if std::thread::Builder::new()
-                .spawn_scoped(scope, move || zero(from))
-                .is_err()
-            {
-                zero(from);
-            }
+        let mut parts = bytes.chunks_mut(len.div_ceil(threads));
+        let first = parts.next();
+        for part in parts {
+            // A thread the system refuses (a limit on threads, no memory for a stack) is no panic: see below.
+            refused |= std::thread::Builder::new()
+                .spawn_scoped(scope, move || zero(part))
+                .is_err();
         }
-        zero(0);
+        first.map(zero);
     });
+    if refused {
+        // A refused thread's part went with its closure: everything again, on this thread.
+        zero(bytes);
+    }
 }
 
 impl AlignedBuf {
@@ -561,7 +567,6 @@ mod tests {
     /// Frame memory past two shares is zeroed by several threads (on a machine that runs more than one): every
     /// byte of a buffer that held other bytes, the last share shorter than the rest, comes out zero.
     #[test]
-    #[cfg_attr(miri, ignore = "hundreds of MiB")]
     fn zeroing_in_parallel_zeroes_every_byte() {
         let len = 2 * ZERO_SHARE_MIN + 12_345;
         let mut buf = vec![0xab_u8; len];
