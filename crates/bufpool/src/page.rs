@@ -332,7 +332,9 @@ fn zero_in_parallel(raw: *mut u8, len: usize) {
                 .spawn_scoped(scope, move || zero(part))
                 .is_err();
         }
-        first.map(zero);
+        if let Some(first) = first {
+            zero(first);
+        }
     });
     if refused {
         // A refused thread's part went with its closure: everything again, on this thread.
