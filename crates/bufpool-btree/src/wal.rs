@@ -1455,9 +1455,8 @@ pub fn decode_ops(payload: &[u8]) -> Option<Vec<OwnedOp>> {
     walk(payload, |op| {
         ops.push(match op {
             Walked::Image { page, len, head, tail } => {
-                let mut img = vec![0; len];
-                img[..head.len()].copy_from_slice(head);
-                img[len - tail.len()..].copy_from_slice(tail);
+                let mut img = Vec::new();
+                assemble_image(&mut img, len, head, tail);
                 OwnedOp::Image(page, img)
             }
             Walked::Op(op) => OwnedOp::from(op),
@@ -1475,10 +1474,7 @@ pub fn visit_ops(payload: &[u8], mut f: impl FnMut(Op<'_>)) -> Option<()> {
     let mut img = Vec::new();
     walk(payload, |op| match op {
         Walked::Image { page, len, head, tail } => {
-            img.clear();
-            img.resize(len, 0);
-            img[..head.len()].copy_from_slice(head);
-            img[len - tail.len()..].copy_from_slice(tail);
+            assemble_image(&mut img, len, head, tail);
             f(Op::Image { page, bytes: &img })
         }
         Walked::Op(op) => f(op),
@@ -1491,6 +1487,14 @@ pub fn visit_ops(payload: &[u8], mut f: impl FnMut(Op<'_>)) -> Option<()> {
 /// BENCHMARKS.md, "Session 51").
 fn ops_decode(payload: &[u8]) -> bool {
     walk(payload, |_| {}).is_some()
+}
+
+/// Makes `img` the `len` bytes of an image that [`walk`] handed in its two parts: `head`, the hole's zeros, `tail`.
+fn assemble_image(img: &mut Vec<u8>, len: usize, head: &[u8], tail: &[u8]) {
+    img.clear();
+    img.resize(len, 0);
+    img[..head.len()].copy_from_slice(head);
+    img[len - tail.len()..].copy_from_slice(tail);
 }
 
 /// An op as [`walk`] hands it: an image as its bytes around its hole (zeros), unassembled, every other op whole.
