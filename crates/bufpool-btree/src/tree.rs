@@ -641,7 +641,7 @@ impl Tree {
                     }
                     self.check_log_matches(&meta, meta.lsn())?;
                 }
-                Ok(meta) if meta.iter().all(|&b| b == 0) => {}
+                Ok(meta) if meta.iter().all(|&b| b == 0) => self.check_record_mark()?,
                 Ok(_) => {
                     return Err(Error::BadMeta(
                         "page 0 is a bufpool page but not a tree's meta page: not a tree's data file".into(),
@@ -651,8 +651,11 @@ impl Tree {
                     reason:
                         reason @ (bufpool::CorruptReason::BadMagic { .. } | bufpool::CorruptReason::WrongPageSize { .. }),
                     ..
-                }) => self.check_garbled_meta(reason)?,
-                Err(_) => {}
+                }) => {
+                    self.check_garbled_meta(reason)?;
+                    self.check_record_mark()?;
+                }
+                Err(_) => self.check_record_mark()?,
             }
         } else if self.wal().was_cut() {
             // A log is cut only after a checkpoint wrote and synced its tree's pages: an empty data file is not
@@ -732,6 +735,30 @@ impl Tree {
                 "page 0, the tree's meta page, is unreadable ({reason}), and its log, which names this data file, \
                  holds no image of it to rebuild it from: restore the data file and its log from a backup; nothing \
                  was replayed or written"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Before replay, page 0 cannot speak for the data file (unreadable: torn, garbled, a failed read; or zeroes):
+    /// refuses the open if the file's record ([`BufferPool::engine_mark`], the sidecar of a file opened by path)
+    /// says its tree's last checkpoint was at an LSN before the log's start. Each checkpoint keeps its cut point
+    /// there, durably before the cut (`checkpoint_pass`), so the log of the file's own tree never starts past it;
+    /// one that does is newer than the data file: a stale copy of the file restored with its record, which
+    /// replay would otherwise open over its current log, every change the cut records held lost, and
+    /// [`Tree::check`] clean (R48-O10 in RELIABILITY.md). A readable meta page answers the same question itself
+    /// (`check_log_matches`), and a record without a mark (none, or written by a build before it) answers
+    /// nothing, as before.
+    fn check_record_mark(&self) -> Result<()> {
+        let Some(mark) = self.pool.engine_mark(self.file)? else {
+            return Ok(());
+        };
+        let start = self.wal().start_lsn();
+        if start > mark {
+            return Err(Error::LogMismatch(format!(
+                "page 0, the tree's meta page, is unreadable, and the data file's record says its tree's last \
+                 checkpoint was at LSN {mark}, before the log's start at {start}: the data file is older than its \
+                 log (a stale copy restored with its record?); nothing was replayed or written"
             )));
         }
         Ok(())
@@ -2619,6 +2646,11 @@ impl Tree {
         // The notes of the pages whose records the cuts drop, for the next open to check (R21-10, R22-10).
         for (t, &r) in trees.iter().zip(&redo) {
             t.note_cut(r)?;
+        }
+        // Each cut point in its data file's record, durably before the cut: the meta page holds it too, but a
+        // stale copy of the file whose meta page is unreadable cannot say so (R48-O10; `check_record_mark`).
+        for (t, &r) in trees.iter().zip(&redo) {
+            t.pool.set_engine_mark(t.file, r)?;
         }
         trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))?;
         Ok(earlier)

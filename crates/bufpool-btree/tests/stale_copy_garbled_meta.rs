@@ -1,14 +1,11 @@
-//! R48-O10 (left; RELIABILITY.md, session 48, review48), R47-O1 proven: a stale copy of a tree's data file *with
-//! its record* (a backup of the file and its sidecar `.bpmeta`, restored over newer ones) whose page 0 is also
-//! garbled opens with the tree's current log and serves the copy's old values, every committed change since lost
-//! and `Tree::check` clean. With page 0 intact the same copy is refused (`LogMismatch`: the log starts after the
-//! meta page's last checkpoint); garbled, `Tree::check_garbled_meta` pairs file and log by the record's identity
-//! alone, which a copy keeps, and replay rebuilds page 0 from the log. After one checkpoint since the copy the
-//! checkpoint notes catch it (`StaleWrite` on the first leaf read); after two they are gone (each cut notes only
-//! the pages written since the log's previous start). Two faults at once (a restored stale copy, and a garble of its
-//! page 0); refusing it needs the tree's last redo point where a garble of page 0 cannot reach it (R47-O1).
-//!
-//! Ignored: it fails on main (`cargo test -p bufpool-btree --test integration -- --ignored stale_copy_garbled_meta`).
+//! R48-O10 (RELIABILITY.md, session 48, review48; fixed in session 55), R47-O1: a stale copy of a tree's data file
+//! *with its record* (a backup of the file and its sidecar `.bpmeta`, restored over newer ones) whose page 0 is
+//! also unreadable opened with the tree's current log and served the copy's old values, every committed change
+//! since lost and `Tree::check` clean. With page 0 intact the same copy is refused (`LogMismatch`: the log starts
+//! after the meta page's last checkpoint); garbled, `Tree::check_garbled_meta` pairs file and log by the record's
+//! identity alone, which a copy keeps, and replay rebuilt page 0 from the log. Now each checkpoint also keeps its
+//! cut point in the file's record (`BufferPool::set_engine_mark`), and an open whose page 0 cannot speak refuses a
+//! log that starts past it (`Tree::check_record_mark`). The current file with the same page 0 still opens.
 
 use crate::common;
 
@@ -30,8 +27,21 @@ fn open(pages: &[u8], record: &[u8], log: &[u8]) -> Result<Tree, Error> {
     Tree::open_storage(pool, wal, Hooked::new(dev(1, pages), Sidecar(dev(2, record))))
 }
 
+/// Page 0 of `image` garbled whole (no bufpool header left, as a power loss during its write may leave it).
+fn garble(mut image: Vec<u8>) -> Vec<u8> {
+    for (i, b) in image[..4096].iter_mut().enumerate() {
+        *b = (common::mix(i as u64) & 0xff) as u8;
+    }
+    image
+}
+
+/// Page 0 of `image` torn: its header intact, a byte of its user region changed (its checksum fails).
+fn tear(mut image: Vec<u8>) -> Vec<u8> {
+    image[3000] ^= 0x5a;
+    image
+}
+
 #[test]
-#[ignore = "R48-O10 (left): fails on main, a stale copy with a garbled page 0 serves old values"]
 fn a_stale_copy_of_the_data_file_with_a_garbled_meta_page_is_refused() {
     let dev = |seed| Arc::new(FaultyStorage::from_image(seed, FaultConfig::none(), Vec::new()));
     let (pages, record, log) = (dev(1), dev(2), dev(3));
@@ -54,25 +64,32 @@ fn a_stale_copy_of_the_data_file_with_a_garbled_meta_page_is_refused() {
     tree.commit().unwrap();
     tree.checkpoint().unwrap();
     tree.close().unwrap(); // a second checkpoint
-    let log = log.durable_image();
-    // The copy as it is: refused.
+    let (current, current_record, log) = (pages.durable_image(), record.durable_image(), log.durable_image());
+    // The copy as it is: refused by its meta page.
     assert!(matches!(open(&copy, &copy_record, &log), Err(Error::LogMismatch(_))));
-    // The copy with its page 0 garbled.
-    let mut garbled = copy;
-    for (i, b) in garbled[..4096].iter_mut().enumerate() {
-        *b = (common::mix(i as u64) & 0xff) as u8;
+    // The copy with its page 0 garbled or torn: refused by its record's mark, before anything is replayed.
+    for (how, image) in [("garbled", garble(copy.clone())), ("torn", tear(copy.clone()))] {
+        match open(&image, &copy_record, &log) {
+            Err(Error::LogMismatch(why)) => assert!(why.contains("record"), "{how}: {why}"),
+            Err(e) => panic!("{how}: refused, but not for the mark: {e}"),
+            Ok(tree) => {
+                let old = (0..KEYS)
+                    .filter(|&id| tree.get(&key(id)).unwrap() == Some(value(id, 1)))
+                    .count();
+                panic!(
+                    "{how}: the stale copy opened, {old} of {KEYS} keys read their value from before the last commit \
+                     (check: {:?})",
+                    tree.check().map(|s| s.entries)
+                );
+            }
+        }
     }
-    let tree = match open(&garbled, &copy_record, &log) {
-        Err(_) => return,
-        Ok(tree) => tree,
-    };
-    let old = (0..KEYS)
-        .filter(|&id| tree.get(&key(id)).unwrap() == Some(value(id, 1)))
-        .count();
-    assert_eq!(
-        old,
-        0,
-        "the stale copy opened, {old} of {KEYS} keys read their value from before the last commit (check: {:?})",
-        tree.check().map(|s| s.entries)
-    );
+    // The current file with the same faults of its page 0 (one fault, a power loss's): opens, every value current.
+    for (how, image) in [("garbled", garble(current.clone())), ("torn", tear(current.clone()))] {
+        let tree = open(&image, &current_record, &log).unwrap_or_else(|e| panic!("{how}: {e}"));
+        for id in 0..KEYS {
+            assert_eq!(tree.get(&key(id)).unwrap(), Some(value(id, 2)), "{how}: key {id}");
+        }
+        assert_eq!(tree.check().unwrap().entries, KEYS as usize, "{how}");
+    }
 }

@@ -288,26 +288,64 @@ impl FileEntry {
         if candidate <= current.written_pages {
             return Ok(());
         }
-        let next = FileRecord {
-            written_pages: candidate,
-            seq: current.seq + 1,
-            ..current
-        };
-        // The caller's record store, called under the panic wrapper as every storage call is (R20-2: a panic
-        // unwound out of `checkpoint`, and a store gone since the open panicked the pool). A failed update leaves
-        // the mark where it was (the record's two slots make a torn one harmless); the next sync raises it.
-        catch_io("RecordStore (raising the written mark)", || {
-            match self.storage.record_store() {
-                Some(store) => record::store(store, &next),
-                None => Err(std::io::Error::other(
-                    "Storage::record_store returned none, though the file was opened with one",
-                )),
-            }
+        // A failed update leaves the mark where it was (the record's two slots make a torn one harmless); the next
+        // sync raises it.
+        self.store_record(
+            &mut rec,
+            FileRecord {
+                written_pages: candidate,
+                seq: current.seq + 1,
+                ..current
+            },
+            "RecordStore (raising the written mark)",
+        )
+    }
+
+    /// Writes `next` (the record in `rec`, which the caller holds, changed, at the next sequence) into the file's
+    /// record store and syncs it; only then is it the record in `rec`. The caller's store, called under the panic
+    /// wrapper as every storage call is (R20-2: a panic unwound out of `checkpoint`, and a store gone since the
+    /// open panicked the pool). `what` names the call for a panic's error.
+    fn store_record(&self, rec: &mut Option<FileRecord>, next: FileRecord, what: &'static str) -> Result<()> {
+        catch_io(what, || match self.storage.record_store() {
+            Some(store) => record::store(store, &next),
+            None => Err(std::io::Error::other(
+                "Storage::record_store returned none, though the file was opened with one",
+            )),
         })
         .map_err(|e| Error::io(self.id, None, "record", e))?;
         *rec = Some(next);
         Ok(())
     }
+
+    /// The engine's mark in the file's record (read at open or set since); `None` for an unbound file or a record
+    /// without one.
+    pub(crate) fn engine_mark(&self) -> Option<u64> {
+        self.record.lock().and_then(|r| r.engine_mark)
+    }
+
+    /// Records `mark` durably as the engine's mark ([`crate::BufferPool::set_engine_mark`]): the record at the next
+    /// sequence, written and synced. `false` (nothing written) for an unbound file. A failed update leaves the
+    /// mark where it was, as a failed raise of the written mark does.
+    pub(crate) fn set_engine_mark(&self, mark: u64) -> Result<bool> {
+        let mut rec = self.record.lock();
+        let Some(current) = *rec else {
+            return Ok(false);
+        };
+        if current.engine_mark == Some(mark) {
+            return Ok(true);
+        }
+        self.store_record(
+            &mut rec,
+            FileRecord {
+                engine_mark: Some(mark),
+                seq: current.seq + 1,
+                ..current
+            },
+            "RecordStore (setting the engine's mark)",
+        )?;
+        Ok(true)
+    }
+
     #[inline]
     pub(crate) fn is_failed(&self) -> bool {
         self.failed_flag.load(Acquire)

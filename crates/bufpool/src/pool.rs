@@ -1122,6 +1122,24 @@ impl BufferPool {
         Ok(Some(self.core.files.get(file)?.stamp).filter(|&s| s != 0))
     }
 
+    /// Keeps `mark`, a value of the engine's, durably in `file`'s record (the sidecar `<file>.bpmeta` of a file
+    /// opened by path), outside the file's pages, so that no garbled or stale page can speak for it: the record at
+    /// its next sequence, written and synced before this returns (two slots written in turn: a power loss during
+    /// the update leaves the previous mark). [`BufferPool::engine_mark`] reads it back, in this open or a later
+    /// one. `bufpool-btree` keeps its last checkpoint's redo point there, which the tree's meta page also holds,
+    /// to refuse a stale copy of its data file whose meta page is unreadable (R48-O10 in RELIABILITY.md).
+    /// Returns `false`, nothing kept, for a file without a record (a storage that keeps none). A failed update
+    /// returns the error ([`Error::Io`]) and leaves the previous mark; the file is not failed.
+    pub fn set_engine_mark(&self, file: FileId, mark: u64) -> Result<bool> {
+        self.core.files.get(file)?.set_engine_mark(mark)
+    }
+
+    /// The engine's mark in `file`'s record ([`BufferPool::set_engine_mark`]): `None` for a file without a record,
+    /// or whose record has none (never set, or last written by a build before the mark).
+    pub fn engine_mark(&self, file: FileId) -> Result<Option<u64>> {
+        Ok(self.core.files.get(file)?.engine_mark())
+    }
+
     /// Tells the pool that `page` is on disk at LSN `lsn` or newer, written before this open (an engine's own
     /// record of it, e.g. a checkpoint's note in its log after a restart: R22-10 in RELIABILITY.md). Checked as
     /// the pool checks its own writes (R21-11): a load of the page that reads a valid version (or zeroes) with

@@ -32,6 +32,13 @@
 //! | 20..24 | written mark (pages) |
 //! | 24..32 | sequence number |
 //! | 32..36 | CRC-32C of bytes 0..32 |
+//! | 36..40 | `MARK` if an engine mark follows, else zeros |
+//! | 40..48 | the engine's mark ([`crate::BufferPool::set_engine_mark`]) |
+//! | 48..52 | CRC-32C of bytes 0..48 |
+//!
+//! The engine's mark (R48-O10 in RELIABILITY.md) is an extension the slot's first 36 bytes do not cover, so a build
+//! before it reads a record that has one (format 1 still), and writes its own without one, which this build reads
+//! as a record without a mark: never a wrong mark, only none.
 
 use std::io;
 
@@ -49,6 +56,8 @@ const _: () = assert!(SLOT_AT[1] / BLOCK != SLOT_AT[0] / BLOCK && SLOT_BYTES as 
 const _: () = assert!(LEGACY_SLOT_AT / BLOCK == SLOT_AT[0] / BLOCK);
 const MAGIC: &[u8; 8] = b"BPFILREC";
 const FORMAT: u32 = 1;
+/// Tag of the engine mark's extension (bytes 36..40).
+const MARK_TAG: &[u8; 4] = b"MARK";
 
 /// The decoded record.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -57,6 +66,8 @@ pub(crate) struct FileRecord {
     pub(crate) identity: u32,
     pub(crate) written_pages: u32,
     pub(crate) seq: u64,
+    /// The engine's mark, if one was set ([`crate::BufferPool::set_engine_mark`]).
+    pub(crate) engine_mark: Option<u64>,
 }
 
 /// What reading a store found.
@@ -80,6 +91,12 @@ impl FileRecord {
         b[24..32].copy_from_slice(&self.seq.to_le_bytes());
         let crc = crc32c::crc32c(&b[0..32]);
         b[32..36].copy_from_slice(&crc.to_le_bytes());
+        if let Some(mark) = self.engine_mark {
+            b[36..40].copy_from_slice(MARK_TAG);
+            b[40..48].copy_from_slice(&mark.to_le_bytes());
+            let crc = crc32c::crc32c(&b[0..48]);
+            b[48..52].copy_from_slice(&crc.to_le_bytes());
+        }
         b
     }
 
@@ -88,11 +105,15 @@ impl FileRecord {
         if b.len() < 36 || &b[0..8] != MAGIC || u32_at(32) != crc32c::crc32c(&b[0..32]) || u32_at(8) != FORMAT {
             return None;
         }
+        // A mark whose extension does not verify is no mark (the first 36 bytes verified on their own).
+        let engine_mark = (b.len() >= 52 && &b[36..40] == MARK_TAG && u32_at(48) == crc32c::crc32c(&b[0..48]))
+            .then(|| u64::from_le_bytes(b[40..48].try_into().expect("8 bytes")));
         Some(FileRecord {
             page_size: u32_at(12),
             identity: u32_at(16),
             written_pages: u32_at(20),
             seq: u64::from_le_bytes(b[24..32].try_into().expect("8 bytes")),
+            engine_mark,
         })
     }
 }
@@ -144,6 +165,7 @@ pub(crate) fn create(st: &dyn RecordStore, page_size: usize) -> io::Result<FileR
         identity: random_identity(),
         written_pages: 0,
         seq: 0,
+        engine_mark: None,
     };
     st.write_at(&record.encode(), 0)?;
     record.seq = 1;
@@ -203,6 +225,39 @@ mod tests {
         assert!(matches!(load(&st).unwrap(), Loaded::Invalid));
     }
 
+    /// The engine's mark round-trips; a slot without one (a build before the mark wrote it) reads as none, with
+    /// the rest of the record; a mark whose extension is damaged reads as none, the record still valid.
+    #[test]
+    fn the_engine_mark_round_trips_and_reads_as_none_where_absent_or_damaged() {
+        let st = MemoryRecord::default();
+        let mut r = create(&st, 4096).unwrap();
+        assert!(matches!(load(&st).unwrap(), Loaded::Found(x, _) if x.engine_mark.is_none()));
+        r.seq += 1;
+        r.engine_mark = Some(0x0123_4567_89ab_cdef);
+        store(&st, &r).unwrap();
+        assert!(matches!(load(&st).unwrap(), Loaded::Found(x, _) if x == r));
+        // What an older build writes: the first 36 bytes only (zeros after them).
+        let older = FileRecord {
+            seq: r.seq + 1,
+            engine_mark: None,
+            ..r
+        };
+        let mut bytes = older.encode();
+        assert!(bytes[36..].iter().all(|&b| b == 0));
+        st.write_at(&bytes, SLOT_AT[(older.seq % 2) as usize]).unwrap();
+        assert!(matches!(load(&st).unwrap(), Loaded::Found(x, _) if x == older));
+        // A damaged mark: the record is read, without it.
+        let marked = FileRecord {
+            seq: older.seq + 1,
+            engine_mark: Some(7),
+            ..r
+        };
+        bytes = marked.encode();
+        bytes[41] ^= 1;
+        st.write_at(&bytes, SLOT_AT[(marked.seq % 2) as usize]).unwrap();
+        assert!(matches!(load(&st).unwrap(), Loaded::Found(x, _) if x == FileRecord { engine_mark: None, ..marked }));
+    }
+
     /// A store in the layout before session 44 (slots at 0 and 512): read, and the next write after either slot
     /// goes to byte 4096, outside the block that holds them both.
     #[test]
@@ -214,6 +269,7 @@ mod tests {
                 identity: 77,
                 written_pages: 3,
                 seq,
+                engine_mark: None,
             };
             let older = FileRecord { seq: seq - 1, ..r };
             st.write_at(&r.encode(), at).unwrap();

@@ -74,18 +74,23 @@ impl Storage for RecordFaults {
     }
 }
 
+/// A pool, the switch of a fresh [`RecordFaults`] storage's record store (fine for now), and the storage.
+fn setup() -> (BufferPool, Arc<AtomicU8>, Arc<RecordFaults>) {
+    let how = Arc::new(AtomicU8::new(FINE));
+    let storage = Arc::new(RecordFaults {
+        pages: MemoryStorage::new(),
+        record: Faulty {
+            inner: MemoryRecord::default(),
+            fault: how.clone(),
+        },
+    });
+    (BufferPool::builder().frames(8).build().unwrap(), how, storage)
+}
+
 #[test]
 fn a_record_store_failing_after_open_is_an_error_of_the_flush_not_a_panic() {
     for (fault, flush_file) in [(WRITE_PANICS, false), (SYNC_PANICS, true), (GONE, false), (GONE, true)] {
-        let pool = BufferPool::builder().frames(8).build().unwrap();
-        let how = Arc::new(AtomicU8::new(FINE));
-        let storage = Arc::new(RecordFaults {
-            pages: MemoryStorage::new(),
-            record: Faulty {
-                inner: MemoryRecord::default(),
-                fault: how.clone(),
-            },
-        });
+        let (pool, how, storage) = setup();
         let file = pool.open_storage(storage.clone()).unwrap();
         for n in 0..2 {
             common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
@@ -118,4 +123,45 @@ fn a_record_store_failing_after_open_is_an_error_of_the_flush_not_a_panic() {
             assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
         }
     }
+}
+
+/// The engine's mark (`set_engine_mark`, R48-O10): kept in the record across a close and a reopen; a record store
+/// that fails (a panic, or gone) fails the call with the previous mark kept, the file not failed; a storage that
+/// keeps no record keeps no mark.
+#[test]
+fn the_engine_mark_is_kept_in_the_record_and_a_failed_update_keeps_the_previous_one() {
+    let (pool, how, storage) = setup();
+    let file = pool.open_storage(storage.clone()).unwrap();
+    assert_eq!(pool.engine_mark(file).unwrap(), None);
+    assert!(pool.set_engine_mark(file, 41).unwrap());
+    assert_eq!(pool.engine_mark(file).unwrap(), Some(41));
+    for fault in [WRITE_PANICS, SYNC_PANICS, GONE] {
+        how.store(fault, SeqCst);
+        let set = catch_unwind(AssertUnwindSafe(|| pool.set_engine_mark(file, 42)));
+        how.store(FINE, SeqCst);
+        match set {
+            Ok(Err(Error::Panicked { what, .. })) if fault != GONE => {
+                assert!(what.starts_with("RecordStore"), "{what}")
+            }
+            Ok(Err(Error::Io { file: f, op, .. })) if fault == GONE => assert_eq!((f, op), (file, "record")),
+            other => panic!("fault {fault}: {other:?}"),
+        }
+        assert_eq!(pool.engine_mark(file).unwrap(), Some(41), "fault {fault}");
+    }
+    assert!(pool.set_engine_mark(file, 43).unwrap());
+    common::fill_page(&mut pool.new_page(file).unwrap(), 0, 1);
+    pool.checkpoint().unwrap(); // raises the written mark: a record written again, keeping the engine's mark
+    pool.close_file(file).unwrap();
+    let file = pool.open_storage(storage).unwrap();
+    assert_eq!(pool.engine_mark(file).unwrap(), Some(43));
+    assert_eq!(common::check_page(&pool.read(PageId::new(file, 0)).unwrap(), 0), 1);
+    // No record, no mark.
+    let unbound = pool
+        .open_storage(bufpool::storage::FaultyStorage::new(
+            1,
+            bufpool::storage::FaultConfig::none(),
+        ))
+        .unwrap();
+    assert!(!pool.set_engine_mark(unbound, 7).unwrap());
+    assert_eq!(pool.engine_mark(unbound).unwrap(), None);
 }
