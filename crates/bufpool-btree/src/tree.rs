@@ -742,8 +742,8 @@ impl Tree {
 
     /// Before replay, page 0 cannot speak for the data file (unreadable: torn, garbled, a failed read; or zeroes):
     /// refuses the open if the file's record ([`BufferPool::engine_mark`], the sidecar of a file opened by path)
-    /// says its tree's last checkpoint was at an LSN before the log's start. Each checkpoint keeps its cut point
-    /// there, durably before the cut (`checkpoint_pass`), so the log of the file's own tree never starts past it;
+    /// says its tree's last checkpoint was at an LSN before the log's start. Each checkpoint raises the mark to its cut
+    /// point, durably before the cut (`checkpoint_pass`), so the log of the file's own tree never starts past it;
     /// one that does is newer than the data file: a stale copy of the file restored with its record, which
     /// replay would otherwise open over its current log, every change the cut records held lost, and
     /// [`Tree::check`] clean (R48-O10 in RELIABILITY.md). A readable meta page answers the same question itself
@@ -2648,9 +2648,10 @@ impl Tree {
             t.note_cut(r)?;
         }
         // Each cut point in its data file's record, durably before the cut: the meta page holds it too, but a
-        // stale copy of the file whose meta page is unreadable cannot say so (R48-O10; `check_record_mark`).
+        // stale copy of the file whose meta page is unreadable cannot say so (R48-O10; `check_record_mark`). A
+        // raise, never a set: a concurrent checkpoint may have cut at a later point and kept it already.
         for (t, &r) in trees.iter().zip(&redo) {
-            t.pool.set_engine_mark(t.file, r)?;
+            t.pool.raise_engine_mark(t.file, r)?;
         }
         trees.iter().zip(redo).try_for_each(|(t, r)| t.wal().cut_before(r))?;
         Ok(earlier)

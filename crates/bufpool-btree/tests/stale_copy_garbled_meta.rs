@@ -4,7 +4,7 @@
 //! since lost and `Tree::check` clean. With page 0 intact the same copy is refused (`LogMismatch`: the log starts
 //! after the meta page's last checkpoint); garbled, `Tree::check_garbled_meta` pairs file and log by the record's
 //! identity alone, which a copy keeps, and replay rebuilt page 0 from the log. Now each checkpoint also keeps its
-//! cut point in the file's record (`BufferPool::set_engine_mark`), and an open whose page 0 cannot speak refuses a
+//! cut point in the file's record (`BufferPool::raise_engine_mark`), and an open whose page 0 cannot speak refuses a
 //! log that starts past it (`Tree::check_record_mark`). The current file with the same page 0 still opens.
 
 use crate::common;

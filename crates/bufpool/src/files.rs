@@ -323,15 +323,15 @@ impl FileEntry {
         self.record.lock().and_then(|r| r.engine_mark)
     }
 
-    /// Records `mark` durably as the engine's mark ([`crate::BufferPool::set_engine_mark`]): the record at the next
-    /// sequence, written and synced. `false` (nothing written) for an unbound file. A failed update leaves the
-    /// mark where it was, as a failed raise of the written mark does.
-    pub(crate) fn set_engine_mark(&self, mark: u64) -> Result<bool> {
+    /// Records `mark` durably as the engine's mark if it raises it ([`crate::BufferPool::raise_engine_mark`]): the
+    /// record at the next sequence, written and synced. `false` (nothing written) for an unbound file. A failed
+    /// update leaves the mark where it was, as a failed raise of the written mark does.
+    pub(crate) fn raise_engine_mark(&self, mark: u64) -> Result<bool> {
         let mut rec = self.record.lock();
         let Some(current) = *rec else {
             return Ok(false);
         };
-        if current.engine_mark == Some(mark) {
+        if current.engine_mark.is_some_and(|m| m >= mark) {
             return Ok(true);
         }
         self.store_record(

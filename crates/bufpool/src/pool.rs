@@ -1122,20 +1122,23 @@ impl BufferPool {
         Ok(Some(self.core.files.get(file)?.stamp).filter(|&s| s != 0))
     }
 
-    /// Keeps `mark`, a value of the engine's, durably in `file`'s record (the sidecar `<file>.bpmeta` of a file
-    /// opened by path), outside the file's pages, so that no garbled or stale page can speak for it: the record at
-    /// its next sequence, written and synced before this returns (two slots written in turn: a power loss during
-    /// the update leaves the previous mark). [`BufferPool::engine_mark`] reads it back, in this open or a later
-    /// one. `bufpool-btree` keeps its last checkpoint's redo point there, which the tree's meta page also holds,
-    /// to refuse a stale copy of its data file whose meta page is unreadable (R48-O10 in RELIABILITY.md).
-    /// Returns `false`, nothing kept, for a file without a record (a storage that keeps none). A failed update
-    /// returns the error ([`Error::Io`]) and leaves the previous mark; the file is not failed.
-    pub fn set_engine_mark(&self, file: FileId, mark: u64) -> Result<bool> {
-        self.core.files.get(file)?.set_engine_mark(mark)
+    /// Raises the engine's mark of `file` to `mark`: a value of the engine's, kept durably in the file's record
+    /// (the sidecar `<file>.bpmeta` of a file opened by path), outside the file's pages, so that no garbled or stale
+    /// page can speak for it. A mark at or above `mark` is left as it is (the mark only grows, whatever order
+    /// concurrent callers come in); otherwise the record at its next sequence is written and synced before this
+    /// returns (two slots written in turn: a power loss during the update leaves the previous mark).
+    /// [`BufferPool::engine_mark`] reads it back, in this open or a later one. `bufpool-btree` keeps the highest
+    /// point its checkpoints cut their log at there, which the tree's meta page also holds, to refuse a stale copy
+    /// of its data file whose meta page is unreadable (R48-O10 in RELIABILITY.md). Returns `false`, nothing kept,
+    /// for a file without a record (a storage that keeps none). A failed update returns the error
+    /// ([`Error::Io`], or [`Error::Panicked`] for a record store that panicked) and leaves the previous mark; the
+    /// file is not failed.
+    pub fn raise_engine_mark(&self, file: FileId, mark: u64) -> Result<bool> {
+        self.core.files.get(file)?.raise_engine_mark(mark)
     }
 
-    /// The engine's mark in `file`'s record ([`BufferPool::set_engine_mark`]): `None` for a file without a record,
-    /// or whose record has none (never set, or last written by a build before the mark).
+    /// The engine's mark in `file`'s record ([`BufferPool::raise_engine_mark`]): `None` for a file without a record,
+    /// or whose record has none (never raised, or last written by a build before the mark).
     pub fn engine_mark(&self, file: FileId) -> Result<Option<u64>> {
         Ok(self.core.files.get(file)?.engine_mark())
     }

@@ -33,7 +33,7 @@
 //! | 24..32 | sequence number |
 //! | 32..36 | CRC-32C of bytes 0..32 |
 //! | 36..40 | `MARK` if an engine mark follows, else zeros |
-//! | 40..48 | the engine's mark ([`crate::BufferPool::set_engine_mark`]) |
+//! | 40..48 | the engine's mark ([`crate::BufferPool::raise_engine_mark`]) |
 //! | 48..52 | CRC-32C of bytes 0..48 |
 //!
 //! The engine's mark (R48-O10 in RELIABILITY.md) is an extension the slot's first 36 bytes do not cover, so a build
@@ -66,7 +66,7 @@ pub(crate) struct FileRecord {
     pub(crate) identity: u32,
     pub(crate) written_pages: u32,
     pub(crate) seq: u64,
-    /// The engine's mark, if one was set ([`crate::BufferPool::set_engine_mark`]).
+    /// The engine's mark, if one was raised ([`crate::BufferPool::raise_engine_mark`]).
     pub(crate) engine_mark: Option<u64>,
 }
 

@@ -125,19 +125,19 @@ fn a_record_store_failing_after_open_is_an_error_of_the_flush_not_a_panic() {
     }
 }
 
-/// The engine's mark (`set_engine_mark`, R48-O10): kept in the record across a close and a reopen; a record store
-/// that fails (a panic, or gone) fails the call with the previous mark kept, the file not failed; a storage that
-/// keeps no record keeps no mark.
+/// The engine's mark (`raise_engine_mark`, R48-O10): kept in the record across a close and a reopen, never
+/// lowered; a record store that fails (a panic, or gone) fails the call with the previous mark kept, the file not
+/// failed; a storage that keeps no record keeps no mark.
 #[test]
-fn the_engine_mark_is_kept_in_the_record_and_a_failed_update_keeps_the_previous_one() {
+fn the_engine_mark_is_kept_in_the_record_only_raised_and_a_failed_update_keeps_the_previous_one() {
     let (pool, how, storage) = setup();
     let file = pool.open_storage(storage.clone()).unwrap();
     assert_eq!(pool.engine_mark(file).unwrap(), None);
-    assert!(pool.set_engine_mark(file, 41).unwrap());
+    assert!(pool.raise_engine_mark(file, 41).unwrap());
     assert_eq!(pool.engine_mark(file).unwrap(), Some(41));
     for fault in [WRITE_PANICS, SYNC_PANICS, GONE] {
         how.store(fault, SeqCst);
-        let set = catch_unwind(AssertUnwindSafe(|| pool.set_engine_mark(file, 42)));
+        let set = catch_unwind(AssertUnwindSafe(|| pool.raise_engine_mark(file, 42)));
         how.store(FINE, SeqCst);
         match set {
             Ok(Err(Error::Panicked { what, .. })) if fault != GONE => {
@@ -148,9 +148,11 @@ fn the_engine_mark_is_kept_in_the_record_and_a_failed_update_keeps_the_previous_
         }
         assert_eq!(pool.engine_mark(file).unwrap(), Some(41), "fault {fault}");
     }
-    assert!(pool.set_engine_mark(file, 43).unwrap());
+    assert!(pool.raise_engine_mark(file, 43).unwrap());
     common::fill_page(&mut pool.new_page(file).unwrap(), 0, 1);
     pool.checkpoint().unwrap(); // raises the written mark: a record written again, keeping the engine's mark
+    assert!(pool.raise_engine_mark(file, 40).unwrap()); // below the mark: left as it is
+    assert_eq!(pool.engine_mark(file).unwrap(), Some(43));
     pool.close_file(file).unwrap();
     let file = pool.open_storage(storage).unwrap();
     assert_eq!(pool.engine_mark(file).unwrap(), Some(43));
@@ -162,6 +164,6 @@ fn the_engine_mark_is_kept_in_the_record_and_a_failed_update_keeps_the_previous_
             bufpool::storage::FaultConfig::none(),
         ))
         .unwrap();
-    assert!(!pool.set_engine_mark(unbound, 7).unwrap());
+    assert!(!pool.raise_engine_mark(unbound, 7).unwrap());
     assert_eq!(pool.engine_mark(unbound).unwrap(), None);
 }
