@@ -591,7 +591,9 @@ impl Tree {
     /// may be shared with other trees and engines, each with its own log. Refuses, with
     /// [`Error::LogMismatch`], a log that is not the tree's: another log's identity, a log whose header names
     /// another data file (before replay: [`TreeWal::data_file`]), a log that starts after the
-    /// tree's last checkpoint, or one that ends before the LSN of a page (a lost or replaced log); and, with
+    /// tree's last checkpoint (by the meta page, or, when page 0 cannot be read before replay, by the mark each
+    /// checkpoint raises in the data file's record: a stale copy restored with its record, R48-O10), or one that
+    /// ends before the LSN of a page (a lost or replaced log); and, with
     /// [`Error::BadMeta`], before replay, a data file that is not a tree's: page 0 neither a tree's meta page nor
     /// torn (a failed checksum over a bufpool header) nor never written (R28-1 in RELIABILITY.md), nor garbled
     /// whole by a power loss (no bufpool header left) in a file its log names by its record's identity, the log
