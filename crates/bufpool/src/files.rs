@@ -317,7 +317,7 @@ impl FileEntry {
         Ok(())
     }
 
-    /// The engine's mark in the file's record (read at open or set since); `None` for an unbound file or a record
+    /// The engine's mark in the file's record (read at open or raised since); `None` for an unbound file or a record
     /// without one.
     pub(crate) fn engine_mark(&self) -> Option<u64> {
         self.record.lock().and_then(|r| r.engine_mark)
@@ -341,7 +341,7 @@ impl FileEntry {
                 seq: current.seq + 1,
                 ..current
             },
-            "RecordStore (setting the engine's mark)",
+            "RecordStore (raising the engine's mark)",
         )?;
         Ok(true)
     }
