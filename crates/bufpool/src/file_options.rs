@@ -1,8 +1,8 @@
 //! Per-file settings: what [`crate::BufferPool::open_file_with`] and [`crate::BufferPool::open_storage_with`]
 //! take.
 //!
-//! Owns [`FileOptions`]: the id a file is opened under (an engine's persistent id, or one the pool assigns) and
-//! the file's own write-ahead log. Several engines share one pool by opening their files each with its own log:
+//! Owns [`FileOptions`]: the id a file is opened under (an engine's persistent id, or one the pool assigns),
+//! the file's own write-ahead log, and whether its pages go through a doublewrite area first. Several engines share one pool by opening their files each with its own log:
 //! the pool writes a page only after *that page's file's* log is durable up to the page's LSN (`write_run` in
 //! `writer.rs` asks `FileEntry::wal`, which is this log or the builder's default), and never asks another file's
 //! log. The log is resolved once, when the file is registered, so the write path does one indirect call, as
@@ -34,6 +34,7 @@ use crate::wal::Wal;
 pub struct FileOptions {
     pub(crate) id: Option<FileId>,
     pub(crate) wal: Option<Arc<dyn Wal>>,
+    pub(crate) doublewrite: bool,
 }
 
 impl FileOptions {
@@ -59,6 +60,18 @@ impl FileOptions {
         self.wal = Some(wal);
         self
     }
+
+    /// Writes each batch of the file's pages into its storage's doublewrite area first, synced, and only then in
+    /// place, so that a page a crash tears while it is written in place is restored from its copy when the file is
+    /// opened again (InnoDB's doublewrite buffer), instead of reading back as [`crate::Error::Corrupt`]: an engine
+    /// needs no full-page images in its log then. Needs a storage that keeps a file record and an area
+    /// ([`crate::storage::Storage::doublewrite_store`]); otherwise the open is refused
+    /// ([`crate::Error::InvalidConfig`]). Each batch costs one more sequential write and a sync of the area;
+    /// the data file is synced at least every 64 batches. ARCHITECTURE.md, "Torn pages after a crash".
+    pub fn doublewrite(mut self, on: bool) -> FileOptions {
+        self.doublewrite = on;
+        self
+    }
 }
 
 impl fmt::Debug for FileOptions {
@@ -66,6 +79,7 @@ impl fmt::Debug for FileOptions {
         f.debug_struct("FileOptions")
             .field("id", &self.id)
             .field("wal", &self.wal.as_ref().map_or("builder's", |_| "own"))
+            .field("doublewrite", &self.doublewrite)
             .finish()
     }
 }

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 
 use crate::checksum::{self, Verified};
+use crate::doublewrite::{Area, Layout};
 use crate::error::{Error, Result};
 use crate::free_pages::FreeList;
 use crate::latency::{IoLatency, IoOp, IoTimer};
@@ -106,6 +107,9 @@ pub(crate) struct FileEntry {
     /// write of the page in this open. Chunks of 64 pages made on first write, at most `Builder::
     /// stale_check_pages` pages (R23-10; `written.rs`).
     written_lsn: RwLock<WrittenLsns>,
+    /// The doublewrite area, for a file opened with [`crate::FileOptions::doublewrite`] (`doublewrite.rs`); its
+    /// store is the storage's ([`FileEntry::area_store`]).
+    pub(crate) area: Option<Area>,
 }
 
 /// The caller's storage and log are dropped under the panic wrapper, whichever thread drops the entry's last
@@ -415,6 +419,40 @@ impl FileEntry {
         r
     }
 
+    /// The storage's doublewrite area store ([`Storage::doublewrite_store`]), with a panic turned into an error, as
+    /// is its absence (the open found one; a storage that no longer has it cannot take the file's writes).
+    pub(crate) fn area_store(&self) -> std::io::Result<&dyn crate::storage::RecordStore> {
+        catch_io("Storage::doublewrite_store", || {
+            self.storage.doublewrite_store()?.ok_or_else(|| {
+                std::io::Error::other("Storage::doublewrite_store returned none, though the file was opened with one")
+            })
+        })
+    }
+
+    /// Writes a batch into the doublewrite area ([`Area::write`]), with a panic of the caller's store turned into an
+    /// error.
+    pub(crate) fn area_write(
+        &self,
+        area: &Area,
+        batch: &crate::doublewrite::Batch<'_>,
+        pages: &[PageNo],
+        bytes: &[u8],
+    ) -> std::io::Result<()> {
+        let store = self.area_store()?;
+        catch_io("RecordStore (the doublewrite area)", || {
+            area.write(store, batch, pages, bytes)
+        })
+    }
+
+    /// Notes in the doublewrite area that the batches up to `done` are durable in place ([`Area::note_done`]),
+    /// with a panic of the caller's store turned into an error.
+    pub(crate) fn area_note(&self, area: &Area, done: u64) -> std::io::Result<()> {
+        let store = self.area_store()?;
+        catch_io("RecordStore (the doublewrite area's note)", || {
+            area.note_done(store, done)
+        })
+    }
+
     /// `Storage::sync`, with a panic turned into an error; timed.
     pub(crate) fn sync(&self) -> std::io::Result<()> {
         let timer = IoTimer::start(&self.latency, self.id);
@@ -615,13 +653,13 @@ impl Files {
     /// a file of another page size.
     pub(crate) fn register(
         &self,
-        id: Option<FileId>,
+        how: OpenAs,
         reserved: Option<&IdReservation<'_>>,
-        wal: Arc<dyn Wal>,
         storage: Box<dyn Storage>,
         path: Option<PathBuf>,
         counters: &Counters,
     ) -> Result<FileId> {
+        let OpenAs { id, wal, doublewrite } = how;
         let (page_size, strict) = (self.page_size, self.strict);
         // The id first: an id another open file has is refused before the storage is asked anything, so no error
         // of this open names that file as if it were this one's (R18-O1).
@@ -637,10 +675,19 @@ impl Files {
             let identity = storage.identity();
             let len = storage.len().map_err(|e| opening.io("stat", e))?;
             let (record, stamp) = open_record(&*storage, &opening, len, page_size)?;
-            Ok((identity, len, record, stamp, storage.info()))
+            let area = match doublewrite {
+                false => None,
+                true => Some(open_area(&*storage, &opening, record.as_ref(), page_size)?),
+            };
+            // A page the area restored past the file's end (its extending write torn or lost) lengthened it.
+            let len = match area {
+                Some(_) => storage.len().map_err(|e| opening.io("stat", e))?,
+                None => len,
+            };
+            Ok((identity, len, record, stamp, storage.info(), area))
         }))
         .unwrap_or_else(|payload| Err(Error::panicked("Storage (opening the file)", payload)));
-        let (identity, len, record, stamp, info) = match read {
+        let (identity, len, record, stamp, info, area) = match read {
             Ok(read) => read,
             // Another open took the id meanwhile: the refusal must not name that file (R18-O1).
             Err(e) => {
@@ -728,6 +775,7 @@ impl Files {
                 unwritable: Mutex::new(None),
                 dropped: Mutex::new(BTreeSet::new()),
                 written_lsn: RwLock::new(WrittenLsns::new(self.stale_check_pages)),
+                area,
             }),
         );
         Ok(id)
@@ -840,6 +888,42 @@ impl Opening<'_> {
     fn name(&self) -> crate::error::Opening<'_> {
         crate::error::Opening(self.path, &self.id)
     }
+}
+
+/// What an open asks of [`Files::register`] besides the storage: the id (or one the pool picks), the log the file's
+/// pages are written under, and whether it keeps a doublewrite area ([`crate::FileOptions`]).
+pub(crate) struct OpenAs {
+    pub(crate) id: Option<FileId>,
+    pub(crate) wal: Arc<dyn Wal>,
+    pub(crate) doublewrite: bool,
+}
+
+/// The doublewrite area of a file opened with [`crate::FileOptions::doublewrite`], opened before anything reads
+/// its pages: the pages a crash tore while they were written in place restored from their copies
+/// ([`Area::open`]). Refused for a storage without a record (the area names the file by its identity) or without
+/// an area store.
+fn open_area(
+    storage: &dyn Storage,
+    opening: &Opening<'_>,
+    record: Option<&FileRecord>,
+    page_size: usize,
+) -> Result<Area> {
+    let refuse = |why: &str| Error::InvalidConfig(format!("{}: doublewrite asked, but {why}", opening.name()));
+    let Some(record) = record else {
+        return Err(refuse("the storage keeps no file record"));
+    };
+    let store = storage
+        .doublewrite_store()
+        .map_err(|e| opening.io("open the doublewrite area", e))?;
+    let Some(store) = store else {
+        return Err(refuse("the storage keeps no doublewrite area"));
+    };
+    let pages = crate::writer::RUN_PAGES_MAX * crate::writer::RUNS_IN_FLIGHT;
+    let layout = Layout::new(page_size, crate::doublewrite::SLOTS, pages)
+        .ok_or_else(|| refuse("the page size does not fit an area"))?;
+    let (area, _restored) =
+        Area::open(store, storage, record.identity, layout).map_err(|e| opening.io("open the doublewrite area", e))?;
+    Ok(area)
 }
 
 /// The file's record: read (and written again into its other slot, synced: R42-4, R43-2), or created for an empty file whose storage

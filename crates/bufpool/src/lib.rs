@@ -22,7 +22,8 @@
 //! - **Write-back** obeys the WAL rule ([`Wal::flush_for_pages`], by default [`Wal::flush_to`] the page LSN,
 //!   before a page is written) and stamps a CRC-32C that covers the page number, the page size and the file's
 //!   identity, so bit flips, torn pages and misdirected writes (within a file or across files with a record) come
-//!   back as [`Error::Corrupt`], never as bytes. One write-back of a page at a time: a page is written again only
+//!   back as [`Error::Corrupt`], never as bytes; a file opened with [`FileOptions::doublewrite`] has a page a crash
+//!   tore mid-write restored from its copy at the next open instead. One write-back of a page at a time: a page is written again only
 //!   after a change, never beside another flush's write of it (whose late landing after a checkpoint's sync a
 //!   power loss could garble, with no log record left to repair it). After a failed sync or write, a file refuses writes
 //!   ([`Error::FileFailed`]); a write refused for space is retried ([`Error::NoSpace`]). Data files opened by
@@ -214,6 +215,7 @@ mod caught_policy;
 pub mod checksum;
 #[cfg(feature = "serde")]
 mod config;
+mod doublewrite;
 mod error;
 mod file_options;
 mod files;

@@ -45,7 +45,7 @@ use crate::caught_policy::{take_policy_panic, CaughtPolicy};
 use crate::checksum::{self, Verified};
 use crate::error::{CorruptReason, Error, Result};
 use crate::file_options::FileOptions;
-use crate::files::{FileEntry, Files, IdReservation};
+use crate::files::{FileEntry, Files, IdReservation, OpenAs};
 use crate::frame::{FrameHeader, FrameMemory, LatchWait, TryLatch};
 use crate::frames::Frames;
 use crate::guard::{PageView, ReadGuard, WriteGuard};
@@ -996,9 +996,14 @@ impl BufferPool {
         reserved: Option<&IdReservation<'_>>,
     ) -> Result<FileId> {
         let wal = options.wal.unwrap_or_else(|| self.core.wal.clone());
+        let how = OpenAs {
+            id: options.id,
+            wal,
+            doublewrite: options.doublewrite,
+        };
         self.core
             .files
-            .register(options.id, reserved, wal, storage, path, &self.core.counters)
+            .register(how, reserved, storage, path, &self.core.counters)
     }
 
     /// Takes the data file's lock. A lock held by another opener is waited for up to [`LOCK_WAIT_MAX`] before

@@ -50,11 +50,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::checksum;
+use crate::doublewrite::Area;
 use crate::error::{Error, Result};
 use crate::files::FileEntry;
 use crate::frame::{LatchWait, TryLatch};
 use crate::latch::{ExclusiveFrame, SharedFrame, Victim};
-use crate::page::{AlignedBuf, FileId, Lsn, PageId};
+use crate::page::{AlignedBuf, FileId, Lsn, PageId, PageNo};
 use crate::policy::FrameIdx;
 use crate::pool::{BufferPool, Hold};
 use crate::stats::Counter;
@@ -67,7 +68,7 @@ pub const RUN_PAGES_MAX: usize = 32;
 /// Most runs of one file a flush or checkpoint writes in one submission (`write_runs`), each still one write: a
 /// checkpoint's dirty pages are mostly short runs (session 51: 17 pages a write on average in TPC-C), and one write in
 /// flight at a time cost a system call, a device notification (a VM exit on a virtual disk) and a wake-up each.
-const RUNS_IN_FLIGHT: usize = 4;
+pub(crate) const RUNS_IN_FLIGHT: usize = 4;
 
 /// Settings of the background writer, started by [`crate::Builder::background_writer`].
 ///
@@ -224,7 +225,11 @@ impl BufferPool {
             return;
         }
         let mut results: [Option<std::io::Result<()>>; RUNS_IN_FLIGHT] = Default::default();
-        let write = |buf: &mut AlignedBuf, results: &mut [Option<std::io::Result<()>>; RUNS_IN_FLIGHT]| {
+        // Returns the doublewrite batch, if the file has an area: in flight until the caller drops it, after
+        // `finish_write` noted the writes unsynced, so that a sync that finds the batch completed covers them.
+        let write = |buf: &mut AlignedBuf,
+                     results: &mut [Option<std::io::Result<()>>; RUNS_IN_FLIGHT]|
+         -> Option<crate::doublewrite::Batch<'_>> {
             let mut at = 0;
             let mut spans = [(0usize, 0usize); RUNS_IN_FLIGHT];
             for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
@@ -237,6 +242,39 @@ impl BufferPool {
                     at += page_size;
                 }
             }
+            // The doublewrite area first (`FileOptions::doublewrite`): the batch's copies synced before any of
+            // its pages is written in place.
+            let batch = match &file.area {
+                None => None,
+                Some(area) => {
+                    let numbers: Vec<PageNo> = runs
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| flushed[i])
+                        .flat_map(|(_, run)| run.iter().map(|&(page, _)| page.page_no()))
+                        .collect();
+                    // Caller code (the area's store, and a sync of the file when the ring wraps) with the runs
+                    // latched: a call back into the pool for one of them is refused, as from `Storage::write_at`.
+                    let latched = runs
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, _)| flushed[i])
+                        .flat_map(|(_, run)| run.iter().map(|&(_, idx)| self.header(idx)));
+                    let _for = crate::held::for_callback("RecordStore (the doublewrite area)", latched);
+                    match self.write_area(file, area, &numbers, &buf[..len]) {
+                        Ok(batch) => Some(batch),
+                        Err(e) => {
+                            for (i, _) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
+                                results[i] = Some(Err(match e.raw_os_error() {
+                                    Some(code) => std::io::Error::from_raw_os_error(code),
+                                    None => std::io::Error::new(e.kind(), format!("the doublewrite area: {e}")),
+                                }));
+                            }
+                            return None;
+                        }
+                    }
+                }
+            };
             let pages = runs
                 .iter()
                 .enumerate()
@@ -246,7 +284,7 @@ impl BufferPool {
             if runs.len() == 1 {
                 let _for = crate::held::for_callback("Storage::write_at", pages);
                 results[0] = Some(file.write_at(&buf[..len], offset(runs[0])));
-                return;
+                return batch;
             }
             let mut reqs: Vec<IoRequest<'_>> = Vec::with_capacity(runs.len());
             for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
@@ -269,6 +307,7 @@ impl BufferPool {
                     None => Err(std::io::Error::other("the storage left a write without a result")),
                 });
             }
+            batch
         };
         // The thread's buffer, unless this write runs inside another's (a storage whose `write_at` writes
         // through a pool on this thread: R12-3, the borrow panicked and the outer write failed its file) or past
@@ -283,19 +322,49 @@ impl BufferPool {
                     Some(b) if b.len() >= len && b.len() <= RUNS_IN_FLIGHT * step => b,
                     slot => slot.insert(AlignedBuf::zeroed(len.div_ceil(step) * step)),
                 };
-                write(buf, &mut results);
-                Some(())
+                Some(write(buf, &mut results))
             })
             .ok()
             .flatten();
-        if wrote.is_none() {
-            write(&mut AlignedBuf::zeroed(len), &mut results);
-        }
+        let batch = match wrote {
+            Some(batch) => batch,
+            None => write(&mut AlignedBuf::zeroed(len), &mut results),
+        };
         for (i, run) in runs.iter().enumerate() {
             if let Some(result) = results[i].take() {
                 done(i, self.finish_write(file, run, source, result));
             }
         }
+        drop(batch);
+    }
+
+    /// Writes a batch's copies (`pages`, their bytes in that order) into `file`'s doublewrite area and syncs it,
+    /// once the batch's slot is free: the batch the slot held before must be durable in place, so this waits for
+    /// it to complete, and syncs the data file (noting it in the area) if no sync has covered it yet
+    /// (`doublewrite.rs`, "Why only batches after `done`"). The batch returned is in flight until dropped.
+    fn write_area<'a>(
+        &self,
+        file: &FileEntry,
+        area: &'a Area,
+        pages: &[PageNo],
+        bytes: &[u8],
+    ) -> std::io::Result<crate::doublewrite::Batch<'a>> {
+        let batch = area.reserve();
+        loop {
+            match area.slot_free(&batch) {
+                Ok(()) => break,
+                Err(true) => area.wait_changed(),
+                Err(false) => {
+                    let done = area.done_candidate();
+                    self.sync_file(file).map_err(std::io::Error::other)?;
+                    // A sync that found nothing unsynced noted nothing: every completed write was covered by an
+                    // earlier one that succeeded, `done`'s batches included.
+                    file.area_note(area, done)?;
+                }
+            }
+        }
+        file.area_write(area, &batch, pages, bytes)?;
+        Ok(batch)
     }
 
     /// After a run's write returned `result`: a failure counted and turned into the pool's error (the file latched
@@ -372,7 +441,9 @@ impl BufferPool {
             return Ok(());
         }
         self.core.counters.inc(Counter::Syncs);
-        // Writes that complete from here on may miss this sync: they record the next count.
+        // Writes that complete from here on may miss this sync: they record the next count. So may doublewrite
+        // batches that complete from here on: the area notes only those completed before.
+        let area_done = file.area.as_ref().map(|a| a.done_candidate());
         let started = file.syncs_started.fetch_add(1, SeqCst).wrapping_add(1);
         // After the fsync, the writes are durable in the file the pool opened; they are durable under its name
         // only if some name still leads to it (R41-1: a file deleted or renamed over while open took every later
@@ -397,6 +468,12 @@ impl BufferPool {
             return Err(err);
         }
         file.syncs_done.store(started, Release);
+        if let (Some(area), Some(done)) = (&file.area, area_done) {
+            // The data is durable; a note that fails only keeps more batches candidates at the next open (and the
+            // next sync notes again), so the file is not failed for it.
+            file.area_note(area, done)
+                .map_err(|e| Error::io(file.id, None, "doublewrite note", e))?;
+        }
         Ok(())
     }
 

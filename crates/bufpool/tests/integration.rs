@@ -29,6 +29,7 @@ mod custom_policy;
 mod data_file_by_another_name;
 mod data_file_lock_race;
 mod data_file_replaced_while_open;
+mod doublewrite;
 mod drop_and_checkpoint;
 mod drop_during_writeback_and_reopen;
 mod dropped_writes_checkpoint;

@@ -43,6 +43,7 @@ pub struct FileStorage {
     file: File,
     direct: bool,
     record: SidecarRecord,
+    area: LazyArea,
     lock: OpenerLock,
 }
 
@@ -56,6 +57,7 @@ impl FileStorage {
             file,
             direct,
             record,
+            area: LazyArea::new(path.as_ref()),
             lock: OpenerLock::default(),
         })
     }
@@ -226,20 +228,58 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_parent_dir(path)
 }
 
-/// Deletes the data file at `path` and its record sidecar (`<path>.bpmeta`), then fsyncs their directory: how a
+/// Deletes the data file at `path`, its record sidecar (`<path>.bpmeta`) and its doublewrite area (`<path>.bpdw`, if
+/// any), then fsyncs their directory: how a
 /// file opened by path starts over. Deleting the data file alone leaves a record whose written mark says pages were
 /// synced, and the next open of an empty file there is refused (`Error::DataFileEmptied`, R34-20 in
 /// RELIABILITY.md). Either file already gone is not an error; the file must not be open in a pool. A symbolic
 /// link at `path` is deleted itself, not the file it leads to. The data file goes first: a crash in between
 /// leaves the record, which refuses the open until this is called again.
 pub fn remove_data_file(path: &Path) -> io::Result<()> {
-    for name in [path.to_path_buf(), sidecar_path(path)] {
+    for name in [path.to_path_buf(), sidecar_path(path), area_path(path)] {
         match std::fs::remove_file(&name) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
     }
     sync_parent_dir(path)
+}
+
+/// `<data>.bpdw`: where a data file opened with [`crate::FileOptions::doublewrite`] keeps its doublewrite area.
+pub fn area_path(data: &Path) -> PathBuf {
+    let mut name = data.file_name().unwrap_or_default().to_os_string();
+    name.push(".bpdw");
+    data.with_file_name(name)
+}
+
+/// A file storage's doublewrite area: the sidecar [`area_path`] beside the name given, opened (or made, its directory
+/// fsynced) on first need, for a file opened with [`crate::FileOptions::doublewrite`] only; a failed open is tried
+/// again at the next need.
+#[derive(Debug)]
+pub(super) struct LazyArea {
+    path: PathBuf,
+    area: std::sync::OnceLock<SidecarRecord>,
+}
+
+impl LazyArea {
+    pub(super) fn new(data: &Path) -> LazyArea {
+        LazyArea {
+            path: area_path(data),
+            area: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The area's store (two threads that open it at once keep the first one's).
+    pub(super) fn store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        if let Some(area) = self.area.get() {
+            return Ok(Some(area));
+        }
+        let area = SidecarRecord::open(&self.path)?;
+        if area.file.metadata()?.len() == 0 {
+            sync_dir(parent_dir(&self.path))?;
+        }
+        Ok(Some(self.area.get_or_init(|| area)))
+    }
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.
@@ -551,6 +591,10 @@ impl Storage for FileStorage {
 
     fn record_store(&self) -> Option<&dyn RecordStore> {
         Some(&self.record)
+    }
+
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        self.area.store()
     }
 
     fn try_lock(&self) -> io::Result<()> {

@@ -16,6 +16,7 @@ use super::{RecordStore, Storage, StorageInfo};
 pub struct MemoryStorage {
     data: Mutex<Vec<u8>>,
     record: MemoryRecord,
+    area: MemoryRecord,
 }
 
 /// An in-memory [`RecordStore`]: writes are durable at once.
@@ -59,6 +60,7 @@ impl MemoryStorage {
         MemoryStorage {
             data: Mutex::new(bytes),
             record: MemoryRecord::default(),
+            area: MemoryRecord::default(),
         }
     }
 
@@ -70,7 +72,27 @@ impl MemoryStorage {
             record: MemoryRecord {
                 bytes: Mutex::new(record),
             },
+            area: MemoryRecord::default(),
         }
+    }
+
+    /// A storage holding `bytes`, with `record` as its record store's and `area` as its doublewrite area's bytes
+    /// (a file and both its sidecars as a crash left them).
+    pub fn from_parts(bytes: Vec<u8>, record: Vec<u8>, area: Vec<u8>) -> MemoryStorage {
+        MemoryStorage {
+            data: Mutex::new(bytes),
+            record: MemoryRecord {
+                bytes: Mutex::new(record),
+            },
+            area: MemoryRecord {
+                bytes: Mutex::new(area),
+            },
+        }
+    }
+
+    /// The doublewrite area's bytes ([`Storage::doublewrite_store`]).
+    pub fn area_snapshot(&self) -> Vec<u8> {
+        self.area.bytes.lock().clone()
     }
 
     /// A copy of the file record's bytes (empty if the pool never created one).
@@ -131,6 +153,10 @@ impl Storage for MemoryStorage {
 
     fn record_store(&self) -> Option<&dyn RecordStore> {
         Some(&self.record)
+    }
+
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        Ok(Some(&self.area))
     }
 }
 

@@ -36,7 +36,7 @@ pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, BLOCK_SIZE,
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
 pub use file::{
-    create_anew, file_kind, read_past_cache, remove_data_file, replace_file, replaced_path, sidecar_path,
+    area_path, create_anew, file_kind, read_past_cache, remove_data_file, replace_file, replaced_path, sidecar_path,
     sync_parent_dir, temp_path, FileStorage, OpenMode,
 };
 pub use memory::{MemoryRecord, MemoryStorage};
@@ -158,6 +158,15 @@ pub trait Storage: Send + Sync + 'static {
         None
     }
 
+    /// Where this storage keeps the file's doublewrite area (a copy of each batch of pages, synced before they are
+    /// written in place, from which the open restores a page a crash tore: `doublewrite.rs`), for a file opened
+    /// with [`crate::FileOptions::doublewrite`], asked only for such a file. `None` (the default): the storage keeps
+    /// none, and such an open is refused; an error (the sidecar `<path>.bpdw` of a file could not be opened or
+    /// made) refuses it too.
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        Ok(None)
+    }
+
     /// Takes an exclusive advisory lock on the underlying file (`flock`, held until the storage is dropped), so
     /// no other opener (another pool, this process or another) writes it meanwhile; a conflict is
     /// [`io::ErrorKind::WouldBlock`]. The pool calls it when it opens a file, by path or as a storage, before it
@@ -255,6 +264,9 @@ macro_rules! forward_storage {
             }
             fn record_store(&self) -> Option<&dyn RecordStore> {
                 (**self).record_store()
+            }
+            fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+                (**self).doublewrite_store()
             }
             fn try_lock(&self) -> io::Result<()> {
                 (**self).try_lock()

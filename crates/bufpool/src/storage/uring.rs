@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 
-use super::file::{file_identity, file_links, open_with_record, read_past_cache, OpenerLock, SidecarRecord};
+use super::file::{file_identity, file_links, open_with_record, read_past_cache, LazyArea, OpenerLock, SidecarRecord};
 use super::{IoKind, IoRequest, OpenMode, Storage, StorageInfo};
 
 /// Submission queue entries per thread's ring: the most requests one thread keeps in flight.
@@ -143,6 +143,7 @@ pub struct UringStorage {
     file: File,
     direct: bool,
     record: SidecarRecord,
+    area: LazyArea,
     /// How long a call polls for its completions before sleeping (zero: sleep at once).
     spin: Duration,
     lock: OpenerLock,
@@ -164,6 +165,7 @@ impl UringStorage {
             file,
             direct,
             record,
+            area: LazyArea::new(path.as_ref()),
             spin: Duration::ZERO,
             lock: OpenerLock::default(),
         })
@@ -326,6 +328,10 @@ impl Storage for UringStorage {
 
     fn record_store(&self) -> Option<&dyn super::RecordStore> {
         Some(&self.record)
+    }
+
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn super::RecordStore>> {
+        self.area.store()
     }
 
     fn try_lock(&self) -> io::Result<()> {

@@ -1,0 +1,523 @@
+//! The doublewrite area (`FileOptions::doublewrite`, `doublewrite.rs`; work in progress on branch `dw57`): a page a
+//! crash tore while the pool wrote it in place is restored from its copy at the next open; a page corrupt for
+//! another reason is not; the ring wraps by syncing the data file.
+
+use std::sync::Arc;
+
+use bufpool::{BufferPool, Error, FileId, FileOptions, MemoryStorage, PageId};
+
+const PAGE: usize = 4096;
+
+fn pool(frames: usize) -> BufferPool {
+    BufferPool::builder().frames(frames).build().unwrap()
+}
+
+fn open(pool: &BufferPool, storage: &Arc<MemoryStorage>) -> FileId {
+    pool.open_storage_with(storage.clone(), FileOptions::new().doublewrite(true))
+        .unwrap()
+}
+
+/// Fills page `no` of `file` with `v` from byte 100 to near its end (every sector of it, so that a write torn at
+/// a sector boundary mixes two versions).
+fn set(pool: &BufferPool, file: FileId, no: u32, v: u8) {
+    let mut w = pool.write(PageId::new(file, no)).unwrap();
+    let n = w.len();
+    w[100..n - 64].fill(v);
+}
+
+fn get(pool: &BufferPool, file: FileId, no: u32) -> Result<u8, Error> {
+    pool.read(PageId::new(file, no)).map(|r| r[150])
+}
+
+/// Tears page `no` on the storage: its second half overwritten with other bytes, as a power loss mid-write may
+/// leave it (the half of an older write).
+fn tear(storage: &MemoryStorage, no: u32) {
+    storage.with_bytes(|b| b[no as usize * PAGE + PAGE / 2..(no as usize + 1) * PAGE].fill(0xEE));
+}
+
+/// Dirties pages `pages` with `v` and reads pages past them until each was evicted (written by the pool, in
+/// place, never synced).
+fn write_without_sync(pool: &BufferPool, storage: &MemoryStorage, file: FileId, pages: &[u32], v: u8, spare: u32) {
+    for &no in pages {
+        set(pool, file, no, v);
+        for other in spare..spare + 8 {
+            get(pool, file, other).unwrap();
+        }
+        let on_disk = storage.with_bytes(|b| b[no as usize * PAGE + 150]);
+        assert_eq!(on_disk, v, "page {no} was written back by its eviction");
+    }
+}
+
+#[test]
+fn a_torn_page_is_restored_from_the_area_and_an_old_corruption_is_not() {
+    let storage = Arc::new(MemoryStorage::new());
+    {
+        let pool = pool(4);
+        let f = open(&pool, &storage);
+        for no in 0..16 {
+            let mut w = pool.new_page(f).unwrap();
+            w[100..200].fill(no as u8);
+        }
+        pool.checkpoint().unwrap();
+        write_without_sync(&pool, &storage, f, &[3], 0xA3, 8);
+        // A crash: the pool dropped without closing.
+    }
+    tear(&storage, 3);
+    // Page 6, written and synced by the checkpoint, rots on the device.
+    storage.with_bytes(|b| b[6 * PAGE + 300] ^= 0xff);
+    // Without the area the torn page reads as corrupt (a copy of the storage, opened without it).
+    {
+        let copy = MemoryStorage::from_bytes_with_record(storage.snapshot(), storage.record_snapshot());
+        let pool = pool(4);
+        let f = pool.open_storage(copy).unwrap();
+        assert!(matches!(get(&pool, f, 3), Err(Error::Corrupt { .. })));
+    }
+    let pool = pool(4);
+    let f = open(&pool, &storage);
+    assert_eq!(
+        get(&pool, f, 3).unwrap(),
+        0xA3,
+        "the torn page was restored from its copy"
+    );
+    assert!(
+        matches!(get(&pool, f, 6), Err(Error::Corrupt { .. })),
+        "a page no batch in flight held is never restored"
+    );
+    for no in [0, 1, 2, 4, 5, 7, 15] {
+        assert_eq!(get(&pool, f, no).unwrap(), no as u8);
+    }
+}
+
+#[test]
+fn the_ring_wraps_by_syncing_the_file_and_the_last_batches_still_restore() {
+    let storage = Arc::new(MemoryStorage::new());
+    let pages: Vec<u32> = (0..200).collect();
+    {
+        let pool = pool(4);
+        let f = open(&pool, &storage);
+        for _ in 0..220 {
+            drop(pool.new_page(f).unwrap());
+        }
+        pool.checkpoint().unwrap();
+        // 200 evictions, each a batch: the 64-slot ring wraps three times, syncing the file as it does.
+        write_without_sync(&pool, &storage, f, &pages, 0x5C, 210);
+    }
+    tear(&storage, 199);
+    tear(&storage, 10);
+    let pool = pool(4);
+    let f = open(&pool, &storage);
+    assert_eq!(get(&pool, f, 199).unwrap(), 0x5C);
+    // Page 10's batch came 190 batches before the last: a sync of the file that the ring forced before reusing
+    // its slot covered it, so the page was durable in place, and the damage above is not a tear of a write in
+    // flight: it stays corrupt.
+    assert!(matches!(get(&pool, f, 10), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn a_storage_without_an_area_is_refused() {
+    let pool = pool(4);
+    let faulty = bufpool::storage::FaultyStorage::new(1, bufpool::storage::FaultConfig::none());
+    assert!(matches!(
+        pool.open_storage_with(faulty, FileOptions::new().doublewrite(true)),
+        Err(Error::InvalidConfig(_))
+    ));
+}
+
+/// A data file on a storage that crashes (`FaultyStorage`: unsynced writes kept, lost or torn per sector), its
+/// record in memory, its area on a second crashing storage.
+struct Crashing {
+    data: bufpool::storage::FaultyStorage,
+    record: bufpool::storage::MemoryRecord,
+    area: Area,
+}
+
+struct Area(bufpool::storage::FaultyStorage);
+
+impl bufpool::storage::RecordStore for Area {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        bufpool::storage::Storage::read_at(&self.0, buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        bufpool::storage::Storage::write_at(&self.0, buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        bufpool::storage::Storage::sync(&self.0)
+    }
+}
+
+impl bufpool::storage::Storage for Crashing {
+    fn len(&self) -> std::io::Result<u64> {
+        self.data.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.data.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.data.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.data.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.data.info()
+    }
+    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+        Some(&self.record)
+    }
+    fn doublewrite_store(&self) -> std::io::Result<Option<&dyn bufpool::storage::RecordStore>> {
+        Ok(Some(&self.area))
+    }
+}
+
+/// Crash simulation: random page changes, evictions (in-place writes never synced) and checkpoints on a file
+/// with an area, a power loss at a random point (unsynced sectors of the data file and of the area kept, lost or
+/// torn), then an open with the area: no page reads corrupt, and each holds a value the pool was given for it
+/// since its last checkpoint (or that one). The same image opened without the area shows tears (the test's
+/// power). `BUFPOOL_DW_SEEDS` seeds (default 100) from `BUFPOOL_DW_FIRST` (default 0).
+#[test]
+fn crash_simulation_leaves_no_torn_page() {
+    use bufpool::storage::{FaultConfig, FaultyStorage};
+    let seeds: u64 = std::env::var("BUFPOOL_DW_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let (mut torn_without, mut restored_seen) = (0usize, 0usize);
+    let first: u64 = std::env::var("BUFPOOL_DW_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for seed in first..first + seeds {
+        let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let storage = Arc::new(Crashing {
+            data: FaultyStorage::new(seed, FaultConfig::crash_only()),
+            record: bufpool::storage::MemoryRecord::default(),
+            area: Area(FaultyStorage::new(seed ^ 0xA5A5, FaultConfig::crash_only())),
+        });
+        const PAGES: u32 = 24;
+        // Per page: the values it may hold after a crash (the last checkpoint's, and every one set since).
+        let mut may: Vec<Vec<u8>> = (0..PAGES).map(|no| vec![no as u8]).collect();
+        {
+            let pool = pool(6);
+            let f = pool
+                .open_storage_with(storage.clone(), FileOptions::new().doublewrite(true))
+                .unwrap();
+            for no in 0..PAGES {
+                drop(pool.new_page(f).unwrap());
+                set(&pool, f, no, no as u8);
+            }
+            pool.checkpoint().unwrap();
+            let steps = 20 + next(200);
+            for _ in 0..steps {
+                match next(10) {
+                    0 => {
+                        pool.checkpoint().unwrap();
+                        for (no, m) in may.iter_mut().enumerate() {
+                            let now = get(&pool, f, no as u32).unwrap();
+                            *m = vec![now];
+                        }
+                    }
+                    1..=4 => {
+                        let no = next(u64::from(PAGES)) as u32;
+                        let v = 100 + next(150) as u8;
+                        set(&pool, f, no, v);
+                        may[no as usize].push(v);
+                    }
+                    _ => {
+                        get(&pool, f, next(u64::from(PAGES)) as u32).unwrap();
+                    }
+                }
+            }
+        }
+        // Odd seeds: a device that garbles the sectors it was writing (random bytes, no checksum passes them).
+        let (data, area) = match seed % 2 {
+            0 => (storage.data.crash(), storage.area.0.crash()),
+            _ => (storage.data.crash_garbling(0.3), storage.area.0.crash_garbling(0.3)),
+        };
+        let record = {
+            let mut b = vec![0u8; 8192];
+            let n = bufpool::storage::RecordStore::read_at(&storage.record, &mut b, 0).unwrap();
+            b.truncate(n);
+            b
+        };
+        {
+            let pool = pool(6);
+            let f = pool
+                .open_storage(MemoryStorage::from_bytes_with_record(data.clone(), record.clone()))
+                .unwrap();
+            torn_without += (0..PAGES)
+                .filter(|&no| matches!(get(&pool, f, no), Err(Error::Corrupt { .. })))
+                .count();
+        }
+        let reopened = Arc::new(MemoryStorage::from_parts(data.clone(), record, area));
+        let pool = pool(6);
+        let f = open(&pool, &reopened);
+        for no in 0..PAGES {
+            let v = get(&pool, f, no).unwrap_or_else(|e| panic!("seed {seed}: page {no} after the crash: {e}"));
+            assert!(
+                may[no as usize].contains(&v),
+                "seed {seed}: page {no} holds {v}, never given since {:?}",
+                may[no as usize]
+            );
+        }
+        restored_seen += reopened.with_bytes(|b| b != &data) as usize;
+    }
+    assert!(torn_without > 0, "no crash tore a page: the simulation tests nothing");
+    assert!(restored_seen > 0, "no open restored a page");
+    eprintln!("{seeds} seeds: {torn_without} pages read corrupt without the area, none with it ({restored_seen} opens restored pages)");
+}
+
+/// A file opened by path keeps its area in the sidecar `<path>.bpdw`: a page torn in the file is restored from it
+/// at the next open; `remove_data_file` deletes it with the file.
+#[test]
+fn a_file_by_path_keeps_its_area_beside_it() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let options = || FileOptions::new().doublewrite(true);
+    {
+        let pool = pool(4);
+        let f = pool.open_file_with(&path, options()).unwrap();
+        for no in 0..16 {
+            drop(pool.new_page(f).unwrap());
+            set(&pool, f, no, no as u8);
+        }
+        pool.checkpoint().unwrap();
+        set(&pool, f, 3, 0xA3);
+        for other in 8..16 {
+            get(&pool, f, other).unwrap();
+        }
+    }
+    assert!(bufpool::storage::area_path(&path).exists());
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all_at(&[0xEE; PAGE / 2], 3 * PAGE as u64 + PAGE as u64 / 2)
+        .unwrap();
+    drop(file);
+    {
+        let pool = pool(4);
+        let f = pool.open_file_with(&path, options()).unwrap();
+        assert_eq!(get(&pool, f, 3).unwrap(), 0xA3);
+        assert_eq!(get(&pool, f, 5).unwrap(), 5);
+    }
+    bufpool::storage::remove_data_file(&path).unwrap();
+    assert!(!bufpool::storage::area_path(&path).exists());
+}
+
+/// A storage whose area store fails as told: writes with `errno` (0: none), or panics.
+struct FailingArea {
+    inner: MemoryStorage,
+    area: Flaky,
+}
+
+#[derive(Default)]
+struct Flaky {
+    bytes: bufpool::storage::MemoryRecord,
+    errno: std::sync::atomic::AtomicI32,
+    panic: std::sync::atomic::AtomicBool,
+}
+
+impl bufpool::storage::RecordStore for Flaky {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.bytes.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        if self.panic.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("the area store panics");
+        }
+        match self.errno.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => self.bytes.write_at(buf, offset),
+            e => Err(std::io::Error::from_raw_os_error(e)),
+        }
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl bufpool::storage::Storage for FailingArea {
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn info(&self) -> bufpool::storage::StorageInfo {
+        self.inner.info()
+    }
+    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+        self.inner.record_store()
+    }
+    fn doublewrite_store(&self) -> std::io::Result<Option<&dyn bufpool::storage::RecordStore>> {
+        Ok(Some(&self.area))
+    }
+}
+
+/// The area's write refused for space: nothing is written in place, the checkpoint says `NoSpace`, the page stays
+/// dirty, and once the space is back the next checkpoint writes it. An EIO or a panic of the area's store fails the
+/// write as any failed write does (the file latched failed, a panic as `Panicked`), and the page on disk keeps its
+/// previous version.
+#[test]
+fn a_failing_area_writes_nothing_in_place() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for how in ["enospc", "eio", "panic"] {
+        let storage = Arc::new(FailingArea {
+            inner: MemoryStorage::new(),
+            area: Flaky::default(),
+        });
+        let pool = pool(8);
+        let f = pool
+            .open_storage_with(storage.clone(), FileOptions::new().doublewrite(true))
+            .unwrap();
+        for no in 0..4 {
+            drop(pool.new_page(f).unwrap());
+            set(&pool, f, no, no as u8);
+        }
+        pool.checkpoint().unwrap();
+        set(&pool, f, 2, 0x77);
+        match how {
+            "enospc" => storage.area.errno.store(libc::ENOSPC, SeqCst),
+            "eio" => storage.area.errno.store(libc::EIO, SeqCst),
+            _ => storage.area.panic.store(true, SeqCst),
+        }
+        let got = pool.checkpoint();
+        let on_disk = storage.inner.with_bytes(|b| b[2 * PAGE + 150]);
+        assert_eq!(on_disk, 2, "{how}: nothing was written in place");
+        match how {
+            "enospc" => {
+                assert!(matches!(got, Err(Error::NoSpace { .. })), "{how}: {got:?}");
+                storage.area.errno.store(0, SeqCst);
+                pool.checkpoint().unwrap();
+                assert_eq!(storage.inner.with_bytes(|b| b[2 * PAGE + 150]), 0x77);
+            }
+            "eio" => assert!(got.is_err(), "{how}: {got:?}"),
+            _ => assert!(format!("{got:?}").contains("panic"), "{how}: {got:?}"),
+        }
+        assert_eq!(
+            get(&pool, f, 2).unwrap(),
+            0x77,
+            "{how}: the pool still serves the change"
+        );
+    }
+}
+
+/// The crash simulation with three threads changing and reading pages at once (each its own pages), so that
+/// batches of several evictions are in flight together and the ring wraps under them, and a checkpoint now and
+/// then: after the power loss, an open with the area finds no torn page, and each page holds a value given to it.
+/// `BUFPOOL_DW_SEEDS` / 4 seeds from `BUFPOOL_DW_FIRST`.
+#[test]
+fn concurrent_crash_simulation_leaves_no_torn_page() {
+    use bufpool::storage::{FaultConfig, FaultyStorage};
+    use std::sync::Mutex;
+    let seeds: u64 = std::env::var("BUFPOOL_DW_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        / 4;
+    let first: u64 = std::env::var("BUFPOOL_DW_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    const THREADS: u32 = 3;
+    const EACH: u32 = 10;
+    let mut torn_without = 0;
+    for seed in first..first + seeds.max(1) {
+        let storage = Arc::new(Crashing {
+            data: FaultyStorage::new(seed, FaultConfig::crash_only()),
+            record: bufpool::storage::MemoryRecord::default(),
+            area: Area(FaultyStorage::new(seed ^ 0x5A5A, FaultConfig::crash_only())),
+        });
+        let may: Arc<Mutex<Vec<Vec<u8>>>> =
+            Arc::new(Mutex::new((0..THREADS * EACH).map(|no| vec![no as u8]).collect()));
+        {
+            let pool = Arc::new(pool(6));
+            let f = pool
+                .open_storage_with(storage.clone(), FileOptions::new().doublewrite(true))
+                .unwrap();
+            for no in 0..THREADS * EACH {
+                drop(pool.new_page(f).unwrap());
+                set(&pool, f, no, no as u8);
+            }
+            pool.checkpoint().unwrap();
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (pool, may) = (pool.clone(), may.clone());
+                    std::thread::spawn(move || {
+                        let mut rng = (seed * 31 + u64::from(t) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                        let mut next = move |n: u64| {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            rng % n
+                        };
+                        for _ in 0..150 {
+                            let no = t * EACH + next(u64::from(EACH)) as u32;
+                            match next(8) {
+                                0 if t == 0 => {
+                                    // A checkpoint: every page's value now is the one it keeps at least. Taken
+                                    // under the lock so that no thread's `set` falls between.
+                                    let mut m = may.lock().unwrap();
+                                    pool.checkpoint().unwrap();
+                                    for (no, vals) in m.iter_mut().enumerate() {
+                                        *vals = vec![get(&pool, f, no as u32).unwrap()];
+                                    }
+                                }
+                                0..=3 => {
+                                    let v = 100 + next(150) as u8;
+                                    let mut m = may.lock().unwrap();
+                                    set(&pool, f, no, v);
+                                    m[no as usize].push(v);
+                                }
+                                _ => {
+                                    get(&pool, f, no).unwrap();
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+        let (data, area) = match seed % 2 {
+            0 => (storage.data.crash(), storage.area.0.crash()),
+            _ => (storage.data.crash_garbling(0.3), storage.area.0.crash_garbling(0.3)),
+        };
+        let mut record = vec![0u8; 8192];
+        let n = bufpool::storage::RecordStore::read_at(&storage.record, &mut record, 0).unwrap();
+        record.truncate(n);
+        {
+            let pool = pool(6);
+            let f = pool
+                .open_storage(MemoryStorage::from_bytes_with_record(data.clone(), record.clone()))
+                .unwrap();
+            torn_without += (0..THREADS * EACH)
+                .filter(|&no| matches!(get(&pool, f, no), Err(Error::Corrupt { .. })))
+                .count();
+        }
+        let reopened = Arc::new(MemoryStorage::from_parts(data, record, area));
+        let pool = pool(6);
+        let f = open(&pool, &reopened);
+        let may = may.lock().unwrap();
+        for no in 0..THREADS * EACH {
+            let v = get(&pool, f, no).unwrap_or_else(|e| panic!("seed {seed}: page {no} after the crash: {e}"));
+            assert!(
+                may[no as usize].contains(&v),
+                "seed {seed}: page {no} holds {v}, never given since {:?}",
+                may[no as usize]
+            );
+        }
+    }
+    assert!(torn_without > 0, "no crash tore a page: the simulation tests nothing");
+}
