@@ -34,7 +34,7 @@ use crate::free_pages::FreeList;
 use crate::latency::{IoLatency, IoOp, IoTimer};
 use crate::page::{AlignedBuf, FileId, Lsn, PageHeader, PageNo, PAGE_FORMAT_VERSION, PAGE_MAGIC};
 use crate::record::{self, FileRecord, Loaded};
-use crate::stats::{hit_slot, Counters, FileCounters, FileStats};
+use crate::stats::{hit_slot, Counter, Counters, FileCounters, FileStats};
 use crate::storage::{IoKind, IoRequest, Storage, StorageInfo};
 use crate::sync::Backoff;
 use crate::wal::Wal;
@@ -677,7 +677,11 @@ impl Files {
             let (record, stamp) = open_record(&*storage, &opening, len, page_size)?;
             let area = match doublewrite {
                 false => None,
-                true => Some(open_area(&*storage, &opening, record.as_ref(), page_size)?),
+                true => {
+                    let (area, restored) = open_area(&*storage, &opening, record.as_ref(), page_size)?;
+                    counters.add(Counter::DoublewriteRestored, restored as u64);
+                    Some(area)
+                }
             };
             // A page the area restored past the file's end (its extending write torn or lost) lengthened it.
             let len = match area {
@@ -900,14 +904,14 @@ pub(crate) struct OpenAs {
 
 /// The doublewrite area of a file opened with [`crate::FileOptions::doublewrite`], opened before anything reads
 /// its pages: the pages a crash tore while they were written in place restored from their copies
-/// ([`Area::open`]). Refused for a storage without a record (the area names the file by its identity) or without
+/// ([`Area::open`]; returned with how many). Refused for a storage without a record (the area names the file by its identity) or without
 /// an area store.
 fn open_area(
     storage: &dyn Storage,
     opening: &Opening<'_>,
     record: Option<&FileRecord>,
     page_size: usize,
-) -> Result<Area> {
+) -> Result<(Area, usize)> {
     let refuse = |why: &str| Error::InvalidConfig(format!("{}: doublewrite asked, but {why}", opening.name()));
     let Some(record) = record else {
         return Err(refuse("the storage keeps no file record"));
@@ -921,9 +925,9 @@ fn open_area(
     let pages = crate::writer::RUN_PAGES_MAX * crate::writer::RUNS_IN_FLIGHT;
     let layout = Layout::new(page_size, crate::doublewrite::SLOTS, pages)
         .ok_or_else(|| refuse("the page size does not fit an area"))?;
-    let (area, _restored) =
+    let (area, restored) =
         Area::open(store, storage, record.identity, layout).map_err(|e| opening.io("open the doublewrite area", e))?;
-    Ok(area)
+    Ok((area, restored.len()))
 }
 
 /// The file's record: read (and written again into its other slot, synced: R42-4, R43-2), or created for an empty file whose storage

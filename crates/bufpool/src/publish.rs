@@ -12,7 +12,8 @@
 //! `bufpool_write_errors`, `bufpool_exhausted`, `bufpool_veto_skips`, `bufpool_latched_skips`,
 //! `bufpool_single_flight_waits`, `bufpool_write_waits`, `bufpool_prefetched`, `bufpool_fresh_reads`, `bufpool_lost_writes`,
 //! `bufpool_failed_pages_dropped`, `bufpool_snapshot_skips`, `bufpool_writer_writes`, `bufpool_checkpoint_writes`,
-//! `bufpool_flush_writes`, `bufpool_written_lsns_dropped`, `bufpool_files_released_late`. Each means what the
+//! `bufpool_flush_writes`, `bufpool_written_lsns_dropped`, `bufpool_files_released_late`,
+//! `bufpool_doublewrite_batches`, `bufpool_doublewrite_restored`. Each means what the
 //! [`Stats`] field of the same name (without the prefix) means.
 //!
 //! Storage-call latencies ([`Stats::read_latency`], `write_latency`, `sync_latency`), for each `op` of `read`,
@@ -37,7 +38,7 @@ impl Stats {
     /// Records this snapshot through the `metrics` facade: counters for the totals, gauges for the state, named
     /// and labelled as the module docs list them.
     pub fn publish(&self) {
-        let counters: [(&'static str, u64); 28] = [
+        let counters: [(&'static str, u64); 30] = [
             ("bufpool_hits", self.hits),
             ("bufpool_misses", self.misses),
             ("bufpool_reads", self.reads),
@@ -66,6 +67,8 @@ impl Stats {
             ("bufpool_flush_writes", self.flush_writes),
             ("bufpool_written_lsns_dropped", self.written_lsns_dropped),
             ("bufpool_files_released_late", self.files_released_late),
+            ("bufpool_doublewrite_batches", self.doublewrite_batches),
+            ("bufpool_doublewrite_restored", self.doublewrite_restored),
         ];
         for (name, value) in counters {
             ::metrics::counter!(name).absolute(value);

@@ -60,9 +60,11 @@ pub(crate) enum Counter {
     WrittenLsnsDropped,
     FilesReleasedLate,
     WriteWaits,
+    DoublewriteBatches,
+    DoublewriteRestored,
 }
 
-const COUNTERS: usize = Counter::WriteWaits as usize + 1;
+const COUNTERS: usize = Counter::DoublewriteRestored as usize + 1;
 /// Hit counters per stripe, one per file slot (a power of two: a file's slot is its id's low bits).
 pub(crate) const HIT_SLOTS: usize = 256;
 const _: () = assert!(HIT_SLOTS.is_power_of_two());
@@ -252,6 +254,8 @@ impl Counters {
             written_lsns_dropped: self.sum(WrittenLsnsDropped),
             files_released_late: self.sum(FilesReleasedLate),
             write_waits: self.sum(WriteWaits),
+            doublewrite_batches: self.sum(DoublewriteBatches),
+            doublewrite_restored: self.sum(DoublewriteRestored),
             ..Stats::default()
         }
     }
@@ -361,6 +365,12 @@ pub struct Stats {
     /// page in flight and waited for it to end before looking at the page again (R49-1 in RELIABILITY.md: two at
     /// once, the later write could land after the other's sync). Counted once per page a write-back waited for.
     pub write_waits: u64,
+    /// Batches of pages written into files' doublewrite areas before their in-place writes
+    /// ([`crate::FileOptions::doublewrite`]): one area write and sync each.
+    pub doublewrite_batches: u64,
+    /// Pages found torn (failing verification) when a file with a doublewrite area was opened, and restored from
+    /// their copies in it.
+    pub doublewrite_restored: u64,
     /// Loads started by [`crate::BufferPool::prefetch`].
     pub prefetched: u64,
     /// All-zero pages read from storage and handed out as pages never written (a hole, or a page allocated and
@@ -454,6 +464,13 @@ impl std::fmt::Display for Stats {
             self.syncs,
             self.wal_flushes
         )?;
+        if self.doublewrite_batches > 0 || self.doublewrite_restored > 0 {
+            writeln!(
+                f,
+                "doublewrite: batches {}, torn pages restored at open {}",
+                self.doublewrite_batches, self.doublewrite_restored
+            )?;
+        }
         writeln!(
             f,
             "evictions {}: dirty {}; skipped latched {}, snapshot {}, vetoed {}",

@@ -364,6 +364,7 @@ impl BufferPool {
             }
         }
         file.area_write(area, &batch, pages, bytes)?;
+        self.core.counters.inc(Counter::DoublewriteBatches);
         Ok(batch)
     }
 

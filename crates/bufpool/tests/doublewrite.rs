@@ -1,5 +1,4 @@
-//! The doublewrite area (`FileOptions::doublewrite`, `doublewrite.rs`; work in progress on branch `dw57`): a page a
-//! crash tore while the pool wrote it in place is restored from its copy at the next open; a page corrupt for
+//! The doublewrite area (`FileOptions::doublewrite`, `doublewrite.rs`): a page a crash tore while the pool wrote it in place is restored from its copy at the next open; a page corrupt for
 //! another reason is not; the ring wraps by syncing the data file.
 
 use std::sync::Arc;
@@ -60,6 +59,10 @@ fn a_torn_page_is_restored_from_the_area_and_an_old_corruption_is_not() {
         }
         pool.checkpoint().unwrap();
         write_without_sync(&pool, &storage, f, &[3], 0xA3, 8);
+        assert!(
+            pool.stats().doublewrite_batches >= 2,
+            "the checkpoint's batch and the eviction's"
+        );
         // A crash: the pool dropped without closing.
     }
     tear(&storage, 3);
@@ -79,6 +82,7 @@ fn a_torn_page_is_restored_from_the_area_and_an_old_corruption_is_not() {
         0xA3,
         "the torn page was restored from its copy"
     );
+    assert_eq!(pool.stats().doublewrite_restored, 1);
     assert!(
         matches!(get(&pool, f, 6), Err(Error::Corrupt { .. })),
         "a page no batch in flight held is never restored"
