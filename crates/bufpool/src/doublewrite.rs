@@ -238,6 +238,7 @@ pub(crate) fn plan(store: &dyn RecordStore, identity: u32) -> io::Result<Plan> {
     let Some(note) = load_note(store)? else {
         return Ok(out);
     };
+    out.note_seq = note.seq;
     if note.identity != identity {
         return Ok(out);
     }
@@ -278,6 +279,9 @@ pub(crate) struct Plan {
     pub(crate) copies: BTreeMap<PageNo, Copy>,
     /// The note read (of this file).
     pub(crate) note: Option<Note>,
+    /// The newest valid note's sequence, whichever file's it is (0: none): the next note goes past it, so that a
+    /// stale note of another file (an area left beside a file made anew) never outranks this file's.
+    pub(crate) note_seq: u64,
     /// The highest batch sequence of this file the area holds, or the note's `done` if higher: the next open's
     /// batches start past it, so that none of them reads as done already.
     pub(crate) last: u64,
@@ -358,7 +362,7 @@ impl Area {
         let note = Note {
             identity,
             layout,
-            seq: found.note.map_or(1, |n| n.seq + 1),
+            seq: found.note_seq + 1,
             done: found.last,
         };
         store_note(store, &note)?;
@@ -594,6 +598,20 @@ mod tests {
             plan(&st, 7).unwrap().copies.keys().copied().collect::<Vec<_>>(),
             vec![20]
         );
+    }
+
+    /// An area left by another file (its notes of a high sequence): this file's first note goes past them, so the
+    /// next open reads this file's note, not the stale one.
+    #[test]
+    fn another_files_stale_note_never_outranks_this_files() {
+        let st = MemoryRecord::default();
+        note(&st, 99, 500, 400);
+        note(&st, 99, 501, 401);
+        let (_area, restored) = Area::open(&st, &crate::storage::MemoryStorage::new(), 7, layout()).unwrap();
+        assert!(restored.is_empty());
+        let n = load_note(&st).unwrap().unwrap();
+        assert_eq!((n.identity, n.seq, n.done), (7, 502, 0));
+        assert_eq!(plan(&st, 7).unwrap().note.map(|n| n.seq), Some(502));
     }
 
     #[test]
