@@ -90,6 +90,8 @@ fn published_figures_equal_the_stats_snapshot() {
         ("bufpool_writer_writes", stats.writer_writes),
         ("bufpool_written_lsns_dropped", stats.written_lsns_dropped),
         ("bufpool_files_released_late", stats.files_released_late),
+        ("bufpool_doublewrite_batches", stats.doublewrite_batches),
+        ("bufpool_doublewrite_restored", stats.doublewrite_restored),
     ] {
         assert_eq!(counter(&m, name), value, "{name}");
     }
@@ -132,9 +134,9 @@ fn published_figures_equal_the_stats_snapshot() {
     ] {
         assert_eq!(file_counter(&m, name, Some(&file)), value, "{name}");
     }
-    // 28 counters, 5 pool gauges, 2 gauges and 4 counters for the one file, 3 latency counters and 12 latency
+    // 30 counters, 5 pool gauges, 2 gauges and 4 counters for the one file, 3 latency counters and 12 latency
     // gauges.
-    assert_eq!(m.len(), 28 + 5 + 2 + 4 + 3 + 12, "{:?}", m.keys());
+    assert_eq!(m.len(), 30 + 5 + 2 + 4 + 3 + 12, "{:?}", m.keys());
 
     // The pool's own entry point publishes the same figures (only this thread makes requests).
     let m = record(|| pool.publish_metrics());
