@@ -35,8 +35,7 @@ use std::io;
 
 use crate::checksum::{self, Verified};
 use crate::page::{AlignedBuf, PageNo};
-use crate::storage::RecordStore;
-use crate::storage::Storage;
+use crate::storage::{read_full, RecordStore, Storage};
 
 /// The unit a write through a file system puts in flight: no two slots, and no slot and a header, share one.
 pub(crate) const BLOCK: usize = 4096;
@@ -193,14 +192,7 @@ pub(crate) fn store_note(store: &dyn RecordStore, note: &Note) -> io::Result<()>
 
 /// Reads what `buf.len()` bytes at `at` hold, fewer at the store's end.
 fn read_upto(store: &dyn RecordStore, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match store.read_at(&mut buf[got..], at + got as u64)? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    Ok(got)
+    read_full(|b, o| store.read_at(b, o), buf, at)
 }
 
 /// The newest note that verifies, if any.
@@ -345,7 +337,7 @@ impl Area {
         let mut copy = AlignedBuf::zeroed(page_size);
         for (&no, c) in &found.copies {
             let at = u64::from(no) * page_size as u64;
-            let got = read_full(storage, &mut page, at)?;
+            let got = read_full(|b, o| storage.read_at(b, o), &mut page, at)?;
             if got == page_size && checksum::verify_for(&page, no, Some(identity)) == Ok(Verified::Valid) {
                 continue;
             }
@@ -466,18 +458,6 @@ impl Area {
         self.changed.notify_all();
         Ok(())
     }
-}
-
-/// Reads `buf.len()` bytes of `storage` at `at`, fewer only at its end.
-fn read_full(storage: &dyn Storage, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match storage.read_at(&mut buf[got..], at + got as u64)? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    Ok(got)
 }
 
 #[cfg(test)]

@@ -242,24 +242,22 @@ impl BufferPool {
                     at += page_size;
                 }
             }
+            // The written runs' pages, in the order of their copies in `buf`.
+            let written = || {
+                runs.iter()
+                    .enumerate()
+                    .filter(|&(i, _)| flushed[i])
+                    .flat_map(|(_, run)| run.iter())
+            };
             // The doublewrite area first (`FileOptions::doublewrite`): the batch's copies synced before any of
             // its pages is written in place.
             let batch = match &file.area {
                 None => None,
                 Some(area) => {
-                    let numbers: Vec<PageNo> = runs
-                        .iter()
-                        .enumerate()
-                        .filter(|&(i, _)| flushed[i])
-                        .flat_map(|(_, run)| run.iter().map(|&(page, _)| page.page_no()))
-                        .collect();
+                    let numbers: Vec<PageNo> = written().map(|&(page, _)| page.page_no()).collect();
                     // Caller code (the area's store, and a sync of the file when the ring wraps) with the runs
                     // latched: a call back into the pool for one of them is refused, as from `Storage::write_at`.
-                    let latched = runs
-                        .iter()
-                        .enumerate()
-                        .filter(|&(i, _)| flushed[i])
-                        .flat_map(|(_, run)| run.iter().map(|&(_, idx)| self.header(idx)));
+                    let latched = written().map(|&(_, idx)| self.header(idx));
                     let _for = crate::held::for_callback("RecordStore (the doublewrite area)", latched);
                     match self.write_area(file, area, &numbers, &buf[..len]) {
                         Ok(batch) => Some(batch),
@@ -275,11 +273,7 @@ impl BufferPool {
                     }
                 }
             };
-            let pages = runs
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| flushed[i])
-                .flat_map(|(_, run)| run.iter().map(|&(_, idx)| self.header(idx)));
+            let pages = written().map(|&(_, idx)| self.header(idx));
             let offset = |run: &[PageAt]| self.core.page_size.offset_of(run[0].0.page_no());
             if runs.len() == 1 {
                 let _for = crate::held::for_callback("Storage::write_at", pages);
