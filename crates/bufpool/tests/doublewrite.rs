@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use bufpool::storage::{FaultConfig, FaultyStorage, MemoryRecord, RecordStore, Storage};
 use bufpool::{BufferPool, Error, FileId, FileOptions, MemoryStorage, PageId};
+
+use crate::common::hooked::{Hooked, Hooks};
 
 const PAGE: usize = 4096;
 
@@ -120,7 +123,7 @@ fn the_ring_wraps_by_syncing_the_file_and_the_last_batches_still_restore() {
 #[test]
 fn a_storage_without_an_area_is_refused() {
     let pool = pool(4);
-    let faulty = bufpool::storage::FaultyStorage::new(1, bufpool::storage::FaultConfig::none());
+    let faulty = FaultyStorage::new(1, FaultConfig::none());
     assert!(matches!(
         pool.open_storage_with(faulty, FileOptions::new().doublewrite(true)),
         Err(Error::InvalidConfig(_))
@@ -129,80 +132,118 @@ fn a_storage_without_an_area_is_refused() {
 
 /// A data file on a storage that crashes (`FaultyStorage`: unsynced writes kept, lost or torn per sector), its
 /// record in memory, its area on a second crashing storage.
-struct Crashing {
-    data: bufpool::storage::FaultyStorage,
-    record: bufpool::storage::MemoryRecord,
+type Crashing = Hooked<FaultyStorage, Devices>;
+
+/// The record and the area beside a [`Crashing`] data file.
+struct Devices {
+    record: MemoryRecord,
     area: Area,
 }
 
-struct Area(bufpool::storage::FaultyStorage);
+struct Area(FaultyStorage);
 
-impl bufpool::storage::RecordStore for Area {
+impl RecordStore for Area {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        bufpool::storage::Storage::read_at(&self.0, buf, offset)
+        Storage::read_at(&self.0, buf, offset)
     }
     fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        bufpool::storage::Storage::write_at(&self.0, buf, offset)
+        Storage::write_at(&self.0, buf, offset)
     }
     fn sync(&self) -> std::io::Result<()> {
-        bufpool::storage::Storage::sync(&self.0)
+        Storage::sync(&self.0)
     }
 }
 
-impl bufpool::storage::Storage for Crashing {
-    fn len(&self) -> std::io::Result<u64> {
-        self.data.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.data.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.data.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.data.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.data.info()
-    }
-    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
+impl Hooks for Devices {
+    fn record_store<'a>(&'a self, _: &'a dyn Storage) -> Option<&'a dyn RecordStore> {
         Some(&self.record)
     }
-    fn doublewrite_store(&self) -> std::io::Result<Option<&dyn bufpool::storage::RecordStore>> {
+    fn doublewrite_store<'a>(&'a self, _: &'a dyn Storage) -> std::io::Result<Option<&'a dyn RecordStore>> {
         Ok(Some(&self.area))
     }
+}
+
+/// A fresh [`Crashing`] file for `seed` (the area's storage draws from another seed).
+fn crashing(seed: u64, area_seed: u64) -> Arc<Crashing> {
+    Arc::new(Hooked::new(
+        FaultyStorage::new(seed, FaultConfig::crash_only()),
+        Devices {
+            record: MemoryRecord::default(),
+            area: Area(FaultyStorage::new(seed ^ area_seed, FaultConfig::crash_only())),
+        },
+    ))
+}
+
+/// The simulations' seeds: `BUFPOOL_DW_SEEDS` (default 100) divided by `share`, from `BUFPOOL_DW_FIRST` (default 0).
+fn seeds(share: u64) -> std::ops::Range<u64> {
+    let var = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let first = var("BUFPOOL_DW_FIRST", 0);
+    first..first + (var("BUFPOOL_DW_SEEDS", 100) / share).max(1)
+}
+
+/// A xorshift generator for `seed`: `next(n)` is below `n`.
+fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    }
+}
+
+/// A power loss of `storage` (odd seeds: a device that garbles the sectors it was writing, random bytes no checksum
+/// passes), then the checks both simulations make: every page reads after an open with the area, holding a value in
+/// `may` (per page: the last checkpoint's, and every one set since). Returns the pages the same image read corrupt
+/// when opened without the area, and whether the open with it restored any.
+fn crash_and_check(storage: &Crashing, seed: u64, may: &[Vec<u8>]) -> (usize, bool) {
+    let (data, area) = match seed % 2 {
+        0 => (storage.below.crash(), storage.hooks.area.0.crash()),
+        _ => (
+            storage.below.crash_garbling(0.3),
+            storage.hooks.area.0.crash_garbling(0.3),
+        ),
+    };
+    let mut record = vec![0u8; 8192];
+    let n = storage.hooks.record.read_at(&mut record, 0).unwrap();
+    record.truncate(n);
+    let pages = may.len() as u32;
+    let torn_without = {
+        let pool = pool(6);
+        let f = pool
+            .open_storage(MemoryStorage::from_bytes_with_record(data.clone(), record.clone()))
+            .unwrap();
+        (0..pages)
+            .filter(|&no| matches!(get(&pool, f, no), Err(Error::Corrupt { .. })))
+            .count()
+    };
+    let reopened = Arc::new(MemoryStorage::from_parts(data.clone(), record, area));
+    let pool = pool(6);
+    let f = open(&pool, &reopened);
+    for no in 0..pages {
+        let v = get(&pool, f, no).unwrap_or_else(|e| panic!("seed {seed}: page {no} after the crash: {e}"));
+        assert!(
+            may[no as usize].contains(&v),
+            "seed {seed}: page {no} holds {v}, never given since {:?}",
+            may[no as usize]
+        );
+    }
+    (torn_without, reopened.with_bytes(|b| b != &data))
 }
 
 /// Crash simulation: random page changes, evictions (in-place writes never synced) and checkpoints on a file
 /// with an area, a power loss at a random point (unsynced sectors of the data file and of the area kept, lost or
 /// torn), then an open with the area: no page reads corrupt, and each holds a value the pool was given for it
 /// since its last checkpoint (or that one). The same image opened without the area shows tears (the test's
-/// power). `BUFPOOL_DW_SEEDS` seeds (default 100) from `BUFPOOL_DW_FIRST` (default 0).
+/// power). `BUFPOOL_DW_SEEDS` seeds (default 100) from `BUFPOOL_DW_FIRST` (default 0): [`seeds`].
 #[test]
 fn crash_simulation_leaves_no_torn_page() {
-    use bufpool::storage::{FaultConfig, FaultyStorage};
-    let seeds: u64 = std::env::var("BUFPOOL_DW_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
     let (mut torn_without, mut restored_seen) = (0usize, 0usize);
-    let first: u64 = std::env::var("BUFPOOL_DW_FIRST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    for seed in first..first + seeds {
-        let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut next = move |n: u64| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng % n
-        };
-        let storage = Arc::new(Crashing {
-            data: FaultyStorage::new(seed, FaultConfig::crash_only()),
-            record: bufpool::storage::MemoryRecord::default(),
-            area: Area(FaultyStorage::new(seed ^ 0xA5A5, FaultConfig::crash_only())),
-        });
+    let seeds = seeds(1);
+    let count = seeds.end - seeds.start;
+    for seed in seeds {
+        let mut next = rng(seed);
+        let storage = crashing(seed, 0xA5A5);
         const PAGES: u32 = 24;
         // Per page: the values it may hold after a crash (the last checkpoint's, and every one set since).
         let mut may: Vec<Vec<u8>> = (0..PAGES).map(|no| vec![no as u8]).collect();
@@ -238,42 +279,13 @@ fn crash_simulation_leaves_no_torn_page() {
                 }
             }
         }
-        // Odd seeds: a device that garbles the sectors it was writing (random bytes, no checksum passes them).
-        let (data, area) = match seed % 2 {
-            0 => (storage.data.crash(), storage.area.0.crash()),
-            _ => (storage.data.crash_garbling(0.3), storage.area.0.crash_garbling(0.3)),
-        };
-        let record = {
-            let mut b = vec![0u8; 8192];
-            let n = bufpool::storage::RecordStore::read_at(&storage.record, &mut b, 0).unwrap();
-            b.truncate(n);
-            b
-        };
-        {
-            let pool = pool(6);
-            let f = pool
-                .open_storage(MemoryStorage::from_bytes_with_record(data.clone(), record.clone()))
-                .unwrap();
-            torn_without += (0..PAGES)
-                .filter(|&no| matches!(get(&pool, f, no), Err(Error::Corrupt { .. })))
-                .count();
-        }
-        let reopened = Arc::new(MemoryStorage::from_parts(data.clone(), record, area));
-        let pool = pool(6);
-        let f = open(&pool, &reopened);
-        for no in 0..PAGES {
-            let v = get(&pool, f, no).unwrap_or_else(|e| panic!("seed {seed}: page {no} after the crash: {e}"));
-            assert!(
-                may[no as usize].contains(&v),
-                "seed {seed}: page {no} holds {v}, never given since {:?}",
-                may[no as usize]
-            );
-        }
-        restored_seen += reopened.with_bytes(|b| b != &data) as usize;
+        let (torn, restored) = crash_and_check(&storage, seed, &may);
+        torn_without += torn;
+        restored_seen += restored as usize;
     }
     assert!(torn_without > 0, "no crash tore a page: the simulation tests nothing");
     assert!(restored_seen > 0, "no open restored a page");
-    eprintln!("{seeds} seeds: {torn_without} pages read corrupt without the area, none with it ({restored_seen} opens restored pages)");
+    eprintln!("{count} seeds: {torn_without} pages read corrupt without the area, none with it ({restored_seen} opens restored pages)");
 }
 
 /// A file opened by path keeps its area in the sidecar `<path>.bpdw`: a page torn in the file is restored from it
@@ -312,20 +324,18 @@ fn a_file_by_path_keeps_its_area_beside_it() {
     assert!(!bufpool::storage::area_path(&path).exists());
 }
 
-/// A storage whose area store fails as told: writes with `errno` (0: none), or panics.
-struct FailingArea {
-    inner: MemoryStorage,
-    area: Flaky,
-}
+/// A memory storage whose area store fails as told ([`Flaky`]).
+type FailingArea = Hooked<MemoryStorage, Flaky>;
 
+/// An area store whose writes fail with `errno` (0: none), or panic.
 #[derive(Default)]
 struct Flaky {
-    bytes: bufpool::storage::MemoryRecord,
+    bytes: MemoryRecord,
     errno: std::sync::atomic::AtomicI32,
     panic: std::sync::atomic::AtomicBool,
 }
 
-impl bufpool::storage::RecordStore for Flaky {
+impl RecordStore for Flaky {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         self.bytes.read_at(buf, offset)
     }
@@ -343,27 +353,9 @@ impl bufpool::storage::RecordStore for Flaky {
     }
 }
 
-impl bufpool::storage::Storage for FailingArea {
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync(&self) -> std::io::Result<()> {
-        self.inner.sync()
-    }
-    fn info(&self) -> bufpool::storage::StorageInfo {
-        self.inner.info()
-    }
-    fn record_store(&self) -> Option<&dyn bufpool::storage::RecordStore> {
-        self.inner.record_store()
-    }
-    fn doublewrite_store(&self) -> std::io::Result<Option<&dyn bufpool::storage::RecordStore>> {
-        Ok(Some(&self.area))
+impl Hooks for Flaky {
+    fn doublewrite_store<'a>(&'a self, _: &'a dyn Storage) -> std::io::Result<Option<&'a dyn RecordStore>> {
+        Ok(Some(self))
     }
 }
 
@@ -375,10 +367,7 @@ impl bufpool::storage::Storage for FailingArea {
 fn a_failing_area_writes_nothing_in_place() {
     use std::sync::atomic::Ordering::SeqCst;
     for how in ["enospc", "eio", "panic"] {
-        let storage = Arc::new(FailingArea {
-            inner: MemoryStorage::new(),
-            area: Flaky::default(),
-        });
+        let storage: Arc<FailingArea> = Arc::new(Hooked::new(MemoryStorage::new(), Flaky::default()));
         let pool = pool(8);
         let f = pool
             .open_storage_with(storage.clone(), FileOptions::new().doublewrite(true))
@@ -390,19 +379,19 @@ fn a_failing_area_writes_nothing_in_place() {
         pool.checkpoint().unwrap();
         set(&pool, f, 2, 0x77);
         match how {
-            "enospc" => storage.area.errno.store(libc::ENOSPC, SeqCst),
-            "eio" => storage.area.errno.store(libc::EIO, SeqCst),
-            _ => storage.area.panic.store(true, SeqCst),
+            "enospc" => storage.hooks.errno.store(libc::ENOSPC, SeqCst),
+            "eio" => storage.hooks.errno.store(libc::EIO, SeqCst),
+            _ => storage.hooks.panic.store(true, SeqCst),
         }
         let got = pool.checkpoint();
-        let on_disk = storage.inner.with_bytes(|b| b[2 * PAGE + 150]);
+        let on_disk = storage.below.with_bytes(|b| b[2 * PAGE + 150]);
         assert_eq!(on_disk, 2, "{how}: nothing was written in place");
         match how {
             "enospc" => {
                 assert!(matches!(got, Err(Error::NoSpace { .. })), "{how}: {got:?}");
-                storage.area.errno.store(0, SeqCst);
+                storage.hooks.errno.store(0, SeqCst);
                 pool.checkpoint().unwrap();
-                assert_eq!(storage.inner.with_bytes(|b| b[2 * PAGE + 150]), 0x77);
+                assert_eq!(storage.below.with_bytes(|b| b[2 * PAGE + 150]), 0x77);
             }
             "eio" => assert!(got.is_err(), "{how}: {got:?}"),
             _ => assert!(format!("{got:?}").contains("panic"), "{how}: {got:?}"),
@@ -421,26 +410,12 @@ fn a_failing_area_writes_nothing_in_place() {
 /// `BUFPOOL_DW_SEEDS` / 4 seeds from `BUFPOOL_DW_FIRST`.
 #[test]
 fn concurrent_crash_simulation_leaves_no_torn_page() {
-    use bufpool::storage::{FaultConfig, FaultyStorage};
     use std::sync::Mutex;
-    let seeds: u64 = std::env::var("BUFPOOL_DW_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
-        / 4;
-    let first: u64 = std::env::var("BUFPOOL_DW_FIRST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
     const THREADS: u32 = 3;
     const EACH: u32 = 10;
     let mut torn_without = 0;
-    for seed in first..first + seeds.max(1) {
-        let storage = Arc::new(Crashing {
-            data: FaultyStorage::new(seed, FaultConfig::crash_only()),
-            record: bufpool::storage::MemoryRecord::default(),
-            area: Area(FaultyStorage::new(seed ^ 0x5A5A, FaultConfig::crash_only())),
-        });
+    for seed in seeds(4) {
+        let storage = crashing(seed, 0x5A5A);
         let may: Arc<Mutex<Vec<Vec<u8>>>> =
             Arc::new(Mutex::new((0..THREADS * EACH).map(|no| vec![no as u8]).collect()));
         {
@@ -457,13 +432,7 @@ fn concurrent_crash_simulation_leaves_no_torn_page() {
                 .map(|t| {
                     let (pool, may) = (pool.clone(), may.clone());
                     std::thread::spawn(move || {
-                        let mut rng = (seed * 31 + u64::from(t) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-                        let mut next = move |n: u64| {
-                            rng ^= rng << 13;
-                            rng ^= rng >> 7;
-                            rng ^= rng << 17;
-                            rng % n
-                        };
+                        let mut next = rng(seed * 31 + u64::from(t) + 1);
                         for _ in 0..150 {
                             let no = t * EACH + next(u64::from(EACH)) as u32;
                             match next(8) {
@@ -494,34 +463,7 @@ fn concurrent_crash_simulation_leaves_no_torn_page() {
                 h.join().unwrap();
             }
         }
-        let (data, area) = match seed % 2 {
-            0 => (storage.data.crash(), storage.area.0.crash()),
-            _ => (storage.data.crash_garbling(0.3), storage.area.0.crash_garbling(0.3)),
-        };
-        let mut record = vec![0u8; 8192];
-        let n = bufpool::storage::RecordStore::read_at(&storage.record, &mut record, 0).unwrap();
-        record.truncate(n);
-        {
-            let pool = pool(6);
-            let f = pool
-                .open_storage(MemoryStorage::from_bytes_with_record(data.clone(), record.clone()))
-                .unwrap();
-            torn_without += (0..THREADS * EACH)
-                .filter(|&no| matches!(get(&pool, f, no), Err(Error::Corrupt { .. })))
-                .count();
-        }
-        let reopened = Arc::new(MemoryStorage::from_parts(data, record, area));
-        let pool = pool(6);
-        let f = open(&pool, &reopened);
-        let may = may.lock().unwrap();
-        for no in 0..THREADS * EACH {
-            let v = get(&pool, f, no).unwrap_or_else(|e| panic!("seed {seed}: page {no} after the crash: {e}"));
-            assert!(
-                may[no as usize].contains(&v),
-                "seed {seed}: page {no} holds {v}, never given since {:?}",
-                may[no as usize]
-            );
-        }
+        torn_without += crash_and_check(&storage, seed, &may.lock().unwrap()).0;
     }
     assert!(torn_without > 0, "no crash tore a page: the simulation tests nothing");
 }

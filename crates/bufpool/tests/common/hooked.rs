@@ -1,6 +1,6 @@
 //! The tests' fault-injecting storages, written once: [`Hooked`] forwards every `Storage` call to the storage
-//! below, and its reads, writes, syncs, batches and file record through a test's [`Hooks`], whose default methods
-//! forward too; a test overrides only the calls it changes (fails, drops, holds, counts, taps). Used by
+//! below, and its reads, writes, syncs, batches, file record and doublewrite area through a test's [`Hooks`], whose
+//! default methods forward too; a test overrides only the calls it changes (fails, drops, holds, counts, taps). Used by
 //! `bufpool-btree`'s tests through `#[path]` (its `tests/common/mod.rs`) and by some of the pool's own; the others
 //! still forward by hand (R43-O10 in RELIABILITY.md).
 
@@ -42,6 +42,10 @@ pub trait Hooks: Send + Sync + 'static {
     fn record_store<'a>(&'a self, below: &'a dyn Storage) -> Option<&'a dyn RecordStore> {
         below.record_store()
     }
+    /// The doublewrite area (`FileOptions::doublewrite`): by default the one below.
+    fn doublewrite_store<'a>(&'a self, below: &'a dyn Storage) -> io::Result<Option<&'a dyn RecordStore>> {
+        below.doublewrite_store()
+    }
 }
 
 /// Hooks shared: a test keeps one `Arc` to arm them or read what they counted, the storage another.
@@ -63,6 +67,9 @@ impl<H: Hooks> Hooks for Arc<H> {
     }
     fn record_store<'a>(&'a self, below: &'a dyn Storage) -> Option<&'a dyn RecordStore> {
         (**self).record_store(below)
+    }
+    fn doublewrite_store<'a>(&'a self, below: &'a dyn Storage) -> io::Result<Option<&'a dyn RecordStore>> {
+        (**self).doublewrite_store(below)
     }
 }
 
@@ -127,6 +134,9 @@ impl<S: Storage, H: Hooks> Storage for Hooked<S, H> {
     }
     fn record_store(&self) -> Option<&dyn RecordStore> {
         self.bound.then(|| self.hooks.record_store(&self.below)).flatten()
+    }
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        self.hooks.doublewrite_store(&self.below)
     }
     fn try_lock(&self) -> io::Result<()> {
         self.below.try_lock()
