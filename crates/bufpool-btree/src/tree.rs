@@ -759,8 +759,9 @@ impl Tree {
         if start > mark {
             return Err(Error::LogMismatch(format!(
                 "page 0, the tree's meta page, cannot be read before replay (torn, garbled, unreadable or never \
-                 written), and the data file's record says its tree's last checkpoint was at LSN {mark}, before the log's start at {start}: the data file is older than its \
-                 log (a stale copy restored with its record?); nothing was replayed or written"
+                 written), and the data file's record says its tree's last checkpoint was at LSN {mark}, before the \
+                 log's start at {start}: the data file is older than its log (a stale copy restored with its \
+                 record?); nothing was replayed or written"
             )));
         }
         Ok(())
