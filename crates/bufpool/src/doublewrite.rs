@@ -407,20 +407,21 @@ impl Area {
         self.changed.wait_for(&mut st, std::time::Duration::from_millis(10));
     }
 
-    /// Writes `batch`'s header naming `pages` and their copies (`bytes`, the pages in that order, stamped as they
-    /// will be written in place) into its slot, and syncs the store. The caller checked [`Area::slot_free`].
+    /// Writes `batch` into its slot and syncs the store: `slot` is the header's block (filled here, naming
+    /// `pages`) followed by the pages' copies in that order, stamped as they will be written in place, so that the
+    /// whole slot is one transfer (aligned, when the pool's buffer is: a direct store takes it as it is). The
+    /// caller checked [`Area::slot_free`].
     pub(crate) fn write(
         &self,
         store: &dyn RecordStore,
         batch: &Batch<'_>,
         pages: &[PageNo],
-        bytes: &[u8],
+        slot: &mut [u8],
     ) -> io::Result<()> {
         debug_assert!(pages.len() <= self.pages_per_batch());
-        debug_assert_eq!(bytes.len(), pages.len() * self.layout.page_size as usize);
-        let at = self.layout.slot_at(batch.seq);
-        store.write_at(&batch_header(self.identity, batch.seq, pages), at)?;
-        store.write_at(bytes, at + BLOCK as u64)?;
+        debug_assert_eq!(slot.len(), BLOCK + pages.len() * self.layout.page_size as usize);
+        slot[..BLOCK].copy_from_slice(&batch_header(self.identity, batch.seq, pages));
+        store.write_at(slot, self.layout.slot_at(batch.seq))?;
         store.sync()
     }
 

@@ -436,11 +436,11 @@ impl FileEntry {
         area: &Area,
         batch: &crate::doublewrite::Batch<'_>,
         pages: &[PageNo],
-        bytes: &[u8],
+        slot: &mut [u8],
     ) -> std::io::Result<()> {
         let store = self.area_store()?;
         catch_io("RecordStore (the doublewrite area)", || {
-            area.write(store, batch, pages, bytes)
+            area.write(store, batch, pages, slot)
         })
     }
 

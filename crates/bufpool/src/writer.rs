@@ -224,13 +224,20 @@ impl BufferPool {
         if len == 0 {
             return;
         }
+        // A file with a doublewrite area: the buffer starts with a block for the batch's header, so that the area
+        // takes the header and the copies in one aligned transfer (`Area::write`); the in-place writes start past it.
+        let head = if file.area.is_some() {
+            crate::doublewrite::BLOCK
+        } else {
+            0
+        };
         let mut results: [Option<std::io::Result<()>>; RUNS_IN_FLIGHT] = Default::default();
         // Returns the doublewrite batch, if the file has an area: in flight until the caller drops it, after
         // `finish_write` noted the writes unsynced, so that a sync that finds the batch completed covers them.
         let write = |buf: &mut AlignedBuf,
                      results: &mut [Option<std::io::Result<()>>; RUNS_IN_FLIGHT]|
          -> Option<crate::doublewrite::Batch<'_>> {
-            let mut at = 0;
+            let mut at = head;
             let mut spans = [(0usize, 0usize); RUNS_IN_FLIGHT];
             for (i, run) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
                 spans[i] = (at, run.len() * page_size);
@@ -259,7 +266,7 @@ impl BufferPool {
                     // latched: a call back into the pool for one of them is refused, as from `Storage::write_at`.
                     let latched = written().map(|&(_, idx)| self.header(idx));
                     let _for = crate::held::for_callback("RecordStore (the doublewrite area)", latched);
-                    match self.write_area(file, area, &numbers, &buf[..len]) {
+                    match self.write_area(file, area, &numbers, &mut buf[..head + len]) {
                         Ok(batch) => Some(batch),
                         Err(e) => {
                             for (i, _) in runs.iter().enumerate().filter(|&(i, _)| flushed[i]) {
@@ -277,7 +284,7 @@ impl BufferPool {
             let offset = |run: &[PageAt]| self.core.page_size.offset_of(run[0].0.page_no());
             if runs.len() == 1 {
                 let _for = crate::held::for_callback("Storage::write_at", pages);
-                results[0] = Some(file.write_at(&buf[..len], offset(runs[0])));
+                results[0] = Some(file.write_at(&buf[head..head + len], offset(runs[0])));
                 return batch;
             }
             let mut reqs: Vec<IoRequest<'_>> = Vec::with_capacity(runs.len());
@@ -307,14 +314,16 @@ impl BufferPool {
         // through a pool on this thread: R12-3, the borrow panicked and the outer write failed its file) or past
         // the thread-local's life (a flush from another thread-local's destructor: R12-2, `with` panicked, and a
         // panic in a thread-local destructor aborts the process); then a buffer of its own. It grows in steps of
-        // a full run, up to a full batch of them.
+        // a full run, up to a full batch of them (and the area's header block).
         let step = RUN_PAGES_MAX * page_size;
+        let most = RUNS_IN_FLIGHT * step + crate::doublewrite::BLOCK;
+        let need = head + len;
         let wrote = WRITE_BUF
             .try_with(|cell| {
                 let mut cell = cell.try_borrow_mut().ok()?;
                 let buf = match &mut *cell {
-                    Some(b) if b.len() >= len && b.len() <= RUNS_IN_FLIGHT * step => b,
-                    slot => slot.insert(AlignedBuf::zeroed(len.div_ceil(step) * step)),
+                    Some(b) if b.len() >= need && b.len() <= most => b,
+                    slot => slot.insert(AlignedBuf::zeroed((need.div_ceil(step) * step).min(most))),
                 };
                 Some(write(buf, &mut results))
             })
@@ -322,7 +331,7 @@ impl BufferPool {
             .flatten();
         let batch = match wrote {
             Some(batch) => batch,
-            None => write(&mut AlignedBuf::zeroed(len), &mut results),
+            None => write(&mut AlignedBuf::zeroed(need), &mut results),
         };
         for (i, run) in runs.iter().enumerate() {
             if let Some(result) = results[i].take() {
@@ -332,16 +341,17 @@ impl BufferPool {
         drop(batch);
     }
 
-    /// Writes a batch's copies (`pages`, their bytes in that order) into `file`'s doublewrite area and syncs it,
-    /// once the batch's slot is free: the batch the slot held before must be durable in place, so this waits for
-    /// it to complete, and syncs the data file (noting it in the area) if no sync has covered it yet
+    /// Writes a batch's copies (`slot`: a block for the header, then `pages`' bytes in that order) into `file`'s
+    /// doublewrite area and syncs it, once the batch's slot is free: the batch the slot held before must be durable
+    /// in place, so this waits for it to complete, and syncs the data file (noting it in the area) if no sync has
+    /// covered it yet
     /// (`doublewrite.rs`, "Why only batches after `done`"). The batch returned is in flight until dropped.
     fn write_area<'a>(
         &self,
         file: &FileEntry,
         area: &'a Area,
         pages: &[PageNo],
-        bytes: &[u8],
+        slot: &mut [u8],
     ) -> std::io::Result<crate::doublewrite::Batch<'a>> {
         let batch = area.reserve();
         loop {
@@ -357,7 +367,7 @@ impl BufferPool {
                 }
             }
         }
-        file.area_write(area, &batch, pages, bytes)?;
+        file.area_write(area, &batch, pages, slot)?;
         self.core.counters.inc(Counter::DoublewriteBatches);
         Ok(batch)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bufpool::storage::{FaultConfig, FaultyStorage, MemoryRecord, RecordStore, Storage};
+use bufpool::storage::{FaultConfig, FaultyStorage, MemoryRecord, OpenMode, RecordStore, Storage};
 use bufpool::{BufferPool, Error, FileId, FileOptions, MemoryStorage, PageId};
 
 use crate::common::hooked::{Hooked, Hooks};
@@ -289,13 +289,21 @@ fn crash_simulation_leaves_no_torn_page() {
 }
 
 /// A file opened by path keeps its area in the sidecar `<path>.bpdw`: a page torn in the file is restored from it
-/// at the next open; `remove_data_file` deletes it with the file.
+/// at the next open (whether the area's batches went directly or through the page cache); `remove_data_file` deletes
+/// it with the file.
 #[test]
 fn a_file_by_path_keeps_its_area_beside_it() {
+    for mode in [OpenMode::DirectOrBuffered, OpenMode::Buffered] {
+        a_file_by_path_keeps_its_area_beside_it_in(mode);
+    }
+}
+
+fn a_file_by_path_keeps_its_area_beside_it_in(mode: OpenMode) {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let options = || FileOptions::new().doublewrite(true);
+    let pool = |frames| BufferPool::builder().frames(frames).open_mode(mode).build().unwrap();
     {
         let pool = pool(4);
         let f = pool.open_file_with(&path, options()).unwrap();
@@ -317,11 +325,73 @@ fn a_file_by_path_keeps_its_area_beside_it() {
     {
         let pool = pool(4);
         let f = pool.open_file_with(&path, options()).unwrap();
-        assert_eq!(get(&pool, f, 3).unwrap(), 0xA3);
+        assert_eq!(get(&pool, f, 3).unwrap(), 0xA3, "{mode:?}");
+        assert_eq!(pool.stats().doublewrite_restored, 1, "{mode:?}");
         assert_eq!(get(&pool, f, 5).unwrap(), 5);
     }
     bufpool::storage::remove_data_file(&path).unwrap();
     assert!(!bufpool::storage::area_path(&path).exists());
+}
+
+/// Bytes of `path` in the page cache, as `fincore(1)` (util-linux) counts them; `None` without the tool.
+fn cached_bytes(path: &std::path::Path) -> Option<u64> {
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--raw", "--output", "RES"])
+        .arg(path)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "fincore: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("fincore's count"),
+    )
+}
+
+/// A direct data file's area takes its batches directly (one aligned transfer each, past the page cache), as
+/// InnoDB writes its doublewrite buffer; a buffered data file's area through the page cache. Each batch is a header
+/// block and 16 pages here, so 40 batches write 2.8 MB of area: a direct area leaves only its notes in the cache, a
+/// buffered one leaves them all. (Both restore a torn page: `a_file_by_path_keeps_its_area_beside_it`.)
+#[test]
+fn a_direct_file_writes_its_area_directly() {
+    let dir = tempfile::tempdir().unwrap();
+    for mode in [OpenMode::DirectOrBuffered, OpenMode::Buffered] {
+        let path = dir.path().join(format!("{mode:?}.db"));
+        let pool = BufferPool::builder().frames(64).open_mode(mode).build().unwrap();
+        let f = pool
+            .open_file_with(&path, FileOptions::new().doublewrite(true))
+            .unwrap();
+        let direct = pool.file_stats(f).unwrap().direct;
+        for _ in 0..16 {
+            drop(pool.new_page(f).unwrap());
+        }
+        for round in 0..40u8 {
+            for no in 0..16 {
+                set(&pool, f, no, round);
+            }
+            pool.flush_file(f).unwrap();
+        }
+        drop(pool);
+        let area = bufpool::storage::area_path(&path);
+        let Some(cached) = cached_bytes(&area) else {
+            eprintln!("SKIPPED: no fincore(1) here");
+            return;
+        };
+        let written = 40 * 17 * PAGE as u64;
+        if direct {
+            assert!(cached <= written / 10, "{mode:?}: {cached} bytes of the area cached");
+        } else {
+            assert!(
+                cached >= written / 2,
+                "{mode:?}: only {cached} bytes of the area cached"
+            );
+        }
+    }
 }
 
 /// A memory storage whose area store fails as told ([`Flaky`]).

@@ -165,7 +165,7 @@ impl UringStorage {
             file,
             direct,
             record,
-            area: LazyArea::new(path.as_ref()),
+            area: LazyArea::new(path.as_ref(), direct),
             spin: Duration::ZERO,
             lock: OpenerLock::default(),
         })
