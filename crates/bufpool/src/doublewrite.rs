@@ -50,8 +50,20 @@ const FORMAT: u32 = 1;
 const NOTE_BYTES: usize = 48;
 /// Bytes of a batch header's fixed fields; the page numbers follow.
 const BATCH_FIXED: usize = 32;
-/// Batch slots of the pool's areas: a sync of the data file at least every this many batches.
+/// The most batch slots of the pool's areas: a sync of the data file at least every this many batches.
 pub(crate) const SLOTS: u32 = 64;
+
+/// Batch slots of the area of a file of `file_pages` pages at its open, for batches of up to `batch_pages`: as
+/// many as its pages fill (so that a checkpoint writing the whole file wraps the ring no sooner than it would
+/// with all [`SLOTS`], and the area is about as large as the file), at least 2, at most [`SLOTS`] (33 MB at 4 KiB
+/// pages). Chosen at each open: the open's note makes every batch the area holds done, so nothing is read with
+/// the new shape but batches written in it. A file grown since has the ring wrap sooner (a sync of the data file
+/// every `slots` batches) until its next open.
+pub(crate) fn slots_for(file_pages: u64, batch_pages: usize) -> u32 {
+    u32::try_from(file_pages.div_ceil(batch_pages.max(1) as u64))
+        .unwrap_or(SLOTS)
+        .clamp(2, SLOTS)
+}
 /// The most pages one batch slot can name in its 4 KiB header.
 pub(crate) const PAGES_PER_SLOT_MAX: usize = (BLOCK - BATCH_FIXED) / 4;
 
@@ -80,6 +92,11 @@ impl Layout {
     /// Bytes of one batch slot: its header block and room for its pages.
     pub(crate) fn slot_bytes(&self) -> u64 {
         BLOCK as u64 + u64::from(self.pages_per_slot) * u64::from(self.page_size)
+    }
+
+    /// Bytes of the whole area: its notes and every slot.
+    pub(crate) fn bytes(&self) -> u64 {
+        SLOTS_AT + u64::from(self.slots) * self.slot_bytes()
     }
 
     /// Byte offset of the slot that batch `seq` goes to.
@@ -323,13 +340,15 @@ impl Area {
     /// Opens the area of the file of `identity` in `store`, before anything reads the file's pages: each page a
     /// candidate batch holds ([`plan`]) that does not verify in `storage` (torn, short, zeroes) is written again
     /// from its copy, if the copy verifies; the storage is synced if any was; then a note marks every batch the
-    /// area holds done (`layout` is this open's). Returns the area and the pages restored.
+    /// area holds done (`layout` is this open's). The area's bytes are set aside first where they can be
+    /// ([`RecordStore::reserve`]). Returns the area and the pages restored.
     pub(crate) fn open(
         store: &dyn RecordStore,
         storage: &dyn Storage,
         identity: u32,
         layout: Layout,
     ) -> io::Result<(Area, Vec<PageNo>)> {
+        store.reserve(layout.bytes())?;
         let found = plan(store, identity)?;
         let page_size = layout.page_size as usize;
         let mut restored = Vec::new();
@@ -468,6 +487,16 @@ mod tests {
 
     fn layout() -> Layout {
         Layout::new(4096, 4, 3).unwrap()
+    }
+
+    #[test]
+    fn an_area_has_as_many_slots_as_its_file_fills_two_to_sixty_four() {
+        assert_eq!(slots_for(0, 128), 2);
+        assert_eq!(slots_for(256, 128), 2);
+        assert_eq!(slots_for(257, 128), 3);
+        assert_eq!(slots_for(128 * 40, 128), 40);
+        assert_eq!(slots_for(u64::MAX, 128), SLOTS);
+        assert_eq!(Layout::new(4096, SLOTS, 128).unwrap().bytes(), 33_824_768);
     }
 
     /// Writes batch `seq` of `pages` into its slot as the writer would: header, then each page filled with its

@@ -678,7 +678,7 @@ impl Files {
             let area = match doublewrite {
                 false => None,
                 true => {
-                    let (area, restored) = open_area(&*storage, &opening, record.as_ref(), page_size)?;
+                    let (area, restored) = open_area(&*storage, &opening, record.as_ref(), page_size, len)?;
                     counters.add(Counter::DoublewriteRestored, restored as u64);
                     Some(area)
                 }
@@ -911,6 +911,7 @@ fn open_area(
     opening: &Opening<'_>,
     record: Option<&FileRecord>,
     page_size: usize,
+    len: u64,
 ) -> Result<(Area, usize)> {
     let refuse = |why: &str| Error::InvalidConfig(format!("{}: doublewrite asked, but {why}", opening.name()));
     let Some(record) = record else {
@@ -923,8 +924,12 @@ fn open_area(
         return Err(refuse("the storage keeps no doublewrite area"));
     };
     let pages = crate::writer::RUN_PAGES_MAX * crate::writer::RUNS_IN_FLIGHT;
-    let layout = Layout::new(page_size, crate::doublewrite::SLOTS, pages)
-        .ok_or_else(|| refuse("the page size does not fit an area"))?;
+    let layout = Layout::new(
+        page_size,
+        crate::doublewrite::slots_for(len / page_size as u64, pages),
+        pages,
+    )
+    .ok_or_else(|| refuse("the page size does not fit an area"))?;
     let (area, restored) =
         Area::open(store, storage, record.identity, layout).map_err(|e| opening.io("open the doublewrite area", e))?;
     Ok((area, restored.len()))

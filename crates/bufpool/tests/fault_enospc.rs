@@ -196,6 +196,87 @@ fn a_new_file_on_a_full_device_is_refused_and_opens_once_space_is_back() {
     drop(mount);
 }
 
+/// A file opened with a doublewrite area on a device with room for its area: the open reserves it whole (a new
+/// file's: two slots of a header block and 128 pages, 1 MB at 4 KiB pages), and its batches do not grow the
+/// device's use. On a device without that room the open still succeeds (the reservation is best effort); a batch
+/// the full device refuses fails as any write refused for space (`NoSpace`, nothing written in place, the file
+/// not failed), and once there is room the same checkpoint writes everything, which reads back after a reopen.
+#[test]
+fn a_doublewrite_area_reserves_its_room_and_a_full_device_refuses_a_batch_retryably() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match mount_tmpfs(dir.path(), "8m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED a_doublewrite_area_reserves_its_room: {why}");
+            return;
+        }
+    };
+    let options = || bufpool::FileOptions::new().doublewrite(true);
+    let used = || {
+        let out = std::process::Command::new("df")
+            .arg("--output=used")
+            .arg("-B1")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    // Room: reserved at the open, and the batches stay within it.
+    let path = dir.path().join("roomy.db");
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_file_with(&path, options()).unwrap();
+    let area = bufpool::storage::area_path(&path);
+    let meta = std::fs::metadata(&area).unwrap();
+    assert_eq!(
+        meta.len(),
+        8192 + 2 * (4096 + 128 * 4096),
+        "a new file's area at 4 KiB pages"
+    );
+    for _ in 0..8 {
+        drop(pool.new_page(file).unwrap());
+    }
+    pool.checkpoint().unwrap();
+    let before = used();
+    for round in 1..=20u64 {
+        for n in 0..8 {
+            common::fill_page(&mut pool.write(PageId::new(file, n)).unwrap(), n, round);
+        }
+        pool.checkpoint().unwrap();
+    }
+    assert!(pool.stats().doublewrite_batches >= 20);
+    assert_eq!(used(), before, "the area's batches grew the device's use");
+    pool.close().unwrap();
+    bufpool::storage::remove_data_file(&path).unwrap();
+    // No room: a 64 KiB device.
+    remount(&mount, "64k");
+    let path = dir.path().join("tight.db");
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_file_with(&path, options()).unwrap();
+    for n in 0..8 {
+        common::fill_page(&mut pool.new_page(file).unwrap(), n, 1);
+    }
+    let err = pool.checkpoint().unwrap_err();
+    assert!(err.is_no_space(), "{err}");
+    assert!(!pool.stats().files[0].failed, "a refused batch does not fail the file");
+    assert_eq!(pool.stats().dirty, 8, "nothing of the refused batch counts as written");
+    remount(&mount, "8m");
+    pool.checkpoint().unwrap();
+    pool.close().unwrap();
+    let pool = BufferPool::builder().frames(16).build().unwrap();
+    let file = pool.open_file_with(&path, options()).unwrap();
+    for n in 0..8 {
+        assert_eq!(common::check_page(&pool.read(PageId::new(file, n)).unwrap(), n), 1);
+    }
+    pool.close().unwrap();
+    drop(mount);
+}
+
 /// The background writer on a device that stays full (R34-10), on a real tmpfs, both I/O backends. While the
 /// device is full the writer must not retry every round (it backs off: its failed writes are counted, and bounded
 /// by the rounds a capped doubling allows in the time that passed, never by a timing assertion), the error reaches

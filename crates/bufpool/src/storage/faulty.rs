@@ -16,6 +16,11 @@
 //! of a block a pending write touched in flight with it. After a crash every call fails with EIO, so threads still
 //! running against the dead storage get errors.
 //!
+//! A storage made [`FaultyStorage::with_area`] also keeps a file record (in memory, durable at once, as
+//! [`MemoryStorage`]'s) and a doublewrite area ([`Storage::doublewrite_store`]) on a second faulty storage that
+//! takes no fault but a crash: the data file's crash crashes it too, in the same way (kept, lost, torn or garbled
+//! sectors), and [`FaultyStorage::area_images`] returns what a restarted process finds of both, to reopen on.
+//!
 //! # Faults
 //! Each read, write and sync draws from a ChaCha8 generator seeded by the caller, in the order the calls take the
 //! storage's one mutex; per-kind probabilities come from [`FaultConfig`], and one-shot triggers
@@ -50,7 +55,7 @@ use parking_lot::Mutex;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{IoKind, IoRequest, MemoryStorage, Storage, StorageInfo};
+use super::{IoKind, IoRequest, MemoryRecord, MemoryStorage, RecordStore, Storage, StorageInfo};
 
 /// Granularity of torn writes and of crash survival: one disk sector.
 pub const SECTOR_SIZE: usize = 512;
@@ -428,6 +433,41 @@ enum WriteOutcome {
 #[derive(Debug)]
 pub struct FaultyStorage {
     state: Mutex<State>,
+    /// The record and the doublewrite area, for a storage made [`FaultyStorage::with_area`].
+    beside: Option<Box<Beside>>,
+}
+
+/// A faulty data file's record and doublewrite area ([`FaultyStorage::with_area`]).
+#[derive(Debug)]
+struct Beside {
+    record: MemoryRecord,
+    area: FaultyArea,
+}
+
+/// The doublewrite area's storage, as the pool reads and writes it.
+#[derive(Debug)]
+struct FaultyArea(FaultyStorage);
+
+impl RecordStore for FaultyArea {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        Storage::read_at(&self.0, buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        Storage::write_at(&self.0, buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        Storage::sync(&self.0)
+    }
+}
+
+/// What a restarted process finds beside a [`FaultyStorage::with_area`] data file: its record and its doublewrite
+/// area ([`FaultyStorage::area_images`]); empty for a new one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AreaImages {
+    /// The file record's bytes.
+    pub record: Vec<u8>,
+    /// The area's bytes (after a crash: its durable image, the crash's survivors over it).
+    pub area: Vec<u8>,
 }
 
 impl FaultyStorage {
@@ -439,6 +479,7 @@ impl FaultyStorage {
     /// A storage whose live and durable images both start as `image` (e.g. the image a crash produced).
     pub fn from_image(seed: u64, config: FaultConfig, image: Vec<u8>) -> FaultyStorage {
         FaultyStorage {
+            beside: None,
             state: Mutex::new(State {
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 config,
@@ -454,6 +495,38 @@ impl FaultyStorage {
                 trace: TRACE_INIT,
             }),
         }
+    }
+
+    /// This storage with a file record and a doublewrite area beside it, holding `images` (empty for a new file;
+    /// [`FaultyStorage::area_images`] after a crash). The area's storage takes no fault but the crash, which the
+    /// data file's crash brings (its draws from `seed` mixed with a constant, not from this storage's
+    /// generator: this storage's own faults and crash draw as without the area).
+    pub fn with_area(mut self, seed: u64, images: AreaImages) -> FaultyStorage {
+        let area = FaultyStorage::from_image(seed ^ 0x5eed_a4ea, FaultConfig::crash_only(), images.area);
+        let record = MemoryRecord::default();
+        record
+            .write_at(&images.record, 0)
+            .expect("a memory record takes any write");
+        self.beside = Some(Box::new(Beside {
+            record,
+            area: FaultyArea(area),
+        }));
+        self
+    }
+
+    /// The record's bytes and the area's (its durable image once crashed) of a storage made
+    /// [`FaultyStorage::with_area`]: after [`FaultyStorage::crash`], what the restarted process finds beside the
+    /// data file. `None` for a storage without them.
+    pub fn area_images(&self) -> Option<AreaImages> {
+        let beside = self.beside.as_ref()?;
+        let mut record = vec![0u8; 1 << 16];
+        let n = beside.record.read_at(&mut record, 0).expect("a memory record reads");
+        record.truncate(n);
+        let area = match beside.area.0.is_crashed() {
+            true => beside.area.0.durable_image(),
+            false => beside.area.0.live_image(),
+        };
+        Some(AreaImages { record, area })
     }
 
     /// Replaces the fault probabilities (e.g. to switch faults on after a clean set-up phase).
@@ -564,6 +637,9 @@ impl FaultyStorage {
     /// page-cache blocks it touched). The draws for a write's own sectors come first and in the same order in
     /// both, so a sector-granular crash draws exactly as before the block mode existed.
     fn crash_with(&self, garble: f64, block: usize) -> Vec<u8> {
+        if let Some(beside) = &self.beside {
+            beside.area.0.crash_with(garble, block);
+        }
         let mut st = self.state.lock();
         if st.crashed {
             return st.durable.clone();
@@ -629,7 +705,11 @@ impl FaultyStorage {
 
     /// [`crash`](FaultyStorage::crash), with the image in a fresh [`MemoryStorage`] to reopen the pool on.
     pub fn crash_to_memory(&self) -> MemoryStorage {
-        MemoryStorage::from_bytes(self.crash())
+        let data = self.crash();
+        match self.area_images() {
+            None => MemoryStorage::from_bytes(data),
+            Some(beside) => MemoryStorage::from_parts(data, beside.record, beside.area),
+        }
     }
 
     fn read_inner(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
@@ -909,6 +989,14 @@ impl Storage for FaultyStorage {
             backend: "faulty",
             direct: false,
         }
+    }
+
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        self.beside.as_ref().map(|b| &b.record as &dyn RecordStore)
+    }
+
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        Ok(self.beside.as_ref().map(|b| &b.area as &dyn RecordStore))
     }
 }
 

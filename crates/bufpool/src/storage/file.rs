@@ -330,6 +330,30 @@ impl RecordStore for AreaFile {
     fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    /// `fallocate` of the area's bytes (its blocks reserved, reading as zeroes), unless they are allocated already.
+    /// Best effort: where the file system cannot (`EOPNOTSUPP`) or the device has no room for them (`ENOSPC`,
+    /// `EDQUOT`: a device nearly full, or a file grown since its area was sized) nothing is reserved, and the area
+    /// grows as batches are written, a batch refused for space failing as any write refused for space does
+    /// (retryable, nothing written in place). Blocks only reserved (ext4's unwritten extents) are turned into
+    /// written ones by the ring's first lap.
+    fn reserve(&self, len: u64) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = self.file.metadata()?;
+        if meta.len() >= len && meta.blocks() * 512 >= len {
+            return Ok(());
+        }
+        let len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: fallocate on a descriptor we own; no memory is involved.
+        if unsafe { libc::fallocate(self.file.as_raw_fd(), 0, 0, len) } != 0 {
+            let e = io::Error::last_os_error();
+            let skip = [libc::EOPNOTSUPP, libc::ENOSYS, libc::ENOSPC, libc::EDQUOT];
+            if !e.raw_os_error().is_some_and(|code| skip.contains(&code)) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `<data>.bpmeta`: where a data file's record lives.

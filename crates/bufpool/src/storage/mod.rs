@@ -32,7 +32,7 @@ mod uring;
 use std::io;
 
 #[cfg(feature = "testing")]
-pub use faulty::{Fault, FaultConfig, FaultCounts, FaultyStorage, Op, BLOCK_SIZE, SECTOR_SIZE};
+pub use faulty::{AreaImages, Fault, FaultConfig, FaultCounts, FaultyStorage, Op, BLOCK_SIZE, SECTOR_SIZE};
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
 pub use file::{
@@ -228,6 +228,15 @@ pub trait RecordStore: Send + Sync {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
     /// Makes completed writes durable.
     fn sync(&self) -> io::Result<()>;
+
+    /// Sets aside room for the store's first `len` bytes before they are written, where it can (the doublewrite
+    /// area, at its open: its slots allocated once, not as the ring first reaches each), durable with the next
+    /// [`RecordStore::sync`]. The default, and a file system without the means or the room: nothing (the store
+    /// grows as it is written, and a write refused for space fails then).
+    fn reserve(&self, len: u64) -> io::Result<()> {
+        let _ = len;
+        Ok(())
+    }
 }
 
 /// `Storage` through a smart pointer (`Box<dyn Storage>`, a test's `Arc<FaultyStorage>`, an [`Opened`]): every
