@@ -67,7 +67,8 @@
 //!   level in three passes (page-table lines, frames, probes) so the misses of different keys overlap; range scans keep a window of leaves (growing to [`RANGE_READAHEAD`])
 //!   prefetched from the parents' child lists, and [`Tree::scan`] visits borrowed pairs.
 //! - **Log** (`wal.rs`): a redo log of CRC-checked records; a leaf change is one physiological record (`PUT`,
-//!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes); a
+//!   `DEL`) or, for the first change of a page after a checkpoint, a full page image (full-page writes; not on
+//!   the pool's doublewrite area, [`TreeOptions::doublewrite`], which keeps every page the pool writes whole); a
 //!   structure change is one atomic record of full images, but for a leaf split's leaf and the parent that takes
 //!   its separator, logged as the ops done to them (`SPLIT`, `INNER`; the same full-page-write rule). So a page
 //!   must not be written for a latch that changed nothing: every write latch is a clean guard
@@ -93,7 +94,8 @@
 //! - **Recovery** ([`Tree::open`]): replay every valid record from the log's start (the last checkpoint's redo
 //!   point) whose LSN is above its page's LSN, in log order, the pages of the records ahead prefetched
 //!   (`BufferPool::prefetch`, since session 51) so that the redo does not wait for one read at a time; a torn
-//!   tail is cut off; a torn data page is rebuilt from its logged image. The log's open writes the records it
+//!   tail is cut off; a torn data page is rebuilt from its logged image (on the doublewrite area, restored from
+//!   its copy there by the data file's open, before replay). The log's open writes the records it
 //!   read again, then the header in force into the other slot (one slot a write: R43-1), and syncs them, before
 //!   they count as durable (readable is not durable after a failed fsync). [`Tree::checkpoint`] = note the redo
 //!   point, write and sync the tree's data file (`BufferPool::flush_files`), then cut the log before the redo
@@ -118,7 +120,7 @@ use std::sync::Arc;
 pub use bufpool::BufferPool;
 pub use error::{CloseError, Error, Result};
 pub use node::Limits;
-pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
+pub use tree::{CoveredPut, LeafHint, RangeIter, Tree, TreeOptions, TreeStats, RANGE_READAHEAD, RESTARTS_MAX};
 pub use wal::{
     apply_edits, decode_ops, edits_fit, encode_edits, encode_ranges, visit_ops, Op, OwnedOp, SyncCause, TreeWal,
     BUF_HARD_MAX, BUF_SOFT_MAX, GROW_STEP, LOG_FORMAT, RECORD_MAX, REGION_MIN, REWRITE_LEN,

@@ -536,14 +536,56 @@ impl std::fmt::Debug for Tree {
     }
 }
 
+/// How a tree is opened ([`Tree::open_with`], [`Tree::create_with`] and their storage forms).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeOptions {
+    /// Protect the data file against pages a crash tears mid-write with the pool's doublewrite area
+    /// ([`bufpool::FileOptions::doublewrite`]: each batch of pages the pool writes goes first into the area,
+    /// synced, and an open restores a torn page from its copy) instead of full-page images in the tree's log (a
+    /// leaf's first change after a checkpoint logged as its whole page, PostgreSQL's full-page writes). The log
+    /// then holds each such change as its op (tens of bytes instead of a page), and a covered change logs nothing;
+    /// what recovery redoes it over is a page as the pool last wrote it, whole (ARCHITECTURE.md, "Torn pages after
+    /// a crash"). The storage must keep an area (a file by path does: `<file>.bpdw`, 33 MB at 4 KiB pages,
+    /// reserved at the open). Off by default. Open a tree the same way every time: opened without the area after
+    /// a crash on it, a torn page reads as corrupt (the open or the read fails, naming it; nothing is served wrong)
+    /// until it is opened with the area again; and an open without the area in between leaves the area's old
+    /// copies, which a later open with it would restore over a page torn then (R56-O4 in RELIABILITY.md).
+    pub doublewrite: bool,
+}
+
+impl TreeOptions {
+    /// The defaults: full-page images in the log, no doublewrite area.
+    pub const fn new() -> TreeOptions {
+        TreeOptions { doublewrite: false }
+    }
+
+    /// Sets [`TreeOptions::doublewrite`].
+    pub const fn doublewrite(mut self, on: bool) -> TreeOptions {
+        self.doublewrite = on;
+        self
+    }
+}
+
 impl Tree {
     /// Creates a new tree in the data file at `path` (which must be empty or absent, or hold only what a create
     /// or open refused halfway left in it: see [`Tree::open`]), logging to `wal` (which must be empty). The data file is opened with `wal` as its own log ([`FileOptions::wal`]), so the pool may be
     /// shared with other trees and engines, each with its own log.
     pub fn create(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
+        Tree::create_with(pool, wal, path, TreeOptions::default())
+    }
+
+    /// [`Tree::create`] with `options` ([`TreeOptions`]).
+    pub fn create_with(
+        pool: Arc<BufferPool>,
+        wal: Arc<TreeWal>,
+        path: impl AsRef<Path>,
+        options: TreeOptions,
+    ) -> Result<Tree> {
         Tree::attach(
             pool,
             wal,
+            options,
             |pool, options| pool.open_file_with(path, options),
             Tree::create_in,
         )
@@ -551,9 +593,20 @@ impl Tree {
 
     /// [`Tree::create`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path: an empty storage.
     pub fn create_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
+        Tree::create_storage_with(pool, wal, storage, TreeOptions::default())
+    }
+
+    /// [`Tree::create_storage`] with `options` ([`TreeOptions`]).
+    pub fn create_storage_with(
+        pool: Arc<BufferPool>,
+        wal: Arc<TreeWal>,
+        storage: impl Storage,
+        options: TreeOptions,
+    ) -> Result<Tree> {
         Tree::attach(
             pool,
             wal,
+            options,
             |pool, options| pool.open_storage_with(storage, options),
             Tree::create_in,
         )
@@ -602,9 +655,20 @@ impl Tree {
     /// refused for space, a panic), the pool is left as before the call: the data file is not open in it and the
     /// log is free, to open both again once the cause is fixed. [`Tree::create`] is the same.
     pub fn open(pool: Arc<BufferPool>, wal: Arc<TreeWal>, path: impl AsRef<Path>) -> Result<Tree> {
+        Tree::open_with(pool, wal, path, TreeOptions::default())
+    }
+
+    /// [`Tree::open`] with `options` ([`TreeOptions`]).
+    pub fn open_with(
+        pool: Arc<BufferPool>,
+        wal: Arc<TreeWal>,
+        path: impl AsRef<Path>,
+        options: TreeOptions,
+    ) -> Result<Tree> {
         Tree::attach(
             pool,
             wal,
+            options,
             |pool, options| pool.open_file_with(path, options),
             Tree::open_in,
         )
@@ -612,9 +676,20 @@ impl Tree {
 
     /// [`Tree::open`] on any [`Storage`] (`BufferPool::open_storage`) instead of a path.
     pub fn open_storage(pool: Arc<BufferPool>, wal: Arc<TreeWal>, storage: impl Storage) -> Result<Tree> {
+        Tree::open_storage_with(pool, wal, storage, TreeOptions::default())
+    }
+
+    /// [`Tree::open_storage`] with `options` ([`TreeOptions`]).
+    pub fn open_storage_with(
+        pool: Arc<BufferPool>,
+        wal: Arc<TreeWal>,
+        storage: impl Storage,
+        options: TreeOptions,
+    ) -> Result<Tree> {
         Tree::attach(
             pool,
             wal,
+            options,
             |pool, options| pool.open_storage_with(storage, options),
             Tree::open_in,
         )
@@ -809,6 +884,7 @@ impl Tree {
     fn attach(
         pool: Arc<BufferPool>,
         wal: Arc<TreeWal>,
+        options: TreeOptions,
         open: impl FnOnce(&BufferPool, FileOptions) -> bufpool::Result<FileId>,
         start: impl FnOnce(&Tree) -> Result<()>,
     ) -> Result<Tree> {
@@ -833,7 +909,12 @@ impl Tree {
             }
         }
         let claim = wal.claim_for_tree()?;
-        let file = open(&pool, FileOptions::new().wal(claim.clone()))?;
+        // Before the open: its recovery appends too. A claim is the log's one tree, so the setting is this tree's.
+        wal.set_page_images(!options.doublewrite);
+        let file = open(
+            &pool,
+            FileOptions::new().wal(claim.clone()).doublewrite(options.doublewrite),
+        )?;
         let tree = Tree {
             pool,
             claim,
@@ -1100,10 +1181,13 @@ impl Tree {
         // device: a reopen in the same process (or after a restart, the cache being the kernel's) finds a page
         // newer than its records, skips them, and with the page left clean a checkpoint cut the log that held its
         // images while the device held an older copy (R47-30 in RELIABILITY.md). A page replay meets has a full
-        // image after the redo point (its first change after it), so this write of it is one the log covers.
+        // image after the redo point (its first change after it), so this write of it is one the log covers; with
+        // the doublewrite area (`TreeOptions::doublewrite`), the area covers it as every write (`wal.rs`, "Torn
+        // pages: the doublewrite area").
         let mut g = match self.pool.write_clean(self.pid(no)) {
             Ok(g) => g,
-            // A page torn by a crash mid-write fails its checksum. Its first change after the redo point was
+            // A page torn by a crash mid-write fails its checksum (with the doublewrite area the file's open
+            // restored it already). Its first change after the redo point was
             // logged as a full image (full-page writes), so an image is what replay meets first: rebuild the
             // page from it. The pool has no "overwrite unread" call; freeing the page and allocating it again
             // (the pool hands out the lowest free page number) gives a zeroed frame for it, unread.
@@ -3136,6 +3220,7 @@ mod tests {
             Tree::attach(
                 pool.clone(),
                 wal.clone(),
+                TreeOptions::default(),
                 |pool, options| pool.open_storage_with(data.clone(), options),
                 |tree| {
                     tree.init_new()?;

@@ -452,6 +452,38 @@
 //! point only grows). `begin_checkpoint`'s store stays under `state`: an uncovered record's choice is made there
 //! (above).
 //!
+//! # Torn pages: the doublewrite area (issue 15, session 57; R56-O1 in RELIABILITY.md)
+//! Full-page writes exist for one reason: a page the pool was writing when the power failed may be torn, and a
+//! torn page takes no physiological op. A tree opened with [`crate::TreeOptions::doublewrite`] has its data file
+//! in the pool's doublewrite area instead (`bufpool`'s `doublewrite.rs`): every batch of pages the pool writes is
+//! synced into the area before any of them is written in place, and the file's open restores, before anything
+//! reads it, each page of the batches not yet covered by a sync that fails verification. So every page recovery
+//! reads is one the pool wrote whole (or a page corrupt for another reason, refused as before). Then:
+//! - **Ops over old pages.** A change to a leaf (or an inner node's `INNER`) last logged at or before the redo
+//!   point is logged as its op, as one after it is: the page recovery meets is as the pool last wrote it, which
+//!   holds every record up to its LSN (the WAL rule, and the checkpoint at the redo point wrote every page dirty
+//!   then); the records after its LSN are in the log (the cut kept everything from the redo point on, and a page
+//!   with records before it was written and synced by that checkpoint: a drop of that write is `WRITTEN`'s,
+//!   unchanged). A page whose LSN is 0 (never logged: zeroes, or a freed page's old bytes) still takes an image.
+//! - **Covered changes** log nothing at all (a leaf never logged still takes an image: the pool asks the WAL-rule
+//!   flush, which waits for the log above, only for pages with an LSN). No stamp either: a page's LSN stays the
+//!   end of its last record, which `shrunk_at` needs ("Splits under a log above": a `CUT` is logged only for a
+//!   leaf whose last record came after every covered change that removed bytes; a stamp without a record would
+//!   pass that test and the argument would not hold). With no image to choose, the fences of "The redo point
+//!   against a covered change" order nothing here.
+//! - **`CUT` over an old leaf.** The argument of "Splits under a log above" never used the image: the leaf
+//!   recovery meets is some state of it between its last record and the split (now also when that record is
+//!   older than the redo point, since the checkpoint wrote the leaf as of then), and the `shrunk_at` test is
+//!   unchanged.
+//! - **Replay's eager latch** (R47-30: every page replay meets made dirty, so the next checkpoint writes it again
+//!   before the cut) held "under garbling as well, since a page replay meets has a full image after the redo
+//!   point". With the area the rewrite goes through the area like every write, and a garbled copy of a page
+//!   whose fsync had failed is restored by the next open from its batch (the area notes a batch done only after
+//!   a sync of the data file that succeeded).
+//! - **Opened the other way.** Either log opens either way: records are records. An area tree reopened without the
+//!   area after a crash reads a torn page as corrupt (the open, if replay meets it, or the read fails, naming
+//!   it) until it is opened with the area, which restores it: loud, and nothing lost.
+//!
 //! # Invariants
 //! - Records are written to the file in LSN order: records enter the buffer in LSN order, each whole, under the
 //!   `state` mutex, and every file write happens under the `io` mutex, which takes the buffered bytes in order.
@@ -2274,6 +2306,11 @@ pub struct TreeWal {
     append_end: AtomicU64,
     /// The latest checkpoint's redo point: a leaf whose page LSN is at or below it is logged as a full image.
     redo_lsn: AtomicU64,
+    /// Full-page writes: a leaf's first change after the redo point logged as its image (the default). Off for a
+    /// tree whose data file has the pool's doublewrite area ([`crate::TreeOptions::doublewrite`]): the change is
+    /// logged as its op, a covered one as nothing, unless the leaf was never logged (LSN 0: "Torn pages: the
+    /// doublewrite area" in the module docs). Set by the tree that claims the log, before its open.
+    page_images: AtomicBool,
     failed: OnceLock<Arc<str>>,
     /// The log made durable before any of this log's bytes are written ([`TreeWal::flush_first`]).
     first: OnceLock<Arc<TreeWal>>,
@@ -2860,6 +2897,7 @@ impl TreeWal {
             dependents_over: AtomicUsize::new(0),
             claim: Mutex::new(Claim::default()),
             serves_tree: AtomicBool::new(hdr.data != 0),
+            page_images: AtomicBool::new(true),
         };
         let end = wal.scan_records(|_, payload| Ok(ops_decode(payload)))?;
         // A log file of the sector layout moves to the block layout by the file's own cut, a rewrite: its records
@@ -3503,8 +3541,14 @@ impl TreeWal {
     pub(crate) fn append_change_checked(&self, ops: &[(Op<'_>, Option<(Lsn, Op<'_>)>)]) -> Lsn {
         let mut st = self.state.lock();
         let redo = self.redo_lsn.load(Ordering::Relaxed);
+        // Without full-page writes an op is logged over any page logged before (the area keeps it whole).
+        let floor = if self.page_images.load(Ordering::Relaxed) {
+            redo
+        } else {
+            0
+        };
         let chosen = ops.iter().map(|&(image, alt)| match alt {
-            Some((page_lsn, op)) if page_lsn > redo => op,
+            Some((page_lsn, op)) if page_lsn > floor => op,
             _ => image,
         });
         let lsn = self.encode_locked(&mut st, chosen);
@@ -3524,6 +3568,12 @@ impl TreeWal {
     /// change" in the module docs.
     #[inline]
     pub(crate) fn cover_leaf_checked(&self, page_lsn: Lsn, page: PageNo, image: &[u8]) -> Option<Lsn> {
+        // Without full-page writes nothing is logged for a leaf logged before; no race with the redo point to
+        // order. (A leaf never logged still takes an image: the pool's WAL-rule flush, which waits for the log
+        // above, is asked only for pages with an LSN.)
+        if page_lsn > 0 && !self.page_images.load(Ordering::Relaxed) {
+            return None;
+        }
         // ORDERING: (F_w) after the leaf's exclusive latch (an RMW of its frame's state word) and its dirty flag,
         // before the redo point is read; pairs with `begin_checkpoint`'s (F_c). Either F_c precedes F_w in the
         // single order of SeqCst fences, and this load sees the new redo point (an image is logged), or F_w
@@ -3538,6 +3588,11 @@ impl TreeWal {
         let lsn = self.encode_locked(&mut st, [Op::Image { page, bytes: image }].into_iter());
         self.spill_if_large(st);
         Some(lsn)
+    }
+
+    /// Full-page writes on or off for the tree that claimed this log (the field `page_images`).
+    pub(crate) fn set_page_images(&self, on: bool) {
+        self.page_images.store(on, Ordering::Relaxed);
     }
 
     /// Whether this log depends on another ([`TreeWal::flush_first`]): its tree may then hold covered changes

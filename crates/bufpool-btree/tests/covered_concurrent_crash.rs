@@ -9,6 +9,9 @@
 //! log above must give every change, and `Tree::check` must be clean. What a user would see on a failure: a tree
 //! that does not open after the crash, or committed rows lost.
 //!
+//! The same on the pool's doublewrite area (`TreeOptions::doublewrite`: the tree's log without full-page images,
+//! the data file's torn pages restored from the area, which loses power with it).
+//!
 //! More rounds: `BUFPOOL_COVERED_CONCURRENT_ROUNDS=50 cargo test -p bufpool-btree --release --test
 //! integration -- covered_concurrent_crash::`.
 
@@ -18,8 +21,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use bufpool::storage::{FaultConfig, FaultyStorage};
-use bufpool_btree::{CoveredPut, LeafHint, Op, Tree, TreeWal};
+use bufpool::storage::{AreaImages, FaultConfig, FaultyStorage};
+use bufpool_btree::{CoveredPut, LeafHint, Op, Tree, TreeOptions, TreeWal};
 use common::mix;
 
 const WRITERS: u64 = 3;
@@ -43,12 +46,17 @@ fn value(id: u64, ver: u64) -> Vec<u8> {
     v
 }
 
-fn open(above: &Arc<FaultyStorage>, log: &Arc<FaultyStorage>, data: &Arc<FaultyStorage>) -> (Arc<TreeWal>, Tree) {
+fn open(
+    above: &Arc<FaultyStorage>,
+    log: &Arc<FaultyStorage>,
+    data: &Arc<FaultyStorage>,
+    options: TreeOptions,
+) -> (Arc<TreeWal>, Tree) {
     let upper = TreeWal::open_storage(above.clone()).unwrap();
     let wal = TreeWal::open_storage(log.clone()).unwrap();
     wal.flush_first(upper.clone()).unwrap();
     let pool = Arc::new(common::pool_builder().frames(48).build().unwrap());
-    let tree = Tree::open_storage(pool, wal, data.clone()).unwrap_or_else(|e| panic!("recovery: {e}"));
+    let tree = Tree::open_storage_with(pool, wal, data.clone(), options).unwrap_or_else(|e| panic!("recovery: {e}"));
     common::redo_above(&upper, &tree);
     (upper, tree)
 }
@@ -147,13 +155,20 @@ fn uncovered_writer(round: u64, tree: &Tree, stop: &AtomicBool) -> BTreeMap<u64,
     state
 }
 
-fn round(r: u64) {
+/// One round; returns the pages the reopen restored from the area.
+fn round(r: u64, options: TreeOptions) -> u64 {
     let storages: Vec<Arc<FaultyStorage>> = (0..3)
-        .map(|i| Arc::new(FaultyStorage::new(mix(r * 3 + i), FaultConfig::crash_only())))
+        .map(|i| {
+            let s = FaultyStorage::new(mix(r * 3 + i), FaultConfig::crash_only());
+            Arc::new(match i == 2 && options.doublewrite {
+                true => s.with_area(r, AreaImages::default()),
+                false => s,
+            })
+        })
         .collect();
     let (above, log, data) = (&storages[0], &storages[1], &storages[2]);
-    let (want_covered, want_uncovered, images) = {
-        let (upper, tree) = open(above, log, data);
+    let (want_covered, want_uncovered, images, beside) = {
+        let (upper, tree) = open(above, log, data, options);
         let gate = RwLock::new(());
         let (stop, writers_done) = (AtomicBool::new(false), AtomicBool::new(false));
         let (covered, uncovered) = std::thread::scope(|s| {
@@ -188,13 +203,20 @@ fn round(r: u64) {
         tree.check().unwrap();
         // Power loss: what was not synced is kept, torn or lost.
         let images: Vec<Vec<u8>> = storages.iter().map(|s| s.crash()).collect();
-        (covered, uncovered, images)
+        (covered, uncovered, images, data.area_images())
     };
     let reopened: Vec<Arc<FaultyStorage>> = images
         .into_iter()
-        .map(|image| Arc::new(FaultyStorage::from_image(0, FaultConfig::none(), image)))
+        .enumerate()
+        .map(|(i, image)| {
+            let s = FaultyStorage::from_image(0, FaultConfig::none(), image);
+            Arc::new(match (i, &beside) {
+                (2, Some(beside)) => s.with_area(0, beside.clone()),
+                _ => s,
+            })
+        })
         .collect();
-    let (_upper, tree) = open(&reopened[0], &reopened[1], &reopened[2]);
+    let (_upper, tree) = open(&reopened[0], &reopened[1], &reopened[2], options);
     tree.check().unwrap_or_else(|e| panic!("round {r}: check: {e}"));
     let mut got_c = BTreeMap::new();
     let mut got_u = BTreeMap::new();
@@ -208,15 +230,31 @@ fn round(r: u64) {
     }
     assert_eq!(got_c, want_covered, "round {r}: covered keys after the crash");
     assert_eq!(got_u, want_uncovered, "round {r}: uncovered keys after the crash");
+    tree.pool().stats().doublewrite_restored
 }
 
 #[test]
 fn concurrent_covered_and_uncovered_changes_with_checkpoints_survive_a_power_loss() {
-    let rounds: u64 = std::env::var("BUFPOOL_COVERED_CONCURRENT_ROUNDS")
+    for r in 0..rounds() {
+        round(r, TreeOptions::new());
+    }
+}
+
+/// `BUFPOOL_COVERED_CONCURRENT_ROUNDS`, 10 by default.
+fn rounds() -> u64 {
+    std::env::var("BUFPOOL_COVERED_CONCURRENT_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
-    for r in 0..rounds {
-        round(r);
-    }
+        .unwrap_or(10)
+}
+
+#[test]
+fn the_same_on_the_doublewrite_area_survives_a_power_loss() {
+    let restored: u64 = (0..rounds())
+        .map(|r| round(r, TreeOptions::new().doublewrite(true)))
+        .sum();
+    println!(
+        "{} rounds on the doublewrite area: {restored} pages restored from it",
+        rounds()
+    );
 }
