@@ -14,9 +14,10 @@
 //!   (`durable`, or every N-th commit of a thread in `batch:N`) make the transaction log durable up to its end
 //!   (one fsync shared by concurrent committers). A transaction is acknowledged only after that.
 //! - **One log write per change.** The transaction log's record is the only log record of a row change: a tree
-//!   log records only structure changes (splits, merges: page images) and a leaf's full image on its first
-//!   change after a tree checkpoint (torn-page protection), not each put and delete (it did until issue 15's
-//!   second pass, which logged every change twice).
+//!   log records only structure changes (splits, merges: page images), not each put and delete (it did until
+//!   issue 15's second pass, which logged every change twice). Until session 57 it also logged a leaf's full
+//!   image on its first change after a tree checkpoint (torn-page protection); since then each data file has the
+//!   pool's doublewrite area instead ([`TREE_OPTIONS`]).
 //! - **Ordering on disk** (the write-ahead rule for covered changes). Every tree log depends on the transaction
 //!   log ([`TreeWal::flush_first`]): each covered change notes, under its leaf's exclusive latch, the
 //!   transaction log's end at that moment, and before the pool writes a tree page the transaction log is made
@@ -193,7 +194,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use bufpool::storage::Storage;
 use bufpool::IoBackend;
 use bufpool_btree::{
-    apply_edits, encode_ranges, visit_ops, BufferPool, CoveredPut, LeafHint, Op, SyncCause, Tree, TreeWal,
+    apply_edits, encode_ranges, visit_ops, BufferPool, CoveredPut, LeafHint, Op, SyncCause, Tree, TreeOptions, TreeWal,
 };
 use crossbeam_utils::CachePadded;
 
@@ -203,6 +204,12 @@ use crate::bench::tick::{Pace, TICK_MIN};
 
 /// Page size of every tree.
 pub const PAGE_BYTES: usize = 4096;
+/// How the engine opens its trees: each data file with the pool's doublewrite area (`<table>.db.bpdw`: every batch
+/// of pages the pool writes is synced there first, and an open restores a page a crash tore from its copy), so the
+/// tree logs hold no full-page images (`bufpool_btree::TreeOptions::doublewrite`; InnoDB's doublewrite buffer in
+/// place of PostgreSQL's full-page writes). A checkpoint's leaf images were half its cost at 2 threads in memory
+/// (BENCHMARKS.md, "Session 52"); what the area costs instead: "Session 57".
+pub const TREE_OPTIONS: TreeOptions = TreeOptions::new().doublewrite(true);
 /// The transaction log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint,
 /// unless the environment variable [`LOG_MAX_ENV`] gives another bound (the crash test makes checkpoints frequent
 /// with it). 512 MiB since issue 15's log-bytes pass, whose patches made the transaction log 3.4 times smaller a
@@ -660,8 +667,8 @@ impl Ours {
                 }
                 wal.flush_first(txlog.clone())?;
                 match data {
-                    Some(data) => Tree::open_storage(pool.clone(), wal, data),
-                    None => Tree::open(pool.clone(), wal, dir.join(format!("{}.db", t.name()))),
+                    Some(data) => Tree::open_storage_with(pool.clone(), wal, data, TREE_OPTIONS),
+                    None => Tree::open_with(pool.clone(), wal, dir.join(format!("{}.db", t.name())), TREE_OPTIONS),
                 }
                 .with_context(|| format!("opening the {} tree", t.name()))
             };

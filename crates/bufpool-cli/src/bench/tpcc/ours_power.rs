@@ -35,7 +35,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::AtomicUsize;
 
-use bufpool::storage::{Fault, FaultConfig, FaultyStorage, IoRequest, Op as IoOp, Storage, StorageInfo};
+use bufpool::storage::{
+    AreaImages, Fault, FaultConfig, FaultyStorage, IoRequest, Op as IoOp, RecordStore, Storage, StorageInfo,
+};
 use bufpool::FileId;
 
 use super::*;
@@ -73,7 +75,37 @@ impl PowerState {
         self.on = false;
         for (name, f) in &self.files {
             self.images.insert(name.clone(), f.crash());
+            if let Some(beside) = f.area_images() {
+                self.images.insert(format!("{name}{RECORD}"), beside.record);
+                self.images.insert(format!("{name}{AREA}"), beside.area);
+            }
         }
+    }
+}
+
+/// Suffixes of the names under which a data file's record and doublewrite area are kept in a disk's images (a
+/// data file's storage keeps both: the engine opens its trees on the area, `ours::TREE_OPTIONS`).
+const RECORD: &str = "#record";
+const AREA: &str = "#area";
+
+/// Whether file `name` is a data file, which the engine opens with a record and an area.
+fn has_area(name: &str) -> bool {
+    name.ends_with(".db") && TREE_OPTIONS.doublewrite
+}
+
+/// The storage of file `name` starting as `images` hold it (with its record and area, for a data file).
+fn storage_of(name: &str, seed: u64, config: FaultConfig, images: &BTreeMap<String, Vec<u8>>) -> FaultyStorage {
+    let image = |suffix: &str| images.get(&format!("{name}{suffix}")).cloned().unwrap_or_default();
+    let f = FaultyStorage::from_image(seed, config, image(""));
+    match has_area(name) {
+        true => f.with_area(
+            seed,
+            AreaImages {
+                record: image(RECORD),
+                area: image(AREA),
+            },
+        ),
+        false => f,
     }
 }
 
@@ -89,10 +121,11 @@ impl Disk {
     /// A disk whose files start as `images` (missing ones empty).
     fn new(seed: u64, config: FaultConfig, images: &BTreeMap<String, Vec<u8>>) -> Disk {
         let files = images
-            .iter()
+            .keys()
+            .filter(|name| !name.contains('#'))
             .enumerate()
-            .map(|(i, (name, image))| {
-                let f = FaultyStorage::from_image(seed ^ ((i as u64 + 1) * 0x9e37), config.clone(), image.clone());
+            .map(|(i, name)| {
+                let f = storage_of(name, seed ^ ((i as u64 + 1) * 0x9e37), config.clone(), images);
                 (name.clone(), Arc::new(f))
             })
             .collect();
@@ -120,10 +153,16 @@ impl Disk {
         let (seed, config) = (st.seed, st.config.clone());
         st.files
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(FaultyStorage::new(seed ^ ((n + 1) * 0x9e37), config)));
+            .or_insert_with(|| Arc::new(storage_of(name, seed ^ ((n + 1) * 0x9e37), config, &BTreeMap::new())));
+        let beside = |area| Beside {
+            name: name.to_string(),
+            power: self.0.clone(),
+            area,
+        };
         Arc::new(Plug {
             name: name.to_string(),
             power: self.0.clone(),
+            beside: has_area(name).then(|| [beside(false), beside(true)]),
         })
     }
 
@@ -159,27 +198,65 @@ impl Disk {
 }
 
 /// One file of a [`Disk`]: every call runs under the disk's lock, so the power goes between two calls and for
-/// every file at once.
+/// every file at once. A data file's record and doublewrite area too ([`Beside`]).
 struct Plug {
     name: String,
     power: Arc<Power>,
+    /// A data file's record and area.
+    beside: Option<[Beside; 2]>,
+}
+
+/// A call of file `name` (an I/O call if `io`) through `power`'s switch.
+fn switched<R>(power: &Power, name: &str, io: bool, f: impl FnOnce(&FaultyStorage) -> io::Result<R>) -> io::Result<R> {
+    let mut st = power.state.lock().unwrap_or_else(|e| e.into_inner());
+    if !st.on {
+        return Err(off());
+    }
+    if io {
+        st.calls += 1;
+        if st.calls >= st.cut_at {
+            st.cut();
+            return Err(off());
+        }
+    }
+    let file = st.files[name].clone();
+    f(&file)
 }
 
 impl Plug {
     fn call<R>(&self, io: bool, f: impl FnOnce(&FaultyStorage) -> io::Result<R>) -> io::Result<R> {
-        let mut st = self.power.state.lock().unwrap_or_else(|e| e.into_inner());
-        if !st.on {
-            return Err(off());
-        }
-        if io {
-            st.calls += 1;
-            if st.calls >= st.cut_at {
-                st.cut();
-                return Err(off());
-            }
-        }
-        let file = st.files[&self.name].clone();
-        f(&file)
+        switched(&self.power, &self.name, io, f)
+    }
+}
+
+/// A data file's record (`area` false) or doublewrite area, behind the same switch as the file.
+struct Beside {
+    name: String,
+    power: Arc<Power>,
+    area: bool,
+}
+
+impl Beside {
+    fn call<R>(&self, f: impl FnOnce(&dyn RecordStore) -> io::Result<R>) -> io::Result<R> {
+        switched(&self.power, &self.name, true, |file| {
+            let store = match self.area {
+                true => file.doublewrite_store()?,
+                false => file.record_store(),
+            };
+            f(store.expect("a data file's storage keeps a record and an area"))
+        })
+    }
+}
+
+impl RecordStore for Beside {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.call(|s| s.read_at(buf, offset))
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.call(|s| s.write_at(buf, offset))
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.call(|s| s.sync())
     }
 }
 
@@ -213,6 +290,12 @@ impl Storage for Plug {
     }
     fn info(&self) -> StorageInfo {
         self.power.state.lock().unwrap_or_else(|e| e.into_inner()).files[&self.name].info()
+    }
+    fn record_store(&self) -> Option<&dyn RecordStore> {
+        self.beside.as_ref().map(|[record, _]| record as &dyn RecordStore)
+    }
+    fn doublewrite_store(&self) -> io::Result<Option<&dyn RecordStore>> {
+        Ok(self.beside.as_ref().map(|[_, area]| area as &dyn RecordStore))
     }
 }
 
