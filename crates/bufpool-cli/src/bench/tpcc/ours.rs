@@ -15,9 +15,8 @@
 //!   (one fsync shared by concurrent committers). A transaction is acknowledged only after that.
 //! - **One log write per change.** The transaction log's record is the only log record of a row change: a tree
 //!   log records only structure changes (splits, merges: page images), not each put and delete (it did until
-//!   issue 15's second pass, which logged every change twice). Until session 57 it also logged a leaf's full
-//!   image on its first change after a tree checkpoint (torn-page protection); since then each data file has the
-//!   pool's doublewrite area instead ([`TREE_OPTIONS`]).
+//!   issue 15's second pass, which logged every change twice), and a leaf's full image on its first change after
+//!   a tree checkpoint (torn-page protection; the pool's doublewrite area could replace it: [`TREE_OPTIONS`]).
 //! - **Ordering on disk** (the write-ahead rule for covered changes). Every tree log depends on the transaction
 //!   log ([`TreeWal::flush_first`]): each covered change notes, under its leaf's exclusive latch, the
 //!   transaction log's end at that moment, and before the pool writes a tree page the transaction log is made
@@ -204,12 +203,15 @@ use crate::bench::tick::{Pace, TICK_MIN};
 
 /// Page size of every tree.
 pub const PAGE_BYTES: usize = 4096;
-/// How the engine opens its trees: each data file with the pool's doublewrite area (`<table>.db.bpdw`: every batch
-/// of pages the pool writes is synced there first, and an open restores a page a crash tore from its copy), so the
-/// tree logs hold no full-page images (`bufpool_btree::TreeOptions::doublewrite`; InnoDB's doublewrite buffer in
-/// place of PostgreSQL's full-page writes). A checkpoint's leaf images were half its cost at 2 threads in memory
-/// (BENCHMARKS.md, "Session 52"); what the area costs instead: "Session 57".
-pub const TREE_OPTIONS: TreeOptions = TreeOptions::new().doublewrite(true);
+/// How the engine opens its trees: with full-page images in the tree logs (the default), not on the pool's
+/// doublewrite area (`bufpool_btree::TreeOptions::doublewrite`: every batch of pages the pool writes synced into
+/// `<table>.db.bpdw` first, and no images). Measured both ways in session 57 (BENCHMARKS.md, "Session 57 (lead):
+/// the trees on the area"): in memory at 2 threads the area gave 1.03x (median of four pairs; 1.19x vmcache
+/// against 1.12x), out of memory 0.87x and 0.80x at 1 and 2 threads (0.75x and 0.61x in the per-second medians):
+/// each eviction of a dirty page there writes its own batch into the area and syncs it before its in-place write.
+/// Until evictions come in batches (a background writer ahead of them, or the area's syncs shared), the images
+/// stay. Flipping this runs the engine and its power-loss and fault tests (`ours_power.rs`) on the area.
+pub const TREE_OPTIONS: TreeOptions = TreeOptions::new().doublewrite(false);
 /// The transaction log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint,
 /// unless the environment variable [`LOG_MAX_ENV`] gives another bound (the crash test makes checkpoints frequent
 /// with it). 512 MiB since issue 15's log-bytes pass, whose patches made the transaction log 3.4 times smaller a

