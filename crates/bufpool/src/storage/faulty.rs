@@ -503,30 +503,22 @@ impl FaultyStorage {
     /// generator: this storage's own faults and crash draw as without the area).
     pub fn with_area(mut self, seed: u64, images: AreaImages) -> FaultyStorage {
         let area = FaultyStorage::from_image(seed ^ 0x5eed_a4ea, FaultConfig::crash_only(), images.area);
-        let record = MemoryRecord::default();
-        record
-            .write_at(&images.record, 0)
-            .expect("a memory record takes any write");
         self.beside = Some(Box::new(Beside {
-            record,
+            record: MemoryRecord::holding(images.record),
             area: FaultyArea(area),
         }));
         self
     }
 
-    /// The record's bytes and the area's (its durable image once crashed) of a storage made
+    /// The record's bytes and the area's (as reads see them: once crashed, what survived) of a storage made
     /// [`FaultyStorage::with_area`]: after [`FaultyStorage::crash`], what the restarted process finds beside the
     /// data file. `None` for a storage without them.
     pub fn area_images(&self) -> Option<AreaImages> {
         let beside = self.beside.as_ref()?;
-        let mut record = vec![0u8; 1 << 16];
-        let n = beside.record.read_at(&mut record, 0).expect("a memory record reads");
-        record.truncate(n);
-        let area = match beside.area.0.is_crashed() {
-            true => beside.area.0.durable_image(),
-            false => beside.area.0.live_image(),
-        };
-        Some(AreaImages { record, area })
+        Some(AreaImages {
+            record: beside.record.snapshot(),
+            area: beside.area.0.live_image(),
+        })
     }
 
     /// Replaces the fault probabilities (e.g. to switch faults on after a clean set-up phase).

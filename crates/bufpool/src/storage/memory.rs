@@ -25,6 +25,20 @@ pub struct MemoryRecord {
     bytes: Mutex<Vec<u8>>,
 }
 
+impl MemoryRecord {
+    /// A record store holding `bytes`.
+    pub(super) fn holding(bytes: Vec<u8>) -> MemoryRecord {
+        MemoryRecord {
+            bytes: Mutex::new(bytes),
+        }
+    }
+
+    /// A copy of its bytes.
+    pub(super) fn snapshot(&self) -> Vec<u8> {
+        self.bytes.lock().clone()
+    }
+}
+
 impl RecordStore for MemoryRecord {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let data = self.bytes.lock();
@@ -57,23 +71,13 @@ impl MemoryStorage {
 
     /// An image holding `bytes`.
     pub fn from_bytes(bytes: Vec<u8>) -> MemoryStorage {
-        MemoryStorage {
-            data: Mutex::new(bytes),
-            record: MemoryRecord::default(),
-            area: MemoryRecord::default(),
-        }
+        MemoryStorage::from_parts(bytes, Vec::new(), Vec::new())
     }
 
     /// An image holding `bytes` with the file record `record` (bytes from [`MemoryStorage::record_snapshot`]):
     /// a copy of a bound file that stays bound.
     pub fn from_bytes_with_record(bytes: Vec<u8>, record: Vec<u8>) -> MemoryStorage {
-        MemoryStorage {
-            data: Mutex::new(bytes),
-            record: MemoryRecord {
-                bytes: Mutex::new(record),
-            },
-            area: MemoryRecord::default(),
-        }
+        MemoryStorage::from_parts(bytes, record, Vec::new())
     }
 
     /// A storage holding `bytes`, with `record` as its record store's and `area` as its doublewrite area's bytes
@@ -81,23 +85,19 @@ impl MemoryStorage {
     pub fn from_parts(bytes: Vec<u8>, record: Vec<u8>, area: Vec<u8>) -> MemoryStorage {
         MemoryStorage {
             data: Mutex::new(bytes),
-            record: MemoryRecord {
-                bytes: Mutex::new(record),
-            },
-            area: MemoryRecord {
-                bytes: Mutex::new(area),
-            },
+            record: MemoryRecord::holding(record),
+            area: MemoryRecord::holding(area),
         }
     }
 
     /// The doublewrite area's bytes ([`Storage::doublewrite_store`]).
     pub fn area_snapshot(&self) -> Vec<u8> {
-        self.area.bytes.lock().clone()
+        self.area.snapshot()
     }
 
     /// A copy of the file record's bytes (empty if the pool never created one).
     pub fn record_snapshot(&self) -> Vec<u8> {
-        self.record.bytes.lock().clone()
+        self.record.snapshot()
     }
 
     /// A copy of the current image.
