@@ -53,12 +53,13 @@ const BATCH_FIXED: usize = 32;
 /// The most batch slots of the pool's areas: a sync of the data file at least every this many batches.
 pub(crate) const SLOTS: u32 = 64;
 
-/// Batch slots of the area of a file of `file_pages` pages at its open, for batches of up to `batch_pages`: as
-/// many as its pages fill (so that a checkpoint writing the whole file wraps the ring no sooner than it would
-/// with all [`SLOTS`], and the area is about as large as the file), at least 2, at most [`SLOTS`] (33 MB at 4 KiB
-/// pages). Chosen at each open: the open's note makes every batch the area holds done, so nothing is read with
-/// the new shape but batches written in it. A file grown since has the ring wrap sooner (a sync of the data file
-/// every `slots` batches) until its next open.
+/// Batch slots of the area of a file of `file_pages` pages, for batches of up to `batch_pages`: as many as its
+/// pages fill (so that a checkpoint writing the whole file wraps the ring no sooner than it would with all
+/// [`SLOTS`], and the area is about as large as the file), at least 2, at most [`SLOTS`] (33 MB at 4 KiB pages).
+/// Chosen at each open (the open's note makes every batch the area holds done, so nothing is read with the new
+/// shape but batches written in it), and grown as the file grows, at a note that finds every batch written into
+/// the area done ([`Area::note_done`]; R57-O1: a new file's area stayed at 2 slots until its next open, a sync of
+/// the data file every other batch while it was loaded). Never shrunk while open.
 pub(crate) fn slots_for(file_pages: u64, batch_pages: usize) -> u32 {
     u32::try_from(file_pages.div_ceil(batch_pages.max(1) as u64))
         .unwrap_or(SLOTS)
@@ -67,7 +68,7 @@ pub(crate) fn slots_for(file_pages: u64, batch_pages: usize) -> u32 {
 /// The most pages one batch slot can name in its 4 KiB header.
 pub(crate) const PAGES_PER_SLOT_MAX: usize = (BLOCK - BATCH_FIXED) / 4;
 
-/// The area's shape: fixed when it is created, kept in each note.
+/// The area's shape: chosen at each open, its slots grown with the file ([`Area::note_done`]), kept in each note.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Layout {
     pub(crate) page_size: u32,
@@ -299,7 +300,8 @@ pub(crate) struct Plan {
 /// The area of one open file: its shape, and which batches are written, in flight and done. The store itself is
 /// the storage's ([`Storage::doublewrite_store`]), asked at each use.
 pub(crate) struct Area {
-    layout: Layout,
+    /// Pages a slot holds: fixed for the open (a growth adds slots of the same size).
+    pages_per_slot: u32,
     identity: u32,
     state: parking_lot::Mutex<State>,
     /// Signalled when a batch completes or `done` rises.
@@ -309,6 +311,12 @@ pub(crate) struct Area {
 }
 
 struct State {
+    /// The area's shape as the newest note records it: where batch `seq` goes.
+    layout: Layout,
+    /// Batches in flight that took their slot ([`Area::write`]): the shape may not change under them.
+    slotted: usize,
+    /// A note with a larger shape is being written: no batch takes its slot until it is (or failed).
+    growing: bool,
     /// The next batch's sequence.
     next: u64,
     /// Batches reserved and not completed: waiting for their slot, being copied, or being written in place.
@@ -325,12 +333,17 @@ struct State {
 pub(crate) struct Batch<'a> {
     area: &'a Area,
     pub(crate) seq: u64,
+    /// Whether it took its slot ([`Area::write`]).
+    slotted: std::cell::Cell<bool>,
 }
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         let mut st = self.area.state.lock();
         st.in_flight.remove(&self.seq);
+        if self.slotted.get() {
+            st.slotted -= 1;
+        }
         drop(st);
         self.area.changed.notify_all();
     }
@@ -379,9 +392,12 @@ impl Area {
         store_note(store, &note)?;
         Ok((
             Area {
-                layout,
+                pages_per_slot: layout.pages_per_slot,
                 identity,
                 state: parking_lot::Mutex::new(State {
+                    layout,
+                    slotted: 0,
+                    growing: false,
                     next: found.last + 1,
                     in_flight: BTreeSet::new(),
                     done: found.last,
@@ -396,7 +412,13 @@ impl Area {
 
     /// The most pages a batch may hold.
     pub(crate) fn pages_per_batch(&self) -> usize {
-        self.layout.pages_per_slot as usize
+        self.pages_per_slot as usize
+    }
+
+    /// The area's current shape.
+    #[cfg(test)]
+    pub(crate) fn layout(&self) -> Layout {
+        self.state.lock().layout
     }
 
     /// Reserves the next batch's sequence, in flight until the returned [`Batch`] is dropped.
@@ -405,7 +427,11 @@ impl Area {
         let seq = st.next;
         st.next += 1;
         st.in_flight.insert(seq);
-        Batch { area: self, seq }
+        Batch {
+            area: self,
+            seq,
+            slotted: std::cell::Cell::new(false),
+        }
     }
 
     /// Whether `batch`'s slot may be written now; if not, `Err(wait)`: `true` if a batch it must outlive is still
@@ -413,10 +439,10 @@ impl Area {
     /// data file (and its note) is missing.
     pub(crate) fn slot_free(&self, batch: &Batch<'_>) -> Result<(), bool> {
         let st = self.state.lock();
-        if self.layout.may_reuse(batch.seq, st.done) {
+        if st.layout.may_reuse(batch.seq, st.done) {
             return Ok(());
         }
-        let before = batch.seq - u64::from(self.layout.slots);
+        let before = batch.seq - u64::from(st.layout.slots);
         Err(st.in_flight.range(..=before).next().is_some())
     }
 
@@ -429,7 +455,8 @@ impl Area {
     /// Writes `batch` into its slot and syncs the store: `slot` is the header's block (filled here, naming
     /// `pages`) followed by the pages' copies in that order, stamped as they will be written in place, so that the
     /// whole slot is one transfer (aligned, when the pool's buffer is: a direct store takes it as it is). The
-    /// caller checked [`Area::slot_free`].
+    /// caller checked [`Area::slot_free`] (which a growth since keeps true: more slots only move the batch that
+    /// last held `batch`'s slot further back).
     pub(crate) fn write(
         &self,
         store: &dyn RecordStore,
@@ -438,9 +465,19 @@ impl Area {
         slot: &mut [u8],
     ) -> io::Result<()> {
         debug_assert!(pages.len() <= self.pages_per_batch());
-        debug_assert_eq!(slot.len(), BLOCK + pages.len() * self.layout.page_size as usize);
+        let at = {
+            let mut st = self.state.lock();
+            while st.growing {
+                self.changed.wait(&mut st);
+            }
+            debug_assert_eq!(slot.len(), BLOCK + pages.len() * st.layout.page_size as usize);
+            if !batch.slotted.replace(true) {
+                st.slotted += 1;
+            }
+            st.layout.slot_at(batch.seq)
+        };
         slot[..BLOCK].copy_from_slice(&batch_header(self.identity, batch.seq, pages));
-        store.write_at(slot, self.layout.slot_at(batch.seq))?;
+        store.write_at(slot, at)?;
         store.sync()
     }
 
@@ -453,20 +490,43 @@ impl Area {
 
     /// Notes durably that every batch up to `done` is durable in place (after a sync of the data file that began
     /// after they completed): nothing if the newest note says so already.
-    pub(crate) fn note_done(&self, store: &dyn RecordStore, done: u64) -> io::Result<()> {
+    ///
+    /// The note grows the ring to `slots` (the file's size asks for more: [`slots_for`]) when every batch written
+    /// into the area is at or below `done`: each batch after it is still in flight and has not taken its slot
+    /// (those wait for the note, [`Area::write`]). No copy a later open would need then lies where the larger
+    /// shape does not look (a slot keeps its offset; only batches after `done` are candidates), and a torn note
+    /// leaves the previous one, under which nothing was written in the new slots. The room is reserved first
+    /// ([`RecordStore::reserve`]); where that fails the ring keeps its shape.
+    pub(crate) fn note_done(&self, store: &dyn RecordStore, done: u64, slots: u32) -> io::Result<()> {
         let _one = self.noting.lock();
-        let seq = {
-            let st = self.state.lock();
+        let (seq, mut layout, grow) = {
+            let mut st = self.state.lock();
             if done <= st.done {
                 return Ok(());
             }
-            st.note_seq + 1
+            let unwritten_after_done =
+                st.slotted == 0 && st.in_flight.range(done + 1..).count() as u64 == st.next.saturating_sub(done + 1);
+            let grow = slots.min(SLOTS) > st.layout.slots && unwritten_after_done;
+            st.growing = grow;
+            (st.note_seq + 1, st.layout, grow)
         };
+        // Clears `growing` however this returns (a caller's store may panic: `catch_io` above turns it into an
+        // error, and no batch may wait for the flag forever).
+        let _clear = grow.then_some(ClearGrowing(self));
+        if grow {
+            let larger = Layout {
+                slots: slots.min(SLOTS),
+                ..layout
+            };
+            if store.reserve(larger.bytes()).is_ok() {
+                layout = larger;
+            }
+        }
         store_note(
             store,
             &Note {
                 identity: self.identity,
-                layout: self.layout,
+                layout,
                 seq,
                 done,
             },
@@ -474,9 +534,20 @@ impl Area {
         let mut st = self.state.lock();
         st.note_seq = seq;
         st.done = done;
+        st.layout = layout;
         drop(st);
         self.changed.notify_all();
         Ok(())
+    }
+}
+
+/// Clears [`State::growing`] when dropped, and wakes the batches waiting for it.
+struct ClearGrowing<'a>(&'a Area);
+
+impl Drop for ClearGrowing<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().growing = false;
+        self.0.changed.notify_all();
     }
 }
 
@@ -622,6 +693,47 @@ mod tests {
         let n = load_note(&st).unwrap().unwrap();
         assert_eq!((n.identity, n.seq, n.done), (7, 502, 0));
         assert_eq!(plan(&st, 7).unwrap().note.map(|n| n.seq), Some(502));
+    }
+
+    /// R57-O1: a note grows the ring once every batch written into the area is done, and not before; a batch
+    /// written after the growth lies where the larger shape looks for it.
+    #[test]
+    fn a_note_grows_the_ring_only_once_every_written_batch_is_done() {
+        let st = MemoryRecord::default();
+        let data = crate::storage::MemoryStorage::new();
+        let (area, _) = Area::open(&st, &data, 7, Layout::new(4096, 2, 3).unwrap()).unwrap();
+        let write = |b: &Batch<'_>, page: PageNo| {
+            area.write(&st, b, &[page], &mut vec![0u8; BLOCK + 4096]).unwrap();
+        };
+        let noted_slots = || load_note(&st).unwrap().unwrap().layout.slots;
+        // Batches 1 and 2 written and completed; batch 3 reserved, not in its slot yet.
+        for page in [1, 2] {
+            write(&area.reserve(), page);
+        }
+        let b3 = area.reserve();
+        // Noting batch 1: batch 2's copy lies after it, where a larger ring would not look. No growth.
+        area.note_done(&st, 1, 8).unwrap();
+        assert_eq!((area.layout().slots, noted_slots()), (2, 2));
+        // Noting batch 2: only batch 3 is after it, and it has not taken its slot: the ring grows, durably.
+        area.note_done(&st, 2, 8).unwrap();
+        assert_eq!((area.layout().slots, noted_slots()), (8, 8));
+        // Batch 3 goes to slot 3 of 8 (slot 1 of 2 before), and the plan finds it there.
+        write(&b3, 5);
+        drop(b3);
+        assert_eq!(
+            plan(&st, 7).unwrap().copies[&5].at,
+            area.layout().slot_at(3) + BLOCK as u64
+        );
+        assert_ne!(area.layout().slot_at(3), Layout::new(4096, 2, 3).unwrap().slot_at(3));
+        // A batch in its slot and still in flight holds the shape; once it completes and is noted, the ring grows
+        // to at most SLOTS.
+        let b4 = area.reserve();
+        write(&b4, 6);
+        area.note_done(&st, 3, 16).unwrap();
+        assert_eq!(area.layout().slots, 8);
+        drop(b4);
+        area.note_done(&st, 4, u32::MAX).unwrap();
+        assert_eq!((area.layout().slots, noted_slots()), (SLOTS, SLOTS));
     }
 
     #[test]

@@ -67,10 +67,10 @@ impl FileOptions {
     /// needs no full-page images in its log then. Needs a storage that keeps a file record and an area
     /// ([`crate::storage::Storage::doublewrite_store`]); otherwise the open is refused
     /// ([`crate::Error::InvalidConfig`]). Each batch costs one more sequential write and a sync of the area;
-    /// the data file is synced at least every time the area's ring wraps (as many slots as the file's pages fill
-    /// at its open, 2 to 64 batches; for a file by path the area is the sidecar `<file>.bpdw`, about the file's
-    /// size and at most 33 MB at 4 KiB pages, reserved at the open where there is room). ARCHITECTURE.md, "Torn
-    /// pages after a crash".
+    /// the data file is synced at least every time the area's ring wraps (as many slots as the file's pages fill,
+    /// 2 to 64 batches, grown with the file; for a file by path the area is the sidecar `<file>.bpdw`, about the
+    /// file's size and at most 33 MB at 4 KiB pages, reserved where there is room). ARCHITECTURE.md, "Torn pages
+    /// after a crash".
     pub fn doublewrite(mut self, on: bool) -> FileOptions {
         self.doublewrite = on;
         self

@@ -444,12 +444,14 @@ impl FileEntry {
         })
     }
 
-    /// Notes in the doublewrite area that the batches up to `done` are durable in place ([`Area::note_done`]),
-    /// with a panic of the caller's store turned into an error.
+    /// Notes in the doublewrite area that the batches up to `done` are durable in place ([`Area::note_done`]; the
+    /// ring grown to the slots the file's size asks for, where it can be), with a panic of the caller's store
+    /// turned into an error.
     pub(crate) fn area_note(&self, area: &Area, done: u64) -> std::io::Result<()> {
         let store = self.area_store()?;
+        let slots = crate::doublewrite::slots_for(u64::from(self.pages.load(Acquire)), area.pages_per_batch());
         catch_io("RecordStore (the doublewrite area's note)", || {
-            area.note_done(store, done)
+            area.note_done(store, done, slots)
         })
     }
 

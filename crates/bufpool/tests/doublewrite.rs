@@ -120,6 +120,43 @@ fn the_ring_wraps_by_syncing_the_file_and_the_last_batches_still_restore() {
     assert!(matches!(get(&pool, f, 10), Err(Error::Corrupt { .. })));
 }
 
+/// R57-O1: a new file's area grows with the file. A checkpoint of 40 full batches of a new file (40 x 128 pages)
+/// syncs the data file when the 2-slot ring first wraps, and the note of that sync grows the ring to the 40 slots
+/// the file now asks for: 2 syncs in all. Where the larger ring's room cannot be reserved (the store's `reserve`
+/// fails past the 2-slot area), the ring stays at 2 slots and syncs the data file every other batch, and the
+/// checkpoint succeeds. (The crash simulations grow their files too: batches written into a grown ring restore
+/// after a power loss.)
+#[test]
+fn a_new_files_area_grows_with_the_file() {
+    const PAGES: u32 = 40 * 128;
+    for cramped in [false, true] {
+        let storage: Arc<FailingArea> = Arc::new(Hooked::new(MemoryStorage::new(), Flaky::default()));
+        storage
+            .hooks
+            .cramped
+            .store(cramped, std::sync::atomic::Ordering::SeqCst);
+        let pool = pool(PAGES as usize + 64);
+        let f = pool
+            .open_storage_with(storage.clone(), FileOptions::new().doublewrite(true))
+            .unwrap();
+        for no in 0..PAGES {
+            let mut w = pool.new_page(f).unwrap();
+            w[100..200].fill(no as u8);
+        }
+        let before = pool.stats();
+        pool.checkpoint().unwrap();
+        let after = pool.stats();
+        assert_eq!(after.doublewrite_batches - before.doublewrite_batches, 40);
+        let syncs = after.syncs - before.syncs;
+        let mut notes = vec![0u8; 2 * PAGE];
+        storage.hooks.bytes.read_at(&mut notes, 0).unwrap();
+        match cramped {
+            false => assert_eq!((syncs <= 3, noted_slots(&notes)), (true, 40), "{syncs} syncs"),
+            true => assert_eq!((syncs >= 19, noted_slots(&notes)), (true, 2), "{syncs} syncs"),
+        }
+    }
+}
+
 #[test]
 fn a_storage_without_an_area_is_refused() {
     let pool = pool(4);
@@ -192,11 +229,27 @@ fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
     }
 }
 
+/// The slots the newest note in an area's bytes records (the format in `doublewrite.rs`: two 48-byte notes at 0
+/// and 4096, each with its ring's slots at byte 20 and its sequence at byte 28); 0 without a note.
+fn noted_slots(area: &[u8]) -> u32 {
+    let field = |at: usize, n: usize| {
+        area.get(at..at + n)
+            .map(|b| b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x)))
+    };
+    [0, 4096]
+        .into_iter()
+        .filter(|&at| area.get(at..at + 8) == Some(b"BPDWNOTE"))
+        .max_by_key(|&at| field(at + 28, 8))
+        .and_then(|at| field(at + 20, 4))
+        .unwrap_or(0) as u32
+}
+
 /// A power loss of `storage` (odd seeds: a device that garbles the sectors it was writing, random bytes no checksum
 /// passes), then the checks both simulations make: every page reads after an open with the area, holding a value in
 /// `may` (per page: the last checkpoint's, and every one set since). Returns the pages the same image read corrupt
-/// when opened without the area, and whether the open with it restored any.
-fn crash_and_check(storage: &Crashing, seed: u64, may: &[Vec<u8>]) -> (usize, bool) {
+/// when opened without the area, whether the open with it restored any, and the slots of the area's ring as the
+/// crash left it (its newest note's).
+fn crash_and_check(storage: &Crashing, seed: u64, may: &[Vec<u8>]) -> (usize, bool, u32) {
     let (data, area) = match seed % 2 {
         0 => (storage.below.crash(), storage.hooks.area.0.crash()),
         _ => (
@@ -217,6 +270,7 @@ fn crash_and_check(storage: &Crashing, seed: u64, may: &[Vec<u8>]) -> (usize, bo
             .filter(|&no| matches!(get(&pool, f, no), Err(Error::Corrupt { .. })))
             .count()
     };
+    let slots = noted_slots(&area);
     let reopened = Arc::new(MemoryStorage::from_parts(data.clone(), record, area));
     let pool = pool(6);
     let f = open(&pool, &reopened);
@@ -228,7 +282,7 @@ fn crash_and_check(storage: &Crashing, seed: u64, may: &[Vec<u8>]) -> (usize, bo
             may[no as usize]
         );
     }
-    (torn_without, reopened.with_bytes(|b| b != &data))
+    (torn_without, reopened.with_bytes(|b| b != &data), slots)
 }
 
 /// Crash simulation: random page changes, evictions (in-place writes never synced) and checkpoints on a file
@@ -238,7 +292,7 @@ fn crash_and_check(storage: &Crashing, seed: u64, may: &[Vec<u8>]) -> (usize, bo
 /// power). `BUFPOOL_DW_SEEDS` seeds (default 100) from `BUFPOOL_DW_FIRST` (default 0): [`seeds`].
 #[test]
 fn crash_simulation_leaves_no_torn_page() {
-    let (mut torn_without, mut restored_seen) = (0usize, 0usize);
+    let (mut torn_without, mut restored_seen, mut grown_seen) = (0usize, 0usize, 0usize);
     let seeds = seeds(1);
     let count = seeds.end - seeds.start;
     for seed in seeds {
@@ -268,23 +322,39 @@ fn crash_simulation_leaves_no_torn_page() {
                         }
                     }
                     1..=4 => {
-                        let no = next(u64::from(PAGES)) as u32;
+                        let no = next(may.len() as u64) as u32;
                         let v = 100 + next(150) as u8;
                         set(&pool, f, no, v);
                         may[no as usize].push(v);
                     }
+                    // The file grows by a batch's worth and more (checkpointed, so that a power loss keeps it):
+                    // the area's ring grows at a later note (R57-O1), and later batches go to its new slots.
+                    5 if may.len() < 500 => {
+                        for _ in 0..130 {
+                            let no = may.len() as u32;
+                            drop(pool.new_page(f).unwrap());
+                            set(&pool, f, no, no as u8);
+                            may.push(vec![no as u8]);
+                        }
+                        pool.checkpoint().unwrap();
+                        for (no, m) in may.iter_mut().enumerate() {
+                            *m = vec![get(&pool, f, no as u32).unwrap()];
+                        }
+                    }
                     _ => {
-                        get(&pool, f, next(u64::from(PAGES)) as u32).unwrap();
+                        get(&pool, f, next(may.len() as u64) as u32).unwrap();
                     }
                 }
             }
         }
-        let (torn, restored) = crash_and_check(&storage, seed, &may);
+        let (torn, restored, slots) = crash_and_check(&storage, seed, &may);
         torn_without += torn;
         restored_seen += restored as usize;
+        grown_seen += (slots > 2) as usize;
     }
     assert!(torn_without > 0, "no crash tore a page: the simulation tests nothing");
     assert!(restored_seen > 0, "no open restored a page");
+    assert!(grown_seen > 0, "no area's ring grew before its crash");
     eprintln!("{count} seeds: {torn_without} pages read corrupt without the area, none with it ({restored_seen} opens restored pages)");
 }
 
@@ -395,12 +465,14 @@ fn a_direct_file_writes_its_area_directly() {
 /// A memory storage whose area store fails as told ([`Flaky`]).
 type FailingArea = Hooked<MemoryStorage, Flaky>;
 
-/// An area store whose writes fail with `errno` (0: none), or panic.
+/// An area store whose writes fail with `errno` (0: none), or panic; `cramped`, it cannot reserve room past a
+/// 2-slot area (a new file's).
 #[derive(Default)]
 struct Flaky {
     bytes: MemoryRecord,
     errno: std::sync::atomic::AtomicI32,
     panic: std::sync::atomic::AtomicBool,
+    cramped: std::sync::atomic::AtomicBool,
 }
 
 impl RecordStore for Flaky {
@@ -418,6 +490,14 @@ impl RecordStore for Flaky {
     }
     fn sync(&self) -> std::io::Result<()> {
         Ok(())
+    }
+    fn reserve(&self, len: u64) -> std::io::Result<()> {
+        // A 2-slot area: two note blocks, two slots of a header block and 128 pages.
+        let two_slots = (2 + 2 * 129) * PAGE as u64;
+        match self.cramped.load(std::sync::atomic::Ordering::SeqCst) && len > two_slots {
+            true => Err(std::io::Error::other("no room reserved")),
+            false => Ok(()),
+        }
     }
 }
 
@@ -481,7 +561,7 @@ fn concurrent_crash_simulation_leaves_no_torn_page() {
     use std::sync::Mutex;
     const THREADS: u32 = 3;
     const EACH: u32 = 10;
-    let mut torn_without = 0;
+    let (mut torn_without, mut grown_seen) = (0, 0);
     for seed in seeds(4) {
         let storage = crashing(seed, 0x5A5A);
         let may: Arc<Mutex<Vec<Vec<u8>>>> =
@@ -501,9 +581,19 @@ fn concurrent_crash_simulation_leaves_no_torn_page() {
                     let (pool, may) = (pool.clone(), may.clone());
                     std::thread::spawn(move || {
                         let mut next = rng(seed * 31 + u64::from(t) + 1);
+                        let mut grown = 0;
                         for _ in 0..150 {
                             let no = t * EACH + next(u64::from(EACH)) as u32;
                             match next(8) {
+                                1 if t == 0 && grown < 3 => {
+                                    // The file grows by more than a batch (new pages, never read back), so that
+                                    // the area's ring grows at a note while the other threads' batches are in
+                                    // flight (R57-O1).
+                                    grown += 1;
+                                    for _ in 0..130 {
+                                        drop(pool.new_page(f).unwrap());
+                                    }
+                                }
                                 0 if t == 0 => {
                                     // A checkpoint: every page's value now is the one it keeps at least. Taken
                                     // under the lock so that no thread's `set` falls between.
@@ -531,7 +621,10 @@ fn concurrent_crash_simulation_leaves_no_torn_page() {
                 h.join().unwrap();
             }
         }
-        torn_without += crash_and_check(&storage, seed, &may.lock().unwrap()).0;
+        let (torn, _, slots) = crash_and_check(&storage, seed, &may.lock().unwrap());
+        torn_without += torn;
+        grown_seen += (slots > 2) as usize;
     }
     assert!(torn_without > 0, "no crash tore a page: the simulation tests nothing");
+    assert!(grown_seen > 0, "no area's ring grew before its crash");
 }
