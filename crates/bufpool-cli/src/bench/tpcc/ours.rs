@@ -212,6 +212,20 @@ pub const PAGE_BYTES: usize = 4096;
 /// Until evictions come in batches (a background writer ahead of them, or the area's syncs shared), the images
 /// stay. Flipping this runs the engine and its power-loss and fault tests (`ours_power.rs`) on the area.
 pub const TREE_OPTIONS: TreeOptions = TreeOptions::new().doublewrite(false);
+/// The pool's background writer as the engine runs it: its first job only, frames kept free ahead of the misses
+/// (1/32 of the pool, by evicting the policy's victims in batches, dirty ones written in sorted runs), so that a
+/// miss out of memory rarely evicts a dirty page itself and waits for its write; its second job (writing dirty
+/// pages back above a dirty ratio) off, since in memory it only wrote hot pages the next checkpoint writes again.
+/// Measured in session 58 (BENCHMARKS.md, "Session 58 (lead): the background writer's eviction job"): out of
+/// memory (20 warehouses, 1 GiB) at 2 threads 1.10x the run without it (1 thread: 0.96x, within the noise); with
+/// both jobs the trees on the doublewrite area did 0.85x what they did with the first alone; in memory the first
+/// job never runs (the free list holds the frames no page took yet), and both jobs cost 13-20%.
+fn writer_config(frames: usize) -> bufpool::WriterConfig {
+    bufpool::WriterConfig {
+        dirty_ratio_max: 1.0,
+        ..bufpool::WriterConfig::for_frames(frames)
+    }
+}
 /// The transaction log holding more than this (its live bytes, [`TreeWal::log_bytes`]) is cut by a checkpoint,
 /// unless the environment variable [`LOG_MAX_ENV`] gives another bound (the crash test makes checkpoints frequent
 /// with it). 512 MiB since issue 15's log-bytes pass, whose patches made the transaction log 3.4 times smaller a
@@ -634,6 +648,7 @@ impl Ours {
                     .frames(frames.max(64))
                     .page_size(PAGE_BYTES)
                     .io_backend(io)
+                    .background_writer(writer_config(frames.max(64)))
                     .build()
             });
             let txlog = open_log(TXN_LOG);
