@@ -547,10 +547,11 @@ pub struct TreeOptions {
     /// then holds each such change as its op (tens of bytes instead of a page), and a covered change logs nothing;
     /// what recovery redoes it over is a page as the pool last wrote it, whole (ARCHITECTURE.md, "Torn pages after
     /// a crash"). The storage must keep an area (a file by path does: `<file>.bpdw`, 33 MB at 4 KiB pages,
-    /// reserved at the open). Off by default. Open a tree the same way every time: opened without the area after
-    /// a crash on it, a torn page reads as corrupt (the open or the read fails, naming it; nothing is served wrong)
-    /// until it is opened with the area again; and an open without the area in between leaves the area's old
-    /// copies, which a later open with it would restore over a page torn then (R56-O4 in RELIABILITY.md).
+    /// reserved at the open). Off by default. Open a tree the same way every time: a data file by path opened
+    /// without the area while its area holds copies from a crash is refused (`InvalidConfig`, naming the area:
+    /// open it with the area, which repairs it; R57-O3 in RELIABILITY.md); a data file by storage is not looked
+    /// at, and there an open without the area in between leaves the area's old copies, which a later open with it
+    /// would restore over a page torn then (R56-O4).
     pub doublewrite: bool,
 }
 

@@ -282,6 +282,34 @@ pub(crate) fn plan(store: &dyn RecordStore, identity: u32) -> io::Result<Plan> {
     Ok(out)
 }
 
+/// The copies the doublewrite area of the data file at `path` (its sidecar, [`crate::storage::area_path`]) holds
+/// for the file of `identity` from a crash no open with the area has repaired yet: how many pages they name, and
+/// the area's path; `None` if there is no sidecar or it holds none. Reads the sidecar without making or changing
+/// it, for an open *without* the area (R57-O3: that open is refused then; `files.rs`, `refuse_pending_area`).
+pub(crate) fn pending_copies(path: &std::path::Path, identity: u32) -> io::Result<Option<(std::path::PathBuf, usize)>> {
+    /// The sidecar, read only.
+    struct Reader(std::fs::File);
+    impl RecordStore for Reader {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            std::os::unix::fs::FileExt::read_at(&self.0, buf, offset)
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+        fn sync(&self) -> io::Result<()> {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+    }
+    let area = crate::storage::area_path(path);
+    let file = match std::fs::File::open(&area) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let copies = plan(&Reader(file), identity)?.copies.len();
+    Ok((copies > 0).then_some((area, copies)))
+}
+
 /// What [`plan`] found.
 #[derive(Default, Debug)]
 pub(crate) struct Plan {

@@ -69,8 +69,9 @@ impl FileOptions {
     /// ([`crate::Error::InvalidConfig`]). Each batch costs one more sequential write and a sync of the area;
     /// the data file is synced at least every time the area's ring wraps (as many slots as the file's pages fill,
     /// 2 to 64 batches, grown with the file; for a file by path the area is the sidecar `<file>.bpdw`, about the
-    /// file's size and at most 33 MB at 4 KiB pages, reserved where there is room). ARCHITECTURE.md, "Torn pages
-    /// after a crash".
+    /// file's size and at most 33 MB at 4 KiB pages, reserved where there is room). A file by path opened without
+    /// it while its sidecar holds copies from a crash is refused ([`crate::Error::InvalidConfig`]): open it with
+    /// the area, which repairs it. ARCHITECTURE.md, "Torn pages after a crash".
     pub fn doublewrite(mut self, on: bool) -> FileOptions {
         self.doublewrite = on;
         self

@@ -678,7 +678,10 @@ impl Files {
             let len = storage.len().map_err(|e| opening.io("stat", e))?;
             let (record, stamp) = open_record(&*storage, &opening, len, page_size)?;
             let area = match doublewrite {
-                false => None,
+                false => {
+                    refuse_pending_area(&opening, record.as_ref())?;
+                    None
+                }
                 true => {
                     let (area, restored) = open_area(&*storage, &opening, record.as_ref(), page_size, len)?;
                     counters.add(Counter::DoublewriteRestored, restored as u64);
@@ -902,6 +905,29 @@ pub(crate) struct OpenAs {
     pub(crate) id: Option<FileId>,
     pub(crate) wal: Arc<dyn Wal>,
     pub(crate) doublewrite: bool,
+}
+
+/// A file by path opened without [`crate::FileOptions::doublewrite`] whose area (the sidecar beside it) still holds
+/// copies from a crash of an open with it is refused (R57-O3, RELIABILITY.md): those copies are the only repair of
+/// the pages the crash may have torn, and once this open wrote the pages again without the area, a later open with
+/// it could restore a page torn anew from a copy older than those writes. The open with the area repairs the file
+/// and marks the copies done; removing the sidecar gives them up. A file by storage is not looked at: its area is
+/// the storage's to offer ([`Storage::doublewrite_store`]), and asking for it may make one.
+fn refuse_pending_area(opening: &Opening<'_>, record: Option<&FileRecord>) -> Result<()> {
+    let (Some(path), Some(record)) = (opening.path, record) else {
+        return Ok(());
+    };
+    match crate::doublewrite::pending_copies(path, record.identity) {
+        Ok(None) => Ok(()),
+        Ok(Some((area, pages))) => Err(Error::InvalidConfig(format!(
+            "{}: opened without its doublewrite area, but the area {} holds copies of {pages} pages written before \
+             a crash: open it with FileOptions::doublewrite, which restores the pages the crash tore (or remove \
+             the area to give them up)",
+            opening.name(),
+            area.display()
+        ))),
+        Err(e) => Err(opening.io("read the doublewrite area", e)),
+    }
 }
 
 /// The doublewrite area of a file opened with [`crate::FileOptions::doublewrite`], opened before anything reads

@@ -423,6 +423,55 @@ fn cached_bytes(path: &std::path::Path) -> Option<u64> {
     )
 }
 
+/// R57-O3: a file by path whose area holds copies from a crash is refused when opened without the area (a clear,
+/// typed error naming the area; nothing read or written), and opens with it, which restores the torn page and
+/// marks the copies done; after that an open without the area is allowed again.
+#[test]
+fn an_open_without_the_area_is_refused_while_the_area_holds_a_crashs_copies() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let with = || FileOptions::new().doublewrite(true);
+    {
+        let pool = pool(4);
+        let f = pool.open_file_with(&path, with()).unwrap();
+        for no in 0..16 {
+            drop(pool.new_page(f).unwrap());
+            set(&pool, f, no, no as u8);
+        }
+        pool.checkpoint().unwrap();
+        set(&pool, f, 3, 0xA3);
+        for other in 8..16 {
+            get(&pool, f, other).unwrap();
+        }
+        // A crash: the pool dropped, page 3's eviction written in place and never synced.
+    }
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all_at(&[0xEE; PAGE / 2], 3 * PAGE as u64 + PAGE as u64 / 2)
+        .unwrap();
+    drop(file);
+    let torn = std::fs::read(&path).unwrap();
+    let got = pool(4).open_file(&path);
+    match &got {
+        Err(Error::InvalidConfig(why)) => assert!(
+            why.contains("opened without its doublewrite area") && why.contains(".bpdw"),
+            "{why}"
+        ),
+        other => panic!("an open without the area: {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), torn, "the refused open changed the file");
+    {
+        let pool = pool(4);
+        let f = pool.open_file_with(&path, with()).unwrap();
+        assert_eq!(get(&pool, f, 3).unwrap(), 0xA3);
+        assert_eq!(pool.stats().doublewrite_restored, 1);
+        pool.close_file(f).unwrap();
+    }
+    let pool = pool(4);
+    let f = pool.open_file(&path).unwrap();
+    assert_eq!(get(&pool, f, 3).unwrap(), 0xA3);
+}
+
 /// A direct data file's area takes its batches directly (one aligned transfer each, past the page cache), as
 /// InnoDB writes its doublewrite buffer; a buffered data file's area through the page cache. Each batch is a header
 /// block and 16 pages here, into the two slots of a new file's area: a direct area leaves only its notes in the
