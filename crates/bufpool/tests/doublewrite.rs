@@ -368,15 +368,17 @@ fn a_file_by_path_keeps_its_area_beside_it() {
     }
 }
 
-fn a_file_by_path_keeps_its_area_beside_it_in(mode: OpenMode) {
+/// A file by path with an area (pages 0..16 holding their numbers, checkpointed), page 3 then set to 0xA3 and
+/// written in place by its eviction, never synced; a crash (the pool dropped) tears it: its second half
+/// overwritten on disk. Returns the path, in `dir`.
+fn crash_a_file_by_path(dir: &std::path::Path, mode: OpenMode) -> std::path::PathBuf {
     use std::os::unix::fs::FileExt;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let options = || FileOptions::new().doublewrite(true);
-    let pool = |frames| BufferPool::builder().frames(frames).open_mode(mode).build().unwrap();
+    let path = dir.join("t.db");
     {
-        let pool = pool(4);
-        let f = pool.open_file_with(&path, options()).unwrap();
+        let pool = BufferPool::builder().frames(4).open_mode(mode).build().unwrap();
+        let f = pool
+            .open_file_with(&path, FileOptions::new().doublewrite(true))
+            .unwrap();
         for no in 0..16 {
             drop(pool.new_page(f).unwrap());
             set(&pool, f, no, no as u8);
@@ -387,11 +389,18 @@ fn a_file_by_path_keeps_its_area_beside_it_in(mode: OpenMode) {
             get(&pool, f, other).unwrap();
         }
     }
-    assert!(bufpool::storage::area_path(&path).exists());
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.write_all_at(&[0xEE; PAGE / 2], 3 * PAGE as u64 + PAGE as u64 / 2)
         .unwrap();
-    drop(file);
+    path
+}
+
+fn a_file_by_path_keeps_its_area_beside_it_in(mode: OpenMode) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = || FileOptions::new().doublewrite(true);
+    let pool = |frames| BufferPool::builder().frames(frames).open_mode(mode).build().unwrap();
+    let path = crash_a_file_by_path(dir.path(), mode);
+    assert!(bufpool::storage::area_path(&path).exists());
     {
         let pool = pool(4);
         let f = pool.open_file_with(&path, options()).unwrap();
@@ -428,28 +437,9 @@ fn cached_bytes(path: &std::path::Path) -> Option<u64> {
 /// marks the copies done; after that an open without the area is allowed again.
 #[test]
 fn an_open_without_the_area_is_refused_while_the_area_holds_a_crashs_copies() {
-    use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
     let with = || FileOptions::new().doublewrite(true);
-    {
-        let pool = pool(4);
-        let f = pool.open_file_with(&path, with()).unwrap();
-        for no in 0..16 {
-            drop(pool.new_page(f).unwrap());
-            set(&pool, f, no, no as u8);
-        }
-        pool.checkpoint().unwrap();
-        set(&pool, f, 3, 0xA3);
-        for other in 8..16 {
-            get(&pool, f, other).unwrap();
-        }
-        // A crash: the pool dropped, page 3's eviction written in place and never synced.
-    }
-    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.write_all_at(&[0xEE; PAGE / 2], 3 * PAGE as u64 + PAGE as u64 / 2)
-        .unwrap();
-    drop(file);
+    let path = crash_a_file_by_path(dir.path(), OpenMode::DirectOrBuffered);
     let torn = std::fs::read(&path).unwrap();
     let got = pool(4).open_file(&path);
     match &got {
