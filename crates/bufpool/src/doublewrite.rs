@@ -282,34 +282,6 @@ pub(crate) fn plan(store: &dyn RecordStore, identity: u32) -> io::Result<Plan> {
     Ok(out)
 }
 
-/// The copies the doublewrite area of the data file at `path` (its sidecar, [`crate::storage::area_path`]) holds
-/// for the file of `identity` from a crash no open with the area has repaired yet: how many pages they name, and
-/// the area's path; `None` if there is no sidecar or it holds none. Reads the sidecar without making or changing
-/// it, for an open *without* the area (R57-O3: that open is refused then; `files.rs`, `refuse_pending_area`).
-pub(crate) fn pending_copies(path: &std::path::Path, identity: u32) -> io::Result<Option<(std::path::PathBuf, usize)>> {
-    /// The sidecar, read only.
-    struct Reader(std::fs::File);
-    impl RecordStore for Reader {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-            std::os::unix::fs::FileExt::read_at(&self.0, buf, offset)
-        }
-        fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
-        }
-        fn sync(&self) -> io::Result<()> {
-            Err(io::Error::from(io::ErrorKind::Unsupported))
-        }
-    }
-    let area = crate::storage::area_path(path);
-    let file = match std::fs::File::open(&area) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let copies = plan(&Reader(file), identity)?.copies.len();
-    Ok((copies > 0).then_some((area, copies)))
-}
-
 /// What [`plan`] found.
 #[derive(Default, Debug)]
 pub(crate) struct Plan {
@@ -526,6 +498,7 @@ impl Area {
     /// leaves the previous one, under which nothing was written in the new slots. The room is reserved first
     /// ([`RecordStore::reserve`]); where that fails the ring keeps its shape.
     pub(crate) fn note_done(&self, store: &dyn RecordStore, done: u64, slots: u32) -> io::Result<()> {
+        let slots = slots.min(SLOTS);
         let _one = self.noting.lock();
         let (seq, mut layout, grow) = {
             let mut st = self.state.lock();
@@ -534,7 +507,7 @@ impl Area {
             }
             let unwritten_after_done =
                 st.slotted == 0 && st.in_flight.range(done + 1..).count() as u64 == st.next.saturating_sub(done + 1);
-            let grow = slots.min(SLOTS) > st.layout.slots && unwritten_after_done;
+            let grow = slots > st.layout.slots && unwritten_after_done;
             st.growing = grow;
             (st.note_seq + 1, st.layout, grow)
         };
@@ -542,10 +515,7 @@ impl Area {
         // error, and no batch may wait for the flag forever).
         let _clear = grow.then_some(ClearGrowing(self));
         if grow {
-            let larger = Layout {
-                slots: slots.min(SLOTS),
-                ..layout
-            };
+            let larger = Layout { slots, ..layout };
             if store.reserve(larger.bytes()).is_ok() {
                 layout = larger;
             }

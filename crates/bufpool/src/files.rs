@@ -917,7 +917,14 @@ fn refuse_pending_area(opening: &Opening<'_>, record: Option<&FileRecord>) -> Re
     let (Some(path), Some(record)) = (opening.path, record) else {
         return Ok(());
     };
-    match crate::doublewrite::pending_copies(path, record.identity) {
+    let pending = crate::storage::existing_area(path).and_then(|found| match found {
+        None => Ok(None),
+        Some((area, store)) => {
+            let pages = crate::doublewrite::plan(&*store, record.identity)?.copies.len();
+            Ok((pages > 0).then_some((area, pages)))
+        }
+    });
+    match pending {
         Ok(None) => Ok(()),
         Ok(Some((area, pages))) => Err(Error::InvalidConfig(format!(
             "{}: opened without its doublewrite area, but the area {} holds copies of {pages} pages written before \

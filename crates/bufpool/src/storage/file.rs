@@ -252,6 +252,18 @@ pub fn area_path(data: &Path) -> PathBuf {
     data.with_file_name(name)
 }
 
+/// The doublewrite area beside the data file `data` ([`area_path`]) if there is one, opened for reading only: never
+/// made, never changed (an open *without* the area looks there for a crash's copies: `files.rs`,
+/// `refuse_pending_area`). With the area's path, for a message.
+pub(crate) fn existing_area(data: &Path) -> io::Result<Option<(PathBuf, Box<dyn RecordStore>)>> {
+    let path = area_path(data);
+    match File::open(&path) {
+        Ok(file) => Ok(Some((path, Box::new(SidecarRecord { file })))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// A file storage's doublewrite area: the sidecar [`area_path`] beside the name given, opened (or made, its directory
 /// fsynced) on first need, for a file opened with [`crate::FileOptions::doublewrite`] only; a failed open is tried
 /// again at the next need.

@@ -33,6 +33,7 @@ use std::io;
 
 #[cfg(feature = "testing")]
 pub use faulty::{AreaImages, Fault, FaultConfig, FaultCounts, FaultyStorage, Op, BLOCK_SIZE, SECTOR_SIZE};
+pub(crate) use file::existing_area;
 #[cfg(feature = "testing")]
 pub use file::fail_dir_syncs;
 pub use file::{

@@ -209,8 +209,9 @@ pub const PAGE_BYTES: usize = 4096;
 /// the trees on the area"): in memory at 2 threads the area gave 1.03x (median of four pairs; 1.19x vmcache
 /// against 1.12x), out of memory 0.87x and 0.80x at 1 and 2 threads (0.75x and 0.61x in the per-second medians):
 /// each eviction of a dirty page there writes its own batch into the area and syncs it before its in-place write.
-/// With the background writer's evictions ahead of the misses (`writer_config`, session 58) the area did 1.00-1.14x
-/// the images in memory and 0.87x out of memory at 2 threads (1.07x at 1): the images stay. Flipping this runs the engine and its power-loss and fault tests (`ours_power.rs`) on the area.
+/// With the background writer's evictions ahead of the misses (`writer_config`, session 58) the area did
+/// 0.985-1.14x the images in memory and 0.87x out of memory at 2 threads (1.07x at 1): the images stay. Flipping
+/// this runs the engine and its power-loss and fault tests (`ours_power.rs`) on the area.
 pub const TREE_OPTIONS: TreeOptions = TreeOptions::new().doublewrite(false);
 /// The pool's background writer as the engine runs it: its first job only, frames kept free ahead of the misses
 /// (1/32 of the pool, by evicting the policy's victims in batches, dirty ones written in sorted runs), so that a
